@@ -1,0 +1,63 @@
+import type { Readable, Writable } from 'node:stream';
+import type { Manifest } from '../capability/manifest.js';
+
+/** Tier names as the architecture seed's sandbox types, plus gVisor between hardened and TEE. */
+export type TierName = 'light' | 'standard' | 'hardened' | 'gvisor' | 'tee';
+
+/** Ordered weakest to strongest; "never silently weaker than asked" compares against this. */
+export const TIER_ORDER: readonly TierName[] = ['light', 'standard', 'hardened', 'gvisor', 'tee'];
+
+/** Whether a host can provide a tier, and if not, what to do about it. */
+export type Availability =
+  | { readonly available: true; readonly detail: string }
+  | { readonly available: false; readonly reason: string; readonly remedy: string };
+
+/** What a sandbox consumed; copied into receipts. */
+export interface Usage {
+  readonly wallMs: number;
+  readonly cpuMs: number;
+  readonly memoryPeakBytes: number;
+  readonly egressRequests: number;
+  readonly egressDenied: number;
+  readonly outputBytes: number;
+}
+
+export interface ExitStatus {
+  readonly code: number | null;
+  readonly signal: string | null;
+  /** Set when OACP ended the workload, naming the quota or rule. */
+  readonly killedBy?: string;
+}
+
+export interface Sandbox {
+  readonly id: string;
+  readonly tier: TierName;
+  usage(): Usage;
+  stop(): Promise<void>;
+}
+
+/** A native process (light, hardened, gvisor) reached over stdio. */
+export interface ProcessSandbox extends Sandbox {
+  readonly kind: 'process';
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  readonly exit: Promise<ExitStatus>;
+}
+
+export interface ProcessSpec {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly manifest: Manifest;
+  /** Host paths readable without a grant: the executable, its runtime, the script's package. */
+  readonly implicitReadPaths?: readonly string[];
+  readonly cwd?: string;
+  /** Candidate environment; only names the manifest allows survive. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface ProcessTier {
+  readonly name: TierName;
+  availability(): Promise<Availability>;
+  start(spec: ProcessSpec): Promise<ProcessSandbox>;
+}

@@ -1,0 +1,88 @@
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+  verify,
+} from 'node:crypto';
+import { OacpError } from './errors.js';
+
+export type KeyErrorCode = 'KEY_INVALID';
+
+/** Anything that can produce Ed25519 signatures: a key in memory today, an HSM later. */
+export interface Signer {
+  /** Raw 32-byte Ed25519 public key. */
+  readonly publicKey: Uint8Array;
+  sign(message: Uint8Array): Uint8Array;
+}
+
+// DER prefixes of the fixed-size Ed25519 SubjectPublicKeyInfo / PKCS#8 structures (RFC 8410).
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+export function generateEd25519(): { privateKey: KeyObject; publicKey: KeyObject } {
+  return generateKeyPairSync('ed25519');
+}
+
+export function rawPublicKey(key: KeyObject): Uint8Array {
+  const der = key.export({ format: 'der', type: 'spki' });
+  return new Uint8Array(der.subarray(SPKI_PREFIX.length));
+}
+
+export function rawPrivateSeed(key: KeyObject): Uint8Array {
+  const der = key.export({ format: 'der', type: 'pkcs8' });
+  return new Uint8Array(der.subarray(PKCS8_PREFIX.length));
+}
+
+export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
+  if (raw.length !== 32)
+    throw new OacpError('KEY_INVALID', `an Ed25519 public key is 32 bytes, got ${raw.length}`);
+  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+}
+
+export function privateKeyFromSeed(seed: Uint8Array): KeyObject {
+  if (seed.length !== 32)
+    throw new OacpError('KEY_INVALID', `an Ed25519 private seed is 32 bytes, got ${seed.length}`);
+  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+}
+
+export function publicKeyFromPem(pem: string): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch {
+    throw new OacpError('KEY_INVALID', 'not a PEM public key');
+  }
+  if (key.asymmetricKeyType !== 'ed25519') {
+    throw new OacpError('KEY_INVALID', `expected an Ed25519 key, got ${key.asymmetricKeyType ?? 'unknown'}`);
+  }
+  return key;
+}
+
+export function publicKeyToPem(key: KeyObject): string {
+  return key.export({ format: 'pem', type: 'spki' }).toString();
+}
+
+/** A Signer over a private KeyObject held in memory. */
+export function keySigner(privateKey: KeyObject): Signer {
+  const publicKey = rawPublicKey(createPublicKey(privateKey));
+  return {
+    publicKey,
+    sign: (message) => new Uint8Array(sign(null, message, privateKey)),
+  };
+}
+
+export function verifyEd25519(
+  publicKey: KeyObject | Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  if (signature.length !== 64) return false;
+  const key = publicKey instanceof Uint8Array ? publicKeyFromRaw(publicKey) : publicKey;
+  try {
+    return verify(null, message, key, signature);
+  } catch {
+    return false;
+  }
+}
