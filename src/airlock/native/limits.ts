@@ -1,0 +1,31 @@
+import type { Quotas } from '../../capability/manifest.js';
+
+/**
+ * The quotas a native supervisor enforces from outside the process, as
+ * numbers in the units the supervisor works in.
+ */
+export interface WatchLimits {
+  /** stdout + stderr bytes; the workload is killed when it writes more. */
+  readonly outputBytes: number;
+  /** Resident memory of the whole process tree. */
+  readonly memoryBytes: number;
+  /**
+   * CPU one uninterrupted busy stretch may use. A served request is a busy
+   * stretch between idle waits, so this is `cpu_ms_per_request` without the
+   * supervisor having to understand the protocol.
+   */
+  readonly cpuBusyMs: number;
+  /** How often /proc is sampled. */
+  readonly pollMs: number;
+}
+
+export const DEFAULT_POLL_MS = 50;
+
+export function watchLimitsFromQuotas(quotas: Quotas, pollMs = DEFAULT_POLL_MS): WatchLimits {
+  return {
+    outputBytes: quotas.max_output_bytes,
+    memoryBytes: quotas.memory_mb * 1024 * 1024,
+    cpuBusyMs: quotas.cpu_ms_per_request,
+    pollMs,
+  };
+}

@@ -1,0 +1,93 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * Reads CPU and memory figures of a process tree from /proc. Sampling is the
+ * only portable source when cgroup v2 is not delegated to us; it misses work
+ * done entirely between two samples, which the docs state.
+ */
+
+/** USER_HZ is 100 on every Linux ABI Node supports (x86_64, aarch64). */
+const TICKS_PER_SECOND = 100;
+
+export interface ProcessFigures {
+  /** utime + stime + cutime + cstime, in milliseconds. */
+  readonly cpuMs: number;
+  readonly rssBytes: number;
+  readonly peakRssBytes: number;
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU of one process including children it has reaped; undefined once it is gone. */
+export function readCpuMs(pid: number): number | undefined {
+  const stat = readText(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  // The command name may contain spaces and parentheses; fields start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state); utime..cstime are fields 14..17.
+  const ticks = [11, 12, 13, 14].reduce((sum, index) => sum + Number(fields[index] ?? 0), 0);
+  return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
+function readStatusKb(status: string, key: string): number {
+  const match = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status);
+  return match?.[1] === undefined ? 0 : Number(match[1]) * 1024;
+}
+
+/** Current and peak resident memory of one process; undefined once it is gone. */
+export function readMemory(pid: number): { rssBytes: number; peakRssBytes: number } | undefined {
+  const status = readText(`/proc/${pid}/status`);
+  if (status === undefined) return undefined;
+  return { rssBytes: readStatusKb(status, 'VmRSS'), peakRssBytes: readStatusKb(status, 'VmHWM') };
+}
+
+function childrenOf(pid: number): number[] {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  return tasks.flatMap((tid) =>
+    (readText(`/proc/${pid}/task/${tid}/children`) ?? '')
+      .split(' ')
+      .filter((part) => part.length > 0)
+      .map(Number),
+  );
+}
+
+/** The root and every live descendant, breadth first. */
+export function processTree(root: number): number[] {
+  const seen = new Set<number>([root]);
+  const queue = [root];
+  for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
+    for (const child of childrenOf(pid)) {
+      if (!seen.has(child)) {
+        seen.add(child);
+        queue.push(child);
+      }
+    }
+  }
+  return [...seen];
+}
+
+/** Sums the figures of a whole process tree; undefined when the root is gone. */
+export function readTreeFigures(root: number): ProcessFigures | undefined {
+  if (readCpuMs(root) === undefined) return undefined;
+  let cpuMs = 0;
+  let rssBytes = 0;
+  let peakRssBytes = 0;
+  for (const pid of processTree(root)) {
+    cpuMs += readCpuMs(pid) ?? 0;
+    const memory = readMemory(pid);
+    rssBytes += memory?.rssBytes ?? 0;
+    peakRssBytes = Math.max(peakRssBytes, memory?.peakRssBytes ?? 0);
+  }
+  return { cpuMs, rssBytes, peakRssBytes: Math.max(peakRssBytes, rssBytes) };
+}

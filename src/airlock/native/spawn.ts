@@ -1,0 +1,39 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { OacpError } from '../../core/errors.js';
+import type { NativeErrorCode } from './errors.js';
+
+export interface SpawnRequest {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env: Record<string, string>;
+  readonly cwd?: string;
+}
+
+/**
+ * Spawns a workload in its own process group with piped stdio and waits until
+ * the OS has accepted it, so a missing executable is an error from `start()`
+ * rather than an exit status later.
+ */
+export async function spawnWorkload(request: SpawnRequest): Promise<ChildProcess> {
+  const child = spawn(request.command, [...request.args], {
+    env: request.env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+    ...(request.cwd === undefined ? {} : { cwd: request.cwd }),
+  });
+  // A workload that exits before reading its input must not crash the host with EPIPE.
+  child.stdin?.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', (error) =>
+      reject(
+        new OacpError<NativeErrorCode>(
+          'AIRLOCK_SPAWN_FAILED',
+          `cannot start ${request.command}: ${error.message}`,
+          { cause: error },
+        ),
+      ),
+    );
+  });
+  return child;
+}
