@@ -1,2 +1,8 @@
 #!/usr/bin/env node
-console.log('oacp: under construction');
+import { registrars } from './commands/index.js';
+import { processOutput } from './io.js';
+import { buildProgram, createContext, runProgram } from './program.js';
+
+const context = createContext(processOutput, process.env);
+const program = buildProgram(context, registrars);
+process.exitCode = await runProgram(program, process.argv.slice(2), processOutput);

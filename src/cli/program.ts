@@ -1,0 +1,54 @@
+import { Command, CommanderError } from 'commander';
+import { resolveHome } from './home.js';
+import { CliExit, failureLine, type Output } from './io.js';
+
+/** What every command gets: where to write, and how to find the OACP home. */
+export interface CliContext {
+  readonly output: Output;
+  readonly env: NodeJS.ProcessEnv;
+  home(command: Command): string;
+}
+
+export type CommandRegistrar = (program: Command, context: CliContext) => void;
+
+export function buildProgram(context: CliContext, registrars: readonly CommandRegistrar[]): Command {
+  const program = new Command('oacp')
+    .description('Operational Agent Control Protocol: isolated agents and tools with verifiable receipts')
+    .option('--home <dir>', 'OACP home directory (default: $OACP_HOME or ~/.oacp)')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => context.output.out(text.trimEnd()),
+      writeErr: (text) => context.output.err(text.trimEnd()),
+    });
+  for (const register of registrars) register(program, context);
+  return program;
+}
+
+export function createContext(output: Output, env: NodeJS.ProcessEnv): CliContext {
+  return {
+    output,
+    env,
+    home: (command) => resolveHome(command.optsWithGlobals<{ home?: string }>().home, env),
+  };
+}
+
+/** Parses and runs; returns the exit code. Never lets a stack trace reach the user. */
+export async function runProgram(program: Command, argv: readonly string[], output: Output): Promise<number> {
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander already printed its message; help and version exit 0.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof CliExit) {
+      if (error.message !== '') output.err(`oacp: ${error.message}`);
+      return error.exitCode;
+    }
+    output.err(failureLine(error));
+    if (process.env.OACP_DEBUG === '1' && error instanceof Error && error.stack) output.err(error.stack);
+    return 1;
+  }
+}
