@@ -1,0 +1,10 @@
+/** The facts a tool call is judged on; see docs/policy.md for how each becomes a Cedar value. */
+export interface ToolCallRequest {
+  /** The agent's did:key, or the MCP client's id when it presented no key. */
+  readonly agent: string;
+  /** The tool name as the client called it. */
+  readonly tool: string;
+  /** The upstream server's name (namespace) in the bridge configuration. */
+  readonly server: string;
+  readonly arguments?: Readonly<Record<string, unknown>> | undefined;
+}
