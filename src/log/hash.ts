@@ -1,0 +1,27 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/** RFC 6962 / RFC 9162 section 2.1 hashing with SHA-256. */
+export const HASH_SIZE = 32;
+
+const LEAF_PREFIX = new Uint8Array([0x00]);
+const NODE_PREFIX = new Uint8Array([0x01]);
+
+/** MTH({}) = SHA-256(""): the root of the empty tree (a fresh copy each call, so no caller can alter it). */
+export function emptyRoot(): Uint8Array {
+  return new Uint8Array(createHash('sha256').digest());
+}
+
+/** MTH({d}) = SHA-256(0x00 || d). */
+export function hashLeaf(entry: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(LEAF_PREFIX).update(entry).digest());
+}
+
+/** SHA-256(0x01 || left || right). */
+export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest());
+}
+
+/** Byte equality; constant time when the lengths match (hashes are public, but it costs nothing). */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
