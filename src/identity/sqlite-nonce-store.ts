@@ -1,0 +1,54 @@
+import Database from 'better-sqlite3';
+import type { NonceStore, NonceStoreOptions } from './nonce-store.js';
+
+/**
+ * A nonce cache in a SQLite file, so a restart does not reopen the replay window.
+ * Several processes may share the file: the upsert below is one atomic statement,
+ * and WAL lets readers and the single writer proceed without blocking each other.
+ */
+export class SqliteNonceStore implements NonceStore {
+  readonly #db: Database.Database;
+  readonly #remember: Database.Statement<[string, number, number]>;
+  readonly #prune: Database.Statement<[number]>;
+  readonly #count: Database.Statement<[], { n: number }>;
+  readonly #now: () => number;
+  readonly #pruneIntervalMs: number;
+  #nextPrune = 0;
+
+  constructor(path: string, options: NonceStoreOptions = {}) {
+    this.#now = options.now ?? Date.now;
+    this.#pruneIntervalMs = options.pruneIntervalMs ?? 60_000;
+    this.#db = new Database(path);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('busy_timeout = 5000');
+    this.#db.exec(
+      'CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;' +
+        'CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces (expires_at);',
+    );
+    // Inserts a new nonce, or takes over an expired row not yet pruned; a live row is left alone (0 changes).
+    this.#remember = this.#db.prepare(
+      'INSERT INTO nonces (nonce, expires_at) VALUES (?, ?) ' +
+        'ON CONFLICT (nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?',
+    );
+    this.#prune = this.#db.prepare('DELETE FROM nonces WHERE expires_at <= ?');
+    this.#count = this.#db.prepare('SELECT count(*) AS n FROM nonces');
+  }
+
+  checkAndRemember(nonce: string, expiresAt: number): boolean {
+    const now = this.#now();
+    if (now >= this.#nextPrune) {
+      this.#prune.run(now);
+      this.#nextPrune = now + this.#pruneIntervalMs;
+    }
+    return this.#remember.run(nonce, Math.floor(expiresAt), now).changes === 1;
+  }
+
+  /** Rows held, expired ones not yet swept included; shows pruning works. */
+  get size(): number {
+    return this.#count.get()?.n ?? 0;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
