@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type BpfInstruction,
+  encodeProgram,
+  SECCOMP_RET_ALLOW,
+  SECCOMP_RET_ERRNO,
+  SECCOMP_RET_KILL_PROCESS,
+} from './bpf.js';
+import { buildSeccompFilter } from './filter.js';
+import { DENIED_SYSCALLS } from './policy.js';
+import { AARCH64, X86_64 } from './syscalls.js';
+
+/** A reference interpreter for the opcodes the filter uses, run over seccomp_data. */
+function run(program: readonly BpfInstruction[], arch: number, nr: number, args: number[] = []): number {
+  const data = Buffer.alloc(64);
+  data.writeUInt32LE(nr >>> 0, 0);
+  data.writeUInt32LE(arch >>> 0, 4);
+  for (const [index, value] of args.entries()) data.writeUInt32LE(value >>> 0, 16 + 8 * index);
+  let acc = 0;
+  for (let pc = 0; pc < program.length; pc++) {
+    const op = program[pc];
+    if (op === undefined) break;
+    switch (op.code) {
+      case 0x20:
+        acc = data.readUInt32LE(op.k);
+        break;
+      case 0x54:
+        acc = (acc & op.k) >>> 0;
+        break;
+      case 0x15:
+        pc += acc === op.k ? op.jt : op.jf;
+        break;
+      case 0x35:
+        pc += acc >= op.k ? op.jt : op.jf;
+        break;
+      case 0x45:
+        pc += (acc & op.k) !== 0 ? op.jt : op.jf;
+        break;
+      case 0x06:
+        return op.k;
+      default:
+        throw new Error(`unexpected opcode ${op.code}`);
+    }
+  }
+  throw new Error('program fell off the end');
+}
+
+const program = buildSeccompFilter();
+const EPERM = SECCOMP_RET_ERRNO | 1;
+
+describe('seccomp filter', () => {
+  for (const table of [X86_64, AARCH64]) {
+    describe(table.arch, () => {
+      it('refuses every denied syscall the architecture has with EPERM', () => {
+        const names = Object.keys(DENIED_SYSCALLS).filter((name) => table.numbers[name] !== undefined);
+        expect(names.length).toBeGreaterThan(45);
+        for (const name of names) {
+          expect([name, run(program, table.auditArch, table.numbers[name] ?? -1)]).toEqual([name, EPERM]);
+        }
+      });
+
+      it('allows ordinary calls (read, write, openat, execve)', () => {
+        const ordinary = table.arch === 'x86_64' ? [0, 1, 257, 59] : [63, 64, 56, 221];
+        for (const nr of ordinary) expect(run(program, table.auditArch, nr)).toBe(SECCOMP_RET_ALLOW);
+      });
+
+      it('refuses clone with namespace flags but allows fork/thread clones', () => {
+        const clone = table.numbers.clone ?? -1;
+        expect(run(program, table.auditArch, clone, [0x10000000])).toBe(EPERM); // CLONE_NEWUSER
+        expect(run(program, table.auditArch, clone, [0x20000000 | 0x11])).toBe(EPERM); // NEWPID
+        expect(run(program, table.auditArch, clone, [0x003d0f00])).toBe(SECCOMP_RET_ALLOW); // pthread flags
+        expect(run(program, table.auditArch, clone, [0x01200011])).toBe(SECCOMP_RET_ALLOW); // fork
+        expect(run(program, table.auditArch, table.numbers.clone3 ?? -1)).toBe(SECCOMP_RET_ERRNO | 38);
+      });
+
+      it('refuses packet and raw sockets but allows TCP, UDP and Unix sockets', () => {
+        const socket = table.numbers.socket ?? -1;
+        expect(run(program, table.auditArch, socket, [17, 3])).toBe(EPERM); // AF_PACKET
+        expect(run(program, table.auditArch, socket, [2, 3])).toBe(EPERM); // AF_INET, SOCK_RAW
+        expect(run(program, table.auditArch, socket, [2, 3 | 0x80000])).toBe(EPERM); // with SOCK_CLOEXEC
+        expect(run(program, table.auditArch, socket, [2, 10])).toBe(EPERM); // SOCK_PACKET
+        expect(run(program, table.auditArch, socket, [2, 1 | 0x80000])).toBe(SECCOMP_RET_ALLOW);
+        expect(run(program, table.auditArch, socket, [10, 2])).toBe(SECCOMP_RET_ALLOW);
+        expect(run(program, table.auditArch, socket, [1, 1])).toBe(SECCOMP_RET_ALLOW);
+      });
+
+      it('refuses TIOCSTI terminal injection but allows other ioctls', () => {
+        const ioctl = table.numbers.ioctl ?? -1;
+        expect(run(program, table.auditArch, ioctl, [0, 0x5412])).toBe(EPERM);
+        expect(run(program, table.auditArch, ioctl, [0, 0x5401])).toBe(SECCOMP_RET_ALLOW);
+      });
+    });
+  }
+
+  it('refuses x32-ABI calls on x86_64', () => {
+    expect(run(program, X86_64.auditArch, 0x40000000 | 1)).toBe(EPERM);
+  });
+
+  it('kills calls from any other architecture (32-bit compat)', () => {
+    expect(run(program, 0x40000003, 1)).toBe(SECCOMP_RET_KILL_PROCESS); // AUDIT_ARCH_I386
+  });
+
+  it('encodes 8 bytes per instruction', () => {
+    const bytes = encodeProgram(program);
+    expect(bytes.length).toBe(program.length * 8);
+    expect(bytes.readUInt16LE(0)).toBe(0x20);
+    expect(bytes.readUInt32LE(4)).toBe(4);
+  });
+
+  it('rejects a jump that does not fit in 8 bits', () => {
+    expect(() => encodeProgram([{ code: 0x15, jt: 300, jf: 0, k: 0 }])).toThrow(RangeError);
+  });
+});

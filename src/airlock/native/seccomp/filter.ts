@@ -1,0 +1,82 @@
+import {
+  and,
+  argLow,
+  type BpfInstruction,
+  jeq,
+  jge,
+  jset,
+  load,
+  ret,
+  SECCOMP_DATA_ARCH,
+  SECCOMP_DATA_NR,
+  SECCOMP_RET_ALLOW,
+  SECCOMP_RET_ERRNO,
+  SECCOMP_RET_KILL_PROCESS,
+} from './bpf.js';
+import {
+  AF_PACKET,
+  CLONE_NAMESPACE_FLAGS,
+  DENIED_SYSCALLS,
+  ENOSYS,
+  EPERM,
+  SOCK_PACKET,
+  SOCK_RAW,
+  SOCK_TYPE_MASK,
+  TIOCSTI,
+} from './policy.js';
+import { ARCH_TABLES, type ArchTable } from './syscalls.js';
+
+const DENY = ret(SECCOMP_RET_ERRNO | EPERM);
+const ALLOW = ret(SECCOMP_RET_ALLOW);
+
+/** Instructions for one architecture; the accumulator holds the syscall number on entry. */
+function archBlock(table: ArchTable): BpfInstruction[] {
+  const block: BpfInstruction[] = [load(SECCOMP_DATA_NR)];
+  if (table.x32Bit !== undefined) block.push(jge(table.x32Bit, 0, 1), DENY);
+  for (const name of Object.keys(DENIED_SYSCALLS)) {
+    const nr = table.numbers[name];
+    if (nr !== undefined) block.push(jeq(nr, 0, 1), DENY);
+  }
+  const nr = (name: string): number => {
+    const value = table.numbers[name];
+    if (value === undefined) throw new Error(`no ${name} syscall number for ${table.arch}`);
+    return value;
+  };
+  // clone3 passes flags in memory a filter cannot read; ENOSYS makes libc fall back to clone.
+  block.push(jeq(nr('clone3'), 0, 1), ret(SECCOMP_RET_ERRNO | ENOSYS));
+  block.push(jeq(nr('clone'), 0, 4), load(argLow(0)), jset(CLONE_NAMESPACE_FLAGS, 0, 1), DENY, ALLOW);
+  block.push(
+    jeq(nr('socket'), 0, 9),
+    load(argLow(0)),
+    jeq(AF_PACKET, 0, 1),
+    DENY,
+    load(argLow(1)),
+    and(SOCK_TYPE_MASK),
+    jeq(SOCK_RAW, 1, 0),
+    jeq(SOCK_PACKET, 0, 1),
+    DENY,
+    ALLOW,
+  );
+  block.push(jeq(nr('ioctl'), 0, 3), load(argLow(1)), jeq(TIOCSTI, 0, 1), DENY);
+  block.push(ALLOW);
+  return block;
+}
+
+/**
+ * The hardened tier's filter: dispatch on the architecture (anything else,
+ * such as 32-bit compat calls on x86_64, is killed), refuse the calls in
+ * DENIED_SYSCALLS with EPERM, inspect clone/socket/ioctl arguments, allow the rest.
+ */
+export function buildSeccompFilter(tables: readonly ArchTable[] = ARCH_TABLES): BpfInstruction[] {
+  const blocks = tables.map(archBlock);
+  const program: BpfInstruction[] = [load(SECCOMP_DATA_ARCH)];
+  // Each dispatch jumps over the remaining dispatches, the kill, and the blocks before its own.
+  let skip = tables.length - 1 + 1;
+  tables.forEach((table, index) => {
+    program.push(jeq(table.auditArch, skip, 0));
+    skip += (blocks[index]?.length ?? 0) - 1;
+  });
+  program.push(ret(SECCOMP_RET_KILL_PROCESS));
+  for (const block of blocks) program.push(...block);
+  return program;
+}

@@ -1,0 +1,73 @@
+/**
+ * What the hardened tier's seccomp filter refuses. Each entry says why, so the
+ * docs and the refusal tests stay tied to the reason.
+ */
+export const DENIED_SYSCALLS: Readonly<Record<string, string>> = {
+  ptrace: 'inspect or alter other processes',
+  process_vm_readv: 'read another process memory',
+  process_vm_writev: 'write another process memory',
+  pidfd_getfd: 'steal file descriptors from another process',
+  process_madvise: 'act on another process memory',
+  kcmp: 'probe other processes kernel objects',
+  mount: 'change the mount table',
+  umount2: 'change the mount table',
+  pivot_root: 'change the root',
+  chroot: 'change the root',
+  open_tree: 'new mount API',
+  move_mount: 'new mount API',
+  fsopen: 'new mount API',
+  fsconfig: 'new mount API',
+  fsmount: 'new mount API',
+  fspick: 'new mount API',
+  mount_setattr: 'new mount API',
+  unshare: 'create namespaces (kernel attack surface)',
+  setns: 'join namespaces',
+  bpf: 'load eBPF programs',
+  perf_event_open: 'performance counters (kernel attack surface, side channels)',
+  userfaultfd: 'stall the kernel for exploit races',
+  io_uring_setup: 'io_uring bypasses syscall filtering',
+  io_uring_enter: 'io_uring bypasses syscall filtering',
+  io_uring_register: 'io_uring bypasses syscall filtering',
+  keyctl: 'kernel keyring is not namespaced',
+  add_key: 'kernel keyring is not namespaced',
+  request_key: 'kernel keyring is not namespaced',
+  kexec_load: 'replace the running kernel',
+  kexec_file_load: 'replace the running kernel',
+  init_module: 'load kernel modules',
+  finit_module: 'load kernel modules',
+  delete_module: 'unload kernel modules',
+  create_module: 'load kernel modules',
+  reboot: 'reboot the host',
+  swapon: 'change host swap',
+  swapoff: 'change host swap',
+  open_by_handle_at: 'open files by handle, escaping bind mounts',
+  name_to_handle_at: 'probe file handles',
+  iopl: 'raw I/O port access',
+  ioperm: 'raw I/O port access',
+  acct: 'host process accounting',
+  settimeofday: 'set the host clock',
+  clock_settime: 'set the host clock',
+  clock_adjtime: 'set the host clock',
+  adjtimex: 'set the host clock',
+  syslog: 'read the kernel log',
+  lookup_dcookie: 'kernel profiling interface',
+  quotactl: 'host disk quotas',
+  vhangup: 'hang up the terminal',
+  sethostname: 'host naming',
+  setdomainname: 'host naming',
+  uselib: 'obsolete loader with a history of bugs',
+};
+
+/** Namespace-creating clone flags: CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET. */
+export const CLONE_NAMESPACE_FLAGS =
+  0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000;
+
+export const AF_PACKET = 17;
+export const SOCK_TYPE_MASK = 0xf;
+export const SOCK_RAW = 3;
+export const SOCK_PACKET = 10;
+/** ioctl that pushes bytes into the terminal's input queue. */
+export const TIOCSTI = 0x5412;
+
+export const EPERM = 1;
+export const ENOSYS = 38;
