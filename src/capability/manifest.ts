@@ -1,23 +1,41 @@
 import { z } from 'zod';
+import { parseCidr } from './cidr.js';
+import { parseHostPattern } from './host-pattern.js';
+import { pathGlobProblem } from './path-glob.js';
 
 /**
  * The capability manifest: what a sandboxed workload may touch. Everything not
  * named here is denied. Field names follow the `capabilities:` block of
  * `oacp.yaml` in the architecture document, so one schema serves both.
+ * Entries are checked here, at the boundary, with the same parsers the
+ * matchers use, so a pattern that validates is a pattern that matches as
+ * documented (docs/manifest.md).
  */
 
-const Glob = z.string().min(1, 'must not be empty');
+const Glob = z
+  .string()
+  .min(1, 'must not be empty')
+  .superRefine((text, ctx) => {
+    const problem = pathGlobProblem(text);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
 const HostPattern = z
   .string()
-  .min(1)
-  .regex(
-    /^(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/,
-    'must be host, host:port or *.domain',
+  .refine((text) => parseHostPattern(text) !== undefined, 'must be host, host:port or *.domain');
+const DenyEntry = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine(
+    (text) => parseCidr(text) !== undefined || parseHostPattern(text) !== undefined,
+    'must be a host, *.domain, host:port, IP address or CIDR block',
   );
-const DenyEntry = z.string().min(1, 'must not be empty');
 const EnvName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'must be an environment variable name, optionally ending in *');
+const ToolName = z
+  .string()
+  .min(1, 'must not be empty')
+  .regex(/^[^\s*]*\*?$/, 'must be a tool name, optionally ending in *, without spaces');
 
 export const NetworkSchema = z.strictObject({
   allowlist: z.array(HostPattern).default([]),
@@ -25,8 +43,8 @@ export const NetworkSchema = z.strictObject({
 });
 
 export const ToolsSchema = z.strictObject({
-  allow: z.array(z.string().min(1)).default([]),
-  deny: z.array(z.string().min(1)).default([]),
+  allow: z.array(ToolName).default([]),
+  deny: z.array(ToolName).default([]),
 });
 
 export const CapabilitiesSchema = z.strictObject({
@@ -67,3 +85,5 @@ export const ManifestSchema = z.strictObject({
 export type Manifest = z.infer<typeof ManifestSchema>;
 export type Capabilities = z.infer<typeof CapabilitiesSchema>;
 export type Quotas = z.infer<typeof QuotasSchema>;
+export type NetworkGrant = z.infer<typeof NetworkSchema>;
+export type ToolsGrant = z.infer<typeof ToolsSchema>;

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { decideEnv, decideTool } from './name-policy.js';
+
+describe('decideTool', () => {
+  const tools = { allow: ['search', 'github.*'], deny: ['github.delete_*'] };
+
+  it('allows listed tools and prefix patterns', () => {
+    expect(decideTool(tools, 'search')).toEqual({
+      effect: 'allow',
+      reason: 'tool "search" matches tools.allow entry "search"',
+      policyId: 'capability.tools',
+    });
+    expect(decideTool(tools, 'github.create_issue').effect).toBe('allow');
+  });
+
+  it('denies unlisted tools and lets deny entries win', () => {
+    expect(decideTool(tools, 'shell').reason).toBe('tool "shell" is not in tools.allow');
+    expect(decideTool(tools, 'github.delete_repo')).toEqual({
+      effect: 'deny',
+      reason: 'tool "github.delete_repo" is denied by tools.deny entry "github.delete_*"',
+      policyId: 'capability.tools',
+    });
+    expect(decideTool(tools, 'searchx').effect).toBe('deny');
+  });
+});
+
+describe('decideEnv', () => {
+  it('allows exact names and prefixes, denies the rest', () => {
+    expect(decideEnv(['HOME', 'APP_*'], 'APP_MODE').effect).toBe('allow');
+    expect(decideEnv(['HOME', 'APP_*'], 'HOME').effect).toBe('allow');
+    expect(decideEnv(['HOME', 'APP_*'], 'AWS_SECRET_ACCESS_KEY').reason).toBe(
+      'environment variable AWS_SECRET_ACCESS_KEY is not in the env allowlist',
+    );
+  });
+});

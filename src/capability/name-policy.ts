@@ -1,0 +1,22 @@
+import { allow, type Decision, deny } from '../core/decision.js';
+import type { ToolsGrant } from './manifest.js';
+import { namePatternMatches } from './name-pattern.js';
+
+/** A deny entry wins over any allow entry, so `allow: ['*'], deny: ['shell.*']` means what it says. */
+export function decideTool(tools: ToolsGrant, name: string): Decision {
+  const policyId = 'capability.tools';
+  const denied = tools.deny.find((pattern) => namePatternMatches(pattern, name));
+  if (denied !== undefined) return deny(`tool "${name}" is denied by tools.deny entry "${denied}"`, policyId);
+  const allowed = tools.allow.find((pattern) => namePatternMatches(pattern, name));
+  return allowed === undefined
+    ? deny(`tool "${name}" is not in tools.allow`, policyId)
+    : allow(`tool "${name}" matches tools.allow entry "${allowed}"`, policyId);
+}
+
+export function decideEnv(env: readonly string[], name: string): Decision {
+  const policyId = 'capability.env';
+  const allowed = env.find((pattern) => namePatternMatches(pattern, name));
+  return allowed === undefined
+    ? deny(`environment variable ${name} is not in the env allowlist`, policyId)
+    : allow(`environment variable ${name} matches env entry ${allowed}`, policyId);
+}

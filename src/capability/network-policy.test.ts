@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { NetworkPolicy } from './network-policy.js';
+
+const policy = (allowlist: string[], denylist: string[] = []) => NetworkPolicy.from({ allowlist, denylist });
+
+describe('NetworkPolicy.decide', () => {
+  it('allows an allowlisted host and says which entry matched', () => {
+    const decision = policy(['api.example.com:443']).decide({ host: 'API.example.com', port: 443 });
+    expect(decision).toMatchObject({ effect: 'allow', policyId: 'capability.network' });
+    expect(decision.reason).toContain('api.example.com:443');
+  });
+
+  it('denies hosts not on the allowlist, naming them', () => {
+    const decision = policy(['api.example.com']).decide({ host: 'evil.com', port: 443 });
+    expect(decision).toEqual({
+      effect: 'deny',
+      reason: 'evil.com:443 is not in the network allowlist',
+      policyId: 'capability.network',
+    });
+  });
+
+  it('lets the denylist win over the allowlist, for hosts and for CIDR blocks', () => {
+    const p = policy(['*.example.com', '203.0.113.9'], ['bad.example.com', '203.0.113.0/24']);
+    expect(p.decide({ host: 'bad.example.com', port: 443 }).reason).toContain(
+      'in the network denylist (bad.example.com)',
+    );
+    expect(p.decide({ host: '203.0.113.9', port: 443 }).reason).toContain('denylist (203.0.113.0/24)');
+    expect(p.decide({ host: 'good.example.com', port: 443 }).effect).toBe('allow');
+  });
+
+  it.each([
+    ['169.254.169.254', 'link-local'],
+    ['127.0.0.1', 'loopback'],
+    ['10.1.2.3', 'private'],
+    ['172.16.0.1', 'private'],
+    ['192.168.1.1', 'private'],
+    ['100.64.0.1', 'carrier-grade NAT'],
+    ['0.0.0.0', 'this-network'],
+    ['224.0.0.1', 'multicast'],
+    ['::1', 'loopback'],
+    ['fd00::1', 'unique local'],
+    ['fe80::1', 'link-local'],
+    ['::ffff:169.254.169.254', 'link-local'],
+    ['metadata.google.internal', 'metadata'],
+    ['localhost', 'host-local'],
+    ['2130706433', 'loopback'],
+  ])('denies %s by default even when a wildcard could cover it', (host, label) => {
+    const p = policy(['*.internal', '*.localhost', '*.google.internal', 'localhost:1', '127.0.0.1:1']);
+    const decision = p.decide({ host, port: 80 });
+    expect(decision.effect).toBe('deny');
+    if (host === 'metadata.google.internal') {
+      expect(decision.reason).toContain(label);
+      expect(decision.reason).toContain('denied by default unless the allowlist names it exactly');
+    }
+  });
+
+  it('explains the default deny when a wildcard matches a metadata name', () => {
+    const decision = policy(['*.google.internal']).decide({ host: 'metadata.google.internal', port: 80 });
+    expect(decision.effect).toBe('deny');
+    expect(decision.reason).toBe(
+      'metadata.google.internal is a host-local or metadata name (metadata.google.internal); denied by default unless the allowlist names it exactly',
+    );
+  });
+
+  it('allows a private destination only when named exactly', () => {
+    expect(policy(['169.254.169.254']).decide({ host: '169.254.169.254', port: 80 }).effect).toBe('allow');
+    expect(policy(['localhost:8080']).decide({ host: 'localhost', port: 8080 }).effect).toBe('allow');
+    expect(policy(['localhost:8080']).decide({ host: 'localhost', port: 8081 }).effect).toBe('deny');
+  });
+
+  it('refuses invalid hosts and ports', () => {
+    expect(policy(['*.example.com']).decide({ host: 'a@b.example.com', port: 443 }).reason).toContain(
+      'not a valid host',
+    );
+    expect(policy(['example.com']).decide({ host: 'example.com', port: 0 }).reason).toContain(
+      'not a valid TCP port',
+    );
+  });
+});
+
+describe('NetworkPolicy.decideAddress', () => {
+  it('denies an allowlisted name that resolves to a private or metadata address', () => {
+    const decision = policy(['*.example.com']).decideAddress(
+      { host: 'a.example.com', port: 443 },
+      '169.254.169.254',
+    );
+    expect(decision.effect).toBe('deny');
+    expect(decision.reason).toContain('resolved to 169.254.169.254');
+  });
+
+  it('allows public resolutions and private ones for exactly named hosts', () => {
+    expect(
+      policy(['*.example.com']).decideAddress({ host: 'a.example.com', port: 443 }, '93.184.216.34').effect,
+    ).toBe('allow');
+    expect(policy(['db.corp']).decideAddress({ host: 'db.corp', port: 5432 }, '10.0.0.5').effect).toBe(
+      'allow',
+    );
+  });
+
+  it('applies CIDR denylist entries to resolved addresses', () => {
+    const decision = policy(['*.example.com'], ['93.184.0.0/16']).decideAddress(
+      { host: 'a.example.com', port: 443 },
+      '93.184.216.34',
+    );
+    expect(decision.reason).toContain('in the network denylist (93.184.0.0/16)');
+  });
+
+  it('denies when the name itself is not allowed, and when the address is garbage', () => {
+    expect(policy([]).decideAddress({ host: 'a.example.com', port: 443 }, '1.1.1.1').effect).toBe('deny');
+    expect(
+      policy(['a.example.com']).decideAddress({ host: 'a.example.com', port: 443 }, 'nope').reason,
+    ).toContain('not an IP address');
+  });
+});
