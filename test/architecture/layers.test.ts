@@ -16,6 +16,7 @@ const RANK: Record<string, number> = {
   attest: 2,
   capability: 3,
   verify: 3,
+  node: 3,
   airlock: 4,
   mcp: 5,
   a2a: 5,

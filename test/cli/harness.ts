@@ -1,0 +1,46 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { registrars } from '../../src/cli/commands/index.js';
+import type { Output } from '../../src/cli/io.js';
+import { buildProgram, createContext, runProgram } from '../../src/cli/program.js';
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `oacp ARGS` in-process with captured output: fast, and the same code path as the binary. */
+export async function oacp(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const output: Output = { out: (line) => out.push(line), err: (line) => err.push(line) };
+  const context = createContext(output, env);
+  const saved = process.exitCode;
+  process.exitCode = undefined;
+  try {
+    const code = await runProgram(buildProgram(context, registrars), args, output);
+    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+  } finally {
+    process.exitCode = saved;
+  }
+}
+
+const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+
+/** Runs the built binary as a real process (npm test builds dist first). */
+export function oacpBinary(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliResult {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, ...env },
+    timeout: 60_000,
+  });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+export function tempDir(prefix = 'oacp-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}

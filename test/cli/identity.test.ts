@@ -1,0 +1,70 @@
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { publicKeyFromPem } from '../../src/core/ed25519.js';
+import { parseVerifierKey } from '../../src/log/note-keys.js';
+import { oacp, oacpBinary, tempDir } from './harness.js';
+
+describe('oacp init / agent create / keys export', () => {
+  it('creates a home with 0600 key files, agents with did:key ids, and exports verifier keys', async () => {
+    const home = join(tempDir(), 'home');
+    const init = await oacp(['--home', home, 'init', '--origin', 'oacp.test/log']);
+    expect(init.code).toBe(0);
+    expect(init.stdout).toContain('did:key:z6Mk');
+    for (const file of ['master.key', 'keys/airlock.json', 'keys/log.json']) {
+      expect(statSync(join(home, file)).mode & 0o777).toBe(0o600);
+    }
+
+    const agent = await oacp(['agent', 'create', 'alice'], { OACP_HOME: home });
+    expect(agent.code).toBe(0);
+    expect(agent.stdout).toMatch(/^alice did:key:z6Mk[1-9A-HJ-NP-Za-km-z]+$/);
+
+    const out = join(tempDir(), 'keys');
+    const exported = await oacp(['--home', home, 'keys', 'export', '--out', out]);
+    expect(exported.code).toBe(0);
+    const vkey = parseVerifierKey(readFileSync(join(out, 'log.vkey'), 'utf8').trim());
+    expect(vkey.name).toBe('oacp.test/log');
+    expect(publicKeyFromPem(readFileSync(join(out, 'signer.pem'), 'utf8')).asymmetricKeyType).toBe('ed25519');
+    expect(readFileSync(join(out, 'did-keys.txt'), 'utf8')).toMatch(/^airlock did:key:z6Mk/);
+  });
+
+  it('refuses to overwrite an existing home', async () => {
+    const home = join(tempDir(), 'home');
+    expect((await oacp(['--home', home, 'init'])).code).toBe(0);
+    const again = await oacp(['--home', home, 'init']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('IDENTITY_HOME_EXISTS');
+  });
+
+  it('refuses a duplicate or malformed agent name', async () => {
+    const home = join(tempDir(), 'home');
+    await oacp(['--home', home, 'init']);
+    expect((await oacp(['--home', home, 'agent', 'create', 'bob'])).code).toBe(0);
+    const dup = await oacp(['--home', home, 'agent', 'create', 'bob']);
+    expect(dup.code).toBe(1);
+    const bad = await oacp(['--home', home, 'agent', 'create', '../evil']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('IDENTITY_AGENT_NAME_INVALID');
+  });
+
+  it('says clearly when the home is missing or the master key is wrong, without a stack trace or the key', async () => {
+    const missing = oacpBinary(['--home', join(tempDir(), 'nowhere'), 'agent', 'list']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^oacp: .*oacp init/);
+    expect(missing.stderr).not.toMatch(/\n\s+at /);
+
+    const home = join(tempDir(), 'home');
+    oacpBinary(['--home', home, 'init']);
+    const wrongKey = Buffer.alloc(32, 7).toString('base64');
+    const wrong = oacpBinary(['--home', home, 'agent', 'list'], { OACP_MASTER_KEY: wrongKey });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('IDENTITY_MASTER_KEY_WRONG');
+    expect(wrong.stderr).not.toContain(wrongKey);
+    expect(wrong.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+  });
+
+  it('rejects unknown commands and options with a usage error', async () => {
+    expect((await oacp(['frobnicate'])).code).toBe(2);
+    expect((await oacp(['init', '--bogus'])).code).toBe(2);
+  });
+});
