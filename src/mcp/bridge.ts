@@ -1,0 +1,70 @@
+import type { PolicyEngine } from '../policy/engine.js';
+import type { ToolPins } from '../policy/pins.js';
+import type { Approver } from './approval.js';
+import type { GateParts } from './call-gate.js';
+import type { CallQuota } from './call-quota.js';
+import { type CallRecorder, callRecorder } from './call-recorder.js';
+import type { ReceiptSink } from './record.js';
+import { type BridgeEvent, BridgeSession, type RestartPolicy } from './session.js';
+import type { ToolFilter } from './tool-filter.js';
+import type { MessageTransport } from './transport.js';
+import type { UpstreamConnector } from './upstream.js';
+
+export interface BridgeOptions {
+  /** Starts (or reaches) the server; each client session gets its own link. */
+  readonly upstream: UpstreamConnector;
+  readonly receipts: ReceiptSink;
+  readonly policy?: PolicyEngine;
+  readonly tools?: ToolFilter;
+  readonly pins?: ToolPins;
+  readonly quota?: CallQuota;
+  /** Tools (names or `prefix*`) that need a person's approval, and who asks. */
+  readonly approval?: { readonly tools: readonly string[]; readonly approver: Approver };
+  /** A fixed principal for every call (the bridge runs for one agent). */
+  readonly agent?: string;
+  readonly restart?: RestartPolicy;
+  readonly onEvent?: (event: BridgeEvent) => void;
+  /** Replaces the default recorder (digests + the receipt sink), e.g. to co-sign. */
+  readonly recorder?: CallRecorder;
+}
+
+export interface Bridge {
+  /** Connects one client: starts its server, then serves the client until either side ends. */
+  serve(downstream: MessageTransport): Promise<BridgeSession>;
+  /** Ends every session and its server. */
+  close(): Promise<void>;
+}
+
+export function createBridge(options: BridgeOptions): Bridge {
+  const gate: GateParts = {
+    ...(options.pins === undefined ? {} : { pins: options.pins }),
+    ...(options.tools === undefined ? {} : { tools: options.tools }),
+    ...(options.policy === undefined ? {} : { policy: options.policy }),
+    ...(options.approval === undefined ? {} : { approval: options.approval }),
+    ...(options.quota === undefined ? {} : { quota: options.quota }),
+  };
+  const recorder = options.recorder ?? callRecorder(options.receipts);
+  const sessions = new Set<BridgeSession>();
+  return {
+    async serve(downstream) {
+      const session = new BridgeSession(
+        {
+          connector: options.upstream,
+          gate,
+          recorder,
+          ...(options.agent === undefined ? {} : { agent: options.agent }),
+          ...(options.restart === undefined ? {} : { restart: options.restart }),
+          ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
+        },
+        downstream,
+      );
+      await session.open();
+      sessions.add(session);
+      void session.closed.then(() => sessions.delete(session));
+      return session;
+    },
+    async close() {
+      await Promise.allSettled([...sessions].map((session) => session.close()));
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import { namePatternMatches } from '../capability/name-pattern.js';
+import type { Decision } from '../core/decision.js';
+import type { PolicyEngine } from '../policy/engine.js';
+import type { ToolPins } from '../policy/pins.js';
+import type { ApprovalChannels, Approver } from './approval.js';
+import type { CallQuota } from './call-quota.js';
+import type { CallChecks } from './record.js';
+import { checkTool, type ToolFilter } from './tool-filter.js';
+
+/** The facts about one tools/call the checks are run on. */
+export interface CallContext {
+  readonly callId: string;
+  readonly agent: string;
+  readonly server: string;
+  /** As the client named it. */
+  readonly tool: string;
+  /** As the upstream server names it (the pin is kept under this name). */
+  readonly upstreamTool: string;
+  readonly arguments: Readonly<Record<string, unknown>>;
+}
+
+/** The parts that decide whether a call may reach the server; all optional. */
+export interface GateParts {
+  readonly pins?: ToolPins;
+  readonly tools?: ToolFilter;
+  readonly policy?: PolicyEngine;
+  readonly approval?: { readonly tools: readonly string[]; readonly approver: Approver };
+  readonly quota?: CallQuota;
+}
+
+export interface Admission {
+  readonly decision: Decision;
+  readonly checks: CallChecks;
+}
+
+/**
+ * Runs the checks in a fixed order (pin, tools list, Cedar policy, approval,
+ * quota) and stops at the first refusal. The quota is last so a refused call
+ * never uses up quota; approval comes after policy so nobody is asked to
+ * approve what policy forbids anyway. An exception in any check is a deny.
+ */
+export async function admitCall(
+  parts: GateParts,
+  call: CallContext,
+  channels: ApprovalChannels,
+  signal?: AbortSignal,
+): Promise<Admission> {
+  const checks: { -readonly [K in keyof CallChecks]: CallChecks[K] } = {};
+  try {
+    if (parts.pins !== undefined) {
+      const pin = parts.pins.check(call.server, call.upstreamTool);
+      const digest = parts.pins.pinned(call.server, call.upstreamTool);
+      checks.pin = { effect: pin.effect, reason: pin.reason, ...(digest === undefined ? {} : { digest }) };
+      if (pin.effect === 'deny') return { decision: pin, checks };
+    }
+    if (parts.tools !== undefined) {
+      const tools = checkTool(parts.tools, call.tool);
+      checks.tools = { effect: tools.effect, reason: tools.reason };
+      if (tools.effect === 'deny') return { decision: tools, checks };
+    }
+    if (parts.policy !== undefined) {
+      const policy = parts.policy.authorize({
+        agent: call.agent,
+        tool: call.tool,
+        server: call.server,
+        arguments: call.arguments,
+      });
+      checks.policy = {
+        effect: policy.effect,
+        reason: policy.reason,
+        policyIds: policy.policyIds,
+        policyDigest: policy.policyDigest,
+      };
+      if (policy.effect === 'deny') return { decision: policy, checks };
+    }
+    if (parts.approval?.tools.some((pattern) => namePatternMatches(pattern, call.tool))) {
+      const approval = await parts.approval.approver.approve(
+        {
+          callId: call.callId,
+          agent: call.agent,
+          server: call.server,
+          tool: call.tool,
+          arguments: call.arguments,
+        },
+        channels,
+        signal,
+      );
+      checks.approval = approval;
+      if (!approval.approved) return { decision: { effect: 'deny', reason: approval.reason }, checks };
+    }
+    if (parts.quota !== undefined) {
+      const quota = parts.quota.take(call.agent, call.tool);
+      checks.quota = { effect: quota.effect, reason: quota.reason };
+      if (quota.effect === 'deny') return { decision: quota, checks };
+    }
+  } catch (error) {
+    const reason = `check failed: ${error instanceof Error ? error.message : String(error)}`;
+    return { decision: { effect: 'deny', reason }, checks };
+  }
+  return { decision: { effect: 'allow', reason: allowReason(checks) }, checks };
+}
+
+function allowReason(checks: CallChecks): string {
+  if (checks.approval !== undefined)
+    return `${checks.policy?.reason ?? 'allowed'}; ${checks.approval.reason}`;
+  return checks.policy?.reason ?? checks.tools?.reason ?? 'no policy configured: allowed';
+}

@@ -1,0 +1,93 @@
+import type { Usage } from '../airlock/sandbox.js';
+import type { ServerIdentity } from './server-identity.js';
+
+/** How one tools/call ended, as far as the bridge could see. */
+export type CallOutcome =
+  /** The server answered with a result (which may itself be a tool error, `isError: true`). */
+  | 'result'
+  /** The server answered with a JSON-RPC error. */
+  | 'error'
+  /** OACP refused the call before it reached the server. */
+  | 'denied'
+  /** The client cancelled it while it ran. */
+  | 'cancelled'
+  /** The server went away before answering. */
+  | 'server-gone';
+
+/** Who approved a call that needed a person's approval, and how. */
+export interface ApprovalRecord {
+  readonly approved: boolean;
+  /** "elicitation:<client name>", "http:<name given>", "timeout", … */
+  readonly by: string;
+  readonly method: 'elicitation' | 'http' | 'none';
+  readonly reason: string;
+  readonly at: string;
+}
+
+/** Every check that stood between the call and the server, in the order they ran. */
+export interface CallChecks {
+  readonly pin?: { readonly effect: 'allow' | 'deny'; readonly reason: string; readonly digest?: string };
+  readonly tools?: { readonly effect: 'allow' | 'deny'; readonly reason: string };
+  readonly policy?: {
+    readonly effect: 'allow' | 'deny';
+    readonly reason: string;
+    readonly policyIds: readonly string[];
+    readonly policyDigest: string;
+  };
+  readonly approval?: ApprovalRecord;
+  readonly quota?: { readonly effect: 'allow' | 'deny'; readonly reason: string };
+}
+
+/**
+ * What the bridge knows about one tools/call when it is over. The receipt
+ * writer turns it into the signed tool-call predicate; arguments and results
+ * travel as JCS sha256 digests so receipts can be public without leaking data.
+ */
+export interface ToolCallRecord {
+  readonly callId: string;
+  readonly server: ServerIdentity;
+  readonly tier: string;
+  /** The Cedar principal: a did:key, or the MCP client's id. */
+  readonly agent: string;
+  /** Set when the agent proved its did:key by signing the request. */
+  readonly agentSignedRequest?: unknown;
+  readonly client?: { readonly name: string; readonly version: string };
+  readonly tool: string;
+  /** The tool name as the upstream server knows it (differs when the bridge namespaces tools). */
+  readonly upstreamTool: string;
+  readonly argumentsDigest: string;
+  readonly decision: { readonly effect: 'allow' | 'deny'; readonly reason: string };
+  readonly checks: CallChecks;
+  readonly outcome: CallOutcome;
+  readonly resultDigest?: string;
+  readonly isError?: boolean;
+  readonly error?: { readonly code: number; readonly message: string };
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly usage?: Usage;
+}
+
+/** Where a client can fetch the receipt of its call. */
+export interface ReceiptRef {
+  /** Position of the receipt in the transparency log. */
+  readonly index: number;
+  /** The log's origin line (C2SP checkpoint origin). */
+  readonly log: string;
+  /** Where the receipt can be fetched, relative to the bridge's HTTP base or as a path on disk. */
+  readonly path?: string;
+}
+
+/** Writes a receipt for each call; the bridge answers the client only once this resolves. */
+export interface ReceiptSink {
+  record(call: ToolCallRecord): Promise<ReceiptRef>;
+}
+
+/** Keeps records in memory with consecutive indexes: for tests and for `--attest-level none` style dry runs. */
+export class MemoryReceiptSink implements ReceiptSink {
+  readonly records: ToolCallRecord[] = [];
+  constructor(readonly origin = 'memory.oacp.invalid/log') {}
+  async record(call: ToolCallRecord): Promise<ReceiptRef> {
+    this.records.push(call);
+    return { index: this.records.length - 1, log: this.origin };
+  }
+}

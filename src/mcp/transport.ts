@@ -1,0 +1,35 @@
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JsonRpcId, JsonRpcMessage } from './jsonrpc.js';
+
+/**
+ * What the bridge needs from a connection: the MCP SDK's Transport contract,
+ * plus `oninvalid` for input that is not JSON-RPC, so the bridge can answer it
+ * with a JSON-RPC error instead of dropping it silently.
+ */
+export interface MessageTransport {
+  start(): Promise<void>;
+  send(message: JsonRpcMessage, options?: { relatedRequestId?: JsonRpcId }): Promise<void>;
+  close(): Promise<void>;
+  onmessage?: ((message: unknown) => void) | undefined;
+  onclose?: (() => void) | undefined;
+  onerror?: ((error: Error) => void) | undefined;
+  oninvalid?: ((id: JsonRpcId | null, code: number, reason: string) => void) | undefined;
+}
+
+/** Wraps any MCP SDK transport (Streamable HTTP, SSE, in-memory, the HTTP client). */
+export function fromSdkTransport(transport: Transport): MessageTransport {
+  const adapted: MessageTransport = {
+    start: () => transport.start(),
+    send: (message, options) =>
+      transport.send(
+        message as unknown as JSONRPCMessage,
+        options?.relatedRequestId === undefined ? undefined : { relatedRequestId: options.relatedRequestId },
+      ),
+    close: () => transport.close(),
+  };
+  transport.onmessage = (message) => adapted.onmessage?.(message);
+  transport.onclose = () => adapted.onclose?.();
+  transport.onerror = (error) => adapted.onerror?.(error);
+  return adapted;
+}

@@ -1,0 +1,96 @@
+import type { Readable } from 'node:stream';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { ProcessSandbox, TierName, Usage } from '../airlock/sandbox.js';
+import { LineTransport } from './line-transport.js';
+import type { ServerIdentity } from './server-identity.js';
+import { fromSdkTransport, type MessageTransport } from './transport.js';
+
+/** One live connection to the upstream server; a restart makes a new one. */
+export interface UpstreamLink {
+  readonly transport: MessageTransport;
+  /** Resolves (never rejects) with a description once the server is gone. */
+  readonly ended: Promise<string>;
+  readonly tier: TierName | 'remote';
+  usage(): Usage | undefined;
+  stop(): Promise<void>;
+}
+
+/** Makes upstream links: a sandboxed process per link, or a remote MCP endpoint. */
+export interface UpstreamConnector {
+  readonly identity: ServerIdentity;
+  connect(): Promise<UpstreamLink>;
+}
+
+/**
+ * A server started by `start()` (normally an Airlock tier) and spoken to over
+ * its stdio. Its stderr goes to `stderr` line by line (the bridge's own stderr
+ * by default) because MCP servers log there and stdout is the protocol.
+ */
+export function processUpstream(options: {
+  identity: ServerIdentity;
+  start: () => Promise<ProcessSandbox>;
+  stderr?: (line: string) => void;
+}): UpstreamConnector {
+  return {
+    identity: options.identity,
+    async connect() {
+      const sandbox = await options.start();
+      const transport = new LineTransport(sandbox.stdout, sandbox.stdin);
+      pipeLines(sandbox.stderr, options.stderr ?? ((line) => process.stderr.write(`${line}\n`)));
+      const ended = sandbox.exit.then(
+        (status) => {
+          if (status.killedBy !== undefined) return `server killed by the Airlock (${status.killedBy})`;
+          if (status.signal !== null) return `server ended by ${status.signal}`;
+          return `server exited with code ${status.code}`;
+        },
+        (error: unknown) => `server failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      return {
+        transport,
+        ended,
+        tier: sandbox.tier,
+        usage: () => sandbox.usage(),
+        stop: () => sandbox.stop(),
+      };
+    },
+  };
+}
+
+/** A remote MCP server reached over Streamable HTTP (`--upstream URL`). */
+export function urlUpstream(options: { identity: ServerIdentity; url: URL }): UpstreamConnector {
+  return {
+    identity: options.identity,
+    async connect() {
+      const transport = fromSdkTransport(new StreamableHTTPClientTransport(options.url));
+      let end: (why: string) => void = () => undefined;
+      const ended = new Promise<string>((resolve) => {
+        end = resolve;
+      });
+      // The session watches `ended`, never the transport's onclose, so this hook stays ours.
+      transport.onclose = () => end('remote server closed the connection');
+      return {
+        transport,
+        ended,
+        tier: 'remote' as const,
+        usage: () => undefined,
+        stop: async () => {
+          await transport.close();
+          end('stopped');
+        },
+      };
+    },
+  };
+}
+
+function pipeLines(stream: Readable, sink: (line: string) => void): void {
+  let pending = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) sink(line);
+  });
+  stream.on('end', () => {
+    if (pending !== '') sink(pending);
+  });
+}
