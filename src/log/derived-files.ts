@@ -1,0 +1,62 @@
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic-file.js';
+import type { MerkleTree } from './merkle-tree.js';
+import { type EntryReader, writeTiles } from './tile-writer.js';
+
+/**
+ * Keeps the servable files (tiles, entry bundles, then the signed `checkpoint`) in step
+ * with the committed tree. It runs behind the commits, catching up to whatever size the
+ * tree has reached each time round, so a burst of appends costs one round, not one per entry.
+ * The checkpoint is written last, so a checkpoint on disk always has its tiles beside it.
+ */
+export class DerivedFiles {
+  private running: Promise<void> | undefined;
+  private failure: unknown;
+  private checkpointWritten: boolean;
+
+  constructor(
+    private readonly dir: string,
+    private readonly tree: MerkleTree,
+    private readonly readEntries: EntryReader,
+    private readonly signedCheckpoint: (size: number) => string,
+    private publishedSize: number,
+    checkpointExists: boolean,
+  ) {
+    this.checkpointWritten = checkpointExists;
+  }
+
+  /** The tree size of the checkpoint file on disk. */
+  get published(): number {
+    return this.publishedSize;
+  }
+
+  /** Starts a catch-up round unless one is running (it will pick up the new size itself). */
+  request(): void {
+    if (this.running !== undefined) return;
+    this.failure = undefined;
+    this.running = this.catchUp()
+      .catch((error: unknown) => {
+        this.failure = error;
+      })
+      .finally(() => {
+        this.running = undefined;
+      });
+  }
+
+  /** Waits until the files match the tree as it is now; throws the last write failure. */
+  async settle(): Promise<void> {
+    this.request();
+    while (this.running !== undefined) await this.running;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private async catchUp(): Promise<void> {
+    while (this.publishedSize < this.tree.size || !this.checkpointWritten) {
+      const target = this.tree.size;
+      await writeTiles(this.dir, this.tree, this.readEntries, this.publishedSize, target);
+      await writeFileAtomic(join(this.dir, 'checkpoint'), this.signedCheckpoint(target), true);
+      this.publishedSize = target;
+      this.checkpointWritten = true;
+    }
+  }
+}
