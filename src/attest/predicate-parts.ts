@@ -32,6 +32,8 @@ export const PolicyDecisionSchema = z.strictObject({
   effect: z.enum(['allow', 'deny']),
   reason: z.string().min(1),
   policyId: z.string().min(1).optional(),
+  /** Every determining policy when there were several (Cedar can have more than one). */
+  policyIds: z.array(z.string().min(1)).optional(),
   /** sha256 of the policy text in force, so the decision can be re-derived later. */
   policyDigest: Sha256HexSchema,
 });

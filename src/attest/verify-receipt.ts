@@ -16,7 +16,9 @@ export type ReceiptCheckName =
   | 'signatures'
   | 'airlock-signature'
   | 'agent-signature'
-  | 'tee-quote';
+  | 'tee-quote'
+  /** Present only when a check itself threw (a bug or a faulty TeeQuoteVerifier): always a failure. */
+  | 'verification';
 
 export interface ReceiptCheck {
   readonly name: ReceiptCheckName;
@@ -54,6 +56,24 @@ export interface ReceiptVerification {
  */
 export function verifyReceiptEnvelope(envelope: unknown, options: VerifyReceiptOptions): ReceiptVerification {
   const checks: ReceiptCheck[] = [];
+  try {
+    return verify(envelope, options, checks);
+  } catch (error) {
+    // An error inside a check is a refusal with a reason, never a pass.
+    const detail = `check failed: ${error instanceof Error ? error.message : String(error)}`;
+    return {
+      ok: false,
+      trustLevel: 'Untrusted',
+      checks: [...checks, { name: 'verification', ok: false, detail }],
+    };
+  }
+}
+
+function verify(
+  envelope: unknown,
+  options: VerifyReceiptOptions,
+  checks: ReceiptCheck[],
+): ReceiptVerification {
   const pass = (name: ReceiptCheckName, detail: string) => checks.push({ name, ok: true, detail });
   const fail = (name: ReceiptCheckName, detail: string) => checks.push({ name, ok: false, detail });
 

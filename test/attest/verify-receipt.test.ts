@@ -355,3 +355,21 @@ describe('receipt verification: other predicate types', () => {
     expect(result.statement?.predicateType).toBe(EXECUTION_PREDICATE_TYPE);
   });
 });
+
+describe('receipt verification: faults', () => {
+  it('turns an exception inside a check into a failed verification', () => {
+    const { statement } = teeStatement();
+    const throwing: TeeQuoteVerifier = {
+      platforms: ['intel-tdx'],
+      verify: () => {
+        throw new Error('vendor root store unreadable');
+      },
+    };
+    const result = verifyReceiptEnvelope(signReceipt(statement, { airlock, agent }), {
+      ...keys,
+      teeVerifier: throwing,
+    });
+    expect(result).toMatchObject({ ok: false, trustLevel: 'Untrusted' });
+    expect(check(result, 'verification')?.detail).toBe('check failed: vendor root store unreadable');
+  });
+});
