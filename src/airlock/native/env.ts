@@ -1,3 +1,5 @@
+import { decideEnv } from '../../capability/name-policy.js';
+
 /**
  * Environment scrubbing for native sandboxes. A workload sees only the
  * variables its manifest names (`capabilities.env`, `PREFIX*` patterns
@@ -6,13 +8,6 @@
 
 /** PATH every native sandbox gets; never taken from the host. */
 export const SAFE_PATH = '/usr/local/bin:/usr/bin:/bin';
-
-/** True when `name` matches one of the manifest's env patterns (exact, or prefix when ending in `*`). */
-export function envNameAllowed(name: string, patterns: readonly string[]): boolean {
-  return patterns.some((pattern) =>
-    pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern,
-  );
-}
 
 /**
  * Keeps the candidate variables the manifest allows and sets PATH. A missing
@@ -25,7 +20,7 @@ export function scrubEnvironment(
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(candidate ?? {})) {
     if (value === undefined || name === 'PATH') continue;
-    if (envNameAllowed(name, patterns)) env[name] = value;
+    if (decideEnv(patterns, name).effect === 'allow') env[name] = value;
   }
   env.PATH = SAFE_PATH;
   return env;

@@ -15,14 +15,25 @@ export interface WatchLimits {
    * supervisor having to understand the protocol.
    */
   readonly cpuBusyMs: number;
+  /**
+   * Processes in the tree, the tier's own helpers included. A backstop for
+   * hosts where RLIMIT_NPROC cannot bind (root) and cgroups are not delegated.
+   */
+  readonly maxProcesses: number;
   /** How often /proc is sampled. */
   readonly pollMs: number;
 }
 
 export const DEFAULT_POLL_MS = 50;
 
-export function watchLimitsFromQuotas(quotas: Quotas, pollMs = DEFAULT_POLL_MS): WatchLimits {
+/** `helperProcesses`: processes the tier adds around the workload (bwrap, forwarder). */
+export function watchLimitsFromQuotas(
+  quotas: Quotas,
+  pollMs = DEFAULT_POLL_MS,
+  helperProcesses = 0,
+): WatchLimits {
   return {
+    maxProcesses: quotas.max_pids + helperProcesses,
     outputBytes: quotas.max_output_bytes,
     memoryBytes: quotas.memory_mb * 1024 * 1024,
     cpuBusyMs: quotas.cpu_ms_per_request,

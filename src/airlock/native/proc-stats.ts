@@ -14,6 +14,8 @@ export interface ProcessFigures {
   readonly cpuMs: number;
   readonly rssBytes: number;
   readonly peakRssBytes: number;
+  /** Live processes in the tree, the root included. */
+  readonly processes: number;
 }
 
 function readText(path: string): string | undefined {
@@ -83,11 +85,12 @@ export function readTreeFigures(root: number): ProcessFigures | undefined {
   let cpuMs = 0;
   let rssBytes = 0;
   let peakRssBytes = 0;
-  for (const pid of processTree(root)) {
+  const tree = processTree(root);
+  for (const pid of tree) {
     cpuMs += readCpuMs(pid) ?? 0;
     const memory = readMemory(pid);
     rssBytes += memory?.rssBytes ?? 0;
     peakRssBytes = Math.max(peakRssBytes, memory?.peakRssBytes ?? 0);
   }
-  return { cpuMs, rssBytes, peakRssBytes: Math.max(peakRssBytes, rssBytes) };
+  return { cpuMs, rssBytes, peakRssBytes: Math.max(peakRssBytes, rssBytes), processes: tree.length };
 }

@@ -7,6 +7,8 @@ export interface SpawnRequest {
   readonly args: readonly string[];
   readonly env: Record<string, string>;
   readonly cwd?: string;
+  /** Bytes offered to the child on fd 3 (bwrap reads its seccomp program there). */
+  readonly fd3?: Buffer;
 }
 
 /**
@@ -17,7 +19,7 @@ export interface SpawnRequest {
 export async function spawnWorkload(request: SpawnRequest): Promise<ChildProcess> {
   const child = spawn(request.command, [...request.args], {
     env: request.env,
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio: request.fd3 === undefined ? ['pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe', 'pipe'],
     detached: true,
     ...(request.cwd === undefined ? {} : { cwd: request.cwd }),
   });
@@ -35,5 +37,10 @@ export async function spawnWorkload(request: SpawnRequest): Promise<ChildProcess
       ),
     );
   });
+  const fd3 = child.stdio[3];
+  if (request.fd3 !== undefined && fd3 !== undefined && fd3 !== null && 'end' in fd3) {
+    fd3.on('error', () => undefined);
+    fd3.end(request.fd3);
+  }
   return child;
 }

@@ -61,8 +61,8 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
   let lastSampleAt = startedAt;
 
   const kill = (reason: string): void => {
-    if (killedBy !== undefined || endedAt !== undefined) return;
-    killedBy = reason;
+    if (endedAt !== undefined) return;
+    killedBy ??= reason;
     signalTree(pid, 'SIGKILL');
   };
 
@@ -71,6 +71,8 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
   const stderr = capStream(child.stderr as Readable, budget);
 
   const sample = (): void => {
+    // A fork bomb can outrun one pass of SIGKILL; keep sweeping until the leader is reaped.
+    if (killedBy !== undefined) return kill(killedBy);
     const figures = readTreeFigures(pid);
     if (figures === undefined) return;
     const now = performance.now();
@@ -81,7 +83,8 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
     busyCpuMs = spent < 0.1 * (now - lastSampleAt) ? 0 : busyCpuMs + spent;
     lastCpuMs = cpuMs;
     lastSampleAt = now;
-    if (figures.rssBytes > limits.memoryBytes) kill('memory');
+    if (figures.processes > limits.maxProcesses) kill('pids');
+    else if (figures.rssBytes > limits.memoryBytes) kill('memory');
     else if (busyCpuMs > limits.cpuBusyMs) kill('cpu');
   };
   sample();
