@@ -72,7 +72,10 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
 
   const sample = (): void => {
     // A fork bomb can outrun one pass of SIGKILL; keep sweeping until the leader is reaped.
-    if (killedBy !== undefined) return kill(killedBy);
+    if (killedBy !== undefined) {
+      kill(killedBy);
+      return;
+    }
     const figures = readTreeFigures(pid);
     if (figures === undefined) return;
     const now = performance.now();
