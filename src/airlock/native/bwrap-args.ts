@@ -1,0 +1,52 @@
+import type { Mount } from './mount-plan.js';
+
+export interface BwrapPlan {
+  /** From `systemRootArgs()`. */
+  readonly system: readonly string[];
+  readonly etc: readonly { readonly source: string; readonly target: string }[];
+  readonly mounts: readonly Mount[];
+  readonly tmpBytes: number;
+  /** Host path of the egress proxy socket and where the sandbox sees it; absent: no way out. */
+  readonly proxySocket?: { readonly source: string; readonly target: string };
+  readonly cwd: string;
+  /** The fd (in bwrap's table) the seccomp program is read from. */
+  readonly seccompFd: number;
+}
+
+/**
+ * bwrap's command line for the hardened policy: every namespace new (network
+ * has only `lo`), no way back into user namespaces, no capabilities, a new
+ * session (no TIOCSTI into the host terminal), the seccomp filter, a
+ * read-only system root, private /proc, /dev and /tmp, then the grants.
+ */
+export function bwrapArgs(plan: BwrapPlan): string[] {
+  const args = [
+    '--unshare-all',
+    '--unshare-user',
+    '--disable-userns',
+    '--die-with-parent',
+    '--new-session',
+    '--cap-drop',
+    'ALL',
+    '--hostname',
+    'oacp-sandbox',
+    '--seccomp',
+    String(plan.seccompFd),
+    ...plan.system,
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--size',
+    String(plan.tmpBytes),
+    '--tmpfs',
+    '/tmp',
+  ];
+  for (const file of plan.etc) args.push('--ro-bind', file.source, file.target);
+  if (plan.proxySocket !== undefined)
+    args.push('--ro-bind', plan.proxySocket.source, plan.proxySocket.target);
+  for (const mount of plan.mounts)
+    args.push(mount.writable ? '--bind' : '--ro-bind', mount.source, mount.target);
+  args.push('--chdir', plan.cwd);
+  return args;
+}

@@ -1,0 +1,148 @@
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ManifestSchema } from '../../capability/manifest.js';
+import type { ProcessSandbox } from '../sandbox.js';
+import { HardenedTier } from './hardened.js';
+
+const tier = new HardenedTier();
+const available = (await tier.availability()).available;
+if (!available) console.log('skipping hardened tier tests:', await tier.availability());
+
+const dir = mkdtempSync(join(tmpdir(), 'oacp-hardened-test-'));
+writeFileSync(join(dir, 'in.txt'), 'granted input');
+mkdirSync(join(dir, 'out'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function manifest(capabilities: Record<string, unknown> = {}) {
+  return ManifestSchema.parse({
+    apiVersion: 'oacp.dev/v1',
+    kind: 'CapabilityManifest',
+    name: 'hardened-test',
+    capabilities,
+  });
+}
+
+async function output(sandbox: ProcessSandbox): Promise<string> {
+  let out = '';
+  sandbox.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  sandbox.stderr.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  await sandbox.exit;
+  return out;
+}
+
+describe.skipIf(!available)('hardened tier', () => {
+  it('runs node over stdio with only the allowed environment', async () => {
+    const sandbox = await tier.start({
+      command: process.execPath,
+      args: [
+        '-e',
+        'process.stdin.on("data", d => process.stdout.write(JSON.stringify({ got: String(d), env: process.env })))',
+      ],
+      manifest: manifest({ env: ['KEEP'] }),
+      env: { KEEP: 'kept', CANARY: 'host-secret' },
+    });
+    sandbox.stdin.end('ping');
+    const result = JSON.parse(await output(sandbox)) as { got: string; env: Record<string, string> };
+    expect(result.got).toBe('ping');
+    expect(result.env.KEEP).toBe('kept');
+    expect(result.env.CANARY).toBeUndefined();
+    expect(result.env.PATH).toBe('/usr/local/bin:/usr/bin:/bin');
+    expect(await sandbox.exit).toEqual({ code: 0, signal: null });
+  });
+
+  it('reads granted files and writes only to the write grant', async () => {
+    const sandbox = await tier.start({
+      command: '/bin/sh',
+      args: [
+        '-c',
+        `cat ${dir}/in.txt; echo; echo out > ${dir}/out/x; echo $?; (echo no >> ${dir}/in.txt) 2>/dev/null; echo $?; echo no > ${dir}/nope; echo $?`,
+      ],
+      manifest: manifest({ file_read: [`${dir}/in.txt`], file_write: [`${dir}/out/**`] }),
+      implicitReadPaths: [],
+    });
+    const text = await output(sandbox);
+    // Appending to the read-only grant fails; a new file beside it lands in the private tmpfs, not the host.
+    expect(text.split('\n').slice(0, 4)).toEqual(['granted input', '0', '2', '0']);
+    expect(readFileSync(join(dir, 'in.txt'), 'utf8')).toBe('granted input');
+    expect(readFileSync(join(dir, 'out/x'), 'utf8')).toBe('out\n');
+    expect(existsSync(join(dir, 'nope'))).toBe(false);
+  });
+
+  it('runs in a granted working directory and refuses one that is not granted', async () => {
+    const sandbox = await tier.start({
+      command: '/bin/pwd',
+      args: [],
+      manifest: manifest({ file_read: [`${dir}/**`] }),
+      cwd: dir,
+    });
+    expect((await output(sandbox)).trim()).toBe(dir);
+    await expect(
+      tier.start({ command: '/bin/pwd', args: [], manifest: manifest(), cwd: dir }),
+    ).rejects.toMatchObject({
+      code: 'AIRLOCK_BAD_SPEC',
+    });
+  });
+
+  it('never binds host /dev, /proc or /sys even when granted', async () => {
+    await expect(
+      tier.start({ command: '/bin/true', args: [], manifest: manifest({ file_write: ['/dev/**'] }) }),
+    ).rejects.toMatchObject({
+      code: 'AIRLOCK_BAD_SPEC',
+      message: expect.stringMatching(/never binds host \/dev/),
+    });
+  });
+
+  it('removes its host directory when the workload exits', async () => {
+    const before = new Set(readdir());
+    const sandbox = await tier.start({
+      command: '/bin/true',
+      args: [],
+      manifest: manifest({ network: { allowlist: ['127.0.0.1'] } }),
+    });
+    await sandbox.exit;
+    expect(readdir().filter((name) => !before.has(name))).toEqual([]);
+  });
+
+  it('says what to install when bubblewrap is missing, and refuses to start', async () => {
+    const missing = new HardenedTier({ bwrapPath: '/nonexistent/bwrap' });
+    expect(await missing.availability()).toEqual({
+      available: false,
+      reason: 'bubblewrap not found at /nonexistent/bwrap',
+      remedy: 'apt-get install bubblewrap',
+    });
+    await expect(
+      missing.start({ command: '/bin/true', args: [], manifest: manifest() }),
+    ).rejects.toMatchObject({
+      code: 'AIRLOCK_TIER_UNAVAILABLE',
+    });
+  });
+
+  it('refuses network grants when the forwarder (socat) is missing', async () => {
+    const noSocat = new HardenedTier({ socatPath: '/nonexistent/socat' });
+    await expect(
+      noSocat.start({
+        command: '/bin/true',
+        args: [],
+        manifest: manifest({ network: { allowlist: ['example.com'] } }),
+      }),
+    ).rejects.toMatchObject({ code: 'AIRLOCK_TIER_UNAVAILABLE', message: expect.stringMatching(/socat/) });
+  });
+});
+
+function readdir(): string[] {
+  return readdirSync(tmpdir()).filter((name) => name.startsWith('oacp-hardened-') && !name.includes('test'));
+}

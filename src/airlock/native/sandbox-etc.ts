@@ -1,0 +1,26 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * Synthetic /etc files for a sandbox, so programs that look up their user or
+ * `localhost` work without the host's account list being visible. Written to
+ * the sandbox's private host directory and bound read-only.
+ */
+export function writeSandboxEtc(dir: string, uid: number, gid: number): { source: string; target: string }[] {
+  const users = [
+    'root:x:0:0:root:/tmp:/bin/sh',
+    ...(uid === 0 ? [] : [`sandbox:x:${uid}:${gid}:sandbox:/tmp:/bin/sh`]),
+    'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin',
+  ];
+  const groups = ['root:x:0:', ...(gid === 0 ? [] : [`sandbox:x:${gid}:`]), 'nogroup:x:65534:'];
+  const files: Record<string, string> = {
+    passwd: `${users.join('\n')}\n`,
+    group: `${groups.join('\n')}\n`,
+    hosts: '127.0.0.1 localhost\n::1 localhost\n',
+  };
+  return Object.entries(files).map(([name, content]) => {
+    const source = join(dir, name);
+    writeFileSync(source, content, { mode: 0o444 });
+    return { source, target: `/etc/${name}` };
+  });
+}
