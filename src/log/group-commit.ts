@@ -6,6 +6,7 @@
 export class GroupCommit<T, R> {
   private queue: Array<{ item: T; resolve: (result: R) => void; reject: (error: unknown) => void }> = [];
   private running: Promise<void> | undefined;
+  private batches = 0;
 
   constructor(
     private readonly commit: (items: T[]) => Promise<R[]>,
@@ -17,6 +18,11 @@ export class GroupCommit<T, R> {
       this.queue.push({ item, resolve, reject });
       this.kick();
     });
+  }
+
+  /** How many commits have run (each one write + fsync in the log): a measure of batching. */
+  get commitCount(): number {
+    return this.batches;
   }
 
   /** Resolves once everything submitted so far has been committed or refused. */
@@ -37,6 +43,7 @@ export class GroupCommit<T, R> {
     while (this.queue.length > 0) {
       const batch = this.queue.slice(0, this.maxBatch);
       this.queue = this.queue.slice(batch.length);
+      this.batches += 1;
       try {
         const results = await this.commit(batch.map((waiter) => waiter.item));
         if (results.length !== batch.length) throw new Error('a commit returned the wrong number of results');

@@ -110,6 +110,11 @@ export class TransparencyLog {
     return this.tree.size;
   }
 
+  /** Commits (write + fsync rounds) since open; fewer than appends when group commit batched them. */
+  get commitCount(): number {
+    return this.commits.commitCount;
+  }
+
   /** The log's signed-note verifier key, `origin+keyid+base64(0x01||key)`, for verifiers. */
   get verifierKey(): string {
     return formatVerifierKey(this.origin, SIG_TYPE_ED25519, this.publicKey);
