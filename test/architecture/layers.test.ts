@@ -18,6 +18,7 @@ const RANK: Record<string, number> = {
   verify: 3,
   node: 3,
   airlock: 4,
+  run: 5,
   mcp: 5,
   a2a: 5,
   gateway: 6,

@@ -1,7 +1,17 @@
 import type { CommandRegistrar } from '../program.js';
 import { registerAgent } from './agent.js';
+import { registerDemo } from './demo.js';
 import { registerInit } from './init.js';
 import { registerKeys } from './keys.js';
+import { registerLog } from './log.js';
+import { registerVerify } from './verify.js';
 
 /** Every `oacp` subcommand, in help order. */
-export const registrars: CommandRegistrar[] = [registerInit, registerAgent, registerKeys];
+export const registrars: CommandRegistrar[] = [
+  registerInit,
+  registerAgent,
+  registerKeys,
+  registerVerify,
+  registerLog,
+  registerDemo,
+];

@@ -1,7 +1,33 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { KeyStore } from '../../identity/keystore.js';
+import { CliExit } from '../io.js';
 import type { CliContext } from '../program.js';
 
 export function openKeyStore(context: CliContext, command: Command): KeyStore {
   return KeyStore.open(context.home(command), context.env);
+}
+
+/** Commander accumulator for repeatable options. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Reads a file the user named, turning "no such file" into a one-line error that says which input it was. */
+export function readInputFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? 'unreadable');
+    throw new CliExit(`cannot read ${what} ${path}: ${why}`);
+  }
+}
+
+export function parseIndex(value: string, what: string): number {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new CliExit(`${what} must be a non-negative integer, got ${JSON.stringify(value)}`, 2);
+  }
+  return Number(value);
 }

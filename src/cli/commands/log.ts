@@ -1,0 +1,158 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { decodeBase64, encodeBase64 } from '../../log/base64.js';
+import { openCheckpoint } from '../../log/checkpoint.js';
+import { formatVerifierKey, SIG_TYPE_ED25519 } from '../../log/note-keys.js';
+import { verifyConsistency } from '../../log/proof-verify.js';
+import { Witness } from '../../log/witness.js';
+import { readNodeConfig } from '../../node/node-config.js';
+import { OacpNode } from '../../node/oacp-node.js';
+import { CliExit } from '../io.js';
+import type { CliContext, CommandRegistrar } from '../program.js';
+import { openKeyStore, parseIndex, readInputFile } from './shared.js';
+
+export const registerLog: CommandRegistrar = (program, context) => {
+  const log = program.command('log').description("this node's transparency log");
+
+  log
+    .command('checkpoint')
+    .description('print the current signed checkpoint')
+    .action(async (_options, command) => {
+      await withNode(context, command, async (node) => context.output.out(node.log.checkpoint().trimEnd()));
+    });
+
+  log
+    .command('export')
+    .description('write receipt.json (the logged envelope) and receipt.json.tlog-proof for one entry')
+    .argument('<index>', 'log index of the receipt')
+    .requiredOption('--out <dir>', 'directory to write into')
+    .action(async (indexText: string, options: { out: string }, command) => {
+      const index = parseIndex(indexText, 'index');
+      await withNode(context, command, async (node) => {
+        if (index >= node.log.size)
+          throw new CliExit(`index ${index} is beyond the log size ${node.log.size}`);
+        const dir = resolve(options.out);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'receipt.json'), await node.log.entry(index));
+        writeFileSync(join(dir, 'receipt.json.tlog-proof'), node.log.proofFile(index));
+        context.output.out(`wrote ${join(dir, 'receipt.json')} and ${join(dir, 'receipt.json.tlog-proof')}`);
+      });
+    });
+
+  log
+    .command('consistency')
+    .description('prove that checkpoint NEW extends checkpoint OLD (RFC 9162 consistency proof)')
+    .argument('<old>', 'older signed checkpoint file')
+    .argument('<new>', 'newer signed checkpoint file')
+    .option('--log-key <vkey>', "the log's verifier key file (default: this home's log key)")
+    .option(
+      '--proof <file>',
+      'a consistency proof (base64 hashes, one per line) instead of asking the local log',
+    )
+    .option('--out <file>', 'also write the proof hashes to this file')
+    .action(
+      async (
+        oldPath: string,
+        newPath: string,
+        options: { logKey?: string; proof?: string; out?: string },
+        command,
+      ) => {
+        const logKey =
+          options.logKey === undefined
+            ? localVerifierKey(context, command)
+            : readInputFile(options.logKey, 'log key').trim();
+        const older = openCheckpoint(readInputFile(oldPath, 'checkpoint'), logKey);
+        if (!older.ok) throw new CliExit(`${oldPath}: ${older.reason}`);
+        const newer = openCheckpoint(readInputFile(newPath, 'checkpoint'), logKey);
+        if (!newer.ok) throw new CliExit(`${newPath}: ${newer.reason}`);
+        const [a, b] = [older.value.checkpoint, newer.value.checkpoint];
+        const proof =
+          options.proof === undefined
+            ? await withNode(context, command, async (node) => node.log.consistencyProof(a.size, b.size))
+            : parseProofLines(readInputFile(options.proof, 'proof'));
+        const same = a.size === b.size && Buffer.from(a.root).equals(Buffer.from(b.root));
+        const verdict = same
+          ? { ok: true as const }
+          : verifyConsistency(a.size, b.size, proof, a.root, b.root);
+        if (options.out !== undefined)
+          writeFileSync(options.out, proof.map((h) => `${encodeBase64(h)}\n`).join(''));
+        if (!verdict.ok) throw new CliExit(`not consistent: ${verdict.reason}`);
+        context.output.out(
+          `consistent: ${a.origin} size ${b.size} extends size ${a.size} (${proof.length}-hash proof)`,
+        );
+      },
+    );
+
+  log
+    .command('witness')
+    .description(
+      "cosign a log checkpoint as a witness (c2sp.org/tlog-cosignature) with this home's agent key",
+    )
+    .argument('<checkpoint>', 'the signed checkpoint file to cosign')
+    .requiredOption('--log-key <vkey>', "the log's verifier key file")
+    .requiredOption('--as <agent>', 'the agent identity in this home that acts as the witness')
+    .option('--name <name>', 'witness key name (default: oacp-witness/<agent>)')
+    .option(
+      '--proof <file>',
+      'consistency proof from the last checkpoint this witness cosigned (base64 lines)',
+    )
+    .option('--out <file>', 'write the cosigned checkpoint here instead of stdout')
+    .action(
+      async (
+        checkpointPath: string,
+        options: { logKey: string; as: string; name?: string; proof?: string; out?: string },
+        command,
+      ) => {
+        const store = openKeyStore(context, command);
+        const agent = store.agent(options.as);
+        const witness = await Witness.open(join(store.home, 'witness-state.json'), {
+          name: options.name ?? `oacp-witness/${agent.name}`,
+          signer: agent.signer,
+        });
+        const cosigned = await witness.cosign({
+          logKey: readInputFile(options.logKey, 'log key').trim(),
+          checkpoint: readInputFile(checkpointPath, 'checkpoint'),
+          proof: options.proof === undefined ? [] : parseProofLines(readInputFile(options.proof, 'proof')),
+        });
+        if (options.out !== undefined) writeFileSync(options.out, cosigned);
+        else context.output.out(cosigned.trimEnd());
+        context.output.err(`witness key: ${witness.verifierKey}`);
+      },
+    );
+};
+
+async function withNode<T>(
+  context: CliContext,
+  command: Command,
+  run: (node: OacpNode) => Promise<T>,
+): Promise<T> {
+  const node = await OacpNode.open(context.home(command), context.env);
+  try {
+    return await run(node);
+  } finally {
+    await node.close();
+  }
+}
+
+function localVerifierKey(context: CliContext, command: Command): string {
+  const home = context.home(command);
+  const store = openKeyStore(context, command);
+  return formatVerifierKey(readOriginOf(home), SIG_TYPE_ED25519, store.publicKeys().log.raw);
+}
+
+function readOriginOf(home: string): string {
+  return readNodeConfig(home).origin;
+}
+
+function parseProofLines(text: string): Uint8Array[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line, i) => {
+      const hash = decodeBase64(line.trim());
+      if (hash === undefined || hash.length !== 32)
+        throw new CliExit(`proof line ${i + 1} is not a base64 SHA-256 hash`);
+      return hash;
+    });
+}

@@ -1,0 +1,90 @@
+import type { Writable } from 'node:stream';
+import type { ExitStatus, ProcessSpec, ProcessTier, Usage } from '../airlock/sandbox.js';
+import { EXECUTION_PREDICATE_TYPE } from '../attest/execution.js';
+import type { ExecutionStatement } from '../attest/oacp-statement.js';
+import { buildStatement } from '../attest/receipt.js';
+import { sha256Hex } from '../core/digest.js';
+import { jcsDigest } from '../core/jcs.js';
+import { codeFiles } from './code-files.js';
+
+export interface ProcessRun {
+  readonly tier: ProcessTier;
+  readonly spec: ProcessSpec;
+  /** Bytes written to the workload's stdin, then closed. */
+  readonly stdin?: Uint8Array;
+  /** Where the workload's output is copied as it arrives (the user's terminal, say). */
+  readonly stdoutSink?: Writable;
+  readonly stderrSink?: Writable;
+  /** The agent the run is attributed to. */
+  readonly agentDid?: string;
+}
+
+export interface ProcessOutcome {
+  readonly exit: ExitStatus;
+  readonly stdout: Buffer;
+  readonly stderr: Buffer;
+  readonly usage: Usage;
+  readonly statement: ExecutionStatement;
+}
+
+/** Runs one command to completion in `tier` and describes the run as an execution statement. */
+export async function executeProcess(run: ProcessRun): Promise<ProcessOutcome> {
+  const startedAt = new Date();
+  const code = codeFiles(run.spec.command, run.spec.args);
+  const sandbox = await run.tier.start(run.spec);
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  sandbox.stdout.on('data', (chunk: Buffer) => {
+    stdout.push(chunk);
+    run.stdoutSink?.write(chunk);
+  });
+  sandbox.stderr.on('data', (chunk: Buffer) => {
+    stderr.push(chunk);
+    run.stderrSink?.write(chunk);
+  });
+  sandbox.stdin.on('error', () => undefined); // a workload may exit without reading its input
+  sandbox.stdin.end(run.stdin ?? Buffer.alloc(0));
+  const exit = await sandbox.exit;
+  await Promise.all([ended(sandbox.stdout), ended(sandbox.stderr)]);
+  const usage = sandbox.usage();
+  await sandbox.stop();
+  const finishedAt = new Date();
+  const out = Buffer.concat(stdout);
+  const err = Buffer.concat(stderr);
+  const statement = buildStatement({
+    predicateType: EXECUTION_PREDICATE_TYPE,
+    predicate: {
+      ...(run.agentDid === undefined ? {} : { agent: { did: run.agentDid } }),
+      codeDigest: jcsDigest({ command: [run.spec.command, ...run.spec.args], files: code }),
+      manifestDigest: jcsDigest(run.spec.manifest),
+      tier: run.tier.name,
+      inputsDigest: jcsDigest({
+        argv: [run.spec.command, ...run.spec.args],
+        stdin: sha256Hex(run.stdin ?? ''),
+      }),
+      outputsDigest: jcsDigest({ stdout: sha256Hex(out), stderr: sha256Hex(err), exit: exitFields(exit) }),
+      usage: { ...usage },
+      toolCalls: [],
+      exit: exitFields(exit),
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - startedAt.getTime(),
+    },
+  });
+  return { exit, stdout: out, stderr: err, usage, statement };
+}
+
+function exitFields(exit: ExitStatus): { code: number | null; signal: string | null; killedBy?: string } {
+  return exit.killedBy === undefined
+    ? { code: exit.code, signal: exit.signal }
+    : { code: exit.code, signal: exit.signal, killedBy: exit.killedBy };
+}
+
+function ended(stream: NodeJS.ReadableStream): Promise<void> {
+  return new Promise((resolvePromise) => {
+    if ((stream as { readableEnded?: boolean }).readableEnded === true) return resolvePromise();
+    stream.once('end', () => resolvePromise());
+    stream.once('close', () => resolvePromise());
+    stream.once('error', () => resolvePromise());
+  });
+}

@@ -1,0 +1,221 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildStatement } from '../../src/attest/receipt.js';
+import { TOOL_CALL_PREDICATE_TYPE } from '../../src/attest/tool-call.js';
+import { OacpNode } from '../../src/node/oacp-node.js';
+import { toolCallPredicate } from '../attest/fixtures.js';
+import { oacp, tempDir } from './harness.js';
+
+/** A home with a few receipts, exported with `oacp log export` and `oacp keys export`. */
+async function populatedHome(
+  origin: string,
+  receipts: number,
+): Promise<{ home: string; keys: string; out: string }> {
+  const root = tempDir();
+  const home = join(root, 'home');
+  expect((await oacp(['--home', home, 'init', '--origin', origin])).code).toBe(0);
+  const node = await OacpNode.open(home, {});
+  try {
+    for (let i = 0; i < receipts; i++) {
+      await node.record(
+        buildStatement({ predicateType: TOOL_CALL_PREDICATE_TYPE, predicate: toolCallPredicate(undefined) }),
+      );
+    }
+  } finally {
+    await node.close();
+  }
+  const keys = join(root, 'keys');
+  expect((await oacp(['--home', home, 'keys', 'export', '--out', keys])).code).toBe(0);
+  const out = join(root, 'export');
+  expect((await oacp(['--home', home, 'log', 'export', '5', '--out', out])).code).toBe(0);
+  return { home, keys, out };
+}
+
+describe('oacp verify', () => {
+  let main: { home: string; keys: string; out: string };
+  let other: { home: string; keys: string; out: string };
+  beforeAll(async () => {
+    main = await populatedHome('oacp.test/main', 11);
+    other = await populatedHome('oacp.test/other', 11);
+  });
+
+  const args = (over: Partial<Record<'receipt' | 'proof' | 'logKey' | 'signer', string>> = {}) => [
+    'verify',
+    over.receipt ?? join(main.out, 'receipt.json'),
+    '--proof',
+    over.proof ?? join(main.out, 'receipt.json.tlog-proof'),
+    '--log-key',
+    over.logKey ?? join(main.keys, 'log.vkey'),
+    '--signer-key',
+    over.signer ?? join(main.keys, 'signer.pem'),
+  ];
+
+  it('verifies an exported receipt offline and reports the trust level', async () => {
+    const result = await oacp(args());
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('ok   log-inclusion: receipt is entry 5 of 11');
+    expect(result.stdout).toContain('trust level: Basic');
+    expect(result.stdout).toMatch(/verified$/);
+  });
+
+  it('verifies a pretty-printed copy of the same receipt (the log holds its canonical form)', async () => {
+    const pretty = join(tempDir(), 'pretty.json');
+    writeFileSync(
+      pretty,
+      JSON.stringify(JSON.parse(readFileSync(join(main.out, 'receipt.json'), 'utf8')), null, 2),
+    );
+    expect((await oacp(args({ receipt: pretty }))).code).toBe(0);
+  });
+
+  const refusals: Array<
+    [string, () => Partial<Record<'receipt' | 'proof' | 'logKey' | 'signer', string>>, RegExp]
+  > = [
+    [
+      'malformed JSON',
+      () => ({ receipt: write('{"payload": ') }),
+      /FAIL receipt-json: the receipt is not valid JSON/,
+    ],
+    ['a wrong signer key', () => ({ signer: join(other.keys, 'signer.pem') }), /FAIL signatures/],
+    ['a wrong log key', () => ({ logKey: join(other.keys, 'log.vkey') }), /FAIL log-inclusion/],
+    [
+      'a tampered payload',
+      () => {
+        const envelope = JSON.parse(readFileSync(join(main.out, 'receipt.json'), 'utf8')) as {
+          payload: string;
+        };
+        const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+        statement.predicate.policy.effect = 'allow';
+        statement.predicate.tool.name = 'write_file';
+        envelope.payload = Buffer.from(JSON.stringify(statement)).toString('base64');
+        return { receipt: write(JSON.stringify(envelope)) };
+      },
+      /FAIL signatures[\s\S]*FAIL log-inclusion/,
+    ],
+    [
+      'a truncated proof',
+      () => {
+        const lines = readFileSync(join(main.out, 'receipt.json.tlog-proof'), 'utf8').split('\n');
+        return { proof: write(`${lines.slice(0, 3).join('\n')}\n`) };
+      },
+      /FAIL log-inclusion: LOG_MALFORMED_PROOF_FILE/,
+    ],
+    [
+      'a reordered proof',
+      () => {
+        const lines = readFileSync(join(main.out, 'receipt.json.tlog-proof'), 'utf8').split('\n');
+        [lines[2], lines[3]] = [lines[3] ?? '', lines[2] ?? ''];
+        return { proof: write(lines.join('\n')) };
+      },
+      /FAIL log-inclusion: LOG_INCLUSION_FAILED/,
+    ],
+    [
+      'a checkpoint from another origin',
+      () => ({ proof: join(other.out, 'receipt.json.tlog-proof'), logKey: join(other.keys, 'log.vkey') }),
+      /FAIL (signatures|log-inclusion)/,
+    ],
+  ];
+
+  for (const [name, make, expected] of refusals) {
+    it(`refuses ${name} with a reason and a non-zero exit`, async () => {
+      const result = await oacp(args(make()));
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(expected);
+      expect(result.stdout).toContain('trust level: Untrusted');
+      expect(result.stdout).toMatch(/NOT verified$/);
+    });
+  }
+
+  it('refuses a proof whose checkpoint names another origin than the log key', async () => {
+    const proof = readFileSync(join(main.out, 'receipt.json.tlog-proof'), 'utf8').replace(
+      /^oacp\.test\/main$/m,
+      'oacp.test/elsewhere',
+    );
+    const result = await oacp(args({ proof: write(proof) }));
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/FAIL log-inclusion/);
+  });
+
+  it('fails when a log key is given without a proof', async () => {
+    const result = await oacp([
+      'verify',
+      join(main.out, 'receipt.json'),
+      '--log-key',
+      join(main.keys, 'log.vkey'),
+      '--signer-key',
+      join(main.keys, 'signer.pem'),
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('no --proof file');
+  });
+
+  it('names the missing input file in one line', async () => {
+    const result = await oacp(['verify', '/nonexistent/receipt.json']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('oacp: cannot read receipt /nonexistent/receipt.json: no such file');
+  });
+});
+
+describe('oacp log consistency and witness', () => {
+  it('proves a later checkpoint extends an earlier one, and a witness cosigns only consistent growth', async () => {
+    const root = tempDir();
+    const home = join(root, 'home');
+    await oacp(['--home', home, 'init', '--origin', 'oacp.test/witnessed']);
+    const record = async (count: number) => {
+      const node = await OacpNode.open(home, {});
+      for (let i = 0; i < count; i++) {
+        await node.record(
+          buildStatement({
+            predicateType: TOOL_CALL_PREDICATE_TYPE,
+            predicate: toolCallPredicate(undefined),
+          }),
+        );
+      }
+      await node.close();
+      const checkpoint = (await oacp(['--home', home, 'log', 'checkpoint'])).stdout;
+      return write(`${checkpoint}\n`);
+    };
+    const first = await record(3);
+    const second = await record(4);
+    const proofFile = join(root, 'proof.txt');
+    const consistent = await oacp(['--home', home, 'log', 'consistency', first, second, '--out', proofFile]);
+    expect(consistent.code).toBe(0);
+    expect(consistent.stdout).toContain('size 7 extends size 3');
+
+    const backwards = await oacp(['--home', home, 'log', 'consistency', second, first, '--proof', proofFile]);
+    expect(backwards.code).toBe(1);
+    expect(backwards.stderr).toContain('not consistent');
+
+    const keys = join(root, 'keys');
+    await oacp(['--home', home, 'keys', 'export', '--out', keys]);
+    const witnessHome = join(root, 'witness');
+    await oacp(['--home', witnessHome, 'init']);
+    await oacp(['--home', witnessHome, 'agent', 'create', 'w1']);
+    const witness = (checkpoint: string, proof?: string) =>
+      oacp([
+        '--home',
+        witnessHome,
+        'log',
+        'witness',
+        checkpoint,
+        '--log-key',
+        join(keys, 'log.vkey'),
+        '--as',
+        'w1',
+        ...(proof === undefined ? [] : ['--proof', proof]),
+      ]);
+    const firstCosign = await witness(first);
+    expect(firstCosign.code).toBe(0);
+    expect(firstCosign.stdout).toMatch(/— oacp-witness\/w1 /);
+    expect((await witness(second, proofFile)).code).toBe(0);
+    const rollback = await witness(first);
+    expect(rollback.code).toBe(1);
+    expect(rollback.stderr).toMatch(/LOG_WITNESS_ROLLBACK/);
+  });
+});
+
+function write(text: string): string {
+  const path = join(tempDir(), 'file');
+  writeFileSync(path, text);
+  return path;
+}
