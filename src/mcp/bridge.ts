@@ -1,9 +1,10 @@
 import type { PolicyEngine } from '../policy/engine.js';
-import type { ToolPins } from '../policy/pins.js';
+import { ToolPins } from '../policy/pins.js';
 import type { Approver } from './approval.js';
 import type { GateParts } from './call-gate.js';
 import type { CallQuota } from './call-quota.js';
 import { type CallRecorder, callRecorder } from './call-recorder.js';
+import { defaultPolicyEngine } from './default-policy.js';
 import type { ReceiptSink } from './record.js';
 import { type BridgeEvent, BridgeSession, type RestartPolicy } from './session.js';
 import type { ToolFilter } from './tool-filter.js';
@@ -14,8 +15,10 @@ export interface BridgeOptions {
   /** Starts (or reaches) the server; each client session gets its own link. */
   readonly upstream: UpstreamConnector;
   readonly receipts: ReceiptSink;
+  /** Cedar policy; without one, DEFAULT_POLICY_TEXT (permit every tool call) is in force. */
   readonly policy?: PolicyEngine;
   readonly tools?: ToolFilter;
+  /** Tool definition pins; an in-memory set when not given. */
   readonly pins?: ToolPins;
   readonly quota?: CallQuota;
   /** Tools (names or `prefix*`) that need a person's approval, and who asks. */
@@ -37,9 +40,10 @@ export interface Bridge {
 
 export function createBridge(options: BridgeOptions): Bridge {
   const gate: GateParts = {
-    ...(options.pins === undefined ? {} : { pins: options.pins }),
+    // Pins are always kept (in memory when no file is given): receipts name each tool's definition digest.
+    pins: options.pins ?? new ToolPins(),
     ...(options.tools === undefined ? {} : { tools: options.tools }),
-    ...(options.policy === undefined ? {} : { policy: options.policy }),
+    policy: options.policy ?? defaultPolicyEngine(),
     ...(options.approval === undefined ? {} : { approval: options.approval }),
     ...(options.quota === undefined ? {} : { quota: options.quota }),
   };

@@ -11,6 +11,8 @@ export type ActiveCall = Omit<
   readonly startedAt: Date;
   /** performance.now() at the start, for the duration. */
   readonly startedMs: number;
+  /** The sandbox's usage when the call started, to report the difference. */
+  readonly usageAtStart?: Usage;
 };
 
 export interface FinishedCall {
@@ -33,14 +35,16 @@ export function callRecorder(sink: ReceiptSink): CallRecorder {
 
 export function toRecord(finished: FinishedCall, usage: Usage | undefined): ToolCallRecord {
   const { call, outcome } = finished;
-  const { arguments: args, startedAt, startedMs, ...rest } = call;
+  const { arguments: args, startedAt, startedMs, usageAtStart, ...rest } = call;
+  const durationMs = Math.max(0, performance.now() - startedMs);
+  const used = usage === undefined ? undefined : usageDuring(usageAtStart, usage, durationMs);
   const record: ToolCallRecord = {
     ...rest,
     argumentsDigest: safeDigest(args),
     outcome,
     startedAt: startedAt.toISOString(),
-    durationMs: Math.max(0, performance.now() - startedMs),
-    ...(usage === undefined ? {} : { usage }),
+    durationMs,
+    ...(used === undefined ? {} : { usage: used }),
   };
   if (finished.result !== undefined) {
     return {
@@ -70,4 +74,24 @@ function safeDigest(value: unknown): string {
     // JSON that arrived over the wire always canonicalizes; this is only for values built in-process.
     return jcsDigest(JSON.parse(JSON.stringify(value ?? null)) as unknown);
   }
+}
+
+function usageDuring(start: Usage | undefined, end: Usage, durationMs: number): Usage {
+  const base = start ?? {
+    wallMs: 0,
+    cpuMs: 0,
+    memoryPeakBytes: 0,
+    egressRequests: 0,
+    egressDenied: 0,
+    outputBytes: 0,
+  };
+  const delta = (a: number, b: number) => Math.max(0, a - b);
+  return {
+    wallMs: durationMs,
+    cpuMs: delta(end.cpuMs, base.cpuMs),
+    memoryPeakBytes: end.memoryPeakBytes,
+    egressRequests: delta(end.egressRequests, base.egressRequests),
+    egressDenied: delta(end.egressDenied, base.egressDenied),
+    outputBytes: delta(end.outputBytes, base.outputBytes),
+  };
 }

@@ -55,6 +55,10 @@ export interface ToolCallRecord {
   readonly tool: string;
   /** The tool name as the upstream server knows it (differs when the bridge namespaces tools). */
   readonly upstreamTool: string;
+  /** JCS sha256 of the tool's definition as pinned (see ToolPins); of `{"name": …}` for a tool never listed. */
+  readonly toolDefinitionDigest: string;
+  /** sha256 of the Cedar policy text in force (the built-in default when none was given). */
+  readonly policyDigest: string;
   readonly argumentsDigest: string;
   readonly decision: { readonly effect: 'allow' | 'deny'; readonly reason: string };
   readonly checks: CallChecks;
@@ -64,6 +68,11 @@ export interface ToolCallRecord {
   readonly error?: { readonly code: number; readonly message: string };
   readonly startedAt: string;
   readonly durationMs: number;
+  /**
+   * What the server's sandbox used while the call ran: counters are the
+   * difference between start and end (calls running at the same time share
+   * them), memory is the sandbox's peak so far.
+   */
   readonly usage?: Usage;
 }
 

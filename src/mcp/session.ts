@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { sha256Hex } from '../core/digest.js';
+import { jcsDigest } from '../core/jcs.js';
 import { InMemoryNonceStore } from '../identity/nonce-store.js';
 import { admitCall, type GateParts } from './call-gate.js';
 import { type ActiveCall, type CallRecorder, denialResult, type FinishedCall } from './call-recorder.js';
@@ -55,6 +57,7 @@ type UpPending =
   | { readonly kind: 'forward'; readonly clientId: JsonRpcId; readonly method: string }
   | { readonly kind: 'tools-list'; readonly clientId: JsonRpcId }
   | { readonly kind: 'tool-call'; readonly clientId: JsonRpcId; readonly call: ActiveCall }
+  | { readonly kind: 'task-result'; readonly clientId: JsonRpcId; readonly call: ActiveCall }
   | { readonly kind: 'internal'; settle(message: JsonRpcResult | JsonRpcError): void };
 
 type DownPending =
@@ -92,6 +95,8 @@ export class BridgeSession {
   readonly #downByServer = new Map<string, number>();
   readonly #progress = new Map<string, JsonRpcId>();
   readonly #gating = new Map<string, AbortController>();
+  /** Task-augmented calls by task id: their final result (tasks/result) gets a receipt of its own. */
+  readonly #tasks = new Map<string, ActiveCall>();
 
   readonly #closed: Promise<void>;
   #resolveClosed: () => void = () => undefined;
@@ -164,6 +169,13 @@ export class BridgeSession {
       void this.#toolCall(request);
       return;
     }
+    const taskId = request.params?.taskId;
+    const task =
+      request.method === 'tasks/result' && typeof taskId === 'string' ? this.#tasks.get(taskId) : undefined;
+    if (task !== undefined) {
+      this.#forward(request, { kind: 'task-result', clientId: request.id, call: task });
+      return;
+    }
     this.#forward(
       request,
       request.method === 'tools/list'
@@ -186,7 +198,9 @@ export class BridgeSession {
       const pending = this.#toUp.get(upId);
       this.#toUp.delete(upId);
       this.#upByClient.delete(idKey(requestId));
-      if (pending?.kind === 'tool-call') void this.#finish({ call: pending.call, outcome: 'cancelled' });
+      if (pending?.kind === 'tool-call' || pending?.kind === 'task-result') {
+        void this.#finish({ call: pending.call, outcome: 'cancelled' });
+      }
       this.#sendUp({ ...notification, params: { ...notification.params, requestId: upId } });
       return;
     }
@@ -235,6 +249,7 @@ export class BridgeSession {
     const meta = isRecord(params._meta) ? params._meta : undefined;
     const startedAt = new Date();
     const server = this.#parts.connector.identity.name;
+    const usage = this.#link?.usage();
     const principal = resolvePrincipal({
       fixedAgent: this.#parts.agent,
       clientName: this.#client.name,
@@ -254,11 +269,14 @@ export class BridgeSession {
       tier: this.#link?.tier ?? 'unknown',
       tool,
       upstreamTool: tool,
+      toolDefinitionDigest: this.#parts.gate.pins?.pinned(server, tool) ?? jcsDigest({ name: tool }),
+      policyDigest: this.#parts.gate.policy?.policies.digest ?? sha256Hex(''),
       arguments: args,
       decision: { effect: 'deny', reason: 'not yet decided' },
       checks: {},
       startedAt,
       startedMs: performance.now(),
+      ...(usage === undefined ? {} : { usageAtStart: usage }),
     };
     if (!principal.ok) {
       await this.#deny(request.id, { ...call, decision: { effect: 'deny', reason: principal.reason } });
@@ -330,9 +348,19 @@ export class BridgeSession {
   }
 
   async #toolCallAnswered(
-    pending: Extract<UpPending, { kind: 'tool-call' }>,
+    pending: Extract<UpPending, { kind: 'tool-call' | 'task-result' }>,
     response: JsonRpcResult | JsonRpcError,
   ): Promise<void> {
+    const task =
+      'result' in response ? (response.result.task as { taskId?: unknown } | undefined) : undefined;
+    if (pending.kind === 'tool-call' && typeof task?.taskId === 'string')
+      this.#tasks.set(task.taskId, pending.call);
+    if (pending.kind === 'task-result' && 'result' in response) {
+      const related = (response.result._meta as Record<string, { taskId?: unknown }> | undefined)?.[
+        'io.modelcontextprotocol/related-task'
+      ];
+      if (typeof related?.taskId === 'string') this.#tasks.delete(related.taskId);
+    }
     const finished: FinishedCall =
       'result' in response
         ? { call: pending.call, outcome: 'result', result: response.result }
@@ -435,7 +463,7 @@ export class BridgeSession {
     }
     this.#upByClient.delete(idKey(pending.clientId));
     this.#forgetProgress(pending.clientId);
-    if (pending.kind === 'tool-call') {
+    if (pending.kind === 'tool-call' || pending.kind === 'task-result') {
       void this.#toolCallAnswered(pending, response);
       return;
     }
@@ -608,7 +636,7 @@ export class BridgeSession {
         entry.settle(errorResponse(id, CONNECTION_CLOSED, reason));
         continue;
       }
-      if (entry.kind === 'tool-call') {
+      if (entry.kind === 'tool-call' || entry.kind === 'task-result') {
         // The receipt is written before the client hears of the failure: no call goes unrecorded.
         finishing.push(
           this.#finish({

@@ -1,22 +1,31 @@
-import { namePatternMatches } from '../capability/name-pattern.js';
-import { allow, type Decision, deny } from '../core/decision.js';
+import type { ToolsGrant } from '../capability/manifest.js';
+import { decideTool } from '../capability/name-policy.js';
+import type { Decision } from '../core/decision.js';
 
 /** `--tools` / the manifest's `capabilities.tools`: exact names or `prefix*` patterns. */
-export interface ToolFilter {
-  readonly allow: readonly string[];
-  readonly deny: readonly string[];
+export type ToolFilter = ToolsGrant;
+
+/**
+ * The manifest's rule, unchanged: a deny entry wins, and a tool must match an
+ * allow entry. `--tools` with only `!deny` entries means "everything but",
+ * which `toolFilterFromFlag` spells as `allow: ['*']`.
+ */
+export function checkTool(filter: ToolFilter, tool: string): Decision {
+  return decideTool(filter, tool);
 }
 
 /**
- * A tool passes when no deny pattern names it and, if any allow pattern is
- * given, one of them names it. An empty allow list places no restriction of
- * its own: the policy and the Airlock's grants still apply.
+ * Parses `--tools`: comma-separated names or `prefix*` patterns; a leading `!`
+ * denies. `read_*,list_directory,!read_secret` allows the read tools but one.
  */
-export function checkTool(filter: ToolFilter, tool: string): Decision {
-  const denied = filter.deny.find((pattern) => namePatternMatches(pattern, tool));
-  if (denied !== undefined) return deny(`tool "${tool}" is denied by the tools list (${denied})`);
-  if (filter.allow.length === 0) return allow('no tools allow list: every tool not denied may be called');
-  const allowed = filter.allow.find((pattern) => namePatternMatches(pattern, tool));
-  if (allowed === undefined) return deny(`tool "${tool}" is not in the tools allow list`);
-  return allow(`tool "${tool}" is allowed by the tools list (${allowed})`);
+export function toolFilterFromFlag(values: readonly string[]): ToolFilter {
+  const allow: string[] = [];
+  const deny: string[] = [];
+  for (const entry of values.flatMap((value) => value.split(','))) {
+    const trimmed = entry.trim();
+    if (trimmed === '') continue;
+    if (trimmed.startsWith('!')) deny.push(trimmed.slice(1));
+    else allow.push(trimmed);
+  }
+  return { allow: allow.length === 0 ? ['*'] : allow, deny };
 }

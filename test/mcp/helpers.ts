@@ -1,3 +1,5 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -7,10 +9,15 @@ import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/s
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { LightTier } from '../../src/airlock/native/light.js';
+import { parseEnvelopeBytes } from '../../src/attest/receipt.js';
+import { type ReceiptVerification, verifyReceiptEnvelope } from '../../src/attest/verify-receipt.js';
 import { type Manifest, ManifestSchema } from '../../src/capability/manifest.js';
+import { generateEd25519, keySigner, type Signer } from '../../src/core/ed25519.js';
+import { TransparencyLog } from '../../src/log/transparency-log.js';
 import { type Bridge, type BridgeOptions, createBridge } from '../../src/mcp/bridge.js';
 import { serveHttp } from '../../src/mcp/http.js';
-import { MemoryReceiptSink } from '../../src/mcp/record.js';
+import { AttestedReceipts, logReceiptWriter } from '../../src/mcp/receipts.js';
+import type { ReceiptRef, ReceiptSink, ToolCallRecord } from '../../src/mcp/record.js';
 import { serverIdentity } from '../../src/mcp/server-identity.js';
 import type { BridgeEvent } from '../../src/mcp/session.js';
 import { serveStdio } from '../../src/mcp/stdio.js';
@@ -50,7 +57,7 @@ export function lightUpstream(
 
 export interface Harness {
   readonly client: Client;
-  readonly receipts: MemoryReceiptSink;
+  readonly receipts: TestReceipts;
   readonly bridge: Bridge;
   readonly events: BridgeEvent[];
   close(): Promise<void>;
@@ -65,10 +72,10 @@ export type Via = 'memory' | 'stdio' | 'http';
  */
 export async function inProcess(
   upstream: UpstreamConnector,
-  options: Omit<BridgeOptions, 'upstream' | 'receipts'> & { receipts?: MemoryReceiptSink; via?: Via } = {},
+  options: Omit<BridgeOptions, 'upstream' | 'receipts'> & { receipts?: TestReceipts; via?: Via } = {},
   client: Client = testClient(),
 ): Promise<Harness> {
-  const receipts = options.receipts ?? new MemoryReceiptSink();
+  const receipts = options.receipts ?? (await testReceipts());
   const events: BridgeEvent[] = [];
   const bridge = createBridge({ ...options, upstream, receipts, onEvent: (event) => events.push(event) });
   let stop: () => Promise<void> = () => bridge.close();
@@ -95,6 +102,69 @@ export async function inProcess(
     close: async () => {
       await client.close();
       await stop();
+      await receipts.close();
+    },
+  };
+}
+
+/**
+ * Real receipts: the tool-call predicate signed by a fresh Airlock key and
+ * appended to a real transparency log in a temp directory. Keeps the records
+ * too, so tests can look at what the bridge saw next to what it signed.
+ */
+export interface TestReceipts extends ReceiptSink {
+  readonly records: ToolCallRecord[];
+  readonly refs: ReceiptRef[];
+  readonly airlock: Signer;
+  readonly log: TransparencyLog;
+  /** Reads entry `index` back from the log and verifies it offline with the Airlock key. */
+  verify(
+    index: number,
+    expectedAgentDid?: string,
+  ): Promise<ReceiptVerification & { predicate: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+export const TEST_ORIGIN = 'test.oacp.invalid/receipts';
+
+export async function testReceipts(options: { agentSigner?: Signer } = {}): Promise<TestReceipts> {
+  const airlock = keySigner(generateEd25519().privateKey);
+  const log = await TransparencyLog.open(mkdtempSync(join(tmpdir(), 'oacp-mcp-log-')), {
+    origin: TEST_ORIGIN,
+    signer: keySigner(generateEd25519().privateKey),
+  });
+  const attested = new AttestedReceipts({
+    writer: logReceiptWriter(log, airlock),
+    origin: TEST_ORIGIN,
+    ...(options.agentSigner === undefined ? {} : { agentSigner: options.agentSigner }),
+  });
+  const records: ToolCallRecord[] = [];
+  const refs: ReceiptRef[] = [];
+  let closed = false;
+  return {
+    records,
+    refs,
+    airlock,
+    log,
+    async record(call) {
+      const ref = await attested.record(call);
+      records.push(call);
+      refs.push(ref);
+      return ref;
+    },
+    async verify(index, expectedAgentDid) {
+      const envelope = parseEnvelopeBytes(await log.entry(index));
+      const verification = verifyReceiptEnvelope(envelope, {
+        airlockKeys: [airlock.publicKey],
+        ...(expectedAgentDid === undefined ? {} : { expectedAgentDid }),
+      });
+      const predicate = (verification.statement?.predicate ?? {}) as Record<string, unknown>;
+      return { ...verification, predicate };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await log.close();
     },
   };
 }
@@ -134,4 +204,17 @@ export class PipeClientTransport implements Transport {
 
 export function testClient(capabilities: Record<string, unknown> = {}): Client {
   return new Client({ name: 'oacp-test-client', version: '1.0.0' }, { capabilities });
+}
+
+/** The text of a tool result's content, for assertions. */
+export function text(result: unknown): string {
+  return JSON.stringify((result as { content?: unknown }).content ?? []);
+}
+
+/** The log index in a tool result's `_meta["oacp/receipt"]`; throws when there is none. */
+export function receiptIndex(result: unknown): number {
+  const meta = (result as { _meta?: Record<string, unknown> })._meta;
+  const receipt = meta?.['oacp/receipt'] as { index?: unknown } | undefined;
+  if (typeof receipt?.index !== 'number') throw new Error(`no receipt in ${JSON.stringify(meta)}`);
+  return receipt.index;
 }
