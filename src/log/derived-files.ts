@@ -13,6 +13,8 @@ export class DerivedFiles {
   private running: Promise<void> | undefined;
   private failure: unknown;
   private checkpointWritten: boolean;
+  /** Sizes a checkpoint was handed out for that are not published yet: each needs its partial tiles. */
+  private readonly handedOut = new Set<number>();
 
   constructor(
     private readonly dir: string,
@@ -30,6 +32,15 @@ export class DerivedFiles {
     return this.publishedSize;
   }
 
+  /**
+   * Notes that a checkpoint for `size` left the log. tlog-tiles requires the partial tiles of
+   * every checkpointed size to be served, so the next round writes them on its way up.
+   * Sizes only change once per commit, so this costs at most one tile set per commit.
+   */
+  checkpointIssued(size: number): void {
+    if (size > this.publishedSize) this.handedOut.add(size);
+  }
+
   /** Starts a catch-up round unless one is running (it will pick up the new size itself). */
   request(): void {
     if (this.running !== undefined) return;
@@ -40,6 +51,8 @@ export class DerivedFiles {
       })
       .finally(() => {
         this.running = undefined;
+        // A commit may have landed after the last check of the loop but before this ran.
+        if (this.failure === undefined && this.publishedSize < this.tree.size) this.request();
       });
   }
 
@@ -53,7 +66,13 @@ export class DerivedFiles {
   private async catchUp(): Promise<void> {
     while (this.publishedSize < this.tree.size || !this.checkpointWritten) {
       const target = this.tree.size;
-      await writeTiles(this.dir, this.tree, this.readEntries, this.publishedSize, target);
+      const stops = [...this.handedOut].filter((size) => size < target).sort((a, b) => a - b);
+      let from = this.publishedSize;
+      for (const size of [...stops, target]) {
+        await writeTiles(this.dir, this.tree, this.readEntries, from, size);
+        from = size;
+      }
+      for (const size of [...this.handedOut]) if (size <= target) this.handedOut.delete(size);
       await writeFileAtomic(join(this.dir, 'checkpoint'), this.signedCheckpoint(target), true);
       this.publishedSize = target;
       this.checkpointWritten = true;

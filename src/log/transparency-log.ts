@@ -217,6 +217,7 @@ export class TransparencyLog {
         this.noteSigner,
       );
       this.cached = { size, note };
+      this.derived.checkpointIssued(size);
     }
     return this.cached.note;
   }
