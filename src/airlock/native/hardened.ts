@@ -2,12 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NetworkPolicy } from '../../capability/network-policy.js';
 import { OacpError } from '../../core/errors.js';
 import type { EgressEvent } from '../egress/audit.js';
-import { EgressProxy } from '../egress/proxy.js';
-import type { Resolver } from '../egress/resolver.js';
-import { proxyRules } from '../egress/rules.js';
+import type { EgressProxy } from '../egress/proxy.js';
 import type { Availability, ProcessSandbox, ProcessSpec, ProcessTier } from '../sandbox.js';
 import { probe } from './availability-probe.js';
 import { bwrapArgs } from './bwrap-args.js';
@@ -18,28 +15,22 @@ import {
   detectCgroupV2,
   type SandboxCgroup,
 } from './cgroups.js';
-import { forwarderArgs, proxyEnvironment, SANDBOX_PROXY_SOCKET } from './egress-forwarder.js';
-import { scrubEnvironment } from './env.js';
+import { forwarderArgs, SANDBOX_PROXY_SOCKET } from './egress-forwarder.js';
 import type { NativeErrorCode } from './errors.js';
-import { resolveExecutable } from './executable.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
-import { type Mount, planMounts } from './mount-plan.js';
+import { type EgressHooks, prepareSpec, startEgressProxy } from './prepare.js';
 import { prlimitArgs, rlimitsFromQuotas } from './rlimits.js';
 import { writeSandboxEtc } from './sandbox-etc.js';
 import { encodeProgram } from './seccomp/bpf.js';
 import { buildSeccompFilter } from './seccomp/filter.js';
 import { spawnWorkload } from './spawn.js';
 import { supervise } from './supervisor.js';
-import { systemRootArgs, underSystemDirs } from './system-root.js';
+import { systemRootArgs } from './system-root.js';
 
-export interface HardenedTierOptions {
+export interface HardenedTierOptions extends EgressHooks {
   readonly bwrapPath?: string;
   readonly socatPath?: string;
   readonly pollMs?: number;
-  /** Resolver for the egress proxy (tests inject one to simulate DNS rebinding). */
-  readonly resolver?: Resolver;
-  /** Every egress decision of every sandbox this tier starts, for receipts. */
-  readonly onEgressEvent?: (sandboxId: string, event: EgressEvent) => void;
   /** Where per-sandbox host directories (proxy socket, synthetic /etc) are made. */
   readonly workRoot?: string;
   /** Overrides cgroup v2 detection (tests, or hosts where it must stay off). */
@@ -53,9 +44,6 @@ export interface NativeSandbox extends ProcessSandbox {
 
 /** bwrap, the sandbox's pid 1 inside, and the egress forwarder. */
 const HELPER_PROCESSES = 3;
-
-/** Directories a grant may never bind: the sandbox gets its own. */
-const NEVER_BOUND = ['/proc', '/sys', '/dev'];
 
 /**
  * Native processes under bubblewrap: all namespaces unshared, a read-only
@@ -128,26 +116,7 @@ export class HardenedTier implements ProcessTier {
     }
     const id = `hardened-${randomUUID()}`;
     const { manifest } = spec;
-    const exe = resolveExecutable(spec.command, spec.cwd);
-    const implicit = [...(spec.implicitReadPaths ?? [])];
-    if (!underSystemDirs(exe.real)) implicit.push(exe.path, exe.real);
-    const mounts = planMounts(manifest.capabilities, implicit);
-    refuseHostSystemMounts(mounts);
-    const cwd = spec.cwd ?? '/tmp';
-    if (spec.cwd !== undefined && !mounts.some((mount) => isWithin(spec.cwd ?? '', mount.target))) {
-      throw new OacpError<NativeErrorCode>(
-        'AIRLOCK_BAD_SPEC',
-        `working directory ${spec.cwd} is not a granted path`,
-      );
-    }
-    const wantsEgress = manifest.capabilities.network.allowlist.length > 0;
-    if (wantsEgress && !existsSync(this.socat)) {
-      throw new OacpError<NativeErrorCode>(
-        'AIRLOCK_TIER_UNAVAILABLE',
-        `hardened tier cannot give this sandbox network access: socat not found at ${this.socat} (apt-get install socat)`,
-      );
-    }
-
+    const prepared = prepareSpec(spec, 'hardened', this.socat);
     const dir = mkdtempSync(join(this.options.workRoot ?? tmpdir(), 'oacp-hardened-'));
     let proxy: EgressProxy | undefined;
     let cgroup: SandboxCgroup | undefined;
@@ -157,54 +126,41 @@ export class HardenedTier implements ProcessTier {
       rmSync(dir, { recursive: true, force: true });
     };
     try {
-      const uid = process.getuid?.() ?? 0;
-      const gid = process.getgid?.() ?? 0;
-      const etc = writeSandboxEtc(dir, uid, gid);
-      if (wantsEgress) {
-        proxy = new EgressProxy({
-          rules: proxyRules(NetworkPolicy.from(manifest.capabilities.network)),
-          quotas: manifest.quotas,
-          ...(this.options.resolver === undefined ? {} : { resolver: this.options.resolver }),
-          onEvent: (event) => this.options.onEgressEvent?.(id, event),
-        });
-        await proxy.listen(join(dir, 'egress.sock'));
-      }
+      const etc = writeSandboxEtc(dir, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
+      const socket = join(dir, 'egress.sock');
+      if (prepared.wantsEgress) proxy = await startEgressProxy(id, spec, socket, this.options);
       const cgroupSupport = this.options.cgroups ?? detectCgroupV2();
       if (cgroupSupport.delegated) {
         cgroup = createSandboxCgroup(cgroupSupport.path, id, manifest.quotas, HELPER_PROCESSES);
       }
-      const env = {
-        HOME: '/tmp',
-        TMPDIR: '/tmp',
-        ...scrubEnvironment(spec.env, manifest.capabilities.env),
-        ...(wantsEgress ? proxyEnvironment() : {}),
-      };
       const sandboxArgs = bwrapArgs({
         system: systemRootArgs(),
         etc,
-        mounts,
+        mounts: prepared.mounts,
         tmpBytes: manifest.quotas.tmp_mb * 1024 * 1024,
-        ...(wantsEgress
-          ? { proxySocket: { source: join(dir, 'egress.sock'), target: SANDBOX_PROXY_SOCKET } }
-          : {}),
-        cwd,
+        ...(prepared.wantsEgress ? { proxySocket: { source: socket, target: SANDBOX_PROXY_SOCKET } } : {}),
+        cwd: prepared.cwd,
         seccompFd: 3,
       });
       const inner = [
-        ...prlimitArgs(rlimitsFromQuotas(manifest.quotas, { extraProcesses: wantsEgress ? 1 : 0 })),
-        ...(wantsEgress ? forwarderArgs() : []),
-        exe.path,
+        ...prlimitArgs(rlimitsFromQuotas(manifest.quotas, { extraProcesses: prepared.wantsEgress ? 1 : 0 })),
+        ...(prepared.wantsEgress ? forwarderArgs() : []),
+        prepared.executable,
         ...spec.args,
       ];
-      const outer = [
+      const [command = this.bwrap, ...args] = [
         ...(cgroup === undefined ? [] : cgroupEnterArgs(cgroup)),
         this.bwrap,
         ...sandboxArgs,
         '--',
         ...inner,
       ];
-      const [command = this.bwrap, ...args] = outer;
-      const child = await spawnWorkload({ command, args, env, fd3: encodeProgram(buildSeccompFilter()) });
+      const child = await spawnWorkload({
+        command,
+        args,
+        env: prepared.env,
+        fd3: encodeProgram(buildSeccompFilter()),
+      });
       const running = proxy;
       const sandbox = supervise({
         id,
@@ -222,22 +178,6 @@ export class HardenedTier implements ProcessTier {
     } catch (error) {
       await cleanup();
       throw error;
-    }
-  }
-}
-
-function isWithin(path: string, root: string): boolean {
-  return path === root || path.startsWith(`${root}/`);
-}
-
-function refuseHostSystemMounts(mounts: readonly Mount[]): void {
-  for (const mount of mounts) {
-    const bad = NEVER_BOUND.find((dir) => isWithin(mount.target, dir) || isWithin(mount.source, dir));
-    if (bad !== undefined) {
-      throw new OacpError<NativeErrorCode>(
-        'AIRLOCK_BAD_SPEC',
-        `the hardened tier never binds host ${bad} (asked for ${mount.target}); the sandbox has its own`,
-      );
     }
   }
 }

@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, statSync } from 'node:fs';
 
 /**
  * The read-only system part of a sandbox root: programs and libraries under
@@ -18,21 +18,37 @@ const SYSTEM_ETC = [
   '/etc/nsswitch.conf',
 ];
 
-/** bwrap arguments recreating the system dirs: symlinks as symlinks, directories as read-only binds. */
-export function systemRootArgs(): string[] {
-  const args: string[] = [];
-  for (const path of SYSTEM_DIRS) {
+/** One piece of the system root as found on this host. */
+export type SystemEntry =
+  | { readonly kind: 'symlink'; readonly path: string; readonly target: string }
+  | { readonly kind: 'bind'; readonly path: string; readonly directory: boolean };
+
+/** The system dirs and files as they exist here: symlinks stay symlinks, the rest is bound read-only. */
+export function systemRootEntries(): SystemEntry[] {
+  const entries: SystemEntry[] = [];
+  for (const path of [...SYSTEM_DIRS, ...SYSTEM_ETC]) {
     let stat: ReturnType<typeof lstatSync>;
     try {
       stat = lstatSync(path);
     } catch {
       continue;
     }
-    if (stat.isSymbolicLink()) args.push('--symlink', readlinkSync(path), path);
-    else if (stat.isDirectory()) args.push('--ro-bind', path, path);
+    if (stat.isSymbolicLink() && SYSTEM_DIRS.includes(path)) {
+      entries.push({ kind: 'symlink', path, target: readlinkSync(path) });
+    } else if (existsSync(path)) {
+      entries.push({ kind: 'bind', path, directory: statSync(path).isDirectory() });
+    }
   }
-  for (const path of SYSTEM_ETC) if (existsSync(path)) args.push('--ro-bind', path, path);
-  return args;
+  return entries;
+}
+
+/** bwrap arguments recreating the system root. */
+export function systemRootArgs(): string[] {
+  return systemRootEntries().flatMap((entry) =>
+    entry.kind === 'symlink'
+      ? ['--symlink', entry.target, entry.path]
+      : ['--ro-bind', entry.path, entry.path],
+  );
 }
 
 /** Whether `path` is already visible through the system dirs. */

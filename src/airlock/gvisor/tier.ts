@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OacpError } from '../../core/errors.js';
+import type { EgressProxy } from '../egress/proxy.js';
+import { forwarderArgs, SANDBOX_PROXY_SOCKET } from '../native/egress-forwarder.js';
+import type { NativeErrorCode } from '../native/errors.js';
+import type { NativeSandbox } from '../native/hardened.js';
+import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from '../native/limits.js';
+import { type EgressHooks, prepareSpec, startEgressProxy } from '../native/prepare.js';
+import { rlimitsFromQuotas } from '../native/rlimits.js';
+import { writeSandboxEtc } from '../native/sandbox-etc.js';
+import { spawnWorkload } from '../native/spawn.js';
+import { supervise } from '../native/supervisor.js';
+import { systemRootEntries } from '../native/system-root.js';
+import type { Availability, ProcessSpec, ProcessTier } from '../sandbox.js';
+import { writeBundle } from './bundle.js';
+import { ociConfig } from './oci-config.js';
+import { probeRunsc } from './probe.js';
+import { type RunscOptions, runscDelete, runscRunArgs } from './runsc.js';
+
+export interface GvisorTierOptions extends EgressHooks {
+  readonly runscPath?: string;
+  readonly socatPath?: string;
+  readonly pollMs?: number;
+  readonly workRoot?: string;
+  /**
+   * Memory the gVisor kernel (sentry, gofer) itself uses, added to
+   * `memory_mb` before the supervisor kills for memory.
+   */
+  readonly overheadBytes?: number;
+}
+
+/** runsc's own processes (runsc run, sandbox, gofer and their helpers) and the forwarder. */
+const HELPER_PROCESSES = 8;
+const DEFAULT_OVERHEAD_BYTES = 256 * 1024 * 1024;
+
+function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+/**
+ * The hardened policy inside gVisor: the workload talks to a user-space
+ * kernel (runsc, ptrace platform) instead of the host's, with the same
+ * minimal read-only root, grants, rlimits and egress proxy. The bundle and
+ * container state live in a private directory removed on exit.
+ */
+export class GvisorTier implements ProcessTier {
+  readonly name = 'gvisor' as const;
+  private availabilityCache: Promise<Availability> | undefined;
+  private readonly runsc: string;
+  private readonly socat: string;
+
+  constructor(private readonly options: GvisorTierOptions = {}) {
+    this.runsc = options.runscPath ?? '/usr/bin/runsc';
+    this.socat = options.socatPath ?? '/usr/bin/socat';
+  }
+
+  availability(): Promise<Availability> {
+    this.availabilityCache ??= this.detect();
+    return this.availabilityCache;
+  }
+
+  private async detect(): Promise<Availability> {
+    if (!existsSync(this.runsc)) {
+      return {
+        available: false,
+        reason: `gVisor runsc not found at ${this.runsc}`,
+        remedy: 'apt-get install runsc',
+      };
+    }
+    const result = await probeRunsc(this.runsc, this.options.workRoot ?? tmpdir(), isRoot());
+    if (!result.ok) {
+      return {
+        available: false,
+        reason: `runsc cannot start a sandbox here: ${result.output}`,
+        remedy:
+          'allow ptrace (kernel.yama.ptrace_scope <= 1) and run as root or with user namespaces enabled',
+      };
+    }
+    return { available: true, detail: `runsc at ${this.runsc}, ptrace platform, network none` };
+  }
+
+  async start(spec: ProcessSpec): Promise<NativeSandbox> {
+    const availability = await this.availability();
+    if (!availability.available) {
+      throw new OacpError<NativeErrorCode>(
+        'AIRLOCK_TIER_UNAVAILABLE',
+        `gvisor tier unavailable: ${availability.reason} (${availability.remedy})`,
+      );
+    }
+    const id = `gvisor-${randomUUID()}`;
+    const { manifest } = spec;
+    const prepared = prepareSpec(spec, 'gvisor', this.socat);
+    const dir = mkdtempSync(join(this.options.workRoot ?? tmpdir(), 'oacp-gvisor-'));
+    const runsc: RunscOptions = {
+      runsc: this.runsc,
+      stateRoot: join(dir, 'state'),
+      hostUds: prepared.wantsEgress,
+      rootless: !isRoot(),
+    };
+    let proxy: EgressProxy | undefined;
+    let started = false;
+    const cleanup = async (): Promise<void> => {
+      if (started) await runscDelete(runsc, id);
+      await proxy?.close();
+      rmSync(dir, { recursive: true, force: true });
+    };
+    try {
+      mkdirSync(runsc.stateRoot);
+      const etc = writeSandboxEtc(dir, 0, 0);
+      const socket = join(dir, 'egress.sock');
+      if (prepared.wantsEgress) proxy = await startEgressProxy(id, spec, socket, this.options);
+      const system = systemRootEntries();
+      const config = ociConfig({
+        args: [...(prepared.wantsEgress ? forwarderArgs() : []), prepared.executable, ...spec.args],
+        env: prepared.env,
+        cwd: prepared.cwd,
+        system,
+        etc,
+        mounts: prepared.mounts,
+        ...(prepared.wantsEgress ? { proxySocket: { source: socket, target: SANDBOX_PROXY_SOCKET } } : {}),
+        tmpBytes: manifest.quotas.tmp_mb * 1024 * 1024,
+        rlimits: rlimitsFromQuotas(manifest.quotas, { extraProcesses: prepared.wantsEgress ? 1 : 0 }),
+      });
+      const bundle = join(dir, 'bundle');
+      writeBundle(
+        bundle,
+        config,
+        system.flatMap((entry) => (entry.kind === 'symlink' ? [entry] : [])),
+      );
+      const child = await spawnWorkload({
+        command: this.runsc,
+        args: runscRunArgs(runsc, bundle, id),
+        env: { PATH: '/usr/bin:/bin' },
+      });
+      started = true;
+      const running = proxy;
+      const limits = watchLimitsFromQuotas(
+        manifest.quotas,
+        this.options.pollMs ?? DEFAULT_POLL_MS,
+        HELPER_PROCESSES,
+      );
+      const sandbox = supervise({
+        id,
+        tier: 'gvisor',
+        child,
+        limits: {
+          ...limits,
+          memoryBytes: limits.memoryBytes + (this.options.overheadBytes ?? DEFAULT_OVERHEAD_BYTES),
+        },
+        egress: () => ({ requests: running?.audit.requests ?? 0, denied: running?.audit.denied ?? 0 }),
+        cleanup,
+      });
+      return { ...sandbox, egressEvents: () => running?.audit.events ?? [] };
+    } catch (error) {
+      await cleanup();
+      throw error;
+    }
+  }
+}

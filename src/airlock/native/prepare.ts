@@ -1,0 +1,99 @@
+import { existsSync } from 'node:fs';
+import { NetworkPolicy } from '../../capability/network-policy.js';
+import { OacpError } from '../../core/errors.js';
+import type { EgressEvent } from '../egress/audit.js';
+import { EgressProxy } from '../egress/proxy.js';
+import type { Resolver } from '../egress/resolver.js';
+import { proxyRules } from '../egress/rules.js';
+import type { ProcessSpec, TierName } from '../sandbox.js';
+import { proxyEnvironment } from './egress-forwarder.js';
+import { scrubEnvironment } from './env.js';
+import type { NativeErrorCode } from './errors.js';
+import { resolveExecutable } from './executable.js';
+import { type Mount, planMounts } from './mount-plan.js';
+import { underSystemDirs } from './system-root.js';
+
+/** What a confined tier (hardened, gvisor) needs from a ProcessSpec, checked. */
+export interface PreparedSpec {
+  /** Absolute path of the program as the sandbox will exec it. */
+  readonly executable: string;
+  readonly mounts: readonly Mount[];
+  readonly cwd: string;
+  readonly wantsEgress: boolean;
+  /** Scrubbed environment plus HOME/TMPDIR and, with egress, the proxy variables. */
+  readonly env: Record<string, string>;
+}
+
+/** Directories a grant may never bind: the sandbox gets its own. */
+const NEVER_BOUND = ['/proc', '/sys', '/dev'];
+
+function isWithin(path: string, root: string): boolean {
+  return path === root || path.startsWith(`${root}/`);
+}
+
+function refuse(message: string): never {
+  throw new OacpError<NativeErrorCode>('AIRLOCK_BAD_SPEC', message);
+}
+
+/**
+ * Resolves the executable, plans the bind mounts and checks what a confined
+ * sandbox cannot offer: host /proc, /sys or /dev, a working directory that is
+ * not granted, network without the forwarder.
+ */
+export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): PreparedSpec {
+  const { manifest } = spec;
+  const exe = resolveExecutable(spec.command, spec.cwd);
+  const implicit = [...(spec.implicitReadPaths ?? [])];
+  if (!underSystemDirs(exe.real)) implicit.push(exe.path, exe.real);
+  const mounts = planMounts(manifest.capabilities, implicit);
+  for (const mount of mounts) {
+    const bad = NEVER_BOUND.find((dir) => isWithin(mount.target, dir) || isWithin(mount.source, dir));
+    if (bad !== undefined) {
+      refuse(`the ${tier} tier never binds host ${bad} (asked for ${mount.target}); the sandbox has its own`);
+    }
+  }
+  if (spec.cwd !== undefined && !mounts.some((mount) => isWithin(spec.cwd ?? '', mount.target))) {
+    refuse(`working directory ${spec.cwd} is not a granted path`);
+  }
+  const wantsEgress = manifest.capabilities.network.allowlist.length > 0;
+  if (wantsEgress && !existsSync(socat)) {
+    throw new OacpError<NativeErrorCode>(
+      'AIRLOCK_TIER_UNAVAILABLE',
+      `${tier} tier cannot give this sandbox network access: socat not found at ${socat} (apt-get install socat)`,
+    );
+  }
+  return {
+    executable: exe.path,
+    mounts,
+    cwd: spec.cwd ?? '/tmp',
+    wantsEgress,
+    env: {
+      HOME: '/tmp',
+      TMPDIR: '/tmp',
+      ...scrubEnvironment(spec.env, manifest.capabilities.env),
+      ...(wantsEgress ? proxyEnvironment() : {}),
+    },
+  };
+}
+
+export interface EgressHooks {
+  readonly resolver?: Resolver;
+  readonly onEgressEvent?: (sandboxId: string, event: EgressEvent) => void;
+}
+
+/** The sandbox's egress proxy, listening on `socketPath` with the manifest's network policy. */
+export async function startEgressProxy(
+  sandboxId: string,
+  spec: ProcessSpec,
+  socketPath: string,
+  hooks: EgressHooks,
+): Promise<EgressProxy> {
+  const proxy = new EgressProxy({
+    rules: proxyRules(NetworkPolicy.from(spec.manifest.capabilities.network)),
+    quotas: spec.manifest.quotas,
+    ...(hooks.resolver === undefined ? {} : { resolver: hooks.resolver }),
+    onEvent: (event) => hooks.onEgressEvent?.(sandboxId, event),
+  });
+  await proxy.listen(socketPath);
+  return proxy;
+}
