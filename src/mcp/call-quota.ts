@@ -1,3 +1,5 @@
+import { type Clock, monotonicClock } from '../airlock/quota/clock.js';
+import { TokenBucket } from '../airlock/quota/token-bucket.js';
 import { allow, type Decision, deny } from '../core/decision.js';
 
 /** A limit on how many calls an agent may make; taken only for calls about to be forwarded. */
@@ -6,31 +8,35 @@ export interface CallQuota {
 }
 
 /**
- * `--quota-calls N/min`: a token bucket per agent holding N tokens, refilled
- * continuously at N per minute, so bursts up to N are served and the long-run
- * rate is N a minute.
+ * `--quota-calls N/min`: the Airlock's token bucket, one per agent, holding N
+ * tokens and refilled at N a minute, so a burst of up to N is served and the
+ * long-run rate is N a minute. A refusal is a hard cutoff, not a queue.
  */
 export class CallRateQuota implements CallQuota {
   readonly #perMinute: number;
-  readonly #now: () => number;
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  readonly #clock: Clock;
+  readonly #buckets = new Map<string, TokenBucket>();
 
-  constructor(perMinute: number, now: () => number = () => performance.now()) {
+  constructor(perMinute: number, clock: Clock = monotonicClock) {
     this.#perMinute = perMinute;
-    this.#now = now;
+    this.#clock = clock;
   }
 
   take(agent: string): Decision {
-    const now = this.#now();
-    const bucket = this.#buckets.get(agent) ?? { tokens: this.#perMinute, at: now };
-    bucket.tokens = Math.min(this.#perMinute, bucket.tokens + ((now - bucket.at) * this.#perMinute) / 60_000);
-    bucket.at = now;
-    this.#buckets.set(agent, bucket);
-    if (bucket.tokens < 1) {
-      const waitS = Math.ceil(((1 - bucket.tokens) * 60) / this.#perMinute);
-      return deny(`call quota exceeded: ${this.#perMinute} calls per minute; retry in about ${waitS} s`);
+    let bucket = this.#buckets.get(agent);
+    if (bucket === undefined) {
+      bucket = new TokenBucket(this.#perMinute, this.#perMinute / 60_000, this.#clock);
+      this.#buckets.set(agent, bucket);
     }
-    bucket.tokens -= 1;
-    return allow(`within call quota (${Math.floor(bucket.tokens)} of ${this.#perMinute} per minute left)`);
+    if (!bucket.tryTake(1)) {
+      const waitS = Math.ceil(bucket.msUntil(1) / 1000);
+      return deny(
+        `call quota exceeded: ${this.#perMinute} calls per minute; retry in about ${waitS} s`,
+        'oacp/quota',
+      );
+    }
+    return allow(
+      `within call quota (${Math.floor(bucket.available())} of ${this.#perMinute} per minute left)`,
+    );
   }
 }

@@ -208,7 +208,13 @@ export function testClient(capabilities: Record<string, unknown> = {}): Client {
 
 /** The text of a tool result's content, for assertions. */
 export function text(result: unknown): string {
-  return JSON.stringify((result as { content?: unknown }).content ?? []);
+  const content = (result as { content?: unknown }).content;
+  if (!Array.isArray(content)) return '';
+  return content
+    .map((item: { type?: unknown; text?: unknown }) =>
+      item.type === 'text' && typeof item.text === 'string' ? item.text : JSON.stringify(item),
+    )
+    .join('\n');
 }
 
 /** The log index in a tool result's `_meta["oacp/receipt"]`; throws when there is none. */
