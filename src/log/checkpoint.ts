@@ -3,7 +3,7 @@ import { logError } from './errors.js';
 import { HASH_SIZE } from './hash.js';
 import type { Note } from './note-format.js';
 import { ed25519NoteVerifier, type NoteSigner, type NoteVerifier, parseVerifierKey } from './note-keys.js';
-import { refusal, signNote, verifyNote } from './note-verify.js';
+import { isNoteVerifier, refusal, signNote, verifyNote } from './note-verify.js';
 import { accept, reject, type Verdict } from './verdict.js';
 
 /** The body of a c2sp.org/tlog-checkpoint: origin, tree size, root hash, optional extension lines. */
@@ -67,6 +67,9 @@ export function openCheckpoint(
 ): Verdict<OpenedCheckpoint> {
   let verifier: NoteVerifier;
   try {
+    if (typeof logKey !== 'string' && !isNoteVerifier(logKey)) {
+      return reject('LOG_MALFORMED_VKEY', 'the log key is neither a vkey nor a note verifier');
+    }
     verifier = typeof logKey === 'string' ? ed25519NoteVerifier(parseVerifierKey(logKey)) : logKey;
   } catch (error) {
     return refusal(error, 'LOG_MALFORMED_VKEY');

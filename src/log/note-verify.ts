@@ -54,6 +54,9 @@ export function verifyNote(
 ): Verdict<{ note: Note; verified: NoteSignature[] }> {
   const parsed = parseSafely(input);
   if (!parsed.ok) return parsed;
+  if (!Array.isArray(verifiers) || !verifiers.every(isNoteVerifier)) {
+    return reject('LOG_MALFORMED_VKEY', 'the trusted keys are not note verifiers');
+  }
   const checked = checkSignatures(parsed.value, verifiers);
   if (!checked.ok) return checked;
   if (checked.value.length === 0) {
@@ -65,12 +68,42 @@ export function verifyNote(
 
 /** parseNote, with its refusal as a value. */
 export function parseSafely(input: string | Uint8Array | Note): Verdict<Note> {
-  if (typeof input === 'object' && !(input instanceof Uint8Array)) return accept(input);
+  if (typeof input === 'object' && input !== null && !(input instanceof Uint8Array)) {
+    return isNote(input) ? accept(input) : reject('LOG_MALFORMED_NOTE', 'not a note');
+  }
   try {
     return accept(parseNote(input));
   } catch (error) {
     return refusal(error, 'LOG_MALFORMED_NOTE');
   }
+}
+
+function isNote(value: object): value is Note {
+  const candidate = value as { text?: unknown; signatures?: unknown };
+  return (
+    typeof candidate.text === 'string' &&
+    Array.isArray(candidate.signatures) &&
+    candidate.signatures.every(
+      (sig: { name?: unknown; keyId?: unknown; signature?: unknown } | null) =>
+        typeof sig === 'object' &&
+        sig !== null &&
+        typeof sig.name === 'string' &&
+        typeof sig.keyId === 'number' &&
+        sig.signature instanceof Uint8Array,
+    )
+  );
+}
+
+/** A verifier supplied by a caller, checked before use so a wrong value is a refusal, not a TypeError. */
+export function isNoteVerifier(value: unknown): value is NoteVerifier {
+  const candidate = value as { name?: unknown; keyId?: unknown; verify?: unknown } | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.name === 'string' &&
+    typeof candidate.keyId === 'number' &&
+    typeof candidate.verify === 'function'
+  );
 }
 
 /** Turns a thrown OacpError into a refusal; anything else is a refusal with the fallback code. */

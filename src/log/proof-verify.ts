@@ -19,6 +19,7 @@ export function verifyInclusion(
   if (index >= treeSize) {
     return reject('LOG_INCLUSION_FAILED', `index ${index} is not below tree size ${treeSize}`);
   }
+  if (!Array.isArray(proof)) return reject('LOG_MALFORMED_PROOF', 'the proof must be a list of hashes');
   const malformed = checkHashes([leafHash, root, ...proof]);
   if (malformed !== undefined) return malformed;
 
@@ -60,6 +61,7 @@ export function verifyConsistency(
   if (!isTreeCount(size1) || !isTreeCount(size2)) {
     return reject('LOG_MALFORMED_PROOF', 'tree sizes must be non-negative integers');
   }
+  if (!Array.isArray(proof)) return reject('LOG_MALFORMED_PROOF', 'the proof must be a list of hashes');
   if (size2 < size1) return reject('LOG_CONSISTENCY_FAILED', `size ${size2} is smaller than size ${size1}`);
   if (size1 === 0)
     return reject('LOG_CONSISTENCY_FAILED', 'a consistency proof from the empty tree proves nothing');

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { type Checkpoint, openCheckpoint } from './checkpoint.js';
 import { type Cosignature, verifyCosignatures } from './cosignature.js';
 import { HASH_SIZE, hashLeaf } from './hash.js';
@@ -19,6 +20,22 @@ export interface TlogProofPolicy {
   readonly witnessThreshold?: number;
 }
 
+const PolicySchema = z.object({
+  entry: z.instanceof(Uint8Array).optional(),
+  leafHash: z.instanceof(Uint8Array).optional(),
+  logKey: z.string(),
+  origin: z.string().optional(),
+  witnessKeys: z.array(z.string()).optional(),
+  witnessThreshold: z.number().int().nonnegative().optional(),
+});
+
+const ProofSchema = z.object({
+  extra: z.instanceof(Uint8Array).optional(),
+  index: z.number(),
+  proof: z.array(z.instanceof(Uint8Array)),
+  checkpoint: z.string(),
+});
+
 export interface VerifiedTlogProof {
   readonly proof: TlogProof;
   readonly checkpoint: Checkpoint;
@@ -31,10 +48,21 @@ export interface VerifiedTlogProof {
  */
 export function verifyTlogProof(
   input: string | TlogProof,
-  policy: TlogProofPolicy,
+  policyInput: TlogProofPolicy,
 ): Verdict<VerifiedTlogProof> {
+  const parsedPolicy = PolicySchema.safeParse(policyInput);
+  if (!parsedPolicy.success) {
+    return reject(
+      'LOG_MALFORMED_VKEY',
+      `the verification policy is malformed: ${z.prettifyError(parsedPolicy.error)}`,
+    );
+  }
+  const policy = parsedPolicy.data;
   let proof: TlogProof;
   try {
+    if (typeof input !== 'string' && !ProofSchema.safeParse(input).success) {
+      return reject('LOG_MALFORMED_PROOF_FILE', 'not a tlog-proof');
+    }
     proof = typeof input === 'string' ? parseTlogProof(input) : input;
   } catch (error) {
     return refusal(error, 'LOG_MALFORMED_PROOF_FILE');

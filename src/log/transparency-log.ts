@@ -72,7 +72,16 @@ export class TransparencyLog {
    * and rewrites any tiles and checkpoint that fell behind.
    */
   static async open(dir: string, options: TransparencyLogOptions): Promise<TransparencyLog> {
-    if (!isValidKeyName(options.origin)) {
+    const signer: unknown = options?.signer;
+    if (
+      typeof signer !== 'object' ||
+      signer === null ||
+      !((signer as Signer).publicKey instanceof Uint8Array) ||
+      typeof (signer as Signer).sign !== 'function'
+    ) {
+      throw logError('LOG_MALFORMED_VKEY', 'the log needs an Ed25519 signer');
+    }
+    if (typeof dir !== 'string' || typeof options.origin !== 'string' || !isValidKeyName(options.origin)) {
       throw logError('LOG_MALFORMED_CHECKPOINT', 'the origin must be non-empty with no spaces or "+"');
     }
     const noteSigner = ed25519NoteSigner(options.origin, options.signer);

@@ -9,7 +9,7 @@ import { hashLeaf } from './hash.js';
 import { MerkleTree } from './merkle-tree.js';
 import { parseNote } from './note-format.js';
 import { ed25519NoteSigner, formatVerifierKey, SIG_TYPE_ED25519 } from './note-keys.js';
-import { Witness } from './witness.js';
+import { type CosignRequest, Witness } from './witness.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -136,10 +136,16 @@ describe('Witness (c2sp.org/tlog-cosignature)', () => {
       ),
     ).toBe('LOG_CONSISTENCY_FAILED');
     await witness.cosign({ logKey, checkpoint: checkpointAt(tree, 10), proof: [] });
-    const junk = [new Uint8Array(3), 'x'] as unknown as Uint8Array[];
-    expect(await codeOf(witness.cosign({ logKey, checkpoint: checkpointAt(tree, 20), proof: junk }))).toBe(
+    const short = [new Uint8Array(3)];
+    expect(await codeOf(witness.cosign({ logKey, checkpoint: checkpointAt(tree, 20), proof: short }))).toBe(
       'LOG_WITNESS_FORK',
     );
+    const junk = [new Uint8Array(3), 'x'] as unknown as Uint8Array[];
+    expect(await codeOf(witness.cosign({ logKey, checkpoint: checkpointAt(tree, 20), proof: junk }))).toBe(
+      'LOG_MALFORMED_PROOF',
+    );
+    expect(await codeOf(witness.cosign(undefined as unknown as CosignRequest))).toBe('LOG_MALFORMED_PROOF');
+    expect(witness.latest(origin)?.size).toBe(10);
   });
 
   it('refuses to start from a damaged state file rather than forget what it cosigned', async () => {

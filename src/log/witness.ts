@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Signer } from '../core/ed25519.js';
 import { openCheckpoint } from './checkpoint.js';
 import { addNoteSignature, cosignatureSigner } from './cosignature.js';
@@ -23,6 +24,13 @@ export interface CosignRequest {
   /** Consistency proof from the checkpoint this witness last cosigned for the log (see `latest`). */
   readonly proof: readonly Uint8Array[];
 }
+
+/** Requests may come off the network: checked before anything else looks at them. */
+const CosignRequestSchema = z.object({
+  logKey: z.string(),
+  checkpoint: z.string(),
+  proof: z.array(z.instanceof(Uint8Array)).max(64),
+});
 
 /**
  * A c2sp.org/tlog-cosignature witness. It cosigns a checkpoint only after checking the
@@ -69,12 +77,20 @@ export class Witness {
     return result;
   }
 
-  private async cosignNow(request: CosignRequest): Promise<string> {
+  private async cosignNow(input: CosignRequest): Promise<string> {
+    const parsed = CosignRequestSchema.safeParse(input);
+    if (!parsed.success) {
+      throw logError(
+        'LOG_MALFORMED_PROOF',
+        `witness refused a malformed request: ${z.prettifyError(parsed.error)}`,
+      );
+    }
+    const request = parsed.data;
     const opened = openCheckpoint(request.checkpoint, request.logKey);
     if (!opened.ok) throw logError(opened.code, `witness refused the checkpoint: ${opened.reason}`);
     const { checkpoint, note } = opened.value;
     const previous = this.state.get(checkpoint.origin);
-    const proof = Array.isArray(request.proof) ? request.proof : [];
+    const proof = request.proof;
     if (previous === undefined || previous.size === 0) {
       if (proof.length > 0) {
         throw logError(
