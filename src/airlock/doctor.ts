@@ -1,0 +1,119 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { detectCgroupV2 } from './native/cgroups.js';
+import type { TierName } from './sandbox.js';
+import { detectTee } from './tee/detect.js';
+import type { TierLike, TierRegistry } from './tiers.js';
+
+/** One line of `oacp doctor`: a tier and whether this host can run it. */
+export interface DoctorTierRow {
+  readonly tier: TierName;
+  readonly available: boolean;
+  /** What is in place when available, why not otherwise. */
+  readonly detail: string;
+  readonly remedy?: string;
+}
+
+/** A host fact the tiers depend on. */
+export interface HostFact {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+export interface DoctorReport {
+  readonly tiers: readonly DoctorTierRow[];
+  readonly host: readonly HostFact[];
+}
+
+function read(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function userNamespaces(): HostFact {
+  const max = read('/proc/sys/user/max_user_namespaces');
+  const clone = read('/proc/sys/kernel/unprivileged_userns_clone');
+  const ok = max !== undefined && Number(max) > 0 && clone !== '0';
+  const detail =
+    max === undefined
+      ? 'kernel has no user namespaces'
+      : `max_user_namespaces=${max}${clone === undefined ? '' : `, unprivileged_userns_clone=${clone}`}`;
+  return { name: 'user namespaces', ok, detail };
+}
+
+function seccomp(): HostFact {
+  const status = read('/proc/self/status') ?? '';
+  const actions = read('/proc/sys/kernel/seccomp/actions_avail');
+  const ok = /^Seccomp:/m.test(status) && actions !== undefined && actions.includes('errno');
+  return {
+    name: 'seccomp filters',
+    ok,
+    detail: ok ? `actions: ${actions}` : 'kernel lacks CONFIG_SECCOMP_FILTER',
+  };
+}
+
+function cgroups(): HostFact {
+  const support = detectCgroupV2();
+  return support.delegated
+    ? { name: 'cgroup v2 delegation', ok: true, detail: `memory, pids and cpu limits under ${support.path}` }
+    : {
+        name: 'cgroup v2 delegation',
+        ok: false,
+        detail: `${support.reason}; memory and CPU are enforced by polling, processes by rlimits and polling`,
+      };
+}
+
+function ptraceScope(): HostFact {
+  const scope = read('/proc/sys/kernel/yama/ptrace_scope');
+  return {
+    name: 'ptrace (gVisor platform)',
+    ok: scope === undefined || Number(scope) <= 1,
+    detail: scope === undefined ? 'no Yama restrictions' : `kernel.yama.ptrace_scope=${scope}`,
+  };
+}
+
+function tool(name: string, path: string, neededFor: string): HostFact {
+  const ok = existsSync(path);
+  return { name, ok, detail: ok ? path : `${path} missing (${neededFor})` };
+}
+
+function tee(): HostFact {
+  const found = detectTee();
+  return {
+    name: 'TEE hardware',
+    ok: found.length > 0,
+    detail:
+      found.length === 0 ? 'none (no SGX, SEV-SNP or TDX)' : found.map((entry) => entry.kind).join(', '),
+  };
+}
+
+/** The host facts alone, for callers without a registry. */
+export function hostFacts(): HostFact[] {
+  return [
+    userNamespaces(),
+    seccomp(),
+    cgroups(),
+    ptraceScope(),
+    tool('bubblewrap', '/usr/bin/bwrap', 'hardened tier'),
+    tool('runsc', '/usr/bin/runsc', 'gvisor tier'),
+    tool('socat', '/usr/bin/socat', 'network egress from hardened and gvisor sandboxes'),
+    tool('prlimit', '/usr/bin/prlimit', 'rlimits in the hardened tier'),
+    tee(),
+  ];
+}
+
+/** Data for `oacp doctor`: every registered tier's availability plus the host facts behind them. */
+export async function doctorReport<T extends TierLike>(registry: TierRegistry<T>): Promise<DoctorReport> {
+  const rows = await registry.availabilities();
+  return {
+    tiers: rows.map(({ tier, availability }) =>
+      availability.available
+        ? { tier, available: true, detail: availability.detail }
+        : { tier, available: false, detail: availability.reason, remedy: availability.remedy },
+    ),
+    host: hostFacts(),
+  };
+}

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { doctorReport, hostFacts } from './doctor.js';
+import type { Availability, TierName } from './sandbox.js';
+import { createTierRegistry, TierUnavailableError } from './tiers.js';
+
+function fake(name: TierName, availability: Availability) {
+  return { name, availability: async () => availability };
+}
+
+const registry = createTierRegistry([
+  fake('light', { available: true, detail: 'plain process' }),
+  fake('hardened', { available: true, detail: 'bwrap' }),
+  fake('gvisor', { available: false, reason: 'runsc not found', remedy: 'apt-get install runsc' }),
+]);
+
+describe('tier registry', () => {
+  it('returns the tier asked for when it is available', async () => {
+    expect((await registry.selectTier('hardened')).name).toBe('hardened');
+  });
+
+  it('refuses an unavailable tier with its reason and remedy, never falling back', async () => {
+    const error = await registry.selectTier('gvisor').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TierUnavailableError);
+    expect(error).toMatchObject({
+      code: 'AIRLOCK_TIER_UNAVAILABLE',
+      tier: 'gvisor',
+      reason: 'runsc not found',
+      remedy: 'apt-get install runsc',
+    });
+  });
+
+  it('refuses a tier nobody registered', async () => {
+    await expect(registry.selectTier('tee')).rejects.toMatchObject({
+      code: 'AIRLOCK_TIER_UNAVAILABLE',
+      reason: expect.stringMatching(/registers no tee tier \(registered: light, hardened, gvisor\)/),
+    });
+  });
+
+  it('treats a failing availability check as unavailable', async () => {
+    const broken = createTierRegistry([
+      {
+        name: 'hardened' as const,
+        availability: async (): Promise<Availability> => {
+          throw new Error('probe crashed');
+        },
+      },
+    ]);
+    await expect(broken.selectTier('hardened')).rejects.toMatchObject({
+      reason: expect.stringMatching(/probe crashed/),
+    });
+  });
+
+  it('refuses two tiers with one name', () => {
+    expect(() =>
+      createTierRegistry([
+        fake('light', { available: true, detail: '' }),
+        fake('light', { available: true, detail: '' }),
+      ]),
+    ).toThrow(/registered twice/);
+  });
+});
+
+describe('doctor', () => {
+  it('lists every tier with detail or reason and remedy', async () => {
+    const report = await doctorReport(registry);
+    expect(report.tiers).toEqual([
+      { tier: 'light', available: true, detail: 'plain process' },
+      { tier: 'hardened', available: true, detail: 'bwrap' },
+      { tier: 'gvisor', available: false, detail: 'runsc not found', remedy: 'apt-get install runsc' },
+    ]);
+  });
+
+  it('reports the host facts the tiers depend on', () => {
+    const names = hostFacts().map((fact) => fact.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'user namespaces',
+        'seccomp filters',
+        'cgroup v2 delegation',
+        'bubblewrap',
+        'runsc',
+        'socat',
+      ]),
+    );
+    const cgroup = hostFacts().find((fact) => fact.name === 'cgroup v2 delegation');
+    expect(cgroup?.detail.length).toBeGreaterThan(10);
+  });
+});
