@@ -1,21 +1,16 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Signer } from '../core/ed25519.js';
-import { openCheckpoint, signCheckpoint } from './checkpoint.js';
+import { signCheckpoint } from './checkpoint.js';
 import { DerivedFiles } from './derived-files.js';
 import { logError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
-import { hashLeaf, sameBytes } from './hash.js';
+import { hashLeaf } from './hash.js';
 import { DirectoryLock } from './lock.js';
 import { MerkleTree } from './merkle-tree.js';
 import { isValidKeyName } from './note-format.js';
-import {
-  ed25519NoteSigner,
-  ed25519NoteVerifier,
-  formatVerifierKey,
-  type NoteSigner,
-  SIG_TYPE_ED25519,
-} from './note-keys.js';
+import { ed25519NoteSigner, formatVerifierKey, type NoteSigner, SIG_TYPE_ED25519 } from './note-keys.js';
+import { readPublished } from './published-checkpoint.js';
 import { MAX_ENTRY_BYTES } from './tile-writer.js';
 import { formatTlogProof } from './tlog-proof.js';
 import { type WalRecovery, WriteAheadLog } from './wal.js';
@@ -230,44 +225,4 @@ export class TransparencyLog {
     }
     return this.cached.note;
   }
-}
-
-/**
- * The size of the checkpoint already published, after checking it against the replayed
- * tree. A published checkpoint larger than the write-ahead file means acknowledged entries
- * were lost; signing a new checkpoint then would fork the log, so opening is refused.
- */
-async function readPublished(
-  path: string,
-  vkey: string,
-  tree: MerkleTree,
-): Promise<{ size: number; exists: boolean }> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { size: 0, exists: false };
-    throw error;
-  }
-  const opened = openCheckpoint(text, ed25519NoteVerifier(vkey));
-  if (!opened.ok) {
-    throw logError(
-      'LOG_CORRUPT',
-      `the published checkpoint does not verify with this log's key: ${opened.reason}`,
-    );
-  }
-  const { size, root } = opened.value.checkpoint;
-  if (size > tree.size) {
-    throw logError(
-      'LOG_CORRUPT',
-      `the published checkpoint covers ${size} entries but the write-ahead log holds ${tree.size}: acknowledged entries are missing`,
-    );
-  }
-  if (!sameBytes(tree.root(size), root)) {
-    throw logError(
-      'LOG_CORRUPT',
-      `the write-ahead log does not match the published checkpoint at size ${size}`,
-    );
-  }
-  return { size, exists: true };
 }

@@ -3,8 +3,8 @@ import { type FileHandle, open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { syncDirectory } from './atomic-file.js';
 import { logError } from './errors.js';
-import { HASH_SIZE, hashLeaf, sameBytes } from './hash.js';
-import { MAX_ENTRY_BYTES } from './tile-writer.js';
+import { hashLeaf, sameBytes } from './hash.js';
+import { RECORD_HEADER, readFully, scanRecords } from './wal-scan.js';
 
 /**
  * The append-only write-ahead file: the log's source of truth. Everything else on disk
@@ -18,8 +18,6 @@ import { MAX_ENTRY_BYTES } from './tile-writer.js';
  * checksummed record.
  */
 const MAGIC = 'oacp-wal/v1';
-const RECORD_HEADER = 4 + HASH_SIZE;
-const SCAN_WINDOW = 1 << 20;
 
 export interface WalRecovery {
   /** Bytes cut from the end of the file because they did not form a whole, valid record. */
@@ -51,7 +49,7 @@ export class WriteAheadLog {
     try {
       await checkHeader(handle, header, origin);
       const size = (await handle.stat()).size;
-      const positions = await scan(handle, header.length, size, onRecord);
+      const positions = await scanRecords(handle, header.length, size, onRecord);
       const end = positions[positions.length - 1] ?? header.length;
       if (end < size) {
         await handle.truncate(end);
@@ -156,46 +154,4 @@ async function checkHeader(handle: FileHandle, header: Uint8Array, origin: strin
     );
   }
   throw logError('LOG_CORRUPT', 'the write-ahead log does not start with the oacp-wal/v1 header');
-}
-
-/** Replays records; returns their positions plus the end of the last valid one. */
-async function scan(
-  handle: FileHandle,
-  start: number,
-  size: number,
-  onRecord: (leafHash: Uint8Array) => void,
-): Promise<number[]> {
-  const positions = [start];
-  let window = Buffer.alloc(0);
-  let windowStart = start;
-  const bytesAt = async (position: number, length: number): Promise<Buffer> => {
-    if (position < windowStart || position + length > windowStart + window.length) {
-      window = Buffer.alloc(Math.min(Math.max(SCAN_WINDOW, length), size - position));
-      windowStart = position;
-      await readFully(handle, window, position);
-    }
-    return window.subarray(position - windowStart, position - windowStart + length);
-  };
-  let position = start;
-  while (position + RECORD_HEADER <= size) {
-    const head = await bytesAt(position, RECORD_HEADER);
-    const length = head.readUInt32BE(0);
-    if (length > MAX_ENTRY_BYTES || position + RECORD_HEADER + length > size) break;
-    const stored = new Uint8Array(head.subarray(4, RECORD_HEADER));
-    const entry = await bytesAt(position + RECORD_HEADER, length);
-    if (!sameBytes(hashLeaf(entry), stored)) break;
-    onRecord(stored);
-    position += RECORD_HEADER + length;
-    positions.push(position);
-  }
-  return positions;
-}
-
-async function readFully(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < buffer.length) {
-    const { bytesRead } = await handle.read(buffer, done, buffer.length - done, position + done);
-    if (bytesRead === 0) throw logError('LOG_CORRUPT', 'the write-ahead log ended while reading');
-    done += bytesRead;
-  }
 }
