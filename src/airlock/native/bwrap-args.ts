@@ -47,6 +47,7 @@ export function bwrapArgs(plan: BwrapPlan): string[] {
     args.push('--ro-bind', plan.proxySocket.source, plan.proxySocket.target);
   for (const mount of plan.mounts)
     args.push(mount.writable ? '--bind' : '--ro-bind', mount.source, mount.target);
-  args.push('--chdir', plan.cwd);
+  // bwrap's root is a tmpfs; left writable it would be unmetered memory outside the /tmp cap.
+  args.push('--remount-ro', '/', '--chdir', plan.cwd);
   return args;
 }
