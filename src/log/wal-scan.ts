@@ -19,27 +19,32 @@ export async function scanRecords(
   onRecord: (leafHash: Uint8Array) => void,
 ): Promise<number[]> {
   const positions = [start];
-  let window = Buffer.alloc(0);
-  let windowStart = start;
-  const bytesAt = async (position: number, length: number): Promise<Buffer> => {
-    if (position < windowStart || position + length > windowStart + window.length) {
-      window = Buffer.alloc(Math.min(Math.max(SCAN_WINDOW, length), size - position));
-      windowStart = position;
-      await readFully(handle, window, position);
-    }
-    return window.subarray(position - windowStart, position - windowStart + length);
-  };
   let position = start;
-  while (position + RECORD_HEADER <= size) {
-    const head = await bytesAt(position, RECORD_HEADER);
-    const length = head.readUInt32BE(0);
-    if (length > MAX_ENTRY_BYTES || position + RECORD_HEADER + length > size) break;
-    const stored = new Uint8Array(head.subarray(4, RECORD_HEADER));
-    const entry = await bytesAt(position + RECORD_HEADER, length);
-    if (!sameBytes(hashLeaf(entry), stored)) break;
-    onRecord(stored);
-    position += RECORD_HEADER + length;
-    positions.push(position);
+  for (;;) {
+    // Load a window starting at the next record, then parse whole records from it without awaiting.
+    const window = Buffer.alloc(Math.min(SCAN_WINDOW, size - position));
+    if (window.length < RECORD_HEADER) break;
+    await readFully(handle, window, position);
+    let at = 0;
+    let cut = false;
+    while (at + RECORD_HEADER <= window.length) {
+      const length = window.readUInt32BE(at);
+      if (length > MAX_ENTRY_BYTES || position + at + RECORD_HEADER + length > size) {
+        cut = true;
+        break;
+      }
+      if (at + RECORD_HEADER + length > window.length) break; // continues in the next window
+      const stored = window.subarray(at + 4, at + RECORD_HEADER);
+      if (!sameBytes(hashLeaf(window.subarray(at + RECORD_HEADER, at + RECORD_HEADER + length)), stored)) {
+        cut = true;
+        break;
+      }
+      onRecord(new Uint8Array(stored));
+      at += RECORD_HEADER + length;
+      positions.push(position + at);
+    }
+    if (cut || at === 0) break;
+    position += at;
   }
   return positions;
 }
