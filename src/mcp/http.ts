@@ -16,8 +16,21 @@ export interface HttpServeOptions {
   /** Path of the Streamable HTTP endpoint. */
   readonly path?: string;
   readonly approvals?: HttpApprovalDesk;
+  /** Serves `GET /oacp/receipts/<index>` (the envelope) and `…/<index>/proof` (a tlog-proof file). */
+  readonly receipts?: ReceiptFetcher;
   /** Largest request body read, in bytes. */
   readonly maxBodyBytes?: number;
+}
+
+/** Reads receipts back from the log; a TransparencyLog is one. */
+export interface ReceiptFetcher {
+  entry(index: number): Promise<Uint8Array>;
+  proofFile(index: number): string;
+}
+
+/** Where a receipt is served on the bridge's HTTP listener. */
+export function receiptPath(index: number): string {
+  return `/oacp/receipts/${index}`;
 }
 
 export interface HttpBridge {
@@ -50,6 +63,10 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
     if (options.approvals !== undefined && (await options.approvals.handle(req, res))) return;
     const url = new URL(req.url ?? '/', 'http://bridge.invalid');
     if (url.pathname === path) return streamableRequest(req, res);
+    const receipt = /^\/oacp\/receipts\/(\d+)(\/proof)?$/.exec(url.pathname);
+    if (receipt !== null && req.method === 'GET' && options.receipts !== undefined) {
+      return serveReceipt(res, options.receipts, Number(receipt[1]), receipt[2] !== undefined);
+    }
     if (url.pathname === '/sse' && req.method === 'GET') return sseOpen(res);
     if (url.pathname === '/messages' && req.method === 'POST') {
       const transport = sse.get(url.searchParams.get('sessionId') ?? '');
@@ -159,6 +176,24 @@ async function readJson(
     return { ok: true, value: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
   } catch (error) {
     return { ok: false, reason: `Parse error: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+async function serveReceipt(
+  res: ServerResponse,
+  log: ReceiptFetcher,
+  index: number,
+  proof: boolean,
+): Promise<void> {
+  try {
+    if (proof) {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(log.proofFile(index));
+      return;
+    }
+    const bytes = await log.entry(index);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(Buffer.from(bytes));
+  } catch (error) {
+    text(res, 404, `no receipt ${index}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 

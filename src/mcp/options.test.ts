@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { parseMcpRunOptions } from './options.js';
+
+describe('parseMcpRunOptions', () => {
+  it('fills defaults and parses units', () => {
+    const options = parseMcpRunOptions({
+      command: ['node', 'server.js'],
+      allowFiles: ['/data:rw', '/etc/hosts', '/srv/*.txt:ro'],
+      quotaMemory: '256mb',
+      quotaCpu: '2s',
+      quotaCalls: '5/s',
+      http: '127.0.0.1:3333',
+    });
+    expect(options).toMatchObject({
+      tier: 'hardened',
+      attestLevel: 'basic',
+      approvalTimeout: 120_000,
+      allowFiles: [
+        { path: '/data', writable: true },
+        { path: '/etc/hosts', writable: false },
+        { path: '/srv/*.txt', writable: false },
+      ],
+      quotaMemory: 256,
+      quotaCpu: 2000,
+      quotaCalls: 300,
+      http: { host: '127.0.0.1', port: 3333 },
+    });
+    expect(parseMcpRunOptions({ command: ['x'], quotaMemory: '1g', http: '8080' })).toMatchObject({
+      quotaMemory: 1024,
+      http: { host: '127.0.0.1', port: 8080 },
+    });
+    expect(parseMcpRunOptions({ command: ['x'], http: '[::1]:9000' }).http).toEqual({
+      host: '::1',
+      port: 9000,
+    });
+  });
+
+  it.each([
+    [{}, /^--command: give exactly one of/],
+    [{ command: ['x'], upstream: 'http://h/mcp' }, /exactly one of/],
+    [{ command: ['x'], tier: 'chroot' }, /^--tier:/],
+    [{ command: ['x'], quotaMemory: 'lots' }, /^--quota-memory: must be a size/],
+    [{ command: ['x'], quotaCalls: '0/min' }, /^--quota-calls: must allow/],
+    [{ command: ['x'], allowFiles: ['data'] }, /^--allow-files: must be an absolute path/],
+    [{ command: ['x'], http: 'localhost:99999' }, /^--http: port must be at most 65535/],
+    [{ command: ['x'], attestLevel: 'standard' }, /^--agent: --attest-level standard needs --agent/],
+    [{ command: ['x'], surprise: true }, /^options: /],
+  ])('refuses %j', (input, message) => {
+    expect(() => parseMcpRunOptions(input)).toThrow(message);
+  });
+});

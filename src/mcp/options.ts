@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { TIER_ORDER, type TierName } from '../airlock/sandbox.js';
+import { OacpError } from '../core/errors.js';
+import type { McpErrorCode } from './errors.js';
+
+/**
+ * The options of `oacp mcp run`, as commander hands them over (strings and
+ * string arrays), parsed into values. The CLI wires flags to these names;
+ * library callers may build the object directly.
+ */
+
+const UNITS_MB: Record<string, number> = { k: 1 / 1024, kb: 1 / 1024, m: 1, mb: 1, g: 1024, gb: 1024 };
+const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000 };
+const PER_MINUTE: Record<string, number> = { s: 60, sec: 60, m: 1, min: 1, h: 1 / 60, hour: 1 / 60 };
+
+/** `256mb`, `1g`, `512` (MB): a whole number of megabytes. */
+export const MemorySize = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(k|kb|m|mb|g|gb)?$/i, 'must be a size such as 256mb or 1g')
+  .transform((text) => {
+    const match = /^([\d.]+)\s*([a-z]*)$/i.exec(text.trim());
+    const value = Number(match?.[1]) * (UNITS_MB[(match?.[2] ?? 'mb').toLowerCase() || 'mb'] ?? 1);
+    return Math.max(1, Math.ceil(value));
+  });
+
+/** `500ms`, `2s`, `1m`, `1500` (ms). */
+export const Duration = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(ms|s|m|min)?$/i, 'must be a duration such as 500ms, 2s or 1m')
+  .transform((text) => {
+    const match = /^([\d.]+)\s*([a-z]*)$/i.exec(text.trim());
+    return Math.max(
+      1,
+      Math.round(Number(match?.[1]) * (UNITS_MS[(match?.[2] ?? 'ms').toLowerCase() || 'ms'] ?? 1)),
+    );
+  });
+
+/** `60/min`, `5/s`, `1000/h`: calls per minute (fractions allowed). */
+export const CallRate = z
+  .string()
+  .regex(/^\d+(\.\d+)?\/(s|sec|m|min|h|hour)$/i, 'must be a rate such as 60/min, 5/s or 1000/h')
+  .transform((text) => {
+    const [count, unit] = text.split('/');
+    return Number(count) * (PER_MINUTE[(unit ?? 'min').toLowerCase()] ?? 1);
+  })
+  .refine((perMinute) => perMinute > 0, 'must allow at least some calls');
+
+/** `--allow-files PATH[:ro|:rw]`: an absolute path or path glob, read-only unless `:rw`. */
+export const FileGrant = z
+  .string()
+  .transform((text) => {
+    const match = /^(.*?)(?::(ro|rw))?$/.exec(text);
+    return { path: match?.[1] ?? text, writable: match?.[2] === 'rw' };
+  })
+  .refine((grant) => grant.path.startsWith('/'), 'must be an absolute path, optionally ending in :ro or :rw');
+
+/** `HOST:PORT` to listen on; `:PORT` or `PORT` means loopback. */
+export const ListenAddress = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*)?:?\d{1,5}$/, 'must be HOST:PORT, such as 127.0.0.1:3333')
+  .transform((text) => {
+    const at = text.lastIndexOf(':');
+    const host = at <= 0 ? '127.0.0.1' : text.slice(0, at).replace(/^\[|\]$/g, '');
+    return { host, port: Number(text.slice(at + 1)) };
+  })
+  .refine((address) => address.port <= 65_535, 'port must be at most 65535');
+
+const TierNameSchema = z.enum(TIER_ORDER as unknown as [TierName, ...TierName[]]);
+
+export const McpRunOptionsSchema = z
+  .strictObject({
+    /** COMMAND ARGS... after `--`. */
+    command: z.array(z.string().min(1)).default([]),
+    /** Bridge a remote MCP server (Streamable HTTP) instead of starting one. */
+    upstream: z.url().optional(),
+    /** oacp.yaml with several servers (`mcp.servers`). */
+    config: z.string().min(1).optional(),
+    /** The server's name in policies and receipts; defaults from the command. */
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be letters, digits, . _ -')
+      .optional(),
+    tier: TierNameSchema.default('hardened'),
+    allowFiles: z.array(FileGrant).default([]),
+    allowNetwork: z.array(z.string().min(1)).default([]),
+    allowEnv: z.array(z.string().min(1)).default([]),
+    quotaMemory: MemorySize.optional(),
+    quotaCpu: Duration.optional(),
+    quotaCalls: CallRate.optional(),
+    tools: z.array(z.string()).default([]),
+    policy: z.string().min(1).optional(),
+    pins: z.string().min(1).optional(),
+    requireApproval: z.array(z.string().min(1)).default([]),
+    approvalTimeout: Duration.default(120_000),
+    attestLevel: z.enum(['basic', 'standard']).default('basic'),
+    /** Keystore agent the bridge runs as; needed for `--attest-level standard`. */
+    agent: z.string().min(1).optional(),
+    manifest: z.string().min(1).optional(),
+    http: ListenAddress.optional(),
+    learn: z.boolean().default(false),
+  })
+  .superRefine((options, ctx) => {
+    const sources = [
+      options.command.length > 0,
+      options.upstream !== undefined,
+      options.config !== undefined,
+    ];
+    if (sources.filter(Boolean).length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['command'],
+        message: 'give exactly one of: -- COMMAND [ARGS...], --upstream URL, --config FILE',
+      });
+    }
+    if (options.attestLevel === 'standard' && options.agent === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['agent'],
+        message: '--attest-level standard needs --agent NAME (the agent key that co-signs receipts)',
+      });
+    }
+  });
+
+export type McpRunOptions = z.output<typeof McpRunOptionsSchema>;
+export type McpRunOptionsInput = z.input<typeof McpRunOptionsSchema>;
+
+/** Parses options, refusing (never defaulting) anything malformed, with the flag named. */
+export function parseMcpRunOptions(input: unknown): McpRunOptions {
+  const parsed = McpRunOptionsSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const flag =
+    issue?.path[0] === undefined
+      ? 'options'
+      : `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  throw new OacpError<McpErrorCode>('MCP_BAD_OPTIONS', `${flag}: ${issue?.message ?? 'invalid'}`);
+}

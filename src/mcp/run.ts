@@ -1,0 +1,214 @@
+import { basename, join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import type { TierName } from '../airlock/sandbox.js';
+import type { Signer } from '../core/ed25519.js';
+import { OacpError } from '../core/errors.js';
+import { KeyStore } from '../identity/keystore.js';
+import { OacpNode } from '../node/oacp-node.js';
+import { PolicyEngine } from '../policy/engine.js';
+import type { SecurityEventSink } from '../policy/events.js';
+import { loadPolicyFile } from '../policy/load.js';
+import { ToolPins } from '../policy/pins.js';
+import { ApprovalService } from './approval.js';
+import { HttpApprovalDesk } from './approval-desk.js';
+import { type Bridge, createBridge } from './bridge.js';
+import { CallRateQuota } from './call-quota.js';
+import type { McpErrorCode } from './errors.js';
+import { type HttpBridge, receiptPath, serveHttp } from './http.js';
+import { implicitReadPaths } from './implicit-paths.js';
+import { manifestFromOptions } from './manifest-from-options.js';
+import { type McpRunOptions, type McpRunOptionsInput, parseMcpRunOptions } from './options.js';
+import { AttestedReceipts } from './receipts.js';
+import { remoteServerIdentity, type ServerIdentity, serverIdentity } from './server-identity.js';
+import type { BridgeEvent } from './session.js';
+import { serveStdio } from './stdio.js';
+import { requireTier, type TierLookup } from './tiers.js';
+import { toolFilterFromFlag } from './tool-filter.js';
+import { processUpstream, type UpstreamConnector, urlUpstream } from './upstream.js';
+
+export interface McpRunContext {
+  /** The OACP home (`oacp init` must have run): keys, log, pins. */
+  readonly home: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** The client's side in stdio mode; the process's own by default. */
+  readonly stdin?: Readable;
+  readonly stdout?: Writable;
+  /** Diagnostics, one line each (stderr by default: stdout is the protocol). */
+  readonly log?: (line: string) => void;
+  /** Ends the bridge (HTTP mode runs until aborted). */
+  readonly signal?: AbortSignal;
+  readonly tiers?: TierLookup;
+  /** Told the listening URLs in HTTP mode. */
+  readonly onListening?: (http: HttpBridge) => void;
+}
+
+/**
+ * `oacp mcp run`: starts the server in the Airlock and serves its client over
+ * stdio (until the client goes) or Streamable HTTP (until `signal` aborts).
+ * Resolves when the bridge has stopped and every receipt is in the log.
+ */
+export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunContext): Promise<void> {
+  const options = parseMcpRunOptions(input);
+  const log = context.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const env = context.env ?? process.env;
+  if (options.config !== undefined) {
+    throw new OacpError<McpErrorCode>(
+      'MCP_CONFIG',
+      '--config (several servers) is not supported yet; run one bridge per server',
+    );
+  }
+  const node = await OacpNode.open(context.home, env);
+  try {
+    const agent = options.agent === undefined ? undefined : agentKey(context.home, env, options.agent);
+    const built = await assemble(options, context, node, agent, log);
+    const { bridge } = built;
+    if (options.http === undefined) {
+      const session = await serveStdio(
+        bridge,
+        context.stdin ?? process.stdin,
+        context.stdout ?? process.stdout,
+      );
+      const aborted = abortPromise(context.signal);
+      await Promise.race([session.closed, aborted]);
+      await bridge.close();
+      return;
+    }
+    const http = await serveHttp(bridge, {
+      host: options.http.host,
+      port: options.http.port,
+      approvals: built.desk,
+      receipts: node.log,
+    });
+    log(`oacp: MCP bridge for ${built.identity.name} at ${http.url.href} (legacy SSE: ${http.sseUrl.href})`);
+    context.onListening?.(http);
+    await abortPromise(context.signal);
+    await http.close();
+  } finally {
+    await node.close();
+  }
+}
+
+async function assemble(
+  options: McpRunOptions,
+  context: McpRunContext,
+  node: OacpNode,
+  agent: { did: string; signer: Signer } | undefined,
+  log: (line: string) => void,
+): Promise<{ bridge: Bridge; identity: ServerIdentity; desk: HttpApprovalDesk }> {
+  const upstream = await upstreamFor(options, context, log);
+  const name = upstream.identity.name;
+  const events: SecurityEventSink = {
+    emit: (event) =>
+      log(
+        `oacp: security: ${event.type}: tool "${event.tool}" on "${event.server}" (pinned ${event.pinnedDigest.slice(0, 12)}…, now ${event.observedDigest.slice(0, 12)}…); calls to it are blocked`,
+      ),
+  };
+  const desk = new HttpApprovalDesk();
+  const attestation = new AttestedReceipts({
+    writer: node,
+    origin: node.origin,
+    ...(options.attestLevel === 'standard' && agent !== undefined ? { agentSigner: agent.signer } : {}),
+    ...(options.http === undefined ? {} : { receiptPath }),
+  });
+  const bridge = createBridge({
+    upstream,
+    receipts: attestation,
+    pins: new ToolPins({ path: options.pins ?? join(context.home, 'mcp', 'pins', `${name}.json`), events }),
+    ...(options.policy === undefined ? {} : { policy: new PolicyEngine(loadPolicyFile(options.policy)) }),
+    ...toolsOption(options),
+    ...(options.quotaCalls === undefined ? {} : { quota: new CallRateQuota(options.quotaCalls) }),
+    ...(options.requireApproval.length === 0
+      ? {}
+      : {
+          approval: {
+            tools: options.requireApproval,
+            approver: new ApprovalService({
+              timeoutMs: options.approvalTimeout,
+              ...(options.http === undefined ? {} : { desk }),
+            }),
+          },
+        }),
+    ...(agent === undefined ? {} : { agent: agent.did }),
+    onEvent: (event) => log(describeEvent(name, event)),
+  });
+  return { bridge, identity: upstream.identity, desk };
+}
+
+async function upstreamFor(
+  options: McpRunOptions,
+  context: McpRunContext,
+  log: (line: string) => void,
+): Promise<UpstreamConnector> {
+  if (options.upstream !== undefined) {
+    const url = new URL(options.upstream);
+    return urlUpstream({ identity: remoteServerIdentity(options.name ?? url.hostname, url), url });
+  }
+  const [command, ...args] = options.command;
+  if (command === undefined) throw new OacpError<McpErrorCode>('MCP_BAD_OPTIONS', 'no server command given');
+  const identity = serverIdentity(options.name ?? 'server', command, args);
+  const named = options.name === undefined ? { ...identity, name: defaultName(identity) } : identity;
+  const manifest = manifestFromOptions(options, named.name);
+  const tier = await requireTier(options.tier as TierName, context.tiers);
+  const implicit = implicitReadPaths(named);
+  const candidateEnv = context.env ?? process.env;
+  return processUpstream({
+    identity: named,
+    start: () => tier.start({ command, args, manifest, implicitReadPaths: implicit, env: candidateEnv }),
+    stderr: (line) => log(`[${named.name}] ${line}`),
+  });
+}
+
+/** The package name without its scope, else the script's or command's base name, cut to a policy-safe name. */
+function defaultName(identity: ServerIdentity): string {
+  const pkg = identity.package?.name?.replace(/^@[^/]+\//, '');
+  const raw =
+    pkg ??
+    (identity.script === undefined
+      ? basename(identity.command ?? 'server')
+      : basename(identity.script.path, '.js'));
+  const cleaned = raw.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return cleaned.slice(0, 64) || 'server';
+}
+
+function toolsOption(options: McpRunOptions): { tools?: { allow: string[]; deny: string[] } } {
+  if (options.tools.length > 0) return { tools: toolFilterFromFlag(options.tools) };
+  if (options.manifest !== undefined) {
+    const manifest = manifestFromOptions(options, 'tools');
+    return {
+      tools: { allow: [...manifest.capabilities.tools.allow], deny: [...manifest.capabilities.tools.deny] },
+    };
+  }
+  return {};
+}
+
+function agentKey(
+  home: string,
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+): { did: string; signer: Signer } {
+  const agent = KeyStore.open(home, env).agent(name);
+  return { did: agent.did, signer: agent.signer };
+}
+
+function describeEvent(server: string, event: BridgeEvent): string {
+  switch (event.type) {
+    case 'upstream-ended':
+      return `oacp: ${server}: ${event.reason}; restarting`;
+    case 'upstream-restarted':
+      return `oacp: ${server}: restarted (attempt ${event.attempt})`;
+    case 'upstream-restart-failed':
+      return `oacp: ${server}: restart attempt ${event.attempt} failed: ${event.reason}`;
+    case 'upstream-gave-up':
+      return `oacp: ${server}: giving up after repeated failures: ${event.reason}`;
+    case 'invalid-message':
+      return `oacp: ${server}: invalid JSON-RPC from the ${event.from}: ${event.reason}`;
+    case 'receipt-failed':
+      return `oacp: ${server}: RECEIPT NOT WRITTEN for call ${event.callId}: ${event.reason}`;
+  }
+}
+
+function abortPromise(signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return new Promise(() => undefined);
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
