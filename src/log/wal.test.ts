@@ -52,6 +52,18 @@ describe('WriteAheadLog', () => {
     await wal.close();
   });
 
+  it('replays records that straddle its 1 MiB read windows', async () => {
+    const path = walPath();
+    const big = Array.from({ length: 40 }, (_, i) => String(i % 10).repeat(60_000 + i));
+    await withEntries(path, big);
+    const { wal, hashes, recovery } = await replay(path);
+    expect(hashes).toHaveLength(40);
+    expect(recovery.truncatedBytes).toBe(0);
+    const [last] = await wal.readEntries(39, 40);
+    expect(last?.length).toBe(60_039);
+    await wal.close();
+  });
+
   it('cuts a torn tail record back to the last whole one', async () => {
     const path = walPath();
     await withEntries(path, ['one', 'two', 'three']);
