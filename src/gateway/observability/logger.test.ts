@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { Logger } from './logger.js';
+import { redact, redactText } from './redact.js';
+
+describe('structured logs', () => {
+  it('writes one JSON object per line with time, level, msg and fields', () => {
+    const lines: string[] = [];
+    const log = new Logger(
+      (line) => lines.push(line),
+      'info',
+      { service: 'gw' },
+      () => new Date(0),
+    );
+    log.child({ requestId: 'r1' }).info('request done', { status: 200 });
+    log.debug('not written');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] ?? '')).toEqual({
+      time: '1970-01-01T00:00:00.000Z',
+      level: 'info',
+      msg: 'request done',
+      service: 'gw',
+      requestId: 'r1',
+      status: 200,
+    });
+  });
+
+  it('redacts secret fields and secret-shaped strings wherever they appear', () => {
+    const lines: string[] = [];
+    const log = new Logger((line) => lines.push(line));
+    const key = 'oacp_sk_0123456789abcdefghijklmnop';
+    log.warn(`auth failed for ${key}`, {
+      headers: { authorization: `Bearer ${key}`, 'x-request-id': 'abc' },
+      apiKey: key,
+      masterKey: 'deadbeef',
+      nested: [{ token: 't0p' }, { note: `Bearer eyJhbGciOi.abc.def` }],
+      error: new Error(`bad key ${key}`),
+    });
+    const line = lines[0] ?? '';
+    expect(line).not.toContain(key);
+    expect(line).not.toContain('deadbeef');
+    expect(line).not.toContain('t0p');
+    expect(line).not.toContain('eyJhbGciOi');
+    const record = JSON.parse(line);
+    expect(record.headers['x-request-id']).toBe('abc');
+    expect(record.headers.authorization).toBe('[REDACTED]');
+    expect(record.error.message).toBe('bad key oacp_[REDACTED]');
+  });
+
+  it('masks PEM private keys inside text', () => {
+    const pem = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI\n-----END PRIVATE KEY-----';
+    expect(redactText(`key: ${pem}`)).toBe('key: [REDACTED PRIVATE KEY]');
+  });
+
+  it('never throws on cycles or odd values', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    expect(() => JSON.stringify(redact(cyclic))).not.toThrow();
+    const lines: string[] = [];
+    new Logger((line) => lines.push(line)).info('odd', { big: 10n, cyclic });
+    expect(JSON.parse(lines[0] ?? '').big).toBe('10');
+  });
+});
