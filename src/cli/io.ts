@@ -6,10 +6,18 @@ export interface Output {
   err(line: string): void;
 }
 
-export const processOutput: Output = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-};
+/** Writes to stdout/stderr; a reader that went away (`oacp ... | head`) is not an error worth a stack. */
+export function processOutput(): Output {
+  const ignoreBrokenPipe = (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  };
+  process.stdout.on('error', ignoreBrokenPipe);
+  process.stderr.on('error', ignoreBrokenPipe);
+  return {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  };
+}
 
 /** A user-facing failure: printed as one line, no stack, with this exit code. */
 export class CliExit extends Error {

@@ -1,3 +1,4 @@
+import { homedir } from 'node:os';
 import { dirname, resolve, sep } from 'node:path';
 import { findPackageJson, type ServerIdentity } from './server-identity.js';
 
@@ -23,9 +24,11 @@ export function implicitReadPaths(identity: ServerIdentity): string[] {
   const script = identity.script?.path;
   if (script !== undefined) {
     const pkg = findPackageJson(script);
-    paths.add(pkg === undefined ? dirname(script) : dirname(pkg));
+    const pkgDir = pkg === undefined ? undefined : dirname(pkg);
+    // The script's package, unless that would expose a whole system or home directory: then the script alone.
+    paths.add(pkgDir === undefined || tooBroad(pkgDir) ? script : pkgDir);
     const root = outermostNodeModules(script);
-    if (root !== undefined) paths.add(root);
+    if (root !== undefined && !tooBroad(root)) paths.add(root);
   }
   return [...paths].map((path) => resolve(path));
 }
@@ -34,4 +37,24 @@ function outermostNodeModules(file: string): string | undefined {
   const marker = `${sep}node_modules${sep}`;
   const at = file.indexOf(marker);
   return at === -1 ? undefined : file.slice(0, at + marker.length - 1);
+}
+
+/** Directories never granted implicitly: they hold far more than one program's code. */
+function tooBroad(dir: string): boolean {
+  const normalized = resolve(dir);
+  const broad = [
+    '/',
+    '/usr',
+    '/usr/local',
+    '/usr/lib',
+    '/etc',
+    '/home',
+    '/root',
+    '/tmp',
+    '/var',
+    '/opt',
+    '/srv',
+    homedir(),
+  ];
+  return broad.includes(normalized) || normalized.split(sep).length <= 2;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 
 /**
  * Who the upstream server is, for receipts: how it was started and digests of
@@ -29,7 +29,7 @@ export interface FileDigest {
 export function serverIdentity(name: string, command: string, args: readonly string[]): ServerIdentity {
   const executablePath = resolveExecutable(command);
   const executable = executablePath === undefined ? undefined : digestFile(executablePath);
-  const scriptPath = args.find((arg) => !arg.startsWith('-') && isFile(resolve(arg)));
+  const scriptPath = interpreterScript(executablePath, args);
   const script = scriptPath === undefined ? undefined : digestFile(realpathSync(resolve(scriptPath)));
   const packagePath = findPackageJson(script?.path ?? executable?.path);
   return {
@@ -44,6 +44,21 @@ export function serverIdentity(name: string, command: string, args: readonly str
 
 export function remoteServerIdentity(name: string, url: URL): ServerIdentity {
   return { name, url: url.href };
+}
+
+/** Executables whose first operand is the program they run (so that file is the workload's code). */
+const INTERPRETER = /^(node|nodejs|deno|bun|python[0-9.]*|ruby|perl|php|bash|sh|dash)$/;
+
+/**
+ * The script an interpreter runs: its first operand, when the executable is an
+ * interpreter and the operand is a file. Any other command's file arguments are
+ * data (think `cat /etc/shadow`): they are neither the workload's code nor
+ * readable without a grant.
+ */
+function interpreterScript(executable: string | undefined, args: readonly string[]): string | undefined {
+  if (executable === undefined || !INTERPRETER.test(basename(executable))) return undefined;
+  const operand = args.find((arg) => !arg.startsWith('-'));
+  return operand !== undefined && isFile(resolve(operand)) ? operand : undefined;
 }
 
 /** The absolute, symlink-resolved path `command` runs, searching PATH like a shell would. */

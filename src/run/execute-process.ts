@@ -5,7 +5,6 @@ import type { ExecutionStatement } from '../attest/oacp-statement.js';
 import { buildStatement } from '../attest/receipt.js';
 import { sha256Hex } from '../core/digest.js';
 import { jcsDigest } from '../core/jcs.js';
-import { codeFiles } from './code-files.js';
 
 export interface ProcessRun {
   readonly tier: ProcessTier;
@@ -17,6 +16,8 @@ export interface ProcessRun {
   readonly stderrSink?: Writable;
   /** The agent the run is attributed to. */
   readonly agentDid?: string;
+  /** The files that are the workload's code (executable, script, package.json) with their digests. */
+  readonly codeFiles: readonly { readonly path: string; readonly sha256: string }[];
 }
 
 export interface ProcessOutcome {
@@ -30,7 +31,6 @@ export interface ProcessOutcome {
 /** Runs one command to completion in `tier` and describes the run as an execution statement. */
 export async function executeProcess(run: ProcessRun): Promise<ProcessOutcome> {
   const startedAt = new Date();
-  const code = codeFiles(run.spec.command, run.spec.args);
   const sandbox = await run.tier.start(run.spec);
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
@@ -55,7 +55,7 @@ export async function executeProcess(run: ProcessRun): Promise<ProcessOutcome> {
     predicateType: EXECUTION_PREDICATE_TYPE,
     predicate: {
       ...(run.agentDid === undefined ? {} : { agent: { did: run.agentDid } }),
-      codeDigest: jcsDigest({ command: [run.spec.command, ...run.spec.args], files: code }),
+      codeDigest: jcsDigest({ command: [run.spec.command, ...run.spec.args], files: run.codeFiles }),
       manifestDigest: jcsDigest(run.spec.manifest),
       tier: run.tier.name,
       inputsDigest: jcsDigest({

@@ -1,7 +1,8 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LightTier } from '../../airlock/native/light.js';
+import { processTiers } from '../../airlock/process-tiers.js';
+import type { ProcessTier } from '../../airlock/sandbox.js';
 import { ManifestSchema } from '../../capability/manifest.js';
 import { KeyStore } from '../../identity/keystore.js';
 import { formatVerifierKey, SIG_TYPE_ED25519 } from '../../log/note-keys.js';
@@ -10,6 +11,7 @@ import { OacpNode } from '../../node/oacp-node.js';
 import { executeProcess } from '../../run/execute-process.js';
 import { verifyOffline } from '../../verify/offline-verifier.js';
 import type { CommandRegistrar } from '../program.js';
+import { describeWorkload } from './workload.js';
 
 export const registerDemo: CommandRegistrar = (program, context) => {
   program
@@ -31,8 +33,15 @@ export const registerDemo: CommandRegistrar = (program, context) => {
 
       const node = await OacpNode.open(home, {});
       try {
-        const tier = new LightTier();
-        out(`2. run a command in the Airlock (${tier.name} tier)`);
+        const tier = await strongestProcessTier();
+        out(
+          `2. run a command in the Airlock (${tier.name} tier: the strongest this machine offers; see \`oacp doctor\`)`,
+        );
+        const args = [
+          '-e',
+          'process.stdout.write("hello from the sandbox, " + (process.env.SECRET ?? "no secret visible"))',
+        ];
+        const workload = describeWorkload('demo', process.execPath, args);
         const manifest = ManifestSchema.parse({
           apiVersion: 'oacp.dev/v1',
           kind: 'CapabilityManifest',
@@ -42,13 +51,12 @@ export const registerDemo: CommandRegistrar = (program, context) => {
           tier,
           spec: {
             command: process.execPath,
-            args: [
-              '-e',
-              'process.stdout.write("hello from the sandbox, " + (process.env.SECRET ?? "no secret visible"))',
-            ],
+            args,
             manifest,
+            implicitReadPaths: workload.implicitReadPaths,
             env: { ...process.env, SECRET: 'demo-canary-not-granted' },
           },
+          codeFiles: workload.codeFiles,
           agentDid: agent.did,
         });
         out(`   stdout: ${outcome.stdout.toString('utf8')}`);
@@ -100,3 +108,12 @@ export const registerDemo: CommandRegistrar = (program, context) => {
       }
     });
 };
+
+/** gvisor, then hardened, then light: the first this host can run. */
+async function strongestProcessTier(): Promise<ProcessTier> {
+  const tiers = processTiers().filter((tier) => ['gvisor', 'hardened', 'light'].includes(tier.name));
+  for (const tier of tiers.reverse()) {
+    if ((await tier.availability()).available) return tier;
+  }
+  throw new Error('no process tier is available');
+}

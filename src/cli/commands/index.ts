@@ -1,9 +1,11 @@
 import type { CommandRegistrar } from '../program.js';
 import { registerAgent } from './agent.js';
 import { registerDemo } from './demo.js';
+import { registerDoctor } from './doctor.js';
 import { registerInit } from './init.js';
 import { registerKeys } from './keys.js';
 import { registerLog } from './log.js';
+import { registerRun } from './run.js';
 import { registerVerify } from './verify.js';
 
 /** Every `oacp` subcommand, in help order. */
@@ -13,5 +15,7 @@ export const registrars: CommandRegistrar[] = [
   registerKeys,
   registerVerify,
   registerLog,
+  registerRun,
+  registerDoctor,
   registerDemo,
 ];

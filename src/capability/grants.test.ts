@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { manifestWithGrants } from './grants.js';
+import { parseManifest } from './parse.js';
+
+describe('manifestWithGrants', () => {
+  it('grants nothing without flags (deny by default)', () => {
+    const manifest = manifestWithGrants(undefined, {});
+    expect(manifest.capabilities.file_read).toEqual([]);
+    expect(manifest.capabilities.network.allowlist).toEqual([]);
+    expect(manifest.capabilities.env).toEqual([]);
+  });
+
+  it('adds exactly the flagged grants to a base manifest, writable paths readable too', () => {
+    const base = parseManifest({
+      apiVersion: 'oacp.dev/v1',
+      kind: 'CapabilityManifest',
+      name: 'base',
+      capabilities: { file_read: ['/data/**'], network: { denylist: ['10.0.0.0/8'] } },
+      quotas: { memory_mb: 128 },
+    });
+    const manifest = manifestWithGrants(base, {
+      files: [{ path: '/work', writable: true }],
+      network: ['api.example.com:443'],
+      env: ['HOME'],
+      quotas: { cpu_ms_per_request: 500 },
+    });
+    expect(manifest.capabilities.file_read).toEqual(['/data/**', '/work']);
+    expect(manifest.capabilities.file_write).toEqual(['/work']);
+    expect(manifest.capabilities.network).toEqual({
+      allowlist: ['api.example.com:443'],
+      denylist: ['10.0.0.0/8'],
+    });
+    expect(manifest.quotas.memory_mb).toBe(128);
+    expect(manifest.quotas.cpu_ms_per_request).toBe(500);
+  });
+
+  it('refuses a malformed grant, naming the field', () => {
+    expect(() => manifestWithGrants(undefined, { network: ['http://not a host'] })).toThrow(
+      /capabilities\.network\.allowlist/,
+    );
+    expect(() => manifestWithGrants(undefined, { env: ['BAD-NAME'] })).toThrow(/capabilities\.env/);
+  });
+});

@@ -1,0 +1,183 @@
+import type { Command } from 'commander';
+import { processTiers } from '../../airlock/process-tiers.js';
+import { type ProcessTier, TIER_ORDER, type TierName } from '../../airlock/sandbox.js';
+import { createTierRegistry } from '../../airlock/tiers.js';
+import { StandardTier } from '../../airlock/wasm/standard-tier.js';
+import type { ExecutionStatement } from '../../attest/oacp-statement.js';
+import { manifestWithGrants } from '../../capability/grants.js';
+import { loadManifest } from '../../capability/load.js';
+import type { Manifest } from '../../capability/manifest.js';
+import { Duration, FileGrant, MemorySize } from '../../mcp/options.js';
+import { OacpNode } from '../../node/oacp-node.js';
+import { executeCode } from '../../run/execute-code.js';
+import { executeProcess } from '../../run/execute-process.js';
+import { CliExit } from '../io.js';
+import type { CliContext, CommandRegistrar } from '../program.js';
+import { collect, openKeyStore, readInputFile } from './shared.js';
+import { describeWorkload } from './workload.js';
+
+interface RunFlags {
+  tier?: string;
+  manifest?: string;
+  allowFiles: string[];
+  allowNetwork: string[];
+  allowEnv: string[];
+  quotaMemory?: string;
+  quotaCpu?: string;
+  input?: string;
+  receipt?: boolean;
+  agent?: string;
+}
+
+export const registerRun: CommandRegistrar = (program, context) => {
+  program
+    .command('run')
+    .description(
+      'run a command (hardened tier by default) or a JavaScript agent file (standard tier) in the Airlock',
+    )
+    .argument('<command...>', 'COMMAND [ARGS...] after --, or agent.js')
+    .option('--tier <tier>', `isolation tier: ${TIER_ORDER.join(', ')}`)
+    .option('--manifest <file>', 'capability manifest (YAML/JSON, or a signed DSSE envelope)')
+    .option('--allow-files <path[:ro|:rw]>', 'grant a path, read-only unless :rw; repeatable', collect, [])
+    .option('--allow-network <host[:port]>', 'allow egress to a host; repeatable', collect, [])
+    .option('--allow-env <name>', 'pass an environment variable through; repeatable', collect, [])
+    .option('--quota-memory <size>', 'memory limit, e.g. 256mb')
+    .option('--quota-cpu <duration>', 'CPU limit per request, e.g. 2s')
+    .option('--input <json>', 'JSON value given to a JavaScript agent as `input`')
+    .option('--receipt', "record a signed execution receipt in this home's transparency log")
+    .option('--agent <name>', 'attribute the run to this agent and co-sign its receipt')
+    .action(async (argv: string[], flags: RunFlags, command: Command) => {
+      const [file, ...rest] = argv;
+      if (file === undefined) throw new CliExit('nothing to run', 2);
+      const isAgentFile =
+        rest.length === 0 &&
+        /\.(m?js)$/.test(file) &&
+        (flags.tier === undefined || flags.tier === 'standard');
+      const tier = parseTier(flags.tier ?? (isAgentFile ? 'standard' : 'hardened'));
+      const manifest = buildManifest(flags);
+      const agent = flags.agent === undefined ? undefined : openKeyStore(context, command).agent(flags.agent);
+      const node =
+        flags.receipt === true ? await OacpNode.open(context.home(command), context.env) : undefined;
+      try {
+        const { statement, exitCode } =
+          tier === 'standard'
+            ? await runAgentFile(context, file, flags, manifest, agent?.did)
+            : await runCommand(context, tier, file, rest, manifest, agent?.did);
+        if (node !== undefined) {
+          const recorded = await node.record(statement, agent?.signer);
+          context.output.err(`oacp: execution receipt ${recorded.index} in log ${node.origin}`);
+        }
+        process.exitCode = exitCode;
+      } finally {
+        await node?.close();
+      }
+    });
+};
+
+function parseTier(name: string): TierName {
+  if (!(TIER_ORDER as readonly string[]).includes(name)) {
+    throw new CliExit(`--tier: unknown tier ${JSON.stringify(name)}; one of ${TIER_ORDER.join(', ')}`, 2);
+  }
+  return name as TierName;
+}
+
+function buildManifest(flags: RunFlags): Manifest {
+  const flag = <T>(
+    name: string,
+    schema: {
+      safeParse(
+        v: unknown,
+      ): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } };
+    },
+    value: unknown,
+  ): T => {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success)
+      throw new CliExit(`${name} ${String(value)}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 2);
+    return parsed.data;
+  };
+  const base = flags.manifest === undefined ? undefined : loadManifest(flags.manifest);
+  return manifestWithGrants(base, {
+    files: flags.allowFiles.map((grant) => flag('--allow-files', FileGrant, grant)),
+    network: flags.allowNetwork,
+    env: flags.allowEnv,
+    quotas: {
+      ...(flags.quotaMemory === undefined
+        ? {}
+        : { memory_mb: flag('--quota-memory', MemorySize, flags.quotaMemory) }),
+      ...(flags.quotaCpu === undefined
+        ? {}
+        : { cpu_ms_per_request: flag('--quota-cpu', Duration, flags.quotaCpu) }),
+    },
+  });
+}
+
+async function runCommand(
+  context: CliContext,
+  tierName: TierName,
+  command: string,
+  args: string[],
+  manifest: Manifest,
+  agentDid: string | undefined,
+): Promise<{ statement: ExecutionStatement; exitCode: number }> {
+  const registry = createTierRegistry<ProcessTier>(processTiers());
+  const tier = await registry.selectTier(tierName);
+  const workload = describeWorkload('run', command, args);
+  const outcome = await executeProcess({
+    tier,
+    spec: { command, args, manifest, implicitReadPaths: workload.implicitReadPaths, env: context.env },
+    codeFiles: workload.codeFiles,
+    stdoutSink: process.stdout,
+    stderrSink: process.stderr,
+    ...(agentDid === undefined ? {} : { agentDid }),
+  });
+  const { exit } = outcome;
+  if (exit.killedBy !== undefined)
+    context.output.err(`oacp: workload stopped by the Airlock: ${exit.killedBy}`);
+  const exitCode = exit.code ?? (exit.signal === null ? 1 : 128 + signalNumber(exit.signal));
+  return { statement: outcome.statement, exitCode };
+}
+
+async function runAgentFile(
+  context: CliContext,
+  file: string,
+  flags: RunFlags,
+  manifest: Manifest,
+  agentDid: string | undefined,
+): Promise<{ statement: ExecutionStatement; exitCode: number }> {
+  const code = readInputFile(file, 'agent code');
+  let input: unknown;
+  if (flags.input !== undefined) {
+    try {
+      input = JSON.parse(flags.input);
+    } catch {
+      throw new CliExit('--input must be a JSON value', 2);
+    }
+  }
+  const outcome = await executeCode({
+    tier: await StandardTier.create(),
+    code,
+    manifest,
+    ...(input === undefined ? {} : { input }),
+    ...(agentDid === undefined ? {} : { agentDid }),
+  });
+  if (!outcome.ok) {
+    context.output.err(`oacp: agent stopped: ${outcome.error}`);
+    return { statement: outcome.statement, exitCode: 1 };
+  }
+  for (const line of outcome.result.logs) context.output.err(line);
+  if (outcome.result.value !== undefined) context.output.out(JSON.stringify(outcome.result.value));
+  return { statement: outcome.statement, exitCode: 0 };
+}
+
+function signalNumber(signal: string): number {
+  const numbers: Record<string, number> = {
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGKILL: 9,
+    SIGSEGV: 11,
+    SIGTERM: 15,
+    SIGXCPU: 24,
+  };
+  return numbers[signal] ?? 0;
+}

@@ -1,0 +1,78 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseEnvelopeBytes } from '../../src/attest/receipt.js';
+import { verifyReceiptEnvelope } from '../../src/attest/verify-receipt.js';
+import { describeWorkload } from '../../src/cli/commands/workload.js';
+import { OacpNode } from '../../src/node/oacp-node.js';
+import { oacp, oacpBinary, tempDir } from './harness.js';
+
+describe('oacp run', () => {
+  it('grants the interpreter and its script, never the files a command merely names', () => {
+    const cat = describeWorkload('t', '/bin/cat', ['/etc/shadow']);
+    expect(cat.implicitReadPaths.some((path) => path.startsWith('/etc'))).toBe(false);
+    expect(cat.codeFiles.map((file) => file.path)).not.toContain('/etc/shadow');
+
+    const script = join(tempDir(), 'tool.js');
+    writeFileSync(script, 'console.log(1)');
+    const node = describeWorkload('t', process.execPath, [script]);
+    expect(node.implicitReadPaths).toContain(script);
+    expect(node.codeFiles.map((file) => file.path)).toContain(script);
+  });
+
+  it('keeps host files out of the hardened tier, even when named on the command line', () => {
+    const result = oacpBinary(['run', '--tier', 'hardened', '--', '/bin/cat', '/etc/shadow']);
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).not.toContain('root:');
+    expect(result.stderr).toContain('No such file');
+  });
+
+  it("returns the workload's own exit status", () => {
+    const result = oacpBinary(['run', '--tier', 'hardened', '--', '/bin/sh', '-c', 'echo out; exit 3']);
+    expect(result.stdout).toBe('out\n');
+    expect(result.code).toBe(3);
+  });
+
+  it('runs a JavaScript agent in the standard tier and records a verifiable execution receipt', async () => {
+    const home = join(tempDir(), 'home');
+    await oacp(['--home', home, 'init']);
+    const agent = join(tempDir(), 'agent.js');
+    writeFileSync(agent, '({ doubled: input.n * 2 })');
+    const result = oacpBinary(['--home', home, 'run', agent, '--input', '{"n":21}', '--receipt']);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ doubled: 42 });
+    expect(result.stderr).toMatch(/execution receipt 0 in log/);
+
+    const node = await OacpNode.open(home, {});
+    try {
+      const envelope = parseEnvelopeBytes(await node.log.entry(0));
+      const verified = verifyReceiptEnvelope(envelope, { airlockKeys: [node.keys.publicKeys().airlock.raw] });
+      expect(verified.ok).toBe(true);
+      expect(verified.statement?.predicate).toMatchObject({ tier: 'standard', exit: { code: 0 } });
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('stops a runaway agent at its CPU quota and says which quota', () => {
+    const agent = join(tempDir(), 'loop.js');
+    writeFileSync(agent, 'while (true) {}');
+    const result = oacpBinary(['run', agent, '--quota-cpu', '200ms']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('WASM_CPU_LIMIT');
+    expect(result.stderr).toContain('cpu_ms_per_request');
+  });
+
+  it('refuses a tier the host cannot provide, saying how to enable it, instead of falling back', () => {
+    const result = oacpBinary(['run', '--tier', 'tee', '--', '/bin/true']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/AIRLOCK_TIER_UNAVAILABLE: tier tee is not available: .*remedy: /);
+  });
+
+  it('rejects an unknown tier and a malformed grant as usage errors', async () => {
+    expect((await oacp(['run', '--tier', 'docker', '--', '/bin/true'])).code).toBe(2);
+    const bad = await oacp(['run', '--allow-files', 'relative/path', '--', '/bin/true']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--allow-files');
+  });
+});
