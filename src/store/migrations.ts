@@ -1,0 +1,114 @@
+import type { Dialect } from './dialect.js';
+
+/**
+ * The gateway schema as one ordered list. A migration is never edited once
+ * shipped: a change is a new entry at the end. Both backends run the same
+ * statements (types come from the dialect), so they report the same version
+ * for the same schema.
+ *
+ * Timestamps are ISO-8601 TEXT (readable, sortable, portable); flags are
+ * INTEGER 0/1; JSON documents are TEXT.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  statements(d: Dialect): readonly string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'gateway core tables',
+    statements: (d) => [
+      `CREATE TABLE agents (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        state TEXT NOT NULL,
+        parent_id TEXT REFERENCES agents (id),
+        sealed_key TEXT NOT NULL,
+        code TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      'CREATE INDEX agents_parent ON agents (parent_id)',
+      'CREATE INDEX agents_name ON agents (name)',
+      // salt NULL means the partition key was destroyed (crypto-shredding).
+      `CREATE TABLE context_partitions (
+        agent_id TEXT PRIMARY KEY REFERENCES agents (id),
+        salt ${d.blob},
+        used_bytes ${d.bigint} NOT NULL,
+        created_at TEXT NOT NULL,
+        destroyed_at TEXT
+      )`,
+      `CREATE TABLE context_entries (
+        agent_id TEXT NOT NULL REFERENCES context_partitions (agent_id),
+        key_name TEXT NOT NULL,
+        nonce ${d.blob} NOT NULL,
+        ciphertext ${d.blob} NOT NULL,
+        size ${d.bigint} NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (agent_id, key_name)
+      )`,
+      `CREATE TABLE agent_checkpoints (
+        agent_id TEXT NOT NULL REFERENCES agents (id),
+        seq ${d.bigint} NOT NULL,
+        nonce ${d.blob} NOT NULL,
+        ciphertext ${d.blob} NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (agent_id, seq)
+      )`,
+      `CREATE TABLE access_log (
+        id ${d.autoId},
+        at TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        key_name TEXT NOT NULL,
+        op TEXT NOT NULL,
+        bytes ${d.bigint} NOT NULL,
+        outcome TEXT NOT NULL,
+        actor TEXT
+      )`,
+      'CREATE INDEX access_log_agent ON access_log (agent_id, id)',
+      `CREATE TABLE credentials (
+        name TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        inject_kind TEXT NOT NULL,
+        inject_name TEXT NOT NULL,
+        nonce ${d.blob} NOT NULL,
+        ciphertext ${d.blob} NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (name, agent_id, tool)
+      )`,
+      'CREATE INDEX credentials_agent ON credentials (agent_id)',
+      `CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        salt ${d.blob} NOT NULL,
+        hash ${d.blob} NOT NULL,
+        scopes TEXT NOT NULL,
+        label TEXT,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+      )`,
+      `CREATE TABLE quota_counters (
+        subject TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        window_start ${d.bigint} NOT NULL,
+        used ${d.bigint} NOT NULL,
+        PRIMARY KEY (subject, resource, window_start)
+      )`,
+      `CREATE TABLE security_events (
+        id ${d.autoId},
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT,
+        detail TEXT NOT NULL
+      )`,
+      'CREATE INDEX security_events_kind ON security_events (kind, id)',
+    ],
+  },
+];
+
+/** The version a fully migrated store reports. */
+export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

@@ -1,0 +1,25 @@
+import type { Dialect } from '../dialect.js';
+import type { Sql } from '../sql.js';
+import type { Repos } from '../types.js';
+import { accessLogRepo } from './access-log.js';
+import { agentRepo } from './agents.js';
+import { apiKeyRepo } from './api-keys.js';
+import { checkpointRepo } from './checkpoints.js';
+import { contextRepo } from './context.js';
+import { credentialRepo } from './credentials.js';
+import { quotaCounterRepo } from './quotas.js';
+import { securityEventRepo } from './security-events.js';
+
+/** The repositories over one Sql: the store's own, or a transaction's. */
+export function createRepos(sql: Sql, dialect: Dialect): Repos {
+  return {
+    agents: agentRepo(sql),
+    context: contextRepo(sql, dialect),
+    checkpoints: checkpointRepo(sql),
+    accessLog: accessLogRepo(sql),
+    credentials: credentialRepo(sql),
+    apiKeys: apiKeyRepo(sql),
+    quotas: quotaCounterRepo(sql),
+    securityEvents: securityEventRepo(sql),
+  };
+}

@@ -1,0 +1,217 @@
+import type { DialectName } from './dialect.js';
+import type { Sql } from './sql.js';
+
+/**
+ * Rows as the gateway reads and writes them. The store knows nothing of
+ * manifests, lifecycles or cryptography: JSON arrives as text, secrets arrive
+ * already encrypted, states are strings the gateway validates.
+ * Times are ISO-8601 strings.
+ */
+
+export interface AgentRow {
+  /** did:key of the agent's Ed25519 identity. */
+  readonly id: string;
+  readonly name: string;
+  /** The effective capability manifest, JSON. */
+  readonly manifest: string;
+  readonly state: string;
+  readonly parentId: string | null;
+  /** The private key sealed under the master key, JSON (identity's SealedKey). */
+  readonly sealedKey: string;
+  readonly code: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface AgentRepo {
+  /** Throws STORE_CONFLICT when the id exists. */
+  insert(row: AgentRow): Promise<void>;
+  get(id: string): Promise<AgentRow | undefined>;
+  list(filter?: { readonly state?: string; readonly parentId?: string }): Promise<AgentRow[]>;
+  /** Compare-and-set: changes the state only if it still is `from`; false otherwise. */
+  setState(id: string, from: string, to: string, at: string): Promise<boolean>;
+}
+
+export interface PartitionRow {
+  readonly agentId: string;
+  /** null once destroyed: without the salt the partition key cannot be derived again. */
+  readonly salt: Uint8Array | null;
+  readonly usedBytes: number;
+  readonly createdAt: string;
+  readonly destroyedAt: string | null;
+}
+
+export interface ContextEntryRow {
+  readonly agentId: string;
+  readonly key: string;
+  readonly nonce: Uint8Array;
+  /** AES-GCM ciphertext with its 16-byte tag appended. */
+  readonly ciphertext: Uint8Array;
+  /** Plaintext bytes, what the partition quota counts. */
+  readonly size: number;
+  readonly updatedAt: string;
+}
+
+export interface ContextRepo {
+  createPartition(agentId: string, salt: Uint8Array, at: string): Promise<void>;
+  /** With `lock`, the row stays locked (PostgreSQL) until the transaction ends; use inside transaction(). */
+  partition(agentId: string, options?: { readonly lock?: boolean }): Promise<PartitionRow | undefined>;
+  setUsedBytes(agentId: string, usedBytes: number): Promise<void>;
+  /** Forgets the salt and deletes every entry; false if there was no live partition. */
+  destroyPartition(agentId: string, at: string): Promise<boolean>;
+  get(agentId: string, key: string): Promise<ContextEntryRow | undefined>;
+  /** Inserts or replaces. */
+  put(row: ContextEntryRow): Promise<void>;
+  delete(agentId: string, key: string): Promise<boolean>;
+  keys(
+    agentId: string,
+  ): Promise<{ readonly key: string; readonly size: number; readonly updatedAt: string }[]>;
+}
+
+export interface CheckpointRow {
+  readonly agentId: string;
+  readonly seq: number;
+  readonly nonce: Uint8Array;
+  readonly ciphertext: Uint8Array;
+  readonly createdAt: string;
+}
+
+export interface CheckpointRepo {
+  /** Stores the next checkpoint (seq = previous + 1) and returns its seq. */
+  append(agentId: string, nonce: Uint8Array, ciphertext: Uint8Array, at: string): Promise<number>;
+  latest(agentId: string): Promise<CheckpointRow | undefined>;
+  deleteAll(agentId: string): Promise<number>;
+}
+
+export interface AccessLogRow {
+  readonly at: string;
+  readonly agentId: string;
+  readonly key: string;
+  readonly op: string;
+  readonly bytes: number;
+  readonly outcome: string;
+  readonly actor: string | null;
+}
+
+export interface AccessLogRepo {
+  append(row: AccessLogRow): Promise<void>;
+  /** Oldest first; `afterId` pages forward. */
+  list(filter?: {
+    readonly agentId?: string;
+    readonly afterId?: number;
+    readonly limit?: number;
+  }): Promise<(AccessLogRow & { readonly id: number })[]>;
+}
+
+export interface CredentialRow {
+  readonly name: string;
+  readonly agentId: string;
+  /** A tool name, or a prefix pattern ending in `*`. */
+  readonly tool: string;
+  readonly injectKind: string;
+  readonly injectName: string;
+  readonly nonce: Uint8Array;
+  readonly ciphertext: Uint8Array;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface CredentialRepo {
+  /** Inserts or replaces the credential with the same (name, agentId, tool). */
+  upsert(row: CredentialRow): Promise<void>;
+  forAgent(agentId: string): Promise<CredentialRow[]>;
+  list(): Promise<CredentialRow[]>;
+  delete(name: string, agentId: string, tool: string): Promise<boolean>;
+}
+
+export interface ApiKeyRow {
+  readonly id: string;
+  readonly salt: Uint8Array;
+  readonly hash: Uint8Array;
+  /** JSON array of scope strings. */
+  readonly scopes: string;
+  readonly label: string | null;
+  readonly createdAt: string;
+  readonly revokedAt: string | null;
+}
+
+export interface ApiKeyRepo {
+  insert(row: ApiKeyRow): Promise<void>;
+  get(id: string): Promise<ApiKeyRow | undefined>;
+  list(): Promise<ApiKeyRow[]>;
+  /** False when the key does not exist or was already revoked. */
+  revoke(id: string, at: string): Promise<boolean>;
+}
+
+export interface QuotaConsumeInput {
+  readonly subject: string;
+  readonly resource: string;
+  /** Start of the fixed window (e.g. ms since epoch rounded down to the hour). */
+  readonly windowStart: number;
+  readonly amount: number;
+  readonly limit: number;
+}
+
+export interface QuotaCounterRepo {
+  /**
+   * Adds `amount` to the window's counter only if the result stays within
+   * `limit`, as one atomic statement: concurrent callers (even across
+   * gateway processes on PostgreSQL) can never together exceed the limit.
+   */
+  consume(input: QuotaConsumeInput): Promise<{ readonly allowed: boolean; readonly used: number }>;
+  used(subject: string, resource: string, windowStart: number): Promise<number>;
+  /** Deletes windows that started before `windowStart`; returns how many. */
+  prune(beforeWindowStart: number): Promise<number>;
+}
+
+export interface SecurityEventRow {
+  readonly at: string;
+  readonly kind: string;
+  readonly subject: string | null;
+  /** JSON object; never secret values. */
+  readonly detail: string;
+}
+
+export interface SecurityEventRepo {
+  append(row: SecurityEventRow): Promise<void>;
+  list(filter?: {
+    readonly kind?: string;
+    readonly afterId?: number;
+    readonly limit?: number;
+  }): Promise<(SecurityEventRow & { readonly id: number })[]>;
+}
+
+/** Every repository, bound either to the store or to one transaction. */
+export interface Repos {
+  readonly agents: AgentRepo;
+  readonly context: ContextRepo;
+  readonly checkpoints: CheckpointRepo;
+  readonly accessLog: AccessLogRepo;
+  readonly credentials: CredentialRepo;
+  readonly apiKeys: ApiKeyRepo;
+  readonly quotas: QuotaCounterRepo;
+  readonly securityEvents: SecurityEventRepo;
+}
+
+export interface Store extends Repos {
+  readonly dialect: DialectName;
+  /** Where the store lives, with any password removed (safe to print). */
+  readonly location: string;
+  /** The schema version (highest applied migration). */
+  schemaVersion(): Promise<number>;
+  /**
+   * Runs `fn` in one transaction: all its writes commit together or not at
+   * all. Use only `tx` inside `fn`; calling the store itself from inside would
+   * wait for the transaction to end (SQLite) or run outside it (PostgreSQL).
+   */
+  transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
+  /**
+   * Best effort to push deleted bytes (destroyed salts) off the disk:
+   * SQLite checkpoints and truncates its WAL (secure_delete zeroes freed
+   * pages); PostgreSQL vacuums the partition table. See docs/store.md.
+   */
+  scrub(): Promise<void>;
+  /** Raw SQL on the store, for maintenance and tests; repositories are the API. */
+  readonly sql: Sql;
+  close(): Promise<void>;
+}
