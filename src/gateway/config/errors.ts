@@ -1,0 +1,1 @@
+export type ConfigErrorCode = 'GATEWAY_CONFIG_UNREADABLE' | 'GATEWAY_CONFIG_INVALID';

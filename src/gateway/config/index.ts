@@ -1,0 +1,6 @@
+// oacp.yaml for the gateway: strict schema, loader, MCP server options (docs/gateway-config.md).
+export type { ConfigErrorCode } from './errors.js';
+export { loadGatewayConfig, parseGatewayConfig } from './load.js';
+export { mcpRunOptionsFor } from './mcp-options.js';
+export { type McpServerConfig, McpServerSchema } from './mcp-section.js';
+export { type GatewayConfig, GatewayConfigSchema } from './schema.js';

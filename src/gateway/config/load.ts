@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { describeIssues } from '../../capability/issues.js';
+import { OacpError } from '../../core/errors.js';
+import type { ConfigErrorCode } from './errors.js';
+import { type GatewayConfig, GatewayConfigSchema } from './schema.js';
+
+/**
+ * Validates a parsed oacp.yaml document. Every problem is reported, each as
+ * `key.path: what is wrong`; nothing invalid is replaced by a default.
+ * Relative file paths are resolved against `baseDir` (the file's folder).
+ */
+export function parseGatewayConfig(document: unknown, baseDir: string, source = 'oacp.yaml'): GatewayConfig {
+  // An empty file is an empty mapping: every section takes its defaults.
+  const parsed = GatewayConfigSchema.safeParse(document ?? {});
+  if (!parsed.success) {
+    throw new OacpError<ConfigErrorCode>(
+      'GATEWAY_CONFIG_INVALID',
+      `${source}: ${describeIssues(parsed.error)}`,
+    );
+  }
+  return resolvePaths(parsed.data, baseDir);
+}
+
+/** Reads and validates oacp.yaml (YAML 1.2; JSON is YAML too). */
+export function loadGatewayConfig(path: string): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const reason = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable';
+    throw new OacpError<ConfigErrorCode>('GATEWAY_CONFIG_UNREADABLE', `cannot read ${path}: ${reason}`);
+  }
+  // uniqueKeys: a key given twice is a mistake, not "the last one wins".
+  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const problem = document.errors[0];
+  if (problem !== undefined) {
+    throw new OacpError<ConfigErrorCode>(
+      'GATEWAY_CONFIG_INVALID',
+      `${path}: not valid YAML: ${problem.message.split('\n')[0] ?? 'syntax error'}`,
+    );
+  }
+  return parseGatewayConfig(document.toJS(), dirname(resolve(path)), path);
+}
+
+function resolvePaths(config: GatewayConfig, baseDir: string): GatewayConfig {
+  const at = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
+  const optional = (path: string | undefined) => (path === undefined ? {} : { value: at(path) });
+  const store = config.gateway.store;
+  return {
+    ...config,
+    gateway: {
+      ...config.gateway,
+      ...(config.gateway.tls === undefined
+        ? {}
+        : { tls: { cert: at(config.gateway.tls.cert), key: at(config.gateway.tls.key) } }),
+      // A postgres:// URL stays as it is; a file path is resolved like any other path.
+      ...(store === undefined || /^[a-z][a-z0-9+.-]*:\/\//i.test(store)
+        ? {}
+        : { store: store.startsWith('sqlite:') ? `sqlite:${at(store.slice(7))}` : at(store) }),
+    },
+    mcp: {
+      servers: config.mcp.servers.map((server) => {
+        const manifest = optional(server.manifest).value;
+        const policy = optional(server.policy).value;
+        const pins = optional(server.pins).value;
+        return {
+          ...server,
+          ...(manifest === undefined ? {} : { manifest }),
+          ...(policy === undefined ? {} : { policy }),
+          ...(pins === undefined ? {} : { pins }),
+        };
+      }),
+    },
+    policies: config.policies.map(at),
+  };
+}

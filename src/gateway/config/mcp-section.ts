@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { CallRate, Duration, FileGrant, MemorySize } from '../../mcp/options.js';
+import { bool, oneOf, TierNameSchema, text, unitString } from './fields.js';
+
+const ServerName = z.string({ error: 'expected a string' }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+  error: 'must be 1-64 letters, digits, . _ - (starting alphanumeric)',
+});
+
+const strings = () => z.array(text(), { error: 'expected a list of strings' });
+
+/**
+ * One MCP server the gateway fronts: the YAML twin of `oacp mcp run` flags
+ * (`allow_files` is `--allow-files`, and so on), so a server moves between
+ * the command line and the config file unchanged.
+ */
+export const McpServerSchema = z
+  .strictObject({
+    name: ServerName,
+    /** Executable to start (stdio); give `command` or `url`, not both. */
+    command: text().optional(),
+    args: strings().default([]),
+    /** Remote MCP server over Streamable HTTP. */
+    url: z.url({ error: 'expected a URL' }).optional(),
+    tier: TierNameSchema.default('hardened'),
+    /** Capability manifest file (YAML/JSON, or a signed DSSE envelope). */
+    manifest: text().optional(),
+    allow_files: z
+      .array(
+        z.string({ error: 'expected a string' }).refine((value) => FileGrant.safeParse(value).success, {
+          error: 'must be an absolute path, optionally ending in :ro or :rw',
+        }),
+        { error: 'expected a list of strings' },
+      )
+      .default([]),
+    allow_network: strings().default([]),
+    allow_env: strings().default([]),
+    quota_memory: unitString(MemorySize, 'expected a size such as 256mb or 1g').optional(),
+    quota_cpu: unitString(Duration, 'expected a duration such as 500ms, 2s or 1m').optional(),
+    quota_calls: unitString(CallRate, 'expected a rate such as 60/min, 5/s or 1000/h').optional(),
+    tools: strings().default([]),
+    policy: text().optional(),
+    pins: text().optional(),
+    require_approval: strings().default([]),
+    approval_timeout: unitString(Duration, 'expected a duration such as 500ms, 2s or 1m').optional(),
+    attest_level: oneOf(['basic', 'standard'] as const).default('basic'),
+    agent: text().optional(),
+    learn: bool().default(false),
+  })
+  .superRefine((server, ctx) => {
+    if ((server.command === undefined) === (server.url === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['command'], message: 'give exactly one of command or url' });
+    }
+    if (server.url !== undefined && server.args.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['args'], message: 'args apply to command, not to url' });
+    }
+    if (server.attest_level === 'standard' && server.agent === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['agent'],
+        message: 'attest_level standard needs agent (the agent key that co-signs receipts)',
+      });
+    }
+  });
+
+export const McpSectionSchema = z
+  .strictObject({
+    servers: z.array(McpServerSchema, { error: 'expected a list of servers' }).default([]),
+  })
+  .superRefine((section, ctx) => {
+    const seen = new Set<string>();
+    section.servers.forEach((server, index) => {
+      if (seen.has(server.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['servers', index, 'name'],
+          message: `duplicate server name "${server.name}"`,
+        });
+      }
+      seen.add(server.name);
+    });
+  });
+
+export type McpServerConfig = z.output<typeof McpServerSchema>;

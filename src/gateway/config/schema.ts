@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { CapabilitiesSchema, QuotasSchema } from '../../capability/manifest.js';
+import { isDidKey } from '../../identity/did-key.js';
+import { bool, httpUrl, listenAddress, oneOf, paths, positiveInt, TierNameSchema, text } from './fields.js';
+import { McpSectionSchema } from './mcp-section.js';
+
+/**
+ * oacp.yaml: the seed's configuration reference (sandbox, attestation) plus
+ * what the gateway needs (gateway, mcp, a2a, otel, policies, quotas). Every
+ * object is strict: an unknown key is an error naming its path, so a typo
+ * never silently turns a setting off. docs/gateway-config.md is the
+ * reference.
+ */
+
+/** A manifest signer: did:key of an Ed25519 key, or its raw 32 bytes in base64. */
+const TrustedKey = z
+  .string({ error: 'expected a did:key or base64 Ed25519 public key' })
+  .refine((value) => isDidKey(value) || isRawKeyBase64(value), {
+    error: 'expected a did:key:z6Mk... or the base64 of a 32-byte Ed25519 public key',
+  });
+
+function isRawKeyBase64(value: string): boolean {
+  return /^[A-Za-z0-9+/]{43}=$/.test(value) && Buffer.from(value, 'base64').length === 32;
+}
+
+const GatewaySection = z
+  .strictObject({
+    listen: listenAddress().default('127.0.0.1:8080'),
+    tls: z
+      .strictObject({ cert: text(), key: text() }, { error: 'expected an object with cert and key' })
+      .optional(),
+    /** SQLite file path or postgres:// URL; absent means `<home>/gateway.db`. */
+    store: text().optional(),
+    require_signed_manifests: bool().default(false),
+    /** Keys whose manifest signatures are trusted (DSSE). */
+    manifest_keys: z.array(TrustedKey, { error: 'expected a list of keys' }).default([]),
+  })
+  .superRefine((gateway, ctx) => {
+    if (gateway.require_signed_manifests && gateway.manifest_keys.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['manifest_keys'],
+        message: 'require_signed_manifests is on but no manifest signing keys are trusted',
+      });
+    }
+  });
+
+const WasmSection = z.strictObject({
+  runtime: z
+    .string({ error: 'expected a string' })
+    .refine((value) => value === 'quickjs', {
+      error: 'only "quickjs" is available (QuickJS compiled to WebAssembly, run by Node\'s V8)',
+    })
+    .default('quickjs'),
+  memory_limit_mb: positiveInt().default(512),
+  cpu_quota_ms: positiveInt().default(1000),
+});
+
+const TeeSection = z
+  .strictObject({
+    enabled: bool().default(false),
+    provider: oneOf(['intel_sgx', 'intel_tdx', 'amd_sev', 'azure_cc'] as const).optional(),
+  })
+  .superRefine((tee, ctx) => {
+    if (tee.enabled && tee.provider === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['provider'], message: 'required when tee.enabled is true' });
+    }
+  });
+
+const SandboxSection = z.strictObject({
+  default_type: TierNameSchema.default('standard'),
+  wasm: WasmSection.default(WasmSection.parse({})),
+  /** The deny-by-default ceiling every agent manifest is intersected with. */
+  capabilities: CapabilitiesSchema.default(CapabilitiesSchema.parse({})),
+  tee: TeeSection.default(TeeSection.parse({})),
+});
+
+const AttestationSection = z.strictObject({
+  /** basic: the Airlock signs; standard: the agent co-signs; full: standard plus a TEE quote when available. */
+  level: oneOf(['basic', 'standard', 'full'] as const).default('basic'),
+  registry: httpUrl().optional(),
+  retention_days: positiveInt().default(90),
+});
+
+const A2aSection = z.strictObject({
+  /** Which agent may delegate to which (ids or names); checked by the A2A layer. */
+  trust: z
+    .array(z.strictObject({ from: text(), to: text() }), { error: 'expected a list of {from, to}' })
+    .default([]),
+});
+
+const OtelSection = z.strictObject({
+  endpoint: httpUrl().optional(),
+  service_name: text().default('oacp-gateway'),
+});
+
+export const GatewayConfigSchema = z.strictObject({
+  gateway: GatewaySection.default(GatewaySection.parse({})),
+  sandbox: SandboxSection.default(SandboxSection.parse({})),
+  attestation: AttestationSection.default(AttestationSection.parse({})),
+  mcp: McpSectionSchema.default(McpSectionSchema.parse({})),
+  a2a: A2aSection.default(A2aSection.parse({})),
+  otel: OtelSection.default(OtelSection.parse({})),
+  /** Cedar policy files, evaluated together. */
+  policies: paths().default([]),
+  /** Default quotas for agents whose manifest does not set them. */
+  quotas: QuotasSchema.default(QuotasSchema.parse({})),
+});
+
+export type GatewayConfig = z.output<typeof GatewayConfigSchema>;

@@ -1,0 +1,180 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  loadGatewayConfig,
+  mcpRunOptionsFor,
+  parseGatewayConfig,
+} from '../../../src/gateway/config/index.js';
+
+const EXAMPLE = join(import.meta.dirname, '..', '..', '..', 'examples', 'oacp.yaml');
+const dir = mkdtempSync(join(tmpdir(), 'oacp-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function write(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+function refusal(document: unknown): string {
+  try {
+    parseGatewayConfig(document, '/etc/oacp');
+  } catch (error) {
+    expect(error).toMatchObject({ code: 'GATEWAY_CONFIG_INVALID' });
+    return (error as Error).message;
+  }
+  throw new Error('the config was accepted');
+}
+
+describe('oacp.yaml', () => {
+  it('parses the shipped example, resolving relative paths against its folder', () => {
+    const config = loadGatewayConfig(EXAMPLE);
+    const base = join(import.meta.dirname, '..', '..', '..', 'examples');
+    expect(config.gateway.listen).toBe('127.0.0.1:8443');
+    expect(config.gateway.tls).toEqual({
+      cert: join(base, 'tls/gateway.crt'),
+      key: join(base, 'tls/gateway.key'),
+    });
+    expect(config.gateway.require_signed_manifests).toBe(true);
+    expect(config.sandbox.capabilities.env).toEqual(['USER', 'HOME', 'OACP_*']);
+    expect(config.mcp.servers.map((s) => s.name)).toEqual(['files', 'search']);
+    expect(config.policies).toEqual([join(base, 'policies/base.cedar')]);
+    expect(config.a2a.trust).toEqual([{ from: 'planner', to: 'researcher' }]);
+    expect(config.quotas.api_calls_per_hour).toBe(1000);
+  });
+
+  it('fills defaults only for absent keys (an empty file is a deny-by-default gateway)', () => {
+    const config = parseGatewayConfig(null, '/etc/oacp');
+    expect(config.gateway).toEqual({
+      listen: '127.0.0.1:8080',
+      require_signed_manifests: false,
+      manifest_keys: [],
+    });
+    expect(config.sandbox.default_type).toBe('standard');
+    expect(config.sandbox.wasm).toEqual({ runtime: 'quickjs', memory_limit_mb: 512, cpu_quota_ms: 1000 });
+    expect(config.sandbox.capabilities.file_read).toEqual([]);
+    expect(config.sandbox.capabilities.network.allowlist).toEqual([]);
+    expect(config.attestation).toEqual({ level: 'basic', retention_days: 90 });
+    expect(config.mcp.servers).toEqual([]);
+  });
+
+  it.each([
+    [
+      { sandbox: { wasm: { memory_limit_mb: -5 } } },
+      'sandbox.wasm.memory_limit_mb: expected a positive integer',
+    ],
+    [
+      { sandbox: { wasm: { memory_limit_mb: '512' } } },
+      'sandbox.wasm.memory_limit_mb: expected a positive integer',
+    ],
+    [{ sandbox: { wasm: { cpu_quota_ms: 1.5 } } }, 'sandbox.wasm.cpu_quota_ms: expected a positive integer'],
+    [{ sandbox: { wasm: { runtime: 'wasmtime' } } }, 'sandbox.wasm.runtime: only "quickjs" is available'],
+    [
+      { sandbox: { default_type: 'docker' } },
+      'sandbox.default_type: expected one of light, standard, hardened',
+    ],
+    [{ sandbox: { tee: { enabled: true } } }, 'sandbox.tee.provider: required when tee.enabled is true'],
+    [{ sandbox: { tee: { enabled: 'yes' } } }, 'sandbox.tee.enabled: expected true or false'],
+    [{ sandbox: { tee: { provider: 'intel' } } }, 'sandbox.tee.provider: expected one of intel_sgx'],
+    [{ sandbox: { capabilities: { file_read: ['relative/path'] } } }, 'sandbox.capabilities.file_read[0]:'],
+    [
+      { sandbox: { capabilities: { network: { allowlist: ['http://x'] } } } },
+      'sandbox.capabilities.network.allowlist[0]:',
+    ],
+    [{ sandbox: { wasm: { memory_limit: 5 } } }, 'sandbox.wasm: unknown field "memory_limit"'],
+    [{ sandboxes: {} }, '(top level): unknown field "sandboxes"'],
+    [{ attestation: { level: 'total' } }, 'attestation.level: expected one of basic, standard, full'],
+    [{ attestation: { registry: 'ftp://x' } }, 'attestation.registry: expected an http:// or https:// URL'],
+    [{ attestation: { retention_days: 0 } }, 'attestation.retention_days: expected a positive integer'],
+    [{ gateway: { listen: 'localhost' } }, 'gateway.listen: expected HOST:PORT'],
+    [{ gateway: { listen: '0.0.0.0:70000' } }, 'gateway.listen: port must be at most 65535'],
+    [{ gateway: { tls: { cert: 'a.crt' } } }, 'gateway.tls.key:'],
+    [
+      { gateway: { require_signed_manifests: true } },
+      'gateway.manifest_keys: require_signed_manifests is on',
+    ],
+    [{ gateway: { manifest_keys: ['did:web:x'] } }, 'gateway.manifest_keys[0]: expected a did:key'],
+    [{ otel: { endpoint: 'not a url' } }, 'otel.endpoint: expected an http:// or https:// URL'],
+    [{ policies: 'base.cedar' }, 'policies: expected a list of paths'],
+    [{ quotas: { api_calls_per_hour: -1 } }, 'quotas.api_calls_per_hour:'],
+    [{ a2a: { trust: [{ from: 'a' }] } }, 'a2a.trust[0].to:'],
+    [{ mcp: { servers: [{ name: 'x' }] } }, 'mcp.servers[0].command: give exactly one of command or url'],
+    [
+      { mcp: { servers: [{ name: 'x', command: 'a', url: 'https://h/mcp' }] } },
+      'mcp.servers[0].command: give exactly one of command or url',
+    ],
+    [
+      { mcp: { servers: [{ name: 'x', command: 'a', quota_memory: 'lots' }] } },
+      'mcp.servers[0].quota_memory: expected a size such as 256mb',
+    ],
+    [
+      { mcp: { servers: [{ name: 'x', command: 'a', allow_files: ['data'] }] } },
+      'mcp.servers[0].allow_files[0]: must be an absolute path',
+    ],
+    [
+      { mcp: { servers: [{ name: 'x', command: 'a', tier: 'vm' }] } },
+      'mcp.servers[0].tier: expected one of light',
+    ],
+    [
+      {
+        mcp: {
+          servers: [
+            { name: 'x', command: 'a' },
+            { name: 'x', command: 'b' },
+          ],
+        },
+      },
+      'mcp.servers[1].name: duplicate server name "x"',
+    ],
+    [
+      { mcp: { servers: [{ name: 'x', command: 'a', attest_level: 'standard' }] } },
+      'mcp.servers[0].agent: attest_level standard needs agent',
+    ],
+  ])('refuses %j naming the key', (document, message) => {
+    expect(refusal(document)).toContain(message);
+  });
+
+  it('reports every problem, not only the first', () => {
+    const message = refusal({
+      sandbox: { wasm: { memory_limit_mb: 0 } },
+      attestation: { retention_days: 'x' },
+    });
+    expect(message).toContain('sandbox.wasm.memory_limit_mb');
+    expect(message).toContain('attestation.retention_days');
+  });
+
+  it('refuses unreadable files, bad YAML and keys given twice', () => {
+    expect(() => loadGatewayConfig(join(dir, 'missing.yaml'))).toThrow(
+      expect.objectContaining({ code: 'GATEWAY_CONFIG_UNREADABLE' }),
+    );
+    expect(() => loadGatewayConfig(write('bad.yaml', 'gateway: [unclosed\n'))).toThrow(/not valid YAML/);
+    expect(() =>
+      loadGatewayConfig(write('twice.yaml', 'gateway:\n  listen: "127.0.0.1:1"\n  listen: "0.0.0.0:2"\n')),
+    ).toThrow(/not valid YAML/);
+  });
+
+  it('keeps a postgres URL as given and resolves a relative SQLite path', () => {
+    const pgConfig = loadGatewayConfig(write('pg.yaml', 'gateway:\n  store: postgres://u:p@db/oacp\n'));
+    expect(pgConfig.gateway.store).toBe('postgres://u:p@db/oacp');
+    const sqlite = loadGatewayConfig(write('sqlite.yaml', 'gateway:\n  store: state/gw.db\n'));
+    expect(sqlite.gateway.store).toBe(join(dir, 'state/gw.db'));
+  });
+
+  it('turns an mcp.servers entry into the same options as `oacp mcp run` flags', () => {
+    const config = loadGatewayConfig(EXAMPLE);
+    const [files, search] = config.mcp.servers;
+    if (files === undefined || search === undefined) throw new Error('example servers missing');
+    const options = mcpRunOptionsFor(files);
+    expect(options.command).toEqual(['npx', '-y', '@modelcontextprotocol/server-filesystem', '/data']);
+    expect(options.tier).toBe('hardened');
+    expect(options.allowFiles).toEqual([{ path: '/data', writable: false }]);
+    expect(options.quotaMemory).toBe(256);
+    expect(options.quotaCalls).toBe(60);
+    expect(options.requireApproval).toEqual(['write_file']);
+    const remote = mcpRunOptionsFor(search);
+    expect(remote.upstream).toBe('https://mcp.search.example.com/mcp');
+    expect(remote.command).toEqual([]);
+  });
+});
