@@ -21,7 +21,10 @@ function deadPid(): number {
   const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
     encoding: 'utf8',
   });
-  return Number(child.stdout);
+  const pid = Number(child.stdout);
+  if (!Number.isInteger(pid) || pid <= 0)
+    throw new Error(`could not start a short-lived process: ${child.error}`);
+  return pid;
 }
 
 describe('DirectoryLock', () => {
@@ -53,7 +56,8 @@ describe('DirectoryLock', () => {
 
   it('never judges a lock from another host stale', async () => {
     const path = lockPath();
-    writeFileSync(path, JSON.stringify({ pid: deadPid(), host: `${hostname()}-elsewhere`, nonce: 'x' }));
+    // Even this process's own pid proves nothing about a process on another machine.
+    writeFileSync(path, JSON.stringify({ pid: process.pid, host: `${hostname()}-elsewhere`, nonce: 'x' }));
     await expect(DirectoryLock.acquire(path)).rejects.toMatchObject({ code: 'LOG_LOCKED' });
   });
 
