@@ -5,6 +5,7 @@ export function probe(
   command: string,
   args: readonly string[],
   timeoutMs = 5_000,
+  user?: { uid: number; gid: number },
 ): Promise<{ ok: boolean; output: string }> {
   return new Promise((resolve) => {
     let output = '';
@@ -14,6 +15,7 @@ export function probe(
         stdio: ['ignore', 'pipe', 'pipe'],
         timeout: timeoutMs,
         env: { PATH: '/usr/bin:/bin' },
+        ...(user === undefined ? {} : { uid: user.uid, gid: user.gid }),
       });
     } catch (error) {
       resolve({ ok: false, output: error instanceof Error ? error.message : String(error) });

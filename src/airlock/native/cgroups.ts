@@ -95,7 +95,15 @@ export function createSandboxCgroup(
   };
 }
 
-/** `sh -c` prefix that moves itself into the cgroup, then execs the rest ("$@"). */
-export function cgroupEnterArgs(cgroup: SandboxCgroup): string[] {
-  return ['/bin/sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup.path];
+/**
+ * `sh -c` prefix that moves itself into the cgroup, then execs the rest
+ * ("$@"); with a user, it drops to that user after joining (joining needs
+ * the privileges the sandbox user lacks).
+ */
+export function cgroupEnterArgs(cgroup: SandboxCgroup, user?: { uid: number; gid: number }): string[] {
+  const drop =
+    user === undefined
+      ? []
+      : ['/usr/bin/setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups'];
+  return ['/bin/sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup.path, ...drop];
 }

@@ -1,4 +1,5 @@
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -21,6 +22,10 @@ if (!available) console.log('skipping hardened tier tests:', await tier.availabi
 const dir = mkdtempSync(join(tmpdir(), 'oacp-hardened-test-'));
 writeFileSync(join(dir, 'in.txt'), 'granted input');
 mkdirSync(join(dir, 'out'));
+// As root the sandbox runs as nobody, which must be able to reach the grants.
+chmodSync(dir, 0o755);
+chmodSync(join(dir, 'out'), 0o777);
+const isRoot = process.getuid?.() === 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function manifest(capabilities: Record<string, unknown> = {}) {

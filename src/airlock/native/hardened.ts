@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
@@ -21,6 +21,7 @@ import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
 import { type EgressHooks, prepareSpec, startEgressProxy } from './prepare.js';
 import { prlimitArgs, rlimitsFromQuotas } from './rlimits.js';
 import { writeSandboxEtc } from './sandbox-etc.js';
+import { checkAccess, type SandboxUser, sandboxUser } from './sandbox-user.js';
 import { encodeProgram } from './seccomp/bpf.js';
 import { buildSeccompFilter } from './seccomp/filter.js';
 import { spawnWorkload } from './spawn.js';
@@ -35,6 +36,12 @@ export interface HardenedTierOptions extends EgressHooks {
   readonly workRoot?: string;
   /** Overrides cgroup v2 detection (tests, or hosts where it must stay off). */
   readonly cgroups?: CgroupSupport;
+  /**
+   * Host account of the workload. Default: nobody (65534) when OACP runs as
+   * root, the invoking user otherwise. 'invoker' keeps root as root (RLIMIT_NPROC
+   * then cannot bind: only the supervisor's process count stops a fork bomb).
+   */
+  readonly runAs?: SandboxUser | 'invoker';
 }
 
 /** A hardened or gVisor sandbox: a ProcessSandbox plus the decisions its egress proxy made. */
@@ -82,16 +89,21 @@ export class HardenedTier implements ProcessTier {
         remedy: 'apt-get install util-linux',
       };
     }
-    const check = await probe(this.bwrap, [
-      '--unshare-all',
-      '--unshare-user',
-      '--disable-userns',
-      '--die-with-parent',
-      '--ro-bind',
-      '/',
-      '/',
-      'true',
-    ]);
+    const check = await probe(
+      this.bwrap,
+      [
+        '--unshare-all',
+        '--unshare-user',
+        '--disable-userns',
+        '--die-with-parent',
+        '--ro-bind',
+        '/',
+        '/',
+        'true',
+      ],
+      5_000,
+      sandboxUser(this.options.runAs),
+    );
     if (!check.ok) {
       return {
         available: false,
@@ -117,7 +129,11 @@ export class HardenedTier implements ProcessTier {
     const id = `hardened-${randomUUID()}`;
     const { manifest } = spec;
     const prepared = prepareSpec(spec, 'hardened', this.socat);
+    const user = sandboxUser(this.options.runAs);
+    if (user !== undefined) checkAccess(prepared.mounts, prepared.executable, user);
     const dir = mkdtempSync(join(this.options.workRoot ?? tmpdir(), 'oacp-hardened-'));
+    // bwrap, running as the sandbox user, must reach the synthetic /etc files and the proxy socket.
+    if (user !== undefined) chmodSync(dir, 0o711);
     let proxy: EgressProxy | undefined;
     let cgroup: SandboxCgroup | undefined;
     const cleanup = async (): Promise<void> => {
@@ -126,9 +142,13 @@ export class HardenedTier implements ProcessTier {
       rmSync(dir, { recursive: true, force: true });
     };
     try {
-      const etc = writeSandboxEtc(dir, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
+      const etc = writeSandboxEtc(
+        dir,
+        user?.uid ?? process.getuid?.() ?? 0,
+        user?.gid ?? process.getgid?.() ?? 0,
+      );
       const socket = join(dir, 'egress.sock');
-      if (prepared.wantsEgress) proxy = await startEgressProxy(id, spec, socket, this.options);
+      if (prepared.wantsEgress) proxy = await startEgressProxy(id, spec, socket, this.options, user);
       const cgroupSupport = this.options.cgroups ?? detectCgroupV2();
       if (cgroupSupport.delegated) {
         cgroup = createSandboxCgroup(cgroupSupport.path, id, manifest.quotas, HELPER_PROCESSES);
@@ -149,7 +169,7 @@ export class HardenedTier implements ProcessTier {
         ...spec.args,
       ];
       const [command = this.bwrap, ...args] = [
-        ...(cgroup === undefined ? [] : cgroupEnterArgs(cgroup)),
+        ...(cgroup === undefined ? [] : cgroupEnterArgs(cgroup, user)),
         this.bwrap,
         ...sandboxArgs,
         '--',
@@ -160,6 +180,8 @@ export class HardenedTier implements ProcessTier {
         args,
         env: prepared.env,
         fd3: encodeProgram(buildSeccompFilter()),
+        // With a cgroup the wrapper joins it as root and drops to the user itself.
+        ...(user === undefined || cgroup !== undefined ? {} : { user }),
       });
       const running = proxy;
       const sandbox = supervise({

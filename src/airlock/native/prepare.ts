@@ -87,6 +87,7 @@ export async function startEgressProxy(
   spec: ProcessSpec,
   socketPath: string,
   hooks: EgressHooks,
+  owner?: { uid: number; gid: number },
 ): Promise<EgressProxy> {
   const proxy = new EgressProxy({
     rules: proxyRules(NetworkPolicy.from(spec.manifest.capabilities.network)),
@@ -94,6 +95,6 @@ export async function startEgressProxy(
     ...(hooks.resolver === undefined ? {} : { resolver: hooks.resolver }),
     onEvent: (event) => hooks.onEgressEvent?.(sandboxId, event),
   });
-  await proxy.listen(socketPath);
+  await proxy.listen(socketPath, owner);
   return proxy;
 }

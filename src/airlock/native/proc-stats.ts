@@ -16,6 +16,8 @@ export interface ProcessFigures {
   readonly peakRssBytes: number;
   /** Live processes in the tree, the root included. */
   readonly processes: number;
+  /** Whether any thread in the tree is running or waiting for a CPU (state R). */
+  readonly runnable: boolean;
 }
 
 function readText(path: string): string | undefined {
@@ -49,6 +51,20 @@ export function readMemory(pid: number): { rssBytes: number; peakRssBytes: numbe
   return { rssBytes: readStatusKb(status, 'VmRSS'), peakRssBytes: readStatusKb(status, 'VmHWM') };
 }
 
+/** True when any thread of the process is in state R; a starved busy loop is still R. */
+export function hasRunnableThread(pid: number): boolean {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return false;
+  }
+  return tasks.some((tid) => {
+    const stat = readText(`/proc/${pid}/task/${tid}/stat`);
+    return stat !== undefined && stat.charAt(stat.lastIndexOf(')') + 2) === 'R';
+  });
+}
+
 function childrenOf(pid: number): number[] {
   let tasks: string[];
   try {
@@ -64,11 +80,15 @@ function childrenOf(pid: number): number[] {
   );
 }
 
-/** The root and every live descendant, breadth first. */
-export function processTree(root: number): number[] {
+/**
+ * The root and every live descendant, breadth first. The walk stops once it
+ * has found more than `limit` processes, so a fork bomb cannot make the
+ * supervisor itself slow.
+ */
+export function processTree(root: number, limit = Number.POSITIVE_INFINITY): number[] {
   const seen = new Set<number>([root]);
   const queue = [root];
-  for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
+  for (let pid = queue.shift(); pid !== undefined && seen.size <= limit; pid = queue.shift()) {
     for (const child of childrenOf(pid)) {
       if (!seen.has(child)) {
         seen.add(child);
@@ -80,17 +100,25 @@ export function processTree(root: number): number[] {
 }
 
 /** Sums the figures of a whole process tree; undefined when the root is gone. */
-export function readTreeFigures(root: number): ProcessFigures | undefined {
+export function readTreeFigures(root: number, processLimit?: number): ProcessFigures | undefined {
   if (readCpuMs(root) === undefined) return undefined;
   let cpuMs = 0;
   let rssBytes = 0;
   let peakRssBytes = 0;
-  const tree = processTree(root);
+  let runnable = false;
+  const tree = processTree(root, processLimit);
   for (const pid of tree) {
+    runnable ||= hasRunnableThread(pid);
     cpuMs += readCpuMs(pid) ?? 0;
     const memory = readMemory(pid);
     rssBytes += memory?.rssBytes ?? 0;
     peakRssBytes = Math.max(peakRssBytes, memory?.peakRssBytes ?? 0);
   }
-  return { cpuMs, rssBytes, peakRssBytes: Math.max(peakRssBytes, rssBytes), processes: tree.length };
+  return {
+    cpuMs,
+    rssBytes,
+    peakRssBytes: Math.max(peakRssBytes, rssBytes),
+    processes: tree.length,
+    runnable,
+  };
 }

@@ -9,10 +9,14 @@ import { join } from 'node:path';
 export function writeSandboxEtc(dir: string, uid: number, gid: number): { source: string; target: string }[] {
   const users = [
     'root:x:0:0:root:/tmp:/bin/sh',
-    ...(uid === 0 ? [] : [`sandbox:x:${uid}:${gid}:sandbox:/tmp:/bin/sh`]),
+    ...(uid === 0 || uid === 65534 ? [] : [`sandbox:x:${uid}:${gid}:sandbox:/tmp:/bin/sh`]),
     'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin',
   ];
-  const groups = ['root:x:0:', ...(gid === 0 ? [] : [`sandbox:x:${gid}:`]), 'nogroup:x:65534:'];
+  const groups = [
+    'root:x:0:',
+    ...(gid === 0 || gid === 65534 ? [] : [`sandbox:x:${gid}:`]),
+    'nogroup:x:65534:',
+  ];
   const files: Record<string, string> = {
     passwd: `${users.join('\n')}\n`,
     group: `${groups.join('\n')}\n`,

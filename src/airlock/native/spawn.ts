@@ -7,6 +7,8 @@ export interface SpawnRequest {
   readonly args: readonly string[];
   readonly env: Record<string, string>;
   readonly cwd?: string;
+  /** Host user the child runs as; libuv also drops supplementary groups. */
+  readonly user?: { readonly uid: number; readonly gid: number };
   /** Bytes offered to the child on fd 3 (bwrap reads its seccomp program there). */
   readonly fd3?: Buffer;
 }
@@ -22,6 +24,7 @@ export async function spawnWorkload(request: SpawnRequest): Promise<ChildProcess
     stdio: request.fd3 === undefined ? ['pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe', 'pipe'],
     detached: true,
     ...(request.cwd === undefined ? {} : { cwd: request.cwd }),
+    ...(request.user === undefined ? {} : { uid: request.user.uid, gid: request.user.gid }),
   });
   // A workload that exits before reading its input must not crash the host with EPIPE.
   child.stdin?.on('error', () => undefined);

@@ -58,7 +58,6 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
   let peakBytes = 0;
   let busyCpuMs = 0;
   let lastCpuMs = 0;
-  let lastSampleAt = startedAt;
 
   const kill = (reason: string): void => {
     if (endedAt !== undefined) return;
@@ -76,16 +75,15 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
       kill(killedBy);
       return;
     }
-    const figures = readTreeFigures(pid);
+    const figures = readTreeFigures(pid, limits.maxProcesses);
     if (figures === undefined) return;
-    const now = performance.now();
     cpuMs = Math.max(cpuMs, figures.cpuMs);
     peakBytes = Math.max(peakBytes, figures.peakRssBytes);
     const spent = Math.max(0, cpuMs - lastCpuMs);
-    // A sample interval with under 10% CPU is an idle wait: the busy stretch ends there.
-    busyCpuMs = spent < 0.1 * (now - lastSampleAt) ? 0 : busyCpuMs + spent;
+    // A tree with no runnable thread is waiting (for a request, for I/O): the busy stretch ends.
+    // Judging by state rather than CPU share keeps a starved busy loop on a loaded host busy.
+    busyCpuMs = figures.runnable ? busyCpuMs + spent : 0;
     lastCpuMs = cpuMs;
-    lastSampleAt = now;
     if (figures.processes > limits.maxProcesses) kill('pids');
     else if (figures.rssBytes > limits.memoryBytes) kill('memory');
     else if (busyCpuMs > limits.cpuBusyMs) kill('cpu');

@@ -1,0 +1,187 @@
+/**
+ * The escape corpus as data: each attack names the probe that performs it
+ * and the outcome that proves it was contained, per tier. `undefined` for a
+ * tier means the attack does not apply there (gVisor runs its own kernel, so
+ * e.g. ptrace among the sandbox's own processes is allowed and harmless).
+ */
+export interface Attack {
+  readonly probe: string;
+  readonly title: string;
+  readonly hardened: RegExp;
+  readonly gvisor?: RegExp;
+}
+
+const REFUSED = /^err:/;
+
+export const ATTACKS: readonly Attack[] = [
+  { probe: 'read_shadow', title: 'read /etc/shadow', hardened: /^err:ENOENT$/, gvisor: /^err:ENOENT$/ },
+  { probe: 'list_root_home', title: 'list /root', hardened: /^err:ENOENT$/, gvisor: /^err:ENOENT$/ },
+  { probe: 'list_home', title: 'list /home', hardened: /^err:ENOENT$/, gvisor: /^err:ENOENT$/ },
+  {
+    probe: 'read_oacp_home',
+    title: 'read the OACP home (keys)',
+    hardened: /^err:ENOENT$/,
+    gvisor: /^err:ENOENT$/,
+  },
+  {
+    probe: 'read_host_file',
+    title: 'read an ungranted host file',
+    hardened: /^err:ENOENT$/,
+    gvisor: /^err:ENOENT$/,
+  },
+  {
+    probe: 'dotdot_escape',
+    title: 'climb out of a grant with ..',
+    hardened: /^err:ENOENT$/,
+    gvisor: /^err:ENOENT$/,
+  },
+  {
+    probe: 'symlink_escape',
+    title: 'follow a host symlink inside a grant to a secret',
+    hardened: /^err:ENOENT$/,
+    gvisor: /^err:ENOENT$/,
+  },
+  {
+    probe: 'new_symlink_escape',
+    title: 'create a symlink to /etc/shadow and read it',
+    hardened: /^err:ENOENT$/,
+    gvisor: /^err:ENOENT$/,
+  },
+  { probe: 'write_usr', title: 'write into /usr/bin', hardened: /^err:EROFS$/, gvisor: /^err:EROFS$/ },
+  { probe: 'write_root', title: 'write into /', hardened: /^err:EROFS$/, gvisor: /^err:EROFS$/ },
+  {
+    probe: 'write_etc',
+    title: 'overwrite /etc/passwd',
+    hardened: /^err:EROFS$/,
+    gvisor: /^err:(EROFS|EACCES)$/,
+  },
+  {
+    probe: 'write_exe_dir',
+    title: "write into the interpreter's own directory",
+    hardened: /^err:EROFS$/,
+    gvisor: /^err:EROFS$/,
+  },
+  {
+    probe: 'write_var',
+    title: 'write into /var/tmp',
+    hardened: /^err:(EROFS|ENOENT)$/,
+    gvisor: /^err:(EROFS|ENOENT)$/,
+  },
+  {
+    probe: 'self_environ',
+    title: 'find the host canary in /proc/self/environ',
+    hardened: /^ok:clean$/,
+    gvisor: /^ok:clean$/,
+  },
+  {
+    probe: 'pid1_environ',
+    title: 'find the host canary in /proc/1/environ',
+    hardened: /^ok:clean$/,
+    gvisor: /^ok:clean$/,
+  },
+  {
+    probe: 'os_environ',
+    title: 'find the host canary in the environment',
+    hardened: /^ok:clean$/,
+    gvisor: /^ok:clean$/,
+  },
+  {
+    probe: 'pid1_cmdline',
+    title: "see the host's init as pid 1",
+    hardened: /^ok:\/usr\/bin\/bwrap/,
+    gvisor: /^ok:\/usr\/bin\/python3/,
+  },
+  {
+    probe: 'see_host_pid',
+    title: 'see a host process in /proc',
+    hardened: /^err:ENOENT$/,
+    gvisor: /^err:ENOENT$/,
+  },
+  { probe: 'kill_host_pid', title: 'kill -9 a host process', hardened: /^err:ESRCH$/, gvisor: /^err:ESRCH$/ },
+  {
+    probe: 'kill_all',
+    title: 'kill -1 (every process it can see)',
+    hardened: /^err:ESRCH$/,
+    gvisor: /^err:ESRCH$/,
+  },
+  { probe: 'dev_sda', title: 'open /dev/sda', hardened: /^err:ENOENT$/, gvisor: /^err:ENOENT$/ },
+  { probe: 'dev_mem', title: 'open /dev/mem', hardened: /^err:ENOENT$/, gvisor: /^err:ENOENT$/ },
+  {
+    probe: 'dev_kmsg',
+    title: 'read the kernel log via /dev/kmsg',
+    hardened: /^err:ENOENT$/,
+    gvisor: /^err:ENOENT$/,
+  },
+  { probe: 'sysrq', title: 'write /proc/sysrq-trigger', hardened: REFUSED, gvisor: REFUSED },
+  {
+    probe: 'sys_list',
+    title: "list the host's network devices in /sys",
+    hardened: /^err:ENOENT$/,
+    gvisor: /^ok:lo$/,
+  },
+  { probe: 'raw_socket', title: 'open a raw ICMP socket', hardened: /^err:EPERM$/, gvisor: /^err:EPERM$/ },
+  {
+    probe: 'packet_socket',
+    title: 'open an AF_PACKET socket',
+    hardened: /^err:EPERM$/,
+    gvisor: /^err:EPERM$/,
+  },
+  {
+    probe: 'direct_tcp',
+    title: 'connect directly, bypassing the proxy',
+    hardened: /^err:ENETUNREACH$/,
+    gvisor: /^err:(ENETUNREACH|EHOSTUNREACH)$/,
+  },
+  {
+    probe: 'dns_exfil',
+    title: 'exfiltrate data through a DNS lookup',
+    hardened: /^err:EAI/,
+    gvisor: /^err:EAI/,
+  },
+  {
+    probe: 'net_interfaces',
+    title: 'find a network interface besides lo',
+    hardened: /^ok:lo$/,
+    gvisor: /^ok:lo$/,
+  },
+  { probe: 'ptrace_traceme', title: 'use ptrace at all', hardened: /^err:EPERM$/ },
+  {
+    probe: 'ptrace_host',
+    title: 'ptrace-attach to a host process',
+    hardened: /^err:EPERM$/,
+    gvisor: /^err:ESRCH$/,
+  },
+  {
+    probe: 'process_vm_readv',
+    title: "read a host process's memory",
+    hardened: /^err:EPERM$/,
+    gvisor: REFUSED,
+  },
+  { probe: 'mount', title: 'mount a filesystem', hardened: /^err:EPERM$/, gvisor: /^err:EPERM$/ },
+  { probe: 'chroot', title: 'chroot', hardened: /^err:EPERM$/, gvisor: /^err:EPERM$/ },
+  { probe: 'unshare_user', title: 'create a user namespace', hardened: /^err:EPERM$/ },
+  { probe: 'unshare_net', title: 'create a network namespace', hardened: /^err:EPERM$/ },
+  { probe: 'keyctl', title: 'use the kernel keyring (keyctl)', hardened: /^err:EPERM$/, gvisor: REFUSED },
+  { probe: 'add_key', title: 'add a key to the kernel keyring', hardened: /^err:EPERM$/, gvisor: REFUSED },
+  { probe: 'bpf', title: 'load an eBPF program', hardened: /^err:EPERM$/, gvisor: REFUSED },
+  { probe: 'perf_event_open', title: 'open performance counters', hardened: /^err:EPERM$/, gvisor: REFUSED },
+  { probe: 'io_uring', title: 'set up io_uring', hardened: /^err:EPERM$/ },
+  { probe: 'userfaultfd', title: 'create a userfaultfd', hardened: /^err:EPERM$/, gvisor: REFUSED },
+  { probe: 'init_module', title: 'load a kernel module', hardened: /^err:EPERM$/, gvisor: REFUSED },
+  { probe: 'kexec_load', title: 'load a new kernel', hardened: /^err:EPERM$/, gvisor: REFUSED },
+  {
+    probe: 'open_by_handle_at',
+    title: 'open a host file by handle',
+    hardened: /^err:EPERM$/,
+    gvisor: REFUSED,
+  },
+  { probe: 'cap_eff', title: 'hold any capability', hardened: /^ok:0{16}$/, gvisor: /^ok:0{16}$/ },
+  { probe: 'no_new_privs', title: 'gain privileges through setuid (no_new_privs off)', hardened: /^ok:1$/ },
+  { probe: 'seccomp_mode', title: 'run without a seccomp filter', hardened: /^ok:2$/ },
+  {
+    probe: 'hostname',
+    title: "see the host's hostname",
+    hardened: /^ok:oacp-sandbox$/,
+    gvisor: /^ok:oacp-sandbox$/,
+  },
+];

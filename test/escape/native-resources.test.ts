@@ -1,0 +1,147 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { HardenedTier } from '../../src/airlock/native/hardened.js';
+import { manifest, PYTHON, run } from './native-harness.js';
+
+/** Resource attacks: each must end with the quota named in killedBy or refused by a kernel limit. */
+const tier = new HardenedTier({ pollMs: 25 });
+const availability = await tier.availability();
+const skip = !availability.available || !existsSync(PYTHON);
+if (skip)
+  console.log(
+    'skipping hardened resource escapes:',
+    availability.available ? `${PYTHON} missing` : availability.reason,
+  );
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function processesMentioning(marker: string): string[] {
+  return readdirSync('/proc').filter((pid) => {
+    try {
+      return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
+    } catch {
+      return false;
+    }
+  });
+}
+
+function setuidBinary(): string | undefined {
+  for (const name of ['mount', 'su', 'passwd', 'newgrp']) {
+    const path = `/usr/bin/${name}`;
+    try {
+      if ((statSync(path).mode & 0o4000) !== 0) return path;
+    } catch {
+      // not installed
+    }
+  }
+  return undefined;
+}
+
+describe.skipIf(skip)('hardened tier resource limits', () => {
+  it('stops a fork bomb at the pids limit', async () => {
+    const marker = `bomb-${process.pid}-${Date.now()}`;
+    const result = await run(tier, {
+      command: '/bin/sh',
+      args: ['-c', `bomb() { bomb | bomb & }; bomb; sleep 5 # ${marker}`],
+      manifest: manifest({}, { max_pids: 32, cpu_ms_per_request: 5000 }),
+    });
+    // As root RLIMIT_NPROC does not bind, so the supervisor's count kills it; as a user the kernel refuses forks.
+    const refusedByKernel = /fork|Resource temporarily unavailable/i.test(result.err);
+    expect(result.status.killedBy === 'pids' || refusedByKernel).toBe(true);
+    // The kernel tears the pid namespace down asynchronously; nothing may survive it.
+    for (let i = 0; i < 60 && processesMentioning(marker).length > 0; i++) await sleep(50);
+    expect(processesMentioning(marker)).toEqual([]);
+  });
+
+  it('kills a memory bomb at the memory quota', async () => {
+    const result = await run(tier, {
+      command: PYTHON,
+      args: [
+        '-c',
+        'import time\nchunks = []\nwhile True:\n  chunks.append(bytearray(16 << 20))\n  time.sleep(0.005)',
+      ],
+      manifest: manifest({}, { memory_mb: 64 }),
+    });
+    expect(result.status.killedBy).toBe('memory');
+    expect(result.usage.memoryPeakBytes).toBeGreaterThan(64 * 1024 * 1024);
+  });
+
+  it('refuses one huge allocation through RLIMIT_AS', async () => {
+    const result = await run(tier, {
+      command: PYTHON,
+      args: ['-c', 'b = bytearray(4 << 30)'],
+      manifest: manifest({}, { memory_mb: 64 }),
+    });
+    expect(result.err).toMatch(/MemoryError/);
+    expect(result.status.code).toBe(1);
+  });
+
+  it('kills an infinite loop at the CPU deadline', async () => {
+    const result = await run(tier, {
+      command: PYTHON,
+      args: ['-c', 'while True: pass'],
+      manifest: manifest({}, { cpu_ms_per_request: 300 }),
+    });
+    expect(result.status.killedBy).toBe('cpu');
+    expect(result.usage.cpuMs).toBeGreaterThanOrEqual(300);
+  });
+
+  it('kills an output flood at max_output_bytes and delivers exactly the cap', async () => {
+    const result = await run(tier, {
+      command: '/usr/bin/yes',
+      args: ['flood'],
+      manifest: manifest({}, { max_output_bytes: 65536 }),
+    });
+    expect(result.status.killedBy).toBe('max_output_bytes');
+    expect(result.out.length).toBe(65536);
+  });
+
+  it('refuses file descriptors past max_open_files', async () => {
+    const result = await run(tier, {
+      command: PYTHON,
+      args: [
+        '-c',
+        'import os\nfds = []\ntry:\n  while True: fds.append(os.open("/dev/null", os.O_RDONLY))\nexcept OSError as e: print(len(fds), e.strerror)',
+      ],
+      manifest: manifest({}, { max_open_files: 64 }),
+    });
+    const [count, ...message] = result.out.trim().split(' ');
+    expect(Number(count)).toBeLessThanOrEqual(64);
+    expect(message.join(' ')).toBe('Too many open files');
+  });
+
+  it('caps /tmp at tmp_mb', async () => {
+    const result = await run(tier, {
+      command: PYTHON,
+      args: [
+        '-c',
+        'try:\n  open("/tmp/fill", "wb").write(b"x" * (8 << 20))\nexcept OSError as e: print(e.strerror)',
+      ],
+      manifest: manifest({}, { tmp_mb: 2 }),
+    });
+    expect(result.out.trim()).toBe('No space left on device');
+  });
+
+  it('sets RLIMIT_FSIZE and disables core dumps', async () => {
+    const result = await run(tier, {
+      command: '/bin/sh',
+      args: ['-c', 'ulimit -f; ulimit -c'],
+      manifest: manifest(),
+    });
+    expect(result.out.trim().split('\n')).toEqual([String((1024 * 1024 * 1024) / 512), '0']);
+  });
+
+  const setuid = setuidBinary();
+  it.skipIf(setuid === undefined)('gains nothing from a setuid-root binary', async () => {
+    const result = await run(tier, {
+      command: '/bin/sh',
+      args: [
+        '-c',
+        `${setuid} --help >/dev/null 2>&1; /usr/bin/mount -t tmpfs none /tmp 2>&1; echo "exit=$?"`,
+      ],
+      manifest: manifest(),
+    });
+    expect(result.out).toMatch(/permission denied|not permitted|must be superuser/i);
+    expect(result.out).toMatch(/exit=(1|32)/);
+  });
+});
