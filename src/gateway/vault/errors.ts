@@ -1,0 +1,6 @@
+export type VaultErrorCode =
+  | 'VAULT_NO_PARTITION'
+  | 'VAULT_DESTROYED'
+  | 'VAULT_KEY_INVALID'
+  | 'VAULT_DECRYPT_FAILED'
+  | 'VAULT_STATE_INVALID';
