@@ -63,6 +63,9 @@ export class HardenedTier implements ProcessTier {
   private availabilityCache: Promise<Availability> | undefined;
   private readonly bwrap: string;
   private readonly socat: string;
+  /** Host facts that do not change while the process runs, computed once per tier. */
+  private readonly seccomp = encodeProgram(buildSeccompFilter());
+  private systemArgs: string[] | undefined;
 
   constructor(private readonly options: HardenedTierOptions = {}) {
     this.bwrap = options.bwrapPath ?? '/usr/bin/bwrap';
@@ -154,7 +157,7 @@ export class HardenedTier implements ProcessTier {
         cgroup = createSandboxCgroup(cgroupSupport.path, id, manifest.quotas, HELPER_PROCESSES);
       }
       const sandboxArgs = bwrapArgs({
-        system: systemRootArgs(),
+        system: (this.systemArgs ??= systemRootArgs()),
         etc,
         mounts: prepared.mounts,
         tmpBytes: manifest.quotas.tmp_mb * 1024 * 1024,
@@ -179,7 +182,7 @@ export class HardenedTier implements ProcessTier {
         command,
         args,
         env: prepared.env,
-        fd3: encodeProgram(buildSeccompFilter()),
+        fd3: this.seccomp,
         // With a cgroup the wrapper joins it as root and drops to the user itself.
         ...(user === undefined || cgroup !== undefined ? {} : { user }),
       });
