@@ -72,6 +72,11 @@ export class HardenedTier implements ProcessTier {
     this.socat = options.socatPath ?? '/usr/bin/socat';
   }
 
+  private systemRoot(): string[] {
+    this.systemArgs ??= systemRootArgs();
+    return this.systemArgs;
+  }
+
   availability(): Promise<Availability> {
     this.availabilityCache ??= this.detect();
     return this.availabilityCache;
@@ -157,7 +162,7 @@ export class HardenedTier implements ProcessTier {
         cgroup = createSandboxCgroup(cgroupSupport.path, id, manifest.quotas, HELPER_PROCESSES);
       }
       const sandboxArgs = bwrapArgs({
-        system: (this.systemArgs ??= systemRootArgs()),
+        system: this.systemRoot(),
         etc,
         mounts: prepared.mounts,
         tmpBytes: manifest.quotas.tmp_mb * 1024 * 1024,
