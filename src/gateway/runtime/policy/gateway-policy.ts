@@ -1,0 +1,134 @@
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { type CedarValue, toCedarArguments, toCedarValue } from '../../../policy/context.js';
+import { type PolicyDecision, policyDecision } from '../../../policy/decision.js';
+import type { GlobalPolicies } from './load.js';
+import type { GatewayAction } from './schema.js';
+
+/** An entity of a gateway request: its id and the attributes a policy may read. */
+export interface PolicyEntity {
+  readonly id: string;
+  readonly attributes: Readonly<Record<string, unknown>>;
+}
+
+/** One question put to the global policies. */
+export interface GatewayRequest {
+  readonly action: GatewayAction;
+  /** The agent: id is its did:key; attributes include name, tier, attestation_level and its declared ones. */
+  readonly principal: PolicyEntity;
+  readonly resource: PolicyEntity;
+  readonly context: Readonly<Record<string, unknown>>;
+}
+
+const RESOURCE_TYPE: Record<GatewayAction, string> = {
+  'sandbox/start': 'Sandbox',
+  'tools/call': 'Tool',
+  'context/read': 'Context',
+  'context/write': 'Context',
+  'network/fetch': 'Host',
+};
+
+/**
+ * The gateway's global policies (max sandboxes, attestation required, network
+ * isolation, which agents may use which tools by their attributes). Same
+ * rules as the tool-call engine: deny by default, forbid wins, and a policy
+ * that fails to evaluate makes the request a deny naming that policy.
+ */
+export class GatewayPolicy {
+  readonly #setId: string;
+  readonly #prepareError: string | undefined;
+
+  constructor(readonly policies: GlobalPolicies) {
+    this.#setId = `oacp-gateway-${policies.digest}`;
+    const prepared = cedar.preparsePolicySet(this.#setId, { staticPolicies: policies.text });
+    this.#prepareError =
+      prepared.type === 'failure' ? prepared.errors.map((e) => e.message).join('; ') : undefined;
+  }
+
+  decide(request: GatewayRequest): PolicyDecision {
+    const digest = this.policies.digest;
+    if (this.#prepareError !== undefined) {
+      return policyDecision('deny', `global policy set unusable: ${this.#prepareError}`, [], digest);
+    }
+    const principal = { type: 'Agent', id: request.principal.id };
+    const resource = { type: RESOURCE_TYPE[request.action], id: request.resource.id };
+    let answer: cedar.AuthorizationAnswer;
+    try {
+      answer = cedar.statefulIsAuthorized({
+        principal,
+        action: { type: 'Action', id: request.action },
+        resource,
+        context: contextOf(request),
+        preparsedPolicySetId: this.#setId,
+        entities: [
+          { uid: principal, attrs: attributesOf(request.principal.attributes), parents: [] },
+          { uid: resource, attrs: attributesOf(request.resource.attributes), parents: [] },
+        ],
+      });
+    } catch (error) {
+      return policyDecision('deny', `global policy evaluation failed: ${message(error)}`, [], digest);
+    }
+    if (answer.type === 'failure') {
+      return policyDecision(
+        'deny',
+        `global policy evaluation failed: ${answer.errors.map((e) => e.message).join('; ')}`,
+        [],
+        digest,
+      );
+    }
+    const { decision, diagnostics } = answer.response;
+    if (diagnostics.errors.length > 0) {
+      const ids = diagnostics.errors.map((e) => this.#display(e.policyId));
+      const why = diagnostics.errors
+        .map((e) => `policy ${this.#display(e.policyId)}: ${e.error.message}`)
+        .join('; ');
+      return policyDecision(
+        'deny',
+        `global policy could not be evaluated, so ${request.action} is denied: ${why}`,
+        ids,
+        digest,
+      );
+    }
+    const determining = diagnostics.reason.map((id) => this.#display(id));
+    if (decision === 'allow')
+      return policyDecision('allow', `permitted by ${list(determining)}`, determining, digest);
+    if (determining.length > 0)
+      return policyDecision('deny', `forbidden by ${list(determining)}`, determining, digest);
+    return policyDecision(
+      'deny',
+      `no global policy permits ${request.action} by agent ${JSON.stringify(String(request.principal.attributes.name ?? request.principal.id))} on ${resource.type}::${JSON.stringify(resource.id)} (deny by default)`,
+      [],
+      digest,
+    );
+  }
+
+  #display(cedarId: string): string {
+    return this.policies.displayIds.get(cedarId) ?? cedarId;
+  }
+}
+
+function contextOf(request: GatewayRequest): Record<string, CedarValue> {
+  const out: Record<string, CedarValue> = {};
+  for (const [key, value] of Object.entries(request.context)) {
+    if (value === undefined) continue;
+    out[key] =
+      key === 'arguments' && request.action === 'tools/call'
+        ? toCedarArguments(value as Record<string, unknown>)
+        : toCedarValue(value);
+  }
+  return out;
+}
+
+function attributesOf(attributes: Readonly<Record<string, unknown>>): Record<string, CedarValue> {
+  const out: Record<string, CedarValue> = {};
+  for (const [key, value] of Object.entries(attributes))
+    if (value !== undefined) out[key] = toCedarValue(value);
+  return out;
+}
+
+function list(ids: readonly string[]): string {
+  return `${ids.length === 1 ? 'policy' : 'policies'} ${ids.join(', ')}`;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

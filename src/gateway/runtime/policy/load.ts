@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { sha256Hex } from '../../../core/digest.js';
+import { OacpError } from '../../../core/errors.js';
+import { lineAndColumn } from '../../../policy/location.js';
+import type { RuntimeErrorCode } from '../errors.js';
+import { GATEWAY_CEDAR_SCHEMA, TOLERATED_VALIDATION } from './schema.js';
+
+/** A validated global policy set; its digest goes into every decision made with it. */
+export interface GlobalPolicies {
+  readonly text: string;
+  readonly digest: string;
+  readonly source: string;
+  /** Display id (`@id` or positional) by Cedar's positional id. */
+  readonly displayIds: ReadonlyMap<string, string>;
+}
+
+/** Reads and concatenates policy files in order; each must load on its own first, so errors name their file. */
+export function loadGlobalPolicyFiles(paths: readonly string[]): GlobalPolicies {
+  const texts = paths.map((path) => {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      throw invalid(
+        `cannot read policy file ${path}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    loadGlobalPolicies(text, path);
+    return text;
+  });
+  return loadGlobalPolicies(texts.join('\n'), paths.join(', '));
+}
+
+/**
+ * Parses and validates `text` against the gateway schema. Anything wrong is an
+ * error naming source, line and column: a policy set that loads partially would
+ * enforce something its author did not write.
+ */
+export function loadGlobalPolicies(text: string, source = '<inline>'): GlobalPolicies {
+  const parsed = cedar.checkParsePolicySet({ staticPolicies: text });
+  if (parsed.type === 'failure') throw invalid(describe(parsed.errors, text, source));
+  const validation = cedar.validate({ schema: GATEWAY_CEDAR_SCHEMA, policies: { staticPolicies: text } });
+  if (validation.type === 'failure') throw invalid(describe(validation.errors, text, source));
+  const fatal = validation.validationErrors
+    .map((e) => e.error)
+    .filter((error) => !TOLERATED_VALIDATION.some((pattern) => pattern.test(error.message)));
+  if (fatal.length > 0) throw invalid(describe(fatal, text, source));
+  return { text, digest: sha256Hex(text), source, displayIds: displayIds(text, source) };
+}
+
+function displayIds(text: string, source: string): Map<string, string> {
+  const parts = cedar.policySetTextToParts(text);
+  if (parts.type === 'failure') throw invalid(describe(parts.errors, text, source));
+  // Parts come back sorted by positional id as a string (policy0, policy1, policy10, …).
+  const positional = parts.policies.map((_, i) => `policy${i}`).sort();
+  const ids = new Map<string, string>();
+  const seen = new Set<string>();
+  parts.policies.forEach((part, i) => {
+    const cedarId = positional[i] ?? `policy${i}`;
+    const json = cedar.policyToJson(part);
+    const id = (json.type === 'success' ? json.json.annotations?.id : undefined) ?? cedarId;
+    if (seen.has(id)) throw invalid(`${source}: two policies are named "${id}"`);
+    seen.add(id);
+    ids.set(cedarId, id);
+  });
+  return ids;
+}
+
+function describe(errors: readonly cedar.DetailedError[], text: string, source: string): string {
+  return errors
+    .map((error) => {
+      const location = error.sourceLocations?.[0];
+      const where =
+        location === undefined
+          ? source
+          : (() => {
+              const { line, column } = lineAndColumn(text, location.start);
+              return `${source}:${line}:${column}`;
+            })();
+      return `${where}: ${error.message}${error.help ? ` (${error.help})` : ''}`;
+    })
+    .join('; ');
+}
+
+function invalid(message: string): OacpError<RuntimeErrorCode> {
+  return new OacpError('RUNTIME_POLICY_INVALID', message);
+}

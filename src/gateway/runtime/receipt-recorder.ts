@@ -1,0 +1,65 @@
+import { EXECUTION_PREDICATE_TYPE, type ExecutionPredicateInput } from '../../attest/execution.js';
+import type { OacpStatement } from '../../attest/oacp-statement.js';
+import { buildStatement } from '../../attest/receipt.js';
+import { TOOL_CALL_PREDICATE_TYPE } from '../../attest/tool-call.js';
+import { sha256Hex } from '../../core/digest.js';
+import type { Signer } from '../../core/ed25519.js';
+import { toolCallPredicate } from '../../mcp/receipts.js';
+import type { ToolCallRecord } from '../../mcp/record.js';
+import type { GatewayMetrics } from '../observability/gateway-metrics.js';
+
+/** Where a receipt is: its log index, the digest of its logged bytes, and the log's origin. */
+export interface ReceiptLink {
+  readonly index: number;
+  readonly envelopeDigest: string;
+  readonly log: string;
+}
+
+/** Signs and logs a statement durably (OacpNode is one). */
+export interface ReceiptNode {
+  readonly origin: string;
+  record(
+    statement: OacpStatement,
+    agent?: Signer,
+  ): Promise<{ readonly index: number; readonly bytes: Uint8Array }>;
+}
+
+/**
+ * The one receipt path of the gateway: native tool calls use the bridge's own
+ * tool-call predicate builder (so a native call and a bridged call produce the
+ * same kind of receipt), agent runs the execution predicate. A receipt is in
+ * the log (fsynced) before the caller is answered.
+ */
+export class ReceiptRecorder {
+  constructor(
+    private readonly node: ReceiptNode,
+    private readonly metrics: GatewayMetrics,
+  ) {}
+
+  get origin(): string {
+    return this.node.origin;
+  }
+
+  async toolCall(record: ToolCallRecord, agentName: string, coSigner?: Signer): Promise<ReceiptLink> {
+    const statement = buildStatement({
+      predicateType: TOOL_CALL_PREDICATE_TYPE,
+      predicate: toolCallPredicate(record),
+    });
+    return this.write(statement, agentName, coSigner);
+  }
+
+  async execution(
+    predicate: ExecutionPredicateInput,
+    agentName: string,
+    coSigner?: Signer,
+  ): Promise<ReceiptLink> {
+    const statement = buildStatement({ predicateType: EXECUTION_PREDICATE_TYPE, predicate });
+    return this.write(statement, agentName, coSigner);
+  }
+
+  private async write(statement: OacpStatement, agentName: string, coSigner?: Signer): Promise<ReceiptLink> {
+    const { index, bytes } = await this.node.record(statement, coSigner);
+    this.metrics.attestations.inc({ agent: agentName });
+    return { index, envelopeDigest: sha256Hex(bytes), log: this.node.origin };
+  }
+}

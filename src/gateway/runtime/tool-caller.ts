@@ -1,0 +1,389 @@
+import { randomUUID } from 'node:crypto';
+import type { Span } from '@opentelemetry/api';
+import { decideTool } from '../../capability/name-policy.js';
+import { sha256Hex } from '../../core/digest.js';
+import { describeError } from '../../core/errors.js';
+import { jcsDigest } from '../../core/jcs.js';
+import type { CallChecks, ToolCallRecord } from '../../mcp/record.js';
+import type { ServerIdentity } from '../../mcp/server-identity.js';
+import type { PolicyDecision } from '../../policy/decision.js';
+import type { PolicyEngine } from '../../policy/engine.js';
+import type { GatewayMetrics, ToolCallStatus } from '../observability/gateway-metrics.js';
+import type { Tracing } from '../observability/tracing.js';
+import type { AgentSignerLookup, ApiKeyRef, CallChannel, CallerAgent } from './caller.js';
+import { RuntimeError, runtimeError } from './errors.js';
+import type { GatewayPolicy } from './policy/gateway-policy.js';
+import type { GatewayQuotas } from './quotas.js';
+import type { ReceiptLink, ReceiptRecorder } from './receipt-recorder.js';
+import type { ResolvedTool, ToolRegistry } from './tool-registry.js';
+
+export interface ToolCallInput {
+  readonly tool: string;
+  readonly arguments: unknown;
+  readonly agent: CallerAgent;
+  readonly channel: CallChannel;
+  readonly apiKey?: ApiKeyRef;
+  readonly parent?: Span;
+  readonly signal?: AbortSignal;
+}
+
+export interface ToolCallOutcome {
+  readonly result: unknown;
+  /** True when the tool reported an error in its result (MCP `isError`). */
+  readonly isError: boolean;
+  readonly receipt: ReceiptLink;
+}
+
+export interface ToolCallerParts {
+  readonly registry: ToolRegistry;
+  readonly toolPolicy: PolicyEngine;
+  readonly globalPolicy: GatewayPolicy;
+  readonly quotas: GatewayQuotas;
+  readonly receipts: ReceiptRecorder;
+  readonly metrics: GatewayMetrics;
+  readonly tracing: Tracing;
+  readonly signerOf: AgentSignerLookup;
+  /** attestation.level is standard or full: receipts of calls the agent made carry its signature too. */
+  readonly coSign: boolean;
+}
+
+/** How native tool calls name their "server" in receipts: the gateway process itself. */
+const NATIVE_IDENTITY: ServerIdentity = { name: 'native', command: 'oacp-gateway', args: ['native-tools'] };
+
+const NO_USAGE = {
+  wallMs: 0,
+  cpuMs: 0,
+  memoryPeakBytes: 0,
+  egressRequests: 0,
+  egressDenied: 0,
+  outputBytes: 0,
+};
+
+/**
+ * Every tool call, from an agent's sandbox or over HTTP, goes through here:
+ * arguments are validated first (a bad call never runs and gets a 400), then
+ * the checks run in the bridge's order (the manifest's tools list, the Cedar
+ * tool-call policy, the global policies, then quotas, last so a refused call
+ * costs no quota), then the tool, and every outcome, refusals included, is
+ * receipted in the log before the caller hears back. MCP tools go to the bridge
+ * after the gateway's own checks; the bridge adds its pins, Cedar check and receipt.
+ */
+export class ToolCaller {
+  constructor(private readonly parts: ToolCallerParts) {}
+
+  async call(input: ToolCallInput): Promise<ToolCallOutcome> {
+    const entry = this.parts.registry.resolve(input.tool);
+    if (entry === undefined) {
+      throw runtimeError('RUNTIME_TOOL_UNKNOWN', `no tool named "${input.tool}" is registered`);
+    }
+    return this.parts.tracing.inSpan(
+      `tool ${entry.name}`,
+      input.parent,
+      { 'oacp.tool': entry.name, 'oacp.agent': input.agent.name, 'oacp.server': entry.server },
+      async (span) => {
+        const started = performance.now();
+        let status: ToolCallStatus = 'error';
+        try {
+          const outcome =
+            entry.kind === 'native'
+              ? await this.callNative(entry, input)
+              : await this.callMcp(entry, input, span);
+          status = outcome.isError ? 'error' : 'ok';
+          span.setAttribute('oacp.receipt.index', outcome.receipt.index);
+          return outcome;
+        } catch (error) {
+          status = statusOf(error);
+          throw error;
+        } finally {
+          this.parts.metrics.toolCalls.inc({ tool: entry.name, agent: input.agent.name, status });
+          this.parts.metrics.toolCallDuration.observe(
+            { tool: entry.name },
+            (performance.now() - started) / 1000,
+          );
+        }
+      },
+    );
+  }
+
+  private async callNative(
+    entry: Extract<ResolvedTool, { kind: 'native' }>,
+    input: ToolCallInput,
+  ): Promise<ToolCallOutcome> {
+    const parsed = entry.tool.parse(input.arguments);
+    if (!parsed.ok) {
+      throw runtimeError(
+        'RUNTIME_TOOL_ARGUMENTS',
+        `arguments of tool "${entry.name}" are invalid: ${parsed.reason}`,
+      );
+    }
+    const startedAt = new Date();
+    const startedMs = performance.now();
+    const args = asRecord(input.arguments);
+    const gate = this.admit(entry, input, args);
+    const base = this.record(entry, input, args, gate.checks, startedAt);
+    if (gate.refusal !== undefined) {
+      const receipt = await this.parts.receipts.toolCall(
+        { ...base, decision: gate.decision, outcome: 'denied', durationMs: performance.now() - startedMs },
+        input.agent.name,
+        await this.coSigner(input),
+      );
+      throw gate.refusal.withReceipt(receipt);
+    }
+
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    input.signal?.addEventListener('abort', abort, { once: true });
+    let result: unknown;
+    let failure: unknown;
+    try {
+      result = await entry.tool.run(parsed.value, {
+        agent: { name: input.agent.name, did: input.agent.did },
+        signal: controller.signal,
+        chargeTokens: (tokens) =>
+          this.parts.quotas.chargeTokens(input.agent.name, input.agent.manifest, tokens),
+      });
+      jcsDigest(result ?? null);
+    } catch (error) {
+      failure = error;
+    } finally {
+      input.signal?.removeEventListener('abort', abort);
+    }
+    const durationMs = performance.now() - startedMs;
+    const finished: ToolCallRecord =
+      failure === undefined
+        ? {
+            ...base,
+            decision: gate.decision,
+            outcome: 'result',
+            resultDigest: jcsDigest(result ?? null),
+            isError: false,
+            durationMs,
+          }
+        : {
+            ...base,
+            decision: gate.decision,
+            outcome: 'error',
+            error: { code: -32000, message: describeError(failure) },
+            durationMs,
+          };
+    const receipt = await this.parts.receipts.toolCall(
+      finished,
+      input.agent.name,
+      await this.coSigner(input),
+    );
+    if (failure !== undefined) {
+      if (failure instanceof RuntimeError) throw failure.withReceipt(receipt);
+      throw new RuntimeError(
+        'RUNTIME_TOOL_FAILED',
+        `tool "${entry.name}" failed: ${describeError(failure)}`,
+        { receipt },
+      );
+    }
+    return { result: result ?? null, isError: false, receipt };
+  }
+
+  private async callMcp(
+    entry: Extract<ResolvedTool, { kind: 'mcp' }>,
+    input: ToolCallInput,
+    span: Span,
+  ): Promise<ToolCallOutcome> {
+    if (typeof input.arguments !== 'object' || input.arguments === null || Array.isArray(input.arguments)) {
+      throw runtimeError('RUNTIME_TOOL_ARGUMENTS', `arguments of tool "${entry.name}" must be a JSON object`);
+    }
+    const args = input.arguments as Record<string, unknown>;
+    const startedAt = new Date();
+    const startedMs = performance.now();
+    const gate = this.admit(entry, input, args);
+    if (gate.refusal !== undefined) {
+      const base = this.record(entry, input, args, gate.checks, startedAt);
+      const receipt = await this.parts.receipts.toolCall(
+        { ...base, decision: gate.decision, outcome: 'denied', durationMs: performance.now() - startedMs },
+        input.agent.name,
+        await this.coSigner(input),
+      );
+      throw gate.refusal.withReceipt(receipt);
+    }
+    span.addEvent('forwarded to the MCP bridge');
+    const answer = await entry.source.call(entry.upstreamName, args, {
+      did: input.agent.did,
+      name: input.agent.name,
+    });
+    if (answer.receipt === undefined) {
+      throw runtimeError('RUNTIME_TOOL_FAILED', `the bridge returned no receipt for "${entry.name}"`);
+    }
+    this.parts.metrics.attestations.inc({ agent: input.agent.name });
+    const denied = answer.isError && typeof answer.result._meta === 'object' && isDenial(answer.result);
+    if (denied) {
+      throw new RuntimeError('RUNTIME_POLICY_DENIED', denialText(answer.result), { receipt: answer.receipt });
+    }
+    return { result: answer.result, isError: answer.isError, receipt: answer.receipt };
+  }
+
+  /** The gateway's checks in order; the first refusal stops them. */
+  private admit(
+    entry: ResolvedTool,
+    input: ToolCallInput,
+    args: Readonly<Record<string, unknown>>,
+  ): { decision: { effect: 'allow' | 'deny'; reason: string }; checks: CallChecks; refusal?: RuntimeError } {
+    const checks: { -readonly [K in keyof CallChecks]: CallChecks[K] } = {};
+    const deny = (reason: string, refusal: RuntimeError) => ({
+      decision: { effect: 'deny' as const, reason },
+      checks,
+      refusal,
+    });
+    try {
+      const tools = decideTool(input.agent.manifest.capabilities.tools, entry.name);
+      checks.tools = { effect: tools.effect, reason: tools.reason };
+      if (tools.effect === 'deny') {
+        this.parts.metrics.security('warning', 'tool_denied');
+        return deny(
+          tools.reason,
+          runtimeError('RUNTIME_TOOL_DENIED', `${tools.reason} (agent ${input.agent.name})`),
+        );
+      }
+      const policy = this.policy(entry, input, args);
+      checks.policy = policy;
+      if (policy.effect === 'deny') {
+        this.parts.metrics.security('warning', 'policy_denied');
+        return deny(policy.reason, runtimeError('RUNTIME_POLICY_DENIED', policy.reason));
+      }
+      try {
+        this.parts.quotas.admitToolCall({
+          agent: input.agent.name,
+          manifest: input.agent.manifest,
+          tool: entry.name,
+          ...(input.apiKey === undefined ? {} : { apiKey: input.apiKey }),
+          agentAlreadyCharged: input.channel === 'sandbox',
+        });
+        checks.quota = { effect: 'allow', reason: 'within quota' };
+      } catch (error) {
+        if (!(error instanceof RuntimeError)) throw error;
+        checks.quota = { effect: 'deny', reason: error.message };
+        this.parts.metrics.security('info', 'quota_exceeded');
+        return deny(error.message, error);
+      }
+      return { decision: { effect: 'allow', reason: policy.reason }, checks };
+    } catch (error) {
+      const reason = `check failed: ${describeError(error)}`;
+      return deny(reason, runtimeError('RUNTIME_POLICY_DENIED', reason));
+    }
+  }
+
+  /** The tool-call policy and the global policies together; both must allow. */
+  private policy(
+    entry: ResolvedTool,
+    input: ToolCallInput,
+    args: Readonly<Record<string, unknown>>,
+  ): NonNullable<CallChecks['policy']> {
+    const tool: PolicyDecision = this.parts.toolPolicy.authorize({
+      agent: input.agent.did,
+      tool: entry.kind === 'native' ? entry.name : entry.upstreamName,
+      server: entry.server,
+      arguments: args,
+    });
+    const global = this.parts.globalPolicy.decide({
+      action: 'tools/call',
+      principal: {
+        id: input.agent.did,
+        attributes: {
+          ...input.agent.attributes,
+          name: input.agent.name,
+          tier: 'standard',
+          attestation_level: this.coSigns(input) ? 2 : 1,
+        },
+      },
+      resource: { id: entry.name, attributes: { ...entry.attributes, server: entry.server } },
+      context: { server: entry.server, signed: input.channel !== 'api-key', arguments: args },
+    });
+    const policyDigest = combinedPolicyDigest(tool.policyDigest, global.policyDigest);
+    if (tool.effect === 'deny')
+      return { effect: 'deny', reason: tool.reason, policyIds: tool.policyIds, policyDigest };
+    if (global.effect === 'deny') {
+      return {
+        effect: 'deny',
+        reason: `global policy: ${global.reason}`,
+        policyIds: global.policyIds,
+        policyDigest,
+      };
+    }
+    return {
+      effect: 'allow',
+      reason: `${tool.reason}; global: ${global.reason}`,
+      policyIds: [...tool.policyIds, ...global.policyIds],
+      policyDigest,
+    };
+  }
+
+  private record(
+    entry: ResolvedTool,
+    input: ToolCallInput,
+    args: Readonly<Record<string, unknown>>,
+    checks: CallChecks,
+    startedAt: Date,
+  ): Omit<ToolCallRecord, 'decision' | 'outcome' | 'durationMs'> {
+    return {
+      callId: randomUUID(),
+      server:
+        entry.kind === 'native' ? NATIVE_IDENTITY : { name: entry.server, command: `mcp:${entry.server}` },
+      // Native tools run in the gateway's own process: no isolation, which `light` records.
+      tier: 'light',
+      agent: input.agent.did,
+      ...(input.apiKey === undefined ? {} : { client: { name: `apikey:${input.apiKey.id}`, version: '1' } }),
+      tool: entry.name,
+      upstreamTool: entry.kind === 'native' ? entry.name : entry.upstreamName,
+      toolDefinitionDigest: entry.definitionDigest,
+      policyDigest: checks.policy?.policyDigest ?? this.parts.toolPolicy.policies.digest,
+      argumentsDigest: safeDigest(args),
+      checks,
+      startedAt: startedAt.toISOString(),
+      usage: NO_USAGE,
+    };
+  }
+
+  /** Calls the agent itself made are co-signed with its key when attestation is `standard` or above. */
+  private coSigns(input: ToolCallInput): boolean {
+    return this.parts.coSign && input.channel !== 'api-key';
+  }
+
+  private async coSigner(input: ToolCallInput) {
+    return this.coSigns(input) ? this.parts.signerOf(input.agent.did) : undefined;
+  }
+}
+
+/** The policy digest a gateway receipt names: sha256 over the tool-call set's and the global set's digests. */
+export function combinedPolicyDigest(toolDigest: string, globalDigest: string): string {
+  return sha256Hex(`${toolDigest}\n${globalDigest}`);
+}
+
+function statusOf(error: unknown): ToolCallStatus {
+  if (!(error instanceof RuntimeError)) return 'error';
+  if (error.code === 'RUNTIME_QUOTA_EXCEEDED') return 'quota';
+  if (error.code === 'RUNTIME_TOOL_DENIED' || error.code === 'RUNTIME_POLICY_DENIED') return 'denied';
+  return 'error';
+}
+
+function asRecord(value: unknown): Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : { value };
+}
+
+function safeDigest(value: unknown): string {
+  try {
+    return jcsDigest(value);
+  } catch {
+    return jcsDigest(JSON.parse(JSON.stringify(value ?? null)) as unknown);
+  }
+}
+
+function isDenial(result: Record<string, unknown>): boolean {
+  const content = result.content;
+  if (!Array.isArray(content)) return false;
+  const first = content[0] as { text?: unknown } | undefined;
+  return typeof first?.text === 'string' && first.text.startsWith('OACP denied this call:');
+}
+
+function denialText(result: Record<string, unknown>): string {
+  const first = (result.content as Array<{ text?: unknown }>)[0];
+  return typeof first?.text === 'string' ? first.text : 'denied by the bridge';
+}

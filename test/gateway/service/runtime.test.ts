@@ -1,0 +1,311 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { StandardTier } from '../../../src/airlock/wasm/standard-tier.js';
+import { verifyReceiptEnvelope } from '../../../src/attest/verify-receipt.js';
+import { ManifestSchema } from '../../../src/capability/manifest.js';
+import { generateEd25519, keySigner } from '../../../src/core/ed25519.js';
+import { GatewayMetrics } from '../../../src/gateway/observability/gateway-metrics.js';
+import { silentLogger } from '../../../src/gateway/observability/logger.js';
+import { Tracing } from '../../../src/gateway/observability/tracing.js';
+import { type AgentProgram, AgentRuntime } from '../../../src/gateway/runtime/agent-runtime.js';
+import { MemoryContext } from '../../../src/gateway/runtime/context-access.js';
+import { defineTool } from '../../../src/gateway/runtime/define-tool.js';
+import { RuntimeError } from '../../../src/gateway/runtime/errors.js';
+import { GatewayPolicy } from '../../../src/gateway/runtime/policy/gateway-policy.js';
+import { loadGlobalPolicies } from '../../../src/gateway/runtime/policy/load.js';
+import { DEFAULT_GLOBAL_POLICY } from '../../../src/gateway/runtime/policy/schema.js';
+import { type GatewayQuotaOptions, GatewayQuotas } from '../../../src/gateway/runtime/quotas.js';
+import { ReceiptRecorder } from '../../../src/gateway/runtime/receipt-recorder.js';
+import { ToolCaller } from '../../../src/gateway/runtime/tool-caller.js';
+import { ToolRegistry } from '../../../src/gateway/runtime/tool-registry.js';
+import { didKeyFromPublicKey } from '../../../src/identity/did-key.js';
+import { defaultPolicyEngine } from '../../../src/mcp/default-policy.js';
+import { OacpNode } from '../../../src/node/oacp-node.js';
+import { freshHome } from './node-home.js';
+
+const signer = keySigner(generateEd25519().privateKey);
+const did = didKeyFromPublicKey(signer.publicKey);
+
+function program(
+  overrides: Partial<AgentProgram> & { tools?: string[]; quotas?: Record<string, number> } = {},
+): AgentProgram {
+  const manifest = ManifestSchema.parse({
+    apiVersion: 'oacp.dev/v1',
+    kind: 'CapabilityManifest',
+    name: 'worker',
+    capabilities: { tools: { allow: overrides.tools ?? ['echo', 'count', 'llm'] } },
+    quotas: { memory_mb: 16, ...(overrides.quotas ?? {}) },
+  });
+  return { did, name: 'worker', manifest, attributes: {}, code: null, ...overrides };
+}
+
+describe('gateway runtime', () => {
+  let home: Awaited<ReturnType<typeof freshHome>>;
+  let node: OacpNode;
+  let tier: StandardTier;
+  beforeEach(async () => {
+    home = await freshHome();
+    node = await OacpNode.open(home.home, home.env);
+    tier ??= await StandardTier.create();
+  });
+  afterEach(async () => {
+    await node.close();
+    home.remove();
+  });
+
+  function build(options: { policy?: string; quotas?: GatewayQuotaOptions; maxRestarts?: number } = {}) {
+    const metrics = new GatewayMetrics('test');
+    const registry = new ToolRegistry();
+    let counter = 0;
+    registry.register(
+      defineTool({
+        name: 'echo',
+        input: z.strictObject({ text: z.string().max(100) }),
+        attributes: { data: 'public' },
+        run: ({ text }) => ({ echoed: text }),
+      }),
+    );
+    registry.register(defineTool({ name: 'count', input: z.object({}), run: () => ({ n: ++counter }) }));
+    registry.register(
+      defineTool({
+        name: 'llm',
+        input: z.object({ tokens: z.number().int() }),
+        run: ({ tokens }, ctx) => {
+          ctx.chargeTokens(tokens);
+          return { ok: true };
+        },
+      }),
+    );
+    const globalPolicy = new GatewayPolicy(loadGlobalPolicies(options.policy ?? DEFAULT_GLOBAL_POLICY));
+    const quotas = new GatewayQuotas(options.quotas ?? {}, metrics);
+    const receipts = new ReceiptRecorder(node, metrics);
+    const tracing = Tracing.create();
+    const signerOf = async () => signer;
+    const tools = new ToolCaller({
+      registry,
+      toolPolicy: defaultPolicyEngine(),
+      globalPolicy,
+      quotas,
+      receipts,
+      metrics,
+      tracing,
+      signerOf,
+      coSign: true,
+    });
+    const context = new MemoryContext();
+    const runtime = new AgentRuntime({
+      tier,
+      tools,
+      context,
+      quotas,
+      receipts,
+      metrics,
+      tracing,
+      globalPolicy,
+      signerOf,
+      coSign: true,
+      logger: silentLogger(),
+      restart: {
+        initialDelayMs: 10,
+        maxDelayMs: 40,
+        maxRestarts: options.maxRestarts ?? 3,
+        stableAfterMs: 60_000,
+      },
+    });
+    return { tools, runtime, metrics, context };
+  }
+
+  const airlockKey = () => node.keys.airlockSigner().publicKey;
+
+  it('calls a native tool and logs a receipt co-signed by the agent before answering', async () => {
+    const { tools, metrics } = build();
+    const outcome = await tools.call({
+      tool: 'echo',
+      arguments: { text: 'hi' },
+      agent: program(),
+      channel: 'signed-request',
+    });
+    expect(outcome.result).toEqual({ echoed: 'hi' });
+    expect(node.log.size).toBe(1);
+    const envelope = JSON.parse(Buffer.from(await node.log.entry(outcome.receipt.index)).toString('utf8'));
+    const verdict = verifyReceiptEnvelope(envelope, { airlockKeys: [airlockKey()], expectedAgentDid: did });
+    expect(verdict.ok).toBe(true);
+    expect(verdict.trustLevel).toBe('Standard');
+    expect(metrics.toolCalls.get({ tool: 'echo', agent: 'worker', status: 'ok' })).toBe(1);
+    expect(metrics.attestations.get({ agent: 'worker' })).toBe(1);
+  });
+
+  it('signs API-key calls with the Airlock key only (Basic)', async () => {
+    const { tools } = build();
+    const outcome = await tools.call({
+      tool: 'echo',
+      arguments: { text: 'hi' },
+      agent: program(),
+      channel: 'api-key',
+      apiKey: { id: 'k1' },
+    });
+    const envelope = JSON.parse(Buffer.from(await node.log.entry(outcome.receipt.index)).toString('utf8'));
+    expect(verifyReceiptEnvelope(envelope, { airlockKeys: [airlockKey()] }).trustLevel).toBe('Basic');
+  });
+
+  it('refuses invalid arguments before anything runs or is logged', async () => {
+    const { tools } = build();
+    const call = tools.call({ tool: 'echo', arguments: { text: 42 }, agent: program(), channel: 'api-key' });
+    await expect(call).rejects.toMatchObject({
+      code: 'RUNTIME_TOOL_ARGUMENTS',
+      message: expect.stringContaining('text'),
+    });
+    await expect(
+      tools.call({ tool: 'echo', arguments: { text: 'x', extra: 1 }, agent: program(), channel: 'api-key' }),
+    ).rejects.toMatchObject({ code: 'RUNTIME_TOOL_ARGUMENTS' });
+    await expect(
+      tools.call({ tool: 'nope', arguments: {}, agent: program(), channel: 'api-key' }),
+    ).rejects.toMatchObject({
+      code: 'RUNTIME_TOOL_UNKNOWN',
+    });
+    expect(node.log.size).toBe(0);
+  });
+
+  it('denies a tool outside the manifest tools list, with a receipt of the refusal', async () => {
+    const { tools, metrics } = build();
+    const error = await tools
+      .call({ tool: 'count', arguments: {}, agent: program({ tools: ['echo'] }), channel: 'api-key' })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RuntimeError);
+    const refusal = error as RuntimeError;
+    expect(refusal.code).toBe('RUNTIME_TOOL_DENIED');
+    expect(refusal.details.receipt?.index).toBe(0);
+    const envelope = JSON.parse(Buffer.from(await node.log.entry(0)).toString('utf8'));
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+    expect(statement.predicate.policy).toMatchObject({ effect: 'deny', policyId: 'oacp/tools' });
+    expect(statement.predicate.resultDigest).toBeUndefined();
+    expect(metrics.toolCalls.get({ tool: 'count', agent: 'worker', status: 'denied' })).toBe(1);
+  });
+
+  it('applies global Cedar policies by agent and tool attributes', async () => {
+    const { tools } = build({
+      policy: `@id("public-data") permit(principal, action == Action::"tools/call", resource)
+        when { resource has data && resource.data == "public" };
+      @id("cleared-only") permit(principal, action == Action::"tools/call", resource)
+        when { principal has cleared && principal.cleared == true };`,
+    });
+    await expect(
+      tools.call({ tool: 'echo', arguments: { text: 'a' }, agent: program(), channel: 'api-key' }),
+    ).resolves.toBeDefined();
+    const denied = await tools
+      .call({ tool: 'count', arguments: {}, agent: program(), channel: 'api-key' })
+      .catch((e: unknown) => e);
+    expect(denied).toMatchObject({
+      code: 'RUNTIME_POLICY_DENIED',
+      message: expect.stringContaining('deny by default'),
+    });
+    await expect(
+      tools.call({
+        tool: 'count',
+        arguments: {},
+        agent: program({ attributes: { cleared: true } }),
+        channel: 'api-key',
+      }),
+    ).resolves.toBeDefined();
+  });
+
+  it('answers 429-style refusals naming the quota: per tool, per API key, per agent, LLM tokens', async () => {
+    const { tools } = build({
+      quotas: { tools: { count: 2 }, apiKeyCallsPerMinute: 3, llmTokenBudget: 100 },
+    });
+    const agent = program();
+    await tools.call({ tool: 'count', arguments: {}, agent, channel: 'api-key' });
+    await tools.call({ tool: 'count', arguments: {}, agent, channel: 'api-key' });
+    await expect(
+      tools.call({ tool: 'count', arguments: {}, agent, channel: 'api-key' }),
+    ).rejects.toMatchObject({
+      code: 'RUNTIME_QUOTA_EXCEEDED',
+      details: { quota: 'tool.count.calls_per_min' },
+    });
+    const key = { id: 'k9' };
+    for (let i = 0; i < 3; i++)
+      await tools.call({ tool: 'echo', arguments: { text: 'x' }, agent, channel: 'api-key', apiKey: key });
+    await expect(
+      tools.call({ tool: 'echo', arguments: { text: 'x' }, agent, channel: 'api-key', apiKey: key }),
+    ).rejects.toMatchObject({ details: { quota: 'api_key.k9.calls_per_min' } });
+    const tight = program({ quotas: { api_calls_per_hour: 1, burst: 0 } });
+    await tools.call({ tool: 'echo', arguments: { text: 'x' }, agent: tight, channel: 'api-key' });
+    await expect(
+      tools.call({ tool: 'echo', arguments: { text: 'x' }, agent: tight, channel: 'api-key' }),
+    ).rejects.toMatchObject({
+      details: { quota: 'agent.api_calls_per_hour' },
+    });
+    await tools.call({ tool: 'llm', arguments: { tokens: 60 }, agent, channel: 'api-key' });
+    await expect(
+      tools.call({ tool: 'llm', arguments: { tokens: 60 }, agent, channel: 'api-key' }),
+    ).rejects.toMatchObject({
+      code: 'RUNTIME_QUOTA_EXCEEDED',
+      details: { quota: 'agent.llm_tokens' },
+    });
+  });
+
+  it('runs agent code whose tool calls and context go through the gateway, with an execution receipt naming them', async () => {
+    const { runtime, context } = build();
+    const agent = program({
+      code: `function main(input) {
+        return oacp.tools.call('echo', { text: input.word }).then((r) =>
+          oacp.context.put('last', r.echoed).then(() => oacp.context.get('last')));
+      }`,
+    });
+    expect(await runtime.start(agent)).toBe('running');
+    const result = await runtime.run(did, { input: { word: 'alpha' } });
+    expect(result.value).toBe('alpha');
+    expect(await context.get(did, 'last')).toBe('alpha');
+    expect(result.toolCalls).toHaveLength(1);
+    const envelope = JSON.parse(Buffer.from(await node.log.entry(result.receipt.index)).toString('utf8'));
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+    expect(statement.predicateType).toBe('https://oacp.dev/attestation/execution/v1');
+    expect(statement.predicate.toolCalls).toEqual(result.toolCalls);
+    const toolEntry = await node.log.entry(result.toolCalls[0]?.logIndex ?? -1);
+    const { sha256Hex } = await import('../../../src/core/digest.js');
+    expect(sha256Hex(toolEntry)).toBe(result.toolCalls[0]?.envelopeDigest);
+    await runtime.close();
+  });
+
+  it('gives the agent nothing but oacp, console and input', async () => {
+    const { runtime } = build();
+    await runtime.start(program({ tools: [] }));
+    const result = await runtime.run(did, {
+      code: `[typeof require, typeof process, typeof fetch, typeof oacp.tools, typeof oacp.context, typeof globalThis.WebAssembly]`,
+    });
+    expect(result.value).toEqual(['undefined', 'undefined', 'undefined', 'undefined', 'object', 'undefined']);
+    await runtime.close();
+  });
+
+  it('restarts a crashing program with backoff and marks it failed when the watchdog gives up', async () => {
+    const { runtime, context, metrics } = build({ maxRestarts: 2 });
+    // Crashes on its first two starts (counted in its context), then comes up.
+    const flaky = program({
+      code: `oacp.context.get('starts').then((n) => oacp.context.put('starts', (n || 0) + 1).then(() => {
+        if ((n || 0) < 2) throw new Error('not yet');
+      }))`,
+    });
+    expect(await runtime.start(flaky)).toBe('restarting');
+    await expect.poll(() => runtime.status(did).status, { timeout: 5000 }).toBe('running');
+    expect(await context.get(did, 'starts')).toBe(3);
+    expect(metrics.agentRestarts.get({ agent: 'worker' })).toBe(1);
+    await runtime.stop(did);
+
+    const broken = program({ code: `throw new Error('always')` });
+    await runtime.start(broken);
+    await expect.poll(() => runtime.status(did).status, { timeout: 5000 }).toBe('failed');
+    expect(runtime.status(did).failure).toContain('always');
+    await expect(runtime.run(did, {})).rejects.toMatchObject({ code: 'RUNTIME_AGENT_FAILED' });
+    await runtime.close();
+  });
+
+  it('restarts an agent whose run blew its memory limit', async () => {
+    const { runtime } = build();
+    await runtime.start(program({ code: 'function main() { return 1; }' }));
+    const blow = runtime.run(did, { code: `const a = []; while (true) a.push('x'.repeat(1 << 16));` });
+    await expect(blow).rejects.toMatchObject({ code: 'RUNTIME_AGENT_RUN_FAILED' });
+    await expect.poll(() => runtime.status(did).status, { timeout: 5000 }).toBe('running');
+    expect((await runtime.run(did, {})).value).toBe(1);
+    await runtime.close();
+  });
+});
