@@ -1,0 +1,1 @@
+export type ApiKeyErrorCode = 'APIKEY_SCOPE_INVALID' | 'APIKEY_LABEL_INVALID';
