@@ -111,15 +111,38 @@ describe.skipIf(!available)('hardened tier', () => {
     });
   });
 
-  it('removes its host directory when the workload exits', async () => {
-    const before = new Set(readdir());
-    const sandbox = await tier.start({
-      command: '/bin/true',
-      args: [],
+  it('removes its host directory (proxy socket, synthetic /etc) when the workload exits', async () => {
+    const workRoot = mkdtempSync(join(tmpdir(), 'oacp-workroot-'));
+    chmodSync(workRoot, 0o755);
+    const own = new HardenedTier({ workRoot });
+    const sandbox = await own.start({
+      command: '/bin/sh',
+      args: ['-c', 'ls /run/oacp'],
       manifest: manifest({ network: { allowlist: ['127.0.0.1'] } }),
     });
-    await sandbox.exit;
-    expect(readdir().filter((name) => !before.has(name))).toEqual([]);
+    const listing = await output(sandbox);
+    expect(listing.trim()).toBe('egress.sock');
+    expect(readdirSync(workRoot)).toEqual([]);
+    rmSync(workRoot, { recursive: true, force: true });
+  });
+
+  it.skipIf(!isRoot)('runs the workload as nobody, never as host root', async () => {
+    const sandbox = await tier.start({ command: '/usr/bin/id', args: ['-u'], manifest: manifest() });
+    expect((await output(sandbox)).trim()).toBe('65534');
+  });
+
+  it.skipIf(!isRoot)('refuses a grant the sandbox user cannot reach, naming it', async () => {
+    const hidden = mkdtempSync(join(tmpdir(), 'oacp-hidden-'));
+    try {
+      await expect(
+        tier.start({ command: '/bin/true', args: [], manifest: manifest({ file_read: [`${hidden}/**`] }) }),
+      ).rejects.toMatchObject({
+        code: 'AIRLOCK_BAD_SPEC',
+        message: expect.stringContaining(`cannot use: ${hidden} (read)`),
+      });
+    } finally {
+      rmSync(hidden, { recursive: true, force: true });
+    }
   });
 
   it('says what to install when bubblewrap is missing, and refuses to start', async () => {
@@ -147,7 +170,3 @@ describe.skipIf(!available)('hardened tier', () => {
     ).rejects.toMatchObject({ code: 'AIRLOCK_TIER_UNAVAILABLE', message: expect.stringMatching(/socat/) });
   });
 });
-
-function readdir(): string[] {
-  return readdirSync(tmpdir()).filter((name) => name.startsWith('oacp-hardened-') && !name.includes('test'));
-}
