@@ -41,6 +41,17 @@ function signalTree(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+function stdioClosed(child: ChildProcess, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    timer.unref();
+    child.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /**
  * Watches a spawned workload from outside: caps its output, samples its CPU
  * and memory from /proc, kills it when a quota is crossed (naming the quota in
@@ -105,7 +116,8 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
       // Anything left in the group after the leader died goes too.
       signalTree(pid, 'SIGKILL');
       const status: ExitStatus = killedBy === undefined ? { code, signal } : { code, signal, killedBy };
-      void cleanup().then(() => resolve(status));
+      // Let the last output drain before callers read it; a reader that never consumes must not stall exit.
+      void Promise.all([cleanup(), stdioClosed(child, 1_000)]).then(() => resolve(status));
     });
   });
 
