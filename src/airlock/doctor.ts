@@ -47,7 +47,7 @@ function userNamespaces(): HostFact {
 function seccomp(): HostFact {
   const status = read('/proc/self/status') ?? '';
   const actions = read('/proc/sys/kernel/seccomp/actions_avail');
-  const ok = /^Seccomp:/m.test(status) && actions !== undefined && actions.includes('errno');
+  const ok = /^Seccomp:/m.test(status) && actions?.includes('errno') === true;
   return {
     name: 'seccomp filters',
     ok,

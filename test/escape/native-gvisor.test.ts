@@ -24,7 +24,7 @@ if (skip)
     availability.available ? `${PYTHON} missing` : availability.reason,
   );
 
-const FETCH = String.raw`
+const FETCH = `
 import sys, urllib.request, urllib.error
 for url in sys.argv[1:]:
     try:

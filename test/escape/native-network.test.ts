@@ -26,7 +26,7 @@ if (skip)
   );
 
 /** Fetches each URL through the sandbox's HTTP_PROXY and prints "status body" per line. */
-const FETCH = String.raw`
+const FETCH = `
 import sys, urllib.request, urllib.error
 for url in sys.argv[1:]:
     try:
