@@ -4,7 +4,7 @@
  * worked and "err:<ERRNO>" when the kernel (or gVisor) refused it, so a test
  * can assert both that the attack failed and how.
  */
-export const PROBE_PROGRAM = String.raw`
+export const PROBE_PROGRAM = `
 import ctypes, errno, json, os, platform, socket, sys
 
 libc = ctypes.CDLL(None, use_errno=True)
