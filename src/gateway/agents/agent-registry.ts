@@ -1,0 +1,313 @@
+import { intersectManifests } from '../../capability/intersect.js';
+import { acceptManifest, type ManifestTrust } from '../../capability/load.js';
+import { type Manifest, ManifestSchema } from '../../capability/manifest.js';
+import {
+  generateEd25519,
+  keySigner,
+  privateKeyFromSeed,
+  rawPrivateSeed,
+  type Signer,
+} from '../../core/ed25519.js';
+import { OacpError } from '../../core/errors.js';
+import { parseAgentName } from '../../identity/agent-name.js';
+import { didKeyFromPublicKey } from '../../identity/did-key.js';
+import { parseSealedKey, sealKey, unsealKey } from '../../identity/sealed-key.js';
+import type { AgentRow, Repos, Store } from '../../store/index.js';
+import type { CredentialVault } from '../credentials/index.js';
+import type { Checkpoint, ContextVault } from '../vault/index.js';
+import type { AgentErrorCode } from './errors.js';
+import { type AgentState, assertTransition, isAgentState } from './lifecycle.js';
+
+export interface AgentRecord {
+  /** did:key of the agent's Ed25519 key: its identity everywhere (receipts, A2A, logs). */
+  readonly id: string;
+  readonly name: string;
+  readonly publicKey: Uint8Array;
+  /** The effective manifest: what the agent asked for, cut down to its parent (or the gateway ceiling). */
+  readonly manifest: Manifest;
+  readonly state: AgentState;
+  readonly parentId: string | null;
+  readonly code: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface CreateAgentInput {
+  /** 1-64 of a-z 0-9 _ -. Names need not be unique; the did:key is the identity. */
+  readonly name: string;
+  /** A parsed manifest document, or a DSSE envelope around one (required with require_signed_manifests). */
+  readonly manifest: unknown;
+  /** Creates a child: its manifest is intersected with the parent's. */
+  readonly parentId?: string;
+  /** The agent's program (e.g. JavaScript for the standard tier), stored as given. */
+  readonly code?: string;
+  /** Who asked (an API key id), for the security event. */
+  readonly actor?: string;
+}
+
+export interface AgentRegistryOptions {
+  readonly store: Store;
+  readonly masterKey: Uint8Array;
+  readonly vault: ContextVault;
+  /** When given, a retired agent's credentials are deleted with it. */
+  readonly credentials?: CredentialVault;
+  /** Manifest signature policy (manifestTrustFrom(config.gateway)); default: unsigned accepted, signed verified. */
+  readonly trust?: ManifestTrust;
+  /** Gateway-wide ceiling for top-level agents (ceilingManifest(config.sandbox.capabilities, config.quotas)). */
+  readonly ceiling?: Manifest;
+  readonly now?: () => Date;
+}
+
+/**
+ * Agents of the gateway: identity, manifest, lineage and lifecycle, kept in
+ * the store so a restarted gateway knows them all.
+ *
+ * - Identity: a fresh Ed25519 key per agent, named by its did:key; the
+ *   private key is sealed under the master key (identity's sealed-key format,
+ *   bound to the did), never stored in the clear.
+ * - Deny by default: a manifest grants only what it names; with
+ *   require_signed_manifests only a DSSE envelope verified against the
+ *   trusted keys is accepted.
+ * - Lineage: a child's effective manifest is intersectManifests(parent,
+ *   request), never wider than its parent's.
+ * - Lifecycle: created -> running <-> suspended, any -> retired (terminal);
+ *   anything else is AGENT_ILLEGAL_TRANSITION. Retiring destroys the context
+ *   partition key (crypto-shredding) and the agent's credentials.
+ */
+export class AgentRegistry {
+  readonly #store: Store;
+  readonly #masterKey: Uint8Array;
+  readonly #vault: ContextVault;
+  readonly #credentials: CredentialVault | undefined;
+  readonly #trust: ManifestTrust;
+  readonly #ceiling: Manifest | undefined;
+  readonly #now: () => Date;
+
+  constructor(options: AgentRegistryOptions) {
+    this.#store = options.store;
+    this.#masterKey = options.masterKey;
+    this.#vault = options.vault;
+    this.#credentials = options.credentials;
+    this.#trust = options.trust ?? {};
+    this.#ceiling = options.ceiling;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  async create(input: CreateAgentInput): Promise<AgentRecord> {
+    const name = parseAgentName(input.name);
+    const requested = acceptManifest(input.manifest, this.#trust, `for agent "${name}"`);
+    let effective: Manifest;
+    if (input.parentId !== undefined) {
+      const parent = await this.get(input.parentId);
+      if (parent.state === 'retired') {
+        throw new OacpError<AgentErrorCode>(
+          'AGENT_PARENT_RETIRED',
+          `cannot create a child of agent ${parent.id}: it is retired`,
+        );
+      }
+      effective = intersectManifests(parent.manifest, requested);
+    } else {
+      effective = this.#ceiling === undefined ? requested : intersectManifests(this.#ceiling, requested);
+    }
+
+    const { privateKey } = generateEd25519();
+    const signer = keySigner(privateKey);
+    const seed = rawPrivateSeed(privateKey);
+    const id = didKeyFromPublicKey(signer.publicKey);
+    const createdAt = this.#now().toISOString();
+    const sealed = sealKey(this.#masterKey, {
+      kind: 'agent',
+      name: id,
+      publicKey: signer.publicKey,
+      seed,
+      did: id,
+      createdAt,
+    });
+    seed.fill(0);
+    const row: AgentRow = {
+      id,
+      name,
+      manifest: JSON.stringify(effective),
+      state: 'created',
+      parentId: input.parentId ?? null,
+      sealedKey: JSON.stringify(sealed),
+      code: input.code ?? null,
+      createdAt,
+      updatedAt: createdAt,
+    };
+    await this.#store.transaction(async (tx) => {
+      await tx.agents.insert(row);
+      await this.#vault.createPartition(id, tx);
+      await this.#event(tx, 'agent.created', id, {
+        name,
+        parentId: row.parentId,
+        actor: input.actor ?? null,
+      });
+    });
+    return toRecord(row);
+  }
+
+  /** The agent, or AGENT_NOT_FOUND. */
+  async get(id: string): Promise<AgentRecord> {
+    const row = await this.#store.agents.get(id);
+    if (row === undefined) throw new OacpError<AgentErrorCode>('AGENT_NOT_FOUND', `no agent ${id}`);
+    return toRecord(row);
+  }
+
+  async find(id: string): Promise<AgentRecord | undefined> {
+    const row = await this.#store.agents.get(id);
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  async list(
+    filter: { readonly state?: AgentState; readonly parentId?: string } = {},
+  ): Promise<AgentRecord[]> {
+    return (await this.#store.agents.list(filter)).map(toRecord);
+  }
+
+  async children(id: string): Promise<AgentRecord[]> {
+    return this.list({ parentId: id });
+  }
+
+  /** Parent, grandparent, ... up to the root (nearest first). */
+  async ancestors(id: string): Promise<AgentRecord[]> {
+    const out: AgentRecord[] = [];
+    const seen = new Set<string>([id]);
+    let current = await this.get(id);
+    while (current.parentId !== null && !seen.has(current.parentId)) {
+      seen.add(current.parentId);
+      current = await this.get(current.parentId);
+      out.push(current);
+    }
+    return out;
+  }
+
+  /** created -> running, or suspended -> running. */
+  start(id: string, actor?: string): Promise<AgentRecord> {
+    return this.transition(id, 'running', actor);
+  }
+
+  suspend(id: string, actor?: string): Promise<AgentRecord> {
+    return this.transition(id, 'suspended', actor);
+  }
+
+  resume(id: string, actor?: string): Promise<AgentRecord> {
+    return this.transition(id, 'running', actor);
+  }
+
+  /** Terminal: destroys the context partition key and the agent's credentials. */
+  retire(id: string, actor?: string): Promise<AgentRecord> {
+    return this.transition(id, 'retired', actor);
+  }
+
+  /**
+   * Moves the agent to `to` if that is a legal move from its current state;
+   * compare-and-set in the store, so two racing callers cannot both win.
+   */
+  async transition(id: string, to: AgentState, actor?: string): Promise<AgentRecord> {
+    const current = await this.get(id);
+    assertTransition(id, current.state, to);
+    const at = this.#now().toISOString();
+    await this.#store.transaction(async (tx) => {
+      if (!(await tx.agents.setState(id, current.state, to, at))) {
+        throw new OacpError<AgentErrorCode>(
+          'AGENT_STATE_CONFLICT',
+          `agent ${id} changed state while moving ${current.state} -> ${to}; read it again and retry`,
+        );
+      }
+      if (to === 'retired') {
+        await this.#vault.destroyPartition(id, tx);
+        await this.#credentials?.removeAgent(id, tx);
+      }
+      await this.#event(tx, to === 'retired' ? 'agent.retired' : 'agent.state', id, {
+        from: current.state,
+        to,
+        actor: actor ?? null,
+      });
+    });
+    // After the commit: push the destroyed salt out of the WAL / dead tuples.
+    if (to === 'retired') await this.#store.scrub();
+    return { ...current, state: to, updatedAt: at };
+  }
+
+  /** The agent's signing key (to co-sign receipts, sign A2A requests); refused once retired. */
+  async signer(id: string): Promise<Signer> {
+    const row = await this.#store.agents.get(id);
+    if (row === undefined) throw new OacpError<AgentErrorCode>('AGENT_NOT_FOUND', `no agent ${id}`);
+    if (row.state === 'retired') {
+      throw new OacpError<AgentErrorCode>('AGENT_RETIRED', `agent ${id} is retired; its key no longer signs`);
+    }
+    const where = `agent ${id}`;
+    const sealed = parseSealedKey(row.sealedKey, where);
+    const seed = unsealKey(this.#masterKey, sealed, { kind: 'agent', name: id }, where);
+    try {
+      const signer = keySigner(privateKeyFromSeed(seed));
+      if (didKeyFromPublicKey(signer.publicKey) !== id) {
+        throw new OacpError<AgentErrorCode>(
+          'AGENT_RECORD_INVALID',
+          `${where}: the sealed key is not this agent's key`,
+        );
+      }
+      return signer;
+    } finally {
+      seed.fill(0);
+    }
+  }
+
+  /** Saves the agent's state (any JSON value), encrypted under its partition key. Returns the checkpoint number. */
+  async checkpoint(id: string, state: unknown): Promise<number> {
+    await this.#notRetired(id);
+    return this.#vault.saveCheckpoint(id, state);
+  }
+
+  /** The latest checkpoint, or undefined; works on a restarted gateway (it is in the store). */
+  async restore(id: string): Promise<Checkpoint | undefined> {
+    await this.#notRetired(id);
+    return this.#vault.loadCheckpoint(id);
+  }
+
+  async #notRetired(id: string): Promise<AgentRecord> {
+    const agent = await this.get(id);
+    if (agent.state === 'retired') {
+      throw new OacpError<AgentErrorCode>('AGENT_RETIRED', `agent ${id} is retired; its state was destroyed`);
+    }
+    return agent;
+  }
+
+  async #event(tx: Repos, kind: string, subject: string, detail: Record<string, unknown>): Promise<void> {
+    await tx.securityEvents.append({
+      at: this.#now().toISOString(),
+      kind,
+      subject,
+      detail: JSON.stringify(detail),
+    });
+  }
+}
+
+function toRecord(row: AgentRow): AgentRecord {
+  const invalid = (why: string) =>
+    new OacpError<AgentErrorCode>(
+      'AGENT_RECORD_INVALID',
+      `the stored record of agent ${row.id} is invalid: ${why}`,
+    );
+  if (!isAgentState(row.state)) throw invalid(`unknown state "${row.state}"`);
+  let manifest: Manifest;
+  try {
+    manifest = ManifestSchema.parse(JSON.parse(row.manifest));
+  } catch {
+    throw invalid('its manifest does not parse');
+  }
+  const sealed = parseSealedKey(row.sealedKey, `agent ${row.id}`);
+  if (sealed.did !== row.id) throw invalid('its sealed key belongs to another did');
+  return {
+    id: row.id,
+    name: row.name,
+    publicKey: new Uint8Array(Buffer.from(sealed.publicKey, 'base64')),
+    manifest,
+    state: row.state,
+    parentId: row.parentId,
+    code: row.code,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}

@@ -1,0 +1,10 @@
+// Gateway agents: did:key identity, manifests (signed when required), lineage, lifecycle, checkpoints.
+export {
+  type AgentRecord,
+  AgentRegistry,
+  type AgentRegistryOptions,
+  type CreateAgentInput,
+} from './agent-registry.js';
+export type { AgentErrorCode } from './errors.js';
+export { AGENT_STATES, type AgentState, isAgentState, transitionDecision } from './lifecycle.js';
+export { ceilingManifest, manifestTrustFrom } from './manifest-trust.js';
