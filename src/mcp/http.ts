@@ -7,7 +7,8 @@ import { OacpError } from '../core/errors.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
 import type { Bridge } from './bridge.js';
 import type { McpErrorCode } from './errors.js';
-import { PARSE_ERROR } from './jsonrpc.js';
+import { INTERNAL_ERROR, PARSE_ERROR } from './jsonrpc.js';
+import type { BridgeSession } from './session.js';
 import { fromSdkTransport } from './transport.js';
 
 export interface HttpServeOptions {
@@ -98,7 +99,20 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
         streamable.set(id, transport);
       },
     });
-    const session = await bridge.serve(fromSdkTransport(transport));
+    let session: BridgeSession;
+    try {
+      session = await bridge.serve(fromSdkTransport(transport));
+    } catch (error) {
+      const id = (body.value as { id?: unknown }).id;
+      const reason = `cannot start the MCP server: ${error instanceof Error ? error.message : String(error)}`;
+      return jsonRpcError(
+        res,
+        500,
+        INTERNAL_ERROR,
+        reason,
+        typeof id === 'string' || typeof id === 'number' ? id : null,
+      );
+    }
     void session.closed.then(() => {
       if (transport.sessionId !== undefined) streamable.delete(transport.sessionId);
     });
@@ -197,10 +211,16 @@ async function serveReceipt(
   }
 }
 
-function jsonRpcError(res: ServerResponse, status: number, code: number, message: string): void {
+function jsonRpcError(
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+  id: string | number | null = null,
+): void {
   res
     .writeHead(status, { 'content-type': 'application/json' })
-    .end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } }));
+    .end(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }));
 }
 
 function text(res: ServerResponse, status: number, body: string): void {

@@ -1,5 +1,7 @@
+import { signEnvelope } from '../attest/dsse.js';
 import type { OacpStatement } from '../attest/oacp-statement.js';
-import { buildStatement, envelopeBytes, signReceipt } from '../attest/receipt.js';
+import { buildStatement, envelopeBytes, statementBytes } from '../attest/receipt.js';
+import { IN_TOTO_PAYLOAD_TYPE } from '../attest/statement.js';
 import { TOOL_CALL_PREDICATE_TYPE, type ToolCallPredicateInput } from '../attest/tool-call.js';
 import type { Signer } from '../core/ed25519.js';
 import { jcsDigest } from '../core/jcs.js';
@@ -12,12 +14,65 @@ export interface ReceiptWriter {
   record(statement: OacpStatement, agent?: Signer): Promise<{ readonly index: number }>;
 }
 
-/** A writer over a transparency log and an Airlock key, for a bridge without an OACP home. */
-export function logReceiptWriter(log: TransparencyLog, airlock: Signer): ReceiptWriter {
+/**
+ * When the client is answered relative to the receipt reaching disk.
+ * - `durable` (default): after the log has fsynced the receipt.
+ * - `queued`: as soon as the receipt is signed and queued, in order, for the
+ *   log's next group commit; its index is known then because this writer is
+ *   the log's only appender. A crash (power loss) in the few milliseconds
+ *   before the fsync can lose receipts of calls already answered; a failed
+ *   write stops the writer, so every later call fails closed.
+ */
+export type ReceiptAck = 'durable' | 'queued';
+
+/** A writer that can also report when everything it accepted is durable. */
+export interface LogReceiptWriter extends ReceiptWriter {
+  /** Resolves when every receipt accepted so far is in the log; rejects if one failed. */
+  settled(): Promise<void>;
+}
+
+/**
+ * A writer over a transparency log and an Airlock key. The statement comes from
+ * buildStatement, which already checked it strictly, so it is signed as is
+ * (agent first, then Airlock, as signReceipt orders them) without a second
+ * validation pass: the bytes are identical, and so is what verifiers see.
+ */
+export function logReceiptWriter(
+  log: Pick<TransparencyLog, 'append' | 'size'>,
+  airlock: Signer,
+  options: { ack?: ReceiptAck } = {},
+): LogReceiptWriter {
+  const ack = options.ack ?? 'durable';
+  let next: number | undefined;
+  let failure: Error | undefined;
+  let pending: Promise<unknown> = Promise.resolve();
   return {
     async record(statement, agent) {
-      const envelope = signReceipt(statement, agent === undefined ? { airlock } : { airlock, agent });
-      return log.append(envelopeBytes(envelope));
+      if (failure !== undefined) throw failure;
+      const signers = agent === undefined ? [airlock] : [agent, airlock];
+      const envelope = signEnvelope(IN_TOTO_PAYLOAD_TYPE, statementBytes(statement), signers);
+      const appended = log.append(envelopeBytes(envelope));
+      if (ack === 'durable') return appended;
+      next ??= log.size;
+      const index = next++;
+      const checked = appended.then(
+        (result) => {
+          if (result.index !== index) {
+            failure = new Error(
+              `receipt landed at log index ${result.index}, ${index} was promised: another writer shares the log`,
+            );
+          }
+        },
+        (error: unknown) => {
+          failure = error instanceof Error ? error : new Error(String(error));
+        },
+      );
+      pending = Promise.all([pending, checked]);
+      return { index };
+    },
+    async settled() {
+      await pending;
+      if (failure !== undefined) throw failure;
     },
   };
 }
@@ -86,12 +141,12 @@ export function toolCallPredicate(call: ToolCallRecord): ToolCallPredicateInput 
         (call.error === undefined || call.outcome !== 'error'
           ? undefined
           : jcsDigest({ error: call.error })));
+  // The prefix test first: isDidKey parses (and throws internally) on anything else.
+  const did = call.agent.startsWith('did:key:') && isDidKey(call.agent) ? call.agent : undefined;
   return {
     agent: {
-      ...(isDidKey(call.agent) ? { did: call.agent } : { clientId: call.agent }),
-      ...(isDidKey(call.agent) && call.client !== undefined
-        ? { clientId: `client:${call.client.name}` }
-        : {}),
+      ...(did !== undefined ? { did } : { clientId: call.agent }),
+      ...(did !== undefined && call.client !== undefined ? { clientId: `client:${call.client.name}` } : {}),
     },
     server: {
       name: call.server.name,

@@ -18,7 +18,7 @@ import { type HttpBridge, receiptPath, serveHttp } from './http.js';
 import { implicitReadPaths } from './implicit-paths.js';
 import { manifestFromOptions } from './manifest-from-options.js';
 import { type McpRunOptions, type McpRunOptionsInput, parseMcpRunOptions } from './options.js';
-import { AttestedReceipts } from './receipts.js';
+import { AttestedReceipts, logReceiptWriter } from './receipts.js';
 import { remoteServerIdentity, type ServerIdentity, serverIdentity } from './server-identity.js';
 import type { BridgeEvent } from './session.js';
 import { serveStdio } from './stdio.js';
@@ -105,7 +105,7 @@ async function assemble(
   };
   const desk = new HttpApprovalDesk();
   const attestation = new AttestedReceipts({
-    writer: node,
+    writer: logReceiptWriter(node.log, node.keys.airlockSigner()),
     origin: node.origin,
     ...(options.attestLevel === 'standard' && agent !== undefined ? { agentSigner: agent.signer } : {}),
     ...(options.http === undefined ? {} : { receiptPath }),

@@ -151,3 +151,18 @@ describe('PolicyEngine', () => {
     });
   });
 });
+
+describe('PolicyEngine decision cache', () => {
+  it('returns the same decision for an identical request and a fresh one when anything differs', () => {
+    const e = new PolicyEngine(
+      loadPolicies('permit(principal, action, resource) when { context.arguments.n < 3 };'),
+      { cacheSize: 2 },
+    );
+    const first = e.authorize(call('t', { n: 1 }));
+    expect(e.authorize(call('t', { n: 1 }))).toBe(first);
+    expect(e.authorize(call('t', { n: 5 })).effect).toBe('deny');
+    expect(e.authorize({ ...call('t', { n: 1 }), agent: 'did:key:z6MkOther' })).not.toBe(first);
+    // Evicted (size 2): evaluated again, same answer.
+    expect(e.authorize(call('t', { n: 1 }))).toEqual(first);
+  });
+});

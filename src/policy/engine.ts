@@ -1,4 +1,5 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { canonicalize } from '../core/jcs.js';
 import { toCedarArguments } from './context.js';
 import { type PolicyDecision, policyDecision } from './decision.js';
 import type { LoadedPolicies } from './load.js';
@@ -19,8 +20,15 @@ export class PolicyEngine {
   // rejected it on a second look, and then every call is denied with the reason.
   readonly #prepareError: string | undefined;
 
-  constructor(policies: LoadedPolicies) {
+  // Cedar is deterministic over the request (OACP puts no clock in the context), so a
+  // decision can be reused for an identical request under the same policy text.
+  readonly #cache = new Map<string, PolicyDecision>();
+  readonly #cacheSize: number;
+
+  /** `cacheSize` identical requests' decisions are remembered (0 turns the cache off). */
+  constructor(policies: LoadedPolicies, options: { cacheSize?: number } = {}) {
     this.policies = policies;
+    this.#cacheSize = options.cacheSize ?? 1024;
     this.#setId = `oacp-${policies.digest}`;
     const prepared = cedar.preparsePolicySet(this.#setId, { staticPolicies: policies.text });
     this.#prepareError =
@@ -28,6 +36,25 @@ export class PolicyEngine {
   }
 
   authorize(request: ToolCallRequest): PolicyDecision {
+    const key = this.#cacheSize > 0 ? cacheKey(request) : undefined;
+    if (key === undefined) return this.#evaluate(request);
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) {
+      // Re-insert so the map's order is least-recently-used first.
+      this.#cache.delete(key);
+      this.#cache.set(key, cached);
+      return cached;
+    }
+    const decision = this.#evaluate(request);
+    this.#cache.set(key, decision);
+    if (this.#cache.size > this.#cacheSize) {
+      const oldest = this.#cache.keys().next().value;
+      if (oldest !== undefined) this.#cache.delete(oldest);
+    }
+    return decision;
+  }
+
+  #evaluate(request: ToolCallRequest): PolicyDecision {
     const digest = this.policies.digest;
     if (this.#prepareError !== undefined) {
       return policyDecision('deny', `policy set unusable: ${this.#prepareError}`, [], digest);
@@ -80,6 +107,18 @@ export class PolicyEngine {
 
   #display(cedarId: string): string {
     return this.policies.displayIds.get(cedarId) ?? cedarId;
+  }
+}
+
+/** Requests with large arguments are not cached: the key would cost more than it saves. */
+const MAX_KEY_CHARS = 4096;
+
+function cacheKey(request: ToolCallRequest): string | undefined {
+  try {
+    const key = canonicalize([request.agent, request.tool, request.server, request.arguments ?? {}]);
+    return key.length <= MAX_KEY_CHARS ? key : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -82,6 +82,9 @@ describe('runMcpCommand', () => {
       mkdirSync(join(root, 'data'));
       writeFileSync(join(root, 'data', 'ok.txt'), 'granted content');
       writeFileSync(join(root, 'secret.txt'), 'not granted');
+      // As root the sandbox runs as nobody: the granted tree must be readable by others.
+      for (const path of [root, join(root, 'data')]) chmodSync(path, 0o755);
+      for (const path of [join(root, 'data', 'ok.txt'), join(root, 'secret.txt')]) chmodSync(path, 0o644);
       const controller = new AbortController();
       let listening: (http: HttpBridge) => void = () => undefined;
       const ready = new Promise<HttpBridge>((resolve) => {
