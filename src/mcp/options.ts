@@ -93,6 +93,8 @@ export const McpRunOptionsSchema = z
     requireApproval: z.array(z.string().min(1)).default([]),
     approvalTimeout: Duration.default(120_000),
     attestLevel: z.enum(['basic', 'standard']).default('basic'),
+    /** Answer after the receipt's fsync (durable) or once it is signed and queued (queued). */
+    receiptAck: z.enum(['durable', 'queued']).default('durable'),
     /** Keystore agent the bridge runs as; needed for `--attest-level standard`. */
     agent: z.string().min(1).optional(),
     manifest: z.string().min(1).optional(),

@@ -18,7 +18,7 @@ import { type HttpBridge, receiptPath, serveHttp } from './http.js';
 import { implicitReadPaths } from './implicit-paths.js';
 import { manifestFromOptions } from './manifest-from-options.js';
 import { type McpRunOptions, type McpRunOptionsInput, parseMcpRunOptions } from './options.js';
-import { AttestedReceipts, logReceiptWriter } from './receipts.js';
+import { AttestedReceipts, type LogReceiptWriter, logReceiptWriter } from './receipts.js';
 import { remoteServerIdentity, type ServerIdentity, serverIdentity } from './server-identity.js';
 import type { BridgeEvent } from './session.js';
 import { serveStdio } from './stdio.js';
@@ -71,6 +71,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
       const aborted = abortPromise(context.signal);
       await Promise.race([session.closed, aborted]);
       await bridge.close();
+      await built.writer.settled();
       return;
     }
     const http = await serveHttp(bridge, {
@@ -83,6 +84,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
     context.onListening?.(http);
     await abortPromise(context.signal);
     await http.close();
+    await built.writer.settled();
   } finally {
     await node.close();
   }
@@ -94,7 +96,7 @@ async function assemble(
   node: OacpNode,
   agent: { did: string; signer: Signer } | undefined,
   log: (line: string) => void,
-): Promise<{ bridge: Bridge; identity: ServerIdentity; desk: HttpApprovalDesk }> {
+): Promise<{ bridge: Bridge; identity: ServerIdentity; desk: HttpApprovalDesk; writer: LogReceiptWriter }> {
   const upstream = await upstreamFor(options, context, log);
   const name = upstream.identity.name;
   const events: SecurityEventSink = {
@@ -104,8 +106,9 @@ async function assemble(
       ),
   };
   const desk = new HttpApprovalDesk();
+  const writer = logReceiptWriter(node.log, node.keys.airlockSigner(), { ack: options.receiptAck });
   const attestation = new AttestedReceipts({
-    writer: logReceiptWriter(node.log, node.keys.airlockSigner()),
+    writer,
     origin: node.origin,
     ...(options.attestLevel === 'standard' && agent !== undefined ? { agentSigner: agent.signer } : {}),
     ...(options.http === undefined ? {} : { receiptPath }),
@@ -131,7 +134,7 @@ async function assemble(
     ...(agent === undefined ? {} : { agent: agent.did }),
     onEvent: (event) => log(describeEvent(name, event)),
   });
-  return { bridge, identity: upstream.identity, desk };
+  return { bridge, identity: upstream.identity, desk, writer };
 }
 
 async function upstreamFor(
