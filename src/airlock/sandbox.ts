@@ -61,3 +61,18 @@ export interface ProcessTier {
   availability(): Promise<Availability>;
   start(spec: ProcessSpec): Promise<ProcessSandbox>;
 }
+
+/** What one run of guest code produced. */
+export interface CodeRunResult {
+  readonly value: unknown;
+  /** `console.log` / `oacp.log` lines, in order; they count towards max_output_bytes. */
+  readonly logs: readonly string[];
+  /** This run only; `Sandbox.usage()` is the running total. */
+  readonly usage: Usage;
+}
+
+/** Guest code run by an interpreter inside OACP's own process (the standard tier). */
+export interface CodeSandbox extends Sandbox {
+  readonly kind: 'code';
+  run(code: string, input?: unknown): Promise<CodeRunResult>;
+}

@@ -57,8 +57,11 @@ export class NetworkPolicy {
     const denied = this.denyRules.find((rule) => denyRuleMatches(rule, target));
     if (denied !== undefined) return deny(`${label} is in the network denylist (${denied.text})`, POLICY);
     const matches = this.allowRules.filter((rule) => hostPatternMatches(rule, target));
-    if (matches.length === 0) return deny(`${label} is not in the network allowlist`, POLICY);
     const special = specialDestinationReason(host);
+    if (matches.length === 0) {
+      const also = special === undefined ? '' : ` (and ${special}, denied by default)`;
+      return deny(`${label} is not in the network allowlist${also}`, POLICY);
+    }
     const exact = matches.find((rule) => !rule.wildcard);
     if (special !== undefined && exact === undefined) {
       return deny(`${special}; denied by default unless the allowlist names it exactly`, POLICY);

@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { StandardTier } from '../../src/airlock/wasm/standard-tier.js';
+import type { WasmSandbox } from '../../src/airlock/wasm/wasm-sandbox.js';
+import { parseManifest } from '../../src/capability/parse.js';
+
+/**
+ * Guests share a WebAssembly module (that is what makes them cheap). These
+ * tests put a misbehaving guest next to well-behaved ones in the same module
+ * and check that only the misbehaving one fails, with an error naming the
+ * limit, while the others keep working and new guests can still be created.
+ */
+const MiB = 1024 * 1024;
+
+function manifest(quotas: Record<string, number> = {}) {
+  return parseManifest({
+    apiVersion: 'oacp.dev/v1',
+    kind: 'CapabilityManifest',
+    name: 'neighbour',
+    capabilities: { tools: { allow: ['wait'] } },
+    quotas: { memory_mb: 8, cpu_ms_per_request: 200, ...quotas },
+  });
+}
+
+/** A tier whose modules hold four 8 MiB guests, with a tool the guest can wait on. */
+async function crowdedTier() {
+  const tier = await StandardTier.create({ moduleHeapBudgetBytes: 32 * MiB, sandboxesPerModule: 4 });
+  const releases: (() => void)[] = [];
+  const bindings = {
+    callTool: () =>
+      new Promise<unknown>((resolve) => {
+        releases.push(() => resolve('released'));
+      }),
+  };
+  const start = () => tier.start({ manifest: manifest(), bindings });
+  const releaseAll = () => {
+    for (const release of releases.splice(0)) release();
+  };
+  return { tier, start, releaseAll };
+}
+
+/** A well-behaved guest: holds ~6 MiB, then awaits the host, then uses it. */
+const HOLDS_SIX_MIB = `(async () => {
+  globalThis.mine = new Uint8Array(6 * 1024 * 1024).fill(7);
+  const answer = await oacp.tools.call('wait', {});
+  return [answer, mine.length, mine[12345]];
+})()`;
+
+async function settle(ms = 20) {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+describe('one guest exhausting a limit does not take its module neighbours down', () => {
+  it('memory: the hog is stopped, the neighbour mid-run finishes, a new guest fits', async () => {
+    const { tier, start, releaseAll } = await crowdedTier();
+    const hog = await start();
+    const neighbour = await start();
+    expect(tier.stats().modules).toBe(1);
+    const neighbourRun = neighbour.run(HOLDS_SIX_MIB);
+    await settle();
+    const hogRun = hog.run('globalThis.keep = []; for (;;) keep.push(new Uint8Array(1024 * 1024).fill(1))');
+    await expect(hogRun).rejects.toMatchObject({
+      code: 'WASM_MEMORY_LIMIT',
+      message: expect.stringContaining('memory limit of 8 MiB (quota memory_mb)'),
+    });
+    releaseAll();
+    expect((await neighbourRun).value).toEqual(['released', 6 * MiB, 7]);
+    const newcomer = await start();
+    const newcomerRun = newcomer.run(HOLDS_SIX_MIB);
+    await settle();
+    releaseAll();
+    expect((await newcomerRun).value).toEqual(['released', 6 * MiB, 7]);
+    expect(tier.stats().modules).toBe(1);
+  });
+
+  it('memory held across a host call: the over-limit guest is torn down before anyone else runs', async () => {
+    const { tier, start, releaseAll } = await crowdedTier();
+    const hog = await start();
+    const neighbour = await start();
+    // Each allocation stays under the limit; the sum does not. Measured at the slice end.
+    const hogRun = hog.run(`(async () => {
+      globalThis.keep = [];
+      try { for (let i = 0; i < 12; i++) keep.push(new Uint8Array(1024 * 1024).fill(1)) } catch (e) {}
+      await oacp.tools.call('wait', {});
+      return keep.length;
+    })()`);
+    await expect(hogRun).rejects.toMatchObject({ code: 'WASM_MEMORY_LIMIT' });
+    await expect(hog.run('1')).rejects.toMatchObject({
+      code: 'WASM_STOPPED',
+      message: expect.stringContaining('over its memory limit of 8 MiB'),
+    });
+    const neighbourRun = neighbour.run(HOLDS_SIX_MIB);
+    await settle();
+    releaseAll();
+    expect((await neighbourRun).value).toEqual(['released', 6 * MiB, 7]);
+    expect(tier.stats().sandboxes).toBe(1);
+  });
+
+  it('stack: deep recursion fails with the stack limit, the neighbour keeps its state', async () => {
+    const { start } = await crowdedTier();
+    const deep = await start();
+    const neighbour = await start();
+    await neighbour.run('globalThis.total = 40');
+    await expect(deep.run('const f = (n) => f(n + 1) + 1; f(0)')).rejects.toMatchObject({
+      code: 'WASM_STACK_LIMIT',
+    });
+    expect((await neighbour.run('total + 2')).value).toBe(42);
+    expect((await deep.run('"recovered"')).value).toBe('recovered');
+  });
+
+  it('CPU: an endless loop is cut off while a neighbour waiting on the host completes', async () => {
+    const { start, releaseAll } = await crowdedTier();
+    const spinner = await start();
+    const neighbour = await start();
+    const neighbourRun = neighbour.run(HOLDS_SIX_MIB);
+    await settle();
+    await expect(spinner.run('for (;;) {}')).rejects.toMatchObject({
+      code: 'WASM_CPU_LIMIT',
+      message: expect.stringContaining('quota cpu_ms_per_request'),
+    });
+    releaseAll();
+    expect((await neighbourRun).value).toEqual(['released', 6 * MiB, 7]);
+  });
+
+  it('capacity: a full module sends new guests to a fresh module; a stopped guest frees its place', async () => {
+    const { tier, start } = await crowdedTier();
+    const guests: WasmSandbox[] = [];
+    for (let i = 0; i < 5; i++) guests.push(await start());
+    expect(tier.stats()).toMatchObject({ modules: 2, sandboxes: 5, reservedBytes: 40 * MiB });
+    await guests[0]?.stop();
+    expect(tier.stats()).toMatchObject({ sandboxes: 4, reservedBytes: 32 * MiB });
+    const outcomes = await Promise.all(
+      guests.map((guest) =>
+        guest.run('"ok"').then(
+          (r) => r.value,
+          (e: { code: string }) => e.code,
+        ),
+      ),
+    );
+    expect(outcomes).toEqual(['WASM_STOPPED', 'ok', 'ok', 'ok', 'ok']);
+  });
+});
