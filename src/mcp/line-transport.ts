@@ -60,20 +60,23 @@ export class LineTransport implements MessageTransport {
 
   readonly #onData = (chunk: Buffer | string): void => {
     let text = this.#pending + (typeof chunk === 'string' ? chunk : this.#decoder.write(chunk));
+    this.#pending = '';
     let newline = text.indexOf('\n');
     while (newline !== -1) {
       const line = text.slice(0, newline);
       text = text.slice(newline + 1);
+      // The tail of an oversized line ends here; it was reported when it grew too long.
       if (this.#skipping) this.#skipping = false;
       else this.#line(line);
       newline = text.indexOf('\n');
     }
+    if (this.#skipping) return;
     if (text.length > this.#maxLineChars) {
       this.#skipping = true;
-      text = '';
       this.oninvalid?.(null, INVALID_REQUEST, `message longer than ${this.#maxLineChars} bytes skipped`);
+      return;
     }
-    this.#pending = this.#skipping ? '' : text;
+    this.#pending = text;
   };
 
   #line(raw: string): void {
