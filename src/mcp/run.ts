@@ -1,6 +1,5 @@
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import type { TierName } from '../airlock/sandbox.js';
 import type { Signer } from '../core/ed25519.js';
 import { OacpError } from '../core/errors.js';
 import { KeyStore } from '../identity/keystore.js';
@@ -15,16 +14,15 @@ import { type Bridge, createBridge } from './bridge.js';
 import { CallRateQuota } from './call-quota.js';
 import type { McpErrorCode } from './errors.js';
 import { type HttpBridge, receiptPath, serveHttp } from './http.js';
-import { implicitReadPaths } from './implicit-paths.js';
 import { manifestFromOptions } from './manifest-from-options.js';
 import { type McpRunOptions, type McpRunOptionsInput, parseMcpRunOptions } from './options.js';
 import { AttestedReceipts, type LogReceiptWriter, logReceiptWriter } from './receipts.js';
-import { remoteServerIdentity, type ServerIdentity, serverIdentity } from './server-identity.js';
+import type { ServerIdentity } from './server-identity.js';
 import type { BridgeEvent } from './session.js';
 import { serveStdio } from './stdio.js';
-import { requireTier, type TierLookup } from './tiers.js';
+import type { TierLookup } from './tiers.js';
 import { toolFilterFromFlag } from './tool-filter.js';
-import { processUpstream, type UpstreamConnector, urlUpstream } from './upstream.js';
+import { upstreamFor } from './upstream-from-options.js';
 
 export interface McpRunContext {
   /** The OACP home (`oacp init` must have run): keys, log, pins. */
@@ -135,42 +133,6 @@ async function assemble(
     onEvent: (event) => log(describeEvent(name, event)),
   });
   return { bridge, identity: upstream.identity, desk, writer };
-}
-
-async function upstreamFor(
-  options: McpRunOptions,
-  context: McpRunContext,
-  log: (line: string) => void,
-): Promise<UpstreamConnector> {
-  if (options.upstream !== undefined) {
-    const url = new URL(options.upstream);
-    return urlUpstream({ identity: remoteServerIdentity(options.name ?? url.hostname, url), url });
-  }
-  const [command, ...args] = options.command;
-  if (command === undefined) throw new OacpError<McpErrorCode>('MCP_BAD_OPTIONS', 'no server command given');
-  const identity = serverIdentity(options.name ?? 'server', command, args);
-  const named = options.name === undefined ? { ...identity, name: defaultName(identity) } : identity;
-  const manifest = manifestFromOptions(options, named.name);
-  const tier = await requireTier(options.tier as TierName, context.tiers);
-  const implicit = implicitReadPaths(named);
-  const candidateEnv = context.env ?? process.env;
-  return processUpstream({
-    identity: named,
-    start: () => tier.start({ command, args, manifest, implicitReadPaths: implicit, env: candidateEnv }),
-    stderr: (line) => log(`[${named.name}] ${line}`),
-  });
-}
-
-/** The package name without its scope, else the script's or command's base name, cut to a policy-safe name. */
-function defaultName(identity: ServerIdentity): string {
-  const pkg = identity.package?.name?.replace(/^@[^/]+\//, '');
-  const raw =
-    pkg ??
-    (identity.script === undefined
-      ? basename(identity.command ?? 'server')
-      : basename(identity.script.path, '.js'));
-  const cleaned = raw.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
-  return cleaned.slice(0, 64) || 'server';
 }
 
 function toolsOption(options: McpRunOptions): { tools?: { allow: string[]; deny: string[] } } {

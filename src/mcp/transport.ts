@@ -33,3 +33,16 @@ export function fromSdkTransport(transport: Transport): MessageTransport {
   transport.onerror = (error) => adapted.onerror?.(error);
   return adapted;
 }
+
+/** The other direction: an SDK Client or Server over one of ours (a sandboxed server's stdio, say). */
+export function toSdkTransport(transport: MessageTransport): Transport {
+  const adapted: Transport = {
+    start: () => transport.start(),
+    send: (message) => transport.send(message as unknown as JsonRpcMessage),
+    close: () => transport.close(),
+  };
+  transport.onmessage = (message) => adapted.onmessage?.(message as JSONRPCMessage);
+  transport.onclose = () => adapted.onclose?.();
+  transport.onerror = (error) => adapted.onerror?.(error);
+  return adapted;
+}

@@ -1,0 +1,51 @@
+import { basename } from 'node:path';
+import type { TierName } from '../airlock/sandbox.js';
+import { OacpError } from '../core/errors.js';
+import type { McpErrorCode } from './errors.js';
+import { implicitReadPaths } from './implicit-paths.js';
+import { manifestFromOptions } from './manifest-from-options.js';
+import type { McpRunOptions } from './options.js';
+import { remoteServerIdentity, type ServerIdentity, serverIdentity } from './server-identity.js';
+import { requireTier, type TierLookup } from './tiers.js';
+import { processUpstream, type UpstreamConnector, urlUpstream } from './upstream.js';
+
+/**
+ * The upstream the options describe: a remote URL, or the command started in
+ * the requested tier with the manifest the flags build and the server's own
+ * code readable.
+ */
+export async function upstreamFor(
+  options: McpRunOptions,
+  context: { readonly env?: Readonly<Record<string, string | undefined>>; readonly tiers?: TierLookup },
+  log: (line: string) => void,
+): Promise<UpstreamConnector> {
+  if (options.upstream !== undefined) {
+    const url = new URL(options.upstream);
+    return urlUpstream({ identity: remoteServerIdentity(options.name ?? url.hostname, url), url });
+  }
+  const [command, ...args] = options.command;
+  if (command === undefined) throw new OacpError<McpErrorCode>('MCP_BAD_OPTIONS', 'no server command given');
+  const identity = serverIdentity(options.name ?? 'server', command, args);
+  const named = options.name === undefined ? { ...identity, name: defaultName(identity) } : identity;
+  const manifest = manifestFromOptions(options, named.name);
+  const tier = await requireTier(options.tier as TierName, context.tiers);
+  const implicit = implicitReadPaths(named);
+  const candidateEnv = context.env ?? process.env;
+  return processUpstream({
+    identity: named,
+    start: () => tier.start({ command, args, manifest, implicitReadPaths: implicit, env: candidateEnv }),
+    stderr: (line) => log(`[${named.name}] ${line}`),
+  });
+}
+
+/** The package name without its scope, else the script's or command's base name, cut to a policy-safe name. */
+function defaultName(identity: ServerIdentity): string {
+  const pkg = identity.package?.name?.replace(/^@[^/]+\//, '');
+  const raw =
+    pkg ??
+    (identity.script === undefined
+      ? basename(identity.command ?? 'server')
+      : basename(identity.script.path, '.js'));
+  const cleaned = raw.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return cleaned.slice(0, 64) || 'server';
+}
