@@ -1,4 +1,5 @@
 // The standard tier: JavaScript in QuickJS/WebAssembly. See docs/standard-tier.md.
+export { benchIdleSandboxes, type IdleBenchOptions, type IdleBenchResult } from './bench.js';
 
 export type { WasmErrorCode } from './errors.js';
 export type { GuestFetchRequest, GuestFetchResponse, GuestLogEntry, HostBindings } from './host-bindings.js';

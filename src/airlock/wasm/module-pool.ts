@@ -166,8 +166,8 @@ export class QuickJsModulePool {
   private take(slot: Slot, reserveBytes: number): ModuleLease {
     slot.sandboxes += 1;
     slot.reserved += reserveBytes;
-    // Keep one empty module ready so the next creation does not wait for instantiation.
-    if (slot.sandboxes >= this.perModule - 1 || slot.reserved + reserveBytes > this.budget) this.spare();
+    // Start the next module while this one still has room, so no creation waits for instantiation.
+    if (slot.sandboxes >= this.perModule * 0.9 || slot.reserved + 2 * reserveBytes > this.budget) this.spare();
     let released = false;
     return {
       module: slot.module,
