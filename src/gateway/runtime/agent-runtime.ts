@@ -293,7 +293,7 @@ export class AgentRuntime {
         }
         const finishedAt = new Date();
         const usage = outcome.ok ? outcome.usage : difference(before, sandbox.usage());
-        this.parts.quotas.noteNetworkRequests(program.name, usage.egressRequests);
+        this.parts.quotas.noteNetworkRequests(program, usage.egressRequests);
         const errorCode = outcome.ok ? undefined : codeOf(outcome.error);
         const receipt = await this.parts.receipts.execution(
           {

@@ -15,8 +15,14 @@ export interface GatewayQuotaOptions {
 }
 
 /** Who a call is charged to. */
+/** An agent as quotas see it: counted by did, labelled by name in metrics. */
+export interface QuotaAgent {
+  readonly did: string;
+  readonly name: string;
+}
+
 export interface QuotaSubject {
-  readonly agent: string;
+  readonly agent: QuotaAgent;
   readonly manifest: Manifest;
   readonly tool: string;
   readonly apiKey?: { readonly id: string; readonly callsPerMinute?: number };
@@ -51,7 +57,7 @@ export class GatewayQuotas {
     private readonly clock: Clock = monotonicClock,
   ) {}
 
-  /** The agent's ledger (shared with its sandbox so fetches and tool calls draw on one budget). */
+  /** The agent's ledger (shared with its sandbox so fetches and tool calls draw on one budget), by did. */
   ledger(agent: string, manifest: Manifest): QuotaLedger {
     const known = this.agents.get(agent);
     if (known !== undefined && known.manifest === manifest) return known.ledger;
@@ -62,7 +68,7 @@ export class GatewayQuotas {
 
   /** Checks every quota the call is subject to, then charges them all; throws a quota refusal naming the first that refuses. */
   admitToolCall(subject: QuotaSubject): void {
-    const ledger = this.ledger(subject.agent, subject.manifest);
+    const ledger = this.ledger(subject.agent.did, subject.manifest);
     const toolLimit = this.options.tools?.[subject.tool];
     const toolBucket = toolLimit === undefined ? undefined : this.toolBucket(subject.tool, toolLimit);
     const key = subject.apiKey === undefined ? undefined : this.keyBucket(subject.apiKey);
@@ -70,7 +76,7 @@ export class GatewayQuotas {
     if (subject.agentAlreadyCharged !== true) {
       const agentCheck = ledger.check('api_calls_per_hour');
       if (agentCheck.effect === 'deny') {
-        throw quotaRefusal('agent.api_calls_per_hour', `agent ${subject.agent}: ${agentCheck.reason}`);
+        throw quotaRefusal('agent.api_calls_per_hour', `agent ${subject.agent.name}: ${agentCheck.reason}`);
       }
     }
     if (toolBucket !== undefined && toolLimit !== undefined && toolBucket.available() < 1) {
@@ -90,12 +96,12 @@ export class GatewayQuotas {
     if (subject.agentAlreadyCharged !== true) ledger.consume('api_calls_per_hour');
     toolBucket?.tryTake(1);
     key?.bucket.tryTake(1);
-    this.calls.set(subject.agent, (this.calls.get(subject.agent) ?? 0) + 1);
-    this.metrics.quotaConsumed.inc({ resource: 'tool_calls', agent: subject.agent });
+    this.calls.set(subject.agent.did, (this.calls.get(subject.agent.did) ?? 0) + 1);
+    this.metrics.quotaConsumed.inc({ resource: 'tool_calls', agent: subject.agent.name });
   }
 
   /** Charges LLM tokens: refused beyond the manifest's per-request cap or the agent's total budget. */
-  chargeTokens(agent: string, manifest: Manifest, tokens: number): void {
+  chargeTokens(agent: QuotaAgent, manifest: Manifest, tokens: number): void {
     if (!Number.isInteger(tokens) || tokens < 0)
       throw new RangeError('tokens must be a non-negative integer');
     const perRequest = manifest.quotas.llm_tokens_per_request;
@@ -105,28 +111,28 @@ export class GatewayQuotas {
         `quota llm_tokens_per_request exceeded: ${tokens} tokens in one request, limit ${perRequest}`,
       );
     }
-    const used = this.tokens.get(agent) ?? 0;
+    const used = this.tokens.get(agent.did) ?? 0;
     const budget = this.options.llmTokenBudget;
     if (budget !== undefined && used + tokens > budget) {
       throw quotaRefusal(
         'agent.llm_tokens',
-        `quota llm_tokens exceeded for agent ${agent}: ${used} of ${budget} used, ${tokens} more asked`,
+        `quota llm_tokens exceeded for agent ${agent.name}: ${used} of ${budget} used, ${tokens} more asked`,
       );
     }
-    this.tokens.set(agent, used + tokens);
-    this.metrics.quotaConsumed.inc({ resource: 'llm_tokens', agent }, tokens);
+    this.tokens.set(agent.did, used + tokens);
+    this.metrics.quotaConsumed.inc({ resource: 'llm_tokens', agent: agent.name }, tokens);
   }
 
   /** Records network requests the sandbox made (its ledger already enforced them), for the metric. */
-  noteNetworkRequests(agent: string, count: number): void {
-    if (count > 0) this.metrics.quotaConsumed.inc({ resource: 'network_requests', agent }, count);
+  noteNetworkRequests(agent: QuotaAgent, count: number): void {
+    if (count > 0) this.metrics.quotaConsumed.inc({ resource: 'network_requests', agent: agent.name }, count);
   }
 
-  usage(agent: string): AgentQuotaUsage {
+  usage(agentDid: string): AgentQuotaUsage {
     const budget = this.options.llmTokenBudget;
     return {
-      toolCalls: this.calls.get(agent) ?? 0,
-      llmTokens: this.tokens.get(agent) ?? 0,
+      toolCalls: this.calls.get(agentDid) ?? 0,
+      llmTokens: this.tokens.get(agentDid) ?? 0,
       ...(budget === undefined ? {} : { llmTokenBudget: budget }),
     };
   }
@@ -135,12 +141,18 @@ export class GatewayQuotas {
    * Replays consumption recorded before a restart (counted from the receipts in
    * the log), so a crash does not hand out a fresh quota.
    */
-  restore(agent: string, manifest: Manifest, toolCalls: number, perTool: ReadonlyMap<string, number>): void {
-    const ledger = this.ledger(agent, manifest);
+  restore(
+    agent: QuotaAgent,
+    manifest: Manifest,
+    toolCalls: number,
+    perTool: ReadonlyMap<string, number>,
+  ): void {
+    const ledger = this.ledger(agent.did, manifest);
     const available = ledger.usage().api_calls_per_hour.available;
     if (toolCalls > 0) ledger.consume('api_calls_per_hour', Math.min(toolCalls, available));
-    this.calls.set(agent, (this.calls.get(agent) ?? 0) + toolCalls);
-    if (toolCalls > 0) this.metrics.quotaConsumed.inc({ resource: 'tool_calls', agent }, toolCalls);
+    this.calls.set(agent.did, (this.calls.get(agent.did) ?? 0) + toolCalls);
+    if (toolCalls > 0)
+      this.metrics.quotaConsumed.inc({ resource: 'tool_calls', agent: agent.name }, toolCalls);
     for (const [tool, count] of perTool) {
       const limit = this.options.tools?.[tool];
       if (limit === undefined) continue;
@@ -149,8 +161,8 @@ export class GatewayQuotas {
     }
   }
 
-  forget(agent: string): void {
-    this.agents.delete(agent);
+  forget(agentDid: string): void {
+    this.agents.delete(agentDid);
   }
 
   private toolBucket(tool: string, perMinute: number): TokenBucket {

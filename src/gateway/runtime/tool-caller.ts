@@ -139,8 +139,7 @@ export class ToolCaller {
       result = await entry.tool.run(parsed.value, {
         agent: { name: input.agent.name, did: input.agent.did },
         signal: controller.signal,
-        chargeTokens: (tokens) =>
-          this.parts.quotas.chargeTokens(input.agent.name, input.agent.manifest, tokens),
+        chargeTokens: (tokens) => this.parts.quotas.chargeTokens(input.agent, input.agent.manifest, tokens),
       });
       jcsDigest(result ?? null);
     } catch (error) {
@@ -249,7 +248,7 @@ export class ToolCaller {
       }
       try {
         this.parts.quotas.admitToolCall({
-          agent: input.agent.name,
+          agent: input.agent,
           manifest: input.agent.manifest,
           tool: entry.name,
           ...(input.apiKey === undefined ? {} : { apiKey: input.apiKey }),

@@ -82,6 +82,59 @@ describe.each(testBackends())('agent registry on $name', (backend) => {
     expect((await registry.get(agent.id)).manifest).toEqual(agent.manifest);
   });
 
+  it.skipIf(skip)('keeps names unique, finds agents by did or name, and stores attributes', async () => {
+    const { registry } = await setup();
+    const agent = await registry.create({
+      name: 'analyst',
+      manifest: manifest('analyst'),
+      attributes: { team: 'blue', level: 3, trusted: true },
+    });
+    expect((await registry.get('analyst')).id).toBe(agent.id);
+    expect((await registry.get(agent.id)).attributes).toEqual({ team: 'blue', level: 3, trusted: true });
+    expect(await registry.find('nobody')).toBeUndefined();
+    await expect(registry.get('nobody')).rejects.toMatchObject({ code: 'AGENT_NOT_FOUND' });
+    await expect(registry.create({ name: 'analyst', manifest: manifest('again') })).rejects.toMatchObject({
+      code: 'AGENT_EXISTS',
+    });
+    // Two racing creations of one name: exactly one wins.
+    const race = await Promise.allSettled([
+      registry.create({ name: 'twin', manifest: manifest('t') }),
+      registry.create({ name: 'twin', manifest: manifest('t') }),
+    ]);
+    expect(race.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(race.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'AGENT_EXISTS' } });
+    for (const attributes of [
+      { 'bad-name': 1 },
+      { nested: { a: 1 } },
+      { n: Number.NaN },
+      { s: 'x'.repeat(300) },
+    ]) {
+      await expect(
+        registry.create({ name: 'attrs', manifest: manifest('x'), attributes: attributes as never }),
+      ).rejects.toMatchObject({ code: 'AGENT_ATTRIBUTES_INVALID' });
+    }
+  });
+
+  it.skipIf(skip)('applies lifecycle verbs only from the states they name', async () => {
+    const { registry } = await setup();
+    const agent = await registry.create({ name: 'verbs', manifest: manifest('v') });
+    await expect(registry.apply('verbs', 'resume')).rejects.toMatchObject({
+      code: 'AGENT_ILLEGAL_TRANSITION',
+    });
+    expect((await registry.apply('verbs', 'start')).state).toBe('running');
+    await expect(registry.apply(agent.id, 'start')).rejects.toMatchObject({
+      code: 'AGENT_ILLEGAL_TRANSITION',
+    });
+    expect((await registry.apply(agent.id, 'suspend')).state).toBe('suspended');
+    await expect(registry.apply(agent.id, 'start')).rejects.toMatchObject({
+      code: 'AGENT_ILLEGAL_TRANSITION',
+    });
+    expect((await registry.apply(agent.id, 'resume')).state).toBe('running');
+    expect((await registry.apply(agent.id, 'retire')).state).toBe('retired');
+    const error = await registry.apply(agent.id, 'retire').catch((e: unknown) => e);
+    expect((error as Error).message).toContain('retired -> retired');
+  });
+
   it.skipIf(skip)('denies by default: a manifest grants only what it names', async () => {
     const { registry } = await setup();
     const agent = await registry.create({ name: 'quiet', manifest: manifest('quiet') });
@@ -316,7 +369,7 @@ describe.each(testBackends())('agent registry on $name', (backend) => {
       ['created', other.id, agent.id],
     );
     await expect(registry.get(agent.id)).rejects.toMatchObject({ code: 'AGENT_RECORD_INVALID' });
-    await expect(registry.signer(agent.id)).rejects.toMatchObject({ code: 'IDENTITY_KEY_FILE_TAMPERED' });
+    await expect(registry.signer(agent.id)).rejects.toMatchObject({ code: 'AGENT_RECORD_INVALID' });
     await store.close();
     const wrong = await openStore(location);
     stores.push(wrong);

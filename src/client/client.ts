@@ -1,0 +1,236 @@
+import { z } from 'zod';
+import type { Signer } from '../core/ed25519.js';
+import {
+  type AgentView,
+  AgentViewSchema,
+  type CallToolRequest,
+  type CreateAgentRequest,
+  ErrorBodySchema,
+  QuotaUsageSchema,
+  type QuotaUsageView,
+  type ReceiptResponse,
+  ReceiptResponseSchema,
+  type RunAgentRequest,
+  type RunResponse,
+  RunResponseSchema,
+  SIGNED_REQUEST_HEADER,
+  type ToolCallResponse,
+  ToolCallResponseSchema,
+  type ToolView,
+  ToolViewSchema,
+  type Transition,
+} from '../gateway/http/api-schemas.js';
+import { signRequest } from '../identity/signed-request.js';
+import { type OfflineVerification, OfflineVerifier } from '../verify/offline-verifier.js';
+import { OacpApiError } from './errors.js';
+
+export interface OacpClientOptions {
+  /** The gateway's base URL, e.g. https://gateway.internal:8443. */
+  readonly baseUrl: string | URL;
+  /** An API key (`oacp_…`), sent as a bearer token. */
+  readonly apiKey?: string;
+  /** Or act as an agent: every request is signed with its key (replay-protected). */
+  readonly agentSigner?: Signer;
+  /** A fetch implementation (default: the global one). */
+  readonly fetch?: typeof fetch;
+  /** Sent as `traceparent`, to continue a caller's trace. */
+  readonly traceparent?: () => string | undefined;
+}
+
+export interface VerifyOptions {
+  /** The Airlock keys receipts may be signed by (raw 32-byte Ed25519), obtained out of band. */
+  readonly airlockKeys: readonly Uint8Array[];
+  /** The log's verifier key, obtained out of band; without it the key the gateway names is used (weaker). */
+  readonly logKey?: string;
+  readonly expectedAgentDid?: string;
+}
+
+const AgentList = z.object({ agents: z.array(AgentViewSchema) });
+const ToolList = z.object({ tools: z.array(ToolViewSchema) });
+const ContextBody = z.object({ key: z.string(), value: z.unknown() });
+const Health = z.object({
+  status: z.string(),
+  origin: z.string(),
+  logSize: z.number(),
+  agentsRunning: z.number(),
+});
+
+/**
+ * The typed client of the gateway's HTTP API (`oacp/client`): agents, tools,
+ * context and receipts, with offline verification of receipts by the same
+ * verifier `oacp verify` uses. Errors are OacpApiError with the gateway's code.
+ */
+export class OacpClient {
+  private readonly base: URL;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(private readonly options: OacpClientOptions) {
+    this.base = new URL(options.baseUrl);
+    this.fetchImpl = options.fetch ?? fetch;
+  }
+
+  health() {
+    return this.request('GET', '/healthz', undefined, Health);
+  }
+
+  createAgent(request: CreateAgentRequest): Promise<AgentView> {
+    return this.request('POST', '/v1/agents', request, AgentViewSchema);
+  }
+
+  async listAgents(): Promise<AgentView[]> {
+    return (await this.request('GET', '/v1/agents', undefined, AgentList)).agents;
+  }
+
+  getAgent(ref: string): Promise<AgentView> {
+    return this.request('GET', `/v1/agents/${encodeURIComponent(ref)}`, undefined, AgentViewSchema);
+  }
+
+  transition(ref: string, transition: Transition): Promise<AgentView> {
+    return this.request('POST', `/v1/agents/${encodeURIComponent(ref)}/${transition}`, {}, AgentViewSchema);
+  }
+
+  startAgent(ref: string): Promise<AgentView> {
+    return this.transition(ref, 'start');
+  }
+
+  suspendAgent(ref: string): Promise<AgentView> {
+    return this.transition(ref, 'suspend');
+  }
+
+  resumeAgent(ref: string): Promise<AgentView> {
+    return this.transition(ref, 'resume');
+  }
+
+  retireAgent(ref: string): Promise<AgentView> {
+    return this.transition(ref, 'retire');
+  }
+
+  runAgent(ref: string, request: RunAgentRequest = {}): Promise<RunResponse> {
+    return this.request('POST', `/v1/agents/${encodeURIComponent(ref)}/run`, request, RunResponseSchema);
+  }
+
+  quota(ref: string): Promise<QuotaUsageView> {
+    return this.request('GET', `/v1/agents/${encodeURIComponent(ref)}/quota`, undefined, QuotaUsageSchema);
+  }
+
+  async listTools(): Promise<ToolView[]> {
+    return (await this.request('GET', '/v1/tools', undefined, ToolList)).tools;
+  }
+
+  callTool(name: string, args: unknown, options: { agent?: string } = {}): Promise<ToolCallResponse> {
+    const body: CallToolRequest = {
+      arguments: args,
+      ...(options.agent === undefined ? {} : { agent: options.agent }),
+    };
+    return this.request('POST', `/v1/tools/${encodeURIComponent(name)}/call`, body, ToolCallResponseSchema);
+  }
+
+  async getContext(ref: string, key: string): Promise<unknown> {
+    const path = `/v1/agents/${encodeURIComponent(ref)}/context/${encodeURIComponent(key)}`;
+    return (await this.request('GET', path, undefined, ContextBody)).value;
+  }
+
+  async putContext(ref: string, key: string, value: unknown): Promise<void> {
+    const path = `/v1/agents/${encodeURIComponent(ref)}/context/${encodeURIComponent(key)}`;
+    await this.request('PUT', path, { value }, ContextBody);
+  }
+
+  receipt(index: number): Promise<ReceiptResponse> {
+    return this.request('GET', `/v1/receipts/${index}`, undefined, ReceiptResponseSchema);
+  }
+
+  async checkpoint(): Promise<string> {
+    const response = await this.send('GET', '/v1/log/checkpoint', undefined);
+    return response.text();
+  }
+
+  async metrics(): Promise<string> {
+    const response = await this.send('GET', '/metrics', undefined);
+    return response.text();
+  }
+
+  /**
+   * Fetches receipt `index` with its inclusion proof and verifies both offline:
+   * signatures against `airlockKeys`, the checkpoint against the log key, and
+   * inclusion of this exact receipt. Trust comes from the keys you pass, not
+   * from the gateway's answer.
+   */
+  async verifyReceipt(index: number, options: VerifyOptions): Promise<OfflineVerification> {
+    const fetched = await this.receipt(index);
+    const verifier = new OfflineVerifier({
+      airlockKeys: options.airlockKeys,
+      logKey: options.logKey ?? fetched.logKey,
+      ...(options.expectedAgentDid === undefined ? {} : { expectedAgentDid: options.expectedAgentDid }),
+    });
+    return verifier.verify(JSON.stringify(fetched.envelope), fetched.proof);
+  }
+
+  private async request<S extends z.ZodType>(
+    method: string,
+    path: string,
+    body: unknown,
+    schema: S,
+  ): Promise<z.output<S>> {
+    const response = await this.send(method, path, body);
+    const json: unknown = await response.json();
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new OacpApiError(
+        response.status,
+        'CLIENT_BAD_RESPONSE',
+        `unexpected answer from ${method} ${path}`,
+      );
+    }
+    return parsed.data;
+  }
+
+  private async send(method: string, path: string, body: unknown): Promise<Response> {
+    const url = new URL(path, this.base);
+    const text = body === undefined ? '' : JSON.stringify(body);
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.options.apiKey !== undefined) headers.authorization = `Bearer ${this.options.apiKey}`;
+    if (this.options.agentSigner !== undefined) {
+      const signed = signRequest(this.options.agentSigner, {
+        purpose: `${method} ${url.pathname}${url.search}`,
+        payload: text,
+      });
+      headers[SIGNED_REQUEST_HEADER] = Buffer.from(JSON.stringify(signed), 'utf8').toString('base64url');
+    }
+    const traceparent = this.options.traceparent?.();
+    if (traceparent !== undefined) headers.traceparent = traceparent;
+    let response: Response;
+    try {
+      response = await this.fetchImpl(url, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: text }),
+      });
+    } catch (error) {
+      throw new OacpApiError(
+        0,
+        'CLIENT_UNREACHABLE',
+        `cannot reach ${this.base.origin}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    if (response.ok) return response;
+    const failure = ErrorBodySchema.safeParse(await response.json().catch(() => undefined));
+    const retry = response.headers.get('retry-after');
+    if (!failure.success) {
+      throw new OacpApiError(
+        response.status,
+        'CLIENT_BAD_RESPONSE',
+        `${method} ${path} answered ${response.status}`,
+      );
+    }
+    const { code, message, quota, receipt } = failure.data.error;
+    throw new OacpApiError(
+      response.status,
+      code,
+      message,
+      quota,
+      receipt,
+      retry === null ? undefined : Number(retry),
+    );
+  }
+}

@@ -1,0 +1,294 @@
+import { join } from 'node:path';
+import type { Hono } from 'hono';
+import { StandardTier, type StandardTierOptions } from '../airlock/wasm/standard-tier.js';
+import { homeLayout } from '../identity/home-layout.js';
+import { loadMasterKey } from '../identity/master-key.js';
+import { SqliteNonceStore } from '../identity/sqlite-nonce-store.js';
+import { defaultPolicyEngine } from '../mcp/default-policy.js';
+import { logDirectory, OacpNode } from '../node/oacp-node.js';
+import type { PolicyEngine } from '../policy/engine.js';
+import { defaultStorePath, openStore } from '../store/open-store.js';
+import type { Store } from '../store/types.js';
+import { AgentRegistry } from './agents/agent-registry.js';
+import { ceilingManifest, manifestTrustFrom } from './agents/manifest-trust.js';
+import { ApiKeys } from './apikeys/api-keys.js';
+import { loadGatewayConfig, parseGatewayConfig } from './config/load.js';
+import type { GatewayConfig } from './config/schema.js';
+import { createApp } from './http/app.js';
+import { Authenticator } from './http/auth.js';
+import type { GatewayEnv } from './http/env.js';
+import { allowedHostsFor, type Listening, listen, parseListen } from './http/listen.js';
+import type { GatewayServices } from './http/services.js';
+import { GatewayMetrics } from './observability/gateway-metrics.js';
+import { type Logger, stderrLogger } from './observability/logger.js';
+import { Tracing, type TracingOptions } from './observability/tracing.js';
+import type { AgentDirectory } from './runtime/agent-directory.js';
+import { AgentRuntime, type AgentRuntimeEvent } from './runtime/agent-runtime.js';
+import { vaultContext } from './runtime/context-access.js';
+import type { NativeTool } from './runtime/define-tool.js';
+import type { EgressFetchOptions } from './runtime/egress-fetch.js';
+import { GatewayPolicy } from './runtime/policy/gateway-policy.js';
+import { loadGlobalPolicies, loadGlobalPolicyFiles } from './runtime/policy/load.js';
+import { DEFAULT_GLOBAL_POLICY } from './runtime/policy/schema.js';
+import { replayToolCalls } from './runtime/quota-replay.js';
+import { type GatewayQuotaOptions, GatewayQuotas } from './runtime/quotas.js';
+import { ReceiptRecorder } from './runtime/receipt-recorder.js';
+import { registryDirectory } from './runtime/registry-directory.js';
+import { ToolCaller } from './runtime/tool-caller.js';
+import { ToolRegistry } from './runtime/tool-registry.js';
+import { DEFAULT_RESTART_POLICY, type RestartPolicy } from './runtime/watchdog.js';
+import { ContextVault } from './vault/context-vault.js';
+
+export interface GatewayOptions {
+  /** The OACP home (`oacp init`): keys, log, store and nonce cache live here. */
+  readonly home: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** A parsed oacp.yaml; or `configPath` to load one; neither means every default. */
+  readonly config?: GatewayConfig;
+  readonly configPath?: string;
+  /** Overrides gateway.listen (`HOST:PORT`). */
+  readonly listen?: string;
+  /** Overrides gateway.store (a path or postgres:// URL). */
+  readonly store?: string;
+  /** Overrides gateway.tls. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** Plain HTTP on a non-loopback address. */
+  readonly insecure?: boolean;
+  /** Native tools, defined with defineTool. */
+  readonly tools?: readonly NativeTool[];
+  readonly quotas?: GatewayQuotaOptions;
+  /** Tool-call Cedar policy for native tools (docs/policy.md format); the bridge's default-allow when absent. */
+  readonly toolPolicy?: PolicyEngine;
+  readonly restart?: Partial<RestartPolicy>;
+  readonly logger?: Logger;
+  /** Overrides otel.* (a custom exporter in tests). */
+  readonly tracing?: TracingOptions;
+  readonly publicMetrics?: boolean;
+  readonly standardTier?: StandardTierOptions;
+  readonly egress?: EgressFetchOptions;
+  /** Replaces the store-backed agent directory (tests). */
+  readonly agents?: AgentDirectory;
+  readonly onAgentEvent?: (event: AgentRuntimeEvent) => void;
+}
+
+export interface Gateway {
+  readonly app: Hono<GatewayEnv>;
+  readonly services: GatewayServices;
+  readonly node: OacpNode;
+  readonly store: Store;
+  readonly apiKeys: ApiKeys;
+  readonly config: GatewayConfig;
+  /** Starts serving HTTP(S) per the listen and TLS settings; resolves with the URL. */
+  listen(): Promise<URL>;
+  readonly url: URL | undefined;
+  /** Stops serving, stops every agent's sandbox, flushes traces, closes the log and the store. */
+  close(): Promise<void>;
+}
+
+/** How far back the quota window is replayed from the log at start (api_calls_per_hour). */
+const QUOTA_WINDOW_MS = 3_600_000;
+
+/**
+ * The composition root: opens the node (keys and log), the store, the vault,
+ * the policies and the Airlock's standard tier, builds the runtime and the HTTP
+ * app, replays quota consumption from the log, and restarts the agents that
+ * were running when the gateway last stopped. Nothing is global: two gateways
+ * on two homes can run in one process.
+ */
+export async function createGateway(options: GatewayOptions): Promise<Gateway> {
+  const env = options.env ?? process.env;
+  const config =
+    options.config ??
+    (options.configPath === undefined
+      ? parseGatewayConfig({}, process.cwd())
+      : loadGatewayConfig(options.configPath));
+  const logger = options.logger ?? stderrLogger();
+  const closers: Array<() => Promise<void> | void> = [];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        logger.error('close failed', { error });
+      }
+    }
+  };
+
+  try {
+    const node = await OacpNode.open(options.home, env);
+    closers.push(() => node.close());
+    const masterKey = loadMasterKey(homeLayout(options.home).masterKey, env).bytes;
+    const store = await openStore(options.store ?? config.gateway.store ?? defaultStorePath(options.home));
+    closers.push(() => store.close());
+    const vault = new ContextVault({ store, masterKey });
+    const apiKeys = new ApiKeys({ store });
+    const agents =
+      options.agents ??
+      registryDirectory(
+        new AgentRegistry({
+          store,
+          masterKey,
+          vault,
+          trust: manifestTrustFrom(config.gateway),
+          ceiling: ceilingManifest(config.sandbox.capabilities, config.quotas),
+        }),
+      );
+
+    const metrics = new GatewayMetrics(node.origin);
+    const tracing = Tracing.create(
+      options.tracing ??
+        (config.otel.endpoint === undefined
+          ? {}
+          : { otlpEndpoint: tracesUrl(config.otel.endpoint), serviceName: config.otel.service_name }),
+    );
+    closers.push(() => tracing.shutdown());
+    const globalPolicy = new GatewayPolicy(
+      config.policies.length === 0
+        ? loadGlobalPolicies(DEFAULT_GLOBAL_POLICY, '<default global policy>')
+        : loadGlobalPolicyFiles(config.policies),
+    );
+    const registry = new ToolRegistry();
+    for (const tool of options.tools ?? []) registry.register(tool);
+    closers.push(() => registry.close());
+
+    const quotas = new GatewayQuotas(options.quotas ?? {}, metrics);
+    const receipts = new ReceiptRecorder(node, metrics);
+    const coSign = config.attestation.level !== 'basic';
+    const signerOf = (did: string) => agents.signer(did);
+    const tools = new ToolCaller({
+      registry,
+      toolPolicy: options.toolPolicy ?? defaultPolicyEngine(),
+      globalPolicy,
+      quotas,
+      receipts,
+      metrics,
+      tracing,
+      signerOf,
+      coSign,
+    });
+    const tier = await StandardTier.create({
+      ...options.standardTier,
+      sandbox: { wallTimeoutMs: 30_000, ...options.standardTier?.sandbox },
+    });
+    const runtime = new AgentRuntime({
+      tier,
+      tools,
+      context: vaultContext(vault),
+      quotas,
+      receipts,
+      metrics,
+      tracing,
+      globalPolicy,
+      signerOf,
+      coSign,
+      logger,
+      restart: { ...DEFAULT_RESTART_POLICY, ...options.restart },
+      ...(options.egress === undefined ? {} : { egress: options.egress }),
+      onEvent: (event) => {
+        logger.info(`agent ${event.type}`, { ...event });
+        options.onAgentEvent?.(event);
+      },
+    });
+    closers.push(() => runtime.close());
+
+    const nonces = new SqliteNonceStore(join(options.home, 'gateway-nonces.db'));
+    closers.push(() => nonces.close());
+    const auth = new Authenticator({ apiKeys, agents, nonces, metrics });
+    const address = parseListen(options.listen ?? config.gateway.listen);
+    const allowedHosts = allowedHostsFor(address.host);
+    const services: GatewayServices = {
+      agents,
+      runtime,
+      registry,
+      tools,
+      context: vaultContext(vault),
+      quotas,
+      auth,
+      log: node.log,
+      logDir: logDirectory(options.home),
+      origin: node.origin,
+      metrics,
+      tracing,
+      logger,
+      ...(options.publicMetrics === undefined ? {} : { publicMetrics: options.publicMetrics }),
+      ...(allowedHosts === undefined ? {} : { allowedHosts }),
+    };
+    const app = createApp(services);
+
+    await restoreState(services, agents, node);
+
+    let listening: Listening | undefined;
+    const tls = options.tls ?? config.gateway.tls;
+    return {
+      app,
+      services,
+      node,
+      store,
+      apiKeys,
+      config,
+      get url() {
+        return listening?.url;
+      },
+      async listen() {
+        if (listening !== undefined) return listening.url;
+        listening = await listen(app.fetch, {
+          ...address,
+          ...(tls === undefined ? {} : { tls }),
+          ...(options.insecure === undefined ? {} : { insecure: options.insecure }),
+        });
+        const server = listening;
+        closers.push(() => server.close());
+        logger.info('gateway listening', { url: server.url.href, origin: node.origin });
+        return server.url;
+      },
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/**
+ * After a restart (or a crash): quota consumption is replayed from the log,
+ * and agents recorded as running get their sandboxes back.
+ */
+async function restoreState(
+  services: GatewayServices,
+  agents: AgentDirectory,
+  node: OacpNode,
+): Promise<void> {
+  const all = await agents.list();
+  const usage = await replayToolCalls(node.log, Date.now() - QUOTA_WINDOW_MS);
+  for (const agent of all) {
+    const used = usage.get(agent.id);
+    if (used !== undefined) {
+      services.quotas.restore(
+        { did: agent.id, name: agent.name },
+        agent.manifest,
+        used.toolCalls,
+        used.perTool,
+      );
+    }
+  }
+  for (const agent of all.filter((a) => a.state === 'running')) {
+    try {
+      await services.runtime.start({
+        did: agent.id,
+        name: agent.name,
+        manifest: agent.manifest,
+        attributes: agent.attributes,
+        code: agent.code,
+      });
+    } catch (error) {
+      services.logger.warn('agent not restarted', { agent: agent.name, error });
+    }
+  }
+}
+
+/** otel.endpoint is the collector's base URL; traces go to its /v1/traces unless a path is given. */
+export function tracesUrl(endpoint: string): string {
+  const url = new URL(endpoint);
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/traces';
+  return url.href;
+}

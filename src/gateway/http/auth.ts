@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+import type { NonceStore } from '../../identity/nonce-store.js';
+import { verifySignedRequest } from '../../identity/signed-request.js';
+import type { ApiKeyVerdict } from '../apikeys/api-keys.js';
+import { type ApiScope, scopeGranted } from '../apikeys/scopes.js';
+import type { GatewayMetrics } from '../observability/gateway-metrics.js';
+import type { AgentDirectory, AgentRecord } from '../runtime/agent-directory.js';
+import { httpError } from './errors.js';
+
+/** Who is calling, once authenticated. */
+export type Principal =
+  | { readonly kind: 'api-key'; readonly keyId: string; readonly scopes: readonly ApiScope[] }
+  /** An agent proved its key by signing the request; it may act only as itself. */
+  | { readonly kind: 'agent'; readonly agent: AgentRecord };
+
+/** ApiKeys (the store-backed key registry) is one. */
+export interface ApiKeyAuthenticator {
+  authenticate(presented: string): Promise<ApiKeyVerdict>;
+}
+
+export interface RequestFacts {
+  readonly method: string;
+  /** Path with query string, as signed. */
+  readonly target: string;
+  readonly authorization: string | undefined;
+  readonly signedRequest: string | undefined;
+  readonly body: Uint8Array;
+}
+
+export interface AuthenticatorParts {
+  readonly apiKeys: ApiKeyAuthenticator;
+  readonly agents: AgentDirectory;
+  readonly nonces: NonceStore;
+  readonly metrics: GatewayMetrics;
+  /** How long a verified API key is remembered (default 5 s); revocation through this gateway is immediate. */
+  readonly cacheMs?: number;
+  readonly now?: () => number;
+}
+
+const MAX_SIGNED_HEADER_BYTES = 4096;
+const CACHE_LIMIT = 10_000;
+
+/**
+ * Authentication of every request: `Authorization: Bearer oacp_…` (a scoped
+ * API key) or `OACP-Signed-Request` (an agent's Ed25519 signature over the
+ * method, path and body, with the trust core's replay protection). A refusal
+ * says why without repeating what was presented.
+ */
+export class Authenticator {
+  private readonly cache = new Map<string, { keyId: string; scopes: readonly ApiScope[]; expires: number }>();
+  private readonly cacheMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly parts: AuthenticatorParts) {
+    this.cacheMs = parts.cacheMs ?? 5000;
+    this.now = parts.now ?? Date.now;
+  }
+
+  async authenticate(request: RequestFacts): Promise<Principal> {
+    if (request.authorization !== undefined && request.signedRequest !== undefined) {
+      throw this.refuse('ambiguous', 'give either an API key or a signed request, not both');
+    }
+    if (request.signedRequest !== undefined) return this.agent(request);
+    if (request.authorization !== undefined) return this.apiKey(request.authorization);
+    throw this.refuse(
+      'missing',
+      'authentication required: Authorization: Bearer oacp_… or OACP-Signed-Request',
+    );
+  }
+
+  /** Forget cached verdicts of a key (after revoking it). */
+  invalidate(keyId: string): void {
+    for (const [hash, entry] of this.cache) if (entry.keyId === keyId) this.cache.delete(hash);
+  }
+
+  private async apiKey(header: string): Promise<Principal> {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (match?.[1] === undefined)
+      throw this.refuse('malformed', 'the Authorization header must be "Bearer <API key>"');
+    const presented = match[1];
+    // Keyed by a hash so the cache never holds a usable secret.
+    const hash = createHash('sha256').update(presented).digest('base64url');
+    const cached = this.cache.get(hash);
+    const now = this.now();
+    if (cached !== undefined && cached.expires > now) {
+      return { kind: 'api-key', keyId: cached.keyId, scopes: cached.scopes };
+    }
+    const verdict = await this.parts.apiKeys.authenticate(presented);
+    if (verdict.effect === 'deny') throw this.refuse('api_key_refused', verdict.reason);
+    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+    this.cache.set(hash, { keyId: verdict.keyId, scopes: verdict.scopes, expires: now + this.cacheMs });
+    return { kind: 'api-key', keyId: verdict.keyId, scopes: verdict.scopes };
+  }
+
+  private async agent(request: RequestFacts): Promise<Principal> {
+    const header = request.signedRequest ?? '';
+    if (header.length > MAX_SIGNED_HEADER_BYTES)
+      throw this.refuse('malformed', 'the signed request header is too large');
+    let signed: unknown;
+    try {
+      signed = JSON.parse(Buffer.from(header, 'base64url').toString('utf8'));
+    } catch {
+      throw this.refuse('malformed', 'OACP-Signed-Request must be the base64url of a JSON signed request');
+    }
+    const signer = (signed as { signer?: unknown } | null)?.signer;
+    if (typeof signer !== 'string') throw this.refuse('malformed', 'the signed request names no signer');
+    const agent = await this.parts.agents.get(signer);
+    if (agent === undefined || agent.id !== signer)
+      throw this.refuse('unknown_agent', `no agent ${signer} is registered here`);
+    if (agent.state === 'retired') throw this.refuse('retired_agent', `agent ${agent.name} is retired`);
+    const verdict = verifySignedRequest(signed, {
+      publicKey: agent.id,
+      payload: request.body,
+      purpose: `${request.method} ${request.target}`,
+      nonces: this.parts.nonces,
+    });
+    if (!verdict.ok) {
+      throw this.refuse(
+        verdict.reason === 'replayed nonce' ? 'replay' : 'bad_signature',
+        `signed request refused: ${verdict.reason}`,
+      );
+    }
+    return { kind: 'agent', agent };
+  }
+
+  private refuse(type: string, message: string) {
+    this.parts.metrics.security(type === 'replay' ? 'critical' : 'warning', `auth_${type}`);
+    return httpError('UNAUTHENTICATED', message);
+  }
+}
+
+/** Checks an API key's scope; agents are authorized per route (only as themselves). */
+export function requireScope(principal: Principal, scope: ApiScope): void {
+  if (principal.kind !== 'api-key')
+    throw httpError('FORBIDDEN', `this operation needs an API key with scope ${scope}`);
+  if (!scopeGranted(principal.scopes, scope)) {
+    throw httpError('FORBIDDEN', `API key ${principal.keyId} lacks scope ${scope}`);
+  }
+}
+
+/** An API key with `scope`, or the agent itself. */
+export function requireScopeOrSelf(principal: Principal, scope: ApiScope, agent: AgentRecord): void {
+  if (principal.kind === 'agent') {
+    if (principal.agent.id !== agent.id) {
+      throw httpError(
+        'FORBIDDEN',
+        `agent ${principal.agent.name} may act only as itself, not as ${agent.name}`,
+      );
+    }
+    return;
+  }
+  requireScope(principal, scope);
+}
+
+/** The request purpose an agent signs: `METHOD /path?query` (docs/gateway.md). */
+export function signedPurpose(method: string, target: string): string {
+  return `${method.toUpperCase()} ${target}`;
+}

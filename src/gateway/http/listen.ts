@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { type AddressInfo, isIP } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import { httpError } from './errors.js';
+
+export interface ListenOptions {
+  readonly host: string;
+  readonly port: number;
+  /** PEM files; with both, the gateway speaks HTTPS only. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** Allow plain HTTP on a non-loopback address (a TLS-terminating proxy in front). */
+  readonly insecure?: boolean;
+}
+
+export interface Listening {
+  readonly url: URL;
+  readonly server: Server;
+  /** Stops accepting, lets requests in flight finish for up to `graceMs`, then drops what is left. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const LOOPBACK_NAMES = new Set(['localhost', 'ip6-localhost']);
+
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '');
+  if (LOOPBACK_NAMES.has(bare.toLowerCase())) return true;
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  if (isIP(bare) === 6) return bare === '::1' || bare === '0:0:0:0:0:0:0:1';
+  return false;
+}
+
+/** `HOST:PORT`, `[v6]:PORT` or `:PORT` (loopback). */
+export function parseListen(text: string): { host: string; port: number } {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(\d{1,5})$/.exec(text.trim());
+  const port = Number(match?.[2]);
+  if (match === null || !(port >= 0 && port <= 65_535)) {
+    throw httpError(
+      'GATEWAY_LISTEN_REFUSED',
+      `--listen ${JSON.stringify(text)}: expected HOST:PORT, such as 127.0.0.1:8080`,
+    );
+  }
+  const host = (match[1] ?? '').replace(/^\[|\]$/g, '');
+  return { host: host === '' ? '127.0.0.1' : host, port };
+}
+
+/** Host header names a loopback listener accepts (the DNS-rebinding defence); undefined for other listeners. */
+export function allowedHostsFor(host: string): ReadonlySet<string> | undefined {
+  if (!isLoopback(host)) return undefined;
+  const bracketed = isIP(host) === 6 ? `[${host}]` : host;
+  return new Set(['localhost', '127.0.0.1', '[::1]', bracketed]);
+}
+
+/**
+ * Serves `fetch` (a Hono app's) over HTTP or HTTPS. Plain HTTP is allowed only
+ * on a loopback address unless `insecure` is set: API keys and signed
+ * requests must not cross a network in the clear by accident.
+ */
+export async function listen(
+  fetch: (request: Request) => Response | Promise<Response>,
+  options: ListenOptions,
+): Promise<Listening> {
+  if (options.tls === undefined && !isLoopback(options.host) && options.insecure !== true) {
+    throw httpError(
+      'GATEWAY_LISTEN_REFUSED',
+      `refusing to listen on ${options.host} without TLS: give --tls-cert and --tls-key, or --insecure if a TLS proxy fronts the gateway`,
+    );
+  }
+  const listener = getRequestListener((request) => fetch(request), { overrideGlobalObjects: false });
+  let server: Server;
+  if (options.tls !== undefined) {
+    let cert: Buffer;
+    let key: Buffer;
+    try {
+      cert = readFileSync(options.tls.cert);
+      key = readFileSync(options.tls.key);
+    } catch (error) {
+      throw httpError(
+        'GATEWAY_TLS_INVALID',
+        `cannot read the TLS certificate or key: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+      );
+    }
+    try {
+      server = createHttpsServer({ cert, key, minVersion: 'TLSv1.2' }, listener) as unknown as Server;
+    } catch (error) {
+      // The key's content never goes into the message.
+      throw httpError(
+        'GATEWAY_TLS_INVALID',
+        `the TLS certificate and key do not form a usable pair: ${(error as Error).message.split('\n')[0]}`,
+      );
+    }
+  } else {
+    server = createHttpServer(listener);
+  }
+  server.keepAliveTimeout = 5_000;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) =>
+      reject(
+        httpError(
+          'GATEWAY_LISTEN_FAILED',
+          `cannot listen on ${options.host}:${options.port}: ${error.message}`,
+        ),
+      ),
+    );
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = new URL(`${options.tls === undefined ? 'http' : 'https'}://${host}:${address.port}`);
+  return {
+    url,
+    server,
+    close: async (graceMs = 2_000) => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      timer.unref();
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import type { Hono } from 'hono';
+import { type AgentRecord, LIFECYCLE } from '../runtime/agent-directory.js';
+import type { AgentProgram } from '../runtime/agent-runtime.js';
+import { runtimeError } from '../runtime/errors.js';
+import { CreateAgentSchema, RunAgentSchema, TRANSITIONS, type Transition } from './api-schemas.js';
+import { requireScope, requireScopeOrSelf } from './auth.js';
+import { type GatewayEnv, parseBody } from './env.js';
+import { httpError } from './errors.js';
+import type { GatewayServices } from './services.js';
+import { agentView } from './views.js';
+
+export function programOf(agent: AgentRecord): AgentProgram {
+  return {
+    did: agent.id,
+    name: agent.name,
+    manifest: agent.manifest,
+    attributes: agent.attributes,
+    code: agent.code,
+  };
+}
+
+export async function findAgent(services: GatewayServices, ref: string): Promise<AgentRecord> {
+  const agent = await services.agents.get(ref);
+  if (agent === undefined) throw httpError('NOT_FOUND', `no agent "${ref}"`);
+  return agent;
+}
+
+/** Agents: create from a manifest, read, list, lifecycle transitions, run code. */
+export function agentRoutes(app: Hono<GatewayEnv>, services: GatewayServices): void {
+  const { agents, runtime } = services;
+
+  app.post('/v1/agents', async (c) => {
+    requireScope(c.get('principal'), 'agents:write');
+    const body = parseBody(c, CreateAgentSchema);
+    const agent = await agents.create({
+      name: body.name,
+      manifest: body.manifest,
+      ...(body.code === undefined ? {} : { code: body.code }),
+      ...(body.attributes === undefined ? {} : { attributes: body.attributes }),
+      ...(body.parent === undefined ? {} : { parent: body.parent }),
+    });
+    services.logger.info('agent created', { agent: agent.name, id: agent.id });
+    return c.json(agentView(agent, runtime), 201);
+  });
+
+  app.get('/v1/agents', async (c) => {
+    requireScope(c.get('principal'), 'agents:read');
+    return c.json({ agents: (await agents.list()).map((agent) => agentView(agent, runtime)) });
+  });
+
+  app.get('/v1/agents/:id', async (c) => {
+    const agent = await findAgent(services, c.req.param('id'));
+    requireScopeOrSelf(c.get('principal'), 'agents:read', agent);
+    return c.json(agentView(agent, runtime));
+  });
+
+  app.post('/v1/agents/:id/:transition{start|suspend|resume|retire}', async (c) => {
+    requireScope(c.get('principal'), 'agents:write');
+    const transition = c.req.param('transition') as Transition;
+    if (!TRANSITIONS.includes(transition)) throw httpError('NOT_FOUND', `no transition ${transition}`);
+    const agent = await findAgent(services, c.req.param('id'));
+    const rule = LIFECYCLE[transition];
+    if (!rule.from.includes(agent.state)) {
+      throw httpError('BAD_REQUEST', `cannot ${transition} agent ${agent.name}: it is ${agent.state}`);
+    }
+    if (transition === 'start' || transition === 'resume') {
+      // The sandbox first: if the global policies refuse it, the agent keeps its state.
+      await runtime.start(programOf(agent), c.get('span'));
+      try {
+        const next = await agents.transition(agent.id, transition);
+        return c.json(agentView(next, runtime));
+      } catch (error) {
+        await runtime.stop(agent.id);
+        throw error;
+      }
+    }
+    const next = await agents.transition(agent.id, transition);
+    await runtime.stop(agent.id);
+    if (transition === 'retire') services.quotas.forget(agent.id);
+    services.logger.info(`agent ${transition}`, { agent: agent.name });
+    return c.json(agentView(next, runtime));
+  });
+
+  app.post('/v1/agents/:id/run', async (c) => {
+    const agent = await findAgent(services, c.req.param('id'));
+    requireScopeOrSelf(c.get('principal'), 'agents:write', agent);
+    const body = parseBody(c, RunAgentSchema);
+    if (agent.state !== 'running') {
+      throw runtimeError(
+        'RUNTIME_AGENT_NOT_RUNNING',
+        `agent ${agent.name} is ${agent.state}; start it first`,
+      );
+    }
+    const result = await runtime.run(agent.id, {
+      ...(body.code === undefined ? {} : { code: body.code }),
+      input: body.input ?? null,
+      parent: c.get('span'),
+    });
+    return c.json({
+      value: result.value,
+      logs: result.logs,
+      usage: result.usage,
+      receipt: result.receipt,
+      toolCalls: result.toolCalls,
+    });
+  });
+
+  app.get('/v1/agents/:id/quota', async (c) => {
+    const agent = await findAgent(services, c.req.param('id'));
+    requireScopeOrSelf(c.get('principal'), 'agents:read', agent);
+    const usage = services.quotas.usage(agent.id);
+    const rates = services.quotas.ledger(agent.id, agent.manifest).usage();
+    return c.json({ agent: agent.id, ...usage, rates });
+  });
+}

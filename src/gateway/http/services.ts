@@ -1,0 +1,42 @@
+import type { GatewayMetrics } from '../observability/gateway-metrics.js';
+import type { Logger } from '../observability/logger.js';
+import type { Tracing } from '../observability/tracing.js';
+import type { AgentDirectory } from '../runtime/agent-directory.js';
+import type { AgentRuntime } from '../runtime/agent-runtime.js';
+import type { ContextAccess } from '../runtime/context-access.js';
+import type { GatewayQuotas } from '../runtime/quotas.js';
+import type { ToolCaller } from '../runtime/tool-caller.js';
+import type { ToolRegistry } from '../runtime/tool-registry.js';
+import type { Authenticator } from './auth.js';
+
+/** The log as the public read-only routes need it (TransparencyLog is one). */
+export interface PublicLog {
+  readonly size: number;
+  readonly verifierKey: string;
+  entry(index: number): Promise<Uint8Array>;
+  proofFile(index: number): string;
+}
+
+/** Everything the HTTP routes use; built by createGateway, or by hand in tests. */
+export interface GatewayServices {
+  readonly agents: AgentDirectory;
+  readonly runtime: AgentRuntime;
+  readonly registry: ToolRegistry;
+  readonly tools: ToolCaller;
+  readonly context: ContextAccess;
+  readonly quotas: GatewayQuotas;
+  readonly auth: Authenticator;
+  readonly log: PublicLog;
+  /** The log directory (c2sp tiles and the published checkpoint), served read-only. */
+  readonly logDir: string;
+  readonly origin: string;
+  readonly metrics: GatewayMetrics;
+  readonly tracing: Tracing;
+  readonly logger: Logger;
+  /** Serve /metrics without authentication (for a scraper on a private network). */
+  readonly publicMetrics?: boolean;
+  /** Largest request body accepted, in bytes (default 1 MiB). */
+  readonly maxBodyBytes?: number;
+  /** Host header names accepted; set when listening on loopback (DNS-rebinding defence). */
+  readonly allowedHosts?: ReadonlySet<string>;
+}
