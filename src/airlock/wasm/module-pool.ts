@@ -167,7 +167,8 @@ export class QuickJsModulePool {
     slot.sandboxes += 1;
     slot.reserved += reserveBytes;
     // Start the next module while this one still has room, so no creation waits for instantiation.
-    if (slot.sandboxes >= this.perModule * 0.9 || slot.reserved + 2 * reserveBytes > this.budget) this.spare();
+    if (slot.sandboxes >= this.perModule * 0.9 || slot.reserved + 2 * reserveBytes > this.budget)
+      this.spare();
     let released = false;
     return {
       module: slot.module,
