@@ -108,6 +108,17 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX security_events_kind ON security_events (kind, id)',
     ],
   },
+  {
+    version: 2,
+    name: 'agent attributes and unique agent names',
+    statements: () => [
+      // Attributes policies read as principal.<name>; JSON object of string | number | boolean.
+      "ALTER TABLE agents ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}'",
+      // Names are how people and policies refer to agents, so one name is one agent, for good.
+      'DROP INDEX agents_name',
+      'CREATE UNIQUE INDEX agents_name_unique ON agents (name)',
+    ],
+  },
 ];
 
 /** The version a fully migrated store reports. */

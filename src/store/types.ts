@@ -19,15 +19,27 @@ export interface AgentRow {
   /** The private key sealed under the master key, JSON (identity's SealedKey). */
   readonly sealedKey: string;
   readonly code: string | null;
+  /**
+   * JSON object of string | number | boolean attributes (what policies read
+   * as principal.<name>); '{}' when not given at insert.
+   */
+  readonly attributes?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
 
+/** An agent row as read back: attributes always present. */
+export interface StoredAgentRow extends AgentRow {
+  readonly attributes: string;
+}
+
 export interface AgentRepo {
-  /** Throws STORE_CONFLICT when the id exists. */
+  /** Throws STORE_CONFLICT when the id or the name exists. */
   insert(row: AgentRow): Promise<void>;
-  get(id: string): Promise<AgentRow | undefined>;
-  list(filter?: { readonly state?: string; readonly parentId?: string }): Promise<AgentRow[]>;
+  get(id: string): Promise<StoredAgentRow | undefined>;
+  /** Names are unique (schema version 2). */
+  getByName(name: string): Promise<StoredAgentRow | undefined>;
+  list(filter?: { readonly state?: string; readonly parentId?: string }): Promise<StoredAgentRow[]>;
   /** Compare-and-set: changes the state only if it still is `from`; false otherwise. */
   setState(id: string, from: string, to: string, at: string): Promise<boolean>;
 }

@@ -29,6 +29,7 @@ export function storeContract(newLocation: () => Promise<string>): void {
     parentId: null,
     sealedKey: '{"sealed":true}',
     code: null,
+    attributes: '{}',
     createdAt: at(1),
     updatedAt: at(1),
     ...extra,
@@ -108,6 +109,24 @@ export function storeContract(newLocation: () => Promise<string>): void {
       expect((await store.agents.list({ parentId: 'did:key:a' })).map((a) => a.id)).toEqual(['did:key:b']);
       expect((await store.agents.list({ state: 'created' })).map((a) => a.id)).toEqual(['did:key:a']);
       await expect(store.agents.insert(agent('did:key:a'))).rejects.toMatchObject({ code: 'STORE_CONFLICT' });
+    });
+
+    it('keeps names unique and finds agents by name; attributes default to {}', async () => {
+      const store = await open();
+      const { attributes: _omitted, ...withoutAttributes } = agent('did:key:a');
+      await store.agents.insert(withoutAttributes);
+      expect(await store.agents.getByName('name-did:key:a')).toMatchObject({
+        id: 'did:key:a',
+        attributes: '{}',
+      });
+      expect(await store.agents.getByName('nobody')).toBeUndefined();
+      await expect(store.agents.insert(agent('did:key:b', { name: 'name-did:key:a' }))).rejects.toMatchObject(
+        {
+          code: 'STORE_CONFLICT',
+        },
+      );
+      await store.agents.insert(agent('did:key:c', { attributes: '{"team":"blue"}' }));
+      expect((await store.agents.get('did:key:c'))?.attributes).toBe('{"team":"blue"}');
     });
 
     it('refuses a parent that does not exist', async () => {

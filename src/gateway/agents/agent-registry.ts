@@ -12,11 +12,18 @@ import { OacpError } from '../../core/errors.js';
 import { parseAgentName } from '../../identity/agent-name.js';
 import { didKeyFromPublicKey } from '../../identity/did-key.js';
 import { parseSealedKey, sealKey, unsealKey } from '../../identity/sealed-key.js';
-import type { AgentRow, Repos, Store } from '../../store/index.js';
+import type { Repos, Store, StoredAgentRow } from '../../store/index.js';
 import type { CredentialVault } from '../credentials/index.js';
 import type { Checkpoint, ContextVault } from '../vault/index.js';
+import { type AgentAttributes, parseAttributes } from './attributes.js';
 import type { AgentErrorCode } from './errors.js';
-import { type AgentState, assertTransition, isAgentState } from './lifecycle.js';
+import {
+  type AgentState,
+  type AgentTransition,
+  assertTransition,
+  isAgentState,
+  TRANSITIONS,
+} from './lifecycle.js';
 
 export interface AgentRecord {
   /** did:key of the agent's Ed25519 key: its identity everywhere (receipts, A2A, logs). */
@@ -28,12 +35,13 @@ export interface AgentRecord {
   readonly state: AgentState;
   readonly parentId: string | null;
   readonly code: string | null;
+  readonly attributes: AgentAttributes;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
 
 export interface CreateAgentInput {
-  /** 1-64 of a-z 0-9 _ -. Names need not be unique; the did:key is the identity. */
+  /** 1-64 of a-z 0-9 _ -, unique in the gateway for good (a retired agent keeps its name). */
   readonly name: string;
   /** A parsed manifest document, or a DSSE envelope around one (required with require_signed_manifests). */
   readonly manifest: unknown;
@@ -41,6 +49,8 @@ export interface CreateAgentInput {
   readonly parentId?: string;
   /** The agent's program (e.g. JavaScript for the standard tier), stored as given. */
   readonly code?: string;
+  /** Declared attributes, for policies (principal.<name>). */
+  readonly attributes?: AgentAttributes;
   /** Who asked (an API key id), for the security event. */
   readonly actor?: string;
 }
@@ -95,6 +105,8 @@ export class AgentRegistry {
 
   async create(input: CreateAgentInput): Promise<AgentRecord> {
     const name = parseAgentName(input.name);
+    const attributes = parseAttributes(input.attributes);
+    if ((await this.#store.agents.getByName(name)) !== undefined) throw exists(name);
     const requested = acceptManifest(input.manifest, this.#trust, `for agent "${name}"`);
     let effective: Manifest;
     if (input.parentId !== undefined) {
@@ -124,7 +136,7 @@ export class AgentRegistry {
       createdAt,
     });
     seed.fill(0);
-    const row: AgentRow = {
+    const row: StoredAgentRow = {
       id,
       name,
       manifest: JSON.stringify(effective),
@@ -132,30 +144,40 @@ export class AgentRegistry {
       parentId: input.parentId ?? null,
       sealedKey: JSON.stringify(sealed),
       code: input.code ?? null,
+      attributes: JSON.stringify(attributes),
       createdAt,
       updatedAt: createdAt,
     };
-    await this.#store.transaction(async (tx) => {
-      await tx.agents.insert(row);
-      await this.#vault.createPartition(id, tx);
-      await this.#event(tx, 'agent.created', id, {
-        name,
-        parentId: row.parentId,
-        actor: input.actor ?? null,
+    try {
+      await this.#store.transaction(async (tx) => {
+        await tx.agents.insert(row);
+        await this.#vault.createPartition(id, tx);
+        await this.#event(tx, 'agent.created', id, {
+          name,
+          parentId: row.parentId,
+          actor: input.actor ?? null,
+        });
       });
-    });
+    } catch (error) {
+      // Lost a race for the name (the id is fresh, so a conflict is the name).
+      if (error instanceof OacpError && error.code === 'STORE_CONFLICT') throw exists(name);
+      throw error;
+    }
     return toRecord(row);
   }
 
-  /** The agent, or AGENT_NOT_FOUND. */
-  async get(id: string): Promise<AgentRecord> {
-    const row = await this.#store.agents.get(id);
-    if (row === undefined) throw new OacpError<AgentErrorCode>('AGENT_NOT_FOUND', `no agent ${id}`);
-    return toRecord(row);
+  /** The agent by did or by name, or AGENT_NOT_FOUND. */
+  async get(ref: string): Promise<AgentRecord> {
+    const agent = await this.find(ref);
+    if (agent === undefined) throw new OacpError<AgentErrorCode>('AGENT_NOT_FOUND', `no agent ${ref}`);
+    return agent;
   }
 
-  async find(id: string): Promise<AgentRecord | undefined> {
-    const row = await this.#store.agents.get(id);
+  /** The agent by did or by name, or undefined. */
+  async find(ref: string): Promise<AgentRecord | undefined> {
+    const row = ref.startsWith('did:')
+      ? await this.#store.agents.get(ref)
+      : await this.#store.agents.getByName(ref);
     return row === undefined ? undefined : toRecord(row);
   }
 
@@ -200,12 +222,26 @@ export class AgentRegistry {
     return this.transition(id, 'retired', actor);
   }
 
+  /** Applies a lifecycle verb; `start` is only from created and `resume` only from suspended. */
+  async apply(ref: string, verb: AgentTransition, actor?: string): Promise<AgentRecord> {
+    const current = await this.get(ref);
+    const rule = TRANSITIONS[verb];
+    if (!rule.from.includes(current.state)) {
+      throw new OacpError<AgentErrorCode>(
+        'AGENT_ILLEGAL_TRANSITION',
+        `cannot ${verb} agent ${current.id}: illegal transition ${current.state} -> ${rule.to} (${verb} is allowed from ${rule.from.join(', ')})`,
+      );
+    }
+    return this.transition(current.id, rule.to, actor);
+  }
+
   /**
    * Moves the agent to `to` if that is a legal move from its current state;
    * compare-and-set in the store, so two racing callers cannot both win.
    */
-  async transition(id: string, to: AgentState, actor?: string): Promise<AgentRecord> {
-    const current = await this.get(id);
+  async transition(ref: string, to: AgentState, actor?: string): Promise<AgentRecord> {
+    const current = await this.get(ref);
+    const id = current.id;
     assertTransition(id, current.state, to);
     const at = this.#now().toISOString();
     await this.#store.transaction(async (tx) => {
@@ -234,6 +270,8 @@ export class AgentRegistry {
   async signer(id: string): Promise<Signer> {
     const row = await this.#store.agents.get(id);
     if (row === undefined) throw new OacpError<AgentErrorCode>('AGENT_NOT_FOUND', `no agent ${id}`);
+    // The record check first: a row whose sealed key names another did is refused before unsealing.
+    toRecord(row);
     if (row.state === 'retired') {
       throw new OacpError<AgentErrorCode>('AGENT_RETIRED', `agent ${id} is retired; its key no longer signs`);
     }
@@ -255,21 +293,24 @@ export class AgentRegistry {
   }
 
   /** Saves the agent's state (any JSON value), encrypted under its partition key. Returns the checkpoint number. */
-  async checkpoint(id: string, state: unknown): Promise<number> {
-    await this.#notRetired(id);
-    return this.#vault.saveCheckpoint(id, state);
+  async checkpoint(ref: string, state: unknown): Promise<number> {
+    const agent = await this.#notRetired(ref);
+    return this.#vault.saveCheckpoint(agent.id, state);
   }
 
   /** The latest checkpoint, or undefined; works on a restarted gateway (it is in the store). */
-  async restore(id: string): Promise<Checkpoint | undefined> {
-    await this.#notRetired(id);
-    return this.#vault.loadCheckpoint(id);
+  async restore(ref: string): Promise<Checkpoint | undefined> {
+    const agent = await this.#notRetired(ref);
+    return this.#vault.loadCheckpoint(agent.id);
   }
 
-  async #notRetired(id: string): Promise<AgentRecord> {
-    const agent = await this.get(id);
+  async #notRetired(ref: string): Promise<AgentRecord> {
+    const agent = await this.get(ref);
     if (agent.state === 'retired') {
-      throw new OacpError<AgentErrorCode>('AGENT_RETIRED', `agent ${id} is retired; its state was destroyed`);
+      throw new OacpError<AgentErrorCode>(
+        'AGENT_RETIRED',
+        `agent ${agent.id} is retired; its state was destroyed`,
+      );
     }
     return agent;
   }
@@ -284,7 +325,11 @@ export class AgentRegistry {
   }
 }
 
-function toRecord(row: AgentRow): AgentRecord {
+function exists(name: string): OacpError<AgentErrorCode> {
+  return new OacpError<AgentErrorCode>('AGENT_EXISTS', `an agent named "${name}" already exists`);
+}
+
+function toRecord(row: StoredAgentRow): AgentRecord {
   const invalid = (why: string) =>
     new OacpError<AgentErrorCode>(
       'AGENT_RECORD_INVALID',
@@ -299,6 +344,12 @@ function toRecord(row: AgentRow): AgentRecord {
   }
   const sealed = parseSealedKey(row.sealedKey, `agent ${row.id}`);
   if (sealed.did !== row.id) throw invalid('its sealed key belongs to another did');
+  let attributes: AgentAttributes;
+  try {
+    attributes = parseAttributes(JSON.parse(row.attributes));
+  } catch {
+    throw invalid('its attributes do not parse');
+  }
   return {
     id: row.id,
     name: row.name,
@@ -307,6 +358,7 @@ function toRecord(row: AgentRow): AgentRecord {
     state: row.state,
     parentId: row.parentId,
     code: row.code,
+    attributes,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };

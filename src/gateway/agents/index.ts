@@ -5,6 +5,14 @@ export {
   type AgentRegistryOptions,
   type CreateAgentInput,
 } from './agent-registry.js';
+export { type AgentAttributes, parseAttributes } from './attributes.js';
 export type { AgentErrorCode } from './errors.js';
-export { AGENT_STATES, type AgentState, isAgentState, transitionDecision } from './lifecycle.js';
+export {
+  AGENT_STATES,
+  type AgentState,
+  type AgentTransition,
+  isAgentState,
+  TRANSITIONS,
+  transitionDecision,
+} from './lifecycle.js';
 export { ceilingManifest, manifestTrustFrom } from './manifest-trust.js';

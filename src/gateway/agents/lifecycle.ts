@@ -35,3 +35,15 @@ export function assertTransition(agentId: string, from: AgentState, to: AgentSta
     throw new OacpError<AgentErrorCode>('AGENT_ILLEGAL_TRANSITION', `agent ${agentId}: ${decision.reason}`);
   }
 }
+
+/** The lifecycle as verbs, for APIs that name the action rather than the target state. */
+export type AgentTransition = 'start' | 'suspend' | 'resume' | 'retire';
+
+export const TRANSITIONS: Readonly<
+  Record<AgentTransition, { readonly from: readonly AgentState[]; readonly to: AgentState }>
+> = {
+  start: { from: ['created'], to: 'running' },
+  suspend: { from: ['running'], to: 'suspended' },
+  resume: { from: ['suspended'], to: 'running' },
+  retire: { from: ['created', 'running', 'suspended'], to: 'retired' },
+};

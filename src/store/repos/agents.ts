@@ -1,17 +1,17 @@
 import { isUniqueViolation, storeError } from '../errors.js';
 import type { Sql, SqlValue } from '../sql.js';
-import type { AgentRepo, AgentRow } from '../types.js';
+import type { AgentRepo, StoredAgentRow } from '../types.js';
 
 const COLUMNS = `id, name, manifest, state, parent_id AS "parentId", sealed_key AS "sealedKey", code,
-  created_at AS "createdAt", updated_at AS "updatedAt"`;
+  attributes, created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 export function agentRepo(sql: Sql): AgentRepo {
   return {
     async insert(row) {
       try {
         await sql.run(
-          `INSERT INTO agents (id, name, manifest, state, parent_id, sealed_key, code, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO agents (id, name, manifest, state, parent_id, sealed_key, code, attributes, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           [
             row.id,
             row.name,
@@ -20,16 +20,23 @@ export function agentRepo(sql: Sql): AgentRepo {
             row.parentId,
             row.sealedKey,
             row.code,
+            row.attributes ?? '{}',
             row.createdAt,
             row.updatedAt,
           ],
         );
       } catch (error) {
-        if (isUniqueViolation(error)) throw storeError('STORE_CONFLICT', `agent ${row.id} already exists`);
+        if (isUniqueViolation(error)) {
+          throw storeError(
+            'STORE_CONFLICT',
+            `an agent with id ${row.id} or name "${row.name}" already exists`,
+          );
+        }
         throw error;
       }
     },
-    get: (id) => sql.get<AgentRow>(`SELECT ${COLUMNS} FROM agents WHERE id = ?`, [id]),
+    get: (id) => sql.get<StoredAgentRow>(`SELECT ${COLUMNS} FROM agents WHERE id = ?`, [id]),
+    getByName: (name) => sql.get<StoredAgentRow>(`SELECT ${COLUMNS} FROM agents WHERE name = ?`, [name]),
     list(filter = {}) {
       const where: string[] = [];
       const params: SqlValue[] = [];
@@ -42,7 +49,10 @@ export function agentRepo(sql: Sql): AgentRepo {
         params.push(filter.parentId);
       }
       const clause = where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`;
-      return sql.all<AgentRow>(`SELECT ${COLUMNS} FROM agents${clause} ORDER BY created_at, id`, params);
+      return sql.all<StoredAgentRow>(
+        `SELECT ${COLUMNS} FROM agents${clause} ORDER BY created_at, id`,
+        params,
+      );
     },
     async setState(id, from, to, at) {
       const changed = await sql.run(
