@@ -26,6 +26,8 @@ export interface BridgeOptions {
   /** A fixed principal for every call (the bridge runs for one agent). */
   readonly agent?: string;
   readonly restart?: RestartPolicy;
+  /** `--learn`: policy and tools-list refusals are recorded here and the call proceeds. */
+  readonly learn?: GateParts['learn'];
   readonly onEvent?: (event: BridgeEvent) => void;
   /** Replaces the default recorder (digests + the receipt sink), e.g. to co-sign. */
   readonly recorder?: CallRecorder;
@@ -46,6 +48,7 @@ export function createBridge(options: BridgeOptions): Bridge {
     policy: options.policy ?? defaultPolicyEngine(),
     ...(options.approval === undefined ? {} : { approval: options.approval }),
     ...(options.quota === undefined ? {} : { quota: options.quota }),
+    ...(options.learn === undefined ? {} : { learn: options.learn }),
   };
   const recorder = options.recorder ?? callRecorder(options.receipts);
   const sessions = new Set<BridgeSession>();

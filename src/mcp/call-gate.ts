@@ -26,6 +26,12 @@ export interface GateParts {
   readonly policy?: PolicyEngine;
   readonly approval?: { readonly tools: readonly string[]; readonly approver: Approver };
   readonly quota?: CallQuota;
+  /**
+   * `--learn`: refusals by the tools list and the Cedar policy are recorded
+   * here and the call goes ahead. Pins, agent signatures, approvals and quotas
+   * still refuse: they guard against attacks, not against a tight manifest.
+   */
+  readonly learn?: { observe(call: CallContext, wouldDeny: readonly string[]): void };
 }
 
 export interface Admission {
@@ -46,6 +52,7 @@ export async function admitCall(
   signal?: AbortSignal,
 ): Promise<Admission> {
   const checks: { -readonly [K in keyof CallChecks]: CallChecks[K] } = {};
+  const wouldDeny: string[] = [];
   try {
     if (parts.pins !== undefined) {
       const pin = parts.pins.check(call.server, call.upstreamTool);
@@ -56,7 +63,10 @@ export async function admitCall(
     if (parts.tools !== undefined) {
       const tools = checkTool(parts.tools, call.tool);
       checks.tools = { effect: tools.effect, reason: tools.reason };
-      if (tools.effect === 'deny') return { decision: tools, checks };
+      if (tools.effect === 'deny') {
+        if (parts.learn === undefined) return { decision: tools, checks };
+        wouldDeny.push(tools.reason);
+      }
     }
     if (parts.policy !== undefined) {
       const policy = parts.policy.authorize({
@@ -71,7 +81,10 @@ export async function admitCall(
         policyIds: policy.policyIds,
         policyDigest: policy.policyDigest,
       };
-      if (policy.effect === 'deny') return { decision: policy, checks };
+      if (policy.effect === 'deny') {
+        if (parts.learn === undefined) return { decision: policy, checks };
+        wouldDeny.push(policy.reason);
+      }
     }
     if (parts.approval?.tools.some((pattern) => namePatternMatches(pattern, call.tool))) {
       const approval = await parts.approval.approver.approve(
@@ -96,6 +109,13 @@ export async function admitCall(
   } catch (error) {
     const reason = `check failed: ${error instanceof Error ? error.message : String(error)}`;
     return { decision: { effect: 'deny', reason }, checks };
+  }
+  parts.learn?.observe(call, wouldDeny);
+  if (wouldDeny.length > 0) {
+    return {
+      decision: { effect: 'allow', reason: `learn mode: allowed although ${wouldDeny.join('; ')}` },
+      checks,
+    };
   }
   return { decision: { effect: 'allow', reason: allowReason(checks) }, checks };
 }

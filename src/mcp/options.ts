@@ -100,6 +100,8 @@ export const McpRunOptionsSchema = z
     manifest: z.string().min(1).optional(),
     http: ListenAddress.optional(),
     learn: z.boolean().default(false),
+    /** Where `--learn` writes the manifest it learned (default ./<name>.learned.oacp.yaml). */
+    learnOut: z.string().min(1).optional(),
   })
   .superRefine((options, ctx) => {
     const sources = [

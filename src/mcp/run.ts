@@ -1,5 +1,8 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import type { EgressEvent } from '../airlock/egress/audit.js';
+import type { ProcessSandbox } from '../airlock/sandbox.js';
 import type { Signer } from '../core/ed25519.js';
 import { OacpError } from '../core/errors.js';
 import { KeyStore } from '../identity/keystore.js';
@@ -14,9 +17,10 @@ import { type Bridge, createBridge } from './bridge.js';
 import { CallRateQuota } from './call-quota.js';
 import type { McpErrorCode } from './errors.js';
 import { type HttpBridge, receiptPath, serveHttp } from './http.js';
+import { LearnedCapabilities } from './learn.js';
 import { manifestFromOptions } from './manifest-from-options.js';
 import { type McpRunOptions, type McpRunOptionsInput, parseMcpRunOptions } from './options.js';
-import { AttestedReceipts, type LogReceiptWriter, logReceiptWriter } from './receipts.js';
+import { AttestedReceipts, logReceiptWriter } from './receipts.js';
 import type { ServerIdentity } from './server-identity.js';
 import type { BridgeEvent } from './session.js';
 import { serveStdio } from './stdio.js';
@@ -69,7 +73,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
       const aborted = abortPromise(context.signal);
       await Promise.race([session.closed, aborted]);
       await bridge.close();
-      await built.writer.settled();
+      await built.finish();
       return;
     }
     const http = await serveHttp(bridge, {
@@ -82,10 +86,18 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
     context.onListening?.(http);
     await abortPromise(context.signal);
     await http.close();
-    await built.writer.settled();
+    await built.finish();
   } finally {
     await node.close();
   }
+}
+
+interface Assembled {
+  readonly bridge: Bridge;
+  readonly identity: ServerIdentity;
+  readonly desk: HttpApprovalDesk;
+  /** After the bridge closed: waits for the receipts, writes what --learn saw. */
+  finish(): Promise<void>;
 }
 
 async function assemble(
@@ -94,8 +106,14 @@ async function assemble(
   node: OacpNode,
   agent: { did: string; signer: Signer } | undefined,
   log: (line: string) => void,
-): Promise<{ bridge: Bridge; identity: ServerIdentity; desk: HttpApprovalDesk; writer: LogReceiptWriter }> {
-  const upstream = await upstreamFor(options, context, log);
+): Promise<Assembled> {
+  const sandboxes: ProcessSandbox[] = [];
+  const learned = options.learn ? new LearnedCapabilities() : undefined;
+  const upstream = await upstreamFor(
+    options,
+    { ...context, ...(learned === undefined ? {} : { onSandbox: (sandbox) => sandboxes.push(sandbox) }) },
+    log,
+  );
   const name = upstream.identity.name;
   const events: SecurityEventSink = {
     emit: (event) =>
@@ -130,9 +148,21 @@ async function assemble(
           },
         }),
     ...(agent === undefined ? {} : { agent: agent.did }),
+    ...(learned === undefined ? {} : { learn: learned }),
     onEvent: (event) => log(describeEvent(name, event)),
   });
-  return { bridge, identity: upstream.identity, desk, writer };
+  const finish = async (): Promise<void> => {
+    await writer.settled();
+    if (learned === undefined) return;
+    for (const sandbox of sandboxes) {
+      const events = (sandbox as Partial<{ egressEvents(): readonly EgressEvent[] }>).egressEvents?.();
+      if (events !== undefined) learned.observeEgress(events);
+    }
+    const out = options.learnOut ?? join(process.cwd(), `${name}.learned.oacp.yaml`);
+    writeFileSync(out, learned.yaml(manifestFromOptions(options, name)), { mode: 0o644 });
+    log(`oacp: learned manifest written to ${out} (tools: ${learned.tools.join(', ') || 'none'})`);
+  };
+  return { bridge, identity: upstream.identity, desk, finish };
 }
 
 function toolsOption(options: McpRunOptions): { tools?: { allow: string[]; deny: string[] } } {

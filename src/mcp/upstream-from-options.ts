@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import type { TierName } from '../airlock/sandbox.js';
+import type { ProcessSandbox, TierName } from '../airlock/sandbox.js';
 import { OacpError } from '../core/errors.js';
 import type { McpErrorCode } from './errors.js';
 import { implicitReadPaths } from './implicit-paths.js';
@@ -16,7 +16,11 @@ import { processUpstream, type UpstreamConnector, urlUpstream } from './upstream
  */
 export async function upstreamFor(
   options: McpRunOptions,
-  context: { readonly env?: Readonly<Record<string, string | undefined>>; readonly tiers?: TierLookup },
+  context: {
+    readonly env?: Readonly<Record<string, string | undefined>>;
+    readonly tiers?: TierLookup;
+    readonly onSandbox?: (sandbox: ProcessSandbox) => void;
+  },
   log: (line: string) => void,
 ): Promise<UpstreamConnector> {
   if (options.upstream !== undefined) {
@@ -35,6 +39,7 @@ export async function upstreamFor(
     identity: named,
     start: () => tier.start({ command, args, manifest, implicitReadPaths: implicit, env: candidateEnv }),
     stderr: (line) => log(`[${named.name}] ${line}`),
+    ...(context.onSandbox === undefined ? {} : { onSandbox: context.onSandbox }),
   });
 }
 

@@ -30,11 +30,14 @@ export function processUpstream(options: {
   identity: ServerIdentity;
   start: () => Promise<ProcessSandbox>;
   stderr?: (line: string) => void;
+  /** Told each sandbox started (one per session and restart), e.g. to read its egress log later. */
+  onSandbox?: (sandbox: ProcessSandbox) => void;
 }): UpstreamConnector {
   return {
     identity: options.identity,
     async connect() {
       const sandbox = await options.start();
+      options.onSandbox?.(sandbox);
       const transport = new LineTransport(sandbox.stdout, sandbox.stdin);
       pipeLines(sandbox.stderr, options.stderr ?? ((line) => process.stderr.write(`${line}\n`)));
       const ended = sandbox.exit.then(

@@ -1,9 +1,10 @@
-import { chmodSync, mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
 import { parseEnvelopeBytes } from '../../src/attest/receipt.js';
 import { verifyReceiptEnvelope } from '../../src/attest/verify-receipt.js';
@@ -59,6 +60,34 @@ describe('runMcpCommand', () => {
     } finally {
       await node.close();
     }
+  });
+
+  it('--learn lets refused calls through, says so in their receipts, and writes the manifest it saw', async () => {
+    const { dir } = await home();
+    const out = join(mkdtempSync(join(tmpdir(), 'oacp-learn-')), 'quirky.learned.yaml');
+    const toBridge = new PassThrough();
+    const fromBridge = new PassThrough();
+    const running = runMcpCommand(
+      {
+        command: [process.execPath, QUIRKY],
+        tier: 'light',
+        name: 'quirky',
+        tools: ['echo'],
+        learn: true,
+        learnOut: out,
+      },
+      { home: dir, env: {}, stdin: toBridge, stdout: fromBridge, log: () => undefined },
+    );
+    const client = testClient();
+    await client.connect(new PipeClientTransport(fromBridge, toBridge));
+    await client.callTool({ name: 'echo', arguments: { text: 'a' } });
+    const pid = await client.callTool({ name: 'pid', arguments: {} });
+    expect(pid.isError ?? false).toBe(false);
+    await client.close();
+    await running;
+    const learned = parse(readFileSync(out, 'utf8')) as { capabilities: { tools: { allow: string[] } } };
+    expect(learned.capabilities.tools.allow).toEqual(['echo', 'pid']);
+    expect(readFileSync(out, 'utf8')).toContain('pid: tool "pid" is not in tools.allow');
   });
 
   it('refuses bad options before starting anything', async () => {
