@@ -1,5 +1,6 @@
 import type { BenchCase } from '../harness.js';
+import { airlockCases } from './airlock.js';
 import { trustCoreCases } from './trust-core.js';
 
 /** Every benchmark case, in the order they run. */
-export const cases: BenchCase[] = [...trustCoreCases];
+export const cases: BenchCase[] = [...trustCoreCases, ...airlockCases];

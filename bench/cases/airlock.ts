@@ -1,0 +1,115 @@
+import { newQuickJSWASMModule } from 'quickjs-emscripten';
+import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
+import { HardenedTier } from '../../src/airlock/native/hardened.js';
+import { sampleSpawns, timeBareSpawn, timeTierSpawn } from '../../src/airlock/spawn-bench.js';
+import { benchIdleSandboxes } from '../../src/airlock/wasm/bench.js';
+import { type BenchCase, figure, percentile } from '../harness.js';
+
+const IDLE = 10_000;
+const RAW = 2_000;
+
+/** Standard-tier sandboxes against bare QuickJS runtime+context creation on one WASM module. */
+const standardCase: BenchCase = {
+  id: 'standard-tier',
+  title: `standard tier: create time and memory of ${IDLE} concurrent idle sandboxes`,
+  async run(report) {
+    report(`baseline: ${RAW} bare QuickJS runtimes+contexts on one module`);
+    const module = await newQuickJSWASMModule();
+    const rawTimes: number[] = [];
+    const rssBefore = process.memoryUsage().rss;
+    const raws = [];
+    for (let i = 0; i < RAW; i++) {
+      const started = performance.now();
+      const runtime = module.newRuntime();
+      raws.push({ runtime, context: runtime.newContext() });
+      rawTimes.push(performance.now() - started);
+    }
+    const rawRss = (process.memoryUsage().rss - rssBefore) / RAW;
+    for (const { runtime, context } of raws) {
+      context.dispose();
+      runtime.dispose();
+    }
+    report(`subject: ${IDLE} idle standard-tier sandboxes (memory_mb 4)`);
+    const result = await benchIdleSandboxes({ count: IDLE, memoryMb: 4 });
+    await result.stop();
+    return [
+      figure({
+        case: 'standard-tier',
+        metric: 'create p50',
+        unit: 'ms',
+        subject: result.createMsP50,
+        baselineName: 'bare QuickJS runtime + context',
+        baseline: percentile(rawTimes, 50),
+        goal: { op: '<=', value: 1 },
+      }),
+      figure({
+        case: 'standard-tier',
+        metric: 'memory per idle sandbox (RSS)',
+        unit: 'KiB',
+        subject: result.rssBytesPerSandbox / 1024,
+        baselineName: 'bare QuickJS runtime + context',
+        baseline: rawRss / 1024,
+        goal: { op: '<=', value: 256 },
+      }),
+      figure({
+        case: 'standard-tier',
+        metric: 'concurrent idle sandboxes in one process',
+        unit: 'sandboxes',
+        subject: result.count,
+        baselineName: 'bare QuickJS runtimes created',
+        baseline: RAW,
+        goal: { op: '>=', value: 10_000 },
+        note: `${result.modules} WASM modules; run('1 + 1') p50 ${result.runMsP50.toFixed(3)} ms`,
+      }),
+    ];
+  },
+};
+
+const SPAWNS = 40;
+
+/** Hardened and gVisor start-to-exit of /usr/bin/true against a bare spawn, sampled in the same run. */
+const spawnCase: BenchCase = {
+  id: 'process-tiers',
+  title: 'hardened and gvisor start overhead over a bare spawn',
+  async run(report) {
+    const figures = [];
+    const hardened = new HardenedTier();
+    const gvisor = new GvisorTier();
+    if ((await hardened.availability()).available) {
+      report(`${SPAWNS} bare and ${SPAWNS} hardened spawns, interleaved`);
+      const bare = await sampleSpawns(timeBareSpawn, SPAWNS);
+      const tier = await sampleSpawns(() => timeTierSpawn(hardened), SPAWNS);
+      const bareP50 = percentile(bare, 50);
+      figures.push(
+        figure({
+          case: 'process-tiers',
+          metric: 'hardened overhead over bare spawn, p50',
+          unit: 'ms',
+          subject: percentile(tier, 50) - bareP50,
+          baselineName: 'bare spawn of /usr/bin/true',
+          baseline: bareP50,
+          goal: { op: '<=', value: 5 },
+        }),
+      );
+    } else report('hardened tier unavailable: skipped');
+    if ((await gvisor.availability()).available) {
+      report('10 gvisor starts');
+      const bare = await sampleSpawns(timeBareSpawn, 10);
+      const tier = await sampleSpawns(() => timeTierSpawn(gvisor), 10);
+      figures.push(
+        figure({
+          case: 'process-tiers',
+          metric: 'gvisor start to exit, p50',
+          unit: 'ms',
+          subject: percentile(tier, 50),
+          baselineName: 'bare spawn of /usr/bin/true',
+          baseline: percentile(bare, 50),
+          goal: { op: '<=', value: 300 },
+        }),
+      );
+    } else report('gvisor tier unavailable: skipped');
+    return figures;
+  },
+};
+
+export const airlockCases: BenchCase[] = [standardCase, spawnCase];
