@@ -13,6 +13,7 @@ import { AgentRegistry } from './agents/agent-registry.js';
 import { ceilingManifest, manifestTrustFrom } from './agents/manifest-trust.js';
 import { ApiKeys } from './apikeys/api-keys.js';
 import { loadGatewayConfig, parseGatewayConfig } from './config/load.js';
+import { mcpRunOptionsFor } from './config/mcp-options.js';
 import type { GatewayConfig } from './config/schema.js';
 import { createApp } from './http/app.js';
 import { Authenticator } from './http/auth.js';
@@ -24,8 +25,9 @@ import { type Logger, stderrLogger } from './observability/logger.js';
 import { Tracing, type TracingOptions } from './observability/tracing.js';
 import type { AgentDirectory } from './runtime/agent-directory.js';
 import { AgentRuntime, type AgentRuntimeEvent } from './runtime/agent-runtime.js';
+import { bridgedSource } from './runtime/bridged-source.js';
 import { vaultContext } from './runtime/context-access.js';
-import type { NativeTool } from './runtime/define-tool.js';
+import type { NativeTool, ToolAttributes } from './runtime/define-tool.js';
 import type { EgressFetchOptions } from './runtime/egress-fetch.js';
 import { GatewayPolicy } from './runtime/policy/gateway-policy.js';
 import { loadGlobalPolicies, loadGlobalPolicyFiles } from './runtime/policy/load.js';
@@ -56,6 +58,8 @@ export interface GatewayOptions {
   readonly insecure?: boolean;
   /** Native tools, defined with defineTool. */
   readonly tools?: readonly NativeTool[];
+  /** Attributes of MCP tools for the global policies, by server then tool name (`resource.<name>`). */
+  readonly mcpToolAttributes?: Readonly<Record<string, Readonly<Record<string, ToolAttributes>>>>;
   readonly quotas?: GatewayQuotaOptions;
   /** Tool-call Cedar policy for native tools (docs/policy.md format); the bridge's default-allow when absent. */
   readonly toolPolicy?: PolicyEngine;
@@ -150,11 +154,23 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const registry = new ToolRegistry();
     for (const tool of options.tools ?? []) registry.register(tool);
     closers.push(() => registry.close());
+    const coSign = config.attestation.level !== 'basic';
+    const signerOf = (did: string) => agents.signer(did);
+    for (const server of config.mcp.servers) {
+      const source = await bridgedSource({
+        options: mcpRunOptionsFor(server),
+        home: options.home,
+        env,
+        node,
+        signerOf,
+        coSign,
+        logger,
+      });
+      await registry.addSource(source, options.mcpToolAttributes?.[server.name] ?? {});
+    }
 
     const quotas = new GatewayQuotas(options.quotas ?? {}, metrics);
     const receipts = new ReceiptRecorder(node, metrics);
-    const coSign = config.attestation.level !== 'basic';
-    const signerOf = (did: string) => agents.signer(did);
     const tools = new ToolCaller({
       registry,
       toolPolicy: options.toolPolicy ?? defaultPolicyEngine(),

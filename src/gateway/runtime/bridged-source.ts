@@ -1,0 +1,140 @@
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { sha256Hex } from '../../core/digest.js';
+import type { Signer } from '../../core/ed25519.js';
+import { OacpError } from '../../core/errors.js';
+import { signRequest } from '../../identity/signed-request.js';
+import { createBridge } from '../../mcp/bridge.js';
+import { CallRateQuota } from '../../mcp/call-quota.js';
+import { toRecord } from '../../mcp/call-recorder.js';
+import type { McpRunOptions } from '../../mcp/options.js';
+import { AGENT_REQUEST_META, toolCallPayload, toolCallPurpose } from '../../mcp/principal.js';
+import { AttestedReceipts, type ReceiptWriter } from '../../mcp/receipts.js';
+import { MemoryReceiptSink, type ReceiptRef } from '../../mcp/record.js';
+import { toolFilterFromFlag } from '../../mcp/tool-filter.js';
+import { fromSdkTransport } from '../../mcp/transport.js';
+import { upstreamFor } from '../../mcp/upstream-from-options.js';
+import { PolicyEngine } from '../../policy/engine.js';
+import { loadPolicyFile } from '../../policy/load.js';
+import { ToolPins } from '../../policy/pins.js';
+import type { Logger } from '../observability/logger.js';
+import type { AgentSignerLookup } from './caller.js';
+import type { BridgeCaller, BridgeCallResult, ListedTool, McpToolSource } from './mcp-source.js';
+
+export interface BridgedSourceOptions {
+  /** The server's options as `oacp mcp run` would parse them (mcpRunOptionsFor(config entry)). */
+  readonly options: McpRunOptions;
+  readonly home: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Signs and logs receipts (the gateway's OacpNode). */
+  readonly node: ReceiptWriter & {
+    readonly origin: string;
+    readonly log: { entry(index: number): Promise<Uint8Array> };
+  };
+  /** The calling agent's key: it signs the request that names it to the bridge, and co-signs with `coSign`. */
+  readonly signerOf: AgentSignerLookup;
+  readonly coSign: boolean;
+  readonly logger: Logger;
+}
+
+const RECEIPT_META = 'oacp/receipt';
+
+/**
+ * An MCP server configured under `mcp.servers`, reached through the MCP
+ * bridge library in-process: the server runs in its Airlock tier, and every
+ * call passes the bridge's own gate (pins, tools list, its Cedar policy,
+ * approvals, call quota) and gets the bridge's receipt. The gateway proves
+ * who calls by signing the bridge's agent request with the agent's key, so
+ * the bridge's principal is the agent's did:key; with attestation standard
+ * the receipt is co-signed by that key too.
+ */
+export async function bridgedSource(config: BridgedSourceOptions): Promise<McpToolSource> {
+  const { options } = config;
+  const upstream = await upstreamFor(
+    options,
+    { ...(config.env === undefined ? {} : { env: config.env }) },
+    (line) => config.logger.debug('mcp server', { line }),
+  );
+  const server = upstream.identity.name;
+  const recorder = {
+    async finish(
+      finished: Parameters<typeof toRecord>[0],
+      usage: Parameters<typeof toRecord>[1],
+    ): Promise<ReceiptRef> {
+      const record = toRecord(finished, usage);
+      const coSigner =
+        config.coSign && record.agent.startsWith('did:key:')
+          ? await config.signerOf(record.agent)
+          : undefined;
+      const receipts = new AttestedReceipts({
+        writer: config.node,
+        origin: config.node.origin,
+        ...(coSigner === undefined ? {} : { agentSigner: coSigner }),
+      });
+      return receipts.record(record);
+    },
+  };
+  const bridge = createBridge({
+    upstream,
+    receipts: new MemoryReceiptSink(),
+    recorder,
+    pins: new ToolPins({ path: options.pins ?? join(config.home, 'mcp', 'pins', `${server}.json`) }),
+    ...(options.policy === undefined ? {} : { policy: new PolicyEngine(loadPolicyFile(options.policy)) }),
+    ...(options.tools.length === 0 ? {} : { tools: toolFilterFromFlag(options.tools) }),
+    ...(options.quotaCalls === undefined ? {} : { quota: new CallRateQuota(options.quotaCalls) }),
+    onEvent: (event) => config.logger.info('mcp bridge event', { server, ...event }),
+  });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await bridge.serve(fromSdkTransport(serverSide));
+  const client = new Client({ name: 'oacp-gateway', version: '1' });
+  await client.connect(clientSide);
+
+  return {
+    server,
+    async list(): Promise<ListedTool[]> {
+      const listed = await client.listTools();
+      return listed.tools.map((tool) => ({
+        name: tool.name,
+        ...(tool.description === undefined ? {} : { description: tool.description }),
+        inputSchema: tool.inputSchema as Record<string, unknown>,
+        definitionDigest: ToolPins.digest(tool as unknown as Record<string, unknown>),
+      }));
+    },
+    async call(
+      tool: string,
+      args: Readonly<Record<string, unknown>>,
+      caller: BridgeCaller,
+    ): Promise<BridgeCallResult> {
+      const signer: Signer | undefined = await config.signerOf(caller.did);
+      if (signer === undefined) {
+        throw new OacpError(
+          'RUNTIME_TOOL_FAILED',
+          `no key for agent ${caller.name}: cannot sign its request to the bridge`,
+        );
+      }
+      const signed = signRequest(signer, {
+        purpose: toolCallPurpose(tool),
+        payload: toolCallPayload(tool, args),
+      });
+      const result = (await client.callTool({
+        name: tool,
+        arguments: { ...args },
+        _meta: { [AGENT_REQUEST_META]: signed },
+      })) as Record<string, unknown>;
+      const ref = ((result._meta ?? {}) as Record<string, unknown>)[RECEIPT_META] as
+        | { index?: unknown }
+        | undefined;
+      const index = typeof ref?.index === 'number' ? ref.index : undefined;
+      const receipt =
+        index === undefined
+          ? undefined
+          : { index, envelopeDigest: sha256Hex(await config.node.log.entry(index)), log: config.node.origin };
+      return { result, isError: result.isError === true, receipt };
+    },
+    async close() {
+      await client.close().catch(() => undefined);
+      await bridge.close();
+    },
+  };
+}

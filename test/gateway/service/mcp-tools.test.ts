@@ -1,0 +1,110 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyReceiptEnvelope } from '../../../src/attest/verify-receipt.js';
+import { MANIFEST, startGateway, type TestGateway } from './harness.js';
+
+const MEMORY_SERVER = join(
+  import.meta.dirname,
+  '..',
+  '..',
+  '..',
+  'node_modules/@modelcontextprotocol/server-memory/dist/index.js',
+);
+
+describe('MCP servers from the config, through the bridge', () => {
+  let gw: TestGateway;
+  const dir = mkdtempSync(join(tmpdir(), 'oacp-gw-mcp-'));
+  beforeAll(async () => {
+    const policy = join(dir, 'policy.cedar');
+    writeFileSync(
+      policy,
+      `@id("memory-all") permit(principal, action == Action::"tools/call", resource);
+       @id("no-delete") forbid(principal, action == Action::"tools/call", resource == Tool::"delete_entities");`,
+    );
+    gw = await startGateway({
+      config: {
+        mcp: {
+          servers: [
+            {
+              name: 'memory',
+              command: process.execPath,
+              args: [MEMORY_SERVER],
+              tier: 'light',
+              policy,
+              allow_env: ['MEMORY_FILE_PATH'],
+            },
+          ],
+        },
+      },
+      env: { OACP_MASTER_KEY: '11'.repeat(32), MEMORY_FILE_PATH: join(dir, 'memory.jsonl') },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await gw?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const manifest = { ...MANIFEST, capabilities: { tools: { allow: ['memory.*'] } } };
+
+  it('lists the server tools as <server>.<tool>', async () => {
+    const tools = await gw.client.listTools();
+    const read = tools.find((tool) => tool.name === 'memory.read_graph');
+    expect(read).toMatchObject({ kind: 'mcp', server: 'memory' });
+    expect(read?.definitionDigest).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('calls an MCP tool as the agent; the bridge logs a receipt naming the agent did', async () => {
+    const agent = await gw.client.createAgent({ name: 'mem-user', manifest });
+    const created = await gw.client.callTool(
+      'memory.create_entities',
+      { entities: [{ name: 'alice', entityType: 'person', observations: ['likes tea'] }] },
+      { agent: agent.id },
+    );
+    expect(created.isError).toBe(false);
+    const bytes = await gw.gateway.node.log.entry(created.receipt.index);
+    const envelope = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    const verdict = verifyReceiptEnvelope(envelope, {
+      airlockKeys: [gw.gateway.node.keys.airlockSigner().publicKey],
+      expectedAgentDid: agent.id,
+    });
+    expect(verdict.ok).toBe(true);
+    expect(verdict.trustLevel).toBe('Standard');
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+    expect(statement.predicate.tool.name).toBe('create_entities');
+    expect(statement.predicate.server.name).toBe('memory');
+  });
+
+  it('runs agent code that calls the MCP tool, with the bridge receipt in its execution receipt', async () => {
+    const agent = await gw.client.createAgent({
+      name: 'mem-agent',
+      manifest,
+      code: 'function main() { return oacp.tools.call("memory.read_graph", {}); }',
+    });
+    await gw.client.startAgent(agent.id);
+    const run = await gw.client.runAgent(agent.id);
+    expect(JSON.stringify(run.value)).toContain('alice');
+    expect(run.toolCalls).toHaveLength(1);
+  });
+
+  it("applies the server's own Cedar policy in the bridge, with a receipt for the refusal", async () => {
+    const agent = await gw.client.createAgent({ name: 'mem-deleter', manifest });
+    const refusal = await gw.client
+      .callTool('memory.delete_entities', { entityNames: ['alice'] }, { agent: agent.id })
+      .catch((e: unknown) => e);
+    expect(refusal).toMatchObject({
+      status: 403,
+      code: 'RUNTIME_POLICY_DENIED',
+      message: expect.stringContaining('no-delete'),
+    });
+  });
+
+  it('refuses an MCP tool outside the agent manifest before reaching the bridge', async () => {
+    const agent = await gw.client.createAgent({ name: 'no-mem', manifest: MANIFEST });
+    await expect(gw.client.callTool('memory.read_graph', {}, { agent: agent.id })).rejects.toMatchObject({
+      status: 403,
+      code: 'RUNTIME_TOOL_DENIED',
+    });
+  });
+});
