@@ -3,7 +3,7 @@ import type { Signer } from '../core/ed25519.js';
 import { OacpError } from '../core/errors.js';
 import { canonicalize } from '../core/jcs.js';
 import { didKeyFromPublicKey } from '../identity/did-key.js';
-import { type Envelope, parseEnvelope, signEnvelope } from './dsse.js';
+import { type Envelope, pae, parseEnvelope, signEnvelope } from './dsse.js';
 import { type AttestErrorCode, firstIssue } from './errors.js';
 import {
   EXECUTION_PREDICATE_TYPE,
@@ -47,22 +47,22 @@ export function buildStatement(input: BuildStatementInput): OacpStatement {
   if (input.predicateType === TOOL_CALL_PREDICATE_TYPE) {
     const parsed = ToolCallPredicateSchema.safeParse(input.predicate);
     if (!parsed.success) throw invalid(`tool-call predicate: ${firstIssue(parsed.error, 'predicate')}`);
-    return {
+    return sealBuilt({
       _type: IN_TOTO_STATEMENT_TYPE,
       subject: toolCallSubjects(parsed.data),
       predicateType: TOOL_CALL_PREDICATE_TYPE,
       predicate: parsed.data,
-    };
+    });
   }
   if (input.predicateType === EXECUTION_PREDICATE_TYPE) {
     const parsed = ExecutionPredicateSchema.safeParse(input.predicate);
     if (!parsed.success) throw invalid(`execution predicate: ${firstIssue(parsed.error, 'predicate')}`);
-    return {
+    return sealBuilt({
       _type: IN_TOTO_STATEMENT_TYPE,
       subject: executionSubjects(parsed.data),
       predicateType: EXECUTION_PREDICATE_TYPE,
       predicate: parsed.data,
-    };
+    });
   }
   const unknownType: unknown = (input as { predicateType: unknown }).predicateType;
   throw new OacpError<AttestErrorCode>(
@@ -81,19 +81,69 @@ export interface ReceiptSigners {
   readonly agent?: Signer;
 }
 
+/** A signer that may answer later, e.g. a pool of signing threads; its signatures are Ed25519 like any Signer's. */
+export interface AsyncSigner {
+  /** Raw 32-byte Ed25519 public key. */
+  readonly publicKey: Uint8Array;
+  sign(message: Uint8Array): Uint8Array | Promise<Uint8Array>;
+}
+
+export interface AsyncReceiptSigners {
+  readonly airlock?: AsyncSigner;
+  readonly agent?: AsyncSigner;
+}
+
 /**
  * A DSSE envelope over the statement with one signature per signer (agent first,
  * then Airlock), `keyid` empty: verifiers identify keys out of band. An agent
  * signer must be the key the statement names, or no verifier could credit it.
  */
 export function signReceipt(statement: OacpStatement, signers: ReceiptSigners): Envelope {
-  const checked = StatementSchema.safeParse(statement);
-  if (!checked.success) throw invalid(firstIssue(checked.error, 'statement'));
-  const read = readOacpStatement(checked.data);
-  if (!read.ok) throw invalid(read.reason);
-  const list: Signer[] = [];
+  const { payload, list } = checkedForSigning(statement, signers);
+  return signEnvelope(IN_TOTO_PAYLOAD_TYPE, payload, list);
+}
+
+/** A signed receipt and the exact bytes the log holds for it. */
+export interface SignedReceipt {
+  readonly envelope: Envelope;
+  /** Equal to `envelopeBytes(envelope)`. */
+  readonly bytes: Buffer;
+}
+
+/**
+ * signReceipt for signers that answer asynchronously: the same checks, the same
+ * bytes, the same signature order; only the signing may happen on other threads.
+ */
+export async function signReceiptAsync(
+  statement: OacpStatement,
+  signers: AsyncReceiptSigners,
+): Promise<SignedReceipt> {
+  const { payload, list } = checkedForSigning(statement, signers);
+  const message = pae(IN_TOTO_PAYLOAD_TYPE, payload);
+  const signatures = await Promise.all(list.map((signer) => signer.sign(message)));
+  const envelope: Envelope = {
+    payload: payload.toString('base64'),
+    payloadType: IN_TOTO_PAYLOAD_TYPE,
+    signatures: signatures.map((sig) => ({ keyid: '', sig: Buffer.from(sig).toString('base64') })),
+  };
+  // The JCS of this fixed shape, written out: every value is base64 or a constant, nothing to
+  // escape, members already in code-unit order. A test holds it equal to envelopeBytes.
+  const sigs = envelope.signatures.map((entry) => `{"keyid":"","sig":"${entry.sig}"}`).join(',');
+  const json = `{"payload":"${envelope.payload}","payloadType":${PAYLOAD_TYPE_JSON},"signatures":[${sigs}]}`;
+  return { envelope, bytes: Buffer.from(json, 'utf8') };
+}
+
+const PAYLOAD_TYPE_JSON = JSON.stringify(IN_TOTO_PAYLOAD_TYPE);
+
+/** The statement's payload bytes and its signers in signing order, after every check signing needs. */
+function checkedForSigning<S extends AsyncSigner>(
+  statement: OacpStatement,
+  signers: { readonly airlock?: S; readonly agent?: S },
+): { payload: Buffer; list: S[] } {
+  const checkedStatement = isBuilt(statement) ? statement : recheck(statement);
+  const list: S[] = [];
   if (signers.agent !== undefined) {
-    const named = agentDidOf(read.statement);
+    const named = agentDidOf(checkedStatement);
     const actual = didKeyFromPublicKey(signers.agent.publicKey);
     if (named !== actual) {
       throw new OacpError<AttestErrorCode>(
@@ -110,7 +160,42 @@ export function signReceipt(statement: OacpStatement, signers: ReceiptSigners): 
       'cannot sign a receipt without an Airlock or agent signer',
     );
   }
-  return signEnvelope(IN_TOTO_PAYLOAD_TYPE, statementBytes(read.statement), list);
+  return { payload: statementBytes(checkedStatement), list };
+}
+
+/** Full checks for a statement that did not come from buildStatement (copied, altered or hand-made). */
+function recheck(statement: OacpStatement): OacpStatement {
+  const checked = StatementSchema.safeParse(statement);
+  if (!checked.success) throw invalid(firstIssue(checked.error, 'statement'));
+  const read = readOacpStatement(checked.data);
+  if (!read.ok) throw invalid(read.reason);
+  return read.statement;
+}
+
+/**
+ * Marks what buildStatement returns: checked strictly, then deep-frozen so it
+ * cannot change before it is signed. A copy or an edited statement loses the
+ * mark and is checked again; the mark saves only the repeat of checks already
+ * passed. (Code that could forge it could call signEnvelope directly anyway.)
+ */
+const BUILT = Symbol('oacp.builtStatement');
+
+function sealBuilt<T extends OacpStatement>(statement: T): T {
+  Object.defineProperty(statement, BUILT, { value: true });
+  return deepFreeze(statement);
+}
+
+function isBuilt(statement: OacpStatement): boolean {
+  return Object.isFrozen(statement) && (statement as { [BUILT]?: unknown })[BUILT] === true;
+}
+
+// zod's output for our strict schemas is a fresh tree of plain objects and arrays: no cycles, nothing shared.
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }
 
 /** The exact bytes that get logged: the JCS form of the envelope. */

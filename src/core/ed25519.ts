@@ -1,11 +1,4 @@
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  sign,
-  verify,
-} from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, sign, verify } from 'node:crypto';
 import { OacpError } from './errors.js';
 
 export type KeyErrorCode = 'KEY_INVALID';
@@ -68,13 +61,31 @@ export function publicKeyToPem(key: KeyObject): string {
   return key.export({ format: 'pem', type: 'spki' }).toString();
 }
 
+// Keyed by a symbol and read only through signerKeyObject, so handing the key on is explicit and greppable.
+const KEY_OBJECT = Symbol('oacp.ed25519.keyObject');
+
 /** A Signer over a private KeyObject held in memory. */
 export function keySigner(privateKey: KeyObject): Signer {
   const publicKey = rawPublicKey(createPublicKey(privateKey));
-  return {
+  const signer: Signer = {
     publicKey,
     sign: (message) => new Uint8Array(sign(null, message, privateKey)),
   };
+  // Non-enumerable: spreading, printing or serializing a signer never carries the key along.
+  Object.defineProperty(signer, KEY_OBJECT, { value: privateKey });
+  return signer;
+}
+
+/**
+ * The in-memory private key behind a keySigner, so worker threads can receive a
+ * clone of it (KeyObjects cross threads by structured clone, the seed never
+ * appears as bytes); undefined for any other Signer, such as an HSM's.
+ */
+export function signerKeyObject(signer: Signer): KeyObject | undefined {
+  const key: unknown = (signer as { [KEY_OBJECT]?: unknown })[KEY_OBJECT];
+  return key instanceof KeyObject && key.type === 'private' && key.asymmetricKeyType === 'ed25519'
+    ? key
+    : undefined;
 }
 
 export function verifyEd25519(
