@@ -1,11 +1,14 @@
 import { join } from 'node:path';
+import { z } from 'zod';
 import type { Envelope } from '../attest/dsse.js';
 import type { OacpStatement } from '../attest/oacp-statement.js';
-import { envelopeBytes, signReceipt } from '../attest/receipt.js';
+import { type AsyncSigner, signReceiptAsync } from '../attest/receipt.js';
 import type { Signer } from '../core/ed25519.js';
+import { OacpError } from '../core/errors.js';
 import { KeyStore } from '../identity/keystore.js';
 import { TransparencyLog } from '../log/transparency-log.js';
 import { readNodeConfig } from './node-config.js';
+import { SigningPool, type SigningPoolErrorCode } from './signing-pool.js';
 
 export interface RecordedReceipt {
   readonly index: number;
@@ -20,44 +23,94 @@ export interface ReceiptLocation {
   readonly origin: string;
 }
 
+export interface OacpNodeOptions {
+  /**
+   * Worker threads that make the Airlock's receipt signatures (0, the default,
+   * signs on the calling thread). `defaultSigningWorkers()` gives one per extra core.
+   */
+  readonly signingWorkers?: number;
+}
+
+const OptionsSchema = z.strictObject({ signingWorkers: z.number().int().min(0).max(64).optional() });
+
 /**
  * One OACP node: the keys of a home and its transparency log. Every receipt the
  * node writes is signed by the Airlock key (and the agent's, when given) and is
  * durable in the log before `record` resolves.
  */
 export class OacpNode {
+  private readonly recording = new Set<Promise<unknown>>();
+  private closing: Promise<void> | undefined;
+
   private constructor(
     readonly home: string,
     readonly keys: KeyStore,
     readonly log: TransparencyLog,
     readonly origin: string,
+    private readonly airlock: AsyncSigner,
+    private readonly pool: SigningPool | undefined,
   ) {}
 
   static async open(
     home: string,
     env: Readonly<Record<string, string | undefined>> = process.env,
+    options: OacpNodeOptions = {},
   ): Promise<OacpNode> {
+    const parsed = OptionsSchema.safeParse(options);
+    if (!parsed.success) {
+      throw new OacpError<SigningPoolErrorCode>(
+        'NODE_SIGNING_POOL_INVALID',
+        `signingWorkers must be a whole number from 0 to 64, got ${String(options.signingWorkers)}`,
+      );
+    }
+    const workers = parsed.data.signingWorkers ?? 0;
     const keys = KeyStore.open(home, env);
     const { origin } = readNodeConfig(home);
     const log = await TransparencyLog.open(logDirectory(home), { origin, signer: keys.logSigner() });
-    return new OacpNode(home, keys, log, origin);
+    let pool: SigningPool | undefined;
+    try {
+      if (workers > 0) pool = await SigningPool.start(keys.airlockSigner(), { workers });
+    } catch (error) {
+      await log.close();
+      throw error;
+    }
+    return new OacpNode(home, keys, log, origin, pool ?? keys.airlockSigner(), pool);
+  }
+
+  /** Threads signing for this node besides the caller's (0 when signing in-thread). */
+  get signingWorkers(): number {
+    return this.pool?.size ?? 0;
   }
 
   /** Signs `statement` and appends it; resolves once the receipt is fsynced in the log. */
-  async record(statement: OacpStatement, agent?: Signer): Promise<RecordedReceipt> {
-    const envelope = signReceipt(
-      statement,
-      agent === undefined
-        ? { airlock: this.keys.airlockSigner() }
-        : { airlock: this.keys.airlockSigner(), agent },
-    );
-    const bytes = envelopeBytes(envelope);
-    const { index } = await this.log.append(bytes);
-    return { index, envelope, bytes };
+  record(statement: OacpStatement, agent?: Signer): Promise<RecordedReceipt> {
+    const recorded = this.sign(statement, agent);
+    this.recording.add(recorded);
+    const forget = () => this.recording.delete(recorded);
+    recorded.then(forget, forget);
+    return recorded;
   }
 
+  /** Lets records already under way finish, then closes the log and stops any signing workers. */
   close(): Promise<void> {
-    return this.log.close();
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.recording]);
+      try {
+        await this.log.close();
+      } finally {
+        await this.pool?.close();
+      }
+    })();
+    return this.closing;
+  }
+
+  private async sign(statement: OacpStatement, agent: Signer | undefined): Promise<RecordedReceipt> {
+    const { envelope, bytes } = await signReceiptAsync(
+      statement,
+      agent === undefined ? { airlock: this.airlock } : { airlock: this.airlock, agent },
+    );
+    const { index } = await this.log.append(bytes);
+    return { index, envelope, bytes };
   }
 }
 
