@@ -33,9 +33,15 @@ export interface BridgeOptions {
   readonly recorder?: CallRecorder;
 }
 
+/** One client being served; ends when the client goes or the server cannot be kept up. */
+export interface ServedSession {
+  readonly closed: Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface Bridge {
   /** Connects one client: starts its server, then serves the client until either side ends. */
-  serve(downstream: MessageTransport): Promise<BridgeSession>;
+  serve(downstream: MessageTransport): Promise<ServedSession>;
   /** Ends every session and its server. */
   close(): Promise<void>;
 }

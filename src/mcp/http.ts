@@ -5,10 +5,9 @@ import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { OacpError } from '../core/errors.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
-import type { Bridge } from './bridge.js';
+import type { Bridge, ServedSession } from './bridge.js';
 import type { McpErrorCode } from './errors.js';
 import { INTERNAL_ERROR, PARSE_ERROR } from './jsonrpc.js';
-import type { BridgeSession } from './session.js';
 import { fromSdkTransport } from './transport.js';
 
 export interface HttpServeOptions {
@@ -99,7 +98,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
         streamable.set(id, transport);
       },
     });
-    let session: BridgeSession;
+    let session: ServedSession;
     try {
       session = await bridge.serve(fromSdkTransport(transport));
     } catch (error) {

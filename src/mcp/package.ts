@@ -2,6 +2,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { stringify } from 'yaml';
 import { type Manifest, ManifestSchema } from '../capability/manifest.js';
 import { ToolPins } from '../policy/pins.js';
+import { allPages } from './pages.js';
 import type { ServerIdentity } from './server-identity.js';
 import { toSdkTransport } from './transport.js';
 import type { UpstreamConnector } from './upstream.js';
@@ -36,21 +37,19 @@ export async function inspectServer(connector: UpstreamConnector): Promise<Serve
     const capabilities = (client.getServerCapabilities() ?? {}) as Record<string, unknown>;
     const info = client.getServerVersion();
     const tools =
-      capabilities.tools === undefined
-        ? []
-        : await pages((cursor) => client.listTools(cursorParams(cursor)), 'tools');
+      capabilities.tools === undefined ? [] : await allPages((params) => client.listTools(params), 'tools');
     const resources =
       capabilities.resources === undefined
         ? []
-        : await pages((cursor) => client.listResources(cursorParams(cursor)), 'resources');
+        : await allPages((params) => client.listResources(params), 'resources');
     const resourceTemplates =
       capabilities.resources === undefined
         ? []
-        : await pages((cursor) => client.listResourceTemplates(cursorParams(cursor)), 'resourceTemplates');
+        : await allPages((params) => client.listResourceTemplates(params), 'resourceTemplates');
     const prompts =
       capabilities.prompts === undefined
         ? []
-        : await pages((cursor) => client.listPrompts(cursorParams(cursor)), 'prompts');
+        : await allPages((params) => client.listPrompts(params), 'prompts');
     return {
       server: connector.identity,
       tier: link.tier,
@@ -123,27 +122,6 @@ export function draftManifest(inventory: ServerInventory): { manifest: Manifest;
         ]),
   ];
   return { manifest, yaml: `${lines.join('\n')}\n${stringify(manifest)}` };
-}
-
-type Page<K extends string> = { [key in K]: Record<string, unknown>[] } & { nextCursor?: string };
-
-async function pages<K extends string>(
-  list: (cursor: string | undefined) => Promise<unknown>,
-  key: K,
-): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let cursor: string | undefined;
-  for (let page = 0; page < 1000; page++) {
-    const result = (await list(cursor)) as Page<K>;
-    items.push(...result[key]);
-    cursor = result.nextCursor;
-    if (cursor === undefined) break;
-  }
-  return items;
-}
-
-function cursorParams(cursor: string | undefined): { cursor: string } | undefined {
-  return cursor === undefined ? undefined : { cursor };
 }
 
 function oneLine(text: string): string {

@@ -4,24 +4,24 @@ import type { Readable, Writable } from 'node:stream';
 import type { EgressEvent } from '../airlock/egress/audit.js';
 import type { ProcessSandbox } from '../airlock/sandbox.js';
 import type { Signer } from '../core/ed25519.js';
-import { OacpError } from '../core/errors.js';
 import { KeyStore } from '../identity/keystore.js';
 import { OacpNode } from '../node/oacp-node.js';
 import { PolicyEngine } from '../policy/engine.js';
 import type { SecurityEventSink } from '../policy/events.js';
 import { loadPolicyFile } from '../policy/load.js';
 import { ToolPins } from '../policy/pins.js';
+import { createAggregateBridge } from './aggregate.js';
 import { ApprovalService } from './approval.js';
 import { HttpApprovalDesk } from './approval-desk.js';
 import { type Bridge, createBridge } from './bridge.js';
 import { CallRateQuota } from './call-quota.js';
-import type { McpErrorCode } from './errors.js';
+import { loadMcpConfig } from './config.js';
 import { type HttpBridge, receiptPath, serveHttp } from './http.js';
 import { LearnedCapabilities } from './learn.js';
 import { manifestFromOptions } from './manifest-from-options.js';
 import { type McpRunOptions, type McpRunOptionsInput, parseMcpRunOptions } from './options.js';
 import { AttestedReceipts, logReceiptWriter } from './receipts.js';
-import type { ServerIdentity } from './server-identity.js';
+import type { ReceiptSink } from './record.js';
 import type { BridgeEvent } from './session.js';
 import { serveStdio } from './stdio.js';
 import type { TierLookup } from './tiers.js';
@@ -53,60 +53,83 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
   const options = parseMcpRunOptions(input);
   const log = context.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const env = context.env ?? process.env;
-  if (options.config !== undefined) {
-    throw new OacpError<McpErrorCode>(
-      'MCP_CONFIG',
-      '--config (several servers) is not supported yet; run one bridge per server',
-    );
-  }
+  // Read before anything starts: a bad config file must not leave a half-started bridge.
+  const configured = options.config === undefined ? undefined : loadMcpConfig(options.config, options);
   const node = await OacpNode.open(context.home, env);
   try {
     const agent = options.agent === undefined ? undefined : agentKey(context.home, env, options.agent);
-    const built = await assemble(options, context, node, agent, log);
-    const { bridge } = built;
+    const desk = new HttpApprovalDesk();
+    const writer = logReceiptWriter(node.log, node.keys.airlockSigner(), { ack: options.receiptAck });
+    const shared: Shared = {
+      desk,
+      agent,
+      log,
+      http: options.http !== undefined,
+      receipts: new AttestedReceipts({
+        writer,
+        origin: node.origin,
+        ...(options.attestLevel === 'standard' && agent !== undefined ? { agentSigner: agent.signer } : {}),
+        ...(options.http === undefined ? {} : { receiptPath }),
+      }),
+    };
+    const parts =
+      configured === undefined
+        ? [await assemble(options, context, shared)]
+        : await Promise.all([...configured.values()].map((entry) => assemble(entry, context, shared)));
+    const bridge =
+      configured === undefined && parts[0] !== undefined
+        ? parts[0].bridge
+        : createAggregateBridge(new Map(parts.map((part) => [part.name, part.bridge])));
+    const finish = async () => {
+      await writer.settled();
+      for (const part of parts) part.finishLearning();
+    };
+    const title = parts.map((part) => part.name).join(', ');
     if (options.http === undefined) {
       const session = await serveStdio(
         bridge,
         context.stdin ?? process.stdin,
         context.stdout ?? process.stdout,
       );
-      const aborted = abortPromise(context.signal);
-      await Promise.race([session.closed, aborted]);
+      await Promise.race([session.closed, abortPromise(context.signal)]);
       await bridge.close();
-      await built.finish();
+      await finish();
       return;
     }
     const http = await serveHttp(bridge, {
       host: options.http.host,
       port: options.http.port,
-      approvals: built.desk,
+      approvals: desk,
       receipts: node.log,
     });
-    log(`oacp: MCP bridge for ${built.identity.name} at ${http.url.href} (legacy SSE: ${http.sseUrl.href})`);
+    log(`oacp: MCP bridge for ${title} at ${http.url.href} (legacy SSE: ${http.sseUrl.href})`);
     context.onListening?.(http);
     await abortPromise(context.signal);
     await http.close();
-    await built.finish();
+    await finish();
   } finally {
     await node.close();
   }
 }
 
-interface Assembled {
-  readonly bridge: Bridge;
-  readonly identity: ServerIdentity;
+/** What every server of one run shares: receipts, the approval desk, the agent, the log sink. */
+interface Shared {
+  readonly receipts: ReceiptSink;
   readonly desk: HttpApprovalDesk;
-  /** After the bridge closed: waits for the receipts, writes what --learn saw. */
-  finish(): Promise<void>;
+  readonly agent: { did: string; signer: Signer } | undefined;
+  readonly log: (line: string) => void;
+  readonly http: boolean;
 }
 
-async function assemble(
-  options: McpRunOptions,
-  context: McpRunContext,
-  node: OacpNode,
-  agent: { did: string; signer: Signer } | undefined,
-  log: (line: string) => void,
-): Promise<Assembled> {
+interface Assembled {
+  readonly name: string;
+  readonly bridge: Bridge;
+  /** After the bridge closed: writes what --learn saw. */
+  finishLearning(): void;
+}
+
+async function assemble(options: McpRunOptions, context: McpRunContext, shared: Shared): Promise<Assembled> {
+  const { log, agent } = shared;
   const sandboxes: ProcessSandbox[] = [];
   const learned = options.learn ? new LearnedCapabilities() : undefined;
   const upstream = await upstreamFor(
@@ -121,17 +144,9 @@ async function assemble(
         `oacp: security: ${event.type}: tool "${event.tool}" on "${event.server}" (pinned ${event.pinnedDigest.slice(0, 12)}…, now ${event.observedDigest.slice(0, 12)}…); calls to it are blocked`,
       ),
   };
-  const desk = new HttpApprovalDesk();
-  const writer = logReceiptWriter(node.log, node.keys.airlockSigner(), { ack: options.receiptAck });
-  const attestation = new AttestedReceipts({
-    writer,
-    origin: node.origin,
-    ...(options.attestLevel === 'standard' && agent !== undefined ? { agentSigner: agent.signer } : {}),
-    ...(options.http === undefined ? {} : { receiptPath }),
-  });
   const bridge = createBridge({
     upstream,
-    receipts: attestation,
+    receipts: shared.receipts,
     pins: new ToolPins({ path: options.pins ?? join(context.home, 'mcp', 'pins', `${name}.json`), events }),
     ...(options.policy === undefined ? {} : { policy: new PolicyEngine(loadPolicyFile(options.policy)) }),
     ...toolsOption(options),
@@ -143,7 +158,7 @@ async function assemble(
             tools: options.requireApproval,
             approver: new ApprovalService({
               timeoutMs: options.approvalTimeout,
-              ...(options.http === undefined ? {} : { desk }),
+              ...(shared.http ? { desk: shared.desk } : {}),
             }),
           },
         }),
@@ -151,18 +166,17 @@ async function assemble(
     ...(learned === undefined ? {} : { learn: learned }),
     onEvent: (event) => log(describeEvent(name, event)),
   });
-  const finish = async (): Promise<void> => {
-    await writer.settled();
+  const finishLearning = (): void => {
     if (learned === undefined) return;
     for (const sandbox of sandboxes) {
-      const events = (sandbox as Partial<{ egressEvents(): readonly EgressEvent[] }>).egressEvents?.();
-      if (events !== undefined) learned.observeEgress(events);
+      const egress = (sandbox as Partial<{ egressEvents(): readonly EgressEvent[] }>).egressEvents?.();
+      if (egress !== undefined) learned.observeEgress(egress);
     }
     const out = options.learnOut ?? join(process.cwd(), `${name}.learned.oacp.yaml`);
     writeFileSync(out, learned.yaml(manifestFromOptions(options, name)), { mode: 0o644 });
     log(`oacp: learned manifest written to ${out} (tools: ${learned.tools.join(', ') || 'none'})`);
   };
-  return { bridge, identity: upstream.identity, desk, finish };
+  return { name, bridge, finishLearning };
 }
 
 function toolsOption(options: McpRunOptions): { tools?: { allow: string[]; deny: string[] } } {

@@ -1,13 +1,12 @@
 import type { Readable, Writable } from 'node:stream';
-import type { Bridge } from './bridge.js';
+import type { Bridge, ServedSession } from './bridge.js';
 import { LineTransport } from './line-transport.js';
-import type { BridgeSession } from './session.js';
 
 /** Serves one client over stdio (the process's own by default): the usual way an MCP host starts a server. */
 export function serveStdio(
   bridge: Bridge,
   input: Readable = process.stdin,
   output: Writable = process.stdout,
-): Promise<BridgeSession> {
+): Promise<ServedSession> {
   return bridge.serve(new LineTransport(input, output));
 }

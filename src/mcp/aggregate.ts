@@ -1,0 +1,395 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import {
+  CallToolRequestSchema,
+  CallToolResultSchema,
+  CompleteRequestSchema,
+  CompleteResultSchema,
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  EmptyResultSchema,
+  GetPromptRequestSchema,
+  GetPromptResultSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListRootsRequestSchema,
+  ListToolsRequestSchema,
+  LoggingMessageNotificationSchema,
+  McpError,
+  PromptListChangedNotificationSchema,
+  ReadResourceRequestSchema,
+  ReadResourceResultSchema,
+  ResourceListChangedNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+  RootsListChangedNotificationSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  ToolListChangedNotificationSchema,
+  UnsubscribeRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Bridge, ServedSession } from './bridge.js';
+import { classify, errorResponse, INVALID_PARAMS, INVALID_REQUEST, type JsonRpcRequest } from './jsonrpc.js';
+import { allPages } from './pages.js';
+import { fromSdkTransport, type MessageTransport, toSdkTransport } from './transport.js';
+
+/** Tool and prompt names are `<server>__<name>` towards the client. */
+export const NAMESPACE_SEPARATOR = '__';
+
+type Inner = { readonly name: string; readonly client: Client; readonly session: ServedSession };
+
+/**
+ * `--config` with several servers: one client sees all of them as one MCP
+ * server. Each server keeps its own bridge (sandbox, policy, pins, receipts);
+ * this front lists their tools and prompts as `<server>__<name>`, merges
+ * resources, and routes each request to the server it names. The inner
+ * clients declare exactly the client's capabilities and pass sampling,
+ * elicitation and roots requests back to it.
+ */
+export function createAggregateBridge(servers: ReadonlyMap<string, Bridge>): Bridge {
+  const sessions = new Set<ServedSession>();
+  return {
+    async serve(downstream) {
+      const session = await serveAggregate(servers, downstream);
+      sessions.add(session);
+      void session.closed.then(() => sessions.delete(session));
+      return session;
+    },
+    async close() {
+      await Promise.allSettled([...sessions].map((session) => session.close()));
+      await Promise.allSettled([...servers.values()].map((bridge) => bridge.close()));
+    },
+  };
+}
+
+/** Waits for the client's initialize: the inner clients must declare what it declares. */
+async function serveAggregate(
+  servers: ReadonlyMap<string, Bridge>,
+  downstream: MessageTransport,
+): Promise<ServedSession> {
+  let resolveClosed: () => void = () => undefined;
+  const closed = new Promise<void>((resolve) => {
+    resolveClosed = resolve;
+  });
+  let inners: Inner[] = [];
+  let server: Server | undefined;
+  let closing = false;
+  const close = async () => {
+    if (closing) return closed;
+    closing = true;
+    await server?.close().catch(() => undefined);
+    await Promise.allSettled(inners.map((inner) => inner.session.close()));
+    await downstream.close().catch(() => undefined);
+    resolveClosed();
+  };
+  const buffered: unknown[] = [];
+  downstream.onclose = () => void close();
+  downstream.oninvalid = (id, code, reason) => void downstream.send(errorResponse(id, code, reason));
+  downstream.onmessage = (raw) => {
+    if (server !== undefined || buffered.length > 0) {
+      buffered.push(raw);
+      return;
+    }
+    const message = classify(raw);
+    if (message.kind !== 'request' || message.message.method !== 'initialize') {
+      const id = message.kind === 'request' ? message.message.id : null;
+      void downstream.send(errorResponse(id, INVALID_REQUEST, 'the session has not been initialized'));
+      return;
+    }
+    buffered.push(raw);
+    void start(message.message).catch((error: unknown) => {
+      const reason = `cannot start the configured servers: ${error instanceof Error ? error.message : String(error)}`;
+      void downstream.send(errorResponse(message.message.id, -32603, reason)).then(close);
+    });
+  };
+
+  const start = async (initialize: JsonRpcRequest) => {
+    const params = initialize.params ?? {};
+    const clientInfo = (params.clientInfo ?? { name: 'client', version: '0' }) as {
+      name: string;
+      version: string;
+    };
+    const capabilities = (params.capabilities ?? {}) as Record<string, unknown>;
+    inners = await Promise.all(
+      [...servers].map(async ([name, bridge]) => {
+        const [clientSide, bridgeSide] = InMemoryTransport.createLinkedPair();
+        const session = await bridge.serve(fromSdkTransport(bridgeSide));
+        const client = new Client(clientInfo, { capabilities });
+        await client.connect(clientSide);
+        return { name, client, session };
+      }),
+    );
+    server = frontServer(inners, capabilities);
+    const sdk = toSdkTransport(replaying(downstream, buffered));
+    // The SDK server now owns the transport's close callback: route it back to ours.
+    server.onclose = () => void close();
+    await server.connect(sdk);
+  };
+
+  await downstream.start();
+  return { closed, close };
+}
+
+/** A transport that first delivers what arrived before its consumer was ready. */
+function replaying(transport: MessageTransport, buffered: unknown[]): MessageTransport {
+  return {
+    async start() {
+      queueMicrotask(() => {
+        for (const message of buffered.splice(0)) transport.onmessage?.(message);
+      });
+    },
+    send: (message, options) => transport.send(message, options),
+    close: () => transport.close(),
+    get onmessage() {
+      return transport.onmessage;
+    },
+    set onmessage(handler) {
+      transport.onmessage = handler;
+    },
+    get onclose() {
+      return transport.onclose;
+    },
+    set onclose(handler) {
+      transport.onclose = handler;
+    },
+    get onerror() {
+      return transport.onerror;
+    },
+    set onerror(handler) {
+      transport.onerror = handler;
+    },
+  };
+}
+
+function frontServer(inners: readonly Inner[], clientCapabilities: Record<string, unknown>): Server {
+  const has = (key: 'tools' | 'resources' | 'prompts' | 'completions' | 'logging') =>
+    inners.filter((inner) => inner.client.getServerCapabilities()?.[key] !== undefined);
+  const subscribable = has('resources').some(
+    (inner) => inner.client.getServerCapabilities()?.resources?.subscribe,
+  );
+  const server = new Server(
+    { name: 'oacp-mcp-bridge', version: '1' },
+    {
+      capabilities: {
+        ...(has('tools').length > 0 ? { tools: { listChanged: true } } : {}),
+        ...(has('resources').length > 0 ? { resources: { listChanged: true, subscribe: subscribable } } : {}),
+        ...(has('prompts').length > 0 ? { prompts: { listChanged: true } } : {}),
+        ...(has('completions').length > 0 ? { completions: {} } : {}),
+        logging: {},
+      },
+      instructions: inners
+        .map((inner) => {
+          const text = inner.client.getInstructions();
+          return text === undefined ? undefined : `## ${inner.name}\n${text}`;
+        })
+        .filter((text) => text !== undefined)
+        .join('\n\n'),
+    },
+  );
+  const byName = new Map(inners.map((inner) => [inner.name, inner]));
+  const resourceOwner = new Map<string, Inner>();
+  const templateOwner = new Map<string, Inner>();
+
+  const split = (qualified: string): { inner: Inner; name: string } => {
+    const at = qualified.indexOf(NAMESPACE_SEPARATOR);
+    const inner = at <= 0 ? undefined : byName.get(qualified.slice(0, at));
+    if (inner === undefined) {
+      throw new McpError(
+        INVALID_PARAMS,
+        `"${qualified}" names no configured server (expected <server>${NAMESPACE_SEPARATOR}<name>)`,
+      );
+    }
+    return { inner, name: qualified.slice(at + NAMESPACE_SEPARATOR.length) };
+  };
+  const owner = (uri: string): Inner => {
+    const listed = resourceOwner.get(uri);
+    if (listed !== undefined) return listed;
+    const withResources = has('resources');
+    if (withResources.length === 1 && withResources[0] !== undefined) return withResources[0];
+    // A templated resource: the server whose template's fixed prefix the URI starts with.
+    for (const [template, inner] of templateOwner) {
+      const prefix = template.split('{')[0] ?? template;
+      if (prefix !== '' && uri.startsWith(prefix)) return inner;
+    }
+    throw new McpError(
+      INVALID_PARAMS,
+      `no configured server is known to offer ${uri}; list resources or templates first`,
+    );
+  };
+  const forwardOptions = (extra: {
+    signal: AbortSignal;
+    _meta?: { progressToken?: string | number } | undefined;
+    sendNotification: (n: never) => Promise<void>;
+  }): RequestOptions => {
+    const token = extra._meta?.progressToken;
+    return {
+      signal: extra.signal,
+      timeout: 24 * 3600 * 1000,
+      ...(token === undefined
+        ? {}
+        : {
+            onprogress: (progress) =>
+              void extra.sendNotification({
+                method: 'notifications/progress',
+                params: { ...progress, progressToken: token },
+              } as never),
+            resetTimeoutOnProgress: true,
+          }),
+    };
+  };
+
+  if (has('tools').length > 0) {
+    server.setRequestHandler(ListToolsRequestSchema, async () => {
+      const lists = await Promise.all(
+        has('tools').map(async (inner) =>
+          (await allPages((params) => inner.client.listTools(params), 'tools')).map((tool) => ({
+            ...tool,
+            name: `${inner.name}${NAMESPACE_SEPARATOR}${String(tool.name)}`,
+          })),
+        ),
+      );
+      return { tools: lists.flat() as never[] };
+    });
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+      const { inner, name } = split(request.params.name);
+      return inner.client.request(
+        { method: 'tools/call', params: { ...request.params, name } },
+        CallToolResultSchema,
+        forwardOptions(extra as never),
+      );
+    });
+  }
+  if (has('resources').length > 0) {
+    server.setRequestHandler(ListResourcesRequestSchema, async () => {
+      const lists = await Promise.all(
+        has('resources').map(async (inner) => {
+          const resources = await allPages((params) => inner.client.listResources(params), 'resources');
+          for (const resource of resources) resourceOwner.set(String(resource.uri), inner);
+          return resources;
+        }),
+      );
+      return { resources: lists.flat() as never[] };
+    });
+    server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => {
+      const lists = await Promise.all(
+        has('resources').map(async (inner) => {
+          const templates = await allPages(
+            (params) => inner.client.listResourceTemplates(params),
+            'resourceTemplates',
+          );
+          for (const template of templates) templateOwner.set(String(template.uriTemplate), inner);
+          return templates;
+        }),
+      );
+      return { resourceTemplates: lists.flat() as never[] };
+    });
+    server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) =>
+      owner(request.params.uri).client.request(
+        { method: 'resources/read', params: request.params },
+        ReadResourceResultSchema,
+        forwardOptions(extra as never),
+      ),
+    );
+    server.setRequestHandler(SubscribeRequestSchema, async (request) =>
+      owner(request.params.uri).client.request(
+        { method: 'resources/subscribe', params: request.params },
+        EmptyResultSchema,
+      ),
+    );
+    server.setRequestHandler(UnsubscribeRequestSchema, async (request) =>
+      owner(request.params.uri).client.request(
+        { method: 'resources/unsubscribe', params: request.params },
+        EmptyResultSchema,
+      ),
+    );
+  }
+  if (has('prompts').length > 0) {
+    server.setRequestHandler(ListPromptsRequestSchema, async () => {
+      const lists = await Promise.all(
+        has('prompts').map(async (inner) =>
+          (await allPages((params) => inner.client.listPrompts(params), 'prompts')).map((prompt) => ({
+            ...prompt,
+            name: `${inner.name}${NAMESPACE_SEPARATOR}${String(prompt.name)}`,
+          })),
+        ),
+      );
+      return { prompts: lists.flat() as never[] };
+    });
+    server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
+      const { inner, name } = split(request.params.name);
+      return inner.client.request(
+        { method: 'prompts/get', params: { ...request.params, name } },
+        GetPromptResultSchema,
+        forwardOptions(extra as never),
+      );
+    });
+  }
+  if (has('completions').length > 0) {
+    server.setRequestHandler(CompleteRequestSchema, async (request) => {
+      const ref = request.params.ref;
+      if (ref.type === 'ref/prompt') {
+        const { inner, name } = split(ref.name);
+        return inner.client.request(
+          { method: 'completion/complete', params: { ...request.params, ref: { ...ref, name } } },
+          CompleteResultSchema,
+        );
+      }
+      const inner = templateOwner.get(ref.uri) ?? owner(ref.uri.split('{')[0] ?? ref.uri);
+      return inner.client.request(
+        { method: 'completion/complete', params: request.params },
+        CompleteResultSchema,
+      );
+    });
+  }
+  server.setRequestHandler(SetLevelRequestSchema, async (request) => {
+    await Promise.all(
+      has('logging').map((inner) =>
+        inner.client.request({ method: 'logging/setLevel', params: request.params }, EmptyResultSchema),
+      ),
+    );
+    return {};
+  });
+  server.setNotificationHandler(RootsListChangedNotificationSchema, async () => {
+    await Promise.all(inners.map((inner) => inner.client.sendRootsListChanged()));
+  });
+
+  for (const inner of inners) {
+    // The inner clients declared the client's capabilities; only those requests can come back.
+    if (clientCapabilities.sampling !== undefined) {
+      inner.client.setRequestHandler(CreateMessageRequestSchema, (request, extra) =>
+        server.createMessage(request.params, { signal: extra.signal }),
+      );
+    }
+    if (clientCapabilities.elicitation !== undefined) {
+      inner.client.setRequestHandler(ElicitRequestSchema, (request, extra) =>
+        server.elicitInput(request.params, { signal: extra.signal }),
+      );
+    }
+    if (clientCapabilities.roots !== undefined) {
+      inner.client.setRequestHandler(ListRootsRequestSchema, (request, extra) =>
+        server.listRoots(request.params, { signal: extra.signal }),
+      );
+    }
+    inner.client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) =>
+      server.notification({
+        ...notification,
+        params: { ...notification.params, logger: notification.params.logger ?? inner.name },
+      }),
+    );
+    inner.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) =>
+      server.notification(notification),
+    );
+    inner.client.setNotificationHandler(ToolListChangedNotificationSchema, () =>
+      server.sendToolListChanged(),
+    );
+    inner.client.setNotificationHandler(ResourceListChangedNotificationSchema, () =>
+      server.sendResourceListChanged(),
+    );
+    inner.client.setNotificationHandler(PromptListChangedNotificationSchema, () =>
+      server.sendPromptListChanged(),
+    );
+  }
+  return server;
+}

@@ -1,0 +1,147 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { describe, expect, it } from 'vitest';
+import { KeyStore } from '../../src/identity/keystore.js';
+import { createAggregateBridge } from '../../src/mcp/aggregate.js';
+import { createBridge } from '../../src/mcp/bridge.js';
+import { runMcpCommand } from '../../src/mcp/run.js';
+import { fromSdkTransport } from '../../src/mcp/transport.js';
+import { writeNodeConfig } from '../../src/node/node-config.js';
+import { PolicyEngine } from '../../src/policy/engine.js';
+import { loadPolicies } from '../../src/policy/load.js';
+import {
+  lightUpstream,
+  PipeClientTransport,
+  receiptIndex,
+  SERVERS,
+  testClient,
+  testReceipts,
+  text,
+} from './helpers.js';
+
+const QUIRKY = join(import.meta.dirname, 'fixtures', 'quirky-server.mjs');
+
+describe('several servers behind one bridge', () => {
+  it('namespaces tools and prompts, routes calls, and keeps each server under its own policy', async () => {
+    const receipts = await testReceipts();
+    const quirkyPolicy = new PolicyEngine(
+      loadPolicies(
+        'permit(principal, action, resource == Tool::"echo") when { context.server == "quirky" };',
+      ),
+    );
+    const bridge = createAggregateBridge(
+      new Map([
+        [
+          'quirky',
+          createBridge({ upstream: lightUpstream('quirky', [QUIRKY]), receipts, policy: quirkyPolicy }),
+        ],
+        [
+          'everything',
+          createBridge({ upstream: lightUpstream('everything', [SERVERS.everything, 'stdio']), receipts }),
+        ],
+      ]),
+    );
+    const client = testClient({ sampling: {} });
+    client.setRequestHandler(CreateMessageRequestSchema, async () => ({
+      role: 'assistant',
+      content: { type: 'text', text: 'sampled via the aggregate' },
+      model: 'm',
+    }));
+    const [clientSide, bridgeSide] = InMemoryTransport.createLinkedPair();
+    await bridge.serve(fromSdkTransport(bridgeSide));
+    await client.connect(clientSide);
+    try {
+      expect(client.getServerCapabilities()).toMatchObject({ tools: {}, prompts: {}, resources: {} });
+      const names = (await client.listTools()).tools.map((tool) => tool.name);
+      expect(names).toEqual(expect.arrayContaining(['quirky__echo', 'quirky__pid', 'everything__get-sum']));
+      const echo = await client.callTool({ name: 'quirky__echo', arguments: { text: 'routed' } });
+      expect(text(echo)).toBe('routed');
+      expect((await receipts.verify(receiptIndex(echo))).predicate).toMatchObject({
+        server: { name: 'quirky' },
+        tool: { name: 'echo' },
+        policy: { effect: 'allow' },
+      });
+      const pid = await client.callTool({ name: 'quirky__pid', arguments: {} });
+      expect(pid.isError).toBe(true);
+      expect(text(pid)).toContain('deny by default');
+      expect(
+        text(await client.callTool({ name: 'everything__get-sum', arguments: { a: 1, b: 1 } })),
+      ).toContain('2');
+      const sampled = await client.callTool({
+        name: 'everything__trigger-sampling-request',
+        arguments: { prompt: 'hi', maxTokens: 5 },
+      });
+      expect(text(sampled)).toContain('sampled via the aggregate');
+      await expect(client.callTool({ name: 'nobody__echo', arguments: {} })).rejects.toThrow(
+        /names no configured server/,
+      );
+      const prompts = (await client.listPrompts()).prompts.map((prompt) => prompt.name);
+      expect(prompts).toContain('everything__simple-prompt');
+      expect((await client.getPrompt({ name: 'everything__simple-prompt' })).messages.length).toBeGreaterThan(
+        0,
+      );
+      const { resources } = await client.listResources();
+      const first = resources[0];
+      if (first === undefined) throw new Error('no resources');
+      expect((await client.readResource({ uri: first.uri })).contents[0]?.uri).toBe(first.uri);
+    } finally {
+      await client.close();
+      await bridge.close();
+      await receipts.close();
+    }
+  });
+
+  it('runs the servers of an oacp.yaml through runMcpCommand', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'oacp-home-'));
+    await KeyStore.init(home, { env: {} });
+    writeNodeConfig(home, { version: 1, origin: 'test.oacp.invalid/config' });
+    const config = join(home, 'oacp.yaml');
+    writeFileSync(
+      config,
+      [
+        'mcp:',
+        '  servers:',
+        '    one:',
+        `      command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(QUIRKY)}]`,
+        '      tier: light',
+        '      tools: [echo]',
+        '    two:',
+        `      command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(QUIRKY)}]`,
+        '      tier: light',
+        '',
+      ].join('\n'),
+    );
+    const toBridge = new PassThrough();
+    const fromBridge = new PassThrough();
+    const running = runMcpCommand(
+      { config },
+      { home, env: {}, stdin: toBridge, stdout: fromBridge, log: () => undefined },
+    );
+    const client = testClient();
+    await client.connect(new PipeClientTransport(fromBridge, toBridge));
+    const names = (await client.listTools()).tools.map((tool) => tool.name);
+    expect(names).toContain('one__echo');
+    expect(names).not.toContain('one__pid');
+    expect(names).toContain('two__pid');
+    expect(text(await client.callTool({ name: 'two__echo', arguments: { text: 'second' } }))).toBe('second');
+    await client.close();
+    await running;
+  });
+
+  it('refuses a config with a bad server entry before starting anything', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'oacp-home-'));
+    const config = join(home, 'oacp.yaml');
+    writeFileSync(config, 'mcp:\n  servers:\n    a__b:\n      command: [x]\n');
+    await expect(runMcpCommand({ config }, { home, env: {} })).rejects.toThrow(
+      /mcp\.servers\.a__b: a server name is letters, digits/,
+    );
+    writeFileSync(config, 'mcp:\n  servers:\n    a:\n      command: [x]\n      quotaCalls: lots\n');
+    await expect(runMcpCommand({ config }, { home, env: {} })).rejects.toThrow(
+      /mcp\.servers\.a: --quota-calls/,
+    );
+  });
+});
