@@ -1,0 +1,270 @@
+import { randomUUID } from 'node:crypto';
+import {
+  AgentCard,
+  type Artifact,
+  type Message,
+  type Part,
+  Role,
+  type SendMessageRequest,
+  type Task,
+  TaskState,
+  taskStateToJSON,
+} from '@a2a-js/sdk';
+import {
+  ClientFactory,
+  JsonRpcTransportFactory,
+  type RequestOptions,
+  ServiceParameters,
+  withA2AExtensions,
+} from '@a2a-js/sdk/client';
+import { z } from 'zod';
+import { TRUST_LEVELS, type TrustLevel } from '../attest/trust-level.js';
+import { rawPrivateSeed, type Signer, signerKeyObject } from '../core/ed25519.js';
+import { didKeyFromPublicKey } from '../identity/did-key.js';
+import { type ArtifactCheck, checkArtifact } from './artifact-check.js';
+import { type CardCheck, checkAgentCard } from './card-check.js';
+import { a2aError } from './errors.js';
+import { type A2aTaskInput, OACP_A2A_EXTENSION } from './extension.js';
+import { signMessage } from './message-signature.js';
+import { taskInput } from './task-input.js';
+
+export interface A2aCallOptions {
+  /** The agent's base URL (its card is at <url>/.well-known/agent-card.json), or the card's own URL. */
+  readonly url: string;
+  readonly text: string;
+  /** Data parts to send after the text. */
+  readonly data?: readonly unknown[];
+  /** Sign as this agent (its did:key is the sender the server's trust graph judges). */
+  readonly signer?: Signer;
+  /** Ask for the result encrypted to the signer's did:key (the signer must hold its key in memory). */
+  readonly encrypt?: boolean;
+  /** Refuse unless the card is signed by this did:key. */
+  readonly expectDid?: string;
+  /** message/stream instead of message/send. */
+  readonly stream?: boolean;
+  readonly fetch?: typeof fetch;
+}
+
+export interface A2aCallResult {
+  readonly card: CardCheck;
+  readonly cardName: string;
+  /** The task's final state (`completed`, `failed`, ...), or `message` for a bare reply. */
+  readonly state: string;
+  readonly taskId?: string;
+  /** Text of a status message (the reason of a failure) or a bare reply message. */
+  readonly statusText: string;
+  readonly artifacts: readonly ArtifactCheck[];
+  /** Weakest level over the artifacts; Untrusted for a plain agent or when anything did not check. */
+  readonly trustLevel: TrustLevel;
+}
+
+const CARD_PATH = '/.well-known/agent-card.json';
+
+/** Fetches an agent card (the raw JSON, in the SDK's form) from an agent URL or a card URL. */
+export async function fetchAgentCard(url: string, fetchImpl: typeof fetch = fetch): Promise<AgentCard> {
+  const cardUrl = url.endsWith('.json') ? url : `${url.replace(/\/$/, '')}${CARD_PATH}`;
+  let response: Response;
+  try {
+    response = await fetchImpl(cardUrl, { headers: { accept: 'application/json', 'A2A-Version': '1.0' } });
+  } catch (error) {
+    throw a2aError(
+      'A2A_CARD_FETCH_FAILED',
+      `cannot fetch ${cardUrl}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  if (!response.ok) throw a2aError('A2A_CARD_FETCH_FAILED', `${cardUrl} answered HTTP ${response.status}`);
+  let json: unknown;
+  try {
+    json = await response.json();
+  } catch {
+    throw a2aError('A2A_CARD_INVALID', `${cardUrl} is not JSON`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw a2aError('A2A_CARD_INVALID', `${cardUrl} is not a JSON object`);
+  }
+  return AgentCard.fromJSON(json);
+}
+
+const ProofAnswer = z.object({ proof: z.string().min(1) });
+
+/**
+ * `oacp a2a call` as a library: fetch and check the card, send the message
+ * (signed when a signer is given and the agent is an OACP one), then check
+ * each result artifact's execution proof. Against a plain A2A agent it still
+ * works and reports Untrusted; against a card that claims OACP and fails its
+ * checks it sends nothing.
+ */
+export async function callA2aAgent(options: A2aCallOptions): Promise<A2aCallResult> {
+  const fetchImpl = options.fetch ?? fetch;
+  const card = await fetchAgentCard(options.url, fetchImpl);
+  const check = checkAgentCard(card, options.expectDid);
+  if (check.status === 'invalid') throw a2aError('A2A_CARD_INVALID', `refusing to send: ${check.reason}`);
+
+  const sender = options.signer === undefined ? null : didKeyFromPublicKey(options.signer.publicKey);
+  const seed = decryptionSeed(options);
+  let message: Message = {
+    messageId: randomUUID(),
+    contextId: '',
+    taskId: '',
+    role: Role.ROLE_USER,
+    parts: [textPart(options.text), ...(options.data ?? []).map(dataPart)],
+    metadata: undefined,
+    extensions: [],
+    referenceTaskIds: [],
+  };
+  let from: string | null = null;
+  if (check.status === 'verified' && options.signer !== undefined && sender !== null) {
+    message = signMessage(message, options.signer, {
+      to: check.did,
+      ...(options.encrypt === true ? { encryptTo: sender } : {}),
+    });
+    from = sender;
+  }
+  const input: A2aTaskInput = taskInput(message, from);
+
+  const client = await new ClientFactory({
+    transports: [new JsonRpcTransportFactory({ fetchImpl })],
+  }).createFromAgentCard(card);
+  const request: SendMessageRequest = {
+    tenant: '',
+    message,
+    configuration: {
+      acceptedOutputModes: [],
+      taskPushNotificationConfig: undefined,
+      returnImmediately: false,
+    },
+    metadata: undefined,
+  };
+  // Declaring the extension (A2A-Extensions header) is how A2A lets an agent require it.
+  const requestOptions: RequestOptions =
+    check.status === 'verified'
+      ? { serviceParameters: ServiceParameters.create(withA2AExtensions(OACP_A2A_EXTENSION)) }
+      : {};
+  let reply: Message | Task;
+  try {
+    reply =
+      options.stream === true
+        ? await collectStream(client.sendMessageStream(request, requestOptions))
+        : await client.sendMessage(request, requestOptions);
+  } catch (error) {
+    throw a2aError('A2A_SEND_FAILED', error instanceof Error ? error.message : String(error), error);
+  }
+
+  if (!('status' in reply)) {
+    return {
+      card: check,
+      cardName: card.name,
+      state: 'message',
+      statusText: textOfParts(reply.parts),
+      artifacts: [],
+      trustLevel: 'Untrusted',
+    };
+  }
+  const task = reply;
+  const artifacts: ArtifactCheck[] = [];
+  for (const artifact of task.artifacts) {
+    if (check.status !== 'verified') {
+      artifacts.push({
+        artifactId: artifact.artifactId,
+        name: artifact.name,
+        text: textOfParts(artifact.parts),
+        checks: [],
+        trustLevel: 'Untrusted',
+      });
+      continue;
+    }
+    const params = check.params;
+    artifacts.push(
+      await checkArtifact(artifact, {
+        params,
+        input,
+        ...(seed === undefined ? {} : { seed }),
+        fetchProof: async (index) => {
+          const url = params.receipts.replace('{index}', String(index));
+          const response = await fetchImpl(url);
+          if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
+          return ProofAnswer.parse(await response.json()).proof;
+        },
+      }),
+    );
+  }
+  const state = taskStateToJSON(task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)
+    .replace(/^TASK_STATE_/, '')
+    .toLowerCase();
+  const completed = task.status?.state === TaskState.TASK_STATE_COMPLETED;
+  return {
+    card: check,
+    cardName: card.name,
+    state,
+    taskId: task.id,
+    statusText: textOfParts(task.status?.message?.parts ?? []),
+    artifacts,
+    trustLevel:
+      check.status === 'verified' && completed && artifacts.length > 0 ? weakest(artifacts) : 'Untrusted',
+  };
+}
+
+function weakest(artifacts: readonly ArtifactCheck[]): TrustLevel {
+  let level = TRUST_LEVELS.length - 1;
+  for (const artifact of artifacts) level = Math.min(level, TRUST_LEVELS.indexOf(artifact.trustLevel));
+  return TRUST_LEVELS[level] ?? 'Untrusted';
+}
+
+function decryptionSeed(options: A2aCallOptions): Uint8Array | undefined {
+  if (options.encrypt !== true) return undefined;
+  const key = options.signer === undefined ? undefined : signerKeyObject(options.signer);
+  if (key === undefined) {
+    throw a2aError(
+      'A2A_OPTIONS_INVALID',
+      'encrypted results need a signer whose key is in memory (the result is encrypted to its did:key)',
+    );
+  }
+  return rawPrivateSeed(key);
+}
+
+function textPart(text: string): Part {
+  return {
+    content: { $case: 'text', value: text },
+    metadata: undefined,
+    filename: '',
+    mediaType: 'text/plain',
+  };
+}
+
+function dataPart(value: unknown): Part {
+  return {
+    content: { $case: 'data', value },
+    metadata: undefined,
+    filename: '',
+    mediaType: 'application/json',
+  };
+}
+
+function textOfParts(parts: readonly Part[]): string {
+  return parts
+    .map((part) => (part.content?.$case === 'text' ? part.content.value : ''))
+    .filter((text) => text !== '')
+    .join('\n');
+}
+
+/** Folds a stream's events into the final task, as the server's task store would. */
+async function collectStream(
+  events: AsyncGenerator<{ payload?: { $case: string; value: unknown } | undefined }>,
+): Promise<Message | Task> {
+  let task: Task | undefined;
+  const artifacts = new Map<string, Artifact>();
+  for await (const event of events) {
+    const payload = event.payload;
+    if (payload === undefined) continue;
+    if (payload.$case === 'message') return payload.value as Message;
+    if (payload.$case === 'task') task = payload.value as Task;
+    else if (payload.$case === 'statusUpdate' && task !== undefined) {
+      task = { ...task, status: (payload.value as { status: Task['status'] }).status };
+    } else if (payload.$case === 'artifactUpdate') {
+      const artifact = (payload.value as { artifact?: Artifact }).artifact;
+      if (artifact !== undefined) artifacts.set(artifact.artifactId, artifact);
+    }
+  }
+  if (task === undefined) throw a2aError('A2A_RESPONSE_INVALID', 'the stream ended without a task');
+  return { ...task, artifacts: [...task.artifacts, ...artifacts.values()] };
+}

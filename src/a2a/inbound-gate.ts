@@ -1,0 +1,259 @@
+import type {
+  AgentCard,
+  CancelTaskRequest,
+  DeleteTaskPushNotificationConfigRequest,
+  GetExtendedAgentCardRequest,
+  GetTaskPushNotificationConfigRequest,
+  GetTaskRequest,
+  ListTaskPushNotificationConfigsRequest,
+  ListTaskPushNotificationConfigsResponse,
+  ListTasksRequest,
+  ListTasksResponse,
+  Message,
+  SendMessageRequest,
+  StreamResponse,
+  SubscribeToTaskRequest,
+  Task,
+  TaskPushNotificationConfig,
+} from '@a2a-js/sdk';
+import { UnsupportedOperationError } from '@a2a-js/sdk/errors';
+import type { A2ARequestHandler, ServerCallContext } from '@a2a-js/sdk/server';
+import type { NonceStore } from '../identity/nonce-store.js';
+import type { A2aAgent, A2aSecurityEvent } from './agent.js';
+import { CancelExtensionSchema, MessageExtensionSchema, OACP_A2A_EXTENSION } from './extension.js';
+import { refusal } from './jsonrpc-errors.js';
+import { verifyCancelSignature, verifyMessageSignature } from './message-signature.js';
+import type { TrustGraph } from './trust-graph.js';
+
+/** What the gate established about a message, handed to the executor through the call context. */
+export interface Admission {
+  /** The verified sender; null when unsigned messages are allowed and this one was. */
+  readonly from: string | null;
+  readonly encryptTo?: string;
+}
+
+const ADMISSION = 'oacp.a2a.admission';
+
+export function admissionOf(context: ServerCallContext): Admission | undefined {
+  const value = context.state.get(ADMISSION);
+  return typeof value === 'object' && value !== null ? (value as Admission) : undefined;
+}
+
+export interface InboundGateOptions {
+  readonly agent: A2aAgent;
+  readonly trust: TrustGraph;
+  readonly nonces: NonceStore;
+  readonly signedMessagesRequired: boolean;
+  /** The local name of a sender did, when the sender is an agent of this node. */
+  readonly localNameOf: (did: string) => Promise<string | undefined>;
+  readonly onSecurityEvent?: (event: A2aSecurityEvent) => void;
+  readonly now?: () => number;
+}
+
+/**
+ * The SDK's request handler behind OACP's inbound checks, in the order a
+ * reader would check a letter: is it signed, by whom (signature, freshness,
+ * replay), may that sender write to this agent at all (trust graph), and is
+ * it something the agent can read. Every refusal is an A2A error that says
+ * why, and a security event. Cancelling needs the signature of the task's
+ * sender; listing tasks is refused (it would show one caller another's).
+ */
+export class InboundGate implements A2ARequestHandler {
+  constructor(
+    private readonly inner: A2ARequestHandler,
+    private readonly options: InboundGateOptions,
+  ) {}
+
+  getAgentCard(): Promise<AgentCard> {
+    return this.inner.getAgentCard();
+  }
+
+  getAuthenticatedExtendedAgentCard(
+    params: GetExtendedAgentCardRequest,
+    context: ServerCallContext,
+  ): Promise<AgentCard> {
+    return this.inner.getAuthenticatedExtendedAgentCard(params, context);
+  }
+
+  async sendMessage(params: SendMessageRequest, context: ServerCallContext): Promise<Message | Task> {
+    await this.admit(params, context);
+    return this.inner.sendMessage(params, context);
+  }
+
+  async *sendMessageStream(
+    params: SendMessageRequest,
+    context: ServerCallContext,
+  ): AsyncGenerator<StreamResponse, void, undefined> {
+    await this.admit(params, context);
+    yield* this.inner.sendMessageStream(params, context);
+  }
+
+  getTask(params: GetTaskRequest, context: ServerCallContext): Promise<Task> {
+    return this.inner.getTask(params, context);
+  }
+
+  async cancelTask(params: CancelTaskRequest, context: ServerCallContext): Promise<Task> {
+    const task = await this.inner.getTask(
+      { tenant: params.tenant, id: params.id, historyLength: 0 },
+      context,
+    );
+    const sender = senderOf(task);
+    if (sender !== null) {
+      const entry = CancelExtensionSchema.safeParse(params.metadata?.[OACP_A2A_EXTENSION]);
+      const verdict = entry.success
+        ? verifyCancelSignature(params.id, entry.data.signature, sender, this.verifyOptions())
+        : { ok: false as const, reason: `no OACP signature in metadata["${OACP_A2A_EXTENSION}"]` };
+      if (!verdict.ok) {
+        throw this.refuse(
+          'cancel_refused',
+          'OACP_CANCEL_REFUSED',
+          `only the task's sender ${sender} may cancel it: ${verdict.reason}`,
+          sender,
+        );
+      }
+    }
+    return this.inner.cancelTask(params, context);
+  }
+
+  listTasks(_params: ListTasksRequest, _context: ServerCallContext): Promise<ListTasksResponse> {
+    return Promise.reject(
+      new UnsupportedOperationError(
+        'listing tasks is not offered: it would show one caller the tasks of another',
+      ),
+    );
+  }
+
+  createTaskPushNotificationConfig(
+    params: TaskPushNotificationConfig,
+    context: ServerCallContext,
+  ): Promise<TaskPushNotificationConfig> {
+    return this.inner.createTaskPushNotificationConfig(params, context);
+  }
+
+  getTaskPushNotificationConfig(
+    params: GetTaskPushNotificationConfigRequest,
+    context: ServerCallContext,
+  ): Promise<TaskPushNotificationConfig> {
+    return this.inner.getTaskPushNotificationConfig(params, context);
+  }
+
+  listTaskPushNotificationConfigs(
+    params: ListTaskPushNotificationConfigsRequest,
+    context: ServerCallContext,
+  ): Promise<ListTaskPushNotificationConfigsResponse> {
+    return this.inner.listTaskPushNotificationConfigs(params, context);
+  }
+
+  deleteTaskPushNotificationConfig(
+    params: DeleteTaskPushNotificationConfigRequest,
+    context: ServerCallContext,
+  ): Promise<void> {
+    return this.inner.deleteTaskPushNotificationConfig(params, context);
+  }
+
+  resubscribe(
+    params: SubscribeToTaskRequest,
+    context: ServerCallContext,
+  ): AsyncGenerator<StreamResponse, void, undefined> {
+    return this.inner.resubscribe(params, context);
+  }
+
+  private async admit(params: SendMessageRequest, context: ServerCallContext): Promise<void> {
+    const { agent } = this.options;
+    const message = params.message;
+    if (message === undefined) {
+      throw this.refuse('malformed_request', 'OACP_SIGNATURE_INVALID', 'the request carries no message');
+    }
+    const unsupported = message.parts.find(
+      (part) => part.content?.$case !== 'text' && part.content?.$case !== 'data',
+    );
+    if (unsupported !== undefined) {
+      throw this.refuse(
+        'malformed_request',
+        'OACP_UNSUPPORTED_PART',
+        `agent ${agent.name} reads text and data parts only, got a ${unsupported.content?.$case ?? 'empty'} part`,
+      );
+    }
+    const raw = message.metadata?.[OACP_A2A_EXTENSION];
+    if (raw === undefined) {
+      if (this.options.signedMessagesRequired) {
+        throw this.refuse(
+          'signature_required',
+          'OACP_SIGNATURE_REQUIRED',
+          `agent ${agent.name} accepts only messages signed by the sender's did:key (metadata["${OACP_A2A_EXTENSION}"].signature, docs/a2a.md)`,
+        );
+      }
+      context.state.set(ADMISSION, { from: null } satisfies Admission);
+      return;
+    }
+    const entry = MessageExtensionSchema.safeParse(raw);
+    if (!entry.success) {
+      const issue = entry.error.issues[0];
+      throw this.refuse(
+        'signature_invalid',
+        'OACP_SIGNATURE_INVALID',
+        `metadata["${OACP_A2A_EXTENSION}"].${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+      );
+    }
+    const { signature, encryptTo } = entry.data;
+    const verdict = verifyMessageSignature(message, signature, this.verifyOptions());
+    if (!verdict.ok) {
+      const replay = verdict.reason === 'replayed nonce';
+      throw this.refuse(
+        replay ? 'replay' : 'signature_invalid',
+        replay ? 'OACP_REPLAYED' : 'OACP_SIGNATURE_INVALID',
+        replay
+          ? `this signed message was already delivered (nonce seen before); sign each message afresh`
+          : `the message signature does not verify: ${verdict.reason}`,
+        signature.signer,
+      );
+    }
+    const localName = await this.options.localNameOf(verdict.signer);
+    const decision = this.options.trust.decide(
+      localName === undefined ? { did: verdict.signer } : { did: verdict.signer, localName },
+      { did: agent.did, localName: agent.name },
+    );
+    if (decision.effect === 'deny') {
+      throw this.refuse('trust_denied', 'OACP_TRUST_DENIED', decision.reason, verdict.signer);
+    }
+    context.state.set(ADMISSION, {
+      from: verdict.signer,
+      ...(encryptTo === undefined ? {} : { encryptTo }),
+    } satisfies Admission);
+  }
+
+  private verifyOptions() {
+    return {
+      agentDid: this.options.agent.did,
+      nonces: this.options.nonces,
+      ...(this.options.now === undefined ? {} : { now: this.options.now }),
+    };
+  }
+
+  private refuse(
+    type: A2aSecurityEvent['type'],
+    reason: Parameters<typeof refusal>[0],
+    message: string,
+    sender?: string,
+  ): Error {
+    try {
+      this.options.onSecurityEvent?.({
+        type,
+        agent: this.options.agent.name,
+        ...(sender === undefined ? {} : { sender }),
+        reason: message,
+      });
+    } catch {
+      // A failing audit sink must not turn a refusal into a crash; the refusal stands.
+    }
+    return refusal(reason, message);
+  }
+}
+
+/** The sender recorded on a task when it was created; null for an unsigned task. */
+export function senderOf(task: Task): string | null {
+  const entry: unknown = task.metadata?.[OACP_A2A_EXTENSION];
+  if (typeof entry !== 'object' || entry === null) return null;
+  const sender = (entry as { sender?: unknown }).sender;
+  return typeof sender === 'string' ? sender : null;
+}

@@ -1,0 +1,25 @@
+import { JsonRpcTransportError } from '@a2a-js/sdk/errors';
+
+/**
+ * OACP's refusals as JSON-RPC errors, in the implementation-defined server
+ * range (-32000..-32099) clear of the codes A2A itself uses (-32001..-32009).
+ * The message always says why; the gateway logs the same reason.
+ */
+export const OACP_JSONRPC_CODES = {
+  OACP_SIGNATURE_REQUIRED: -32040,
+  OACP_SIGNATURE_INVALID: -32041,
+  OACP_REPLAYED: -32042,
+  OACP_TRUST_DENIED: -32043,
+  OACP_CANCEL_REFUSED: -32044,
+  OACP_UNSUPPORTED_PART: -32045,
+} as const;
+
+export type OacpJsonRpcReason = keyof typeof OACP_JSONRPC_CODES;
+
+export function refusal(reason: OacpJsonRpcReason, message: string): JsonRpcTransportError {
+  return new JsonRpcTransportError({
+    jsonrpc: '2.0',
+    id: null,
+    error: { code: OACP_JSONRPC_CODES[reason], message: `${reason}: ${message}` },
+  });
+}

@@ -1,0 +1,127 @@
+import { type Envelope, EnvelopeSchema } from '../attest/dsse.js';
+import type { Signer } from '../core/ed25519.js';
+import { describeError } from '../core/errors.js';
+import { jcsDigest } from '../core/jcs.js';
+import type { NonceStore } from '../identity/nonce-store.js';
+import type { A2aAgent, A2aAgentDirectory, A2aExecutor, A2aSecurityEvent, LoggedReceipt } from './agent.js';
+import { type A2aServer, createA2aServer } from './server.js';
+import { type TrustEdge, TrustGraph } from './trust-graph.js';
+
+/**
+ * The gateway's parts the A2A server needs, described by shape (this layer
+ * sits below the gateway and cannot import it): its agent directory, its
+ * runtime, its log, and its keys. `createGateway` passes its own objects.
+ */
+export interface GatewayAgentView {
+  readonly id: string;
+  readonly name: string;
+  readonly manifest: unknown;
+  readonly state: string;
+  readonly attributes: Readonly<Record<string, string | number | boolean>>;
+}
+
+export interface GatewayA2aParts {
+  readonly agents: {
+    list(): Promise<readonly GatewayAgentView[]>;
+    get(ref: string): Promise<GatewayAgentView | undefined>;
+    signer(id: string): Promise<Signer | undefined>;
+  };
+  readonly runtime: {
+    run(
+      did: string,
+      request: { input?: unknown },
+    ): Promise<{ value: unknown; logs: readonly string[]; receipt: { index: number } }>;
+  };
+  readonly log: { entry(index: number): Promise<Uint8Array>; readonly verifierKey: string };
+  readonly origin: string;
+  readonly airlockKeys: readonly Uint8Array[];
+  /** oacp.yaml `a2a.trust`. */
+  readonly trust: readonly TrustEdge[];
+  readonly nonces: NonceStore;
+  readonly publicUrl?: () => string | undefined;
+  readonly onSecurityEvent?: (event: A2aSecurityEvent) => void;
+}
+
+/** The gateway's running agents as A2A agents, and its runtime as their executor. */
+export function gatewayA2aServer(parts: GatewayA2aParts): A2aServer {
+  return createA2aServer({
+    agents: gatewayDirectory(parts),
+    executor: gatewayExecutor(parts),
+    trust: new TrustGraph(parts.trust),
+    nonces: parts.nonces,
+    node: { logOrigin: parts.origin, logVerifierKey: parts.log.verifierKey, airlockKeys: parts.airlockKeys },
+    ...(parts.publicUrl === undefined ? {} : { publicUrl: parts.publicUrl }),
+    ...(parts.onSecurityEvent === undefined ? {} : { onSecurityEvent: parts.onSecurityEvent }),
+  });
+}
+
+/** Only running agents whose key the gateway holds are served: the card must be signed by the agent. */
+export function gatewayDirectory(parts: GatewayA2aParts): A2aAgentDirectory {
+  const view = async (agent: GatewayAgentView): Promise<A2aAgent | undefined> => {
+    if (agent.state !== 'running') return undefined;
+    const signer = await parts.agents.signer(agent.id);
+    if (signer === undefined) return undefined;
+    const described = agent.attributes.description;
+    return {
+      did: agent.id,
+      name: agent.name,
+      description: typeof described === 'string' ? described : `OACP agent ${agent.name}`,
+      skills: [
+        {
+          id: 'main',
+          name: agent.name,
+          description:
+            'Runs the agent program main(input) in its sandbox on the message (input: {messageId, text, data, from}).',
+          tags: ['oacp'],
+        },
+      ],
+      signer,
+      tier: 'standard',
+      manifestDigest: jcsDigest(agent.manifest),
+    };
+  };
+  return {
+    async list() {
+      const all = await Promise.all((await parts.agents.list()).map(view));
+      return all.filter((agent): agent is A2aAgent => agent !== undefined);
+    },
+    async get(name) {
+      if (name.startsWith('did:')) return undefined;
+      const agent = await parts.agents.get(name);
+      return agent === undefined ? undefined : view(agent);
+    },
+  };
+}
+
+export function gatewayExecutor(parts: GatewayA2aParts): A2aExecutor {
+  const logged = async (index: number): Promise<LoggedReceipt> => ({
+    index,
+    envelope: EnvelopeSchema.parse(
+      JSON.parse(Buffer.from(await parts.log.entry(index)).toString('utf8')),
+    ) as Envelope,
+  });
+  return async (agent, input) => {
+    try {
+      const result = await parts.runtime.run(agent.did, { input });
+      return {
+        ok: true,
+        output: { value: result.value, logs: result.logs },
+        receipt: await logged(result.receipt.index),
+      };
+    } catch (error) {
+      // A failed run is receipted too (RuntimeError.details.receipt): the caller gets it with the failure.
+      const index = receiptIndexOf(error);
+      return {
+        ok: false,
+        error: describeError(error),
+        ...(index === undefined ? {} : { receipt: await logged(index) }),
+      };
+    }
+  };
+}
+
+function receiptIndexOf(error: unknown): number | undefined {
+  const details = (error as { details?: { receipt?: { index?: unknown } } } | undefined)?.details;
+  const index = details?.receipt?.index;
+  return typeof index === 'number' ? index : undefined;
+}

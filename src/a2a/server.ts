@@ -1,0 +1,224 @@
+import {
+  A2A_VERSION_HEADER,
+  AgentCard,
+  Extensions,
+  formatSSEErrorEvent,
+  formatSSEEvent,
+  HTTP_EXTENSION_HEADER,
+  SSE_HEADERS,
+} from '@a2a-js/sdk';
+import { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
+import {
+  JsonRpcTransportHandler,
+  ServerCallContext,
+  UnauthenticatedUser,
+  validateVersion,
+} from '@a2a-js/sdk/server';
+import { Hono } from 'hono';
+import type { NonceStore } from '../identity/nonce-store.js';
+import type { A2aAgent, A2aAgentDirectory, A2aExecutor, A2aSecurityEvent } from './agent.js';
+import { A2A_PREFIX, type A2aNodeInfo, buildAgentCard, DEFAULT_RECEIPTS_PATH } from './agent-card.js';
+import { AgentEndpoint } from './agent-endpoint.js';
+import { signAgentCard } from './card-signature.js';
+import { directoryCard } from './directory-card.js';
+import {
+  checkRequest,
+  type Dialect,
+  type JsonRpcId,
+  METHOD_NOT_FOUND,
+  PARSE_ERROR,
+} from './request-schema.js';
+import type { TrustGraph } from './trust-graph.js';
+
+export interface A2aServerOptions {
+  readonly agents: A2aAgentDirectory;
+  readonly executor: A2aExecutor;
+  readonly trust: TrustGraph;
+  /** Replay cache for message signatures (the gateway's SQLite one survives restarts). */
+  readonly nonces: NonceStore;
+  readonly node: A2aNodeInfo;
+  /** The base URL to put in cards; each request's origin when it returns undefined. */
+  readonly publicUrl?: () => string | undefined;
+  /** Refuse unsigned messages (default true). Off only for a node that serves anonymous callers on purpose. */
+  readonly signedMessagesRequired?: boolean;
+  readonly onSecurityEvent?: (event: A2aSecurityEvent) => void;
+  readonly now?: () => number;
+}
+
+export interface A2aServer {
+  /** Routes: GET /.well-known/agent-card.json, GET /a2a/:agent/.well-known/agent-card.json, POST /a2a/:agent. */
+  readonly app: Hono;
+  readonly fetch: (request: Request) => Response | Promise<Response>;
+}
+
+/**
+ * OACP agents as A2A agents: a signed card and a JSON-RPC endpoint per agent
+ * (v1.0 and v0.3 method names), served by the official SDK's request handler
+ * and transport handlers under a thin Hono adapter, so the gateway can mount
+ * it beside its own routes.
+ */
+export function createA2aServer(options: A2aServerOptions): A2aServer {
+  const endpoints = new Map<string, AgentEndpoint>();
+  const signedMessagesRequired = options.signedMessagesRequired ?? true;
+  const cards = new Map<string, AgentCard>();
+
+  const baseOf = (requestUrl: string) => options.publicUrl?.() ?? new URL(requestUrl).origin;
+  const signedCard = (agent: A2aAgent, base: string): AgentCard => {
+    const key = `${agent.did} ${base} ${agent.manifestDigest}`;
+    let card = cards.get(key);
+    if (card === undefined) {
+      card = signAgentCard(buildAgentCard(agent, options.node, base, signedMessagesRequired), agent.signer);
+      if (cards.size >= 256) cards.clear();
+      cards.set(key, card);
+    }
+    return card;
+  };
+  const localNameOf = async (did: string) =>
+    (await options.agents.list()).find((agent) => agent.did === did)?.name;
+  const endpointOf = (agent: A2aAgent, base: string): AgentEndpoint => {
+    const existing = endpoints.get(agent.name);
+    if (existing !== undefined && existing.agent.did === agent.did) return existing;
+    const endpoint = new AgentEndpoint(
+      agent,
+      signedCard(agent, base),
+      {
+        origin: options.node.logOrigin,
+        urlTemplate: `${base}${options.node.receiptsPath ?? DEFAULT_RECEIPTS_PATH}`,
+      },
+      {
+        executor: options.executor,
+        trust: options.trust,
+        nonces: options.nonces,
+        signedMessagesRequired,
+        localNameOf,
+        ...(options.onSecurityEvent === undefined ? {} : { onSecurityEvent: options.onSecurityEvent }),
+        ...(options.now === undefined ? {} : { now: options.now }),
+      },
+    );
+    endpoints.set(agent.name, endpoint);
+    return endpoint;
+  };
+
+  const app = new Hono();
+
+  app.get('/.well-known/agent-card.json', async (c) => {
+    const base = baseOf(c.req.url);
+    const agents = await options.agents.list();
+    return c.json(directoryCard(options.node, base, agents), 200, { 'cache-control': 'no-cache' });
+  });
+
+  app.get(`${A2A_PREFIX}/:agent/.well-known/agent-card.json`, async (c) => {
+    const agent = await options.agents.get(c.req.param('agent'));
+    if (agent === undefined) return c.json({ error: `no A2A agent named ${c.req.param('agent')}` }, 404);
+    const card = signedCard(agent, baseOf(c.req.url));
+    // The SDK's ProtoJSON form: what the signature's canonical form is made from.
+    return c.json(AgentCard.toJSON(card) as Record<string, unknown>, 200, { 'cache-control': 'no-cache' });
+  });
+
+  app.post(`${A2A_PREFIX}/:agent`, async (c) => {
+    const text = await c.req.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return c.json(rpcError(null, PARSE_ERROR, 'the request body is not JSON'));
+    }
+    const version = c.req.header(A2A_VERSION_HEADER) || '0.3';
+    const dialect: Dialect = version === '0.3' ? 'v0.3' : 'v1';
+    const agent = await options.agents.get(c.req.param('agent'));
+    if (agent === undefined) {
+      return c.json(
+        rpcError(idOf(body), METHOD_NOT_FOUND, `no A2A agent named ${c.req.param('agent')}`),
+        404,
+      );
+    }
+    const check = checkRequest(body, dialect);
+    if (!check.ok) {
+      options.onSecurityEvent?.({ type: 'malformed_request', agent: agent.name, reason: check.message });
+      return c.json(rpcError(check.id, check.code, check.message));
+    }
+    const base = baseOf(c.req.url);
+    const endpoint = endpointOf(agent, base);
+    const context = new ServerCallContext({
+      requestedExtensions: Extensions.parseServiceParameter(c.req.header(HTTP_EXTENSION_HEADER)),
+      user: new UnauthenticatedUser(),
+      requestedVersion: version,
+      state: new Map<string, unknown>([['headers', c.req.header()]]),
+    });
+    const mapError =
+      dialect === 'v1'
+        ? JsonRpcTransportHandler.mapToJSONRPCError
+        : LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError;
+    try {
+      validateVersion(context.requestedVersion, endpoint.card, 'JSONRPC');
+    } catch (error) {
+      return c.json({ jsonrpc: '2.0', id: check.id, error: mapError(error) });
+    }
+    const outcome = await (dialect === 'v1' ? endpoint.v1 : endpoint.legacy).handle(
+      body as Record<string, unknown>,
+      context,
+    );
+    const headers: Record<string, string> = {};
+    if (context.activatedExtensions !== undefined && context.activatedExtensions.length > 0) {
+      headers[HTTP_EXTENSION_HEADER] = Extensions.toServiceParameter(context.activatedExtensions);
+    }
+    if (!isAsyncIterable(outcome)) return c.json(outcome, 200, headers);
+    return sse(outcome, check.id, mapError, headers);
+  });
+
+  return { app, fetch: (request) => app.fetch(request) };
+}
+
+function rpcError(id: JsonRpcId, code: number, message: string) {
+  return { jsonrpc: '2.0', id, error: { code, message } };
+}
+
+function idOf(body: unknown): JsonRpcId {
+  const id = typeof body === 'object' && body !== null ? (body as { id?: unknown }).id : undefined;
+  return typeof id === 'string' || typeof id === 'number' ? id : null;
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+/**
+ * Server-sent events as the SDK's express adapter writes them: an error before
+ * the first event is a plain JSON-RPC error answer, one after it an `error`
+ * event that ends the stream.
+ */
+async function sse(
+  stream: AsyncIterable<unknown>,
+  id: JsonRpcId,
+  mapError: (error: unknown) => unknown,
+  headers: Record<string, string>,
+): Promise<Response> {
+  const iterator = stream[Symbol.asyncIterator]();
+  let first: IteratorResult<unknown>;
+  try {
+    first = await iterator.next();
+  } catch (error) {
+    return Response.json({ jsonrpc: '2.0', id, error: mapError(error) }, { headers });
+  }
+  const encoder = new TextEncoder();
+  let pending: IteratorResult<unknown> | undefined = first;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = pending ?? (await iterator.next());
+        pending = undefined;
+        if (next.done === true) controller.close();
+        else controller.enqueue(encoder.encode(formatSSEEvent(next.value)));
+      } catch (error) {
+        controller.enqueue(
+          encoder.encode(formatSSEErrorEvent({ jsonrpc: '2.0', id, error: mapError(error) })),
+        );
+        controller.close();
+      }
+    },
+    async cancel() {
+      await iterator.return?.(undefined);
+    },
+  });
+  return new Response(body, { headers: { ...SSE_HEADERS, ...headers } });
+}
