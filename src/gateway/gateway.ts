@@ -69,6 +69,8 @@ export interface GatewayOptions {
   readonly tracing?: TracingOptions;
   readonly publicMetrics?: boolean;
   readonly standardTier?: StandardTierOptions;
+  /** Worker threads signing receipts (OacpNode's signing pool); 0 signs on the event loop. */
+  readonly signingWorkers?: number;
   readonly egress?: EgressFetchOptions;
   /** Replaces the store-backed agent directory (tests). */
   readonly agents?: AgentDirectory;
@@ -119,7 +121,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   try {
-    const node = await OacpNode.open(options.home, env);
+    const node = await OacpNode.open(
+      options.home,
+      env,
+      options.signingWorkers === undefined ? {} : { signingWorkers: options.signingWorkers },
+    );
     closers.push(() => node.close());
     const masterKey = loadMasterKey(homeLayout(options.home).masterKey, env).bytes;
     const store = await openStore(options.store ?? config.gateway.store ?? defaultStorePath(options.home));

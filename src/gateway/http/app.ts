@@ -86,14 +86,15 @@ export function createApp(services: GatewayServices): Hono<GatewayEnv> {
       throw httpError('PAYLOAD_TOO_LARGE', `request bodies are limited to ${maxBody} bytes`);
     c.set('body', body);
     if (!isPublicPath(c.req.path, services)) {
-      const url = new URL(c.req.url);
+      const signedRequest = c.req.header(SIGNED_REQUEST_HEADER);
       c.set(
         'principal',
         await services.auth.authenticate({
           method: c.req.method,
-          target: `${url.pathname}${url.search}`,
+          // Only a signed request needs the exact target (it is what the agent signed).
+          target: signedRequest === undefined ? c.req.path : signedTarget(c.req.url),
           authorization: c.req.header('authorization'),
-          signedRequest: c.req.header(SIGNED_REQUEST_HEADER),
+          signedRequest,
           body,
         }),
       );
@@ -116,6 +117,11 @@ export function createApp(services: GatewayServices): Hono<GatewayEnv> {
     return c.json(failure.body, failure.status as 400);
   });
   return app;
+}
+
+function signedTarget(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.pathname}${parsed.search}`;
 }
 
 function hostName(header: string | undefined): string {

@@ -4,12 +4,37 @@ import type { AgentRegistry, AgentRecord as RegistryRecord } from '../agents/age
 import type { AgentDirectory, AgentRecord, AgentTransition, CreateAgentInput } from './agent-directory.js';
 import type { AgentAttributes } from './caller.js';
 
+export interface RegistryDirectoryOptions {
+  /**
+   * How long a looked-up agent record is reused on the hot path (default 1 s).
+   * Changes made through this gateway apply at once; a change made by another
+   * gateway process sharing the store is seen after at most this long.
+   */
+  readonly cacheMs?: number;
+  readonly now?: () => number;
+}
+
 /**
  * The agents registry (store-backed: identity, manifest lineage, lifecycle)
  * seen through the interface the routes and the runtime use. Agents are
  * addressed by did:key; a name is accepted where it names exactly one agent.
+ * Records are cached briefly and decrypted signing keys kept until the agent
+ * retires, because every tool call needs both.
  */
-export function registryDirectory(registry: AgentRegistry): AgentDirectory {
+export function registryDirectory(
+  registry: AgentRegistry,
+  options: RegistryDirectoryOptions = {},
+): AgentDirectory {
+  const cacheMs = options.cacheMs ?? 1000;
+  const now = options.now ?? Date.now;
+  const records = new Map<string, { record: AgentRecord; expires: number }>();
+  const signers = new Map<string, Signer>();
+  const remember = (record: AgentRecord): AgentRecord => {
+    if (records.size >= 10_000) records.clear();
+    records.set(record.id, { record, expires: now() + cacheMs });
+    if (record.state === 'retired') signers.delete(record.id);
+    return record;
+  };
   const view = (record: RegistryRecord): AgentRecord => ({
     id: record.id,
     name: record.name,
@@ -34,11 +59,13 @@ export function registryDirectory(registry: AgentRegistry): AgentDirectory {
         ...(input.code === undefined ? {} : { code: input.code }),
         ...(input.attributes === undefined ? {} : { attributes: input.attributes }),
       } as Parameters<AgentRegistry['create']>[0]);
-      return view(created);
+      return remember(view(created));
     },
     async get(ref) {
+      const cached = records.get(ref);
+      if (cached !== undefined && cached.expires > now()) return cached.record;
       const found = await resolve(ref);
-      return found === undefined ? undefined : view(found);
+      return found === undefined ? undefined : remember(view(found));
     },
     async list() {
       return (await registry.list()).map(view);
@@ -52,11 +79,15 @@ export function registryDirectory(registry: AgentRegistry): AgentDirectory {
             : transition === 'resume'
               ? await registry.resume(id)
               : await registry.retire(id);
-      return view(next);
+      return remember(view(next));
     },
     async signer(id): Promise<Signer | undefined> {
+      const known = signers.get(id);
+      if (known !== undefined) return known;
       try {
-        return await registry.signer(id);
+        const signer = await registry.signer(id);
+        signers.set(id, signer);
+        return signer;
       } catch {
         return undefined;
       }

@@ -69,6 +69,9 @@ const NO_USAGE = {
  * after the gateway's own checks; the bridge adds its pins, Cedar check and receipt.
  */
 export class ToolCaller {
+  /** Handed to tools called without a caller's signal (an agent's sandbox): nothing aborts it. */
+  private readonly never = new AbortController().signal;
+
   constructor(private readonly parts: ToolCallerParts) {}
 
   async call(input: ToolCallInput): Promise<ToolCallOutcome> {
@@ -130,22 +133,19 @@ export class ToolCaller {
       throw gate.refusal.withReceipt(receipt);
     }
 
-    const controller = new AbortController();
-    const abort = () => controller.abort();
-    input.signal?.addEventListener('abort', abort, { once: true });
     let result: unknown;
+    let resultDigest: string | undefined;
     let failure: unknown;
     try {
       result = await entry.tool.run(parsed.value, {
         agent: { name: input.agent.name, did: input.agent.did },
-        signal: controller.signal,
+        signal: input.signal ?? this.never,
         chargeTokens: (tokens) => this.parts.quotas.chargeTokens(input.agent, input.agent.manifest, tokens),
       });
-      jcsDigest(result ?? null);
+      // A result that is not JSON cannot be digested into the receipt: that is the tool's failure.
+      resultDigest = jcsDigest(result ?? null);
     } catch (error) {
       failure = error;
-    } finally {
-      input.signal?.removeEventListener('abort', abort);
     }
     const durationMs = performance.now() - startedMs;
     const finished: ToolCallRecord =
@@ -154,7 +154,7 @@ export class ToolCaller {
             ...base,
             decision: gate.decision,
             outcome: 'result',
-            resultDigest: jcsDigest(result ?? null),
+            ...(resultDigest === undefined ? {} : { resultDigest }),
             isError: false,
             durationMs,
           }

@@ -1,4 +1,5 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { canonicalize } from '../../../core/jcs.js';
 import { type CedarValue, toCedarArguments, toCedarValue } from '../../../policy/context.js';
 import { type PolicyDecision, policyDecision } from '../../../policy/decision.js';
 import type { GlobalPolicies } from './load.js';
@@ -36,15 +37,53 @@ const RESOURCE_TYPE: Record<GatewayAction, string> = {
 export class GatewayPolicy {
   readonly #setId: string;
   readonly #prepareError: string | undefined;
+  /** Whether any policy mentions `arguments`; if none does, they are left out of requests (and cache keys). */
+  readonly #readsArguments: boolean;
+  readonly #cache = new Map<string, PolicyDecision>();
+  readonly #cacheSize: number;
 
-  constructor(readonly policies: GlobalPolicies) {
+  /** `cacheSize` identical requests' decisions are remembered (Cedar is deterministic); 0 turns it off. */
+  constructor(
+    readonly policies: GlobalPolicies,
+    options: { readonly cacheSize?: number } = {},
+  ) {
     this.#setId = `oacp-gateway-${policies.digest}`;
     const prepared = cedar.preparsePolicySet(this.#setId, { staticPolicies: policies.text });
     this.#prepareError =
       prepared.type === 'failure' ? prepared.errors.map((e) => e.message).join('; ') : undefined;
+    this.#readsArguments = /\barguments\b/.test(policies.text);
+    this.#cacheSize = options.cacheSize ?? 4096;
   }
 
   decide(request: GatewayRequest): PolicyDecision {
+    const effective =
+      this.#readsArguments || request.context.arguments === undefined
+        ? request
+        : { ...request, context: withoutArguments(request.context) };
+    if (this.#cacheSize === 0) return this.#evaluate(effective);
+    let key: string;
+    try {
+      key = canonicalize(effective);
+    } catch {
+      return this.#evaluate(effective);
+    }
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) {
+      // Re-inserted so the map's order stays least-recently-used first.
+      this.#cache.delete(key);
+      this.#cache.set(key, cached);
+      return cached;
+    }
+    const decision = this.#evaluate(effective);
+    this.#cache.set(key, decision);
+    if (this.#cache.size > this.#cacheSize) {
+      const oldest = this.#cache.keys().next().value;
+      if (oldest !== undefined) this.#cache.delete(oldest);
+    }
+    return decision;
+  }
+
+  #evaluate(request: GatewayRequest): PolicyDecision {
     const digest = this.policies.digest;
     if (this.#prepareError !== undefined) {
       return policyDecision('deny', `global policy set unusable: ${this.#prepareError}`, [], digest);
@@ -104,6 +143,11 @@ export class GatewayPolicy {
   #display(cedarId: string): string {
     return this.policies.displayIds.get(cedarId) ?? cedarId;
   }
+}
+
+function withoutArguments(context: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const { arguments: _unread, ...rest } = context;
+  return rest;
 }
 
 function contextOf(request: GatewayRequest): Record<string, CedarValue> {

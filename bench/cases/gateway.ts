@@ -1,0 +1,365 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { benchIdleSandboxes } from '../../src/airlock/wasm/bench.js';
+import { parseGatewayConfig } from '../../src/gateway/config/load.js';
+import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { listen } from '../../src/gateway/http/listen.js';
+import { silentLogger } from '../../src/gateway/observability/logger.js';
+import type { AgentRecord } from '../../src/gateway/runtime/agent-directory.js';
+import { defineTool } from '../../src/gateway/runtime/define-tool.js';
+import { KeyStore } from '../../src/identity/keystore.js';
+import { defaultOrigin, writeNodeConfig } from '../../src/node/node-config.js';
+import { defaultSigningWorkers } from '../../src/node/signing-pool.js';
+import { type BenchCase, type Figure, figure, latencies, percentile } from '../harness.js';
+
+const AUTOCANNON = join(import.meta.dirname, '..', '..', 'node_modules', 'autocannon', 'autocannon.js');
+const CONNECTIONS = 64;
+const DURATION_S = 8;
+const AGENTS = 1000;
+const CONTEXT_READS = 2000;
+
+const UNLIMITED = { api_calls_per_hour: 1_000_000_000, burst: 1_000_000, memory_mb: 4 };
+
+interface Bench {
+  readonly gateway: Gateway;
+  readonly url: URL;
+  readonly key: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A gateway on a throw-away home as `oacp gateway` would run it, with one
+ * native tool (`echo`), quotas out of the way and receipts signed by the
+ * node's signing workers.
+ */
+async function benchGateway(): Promise<Bench> {
+  const dir = mkdtempSync(join(tmpdir(), 'oacp-bench-gw-'));
+  const home = join(dir, 'home');
+  const env = { OACP_MASTER_KEY: '42'.repeat(32) };
+  const keys = await KeyStore.init(home, { env });
+  writeNodeConfig(home, { version: 1, origin: defaultOrigin(keys.publicKeys().log.raw) });
+  const gateway = await createGateway({
+    home,
+    env,
+    config: parseGatewayConfig(
+      {
+        sandbox: { capabilities: { tools: { allow: ['*'] } } },
+        attestation: { level: 'standard' },
+        quotas: UNLIMITED,
+      },
+      dir,
+    ),
+    listen: '127.0.0.1:0',
+    logger: silentLogger(),
+    signingWorkers: defaultSigningWorkers(),
+    tools: [
+      defineTool({
+        name: 'echo',
+        input: z.strictObject({ text: z.string().max(1024) }),
+        run: ({ text }) => ({ echoed: text }),
+      }),
+    ],
+  });
+  const url = await gateway.listen();
+  const key = (await gateway.apiKeys.create({ scopes: ['admin'] })).key;
+  return {
+    gateway,
+    url,
+    key,
+    close: async () => {
+      await gateway.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The same HTTP stack (Hono on @hono/node-server, same listener) doing nothing but answering. */
+async function bareServer(body: unknown): Promise<{ url: URL; close(): Promise<void> }> {
+  const app = new Hono();
+  app.post('/call', async (c) => {
+    await c.req.json();
+    return c.json(body);
+  });
+  app.get('/read', (c) => c.json(body));
+  const server = await listen(app.fetch, { host: '127.0.0.1', port: 0 });
+  return { url: server.url, close: () => server.close() };
+}
+
+interface CannonResult {
+  readonly rps: number;
+  readonly p99: number;
+  readonly non2xx: number;
+  readonly errors: number;
+}
+
+/** autocannon in its own process, so the load generator does not share the server's event loop. */
+function cannon(url: URL, headers: Record<string, string>, body: string): Promise<CannonResult> {
+  const args = [
+    AUTOCANNON,
+    '-j',
+    '-n',
+    '-c',
+    String(CONNECTIONS),
+    '-d',
+    String(DURATION_S),
+    '-m',
+    'POST',
+    '-b',
+    body,
+  ];
+  for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}=${value}`);
+  args.push(url.href);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      err += chunk;
+    });
+    child.on('error', reject);
+    child.on('exit', () => {
+      try {
+        const json = JSON.parse(out) as {
+          requests: { average: number };
+          latency: { p99: number };
+          non2xx: number;
+          errors: number;
+        };
+        resolve({
+          rps: json.requests.average,
+          p99: json.latency.p99,
+          non2xx: json.non2xx,
+          errors: json.errors,
+        });
+      } catch {
+        reject(new Error(`autocannon gave no result: ${err.slice(-500)}`));
+      }
+    });
+  });
+}
+
+/** Attested native tool calls over HTTP against a bare handler, autocannon in another process. */
+const toolCallCase: BenchCase = {
+  id: 'gateway-tool-calls',
+  title: `gateway: attested native tool calls over HTTP (${CONNECTIONS} connections, ${DURATION_S} s)`,
+  async run(report) {
+    const bench = await benchGateway();
+    const bare = await bareServer({ result: { echoed: 'hi' }, isError: false });
+    try {
+      const agent = await bench.gateway.services.agents.create({
+        name: 'bench',
+        manifest: {
+          apiVersion: 'oacp.dev/v1',
+          kind: 'CapabilityManifest',
+          name: 'bench',
+          capabilities: { tools: { allow: ['echo'] } },
+          quotas: UNLIMITED,
+        },
+      });
+      const body = JSON.stringify({ agent: agent.id, arguments: { text: 'hi' } });
+      const headers = { authorization: `Bearer ${bench.key}`, 'content-type': 'application/json' };
+      report('baseline: bare Hono handler');
+      const baseline = await cannon(new URL('/call', bare.url), { 'content-type': 'application/json' }, body);
+      report(
+        'subject: POST /v1/tools/echo/call (auth, checks, Cedar, quota, signed receipt fsynced in the log)',
+      );
+      const subject = await cannon(new URL('/v1/tools/echo/call', bench.url), headers, body);
+      const logged = bench.gateway.node.log.size;
+      report(`subject: ${subject.non2xx} non-2xx, ${subject.errors} errors, ${logged} receipts logged`);
+      const note = `autocannon -c ${CONNECTIONS} -d ${DURATION_S} in a child process; ${defaultSigningWorkers()} signing worker(s); non-2xx ${subject.non2xx}`;
+      return [
+        figure({
+          case: 'gateway-tool-calls',
+          metric: 'attested tool calls',
+          unit: 'calls/s',
+          subject: subject.rps,
+          baselineName: 'bare Hono/node handler',
+          baseline: baseline.rps,
+          goal: { op: '>=', value: 10_000 },
+          note,
+        }),
+        figure({
+          case: 'gateway-tool-calls',
+          metric: 'attested tool call p99',
+          unit: 'ms',
+          subject: subject.p99,
+          baselineName: 'bare Hono/node handler p99',
+          baseline: baseline.p99,
+          goal: { op: '<=', value: 10 },
+          note,
+        }),
+      ];
+    } finally {
+      await bare.close();
+      await bench.close();
+    }
+  },
+};
+
+/** 1,000 agents started and idle in one gateway: start cost and memory, against bare sandboxes. */
+const agentsCase: BenchCase = {
+  id: 'gateway-agents',
+  title: `gateway: ${AGENTS} concurrent running agents, memory per idle agent`,
+  async run(report) {
+    report(`baseline: ${AGENTS} bare idle standard-tier sandboxes (memory_mb 4)`);
+    const bare = await benchIdleSandboxes({ count: AGENTS, memoryMb: 4 });
+    await bare.stop();
+    const bench = await benchGateway();
+    try {
+      const { agents, runtime } = bench.gateway.services;
+      const created: AgentRecord[] = [];
+      report(`creating ${AGENTS} agents in the registry`);
+      for (let i = 0; i < AGENTS; i++) {
+        created.push(
+          await agents.create({
+            name: `agent-${i}`,
+            manifest: {
+              apiVersion: 'oacp.dev/v1',
+              kind: 'CapabilityManifest',
+              name: `agent-${i}`,
+              capabilities: { tools: { allow: ['echo'] } },
+              quotas: UNLIMITED,
+            },
+            code: 'let seen = 0; function main(input) { seen += 1; return seen; }',
+          }),
+        );
+      }
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      const rssBefore = process.memoryUsage().rss;
+      const starts: number[] = [];
+      report(`starting ${AGENTS} agents (sandbox, program evaluated, execution receipt each)`);
+      for (const agent of created) {
+        const started = performance.now();
+        await runtime.start({
+          did: agent.id,
+          name: agent.name,
+          manifest: agent.manifest,
+          attributes: agent.attributes,
+          code: agent.code,
+        });
+        starts.push(performance.now() - started);
+      }
+      gc?.();
+      const perAgent = (process.memoryUsage().rss - rssBefore) / AGENTS;
+      const running = runtime.running();
+      const runs = await latencies(() => runtime.run(created[AGENTS - 1]?.id ?? '', { input: {} }), 200, 20);
+      report(
+        `${running} running; rss per agent ${(perAgent / 1024).toFixed(0)} KiB; gc ${gc === undefined ? 'unavailable' : 'forced'}`,
+      );
+      const figures: Figure[] = [
+        figure({
+          case: 'gateway-agents',
+          metric: 'agents running at once',
+          unit: 'agents',
+          subject: running,
+          baselineName: 'agents asked for',
+          baseline: AGENTS,
+          goal: { op: '>=', value: 1000 },
+        }),
+        figure({
+          case: 'gateway-agents',
+          metric: 'memory per idle agent (rss growth / agents)',
+          unit: 'KiB',
+          subject: perAgent / 1024,
+          baselineName: 'bare idle sandbox',
+          baseline: bare.rssBytesPerSandbox / 1024,
+          goal: { op: '<=', value: 1024 },
+          note: 'includes the QuickJS runtime, the program, quota ledger and runtime bookkeeping',
+        }),
+        figure({
+          case: 'gateway-agents',
+          metric: 'agent start p50 (sandbox + program + execution receipt)',
+          unit: 'ms',
+          subject: percentile(starts, 50),
+          baselineName: 'bare sandbox create p50',
+          baseline: bare.createMsP50,
+        }),
+        figure({
+          case: 'gateway-agents',
+          metric: 'agent run p50 with execution receipt, 1000 agents up',
+          unit: 'ms',
+          subject: percentile(runs, 50),
+          baselineName: "bare sandbox run('1 + 1') p50",
+          baseline: bare.runMsP50,
+        }),
+      ];
+      return figures;
+    } finally {
+      await bench.close();
+    }
+  },
+};
+
+/** Reading a 4 KiB context value over HTTP, sequentially, against a bare handler serving the same bytes. */
+const contextCase: BenchCase = {
+  id: 'gateway-context-read',
+  title: 'gateway: 4 KiB context read over HTTP',
+  async run(report) {
+    const bench = await benchGateway();
+    const value = 'x'.repeat(4096);
+    const bare = await bareServer({ key: 'k', value });
+    try {
+      const agent = await bench.gateway.services.agents.create({
+        name: 'reader',
+        manifest: {
+          apiVersion: 'oacp.dev/v1',
+          kind: 'CapabilityManifest',
+          name: 'reader',
+          quotas: UNLIMITED,
+        },
+      });
+      const headers = { authorization: `Bearer ${bench.key}` };
+      const path = `/v1/agents/${encodeURIComponent(agent.id)}/context/k`;
+      await fetch(new URL(path, bench.url), {
+        method: 'PUT',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ value }),
+      }).then((r) => r.text());
+      report(`${CONTEXT_READS} sequential reads each`);
+      const baseline = await latencies(
+        () => fetch(new URL('/read', bare.url)).then((r) => r.text()),
+        CONTEXT_READS,
+      );
+      const subject = await latencies(
+        () => fetch(new URL(path, bench.url), { headers }).then((r) => r.text()),
+        CONTEXT_READS,
+      );
+      const note = 'vault read: store transaction decrypting AES-GCM and appending the access-log row';
+      return [
+        figure({
+          case: 'gateway-context-read',
+          metric: '4 KiB context read p99',
+          unit: 'ms',
+          subject: percentile(subject, 99),
+          baselineName: 'bare handler, same 4 KiB, p99',
+          baseline: percentile(baseline, 99),
+          goal: { op: '<=', value: 1 },
+          note,
+        }),
+        figure({
+          case: 'gateway-context-read',
+          metric: '4 KiB context read p50',
+          unit: 'ms',
+          subject: percentile(subject, 50),
+          baselineName: 'bare handler, same 4 KiB, p50',
+          baseline: percentile(baseline, 50),
+          note,
+        }),
+      ];
+    } finally {
+      await bare.close();
+      await bench.close();
+    }
+  },
+};
+
+/** The gateway's cases, for bench/cases/index.ts. */
+export const gatewayCases: BenchCase[] = [toolCallCase, agentsCase, contextCase];
