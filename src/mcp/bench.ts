@@ -11,6 +11,7 @@ import { LightTier } from '../airlock/native/light.js';
 import { ManifestSchema } from '../capability/manifest.js';
 import { generateEd25519, keySigner } from '../core/ed25519.js';
 import { TransparencyLog } from '../log/transparency-log.js';
+import { SigningPool } from '../node/signing-pool.js';
 import { PolicyEngine } from '../policy/engine.js';
 import { loadPolicies } from '../policy/load.js';
 import { createBridge } from './bridge.js';
@@ -27,7 +28,8 @@ import { processUpstream } from './upstream.js';
  * appended to a real transparency log), so the bridge's cost is the
  * difference. Both clients speak stdio framing; the bridge runs in-process.
  * `ack: 'durable'` (the default) answers after the receipt's fsync, `queued`
- * once it is signed and queued for the log's next group commit.
+ * once it is signed and queued for the log's next group commit;
+ * `signingWorkers` moves the Airlock's Ed25519 signing to worker threads.
  */
 export interface ToolCallTarget {
   /** Makes one tools/call and resolves with its result. */
@@ -78,14 +80,23 @@ forbid(principal, action, resource == Tool::"shell");
  */
 export async function bridgedTarget(
   server: BenchServer = everythingEcho(),
-  options: { ack?: ReceiptAck } = {},
+  options: { ack?: ReceiptAck; signingWorkers?: number } = {},
 ): Promise<ToolCallTarget & { logSize(): number }> {
   const dir = mkdtempSync(join(tmpdir(), 'oacp-bench-mcp-'));
   const log = await TransparencyLog.open(dir, {
     origin: 'bench.oacp.invalid/mcp',
     signer: keySigner(generateEd25519().privateKey),
   });
-  const writer = logReceiptWriter(log, keySigner(generateEd25519().privateKey), options);
+  const airlock = keySigner(generateEd25519().privateKey);
+  const pool =
+    (options.signingWorkers ?? 0) > 0
+      ? await SigningPool.start(airlock, { workers: options.signingWorkers ?? 1 })
+      : undefined;
+  const writer = logReceiptWriter(
+    log,
+    pool ?? airlock,
+    options.ack === undefined ? {} : { ack: options.ack },
+  );
   const tier = new LightTier();
   const manifest = ManifestSchema.parse({
     apiVersion: 'oacp.dev/v1',
@@ -115,6 +126,7 @@ export async function bridgedTarget(
       await bridge.close();
       await writer.settled();
       await log.close();
+      await pool?.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,6 +1,6 @@
-import { signEnvelope } from '../attest/dsse.js';
+import { type Envelope, pae } from '../attest/dsse.js';
 import type { OacpStatement } from '../attest/oacp-statement.js';
-import { buildStatement, envelopeBytes, statementBytes } from '../attest/receipt.js';
+import { type AsyncSigner, buildStatement, envelopeBytes, statementBytes } from '../attest/receipt.js';
 import { IN_TOTO_PAYLOAD_TYPE } from '../attest/statement.js';
 import { TOOL_CALL_PREDICATE_TYPE, type ToolCallPredicateInput } from '../attest/tool-call.js';
 import type { Signer } from '../core/ed25519.js';
@@ -39,7 +39,7 @@ export interface LogReceiptWriter extends ReceiptWriter {
  */
 export function logReceiptWriter(
   log: Pick<TransparencyLog, 'append' | 'size'>,
-  airlock: Signer,
+  airlock: AsyncSigner,
   options: { ack?: ReceiptAck } = {},
 ): LogReceiptWriter {
   const ack = options.ack ?? 'durable';
@@ -49,8 +49,17 @@ export function logReceiptWriter(
   return {
     async record(statement, agent) {
       if (failure !== undefined) throw failure;
-      const signers = agent === undefined ? [airlock] : [agent, airlock];
-      const envelope = signEnvelope(IN_TOTO_PAYLOAD_TYPE, statementBytes(statement), signers);
+      const signers: AsyncSigner[] = agent === undefined ? [airlock] : [agent, airlock];
+      const payload = statementBytes(statement);
+      const message = pae(IN_TOTO_PAYLOAD_TYPE, payload);
+      // A SigningPool signs on a worker thread; a plain Signer answers at once.
+      const signatures = await Promise.all(signers.map((signer) => signer.sign(message)));
+      if (failure !== undefined) throw failure;
+      const envelope: Envelope = {
+        payload: payload.toString('base64'),
+        payloadType: IN_TOTO_PAYLOAD_TYPE,
+        signatures: signatures.map((sig) => ({ keyid: '', sig: Buffer.from(sig).toString('base64') })),
+      };
       const appended = log.append(envelopeBytes(envelope));
       if (ack === 'durable') return appended;
       next ??= log.size;

@@ -6,6 +6,7 @@ import type { ProcessSandbox } from '../airlock/sandbox.js';
 import type { Signer } from '../core/ed25519.js';
 import { KeyStore } from '../identity/keystore.js';
 import { OacpNode } from '../node/oacp-node.js';
+import { defaultSigningWorkers, SigningPool } from '../node/signing-pool.js';
 import { PolicyEngine } from '../policy/engine.js';
 import type { SecurityEventSink } from '../policy/events.js';
 import { loadPolicyFile } from '../policy/load.js';
@@ -56,10 +57,17 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
   // Read before anything starts: a bad config file must not leave a half-started bridge.
   const configured = options.config === undefined ? undefined : loadMcpConfig(options.config, options);
   const node = await OacpNode.open(context.home, env);
+  let stopPool: (() => Promise<void>) | undefined;
   try {
     const agent = options.agent === undefined ? undefined : agentKey(context.home, env, options.agent);
     const desk = new HttpApprovalDesk();
-    const writer = logReceiptWriter(node.log, node.keys.airlockSigner(), { ack: options.receiptAck });
+    // Receipt signatures on a worker thread when there is a spare core; the main thread routes messages.
+    const pool =
+      defaultSigningWorkers() > 0
+        ? await SigningPool.start(node.keys.airlockSigner(), { workers: 1 })
+        : undefined;
+    stopPool = pool === undefined ? undefined : () => pool.close();
+    const writer = logReceiptWriter(node.log, pool ?? node.keys.airlockSigner(), { ack: options.receiptAck });
     const shared: Shared = {
       desk,
       agent,
@@ -109,6 +117,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
     await finish();
   } finally {
     await node.close();
+    await stopPool?.();
   }
 }
 
