@@ -15,6 +15,7 @@ import { ApiKeys } from './apikeys/api-keys.js';
 import { loadGatewayConfig, parseGatewayConfig } from './config/load.js';
 import { mcpRunOptionsFor } from './config/mcp-options.js';
 import type { GatewayConfig } from './config/schema.js';
+import { CredentialVault } from './credentials/credential-vault.js';
 import { createApp } from './http/app.js';
 import { Authenticator } from './http/auth.js';
 import type { GatewayEnv } from './http/env.js';
@@ -132,6 +133,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     closers.push(() => store.close());
     const vault = new ContextVault({ store, masterKey });
     const apiKeys = new ApiKeys({ store });
+    const credentials = new CredentialVault({ store, masterKey });
     const agents =
       options.agents ??
       registryDirectory(
@@ -139,6 +141,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           store,
           masterKey,
           vault,
+          credentials,
           trust: manifestTrustFrom(config.gateway),
           ceiling: ceilingManifest(config.sandbox.capabilities, config.quotas),
         }),
@@ -187,6 +190,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       tracing,
       signerOf,
       coSign,
+      credentials,
     });
     const tier = await StandardTier.create({
       ...options.standardTier,
@@ -226,6 +230,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       context: vaultContext(vault),
       quotas,
       auth,
+      credentials,
       log: node.log,
       logDir: logDirectory(options.home),
       origin: node.origin,

@@ -7,6 +7,7 @@ import type { GatewayEnv } from './env.js';
 import { httpError, toHttpFailure } from './errors.js';
 import { agentRoutes } from './routes-agents.js';
 import { contextRoutes } from './routes-context.js';
+import { credentialRoutes } from './routes-credentials.js';
 import { isPublicPath, publicRoutes } from './routes-public.js';
 import { toolRoutes } from './routes-tools.js';
 import type { GatewayServices } from './services.js';
@@ -106,6 +107,7 @@ export function createApp(services: GatewayServices): Hono<GatewayEnv> {
   agentRoutes(app, services);
   toolRoutes(app, services);
   contextRoutes(app, services);
+  credentialRoutes(app, services);
 
   app.notFound((c) =>
     c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404),

@@ -60,6 +60,8 @@ const STATUS: Record<string, number> = {
   VAULT_KEY_INVALID: 400,
   VAULT_STATE_INVALID: 409,
   LOG_OUT_OF_RANGE: 404,
+  CREDENTIAL_INVALID: 400,
+  CREDENTIAL_UNKNOWN_AGENT: 404,
 };
 
 /** Codes whose message is safe and useful to show; an unknown internal failure is not. */

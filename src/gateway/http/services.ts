@@ -1,3 +1,4 @@
+import type { CredentialVault } from '../credentials/credential-vault.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { Tracing } from '../observability/tracing.js';
@@ -26,6 +27,8 @@ export interface GatewayServices {
   readonly context: ContextAccess;
   readonly quotas: GatewayQuotas;
   readonly auth: Authenticator;
+  /** Tool credentials; the credentials routes answer 404 without it. */
+  readonly credentials?: CredentialVault;
   readonly log: PublicLog;
   /** The log directory (c2sp tiles and the published checkpoint), served read-only. */
   readonly logDir: string;

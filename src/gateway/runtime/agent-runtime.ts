@@ -184,7 +184,7 @@ export class AgentRuntime {
     this.updateRunning();
   }
 
-  /** The agent's record changed (a new manifest after a transition): the next start uses it. */
+  /** Runs code (or `main(input)`) in the agent's sandbox, after any run already queued for it. */
   async run(did: string, request: RunRequest): Promise<AgentRunResult> {
     const process = this.processes.get(did);
     if (process === undefined)

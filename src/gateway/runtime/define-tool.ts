@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { OacpError } from '../../core/errors.js';
+import type { InjectedSecrets } from '../credentials/injected-secrets.js';
 import type { RuntimeErrorCode } from './errors.js';
 
 /** Attribute values a policy can read from a tool (`resource.<name>` in the gateway's Cedar policies). */
@@ -16,6 +17,13 @@ export interface ToolContext {
    * quota `agent.llm_tokens`) when the budget or the per-request cap would be exceeded.
    */
   chargeTokens(tokens: number): void;
+  /**
+   * The credentials stored for this agent and tool (docs/credentials.md), read
+   * when asked for. Put them into the outgoing request's headers or the
+   * environment of what the tool runs; never into the result, which is digested
+   * into a public receipt.
+   */
+  credentials(): Promise<InjectedSecrets>;
 }
 
 export interface NativeToolDefinition<S extends z.ZodType> {

@@ -8,6 +8,7 @@ import type { CallChecks, ToolCallRecord } from '../../mcp/record.js';
 import type { ServerIdentity } from '../../mcp/server-identity.js';
 import type { PolicyDecision } from '../../policy/decision.js';
 import type { PolicyEngine } from '../../policy/engine.js';
+import { InjectedSecrets } from '../credentials/injected-secrets.js';
 import type { GatewayMetrics, ToolCallStatus } from '../observability/gateway-metrics.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { AgentSignerLookup, ApiKeyRef, CallChannel, CallerAgent } from './caller.js';
@@ -45,6 +46,8 @@ export interface ToolCallerParts {
   readonly signerOf: AgentSignerLookup;
   /** attestation.level is standard or full: receipts of calls the agent made carry its signature too. */
   readonly coSign: boolean;
+  /** Where native tools get their credentials (the credential vault); none when absent. */
+  readonly credentials?: { resolveForCall(agentId: string, toolName: string): Promise<InjectedSecrets> };
 }
 
 /** How native tool calls name their "server" in receipts: the gateway process itself. */
@@ -141,6 +144,9 @@ export class ToolCaller {
         agent: { name: input.agent.name, did: input.agent.did },
         signal: input.signal ?? this.never,
         chargeTokens: (tokens) => this.parts.quotas.chargeTokens(input.agent, input.agent.manifest, tokens),
+        credentials: async () =>
+          (await this.parts.credentials?.resolveForCall(input.agent.did, entry.name)) ??
+          new InjectedSecrets([]),
       });
       // A result that is not JSON cannot be digested into the receipt: that is the tool's failure.
       resultDigest = jcsDigest(result ?? null);

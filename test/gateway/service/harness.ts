@@ -13,7 +13,7 @@ export const MANIFEST = {
   apiVersion: 'oacp.dev/v1',
   kind: 'CapabilityManifest',
   name: 'worker',
-  capabilities: { tools: { allow: ['echo', 'add', 'slow'] } },
+  capabilities: { tools: { allow: ['echo', 'add', 'slow', 'github.*'] } },
   quotas: { memory_mb: 16 },
 };
 
@@ -30,6 +30,15 @@ export function testTools(): NativeTool[] {
       name: 'add',
       input: z.strictObject({ a: z.number(), b: z.number() }),
       run: ({ a, b }) => ({ sum: a + b }),
+    }),
+    defineTool({
+      name: 'github.whoami',
+      description: 'shows which credentials were injected (names only)',
+      input: z.strictObject({}),
+      run: async (_args, context) => {
+        const secrets = await context.credentials();
+        return { names: [...secrets.names], headerCount: Object.keys(secrets.headers()).length };
+      },
     }),
     defineTool({
       name: 'patient_record',

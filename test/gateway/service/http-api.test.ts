@@ -247,6 +247,50 @@ describe('gateway HTTP API', () => {
     });
   });
 
+  describe('credentials', () => {
+    it('stores a credential without ever answering its value, and injects it into matching tool calls', async () => {
+      const agent = await gw.client.createAgent({ name: 'creds', manifest: MANIFEST });
+      const secret = 'ghp_supersecretvalue123';
+      const path = `/v1/agents/${encodeURIComponent(agent.id)}/credentials/gh-token`;
+      const headers = { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' };
+      const put = await raw(gw.url, path, {
+        method: 'PUT',
+        headers,
+        body: JSON.stringify({
+          tool: 'github.*',
+          inject: { kind: 'header', name: 'authorization' },
+          value: secret,
+        }),
+      });
+      expect(put.status).toBe(200);
+      expect(put.text).not.toContain(secret);
+      const list = await raw(gw.url, `/v1/agents/${encodeURIComponent(agent.id)}/credentials`, { headers });
+      expect(list.json).toMatchObject({ credentials: [{ name: 'gh-token', tool: 'github.*' }] });
+      expect(list.text).not.toContain(secret);
+      const called = await gw.client.callTool('github.whoami', {}, { agent: agent.id });
+      expect(called.result).toEqual({ names: ['gh-token'], headerCount: 1 });
+      const other = await gw.client.createAgent({ name: 'creds-other', manifest: MANIFEST });
+      expect((await gw.client.callTool('github.whoami', {}, { agent: other.id })).result).toEqual({
+        names: [],
+        headerCount: 0,
+      });
+      const reader = await gw.keyWith(['agents:read']);
+      const refused = await raw(gw.url, path, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${reader}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ tool: 'x', inject: { kind: 'env', name: 'T' }, value: secret }),
+      });
+      expect(refused.status).toBe(403);
+      const short = await raw(gw.url, path, {
+        method: 'PUT',
+        headers,
+        body: JSON.stringify({ tool: 'x', inject: { kind: 'env', name: 'T' }, value: 'short' }),
+      });
+      expect(short.status).toBe(400);
+      expect(short.text).not.toContain('"short"');
+    });
+  });
+
   describe('log and receipts', () => {
     it('serves receipts with a tlog-proof, and the c2sp tiles read-only', async () => {
       const agent = await gw.client.createAgent({ name: 'tiles', manifest: MANIFEST });
