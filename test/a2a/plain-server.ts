@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type AgentCard, Role, TaskState } from '@a2a-js/sdk';
+import { type AgentCard, TaskState } from '@a2a-js/sdk';
 import {
   AgentEvent,
   type AgentExecutor,
