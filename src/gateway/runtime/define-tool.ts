@@ -18,7 +18,7 @@ export interface ToolContext {
    */
   chargeTokens(tokens: number): void;
   /**
-   * The credentials stored for this agent and tool (docs/credentials.md), read
+   * The credentials stored for this agent and tool (docs/context-vault.md), read
    * when asked for. Put them into the outgoing request's headers or the
    * environment of what the tool runs; never into the result, which is digested
    * into a public receipt.
