@@ -29,6 +29,8 @@ export interface A2aAgentDirectory {
   list(): Promise<readonly A2aAgent[]>;
   /** By name. */
   get(name: string): Promise<A2aAgent | undefined>;
+  /** The name of the local agent with this did:key, for trust edges written with names; list() is used when absent. */
+  localName?(did: string): Promise<string | undefined>;
 }
 
 /** A receipt as it was logged: its index and its DSSE envelope. */

@@ -28,22 +28,27 @@ import { type A2aTaskInput, OACP_A2A_EXTENSION } from './extension.js';
 import { signMessage } from './message-signature.js';
 import { taskInput } from './task-input.js';
 
-export interface A2aCallOptions {
+export interface A2aConnectOptions {
   /** The agent's base URL (its card is at <url>/.well-known/agent-card.json), or the card's own URL. */
   readonly url: string;
+  /** Sign as this agent (its did:key is the sender the server's trust graph judges). */
+  readonly signer?: Signer;
+  /** Refuse unless the card is signed by this did:key. */
+  readonly expectDid?: string;
+  readonly fetch?: typeof fetch;
+}
+
+export interface A2aSendOptions {
   readonly text: string;
   /** Data parts to send after the text. */
   readonly data?: readonly unknown[];
-  /** Sign as this agent (its did:key is the sender the server's trust graph judges). */
-  readonly signer?: Signer;
   /** Ask for the result encrypted to the signer's did:key (the signer must hold its key in memory). */
   readonly encrypt?: boolean;
-  /** Refuse unless the card is signed by this did:key. */
-  readonly expectDid?: string;
   /** message/stream instead of message/send. */
   readonly stream?: boolean;
-  readonly fetch?: typeof fetch;
 }
+
+export type A2aCallOptions = A2aConnectOptions & A2aSendOptions;
 
 export interface A2aCallResult {
   readonly card: CardCheck;
@@ -87,6 +92,131 @@ export async function fetchAgentCard(url: string, fetchImpl: typeof fetch = fetc
 
 const ProofAnswer = z.object({ proof: z.string().min(1) });
 
+/** An agent whose card was fetched and checked once; each `send` is one message and its checks. */
+export interface A2aConnection {
+  readonly card: CardCheck;
+  readonly cardName: string;
+  send(options: A2aSendOptions): Promise<A2aCallResult>;
+}
+
+/**
+ * Fetches and checks the card, and prepares the official SDK client for the
+ * interface it names. A card that claims OACP attestation and fails its
+ * checks is refused here: nothing is ever sent to it.
+ */
+export async function connectA2aAgent(options: A2aConnectOptions): Promise<A2aConnection> {
+  const fetchImpl = options.fetch ?? fetch;
+  const card = await fetchAgentCard(options.url, fetchImpl);
+  const check = checkAgentCard(card, options.expectDid);
+  if (check.status === 'invalid') throw a2aError('A2A_CARD_INVALID', `refusing to send: ${check.reason}`);
+  const client = await new ClientFactory({
+    transports: [new JsonRpcTransportFactory({ fetchImpl })],
+  }).createFromAgentCard(card);
+  // Declaring the extension (A2A-Extensions header) is how A2A lets an agent require it.
+  const requestOptions: RequestOptions =
+    check.status === 'verified'
+      ? { serviceParameters: ServiceParameters.create(withA2AExtensions(OACP_A2A_EXTENSION)) }
+      : {};
+  const fetchProof = async (template: string, index: number): Promise<string> => {
+    const url = template.replace('{index}', String(index));
+    const response = await fetchImpl(url);
+    if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
+    return ProofAnswer.parse(await response.json()).proof;
+  };
+
+  const send = async (sendOptions: A2aSendOptions): Promise<A2aCallResult> => {
+    const seed = decryptionSeed(options.signer, sendOptions.encrypt === true);
+    let message: Message = {
+      messageId: randomUUID(),
+      contextId: '',
+      taskId: '',
+      role: Role.ROLE_USER,
+      parts: [textPart(sendOptions.text), ...(sendOptions.data ?? []).map(dataPart)],
+      metadata: undefined,
+      extensions: [],
+      referenceTaskIds: [],
+    };
+    let from: string | null = null;
+    if (check.status === 'verified' && options.signer !== undefined) {
+      const sender = didKeyFromPublicKey(options.signer.publicKey);
+      message = signMessage(message, options.signer, {
+        to: check.did,
+        ...(sendOptions.encrypt === true ? { encryptTo: sender } : {}),
+      });
+      from = sender;
+    }
+    const input: A2aTaskInput = taskInput(message, from);
+    const request: SendMessageRequest = {
+      tenant: '',
+      message,
+      configuration: {
+        acceptedOutputModes: [],
+        taskPushNotificationConfig: undefined,
+        returnImmediately: false,
+      },
+      metadata: undefined,
+    };
+    let reply: Message | Task;
+    try {
+      reply =
+        sendOptions.stream === true
+          ? await collectStream(client.sendMessageStream(request, requestOptions))
+          : await client.sendMessage(request, requestOptions);
+    } catch (error) {
+      throw a2aError('A2A_SEND_FAILED', error instanceof Error ? error.message : String(error), error);
+    }
+
+    if (!('status' in reply)) {
+      return {
+        card: check,
+        cardName: card.name,
+        state: 'message',
+        statusText: textOfParts(reply.parts),
+        artifacts: [],
+        trustLevel: 'Untrusted',
+      };
+    }
+    const task = reply;
+    const artifacts: ArtifactCheck[] = [];
+    for (const artifact of task.artifacts) {
+      if (check.status !== 'verified') {
+        artifacts.push({
+          artifactId: artifact.artifactId,
+          name: artifact.name,
+          text: textOfParts(artifact.parts),
+          checks: [],
+          trustLevel: 'Untrusted',
+        });
+        continue;
+      }
+      const params = check.params;
+      artifacts.push(
+        await checkArtifact(artifact, {
+          params,
+          input,
+          ...(seed === undefined ? {} : { seed }),
+          fetchProof: (index) => fetchProof(params.receipts, index),
+        }),
+      );
+    }
+    const state = taskStateToJSON(task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)
+      .replace(/^TASK_STATE_/, '')
+      .toLowerCase();
+    const completed = task.status?.state === TaskState.TASK_STATE_COMPLETED;
+    return {
+      card: check,
+      cardName: card.name,
+      state,
+      taskId: task.id,
+      statusText: textOfParts(task.status?.message?.parts ?? []),
+      artifacts,
+      trustLevel:
+        check.status === 'verified' && completed && artifacts.length > 0 ? weakest(artifacts) : 'Untrusted',
+    };
+  };
+  return { card: check, cardName: card.name, send };
+}
+
 /**
  * `oacp a2a call` as a library: fetch and check the card, send the message
  * (signed when a signer is given and the agent is an OACP one), then check
@@ -95,113 +225,10 @@ const ProofAnswer = z.object({ proof: z.string().min(1) });
  * checks it sends nothing.
  */
 export async function callA2aAgent(options: A2aCallOptions): Promise<A2aCallResult> {
-  const fetchImpl = options.fetch ?? fetch;
-  const card = await fetchAgentCard(options.url, fetchImpl);
-  const check = checkAgentCard(card, options.expectDid);
-  if (check.status === 'invalid') throw a2aError('A2A_CARD_INVALID', `refusing to send: ${check.reason}`);
-
-  const sender = options.signer === undefined ? null : didKeyFromPublicKey(options.signer.publicKey);
-  const seed = decryptionSeed(options);
-  let message: Message = {
-    messageId: randomUUID(),
-    contextId: '',
-    taskId: '',
-    role: Role.ROLE_USER,
-    parts: [textPart(options.text), ...(options.data ?? []).map(dataPart)],
-    metadata: undefined,
-    extensions: [],
-    referenceTaskIds: [],
-  };
-  let from: string | null = null;
-  if (check.status === 'verified' && options.signer !== undefined && sender !== null) {
-    message = signMessage(message, options.signer, {
-      to: check.did,
-      ...(options.encrypt === true ? { encryptTo: sender } : {}),
-    });
-    from = sender;
-  }
-  const input: A2aTaskInput = taskInput(message, from);
-
-  const client = await new ClientFactory({
-    transports: [new JsonRpcTransportFactory({ fetchImpl })],
-  }).createFromAgentCard(card);
-  const request: SendMessageRequest = {
-    tenant: '',
-    message,
-    configuration: {
-      acceptedOutputModes: [],
-      taskPushNotificationConfig: undefined,
-      returnImmediately: false,
-    },
-    metadata: undefined,
-  };
-  // Declaring the extension (A2A-Extensions header) is how A2A lets an agent require it.
-  const requestOptions: RequestOptions =
-    check.status === 'verified'
-      ? { serviceParameters: ServiceParameters.create(withA2AExtensions(OACP_A2A_EXTENSION)) }
-      : {};
-  let reply: Message | Task;
-  try {
-    reply =
-      options.stream === true
-        ? await collectStream(client.sendMessageStream(request, requestOptions))
-        : await client.sendMessage(request, requestOptions);
-  } catch (error) {
-    throw a2aError('A2A_SEND_FAILED', error instanceof Error ? error.message : String(error), error);
-  }
-
-  if (!('status' in reply)) {
-    return {
-      card: check,
-      cardName: card.name,
-      state: 'message',
-      statusText: textOfParts(reply.parts),
-      artifacts: [],
-      trustLevel: 'Untrusted',
-    };
-  }
-  const task = reply;
-  const artifacts: ArtifactCheck[] = [];
-  for (const artifact of task.artifacts) {
-    if (check.status !== 'verified') {
-      artifacts.push({
-        artifactId: artifact.artifactId,
-        name: artifact.name,
-        text: textOfParts(artifact.parts),
-        checks: [],
-        trustLevel: 'Untrusted',
-      });
-      continue;
-    }
-    const params = check.params;
-    artifacts.push(
-      await checkArtifact(artifact, {
-        params,
-        input,
-        ...(seed === undefined ? {} : { seed }),
-        fetchProof: async (index) => {
-          const url = params.receipts.replace('{index}', String(index));
-          const response = await fetchImpl(url);
-          if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
-          return ProofAnswer.parse(await response.json()).proof;
-        },
-      }),
-    );
-  }
-  const state = taskStateToJSON(task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)
-    .replace(/^TASK_STATE_/, '')
-    .toLowerCase();
-  const completed = task.status?.state === TaskState.TASK_STATE_COMPLETED;
-  return {
-    card: check,
-    cardName: card.name,
-    state,
-    taskId: task.id,
-    statusText: textOfParts(task.status?.message?.parts ?? []),
-    artifacts,
-    trustLevel:
-      check.status === 'verified' && completed && artifacts.length > 0 ? weakest(artifacts) : 'Untrusted',
-  };
+  // Checked before anything goes on the wire.
+  decryptionSeed(options.signer, options.encrypt === true);
+  const connection = await connectA2aAgent(options);
+  return connection.send(options);
 }
 
 function weakest(artifacts: readonly ArtifactCheck[]): TrustLevel {
@@ -210,9 +237,9 @@ function weakest(artifacts: readonly ArtifactCheck[]): TrustLevel {
   return TRUST_LEVELS[level] ?? 'Untrusted';
 }
 
-function decryptionSeed(options: A2aCallOptions): Uint8Array | undefined {
-  if (options.encrypt !== true) return undefined;
-  const key = options.signer === undefined ? undefined : signerKeyObject(options.signer);
+function decryptionSeed(signer: Signer | undefined, encrypt: boolean): Uint8Array | undefined {
+  if (!encrypt) return undefined;
+  const key = signer === undefined ? undefined : signerKeyObject(signer);
   if (key === undefined) {
     throw a2aError(
       'A2A_OPTIONS_INVALID',

@@ -90,6 +90,10 @@ export function gatewayDirectory(parts: GatewayA2aParts): A2aAgentDirectory {
       const agent = await parts.agents.get(name);
       return agent === undefined ? undefined : view(agent);
     },
+    // Any agent of this node, running or not: a trust edge may name it as a sender.
+    async localName(did) {
+      return did.startsWith('did:key:') ? (await parts.agents.get(did))?.name : undefined;
+    },
   };
 }
 

@@ -74,7 +74,9 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     return card;
   };
   const localNameOf = async (did: string) =>
-    (await options.agents.list()).find((agent) => agent.did === did)?.name;
+    options.agents.localName === undefined
+      ? (await options.agents.list()).find((agent) => agent.did === did)?.name
+      : options.agents.localName(did);
   const endpointOf = (agent: A2aAgent, base: string): AgentEndpoint => {
     const existing = endpoints.get(agent.name);
     if (existing !== undefined && existing.agent.did === agent.did) return existing;

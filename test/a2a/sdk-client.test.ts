@@ -33,6 +33,7 @@ import { startNode, type TestNode } from './harness.js';
 describe('official A2A SDK client against the OACP server', () => {
   let node: TestNode;
   let alice: { did: string };
+  let carol: { did: string; signer: Signer };
   let client: Client;
   let card: AgentCard;
   const trusted = keySigner(generateEd25519().privateKey);
@@ -42,8 +43,12 @@ describe('official A2A SDK client against the OACP server', () => {
   };
 
   beforeAll(async () => {
-    node = await startNode([{ from: didKeyFromPublicKey(trusted.publicKey), to: 'alice' }]);
+    node = await startNode([
+      { from: didKeyFromPublicKey(trusted.publicKey), to: 'alice' },
+      { from: 'carol', to: 'alice' },
+    ]);
     alice = await node.agent('alice');
+    carol = await node.agent('carol');
     client = await new ClientFactory({ transports: [new JsonRpcTransportFactory()] }).createFromUrl(
       // The SDK resolves the card path relative to this URL: the trailing slash keeps /a2a/alice.
       `${node.url}/a2a/alice/`,
@@ -101,6 +106,7 @@ describe('official A2A SDK client against the OACP server', () => {
     };
     expect(root.capabilities.extensions[0]?.params.agents).toEqual([
       expect.objectContaining({ name: 'alice', did: alice.did }),
+      expect.objectContaining({ name: 'carol', did: carol.did }),
     ]);
   });
 
@@ -207,6 +213,17 @@ describe('official A2A SDK client against the OACP server', () => {
       type: 'trust_denied',
       sender: didKeyFromPublicKey(stranger.publicKey),
     });
+  });
+
+  it("matches an edge written with a local agent name against that agent's did, one way only", async () => {
+    const task = (await client.sendMessage(signed('from carol', carol.signer), declared)) as Task;
+    expect(task.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    const toCarol = await new ClientFactory({ transports: [new JsonRpcTransportFactory()] }).createFromUrl(
+      `${node.url}/a2a/carol/`,
+    );
+    await expect(
+      toCarol.sendMessage(request(signMessage(message('back'), trusted, { to: carol.did })), declared),
+    ).rejects.toMatchObject({ envelopeCode: -32043 });
   });
 
   it('refuses listing tasks (it would show one caller the tasks of another)', async () => {
