@@ -111,6 +111,11 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
       receipts: node.log,
     });
     log(`oacp: MCP bridge for ${title} at ${http.url.href} (legacy SSE: ${http.sseUrl.href})`);
+    if (!['127.0.0.1', 'localhost', '::1'].includes(options.http.host)) {
+      log(
+        'oacp: warning: the bridge has no authentication; anyone who can reach this address can call tools and approve calls',
+      );
+    }
     context.onListening?.(http);
     await abortPromise(context.signal);
     await http.close();

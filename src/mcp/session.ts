@@ -97,6 +97,8 @@ export class BridgeSession {
   readonly #gating = new Map<string, AbortController>();
   /** Task-augmented calls by task id: their final result (tasks/result) gets a receipt of its own. */
   readonly #tasks = new Map<string, ActiveCall>();
+  #pinRefreshRunning = false;
+  #pinRefreshAgain = false;
 
   readonly #closed: Promise<void>;
   #resolveClosed: () => void = () => undefined;
@@ -554,15 +556,27 @@ export class BridgeSession {
   /** Lists the server's tools itself so every definition is pinned before it can be called. */
   async #refreshPins(): Promise<void> {
     if (this.#parts.gate.pins === undefined || !this.#ready) return;
+    // One listing at a time, plus at most one more for changes announced meanwhile:
+    // a server spamming list_changed cannot make the bridge flood it with tools/list.
+    if (this.#pinRefreshRunning) {
+      this.#pinRefreshAgain = true;
+      return;
+    }
+    this.#pinRefreshRunning = true;
+    this.#pinRefreshAgain = false;
     try {
       let cursor: unknown;
-      do {
-        const page = await this.#askServer('tools/list', cursor === undefined ? {} : { cursor });
-        processToolList(page, this.#parts.connector.identity.name, this.#parts.gate);
-        cursor = page.nextCursor;
-      } while (typeof cursor === 'string');
+      for (let page = 0; page < 1000; page++) {
+        const result = await this.#askServer('tools/list', cursor === undefined ? {} : { cursor });
+        processToolList(result, this.#parts.connector.identity.name, this.#parts.gate);
+        cursor = result.nextCursor;
+        if (typeof cursor !== 'string') break;
+      }
     } catch {
       // A server without tools (or one that just died) has nothing to pin; calls are still checked.
+    } finally {
+      this.#pinRefreshRunning = false;
+      if (this.#pinRefreshAgain) void this.#refreshPins();
     }
   }
 
