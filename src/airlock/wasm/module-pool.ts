@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { newQuickJSWASMModule, newVariant, type QuickJSWASMModule, RELEASE_SYNC } from 'quickjs-emscripten';
 import { OacpError } from '../../core/errors.js';
-import { type LinearMemory, wasmApi } from './wasm-api.js';
+import { type CompiledWasm, type LinearMemory, wasmApi } from './wasm-api.js';
 
 /**
  * Where sandboxes live. Each sandbox gets its own QuickJSRuntime (own heap,
@@ -258,7 +258,7 @@ function gatedMemory(maxBytes: number, mayGrowTo: (bytes: number) => boolean): L
   return memory;
 }
 
-async function compileQuickJs(): Promise<WebAssembly.Module | undefined> {
+async function compileQuickJs(): Promise<CompiledWasm | undefined> {
   try {
     const path = createRequire(import.meta.url).resolve('@jitl/quickjs-wasmfile-release-sync/wasm');
     return await wasmApi.compile(await readFile(path));

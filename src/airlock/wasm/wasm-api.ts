@@ -7,8 +7,13 @@ export interface LinearMemory {
   grow(deltaPages: number): number;
 }
 
+/** A compiled WebAssembly module, opaque here: it is only handed back to the QuickJS loader. */
+export interface CompiledWasm {
+  readonly __compiledWasm?: never;
+}
+
 interface WasmApi {
-  compile(bytes: Uint8Array): Promise<WebAssembly.Module>;
+  compile(bytes: Uint8Array): Promise<CompiledWasm>;
   Memory: new (descriptor: { initial: number; maximum: number }) => LinearMemory;
 }
 
