@@ -1,4 +1,5 @@
 import type { Hono } from 'hono';
+import { OacpError } from '../../core/errors.js';
 import { type AgentRecord, LIFECYCLE } from '../runtime/agent-directory.js';
 import type { AgentProgram } from '../runtime/agent-runtime.js';
 import { runtimeError } from '../runtime/errors.js';
@@ -61,7 +62,10 @@ export function agentRoutes(app: Hono<GatewayEnv>, services: GatewayServices): v
     const agent = await findAgent(services, c.req.param('id'));
     const rule = LIFECYCLE[transition];
     if (!rule.from.includes(agent.state)) {
-      throw httpError('BAD_REQUEST', `cannot ${transition} agent ${agent.name}: it is ${agent.state}`);
+      throw new OacpError(
+        'AGENT_ILLEGAL_TRANSITION',
+        `cannot ${transition} agent ${agent.name}: it is ${agent.state} (allowed from ${rule.from.join(', ')})`,
+      );
     }
     if (transition === 'start' || transition === 'resume') {
       // The sandbox first: if the global policies refuse it, the agent keeps its state.

@@ -143,7 +143,10 @@ describe('gateway HTTP API', () => {
       const retired = await gw.client.retireAgent(created.id);
       expect(retired.state).toBe('retired');
       expect(retired.runtime.status).toBe('stopped');
-      await expect(gw.client.startAgent(created.id)).rejects.toMatchObject({ status: 400 });
+      await expect(gw.client.startAgent(created.id)).rejects.toMatchObject({
+        status: 409,
+        code: 'AGENT_ILLEGAL_TRANSITION',
+      });
     });
 
     it('refuses a malformed create body, naming the field', async () => {
