@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Hono } from 'hono';
+import { gatewayA2aServer } from '../a2a/mount.js';
 import { StandardTier, type StandardTierOptions } from '../airlock/wasm/standard-tier.js';
 import { homeLayout } from '../identity/home-layout.js';
 import { loadMasterKey } from '../identity/master-key.js';
@@ -241,6 +242,23 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ...(allowedHosts === undefined ? {} : { allowedHosts }),
     };
     const app = createApp(services);
+    // A2A (docs/a2a.md): the running agents' signed cards and JSON-RPC endpoints under /a2a.
+    app.route(
+      '/',
+      gatewayA2aServer({
+        agents,
+        runtime,
+        log: node.log,
+        origin: node.origin,
+        airlockKeys: [node.keys.publicKeys().airlock.raw],
+        trust: config.a2a.trust,
+        nonces,
+        onSecurityEvent: (event) => {
+          metrics.security('warning', `a2a_${event.type}`);
+          logger.warn('a2a request refused', { ...event });
+        },
+      }).app,
+    );
 
     await restoreState(services, agents, node);
 

@@ -15,6 +15,9 @@ export function isPublicPath(path: string, services: GatewayServices): boolean {
     path === '/v1/log/checkpoint' ||
     path.startsWith('/v1/log/tile/') ||
     path.startsWith('/v1/receipts/') ||
+    // A2A authenticates each message by its sender's signature and the trust graph (src/a2a).
+    path === '/.well-known/agent-card.json' ||
+    path.startsWith('/a2a/') ||
     (path === '/metrics' && services.publicMetrics === true)
   );
 }
