@@ -53,8 +53,9 @@ type Decision = { by: 'airlock'; key: CandidateKey } | { by: 'agent' } | { by: '
  * Attributes each signature of an envelope: to the first Airlock key (in the
  * order given) it verifies under, else to the agent's key, else to nobody. Each
  * undecided signature has one next question, so a batch can put the questions
- * of many envelopes to other threads at once and feed the answers back; asked
- * and answered in turn, it checks in exactly the order a plain loop would.
+ * of many envelopes to other threads at once and feed the answers back. Either
+ * way each signature walks the same candidates in the same order, so the
+ * attribution (and any error from a malformed key) is the same.
  */
 export class SignatureAttribution {
   /** Per signature: how many candidates have been ruled out, or the decision. */
@@ -101,21 +102,33 @@ export class SignatureAttribution {
     if (i === undefined) return;
     this.asked.delete(question);
     const state = this.state[i];
-    if (typeof state !== 'number') return;
-    const candidate = this.candidates[state] as CandidateKey;
-    const isAgent = this.agentKey !== undefined && state === this.candidates.length - 1;
-    if (verifies) this.state[i] = isAgent ? { by: 'agent' } : { by: 'airlock', key: candidate };
-    else if (state + 1 < this.candidates.length) this.state[i] = state + 1;
-    else this.state[i] = { by: 'nobody' };
+    if (typeof state === 'number') this.decide(i, state, verifies);
   }
 
-  /** Answers every question on this thread, in order. */
+  /** Answers every remaining check on this thread: each signature in turn, as a plain loop would. */
   settle(): Attribution {
-    for (let asked = this.questions(); asked.length > 0; asked = this.questions()) {
-      for (const question of asked)
-        this.answer(question, verifyEd25519(question.key, question.message, question.signature));
+    for (let i = 0; i < this.state.length; i++) {
+      for (let state = this.state[i]; typeof state === 'number'; state = this.state[i]) {
+        const signature = this.signatures[i] as Buffer;
+        const candidate = this.candidates[state];
+        if (signature.length !== 64 || candidate === undefined) {
+          this.state[i] = { by: 'nobody' };
+          break;
+        }
+        this.decide(i, state, verifyEd25519(candidate.keyObject(), this.message, signature));
+      }
     }
     return this.result();
+  }
+
+  private decide(i: number, state: number, verifies: boolean): void {
+    const isAgent = this.agentKey !== undefined && state === this.candidates.length - 1;
+    if (verifies)
+      this.state[i] = isAgent
+        ? { by: 'agent' }
+        : { by: 'airlock', key: this.candidates[state] as CandidateKey };
+    else if (state + 1 < this.candidates.length) this.state[i] = state + 1;
+    else this.state[i] = { by: 'nobody' };
   }
 
   get decided(): boolean {
