@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ApiKeys } from '../../../src/gateway/apikeys/api-keys.js';
@@ -8,12 +8,34 @@ import { defaultStorePath, openStore } from '../../../src/store/open-store.js';
 const REPO = join(import.meta.dirname, '..', '..', '..');
 const VITE_NODE = join(REPO, 'node_modules', 'vite-node', 'vite-node.mjs');
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'gateway-child.ts');
-const BUILT_CLI = join(REPO, 'dist', 'cli', 'main.js');
+const DIST = join(REPO, 'dist');
+const BUILT_CLI = join(DIST, 'cli', 'main.js');
+const DIST_FIXTURE = join(import.meta.dirname, 'fixtures', 'gateway-child-dist.mjs');
 export const MEMORY_SERVER = join(REPO, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
 
-/** The built CLI when `npm test` built it with the gateway command registered; else the vite-node fixture. */
+/** Newest modification time of the sources dist/ is built from. */
+function newestSource(dir = join(REPO, 'src')): number {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const info = statSync(path);
+    newest = Math.max(
+      newest,
+      info.isDirectory() ? newestSource(path) : name.endsWith('.ts') ? info.mtimeMs : 0,
+    );
+  }
+  return newest;
+}
+
+/** dist/ holds the gateway command and is not older than any source (npm test builds it first). */
+function distIsFresh(): boolean {
+  const built = join(DIST, 'cli', 'commands', 'gateway.js');
+  return existsSync(built) && existsSync(BUILT_CLI) && statSync(built).mtimeMs >= newestSource();
+}
+
+/** The built CLI when `npm test` built it with the gateway command registered. */
 function builtCliHasGateway(): boolean {
-  if (!existsSync(BUILT_CLI)) return false;
+  if (!distIsFresh()) return false;
   const probe = spawnSync(process.execPath, [BUILT_CLI, 'gateway', '--help'], {
     encoding: 'utf8',
     timeout: 20_000,
@@ -78,28 +100,16 @@ export async function startChild(
   env: Record<string, string>,
   options: { fixture?: boolean; exposeGc?: boolean } = {},
 ): Promise<ChildGateway> {
-  const useBuilt = options.fixture !== true && builtCliHasGateway();
-  const args = useBuilt
-    ? [
-        BUILT_CLI,
-        '--home',
-        home,
-        'gateway',
-        '--config',
-        config,
-        '--listen',
-        '127.0.0.1:0',
-        '--log-level',
-        'error',
-      ]
-    : [
-        ...(options.exposeGc === true ? ['--expose-gc'] : []),
-        VITE_NODE,
-        FIXTURE,
-        home,
-        config,
-        '127.0.0.1:0',
-      ];
+  // Preference: the built CLI itself; else the same command from dist/ with the stats hook;
+  // else (no fresh build) the TypeScript sources through vite-node, slower to start.
+  const gc = options.exposeGc === true ? ['--expose-gc'] : [];
+  const cli = [BUILT_CLI, '--home', home, 'gateway', '--config', config, '--listen', '127.0.0.1:0'];
+  const args =
+    options.fixture !== true && builtCliHasGateway()
+      ? [...cli, '--log-level', 'error']
+      : distIsFresh()
+        ? [...gc, DIST_FIXTURE, DIST, home, config, '127.0.0.1:0']
+        : [...gc, VITE_NODE, FIXTURE, home, config, '127.0.0.1:0'];
   const child = spawn(process.execPath, args, {
     cwd: REPO,
     env: { PATH: process.env.PATH ?? '', ...env },
