@@ -84,6 +84,16 @@ describe('OfflineVerifier.verifyMany', () => {
     expect(results[0]?.logIndex).toBe(0);
   });
 
+  it('keeps order and results over a batch larger than the chunks it keeps in flight', async () => {
+    const logged = await loggedReceipts(40);
+    const items = Array.from({ length: 1_100 }, (_, i) => logged[(i * 7) % logged.length] as ReceiptAndProof);
+    const keys = { logKey, airlockKeys: [rotatedOut.publicKey, airlock.publicKey] };
+    const one = new OfflineVerifier(keys);
+    expect(await new OfflineVerifier(keys).verifyMany(items)).toEqual(
+      items.map((item) => one.verify(item.receipt, item.proof)),
+    );
+  });
+
   it('returns nothing for no receipts', async () => {
     expect(await new OfflineVerifier({ airlockKeys: [airlock.publicKey] }).verifyMany([])).toEqual([]);
   });

@@ -63,6 +63,8 @@ export interface ReceiptAndProof {
 
 /** Receipts a batch puts through the checks before handing their signatures to other threads. */
 const BATCH_CHUNK = 64;
+/** Chunks whose signatures may be out at once: enough to keep every core busy. */
+const CHUNKS_IN_FLIGHT = 16;
 
 /**
  * A verifier for many receipts under one set of keys. It remembers which signed
@@ -91,21 +93,23 @@ export class OfflineVerifier {
    * parses and checks the next receipts: a batch audit uses every core.
    */
   async verifyMany(items: readonly ReceiptAndProof[]): Promise<OfflineVerification[]> {
-    const pending: PendingVerification[] = [];
-    const answers: Promise<boolean>[] = [];
+    const results: OfflineVerification[] = new Array(items.length);
+    const inFlight: Promise<void>[] = [];
     for (let at = 0; at < items.length; at += BATCH_CHUNK) {
+      const first = at;
       const chunk = items.slice(at, at + BATCH_CHUNK).map((item) => this.begin(item.receipt, item.proof));
-      pending.push(...chunk);
-      answers.push(answerOnThreadPool(chunk.map((each) => each.receipt)));
+      inFlight.push(
+        settleOnThreadPool(chunk).then(() => {
+          chunk.forEach((each, i) => {
+            results[first + i] = each.result();
+          });
+        }),
+      );
+      // Bounded memory for any batch size: wait for the oldest chunk while later ones run.
+      if (inFlight.length >= CHUNKS_IN_FLIGHT) await inFlight.shift();
     }
-    await Promise.all(answers);
-    // Later rounds (a signature that failed under the first key tries the next) are rare.
-    for (;;) {
-      const open = pending.map((each) => each.receipt).filter((each) => each !== undefined);
-      const asked = await answerOnThreadPool(open);
-      if (!asked) break;
-    }
-    return pending.map((each) => each.result());
+    await Promise.all(inFlight);
+    return results;
   }
 
   /** Everything but the signature checks; the returned verification asks for those. */
@@ -239,6 +243,12 @@ export class OfflineVerifier {
 
 function asCheck(check: ReceiptCheck): Check {
   return { name: check.name, ok: check.ok, detail: check.detail };
+}
+
+/** Puts each round of a chunk's signature checks to the thread pool until none is left. */
+async function settleOnThreadPool(chunk: readonly PendingVerification[]): Promise<void> {
+  // After the first round only signatures that failed under an earlier candidate key ask again.
+  while (await answerOnThreadPool(chunk.map((each) => each.receipt))) {}
 }
 
 interface PendingVerification {
