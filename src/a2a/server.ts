@@ -136,7 +136,11 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     }
     const check = checkRequest(body, dialect);
     if (!check.ok) {
-      options.onSecurityEvent?.({ type: 'malformed_request', agent: agent.name, reason: check.message });
+      try {
+        options.onSecurityEvent?.({ type: 'malformed_request', agent: agent.name, reason: check.message });
+      } catch {
+        // The refusal below stands whatever the audit sink does.
+      }
       return c.json(rpcError(check.id, check.code, check.message));
     }
     const base = baseOf(c.req.url);
