@@ -61,6 +61,18 @@ function interpreterScript(executable: string | undefined, args: readonly string
   return operand !== undefined && isFile(resolve(operand)) ? operand : undefined;
 }
 
+/**
+ * `args` with the interpreter's script given as an absolute path: the sandbox
+ * has its own working directory, so `node ./server.js` must name the file it
+ * was granted, not a path relative to the host's current directory.
+ */
+export function withAbsoluteScript(command: string, args: readonly string[]): string[] {
+  const script = interpreterScript(resolveExecutable(command), args);
+  if (script === undefined) return [...args];
+  const at = args.indexOf(script);
+  return args.map((arg, index) => (index === at ? realpathSync(resolve(arg)) : arg));
+}
+
 /** The absolute, symlink-resolved path `command` runs, searching PATH like a shell would. */
 export function resolveExecutable(command: string, path = process.env.PATH ?? ''): string | undefined {
   if (command.includes('/')) {

@@ -5,7 +5,12 @@ import type { McpErrorCode } from './errors.js';
 import { implicitReadPaths } from './implicit-paths.js';
 import { manifestFromOptions } from './manifest-from-options.js';
 import type { McpRunOptions } from './options.js';
-import { remoteServerIdentity, type ServerIdentity, serverIdentity } from './server-identity.js';
+import {
+  remoteServerIdentity,
+  type ServerIdentity,
+  serverIdentity,
+  withAbsoluteScript,
+} from './server-identity.js';
 import { requireTier, type TierLookup } from './tiers.js';
 import { processUpstream, type UpstreamConnector, urlUpstream } from './upstream.js';
 
@@ -37,7 +42,14 @@ export async function upstreamFor(
   const candidateEnv = context.env ?? process.env;
   return processUpstream({
     identity: named,
-    start: () => tier.start({ command, args, manifest, implicitReadPaths: implicit, env: candidateEnv }),
+    start: () =>
+      tier.start({
+        command,
+        args: withAbsoluteScript(command, args),
+        manifest,
+        implicitReadPaths: implicit,
+        env: candidateEnv,
+      }),
     stderr: (line) => log(`[${named.name}] ${line}`),
     ...(context.onSandbox === undefined ? {} : { onSandbox: context.onSandbox }),
   });

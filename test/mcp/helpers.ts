@@ -1,13 +1,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { LightTier } from '../../src/airlock/native/light.js';
 import { parseEnvelopeBytes } from '../../src/attest/receipt.js';
 import { type ReceiptVerification, verifyReceiptEnvelope } from '../../src/attest/verify-receipt.js';
@@ -16,11 +13,15 @@ import { generateEd25519, keySigner, type Signer } from '../../src/core/ed25519.
 import { TransparencyLog } from '../../src/log/transparency-log.js';
 import { type Bridge, type BridgeOptions, createBridge } from '../../src/mcp/bridge.js';
 import { serveHttp } from '../../src/mcp/http.js';
+import { PipeClientTransport } from '../../src/mcp/pipe-client-transport.js';
 import { AttestedReceipts, logReceiptWriter } from '../../src/mcp/receipts.js';
 import type { ReceiptRef, ReceiptSink, ToolCallRecord } from '../../src/mcp/record.js';
 import { serverIdentity } from '../../src/mcp/server-identity.js';
 import type { BridgeEvent } from '../../src/mcp/session.js';
 import { serveStdio } from '../../src/mcp/stdio.js';
+
+export { PipeClientTransport };
+
 import { fromSdkTransport } from '../../src/mcp/transport.js';
 import { processUpstream, type UpstreamConnector } from '../../src/mcp/upstream.js';
 
@@ -167,39 +168,6 @@ export async function testReceipts(options: { agentSigner?: Signer } = {}): Prom
       await log.close();
     },
   };
-}
-
-/** An SDK client transport speaking MCP's stdio framing over any pair of streams. */
-export class PipeClientTransport implements Transport {
-  onclose?: () => void;
-  onerror?: (error: Error) => void;
-  onmessage?: (message: JSONRPCMessage) => void;
-  readonly #buffer = new ReadBuffer();
-
-  constructor(
-    private readonly input: Readable,
-    private readonly output: Writable,
-  ) {}
-
-  async start(): Promise<void> {
-    this.input.on('data', (chunk: Buffer) => {
-      this.#buffer.append(chunk);
-      for (;;) {
-        const message = this.#buffer.readMessage();
-        if (message === null) break;
-        this.onmessage?.(message);
-      }
-    });
-  }
-
-  async send(message: JSONRPCMessage): Promise<void> {
-    this.output.write(serializeMessage(message));
-  }
-
-  async close(): Promise<void> {
-    this.output.end();
-    this.onclose?.();
-  }
 }
 
 export function testClient(capabilities: Record<string, unknown> = {}): Client {

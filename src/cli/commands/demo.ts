@@ -1,119 +1,218 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { processTiers } from '../../airlock/process-tiers.js';
-import type { ProcessTier } from '../../airlock/sandbox.js';
-import { ManifestSchema } from '../../capability/manifest.js';
+import type { TierName } from '../../airlock/sandbox.js';
 import { KeyStore } from '../../identity/keystore.js';
 import { formatVerifierKey, SIG_TYPE_ED25519 } from '../../log/note-keys.js';
+import { PipeClientTransport } from '../../mcp/pipe-client-transport.js';
+import { runMcpCommand } from '../../mcp/run.js';
 import { defaultOrigin, writeNodeConfig } from '../../node/node-config.js';
 import { OacpNode } from '../../node/oacp-node.js';
-import { executeProcess } from '../../run/execute-process.js';
-import { verifyOffline } from '../../verify/offline-verifier.js';
+import { OfflineVerifier } from '../../verify/offline-verifier.js';
+import { CliExit, type Output } from '../io.js';
 import type { CommandRegistrar } from '../program.js';
-import { describeWorkload } from './workload.js';
 
+/**
+ * `oacp demo`: OACP's main job on the embedded defaults, in a throw-away home.
+ * The real filesystem MCP server from npm runs in the strongest tier this host
+ * offers behind the bridge; a client makes a few calls, one refused by an
+ * argument rule; then every receipt is verified offline from public keys.
+ */
 export const registerDemo: CommandRegistrar = (program, context) => {
   program
     .command('demo')
     .description(
-      'walk through OACP end to end in a throw-away home: identities, a sandboxed run, its receipt, the log, offline verification',
+      'the main job end to end: a real MCP server sandboxed, calls with policy and receipts, offline verification',
     )
     .action(async () => {
-      const { out } = context.output;
-      const root = mkdtempSync(join(tmpdir(), 'oacp-demo-'));
-      const home = join(root, 'home');
-      out(`1. identities (throw-away home ${home})`);
-      const store = await KeyStore.init(home, { env: {} });
-      const keys = store.publicKeys();
-      writeNodeConfig(home, { version: 1, origin: defaultOrigin(keys.log.raw) });
-      const agent = store.createAgent('demo-agent');
-      out(`   airlock signer ${keys.airlock.didKey}`);
-      out(`   agent          ${agent.did}`);
-
-      const node = await OacpNode.open(home, {});
-      try {
-        const tier = await strongestProcessTier();
-        out(
-          `2. run a command in the Airlock (${tier.name} tier: the strongest this machine offers; see \`oacp doctor\`)`,
-        );
-        const args = [
-          '-e',
-          'process.stdout.write("hello from the sandbox, " + (process.env.SECRET ?? "no secret visible"))',
-        ];
-        const workload = describeWorkload('demo', process.execPath, args);
-        const manifest = ManifestSchema.parse({
-          apiVersion: 'oacp.dev/v1',
-          kind: 'CapabilityManifest',
-          name: 'demo',
-        });
-        const outcome = await executeProcess({
-          tier,
-          spec: {
-            command: process.execPath,
-            args,
-            manifest,
-            implicitReadPaths: workload.implicitReadPaths,
-            env: { ...process.env, SECRET: 'demo-canary-not-granted' },
-          },
-          codeFiles: workload.codeFiles,
-          agentDid: agent.did,
-        });
-        out(`   stdout: ${outcome.stdout.toString('utf8')}`);
-        out(
-          `   exit ${outcome.exit.code}, ${outcome.usage.wallMs.toFixed(0)} ms wall, ${outcome.usage.cpuMs.toFixed(0)} ms cpu`,
-        );
-
-        out('3. sign the execution receipt (agent + Airlock) and append it to the transparency log');
-        const recorded = await node.record(outcome.statement, agent.signer);
-        await node.log.sync();
-        out(`   log index ${recorded.index}; checkpoint:`);
-        for (const line of node.log.checkpoint().trimEnd().split('\n')) out(`     ${line}`);
-
-        const receiptPath = join(root, 'receipt.json');
-        writeFileSync(receiptPath, recorded.bytes);
-        writeFileSync(`${receiptPath}.tlog-proof`, node.log.proofFile(recorded.index));
-        const vkey = formatVerifierKey(node.origin, SIG_TYPE_ED25519, keys.log.raw);
-        writeFileSync(join(root, 'log.vkey'), `${vkey}\n`);
-        writeFileSync(join(root, 'signer.pem'), keys.airlock.pem);
-        out(`4. verify offline from public keys only (files in ${root})`);
-        out(
-          `   oacp verify ${receiptPath} --proof ${receiptPath}.tlog-proof --log-key ${join(root, 'log.vkey')} --signer-key ${join(root, 'signer.pem')}`,
-        );
-        const input = {
-          receipt: readFileSync(receiptPath, 'utf8'),
-          proof: readFileSync(`${receiptPath}.tlog-proof`, 'utf8'),
-          logKey: vkey,
-          airlockKeys: [keys.airlock.raw],
-        };
-        const verified = verifyOffline(input);
-        for (const check of verified.checks)
-          out(`   ${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}`);
-        out(`   trust level: ${verified.trustLevel} (Verified needs a TEE quote; this machine has none)`);
-
-        out('5. tamper with the receipt and verify again');
-        const envelope = JSON.parse(input.receipt) as { payload: string };
-        const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as {
-          predicate: { tier: string };
-        };
-        statement.predicate.tier = 'gvisor'; // claim a stronger sandbox than the one that ran
-        envelope.payload = Buffer.from(JSON.stringify(statement)).toString('base64');
-        const tampered = verifyOffline({ ...input, receipt: JSON.stringify(envelope) });
-        if (tampered.ok) out('   UNEXPECTEDLY verified');
-        for (const check of tampered.checks.filter((c) => !c.ok))
-          out(`   refused: ${check.name}: ${check.detail}`);
-        if (!verified.ok || tampered.ok) process.exitCode = 1;
-      } finally {
-        await node.close();
-      }
+      const ok = await runDemo(context.output);
+      if (!ok) throw new CliExit('the demo did not verify as expected', 1);
     });
 };
 
-/** gvisor, then hardened, then light: the first this host can run. */
-async function strongestProcessTier(): Promise<ProcessTier> {
-  const tiers = processTiers().filter((tier) => ['gvisor', 'hardened', 'light'].includes(tier.name));
-  for (const tier of tiers.reverse()) {
-    if ((await tier.availability()).available) return tier;
+interface Call {
+  readonly tool: string;
+  readonly arguments: Record<string, unknown>;
+  readonly why: string;
+}
+
+async function runDemo(output: Output): Promise<boolean> {
+  const { out } = output;
+  const root = realpathSync(mkdtempSync(join(tmpdir(), 'oacp-demo-')));
+  const home = join(root, 'home');
+  const data = join(root, 'data');
+  out(`1. identities (throw-away OACP home ${home})`);
+  const store = await KeyStore.init(home, { env: {} });
+  const keys = store.publicKeys();
+  const origin = defaultOrigin(keys.log.raw);
+  writeNodeConfig(home, { version: 1, origin });
+  const agent = store.createAgent('demo-agent');
+  out(`   Airlock signer ${keys.airlock.didKey}`);
+  out(`   agent demo-agent ${agent.did} (co-signs each receipt)`);
+  out(`   log ${origin}`);
+
+  // The sandboxed server runs as an unprivileged user when OACP runs as root: it must be able to use its grant.
+  chmodSync(root, 0o755);
+  mkdirSync(join(data, 'secret'), { recursive: true, mode: 0o777 });
+  chmodSync(data, 0o777);
+  chmodSync(join(data, 'secret'), 0o777);
+  writeFileSync(join(data, 'secret', 'token.txt'), 'demo-token-not-for-agents\n', { mode: 0o644 });
+  const policy = join(root, 'demo.cedar');
+  writeFileSync(policy, demoPolicy(data));
+  out(`2. policy ${policy}: tools may touch ${data}/..., never a path containing "secret"`);
+
+  const tier = await strongestTier();
+  const server = createRequire(import.meta.url).resolve(
+    '@modelcontextprotocol/server-filesystem/dist/index.js',
+  );
+  out(
+    `3. start @modelcontextprotocol/server-filesystem (unmodified) in the ${tier} tier, the strongest this host offers`,
+  );
+  out(`   granted: ${data} (read-write); nothing else of the host but the server's own code`);
+
+  const toBridge = new PassThrough();
+  const fromBridge = new PassThrough();
+  const bridgeLog: string[] = [];
+  const running = runMcpCommand(
+    {
+      command: [process.execPath, server, data],
+      tier,
+      name: 'filesystem',
+      allowFiles: [`${data}:rw`],
+      policy,
+      agent: 'demo-agent',
+      attestLevel: 'standard',
+    },
+    { home, env: {}, stdin: toBridge, stdout: fromBridge, log: (line) => bridgeLog.push(line) },
+  );
+  const client = new Client({ name: 'oacp-demo-client', version: '1.0.0' });
+  const indexes: Array<{ index: number; tool: string; expect: 'allow' | 'deny' }> = [];
+  try {
+    await client.connect(new PipeClientTransport(fromBridge, toBridge));
+    const { tools } = await client.listTools();
+    out(`4. the client sees ${tools.length} tools through the bridge; calls:`);
+    const calls: Array<Call & { expect: 'allow' | 'deny' }> = [
+      {
+        tool: 'write_file',
+        arguments: { path: `${data}/notes.txt`, content: 'written through OACP\n' },
+        why: 'write inside the grant',
+        expect: 'allow',
+      },
+      {
+        tool: 'read_text_file',
+        arguments: { path: `${data}/notes.txt` },
+        why: 'read it back',
+        expect: 'allow',
+      },
+      { tool: 'list_directory', arguments: { path: data }, why: 'list the grant', expect: 'allow' },
+      {
+        tool: 'read_text_file',
+        arguments: { path: `${data}/secret/token.txt` },
+        why: 'read the secret',
+        expect: 'deny',
+      },
+    ];
+    for (const call of calls) {
+      const result = await client.callTool({ name: call.tool, arguments: call.arguments });
+      const receipt = result._meta?.['oacp/receipt'] as { index?: number } | undefined;
+      const text = firstText(result);
+      const verdict = result.isError === true ? 'DENIED' : 'ok';
+      out(`   ${call.tool} (${call.why}): ${verdict}, receipt #${receipt?.index ?? '?'}: ${text}`);
+      if (receipt?.index !== undefined)
+        indexes.push({ index: receipt.index, tool: call.tool, expect: call.expect });
+      if ((call.expect === 'deny') !== (result.isError === true)) out('   ^ UNEXPECTED outcome');
+    }
+  } finally {
+    await client.close();
+    await running;
   }
-  throw new Error('no process tier is available');
+
+  out('5. verify every receipt offline, from public keys only (oacp verify does the same)');
+  const node = await OacpNode.open(home, {});
+  let allVerified = indexes.length === 4;
+  try {
+    const logKey = formatVerifierKey(origin, SIG_TYPE_ED25519, keys.log.raw);
+    writeFileSync(join(root, 'log.vkey'), `${logKey}\n`);
+    writeFileSync(join(root, 'signer.pem'), keys.airlock.pem);
+    const verifier = new OfflineVerifier({ airlockKeys: [keys.airlock.raw], logKey });
+    for (const { index, tool, expect } of indexes) {
+      const receipt = Buffer.from(await node.log.entry(index)).toString('utf8');
+      const proof = node.log.proofFile(index);
+      writeFileSync(join(root, `receipt-${index}.json`), receipt);
+      writeFileSync(join(root, `receipt-${index}.json.tlog-proof`), proof);
+      const result = verifier.verify(receipt, proof);
+      const statement = JSON.parse(Buffer.from(JSON.parse(receipt).payload, 'base64').toString('utf8')) as {
+        predicate: { policy: { effect: string; reason: string }; tier: string };
+      };
+      const decision = statement.predicate.policy.effect;
+      out(
+        `   #${index} ${tool}: policy ${decision} (${statement.predicate.policy.reason}), tier ${statement.predicate.tier}, ` +
+          `${result.ok ? 'verified' : 'NOT verified'}, trust level ${result.trustLevel}`,
+      );
+      allVerified &&= result.ok && decision === expect;
+    }
+    out(`   try it yourself: oacp verify ${join(root, `receipt-${indexes[0]?.index ?? 0}.json`)} \\`);
+    out(
+      `     --proof ${join(root, `receipt-${indexes[0]?.index ?? 0}.json.tlog-proof`)} --log-key ${join(root, 'log.vkey')} --signer-key ${join(root, 'signer.pem')}`,
+    );
+
+    out('6. tamper with a receipt (claim the refused call was allowed) and verify again');
+    const denied = indexes.find((entry) => entry.expect === 'deny');
+    if (denied !== undefined) {
+      const envelope = JSON.parse(Buffer.from(await node.log.entry(denied.index)).toString('utf8')) as {
+        payload: string;
+      };
+      const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+      statement.predicate.policy.effect = 'allow';
+      envelope.payload = Buffer.from(JSON.stringify(statement)).toString('base64');
+      const tampered = verifier.verify(JSON.stringify(envelope), node.log.proofFile(denied.index));
+      for (const check of tampered.checks.filter((c) => !c.ok))
+        out(`   refused: ${check.name}: ${check.detail}`);
+      allVerified &&= !tampered.ok;
+    }
+  } finally {
+    await node.close();
+  }
+  out(allVerified ? 'demo complete: every receipt verified, the tampered one was refused' : 'demo FAILED');
+  if (!allVerified) for (const line of bridgeLog) output.err(line);
+  return allVerified;
+}
+
+function demoPolicy(data: string): string {
+  return `// Demo policy: the filesystem tools may only touch ${data}, never anything named secret.
+@id("data-only")
+permit(principal, action == Action::"tools/call", resource)
+when { context.arguments has path && context.arguments.path like "${data}/*" };
+
+@id("data-root")
+permit(principal, action == Action::"tools/call", resource)
+when { context.arguments has path && context.arguments.path == "${data}" };
+
+@id("list-roots")
+permit(principal, action == Action::"tools/call", resource == Tool::"list_allowed_directories");
+
+@id("no-secrets")
+forbid(principal, action == Action::"tools/call", resource)
+when { context.arguments has path && context.arguments.path like "*secret*" };
+`;
+}
+
+/** gvisor, then hardened, then light: the first this host can run. */
+async function strongestTier(): Promise<TierName> {
+  const candidates = processTiers().filter((tier) => ['gvisor', 'hardened', 'light'].includes(tier.name));
+  for (const tier of candidates.reverse()) {
+    if ((await tier.availability()).available) return tier.name;
+  }
+  return 'light';
+}
+
+function firstText(result: unknown): string {
+  const content = (result as { content?: Array<{ type?: string; text?: string }> }).content;
+  const text = content?.find((part) => part.type === 'text')?.text ?? '';
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 90 ? `${line.slice(0, 87)}...` : line;
 }

@@ -5,6 +5,7 @@ import { registerDoctor } from './doctor.js';
 import { registerInit } from './init.js';
 import { registerKeys } from './keys.js';
 import { registerLog } from './log.js';
+import { registerMcp } from './mcp.js';
 import { registerRun } from './run.js';
 import { registerVerify } from './verify.js';
 
@@ -16,6 +17,7 @@ export const registrars: CommandRegistrar[] = [
   registerVerify,
   registerLog,
   registerRun,
+  registerMcp,
   registerDoctor,
   registerDemo,
 ];

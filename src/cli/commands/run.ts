@@ -8,6 +8,7 @@ import { manifestWithGrants } from '../../capability/grants.js';
 import { loadManifest } from '../../capability/load.js';
 import type { Manifest } from '../../capability/manifest.js';
 import { Duration, FileGrant, MemorySize } from '../../mcp/options.js';
+import { withAbsoluteScript } from '../../mcp/server-identity.js';
 import { OacpNode } from '../../node/oacp-node.js';
 import { executeCode } from '../../run/execute-code.js';
 import { executeProcess } from '../../run/execute-process.js';
@@ -125,7 +126,13 @@ async function runCommand(
   const workload = describeWorkload('run', command, args);
   const outcome = await executeProcess({
     tier,
-    spec: { command, args, manifest, implicitReadPaths: workload.implicitReadPaths, env: context.env },
+    spec: {
+      command,
+      args: withAbsoluteScript(command, args),
+      manifest,
+      implicitReadPaths: workload.implicitReadPaths,
+      env: context.env,
+    },
     codeFiles: workload.codeFiles,
     stdoutSink: process.stdout,
     stderrSink: process.stderr,

@@ -1,0 +1,176 @@
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { parseManifest } from '../../capability/parse.js';
+import { signManifest } from '../../capability/signed.js';
+import type { McpRunOptionsInput } from '../../mcp/options.js';
+import { packageMcpCommand } from '../../mcp/package-command.js';
+import { runMcpCommand } from '../../mcp/run.js';
+import type { CommandRegistrar } from '../program.js';
+import { collect, openKeyStore } from './shared.js';
+
+interface McpRunFlags {
+  tier?: string;
+  name?: string;
+  allowFiles: string[];
+  allowNetwork: string[];
+  allowEnv: string[];
+  quotaMemory?: string;
+  quotaCpu?: string;
+  quotaCalls?: string;
+  tools: string[];
+  policy?: string;
+  pins?: string;
+  requireApproval: string[];
+  approvalTimeout?: string;
+  attestLevel?: string;
+  agent?: string;
+  manifest?: string;
+  upstream?: string;
+  config?: string;
+  http?: string;
+  learn?: boolean;
+  learnOut?: string;
+  receiptAck?: string;
+}
+
+export const registerMcp: CommandRegistrar = (program, context) => {
+  const mcp = program
+    .command('mcp')
+    .description('run unmodified MCP servers in the Airlock with policy and receipts');
+
+  mcp
+    .command('run')
+    .description('bridge an MCP server: sandboxed, policy-checked, every tools/call receipted')
+    .argument('[command...]', 'the server command after --')
+    .option('--tier <tier>', 'isolation tier for the server (default hardened)')
+    .option('--name <name>', 'server name in policies and receipts (default: from the command)')
+    .option('--allow-files <path[:ro|:rw]>', 'grant a path to the server; repeatable', collect, [])
+    .option('--allow-network <host[:port]>', 'allow egress to a host; repeatable', collect, [])
+    .option('--allow-env <name>', 'pass an environment variable through; repeatable', collect, [])
+    .option('--quota-memory <size>', 'memory limit, e.g. 256mb')
+    .option('--quota-cpu <duration>', 'CPU limit per request, e.g. 2s')
+    .option('--quota-calls <rate>', 'tools/call rate limit, e.g. 60/min')
+    .option(
+      '--tools <list>',
+      'tools allowed (name or prefix*) and denied (!name), comma-separated; repeatable',
+      collect,
+      [],
+    )
+    .option('--policy <file>', 'Cedar policy for tools/call (default: permit every call)')
+    .option('--pins <file>', 'tool definition pins file (default: under the OACP home)')
+    .option(
+      '--require-approval <tool>',
+      'a human must approve each call of this tool; repeatable',
+      collect,
+      [],
+    )
+    .option('--approval-timeout <duration>', 'deny an unanswered approval after this long (default 2m)')
+    .option('--attest-level <level>', 'basic (Airlock signs) or standard (agent co-signs; needs --agent)')
+    .option('--agent <name>', 'agent identity in this home that co-signs receipts')
+    .option('--manifest <file>', 'capability manifest for the server')
+    .option('--upstream <url>', 'bridge a remote Streamable HTTP MCP server instead of starting one')
+    .option('--config <file>', 'oacp.yaml with several servers behind one endpoint')
+    .option('--http <host:port>', 'serve Streamable HTTP (and legacy SSE) instead of stdio')
+    .option(
+      '--learn',
+      'record what the server does instead of denying it, then write a least-privilege manifest',
+    )
+    .option('--learn-out <file>', 'where --learn writes the manifest')
+    .option('--receipt-ack <mode>', 'durable (answer after the receipt is fsynced, default) or queued')
+    .action(async (command: string[], flags: McpRunFlags, cmd: Command) => {
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        await runMcpCommand(
+          {
+            command,
+            ...defined({
+              tier: flags.tier,
+              name: flags.name,
+              quotaMemory: flags.quotaMemory,
+              quotaCpu: flags.quotaCpu,
+              quotaCalls: flags.quotaCalls,
+              policy: flags.policy,
+              pins: flags.pins,
+              approvalTimeout: flags.approvalTimeout,
+              attestLevel: flags.attestLevel,
+              agent: flags.agent,
+              manifest: flags.manifest,
+              upstream: flags.upstream,
+              config: flags.config,
+              http: flags.http,
+              learnOut: flags.learnOut,
+              receiptAck: flags.receiptAck,
+            }),
+            allowFiles: flags.allowFiles,
+            allowNetwork: flags.allowNetwork,
+            allowEnv: flags.allowEnv,
+            tools: flags.tools,
+            requireApproval: flags.requireApproval,
+            learn: flags.learn === true,
+            // Flag strings go in as given: runMcpCommand parses them with zod and names the bad flag.
+          } as McpRunOptionsInput,
+          {
+            home: context.home(cmd),
+            env: context.env,
+            signal: controller.signal,
+            log: (line) => context.output.err(line),
+          },
+        );
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+    });
+
+  mcp
+    .command('package')
+    .description('start a server locked down, list its tools, resources and prompts, and draft a manifest')
+    .argument('<command...>', 'the server command after --')
+    .option('--tier <tier>', 'isolation tier to inspect it in (default hardened)')
+    .option('--name <name>', 'server name')
+    .option(
+      '--allow-env <name>',
+      'an environment variable the server needs to start; repeatable',
+      collect,
+      [],
+    )
+    .option('--out <file>', 'write the draft manifest (YAML) here instead of stdout')
+    .option('--sign', "also write <out>.dsse.json: the manifest signed by this home's Airlock key")
+    .action(
+      async (
+        command: string[],
+        flags: { tier?: string; name?: string; allowEnv: string[]; out?: string; sign?: boolean },
+        cmd: Command,
+      ) => {
+        const { yaml } = await packageMcpCommand(
+          {
+            command,
+            allowEnv: flags.allowEnv,
+            ...defined({ tier: flags.tier, name: flags.name, out: flags.out }),
+          },
+          { env: context.env, log: (line) => context.output.err(line) },
+        );
+        if (flags.out === undefined) context.output.out(yaml.trimEnd());
+        else context.output.err(`wrote ${flags.out}`);
+        if (flags.sign === true) {
+          const envelope = signManifest(parseManifest(parseYaml(yaml), 'draft'), [
+            openKeyStore(context, cmd).airlockSigner(),
+          ]);
+          const target = `${flags.out ?? 'manifest'}.dsse.json`;
+          writeFileSync(target, `${JSON.stringify(envelope, null, 2)}\n`);
+          context.output.err(`wrote ${target} (signed by this home's Airlock key)`);
+        }
+      },
+    );
+};
+
+/** Drops undefined members, so optional flags stay absent rather than explicitly undefined. */
+function defined<T extends Record<string, string | undefined>>(values: T): { [K in keyof T]?: string } {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as {
+    [K in keyof T]?: string;
+  };
+}
