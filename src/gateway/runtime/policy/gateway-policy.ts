@@ -1,5 +1,4 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
-import { canonicalize } from '../../../core/jcs.js';
 import { type CedarValue, toCedarArguments, toCedarValue } from '../../../policy/context.js';
 import { type PolicyDecision, policyDecision } from '../../../policy/decision.js';
 import type { GlobalPolicies } from './load.js';
@@ -61,9 +60,11 @@ export class GatewayPolicy {
         ? request
         : { ...request, context: withoutArguments(request.context) };
     if (this.#cacheSize === 0) return this.#evaluate(effective);
+    // Plain JSON text is enough for a cache key: equal requests are built in the same member order,
+    // and a key that differs only in order merely misses the cache.
     let key: string;
     try {
-      key = canonicalize(effective);
+      key = JSON.stringify(effective);
     } catch {
       return this.#evaluate(effective);
     }
