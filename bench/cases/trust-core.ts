@@ -1,5 +1,5 @@
 import { type KeyObject, sign, verify } from 'node:crypto';
-import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -79,12 +79,14 @@ async function measured(count: number, run: () => Promise<unknown>): Promise<Mea
 
 /** Receipts/s through OacpNode.record: sign (in-thread or on workers) and fsynced append, with group commit. */
 async function recordThroughput(statement: OacpStatement, signingWorkers: number): Promise<Measured> {
-  const node = await OacpNode.open(await throwAwayHome(), {}, { signingWorkers });
+  const home = await throwAwayHome();
+  const node = await OacpNode.open(home, {}, { signingWorkers });
   try {
     await throughput(() => node.record(statement), 2_000, IN_FLIGHT); // warm-up
     return await measured(APPENDS, () => throughput(() => node.record(statement), APPENDS, IN_FLIGHT));
   } finally {
     await node.close();
+    rmSync(join(home, '..'), { recursive: true, force: true });
   }
 }
 
@@ -133,6 +135,7 @@ const appendCase: BenchCase = {
       runs.signOnly.push(syncThroughput(() => envelopeBytes(signReceipt(statement, { airlock })), APPENDS));
       runs.plain.push(plainFsyncThroughput(dir, bytes));
     }
+    rmSync(dir, { recursive: true, force: true });
     const subject = median(runs.pooled.map((run) => run.perSecond));
     const inThread = median(runs.inThread.map((run) => run.perSecond));
     const metric = `sign + durable append, ${workers} signing worker(s)`;
@@ -199,10 +202,8 @@ const AUDITED = 2_000;
 async function auditFixture(): Promise<{ keys: OfflineVerifyInput; items: ReceiptAndProof[] }> {
   const airlock = keySigner(generateEd25519().privateKey);
   const logSigner = keySigner(generateEd25519().privateKey);
-  const log = await TransparencyLog.open(mkdtempSync(join(tmpdir(), 'oacp-bench-verify-')), {
-    origin: 'bench.oacp/verify',
-    signer: logSigner,
-  });
+  const dir = mkdtempSync(join(tmpdir(), 'oacp-bench-verify-'));
+  const log = await TransparencyLog.open(dir, { origin: 'bench.oacp/verify', signer: logSigner });
   const appended: Array<{ receipt: string; index: number }> = [];
   for (let i = 0; i < AUDITED; i++) {
     const statement = buildStatement({
@@ -214,6 +215,7 @@ async function auditFixture(): Promise<{ keys: OfflineVerifyInput; items: Receip
   }
   const items = appended.map(({ receipt, index }) => ({ receipt, proof: log.proofFile(index) }));
   await log.close();
+  rmSync(dir, { recursive: true, force: true }); // the receipts and proofs are in memory now
   const keys = {
     receipt: '',
     logKey: formatVerifierKey('bench.oacp/verify', SIG_TYPE_ED25519, logSigner.publicKey),
