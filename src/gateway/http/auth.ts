@@ -32,7 +32,7 @@ export interface AuthenticatorParts {
   readonly agents: AgentDirectory;
   readonly nonces: NonceStore;
   readonly metrics: GatewayMetrics;
-  /** How long a verified API key is remembered (default 5 s); revocation through this gateway is immediate. */
+  /** How long a verified API key is remembered (default 5 s): a revoked key may work that much longer unless invalidate() is called. */
   readonly cacheMs?: number;
   readonly now?: () => number;
 }
