@@ -12,6 +12,7 @@ import {
   type AttestationParams,
   OACP_A2A_EXTENSION,
 } from './extension.js';
+import { textOfParts } from './parts.js';
 
 /** What a caller concluded about one result artifact. */
 export interface ArtifactCheck {
@@ -46,13 +47,6 @@ const ExecutionPredicate = z.object({
   exit: z.object({ code: z.number().nullable() }),
 });
 
-export function textOf(artifact: Artifact): string {
-  return artifact.parts
-    .map((part) => (part.content?.$case === 'text' ? part.content.value : ''))
-    .filter((text) => text !== '')
-    .join('\n');
-}
-
 /**
  * The execution proof, checked the way `oacp verify` does and then bound to
  * this exchange: the receipt verifies under the card's Airlock keys and names
@@ -65,7 +59,7 @@ export async function checkArtifact(
   context: ArtifactCheckContext,
 ): Promise<ArtifactCheck> {
   const checks: Check[] = [];
-  const base = { artifactId: artifact.artifactId, name: artifact.name, text: textOf(artifact) };
+  const base = { artifactId: artifact.artifactId, name: artifact.name, text: textOfParts(artifact.parts) };
   const untrusted = (extra: Partial<ArtifactCheck> = {}): ArtifactCheck => ({
     ...base,
     ...extra,

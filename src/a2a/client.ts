@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   AgentCard,
-  type Artifact,
   type Message,
-  type Part,
   Role,
   type SendMessageRequest,
   type Task,
@@ -26,6 +24,8 @@ import { type CardCheck, checkAgentCard } from './card-check.js';
 import { a2aError } from './errors.js';
 import { type A2aTaskInput, OACP_A2A_EXTENSION } from './extension.js';
 import { signMessage } from './message-signature.js';
+import { dataPart, textOfParts, textPart } from './parts.js';
+import { collectStream } from './stream-result.js';
 import { taskInput } from './task-input.js';
 
 export interface A2aConnectOptions {
@@ -131,7 +131,7 @@ export async function connectA2aAgent(options: A2aConnectOptions): Promise<A2aCo
       contextId: '',
       taskId: '',
       role: Role.ROLE_USER,
-      parts: [textPart(sendOptions.text), ...(sendOptions.data ?? []).map(dataPart)],
+      parts: [textPart(sendOptions.text), ...(sendOptions.data ?? []).map((value) => dataPart(value))],
       metadata: undefined,
       extensions: [],
       referenceTaskIds: [],
@@ -247,51 +247,4 @@ function decryptionSeed(signer: Signer | undefined, encrypt: boolean): Uint8Arra
     );
   }
   return rawPrivateSeed(key);
-}
-
-function textPart(text: string): Part {
-  return {
-    content: { $case: 'text', value: text },
-    metadata: undefined,
-    filename: '',
-    mediaType: 'text/plain',
-  };
-}
-
-function dataPart(value: unknown): Part {
-  return {
-    content: { $case: 'data', value },
-    metadata: undefined,
-    filename: '',
-    mediaType: 'application/json',
-  };
-}
-
-function textOfParts(parts: readonly Part[]): string {
-  return parts
-    .map((part) => (part.content?.$case === 'text' ? part.content.value : ''))
-    .filter((text) => text !== '')
-    .join('\n');
-}
-
-/** Folds a stream's events into the final task, as the server's task store would. */
-async function collectStream(
-  events: AsyncGenerator<{ payload?: { $case: string; value: unknown } | undefined }>,
-): Promise<Message | Task> {
-  let task: Task | undefined;
-  const artifacts = new Map<string, Artifact>();
-  for await (const event of events) {
-    const payload = event.payload;
-    if (payload === undefined) continue;
-    if (payload.$case === 'message') return payload.value as Message;
-    if (payload.$case === 'task') task = payload.value as Task;
-    else if (payload.$case === 'statusUpdate' && task !== undefined) {
-      task = { ...task, status: (payload.value as { status: Task['status'] }).status };
-    } else if (payload.$case === 'artifactUpdate') {
-      const artifact = (payload.value as { artifact?: Artifact }).artifact;
-      if (artifact !== undefined) artifacts.set(artifact.artifactId, artifact);
-    }
-  }
-  if (task === undefined) throw a2aError('A2A_RESPONSE_INVALID', 'the stream ended without a task');
-  return { ...task, artifacts: [...task.artifacts, ...artifacts.values()] };
 }

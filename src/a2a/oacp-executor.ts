@@ -10,6 +10,7 @@ import { describeError } from '../core/errors.js';
 import type { A2aAgent, A2aExecution, A2aExecutor, LoggedReceipt } from './agent.js';
 import { OACP_A2A_EXTENSION } from './extension.js';
 import { admissionOf } from './inbound-gate.js';
+import { textPart } from './parts.js';
 import { type ReceiptPlace, resultArtifact } from './result-artifact.js';
 import { taskInput } from './task-input.js';
 
@@ -122,14 +123,7 @@ export class OacpAgentExecutor implements AgentExecutor {
       contextId,
       taskId,
       role: Role.ROLE_AGENT,
-      parts: [
-        {
-          content: { $case: 'text', value: error },
-          metadata: undefined,
-          filename: '',
-          mediaType: 'text/plain',
-        },
-      ],
+      parts: [textPart(error)],
       metadata:
         receipt === undefined
           ? undefined

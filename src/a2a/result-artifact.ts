@@ -4,6 +4,7 @@ import { canonicalize } from '../core/jcs.js';
 import type { LoggedReceipt } from './agent.js';
 import { encryptToDid, JWE_ALG, JWE_ENC } from './artifact-encryption.js';
 import { type A2aTaskOutput, type ArtifactExtension, OACP_A2A_EXTENSION } from './extension.js';
+import { dataPart, textPart } from './parts.js';
 
 export interface ReceiptPlace {
   readonly origin: string;
@@ -13,10 +14,6 @@ export interface ReceiptPlace {
 
 export const RESULT_MEDIA_TYPE = 'application/json';
 export const JWE_MEDIA_TYPE = 'application/jose';
-
-function part(content: Part['content'], mediaType: string): Part {
-  return { content, metadata: undefined, filename: '', mediaType };
-}
 
 /**
  * The result artifact: first part is the data `{ value, logs }` whose JCS
@@ -46,10 +43,10 @@ export async function resultArtifact(
   let parts: Part[];
   if (encryptTo !== undefined) {
     const jwe = await encryptToDid(Buffer.from(canonicalize(data), 'utf8'), encryptTo);
-    parts = [part({ $case: 'text', value: jwe }, JWE_MEDIA_TYPE)];
+    parts = [textPart(jwe, JWE_MEDIA_TYPE)];
   } else {
-    parts = [part({ $case: 'data', value: data }, RESULT_MEDIA_TYPE)];
-    if (typeof data.value === 'string') parts.push(part({ $case: 'text', value: data.value }, 'text/plain'));
+    parts = [dataPart(data, RESULT_MEDIA_TYPE)];
+    if (typeof data.value === 'string') parts.push(textPart(data.value));
   }
   return {
     artifactId: randomUUID(),

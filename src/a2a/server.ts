@@ -1,12 +1,4 @@
-import {
-  A2A_VERSION_HEADER,
-  AgentCard,
-  Extensions,
-  formatSSEErrorEvent,
-  formatSSEEvent,
-  HTTP_EXTENSION_HEADER,
-  SSE_HEADERS,
-} from '@a2a-js/sdk';
+import { A2A_VERSION_HEADER, AgentCard, Extensions, HTTP_EXTENSION_HEADER } from '@a2a-js/sdk';
 import { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
 import {
   JsonRpcTransportHandler,
@@ -21,13 +13,8 @@ import { A2A_PREFIX, type A2aNodeInfo, buildAgentCard, DEFAULT_RECEIPTS_PATH } f
 import { AgentEndpoint } from './agent-endpoint.js';
 import { signAgentCard } from './card-signature.js';
 import { directoryCard } from './directory-card.js';
-import {
-  checkRequest,
-  type Dialect,
-  type JsonRpcId,
-  METHOD_NOT_FOUND,
-  PARSE_ERROR,
-} from './request-schema.js';
+import { idOf, isAsyncIterable, rpcError, sse } from './jsonrpc-response.js';
+import { checkRequest, type Dialect, METHOD_NOT_FOUND, PARSE_ERROR } from './request-schema.js';
 import type { TrustGraph } from './trust-graph.js';
 
 export interface A2aServerOptions {
@@ -173,58 +160,4 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
   });
 
   return { app, fetch: (request) => app.fetch(request) };
-}
-
-function rpcError(id: JsonRpcId, code: number, message: string) {
-  return { jsonrpc: '2.0', id, error: { code, message } };
-}
-
-function idOf(body: unknown): JsonRpcId {
-  const id = typeof body === 'object' && body !== null ? (body as { id?: unknown }).id : undefined;
-  return typeof id === 'string' || typeof id === 'number' ? id : null;
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
-}
-
-/**
- * Server-sent events as the SDK's express adapter writes them: an error before
- * the first event is a plain JSON-RPC error answer, one after it an `error`
- * event that ends the stream.
- */
-async function sse(
-  stream: AsyncIterable<unknown>,
-  id: JsonRpcId,
-  mapError: (error: unknown) => unknown,
-  headers: Record<string, string>,
-): Promise<Response> {
-  const iterator = stream[Symbol.asyncIterator]();
-  let first: IteratorResult<unknown>;
-  try {
-    first = await iterator.next();
-  } catch (error) {
-    return Response.json({ jsonrpc: '2.0', id, error: mapError(error) }, { headers });
-  }
-  const encoder = new TextEncoder();
-  let pending: IteratorResult<unknown> | undefined = first;
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const next = pending ?? (await iterator.next());
-        pending = undefined;
-        if (next.done === true) controller.close();
-        else controller.enqueue(encoder.encode(formatSSEEvent(next.value)));
-      } catch (error) {
-        controller.enqueue(
-          encoder.encode(formatSSEErrorEvent({ jsonrpc: '2.0', id, error: mapError(error) })),
-        );
-        controller.close();
-      }
-    },
-    async cancel() {
-      await iterator.return?.(undefined);
-    },
-  });
-  return new Response(body, { headers: { ...SSE_HEADERS, ...headers } });
 }

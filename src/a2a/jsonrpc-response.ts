@@ -1,0 +1,56 @@
+import { formatSSEErrorEvent, formatSSEEvent, SSE_HEADERS } from '@a2a-js/sdk';
+import type { JsonRpcId } from './request-schema.js';
+
+export function rpcError(id: JsonRpcId, code: number, message: string) {
+  return { jsonrpc: '2.0', id, error: { code, message } };
+}
+
+export function idOf(body: unknown): JsonRpcId {
+  const id = typeof body === 'object' && body !== null ? (body as { id?: unknown }).id : undefined;
+  return typeof id === 'string' || typeof id === 'number' ? id : null;
+}
+
+export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+/**
+ * Server-sent events as the SDK's express adapter writes them: an error before
+ * the first event is a plain JSON-RPC error answer, one after it an `error`
+ * event that ends the stream.
+ */
+export async function sse(
+  stream: AsyncIterable<unknown>,
+  id: JsonRpcId,
+  mapError: (error: unknown) => unknown,
+  headers: Record<string, string>,
+): Promise<Response> {
+  const iterator = stream[Symbol.asyncIterator]();
+  let first: IteratorResult<unknown>;
+  try {
+    first = await iterator.next();
+  } catch (error) {
+    return Response.json({ jsonrpc: '2.0', id, error: mapError(error) }, { headers });
+  }
+  const encoder = new TextEncoder();
+  let pending: IteratorResult<unknown> | undefined = first;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = pending ?? (await iterator.next());
+        pending = undefined;
+        if (next.done === true) controller.close();
+        else controller.enqueue(encoder.encode(formatSSEEvent(next.value)));
+      } catch (error) {
+        controller.enqueue(
+          encoder.encode(formatSSEErrorEvent({ jsonrpc: '2.0', id, error: mapError(error) })),
+        );
+        controller.close();
+      }
+    },
+    async cancel() {
+      await iterator.return?.(undefined);
+    },
+  });
+  return new Response(body, { headers: { ...SSE_HEADERS, ...headers } });
+}
