@@ -183,6 +183,7 @@ export class InboundGate implements A2ARequestHandler {
           `agent ${agent.name} accepts only messages signed by the sender's did:key (metadata["${OACP_A2A_EXTENSION}"].signature, docs/a2a.md)`,
         );
       }
+      await this.checkTaskOwner(params, context, null);
       context.state.set(ADMISSION, { from: null } satisfies Admission);
       return;
     }
@@ -216,10 +217,35 @@ export class InboundGate implements A2ARequestHandler {
     if (decision.effect === 'deny') {
       throw this.refuse('trust_denied', 'OACP_TRUST_DENIED', decision.reason, verdict.signer);
     }
+    await this.checkTaskOwner(params, context, verdict.signer);
     context.state.set(ADMISSION, {
       from: verdict.signer,
       ...(encryptTo === undefined ? {} : { encryptTo }),
     } satisfies Admission);
+  }
+
+  /** A follow-up message joins an existing task only when it comes from that task's sender. */
+  private async checkTaskOwner(
+    params: SendMessageRequest,
+    context: ServerCallContext,
+    from: string | null,
+  ): Promise<void> {
+    const taskId = params.message?.taskId ?? '';
+    if (taskId === '') return;
+    // An unknown task id is the SDK's to refuse (TaskNotFound); only an existing task has an owner.
+    const task = await this.inner
+      .getTask({ tenant: params.tenant, id: taskId, historyLength: 0 }, context)
+      .catch(() => undefined);
+    if (task === undefined) return;
+    const owner = senderOf(task);
+    if (owner !== from) {
+      throw this.refuse(
+        'trust_denied',
+        'OACP_TRUST_DENIED',
+        `task ${taskId} belongs to ${owner ?? 'an unsigned sender'}; only it may continue the task`,
+        from ?? undefined,
+      );
+    }
   }
 
   private verifyOptions() {

@@ -226,6 +226,14 @@ describe('official A2A SDK client against the OACP server', () => {
     ).rejects.toMatchObject({ envelopeCode: -32043 });
   });
 
+  it("refuses a follow-up message to another sender's task", async () => {
+    const task = (await client.sendMessage(signed('mine', trusted), declared)) as Task;
+    const followUp = { ...message('me too'), taskId: task.id, contextId: task.contextId };
+    await expect(
+      client.sendMessage(request(signMessage(followUp, carol.signer, { to: alice.did })), declared),
+    ).rejects.toMatchObject({ envelopeCode: -32043, message: expect.stringMatching(/belongs to did:key/) });
+  });
+
   it('refuses listing tasks (it would show one caller the tasks of another)', async () => {
     const listed = await rpc('1.0', { jsonrpc: '2.0', id: 9, method: 'ListTasks', params: {} });
     expect(listed.body).toMatchObject({ id: 9, error: { code: -32601 } });
