@@ -1,4 +1,18 @@
 // `oacp/client`: the typed SDK of the gateway's HTTP API (docs/client.md). Any export here is public API.
+
+// A2A with attestation: call an agent, checking its signed card, the receipts on its results and the trust level.
+export {
+  type A2aCallOptions,
+  type A2aCallResult,
+  type A2aConnection,
+  type A2aConnectOptions,
+  type A2aSendOptions,
+  type CardCheck,
+  callA2aAgent,
+  checkAgentCard,
+  connectA2aAgent,
+  fetchAgentCard,
+} from '../a2a/index.js';
 export type {
   AgentView,
   CallToolRequest,

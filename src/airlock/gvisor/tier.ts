@@ -20,6 +20,9 @@ import { ociConfig } from './oci-config.js';
 import { probeRunsc } from './probe.js';
 import { type RunscOptions, runscDelete, runscRunArgs } from './runsc.js';
 
+/** CPU the gVisor sandbox may spend starting up, before the per-request limit applies. */
+const GVISOR_STARTUP_CPU_MS = 5_000;
+
 export interface GvisorTierOptions extends EgressHooks {
   readonly runscPath?: string;
   readonly socatPath?: string;
@@ -149,6 +152,8 @@ export class GvisorTier implements ProcessTier {
         limits: {
           ...limits,
           memoryBytes: limits.memoryBytes + (this.options.overheadBytes ?? DEFAULT_OVERHEAD_BYTES),
+          // Booting the sentry and starting a runtime under ptrace costs seconds of CPU before the first request.
+          startupCpuMs: GVISOR_STARTUP_CPU_MS,
         },
         egress: () => ({ requests: running?.audit.requests ?? 0, denied: running?.audit.denied ?? 0 }),
         cleanup,

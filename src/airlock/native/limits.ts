@@ -16,6 +16,12 @@ export interface WatchLimits {
    */
   readonly cpuBusyMs: number;
   /**
+   * CPU a busy stretch may use during the first seconds after start, when a
+   * tier's own start costs more than a request should (gVisor boots a kernel
+   * and runs the runtime's start under ptrace). Default: `cpuBusyMs`.
+   */
+  readonly startupCpuMs?: number;
+  /**
    * Processes in the tree, the tier's own helpers included. A backstop for
    * hosts where RLIMIT_NPROC cannot bind (root) and cgroups are not delegated.
    */

@@ -1,0 +1,261 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { KeyStore } from '../../src/identity/keystore.js';
+import { bridgedTarget, directTarget, everythingEcho, type ToolCallTarget } from '../../src/mcp/bench.js';
+import { runMcpCommand } from '../../src/mcp/run.js';
+import { writeNodeConfig } from '../../src/node/node-config.js';
+import { type BenchCase, figure, latencies, percentile, throughput } from '../harness.js';
+
+const CALLS = 600;
+const THROUGHPUT_CALLS = 6_000;
+const IN_FLIGHT = 16;
+const ROOT = join(import.meta.dirname, '..', '..');
+
+async function withTarget<T>(
+  make: () => Promise<ToolCallTarget>,
+  use: (t: ToolCallTarget) => Promise<T>,
+): Promise<T> {
+  const target = await make();
+  try {
+    return await use(target);
+  } finally {
+    await target.close();
+  }
+}
+
+/** Per-call latency and throughput of the bridge (receipts on) beside the same server connected directly. */
+const bridgeCase: BenchCase = {
+  id: 'mcp-bridge',
+  title: 'MCP bridge: added latency per tools/call and attested calls/s, beside a direct connection',
+  async run(report) {
+    report(`${CALLS} sequential echo calls direct, bridged (durable receipts), bridged (queued receipts)`);
+    const direct = await withTarget(directTarget, (t) => latencies(() => t.call(), CALLS));
+    const durable = await withTarget(bridgedTarget, (t) => latencies(() => t.call(), CALLS));
+    const queued = await withTarget(
+      () => bridgedTarget(everythingEcho(), { ack: 'queued' }),
+      (t) => latencies(() => t.call(), CALLS),
+    );
+    report(`${THROUGHPUT_CALLS} calls with ${IN_FLIGHT} in flight, direct and bridged`);
+    const directRate = await withTarget(directTarget, (t) =>
+      throughput(() => t.call(), THROUGHPUT_CALLS, IN_FLIGHT),
+    );
+    const bridgedRate = await withTarget(
+      () => bridgedTarget(everythingEcho(), { signingWorkers: 1 }),
+      (t) => throughput(() => t.call(), THROUGHPUT_CALLS, IN_FLIGHT),
+    );
+    const directP50 = percentile(direct, 50);
+    return [
+      figure({
+        case: 'mcp-bridge',
+        metric: 'added latency p50, receipt fsynced before the answer',
+        unit: 'ms',
+        subject: percentile(durable, 50) - directP50,
+        baselineName: 'direct call p50',
+        baseline: directP50,
+        goal: { op: '<=', value: 1 },
+      }),
+      figure({
+        case: 'mcp-bridge',
+        metric: 'added latency p50, receipt queued (--receipt-ack queued)',
+        unit: 'ms',
+        subject: percentile(queued, 50) - directP50,
+        baselineName: 'direct call p50',
+        baseline: directP50,
+        goal: { op: '<=', value: 1 },
+      }),
+      figure({
+        case: 'mcp-bridge',
+        metric: `attested calls/s, ${IN_FLIGHT} in flight`,
+        unit: 'calls/s',
+        subject: bridgedRate,
+        baselineName: 'direct calls/s',
+        baseline: directRate,
+        goal: { op: '>=', value: 5_000 },
+      }),
+    ];
+  },
+};
+
+/** The bridge over Streamable HTTP beside the mcp-proxy npm package doing the same stdio-to-HTTP job. */
+const peerCase: BenchCase = {
+  id: 'mcp-peer',
+  title: 'OACP bridge over HTTP (policy + receipts) beside mcp-proxy (no policy, no receipts)',
+  async run(report) {
+    const server = everythingEcho();
+    report('mcp-proxy: stdio server exposed over Streamable HTTP');
+    const port = await freePort();
+    const proxy = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs'),
+        '--port',
+        String(port),
+        '--host',
+        '127.0.0.1',
+        '--server',
+        'stream',
+        server.command,
+        ...server.args,
+      ],
+      { stdio: 'ignore' },
+    );
+    let peer: number[];
+    try {
+      peer = await httpLatencies(new URL(`http://127.0.0.1:${port}/mcp`), server, CALLS, proxy);
+    } finally {
+      proxy.kill('SIGKILL');
+    }
+    report('oacp mcp run --http (light tier, Cedar allow-all, durable receipts)');
+    const home = mkdtempSync(join(tmpdir(), 'oacp-bench-peer-'));
+    await KeyStore.init(home, { env: {} });
+    writeNodeConfig(home, { version: 1, origin: 'bench.oacp.invalid/peer' });
+    const controller = new AbortController();
+    let url: URL | undefined;
+    const ourPort = await freePort();
+    const listening = new Promise<void>((resolve) => {
+      void runMcpCommand(
+        {
+          command: [server.command, ...server.args],
+          tier: 'light',
+          name: 'bench',
+          http: `127.0.0.1:${ourPort}`,
+        },
+        {
+          home,
+          env: {},
+          signal: controller.signal,
+          log: () => undefined,
+          onListening: (http) => {
+            url = http.url;
+            resolve();
+          },
+        },
+      ).catch(() => resolve());
+    });
+    await listening;
+    let ours: number[] = [];
+    try {
+      if (url === undefined) throw new Error('the OACP bridge did not start listening');
+      ours = await httpLatencies(url, server, CALLS);
+    } finally {
+      controller.abort();
+      rmSync(home, { recursive: true, force: true });
+    }
+    return [
+      figure({
+        case: 'mcp-peer',
+        metric: 'tools/call p50 over Streamable HTTP',
+        unit: 'ms',
+        subject: percentile(ours, 50),
+        baselineName: 'mcp-proxy 5 (peer, no policy or receipts)',
+        baseline: percentile(peer, 50),
+      }),
+    ];
+  },
+};
+
+/** From starting `oacp mcp run` to the first answered tools/list, beside starting the server directly. */
+const startupCase: BenchCase = {
+  id: 'mcp-startup',
+  title: 'time from `oacp mcp run` to the first answered tools/list',
+  async run(report) {
+    const server = everythingEcho();
+    const home = mkdtempSync(join(tmpdir(), 'oacp-bench-start-'));
+    await KeyStore.init(home, { env: {} });
+    writeNodeConfig(home, { version: 1, origin: 'bench.oacp.invalid/start' });
+    const cli = join(ROOT, 'dist', 'cli', 'main.js');
+    const figures = [];
+    try {
+      for (const tier of ['hardened', 'gvisor'] as const) {
+        report(`5 starts direct and 5 through oacp mcp run --tier ${tier}`);
+        const direct: number[] = [];
+        const bridged: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          direct.push(await timeToToolsList(server.command, [...server.args]));
+          bridged.push(
+            await timeToToolsList(process.execPath, [
+              cli,
+              '--home',
+              home,
+              'mcp',
+              'run',
+              '--tier',
+              tier,
+              '--',
+              server.command,
+              ...server.args,
+            ]),
+          );
+        }
+        figures.push(
+          figure({
+            case: 'mcp-startup',
+            metric: `start to first tools/list (${tier} tier), p50`,
+            unit: 'ms',
+            subject: percentile(bridged, 50),
+            baselineName: 'server started directly',
+            baseline: percentile(direct, 50),
+          }),
+        );
+      }
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+    return figures;
+  },
+};
+
+async function timeToToolsList(command: string, args: string[]): Promise<number> {
+  const started = performance.now();
+  const client = new Client({ name: 'oacp-bench', version: '1' });
+  await client.connect(new StdioClientTransport({ command, args, stderr: 'ignore' }));
+  await client.listTools();
+  const elapsed = performance.now() - started;
+  await client.close();
+  return elapsed;
+}
+
+async function httpLatencies(
+  url: URL,
+  server: ReturnType<typeof everythingEcho>,
+  count: number,
+  child?: ChildProcess,
+): Promise<number[]> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const client = new Client({ name: 'oacp-bench', version: '1' });
+    try {
+      await client.connect(new StreamableHTTPClientTransport(url));
+      try {
+        return await latencies(
+          () => client.callTool({ name: server.tool, arguments: server.arguments }),
+          count,
+        );
+      } finally {
+        await client.close();
+      }
+    } catch (error) {
+      if (Date.now() > deadline || child?.exitCode != null) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+export const mcpCases: BenchCase[] = [bridgeCase, peerCase, startupCase];
