@@ -19,13 +19,13 @@ describe('manifestWithGrants', () => {
       quotas: { memory_mb: 128 },
     });
     const manifest = manifestWithGrants(base, {
-      files: [{ path: '/work', writable: true }],
+      files: [{ path: '/srv/not-created-yet', writable: true }],
       network: ['api.example.com:443'],
       env: ['HOME'],
       quotas: { cpu_ms_per_request: 500 },
     });
-    expect(manifest.capabilities.file_read).toEqual(['/data/**', '/work']);
-    expect(manifest.capabilities.file_write).toEqual(['/work']);
+    expect(manifest.capabilities.file_read).toEqual(['/data/**', '/srv/not-created-yet']);
+    expect(manifest.capabilities.file_write).toEqual(['/srv/not-created-yet']);
     expect(manifest.capabilities.network).toEqual({
       allowlist: ['api.example.com:443'],
       denylist: ['10.0.0.0/8'],
@@ -39,5 +39,24 @@ describe('manifestWithGrants', () => {
       /capabilities\.network\.allowlist/,
     );
     expect(() => manifestWithGrants(undefined, { env: ['BAD-NAME'] })).toThrow(/capabilities\.env/);
+  });
+});
+
+describe('manifestWithGrants file grants', () => {
+  it('grants an existing directory with everything in it, and a file or glob as written', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-grant-'));
+    writeFileSync(join(dir, 'file.txt'), 'x');
+    const manifest = manifestWithGrants(undefined, {
+      files: [
+        { path: `${dir}/`, writable: false },
+        { path: join(dir, 'file.txt'), writable: true },
+        { path: '/srv/*.log', writable: false },
+      ],
+    });
+    expect(manifest.capabilities.file_read).toEqual([`${dir}/**`, join(dir, 'file.txt'), '/srv/*.log']);
+    expect(manifest.capabilities.file_write).toEqual([join(dir, 'file.txt')]);
   });
 });

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { Manifest, Quotas } from './manifest.js';
 import { parseManifest } from './parse.js';
 
@@ -18,7 +19,10 @@ export interface FlagGrants {
 export function manifestWithGrants(base: Manifest | undefined, grants: FlagGrants, name = 'cli'): Manifest {
   const start = base ?? parseManifest({ apiVersion: 'oacp.dev/v1', kind: 'CapabilityManifest', name });
   const caps = start.capabilities;
-  const files = grants.files ?? [];
+  const files = (grants.files ?? []).map((grant) => ({
+    path: fileGlob(grant.path),
+    writable: grant.writable,
+  }));
   return parseManifest(
     {
       ...start,
@@ -43,6 +47,18 @@ export function manifestWithGrants(base: Manifest | undefined, grants: FlagGrant
     },
     'from flags',
   );
+}
+
+/** `/data` (a directory) means the directory and everything in it; a file or a glob means itself. */
+function fileGlob(path: string): string {
+  if (path.includes('*')) return path;
+  const trimmed = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  try {
+    if (statSync(trimmed).isDirectory()) return trimmed === '/' ? '/**' : `${trimmed}/**`;
+  } catch {
+    // A path that does not exist yet is granted as written.
+  }
+  return trimmed;
 }
 
 function unique(values: readonly string[]): string[] {

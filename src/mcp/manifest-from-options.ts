@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { manifestWithGrants } from '../capability/grants.js';
 import { loadManifest } from '../capability/load.js';
 import { type Manifest, ManifestSchema } from '../capability/manifest.js';
 import type { McpRunOptions } from './options.js';
@@ -27,41 +27,13 @@ export function manifestFromOptions(options: McpRunOptions, name: string): Manif
           quotas: { max_output_bytes: BRIDGE_MAX_OUTPUT_BYTES },
         })
       : loadManifest(options.manifest);
-  const reads = options.allowFiles.map((grant) => fileGlob(grant.path));
-  const writes = options.allowFiles.filter((grant) => grant.writable).map((grant) => fileGlob(grant.path));
-  const capabilities = base.capabilities;
-  return ManifestSchema.parse({
-    ...base,
-    capabilities: {
-      ...capabilities,
-      file_read: unique([...capabilities.file_read, ...reads]),
-      file_write: unique([...capabilities.file_write, ...writes]),
-      network: {
-        ...capabilities.network,
-        allowlist: unique([...capabilities.network.allowlist, ...options.allowNetwork]),
-      },
-      env: unique([...capabilities.env, ...options.allowEnv]),
-    },
+  return manifestWithGrants(base, {
+    files: options.allowFiles,
+    network: options.allowNetwork,
+    env: options.allowEnv,
     quotas: {
-      ...base.quotas,
       ...(options.quotaMemory === undefined ? {} : { memory_mb: options.quotaMemory }),
       ...(options.quotaCpu === undefined ? {} : { cpu_ms_per_request: options.quotaCpu }),
     },
   });
-}
-
-/** `--allow-files /data` means the directory and everything in it; a file or a glob means itself. */
-function fileGlob(path: string): string {
-  if (path.includes('*')) return path;
-  const trimmed = path.length > 1 ? path.replace(/\/+$/, '') : path;
-  try {
-    if (statSync(trimmed).isDirectory()) return trimmed === '/' ? '/**' : `${trimmed}/**`;
-  } catch {
-    // A path that does not exist yet is granted as written.
-  }
-  return trimmed;
-}
-
-function unique(values: readonly string[]): string[] {
-  return [...new Set(values)];
 }
