@@ -21,7 +21,7 @@ export interface ApprovalChannels {
 
 /** Somewhere a pending approval can wait for a person outside MCP (HTTP endpoint, terminal). */
 export interface ApprovalDesk {
-  readonly method: 'http';
+  readonly method: 'http' | 'terminal';
   /** Resolves when someone decides; the signal aborts when the call times out or is cancelled. */
   decide(request: ApprovalRequest, signal: AbortSignal): Promise<{ approved: boolean; by: string }>;
 }
@@ -62,19 +62,21 @@ export class ApprovalService implements Approver {
         return await this.#byElicitation(request, channels.elicit, channels.clientName, combined);
       }
       if (this.#desk !== undefined) {
-        const answer = await raceAbort(this.#desk.decide(request, combined), combined);
+        const desk = this.#desk;
+        const answer = await raceAbort(desk.decide(request, combined), combined);
+        const where = desk.method === 'http' ? 'the approval endpoint' : "the operator's terminal";
         return this.#record(
           answer.approved,
-          `http:${answer.by}`,
-          'http',
-          answer.approved ? 'approved at the approval endpoint' : 'declined at the approval endpoint',
+          desk.method === 'http' ? `http:${answer.by}` : answer.by,
+          desk.method,
+          answer.approved ? `approved at ${where}` : `declined at ${where}`,
         );
       }
       return this.#record(
         false,
         'nobody',
         'none',
-        'approval required, but the client does not support elicitation and no approval endpoint is configured',
+        'approval required, but the client does not support elicitation and there is neither an approval endpoint (--http) nor an operator terminal',
       );
     } catch (error) {
       if (timeout.aborted) {

@@ -19,7 +19,7 @@ export interface ApprovalRecord {
   readonly approved: boolean;
   /** "elicitation:<client name>", "http:<name given>", "timeout", … */
   readonly by: string;
-  readonly method: 'elicitation' | 'http' | 'none';
+  readonly method: 'elicitation' | 'http' | 'terminal' | 'none';
   readonly reason: string;
   readonly at: string;
 }

@@ -25,6 +25,7 @@ import { AttestedReceipts, logReceiptWriter } from './receipts.js';
 import type { ReceiptSink } from './record.js';
 import type { BridgeEvent } from './session.js';
 import { serveStdio } from './stdio.js';
+import { openControllingTerminal, TerminalApprovalDesk } from './terminal-desk.js';
 import type { TierLookup } from './tiers.js';
 import { toolFilterFromFlag } from './tool-filter.js';
 import { upstreamFor } from './upstream-from-options.js';
@@ -68,8 +69,10 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
         : undefined;
     stopPool = pool === undefined ? undefined : () => pool.close();
     const writer = logReceiptWriter(node.log, pool ?? node.keys.airlockSigner(), { ack: options.receiptAck });
+    const terminal = options.http === undefined ? openControllingTerminal() : undefined;
     const shared: Shared = {
       desk,
+      ...(terminal === undefined ? {} : { terminal: new TerminalApprovalDesk(terminal) }),
       agent,
       log,
       http: options.http !== undefined,
@@ -130,6 +133,8 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
 interface Shared {
   readonly receipts: ReceiptSink;
   readonly desk: HttpApprovalDesk;
+  /** In stdio mode, approvals are asked on the operator's terminal when there is one. */
+  readonly terminal?: TerminalApprovalDesk;
   readonly agent: { did: string; signer: Signer } | undefined;
   readonly log: (line: string) => void;
   readonly http: boolean;
@@ -172,7 +177,11 @@ async function assemble(options: McpRunOptions, context: McpRunContext, shared: 
             tools: options.requireApproval,
             approver: new ApprovalService({
               timeoutMs: options.approvalTimeout,
-              ...(shared.http ? { desk: shared.desk } : {}),
+              ...(shared.http
+                ? { desk: shared.desk }
+                : shared.terminal === undefined
+                  ? {}
+                  : { desk: shared.terminal }),
             }),
           },
         }),

@@ -1,0 +1,54 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { ApprovalService } from './approval.js';
+import { type Terminal, TerminalApprovalDesk } from './terminal-desk.js';
+
+// A controlling terminal cannot exist in CI, so the operator's side is a pair of pipes standing in for /dev/tty.
+function fakeTerminal(answer?: string): { open: () => Terminal; prompts: () => string } {
+  const output = new PassThrough();
+  const written: string[] = [];
+  output.on('data', (chunk: Buffer) => written.push(chunk.toString('utf8')));
+  return {
+    open: () => {
+      const input = new PassThrough();
+      if (answer !== undefined) setImmediate(() => input.write(`${answer}\n`));
+      return { input, output, close: () => input.destroy() };
+    },
+    prompts: () => written.join(''),
+  };
+}
+
+const request = {
+  callId: '1',
+  agent: 'client:test',
+  server: 'fs',
+  tool: 'write_file',
+  arguments: { path: '/data/x' },
+};
+
+describe('TerminalApprovalDesk', () => {
+  it('approves on "y" and records the operator as the approver', async () => {
+    const terminal = fakeTerminal('y');
+    const service = new ApprovalService({ desk: new TerminalApprovalDesk(terminal.open, 'terminal:alice') });
+    const record = await service.approve(request, {});
+    expect(record).toMatchObject({ approved: true, by: 'terminal:alice', method: 'terminal' });
+    expect(terminal.prompts()).toContain('fs.write_file with {"path":"/data/x"}');
+  });
+
+  it('declines anything but yes', async () => {
+    const service = new ApprovalService({
+      desk: new TerminalApprovalDesk(fakeTerminal('sure').open, 'terminal:alice'),
+    });
+    const record = await service.approve(request, {});
+    expect(record).toMatchObject({ approved: false, method: 'terminal' });
+    expect(record.reason).toContain("declined at the operator's terminal");
+  });
+
+  it('denies when nobody answers before the timeout', async () => {
+    const terminal = fakeTerminal();
+    const service = new ApprovalService({ timeoutMs: 50, desk: new TerminalApprovalDesk(terminal.open) });
+    const record = await service.approve(request, {});
+    expect(record).toMatchObject({ approved: false, by: 'timeout' });
+    expect(terminal.prompts()).toContain('no answer in time: denied');
+  });
+});
