@@ -22,6 +22,16 @@ export interface Usage {
   readonly outputBytes: number;
 }
 
+/** Nothing consumed: the usage of a call that never reached a sandbox. */
+export const NO_USAGE: Usage = Object.freeze({
+  wallMs: 0,
+  cpuMs: 0,
+  memoryPeakBytes: 0,
+  egressRequests: 0,
+  egressDenied: 0,
+  outputBytes: 0,
+});
+
 export interface ExitStatus {
   readonly code: number | null;
   readonly signal: string | null;

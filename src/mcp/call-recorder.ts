@@ -1,4 +1,4 @@
-import type { Usage } from '../airlock/sandbox.js';
+import { NO_USAGE, type Usage } from '../airlock/sandbox.js';
 import { jcsDigest } from '../core/jcs.js';
 import type { CallOutcome, ReceiptRef, ReceiptSink, ToolCallRecord } from './record.js';
 
@@ -77,14 +77,7 @@ function safeDigest(value: unknown): string {
 }
 
 function usageDuring(start: Usage | undefined, end: Usage, durationMs: number): Usage {
-  const base = start ?? {
-    wallMs: 0,
-    cpuMs: 0,
-    memoryPeakBytes: 0,
-    egressRequests: 0,
-    egressDenied: 0,
-    outputBytes: 0,
-  };
+  const base = start ?? NO_USAGE;
   const delta = (a: number, b: number) => Math.max(0, a - b);
   return {
     wallMs: durationMs,

@@ -1,3 +1,4 @@
+import { NO_USAGE } from '../airlock/sandbox.js';
 import { type Envelope, pae } from '../attest/dsse.js';
 import type { OacpStatement } from '../attest/oacp-statement.js';
 import { type AsyncSigner, buildStatement, envelopeBytes, statementBytes } from '../attest/receipt.js';
@@ -126,15 +127,6 @@ export class AttestedReceipts implements ReceiptSink {
       : { index, log: this.#options.origin, path };
   }
 }
-
-const NO_USAGE = {
-  wallMs: 0,
-  cpuMs: 0,
-  memoryPeakBytes: 0,
-  egressRequests: 0,
-  egressDenied: 0,
-  outputBytes: 0,
-};
 
 /** The tool-call predicate (docs/receipts.md) for one finished call. */
 export function toolCallPredicate(call: ToolCallRecord): ToolCallPredicateInput {

@@ -6,7 +6,7 @@ import { OacpError } from '../../core/errors.js';
 import { type Clock, monotonicClock } from '../quota/clock.js';
 import { QuotaLedger } from '../quota/ledger.js';
 import type { RequestMeter } from '../quota/request-meter.js';
-import type { CodeRunResult, CodeSandbox, TierName, Usage } from '../sandbox.js';
+import { type CodeRunResult, type CodeSandbox, NO_USAGE, type TierName, type Usage } from '../sandbox.js';
 import type { WasmErrorCode } from './errors.js';
 import { GuestVm } from './guest-vm.js';
 import type { HostBindings } from './host-bindings.js';
@@ -51,15 +51,6 @@ interface RunState {
   outputBytes: number;
 }
 
-const ZERO: Usage = {
-  wallMs: 0,
-  cpuMs: 0,
-  memoryPeakBytes: 0,
-  egressRequests: 0,
-  egressDenied: 0,
-  outputBytes: 0,
-};
-
 /**
  * The standard tier's sandbox: JavaScript in QuickJS, compiled to
  * WebAssembly, in its own QuickJSRuntime. It has no ambient authority: no
@@ -81,7 +72,7 @@ export class WasmSandbox implements CodeSandbox {
   private active: RunState | undefined;
   private runDone: Promise<unknown> = Promise.resolve();
   private stopped = false;
-  private totals: Usage = ZERO;
+  private totals: Usage = NO_USAGE;
 
   private constructor(
     lease: ModuleLease,
