@@ -15,6 +15,7 @@ import { ceilingManifest, manifestTrustFrom } from './agents/manifest-trust.js';
 import { ApiKeys } from './apikeys/api-keys.js';
 import { loadGatewayConfig, parseGatewayConfig } from './config/load.js';
 import { mcpRunOptionsFor } from './config/mcp-options.js';
+import { agentQuotaDefaults, gatewayQuotaOptionsFrom } from './config/quotas-section.js';
 import type { GatewayConfig } from './config/schema.js';
 import { CredentialVault } from './credentials/credential-vault.js';
 import { createApp } from './http/app.js';
@@ -62,6 +63,7 @@ export interface GatewayOptions {
   readonly tools?: readonly NativeTool[];
   /** Attributes of MCP tools for the global policies, by server then tool name (`resource.<name>`). */
   readonly mcpToolAttributes?: Readonly<Record<string, Readonly<Record<string, ToolAttributes>>>>;
+  /** Overrides the limits of oacp.yaml's `quotas` (tools, api_key_calls_per_min, llm_token_budget), field by field. */
   readonly quotas?: GatewayQuotaOptions;
   /** Tool-call Cedar policy for native tools (docs/policy.md format); the bridge's default-allow when absent. */
   readonly toolPolicy?: PolicyEngine;
@@ -144,7 +146,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           vault,
           credentials,
           trust: manifestTrustFrom(config.gateway),
-          ceiling: ceilingManifest(config.sandbox.capabilities, config.quotas),
+          ceiling: ceilingManifest(config.sandbox.capabilities, agentQuotaDefaults(config.quotas)),
         }),
       );
 
@@ -179,7 +181,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await registry.addSource(source, options.mcpToolAttributes?.[server.name] ?? {});
     }
 
-    const quotas = new GatewayQuotas(options.quotas ?? {}, metrics);
+    // The config's limits, each overridable by the option of the same meaning.
+    const quotaOptions = { ...gatewayQuotaOptionsFrom(config.quotas), ...options.quotas };
+    const quotas = new GatewayQuotas(quotaOptions, metrics);
     const receipts = new ReceiptRecorder(node, metrics);
     const tools = new ToolCaller({
       registry,

@@ -3,4 +3,10 @@ export type { ConfigErrorCode } from './errors.js';
 export { loadGatewayConfig, parseGatewayConfig } from './load.js';
 export { mcpRunOptionsFor } from './mcp-options.js';
 export { type McpServerConfig, McpServerSchema } from './mcp-section.js';
+export {
+  agentQuotaDefaults,
+  gatewayQuotaOptionsFrom,
+  type QuotasSection,
+  QuotasSectionSchema,
+} from './quotas-section.js';
 export { type GatewayConfig, GatewayConfigSchema } from './schema.js';

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { CapabilitiesSchema, QuotasSchema } from '../../capability/manifest.js';
+import { CapabilitiesSchema } from '../../capability/manifest.js';
 import { isDidKey } from '../../identity/did-key.js';
 import { bool, httpUrl, listenAddress, oneOf, paths, positiveInt, TierNameSchema, text } from './fields.js';
 import { McpSectionSchema } from './mcp-section.js';
+import { QuotasSectionSchema } from './quotas-section.js';
 
 /**
  * oacp.yaml: the seed's configuration reference (sandbox, attestation) plus
@@ -103,8 +104,8 @@ export const GatewayConfigSchema = z.strictObject({
   otel: OtelSection.default(OtelSection.parse({})),
   /** Cedar policy files, evaluated together. */
   policies: paths().default([]),
-  /** Default quotas for agents whose manifest does not set them. */
-  quotas: QuotasSchema.default(QuotasSchema.parse({})),
+  /** The agents' quota ceiling, plus the per-tool, per-API-key and LLM-budget limits. */
+  quotas: QuotasSectionSchema.default(QuotasSectionSchema.parse({})),
 });
 
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  agentQuotaDefaults,
+  gatewayQuotaOptionsFrom,
   loadGatewayConfig,
   mcpRunOptionsFor,
   parseGatewayConfig,
@@ -43,6 +45,33 @@ describe('oacp.yaml', () => {
     expect(config.policies).toEqual([join(base, 'policies/base.cedar')]);
     expect(config.a2a.trust).toEqual([{ from: 'planner', to: 'researcher' }]);
     expect(config.quotas.api_calls_per_hour).toBe(1000);
+    expect(config.quotas.tools).toEqual({ 'files.write_file': 10 });
+    expect(gatewayQuotaOptionsFrom(config.quotas)).toEqual({
+      tools: { 'files.write_file': 10 },
+      apiKeyCallsPerMinute: 120,
+      llmTokenBudget: 2_000_000,
+    });
+  });
+
+  it('reads the gateway-wide limits under quotas and keeps them out of the agent defaults', () => {
+    const config = parseGatewayConfig({ quotas: { burst: 3, tools: { echo: 2 } } }, '/etc/oacp');
+    expect(gatewayQuotaOptionsFrom(config.quotas)).toEqual({ tools: { echo: 2 } });
+    const defaults = agentQuotaDefaults(config.quotas);
+    expect(defaults.burst).toBe(3);
+    expect(Object.keys(defaults)).not.toContain('tools');
+    expect(gatewayQuotaOptionsFrom(parseGatewayConfig({}, '/etc/oacp').quotas)).toEqual({});
+  });
+
+  it('refuses a bad gateway-wide limit, naming its key', () => {
+    expect(refusal({ quotas: { tools: { echo: 0 } } })).toMatch(
+      /quotas\.tools\.echo: expected a positive integer/,
+    );
+    expect(refusal({ quotas: { tools: { echo: '5/min' } } })).toContain('quotas.tools.echo');
+    expect(refusal({ quotas: { tools: ['echo'] } })).toContain('quotas.tools');
+    expect(refusal({ quotas: { api_key_calls_per_min: -1 } })).toContain('quotas.api_key_calls_per_min');
+    expect(refusal({ quotas: { llm_token_budget: 1.5 } })).toContain('quotas.llm_token_budget');
+    expect(refusal({ quotas: { tool: { echo: 1 } } })).toContain('quotas: unknown field "tool"');
+    expect(refusal({ quotas: { tools: { ' bad name': 1 } } })).toMatch(/quotas\.tools.*tool names are/);
   });
 
   it('fills defaults only for absent keys (an empty file is a deny-by-default gateway)', () => {
