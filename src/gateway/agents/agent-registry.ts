@@ -217,9 +217,31 @@ export class AgentRegistry {
     return this.transition(id, 'running', actor);
   }
 
-  /** Terminal: destroys the context partition key and the agent's credentials. */
+  /**
+   * Terminal: destroys the context partition key and the credentials of the
+   * agent and of every descendant still alive, in one transaction. A child
+   * holds a subset of its parent's authority; leaving it running after its
+   * parent is gone would keep authority nobody answers for.
+   */
   retire(id: string, actor?: string): Promise<AgentRecord> {
     return this.transition(id, 'retired', actor);
+  }
+
+  /** Children, grandchildren, ... (parents before their children), whatever their state. */
+  async descendants(id: string): Promise<AgentRecord[]> {
+    const root = await this.get(id);
+    const out: AgentRecord[] = [];
+    const seen = new Set<string>([root.id]);
+    const queue = [root.id];
+    for (let parent = queue.shift(); parent !== undefined; parent = queue.shift()) {
+      for (const child of await this.children(parent)) {
+        if (seen.has(child.id)) continue;
+        seen.add(child.id);
+        out.push(child);
+        queue.push(child.id);
+      }
+    }
+    return out;
   }
 
   /** Applies a lifecycle verb; `start` is only from created and `resume` only from suspended. */
@@ -244,26 +266,42 @@ export class AgentRegistry {
     const id = current.id;
     assertTransition(id, current.state, to);
     const at = this.#now().toISOString();
+    const alive =
+      to === 'retired' ? (await this.descendants(id)).filter((agent) => agent.state !== 'retired') : [];
     await this.#store.transaction(async (tx) => {
-      if (!(await tx.agents.setState(id, current.state, to, at))) {
-        throw new OacpError<AgentErrorCode>(
-          'AGENT_STATE_CONFLICT',
-          `agent ${id} changed state while moving ${current.state} -> ${to}; read it again and retry`,
-        );
+      await this.#move(tx, current, to, at, { actor: actor ?? null });
+      for (const descendant of alive) {
+        await this.#move(tx, descendant, 'retired', at, { actor: actor ?? null, cascadeFrom: id });
       }
-      if (to === 'retired') {
-        await this.#vault.destroyPartition(id, tx);
-        await this.#credentials?.removeAgent(id, tx);
-      }
-      await this.#event(tx, to === 'retired' ? 'agent.retired' : 'agent.state', id, {
-        from: current.state,
-        to,
-        actor: actor ?? null,
-      });
     });
     // After the commit: push the destroyed salt out of the WAL / dead tuples.
     if (to === 'retired') await this.#store.scrub();
     return { ...current, state: to, updatedAt: at };
+  }
+
+  /** One agent's state change inside `tx`; retiring destroys its context key and credentials. */
+  async #move(
+    tx: Repos,
+    agent: AgentRecord,
+    to: AgentState,
+    at: string,
+    detail: { readonly actor: string | null; readonly cascadeFrom?: string },
+  ): Promise<void> {
+    if (!(await tx.agents.setState(agent.id, agent.state, to, at))) {
+      throw new OacpError<AgentErrorCode>(
+        'AGENT_STATE_CONFLICT',
+        `agent ${agent.id} changed state while moving ${agent.state} -> ${to}; read it again and retry`,
+      );
+    }
+    if (to === 'retired') {
+      await this.#vault.destroyPartition(agent.id, tx);
+      await this.#credentials?.removeAgent(agent.id, tx);
+    }
+    await this.#event(tx, to === 'retired' ? 'agent.retired' : 'agent.state', agent.id, {
+      from: agent.state,
+      to,
+      ...detail,
+    });
   }
 
   /** The agent's signing key (to co-sign receipts, sign A2A requests); refused once retired. */

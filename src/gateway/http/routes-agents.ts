@@ -1,6 +1,6 @@
 import type { Hono } from 'hono';
 import { OacpError } from '../../core/errors.js';
-import { type AgentRecord, LIFECYCLE } from '../runtime/agent-directory.js';
+import { type AgentRecord, descendantsOf, LIFECYCLE } from '../runtime/agent-directory.js';
 import type { AgentProgram } from '../runtime/agent-runtime.js';
 import { runtimeError } from '../runtime/errors.js';
 import { CreateAgentSchema, RunAgentSchema, TRANSITIONS, type Transition } from './api-schemas.js';
@@ -80,7 +80,14 @@ export function agentRoutes(app: Hono<GatewayEnv>, services: GatewayServices): v
     }
     const next = await agents.transition(agent.id, transition);
     await runtime.stop(agent.id);
-    if (transition === 'retire') services.quotas.forget(agent.id);
+    if (transition === 'retire') {
+      services.quotas.forget(agent.id);
+      // The directory retired the descendants with it; their sandboxes stop too.
+      for (const descendant of descendantsOf(await agents.list(), agent.id)) {
+        await runtime.stop(descendant.id);
+        services.quotas.forget(descendant.id);
+      }
+    }
     services.logger.info(`agent ${transition}`, { agent: agent.name });
     return c.json(agentView(next, runtime));
   });

@@ -59,6 +59,22 @@ export const LIFECYCLE: Readonly<
   retire: { from: ['created', 'running', 'suspended'], to: 'retired' },
 };
 
+/** The children, grandchildren, ... of `id` among `all` (parents before their children). */
+export function descendantsOf(all: readonly AgentRecord[], id: string): AgentRecord[] {
+  const out: AgentRecord[] = [];
+  const seen = new Set<string>([id]);
+  const queue = [id];
+  for (let parent = queue.shift(); parent !== undefined; parent = queue.shift()) {
+    for (const agent of all) {
+      if (agent.parentId !== parent || seen.has(agent.id)) continue;
+      seen.add(agent.id);
+      out.push(agent);
+      queue.push(agent.id);
+    }
+  }
+  return out;
+}
+
 /** Agents in memory with fresh keys: for tests and embedding without a store. Forgets everything on exit. */
 export class MemoryAgentDirectory implements AgentDirectory {
   private readonly agents = new Map<string, AgentRecord>();
@@ -124,8 +140,16 @@ export class MemoryAgentDirectory implements AgentDirectory {
         `cannot ${transition} agent ${agent.name}: it is ${agent.state} (allowed from ${rule.from.join(', ')})`,
       );
     }
-    const next = { ...agent, state: rule.to, updatedAt: this.now().toISOString() };
+    const at = this.now().toISOString();
+    const next = { ...agent, state: rule.to, updatedAt: at };
     this.agents.set(id, next);
+    // Like the registry: retiring a parent retires every descendant still alive.
+    if (rule.to === 'retired') {
+      for (const descendant of descendantsOf([...this.agents.values()], id)) {
+        if (descendant.state !== 'retired')
+          this.agents.set(descendant.id, { ...descendant, state: 'retired', updatedAt: at });
+      }
+    }
     return next;
   }
 

@@ -79,6 +79,10 @@ export function registryDirectory(
             : transition === 'resume'
               ? await registry.resume(id)
               : await registry.retire(id);
+      // The registry retired the descendants too: no cached record or signer may outlive that.
+      if (transition === 'retire') {
+        for (const descendant of await registry.descendants(id)) remember(view(descendant));
+      }
       return remember(view(next));
     },
     async signer(id): Promise<Signer | undefined> {

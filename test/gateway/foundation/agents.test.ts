@@ -334,6 +334,52 @@ describe.each(testBackends())('agent registry on $name', (backend) => {
     );
   });
 
+  it.skipIf(skip)(
+    'retiring a parent retires its descendants, destroying each context key, and spares the rest',
+    async () => {
+      const { registry, vault, store } = await setup();
+      const parent = await registry.create({ name: 'parent', manifest: manifest('p') });
+      const child = await registry.create({ name: 'child', parentId: parent.id, manifest: manifest('c') });
+      const gone = await registry.create({ name: 'gone', parentId: parent.id, manifest: manifest('g') });
+      const grandchild = await registry.create({
+        name: 'grandchild',
+        parentId: child.id,
+        manifest: manifest('gc'),
+      });
+      const bystander = await registry.create({ name: 'bystander', manifest: manifest('b') });
+      await registry.start(child.id);
+      await registry.start(grandchild.id);
+      await registry.suspend(grandchild.id);
+      await registry.retire(gone.id);
+      for (const agent of [parent, child, grandchild, bystander]) {
+        await vault.put(agent.id, 'memory', `memory of ${agent.name}`);
+      }
+      expect((await registry.descendants(parent.id)).map((a) => a.id)).toEqual([
+        child.id,
+        gone.id,
+        grandchild.id,
+      ]);
+
+      await registry.retire(parent.id, 'apikey:ops');
+
+      for (const agent of [parent, child, grandchild]) {
+        expect((await registry.get(agent.id)).state).toBe('retired');
+        await expect(vault.get(agent.id, 'memory')).rejects.toMatchObject({ code: 'VAULT_DESTROYED' });
+        expect((await store.context.partition(agent.id))?.salt).toBeNull();
+        await expect(registry.signer(agent.id)).rejects.toMatchObject({ code: 'AGENT_RETIRED' });
+      }
+      expect((await registry.get(bystander.id)).state).toBe('created');
+      expect(await vault.getText(bystander.id, 'memory')).toBe('memory of bystander');
+      const events = await store.securityEvents.list({ kind: 'agent.retired' });
+      expect(events.map((e) => [e.subject, JSON.parse(e.detail)])).toEqual([
+        [gone.id, { from: 'created', to: 'retired', actor: null }],
+        [parent.id, { from: 'created', to: 'retired', actor: 'apikey:ops' }],
+        [child.id, { from: 'running', to: 'retired', actor: 'apikey:ops', cascadeFrom: parent.id }],
+        [grandchild.id, { from: 'suspended', to: 'retired', actor: 'apikey:ops', cascadeFrom: parent.id }],
+      ]);
+    },
+  );
+
   it.skipIf(skip)('checkpoints and resumes an agent on a restarted gateway', async () => {
     const first = await setup();
     const agent = await first.registry.create({ name: 'worker', manifest: manifest('worker') });

@@ -149,6 +149,21 @@ describe('gateway HTTP API', () => {
       });
     });
 
+    it('retires a parent with its children: their sandboxes stop and their keys no longer sign', async () => {
+      const parent = await gw.client.createAgent({ name: 'cascade-parent', manifest: MANIFEST });
+      const child = await gw.client.createAgent({
+        name: 'cascade-child',
+        manifest: MANIFEST,
+        parent: parent.id,
+        code: 'function main() { return 1; }',
+      });
+      expect((await gw.client.startAgent(child.id)).runtime.status).toBe('running');
+      await gw.client.retireAgent(parent.id);
+      const after = (await gw.client.listAgents()).find((agent) => agent.id === child.id);
+      expect(after).toMatchObject({ state: 'retired', runtime: { status: 'stopped' } });
+      expect(await gw.gateway.services.agents.signer(child.id)).toBeUndefined();
+    });
+
     it('refuses a malformed create body, naming the field', async () => {
       await expect(gw.client.createAgent({ name: 'Bad Name', manifest: MANIFEST })).rejects.toMatchObject({
         status: 400,
