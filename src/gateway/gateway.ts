@@ -224,7 +224,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
     const nonces = new SqliteNonceStore(join(options.home, 'gateway-nonces.db'));
     closers.push(() => nonces.close());
-    const auth = new Authenticator({ apiKeys, agents, nonces, metrics });
+    const auth = new Authenticator({
+      apiKeys,
+      agents,
+      nonces,
+      metrics,
+      securityEvents: store.securityEvents,
+    });
     const address = parseListen(options.listen ?? config.gateway.listen);
     const allowedHosts = allowedHostsFor(address.host);
     const services: GatewayServices = {

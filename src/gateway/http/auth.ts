@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { NonceStore } from '../../identity/nonce-store.js';
 import { verifySignedRequest } from '../../identity/signed-request.js';
+import type { SecurityEventRepo } from '../../store/types.js';
 import type { ApiKeyVerdict } from '../apikeys/api-keys.js';
 import { type ApiScope, scopeGranted } from '../apikeys/scopes.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
+import { redactText } from '../observability/redact.js';
 import type { AgentDirectory, AgentRecord } from '../runtime/agent-directory.js';
 import { httpError } from './errors.js';
 
@@ -32,6 +34,8 @@ export interface AuthenticatorParts {
   readonly agents: AgentDirectory;
   readonly nonces: NonceStore;
   readonly metrics: GatewayMetrics;
+  /** Where each refusal is recorded as an `auth_failed` security event (the store's table); metrics only when absent. */
+  readonly securityEvents?: SecurityEventRepo;
   /** How long a verified API key is remembered (default 5 s): a revoked key may work that much longer unless invalidate() is called. */
   readonly cacheMs?: number;
   readonly now?: () => number;
@@ -39,6 +43,7 @@ export interface AuthenticatorParts {
 
 const MAX_SIGNED_HEADER_BYTES = 4096;
 const CACHE_LIMIT = 10_000;
+const MAX_SUBJECT_CHARS = 256;
 
 /**
  * Authentication of every request: `Authorization: Bearer oacp_…` (a scoped
@@ -58,11 +63,11 @@ export class Authenticator {
 
   async authenticate(request: RequestFacts): Promise<Principal> {
     if (request.authorization !== undefined && request.signedRequest !== undefined) {
-      throw this.refuse('ambiguous', 'give either an API key or a signed request, not both');
+      throw await this.refuse('ambiguous', 'give either an API key or a signed request, not both');
     }
     if (request.signedRequest !== undefined) return this.agent(request);
     if (request.authorization !== undefined) return this.apiKey(request.authorization);
-    throw this.refuse(
+    throw await this.refuse(
       'missing',
       'authentication required: Authorization: Bearer oacp_… or OACP-Signed-Request',
     );
@@ -76,7 +81,7 @@ export class Authenticator {
   private async apiKey(header: string): Promise<Principal> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (match?.[1] === undefined)
-      throw this.refuse('malformed', 'the Authorization header must be "Bearer <API key>"');
+      throw await this.refuse('malformed', 'the Authorization header must be "Bearer <API key>"');
     const presented = match[1];
     // Keyed by a hash so the cache never holds a usable secret.
     const hash = createHash('sha256').update(presented).digest('base64url');
@@ -86,7 +91,8 @@ export class Authenticator {
       return { kind: 'api-key', keyId: cached.keyId, scopes: cached.scopes };
     }
     const verdict = await this.parts.apiKeys.authenticate(presented);
-    if (verdict.effect === 'deny') throw this.refuse('api_key_refused', verdict.reason);
+    if (verdict.effect === 'deny')
+      throw await this.refuse('api_key_refused', verdict.reason, verdict.keyId ?? null);
     if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
     this.cache.set(hash, { keyId: verdict.keyId, scopes: verdict.scopes, expires: now + this.cacheMs });
     return { kind: 'api-key', keyId: verdict.keyId, scopes: verdict.scopes };
@@ -95,19 +101,24 @@ export class Authenticator {
   private async agent(request: RequestFacts): Promise<Principal> {
     const header = request.signedRequest ?? '';
     if (header.length > MAX_SIGNED_HEADER_BYTES)
-      throw this.refuse('malformed', 'the signed request header is too large');
+      throw await this.refuse('malformed', 'the signed request header is too large');
     let signed: unknown;
     try {
       signed = JSON.parse(Buffer.from(header, 'base64url').toString('utf8'));
     } catch {
-      throw this.refuse('malformed', 'OACP-Signed-Request must be the base64url of a JSON signed request');
+      throw await this.refuse(
+        'malformed',
+        'OACP-Signed-Request must be the base64url of a JSON signed request',
+      );
     }
     const signer = (signed as { signer?: unknown } | null)?.signer;
-    if (typeof signer !== 'string') throw this.refuse('malformed', 'the signed request names no signer');
+    if (typeof signer !== 'string')
+      throw await this.refuse('malformed', 'the signed request names no signer');
     const agent = await this.parts.agents.get(signer);
     if (agent === undefined || agent.id !== signer)
-      throw this.refuse('unknown_agent', `no agent ${signer} is registered here`);
-    if (agent.state === 'retired') throw this.refuse('retired_agent', `agent ${agent.name} is retired`);
+      throw await this.refuse('unknown_agent', `no agent ${signer} is registered here`, signer);
+    if (agent.state === 'retired')
+      throw await this.refuse('retired_agent', `agent ${agent.name} is retired`, agent.id);
     const verdict = verifySignedRequest(signed, {
       publicKey: agent.id,
       payload: request.body,
@@ -115,16 +126,35 @@ export class Authenticator {
       nonces: this.parts.nonces,
     });
     if (!verdict.ok) {
-      throw this.refuse(
+      throw await this.refuse(
         verdict.reason === 'replayed nonce' ? 'replay' : 'bad_signature',
         `signed request refused: ${verdict.reason}`,
+        agent.id,
       );
     }
     return { kind: 'agent', agent };
   }
 
-  private refuse(type: string, message: string) {
+  /**
+   * Counts the refusal, records it in the store, and builds the 401. The
+   * record names the key id or did when known and never what was presented:
+   * `message` is built from ids only, and is masked again in case a reason
+   * ever quotes a token.
+   */
+  private async refuse(type: string, message: string, subject: string | null = null) {
     this.parts.metrics.security(type === 'replay' ? 'critical' : 'warning', `auth_${type}`);
+    try {
+      await this.parts.securityEvents?.append({
+        at: new Date(this.now()).toISOString(),
+        kind: 'auth_failed',
+        // A did claimed by an unknown signer is the caller's text: bounded, like the header.
+        subject: subject === null ? null : subject.slice(0, MAX_SUBJECT_CHARS),
+        detail: JSON.stringify({ type, reason: redactText(message) }),
+      });
+    } catch {
+      // The request is refused either way; a store that cannot record it shows in the metric.
+      this.parts.metrics.security('warning', 'auth_event_unrecorded');
+    }
     return httpError('UNAUTHENTICATED', message);
   }
 }

@@ -40,6 +40,34 @@ describe('gateway HTTP API', () => {
       expect(malformed.text).not.toContain('dXNlcjpwYXNz');
     });
 
+    it('records each refusal as an auth_failed security event naming the key id, never the secret', async () => {
+      const keyId = gw.adminKey.split('_')[1] ?? '';
+      const wrongSecret = `Zz9${'q'.repeat(40)}`;
+      const presented = `oacp_${keyId}_${wrongSecret}`;
+      const seen = await gw.gateway.store.securityEvents.list({ kind: 'auth_failed' });
+      const afterId = seen.at(-1)?.id ?? 0;
+      const wrong = await raw(gw.url, '/v1/agents', { headers: { authorization: `Bearer ${presented}` } });
+      expect(wrong.status).toBe(401);
+      const malformed = await raw(gw.url, '/v1/agents', { headers: { authorization: 'Basic dXNlcjpwYXNz' } });
+      expect(malformed.status).toBe(401);
+      const rows = await gw.gateway.store.securityEvents.list({ kind: 'auth_failed', afterId });
+      expect(rows).toHaveLength(2);
+      const [wrongRow, malformedRow] = rows;
+      expect(wrongRow?.subject).toBe(keyId);
+      expect(JSON.parse(wrongRow?.detail ?? '{}')).toEqual({
+        type: 'api_key_refused',
+        reason: `wrong secret for API key ${keyId}`,
+      });
+      expect(malformedRow?.subject).toBeNull();
+      expect(JSON.parse(malformedRow?.detail ?? '{}')).toMatchObject({ type: 'malformed' });
+      for (const row of rows) {
+        expect(row.detail).not.toContain(wrongSecret);
+        expect(row.detail).not.toContain(presented);
+        expect(row.detail).not.toContain('dXNlcjpwYXNz');
+        expect(JSON.stringify(row)).not.toContain(gw.adminKey.split('_')[2] ?? 'never');
+      }
+    });
+
     it('enforces API key scopes', async () => {
       const reader = await gw.keyWith(['agents:read']);
       const create = await raw(gw.url, '/v1/agents', {
