@@ -61,7 +61,7 @@ export interface GatewayOptions {
   readonly insecure?: boolean;
   /** Native tools, defined with defineTool. */
   readonly tools?: readonly NativeTool[];
-  /** Attributes of MCP tools for the global policies, by server then tool name (`resource.<name>`). */
+  /** Attributes of MCP tools for the global policies, by server then tool name (`resource.<name>`); replaces a server's `tool_attributes` from oacp.yaml. */
   readonly mcpToolAttributes?: Readonly<Record<string, Readonly<Record<string, ToolAttributes>>>>;
   /** Overrides the limits of oacp.yaml's `quotas` (tools, api_key_calls_per_min, llm_token_budget), field by field. */
   readonly quotas?: GatewayQuotaOptions;
@@ -178,7 +178,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         coSign,
         logger,
       });
-      await registry.addSource(source, options.mcpToolAttributes?.[server.name] ?? {});
+      await registry.addSource(source, options.mcpToolAttributes?.[server.name] ?? server.tool_attributes);
     }
 
     // The config's limits, each overridable by the option of the same meaning.

@@ -8,6 +8,30 @@ const ServerName = z.string({ error: 'expected a string' }).regex(/^[A-Za-z0-9][
 
 const strings = () => z.array(text(), { error: 'expected a list of strings' });
 
+const ATTRIBUTE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+/** A tool's attributes as the global policies read them (`resource.<name>`). */
+const ToolAttributes = z
+  .record(
+    z.string(),
+    z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, a number or true/false' }),
+    {
+      error: (issue) =>
+        issue.code === 'invalid_type' ? 'expected a mapping of attribute name to value' : undefined,
+    },
+  )
+  .superRefine((attributes, ctx) => {
+    for (const name of Object.keys(attributes)) {
+      if (!ATTRIBUTE_NAME.test(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: 'attribute names are 1-64 letters, digits and _ (not starting with a digit)',
+        });
+      }
+    }
+  });
+
 /**
  * One MCP server the gateway fronts: the YAML twin of `oacp mcp run` flags
  * (`allow_files` is `--allow-files`, and so on), so a server moves between
@@ -45,6 +69,13 @@ export const McpServerSchema = z
     attest_level: oneOf(['basic', 'standard'] as const).default('basic'),
     agent: text().optional(),
     learn: bool().default(false),
+    /** Attributes of this server's tools for the global policies, by the tool's upstream name. */
+    tool_attributes: z
+      .record(z.string(), ToolAttributes, {
+        error: (issue) =>
+          issue.code === 'invalid_type' ? 'expected a mapping of tool name to attributes' : undefined,
+      })
+      .default({}),
   })
   .superRefine((server, ctx) => {
     if ((server.command === undefined) === (server.url === undefined)) {

@@ -165,6 +165,29 @@ describe('oacp.yaml', () => {
     expect(refusal(document)).toContain(message);
   });
 
+  it('reads MCP tool attributes per server and refuses a bad one, naming its key', () => {
+    const server = { name: 'files', command: 'npx' };
+    const config = parseGatewayConfig(
+      { mcp: { servers: [{ ...server, tool_attributes: { write_file: { access: 'write', level: 2 } } }] } },
+      '/etc/oacp',
+    );
+    expect(config.mcp.servers[0]?.tool_attributes).toEqual({ write_file: { access: 'write', level: 2 } });
+    expect(
+      parseGatewayConfig({ mcp: { servers: [server] } }, '/etc/oacp').mcp.servers[0]?.tool_attributes,
+    ).toEqual({});
+    expect(
+      refusal({ mcp: { servers: [{ ...server, tool_attributes: { write_file: { access: ['w'] } } }] } }),
+    ).toContain(
+      'mcp.servers[0].tool_attributes.write_file.access: expected a string, a number or true/false',
+    );
+    expect(
+      refusal({ mcp: { servers: [{ ...server, tool_attributes: { write_file: 'write' } }] } }),
+    ).toContain('mcp.servers[0].tool_attributes.write_file: expected a mapping of attribute name to value');
+    expect(
+      refusal({ mcp: { servers: [{ ...server, tool_attributes: { write_file: { 'bad-name': 1 } } }] } }),
+    ).toContain('mcp.servers[0].tool_attributes.write_file.bad-name: attribute names are');
+  });
+
   it('reports every problem, not only the first', () => {
     const message = refusal({
       sandbox: { wasm: { memory_limit_mb: 0 } },

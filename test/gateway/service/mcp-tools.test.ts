@@ -34,6 +34,7 @@ describe('MCP servers from the config, through the bridge', () => {
               tier: 'light',
               policy,
               allow_env: ['MEMORY_FILE_PATH'],
+              tool_attributes: { read_graph: { data: 'graph', access: 'read' } },
             },
           ],
         },
@@ -53,6 +54,8 @@ describe('MCP servers from the config, through the bridge', () => {
     const read = tools.find((tool) => tool.name === 'memory.read_graph');
     expect(read).toMatchObject({ kind: 'mcp', server: 'memory' });
     expect(read?.definitionDigest).toMatch(/^[0-9a-f]{64}$/);
+    // From the server's tool_attributes in oacp.yaml.
+    expect(read?.attributes).toEqual({ data: 'graph', access: 'read' });
   });
 
   it('calls an MCP tool as the agent; the bridge logs a receipt naming the agent did', async () => {
