@@ -172,7 +172,9 @@ describe('approval', () => {
     const harness = await inProcess(quirky(), { approval });
     try {
       const result = await harness.client.callTool({ name: 'echo', arguments: { text: 'x' } });
-      expect(text(result)).toContain('client does not support elicitation and there is neither an approval endpoint');
+      expect(text(result)).toContain(
+        'client does not support elicitation and there is neither an approval endpoint',
+      );
     } finally {
       await harness.close();
     }
