@@ -155,7 +155,7 @@ async function runDemo(output: Output): Promise<boolean> {
       );
       allVerified &&= result.ok && decision === expect;
     }
-    out(`   try it yourself: oacp verify ${join(root, `receipt-${indexes[0]?.index ?? 0}.json`)} \\`);
+    out(`   try it yourself: npx oacp verify ${join(root, `receipt-${indexes[0]?.index ?? 0}.json`)} \\`);
     out(
       `     --proof ${join(root, `receipt-${indexes[0]?.index ?? 0}.json.tlog-proof`)} --log-key ${join(root, 'log.vkey')} --signer-key ${join(root, 'signer.pem')}`,
     );
