@@ -3,7 +3,7 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { sha256Hex } from '../core/digest.js';
 import { OacpError } from '../core/errors.js';
 import type { PolicyErrorCode } from './errors.js';
-import { lineAndColumn } from './location.js';
+import { describeCedarErrors, policyDisplayIds } from './policy-text.js';
 import { ARGUMENT_ATTRIBUTE_NOT_FOUND, OACP_CEDAR_SCHEMA } from './schema.js';
 
 /** A policy set that parsed and validated; its digest goes into every decision made with it. */
@@ -35,11 +35,14 @@ export function loadPolicyFile(path: string): LoadedPolicies {
 export function loadPolicies(text: string, source = '<inline>'): LoadedPolicies {
   const parsed = cedar.checkParsePolicySet({ staticPolicies: text });
   if (parsed.type === 'failure') {
-    throw new OacpError<PolicyErrorCode>('POLICY_SYNTAX', describeAll(parsed.errors, text, source));
+    throw new OacpError<PolicyErrorCode>('POLICY_SYNTAX', describeCedarErrors(parsed.errors, text, source));
   }
   const validation = cedar.validate({ schema: OACP_CEDAR_SCHEMA, policies: { staticPolicies: text } });
   if (validation.type === 'failure') {
-    throw new OacpError<PolicyErrorCode>('POLICY_SCHEMA', describeAll(validation.errors, text, source));
+    throw new OacpError<PolicyErrorCode>(
+      'POLICY_SCHEMA',
+      describeCedarErrors(validation.errors, text, source),
+    );
   }
   const fatal = validation.validationErrors.filter(
     (e) => !ARGUMENT_ATTRIBUTE_NOT_FOUND.test(e.error.message),
@@ -47,61 +50,14 @@ export function loadPolicies(text: string, source = '<inline>'): LoadedPolicies 
   if (fatal.length > 0) {
     throw new OacpError<PolicyErrorCode>(
       'POLICY_SCHEMA',
-      describeAll(
+      describeCedarErrors(
         fatal.map((e) => e.error),
         text,
         source,
       ),
     );
   }
-  return { text, digest: sha256Hex(text), source, displayIds: displayIds(text, source) };
-}
-
-/**
- * Cedar numbers policies by position; `policySetTextToParts` returns them
- * sorted by that id as a string (policy0, policy1, policy10, …), so sorting the
- * positional ids the same way pairs each part with its id.
- */
-function displayIds(text: string, source: string): Map<string, string> {
-  const parts = cedar.policySetTextToParts(text);
-  if (parts.type === 'failure') {
-    throw new OacpError<PolicyErrorCode>('POLICY_SYNTAX', describeAll(parts.errors, text, source));
-  }
-  const positional = parts.policies.map((_, i) => `policy${i}`).sort();
-  const ids = new Map<string, string>();
-  const seen = new Set<string>();
-  parts.policies.forEach((part, i) => {
-    const cedarId = positional[i] ?? `policy${i}`;
-    const json = cedar.policyToJson(part);
-    const annotated = json.type === 'success' ? json.json.annotations?.id : undefined;
-    const id = annotated ?? cedarId;
-    if (seen.has(id)) {
-      throw new OacpError<PolicyErrorCode>(
-        'POLICY_DUPLICATE_ID',
-        `${source}: two policies are named "${id}"`,
-      );
-    }
-    seen.add(id);
-    ids.set(cedarId, id);
-  });
-  return ids;
-}
-
-function describeAll(errors: readonly cedar.DetailedError[], text: string, source: string): string {
-  return errors.map((error) => describe(error, text, source)).join('; ');
-}
-
-function describe(error: cedar.DetailedError, text: string, source: string): string {
-  const location = error.sourceLocations?.[0];
-  const where = location === undefined ? source : at(text, source, location.start);
-  const label = location?.label ? ` (${location.label})` : '';
-  const help = error.help ? ` (${error.help})` : '';
-  return `${where}: ${error.message}${label}${help}`;
-}
-
-function at(text: string, source: string, offset: number): string {
-  const { line, column } = lineAndColumn(text, offset);
-  return `${source}:${line}:${column}`;
+  return { text, digest: sha256Hex(text), source, displayIds: policyDisplayIds(text, source) };
 }
 
 function reason(error: unknown): string {

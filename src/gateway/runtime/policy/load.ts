@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { sha256Hex } from '../../../core/digest.js';
 import { OacpError } from '../../../core/errors.js';
-import { lineAndColumn } from '../../../policy/location.js';
+import { describeCedarErrors, policyDisplayIds } from '../../../policy/policy-text.js';
 import type { RuntimeErrorCode } from '../errors.js';
 import { GATEWAY_CEDAR_SCHEMA, TOLERATED_VALIDATION } from './schema.js';
 
@@ -39,48 +39,23 @@ export function loadGlobalPolicyFiles(paths: readonly string[]): GlobalPolicies 
  */
 export function loadGlobalPolicies(text: string, source = '<inline>'): GlobalPolicies {
   const parsed = cedar.checkParsePolicySet({ staticPolicies: text });
-  if (parsed.type === 'failure') throw invalid(describe(parsed.errors, text, source));
+  if (parsed.type === 'failure') throw invalid(describeCedarErrors(parsed.errors, text, source));
   const validation = cedar.validate({ schema: GATEWAY_CEDAR_SCHEMA, policies: { staticPolicies: text } });
-  if (validation.type === 'failure') throw invalid(describe(validation.errors, text, source));
+  if (validation.type === 'failure') throw invalid(describeCedarErrors(validation.errors, text, source));
   const fatal = validation.validationErrors
     .map((e) => e.error)
     .filter((error) => !TOLERATED_VALIDATION.some((pattern) => pattern.test(error.message)));
-  if (fatal.length > 0) throw invalid(describe(fatal, text, source));
+  if (fatal.length > 0) throw invalid(describeCedarErrors(fatal, text, source));
   return { text, digest: sha256Hex(text), source, displayIds: displayIds(text, source) };
 }
 
+/** The shared id mapping, its refusals re-labelled as this loader's. */
 function displayIds(text: string, source: string): Map<string, string> {
-  const parts = cedar.policySetTextToParts(text);
-  if (parts.type === 'failure') throw invalid(describe(parts.errors, text, source));
-  // Parts come back sorted by positional id as a string (policy0, policy1, policy10, …).
-  const positional = parts.policies.map((_, i) => `policy${i}`).sort();
-  const ids = new Map<string, string>();
-  const seen = new Set<string>();
-  parts.policies.forEach((part, i) => {
-    const cedarId = positional[i] ?? `policy${i}`;
-    const json = cedar.policyToJson(part);
-    const id = (json.type === 'success' ? json.json.annotations?.id : undefined) ?? cedarId;
-    if (seen.has(id)) throw invalid(`${source}: two policies are named "${id}"`);
-    seen.add(id);
-    ids.set(cedarId, id);
-  });
-  return ids;
-}
-
-function describe(errors: readonly cedar.DetailedError[], text: string, source: string): string {
-  return errors
-    .map((error) => {
-      const location = error.sourceLocations?.[0];
-      const where =
-        location === undefined
-          ? source
-          : (() => {
-              const { line, column } = lineAndColumn(text, location.start);
-              return `${source}:${line}:${column}`;
-            })();
-      return `${where}: ${error.message}${error.help ? ` (${error.help})` : ''}`;
-    })
-    .join('; ');
+  try {
+    return policyDisplayIds(text, source);
+  } catch (error) {
+    throw invalid(error instanceof Error ? error.message : String(error));
+  }
 }
 
 function invalid(message: string): OacpError<RuntimeErrorCode> {
