@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { verifyConsistency, verifyInclusion } from '../../src/log/proof-verify.js';
-import { jsonVectors, VECTORS_DIR, vectorsPresent } from './vectors.js';
+import { jsonVectors, requireVectors } from './vectors.js';
 
 const b64 = z.string().transform((text) => new Uint8Array(Buffer.from(text, 'base64')));
 const proof = z
@@ -27,14 +27,12 @@ const ConsistencyCase = z.object({
   wantErr: z.boolean(),
 });
 
-const skipReason = `RFC 6962 vectors not found at ${VECTORS_DIR}/rfc6962`;
-const present = vectorsPresent('rfc6962');
-if (!present) console.log(`skipping: ${skipReason}`);
+requireVectors('rfc6962');
 
-describe.skipIf(!present)(
+describe(
   'RFC 9162 section 2.1.3.2 inclusion verification against transparency-dev vectors',
   () => {
-    const cases = present ? jsonVectors('rfc6962/inclusion') : [];
+    const cases = jsonVectors('rfc6962/inclusion');
     it('has vectors to check', () => expect(cases.length).toBeGreaterThan(50));
     for (const [path, raw] of cases) {
       const c = InclusionCase.parse(raw);
@@ -46,10 +44,10 @@ describe.skipIf(!present)(
   },
 );
 
-describe.skipIf(!present)(
+describe(
   'RFC 9162 section 2.1.4.2 consistency verification against transparency-dev vectors',
   () => {
-    const cases = present ? jsonVectors('rfc6962/consistency') : [];
+    const cases = jsonVectors('rfc6962/consistency');
     it('has vectors to check', () => expect(cases.length).toBeGreaterThan(50));
     for (const [path, raw] of cases) {
       const c = ConsistencyCase.parse(raw);

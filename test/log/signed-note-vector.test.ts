@@ -3,13 +3,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ed25519NoteVerifier, parseVerifierKey } from '../../src/log/note-keys.js';
 import { verifyNote } from '../../src/log/note-verify.js';
-import { VECTORS_DIR, vectorsPresent } from './vectors.js';
+import { requireVectors } from './vectors.js';
 
-const present = vectorsPresent('c2sp/signed-note-example.txt');
-if (!present) console.log(`skipping: C2SP signed-note example not found under ${VECTORS_DIR}/c2sp`);
+const C2SP = requireVectors('c2sp');
 
-describe.skipIf(!present)('c2sp.org/signed-note example from the spec', () => {
-  const read = (name: string) => (present ? readFileSync(join(VECTORS_DIR, 'c2sp', name), 'utf8') : '');
+describe('c2sp.org/signed-note example from the spec', () => {
+  const read = (name: string) => readFileSync(join(C2SP, name), 'utf8');
 
   it('verifies the example note with the example vkey', () => {
     const vkey = read('signed-note-example.vkey').trim();

@@ -1,11 +1,14 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-/** The shared conformance vectors live beside the repository: <repo>/../shared/vectors. */
-export const VECTORS_DIR = join(import.meta.dirname, '..', '..', '..', 'shared', 'vectors');
+/** Conformance vectors copied from shared/vectors into the repository, so these tests never skip. */
+export const VECTORS_DIR = join(import.meta.dirname, '..', 'fixtures', 'vectors');
 
-export function vectorsPresent(sub: string): boolean {
-  return existsSync(join(VECTORS_DIR, sub));
+/** Fails loudly when a vector folder is missing: a conformance test must never skip. */
+export function requireVectors(sub: string): string {
+  const path = join(VECTORS_DIR, sub);
+  if (!existsSync(path)) throw new Error(`conformance vectors missing: ${path}`);
+  return path;
 }
 
 /** Every JSON file under `sub`, as [path relative to the vectors dir, parsed value]. */
