@@ -29,32 +29,26 @@ const ConsistencyCase = z.object({
 
 requireVectors('rfc6962');
 
-describe(
-  'RFC 9162 section 2.1.3.2 inclusion verification against transparency-dev vectors',
-  () => {
-    const cases = jsonVectors('rfc6962/inclusion');
-    it('has vectors to check', () => expect(cases.length).toBeGreaterThan(50));
-    for (const [path, raw] of cases) {
-      const c = InclusionCase.parse(raw);
-      it(`${path}: ${c.desc} -> ${c.wantErr ? 'rejected' : 'accepted'}`, () => {
-        const verdict = verifyInclusion(c.leafIdx, c.treeSize, c.leafHash, c.proof, c.root);
-        expect(verdict.ok).toBe(!c.wantErr);
-      });
-    }
-  },
-);
+describe('RFC 9162 section 2.1.3.2 inclusion verification against transparency-dev vectors', () => {
+  const cases = jsonVectors('rfc6962/inclusion');
+  it('has vectors to check', () => expect(cases.length).toBeGreaterThan(50));
+  for (const [path, raw] of cases) {
+    const c = InclusionCase.parse(raw);
+    it(`${path}: ${c.desc} -> ${c.wantErr ? 'rejected' : 'accepted'}`, () => {
+      const verdict = verifyInclusion(c.leafIdx, c.treeSize, c.leafHash, c.proof, c.root);
+      expect(verdict.ok).toBe(!c.wantErr);
+    });
+  }
+});
 
-describe(
-  'RFC 9162 section 2.1.4.2 consistency verification against transparency-dev vectors',
-  () => {
-    const cases = jsonVectors('rfc6962/consistency');
-    it('has vectors to check', () => expect(cases.length).toBeGreaterThan(50));
-    for (const [path, raw] of cases) {
-      const c = ConsistencyCase.parse(raw);
-      it(`${path}: ${c.desc} -> ${c.wantErr ? 'rejected' : 'accepted'}`, () => {
-        const verdict = verifyConsistency(c.size1, c.size2, c.proof, c.root1, c.root2);
-        expect(verdict.ok).toBe(!c.wantErr);
-      });
-    }
-  },
-);
+describe('RFC 9162 section 2.1.4.2 consistency verification against transparency-dev vectors', () => {
+  const cases = jsonVectors('rfc6962/consistency');
+  it('has vectors to check', () => expect(cases.length).toBeGreaterThan(50));
+  for (const [path, raw] of cases) {
+    const c = ConsistencyCase.parse(raw);
+    it(`${path}: ${c.desc} -> ${c.wantErr ? 'rejected' : 'accepted'}`, () => {
+      const verdict = verifyConsistency(c.size1, c.size2, c.proof, c.root1, c.root2);
+      expect(verdict.ok).toBe(!c.wantErr);
+    });
+  }
+});
