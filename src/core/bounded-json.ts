@@ -3,7 +3,8 @@
  * copes with any depth, but everything after it (canonicalization, digests,
  * policy contexts, JSON.stringify) recurses, so a value nested thousands of
  * levels deep would fail later, after work was done. The limit is checked on
- * the text first, in one linear pass without recursion.
+ * the text first, in one linear pass without recursion; a number that parses
+ * to Infinity is refused too (no digest or JSON answer can carry it).
  */
 
 export type BoundedJson =
@@ -33,10 +34,21 @@ export function parseBoundedJson(text: string, maxDepth: number, what: string): 
   if (depth > maxDepth) {
     return { ok: false, reason: `${what} nests ${depth} levels deep, more than the ${maxDepth}-level limit` };
   }
+  let outOfRange: string | undefined;
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(text) as unknown };
+    value = JSON.parse(text, (key, inner: unknown) => {
+      // 1e400 parses to Infinity, which no digest or JSON answer can carry: refused here, not later.
+      if (typeof inner === 'number' && !Number.isFinite(inner)) outOfRange ??= key;
+      return inner;
+    });
   } catch {
     // The parser's message quotes the text, which may hold a secret (a credential being stored).
     return { ok: false, reason: `${what} is not valid JSON` };
   }
+  if (outOfRange !== undefined) {
+    const at = outOfRange === '' ? '' : ` (at "${outOfRange.slice(0, 64)}")`;
+    return { ok: false, reason: `${what} holds a number too large for a double${at}` };
+  }
+  return { ok: true, value };
 }
