@@ -55,7 +55,7 @@ describe('per-route access', () => {
     raw(gw.url, path, {
       method,
       headers: { 'content-type': 'application/json', ...headers },
-      ...(method === 'GET' ? {} : { body: '{}' }),
+      ...(method === 'GET' || method === 'HEAD' ? {} : { body: '{}' }),
     });
 
   const signed = (method: string, path: string) => {
@@ -81,6 +81,10 @@ describe('per-route access', () => {
       const { status } = await send(method, concrete(path, self));
       if (access?.kind === 'public') expect([401, 403], `${method} ${path}`).not.toContain(status);
       else expect(status, `${method} ${path}`).toBe(401);
+      // HEAD is served by the GET route, through the same middleware.
+      if (method === 'GET' && access?.kind !== 'public') {
+        expect((await send('HEAD', concrete(path, self))).status, `HEAD ${path}`).toBe(401);
+      }
     }
   });
 

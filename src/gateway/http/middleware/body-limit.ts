@@ -8,8 +8,10 @@ import { httpError } from '../errors.js';
  * body is replaced by a stream that counts bytes as they are read and fails
  * with 413 at the limit, so a chunked body of any length costs at most the
  * limit in memory. Nothing is read here: a request refused before its body is
- * needed (no credentials, an unknown signer, a missing scope) is never read,
- * and the HTTP server discards the rest.
+ * needed (no credentials, an unknown signer, a missing scope) is never read.
+ * What the client still sends after the answer is discarded by the HTTP
+ * server (@hono/node-server drains for at most 500 ms or 64 MiB, then closes),
+ * so the client can read the answer before the connection goes.
  */
 export function bodyLimit(maxBytes: number): MiddlewareHandler<GatewayEnv> {
   return async function bodyLimit(c, next) {
