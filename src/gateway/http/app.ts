@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { GatewayEnv } from './env.js';
+import { type GatewayEnv, MAX_BODY_DEPTH } from './env.js';
 import { toHttpFailure } from './errors.js';
 import { authenticate } from './middleware/authenticate.js';
 import { authorize } from './middleware/authorize.js';
@@ -49,7 +49,7 @@ export function createApp(services: GatewayServices, mounts: readonly Mount[] = 
   const app = new Hono<GatewayEnv>();
   app.use('*', telemetry(services));
   app.use('*', hostGuard(services.hostGuard, services.metrics));
-  app.use('*', bodyLimit(services.maxBodyBytes ?? DEFAULT_MAX_BODY));
+  app.use('*', bodyLimit({ maxBytes: services.maxBodyBytes ?? DEFAULT_MAX_BODY, maxDepth: MAX_BODY_DEPTH }));
 
   const declared: DeclaredRoute[] = [];
   for (const { method, path, access, handler } of gatewayRoutes(services)) {

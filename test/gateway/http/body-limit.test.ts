@@ -31,7 +31,9 @@ describe('streaming body limit', () => {
     child = await startChild(home.home, config, home.env);
     // Warm the paths up so the measurement sees the upload, not first-use costs.
     for (let i = 0; i < 3; i++) {
-      await chunkedUpload(child.url, '/v1/agents', { authorization: `Bearer ${key}` }, 2 * MIB, 64 * 1024);
+      await chunkedUpload(child.url, '/v1/agents', { authorization: `Bearer ${key}` }, 2 * MIB, {
+        chunkBytes: 64 * 1024,
+      });
     }
   }, 120_000);
   afterAll(async () => {
@@ -92,6 +94,16 @@ describe('streaming body limit', () => {
       chunkedUpload(child.url, '/v1/agents', { authorization: `Bearer ${key}` }, ATTACK),
     );
     expect(result.status).toBe(413);
+    expect(result.sent).toBeLessThan(ATTACK);
+    expect(growth).toBeLessThan(GROWTH_BOUND);
+  });
+
+  it('cuts an endless chunked body of "[" at the nesting limit with 400, before any parser', async () => {
+    const { result, growth } = await rssGrowthDuring(pid(), () =>
+      chunkedUpload(child.url, '/a2a/anyone', {}, ATTACK, { fill: 0x5b }),
+    );
+    expect(result.status).toBe(400);
+    expect(result.response).toContain('nests more than 64 levels deep');
     expect(result.sent).toBeLessThan(ATTACK);
     expect(growth).toBeLessThan(GROWTH_BOUND);
   });

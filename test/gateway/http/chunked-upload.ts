@@ -20,8 +20,9 @@ export function chunkedUpload(
   path: string,
   headers: Record<string, string>,
   total: number,
-  chunkBytes = 1024 * 1024,
+  options: { chunkBytes?: number; fill?: number } = {},
 ): Promise<UploadResult> {
+  const chunkBytes = options.chunkBytes ?? 1024 * 1024;
   return new Promise((resolve) => {
     const socket = connect(Number(url.port), url.hostname);
     let sent = 0;
@@ -42,7 +43,7 @@ export function chunkedUpload(
     });
     socket.on('error', finish);
     socket.on('close', () => setTimeout(finish, 20));
-    const payload = Buffer.alloc(chunkBytes, 0x5b); // '[': also as deep as JSON gets
+    const payload = Buffer.alloc(chunkBytes, options.fill ?? 0x20);
     const frame = Buffer.concat([
       Buffer.from(`${chunkBytes.toString(16)}\r\n`),
       payload,
