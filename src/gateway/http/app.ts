@@ -3,7 +3,7 @@ import { type GatewayEnv, MAX_BODY_DEPTH } from './env.js';
 import { toHttpFailure } from './errors.js';
 import { authenticate } from './middleware/authenticate.js';
 import { authorize } from './middleware/authorize.js';
-import { bodyLimit } from './middleware/body-limit.js';
+import { bodyLimit, preread } from './middleware/body-limit.js';
 import { hostGuard } from './middleware/host-guard.js';
 import { telemetry } from './middleware/telemetry.js';
 import type { Access, DeclaredRoute, Method, Route } from './route.js';
@@ -58,10 +58,12 @@ export function createApp(services: GatewayServices, mounts: readonly Mount[] = 
     declared.push({ method, path, access });
   }
   for (const mount of mounts) {
-    app.route('/', mount.app);
     for (const { method, path } of mount.app.routes) {
-      if (method !== 'ALL') declared.push({ method: method as Method, path, access: mount.access });
+      if (method === 'ALL') continue;
+      app.on(method, path, preread());
+      declared.push({ method: method as Method, path, access: mount.access });
     }
+    app.route('/', mount.app);
   }
 
   app.notFound((c) =>

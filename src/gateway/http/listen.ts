@@ -42,7 +42,7 @@ export function parseListen(text: string): { host: string; port: number } {
  * requests must not cross a network in the clear by accident.
  */
 export async function listen(
-  fetch: (request: Request) => Response | Promise<Response>,
+  fetch: (request: Request, env: unknown) => Response | Promise<Response>,
   options: ListenOptions,
 ): Promise<Listening> {
   if (options.tls === undefined && !isLoopbackAddress(options.host) && options.insecure !== true) {
@@ -51,7 +51,10 @@ export async function listen(
       `refusing to listen on ${options.host} without TLS: give --tls-cert and --tls-key, or --insecure if a TLS proxy fronts the gateway`,
     );
   }
-  const listener = getRequestListener((request) => fetch(request), { overrideGlobalObjects: false });
+  // The env ({incoming, outgoing}) lets the body limit read the Node request stream directly.
+  const listener = getRequestListener((request, env) => fetch(request, env), {
+    overrideGlobalObjects: false,
+  });
   let server: Server;
   if (options.tls !== undefined) {
     let cert: Buffer;

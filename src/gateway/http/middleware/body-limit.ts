@@ -1,104 +1,61 @@
+import type { IncomingMessage } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
-import { JsonNesting, tooDeep } from '../../../core/bounded-json.js';
 import type { GatewayEnv } from '../env.js';
-import { httpError } from '../errors.js';
-
-export interface BodyLimits {
-  /** Largest body, in bytes. */
-  readonly maxBytes: number;
-  /** Deepest JSON nesting (every body the gateway takes is JSON, the A2A routes' included). */
-  readonly maxDepth: number;
-}
+import { type BodyLimits, readIncoming, readWebStream, tooLarge } from './read-body.js';
 
 /**
  * The body limits, before authentication and before anything reads the body.
- * A declared Content-Length over the limit is refused at once; otherwise the
- * body is replaced by a stream that counts bytes and JSON nesting as they are
- * read, and fails at either limit (413, or 400 for nesting), so a chunked body
- * of any length or depth costs at most the limit in memory and never reaches
- * a parser. Nothing is read here: a request refused before its body is needed
- * (no credentials, an unknown signer, a missing scope) is never read. What the
- * client still sends after the answer is read and dropped (up to 16 MiB), never kept (the
- * HTTP server, @hono/node-server, closes the connection after 500 ms or 64
- * MiB), so the client can read the answer before the connection goes.
+ * A declared Content-Length over the limit is refused at once; otherwise
+ * `readBody` (the one way a body is read) counts bytes and JSON nesting as
+ * they arrive and fails at the first byte over either limit (413, or 400 for
+ * nesting), so a chunked body of any length or depth costs at most the limit
+ * in memory and never reaches a parser. Nothing is read here: a request
+ * refused before its body is needed (no credentials, an unknown signer, a
+ * missing scope) is never read, and the HTTP server (@hono/node-server)
+ * drops what the client still sends, for at most 500 ms or 64 MiB, before
+ * it closes the connection.
  */
 export function bodyLimit(limits: BodyLimits): MiddlewareHandler<GatewayEnv> {
   return async function bodyLimit(c, next) {
     const declared = c.req.header('content-length');
     if (declared !== undefined && !(Number(declared) <= limits.maxBytes)) throw tooLarge(limits.maxBytes);
-    const raw = c.req.raw;
-    if (raw.body !== null) {
-      c.req.raw = new Request(raw.url, {
-        method: raw.method,
-        headers: raw.headers,
-        body: limitedStream(raw.body, limits),
-        signal: raw.signal,
-        duplex: 'half',
-      } as RequestInit);
-    }
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    const noBody = c.req.method === 'GET' || c.req.method === 'HEAD';
     let read: Promise<Uint8Array> | undefined;
     c.set('readBody', () => {
-      read ??= c.req.arrayBuffer().then((buffer) => new Uint8Array(buffer));
+      read ??= noBody
+        ? Promise.resolve(new Uint8Array(0))
+        : incoming !== undefined
+          ? readIncoming(incoming, limits).then((buffer) => {
+              // Whoever reads the Request afterwards (c.req.text() in a mounted app) gets these
+              // bytes: @hono/node-server serves a pre-read `rawBody` instead of the socket.
+              (incoming as IncomingMessage & { rawBody?: Buffer }).rawBody = buffer;
+              return buffer;
+            })
+          : c.req.raw.body === null
+            ? Promise.resolve(new Uint8Array(0))
+            : readWebStream(c.req.raw.body, limits).then((bytes) => {
+                c.req.raw = new Request(c.req.raw.url, {
+                  method: c.req.raw.method,
+                  headers: c.req.raw.headers,
+                  body: bytes,
+                  signal: c.req.raw.signal,
+                });
+                return bytes;
+              });
       return read;
     });
     await next();
   };
 }
 
-/** How much of a refused body is read and dropped so the client sees the answer (the server closes after 500 ms anyway). */
-const DISCARD_BYTES = 16 * 1024 * 1024;
-
 /**
- * Reads the rest of a refused body and drops it, up to DISCARD_BYTES: a
- * client still sending would otherwise find the connection closed under it
- * before reading the answer. Nothing is kept.
+ * For a mounted app that reads `c.req` itself (A2A): its body is read first,
+ * through `readBody` and so under the limits, then served to it from memory.
  */
-async function discard(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
-  try {
-    for (let dropped = 0; dropped <= DISCARD_BYTES; ) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      dropped += value.byteLength;
-    }
-    await reader.cancel();
-  } catch {
-    // The connection went first: nothing left to drop.
-  }
-}
-
-function tooLarge(maxBytes: number) {
-  return httpError('PAYLOAD_TOO_LARGE', `request bodies are limited to ${maxBytes} bytes`);
-}
-
-/** `source`, read only on demand (high-water mark 0), failing at the first byte over a limit. */
-function limitedStream(source: ReadableStream<Uint8Array>, limits: BodyLimits): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
-  const nesting = new JsonNesting();
-  let seen = 0;
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const { done, value } = await reader.read();
-        if (done) {
-          controller.close();
-          return;
-        }
-        seen += value.byteLength;
-        const refusal =
-          seen > limits.maxBytes
-            ? tooLarge(limits.maxBytes)
-            : nesting.feed(value) > limits.maxDepth
-              ? httpError('BAD_REQUEST', tooDeep('the request body', limits.maxDepth))
-              : undefined;
-        if (refusal !== undefined) {
-          controller.error(refusal);
-          void discard(reader);
-          return;
-        }
-        controller.enqueue(value);
-      },
-      cancel: (reason) => reader.cancel(reason),
-    },
-    { highWaterMark: 0 },
-  );
+export function preread(): MiddlewareHandler<GatewayEnv> {
+  return async function preread(c, next) {
+    await c.var.readBody();
+    await next();
+  };
 }
