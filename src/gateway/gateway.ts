@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { gatewayA2aServer } from '../a2a/mount.js';
 import { StandardTier, type StandardTierOptions } from '../airlock/wasm/standard-tier.js';
+import { hostGuardFor } from '../core/loopback.js';
 import { homeLayout } from '../identity/home-layout.js';
 import { loadMasterKey } from '../identity/master-key.js';
 import { SqliteNonceStore } from '../identity/sqlite-nonce-store.js';
@@ -21,7 +22,9 @@ import { CredentialVault } from './credentials/credential-vault.js';
 import { createApp } from './http/app.js';
 import { Authenticator } from './http/auth.js';
 import type { GatewayEnv } from './http/env.js';
-import { allowedHostsFor, type Listening, listen, parseListen } from './http/listen.js';
+import { type Listening, listen, parseListen } from './http/listen.js';
+import type { DeclaredRoute } from './http/route.js';
+import { open } from './http/route.js';
 import type { GatewayServices } from './http/services.js';
 import { GatewayMetrics } from './observability/gateway-metrics.js';
 import { type Logger, stderrLogger } from './observability/logger.js';
@@ -83,6 +86,8 @@ export interface GatewayOptions {
 
 export interface Gateway {
   readonly app: Hono<GatewayEnv>;
+  /** Every route `app` serves with the access it declares (docs/gateway.md, "Authentication"). */
+  readonly routes: readonly DeclaredRoute[];
   readonly services: GatewayServices;
   readonly node: OacpNode;
   readonly store: Store;
@@ -232,7 +237,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       securityEvents: store.securityEvents,
     });
     const address = parseListen(options.listen ?? config.gateway.listen);
-    const allowedHosts = allowedHostsFor(address.host);
     const services: GatewayServices = {
       agents,
       runtime,
@@ -249,26 +253,25 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       tracing,
       logger,
       ...(options.publicMetrics === undefined ? {} : { publicMetrics: options.publicMetrics }),
-      ...(allowedHosts === undefined ? {} : { allowedHosts }),
+      hostGuard: hostGuardFor(address.host),
     };
-    const app = createApp(services);
     // A2A (docs/a2a.md): the running agents' signed cards and JSON-RPC endpoints under /a2a.
-    app.route(
-      '/',
-      gatewayA2aServer({
-        agents,
-        runtime,
-        log: node.log,
-        origin: node.origin,
-        airlockKeys: [node.keys.publicKeys().airlock.raw],
-        trust: config.a2a.trust,
-        nonces,
-        onSecurityEvent: (event) => {
-          metrics.security('warning', `a2a_${event.type}`);
-          logger.warn('a2a request refused', { ...event });
-        },
-      }).app,
-    );
+    const a2a = gatewayA2aServer({
+      agents,
+      runtime,
+      log: node.log,
+      origin: node.origin,
+      airlockKeys: [node.keys.publicKeys().airlock.raw],
+      trust: config.a2a.trust,
+      nonces,
+      onSecurityEvent: (event) => {
+        metrics.security('warning', `a2a_${event.type}`);
+        logger.warn('a2a request refused', { ...event });
+      },
+    });
+    const { app, routes } = createApp(services, [
+      { app: a2a.app, access: open('A2A authenticates each message by its signature and the trust graph') },
+    ]);
 
     await restoreState(services, agents, node);
 
@@ -276,6 +279,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const tls = options.tls ?? config.gateway.tls;
     return {
       app,
+      routes,
       services,
       node,
       store,

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { OacpError } from '../core/errors.js';
+import { hostGuardFor } from '../core/loopback.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
 import type { Bridge, ServedSession } from './bridge.js';
 import type { McpErrorCode } from './errors.js';
@@ -41,25 +42,23 @@ export interface HttpBridge {
   close(): Promise<void>;
 }
 
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
 /**
  * Serves the bridge over Streamable HTTP (`/mcp`) and the legacy HTTP+SSE
  * transport (`GET /sse`, `POST /messages`). Each MCP session gets its own
- * upstream server. On a loopback address the Host header must be a loopback
- * name, which stops DNS-rebinding pages from reaching the bridge.
+ * upstream server. On a loopback address the Host header must name the
+ * listener (core/loopback.ts, the gateway's check too), which stops
+ * DNS-rebinding pages from reaching the bridge.
  */
 export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Promise<HttpBridge> {
   const path = options.path ?? '/mcp';
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
-  const loopbackOnly = LOOPBACK_NAMES.has(options.host);
+  const hostGuard = hostGuardFor(options.host);
   const streamable = new Map<string, StreamableHTTPServerTransport>();
   const sse = new Map<string, SSEServerTransport>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (loopbackOnly && !LOOPBACK_NAMES.has(hostName(req.headers.host))) {
-      return text(res, 403, 'Host header must name the loopback address this bridge listens on');
-    }
+    const host = hostGuard(req.headers.host);
+    if (host.effect === 'deny') return text(res, 403, host.reason);
     if (options.approvals !== undefined && (await options.approvals.handle(req, res))) return;
     const url = new URL(req.url ?? '/', 'http://bridge.invalid');
     if (url.pathname === path) return streamableRequest(req, res);
@@ -156,12 +155,6 @@ function listen(server: Server, host: string, port: number): Promise<void> {
     );
     server.listen(port, host, () => resolve());
   });
-}
-
-function hostName(header: string | undefined): string {
-  if (header === undefined) return '';
-  if (header.startsWith('[')) return header.slice(0, header.indexOf(']') + 1);
-  return header.split(':')[0] ?? '';
 }
 
 function isInitialize(body: unknown): boolean {

@@ -4,6 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { EgressEvent } from '../airlock/egress/audit.js';
 import type { ProcessSandbox } from '../airlock/sandbox.js';
 import type { Signer } from '../core/ed25519.js';
+import { isLoopbackAddress } from '../core/loopback.js';
 import { KeyStore } from '../identity/keystore.js';
 import { OacpNode } from '../node/oacp-node.js';
 import { defaultSigningWorkers, SigningPool } from '../node/signing-pool.js';
@@ -114,7 +115,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
       receipts: node.log,
     });
     log(`oacp: MCP bridge for ${title} at ${http.url.href} (legacy SSE: ${http.sseUrl.href})`);
-    if (!['127.0.0.1', 'localhost', '::1'].includes(options.http.host)) {
+    if (!isLoopbackAddress(options.http.host)) {
       log(
         'oacp: warning: the bridge has no authentication; anyone who can reach this address can call tools and approve calls',
       );

@@ -3,7 +3,7 @@ import type { NonceStore } from '../../identity/nonce-store.js';
 import { verifySignedRequest } from '../../identity/signed-request.js';
 import type { SecurityEventRepo } from '../../store/types.js';
 import type { ApiKeyVerdict } from '../apikeys/api-keys.js';
-import { type ApiScope, scopeGranted } from '../apikeys/scopes.js';
+import type { ApiScope } from '../apikeys/scopes.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import { redactText } from '../observability/redact.js';
 import type { AgentDirectory, AgentRecord } from '../runtime/agent-directory.js';
@@ -26,7 +26,8 @@ export interface RequestFacts {
   readonly target: string;
   readonly authorization: string | undefined;
   readonly signedRequest: string | undefined;
-  readonly body: Uint8Array;
+  /** The request body, read (under the body limit) only for a signed request from a registered agent. */
+  readonly readBody: () => Promise<Uint8Array>;
 }
 
 export interface AuthenticatorParts {
@@ -119,9 +120,10 @@ export class Authenticator {
       throw await this.refuse('unknown_agent', `no agent ${signer} is registered here`, signer);
     if (agent.state === 'retired')
       throw await this.refuse('retired_agent', `agent ${agent.name} is retired`, agent.id);
+    const payload = await request.readBody();
     const verdict = verifySignedRequest(signed, {
       publicKey: agent.id,
-      payload: request.body,
+      payload,
       purpose: `${request.method} ${request.target}`,
       nonces: this.parts.nonces,
     });
@@ -157,29 +159,6 @@ export class Authenticator {
     }
     return httpError('UNAUTHENTICATED', message);
   }
-}
-
-/** Checks an API key's scope; agents are authorized per route (only as themselves). */
-export function requireScope(principal: Principal, scope: ApiScope): void {
-  if (principal.kind !== 'api-key')
-    throw httpError('FORBIDDEN', `this operation needs an API key with scope ${scope}`);
-  if (!scopeGranted(principal.scopes, scope)) {
-    throw httpError('FORBIDDEN', `API key ${principal.keyId} lacks scope ${scope}`);
-  }
-}
-
-/** An API key with `scope`, or the agent itself. */
-export function requireScopeOrSelf(principal: Principal, scope: ApiScope, agent: AgentRecord): void {
-  if (principal.kind === 'agent') {
-    if (principal.agent.id !== agent.id) {
-      throw httpError(
-        'FORBIDDEN',
-        `agent ${principal.agent.name} may act only as itself, not as ${agent.name}`,
-      );
-    }
-    return;
-  }
-  requireScope(principal, scope);
 }
 
 /** The request purpose an agent signs: `METHOD /path?query` (docs/gateway.md). */

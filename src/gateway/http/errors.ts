@@ -1,7 +1,17 @@
+import type { QuotaErrorCode } from '../../airlock/quota/errors.js';
 import { QuotaExceededError } from '../../airlock/quota/errors.js';
+import type { CapabilityErrorCode } from '../../capability/errors.js';
 import { isOacpError, OacpError } from '../../core/errors.js';
+import type { IdentityErrorCode } from '../../identity/errors.js';
+import type { LogErrorCode } from '../../log/errors.js';
+import type { StoreErrorCode } from '../../store/errors.js';
+import type { AgentErrorCode } from '../agents/errors.js';
+import type { ApiKeyErrorCode } from '../apikeys/errors.js';
+import type { CredentialErrorCode } from '../credentials/errors.js';
 import { redactText } from '../observability/redact.js';
-import { RuntimeError } from '../runtime/errors.js';
+import type { AgentDirectoryErrorCode } from '../runtime/agent-directory.js';
+import { RuntimeError, type RuntimeErrorCode } from '../runtime/errors.js';
+import type { VaultErrorCode } from '../vault/errors.js';
 import type { ErrorBody } from './api-schemas.js';
 
 /** Errors the HTTP layer itself raises. */
@@ -21,27 +31,54 @@ export function httpError(code: HttpErrorCode, message: string): OacpError<HttpE
   return new OacpError(code, message);
 }
 
-/** Status by error code; anything unlisted is a 500 whose message is not shown. */
-const STATUS: Record<string, number> = {
+export type HttpStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 422 | 429 | 500 | 502 | 503;
+
+/**
+ * Every code a request can end with. Whole unions of the domains the routes
+ * call, so a code added to one of them does not compile until it is given a
+ * status here (instead of silently becoming a 500); from the lower layers,
+ * the codes a request can legitimately cause.
+ */
+export type MappedErrorCode =
+  | HttpErrorCode
+  | RuntimeErrorCode
+  | AgentErrorCode
+  | AgentDirectoryErrorCode
+  | ApiKeyErrorCode
+  | CredentialErrorCode
+  | VaultErrorCode
+  | CapabilityErrorCode
+  | QuotaErrorCode
+  | Extract<IdentityErrorCode, 'IDENTITY_AGENT_NAME_INVALID'>
+  | Extract<StoreErrorCode, 'STORE_CONFLICT'>
+  | Extract<LogErrorCode, 'LOG_OUT_OF_RANGE'>;
+
+/** Status by code; a 500's message is never shown (the detail goes to the log). */
+const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   BAD_REQUEST: 400,
   NOT_FOUND: 404,
   PAYLOAD_TOO_LARGE: 413,
   HOST_REFUSED: 403,
+  INTERNAL: 500,
+  GATEWAY_LISTEN_REFUSED: 500,
+  GATEWAY_LISTEN_FAILED: 500,
+  GATEWAY_TLS_INVALID: 500,
   RUNTIME_TOOL_UNKNOWN: 404,
+  RUNTIME_TOOL_EXISTS: 500,
   RUNTIME_TOOL_ARGUMENTS: 400,
   RUNTIME_TOOL_DENIED: 403,
   RUNTIME_POLICY_DENIED: 403,
+  RUNTIME_POLICY_INVALID: 500,
   RUNTIME_QUOTA_EXCEEDED: 429,
-  QUOTA_EXCEEDED: 429,
   RUNTIME_TOOL_FAILED: 502,
   RUNTIME_AGENT_NOT_RUNNING: 409,
   RUNTIME_AGENT_FAILED: 409,
   RUNTIME_AGENT_RESTARTING: 503,
   RUNTIME_AGENT_RUN_FAILED: 422,
   RUNTIME_CLOSED: 503,
-  RUNTIME_CONTEXT_CORRUPT: 500,
+  QUOTA_EXCEEDED: 429,
   AGENT_NOT_FOUND: 404,
   AGENT_EXISTS: 409,
   AGENT_TRANSITION_INVALID: 409,
@@ -50,8 +87,14 @@ const STATUS: Record<string, number> = {
   AGENT_RETIRED: 409,
   AGENT_PARENT_RETIRED: 409,
   AGENT_MANIFEST_INVALID: 400,
+  AGENT_ATTRIBUTES_INVALID: 400,
+  AGENT_RECORD_INVALID: 500,
+  AGENT_TRUST_INVALID: 500,
+  APIKEY_SCOPE_INVALID: 400,
+  APIKEY_LABEL_INVALID: 400,
   IDENTITY_AGENT_NAME_INVALID: 400,
   CAPABILITY_MANIFEST_INVALID: 400,
+  CAPABILITY_MANIFEST_UNREADABLE: 400,
   CAPABILITY_MANIFEST_UNSIGNED: 400,
   CAPABILITY_MANIFEST_SIGNATURE: 400,
   STORE_CONFLICT: 409,
@@ -59,21 +102,29 @@ const STATUS: Record<string, number> = {
   VAULT_DESTROYED: 410,
   VAULT_KEY_INVALID: 400,
   VAULT_STATE_INVALID: 409,
+  VAULT_DECRYPT_FAILED: 500,
   LOG_OUT_OF_RANGE: 404,
   CREDENTIAL_INVALID: 400,
   CREDENTIAL_UNKNOWN_AGENT: 404,
+  CREDENTIAL_DECRYPT_FAILED: 500,
+  CREDENTIAL_KEY_INVALID: 500,
 };
 
-/** Codes whose message is safe and useful to show; an unknown internal failure is not. */
-function isClientFacing(code: string): boolean {
-  return STATUS[code] !== undefined && STATUS[code] !== 500;
+/** The status a code maps to; 500 for a code no request should end with. */
+export function statusOf(code: string): HttpStatus {
+  return Object.hasOwn(STATUS, code) ? STATUS[code as MappedErrorCode] : 500;
 }
 
 export interface HttpFailure {
-  readonly status: number;
+  readonly status: HttpStatus;
   readonly body: ErrorBody;
   readonly retryAfterSeconds?: number;
 }
+
+const INTERNAL_FAILURE: HttpFailure = {
+  status: 500,
+  body: { error: { code: 'INTERNAL', message: 'internal error; see the gateway log' } },
+};
 
 /**
  * `{error: {code, message}}` with the status the code maps to, plus the quota
@@ -88,30 +139,26 @@ export function toHttpFailure(error: unknown): HttpFailure {
       body: { error: { code: 'QUOTA_EXCEEDED', message: redactText(error.message), quota: error.quota } },
     };
   }
-  if (isOacpError(error) && isClientFacing(error.code)) {
-    const status = STATUS[error.code] ?? 500;
-    const details = error instanceof RuntimeError ? error.details : {};
-    const retryAfterSeconds =
-      details.retryAfterMs !== undefined
-        ? Math.max(1, Math.ceil(details.retryAfterMs / 1000))
-        : error.code === 'RUNTIME_AGENT_RESTARTING'
-          ? 1
-          : undefined;
-    return {
-      status,
-      body: {
-        error: {
-          code: error.code,
-          message: redactText(error.message),
-          ...(details.quota === undefined ? {} : { quota: details.quota }),
-          ...(details.receipt === undefined ? {} : { receipt: details.receipt }),
-        },
-      },
-      ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
-    };
-  }
+  if (!isOacpError(error)) return INTERNAL_FAILURE;
+  const status = statusOf(error.code);
+  if (status === 500) return INTERNAL_FAILURE;
+  const details = error instanceof RuntimeError ? error.details : {};
+  const retryAfterSeconds =
+    details.retryAfterMs !== undefined
+      ? Math.max(1, Math.ceil(details.retryAfterMs / 1000))
+      : error.code === 'RUNTIME_AGENT_RESTARTING'
+        ? 1
+        : undefined;
   return {
-    status: 500,
-    body: { error: { code: 'INTERNAL', message: 'internal error; see the gateway log' } },
+    status,
+    body: {
+      error: {
+        code: error.code,
+        message: redactText(error.message),
+        ...(details.quota === undefined ? {} : { quota: details.quota }),
+        ...(details.receipt === undefined ? {} : { receipt: details.receipt }),
+      },
+    },
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
   };
 }

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { type AddressInfo, isIP } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
+import { isLoopbackAddress } from '../../core/loopback.js';
 import { httpError } from './errors.js';
 
 export interface ListenOptions {
@@ -21,16 +22,6 @@ export interface Listening {
   close(graceMs?: number): Promise<void>;
 }
 
-const LOOPBACK_NAMES = new Set(['localhost', 'ip6-localhost']);
-
-export function isLoopback(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '');
-  if (LOOPBACK_NAMES.has(bare.toLowerCase())) return true;
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  if (isIP(bare) === 6) return bare === '::1' || bare === '0:0:0:0:0:0:0:1';
-  return false;
-}
-
 /** `HOST:PORT`, `[v6]:PORT` or `:PORT` (loopback). */
 export function parseListen(text: string): { host: string; port: number } {
   const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(\d{1,5})$/.exec(text.trim());
@@ -45,29 +36,25 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host: host === '' ? '127.0.0.1' : host, port };
 }
 
-/** Host header names a loopback listener accepts (the DNS-rebinding defence); undefined for other listeners. */
-export function allowedHostsFor(host: string): ReadonlySet<string> | undefined {
-  if (!isLoopback(host)) return undefined;
-  const bracketed = isIP(host) === 6 ? `[${host}]` : host;
-  return new Set(['localhost', '127.0.0.1', '[::1]', bracketed]);
-}
-
 /**
  * Serves `fetch` (a Hono app's) over HTTP or HTTPS. Plain HTTP is allowed only
  * on a loopback address unless `insecure` is set: API keys and signed
  * requests must not cross a network in the clear by accident.
  */
 export async function listen(
-  fetch: (request: Request) => Response | Promise<Response>,
+  fetch: (request: Request, env: unknown) => Response | Promise<Response>,
   options: ListenOptions,
 ): Promise<Listening> {
-  if (options.tls === undefined && !isLoopback(options.host) && options.insecure !== true) {
+  if (options.tls === undefined && !isLoopbackAddress(options.host) && options.insecure !== true) {
     throw httpError(
       'GATEWAY_LISTEN_REFUSED',
       `refusing to listen on ${options.host} without TLS: give --tls-cert and --tls-key, or --insecure if a TLS proxy fronts the gateway`,
     );
   }
-  const listener = getRequestListener((request) => fetch(request), { overrideGlobalObjects: false });
+  // The env ({incoming, outgoing}) lets the body limit read the Node request stream directly.
+  const listener = getRequestListener((request, env) => fetch(request, env), {
+    overrideGlobalObjects: false,
+  });
   let server: Server;
   if (options.tls !== undefined) {
     let cert: Buffer;

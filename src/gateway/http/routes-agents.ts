@@ -1,12 +1,11 @@
-import type { Hono } from 'hono';
 import { OacpError } from '../../core/errors.js';
 import { type AgentRecord, descendantsOf, LIFECYCLE } from '../runtime/agent-directory.js';
 import type { AgentProgram } from '../runtime/agent-runtime.js';
 import { runtimeError } from '../runtime/errors.js';
 import { CreateAgentSchema, RunAgentSchema, TRANSITIONS, type Transition } from './api-schemas.js';
-import { requireScope, requireScopeOrSelf } from './auth.js';
-import { type GatewayEnv, parseBody } from './env.js';
+import { parseBody } from './env.js';
 import { httpError } from './errors.js';
+import { type Route, route, scope, scopeOrSelf } from './route.js';
 import type { GatewayServices } from './services.js';
 import { agentView } from './views.js';
 
@@ -27,100 +26,100 @@ export async function findAgent(services: GatewayServices, ref: string): Promise
 }
 
 /** Agents: create from a manifest, read, list, lifecycle transitions, run code. */
-export function agentRoutes(app: Hono<GatewayEnv>, services: GatewayServices): void {
+export function agentRoutes(services: GatewayServices): Route[] {
   const { agents, runtime } = services;
+  return [
+    route('POST', '/v1/agents', scope('agents:write'), async (c) => {
+      const body = await parseBody(c, CreateAgentSchema);
+      const agent = await agents.create({
+        name: body.name,
+        manifest: body.manifest,
+        ...(body.code === undefined ? {} : { code: body.code }),
+        ...(body.attributes === undefined ? {} : { attributes: body.attributes }),
+        ...(body.parent === undefined ? {} : { parent: body.parent }),
+      });
+      services.logger.info('agent created', { agent: agent.name, id: agent.id });
+      return c.json(agentView(agent, runtime), 201);
+    }),
 
-  app.post('/v1/agents', async (c) => {
-    requireScope(c.get('principal'), 'agents:write');
-    const body = parseBody(c, CreateAgentSchema);
-    const agent = await agents.create({
-      name: body.name,
-      manifest: body.manifest,
-      ...(body.code === undefined ? {} : { code: body.code }),
-      ...(body.attributes === undefined ? {} : { attributes: body.attributes }),
-      ...(body.parent === undefined ? {} : { parent: body.parent }),
-    });
-    services.logger.info('agent created', { agent: agent.name, id: agent.id });
-    return c.json(agentView(agent, runtime), 201);
-  });
+    route('GET', '/v1/agents', scope('agents:read'), async (c) =>
+      c.json({ agents: (await agents.list()).map((agent) => agentView(agent, runtime)) }),
+    ),
 
-  app.get('/v1/agents', async (c) => {
-    requireScope(c.get('principal'), 'agents:read');
-    return c.json({ agents: (await agents.list()).map((agent) => agentView(agent, runtime)) });
-  });
+    route('GET', '/v1/agents/:id', scopeOrSelf('agents:read'), async (c) => {
+      const agent = await findAgent(services, c.req.param('id') ?? '');
+      return c.json(agentView(agent, runtime));
+    }),
 
-  app.get('/v1/agents/:id', async (c) => {
-    const agent = await findAgent(services, c.req.param('id'));
-    requireScopeOrSelf(c.get('principal'), 'agents:read', agent);
-    return c.json(agentView(agent, runtime));
-  });
-
-  app.post('/v1/agents/:id/:transition{start|suspend|resume|retire}', async (c) => {
-    requireScope(c.get('principal'), 'agents:write');
-    const transition = c.req.param('transition') as Transition;
-    if (!TRANSITIONS.includes(transition)) throw httpError('NOT_FOUND', `no transition ${transition}`);
-    const agent = await findAgent(services, c.req.param('id'));
-    const rule = LIFECYCLE[transition];
-    if (!rule.from.includes(agent.state)) {
-      throw new OacpError(
-        'AGENT_ILLEGAL_TRANSITION',
-        `cannot ${transition} agent ${agent.name}: it is ${agent.state} (allowed from ${rule.from.join(', ')})`,
-      );
-    }
-    if (transition === 'start' || transition === 'resume') {
-      // The sandbox first: if the global policies refuse it, the agent keeps its state.
-      await runtime.start(programOf(agent), c.get('span'));
-      try {
+    route(
+      'POST',
+      '/v1/agents/:id/:transition{start|suspend|resume|retire}',
+      scope('agents:write'),
+      async (c) => {
+        const transition = c.req.param('transition') as Transition;
+        if (!TRANSITIONS.includes(transition)) throw httpError('NOT_FOUND', `no transition ${transition}`);
+        const agent = await findAgent(services, c.req.param('id') ?? '');
+        const rule = LIFECYCLE[transition];
+        if (!rule.from.includes(agent.state)) {
+          throw new OacpError(
+            'AGENT_ILLEGAL_TRANSITION',
+            `cannot ${transition} agent ${agent.name}: it is ${agent.state} (allowed from ${rule.from.join(', ')})`,
+          );
+        }
+        if (transition === 'start' || transition === 'resume') {
+          // The sandbox first: if the global policies refuse it, the agent keeps its state.
+          await runtime.start(programOf(agent), c.get('span'));
+          try {
+            const next = await agents.transition(agent.id, transition);
+            return c.json(agentView(next, runtime));
+          } catch (error) {
+            await runtime.stop(agent.id);
+            throw error;
+          }
+        }
         const next = await agents.transition(agent.id, transition);
-        return c.json(agentView(next, runtime));
-      } catch (error) {
         await runtime.stop(agent.id);
-        throw error;
-      }
-    }
-    const next = await agents.transition(agent.id, transition);
-    await runtime.stop(agent.id);
-    if (transition === 'retire') {
-      services.quotas.forget(agent.id);
-      // The directory retired the descendants with it; their sandboxes stop too.
-      for (const descendant of descendantsOf(await agents.list(), agent.id)) {
-        await runtime.stop(descendant.id);
-        services.quotas.forget(descendant.id);
-      }
-    }
-    services.logger.info(`agent ${transition}`, { agent: agent.name });
-    return c.json(agentView(next, runtime));
-  });
+        if (transition === 'retire') {
+          services.quotas.forget(agent.id);
+          // The directory retired the descendants with it; their sandboxes stop too.
+          for (const descendant of descendantsOf(await agents.list(), agent.id)) {
+            await runtime.stop(descendant.id);
+            services.quotas.forget(descendant.id);
+          }
+        }
+        services.logger.info(`agent ${transition}`, { agent: agent.name });
+        return c.json(agentView(next, runtime));
+      },
+    ),
 
-  app.post('/v1/agents/:id/run', async (c) => {
-    const agent = await findAgent(services, c.req.param('id'));
-    requireScopeOrSelf(c.get('principal'), 'agents:write', agent);
-    const body = parseBody(c, RunAgentSchema);
-    if (agent.state !== 'running') {
-      throw runtimeError(
-        'RUNTIME_AGENT_NOT_RUNNING',
-        `agent ${agent.name} is ${agent.state}; start it first`,
-      );
-    }
-    const result = await runtime.run(agent.id, {
-      ...(body.code === undefined ? {} : { code: body.code }),
-      input: body.input ?? null,
-      parent: c.get('span'),
-    });
-    return c.json({
-      value: result.value,
-      logs: result.logs,
-      usage: result.usage,
-      receipt: result.receipt,
-      toolCalls: result.toolCalls,
-    });
-  });
+    route('POST', '/v1/agents/:id/run', scopeOrSelf('agents:write'), async (c) => {
+      const agent = await findAgent(services, c.req.param('id') ?? '');
+      const body = await parseBody(c, RunAgentSchema);
+      if (agent.state !== 'running') {
+        throw runtimeError(
+          'RUNTIME_AGENT_NOT_RUNNING',
+          `agent ${agent.name} is ${agent.state}; start it first`,
+        );
+      }
+      const result = await runtime.run(agent.id, {
+        ...(body.code === undefined ? {} : { code: body.code }),
+        input: body.input ?? null,
+        parent: c.get('span'),
+      });
+      return c.json({
+        value: result.value,
+        logs: result.logs,
+        usage: result.usage,
+        receipt: result.receipt,
+        toolCalls: result.toolCalls,
+      });
+    }),
 
-  app.get('/v1/agents/:id/quota', async (c) => {
-    const agent = await findAgent(services, c.req.param('id'));
-    requireScopeOrSelf(c.get('principal'), 'agents:read', agent);
-    const usage = services.quotas.usage(agent.id);
-    const rates = services.quotas.ledger(agent.id, agent.manifest).usage();
-    return c.json({ agent: agent.id, ...usage, rates });
-  });
+    route('GET', '/v1/agents/:id/quota', scopeOrSelf('agents:read'), async (c) => {
+      const agent = await findAgent(services, c.req.param('id') ?? '');
+      const usage = services.quotas.usage(agent.id);
+      const rates = services.quotas.ledger(agent.id, agent.manifest).usage();
+      return c.json({ agent: agent.id, ...usage, rates });
+    }),
+  ];
 }

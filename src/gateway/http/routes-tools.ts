@@ -1,51 +1,49 @@
-import type { Hono } from 'hono';
 import { runtimeError } from '../runtime/errors.js';
 import { CallToolSchema } from './api-schemas.js';
-import { requireScope } from './auth.js';
-import { type GatewayEnv, parseBody } from './env.js';
+import { parseBody } from './env.js';
 import { httpError } from './errors.js';
+import { type Route, route, scopeOrAgent } from './route.js';
 import { findAgent, programOf } from './routes-agents.js';
 import type { GatewayServices } from './services.js';
 import { toolView } from './views.js';
 
 /** Tools: list, and call as an agent (the same checks, quotas and receipts as calls from agent code). */
-export function toolRoutes(app: Hono<GatewayEnv>, services: GatewayServices): void {
-  app.get('/v1/tools', (c) => {
-    const principal = c.get('principal');
-    if (principal.kind === 'api-key') requireScope(principal, 'tools:call');
-    return c.json({ tools: services.registry.list().map(toolView) });
-  });
+export function toolRoutes(services: GatewayServices): Route[] {
+  return [
+    route('GET', '/v1/tools', scopeOrAgent('tools:call'), (c) =>
+      c.json({ tools: services.registry.list().map(toolView) }),
+    ),
 
-  app.post('/v1/tools/:name/call', async (c) => {
-    const principal = c.get('principal');
-    const body = parseBody(c, CallToolSchema);
-    let agent = principal.kind === 'agent' ? principal.agent : undefined;
-    if (principal.kind === 'agent') {
-      if (body.agent !== undefined && body.agent !== agent?.id && body.agent !== agent?.name) {
-        throw httpError('FORBIDDEN', `agent ${principal.agent.name} may call tools only as itself`);
+    route('POST', '/v1/tools/:name/call', scopeOrAgent('tools:call'), async (c) => {
+      const principal = c.get('principal');
+      const body = await parseBody(c, CallToolSchema);
+      let agent = principal.kind === 'agent' ? principal.agent : undefined;
+      if (principal.kind === 'agent') {
+        if (body.agent !== undefined && body.agent !== agent?.id && body.agent !== agent?.name) {
+          throw httpError('FORBIDDEN', `agent ${principal.agent.name} may call tools only as itself`);
+        }
+      } else {
+        if (body.agent === undefined)
+          throw httpError('BAD_REQUEST', 'agent: required when calling with an API key');
+        agent = await findAgent(services, body.agent);
       }
-    } else {
-      requireScope(principal, 'tools:call');
-      if (body.agent === undefined)
-        throw httpError('BAD_REQUEST', 'agent: required when calling with an API key');
-      agent = await findAgent(services, body.agent);
-    }
-    if (agent === undefined) throw httpError('BAD_REQUEST', 'agent: required');
-    if (agent.state === 'retired' || agent.state === 'suspended') {
-      throw runtimeError(
-        'RUNTIME_AGENT_NOT_RUNNING',
-        `agent ${agent.name} is ${agent.state}; it makes no calls`,
-      );
-    }
-    const outcome = await services.tools.call({
-      tool: c.req.param('name'),
-      arguments: body.arguments ?? {},
-      agent: programOf(agent),
-      channel: principal.kind === 'agent' ? 'signed-request' : 'api-key',
-      ...(principal.kind === 'api-key' ? { apiKey: { id: principal.keyId } } : {}),
-      parent: c.get('span'),
-      signal: c.req.raw.signal,
-    });
-    return c.json({ result: outcome.result, isError: outcome.isError, receipt: outcome.receipt });
-  });
+      if (agent === undefined) throw httpError('BAD_REQUEST', 'agent: required');
+      if (agent.state === 'retired' || agent.state === 'suspended') {
+        throw runtimeError(
+          'RUNTIME_AGENT_NOT_RUNNING',
+          `agent ${agent.name} is ${agent.state}; it makes no calls`,
+        );
+      }
+      const outcome = await services.tools.call({
+        tool: c.req.param('name') ?? '',
+        arguments: body.arguments ?? {},
+        agent: programOf(agent),
+        channel: principal.kind === 'agent' ? 'signed-request' : 'api-key',
+        ...(principal.kind === 'api-key' ? { apiKey: { id: principal.keyId } } : {}),
+        parent: c.get('span'),
+        signal: c.req.raw.signal,
+      });
+      return c.json({ result: outcome.result, isError: outcome.isError, receipt: outcome.receipt });
+    }),
+  ];
 }

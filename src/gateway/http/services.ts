@@ -1,3 +1,4 @@
+import type { HostGuard } from '../../core/loopback.js';
 import type { CredentialVault } from '../credentials/credential-vault.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import type { Logger } from '../observability/logger.js';
@@ -40,6 +41,6 @@ export interface GatewayServices {
   readonly publicMetrics?: boolean;
   /** Largest request body accepted, in bytes (default 1 MiB). */
   readonly maxBodyBytes?: number;
-  /** Host header names accepted; set when listening on loopback (DNS-rebinding defence). */
-  readonly allowedHosts?: ReadonlySet<string>;
+  /** The Host check of the listener (core/loopback.ts hostGuardFor); none accepts every Host. */
+  readonly hostGuard?: HostGuard;
 }

@@ -4,8 +4,9 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { isLoopbackAddress as isLoopback } from '../../../src/core/loopback.js';
 import { createGateway } from '../../../src/gateway/gateway.js';
-import { isLoopback, parseListen } from '../../../src/gateway/http/listen.js';
+import { parseListen } from '../../../src/gateway/http/listen.js';
 import { silentLogger } from '../../../src/gateway/observability/logger.js';
 import { freshHome } from './node-home.js';
 

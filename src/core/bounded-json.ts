@@ -1,0 +1,83 @@
+/**
+ * JSON from outside, parsed only within a nesting limit. Parsing itself copes
+ * with any depth, but everything after it (canonicalization, digests, policy
+ * contexts, JSON.stringify) recurses, so a value nested thousands of levels
+ * deep would fail later, after work was done. The limit is checked on the
+ * text (or on bytes as they stream in) first, linearly and without recursion;
+ * a number that parses to Infinity is refused too (no digest or JSON answer
+ * can carry it).
+ */
+
+export type BoundedJson =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly reason: string };
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_ARRAY = 0x5b;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_ARRAY = 0x5d;
+const CLOSE_OBJECT = 0x7d;
+
+/**
+ * Tracks how deep JSON nests, one character code (or UTF-8 byte: every code
+ * that matters here is ASCII, and no multi-byte sequence contains one) at a
+ * time, skipping brackets inside strings; chunks may split anywhere.
+ */
+export class JsonNesting {
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  /** The deepest nesting seen so far. */
+  deepest = 0;
+
+  step(code: number): void {
+    if (this.inString) {
+      if (this.escaped) this.escaped = false;
+      else if (code === BACKSLASH) this.escaped = true;
+      else if (code === QUOTE) this.inString = false;
+    } else if (code === QUOTE) this.inString = true;
+    else if (code === OPEN_ARRAY || code === OPEN_OBJECT) {
+      if (++this.depth > this.deepest) this.deepest = this.depth;
+    } else if (code === CLOSE_ARRAY || code === CLOSE_OBJECT) this.depth--;
+  }
+
+  /** Feeds UTF-8 bytes; answers the deepest nesting so far. */
+  feed(bytes: Uint8Array): number {
+    for (let i = 0; i < bytes.length; i++) this.step(bytes[i] ?? 0);
+    return this.deepest;
+  }
+}
+
+/** Deepest nesting of arrays and objects in JSON text. */
+export function jsonDepth(text: string): number {
+  const nesting = new JsonNesting();
+  for (let i = 0; i < text.length; i++) nesting.step(text.charCodeAt(i));
+  return nesting.deepest;
+}
+
+/** The refusal for JSON nested deeper than `maxDepth`, worded the same wherever it is found. */
+export function tooDeep(what: string, maxDepth: number): string {
+  return `${what} nests more than ${maxDepth} levels deep (the limit)`;
+}
+
+/** Parses `text` as JSON nested at most `maxDepth` levels; `what` names it in the reason. */
+export function parseBoundedJson(text: string, maxDepth: number, what: string): BoundedJson {
+  if (jsonDepth(text) > maxDepth) return { ok: false, reason: tooDeep(what, maxDepth) };
+  let outOfRange: string | undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text, (key, inner: unknown) => {
+      if (typeof inner === 'number' && !Number.isFinite(inner)) outOfRange ??= key;
+      return inner;
+    });
+  } catch {
+    // The parser's message quotes the text, which may hold a secret (a credential being stored).
+    return { ok: false, reason: `${what} is not valid JSON` };
+  }
+  if (outOfRange !== undefined) {
+    const at = outOfRange === '' ? '' : ` (at "${outOfRange.slice(0, 64)}")`;
+    return { ok: false, reason: `${what} holds a number too large for a double${at}` };
+  }
+  return { ok: true, value };
+}

@@ -1,0 +1,32 @@
+import type { MiddlewareHandler } from 'hono';
+import { SIGNED_REQUEST_HEADER } from '../api-schemas.js';
+import type { Authenticator } from '../auth.js';
+import type { GatewayEnv } from '../env.js';
+
+/**
+ * Who is calling (auth.ts), for a route that is not public. The body is read
+ * only for a signed request from a registered agent (the signature covers
+ * it); a request with no credentials or an API key is decided on its headers.
+ */
+export function authenticate(auth: Authenticator): MiddlewareHandler<GatewayEnv> {
+  return async function authenticate(c, next) {
+    const signedRequest = c.req.header(SIGNED_REQUEST_HEADER);
+    c.set(
+      'principal',
+      await auth.authenticate({
+        method: c.req.method,
+        // Only a signed request needs the exact target (it is what the agent signed).
+        target: signedRequest === undefined ? c.req.path : signedTarget(c.req.url),
+        authorization: c.req.header('authorization'),
+        signedRequest,
+        readBody: c.var.readBody,
+      }),
+    );
+    await next();
+  };
+}
+
+function signedTarget(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.pathname}${parsed.search}`;
+}

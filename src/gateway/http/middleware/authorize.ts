@@ -1,0 +1,37 @@
+import type { MiddlewareHandler } from 'hono';
+import { type ApiScope, scopeGranted } from '../../apikeys/scopes.js';
+import type { AgentDirectory } from '../../runtime/agent-directory.js';
+import type { Principal } from '../auth.js';
+import type { GatewayEnv } from '../env.js';
+import { httpError } from '../errors.js';
+import type { Access } from '../route.js';
+
+/**
+ * The route's declared access, checked against the authenticated principal
+ * before the handler runs (and before the body is read). An agent named by
+ * `:id` is looked up only for a signed request, to compare it with the signer.
+ */
+export function authorize(access: Access, agents: AgentDirectory): MiddlewareHandler<GatewayEnv> {
+  return async function authorize(c, next) {
+    if (access.kind !== 'public') {
+      const principal = c.var.principal;
+      if (principal.kind === 'api-key') requireKeyScope(principal, access.scope);
+      else if (access.kind === 'scope') {
+        throw httpError('FORBIDDEN', `this operation needs an API key with scope ${access.scope}`);
+      } else if (access.kind === 'scope-or-self') {
+        const ref = c.req.param('id') ?? '';
+        const target = await agents.get(ref);
+        if (target?.id !== principal.agent.id) {
+          throw httpError('FORBIDDEN', `agent ${principal.agent.name} may act only as itself`);
+        }
+      }
+    }
+    await next();
+  };
+}
+
+function requireKeyScope(principal: Extract<Principal, { kind: 'api-key' }>, scope: ApiScope): void {
+  if (!scopeGranted(principal.scopes, scope)) {
+    throw httpError('FORBIDDEN', `API key ${principal.keyId} lacks scope ${scope}`);
+  }
+}

@@ -1,0 +1,24 @@
+import type { MiddlewareHandler } from 'hono';
+import type { HostGuard } from '../../../core/loopback.js';
+import type { GatewayMetrics } from '../../observability/gateway-metrics.js';
+import type { GatewayEnv } from '../env.js';
+import { httpError } from '../errors.js';
+
+/**
+ * The DNS-rebinding defence, before anything else is looked at: on a loopback
+ * listener the Host header must name the listener (core/loopback.ts, the same
+ * check the MCP bridge's HTTP listener makes). No guard: every Host passes.
+ */
+export function hostGuard(
+  guard: HostGuard | undefined,
+  metrics: GatewayMetrics,
+): MiddlewareHandler<GatewayEnv> {
+  return async function hostGuard(c, next) {
+    const decision = guard?.(c.req.header('host'));
+    if (decision?.effect === 'deny') {
+      metrics.security('warning', 'host_refused');
+      throw httpError('HOST_REFUSED', decision.reason);
+    }
+    await next();
+  };
+}

@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Signer } from '../../../src/core/ed25519.js';
+import { API_SCOPES, type ApiScope } from '../../../src/gateway/apikeys/scopes.js';
+import type { DeclaredRoute } from '../../../src/gateway/http/route.js';
+import { signRequest } from '../../../src/identity/signed-request.js';
+import { MANIFEST, raw, startGateway, type TestGateway } from '../service/harness.js';
+
+/**
+ * Every route the gateway serves declares who may call it (src/gateway/http/route.ts);
+ * this walks the routes the app actually registered, so a route added without a
+ * declaration, or a declaration the middleware does not enforce, fails here.
+ */
+describe('per-route access', () => {
+  let gw: TestGateway;
+  let self: { id: string; name: string };
+  let other: { id: string; name: string };
+  let signer: Signer;
+  const served: Array<{ method: string; path: string }> = [];
+
+  beforeAll(async () => {
+    gw = await startGateway();
+    self = await gw.client.createAgent({ name: 'walker', manifest: MANIFEST });
+    other = await gw.client.createAgent({ name: 'bystander', manifest: MANIFEST });
+    const found = await gw.gateway.services.agents.signer(self.id);
+    if (found === undefined) throw new Error('no signer');
+    signer = found;
+    const seen = new Set<string>();
+    for (const { method, path } of gw.gateway.app.routes) {
+      if (method === 'ALL' || seen.has(`${method} ${path}`)) continue;
+      seen.add(`${method} ${path}`);
+      served.push({ method, path });
+    }
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  const declaredFor = (method: string, path: string): DeclaredRoute | undefined =>
+    gw.gateway.routes.find((route) => route.method === method && route.path === path);
+
+  /** A concrete URL for a route pattern, naming `agent` wherever the route names one. */
+  const concrete = (path: string, agent: { id: string; name: string }) =>
+    path
+      .replace(':id', encodeURIComponent(agent.id))
+      .replace(/:transition\{[^}]*\}/, 'suspend')
+      .replace(':key', 'k')
+      .replace(':name', 'echo')
+      .replace(':index', '0')
+      .replace(':agent', agent.name)
+      .replace('*', '0/000');
+
+  const send = (method: string, path: string, headers: Record<string, string> = {}) =>
+    raw(gw.url, path, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      ...(method === 'GET' || method === 'HEAD' ? {} : { body: '{}' }),
+    });
+
+  const signed = (method: string, path: string) => {
+    const request = signRequest(signer, {
+      purpose: `${method} ${path}`,
+      payload: method === 'GET' ? '' : '{}',
+    });
+    return { 'oacp-signed-request': Buffer.from(JSON.stringify(request)).toString('base64url') };
+  };
+
+  const keyWithout = async (scope: ApiScope) =>
+    gw.keyWith(API_SCOPES.filter((granted) => granted !== scope && granted !== 'admin'));
+
+  it('finds a declaration for every registered route', () => {
+    expect(served.length).toBeGreaterThan(10);
+    const undeclared = served.filter(({ method, path }) => declaredFor(method, path) === undefined);
+    expect(undeclared).toEqual([]);
+  });
+
+  it('answers 401 without credentials on every non-public route, and never 401/403 on a public one', async () => {
+    for (const { method, path } of served) {
+      const access = declaredFor(method, path)?.access;
+      const { status } = await send(method, concrete(path, self));
+      if (access?.kind === 'public') expect([401, 403], `${method} ${path}`).not.toContain(status);
+      else expect(status, `${method} ${path}`).toBe(401);
+      // HEAD is served by the GET route, through the same middleware.
+      if (method === 'GET' && access?.kind !== 'public') {
+        expect((await send('HEAD', concrete(path, self))).status, `HEAD ${path}`).toBe(401);
+      }
+    }
+  });
+
+  it('answers 403 to an API key holding every scope but the declared one', async () => {
+    for (const { method, path } of served) {
+      const access = declaredFor(method, path)?.access;
+      if (access === undefined || access.kind === 'public') continue;
+      const key = await keyWithout(access.scope);
+      const refused = await send(method, concrete(path, self), { authorization: `Bearer ${key}` });
+      expect(refused.status, `${method} ${path}`).toBe(403);
+      expect(refused.json, `${method} ${path}`).toMatchObject({
+        error: { code: 'FORBIDDEN', message: expect.stringContaining(access.scope) },
+      });
+      const holder = await gw.keyWith([access.scope]);
+      const allowed = await send(method, concrete(path, self), { authorization: `Bearer ${holder}` });
+      expect([401, 403], `${method} ${path} with ${access.scope}`).not.toContain(allowed.status);
+    }
+  });
+
+  it('lets an agent through only where declared: itself on scope-or-self, any agent on scope-or-agent', async () => {
+    for (const { method, path } of served) {
+      const access = declaredFor(method, path)?.access;
+      if (access === undefined || access.kind === 'public') continue;
+      const own = concrete(path, self);
+      const asSelf = await send(method, own, signed(method, own));
+      if (access.kind === 'scope') expect(asSelf.status, `${method} ${path}`).toBe(403);
+      else expect([401, 403], `${method} ${path} as itself`).not.toContain(asSelf.status);
+      if (access.kind === 'scope-or-self') {
+        const theirs = concrete(path, other);
+        const asOther = await send(method, theirs, signed(method, theirs));
+        expect(asOther.status, `${method} ${path} for another agent`).toBe(403);
+      }
+    }
+  });
+
+  it('matches the access table of docs/gateway.md row for row', () => {
+    const docs = readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'gateway.md'), 'utf8');
+    const table = docs.slice(docs.indexOf('| route | access |'));
+    const rows = [...table.matchAll(/^\| `(GET|POST|PUT|DELETE) ([^`]+)` \| (.+?) \|$/gm)].map(
+      ([, method, path, access]) => `${method} ${path} ${access}`,
+    );
+    const expected = gw.gateway.routes
+      .filter((route) => !route.path.startsWith('/a2a') && !route.path.startsWith('/.well-known'))
+      .map(({ method, path, access }) => {
+        const text =
+          access.kind === 'public'
+            ? 'public'
+            : access.kind === 'scope'
+              ? `\`${access.scope}\``
+              : access.kind === 'scope-or-agent'
+                ? `\`${access.scope}\`, or any agent (as itself)`
+                : `\`${access.scope}\`, or the agent itself`;
+        return `${method} ${path.replace(/\{[^}]*\}/, '')} ${text}`;
+      });
+    expect(rows.sort()).toEqual(expected.sort());
+  });
+});
