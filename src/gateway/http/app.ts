@@ -8,6 +8,7 @@ import { httpError, toHttpFailure } from './errors.js';
 import { agentRoutes } from './routes-agents.js';
 import { contextRoutes } from './routes-context.js';
 import { credentialRoutes } from './routes-credentials.js';
+import { modelRoutes } from './routes-models.js';
 import { isPublicPath, publicRoutes } from './routes-public.js';
 import { toolRoutes } from './routes-tools.js';
 import type { GatewayServices } from './services.js';
@@ -94,7 +95,7 @@ export function createApp(services: GatewayServices): Hono<GatewayEnv> {
           method: c.req.method,
           // Only a signed request needs the exact target (it is what the agent signed).
           target: signedRequest === undefined ? c.req.path : signedTarget(c.req.url),
-          authorization: c.req.header('authorization'),
+          authorization: c.req.header('authorization') ?? anthropicKeyHeader(c.req.header('x-api-key')),
           signedRequest,
           body,
         }),
@@ -108,6 +109,7 @@ export function createApp(services: GatewayServices): Hono<GatewayEnv> {
   toolRoutes(app, services);
   contextRoutes(app, services);
   credentialRoutes(app, services);
+  modelRoutes(app, services);
 
   app.notFound((c) =>
     c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404),
@@ -119,6 +121,11 @@ export function createApp(services: GatewayServices): Hono<GatewayEnv> {
     return c.json(failure.body, failure.status as 400);
   });
   return app;
+}
+
+/** Anthropic's SDK sends its key as `x-api-key`; read it as the bearer key it is. */
+function anthropicKeyHeader(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : `Bearer ${value}`;
 }
 
 function signedTarget(url: string): string {

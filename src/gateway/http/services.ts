@@ -1,4 +1,6 @@
 import type { CredentialVault } from '../credentials/credential-vault.js';
+import type { ModelsSection } from '../models/config.js';
+import type { ModelGateway } from '../models/model-gateway.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { Tracing } from '../observability/tracing.js';
@@ -42,4 +44,6 @@ export interface GatewayServices {
   readonly maxBodyBytes?: number;
   /** Host header names accepted; set when listening on loopback (DNS-rebinding defence). */
   readonly allowedHosts?: ReadonlySet<string>;
+  /** The model leg (/v1/chat/completions, /v1/messages, …); absent: those routes answer 404. */
+  readonly models?: { readonly gateway: ModelGateway; readonly config: ModelsSection };
 }
