@@ -310,7 +310,10 @@ export class ModelGateway {
     let answer: unknown;
     try {
       const raw = await readBody(sent.response, this.parts.maxResponseBytes ?? 32 * 1024 * 1024);
-      answer = JSON.parse(raw.toString('utf8'));
+      let text = raw.toString('utf8');
+      // A provider's refusal may quote the key it was sent: it never reaches the agent.
+      if (sent.response.status >= 300) text = (await this.parts.secretsFor(sent.provider)).redact(text);
+      answer = JSON.parse(text);
     } catch (error) {
       await this.parts.budget
         .settle(

@@ -65,8 +65,20 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
     await input.finish(outcome(kind, reason));
     if (last !== undefined) yield formatSse(last);
   };
+  const upstream = input.response.body[Symbol.asyncIterator]();
   try {
-    for await (const chunk of input.response.body) {
+    for (;;) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await upstream.next();
+      } catch (error) {
+        if (input.signal?.aborted) return;
+        const reason = `the provider's stream broke off: ${(error as Error).message.slice(0, 200)}`;
+        yield* close('failed', [streamError(dialect, reason)], reason);
+        return;
+      }
+      if (next.done === true) break;
+      const chunk = next.value;
       if (input.signal?.aborted) break;
       let events: SseEvent[];
       try {
@@ -106,14 +118,13 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
     const reason = 'the provider ended the stream before its final event';
     yield* close('failed', [streamError(dialect, reason)], reason);
   } finally {
+    // Stop reading the provider: destroys the upstream body (and its connection) if it is still going.
+    await Promise.resolve(upstream.return?.(undefined)).catch(() => undefined);
     if (!finished) {
       finished = true;
-      await input.response.dump().catch(() => undefined);
       await input
         .finish(outcome('cut', 'the client went away before the stream ended'))
         .catch(() => undefined);
-    } else {
-      await input.response.dump().catch(() => undefined);
     }
   }
 }
