@@ -1,6 +1,7 @@
 import type { Hono } from 'hono';
 import { sha256Hex } from '../../core/digest.js';
 import { messages } from '../models/anthropic-wire.js';
+import { BatchRequestSchema, runBatch } from '../models/batch.js';
 import type { Dialect } from '../models/dialect.js';
 import type { ModelAnswer, ModelCaller } from '../models/model-gateway.js';
 import { anthropicModelList, openAiModelList } from '../models/model-list.js';
@@ -29,17 +30,54 @@ export function modelRoutes(app: Hono<GatewayEnv>, services: GatewayServices): v
       } catch {
         return send(await models.gateway.unreadable(dialect, caller, sha256Hex(c.var.body)));
       }
-      return send(await models.gateway.call(dialect, caller, body, c.var.span, c.req.raw.signal));
+      return send(
+        await models.gateway.call(dialect, caller, body, { parent: c.var.span, signal: c.req.raw.signal }),
+      );
     });
   serve(chatCompletions);
   serve(embeddings);
   serve(messages);
+  app.post('/v1/oacp/batches', async (c) => {
+    const caller = await modelCaller(c.var.principal, services.agents);
+    let parsed: ReturnType<typeof BatchRequestSchema.safeParse>;
+    try {
+      parsed = BatchRequestSchema.safeParse(JSON.parse(Buffer.from(c.var.body).toString('utf8')));
+    } catch {
+      throw httpError('BAD_REQUEST', 'the batch is not JSON');
+    }
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw httpError(
+        'BAD_REQUEST',
+        `batch ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`,
+      );
+    }
+    const dialect = BATCH_DIALECTS[parsed.data.endpoint] ?? chatCompletions;
+    const outcome = await runBatch({
+      gateway: models.gateway,
+      dialect,
+      caller,
+      batch: parsed.data,
+      concurrency: models.config.batch_concurrency,
+      estimateCost: (body, tokens) => models.gateway.costEstimate(body.model, tokens),
+    });
+    return new Response(JSON.stringify({ object: 'oacp.batch', results: outcome.results }), {
+      status: outcome.status,
+      headers: { 'content-type': 'application/json', ...outcome.headers },
+    });
+  });
   app.get('/v1/models', async (c) => {
     await modelCaller(c.var.principal, services.agents);
     const anthropic = c.req.header('anthropic-version') !== undefined;
     return c.json(anthropic ? anthropicModelList(models.config) : openAiModelList(models.config));
   });
 }
+
+const BATCH_DIALECTS: Record<string, Dialect> = {
+  '/v1/chat/completions': chatCompletions,
+  '/v1/embeddings': embeddings,
+  '/v1/messages': messages,
+};
 
 async function modelCaller(principal: Principal, agents: AgentDirectory): Promise<ModelCaller> {
   let agentId: string;

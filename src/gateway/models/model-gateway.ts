@@ -57,6 +57,13 @@ export interface ModelGatewayParts {
   readonly now?: () => Date;
 }
 
+export interface CallOptions {
+  readonly parent?: Span;
+  readonly signal?: AbortSignal;
+  /** Draws the call's reservation from elsewhere (a batch's pool) instead of the budgets. */
+  readonly reserve?: (tokens: number, costMicros: number) => BudgetVerdict;
+}
+
 /** Everything the receipt says, filled in as the call goes. */
 interface CallFacts {
   readonly dialect: Dialect;
@@ -90,13 +97,27 @@ export class ModelGateway {
     this.#now = parts.now ?? (() => new Date());
   }
 
+  get budget(): ModelBudget {
+    return this.parts.budget;
+  }
+
+  /** Micro-USD of `tokens` at the model's output price (the dearer side: an upper bound for reservations). */
+  costEstimate(model: unknown, tokens: number): number {
+    if (typeof model !== 'string') return 0;
+    const route = this.parts.config.aliases[model]?.model ?? model;
+    const price = this.parts.config.prices[route] ?? this.parts.config.prices[model];
+    return price === undefined
+      ? 0
+      : Math.ceil(tokens * Math.max(price.input_per_mtok, price.output_per_mtok));
+  }
+
   async call(
     dialect: Dialect,
     caller: ModelCaller,
     body: unknown,
-    parent?: Span,
-    signal?: AbortSignal,
+    options: CallOptions = {},
   ): Promise<ModelAnswer> {
+    const { parent, signal } = options;
     const started = this.#now();
     let requestDigest: string;
     try {
@@ -203,7 +224,11 @@ export class ModelGateway {
     let reserveTokens = facts.estimated;
     let remaining: number;
     try {
-      remaining = await this.parts.budget.remainingTokens(caller.lineage);
+      // A batch item draws from the batch's own reservation, which already bounds it.
+      remaining =
+        options.reserve === undefined
+          ? await this.parts.budget.remainingTokens(caller.lineage)
+          : Number.POSITIVE_INFINITY;
     } catch (error) {
       return this.#quota(facts, {
         effect: 'deny',
@@ -215,7 +240,7 @@ export class ModelGateway {
       const cap = Math.min(perRequest - facts.estimated, remaining - facts.estimated);
       maxTokens = Math.min(cap, (requestedMax as number | undefined) ?? cap);
       if (maxTokens <= 0) {
-        return this.#quota(facts, await this.parts.budget.reserve(caller.lineage, facts.estimated + 1, 0));
+        return this.#quota(facts, await this.#noRoomLeft(caller, facts, options));
       }
       reserveTokens = facts.estimated + maxTokens;
     }
@@ -231,11 +256,11 @@ export class ModelGateway {
       price === undefined
         ? 0
         : Math.ceil(usage.inputTokens * price.input_per_mtok + usage.outputTokens * price.output_per_mtok);
-    const verdict = await this.parts.budget.reserve(
-      caller.lineage,
-      reserveTokens,
-      costOf({ inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 }),
-    );
+    const estimatedCost = costOf({ inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 });
+    const verdict =
+      options.reserve === undefined
+        ? await this.parts.budget.reserve(caller.lineage, reserveTokens, estimatedCost)
+        : options.reserve(reserveTokens, estimatedCost);
     if (verdict.effect === 'deny') return this.#quota(facts, verdict);
     facts.reserved = reserveTokens;
     const reservation = verdict.reservation;
@@ -372,6 +397,21 @@ export class ModelGateway {
       'invalid_request',
       'the request body is not JSON',
     );
+  }
+
+  /** The refusal for a call with no output tokens left: the budget's own words where it gives them. */
+  async #noRoomLeft(caller: ModelCaller, facts: CallFacts, options: CallOptions): Promise<BudgetVerdict> {
+    const probe =
+      options.reserve === undefined
+        ? await this.parts.budget.reserve(caller.lineage, facts.estimated + 1, 0)
+        : options.reserve(facts.estimated + 1, 0);
+    if (probe.effect === 'deny') return probe;
+    if (options.reserve === undefined) await this.parts.budget.settle(probe.reservation, 0, 0);
+    return {
+      effect: 'deny',
+      quota: 'agent.llm_tokens_per_request',
+      reason: `no output tokens left: the input is ${facts.estimated} tokens and the limits leave none for an answer`,
+    };
   }
 
   async #settle(

@@ -56,10 +56,16 @@ describe('model budget across kill -9 between reservation and settlement', () =>
     const client = new OacpClient({ baseUrl: child.url, apiKey: admin });
     const agent = await client.createAgent({
       name: 'spender',
-      manifest: { apiVersion: 'oacp.dev/v1', kind: 'CapabilityManifest', name: 'spender', capabilities: { models: { allow: ['*'] } } },
+      manifest: {
+        apiVersion: 'oacp.dev/v1',
+        kind: 'CapabilityManifest',
+        name: 'spender',
+        capabilities: { models: { allow: ['*'] } },
+      },
     });
     const store = await openStore(defaultStorePath(home.home));
-    const agentKey = (await new ApiKeys({ store }).create({ scopes: ['models:call'], agentId: agent.id })).key;
+    const agentKey = (await new ApiKeys({ store }).create({ scopes: ['models:call'], agentId: agent.id }))
+      .key;
     await store.close();
 
     provider.queue('slow');
@@ -70,7 +76,8 @@ describe('model budget across kill -9 between reservation and settlement', () =>
         body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hello' }], max_tokens: 300 }),
       });
     const inFlight = call(child.url).catch(() => undefined);
-    for (let i = 0; i < 200 && provider.received.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 200 && provider.received.length === 0; i++)
+      await new Promise((r) => setTimeout(r, 25));
     expect(provider.received).toHaveLength(1);
     child.process.kill('SIGKILL');
     await child.exited;

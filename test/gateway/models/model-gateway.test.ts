@@ -452,3 +452,94 @@ describe('model budgets over windows and lineages', () => {
     expect(refused.status).toBe(429);
   });
 });
+
+describe('model batches', () => {
+  let provider: StandIn;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    provider = await startStandIn('batch');
+    gw = await startGateway({
+      config: {
+        sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
+        models: {
+          providers: [{ name: 'only', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
+          budgets: { tokens_per_hour: 400 },
+          batch_concurrency: 3,
+        },
+      },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    await provider?.close();
+  });
+
+  const batchOf = (count: number, maxTokens: number) => ({
+    endpoint: '/v1/chat/completions',
+    requests: Array.from({ length: count }, (_, i) => ({
+      custom_id: `item-${i}`,
+      body: { model: 'gpt-test', messages: [{ role: 'user', content: `item ${i}` }], max_tokens: maxTokens },
+    })),
+  });
+
+  it('reserves a whole batch, answers every item with a receipt of its own, and gives back what was not used', async () => {
+    const agent = await gw.client.createAgent({ name: 'batcher', manifest: manifest('batcher') });
+    const key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
+    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    const answer = await raw(gw.url, '/v1/oacp/batches', {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(batchOf(4, 20)),
+    });
+    expect(answer.status).toBe(200);
+    const results = (
+      answer.json as { results: Array<{ custom_id: string; status: number; receipt: number }> }
+    ).results;
+    expect(results.map((r) => [r.custom_id, r.status])).toEqual([0, 1, 2, 3].map((i) => [`item-${i}`, 200]));
+    expect(new Set(results.map((r) => r.receipt)).size).toBe(4);
+    for (const result of results) {
+      expect((await receiptAt(gw, result.receipt)).predicate).toMatchObject({
+        outcome: 'ok',
+        endpoint: 'chat.completions',
+      });
+    }
+    // 4 x (11 + 10) settled; the rest of the batch's reservation came back, so a batch of 8 more still fits.
+    const second = await raw(gw.url, '/v1/oacp/batches', {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(batchOf(8, 10)),
+    });
+    expect(second.status).toBe(200);
+  });
+
+  it('refuses a batch that does not fit the budget as a whole: 429, nothing sent, one receipt per item', async () => {
+    const agent = await gw.client.createAgent({ name: 'big-batcher', manifest: manifest('big-batcher') });
+    const key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
+    const sentBefore = provider.received.length;
+    const logBefore = gw.gateway.services.log.size;
+    const answer = await raw(gw.url, '/v1/oacp/batches', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(batchOf(10, 100)),
+    });
+    expect(answer.status).toBe(429);
+    expect(answer.headers.get('oacp-quota')).toBe('models.budgets.tokens_per_hour');
+    expect(provider.received.length).toBe(sentBefore);
+    expect(gw.gateway.services.log.size).toBe(logBefore + 10);
+    expect((await receiptAt(gw, logBefore)).predicate).toMatchObject({ outcome: 'quota' });
+  });
+
+  it('refuses a malformed batch with 400 naming the field', async () => {
+    const agent = await gw.client.createAgent({ name: 'sloppy', manifest: manifest('sloppy') });
+    const key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
+    const answer = await raw(gw.url, '/v1/oacp/batches', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ endpoint: '/v1/images', requests: [] }),
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.text).toContain('endpoint');
+  });
+});
