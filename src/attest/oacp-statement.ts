@@ -6,6 +6,12 @@ import {
   ExecutionPredicateSchema,
   executionSubjects,
 } from './execution.js';
+import {
+  MODEL_CALL_PREDICATE_TYPE,
+  type ModelCallPredicate,
+  ModelCallPredicateSchema,
+  modelCallSubjects,
+} from './model-call.js';
 import { IN_TOTO_STATEMENT_TYPE, type Subject } from './statement.js';
 import {
   TOOL_CALL_PREDICATE_TYPE,
@@ -23,10 +29,15 @@ interface StatementOf<T extends string, P> {
 
 export type ToolCallStatement = StatementOf<typeof TOOL_CALL_PREDICATE_TYPE, ToolCallPredicate>;
 export type ExecutionStatement = StatementOf<typeof EXECUTION_PREDICATE_TYPE, ExecutionPredicate>;
+export type ModelCallStatement = StatementOf<typeof MODEL_CALL_PREDICATE_TYPE, ModelCallPredicate>;
 /** A statement whose predicate OACP defines and checks strictly. */
-export type OacpStatement = ToolCallStatement | ExecutionStatement;
+export type OacpStatement = ToolCallStatement | ExecutionStatement | ModelCallStatement;
 
-export const OACP_PREDICATE_TYPES = [TOOL_CALL_PREDICATE_TYPE, EXECUTION_PREDICATE_TYPE] as const;
+export const OACP_PREDICATE_TYPES = [
+  TOOL_CALL_PREDICATE_TYPE,
+  EXECUTION_PREDICATE_TYPE,
+  MODEL_CALL_PREDICATE_TYPE,
+] as const;
 
 export function isOacpPredicateType(predicateType: string): boolean {
   return (OACP_PREDICATE_TYPES as readonly string[]).includes(predicateType);
@@ -60,6 +71,12 @@ export function readOacpStatement(statement: {
       return { ok: false, reason: `execution predicate: ${firstIssue(parsed.error, 'predicate')}` };
     typed = oacpStatement(EXECUTION_PREDICATE_TYPE, statement.subject, parsed.data);
     expected = executionSubjects(parsed.data);
+  } else if (statement.predicateType === MODEL_CALL_PREDICATE_TYPE) {
+    const parsed = ModelCallPredicateSchema.safeParse(statement.predicate);
+    if (!parsed.success)
+      return { ok: false, reason: `model-call predicate: ${firstIssue(parsed.error, 'predicate')}` };
+    typed = oacpStatement(MODEL_CALL_PREDICATE_TYPE, statement.subject, parsed.data);
+    expected = modelCallSubjects(parsed.data);
   } else {
     return {
       ok: false,

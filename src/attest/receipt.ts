@@ -12,8 +12,15 @@ import {
   executionSubjects,
 } from './execution.js';
 import {
+  MODEL_CALL_PREDICATE_TYPE,
+  type ModelCallPredicateInput,
+  ModelCallPredicateSchema,
+  modelCallSubjects,
+} from './model-call.js';
+import {
   agentDidOf,
   type ExecutionStatement,
+  type ModelCallStatement,
   type OacpStatement,
   readOacpStatement,
   type ToolCallStatement,
@@ -28,7 +35,8 @@ import {
 
 export type BuildStatementInput =
   | { readonly predicateType: typeof TOOL_CALL_PREDICATE_TYPE; readonly predicate: ToolCallPredicateInput }
-  | { readonly predicateType: typeof EXECUTION_PREDICATE_TYPE; readonly predicate: ExecutionPredicateInput };
+  | { readonly predicateType: typeof EXECUTION_PREDICATE_TYPE; readonly predicate: ExecutionPredicateInput }
+  | { readonly predicateType: typeof MODEL_CALL_PREDICATE_TYPE; readonly predicate: ModelCallPredicateInput };
 
 /**
  * An in-toto Statement for one of OACP's predicates, checked strictly, with its
@@ -42,6 +50,10 @@ export function buildStatement(input: {
   predicateType: typeof EXECUTION_PREDICATE_TYPE;
   predicate: ExecutionPredicateInput;
 }): ExecutionStatement;
+export function buildStatement(input: {
+  predicateType: typeof MODEL_CALL_PREDICATE_TYPE;
+  predicate: ModelCallPredicateInput;
+}): ModelCallStatement;
 export function buildStatement(input: BuildStatementInput): OacpStatement;
 export function buildStatement(input: BuildStatementInput): OacpStatement {
   if (input.predicateType === TOOL_CALL_PREDICATE_TYPE) {
@@ -64,10 +76,20 @@ export function buildStatement(input: BuildStatementInput): OacpStatement {
       predicate: parsed.data,
     });
   }
+  if (input.predicateType === MODEL_CALL_PREDICATE_TYPE) {
+    const parsed = ModelCallPredicateSchema.safeParse(input.predicate);
+    if (!parsed.success) throw invalid(`model-call predicate: ${firstIssue(parsed.error, 'predicate')}`);
+    return sealBuilt({
+      _type: IN_TOTO_STATEMENT_TYPE,
+      subject: modelCallSubjects(parsed.data),
+      predicateType: MODEL_CALL_PREDICATE_TYPE,
+      predicate: parsed.data,
+    });
+  }
   const unknownType: unknown = (input as { predicateType: unknown }).predicateType;
   throw new OacpError<AttestErrorCode>(
     'ATTEST_UNKNOWN_PREDICATE',
-    `cannot build a statement for predicate type ${JSON.stringify(unknownType)}: OACP builds only ${TOOL_CALL_PREDICATE_TYPE} and ${EXECUTION_PREDICATE_TYPE}`,
+    `cannot build a statement for predicate type ${JSON.stringify(unknownType)}: OACP builds only ${TOOL_CALL_PREDICATE_TYPE}, ${EXECUTION_PREDICATE_TYPE} and ${MODEL_CALL_PREDICATE_TYPE}`,
   );
 }
 

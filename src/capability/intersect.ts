@@ -32,6 +32,10 @@ export function intersectManifests(parent: Manifest, child: Manifest): Manifest 
         allow: intersect(p.tools.allow, c.tools.allow, namePatternCovers),
         deny: union(p.tools.deny, c.tools.deny),
       },
+      models: {
+        allow: intersect(p.models.allow, c.models.allow, namePatternCovers),
+        deny: union(p.models.deny, c.models.deny),
+      },
     },
     quotas: minQuotas(parent.quotas, child.quotas),
   };

@@ -47,12 +47,24 @@ export const ToolsSchema = z.strictObject({
   deny: z.array(ToolName).default([]),
 });
 
+const ModelName = z
+  .string()
+  .min(1, 'must not be empty')
+  .regex(/^[^\s*]*\*?$/, 'must be a model name or alias, optionally ending in *, without spaces');
+
+/** Which models (names or gateway aliases) the workload may call through the model gateway. */
+export const ModelsSchema = z.strictObject({
+  allow: z.array(ModelName).default([]),
+  deny: z.array(ModelName).default([]),
+});
+
 export const CapabilitiesSchema = z.strictObject({
   file_read: z.array(Glob).default([]),
   file_write: z.array(Glob).default([]),
   network: NetworkSchema.default({ allowlist: [], denylist: [] }),
   env: z.array(EnvName).default([]),
   tools: ToolsSchema.default({ allow: [], deny: [] }),
+  models: ModelsSchema.default({ allow: [], deny: [] }),
 });
 
 /** Defaults are the seed's quota table; each is a hard cutoff. */
@@ -87,3 +99,4 @@ export type Capabilities = z.infer<typeof CapabilitiesSchema>;
 export type Quotas = z.infer<typeof QuotasSchema>;
 export type NetworkGrant = z.infer<typeof NetworkSchema>;
 export type ToolsGrant = z.infer<typeof ToolsSchema>;
+export type ModelsGrant = z.infer<typeof ModelsSchema>;

@@ -1,5 +1,5 @@
 import { allow, type Decision, deny } from '../core/decision.js';
-import type { ToolsGrant } from './manifest.js';
+import type { ModelsGrant, ToolsGrant } from './manifest.js';
 import { namePatternMatches } from './name-pattern.js';
 
 /** A deny entry wins over any allow entry, so `allow: ['*'], deny: ['shell.*']` means what it says. */
@@ -11,6 +11,18 @@ export function decideTool(tools: ToolsGrant, name: string): Decision {
   return allowed === undefined
     ? deny(`tool "${name}" is not in tools.allow`, policyId)
     : allow(`tool "${name}" matches tools.allow entry "${allowed}"`, policyId);
+}
+
+/** A model (or gateway alias) against the manifest's `capabilities.models`: deny entries first, then the allowlist. */
+export function decideModel(models: ModelsGrant, name: string): Decision {
+  const policyId = 'capability.models';
+  const denied = models.deny.find((pattern) => namePatternMatches(pattern, name));
+  if (denied !== undefined)
+    return deny(`model "${name}" is denied by models.deny entry "${denied}"`, policyId);
+  const allowed = models.allow.find((pattern) => namePatternMatches(pattern, name));
+  return allowed === undefined
+    ? deny(`model "${name}" is not in the agent's capabilities.models.allow`, policyId)
+    : allow(`model "${name}" matches models.allow entry "${allowed}"`, policyId);
 }
 
 export function decideEnv(env: readonly string[], name: string): Decision {

@@ -18,7 +18,7 @@ import { loadGatewayConfig, parseGatewayConfig } from './config/load.js';
 import { mcpRunOptionsFor } from './config/mcp-options.js';
 import { agentQuotaDefaults, gatewayQuotaOptionsFrom } from './config/quotas-section.js';
 import type { GatewayConfig } from './config/schema.js';
-import { CredentialVault } from './credentials/credential-vault.js';
+import { CredentialVault, MODEL_PROVIDER_KEYS } from './credentials/credential-vault.js';
 import { createApp } from './http/app.js';
 import { Authenticator } from './http/auth.js';
 import type { GatewayEnv } from './http/env.js';
@@ -26,6 +26,9 @@ import { type Listening, listen, parseListen } from './http/listen.js';
 import type { DeclaredRoute } from './http/route.js';
 import { open } from './http/route.js';
 import type { GatewayServices } from './http/services.js';
+import { ModelBudget } from './models/budget.js';
+import { ModelGateway } from './models/model-gateway.js';
+import { Providers } from './models/providers.js';
 import { GatewayMetrics } from './observability/gateway-metrics.js';
 import { type Logger, stderrLogger } from './observability/logger.js';
 import { Tracing, type TracingOptions } from './observability/tracing.js';
@@ -227,6 +230,26 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     });
     closers.push(() => runtime.close());
 
+    const modelProviders = new Providers(config.models);
+    closers.push(() => modelProviders.close());
+    const budgets = config.models.budgets;
+    const models = new ModelGateway({
+      config: config.models,
+      providers: modelProviders,
+      budget: new ModelBudget(store.quotas, {
+        ...(budgets.tokens_per_hour === undefined ? {} : { tokensPerHour: budgets.tokens_per_hour }),
+        ...(budgets.tokens_per_day === undefined ? {} : { tokensPerDay: budgets.tokens_per_day }),
+        ...(budgets.cost_per_day_usd === undefined
+          ? {}
+          : { costPerDayMicros: Math.round(budgets.cost_per_day_usd * 1e6) }),
+      }),
+      globalPolicy,
+      receipts,
+      metrics,
+      tracing,
+      secretsFor: (provider) => credentials.resolveForCall(MODEL_PROVIDER_KEYS, `models/${provider.name}`),
+    });
+
     const nonces = new SqliteNonceStore(join(options.home, 'gateway-nonces.db'));
     closers.push(() => nonces.close());
     const auth = new Authenticator({
@@ -252,6 +275,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       metrics,
       tracing,
       logger,
+      models: { gateway: models, config: config.models },
       ...(options.publicMetrics === undefined ? {} : { publicMetrics: options.publicMetrics }),
       hostGuard: hostGuardFor(address.host),
     };

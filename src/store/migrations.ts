@@ -119,6 +119,14 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE UNIQUE INDEX agents_name_unique ON agents (name)',
     ],
   },
+  {
+    version: 3,
+    name: 'API keys bound to one agent',
+    statements: () => [
+      // NULL: an operator's key; a did:key: the key acts as that agent (e.g. an agent's own SDK key for models).
+      'ALTER TABLE api_keys ADD COLUMN agent_id TEXT',
+    ],
+  },
 ];
 
 /** The version a fully migrated store reports. */

@@ -145,6 +145,8 @@ export interface ApiKeyRow {
   readonly label: string | null;
   readonly createdAt: string;
   readonly revokedAt: string | null;
+  /** The agent (did:key) the key acts as, or null for an operator's key. */
+  readonly agentId: string | null;
 }
 
 export interface ApiKeyRepo {
@@ -172,6 +174,11 @@ export interface QuotaCounterRepo {
    */
   consume(input: QuotaConsumeInput): Promise<{ readonly allowed: boolean; readonly used: number }>;
   used(subject: string, resource: string, windowStart: number): Promise<number>;
+  /**
+   * Gives back up to `amount` of what was consumed in the window (a reservation
+   * settled below what it held); never below zero, never creates a window.
+   */
+  release(subject: string, resource: string, windowStart: number, amount: number): Promise<void>;
   /** Deletes windows that started before `windowStart`; returns how many. */
   prune(beforeWindowStart: number): Promise<number>;
 }

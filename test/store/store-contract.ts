@@ -411,6 +411,7 @@ export function storeContract(newLocation: () => Promise<string>): void {
         label: 'ci',
         createdAt: at(1),
         revokedAt: null,
+        agentId: null,
       };
       await store.apiKeys.insert(row);
       await expect(store.apiKeys.insert(row)).rejects.toMatchObject({ code: 'STORE_CONFLICT' });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { OacpError } from '../../core/errors.js';
+import { isDidKey } from '../../identity/did-key.js';
 import type { Store } from '../../store/index.js';
 import type { ApiKeyErrorCode } from './errors.js';
 import { hashSecret, newKey, newSalt, parseKey, secretMatches } from './key-format.js';
@@ -13,6 +14,8 @@ export type ApiKeyVerdict =
       readonly keyId: string;
       readonly scopes: readonly ApiScope[];
       readonly label: string | null;
+      /** The agent this key acts as, when it is an agent's key. */
+      readonly agentId: string | null;
     }
   | { readonly effect: 'deny'; readonly reason: string; readonly keyId?: string };
 
@@ -20,6 +23,7 @@ export interface ApiKeyInfo {
   readonly id: string;
   readonly scopes: readonly ApiScope[];
   readonly label: string | null;
+  readonly agentId: string | null;
   readonly createdAt: string;
   readonly revokedAt: string | null;
 }
@@ -51,9 +55,18 @@ export class ApiKeys {
   async create(input: {
     readonly scopes: readonly string[];
     readonly label?: string;
+    /** Binds the key to one agent (its did:key): it then authenticates as that agent, e.g. for its model SDK. */
+    readonly agentId?: string;
   }): Promise<CreatedApiKey> {
     const scopes = parseScopes(input.scopes);
     const label = input.label ?? null;
+    const agentId = input.agentId ?? null;
+    if (agentId !== null && !isDidKey(agentId)) {
+      throw new OacpError<ApiKeyErrorCode>(
+        'APIKEY_AGENT_INVALID',
+        'an agent key is bound to an agent by its did:key',
+      );
+    }
     if (label !== null && !/^[\x20-\x7e]{1,100}$/.test(label)) {
       throw new OacpError<ApiKeyErrorCode>(
         'APIKEY_LABEL_INVALID',
@@ -72,15 +85,16 @@ export class ApiKeys {
         label,
         createdAt,
         revokedAt: null,
+        agentId,
       });
       await tx.securityEvents.append({
         at: createdAt,
         kind: 'apikey.created',
         subject: id,
-        detail: JSON.stringify({ scopes, label }),
+        detail: JSON.stringify({ scopes, label, ...(agentId === null ? {} : { agentId }) }),
       });
     });
-    return { id, key: presented, scopes, label, createdAt, revokedAt: null };
+    return { id, key: presented, scopes, label, agentId, createdAt, revokedAt: null };
   }
 
   async authenticate(presented: string): Promise<ApiKeyVerdict> {
@@ -119,6 +133,7 @@ export class ApiKeys {
       keyId: parsed.id,
       scopes,
       label: row.label,
+      agentId: row.agentId ?? null,
     };
   }
 
@@ -145,6 +160,7 @@ export class ApiKeys {
       id: row.id,
       scopes: readScopes(row.scopes) ?? [],
       label: row.label,
+      agentId: row.agentId ?? null,
       createdAt: row.createdAt,
       revokedAt: row.revokedAt,
     }));

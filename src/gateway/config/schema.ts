@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CapabilitiesSchema } from '../../capability/manifest.js';
 import { isDidKey } from '../../identity/did-key.js';
+import { ModelsSectionSchema } from '../models/config.js';
 import { bool, httpUrl, listenAddress, oneOf, paths, positiveInt, TierNameSchema, text } from './fields.js';
 import { McpSectionSchema } from './mcp-section.js';
 import { QuotasSectionSchema } from './quotas-section.js';
@@ -106,6 +107,8 @@ export const GatewayConfigSchema = z.strictObject({
   policies: paths().default([]),
   /** The agents' quota ceiling, plus the per-tool, per-API-key and LLM-budget limits. */
   quotas: QuotasSectionSchema.default(QuotasSectionSchema.parse({})),
+  /** The model gateway: providers, aliases, prices, budgets (docs/model-gateway.md). */
+  models: ModelsSectionSchema.default(ModelsSectionSchema.parse({})),
 });
 
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;

@@ -48,6 +48,13 @@ const CredentialInput = z.strictObject({
 
 export type CredentialInput = z.input<typeof CredentialInput>;
 
+/**
+ * The reserved holder of model provider keys: a credential of `oacp:models`
+ * for the tool `models/<provider>` is injected (as a header) into the gateway's
+ * requests to that provider, never into an agent's sandbox or answers.
+ */
+export const MODEL_PROVIDER_KEYS = 'oacp:models';
+
 /** What describe() shows: everything about a credential except its value. */
 export interface CredentialInfo {
   readonly name: string;
@@ -94,7 +101,7 @@ export class CredentialVault {
       );
     }
     const { name, agentId, tool, inject, value } = parsed.data;
-    if ((await this.#store.agents.get(agentId)) === undefined) {
+    if (agentId !== MODEL_PROVIDER_KEYS && (await this.#store.agents.get(agentId)) === undefined) {
       throw new OacpError<CredentialErrorCode>(
         'CREDENTIAL_UNKNOWN_AGENT',
         `credential ${name} refused: there is no agent ${agentId}`,

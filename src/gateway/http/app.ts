@@ -10,6 +10,7 @@ import type { Access, DeclaredRoute, Method, Route } from './route.js';
 import { agentRoutes } from './routes-agents.js';
 import { contextRoutes } from './routes-context.js';
 import { credentialRoutes } from './routes-credentials.js';
+import { modelRoutes } from './routes-models.js';
 import { publicRoutes } from './routes-public.js';
 import { toolRoutes } from './routes-tools.js';
 import type { GatewayServices } from './services.js';
@@ -36,6 +37,7 @@ export function gatewayRoutes(services: GatewayServices): Route[] {
     ...toolRoutes(services),
     ...contextRoutes(services),
     ...credentialRoutes(services),
+    ...modelRoutes(services),
   ];
 }
 

@@ -11,7 +11,13 @@ import { httpError } from './errors.js';
 
 /** Who is calling, once authenticated. */
 export type Principal =
-  | { readonly kind: 'api-key'; readonly keyId: string; readonly scopes: readonly ApiScope[] }
+  | {
+      readonly kind: 'api-key';
+      readonly keyId: string;
+      readonly scopes: readonly ApiScope[];
+      /** Set for an agent's own key: the key acts as that agent (did:key). */
+      readonly agentId?: string;
+    }
   /** An agent proved its key by signing the request; it may act only as itself. */
   | { readonly kind: 'agent'; readonly agent: AgentRecord };
 
@@ -53,7 +59,10 @@ const MAX_SUBJECT_CHARS = 256;
  * says why without repeating what was presented.
  */
 export class Authenticator {
-  private readonly cache = new Map<string, { keyId: string; scopes: readonly ApiScope[]; expires: number }>();
+  private readonly cache = new Map<
+    string,
+    { keyId: string; scopes: readonly ApiScope[]; agentId: string | null; expires: number }
+  >();
   private readonly cacheMs: number;
   private readonly now: () => number;
 
@@ -89,14 +98,19 @@ export class Authenticator {
     const cached = this.cache.get(hash);
     const now = this.now();
     if (cached !== undefined && cached.expires > now) {
-      return { kind: 'api-key', keyId: cached.keyId, scopes: cached.scopes };
+      return apiKeyPrincipal(cached.keyId, cached.scopes, cached.agentId);
     }
     const verdict = await this.parts.apiKeys.authenticate(presented);
     if (verdict.effect === 'deny')
       throw await this.refuse('api_key_refused', verdict.reason, verdict.keyId ?? null);
     if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-    this.cache.set(hash, { keyId: verdict.keyId, scopes: verdict.scopes, expires: now + this.cacheMs });
-    return { kind: 'api-key', keyId: verdict.keyId, scopes: verdict.scopes };
+    this.cache.set(hash, {
+      keyId: verdict.keyId,
+      scopes: verdict.scopes,
+      agentId: verdict.agentId,
+      expires: now + this.cacheMs,
+    });
+    return apiKeyPrincipal(verdict.keyId, verdict.scopes, verdict.agentId);
   }
 
   private async agent(request: RequestFacts): Promise<Principal> {
@@ -159,6 +173,10 @@ export class Authenticator {
     }
     return httpError('UNAUTHENTICATED', message);
   }
+}
+
+function apiKeyPrincipal(keyId: string, scopes: readonly ApiScope[], agentId: string | null): Principal {
+  return agentId === null ? { kind: 'api-key', keyId, scopes } : { kind: 'api-key', keyId, scopes, agentId };
 }
 
 /** The request purpose an agent signs: `METHOD /path?query` (docs/gateway.md). */

@@ -11,12 +11,15 @@ export type Access =
   /** An API key holding `scope`, or any agent by signed request (the handler makes it act only as itself). */
   | { readonly kind: 'scope-or-agent'; readonly scope: ApiScope }
   /** An API key holding `scope`, or the agent named by the route's `:id` by signed request. */
-  | { readonly kind: 'scope-or-self'; readonly scope: ApiScope };
+  | { readonly kind: 'scope-or-self'; readonly scope: ApiScope }
+  /** An agent: its own key (an API key bound to it) holding `scope`, or its signed request. */
+  | { readonly kind: 'agent-key'; readonly scope: ApiScope };
 
 export const open = (why: string): Access => ({ kind: 'public', why });
 export const scope = (name: ApiScope): Access => ({ kind: 'scope', scope: name });
 export const scopeOrAgent = (name: ApiScope): Access => ({ kind: 'scope-or-agent', scope: name });
 export const scopeOrSelf = (name: ApiScope): Access => ({ kind: 'scope-or-self', scope: name });
+export const agentKey = (name: ApiScope): Access => ({ kind: 'agent-key', scope: name });
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 

@@ -1,5 +1,7 @@
 import type { HostGuard } from '../../core/loopback.js';
 import type { CredentialVault } from '../credentials/credential-vault.js';
+import type { ModelsSection } from '../models/config.js';
+import type { ModelGateway } from '../models/model-gateway.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { Tracing } from '../observability/tracing.js';
@@ -43,4 +45,6 @@ export interface GatewayServices {
   readonly maxBodyBytes?: number;
   /** The Host check of the listener (core/loopback.ts hostGuardFor); none accepts every Host. */
   readonly hostGuard?: HostGuard;
+  /** The model leg (/v1/chat/completions, /v1/messages, …); absent: those routes answer 404. */
+  readonly models?: { readonly gateway: ModelGateway; readonly config: ModelsSection };
 }

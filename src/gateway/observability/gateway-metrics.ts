@@ -21,6 +21,10 @@ export class GatewayMetrics {
   readonly toolCallDuration: Histogram;
   readonly agentRunDuration: Histogram;
   readonly agentRestarts: Counter;
+  readonly llmTokens: Counter;
+  readonly llmDuration: Histogram;
+  readonly llmBudgetRemaining: Gauge;
+  readonly llmBreakerOpen: Gauge;
 
   constructor(readonly node: string) {
     const r = this.registry;
@@ -66,6 +70,26 @@ export class GatewayMetrics {
     this.agentRestarts = r.counter('oacp_agent_restarts_total', 'Watchdog restarts of crashed agents', [
       'agent',
     ]);
+    this.llmTokens = r.counter(
+      'oacp_llm_tokens_total',
+      'LLM tokens by agent, model and kind (input, output)',
+      ['agent', 'model', 'kind'],
+    );
+    this.llmDuration = r.histogram(
+      'oacp_llm_request_duration_seconds',
+      'Model calls through the model gateway, checks and receipt included',
+      ['provider', 'model', 'outcome'],
+    );
+    this.llmBudgetRemaining = r.gauge(
+      'oacp_llm_budget_remaining_tokens',
+      'Tokens left in the tightest model-budget window of an agent, after its last call',
+      ['agent'],
+    );
+    this.llmBreakerOpen = r.gauge(
+      'oacp_llm_breaker_open',
+      "1 while a model provider's circuit breaker is open",
+      ['provider'],
+    );
   }
 
   setAgentsRunning(count: number): void {

@@ -1,4 +1,5 @@
 import { EXECUTION_PREDICATE_TYPE, type ExecutionPredicateInput } from '../../attest/execution.js';
+import { MODEL_CALL_PREDICATE_TYPE, type ModelCallPredicateInput } from '../../attest/model-call.js';
 import type { OacpStatement } from '../../attest/oacp-statement.js';
 import { buildStatement } from '../../attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../../attest/tool-call.js';
@@ -54,6 +55,15 @@ export class ReceiptRecorder {
     coSigner?: Signer,
   ): Promise<ReceiptLink> {
     const statement = buildStatement({ predicateType: EXECUTION_PREDICATE_TYPE, predicate });
+    return this.write(statement, agentName, coSigner);
+  }
+
+  async modelCall(
+    predicate: ModelCallPredicateInput,
+    agentName: string,
+    coSigner?: Signer,
+  ): Promise<ReceiptLink> {
+    const statement = buildStatement({ predicateType: MODEL_CALL_PREDICATE_TYPE, predicate });
     return this.write(statement, agentName, coSigner);
   }
 

@@ -2,15 +2,16 @@ import { isUniqueViolation, storeError } from '../errors.js';
 import type { Sql } from '../sql.js';
 import type { ApiKeyRepo, ApiKeyRow } from '../types.js';
 
-const COLUMNS = 'id, salt, hash, scopes, label, created_at AS "createdAt", revoked_at AS "revokedAt"';
+const COLUMNS =
+  'id, salt, hash, scopes, label, created_at AS "createdAt", revoked_at AS "revokedAt", agent_id AS "agentId"';
 
 export function apiKeyRepo(sql: Sql): ApiKeyRepo {
   return {
     async insert(row) {
       try {
         await sql.run(
-          'INSERT INTO api_keys (id, salt, hash, scopes, label, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-          [row.id, row.salt, row.hash, row.scopes, row.label, row.createdAt, row.revokedAt],
+          'INSERT INTO api_keys (id, salt, hash, scopes, label, created_at, revoked_at, agent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          [row.id, row.salt, row.hash, row.scopes, row.label, row.createdAt, row.revokedAt, row.agentId],
         );
       } catch (error) {
         if (isUniqueViolation(error)) throw storeError('STORE_CONFLICT', `API key ${row.id} already exists`);

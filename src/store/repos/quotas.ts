@@ -24,6 +24,14 @@ export function quotaCounterRepo(sql: Sql): QuotaCounterRepo {
       return { allowed: false, used: await used(subject, resource, windowStart) };
     },
     used,
+    async release(subject, resource, windowStart, amount) {
+      if (!(amount > 0)) return;
+      await sql.run(
+        `UPDATE quota_counters SET used = CASE WHEN used > ? THEN used - ? ELSE 0 END
+         WHERE subject = ? AND resource = ? AND window_start = ?`,
+        [amount, amount, subject, resource, windowStart],
+      );
+    },
     prune: (before) => sql.run('DELETE FROM quota_counters WHERE window_start < ?', [before]),
   };
 }

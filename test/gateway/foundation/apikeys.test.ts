@@ -35,11 +35,23 @@ describe('API keys', () => {
         id: created.id,
         scopes: ['tools:call', 'context:read'],
         label: 'ci',
+        agentId: null,
         createdAt: created.createdAt,
         revokedAt: null,
       },
     ]);
     expect(JSON.stringify(await keys.list())).not.toContain(secret);
+  });
+
+  it('binds a key to one agent by its did:key, and refuses anything else as the binding', async () => {
+    const { keys } = await setup();
+    const did = 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK';
+    const bound = await keys.create({ scopes: ['models:call'], agentId: did });
+    expect(bound.agentId).toBe(did);
+    expect(await keys.authenticate(bound.key)).toMatchObject({ effect: 'allow', agentId: did });
+    await expect(keys.create({ scopes: ['models:call'], agentId: 'alice' })).rejects.toMatchObject({
+      code: 'APIKEY_AGENT_INVALID',
+    });
   });
 
   it('authenticates the right key and reports its scopes', async () => {
@@ -52,6 +64,7 @@ describe('API keys', () => {
       keyId: created.id,
       scopes: ['agents:read'],
       label: null,
+      agentId: null,
     });
     expect(keys.authorize(verdict, 'agents:read').effect).toBe('allow');
     expect(keys.authorize(verdict, 'agents:write')).toEqual({

@@ -98,7 +98,10 @@ describe('per-route access', () => {
       expect(refused.json, `${method} ${path}`).toMatchObject({
         error: { code: 'FORBIDDEN', message: expect.stringContaining(access.scope) },
       });
-      const holder = await gw.keyWith([access.scope]);
+      const holder =
+        access.kind === 'agent-key'
+          ? (await gw.gateway.apiKeys.create({ scopes: [access.scope], agentId: self.id })).key
+          : await gw.keyWith([access.scope]);
       const allowed = await send(method, concrete(path, self), { authorization: `Bearer ${holder}` });
       expect([401, 403], `${method} ${path} with ${access.scope}`).not.toContain(allowed.status);
     }
@@ -136,7 +139,9 @@ describe('per-route access', () => {
               ? `\`${access.scope}\``
               : access.kind === 'scope-or-agent'
                 ? `\`${access.scope}\`, or any agent (as itself)`
-                : `\`${access.scope}\`, or the agent itself`;
+                : access.kind === 'agent-key'
+                  ? `an agent: its own key with \`${access.scope}\`, or its signed request`
+                  : `\`${access.scope}\`, or the agent itself`;
         return `${method} ${path.replace(/\{[^}]*\}/, '')} ${text}`;
       });
     expect(rows.sort()).toEqual(expected.sort());

@@ -17,13 +17,18 @@ export function authenticate(auth: Authenticator): MiddlewareHandler<GatewayEnv>
         method: c.req.method,
         // Only a signed request needs the exact target (it is what the agent signed).
         target: signedRequest === undefined ? c.req.path : signedTarget(c.req.url),
-        authorization: c.req.header('authorization'),
+        // Anthropic's SDK sends its key as x-api-key: read it as the bearer key it is.
+        authorization: c.req.header('authorization') ?? bearer(c.req.header('x-api-key')),
         signedRequest,
         readBody: c.var.readBody,
       }),
     );
     await next();
   };
+}
+
+function bearer(apiKey: string | undefined): string | undefined {
+  return apiKey === undefined ? undefined : `Bearer ${apiKey}`;
 }
 
 function signedTarget(url: string): string {

@@ -15,8 +15,15 @@ export function authorize(access: Access, agents: AgentDirectory): MiddlewareHan
   return async function authorize(c, next) {
     if (access.kind !== 'public') {
       const principal = c.var.principal;
-      if (principal.kind === 'api-key') requireKeyScope(principal, access.scope);
-      else if (access.kind === 'scope') {
+      if (principal.kind === 'api-key') {
+        requireKeyScope(principal, access.scope);
+        if (access.kind === 'agent-key' && principal.agentId === undefined) {
+          throw httpError(
+            'FORBIDDEN',
+            `API key ${principal.keyId} is an operator's key: this route is called as an agent, with a key bound to it (scope ${access.scope}) or a signed request`,
+          );
+        }
+      } else if (access.kind === 'scope') {
         throw httpError('FORBIDDEN', `this operation needs an API key with scope ${access.scope}`);
       } else if (access.kind === 'scope-or-self') {
         const ref = c.req.param('id') ?? '';

@@ -25,6 +25,7 @@ const RESOURCE_TYPE: Record<GatewayAction, string> = {
   'context/read': 'Context',
   'context/write': 'Context',
   'network/fetch': 'Host',
+  'models/call': 'Model',
 };
 
 /**

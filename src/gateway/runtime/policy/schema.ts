@@ -29,6 +29,9 @@ entity Context = {
 entity Host = {
   port: Long,
 };
+entity Model = {
+  provider: String,
+};
 action "sandbox/start" appliesTo {
   principal: Agent,
   resource: Sandbox,
@@ -49,6 +52,11 @@ action "network/fetch" appliesTo {
   resource: Host,
   context: { method: String },
 };
+action "models/call" appliesTo {
+  principal: Agent,
+  resource: Model,
+  context: { model: String, provider: String, estimated_tokens: Long, stream: Bool },
+};
 `;
 
 export const GATEWAY_ACTIONS = [
@@ -57,6 +65,7 @@ export const GATEWAY_ACTIONS = [
   'context/read',
   'context/write',
   'network/fetch',
+  'models/call',
 ] as const;
 export type GatewayAction = (typeof GATEWAY_ACTIONS)[number];
 

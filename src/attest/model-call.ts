@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { AgentRefSchema, commonShape, PolicyDecisionSchema } from './predicate-parts.js';
+import { Sha256HexSchema, type Subject, sha256Subject } from './statement.js';
+
+export const MODEL_CALL_PREDICATE_TYPE = 'https://oacp.dev/attestation/model-call/v1';
+
+const Count = z.number().int().nonnegative();
+
+/** One try at one provider: what it answered and how long it took. */
+export const ModelAttemptSchema = z.strictObject({
+  provider: z.string().min(1),
+  /** HTTP status, or 0 when no answer came (connection refused, timeout). */
+  status: z.number().int().nonnegative(),
+  durationMs: z.number().nonnegative(),
+  /** Why the attempt did not serve the call (never a provider key or body text). */
+  error: z.string().min(1).max(512).optional(),
+});
+
+/**
+ * One model call an agent made through the gateway's model leg, refusals
+ * included. The bodies never enter the log: only their JCS digests. Field by
+ * field in docs/receipts.md.
+ */
+export const ModelCallPredicateSchema = z
+  .strictObject({
+    agent: AgentRefSchema,
+    endpoint: z.enum(['chat.completions', 'embeddings', 'messages']),
+    provider: z.strictObject({ name: z.string().min(1), kind: z.enum(['openai', 'anthropic']) }).optional(),
+    model: z.strictObject({ requested: z.string().min(1), served: z.string().min(1).optional() }),
+    stream: z.boolean(),
+    /** sha256 of the JCS form of the request body the agent sent. */
+    requestDigest: Sha256HexSchema,
+    /** sha256 of the JCS form of the answer the agent received (a stream: the assembled answer). */
+    responseDigest: Sha256HexSchema.optional(),
+    usage: z.strictObject({
+      estimatedInputTokens: Count,
+      reservedTokens: Count,
+      inputTokens: Count,
+      outputTokens: Count,
+    }),
+    /** USD from the configured price table; absent when the model has no price. */
+    costUsd: z.number().nonnegative().optional(),
+    outcome: z.enum(['ok', 'denied', 'quota', 'failed', 'cut']),
+    /** Why the call was refused, failed or cut short. */
+    reason: z.string().min(1).max(1024).optional(),
+    policy: PolicyDecisionSchema,
+    attempts: z.array(ModelAttemptSchema),
+    ...commonShape,
+  })
+  .superRefine((value, ctx) => {
+    if (Date.parse(value.finishedAt) < Date.parse(value.startedAt)) {
+      ctx.addIssue({ code: 'custom', path: ['finishedAt'], message: 'must not be before startedAt' });
+    }
+    if (value.assurance !== 'software' || value.tee !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['assurance'], message: 'a model call runs outside any TEE' });
+    }
+    if (value.policy.effect === 'deny' && value.outcome !== 'denied') {
+      ctx.addIssue({ code: 'custom', path: ['outcome'], message: "a policy denial has outcome 'denied'" });
+    }
+    if ((value.outcome === 'denied' || value.outcome === 'quota') && value.responseDigest !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['responseDigest'], message: 'a refused call has no response' });
+    }
+  });
+export type ModelCallPredicate = z.infer<typeof ModelCallPredicateSchema>;
+export type ModelCallPredicateInput = z.input<typeof ModelCallPredicateSchema>;
+
+/** The statement is about the request and, when one came back, the response. */
+export function modelCallSubjects(predicate: ModelCallPredicate): Subject[] {
+  const subjects = [sha256Subject('request', predicate.requestDigest)];
+  if (predicate.responseDigest !== undefined)
+    subjects.push(sha256Subject('response', predicate.responseDigest));
+  return subjects;
+}

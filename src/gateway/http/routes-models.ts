@@ -1,0 +1,146 @@
+import { parseBoundedJson } from '../../core/bounded-json.js';
+import { sha256Hex } from '../../core/digest.js';
+import { messages } from '../models/anthropic-wire.js';
+import { BatchRequestSchema, runBatch } from '../models/batch.js';
+import type { Dialect } from '../models/dialect.js';
+import type { ModelAnswer, ModelCaller } from '../models/model-gateway.js';
+import { anthropicModelList, openAiModelList } from '../models/model-list.js';
+import { chatCompletions, embeddings } from '../models/openai-wire.js';
+import type { AgentDirectory } from '../runtime/agent-directory.js';
+import type { Principal } from './auth.js';
+import { type GatewayContext, MAX_BODY_DEPTH, parseBody } from './env.js';
+import { httpError } from './errors.js';
+import { agentKey, type Route, route } from './route.js';
+import type { GatewayServices } from './services.js';
+
+/**
+ * The model leg's wire-compatible endpoints (docs/model-gateway.md): OpenAI
+ * Chat Completions, Embeddings and Models, and Anthropic Messages, so an
+ * agent's usual SDK works with its base URL pointed here and an agent key
+ * (an API key bound to the agent, scope `models:call`) or a signed request.
+ */
+export function modelRoutes(services: GatewayServices): Route[] {
+  const models = services.models;
+  if (models === undefined) return [];
+  const access = agentKey('models:call');
+  const serve = (path: string, dialect: Dialect) =>
+    route('POST', path, access, async (c) => {
+      const caller = await modelCaller(c.var.principal, services.agents);
+      const bytes = await c.var.readBody();
+      const body = readJson(bytes);
+      if (body === undefined) return send(await models.gateway.unreadable(dialect, caller, sha256Hex(bytes)));
+      return send(
+        await models.gateway.call(dialect, caller, body.value, {
+          parent: c.var.span,
+          signal: c.req.raw.signal,
+        }),
+      );
+    });
+  return [
+    serve('/v1/chat/completions', chatCompletions),
+    serve('/v1/embeddings', embeddings),
+    serve('/v1/messages', messages),
+    route('POST', '/v1/oacp/batches', access, async (c: GatewayContext) => {
+      const caller = await modelCaller(c.var.principal, services.agents);
+      const batch = await parseBody(c, BatchRequestSchema);
+      const outcome = await runBatch({
+        gateway: models.gateway,
+        dialect: BATCH_DIALECTS[batch.endpoint] ?? chatCompletions,
+        caller,
+        batch,
+        concurrency: models.config.batch_concurrency,
+        estimateCost: (body, tokens) => models.gateway.costEstimate(body.model, tokens),
+      });
+      return new Response(JSON.stringify({ object: 'oacp.batch', results: outcome.results }), {
+        status: outcome.status,
+        headers: { 'content-type': 'application/json', ...outcome.headers },
+      });
+    }),
+    route('GET', '/v1/models', access, async (c) => {
+      await modelCaller(c.var.principal, services.agents);
+      const anthropic = c.req.header('anthropic-version') !== undefined;
+      return c.json(anthropic ? anthropicModelList(models.config) : openAiModelList(models.config));
+    }),
+  ];
+}
+
+/** The body as JSON (UTF-8, bounded depth); undefined when it is not. */
+function readJson(bytes: Uint8Array): { value: unknown } | undefined {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+  const parsed = parseBoundedJson(text, MAX_BODY_DEPTH, 'the request body');
+  return parsed.ok ? { value: parsed.value } : undefined;
+}
+
+const BATCH_DIALECTS: Record<string, Dialect> = {
+  '/v1/chat/completions': chatCompletions,
+  '/v1/embeddings': embeddings,
+  '/v1/messages': messages,
+};
+
+async function modelCaller(principal: Principal, agents: AgentDirectory): Promise<ModelCaller> {
+  let agentId: string;
+  let signed: boolean;
+  if (principal.kind === 'agent') {
+    agentId = principal.agent.id;
+    signed = true;
+  } else {
+    if (principal.agentId === undefined) {
+      throw httpError(
+        'FORBIDDEN',
+        `API key ${principal.keyId} is an operator's key: model calls are made as an agent, with an agent key (created with agentId) or a signed request`,
+      );
+    }
+    agentId = principal.agentId;
+    signed = false;
+  }
+  const agent = await agents.get(agentId);
+  if (agent === undefined || agent.state === 'retired') {
+    throw httpError('FORBIDDEN', `agent ${agentId} does not exist or is retired`);
+  }
+  const lineage = [agent.id];
+  for (let parent = agent.parentId; parent !== null && lineage.length < 64; ) {
+    const record = await agents.get(parent);
+    if (record === undefined) break;
+    lineage.push(record.id);
+    parent = record.parentId;
+  }
+  return {
+    did: agent.id,
+    name: agent.name,
+    manifest: agent.manifest,
+    attributes: agent.attributes,
+    lineage,
+    signed,
+  };
+}
+
+function send(answer: ModelAnswer): Response {
+  if (answer.kind === 'json') {
+    return new Response(JSON.stringify(answer.body), {
+      status: answer.status,
+      headers: { 'content-type': 'application/json', ...answer.headers },
+    });
+  }
+  const iterator = answer.events[Symbol.asyncIterator]();
+  const encoder = new TextEncoder();
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = await iterator.next();
+        if (next.done) controller.close();
+        else controller.enqueue(encoder.encode(next.value));
+      } catch (error) {
+        controller.error(error);
+      }
+    },
+    async cancel() {
+      await iterator.return?.(undefined);
+    },
+  });
+  return new Response(stream, { status: 200, headers: answer.headers });
+}

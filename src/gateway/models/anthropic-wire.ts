@@ -1,0 +1,108 @@
+import type { Dialect, StreamStep, TokenUsage } from './dialect.js';
+
+function parse(data: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(data);
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function usageOf(value: unknown): Partial<TokenUsage> | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const usage = value as Record<string, unknown>;
+  const result: { inputTokens?: number; outputTokens?: number } = {};
+  if (typeof usage.input_tokens === 'number') result.inputTokens = usage.input_tokens;
+  if (typeof usage.output_tokens === 'number') result.outputTokens = usage.output_tokens;
+  return Object.keys(result).length === 0 ? undefined : result;
+}
+
+const ERROR_TYPES: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'request_too_large',
+  429: 'rate_limit_error',
+  529: 'overloaded_error',
+};
+
+/** Anthropic Messages (`POST /v1/messages`), streaming included. */
+export const messages: Dialect = {
+  endpoint: 'messages',
+  kind: 'anthropic',
+  path: '/v1/messages',
+  generates: true,
+  read: (body) => ({ model: body.model, stream: body.stream === true, maxTokens: body.max_tokens }),
+  prepare(body, model, maxTokens) {
+    return { ...body, model, ...(maxTokens === undefined ? {} : { max_tokens: maxTokens }) };
+  },
+  answer(json) {
+    const record = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {};
+    const usage = usageOf(record.usage);
+    const served = typeof record.model === 'string' ? record.model : undefined;
+    return {
+      ...(usage?.inputTokens === undefined
+        ? {}
+        : { usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens ?? 0 } }),
+      ...(served === undefined ? {} : { served }),
+    };
+  },
+  step(event): StreamStep {
+    const data = parse(event.data);
+    if (data === undefined) return {};
+    if (data.type === 'message_start') {
+      const message = (data.message ?? {}) as Record<string, unknown>;
+      const usage = usageOf(message.usage);
+      return {
+        ...(usage === undefined ? {} : { usage }),
+        ...(typeof message.model === 'string' ? { served: message.model } : {}),
+      };
+    }
+    if (data.type === 'content_block_delta') {
+      const delta = (data.delta ?? {}) as Record<string, unknown>;
+      const text =
+        typeof delta.text === 'string'
+          ? delta.text
+          : typeof delta.partial_json === 'string'
+            ? delta.partial_json
+            : '';
+      return text === '' ? {} : { text };
+    }
+    if (data.type === 'message_delta') {
+      const usage = usageOf(data.usage);
+      return usage === undefined ? {} : { usage };
+    }
+    return {};
+  },
+  isEnd: (event) => parse(event.data)?.type === 'message_stop',
+  block(event) {
+    const data = parse(event.data);
+    if (typeof data?.index !== 'number') return {};
+    if (data.type === 'content_block_start') return { opened: data.index };
+    if (data.type === 'content_block_stop') return { closed: data.index };
+    return {};
+  },
+  cut(reason, _model, openBlocks) {
+    return [
+      ...openBlocks.map((index) => ({
+        event: 'content_block_stop',
+        data: JSON.stringify({ type: 'content_block_stop', index }),
+      })),
+      {
+        event: 'message_delta',
+        data: JSON.stringify({
+          type: 'message_delta',
+          delta: { stop_reason: 'max_tokens', stop_sequence: null },
+          usage: { output_tokens: 0 },
+          oacp: { stopped: 'budget', reason },
+        }),
+      },
+      { event: 'message_stop', data: JSON.stringify({ type: 'message_stop' }) },
+    ];
+  },
+  error(status, code, message) {
+    return { type: 'error', error: { type: ERROR_TYPES[status] ?? 'api_error', message, code } };
+  },
+};

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { BatchPool } from './batch-pool.js';
+import type { Dialect } from './dialect.js';
+import type { ModelAnswer, ModelCaller, ModelGateway } from './model-gateway.js';
+import { estimateInputTokens } from './tokens.js';
+
+export const BatchRequestSchema = z.strictObject({
+  endpoint: z.enum(['/v1/chat/completions', '/v1/embeddings', '/v1/messages'], {
+    error: 'expected /v1/chat/completions, /v1/embeddings or /v1/messages',
+  }),
+  requests: z
+    .array(
+      z.strictObject({
+        custom_id: z.string().min(1).max(64),
+        body: z.record(z.string(), z.unknown(), { error: 'expected a JSON object' }),
+      }),
+    )
+    .min(1, { error: 'a batch needs at least one request' })
+    .max(1000, { error: 'a batch holds at most 1000 requests' }),
+});
+export type BatchRequest = z.infer<typeof BatchRequestSchema>;
+
+export interface BatchResult {
+  readonly custom_id: string;
+  readonly status: number;
+  readonly body: unknown;
+  readonly receipt?: number;
+}
+
+/**
+ * Runs a batch: the budget of the whole batch (each item's input estimate plus
+ * its output cap) is reserved first, or every item is refused with a receipt;
+ * then the items run through the one model-call path, `concurrency` at a time,
+ * each with its own receipt, drawing from the batch's reservation. None of the
+ * configured provider kinds has a batch API this gateway calls yet, so items
+ * are sent concurrently under the limit.
+ */
+export async function runBatch(input: {
+  readonly gateway: ModelGateway;
+  readonly dialect: Dialect;
+  readonly caller: ModelCaller;
+  readonly batch: BatchRequest;
+  readonly concurrency: number;
+  readonly estimateCost: (body: Readonly<Record<string, unknown>>, tokens: number) => number;
+}): Promise<{ status: number; results: BatchResult[]; headers: Record<string, string> }> {
+  const { gateway, dialect, caller, batch } = input;
+  const perRequest = caller.manifest.quotas.llm_tokens_per_request;
+  let tokens = 0;
+  let cost = 0;
+  for (const item of batch.requests) {
+    const estimated = estimateInputTokens(item.body);
+    const asked = dialect.read(item.body).maxTokens;
+    const cap = dialect.generates
+      ? Math.max(0, Math.min(typeof asked === 'number' ? asked : perRequest, perRequest - estimated))
+      : 0;
+    tokens += estimated + cap;
+    cost += input.estimateCost(item.body, estimated + cap);
+  }
+  const reserved = await BatchPool.reserve(gateway.budget, caller.lineage, tokens, cost);
+  if ('refusal' in reserved) {
+    const results: BatchResult[] = [];
+    for (const item of batch.requests) {
+      const answer = await gateway.call(dialect, caller, item.body, { reserve: () => reserved.refusal });
+      results.push(toResult(item.custom_id, answer));
+    }
+    return {
+      status: 429,
+      results,
+      headers: {
+        'oacp-quota': reserved.refusal.quota,
+        ...(reserved.refusal.retryAfterSeconds === undefined
+          ? {}
+          : { 'retry-after': String(reserved.refusal.retryAfterSeconds) }),
+      },
+    };
+  }
+  const { pool } = reserved;
+  const results: BatchResult[] = new Array(batch.requests.length);
+  let next = 0;
+  try {
+    await Promise.all(
+      Array.from({ length: Math.min(input.concurrency, batch.requests.length) }, async () => {
+        while (next < batch.requests.length) {
+          const index = next++;
+          const item = batch.requests[index];
+          if (item === undefined) continue;
+          const body = item.body.stream === true ? { ...item.body, stream: false } : item.body;
+          const answer = await gateway.call(dialect, caller, body, { reserve: (t, c) => pool.take(t, c) });
+          results[index] = toResult(item.custom_id, answer);
+        }
+      }),
+    );
+  } finally {
+    await pool.close();
+  }
+  return { status: 200, results, headers: {} };
+}
+
+function toResult(customId: string, answer: ModelAnswer): BatchResult {
+  if (answer.kind !== 'json') throw new Error('a batch item never streams');
+  const receipt = Number(answer.headers['oacp-receipt']);
+  return {
+    custom_id: customId,
+    status: answer.status,
+    body: answer.body,
+    ...(Number.isInteger(receipt) ? { receipt } : {}),
+  };
+}

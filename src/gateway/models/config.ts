@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { httpUrl, oneOf, positiveInt } from '../config/fields.js';
+
+const ProviderName = z
+  .string({ error: 'expected a provider name' })
+  .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, { error: 'provider names are 1-64 lowercase letters, digits and -' });
+
+const ModelName = z
+  .string({ error: 'expected a model name' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/, {
+    error: 'model names are 1-128 letters, digits and . _ : / @ - (starting alphanumeric)',
+  });
+
+const nonNegative = () =>
+  z.number({ error: 'expected a number >= 0' }).nonnegative({ error: 'expected a number >= 0' });
+
+/** One upstream: an OpenAI-compatible API or Anthropic's Messages API. */
+const ProviderSchema = z.strictObject({
+  name: ProviderName,
+  kind: oneOf(['openai', 'anthropic'] as const),
+  /** OpenAI-compatible: up to and including /v1 (e.g. https://api.openai.com/v1); Anthropic: the host (https://api.anthropic.com). */
+  base_url: httpUrl(),
+  timeout_ms: positiveInt().default(60_000),
+  /** Retries on this provider (429, 5xx, timeouts) before failing over to the next one. */
+  max_retries: z.number({ error: 'expected an integer 0-5' }).int().min(0).max(5).default(2),
+  /** Keep-alive connections in this provider's pool. */
+  connections: positiveInt().default(64),
+  /** Models this provider serves when a request names a model that is not an alias; empty: any. */
+  models: z.array(ModelName, { error: 'expected a list of model names' }).default([]),
+});
+
+const AliasSchema = z.strictObject({
+  /** The model name sent upstream. */
+  model: ModelName,
+  /** Tried in order: the next one on 429, 5xx, a timeout or an open breaker. */
+  providers: z.array(ProviderName, { error: 'expected a list of provider names' }).min(1, {
+    error: 'an alias needs at least one provider',
+  }),
+});
+
+const PriceSchema = z.strictObject({
+  /** USD per million input tokens. */
+  input_per_mtok: nonNegative(),
+  /** USD per million output tokens. */
+  output_per_mtok: nonNegative(),
+});
+
+const BudgetSchema = z.strictObject({
+  /** LLM tokens (input + output) one agent may spend per hour, its children's spending included. */
+  tokens_per_hour: positiveInt().optional(),
+  tokens_per_day: positiveInt().optional(),
+  /** USD per day from the price table; calls to unpriced models are refused while this is set. */
+  cost_per_day_usd: nonNegative().optional(),
+});
+
+/**
+ * `models`: the gateway's model leg (docs/model-gateway.md). Provider keys are
+ * not here: they live in the credentials vault as credentials of the reserved
+ * agent `oacp:models` for the tool `models/<provider>`.
+ */
+export const ModelsSectionSchema = z
+  .strictObject({
+    providers: z.array(ProviderSchema, { error: 'expected a list of providers' }).default([]),
+    aliases: z
+      .record(ModelName, AliasSchema, { error: 'expected a mapping of alias to {model, providers}' })
+      .default({}),
+    prices: z.record(ModelName, PriceSchema, { error: 'expected a mapping of model to prices' }).default({}),
+    budgets: BudgetSchema.default({}),
+    breaker: z
+      .strictObject({
+        /** Consecutive failures that open a provider's breaker. */
+        failures: positiveInt().default(5),
+        /** How long an open breaker refuses before letting one probe through. */
+        cooldown_ms: positiveInt().default(30_000),
+      })
+      .default({ failures: 5, cooldown_ms: 30_000 }),
+    /** Model calls in flight at once per batch. */
+    batch_concurrency: positiveInt().default(8),
+  })
+  .superRefine((section, ctx) => {
+    const names = section.providers.map((provider) => provider.name);
+    names.forEach((name, index) => {
+      if (names.indexOf(name) !== index)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['providers', index, 'name'],
+          message: `duplicate provider ${name}`,
+        });
+    });
+    for (const [alias, target] of Object.entries(section.aliases)) {
+      target.providers.forEach((provider, index) => {
+        if (!names.includes(provider))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['aliases', alias, 'providers', index],
+            message: `no provider named ${provider} under models.providers`,
+          });
+      });
+      const kinds = new Set(
+        target.providers.map((provider) => section.providers.find((p) => p.name === provider)?.kind),
+      );
+      if (kinds.size > 1)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['aliases', alias, 'providers'],
+          message:
+            'an alias cannot mix openai and anthropic providers (requests are passed on in their own wire format)',
+        });
+    }
+  });
+
+export type ModelsSection = z.output<typeof ModelsSectionSchema>;
+export type ProviderConfig = ModelsSection['providers'][number];

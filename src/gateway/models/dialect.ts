@@ -1,0 +1,52 @@
+import type { SseEvent } from './sse.js';
+
+export type ModelEndpoint = 'chat.completions' | 'embeddings' | 'messages';
+export type ProviderKind = 'openai' | 'anthropic';
+
+export interface TokenUsage {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
+/** What one event of a provider's stream means to the gateway. */
+export interface StreamStep {
+  /** Generated text in this event (counted against the budget as it arrives). */
+  readonly text?: string;
+  /** Usage the provider reported in this event (cumulative where the format says so). */
+  readonly usage?: Partial<TokenUsage>;
+  /** The model the provider says served the call. */
+  readonly served?: string;
+}
+
+/**
+ * One wire format the gateway speaks on both sides (it passes requests on in
+ * their own format: an OpenAI-format request goes to OpenAI-compatible
+ * providers only, an Anthropic one to Anthropic providers only).
+ */
+export interface Dialect {
+  readonly endpoint: ModelEndpoint;
+  readonly kind: ProviderKind;
+  /** The upstream path under the provider's base URL. */
+  readonly path: string;
+  /** Whether the endpoint generates (and so has max_tokens to clamp). */
+  readonly generates: boolean;
+  /** The request's model, stream flag and requested output cap; undefined fields when absent. */
+  read(body: Readonly<Record<string, unknown>>): { model: unknown; stream: boolean; maxTokens: unknown };
+  /** The body sent upstream: the upstream model name, the clamped cap, usage asked for in streams. */
+  prepare(
+    body: Readonly<Record<string, unknown>>,
+    model: string,
+    maxTokens: number | undefined,
+  ): Record<string, unknown>;
+  /** Usage and served model of a whole answer. */
+  answer(json: unknown): { usage?: TokenUsage; served?: string };
+  step(event: SseEvent): StreamStep;
+  /** Whether this event ends the stream (nothing after it is forwarded). */
+  isEnd(event: SseEvent): boolean;
+  /** The content block an event opens or closes (Anthropic streams), to close open ones on a cut. */
+  block?(event: SseEvent): { readonly opened?: number; readonly closed?: number };
+  /** Well-formed closing events for a stream the gateway cuts, saying why (closing `openBlocks` first). */
+  cut(reason: string, model: string, openBlocks: readonly number[]): SseEvent[];
+  /** An error answer in this format. */
+  error(status: number, code: string, message: string): Record<string, unknown>;
+}

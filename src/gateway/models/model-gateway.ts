@@ -1,0 +1,532 @@
+import type { Span } from '@opentelemetry/api';
+import type { ModelCallPredicateInput } from '../../attest/model-call.js';
+import type { Manifest } from '../../capability/manifest.js';
+import { decideModel } from '../../capability/name-policy.js';
+import { sha256Hex } from '../../core/digest.js';
+import { canonicalize } from '../../core/jcs.js';
+import type { GatewayMetrics } from '../observability/gateway-metrics.js';
+import type { Tracing } from '../observability/tracing.js';
+import type { GatewayPolicy } from '../runtime/policy/gateway-policy.js';
+import type { ReceiptLink, ReceiptRecorder } from '../runtime/receipt-recorder.js';
+import type { BudgetVerdict, ModelBudget, Reservation } from './budget.js';
+import type { ModelsSection, ProviderConfig } from './config.js';
+import type { Dialect, TokenUsage } from './dialect.js';
+import { type Attempt, dispatch, type ProviderSecrets } from './dispatch.js';
+import type { Providers } from './providers.js';
+import { routeFor } from './router.js';
+import { relayStream } from './stream-relay.js';
+import { estimateInputTokens } from './tokens.js';
+import { readBody } from './upstream.js';
+
+/** The agent a model call is made for, as the HTTP layer authenticated it. */
+export interface ModelCaller {
+  readonly did: string;
+  readonly name: string;
+  readonly manifest: Manifest;
+  readonly attributes: Readonly<Record<string, unknown>>;
+  /** The agent, then its ancestors: whose budgets the call spends from. */
+  readonly lineage: readonly string[];
+  readonly signed: boolean;
+}
+
+export type ModelAnswer =
+  | {
+      readonly kind: 'json';
+      readonly status: number;
+      readonly body: unknown;
+      readonly headers: Readonly<Record<string, string>>;
+    }
+  | {
+      readonly kind: 'stream';
+      readonly headers: Readonly<Record<string, string>>;
+      /** SSE text, ending only after the receipt is in the log. */
+      readonly events: AsyncIterable<string>;
+    };
+
+export interface ModelGatewayParts {
+  readonly config: ModelsSection;
+  readonly providers: Providers;
+  readonly budget: ModelBudget;
+  readonly globalPolicy: GatewayPolicy;
+  readonly receipts: ReceiptRecorder;
+  readonly metrics: GatewayMetrics;
+  readonly tracing: Tracing;
+  readonly secretsFor: (provider: ProviderConfig) => Promise<ProviderSecrets>;
+  /** Largest upstream answer read whole (default 32 MiB). */
+  readonly maxResponseBytes?: number;
+  readonly now?: () => Date;
+}
+
+export interface CallOptions {
+  readonly parent?: Span;
+  readonly signal?: AbortSignal;
+  /** Draws the call's reservation from elsewhere (a batch's pool) instead of the budgets. */
+  readonly reserve?: (tokens: number, costMicros: number) => BudgetVerdict;
+}
+
+/** Everything the receipt says, filled in as the call goes. */
+interface CallFacts {
+  readonly dialect: Dialect;
+  readonly caller: ModelCaller;
+  readonly started: Date;
+  readonly requestDigest: string;
+  requested: string;
+  stream: boolean;
+  estimated: number;
+  reserved: number;
+  provider?: ProviderConfig;
+  served?: string | undefined;
+  attempts: readonly Attempt[];
+  policy: ModelCallPredicateInput['policy'];
+}
+
+const NO_POLICY_DIGEST = sha256Hex('');
+
+/**
+ * The model leg of the gateway: one call is checked (shape, the manifest's
+ * model allowlist and the global Cedar policies on `models/call` in one
+ * decision, the per-request token cap, the budgets reserved), sent with
+ * retries, failover and breakers, settled on the provider's usage, and
+ * receipted — refusals and failures included. Bodies never reach the log,
+ * only their JCS digests. docs/model-gateway.md.
+ */
+export class ModelGateway {
+  readonly #now: () => Date;
+
+  constructor(private readonly parts: ModelGatewayParts) {
+    this.#now = parts.now ?? (() => new Date());
+  }
+
+  get budget(): ModelBudget {
+    return this.parts.budget;
+  }
+
+  /** Micro-USD of `tokens` at the model's output price (the dearer side: an upper bound for reservations). */
+  costEstimate(model: unknown, tokens: number): number {
+    if (typeof model !== 'string') return 0;
+    const route = this.parts.config.aliases[model]?.model ?? model;
+    const price = this.parts.config.prices[route] ?? this.parts.config.prices[model];
+    return price === undefined
+      ? 0
+      : Math.ceil(tokens * Math.max(price.input_per_mtok, price.output_per_mtok));
+  }
+
+  async call(
+    dialect: Dialect,
+    caller: ModelCaller,
+    body: unknown,
+    options: CallOptions = {},
+  ): Promise<ModelAnswer> {
+    const { parent, signal } = options;
+    const started = this.#now();
+    let requestDigest: string;
+    try {
+      requestDigest = sha256Hex(canonicalize(body));
+    } catch {
+      requestDigest = sha256Hex(JSON.stringify(String(body)));
+    }
+    const facts: CallFacts = {
+      dialect,
+      caller,
+      started,
+      requestDigest,
+      requested: 'unknown',
+      stream: false,
+      estimated: 0,
+      reserved: 0,
+      attempts: [],
+      policy: { effect: 'deny', reason: 'not checked', policyDigest: NO_POLICY_DIGEST },
+    };
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      return this.#refuse(facts, 400, 'invalid_request', 'the request body must be a JSON object');
+    }
+    const record = body as Record<string, unknown>;
+    const read = dialect.read(record);
+    facts.stream = read.stream;
+    if (typeof read.model !== 'string' || read.model.length === 0 || read.model.length > 256) {
+      return this.#refuse(facts, 400, 'invalid_request', '`model` must be a non-empty string');
+    }
+    facts.requested = read.model;
+    const requestedMax = read.maxTokens;
+    if (requestedMax !== undefined && (!Number.isInteger(requestedMax) || (requestedMax as number) <= 0)) {
+      return this.#refuse(facts, 400, 'invalid_request', 'the output token cap must be a positive integer');
+    }
+    if (dialect.endpoint === 'messages' && requestedMax === undefined) {
+      return this.#refuse(facts, 400, 'invalid_request', '`max_tokens` is required by the Messages API');
+    }
+    const route = routeFor(this.parts.config, dialect.kind, read.model);
+    if (route === undefined) {
+      return this.#refuse(
+        facts,
+        404,
+        'model_not_found',
+        `no ${dialect.kind} provider serves model "${read.model}" (see models.providers and models.aliases in oacp.yaml)`,
+      );
+    }
+    facts.estimated = estimateInputTokens(record);
+
+    // One decision: the manifest's allowlist, then the global policies.
+    const capability = decideModel(caller.manifest.capabilities.models, read.model);
+    const global = this.parts.globalPolicy.decide({
+      action: 'models/call',
+      principal: {
+        id: caller.did,
+        attributes: {
+          ...caller.attributes,
+          name: caller.name,
+          tier: 'standard',
+          attestation_level: caller.signed ? 2 : 1,
+        },
+      },
+      resource: { id: read.model, attributes: { provider: route.providers[0]?.name ?? '' } },
+      context: {
+        model: read.model,
+        provider: route.providers[0]?.name ?? '',
+        estimated_tokens: facts.estimated,
+        stream: read.stream,
+      },
+    });
+    if (capability.effect === 'deny') {
+      facts.policy = {
+        effect: 'deny',
+        reason: capability.reason,
+        policyId: capability.policyId ?? 'capability.models',
+        policyDigest: global.policyDigest,
+      };
+      return this.#refuse(facts, 403, 'model_denied', capability.reason);
+    }
+    if (global.effect === 'deny') {
+      facts.policy = {
+        effect: 'deny',
+        reason: `global policy: ${global.reason}`,
+        ...(global.policyIds.length > 0 ? { policyIds: [...global.policyIds] } : {}),
+        policyDigest: global.policyDigest,
+      };
+      return this.#refuse(facts, 403, 'model_denied', `global policy: ${global.reason}`);
+    }
+    facts.policy = {
+      effect: 'allow',
+      reason: `${capability.reason}; global policy: ${global.reason}`,
+      ...(global.policyIds.length > 0 ? { policyIds: [...global.policyIds] } : {}),
+      policyDigest: global.policyDigest,
+    };
+
+    // Budgets: the per-request cap, then the windows, reserved before anything is sent.
+    const perRequest = caller.manifest.quotas.llm_tokens_per_request;
+    if (facts.estimated >= perRequest) {
+      return this.#quota(facts, {
+        effect: 'deny',
+        quota: 'agent.llm_tokens_per_request',
+        reason: `quota llm_tokens_per_request exceeded: the input alone is ${facts.estimated} tokens, limit ${perRequest}`,
+      });
+    }
+    let maxTokens: number | undefined;
+    let reserveTokens = facts.estimated;
+    let remaining: number;
+    try {
+      // A batch item draws from the batch's own reservation, which already bounds it.
+      remaining =
+        options.reserve === undefined
+          ? await this.parts.budget.remainingTokens(caller.lineage)
+          : Number.POSITIVE_INFINITY;
+    } catch (error) {
+      return this.#quota(facts, {
+        effect: 'deny',
+        quota: 'models.budgets',
+        reason: `the quota store could not answer, so the call is refused: ${(error as Error).message}`,
+      });
+    }
+    if (dialect.generates) {
+      const cap = Math.min(perRequest - facts.estimated, remaining - facts.estimated);
+      maxTokens = Math.min(cap, (requestedMax as number | undefined) ?? cap);
+      if (maxTokens <= 0) {
+        return this.#quota(facts, await this.#noRoomLeft(caller, facts, options));
+      }
+      reserveTokens = facts.estimated + maxTokens;
+    }
+    const price = this.parts.config.prices[route.model] ?? this.parts.config.prices[read.model];
+    if (price === undefined && this.parts.budget.limitsCost) {
+      return this.#quota(facts, {
+        effect: 'deny',
+        quota: 'models.budgets.cost_per_day_usd',
+        reason: `model "${route.model}" has no price under models.prices, and models.budgets.cost_per_day_usd is set`,
+      });
+    }
+    const costOf = (usage: TokenUsage) =>
+      price === undefined
+        ? 0
+        : Math.ceil(usage.inputTokens * price.input_per_mtok + usage.outputTokens * price.output_per_mtok);
+    const estimatedCost = costOf({ inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 });
+    const verdict =
+      options.reserve === undefined
+        ? await this.parts.budget.reserve(caller.lineage, reserveTokens, estimatedCost)
+        : options.reserve(reserveTokens, estimatedCost);
+    if (verdict.effect === 'deny') return this.#quota(facts, verdict);
+    facts.reserved = reserveTokens;
+    const reservation = verdict.reservation;
+
+    const span = this.parts.tracing.start(
+      `${dialect.endpoint === 'embeddings' ? 'embeddings' : 'chat'} ${route.model}`,
+      parent,
+      {
+        'gen_ai.operation.name': dialect.endpoint === 'embeddings' ? 'embeddings' : 'chat',
+        'gen_ai.system': dialect.kind,
+        'gen_ai.request.model': route.model,
+        ...(maxTokens === undefined ? {} : { 'gen_ai.request.max_tokens': maxTokens }),
+        'oacp.agent': caller.name,
+      },
+    );
+    const upstreamBody = JSON.stringify(dialect.prepare(record, route.model, maxTokens));
+    const headers: Record<string, string> = {};
+    if (dialect.kind === 'anthropic') headers['anthropic-version'] = '2023-06-01';
+    const sent = await dispatch({
+      providers: route.providers,
+      pool: this.parts.providers,
+      path: dialect.path,
+      body: upstreamBody,
+      headers,
+      secretsFor: this.parts.secretsFor,
+      ...(signal === undefined ? {} : { signal }),
+    });
+    this.#breakerGauges();
+    facts.attempts = sent.attempts;
+    if (!sent.ok) {
+      await this.parts.budget.settle(reservation, 0, 0).catch(() => undefined);
+      span.setAttribute('error.type', 'provider_failed');
+      span.end();
+      return this.#failed(facts, sent.status === 429 ? 429 : 502, 'provider_failed', sent.reason);
+    }
+    facts.provider = sent.provider;
+    span.setAttribute('oacp.provider', sent.provider.name);
+    if (read.stream && sent.response.status === 200) {
+      return {
+        kind: 'stream',
+        headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
+        events: relayStream({
+          dialect,
+          response: sent.response,
+          outputCap: maxTokens ?? Number.MAX_SAFE_INTEGER,
+          model: route.model,
+          ...(signal === undefined ? {} : { signal }),
+          finish: async (outcome) => {
+            facts.served = outcome.served ?? facts.served;
+            const usage = outcome.usage ?? {
+              inputTokens: facts.estimated,
+              outputTokens: outcome.countedOutput,
+            };
+            await this.#settle(reservation, usage, costOf(usage), facts, caller);
+            span.setAttributes({
+              'gen_ai.usage.input_tokens': usage.inputTokens,
+              'gen_ai.usage.output_tokens': usage.outputTokens,
+              ...(facts.served === undefined ? {} : { 'gen_ai.response.model': facts.served }),
+            });
+            span.end();
+            await this.#receipt(facts, {
+              outcome: outcome.kind,
+              usage,
+              cost: price === undefined ? undefined : costOf(usage),
+              responseDigest: outcome.digest,
+              ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
+            });
+          },
+        }),
+      };
+    }
+    let answer: unknown;
+    try {
+      const raw = await readBody(sent.response, this.parts.maxResponseBytes ?? 32 * 1024 * 1024);
+      let text = raw.toString('utf8');
+      // A provider's refusal may quote the key it was sent: it never reaches the agent.
+      if (sent.response.status >= 300) text = (await this.parts.secretsFor(sent.provider)).redact(text);
+      answer = JSON.parse(text);
+    } catch (error) {
+      await this.parts.budget
+        .settle(
+          reservation,
+          reserveTokens,
+          costOf({ inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 }),
+        )
+        .catch(() => undefined);
+      span.end();
+      return this.#failed(
+        facts,
+        502,
+        'provider_failed',
+        `provider ${sent.provider.name} sent an unreadable answer: ${(error as Error).message.slice(0, 200)}`,
+      );
+    }
+    const found = dialect.answer(answer);
+    facts.served = found.served;
+    // A provider that reports no usage is charged the whole reservation.
+    const usage = found.usage ?? { inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 };
+    await this.#settle(reservation, usage, costOf(usage), facts, caller);
+    span.setAttributes({
+      'gen_ai.usage.input_tokens': usage.inputTokens,
+      'gen_ai.usage.output_tokens': usage.outputTokens,
+    });
+    span.end();
+    const ok = sent.response.status >= 200 && sent.response.status < 300;
+    const link = await this.#receipt(facts, {
+      outcome: ok ? 'ok' : 'failed',
+      usage,
+      cost: price === undefined ? undefined : costOf(usage),
+      responseDigest: sha256Hex(canonicalize(answer)),
+      ...(ok
+        ? {}
+        : { reason: `provider ${sent.provider.name} refused the request with HTTP ${sent.response.status}` }),
+    });
+    return { kind: 'json', status: sent.response.status, body: answer, headers: receiptHeaders(link) };
+  }
+
+  /** A body that is not JSON: refused (400) with a receipt whose requestDigest is the sha256 of the raw bytes. */
+  async unreadable(dialect: Dialect, caller: ModelCaller, rawDigest: string): Promise<ModelAnswer> {
+    return this.#refuse(
+      {
+        dialect,
+        caller,
+        started: this.#now(),
+        requestDigest: rawDigest,
+        requested: 'unknown',
+        stream: false,
+        estimated: 0,
+        reserved: 0,
+        attempts: [],
+        policy: { effect: 'deny', reason: 'not checked', policyDigest: NO_POLICY_DIGEST },
+      },
+      400,
+      'invalid_request',
+      'the request body is not JSON',
+    );
+  }
+
+  /** The refusal for a call with no output tokens left: the budget's own words where it gives them. */
+  async #noRoomLeft(caller: ModelCaller, facts: CallFacts, options: CallOptions): Promise<BudgetVerdict> {
+    const probe =
+      options.reserve === undefined
+        ? await this.parts.budget.reserve(caller.lineage, facts.estimated + 1, 0)
+        : options.reserve(facts.estimated + 1, 0);
+    if (probe.effect === 'deny') return probe;
+    if (options.reserve === undefined) await this.parts.budget.settle(probe.reservation, 0, 0);
+    return {
+      effect: 'deny',
+      quota: 'agent.llm_tokens_per_request',
+      reason: `no output tokens left: the input is ${facts.estimated} tokens and the limits leave none for an answer`,
+    };
+  }
+
+  async #settle(
+    reservation: Reservation,
+    usage: TokenUsage,
+    cost: number,
+    facts: CallFacts,
+    caller: ModelCaller,
+  ): Promise<void> {
+    await this.parts.budget.settle(reservation, usage.inputTokens + usage.outputTokens, cost);
+    const model = facts.served ?? facts.requested;
+    this.parts.metrics.llmTokens.inc({ agent: caller.name, model, kind: 'input' }, usage.inputTokens);
+    this.parts.metrics.llmTokens.inc({ agent: caller.name, model, kind: 'output' }, usage.outputTokens);
+    this.parts.metrics.quotaConsumed.inc(
+      { resource: 'llm_tokens', agent: caller.name },
+      usage.inputTokens + usage.outputTokens,
+    );
+    const remaining = await this.parts.budget.remainingTokens(caller.lineage).catch(() => undefined);
+    if (remaining !== undefined && Number.isFinite(remaining))
+      this.parts.metrics.llmBudgetRemaining.set({ agent: caller.name }, remaining);
+  }
+
+  #breakerGauges(): void {
+    for (const provider of this.parts.providers.health()) {
+      this.parts.metrics.llmBreakerOpen.set({ provider: provider.name }, provider.breaker === 'open' ? 1 : 0);
+    }
+  }
+
+  async #refuse(facts: CallFacts, status: number, code: string, reason: string): Promise<ModelAnswer> {
+    if (facts.policy.effect === 'allow' || facts.policy.reason === 'not checked') {
+      facts.policy = { effect: 'deny', reason, policyDigest: facts.policy.policyDigest };
+    }
+    this.parts.metrics.security('info', 'model_denied');
+    const link = await this.#receipt(facts, { outcome: 'denied', reason });
+    return {
+      kind: 'json',
+      status,
+      body: facts.dialect.error(status, code, reason),
+      headers: receiptHeaders(link),
+    };
+  }
+
+  async #quota(facts: CallFacts, verdict: BudgetVerdict): Promise<ModelAnswer> {
+    if (verdict.effect === 'allow') throw new Error('a quota refusal needs a deny verdict');
+    this.parts.metrics.security('info', 'quota_exceeded');
+    const link = await this.#receipt(facts, { outcome: 'quota', reason: verdict.reason });
+    return {
+      kind: 'json',
+      status: 429,
+      body: facts.dialect.error(429, 'quota_exceeded', verdict.reason),
+      headers: {
+        ...receiptHeaders(link),
+        'oacp-quota': verdict.quota,
+        ...(verdict.retryAfterSeconds === undefined
+          ? {}
+          : { 'retry-after': String(verdict.retryAfterSeconds) }),
+      },
+    };
+  }
+
+  async #failed(facts: CallFacts, status: number, code: string, reason: string): Promise<ModelAnswer> {
+    const link = await this.#receipt(facts, { outcome: 'failed', reason });
+    return {
+      kind: 'json',
+      status,
+      body: facts.dialect.error(status, code, reason),
+      headers: receiptHeaders(link),
+    };
+  }
+
+  async #receipt(
+    facts: CallFacts,
+    result: {
+      readonly outcome: ModelCallPredicateInput['outcome'];
+      readonly reason?: string;
+      readonly usage?: TokenUsage;
+      readonly cost?: number | undefined;
+      readonly responseDigest?: string | undefined;
+    },
+  ): Promise<ReceiptLink> {
+    const finished = this.#now();
+    const durationMs = Math.max(0, finished.getTime() - facts.started.getTime());
+    const predicate: ModelCallPredicateInput = {
+      agent: { did: facts.caller.did },
+      endpoint: facts.dialect.endpoint,
+      ...(facts.provider === undefined
+        ? {}
+        : { provider: { name: facts.provider.name, kind: facts.provider.kind } }),
+      model: { requested: facts.requested, ...(facts.served === undefined ? {} : { served: facts.served }) },
+      stream: facts.stream,
+      requestDigest: facts.requestDigest,
+      ...(result.responseDigest === undefined ? {} : { responseDigest: result.responseDigest }),
+      usage: {
+        estimatedInputTokens: facts.estimated,
+        reservedTokens: facts.reserved,
+        inputTokens: result.usage?.inputTokens ?? 0,
+        outputTokens: result.usage?.outputTokens ?? 0,
+      },
+      ...(result.cost === undefined ? {} : { costUsd: result.cost / 1e6 }),
+      outcome: result.outcome,
+      ...(result.reason === undefined ? {} : { reason: result.reason.slice(0, 1024) }),
+      policy: facts.policy,
+      attempts: [...facts.attempts],
+      startedAt: facts.started.toISOString(),
+      finishedAt: finished.toISOString(),
+      durationMs,
+    };
+    this.parts.metrics.llmDuration.observe(
+      { provider: facts.provider?.name ?? 'none', model: facts.requested, outcome: result.outcome },
+      durationMs / 1000,
+    );
+    return this.parts.receipts.modelCall(predicate, facts.caller.name);
+  }
+}
+
+function receiptHeaders(link: ReceiptLink): Record<string, string> {
+  return { 'oacp-receipt': String(link.index), 'oacp-receipt-log': link.log };
+}

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import type { Dialect, StreamStep, TokenUsage } from './dialect.js';
+
+function openaiUsage(value: unknown): TokenUsage | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const usage = value as Record<string, unknown>;
+  const input = usage.prompt_tokens;
+  const output = usage.completion_tokens ?? 0;
+  if (typeof input !== 'number' || typeof output !== 'number') return undefined;
+  return { inputTokens: input, outputTokens: output };
+}
+
+function servedModel(json: unknown): string | undefined {
+  const model = (json as { model?: unknown } | null)?.model;
+  return typeof model === 'string' && model.length > 0 ? model : undefined;
+}
+
+const ERROR_TYPES: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  429: 'rate_limit_error',
+};
+
+function openaiError(status: number, code: string, message: string): Record<string, unknown> {
+  return { error: { message, type: ERROR_TYPES[status] ?? 'api_error', code, param: null } };
+}
+
+/** OpenAI Chat Completions (`POST /v1/chat/completions`), streaming included. */
+export const chatCompletions: Dialect = {
+  endpoint: 'chat.completions',
+  kind: 'openai',
+  path: '/chat/completions',
+  generates: true,
+  read(body) {
+    return {
+      model: body.model,
+      stream: body.stream === true,
+      maxTokens: body.max_completion_tokens ?? body.max_tokens,
+    };
+  },
+  prepare(body, model, maxTokens) {
+    const prepared: Record<string, unknown> = { ...body, model };
+    if (maxTokens !== undefined) {
+      // Whichever cap the client used is the one clamped; a client that set none gets max_completion_tokens.
+      if (body.max_tokens !== undefined && body.max_completion_tokens === undefined)
+        prepared.max_tokens = maxTokens;
+      else prepared.max_completion_tokens = maxTokens;
+    }
+    if (body.stream === true) {
+      const options =
+        typeof body.stream_options === 'object' && body.stream_options !== null ? body.stream_options : {};
+      prepared.stream_options = { ...options, include_usage: true };
+    }
+    return prepared;
+  },
+  answer(json) {
+    const usage = openaiUsage((json as { usage?: unknown } | null)?.usage);
+    const served = servedModel(json);
+    return { ...(usage === undefined ? {} : { usage }), ...(served === undefined ? {} : { served }) };
+  },
+  step(event): StreamStep {
+    if (event.data === '[DONE]') return {};
+    let chunk: unknown;
+    try {
+      chunk = JSON.parse(event.data);
+    } catch {
+      return {};
+    }
+    const choices = (chunk as { choices?: unknown }).choices;
+    let text = '';
+    if (Array.isArray(choices)) {
+      for (const choice of choices) {
+        const content = (choice as { delta?: { content?: unknown } } | null)?.delta?.content;
+        if (typeof content === 'string') text += content;
+      }
+    }
+    const usage = openaiUsage((chunk as { usage?: unknown }).usage);
+    const served = servedModel(chunk);
+    return {
+      ...(text === '' ? {} : { text }),
+      ...(usage === undefined ? {} : { usage }),
+      ...(served === undefined ? {} : { served }),
+    };
+  },
+  isEnd: (event) => event.data === '[DONE]',
+  cut(reason, model) {
+    const chunk = {
+      id: `chatcmpl-oacp-${randomUUID()}`,
+      object: 'chat.completion.chunk',
+      created: Math.floor(Date.now() / 1000),
+      model,
+      choices: [{ index: 0, delta: {}, finish_reason: 'length' }],
+      oacp: { stopped: 'budget', reason },
+    };
+    return [{ data: JSON.stringify(chunk) }, { data: '[DONE]' }];
+  },
+  error: openaiError,
+};
+
+/** OpenAI Embeddings (`POST /v1/embeddings`). */
+export const embeddings: Dialect = {
+  endpoint: 'embeddings',
+  kind: 'openai',
+  path: '/embeddings',
+  generates: false,
+  read: (body) => ({ model: body.model, stream: false, maxTokens: undefined }),
+  prepare: (body, model) => ({ ...body, model }),
+  answer(json) {
+    const raw = (json as { usage?: { prompt_tokens?: unknown } } | null)?.usage?.prompt_tokens;
+    const served = servedModel(json);
+    return {
+      ...(typeof raw === 'number' ? { usage: { inputTokens: raw, outputTokens: 0 } } : {}),
+      ...(served === undefined ? {} : { served }),
+    };
+  },
+  step: () => ({}),
+  isEnd: () => true,
+  cut: () => [],
+  error: openaiError,
+};

@@ -1,0 +1,41 @@
+import type { ModelsSection, ProviderConfig } from './config.js';
+import type { ProviderKind } from './dialect.js';
+
+/** Where a request goes: the upstream model name and the providers to try, in order. */
+export interface Route {
+  /** What the agent asked for (a model or an alias). */
+  readonly requested: string;
+  /** What is sent upstream. */
+  readonly model: string;
+  readonly providers: readonly ProviderConfig[];
+}
+
+/**
+ * An alias names its upstream model and providers; any other model goes to
+ * every provider of the request's wire format that serves it (a provider with
+ * no `models` list serves any), in configuration order. None: undefined.
+ */
+export function routeFor(config: ModelsSection, kind: ProviderKind, requested: string): Route | undefined {
+  const alias = config.aliases[requested];
+  if (alias !== undefined) {
+    const providers = alias.providers.flatMap((name) => config.providers.filter((p) => p.name === name));
+    if (providers.some((provider) => provider.kind !== kind)) return undefined;
+    return { requested, model: alias.model, providers };
+  }
+  const providers = config.providers.filter(
+    (provider) =>
+      provider.kind === kind && (provider.models.length === 0 || provider.models.includes(requested)),
+  );
+  return providers.length === 0 ? undefined : { requested, model: requested, providers };
+}
+
+/** The names a client may ask for under one wire format: aliases and listed models. */
+export function modelNames(config: ModelsSection, kind: ProviderKind): string[] {
+  const aliases = Object.entries(config.aliases)
+    .filter(([, alias]) =>
+      alias.providers.every((name) => config.providers.find((p) => p.name === name)?.kind === kind),
+    )
+    .map(([name]) => name);
+  const listed = config.providers.filter((p) => p.kind === kind).flatMap((p) => p.models);
+  return [...new Set([...aliases, ...listed])].sort();
+}

@@ -1,0 +1,256 @@
+/**
+ * STAND-IN FOR A REMOTE LLM PROVIDER. No model provider can be reached from
+ * this machine, so the model-gateway tests run this small HTTP server that
+ * speaks the OpenAI (Chat Completions, Embeddings) and Anthropic (Messages)
+ * wire formats, streaming and usage included, and can be told to misbehave:
+ * answer 429 or 500, answer slowly, send malformed JSON, cut a stream short,
+ * or ignore max_tokens. It records what it received so tests can check what
+ * the gateway sent upstream (clamped caps, injected keys).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Behaviour =
+  | 'ok'
+  | '429'
+  | '500'
+  | 'slow'
+  | 'malformed'
+  | 'cut'
+  | 'ignore-max-tokens'
+  | 'echo-key';
+
+export interface Received {
+  readonly path: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: Record<string, unknown>;
+}
+
+export interface StandIn {
+  readonly url: string;
+  readonly received: Received[];
+  /** Behaviours for the next requests, in order; 'ok' once the queue is empty. */
+  queue(...behaviours: Behaviour[]): void;
+  close(): Promise<void>;
+}
+
+const WORDS = [
+  'The',
+  ' gateway',
+  ' relayed',
+  ' this',
+  ' answer',
+  ' from',
+  ' the',
+  ' stand-in',
+  ' provider',
+  '.',
+];
+
+export async function startStandIn(name = 'stand-in'): Promise<StandIn> {
+  const received: Received[] = [];
+  const pending: Behaviour[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+      } catch {
+        // Recorded as empty: the gateway never sends anything else, and a test would see it.
+      }
+      received.push({ path: req.url ?? '', headers: req.headers, body });
+      const behaviour = pending.shift() ?? 'ok';
+      void answer(req.url ?? '', req.headers, body, behaviour, res, name);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    queue: (...behaviours) => pending.push(...behaviours),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function answer(
+  path: string,
+  headers: IncomingMessage['headers'],
+  body: Record<string, unknown>,
+  behaviour: Behaviour,
+  res: ServerResponse,
+  name: string,
+): Promise<void> {
+  if (behaviour === '429') {
+    res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' });
+    res.end(JSON.stringify({ error: { message: 'rate limited by the stand-in', type: 'rate_limit_error' } }));
+    return;
+  }
+  if (behaviour === '500') {
+    res.writeHead(500, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { message: 'stand-in failure', type: 'server_error' } }));
+    return;
+  }
+  if (behaviour === 'echo-key') {
+    const key = String(headers.authorization ?? headers['x-api-key'] ?? '');
+    res.writeHead(400, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        error: { message: `Incorrect API key provided: ${key}`, type: 'invalid_request_error' },
+      }),
+    );
+    return;
+  }
+  if (behaviour === 'slow') await new Promise((resolve) => setTimeout(resolve, 1500));
+  if (behaviour === 'malformed') {
+    res.writeHead(200, { 'content-type': body.stream === true ? 'text/event-stream' : 'application/json' });
+    res.end(body.stream === true ? 'data: {not json\n\n' : '{"id": "x", "choices": [');
+    return;
+  }
+  const model = `${String(body.model)}-served-by-${name}`;
+  const cap = Number(body.max_completion_tokens ?? body.max_tokens ?? 1000);
+  const words =
+    behaviour === 'ignore-max-tokens'
+      ? Array.from({ length: 400 }, (_, i) => ` word${i}`)
+      : WORDS.slice(0, Math.max(1, Math.min(cap, WORDS.length)));
+  const promptTokens = 11;
+  if (path.endsWith('/embeddings')) {
+    const vector = [0.1, 0.2, 0.3];
+    // As OpenAI does: base64 of little-endian float32s when asked (the official SDK asks by default).
+    const embedding =
+      body.encoding_format === 'base64'
+        ? Buffer.from(new Float32Array(vector).buffer).toString('base64')
+        : vector;
+    json(res, {
+      object: 'list',
+      model,
+      data: [{ object: 'embedding', index: 0, embedding }],
+      usage: { prompt_tokens: 5, total_tokens: 5 },
+    });
+    return;
+  }
+  if (path.endsWith('/v1/messages')) {
+    if (body.stream !== true) {
+      json(res, {
+        id: 'msg_standin',
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [{ type: 'text', text: words.join('') }],
+        stop_reason: 'end_turn',
+        stop_sequence: null,
+        usage: { input_tokens: promptTokens, output_tokens: words.length },
+      });
+      return;
+    }
+    sseHead(res);
+    send(res, 'message_start', {
+      type: 'message_start',
+      message: {
+        id: 'msg_standin',
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: promptTokens, output_tokens: 1 },
+      },
+    });
+    send(res, 'content_block_start', {
+      type: 'content_block_start',
+      index: 0,
+      content_block: { type: 'text', text: '' },
+    });
+    for (const [i, word] of words.entries()) {
+      if (res.destroyed) return;
+      send(res, 'content_block_delta', {
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'text_delta', text: word },
+      });
+      if (behaviour === 'cut' && i === 2) {
+        res.destroy();
+        return;
+      }
+      await tick();
+    }
+    send(res, 'content_block_stop', { type: 'content_block_stop', index: 0 });
+    send(res, 'message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { output_tokens: words.length },
+    });
+    send(res, 'message_stop', { type: 'message_stop' });
+    res.end();
+    return;
+  }
+  // OpenAI Chat Completions.
+  if (body.stream !== true) {
+    json(res, {
+      id: 'chatcmpl-standin',
+      object: 'chat.completion',
+      created: 1_700_000_000,
+      model,
+      choices: [{ index: 0, message: { role: 'assistant', content: words.join('') }, finish_reason: 'stop' }],
+      usage: {
+        prompt_tokens: promptTokens,
+        completion_tokens: words.length,
+        total_tokens: promptTokens + words.length,
+      },
+    });
+    return;
+  }
+  sseHead(res);
+  const chunk = (delta: Record<string, unknown>, finish: string | null, usage?: unknown) =>
+    send(res, undefined, {
+      id: 'chatcmpl-standin',
+      object: 'chat.completion.chunk',
+      created: 1_700_000_000,
+      model,
+      choices: usage === undefined ? [{ index: 0, delta, finish_reason: finish }] : [],
+      ...(usage === undefined ? {} : { usage }),
+    });
+  chunk({ role: 'assistant', content: '' }, null);
+  for (const [i, word] of words.entries()) {
+    if (res.destroyed) return;
+    chunk({ content: word }, null);
+    if (behaviour === 'cut' && i === 2) {
+      res.destroy();
+      return;
+    }
+    await tick();
+  }
+  chunk({}, 'stop');
+  const includeUsage =
+    (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+  if (includeUsage)
+    chunk({}, null, {
+      prompt_tokens: promptTokens,
+      completion_tokens: words.length,
+      total_tokens: promptTokens + words.length,
+    });
+  res.write('data: [DONE]\n\n');
+  res.end();
+}
+
+function json(res: ServerResponse, value: unknown): void {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(value));
+}
+
+function sseHead(res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+}
+
+function send(res: ServerResponse, event: string | undefined, data: unknown): void {
+  res.write(`${event === undefined ? '' : `event: ${event}\n`}data: ${JSON.stringify(data)}\n\n`);
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
