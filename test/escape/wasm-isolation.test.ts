@@ -21,9 +21,13 @@ function manifest(quotas: Record<string, number> = {}) {
   });
 }
 
-/** A tier whose modules hold four 8 MiB guests, with a tool the guest can wait on. */
+/** A tier on one guest thread whose modules hold four 8 MiB guests, with a tool the guest can wait on. */
 async function crowdedTier() {
-  const tier = await StandardTier.create({ moduleHeapBudgetBytes: 32 * MiB, sandboxesPerModule: 4 });
+  const tier = await StandardTier.create({
+    threads: 1,
+    moduleHeapBudgetBytes: 32 * MiB,
+    sandboxesPerModule: 4,
+  });
   const releases: (() => void)[] = [];
   const bindings = {
     callTool: () =>
