@@ -133,6 +133,8 @@ export class GuestThread {
   post(message: ToGuestThread): void {
     if (this.dead !== undefined) return;
     if (message.type === 'create' || message.type === 'run' || message.type === 'stop') this.hold(1);
+    // A stop asked for before this run began concerned an earlier run.
+    if (message.type === 'run') this.stopping.delete(message.guest);
     this.worker.postMessage(message);
   }
 

@@ -75,6 +75,8 @@ interface RunState {
   killed?: OacpError;
   /** What the guest thread reported, once it has. */
   finished?: RunDone;
+  /** CPU charged when the thread was terminated before it could report (the limit it broke). */
+  lostCpuMs?: number;
   usage?: Usage;
 }
 
@@ -268,6 +270,9 @@ export class WasmSandbox implements CodeSandbox, ThreadGuest {
     if (run !== undefined) this.interrupt(run, error);
     const inThread = this.inThread ?? run;
     this.inThread = undefined;
+    if (inThread !== undefined && loss.offender && loss.limit === 'cpu') {
+      inThread.lostCpuMs = this.spec.manifest.quotas.cpu_ms_per_request;
+    }
     inThread?.done.reject(inThread.killed ?? error);
   }
 
@@ -326,7 +331,7 @@ export class WasmSandbox implements CodeSandbox, ThreadGuest {
     const done = run.finished;
     const usage: Usage = {
       wallMs: this.clock() - run.started,
-      cpuMs: done?.cpuMs ?? 0,
+      cpuMs: done?.cpuMs ?? run.lostCpuMs ?? 0,
       memoryPeakBytes: done?.memoryBytes ?? 0,
       egressRequests: this.bridge.counters.egressRequests - run.before.egressRequests,
       egressDenied: this.bridge.counters.egressDenied - run.before.egressDenied,
