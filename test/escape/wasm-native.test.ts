@@ -136,4 +136,25 @@ describe('native built-ins cannot outrun the standard tier limits', () => {
     );
     expect((await bystander.run('kept')).value).toBe('still here');
   });
+
+  it('a guest still inside a native call after its wall limit: the run fails on time, then its thread goes', async () => {
+    const standard = await tier(1);
+    const stuck = await standard.start({
+      manifest: manifest({ memory_mb: 1024, cpu_ms_per_request: 120_000 }),
+      options: { wallTimeoutMs: 300 },
+    });
+    const run = stuck.run(ATTACKS['Array.prototype.sort on 4e6 elements']?.code ?? '');
+    const ticks = await ticksDuring(run);
+    await expect(run).rejects.toMatchObject({
+      code: 'WASM_TIMEOUT',
+      message: 'run exceeded its wall-clock limit of 300 ms',
+    });
+    expect(ticks).toBeGreaterThanOrEqual(1);
+    // Told to stop, it cannot notice inside sort(): the watchdog terminates its thread instead of waiting 120 s.
+    await expect.poll(() => standard.threads(), { timeout: 20_000, interval: 50 }).toBe(0);
+    await expect(stuck.run('1')).rejects.toMatchObject({
+      code: 'WASM_STOPPED',
+      message: expect.stringContaining('kept executing 500 ms after it was told to stop'),
+    });
+  });
 });

@@ -11,10 +11,12 @@ export interface GuestRunRequest {
   readonly inputText: string;
   readonly cpuLimitMs: number;
   readonly logBudgetBytes: number;
+  readonly maxResultBytes: number;
 }
 
 export interface GuestOutcome {
   readonly text?: string;
+  readonly oversizedResultBytes?: number;
   readonly failure?: { readonly code: string; readonly message: string };
   readonly cpuMs: number;
   readonly memoryBytes: number;
@@ -104,10 +106,14 @@ export class GuestRunner {
     this.running = true;
     this.logBytes = 0;
     this.logBudget = request.logBudgetBytes;
-    let outcome: { text?: string } | { failure: { code: string; message: string } };
+    let outcome:
+      | { text?: string; oversizedResultBytes?: number }
+      | { failure: { code: string; message: string } };
     try {
       const text = await this.evaluate(request);
-      outcome = text === undefined ? {} : { text };
+      const bytes = text === undefined ? 0 : Buffer.byteLength(text, 'utf8');
+      if (text === undefined) outcome = {};
+      else outcome = bytes > request.maxResultBytes ? { oversizedResultBytes: bytes } : { text };
     } catch (error) {
       outcome = {
         failure:

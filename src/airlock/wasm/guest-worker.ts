@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     switch (message.type) {
       case 'run':
         void runner.run(message).then((outcome) => {
-          const { failure, text } = outcome;
+          const { failure, text, oversizedResultBytes } = outcome;
           send({
             type: 'done',
             guest: message.guest,
@@ -72,6 +72,7 @@ async function main(): Promise<void> {
             memoryBytes: outcome.memoryBytes,
             stats: pool.stats(),
             ...(text === undefined ? {} : { text }),
+            ...(oversizedResultBytes === undefined ? {} : { oversizedResultBytes }),
             ...(failure === undefined ? {} : { failure }),
           });
         });

@@ -25,6 +25,8 @@ export type ToGuestThread =
       readonly cpuLimitMs: number;
       /** Log traffic past this stops the guest inside its thread (a backstop; the exact quota check is the gateway's). */
       readonly logBudgetBytes: number;
+      /** A result longer than this is not sent at all, only its size (the gateway refuses it by that). */
+      readonly maxResultBytes: number;
     }
   | {
       readonly type: 'answer';
@@ -64,6 +66,7 @@ export const FromGuestThread = z.discriminatedUnion('type', [
     memoryBytes: z.number(),
     stats: Stats,
     text: z.string().optional(),
+    oversizedResultBytes: z.number().int().nonnegative().optional(),
     failure: z.strictObject({ code: z.string(), message: z.string() }).optional(),
   }),
   z.strictObject({ type: z.literal('stopped'), guest, stats: Stats }),

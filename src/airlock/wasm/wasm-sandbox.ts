@@ -194,7 +194,7 @@ export class WasmSandbox implements CodeSandbox, ThreadGuest {
       const work = this.dispatch(run, code, input);
       work.catch(() => undefined);
       const outcome = await Promise.race([work, run.interrupted.promise]);
-      const value = this.acceptOutput(run, outcome.text);
+      const value = this.acceptOutput(run, outcome);
       return { value, logs: run.logs, usage: this.account(run) };
     } catch (error) {
       // Stopped before the guest thread reported: the report is accounted when it comes.
@@ -294,6 +294,7 @@ export class WasmSandbox implements CodeSandbox, ThreadGuest {
       cpuLimitMs: this.spec.manifest.quotas.cpu_ms_per_request,
       // Log payloads carry some JSON framing; twice the quota is a backstop against a flood, never the exact check.
       logBudgetBytes: 2 * run.meter.remaining('max_output_bytes') + 64 * 1024,
+      maxResultBytes: run.meter.remaining('max_output_bytes'),
     });
     let done: RunDone;
     try {
@@ -349,15 +350,19 @@ export class WasmSandbox implements CodeSandbox, ThreadGuest {
     return usage;
   }
 
-  private acceptOutput(run: RunState, text: string | undefined): unknown {
-    if (text === undefined) return undefined;
-    const bytes = Buffer.byteLength(text, 'utf8');
+  private acceptOutput(run: RunState, outcome: RunDone): unknown {
+    const text = outcome.text;
+    if (text === undefined && outcome.oversizedResultBytes === undefined) return undefined;
+    const bytes = outcome.oversizedResultBytes ?? Buffer.byteLength(text ?? '', 'utf8');
     const fits = run.meter.check('max_output_bytes', bytes);
     if (fits.effect === 'deny') {
       throw new OacpError<WasmErrorCode>(
         'WASM_OUTPUT_LIMIT',
         `the result (${bytes} bytes) was refused: ${fits.reason}`,
       );
+    }
+    if (text === undefined) {
+      throw new OacpError<WasmErrorCode>('WASM_OUTPUT_LIMIT', `the result (${bytes} bytes) was refused`);
     }
     run.meter.charge('max_output_bytes', bytes);
     run.outputBytes += bytes;
