@@ -26,10 +26,13 @@ export class StandardTier {
   }
 
   async availability(): Promise<Availability> {
+    const cpu =
+      this.pool.cpuSource() === 'wall'
+        ? 'wall time (per-thread CPU is not readable on this host, so limits may fire early)'
+        : 'per-thread CPU time from /proc/self/task/TID/schedstat';
     return {
       available: true,
-      detail:
-        'QuickJS compiled to WebAssembly (quickjs-emscripten 0.32, release-sync), one runtime per sandbox, on guest threads watched from outside',
+      detail: `QuickJS compiled to WebAssembly (quickjs-emscripten 0.32, release-sync), one runtime per sandbox, on guest threads whose CPU the gateway's thread watches by ${cpu}`,
     };
   }
 

@@ -77,6 +77,12 @@ export class GuestThreadPool {
     return total;
   }
 
+  /** How the watchdog measures a guest thread's CPU (per-thread CPU time, or wall time where that is unreadable). */
+  cpuSource(): 'thread-cpu' | 'wall' | undefined {
+    this.prune();
+    return this.threads[0]?.cpuSource;
+  }
+
   threadCount(): number {
     this.prune();
     return this.threads.length;
