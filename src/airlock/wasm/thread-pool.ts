@@ -59,8 +59,10 @@ export class GuestThreadPool {
     for (const thread of this.threads)
       if (least === undefined || thread.load() < least.load()) least = thread;
     if (least !== undefined && (least.load() === 0 || this.threads.length >= this.maxThreads)) return least;
-    if (least !== undefined && this.spawning !== undefined) return least;
-    return this.spawn();
+    if (least === undefined) return this.spawn();
+    if (this.spawning !== undefined) return least;
+    // Spreading is a preference: a thread that cannot start leaves the guest on a live one.
+    return this.spawn().catch(() => least);
   }
 
   stats(): PoolStats {
