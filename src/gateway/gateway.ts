@@ -209,6 +209,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ...options.standardTier,
       sandbox: { wallTimeoutMs: 30_000, ...options.standardTier?.sandbox },
     });
+    closers.push(() => tier.close());
     const runtime = new AgentRuntime({
       tier,
       tools,

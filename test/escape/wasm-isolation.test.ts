@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { StandardTier } from '../../src/airlock/wasm/standard-tier.js';
 import type { WasmSandbox } from '../../src/airlock/wasm/wasm-sandbox.js';
 import { parseManifest } from '../../src/capability/parse.js';
@@ -21,9 +21,13 @@ function manifest(quotas: Record<string, number> = {}) {
   });
 }
 
-/** A tier whose modules hold four 8 MiB guests, with a tool the guest can wait on. */
+/** A tier on one guest thread whose modules hold four 8 MiB guests, with a tool the guest can wait on. */
 async function crowdedTier() {
-  const tier = await StandardTier.create({ moduleHeapBudgetBytes: 32 * MiB, sandboxesPerModule: 4 });
+  const tier = await StandardTier.create({
+    threads: 1,
+    moduleHeapBudgetBytes: 32 * MiB,
+    sandboxesPerModule: 4,
+  });
   const releases: (() => void)[] = [];
   const bindings = {
     callTool: () =>
@@ -32,10 +36,19 @@ async function crowdedTier() {
       }),
   };
   const start = () => tier.start({ manifest: manifest(), bindings });
-  const releaseAll = () => {
+  /** Waits until `count` guests are waiting on the host (their calls cross from a guest thread). */
+  const waiting = (count: number) =>
+    vi.waitFor(
+      () => {
+        if (releases.length < count) throw new Error(`${releases.length} of ${count} guests waiting`);
+      },
+      { timeout: 10_000, interval: 5 },
+    );
+  const releaseAll = async (count = 1) => {
+    await waiting(count);
     for (const release of releases.splice(0)) release();
   };
-  return { tier, start, releaseAll };
+  return { tier, start, waiting, releaseAll };
 }
 
 /** A well-behaved guest: holds ~6 MiB, then awaits the host, then uses it. */
@@ -45,29 +58,24 @@ const HOLDS_SIX_MIB = `(async () => {
   return [answer, mine.length, mine[12345]];
 })()`;
 
-async function settle(ms = 20) {
-  await new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 describe('one guest exhausting a limit does not take its module neighbours down', () => {
   it('memory: the hog is stopped, the neighbour mid-run finishes, a new guest fits', async () => {
-    const { tier, start, releaseAll } = await crowdedTier();
+    const { tier, start, waiting, releaseAll } = await crowdedTier();
     const hog = await start();
     const neighbour = await start();
     expect(tier.stats().modules).toBe(1);
     const neighbourRun = neighbour.run(HOLDS_SIX_MIB);
-    await settle();
+    await waiting(1);
     const hogRun = hog.run('globalThis.keep = []; for (;;) keep.push(new Uint8Array(1024 * 1024).fill(1))');
     await expect(hogRun).rejects.toMatchObject({
       code: 'WASM_MEMORY_LIMIT',
       message: expect.stringContaining('memory limit of 8 MiB (quota memory_mb)'),
     });
-    releaseAll();
+    await releaseAll();
     expect((await neighbourRun).value).toEqual(['released', 6 * MiB, 7]);
     const newcomer = await start();
     const newcomerRun = newcomer.run(HOLDS_SIX_MIB);
-    await settle();
-    releaseAll();
+    await releaseAll();
     expect((await newcomerRun).value).toEqual(['released', 6 * MiB, 7]);
     expect(tier.stats().modules).toBe(1);
   });
@@ -89,8 +97,8 @@ describe('one guest exhausting a limit does not take its module neighbours down'
       message: expect.stringContaining('over its memory limit of 8 MiB'),
     });
     const neighbourRun = neighbour.run(HOLDS_SIX_MIB);
-    await settle();
-    releaseAll();
+    // The hog's own call reached the host before it was torn down; the neighbour's is the second.
+    await releaseAll(2);
     expect((await neighbourRun).value).toEqual(['released', 6 * MiB, 7]);
     expect(tier.stats().sandboxes).toBe(1);
   });
@@ -108,16 +116,16 @@ describe('one guest exhausting a limit does not take its module neighbours down'
   });
 
   it('CPU: an endless loop is cut off while a neighbour waiting on the host completes', async () => {
-    const { start, releaseAll } = await crowdedTier();
+    const { start, waiting, releaseAll } = await crowdedTier();
     const spinner = await start();
     const neighbour = await start();
     const neighbourRun = neighbour.run(HOLDS_SIX_MIB);
-    await settle();
+    await waiting(1);
     await expect(spinner.run('for (;;) {}')).rejects.toMatchObject({
       code: 'WASM_CPU_LIMIT',
       message: expect.stringContaining('quota cpu_ms_per_request'),
     });
-    releaseAll();
+    await releaseAll();
     expect((await neighbourRun).value).toEqual(['released', 6 * MiB, 7]);
   });
 

@@ -6,7 +6,7 @@ export interface IdleBenchResult {
   readonly count: number;
   readonly createMsP50: number;
   readonly createMsP99: number;
-  /** Resident set growth divided by `count` (includes module overhead). */
+  /** Resident set growth divided by `count` (includes module and guest-thread overhead). */
   readonly rssBytesPerSandbox: number;
   /** WebAssembly linear memory growth divided by `count`. */
   readonly linearBytesPerSandbox: number;
@@ -71,6 +71,7 @@ export async function benchIdleSandboxes(options: IdleBenchOptions): Promise<Idl
     runMsP50: percentile(runs, 0.5),
     stop: async () => {
       await Promise.all(sandboxes.map((sandbox) => sandbox.stop()));
+      tier.close();
     },
   };
 }

@@ -9,6 +9,7 @@ import type { Clock } from '../quota/clock.js';
 import type { WasmErrorCode } from './errors.js';
 import type { ModuleLease } from './module-pool.js';
 import { type Grants, PRELUDE } from './prelude.js';
+import type { SliceWatch } from './slice-board.js';
 
 /** A host function call from the guest: undefined for synchronous ones (log), else the JSON answer to come. */
 export type HostCall = (kind: string, payload: string) => Promise<string | undefined> | undefined;
@@ -67,6 +68,8 @@ export class GuestVm {
     private readonly clock: Clock,
     grants: Grants,
     private readonly onHostCall: HostCall,
+    /** Lets another thread see this guest's slices and ask for it to stop (see SliceBoard). */
+    private readonly watch?: SliceWatch,
   ) {
     this.runtime = lease.module.newRuntime();
     this.runtime.setMemoryLimit(limits.memoryBytes);
@@ -87,6 +90,7 @@ export class GuestVm {
   /** Starts a run: clears the last run's kill and gives the guest `cpuLimitMs` of execution in total. */
   beginRun(cpuLimitMs: number): void {
     this.killed = undefined;
+    this.watch?.clearStop();
     this.runCpuLimitMs = cpuLimitMs;
     this.runCpuMs = 0;
   }
@@ -135,7 +139,9 @@ export class GuestVm {
     if (this.killed !== undefined) throw this.killed;
     if (this.disposed) throw new OacpError<WasmErrorCode>('WASM_STOPPED', 'the sandbox has been stopped');
     const start = this.clock();
-    this.sliceDeadline = start + Math.max(0, this.runCpuLimitMs - this.runCpuMs);
+    const budget = Math.max(0, this.runCpuLimitMs - this.runCpuMs);
+    this.sliceDeadline = start + budget;
+    this.watch?.begin(budget);
     const allowance = Math.max(0, this.limits.memoryBytes - this.heapBytes) + GROWTH_SLACK;
     this.lease.limitGrowth(this.lease.linearBytes() + allowance);
     this.refusalsAtSliceStart = this.lease.growthRefusals();
@@ -146,6 +152,7 @@ export class GuestVm {
     } catch (error) {
       outcome = { error };
     } finally {
+      this.watch?.end();
       this.lease.limitGrowth(undefined);
       this.sliceDeadline = Number.NEGATIVE_INFINITY;
       this.runCpuMs += this.clock() - start;
@@ -283,6 +290,10 @@ export class GuestVm {
   /** Outside a slice the deadline is -Infinity: no guest code runs unless we are running it. */
   private shouldInterrupt(): boolean {
     if (this.killed !== undefined) return true;
+    if (this.watch?.stopRequested() === true) {
+      this.kill(new OacpError<WasmErrorCode>('WASM_STOPPED', 'the host stopped this guest'));
+      return true;
+    }
     if (this.clock() <= this.sliceDeadline) return false;
     if (this.sliceDeadline !== Number.NEGATIVE_INFINITY) {
       this.kill(

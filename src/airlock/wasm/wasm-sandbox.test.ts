@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseManifest } from '../../capability/parse.js';
 import { QuotaLedger } from '../quota/ledger.js';
 import type { GuestFetchRequest, GuestLogEntry } from './host-bindings.js';
@@ -73,7 +73,8 @@ describe('WasmSandbox.run', () => {
     });
     const first = sandbox.run('oacp.tools.call("wait", {})');
     await expect(sandbox.run('1')).rejects.toMatchObject({ code: 'WASM_BUSY' });
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    // The call crosses from the guest thread; wait until the binding holds it.
+    await vi.waitFor(() => expect(release).toBeDefined());
     release?.();
     expect((await first).value).toBe(1);
   });
@@ -226,7 +227,7 @@ describe('host functions', () => {
     const fast = await start();
     const slowRun = slow.run('oacp.tools.call("slow", {}).then((v) => v + 1)');
     expect((await fast.run('[1, 2, 3].reduce((a, b) => a + b)')).value).toBe(6);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await vi.waitFor(() => expect(releaseSlow).toBeDefined());
     releaseSlow?.(41);
     expect((await slowRun).value).toBe(42);
   });

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { QuickJSHandle } from 'quickjs-emscripten';
 import { z } from 'zod';
 import type { Manifest } from '../../capability/manifest.js';
 import { OacpError } from '../../core/errors.js';
@@ -8,11 +7,12 @@ import { QuotaLedger } from '../quota/ledger.js';
 import type { RequestMeter } from '../quota/request-meter.js';
 import { type CodeRunResult, type CodeSandbox, NO_USAGE, type TierName, type Usage } from '../sandbox.js';
 import type { WasmErrorCode } from './errors.js';
-import { GuestVm } from './guest-vm.js';
+import type { GuestThread, ThreadGuest, ThreadLoss } from './guest-thread.js';
 import type { HostBindings } from './host-bindings.js';
 import { HostBridge } from './host-bridge.js';
 import { decodeFromGuest, encodeForGuest, type JsonLimits } from './json-boundary.js';
-import type { ModuleLease, QuickJsModulePool } from './module-pool.js';
+import type { GuestThreadPool } from './thread-pool.js';
+import type { FromGuestThread, RunDone } from './thread-protocol.js';
 
 /**
  * Measured: with the host's own stack shallow, QuickJS in this build overflows
@@ -31,7 +31,7 @@ export interface WasmSandboxOptions {
   readonly maxJsonBytes?: number;
   /** Deepest nesting of such a value (default 128). */
   readonly maxJsonDepth?: number;
-  /** Time source for CPU accounting (default `performance.now`). */
+  /** Time source for wall time and rate quotas (default `performance.now`); guest CPU is measured in its thread. */
   readonly clock?: Clock;
 }
 
@@ -45,57 +45,87 @@ export interface CodeSpec {
 
 const LogEntry = z.strictObject({ level: z.enum(['info', 'warn', 'error']), message: z.string() });
 
+interface Deferred<T> {
+  readonly promise: Promise<T>;
+  readonly resolve: (value: T) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve: (value: T) => void = () => undefined;
+  let reject: (error: unknown) => void = () => undefined;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
 interface RunState {
   readonly meter: RequestMeter;
   readonly logs: string[];
+  readonly started: number;
+  readonly before: { readonly egressRequests: number; readonly egressDenied: number };
+  /** Settles when the guest thread reports the run finished (or the thread is gone). */
+  readonly done: Deferred<RunDone>;
+  /** Rejects the moment the gateway stops the run (wall clock, output, stop, lost thread). */
+  readonly interrupted: Deferred<never>;
   outputBytes: number;
+  killed?: OacpError;
+  /** What the guest thread reported, once it has. */
+  finished?: RunDone;
+  /** CPU charged when the thread was terminated before it could report (the limit it broke). */
+  lostCpuMs?: number;
+  usage?: Usage;
 }
 
 /**
  * The standard tier's sandbox: JavaScript in QuickJS, compiled to
- * WebAssembly, in its own QuickJSRuntime. It has no ambient authority: no
- * `require`, `process`, file system, network or module loader; the only way
- * out is the host functions the manifest grants, each checked again on every
- * call. State (globals) persists across runs of the same sandbox; runs do not
- * overlap.
+ * WebAssembly, in its own QuickJSRuntime on a guest thread. It has no
+ * ambient authority: no `require`, `process`, file system, network or
+ * module loader; the only way out is the host functions the manifest grants,
+ * each checked again on every call, here on the gateway's thread. State
+ * (globals) persists across runs of the same sandbox; runs do not overlap.
+ * Wall-clock limits are enforced here, so they fire on time whatever the
+ * guest thread is doing; see docs/standard-tier.md.
  */
-export class WasmSandbox implements CodeSandbox {
+export class WasmSandbox implements CodeSandbox, ThreadGuest {
   readonly kind = 'code' as const;
   readonly tier: TierName = 'standard';
   readonly id = `wasm-${randomUUID()}`;
-  private readonly vm: GuestVm;
+  private readonly guest: number;
   private readonly bridge: HostBridge;
   private readonly ledger: QuotaLedger;
   private readonly clock: Clock;
   private readonly limits: JsonLimits;
   private readonly wallTimeoutMs: number;
+  private readonly created = deferred<void>();
+  private readonly stopped = deferred<void>();
   private active: RunState | undefined;
-  private runDone: Promise<unknown> = Promise.resolve();
-  private stopped = false;
+  /** The run the guest thread is executing; it may outlive `active` when the gateway stopped it first. */
+  private inThread: RunState | undefined;
+  /** The guest thread's side of the last run; a new run waits for it. */
+  private threadIdle: Promise<unknown> = Promise.resolve();
+  private stopping = false;
+  private lostWith: OacpError | undefined;
   private totals: Usage = NO_USAGE;
 
   private constructor(
-    lease: ModuleLease,
+    private readonly thread: GuestThread,
     private readonly spec: CodeSpec,
   ) {
     const options = spec.options ?? {};
-    const stackBytes = options.maxStackBytes ?? MAX_STACK_BYTES;
     this.clock = options.clock ?? monotonicClock;
     this.limits = { maxBytes: options.maxJsonBytes ?? 1024 * 1024, maxDepth: options.maxJsonDepth ?? 128 };
     this.wallTimeoutMs = options.wallTimeoutMs ?? 30_000;
     this.ledger = spec.ledger ?? new QuotaLedger(spec.manifest.quotas, this.clock);
     this.bridge = new HostBridge(spec.manifest, spec.bindings ?? {}, this.ledger, this.limits);
-    this.vm = new GuestVm(
-      lease,
-      { memoryBytes: memoryLimitBytes(spec.manifest), stackBytes },
-      this.clock,
-      this.bridge.grants(),
-      (kind, payload) => this.hostCall(kind, payload),
-    );
+    this.guest = thread.attach(this);
   }
 
-  /** Places a new sandbox in `pool`; refuses options the tier cannot honour rather than weakening them. */
-  static async start(pool: QuickJsModulePool, spec: CodeSpec): Promise<WasmSandbox> {
+  /** Places a new sandbox on a guest thread; refuses options the tier cannot honour rather than weakening them. */
+  static async start(pool: GuestThreadPool, spec: CodeSpec): Promise<WasmSandbox> {
     const stack = spec.options?.maxStackBytes;
     if (stack !== undefined && (stack > MAX_STACK_BYTES || stack < 16 * 1024)) {
       throw new OacpError<WasmErrorCode>(
@@ -103,13 +133,22 @@ export class WasmSandbox implements CodeSandbox {
         `a guest stack of ${stack} bytes is outside what the standard tier can enforce safely (16 KiB to 256 KiB)`,
       );
     }
-    const lease = await pool.lease(memoryLimitBytes(spec.manifest));
+    const thread = await pool.place();
+    const sandbox = new WasmSandbox(thread, spec);
+    thread.post({
+      type: 'create',
+      guest: sandbox.guest,
+      memoryBytes: memoryLimitBytes(spec.manifest),
+      stackBytes: stack ?? MAX_STACK_BYTES,
+      grants: sandbox.bridge.grants(),
+    });
     try {
-      return new WasmSandbox(lease, spec);
+      await sandbox.created.promise;
     } catch (error) {
-      lease.release();
+      thread.detach(sandbox.guest);
       throw error;
     }
+    return sandbox;
   }
 
   /**
@@ -119,12 +158,9 @@ export class WasmSandbox implements CodeSandbox {
    * the guest (WASM_CPU_LIMIT, WASM_MEMORY_LIMIT, WASM_OUTPUT_LIMIT, ...).
    */
   async run(code: string, input?: unknown): Promise<CodeRunResult> {
-    if (this.stopped || this.vm.isDisposed()) {
-      const why = this.vm.killReason();
-      throw new OacpError<WasmErrorCode>(
-        'WASM_STOPPED',
-        `sandbox ${this.id} has been stopped${why === undefined ? '' : ` (${why.message})`}`,
-      );
+    if (this.stopping || this.lostWith !== undefined) {
+      const why = this.lostWith === undefined ? '' : ` (${this.lostWith.message})`;
+      throw new OacpError<WasmErrorCode>('WASM_STOPPED', `sandbox ${this.id} has been stopped${why}`);
     }
     if (this.active !== undefined) {
       throw new OacpError<WasmErrorCode>(
@@ -132,11 +168,42 @@ export class WasmSandbox implements CodeSandbox {
         `sandbox ${this.id} is already running code; runs do not overlap`,
       );
     }
-    const run: RunState = { meter: this.ledger.startRequest(), logs: [], outputBytes: 0 };
+    const run: RunState = {
+      meter: this.ledger.startRequest(),
+      logs: [],
+      started: this.clock(),
+      before: {
+        egressRequests: this.bridge.counters.egressRequests,
+        egressDenied: this.bridge.counters.egressDenied,
+      },
+      done: deferred(),
+      interrupted: deferred(),
+      outputBytes: 0,
+    };
     this.active = run;
-    const done = this.execute(run, code, input);
-    this.runDone = done.catch(() => undefined);
-    return done;
+    const timer = setTimeout(() => {
+      this.interrupt(
+        run,
+        new OacpError<WasmErrorCode>(
+          'WASM_TIMEOUT',
+          `run exceeded its wall-clock limit of ${this.wallTimeoutMs} ms`,
+        ),
+      );
+    }, this.wallTimeoutMs);
+    try {
+      const work = this.dispatch(run, code, input);
+      work.catch(() => undefined);
+      const outcome = await Promise.race([work, run.interrupted.promise]);
+      const value = this.acceptOutput(run, outcome);
+      return { value, logs: run.logs, usage: this.account(run) };
+    } catch (error) {
+      // Stopped before the guest thread reported: the report is accounted when it comes.
+      if (run.finished !== undefined) this.account(run);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      if (this.active === run) this.active = undefined;
+    }
   }
 
   usage(): Usage {
@@ -145,78 +212,133 @@ export class WasmSandbox implements CodeSandbox {
 
   /** Ends a run in progress (it fails with WASM_STOPPED) and frees the runtime. */
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.vm.kill(
-      new OacpError<WasmErrorCode>('WASM_STOPPED', `sandbox ${this.id} was stopped during the run`),
+    if (this.stopping) return this.stopped.promise;
+    this.stopping = true;
+    const run = this.active;
+    const error = new OacpError<WasmErrorCode>(
+      'WASM_STOPPED',
+      `sandbox ${this.id} was stopped during the run`,
     );
-    await this.runDone;
-    this.vm.dispose();
-  }
-
-  private async execute(run: RunState, code: string, input: unknown): Promise<CodeRunResult> {
-    const started = this.clock();
-    const before = {
-      egressRequests: this.bridge.counters.egressRequests,
-      egressDenied: this.bridge.counters.egressDenied,
-    };
-    this.vm.beginRun(this.spec.manifest.quotas.cpu_ms_per_request);
-    const timer = setTimeout(() => {
-      this.vm.kill(
-        new OacpError<WasmErrorCode>(
-          'WASM_TIMEOUT',
-          `run exceeded its wall-clock limit of ${this.wallTimeoutMs} ms`,
-        ),
-      );
-    }, this.wallTimeoutMs);
-    try {
-      const value = await this.evaluate(run, code, input);
-      return { value, logs: run.logs, usage: this.finish(run, started, before, 0) };
-    } catch (error) {
-      const hitLimit = error instanceof OacpError && error.code === 'WASM_MEMORY_LIMIT';
-      this.finish(run, started, before, hitLimit ? this.vm.limits.memoryBytes : 0);
-      throw error;
-    } finally {
-      clearTimeout(timer);
+    // The run fails once the guest thread has let go of it, as stop() returns.
+    if (run !== undefined) this.interrupt(run, error, false);
+    await this.threadIdle;
+    if (this.lostWith === undefined) {
+      this.thread.post({ type: 'stop', guest: this.guest });
+      await this.stopped.promise;
     }
+    this.thread.detach(this.guest);
+    this.stopped.resolve();
+    run?.interrupted.reject(run.killed ?? error);
   }
 
-  private async evaluate(run: RunState, code: string, input: unknown): Promise<unknown> {
-    // Start from an empty host stack: the guest's recursion limit assumes it.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    const inputText = encodeForGuest(input, this.limits, 'input');
-    this.vm.slice(() => this.vm.setInput(inputText));
-    const handle = this.vm.slice(() => this.vm.evaluate(code));
-    let text: string | undefined;
-    try {
-      const value = await this.settle(handle);
-      try {
-        text = this.vm.slice(() => this.vm.serialize(value));
-      } finally {
-        value.dispose();
+  /** A message from the guest thread about this sandbox. */
+  receive(message: FromGuestThread): void {
+    switch (message.type) {
+      case 'created':
+        this.created.resolve();
+        break;
+      case 'refused':
+        this.created.reject(new OacpError<WasmErrorCode>(wasmCode(message.code), message.message));
+        break;
+      case 'call':
+        this.hostCall(message.call, message.kind, message.payload);
+        break;
+      case 'log':
+        this.log(message.payload);
+        break;
+      case 'done': {
+        const run = this.inThread;
+        this.inThread = undefined;
+        if (run === undefined) break;
+        run.finished = message;
+        run.done.resolve(message);
+        break;
       }
-    } finally {
-      handle.dispose();
+      case 'stopped':
+        this.stopped.resolve();
+        break;
     }
-    return text === undefined ? undefined : this.acceptOutput(run, text);
   }
 
-  /** Closes the books on a run: drops unanswered host calls, samples memory, adds to the totals. */
-  private finish(
-    run: RunState,
-    started: number,
-    before: { readonly egressRequests: number; readonly egressDenied: number },
-    memoryFloor: number,
-  ): Usage {
-    this.vm.abandonHostCalls();
+  /** The guest thread was terminated: this guest's state is gone. */
+  lost(loss: ThreadLoss): void {
+    const error = this.lossError(loss);
+    this.lostWith = error;
+    this.created.reject(error);
+    this.stopped.resolve();
+    const run = this.active;
+    if (run !== undefined) this.interrupt(run, error);
+    const inThread = this.inThread ?? run;
+    this.inThread = undefined;
+    if (inThread !== undefined && loss.offender && loss.limit === 'cpu') {
+      inThread.lostCpuMs = this.spec.manifest.quotas.cpu_ms_per_request;
+    }
+    inThread?.done.reject(inThread.killed ?? error);
+  }
+
+  private async dispatch(run: RunState, code: string, input: unknown): Promise<RunDone> {
+    const inputText = encodeForGuest(input, this.limits, 'input');
+    await this.threadIdle;
+    if (run.killed !== undefined) return run.interrupted.promise;
+    if (this.lostWith !== undefined) throw this.lostWith;
+    const accountLate = () => {
+      if (this.active !== run) this.account(run);
+    };
+    this.threadIdle = run.done.promise.then(accountLate, accountLate);
+    this.inThread = run;
+    this.thread.post({
+      type: 'run',
+      guest: this.guest,
+      code,
+      inputText,
+      cpuLimitMs: this.spec.manifest.quotas.cpu_ms_per_request,
+      // Log payloads carry some JSON framing; twice the quota is a backstop against a flood, never the exact check.
+      logBudgetBytes: 2 * run.meter.remaining('max_output_bytes') + 64 * 1024,
+      maxResultBytes: run.meter.remaining('max_output_bytes'),
+    });
+    let done: RunDone;
+    try {
+      done = await run.done.promise;
+    } catch (error) {
+      if (run.killed !== undefined) return run.interrupted.promise;
+      throw error;
+    }
+    // Stopped by the gateway: its reason, not the guest thread's view of the interruption.
+    if (run.killed !== undefined) return run.interrupted.promise;
+    if (done.failure !== undefined) {
+      throw new OacpError<WasmErrorCode>(wasmCode(done.failure.code), done.failure.message);
+    }
+    return done;
+  }
+
+  /** Stops the run in the guest thread at its next interrupt check, and (unless told not to) for the caller now. */
+  private interrupt(run: RunState, error: OacpError, now = true): void {
+    if (run.killed !== undefined) return;
+    run.killed = error;
+    if (now) run.interrupted.reject(error);
+    if (this.lostWith !== undefined) return;
+    this.thread.requestStop(this.guest);
+    this.thread.post({
+      type: 'kill',
+      guest: this.guest,
+      code: error.code as WasmErrorCode,
+      message: error.message,
+    });
+  }
+
+  /** Adds a finished run to the totals once; returns that run's usage. */
+  private account(run: RunState): Usage {
+    if (run.usage !== undefined) return run.usage;
+    const done = run.finished;
     const usage: Usage = {
-      wallMs: this.clock() - started,
-      cpuMs: this.vm.cpuMs(),
-      memoryPeakBytes: Math.max(memoryFloor, this.sampleMemory()),
-      egressRequests: this.bridge.counters.egressRequests - before.egressRequests,
-      egressDenied: this.bridge.counters.egressDenied - before.egressDenied,
+      wallMs: this.clock() - run.started,
+      cpuMs: done?.cpuMs ?? run.lostCpuMs ?? 0,
+      memoryPeakBytes: done?.memoryBytes ?? 0,
+      egressRequests: this.bridge.counters.egressRequests - run.before.egressRequests,
+      egressDenied: this.bridge.counters.egressDenied - run.before.egressDenied,
       outputBytes: run.outputBytes,
     };
+    run.usage = usage;
     this.totals = {
       wallMs: this.totals.wallMs + usage.wallMs,
       cpuMs: this.totals.cpuMs + usage.cpuMs,
@@ -225,30 +347,13 @@ export class WasmSandbox implements CodeSandbox {
       egressDenied: this.totals.egressDenied + usage.egressDenied,
       outputBytes: this.totals.outputBytes + usage.outputBytes,
     };
-    this.active = undefined;
     return usage;
   }
 
-  /** Pumps the guest's jobs and the host's answers until `handle` settles. */
-  private async settle(handle: QuickJSHandle): Promise<QuickJSHandle> {
-    for (;;) {
-      const step = this.vm.slice(() => this.vm.settleStep(handle));
-      if (step !== undefined) return step.value;
-      const killed = this.vm.killReason();
-      if (killed !== undefined) throw killed;
-      if (this.vm.hasPendingJob()) continue;
-      if (this.vm.pendingHostCalls() === 0) {
-        throw new OacpError<WasmErrorCode>(
-          'WASM_STALLED',
-          'the guest awaits a promise that nothing can settle (no pending jobs, no host calls in flight)',
-        );
-      }
-      await this.vm.waitForHost();
-    }
-  }
-
-  private acceptOutput(run: RunState, text: string): unknown {
-    const bytes = Buffer.byteLength(text, 'utf8');
+  private acceptOutput(run: RunState, outcome: RunDone): unknown {
+    const text = outcome.text;
+    if (text === undefined && outcome.oversizedResultBytes === undefined) return undefined;
+    const bytes = outcome.oversizedResultBytes ?? Buffer.byteLength(text ?? '', 'utf8');
     const fits = run.meter.check('max_output_bytes', bytes);
     if (fits.effect === 'deny') {
       throw new OacpError<WasmErrorCode>(
@@ -256,41 +361,103 @@ export class WasmSandbox implements CodeSandbox {
         `the result (${bytes} bytes) was refused: ${fits.reason}`,
       );
     }
+    if (text === undefined) {
+      throw new OacpError<WasmErrorCode>('WASM_OUTPUT_LIMIT', `the result (${bytes} bytes) was refused`);
+    }
     run.meter.charge('max_output_bytes', bytes);
     run.outputBytes += bytes;
     const limits = { maxBytes: Math.max(bytes, this.limits.maxBytes), maxDepth: this.limits.maxDepth };
     return decodeFromGuest(text, limits, 'the result');
   }
 
-  private hostCall(kind: string, payload: string): Promise<string | undefined> | undefined {
+  private hostCall(call: number, kind: string, payload: string): void {
     const run = this.active;
-    if (run === undefined) throw new Error('host functions answer only while the sandbox is running');
-    if (kind !== 'log') return this.bridge.call(kind, payload);
-    const entry = LogEntry.parse(decodeFromGuest(payload, this.limits, 'log entry'));
+    const answer =
+      run === undefined || run.killed !== undefined
+        ? Promise.reject(new Error('host functions answer only while the sandbox is running'))
+        : this.bridge.call(kind, payload);
+    answer.then(
+      (value) =>
+        this.thread.post({
+          type: 'answer',
+          guest: this.guest,
+          call,
+          ...(value === undefined ? {} : { value }),
+        }),
+      (error: unknown) =>
+        this.thread.post({
+          type: 'answer',
+          guest: this.guest,
+          call,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    );
+  }
+
+  private log(payload: string): void {
+    const run = this.active;
+    if (run === undefined || run.killed !== undefined) return;
+    let entry: z.infer<typeof LogEntry>;
+    try {
+      entry = LogEntry.parse(decodeFromGuest(payload, this.limits, 'log entry'));
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.interrupt(
+        run,
+        new OacpError<WasmErrorCode>('WASM_BAD_VALUE', `a log entry was refused: ${reason}`),
+      );
+      return;
+    }
     const bytes = Buffer.byteLength(entry.message, 'utf8') + 1;
     const fits = run.meter.check('max_output_bytes', bytes);
     if (fits.effect === 'deny') {
-      const error = new OacpError<WasmErrorCode>(
-        'WASM_OUTPUT_LIMIT',
-        `guest output flood stopped: ${fits.reason}`,
+      this.interrupt(
+        run,
+        new OacpError<WasmErrorCode>('WASM_OUTPUT_LIMIT', `guest output flood stopped: ${fits.reason}`),
       );
-      this.vm.kill(error);
-      throw error;
+      return;
     }
     run.meter.charge('max_output_bytes', bytes);
     run.outputBytes += bytes;
     run.logs.push(entry.message);
     this.spec.bindings?.log?.(entry);
-    return undefined;
   }
 
-  private sampleMemory(): number {
-    try {
-      return this.vm.memoryUsedBytes();
-    } catch {
-      return 0;
+  private lossError(loss: ThreadLoss): OacpError {
+    if (loss.offender && loss.limit === 'cpu') {
+      const limit = this.spec.manifest.quotas.cpu_ms_per_request;
+      return new OacpError<WasmErrorCode>(
+        'WASM_CPU_LIMIT',
+        `guest used its CPU limit of ${limit} ms per request (quota cpu_ms_per_request) inside a native built-in that does not check for interrupts; its guest thread was terminated`,
+      );
     }
+    if (loss.offender && this.active?.killed !== undefined) return this.active.killed;
+    return new OacpError<WasmErrorCode>(
+      'WASM_STOPPED',
+      `sandbox ${this.id} was lost: ${loss.offender ? 'its' : 'the'} guest thread was terminated because ${loss.reason}`,
+    );
   }
+}
+
+const CODES: ReadonlySet<string> = new Set<WasmErrorCode>([
+  'WASM_UNAVAILABLE',
+  'WASM_CPU_LIMIT',
+  'WASM_MEMORY_LIMIT',
+  'WASM_STACK_LIMIT',
+  'WASM_OUTPUT_LIMIT',
+  'WASM_TIMEOUT',
+  'WASM_STALLED',
+  'WASM_GUEST_ERROR',
+  'WASM_BAD_INPUT',
+  'WASM_BAD_VALUE',
+  'WASM_BUSY',
+  'WASM_STOPPED',
+  'WASM_MODULE_POISONED',
+]);
+
+/** A code from the guest thread, kept only if it is one of ours. */
+function wasmCode(code: string): WasmErrorCode {
+  return CODES.has(code) ? (code as WasmErrorCode) : 'WASM_GUEST_ERROR';
 }
 
 /** The guest heap limit is the manifest's memory quota, no more, no less. */

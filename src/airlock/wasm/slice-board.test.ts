@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { SliceBoard } from './slice-board.js';
+
+describe('SliceBoard', () => {
+  it('shows the gateway which guest is in a slice and with what budget', () => {
+    const board = new SliceBoard();
+    const seven = board.watch(7);
+    expect(board.read().guest).toBe(0);
+    seven.begin(1499.2);
+    const first = board.read();
+    expect(first).toMatchObject({ guest: 7, budgetMs: 1500 });
+    seven.end();
+    seven.begin(20);
+    expect(board.read().sequence).not.toBe(first.sequence);
+    seven.end();
+    expect(board.read().guest).toBe(0);
+  });
+
+  it('a stop request reaches only the guest it names, and a new run clears it', () => {
+    const board = new SliceBoard();
+    const one = board.watch(1);
+    const two = board.watch(2);
+    board.requestStop(2);
+    expect(one.stopRequested()).toBe(false);
+    expect(two.stopRequested()).toBe(true);
+    one.clearStop();
+    expect(two.stopRequested()).toBe(true);
+    two.clearStop();
+    expect(two.stopRequested()).toBe(false);
+  });
+});

@@ -1,0 +1,36 @@
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { threadCpuClock } from './thread-cpu.js';
+
+/** Reports its kernel thread id, then on request does a fixed amount of work (~0.1-0.5 s of CPU). */
+const BUSY = `
+const { parentPort } = require('node:worker_threads');
+const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
+parentPort.postMessage(tid);
+parentPort.once('message', () => {
+  let x = 0;
+  for (let i = 0; i < 3e8; i++) x = (x + i) % 1000003;
+  parentPort.postMessage(x);
+});
+`;
+
+describe('threadCpuClock', () => {
+  it("reads another thread's CPU time from outside it: it grows while that thread computes", async () => {
+    const worker = new Worker(BUSY, { eval: true });
+    const next = () => new Promise<unknown>((resolve) => worker.once('message', resolve));
+    const tid = Number(await next());
+    const { clock, source } = threadCpuClock(tid);
+    expect(source).toBe('thread-cpu');
+    const before = clock();
+    const done = next();
+    worker.postMessage('work');
+    await done;
+    expect(clock() - before).toBeGreaterThan(10);
+    await worker.terminate();
+  });
+
+  it('falls back to wall time when the thread cannot be read', () => {
+    expect(threadCpuClock(undefined).source).toBe('wall');
+    expect(threadCpuClock(2 ** 30).source).toBe('wall');
+  });
+});
