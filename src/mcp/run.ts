@@ -236,6 +236,12 @@ function describeEvent(server: string, event: BridgeEvent): string {
       return `oacp: ${server}: invalid JSON-RPC from the ${event.from}: ${event.reason}`;
     case 'receipt-failed':
       return `oacp: ${server}: RECEIPT NOT WRITTEN for call ${event.callId}: ${event.reason}`;
+    case 'pin-refresh-failed':
+      return `oacp: ${server}: could not list the server's tools to pin them: ${event.reason}`;
+    case 'request-timeout':
+      return `oacp: ${server}: ${event.method} got no answer before the request deadline (--request-timeout)`;
+    case 'send-failed':
+      return `oacp: ${server}: a message to the ${event.to} could not be sent: ${event.reason}`;
   }
 }
 

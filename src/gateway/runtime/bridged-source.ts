@@ -74,6 +74,10 @@ export async function bridgedSource(config: BridgedSourceOptions): Promise<McpTo
       });
       return receipts.record(record);
     },
+    // The gateway's node has no reservation yet (its log is appended by OacpNode.record); an
+    // append failure still withholds the result. See the h4 report: the gateway is not yet on the
+    // bridge pipeline directly.
+    reserve: () => undefined,
   };
   const bridge = createBridge({
     upstream,
