@@ -1,3 +1,5 @@
+import type { NonceStore } from '../identity/nonce-store.js';
+import { InMemoryNonceStore } from '../identity/nonce-store.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import { ToolPins } from '../policy/pins.js';
 import type { Approver } from './approval.js';
@@ -5,6 +7,7 @@ import type { GateParts } from './call-gate.js';
 import type { CallQuota } from './call-quota.js';
 import { type CallRecorder, callRecorder } from './call-recorder.js';
 import { defaultPolicyEngine } from './default-policy.js';
+import type { MessageLimits } from './message-limits.js';
 import type { ReceiptSink } from './record.js';
 import { type BridgeEvent, BridgeSession, type RestartPolicy } from './session.js';
 import type { ToolFilter } from './tool-filter.js';
@@ -31,6 +34,11 @@ export interface BridgeOptions {
   readonly onEvent?: (event: BridgeEvent) => void;
   /** Replaces the default recorder (digests + the receipt sink), e.g. to co-sign. */
   readonly recorder?: CallRecorder;
+  /** Nonces of signed agent requests; give the home's shared store (openHomeNonceStore) in production. */
+  readonly nonces?: NonceStore;
+  readonly limits?: MessageLimits;
+  /** Deadline of every forwarded request, in ms (DEFAULT_REQUEST_TIMEOUT_MS). */
+  readonly requestTimeoutMs?: number;
 }
 
 /** One client being served; ends when the client goes or the server cannot be kept up. */
@@ -57,6 +65,8 @@ export function createBridge(options: BridgeOptions): Bridge {
     ...(options.learn === undefined ? {} : { learn: options.learn }),
   };
   const recorder = options.recorder ?? callRecorder(options.receipts);
+  // One store for every session of the bridge: a nonce used in one session is a replay in all.
+  const nonces = options.nonces ?? new InMemoryNonceStore();
   const sessions = new Set<BridgeSession>();
   return {
     async serve(downstream) {
@@ -68,6 +78,9 @@ export function createBridge(options: BridgeOptions): Bridge {
           ...(options.agent === undefined ? {} : { agent: options.agent }),
           ...(options.restart === undefined ? {} : { restart: options.restart }),
           ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
+          nonces,
+          ...(options.limits === undefined ? {} : { limits: options.limits }),
+          ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
         },
         downstream,
       );
