@@ -107,7 +107,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         streamable.set(id, transport);
-        if (session !== undefined) idle.add(id, session);
+        if (session !== undefined) idle.add(id, session, 1);
       },
     });
     try {
@@ -128,7 +128,12 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
       streamable.delete(transport.sessionId);
       idle.remove(transport.sessionId);
     });
-    await transport.handleRequest(req, res, body.value);
+    try {
+      await transport.handleRequest(req, res, body.value);
+    } finally {
+      // The first request (initialize) counted as busy from the moment the session was made.
+      if (transport.sessionId !== undefined) idle.release(transport.sessionId);
+    }
   };
 
   const sseOpen = async (res: ServerResponse): Promise<void> => {
@@ -181,8 +186,16 @@ class IdleSessions {
     this.#timer.unref();
   }
 
-  add(id: string, session: ServedSession): void {
-    this.#sessions.set(id, { session, lastSeen: Date.now(), busy: 0 });
+  /** `busy`: requests already under way for it (the initialize that made it). */
+  add(id: string, session: ServedSession, busy = 0): void {
+    this.#sessions.set(id, { session, lastSeen: Date.now(), busy });
+  }
+
+  release(id: string): void {
+    const entry = this.#sessions.get(id);
+    if (entry === undefined) return;
+    entry.busy = Math.max(0, entry.busy - 1);
+    entry.lastSeen = Date.now();
   }
 
   remove(id: string): void {
