@@ -9,7 +9,13 @@ import { type CallRecorder, callRecorder } from './call-recorder.js';
 import { defaultPolicyEngine } from './default-policy.js';
 import type { MessageLimits } from './message-limits.js';
 import type { ReceiptSink } from './record.js';
-import { type BridgeEvent, BridgeSession, type RestartPolicy } from './session.js';
+import {
+  type BridgeEvent,
+  BridgeSession,
+  type DirectCall,
+  type DirectOutcome,
+  type RestartPolicy,
+} from './session.js';
 import type { ToolFilter } from './tool-filter.js';
 import type { MessageTransport } from './transport.js';
 import type { UpstreamConnector } from './upstream.js';
@@ -54,7 +60,17 @@ export interface Bridge {
   close(): Promise<void>;
 }
 
-export function createBridge(options: BridgeOptions): Bridge {
+/** A session of one server that an in-process caller (the gateway) can also call directly. */
+export interface DirectSession extends ServedSession {
+  call(input: DirectCall): Promise<DirectOutcome>;
+}
+
+/** The bridge of one server: its sessions take direct calls too. */
+export interface SingleBridge extends Bridge {
+  serve(downstream: MessageTransport): Promise<DirectSession>;
+}
+
+export function createBridge(options: BridgeOptions): SingleBridge {
   const gate: GateParts = {
     // Pins are always kept (in memory when no file is given): receipts name each tool's definition digest.
     pins: options.pins ?? new ToolPins(),

@@ -1,5 +1,5 @@
 import { InMemoryNonceStore, type NonceStore } from '../identity/nonce-store.js';
-import type { GateParts } from './call-gate.js';
+import type { GateParts, PriorChecks } from './call-gate.js';
 import { type ActiveCall, type CallRecorder, type FinishedCall, RECEIPT_META } from './call-recorder.js';
 import { checkCallShape } from './call-shape.js';
 import { ClientView } from './client-view.js';
@@ -19,6 +19,7 @@ import {
   type JsonRpcResult,
 } from './jsonrpc.js';
 import { DEFAULT_MESSAGE_LIMITS, exceedsLimits, type MessageLimits } from './message-limits.js';
+import type { CallChecks } from './record.js';
 import { DEFAULT_RESTART, RestartBudget, type RestartPolicy } from './restart-budget.js';
 import { decideServerRequest, SERVER_REQUEST_PREFIX } from './server-requests.js';
 import { type Outcome, outcomeMessage, ToolCallFlow } from './tool-call-flow.js';
@@ -69,6 +70,8 @@ type UpPending =
       readonly clientId: JsonRpcId;
       readonly method: string;
       readonly call: ActiveCall;
+      /** Where the answer goes when the caller is in-process (BridgeSession.call), not the client. */
+      readonly reply?: (outcome: Outcome) => void;
     }
   | { readonly kind: 'internal'; settle(message: JsonRpcResult | JsonRpcError): void };
 
@@ -360,16 +363,7 @@ export class BridgeSession {
     if (pending.kind === 'tool-call' || pending.kind === 'task-result') {
       void this.#flow
         .finish({ call: pending.call, outcome: 'timeout', error: { code: REQUEST_TIMEOUT, message } })
-        .then((receipt) =>
-          this.#sendDown(
-            errorResponse(
-              pending.clientId,
-              REQUEST_TIMEOUT,
-              message,
-              receipt === undefined ? undefined : { [RECEIPT_META]: receipt },
-            ),
-          ),
-        );
+        .then((receipt) => this.#replyTo(pending, failure(REQUEST_TIMEOUT, message, receipt)));
       return;
     }
     this.#sendDown(errorResponse(pending.clientId, REQUEST_TIMEOUT, message));
@@ -454,7 +448,71 @@ export class BridgeSession {
       'result' in response
         ? { call: pending.call, outcome: 'result', result: response.result }
         : { call: pending.call, outcome: 'error', error: response.error };
-    this.#answerClient(pending.clientId, await this.#flow.answer(finished, response));
+    this.#replyTo(pending, await this.#flow.answer(finished, response));
+  }
+
+  #replyTo(pending: Extract<UpPending, { kind: 'tool-call' | 'task-result' }>, outcome: Outcome): void {
+    if (pending.reply !== undefined) pending.reply(outcome);
+    else this.#answerClient(pending.clientId, outcome);
+  }
+
+  /**
+   * A tools/call from an in-process caller that has already authenticated its
+   * agent and made its own checks (the gateway): the same pipeline as a
+   * client's call, its checks joined into the one decision, one receipt; no
+   * MCP client, no signed request, no second verification.
+   */
+  async call(input: DirectCall): Promise<DirectOutcome> {
+    const params = { name: input.tool, arguments: input.arguments };
+    const shape = checkCallShape(params);
+    if (!shape.ok) {
+      const call = this.#flow.refusedCall(params, shape.decision);
+      return { outcome: await this.#flow.finishDenied(call), decision: call.decision, checks: call.checks };
+    }
+    const signal = input.signal ?? new AbortController().signal;
+    const decided = await this.#flow.decide(shape.call, params, signal, {
+      agent: input.agent,
+      ...(input.prior === undefined ? {} : { prior: input.prior }),
+    });
+    const { decision, checks } = decided.call;
+    if (decided.effect === 'deny') {
+      return { outcome: await this.#flow.finishDenied(decided.call), decision, checks };
+    }
+    const outcome = await new Promise<Outcome>((resolve) => {
+      this.#whenReady(
+        () => {
+          const slot = this.#flow.reserve();
+          if (slot !== undefined) {
+            void this.#flow.finishDenied({ ...decided.call, decision: slot }).then(resolve);
+            return;
+          }
+          this.#forward(
+            {
+              jsonrpc: '2.0',
+              id: `oacp-direct:${decided.call.callId}`,
+              method: 'tools/call',
+              params: decided.forwardedParams,
+            },
+            {
+              kind: 'tool-call',
+              clientId: `oacp-direct:${decided.call.callId}`,
+              method: 'tools/call',
+              call: decided.call,
+              reply: resolve,
+            },
+          );
+        },
+        (reason) =>
+          void this.#flow
+            .finish({
+              call: decided.call,
+              outcome: 'server-gone',
+              error: { code: CONNECTION_CLOSED, message: reason },
+            })
+            .then((receipt) => resolve(failure(CONNECTION_CLOSED, reason, receipt))),
+      );
+    });
+    return { outcome, decision, checks };
   }
 
   // ---- server -> client ---------------------------------------------------------------
@@ -850,6 +908,29 @@ export class BridgeSession {
   #event(event: BridgeEvent): void {
     this.#parts.onEvent?.(event);
   }
+}
+
+/** A tools/call made in-process (see BridgeSession.call). */
+export interface DirectCall {
+  readonly tool: string;
+  readonly arguments: unknown;
+  /** The principal, already authenticated by the caller. */
+  readonly agent: string;
+  readonly prior?: PriorChecks;
+  readonly signal?: AbortSignal;
+}
+
+export interface DirectOutcome {
+  /** What a client would have been answered: the result (a denial is an MCP tool error) or an error, with the receipt in `_meta` / `error.data`. */
+  readonly outcome: Outcome;
+  readonly decision: { readonly effect: 'allow' | 'deny'; readonly reason: string };
+  readonly checks: CallChecks;
+}
+
+function failure(code: number, message: string, receipt: Record<string, unknown> | undefined): Outcome {
+  return {
+    error: { code, message, ...(receipt === undefined ? {} : { data: { [RECEIPT_META]: receipt } }) },
+  };
 }
 
 function describe(error: unknown): string {

@@ -3,7 +3,7 @@ import type { Decision } from '../core/decision.js';
 import { sha256Hex } from '../core/digest.js';
 import { jcsDigest } from '../core/jcs.js';
 import type { NonceStore } from '../identity/nonce-store.js';
-import { admitCall, type GateParts } from './call-gate.js';
+import { admitCall, type GateParts, type PriorChecks } from './call-gate.js';
 import {
   type ActiveCall,
   type CallRecorder,
@@ -90,13 +90,15 @@ export class ToolCallFlow {
     shape: CallShape,
     params: Readonly<Record<string, unknown>> | undefined,
     signal: AbortSignal,
+    embedded: { readonly agent: string; readonly prior?: PriorChecks } | undefined = undefined,
   ): Promise<Decided> {
     const checks: CallChecks = {
       shape: { effect: 'allow', reason: 'params well formed and within the limits' },
     };
     const slot = this.reserve();
     const principal = resolvePrincipal({
-      fixedAgent: this.#parts.agent,
+      // An embedding caller (the gateway) authenticated its agent already; it passes no signature.
+      fixedAgent: embedded?.agent ?? this.#parts.agent,
       clientName: this.#parts.client.name,
       tool: shape.tool,
       args: shape.arguments,
@@ -131,6 +133,7 @@ export class ToolCallFlow {
         tool: shape.tool,
         upstreamTool: shape.tool,
         arguments: shape.arguments,
+        ...(embedded?.prior === undefined ? {} : { prior: embedded.prior }),
       },
       this.#parts.client.approvalChannels(),
       signal,
@@ -140,6 +143,7 @@ export class ToolCallFlow {
       decision: admission.decision,
       checks: { ...slotted, ...admission.checks },
       toolDefinitionDigest: this.#definitionDigest(shape.tool),
+      policyDigest: admission.checks.policy?.policyDigest ?? base.policyDigest,
     };
     if (admission.decision.effect === 'deny') return { effect: 'deny', call };
     const forwardedParams: Record<string, unknown> = { ...params };
@@ -152,14 +156,14 @@ export class ToolCallFlow {
 
   /** A tools/call refused before any other check (shape, limits): recorded, and answered as a denial. */
   async refuse(params: Readonly<Record<string, unknown>> | undefined, decision: Decision): Promise<Outcome> {
-    return this.finishDenied(this.#refusedCall(params, decision));
+    return this.finishDenied(this.refusedCall(params, decision));
   }
 
   /** A tools/call sent as a notification: never forwarded, and recorded since no answer can carry a receipt. */
   async refuseNotification(params: Readonly<Record<string, unknown>> | undefined): Promise<void> {
     const reason =
       'tools/call sent as a notification (no id) is refused: it could not be answered with its receipt';
-    await this.finish({ call: this.#refusedCall(params, { effect: 'deny', reason }), outcome: 'denied' });
+    await this.finish({ call: this.refusedCall(params, { effect: 'deny', reason }), outcome: 'denied' });
   }
 
   async finishDenied(call: ActiveCall): Promise<Outcome> {
@@ -239,7 +243,8 @@ export class ToolCallFlow {
     return 'result' in response ? { result: response.result } : { error: response.error };
   }
 
-  #refusedCall(params: Readonly<Record<string, unknown>> | undefined, decision: Decision): ActiveCall {
+  /** The record of a call refused before any check but its shape and limits. */
+  refusedCall(params: Readonly<Record<string, unknown>> | undefined, decision: Decision): ActiveCall {
     const name = params?.name;
     const tool = typeof name === 'string' && name !== '' ? name : NO_TOOL_NAME;
     return {
