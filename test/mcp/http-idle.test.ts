@@ -42,3 +42,40 @@ describe('idle --http sessions expire', () => {
     }
   });
 });
+
+describe('--http: one bad POST ends nothing', () => {
+  it('attack: a POST with a 10,000-deep array in its params gets an error answer; every session keeps serving', async () => {
+    const receipts = await testReceipts();
+    const bridge = createBridge({ upstream: lightUpstream('raw', [RAW_SERVER]), receipts });
+    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0 });
+    const victim = testClient();
+    const attacker = testClient();
+    const attackerTransport = new StreamableHTTPClientTransport(http.url);
+    try {
+      await victim.connect(new StreamableHTTPClientTransport(http.url));
+      await attacker.connect(attackerTransport);
+      const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+      const answer = await fetch(http.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': attackerTransport.sessionId ?? '',
+          'mcp-protocol-version': '2025-06-18',
+        },
+        body: `{"jsonrpc":"2.0","id":99,"method":"tools/call","params":{"name":"echo","arguments":{"x":${deep}}}}`,
+      });
+      const body = await answer.text();
+      expect(body).toContain('deeper than 128 levels');
+      const result = await victim.callTool({ name: 'echo', arguments: { still: 'here' } });
+      expect(JSON.stringify(result.content)).toContain('here');
+      const again = await attacker.callTool({ name: 'echo', arguments: { me: 'too' } });
+      expect(JSON.stringify(again.content)).toContain('too');
+    } finally {
+      await victim.close();
+      await attacker.close();
+      await http.close();
+      await receipts.close();
+    }
+  });
+});
