@@ -1,4 +1,3 @@
-import { statfsSync } from 'node:fs';
 import { NO_USAGE } from '../airlock/sandbox.js';
 import type { OacpStatement } from '../attest/oacp-statement.js';
 import { type AsyncSigner, buildStatement, signReceiptAsync } from '../attest/receipt.js';
@@ -9,6 +8,7 @@ import { jcsDigest } from '../core/jcs.js';
 import { didKeyFromPublicKey, isDidKey } from '../identity/did-key.js';
 import type { TransparencyLog } from '../log/transparency-log.js';
 import type { McpErrorCode } from './errors.js';
+import { ReceiptSlot } from './receipt-slot.js';
 import type { ReceiptRef, ReceiptSink, ToolCallRecord } from './record.js';
 
 /** Signs a statement and makes it durable; `OacpNode` is one. */
@@ -47,37 +47,23 @@ export function logReceiptWriter(
   options: { ack?: ReceiptAck; dir?: string; minFreeBytes?: number } = {},
 ): LogReceiptWriter {
   const ack = options.ack ?? 'durable';
-  const minFree = options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES;
+  const slot = new ReceiptSlot({
+    ...(options.dir === undefined ? {} : { dir: options.dir }),
+    ...(options.minFreeBytes === undefined ? {} : { minFreeBytes: options.minFreeBytes }),
+  });
   let next: number | undefined;
   /** queued mode: a failed write stops the writer for good (indexes were promised). */
   let failure: Error | undefined;
-  /** Any mode: the last append failed; cleared by the next append that succeeds. */
-  let lastAppend: Error | undefined;
   let pending: Promise<unknown> = Promise.resolve();
-  const track = (appended: Promise<{ index: number }>) =>
-    appended.then(
-      (result) => {
-        lastAppend = undefined;
-        return result;
-      },
-      (error: unknown) => {
-        lastAppend = error instanceof Error ? error : new Error(String(error));
-        throw error;
-      },
-    );
   return {
     reserve() {
-      const broken = failure ?? lastAppend;
-      if (broken !== undefined)
-        throw unavailable(`the last receipt could not be appended (${broken.message})`);
-      if (options.dir === undefined) return;
-      const fs = statfsSync(options.dir);
-      const free = Number(fs.bavail) * Number(fs.bsize);
-      if (free < minFree) {
-        throw unavailable(
-          `the log's filesystem has ${free} bytes free, less than the ${minFree} a receipt may need`,
+      if (failure !== undefined) {
+        throw new OacpError<McpErrorCode>(
+          'MCP_RECEIPT_UNAVAILABLE',
+          `the receipt log cannot append: the last receipt could not be appended (${failure.message})`,
         );
       }
+      slot.check();
     },
     async record(statement, agent) {
       if (failure !== undefined) throw failure;
@@ -87,7 +73,7 @@ export function logReceiptWriter(
         agent === undefined ? { airlock } : { airlock, agent },
       );
       if (failure !== undefined) throw failure;
-      const appended = track(log.append(bytes));
+      const appended = slot.track(log.append(bytes));
       if (ack === 'durable') return appended;
       next ??= log.size;
       const index = next++;
@@ -111,13 +97,6 @@ export function logReceiptWriter(
       if (failure !== undefined) throw failure;
     },
   };
-}
-
-/** Free space below which the log is taken to be unable to append (a receipt is a few KiB). */
-export const DEFAULT_MIN_FREE_BYTES = 1024 * 1024;
-
-function unavailable(why: string): OacpError<McpErrorCode> {
-  return new OacpError<McpErrorCode>('MCP_RECEIPT_UNAVAILABLE', `the receipt log cannot append: ${why}`);
 }
 
 export interface AttestedReceiptsOptions {

@@ -6,6 +6,7 @@ import { createBridge } from '../../mcp/bridge.js';
 import { CallRateQuota } from '../../mcp/call-quota.js';
 import { toRecord } from '../../mcp/call-recorder.js';
 import type { McpRunOptions } from '../../mcp/options.js';
+import { ReceiptSlot } from '../../mcp/receipt-slot.js';
 import { AttestedReceipts, type ReceiptWriter } from '../../mcp/receipts.js';
 import { MemoryReceiptSink, type ReceiptRef } from '../../mcp/record.js';
 import { toolFilterFromFlag } from '../../mcp/tool-filter.js';
@@ -33,6 +34,8 @@ export interface BridgedSourceOptions {
   readonly signerOf: AgentSignerLookup;
   readonly coSign: boolean;
   readonly logger: Logger;
+  /** The gateway's receipt slot (shared with its native tools); one of its own when absent. */
+  readonly slot?: ReceiptSlot;
 }
 
 const RECEIPT_META = 'oacp/receipt';
@@ -54,6 +57,7 @@ export async function bridgedSource(config: BridgedSourceOptions): Promise<McpTo
     (line) => config.logger.debug('mcp server', { line }),
   );
   const server = upstream.identity.name;
+  const slot = config.slot ?? new ReceiptSlot();
   const recorder = {
     async finish(
       finished: Parameters<typeof toRecord>[0],
@@ -69,12 +73,10 @@ export async function bridgedSource(config: BridgedSourceOptions): Promise<McpTo
         origin: config.node.origin,
         ...(coSigner === undefined ? {} : { agentSigner: coSigner }),
       });
-      return receipts.record(record);
+      return slot.track(receipts.record(record));
     },
-    // The gateway's node has no reservation yet (its log is appended by OacpNode.record); an
-    // append failure still withholds the result. See the h4 report: the gateway is not yet on the
-    // bridge pipeline directly.
-    reserve: () => undefined,
+    // Nothing is forwarded while the gateway's log cannot take a receipt.
+    reserve: () => slot.check(),
   };
   const bridge = createBridge({
     upstream,

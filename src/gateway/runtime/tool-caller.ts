@@ -137,6 +137,25 @@ export class ToolCaller {
       throw gate.refusal.withReceipt(receipt);
     }
 
+    try {
+      // No tool runs, and no side effect happens, while its receipt could not be written.
+      this.parts.receipts.reserve();
+    } catch (error) {
+      const reason = `no receipt can be written, so the call is refused: ${describeError(error)}`;
+      const receipt = await this.parts.receipts.toolCall(
+        {
+          ...base,
+          decision: { effect: 'deny', reason },
+          checks: { ...base.checks, receiptSlot: { effect: 'deny', reason } },
+          outcome: 'denied',
+          durationMs: performance.now() - startedMs,
+        },
+        input.agent.name,
+        await this.coSigner(input),
+      );
+      throw new RuntimeError('RUNTIME_TOOL_FAILED', reason, { receipt });
+    }
+
     let result: unknown;
     let resultDigest: string | undefined;
     let failure: unknown;
