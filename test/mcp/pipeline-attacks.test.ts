@@ -33,6 +33,30 @@ describe('limits before work (issue 10: calls with no receipt)', () => {
     }
   });
 
+  it('attack: arguments nested 100,000 deep are refused cleanly with a receipt; the bridge keeps serving', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      const nested = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+      raw.send(
+        `{"jsonrpc":"2.0","id":"very-deep","method":"tools/call","params":{"name":"echo","arguments":{"x":${nested}}}}`,
+      );
+      await eventually(() => raw.received.some((m) => m.id === 'very-deep'), 'the refusal');
+      expect(raw.received.find((m) => m.id === 'very-deep')).toMatchObject({ result: { isError: true } });
+      expect(raw.receipts.records[0]?.argumentsDigest).toBe(jcsDigest({ x: deep(100_000) }));
+      expect(toolCalls(raw.serverGot())).toEqual([]);
+      const after = await raw.request({
+        jsonrpc: '2.0',
+        id: 'after',
+        method: 'tools/call',
+        params: { name: 'echo', arguments: {} },
+      });
+      expect(after.result).toBeDefined();
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('attack: a hostile server answers 3,000 deep; the result is withheld and the refusal is in the receipt', async () => {
     const raw = await rawHarness();
     try {
