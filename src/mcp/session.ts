@@ -20,12 +20,13 @@ import {
 } from './jsonrpc.js';
 import { DEFAULT_MESSAGE_LIMITS, exceedsLimits, type MessageLimits } from './message-limits.js';
 import type { CallChecks } from './record.js';
-import { DEFAULT_RESTART, RestartBudget, type RestartPolicy } from './restart-budget.js';
+import { DEFAULT_RESTART, type RestartPolicy } from './restart-budget.js';
 import { decideServerRequest, SERVER_REQUEST_PREFIX } from './server-requests.js';
 import { type Outcome, outcomeMessage, ToolCallFlow } from './tool-call-flow.js';
 import { processToolList } from './tool-list.js';
 import type { MessageTransport } from './transport.js';
-import type { UpstreamConnector, UpstreamLink } from './upstream.js';
+import type { UpstreamConnector } from './upstream.js';
+import { type SupervisorHooks, UpstreamSupervisor } from './upstream-supervisor.js';
 
 export { DEFAULT_RESTART, type RestartPolicy } from './restart-budget.js';
 
@@ -106,13 +107,10 @@ export class BridgeSession {
   readonly #client = new ClientView();
   readonly #limits: MessageLimits;
   readonly #timeoutMs: number;
-  readonly #budget: RestartBudget;
+  readonly #upstream: UpstreamSupervisor;
   readonly #flow: ToolCallFlow;
 
-  #link: UpstreamLink | undefined;
-  #generation = 0;
   #ready = false;
-  #restarting = false;
   #closing = false;
   #failure: string | undefined;
   #waiting: Waiting[] = [];
@@ -146,14 +144,18 @@ export class BridgeSession {
     this.#down = downstream;
     this.#limits = parts.limits ?? DEFAULT_MESSAGE_LIMITS;
     this.#timeoutMs = parts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.#budget = new RestartBudget(parts.restart ?? DEFAULT_RESTART);
+    this.#upstream = new UpstreamSupervisor(
+      parts.connector,
+      parts.restart ?? DEFAULT_RESTART,
+      this.#supervisorHooks(),
+    );
     this.#flow = new ToolCallFlow({
       gate: parts.gate,
       recorder: parts.recorder,
       nonces: parts.nonces ?? new InMemoryNonceStore(),
       ...(parts.agent === undefined ? {} : { agent: parts.agent }),
       client: this.#client,
-      server: () => ({ identity: parts.connector.identity, link: this.#link }),
+      server: () => ({ identity: parts.connector.identity, link: this.#upstream.link }),
       onReceiptFailed: (callId, reason) => this.#event({ type: 'receipt-failed', callId, reason }),
     });
     this.#closed = new Promise((resolve) => {
@@ -168,7 +170,7 @@ export class BridgeSession {
 
   /** Starts the server first, so a server that cannot start fails here rather than mid-session. */
   async open(): Promise<void> {
-    await this.#connect();
+    await this.#upstream.connect();
     this.#ready = true;
     this.#down.onmessage = (message) => this.#fromClient(message);
     this.#down.oninvalid = (id, code, reason) => {
@@ -187,9 +189,7 @@ export class BridgeSession {
     const why = this.#failure ?? 'the bridge session closed';
     this.#refuseWaiting(why);
     await this.#failUpstreamPending(why);
-    const link = this.#link;
-    this.#link = undefined;
-    await Promise.allSettled([link?.stop(), this.#down.close()]);
+    await Promise.allSettled([this.#upstream.stop(), this.#down.close()]);
     this.#resolveClosed();
     return this.#closed;
   }
@@ -324,13 +324,14 @@ export class BridgeSession {
     this.#toDown.delete(response.id);
     this.#downByServer.delete(idKey(pending.serverId));
     // A reply meant for a server that has since been restarted has nobody to go to.
-    if (pending.generation !== this.#generation) return;
+    if (pending.generation !== this.#upstream.generation) return;
     if (pending.call === undefined) {
       this.#sendUp({ ...response, id: pending.serverId });
       return;
     }
     void this.#flow.finishServerRequest(pending.call, response).then((answer) => {
-      if (pending.generation === this.#generation) this.#sendUp(outcomeMessage(pending.serverId, answer));
+      if (pending.generation === this.#upstream.generation)
+        this.#sendUp(outcomeMessage(pending.serverId, answer));
     });
   }
 
@@ -518,7 +519,7 @@ export class BridgeSession {
   // ---- server -> client ---------------------------------------------------------------
 
   #fromServer(raw: unknown, generation: number): void {
-    if (generation !== this.#generation) return;
+    if (generation !== this.#upstream.generation) return;
     const message = classify(raw);
     if (message.kind === 'invalid') {
       this.#serverInvalid(message.id, message.reason);
@@ -537,7 +538,7 @@ export class BridgeSession {
         this.#serverNotification(message.message);
         return;
       default:
-        this.#budget.alive();
+        this.#upstream.alive();
         this.#serverResponse(message.message);
     }
   }
@@ -601,7 +602,7 @@ export class BridgeSession {
       if (verdict.decision.effect === 'deny' || slot !== undefined) {
         const denied = slot === undefined ? call : { ...call, decision: slot };
         const receipt = await this.#flow.finish({ call: denied, outcome: 'denied' });
-        if (generation !== this.#generation) return;
+        if (generation !== this.#upstream.generation) return;
         this.#sendUp(
           errorResponse(
             request.id,
@@ -613,7 +614,7 @@ export class BridgeSession {
         return;
       }
     }
-    if (generation !== this.#generation || this.#closing) return;
+    if (generation !== this.#upstream.generation || this.#closing) return;
     const id = this.#nextDown++;
     this.#toDown.set(id, { serverId: request.id, generation, ...(call === undefined ? {} : { call }) });
     this.#downByServer.set(idKey(request.id), id);
@@ -755,62 +756,35 @@ export class BridgeSession {
     }
   }
 
-  // ---- the upstream link and its supervision -------------------------------------------
+  // ---- the upstream link (UpstreamSupervisor keeps it running) -------------------------
 
-  async #connect(): Promise<void> {
-    const link = await this.#parts.connector.connect();
-    const generation = ++this.#generation;
-    this.#link = link;
-    link.transport.onmessage = (message) => this.#fromServer(message, generation);
-    link.transport.oninvalid = (id, _code, reason) => {
-      if (generation === this.#generation) this.#serverInvalid(id, reason);
+  #supervisorHooks(): SupervisorHooks {
+    return {
+      message: (message) => this.#fromServer(message, this.#upstream.generation),
+      invalid: (id, reason) => this.#serverInvalid(id, reason),
+      ended: async (reason) => {
+        this.#ready = false;
+        this.#event({ type: 'upstream-ended', reason });
+        await this.#failUpstreamPending(`upstream server is gone (${reason}); the bridge is restarting it`);
+      },
+      prepare: () => this.#replayInitialize(),
+      restarted: (attempt) => {
+        this.#ready = true;
+        this.#event({ type: 'upstream-restarted', attempt });
+        this.#flushWaiting();
+        void this.#refreshPins();
+      },
+      restartFailed: (attempt, reason) => {
+        this.#ready = false;
+        this.#event({ type: 'upstream-restart-failed', attempt, reason });
+      },
+      gaveUp: async (reason, attempts) => {
+        this.#failure = `the upstream server could not be kept running (${attempts} restarts failed; last: ${reason})`;
+        this.#event({ type: 'upstream-gave-up', reason });
+        await this.close();
+      },
+      closing: () => this.#closing,
     };
-    link.transport.onerror = () => undefined;
-    void link.ended.then((reason) => this.#upstreamEnded(generation, reason));
-    await link.transport.start();
-  }
-
-  /**
-   * Restarts a server that went away, within the session's restart budget
-   * (RestartBudget: backoff, and a limit that a server dying at every start
-   * spends); when it is spent the session reports the failure, answers every
-   * waiting request with an error and ends.
-   */
-  async #upstreamEnded(generation: number, reason: string): Promise<void> {
-    if (this.#closing || generation !== this.#generation) return;
-    this.#ready = false;
-    this.#event({ type: 'upstream-ended', reason });
-    await this.#failUpstreamPending(`upstream server is gone (${reason}); the bridge is restarting it`);
-    // A server that dies while being restarted is the restart loop's failure to handle.
-    if (this.#restarting) return;
-    this.#restarting = true;
-    let last = reason;
-    try {
-      for (let step = this.#budget.next(); step !== undefined && !this.#closing; step = this.#budget.next()) {
-        await new Promise((resolve) => setTimeout(resolve, step?.delayMs).unref());
-        if (this.#closing) return;
-        try {
-          await this.#connect();
-          await this.#replayInitialize();
-          this.#ready = true;
-          this.#event({ type: 'upstream-restarted', attempt: step.attempt });
-          this.#flushWaiting();
-          void this.#refreshPins();
-          return;
-        } catch (error) {
-          this.#ready = false;
-          last = describe(error);
-          this.#event({ type: 'upstream-restart-failed', attempt: step.attempt, reason: last });
-          await this.#link?.stop().catch(() => undefined);
-        }
-      }
-    } finally {
-      this.#restarting = false;
-    }
-    if (this.#closing) return;
-    this.#failure = `the upstream server could not be kept running (${this.#budget.attempts} restarts failed; last: ${last})`;
-    this.#event({ type: 'upstream-gave-up', reason: last });
-    await this.close();
   }
 
   /** A restarted server knows nothing of the session: it gets the client's initialize again. */
@@ -881,7 +855,7 @@ export class BridgeSession {
 
   /** Sends on the current link; a message that cannot be sent is reported, and `failed` told why. */
   #sendUp(message: JsonRpcMessage, failed?: (reason: string) => void): void {
-    const link = this.#link;
+    const link = this.#upstream.link;
     if (link === undefined) return;
     link.transport.send(message).catch((error: unknown) => {
       this.#event({ type: 'send-failed', to: 'server', reason: describe(error) });
