@@ -1,12 +1,12 @@
-import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { gatewayA2aServer } from '../a2a/mount.js';
 import { StandardTier, type StandardTierOptions } from '../airlock/wasm/standard-tier.js';
 import { hostGuardFor } from '../core/loopback.js';
 import { homeLayout } from '../identity/home-layout.js';
+import { openHomeNonceStore } from '../identity/home-nonce-store.js';
 import { loadMasterKey } from '../identity/master-key.js';
-import { SqliteNonceStore } from '../identity/sqlite-nonce-store.js';
 import { defaultPolicyEngine } from '../mcp/default-policy.js';
+import { ReceiptSlot } from '../mcp/receipt-slot.js';
 import { logDirectory, OacpNode } from '../node/oacp-node.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import { defaultStorePath, openStore } from '../store/open-store.js';
@@ -176,6 +176,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     closers.push(() => registry.close());
     const coSign = config.attestation.level !== 'basic';
     const signerOf = (did: string) => agents.signer(did);
+    // One receipt slot for every tool path: nothing runs while the log cannot take its receipt.
+    const slot = new ReceiptSlot({ dir: logDirectory(options.home) });
     for (const server of config.mcp.servers) {
       const source = await bridgedSource({
         options: mcpRunOptionsFor(server),
@@ -185,6 +187,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         signerOf,
         coSign,
         logger,
+        slot,
       });
       await registry.addSource(source, options.mcpToolAttributes?.[server.name] ?? server.tool_attributes);
     }
@@ -192,7 +195,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     // The config's limits, each overridable by the option of the same meaning.
     const quotaOptions = { ...gatewayQuotaOptionsFrom(config.quotas), ...options.quotas };
     const quotas = new GatewayQuotas(quotaOptions, metrics);
-    const receipts = new ReceiptRecorder(node, metrics);
+    const receipts = new ReceiptRecorder(node, metrics, slot);
     const tools = new ToolCaller({
       registry,
       toolPolicy: options.toolPolicy ?? defaultPolicyEngine(),
@@ -251,7 +254,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       secretsFor: (provider) => credentials.resolveForCall(MODEL_PROVIDER_KEYS, `models/${provider.name}`),
     });
 
-    const nonces = new SqliteNonceStore(join(options.home, 'gateway-nonces.db'));
+    // The home's one nonce store, shared with every bridge on the home.
+    const nonces = openHomeNonceStore(options.home);
     closers.push(() => nonces.close());
     const auth = new Authenticator({
       apiKeys,

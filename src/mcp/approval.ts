@@ -9,13 +9,13 @@ export interface ApprovalRequest {
   readonly arguments: Readonly<Record<string, unknown>>;
 }
 
-/** Ways to reach a person for this call; the session fills in what its client supports. */
+/**
+ * What the approver knows of the party asking. There is deliberately no way
+ * to ask that party: an approval must come from the operator (terminal, HTTP
+ * desk), never from the client whose call it is; a client that answers its
+ * own elicitation would approve itself.
+ */
 export interface ApprovalChannels {
-  /** Sends an MCP `elicitation/create` to the client and resolves with its result. */
-  readonly elicit?: (
-    params: Record<string, unknown>,
-    signal: AbortSignal,
-  ) => Promise<Record<string, unknown>>;
   readonly clientName?: string;
 }
 
@@ -35,8 +35,8 @@ export interface Approver {
 }
 
 /**
- * `--require-approval`: asks through MCP elicitation when the client supports
- * it, else at the approval desk (HTTP endpoint), else refuses. No answer within
+ * `--require-approval`: asks the operator at the approval desk (the HTTP
+ * endpoint, or the controlling terminal in stdio mode), else refuses. No answer within
  * `timeoutMs` is a deny, and so is any failure to ask.
  */
 export class ApprovalService implements Approver {
@@ -58,9 +58,6 @@ export class ApprovalService implements Approver {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
     try {
-      if (channels.elicit !== undefined) {
-        return await this.#byElicitation(request, channels.elicit, channels.clientName, combined);
-      }
       if (this.#desk !== undefined) {
         const desk = this.#desk;
         const answer = await raceAbort(desk.decide(request, combined), combined);
@@ -76,7 +73,7 @@ export class ApprovalService implements Approver {
         false,
         'nobody',
         'none',
-        'approval required, but the client does not support elicitation and there is neither an approval endpoint (--http) nor an operator terminal',
+        `approval required, but there is neither an approval endpoint (--http) nor an operator terminal; the client${channels.clientName === undefined ? '' : ` "${channels.clientName}"`} cannot approve its own call`,
       );
     } catch (error) {
       if (timeout.aborted) {
@@ -86,36 +83,6 @@ export class ApprovalService implements Approver {
         return this.#record(false, 'cancelled', 'none', 'the call was cancelled while awaiting approval');
       return this.#record(false, 'error', 'none', `could not ask for approval: ${describe(error)}`);
     }
-  }
-
-  async #byElicitation(
-    request: ApprovalRequest,
-    elicit: NonNullable<ApprovalChannels['elicit']>,
-    clientName: string | undefined,
-    signal: AbortSignal,
-  ): Promise<ApprovalRecord> {
-    const by = `elicitation:${clientName ?? 'client'}`;
-    const result = await elicit(
-      {
-        message:
-          `OACP: agent ${request.agent} wants to call tool "${request.tool}" on server "${request.server}" ` +
-          `with arguments ${preview(request.arguments)}. Approve this call?`,
-        requestedSchema: {
-          type: 'object',
-          properties: {
-            approve: { type: 'boolean', title: 'Approve', description: `Allow this call to ${request.tool}` },
-          },
-          required: ['approve'],
-        },
-      },
-      signal,
-    );
-    const content = result.content as Record<string, unknown> | undefined;
-    if (result.action === 'accept' && content?.approve === true) {
-      return this.#record(true, by, 'elicitation', 'approved by the user through the MCP client');
-    }
-    const what = result.action === 'accept' ? 'not approved' : `${String(result.action)}ed`;
-    return this.#record(false, by, 'elicitation', `approval ${what} by the user through the MCP client`);
   }
 
   #record(approved: boolean, by: string, method: ApprovalRecord['method'], reason: string): ApprovalRecord {
@@ -139,11 +106,6 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
-}
-
-function preview(args: Readonly<Record<string, unknown>>): string {
-  const text = JSON.stringify(args);
-  return text.length > 500 ? `${text.slice(0, 500)}…` : text;
 }
 
 function describe(error: unknown): string {

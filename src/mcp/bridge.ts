@@ -1,3 +1,5 @@
+import type { NonceStore } from '../identity/nonce-store.js';
+import { InMemoryNonceStore } from '../identity/nonce-store.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import { ToolPins } from '../policy/pins.js';
 import type { Approver } from './approval.js';
@@ -5,8 +7,15 @@ import type { GateParts } from './call-gate.js';
 import type { CallQuota } from './call-quota.js';
 import { type CallRecorder, callRecorder } from './call-recorder.js';
 import { defaultPolicyEngine } from './default-policy.js';
+import type { MessageLimits } from './message-limits.js';
 import type { ReceiptSink } from './record.js';
-import { type BridgeEvent, BridgeSession, type RestartPolicy } from './session.js';
+import {
+  type BridgeEvent,
+  BridgeSession,
+  type DirectCall,
+  type DirectOutcome,
+  type RestartPolicy,
+} from './session.js';
 import type { ToolFilter } from './tool-filter.js';
 import type { MessageTransport } from './transport.js';
 import type { UpstreamConnector } from './upstream.js';
@@ -31,6 +40,11 @@ export interface BridgeOptions {
   readonly onEvent?: (event: BridgeEvent) => void;
   /** Replaces the default recorder (digests + the receipt sink), e.g. to co-sign. */
   readonly recorder?: CallRecorder;
+  /** Nonces of signed agent requests; give the home's shared store (openHomeNonceStore) in production. */
+  readonly nonces?: NonceStore;
+  readonly limits?: MessageLimits;
+  /** Deadline of every forwarded request, in ms (DEFAULT_REQUEST_TIMEOUT_MS). */
+  readonly requestTimeoutMs?: number;
 }
 
 /** One client being served; ends when the client goes or the server cannot be kept up. */
@@ -46,7 +60,17 @@ export interface Bridge {
   close(): Promise<void>;
 }
 
-export function createBridge(options: BridgeOptions): Bridge {
+/** A session of one server that an in-process caller (the gateway) can also call directly. */
+export interface DirectSession extends ServedSession {
+  call(input: DirectCall): Promise<DirectOutcome>;
+}
+
+/** The bridge of one server: its sessions take direct calls too. */
+export interface SingleBridge extends Bridge {
+  serve(downstream: MessageTransport): Promise<DirectSession>;
+}
+
+export function createBridge(options: BridgeOptions): SingleBridge {
   const gate: GateParts = {
     // Pins are always kept (in memory when no file is given): receipts name each tool's definition digest.
     pins: options.pins ?? new ToolPins(),
@@ -57,6 +81,8 @@ export function createBridge(options: BridgeOptions): Bridge {
     ...(options.learn === undefined ? {} : { learn: options.learn }),
   };
   const recorder = options.recorder ?? callRecorder(options.receipts);
+  // One store for every session of the bridge: a nonce used in one session is a replay in all.
+  const nonces = options.nonces ?? new InMemoryNonceStore();
   const sessions = new Set<BridgeSession>();
   return {
     async serve(downstream) {
@@ -68,6 +94,9 @@ export function createBridge(options: BridgeOptions): Bridge {
           ...(options.agent === undefined ? {} : { agent: options.agent }),
           ...(options.restart === undefined ? {} : { restart: options.restart }),
           ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
+          nonces,
+          ...(options.limits === undefined ? {} : { limits: options.limits }),
+          ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
         },
         downstream,
       );

@@ -1,5 +1,6 @@
 import { namePatternMatches } from '../capability/name-pattern.js';
 import type { Decision } from '../core/decision.js';
+import { combinedPolicyDigest } from '../policy/combined-digest.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { ToolPins } from '../policy/pins.js';
 import type { ApprovalChannels, Approver } from './approval.js';
@@ -17,6 +18,24 @@ export interface CallContext {
   /** As the upstream server names it (the pin is kept under this name). */
   readonly upstreamTool: string;
   readonly arguments: Readonly<Record<string, unknown>>;
+  /** Decisions an embedding caller (the gateway) makes, joined into this call's one decision. */
+  readonly prior?: PriorChecks;
+}
+
+type Check = { readonly effect: 'allow' | 'deny'; readonly reason: string };
+
+/**
+ * The gateway's own checks, run in the pipeline's order with the bridge's: its
+ * manifest tools list with the tools list, its tool-call and global policies
+ * with the Cedar policy (one decision, every policy id named, one digest over
+ * every policy set), its quotas with the quota (last, so a refused call costs
+ * none). One receipt then covers all of them.
+ */
+export interface PriorChecks {
+  readonly tools?: Check;
+  readonly policy?: Check & { readonly policyIds: readonly string[]; readonly policyDigest: string };
+  /** Takes quota; called only when everything else allowed the call. */
+  readonly quota?: () => Check;
 }
 
 /** The parts that decide whether a call may reach the server; all optional. */
@@ -60,6 +79,11 @@ export async function admitCall(
       checks.pin = { effect: pin.effect, reason: pin.reason, ...(digest === undefined ? {} : { digest }) };
       if (pin.effect === 'deny') return { decision: pin, checks };
     }
+    const priorTools = call.prior?.tools;
+    if (priorTools?.effect === 'deny') {
+      checks.tools = priorTools;
+      return { decision: { effect: 'deny', reason: priorTools.reason }, checks };
+    }
     if (parts.tools !== undefined) {
       const tools = checkTool(parts.tools, call.tool);
       checks.tools = { effect: tools.effect, reason: tools.reason };
@@ -75,16 +99,24 @@ export async function admitCall(
         server: call.server,
         arguments: call.arguments,
       });
-      checks.policy = {
-        effect: policy.effect,
-        reason: policy.reason,
-        policyIds: policy.policyIds,
-        policyDigest: policy.policyDigest,
-      };
-      if (policy.effect === 'deny') {
-        if (parts.learn === undefined) return { decision: policy, checks };
-        wouldDeny.push(policy.reason);
+      checks.policy = joinPolicies(
+        {
+          effect: policy.effect,
+          reason: policy.reason,
+          policyIds: policy.policyIds,
+          policyDigest: policy.policyDigest,
+        },
+        call.prior?.policy,
+      );
+      if (checks.policy.effect === 'deny') {
+        const decision = { effect: 'deny' as const, reason: checks.policy.reason };
+        if (parts.learn === undefined || call.prior?.policy?.effect === 'deny') return { decision, checks };
+        wouldDeny.push(checks.policy.reason);
       }
+    } else if (call.prior?.policy !== undefined) {
+      checks.policy = call.prior.policy;
+      if (checks.policy.effect === 'deny')
+        return { decision: { effect: 'deny', reason: checks.policy.reason }, checks };
     }
     if (parts.approval?.tools.some((pattern) => namePatternMatches(pattern, call.tool))) {
       const approval = await parts.approval.approver.approve(
@@ -106,6 +138,11 @@ export async function admitCall(
       checks.quota = { effect: quota.effect, reason: quota.reason };
       if (quota.effect === 'deny') return { decision: quota, checks };
     }
+    if (call.prior?.quota !== undefined) {
+      const quota = call.prior.quota();
+      checks.quota = { effect: quota.effect, reason: quota.reason };
+      if (quota.effect === 'deny') return { decision: { effect: 'deny', reason: quota.reason }, checks };
+    }
   } catch (error) {
     const reason = `check failed: ${error instanceof Error ? error.message : String(error)}`;
     return { decision: { effect: 'deny', reason }, checks };
@@ -118,6 +155,23 @@ export async function admitCall(
     };
   }
   return { decision: { effect: 'allow', reason: allowReason(checks) }, checks };
+}
+
+/** The bridge's Cedar decision and the caller's policies as one: deny if either denies, every id named. */
+function joinPolicies(
+  bridge: NonNullable<CallChecks['policy']>,
+  prior: PriorChecks['policy'],
+): NonNullable<CallChecks['policy']> {
+  if (prior === undefined) return bridge;
+  const policyDigest = combinedPolicyDigest(bridge.policyDigest, prior.policyDigest);
+  if (prior.effect === 'deny') return { ...prior, policyDigest };
+  if (bridge.effect === 'deny') return { ...bridge, policyDigest };
+  return {
+    effect: 'allow',
+    reason: `${bridge.reason}; ${prior.reason}`,
+    policyIds: [...bridge.policyIds, ...prior.policyIds],
+    policyDigest,
+  };
 }
 
 function allowReason(checks: CallChecks): string {

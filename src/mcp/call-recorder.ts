@@ -7,7 +7,8 @@ export type ActiveCall = Omit<
   ToolCallRecord,
   'argumentsDigest' | 'outcome' | 'durationMs' | 'startedAt' | 'usage'
 > & {
-  readonly arguments: Readonly<Record<string, unknown>>;
+  /** As the client sent them (absent arguments as `{}`); digested as they are, whatever their type. */
+  readonly arguments: unknown;
   readonly startedAt: Date;
   /** performance.now() at the start, for the duration. */
   readonly startedMs: number;
@@ -25,11 +26,14 @@ export interface FinishedCall {
 /** Turns finished calls into records and hands them to the receipt sink. */
 export interface CallRecorder {
   finish(finished: FinishedCall, usage: Usage | undefined): Promise<ReceiptRef>;
+  /** Throws when no receipt could be written now; see ReceiptSink.reserve. */
+  reserve(): void;
 }
 
 export function callRecorder(sink: ReceiptSink): CallRecorder {
   return {
     finish: (finished, usage) => sink.record(toRecord(finished, usage)),
+    reserve: () => sink.reserve?.(),
   };
 }
 
@@ -40,7 +44,7 @@ export function toRecord(finished: FinishedCall, usage: Usage | undefined): Tool
   const used = usage === undefined ? undefined : usageDuring(usageAtStart, usage, durationMs);
   const record: ToolCallRecord = {
     ...rest,
-    argumentsDigest: safeDigest(args),
+    argumentsDigest: jcsDigest(args),
     outcome,
     startedAt: startedAt.toISOString(),
     durationMs,
@@ -49,7 +53,7 @@ export function toRecord(finished: FinishedCall, usage: Usage | undefined): Tool
   if (finished.result !== undefined) {
     return {
       ...record,
-      resultDigest: safeDigest(finished.result),
+      resultDigest: resultDigest(finished.result),
       isError: finished.result.isError === true,
     };
   }
@@ -67,13 +71,26 @@ export function denialResult(reason: string, receipt: Record<string, unknown>): 
   };
 }
 
-function safeDigest(value: unknown): string {
-  try {
-    return jcsDigest(value);
-  } catch {
-    // JSON that arrived over the wire always canonicalizes; this is only for values built in-process.
-    return jcsDigest(JSON.parse(JSON.stringify(value ?? null)) as unknown);
-  }
+/** Where the bridge puts a call's receipt reference in what the client receives. */
+export const RECEIPT_META = 'oacp/receipt';
+
+/**
+ * The result as the client receives it, less the receipt reference the bridge
+ * adds (which cannot be inside its own digest): `_meta["oacp/receipt"]`
+ * removed, and `_meta` itself when nothing else is left in it. A client
+ * recomputes resultDigest by applying this to what it got (docs/receipts.md).
+ */
+export function resultAsDigested(result: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const meta = result._meta;
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return { ...result };
+  const { [RECEIPT_META]: _receipt, ...restMeta } = meta as Record<string, unknown>;
+  const { _meta: _dropped, ...rest } = result;
+  return Object.keys(restMeta).length === 0 ? rest : { ...rest, _meta: restMeta };
+}
+
+/** JCS sha256 of the result the client receives (see resultAsDigested). */
+export function resultDigest(result: Readonly<Record<string, unknown>>): string {
+  return jcsDigest(resultAsDigested(result));
 }
 
 function usageDuring(start: Usage | undefined, end: Usage, durationMs: number): Usage {

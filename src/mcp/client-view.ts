@@ -1,7 +1,5 @@
 import type { ApprovalChannels } from './approval.js';
 
-type Elicit = (params: Record<string, unknown>, signal: AbortSignal) => Promise<Record<string, unknown>>;
-
 /**
  * What the bridge learned about its client from `initialize`: who it says it
  * is, what it supports, and the exact params, which a restarted server is
@@ -39,21 +37,10 @@ export class ClientView {
     return { client: { name: info.name, version: typeof info.version === 'string' ? info.version : '' } };
   }
 
-  /** Form elicitation is offered when the client declared `elicitation` (older clients: an empty object). */
-  supportsFormElicitation(): boolean {
-    const capabilities = this.#params?.capabilities as { elicitation?: unknown } | undefined;
-    const elicitation = capabilities?.elicitation;
-    if (typeof elicitation !== 'object' || elicitation === null) return false;
-    const modes = elicitation as Record<string, unknown>;
-    return modes.form !== undefined || modes.url === undefined;
-  }
-
-  approvalChannels(elicit: Elicit): ApprovalChannels {
+  /** Who is asking, for the approver's message; never a way to ask them (see ApprovalChannels). */
+  approvalChannels(): ApprovalChannels {
     const name = this.name;
-    return {
-      ...(this.supportsFormElicitation() ? { elicit } : {}),
-      ...(name === undefined ? {} : { clientName: name }),
-    };
+    return name === undefined ? {} : { clientName: name };
   }
 
   #info(): Record<string, unknown> | undefined {

@@ -4,11 +4,20 @@ import { loadPolicies } from '../policy/load.js';
 /**
  * The policy in force when no `--policy` is given: every tool call is
  * permitted by Cedar, leaving the tools list, pins, approvals, quotas and the
- * Airlock's grants to restrict. Spelled as Cedar so receipts still name a
+ * Airlock's grants to restrict. The server's own requests to the client
+ * (sampling, roots, elicitation) are permitted too; a `--policy` file that
+ * does not permit them refuses them (deny by default). Spelled as Cedar so receipts still name a
  * policy id and digest anyone can re-derive.
  */
 export const DEFAULT_POLICY_TEXT = `@id("oacp-default-allow")
 permit(principal, action == Action::"tools/call", resource);
+
+@id("oacp-default-server-requests")
+permit(
+  principal,
+  action in [Action::"sampling/createMessage", Action::"roots/list", Action::"elicitation/create"],
+  resource
+);
 `;
 
 export function defaultPolicyEngine(): PolicyEngine {

@@ -21,7 +21,12 @@ export interface HttpServeOptions {
   readonly receipts?: ReceiptFetcher;
   /** Largest request body read, in bytes. */
   readonly maxBodyBytes?: number;
+  /** A session with no request for this long ends and its server stops (15 minutes by default). */
+  readonly idleTimeoutMs?: number;
 }
+
+/** How long an HTTP session may go without a request before it ends and its server stops. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 15 * 60_000;
 
 /** Reads receipts back from the log; a TransparencyLog is one. */
 export interface ReceiptFetcher {
@@ -55,6 +60,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   const hostGuard = hostGuardFor(options.host);
   const streamable = new Map<string, StreamableHTTPServerTransport>();
   const sse = new Map<string, SSEServerTransport>();
+  const idle = new IdleSessions(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const host = hostGuard(req.headers.host);
@@ -68,9 +74,10 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
     }
     if (url.pathname === '/sse' && req.method === 'GET') return sseOpen(res);
     if (url.pathname === '/messages' && req.method === 'POST') {
-      const transport = sse.get(url.searchParams.get('sessionId') ?? '');
+      const sessionId = url.searchParams.get('sessionId') ?? '';
+      const transport = sse.get(sessionId);
       if (transport === undefined) return text(res, 404, 'unknown SSE session');
-      return transport.handlePostMessage(req, res);
+      return idle.during(sessionId, () => transport.handlePostMessage(req, res));
     }
     return text(res, 404, `not found; the MCP endpoint is ${path}`);
   };
@@ -80,10 +87,13 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
     if (typeof sessionId === 'string') {
       const transport = streamable.get(sessionId);
       if (transport === undefined) return jsonRpcError(res, 404, -32001, 'Session not found');
+      // A standing GET stream is not activity: only requests keep a session alive.
       if (req.method !== 'POST') return transport.handleRequest(req, res);
-      const body = await readJson(req, maxBody);
-      if (!body.ok) return jsonRpcError(res, 400, PARSE_ERROR, body.reason);
-      return transport.handleRequest(req, res, body.value);
+      return idle.during(sessionId, async () => {
+        const body = await readJson(req, maxBody);
+        if (!body.ok) return jsonRpcError(res, 400, PARSE_ERROR, body.reason);
+        return transport.handleRequest(req, res, body.value);
+      });
     }
     if (req.method !== 'POST') return jsonRpcError(res, 400, -32000, 'Bad Request: no mcp-session-id header');
     const body = await readJson(req, maxBody);
@@ -91,13 +101,14 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
     if (!isInitialize(body.value)) {
       return jsonRpcError(res, 400, -32000, 'Bad Request: a new session must start with initialize');
     }
+    let session: ServedSession | undefined;
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         streamable.set(id, transport);
+        if (session !== undefined) idle.add(id, session, 1);
       },
     });
-    let session: ServedSession;
     try {
       session = await bridge.serve(fromSdkTransport(transport));
     } catch (error) {
@@ -112,16 +123,27 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
       );
     }
     void session.closed.then(() => {
-      if (transport.sessionId !== undefined) streamable.delete(transport.sessionId);
+      if (transport.sessionId === undefined) return;
+      streamable.delete(transport.sessionId);
+      idle.remove(transport.sessionId);
     });
-    await transport.handleRequest(req, res, body.value);
+    try {
+      await transport.handleRequest(req, res, body.value);
+    } finally {
+      // The first request (initialize) counted as busy from the moment the session was made.
+      if (transport.sessionId !== undefined) idle.release(transport.sessionId);
+    }
   };
 
   const sseOpen = async (res: ServerResponse): Promise<void> => {
     const transport = new SSEServerTransport('/messages', res);
     sse.set(transport.sessionId, transport);
     const session = await bridge.serve(fromSdkTransport(transport));
-    void session.closed.then(() => sse.delete(transport.sessionId));
+    idle.add(transport.sessionId, session);
+    void session.closed.then(() => {
+      sse.delete(transport.sessionId);
+      idle.remove(transport.sessionId);
+    });
   };
 
   const server = createServer((req, res) => {
@@ -139,11 +161,71 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
     url: new URL(path, base),
     sseUrl: new URL('/sse', base),
     close: async () => {
+      idle.stop();
       await bridge.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Ends sessions nobody has sent a request for `timeoutMs`: an abandoned
+ * client must not leave a server process running. A request in progress
+ * keeps its session alive however long it takes.
+ */
+class IdleSessions {
+  readonly #timeoutMs: number;
+  readonly #sessions = new Map<string, { session: ServedSession; lastSeen: number; busy: number }>();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+    this.#timer = setInterval(() => this.#sweep(), Math.max(10, Math.min(timeoutMs / 4, 30_000)));
+    this.#timer.unref();
+  }
+
+  /** `busy`: requests already under way for it (the initialize that made it). */
+  add(id: string, session: ServedSession, busy = 0): void {
+    this.#sessions.set(id, { session, lastSeen: Date.now(), busy });
+  }
+
+  release(id: string): void {
+    const entry = this.#sessions.get(id);
+    if (entry === undefined) return;
+    entry.busy = Math.max(0, entry.busy - 1);
+    entry.lastSeen = Date.now();
+  }
+
+  remove(id: string): void {
+    this.#sessions.delete(id);
+  }
+
+  async during<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const entry = this.#sessions.get(id);
+    if (entry !== undefined) entry.busy++;
+    try {
+      return await work();
+    } finally {
+      if (entry !== undefined) {
+        entry.busy--;
+        entry.lastSeen = Date.now();
+      }
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [id, entry] of this.#sessions) {
+      if (entry.busy > 0 || now - entry.lastSeen < this.#timeoutMs) continue;
+      this.#sessions.delete(id);
+      void entry.session.close();
+    }
+  }
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -46,6 +46,30 @@ describe('LineTransport', () => {
     expect(messages).toEqual([{ y: 1 }]);
   });
 
+  it('attack: a reply over the cap is answered to its caller: the id is found at the start or the end of the line', async () => {
+    const { input, transport, messages, invalid } = pair(64);
+    await transport.start();
+    const big = 'x'.repeat(200);
+    input.write(`{"jsonrpc":"2.0","id":7,"result":{"text":"${big}`);
+    input.write(`${big}"}}\n`);
+    input.write(`{"result":{"content":[{"id":99,"text":"${big}"}]},"jsonrpc":"2.0","id":"abc"}\n`);
+    input.write(`{"result":{"text":"${big}","nested":{"id":5}}}\n`);
+    input.write('{"y":1}\n');
+    await tick();
+    expect(invalid.map(([id]) => id)).toEqual([7, 'abc', null]);
+    expect(invalid[0]?.[2]).toMatch(/longer than 64 bytes/);
+    expect(messages).toEqual([{ y: 1 }]);
+  });
+
+  it('attack: sending a 10,000-deep value rejects with a typed error instead of throwing', async () => {
+    const { transport } = pair();
+    await transport.start();
+    const deep = JSON.parse(`${'['.repeat(10_000)}${']'.repeat(10_000)}`) as unknown;
+    await expect(
+      transport.send({ jsonrpc: '2.0', id: 1, method: 'x', params: { deep } as Record<string, unknown> }),
+    ).rejects.toMatchObject({ code: 'MCP_MESSAGE_REFUSED' });
+  });
+
   it('writes one line per message and closes when its input ends', async () => {
     const { input, output, transport } = pair();
     let closed = false;

@@ -1,16 +1,26 @@
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { OacpError } from '../core/errors.js';
+import type { McpErrorCode } from './errors.js';
 import { INVALID_REQUEST, type JsonRpcId, type JsonRpcMessage, PARSE_ERROR } from './jsonrpc.js';
 import type { MessageTransport } from './transport.js';
 
 /** Larger single messages are refused (and the line skipped) rather than buffered without bound. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
 
+/** How much of an oversized line is kept at each end to find the id of the message it was. */
+const ID_WINDOW = 4096;
+
 /**
  * MCP's stdio framing (one JSON-RPC message per line) over any pair of
  * streams: the bridge's own stdin/stdout, or a sandboxed server's pipes. Unlike
  * the SDK's stdio transports it reports lines that are not JSON-RPC through
  * `oninvalid` and keeps reading, so one bad line never ends a session.
+ *
+ * Framing is linear in the input: a chunk is searched for newlines once and
+ * kept as a piece until its line ends, so a 48 MiB line costs one join, not
+ * one copy per chunk. A line over the cap is skipped as it streams, and its
+ * caller is told: `oninvalid` carries the id found at the line's start or end.
  */
 export class LineTransport implements MessageTransport {
   onmessage?: ((message: unknown) => void) | undefined;
@@ -22,8 +32,10 @@ export class LineTransport implements MessageTransport {
   readonly #output: Writable;
   readonly #maxLineChars: number;
   readonly #decoder = new StringDecoder('utf8');
-  #pending = '';
-  #skipping = false;
+  #pieces: string[] = [];
+  #pendingChars = 0;
+  /** Set while an oversized line streams past: its first and (rolling) last characters. */
+  #skipping: { head: string; tail: string } | undefined;
   #closed = false;
 
   constructor(input: Readable, output: Writable, options: { maxLineBytes?: number } = {}) {
@@ -40,9 +52,20 @@ export class LineTransport implements MessageTransport {
     this.#output.on('error', this.#onError);
   }
 
+  /** Rejects (never throws) when the message cannot be written as JSON. */
   send(message: JsonRpcMessage): Promise<void> {
     if (this.#closed || this.#output.destroyed || !this.#output.writable) return Promise.resolve();
-    const line = `${JSON.stringify(message)}\n`;
+    let line: string;
+    try {
+      line = `${JSON.stringify(message)}\n`;
+    } catch (error) {
+      return Promise.reject(
+        new OacpError<McpErrorCode>(
+          'MCP_MESSAGE_REFUSED',
+          `cannot send the message as JSON: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+      );
+    }
     return new Promise((resolve) => {
       if (this.#output.write(line)) resolve();
       else this.#output.once('drain', resolve);
@@ -55,29 +78,63 @@ export class LineTransport implements MessageTransport {
     this.#input.off('data', this.#onData);
     this.#input.off('end', this.#onEnd);
     this.#input.off('close', this.#onEnd);
+    this.#pieces = [];
     this.onclose?.();
   }
 
   readonly #onData = (chunk: Buffer | string): void => {
-    let text = this.#pending + (typeof chunk === 'string' ? chunk : this.#decoder.write(chunk));
-    this.#pending = '';
-    let newline = text.indexOf('\n');
-    while (newline !== -1) {
-      const line = text.slice(0, newline);
-      text = text.slice(newline + 1);
-      // The tail of an oversized line ends here; it was reported when it grew too long.
-      if (this.#skipping) this.#skipping = false;
-      else this.#line(line);
-      newline = text.indexOf('\n');
+    const text = typeof chunk === 'string' ? chunk : this.#decoder.write(chunk);
+    let start = 0;
+    for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
+      const piece = text.slice(start, newline);
+      start = newline + 1;
+      if (this.#skipping !== undefined) {
+        this.#endSkipped(piece);
+        continue;
+      }
+      if (this.#pendingChars + piece.length > this.#maxLineChars) {
+        this.#startSkipping(piece);
+        this.#endSkipped('');
+        continue;
+      }
+      const line = this.#pieces.length === 0 ? piece : this.#pieces.join('') + piece;
+      this.#pieces = [];
+      this.#pendingChars = 0;
+      this.#line(line);
+      if (this.#closed) return;
     }
-    if (this.#skipping) return;
-    if (text.length > this.#maxLineChars) {
-      this.#skipping = true;
-      this.oninvalid?.(null, INVALID_REQUEST, `message longer than ${this.#maxLineChars} bytes skipped`);
+    const rest = start === 0 ? text : text.slice(start);
+    if (rest === '') return;
+    if (this.#skipping !== undefined) {
+      this.#skipping.tail = (this.#skipping.tail + rest).slice(-ID_WINDOW);
       return;
     }
-    this.#pending = text;
+    if (this.#pendingChars + rest.length > this.#maxLineChars) {
+      this.#startSkipping(rest);
+      return;
+    }
+    this.#pieces.push(rest);
+    this.#pendingChars += rest.length;
   };
+
+  #startSkipping(piece: string): void {
+    const buffered = this.#pieces.join('') + piece;
+    this.#skipping = { head: buffered.slice(0, ID_WINDOW), tail: buffered.slice(-ID_WINDOW) };
+    this.#pieces = [];
+    this.#pendingChars = 0;
+  }
+
+  #endSkipped(lastPiece: string): void {
+    const skipped = this.#skipping;
+    this.#skipping = undefined;
+    if (skipped === undefined) return;
+    const tail = (skipped.tail + lastPiece).slice(-ID_WINDOW);
+    this.oninvalid?.(
+      idOfOversized(skipped.head, tail),
+      INVALID_REQUEST,
+      `message longer than ${this.#maxLineChars} bytes refused (the line size limit)`,
+    );
+  }
 
   #line(raw: string): void {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
@@ -103,4 +160,26 @@ export class LineTransport implements MessageTransport {
   readonly #onError = (error: Error): void => {
     this.onerror?.(error);
   };
+}
+
+const ID_VALUE = String.raw`(-?\d+|"(?:[^"\\]|\\.){0,256}")`;
+const ID_FIRST = new RegExp(
+  String.raw`^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*${ID_VALUE}\s*,`,
+);
+const ID_LAST = new RegExp(String.raw`,\s*"id"\s*:\s*${ID_VALUE}\s*\}\s*\r?$`);
+
+/**
+ * The top-level id of a message too long to parse, when it sits first or last
+ * in the object (where JSON-RPC writers put it), so its caller can be answered.
+ * Anchored at the object's own braces: an "id" inside params or result cannot match.
+ */
+export function idOfOversized(head: string, tail: string): JsonRpcId | null {
+  const found = ID_FIRST.exec(head)?.[1] ?? ID_LAST.exec(tail)?.[1];
+  if (found === undefined) return null;
+  try {
+    const id = JSON.parse(found) as unknown;
+    return typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id)) ? id : null;
+  } catch {
+    return null;
+  }
 }

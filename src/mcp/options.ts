@@ -95,6 +95,10 @@ export const McpRunOptionsSchema = z
     attestLevel: z.enum(['basic', 'standard']).default('basic'),
     /** Answer after the receipt's fsync (durable) or once it is signed and queued (queued). */
     receiptAck: z.enum(['durable', 'queued']).default('durable'),
+    /** Deadline of every request forwarded to the server; the caller then gets an error (a tool call, a receipt). */
+    requestTimeout: Duration.default(300_000),
+    /** `--http`: a session with no request for this long ends and its server stops. */
+    idleTimeout: Duration.default(900_000),
     /** Keystore agent the bridge runs as; needed for `--attest-level standard`. */
     agent: z.string().min(1).optional(),
     manifest: z.string().min(1).optional(),

@@ -130,4 +130,45 @@ describe('logReceiptWriter', () => {
     await expect(writer.settled()).rejects.toThrow(/closed/);
     await expect(receipts.record(record())).rejects.toThrow(/closed/);
   });
+
+  it('attack: after an append fails (disk full), reserve() refuses every call until an append succeeds again', async () => {
+    const transparency = await log();
+    let failNext = true;
+    const flaky = {
+      get size() {
+        return transparency.size;
+      },
+      append: (entry: Uint8Array) => {
+        if (!failNext) return transparency.append(entry);
+        failNext = false;
+        return Promise.reject(new Error('ENOSPC: no space left on device'));
+      },
+    };
+    const writer = logReceiptWriter(flaky, keySigner(generateEd25519().privateKey));
+    const receipts = new AttestedReceipts({ writer, origin: 'x' });
+    expect(() => receipts.reserve()).not.toThrow();
+    await expect(receipts.record(record())).rejects.toThrow(/ENOSPC/);
+    expect(() => receipts.reserve()).toThrow(
+      /cannot append: the last receipt could not be appended \(ENOSPC/,
+    );
+    await receipts.record(record());
+    expect(() => receipts.reserve()).not.toThrow();
+    await transparency.close();
+  });
+
+  it('reserve() refuses while the log filesystem has less free space than a receipt may need', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-rw-'));
+    const transparency = await log();
+    const writer = logReceiptWriter(transparency, keySigner(generateEd25519().privateKey), {
+      dir,
+      minFreeBytes: Number.MAX_SAFE_INTEGER,
+    });
+    expect(() => writer.reserve?.()).toThrow(/filesystem has \d+ bytes free/);
+    const roomy = logReceiptWriter(transparency, keySigner(generateEd25519().privateKey), {
+      dir,
+      minFreeBytes: 1,
+    });
+    expect(() => roomy.reserve?.()).not.toThrow();
+    await transparency.close();
+  });
 });

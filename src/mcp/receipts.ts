@@ -1,18 +1,21 @@
 import { NO_USAGE } from '../airlock/sandbox.js';
-import { type Envelope, pae } from '../attest/dsse.js';
 import type { OacpStatement } from '../attest/oacp-statement.js';
-import { type AsyncSigner, buildStatement, envelopeBytes, statementBytes } from '../attest/receipt.js';
-import { IN_TOTO_PAYLOAD_TYPE } from '../attest/statement.js';
+import { type AsyncSigner, buildStatement, signReceiptAsync } from '../attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE, type ToolCallPredicateInput } from '../attest/tool-call.js';
 import type { Signer } from '../core/ed25519.js';
+import { OacpError } from '../core/errors.js';
 import { jcsDigest } from '../core/jcs.js';
 import { didKeyFromPublicKey, isDidKey } from '../identity/did-key.js';
 import type { TransparencyLog } from '../log/transparency-log.js';
+import type { McpErrorCode } from './errors.js';
+import { ReceiptSlot } from './receipt-slot.js';
 import type { ReceiptRef, ReceiptSink, ToolCallRecord } from './record.js';
 
 /** Signs a statement and makes it durable; `OacpNode` is one. */
 export interface ReceiptWriter {
   record(statement: OacpStatement, agent?: Signer): Promise<{ readonly index: number }>;
+  /** Throws when the next record could not be appended (see ReceiptSink.reserve). */
+  reserve?(): void;
 }
 
 /**
@@ -33,35 +36,44 @@ export interface LogReceiptWriter extends ReceiptWriter {
 }
 
 /**
- * A writer over a transparency log and an Airlock key. The statement comes from
- * buildStatement, which already checked it strictly, so it is signed as is
- * (agent first, then Airlock, as signReceipt orders them) without a second
- * validation pass: the bytes are identical, and so is what verifiers see.
+ * A writer over a transparency log and an Airlock key, signing with the one
+ * receipt builder (signReceiptAsync). `reserve()` says before a call is
+ * forwarded whether its receipt could be appended: not after a failed append
+ * (until one succeeds again), nor when `dir`'s filesystem is nearly full.
  */
 export function logReceiptWriter(
   log: Pick<TransparencyLog, 'append' | 'size'>,
   airlock: AsyncSigner,
-  options: { ack?: ReceiptAck } = {},
+  options: { ack?: ReceiptAck; dir?: string; minFreeBytes?: number } = {},
 ): LogReceiptWriter {
   const ack = options.ack ?? 'durable';
+  const slot = new ReceiptSlot({
+    ...(options.dir === undefined ? {} : { dir: options.dir }),
+    ...(options.minFreeBytes === undefined ? {} : { minFreeBytes: options.minFreeBytes }),
+  });
   let next: number | undefined;
+  /** queued mode: a failed write stops the writer for good (indexes were promised). */
   let failure: Error | undefined;
   let pending: Promise<unknown> = Promise.resolve();
   return {
+    reserve() {
+      if (failure !== undefined) {
+        throw new OacpError<McpErrorCode>(
+          'MCP_RECEIPT_UNAVAILABLE',
+          `the receipt log cannot append: the last receipt could not be appended (${failure.message})`,
+        );
+      }
+      slot.check();
+    },
     async record(statement, agent) {
       if (failure !== undefined) throw failure;
-      const signers: AsyncSigner[] = agent === undefined ? [airlock] : [agent, airlock];
-      const payload = statementBytes(statement);
-      const message = pae(IN_TOTO_PAYLOAD_TYPE, payload);
-      // A SigningPool signs on a worker thread; a plain Signer answers at once.
-      const signatures = await Promise.all(signers.map((signer) => signer.sign(message)));
+      // The one receipt builder (attest/receipt.ts): the same checks, bytes and signature order as OacpNode.
+      const { bytes } = await signReceiptAsync(
+        statement,
+        agent === undefined ? { airlock } : { airlock, agent },
+      );
       if (failure !== undefined) throw failure;
-      const envelope: Envelope = {
-        payload: payload.toString('base64'),
-        payloadType: IN_TOTO_PAYLOAD_TYPE,
-        signatures: signatures.map((sig) => ({ keyid: '', sig: Buffer.from(sig).toString('base64') })),
-      };
-      const appended = log.append(envelopeBytes(envelope));
+      const appended = slot.track(log.append(bytes));
       if (ack === 'durable') return appended;
       next ??= log.size;
       const index = next++;
@@ -111,6 +123,10 @@ export class AttestedReceipts implements ReceiptSink {
     this.#options = options;
     this.#agentDid =
       options.agentSigner === undefined ? undefined : didKeyFromPublicKey(options.agentSigner.publicKey);
+  }
+
+  reserve(): void {
+    this.#options.writer.reserve?.();
   }
 
   async record(call: ToolCallRecord): Promise<ReceiptRef> {
@@ -187,7 +203,9 @@ export function toolCallPredicate(call: ToolCallRecord): ToolCallPredicateInput 
 /** Non-Cedar refusals get a reserved id naming the check, so a receipt says which gate said no. */
 function gateDecidedBy(call: ToolCallRecord): string | undefined {
   if (call.decision.effect !== 'deny') return undefined;
-  const { pin, tools, policy, approval, quota } = call.checks;
+  const { shape, receiptSlot, pin, tools, policy, approval, quota } = call.checks;
+  if (shape?.effect === 'deny') return 'oacp/shape';
+  if (receiptSlot?.effect === 'deny') return 'oacp/log';
   if (pin?.effect === 'deny') return 'oacp/pin';
   if (tools?.effect === 'deny') return 'oacp/tools';
   if (policy?.effect === 'deny') return undefined;

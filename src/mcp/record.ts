@@ -12,7 +12,9 @@ export type CallOutcome =
   /** The client cancelled it while it ran. */
   | 'cancelled'
   /** The server went away before answering. */
-  | 'server-gone';
+  | 'server-gone'
+  /** The server did not answer within the bridge's request deadline; the client got an error. */
+  | 'timeout';
 
 /** Who approved a call that needed a person's approval, and how. */
 export interface ApprovalRecord {
@@ -26,6 +28,10 @@ export interface ApprovalRecord {
 
 /** Every check that stood between the call and the server, in the order they ran. */
 export interface CallChecks {
+  /** The params' shape and the message limits (depth, type of `arguments`), checked before anything else. */
+  readonly shape?: { readonly effect: 'allow' | 'deny'; readonly reason: string };
+  /** Whether the log could take this call's receipt before it was forwarded. */
+  readonly receiptSlot?: { readonly effect: 'allow' | 'deny'; readonly reason: string };
   readonly pin?: { readonly effect: 'allow' | 'deny'; readonly reason: string; readonly digest?: string };
   readonly tools?: { readonly effect: 'allow' | 'deny'; readonly reason: string };
   readonly policy?: {
@@ -89,6 +95,12 @@ export interface ReceiptRef {
 /** Writes a receipt for each call; the bridge answers the client only once this resolves. */
 export interface ReceiptSink {
   record(call: ToolCallRecord): Promise<ReceiptRef>;
+  /**
+   * Throws (MCP_RECEIPT_UNAVAILABLE) when the log cannot take a receipt now
+   * (a failed append, a full disk), so a call is never forwarded, and its side
+   * effect never happens, without a place for its receipt.
+   */
+  reserve?(): void;
 }
 
 /** Keeps records in memory with consecutive indexes: for tests and for `--attest-level none` style dry runs. */

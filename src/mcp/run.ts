@@ -5,8 +5,10 @@ import type { EgressEvent } from '../airlock/egress/audit.js';
 import type { ProcessSandbox } from '../airlock/sandbox.js';
 import type { Signer } from '../core/ed25519.js';
 import { isLoopbackAddress } from '../core/loopback.js';
+import { openHomeNonceStore } from '../identity/home-nonce-store.js';
 import { KeyStore } from '../identity/keystore.js';
-import { OacpNode } from '../node/oacp-node.js';
+import type { NonceStore } from '../identity/nonce-store.js';
+import { logDirectory, OacpNode } from '../node/oacp-node.js';
 import { defaultSigningWorkers, SigningPool } from '../node/signing-pool.js';
 import { PolicyEngine } from '../policy/engine.js';
 import type { SecurityEventSink } from '../policy/events.js';
@@ -59,6 +61,8 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
   // Read before anything starts: a bad config file must not leave a half-started bridge.
   const configured = options.config === undefined ? undefined : loadMcpConfig(options.config, options);
   const node = await OacpNode.open(context.home, env);
+  // One nonce store per home: a signed request replayed to another bridge on the home is refused too.
+  const nonces = openHomeNonceStore(context.home);
   let stopPool: (() => Promise<void>) | undefined;
   try {
     const agent = options.agent === undefined ? undefined : agentKey(context.home, env, options.agent);
@@ -69,13 +73,17 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
         ? await SigningPool.start(node.keys.airlockSigner(), { workers: 1 })
         : undefined;
     stopPool = pool === undefined ? undefined : () => pool.close();
-    const writer = logReceiptWriter(node.log, pool ?? node.keys.airlockSigner(), { ack: options.receiptAck });
+    const writer = logReceiptWriter(node.log, pool ?? node.keys.airlockSigner(), {
+      ack: options.receiptAck,
+      dir: logDirectory(context.home),
+    });
     const terminal = options.http === undefined ? openControllingTerminal() : undefined;
     const shared: Shared = {
       desk,
       ...(terminal === undefined ? {} : { terminal: new TerminalApprovalDesk(terminal) }),
       agent,
       log,
+      nonces,
       http: options.http !== undefined,
       receipts: new AttestedReceipts({
         writer,
@@ -113,6 +121,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
       port: options.http.port,
       approvals: desk,
       receipts: node.log,
+      idleTimeoutMs: options.idleTimeout,
     });
     log(`oacp: MCP bridge for ${title} at ${http.url.href} (legacy SSE: ${http.sseUrl.href})`);
     if (!isLoopbackAddress(options.http.host)) {
@@ -127,6 +136,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
   } finally {
     await node.close();
     await stopPool?.();
+    nonces.close();
   }
 }
 
@@ -138,6 +148,7 @@ interface Shared {
   readonly terminal?: TerminalApprovalDesk;
   readonly agent: { did: string; signer: Signer } | undefined;
   readonly log: (line: string) => void;
+  readonly nonces: NonceStore;
   readonly http: boolean;
 }
 
@@ -188,6 +199,8 @@ async function assemble(options: McpRunOptions, context: McpRunContext, shared: 
         }),
     ...(agent === undefined ? {} : { agent: agent.did }),
     ...(learned === undefined ? {} : { learn: learned }),
+    nonces: shared.nonces,
+    requestTimeoutMs: options.requestTimeout,
     onEvent: (event) => log(describeEvent(name, event)),
   });
   const finishLearning = (): void => {
@@ -237,6 +250,12 @@ function describeEvent(server: string, event: BridgeEvent): string {
       return `oacp: ${server}: invalid JSON-RPC from the ${event.from}: ${event.reason}`;
     case 'receipt-failed':
       return `oacp: ${server}: RECEIPT NOT WRITTEN for call ${event.callId}: ${event.reason}`;
+    case 'pin-refresh-failed':
+      return `oacp: ${server}: could not list the server's tools to pin them: ${event.reason}`;
+    case 'request-timeout':
+      return `oacp: ${server}: ${event.method} got no answer before the request deadline (--request-timeout)`;
+    case 'send-failed':
+      return `oacp: ${server}: a message to the ${event.to} could not be sent: ${event.reason}`;
   }
 }
 

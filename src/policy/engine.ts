@@ -63,8 +63,11 @@ export class PolicyEngine {
     try {
       answer = cedar.statefulIsAuthorized({
         principal: { type: 'Agent', id: request.agent },
-        action: { type: 'Action', id: 'tools/call' },
-        resource: { type: 'Tool', id: request.tool },
+        action: { type: 'Action', id: request.action ?? 'tools/call' },
+        resource:
+          request.action === undefined || request.action === 'tools/call'
+            ? { type: 'Tool', id: request.tool }
+            : { type: 'Server', id: request.server },
         context: { server: request.server, arguments: toCedarArguments(request.arguments) },
         preparsedPolicySetId: this.#setId,
         entities: [],
@@ -97,6 +100,14 @@ export class PolicyEngine {
     if (determining.length > 0) {
       return policyDecision('deny', `forbidden by ${list(determining)}`, determining, digest);
     }
+    if (request.action !== undefined && request.action !== 'tools/call') {
+      return policyDecision(
+        'deny',
+        `no policy permits action ${JSON.stringify(request.action)} by server ${JSON.stringify(request.server)} towards Agent ${JSON.stringify(request.agent)} (deny by default)`,
+        [],
+        digest,
+      );
+    }
     return policyDecision(
       'deny',
       `no policy permits Agent ${JSON.stringify(request.agent)} to call tool ${JSON.stringify(request.tool)} on server ${JSON.stringify(request.server)} (deny by default)`,
@@ -115,7 +126,13 @@ const MAX_KEY_CHARS = 4096;
 
 function cacheKey(request: ToolCallRequest): string | undefined {
   try {
-    const key = canonicalize([request.agent, request.tool, request.server, request.arguments ?? {}]);
+    const key = canonicalize([
+      request.action ?? 'tools/call',
+      request.agent,
+      request.tool,
+      request.server,
+      request.arguments ?? {},
+    ]);
     return key.length <= MAX_KEY_CHARS ? key : undefined;
   } catch {
     return undefined;

@@ -78,7 +78,14 @@ export class ToolPins {
   /** Whether calls to the tool may proceed: denied while its listed definition differs from the pin. */
   check(server: string, tool: string): Decision {
     const blocked = this.#blocked.get(pinKey(server, tool));
-    if (blocked === undefined) return allow('tool definition matches its pin');
+    if (blocked === undefined) {
+      if (this.#file.tools[pinKey(server, tool)] === undefined) {
+        return allow(
+          `tool "${tool}" has no pin: the server never listed it, so there is no definition to compare`,
+        );
+      }
+      return allow('tool definition matches its pin');
+    }
     return deny(
       `tool "${tool}" on server "${server}" changed its definition since it was pinned ` +
         `(pinned sha256 ${blocked.pinned}, now ${blocked.observed}); review it and re-pin before calling it`,

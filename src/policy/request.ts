@@ -7,4 +7,11 @@ export interface ToolCallRequest {
   /** The upstream server's name (namespace) in the bridge configuration. */
   readonly server: string;
   readonly arguments?: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * The Cedar action; `tools/call` when absent. A server-to-client request is
+   * judged as `Action::"<its method>"` (sampling/createMessage, roots/list,
+   * elicitation/create) on resource `Server::"<server>"`, so a policy can allow
+   * a server to sample without allowing it to read the client's roots.
+   */
+  readonly action?: string;
 }

@@ -10,9 +10,19 @@
 export const OACP_CEDAR_SCHEMA = `// OACP tool-call authorization schema (docs/policy.md)
 entity Agent;
 entity Tool;
+entity Server;
 action "tools/call" appliesTo {
   principal: Agent,
   resource: Tool,
+  context: {
+    server: String,
+    arguments: {},
+  },
+};
+// Requests an MCP server sends to the client; the principal is the agent the session serves.
+action "sampling/createMessage", "roots/list", "elicitation/create" appliesTo {
+  principal: Agent,
+  resource: Server,
   context: {
     server: String,
     arguments: {},
@@ -22,4 +32,4 @@ action "tools/call" appliesTo {
 
 /** Matches the validator message we accept for reads under context.arguments. */
 export const ARGUMENT_ATTRIBUTE_NOT_FOUND =
-  /attribute `arguments\.[^`]+` in context for Action::"tools\/call" not found/;
+  /attribute `arguments\.[^`]+` in context for Action::"[^"]+" not found/;

@@ -133,7 +133,15 @@ describe.each<Via>(['stdio', 'http'])('everything server through the bridge over
     expect(progress).toEqual([1, 2]);
     expect(seen.sampling).toBe(1);
     expect(seen.elicitation).toBe(2);
-    expect(harness.receipts.records.map((record) => record.tool)).toEqual(names);
+    const recorded = harness.receipts.records.map((record) => record.tool);
+    expect(recorded.filter((tool) => !tool.startsWith('server-request:'))).toEqual(names);
+    // The server's own requests to the client were judged by policy and recorded too.
+    expect(recorded.filter((tool) => tool.startsWith('server-request:')).sort()).toEqual([
+      'server-request:elicitation/create',
+      'server-request:elicitation/create',
+      'server-request:roots/list',
+      'server-request:sampling/createMessage',
+    ]);
   });
 
   it('returns results untouched apart from the receipt', async () => {
@@ -224,7 +232,8 @@ describe('everything server: task-augmented tool calls', () => {
         tool: { name: 'simulate-research-query' },
         resultDigest: expect.any(String),
       });
-      expect(harness.receipts.records.map((record) => record.outcome)).toEqual(['result', 'result']);
+      const calls = harness.receipts.records.filter((record) => !record.tool.startsWith('server-request:'));
+      expect(calls.map((record) => record.outcome)).toEqual(['result', 'result']);
     } finally {
       await harness.close();
     }

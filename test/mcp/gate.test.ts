@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
 import { signRequest } from '../../src/identity/signed-request.js';
-import { ApprovalService } from '../../src/mcp/approval.js';
+import { type ApprovalDesk, ApprovalService } from '../../src/mcp/approval.js';
 import { HttpApprovalDesk } from '../../src/mcp/approval-desk.js';
 import { createBridge } from '../../src/mcp/bridge.js';
 import { CallRateQuota } from '../../src/mcp/call-quota.js';
@@ -110,44 +110,70 @@ describe('tools list, quota', () => {
 });
 
 describe('approval', () => {
-  const approvalFor = (answer: 'yes' | 'no' | 'never', timeoutMs = 5000) => {
-    const client = testClient({ elicitation: {} });
+  /** The operator's desk (a terminal, say): answers as told, and counts what it was asked. */
+  const deskSaying = (answer: 'yes' | 'no' | 'never') => {
     const asked: string[] = [];
-    client.setRequestHandler(ElicitRequestSchema, async (request) => {
-      asked.push(request.params.message);
-      if (answer === 'never') return new Promise(() => undefined);
-      return { action: 'accept', content: { approve: answer === 'yes' } };
-    });
-    return { client, asked, approval: { tools: ['echo'], approver: new ApprovalService({ timeoutMs }) } };
+    const desk: ApprovalDesk = {
+      method: 'terminal',
+      decide: async (request) => {
+        asked.push(`${request.tool} ${JSON.stringify(request.arguments)}`);
+        if (answer === 'never') return new Promise(() => undefined);
+        return { approved: answer === 'yes', by: 'terminal:operator' };
+      },
+    };
+    return { desk, asked };
   };
 
-  it('asks the user through elicitation and records who approved', async () => {
-    const { client, asked, approval } = approvalFor('yes');
+  it('attack: a client that declared elicitation answers its own approval request; it is never asked, and the call is refused', async () => {
+    const client = testClient({ elicitation: {} });
+    let elicited = 0;
+    client.setRequestHandler(ElicitRequestSchema, async () => {
+      elicited++;
+      return { action: 'accept', content: { approve: true } };
+    });
+    const approval = { tools: ['echo'], approver: new ApprovalService({ timeoutMs: 5000 }) };
     const harness = await inProcess(quirky(), { approval }, client);
     try {
-      const result = await harness.client.callTool({ name: 'echo', arguments: { text: 'approved' } });
-      expect(text(result)).toContain('approved');
-      expect(asked).toHaveLength(1);
-      expect(asked[0]).toMatch(/wants to call tool "echo".*"text":"approved"/);
-      // Tools not on the list need no approval.
-      await harness.client.callTool({ name: 'pid', arguments: {} });
-      expect(asked).toHaveLength(1);
-      const verified = await harness.receipts.verify(receiptIndex(result));
-      expect(verified.predicate).toMatchObject({
-        approval: { approvedBy: 'elicitation:oacp-test-client', method: 'elicitation' },
+      const result = await harness.client.callTool({ name: 'echo', arguments: { text: 'self-approved?' } });
+      expect(result.isError).toBe(true);
+      expect(text(result)).toContain('cannot approve its own call');
+      expect(elicited).toBe(0);
+      expect((await harness.receipts.verify(receiptIndex(result))).predicate).toMatchObject({
+        policy: { effect: 'deny', policyId: 'oacp/approval' },
       });
     } finally {
       await harness.close();
     }
   });
 
-  it('denies when the user declines', async () => {
-    const { client, approval } = approvalFor('no');
-    const harness = await inProcess(quirky(), { approval }, client);
+  it("asks the operator's desk and records who approved", async () => {
+    const { desk, asked } = deskSaying('yes');
+    const approval = { tools: ['echo'], approver: new ApprovalService({ desk }) };
+    const harness = await inProcess(quirky(), { approval });
+    try {
+      const result = await harness.client.callTool({ name: 'echo', arguments: { text: 'approved' } });
+      expect(text(result)).toContain('approved');
+      expect(asked).toEqual(['echo {"text":"approved"}']);
+      // Tools not on the list need no approval.
+      await harness.client.callTool({ name: 'pid', arguments: {} });
+      expect(asked).toHaveLength(1);
+      const verified = await harness.receipts.verify(receiptIndex(result));
+      expect(verified.predicate).toMatchObject({
+        approval: { approvedBy: 'terminal:operator', method: 'terminal' },
+      });
+    } finally {
+      await harness.close();
+    }
+  });
+
+  it('denies when the operator declines', async () => {
+    const { desk } = deskSaying('no');
+    const approval = { tools: ['echo'], approver: new ApprovalService({ desk }) };
+    const harness = await inProcess(quirky(), { approval });
     try {
       const result = await harness.client.callTool({ name: 'echo', arguments: { text: 'x' } });
       expect(result.isError).toBe(true);
-      expect(text(result)).toContain('approval not approved by the user');
+      expect(text(result)).toContain("declined at the operator's terminal");
       expect((await harness.receipts.verify(receiptIndex(result))).predicate).toMatchObject({
         policy: { effect: 'deny', policyId: 'oacp/approval' },
       });
@@ -157,8 +183,9 @@ describe('approval', () => {
   });
 
   it('denies when nobody answers in time', async () => {
-    const { client, approval } = approvalFor('never', 200);
-    const harness = await inProcess(quirky(), { approval }, client);
+    const { desk } = deskSaying('never');
+    const approval = { tools: ['echo'], approver: new ApprovalService({ desk, timeoutMs: 200 }) };
+    const harness = await inProcess(quirky(), { approval });
     try {
       const result = await harness.client.callTool({ name: 'echo', arguments: { text: 'x' } });
       expect(text(result)).toContain('no approval within 0.2 s');
@@ -173,7 +200,7 @@ describe('approval', () => {
     try {
       const result = await harness.client.callTool({ name: 'echo', arguments: { text: 'x' } });
       expect(text(result)).toContain(
-        'client does not support elicitation and there is neither an approval endpoint',
+        'there is neither an approval endpoint (--http) nor an operator terminal',
       );
     } finally {
       await harness.close();

@@ -85,14 +85,18 @@ describe('malformed JSON-RPC', () => {
     }
   });
 
-  it('refuses a tools/call without a tool name', async () => {
+  it('refuses a tools/call without a tool name, with a receipt', async () => {
     const raw = await rawBridge();
     try {
       raw.send(INITIALIZE);
       await raw.next(1);
       raw.send('{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"arguments":{}}}');
-      const [reply] = (await raw.next(1)) as { id: number; error: { code: number } }[];
-      expect(reply).toMatchObject({ id: 3, error: { code: -32602 } });
+      const [reply] = (await raw.next(1)) as { id: number; result: Record<string, unknown> }[];
+      expect(reply).toMatchObject({
+        id: 3,
+        result: { isError: true, _meta: { 'oacp/receipt': { index: 0 } } },
+      });
+      expect(JSON.stringify(reply?.result)).toContain('non-empty string');
     } finally {
       await raw.close();
     }

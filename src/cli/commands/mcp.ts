@@ -32,6 +32,8 @@ interface McpRunFlags {
   learn?: boolean;
   learnOut?: string;
   receiptAck?: string;
+  requestTimeout?: string;
+  idleTimeout?: string;
 }
 
 export const registerMcp: CommandRegistrar = (program, context) => {
@@ -78,6 +80,14 @@ export const registerMcp: CommandRegistrar = (program, context) => {
     )
     .option('--learn-out <file>', 'where --learn writes the manifest')
     .option('--receipt-ack <mode>', 'durable (answer after the receipt is fsynced, default) or queued')
+    .option(
+      '--request-timeout <duration>',
+      'answer a request the server has not answered after this long with an error (default 5m)',
+    )
+    .option(
+      '--idle-timeout <duration>',
+      'with --http: end a session (and stop its server) idle this long (default 15m)',
+    )
     .action(async (command: string[], flags: McpRunFlags, cmd: Command) => {
       const controller = new AbortController();
       const stop = () => controller.abort();
@@ -104,6 +114,8 @@ export const registerMcp: CommandRegistrar = (program, context) => {
               http: flags.http,
               learnOut: flags.learnOut,
               receiptAck: flags.receiptAck,
+              requestTimeout: flags.requestTimeout,
+              idleTimeout: flags.idleTimeout,
             }),
             allowFiles: flags.allowFiles,
             allowNetwork: flags.allowNetwork,

@@ -2,14 +2,11 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { sha256Hex } from '../../core/digest.js';
-import type { Signer } from '../../core/ed25519.js';
-import { OacpError } from '../../core/errors.js';
-import { signRequest } from '../../identity/signed-request.js';
 import { createBridge } from '../../mcp/bridge.js';
 import { CallRateQuota } from '../../mcp/call-quota.js';
 import { toRecord } from '../../mcp/call-recorder.js';
 import type { McpRunOptions } from '../../mcp/options.js';
-import { AGENT_REQUEST_META, toolCallPayload, toolCallPurpose } from '../../mcp/principal.js';
+import { ReceiptSlot } from '../../mcp/receipt-slot.js';
 import { AttestedReceipts, type ReceiptWriter } from '../../mcp/receipts.js';
 import { MemoryReceiptSink, type ReceiptRef } from '../../mcp/record.js';
 import { toolFilterFromFlag } from '../../mcp/tool-filter.js';
@@ -20,7 +17,8 @@ import { loadPolicyFile } from '../../policy/load.js';
 import { ToolPins } from '../../policy/pins.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentSignerLookup } from './caller.js';
-import type { BridgeCaller, BridgeCallResult, ListedTool, McpToolSource } from './mcp-source.js';
+import type { BridgeCallResult, ListedTool, McpToolSource } from './mcp-source.js';
+import type { ReceiptLink } from './receipt-recorder.js';
 
 export interface BridgedSourceOptions {
   /** The server's options as `oacp mcp run` would parse them (mcpRunOptionsFor(config entry)). */
@@ -36,6 +34,8 @@ export interface BridgedSourceOptions {
   readonly signerOf: AgentSignerLookup;
   readonly coSign: boolean;
   readonly logger: Logger;
+  /** The gateway's receipt slot (shared with its native tools); one of its own when absent. */
+  readonly slot?: ReceiptSlot;
 }
 
 const RECEIPT_META = 'oacp/receipt';
@@ -57,6 +57,7 @@ export async function bridgedSource(config: BridgedSourceOptions): Promise<McpTo
     (line) => config.logger.debug('mcp server', { line }),
   );
   const server = upstream.identity.name;
+  const slot = config.slot ?? new ReceiptSlot();
   const recorder = {
     async finish(
       finished: Parameters<typeof toRecord>[0],
@@ -72,8 +73,10 @@ export async function bridgedSource(config: BridgedSourceOptions): Promise<McpTo
         origin: config.node.origin,
         ...(coSigner === undefined ? {} : { agentSigner: coSigner }),
       });
-      return receipts.record(record);
+      return slot.track(receipts.record(record));
     },
+    // Nothing is forwarded while the gateway's log cannot take a receipt.
+    reserve: () => slot.check(),
   };
   const bridge = createBridge({
     upstream,
@@ -86,9 +89,22 @@ export async function bridgedSource(config: BridgedSourceOptions): Promise<McpTo
     onEvent: (event) => config.logger.info('mcp bridge event', { server, ...event }),
   });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await bridge.serve(fromSdkTransport(serverSide));
+  const session = await bridge.serve(fromSdkTransport(serverSide));
+  // The SDK client initializes the session and lists tools (pinning them); calls go to the pipeline directly.
   const client = new Client({ name: 'oacp-gateway', version: '1' });
   await client.connect(clientSide);
+
+  const receiptOf = async (holder: unknown): Promise<ReceiptLink | undefined> => {
+    const ref = (holder as Record<string, unknown> | undefined)?.[RECEIPT_META] as
+      | { index?: unknown }
+      | undefined;
+    if (typeof ref?.index !== 'number') return undefined;
+    return {
+      index: ref.index,
+      envelopeDigest: sha256Hex(await config.node.log.entry(ref.index)),
+      log: config.node.origin,
+    };
+  };
 
   return {
     server,
@@ -101,36 +117,29 @@ export async function bridgedSource(config: BridgedSourceOptions): Promise<McpTo
         definitionDigest: ToolPins.digest(tool as unknown as Record<string, unknown>),
       }));
     },
-    async call(
-      tool: string,
-      args: Readonly<Record<string, unknown>>,
-      caller: BridgeCaller,
-    ): Promise<BridgeCallResult> {
-      const signer: Signer | undefined = await config.signerOf(caller.did);
-      if (signer === undefined) {
-        throw new OacpError(
-          'RUNTIME_TOOL_FAILED',
-          `no key for agent ${caller.name}: cannot sign its request to the bridge`,
-        );
-      }
-      const signed = signRequest(signer, {
-        purpose: toolCallPurpose(tool),
-        payload: toolCallPayload(tool, args),
+    async call(tool, args, caller, prior): Promise<BridgeCallResult> {
+      const { outcome, decision, checks } = await session.call({
+        tool,
+        arguments: args,
+        agent: caller.did,
+        ...(prior === undefined ? {} : { prior }),
       });
-      const result = (await client.callTool({
-        name: tool,
-        arguments: { ...args },
-        _meta: { [AGENT_REQUEST_META]: signed },
-      })) as Record<string, unknown>;
-      const ref = ((result._meta ?? {}) as Record<string, unknown>)[RECEIPT_META] as
-        | { index?: unknown }
-        | undefined;
-      const index = typeof ref?.index === 'number' ? ref.index : undefined;
-      const receipt =
-        index === undefined
-          ? undefined
-          : { index, envelopeDigest: sha256Hex(await config.node.log.entry(index)), log: config.node.origin };
-      return { result, isError: result.isError === true, receipt };
+      if ('error' in outcome) {
+        return {
+          error: { code: outcome.error.code, message: outcome.error.message },
+          isError: true,
+          receipt: await receiptOf(outcome.error.data),
+          decision,
+          checks,
+        };
+      }
+      return {
+        result: outcome.result,
+        isError: outcome.result.isError === true,
+        receipt: await receiptOf(outcome.result._meta),
+        decision,
+        checks,
+      };
     },
     async close() {
       await client.close().catch(() => undefined);

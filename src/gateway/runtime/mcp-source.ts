@@ -1,3 +1,5 @@
+import type { PriorChecks } from '../../mcp/call-gate.js';
+import type { CallChecks } from '../../mcp/record.js';
 import type { ReceiptLink } from './receipt-recorder.js';
 
 /** One tool an MCP server lists. */
@@ -8,7 +10,7 @@ export interface ListedTool {
   readonly definitionDigest: string;
 }
 
-/** Who a call through the bridge is made as: the agent's did, proven by a request the gateway signs with its key. */
+/** Who a call through the bridge is made as: the agent the gateway authenticated. */
 export interface BridgeCaller {
   readonly did: string;
   readonly name: string;
@@ -16,19 +18,21 @@ export interface BridgeCaller {
 
 /** The outcome of a call the bridge forwarded (or refused), with the receipt the bridge logged. */
 export interface BridgeCallResult {
-  readonly result: Record<string, unknown>;
+  /** The tool's result, or the denial as an MCP tool error; absent when the server answered a JSON-RPC error. */
+  readonly result?: Record<string, unknown>;
+  readonly error?: { readonly code: number; readonly message: string };
   readonly isError: boolean;
   readonly receipt: ReceiptLink | undefined;
+  /** The pipeline's one decision and every check behind it. */
+  readonly decision: { readonly effect: 'allow' | 'deny'; readonly reason: string };
+  readonly checks: CallChecks;
 }
 
 /** An MCP server reached through the MCP bridge (its checks, pins and receipts apply). */
 export interface McpToolSource {
   readonly server: string;
   list(): Promise<ListedTool[]>;
-  call(
-    tool: string,
-    args: Readonly<Record<string, unknown>>,
-    caller: BridgeCaller,
-  ): Promise<BridgeCallResult>;
+  /** Runs the bridge's pipeline directly, the gateway's checks (`prior`) joined into its one decision. */
+  call(tool: string, args: unknown, caller: BridgeCaller, prior?: PriorChecks): Promise<BridgeCallResult>;
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import { buildStatement } from '../../attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../../attest/tool-call.js';
 import { sha256Hex } from '../../core/digest.js';
 import type { Signer } from '../../core/ed25519.js';
+import { ReceiptSlot } from '../../mcp/receipt-slot.js';
 import { toolCallPredicate } from '../../mcp/receipts.js';
 import type { ToolCallRecord } from '../../mcp/record.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
@@ -35,7 +36,14 @@ export class ReceiptRecorder {
   constructor(
     private readonly node: ReceiptNode,
     private readonly metrics: GatewayMetrics,
+    /** Whether the log can take the next receipt; checked before a tool runs (reserve). */
+    readonly slot: ReceiptSlot = new ReceiptSlot(),
   ) {}
+
+  /** Throws (MCP_RECEIPT_UNAVAILABLE) when no receipt could be written now: run nothing then. */
+  reserve(): void {
+    this.slot.check();
+  }
 
   get origin(): string {
     return this.node.origin;
@@ -68,7 +76,7 @@ export class ReceiptRecorder {
   }
 
   private async write(statement: OacpStatement, agentName: string, coSigner?: Signer): Promise<ReceiptLink> {
-    const { index, bytes } = await this.node.record(statement, coSigner);
+    const { index, bytes } = await this.slot.track(this.node.record(statement, coSigner));
     this.metrics.attestations.inc({ agent: agentName });
     return { index, envelopeDigest: sha256Hex(bytes), log: this.node.origin };
   }

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Span } from '@opentelemetry/api';
 import { decideTool } from '../../capability/name-policy.js';
-import { sha256Hex } from '../../core/digest.js';
 import { describeError } from '../../core/errors.js';
 import { jcsDigest } from '../../core/jcs.js';
+import type { PriorChecks } from '../../mcp/call-gate.js';
 import type { CallChecks, ToolCallRecord } from '../../mcp/record.js';
 import type { ServerIdentity } from '../../mcp/server-identity.js';
+import { combinedPolicyDigest } from '../../policy/combined-digest.js';
 import type { PolicyDecision } from '../../policy/decision.js';
 import type { PolicyEngine } from '../../policy/engine.js';
 import { InjectedSecrets } from '../credentials/injected-secrets.js';
@@ -136,6 +137,25 @@ export class ToolCaller {
       throw gate.refusal.withReceipt(receipt);
     }
 
+    try {
+      // No tool runs, and no side effect happens, while its receipt could not be written.
+      this.parts.receipts.reserve();
+    } catch (error) {
+      const reason = `no receipt can be written, so the call is refused: ${describeError(error)}`;
+      const receipt = await this.parts.receipts.toolCall(
+        {
+          ...base,
+          decision: { effect: 'deny', reason },
+          checks: { ...base.checks, receiptSlot: { effect: 'deny', reason } },
+          outcome: 'denied',
+          durationMs: performance.now() - startedMs,
+        },
+        input.agent.name,
+        await this.coSigner(input),
+      );
+      throw new RuntimeError('RUNTIME_TOOL_FAILED', reason, { receipt });
+    }
+
     let result: unknown;
     let resultDigest: string | undefined;
     let failure: unknown;
@@ -187,39 +207,67 @@ export class ToolCaller {
     return { result: result ?? null, isError: false, receipt };
   }
 
+  /**
+   * MCP tools go through the bridge's pipeline directly: the gateway's checks
+   * (manifest tools list, tool-call and global policies, quotas) are handed to
+   * it and joined with the bridge's own (shape and limits, receipt slot, pins,
+   * its Cedar policy, approval, call quota) into one decision, and the bridge
+   * writes the one receipt, naming every policy that decided.
+   */
   private async callMcp(
     entry: Extract<ResolvedTool, { kind: 'mcp' }>,
     input: ToolCallInput,
     span: Span,
   ): Promise<ToolCallOutcome> {
-    if (typeof input.arguments !== 'object' || input.arguments === null || Array.isArray(input.arguments)) {
-      throw runtimeError('RUNTIME_TOOL_ARGUMENTS', `arguments of tool "${entry.name}" must be a JSON object`);
-    }
-    const args = input.arguments as Record<string, unknown>;
-    const startedAt = new Date();
-    const startedMs = performance.now();
-    const gate = this.admit(entry, input, args);
-    if (gate.refusal !== undefined) {
-      const base = this.record(entry, input, args, gate.checks, startedAt);
-      const receipt = await this.parts.receipts.toolCall(
-        { ...base, decision: gate.decision, outcome: 'denied', durationMs: performance.now() - startedMs },
-        input.agent.name,
-        await this.coSigner(input),
-      );
-      throw gate.refusal.withReceipt(receipt);
-    }
-    span.addEvent('forwarded to the MCP bridge');
-    const answer = await entry.source.call(entry.upstreamName, args, {
-      did: input.agent.did,
-      name: input.agent.name,
-    });
+    let quotaRefusal: RuntimeError | undefined;
+    const prior: PriorChecks = {
+      tools: decideTool(input.agent.manifest.capabilities.tools, entry.name),
+      policy: this.policy(entry, input, asRecord(input.arguments)),
+      quota: () => {
+        try {
+          this.parts.quotas.admitToolCall({
+            agent: input.agent,
+            manifest: input.agent.manifest,
+            tool: entry.name,
+            ...(input.apiKey === undefined ? {} : { apiKey: input.apiKey }),
+            agentAlreadyCharged: input.channel === 'sandbox',
+          });
+          return { effect: 'allow', reason: 'within quota' };
+        } catch (error) {
+          if (!(error instanceof RuntimeError)) throw error;
+          quotaRefusal = error;
+          return { effect: 'deny', reason: error.message };
+        }
+      },
+    };
+    span.addEvent('into the MCP bridge pipeline');
+    const answer = await entry.source.call(
+      entry.upstreamName,
+      input.arguments,
+      {
+        did: input.agent.did,
+        name: input.agent.name,
+      },
+      prior,
+    );
     if (answer.receipt === undefined) {
-      throw runtimeError('RUNTIME_TOOL_FAILED', `the bridge returned no receipt for "${entry.name}"`);
+      throw runtimeError(
+        'RUNTIME_TOOL_FAILED',
+        `no receipt could be written for "${entry.name}": ${answer.error?.message ?? answer.decision.reason}`,
+      );
     }
     this.parts.metrics.attestations.inc({ agent: input.agent.name });
-    const denied = answer.isError && typeof answer.result._meta === 'object' && isDenial(answer.result);
-    if (denied) {
-      throw new RuntimeError('RUNTIME_POLICY_DENIED', denialText(answer.result), { receipt: answer.receipt });
+    if (answer.decision.effect === 'deny') {
+      throw refusalOf(answer.checks, answer.decision.reason, quotaRefusal, this.parts.metrics).withReceipt(
+        answer.receipt,
+      );
+    }
+    if (answer.result === undefined) {
+      throw new RuntimeError(
+        'RUNTIME_TOOL_FAILED',
+        `tool "${entry.name}" failed: ${answer.error?.message ?? 'no result'}`,
+        { receipt: answer.receipt },
+      );
     }
     return { result: answer.result, isError: answer.isError, receipt: answer.receipt };
   }
@@ -355,10 +403,7 @@ export class ToolCaller {
   }
 }
 
-/** The policy digest a gateway receipt names: sha256 over the tool-call set's and the global set's digests. */
-export function combinedPolicyDigest(toolDigest: string, globalDigest: string): string {
-  return sha256Hex(`${toolDigest}\n${globalDigest}`);
-}
+export { combinedPolicyDigest } from '../../policy/combined-digest.js';
 
 function statusOf(error: unknown): ToolCallStatus {
   if (!(error instanceof RuntimeError)) return 'error';
@@ -381,14 +426,22 @@ function safeDigest(value: unknown): string {
   }
 }
 
-function isDenial(result: Record<string, unknown>): boolean {
-  const content = result.content;
-  if (!Array.isArray(content)) return false;
-  const first = content[0] as { text?: unknown } | undefined;
-  return typeof first?.text === 'string' && first.text.startsWith('OACP denied this call:');
-}
-
-function denialText(result: Record<string, unknown>): string {
-  const first = (result.content as Array<{ text?: unknown }>)[0];
-  return typeof first?.text === 'string' ? first.text : 'denied by the bridge';
+/** The gateway error for a refusal by the pipeline, by the check that refused. */
+function refusalOf(
+  checks: CallChecks,
+  reason: string,
+  quotaRefusal: RuntimeError | undefined,
+  metrics: GatewayMetrics,
+): RuntimeError {
+  if (checks.shape?.effect === 'deny') return runtimeError('RUNTIME_TOOL_ARGUMENTS', reason);
+  if (checks.quota?.effect === 'deny') {
+    metrics.security('info', 'quota_exceeded');
+    return quotaRefusal ?? runtimeError('RUNTIME_QUOTA_EXCEEDED', reason);
+  }
+  if (checks.tools?.effect === 'deny') {
+    metrics.security('warning', 'tool_denied');
+    return runtimeError('RUNTIME_TOOL_DENIED', reason);
+  }
+  metrics.security('warning', 'policy_denied');
+  return runtimeError('RUNTIME_POLICY_DENIED', reason);
 }

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +78,20 @@ describe('MCP servers from the config, through the bridge', () => {
     const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
     expect(statement.predicate.tool.name).toBe('create_entities');
     expect(statement.predicate.server.name).toBe('memory');
+    // One decision for the bridge's policy and the gateway's: the receipt names them all, and its
+    // digest covers every policy set, not the bridge's file alone.
+    const { policyIds, policyDigest } = statement.predicate.policy as {
+      policyIds: string[];
+      policyDigest: string;
+    };
+    expect(policyIds[0]).toBe('memory-all');
+    expect(policyIds.length).toBeGreaterThan(1);
+    const bridgeOnly = createHash('sha256')
+      .update(readFileSync(join(dir, 'policy.cedar')))
+      .digest('hex');
+    expect(policyDigest).not.toBe(bridgeOnly);
+    // Exactly one receipt for the call.
+    expect(gw.gateway.node.log.size).toBe(created.receipt.index + 1);
   });
 
   it('runs agent code that calls the MCP tool, with the bridge receipt in its execution receipt', async () => {

@@ -1,0 +1,60 @@
+import type { Decision } from '../core/decision.js';
+import type { PolicyEngine } from '../policy/engine.js';
+import type { CallChecks } from './record.js';
+
+/** Server-to-client methods that are protocol plumbing, not a server acting on the client: never policed. */
+const PLUMBING = new Set(['ping']);
+
+/** Receipts of server-to-client requests name the method under this prefix in `tool.name`. */
+export const SERVER_REQUEST_PREFIX = 'server-request:';
+
+export interface ServerRequestVerdict {
+  readonly decision: Decision;
+  readonly checks: CallChecks;
+  /** False for plumbing (ping): forwarded without a receipt. */
+  readonly recorded: boolean;
+}
+
+/**
+ * A request the server sends to the client (sampling/createMessage,
+ * roots/list, elicitation/create, …) is the server acting on the client's
+ * behalf: it is judged by the Cedar policy as `Action::"<method>"` on
+ * `Server::"<server>"` with the session's agent as principal, and recorded.
+ * Without a policy nothing is permitted (deny by default); an error inside the
+ * check is a deny.
+ */
+export function decideServerRequest(
+  policy: PolicyEngine | undefined,
+  request: { readonly agent: string; readonly server: string; readonly method: string },
+): ServerRequestVerdict {
+  if (PLUMBING.has(request.method)) {
+    return { decision: { effect: 'allow', reason: 'protocol ping' }, checks: {}, recorded: false };
+  }
+  if (policy === undefined) {
+    const decision: Decision = { effect: 'deny', reason: 'no policy permits server-to-client requests' };
+    return { decision, checks: {}, recorded: true };
+  }
+  try {
+    const verdict = policy.authorize({
+      agent: request.agent,
+      tool: request.method,
+      server: request.server,
+      action: request.method,
+    });
+    return {
+      decision: { effect: verdict.effect, reason: verdict.reason },
+      checks: {
+        policy: {
+          effect: verdict.effect,
+          reason: verdict.reason,
+          policyIds: verdict.policyIds,
+          policyDigest: verdict.policyDigest,
+        },
+      },
+      recorded: true,
+    };
+  } catch (error) {
+    const reason = `check failed: ${error instanceof Error ? error.message : String(error)}`;
+    return { decision: { effect: 'deny', reason }, checks: {}, recorded: true };
+  }
+}

@@ -1,0 +1,293 @@
+import { randomUUID } from 'node:crypto';
+import type { Decision } from '../core/decision.js';
+import { sha256Hex } from '../core/digest.js';
+import { jcsDigest } from '../core/jcs.js';
+import type { NonceStore } from '../identity/nonce-store.js';
+import { admitCall, type GateParts, type PriorChecks } from './call-gate.js';
+import {
+  type ActiveCall,
+  type CallRecorder,
+  denialResult,
+  type FinishedCall,
+  RECEIPT_META,
+} from './call-recorder.js';
+import { type CallShape, NO_TOOL_NAME } from './call-shape.js';
+import type { ClientView } from './client-view.js';
+import {
+  INTERNAL_ERROR,
+  type JsonRpcError,
+  type JsonRpcErrorObject,
+  type JsonRpcId,
+  type JsonRpcResult,
+} from './jsonrpc.js';
+import { AGENT_REQUEST_META, resolvePrincipal } from './principal.js';
+import type { CallChecks } from './record.js';
+import type { ServerIdentity } from './server-identity.js';
+import type { UpstreamLink } from './upstream.js';
+
+/** What the client (or, for its own requests, the server) is answered. */
+export type Outcome = { readonly result: Record<string, unknown> } | { readonly error: JsonRpcErrorObject };
+
+export function outcomeMessage(id: JsonRpcId, outcome: Outcome): JsonRpcResult | JsonRpcError {
+  return 'result' in outcome
+    ? { jsonrpc: '2.0', id, result: outcome.result }
+    : { jsonrpc: '2.0', id, error: outcome.error };
+}
+
+export interface FlowParts {
+  readonly gate: GateParts;
+  readonly recorder: CallRecorder;
+  readonly nonces: NonceStore;
+  readonly agent?: string;
+  readonly client: ClientView;
+  /** The server as it is now (the link changes with restarts). */
+  server(): { readonly identity: ServerIdentity; readonly link: UpstreamLink | undefined };
+  onReceiptFailed(callId: string, reason: string): void;
+}
+
+export type Decided = {
+  readonly call: ActiveCall;
+} & (
+  | { readonly effect: 'allow'; readonly forwardedParams: Record<string, unknown> }
+  | { readonly effect: 'deny' }
+);
+
+/**
+ * The bridge's tool-call pipeline, in the order the issue of record names:
+ * shape and limits (done by the session before this, see checkCallShape and
+ * MessageLimits), a slot for the receipt in the log, identity and replay,
+ * then the gate (pins, tools list, Cedar, approval, quota); after execution
+ * exactly one receipt for every outcome, refusals and failures included. An
+ * answer whose receipt could not be written is withheld.
+ */
+export class ToolCallFlow {
+  readonly #parts: FlowParts;
+
+  constructor(parts: FlowParts) {
+    this.#parts = parts;
+  }
+
+  /** The principal of the session itself: the fixed agent, else the client by the name it gave. */
+  sessionAgent(): string {
+    return this.#parts.agent ?? `client:${this.#parts.client.name ?? 'anonymous'}`;
+  }
+
+  /** Undefined when the log can take a receipt now; else the deny that says why not. */
+  reserve(): (Decision & { effect: 'deny' }) | undefined {
+    try {
+      this.#parts.recorder.reserve();
+      return undefined;
+    } catch (error) {
+      return {
+        effect: 'deny',
+        reason: `no receipt can be written, so the call is refused: ${describe(error)}`,
+      };
+    }
+  }
+
+  /** Runs every check on a well-formed call; the answer carries the call record either way. */
+  async decide(
+    shape: CallShape,
+    params: Readonly<Record<string, unknown>> | undefined,
+    signal: AbortSignal,
+    embedded: { readonly agent: string; readonly prior?: PriorChecks } | undefined = undefined,
+  ): Promise<Decided> {
+    const checks: CallChecks = {
+      shape: { effect: 'allow', reason: 'params well formed and within the limits' },
+    };
+    const slot = this.reserve();
+    const principal = resolvePrincipal({
+      // An embedding caller (the gateway) authenticated its agent already; it passes no signature.
+      fixedAgent: embedded?.agent ?? this.#parts.agent,
+      clientName: this.#parts.client.name,
+      tool: shape.tool,
+      args: shape.arguments,
+      meta: shape.meta,
+      nonces: this.#parts.nonces,
+    });
+    const base = this.#newCall(shape.tool, shape.arguments, principal.ok ? principal.id : 'unverified', {
+      ...(principal.ok && principal.signedRequest !== undefined
+        ? { agentSignedRequest: principal.signedRequest }
+        : {}),
+    });
+    if (slot !== undefined) {
+      return { effect: 'deny', call: { ...base, decision: slot, checks: { ...checks, receiptSlot: slot } } };
+    }
+    const slotted: CallChecks = {
+      ...checks,
+      receiptSlot: { effect: 'allow', reason: 'the log can take the receipt' },
+    };
+    if (!principal.ok) {
+      return {
+        effect: 'deny',
+        call: { ...base, decision: { effect: 'deny', reason: principal.reason }, checks: slotted },
+      };
+    }
+    const server = this.#parts.server().identity.name;
+    const admission = await admitCall(
+      this.#parts.gate,
+      {
+        callId: base.callId,
+        agent: base.agent,
+        server,
+        tool: shape.tool,
+        upstreamTool: shape.tool,
+        arguments: shape.arguments,
+        ...(embedded?.prior === undefined ? {} : { prior: embedded.prior }),
+      },
+      this.#parts.client.approvalChannels(),
+      signal,
+    );
+    const call: ActiveCall = {
+      ...base,
+      decision: admission.decision,
+      checks: { ...slotted, ...admission.checks },
+      toolDefinitionDigest: this.#definitionDigest(shape.tool),
+      policyDigest: admission.checks.policy?.policyDigest ?? base.policyDigest,
+    };
+    if (admission.decision.effect === 'deny') return { effect: 'deny', call };
+    const forwardedParams: Record<string, unknown> = { ...params };
+    if (shape.meta !== undefined) {
+      const { [AGENT_REQUEST_META]: _proof, ...rest } = shape.meta;
+      forwardedParams._meta = rest;
+    }
+    return { effect: 'allow', call, forwardedParams };
+  }
+
+  /** A tools/call refused before any other check (shape, limits): recorded, and answered as a denial. */
+  async refuse(params: Readonly<Record<string, unknown>> | undefined, decision: Decision): Promise<Outcome> {
+    return this.finishDenied(this.refusedCall(params, decision));
+  }
+
+  /** A tools/call sent as a notification: never forwarded, and recorded since no answer can carry a receipt. */
+  async refuseNotification(params: Readonly<Record<string, unknown>> | undefined): Promise<void> {
+    const reason =
+      'tools/call sent as a notification (no id) is refused: it could not be answered with its receipt';
+    await this.finish({ call: this.refusedCall(params, { effect: 'deny', reason }), outcome: 'denied' });
+  }
+
+  async finishDenied(call: ActiveCall): Promise<Outcome> {
+    const receipt = await this.finish({ call, outcome: 'denied' });
+    if (receipt === undefined) {
+      return {
+        error: {
+          code: INTERNAL_ERROR,
+          message: `call denied (${call.decision.reason}); its receipt could not be written`,
+        },
+      };
+    }
+    return { result: denialResult(call.decision.reason, receipt) };
+  }
+
+  /** Writes the receipt; undefined (and a report) when the recorder failed. */
+  async finish(finished: FinishedCall): Promise<Record<string, unknown> | undefined> {
+    try {
+      const ref = await this.#parts.recorder.finish(finished, this.#parts.server().link?.usage());
+      return { ...ref };
+    } catch (error) {
+      this.#parts.onReceiptFailed(finished.call.callId, describe(error));
+      return undefined;
+    }
+  }
+
+  /** The server answered a forwarded call: receipt first, then the answer with its receipt, or nothing of it. */
+  async answer(finished: FinishedCall, response: JsonRpcResult | JsonRpcError): Promise<Outcome> {
+    const receipt = await this.finish(finished);
+    if (receipt === undefined) {
+      // Results without a receipt are withheld: every answer the agent acts on must be attested.
+      return {
+        error: {
+          code: INTERNAL_ERROR,
+          message: 'the tool ran but its receipt could not be written; result withheld',
+        },
+      };
+    }
+    if ('result' in response) {
+      const meta = isRecord(response.result._meta) ? response.result._meta : {};
+      return { result: { ...response.result, _meta: { ...meta, [RECEIPT_META]: receipt } } };
+    }
+    const data = response.error.data;
+    const withReceipt =
+      data === undefined || isRecord(data) ? { ...(data ?? {}), [RECEIPT_META]: receipt } : data;
+    return { error: { ...response.error, data: withReceipt } };
+  }
+
+  /** The record of a server-to-client request (see decideServerRequest). */
+  serverRequestCall(
+    tool: string,
+    params: Readonly<Record<string, unknown>>,
+    verdict: { readonly decision: Decision; readonly checks: CallChecks },
+  ): ActiveCall {
+    return {
+      ...this.#newCall(tool, params, this.sessionAgent(), {}),
+      decision: verdict.decision,
+      checks: verdict.checks,
+    };
+  }
+
+  /** The client answered a server request: recorded, then passed on (withheld when unrecorded). */
+  async finishServerRequest(call: ActiveCall, response: JsonRpcResult | JsonRpcError): Promise<Outcome> {
+    const finished: FinishedCall =
+      'result' in response
+        ? { call, outcome: 'result', result: response.result }
+        : { call, outcome: 'error', error: response.error };
+    const receipt = await this.finish(finished);
+    if (receipt === undefined) {
+      return {
+        error: {
+          code: INTERNAL_ERROR,
+          message: 'the client answered, but no receipt could be written; answer withheld',
+        },
+      };
+    }
+    return 'result' in response ? { result: response.result } : { error: response.error };
+  }
+
+  /** The record of a call refused before any check but its shape and limits. */
+  refusedCall(params: Readonly<Record<string, unknown>> | undefined, decision: Decision): ActiveCall {
+    const name = params?.name;
+    const tool = typeof name === 'string' && name !== '' ? name : NO_TOOL_NAME;
+    return {
+      ...this.#newCall(tool, params?.arguments ?? {}, this.sessionAgent(), {}),
+      decision,
+      checks: { shape: { effect: decision.effect, reason: decision.reason } },
+    };
+  }
+
+  #newCall(tool: string, args: unknown, agent: string, extra: { agentSignedRequest?: unknown }): ActiveCall {
+    const { identity, link } = this.#parts.server();
+    const usage = link?.usage();
+    return {
+      callId: randomUUID(),
+      agent,
+      ...extra,
+      ...this.#parts.client.record(),
+      server: identity,
+      tier: link?.tier ?? 'unknown',
+      tool,
+      upstreamTool: tool,
+      toolDefinitionDigest: this.#definitionDigest(tool),
+      policyDigest: this.#parts.gate.policy?.policies.digest ?? sha256Hex(''),
+      arguments: args,
+      decision: { effect: 'deny', reason: 'not yet decided' },
+      checks: {},
+      startedAt: new Date(),
+      startedMs: performance.now(),
+      ...(usage === undefined ? {} : { usageAtStart: usage }),
+    };
+  }
+
+  #definitionDigest(tool: string): string {
+    return (
+      this.#parts.gate.pins?.pinned(this.#parts.server().identity.name, tool) ?? jcsDigest({ name: tool })
+    );
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,325 @@
+import { describe, expect, it } from 'vitest';
+import { jcsDigest } from '../../src/core/jcs.js';
+import { resultDigest } from '../../src/mcp/call-recorder.js';
+import { PolicyEngine } from '../../src/policy/engine.js';
+import { loadPolicies } from '../../src/policy/load.js';
+import { deep, eventually, INITIALIZE, initialized, rawHarness } from './raw-harness.js';
+
+const toolCalls = (messages: Record<string, unknown>[]) => messages.filter((m) => m.method === 'tools/call');
+
+describe('limits before work (issue 10: calls with no receipt)', () => {
+  it('attack: arguments nested 3,000 deep are refused before the server sees them, with a receipt of what was sent', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      const args = { path: '/tmp/x', content: deep(3000) };
+      const reply = await raw.request({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: args },
+      });
+      expect(reply.result).toMatchObject({ isError: true });
+      expect(JSON.stringify(reply.result)).toContain('deeper than 128 levels');
+      expect(toolCalls(raw.serverGot())).toEqual([]);
+      const [record] = raw.receipts.records;
+      expect(record).toMatchObject({ tool: 'echo', outcome: 'denied', decision: { effect: 'deny' } });
+      expect(record?.argumentsDigest).toBe(jcsDigest(args));
+      const verified = await raw.receipts.verify(raw.receipts.refs[0]?.index ?? -1);
+      expect(verified.ok).toBe(true);
+      expect(verified.predicate).toMatchObject({ policy: { effect: 'deny', policyId: 'oacp/shape' } });
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('attack: arguments nested 100,000 deep are refused cleanly with a receipt; the bridge keeps serving', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      const nested = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+      raw.send(
+        `{"jsonrpc":"2.0","id":"very-deep","method":"tools/call","params":{"name":"echo","arguments":{"x":${nested}}}}`,
+      );
+      await eventually(() => raw.received.some((m) => m.id === 'very-deep'), 'the refusal');
+      expect(raw.received.find((m) => m.id === 'very-deep')).toMatchObject({ result: { isError: true } });
+      expect(raw.receipts.records[0]?.argumentsDigest).toBe(jcsDigest({ x: deep(100_000) }));
+      expect(toolCalls(raw.serverGot())).toEqual([]);
+      const after = await raw.request({
+        jsonrpc: '2.0',
+        id: 'after',
+        method: 'tools/call',
+        params: { name: 'echo', arguments: {} },
+      });
+      expect(after.result).toBeDefined();
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('attack: a hostile server answers 3,000 deep; the result is withheld and the refusal is in the receipt', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      const reply = await raw.request({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'deep-result', arguments: { depth: 3000 } },
+      });
+      expect(reply.error).toMatchObject({ code: -32603 });
+      expect(JSON.stringify(reply.error)).toContain('deeper than 128 levels');
+      expect(raw.receipts.records).toHaveLength(1);
+      expect(raw.receipts.records[0]).toMatchObject({ tool: 'deep-result', outcome: 'error' });
+      expect(raw.receipts.records[0]?.argumentsDigest).toBe(jcsDigest({ depth: 3000 }));
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('attack: a 10,000-deep array in any forwarded request gets an error answer, and the session keeps serving', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      const params = `{"uri":"file:///x","junk":${'['.repeat(10_000)}${']'.repeat(10_000)}}`;
+      raw.send(`{"jsonrpc":"2.0","id":"deep","method":"resources/read","params":${params}}`);
+      await eventually(() => raw.received.some((m) => m.id === 'deep'), 'an answer to the deep request');
+      expect(raw.received.find((m) => m.id === 'deep')).toMatchObject({ error: { code: -32600 } });
+      const after = await raw.request({
+        jsonrpc: '2.0',
+        id: 3,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { still: 'alive' } },
+      });
+      expect(JSON.stringify(after.result)).toContain('alive');
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('attack: array arguments are refused with a receipt digesting the array, never forwarded as {}', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      const reply = await raw.request({
+        jsonrpc: '2.0',
+        id: 4,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: ['rm', '-rf', '/'] },
+      });
+      expect(reply.result).toMatchObject({ isError: true });
+      expect(JSON.stringify(reply.result)).toContain('must be an object or absent, not an array');
+      expect(toolCalls(raw.serverGot())).toEqual([]);
+      expect(raw.receipts.records[0]?.argumentsDigest).toBe(jcsDigest(['rm', '-rf', '/']));
+      expect(raw.receipts.records[0]?.argumentsDigest).not.toBe(jcsDigest({}));
+    } finally {
+      await raw.close();
+    }
+  });
+});
+
+describe('every path is checked (issue 10: unchecked paths)', () => {
+  it('attack: a tools/call sent as a notification never reaches the server, and is recorded', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      raw.send({
+        jsonrpc: '2.0',
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { sneaky: true } },
+      });
+      await eventually(() => raw.receipts.records.length === 1, 'the refusal receipt');
+      await raw.request({ jsonrpc: '2.0', id: 'ping', method: 'ping' });
+      expect(toolCalls(raw.serverGot())).toEqual([]);
+      expect(raw.receipts.records[0]).toMatchObject({
+        tool: 'echo',
+        outcome: 'denied',
+        decision: { reason: expect.stringContaining('notification') },
+      });
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('attack: a server asks the client to sample under a policy that does not permit it: refused and recorded', async () => {
+    const policy = new PolicyEngine(
+      loadPolicies('@id("tools-only") permit(principal, action == Action::"tools/call", resource);'),
+    );
+    const raw = await rawHarness({ policy });
+    let sampled = 0;
+    raw.onServerRequest('sampling/createMessage', () => {
+      sampled++;
+      return { result: { role: 'assistant', content: { type: 'text', text: 'hi' }, model: 'm' } };
+    });
+    try {
+      await initialized(raw);
+      const reply = await raw.request({
+        jsonrpc: '2.0',
+        id: 5,
+        method: 'tools/call',
+        params: { name: 'sample' },
+      });
+      expect(sampled).toBe(0);
+      expect(JSON.stringify(reply.result)).toContain('OACP refused sampling/createMessage');
+      const refused = raw.receipts.records.find((r) => r.tool === 'server-request:sampling/createMessage');
+      expect(refused).toMatchObject({ outcome: 'denied', decision: { effect: 'deny' } });
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('forwards a permitted server request (the default policy) and records it with the client answer digested', async () => {
+    const raw = await rawHarness();
+    const answer = { role: 'assistant', content: { type: 'text', text: 'hi' }, model: 'm' };
+    raw.onServerRequest('sampling/createMessage', () => ({ result: answer }));
+    try {
+      await initialized(raw);
+      const reply = await raw.request({
+        jsonrpc: '2.0',
+        id: 6,
+        method: 'tools/call',
+        params: { name: 'sample' },
+      });
+      expect(JSON.stringify(reply.result)).toContain('assistant');
+      const recorded = raw.receipts.records.find((r) => r.tool === 'server-request:sampling/createMessage');
+      expect(recorded).toMatchObject({ outcome: 'result', decision: { effect: 'allow' } });
+      expect(recorded?.resultDigest).toBe(resultDigest(answer));
+    } finally {
+      await raw.close();
+    }
+  });
+});
+
+describe('receipts that state the call truly', () => {
+  it('a tool the server never listed is not said to "match its pin"', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      await raw.request({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'hidden', arguments: {} },
+      });
+      expect(raw.receipts.records[0]?.checks.pin?.reason).toMatch(/has no pin: the server never listed it/);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('a failing pin refresh is reported, not swallowed', async () => {
+    const raw = await rawHarness({ env: { RAW_LIST_FAILS: '1' } });
+    try {
+      await initialized(raw);
+      await eventually(
+        () => raw.events.some((e) => e.type === 'pin-refresh-failed'),
+        'a pin-refresh-failed event',
+      );
+      expect(raw.events.find((e) => e.type === 'pin-refresh-failed')).toMatchObject({
+        reason: expect.stringContaining('listing is broken'),
+      });
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('the result digest is over exactly what the client receives, less the receipt reference', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      const reply = await raw.request({
+        jsonrpc: '2.0',
+        id: 8,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { a: 1 } },
+      });
+      const received = reply.result as Record<string, unknown>;
+      expect(raw.receipts.records[0]?.resultDigest).toBe(resultDigest(received));
+    } finally {
+      await raw.close();
+    }
+  });
+});
+
+describe('no side effect without a receipt slot (issue 11 item 5)', () => {
+  it('attack: the log cannot append (disk full): the call is refused and never reaches the server', async () => {
+    const raw = await rawHarness();
+    const reserve = () => {
+      throw new Error('ENOSPC: no space left on device');
+    };
+    (raw.receipts as { reserve?: () => void }).reserve = reserve;
+    try {
+      await initialized(raw);
+      const reply = await raw.request({
+        jsonrpc: '2.0',
+        id: 9,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { write: 'file' } },
+      });
+      expect(JSON.stringify(reply)).toContain('no receipt can be written, so the call is refused');
+      expect(toolCalls(raw.serverGot())).toEqual([]);
+    } finally {
+      await raw.close();
+    }
+  });
+});
+
+describe('a session that cannot be brought down', () => {
+  it('attack: a hung upstream call meets the request deadline; the caller gets an error and a receipt records the timeout', async () => {
+    const raw = await rawHarness({ requestTimeoutMs: 300 });
+    try {
+      await initialized(raw);
+      const reply = await raw.request({
+        jsonrpc: '2.0',
+        id: 10,
+        method: 'tools/call',
+        params: { name: 'hang' },
+      });
+      expect(reply.error).toMatchObject({ code: -32001, data: { 'oacp/receipt': { index: 0 } } });
+      expect(raw.receipts.records[0]).toMatchObject({ tool: 'hang', outcome: 'timeout' });
+      const cancelled = raw.serverGot().find((m) => m.method === 'notifications/cancelled');
+      expect(cancelled).toBeDefined();
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('attack: a server that exits at start is restarted at most maxAttempts times, then requests are answered and the session ends', async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const starts = join(mkdtempSync(join(tmpdir(), 'oacp-starts-')), 'starts');
+    const { createBridge } = await import('../../src/mcp/bridge.js');
+    const { serveStdio } = await import('../../src/mcp/stdio.js');
+    const { lightUpstream, testReceipts } = await import('./helpers.js');
+    const { RAW_SERVER } = await import('./raw-harness.js');
+    const { PassThrough } = await import('node:stream');
+    const receipts = await testReceipts();
+    const events: string[] = [];
+    const bridge = createBridge({
+      upstream: lightUpstream('dies', [RAW_SERVER], { env: { RAW_EXIT_AT_START: '1', RAW_STARTS: starts } }),
+      receipts,
+      restart: { initialDelayMs: 5, maxDelayMs: 20, maxAttempts: 4 },
+      onEvent: (event) => events.push(event.type),
+    });
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const lines: string[] = [];
+    output.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
+    try {
+      const session = await serveStdio(bridge, input, output);
+      input.write(`${JSON.stringify(INITIALIZE)}\n`);
+      input.write(`${JSON.stringify({ jsonrpc: '2.0', id: 'list', method: 'tools/list' })}\n`);
+      await session.closed;
+      const count = readFileSync(starts, 'utf8').split('\n').filter(Boolean).length;
+      expect(count).toBe(1 + 4);
+      expect(events).toContain('upstream-gave-up');
+      const answers = lines.map((line) => JSON.parse(line) as { id?: unknown; error?: unknown });
+      expect(answers.find((a) => a.id === 'list')).toMatchObject({ error: { code: -32000 } });
+      expect(answers.find((a) => a.id === 'init')).toHaveProperty('error');
+    } finally {
+      await bridge.close();
+      await receipts.close();
+    }
+  });
+});
