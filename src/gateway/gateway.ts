@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { gatewayA2aServer } from '../a2a/mount.js';
+import { StoreQuotaEngine } from '../airlock/quota/store-engine.js';
 import { StandardTier, type StandardTierOptions } from '../airlock/wasm/standard-tier.js';
 import { homeLayout } from '../identity/home-layout.js';
 import { loadMasterKey } from '../identity/master-key.js';
@@ -35,7 +36,6 @@ import type { EgressFetchOptions } from './runtime/egress-fetch.js';
 import { GatewayPolicy } from './runtime/policy/gateway-policy.js';
 import { loadGlobalPolicies, loadGlobalPolicyFiles } from './runtime/policy/load.js';
 import { DEFAULT_GLOBAL_POLICY } from './runtime/policy/schema.js';
-import { replayToolCalls } from './runtime/quota-replay.js';
 import { type GatewayQuotaOptions, GatewayQuotas } from './runtime/quotas.js';
 import { ReceiptRecorder } from './runtime/receipt-recorder.js';
 import { registryDirectory } from './runtime/registry-directory.js';
@@ -96,7 +96,6 @@ export interface Gateway {
 }
 
 /** How far back the quota window is replayed from the log at start (api_calls_per_hour). */
-const QUOTA_WINDOW_MS = 3_600_000;
 
 /**
  * The composition root: opens the node (keys and log), the store, the vault,
@@ -183,7 +182,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
     // The config's limits, each overridable by the option of the same meaning.
     const quotaOptions = { ...gatewayQuotaOptionsFrom(config.quotas), ...options.quotas };
-    const quotas = new GatewayQuotas(quotaOptions, metrics);
+    const quotas = new GatewayQuotas(quotaOptions, metrics, new StoreQuotaEngine(store));
     const receipts = new ReceiptRecorder(node, metrics);
     const tools = new ToolCaller({
       registry,
@@ -270,7 +269,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }).app,
     );
 
-    await restoreState(services, agents, node);
+    await restoreState(services, agents);
 
     let listening: Listening | undefined;
     const tls = options.tls ?? config.gateway.tls;
@@ -305,27 +304,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 }
 
 /**
- * After a restart (or a crash): quota consumption is replayed from the log,
- * and agents recorded as running get their sandboxes back.
+ * After a restart (or a crash): agents recorded as running get their
+ * sandboxes back. Quotas need nothing: their buckets live in the store.
  */
-async function restoreState(
-  services: GatewayServices,
-  agents: AgentDirectory,
-  node: OacpNode,
-): Promise<void> {
+async function restoreState(services: GatewayServices, agents: AgentDirectory): Promise<void> {
   const all = await agents.list();
-  const usage = await replayToolCalls(node.log, Date.now() - QUOTA_WINDOW_MS);
-  for (const agent of all) {
-    const used = usage.get(agent.id);
-    if (used !== undefined) {
-      services.quotas.restore(
-        { did: agent.id, name: agent.name },
-        agent.manifest,
-        used.toolCalls,
-        used.perTool,
-      );
-    }
-  }
   for (const agent of all.filter((a) => a.state === 'running')) {
     try {
       await services.runtime.start({

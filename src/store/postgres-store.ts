@@ -10,6 +10,13 @@ import type { Repos, Store } from './types.js';
 export interface PostgresStoreOptions {
   /** Connections in the pool; default 10. */
   readonly maxConnections?: number;
+  /**
+   * How long a connection attempt or a query may take before it fails (ms;
+   * default 5000 and 30000): a server that is gone or partitioned must turn
+   * into an error the caller can refuse on, not a request that hangs.
+   */
+  readonly connectTimeoutMs?: number;
+  readonly queryTimeoutMs?: number;
   /** The migration list; tests substitute one, the gateway uses the shipped MIGRATIONS. */
   readonly migrations?: readonly Migration[];
 }
@@ -30,6 +37,8 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   const pool = new pg.Pool({
     connectionString: url,
     max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    query_timeout: options.queryTimeoutMs ?? 30_000,
     types: { getTypeParser: typeParser as typeof pg.types.getTypeParser },
   });
   // An idle client losing its server must not crash the gateway; the next query reports the error.
@@ -73,7 +82,7 @@ class PostgresStore implements Store {
   readonly accessLog: Repos['accessLog'];
   readonly credentials: Repos['credentials'];
   readonly apiKeys: Repos['apiKeys'];
-  readonly quotas: Repos['quotas'];
+  readonly quotaBuckets: Repos['quotaBuckets'];
   readonly securityEvents: Repos['securityEvents'];
   readonly #pool: pg.Pool;
   #closed = false;
@@ -92,7 +101,7 @@ class PostgresStore implements Store {
     this.accessLog = repos.accessLog;
     this.credentials = repos.credentials;
     this.apiKeys = repos.apiKeys;
-    this.quotas = repos.quotas;
+    this.quotaBuckets = repos.quotaBuckets;
     this.securityEvents = repos.securityEvents;
   }
 

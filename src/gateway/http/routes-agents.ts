@@ -81,11 +81,9 @@ export function agentRoutes(app: Hono<GatewayEnv>, services: GatewayServices): v
     const next = await agents.transition(agent.id, transition);
     await runtime.stop(agent.id);
     if (transition === 'retire') {
-      services.quotas.forget(agent.id);
       // The directory retired the descendants with it; their sandboxes stop too.
       for (const descendant of descendantsOf(await agents.list(), agent.id)) {
         await runtime.stop(descendant.id);
-        services.quotas.forget(descendant.id);
       }
     }
     services.logger.info(`agent ${transition}`, { agent: agent.name });
@@ -119,8 +117,7 @@ export function agentRoutes(app: Hono<GatewayEnv>, services: GatewayServices): v
   app.get('/v1/agents/:id/quota', async (c) => {
     const agent = await findAgent(services, c.req.param('id'));
     requireScopeOrSelf(c.get('principal'), 'agents:read', agent);
-    const usage = services.quotas.usage(agent.id);
-    const rates = services.quotas.ledger(agent.id, agent.manifest).usage();
-    return c.json({ agent: agent.id, ...usage, rates });
+    const usage = await services.quotas.usage(agent.id, agent.manifest);
+    return c.json({ agent: agent.id, ...usage });
   });
 }

@@ -125,7 +125,7 @@ export class ToolCaller {
     const startedAt = new Date();
     const startedMs = performance.now();
     const args = asRecord(input.arguments);
-    const gate = this.admit(entry, input, args);
+    const gate = await this.admit(entry, input, args);
     const base = this.record(entry, input, args, gate.checks, startedAt);
     if (gate.refusal !== undefined) {
       const receipt = await this.parts.receipts.toolCall(
@@ -198,7 +198,7 @@ export class ToolCaller {
     const args = input.arguments as Record<string, unknown>;
     const startedAt = new Date();
     const startedMs = performance.now();
-    const gate = this.admit(entry, input, args);
+    const gate = await this.admit(entry, input, args);
     if (gate.refusal !== undefined) {
       const base = this.record(entry, input, args, gate.checks, startedAt);
       const receipt = await this.parts.receipts.toolCall(
@@ -225,11 +225,15 @@ export class ToolCaller {
   }
 
   /** The gateway's checks in order; the first refusal stops them. */
-  private admit(
+  private async admit(
     entry: ResolvedTool,
     input: ToolCallInput,
     args: Readonly<Record<string, unknown>>,
-  ): { decision: { effect: 'allow' | 'deny'; reason: string }; checks: CallChecks; refusal?: RuntimeError } {
+  ): Promise<{
+    decision: { effect: 'allow' | 'deny'; reason: string };
+    checks: CallChecks;
+    refusal?: RuntimeError;
+  }> {
     const checks: { -readonly [K in keyof CallChecks]: CallChecks[K] } = {};
     const deny = (reason: string, refusal: RuntimeError) => ({
       decision: { effect: 'deny' as const, reason },
@@ -253,12 +257,11 @@ export class ToolCaller {
         return deny(policy.reason, runtimeError('RUNTIME_POLICY_DENIED', policy.reason));
       }
       try {
-        this.parts.quotas.admitToolCall({
+        await this.parts.quotas.admitToolCall({
           agent: input.agent,
           manifest: input.agent.manifest,
           tool: entry.name,
           ...(input.apiKey === undefined ? {} : { apiKey: input.apiKey }),
-          agentAlreadyCharged: input.channel === 'sandbox',
         });
         checks.quota = { effect: 'allow', reason: 'within quota' };
       } catch (error) {
