@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { numberPlaceholders, POSTGRES } from './dialect.js';
-import { storeError } from './errors.js';
+import { isConnectionFailure, storeError } from './errors.js';
 import { migrate } from './migrate.js';
 import type { Migration } from './migrations.js';
 import { createRepos } from './repos/index.js';
@@ -93,7 +93,7 @@ class PostgresStore implements Store {
     this.sql = queryableSql(() => {
       if (this.#closed) throw storeError('STORE_CLOSED', `the PostgreSQL store at ${location} is closed`);
       return this.#pool;
-    });
+    }, location);
     const repos = createRepos(this.sql, POSTGRES);
     this.agents = repos.agents;
     this.context = repos.context;
@@ -116,13 +116,15 @@ class PostgresStore implements Store {
 
   async rawTransaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     if (this.#closed) throw storeError('STORE_CLOSED', `the PostgreSQL store at ${this.location} is closed`);
-    const client = await this.#pool.connect();
+    const client = await this.#pool.connect().catch((error: unknown) => {
+      throw unavailable(error, this.location);
+    });
     let open = true;
     const sql = queryableSql(() => {
       if (!open)
         throw storeError('STORE_CLOSED', 'a transaction was used after it ended; use the store instead');
       return client;
-    });
+    }, this.location);
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -154,9 +156,14 @@ class PostgresStore implements Store {
   }
 }
 
-function queryableSql(target: () => pg.Pool | pg.PoolClient): Sql {
-  const query = async (text: string, params: readonly SqlValue[] = []) =>
-    target().query(numberPlaceholders(text), bind(params));
+function queryableSql(target: () => pg.Pool | pg.PoolClient, location: string): Sql {
+  const query = async (text: string, params: readonly SqlValue[] = []) => {
+    try {
+      return await target().query(numberPlaceholders(text), bind(params));
+    } catch (error) {
+      throw unavailable(error, location);
+    }
+  };
   return {
     all: async <T>(text: string, params?: readonly SqlValue[]) => (await query(text, params)).rows as T[],
     get: async <T>(text: string, params?: readonly SqlValue[]) =>
@@ -166,6 +173,13 @@ function queryableSql(target: () => pg.Pool | pg.PoolClient): Sql {
       return result.rowCount ?? 0;
     },
   };
+}
+
+/** A connection failure as STORE_UNAVAILABLE naming the (password-free) location; anything else unchanged. */
+function unavailable(error: unknown, location: string): unknown {
+  if (!isConnectionFailure(error)) return error;
+  const why = error instanceof Error ? error.message : String(error);
+  return storeError('STORE_UNAVAILABLE', `the PostgreSQL store at ${location} did not answer: ${why}`, error);
 }
 
 function bind(params: readonly SqlValue[]): unknown[] {

@@ -19,6 +19,9 @@ export interface Reservation {
   readonly parts: readonly QuotaRequest[];
 }
 
+/** The quota a refusal names when the engine's state could not be read or written. */
+export const STORE_QUOTA = 'quota.store';
+
 export interface QuotaRefusal {
   /** The quota that said no (`agent.api_calls_per_hour`, or `quota.store` when the store could not answer). */
   readonly quota: string;

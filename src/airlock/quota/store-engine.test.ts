@@ -153,7 +153,7 @@ describe('StoreQuotaEngine', () => {
       refusal: {
         quota: 'quota.store',
         reason: expect.stringMatching(
-          /^quota agent.api_calls_per_hour could not be checked: the quota store at .* did not answer \(.*closed.*\); refused$/,
+          /^quota agent.api_calls_per_hour could not be checked in the store at .*q\d+\.db \(.*is closed.*\); refused$/,
         ),
       },
     });

@@ -1,6 +1,13 @@
 import { describeError } from '../../core/errors.js';
 import type { BucketShape, QuotaBucketRow, Store } from '../../store/types.js';
-import type { Admission, BucketUsage, QuotaEngine, QuotaRequest, Reservation } from './engine.js';
+import {
+  type Admission,
+  type BucketUsage,
+  type QuotaEngine,
+  type QuotaRequest,
+  type Reservation,
+  STORE_QUOTA,
+} from './engine.js';
 
 /** Milliseconds since the epoch: bucket state outlives the process, so its clock must too. */
 export type WallClock = () => number;
@@ -86,8 +93,8 @@ export class StoreQuotaEngine implements QuotaEngine {
 
   private unavailable(quota: string, error: unknown): Admission {
     return refuse(
-      'quota.store',
-      `quota ${quota} could not be checked: the quota store at ${this.store.location} did not answer (${describeError(error)}); refused`,
+      STORE_QUOTA,
+      `quota ${quota} could not be checked in the store at ${this.store.location} (${describeError(error)}); refused`,
     );
   }
 

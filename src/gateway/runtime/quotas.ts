@@ -1,10 +1,10 @@
-import type { QuotaEngine, QuotaRequest } from '../../airlock/quota/engine.js';
+import { type QuotaEngine, type QuotaRequest, STORE_QUOTA } from '../../airlock/quota/engine.js';
 import type { RateUsage } from '../../airlock/quota/ledger.js';
 import { bucketShape, RATE_QUOTAS, type RateQuota, rateSpec } from '../../airlock/quota/rate-quotas.js';
 import type { Manifest } from '../../capability/manifest.js';
 import type { BucketShape } from '../../store/types.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
-import { quotaRefusal } from './errors.js';
+import { quotaRefusal, RuntimeError } from './errors.js';
 
 export interface GatewayQuotaOptions {
   /** Calls per minute per tool, across all agents. */
@@ -137,7 +137,9 @@ export class GatewayQuotas {
     const admission = await this.engine.reserve(requests);
     if (admission.ok) return;
     const { quota, reason, retryAfterMs } = admission.refusal;
-    this.metrics.security(quota === 'quota.store' ? 'critical' : 'info', 'quota_exceeded');
+    if (quota === STORE_QUOTA) {
+      throw new RuntimeError('RUNTIME_QUOTA_UNAVAILABLE', `${who}: ${reason}`, { quota });
+    }
     throw quotaRefusal(quota, `${who}: ${reason}`, retryAfterMs);
   }
 
