@@ -1,5 +1,5 @@
 import { describeError } from '../../core/errors.js';
-import type { BucketShape, QuotaBucketRow, Store } from '../../store/types.js';
+import type { BucketShape, QuotaBucketRepo, QuotaBucketRow, Store } from '../../store/types.js';
 import {
   type Admission,
   type BucketUsage,
@@ -43,16 +43,19 @@ export class StoreQuotaEngine implements QuotaEngine {
     }
     const now = this.now();
     try {
-      await this.store.transaction(async (tx) => {
+      const takeAll = async (buckets: QuotaBucketRepo) => {
         for (const request of requests) {
-          const { taken, row } = await tx.quotaBuckets.take(request.key, request.shape, request.amount, now);
+          const { taken, row } = await buckets.take(request.key, request.shape, request.amount, now);
           if (!taken) throw new Refused(refusalFor(request, row, now));
         }
-      });
+      };
+      // One bucket is one atomic statement already; several need a transaction to be all or none.
+      if (requests.length === 1) await takeAll(this.store.quotaBuckets);
+      else await this.store.transaction((tx) => takeAll(tx.quotaBuckets));
       return { ok: true, reservation: { parts: requests } };
     } catch (error) {
       if (error instanceof Refused) {
-        // The transaction rolled back, and with it the refusal count: count it on its own.
+        // Counted on its own: a transaction that refused rolled back.
         const refused = error.admission.refusal;
         const part = requests.find((r) => r.quota === refused.quota);
         if (part !== undefined) await this.countRefusal(part);
