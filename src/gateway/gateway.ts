@@ -167,9 +167,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     closers.push(() => registry.close());
     const coSign = config.attestation.level !== 'basic';
     const signerOf = (did: string) => agents.signer(did);
+    const serverCallLimits: Record<string, number> = {};
     for (const server of config.mcp.servers) {
+      const runOptions = mcpRunOptionsFor(server);
+      if (runOptions.quotaCalls !== undefined) serverCallLimits[server.name] = runOptions.quotaCalls;
       const source = await bridgedSource({
-        options: mcpRunOptionsFor(server),
+        options: runOptions,
         home: options.home,
         env,
         node,
@@ -181,7 +184,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     }
 
     // The config's limits, each overridable by the option of the same meaning.
-    const quotaOptions = { ...gatewayQuotaOptionsFrom(config.quotas), ...options.quotas };
+    const quotaOptions = {
+      ...gatewayQuotaOptionsFrom(config.quotas),
+      ...(Object.keys(serverCallLimits).length === 0 ? {} : { servers: serverCallLimits }),
+      ...options.quotas,
+    };
     const quotas = new GatewayQuotas(quotaOptions, metrics, new StoreQuotaEngine(store));
     const receipts = new ReceiptRecorder(node, metrics);
     const tools = new ToolCaller({

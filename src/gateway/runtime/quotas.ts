@@ -13,6 +13,8 @@ export interface GatewayQuotaOptions {
   readonly apiKeyCallsPerMinute?: number;
   /** LLM tokens an agent may be charged in total (the budget field); unlimited when absent. */
   readonly llmTokenBudget?: number;
+  /** Calls per minute one agent may make to one MCP server (`mcp.servers[].quota_calls`), by server name. */
+  readonly servers?: Readonly<Record<string, number>>;
 }
 
 /** An agent as quotas see it: counted by did, labelled by name in metrics. */
@@ -27,6 +29,8 @@ export interface QuotaSubject {
   readonly manifest: Manifest;
   /** The tool as the gateway's registry names it (`echo`, `<server>.<tool>` for MCP tools). */
   readonly tool: string;
+  /** The MCP server the tool comes from; absent for native tools. */
+  readonly server?: string;
   readonly apiKey?: { readonly id: string; readonly callsPerMinute?: number };
 }
 
@@ -47,6 +51,7 @@ export const quotaKeys = {
   agent: (did: string, rate: RateQuota | 'llm_tokens') => `agent:${did}:${rate}`,
   tool: (name: string) => `tool:${name}:calls_per_min`,
   apiKey: (id: string) => `api_key:${id}:calls_per_min`,
+  server: (name: string, did: string) => `mcp_server:${name}:${did}:calls_per_min`,
 };
 
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
@@ -72,6 +77,16 @@ export class GatewayQuotas {
     const toolLimit = this.options.tools?.[subject.tool];
     if (toolLimit !== undefined) {
       requests.push(perMinute(quotaKeys.tool(subject.tool), `tool.${subject.tool}.calls_per_min`, toolLimit));
+    }
+    const serverLimit = subject.server === undefined ? undefined : this.options.servers?.[subject.server];
+    if (subject.server !== undefined && serverLimit !== undefined) {
+      requests.push(
+        perMinute(
+          quotaKeys.server(subject.server, subject.agent.did),
+          `mcp.${subject.server}.quota_calls`,
+          serverLimit,
+        ),
+      );
     }
     const keyLimit = subject.apiKey?.callsPerMinute ?? this.options.apiKeyCallsPerMinute;
     if (subject.apiKey !== undefined && keyLimit !== undefined) {

@@ -261,6 +261,7 @@ export class ToolCaller {
           agent: input.agent,
           manifest: input.agent.manifest,
           tool: entry.name,
+          ...(entry.kind === 'mcp' ? { server: entry.server } : {}),
           ...(input.apiKey === undefined ? {} : { apiKey: input.apiKey }),
         });
         checks.quota = { effect: 'allow', reason: 'within quota' };
