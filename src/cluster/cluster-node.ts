@@ -2,8 +2,9 @@ import { type Campaign, type Election, Etcd3, type Lease, type Watcher } from 'e
 import { describeError } from '../core/errors.js';
 import { clusterError } from './errors.js';
 import { type ClusterKeys, clusterKeys, validSegment } from './keys.js';
-import { type Member, parseMember } from './member.js';
+import type { Member } from './member.js';
 import { planPlacement } from './placement.js';
+import { readMembers, readPlacements } from './status.js';
 
 export interface ClusterNodeOptions {
   /** etcd client URLs (`http://127.0.0.1:2379`). */
@@ -104,9 +105,8 @@ export class ClusterNode {
     return this.leading && this.serving;
   }
 
-  async members(): Promise<Member[]> {
-    const all = await this.client.getAll().prefix(this.keys.nodes).strings();
-    return Object.values(all).flatMap((text) => parseMember(text) ?? []);
+  members(): Promise<Member[]> {
+    return readMembers(this.client, this.keys);
   }
 
   async leader(): Promise<string | undefined> {
@@ -120,9 +120,8 @@ export class ClusterNode {
     return (await this.members()).find((m) => m.id === owner);
   }
 
-  async placements(): Promise<Map<string, string>> {
-    const all = await this.client.getAll().prefix(this.keys.owners).strings();
-    return new Map(Object.entries(all).map(([key, owner]) => [key.slice(this.keys.owners.length), owner]));
+  placements(): Promise<Map<string, string>> {
+    return readPlacements(this.client, this.keys);
   }
 
   /** An agent's lifecycle changed (on this node or any): the leader re-places, the owner hears of it. */

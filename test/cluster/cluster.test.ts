@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oacp } from '../cli/harness.js';
 import { type EtcdServer, etcdUnavailable, type Relay, startEtcd, startRelay } from './etcd-server.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
@@ -103,6 +104,23 @@ describe.skipIf(unavailable !== undefined)('cluster placement on etcd', () => {
     const map = ownership(nodes);
     expect([...map.values()].filter((owners) => owners.length > 1)).toEqual([]);
   }, 90_000);
+
+  it('shows members, leader and placements with oacp cluster status', async () => {
+    const status = await oacp(['cluster', 'status', '--etcd', etcd?.endpoint ?? '']);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/^leader: node-[abc]$/m);
+    expect(status.stdout).toContain('members (3):');
+    expect(status.stdout).toContain('placements (12):');
+    for (const agent of agents) expect(status.stdout).toMatch(new RegExp(`^  ${agent} -> node-[abc]$`, 'm'));
+    const unreachable = await oacp(['cluster', 'status', '--etcd', 'http://127.0.0.1:9']);
+    expect(unreachable.code).not.toBe(0);
+    expect(unreachable.stderr).toMatch(
+      /^oacp: cannot read the cluster from etcd at http:\/\/127\.0\.0\.1:9: /,
+    );
+    expect(unreachable.stderr.split('\n')).toHaveLength(1);
+    const bad = await oacp(['cluster', 'status', '--etcd', 'etcd.local']);
+    expect(bad).toMatchObject({ code: 2, stderr: 'oacp: --etcd: "etcd.local" is not an http(s):// URL' });
+  }, 30_000);
 
   it('re-places the agents of a node killed with -9 on the live nodes, within the lease TTL and a placement', async () => {
     const victim = [...nodes].sort((a, b) => b.owned.size - a.owned.size)[0] as Node;
