@@ -43,8 +43,10 @@ export class StoreQuotaEngine implements QuotaEngine {
     }
     const now = this.now();
     try {
+      // Rows are locked in key order, so two reservations over the same buckets cannot deadlock.
+      const ordered = [...requests].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       const takeAll = async (buckets: QuotaBucketRepo) => {
-        for (const request of requests) {
+        for (const request of ordered) {
           const { taken, row } = await buckets.take(request.key, request.shape, request.amount, now);
           if (!taken) throw new Refused(refusalFor(request, row, now));
         }
