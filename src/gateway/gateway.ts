@@ -33,6 +33,7 @@ import { bridgedSource } from './runtime/bridged-source.js';
 import { vaultContext } from './runtime/context-access.js';
 import type { NativeTool, ToolAttributes } from './runtime/define-tool.js';
 import type { EgressFetchOptions } from './runtime/egress-fetch.js';
+import { GatewayCluster } from './runtime/gateway-cluster.js';
 import { GatewayPolicy } from './runtime/policy/gateway-policy.js';
 import { loadGlobalPolicies, loadGlobalPolicyFiles } from './runtime/policy/load.js';
 import { DEFAULT_GLOBAL_POLICY } from './runtime/policy/schema.js';
@@ -94,8 +95,6 @@ export interface Gateway {
   /** Stops serving, stops every agent's sandbox, flushes traces, closes the log and the store. */
   close(): Promise<void>;
 }
-
-/** How far back the quota window is replayed from the log at start (api_calls_per_hour). */
 
 /**
  * The composition root: opens the node (keys and log), the store, the vault,
@@ -237,6 +236,19 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       metrics,
       securityEvents: store.securityEvents,
     });
+    const cluster =
+      config.cluster === undefined
+        ? undefined
+        : new GatewayCluster(
+            {
+              etcd: config.cluster.etcd,
+              nodeId: config.cluster.node_id,
+              ttlSeconds: config.cluster.ttl_seconds,
+            },
+            agents,
+            runtime,
+            logger,
+          );
     const address = parseListen(options.listen ?? config.gateway.listen);
     const allowedHosts = allowedHostsFor(address.host);
     const services: GatewayServices = {
@@ -246,6 +258,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       tools,
       context: vaultContext(vault),
       quotas,
+      ...(cluster === undefined ? {} : { cluster }),
       auth,
       credentials,
       log: node.log,
@@ -276,7 +289,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }).app,
     );
 
-    await restoreState(services, agents);
+    // In a cluster, etcd decides which node runs which agent (GatewayCluster, once listening).
+    if (cluster === undefined) await restoreState(services, agents);
 
     let listening: Listening | undefined;
     const tls = options.tls ?? config.gateway.tls;
@@ -299,6 +313,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         });
         const server = listening;
         closers.push(() => server.close());
+        if (cluster !== undefined) {
+          await cluster.join(server.url);
+          // Leave first on close: the agents are given up at once instead of after the lease TTL.
+          closers.push(() => cluster.leave());
+        }
         logger.info('gateway listening', { url: server.url.href, origin: node.origin });
         return server.url;
       },

@@ -67,6 +67,18 @@ export function agentRoutes(app: Hono<GatewayEnv>, services: GatewayServices): v
         `cannot ${transition} agent ${agent.name}: it is ${agent.state} (allowed from ${rule.from.join(', ')})`,
       );
     }
+    if (services.cluster !== undefined) {
+      // In a cluster the owner node runs the sandbox: record the change, stop any local one, announce it.
+      const next = await agents.transition(agent.id, transition);
+      if (transition !== 'start' && transition !== 'resume') {
+        await runtime.stop(agent.id);
+        for (const descendant of descendantsOf(await agents.list(), agent.id))
+          await runtime.stop(descendant.id);
+      }
+      await services.cluster.changed(agent.id);
+      services.logger.info(`agent ${transition}`, { agent: agent.name });
+      return c.json(agentView(next, runtime));
+    }
     if (transition === 'start' || transition === 'resume') {
       // The sandbox first: if the global policies refuse it, the agent keeps its state.
       await runtime.start(programOf(agent), c.get('span'));
@@ -93,6 +105,11 @@ export function agentRoutes(app: Hono<GatewayEnv>, services: GatewayServices): v
   app.post('/v1/agents/:id/run', async (c) => {
     const agent = await findAgent(services, c.req.param('id'));
     requireScopeOrSelf(c.get('principal'), 'agents:write', agent);
+    const owner =
+      services.cluster !== undefined && runtime.status(agent.id).status === 'stopped'
+        ? await services.cluster.ownerElsewhere(agent.id)
+        : undefined;
+    if (owner !== undefined) return forward(c.req.raw, c.get('body'), owner);
     const body = parseBody(c, RunAgentSchema);
     if (agent.state !== 'running') {
       throw runtimeError(
@@ -119,5 +136,19 @@ export function agentRoutes(app: Hono<GatewayEnv>, services: GatewayServices): v
     requireScopeOrSelf(c.get('principal'), 'agents:read', agent);
     const usage = await services.quotas.usage(agent.id, agent.manifest);
     return c.json({ agent: agent.id, ...usage });
+  });
+}
+
+/** Hands a request to the node that runs the agent, with the caller's credentials, and relays its answer. */
+async function forward(request: Request, body: Uint8Array, owner: URL): Promise<Response> {
+  const target = new URL(new URL(request.url).pathname, owner);
+  const headers = new Headers();
+  for (const [name, value] of request.headers) {
+    if (!['host', 'content-length', 'connection'].includes(name.toLowerCase())) headers.set(name, value);
+  }
+  const answer = await fetch(target, { method: request.method, headers, body: Buffer.from(body) });
+  return new Response(await answer.arrayBuffer(), {
+    status: answer.status,
+    headers: { 'content-type': answer.headers.get('content-type') ?? 'application/json' },
   });
 }
