@@ -105,8 +105,10 @@ export function agentRoutes(app: Hono<GatewayEnv>, services: GatewayServices): v
   app.post('/v1/agents/:id/run', async (c) => {
     const agent = await findAgent(services, c.req.param('id'));
     requireScopeOrSelf(c.get('principal'), 'agents:write', agent);
+    // One hop at most: a request another node forwarded is answered here, never sent on again.
+    const forwarded = c.req.header(FORWARDED_HEADER) !== undefined;
     const owner =
-      services.cluster !== undefined && runtime.status(agent.id).status === 'stopped'
+      services.cluster !== undefined && !forwarded && runtime.status(agent.id).status === 'stopped'
         ? await services.cluster.ownerElsewhere(agent.id)
         : undefined;
     if (owner !== undefined) return forward(c.req.raw, c.get('body'), owner);
@@ -139,6 +141,8 @@ export function agentRoutes(app: Hono<GatewayEnv>, services: GatewayServices): v
   });
 }
 
+const FORWARDED_HEADER = 'x-oacp-forwarded';
+
 /** Hands a request to the node that runs the agent, with the caller's credentials, and relays its answer. */
 async function forward(request: Request, body: Uint8Array, owner: URL): Promise<Response> {
   const target = new URL(new URL(request.url).pathname, owner);
@@ -146,6 +150,7 @@ async function forward(request: Request, body: Uint8Array, owner: URL): Promise<
   for (const [name, value] of request.headers) {
     if (!['host', 'content-length', 'connection'].includes(name.toLowerCase())) headers.set(name, value);
   }
+  headers.set(FORWARDED_HEADER, '1');
   const answer = await fetch(target, { method: request.method, headers, body: Buffer.from(body) });
   return new Response(await answer.arrayBuffer(), {
     status: answer.status,
