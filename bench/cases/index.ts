@@ -3,6 +3,7 @@ import { a2aCases } from './a2a.js';
 import { airlockCases } from './airlock.js';
 import { gatewayCases } from './gateway.js';
 import { mcpCases } from './mcp.js';
+import { quotaCases } from './quotas.js';
 import { trustCoreCases } from './trust-core.js';
 
 /** Every benchmark case, in the order they run. */
@@ -12,4 +13,5 @@ export const cases: BenchCase[] = [
   ...mcpCases,
   ...gatewayCases,
   ...a2aCases,
+  ...quotaCases,
 ];

@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import { gatewayA2aServer } from '../a2a/mount.js';
+import { StoreQuotaEngine } from '../airlock/quota/store-engine.js';
 import { StandardTier, type StandardTierOptions } from '../airlock/wasm/standard-tier.js';
 import { hostGuardFor } from '../core/loopback.js';
 import { homeLayout } from '../identity/home-layout.js';
@@ -38,10 +39,10 @@ import { bridgedSource } from './runtime/bridged-source.js';
 import { vaultContext } from './runtime/context-access.js';
 import type { NativeTool, ToolAttributes } from './runtime/define-tool.js';
 import type { EgressFetchOptions } from './runtime/egress-fetch.js';
+import { GatewayCluster } from './runtime/gateway-cluster.js';
 import { GatewayPolicy } from './runtime/policy/gateway-policy.js';
 import { loadGlobalPolicies, loadGlobalPolicyFiles } from './runtime/policy/load.js';
 import { DEFAULT_GLOBAL_POLICY } from './runtime/policy/schema.js';
-import { replayToolCalls } from './runtime/quota-replay.js';
 import { type GatewayQuotaOptions, GatewayQuotas } from './runtime/quotas.js';
 import { ReceiptRecorder } from './runtime/receipt-recorder.js';
 import { registryDirectory } from './runtime/registry-directory.js';
@@ -102,9 +103,6 @@ export interface Gateway {
   /** Stops serving, stops every agent's sandbox, flushes traces, closes the log and the store. */
   close(): Promise<void>;
 }
-
-/** How far back the quota window is replayed from the log at start (api_calls_per_hour). */
-const QUOTA_WINDOW_MS = 3_600_000;
 
 /**
  * The composition root: opens the node (keys and log), the store, the vault,
@@ -178,9 +176,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const signerOf = (did: string) => agents.signer(did);
     // One receipt slot for every tool path: nothing runs while the log cannot take its receipt.
     const slot = new ReceiptSlot({ dir: logDirectory(options.home) });
+    const serverCallLimits: Record<string, number> = {};
     for (const server of config.mcp.servers) {
+      const runOptions = mcpRunOptionsFor(server);
+      if (runOptions.quotaCalls !== undefined) serverCallLimits[server.name] = runOptions.quotaCalls;
       const source = await bridgedSource({
-        options: mcpRunOptionsFor(server),
+        options: runOptions,
         home: options.home,
         env,
         node,
@@ -193,8 +194,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     }
 
     // The config's limits, each overridable by the option of the same meaning.
-    const quotaOptions = { ...gatewayQuotaOptionsFrom(config.quotas), ...options.quotas };
-    const quotas = new GatewayQuotas(quotaOptions, metrics);
+    const quotaOptions = {
+      ...gatewayQuotaOptionsFrom(config.quotas),
+      ...(Object.keys(serverCallLimits).length === 0 ? {} : { servers: serverCallLimits }),
+      ...options.quotas,
+    };
+    const quotaEngine = new StoreQuotaEngine(store);
+    const quotas = new GatewayQuotas(quotaOptions, metrics, quotaEngine);
     const receipts = new ReceiptRecorder(node, metrics, slot);
     const tools = new ToolCaller({
       registry,
@@ -240,7 +246,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const models = new ModelGateway({
       config: config.models,
       providers: modelProviders,
-      budget: new ModelBudget(store.quotas, {
+      budget: new ModelBudget(quotaEngine, {
         ...(budgets.tokens_per_hour === undefined ? {} : { tokensPerHour: budgets.tokens_per_hour }),
         ...(budgets.tokens_per_day === undefined ? {} : { tokensPerDay: budgets.tokens_per_day }),
         ...(budgets.cost_per_day_usd === undefined
@@ -264,6 +270,19 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       metrics,
       securityEvents: store.securityEvents,
     });
+    const cluster =
+      config.cluster === undefined
+        ? undefined
+        : new GatewayCluster(
+            {
+              etcd: config.cluster.etcd,
+              nodeId: config.cluster.node_id,
+              ttlSeconds: config.cluster.ttl_seconds,
+            },
+            agents,
+            runtime,
+            logger,
+          );
     const address = parseListen(options.listen ?? config.gateway.listen);
     const services: GatewayServices = {
       agents,
@@ -272,6 +291,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       tools,
       context: vaultContext(vault),
       quotas,
+      ...(cluster === undefined ? {} : { cluster }),
       auth,
       credentials,
       log: node.log,
@@ -302,7 +322,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       { app: a2a.app, access: open('A2A authenticates each message by its signature and the trust graph') },
     ]);
 
-    await restoreState(services, agents, node);
+    // In a cluster, etcd decides which node runs which agent (GatewayCluster, once listening).
+    if (cluster === undefined) await restoreState(services, agents);
 
     let listening: Listening | undefined;
     const tls = options.tls ?? config.gateway.tls;
@@ -326,6 +347,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         });
         const server = listening;
         closers.push(() => server.close());
+        if (cluster !== undefined) {
+          await cluster.join(server.url);
+          // Leave first on close: the agents are given up at once instead of after the lease TTL.
+          closers.push(() => cluster.leave());
+        }
         logger.info('gateway listening', { url: server.url.href, origin: node.origin });
         return server.url;
       },
@@ -338,27 +364,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 }
 
 /**
- * After a restart (or a crash): quota consumption is replayed from the log,
- * and agents recorded as running get their sandboxes back.
+ * After a restart (or a crash): agents recorded as running get their
+ * sandboxes back. Quotas need nothing: their buckets live in the store.
  */
-async function restoreState(
-  services: GatewayServices,
-  agents: AgentDirectory,
-  node: OacpNode,
-): Promise<void> {
+async function restoreState(services: GatewayServices, agents: AgentDirectory): Promise<void> {
   const all = await agents.list();
-  const usage = await replayToolCalls(node.log, Date.now() - QUOTA_WINDOW_MS);
-  for (const agent of all) {
-    const used = usage.get(agent.id);
-    if (used !== undefined) {
-      services.quotas.restore(
-        { did: agent.id, name: agent.name },
-        agent.manifest,
-        used.toolCalls,
-        used.perTool,
-      );
-    }
-  }
   for (const agent of all.filter((a) => a.state === 'running')) {
     try {
       await services.runtime.start({

@@ -35,7 +35,7 @@ export interface PriorChecks {
   readonly tools?: Check;
   readonly policy?: Check & { readonly policyIds: readonly string[]; readonly policyDigest: string };
   /** Takes quota; called only when everything else allowed the call. */
-  readonly quota?: () => Check;
+  readonly quota?: () => Check | Promise<Check>;
 }
 
 /** The parts that decide whether a call may reach the server; all optional. */
@@ -139,7 +139,7 @@ export async function admitCall(
       if (quota.effect === 'deny') return { decision: quota, checks };
     }
     if (call.prior?.quota !== undefined) {
-      const quota = call.prior.quota();
+      const quota = await call.prior.quota();
       checks.quota = { effect: quota.effect, reason: quota.reason };
       if (quota.effect === 'deny') return { decision: { effect: 'deny', reason: quota.reason }, checks };
     }

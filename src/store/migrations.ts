@@ -121,6 +121,26 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
+    name: 'token-bucket quotas',
+    statements: (d) => [
+      // One row per bucket (agent, tool, API key, ...): the level at updated_at (ms since the epoch).
+      // tokens may be negative: a settle that charged more than was reserved leaves a debt.
+      `CREATE TABLE quota_buckets (
+        bucket_key TEXT PRIMARY KEY,
+        tokens ${d.real} NOT NULL,
+        capacity ${d.real} NOT NULL,
+        refill ${d.real} NOT NULL,
+        window_ms ${d.bigint} NOT NULL,
+        updated_at ${d.bigint} NOT NULL,
+        used ${d.real} NOT NULL,
+        refused ${d.bigint} NOT NULL
+      )`,
+      // The fixed-window counters were never used by the gateway; the buckets replace them.
+      'DROP TABLE quota_counters',
+    ],
+  },
+  {
+    version: 4,
     name: 'API keys bound to one agent',
     statements: () => [
       // NULL: an operator's key; a did:key: the key acts as that agent (e.g. an agent's own SDK key for models).

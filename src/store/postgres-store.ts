@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { numberPlaceholders, POSTGRES } from './dialect.js';
-import { storeError } from './errors.js';
+import { isConnectionFailure, storeError } from './errors.js';
 import { migrate } from './migrate.js';
 import type { Migration } from './migrations.js';
 import { createRepos } from './repos/index.js';
@@ -10,6 +10,13 @@ import type { Repos, Store } from './types.js';
 export interface PostgresStoreOptions {
   /** Connections in the pool; default 10. */
   readonly maxConnections?: number;
+  /**
+   * How long a connection attempt or a query may take before it fails (ms;
+   * default 5000 and 30000): a server that is gone or partitioned must turn
+   * into an error the caller can refuse on, not a request that hangs.
+   */
+  readonly connectTimeoutMs?: number;
+  readonly queryTimeoutMs?: number;
   /** The migration list; tests substitute one, the gateway uses the shipped MIGRATIONS. */
   readonly migrations?: readonly Migration[];
 }
@@ -30,6 +37,8 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   const pool = new pg.Pool({
     connectionString: url,
     max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    query_timeout: options.queryTimeoutMs ?? 30_000,
     types: { getTypeParser: typeParser as typeof pg.types.getTypeParser },
   });
   // An idle client losing its server must not crash the gateway; the next query reports the error.
@@ -73,7 +82,7 @@ class PostgresStore implements Store {
   readonly accessLog: Repos['accessLog'];
   readonly credentials: Repos['credentials'];
   readonly apiKeys: Repos['apiKeys'];
-  readonly quotas: Repos['quotas'];
+  readonly quotaBuckets: Repos['quotaBuckets'];
   readonly securityEvents: Repos['securityEvents'];
   readonly #pool: pg.Pool;
   #closed = false;
@@ -84,7 +93,7 @@ class PostgresStore implements Store {
     this.sql = queryableSql(() => {
       if (this.#closed) throw storeError('STORE_CLOSED', `the PostgreSQL store at ${location} is closed`);
       return this.#pool;
-    });
+    }, location);
     const repos = createRepos(this.sql, POSTGRES);
     this.agents = repos.agents;
     this.context = repos.context;
@@ -92,7 +101,7 @@ class PostgresStore implements Store {
     this.accessLog = repos.accessLog;
     this.credentials = repos.credentials;
     this.apiKeys = repos.apiKeys;
-    this.quotas = repos.quotas;
+    this.quotaBuckets = repos.quotaBuckets;
     this.securityEvents = repos.securityEvents;
   }
 
@@ -107,13 +116,15 @@ class PostgresStore implements Store {
 
   async rawTransaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     if (this.#closed) throw storeError('STORE_CLOSED', `the PostgreSQL store at ${this.location} is closed`);
-    const client = await this.#pool.connect();
+    const client = await this.#pool.connect().catch((error: unknown) => {
+      throw unavailable(error, this.location);
+    });
     let open = true;
     const sql = queryableSql(() => {
       if (!open)
         throw storeError('STORE_CLOSED', 'a transaction was used after it ended; use the store instead');
       return client;
-    });
+    }, this.location);
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -145,9 +156,14 @@ class PostgresStore implements Store {
   }
 }
 
-function queryableSql(target: () => pg.Pool | pg.PoolClient): Sql {
-  const query = async (text: string, params: readonly SqlValue[] = []) =>
-    target().query(numberPlaceholders(text), bind(params));
+function queryableSql(target: () => pg.Pool | pg.PoolClient, location: string): Sql {
+  const query = async (text: string, params: readonly SqlValue[] = []) => {
+    try {
+      return await target().query(numberPlaceholders(text), bind(params));
+    } catch (error) {
+      throw unavailable(error, location);
+    }
+  };
   return {
     all: async <T>(text: string, params?: readonly SqlValue[]) => (await query(text, params)).rows as T[],
     get: async <T>(text: string, params?: readonly SqlValue[]) =>
@@ -157,6 +173,13 @@ function queryableSql(target: () => pg.Pool | pg.PoolClient): Sql {
       return result.rowCount ?? 0;
     },
   };
+}
+
+/** A connection failure as STORE_UNAVAILABLE naming the (password-free) location; anything else unchanged. */
+function unavailable(error: unknown, location: string): unknown {
+  if (!isConnectionFailure(error)) return error;
+  const why = error instanceof Error ? error.message : String(error);
+  return storeError('STORE_UNAVAILABLE', `the PostgreSQL store at ${location} did not answer: ${why}`, error);
 }
 
 function bind(params: readonly SqlValue[]): unknown[] {

@@ -68,7 +68,7 @@ class SqliteStore implements Store {
   readonly accessLog: Repos['accessLog'];
   readonly credentials: Repos['credentials'];
   readonly apiKeys: Repos['apiKeys'];
-  readonly quotas: Repos['quotas'];
+  readonly quotaBuckets: Repos['quotaBuckets'];
   readonly securityEvents: Repos['securityEvents'];
   readonly #db: Database.Database;
   readonly #mutex = new Mutex();
@@ -91,7 +91,7 @@ class SqliteStore implements Store {
     this.accessLog = repos.accessLog;
     this.credentials = repos.credentials;
     this.apiKeys = repos.apiKeys;
-    this.quotas = repos.quotas;
+    this.quotaBuckets = repos.quotaBuckets;
     this.securityEvents = repos.securityEvents;
   }
 

@@ -157,30 +157,49 @@ export interface ApiKeyRepo {
   revoke(id: string, at: string): Promise<boolean>;
 }
 
-export interface QuotaConsumeInput {
-  readonly subject: string;
-  readonly resource: string;
-  /** Start of the fixed window (e.g. ms since epoch rounded down to the hour). */
-  readonly windowStart: number;
-  readonly amount: number;
-  readonly limit: number;
+/**
+ * How a token bucket fills: `capacity` tokens at most, `refill` tokens per
+ * `windowMs` milliseconds, continuously. Kept as a ratio (not a per-ms rate)
+ * so whole windows refill exact whole tokens: 4 per hour gives back exactly 1
+ * after 900 000 ms, not 0.9999999.
+ */
+export interface BucketShape {
+  readonly capacity: number;
+  readonly refill: number;
+  readonly windowMs: number;
 }
 
-export interface QuotaCounterRepo {
+export interface QuotaBucketRow extends BucketShape {
+  readonly key: string;
+  /** The level at `updatedAt`; negative is a debt (more was settled than reserved). */
+  readonly tokens: number;
+  /** Milliseconds since the epoch. */
+  readonly updatedAt: number;
+  /** Tokens taken over the bucket's life, refunds subtracted. */
+  readonly used: number;
+  /** Takes refused. */
+  readonly refused: number;
+}
+
+export interface QuotaBucketRepo {
   /**
-   * Adds `amount` to the window's counter only if the result stays within
-   * `limit`, as one atomic statement: concurrent callers (even across
-   * gateway processes on PostgreSQL) can never together exceed the limit.
+   * Refills the bucket to `now` (creating it full with `shape` if new, and
+   * adopting `shape` if it changed) and takes `amount` only if that many
+   * tokens are there, as one atomic statement: concurrent callers, even
+   * gateway processes sharing PostgreSQL, never take more than the bucket
+   * holds together. A refusal takes nothing and counts in `refused`.
    */
-  consume(input: QuotaConsumeInput): Promise<{ readonly allowed: boolean; readonly used: number }>;
-  used(subject: string, resource: string, windowStart: number): Promise<number>;
-  /**
-   * Gives back up to `amount` of what was consumed in the window (a reservation
-   * settled below what it held); never below zero, never creates a window.
-   */
-  release(subject: string, resource: string, windowStart: number, amount: number): Promise<void>;
-  /** Deletes windows that started before `windowStart`; returns how many. */
-  prune(beforeWindowStart: number): Promise<number>;
+  take(
+    key: string,
+    shape: BucketShape,
+    amount: number,
+    now: number,
+  ): Promise<{ readonly taken: boolean; readonly row: QuotaBucketRow | undefined }>;
+  /** Counts one refusal (for the usage view). */
+  noteRefusal(key: string): Promise<void>;
+  /** Puts `delta` tokens back (negative: takes more, into debt if need be), never above capacity. */
+  adjust(key: string, delta: number, now: number): Promise<void>;
+  get(key: string): Promise<QuotaBucketRow | undefined>;
 }
 
 export interface SecurityEventRow {
@@ -208,7 +227,7 @@ export interface Repos {
   readonly accessLog: AccessLogRepo;
   readonly credentials: CredentialRepo;
   readonly apiKeys: ApiKeyRepo;
-  readonly quotas: QuotaCounterRepo;
+  readonly quotaBuckets: QuotaBucketRepo;
   readonly securityEvents: SecurityEventRepo;
 }
 

@@ -21,6 +21,7 @@ const RANK: Record<string, number> = {
   run: 5,
   mcp: 5,
   a2a: 5,
+  cluster: 5,
   gateway: 6,
   client: 7,
   http: 7,

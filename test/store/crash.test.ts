@@ -66,7 +66,7 @@ describe('SQLite store under kill -9', () => {
         // Transactions are atomic: every surviving agent has its partition, and nothing else.
         const partitions = await store.sql.all<{ n: number }>('SELECT COUNT(*) AS n FROM context_partitions');
         expect(partitions[0]?.n).toBe(ids.size);
-        expect(await store.quotas.used('crash', 'writes', 0)).toBeGreaterThanOrEqual(quotaFloor);
+        expect((await store.quotaBuckets.get('crash:writes'))?.used).toBeGreaterThanOrEqual(quotaFloor);
       } finally {
         await store.close();
       }

@@ -279,55 +279,66 @@ export function storeContract(newLocation: () => Promise<string>): void {
     });
   });
 
-  describe('quota counters', () => {
-    const base = { subject: 'did:key:a', resource: 'tool_calls', windowStart: 3_600_000 };
+  describe('quota buckets', () => {
+    const hourly = { capacity: 4, refill: 4, windowMs: 3_600_000 };
+    const t0 = 1_700_000_000_000;
 
-    it('adds within the limit and refuses beyond it, per window', async () => {
+    it('starts full, takes within the level and refuses beyond it, taking nothing', async () => {
       const store = await open();
-      expect(await store.quotas.consume({ ...base, amount: 3, limit: 5 })).toEqual({
-        allowed: true,
-        used: 3,
-      });
-      expect(await store.quotas.consume({ ...base, amount: 3, limit: 5 })).toEqual({
-        allowed: false,
-        used: 3,
-      });
-      expect(await store.quotas.consume({ ...base, amount: 2, limit: 5 })).toEqual({
-        allowed: true,
-        used: 5,
-      });
-      expect(await store.quotas.consume({ ...base, amount: 9, limit: 5 })).toEqual({
-        allowed: false,
-        used: 5,
-      });
-      expect(await store.quotas.consume({ ...base, windowStart: 7_200_000, amount: 1, limit: 5 })).toEqual({
-        allowed: true,
-        used: 1,
-      });
-      expect(await store.quotas.used(base.subject, base.resource, base.windowStart)).toBe(5);
-      expect(await store.quotas.prune(7_200_000)).toBe(1);
-      expect(await store.quotas.used(base.subject, base.resource, base.windowStart)).toBe(0);
+      expect((await store.quotaBuckets.take('agent:a', hourly, 3, t0)).taken).toBe(true);
+      const refused = await store.quotaBuckets.take('agent:a', hourly, 2, t0);
+      expect(refused.taken).toBe(false);
+      expect(refused.row?.tokens).toBe(1);
+      expect((await store.quotaBuckets.take('agent:a', hourly, 1, t0)).taken).toBe(true);
+      expect((await store.quotaBuckets.take('agent:a', hourly, 1, t0 + 1_000)).taken).toBe(false);
+      const row = await store.quotaBuckets.get('agent:a');
+      expect(row).toMatchObject({ key: 'agent:a', used: 4, capacity: 4 });
     });
 
-    it('never lets concurrent consumers exceed the limit together', async () => {
+    it('refills continuously at the rate, never above capacity, and time never runs backwards', async () => {
       const store = await open();
+      expect((await store.quotaBuckets.take('k', hourly, 4, t0)).taken).toBe(true);
+      expect((await store.quotaBuckets.take('k', hourly, 1, t0 + 899_999)).taken).toBe(false);
+      expect((await store.quotaBuckets.take('k', hourly, 1, t0 + 900_000)).taken).toBe(true);
+      // A caller whose clock is behind gets no refill from its past.
+      expect((await store.quotaBuckets.take('k', hourly, 1, t0)).taken).toBe(false);
+      expect((await store.quotaBuckets.take('k', hourly, 1, t0 + 100 * 3_600_000)).taken).toBe(true);
+      expect((await store.quotaBuckets.get('k'))?.tokens).toBe(3);
+    });
+
+    it('adjusts: a refund is capped at capacity, an overrun leaves a debt', async () => {
+      const store = await open();
+      await store.quotaBuckets.take('t', { capacity: 100, refill: 0, windowMs: 1 }, 60, t0);
+      await store.quotaBuckets.adjust('t', 80, t0);
+      expect((await store.quotaBuckets.get('t'))?.tokens).toBe(100);
+      await store.quotaBuckets.adjust('t', -130, t0);
+      expect((await store.quotaBuckets.get('t'))?.tokens).toBe(-30);
+      expect(
+        (await store.quotaBuckets.take('t', { capacity: 100, refill: 0, windowMs: 1 }, 1, t0)).taken,
+      ).toBe(false);
+      await store.quotaBuckets.noteRefusal('t');
+      expect((await store.quotaBuckets.get('t'))?.refused).toBe(1);
+    });
+
+    it('never lets concurrent takers exceed the bucket together', async () => {
+      const store = await open();
+      const shape = { capacity: 10, refill: 0, windowMs: 1 };
       const results = await Promise.all(
-        Array.from({ length: 30 }, () => store.quotas.consume({ ...base, amount: 1, limit: 10 })),
+        Array.from({ length: 30 }, () => store.quotaBuckets.take('c', shape, 1, t0)),
       );
-      expect(results.filter((r) => r.allowed)).toHaveLength(10);
-      expect(await store.quotas.used(base.subject, base.resource, base.windowStart)).toBe(10);
+      expect(results.filter((r) => r.taken)).toHaveLength(10);
+      expect((await store.quotaBuckets.get('c'))?.used).toBe(10);
     });
 
-    it('counts beyond 32 bits', async () => {
+    it('holds amounts beyond 32 bits (disk bytes)', async () => {
       const store = await open();
       const big = 2 ** 40;
-      expect(await store.quotas.consume({ ...base, amount: big, limit: 2 ** 41 })).toEqual({
-        allowed: true,
-        used: big,
-      });
+      expect(
+        (await store.quotaBuckets.take('b', { capacity: 2 ** 41, refill: 0, windowMs: 1 }, big, t0)).taken,
+      ).toBe(true);
+      expect((await store.quotaBuckets.get('b'))?.tokens).toBe(2 ** 41 - big);
     });
   });
-
   describe('logs', () => {
     it('appends access-log rows and pages through them oldest first', async () => {
       const store = await open();

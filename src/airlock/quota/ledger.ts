@@ -35,9 +35,16 @@ interface Meter {
 export class QuotaLedger {
   private readonly meters: Map<RateQuota, Meter>;
 
+  /**
+   * `rates: 'elsewhere'` is for a sandbox whose host charges the rate quotas
+   * on a persistent QuotaEngine (the gateway does, through the sandbox's
+   * bindings): then `check` and `consume` allow without metering, so a call is
+   * counted once, in one place. Per-request limits stay here either way.
+   */
   constructor(
     readonly quotas: Quotas,
     private readonly clock: Clock = monotonicClock,
+    private readonly options: { readonly rates?: 'here' | 'elsewhere' } = {},
   ) {
     this.meters = new Map(
       RATE_QUOTAS.map((name) => {
@@ -51,12 +58,14 @@ export class QuotaLedger {
   /** Would `amount` fit now? Consumes nothing. */
   check(name: RateQuota, amount = 1): Decision {
     const meter = this.meter(name);
+    if (this.options.rates === 'elsewhere') return this.chargedElsewhere(name);
     return meter.bucket.available() >= amount ? this.allowed(name, meter) : this.refusal(name, meter, amount);
   }
 
   /** Takes `amount` if it fits; otherwise takes nothing and says why. */
   consume(name: RateQuota, amount = 1): Decision {
     const meter = this.meter(name);
+    if (this.options.rates === 'elsewhere') return this.chargedElsewhere(name);
     if (!meter.bucket.tryTake(amount)) {
       meter.refused += 1;
       return this.refusal(name, meter, amount);
@@ -97,6 +106,10 @@ export class QuotaLedger {
     const meter = this.meters.get(name);
     if (meter === undefined) throw new RangeError(`unknown rate quota ${name}`);
     return meter;
+  }
+
+  private chargedElsewhere(name: RateQuota): Decision {
+    return allow(`quota ${name} is charged by the host's quota engine`, `quota.${name}`);
   }
 
   private allowed(name: RateQuota, meter: Meter): Decision {

@@ -1,4 +1,5 @@
 import type { Quotas } from '../../capability/manifest.js';
+import type { BucketShape } from '../../store/types.js';
 
 /** Quotas that are rates over time, metered with a token bucket. */
 export type RateQuota = 'network_requests_per_min' | 'api_calls_per_hour' | 'disk_io_mb_per_s';
@@ -62,3 +63,8 @@ export const RATE_QUOTAS: readonly RateQuota[] = [
   'api_calls_per_hour',
   'disk_io_mb_per_s',
 ];
+
+/** The rate as a token bucket the quota engine keeps: capacity, and `limit` (in bucket units) per window. */
+export function bucketShape(spec: RateSpec): BucketShape {
+  return { capacity: spec.capacity, refill: spec.limit * spec.unitScale, windowMs: spec.windowMs };
+}

@@ -96,6 +96,17 @@ const OtelSection = z.strictObject({
   service_name: text().default('oacp-gateway'),
 });
 
+/** `cluster`: join gateways sharing a PostgreSQL store through etcd (docs/cluster.md). */
+const ClusterSection = z.strictObject({
+  etcd: z
+    .array(httpUrl(), { error: 'expected a list of etcd client URLs' })
+    .min(1, 'list at least one etcd URL'),
+  node_id: z
+    .string({ error: 'expected a node id' })
+    .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'a node id is 1-200 of A-Z a-z 0-9 . _ : -'),
+  ttl_seconds: positiveInt().default(3),
+});
+
 export const GatewayConfigSchema = z.strictObject({
   gateway: GatewaySection.default(GatewaySection.parse({})),
   sandbox: SandboxSection.default(SandboxSection.parse({})),
@@ -109,6 +120,7 @@ export const GatewayConfigSchema = z.strictObject({
   quotas: QuotasSectionSchema.default(QuotasSectionSchema.parse({})),
   /** The model gateway: providers, aliases, prices, budgets (docs/model-gateway.md). */
   models: ModelsSectionSchema.default(ModelsSectionSchema.parse({})),
+  cluster: ClusterSection.optional(),
 });
 
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;

@@ -50,7 +50,7 @@ export type MappedErrorCode =
   | CapabilityErrorCode
   | QuotaErrorCode
   | Extract<IdentityErrorCode, 'IDENTITY_AGENT_NAME_INVALID'>
-  | Extract<StoreErrorCode, 'STORE_CONFLICT'>
+  | Extract<StoreErrorCode, 'STORE_CONFLICT' | 'STORE_UNAVAILABLE'>
   | Extract<LogErrorCode, 'LOG_OUT_OF_RANGE'>;
 
 /** Status by code; a 500's message is never shown (the detail goes to the log). */
@@ -72,13 +72,14 @@ const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
   RUNTIME_POLICY_DENIED: 403,
   RUNTIME_POLICY_INVALID: 500,
   RUNTIME_QUOTA_EXCEEDED: 429,
+  RUNTIME_QUOTA_UNAVAILABLE: 503,
+  QUOTA_EXCEEDED: 429,
   RUNTIME_TOOL_FAILED: 502,
   RUNTIME_AGENT_NOT_RUNNING: 409,
   RUNTIME_AGENT_FAILED: 409,
   RUNTIME_AGENT_RESTARTING: 503,
   RUNTIME_AGENT_RUN_FAILED: 422,
   RUNTIME_CLOSED: 503,
-  QUOTA_EXCEEDED: 429,
   AGENT_NOT_FOUND: 404,
   AGENT_EXISTS: 409,
   AGENT_TRANSITION_INVALID: 409,
@@ -99,6 +100,7 @@ const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
   CAPABILITY_MANIFEST_UNSIGNED: 400,
   CAPABILITY_MANIFEST_SIGNATURE: 400,
   STORE_CONFLICT: 409,
+  STORE_UNAVAILABLE: 503,
   VAULT_NO_PARTITION: 404,
   VAULT_DESTROYED: 410,
   VAULT_KEY_INVALID: 400,

@@ -66,6 +66,18 @@ export function agentRoutes(services: GatewayServices): Route[] {
             `cannot ${transition} agent ${agent.name}: it is ${agent.state} (allowed from ${rule.from.join(', ')})`,
           );
         }
+        if (services.cluster !== undefined) {
+          // In a cluster the owner node runs the sandbox: record the change, stop any local one, announce it.
+          const next = await agents.transition(agent.id, transition);
+          if (transition !== 'start' && transition !== 'resume') {
+            await runtime.stop(agent.id);
+            for (const descendant of descendantsOf(await agents.list(), agent.id))
+              await runtime.stop(descendant.id);
+          }
+          await services.cluster.changed(agent.id);
+          services.logger.info(`agent ${transition}`, { agent: agent.name });
+          return c.json(agentView(next, runtime));
+        }
         if (transition === 'start' || transition === 'resume') {
           // The sandbox first: if the global policies refuse it, the agent keeps its state.
           await runtime.start(programOf(agent), c.get('span'));
@@ -80,11 +92,9 @@ export function agentRoutes(services: GatewayServices): Route[] {
         const next = await agents.transition(agent.id, transition);
         await runtime.stop(agent.id);
         if (transition === 'retire') {
-          services.quotas.forget(agent.id);
           // The directory retired the descendants with it; their sandboxes stop too.
           for (const descendant of descendantsOf(await agents.list(), agent.id)) {
             await runtime.stop(descendant.id);
-            services.quotas.forget(descendant.id);
           }
         }
         services.logger.info(`agent ${transition}`, { agent: agent.name });
@@ -94,6 +104,13 @@ export function agentRoutes(services: GatewayServices): Route[] {
 
     route('POST', '/v1/agents/:id/run', scopeOrSelf('agents:write'), async (c) => {
       const agent = await findAgent(services, c.req.param('id') ?? '');
+      // One hop at most: a request another node forwarded is answered here, never sent on again.
+      const forwarded = c.req.header(FORWARDED_HEADER) !== undefined;
+      const owner =
+        services.cluster !== undefined && !forwarded && runtime.status(agent.id).status === 'stopped'
+          ? await services.cluster.ownerElsewhere(agent.id)
+          : undefined;
+      if (owner !== undefined) return forward(c.req.raw, await c.var.readBody(), owner);
       const body = await parseBody(c, RunAgentSchema);
       if (agent.state !== 'running') {
         throw runtimeError(
@@ -117,9 +134,25 @@ export function agentRoutes(services: GatewayServices): Route[] {
 
     route('GET', '/v1/agents/:id/quota', scopeOrSelf('agents:read'), async (c) => {
       const agent = await findAgent(services, c.req.param('id') ?? '');
-      const usage = services.quotas.usage(agent.id);
-      const rates = services.quotas.ledger(agent.id, agent.manifest).usage();
-      return c.json({ agent: agent.id, ...usage, rates });
+      const usage = await services.quotas.usage(agent.id, agent.manifest);
+      return c.json({ agent: agent.id, ...usage });
     }),
   ];
+}
+
+const FORWARDED_HEADER = 'x-oacp-forwarded';
+
+/** Hands a request to the node that runs the agent, with the caller's credentials, and relays its answer. */
+async function forward(request: Request, body: Uint8Array, owner: URL): Promise<Response> {
+  const target = new URL(new URL(request.url).pathname, owner);
+  const headers = new Headers();
+  for (const [name, value] of request.headers) {
+    if (!['host', 'content-length', 'connection'].includes(name.toLowerCase())) headers.set(name, value);
+  }
+  headers.set(FORWARDED_HEADER, '1');
+  const answer = await fetch(target, { method: request.method, headers, body: Buffer.from(body) });
+  return new Response(await answer.arrayBuffer(), {
+    status: answer.status,
+    headers: { 'content-type': answer.headers.get('content-type') ?? 'application/json' },
+  });
 }

@@ -8,6 +8,7 @@ import type { Tracing } from '../observability/tracing.js';
 import type { AgentDirectory } from '../runtime/agent-directory.js';
 import type { AgentRuntime } from '../runtime/agent-runtime.js';
 import type { ContextAccess } from '../runtime/context-access.js';
+import type { GatewayCluster } from '../runtime/gateway-cluster.js';
 import type { GatewayQuotas } from '../runtime/quotas.js';
 import type { ToolCaller } from '../runtime/tool-caller.js';
 import type { ToolRegistry } from '../runtime/tool-registry.js';
@@ -29,6 +30,8 @@ export interface GatewayServices {
   readonly tools: ToolCaller;
   readonly context: ContextAccess;
   readonly quotas: GatewayQuotas;
+  /** Set when oacp.yaml has `cluster`: placement on etcd (docs/cluster.md). */
+  readonly cluster?: GatewayCluster;
   readonly auth: Authenticator;
   /** Tool credentials; the credentials routes answer 404 without it. */
   readonly credentials?: CredentialVault;

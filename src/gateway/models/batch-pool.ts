@@ -1,7 +1,5 @@
 import type { BudgetVerdict, ModelBudget, Reservation } from './budget.js';
 
-const TOKENS = /^llm_tokens\//;
-
 /**
  * A batch's budget, reserved whole before any item is sent: items draw their
  * own reservations from it (so each settles on its own usage), and what no
@@ -41,25 +39,27 @@ export class BatchPool {
     }
     this.#tokens -= tokens;
     this.#cost -= costMicros;
-    const holds = this.reservation.holds.map((hold) => ({
-      ...hold,
-      amount: TOKENS.test(hold.resource) ? tokens : costMicros,
-    }));
     return {
       effect: 'allow',
       reason: "drawn from the batch's reservation",
-      reservation: { tokens, costMicros, holds },
+      reservation: this.#slice(tokens, costMicros),
     };
   }
 
   /** Gives back what no item drew. */
   async close(): Promise<void> {
-    const holds = this.reservation.holds.map((hold) => ({
-      ...hold,
-      amount: TOKENS.test(hold.resource) ? this.#tokens : this.#cost,
-    }));
+    const rest = this.#slice(this.#tokens, this.#cost);
     this.#tokens = 0;
     this.#cost = 0;
-    await this.budget.settle({ tokens: 0, costMicros: 0, holds }, 0, 0);
+    await this.budget.release(rest);
+  }
+
+  #slice(tokens: number, costMicros: number): Reservation {
+    return {
+      tokens,
+      costMicros,
+      tokenParts: { parts: this.reservation.tokenParts.parts.map((part) => ({ ...part, amount: tokens })) },
+      costParts: { parts: this.reservation.costParts.parts.map((part) => ({ ...part, amount: costMicros })) },
+    };
   }
 }

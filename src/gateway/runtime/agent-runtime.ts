@@ -1,5 +1,5 @@
 import type { Span } from '@opentelemetry/api';
-import type { QuotaLedger } from '../../airlock/quota/ledger.js';
+import { QuotaLedger } from '../../airlock/quota/ledger.js';
 import type { Usage } from '../../airlock/sandbox.js';
 import type { HostBindings } from '../../airlock/wasm/host-bindings.js';
 import type { StandardTier } from '../../airlock/wasm/standard-tier.js';
@@ -156,7 +156,8 @@ export class AgentRuntime {
     }
     const process: AgentProcess = {
       program,
-      ledger: this.parts.quotas.ledger(program.did, program.manifest),
+      // Rates are charged on the quota engine by the bindings (tool calls, fetch); the sandbox meters per request.
+      ledger: new QuotaLedger(program.manifest.quotas, undefined, { rates: 'elsewhere' }),
       sandbox: undefined,
       status: 'restarting',
       queue: Promise.resolve(),
@@ -293,7 +294,6 @@ export class AgentRuntime {
         }
         const finishedAt = new Date();
         const usage = outcome.ok ? outcome.usage : difference(before, sandbox.usage());
-        this.parts.quotas.noteNetworkRequests(program, usage.egressRequests);
         const errorCode = outcome.ok ? undefined : codeOf(outcome.error);
         const receipt = await this.parts.receipts.execution(
           {
@@ -408,6 +408,7 @@ export class AgentRuntime {
                 this.parts.metrics.security('warning', 'egress_denied');
                 throw new Error(`fetch to ${url.origin} denied by global policy: ${decision.reason}`);
               }
+              await this.parts.quotas.admitNetworkRequest(agent(), agent().manifest);
               return egress(request);
             },
           }),

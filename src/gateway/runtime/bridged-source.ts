@@ -3,7 +3,6 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { sha256Hex } from '../../core/digest.js';
 import { createBridge } from '../../mcp/bridge.js';
-import { CallRateQuota } from '../../mcp/call-quota.js';
 import { toRecord } from '../../mcp/call-recorder.js';
 import type { McpRunOptions } from '../../mcp/options.js';
 import { ReceiptSlot } from '../../mcp/receipt-slot.js';
@@ -85,7 +84,7 @@ export async function bridgedSource(config: BridgedSourceOptions): Promise<McpTo
     pins: new ToolPins({ path: options.pins ?? join(config.home, 'mcp', 'pins', `${server}.json`) }),
     ...(options.policy === undefined ? {} : { policy: new PolicyEngine(loadPolicyFile(options.policy)) }),
     ...(options.tools.length === 0 ? {} : { tools: toolFilterFromFlag(options.tools) }),
-    ...(options.quotaCalls === undefined ? {} : { quota: new CallRateQuota(options.quotaCalls) }),
+    // quota_calls is charged by the gateway's quota engine (shared, persistent), not a bucket in this process.
     onEvent: (event) => config.logger.info('mcp bridge event', { server, ...event }),
   });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();

@@ -15,8 +15,9 @@ export interface ToolContext {
   /**
    * Charges LLM tokens to the agent's budget; throws a quota refusal (HTTP 429,
    * quota `agent.llm_tokens`) when the budget or the per-request cap would be exceeded.
+   * Await it: the budget is kept in the store, and the charge is only made once it resolves.
    */
-  chargeTokens(tokens: number): void;
+  chargeTokens(tokens: number): Promise<void>;
   /**
    * The credentials stored for this agent and tool (docs/context-vault.md), read
    * when asked for. Put them into the outgoing request's headers or the

@@ -9,6 +9,8 @@ export type RuntimeErrorCode =
   | 'RUNTIME_TOOL_DENIED'
   | 'RUNTIME_TOOL_FAILED'
   | 'RUNTIME_QUOTA_EXCEEDED'
+  /** The quota store could not answer: the call is refused (fail closed), HTTP 503. */
+  | 'RUNTIME_QUOTA_UNAVAILABLE'
   | 'RUNTIME_POLICY_DENIED'
   | 'RUNTIME_POLICY_INVALID'
   | 'RUNTIME_AGENT_NOT_RUNNING'

@@ -1,9 +1,10 @@
-import { type Clock, monotonicClock } from '../../airlock/quota/clock.js';
-import { QuotaLedger } from '../../airlock/quota/ledger.js';
-import { TokenBucket } from '../../airlock/quota/token-bucket.js';
+import { type QuotaEngine, type QuotaRequest, STORE_QUOTA } from '../../airlock/quota/engine.js';
+import type { RateUsage } from '../../airlock/quota/ledger.js';
+import { bucketShape, RATE_QUOTAS, type RateQuota, rateSpec } from '../../airlock/quota/rate-quotas.js';
 import type { Manifest } from '../../capability/manifest.js';
+import type { BucketShape } from '../../store/types.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
-import { quotaRefusal } from './errors.js';
+import { quotaRefusal, RuntimeError } from './errors.js';
 
 export interface GatewayQuotaOptions {
   /** Calls per minute per tool, across all agents. */
@@ -12,96 +13,111 @@ export interface GatewayQuotaOptions {
   readonly apiKeyCallsPerMinute?: number;
   /** LLM tokens an agent may be charged in total (the budget field); unlimited when absent. */
   readonly llmTokenBudget?: number;
+  /** Calls per minute one agent may make to one MCP server (`mcp.servers[].quota_calls`), by server name. */
+  readonly servers?: Readonly<Record<string, number>>;
 }
 
-/** Who a call is charged to. */
 /** An agent as quotas see it: counted by did, labelled by name in metrics. */
 export interface QuotaAgent {
   readonly did: string;
   readonly name: string;
 }
 
+/** Who a tool call is charged to. */
 export interface QuotaSubject {
   readonly agent: QuotaAgent;
   readonly manifest: Manifest;
+  /** The tool as the gateway's registry names it (`echo`, `<server>.<tool>` for MCP tools). */
   readonly tool: string;
+  /** The MCP server the tool comes from; absent for native tools. */
+  readonly server?: string;
   readonly apiKey?: { readonly id: string; readonly callsPerMinute?: number };
-  /** The agent's api_calls_per_hour was already taken (by the sandbox's host bridge, which shares this ledger). */
-  readonly agentAlreadyCharged?: boolean;
 }
 
-/** How much one agent has used, for the API and for checking consistency after a restart. */
+/** How much one agent has used, for the API. */
 export interface AgentQuotaUsage {
   readonly toolCalls: number;
   readonly llmTokens: number;
   readonly llmTokenBudget?: number;
+  readonly rates: Readonly<Record<RateQuota, RateUsage>>;
 }
 
 /**
- * The Airlock's quotas as the gateway applies them: per agent (the manifest's
- * rate quotas, in one QuotaLedger shared with the agent's sandbox), per tool,
- * per API key, and the agent's LLM-token budget. A call is checked against
- * every quota before any is charged, so a refusal costs nothing; the refusal
- * names the quota that said no.
+ * Bucket keys: the same string on every node and across restarts, so state
+ * in the store is found again. Tools are keyed by the registry's name, which
+ * is what `oacp.yaml quotas.tools` and the gateway's receipts call them.
+ */
+export const quotaKeys = {
+  agent: (did: string, rate: RateQuota | 'llm_tokens') => `agent:${did}:${rate}`,
+  tool: (name: string) => `tool:${name}:calls_per_min`,
+  apiKey: (id: string) => `api_key:${id}:calls_per_min`,
+  server: (name: string, did: string) => `mcp_server:${name}:${did}:calls_per_min`,
+};
+
+const UNLIMITED = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The gateway's quotas (per agent from its manifest, per tool, per API key,
+ * the agent's LLM-token budget), all kept by one QuotaEngine on the store: a
+ * restart, a crash or another gateway on the same PostgreSQL sees the same
+ * buckets. A call reserves from every bucket it is subject to at once, so a
+ * refusal costs nothing; the refusal names the quota that said no. If the
+ * engine cannot answer, the call is refused.
  */
 export class GatewayQuotas {
-  private readonly agents = new Map<string, { ledger: QuotaLedger; manifest: Manifest }>();
-  private readonly tools = new Map<string, TokenBucket>();
-  private readonly keys = new Map<string, { bucket: TokenBucket; perMinute: number }>();
-  private readonly tokens = new Map<string, number>();
-  private readonly calls = new Map<string, number>();
-
   constructor(
     private readonly options: GatewayQuotaOptions,
     private readonly metrics: GatewayMetrics,
-    private readonly clock: Clock = monotonicClock,
+    readonly engine: QuotaEngine,
   ) {}
 
-  /** The agent's ledger (shared with its sandbox so fetches and tool calls draw on one budget), by did. */
-  ledger(agent: string, manifest: Manifest): QuotaLedger {
-    const known = this.agents.get(agent);
-    if (known !== undefined && known.manifest === manifest) return known.ledger;
-    const ledger = new QuotaLedger(manifest.quotas, this.clock);
-    this.agents.set(agent, { ledger, manifest });
-    return ledger;
+  /** The buckets one tool call draws on, one token each. */
+  toolCallRequests(subject: QuotaSubject): QuotaRequest[] {
+    const requests = [this.agentRate(subject.agent.did, subject.manifest, 'api_calls_per_hour', 1)];
+    const toolLimit = this.options.tools?.[subject.tool];
+    if (toolLimit !== undefined) {
+      requests.push(perMinute(quotaKeys.tool(subject.tool), `tool.${subject.tool}.calls_per_min`, toolLimit));
+    }
+    const serverLimit = subject.server === undefined ? undefined : this.options.servers?.[subject.server];
+    if (subject.server !== undefined && serverLimit !== undefined) {
+      requests.push(
+        perMinute(
+          quotaKeys.server(subject.server, subject.agent.did),
+          `mcp.${subject.server}.quota_calls`,
+          serverLimit,
+        ),
+      );
+    }
+    const keyLimit = subject.apiKey?.callsPerMinute ?? this.options.apiKeyCallsPerMinute;
+    if (subject.apiKey !== undefined && keyLimit !== undefined) {
+      requests.push(
+        perMinute(
+          quotaKeys.apiKey(subject.apiKey.id),
+          `api_key.${subject.apiKey.id}.calls_per_min`,
+          keyLimit,
+        ),
+      );
+    }
+    return requests;
   }
 
-  /** Checks every quota the call is subject to, then charges them all; throws a quota refusal naming the first that refuses. */
-  admitToolCall(subject: QuotaSubject): void {
-    const ledger = this.ledger(subject.agent.did, subject.manifest);
-    const toolLimit = this.options.tools?.[subject.tool];
-    const toolBucket = toolLimit === undefined ? undefined : this.toolBucket(subject.tool, toolLimit);
-    const key = subject.apiKey === undefined ? undefined : this.keyBucket(subject.apiKey);
-
-    if (subject.agentAlreadyCharged !== true) {
-      const agentCheck = ledger.check('api_calls_per_hour');
-      if (agentCheck.effect === 'deny') {
-        throw quotaRefusal('agent.api_calls_per_hour', `agent ${subject.agent.name}: ${agentCheck.reason}`);
-      }
-    }
-    if (toolBucket !== undefined && toolLimit !== undefined && toolBucket.available() < 1) {
-      throw quotaRefusal(
-        `tool.${subject.tool}.calls_per_min`,
-        `quota tool.${subject.tool}.calls_per_min exceeded: limit ${toolLimit}/min`,
-        toolBucket.msUntil(1),
-      );
-    }
-    if (key !== undefined && subject.apiKey !== undefined && key.bucket.available() < 1) {
-      throw quotaRefusal(
-        `api_key.${subject.apiKey.id}.calls_per_min`,
-        `quota api_key.${subject.apiKey.id}.calls_per_min exceeded: limit ${key.perMinute}/min`,
-        key.bucket.msUntil(1),
-      );
-    }
-    if (subject.agentAlreadyCharged !== true) ledger.consume('api_calls_per_hour');
-    toolBucket?.tryTake(1);
-    key?.bucket.tryTake(1);
-    this.calls.set(subject.agent.did, (this.calls.get(subject.agent.did) ?? 0) + 1);
+  /** Reserves every quota the call is subject to, or none; throws a quota refusal naming the one that said no. */
+  async admitToolCall(subject: QuotaSubject): Promise<void> {
+    await this.admit(this.toolCallRequests(subject), `agent ${subject.agent.name}`);
     this.metrics.quotaConsumed.inc({ resource: 'tool_calls', agent: subject.agent.name });
   }
 
+  /** One `fetch` from the agent's sandbox, against its network_requests_per_min. */
+  async admitNetworkRequest(agent: QuotaAgent, manifest: Manifest): Promise<void> {
+    await this.admit(
+      [this.agentRate(agent.did, manifest, 'network_requests_per_min', 1)],
+      `agent ${agent.name}`,
+    );
+    this.metrics.quotaConsumed.inc({ resource: 'network_requests', agent: agent.name });
+  }
+
   /** Charges LLM tokens: refused beyond the manifest's per-request cap or the agent's total budget. */
-  chargeTokens(agent: QuotaAgent, manifest: Manifest, tokens: number): void {
+  async chargeTokens(agent: QuotaAgent, manifest: Manifest, tokens: number): Promise<void> {
     if (!Number.isInteger(tokens) || tokens < 0)
       throw new RangeError('tokens must be a non-negative integer');
     const perRequest = manifest.quotas.llm_tokens_per_request;
@@ -111,77 +127,67 @@ export class GatewayQuotas {
         `quota llm_tokens_per_request exceeded: ${tokens} tokens in one request, limit ${perRequest}`,
       );
     }
-    const used = this.tokens.get(agent.did) ?? 0;
-    const budget = this.options.llmTokenBudget;
-    if (budget !== undefined && used + tokens > budget) {
-      throw quotaRefusal(
-        'agent.llm_tokens',
-        `quota llm_tokens exceeded for agent ${agent.name}: ${used} of ${budget} used, ${tokens} more asked`,
-      );
-    }
-    this.tokens.set(agent.did, used + tokens);
+    await this.admit([{ ...this.tokenBudget(agent.did), amount: tokens }], `agent ${agent.name}`);
     this.metrics.quotaConsumed.inc({ resource: 'llm_tokens', agent: agent.name }, tokens);
   }
 
-  /** Records network requests the sandbox made (its ledger already enforced them), for the metric. */
-  noteNetworkRequests(agent: QuotaAgent, count: number): void {
-    if (count > 0) this.metrics.quotaConsumed.inc({ resource: 'network_requests', agent: agent.name }, count);
-  }
-
-  usage(agentDid: string): AgentQuotaUsage {
+  async usage(agent: string, manifest: Manifest): Promise<AgentQuotaUsage> {
+    const rates = {} as Record<RateQuota, RateUsage>;
+    for (const rate of RATE_QUOTAS) {
+      const request = this.agentRate(agent, manifest, rate, 0);
+      const used = await this.engine.usage(request.key, request.shape);
+      rates[rate] = { limit: request.label, ...used };
+    }
+    const tokens = this.tokenBudget(agent);
     const budget = this.options.llmTokenBudget;
     return {
-      toolCalls: this.calls.get(agentDid) ?? 0,
-      llmTokens: this.tokens.get(agentDid) ?? 0,
+      toolCalls: rates.api_calls_per_hour.used,
+      llmTokens: (await this.engine.usage(tokens.key, tokens.shape)).used,
       ...(budget === undefined ? {} : { llmTokenBudget: budget }),
+      rates,
     };
   }
 
-  /**
-   * Replays consumption recorded before a restart (counted from the receipts in
-   * the log), so a crash does not hand out a fresh quota.
-   */
-  restore(
-    agent: QuotaAgent,
-    manifest: Manifest,
-    toolCalls: number,
-    perTool: ReadonlyMap<string, number>,
-  ): void {
-    const ledger = this.ledger(agent.did, manifest);
-    const available = ledger.usage().api_calls_per_hour.available;
-    if (toolCalls > 0) ledger.consume('api_calls_per_hour', Math.min(toolCalls, available));
-    this.calls.set(agent.did, (this.calls.get(agent.did) ?? 0) + toolCalls);
-    if (toolCalls > 0)
-      this.metrics.quotaConsumed.inc({ resource: 'tool_calls', agent: agent.name }, toolCalls);
-    for (const [tool, count] of perTool) {
-      const limit = this.options.tools?.[tool];
-      if (limit === undefined) continue;
-      const bucket = this.toolBucket(tool, limit);
-      bucket.tryTake(Math.min(count, Math.floor(bucket.available())));
+  private async admit(requests: readonly QuotaRequest[], who: string): Promise<void> {
+    const admission = await this.engine.reserve(requests);
+    if (admission.ok) return;
+    const { quota, reason, retryAfterMs } = admission.refusal;
+    if (quota === STORE_QUOTA) {
+      throw new RuntimeError('RUNTIME_QUOTA_UNAVAILABLE', `${who}: ${reason}`, { quota });
     }
+    throw quotaRefusal(quota, `${who}: ${reason}`, retryAfterMs);
   }
 
-  forget(agentDid: string): void {
-    this.agents.delete(agentDid);
+  private agentRate(did: string, manifest: Manifest, rate: RateQuota, amount: number): QuotaRequest {
+    const spec = rateSpec(manifest.quotas, rate);
+    return {
+      key: quotaKeys.agent(did, rate),
+      quota: `agent.${rate}`,
+      label: spec.label,
+      shape: bucketShape(spec),
+      amount,
+    };
   }
 
-  private toolBucket(tool: string, perMinute: number): TokenBucket {
-    let bucket = this.tools.get(tool);
-    if (bucket === undefined) {
-      bucket = new TokenBucket(perMinute, perMinute / 60_000, this.clock);
-      this.tools.set(tool, bucket);
-    }
-    return bucket;
+  private tokenBudget(did: string): Omit<QuotaRequest, 'amount'> {
+    const budget = this.options.llmTokenBudget;
+    // A budget is a bucket that never refills; without one the bucket only counts.
+    const shape: BucketShape = { capacity: budget ?? UNLIMITED, refill: 0, windowMs: 1 };
+    return {
+      key: quotaKeys.agent(did, 'llm_tokens'),
+      quota: 'agent.llm_tokens',
+      label: budget === undefined ? 'unlimited' : `${budget} tokens in total`,
+      shape,
+    };
   }
+}
 
-  private keyBucket(key: { readonly id: string; readonly callsPerMinute?: number }) {
-    const perMinute = key.callsPerMinute ?? this.options.apiKeyCallsPerMinute;
-    if (perMinute === undefined) return undefined;
-    let entry = this.keys.get(key.id);
-    if (entry === undefined || entry.perMinute !== perMinute) {
-      entry = { bucket: new TokenBucket(perMinute, perMinute / 60_000, this.clock), perMinute };
-      this.keys.set(key.id, entry);
-    }
-    return entry;
-  }
+function perMinute(key: string, quota: string, limit: number): QuotaRequest {
+  return {
+    key,
+    quota,
+    label: `${limit}/min`,
+    shape: { capacity: limit, refill: limit, windowMs: 60_000 },
+    amount: 1,
+  };
 }

@@ -126,7 +126,7 @@ export class ToolCaller {
     const startedAt = new Date();
     const startedMs = performance.now();
     const args = asRecord(input.arguments);
-    const gate = this.admit(entry, input, args);
+    const gate = await this.admit(entry, input, args);
     const base = this.record(entry, input, args, gate.checks, startedAt);
     if (gate.refusal !== undefined) {
       const receipt = await this.parts.receipts.toolCall(
@@ -223,14 +223,14 @@ export class ToolCaller {
     const prior: PriorChecks = {
       tools: decideTool(input.agent.manifest.capabilities.tools, entry.name),
       policy: this.policy(entry, input, asRecord(input.arguments)),
-      quota: () => {
+      quota: async () => {
         try {
-          this.parts.quotas.admitToolCall({
+          await this.parts.quotas.admitToolCall({
             agent: input.agent,
             manifest: input.agent.manifest,
             tool: entry.name,
+            server: entry.server,
             ...(input.apiKey === undefined ? {} : { apiKey: input.apiKey }),
-            agentAlreadyCharged: input.channel === 'sandbox',
           });
           return { effect: 'allow', reason: 'within quota' };
         } catch (error) {
@@ -273,11 +273,15 @@ export class ToolCaller {
   }
 
   /** The gateway's checks in order; the first refusal stops them. */
-  private admit(
+  private async admit(
     entry: ResolvedTool,
     input: ToolCallInput,
     args: Readonly<Record<string, unknown>>,
-  ): { decision: { effect: 'allow' | 'deny'; reason: string }; checks: CallChecks; refusal?: RuntimeError } {
+  ): Promise<{
+    decision: { effect: 'allow' | 'deny'; reason: string };
+    checks: CallChecks;
+    refusal?: RuntimeError;
+  }> {
     const checks: { -readonly [K in keyof CallChecks]: CallChecks[K] } = {};
     const deny = (reason: string, refusal: RuntimeError) => ({
       decision: { effect: 'deny' as const, reason },
@@ -301,12 +305,12 @@ export class ToolCaller {
         return deny(policy.reason, runtimeError('RUNTIME_POLICY_DENIED', policy.reason));
       }
       try {
-        this.parts.quotas.admitToolCall({
+        await this.parts.quotas.admitToolCall({
           agent: input.agent,
           manifest: input.agent.manifest,
           tool: entry.name,
+          ...(entry.kind === 'mcp' ? { server: entry.server } : {}),
           ...(input.apiKey === undefined ? {} : { apiKey: input.apiKey }),
-          agentAlreadyCharged: input.channel === 'sandbox',
         });
         checks.quota = { effect: 'allow', reason: 'within quota' };
       } catch (error) {

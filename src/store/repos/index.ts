@@ -7,7 +7,7 @@ import { apiKeyRepo } from './api-keys.js';
 import { checkpointRepo } from './checkpoints.js';
 import { contextRepo } from './context.js';
 import { credentialRepo } from './credentials.js';
-import { quotaCounterRepo } from './quotas.js';
+import { quotaBucketRepo } from './quota-buckets.js';
 import { securityEventRepo } from './security-events.js';
 
 /** The repositories over one Sql: the store's own, or a transaction's. */
@@ -19,7 +19,7 @@ export function createRepos(sql: Sql, dialect: Dialect): Repos {
     accessLog: accessLogRepo(sql),
     credentials: credentialRepo(sql),
     apiKeys: apiKeyRepo(sql),
-    quotas: quotaCounterRepo(sql),
+    quotaBuckets: quotaBucketRepo(sql, dialect),
     securityEvents: securityEventRepo(sql),
   };
 }

@@ -2,19 +2,25 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { StoreQuotaEngine } from '../../../src/airlock/quota/store-engine.js';
 import { OacpClient } from '../../../src/client/index.js';
 import { ApiKeys } from '../../../src/gateway/apikeys/api-keys.js';
+import { ModelBudget } from '../../../src/gateway/models/budget.js';
 import { defaultStorePath, openStore } from '../../../src/store/open-store.js';
 import { adminKey, type ChildGateway, startChild } from '../service/child-gateway.js';
 import { freshHome } from '../service/node-home.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const HOUR = 3_600_000;
+const BUDGET = 5000;
 
+/** Tokens taken from the agent's hourly model bucket over its life, refunds subtracted. */
 async function usedTokens(home: string, agent: string): Promise<number> {
   const store = await openStore(defaultStorePath(home));
   try {
-    return await store.quotas.used(agent, 'llm_tokens/hour', Math.floor(Date.now() / HOUR) * HOUR);
+    const engine = new StoreQuotaEngine(store);
+    const shape = { capacity: BUDGET, refill: BUDGET, windowMs: HOUR };
+    return (await engine.usage(ModelBudget.key(agent, 'llm_tokens_per_hour'), shape)).used;
   } finally {
     await store.close();
   }
@@ -44,7 +50,7 @@ describe('model budget across kill -9 between reservation and settlement', () =>
         sandbox: { capabilities: { models: { allow: ['*'] } } },
         models: {
           providers: [{ name: 'slow', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
-          budgets: { tokens_per_hour: 5000 },
+          budgets: { tokens_per_hour: BUDGET },
         },
       }),
     );

@@ -36,7 +36,7 @@ async function inParallel<T>(
  * restarted on the same home, twice. Every receipt a client was given
  * must be in the log byte for byte, the log must verify (signed checkpoint,
  * tiles that hash to its root, an inclusion proof per receipt), and the
- * agent's quota must count exactly the allowed calls the log holds.
+ * agent's quota must count the allowed calls the log holds (plus those in flight at a kill).
  */
 describe('gateway crash (kill -9 under load)', () => {
   const cleanup: Array<() => void> = [];
@@ -122,7 +122,8 @@ describe('gateway crash (kill -9 under load)', () => {
       Buffer.from(opened.value.checkpoint.root),
     );
 
-    // The quota replayed from the log counts every allowed call the log holds for the agent.
+    // The quota kept in the store counts every allowed call the log holds for the agent, plus at most
+    // the calls in flight at each kill (charged before they ran; the safe side: never a fresh quota).
     let logged = 0;
     await inParallel(
       Array.from({ length: size }, (_, index) => index),
@@ -134,7 +135,8 @@ describe('gateway crash (kill -9 under load)', () => {
       },
     );
     const quota = await client.quota(agentId);
-    expect(quota.toolCalls).toBe(logged);
+    expect(quota.toolCalls).toBeGreaterThanOrEqual(logged);
+    expect(quota.toolCalls).toBeLessThanOrEqual(logged + 8 * ROUNDS);
     expect(quota.toolCalls).toBeGreaterThanOrEqual(acked.size);
     final.process.kill('SIGTERM');
     await final.exited;

@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { StoreQuotaEngine } from '../../../src/airlock/quota/store-engine.js';
 import { StandardTier } from '../../../src/airlock/wasm/standard-tier.js';
 import { verifyReceiptEnvelope } from '../../../src/attest/verify-receipt.js';
 import { ManifestSchema } from '../../../src/capability/manifest.js';
@@ -21,6 +23,8 @@ import { ToolRegistry } from '../../../src/gateway/runtime/tool-registry.js';
 import { didKeyFromPublicKey } from '../../../src/identity/did-key.js';
 import { defaultPolicyEngine } from '../../../src/mcp/default-policy.js';
 import { OacpNode } from '../../../src/node/oacp-node.js';
+import { openStore } from '../../../src/store/open-store.js';
+import type { Store } from '../../../src/store/types.js';
 import { freshHome } from './node-home.js';
 
 const signer = keySigner(generateEd25519().privateKey);
@@ -43,12 +47,15 @@ describe('gateway runtime', () => {
   let home: Awaited<ReturnType<typeof freshHome>>;
   let node: OacpNode;
   let tier: StandardTier;
+  let store: Store;
   beforeEach(async () => {
     home = await freshHome();
     node = await OacpNode.open(home.home, home.env);
+    store = await openStore(join(home.home, 'gateway.db'));
     tier ??= await StandardTier.create();
   });
   afterEach(async () => {
+    await store.close();
     await node.close();
     home.remove();
   });
@@ -70,14 +77,14 @@ describe('gateway runtime', () => {
       defineTool({
         name: 'llm',
         input: z.object({ tokens: z.number().int() }),
-        run: ({ tokens }, ctx) => {
-          ctx.chargeTokens(tokens);
+        run: async ({ tokens }, ctx) => {
+          await ctx.chargeTokens(tokens);
           return { ok: true };
         },
       }),
     );
     const globalPolicy = new GatewayPolicy(loadGlobalPolicies(options.policy ?? DEFAULT_GLOBAL_POLICY));
-    const quotas = new GatewayQuotas(options.quotas ?? {}, metrics);
+    const quotas = new GatewayQuotas(options.quotas ?? {}, metrics, new StoreQuotaEngine(store));
     const receipts = new ReceiptRecorder(node, metrics);
     const tracing = Tracing.create();
     const signerOf = async () => signer;
@@ -228,7 +235,10 @@ describe('gateway runtime', () => {
     await expect(
       tools.call({ tool: 'echo', arguments: { text: 'x' }, agent, channel: 'api-key', apiKey: key }),
     ).rejects.toMatchObject({ details: { quota: 'api_key.k9.calls_per_min' } });
-    const tight = program({ quotas: { api_calls_per_hour: 1, burst: 0 } });
+    const tight = program({
+      did: didKeyFromPublicKey(keySigner(generateEd25519().privateKey).publicKey),
+      quotas: { api_calls_per_hour: 1, burst: 0 },
+    });
     await tools.call({ tool: 'echo', arguments: { text: 'x' }, agent: tight, channel: 'api-key' });
     await expect(
       tools.call({ tool: 'echo', arguments: { text: 'x' }, agent: tight, channel: 'api-key' }),

@@ -1,0 +1,168 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { QuotasSchema } from '../../capability/manifest.js';
+import { openStore } from '../../store/open-store.js';
+import type { QuotaRequest } from './engine.js';
+import { bucketShape, rateSpec } from './rate-quotas.js';
+import { StoreQuotaEngine } from './store-engine.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'oacp-quota-engine-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+
+async function engine(path = join(dir, `q${++files}.db`)) {
+  let now = 1_700_000_000_000;
+  const store = await openStore(path);
+  return {
+    path,
+    store,
+    engine: new StoreQuotaEngine(store, () => now),
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+function hourly(limit: number, burst: number, amount = 1): QuotaRequest {
+  const spec = rateSpec(QuotasSchema.parse({ api_calls_per_hour: limit, burst }), 'api_calls_per_hour');
+  return {
+    key: 'agent:a:api_calls_per_hour',
+    quota: 'agent.api_calls_per_hour',
+    label: spec.label,
+    shape: bucketShape(spec),
+    amount,
+  };
+}
+
+const perMinute = (key: string, limit: number): QuotaRequest => ({
+  key,
+  quota: key,
+  label: `${limit}/min`,
+  shape: { capacity: limit, refill: limit, windowMs: 60_000 },
+  amount: 1,
+});
+
+describe('StoreQuotaEngine', () => {
+  it('lets spaced callers through exactly the limit: 4/hour, one call every 1.2 s, allows 4 of 11', async () => {
+    const { engine: e, advance, store } = await engine();
+    const outcomes: boolean[] = [];
+    for (let i = 0; i < 11; i++) {
+      outcomes.push((await e.reserve([hourly(4, 0)])).ok);
+      advance(1_200);
+    }
+    expect(outcomes.filter(Boolean)).toHaveLength(4);
+    const refusal = await e.reserve([hourly(4, 0)]);
+    expect(refusal).toMatchObject({
+      ok: false,
+      refusal: {
+        quota: 'agent.api_calls_per_hour',
+        reason: expect.stringMatching(
+          /^quota agent.api_calls_per_hour exceeded: limit 4\/hour; retry in \d+ ms$/,
+        ),
+      },
+    });
+    expect(await e.usage('agent:a:api_calls_per_hour', hourly(4, 0).shape)).toEqual({
+      used: 4,
+      available: 0,
+      refused: 8,
+    });
+    await store.close();
+  });
+
+  it('gives limit + burst at once, then earns tokens back at the steady rate', async () => {
+    const { engine: e, advance, store } = await engine();
+    for (let i = 0; i < 6; i++) expect((await e.reserve([hourly(4, 2)])).ok).toBe(true);
+    expect((await e.reserve([hourly(4, 2)])).ok).toBe(false);
+    advance(899_999);
+    expect((await e.reserve([hourly(4, 2)])).ok).toBe(false);
+    advance(1);
+    expect((await e.reserve([hourly(4, 2)])).ok).toBe(true);
+    advance(100 * 3_600_000);
+    for (let i = 0; i < 6; i++) expect((await e.reserve([hourly(4, 2)])).ok).toBe(true);
+    expect((await e.reserve([hourly(4, 2)])).ok).toBe(false);
+    await store.close();
+  });
+
+  it('reserves from every bucket or from none: a refusal costs the others nothing', async () => {
+    const { engine: e, store } = await engine();
+    const tool = perMinute('tool:t', 1);
+    expect((await e.reserve([hourly(10, 0), tool])).ok).toBe(true);
+    const refused = await e.reserve([hourly(10, 0), tool]);
+    expect(refused).toMatchObject({ ok: false, refusal: { quota: 'tool:t', retryAfterMs: 60_000 } });
+    expect((await e.usage(hourly(10, 0).key, hourly(10, 0).shape)).used).toBe(1);
+    expect((await e.usage('tool:t', tool.shape)).refused).toBe(1);
+    await store.close();
+  });
+
+  it('settles to what was really used: a refund comes back, an overrun is a debt that refuses', async () => {
+    const { engine: e, store } = await engine();
+    const budget = (amount: number): QuotaRequest => ({
+      key: 'agent:a:llm_tokens',
+      quota: 'agent.llm_tokens',
+      label: '100 tokens in total',
+      shape: { capacity: 100, refill: 0, windowMs: 1 },
+      amount,
+    });
+    const first = await e.reserve([budget(50)]);
+    if (!first.ok) throw new Error('first reservation refused');
+    await e.settle(first.reservation, 20);
+    expect(await e.usage('agent:a:llm_tokens', budget(0).shape)).toMatchObject({ used: 20, available: 80 });
+    const second = await e.reserve([budget(80)]);
+    if (!second.ok) throw new Error('second reservation refused');
+    await e.settle(second.reservation, 90);
+    expect(await e.usage('agent:a:llm_tokens', budget(0).shape)).toMatchObject({ used: 110, available: 0 });
+    expect(await e.reserve([budget(1)])).toMatchObject({
+      ok: false,
+      refusal: { reason: 'quota agent.llm_tokens exceeded: limit 100 tokens in total; it does not refill' },
+    });
+    const third = await e.reserve([perMinute('k', 5)]);
+    if (!third.ok) throw new Error('third reservation refused');
+    await e.release(third.reservation);
+    expect((await e.usage('k', perMinute('k', 5).shape)).used).toBe(0);
+    await store.close();
+  });
+
+  it('refuses an amount larger than the bucket as never fitting, and a limit of 0 always', async () => {
+    const { engine: e, store } = await engine();
+    expect(await e.reserve([hourly(4, 0, 5)])).toMatchObject({
+      ok: false,
+      refusal: { reason: 'quota agent.api_calls_per_hour exceeded: limit 4/hour; this amount never fits' },
+    });
+    expect((await e.reserve([hourly(0, 10)])).ok).toBe(false);
+    expect((await e.reserve([{ ...hourly(4, 0), amount: Number.NaN }])).ok).toBe(false);
+    await store.close();
+  });
+
+  it('keeps its state across a restart: a used-up bucket stays used up', async () => {
+    const first = await engine();
+    for (let i = 0; i < 8; i++) expect((await first.engine.reserve([hourly(8, 0)])).ok).toBe(true);
+    await first.store.close();
+    const second = await engine(first.path);
+    expect((await second.engine.reserve([hourly(8, 0)])).ok).toBe(false);
+    await second.store.close();
+  });
+
+  it('fails closed: a store that cannot answer refuses, naming the store', async () => {
+    const { engine: e, store } = await engine();
+    await store.close();
+    const refusal = await e.reserve([hourly(4, 0)]);
+    expect(refusal).toMatchObject({
+      ok: false,
+      refusal: {
+        quota: 'quota.store',
+        reason: expect.stringMatching(
+          /^quota agent.api_calls_per_hour could not be checked in the store at .*q\d+\.db \(.*is closed.*\); refused$/,
+        ),
+      },
+    });
+  });
+
+  it('never hands out more than the bucket holds to concurrent callers', async () => {
+    const { engine: e, store } = await engine();
+    const results = await Promise.all(Array.from({ length: 40 }, () => e.reserve([perMinute('c', 10)])));
+    expect(results.filter((r) => r.ok)).toHaveLength(10);
+    await store.close();
+  });
+});

@@ -1,0 +1,141 @@
+import { describeError } from '../../core/errors.js';
+import type { BucketShape, QuotaBucketRepo, QuotaBucketRow, Store } from '../../store/types.js';
+import {
+  type Admission,
+  type BucketUsage,
+  type QuotaEngine,
+  type QuotaRequest,
+  type Reservation,
+  STORE_QUOTA,
+} from './engine.js';
+
+/** Milliseconds since the epoch: bucket state outlives the process, so its clock must too. */
+export type WallClock = () => number;
+
+class Refused extends Error {
+  constructor(readonly admission: Admission & { ok: false }) {
+    super(admission.refusal.reason);
+  }
+}
+
+/**
+ * The quota engine on the gateway's store (SQLite for one node, PostgreSQL
+ * for several). A reservation of several buckets runs in one transaction, so
+ * either every bucket is charged or none is; each take is one atomic SQL
+ * statement. Any store failure is a refusal (`quota.store`), never an allow.
+ */
+export class StoreQuotaEngine implements QuotaEngine {
+  constructor(
+    private readonly store: Pick<Store, 'transaction' | 'quotaBuckets' | 'location'>,
+    private readonly clock: WallClock = Date.now,
+  ) {}
+
+  async reserve(requests: readonly QuotaRequest[]): Promise<Admission> {
+    for (const request of requests) {
+      const invalid = invalidRequest(request);
+      if (invalid !== undefined) return refuse(request.quota, invalid);
+      if (request.amount > request.shape.capacity) {
+        return refuse(
+          request.quota,
+          `quota ${request.quota} exceeded: limit ${request.label}; this amount never fits`,
+        );
+      }
+    }
+    const now = this.now();
+    try {
+      // Rows are locked in key order, so two reservations over the same buckets cannot deadlock.
+      const ordered = [...requests].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      const takeAll = async (buckets: QuotaBucketRepo) => {
+        for (const request of ordered) {
+          const { taken, row } = await buckets.take(request.key, request.shape, request.amount, now);
+          if (!taken) throw new Refused(refusalFor(request, row, now));
+        }
+      };
+      // One bucket is one atomic statement already; several need a transaction to be all or none.
+      if (requests.length === 1) await takeAll(this.store.quotaBuckets);
+      else await this.store.transaction((tx) => takeAll(tx.quotaBuckets));
+      return { ok: true, reservation: { parts: requests } };
+    } catch (error) {
+      if (error instanceof Refused) {
+        // Counted on its own: a transaction that refused rolled back.
+        const refused = error.admission.refusal;
+        const part = requests.find((r) => r.quota === refused.quota);
+        if (part !== undefined) await this.countRefusal(part);
+        return error.admission;
+      }
+      return this.unavailable(requests[0]?.quota ?? 'quota', error);
+    }
+  }
+
+  async settle(reservation: Reservation, actual: number): Promise<void> {
+    if (!Number.isFinite(actual) || actual < 0) throw new RangeError('actual must be a non-negative number');
+    const now = this.now();
+    await this.store.transaction(async (tx) => {
+      for (const part of reservation.parts) {
+        if (part.amount !== actual) await tx.quotaBuckets.adjust(part.key, part.amount - actual, now);
+      }
+    });
+  }
+
+  release(reservation: Reservation): Promise<void> {
+    return this.settle(reservation, 0);
+  }
+
+  async usage(key: string, shape: BucketShape): Promise<BucketUsage> {
+    const row = await this.store.quotaBuckets.get(key);
+    if (row === undefined) return { used: 0, available: Math.floor(shape.capacity), refused: 0 };
+    return {
+      used: row.used,
+      available: Math.max(0, Math.floor(levelAt(row, this.now()))),
+      refused: row.refused,
+    };
+  }
+
+  private async countRefusal(request: QuotaRequest): Promise<void> {
+    // Best effort, outside the rolled-back transaction: the count is for the usage view; the refusal stands either way.
+    await this.store.quotaBuckets.noteRefusal(request.key).catch(() => undefined);
+  }
+
+  private unavailable(quota: string, error: unknown): Admission {
+    return refuse(
+      STORE_QUOTA,
+      `quota ${quota} could not be checked in the store at ${this.store.location} (${describeError(error)}); refused`,
+    );
+  }
+
+  private now(): number {
+    return Math.floor(this.clock());
+  }
+}
+
+function refuse(quota: string, reason: string, retryAfterMs?: number): Admission & { ok: false } {
+  return { ok: false, refusal: { quota, reason, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) } };
+}
+
+function refusalFor(
+  request: QuotaRequest,
+  row: QuotaBucketRow | undefined,
+  now: number,
+): Admission & { ok: false } {
+  const level = row === undefined ? 0 : levelAt(row, now);
+  const missing = request.amount - level;
+  const { refill, windowMs } = request.shape;
+  const wait = refill > 0 ? Math.max(0, Math.ceil((missing * windowMs) / refill)) : undefined;
+  const when = wait === undefined ? '; it does not refill' : `; retry in ${wait} ms`;
+  return refuse(request.quota, `quota ${request.quota} exceeded: limit ${request.label}${when}`, wait);
+}
+
+function levelAt(row: QuotaBucketRow, now: number): number {
+  return Math.min(row.capacity, row.tokens + (Math.max(0, now - row.updatedAt) * row.refill) / row.windowMs);
+}
+
+function invalidRequest(request: QuotaRequest): string | undefined {
+  if (!Number.isFinite(request.amount) || request.amount < 0)
+    return `amount for ${request.quota} must be a non-negative number`;
+  const { capacity, refill, windowMs } = request.shape;
+  const finite = [capacity, refill, windowMs].every((n) => Number.isFinite(n) && n >= 0);
+  if (!finite || !Number.isInteger(windowMs) || windowMs < 1) {
+    return `quota ${request.quota} has an invalid limit`;
+  }
+  return undefined;
+}

@@ -1,0 +1,297 @@
+import { type Campaign, type Election, Etcd3, type Lease, type Watcher } from 'etcd3';
+import { describeError } from '../core/errors.js';
+import { clusterError } from './errors.js';
+import { type ClusterKeys, clusterKeys, validSegment } from './keys.js';
+import type { Member } from './member.js';
+import { planPlacement } from './placement.js';
+import { readMembers, readPlacements } from './status.js';
+
+export interface ClusterNodeOptions {
+  /** etcd client URLs (`http://127.0.0.1:2379`). */
+  readonly endpoints: readonly string[];
+  readonly nodeId: string;
+  /** Where other nodes forward requests for agents this node owns. */
+  readonly url: string;
+  readonly prefix?: string;
+  /** Lease time to live, seconds (default 3): how long a dead or cut-off node keeps its agents. */
+  readonly ttlSeconds?: number;
+  /** How often the leader re-checks placement besides reacting to changes (ms, default 1000). */
+  readonly reconcileMs?: number;
+  /** Agents that should be running somewhere (the shared store's `running` agents). */
+  wanted(): Promise<readonly string[]>;
+  /** This node now owns the agent: start its sandbox. */
+  onOwn(agent: string): Promise<void> | void;
+  /** This node no longer owns the agent (released, re-placed, or the lease lapsed): stop serving it. */
+  onDisown(agent: string, reason: string): Promise<void> | void;
+  /** Something logged; never secrets. */
+  onEvent?(event: string): void;
+}
+
+/**
+ * One gateway's membership in a cluster coordinated by etcd. The node holds a
+ * lease; its member record and the owner keys of the agents it runs are
+ * attached to that lease, so when the node dies or is cut off from etcd they
+ * vanish after the TTL and the leader places those agents on live nodes.
+ * The node stops serving its agents on its own as soon as it has gone a TTL
+ * without a successful keepalive: by then etcd may have handed them to
+ * someone else, and one agent must never run on two nodes.
+ */
+export class ClusterNode {
+  private readonly keys: ClusterKeys;
+  private readonly ttl: number;
+  private readonly mine = new Set<string>();
+  private lease: Lease | undefined;
+  private leaseId = '';
+  private lastKeepAlive = 0;
+  private serving = false;
+  private leading = false;
+  private closed = false;
+  private election: Election | undefined;
+  private campaign: Campaign | undefined;
+  private readonly watchers: Watcher[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private reconciling: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly client: Etcd3,
+    private readonly options: ClusterNodeOptions,
+  ) {
+    this.keys = clusterKeys(options.prefix);
+    this.ttl = options.ttlSeconds ?? 3;
+  }
+
+  static async join(options: ClusterNodeOptions): Promise<ClusterNode> {
+    if (!validSegment(options.nodeId)) {
+      throw clusterError(
+        'CLUSTER_CONFIG_INVALID',
+        `cluster node id "${options.nodeId}" must be 1-200 of A-Z a-z 0-9 . _ : -`,
+      );
+    }
+    if (options.endpoints.length === 0)
+      throw clusterError('CLUSTER_CONFIG_INVALID', 'cluster.etcd lists no endpoints');
+    const client = new Etcd3({ hosts: [...options.endpoints], dialTimeout: 2_000 });
+    const node = new ClusterNode(client, options);
+    try {
+      await node.register();
+      await node.watch();
+      node.elect();
+      node.timers.push(setInterval(() => node.checkLease(), 200));
+      node.timers.push(setInterval(() => node.scheduleReconcile(), options.reconcileMs ?? 1_000));
+      return node;
+    } catch (error) {
+      await node.leave().catch(() => undefined);
+      throw clusterError(
+        'CLUSTER_UNAVAILABLE',
+        `cannot join the cluster at ${options.endpoints.join(', ')}: ${describeError(error)}`,
+        error,
+      );
+    }
+  }
+
+  get id(): string {
+    return this.options.nodeId;
+  }
+
+  /** Agents this node owns and may serve right now. */
+  owned(): ReadonlySet<string> {
+    return this.serving ? new Set(this.mine) : new Set();
+  }
+
+  isServing(): boolean {
+    return this.serving;
+  }
+
+  isLeader(): boolean {
+    return this.leading && this.serving;
+  }
+
+  members(): Promise<Member[]> {
+    return readMembers(this.client, this.keys);
+  }
+
+  async leader(): Promise<string | undefined> {
+    return (await this.election?.leader()) ?? undefined;
+  }
+
+  /** The node that owns the agent, to forward its requests to; undefined when it is not placed. */
+  async ownerOf(agent: string): Promise<Member | undefined> {
+    const owner = await this.client.get(this.keys.owner(agent)).string();
+    if (owner === null) return undefined;
+    return (await this.members()).find((m) => m.id === owner);
+  }
+
+  placements(): Promise<Map<string, string>> {
+    return readPlacements(this.client, this.keys);
+  }
+
+  /** An agent's lifecycle changed (on this node or any): the leader re-places, the owner hears of it. */
+  async notify(agent: string): Promise<void> {
+    if (!validSegment(agent))
+      throw clusterError('CLUSTER_CONFIG_INVALID', 'agent ids are key segments without slashes');
+    await this.client.put(this.keys.lifecycleOf(agent)).value(String(Date.now()));
+  }
+
+  /** Leaves on purpose: gives the agents up at once (no TTL wait) and closes the client. */
+  async leave(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    await this.stopServing('the node left the cluster');
+    await this.campaign?.resign().catch(() => undefined);
+    for (const watcher of this.watchers) await watcher.cancel().catch(() => undefined);
+    await this.lease?.revoke().catch(() => undefined);
+    this.client.close();
+  }
+
+  private async register(): Promise<void> {
+    const lease = this.client.lease(this.ttl);
+    this.leaseId = await lease.grant();
+    this.lease = lease;
+    this.lastKeepAlive = Date.now();
+    lease.on('keepaliveSucceeded', () => {
+      this.lastKeepAlive = Date.now();
+    });
+    lease.on('lost', (error) => void this.lapsed(`lease lost: ${describeError(error)}`));
+    const member: Member = { id: this.options.nodeId, url: this.options.url, lease: this.leaseId };
+    await lease.put(this.keys.node(this.options.nodeId)).value(JSON.stringify(member));
+    this.serving = true;
+    this.event(`joined with lease ${this.leaseId}`);
+  }
+
+  private async watch(): Promise<void> {
+    const owners = await this.client.watch().prefix(this.keys.owners).create();
+    owners.on('put', (kv) => void this.ownerChanged(kv.key.toString(), kv.value.toString(), kv.lease));
+    owners.on('delete', (kv) => void this.ownerChanged(kv.key.toString(), undefined, '0'));
+    const nodes = await this.client.watch().prefix(this.keys.nodes).create();
+    nodes.on('delete', () => this.scheduleReconcile());
+    nodes.on('put', () => this.scheduleReconcile());
+    const lifecycle = await this.client.watch().prefix(this.keys.lifecycle).create();
+    lifecycle.on('put', () => this.scheduleReconcile());
+    this.watchers.push(owners, nodes, lifecycle);
+    // Owner keys written before the watch started.
+    for (const [agent, owner] of await this.placements()) {
+      if (owner === this.options.nodeId) await this.ownerChanged(this.keys.owner(agent), owner, this.leaseId);
+    }
+  }
+
+  private async ownerChanged(key: string, owner: string | undefined, lease: string): Promise<void> {
+    const agent = key.slice(this.keys.owners.length);
+    const ours = owner === this.options.nodeId && lease === this.leaseId && this.serving;
+    if (ours && !this.mine.has(agent)) {
+      this.mine.add(agent);
+      this.event(`own ${agent}`);
+      await this.safely(() => this.options.onOwn(agent));
+    } else if (!ours && this.mine.has(agent)) {
+      this.mine.delete(agent);
+      this.event(`disown ${agent}`);
+      await this.safely(() =>
+        this.options.onDisown(agent, owner === undefined ? 'released' : `now owned by ${owner}`),
+      );
+    }
+  }
+
+  private elect(): void {
+    if (this.closed) return;
+    this.election = this.client.election(this.keys.leader, this.ttl);
+    const campaign = this.election.campaign(this.options.nodeId);
+    this.campaign = campaign;
+    campaign.on('elected', () => {
+      this.leading = true;
+      this.event('elected leader');
+      this.scheduleReconcile();
+    });
+    campaign.on('error', (error) => {
+      this.leading = false;
+      this.event(`campaign failed: ${describeError(error)}`);
+      const retry = setTimeout(() => this.elect(), 1_000);
+      this.timers.push(retry);
+    });
+  }
+
+  /** A TTL without a successful keepalive: etcd may already have given our agents away. */
+  private checkLease(): void {
+    if (this.serving && Date.now() - this.lastKeepAlive > this.ttl * 1000) {
+      void this.lapsed('no keepalive reached etcd within the lease TTL');
+    }
+  }
+
+  private async lapsed(reason: string): Promise<void> {
+    if (!this.serving || this.closed) return;
+    this.event(`stopped serving: ${reason}`);
+    await this.stopServing(reason);
+    this.leading = false;
+    await this.campaign?.resign().catch(() => undefined);
+    this.lease?.release();
+    this.rejoin();
+  }
+
+  private rejoin(): void {
+    if (this.closed) return;
+    const retry = setTimeout(async () => {
+      try {
+        await this.register();
+        this.elect();
+        this.scheduleReconcile();
+      } catch {
+        this.rejoin();
+      }
+    }, 1_000);
+    this.timers.push(retry);
+  }
+
+  private async stopServing(reason: string): Promise<void> {
+    this.serving = false;
+    for (const agent of [...this.mine]) {
+      this.mine.delete(agent);
+      this.event(`disown ${agent}`);
+      await this.safely(() => this.options.onDisown(agent, reason));
+    }
+  }
+
+  private scheduleReconcile(): void {
+    if (!this.isLeader()) return;
+    this.reconciling = this.reconciling
+      .then(() => this.reconcile())
+      .catch((error: unknown) => {
+        this.event(`placement failed: ${describeError(error)}`);
+      });
+  }
+
+  /** The leader's job: every wanted agent gets one live owner (compare-and-set), unwanted ones are released. */
+  private async reconcile(): Promise<void> {
+    if (!this.isLeader()) return;
+    const [wanted, owners, members] = await Promise.all([
+      this.options.wanted(),
+      this.placements(),
+      this.members(),
+    ]);
+    const plan = planPlacement(
+      wanted.filter((agent) => validSegment(agent)),
+      owners,
+      members,
+    );
+    for (const agent of plan.release) await this.client.delete().key(this.keys.owner(agent));
+    for (const [agent, member] of plan.assign) {
+      const key = this.keys.owner(agent);
+      const previous = owners.get(agent);
+      const guard =
+        previous === undefined
+          ? this.client.if(key, 'Create', '==', 0)
+          : this.client.if(key, 'Value', '==', previous);
+      const result = await guard.then(this.client.put(key).value(member.id).lease(member.lease)).commit();
+      if (result.succeeded) this.event(`placed ${agent} on ${member.id}`);
+    }
+  }
+
+  private async safely(fn: () => Promise<void> | void): Promise<void> {
+    try {
+      await fn();
+    } catch (error) {
+      this.event(`callback failed: ${describeError(error)}`);
+    }
+  }
+
+  private event(text: string): void {
+    this.options.onEvent?.(`${this.options.nodeId}: ${text}`);
+  }
+}

@@ -1,0 +1,19 @@
+import { z } from 'zod';
+
+/** A node as the cluster lists it: who, where to forward requests, and the lease that keeps it a member. */
+export const MemberSchema = z.strictObject({
+  id: z.string().min(1),
+  url: z.string().url(),
+  lease: z.string().min(1),
+});
+export type Member = z.infer<typeof MemberSchema>;
+
+/** A member record read from etcd; undefined when it is not one (never trusted blindly). */
+export function parseMember(text: string): Member | undefined {
+  try {
+    const parsed = MemberSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}

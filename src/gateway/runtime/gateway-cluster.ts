@@ -1,0 +1,76 @@
+import { ClusterNode } from '../../cluster/cluster-node.js';
+import type { Logger } from '../observability/logger.js';
+import type { AgentDirectory } from './agent-directory.js';
+import type { AgentRuntime } from './agent-runtime.js';
+
+/** Longer than the store-backed agent directory keeps a record. */
+const RECORD_CACHE_MS = 1_100;
+
+export interface GatewayClusterSettings {
+  readonly etcd: readonly string[];
+  readonly nodeId: string;
+  readonly ttlSeconds: number;
+}
+
+/**
+ * The gateway as a cluster member (docs/cluster.md): it starts sandboxes only
+ * for the agents etcd places on it and stops them when they are placed
+ * elsewhere or its lease lapses; lifecycle changes made here are announced so
+ * the leader re-places and the owner reacts; requests for an agent it does not
+ * run are forwarded to the owner.
+ */
+export class GatewayCluster {
+  private node: ClusterNode | undefined;
+
+  constructor(
+    private readonly settings: GatewayClusterSettings,
+    private readonly agents: AgentDirectory,
+    private readonly runtime: AgentRuntime,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Joins once the gateway listens, so the URL other nodes forward to is known. */
+  async join(url: URL): Promise<void> {
+    this.node = await ClusterNode.join({
+      endpoints: this.settings.etcd,
+      nodeId: this.settings.nodeId,
+      url: url.href,
+      ttlSeconds: this.settings.ttlSeconds,
+      wanted: async () => (await this.agents.list()).filter((a) => a.state === 'running').map((a) => a.id),
+      onOwn: async (id) => {
+        let agent = await this.agents.get(id);
+        if (agent?.state !== 'running') {
+          // The directory caches records for a second: a start made on another node may not show yet.
+          await new Promise((resolve) => setTimeout(resolve, RECORD_CACHE_MS));
+          agent = await this.agents.get(id);
+        }
+        if (agent === undefined || agent.state !== 'running') return;
+        await this.runtime.start({
+          did: agent.id,
+          name: agent.name,
+          manifest: agent.manifest,
+          attributes: agent.attributes,
+          code: agent.code,
+        });
+      },
+      onDisown: (id) => this.runtime.stop(id),
+      onEvent: (event) => this.logger.info('cluster', { event }),
+    });
+  }
+
+  /** A lifecycle change made on this node: the leader re-places, the owner starts or stops the sandbox. */
+  async changed(agent: string): Promise<void> {
+    await this.node?.notify(agent);
+  }
+
+  /** The URL of the node that runs the agent when that is another node; undefined when it is this one or none. */
+  async ownerElsewhere(agent: string): Promise<URL | undefined> {
+    const owner = await this.node?.ownerOf(agent);
+    if (owner === undefined || owner.id === this.settings.nodeId) return undefined;
+    return new URL(owner.url);
+  }
+
+  async leave(): Promise<void> {
+    await this.node?.leave();
+  }
+}

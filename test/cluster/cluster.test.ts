@@ -1,0 +1,169 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oacp } from '../cli/harness.js';
+import { type EtcdServer, etcdUnavailable, type Relay, startEtcd, startRelay } from './etcd-server.js';
+
+const REPO = join(import.meta.dirname, '..', '..');
+const VITE_NODE = join(REPO, 'node_modules', 'vite-node', 'vite-node.mjs');
+const CHILD = join(import.meta.dirname, 'fixtures', 'cluster-child.ts');
+const TTL_MS = 2_000;
+/** A dead or cut-off node's agents must be owned elsewhere within: its lease TTL, an election, a placement. */
+const REPLACE_BOUND_MS = TTL_MS + 2_000 /* leader election TTL */ + 4_000;
+
+const unavailable = etcdUnavailable();
+if (unavailable !== undefined) console.warn(`cluster tests skipped: ${unavailable}`);
+
+interface Node {
+  readonly id: string;
+  readonly process: ChildProcess;
+  readonly relay: Relay;
+  readonly owned: Set<string>;
+  readonly lines: string[];
+  readonly exited: Promise<void>;
+}
+
+function spawnNode(id: string, relay: Relay, wantedFile: string): Node {
+  const child = spawn(process.execPath, [VITE_NODE, CHILD, relay.endpoint, id, wantedFile], {
+    cwd: REPO,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const node: Node = {
+    id,
+    process: child,
+    relay,
+    owned: new Set(),
+    lines: [],
+    exited: new Promise((resolve) => child.once('exit', () => resolve())),
+  };
+  let pending = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      node.lines.push(line);
+      const own = new RegExp(`^${id}: own (\\S+)$`).exec(line);
+      if (own?.[1] !== undefined) node.owned.add(own[1]);
+      const disown = new RegExp(`^${id}: disown (\\S+)$`).exec(line);
+      if (disown?.[1] !== undefined) node.owned.delete(disown[1]);
+    }
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => node.lines.push(`stderr: ${chunk}`));
+  return node;
+}
+
+/** Every agent -> the nodes that say they own it. */
+function ownership(nodes: readonly Node[]): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  for (const node of nodes)
+    for (const agent of node.owned) map.set(agent, [...(map.get(agent) ?? []), node.id]);
+  return map;
+}
+
+function placedOnce(nodes: readonly Node[], agents: readonly string[]): boolean {
+  const map = ownership(nodes);
+  return (
+    agents.every((agent) => map.get(agent)?.length === 1) && [...map.keys()].every((a) => agents.includes(a))
+  );
+}
+
+/**
+ * Three cluster nodes, each its own process, on a real etcd started here.
+ * Each node reaches etcd through its own relay, so a test can cut one off.
+ */
+describe.skipIf(unavailable !== undefined)('cluster placement on etcd', () => {
+  let etcd: EtcdServer | undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'oacp-cluster-'));
+  const wantedFile = join(dir, 'wanted.json');
+  const agents = Array.from({ length: 12 }, (_, i) => `agent-${i}`);
+  const nodes: Node[] = [];
+  const want = (list: readonly string[]) => writeFileSync(wantedFile, JSON.stringify(list));
+
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    want(agents);
+    const endpoint = etcd.endpoint;
+    const relays = await Promise.all(['a', 'b', 'c'].map(() => startRelay(endpoint)));
+    // All three join at once: they race for leadership and placement.
+    nodes.push(...['a', 'b', 'c'].map((id, i) => spawnNode(`node-${id}`, relays[i] as Relay, wantedFile)));
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const node of nodes) node.process.kill('SIGKILL');
+    await Promise.all(nodes.map((n) => n.exited));
+    await etcd?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('places every running agent on exactly one node when three nodes join at once', async () => {
+    await expect.poll(() => placedOnce(nodes, agents), { timeout: 60_000, interval: 100 }).toBe(true);
+    // Never two owners at any moment: no agent was owned by two nodes in the logs either.
+    const map = ownership(nodes);
+    expect([...map.values()].filter((owners) => owners.length > 1)).toEqual([]);
+  }, 90_000);
+
+  it('shows members, leader and placements with oacp cluster status', async () => {
+    const status = await oacp(['cluster', 'status', '--etcd', etcd?.endpoint ?? '']);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/^leader: node-[abc]$/m);
+    expect(status.stdout).toContain('members (3):');
+    expect(status.stdout).toContain('placements (12):');
+    for (const agent of agents) expect(status.stdout).toMatch(new RegExp(`^  ${agent} -> node-[abc]$`, 'm'));
+    const unreachable = await oacp(['cluster', 'status', '--etcd', 'http://127.0.0.1:9']);
+    expect(unreachable.code).not.toBe(0);
+    expect(unreachable.stderr).toMatch(
+      /^oacp: cannot read the cluster from etcd at http:\/\/127\.0\.0\.1:9: /,
+    );
+    expect(unreachable.stderr.split('\n')).toHaveLength(1);
+    const bad = await oacp(['cluster', 'status', '--etcd', 'etcd.local']);
+    expect(bad).toMatchObject({ code: 2, stderr: 'oacp: --etcd: "etcd.local" is not an http(s):// URL' });
+  }, 30_000);
+
+  it('re-places the agents of a node killed with -9 on the live nodes, within the lease TTL and a placement', async () => {
+    const victim = [...nodes].sort((a, b) => b.owned.size - a.owned.size)[0] as Node;
+    const orphans = [...victim.owned];
+    expect(orphans.length).toBeGreaterThan(0);
+    victim.process.kill('SIGKILL');
+    await victim.exited;
+    victim.owned.clear();
+    const live = nodes.filter((n) => n !== victim);
+    await expect
+      .poll(() => placedOnce(live, agents), { timeout: REPLACE_BOUND_MS, interval: 100 })
+      .toBe(true);
+  }, 30_000);
+
+  it('carries a lifecycle change made on a non-owner to the owner', async () => {
+    const live = nodes.filter((n) => n.process.exitCode === null && n.process.signalCode === null);
+    const owner = live.find((n) => n.owned.size > 0) as Node;
+    const other = live.find((n) => n !== owner) as Node;
+    const agent = [...owner.owned][0] as string;
+    // Suspended on the other node: the store no longer lists it as running, and that node says so.
+    want(agents.filter((a) => a !== agent));
+    other.process.stdin?.write(`notify ${agent}\n`);
+    await expect.poll(() => owner.owned.has(agent), { timeout: 5_000, interval: 50 }).toBe(false);
+    expect(ownership(live).get(agent)).toBeUndefined();
+    // Resumed: placed again on exactly one node.
+    want(agents);
+    other.process.stdin?.write(`notify ${agent}\n`);
+    await expect.poll(() => placedOnce(live, agents), { timeout: 5_000, interval: 50 }).toBe(true);
+  }, 30_000);
+
+  it('stops a partitioned node from serving its agents, and the rest take them over', async () => {
+    const live = nodes.filter((n) => n.process.exitCode === null && n.process.signalCode === null);
+    const cut = live.find((n) => n.owned.size > 0) as Node;
+    const rest = live.filter((n) => n !== cut);
+    const lost = [...cut.owned];
+    await cut.relay.cut();
+    // The cut-off node gives its agents up on its own, though its process lives on.
+    await expect.poll(() => cut.owned.size, { timeout: REPLACE_BOUND_MS, interval: 100 }).toBe(0);
+    expect(cut.lines.some((line) => line.includes('stopped serving'))).toBe(true);
+    expect(cut.process.exitCode).toBeNull();
+    await expect
+      .poll(() => placedOnce(rest, agents), { timeout: REPLACE_BOUND_MS, interval: 100 })
+      .toBe(true);
+    for (const agent of lost) expect(ownership(rest).get(agent)).toHaveLength(1);
+  }, 30_000);
+});

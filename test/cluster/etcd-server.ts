@@ -1,0 +1,126 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+
+/**
+ * A throwaway single-member etcd for tests: a temp data dir, free loopback
+ * ports, killed and removed by stop(). Debian's etcd-server at /usr/bin/etcd.
+ */
+export interface EtcdServer {
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+const ETCD = '/usr/bin/etcd';
+
+export function etcdUnavailable(): string | undefined {
+  return existsSync(ETCD) ? undefined : `etcd not found at ${ETCD} (apt-get install etcd-server)`;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startEtcd(): Promise<EtcdServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'oacp-etcd-'));
+  const [client, peer] = [await freePort(), await freePort()];
+  const endpoint = `http://127.0.0.1:${client}`;
+  const child: ChildProcess = spawn(
+    ETCD,
+    [
+      '--name',
+      'test',
+      '--data-dir',
+      join(dir, 'data'),
+      '--listen-client-urls',
+      endpoint,
+      '--advertise-client-urls',
+      endpoint,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${peer}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${peer}`,
+      '--initial-cluster',
+      `test=http://127.0.0.1:${peer}`,
+      '--log-level',
+      'error',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const probe = new Etcd3({ hosts: endpoint, dialTimeout: 1_000 });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await probe.put('/probe').value('1');
+        break;
+      } catch (error) {
+        if (attempt > 100 || child.exitCode !== null)
+          throw new Error(`etcd did not start: ${stderr || String(error)}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  } finally {
+    probe.close();
+  }
+  return {
+    endpoint,
+    async stop() {
+      child.kill('SIGKILL');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A TCP relay to etcd that a test can cut, to partition one node from the cluster. */
+export interface Relay {
+  readonly endpoint: string;
+  cut(): Promise<void>;
+}
+
+export async function startRelay(target: string): Promise<Relay> {
+  const url = new URL(target);
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((inbound) => {
+    const outbound = connect(Number(url.port), url.hostname);
+    sockets.add(inbound).add(outbound);
+    inbound.pipe(outbound).pipe(inbound);
+    const drop = () => {
+      inbound.destroy();
+      outbound.destroy();
+    };
+    inbound.on('error', drop).on('close', drop);
+    outbound.on('error', drop).on('close', drop);
+  });
+  const port = await new Promise<number>((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : 0);
+    }),
+  );
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    async cut() {
+      // close() waits for open connections to end, so end them too.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
