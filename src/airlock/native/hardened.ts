@@ -18,12 +18,12 @@ import {
 import { forwarderArgs, SANDBOX_PROXY_SOCKET } from './egress-forwarder.js';
 import type { NativeErrorCode } from './errors.js';
 import { closeAll } from './grant-open.js';
+import { innerLaunchArgs, outerLaunchArgs } from './launcher/args.js';
+import { Launcher } from './launcher/confinement.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
 import { type EgressHooks, prepareSpec, startEgressProxy } from './prepare.js';
 import { prlimitArgs, rlimitsFromQuotas } from './rlimits.js';
 import { writeSandboxEtc } from './sandbox-etc.js';
-import { innerLaunchArgs, outerLaunchArgs } from './launcher/args.js';
-import { Launcher } from './launcher/confinement.js';
 import { checkAccess, type SandboxUser, sandboxUser, workloadIdentity } from './sandbox-user.js';
 import { encodeProgram } from './seccomp/bpf.js';
 import { buildSeccompFilter } from './seccomp/filter.js';
