@@ -289,6 +289,32 @@ for (const tierName of ['hardened', 'gvisor'] as const) {
           expect(accepted).toBe(0);
         });
       }
+
+      it('the egress forwarder (which may use Unix sockets) cannot be driven: no ptrace, no writing its memory', async () => {
+        const takeover = `import os, ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+pid = next(p for p in os.listdir('/proc') if p.isdigit() and open(f'/proc/{p}/comm').read().strip() == 'socat')
+for mode in ('rb', 'r+b'):
+    try:
+        open(f'/proc/{pid}/mem', mode).close(); print('mem', mode, 'opened')
+    except OSError as e:
+        print('mem', mode, 'refused', e.errno)
+print('ptrace', libc.ptrace(16, int(pid), 0, 0), ctypes.get_errno())
+try:
+    os.kill(int(pid), 9); print('kill sent')
+except OSError as e:
+    print('kill refused', e.errno)`;
+        const result = await run(tier, {
+          command: PYTHON,
+          args: ['-c', takeover],
+          manifest: manifest({ network: { allowlist: ['127.0.0.1'] } }),
+        });
+        expect(result.out).toMatch(/^mem r\+b refused \d+$/m);
+        expect(result.out).toMatch(/^ptrace -1 1$/m);
+        // On the host kernel Landlock also hides the forwarder's memory and signals; gVisor has no Landlock.
+        if (tierName === 'hardened')
+          expect(result.out).toMatch(/^mem rb refused \d+\nmem r\+b.*\n.*\nkill refused/m);
+      });
     });
   });
 }

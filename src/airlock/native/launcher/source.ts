@@ -108,6 +108,40 @@ static void load_filter(const char *path, struct sock_fprog *program) {
   program->filter = code;
 }
 
+/*
+ * Landlock, where the kernel has it (ENOSYS/EOPNOTSUPP elsewhere, e.g. in
+ * gVisor, is not an error): the workload gets its own domain, so it can no
+ * longer ptrace or open /proc/PID/mem of the helpers started before it (the
+ * egress forwarder holds a Unix socket the workload must not drive), cannot
+ * signal them, cannot reach abstract Unix sockets outside its domain, and
+ * cannot make device nodes. Types are spelled here: the build host's headers
+ * may predate the fields.
+ */
+struct oacp_landlock_ruleset_attr {
+  unsigned long long handled_access_fs;
+  unsigned long long handled_access_net;
+  unsigned long long scoped;
+};
+
+static void landlock(void) {
+  long abi = syscall(444 /* landlock_create_ruleset */, NULL, 0, 1UL /* VERSION */);
+  if (abi < 1) {
+    if (errno == ENOSYS || errno == EOPNOTSUPP) return;
+    die("landlock", NULL);
+  }
+  struct oacp_landlock_ruleset_attr attr = {0, 0, 0};
+  attr.handled_access_fs = (1ULL << 6) | (1ULL << 11); /* MAKE_CHAR, MAKE_BLOCK */
+  size_t size = 8;
+  if (abi >= 6) {
+    attr.scoped = (1ULL << 0) | (1ULL << 1); /* ABSTRACT_UNIX_SOCKET, SIGNAL */
+    size = sizeof attr;
+  }
+  int ruleset = (int)syscall(444, &attr, size, 0UL);
+  if (ruleset < 0) die("landlock ruleset", NULL);
+  if (syscall(446 /* landlock_restrict_self */, ruleset, 0UL) != 0) die("landlock restrict", NULL);
+  close(ruleset);
+}
+
 static int kept(int fd, const int *keep, int count) {
   for (int i = 0; i < count; i++)
     if (keep[i] == fd) return 1;
@@ -176,6 +210,7 @@ int main(int argc, char **argv) {
   close_descriptors(keep, keep_count);
   if (filter != NULL) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs", NULL);
+    landlock();
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) die("cannot install filter", filter);
   }
   execvp(argv[i], argv + i);

@@ -63,6 +63,11 @@ function archBlock(table: ArchTable): BpfInstruction[] {
       ALLOW,
     );
   }
+  // The helpers started before the workload (the egress forwarder) are not filtered: never let it drive them.
+  for (const name of ['ptrace', 'process_vm_readv', 'process_vm_writev', 'pidfd_getfd']) {
+    const number = nr(name);
+    if (number !== undefined) block.push(jeq(number, 0, 1), DENY);
+  }
   // openat2 passes its mode in memory a filter cannot read; ENOSYS makes callers fall back to openat.
   const openat2 = nr('openat2');
   if (openat2 !== undefined) block.push(jeq(openat2, 0, 1), ret(SECCOMP_RET_ERRNO | ENOSYS));
@@ -80,7 +85,10 @@ function archBlock(table: ArchTable): BpfInstruction[] {
  *   modes, mknod), and no device node can be made, so a grant can never carry
  *   a privileged file back to the host whoever owns it there;
  * - no socket(AF_UNIX): a host Unix socket inside a grant cannot be reached
- *   (socketpair and pipes, which reach no path, still work).
+ *   (socketpair and pipes, which reach no path, still work);
+ * - no ptrace, process_vm_readv/writev or pidfd_getfd, so the unfiltered
+ *   helpers started earlier (the egress forwarder) cannot be driven (the
+ *   launcher's Landlock domain also closes /proc/PID/mem where the kernel has it).
  * Other architectures are killed, as in the base filter.
  */
 export function buildWorkloadFilter(tables: readonly ArchTable[] = ARCH_TABLES): BpfInstruction[] {
