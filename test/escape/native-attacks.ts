@@ -76,7 +76,8 @@ export const ATTACKS: readonly Attack[] = [
   {
     probe: 'pid1_environ',
     title: 'find the host canary in /proc/1/environ',
-    hardened: /^ok:clean$/,
+    // bwrap's pid 1 is outside the workload's Landlock domain: not even readable.
+    hardened: /^err:EACCES$/,
     gvisor: /^ok:clean$/,
   },
   {
