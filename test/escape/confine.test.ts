@@ -53,6 +53,26 @@ describe('workload text on the operator terminal', () => {
 });
 
 describe('implicit read paths come from explicit roots only', () => {
+  it("grants an interpreter's install prefix, the script's package and the node_modules Node resolves", () => {
+    const root = openDir('oacp-implicit-');
+    try {
+      const prefix = join(root, 'nvm', 'v20');
+      const node = join(prefix, 'bin', 'node');
+      const project = join(root, 'project');
+      const pkg = join(project, 'node_modules', 'server');
+      mkdirSync(join(prefix, 'bin'), { recursive: true });
+      mkdirSync(pkg, { recursive: true });
+      copyFileSync('/bin/true', node);
+      chmodSync(node, 0o755);
+      writeFileSync(join(pkg, 'package.json'), '{"name":"server","version":"1.0.0"}');
+      writeFileSync(join(pkg, 'index.js'), '');
+      const paths = implicitReadPaths(serverIdentity('server', node, [join(pkg, 'index.js')]));
+      expect(paths).toEqual([node, prefix, pkg, join(project, 'node_modules')]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('grants ~/bin/cat itself, never its parent (the home holding .oacp)', () => {
     const root = openDir('oacp-implicit-');
     try {
