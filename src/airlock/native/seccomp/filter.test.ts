@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  type BpfInstruction,
   encodeProgram,
   SECCOMP_RET_ALLOW,
   SECCOMP_RET_ERRNO,
