@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  encodeProgram,
-  SECCOMP_RET_ALLOW,
-  SECCOMP_RET_ERRNO,
-  SECCOMP_RET_KILL_PROCESS,
-} from './bpf.js';
+import { encodeProgram, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS } from './bpf.js';
 import { buildSeccompFilter } from './filter.js';
 import { DENIED_SYSCALLS } from './policy.js';
 import { AARCH64, X86_64 } from './syscalls.js';
