@@ -118,6 +118,30 @@ for (const tierName of ['hardened', 'gvisor'] as const) {
       });
     }
 
+    it('keys: oacp mcp run -- ~/bin/cat ~/.oacp/master.key serves nothing of the key either', async () => {
+      const base = mkdtempSync(join(root, 'mcp-keys-'));
+      const { home, cat, masterKey } = operatorHome(base);
+      copyFileSync('/bin/cat', cat);
+      chmodSync(cat, 0o755);
+      const env = { HOME: home };
+      expect((await oacpCli(['init'], { env })).code).toBe(0);
+      const key = readFileSync(masterKey);
+      const result = await oacpCli(['mcp', 'run', '--tier', tierName, '--', cat, masterKey], { env });
+      const seen = result.stdout + result.stderr;
+      // gVisor may not have started when the bridge sees stdin close; hardened reports cat's error.
+      if (tierName === 'hardened') expect(seen).toContain('No such file or directory');
+      expect(seen).not.toContain(key.toString('hex').slice(0, 16));
+      expect(seen).not.toContain(key.toString('base64').slice(0, 16));
+      expect(seen).not.toContain(key.toString('utf8').slice(0, 16));
+      const granted = await oacpCli(
+        ['mcp', 'run', '--tier', tierName, '--allow-files', home, '--', cat, masterKey],
+        {
+          env,
+        },
+      );
+      expect(granted.stderr).toContain(`grant ${home} overlaps the OACP home ${join(home, '.oacp')}`);
+    });
+
     it('env: OACP_MASTER_KEY stays out even with --allow-env OACP_* and O*', async () => {
       const result = await oacpCli(
         [

@@ -40,7 +40,7 @@ export class GvisorConfinement {
     const root = process.getuid?.() === 0;
     // Rootless runsc maps the invoker to uid 0 inside: the invoker, as in the hardened tier.
     const identity = root ? workloadIdentity(undefined, prepared.mounts) : undefined;
-    if (identity !== undefined) checkAccess(prepared.mounts, prepared.executable, identity);
+    if (identity !== undefined) checkAccess(prepared.mounts, prepared.executable, identity, false);
     const confinement = this.launcher.prepare(dir);
     const staging = join(dir, 'grants');
     mkdirSync(staging);
