@@ -17,6 +17,8 @@ const FIRST_GRANT_FD = 3;
 /** How one gVisor sandbox is confined: its identity, what runsc binds, and the launcher around both ends. */
 export interface GvisorConfined {
   readonly user: { readonly uid: number; readonly gid: number };
+  /** Host owner for files the sandbox must reach (the egress socket); undefined: the invoker (rootless). */
+  readonly hostOwner?: { readonly uid: number; readonly gid: number };
   /** Mounts whose sources are the staged descriptors, plus the launcher and the workload filter. */
   readonly mounts: readonly Mount[];
   /** Launcher command line that stages the grants and then runs runsc. */
@@ -60,6 +62,7 @@ export class GvisorConfinement {
     );
     return {
       user: identity ?? { uid: 0, gid: 0 },
+      ...(identity === undefined ? {} : { hostOwner: identity }),
       mounts,
       outer: outerLaunchArgs(confinement.program, { stage }),
       inner: innerLaunchArgs(),

@@ -119,7 +119,8 @@ export class GvisorTier implements ProcessTier {
       const confined = this.confinement.prepare(dir, prepared);
       const etc = writeSandboxEtc(dir, confined.user.uid, confined.user.gid);
       const socket = join(dir, 'egress.sock');
-      if (prepared.wantsEgress) proxy = await startEgressProxy(id, spec, socket, this.options, confined.user);
+      if (prepared.wantsEgress)
+        proxy = await startEgressProxy(id, spec, socket, this.options, confined.hostOwner);
       const system = systemRootEntries();
       const config = ociConfig({
         args: [
