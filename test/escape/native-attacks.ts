@@ -47,7 +47,13 @@ export const ATTACKS: readonly Attack[] = [
     hardened: /^err:ENOENT$/,
     gvisor: /^err:ENOENT$/,
   },
-  { probe: 'write_usr', title: 'write into /usr/bin', hardened: /^err:EROFS$/, gvisor: /^err:EROFS$/ },
+  // Rootless gVisor runs in the launcher's user namespace, where host root's files are unmapped: EACCES first.
+  {
+    probe: 'write_usr',
+    title: 'write into /usr/bin',
+    hardened: /^err:EROFS$/,
+    gvisor: /^err:(EROFS|EACCES)$/,
+  },
   { probe: 'write_root', title: 'write into /', hardened: /^err:EROFS$/, gvisor: /^err:EROFS$/ },
   {
     probe: 'write_etc',
@@ -59,7 +65,7 @@ export const ATTACKS: readonly Attack[] = [
     probe: 'write_exe_dir',
     title: "write into the interpreter's own directory",
     hardened: /^err:EROFS$/,
-    gvisor: /^err:EROFS$/,
+    gvisor: /^err:(EROFS|EACCES)$/,
   },
   {
     probe: 'write_var',
