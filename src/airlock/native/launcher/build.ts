@@ -11,7 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { OacpError } from '../../../core/errors.js';
 import type { NativeErrorCode } from '../errors.js';
 import { LAUNCHER_SOURCE } from './source.js';
@@ -40,14 +40,20 @@ function cacheDirectory(env: NodeJS.ProcessEnv): string {
   }
 }
 
-/** Ours, a regular file, and nobody else can write it: otherwise it is rebuilt, never trusted. */
-function trustworthy(path: string): boolean {
+/** Ours and nobody else can write it (a regular file or directory); anything else is never trusted. */
+function ownedAndClosed(path: string, kind: 'file' | 'directory'): boolean {
   try {
     const stat = lstatSync(path);
-    return stat.isFile() && stat.uid === (process.getuid?.() ?? stat.uid) && (stat.mode & 0o022) === 0;
+    const rightKind = kind === 'file' ? stat.isFile() : stat.isDirectory();
+    return rightKind && stat.uid === (process.getuid?.() ?? stat.uid) && (stat.mode & 0o022) === 0;
   } catch {
     return false;
   }
+}
+
+/** The cached program and its directory are ours and closed to others: otherwise it is rebuilt. */
+function trustworthy(path: string): boolean {
+  return ownedAndClosed(dirname(path), 'directory') && ownedAndClosed(path, 'file');
 }
 
 /**
@@ -62,7 +68,12 @@ export function buildLauncher(compiler = DEFAULT_COMPILER, env: NodeJS.ProcessEn
     .update(`${compiler}\0${FLAGS.join(' ')}\0${LAUNCHER_SOURCE}`)
     .digest('hex')
     .slice(0, 16);
-  const dir = cacheDirectory(env);
+  let dir = cacheDirectory(env);
+  // A cache directory someone else could write into is not used: build in a private one instead.
+  if (!ownedAndClosed(dir, 'directory')) {
+    dir = mkdtempSync(join(tmpdir(), 'oacp-launcher-'));
+    chmodSync(dir, 0o755);
+  }
   const target = join(dir, `oacp-launch-${key}`);
   if (trustworthy(target)) return target;
   if (!existsSync(compiler)) {
