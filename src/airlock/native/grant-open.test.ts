@@ -46,3 +46,25 @@ describe('overlapsProtected', () => {
     expect(overlapsProtected('/home/op/project', homes)).toBeUndefined();
   });
 });
+
+describe('prepareSpec', () => {
+  it('refuses a wildcard that expands to more paths than can be bound, naming the fix', async () => {
+    const { prepareSpec } = await import('./prepare.js');
+    const { ManifestSchema } = await import('../../capability/manifest.js');
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-many-'));
+    try {
+      for (let index = 0; index < 205; index++) writeFileSync(join(dir, `f${index}.txt`), '');
+      const manifest = ManifestSchema.parse({
+        apiVersion: 'oacp.dev/v1',
+        kind: 'CapabilityManifest',
+        name: 'many',
+        capabilities: { file_read: [`${dir}/*.txt`] },
+      });
+      expect(() =>
+        prepareSpec({ command: '/bin/true', args: [], manifest }, 'hardened', '/usr/bin/socat'),
+      ).toThrow('over 200; grant their directory with /** instead of a wildcard');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

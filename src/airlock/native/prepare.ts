@@ -91,11 +91,19 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
   };
 }
 
+/** Each bound path is one descriptor held until the sandbox ends (the launcher keeps at most 256). */
+const MAX_BOUND_PATHS = 200;
+
 /**
  * Opens every planned source once, without following a symlink at any
  * component; a source gone since planning is dropped (nothing to expose).
  */
 function openMounts(planned: readonly Mount[]): { mounts: Mount[]; handles: OpenedPath[] } {
+  if (planned.length > MAX_BOUND_PATHS) {
+    refuse(
+      `the grants expand to ${planned.length} paths to bind, over ${MAX_BOUND_PATHS}; grant their directory with /** instead of a wildcard`,
+    );
+  }
   const mounts: Mount[] = [];
   const handles: OpenedPath[] = [];
   try {
