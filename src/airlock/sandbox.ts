@@ -61,6 +61,11 @@ export interface ProcessSpec {
   readonly manifest: Manifest;
   /** Host paths readable without a grant: the executable, its runtime, the script's package. */
   readonly implicitReadPaths?: readonly string[];
+  /**
+   * Host paths no grant may overlap (the OACP home: master key, keys, log);
+   * `$OACP_HOME` and `~/.oacp` are always protected too.
+   */
+  readonly protectedPaths?: readonly string[];
   readonly cwd?: string;
   /** Candidate environment; only names the manifest allows survive. */
   readonly env?: Readonly<Record<string, string | undefined>>;

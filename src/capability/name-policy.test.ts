@@ -33,3 +33,15 @@ describe('decideEnv', () => {
     );
   });
 });
+
+describe('OACP variables never enter a sandbox', () => {
+  it('denies OACP_MASTER_KEY and every OACP_* name whatever pattern would match, with the reason', () => {
+    for (const patterns of [['OACP_*'], ['O*'], ['OACP_MASTER_KEY'], ['oacp_*']]) {
+      const decision = decideEnv(patterns, 'OACP_MASTER_KEY');
+      expect(decision.effect).toBe('deny');
+      expect(decision.reason).toContain("OACP's own");
+    }
+    expect(decideEnv(['O*'], 'OACP_HOME').effect).toBe('deny');
+    expect(decideEnv(['O*'], 'OTHER').effect).toBe('allow');
+  });
+});

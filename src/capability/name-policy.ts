@@ -25,8 +25,21 @@ export function decideModel(models: ModelsGrant, name: string): Decision {
     : allow(`model "${name}" matches models.allow entry "${allowed}"`, policyId);
 }
 
+/**
+ * OACP's own variables (OACP_MASTER_KEY, OACP_HOME and every other OACP_*)
+ * configure the host runtime and may hold its secrets: no pattern, not even
+ * `*`, hands them to a workload.
+ */
+const OACP_OWN = /^OACP_/i;
+
 export function decideEnv(env: readonly string[], name: string): Decision {
   const policyId = 'capability.env';
+  if (OACP_OWN.test(name)) {
+    return deny(
+      `environment variable ${name} is OACP's own (secrets such as OACP_MASTER_KEY never enter a sandbox, whatever capabilities.env says)`,
+      policyId,
+    );
+  }
   const allowed = env.find((pattern) => namePatternMatches(pattern, name));
   return allowed === undefined
     ? deny(`environment variable ${name} is not in the env allowlist`, policyId)

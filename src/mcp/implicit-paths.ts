@@ -1,47 +1,84 @@
+import { existsSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { overlapsProtected, protectedPaths } from '../airlock/native/protected-paths.js';
 import { findPackageJson, type ServerIdentity } from './server-identity.js';
 
+/** Executables whose install prefix holds their standard library: the only ones that widen to a prefix. */
+const INTERPRETER = /^(node|nodejs|deno|bun|python(\d+(\.\d+)?)?|pypy\d*)$/;
+
 /**
- * Host paths a server needs just to run, granted read-only without flags:
- * its executable, the runtime's install prefix when the executable is a
- * language runtime living in a bin/ directory (node, python), and the package
- * holding its script, widened to the outermost node_modules so hoisted
- * dependencies resolve. Nothing here is writable.
+ * Host paths a program needs just to run, granted read-only without flags,
+ * from explicit roots only (one rule for `oacp run` and `oacp mcp run`):
+ * - the executable itself;
+ * - when it is an interpreter (node, python…) living in `PREFIX/bin/`, its
+ *   install prefix (an nvm or pyenv version directory), never a system or
+ *   home directory: a `~/bin/cat` grants nothing but itself;
+ * - the package root of the script (the directory of its package.json) and
+ *   the `node_modules` directories Node would resolve from the script;
+ *   the script alone when it has no package or that would be too broad.
+ * Nothing overlapping the OACP home (master key, keys) is ever returned, nor
+ * anything here writable.
  */
-export function implicitReadPaths(identity: ServerIdentity): string[] {
+export function implicitReadPaths(identity: ServerIdentity, protect: readonly string[] = []): string[] {
+  const homes = protectedPaths(protect);
   const paths = new Set<string>();
   const executable = identity.executable?.path;
   if (executable !== undefined) {
     paths.add(executable);
-    const bin = dirname(executable);
-    if (bin.endsWith(`${sep}bin`)) {
-      const prefix = dirname(bin);
-      // /usr/bin/node's prefix is /usr: far too broad; only a dedicated install prefix is granted.
-      if (!['/usr', '/usr/local', '/', ''].includes(prefix)) paths.add(prefix);
-    }
+    const prefix = interpreterPrefix(executable);
+    if (prefix !== undefined) paths.add(prefix);
   }
   const script = identity.script?.path;
   if (script !== undefined) {
     const pkg = findPackageJson(script);
     const pkgDir = pkg === undefined ? undefined : dirname(pkg);
-    // The script's package, unless that would expose a whole system or home directory: then the script alone.
     paths.add(pkgDir === undefined || tooBroad(pkgDir) ? script : pkgDir);
-    const root = outermostNodeModules(script);
-    if (root !== undefined && !tooBroad(root)) paths.add(root);
+    for (const dir of nodeModulesPaths(script)) if (!tooBroad(dirname(dir))) paths.add(dir);
   }
-  return [...paths].map((path) => resolve(path));
+  return [...paths]
+    .map((path) => resolve(path))
+    .filter(
+      (path) =>
+        overlapsProtected(path, homes) === undefined && overlapsProtected(real(path), homes) === undefined,
+    );
 }
 
-function outermostNodeModules(file: string): string | undefined {
-  const marker = `${sep}node_modules${sep}`;
-  const at = file.indexOf(marker);
-  return at === -1 ? undefined : file.slice(0, at + marker.length - 1);
+function real(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/** `PREFIX` for an interpreter at `PREFIX/bin/NAME` (by its real path), unless PREFIX is too broad. */
+function interpreterPrefix(executable: string): string | undefined {
+  const file = real(executable);
+  if (!INTERPRETER.test(basename(file))) return undefined;
+  const bin = dirname(file);
+  if (basename(bin) !== 'bin') return undefined;
+  const prefix = dirname(bin);
+  return tooBroad(prefix) ? undefined : prefix;
+}
+
+/** The `node_modules` directories Node's resolver tries from `file`, that exist. */
+function nodeModulesPaths(file: string): string[] {
+  const found: string[] = [];
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    if (basename(dir) !== 'node_modules') {
+      const candidate = join(dir, 'node_modules');
+      if (existsSync(candidate)) found.push(candidate);
+    }
+    if (dirname(dir) === dir) break;
+  }
+  return found;
 }
 
 /** Directories never granted implicitly: they hold far more than one program's code. */
 function tooBroad(dir: string): boolean {
   const normalized = resolve(dir);
+  const home = resolve(homedir());
   const broad = [
     '/',
     '/usr',
@@ -54,7 +91,10 @@ function tooBroad(dir: string): boolean {
     '/var',
     '/opt',
     '/srv',
-    homedir(),
+    home,
   ];
-  return broad.includes(normalized) || normalized.split(sep).length <= 2;
+  // A parent of the user's home, or anything two levels deep or less, is broad too.
+  return (
+    broad.includes(normalized) || home.startsWith(`${normalized}${sep}`) || normalized.split(sep).length <= 2
+  );
 }

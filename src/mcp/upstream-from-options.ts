@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import type { ProcessSandbox, TierName } from '../airlock/sandbox.js';
 import { OacpError } from '../core/errors.js';
+import { escapeControl } from '../core/terminal-text.js';
 import type { McpErrorCode } from './errors.js';
 import { implicitReadPaths } from './implicit-paths.js';
 import { manifestFromOptions } from './manifest-from-options.js';
@@ -25,6 +26,8 @@ export async function upstreamFor(
     readonly env?: Readonly<Record<string, string | undefined>>;
     readonly tiers?: TierLookup;
     readonly onSandbox?: (sandbox: ProcessSandbox) => void;
+    /** The OACP home: no grant may overlap it. */
+    readonly home?: string;
   },
   log: (line: string) => void,
 ): Promise<UpstreamConnector> {
@@ -38,7 +41,8 @@ export async function upstreamFor(
   const named = options.name === undefined ? { ...identity, name: defaultName(identity) } : identity;
   const manifest = manifestFromOptions(options, named.name);
   const tier = await requireTier(options.tier as TierName, context.tiers);
-  const implicit = implicitReadPaths(named);
+  const protectedPaths = context.home === undefined ? [] : [context.home];
+  const implicit = implicitReadPaths(named, protectedPaths);
   const candidateEnv = context.env ?? process.env;
   return processUpstream({
     identity: named,
@@ -48,9 +52,10 @@ export async function upstreamFor(
         args: withAbsoluteScript(command, args),
         manifest,
         implicitReadPaths: implicit,
+        protectedPaths,
         env: candidateEnv,
       }),
-    stderr: (line) => log(`[${named.name}] ${line}`),
+    stderr: (line) => log(`[${named.name}] ${escapeControl(line)}`),
     ...(context.onSandbox === undefined ? {} : { onSandbox: context.onSandbox }),
   });
 }

@@ -1,10 +1,12 @@
 import type { Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import type { ExitStatus, ProcessSpec, ProcessTier, Usage } from '../airlock/sandbox.js';
 import { EXECUTION_PREDICATE_TYPE } from '../attest/execution.js';
 import type { ExecutionStatement } from '../attest/oacp-statement.js';
 import { buildStatement } from '../attest/receipt.js';
 import { sha256Hex } from '../core/digest.js';
 import { jcsDigest } from '../core/jcs.js';
+import { escapeControl } from '../core/terminal-text.js';
 
 export interface ProcessRun {
   readonly tier: ProcessTier;
@@ -34,13 +36,21 @@ export async function executeProcess(run: ProcessRun): Promise<ProcessOutcome> {
   const sandbox = await run.tier.start(run.spec);
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
+  // stderr is the operator's terminal (and stdout too when it is one): control characters go escaped.
+  const toTerminal = (sink: Writable | undefined, always: boolean) => {
+    if (sink === undefined || !(always || (sink as { isTTY?: boolean }).isTTY === true)) return sink;
+    const decoder = new StringDecoder('utf8');
+    return { write: (chunk: Buffer) => sink.write(escapeControl(decoder.write(chunk))) };
+  };
+  const stdoutSink = toTerminal(run.stdoutSink, false);
+  const stderrSink = toTerminal(run.stderrSink, true);
   sandbox.stdout.on('data', (chunk: Buffer) => {
     stdout.push(chunk);
-    run.stdoutSink?.write(chunk);
+    stdoutSink?.write(chunk);
   });
   sandbox.stderr.on('data', (chunk: Buffer) => {
     stderr.push(chunk);
-    run.stderrSink?.write(chunk);
+    stderrSink?.write(chunk);
   });
   sandbox.stdin.on('error', () => undefined); // a workload may exit without reading its input
   sandbox.stdin.end(run.stdin ?? Buffer.alloc(0));

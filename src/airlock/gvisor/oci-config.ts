@@ -41,6 +41,8 @@ export interface BundlePlan {
   readonly proxySocket?: { readonly source: string; readonly target: string };
   readonly tmpBytes: number;
   readonly rlimits: Rlimits;
+  /** The workload's identity inside the sentry (and, through the gofer, on host files); default 0:0. */
+  readonly user?: { readonly uid: number; readonly gid: number };
 }
 
 const bind = (source: string, destination: string, writable: boolean): OciMount => ({
@@ -77,7 +79,7 @@ export function ociConfig(plan: BundlePlan): OciConfig {
     ociVersion: '1.0.2',
     process: {
       terminal: false,
-      user: { uid: 0, gid: 0 },
+      user: plan.user ?? { uid: 0, gid: 0 },
       args: plan.args,
       env: Object.entries(plan.env).map(([name, value]) => `${name}=${value}`),
       cwd: plan.cwd,

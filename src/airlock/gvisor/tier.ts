@@ -6,6 +6,7 @@ import { OacpError } from '../../core/errors.js';
 import type { EgressProxy } from '../egress/proxy.js';
 import { forwarderArgs, SANDBOX_PROXY_SOCKET } from '../native/egress-forwarder.js';
 import type { NativeErrorCode } from '../native/errors.js';
+import { closeAll } from '../native/grant-open.js';
 import type { NativeSandbox } from '../native/hardened.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from '../native/limits.js';
 import { type EgressHooks, prepareSpec, startEgressProxy } from '../native/prepare.js';
@@ -16,6 +17,7 @@ import { supervise } from '../native/supervisor.js';
 import { systemRootEntries } from '../native/system-root.js';
 import type { Availability, ProcessSpec, ProcessTier } from '../sandbox.js';
 import { writeBundle } from './bundle.js';
+import { GvisorConfinement } from './confinement.js';
 import { ociConfig } from './oci-config.js';
 import { probeRunsc } from './probe.js';
 import { type RunscOptions, runscDelete, runscRunArgs } from './runsc.js';
@@ -54,6 +56,7 @@ export class GvisorTier implements ProcessTier {
   private availabilityCache: Promise<Availability> | undefined;
   private readonly runsc: string;
   private readonly socat: string;
+  private readonly confinement = new GvisorConfinement();
 
   constructor(private readonly options: GvisorTierOptions = {}) {
     this.runsc = options.runscPath ?? '/usr/bin/runsc';
@@ -108,21 +111,30 @@ export class GvisorTier implements ProcessTier {
     const cleanup = async (): Promise<void> => {
       if (started) await runscDelete(runsc, id);
       await proxy?.close();
+      closeAll(prepared.handles);
       rmSync(dir, { recursive: true, force: true });
     };
     try {
       mkdirSync(runsc.stateRoot);
-      const etc = writeSandboxEtc(dir, 0, 0);
+      const confined = this.confinement.prepare(dir, prepared);
+      const etc = writeSandboxEtc(dir, confined.user.uid, confined.user.gid);
       const socket = join(dir, 'egress.sock');
-      if (prepared.wantsEgress) proxy = await startEgressProxy(id, spec, socket, this.options);
+      if (prepared.wantsEgress)
+        proxy = await startEgressProxy(id, spec, socket, this.options, confined.hostOwner);
       const system = systemRootEntries();
       const config = ociConfig({
-        args: [...(prepared.wantsEgress ? forwarderArgs() : []), prepared.executable, ...spec.args],
+        args: [
+          ...(prepared.wantsEgress ? forwarderArgs() : []),
+          ...confined.inner,
+          prepared.executable,
+          ...spec.args,
+        ],
+        user: confined.user,
         env: prepared.env,
         cwd: prepared.cwd,
         system,
         etc,
-        mounts: prepared.mounts,
+        mounts: confined.mounts,
         ...(prepared.wantsEgress ? { proxySocket: { source: socket, target: SANDBOX_PROXY_SOCKET } } : {}),
         tmpBytes: manifest.quotas.tmp_mb * 1024 * 1024,
         rlimits: rlimitsFromQuotas(manifest.quotas, { extraProcesses: prepared.wantsEgress ? 1 : 0 }),
@@ -134,9 +146,10 @@ export class GvisorTier implements ProcessTier {
         system.flatMap((entry) => (entry.kind === 'symlink' ? [entry] : [])),
       );
       const child = await spawnWorkload({
-        command: this.runsc,
-        args: runscRunArgs(runsc, bundle, id),
+        command: confined.outer[0] ?? this.runsc,
+        args: [...confined.outer.slice(1), this.runsc, ...runscRunArgs(runsc, bundle, id)],
         env: { PATH: '/usr/bin:/bin' },
+        extraFds: prepared.handles.map((handle) => handle.fd),
       });
       started = true;
       const running = proxy;

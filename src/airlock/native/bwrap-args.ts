@@ -1,3 +1,4 @@
+import { SANDBOX_LAUNCHER, SANDBOX_WORKLOAD_FILTER } from './launcher/args.js';
 import type { Mount } from './mount-plan.js';
 
 export interface BwrapPlan {
@@ -5,6 +6,10 @@ export interface BwrapPlan {
   readonly system: readonly string[];
   readonly etc: readonly { readonly source: string; readonly target: string }[];
   readonly mounts: readonly Mount[];
+  /** For each mount, the descriptor (in bwrap's table) bound in its place: what OACP opened and checked. */
+  readonly mountFds: readonly number[];
+  /** Host files shown read-only inside: the launcher program and the workload filter (see launcher/). */
+  readonly launcher: { readonly program: string; readonly filter: string };
   readonly tmpBytes: number;
   /** Host path of the egress proxy socket and where the sandbox sees it; absent: no way out. */
   readonly proxySocket?: { readonly source: string; readonly target: string };
@@ -45,8 +50,14 @@ export function bwrapArgs(plan: BwrapPlan): string[] {
   for (const file of plan.etc) args.push('--ro-bind', file.source, file.target);
   if (plan.proxySocket !== undefined)
     args.push('--ro-bind', plan.proxySocket.source, plan.proxySocket.target);
-  for (const mount of plan.mounts)
-    args.push(mount.writable ? '--bind' : '--ro-bind', mount.source, mount.target);
+  args.push('--ro-bind', plan.launcher.program, SANDBOX_LAUNCHER);
+  args.push('--ro-bind', plan.launcher.filter, SANDBOX_WORKLOAD_FILTER);
+  plan.mounts.forEach((mount, index) => {
+    const fd = plan.mountFds[index];
+    if (fd === undefined) throw new Error(`no descriptor for the grant ${mount.target}`);
+    // bwrap binds the descriptor and checks the mount is that very inode, so no path is walked twice.
+    args.push(mount.writable ? '--bind-fd' : '--ro-bind-fd', String(fd), mount.target);
+  });
   // bwrap's root is a tmpfs; left writable it would be unmetered memory outside the /tmp cap.
   args.push('--remount-ro', '/', '--chdir', plan.cwd);
   return args;

@@ -1,5 +1,6 @@
 import {
   chmodSync,
+  chownSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -121,7 +122,7 @@ describe.skipIf(!available)('hardened tier', () => {
       manifest: manifest({ network: { allowlist: ['127.0.0.1'] } }),
     });
     const listing = await output(sandbox);
-    expect(listing.trim()).toBe('egress.sock');
+    expect(listing.trim().split('\n')).toEqual(['egress.sock', 'launch', 'workload.bpf']);
     expect(readdirSync(workRoot)).toEqual([]);
     rmSync(workRoot, { recursive: true, force: true });
   });
@@ -131,17 +132,26 @@ describe.skipIf(!available)('hardened tier', () => {
     expect((await output(sandbox)).trim()).toBe('65534');
   });
 
-  it.skipIf(!isRoot)('refuses a grant the sandbox user cannot reach, naming it', async () => {
-    const hidden = mkdtempSync(join(tmpdir(), 'oacp-hidden-'));
+  it.skipIf(!isRoot)('refuses writable grants owned by different users, naming them', async () => {
+    const mine = mkdtempSync(join(tmpdir(), 'oacp-mine-'));
+    const theirs = mkdtempSync(join(tmpdir(), 'oacp-theirs-'));
+    chownSync(theirs, 1000, 1000);
     try {
       await expect(
-        tier.start({ command: '/bin/true', args: [], manifest: manifest({ file_read: [`${hidden}/**`] }) }),
+        tier.start({
+          command: '/bin/true',
+          args: [],
+          manifest: manifest({ file_read: [], file_write: [`${mine}/**`, `${theirs}/**`] }),
+        }),
       ).rejects.toMatchObject({
         code: 'AIRLOCK_BAD_SPEC',
-        message: expect.stringContaining(`cannot use: ${hidden} (read)`),
+        message: expect.stringContaining(
+          `writable grants belong to different users: ${mine} (uid 0), ${theirs} (uid 1000)`,
+        ),
       });
     } finally {
-      rmSync(hidden, { recursive: true, force: true });
+      rmSync(mine, { recursive: true, force: true });
+      rmSync(theirs, { recursive: true, force: true });
     }
   });
 

@@ -17,11 +17,14 @@ import {
 } from './cgroups.js';
 import { forwarderArgs, SANDBOX_PROXY_SOCKET } from './egress-forwarder.js';
 import type { NativeErrorCode } from './errors.js';
+import { closeAll } from './grant-open.js';
+import { innerLaunchArgs, outerLaunchArgs } from './launcher/args.js';
+import { Launcher } from './launcher/confinement.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
 import { type EgressHooks, prepareSpec, startEgressProxy } from './prepare.js';
 import { prlimitArgs, rlimitsFromQuotas } from './rlimits.js';
 import { writeSandboxEtc } from './sandbox-etc.js';
-import { checkAccess, type SandboxUser, sandboxUser } from './sandbox-user.js';
+import { checkAccess, type SandboxUser, sandboxUser, workloadIdentity } from './sandbox-user.js';
 import { encodeProgram } from './seccomp/bpf.js';
 import { buildSeccompFilter } from './seccomp/filter.js';
 import { spawnWorkload } from './spawn.js';
@@ -37,9 +40,9 @@ export interface HardenedTierOptions extends EgressHooks {
   /** Overrides cgroup v2 detection (tests, or hosts where it must stay off). */
   readonly cgroups?: CgroupSupport;
   /**
-   * Host account of the workload. Default: nobody (65534) when OACP runs as
-   * root, the invoking user otherwise. 'invoker' keeps root as root (RLIMIT_NPROC
-   * then cannot bind: only the supervisor's process count stops a fork bomb).
+   * Host account of the workload. Default: the owner of its grants when OACP
+   * runs as root (nobody without grants), the invoking user otherwise; see
+   * workloadIdentity(). 'invoker' keeps root as root.
    */
   readonly runAs?: SandboxUser | 'invoker';
 }
@@ -48,6 +51,9 @@ export interface HardenedTierOptions extends EgressHooks {
 export interface NativeSandbox extends ProcessSandbox {
   egressEvents(): readonly EgressEvent[];
 }
+
+/** bwrap's descriptor for the first grant: after stdio and the seccomp pipe on 3. */
+const FIRST_GRANT_FD = 4;
 
 /** bwrap, the sandbox's pid 1 inside, and the egress forwarder. */
 const HELPER_PROCESSES = 3;
@@ -66,6 +72,7 @@ export class HardenedTier implements ProcessTier {
   /** Host facts that do not change while the process runs, computed once per tier. */
   private readonly seccomp = encodeProgram(buildSeccompFilter());
   private systemArgs: string[] | undefined;
+  private readonly launcher = new Launcher();
 
   constructor(private readonly options: HardenedTierOptions = {}) {
     this.bwrap = options.bwrapPath ?? '/usr/bin/bwrap';
@@ -137,8 +144,14 @@ export class HardenedTier implements ProcessTier {
     const id = `hardened-${randomUUID()}`;
     const { manifest } = spec;
     const prepared = prepareSpec(spec, 'hardened', this.socat);
-    const user = sandboxUser(this.options.runAs);
-    if (user !== undefined) checkAccess(prepared.mounts, prepared.executable, user);
+    let user: SandboxUser | undefined;
+    try {
+      user = workloadIdentity(this.options.runAs, prepared.mounts);
+      if (user !== undefined) checkAccess(prepared.mounts, prepared.executable, user);
+    } catch (error) {
+      closeAll(prepared.handles);
+      throw error;
+    }
     const dir = mkdtempSync(join(this.options.workRoot ?? tmpdir(), 'oacp-hardened-'));
     // bwrap, running as the sandbox user, must reach the synthetic /etc files and the proxy socket.
     if (user !== undefined) chmodSync(dir, 0o711);
@@ -147,6 +160,7 @@ export class HardenedTier implements ProcessTier {
     const cleanup = async (): Promise<void> => {
       await proxy?.close();
       cgroup?.remove();
+      closeAll(prepared.handles);
       rmSync(dir, { recursive: true, force: true });
     };
     try {
@@ -155,6 +169,7 @@ export class HardenedTier implements ProcessTier {
         user?.uid ?? process.getuid?.() ?? 0,
         user?.gid ?? process.getgid?.() ?? 0,
       );
+      const confinement = this.launcher.prepare(dir);
       const socket = join(dir, 'egress.sock');
       if (prepared.wantsEgress) proxy = await startEgressProxy(id, spec, socket, this.options, user);
       const cgroupSupport = this.options.cgroups ?? detectCgroupV2();
@@ -165,6 +180,8 @@ export class HardenedTier implements ProcessTier {
         system: this.systemRoot(),
         etc,
         mounts: prepared.mounts,
+        mountFds: prepared.handles.map((_, index) => FIRST_GRANT_FD + index),
+        launcher: confinement,
         tmpBytes: manifest.quotas.tmp_mb * 1024 * 1024,
         ...(prepared.wantsEgress ? { proxySocket: { source: socket, target: SANDBOX_PROXY_SOCKET } } : {}),
         cwd: prepared.cwd,
@@ -173,10 +190,13 @@ export class HardenedTier implements ProcessTier {
       const inner = [
         ...prlimitArgs(rlimitsFromQuotas(manifest.quotas, { extraProcesses: prepared.wantsEgress ? 1 : 0 })),
         ...(prepared.wantsEgress ? forwarderArgs() : []),
+        ...innerLaunchArgs(),
         prepared.executable,
         ...spec.args,
       ];
+      const keep = [3, ...prepared.handles.map((_, index) => FIRST_GRANT_FD + index)];
       const [command = this.bwrap, ...args] = [
+        ...outerLaunchArgs(confinement.program, { keep }),
         ...(cgroup === undefined ? [] : cgroupEnterArgs(cgroup, user)),
         this.bwrap,
         ...sandboxArgs,
@@ -188,6 +208,7 @@ export class HardenedTier implements ProcessTier {
         args,
         env: prepared.env,
         fd3: this.seccomp,
+        extraFds: prepared.handles.map((handle) => handle.fd),
         // With a cgroup the wrapper joins it as root and drops to the user itself.
         ...(user === undefined || cgroup !== undefined ? {} : { user }),
       });

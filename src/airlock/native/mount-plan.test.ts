@@ -54,7 +54,12 @@ describe('planMounts', () => {
 
   it('binds implicit read paths at their given and real locations', () => {
     const mounts = planMounts(none, [join(root, 'data/etc-link')]);
-    expect(mounts).toContainEqual({ source: '/etc', target: join(root, 'data/etc-link'), writable: false });
-    expect(mounts).toContainEqual({ source: '/etc', target: '/etc', writable: false });
+    expect(mounts).toContainEqual({
+      source: '/etc',
+      target: join(root, 'data/etc-link'),
+      writable: false,
+      implicit: true,
+    });
+    expect(mounts).toContainEqual({ source: '/etc', target: '/etc', writable: false, implicit: true });
   });
 });

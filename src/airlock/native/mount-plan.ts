@@ -10,6 +10,8 @@ export interface Mount {
   readonly source: string;
   readonly target: string;
   readonly writable: boolean;
+  /** Granted by OACP itself (the executable, its runtime, the script's package), not by the manifest. */
+  readonly implicit?: boolean;
 }
 
 /** Caps the filesystem walk a wildcard grant may trigger at start. */
@@ -105,16 +107,21 @@ export function planMounts(
 ): Mount[] {
   const policy = FilePolicy.from(grants);
   const byTarget = new Map<string, Mount>();
-  const add = (target: string, source: string, writable: boolean): void => {
+  const add = (target: string, source: string, writable: boolean, implicit = false): void => {
     const previous = byTarget.get(target);
-    byTarget.set(target, { source, target, writable: writable || (previous?.writable ?? false) });
+    byTarget.set(target, {
+      source,
+      target,
+      writable: writable || (previous?.writable ?? false),
+      ...(implicit && (previous === undefined || previous.implicit === true) ? { implicit: true } : {}),
+    });
   };
   for (const path of implicitReadPaths) {
     const target = normalizePath(path);
     if (target === undefined || !exists(target)) continue;
     const real = realpathSync(target);
-    add(target, real, false);
-    if (real !== target) add(real, real, false);
+    add(target, real, false, true);
+    if (real !== target) add(real, real, false, true);
   }
   for (const [access, globs] of [
     ['read', grants.file_read],

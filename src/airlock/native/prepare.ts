@@ -10,7 +10,9 @@ import { proxyEnvironment } from './egress-forwarder.js';
 import { scrubEnvironment } from './env.js';
 import type { NativeErrorCode } from './errors.js';
 import { resolveExecutable } from './executable.js';
+import { closeAll, type OpenedPath, openNoFollow } from './grant-open.js';
 import { type Mount, planMounts } from './mount-plan.js';
+import { overlapsProtected, protectedPaths } from './protected-paths.js';
 import { underSystemDirs } from './system-root.js';
 
 /** What a confined tier (hardened, gvisor) needs from a ProcessSpec, checked. */
@@ -18,6 +20,8 @@ export interface PreparedSpec {
   /** Absolute path of the program as the sandbox will exec it. */
   readonly executable: string;
   readonly mounts: readonly Mount[];
+  /** For each mount, in order, the descriptor opened without following symlinks: what the tier binds. */
+  readonly handles: readonly OpenedPath[];
   readonly cwd: string;
   readonly wantsEgress: boolean;
   /** Scrubbed environment plus HOME/TMPDIR and, with egress, the proxy variables. */
@@ -45,18 +49,28 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
   const exe = resolveExecutable(spec.command, spec.cwd);
   const implicit = [...(spec.implicitReadPaths ?? [])];
   if (!underSystemDirs(exe.real)) implicit.push(exe.path, exe.real);
-  const mounts = planMounts(manifest.capabilities, implicit);
-  for (const mount of mounts) {
+  const planned = planMounts(manifest.capabilities, implicit);
+  const homes = protectedPaths(spec.protectedPaths ?? [], spec.env ?? {});
+  for (const mount of planned) {
     const bad = NEVER_BOUND.find((dir) => isWithin(mount.target, dir) || isWithin(mount.source, dir));
     if (bad !== undefined) {
       refuse(`the ${tier} tier never binds host ${bad} (asked for ${mount.target}); the sandbox has its own`);
     }
+    const home = overlapsProtected(mount.source, homes) ?? overlapsProtected(mount.target, homes);
+    if (home !== undefined) {
+      refuse(
+        `grant ${mount.target} overlaps the OACP home ${home} (master key, keys, log): no sandbox may see it; grant a path outside it`,
+      );
+    }
   }
+  const { mounts, handles } = openMounts(planned);
   if (spec.cwd !== undefined && !mounts.some((mount) => isWithin(spec.cwd ?? '', mount.target))) {
+    closeAll(handles);
     refuse(`working directory ${spec.cwd} is not a granted path`);
   }
   const wantsEgress = manifest.capabilities.network.allowlist.length > 0;
   if (wantsEgress && !existsSync(socat)) {
+    closeAll(handles);
     throw new OacpError<NativeErrorCode>(
       'AIRLOCK_TIER_UNAVAILABLE',
       `${tier} tier cannot give this sandbox network access: socat not found at ${socat} (apt-get install socat)`,
@@ -65,6 +79,7 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
   return {
     executable: exe.path,
     mounts,
+    handles,
     cwd: spec.cwd ?? '/tmp',
     wantsEgress,
     env: {
@@ -74,6 +89,35 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
       ...(wantsEgress ? proxyEnvironment() : {}),
     },
   };
+}
+
+/** Each bound path is one descriptor held until the sandbox ends (the launcher keeps at most 256). */
+const MAX_BOUND_PATHS = 200;
+
+/**
+ * Opens every planned source once, without following a symlink at any
+ * component; a source gone since planning is dropped (nothing to expose).
+ */
+function openMounts(planned: readonly Mount[]): { mounts: Mount[]; handles: OpenedPath[] } {
+  if (planned.length > MAX_BOUND_PATHS) {
+    refuse(
+      `the grants expand to ${planned.length} paths to bind, over ${MAX_BOUND_PATHS}; grant their directory with /** instead of a wildcard`,
+    );
+  }
+  const mounts: Mount[] = [];
+  const handles: OpenedPath[] = [];
+  try {
+    for (const mount of planned) {
+      const opened = openNoFollow(mount.source);
+      if (opened === undefined) continue;
+      mounts.push(mount);
+      handles.push(opened);
+    }
+  } catch (error) {
+    closeAll(handles);
+    throw error;
+  }
+  return { mounts, handles };
 }
 
 export interface EgressHooks {

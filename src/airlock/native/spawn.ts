@@ -11,6 +11,8 @@ export interface SpawnRequest {
   readonly user?: { readonly uid: number; readonly gid: number };
   /** Bytes offered to the child on fd 3 (bwrap reads its seccomp program there). */
   readonly fd3?: Buffer;
+  /** Open descriptors handed to the child right after fd 3 (or from fd 3 without `fd3`), in order. */
+  readonly extraFds?: readonly number[];
 }
 
 /**
@@ -21,7 +23,13 @@ export interface SpawnRequest {
 export async function spawnWorkload(request: SpawnRequest): Promise<ChildProcess> {
   const child = spawn(request.command, [...request.args], {
     env: request.env,
-    stdio: request.fd3 === undefined ? ['pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe', 'pipe'],
+    stdio: [
+      'pipe',
+      'pipe',
+      'pipe',
+      ...(request.fd3 === undefined ? [] : ['pipe' as const]),
+      ...(request.extraFds ?? []),
+    ],
     detached: true,
     ...(request.cwd === undefined ? {} : { cwd: request.cwd }),
     ...(request.user === undefined ? {} : { uid: request.user.uid, gid: request.user.gid }),

@@ -63,7 +63,7 @@ export const registerRun: CommandRegistrar = (program, context) => {
         const { statement, exitCode } =
           tier === 'standard'
             ? await runAgentFile(context, file, flags, manifest, agent?.did)
-            : await runCommand(context, tier, file, rest, manifest, agent?.did);
+            : await runCommand(context, tier, file, rest, manifest, agent?.did, context.home(command));
         if (node !== undefined) {
           const recorded = await node.record(statement, agent?.signer);
           context.output.err(`oacp: execution receipt ${recorded.index} in log ${node.origin}`);
@@ -120,10 +120,11 @@ async function runCommand(
   args: string[],
   manifest: Manifest,
   agentDid: string | undefined,
+  home: string,
 ): Promise<{ statement: ExecutionStatement; exitCode: number }> {
   const registry = createTierRegistry<ProcessTier>(processTiers());
   const tier = await registry.selectTier(tierName);
-  const workload = describeWorkload('run', command, args);
+  const workload = describeWorkload('run', command, args, [home]);
   const outcome = await executeProcess({
     tier,
     spec: {
@@ -131,6 +132,7 @@ async function runCommand(
       args: withAbsoluteScript(command, args),
       manifest,
       implicitReadPaths: workload.implicitReadPaths,
+      protectedPaths: [home],
       env: context.env,
     },
     codeFiles: workload.codeFiles,

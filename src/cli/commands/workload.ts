@@ -8,10 +8,15 @@ export interface Workload {
   readonly implicitReadPaths: readonly string[];
 }
 
-export function describeWorkload(name: string, command: string, args: readonly string[]): Workload {
+export function describeWorkload(
+  name: string,
+  command: string,
+  args: readonly string[],
+  protectedPaths: readonly string[] = [],
+): Workload {
   const identity = serverIdentity(name, command, args);
   const codeFiles = [identity.executable, identity.script, identity.package]
     .filter((file) => file !== undefined)
     .map((file) => ({ path: file.path, sha256: file.sha256 }));
-  return { identity, codeFiles, implicitReadPaths: implicitReadPaths(identity) };
+  return { identity, codeFiles, implicitReadPaths: implicitReadPaths(identity, protectedPaths) };
 }

@@ -1,0 +1,107 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { OacpError } from '../../../core/errors.js';
+import type { NativeErrorCode } from '../errors.js';
+import { LAUNCHER_SOURCE } from './source.js';
+
+export const DEFAULT_COMPILER = '/usr/bin/cc';
+/** Flags are part of the cache key: the same source and flags give the same program. */
+const FLAGS = ['-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror'];
+
+/**
+ * Where oacp-launch is kept: as root /var/cache/oacp (sandboxes then run as
+ * the grants' owner, who must be able to exec it), else the user's cache; a
+ * private temporary directory when that is not writable.
+ */
+function cacheDirectory(env: NodeJS.ProcessEnv): string {
+  const dir =
+    process.getuid?.() === 0
+      ? '/var/cache/oacp/launcher'
+      : join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'oacp', 'launcher');
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    return dir;
+  } catch {
+    const fallback = mkdtempSync(join(tmpdir(), 'oacp-launcher-'));
+    chmodSync(fallback, 0o755);
+    return fallback;
+  }
+}
+
+/** Ours and nobody else can write it (a regular file or directory); anything else is never trusted. */
+function ownedAndClosed(path: string, kind: 'file' | 'directory'): boolean {
+  try {
+    const stat = lstatSync(path);
+    const rightKind = kind === 'file' ? stat.isFile() : stat.isDirectory();
+    return rightKind && stat.uid === (process.getuid?.() ?? stat.uid) && (stat.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The cached program and its directory are ours and closed to others: otherwise it is rebuilt. */
+function trustworthy(path: string): boolean {
+  return ownedAndClosed(dirname(path), 'directory') && ownedAndClosed(path, 'file');
+}
+
+/**
+ * The path of oacp-launch, compiled from LAUNCHER_SOURCE with the host's C
+ * compiler on first use and cached by a hash of source, compiler and flags.
+ * A missing compiler is a refusal naming the fix: the confined tiers never
+ * start a workload without the launcher closing descriptors and installing
+ * the workload filter.
+ */
+export function buildLauncher(compiler = DEFAULT_COMPILER, env: NodeJS.ProcessEnv = process.env): string {
+  const key = createHash('sha256')
+    .update(`${compiler}\0${FLAGS.join(' ')}\0${LAUNCHER_SOURCE}`)
+    .digest('hex')
+    .slice(0, 16);
+  let dir = cacheDirectory(env);
+  // A cache directory someone else could write into is not used: build in a private one instead.
+  if (!ownedAndClosed(dir, 'directory')) {
+    dir = mkdtempSync(join(tmpdir(), 'oacp-launcher-'));
+    chmodSync(dir, 0o755);
+  }
+  const target = join(dir, `oacp-launch-${key}`);
+  if (trustworthy(target)) return target;
+  if (!existsSync(compiler)) {
+    throw new OacpError<NativeErrorCode>(
+      'AIRLOCK_TIER_UNAVAILABLE',
+      `the confined tiers build their launcher (oacp-launch) from source once and need a C compiler: ${compiler} not found (apt-get install gcc)`,
+    );
+  }
+  const work = mkdtempSync(join(dir, '.build-'));
+  try {
+    const source = join(work, 'oacp-launch.c');
+    writeFileSync(source, LAUNCHER_SOURCE, { mode: 0o644 });
+    const output = join(work, 'oacp-launch');
+    try {
+      execFileSync(compiler, [...FLAGS, '-o', output, source], { stdio: 'pipe', timeout: 60_000 });
+    } catch (error) {
+      const detail = (error as { stderr?: Buffer }).stderr?.toString().split('\n')[0] ?? String(error);
+      throw new OacpError<NativeErrorCode>(
+        'AIRLOCK_TIER_UNAVAILABLE',
+        `cannot build the launcher (oacp-launch) with ${compiler}: ${detail}`,
+      );
+    }
+    chmodSync(output, 0o755);
+    rmSync(target, { force: true });
+    // Rename is atomic: a concurrent start sees the old state or a complete program.
+    renameSync(output, target);
+    return target;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,31 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeProgram } from '../seccomp/bpf.js';
+import { buildWorkloadFilter } from '../seccomp/workload-filter.js';
+import { buildLauncher } from './build.js';
+
+/** The launcher program and the workload filter file a confined sandbox binds read-only. */
+export interface Confinement {
+  readonly program: string;
+  readonly filter: string;
+}
+
+/**
+ * Per-tier launcher state: the program is built (or found in the cache) on
+ * the first start, the filter is encoded once; each sandbox gets its own copy
+ * of the filter file in its private directory.
+ */
+export class Launcher {
+  private program: string | undefined;
+  private readonly filter = encodeProgram(buildWorkloadFilter());
+
+  constructor(private readonly compiler?: string) {}
+
+  /** Throws AIRLOCK_TIER_UNAVAILABLE when the launcher cannot be built (no C compiler). */
+  prepare(dir: string): Confinement {
+    this.program ??= buildLauncher(this.compiler);
+    const filter = join(dir, 'workload.bpf');
+    writeFileSync(filter, this.filter, { mode: 0o444 });
+    return { program: this.program, filter };
+  }
+}

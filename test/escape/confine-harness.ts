@@ -1,0 +1,77 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+export const isRoot = process.getuid?.() === 0;
+/** The unprivileged account the most important attacks are repeated as when the suite runs as root. */
+export const REGULAR_USER = { uid: 1000, gid: 1000 };
+
+export interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs the built `oacp` binary as a real process: optionally as a regular
+ * user (setpriv, no groups) and with extra descriptors open at given numbers,
+ * as an attacker who controls the operator's shell would.
+ */
+export function oacpCli(
+  args: readonly string[],
+  options: {
+    readonly env?: NodeJS.ProcessEnv;
+    readonly asUser?: { uid: number; gid: number };
+    readonly fds?: Readonly<Record<number, number>>;
+  } = {},
+): Promise<CliRun> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  const highest = Math.max(2, ...Object.keys(options.fds ?? {}).map(Number));
+  const stdio: (number | 'pipe' | 'ignore')[] = ['pipe', 'pipe', 'pipe'];
+  for (let fd = 3; fd <= highest; fd++) stdio.push(options.fds?.[fd] ?? 'ignore');
+  const command =
+    options.asUser === undefined
+      ? [process.execPath, CLI]
+      : [
+          '/usr/bin/setpriv',
+          `--reuid=${options.asUser.uid}`,
+          `--regid=${options.asUser.gid}`,
+          '--clear-groups',
+          process.execPath,
+          CLI,
+        ];
+  const [file = process.execPath, ...rest] = command;
+  const child = spawn(file, [...rest, ...args], {
+    env: { PATH: '/usr/bin:/bin', ...options.env },
+    stdio,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdin?.end();
+  return new Promise((resolve) => {
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A fresh world-traversable directory (the regular user must reach what the test prepares). */
+export function openDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+/** A home for the attacked operator: ~/bin/cat and ~/.oacp/master.key, owned by `owner`. */
+export function operatorHome(root: string): { home: string; cat: string; masterKey: string } {
+  const home = join(root, 'home');
+  mkdirSync(join(home, 'bin'), { recursive: true });
+  mkdirSync(join(home, '.oacp', 'keys'), { recursive: true });
+  return { home, cat: join(home, 'bin', 'cat'), masterKey: join(home, '.oacp', 'master.key') };
+}
