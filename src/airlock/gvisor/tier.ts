@@ -3,6 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
+import {
+  type CgroupHost,
+  detectCgroupHost,
+  prepareResources,
+  type SandboxResources,
+} from '../cgroups/index.js';
 import type { EgressProxy } from '../egress/proxy.js';
 import { forwarderArgs, SANDBOX_PROXY_SOCKET } from '../native/egress-forwarder.js';
 import type { NativeErrorCode } from '../native/errors.js';
@@ -30,13 +36,20 @@ export interface GvisorTierOptions extends EgressHooks {
   readonly workRoot?: string;
   /**
    * Memory the gVisor kernel (sentry, gofer) itself uses, added to
-   * `memory_mb` before the supervisor kills for memory.
+   * `memory_mb` in the sandbox's memory cgroup (docs/quotas.md).
    */
   readonly overheadBytes?: number;
+  /** Overrides cgroup detection (tests). */
+  readonly cgroups?: CgroupHost;
 }
 
 /** runsc's own processes (runsc run, sandbox, gofer and their helpers) and the forwarder. */
 const HELPER_PROCESSES = 8;
+/**
+ * Host tasks of runsc itself (Go threads of runsc, the sentry and the
+ * gofer, ptrace stubs) that the pids cgroup counts beside the workload's.
+ */
+const HELPER_TASKS = 192;
 const DEFAULT_OVERHEAD_BYTES = 256 * 1024 * 1024;
 
 function isRoot(): boolean {
@@ -105,8 +118,10 @@ export class GvisorTier implements ProcessTier {
     };
     let proxy: EgressProxy | undefined;
     let started = false;
+    let resources: SandboxResources | undefined;
     const cleanup = async (): Promise<void> => {
       if (started) await runscDelete(runsc, id);
+      await resources?.remove();
       await proxy?.close();
       rmSync(dir, { recursive: true, force: true });
     };
@@ -133,11 +148,23 @@ export class GvisorTier implements ProcessTier {
         config,
         system.flatMap((entry) => (entry.kind === 'symlink' ? [entry] : [])),
       );
-      const child = await spawnWorkload({
-        command: this.runsc,
-        args: runscRunArgs(runsc, bundle, id),
-        env: { PATH: '/usr/bin:/bin' },
+      const overheadBytes = this.options.overheadBytes ?? DEFAULT_OVERHEAD_BYTES;
+      // The whole runsc tree (sentry, gofer) joins the cgroup: the workload's memory lives in the sentry.
+      resources = prepareResources({
+        id,
+        tier: 'gvisor',
+        host: this.options.cgroups ?? detectCgroupHost(),
+        quotas: manifest.quotas,
+        grantPaths: prepared.mounts.map((mount) => mount.source),
+        extraPids: HELPER_TASKS,
+        memoryOverheadBytes: overheadBytes,
       });
+      const [command = this.runsc, ...args] = [
+        ...resources.enterArgs,
+        this.runsc,
+        ...runscRunArgs(runsc, bundle, id),
+      ];
+      const child = await spawnWorkload({ command, args, env: { PATH: '/usr/bin:/bin' } });
       started = true;
       const running = proxy;
       const limits = watchLimitsFromQuotas(
@@ -145,15 +172,20 @@ export class GvisorTier implements ProcessTier {
         this.options.pollMs ?? DEFAULT_POLL_MS,
         HELPER_PROCESSES,
       );
+      const cgroup = resources.cgroup;
       const sandbox = supervise({
         id,
         tier: 'gvisor',
         child,
+        ...(cgroup === undefined ? {} : { meter: cgroup }),
+        ...(resources.plan.limits.memoryBytes === undefined
+          ? {}
+          : { kernelMemoryBytes: resources.plan.limits.memoryBytes }),
         limits: {
           ...limits,
-          memoryBytes: limits.memoryBytes + (this.options.overheadBytes ?? DEFAULT_OVERHEAD_BYTES),
+          memoryBytes: resources.memoryByKernel ? undefined : (limits.memoryBytes ?? 0) + overheadBytes,
           // Booting the sentry and starting a runtime under ptrace costs seconds of CPU before the first request.
-          startupCpuMs: GVISOR_STARTUP_CPU_MS,
+          startupCpuMs: manifest.quotas.startup_cpu_ms + GVISOR_STARTUP_CPU_MS,
         },
         egress: () => ({ requests: running?.audit.requests ?? 0, denied: running?.audit.denied ?? 0 }),
         cleanup,

@@ -9,12 +9,11 @@ import type { Availability, ProcessSandbox, ProcessSpec, ProcessTier } from '../
 import { probe } from './availability-probe.js';
 import { bwrapArgs } from './bwrap-args.js';
 import {
-  type CgroupSupport,
-  cgroupEnterArgs,
-  createSandboxCgroup,
-  detectCgroupV2,
-  type SandboxCgroup,
-} from './cgroups.js';
+  type CgroupHost,
+  detectCgroupHost,
+  prepareResources,
+  type SandboxResources,
+} from '../cgroups/index.js';
 import { forwarderArgs, SANDBOX_PROXY_SOCKET } from './egress-forwarder.js';
 import type { NativeErrorCode } from './errors.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
@@ -34,8 +33,8 @@ export interface HardenedTierOptions extends EgressHooks {
   readonly pollMs?: number;
   /** Where per-sandbox host directories (proxy socket, synthetic /etc) are made. */
   readonly workRoot?: string;
-  /** Overrides cgroup v2 detection (tests, or hosts where it must stay off). */
-  readonly cgroups?: CgroupSupport;
+  /** Overrides cgroup detection (tests, or hosts where it must stay off). */
+  readonly cgroups?: CgroupHost;
   /**
    * Host account of the workload. Default: nobody (65534) when OACP runs as
    * root, the invoking user otherwise. 'invoker' keeps root as root (RLIMIT_NPROC
@@ -51,6 +50,8 @@ export interface NativeSandbox extends ProcessSandbox {
 
 /** bwrap, the sandbox's pid 1 inside, and the egress forwarder. */
 const HELPER_PROCESSES = 3;
+/** Tasks the pids cgroup counts for those helpers (bwrap, its pid 1, socat and their threads). */
+const HELPER_TASKS = 8;
 
 /**
  * Native processes under bubblewrap: all namespaces unshared, a read-only
@@ -143,10 +144,10 @@ export class HardenedTier implements ProcessTier {
     // bwrap, running as the sandbox user, must reach the synthetic /etc files and the proxy socket.
     if (user !== undefined) chmodSync(dir, 0o711);
     let proxy: EgressProxy | undefined;
-    let cgroup: SandboxCgroup | undefined;
+    let resources: SandboxResources | undefined;
     const cleanup = async (): Promise<void> => {
       await proxy?.close();
-      cgroup?.remove();
+      await resources?.remove();
       rmSync(dir, { recursive: true, force: true });
     };
     try {
@@ -157,10 +158,15 @@ export class HardenedTier implements ProcessTier {
       );
       const socket = join(dir, 'egress.sock');
       if (prepared.wantsEgress) proxy = await startEgressProxy(id, spec, socket, this.options, user);
-      const cgroupSupport = this.options.cgroups ?? detectCgroupV2();
-      if (cgroupSupport.delegated) {
-        cgroup = createSandboxCgroup(cgroupSupport.path, id, manifest.quotas, HELPER_PROCESSES);
-      }
+      resources = prepareResources({
+        id,
+        tier: 'hardened',
+        host: this.options.cgroups ?? detectCgroupHost(),
+        quotas: manifest.quotas,
+        grantPaths: prepared.mounts.map((mount) => mount.source),
+        extraPids: HELPER_TASKS,
+      });
+      const cgroup = resources.cgroup;
       const sandboxArgs = bwrapArgs({
         system: this.systemRoot(),
         etc,
@@ -177,7 +183,11 @@ export class HardenedTier implements ProcessTier {
         ...spec.args,
       ];
       const [command = this.bwrap, ...args] = [
-        ...(cgroup === undefined ? [] : cgroupEnterArgs(cgroup, user)),
+        ...resources.enterArgs,
+        // Joining needs privileges the sandbox user lacks: join first, then drop.
+        ...(cgroup === undefined || user === undefined
+          ? []
+          : ['/usr/bin/setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups']),
         this.bwrap,
         ...sandboxArgs,
         '--',
@@ -192,15 +202,20 @@ export class HardenedTier implements ProcessTier {
         ...(user === undefined || cgroup !== undefined ? {} : { user }),
       });
       const running = proxy;
+      const limits = watchLimitsFromQuotas(
+        manifest.quotas,
+        this.options.pollMs ?? DEFAULT_POLL_MS,
+        HELPER_PROCESSES,
+      );
       const sandbox = supervise({
         id,
         tier: 'hardened',
         child,
-        limits: watchLimitsFromQuotas(
-          manifest.quotas,
-          this.options.pollMs ?? DEFAULT_POLL_MS,
-          HELPER_PROCESSES,
-        ),
+        limits: resources.memoryByKernel ? { ...limits, memoryBytes: undefined } : limits,
+        ...(cgroup === undefined ? {} : { meter: cgroup }),
+        ...(resources.plan.limits.memoryBytes === undefined
+          ? {}
+          : { kernelMemoryBytes: resources.plan.limits.memoryBytes }),
         egress: () => ({ requests: running?.audit.requests ?? 0, denied: running?.audit.denied ?? 0 }),
         cleanup,
       });

@@ -1,0 +1,11 @@
+export type { CgroupErrorCode } from './errors.js';
+export {
+  type CgroupHost,
+  type ControllerSupport,
+  detectCgroupHost,
+  RESOURCE_CONTROLLERS,
+  type ResourceController,
+} from './host.js';
+export { FALLBACK, planResources, type ResourcePlan } from './plan.js';
+export { createSandboxCgroup, type CgroupLimits, type SandboxCgroup } from './sandbox-cgroup.js';
+export { prepareResources, type SandboxResources } from './sandbox-resources.js';
