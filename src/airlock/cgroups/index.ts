@@ -7,5 +7,5 @@ export {
   type ResourceController,
 } from './host.js';
 export { FALLBACK, planResources, type ResourcePlan } from './plan.js';
-export { createSandboxCgroup, type CgroupLimits, type SandboxCgroup } from './sandbox-cgroup.js';
+export { type CgroupLimits, createSandboxCgroup, type SandboxCgroup } from './sandbox-cgroup.js';
 export { prepareResources, type SandboxResources } from './sandbox-resources.js';

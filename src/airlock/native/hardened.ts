@@ -3,17 +3,17 @@ import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
-import type { EgressEvent } from '../egress/audit.js';
-import type { EgressProxy } from '../egress/proxy.js';
-import type { Availability, ProcessSandbox, ProcessSpec, ProcessTier } from '../sandbox.js';
-import { probe } from './availability-probe.js';
-import { bwrapArgs } from './bwrap-args.js';
 import {
   type CgroupHost,
   detectCgroupHost,
   prepareResources,
   type SandboxResources,
 } from '../cgroups/index.js';
+import type { EgressEvent } from '../egress/audit.js';
+import type { EgressProxy } from '../egress/proxy.js';
+import type { Availability, ProcessSandbox, ProcessSpec, ProcessTier } from '../sandbox.js';
+import { probe } from './availability-probe.js';
+import { bwrapArgs } from './bwrap-args.js';
 import { forwarderArgs, SANDBOX_PROXY_SOCKET } from './egress-forwarder.js';
 import type { NativeErrorCode } from './errors.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
