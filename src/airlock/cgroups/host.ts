@@ -57,6 +57,11 @@ function enableController(parent: string, controller: string): boolean {
   }
 }
 
+/** The cgroup directory at `self` below a mount, without a trailing slash. */
+function under(mount: string, self: string): string {
+  return join(mount, self).replace(/(.)\/+$/, '$1');
+}
+
 interface Mount {
   readonly where: string;
   readonly type: string;
@@ -106,7 +111,7 @@ function v1Support(probe: Probe, resource: ResourceController): ControllerSuppor
     const self = probe.self.get(name);
     if (mount === undefined || self === undefined)
       return { available: false, reason: `no cgroup v1 ${name} hierarchy` };
-    const parent = join(mount.where, self);
+    const parent = under(mount.where, self);
     if (!probe.writable(parent))
       return {
         available: false,
@@ -121,7 +126,7 @@ function v2Support(probe: Probe, resource: ResourceController): ControllerSuppor
   const mount = probe.mounts.find((entry) => entry.type === 'cgroup2');
   const self = probe.self.get('');
   if (mount === undefined || self === undefined) return undefined;
-  const parent = join(mount.where, self);
+  const parent = under(mount.where, self);
   const name = V2_NAMES[resource];
   const offered = (probe.read(join(parent, 'cgroup.controllers')) ?? '').trim().split(/\s+/);
   if (!offered.includes(name)) return undefined;

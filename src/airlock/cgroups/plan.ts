@@ -31,7 +31,11 @@ export interface ResourcePlanInput {
   readonly tier: string;
   readonly host: CgroupHost;
   readonly quotas: Quotas;
-  /** Host paths bound into the sandbox by grants; their disks get the I/O throttle. */
+  /**
+   * Host paths the sandbox may write (`:rw` grants); their disks get the I/O
+   * throttle. /tmp is tmpfs (charged to memory) and reads of the system root
+   * are not throttled.
+   */
   readonly grantPaths: readonly string[];
   /** Tasks (processes and threads) of the tier's own helpers, on top of `max_pids`. */
   readonly extraPids: number;

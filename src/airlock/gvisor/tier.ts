@@ -155,7 +155,7 @@ export class GvisorTier implements ProcessTier {
         tier: 'gvisor',
         host: this.options.cgroups ?? detectCgroupHost(),
         quotas: manifest.quotas,
-        grantPaths: prepared.mounts.map((mount) => mount.source),
+        grantPaths: prepared.mounts.filter((mount) => mount.writable).map((mount) => mount.source),
         extraPids: HELPER_TASKS,
         memoryOverheadBytes: overheadBytes,
       });
@@ -186,6 +186,8 @@ export class GvisorTier implements ProcessTier {
           memoryBytes: resources.memoryByKernel ? undefined : (limits.memoryBytes ?? 0) + overheadBytes,
           // Booting the sentry and starting a runtime under ptrace costs seconds of CPU before the first request.
           startupCpuMs: manifest.quotas.startup_cpu_ms + GVISOR_STARTUP_CPU_MS,
+          // The cgroup counts the sentry's CPU too, so its boot is allowed on top of the lifetime budget.
+          cpuTotalMs: manifest.quotas.cpu_ms_total + GVISOR_STARTUP_CPU_MS,
         },
         egress: () => ({ requests: running?.audit.requests ?? 0, denied: running?.audit.denied ?? 0 }),
         cleanup,

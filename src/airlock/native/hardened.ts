@@ -163,7 +163,7 @@ export class HardenedTier implements ProcessTier {
         tier: 'hardened',
         host: this.options.cgroups ?? detectCgroupHost(),
         quotas: manifest.quotas,
-        grantPaths: prepared.mounts.map((mount) => mount.source),
+        grantPaths: prepared.mounts.filter((mount) => mount.writable).map((mount) => mount.source),
         extraPids: HELPER_TASKS,
       });
       const cgroup = resources.cgroup;
