@@ -6,7 +6,8 @@ import { COMPAT_SERVERS } from './servers.js';
  * Real npm MCP servers through `oacp mcp run` in the default (hardened)
  * tier, as root and as a regular user, each with a private temp grant.
  * As root the grant is 0700 and owned by root: this needs the root-identity
- * work of issue 9 item 3 (see docs/hardened-tier.md).
+ * work of issue 9 item 3 (grants of private directories as root). As a
+ * regular user on a cgroup v1 host the run passes --allow-unenforced.
  */
 const identities: Identity[] = process.getuid?.() === 0 ? ['root', 'user'] : [];
 

@@ -119,7 +119,7 @@ function pidsIn(dir: string): number[] {
 }
 
 async function removeDir(dir: string, version: 1 | 2): Promise<void> {
-  for (let attempt = 0; attempt < 40; attempt++) {
+  for (let attempt = 0; attempt < 60; attempt++) {
     if (version === 2) {
       try {
         writeFileSync(join(dir, 'cgroup.kill'), '1');
@@ -139,8 +139,8 @@ async function removeDir(dir: string, version: 1 | 2): Promise<void> {
       return;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      // EBUSY while the last tasks are reaped.
-      await settle(25);
+      // EBUSY while the last tasks are reaped: usually a millisecond or two, so back off from 1 ms.
+      await settle(Math.min(25, 2 ** attempt));
     }
   }
 }
