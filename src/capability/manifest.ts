@@ -66,10 +66,10 @@ export type UnenforcedName = (typeof UNENFORCED_NAMES)[number];
 export const QuotasSchema = z.strictObject({
   cpu_ms_per_request: z.number().int().positive().default(1000),
   /**
-   * CPU a native workload may use in the busy stretch(es) of its first
-   * seconds, when runtimes load their code; measured defaults in docs/quotas.md.
+   * CPU a native workload may use in its first busy stretch (and its first
+   * seconds), when runtimes load their code; sized on measurements in docs/quotas.md.
    */
-  startup_cpu_ms: z.number().int().nonnegative().default(20_000),
+  startup_cpu_ms: z.number().int().nonnegative().default(10_000),
   /** CPU a native sandbox may use over its whole life, counted by the kernel. */
   cpu_ms_total: z.number().int().positive().default(3_600_000),
   memory_mb: z.number().int().positive().default(512),
