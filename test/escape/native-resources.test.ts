@@ -80,7 +80,8 @@ describe.skipIf(skip)('hardened tier resource limits', () => {
     const result = await run(tier, {
       command: PYTHON,
       args: ['-c', 'while True: pass'],
-      manifest: manifest({}, { cpu_ms_per_request: 300 }),
+      // No start-up allowance: the loop's first stretch is judged by the per-request limit.
+      manifest: manifest({}, { cpu_ms_per_request: 300, startup_cpu_ms: 0 }),
     });
     expect(result.status.killedBy).toBe('cpu');
     expect(result.usage.cpuMs).toBeGreaterThanOrEqual(300);
