@@ -1,5 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { type CgroupHost, detectCgroupHost, FALLBACK, RESOURCE_CONTROLLERS } from './cgroups/index.js';
+import {
+  type CgroupHost,
+  canEnableController,
+  detectCgroupHost,
+  FALLBACK,
+  RESOURCE_CONTROLLERS,
+} from './cgroups/index.js';
 import type { TierName } from './sandbox.js';
 import { detectTee } from './tee/detect.js';
 import type { TierLike, TierRegistry } from './tiers.js';
@@ -67,7 +73,9 @@ const OPT_OUT: Record<(typeof RESOURCE_CONTROLLERS)[number], keyof typeof FALLBA
  * hardened and gVisor tiers use, or why none, what stands in for it and the
  * opt-out without which those tiers refuse to start.
  */
-export function cgroupFacts(host: CgroupHost = detectCgroupHost()): HostFact[] {
+export function cgroupFacts(
+  host: CgroupHost = detectCgroupHost({ enable: canEnableController }),
+): HostFact[] {
   return RESOURCE_CONTROLLERS.map((resource) => {
     const support = host[resource];
     const name = `cgroup ${resource}`;

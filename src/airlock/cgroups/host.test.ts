@@ -53,6 +53,16 @@ describe('detectCgroupHost', () => {
     expect(enabled).toEqual(['cpu', 'io']);
   });
 
+  it('keeps sandboxes beside the leaf OACP moved itself into, not below it', () => {
+    const host = detectCgroupHost({
+      mounts: V2_MOUNTS,
+      selfCgroup: `${V2_SELF}/oacp-supervisor`,
+      writable: (path) => path === V2_DIR,
+      read: () => 'cpu io memory pids',
+    });
+    expect(host.pids).toEqual({ available: true, version: 2, parents: [V2_DIR] });
+  });
+
   it('reports a v2 subtree that is not delegated, or whose controllers cannot be enabled', () => {
     const notDelegated = detectCgroupHost({
       mounts: V2_MOUNTS,

@@ -1,4 +1,4 @@
-import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -48,13 +48,39 @@ function isWritable(path: string): boolean {
   }
 }
 
+/** Leaf that holds OACP's own processes when its cgroup must hand controllers to children. */
+export const SUPERVISOR_LEAF = 'oacp-supervisor';
+
+/**
+ * Writes `+controller` into the parent's subtree_control. cgroup v2 refuses
+ * (EBUSY) while the parent itself holds processes ("no internal
+ * processes"), which is the usual state of a delegated scope or a
+ * container's cgroup: then this cgroup's processes move into a leaf child
+ * first, as container runtimes do, and the write is tried again.
+ */
 function enableController(parent: string, controller: string): boolean {
+  const enable = (): void => writeFileSync(join(parent, 'cgroup.subtree_control'), `+${controller}`);
   try {
-    writeFileSync(join(parent, 'cgroup.subtree_control'), `+${controller}`);
+    enable();
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EBUSY') return false;
+  }
+  try {
+    const leaf = join(parent, SUPERVISOR_LEAF);
+    mkdirSync(leaf, { recursive: true });
+    const pids = (readText(join(parent, 'cgroup.procs')) ?? '').split('\n').filter((pid) => pid.length > 0);
+    for (const pid of pids) writeFileSync(join(leaf, 'cgroup.procs'), pid);
+    enable();
     return true;
   } catch {
     return false;
   }
+}
+
+/** For reports (`oacp doctor`): whether enabling would be attempted, without moving anything. */
+export function canEnableController(parent: string): boolean {
+  return isWritable(join(parent, 'cgroup.subtree_control'));
 }
 
 /** The cgroup directory at `self` below a mount, without a trailing slash. */
@@ -124,8 +150,10 @@ function v1Support(probe: Probe, resource: ResourceController): ControllerSuppor
 
 function v2Support(probe: Probe, resource: ResourceController): ControllerSupport | undefined {
   const mount = probe.mounts.find((entry) => entry.type === 'cgroup2');
-  const self = probe.self.get('');
-  if (mount === undefined || self === undefined) return undefined;
+  const own = probe.self.get('');
+  if (mount === undefined || own === undefined) return undefined;
+  // Once OACP has moved itself into its leaf, sandboxes still go beside the leaf, not below it.
+  const self = own.endsWith(`/${SUPERVISOR_LEAF}`) ? own.slice(0, -SUPERVISOR_LEAF.length - 1) || '/' : own;
   const parent = under(mount.where, self);
   const name = V2_NAMES[resource];
   const offered = (probe.read(join(parent, 'cgroup.controllers')) ?? '').trim().split(/\s+/);

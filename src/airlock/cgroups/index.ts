@@ -2,6 +2,7 @@ export type { CgroupErrorCode } from './errors.js';
 export {
   type CgroupHost,
   type ControllerSupport,
+  canEnableController,
   detectCgroupHost,
   RESOURCE_CONTROLLERS,
   type ResourceController,
