@@ -125,14 +125,14 @@ const memoryPrecisionCase: BenchCase = {
         const peak = sandbox.usage().memoryPeakBytes / MIB;
         report(`${name} ${kind}: killedBy ${status.killedBy ?? 'none'} at ${peak.toFixed(1)} MiB charged`);
         // gVisor's limit includes the sentry allowance: the figure is the charge over that allowance.
-        const limit = name === 'gvisor' ? 64 + 256 : 64;
+        const limit = name === 'gvisor' ? 64 + 128 : 64;
         figures.push(
           figure({
             case: 'memory-precision',
             metric: `${name}: charged memory at the kill, ${kind}`,
             unit: 'MiB',
             subject: peak,
-            baselineName: `cgroup limit (${name === 'gvisor' ? '64 MiB + 256 MiB sentry allowance' : '64 MiB'})`,
+            baselineName: `cgroup limit (${name === 'gvisor' ? '64 MiB + 128 MiB sentry allowance' : '64 MiB'})`,
             baseline: limit,
             goal: { op: '<=', value: limit },
             note: `killedBy ${status.killedBy ?? 'none'}`,

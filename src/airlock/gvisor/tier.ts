@@ -27,7 +27,7 @@ import { probeRunsc } from './probe.js';
 import { type RunscOptions, runscDelete, runscRunArgs } from './runsc.js';
 
 /** CPU the gVisor sandbox may spend starting up, before the per-request limit applies. */
-const GVISOR_STARTUP_CPU_MS = 5_000;
+const GVISOR_STARTUP_CPU_MS = 2_000;
 
 export interface GvisorTierOptions extends EgressHooks {
   readonly runscPath?: string;
@@ -50,7 +50,7 @@ const HELPER_PROCESSES = 8;
  * gofer, ptrace stubs) that the pids cgroup counts beside the workload's.
  */
 const HELPER_TASKS = 192;
-const DEFAULT_OVERHEAD_BYTES = 256 * 1024 * 1024;
+const DEFAULT_OVERHEAD_BYTES = 128 * 1024 * 1024;
 
 function isRoot(): boolean {
   return process.getuid?.() === 0;
