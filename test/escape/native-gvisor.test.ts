@@ -126,7 +126,7 @@ describe.skipIf(skip)('gvisor tier resource limits', () => {
   it('stops a fork bomb with the sandbox kernel refusing forks', async () => {
     const result = await run(tier, {
       command: '/bin/sh',
-      args: ['-c', 'bomb() { bomb | bomb & }; bomb; sleep 1'],
+      args: ['-c', 'bomb() { bomb | bomb & }; bomb; sleep 5'],
       manifest: manifest({}, { max_pids: 32, cpu_ms_per_request: 5000 }),
     });
     // Either the sentry's RLIMIT_NPROC or the host pids cgroup refuses; the message shows which on failure.
