@@ -78,7 +78,7 @@ export const QuotasSchema = z.strictObject({
   api_calls_per_hour: z.number().int().nonnegative().default(1000),
   llm_tokens_per_request: z.number().int().nonnegative().default(100_000),
   tmp_mb: z.number().int().positive().default(64),
-  max_pids: z.number().int().positive().default(64),
+  max_pids: z.number().int().positive().default(128),
   max_open_files: z.number().int().positive().default(1024),
   max_output_bytes: z
     .number()
