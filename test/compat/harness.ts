@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -21,8 +21,19 @@ export interface CompatOutcome {
   readonly stderr: string;
 }
 
+/** Whether another user (the regular uid) can reach `path`: o+x on every directory above it. */
+export function reachableByOthers(path: string): boolean {
+  for (let dir = dirname(path); dir !== '/'; dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+  }
+  return true;
+}
+
+/** dist/ is built, and the regular user can reach it and node_modules (CI may check out under /root). */
 export function binaryBuilt(): boolean {
-  return existsSync(BIN);
+  const ok = existsSync(BIN) && reachableByOthers(BIN);
+  if (!ok) console.log(`skipping: ${BIN} is not built or not reachable by uid ${REGULAR_UID}`);
+  return ok;
 }
 
 /**
