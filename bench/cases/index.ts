@@ -1,6 +1,7 @@
 import type { BenchCase } from '../harness.js';
 import { a2aCases } from './a2a.js';
 import { airlockCases } from './airlock.js';
+import { airlockResourceCases } from './airlock-resources.js';
 import { gatewayCases } from './gateway.js';
 import { mcpCases } from './mcp.js';
 import { quotaCases } from './quotas.js';
@@ -10,6 +11,7 @@ import { trustCoreCases } from './trust-core.js';
 export const cases: BenchCase[] = [
   ...trustCoreCases,
   ...airlockCases,
+  ...airlockResourceCases,
   ...mcpCases,
   ...gatewayCases,
   ...a2aCases,

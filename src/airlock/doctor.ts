@@ -1,5 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { detectCgroupV2 } from './native/cgroups.js';
+import {
+  type CgroupHost,
+  canEnableController,
+  detectCgroupHost,
+  FALLBACK,
+  RESOURCE_CONTROLLERS,
+} from './cgroups/index.js';
 import type { TierName } from './sandbox.js';
 import { detectTee } from './tee/detect.js';
 import type { TierLike, TierRegistry } from './tiers.js';
@@ -55,15 +61,33 @@ function seccomp(): HostFact {
   };
 }
 
-function cgroups(): HostFact {
-  const support = detectCgroupV2();
-  return support.delegated
-    ? { name: 'cgroup v2 delegation', ok: true, detail: `memory, pids and cpu limits under ${support.path}` }
-    : {
-        name: 'cgroup v2 delegation',
-        ok: false,
-        detail: `${support.reason}; memory and CPU are enforced by polling, processes by rlimits and polling`,
-      };
+const OPT_OUT: Record<(typeof RESOURCE_CONTROLLERS)[number], keyof typeof FALLBACK> = {
+  memory: 'memory',
+  pids: 'pids',
+  cpu: 'cpu',
+  io: 'disk_io',
+};
+
+/**
+ * One fact per resource: which cgroup controller (v1 or v2, where) the
+ * hardened and gVisor tiers use, or why none, what stands in for it and the
+ * opt-out without which those tiers refuse to start.
+ */
+export function cgroupFacts(
+  host: CgroupHost = detectCgroupHost({ enable: canEnableController }),
+): HostFact[] {
+  return RESOURCE_CONTROLLERS.map((resource) => {
+    const support = host[resource];
+    const name = `cgroup ${resource}`;
+    if (support.available)
+      return { name, ok: true, detail: `cgroup v${support.version} at ${support.parents.join(', ')}` };
+    const optOut = OPT_OUT[resource];
+    return {
+      name,
+      ok: false,
+      detail: `${support.reason}; sandboxes are refused unless --allow-unenforced ${optOut}, then: ${FALLBACK[optOut]}`,
+    };
+  });
 }
 
 function ptraceScope(): HostFact {
@@ -95,7 +119,7 @@ export function hostFacts(): HostFact[] {
   return [
     userNamespaces(),
     seccomp(),
-    cgroups(),
+    ...cgroupFacts(),
     ptraceScope(),
     tool('bubblewrap', '/usr/bin/bwrap', 'hardened tier'),
     tool('runsc', '/usr/bin/runsc', 'gvisor tier'),

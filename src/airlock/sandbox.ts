@@ -37,6 +37,8 @@ export interface ExitStatus {
   readonly signal: string | null;
   /** Set when OACP ended the workload, naming the quota or rule. */
   readonly killedBy?: string;
+  /** With killedBy: what was used, the limit, and the flag or manifest field that raises it. */
+  readonly detail?: string;
 }
 
 export interface Sandbox {

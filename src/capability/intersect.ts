@@ -85,8 +85,16 @@ function union(a: readonly string[], b: readonly string[]): string[] {
   return [...new Set([...a, ...b])];
 }
 
+type NumericQuota = Exclude<keyof Quotas, 'allow_unenforced'>;
+
+/** The smaller of each limit; an unenforced limit is accepted only when both sides accept it. */
 function minQuotas(a: Quotas, b: Quotas): Quotas {
-  const out = { ...a };
-  for (const key of Object.keys(a) as (keyof Quotas)[]) out[key] = Math.min(a[key], b[key]);
+  const out = {
+    ...a,
+    allow_unenforced: a.allow_unenforced.filter((name) => b.allow_unenforced.includes(name)),
+  };
+  for (const key of Object.keys(a) as (keyof Quotas)[])
+    if (key !== 'allow_unenforced')
+      out[key as NumericQuota] = Math.min(a[key as NumericQuota], b[key as NumericQuota]);
   return out;
 }

@@ -67,23 +67,39 @@ export const CapabilitiesSchema = z.strictObject({
   models: ModelsSchema.default({ allow: [], deny: [] }),
 });
 
-/** Defaults are the seed's quota table; each is a hard cutoff. */
+/**
+ * Resources whose kernel limit a user may accept going without, by name
+ * (`--allow-unenforced`, `quotas.allow_unenforced`); see docs/quotas.md.
+ */
+export const UNENFORCED_NAMES = ['memory', 'pids', 'cpu', 'disk_io'] as const;
+export type UnenforcedName = (typeof UNENFORCED_NAMES)[number];
+
+/** Defaults are the seed's quota table plus start-up and lifetime CPU; each is a hard cutoff. */
 export const QuotasSchema = z.strictObject({
   cpu_ms_per_request: z.number().int().positive().default(1000),
+  /**
+   * CPU a native workload may use in its first busy stretch (and its first
+   * seconds), when runtimes load their code; sized on measurements in docs/quotas.md.
+   */
+  startup_cpu_ms: z.number().int().nonnegative().default(10_000),
+  /** CPU a native sandbox may use over its whole life, counted by the kernel. */
+  cpu_ms_total: z.number().int().positive().default(3_600_000),
   memory_mb: z.number().int().positive().default(512),
   disk_io_mb_per_s: z.number().positive().default(10),
   network_requests_per_min: z.number().int().nonnegative().default(100),
   api_calls_per_hour: z.number().int().nonnegative().default(1000),
   llm_tokens_per_request: z.number().int().nonnegative().default(100_000),
   tmp_mb: z.number().int().positive().default(64),
-  max_pids: z.number().int().positive().default(64),
-  max_open_files: z.number().int().positive().default(256),
+  max_pids: z.number().int().positive().default(128),
+  max_open_files: z.number().int().positive().default(1024),
   max_output_bytes: z
     .number()
     .int()
     .positive()
     .default(16 * 1024 * 1024),
   burst: z.number().int().nonnegative().default(10),
+  /** Limits this host cannot enforce in the kernel that the user accepts as polled or absent. */
+  allow_unenforced: z.array(z.enum(UNENFORCED_NAMES)).default([]),
 });
 
 export const ManifestSchema = z.strictObject({

@@ -34,6 +34,9 @@ export function manifestFromOptions(options: McpRunOptions, name: string): Manif
     quotas: {
       ...(options.quotaMemory === undefined ? {} : { memory_mb: options.quotaMemory }),
       ...(options.quotaCpu === undefined ? {} : { cpu_ms_per_request: options.quotaCpu }),
+      ...(options.allowUnenforced.length === 0
+        ? {}
+        : { allow_unenforced: [...new Set([...base.quotas.allow_unenforced, ...options.allowUnenforced])] }),
     },
   });
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TIER_ORDER, type TierName } from '../airlock/sandbox.js';
+import { UNENFORCED_NAMES } from '../capability/manifest.js';
 import { OacpError } from '../core/errors.js';
 import type { McpErrorCode } from './errors.js';
 
@@ -22,6 +23,17 @@ export const MemorySize = z
     const value = Number(match?.[1]) * (UNITS_MB[(match?.[2] ?? 'mb').toLowerCase() || 'mb'] ?? 1);
     return Math.max(1, Math.ceil(value));
   });
+
+/** `--allow-unenforced memory,pids` (repeatable): limits accepted without a kernel mechanism. */
+export const UnenforcedList = z
+  .array(z.string())
+  .transform((values) =>
+    values
+      .flatMap((value) => value.split(','))
+      .map((name) => name.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.enum(UNENFORCED_NAMES, { message: `must be one of ${UNENFORCED_NAMES.join(', ')}` })));
 
 /** `500ms`, `2s`, `1m`, `1500` (ms). */
 export const Duration = z
@@ -87,6 +99,7 @@ export const McpRunOptionsSchema = z
     quotaMemory: MemorySize.optional(),
     quotaCpu: Duration.optional(),
     quotaCalls: CallRate.optional(),
+    allowUnenforced: UnenforcedList.default([]),
     tools: z.array(z.string()).default([]),
     policy: z.string().min(1).optional(),
     pins: z.string().min(1).optional(),

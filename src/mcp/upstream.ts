@@ -42,7 +42,8 @@ export function processUpstream(options: {
       pipeLines(sandbox.stderr, options.stderr ?? ((line) => process.stderr.write(`${line}\n`)));
       const ended = sandbox.exit.then(
         (status) => {
-          if (status.killedBy !== undefined) return `server killed by the Airlock (${status.killedBy})`;
+          if (status.killedBy !== undefined)
+            return `server killed by the Airlock (${status.killedBy})${status.detail === undefined ? '' : `: ${status.detail}`}`;
           if (status.signal !== null) return `server ended by ${status.signal}`;
           return `server exited with code ${status.code}`;
         },

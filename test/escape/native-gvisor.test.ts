@@ -108,7 +108,7 @@ describe.skipIf(skip)('gvisor tier resource limits', () => {
     const result = await run(tier, {
       command: PYTHON,
       args: ['-c', 'while True: pass'],
-      manifest: manifest({}, { cpu_ms_per_request: 500 }),
+      manifest: manifest({}, { cpu_ms_per_request: 500, startup_cpu_ms: 0 }),
     });
     expect(result.status.killedBy).toBe('cpu');
   });
@@ -126,18 +126,19 @@ describe.skipIf(skip)('gvisor tier resource limits', () => {
   it('stops a fork bomb with the sandbox kernel refusing forks', async () => {
     const result = await run(tier, {
       command: '/bin/sh',
-      args: ['-c', 'bomb() { bomb | bomb & }; bomb; sleep 1'],
+      args: ['-c', 'bomb() { bomb | bomb & }; bomb; sleep 5'],
       manifest: manifest({}, { max_pids: 32, cpu_ms_per_request: 5000 }),
     });
-    expect(result.status.killedBy === 'pids' || /Cannot fork/.test(result.err)).toBe(true);
+    // Either the sentry's RLIMIT_NPROC or the host pids cgroup refuses; the message shows which on failure.
+    expect(`${result.status.killedBy ?? ''} ${result.err.slice(0, 300)}`).toMatch(/^pids|Cannot fork/);
   });
 
-  it('refuses a huge allocation (RLIMIT_AS) inside the sandbox kernel', async () => {
+  it('kills a huge touched allocation at the memory limit', async () => {
     const result = await run(tier, {
       command: PYTHON,
-      args: ['-c', 'b = bytearray(4 << 30)'],
+      args: ['-c', 'b = bytearray(b"x" * (4 << 30))'],
       manifest: manifest({}, { memory_mb: 64 }),
     });
-    expect(result.err).toMatch(/MemoryError/);
+    expect(result.status.killedBy).toBe('memory');
   });
 });

@@ -28,13 +28,14 @@ export interface RunResult {
 export function manifest(
   capabilities: Record<string, unknown> = {},
   quotas: Record<string, number> = {},
+  extraQuotas: Record<string, unknown> = {},
 ): Manifest {
   return ManifestSchema.parse({
     apiVersion: 'oacp.dev/v1',
     kind: 'CapabilityManifest',
     name: 'escape-corpus',
     capabilities,
-    quotas,
+    quotas: { ...quotas, ...extraQuotas },
   });
 }
 

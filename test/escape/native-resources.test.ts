@@ -45,7 +45,7 @@ describe.skipIf(skip)('hardened tier resource limits', () => {
       args: ['-c', `bomb() { bomb | bomb & }; bomb; sleep 5 # ${marker}`],
       manifest: manifest({}, { max_pids: 32, cpu_ms_per_request: 5000 }),
     });
-    // As root RLIMIT_NPROC does not bind, so the supervisor's count kills it; as a user the kernel refuses forks.
+    // pids.max (or RLIMIT_NPROC without a cgroup) refuses forks; the supervisor's count is the backstop.
     const refusedByKernel = /fork|Resource temporarily unavailable/i.test(result.err);
     expect(result.status.killedBy === 'pids' || refusedByKernel).toBe(true);
     // The kernel tears the pid namespace down asynchronously; nothing may survive it.
@@ -63,24 +63,25 @@ describe.skipIf(skip)('hardened tier resource limits', () => {
       manifest: manifest({}, { memory_mb: 64 }),
     });
     expect(result.status.killedBy).toBe('memory');
-    expect(result.usage.memoryPeakBytes).toBeGreaterThan(64 * 1024 * 1024);
+    // The cgroup's peak charge stops at the limit; polled RSS (no cgroup) passes it by a sample's worth.
+    expect(result.usage.memoryPeakBytes).toBeGreaterThanOrEqual(48 * 1024 * 1024);
   });
 
-  it('refuses one huge allocation through RLIMIT_AS', async () => {
+  it('kills one huge allocation that is touched, without RLIMIT_AS', async () => {
     const result = await run(tier, {
       command: PYTHON,
-      args: ['-c', 'b = bytearray(4 << 30)'],
+      args: ['-c', 'b = bytearray(b"x" * (4 << 30))'],
       manifest: manifest({}, { memory_mb: 64 }),
     });
-    expect(result.err).toMatch(/MemoryError/);
-    expect(result.status.code).toBe(1);
+    expect(result.status.killedBy).toBe('memory');
   });
 
   it('kills an infinite loop at the CPU deadline', async () => {
     const result = await run(tier, {
       command: PYTHON,
       args: ['-c', 'while True: pass'],
-      manifest: manifest({}, { cpu_ms_per_request: 300 }),
+      // No start-up allowance: the loop's first stretch is judged by the per-request limit.
+      manifest: manifest({}, { cpu_ms_per_request: 300, startup_cpu_ms: 0 }),
     });
     expect(result.status.killedBy).toBe('cpu');
     expect(result.usage.cpuMs).toBeGreaterThanOrEqual(300);

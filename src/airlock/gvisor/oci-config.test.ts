@@ -19,7 +19,7 @@ const plan = {
     { source: '/srv/out', target: '/srv/out', writable: true },
   ],
   tmpBytes: 1 << 20,
-  rlimits: { nofile: 64, nproc: 16, fsizeBytes: 1 << 20, asBytes: 1 << 30 },
+  rlimits: { nofile: 64, nproc: 16, fsizeBytes: 1 << 20 },
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'oacp-bundle-'));

@@ -88,7 +88,6 @@ export function ociConfig(plan: BundlePlan): OciConfig {
         limit('RLIMIT_NOFILE', plan.rlimits.nofile),
         limit('RLIMIT_NPROC', plan.rlimits.nproc),
         limit('RLIMIT_FSIZE', plan.rlimits.fsizeBytes),
-        limit('RLIMIT_AS', plan.rlimits.asBytes),
         limit('RLIMIT_CORE', 0),
       ],
       noNewPrivileges: true,

@@ -3,6 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
+import {
+  type CgroupHost,
+  detectCgroupHost,
+  prepareResources,
+  type SandboxResources,
+} from '../cgroups/index.js';
 import type { EgressProxy } from '../egress/proxy.js';
 import { forwarderArgs, SANDBOX_PROXY_SOCKET } from '../native/egress-forwarder.js';
 import type { NativeErrorCode } from '../native/errors.js';
@@ -23,7 +29,7 @@ import { probeRunsc } from './probe.js';
 import { type RunscOptions, runscDelete, runscRunArgs } from './runsc.js';
 
 /** CPU the gVisor sandbox may spend starting up, before the per-request limit applies. */
-const GVISOR_STARTUP_CPU_MS = 5_000;
+const GVISOR_STARTUP_CPU_MS = 2_000;
 
 export interface GvisorTierOptions extends EgressHooks {
   readonly runscPath?: string;
@@ -32,14 +38,21 @@ export interface GvisorTierOptions extends EgressHooks {
   readonly workRoot?: string;
   /**
    * Memory the gVisor kernel (sentry, gofer) itself uses, added to
-   * `memory_mb` before the supervisor kills for memory.
+   * `memory_mb` in the sandbox's memory cgroup (docs/quotas.md).
    */
   readonly overheadBytes?: number;
+  /** Overrides cgroup detection (tests). */
+  readonly cgroups?: CgroupHost;
 }
 
 /** runsc's own processes (runsc run, sandbox, gofer and their helpers) and the forwarder. */
 const HELPER_PROCESSES = 8;
-const DEFAULT_OVERHEAD_BYTES = 256 * 1024 * 1024;
+/**
+ * Host tasks of runsc itself (Go threads of runsc, the sentry and the
+ * gofer, ptrace stubs) that the pids cgroup counts beside the workload's.
+ */
+const HELPER_TASKS = 192;
+const DEFAULT_OVERHEAD_BYTES = 128 * 1024 * 1024;
 
 function isRoot(): boolean {
   return process.getuid?.() === 0;
@@ -108,8 +121,10 @@ export class GvisorTier implements ProcessTier {
     };
     let proxy: EgressProxy | undefined;
     let started = false;
+    let resources: SandboxResources | undefined;
     const cleanup = async (): Promise<void> => {
       if (started) await runscDelete(runsc, id);
+      await resources?.remove();
       await proxy?.close();
       closeAll(prepared.handles);
       rmSync(dir, { recursive: true, force: true });
@@ -145,9 +160,26 @@ export class GvisorTier implements ProcessTier {
         config,
         system.flatMap((entry) => (entry.kind === 'symlink' ? [entry] : [])),
       );
+      const overheadBytes = this.options.overheadBytes ?? DEFAULT_OVERHEAD_BYTES;
+      // The whole runsc tree (sentry, gofer) joins the cgroup: the workload's memory lives in the sentry.
+      resources = prepareResources({
+        id,
+        tier: 'gvisor',
+        host: this.options.cgroups ?? detectCgroupHost(),
+        quotas: manifest.quotas,
+        grantPaths: prepared.mounts.filter((mount) => mount.writable).map((mount) => mount.source),
+        extraPids: HELPER_TASKS,
+        memoryOverheadBytes: overheadBytes,
+      });
+      const [command = this.runsc, ...args] = [
+        ...resources.enterArgs,
+        ...confined.outer,
+        this.runsc,
+        ...runscRunArgs(runsc, bundle, id),
+      ];
       const child = await spawnWorkload({
-        command: confined.outer[0] ?? this.runsc,
-        args: [...confined.outer.slice(1), this.runsc, ...runscRunArgs(runsc, bundle, id)],
+        command,
+        args,
         env: { PATH: '/usr/bin:/bin' },
         extraFds: prepared.handles.map((handle) => handle.fd),
       });
@@ -158,15 +190,22 @@ export class GvisorTier implements ProcessTier {
         this.options.pollMs ?? DEFAULT_POLL_MS,
         HELPER_PROCESSES,
       );
+      const cgroup = resources.cgroup;
       const sandbox = supervise({
         id,
         tier: 'gvisor',
         child,
+        ...(cgroup === undefined ? {} : { meter: cgroup }),
+        ...(resources.plan.limits.memoryBytes === undefined
+          ? {}
+          : { kernelMemoryBytes: resources.plan.limits.memoryBytes }),
         limits: {
           ...limits,
-          memoryBytes: limits.memoryBytes + (this.options.overheadBytes ?? DEFAULT_OVERHEAD_BYTES),
+          memoryBytes: resources.memoryByKernel ? undefined : (limits.memoryBytes ?? 0) + overheadBytes,
           // Booting the sentry and starting a runtime under ptrace costs seconds of CPU before the first request.
-          startupCpuMs: GVISOR_STARTUP_CPU_MS,
+          startupCpuMs: manifest.quotas.startup_cpu_ms + GVISOR_STARTUP_CPU_MS,
+          // The cgroup counts the sentry's CPU too, so its boot is allowed on top of the lifetime budget.
+          cpuTotalMs: manifest.quotas.cpu_ms_total + GVISOR_STARTUP_CPU_MS,
         },
         egress: () => ({ requests: running?.audit.requests ?? 0, denied: running?.audit.denied ?? 0 }),
         cleanup,

@@ -3,18 +3,17 @@ import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
+import {
+  type CgroupHost,
+  detectCgroupHost,
+  prepareResources,
+  type SandboxResources,
+} from '../cgroups/index.js';
 import type { EgressEvent } from '../egress/audit.js';
 import type { EgressProxy } from '../egress/proxy.js';
 import type { Availability, ProcessSandbox, ProcessSpec, ProcessTier } from '../sandbox.js';
 import { probe } from './availability-probe.js';
 import { bwrapArgs } from './bwrap-args.js';
-import {
-  type CgroupSupport,
-  cgroupEnterArgs,
-  createSandboxCgroup,
-  detectCgroupV2,
-  type SandboxCgroup,
-} from './cgroups.js';
 import { forwarderArgs, SANDBOX_PROXY_SOCKET } from './egress-forwarder.js';
 import type { NativeErrorCode } from './errors.js';
 import { closeAll } from './grant-open.js';
@@ -37,8 +36,8 @@ export interface HardenedTierOptions extends EgressHooks {
   readonly pollMs?: number;
   /** Where per-sandbox host directories (proxy socket, synthetic /etc) are made. */
   readonly workRoot?: string;
-  /** Overrides cgroup v2 detection (tests, or hosts where it must stay off). */
-  readonly cgroups?: CgroupSupport;
+  /** Overrides cgroup detection (tests, or hosts where it must stay off). */
+  readonly cgroups?: CgroupHost;
   /**
    * Host account of the workload. Default: the owner of its grants when OACP
    * runs as root (nobody without grants), the invoking user otherwise; see
@@ -57,6 +56,8 @@ const FIRST_GRANT_FD = 4;
 
 /** bwrap, the sandbox's pid 1 inside, and the egress forwarder. */
 const HELPER_PROCESSES = 3;
+/** Tasks the pids cgroup counts for those helpers (bwrap, its pid 1, socat and their threads). */
+const HELPER_TASKS = 8;
 
 /**
  * Native processes under bubblewrap: all namespaces unshared, a read-only
@@ -156,10 +157,10 @@ export class HardenedTier implements ProcessTier {
     // bwrap, running as the sandbox user, must reach the synthetic /etc files and the proxy socket.
     if (user !== undefined) chmodSync(dir, 0o711);
     let proxy: EgressProxy | undefined;
-    let cgroup: SandboxCgroup | undefined;
+    let resources: SandboxResources | undefined;
     const cleanup = async (): Promise<void> => {
       await proxy?.close();
-      cgroup?.remove();
+      await resources?.remove();
       closeAll(prepared.handles);
       rmSync(dir, { recursive: true, force: true });
     };
@@ -172,10 +173,15 @@ export class HardenedTier implements ProcessTier {
       const confinement = this.launcher.prepare(dir);
       const socket = join(dir, 'egress.sock');
       if (prepared.wantsEgress) proxy = await startEgressProxy(id, spec, socket, this.options, user);
-      const cgroupSupport = this.options.cgroups ?? detectCgroupV2();
-      if (cgroupSupport.delegated) {
-        cgroup = createSandboxCgroup(cgroupSupport.path, id, manifest.quotas, HELPER_PROCESSES);
-      }
+      resources = prepareResources({
+        id,
+        tier: 'hardened',
+        host: this.options.cgroups ?? detectCgroupHost(),
+        quotas: manifest.quotas,
+        grantPaths: prepared.mounts.filter((mount) => mount.writable).map((mount) => mount.source),
+        extraPids: HELPER_TASKS,
+      });
+      const cgroup = resources.cgroup;
       const sandboxArgs = bwrapArgs({
         system: this.systemRoot(),
         etc,
@@ -197,7 +203,11 @@ export class HardenedTier implements ProcessTier {
       const keep = [3, ...prepared.handles.map((_, index) => FIRST_GRANT_FD + index)];
       const [command = this.bwrap, ...args] = [
         ...outerLaunchArgs(confinement.program, { keep }),
-        ...(cgroup === undefined ? [] : cgroupEnterArgs(cgroup, user)),
+        ...resources.enterArgs,
+        // Joining needs privileges the sandbox user lacks: join first, then drop.
+        ...(cgroup === undefined || user === undefined
+          ? []
+          : ['/usr/bin/setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups']),
         this.bwrap,
         ...sandboxArgs,
         '--',
@@ -213,15 +223,20 @@ export class HardenedTier implements ProcessTier {
         ...(user === undefined || cgroup !== undefined ? {} : { user }),
       });
       const running = proxy;
+      const limits = watchLimitsFromQuotas(
+        manifest.quotas,
+        this.options.pollMs ?? DEFAULT_POLL_MS,
+        HELPER_PROCESSES,
+      );
       const sandbox = supervise({
         id,
         tier: 'hardened',
         child,
-        limits: watchLimitsFromQuotas(
-          manifest.quotas,
-          this.options.pollMs ?? DEFAULT_POLL_MS,
-          HELPER_PROCESSES,
-        ),
+        limits: resources.memoryByKernel ? { ...limits, memoryBytes: undefined } : limits,
+        ...(cgroup === undefined ? {} : { meter: cgroup }),
+        ...(resources.plan.limits.memoryBytes === undefined
+          ? {}
+          : { kernelMemoryBytes: resources.plan.limits.memoryBytes }),
         egress: () => ({ requests: running?.audit.requests ?? 0, denied: running?.audit.denied ?? 0 }),
         cleanup,
       });

@@ -1,6 +1,6 @@
 // Public face of the native tiers (light, hardened) and their parts other tiers reuse.
 
-export { type CgroupSupport, detectCgroupV2 } from './cgroups.js';
+export { type CgroupHost, detectCgroupHost } from '../cgroups/index.js';
 export { SAFE_PATH, scrubEnvironment } from './env.js';
 export type { NativeErrorCode } from './errors.js';
 export { HardenedTier, type HardenedTierOptions, type NativeSandbox } from './hardened.js';

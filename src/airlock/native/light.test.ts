@@ -85,7 +85,7 @@ describe('light tier', () => {
     const sandbox = await tier.start({
       command: process.execPath,
       args: ['-e', 'for(;;){}'],
-      manifest: manifest({ quotas: { cpu_ms_per_request: 300 } }),
+      manifest: manifest({ quotas: { cpu_ms_per_request: 300, startup_cpu_ms: 0 } }),
     });
     const status = await sandbox.exit;
     expect(status.killedBy).toBe('cpu');

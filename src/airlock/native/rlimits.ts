@@ -1,15 +1,17 @@
 import type { Quotas } from '../../capability/manifest.js';
 
-/** Kernel resource limits applied inside the sandbox before the workload starts. */
+/**
+ * Kernel resource limits applied inside the sandbox before the workload
+ * starts. No RLIMIT_AS: V8 and WebAssembly reserve address space far beyond
+ * what they touch (`WebAssembly.instantiate(): Out of memory`); memory is
+ * the memory cgroup's job, which counts what is charged, shm included.
+ */
 export interface Rlimits {
   readonly nofile: number;
   readonly nproc: number;
   readonly fsizeBytes: number;
-  readonly asBytes: number;
 }
 
-/** Address space beyond `memory_mb`: runtimes such as V8 reserve far more than they touch. */
-export const ADDRESS_SPACE_HEADROOM_BYTES = 1024 * 1024 * 1024;
 export const DEFAULT_FILE_SIZE_BYTES = 1024 * 1024 * 1024;
 
 /**
@@ -24,7 +26,6 @@ export function rlimitsFromQuotas(
     nofile: quotas.max_open_files,
     nproc: quotas.max_pids + (options.extraProcesses ?? 0),
     fsizeBytes: options.fileSizeBytes ?? DEFAULT_FILE_SIZE_BYTES,
-    asBytes: quotas.memory_mb * 1024 * 1024 + ADDRESS_SPACE_HEADROOM_BYTES,
   };
 }
 
@@ -40,7 +41,6 @@ export function prlimitArgs(limits: Rlimits): string[] {
     `--nofile=${both(limits.nofile)}`,
     `--nproc=${both(limits.nproc)}`,
     `--fsize=${both(limits.fsizeBytes)}`,
-    `--as=${both(limits.asBytes)}`,
     '--core=0:0',
     '--',
   ];

@@ -1,9 +1,18 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { ExitStatus, ProcessSandbox, TierName, Usage } from '../sandbox.js';
+import { CpuWatch } from './cpu-watch.js';
+import { cpuKillDetail, memoryKillDetail, outputKillDetail, pidsKillDetail } from './kill-reasons.js';
 import type { WatchLimits } from './limits.js';
 import { capStream, OutputBudget } from './output-cap.js';
 import { processTree, readTreeFigures } from './proc-stats.js';
+
+/** Counters the kernel keeps for a sandbox's cgroup (see cgroups/sandbox-cgroup.ts). */
+export interface KernelMeter {
+  cpuUsageMs(): number | undefined;
+  oomKills(): number;
+  memoryPeakBytes(): number | undefined;
+}
 
 /** Counters an egress proxy keeps for one sandbox. */
 export interface EgressCounters {
@@ -17,6 +26,10 @@ export interface SuperviseOptions {
   /** Spawned with `detached: true` so its pid is also its process group id. */
   readonly child: ChildProcess;
   readonly limits: WatchLimits;
+  /** The sandbox's cgroup: CPU and OOM kills counted by the kernel instead of sampled from /proc. */
+  readonly meter?: KernelMeter;
+  /** The memory limit the cgroup enforces, for the kill message. */
+  readonly kernelMemoryBytes?: number;
   readonly egress?: () => EgressCounters;
   /** Runs once after the workload is gone: temp dirs, proxies, container state. */
   readonly cleanup?: () => Promise<void>;
@@ -53,35 +66,42 @@ function stdioClosed(child: ChildProcess, timeoutMs: number): Promise<void> {
 }
 
 /**
- * Watches a spawned workload from outside: caps its output, samples its CPU
- * and memory from /proc, kills it when a quota is crossed (naming the quota in
- * `killedBy`) and turns it into a ProcessSandbox.
+ * Watches a spawned workload from outside: caps its output, reads its CPU
+ * and memory from the kernel's cgroup counters (or /proc where there is no
+ * cgroup), kills it when a quota is crossed (naming the quota in `killedBy`
+ * and the flag that raises it in `detail`) and turns it into a ProcessSandbox.
  */
-/** How long after start `WatchLimits.startupCpuMs` applies. */
-const STARTUP_WINDOW_MS = 15_000;
-
 export function supervise(options: SuperviseOptions): ProcessSandbox {
-  const { child, limits } = options;
+  const { child, limits, meter } = options;
   const pid = child.pid;
   if (pid === undefined) throw new Error('supervise() needs a spawned child with a pid');
   const graceMs = options.graceMs ?? 500;
   const startedAt = performance.now();
+  const cpuWatch = new CpuWatch(limits, startedAt);
   let endedAt: number | undefined;
   let killedBy: string | undefined;
+  let detail: string | undefined;
   let cpuMs = 0;
   let peakBytes = 0;
-  let busyCpuMs = 0;
-  let lastCpuMs = 0;
 
-  const kill = (reason: string): void => {
+  const kill = (reason: string, why?: string): void => {
     if (endedAt !== undefined) return;
-    killedBy ??= reason;
+    if (killedBy === undefined) {
+      killedBy = reason;
+      detail = why;
+    }
     signalTree(pid, 'SIGKILL');
   };
 
-  const budget = new OutputBudget(limits.outputBytes, () => kill('max_output_bytes'));
+  const budget = new OutputBudget(limits.outputBytes, () =>
+    kill('max_output_bytes', outputKillDetail(limits.outputBytes)),
+  );
   const stdout = capStream(child.stdout as Readable, budget);
   const stderr = capStream(child.stderr as Readable, budget);
+
+  const oomKilled = (): boolean => meter !== undefined && meter.oomKills() > 0;
+  const memoryDetail = (): string =>
+    memoryKillDetail(options.kernelMemoryBytes ?? limits.memoryBytes ?? 0, meter !== undefined);
 
   const sample = (): void => {
     // A fork bomb can outrun one pass of SIGKILL; keep sweeping until the leader is reaped.
@@ -91,19 +111,14 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
     }
     const figures = readTreeFigures(pid, limits.maxProcesses);
     if (figures === undefined) return;
-    cpuMs = Math.max(cpuMs, figures.cpuMs);
-    peakBytes = Math.max(peakBytes, figures.peakRssBytes);
-    const spent = Math.max(0, cpuMs - lastCpuMs);
-    // A tree with no runnable thread is waiting (for a request, for I/O): the busy stretch ends.
-    // Judging by state rather than CPU share keeps a starved busy loop on a loaded host busy.
-    busyCpuMs = figures.runnable ? busyCpuMs + spent : 0;
-    lastCpuMs = cpuMs;
-    // Start-up may wait on itself (the gVisor sentry, a runtime loading modules), so it is a time window, not a stretch.
-    const startingUp = performance.now() - startedAt < STARTUP_WINDOW_MS;
-    const cpuLimit = startingUp ? Math.max(limits.cpuBusyMs, limits.startupCpuMs ?? 0) : limits.cpuBusyMs;
-    if (figures.processes > limits.maxProcesses) kill('pids');
-    else if (figures.rssBytes > limits.memoryBytes) kill('memory');
-    else if (busyCpuMs > cpuLimit) kill('cpu');
+    cpuMs = Math.max(cpuMs, meter?.cpuUsageMs() ?? figures.cpuMs);
+    peakBytes = Math.max(peakBytes, meter?.memoryPeakBytes() ?? figures.peakRssBytes);
+    const verdict = cpuWatch.observe(performance.now(), cpuMs, figures.runnable);
+    if (oomKilled()) kill('memory', memoryDetail());
+    else if (figures.processes > limits.maxProcesses) kill('pids', pidsKillDetail(limits.maxProcesses));
+    else if (limits.memoryBytes !== undefined && figures.rssBytes > limits.memoryBytes)
+      kill('memory', memoryDetail());
+    else if (verdict !== undefined) kill('cpu', cpuKillDetail(verdict));
   };
   sample();
   const timer = setInterval(sample, limits.pollMs);
@@ -117,11 +132,21 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
 
   const exit = new Promise<ExitStatus>((resolve) => {
     child.once('exit', (code, signal) => {
+      // The OOM killer may have ended the workload between two samples; the cgroup still says so.
+      if (killedBy === undefined && oomKilled()) {
+        killedBy = 'memory';
+        detail = memoryDetail();
+      }
+      cpuMs = Math.max(cpuMs, meter?.cpuUsageMs() ?? 0);
+      peakBytes = Math.max(peakBytes, meter?.memoryPeakBytes() ?? 0);
       endedAt = performance.now();
       clearInterval(timer);
       // Anything left in the group after the leader died goes too.
       signalTree(pid, 'SIGKILL');
-      const status: ExitStatus = killedBy === undefined ? { code, signal } : { code, signal, killedBy };
+      const status: ExitStatus =
+        killedBy === undefined
+          ? { code, signal }
+          : { code, signal, killedBy, ...(detail === undefined ? {} : { detail }) };
       // Let the last output drain before callers read it; a reader that never consumes must not stall exit.
       void Promise.all([cleanup(), stdioClosed(child, 1_000)]).then(() => resolve(status));
     });

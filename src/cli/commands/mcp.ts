@@ -18,6 +18,7 @@ interface McpRunFlags {
   quotaMemory?: string;
   quotaCpu?: string;
   quotaCalls?: string;
+  allowUnenforced: string[];
   tools: string[];
   policy?: string;
   pins?: string;
@@ -53,6 +54,12 @@ export const registerMcp: CommandRegistrar = (program, context) => {
     .option('--quota-memory <size>', 'memory limit, e.g. 256mb')
     .option('--quota-cpu <duration>', 'CPU limit per request, e.g. 2s')
     .option('--quota-calls <rate>', 'tools/call rate limit, e.g. 60/min')
+    .option(
+      '--allow-unenforced <names>',
+      'accept limits this host cannot enforce in the kernel (memory,pids,cpu,disk_io); repeatable',
+      collect,
+      [],
+    )
     .option(
       '--tools <list>',
       'tools allowed (name or prefix*) and denied (!name), comma-separated; repeatable',
@@ -120,6 +127,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
             allowFiles: flags.allowFiles,
             allowNetwork: flags.allowNetwork,
             allowEnv: flags.allowEnv,
+            allowUnenforced: flags.allowUnenforced,
             tools: flags.tools,
             requireApproval: flags.requireApproval,
             learn: flags.learn === true,

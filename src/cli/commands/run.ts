@@ -7,7 +7,7 @@ import type { ExecutionStatement } from '../../attest/oacp-statement.js';
 import { manifestWithGrants } from '../../capability/grants.js';
 import { loadManifest } from '../../capability/load.js';
 import type { Manifest } from '../../capability/manifest.js';
-import { Duration, FileGrant, MemorySize } from '../../mcp/options.js';
+import { Duration, FileGrant, MemorySize, UnenforcedList } from '../../mcp/options.js';
 import { withAbsoluteScript } from '../../mcp/server-identity.js';
 import { OacpNode } from '../../node/oacp-node.js';
 import { executeCode } from '../../run/execute-code.js';
@@ -25,6 +25,7 @@ interface RunFlags {
   allowEnv: string[];
   quotaMemory?: string;
   quotaCpu?: string;
+  allowUnenforced: string[];
   input?: string;
   receipt?: boolean;
   agent?: string;
@@ -43,7 +44,13 @@ export const registerRun: CommandRegistrar = (program, context) => {
     .option('--allow-network <host[:port]>', 'allow egress to a host; repeatable', collect, [])
     .option('--allow-env <name>', 'pass an environment variable through; repeatable', collect, [])
     .option('--quota-memory <size>', 'memory limit, e.g. 256mb')
-    .option('--quota-cpu <duration>', 'CPU limit per request, e.g. 2s')
+    .option('--quota-cpu <duration>', 'CPU limit of the run (native tiers: its lifetime CPU), e.g. 2s')
+    .option(
+      '--allow-unenforced <names>',
+      'accept limits this host cannot enforce in the kernel (memory,pids,cpu,disk_io); repeatable',
+      collect,
+      [],
+    )
     .option('--input <json>', 'JSON value given to a JavaScript agent as `input`')
     .option('--receipt', "record a signed execution receipt in this home's transparency log")
     .option('--agent <name>', 'attribute the run to this agent and co-sign its receipt')
@@ -106,11 +113,24 @@ function buildManifest(flags: RunFlags): Manifest {
       ...(flags.quotaMemory === undefined
         ? {}
         : { memory_mb: flag('--quota-memory', MemorySize, flags.quotaMemory) }),
-      ...(flags.quotaCpu === undefined
+      // A run is one request: the same figure bounds its busy stretches and its whole life.
+      ...(flags.quotaCpu === undefined ? {} : runCpu(flag('--quota-cpu', Duration, flags.quotaCpu))),
+      ...(flags.allowUnenforced.length === 0
         ? {}
-        : { cpu_ms_per_request: flag('--quota-cpu', Duration, flags.quotaCpu) }),
+        : {
+            allow_unenforced: [
+              ...new Set([
+                ...(base?.quotas.allow_unenforced ?? []),
+                ...flag('--allow-unenforced', UnenforcedList, flags.allowUnenforced),
+              ]),
+            ],
+          }),
     },
   });
+}
+
+function runCpu(ms: number): { cpu_ms_per_request: number; cpu_ms_total: number; startup_cpu_ms: number } {
+  return { cpu_ms_per_request: ms, cpu_ms_total: ms, startup_cpu_ms: 0 };
 }
 
 async function runCommand(
@@ -142,7 +162,9 @@ async function runCommand(
   });
   const { exit } = outcome;
   if (exit.killedBy !== undefined)
-    context.output.err(`oacp: workload stopped by the Airlock: ${exit.killedBy}`);
+    context.output.err(
+      `oacp: workload stopped by the Airlock (${exit.killedBy})${exit.detail === undefined ? '' : `: ${exit.detail}`}`,
+    );
   const exitCode = exit.code ?? (exit.signal === null ? 1 : 128 + signalNumber(exit.signal));
   return { statement: outcome.statement, exitCode };
 }

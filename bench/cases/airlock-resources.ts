@@ -1,0 +1,211 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { type CgroupHost, detectCgroupHost } from '../../src/airlock/cgroups/index.js';
+import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
+import { HardenedTier } from '../../src/airlock/native/hardened.js';
+import type { ProcessTier } from '../../src/airlock/sandbox.js';
+import { sampleSpawns, timeBareSpawn, timeTierSpawn } from '../../src/airlock/spawn-bench.js';
+import { ManifestSchema } from '../../src/capability/manifest.js';
+import { KeyStore } from '../../src/identity/keystore.js';
+import { writeNodeConfig } from '../../src/node/node-config.js';
+import { type BenchCase, figure, percentile } from '../harness.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const SPAWNS = 30;
+const MIB = 1024 * 1024;
+const NONE: CgroupHost = {
+  memory: { available: false, reason: 'bench: cgroups off' },
+  pids: { available: false, reason: 'bench: cgroups off' },
+  cpu: { available: false, reason: 'bench: cgroups off' },
+  io: { available: false, reason: 'bench: cgroups off' },
+};
+
+function cgroupsOn(host: CgroupHost): boolean {
+  return Object.values(host).every((support) => support.available);
+}
+
+/** Hardened start-to-exit of /usr/bin/true with the sandbox cgroup, against bare spawn and against no cgroup. */
+const cgroupStartCase: BenchCase = {
+  id: 'cgroup-start',
+  title: 'hardened start overhead with a cgroup per sandbox (memory, pids, cpu) over bare spawn',
+  async run(report) {
+    const host = detectCgroupHost();
+    if (!cgroupsOn(host)) {
+      report('no cgroup controllers for this user: skipped');
+      return [];
+    }
+    const withCgroup = new HardenedTier({ cgroups: host });
+    const without = new HardenedTier({ cgroups: NONE });
+    if (!(await withCgroup.availability()).available) return [];
+    const optOut = ManifestSchema.parse({
+      apiVersion: 'oacp.dev/v1',
+      kind: 'CapabilityManifest',
+      name: 'bench',
+      quotas: { allow_unenforced: ['memory', 'pids', 'cpu', 'disk_io'] },
+    });
+    const plain: ProcessTier = {
+      name: 'hardened',
+      availability: () => without.availability(),
+      start: (spec) => without.start({ ...spec, manifest: optOut }),
+    };
+    report(`${SPAWNS} bare, ${SPAWNS} hardened with cgroups, ${SPAWNS} hardened without`);
+    const bare = await sampleSpawns(timeBareSpawn, SPAWNS);
+    const tier = await sampleSpawns(() => timeTierSpawn(withCgroup), SPAWNS);
+    const noCgroup = await sampleSpawns(() => timeTierSpawn(plain), SPAWNS);
+    const bareP50 = percentile(bare, 50);
+    const version = host.memory.available ? host.memory.version : 0;
+    return [
+      figure({
+        case: 'cgroup-start',
+        metric: `hardened overhead over bare spawn, cgroup v${version} on, p50`,
+        unit: 'ms',
+        subject: percentile(tier, 50) - bareP50,
+        baselineName: 'bare spawn of /usr/bin/true',
+        baseline: bareP50,
+        goal: { op: '<=', value: 5 },
+      }),
+      figure({
+        case: 'cgroup-start',
+        metric: 'hardened start to exit with a cgroup, p50',
+        unit: 'ms',
+        subject: percentile(tier, 50),
+        baselineName: 'hardened start to exit without a cgroup (opted out)',
+        baseline: percentile(noCgroup, 50),
+        note: 'the difference is creating the cgroup directories, writing the limits, the join before exec and the removal',
+      }),
+    ];
+  },
+};
+
+const FILL = (kind: 'memfd' | 'shm' | 'anon') => `
+import os, mmap
+chunk = b"x" * (1 << 20)
+if "${kind}" == "memfd":
+    fd = os.memfd_create("fill")
+    while True: os.write(fd, chunk)
+elif "${kind}" == "shm":
+    f = open("/dev/shm/fill", "wb")
+    while True: f.write(chunk)
+else:
+    hoard = []
+    while True: hoard.append(bytearray(chunk))
+`;
+
+/** Where the memory cgroup stops a 64 MiB sandbox, filled 1 MiB at a time three ways. */
+const memoryPrecisionCase: BenchCase = {
+  id: 'memory-precision',
+  title: 'memory charged when a --quota-memory 64mb sandbox is killed (anonymous, memfd, /dev/shm)',
+  async run(report) {
+    const host = detectCgroupHost();
+    if (!host.memory.available) {
+      report('no memory controller for this user: skipped');
+      return [];
+    }
+    const figures = [];
+    const tiers: [string, ProcessTier][] = [
+      ['hardened', new HardenedTier({ pollMs: 25 })],
+      ['gvisor', new GvisorTier({ pollMs: 25 })],
+    ];
+    for (const [name, tier] of tiers) {
+      if (!(await tier.availability()).available) continue;
+      for (const kind of ['anon', 'memfd', 'shm'] as const) {
+        const manifest = ManifestSchema.parse({
+          apiVersion: 'oacp.dev/v1',
+          kind: 'CapabilityManifest',
+          name: 'bench',
+          quotas: { memory_mb: 64 },
+        });
+        const sandbox = await tier.start({ command: '/usr/bin/python3', args: ['-c', FILL(kind)], manifest });
+        sandbox.stdout.resume();
+        sandbox.stderr.resume();
+        const status = await sandbox.exit;
+        const peak = sandbox.usage().memoryPeakBytes / MIB;
+        report(`${name} ${kind}: killedBy ${status.killedBy ?? 'none'} at ${peak.toFixed(1)} MiB charged`);
+        // gVisor's limit includes the sentry allowance: the figure is the charge over that allowance.
+        const limit = name === 'gvisor' ? 64 + 128 : 64;
+        figures.push(
+          figure({
+            case: 'memory-precision',
+            metric: `${name}: charged memory at the kill, ${kind}`,
+            unit: 'MiB',
+            subject: peak,
+            baselineName: `cgroup limit (${name === 'gvisor' ? '64 MiB + 128 MiB sentry allowance' : '64 MiB'})`,
+            baseline: limit,
+            goal: { op: '<=', value: limit },
+            note: `killedBy ${status.killedBy ?? 'none'}`,
+          }),
+        );
+      }
+    }
+    return figures;
+  },
+};
+
+async function timeToToolsList(command: string, args: string[]): Promise<number> {
+  const started = performance.now();
+  const client = new Client({ name: 'oacp-bench', version: '1' });
+  await client.connect(new StdioClientTransport({ command, args, stderr: 'ignore' }));
+  await client.listTools();
+  const elapsed = performance.now() - started;
+  await client.close();
+  return elapsed;
+}
+
+/** A real npm server (sequential-thinking) to its first tools/list: directly, and through the bridge. */
+const realServerStartCase: BenchCase = {
+  id: 'real-server-start',
+  title: 'a real npm MCP server to its first tools/list, through `oacp mcp run` vs directly',
+  async run(report) {
+    const script = join(ROOT, 'node_modules/@modelcontextprotocol/server-sequential-thinking/dist/index.js');
+    const cli = join(ROOT, 'dist', 'cli', 'main.js');
+    const home = mkdtempSync(join(tmpdir(), 'oacp-bench-real-'));
+    await KeyStore.init(home, { env: {} });
+    writeNodeConfig(home, { version: 1, origin: 'bench.oacp.invalid/real' });
+    const figures = [];
+    try {
+      for (const tier of ['hardened', 'gvisor'] as const) {
+        report(`5 starts direct and 5 through oacp mcp run --tier ${tier}`);
+        const direct: number[] = [];
+        const bridged: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          direct.push(await timeToToolsList(process.execPath, [script]));
+          bridged.push(
+            await timeToToolsList(process.execPath, [
+              cli,
+              '--home',
+              home,
+              'mcp',
+              'run',
+              '--tier',
+              tier,
+              '--',
+              process.execPath,
+              script,
+            ]),
+          );
+        }
+        const ratio = percentile(bridged, 50) / percentile(direct, 50);
+        figures.push(
+          figure({
+            case: 'real-server-start',
+            metric: `sequential-thinking to first tools/list through the bridge (${tier}) / directly, p50`,
+            unit: 'x',
+            subject: ratio,
+            baselineName: 'started directly (ratio 1)',
+            baseline: 1,
+            ...(tier === 'hardened' ? { goal: { op: '<=' as const, value: 1.5 } } : {}),
+            note: `${tier}: ${percentile(bridged, 50).toFixed(0)} ms bridged vs ${percentile(direct, 50).toFixed(0)} ms direct`,
+          }),
+        );
+      }
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+    return figures;
+  },
+};
+
+export const airlockResourceCases: BenchCase[] = [cgroupStartCase, memoryPrecisionCase, realServerStartCase];

@@ -1,0 +1,12 @@
+export type { CgroupErrorCode } from './errors.js';
+export {
+  type CgroupHost,
+  type ControllerSupport,
+  canEnableController,
+  detectCgroupHost,
+  RESOURCE_CONTROLLERS,
+  type ResourceController,
+} from './host.js';
+export { FALLBACK, planResources, type ResourcePlan } from './plan.js';
+export { type CgroupLimits, createSandboxCgroup, type SandboxCgroup } from './sandbox-cgroup.js';
+export { prepareResources, type SandboxResources } from './sandbox-resources.js';
