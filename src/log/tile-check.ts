@@ -46,16 +46,14 @@ export async function checkTiles(
   for (let n = 0; n * TILE_WIDTH < size; n += 1) {
     const width = Math.min(TILE_WIDTH, size - n * TILE_WIDTH);
     const path = entriesPath(n, width);
-    // Like a client, fall back to the full bundle once the partial one was replaced by it.
-    const exact = await readOptional(join(dir, path));
-    const full = exact === undefined && width < TILE_WIDTH && source.tree.size >= (n + 1) * TILE_WIDTH;
-    const bundle = full ? await readOptional(join(dir, entriesPath(n, TILE_WIDTH))) : exact;
+    // Like a client, fall back to the full bundle once the partial one was replaced by it
+    // (another process may do that while this check runs).
+    const bundle =
+      (await readOptional(join(dir, path))) ??
+      (width < TILE_WIDTH ? await readOptional(join(dir, entriesPath(n, TILE_WIDTH))) : undefined);
     if (bundle === undefined) return { path, reason: 'missing' };
-    let expected = 0;
-    const count = full ? TILE_WIDTH : width;
-    for (let i = n * TILE_WIDTH; i < n * TILE_WIDTH + count; i += 1) expected += 2 + source.entryLength(i);
-    if (bundle.length !== expected)
-      return { path, reason: `${bundle.length} bytes where ${expected} were written` };
+    const problem = checkLengths(bundle, n * TILE_WIDTH, width, source);
+    if (problem !== undefined) return { path, reason: problem };
     if (deep) {
       let entries: Uint8Array[];
       try {
@@ -63,12 +61,31 @@ export async function checkTiles(
       } catch {
         return { path, reason: 'does not parse as an entry bundle' };
       }
-      for (const [i, entry] of entries.entries()) {
+      for (const [i, entry] of entries.slice(0, width).entries()) {
         if (!sameBytes(hashLeaf(entry), source.tree.leafHash(n * TILE_WIDTH + i)))
           return { path, reason: `entry ${n * TILE_WIDTH + i} differs from the write-ahead log` };
       }
     }
   }
+  return undefined;
+}
+
+/** Walks the first `width` length prefixes of a bundle against the write-ahead log's records. */
+function checkLengths(
+  bundle: Buffer,
+  first: number,
+  width: number,
+  source: TileCheckSource,
+): string | undefined {
+  let at = 0;
+  for (let i = first; i < first + width; i += 1) {
+    if (at + 2 > bundle.length) return `cut short at entry ${i} (${bundle.length} bytes)`;
+    const length = bundle.readUInt16BE(at);
+    if (length !== source.entryLength(i))
+      return `entry ${i} has length ${length}, not ${source.entryLength(i)}`;
+    at += 2 + length;
+  }
+  if (at > bundle.length) return `cut short at entry ${first + width - 1} (${bundle.length} bytes)`;
   return undefined;
 }
 

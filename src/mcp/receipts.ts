@@ -18,11 +18,11 @@ export interface ReceiptWriter {
 /**
  * When the client is answered relative to the receipt reaching disk.
  * - `durable` (default): after the log has fsynced the receipt.
- * - `queued`: as soon as the receipt is signed and queued, in order, for the
- *   log's next group commit; its index is known then because this writer is
- *   the log's only appender. A crash (power loss) in the few milliseconds
- *   before the fsync can lose receipts of calls already answered; a failed
- *   write stops the writer, so every later call fails closed.
+ * - `queued`: once the receipt is written to the OS (write(2) returned, under
+ *   the home's sequencer lock, so its index is final), before the fsync. It
+ *   survives a crash of any process; only a power cut in the few milliseconds
+ *   before the fsync can lose receipts of calls already answered. A failed
+ *   write or fsync stops the writer, so every later call fails closed.
  */
 export type ReceiptAck = 'durable' | 'queued';
 
@@ -39,12 +39,11 @@ export interface LogReceiptWriter extends ReceiptWriter {
  * validation pass: the bytes are identical, and so is what verifiers see.
  */
 export function logReceiptWriter(
-  log: Pick<TransparencyLog, 'append' | 'size'>,
+  log: Pick<TransparencyLog, 'append'>,
   airlock: AsyncSigner,
   options: { ack?: ReceiptAck } = {},
 ): LogReceiptWriter {
   const ack = options.ack ?? 'durable';
-  let next: number | undefined;
   let failure: Error | undefined;
   let pending: Promise<unknown> = Promise.resolve();
   return {
@@ -61,24 +60,15 @@ export function logReceiptWriter(
         payloadType: IN_TOTO_PAYLOAD_TYPE,
         signatures: signatures.map((sig) => ({ keyid: '', sig: Buffer.from(sig).toString('base64') })),
       };
-      const appended = log.append(envelopeBytes(envelope));
-      if (ack === 'durable') return appended;
-      next ??= log.size;
-      const index = next++;
-      const checked = appended.then(
-        (result) => {
-          if (result.index !== index) {
-            failure = new Error(
-              `receipt landed at log index ${result.index}, ${index} was promised: another writer shares the log`,
-            );
-          }
-        },
-        (error: unknown) => {
-          failure = error instanceof Error ? error : new Error(String(error));
-        },
-      );
+      const bytes = envelopeBytes(envelope);
+      if (ack === 'durable') return log.append(bytes);
+      // The index comes from the log, written under its lock: never promised ahead of the write.
+      const written = log.append(bytes, { ack: 'written' });
+      const checked = written.catch((error: unknown) => {
+        failure = error instanceof Error ? error : new Error(String(error));
+      });
       pending = Promise.all([pending, checked]);
-      return { index };
+      return written;
     },
     async settled() {
       await pending;
