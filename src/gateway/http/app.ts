@@ -9,6 +9,7 @@ import { agentRoutes } from './routes-agents.js';
 import { contextRoutes } from './routes-context.js';
 import { credentialRoutes } from './routes-credentials.js';
 import { isPublicPath, publicRoutes } from './routes-public.js';
+import { receiptRoutes } from './routes-receipts.js';
 import { toolRoutes } from './routes-tools.js';
 import type { GatewayServices } from './services.js';
 
@@ -108,6 +109,7 @@ export function createApp(services: GatewayServices): Hono<GatewayEnv> {
   toolRoutes(app, services);
   contextRoutes(app, services);
   credentialRoutes(app, services);
+  receiptRoutes(app, services);
 
   app.notFound((c) =>
     c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404),
