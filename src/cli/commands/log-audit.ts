@@ -110,9 +110,23 @@ function short(caller: string): string {
  * line breaks are shown as \u escapes so an entry cannot rewrite the screen or fake a row.
  */
 export function printable(text: string, max = Number.POSITIVE_INFINITY): string {
-  const escaped = text.replace(
-    /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  let escaped = '';
+  for (const char of text) {
+    const code = char.codePointAt(0) ?? 0;
+    escaped += isUnsafe(code) ? `\\u${code.toString(16).padStart(4, '0')}` : char;
+  }
   return escaped.length > max ? `${escaped.slice(0, max - 1)}…` : escaped;
+}
+
+/** C0/C1 controls, DEL, line/paragraph separators, and bidi marks, embeddings and isolates. */
+function isUnsafe(code: number): boolean {
+  return (
+    code < 0x20 ||
+    (code >= 0x7f && code <= 0x9f) ||
+    code === 0x061c ||
+    code === 0x200e ||
+    code === 0x200f ||
+    (code >= 0x2028 && code <= 0x202e) ||
+    (code >= 0x2066 && code <= 0x2069)
+  );
 }
