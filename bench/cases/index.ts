@@ -2,12 +2,14 @@ import type { BenchCase } from '../harness.js';
 import { a2aCases } from './a2a.js';
 import { airlockCases } from './airlock.js';
 import { gatewayCases } from './gateway.js';
+import { logWriterCases } from './log-writers.js';
 import { mcpCases } from './mcp.js';
 import { trustCoreCases } from './trust-core.js';
 
 /** Every benchmark case, in the order they run. */
 export const cases: BenchCase[] = [
   ...trustCoreCases,
+  ...logWriterCases,
   ...airlockCases,
   ...mcpCases,
   ...gatewayCases,
