@@ -123,7 +123,7 @@ export const registerLog: CommandRegistrar = (program, context) => {
             // Two trees under one key (or a rollback) is a security event, not a usage error.
             const code = (error as { code?: unknown }).code;
             if (code === 'LOG_WITNESS_FORK' || code === 'LOG_WITNESS_ROLLBACK')
-              throw new CliExit(`SECURITY: ${(error as Error).message}`, FORK_EXIT);
+              throw new CliExit(`SECURITY: ${String(code)}: ${(error as Error).message}`, FORK_EXIT);
             throw error;
           });
         if (options.out !== undefined) writeFileSync(options.out, cosigned);
