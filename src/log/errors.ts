@@ -25,7 +25,6 @@ export const LOG_ERROR_CODES = [
   'LOG_WITNESS_ROLLBACK',
   'LOG_WITNESS_FORK',
   'LOG_WITNESS_STATE',
-  'LOG_EMPTY',
   'LOG_FORK',
   'LOG_SIGNED_STATE',
 ] as const;

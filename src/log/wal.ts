@@ -36,7 +36,8 @@ export class WriteAheadLog {
   private readonly positions: number[];
 
   private constructor(
-    private readonly handle: FileHandle,
+    /** Undefined for a reader of a log nothing was ever appended to: an empty log. */
+    private readonly handle: FileHandle | undefined,
     private readonly path: string,
     headerLength: number,
   ) {
@@ -50,6 +51,7 @@ export class WriteAheadLog {
   static async open(path: string, origin: string, writable: boolean): Promise<WriteAheadLog> {
     const header = new TextEncoder().encode(`${MAGIC}\n${origin}\n`);
     const handle = writable ? await openOrCreate(path, header) : await openReadOnly(path);
+    if (handle === undefined) return new WriteAheadLog(undefined, path, header.length);
     try {
       await checkHeader(handle, header, origin);
       return new WriteAheadLog(handle, path, header.length);
@@ -68,7 +70,8 @@ export class WriteAheadLog {
    * `onRecord`, in order, and says what follows the last whole record. Never changes the file.
    */
   async catchUp(onRecord: (leafHash: Uint8Array) => void): Promise<WalTail> {
-    const size = (await this.handle.stat()).size;
+    if (this.handle === undefined) return { kind: 'clean' };
+    const size = (await this.file.stat()).size;
     const start = this.end;
     if (size < start) {
       throw logError(
@@ -76,10 +79,10 @@ export class WriteAheadLog {
         `log.wal shrank to ${size} bytes under its record ${this.count - 1}, which ended at byte ${start}`,
       );
     }
-    const { positions, stop } = await scanRecords(this.handle, start, size, onRecord);
+    const { positions, stop } = await scanRecords(this.file, start, size, onRecord);
     this.positions.push(...positions.slice(1));
     if (stop === undefined) return { kind: 'clean' };
-    if (await isTornTail(this.handle, this.end, size)) {
+    if (await isTornTail(this.file, this.end, size)) {
       return { kind: 'torn', offset: this.end, bytes: size - this.end };
     }
     return { kind: 'corrupt', record: this.count, offset: stop.offset, reason: stop.reason };
@@ -93,12 +96,12 @@ export class WriteAheadLog {
     if (tail.offset !== this.end)
       throw logError('LOG_CORRUPT', 'a torn tail must start after the last record');
     const bytes = Buffer.alloc(tail.bytes);
-    await readFully(this.handle, bytes, tail.offset);
+    await readFully(this.file, bytes, tail.offset);
     if (bytes.some((byte) => byte !== 0)) {
       await writeFile(`${this.path}.torn-${tail.offset}`, bytes, { flag: 'w' });
     }
-    await this.handle.truncate(tail.offset);
-    await this.handle.sync();
+    await this.file.truncate(tail.offset);
+    await this.file.sync();
   }
 
   /**
@@ -121,7 +124,7 @@ export class WriteAheadLog {
     });
     let written = 0;
     while (written < total) {
-      const { bytesWritten } = await this.handle.write(buffer, written, total - written, start + written);
+      const { bytesWritten } = await this.file.write(buffer, written, total - written, start + written);
       written += bytesWritten;
     }
     this.positions.push(...added);
@@ -129,7 +132,7 @@ export class WriteAheadLog {
 
   /** fdatasync: every record written so far, by any process, is on stable storage after it. */
   async datasync(): Promise<void> {
-    await this.handle.datasync();
+    await this.file.datasync();
   }
 
   /** The entries [start, end), read with one positional read. */
@@ -140,7 +143,7 @@ export class WriteAheadLog {
     if (start === end) return [];
     const from = this.position(start);
     const bytes = Buffer.alloc(this.position(end) - from);
-    await readFully(this.handle, bytes, from);
+    await readFully(this.file, bytes, from);
     const entries: Uint8Array[] = [];
     for (let i = start; i < end; i += 1) {
       const offset = this.position(i) - from + RECORD_HEADER;
@@ -155,7 +158,12 @@ export class WriteAheadLog {
   }
 
   async close(): Promise<void> {
-    await this.handle.close();
+    await this.handle?.close();
+  }
+
+  private get file(): FileHandle {
+    if (this.handle === undefined) throw logError('LOG_CLOSED', 'the log is empty and open read-only');
+    return this.handle;
   }
 
   private get end(): number {
@@ -198,13 +206,11 @@ async function openOrCreate(path: string, header: Uint8Array): Promise<FileHandl
   return open(path, constants.O_RDWR);
 }
 
-async function openReadOnly(path: string): Promise<FileHandle> {
+async function openReadOnly(path: string): Promise<FileHandle | undefined> {
   try {
     return await open(path, constants.O_RDONLY);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw logError('LOG_EMPTY', `there is no log at ${dirname(path)} yet: nothing has been appended`);
-    }
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
 }

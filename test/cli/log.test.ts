@@ -106,6 +106,15 @@ describe('oacp log list and show (the audit view)', () => {
     expect(shown.stdout).toMatch(/verification\s+ok/);
     expect((await log(target, 'show', '99')).code).not.toBe(0);
   });
+
+  it('reads a home nothing was appended to as an empty log, writing nothing', async () => {
+    const target = await homeWith(0);
+    const empty = await log(target, 'list');
+    expect(empty.code).toBe(0);
+    expect(empty.stdout).toBe('no matching entries (log size 0)');
+    expect((await log(target, 'fsck')).code).toBe(0);
+    expect((await log(target, 'list', '--limit', '0')).stderr).toMatch(/--limit/);
+  });
 });
 
 describe('damage is refused, never repaired by deletion', () => {
