@@ -43,9 +43,12 @@ export const AuditFilterSchema = z.strictObject({
 });
 export type AuditFilter = z.input<typeof AuditFilterSchema>;
 
+/** Entries one page reads at most, matching or not. */
+export const MAX_SCAN = 5000;
+
 export interface AuditPage {
   readonly entries: readonly AuditEntry[];
-  /** Pass as `before` for the next (older) page; absent on the last page. */
+  /** Pass as `before` for the next (older) page; absent on the last page. A page may hold fewer than `limit` entries (at most MAX_SCAN are read per page) and still have a next. */
   readonly next?: number;
   readonly logSize: number;
 }
@@ -78,7 +81,10 @@ export async function listAudit(
   const since = filter.since === undefined ? undefined : parseSince(filter.since, Date.now());
   const entries: AuditEntry[] = [];
   let index = Math.min(filter.before ?? source.size, source.size) - 1;
-  for (; index >= 0 && entries.length < filter.limit; index -= 1) {
+  // A filter that matches nothing must not read a million entries in one request: a page
+  // looks at most MAX_SCAN entries and hands back `next` to go on from.
+  const stop = Math.max(-1, index - MAX_SCAN);
+  for (; index > stop && entries.length < filter.limit; index -= 1) {
     const entry = decodeAuditEntry(index, await source.entry(index), airlockKeys);
     if (matches(entry, filter, since)) entries.push(entry);
   }

@@ -253,3 +253,24 @@ describe('forks are detected', () => {
     }
   });
 });
+
+describe('audit paging bounds', () => {
+  it('reads at most MAX_SCAN entries per page and hands back where to go on', async () => {
+    const { listAudit, MAX_SCAN } = await import('../../src/node/audit-view.js');
+    const size = MAX_SCAN + 10;
+    let reads = 0;
+    const source = {
+      size,
+      entry: async () => {
+        reads += 1;
+        return new TextEncoder().encode('not a receipt');
+      },
+    };
+    const page = await listAudit(source, { tool: 'nothing' }, []);
+    expect(page.entries).toEqual([]);
+    expect(reads).toBe(MAX_SCAN);
+    expect(page.next).toBe(10);
+    const last = await listAudit(source, { tool: 'nothing', before: page.next }, []);
+    expect(last.next).toBeUndefined();
+  });
+});
