@@ -3,6 +3,7 @@ import { a2aCases } from './a2a.js';
 import { airlockCases } from './airlock.js';
 import { airlockResourceCases } from './airlock-resources.js';
 import { gatewayCases } from './gateway.js';
+import { logWriterCases } from './log-writers.js';
 import { mcpCases } from './mcp.js';
 import { quotaCases } from './quotas.js';
 import { trustCoreCases } from './trust-core.js';
@@ -10,6 +11,7 @@ import { trustCoreCases } from './trust-core.js';
 /** Every benchmark case, in the order they run. */
 export const cases: BenchCase[] = [
   ...trustCoreCases,
+  ...logWriterCases,
   ...airlockCases,
   ...airlockResourceCases,
   ...mcpCases,

@@ -60,6 +60,41 @@ const Health = z.object({
  * context and receipts, with offline verification of receipts by the same
  * verifier `oacp verify` uses. Errors are OacpApiError with the gateway's code.
  */
+/** Filters of `listReceipts`, as `oacp log list` takes them. */
+export interface ReceiptFilter {
+  /** An ISO time, or a duration back from now: 30s, 15m, 2h, 7d. */
+  readonly since?: string;
+  readonly tool?: string;
+  /** The caller as recorded: a did:key or a client id. */
+  readonly agent?: string;
+  readonly decision?: 'allow' | 'deny';
+  readonly before?: number;
+  readonly limit?: number;
+}
+
+const ReceiptEntrySchema = z.object({
+  index: z.number().int().nonnegative(),
+  kind: z.enum(['tool-call', 'execution', 'unreadable']),
+  time: z.string().optional(),
+  caller: z.string().optional(),
+  server: z.string().optional(),
+  tool: z.string().optional(),
+  decision: z.enum(['allow', 'deny']).optional(),
+  reason: z.string().optional(),
+  policyId: z.string().optional(),
+  tier: z.string().optional(),
+  durationMs: z.number().optional(),
+  verified: z.boolean(),
+  verification: z.string(),
+});
+const ReceiptPageSchema = z.object({
+  entries: z.array(ReceiptEntrySchema),
+  next: z.number().int().nonnegative().optional(),
+  logSize: z.number().int().nonnegative(),
+});
+export type ReceiptPage = z.output<typeof ReceiptPageSchema>;
+export type ReceiptEntry = z.output<typeof ReceiptEntrySchema>;
+
 export class OacpClient {
   private readonly base: URL;
   private readonly fetchImpl: typeof fetch;
@@ -137,6 +172,18 @@ export class OacpClient {
 
   receipt(index: number): Promise<ReceiptResponse> {
     return this.request('GET', `/v1/receipts/${index}`, undefined, ReceiptResponseSchema);
+  }
+
+  /**
+   * The audit view (`GET /v1/receipts`, scope audit:read): receipts newest first, decoded and
+   * verified by the gateway, filtered like `oacp log list`. Pass `next` as `before` for the next page.
+   */
+  listReceipts(filter: ReceiptFilter = {}): Promise<ReceiptPage> {
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(filter))
+      if (value !== undefined) query.set(name, String(value));
+    const search = query.size > 0 ? `?${query.toString()}` : '';
+    return this.request('GET', `/v1/receipts${search}`, undefined, ReceiptPageSchema);
   }
 
   async checkpoint(): Promise<string> {

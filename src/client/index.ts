@@ -28,5 +28,12 @@ export type {
   Transition,
 } from '../gateway/http/api-schemas.js';
 export type { OfflineVerification } from '../verify/offline-verifier.js';
-export { OacpClient, type OacpClientOptions, type VerifyOptions } from './client.js';
+export {
+  OacpClient,
+  type OacpClientOptions,
+  type ReceiptEntry,
+  type ReceiptFilter,
+  type ReceiptPage,
+  type VerifyOptions,
+} from './client.js';
 export { OacpApiError } from './errors.js';

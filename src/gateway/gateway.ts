@@ -297,6 +297,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       log: node.log,
       logDir: logDirectory(options.home),
       origin: node.origin,
+      airlockKeys: [node.keys.publicKeys().airlock.raw],
       metrics,
       tracing,
       logger,

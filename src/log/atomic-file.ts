@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -12,7 +13,8 @@ export async function writeFileAtomic(
   durable = false,
 ): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.tmp`;
+  // A private temp name: several processes may publish into one log directory.
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const handle = await open(temp, 'w');
   try {
     await handle.writeFile(data);

@@ -18,13 +18,14 @@ export const LOG_ERROR_CODES = [
   'LOG_COSIGNATURE_FAILED',
   'LOG_OUT_OF_RANGE',
   'LOG_ENTRY_TOO_LARGE',
-  'LOG_LOCKED',
   'LOG_CORRUPT',
   'LOG_CLOSED',
   'LOG_FAILED',
   'LOG_WITNESS_ROLLBACK',
   'LOG_WITNESS_FORK',
   'LOG_WITNESS_STATE',
+  'LOG_FORK',
+  'LOG_SIGNED_STATE',
 ] as const;
 
 export type LogErrorCode = (typeof LOG_ERROR_CODES)[number];

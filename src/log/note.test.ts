@@ -63,8 +63,9 @@ describe('c2sp.org/signed-note key IDs and verifier keys', () => {
       `${name}+${id}+${Buffer.concat([Buffer.from([9]), bytes.subarray(1)]).toString('base64')}`,
       `${name}+${id}+${bytes.subarray(0, 20).toString('base64')}`,
     ];
-    if (id === id.toUpperCase()) cases.splice(4, 1);
-    for (const bad of cases)
+    // A key ID with no hex letters is its own upper case: that case is then not malformed.
+    const upper = `${name}+${id.toUpperCase()}+${material}`;
+    for (const bad of cases.filter((text) => id !== id.toUpperCase() || text !== upper))
       expect(
         codeOf(() => parseVerifierKey(bad)),
         bad,

@@ -4,22 +4,22 @@ import { logError } from './errors.js';
 import { sameBytes } from './hash.js';
 import type { MerkleTree } from './merkle-tree.js';
 import { ed25519NoteVerifier } from './note-keys.js';
+import type { SignedTree } from './signed-state.js';
 
-/**
- * The size of the checkpoint already published, after checking it against the replayed
- * tree. A published checkpoint larger than the write-ahead file means acknowledged entries
- * were lost; signing a new checkpoint then would fork the log, so opening is refused.
- */
-export async function readPublished(
-  path: string,
-  vkey: string,
-  tree: MerkleTree,
-): Promise<{ size: number; exists: boolean }> {
+export interface PublishedCheckpoint extends SignedTree {
+  readonly exists: boolean;
+  /** The note as it is on disk. */
+  readonly text: string;
+}
+
+/** Reads and verifies the `checkpoint` file; a missing file is the empty tree, not yet published. */
+export async function readPublished(path: string, vkey: string): Promise<PublishedCheckpoint> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { size: 0, exists: false };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      return { size: 0, root: new Uint8Array(), exists: false, text: '' };
     throw error;
   }
   const opened = openCheckpoint(text, ed25519NoteVerifier(vkey));
@@ -30,17 +30,30 @@ export async function readPublished(
     );
   }
   const { size, root } = opened.value.checkpoint;
-  if (size > tree.size) {
+  return { size, root, exists: true, text };
+}
+
+/**
+ * Refuses a replayed tree that a signed tree does not sit inside: fewer entries than were
+ * signed means acknowledged entries are missing; another root at the signed size is a
+ * different history. `what` names where the signed tree came from.
+ */
+export function checkExtends(
+  tree: MerkleTree,
+  signed: SignedTree,
+  what: string,
+  code: 'LOG_CORRUPT' | 'LOG_FORK',
+): void {
+  if (signed.size > tree.size) {
     throw logError(
-      'LOG_CORRUPT',
-      `the published checkpoint covers ${size} entries but the write-ahead log holds ${tree.size}: acknowledged entries are missing`,
+      code,
+      `${what} covers ${signed.size} entries but the write-ahead log holds ${tree.size} valid records: acknowledged entries are missing from record ${tree.size} on; nothing was changed (see \`oacp log fsck\`)`,
     );
   }
-  if (!sameBytes(tree.root(size), root)) {
+  if (signed.size > 0 && !sameBytes(tree.root(signed.size), signed.root)) {
     throw logError(
-      'LOG_CORRUPT',
-      `the write-ahead log does not match the published checkpoint at size ${size}`,
+      code,
+      `the write-ahead log does not match ${what} at size ${signed.size}: two histories under one key`,
     );
   }
-  return { size, exists: true };
 }

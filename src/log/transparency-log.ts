@@ -3,41 +3,70 @@ import { join } from 'node:path';
 import type { Signer } from '../core/ed25519.js';
 import { signCheckpoint } from './checkpoint.js';
 import { DerivedFiles } from './derived-files.js';
-import { logError } from './errors.js';
+import { type LogError, logError } from './errors.js';
+import { FileLock } from './file-lock.js';
 import { GroupCommit } from './group-commit.js';
 import { hashLeaf } from './hash.js';
-import { DirectoryLock } from './lock.js';
 import { MerkleTree } from './merkle-tree.js';
 import { isValidKeyName } from './note-format.js';
 import { ed25519NoteSigner, formatVerifierKey, type NoteSigner, SIG_TYPE_ED25519 } from './note-keys.js';
-import { readPublished } from './published-checkpoint.js';
+import { checkExtends, type PublishedCheckpoint, readPublished } from './published-checkpoint.js';
+import { readSignedState, type SignedTree } from './signed-state.js';
+import { checkTiles } from './tile-check.js';
 import { MAX_ENTRY_BYTES } from './tile-writer.js';
 import { formatTlogProof } from './tlog-proof.js';
-import { type WalRecovery, WriteAheadLog } from './wal.js';
+import { type WalRecovery, type WalTail, WriteAheadLog } from './wal.js';
 
 export interface TransparencyLogOptions {
   /** The checkpoint origin and the log key's name, e.g. "oacp.example/receipts". */
   readonly origin: string;
   /** The log's Ed25519 key; checkpoints are signed notes by it. */
   readonly signer: Signer;
+  /** Read only: never writes a byte (no appends, no tiles, no tail repair); for list/show/export. */
+  readonly readOnly?: boolean;
+  /**
+   * A file outside the log directory remembering the largest tree this key published
+   * (see signed-state.ts); the log refuses to open if it cannot extend it. Undefined: none.
+   */
+  readonly stateFile?: string;
 }
 
+/**
+ * When `append` answers: `durable` after fdatasync; `written` once the record is written to
+ * the OS (write(2) returned): it then survives a crash of this process, not a power cut.
+ */
+export type AppendAck = 'durable' | 'written';
+
 export const WAL_FILE = 'log.wal';
+/** flock'ed by a writer around catch-up + write of one batch: the home's sequencer. */
 export const LOCK_FILE = 'log.lock';
+/** flock'ed around one round of writing tiles and the checkpoint. */
+export const PUBLISH_LOCK_FILE = 'publish.lock';
 export const CHECKPOINT_FILE = 'checkpoint';
+
+interface Pending {
+  readonly entry: Uint8Array;
+  readonly written?: (index: number) => void;
+}
 
 /**
  * A durable, append-only Merkle log of receipts, stored as c2sp.org/tlog-tiles so the
  * directory can be served by any static file server and checked by any tlog client.
- * `append` resolves only once the entry is fsynced in the write-ahead file; concurrent
- * appends share one write and one fsync.
+ * Any number of processes may open one directory: appends take the sequencer lock only to
+ * catch up on others' records and write their own batch, fsync outside it, and readers
+ * take no lock at all.
  */
 export class TransparencyLog {
-  private readonly commits: GroupCommit<Uint8Array, { index: number }>;
-  private readonly derived: DerivedFiles;
+  private readonly commits: GroupCommit<Pending, { index: number }>;
+  private readonly derived: DerivedFiles | undefined;
   private cached: { size: number; note: string } | undefined;
   private failure: unknown;
   private closing: Promise<void> | undefined;
+  /** Orders this process's catch-ups and writes, so no record is replayed twice. */
+  private serial: Promise<unknown> = Promise.resolve();
+  /** The largest size known to be signed for this key: nothing smaller is ever signed. */
+  private signedFloor: number;
+  private truncated = 0;
 
   private constructor(
     private readonly origin: string,
@@ -45,26 +74,42 @@ export class TransparencyLog {
     private readonly publicKey: Uint8Array,
     private readonly wal: WriteAheadLog,
     private readonly tree: MerkleTree,
-    private readonly lock: DirectoryLock,
+    private readonly locks: { sequencer: FileLock; publisher: FileLock } | undefined,
     dir: string,
-    published: { size: number; exists: boolean },
-    readonly recovery: WalRecovery,
+    published: PublishedCheckpoint,
+    floor: number,
+    stateFile: string | undefined,
   ) {
-    this.commits = new GroupCommit((entries) => this.commit(entries));
-    this.derived = new DerivedFiles(
-      dir,
-      tree,
-      (start, end) => wal.readEntries(start, end),
-      (size) => this.signedCheckpoint(size),
-      published.size,
-      published.exists,
-    );
+    this.signedFloor = floor;
+    this.commits = new GroupCommit((items) => this.commit(items));
+    this.derived =
+      locks === undefined
+        ? undefined
+        : new DerivedFiles(
+            {
+              dir,
+              vkey: this.verifierKey,
+              tree,
+              readEntries: (start, end) => wal.readEntries(start, end),
+              signedCheckpoint: (size) => this.signedCheckpoint(size),
+              lock: locks.publisher,
+              refresh: () => this.refresh(),
+              datasync: () => wal.datasync(),
+              stateFile,
+              signed: (size) => {
+                this.signedFloor = Math.max(this.signedFloor, size);
+              },
+            },
+            published.size,
+          );
   }
 
   /**
-   * Opens the log in `dir`, creating it if empty: takes the directory lock, replays the
-   * write-ahead file (cutting a torn tail), checks it against the published checkpoint,
-   * and rewrites any tiles and checkpoint that fell behind.
+   * Opens the log in `dir`, creating it if empty (unless read-only). Verifies the write-ahead
+   * log record by record, against the published checkpoint, the outside signed-size state
+   * and the tiles; refuses any damage with LOG_CORRUPT (or LOG_FORK) without changing a byte.
+   * The one repair is a torn tail a crash left after the last whole record, which no signed
+   * checkpoint covers: it is moved aside to `log.wal.torn-<offset>`.
    */
   static async open(dir: string, options: TransparencyLogOptions): Promise<TransparencyLog> {
     const signer: unknown = options?.signer;
@@ -79,37 +124,82 @@ export class TransparencyLog {
     if (typeof dir !== 'string' || typeof options.origin !== 'string' || !isValidKeyName(options.origin)) {
       throw logError('LOG_MALFORMED_CHECKPOINT', 'the origin must be non-empty with no spaces or "+"');
     }
+    const readOnly = options.readOnly === true;
     const noteSigner = ed25519NoteSigner(options.origin, options.signer);
-    await mkdir(dir, { recursive: true });
-    const lock = await DirectoryLock.acquire(join(dir, LOCK_FILE));
-    let wal: WriteAheadLog | undefined;
+    const vkey = formatVerifierKey(options.origin, SIG_TYPE_ED25519, options.signer.publicKey);
+    if (!readOnly) await mkdir(dir, { recursive: true });
+    const opened: { wal?: WriteAheadLog; locks?: { sequencer: FileLock; publisher: FileLock } } = {};
     try {
+      if (!readOnly) {
+        opened.locks = {
+          sequencer: await FileLock.open(join(dir, LOCK_FILE)),
+          publisher: await FileLock.open(join(dir, PUBLISH_LOCK_FILE)),
+        };
+      }
+      // The signed trees first, the records after: whatever they cover is already in the file.
+      const published = await readPublished(join(dir, CHECKPOINT_FILE), vkey);
+      const state =
+        options.stateFile === undefined ? undefined : await readSignedState(options.stateFile, vkey);
       const tree = new MerkleTree();
-      const opened = await WriteAheadLog.open(join(dir, WAL_FILE), options.origin, (hash) => tree.push(hash));
-      wal = opened.wal;
-      const vkey = formatVerifierKey(options.origin, SIG_TYPE_ED25519, options.signer.publicKey);
-      const published = await readPublished(join(dir, CHECKPOINT_FILE), vkey, tree);
+      const replay = async (): Promise<{ wal: WriteAheadLog; tail: WalTail; truncated: number }> => {
+        const wal = await WriteAheadLog.open(join(dir, WAL_FILE), options.origin, !readOnly);
+        opened.wal = wal;
+        const tail = await wal.catchUp((hash) => tree.push(hash));
+        refuseCorrupt(tail);
+        checkExtends(tree, published, 'the published checkpoint', 'LOG_CORRUPT');
+        if (state !== undefined)
+          checkExtends(tree, state, `the signed-size state ${options.stateFile}`, 'LOG_FORK');
+        // Under the sequencer lock nobody is writing: a torn tail is a dead writer's, never
+        // acknowledged (acks come after write(2) returned), and past every signed size.
+        if (tail.kind === 'torn' && opened.locks !== undefined) {
+          await wal.cutTornTail(tail);
+          return { wal, tail, truncated: tail.bytes };
+        }
+        return { wal, tail, truncated: 0 };
+      };
+      const { wal, truncated } =
+        opened.locks === undefined ? await replay() : await opened.locks.sequencer.with(replay);
+      const problem = await checkTiles(
+        dir,
+        { tree, entryLength: (i) => wal.entryLength(i) },
+        published.size,
+        false,
+      );
+      if (problem !== undefined) {
+        throw logError(
+          'LOG_CORRUPT',
+          `${problem.path} is ${problem.reason} (the checkpoint covers ${published.size} entries); nothing was changed: \`oacp log fsck --repair\` rewrites tiles from the verified write-ahead log`,
+        );
+      }
       const log = new TransparencyLog(
         options.origin,
         noteSigner,
         options.signer.publicKey,
-        opened.wal,
+        wal,
         tree,
-        lock,
+        opened.locks,
         dir,
         published,
-        opened.recovery,
+        Math.max(published.size, signedSize(state)),
+        options.stateFile,
       );
-      await log.derived.settle();
+      log.truncated = truncated;
+      await log.derived?.settle();
       return log;
     } catch (error) {
-      await wal?.close();
-      await lock.release();
+      await opened.wal?.close();
+      await opened.locks?.sequencer.close();
+      await opened.locks?.publisher.close();
       throw error;
     }
   }
 
-  /** The number of committed (fsynced) entries. */
+  /** What opening repaired: the bytes of a torn tail moved aside. */
+  get recovery(): WalRecovery {
+    return { truncatedBytes: this.truncated };
+  }
+
+  /** The number of entries this process knows of (its own appends and others' it caught up on). */
   get size(): number {
     return this.tree.size;
   }
@@ -124,8 +214,12 @@ export class TransparencyLog {
     return formatVerifierKey(this.origin, SIG_TYPE_ED25519, this.publicKey);
   }
 
-  /** Appends one entry (e.g. a DSSE envelope's exact JSON bytes); resolves once it is fsynced. */
-  append(entry: Uint8Array): Promise<{ index: number }> {
+  /**
+   * Appends one entry (e.g. a DSSE envelope's exact JSON bytes). Resolves with its index once
+   * it is fsynced (`durable`, the default) or written to the OS (`written`); an index is
+   * handed out once, under the home's sequencer lock, whichever process appends.
+   */
+  append(entry: Uint8Array, options: { ack?: AppendAck } = {}): Promise<{ index: number }> {
     if (!(entry instanceof Uint8Array))
       return Promise.reject(logError('LOG_OUT_OF_RANGE', 'an entry is a byte array'));
     if (entry.length > MAX_ENTRY_BYTES) {
@@ -137,10 +231,26 @@ export class TransparencyLog {
       );
     }
     if (this.closing !== undefined) return Promise.reject(logError('LOG_CLOSED', 'the log is closed'));
-    return this.commits.submit(entry.slice());
+    if (this.locks === undefined)
+      return Promise.reject(logError('LOG_CLOSED', 'the log was opened read-only'));
+    if (options.ack !== 'written') return this.commits.submit({ entry: entry.slice() });
+    return new Promise((resolve, reject) => {
+      this.commits.submit({ entry: entry.slice(), written: (index) => resolve({ index }) }).catch(reject);
+    });
+  }
+
+  /**
+   * Catches up on records other processes appended (never changes the file). Readers call it
+   * to see new entries; writers do it under the sequencer lock before every write.
+   */
+  refresh(): Promise<void> {
+    return this.serially(async () => {
+      refuseCorrupt(await this.wal.catchUp((hash) => this.tree.push(hash)));
+    });
   }
 
   async entry(index: number): Promise<Uint8Array> {
+    if (Number.isSafeInteger(index) && index >= this.size) await this.refresh();
     if (!Number.isSafeInteger(index) || index < 0 || index >= this.size) {
       throw logError('LOG_OUT_OF_RANGE', `index ${index} is not below the log size ${this.size}`);
     }
@@ -179,50 +289,99 @@ export class TransparencyLog {
   /** Waits until every append so far is committed and the served files show it. */
   async sync(): Promise<void> {
     await this.commits.idle();
-    await this.derived.settle();
+    await this.derived?.settle();
   }
 
-  /** Finishes pending appends, brings the served files up to date, releases the lock. */
+  /** Finishes pending appends, brings the served files up to date, releases the files. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       try {
         await this.commits.idle();
-        if (this.failure === undefined) await this.derived.settle();
+        if (this.failure === undefined) await this.derived?.settle();
       } finally {
         await this.wal.close();
-        await this.lock.release();
+        await this.locks?.sequencer.close();
+        await this.locks?.publisher.close();
       }
     })();
     return this.closing;
   }
 
-  private async commit(entries: Uint8Array[]): Promise<Array<{ index: number }>> {
-    if (this.failure !== undefined) {
-      throw logError('LOG_FAILED', 'an earlier write to the log failed; reopen it to recover', this.failure);
+  private serially<T>(run: () => Promise<T>): Promise<T> {
+    const result = this.serial.then(run);
+    this.serial = result.catch(() => undefined);
+    return result;
+  }
+
+  private async commit(items: Pending[]): Promise<Array<{ index: number }>> {
+    const fatal = this.failure ?? this.derived?.fatal;
+    if (fatal !== undefined) {
+      throw logError('LOG_FAILED', 'an earlier write to the log failed or found damage; reopen it', fatal);
     }
+    const locks = this.locks;
+    if (locks === undefined) throw logError('LOG_CLOSED', 'the log was opened read-only');
+    const entries = items.map((item) => item.entry);
     const hashes = entries.map(hashLeaf);
+    let first: number;
     try {
-      await this.wal.append(entries, hashes);
+      first = await this.serially(() =>
+        locks.sequencer.with(async () => {
+          const tail = await this.wal.catchUp((hash) => this.tree.push(hash));
+          refuseCorrupt(tail);
+          // Under the lock a torn tail is a writer killed inside write(2): never acknowledged.
+          if (tail.kind === 'torn') await this.wal.cutTornTail(tail);
+          const at = this.tree.size;
+          await this.wal.append(entries, hashes);
+          for (const hash of hashes) this.tree.push(hash);
+          return at;
+        }),
+      );
     } catch (error) {
-      // After a failed write or fsync the file's state is unknown: stop, and let reopening recover.
+      // After a failed write the file's state is unknown: stop, and let reopening verify it.
       this.failure = error;
-      throw logError('LOG_FAILED', 'could not write and sync the log; reopen it to recover', error);
+      if ((error as LogError).code === 'LOG_CORRUPT') throw error;
+      throw logError('LOG_FAILED', 'could not write to the log; reopen it to recover', error);
     }
-    const first = this.tree.size;
-    for (const hash of hashes) this.tree.push(hash);
-    this.derived.request();
-    return entries.map((_, i) => ({ index: first + i }));
+    items.forEach((item, i) => {
+      item.written?.(first + i);
+    });
+    this.derived?.request();
+    try {
+      await this.wal.datasync();
+    } catch (error) {
+      this.failure = error;
+      throw logError('LOG_FAILED', 'could not sync the log; reopen it to recover', error);
+    }
+    return items.map((_, i) => ({ index: first + i }));
   }
 
   private signedCheckpoint(size: number): string {
+    if (size < this.signedFloor) {
+      throw logError(
+        'LOG_FORK',
+        `refusing to sign a tree of ${size} entries: this log key already signed ${this.signedFloor}`,
+      );
+    }
     if (this.cached?.size !== size) {
       const note = signCheckpoint(
         { origin: this.origin, size, root: this.tree.root(size), extensions: [] },
         this.noteSigner,
       );
       this.cached = { size, note };
-      this.derived.checkpointIssued(size);
+      this.derived?.checkpointIssued(size);
     }
     return this.cached.note;
   }
+}
+
+function signedSize(state: SignedTree | undefined): number {
+  return state?.size ?? 0;
+}
+
+function refuseCorrupt(tail: WalTail): void {
+  if (tail.kind !== 'corrupt') return;
+  throw logError(
+    'LOG_CORRUPT',
+    `log.wal record ${tail.record} (byte ${tail.offset}) is damaged: ${tail.reason}; nothing was changed (see \`oacp log fsck\`)`,
+  );
 }

@@ -7,46 +7,78 @@ import { MAX_ENTRY_BYTES } from './tile-writer.js';
 export const RECORD_HEADER = 4 + HASH_SIZE;
 const SCAN_WINDOW = 1 << 20;
 
+/** Where a scan stopped before the end of the file, and why. */
+export interface ScanStop {
+  readonly offset: number;
+  readonly reason: string;
+}
+
 /**
- * Replays write-ahead records from `start`, reading the file in 1 MiB windows, and stops at
- * the first record that is cut short, oversized, or fails its checksum. Returns the start of
- * each valid record plus the end of the last one.
+ * Replays write-ahead records from `start` up to `size`, reading the file in 1 MiB windows,
+ * and stops at the first record that is cut short, oversized, or fails its checksum. Returns
+ * the start of each valid record plus the end of the last one, and where and why it stopped.
  */
 export async function scanRecords(
   handle: FileHandle,
   start: number,
   size: number,
   onRecord: (leafHash: Uint8Array) => void,
-): Promise<number[]> {
+): Promise<{ positions: number[]; stop?: ScanStop }> {
   const positions = [start];
   let position = start;
   for (;;) {
+    if (size - position === 0) return { positions };
+    if (size - position < RECORD_HEADER)
+      return { positions, stop: { offset: position, reason: 'cut short' } };
     // Load a window starting at the next record, then parse whole records from it without awaiting.
     const window = Buffer.alloc(Math.min(SCAN_WINDOW, size - position));
-    if (window.length < RECORD_HEADER) break;
     await readFully(handle, window, position);
     let at = 0;
-    let cut = false;
+    let stop: ScanStop | undefined;
     while (at + RECORD_HEADER <= window.length) {
       const length = window.readUInt32BE(at);
-      if (length > MAX_ENTRY_BYTES || position + at + RECORD_HEADER + length > size) {
-        cut = true;
+      if (length > MAX_ENTRY_BYTES) {
+        stop = { offset: position + at, reason: `its length ${length} is over ${MAX_ENTRY_BYTES}` };
+        break;
+      }
+      if (position + at + RECORD_HEADER + length > size) {
+        stop = { offset: position + at, reason: 'cut short' };
         break;
       }
       if (at + RECORD_HEADER + length > window.length) break; // continues in the next window
       const stored = window.subarray(at + 4, at + RECORD_HEADER);
       if (!sameBytes(hashLeaf(window.subarray(at + RECORD_HEADER, at + RECORD_HEADER + length)), stored)) {
-        cut = true;
+        stop = { offset: position + at, reason: 'its checksum (leaf hash) does not match its bytes' };
         break;
       }
       onRecord(new Uint8Array(stored));
       at += RECORD_HEADER + length;
       positions.push(position + at);
     }
-    if (cut || at === 0) break;
+    if (stop !== undefined) return { positions, stop };
+    if (at === 0) return { positions, stop: { offset: position, reason: 'cut short' } };
     position += at;
   }
-  return positions;
+}
+
+/**
+ * Whether the bytes after the last whole record are what a crash leaves and nothing else:
+ * one record cut short at the end of the file (kill -9 inside write(2)), or zeros (a power
+ * cut after the file grew but before its pages were written). A record that is complete but
+ * fails its checksum, a bad record followed by more data, or a "cut" record whose remaining
+ * bytes do hash to its stored leaf hash (its length field was damaged) is damage, not a tear.
+ */
+export async function isTornTail(handle: FileHandle, end: number, size: number): Promise<boolean> {
+  const rest = Buffer.alloc(size - end);
+  await readFully(handle, rest, end);
+  if (rest.every((byte) => byte === 0)) return true;
+  if (rest.length < 4) return true;
+  const length = rest.readUInt32BE(0);
+  if (length > MAX_ENTRY_BYTES) return false;
+  if (RECORD_HEADER + length <= rest.length) return false;
+  if (rest.length < RECORD_HEADER) return true;
+  const stored = rest.subarray(4, RECORD_HEADER);
+  return !sameBytes(hashLeaf(rest.subarray(RECORD_HEADER)), stored);
 }
 
 export async function readFully(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {

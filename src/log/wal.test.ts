@@ -20,10 +20,9 @@ const bytes = (text: string) => new TextEncoder().encode(text);
 
 async function replay(path: string, origin = 'example.com/log') {
   const hashes: string[] = [];
-  const opened = await WriteAheadLog.open(path, origin, (hash) =>
-    hashes.push(Buffer.from(hash).toString('hex')),
-  );
-  return { ...opened, hashes };
+  const wal = await WriteAheadLog.open(path, origin, true);
+  const tail = await wal.catchUp((hash) => hashes.push(Buffer.from(hash).toString('hex')));
+  return { wal, tail, hashes };
 }
 
 async function withEntries(path: string, entries: string[]): Promise<void> {
@@ -32,6 +31,7 @@ async function withEntries(path: string, entries: string[]): Promise<void> {
     entries.map(bytes),
     entries.map((e) => hashLeaf(bytes(e))),
   );
+  await wal.datasync();
   await wal.close();
 }
 
@@ -40,8 +40,8 @@ describe('WriteAheadLog', () => {
     const path = walPath();
     await withEntries(path, ['a', 'bb', '']);
     await withEntries(path, ['dddd']);
-    const { wal, hashes, recovery } = await replay(path);
-    expect(recovery.truncatedBytes).toBe(0);
+    const { wal, hashes, tail } = await replay(path);
+    expect(tail).toEqual({ kind: 'clean' });
     expect(hashes).toEqual(
       ['a', 'bb', '', 'dddd'].map((e) => Buffer.from(hashLeaf(bytes(e))).toString('hex')),
     );
@@ -56,37 +56,67 @@ describe('WriteAheadLog', () => {
     const path = walPath();
     const big = Array.from({ length: 40 }, (_, i) => String(i % 10).repeat(60_000 + i));
     await withEntries(path, big);
-    const { wal, hashes, recovery } = await replay(path);
+    const { wal, hashes, tail } = await replay(path);
     expect(hashes).toHaveLength(40);
-    expect(recovery.truncatedBytes).toBe(0);
+    expect(tail).toEqual({ kind: 'clean' });
     const [last] = await wal.readEntries(39, 40);
     expect(last?.length).toBe(60_039);
     await wal.close();
   });
 
-  it('cuts a torn tail record back to the last whole one', async () => {
+  it('cuts a torn tail record back to the last whole one, keeping its bytes aside', async () => {
     const path = walPath();
     await withEntries(path, ['one', 'two', 'three']);
     const whole = statSync(path).size;
     appendFileSync(path, Buffer.from([0, 0, 0, 9, 1, 2, 3]));
-    const { wal, recovery, hashes } = await replay(path);
+    const { wal, tail, hashes } = await replay(path);
     expect(hashes).toHaveLength(3);
-    expect(recovery.truncatedBytes).toBe(7);
+    expect(tail).toEqual({ kind: 'torn', offset: whole, bytes: 7 });
+    if (tail.kind !== 'torn') throw new Error('not torn');
+    await wal.cutTornTail(tail);
     expect(statSync(path).size).toBe(whole);
+    expect(readFileSync(`${path}.torn-${whole}`)).toEqual(Buffer.from([0, 0, 0, 9, 1, 2, 3]));
     await wal.append([bytes('four')], [hashLeaf(bytes('four'))]);
     await wal.close();
     expect((await replay(path)).hashes).toHaveLength(4);
   });
 
-  it('cuts a last record whose checksum does not match', async () => {
+  it('calls a complete last record whose checksum fails damage, not a tear, and changes nothing', async () => {
     const path = walPath();
     await withEntries(path, ['one', 'two', 'three']);
     const file = readFileSync(path);
     file.writeUInt8((file.at(-1) ?? 0) ^ 1, file.length - 1);
     writeFileSync(path, file);
-    const { wal, hashes, recovery } = await replay(path);
+    const { wal, hashes, tail } = await replay(path);
     expect(hashes).toHaveLength(2);
-    expect(recovery.truncatedBytes).toBe(4 + 32 + 5);
+    expect(tail).toMatchObject({ kind: 'corrupt', record: 2, reason: /checksum/ });
+    expect(readFileSync(path)).toEqual(file);
+    await wal.close();
+  });
+
+  it('calls a damaged length field of the last record damage: the rest still hashes to its leaf', async () => {
+    const path = walPath();
+    await withEntries(path, ['one', 'two', 'three']);
+    const file = readFileSync(path);
+    const last = file.length - (4 + 32 + 5);
+    file.writeUInt32BE(900, last);
+    writeFileSync(path, file);
+    const { wal, tail } = await replay(path);
+    expect(tail).toMatchObject({ kind: 'corrupt', record: 2, offset: last });
+    await wal.close();
+  });
+
+  it('calls a flipped byte in a middle record damage, naming that record', async () => {
+    const path = walPath();
+    await withEntries(path, ['one', 'two', 'three', 'four']);
+    const file = readFileSync(path);
+    const header = 'oacp-wal/v1\nexample.com/log\n'.length;
+    const second = header + 4 + 32 + 3;
+    file.writeUInt8((file[second + 4 + 32] ?? 0) ^ 0x20, second + 4 + 32);
+    writeFileSync(path, file);
+    const { wal, tail, hashes } = await replay(path);
+    expect(hashes).toHaveLength(1);
+    expect(tail).toMatchObject({ kind: 'corrupt', record: 1, offset: second });
     await wal.close();
   });
 

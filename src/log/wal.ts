@@ -1,10 +1,10 @@
 import { constants } from 'node:fs';
-import { type FileHandle, open, rename } from 'node:fs/promises';
+import { type FileHandle, link, open, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { syncDirectory } from './atomic-file.js';
 import { logError } from './errors.js';
 import { hashLeaf, sameBytes } from './hash.js';
-import { RECORD_HEADER, readFully, scanRecords } from './wal-scan.js';
+import { isTornTail, RECORD_HEADER, readFully, scanRecords } from './wal-scan.js';
 
 /**
  * The append-only write-ahead file: the log's source of truth. Everything else on disk
@@ -13,49 +13,48 @@ import { RECORD_HEADER, readFully, scanRecords } from './wal-scan.js';
  *   header:  "oacp-wal/v1\n" <origin> "\n"
  *   record:  uint32 BE length || SHA-256(0x00 || entry) || entry
  *
- * The stored leaf hash doubles as the record checksum. A crash can only tear the records
- * of the last, unacknowledged write; on open the file is cut back to its last whole,
- * checksummed record.
+ * Several processes append to one file. Each keeps its own index of record positions and
+ * catches up on the records others appended (`catchUp`) before writing; the caller holds the
+ * home's sequencer lock around catch-up + write, so records never interleave. Readers catch
+ * up without the lock and stop before a record still being written.
  */
 const MAGIC = 'oacp-wal/v1';
 
 export interface WalRecovery {
-  /** Bytes cut from the end of the file because they did not form a whole, valid record. */
+  /** Bytes of a torn tail moved aside (to `log.wal.torn-<offset>`) and cut from the file. */
   readonly truncatedBytes: number;
 }
+
+/** What a catch-up found after the last whole record. */
+export type WalTail =
+  | { readonly kind: 'clean' }
+  | { readonly kind: 'torn'; readonly offset: number; readonly bytes: number }
+  | { readonly kind: 'corrupt'; readonly record: number; readonly offset: number; readonly reason: string };
 
 export class WriteAheadLog {
   /** File offset of each record; positions[count] is the end of the last record. */
   private readonly positions: number[];
 
   private constructor(
-    private readonly handle: FileHandle,
-    positions: number[],
+    /** Undefined for a reader of a log nothing was ever appended to: an empty log. */
+    private readonly handle: FileHandle | undefined,
+    private readonly path: string,
+    headerLength: number,
   ) {
-    this.positions = positions;
+    this.positions = [headerLength];
   }
 
   /**
-   * Opens (creating if needed) the file and replays every valid record through `onRecord`
-   * in order, truncating a torn tail.
+   * Opens the file (a writer creates it, header only, when it is missing) and checks its
+   * header. Records are read by `catchUp`.
    */
-  static async open(
-    path: string,
-    origin: string,
-    onRecord: (leafHash: Uint8Array) => void,
-  ): Promise<{ wal: WriteAheadLog; recovery: WalRecovery }> {
+  static async open(path: string, origin: string, writable: boolean): Promise<WriteAheadLog> {
     const header = new TextEncoder().encode(`${MAGIC}\n${origin}\n`);
-    const handle = await openOrCreate(path, header);
+    const handle = writable ? await openOrCreate(path, header) : await openReadOnly(path);
+    if (handle === undefined) return new WriteAheadLog(undefined, path, header.length);
     try {
       await checkHeader(handle, header, origin);
-      const size = (await handle.stat()).size;
-      const positions = await scanRecords(handle, header.length, size, onRecord);
-      const end = positions[positions.length - 1] ?? header.length;
-      if (end < size) {
-        await handle.truncate(end);
-        await handle.sync();
-      }
-      return { wal: new WriteAheadLog(handle, positions), recovery: { truncatedBytes: size - end } };
+      return new WriteAheadLog(handle, path, header.length);
     } catch (error) {
       await handle.close();
       throw error;
@@ -66,7 +65,50 @@ export class WriteAheadLog {
     return this.positions.length - 1;
   }
 
-  /** Writes the entries as one write and returns once they are on stable storage (fdatasync). */
+  /**
+   * Replays the records appended since the last call (by this process or another) through
+   * `onRecord`, in order, and says what follows the last whole record. Never changes the file.
+   */
+  async catchUp(onRecord: (leafHash: Uint8Array) => void): Promise<WalTail> {
+    if (this.handle === undefined) return { kind: 'clean' };
+    const size = (await this.file.stat()).size;
+    const start = this.end;
+    if (size < start) {
+      throw logError(
+        'LOG_CORRUPT',
+        `log.wal shrank to ${size} bytes under its record ${this.count - 1}, which ended at byte ${start}`,
+      );
+    }
+    const { positions, stop } = await scanRecords(this.file, start, size, onRecord);
+    this.positions.push(...positions.slice(1));
+    if (stop === undefined) return { kind: 'clean' };
+    if (await isTornTail(this.file, this.end, size)) {
+      return { kind: 'torn', offset: this.end, bytes: size - this.end };
+    }
+    return { kind: 'corrupt', record: this.count, offset: stop.offset, reason: stop.reason };
+  }
+
+  /**
+   * Cuts a torn tail (see `isTornTail`) after saving its bytes beside the file. Only the
+   * holder of the sequencer lock may call this: then nobody is in the middle of a write.
+   */
+  async cutTornTail(tail: Extract<WalTail, { kind: 'torn' }>): Promise<void> {
+    if (tail.offset !== this.end)
+      throw logError('LOG_CORRUPT', 'a torn tail must start after the last record');
+    const bytes = Buffer.alloc(tail.bytes);
+    await readFully(this.file, bytes, tail.offset);
+    if (bytes.some((byte) => byte !== 0)) {
+      await writeFile(`${this.path}.torn-${tail.offset}`, bytes, { flag: 'w' });
+    }
+    await this.file.truncate(tail.offset);
+    await this.file.sync();
+  }
+
+  /**
+   * Writes the entries as one write(2) after the last record. The caller holds the sequencer
+   * lock and has caught up. Returns once the bytes are in the OS (they survive a crash of this
+   * process, not a power cut); `datasync` makes them durable.
+   */
   async append(entries: readonly Uint8Array[], leafHashes: readonly Uint8Array[]): Promise<void> {
     const total = entries.reduce((sum, entry) => sum + RECORD_HEADER + entry.length, 0);
     const buffer = Buffer.allocUnsafe(total);
@@ -82,11 +124,15 @@ export class WriteAheadLog {
     });
     let written = 0;
     while (written < total) {
-      const { bytesWritten } = await this.handle.write(buffer, written, total - written, start + written);
+      const { bytesWritten } = await this.file.write(buffer, written, total - written, start + written);
       written += bytesWritten;
     }
-    await this.handle.datasync();
     this.positions.push(...added);
+  }
+
+  /** fdatasync: every record written so far, by any process, is on stable storage after it. */
+  async datasync(): Promise<void> {
+    await this.file.datasync();
   }
 
   /** The entries [start, end), read with one positional read. */
@@ -97,7 +143,7 @@ export class WriteAheadLog {
     if (start === end) return [];
     const from = this.position(start);
     const bytes = Buffer.alloc(this.position(end) - from);
-    await readFully(this.handle, bytes, from);
+    await readFully(this.file, bytes, from);
     const entries: Uint8Array[] = [];
     for (let i = start; i < end; i += 1) {
       const offset = this.position(i) - from + RECORD_HEADER;
@@ -106,8 +152,18 @@ export class WriteAheadLog {
     return entries;
   }
 
+  /** The entry lengths [start, end), from the record positions (no read). */
+  entryLength(index: number): number {
+    return this.position(index + 1) - this.position(index) - RECORD_HEADER;
+  }
+
   async close(): Promise<void> {
-    await this.handle.close();
+    await this.handle?.close();
+  }
+
+  private get file(): FileHandle {
+    if (this.handle === undefined) throw logError('LOG_CLOSED', 'the log is empty and open read-only');
+    return this.handle;
   }
 
   private get end(): number {
@@ -121,24 +177,42 @@ export class WriteAheadLog {
   }
 }
 
-/** A new file gets its header through temp + fsync + rename, so it never exists half-written. */
+/**
+ * A new file gets its header through a private temp file + fsync + link, so it never exists
+ * half-written and two processes creating it at once end up with the same one.
+ */
 async function openOrCreate(path: string, header: Uint8Array): Promise<FileHandle> {
   try {
     return await open(path, constants.O_RDWR);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  const temp = `${path}.new`;
-  const created = await open(temp, 'w');
+  const temp = `${path}.new.${process.pid}.${Date.now()}`;
+  const created = await open(temp, 'wx');
   try {
     await created.writeFile(header);
     await created.sync();
   } finally {
     await created.close();
   }
-  await rename(temp, path);
+  try {
+    await link(temp, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
   await syncDirectory(dirname(path));
   return open(path, constants.O_RDWR);
+}
+
+async function openReadOnly(path: string): Promise<FileHandle | undefined> {
+  try {
+    return await open(path, constants.O_RDONLY);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
 }
 
 async function checkHeader(handle: FileHandle, header: Uint8Array, origin: string): Promise<void> {

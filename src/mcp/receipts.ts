@@ -21,11 +21,11 @@ export interface ReceiptWriter {
 /**
  * When the client is answered relative to the receipt reaching disk.
  * - `durable` (default): after the log has fsynced the receipt.
- * - `queued`: as soon as the receipt is signed and queued, in order, for the
- *   log's next group commit; its index is known then because this writer is
- *   the log's only appender. A crash (power loss) in the few milliseconds
- *   before the fsync can lose receipts of calls already answered; a failed
- *   write stops the writer, so every later call fails closed.
+ * - `queued`: once the receipt is written to the OS (write(2) returned, under
+ *   the home's sequencer lock, so its index is final), before the fsync. It
+ *   survives a crash of any process; only a power cut in the few milliseconds
+ *   before the fsync can lose receipts of calls already answered. A failed
+ *   write or fsync stops the writer, so every later call fails closed.
  */
 export type ReceiptAck = 'durable' | 'queued';
 
@@ -42,7 +42,7 @@ export interface LogReceiptWriter extends ReceiptWriter {
  * (until one succeeds again), nor when `dir`'s filesystem is nearly full.
  */
 export function logReceiptWriter(
-  log: Pick<TransparencyLog, 'append' | 'size'>,
+  log: Pick<TransparencyLog, 'append'>,
   airlock: AsyncSigner,
   options: { ack?: ReceiptAck; dir?: string; minFreeBytes?: number } = {},
 ): LogReceiptWriter {
@@ -51,8 +51,7 @@ export function logReceiptWriter(
     ...(options.dir === undefined ? {} : { dir: options.dir }),
     ...(options.minFreeBytes === undefined ? {} : { minFreeBytes: options.minFreeBytes }),
   });
-  let next: number | undefined;
-  /** queued mode: a failed write stops the writer for good (indexes were promised). */
+  /** queued mode: a failed write stops the writer for good. */
   let failure: Error | undefined;
   let pending: Promise<unknown> = Promise.resolve();
   return {
@@ -73,24 +72,14 @@ export function logReceiptWriter(
         agent === undefined ? { airlock } : { airlock, agent },
       );
       if (failure !== undefined) throw failure;
-      const appended = slot.track(log.append(bytes));
-      if (ack === 'durable') return appended;
-      next ??= log.size;
-      const index = next++;
-      const checked = appended.then(
-        (result) => {
-          if (result.index !== index) {
-            failure = new Error(
-              `receipt landed at log index ${result.index}, ${index} was promised: another writer shares the log`,
-            );
-          }
-        },
-        (error: unknown) => {
-          failure = error instanceof Error ? error : new Error(String(error));
-        },
-      );
+      if (ack === 'durable') return slot.track(log.append(bytes));
+      // The index comes from the log, written under its lock: never promised ahead of the write.
+      const written = slot.track(log.append(bytes, { ack: 'written' }));
+      const checked = written.catch((error: unknown) => {
+        failure = error instanceof Error ? error : new Error(String(error));
+      });
       pending = Promise.all([pending, checked]);
-      return { index };
+      return written;
     },
     async settled() {
       await pending;

@@ -6,6 +6,8 @@ import { type AsyncSigner, signReceiptAsync } from '../attest/receipt.js';
 import type { Signer } from '../core/ed25519.js';
 import { OacpError } from '../core/errors.js';
 import { KeyStore } from '../identity/keystore.js';
+import { formatVerifierKey, SIG_TYPE_ED25519 } from '../log/note-keys.js';
+import { signedStatePath } from '../log/signed-state.js';
 import { TransparencyLog } from '../log/transparency-log.js';
 import { readNodeConfig } from './node-config.js';
 import { SigningPool, type SigningPoolErrorCode } from './signing-pool.js';
@@ -29,9 +31,14 @@ export interface OacpNodeOptions {
    * signs on the calling thread). `defaultSigningWorkers()` gives one per extra core.
    */
   readonly signingWorkers?: number;
+  /** Open the log read-only (list, show, export): no lock, no writes; `record` is refused. */
+  readonly readOnly?: boolean;
 }
 
-const OptionsSchema = z.strictObject({ signingWorkers: z.number().int().min(0).max(64).optional() });
+const OptionsSchema = z.strictObject({
+  signingWorkers: z.number().int().min(0).max(64).optional(),
+  readOnly: z.boolean().optional(),
+});
 
 /**
  * One OACP node: the keys of a home and its transparency log. Every receipt the
@@ -66,7 +73,15 @@ export class OacpNode {
     const workers = parsed.data.signingWorkers ?? 0;
     const keys = KeyStore.open(home, env);
     const { origin } = readNodeConfig(home);
-    const log = await TransparencyLog.open(logDirectory(home), { origin, signer: keys.logSigner() });
+    const signer = keys.logSigner();
+    const vkey = formatVerifierKey(origin, SIG_TYPE_ED25519, signer.publicKey);
+    const log = await TransparencyLog.open(logDirectory(home), {
+      origin,
+      signer,
+      readOnly: parsed.data.readOnly === true,
+      // The largest tree this key signed, kept outside the home so a copy of it cannot fork.
+      stateFile: signedStatePath(vkey, env),
+    });
     let pool: SigningPool | undefined;
     try {
       if (workers > 0) pool = await SigningPool.start(keys.airlockSigner(), { workers });

@@ -209,8 +209,9 @@ describe('oacp log consistency and witness', () => {
     expect(firstCosign.stdout).toMatch(/— oacp-witness\/w1 /);
     expect((await witness(second, proofFile)).code).toBe(0);
     const rollback = await witness(first);
-    expect(rollback.code).toBe(1);
-    expect(rollback.stderr).toMatch(/LOG_WITNESS_ROLLBACK/);
+    // A rollback is a security event: its own exit status.
+    expect(rollback.code).toBe(3);
+    expect(rollback.stderr).toMatch(/SECURITY: LOG_WITNESS_ROLLBACK/);
   });
 });
 

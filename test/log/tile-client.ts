@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashChildren } from '../../src/log/hash.js';
-import { tilePath } from '../../src/log/tile-path.js';
+import { entriesPath, tilePath } from '../../src/log/tile-path.js';
 
 /**
  * A minimal tlog-tiles client written from the spec's definitions, independent of
@@ -52,4 +52,33 @@ export function rootFromTiles(dir: string, size: number): Uint8Array {
   let root = subtrees.pop() as Uint8Array;
   while (subtrees.length > 0) root = hashChildren(subtrees.pop() as Uint8Array, root);
   return root;
+}
+
+/** Entry `index` as a client reads it from its bundle, at tree size `size`. */
+export function entryFromTiles(dir: string, index: number, size: number): Uint8Array {
+  const n = Math.floor(index / 256);
+  const width = Math.min(256, size - n * 256);
+  const paths = [entriesPath(n, width), entriesPath(n, 256)];
+  for (const path of paths) {
+    let bundle: Buffer;
+    try {
+      bundle = readFileSync(join(dir, path));
+    } catch {
+      continue;
+    }
+    let at = 0;
+    for (let i = 0; at + 2 <= bundle.length; i += 1) {
+      const length = bundle.readUInt16BE(at);
+      if (i === index % 256) return new Uint8Array(bundle.subarray(at + 2, at + 2 + length));
+      at += 2 + length;
+    }
+  }
+  throw new Error(`entry ${index} is in no bundle`);
+}
+
+/** Leaf hash `index` as a client reads it from the level-0 tile, at tree size `size`. */
+export function leafFromTiles(dir: string, index: number, size: number): Uint8Array {
+  const n = Math.floor(index / 256);
+  const tile = tileHashes(dir, 0, n, Math.min(256, size - n * 256));
+  return tile.slice((index % 256) * 32, (index % 256) * 32 + 32);
 }

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -113,7 +113,7 @@ describe('TransparencyLog', () => {
     await reopened.close();
   });
 
-  it('recovers from a torn tail and rebuilds served files that fell behind', async () => {
+  it('recovers from a torn tail and rebuilds served files that fell behind the write-ahead log', async () => {
     const dir = freshDir();
     const log = await openLog(dir);
     for (let i = 0; i < 10; i += 1) await log.append(bytes(`receipt ${i}`));
@@ -121,10 +121,9 @@ describe('TransparencyLog', () => {
     const atTen = readFileSync(join(dir, 'checkpoint'), 'utf8');
     await Promise.all(Array.from({ length: 290 }, (_, i) => log.append(bytes(`more ${i}`))));
     await log.close();
-    // A crash after the write-ahead file but before the served files: put back the old checkpoint,
-    // drop the tiles, and leave half a record at the end.
+    // A crash after the write-ahead file but before the served files: put back the old
+    // checkpoint, and leave half a record at the end.
     writeFileSync(join(dir, 'checkpoint'), atTen);
-    rmSync(join(dir, 'tile'), { recursive: true });
     appendFileSync(join(dir, 'log.wal'), Buffer.from([0, 0, 1]));
     const reopened = await openLog(dir);
     expect(reopened.recovery.truncatedBytes).toBe(3);
@@ -135,7 +134,7 @@ describe('TransparencyLog', () => {
     await reopened.close();
   });
 
-  it('refuses to open when the write-ahead file lost acknowledged entries', async () => {
+  it('refuses to open when a record is damaged, naming it, and leaves the file as it was', async () => {
     const dir = freshDir();
     const log = await openLog(dir);
     for (let i = 0; i < 5; i += 1) await log.append(bytes(`receipt ${i}`));
@@ -145,16 +144,31 @@ describe('TransparencyLog', () => {
     writeFileSync(join(dir, 'log.wal'), wal);
     await expect(openLog(dir)).rejects.toMatchObject({
       code: 'LOG_CORRUPT',
-      message: /acknowledged entries/,
+      message: /record 4 .*damaged/,
     });
-    expect(existsSync(join(dir, 'log.lock'))).toBe(false);
+    expect(readFileSync(join(dir, 'log.wal'))).toEqual(wal);
   });
 
-  it('refuses another key, another origin, and a second open of the same directory', async () => {
+  it('lets two opens of one directory append, each catching up on the other', async () => {
+    const dir = freshDir();
+    const first = await openLog(dir);
+    const second = await openLog(dir);
+    expect((await first.append(bytes('a'))).index).toBe(0);
+    expect((await second.append(bytes('b'))).index).toBe(1);
+    expect((await first.append(bytes('c'))).index).toBe(2);
+    expect(new TextDecoder().decode(await first.entry(1))).toBe('b');
+    await first.close();
+    await second.close();
+    const reader = await TransparencyLog.open(dir, { origin, signer, readOnly: true });
+    expect(reader.size).toBe(3);
+    await expect(reader.append(bytes('d'))).rejects.toMatchObject({ code: 'LOG_CLOSED' });
+    await reader.close();
+  });
+
+  it('refuses another key and another origin', async () => {
     const dir = freshDir();
     const log = await openLog(dir);
     await log.append(bytes('x'));
-    await expect(openLog(dir)).rejects.toMatchObject({ code: 'LOG_LOCKED' });
     await log.close();
     const otherKey = keySigner(generateEd25519().privateKey);
     await expect(TransparencyLog.open(dir, { origin, signer: otherKey })).rejects.toMatchObject({

@@ -10,6 +10,9 @@ import { readNodeConfig } from '../../node/node-config.js';
 import { OacpNode } from '../../node/oacp-node.js';
 import { CliExit } from '../io.js';
 import type { CliContext, CommandRegistrar } from '../program.js';
+import { registerLogAudit } from './log-audit.js';
+import { registerLogFsck } from './log-fsck.js';
+import { FORK_EXIT, registerLogGossip } from './log-gossip.js';
 import { openKeyStore, parseIndex, readInputFile } from './shared.js';
 
 export const registerLog: CommandRegistrar = (program, context) => {
@@ -110,24 +113,37 @@ export const registerLog: CommandRegistrar = (program, context) => {
           name: options.name ?? `oacp-witness/${agent.name}`,
           signer: agent.signer,
         });
-        const cosigned = await witness.cosign({
-          logKey: readInputFile(options.logKey, 'log key').trim(),
-          checkpoint: readInputFile(checkpointPath, 'checkpoint'),
-          proof: options.proof === undefined ? [] : parseProofLines(readInputFile(options.proof, 'proof')),
-        });
+        const cosigned = await witness
+          .cosign({
+            logKey: readInputFile(options.logKey, 'log key').trim(),
+            checkpoint: readInputFile(checkpointPath, 'checkpoint'),
+            proof: options.proof === undefined ? [] : parseProofLines(readInputFile(options.proof, 'proof')),
+          })
+          .catch((error: unknown) => {
+            // Two trees under one key (or a rollback) is a security event, not a usage error.
+            const code = (error as { code?: unknown }).code;
+            if (code === 'LOG_WITNESS_FORK' || code === 'LOG_WITNESS_ROLLBACK')
+              throw new CliExit(`SECURITY: ${String(code)}: ${(error as Error).message}`, FORK_EXIT);
+            throw error;
+          });
         if (options.out !== undefined) writeFileSync(options.out, cosigned);
         else context.output.out(cosigned.trimEnd());
         context.output.err(`witness key: ${witness.verifierKey}`);
       },
     );
+
+  registerLogAudit(log, context, withNode);
+  registerLogFsck(log, context);
+  registerLogGossip(log, context, withNode);
 };
 
+/** Read-only commands take no lock and write nothing: they run beside bridges and gateways. */
 async function withNode<T>(
   context: CliContext,
   command: Command,
   run: (node: OacpNode) => Promise<T>,
 ): Promise<T> {
-  const node = await OacpNode.open(context.home(command), context.env);
+  const node = await OacpNode.open(context.home(command), context.env, { readOnly: true });
   try {
     return await run(node);
   } finally {

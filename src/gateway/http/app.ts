@@ -12,6 +12,7 @@ import { contextRoutes } from './routes-context.js';
 import { credentialRoutes } from './routes-credentials.js';
 import { modelRoutes } from './routes-models.js';
 import { publicRoutes } from './routes-public.js';
+import { receiptRoutes } from './routes-receipts.js';
 import { toolRoutes } from './routes-tools.js';
 import type { GatewayServices } from './services.js';
 
@@ -38,6 +39,7 @@ export function gatewayRoutes(services: GatewayServices): Route[] {
     ...contextRoutes(services),
     ...credentialRoutes(services),
     ...modelRoutes(services),
+    ...receiptRoutes(services),
   ];
 }
 

@@ -20,6 +20,8 @@ export interface PublicLog {
   readonly verifierKey: string;
   entry(index: number): Promise<Uint8Array>;
   proofFile(index: number): string;
+  /** RFC 9162 consistency proof between two sizes, for gossiping peers (GET /v1/log/consistency). */
+  consistencyProof?(oldSize: number, newSize: number): Uint8Array[];
 }
 
 /** Everything the HTTP routes use; built by createGateway, or by hand in tests. */
@@ -39,6 +41,8 @@ export interface GatewayServices {
   /** The log directory (c2sp tiles and the published checkpoint), served read-only. */
   readonly logDir: string;
   readonly origin: string;
+  /** The Airlock's public keys, to verify receipts in the audit view (GET /v1/receipts). */
+  readonly airlockKeys?: readonly Uint8Array[];
   readonly metrics: GatewayMetrics;
   readonly tracing: Tracing;
   readonly logger: Logger;

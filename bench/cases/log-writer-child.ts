@@ -1,0 +1,49 @@
+/**
+ * One writer process of the `log-writers` bench: opens the shared log, says "ready", waits for
+ * a line on stdin, then signs (in-thread, Ed25519) and appends COUNT receipts with 256 in
+ * flight, durable acks, and prints {"count", "wallMs", "cpuMs"} (main-thread CPU, Linux).
+ * Args: <dir> <log seed hex> <origin> <count>.
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { buildStatement, envelopeBytes, signReceipt } from '../../src/attest/receipt.js';
+import { TOOL_CALL_PREDICATE_TYPE } from '../../src/attest/tool-call.js';
+import { generateEd25519, keySigner, privateKeyFromSeed } from '../../src/core/ed25519.js';
+import { TransparencyLog } from '../../src/log/transparency-log.js';
+import { toolCallPredicate } from '../../test/attest/fixtures.js';
+
+const [dir, seed, origin, countText] = process.argv.slice(2);
+const count = Number(countText);
+const log = await TransparencyLog.open(dir as string, {
+  origin: origin as string,
+  signer: keySigner(privateKeyFromSeed(Buffer.from(seed as string, 'hex'))),
+});
+const airlock = keySigner(generateEd25519().privateKey);
+const statement = buildStatement({
+  predicateType: TOOL_CALL_PREDICATE_TYPE,
+  predicate: toolCallPredicate(undefined),
+});
+
+function mainThreadCpuMs(): number {
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+process.stdout.write('ready\n');
+await new Promise((resolve) => process.stdin.once('data', resolve));
+const cpu = mainThreadCpuMs();
+const start = performance.now();
+let next = 0;
+async function lane(): Promise<void> {
+  while (next < count) {
+    next += 1;
+    await log.append(envelopeBytes(signReceipt(statement, { airlock })));
+  }
+}
+await Promise.all(Array.from({ length: 256 }, lane));
+const wallMs = performance.now() - start;
+const cpuMs = mainThreadCpuMs() - cpu;
+await log.close();
+process.stdout.write(`${JSON.stringify({ count, wallMs, cpuMs })}\n`);
+process.exit(0);

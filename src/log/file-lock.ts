@@ -1,0 +1,79 @@
+import { constants } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { logError } from './errors.js';
+
+/**
+ * flock(2) through fs-ext, the long-standing Node binding for it: Node has no file locking
+ * of its own, and a kernel lock is what makes a per-batch lock cheap and safe. The kernel
+ * drops it when the holder dies (kill -9 included), so there is no stale lock to judge and
+ * no pid to trust.
+ *
+ * The lock is first tried without blocking (LOCK_NB, a plain syscall on the main thread);
+ * only when another holder has it does a blocking flock wait in the kernel, on a libuv
+ * threadpool thread. (Polling instead was measured 4x slower under load: waiters lose the
+ * short gaps between batches.) A blocked waiter holds a threadpool thread, so a process
+ * should not open more than a couple of writers on one log (it never needs to).
+ */
+type FlockSync = (fd: number, flags: 'exnb' | 'un') => void;
+type Flock = (fd: number, flags: 'ex', callback: (error: Error | null) => void) => void;
+const binding = createRequire(import.meta.url)('fs-ext') as { flockSync: FlockSync; flock: Flock };
+const { flockSync } = binding;
+
+function blockingLock(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    binding.flock(fd, 'ex', (error) =>
+      error === null || error === undefined
+        ? resolve()
+        : reject(logError('LOG_FAILED', 'cannot take the log lock', error)),
+    );
+  });
+}
+
+function tryLock(fd: number): boolean {
+  try {
+    flockSync(fd, 'exnb');
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR') return false;
+    throw logError('LOG_FAILED', 'cannot take the log lock', error);
+  }
+}
+
+/**
+ * An exclusive lock on one file, taken and released around short critical sections (one
+ * append batch, one round of tile writing). Sections in one process are queued here.
+ */
+export class FileLock {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly handle: FileHandle) {}
+
+  static async open(path: string): Promise<FileLock> {
+    try {
+      return new FileLock(await open(path, constants.O_RDWR | constants.O_CREAT, 0o644));
+    } catch (error) {
+      throw logError('LOG_FAILED', `cannot open the lock file ${path}`, error);
+    }
+  }
+
+  /** Runs `section` while holding the lock; waits while another process holds it. */
+  with<T>(section: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(async () => {
+      if (!tryLock(this.handle.fd)) await blockingLock(this.handle.fd);
+      try {
+        return await section();
+      } finally {
+        flockSync(this.handle.fd, 'un');
+      }
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    await this.handle.close();
+  }
+}

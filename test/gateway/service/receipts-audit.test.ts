@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OacpApiError, OacpClient } from '../../../src/client/index.js';
+import { decodeBase64 } from '../../../src/log/base64.js';
+import { gossipCheck } from '../../../src/log/gossip.js';
+import { MANIFEST, raw, startGateway, type TestGateway } from './harness.js';
+
+describe('GET /v1/receipts (the audit view) and GET /v1/log/consistency', () => {
+  let gw: TestGateway;
+  let auditor: OacpClient;
+  let auditKey: string;
+  beforeAll(async () => {
+    gw = await startGateway();
+    const agent = await gw.client.createAgent({ name: 'audited', manifest: MANIFEST });
+    await gw.client.callTool('echo', { text: 'one' }, { agent: agent.id });
+    await gw.client.callTool('echo', { text: 'two' }, { agent: agent.id });
+    auditKey = await gw.keyWith(['audit:read']);
+    auditor = new OacpClient({ baseUrl: gw.url, apiKey: auditKey });
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('lists decoded, verified receipts newest first, filtered and paged, to a key with audit:read', async () => {
+    const page = await auditor.listReceipts({ tool: 'echo', decision: 'allow' });
+    expect(page.entries.length).toBe(2);
+    expect(page.entries[0]).toMatchObject({
+      kind: 'tool-call',
+      tool: 'echo',
+      decision: 'allow',
+      verified: true,
+    });
+    expect(page.entries[0]?.index).toBeGreaterThan(page.entries[1]?.index ?? Number.MAX_SAFE_INTEGER);
+    const first = await auditor.listReceipts({ tool: 'echo', limit: 1 });
+    expect(first.entries).toHaveLength(1);
+    const rest = await auditor.listReceipts({ tool: 'echo', limit: 1, before: first.next ?? 0 });
+    expect(rest.entries[0]?.index).toBe(page.entries[1]?.index);
+    expect((await auditor.listReceipts({ tool: 'nothing' })).entries).toEqual([]);
+  });
+
+  it('refuses a key without audit:read, no credentials, and a bad filter naming the field', async () => {
+    const reader = new OacpClient({ baseUrl: gw.url, apiKey: await gw.keyWith(['agents:read']) });
+    await expect(reader.listReceipts()).rejects.toBeInstanceOf(OacpApiError);
+    expect((await raw(gw.url, '/v1/receipts')).status).toBe(401);
+    const bad = await raw(gw.url, '/v1/receipts?decision=maybe', {
+      headers: { authorization: `Bearer ${auditKey}` },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toMatch(/decision/);
+    const unknown = await raw(gw.url, '/v1/receipts?colour=red', {
+      headers: { authorization: `Bearer ${auditKey}` },
+    });
+    expect(unknown.status).toBe(400);
+  });
+
+  it('serves consistency proofs that a gossiping peer verifies', async () => {
+    const log = gw.gateway.node.log;
+    const response = await raw(gw.url, `/v1/log/consistency?from=1&to=${log.size}`, {
+      headers: { authorization: `Bearer ${auditKey}` },
+    });
+    expect(response.status).toBe(200);
+    const proof = (response.json as { proof: string[] }).proof.map(
+      (line) => decodeBase64(line) as Uint8Array,
+    );
+    expect(proof.length).toBeGreaterThan(0);
+    const small = { size: 1, root: (size?: number) => log.root(size ?? 1), consistencyProof: () => [] };
+    const peer = { checkpoint: async () => log.checkpoint(), consistency: async () => proof };
+    await expect(gossipCheck(small, log.verifierKey, peer)).resolves.toMatchObject({
+      how: 'peer extends local',
+    });
+    const bad = await raw(gw.url, `/v1/log/consistency?from=5&to=1`, {
+      headers: { authorization: `Bearer ${auditKey}` },
+    });
+    expect(bad.status).toBe(400);
+  });
+});
