@@ -5,7 +5,7 @@ import type { EgressEvent } from '../airlock/egress/audit.js';
 import type { ProcessSandbox } from '../airlock/sandbox.js';
 import type { Signer } from '../core/ed25519.js';
 import { KeyStore } from '../identity/keystore.js';
-import { OacpNode } from '../node/oacp-node.js';
+import { logDirectory, OacpNode } from '../node/oacp-node.js';
 import { defaultSigningWorkers, SigningPool } from '../node/signing-pool.js';
 import { PolicyEngine } from '../policy/engine.js';
 import type { SecurityEventSink } from '../policy/events.js';
@@ -96,6 +96,10 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
       for (const part of parts) part.finishLearning();
     };
     const title = parts.map((part) => part.name).join(', ');
+    // One line before anything else, so a user whose client shows nothing knows where to look.
+    log(
+      `oacp: MCP bridge for ${title}: tier ${[...new Set(parts.map((part) => part.tier))].join(', ')}, home ${context.home}, log ${logDirectory(context.home)}`,
+    );
     if (options.http === undefined) {
       const session = await serveStdio(
         bridge,
@@ -142,6 +146,7 @@ interface Shared {
 
 interface Assembled {
   readonly name: string;
+  readonly tier: string;
   readonly bridge: Bridge;
   /** After the bridge closed: writes what --learn saw. */
   finishLearning(): void;
@@ -199,7 +204,7 @@ async function assemble(options: McpRunOptions, context: McpRunContext, shared: 
     writeFileSync(out, learned.yaml(manifestFromOptions(options, name)), { mode: 0o644 });
     log(`oacp: learned manifest written to ${out} (tools: ${learned.tools.join(', ') || 'none'})`);
   };
-  return { name, bridge, finishLearning };
+  return { name, tier: options.upstream === undefined ? options.tier : 'remote', bridge, finishLearning };
 }
 
 function toolsOption(options: McpRunOptions): { tools?: { allow: string[]; deny: string[] } } {

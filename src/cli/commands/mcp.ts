@@ -152,7 +152,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
             allowEnv: flags.allowEnv,
             ...defined({ tier: flags.tier, name: flags.name, out: flags.out }),
           },
-          { env: context.env, log: (line) => context.output.err(line) },
+          { env: context.env, home: context.home(cmd), log: (line) => context.output.err(line) },
         );
         if (flags.out === undefined) context.output.out(yaml.trimEnd());
         else context.output.err(`wrote ${flags.out}`);
