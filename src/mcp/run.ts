@@ -17,6 +17,8 @@ import { HttpApprovalDesk } from './approval-desk.js';
 import { type Bridge, createBridge } from './bridge.js';
 import { CallRateQuota } from './call-quota.js';
 import { loadMcpConfig } from './config.js';
+import { describeHints, permissionHints } from './diagnose/permission-hints.js';
+import { StderrTail } from './diagnose/stderr-tail.js';
 import { type HttpBridge, receiptPath, serveHttp } from './http.js';
 import { LearnedCapabilities } from './learn.js';
 import { manifestFromOptions } from './manifest-from-options.js';
@@ -156,9 +158,14 @@ async function assemble(options: McpRunOptions, context: McpRunContext, shared: 
   const { log, agent } = shared;
   const sandboxes: ProcessSandbox[] = [];
   const learned = options.learn ? new LearnedCapabilities() : undefined;
+  const stderrTail = new StderrTail();
   const upstream = await upstreamFor(
     options,
-    { ...context, ...(learned === undefined ? {} : { onSandbox: (sandbox) => sandboxes.push(sandbox) }) },
+    {
+      ...context,
+      stderrTail,
+      ...(learned === undefined ? {} : { onSandbox: (sandbox) => sandboxes.push(sandbox) }),
+    },
     log,
   );
   const name = upstream.identity.name;
@@ -192,7 +199,13 @@ async function assemble(options: McpRunOptions, context: McpRunContext, shared: 
         }),
     ...(agent === undefined ? {} : { agent: agent.did }),
     ...(learned === undefined ? {} : { learn: learned }),
-    onEvent: (event) => log(describeEvent(name, event)),
+    onEvent: (event) =>
+      log(
+        describeEvent(name, event) +
+          (isStop(event)
+            ? ` (tier ${options.tier}, home ${context.home}, log ${logDirectory(context.home)}); ${stderrTail.describe()}${describeHints(permissionHints(stderrTail.lines()))}`
+            : ''),
+      ),
   });
   const finishLearning = (): void => {
     if (learned === undefined) return;
@@ -242,6 +255,11 @@ function describeEvent(server: string, event: BridgeEvent): string {
     case 'receipt-failed':
       return `oacp: ${server}: RECEIPT NOT WRITTEN for call ${event.callId}: ${event.reason}`;
   }
+}
+
+/** Events after which the user needs to know why the server stopped. */
+function isStop(event: BridgeEvent): boolean {
+  return event.type === 'upstream-ended' || event.type === 'upstream-gave-up';
 }
 
 function abortPromise(signal: AbortSignal | undefined): Promise<void> {

@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import type { ProcessSandbox, TierName } from '../airlock/sandbox.js';
 import { OacpError } from '../core/errors.js';
+import type { StderrTail } from './diagnose/stderr-tail.js';
 import type { McpErrorCode } from './errors.js';
 import { implicitReadPaths } from './implicit-paths.js';
 import { manifestFromOptions } from './manifest-from-options.js';
@@ -28,6 +29,8 @@ export async function upstreamFor(
     readonly home?: string;
     readonly tiers?: TierLookup;
     readonly onSandbox?: (sandbox: ProcessSandbox) => void;
+    /** Keeps the server's last stderr lines, to say why it stopped. */
+    readonly stderrTail?: StderrTail;
   },
   log: (line: string) => void,
 ): Promise<UpstreamConnector> {
@@ -62,7 +65,10 @@ export async function upstreamFor(
         implicitReadPaths: implicit,
         env: candidateEnv,
       }),
-    stderr: (line) => log(`[${named.name}] ${line}`),
+    stderr: (line) => {
+      context.stderrTail?.push(line);
+      log(`[${named.name}] ${line}`);
+    },
     ...(context.onSandbox === undefined ? {} : { onSandbox: context.onSandbox }),
   });
 }
