@@ -7,6 +7,7 @@ import type { McpRunOptionsInput } from '../../mcp/options.js';
 import { packageMcpCommand } from '../../mcp/package-command.js';
 import { runMcpCommand } from '../../mcp/run.js';
 import type { CommandRegistrar } from '../program.js';
+import { registerMcpPackages } from './mcp-packages.js';
 import { collect, openKeyStore } from './shared.js';
 
 interface McpRunFlags {
@@ -125,6 +126,8 @@ export const registerMcp: CommandRegistrar = (program, context) => {
         process.off('SIGTERM', stop);
       }
     });
+
+  registerMcpPackages(mcp, context);
 
   mcp
     .command('package')
