@@ -16,7 +16,7 @@ import { ApprovalService } from './approval.js';
 import { HttpApprovalDesk } from './approval-desk.js';
 import { type Bridge, createBridge } from './bridge.js';
 import { CallRateQuota } from './call-quota.js';
-import { loadMcpConfig } from './config.js';
+import { configuredServers } from './configured-servers.js';
 import { describeHints, permissionHints } from './diagnose/permission-hints.js';
 import { StderrTail } from './diagnose/stderr-tail.js';
 import { type HttpBridge, receiptPath, serveHttp } from './http.js';
@@ -44,6 +44,11 @@ export interface McpRunContext {
   /** Ends the bridge (HTTP mode runs until aborted). */
   readonly signal?: AbortSignal;
   readonly tiers?: TierLookup;
+  /**
+   * With `--config FILE`: the file's servers as bridge options, loaded by the
+   * caller with the oacp.yaml schema (gateway/config mcpServersFromFile).
+   */
+  readonly servers?: ReadonlyMap<string, McpRunOptions>;
   /** Told the listening URLs in HTTP mode. */
   readonly onListening?: (http: HttpBridge) => void;
 }
@@ -57,8 +62,8 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
   const options = parseMcpRunOptions(input);
   const log = context.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const env = context.env ?? process.env;
-  // Read before anything starts: a bad config file must not leave a half-started bridge.
-  const configured = options.config === undefined ? undefined : loadMcpConfig(options.config, options);
+  // Read before anything starts (by the caller, with the one oacp.yaml schema): a bad file must not leave a half-started bridge.
+  const configured = options.config === undefined ? undefined : configuredServers(options, context.servers);
   const node = await OacpNode.open(context.home, env);
   let stopPool: (() => Promise<void>) | undefined;
   try {

@@ -1,6 +1,7 @@
 import type { CommandRegistrar } from '../program.js';
 import { registerA2a } from './a2a.js';
 import { registerAgent } from './agent.js';
+import { registerConfig } from './config.js';
 import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
 import { registerGateway } from './gateway.js';
@@ -20,6 +21,7 @@ export const registrars: CommandRegistrar[] = [
   registerMcp,
   registerRun,
   registerGateway,
+  registerConfig,
   registerA2a,
   registerPolicy,
   registerVerify,

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { parseManifest } from '../../capability/parse.js';
 import { signManifest } from '../../capability/signed.js';
+import { mcpServersFromFile } from '../../gateway/config/mcp-options.js';
 import type { McpRunOptionsInput } from '../../mcp/options.js';
 import { packageMcpCommand } from '../../mcp/package-command.js';
 import { runMcpCommand } from '../../mcp/run.js';
@@ -117,6 +118,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
           {
             home: context.home(cmd),
             env: context.env,
+            ...(flags.config === undefined ? {} : { servers: mcpServersFromFile(flags.config) }),
             signal: controller.signal,
             log: (line) => context.output.err(line),
           },

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
-import { describeIssues } from '../../capability/issues.js';
+import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { describeIssues, fieldPath } from '../../capability/issues.js';
 import { OacpError } from '../../core/errors.js';
 import type { ConfigErrorCode } from './errors.js';
+import { lineOf } from './locate.js';
 import { type GatewayConfig, GatewayConfigSchema } from './schema.js';
 
 /**
@@ -11,13 +13,20 @@ import { type GatewayConfig, GatewayConfigSchema } from './schema.js';
  * `key.path: what is wrong`; nothing invalid is replaced by a default.
  * Relative file paths are resolved against `baseDir` (the file's folder).
  */
-export function parseGatewayConfig(document: unknown, baseDir: string, source = 'oacp.yaml'): GatewayConfig {
+export function parseGatewayConfig(
+  document: unknown,
+  baseDir: string,
+  source = 'oacp.yaml',
+  lineAt?: (path: readonly PropertyKey[], unknownKey?: string) => number | undefined,
+): GatewayConfig {
   // An empty file is an empty mapping: every section takes its defaults.
   const parsed = GatewayConfigSchema.safeParse(document ?? {});
   if (!parsed.success) {
     throw new OacpError<ConfigErrorCode>(
       'GATEWAY_CONFIG_INVALID',
-      `${source}: ${describeIssues(parsed.error)}`,
+      lineAt === undefined
+        ? `${source}: ${describeIssues(parsed.error)}`
+        : locatedIssues(parsed.error, source, lineAt),
     );
   }
   return resolvePaths(parsed.data, baseDir);
@@ -33,15 +42,42 @@ export function loadGatewayConfig(path: string): GatewayConfig {
     throw new OacpError<ConfigErrorCode>('GATEWAY_CONFIG_UNREADABLE', `cannot read ${path}: ${reason}`);
   }
   // uniqueKeys: a key given twice is a mistake, not "the last one wins".
-  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const counter = new LineCounter();
+  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: counter });
   const problem = document.errors[0];
   if (problem !== undefined) {
+    const line = problem.linePos?.[0]?.line;
     throw new OacpError<ConfigErrorCode>(
       'GATEWAY_CONFIG_INVALID',
-      `${path}: not valid YAML: ${problem.message.split('\n')[0] ?? 'syntax error'}`,
+      `${path}${line === undefined ? '' : `:${line}`}: not valid YAML: ${problem.message.split('\n')[0] ?? 'syntax error'}`,
     );
   }
-  return parseGatewayConfig(document.toJS(), dirname(resolve(path)), path);
+  return parseGatewayConfig(document.toJS(), dirname(resolve(path)), path, (at, key) =>
+    lineOf(document, counter, at, key),
+  );
+}
+
+/** `FILE:LINE: key.path: reason`, one per problem, joined by "; ". */
+function locatedIssues(
+  error: z.ZodError,
+  source: string,
+  lineAt: (path: readonly PropertyKey[], unknownKey?: string) => number | undefined,
+): string {
+  return error.issues
+    .flatMap((issue) => {
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((key) => {
+          const line = lineAt(issue.path, key);
+          return `${source}${line === undefined ? '' : `:${line}`}: ${fieldPath([...issue.path, key])}: unknown field "${key}"`;
+        });
+      }
+      const line = lineAt(issue.path);
+      return [
+        `${source}${line === undefined ? '' : `:${line}`}: ${fieldPath(issue.path) || '(top level)'}: ${issue.message}`,
+      ];
+    })
+    .filter((line, index, lines) => lines.indexOf(line) === index)
+    .join('; ');
 }
 
 function resolvePaths(config: GatewayConfig, baseDir: string): GatewayConfig {
