@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -52,9 +52,30 @@ export function loadGatewayConfig(path: string): GatewayConfig {
       `${path}${line === undefined ? '' : `:${line}`}: not valid YAML: ${problem.message.split('\n')[0] ?? 'syntax error'}`,
     );
   }
-  return parseGatewayConfig(document.toJS(), dirname(resolve(path)), path, (at, key) =>
-    lineOf(document, counter, at, key),
-  );
+  const lineAt = (at: readonly PropertyKey[], key?: string) => lineOf(document, counter, at, key);
+  const config = parseGatewayConfig(document.toJS(), dirname(resolve(path)), path, lineAt);
+  const missing = missingFiles(config).map(({ at, file }) => {
+    const line = lineAt(at);
+    return `${path}${line === undefined ? '' : `:${line}`}: ${fieldPath(at)}: no such file ${file}`;
+  });
+  if (missing.length > 0) {
+    throw new OacpError<ConfigErrorCode>('GATEWAY_CONFIG_INVALID', missing.join('; '));
+  }
+  return config;
+}
+
+/** Files the configuration names that must exist before anything starts (TLS, policies, manifests). */
+function missingFiles(config: GatewayConfig): { at: PropertyKey[]; file: string }[] {
+  const named: { at: PropertyKey[]; file: string | undefined }[] = [
+    { at: ['gateway', 'tls', 'cert'], file: config.gateway.tls?.cert },
+    { at: ['gateway', 'tls', 'key'], file: config.gateway.tls?.key },
+    ...config.policies.map((file, index) => ({ at: ['policies', index], file })),
+    ...config.mcp.servers.flatMap((server, index) => [
+      { at: ['mcp', 'servers', index, 'manifest'], file: server.manifest },
+      { at: ['mcp', 'servers', index, 'policy'], file: server.policy },
+    ]),
+  ];
+  return named.flatMap(({ at, file }) => (file === undefined || existsSync(file) ? [] : [{ at, file }]));
 }
 
 /** `FILE:LINE: key.path: reason`, one per problem, joined by "; ". */
@@ -101,8 +122,13 @@ function resolvePaths(config: GatewayConfig, baseDir: string): GatewayConfig {
         const manifest = optional(server.manifest).value;
         const policy = optional(server.policy).value;
         const pins = optional(server.pins).value;
+        // `./x` and `../x` in a command line are files next to oacp.yaml; other words are left as written.
+        const local = (word: string) => (word.startsWith('./') || word.startsWith('../') ? at(word) : word);
         return {
           ...server,
+          ...(server.command === undefined ? {} : { command: local(server.command) }),
+          args: server.args.map(local),
+          allow_files: server.allow_files.map(at),
           ...(manifest === undefined ? {} : { manifest }),
           ...(policy === undefined ? {} : { policy }),
           ...(pins === undefined ? {} : { pins }),

@@ -57,7 +57,8 @@ export const McpServerSchema = z
     allow_files: z
       .array(
         z.string({ error: 'expected a string' }).superRefine((value, ctx) => {
-          const grant = FileGrant.safeParse(value);
+          // A relative path is resolved against the file's folder afterwards; its mode is checked here.
+          const grant = FileGrant.safeParse(value.startsWith('/') ? value : `/${value}`);
           if (!grant.success) {
             ctx.addIssue({ code: 'custom', message: grant.error.issues[0]?.message ?? 'invalid grant' });
           }
