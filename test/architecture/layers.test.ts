@@ -22,6 +22,7 @@ const RANK: Record<string, number> = {
   mcp: 5,
   a2a: 5,
   gateway: 6,
+  clients: 6,
   client: 7,
   http: 7,
   cli: 7,
