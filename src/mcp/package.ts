@@ -44,10 +44,16 @@ export async function inspectServer(connector: UpstreamConnector): Promise<Serve
       capabilities.resources === undefined
         ? []
         : await allPages((params) => client.listResources(params), 'resources');
+    // Servers that list resources but not templates answer "method not found": that is an empty list.
     const resourceTemplates =
       capabilities.resources === undefined
         ? []
-        : await allPages((params) => client.listResourceTemplates(params), 'resourceTemplates');
+        : await allPages((params) => client.listResourceTemplates(params), 'resourceTemplates').catch(
+            (error: unknown) => {
+              if ((error as { code?: unknown }).code === -32601) return [];
+              throw error;
+            },
+          );
     const prompts =
       capabilities.prompts === undefined
         ? []

@@ -8,6 +8,7 @@ import type { McpRunOptionsInput } from '../../mcp/options.js';
 import { packageMcpCommand } from '../../mcp/package-command.js';
 import { runMcpCommand } from '../../mcp/run.js';
 import type { CommandRegistrar } from '../program.js';
+import { registerMcpCatalog } from './mcp-catalog.js';
 import { registerMcpClients } from './mcp-clients.js';
 import { registerMcpPackages } from './mcp-packages.js';
 import { collect, openKeyStore } from './shared.js';
@@ -132,6 +133,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
 
   registerMcpPackages(mcp, context);
   registerMcpClients(mcp, context);
+  registerMcpCatalog(mcp, context);
 
   mcp
     .command('package')
