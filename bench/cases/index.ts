@@ -3,6 +3,7 @@ import { a2aCases } from './a2a.js';
 import { airlockCases } from './airlock.js';
 import { gatewayCases } from './gateway.js';
 import { mcpCases } from './mcp.js';
+import { mcpPackageCases } from './mcp-packages.js';
 import { trustCoreCases } from './trust-core.js';
 
 /** Every benchmark case, in the order they run. */
@@ -10,6 +11,7 @@ export const cases: BenchCase[] = [
   ...trustCoreCases,
   ...airlockCases,
   ...mcpCases,
+  ...mcpPackageCases,
   ...gatewayCases,
   ...a2aCases,
 ];
