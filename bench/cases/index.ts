@@ -6,6 +6,7 @@ import { gatewayCases } from './gateway.js';
 import { logWriterCases } from './log-writers.js';
 import { mcpCases } from './mcp.js';
 import { quotaCases } from './quotas.js';
+import { mcpPackageCases } from './mcp-packages.js';
 import { trustCoreCases } from './trust-core.js';
 
 /** Every benchmark case, in the order they run. */
@@ -15,6 +16,7 @@ export const cases: BenchCase[] = [
   ...airlockCases,
   ...airlockResourceCases,
   ...mcpCases,
+  ...mcpPackageCases,
   ...gatewayCases,
   ...a2aCases,
   ...quotaCases,

@@ -15,14 +15,23 @@ export function buildProgram(context: CliContext, registrars: readonly CommandRe
   const program = new Command('oacp')
     .description('Operational Agent Control Protocol: isolated agents and tools with verifiable receipts')
     .option('--home <dir>', 'OACP home directory (default: $OACP_HOME or ~/.oacp)')
-    .showHelpAfterError()
+    .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
       writeOut: (text) => context.output.out(text.trimEnd()),
       writeErr: (text) => context.output.err(text.trimEnd()),
+      // A mistake is one line naming it (and the nearest flag or command), not the whole help.
+      outputError: (text) => context.output.err(oneLineError(text)),
     });
   for (const register of registrars) register(program, context);
   return program;
+}
+
+/** `error: unknown option '--x'\n(Did you mean --y?)` -> `oacp: unknown option '--x' (did you mean --y?)`. */
+export function oneLineError(text: string): string {
+  const [first = '', ...rest] = text.trim().split('\n');
+  const suggestion = rest.join(' ').replace(/^\(Did you mean (.*)\?\)$/, '(did you mean $1?)');
+  return `oacp: ${first.replace(/^error: /, '')}${suggestion === '' ? '' : ` ${suggestion}`}`;
 }
 
 export function createContext(output: Output, env: NodeJS.ProcessEnv): CliContext {

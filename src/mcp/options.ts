@@ -57,9 +57,15 @@ export const CallRate = z
   })
   .refine((perMinute) => perMinute > 0, 'must allow at least some calls');
 
-/** `--allow-files PATH[:ro|:rw]`: an absolute path or path glob, read-only unless `:rw`. */
+/**
+ * `--allow-files PATH[:ro|:rw]`: an absolute path or path glob, read-only unless `:rw`.
+ * Any other `:mode` suffix (`/data:rx`) is refused, never granted as a literal path.
+ */
 export const FileGrant = z
   .string()
+  .refine((text) => !/:[A-Za-z]{1,8}$/.test(text) || /:(ro|rw)$/.test(text), {
+    message: 'the grant mode after ":" must be ro or rw (PATH, PATH:ro or PATH:rw)',
+  })
   .transform((text) => {
     const match = /^(.*?)(?::(ro|rw))?$/.exec(text);
     return { path: match?.[1] ?? text, writable: match?.[2] === 'rw' };

@@ -27,6 +27,8 @@ export async function packageMcpCommand(
   input: McpPackageOptionsInput,
   context: {
     readonly env?: Readonly<Record<string, string | undefined>>;
+    /** The OACP home, whose package store serves npm:/npx servers. */
+    readonly home?: string;
     readonly tiers?: TierLookup;
     readonly log?: (line: string) => void;
   } = {},

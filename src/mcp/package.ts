@@ -17,6 +17,8 @@ export interface ServerInventory {
     readonly name: string;
     readonly description?: string;
     readonly digest: string;
+    /** The definition as listed (what `digest` is of), to pin or compare. */
+    readonly definition: Readonly<Record<string, unknown>>;
   }[];
   readonly resources: readonly { readonly uri: string; readonly name: string }[];
   readonly resourceTemplates: readonly { readonly uriTemplate: string; readonly name: string }[];
@@ -42,10 +44,16 @@ export async function inspectServer(connector: UpstreamConnector): Promise<Serve
       capabilities.resources === undefined
         ? []
         : await allPages((params) => client.listResources(params), 'resources');
+    // Servers that list resources but not templates answer "method not found": that is an empty list.
     const resourceTemplates =
       capabilities.resources === undefined
         ? []
-        : await allPages((params) => client.listResourceTemplates(params), 'resourceTemplates');
+        : await allPages((params) => client.listResourceTemplates(params), 'resourceTemplates').catch(
+            (error: unknown) => {
+              if ((error as { code?: unknown }).code === -32601) return [];
+              throw error;
+            },
+          );
     const prompts =
       capabilities.prompts === undefined
         ? []
@@ -59,6 +67,7 @@ export async function inspectServer(connector: UpstreamConnector): Promise<Serve
         name: String(tool.name),
         ...(typeof tool.description === 'string' ? { description: tool.description } : {}),
         digest: ToolPins.digest(tool),
+        definition: tool,
       })),
       resources: resources.map((r) => ({ uri: String(r.uri), name: String(r.name) })),
       resourceTemplates: resourceTemplates.map((t) => ({

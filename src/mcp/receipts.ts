@@ -160,7 +160,7 @@ export function toolCallPredicate(call: ToolCallRecord): ToolCallPredicateInput 
         call.server.url !== undefined
           ? [call.server.url]
           : [call.server.command ?? '', ...(call.server.args ?? [])],
-      files: [call.server.executable, call.server.script, call.server.package]
+      files: [call.server.executable, call.server.script, call.server.package, call.server.tree]
         .filter((file) => file !== undefined)
         .map((file) => ({ path: file.path, sha256: file.sha256 })),
     },

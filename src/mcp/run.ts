@@ -19,7 +19,9 @@ import { ApprovalService } from './approval.js';
 import { HttpApprovalDesk } from './approval-desk.js';
 import { type Bridge, createBridge } from './bridge.js';
 import { CallRateQuota } from './call-quota.js';
-import { loadMcpConfig } from './config.js';
+import { configuredServers } from './configured-servers.js';
+import { describeHints, permissionHints } from './diagnose/permission-hints.js';
+import { StderrTail } from './diagnose/stderr-tail.js';
 import { type HttpBridge, receiptPath, serveHttp } from './http.js';
 import { LearnedCapabilities } from './learn.js';
 import { manifestFromOptions } from './manifest-from-options.js';
@@ -45,6 +47,11 @@ export interface McpRunContext {
   /** Ends the bridge (HTTP mode runs until aborted). */
   readonly signal?: AbortSignal;
   readonly tiers?: TierLookup;
+  /**
+   * With `--config FILE`: the file's servers as bridge options, loaded by the
+   * caller with the oacp.yaml schema (gateway/config mcpServersFromFile).
+   */
+  readonly servers?: ReadonlyMap<string, McpRunOptions>;
   /** Told the listening URLs in HTTP mode. */
   readonly onListening?: (http: HttpBridge) => void;
 }
@@ -58,8 +65,8 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
   const options = parseMcpRunOptions(input);
   const log = context.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const env = context.env ?? process.env;
-  // Read before anything starts: a bad config file must not leave a half-started bridge.
-  const configured = options.config === undefined ? undefined : loadMcpConfig(options.config, options);
+  // Read before anything starts (by the caller, with the one oacp.yaml schema): a bad file must not leave a half-started bridge.
+  const configured = options.config === undefined ? undefined : configuredServers(options, context.servers);
   const node = await OacpNode.open(context.home, env);
   // One nonce store per home: a signed request replayed to another bridge on the home is refused too.
   const nonces = openHomeNonceStore(context.home);
@@ -105,6 +112,10 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
       for (const part of parts) part.finishLearning();
     };
     const title = parts.map((part) => part.name).join(', ');
+    // One line before anything else, so a user whose client shows nothing knows where to look.
+    log(
+      `oacp: MCP bridge for ${title}: tier ${[...new Set(parts.map((part) => part.tier))].join(', ')}, home ${context.home}, log ${logDirectory(context.home)}`,
+    );
     if (options.http === undefined) {
       const session = await serveStdio(
         bridge,
@@ -154,6 +165,7 @@ interface Shared {
 
 interface Assembled {
   readonly name: string;
+  readonly tier: string;
   readonly bridge: Bridge;
   /** After the bridge closed: writes what --learn saw. */
   finishLearning(): void;
@@ -163,9 +175,14 @@ async function assemble(options: McpRunOptions, context: McpRunContext, shared: 
   const { log, agent } = shared;
   const sandboxes: ProcessSandbox[] = [];
   const learned = options.learn ? new LearnedCapabilities() : undefined;
+  const stderrTail = new StderrTail();
   const upstream = await upstreamFor(
     options,
-    { ...context, ...(learned === undefined ? {} : { onSandbox: (sandbox) => sandboxes.push(sandbox) }) },
+    {
+      ...context,
+      stderrTail,
+      ...(learned === undefined ? {} : { onSandbox: (sandbox) => sandboxes.push(sandbox) }),
+    },
     log,
   );
   const name = upstream.identity.name;
@@ -201,7 +218,13 @@ async function assemble(options: McpRunOptions, context: McpRunContext, shared: 
     ...(learned === undefined ? {} : { learn: learned }),
     nonces: shared.nonces,
     requestTimeoutMs: options.requestTimeout,
-    onEvent: (event) => log(describeEvent(name, event)),
+    onEvent: (event) =>
+      log(
+        describeEvent(name, event) +
+          (isStop(event)
+            ? ` (tier ${options.tier}, home ${context.home}, log ${logDirectory(context.home)}); ${stderrTail.describe()}${describeHints(permissionHints(stderrTail.lines()))}`
+            : ''),
+      ),
   });
   const finishLearning = (): void => {
     if (learned === undefined) return;
@@ -213,7 +236,7 @@ async function assemble(options: McpRunOptions, context: McpRunContext, shared: 
     writeFileSync(out, learned.yaml(manifestFromOptions(options, name)), { mode: 0o644 });
     log(`oacp: learned manifest written to ${out} (tools: ${learned.tools.join(', ') || 'none'})`);
   };
-  return { name, bridge, finishLearning };
+  return { name, tier: options.upstream === undefined ? options.tier : 'remote', bridge, finishLearning };
 }
 
 function toolsOption(options: McpRunOptions): { tools?: { allow: string[]; deny: string[] } } {
@@ -257,6 +280,11 @@ function describeEvent(server: string, event: BridgeEvent): string {
     case 'send-failed':
       return `oacp: ${server}: a message to the ${event.to} could not be sent: ${event.reason}`;
   }
+}
+
+/** Events after which the user needs to know why the server stopped. */
+function isStop(event: BridgeEvent): boolean {
+  return event.type === 'upstream-ended' || event.type === 'upstream-gave-up';
 }
 
 function abortPromise(signal: AbortSignal | undefined): Promise<void> {

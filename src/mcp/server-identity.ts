@@ -19,6 +19,8 @@ export interface ServerIdentity {
   readonly script?: FileDigest;
   /** The package.json nearest the script (or the executable), with its name and version. */
   readonly package?: FileDigest & { readonly name?: string; readonly version?: string };
+  /** For a server from the package store: the installed tree's folder and digest (src/mcp/packages). */
+  readonly tree?: FileDigest & { readonly name: string; readonly version: string };
 }
 
 export interface FileDigest {

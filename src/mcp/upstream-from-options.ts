@@ -2,10 +2,12 @@ import { basename } from 'node:path';
 import type { ProcessSandbox, TierName } from '../airlock/sandbox.js';
 import { OacpError } from '../core/errors.js';
 import { escapeControl } from '../core/terminal-text.js';
+import type { StderrTail } from './diagnose/stderr-tail.js';
 import type { McpErrorCode } from './errors.js';
 import { implicitReadPaths } from './implicit-paths.js';
 import { manifestFromOptions } from './manifest-from-options.js';
 import type { McpRunOptions } from './options.js';
+import { launchFor } from './packages/launch.js';
 import {
   remoteServerIdentity,
   type ServerIdentity,
@@ -24,10 +26,12 @@ export async function upstreamFor(
   options: McpRunOptions,
   context: {
     readonly env?: Readonly<Record<string, string | undefined>>;
+    /** The OACP home: its package store serves npm:/npx servers, and no grant may overlap it. */
+    readonly home?: string;
     readonly tiers?: TierLookup;
     readonly onSandbox?: (sandbox: ProcessSandbox) => void;
-    /** The OACP home: no grant may overlap it. */
-    readonly home?: string;
+    /** Keeps the server's last stderr lines, to say why it stopped. */
+    readonly stderrTail?: StderrTail;
   },
   log: (line: string) => void,
 ): Promise<UpstreamConnector> {
@@ -35,9 +39,18 @@ export async function upstreamFor(
     const url = new URL(options.upstream);
     return urlUpstream({ identity: remoteServerIdentity(options.name ?? url.hostname, url), url });
   }
-  const [command, ...args] = options.command;
-  if (command === undefined) throw new OacpError<McpErrorCode>('MCP_BAD_OPTIONS', 'no server command given');
-  const identity = serverIdentity(options.name ?? 'server', command, args);
+  if (options.command[0] === undefined) {
+    throw new OacpError<McpErrorCode>('MCP_BAD_OPTIONS', 'no server command given');
+  }
+  const launch = await launchFor(options.command, {
+    ...(context.home === undefined ? {} : { home: context.home }),
+    log,
+  });
+  const { command, args } = launch;
+  const identity = {
+    ...serverIdentity(options.name ?? 'server', command, args),
+    ...(launch.tree === undefined ? {} : { tree: launch.tree }),
+  };
   const named = options.name === undefined ? { ...identity, name: defaultName(identity) } : identity;
   const manifest = manifestFromOptions(options, named.name);
   const tier = await requireTier(options.tier as TierName, context.tiers);
@@ -55,14 +68,17 @@ export async function upstreamFor(
         protectedPaths,
         env: candidateEnv,
       }),
-    stderr: (line) => log(`[${named.name}] ${escapeControl(line)}`),
+    stderr: (line) => {
+      context.stderrTail?.push(line);
+      log(`[${named.name}] ${escapeControl(line)}`);
+    },
     ...(context.onSandbox === undefined ? {} : { onSandbox: context.onSandbox }),
   });
 }
 
 /** The package name without its scope, else the script's or command's base name, cut to a policy-safe name. */
 function defaultName(identity: ServerIdentity): string {
-  const pkg = identity.package?.name?.replace(/^@[^/]+\//, '');
+  const pkg = (identity.tree?.name ?? identity.package?.name)?.replace(/^@[^/]+\//, '');
   const raw =
     pkg ??
     (identity.script === undefined

@@ -23,6 +23,7 @@ const RANK: Record<string, number> = {
   a2a: 5,
   cluster: 5,
   gateway: 6,
+  clients: 6,
   client: 7,
   http: 7,
   cli: 7,

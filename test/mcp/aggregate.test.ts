@@ -1,27 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { KeyStore } from '../../src/identity/keystore.js';
 import { createAggregateBridge } from '../../src/mcp/aggregate.js';
 import { createBridge } from '../../src/mcp/bridge.js';
-import { runMcpCommand } from '../../src/mcp/run.js';
 import { fromSdkTransport } from '../../src/mcp/transport.js';
-import { writeNodeConfig } from '../../src/node/node-config.js';
 import { PolicyEngine } from '../../src/policy/engine.js';
 import { loadPolicies } from '../../src/policy/load.js';
-import {
-  lightUpstream,
-  PipeClientTransport,
-  receiptIndex,
-  SERVERS,
-  testClient,
-  testReceipts,
-  text,
-} from './helpers.js';
+import { lightUpstream, receiptIndex, SERVERS, testClient, testReceipts, text } from './helpers.js';
 
 const QUIRKY = join(import.meta.dirname, 'fixtures', 'quirky-server.mjs');
 
@@ -93,55 +79,5 @@ describe('several servers behind one bridge', () => {
       await bridge.close();
       await receipts.close();
     }
-  });
-
-  it('runs the servers of an oacp.yaml through runMcpCommand', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'oacp-home-'));
-    await KeyStore.init(home, { env: {} });
-    writeNodeConfig(home, { version: 1, origin: 'test.oacp.invalid/config' });
-    const config = join(home, 'oacp.yaml');
-    writeFileSync(
-      config,
-      [
-        'mcp:',
-        '  servers:',
-        '    one:',
-        `      command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(QUIRKY)}]`,
-        '      tier: light',
-        '      tools: [echo]',
-        '    two:',
-        `      command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(QUIRKY)}]`,
-        '      tier: light',
-        '',
-      ].join('\n'),
-    );
-    const toBridge = new PassThrough();
-    const fromBridge = new PassThrough();
-    const running = runMcpCommand(
-      { config },
-      { home, env: {}, stdin: toBridge, stdout: fromBridge, log: () => undefined },
-    );
-    const client = testClient();
-    await client.connect(new PipeClientTransport(fromBridge, toBridge));
-    const names = (await client.listTools()).tools.map((tool) => tool.name);
-    expect(names).toContain('one__echo');
-    expect(names).not.toContain('one__pid');
-    expect(names).toContain('two__pid');
-    expect(text(await client.callTool({ name: 'two__echo', arguments: { text: 'second' } }))).toBe('second');
-    await client.close();
-    await running;
-  });
-
-  it('refuses a config with a bad server entry before starting anything', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'oacp-home-'));
-    const config = join(home, 'oacp.yaml');
-    writeFileSync(config, 'mcp:\n  servers:\n    a__b:\n      command: [x]\n');
-    await expect(runMcpCommand({ config }, { home, env: {} })).rejects.toThrow(
-      /mcp\.servers\.a__b: a server name is letters, digits/,
-    );
-    writeFileSync(config, 'mcp:\n  servers:\n    a:\n      command: [x]\n      quotaCalls: lots\n');
-    await expect(runMcpCommand({ config }, { home, env: {} })).rejects.toThrow(
-      /mcp\.servers\.a: --quota-calls/,
-    );
   });
 });

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,8 +28,9 @@ export const registerDemo: CommandRegistrar = (program, context) => {
     .description(
       'the main job end to end: a real MCP server sandboxed, calls with policy and receipts, offline verification',
     )
-    .action(async () => {
-      const ok = await runDemo(context.output);
+    .option('--keep', 'keep the throw-away home, receipts and proofs (removed at the end otherwise)')
+    .action(async (flags: { keep?: boolean }) => {
+      const ok = await runDemo(context.output, flags.keep === true);
       if (!ok) throw new CliExit('the demo did not verify as expected', 1);
     });
 };
@@ -40,9 +41,17 @@ interface Call {
   readonly why: string;
 }
 
-async function runDemo(output: Output): Promise<boolean> {
-  const { out } = output;
+async function runDemo(output: Output, keep: boolean): Promise<boolean> {
   const root = realpathSync(mkdtempSync(join(tmpdir(), 'oacp-demo-')));
+  try {
+    return await demoIn(root, output, keep);
+  } finally {
+    if (!keep) rmSync(root, { recursive: true, force: true });
+  }
+}
+
+async function demoIn(root: string, output: Output, keep: boolean): Promise<boolean> {
+  const { out } = output;
   const home = join(root, 'home');
   const data = join(root, 'data');
   out(`1. identities (throw-away OACP home ${home})`);
@@ -155,10 +164,16 @@ async function runDemo(output: Output): Promise<boolean> {
       );
       allVerified &&= result.ok && decision === expect;
     }
-    out(`   try it yourself: npx oacp verify ${join(root, `receipt-${indexes[0]?.index ?? 0}.json`)} \\`);
-    out(
-      `     --proof ${join(root, `receipt-${indexes[0]?.index ?? 0}.json.tlog-proof`)} --log-key ${join(root, 'log.vkey')} --signer-key ${join(root, 'signer.pem')}`,
-    );
+    if (keep) {
+      out(`   try it yourself: oacp verify ${join(root, `receipt-${indexes[0]?.index ?? 0}.json`)} \\`);
+      out(
+        `     --proof ${join(root, `receipt-${indexes[0]?.index ?? 0}.json.tlog-proof`)} --log-key ${join(root, 'log.vkey')} --signer-key ${join(root, 'signer.pem')}`,
+      );
+    } else {
+      out(
+        '   (run oacp demo --keep to keep the receipts and proofs and verify them yourself with oacp verify)',
+      );
+    }
 
     out('6. tamper with a receipt (claim the refused call was allowed) and verify again');
     const denied = indexes.find((entry) => entry.expect === 'deny');
@@ -178,6 +193,7 @@ async function runDemo(output: Output): Promise<boolean> {
     await node.close();
   }
   out(allVerified ? 'demo complete: every receipt verified, the tampered one was refused' : 'demo FAILED');
+  if (keep) out(`kept ${root}`);
   if (!allVerified) for (const line of bridgeLog) output.err(line);
   return allVerified;
 }

@@ -2,6 +2,7 @@ import type { CommandRegistrar } from '../program.js';
 import { registerA2a } from './a2a.js';
 import { registerAgent } from './agent.js';
 import { registerCluster } from './cluster.js';
+import { registerConfig } from './config.js';
 import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
 import { registerGateway } from './gateway.js';
@@ -22,6 +23,7 @@ export const registrars: CommandRegistrar[] = [
   registerRun,
   registerGateway,
   registerCluster,
+  registerConfig,
   registerA2a,
   registerPolicy,
   registerVerify,

@@ -3,10 +3,14 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { parseManifest } from '../../capability/parse.js';
 import { signManifest } from '../../capability/signed.js';
+import { mcpServersFromFile } from '../../gateway/config/mcp-options.js';
 import type { McpRunOptionsInput } from '../../mcp/options.js';
 import { packageMcpCommand } from '../../mcp/package-command.js';
 import { runMcpCommand } from '../../mcp/run.js';
 import type { CommandRegistrar } from '../program.js';
+import { registerMcpCatalog } from './mcp-catalog.js';
+import { registerMcpClients } from './mcp-clients.js';
+import { registerMcpPackages } from './mcp-packages.js';
 import { collect, openKeyStore } from './shared.js';
 
 interface McpRunFlags {
@@ -136,6 +140,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
           {
             home: context.home(cmd),
             env: context.env,
+            ...(flags.config === undefined ? {} : { servers: mcpServersFromFile(flags.config) }),
             signal: controller.signal,
             log: (line) => context.output.err(line),
           },
@@ -145,6 +150,10 @@ export const registerMcp: CommandRegistrar = (program, context) => {
         process.off('SIGTERM', stop);
       }
     });
+
+  registerMcpPackages(mcp, context);
+  registerMcpClients(mcp, context);
+  registerMcpCatalog(mcp, context);
 
   mcp
     .command('package')
@@ -172,7 +181,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
             allowEnv: flags.allowEnv,
             ...defined({ tier: flags.tier, name: flags.name, out: flags.out }),
           },
-          { env: context.env, log: (line) => context.output.err(line) },
+          { env: context.env, home: context.home(cmd), log: (line) => context.output.err(line) },
         );
         if (flags.out === undefined) context.output.out(yaml.trimEnd());
         else context.output.err(`wrote ${flags.out}`);

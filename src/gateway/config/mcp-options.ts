@@ -1,4 +1,7 @@
+import { OacpError } from '../../core/errors.js';
 import { type McpRunOptions, parseMcpRunOptions } from '../../mcp/options.js';
+import type { ConfigErrorCode } from './errors.js';
+import { loadGatewayConfig } from './load.js';
 import type { McpServerConfig } from './mcp-section.js';
 
 /**
@@ -28,4 +31,30 @@ export function mcpRunOptionsFor(server: McpServerConfig): McpRunOptions {
     ...(server.agent === undefined ? {} : { agent: server.agent }),
     learn: server.learn,
   });
+}
+
+/**
+ * `oacp mcp run --config FILE`: the servers of the same oacp.yaml the gateway
+ * reads (one schema, paths relative to the file), as bridge options by name.
+ */
+export function mcpServersFromFile(path: string): Map<string, McpRunOptions> {
+  const config = loadGatewayConfig(path);
+  if (config.mcp.servers.length === 0) {
+    throw new OacpError<ConfigErrorCode>(
+      'GATEWAY_CONFIG_INVALID',
+      `${path}: mcp.servers: name at least one server`,
+    );
+  }
+  const servers = new Map<string, McpRunOptions>();
+  for (const server of config.mcp.servers) {
+    try {
+      servers.set(server.name, mcpRunOptionsFor(server));
+    } catch (error) {
+      throw new OacpError<ConfigErrorCode>(
+        'GATEWAY_CONFIG_INVALID',
+        `${path}: mcp.servers.${server.name}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+  return servers;
 }

@@ -2,9 +2,15 @@ import { z } from 'zod';
 import { CallRate, Duration, FileGrant, MemorySize } from '../../mcp/options.js';
 import { bool, oneOf, TierNameSchema, text, unitString } from './fields.js';
 
-const ServerName = z.string({ error: 'expected a string' }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
-  error: 'must be 1-64 letters, digits, . _ - (starting alphanumeric)',
-});
+const ServerName = z
+  .string({ error: 'expected a string' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+    error: 'must be 1-64 letters, digits, . _ - (starting alphanumeric)',
+  })
+  // `oacp mcp run --config` names tools `<server>__<tool>`: a "__" in the name would be ambiguous.
+  .refine((name) => !name.includes('__'), {
+    error: 'must not contain "__" (it separates server and tool names)',
+  });
 
 const strings = () => z.array(text(), { error: 'expected a list of strings' });
 
@@ -50,8 +56,12 @@ export const McpServerSchema = z
     manifest: text().optional(),
     allow_files: z
       .array(
-        z.string({ error: 'expected a string' }).refine((value) => FileGrant.safeParse(value).success, {
-          error: 'must be an absolute path, optionally ending in :ro or :rw',
+        z.string({ error: 'expected a string' }).superRefine((value, ctx) => {
+          // A relative path is resolved against the file's folder afterwards; its mode is checked here.
+          const grant = FileGrant.safeParse(value.startsWith('/') ? value : `/${value}`);
+          if (!grant.success) {
+            ctx.addIssue({ code: 'custom', message: grant.error.issues[0]?.message ?? 'invalid grant' });
+          }
         }),
         { error: 'expected a list of strings' },
       )

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CapabilitiesSchema } from '../../capability/manifest.js';
+import { CapabilitiesSchema, ToolsSchema } from '../../capability/manifest.js';
 import { isDidKey } from '../../identity/did-key.js';
 import { ModelsSectionSchema } from '../models/config.js';
 import { bool, httpUrl, listenAddress, oneOf, paths, positiveInt, TierNameSchema, text } from './fields.js';
@@ -69,11 +69,24 @@ const TeeSection = z
     }
   });
 
+const CeilingSchema = CapabilitiesSchema.extend({
+  tools: ToolsSchema.optional()
+    .refine((tools) => tools !== undefined, {
+      error:
+        'required in a capability ceiling (tools: { allow: ["*"] } lets agent manifests decide; allow: [] gives agents no tools)',
+    })
+    .transform((tools) => tools ?? { allow: [], deny: [] }),
+});
+
 const SandboxSection = z.strictObject({
   default_type: TierNameSchema.default('standard'),
   wasm: WasmSection.default(WasmSection.parse({})),
-  /** The deny-by-default ceiling every agent manifest is intersected with. */
-  capabilities: CapabilitiesSchema.default(CapabilitiesSchema.parse({})),
+  /**
+   * The deny-by-default ceiling every agent manifest is intersected with.
+   * Absent, it grants nothing. Given, it must say which tools it allows: a
+   * ceiling without `tools` would silently take every tool from every agent.
+   */
+  capabilities: CeilingSchema.default(CeilingSchema.parse({ tools: {} })),
   tee: TeeSection.default(TeeSection.parse({})),
 });
 

@@ -52,7 +52,7 @@ export async function bridgedSource(config: BridgedSourceOptions): Promise<McpTo
   const { options } = config;
   const upstream = await upstreamFor(
     options,
-    { ...(config.env === undefined ? {} : { env: config.env }) },
+    { home: config.home, ...(config.env === undefined ? {} : { env: config.env }) },
     (line) => config.logger.debug('mcp server', { line }),
   );
   const server = upstream.identity.name;

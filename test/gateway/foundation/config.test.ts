@@ -35,13 +35,12 @@ describe('oacp.yaml', () => {
     const config = loadGatewayConfig(EXAMPLE);
     const base = join(import.meta.dirname, '..', '..', '..', 'examples');
     expect(config.gateway.listen).toBe('127.0.0.1:8443');
-    expect(config.gateway.tls).toEqual({
-      cert: join(base, 'tls/gateway.crt'),
-      key: join(base, 'tls/gateway.key'),
-    });
-    expect(config.gateway.require_signed_manifests).toBe(true);
+    // As shipped it starts on a fresh clone: no TLS files to make, no signing key to own, no network.
+    expect(config.gateway.tls).toBeUndefined();
+    expect(config.gateway.require_signed_manifests).toBe(false);
     expect(config.sandbox.capabilities.env).toEqual(['USER', 'HOME', 'OACP_*']);
-    expect(config.mcp.servers.map((s) => s.name)).toEqual(['files', 'search']);
+    expect(config.sandbox.capabilities.tools).toEqual({ allow: ['files.*'], deny: ['files.write_file'] });
+    expect(config.mcp.servers.map((s) => s.name)).toEqual(['files']);
     expect(config.policies).toEqual([join(base, 'policies/base.cedar')]);
     expect(config.a2a.trust).toEqual([{ from: 'planner', to: 'researcher' }]);
     expect(config.quotas.api_calls_per_hour).toBe(1000);
@@ -139,8 +138,8 @@ describe('oacp.yaml', () => {
       'mcp.servers[0].quota_memory: expected a size such as 256mb',
     ],
     [
-      { mcp: { servers: [{ name: 'x', command: 'a', allow_files: ['data'] }] } },
-      'mcp.servers[0].allow_files[0]: must be an absolute path',
+      { mcp: { servers: [{ name: 'x', command: 'a', allow_files: ['/data:rx'] }] } },
+      'mcp.servers[0].allow_files[0]: the grant mode after ":" must be ro or rw',
     ],
     [
       { mcp: { servers: [{ name: 'x', command: 'a', tier: 'vm' }] } },
@@ -214,19 +213,53 @@ describe('oacp.yaml', () => {
     expect(sqlite.gateway.store).toBe(join(dir, 'state/gw.db'));
   });
 
-  it('turns an mcp.servers entry into the same options as `oacp mcp run` flags', () => {
+  it('turns an mcp.servers entry into the same options as `oacp mcp run` flags, local paths next to the file', () => {
     const config = loadGatewayConfig(EXAMPLE);
-    const [files, search] = config.mcp.servers;
-    if (files === undefined || search === undefined) throw new Error('example servers missing');
+    const base = join(import.meta.dirname, '..', '..', '..', 'examples');
+    const [files] = config.mcp.servers;
+    if (files === undefined) throw new Error('example server missing');
     const options = mcpRunOptionsFor(files);
-    expect(options.command).toEqual(['npx', '-y', '@modelcontextprotocol/server-filesystem', '/data']);
+    expect(options.command).toEqual([
+      'node',
+      join(base, '../node_modules/@modelcontextprotocol/server-filesystem/dist/index.js'),
+      join(base, 'data'),
+    ]);
     expect(options.tier).toBe('hardened');
-    expect(options.allowFiles).toEqual([{ path: '/data', writable: false }]);
+    expect(options.allowFiles).toEqual([{ path: join(base, 'data'), writable: false }]);
     expect(options.quotaMemory).toBe(256);
     expect(options.quotaCalls).toBe(60);
     expect(options.requireApproval).toEqual(['write_file']);
-    const remote = mcpRunOptionsFor(search);
-    expect(remote.upstream).toBe('https://mcp.search.example.com/mcp');
+    const remote = mcpRunOptionsFor(
+      parseGatewayConfig({ mcp: { servers: [{ name: 'search', url: 'https://mcp.example.com/mcp' }] } }, base)
+        .mcp.servers[0] as (typeof config.mcp.servers)[0],
+    );
+    expect(remote.upstream).toBe('https://mcp.example.com/mcp');
     expect(remote.command).toEqual([]);
+  });
+
+  it('refuses a capability ceiling without tools rather than silently giving agents none', () => {
+    expect(refusal({ sandbox: { capabilities: { file_read: ['/data/**'] } } })).toContain(
+      'sandbox.capabilities.tools: required in a capability ceiling',
+    );
+    const open = parseGatewayConfig({ sandbox: { capabilities: { tools: { allow: ['*'] } } } }, '/etc/oacp');
+    expect(open.sandbox.capabilities.tools).toEqual({ allow: ['*'], deny: [] });
+  });
+
+  it('names the field of a TLS, policy or manifest file that does not exist, with its line', () => {
+    const path = write(
+      'tls.yaml',
+      'gateway:\n  tls:\n    cert: ./nope.crt\n    key: ./nope.key\npolicies:\n  - ./missing.cedar\n',
+    );
+    const message = (() => {
+      try {
+        loadGatewayConfig(path);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'accepted';
+    })();
+    expect(message).toContain(`${path}:3: gateway.tls.cert: no such file ${join(dir, 'nope.crt')}`);
+    expect(message).toContain(`${path}:4: gateway.tls.key: no such file`);
+    expect(message).toContain(`${path}:6: policies[0]: no such file ${join(dir, 'missing.cedar')}`);
   });
 });

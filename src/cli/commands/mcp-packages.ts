@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { addPackage } from '../../mcp/packages/add.js';
+import { packageCommand } from '../../mcp/packages/command-form.js';
+import { hostNpm } from '../../mcp/packages/npm-cli.js';
+import { npmSchemeSpec, parsePackageSpec, specText, unscopedName } from '../../mcp/packages/spec.js';
+import { PackageStore } from '../../mcp/packages/store.js';
+import { describeDiff } from '../../mcp/packages/tool-diff.js';
+import { updatePackage } from '../../mcp/packages/update.js';
+import { CliExit } from '../io.js';
+import type { CliContext } from '../program.js';
+
+/** `oacp mcp add` and `oacp mcp update`: servers by package, pinned in the home. */
+export function registerMcpPackages(mcp: Command, context: CliContext): void {
+  mcp
+    .command('add')
+    .description('install an npm MCP server into the package store (outside the sandbox) and pin its version')
+    .argument('<package>', 'npm:<package>[@version], or an npx command after --')
+    .argument('[rest...]')
+    .option('--allow-scripts', "run the package's install scripts (off by default)")
+    .action(async (first: string, rest: string[], flags: { allowScripts?: boolean }, cmd: Command) => {
+      const wanted = packageCommand([first, ...rest]) ?? { spec: parsePackageSpec(first) };
+      const home = context.home(cmd);
+      const store = new PackageStore(home, hostNpm());
+      const { stored, pinned } = await addPackage(store, wanted.spec, (line) => context.output.err(line), {
+        scripts: flags.allowScripts === true,
+      });
+      context.output.out(`${stored.name}@${stored.version} sha256:${stored.digest}`);
+      if (!pinned) {
+        const pin = store.pins.get(stored.name);
+        context.output.err(
+          `oacp: ${stored.name} stays pinned at ${pin?.version ?? '?'}; to switch: oacp mcp update ${stored.name} --to ${stored.version}`,
+        );
+        return;
+      }
+      context.output.err(
+        `oacp: added as server "${unscopedName(stored.name)}"; run it: oacp mcp run npm:${stored.name}`,
+      );
+    });
+
+  mcp
+    .command('update')
+    .description(
+      'move a pinned npm server to a newer version, showing the tools added, removed or redefined first',
+    )
+    .argument('<package>', 'the package name (npm:<package> also accepted)')
+    .option('--to <range>', 'version, range or tag to move to (default latest)')
+    .option('--yes', 'switch even though the tools changed (after reading the difference)')
+    .option('--tier <tier>', 'tier to start both versions in to list their tools (default hardened)')
+    .action(async (name: string, flags: { to?: string; yes?: boolean; tier?: string }, cmd: Command) => {
+      const spec = npmSchemeSpec(name) ?? parsePackageSpec(name);
+      if (spec.range !== undefined) {
+        throw new CliExit(`give the version with --to, not in the name (${specText(spec)})`, 2);
+      }
+      const home = context.home(cmd);
+      const store = new PackageStore(home, hostNpm());
+      const plan = await updatePackage(store, spec.name, {
+        home,
+        yes: flags.yes === true,
+        ...(flags.to === undefined ? {} : { range: flags.to }),
+        ...(flags.tier === undefined ? {} : { tier: flags.tier }),
+        log: (line) => context.output.err(line),
+      });
+      if (plan.from === plan.to) {
+        context.output.out(`${plan.name} is up to date (${plan.from})`);
+        return;
+      }
+      context.output.out(`${plan.name}: ${plan.from} -> ${plan.to}`);
+      for (const line of describeDiff(plan.diff)) context.output.out(line);
+      if (!plan.switched) {
+        throw new CliExit(
+          `the tools changed: review the difference above, then switch with: oacp mcp update ${plan.name} --to ${plan.to} --yes`,
+          1,
+        );
+      }
+      context.output.out(`pinned ${plan.name}@${plan.to}`);
+    });
+}

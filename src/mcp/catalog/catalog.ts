@@ -1,0 +1,93 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { OacpError } from '../../core/errors.js';
+import { type CatalogEntry, CatalogEntrySchema } from './entry.js';
+import type { CatalogErrorCode } from './errors.js';
+import { CatalogKeySchema, CatalogSignatureSchema, checkSignature } from './signature.js';
+
+/** The catalog folder shipped in the package (`catalog/` beside `dist/`). */
+export function shippedCatalogDir(): string {
+  return fileURLToPath(new URL('../../../catalog/', import.meta.url));
+}
+
+/**
+ * The servers catalogued with OACP. Every entry is checked against the
+ * catalog key before it is returned: an entry whose signature is missing or
+ * wrong is refused by name, never shown as reviewed.
+ */
+export class Catalog {
+  readonly keyDid: string;
+  readonly #dir: string;
+
+  constructor(dir = shippedCatalogDir()) {
+    this.#dir = dir;
+    const key = CatalogKeySchema.safeParse(readJson(join(dir, 'catalog-key.json')));
+    if (!key.success) {
+      throw new OacpError<CatalogErrorCode>(
+        'CATALOG_INVALID',
+        `${join(dir, 'catalog-key.json')} is malformed`,
+      );
+    }
+    this.keyDid = key.data.did;
+  }
+
+  names(): string[] {
+    if (!existsSync(this.#dir)) return [];
+    return readdirSync(this.#dir)
+      .filter((file) => file.endsWith('.yaml'))
+      .map((file) => file.slice(0, -'.yaml'.length))
+      .sort();
+  }
+
+  /** The verified entry, or CATALOG_UNKNOWN / CATALOG_SIGNATURE / CATALOG_INVALID. */
+  get(name: string): CatalogEntry {
+    if (!this.names().includes(name)) {
+      throw new OacpError<CatalogErrorCode>(
+        'CATALOG_UNKNOWN',
+        `no catalogued server "${name}" (oacp mcp search lists them: ${this.names().join(', ')})`,
+      );
+    }
+    const path = join(this.#dir, `${name}.yaml`);
+    const bytes = readFileSync(path);
+    const signature = CatalogSignatureSchema.safeParse(readJson(`${path}.sig`));
+    if (!signature.success) {
+      throw new OacpError<CatalogErrorCode>(
+        'CATALOG_SIGNATURE',
+        `${name}: no valid signature file ${path}.sig`,
+      );
+    }
+    const checked = checkSignature(bytes, signature.data, this.keyDid);
+    if (!checked.ok) throw new OacpError<CatalogErrorCode>('CATALOG_SIGNATURE', `${name}: ${checked.reason}`);
+    const entry = CatalogEntrySchema.safeParse(parse(bytes.toString('utf8')));
+    if (!entry.success) {
+      const issue = entry.error.issues[0];
+      throw new OacpError<CatalogErrorCode>(
+        'CATALOG_INVALID',
+        `${name}: ${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`,
+      );
+    }
+    return entry.data;
+  }
+
+  /** Entries whose name, package, description or tools mention `word` (case-insensitive). */
+  search(word: string): CatalogEntry[] {
+    const needle = word.toLowerCase();
+    return this.names()
+      .map((name) => this.get(name))
+      .filter((entry) =>
+        [entry.name, entry.package, entry.description, ...entry.tools.map((tool) => tool.name)].some((text) =>
+          text.toLowerCase().includes(needle),
+        ),
+      );
+  }
+}
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}

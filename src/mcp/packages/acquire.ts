@@ -1,0 +1,42 @@
+import type { PackageSpec } from './spec.js';
+import type { PackageStore, StoredPackage } from './store.js';
+
+/**
+ * The stored tree for `spec`: the pinned one when the spec names no version
+ * (or names exactly the pinned one), so a pinned server starts without the
+ * network; else resolved from the registry and installed. The first install
+ * of a package pins it; a different version asked for explicitly runs
+ * without moving the pin (that is `oacp mcp update`).
+ */
+export async function acquirePackage(
+  store: PackageStore,
+  spec: PackageSpec,
+  log: (line: string) => void,
+  options: { scripts?: boolean } = {},
+): Promise<StoredPackage> {
+  const pin = store.pins.get(spec.name);
+  const wantsPinned =
+    pin !== undefined && (spec.range === undefined || spec.range === 'latest' || spec.range === pin.version);
+  if (wantsPinned) {
+    const stored = store.pinned(spec.name);
+    if (stored !== undefined) return stored;
+  }
+  const resolved = await store.resolve(spec);
+  if (pin !== undefined && resolved.version === pin.version) {
+    const stored = store.pinned(spec.name);
+    if (stored !== undefined) return stored;
+  }
+  log(
+    `oacp: installing ${resolved.name}@${resolved.version} into the store (npm, scripts ${options.scripts ? 'on' : 'off'})`,
+  );
+  const stored = await store.install(resolved, options);
+  log(`oacp: ${stored.name}@${stored.version} stored as sha256 ${stored.digest}`);
+  if (pin === undefined) {
+    store.pins.set(stored.name, {
+      version: stored.version,
+      integrity: stored.integrity,
+      digest: stored.digest,
+    });
+  }
+  return stored;
+}

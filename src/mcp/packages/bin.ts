@@ -1,0 +1,54 @@
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { OacpError } from '../../core/errors.js';
+import type { PackageErrorCode } from './errors.js';
+import { printable, unscopedName } from './spec.js';
+import type { StoredPackage } from './store.js';
+
+/**
+ * The program a stored package's bin names, as npx would choose it: the bin
+ * asked for, else the only one, else the one named like the package. Returns
+ * the interpreter and arguments that run it (node for JavaScript entry points).
+ */
+export function binCommand(stored: StoredPackage, bin?: string): { command: string; script: string } {
+  const dir = join(stored.root, 'node_modules', stored.name);
+  let manifest: { bin?: unknown; name?: unknown };
+  try {
+    manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  } catch {
+    throw new OacpError<PackageErrorCode>(
+      'PACKAGE_BIN',
+      `${stored.name}: the stored tree has no package.json`,
+    );
+  }
+  const bins: Record<string, string> =
+    typeof manifest.bin === 'string'
+      ? { [unscopedName(stored.name)]: manifest.bin }
+      : typeof manifest.bin === 'object' && manifest.bin !== null
+        ? Object.fromEntries(Object.entries(manifest.bin).filter(([, v]) => typeof v === 'string'))
+        : {};
+  const names = Object.keys(bins);
+  const chosen =
+    bin ?? (names.length === 1 ? names[0] : names.find((name) => name === unscopedName(stored.name)));
+  const relative = chosen === undefined ? undefined : bins[chosen];
+  if (relative === undefined) {
+    throw new OacpError<PackageErrorCode>(
+      'PACKAGE_BIN',
+      names.length === 0
+        ? `${stored.name}@${stored.version} has no executable (no "bin" in its package.json): it is not a runnable server`
+        : `${stored.name}@${stored.version} has executables ${names.join(', ')}; name one: npx -p ${stored.name} <bin>${bin === undefined ? '' : ` (not ${printable(bin)})`}`,
+    );
+  }
+  const script = join(dir, relative);
+  // The bin must stay inside the package: a "../../" entry is not the package's code.
+  const real = existsSync(script) ? realpathSync(script) : undefined;
+  if (real === undefined || !real.startsWith(`${realpathSync(stored.root)}/`)) {
+    throw new OacpError<PackageErrorCode>(
+      'PACKAGE_BIN',
+      `${stored.name}@${stored.version}: bin "${printable(chosen ?? '')}" points outside the installed tree or to a missing file`,
+    );
+  }
+  const head = readFileSync(real).subarray(0, 128).toString('utf8');
+  const nodeScript = !head.startsWith('#!') || /\bnode\b/.test(head.split('\n')[0] ?? '');
+  return { command: nodeScript ? process.execPath : real, script: real };
+}

@@ -1,0 +1,136 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { OacpError } from '../../core/errors.js';
+import type { PackageErrorCode } from './errors.js';
+import type { NpmClient, ResolvedPackage } from './npm-cli.js';
+import { PackagePins } from './pins.js';
+import { printable } from './spec.js';
+import { treeDigest } from './tree-digest.js';
+
+/** One installed package tree in the store. */
+export interface StoredPackage {
+  readonly name: string;
+  readonly version: string;
+  readonly integrity: string;
+  /** sha256 of the tree (see treeDigest): also its folder name. */
+  readonly digest: string;
+  /** The tree's folder: package.json, package-lock.json, node_modules/. */
+  readonly root: string;
+}
+
+/**
+ * The content-addressed package store under `<home>/mcp/packages`: each
+ * install is done by npm (scripts off by default) in a staging folder outside
+ * any sandbox, checked against the registry's integrity, digested and moved
+ * to `trees/<digest>`. A tree is re-digested before each use, so a tree
+ * changed on disk is refused rather than run under its old name.
+ */
+export class PackageStore {
+  /** Where trees live (see treesRoot). */
+  readonly root: string;
+  readonly pins: PackagePins;
+  readonly #npm: NpmClient;
+
+  constructor(home: string, npm: NpmClient, options: { trees?: string } = {}) {
+    this.root = options.trees ?? treesRoot(home);
+    this.pins = new PackagePins(join(home, 'mcp', 'packages', 'pins.json'));
+    this.#npm = npm;
+  }
+
+  resolve(...args: Parameters<NpmClient['view']>): Promise<ResolvedPackage> {
+    return this.#npm.view(...args);
+  }
+
+  /** Installs exactly `resolved` (or finds it already stored) and returns the verified tree. */
+  async install(resolved: ResolvedPackage, options: { scripts?: boolean } = {}): Promise<StoredPackage> {
+    const staging = join(this.root, '.staging', `${Date.now()}-${randomBytes(6).toString('hex')}`);
+    mkdirSync(staging, { recursive: true });
+    try {
+      writeFileSync(
+        join(staging, 'package.json'),
+        `${JSON.stringify({ name: 'oacp-store-entry', private: true, dependencies: { [resolved.name]: resolved.version } }, null, 2)}\n`,
+      );
+      await this.#npm.install(staging, { scripts: options.scripts === true });
+      checkLock(staging, resolved);
+      const digest = treeDigest(staging);
+      const target = this.treePath(digest);
+      if (!existsSync(target)) {
+        mkdirSync(join(this.root, 'trees'), { recursive: true, mode: 0o755 });
+        renameSync(staging, target);
+        // The sandbox may run the server as another user: the tree is world-readable, never writable.
+        chmodSync(target, 0o755);
+      }
+      return { ...resolved, digest, root: target };
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+
+  treePath(digest: string): string {
+    return join(this.root, 'trees', digest);
+  }
+
+  /** The pinned tree of `name`, re-digested; a tree that no longer matches its name is refused. */
+  pinned(name: string): StoredPackage | undefined {
+    const pin = this.pins.get(name);
+    if (pin === undefined) return undefined;
+    const root = this.treePath(pin.digest);
+    if (!existsSync(root)) return undefined;
+    const actual = treeDigest(root);
+    if (actual !== pin.digest) {
+      throw new OacpError<PackageErrorCode>(
+        'PACKAGE_INTEGRITY',
+        `the stored tree of ${name}@${pin.version} was modified on disk (expected sha256 ${pin.digest}, found ${actual}); ` +
+          `remove ${root} and run: oacp mcp add npm:${name}@${pin.version}`,
+      );
+    }
+    return { name, version: pin.version, integrity: pin.integrity, digest: pin.digest, root };
+  }
+}
+
+/**
+ * `<home>/mcp/packages` for a regular user. When OACP runs as root its
+ * sandboxes run as an unprivileged user who cannot enter root's home, so
+ * the trees go to `/var/lib/oacp/packages` (root-owned, world-readable):
+ * they are public npm code, named by digest and re-digested before each use,
+ * and the pins saying which tree a home runs stay in the home.
+ */
+export function treesRoot(
+  home: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string {
+  const override = env.OACP_PACKAGE_STORE;
+  if (override !== undefined && override !== '') return override;
+  return process.geteuid?.() === 0 ? '/var/lib/oacp/packages' : join(home, 'mcp', 'packages');
+}
+
+/** npm verified every tarball against the lock; this checks the lock names the version and integrity the registry gave. */
+function checkLock(dir: string, resolved: ResolvedPackage): void {
+  let lock: { packages?: Record<string, { version?: string; integrity?: string; link?: boolean }> };
+  try {
+    lock = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8'));
+  } catch {
+    throw new OacpError<PackageErrorCode>(
+      'PACKAGE_INTEGRITY',
+      'npm wrote no package-lock.json for the install',
+    );
+  }
+  const entry = lock.packages?.[`node_modules/${resolved.name}`];
+  if (entry?.version !== resolved.version || entry.integrity !== resolved.integrity) {
+    throw new OacpError<PackageErrorCode>(
+      'PACKAGE_INTEGRITY',
+      `npm installed ${printable(resolved.name)}@${printable(entry?.version ?? '?')} with integrity ${printable(entry?.integrity ?? 'none')}, ` +
+        `but the registry published ${resolved.version} as ${resolved.integrity}`,
+    );
+  }
+  for (const [path, each] of Object.entries(lock.packages ?? {})) {
+    if (path === '' || each.link === true) continue;
+    if (typeof each.integrity !== 'string') {
+      throw new OacpError<PackageErrorCode>(
+        'PACKAGE_INTEGRITY',
+        `the lock has no integrity for ${printable(path)}: refusing a dependency that npm could not verify`,
+      );
+    }
+  }
+}

@@ -1,0 +1,132 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { oacpJsonSchema } from '../../src/gateway/config/json-schema.js';
+import { mcpServersFromFile } from '../../src/gateway/config/mcp-options.js';
+import { KeyStore } from '../../src/identity/keystore.js';
+import { runMcpCommand } from '../../src/mcp/run.js';
+import { writeNodeConfig } from '../../src/node/node-config.js';
+import { PipeClientTransport, testClient, text } from '../mcp/helpers.js';
+import { oacp, tempDir } from './harness.js';
+
+const QUIRKY = join(import.meta.dirname, '..', 'mcp', 'fixtures', 'quirky-server.mjs');
+const ROOT = join(import.meta.dirname, '..', '..');
+
+describe('one oacp.yaml for the bridge and the gateway', () => {
+  it('oacp mcp run --config reads the gateway schema (snake_case list), paths relative to the file', async () => {
+    const home = tempDir('oacp-config-home-');
+    await KeyStore.init(home, { env: {} });
+    writeNodeConfig(home, { version: 1, origin: 'test.oacp.invalid/config' });
+    const folder = tempDir('oacp-config-file-');
+    mkdirSync(join(folder, 'policies'));
+    // Relative to the file, not to the working directory: this policy forbids echo on "two".
+    writeFileSync(
+      join(folder, 'policies', 'two.cedar'),
+      'permit(principal, action, resource);\nforbid(principal, action, resource == Tool::"echo");\n',
+    );
+    const file = join(folder, 'oacp.yaml');
+    writeFileSync(
+      file,
+      [
+        'mcp:',
+        '  servers:',
+        '    - name: one',
+        `      command: ${JSON.stringify(process.execPath)}`,
+        `      args: [${JSON.stringify(QUIRKY)}]`,
+        '      tier: light',
+        '      tools: [echo]',
+        '    - name: two',
+        `      command: ${JSON.stringify(process.execPath)}`,
+        `      args: [${JSON.stringify(QUIRKY)}]`,
+        '      tier: light',
+        '      policy: policies/two.cedar',
+        '',
+      ].join('\n'),
+    );
+    const toBridge = new PassThrough();
+    const fromBridge = new PassThrough();
+    const running = runMcpCommand(
+      { config: file },
+      {
+        home,
+        env: {},
+        servers: mcpServersFromFile(file),
+        stdin: toBridge,
+        stdout: fromBridge,
+        log: () => undefined,
+      },
+    );
+    const client = testClient();
+    await client.connect(new PipeClientTransport(fromBridge, toBridge));
+    const names = (await client.listTools()).tools.map((tool) => tool.name);
+    expect(names).toContain('one__echo');
+    expect(names).not.toContain('one__pid');
+    expect(names).toContain('two__pid');
+    expect(text(await client.callTool({ name: 'one__echo', arguments: { text: 'first' } }))).toBe('first');
+    const refused = await client.callTool({ name: 'two__echo', arguments: { text: 'second' } });
+    expect(refused.isError).toBe(true);
+    await client.close();
+    await running;
+  });
+
+  it('stops at a bad value with file, line and reason: a grant mode other than ro/rw, an unknown key, a "__" name', async () => {
+    const folder = tempDir('oacp-config-bad-');
+    const file = join(folder, 'oacp.yaml');
+    writeFileSync(
+      file,
+      [
+        'mcp:',
+        '  servers:',
+        '    - name: files',
+        '      command: node',
+        '      allow_files: ["/data:rx"]',
+        '      alow_env: [HOME]',
+        '    - name: a__b',
+        '      command: node',
+        '',
+      ].join('\n'),
+    );
+    const checked = await oacp(['config', 'check', file]);
+    expect(checked.code).toBe(1);
+    expect(checked.stderr).toContain(
+      `${file}:5: mcp.servers[0].allow_files[0]: the grant mode after ":" must be ro or rw`,
+    );
+    expect(checked.stderr).toContain(`${file}:6: mcp.servers[0].alow_env: unknown field "alow_env"`);
+    expect(checked.stderr).toContain(`${file}:7: mcp.servers[1].name: must not contain "__"`);
+    expect(checked.stderr.split('\n')).toHaveLength(1);
+    // The bridge reads the same file the same way, before starting anything.
+    expect(() => mcpServersFromFile(file)).toThrow(/oacp\.yaml:5: mcp\.servers\[0\]\.allow_files\[0\]/);
+    const run = await oacp(['mcp', 'run', '--config', file]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(':6: mcp.servers[0].alow_env: unknown field');
+  });
+
+  it('refuses --allow-files D:rx instead of granting the literal path', async () => {
+    const result = await oacp(['mcp', 'run', '--tier', 'light', '--allow-files', '/data:rx', '--', 'true']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'oacp: MCP_BAD_OPTIONS: --allow-files: the grant mode after ":" must be ro or rw (PATH, PATH:ro or PATH:rw)',
+    );
+  });
+
+  it('a mistyped flag or command prints one line naming it and the nearest one, not the help', async () => {
+    const flag = await oacp(['mcp', 'run', '--allow-file', '/x', '--', 'true']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toBe("oacp: unknown option '--allow-file' (did you mean --allow-files?)");
+    const command = await oacp(['mcp', 'rnu']);
+    expect(command.stderr).toBe("oacp: unknown command 'rnu' (did you mean run?)");
+  });
+
+  it('accepts the shipped example and publishes the JSON Schema generated from the zod schema', async () => {
+    const checked = await oacp(['config', 'check', join(ROOT, 'examples', 'oacp.yaml')]);
+    expect(checked.stderr).toBe('');
+    expect(checked.code).toBe(0);
+    const shipped = JSON.parse(readFileSync(join(ROOT, 'schema', 'oacp.schema.json'), 'utf8'));
+    // Regenerate with: npm run schema
+    expect(shipped).toEqual(oacpJsonSchema());
+    expect(Object.keys(shipped.properties)).toEqual(
+      expect.arrayContaining(['gateway', 'sandbox', 'mcp', 'policies', 'quotas']),
+    );
+  });
+});
