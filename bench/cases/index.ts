@@ -5,8 +5,8 @@ import { airlockResourceCases } from './airlock-resources.js';
 import { gatewayCases } from './gateway.js';
 import { logWriterCases } from './log-writers.js';
 import { mcpCases } from './mcp.js';
-import { quotaCases } from './quotas.js';
 import { mcpPackageCases } from './mcp-packages.js';
+import { quotaCases } from './quotas.js';
 import { trustCoreCases } from './trust-core.js';
 
 /** Every benchmark case, in the order they run. */
