@@ -43,7 +43,7 @@ export function oacpCli(
           CLI,
         ];
   const [file = process.execPath, ...rest] = command;
-  const child = spawn(file, [...rest, ...args], {
+  const child = spawn(file, [...rest, ...withOptOut(args, options.asUser !== undefined)], {
     env: { PATH: '/usr/bin:/bin', ...options.env },
     stdio,
   });
@@ -59,6 +59,19 @@ export function oacpCli(
   return new Promise((resolve) => {
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * A regular user cannot use this host's cgroup v1 controllers, so OACP refuses
+ * limits it cannot enforce for them unless told by name (docs/resources.md):
+ * the attacks below are about confinement, so they opt out, and would
+ * otherwise pass for the wrong reason (a sandbox that never started).
+ */
+function withOptOut(args: readonly string[], regularUser: boolean): readonly string[] {
+  if (!regularUser) return args;
+  const at = args[0] === 'run' ? 1 : args[0] === 'mcp' && args[1] === 'run' ? 2 : -1;
+  if (at === -1) return args;
+  return [...args.slice(0, at), '--allow-unenforced', 'memory,pids,cpu,disk_io', ...args.slice(at)];
 }
 
 /** A fresh world-traversable directory (the regular user must reach what the test prepares). */
