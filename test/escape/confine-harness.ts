@@ -25,6 +25,8 @@ export function oacpCli(
     readonly env?: NodeJS.ProcessEnv;
     readonly asUser?: { uid: number; gid: number };
     readonly fds?: Readonly<Record<number, number>>;
+    /** Keeps stdin open this long (a bridge ends when its client's stdin closes). */
+    readonly holdStdinMs?: number;
   } = {},
 ): Promise<CliRun> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
@@ -55,7 +57,8 @@ export function oacpCli(
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  child.stdin?.end();
+  if (options.holdStdinMs === undefined) child.stdin?.end();
+  else setTimeout(() => child.stdin?.end(), options.holdStdinMs);
   return new Promise((resolve) => {
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });

@@ -47,7 +47,7 @@ describe('model budget across kill -9 between reservation and settlement', () =>
     writeFileSync(
       config,
       stringify({
-        sandbox: { capabilities: { models: { allow: ['*'] } } },
+        sandbox: { capabilities: { tools: { allow: [] }, models: { allow: ['*'] } } },
         models: {
           providers: [{ name: 'slow', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
           budgets: { tokens_per_hour: BUDGET },
