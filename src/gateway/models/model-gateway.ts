@@ -125,18 +125,7 @@ export class ModelGateway {
     } catch {
       requestDigest = sha256Hex(JSON.stringify(String(body)));
     }
-    const facts: CallFacts = {
-      dialect,
-      caller,
-      started,
-      requestDigest,
-      requested: 'unknown',
-      stream: false,
-      estimated: 0,
-      reserved: 0,
-      attempts: [],
-      policy: { effect: 'deny', reason: 'not checked', policyDigest: NO_POLICY_DIGEST },
-    };
+    const facts = newFacts(dialect, caller, started, requestDigest);
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       return this.#refuse(facts, 400, 'invalid_request', 'the request body must be a JSON object');
     }
@@ -380,23 +369,8 @@ export class ModelGateway {
 
   /** A body that is not JSON: refused (400) with a receipt whose requestDigest is the sha256 of the raw bytes. */
   async unreadable(dialect: Dialect, caller: ModelCaller, rawDigest: string): Promise<ModelAnswer> {
-    return this.#refuse(
-      {
-        dialect,
-        caller,
-        started: this.#now(),
-        requestDigest: rawDigest,
-        requested: 'unknown',
-        stream: false,
-        estimated: 0,
-        reserved: 0,
-        attempts: [],
-        policy: { effect: 'deny', reason: 'not checked', policyDigest: NO_POLICY_DIGEST },
-      },
-      400,
-      'invalid_request',
-      'the request body is not JSON',
-    );
+    const facts = newFacts(dialect, caller, this.#now(), rawDigest);
+    return this.#refuse(facts, 400, 'invalid_request', 'the request body is not JSON');
   }
 
   /** The refusal for a call with no output tokens left: the budget's own words where it gives them. */
@@ -525,6 +499,22 @@ export class ModelGateway {
     );
     return this.parts.receipts.modelCall(predicate, facts.caller.name);
   }
+}
+
+/** What a receipt knows of a call before any check has run. */
+function newFacts(dialect: Dialect, caller: ModelCaller, started: Date, requestDigest: string): CallFacts {
+  return {
+    dialect,
+    caller,
+    started,
+    requestDigest,
+    requested: 'unknown',
+    stream: false,
+    estimated: 0,
+    reserved: 0,
+    attempts: [],
+    policy: { effect: 'deny', reason: 'not checked', policyDigest: NO_POLICY_DIGEST },
+  };
 }
 
 function receiptHeaders(link: ReceiptLink): Record<string, string> {
