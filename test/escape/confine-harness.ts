@@ -25,8 +25,8 @@ export function oacpCli(
     readonly env?: NodeJS.ProcessEnv;
     readonly asUser?: { uid: number; gid: number };
     readonly fds?: Readonly<Record<number, number>>;
-    /** Keeps stdin open this long (a bridge ends when its client's stdin closes). */
-    readonly holdStdinMs?: number;
+    /** Keeps stdin open until the output matches (at most 60 s): a bridge ends when its client's stdin closes. */
+    readonly holdStdinUntil?: RegExp;
   } = {},
 ): Promise<CliRun> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
@@ -57,8 +57,18 @@ export function oacpCli(
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  if (options.holdStdinMs === undefined) child.stdin?.end();
-  else setTimeout(() => child.stdin?.end(), options.holdStdinMs);
+  const until = options.holdStdinUntil;
+  if (until === undefined) child.stdin?.end();
+  else {
+    const timer = setTimeout(() => child.stdin?.end(), 60_000);
+    const check = () => {
+      if (!until.test(stdout + stderr)) return;
+      clearTimeout(timer);
+      child.stdin?.end();
+    };
+    child.stdout?.on('data', check);
+    child.stderr?.on('data', check);
+  }
   return new Promise((resolve) => {
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });

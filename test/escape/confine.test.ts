@@ -126,10 +126,10 @@ for (const tierName of ['hardened', 'gvisor'] as const) {
       const env = { HOME: home };
       expect((await oacpCli(['init'], { env })).code).toBe(0);
       const key = readFileSync(masterKey);
-      // stdin stays open a while, so the server starts and says why it stops before the bridge ends.
+      // stdin stays open until the server has run and said why it stops (at most 60 s).
       const result = await oacpCli(['mcp', 'run', '--tier', tierName, '--', cat, masterKey], {
         env,
-        holdStdinMs: 3000,
+        holdStdinUntil: /No such file or directory/,
       });
       const seen = result.stdout + result.stderr;
       expect(seen).toContain('No such file or directory');
