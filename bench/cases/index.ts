@@ -6,6 +6,7 @@ import { gatewayCases } from './gateway.js';
 import { logWriterCases } from './log-writers.js';
 import { mcpCases } from './mcp.js';
 import { mcpPackageCases } from './mcp-packages.js';
+import { modelCases } from './models.js';
 import { quotaCases } from './quotas.js';
 import { trustCoreCases } from './trust-core.js';
 
@@ -18,6 +19,7 @@ export const cases: BenchCase[] = [
   ...mcpCases,
   ...mcpPackageCases,
   ...gatewayCases,
+  ...modelCases,
   ...a2aCases,
   ...quotaCases,
 ];

@@ -1,0 +1,204 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { parseGatewayConfig } from '../../src/gateway/config/load.js';
+import { createGateway } from '../../src/gateway/gateway.js';
+import { silentLogger } from '../../src/gateway/observability/logger.js';
+import { KeyStore } from '../../src/identity/keystore.js';
+import { defaultOrigin, writeNodeConfig } from '../../src/node/node-config.js';
+import { defaultSigningWorkers } from '../../src/node/signing-pool.js';
+import { startStandIn } from '../../test/gateway/models/stand-in-provider.js';
+import { type BenchCase, type Figure, figure, latencies, percentile, throughput } from '../harness.js';
+
+const SEQUENTIAL = 400;
+const CONCURRENT = 4000;
+const IN_FLIGHT = 16;
+const BODY = JSON.stringify({
+  model: 'gpt-bench',
+  messages: [{ role: 'user', content: 'hello' }],
+  max_tokens: 16,
+});
+const STREAM_BODY = JSON.stringify({
+  model: 'gpt-bench',
+  messages: [{ role: 'user', content: 'hello' }],
+  max_tokens: 16,
+  stream: true,
+});
+
+/** The baseline: a bare pass-through proxy on undici, no checks, no budget, no receipt. */
+async function bareProxy(upstream: string): Promise<{ url: string; close(): Promise<void> }> {
+  const pool = new Pool(upstream, { connections: 64 });
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', async () => {
+      const answer = await pool.request({
+        method: 'POST',
+        path: req.url ?? '/',
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.concat(chunks),
+      });
+      res.writeHead(answer.statusCode, { 'content-type': String(answer.headers['content-type'] ?? '') });
+      for await (const chunk of answer.body) res.write(chunk);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await pool.close();
+    },
+  };
+}
+
+async function post(url: string, body: string, key?: string): Promise<void> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(key === undefined ? {} : { authorization: `Bearer ${key}` }),
+    },
+    body,
+  });
+  if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
+  await response.arrayBuffer();
+}
+
+/** Milliseconds until the first body bytes of a streamed answer. */
+async function firstToken(url: string, key?: string): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(key === undefined ? {} : { authorization: `Bearer ${key}` }),
+    },
+    body: STREAM_BODY,
+  });
+  const reader = response.body?.getReader();
+  await reader?.read();
+  const elapsed = performance.now() - started;
+  await reader?.cancel();
+  return elapsed;
+}
+
+/**
+ * The model gateway against calling the stand-in provider directly and
+ * through a bare undici proxy, in one run: added latency (plain and time to
+ * the first streamed bytes) and proxied requests per second with budgets
+ * and receipts on. The provider is the tests' stand-in (no remote provider is
+ * reachable here).
+ */
+export const modelCases: BenchCase[] = [
+  {
+    id: 'model-gateway',
+    title: 'Model gateway: added latency and throughput beside direct calls and a bare undici proxy',
+    async run(report) {
+      const provider = await startStandIn('bench');
+      const proxy = await bareProxy(provider.url);
+      const dir = mkdtempSync(join(tmpdir(), 'oacp-bench-models-'));
+      const home = join(dir, 'home');
+      const env = { OACP_MASTER_KEY: '42'.repeat(32) };
+      const keys = await KeyStore.init(home, { env });
+      writeNodeConfig(home, { version: 1, origin: defaultOrigin(keys.publicKeys().log.raw) });
+      const gateway = await createGateway({
+        home,
+        env,
+        config: parseGatewayConfig(
+          {
+            sandbox: { capabilities: { tools: { allow: [] }, models: { allow: ['*'] } } },
+            models: {
+              providers: [{ name: 'stand-in', kind: 'openai', base_url: `${provider.url}/v1` }],
+              budgets: { tokens_per_hour: 1_000_000_000 },
+            },
+          },
+          dir,
+        ),
+        listen: '127.0.0.1:0',
+        logger: silentLogger(),
+        signingWorkers: defaultSigningWorkers(),
+      });
+      try {
+        const url = await gateway.listen();
+        const agent = await gateway.services.agents.create({
+          name: 'bench-agent',
+          manifest: {
+            apiVersion: 'oacp.dev/v1',
+            kind: 'CapabilityManifest',
+            name: 'bench-agent',
+            capabilities: { models: { allow: ['*'] } },
+            quotas: { llm_tokens_per_request: 100_000 },
+          },
+        });
+        const key = (await gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
+        const direct = `${provider.url}/v1/chat/completions`;
+        const bare = `${proxy.url}/v1/chat/completions`;
+        const viaGateway = new URL('/v1/chat/completions', url).href;
+        const directMs = await latencies(() => post(direct, BODY), SEQUENTIAL);
+        const gatewayMs = await latencies(() => post(viaGateway, BODY, key), SEQUENTIAL);
+        const firstDirect: number[] = [];
+        const firstGateway: number[] = [];
+        for (let i = 0; i < 100; i++) {
+          firstDirect.push(await firstToken(direct));
+          firstGateway.push(await firstToken(viaGateway, key));
+        }
+        const bareRps = await throughput(() => post(bare, BODY), CONCURRENT, IN_FLIGHT);
+        const gatewayRps = await throughput(() => post(viaGateway, BODY, key), CONCURRENT, IN_FLIGHT);
+        report(`model gateway: ${gatewayRps.toFixed(0)} req/s vs bare proxy ${bareRps.toFixed(0)} req/s`);
+        const note = `stand-in provider on loopback; budgets, policy and a fsynced receipt per call; ${IN_FLIGHT} in flight`;
+        const figures: Figure[] = [
+          figure({
+            case: 'model-gateway',
+            metric: 'added latency p50 (non-streaming)',
+            unit: 'ms',
+            subject: percentile(gatewayMs, 50) - percentile(directMs, 50),
+            baselineName: 'direct call p50',
+            baseline: percentile(directMs, 50),
+            goal: { op: '<=', value: 1 },
+            note,
+          }),
+          figure({
+            case: 'model-gateway',
+            metric: 'p99 through the gateway (non-streaming)',
+            unit: 'ms',
+            subject: percentile(gatewayMs, 99),
+            baselineName: 'direct call p99',
+            baseline: percentile(directMs, 99),
+            note,
+          }),
+          figure({
+            case: 'model-gateway',
+            metric: 'time to first streamed bytes p50',
+            unit: 'ms',
+            subject: percentile(firstGateway, 50),
+            baselineName: 'direct p50',
+            baseline: percentile(firstDirect, 50),
+            note,
+          }),
+          figure({
+            case: 'model-gateway',
+            metric: 'proxied requests with budgets and receipts',
+            unit: 'req/s',
+            subject: gatewayRps,
+            baselineName: 'bare undici pass-through proxy',
+            baseline: bareRps,
+            goal: { op: '>=', value: 5000 },
+            note,
+          }),
+        ];
+        return figures;
+      } finally {
+        await gateway.close();
+        await proxy.close();
+        await provider.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  },
+];
