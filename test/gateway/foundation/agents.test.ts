@@ -355,11 +355,10 @@ describe.each(testBackends())('agent registry on $name', (backend) => {
       for (const agent of [parent, child, grandchild, bystander]) {
         await vault.put(agent.id, 'memory', `memory of ${agent.name}`);
       }
-      expect((await registry.descendants(parent.id)).map((a) => a.id)).toEqual([
-        child.id,
-        gone.id,
-        grandchild.id,
-      ]);
+      // Parents before their children; siblings created in the same millisecond may come in either order.
+      const order = (await registry.descendants(parent.id)).map((a) => a.id);
+      expect(order.slice(0, 2).sort()).toEqual([child.id, gone.id].sort());
+      expect(order[2]).toBe(grandchild.id);
 
       await registry.retire(parent.id, 'apikey:ops');
 
