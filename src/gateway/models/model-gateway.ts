@@ -118,6 +118,18 @@ export class ModelGateway {
     options: CallOptions = {},
   ): Promise<ModelAnswer> {
     const { parent, signal } = options;
+    // Nothing is checked, reserved or sent while the log could not take this call's receipt.
+    try {
+      this.parts.receipts.reserve();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return {
+        kind: 'json',
+        status: 503,
+        body: dialect.error(503, 'receipt_unavailable', reason),
+        headers: {},
+      };
+    }
     const started = this.#now();
     let requestDigest: string;
     try {
