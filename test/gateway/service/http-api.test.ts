@@ -29,7 +29,8 @@ describe('gateway HTTP API', () => {
       const wrong = await raw(gw.url, '/v1/agents', { headers: { authorization: `Bearer ${forged}` } });
       expect(wrong.status).toBe(401);
       expect(wrong.text).not.toContain('AAAAAAAAAA');
-      const secretPart = gw.adminKey.split('_')[2] ?? '';
+      // The secret is base64url and may itself hold '_': everything after `oacp_<16 hex>_`.
+      const secretPart = adminSecret(gw.adminKey);
       const tampered = await raw(gw.url, '/v1/agents', {
         headers: { authorization: `Bearer ${gw.adminKey.slice(0, -2)}xx` },
       });
@@ -64,7 +65,7 @@ describe('gateway HTTP API', () => {
         expect(row.detail).not.toContain(wrongSecret);
         expect(row.detail).not.toContain(presented);
         expect(row.detail).not.toContain('dXNlcjpwYXNz');
-        expect(JSON.stringify(row)).not.toContain(gw.adminKey.split('_')[2] ?? 'never');
+        expect(JSON.stringify(row)).not.toContain(adminSecret(gw.adminKey));
       }
     });
 
@@ -398,3 +399,10 @@ describe('gateway HTTP API', () => {
     });
   });
 });
+
+/** The secret of an `oacp_<16 hex id>_<secret>` key (base64url: it may contain '_'). */
+function adminSecret(key: string): string {
+  const secret = key.slice('oacp_'.length + 16 + 1);
+  if (secret.length < 40) throw new Error('not an oacp_<id>_<secret> key');
+  return secret;
+}
