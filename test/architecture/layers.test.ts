@@ -16,6 +16,7 @@ const RANK: Record<string, number> = {
   attest: 2,
   capability: 3,
   verify: 3,
+  console: 3,
   node: 3,
   airlock: 4,
   run: 5,

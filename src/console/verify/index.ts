@@ -1,0 +1,10 @@
+/** The console's in-browser receipt verifier (WebCrypto only, no Node imports). */
+
+export { fromBase64, toBase64, toHex } from './bytes.js';
+export {
+  type BrowserVerification,
+  type BrowserVerifyInput,
+  pae,
+  type VerifyCheck,
+  verifyReceiptInBrowser,
+} from './verify-receipt.js';
