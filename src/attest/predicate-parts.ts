@@ -42,6 +42,8 @@ export const ApprovalSchema = z.strictObject({
   approvedBy: z.string().min(1),
   approvedAt: z.iso.datetime(),
   method: z.string().min(1).optional(),
+  /** What the approver said (the console's reason field), after where it was approved. */
+  reason: z.string().max(600).optional(),
 });
 
 /** Fields every OACP predicate has: timing and the assurance claim. */

@@ -35,6 +35,7 @@ import { type Logger, stderrLogger } from './observability/logger.js';
 import { Tracing, type TracingOptions } from './observability/tracing.js';
 import type { AgentDirectory } from './runtime/agent-directory.js';
 import { AgentRuntime, type AgentRuntimeEvent } from './runtime/agent-runtime.js';
+import { GatewayApprovalQueue } from './runtime/approval-queue.js';
 import { bridgedSource } from './runtime/bridged-source.js';
 import { vaultContext } from './runtime/context-access.js';
 import type { NativeTool, ToolAttributes } from './runtime/define-tool.js';
@@ -177,6 +178,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     // One receipt slot for every tool path: nothing runs while the log cannot take its receipt.
     const slot = new ReceiptSlot({ dir: logDirectory(options.home) });
     const serverCallLimits: Record<string, number> = {};
+    const approvals = new GatewayApprovalQueue();
     for (const server of config.mcp.servers) {
       const runOptions = mcpRunOptionsFor(server);
       if (runOptions.quotaCalls !== undefined) serverCallLimits[server.name] = runOptions.quotaCalls;
@@ -189,6 +191,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         coSign,
         logger,
         slot,
+        approvals,
       });
       await registry.addSource(source, options.mcpToolAttributes?.[server.name] ?? server.tool_attributes);
     }
@@ -304,6 +307,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       models: { gateway: models, config: config.models },
       ...(options.publicMetrics === undefined ? {} : { publicMetrics: options.publicMetrics }),
       hostGuard: hostGuardFor(address.host),
+      approvals,
     };
     // A2A (docs/a2a.md): the running agents' signed cards and JSON-RPC endpoints under /a2a.
     const a2a = gatewayA2aServer({

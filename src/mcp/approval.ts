@@ -23,7 +23,10 @@ export interface ApprovalChannels {
 export interface ApprovalDesk {
   readonly method: 'http' | 'terminal';
   /** Resolves when someone decides; the signal aborts when the call times out or is cancelled. */
-  decide(request: ApprovalRequest, signal: AbortSignal): Promise<{ approved: boolean; by: string }>;
+  decide(
+    request: ApprovalRequest,
+    signal: AbortSignal,
+  ): Promise<{ approved: boolean; by: string; reason?: string }>;
 }
 
 export interface Approver {
@@ -66,7 +69,7 @@ export class ApprovalService implements Approver {
           answer.approved,
           desk.method === 'http' ? `http:${answer.by}` : answer.by,
           desk.method,
-          answer.approved ? `approved at ${where}` : `declined at ${where}`,
+          `${answer.approved ? 'approved' : 'declined'} at ${where}${answer.reason === undefined ? '' : `: ${answer.reason}`}`,
         );
       }
       return this.#record(

@@ -181,7 +181,14 @@ export function toolCallPredicate(call: ToolCallRecord): ToolCallPredicateInput 
         : 'light',
     usage: call.usage ?? NO_USAGE,
     ...(approval?.approved === true
-      ? { approval: { approvedBy: approval.by, approvedAt: approval.at, method: approval.method } }
+      ? {
+          approval: {
+            approvedBy: approval.by,
+            approvedAt: approval.at,
+            method: approval.method,
+            reason: approval.reason.slice(0, 600),
+          },
+        }
       : {}),
     startedAt: call.startedAt,
     finishedAt,

@@ -87,7 +87,7 @@ export async function listAudit(
   const stop = Math.max(-1, index - MAX_SCAN);
   for (; index > stop && entries.length < filter.limit; index -= 1) {
     const entry = decodeAuditEntry(index, await source.entry(index), airlockKeys);
-    if (matches(entry, filter, since)) entries.push(entry);
+    if (matchesAuditFilter(entry, filter, since)) entries.push(entry);
   }
   return index >= 0 ? { entries, next: index + 1, logSize: source.size } : { entries, logSize: source.size };
 }
@@ -159,7 +159,8 @@ function describe(statement: OacpStatement): Omit<AuditEntry, 'index' | 'verifie
   };
 }
 
-function matches(
+/** Whether one decoded entry passes the filter (the list and the live stream share it). */
+export function matchesAuditFilter(
   entry: AuditEntry,
   filter: z.infer<typeof AuditFilterSchema>,
   since: number | undefined,

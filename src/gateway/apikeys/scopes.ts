@@ -14,6 +14,7 @@ export const API_SCOPES = [
   'tools:call',
   'a2a:send',
   'audit:read',
+  'approvals:decide',
   'models:call',
   'keys:admin',
   'admin',

@@ -8,10 +8,13 @@ import { hostGuard } from './middleware/host-guard.js';
 import { telemetry } from './middleware/telemetry.js';
 import type { Access, DeclaredRoute, Method, Route } from './route.js';
 import { agentRoutes } from './routes-agents.js';
+import { approvalRoutes } from './routes-approvals.js';
+import { consoleRoutes } from './routes-console.js';
 import { contextRoutes } from './routes-context.js';
 import { credentialRoutes } from './routes-credentials.js';
 import { modelRoutes } from './routes-models.js';
 import { publicRoutes } from './routes-public.js';
+import { receiptStreamRoutes } from './routes-receipt-stream.js';
 import { receiptRoutes } from './routes-receipts.js';
 import { toolRoutes } from './routes-tools.js';
 import type { GatewayServices } from './services.js';
@@ -33,6 +36,8 @@ export interface GatewayHttp {
 /** The gateway's own routes, file by file; each declares its access on its own line. */
 export function gatewayRoutes(services: GatewayServices): Route[] {
   return [
+    // Before publicRoutes: GET /v1/receipts/:index would take "stream" for an index.
+    ...receiptStreamRoutes(services),
     ...publicRoutes(services),
     ...agentRoutes(services),
     ...toolRoutes(services),
@@ -40,6 +45,8 @@ export function gatewayRoutes(services: GatewayServices): Route[] {
     ...credentialRoutes(services),
     ...modelRoutes(services),
     ...receiptRoutes(services),
+    ...approvalRoutes(services),
+    ...consoleRoutes(services),
   ];
 }
 

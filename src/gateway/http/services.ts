@@ -7,6 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { AgentDirectory } from '../runtime/agent-directory.js';
 import type { AgentRuntime } from '../runtime/agent-runtime.js';
+import type { GatewayApprovalQueue } from '../runtime/approval-queue.js';
 import type { ContextAccess } from '../runtime/context-access.js';
 import type { GatewayCluster } from '../runtime/gateway-cluster.js';
 import type { GatewayQuotas } from '../runtime/quotas.js';
@@ -54,4 +55,8 @@ export interface GatewayServices {
   readonly hostGuard?: HostGuard;
   /** The model leg (/v1/chat/completions, /v1/messages, …); absent: those routes answer 404. */
   readonly models?: { readonly gateway: ModelGateway; readonly config: ModelsSection };
+  /** Calls waiting for an operator's approval (`require_approval`); the approval routes answer 404 without it. */
+  readonly approvals?: GatewayApprovalQueue;
+  /** The built web console (dist/console); default: the package's own. */
+  readonly consoleDir?: string;
 }

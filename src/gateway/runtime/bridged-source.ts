@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { sha256Hex } from '../../core/digest.js';
+import { type ApprovalDesk, ApprovalService } from '../../mcp/approval.js';
 import { createBridge } from '../../mcp/bridge.js';
 import { toRecord } from '../../mcp/call-recorder.js';
 import type { McpRunOptions } from '../../mcp/options.js';
@@ -35,6 +36,8 @@ export interface BridgedSourceOptions {
   readonly logger: Logger;
   /** The gateway's receipt slot (shared with its native tools); one of its own when absent. */
   readonly slot?: ReceiptSlot;
+  /** Where `require_approval` calls wait for an operator (the gateway's queue); without it they are refused. */
+  readonly approvals?: ApprovalDesk;
 }
 
 const RECEIPT_META = 'oacp/receipt';
@@ -84,6 +87,17 @@ export async function bridgedSource(config: BridgedSourceOptions): Promise<McpTo
     pins: new ToolPins({ path: options.pins ?? join(config.home, 'mcp', 'pins', `${server}.json`) }),
     ...(options.policy === undefined ? {} : { policy: new PolicyEngine(loadPolicyFile(options.policy)) }),
     ...(options.tools.length === 0 ? {} : { tools: toolFilterFromFlag(options.tools) }),
+    ...(options.requireApproval.length === 0
+      ? {}
+      : {
+          approval: {
+            tools: options.requireApproval,
+            approver: new ApprovalService({
+              timeoutMs: options.approvalTimeout,
+              ...(config.approvals === undefined ? {} : { desk: config.approvals }),
+            }),
+          },
+        }),
     // quota_calls is charged by the gateway's quota engine (shared, persistent), not a bucket in this process.
     onEvent: (event) => config.logger.info('mcp bridge event', { server, ...event }),
   });

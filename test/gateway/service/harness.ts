@@ -125,6 +125,11 @@ export async function raw(
   init: { method?: string; headers?: Record<string, string>; body?: string } = {},
 ): Promise<{ status: number; json: unknown; text: string; headers: Headers }> {
   const response = await fetch(new URL(path, url), init);
+  // A live stream (server-sent events) never ends: its status and headers are the answer.
+  if (response.headers.get('content-type')?.startsWith('text/event-stream')) {
+    await response.body?.cancel();
+    return { status: response.status, json: undefined, text: '', headers: response.headers };
+  }
   const text = await response.text();
   let json: unknown;
   try {

@@ -1,0 +1,185 @@
+import { fromBase64, verifyReceiptInBrowser } from '../verify/index.js';
+import type { AuditEntry, ConsoleApi } from './api.js';
+import { type Child, describeError, el, facts, replace } from './dom.js';
+import type { PublicKeys } from './keys.js';
+
+/** What GET /v1/receipts/:index answers (public): the logged envelope and its inclusion proof. */
+interface LoggedReceipt {
+  readonly index: number;
+  readonly envelope: { readonly payload?: unknown };
+  readonly proof: string;
+  readonly logKey: string;
+}
+
+type Predicate = Record<string, unknown>;
+
+/** One receipt opened: who called what, the decision and why, tier, quota, timings, digests, and Verify. */
+export async function receiptDetail(
+  api: ConsoleApi,
+  keys: () => Promise<PublicKeys>,
+  entry: AuditEntry,
+): Promise<HTMLElement> {
+  const panel = el('section', { class: 'panel', 'aria-label': `receipt ${entry.index}` });
+  replace(panel, el('h3', {}, `Receipt #${entry.index}`), el('p', { class: 'status' }, 'Loading…'));
+  let logged: LoggedReceipt;
+  try {
+    logged = await api.get<LoggedReceipt>(`/v1/receipts/${entry.index}`);
+  } catch (error) {
+    replace(
+      panel,
+      el('h3', {}, `Receipt #${entry.index}`),
+      el('p', { class: 'error' }, describeError(error)),
+    );
+    return panel;
+  }
+  const statement = decodeStatement(logged.envelope.payload);
+  const p = (statement?.predicate ?? {}) as Predicate;
+  const policy = (p.policy ?? {}) as Predicate;
+  const result = el('div', { 'aria-live': 'polite' });
+  const verify = el(
+    'button',
+    {
+      type: 'button',
+      onclick: async () => {
+        verify.disabled = true;
+        replace(result, el('p', { class: 'status' }, 'Verifying in this browser (WebCrypto)…'));
+        try {
+          const pinned = await keys();
+          const verdict = await verifyReceiptInBrowser({
+            envelope: logged.envelope,
+            proof: logged.proof,
+            logKey: pinned.logKey,
+            airlockKeys: pinned.airlockKeys,
+            expectedIndex: entry.index,
+          });
+          replace(
+            result,
+            el(
+              'p',
+              {
+                class: `verdict ${verdict.ok ? 'pass' : 'fail'}`,
+                'data-verdict': verdict.ok ? 'pass' : 'fail',
+              },
+              verdict.ok ? '✔ Verified in the browser' : '✘ Verification FAILED',
+            ),
+            el(
+              'ol',
+              { class: 'checks' },
+              ...verdict.checks.map((check) =>
+                el(
+                  'li',
+                  { class: check.ok ? 'pass' : 'fail' },
+                  el('strong', {}, `${check.ok ? '✔' : '✘'} ${check.name}: `),
+                  check.detail,
+                ),
+              ),
+            ),
+          );
+        } catch (error) {
+          replace(result, el('p', { class: 'error' }, `could not verify: ${describeError(error)}`));
+        } finally {
+          verify.disabled = false;
+        }
+      },
+    },
+    'Verify',
+  );
+  replace(
+    panel,
+    el('h3', {}, `Receipt #${entry.index}`),
+    facts([
+      ['Kind', entry.kind],
+      ['Time', entry.time],
+      ['Caller', entry.caller],
+      ['Server', entry.server],
+      ['Tool', entry.tool],
+      [
+        'Decision',
+        entry.decision === undefined ? undefined : el('span', { class: entry.decision }, entry.decision),
+      ],
+      ['Reason', entry.reason],
+      ['Policies', listOf(policy.policyIds) ?? entry.policyId],
+      ['Policy digest', mono(policy.policyDigest)],
+      ['Approval', approvalOf(p.approval)],
+      ['Tier', entry.tier],
+      ['Quota', quotaOf(p)],
+      ['Timings', timingsOf(p, entry)],
+      ['Arguments digest', mono(p.argumentsDigest)],
+      ['Result digest', mono(p.resultDigest)],
+      ['Subject', subjectOf(statement?.subject)],
+      ['Server check (gateway)', entry.verification],
+    ]),
+    el('div', { class: 'actions' }, verify),
+    result,
+    el(
+      'details',
+      {},
+      el('summary', {}, 'Statement (decoded payload)'),
+      el('pre', { class: 'json' }, JSON.stringify(statement, null, 2)),
+    ),
+  );
+  return panel;
+}
+
+function decodeStatement(payload: unknown): { predicate?: unknown; subject?: unknown } | undefined {
+  if (typeof payload !== 'string') return undefined;
+  const bytes = fromBase64(payload);
+  if (bytes === undefined) return undefined;
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as { predicate?: unknown; subject?: unknown };
+  } catch {
+    return undefined;
+  }
+}
+
+function mono(value: unknown): Child {
+  return typeof value === 'string' ? el('code', {}, value) : undefined;
+}
+
+function listOf(value: unknown): string | undefined {
+  return Array.isArray(value) && value.length > 0 ? value.join(', ') : undefined;
+}
+
+function approvalOf(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const a = value as Predicate;
+  const reason = typeof a.reason === 'string' ? ` (${a.reason})` : '';
+  return `approved by ${String(a.approvedBy)} via ${String(a.method)} at ${String(a.approvedAt)}${reason}`;
+}
+
+function quotaOf(p: Predicate): string | undefined {
+  const parts: string[] = [];
+  const quota = p.quota as Predicate | undefined;
+  if (quota !== undefined) parts.push(`${String(quota.effect)}: ${String(quota.reason)}`);
+  const usage = p.usage as Predicate | undefined;
+  if (usage !== undefined)
+    parts.push(
+      Object.entries(usage)
+        .map(([name, value]) => `${name} ${String(value)}`)
+        .join(', '),
+    );
+  return parts.length === 0 ? undefined : parts.join(' · ');
+}
+
+function timingsOf(p: Predicate, entry: AuditEntry): string | undefined {
+  const parts: string[] = [];
+  if (typeof p.startedAt === 'string') parts.push(`started ${p.startedAt}`);
+  if (typeof p.finishedAt === 'string') parts.push(`finished ${p.finishedAt}`);
+  if (entry.durationMs !== undefined) parts.push(`${entry.durationMs} ms`);
+  return parts.length === 0 ? undefined : parts.join(' · ');
+}
+
+function subjectOf(value: unknown): Child {
+  if (!Array.isArray(value)) return undefined;
+  return el(
+    'ul',
+    {},
+    ...value.map((subject) => {
+      const s = subject as { name?: unknown; digest?: Record<string, unknown> };
+      const digest = Object.entries(s.digest ?? {})
+        .map(([alg, hex]) => `${alg}:${String(hex)}`)
+        .join(' ');
+      return el('li', {}, `${String(s.name)} `, el('code', {}, digest));
+    }),
+  );
+}

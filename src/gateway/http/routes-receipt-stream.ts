@@ -1,0 +1,100 @@
+import { streamSSE } from 'hono/streaming';
+import { isOacpError } from '../../core/errors.js';
+import { decodeAuditEntry, matchesAuditFilter, parseAuditFilter, parseSince } from '../../node/audit-view.js';
+import { httpError } from './errors.js';
+import { type Route, route, scope } from './route.js';
+import type { GatewayServices } from './services.js';
+
+/** How often an open stream looks at the log's size (the console's live latency is about half this). */
+const POLL_MS = 50;
+/** A comment line this often keeps proxies from closing a quiet stream. */
+const HEARTBEAT_MS = 15_000;
+/** Entries a stream replays from `from` or Last-Event-ID at most; older ones are paged with GET /v1/receipts. */
+const MAX_REPLAY = 1000;
+/** Streams open at once per gateway; more is 503 with Retry-After. */
+const MAX_STREAMS = 64;
+
+/**
+ * `GET /v1/receipts/stream` (scope `audit:read`): server-sent events, one
+ * `receipt` event per appended log entry that passes the same filters as
+ * `GET /v1/receipts` (tool, agent, decision, since), each with its index as
+ * the event id so a client resumes with Last-Event-ID. Registered before
+ * `GET /v1/receipts/:index`, which would otherwise take "stream" for an index.
+ */
+export function receiptStreamRoutes(services: GatewayServices): Route[] {
+  let open = 0;
+  return [
+    route('GET', '/v1/receipts/stream', scope('audit:read'), (c) => {
+      const { from, limit: _limit, before: _before, ...query } = c.req.query();
+      let filter: ReturnType<typeof parseAuditFilter>;
+      try {
+        filter = parseAuditFilter(query);
+      } catch (error) {
+        if (isOacpError(error)) throw httpError('BAD_REQUEST', error.message);
+        throw error;
+      }
+      const resume = c.req.header('last-event-id');
+      const start = startIndex(
+        from ?? (resume === undefined ? undefined : String(Number(resume) + 1)),
+        services.log.size,
+      );
+      if (open >= MAX_STREAMS) {
+        c.header('retry-after', '5');
+        return c.json(
+          {
+            error: {
+              code: 'UNAVAILABLE',
+              message: `${MAX_STREAMS} receipt streams are open; try again later`,
+            },
+          },
+          503,
+        );
+      }
+      open += 1;
+      c.header('cache-control', 'no-store');
+      c.header('x-accel-buffering', 'no');
+      return streamSSE(c, async (stream) => {
+        let closed = false;
+        stream.onAbort(() => {
+          closed = true;
+        });
+        try {
+          let next = start;
+          let quietSince = Date.now();
+          await stream.writeSSE({
+            event: 'ready',
+            data: JSON.stringify({ logSize: services.log.size, from: next }),
+          });
+          while (!closed && !stream.aborted) {
+            const size = services.log.size;
+            for (; next < size && !closed; next += 1) {
+              const entry = decodeAuditEntry(
+                next,
+                await services.log.entry(next),
+                services.airlockKeys ?? [],
+              );
+              const since = filter.since === undefined ? undefined : parseSince(filter.since, Date.now());
+              if (!matchesAuditFilter(entry, filter, since)) continue;
+              await stream.writeSSE({ event: 'receipt', id: String(next), data: JSON.stringify(entry) });
+              quietSince = Date.now();
+            }
+            if (Date.now() - quietSince > HEARTBEAT_MS) {
+              await stream.write(': keep-alive\n\n');
+              quietSince = Date.now();
+            }
+            await stream.sleep(POLL_MS);
+          }
+        } finally {
+          open -= 1;
+        }
+      });
+    }),
+  ];
+}
+
+function startIndex(text: string | undefined, size: number): number {
+  if (text === undefined) return size;
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(text))
+    throw httpError('BAD_REQUEST', 'from: a log index (a non-negative integer)');
+  return Math.min(size, Math.max(Number(text), size - MAX_REPLAY));
+}

@@ -1,0 +1,199 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MANIFEST, raw, startGateway, type TestGateway } from '../gateway/service/harness.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const MEMORY_SERVER = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
+const ARTIFACTS = join(ROOT, 'test-artifacts', 'console');
+
+/**
+ * The operator console in a real browser (Debian's chromium driven by
+ * playwright-core) against a real gateway with a real MCP server behind the
+ * bridge. The console is the built one (dist/console: `npm run build`).
+ */
+describe('the web console, end to end in chromium', () => {
+  let gw: TestGateway;
+  let browser: Browser;
+  let page: Page;
+  let agent: { id: string; name: string };
+  const dir = mkdtempSync(join(tmpdir(), 'oacp-console-e2e-'));
+  const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const policy = join(dir, 'policy.cedar');
+    writeFileSync(policy, '@id("memory-all") permit(principal, action == Action::"tools/call", resource);');
+    gw = await startGateway({
+      config: {
+        mcp: {
+          servers: [
+            {
+              name: 'memory',
+              command: process.execPath,
+              args: [MEMORY_SERVER],
+              tier: 'light',
+              policy,
+              allow_env: ['MEMORY_FILE_PATH'],
+              require_approval: ['create_entities'],
+              approval_timeout: '30s',
+            },
+          ],
+        },
+      },
+      env: { OACP_MASTER_KEY: '11'.repeat(32), MEMORY_FILE_PATH: join(dir, 'memory.jsonl') },
+    });
+    const manifest = { ...MANIFEST, capabilities: { tools: { allow: ['memory.*', 'echo'] } } };
+    agent = await gw.client.createAgent({ name: 'console-worker', manifest });
+    await gw.client.createAgent({ name: 'console-child', manifest, parent: agent.id });
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+    const context = await browser.newContext({ viewport: { width: 1366, height: 800 } });
+    page = await context.newPage();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await gw?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves /ui with a strict Content-Security-Policy and no inline code', async () => {
+    const shell = await raw(gw.url, '/ui/');
+    expect(shell.status).toBe(200);
+    const csp = shell.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|https?:/);
+    expect(shell.text).not.toMatch(/<script>|\sstyle=|\son[a-z]+=/);
+    // Only the console's compiled modules are served, never the rest of dist/ or a path outside it.
+    expect((await raw(gw.url, '/ui/web/main.js')).status).toBe(200);
+    expect((await raw(gw.url, '/ui/verify/index.js')).status).toBe(200);
+    for (const path of [
+      '/ui/web/main.js.map',
+      '/ui/../cli/main.js',
+      '/ui/web/%2e%2e/page.js',
+      '/ui/gateway/gateway.js',
+    ])
+      expect((await raw(gw.url, path)).status, path).toBe(404);
+  });
+
+  it('logs in with an API key kept in session storage only, refusing a wrong one', async () => {
+    await page.goto(new URL('/ui/', gw.url).href);
+    await page.getByLabel('API key').fill('oacp_nope_nope');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('refused');
+    await page.getByLabel('API key').fill(gw.adminKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Activity' }).waitFor();
+    // Runs in the page (a string, as the test compiles without the DOM library).
+    const stored = (await page.evaluate(
+      '({ session: Object.values(sessionStorage).join(" "), local: Object.values(localStorage).join(" "), cookie: document.cookie })',
+    )) as { session: string; local: string; cookie: string };
+    expect(stored.session).toContain(gw.adminKey);
+    expect(stored.local + stored.cookie).not.toContain(gw.adminKey.slice(-20));
+  });
+
+  let index = -1;
+  it('shows a receipt live after a tool call, and verifies it in the page', async () => {
+    await page.locator('.vlist').waitFor();
+    const call = await gw.client.callTool('memory.read_graph', {}, { agent: agent.id });
+    index = call.receipt.index;
+    const row = page.locator(`.vrow[data-index="${index}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    await shot('activity');
+    await row.click();
+    await page.getByRole('heading', { name: `Receipt #${index}` }).waitFor();
+    await page.getByRole('button', { name: 'Verify' }).click();
+    const verdict = page.locator('[data-verdict]');
+    await verdict.waitFor();
+    expect(await verdict.getAttribute('data-verdict')).toBe('pass');
+    const checks = await page.locator('ol.checks li').allTextContents();
+    expect(checks.join('\n')).toMatch(/signatures:.*verify/);
+    expect(checks.join('\n')).toMatch(/log-checkpoint:.*signed by the log key/);
+    expect(checks.join('\n')).toMatch(new RegExp(`log-inclusion:.*entry ${index} of`));
+    await shot('receipt-verified');
+  });
+
+  it('fails Verify in the page for a receipt tampered on its way to the browser', async () => {
+    await page.route(`**/v1/receipts/${index}`, async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      const statement = JSON.parse(Buffer.from(body.envelope.payload, 'base64').toString('utf8'));
+      statement.predicate.policy.effect = 'deny';
+      body.envelope.payload = Buffer.from(JSON.stringify(statement)).toString('base64');
+      await route.fulfill({ response, json: body });
+    });
+    await page.locator(`.vrow[data-index="${index}"]`).click();
+    await page.getByRole('button', { name: 'Verify' }).click();
+    const verdict = page.locator('[data-verdict]');
+    await verdict.waitFor();
+    expect(await verdict.getAttribute('data-verdict')).toBe('fail');
+    expect(await page.locator('ol.checks li.fail').first().textContent()).toMatch(/signatures/);
+    await shot('receipt-tampered');
+    await page.unroute(`**/v1/receipts/${index}`);
+  });
+
+  it('approves a pending call; the approver is the API key, and an agent cannot approve its own call', async () => {
+    const ownKey = (await gw.gateway.apiKeys.create({ scopes: ['approvals:decide'], agentId: agent.id })).key;
+    const pendingCall = gw.client.callTool(
+      'memory.create_entities',
+      { entities: [{ name: 'bob', entityType: 'person', observations: ['approved in the console'] }] },
+      { agent: agent.id },
+    );
+    await page.getByRole('link', { name: /Approvals/ }).click();
+    const card = page.locator('article[data-approval]');
+    await card.waitFor({ timeout: 10_000 });
+    const id = (await card.getAttribute('data-approval')) ?? '';
+    // The asking agent's own key (holding the scope) is refused.
+    const self = await raw(gw.url, `/v1/approvals/${id}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ownKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ approve: true }),
+    });
+    expect(self.status).toBe(403);
+    expect(self.text).toContain('cannot approve its own call');
+    await shot('approvals');
+    await card.getByLabel('Reason').fill('looks fine');
+    await card.getByRole('button', { name: 'Approve' }).click();
+    const done = await pendingCall;
+    expect(done.isError).toBe(false);
+    const bytes = await gw.gateway.node.log.entry(done.receipt.index);
+    const envelope = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+    const adminKeyId = gw.adminKey.split('_')[1];
+    expect(statement.predicate.approval).toMatchObject({
+      method: 'http',
+      approvedBy: `http:api-key:${adminKeyId}`,
+      reason: expect.stringContaining('looks fine'),
+    });
+  });
+
+  it('shows the lineage and retires an agent after confirmation', async () => {
+    await page.getByRole('link', { name: 'Agents' }).click();
+    await page.getByRole('button', { name: 'console-worker' }).click();
+    await page.getByText('console-child').first().waitFor();
+    await shot('agents');
+    let asked = '';
+    page.once('dialog', (dialog) => {
+      asked = dialog.message();
+      void dialog.accept();
+    });
+    await page.getByRole('button', { name: 'Retire' }).click();
+    await page.locator('[data-state="retired"]').waitFor();
+    expect(asked).toContain('retire agent console-worker');
+    expect((await gw.client.getAgent(agent.id)).state).toBe('retired');
+  });
+
+  it('shows log health (checkpoint signature checked in the page) and security events', async () => {
+    await page.getByRole('link', { name: 'Log health' }).click();
+    await page.locator('[data-signed]').waitFor();
+    expect(await page.locator('[data-signed]').getAttribute('data-signed')).toBe('true');
+    await shot('log-health');
+    await page.getByRole('link', { name: 'Security events' }).click();
+    await page.getByRole('heading', { name: 'Latest denied calls' }).waitFor();
+    await page.waitForTimeout(300);
+    await shot('security-events');
+  });
+});
