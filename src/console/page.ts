@@ -98,4 +98,7 @@ pre.json { background: #f3f4f6; padding: .5rem; border-radius: 4px; overflow: au
 svg.spark { width: 100%; height: 120px; background: var(--panel); border: 1px solid var(--line); border-radius: 6px; }
 svg.spark polyline { fill: none; stroke: var(--accent); stroke-width: 2; }
 .boot { padding: 2rem; }
+article.panel { margin-bottom: 1rem; }
+article.panel input[name="reason"] { width: 100%; max-width: 40rem; display: block; margin: .25rem 0 .5rem; }
+svg.spark text { font-size: 12px; fill: var(--muted); }
 `;

@@ -20,6 +20,7 @@ export class ActivityPage {
   #next: number | undefined;
   #loading = false;
   #live = new AbortController();
+  #arrived = 0;
 
   constructor(
     private readonly api: ConsoleApi,
@@ -137,7 +138,7 @@ export class ActivityPage {
       );
       this.#next = page.next;
       this.#list.append(this.#shown(page.entries));
-      this.#status.textContent = `${this.#list.items.length} receipts shown of a log of ${page.logSize} entries${page.next === undefined ? '' : ' (scroll for older)'} · live`;
+      this.#status.textContent = `${this.#list.items.length} receipts shown of a log of ${page.logSize} entries${page.next === undefined ? '' : ' · scroll for older'} · new ones appear live`;
     } catch (error) {
       this.#status.textContent = `Could not list receipts: ${describeError(error)}`;
     } finally {
@@ -154,6 +155,8 @@ export class ActivityPage {
           const newest = this.#list.items[0];
           if (newest !== undefined && newest.index >= entry.index) return;
           this.#list.prepend(this.#shown([entry]));
+          this.#arrived += 1;
+          this.#status.textContent = `${this.#list.items.length} receipts shown (${this.#arrived} arrived live)${this.#next === undefined ? '' : ' · scroll for older'}`;
         },
         signal,
       )

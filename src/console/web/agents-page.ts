@@ -127,7 +127,7 @@ export class AgentsPage {
     );
     this.api
       .get<Record<string, unknown>>(`/v1/agents/${encodeURIComponent(agent.id)}/quota`)
-      .then((usage) => replace(quota, el('pre', { class: 'json' }, JSON.stringify(usage, null, 2))))
+      .then((usage) => replace(quota, quotaTable(usage)))
       .catch((error: unknown) => replace(quota, describeError(error)));
     this.api
       .get<AuditPage>(`/v1/receipts${query({ agent: agent.id, limit: 10 })}`)
@@ -186,4 +186,57 @@ export class AgentsPage {
       result.classList.add('error');
     }
   }
+}
+
+/** Quotas as a table: each limit with what is used and what is left. */
+function quotaTable(usage: Record<string, unknown>): HTMLElement {
+  const rows: HTMLElement[] = [];
+  for (const [name, value] of Object.entries(usage)) {
+    if (name === 'agent') continue;
+    if (typeof value === 'object' && value !== null) {
+      for (const [limit, raw] of Object.entries(value as Record<string, unknown>)) {
+        const q = (raw ?? {}) as Record<string, unknown>;
+        rows.push(
+          el(
+            'tr',
+            {},
+            el('td', {}, limit),
+            el('td', {}, String(q.limit ?? '')),
+            el('td', {}, String(q.used ?? '')),
+            el('td', {}, String(q.available ?? q.left ?? '')),
+            el('td', {}, String(q.refused ?? '')),
+          ),
+        );
+      }
+    } else
+      rows.push(
+        el(
+          'tr',
+          {},
+          el('td', {}, name),
+          el('td', {}, ''),
+          el('td', {}, String(value)),
+          el('td', {}, ''),
+          el('td', {}, ''),
+        ),
+      );
+  }
+  return el(
+    'table',
+    { class: 'grid' },
+    el(
+      'thead',
+      {},
+      el(
+        'tr',
+        {},
+        el('th', {}, 'quota'),
+        el('th', {}, 'limit'),
+        el('th', {}, 'used'),
+        el('th', {}, 'left'),
+        el('th', {}, 'refused'),
+      ),
+    ),
+    el('tbody', {}, ...rows),
+  );
 }

@@ -102,6 +102,7 @@ export async function receiptDetail(
       ['Policy digest', mono(policy.policyDigest)],
       ['Approval', approvalOf(p.approval)],
       ['Tier', entry.tier],
+      ['Resource use', usageOf(p)],
       ['Quota', quotaOf(p)],
       ['Timings', timingsOf(p, entry)],
       ['Arguments digest', mono(p.argumentsDigest)],
@@ -148,24 +149,27 @@ function approvalOf(value: unknown): string | undefined {
 }
 
 function quotaOf(p: Predicate): string | undefined {
-  const parts: string[] = [];
   const quota = p.quota as Predicate | undefined;
-  if (quota !== undefined) parts.push(`${String(quota.effect)}: ${String(quota.reason)}`);
+  return quota === undefined ? undefined : `${String(quota.effect)}: ${String(quota.reason)}`;
+}
+
+function usageOf(p: Predicate): string | undefined {
   const usage = p.usage as Predicate | undefined;
-  if (usage !== undefined)
-    parts.push(
-      Object.entries(usage)
-        .map(([name, value]) => `${name} ${String(value)}`)
-        .join(', '),
-    );
-  return parts.length === 0 ? undefined : parts.join(' · ');
+  if (usage === undefined) return undefined;
+  return Object.entries(usage)
+    .map(([name, value]) => `${name} ${typeof value === 'number' ? round(value) : String(value)}`)
+    .join(', ');
+}
+
+function round(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toFixed(1);
 }
 
 function timingsOf(p: Predicate, entry: AuditEntry): string | undefined {
   const parts: string[] = [];
   if (typeof p.startedAt === 'string') parts.push(`started ${p.startedAt}`);
   if (typeof p.finishedAt === 'string') parts.push(`finished ${p.finishedAt}`);
-  if (entry.durationMs !== undefined) parts.push(`${entry.durationMs} ms`);
+  if (entry.durationMs !== undefined) parts.push(`${round(entry.durationMs)} ms`);
   return parts.length === 0 ? undefined : parts.join(' · ');
 }
 
