@@ -1,0 +1,206 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MANIFEST, raw, startGateway, type TestGateway } from '../gateway/service/harness.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const MEMORY_SERVER = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
+
+/** Reads server-sent events from the stream until `count` receipts came or `ms` passed. */
+async function readStream(
+  url: URL,
+  key: string,
+  count: number,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; events: { id: string; tool?: string }[]; stop(): void; done: Promise<void> }> {
+  const abort = new AbortController();
+  const response = await fetch(url, {
+    headers: { authorization: `Bearer ${key}`, ...headers },
+    signal: abort.signal,
+  });
+  const events: { id: string; tool?: string }[] = [];
+  const done = (async () => {
+    if (!response.ok || response.body === null) return;
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    const timer = setTimeout(() => abort.abort(), 10_000);
+    try {
+      while (events.length < count) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (!frame.includes('event: receipt')) continue;
+          const id = /^id: (\d+)$/m.exec(frame)?.[1] ?? '';
+          const data = JSON.parse(/^data: (.*)$/m.exec(frame)?.[1] ?? '{}') as { tool?: string };
+          events.push({ id, ...(data.tool === undefined ? {} : { tool: data.tool }) });
+        }
+      }
+    } catch {
+      // aborted
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+    }
+  })();
+  return { status: response.status, events, stop: () => abort.abort(), done };
+}
+
+describe('the console API: receipt stream, approvals, public keys', () => {
+  let gw: TestGateway;
+  let agent: { id: string };
+  const dir = mkdtempSync(join(tmpdir(), 'oacp-console-api-'));
+
+  beforeAll(async () => {
+    const policy = join(dir, 'policy.cedar');
+    writeFileSync(policy, '@id("memory-all") permit(principal, action == Action::"tools/call", resource);');
+    gw = await startGateway({
+      config: {
+        mcp: {
+          servers: [
+            {
+              name: 'memory',
+              command: process.execPath,
+              args: [MEMORY_SERVER],
+              tier: 'light',
+              policy,
+              allow_env: ['MEMORY_FILE_PATH'],
+              require_approval: ['create_entities', 'delete_entities'],
+              approval_timeout: '1s',
+            },
+          ],
+        },
+      },
+      env: { OACP_MASTER_KEY: '11'.repeat(32), MEMORY_FILE_PATH: join(dir, 'memory.jsonl') },
+    });
+    agent = await gw.client.createAgent({
+      name: 'api-worker',
+      manifest: { ...MANIFEST, capabilities: { tools: { allow: ['memory.*', 'echo', 'add'] } } },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('streams only the receipts that pass the filter, and resumes after Last-Event-ID', async () => {
+    const stream = await readStream(new URL('/v1/receipts/stream?tool=add', gw.url), gw.adminKey, 2);
+    expect(stream.status).toBe(200);
+    await gw.client.callTool('echo', { text: 'not me' }, { agent: agent.id });
+    const first = await gw.client.callTool('add', { a: 1, b: 2 }, { agent: agent.id });
+    await gw.client.callTool('echo', { text: 'not me either' }, { agent: agent.id });
+    const second = await gw.client.callTool('add', { a: 3, b: 4 }, { agent: agent.id });
+    await stream.done;
+    expect(stream.events).toEqual([
+      { id: String(first.receipt.index), tool: 'add' },
+      { id: String(second.receipt.index), tool: 'add' },
+    ]);
+    // A client that lost the connection after the first event gets the second again, and nothing older.
+    const resumed = await readStream(new URL('/v1/receipts/stream?tool=add', gw.url), gw.adminKey, 1, {
+      'last-event-id': String(first.receipt.index),
+    });
+    await resumed.done;
+    expect(resumed.events).toEqual([{ id: String(second.receipt.index), tool: 'add' }]);
+  });
+
+  it('refuses a bad filter or start, naming the field, and a key without audit:read', async () => {
+    const auth = { authorization: `Bearer ${gw.adminKey}` };
+    const bad = await raw(gw.url, '/v1/receipts/stream?decision=maybe', { headers: auth });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('decision');
+    const from = await raw(gw.url, '/v1/receipts/stream?from=-1', { headers: auth });
+    expect(from.status).toBe(400);
+    expect(from.text).toContain('from');
+    const extra = await raw(gw.url, '/v1/receipts/stream?verbose=1', { headers: auth });
+    expect(extra.status).toBe(400);
+    const noScope = await gw.keyWith(['tools:call']);
+    const refused = await raw(gw.url, '/v1/receipts/stream', {
+      headers: { authorization: `Bearer ${noScope}` },
+    });
+    expect(refused.status).toBe(403);
+  });
+
+  const decide = (id: string, key: string, body: unknown) =>
+    raw(gw.url, `/v1/approvals/${id}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  const waitForPending = async (): Promise<string> => {
+    for (let i = 0; i < 200; i++) {
+      const listed = await raw(gw.url, '/v1/approvals', {
+        headers: { authorization: `Bearer ${gw.adminKey}` },
+      });
+      const pending = (listed.json as { pending: { id: string }[] }).pending;
+      if (pending[0] !== undefined) return pending[0].id;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error('no call became pending');
+  };
+
+  it("refuses approvals from any agent's key, unknown ids and malformed bodies; a denial's reason reaches the receipt", async () => {
+    const other = await gw.client.createAgent({ name: 'api-bystander', manifest: MANIFEST });
+    const ownKey = (await gw.gateway.apiKeys.create({ scopes: ['approvals:decide'], agentId: agent.id })).key;
+    const otherKey = (await gw.gateway.apiKeys.create({ scopes: ['approvals:decide'], agentId: other.id }))
+      .key;
+    const operator = await gw.keyWith(['approvals:decide']);
+    const call = gw.client
+      .callTool('memory.delete_entities', { entityNames: ['nobody'] }, { agent: agent.id })
+      .catch((error: unknown) => error);
+    const id = await waitForPending();
+
+    const own = await decide(id, ownKey, { approve: true });
+    expect(own.status).toBe(403);
+    expect(own.text).toContain('cannot approve its own call');
+    const theirs = await decide(id, otherKey, { approve: true });
+    expect(theirs.status).toBe(403);
+    expect(theirs.text).toContain("operator's key");
+    expect((await decide(id, operator, { approve: 'yes' })).status).toBe(400);
+    expect((await decide(id, operator, { approve: true, by: 'someone else' })).status).toBe(400);
+    expect((await decide('00000000-0000-0000-0000-000000000000', operator, { approve: true })).status).toBe(
+      404,
+    );
+
+    const denied = await decide(id, operator, { approve: false, reason: 'not on a Friday' });
+    expect(denied.status).toBe(200);
+    expect(await call).toMatchObject({ status: 403, message: expect.stringContaining('not on a Friday') });
+    // Decided once: a second answer finds nothing waiting.
+    expect((await decide(id, operator, { approve: true })).status).toBe(404);
+  });
+
+  it('denies a call nobody decides within approval_timeout', async () => {
+    const refusal = await gw.client
+      .callTool(
+        'memory.create_entities',
+        { entities: [{ name: 'x', entityType: 'y', observations: [] }] },
+        { agent: agent.id },
+      )
+      .catch((error: unknown) => error);
+    expect(refusal).toMatchObject({
+      status: 403,
+      message: expect.stringContaining('no approval within 1 s'),
+    });
+    const listed = await raw(gw.url, '/v1/approvals', {
+      headers: { authorization: `Bearer ${gw.adminKey}` },
+    });
+    expect(listed.json).toEqual({ pending: [] });
+  });
+
+  it('publishes the log key and Airlock keys the receipts verify under', async () => {
+    const keys = (await raw(gw.url, '/v1/log/keys')).json as {
+      origin: string;
+      logKey: string;
+      airlockKeys: string[];
+    };
+    expect(keys.logKey).toBe(gw.gateway.node.log.verifierKey);
+    expect(keys.logKey.startsWith(`${keys.origin}+`)).toBe(true);
+    expect(keys.airlockKeys).toEqual([
+      Buffer.from(gw.gateway.node.keys.airlockSigner().publicKey).toString('base64'),
+    ]);
+  });
+});
