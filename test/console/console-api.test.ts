@@ -124,6 +124,20 @@ describe('the console API: receipt stream, approvals, public keys', () => {
     expect(refused.status).toBe(403);
   });
 
+  it('lets one key hold at most 8 streams, so it cannot take every stream from other operators', async () => {
+    const greedy = await gw.keyWith(['audit:read']);
+    const open = (key: string) =>
+      fetch(new URL('/v1/receipts/stream', gw.url), { headers: { authorization: `Bearer ${key}` } });
+    const held = await Promise.all(Array.from({ length: 8 }, () => open(greedy)));
+    expect(held.map((response) => response.status)).toEqual(Array(8).fill(200));
+    const ninth = await open(greedy);
+    expect(ninth.status).toBe(503);
+    expect(ninth.headers.get('retry-after')).toBe('5');
+    const someoneElse = await open(gw.adminKey);
+    expect(someoneElse.status).toBe(200);
+    await Promise.all([...held, someoneElse].map((response) => response.body?.cancel()));
+  });
+
   const decide = (id: string, key: string, body: unknown) =>
     raw(gw.url, `/v1/approvals/${id}`, {
       method: 'POST',

@@ -11,8 +11,9 @@ const POLL_MS = 50;
 const HEARTBEAT_MS = 15_000;
 /** Entries a stream replays from `from` or Last-Event-ID at most; older ones are paged with GET /v1/receipts. */
 const MAX_REPLAY = 1000;
-/** Streams open at once per gateway; more is 503 with Retry-After. */
+/** Streams open at once per gateway, and per API key (one key cannot take them all); more is 503 with Retry-After. */
 const MAX_STREAMS = 64;
+const MAX_STREAMS_PER_KEY = 8;
 
 /**
  * `GET /v1/receipts/stream` (scope `audit:read`): server-sent events, one
@@ -23,6 +24,7 @@ const MAX_STREAMS = 64;
  */
 export function receiptStreamRoutes(services: GatewayServices): Route[] {
   let open = 0;
+  const perKey = new Map<string, number>();
   return [
     route('GET', '/v1/receipts/stream', scope('audit:read'), (c) => {
       const { from, limit: _limit, before: _before, ...query } = c.req.query();
@@ -38,19 +40,19 @@ export function receiptStreamRoutes(services: GatewayServices): Route[] {
         from ?? (resume === undefined ? undefined : String(Number(resume) + 1)),
         services.log.size,
       );
-      if (open >= MAX_STREAMS) {
+      const principal = c.get('principal');
+      const key = principal.kind === 'api-key' ? principal.keyId : principal.agent.id;
+      const mine = perKey.get(key) ?? 0;
+      if (open >= MAX_STREAMS || mine >= MAX_STREAMS_PER_KEY) {
         c.header('retry-after', '5');
-        return c.json(
-          {
-            error: {
-              code: 'UNAVAILABLE',
-              message: `${MAX_STREAMS} receipt streams are open; try again later`,
-            },
-          },
-          503,
-        );
+        const message =
+          mine >= MAX_STREAMS_PER_KEY
+            ? `this key has ${MAX_STREAMS_PER_KEY} receipt streams open; close one`
+            : `${MAX_STREAMS} receipt streams are open; try again later`;
+        return c.json({ error: { code: 'UNAVAILABLE', message } }, 503);
       }
       open += 1;
+      perKey.set(key, mine + 1);
       c.header('cache-control', 'no-store');
       c.header('x-accel-buffering', 'no');
       return streamSSE(c, async (stream) => {
@@ -86,6 +88,9 @@ export function receiptStreamRoutes(services: GatewayServices): Route[] {
           }
         } finally {
           open -= 1;
+          const left = (perKey.get(key) ?? 1) - 1;
+          if (left === 0) perKey.delete(key);
+          else perKey.set(key, left);
         }
       });
     }),
