@@ -105,6 +105,8 @@ describe('the web console, end to end in chromium', () => {
     await shot('activity');
     await row.click();
     await page.getByRole('heading', { name: `Receipt #${index}` }).waitFor();
+    // Published: the page also proves the receipt from the public tiles against the published checkpoint.
+    await gw.gateway.node.log.sync();
     await page.getByRole('button', { name: 'Verify' }).click();
     const verdict = page.locator('[data-verdict]');
     await verdict.waitFor();
@@ -113,6 +115,7 @@ describe('the web console, end to end in chromium', () => {
     expect(checks.join('\n')).toMatch(/signatures:.*verify/);
     expect(checks.join('\n')).toMatch(/log-checkpoint:.*signed by the log key/);
     expect(checks.join('\n')).toMatch(new RegExp(`log-inclusion:.*entry ${index} of`));
+    expect(checks.join('\n')).toMatch(/published-inclusion:.*built here from the log's tiles/);
     await shot('receipt-verified');
   });
 

@@ -15,6 +15,7 @@ export interface VerifyCheck {
     | 'airlock-signature'
     | 'log-checkpoint'
     | 'log-inclusion'
+    | 'published-inclusion'
     | 'cosignatures';
   readonly ok: boolean;
   readonly detail: string;

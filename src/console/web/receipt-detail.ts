@@ -1,4 +1,4 @@
-import { fromBase64, verifyReceiptInBrowser } from '../verify/index.js';
+import { checkPublishedInclusion, fromBase64, verifyReceiptInBrowser } from '../verify/index.js';
 import type { AuditEntry, ConsoleApi } from './api.js';
 import { type Child, describeError, el, facts, replace } from './dom.js';
 import type { PublicKeys } from './keys.js';
@@ -52,6 +52,15 @@ export async function receiptDetail(
             airlockKeys: pinned.airlockKeys,
             expectedIndex: entry.index,
           });
+          const published = await checkPublishedInclusion({
+            envelope: logged.envelope,
+            index: entry.index,
+            checkpoint: await api.text('/v1/log/checkpoint'),
+            logKey: pinned.logKey,
+            readTile: readTile,
+          });
+          const checks = [...verdict.checks, published];
+          const ok = verdict.ok && published.ok;
           replace(
             result,
             el(
@@ -65,7 +74,7 @@ export async function receiptDetail(
             el(
               'ol',
               { class: 'checks' },
-              ...verdict.checks.map((check) =>
+              ...checks.map((check) =>
                 el(
                   'li',
                   { class: check.ok ? 'pass' : 'fail' },
@@ -120,6 +129,13 @@ export async function receiptDetail(
     ),
   );
   return panel;
+}
+
+/** A public c2sp tile, fetched as is (no credentials needed). */
+async function readTile(path: string): Promise<Uint8Array> {
+  const response = await fetch(`/v1/log/${path}`);
+  if (!response.ok) throw new Error(`tile ${path}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
 }
 
 function decodeStatement(payload: unknown): { predicate?: unknown; subject?: unknown } | undefined {
