@@ -66,10 +66,10 @@ export async function receiptDetail(
             el(
               'p',
               {
-                class: `verdict ${verdict.ok ? 'pass' : 'fail'}`,
-                'data-verdict': verdict.ok ? 'pass' : 'fail',
+                class: `verdict ${ok ? 'pass' : 'fail'}`,
+                'data-verdict': ok ? 'pass' : 'fail',
               },
-              verdict.ok ? '✔ Verified in the browser' : '✘ Verification FAILED',
+              ok ? '✔ Verified in the browser' : '✘ Verification FAILED',
             ),
             el(
               'ol',
