@@ -98,6 +98,7 @@ describe('the web console, end to end in chromium', () => {
   let index = -1;
   it('shows a receipt live after a tool call, and verifies it in the page', async () => {
     await page.locator('.vlist').waitFor();
+    await gw.client.callTool('echo', { text: 'first' }, { agent: agent.id });
     const call = await gw.client.callTool('memory.read_graph', {}, { agent: agent.id });
     index = call.receipt.index;
     const row = page.locator(`.vrow[data-index="${index}"]`);
@@ -136,6 +137,23 @@ describe('the web console, end to end in chromium', () => {
     expect(await page.locator('ol.checks li.fail').first().textContent()).toMatch(/signatures/);
     await shot('receipt-tampered');
     await page.unroute(`**/v1/receipts/${index}`);
+  });
+
+  it('fails Verify in the page when the public tiles do not prove the receipt', async () => {
+    await page.route('**/v1/log/tile/**', async (route) => {
+      const response = await route.fetch();
+      const body = Buffer.from(await response.body());
+      body[3] = (body[3] ?? 0) ^ 1;
+      await route.fulfill({ response, body });
+    });
+    await page.locator(`.vrow[data-index="${index}"]`).click();
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.locator('[data-verdict]').waitFor();
+    expect(await page.locator('[data-verdict]').getAttribute('data-verdict')).toBe('fail');
+    expect(await page.locator('ol.checks li.fail').allTextContents()).toEqual([
+      expect.stringMatching(/published-inclusion: from the tiles/),
+    ]);
+    await page.unroute('**/v1/log/tile/**');
   });
 
   it('approves a pending call; the approver is the API key, and an agent cannot approve its own call', async () => {
