@@ -5,8 +5,8 @@ import { type Route, route, scope } from './route.js';
 import type { GatewayServices } from './services.js';
 
 const DecideSchema = z.strictObject({
-  approve: z.boolean({ error: 'approve: true or false' }),
-  reason: z.string().max(500, 'reason: at most 500 characters').default(''),
+  approve: z.boolean({ error: 'true or false' }),
+  reason: z.string().max(500, 'at most 500 characters').default(''),
 });
 
 /**
