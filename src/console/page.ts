@@ -67,10 +67,10 @@ button:disabled { opacity: .6; cursor: default; }
 .error { color: var(--bad); font-weight: 600; }
 .vlist { height: 65vh; overflow-y: auto; position: relative; border: 1px solid var(--line); border-radius: 6px; background: var(--panel); }
 .vlist .spacer { position: relative; }
-.vrow { position: absolute; left: 0; right: 0; height: 34px; display: grid; grid-template-columns: 5.5rem 10.5rem minmax(0, 1.2fr) minmax(0, 1fr) 4.5rem 5.5rem; gap: .5rem; align-items: center; padding: 0 .6rem; border-bottom: 1px solid #e6e9ee; cursor: pointer; white-space: nowrap; }
+.vrow { position: absolute; left: 0; right: 0; height: 34px; display: grid; grid-template-columns: 5rem 11.5rem minmax(0, 1.2fr) minmax(0, 1fr) 4.5rem 5rem; gap: .5rem; align-items: center; padding: 0 .6rem; border-bottom: 1px solid #e6e9ee; cursor: pointer; white-space: nowrap; }
 .vrow > span { overflow: hidden; text-overflow: ellipsis; }
 .vrow:hover, .vrow[aria-selected="true"] { background: #e8f0fe; }
-.vhead { display: grid; grid-template-columns: 5.5rem 10.5rem minmax(0, 1.2fr) minmax(0, 1fr) 4.5rem 5.5rem; gap: .5rem; padding: .3rem .6rem; font-weight: 600; font-size: .85rem; color: var(--muted); }
+.vhead { display: grid; grid-template-columns: 5rem 11.5rem minmax(0, 1.2fr) minmax(0, 1fr) 4.5rem 5rem; gap: .5rem; padding: .3rem .6rem; font-weight: 600; font-size: .85rem; color: var(--muted); }
 .allow { color: var(--ok); font-weight: 600; }
 .deny { color: var(--bad); font-weight: 600; }
 dl.facts { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: .3rem .9rem; margin: 0; }

@@ -14,7 +14,15 @@ export class ActivityPage {
   readonly element: HTMLElement;
   readonly #list: VirtualList<AuditEntry>;
   readonly #status = el('p', { class: 'status', role: 'status' });
-  readonly #detail = el('div', { 'aria-live': 'polite' });
+  readonly #detail = el(
+    'div',
+    { 'aria-live': 'polite' },
+    el(
+      'p',
+      { class: 'panel status' },
+      'Select a receipt (click, or arrows and Enter) to see it and verify it in this browser.',
+    ),
+  );
   readonly #form: HTMLFormElement;
   #filter: Filter = {};
   #next: number | undefined;
@@ -48,7 +56,7 @@ export class ActivityPage {
       },
       field('agent', 'Agent (did)', 'did:key:…'),
       el('label', {}, 'Server', el('input', { name: 'server', placeholder: 'memory', autocomplete: 'off' })),
-      field('tool', 'Tool', 'memory.read_graph'),
+      field('tool', 'Tool', 'read_graph'),
       el(
         'label',
         {},
@@ -175,12 +183,19 @@ function row(entry: AuditEntry): HTMLElement {
     'div',
     { 'data-index': entry.index, title: entry.reason ?? '' },
     el('span', { class: 'mono' }, `#${entry.index}`),
-    el('span', {}, entry.time === undefined ? '' : new Date(entry.time).toLocaleString()),
+    el('span', { title: entry.time ?? '' }, entry.time === undefined ? '' : shortTime(entry.time)),
     el('span', {}, entry.tool ?? entry.kind),
     el('span', { class: 'mono' }, shortDid(entry.caller)),
     el('span', { class: entry.decision ?? '' }, entry.decision ?? ''),
     el('span', {}, entry.tier ?? ''),
   );
+}
+
+/** Local date and time to the second, compact enough for the column. */
+function shortTime(iso: string): string {
+  const at = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())} ${pad(at.getHours())}:${pad(at.getMinutes())}:${pad(at.getSeconds())}`;
 }
 
 export function shortDid(did: string | undefined): string {
