@@ -156,6 +156,23 @@ describe('the web console, end to end in chromium', () => {
     await page.unroute('**/v1/log/tile/**');
   });
 
+  it('works from the keyboard: the list takes focus, arrows move, Enter opens; every field is labelled', async () => {
+    await page.getByRole('link', { name: 'Activity' }).click();
+    const list = page.getByRole('listbox', { name: 'Receipts, newest first' });
+    await list.locator('.vrow').first().waitFor();
+    await list.focus();
+    await page.keyboard.press('Home');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: /^Receipt #\d+$/ }).waitFor();
+    expect(await list.locator('[aria-selected="true"]').count()).toBe(1);
+    // Each input and select is reachable by its label.
+    const unlabelled = await page.evaluate(
+      '[...document.querySelectorAll("input, select")].filter((e) => e.labels === null || e.labels.length === 0).length',
+    );
+    expect(unlabelled).toBe(0);
+  });
+
   it('approves a pending call; the approver is the API key, and an agent cannot approve its own call', async () => {
     const ownKey = (await gw.gateway.apiKeys.create({ scopes: ['approvals:decide'], agentId: agent.id })).key;
     const pendingCall = gw.client.callTool(
