@@ -50,6 +50,15 @@ describe('the web console, end to end in chromium', () => {
     await gw.client.createAgent({ name: 'console-child', manifest, parent: agent.id });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
     const context = await browser.newContext({ viewport: { width: 1366, height: 800 } });
+    // Headless chromium shows no desktop notifications: record the ones the console raises.
+    await context.addInitScript(`(() => {
+      window.__notes = [];
+      let permission = 'default';
+      class Recorded { constructor(title, options) { window.__notes.push({ title, body: options && options.body }); } }
+      Object.defineProperty(Recorded, 'permission', { get: () => permission });
+      Recorded.requestPermission = async () => { permission = 'granted'; return permission; };
+      window.Notification = Recorded;
+    })()`);
     page = await context.newPage();
   }, 60_000);
 
@@ -174,6 +183,11 @@ describe('the web console, end to end in chromium', () => {
   });
 
   it('approves a pending call; the approver is the API key, and an agent cannot approve its own call', async () => {
+    // Permission is asked on a click, not on load.
+    await page.getByRole('button', { name: /^Notifications/ }).click();
+    await expect
+      .poll(() => page.getByRole('button', { name: /^Notifications/ }).textContent())
+      .toContain('granted');
     const ownKey = (await gw.gateway.apiKeys.create({ scopes: ['approvals:decide'], agentId: agent.id })).key;
     const pendingCall = gw.client.callTool(
       'memory.create_entities',
@@ -193,6 +207,11 @@ describe('the web console, end to end in chromium', () => {
     expect(self.status).toBe(403);
     expect(self.text).toContain('cannot approve its own call');
     await shot('approvals');
+    await expect
+      .poll(() => page.evaluate('window.__notes.map((n) => n.title + " " + n.body).join("\\n")'), {
+        timeout: 8000,
+      })
+      .toContain('OACP: approval needed memory.create_entities');
     await card.getByLabel('Reason').fill('looks fine');
     await card.getByRole('button', { name: 'Approve' }).click();
     const done = await pendingCall;
