@@ -20,6 +20,7 @@ describe('the web console, end to end in chromium', () => {
   let page: Page;
   let agent: { id: string; name: string };
   const dir = mkdtempSync(join(tmpdir(), 'oacp-console-e2e-'));
+  const consoleErrors: string[] = [];
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
   beforeAll(async () => {
@@ -60,6 +61,9 @@ describe('the web console, end to end in chromium', () => {
       window.Notification = Recorded;
     })()`);
     page = await context.newPage();
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -252,5 +256,7 @@ describe('the web console, end to end in chromium', () => {
     await page.getByRole('heading', { name: 'Latest denied calls' }).waitFor();
     await page.waitForTimeout(300);
     await shot('security-events');
+    // The strict CSP held everything the pages did: no violation was reported all along.
+    expect(consoleErrors.filter((text) => /Content Security Policy/i.test(text))).toEqual([]);
   });
 });
