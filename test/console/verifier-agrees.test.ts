@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createPublicKey } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { formatVerifierKey, SIG_TYPE_ED25519 } from '../../src/log/note-keys.js'
 import { TransparencyLog } from '../../src/log/transparency-log.js';
 import { verifyOffline } from '../../src/verify/offline-verifier.js';
 import { newSigner, toolCallPredicate } from '../attest/fixtures.js';
+import { oacp } from '../cli/harness.js';
 
 const airlock = newSigner();
 const agent = newSigner();
@@ -87,7 +89,7 @@ const TAMPERS: Record<string, Tamper> = {
   },
 };
 
-describe('the console verifier (WebCrypto) and oacp verify (verifyOffline)', () => {
+describe('the console verifier (WebCrypto) and oacp verify', () => {
   it('agree on 100 random receipts, tampered and not, check for check', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oacp-console-verify-'));
     const log = await TransparencyLog.open(dir, { origin: ORIGIN, signer: logSigner });
@@ -104,6 +106,33 @@ describe('the console verifier (WebCrypto) and oacp verify (verifyOffline)', () 
     await log.close();
     rmSync(dir, { recursive: true, force: true });
 
+    // `oacp verify` itself (in-process, the same code path as the binary) reads files.
+    const files = mkdtempSync(join(tmpdir(), 'oacp-console-verify-cli-'));
+    const vkeyFile = join(files, 'log.vkey');
+    const pemFile = join(files, 'signer.pem');
+    writeFileSync(vkeyFile, `${logKey}\n`);
+    const jwk = { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(airlock.publicKey).toString('base64url') };
+    writeFileSync(
+      pemFile,
+      createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }),
+    );
+    const cliVerify = async (receipt: string, proof: string) => {
+      writeFileSync(join(files, 'receipt.json'), receipt);
+      writeFileSync(join(files, 'receipt.tlog-proof'), proof);
+      const run = await oacp([
+        'verify',
+        join(files, 'receipt.json'),
+        '--proof',
+        join(files, 'receipt.tlog-proof'),
+        '--log-key',
+        vkeyFile,
+        '--signer-key',
+        pemFile,
+        '--json',
+      ]);
+      return JSON.parse(run.stdout) as { ok: boolean; checks: { name: string; ok: boolean }[] };
+    };
+
     const r = random(15);
     const names = Object.keys(TAMPERS);
     const seen = { ok: 0, failed: 0 };
@@ -117,7 +146,9 @@ describe('the console verifier (WebCrypto) and oacp verify (verifyOffline)', () 
       const { receipt, proof } = (TAMPERS[name] as Tamper)(item.receipt, item.proof, other, r);
       counted.add(name);
 
-      const cli = verifyOffline({ receipt, proof, logKey, airlockKeys: [airlock.publicKey] });
+      const cli = await cliVerify(receipt, proof);
+      const library = verifyOffline({ receipt, proof, logKey, airlockKeys: [airlock.publicKey] });
+      expect(library.ok).toBe(cli.ok);
       const browser = await verifyReceiptInBrowser({
         envelope: JSON.parse(receipt),
         proof,
@@ -133,6 +164,7 @@ describe('the console verifier (WebCrypto) and oacp verify (verifyOffline)', () 
       }
       seen[browser.ok ? 'ok' : 'failed'] += 1;
     }
+    rmSync(files, { recursive: true, force: true });
     expect(counted.size).toBe(names.length);
     expect(seen.ok).toBeGreaterThan(0);
     expect(seen.failed).toBeGreaterThan(50);
