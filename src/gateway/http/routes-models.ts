@@ -2,6 +2,7 @@ import { parseBoundedJson } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { messages } from '../models/anthropic-wire.js';
 import { BatchRequestSchema, runBatch } from '../models/batch.js';
+import { modelCallerFor } from '../models/caller.js';
 import type { Dialect } from '../models/dialect.js';
 import type { ModelAnswer, ModelCaller } from '../models/model-gateway.js';
 import { anthropicModelList, openAiModelList } from '../models/model-list.js';
@@ -98,25 +99,9 @@ async function modelCaller(principal: Principal, agents: AgentDirectory): Promis
     agentId = principal.agentId;
     signed = false;
   }
-  const agent = await agents.get(agentId);
-  if (agent === undefined || agent.state === 'retired') {
-    throw httpError('FORBIDDEN', `agent ${agentId} does not exist or is retired`);
-  }
-  const lineage = [agent.id];
-  for (let parent = agent.parentId; parent !== null && lineage.length < 64; ) {
-    const record = await agents.get(parent);
-    if (record === undefined) break;
-    lineage.push(record.id);
-    parent = record.parentId;
-  }
-  return {
-    did: agent.id,
-    name: agent.name,
-    manifest: agent.manifest,
-    attributes: agent.attributes,
-    lineage,
-    signed,
-  };
+  const caller = await modelCallerFor(agents, agentId, signed);
+  if (caller === undefined) throw httpError('FORBIDDEN', `agent ${agentId} does not exist or is retired`);
+  return caller;
 }
 
 function send(answer: ModelAnswer): Response {
