@@ -11,7 +11,7 @@ import type { AgentDirectory } from '../runtime/agent-directory.js';
 import type { Principal } from './auth.js';
 import { type GatewayContext, MAX_BODY_DEPTH, parseBody } from './env.js';
 import { httpError } from './errors.js';
-import { agentKey, type Route, route } from './route.js';
+import { agentKey, type Route, route, scope } from './route.js';
 import type { GatewayServices } from './services.js';
 
 /**
@@ -57,6 +57,10 @@ export function modelRoutes(services: GatewayServices): Route[] {
         headers: { 'content-type': 'application/json', ...outcome.headers },
       });
     }),
+    // Operators' view: breaker, last error class (never a provider's words) and a probe spending no tokens.
+    route('GET', '/v1/oacp/models/health', scope('audit:read'), async (c) =>
+      c.json({ providers: await models.gateway.providersStatus() }),
+    ),
     route('GET', '/v1/models', access, async (c) => {
       await modelCaller(c.var.principal, services.agents);
       const anthropic = c.req.header('anthropic-version') !== undefined;

@@ -12,6 +12,7 @@ import type { BudgetVerdict, ModelBudget, Reservation } from './budget.js';
 import type { ModelsSection, ProviderConfig } from './config.js';
 import type { Dialect, TokenUsage } from './dialect.js';
 import { type Attempt, dispatch, type ProviderSecrets } from './dispatch.js';
+import { type ProviderStatus, providersStatus } from './provider-health.js';
 import type { Providers } from './providers.js';
 import { routeFor } from './router.js';
 import { relayStream } from './stream-relay.js';
@@ -99,6 +100,11 @@ export class ModelGateway {
 
   get budget(): ModelBudget {
     return this.parts.budget;
+  }
+
+  /** Each provider's breaker and last error class, with a probe that spends no tokens. */
+  providersStatus(): Promise<ProviderStatus[]> {
+    return providersStatus(this.parts.config.providers, this.parts.providers, this.parts.secretsFor);
   }
 
   /** Micro-USD of `tokens` at the model's output price (the dearer side: an upper bound for reservations). */

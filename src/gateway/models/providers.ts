@@ -1,18 +1,29 @@
 import { CircuitBreaker } from './breaker.js';
 import type { ModelsSection, ProviderConfig } from './config.js';
+import type { ProviderError, ProviderErrorClass } from './provider-health.js';
 import { ProviderClient } from './upstream.js';
 
 export interface ProviderHealth {
   readonly name: string;
   readonly kind: ProviderConfig['kind'];
   readonly breaker: CircuitBreaker['state'];
+  /** The class of the provider's last failure (never its words), and when. */
+  readonly lastError?: ProviderError;
+}
+
+interface Entry {
+  readonly client: ProviderClient;
+  readonly breaker: CircuitBreaker;
+  lastError?: ProviderError;
 }
 
 /** Each configured provider's pooled client and breaker, for the gateway's lifetime. */
 export class Providers {
-  readonly #entries = new Map<string, { client: ProviderClient; breaker: CircuitBreaker }>();
+  readonly #entries = new Map<string, Entry>();
+  readonly #now: () => number;
 
   constructor(config: ModelsSection, now?: () => number) {
+    this.#now = now ?? Date.now;
     for (const provider of config.providers) {
       this.#entries.set(provider.name, {
         client: new ProviderClient(provider),
@@ -25,7 +36,7 @@ export class Providers {
     }
   }
 
-  get(name: string): { client: ProviderClient; breaker: CircuitBreaker } {
+  get(name: string): Entry {
     const entry = this.#entries.get(name);
     if (entry === undefined) throw new Error(`no provider ${name}`);
     return entry;
@@ -36,7 +47,14 @@ export class Providers {
       name,
       kind: entry.client.config.kind,
       breaker: entry.breaker.state,
+      ...(entry.lastError === undefined ? {} : { lastError: entry.lastError }),
     }));
+  }
+
+  /** Records why a call to `name` failed, for health reports. */
+  failed(name: string, errorClass: ProviderErrorClass): void {
+    const entry = this.#entries.get(name);
+    if (entry !== undefined) entry.lastError = { class: errorClass, at: new Date(this.#now()).toISOString() };
   }
 
   async close(): Promise<void> {
