@@ -370,6 +370,7 @@ export class ModelGateway {
     span.setAttributes({
       'gen_ai.usage.input_tokens': usage.inputTokens,
       'gen_ai.usage.output_tokens': usage.outputTokens,
+      ...(facts.served === undefined ? {} : { 'gen_ai.response.model': facts.served }),
     });
     span.end();
     const ok = sent.response.status >= 200 && sent.response.status < 300;
