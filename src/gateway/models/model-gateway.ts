@@ -321,20 +321,23 @@ export class ModelGateway {
               inputTokens: facts.estimated,
               outputTokens: outcome.countedOutput,
             };
-            await this.#settle(reservation, usage, costOf(usage), facts, caller);
             span.setAttributes({
               'gen_ai.usage.input_tokens': usage.inputTokens,
               'gen_ai.usage.output_tokens': usage.outputTokens,
               ...(facts.served === undefined ? {} : { 'gen_ai.response.model': facts.served }),
             });
             span.end();
-            await this.#receipt(facts, {
-              outcome: outcome.kind,
-              usage,
-              cost: price === undefined ? undefined : costOf(usage),
-              responseDigest: outcome.digest,
-              ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
-            });
+            // The settlement and the receipt are independent writes: both are waited for, side by side.
+            await Promise.all([
+              this.#settle(reservation, usage, costOf(usage), facts, caller),
+              this.#receipt(facts, {
+                outcome: outcome.kind,
+                usage,
+                cost: price === undefined ? undefined : costOf(usage),
+                responseDigest: outcome.digest,
+                ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
+              }),
+            ]);
           },
         }),
       };
@@ -366,7 +369,6 @@ export class ModelGateway {
     facts.served = found.served;
     // A provider that reports no usage is charged the whole reservation.
     const usage = found.usage ?? { inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 };
-    await this.#settle(reservation, usage, costOf(usage), facts, caller);
     span.setAttributes({
       'gen_ai.usage.input_tokens': usage.inputTokens,
       'gen_ai.usage.output_tokens': usage.outputTokens,
@@ -374,15 +376,21 @@ export class ModelGateway {
     });
     span.end();
     const ok = sent.response.status >= 200 && sent.response.status < 300;
-    const link = await this.#receipt(facts, {
-      outcome: ok ? 'ok' : 'failed',
-      usage,
-      cost: price === undefined ? undefined : costOf(usage),
-      responseDigest: sha256Hex(canonicalize(answer)),
-      ...(ok
-        ? {}
-        : { reason: `provider ${sent.provider.name} refused the request with HTTP ${sent.response.status}` }),
-    });
+    // Side by side: a crash before the settlement leaves the whole reservation spent (never a credit).
+    const [, link] = await Promise.all([
+      this.#settle(reservation, usage, costOf(usage), facts, caller),
+      this.#receipt(facts, {
+        outcome: ok ? 'ok' : 'failed',
+        usage,
+        cost: price === undefined ? undefined : costOf(usage),
+        responseDigest: sha256Hex(canonicalize(answer)),
+        ...(ok
+          ? {}
+          : {
+              reason: `provider ${sent.provider.name} refused the request with HTTP ${sent.response.status}`,
+            }),
+      }),
+    ]);
     return { kind: 'json', status: sent.response.status, body: answer, headers: receiptHeaders(link) };
   }
 
