@@ -254,7 +254,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       logger,
       restart: { ...DEFAULT_RESTART_POLICY, ...options.restart },
       ...(options.egress === undefined ? {} : { egress: options.egress }),
-      modelsChat: sandboxChat(models, agents, coSign),
+      modelsChat: sandboxChat(models, agents, coSign, (agent) =>
+        quotas.admitModelCall(agent, agent.manifest),
+      ),
       onEvent: (event) => {
         logger.info(`agent ${event.type}`, { ...event });
         options.onAgentEvent?.(event);

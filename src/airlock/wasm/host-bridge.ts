@@ -97,6 +97,9 @@ export class HostBridge {
           throw this.refuse('model calls are not granted to this sandbox');
         // The allowlist, Cedar, budgets and the receipt are the model gateway's: one pipeline for every caller.
         const { request } = ModelsChat.parse(payload);
+        // A model call is an API call like a tool call: a guest cannot flood the gateway (and the log) with them.
+        const quota = this.ledger.consume('api_calls_per_hour');
+        if (quota.effect === 'deny') throw this.refuse(`oacp.models.chat refused: ${quota.reason}`);
         return this.answer(await this.outbound('oacp.models.chat', () => chat(request)), 'model answer');
       }
       case 'fetch':

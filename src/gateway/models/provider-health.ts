@@ -114,9 +114,11 @@ export async function providersStatus(
   const health = new Map(providers.health().map((entry) => [entry.name, entry]));
   return Promise.all(
     configs.map(async (config) => {
-      // No readable key is probed without one: reachability still shows, the key is reported unknown.
-      const secrets = await secretsFor(config).catch(() => undefined);
-      const probe = await probeProvider(config, providers.get(config.name).client, secrets);
+      const probe = await providers.probe(config.name, async () => {
+        // No readable key is probed without one: reachability still shows.
+        const secrets = await secretsFor(config).catch(() => undefined);
+        return probeProvider(config, providers.get(config.name).client, secrets);
+      });
       const seen = health.get(config.name) ?? {
         name: config.name,
         kind: config.kind,

@@ -1,6 +1,6 @@
 import { CircuitBreaker } from './breaker.js';
 import type { ModelsSection, ProviderConfig } from './config.js';
-import type { ProviderError, ProviderErrorClass } from './provider-health.js';
+import type { ProviderError, ProviderErrorClass, ProviderProbe } from './provider-health.js';
 import { ProviderClient } from './upstream.js';
 
 export interface ProviderHealth {
@@ -15,7 +15,12 @@ interface Entry {
   readonly client: ProviderClient;
   readonly breaker: CircuitBreaker;
   lastError?: ProviderError;
+  /** The last health probe, shared by the reports that ask within PROBE_REUSE_MS. */
+  probe?: { readonly at: number; readonly result: Promise<ProviderProbe> };
 }
+
+/** A health report asked for again within this long reuses the probe: a reader cannot make the gateway hammer a provider. */
+const PROBE_REUSE_MS = 5_000;
 
 /** Each configured provider's pooled client and breaker, for the gateway's lifetime. */
 export class Providers {
@@ -49,6 +54,16 @@ export class Providers {
       breaker: entry.breaker.state,
       ...(entry.lastError === undefined ? {} : { lastError: entry.lastError }),
     }));
+  }
+
+  /** The provider's probe: `run`'s, or the one started less than PROBE_REUSE_MS ago. */
+  probe(name: string, run: () => Promise<ProviderProbe>): Promise<ProviderProbe> {
+    const entry = this.get(name);
+    const now = this.#now();
+    if (entry.probe === undefined || now - entry.probe.at >= PROBE_REUSE_MS) {
+      entry.probe = { at: now, result: run() };
+    }
+    return entry.probe.result;
   }
 
   /** Records why a call to `name` failed, for health reports. */

@@ -20,8 +20,15 @@ export type SandboxChat = (
  * in process. The guest gets the completion or an error naming the refusal and
  * its receipt; it never sees a provider key.
  */
-export function sandboxChat(gateway: ModelGateway, agents: AgentDirectory, signed: boolean): SandboxChat {
+export function sandboxChat(
+  gateway: ModelGateway,
+  agents: AgentDirectory,
+  signed: boolean,
+  /** The agent's call rate (api_calls_per_hour), as for its tool calls: a guest cannot flood the log. */
+  admit: (agent: CallerAgent) => Promise<void>,
+): SandboxChat {
   return async (agent, request, parent) => {
+    await admit(agent);
     if (request.stream !== undefined && request.stream !== false) {
       throw new RuntimeError(
         'RUNTIME_MODEL_FAILED',

@@ -86,6 +86,9 @@ describe('provider health: breaker, last error class, and a probe that spends no
       probes.find((p) => p.headers.authorization === undefined)?.headers['anthropic-version'],
     ).toBeDefined();
     expect(text).not.toContain(PROVIDER_KEY);
+    // Asked again at once, the report reuses the probes: a reader cannot make the gateway hammer a provider.
+    await health();
+    expect(up.received.length).toBe(before + 2);
   });
 
   it('reports the breaker opened by a failed call and the failure by class only, never a key or body', async () => {

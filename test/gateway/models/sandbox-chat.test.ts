@@ -8,12 +8,12 @@ import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const PROVIDER_KEY = 'sk-standin-sandbox-secret-9876543210';
 
-const manifest = (name: string, models: string[]) => ({
+const manifest = (name: string, models: string[], quotas: Record<string, number> = {}) => ({
   apiVersion: 'oacp.dev/v1',
   kind: 'CapabilityManifest',
   name,
   capabilities: { models: { allow: models } },
-  quotas: { memory_mb: 16 },
+  quotas: { memory_mb: 16, ...quotas },
 });
 
 /** The agent's code: one chat call, or calls until refused; what the guest saw comes back as the run's value. */
@@ -93,10 +93,15 @@ describe('oacp.models.chat for standard-tier agents (stand-in provider)', () => 
     return found;
   }
 
-  async function agentWithCode(name: string, models: string[], parent?: string) {
+  async function agentWithCode(
+    name: string,
+    models: string[],
+    parent?: string,
+    quotas: Record<string, number> = {},
+  ) {
     const agent = await gw.client.createAgent({
       name,
-      manifest: manifest(name, models),
+      manifest: manifest(name, models, quotas),
       code: CODE,
       ...(parent === undefined ? {} : { parent }),
     });
@@ -141,6 +146,22 @@ describe('oacp.models.chat for standard-tier agents (stand-in provider)', () => 
     expect(receipts[0]?.verified).toBe(true);
     expect(receipts[0]?.predicate.outcome).toBe('denied');
     expect(receipts[0]?.predicate.policy.effect).toBe('deny');
+  });
+
+  it("counts model calls against the sandbox's api_calls_per_hour: a guest cannot flood the log with refusals", async () => {
+    const agent = await agentWithCode('flooder', ['gpt-test'], undefined, {
+      api_calls_per_hour: 3,
+      burst: 0,
+    });
+    const from = gw.gateway.services.log.size;
+    const run = await gw.client.runAgent(agent.id, { input: { model: 'gpt-denied', loop: true } });
+    expect(run.value).toMatchObject({ served: 0, refused: expect.stringMatching(/HTTP 403/) });
+    const again = await gw.client.runAgent(agent.id, {
+      code: `Promise.allSettled([1, 2, 3, 4].map(() => oacp.models.chat({ model: 'gpt-denied', messages: [] }))).then((all) => all.map((r) => String(r.reason && r.reason.message)))`,
+    });
+    const reasons = again.value as string[];
+    expect(reasons.filter((reason) => /api_calls_per_hour/.test(reason))).toHaveLength(2);
+    expect(await modelReceipts(from, agent.id)).toHaveLength(3);
   });
 
   it('gives no oacp.models to an agent whose manifest allows no model', async () => {
