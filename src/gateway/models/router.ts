@@ -8,10 +8,13 @@ export interface Route {
   /** What is sent upstream. */
   readonly model: string;
   readonly providers: readonly ProviderConfig[];
+  /** The providers' wire format: the request's own, or the other one when an alias points there (translated). */
+  readonly kind: ProviderKind;
 }
 
 /**
- * An alias names its upstream model and providers; any other model goes to
+ * An alias names its upstream model and providers (all of one wire format,
+ * which may be the other one: the gateway then translates); any other model goes to
  * every provider of the request's wire format that serves it (a provider with
  * no `models` list serves any), in configuration order. None: undefined.
  */
@@ -19,14 +22,15 @@ export function routeFor(config: ModelsSection, kind: ProviderKind, requested: s
   const alias = config.aliases[requested];
   if (alias !== undefined) {
     const providers = alias.providers.flatMap((name) => config.providers.filter((p) => p.name === name));
-    if (providers.some((provider) => provider.kind !== kind)) return undefined;
-    return { requested, model: alias.model, providers };
+    const target = providers[0]?.kind;
+    if (target === undefined || providers.some((provider) => provider.kind !== target)) return undefined;
+    return { requested, model: alias.model, providers, kind: target };
   }
   const providers = config.providers.filter(
     (provider) =>
       provider.kind === kind && (provider.models.length === 0 || provider.models.includes(requested)),
   );
-  return providers.length === 0 ? undefined : { requested, model: requested, providers };
+  return providers.length === 0 ? undefined : { requested, model: requested, providers, kind };
 }
 
 /** The names a client may ask for under one wire format: aliases and listed models. */
