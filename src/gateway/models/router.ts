@@ -33,13 +33,10 @@ export function routeFor(config: ModelsSection, kind: ProviderKind, requested: s
   return providers.length === 0 ? undefined : { requested, model: requested, providers, kind };
 }
 
-/** The names a client may ask for under one wire format: aliases and listed models. */
+/** The names a client may ask for under one wire format: aliases (of either format) and listed models. */
 export function modelNames(config: ModelsSection, kind: ProviderKind): string[] {
-  const aliases = Object.entries(config.aliases)
-    .filter(([, alias]) =>
-      alias.providers.every((name) => config.providers.find((p) => p.name === name)?.kind === kind),
-    )
-    .map(([name]) => name);
+  // An alias of either format can be asked for in this one (chat is translated across formats).
+  const aliases = Object.keys(config.aliases).filter((name) => routeFor(config, kind, name) !== undefined);
   const listed = config.providers.filter((p) => p.kind === kind).flatMap((p) => p.models);
   return [...new Set([...aliases, ...listed])].sort();
 }

@@ -170,6 +170,12 @@ describe('an alias served in the other wire format: OpenAI <-> Anthropic transla
     expect(logged.verified).toBe(true);
   });
 
+  it('lists the aliases of the other format in both model lists', async () => {
+    const ids = (await openai().models.list()).data.map((model) => model.id);
+    expect(ids).toEqual(expect.arrayContaining(['claude-via-openai', 'gpt-via-anthropic', 'gpt-test']));
+    expect(ids).not.toContain('claude-test');
+  });
+
   it('does not carry embeddings to an Anthropic alias (404)', async () => {
     const refused = await failure(openai().embeddings.create({ model: 'claude-via-openai', input: 'x' }));
     expect(refused.status).toBe(404);
