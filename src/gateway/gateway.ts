@@ -30,6 +30,7 @@ import type { GatewayServices } from './http/services.js';
 import { ModelBudget } from './models/budget.js';
 import { ModelGateway } from './models/model-gateway.js';
 import { Providers } from './models/providers.js';
+import { sandboxChat } from './models/sandbox-chat.js';
 import { GatewayMetrics } from './observability/gateway-metrics.js';
 import { type Logger, stderrLogger } from './observability/logger.js';
 import { Tracing, type TracingOptions } from './observability/tracing.js';
@@ -217,32 +218,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       coSign,
       credentials,
     });
-    const tier = await StandardTier.create({
-      ...options.standardTier,
-      sandbox: { wallTimeoutMs: 30_000, ...options.standardTier?.sandbox },
-    });
-    closers.push(() => tier.close());
-    const runtime = new AgentRuntime({
-      tier,
-      tools,
-      context: vaultContext(vault),
-      quotas,
-      receipts,
-      metrics,
-      tracing,
-      globalPolicy,
-      signerOf,
-      coSign,
-      logger,
-      restart: { ...DEFAULT_RESTART_POLICY, ...options.restart },
-      ...(options.egress === undefined ? {} : { egress: options.egress }),
-      onEvent: (event) => {
-        logger.info(`agent ${event.type}`, { ...event });
-        options.onAgentEvent?.(event);
-      },
-    });
-    closers.push(() => runtime.close());
-
     const modelProviders = new Providers(config.models);
     closers.push(() => modelProviders.close());
     const budgets = config.models.budgets;
@@ -262,6 +237,35 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       tracing,
       secretsFor: (provider) => credentials.resolveForCall(MODEL_PROVIDER_KEYS, `models/${provider.name}`),
     });
+
+    const tier = await StandardTier.create({
+      ...options.standardTier,
+      sandbox: { wallTimeoutMs: 30_000, ...options.standardTier?.sandbox },
+    });
+    closers.push(() => tier.close());
+    const runtime = new AgentRuntime({
+      tier,
+      tools,
+      context: vaultContext(vault),
+      quotas,
+      receipts,
+      metrics,
+      tracing,
+      globalPolicy,
+      signerOf,
+      coSign,
+      logger,
+      restart: { ...DEFAULT_RESTART_POLICY, ...options.restart },
+      ...(options.egress === undefined ? {} : { egress: options.egress }),
+      modelsChat: sandboxChat(models, agents, coSign, (agent) =>
+        quotas.admitModelCall(agent, agent.manifest),
+      ),
+      onEvent: (event) => {
+        logger.info(`agent ${event.type}`, { ...event });
+        options.onAgentEvent?.(event);
+      },
+    });
+    closers.push(() => runtime.close());
 
     // The home's one nonce store, shared with every bridge on the home.
     const nonces = openHomeNonceStore(options.home);

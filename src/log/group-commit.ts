@@ -8,9 +8,15 @@ export class GroupCommit<T, R> {
   private running: Promise<void> | undefined;
   private batches = 0;
 
+  /**
+   * `gather` runs before each batch is taken: a commit that blocks the thread (a
+   * synchronous SQLite fsync) queues nothing while it runs, so such callers wait
+   * one turn of the event loop here to let concurrent submitters join the batch.
+   */
   constructor(
     private readonly commit: (items: T[]) => Promise<R[]>,
     private readonly maxBatch = 4096,
+    private readonly gather?: () => Promise<void>,
   ) {}
 
   submit(item: T): Promise<R> {
@@ -41,6 +47,7 @@ export class GroupCommit<T, R> {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
+      if (this.gather !== undefined) await this.gather().catch(() => undefined);
       const batch = this.queue.slice(0, this.maxBatch);
       this.queue = this.queue.slice(batch.length);
       this.batches += 1;

@@ -3,7 +3,7 @@ import { GuestVm } from './guest-vm.js';
 import { QuickJsModulePool } from './module-pool.js';
 
 const MiB = 1024 * 1024;
-const NO_GRANTS = { tools: false, contextGet: false, contextPut: false, fetch: false };
+const NO_GRANTS = { tools: false, contextGet: false, contextPut: false, fetch: false, models: false };
 
 async function vmIn(pool: QuickJsModulePool) {
   const lease = await pool.lease(8 * MiB);

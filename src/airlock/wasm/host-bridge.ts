@@ -11,6 +11,7 @@ import type { Grants } from './prelude.js';
 const ToolCall = z.strictObject({ name: z.string().min(1).max(256), args: z.unknown() });
 const ContextGet = z.strictObject({ key: z.string().min(1).max(512) });
 const ContextPut = z.strictObject({ key: z.string().min(1).max(512), value: z.unknown() });
+const ModelsChat = z.strictObject({ request: z.record(z.string(), z.unknown()) });
 const FetchCall = z.strictObject({
   url: z.string().max(8192),
   init: z
@@ -65,6 +66,7 @@ export class HostBridge {
       contextGet: this.bindings.contextGet !== undefined,
       contextPut: this.bindings.contextPut !== undefined,
       fetch: this.bindings.fetch !== undefined && this.manifest.capabilities.network.allowlist.length > 0,
+      models: this.bindings.modelsChat !== undefined && this.manifest.capabilities.models.allow.length > 0,
     };
   }
 
@@ -88,6 +90,17 @@ export class HostBridge {
         const { key, value } = ContextPut.parse(payload);
         await this.outbound(`context.put("${key}")`, () => put(key, value));
         return undefined;
+      }
+      case 'models.chat': {
+        const chat = this.bindings.modelsChat;
+        if (!grants.models || chat === undefined)
+          throw this.refuse('model calls are not granted to this sandbox');
+        // The allowlist, Cedar, budgets and the receipt are the model gateway's: one pipeline for every caller.
+        const { request } = ModelsChat.parse(payload);
+        // A model call is an API call like a tool call: a guest cannot flood the gateway (and the log) with them.
+        const quota = this.ledger.consume('api_calls_per_hour');
+        if (quota.effect === 'deny') throw this.refuse(`oacp.models.chat refused: ${quota.reason}`);
+        return this.answer(await this.outbound('oacp.models.chat', () => chat(request)), 'model answer');
       }
       case 'fetch':
         if (!grants.fetch) throw this.refuse('network access is not granted to this sandbox');

@@ -44,6 +44,9 @@ export const PRELUDE = `(function (raw, grants) {
     if (grants.contextPut) context.put = (key, value) => call('context.put', { key: String(key), value: value === undefined ? null : value });
     oacp.context = freeze(context);
   }
+  if (grants.models) {
+    oacp.models = freeze({ chat: (request) => call('models.chat', { request }) });
+  }
   define(globalThis, 'oacp', freeze(oacp));
   define(globalThis, 'console', freeze({ log: log('info'), info: log('info'), warn: log('warn'), error: log('error') }));
   if (grants.fetch) {
@@ -69,4 +72,5 @@ export interface Grants {
   readonly contextGet: boolean;
   readonly contextPut: boolean;
   readonly fetch: boolean;
+  readonly models: boolean;
 }

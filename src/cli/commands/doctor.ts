@@ -2,16 +2,31 @@ import { doctorReport } from '../../airlock/doctor.js';
 import { processTiers } from '../../airlock/process-tiers.js';
 import { createTierRegistry } from '../../airlock/tiers.js';
 import { StandardTier } from '../../airlock/wasm/standard-tier.js';
+import { loadGatewayConfig } from '../../gateway/config/load.js';
+import { CliExit } from '../io.js';
 import type { CommandRegistrar } from '../program.js';
+import { doctorModels } from './doctor-models.js';
 
 export const registerDoctor: CommandRegistrar = (program, context) => {
   program
     .command('doctor')
     .description('show which sandbox tiers this host can run, and why not')
     .option('--json', 'print the report as JSON')
-    .action(async (options: { json?: boolean }) => {
+    .option('--config <file>', 'oacp.yaml: also probe its model providers (docs/model-gateway.md)')
+    .action(async (options: { json?: boolean; config?: string }, command) => {
+      let config: ReturnType<typeof loadGatewayConfig> | undefined;
+      try {
+        config = options.config === undefined ? undefined : loadGatewayConfig(options.config);
+      } catch (error) {
+        throw new CliExit(`--config: ${error instanceof Error ? error.message : String(error)}`, 2);
+      }
       const registry = createTierRegistry([...processTiers(), await StandardTier.create()]);
-      const report = await doctorReport(registry);
+      const tiers = await doctorReport(registry);
+      const models =
+        config === undefined || config.models.providers.length === 0
+          ? undefined
+          : await doctorModels(config, context.home(command), context.env);
+      const report = models === undefined ? tiers : { ...tiers, models };
       const { out } = context.output;
       if (options.json === true) {
         out(JSON.stringify(report, null, 2));
@@ -25,5 +40,16 @@ export const registerDoctor: CommandRegistrar = (program, context) => {
       out('');
       out('host');
       for (const fact of report.host) out(`  ${fact.ok ? 'ok  ' : 'no  '} ${fact.name}: ${fact.detail}`);
+      if (models === undefined) return;
+      out('');
+      out(`model providers (keys ${models.keys})`);
+      for (const { name, kind, origin, probe } of models.providers) {
+        const answer = probe.reachable
+          ? `reachable, HTTP ${probe.status} in ${probe.latencyMs} ms, key ${probe.key}`
+          : `unreachable (${probe.error})`;
+        out(
+          `  ${probe.reachable && probe.error === undefined ? 'ok  ' : 'no  '} ${name} (${kind}, ${origin}): ${answer}`,
+        );
+      }
     });
 };

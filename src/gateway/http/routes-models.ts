@@ -2,6 +2,7 @@ import { parseBoundedJson } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { messages } from '../models/anthropic-wire.js';
 import { BatchRequestSchema, runBatch } from '../models/batch.js';
+import { modelCallerFor } from '../models/caller.js';
 import type { Dialect } from '../models/dialect.js';
 import type { ModelAnswer, ModelCaller } from '../models/model-gateway.js';
 import { anthropicModelList, openAiModelList } from '../models/model-list.js';
@@ -10,7 +11,7 @@ import type { AgentDirectory } from '../runtime/agent-directory.js';
 import type { Principal } from './auth.js';
 import { type GatewayContext, MAX_BODY_DEPTH, parseBody } from './env.js';
 import { httpError } from './errors.js';
-import { agentKey, type Route, route } from './route.js';
+import { agentKey, type Route, route, scope } from './route.js';
 import type { GatewayServices } from './services.js';
 
 /**
@@ -56,6 +57,10 @@ export function modelRoutes(services: GatewayServices): Route[] {
         headers: { 'content-type': 'application/json', ...outcome.headers },
       });
     }),
+    // Operators' view: breaker, last error class (never a provider's words) and a probe spending no tokens.
+    route('GET', '/v1/oacp/models/health', scope('audit:read'), async (c) =>
+      c.json({ providers: await models.gateway.providersStatus() }),
+    ),
     route('GET', '/v1/models', access, async (c) => {
       await modelCaller(c.var.principal, services.agents);
       const anthropic = c.req.header('anthropic-version') !== undefined;
@@ -98,25 +103,9 @@ async function modelCaller(principal: Principal, agents: AgentDirectory): Promis
     agentId = principal.agentId;
     signed = false;
   }
-  const agent = await agents.get(agentId);
-  if (agent === undefined || agent.state === 'retired') {
-    throw httpError('FORBIDDEN', `agent ${agentId} does not exist or is retired`);
-  }
-  const lineage = [agent.id];
-  for (let parent = agent.parentId; parent !== null && lineage.length < 64; ) {
-    const record = await agents.get(parent);
-    if (record === undefined) break;
-    lineage.push(record.id);
-    parent = record.parentId;
-  }
-  return {
-    did: agent.id,
-    name: agent.name,
-    manifest: agent.manifest,
-    attributes: agent.attributes,
-    lineage,
-    signed,
-  };
+  const caller = await modelCallerFor(agents, agentId, signed);
+  if (caller === undefined) throw httpError('FORBIDDEN', `agent ${agentId} does not exist or is retired`);
+  return caller;
 }
 
 function send(answer: ModelAnswer): Response {

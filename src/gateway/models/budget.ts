@@ -4,6 +4,7 @@ import type {
   QuotaRequest,
 } from '../../airlock/quota/engine.js';
 import type { BucketShape } from '../../store/types.js';
+import { BudgetCommits } from './budget-commits.js';
 
 /** Per-agent spending limits from `models.budgets` (each agent's own, its descendants' spending included). */
 export interface BudgetLimits {
@@ -59,11 +60,14 @@ const DAY = 24 * HOUR;
  */
 export class ModelBudget {
   readonly #windows: readonly Window[];
+  /** Reservations and settlements of concurrent calls, one store transaction per batch. */
+  readonly #commits: BudgetCommits;
 
   constructor(
     private readonly engine: QuotaEngine,
     limits: BudgetLimits,
   ) {
+    this.#commits = new BudgetCommits(engine);
     const windows: Window[] = [];
     const shape = (limit: number, windowMs: number): BucketShape => ({
       capacity: limit,
@@ -108,6 +112,7 @@ export class ModelBudget {
 
   /** Tokens `lineage` (the agent, then its ancestors) could take now in every token bucket; Infinity without limits. */
   async remainingTokens(lineage: readonly string[]): Promise<number> {
+    await this.#commits.settled();
     let remaining = Number.POSITIVE_INFINITY;
     for (const window of this.#windows.filter((w) => w.unit === 'tokens')) {
       for (const subject of lineage) {
@@ -128,7 +133,7 @@ export class ModelBudget {
         amount: window.unit === 'tokens' ? tokens : costMicros,
       })),
     );
-    const admission = await this.engine.reserve(requests);
+    const admission = await this.#commits.reserve(requests);
     if (!admission.ok) {
       const { refusal } = admission;
       return {
@@ -156,8 +161,14 @@ export class ModelBudget {
 
   /** Settles on what the provider reported: the unused part goes back; an overrun is charged as it is. */
   async settle(reservation: Reservation, tokens: number, costMicros: number): Promise<void> {
-    if (reservation.tokenParts.parts.length > 0) await this.engine.settle(reservation.tokenParts, tokens);
-    if (reservation.costParts.parts.length > 0) await this.engine.settle(reservation.costParts, costMicros);
+    await Promise.all([
+      reservation.tokenParts.parts.length > 0
+        ? this.#commits.settle(reservation.tokenParts, tokens)
+        : undefined,
+      reservation.costParts.parts.length > 0
+        ? this.#commits.settle(reservation.costParts, costMicros)
+        : undefined,
+    ]);
   }
 
   /** Gives a reservation back whole (nothing was sent). */

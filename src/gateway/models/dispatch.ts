@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { ModelAttemptSchema } from '../../attest/model-call.js';
 import { backoffMs, retryableStatus } from './backoff.js';
 import type { ProviderConfig } from './config.js';
+import { classOfError, classOfStatus } from './provider-health.js';
 import type { Providers } from './providers.js';
 import type { UpstreamResponse } from './upstream.js';
 
@@ -78,6 +79,7 @@ export async function dispatch(input: DispatchInput): Promise<Dispatched> {
         );
       } catch (error) {
         breaker.failure();
+        input.pool.failed(provider.name, classOfError(error));
         const message = secrets.redact(describe(error));
         attempts.push({ provider: provider.name, status: 0, durationMs: now() - started, error: message });
         lastStatus = 502;
@@ -87,10 +89,14 @@ export async function dispatch(input: DispatchInput): Promise<Dispatched> {
       }
       if (!retryableStatus(response.status)) {
         breaker.success();
+        // The provider's answer to pass on, but a refused key is worth an operator's look.
+        if (classOfStatus(response.status) === 'auth_rejected')
+          input.pool.failed(provider.name, 'auth_rejected');
         attempts.push({ provider: provider.name, status: response.status, durationMs: now() - started });
         return { ok: true, provider, response, attempts };
       }
       breaker.failure();
+      input.pool.failed(provider.name, classOfStatus(response.status) ?? 'server_error');
       await response.dump().catch(() => undefined);
       attempts.push({
         provider: provider.name,

@@ -8,14 +8,23 @@ import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { GatewayPolicy } from '../runtime/policy/gateway-policy.js';
 import type { ReceiptLink, ReceiptRecorder } from '../runtime/receipt-recorder.js';
+import { messages } from './anthropic-wire.js';
 import type { BudgetVerdict, ModelBudget, Reservation } from './budget.js';
 import type { ModelsSection, ProviderConfig } from './config.js';
-import type { Dialect, TokenUsage } from './dialect.js';
+import type { Dialect, ProviderKind, TokenUsage } from './dialect.js';
 import { type Attempt, dispatch, type ProviderSecrets } from './dispatch.js';
+import { chatCompletions } from './openai-wire.js';
+import { type ProviderStatus, providersStatus } from './provider-health.js';
 import type { Providers } from './providers.js';
 import { routeFor } from './router.js';
 import { relayStream } from './stream-relay.js';
 import { estimateInputTokens } from './tokens.js';
+import {
+  providerErrorMessage,
+  translateAnswer,
+  translateRequest,
+  UntranslatableRequest,
+} from './translate.js';
 import { readBody } from './upstream.js';
 
 /** The agent a model call is made for, as the HTTP layer authenticated it. */
@@ -82,6 +91,9 @@ interface CallFacts {
 
 const NO_POLICY_DIGEST = sha256Hex('');
 
+/** The chat dialect of each provider format: where a translated request goes. */
+const GENERATING: Record<ProviderKind, Dialect> = { openai: chatCompletions, anthropic: messages };
+
 /**
  * The model leg of the gateway: one call is checked (shape, the manifest's
  * model allowlist and the global Cedar policies on `models/call` in one
@@ -99,6 +111,11 @@ export class ModelGateway {
 
   get budget(): ModelBudget {
     return this.parts.budget;
+  }
+
+  /** Each provider's breaker and last error class, with a probe that spends no tokens. */
+  providersStatus(): Promise<ProviderStatus[]> {
+    return providersStatus(this.parts.config.providers, this.parts.providers, this.parts.secretsFor);
   }
 
   /** Micro-USD of `tokens` at the model's output price (the dearer side: an upper bound for reservations). */
@@ -155,7 +172,9 @@ export class ModelGateway {
     if (dialect.endpoint === 'messages' && requestedMax === undefined) {
       return this.#refuse(facts, 400, 'invalid_request', '`max_tokens` is required by the Messages API');
     }
-    const route = routeFor(this.parts.config, dialect.kind, read.model);
+    const found = routeFor(this.parts.config, dialect.kind, read.model);
+    // Only chat is carried across wire formats (there are no Anthropic embeddings).
+    const route = found?.kind === dialect.kind || dialect.endpoint !== 'embeddings' ? found : undefined;
     if (route === undefined) {
       return this.#refuse(
         facts,
@@ -165,6 +184,25 @@ export class ModelGateway {
       );
     }
     facts.estimated = estimateInputTokens(record);
+    // An alias served in the other wire format: the request is translated, whole answers only.
+    const upstream = route.kind === dialect.kind ? dialect : GENERATING[route.kind];
+    let outgoing: Readonly<Record<string, unknown>> = record;
+    if (upstream !== dialect) {
+      if (read.stream) {
+        return this.#refuse(
+          facts,
+          400,
+          'invalid_request',
+          `model "${read.model}" is served in the ${route.kind} format: streaming across formats is not built, leave out \`stream\``,
+        );
+      }
+      try {
+        outgoing = translateRequest(route.kind, record);
+      } catch (error) {
+        if (!(error instanceof UntranslatableRequest)) throw error;
+        return this.#refuse(facts, 400, 'invalid_request', `model "${read.model}": ${error.message}`);
+      }
+    }
 
     // One decision: the manifest's allowlist, then the global policies.
     const capability = decideModel(caller.manifest.capabilities.models, read.model);
@@ -277,13 +315,13 @@ export class ModelGateway {
         'oacp.agent': caller.name,
       },
     );
-    const upstreamBody = JSON.stringify(dialect.prepare(record, route.model, maxTokens));
+    const upstreamBody = JSON.stringify(upstream.prepare(outgoing, route.model, maxTokens));
     const headers: Record<string, string> = {};
-    if (dialect.kind === 'anthropic') headers['anthropic-version'] = '2023-06-01';
+    if (upstream.kind === 'anthropic') headers['anthropic-version'] = '2023-06-01';
     const sent = await dispatch({
       providers: route.providers,
       pool: this.parts.providers,
-      path: dialect.path,
+      path: upstream.path,
       body: upstreamBody,
       headers,
       secretsFor: this.parts.secretsFor,
@@ -315,20 +353,23 @@ export class ModelGateway {
               inputTokens: facts.estimated,
               outputTokens: outcome.countedOutput,
             };
-            await this.#settle(reservation, usage, costOf(usage), facts, caller);
             span.setAttributes({
               'gen_ai.usage.input_tokens': usage.inputTokens,
               'gen_ai.usage.output_tokens': usage.outputTokens,
               ...(facts.served === undefined ? {} : { 'gen_ai.response.model': facts.served }),
             });
             span.end();
-            await this.#receipt(facts, {
-              outcome: outcome.kind,
-              usage,
-              cost: price === undefined ? undefined : costOf(usage),
-              responseDigest: outcome.digest,
-              ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
-            });
+            // The settlement and the receipt are independent writes: both are waited for, side by side.
+            await Promise.all([
+              this.#settle(reservation, usage, costOf(usage), facts, caller),
+              this.#receipt(facts, {
+                outcome: outcome.kind,
+                usage,
+                cost: price === undefined ? undefined : costOf(usage),
+                responseDigest: outcome.digest,
+                ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
+              }),
+            ]);
           },
         }),
       };
@@ -356,26 +397,38 @@ export class ModelGateway {
         `provider ${sent.provider.name} sent an unreadable answer: ${(error as Error).message.slice(0, 200)}`,
       );
     }
-    const found = dialect.answer(answer);
-    facts.served = found.served;
+    const reported = upstream.answer(answer);
+    facts.served = reported.served;
+    if (upstream !== dialect) {
+      answer =
+        sent.response.status < 300
+          ? translateAnswer(dialect.kind, answer, this.#now)
+          : dialect.error(sent.response.status, 'provider_error', providerErrorMessage(answer));
+    }
     // A provider that reports no usage is charged the whole reservation.
-    const usage = found.usage ?? { inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 };
-    await this.#settle(reservation, usage, costOf(usage), facts, caller);
+    const usage = reported.usage ?? { inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 };
     span.setAttributes({
       'gen_ai.usage.input_tokens': usage.inputTokens,
       'gen_ai.usage.output_tokens': usage.outputTokens,
+      ...(facts.served === undefined ? {} : { 'gen_ai.response.model': facts.served }),
     });
     span.end();
     const ok = sent.response.status >= 200 && sent.response.status < 300;
-    const link = await this.#receipt(facts, {
-      outcome: ok ? 'ok' : 'failed',
-      usage,
-      cost: price === undefined ? undefined : costOf(usage),
-      responseDigest: sha256Hex(canonicalize(answer)),
-      ...(ok
-        ? {}
-        : { reason: `provider ${sent.provider.name} refused the request with HTTP ${sent.response.status}` }),
-    });
+    // Side by side: a crash before the settlement leaves the whole reservation spent (never a credit).
+    const [, link] = await Promise.all([
+      this.#settle(reservation, usage, costOf(usage), facts, caller),
+      this.#receipt(facts, {
+        outcome: ok ? 'ok' : 'failed',
+        usage,
+        cost: price === undefined ? undefined : costOf(usage),
+        responseDigest: sha256Hex(canonicalize(answer)),
+        ...(ok
+          ? {}
+          : {
+              reason: `provider ${sent.provider.name} refused the request with HTTP ${sent.response.status}`,
+            }),
+      }),
+    ]);
     return { kind: 'json', status: sent.response.status, body: answer, headers: receiptHeaders(link) };
   }
 

@@ -8,10 +8,13 @@ export interface Route {
   /** What is sent upstream. */
   readonly model: string;
   readonly providers: readonly ProviderConfig[];
+  /** The providers' wire format: the request's own, or the other one when an alias points there (translated). */
+  readonly kind: ProviderKind;
 }
 
 /**
- * An alias names its upstream model and providers; any other model goes to
+ * An alias names its upstream model and providers (all of one wire format,
+ * which may be the other one: the gateway then translates); any other model goes to
  * every provider of the request's wire format that serves it (a provider with
  * no `models` list serves any), in configuration order. None: undefined.
  */
@@ -19,23 +22,21 @@ export function routeFor(config: ModelsSection, kind: ProviderKind, requested: s
   const alias = config.aliases[requested];
   if (alias !== undefined) {
     const providers = alias.providers.flatMap((name) => config.providers.filter((p) => p.name === name));
-    if (providers.some((provider) => provider.kind !== kind)) return undefined;
-    return { requested, model: alias.model, providers };
+    const target = providers[0]?.kind;
+    if (target === undefined || providers.some((provider) => provider.kind !== target)) return undefined;
+    return { requested, model: alias.model, providers, kind: target };
   }
   const providers = config.providers.filter(
     (provider) =>
       provider.kind === kind && (provider.models.length === 0 || provider.models.includes(requested)),
   );
-  return providers.length === 0 ? undefined : { requested, model: requested, providers };
+  return providers.length === 0 ? undefined : { requested, model: requested, providers, kind };
 }
 
-/** The names a client may ask for under one wire format: aliases and listed models. */
+/** The names a client may ask for under one wire format: aliases (of either format) and listed models. */
 export function modelNames(config: ModelsSection, kind: ProviderKind): string[] {
-  const aliases = Object.entries(config.aliases)
-    .filter(([, alias]) =>
-      alias.providers.every((name) => config.providers.find((p) => p.name === name)?.kind === kind),
-    )
-    .map(([name]) => name);
+  // An alias of either format can be asked for in this one (chat is translated across formats).
+  const aliases = Object.keys(config.aliases).filter((name) => routeFor(config, kind, name) !== undefined);
   const listed = config.providers.filter((p) => p.kind === kind).flatMap((p) => p.models);
   return [...new Set([...aliases, ...listed])].sort();
 }

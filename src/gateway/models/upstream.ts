@@ -55,6 +55,18 @@ export class ProviderClient {
     };
   }
 
+  /** A GET under the base URL (the models list a health probe reads); the answer is read and dropped. */
+  async probe(path: string, headers: Readonly<Record<string, string>>, timeoutMs: number): Promise<number> {
+    const response = await this.#pool.request({
+      method: 'GET',
+      path: `${this.#prefix}${path}`,
+      headers: { accept: 'application/json', ...headers },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await response.body.dump().catch(() => undefined);
+    return response.statusCode;
+  }
+
   close(): Promise<void> {
     return this.#pool.close();
   }

@@ -63,6 +63,12 @@ export interface AgentRuntimeParts {
   readonly logger: Logger;
   readonly restart: RestartPolicy;
   readonly egress?: EgressFetchOptions;
+  /** `oacp.models.chat` for the agent's code: the model gateway's pipeline (src/gateway/models/sandbox-chat.ts). */
+  readonly modelsChat?: (
+    agent: CallerAgent,
+    request: Readonly<Record<string, unknown>>,
+    parent: Span | undefined,
+  ) => Promise<unknown>;
   readonly sandbox?: WasmSandboxOptions;
   readonly onEvent?: (event: AgentRuntimeEvent) => void;
 }
@@ -347,6 +353,7 @@ export class AgentRuntime {
 
   private bindings(process: AgentProcess): HostBindings {
     const agent = () => process.program;
+    const chat = this.parts.modelsChat;
     const egress =
       process.program.manifest.capabilities.network.allowlist.length === 0
         ? undefined
@@ -384,6 +391,11 @@ export class AgentRuntime {
         this.parts.metrics.contextOperations.inc({ operation: 'put', agent: agent().name });
         await this.parts.context.put(agent().did, key, value, agent().did);
       },
+      ...(chat === undefined
+        ? {}
+        : {
+            modelsChat: (request) => chat(agent(), request, process.current?.span),
+          }),
       log: (entry) =>
         this.parts.logger.info('agent log', {
           agent: agent().name,

@@ -8,6 +8,8 @@ export type RuntimeErrorCode =
   | 'RUNTIME_TOOL_ARGUMENTS'
   | 'RUNTIME_TOOL_DENIED'
   | 'RUNTIME_TOOL_FAILED'
+  /** A model call from an agent's code that the model gateway refused or could not complete. */
+  | 'RUNTIME_MODEL_FAILED'
   | 'RUNTIME_QUOTA_EXCEEDED'
   /** The quota store could not answer: the call is refused (fail closed), HTTP 503. */
   | 'RUNTIME_QUOTA_UNAVAILABLE'

@@ -116,6 +116,11 @@ export class GatewayQuotas {
     this.metrics.quotaConsumed.inc({ resource: 'network_requests', agent: agent.name });
   }
 
+  /** One `oacp.models.chat` from the agent's sandbox, against its api_calls_per_hour (tokens are the model budget's). */
+  async admitModelCall(agent: QuotaAgent, manifest: Manifest): Promise<void> {
+    await this.admit([this.agentRate(agent.did, manifest, 'api_calls_per_hour', 1)], `agent ${agent.name}`);
+  }
+
   /** Charges LLM tokens: refused beyond the manifest's per-request cap or the agent's total budget. */
   async chargeTokens(agent: QuotaAgent, manifest: Manifest, tokens: number): Promise<void> {
     if (!Number.isInteger(tokens) || tokens < 0)

@@ -61,6 +61,11 @@ export async function startStandIn(name = 'stand-in'): Promise<StandIn> {
         // Recorded as empty: the gateway never sends anything else, and a test would see it.
       }
       received.push({ path: req.url ?? '', headers: req.headers, body });
+      // The models list (a health probe's target): answered at once, whatever is queued.
+      if (req.method === 'GET' && (req.url ?? '').endsWith('/models')) {
+        json(res, { object: 'list', data: [{ id: `${name}-model`, object: 'model', type: 'model' }] });
+        return;
+      }
       const behaviour = pending.shift() ?? 'ok';
       void answer(req.url ?? '', req.headers, body, behaviour, res, name);
     });

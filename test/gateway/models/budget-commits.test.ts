@@ -1,0 +1,100 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { QuotaEngine, QuotaRequest } from '../../../src/airlock/quota/engine.js';
+import { StoreQuotaEngine } from '../../../src/airlock/quota/store-engine.js';
+import { ModelBudget } from '../../../src/gateway/models/budget.js';
+import { BudgetCommits } from '../../../src/gateway/models/budget-commits.js';
+import { openStore } from '../../../src/store/open-store.js';
+import type { Store } from '../../../src/store/types.js';
+
+const SHAPE = { capacity: 100, refill: 100, windowMs: 3_600_000 };
+const FROZEN = 1_800_000_000_000;
+
+/** The real SQLite engine, with its writes counted (each is one transaction, one fsync). */
+function counted(engine: QuotaEngine) {
+  const writes = { reserve: 0, settle: 0 };
+  const wrapped: QuotaEngine = {
+    reserve: (requests) => {
+      writes.reserve += 1;
+      return engine.reserve(requests);
+    },
+    settle: (reservation, actual) => {
+      writes.settle += 1;
+      return engine.settle(reservation, actual);
+    },
+    release: (reservation) => engine.release(reservation),
+    usage: (key, shape) => engine.usage(key, shape),
+  };
+  return { engine: wrapped, writes };
+}
+
+const take = (amount: number, key = 'agent:a:llm_tokens_per_hour'): QuotaRequest[] => [
+  { key, quota: 'models.budgets.tokens_per_hour', label: '100 tokens/hour', shape: SHAPE, amount },
+];
+
+describe('group commit of model-budget writes (real SQLite quota engine)', () => {
+  let dir: string;
+  let store: Store;
+  let engine: StoreQuotaEngine;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'oacp-budget-commits-'));
+    store = await openStore(join(dir, 'store.db'));
+    engine = new StoreQuotaEngine(store, () => FROZEN);
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes the reservations of concurrent calls that fit in one transaction', async () => {
+    const { engine: wrapped, writes } = counted(engine);
+    const commits = new BudgetCommits(wrapped);
+    const answers = await Promise.all(Array.from({ length: 10 }, () => commits.reserve(take(10))));
+    expect(answers.every((answer) => answer.ok)).toBe(true);
+    expect(writes.reserve).toBe(1);
+    expect((await engine.usage('agent:a:llm_tokens_per_hour', SHAPE)).available).toBe(0);
+  });
+
+  it('gives each call the answer it would get alone when the batch does not fit: first come, first served', async () => {
+    const { engine: wrapped } = counted(engine);
+    const commits = new BudgetCommits(wrapped);
+    const answers = await Promise.all(Array.from({ length: 12 }, () => commits.reserve(take(10))));
+    expect(answers.map((answer) => answer.ok)).toEqual([...Array(10).fill(true), false, false]);
+    const refused = answers[11];
+    expect(refused?.ok === false ? refused.refusal.quota : '').toBe('models.budgets.tokens_per_hour');
+    expect((await engine.usage('agent:a:llm_tokens_per_hour', SHAPE)).available).toBe(0);
+  });
+
+  it('refuses a merged amount larger than the bucket without refusing the calls that fit', async () => {
+    const commits = new BudgetCommits(engine);
+    const answers = await Promise.all([commits.reserve(take(60)), commits.reserve(take(60))]);
+    expect(answers.map((answer) => answer.ok)).toEqual([true, false]);
+  });
+
+  it('settles concurrent calls in one transaction, each bucket moved by the sum of its calls', async () => {
+    const { engine: wrapped, writes } = counted(engine);
+    const commits = new BudgetCommits(wrapped);
+    const reservations = await Promise.all(Array.from({ length: 10 }, () => commits.reserve(take(10))));
+    await Promise.all(
+      reservations.map((answer) => {
+        if (!answer.ok) throw new Error('refused');
+        return commits.settle(answer.reservation, 3);
+      }),
+    );
+    expect(writes.settle).toBe(1);
+    // 10 x 10 reserved, 10 x 3 used: 70 back.
+    expect((await engine.usage('agent:a:llm_tokens_per_hour', SHAPE)).available).toBe(70);
+  });
+
+  it('reads what is left only after the settlements already submitted are written', async () => {
+    const budget = new ModelBudget(engine, { tokensPerHour: 100 });
+    const verdict = await budget.reserve(['a'], 50, 0);
+    if (verdict.effect !== 'allow') throw new Error('refused');
+    const settling = budget.settle(verdict.reservation, 5, 0);
+    expect(await budget.remainingTokens(['a'])).toBe(95);
+    await settling;
+  });
+});
