@@ -166,6 +166,24 @@ export class ToolCallFlow {
     await this.finish({ call: this.refusedCall(params, { effect: 'deny', reason }), outcome: 'denied' });
   }
 
+  /**
+   * A request (or notification) of another method refused before forwarding:
+   * recorded under `name` (see recorded-requests.ts) with its params as the
+   * arguments. Undefined when no receipt could be written.
+   */
+  async refuseRequest(
+    name: string,
+    params: Readonly<Record<string, unknown>> | undefined,
+    reason: string,
+  ): Promise<Record<string, unknown> | undefined> {
+    const call: ActiveCall = {
+      ...this.#newCall(name, params ?? {}, this.sessionAgent(), {}),
+      decision: { effect: 'deny', reason },
+      checks: { shape: { effect: 'deny', reason } },
+    };
+    return this.finish({ call, outcome: 'denied' });
+  }
+
   async finishDenied(call: ActiveCall): Promise<Outcome> {
     const receipt = await this.finish({ call, outcome: 'denied' });
     if (receipt === undefined) {
