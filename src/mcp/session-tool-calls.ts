@@ -1,5 +1,4 @@
 import type { ActiveCall, FinishedCall } from './call-recorder.js';
-import { checkCallShape } from './call-shape.js';
 import {
   CONNECTION_CLOSED,
   idKey,
@@ -30,15 +29,10 @@ export class SessionToolCalls {
 
   async fromClient(request: JsonRpcRequest): Promise<void> {
     const flow = this.wire.flow();
-    const shape = checkCallShape(request.params);
-    if (!shape.ok) {
-      this.#answer(request.id, await flow.refuse(request.params, shape.decision));
-      return;
-    }
     const controller = new AbortController();
     const key = idKey(request.id);
     this.#gating.set(key, controller);
-    const decided = await flow.decide(shape.call, request.params, controller.signal);
+    const decided = await flow.decide(request.params, controller.signal);
     this.#gating.delete(key);
     if (controller.signal.aborted) {
       // The client cancelled while we waited (for approval); MCP says not to answer a cancelled request.
@@ -66,13 +60,8 @@ export class SessionToolCalls {
   async direct(input: DirectCall): Promise<DirectOutcome> {
     const flow = this.wire.flow();
     const params = { name: input.tool, arguments: input.arguments };
-    const shape = checkCallShape(params);
-    if (!shape.ok) {
-      const call = flow.refusedCall(params, shape.decision);
-      return { outcome: await flow.finishDenied(call), decision: call.decision, checks: call.checks };
-    }
     const signal = input.signal ?? new AbortController().signal;
-    const decided = await flow.decide(shape.call, params, signal, {
+    const decided = await flow.decide(params, signal, {
       agent: input.agent,
       ...(input.prior === undefined ? {} : { prior: input.prior }),
     });

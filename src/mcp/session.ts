@@ -103,6 +103,7 @@ export class BridgeSession {
       gate: parts.gate,
       recorder: parts.recorder,
       nonces: parts.nonces ?? new InMemoryNonceStore(),
+      limits: this.#limits,
       ...(parts.agent === undefined ? {} : { agent: parts.agent }),
       client: this.#client,
       server: () => ({ identity: parts.connector.identity, link: this.#upstream.link }),
