@@ -3,6 +3,7 @@ import { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
 import { DefaultRequestHandler, InMemoryTaskStore, JsonRpcTransportHandler } from '@a2a-js/sdk/server';
 import type { NonceStore } from '../identity/nonce-store.js';
 import type { A2aAgent, A2aExecutor, A2aSecurityEvent } from './agent.js';
+import type { InboundReceipts } from './inbound-calls.js';
 import { InboundGate } from './inbound-gate.js';
 import { OacpAgentExecutor } from './oacp-executor.js';
 import type { ReceiptPlace } from './result-artifact.js';
@@ -15,6 +16,7 @@ export interface EndpointParts {
   readonly signedMessagesRequired: boolean;
   readonly localNameOf: (did: string) => Promise<string | undefined>;
   readonly onSecurityEvent?: (event: A2aSecurityEvent) => void;
+  readonly receipts?: InboundReceipts;
   readonly now?: () => number;
 }
 
@@ -46,6 +48,7 @@ export class AgentEndpoint {
       signedMessagesRequired: parts.signedMessagesRequired,
       localNameOf: parts.localNameOf,
       ...(parts.onSecurityEvent === undefined ? {} : { onSecurityEvent: parts.onSecurityEvent }),
+      ...(parts.receipts === undefined ? {} : { receipts: parts.receipts }),
       ...(parts.now === undefined ? {} : { now: parts.now }),
     });
     this.v1 = new JsonRpcTransportHandler(this.gate);

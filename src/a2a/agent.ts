@@ -70,6 +70,7 @@ export interface A2aSecurityEvent {
     | 'replay'
     | 'trust_denied'
     | 'malformed_request'
+    | 'receipt_unavailable'
     | 'cancel_refused';
   /** The receiving agent's name. */
   readonly agent: string;

@@ -318,6 +318,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         metrics.security('warning', `a2a_${event.type}`);
         logger.warn('a2a request refused', { ...event });
       },
+      // Refused messages get a receipt each, through the same recorder as tool calls.
+      receipts: {
+        reserve: () => receipts.reserve(),
+        record: (record) => receipts.toolCall(record, record.agent),
+      },
     });
     const { app, routes } = createApp(services, [
       { app: a2a.app, access: open('A2A authenticates each message by its signature and the trust graph') },

@@ -16,7 +16,7 @@ export interface PipelineSteps {
   /** Undefined when the log can take the receipt now; else the deny that says why not. */
   reserve(): Deny | undefined;
   /** Who calls (identity) and that the request is fresh (replay), from the call's own proof. */
-  identify(shape: CallShape): Principal;
+  identify(shape: CallShape): Principal | Promise<Principal>;
   readonly gate: GateParts;
   readonly callId: string;
   readonly server: string;
@@ -75,7 +75,7 @@ export async function decideCall(params: unknown, steps: PipelineSteps): Promise
   let shape: CallShape;
   try {
     const overLimits = exceedsLimits(record?.arguments, steps.limits);
-    if (overLimits !== undefined) return refuse(`tools/call "arguments": ${overLimits}`);
+    if (overLimits !== undefined) return refuse(`"arguments": ${overLimits}`);
     const checked = checkCallShape(record);
     if (!checked.ok) return refuse(checked.decision.reason);
     const invalid = steps.validate?.(checked.call.arguments);
@@ -100,7 +100,7 @@ export async function decideCall(params: unknown, steps: PipelineSteps): Promise
   checks = { ...checks, receiptSlot: { effect: 'allow', reason: 'the log can take the receipt' } };
   let principal: Principal;
   try {
-    principal = steps.identify(shape);
+    principal = await steps.identify(shape);
   } catch (error) {
     principal = { ok: false, reason: `identity check failed: ${describe(error)}` };
   }
