@@ -71,6 +71,8 @@ export interface A2aSecurityEvent {
     | 'trust_denied'
     | 'malformed_request'
     | 'receipt_unavailable'
+    | 'policy_denied'
+    | 'quota_exceeded'
     | 'cancel_refused';
   /** The receiving agent's name. */
   readonly agent: string;

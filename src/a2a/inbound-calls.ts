@@ -20,6 +20,30 @@ export interface InboundReceipts {
   record(record: ToolCallRecord): Promise<{ readonly index: number }>;
 }
 
+type Check = { readonly effect: 'allow' | 'deny'; readonly reason: string };
+
+/** Who sends what to whom, as the node's own checks see an inbound message. */
+export interface InboundFacts {
+  readonly agent: A2aAgent;
+  /** The verified sender's did:key; null for an unsigned message (when those are allowed). */
+  readonly sender: string | null;
+  /** The sender's local name when it is an agent of this node. */
+  readonly senderName?: string;
+}
+
+/**
+ * The node's own checks on an inbound message, run by decideCall in its
+ * order after identity: its global policies (one Cedar decision, every
+ * policy named with the set's digest), then its quotas (last, so a refused
+ * message costs none).
+ */
+export interface InboundChecks {
+  policy?(
+    facts: InboundFacts,
+  ): Check & { readonly policyIds: readonly string[]; readonly policyDigest: string };
+  quota?(facts: InboundFacts): Promise<Check>;
+}
+
 /** What is judged and digested of a message: its id and its parts' content, as the agent would get them. */
 export function messageArguments(message: Message): Record<string, unknown> {
   const texts: string[] = [];

@@ -21,11 +21,19 @@ import { UnsupportedOperationError } from '@a2a-js/sdk/errors';
 import type { A2ARequestHandler, ServerCallContext } from '@a2a-js/sdk/server';
 import { describeError } from '../core/errors.js';
 import type { NonceStore } from '../identity/nonce-store.js';
+import type { PriorChecks } from '../mcp/call-gate.js';
 import { decideCall, type PipelineVerdict } from '../mcp/call-pipeline.js';
 import { DEFAULT_MESSAGE_LIMITS } from '../mcp/message-limits.js';
 import type { A2aAgent, A2aSecurityEvent } from './agent.js';
 import { CancelExtensionSchema, MessageExtensionSchema, OACP_A2A_EXTENSION } from './extension.js';
-import { A2A_MESSAGE_TOOL, type InboundReceipts, messageArguments, refusalRecord } from './inbound-calls.js';
+import {
+  A2A_MESSAGE_TOOL,
+  type InboundChecks,
+  type InboundFacts,
+  type InboundReceipts,
+  messageArguments,
+  refusalRecord,
+} from './inbound-calls.js';
 import { type OacpJsonRpcReason, refusal } from './jsonrpc-errors.js';
 import { verifyCancelSignature, verifyMessageSignature } from './message-signature.js';
 import type { TrustGraph } from './trust-graph.js';
@@ -54,6 +62,8 @@ export interface InboundGateOptions {
   readonly onSecurityEvent?: (event: A2aSecurityEvent) => void;
   /** Where refused messages are recorded (the node's log); without it refusals are security events only. */
   readonly receipts?: InboundReceipts;
+  /** The node's global policies and quotas on inbound messages. */
+  readonly checks?: InboundChecks;
   readonly now?: () => number;
 }
 
@@ -185,6 +195,7 @@ export class InboundGate implements A2ARequestHandler {
       code: 'OACP_MESSAGE_LIMITS',
     };
     let admission: Admission = { from: null };
+    let facts: InboundFacts = { agent, sender: null };
     const deny = (
       type: A2aSecurityEvent['type'],
       code: OacpJsonRpcReason,
@@ -267,12 +278,23 @@ export class InboundGate implements A2ARequestHandler {
           const owner = await this.taskOwnerRefusal(params, context, verified.signer);
           if (owner !== undefined) return deny('trust_denied', 'OACP_TRUST_DENIED', owner, verified.signer);
           admission = { from: verified.signer, ...(encryptTo === undefined ? {} : { encryptTo }) };
+          facts = {
+            agent,
+            sender: verified.signer,
+            ...(localName === undefined ? {} : { senderName: localName }),
+          };
           return { ok: true, id: verified.signer, verified: true };
         },
         gate: {},
         callId,
         server: `a2a:${agent.name}`,
         channels: {},
+        prior: this.priorChecks(
+          () => facts,
+          (type, code) => {
+            refusedBy = { type, code, ...(facts.sender === null ? {} : { sender: facts.sender }) };
+          },
+        ),
       },
     );
     if (verdict.decision.effect === 'deny') {
@@ -286,6 +308,35 @@ export class InboundGate implements A2ARequestHandler {
       );
     }
     context.state.set(ADMISSION, admission);
+  }
+
+  /** The node's global policies and quotas as the pipeline's prior checks; `refused` learns which refused. */
+  private priorChecks(
+    facts: () => InboundFacts,
+    refused: (type: A2aSecurityEvent['type'], code: OacpJsonRpcReason) => void,
+  ): PriorChecks {
+    const policy = this.options.checks?.policy;
+    const quota = this.options.checks?.quota;
+    return {
+      ...(policy === undefined
+        ? {}
+        : {
+            policy: () => {
+              const decision = policy(facts());
+              if (decision.effect === 'deny') refused('policy_denied', 'OACP_POLICY_DENIED');
+              return decision;
+            },
+          }),
+      ...(quota === undefined
+        ? {}
+        : {
+            quota: async () => {
+              const decision = await quota(facts());
+              if (decision.effect === 'deny') refused('quota_exceeded', 'OACP_QUOTA_EXCEEDED');
+              return decision;
+            },
+          }),
+    };
   }
 
   /** One receipt for a refused message, when the node records them; undefined when none was written. */

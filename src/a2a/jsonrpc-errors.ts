@@ -16,6 +16,10 @@ export const OACP_JSONRPC_CODES = {
   OACP_MESSAGE_LIMITS: -32046,
   /** The node's log cannot take a receipt now: nothing runs that could not be recorded. */
   OACP_RECEIPT_UNAVAILABLE: -32047,
+  /** The node's global policies forbid this message. */
+  OACP_POLICY_DENIED: -32048,
+  /** The receiving agent's quota is used up. */
+  OACP_QUOTA_EXCEEDED: -32049,
 } as const;
 
 export type OacpJsonRpcReason = keyof typeof OACP_JSONRPC_CODES;

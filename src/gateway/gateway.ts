@@ -33,6 +33,7 @@ import { Providers } from './models/providers.js';
 import { GatewayMetrics } from './observability/gateway-metrics.js';
 import { type Logger, stderrLogger } from './observability/logger.js';
 import { Tracing, type TracingOptions } from './observability/tracing.js';
+import { a2aInboundChecks } from './runtime/a2a-checks.js';
 import type { AgentDirectory } from './runtime/agent-directory.js';
 import { AgentRuntime, type AgentRuntimeEvent } from './runtime/agent-runtime.js';
 import { bridgedSource } from './runtime/bridged-source.js';
@@ -323,6 +324,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         reserve: () => receipts.reserve(),
         record: (record) => receipts.toolCall(record, record.agent),
       },
+      checks: a2aInboundChecks({ globalPolicy, quotas, agents }),
     });
     const { app, routes } = createApp(services, [
       { app: a2a.app, access: open('A2A authenticates each message by its signature and the trust graph') },

@@ -1,20 +1,29 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { type Message, Role, type SendMessageRequest } from '@a2a-js/sdk';
 import { type A2ARequestHandler, ServerCallContext, UnauthenticatedUser } from '@a2a-js/sdk/server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { A2aAgent } from '../../src/a2a/agent.js';
-import { A2A_MESSAGE_TOOL, messageArguments } from '../../src/a2a/inbound-calls.js';
+import { A2A_MESSAGE_TOOL, type InboundChecks, messageArguments } from '../../src/a2a/inbound-calls.js';
 import { InboundGate } from '../../src/a2a/inbound-gate.js';
 import { signMessage } from '../../src/a2a/message-signature.js';
 import { TrustGraph } from '../../src/a2a/trust-graph.js';
+import { StoreQuotaEngine } from '../../src/airlock/quota/store-engine.js';
+import { ManifestSchema } from '../../src/capability/manifest.js';
 import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
 import { jcsDigest } from '../../src/core/jcs.js';
 import { GatewayMetrics } from '../../src/gateway/observability/gateway-metrics.js';
+import { a2aInboundChecks } from '../../src/gateway/runtime/a2a-checks.js';
+import { GatewayPolicy } from '../../src/gateway/runtime/policy/gateway-policy.js';
+import { loadGlobalPolicies } from '../../src/gateway/runtime/policy/load.js';
+import { DEFAULT_GLOBAL_POLICY } from '../../src/gateway/runtime/policy/schema.js';
+import { GatewayQuotas } from '../../src/gateway/runtime/quotas.js';
 import { ReceiptRecorder } from '../../src/gateway/runtime/receipt-recorder.js';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
 import { InMemoryNonceStore } from '../../src/identity/nonce-store.js';
 import { ReceiptSlot } from '../../src/mcp/receipt-slot.js';
 import { OacpNode } from '../../src/node/oacp-node.js';
+import { openStore } from '../../src/store/open-store.js';
 import { freshHome } from '../gateway/service/node-home.js';
 
 const agentSigner = keySigner(generateEd25519().privateKey);
@@ -54,7 +63,7 @@ describe('A2A: every refused message is one receipt naming the reason', () => {
     home.remove();
   });
 
-  function gate(slot?: ReceiptSlot) {
+  function gate(slot?: ReceiptSlot, checks?: InboundChecks) {
     const delivered: Message[] = [];
     const receipts = new ReceiptRecorder(node, new GatewayMetrics('test'), slot);
     const inner = {
@@ -76,6 +85,7 @@ describe('A2A: every refused message is one receipt naming the reason', () => {
         reserve: () => receipts.reserve(),
         record: (record) => receipts.toolCall(record, record.agent),
       },
+      ...(checks === undefined ? {} : { checks }),
     });
     return { inbound, delivered };
   }
@@ -167,5 +177,58 @@ describe('A2A: every refused message is one receipt naming the reason', () => {
     expect(predicate.policy.policyId).toBe('oacp/log');
     expect(predicate.policy.reason).toContain('no receipt can be written');
     expect(delivered).toEqual([]);
+  });
+
+  async function gatewayChecks(policy: string, quotas: Record<string, number> = {}) {
+    const store = await openStore(join(home.home, 'gateway.db'));
+    const manifest = ManifestSchema.parse({
+      apiVersion: 'oacp.dev/v1',
+      kind: 'CapabilityManifest',
+      name: 'alice',
+      capabilities: {},
+      quotas: { memory_mb: 16, ...quotas },
+    });
+    const checks = a2aInboundChecks({
+      globalPolicy: new GatewayPolicy(loadGlobalPolicies(policy)),
+      quotas: new GatewayQuotas({}, new GatewayMetrics('test'), new StoreQuotaEngine(store)),
+      agents: {
+        get: async (ref) =>
+          ref === AGENT.did
+            ? { id: AGENT.did, name: 'alice', manifest, state: 'running', code: null, attributes: {} }
+            : undefined,
+      } as Parameters<typeof a2aInboundChecks>[0]['agents'],
+    });
+    return { checks, close: () => store.close() };
+  }
+
+  it('attack: a message a global policy forbids is refused, the receipt naming that policy', async () => {
+    const { checks, close } = await gatewayChecks(
+      `${DEFAULT_GLOBAL_POLICY}\n@id("no-inbound-a2a")\nforbid (principal, action == Action::"a2a/message", resource);\n`,
+    );
+    try {
+      const { inbound, delivered } = gate(undefined, checks);
+      const predicate = await refused(inbound.sendMessage(message({}), context()), -32048);
+      expect(predicate.policy.reason).toContain('global policy');
+      expect(JSON.stringify(predicate.policy)).toContain('no-inbound-a2a');
+      expect(delivered).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it("attack: a message past the receiving agent's quota is refused and recorded naming the quota", async () => {
+    const { checks, close } = await gatewayChecks(DEFAULT_GLOBAL_POLICY, { api_calls_per_hour: 1, burst: 0 });
+    try {
+      const { inbound, delivered } = gate(undefined, checks);
+      await inbound.sendMessage(message({ n: 1 }), context());
+      expect(delivered).toHaveLength(1);
+      const predicate = await refused(inbound.sendMessage(message({ n: 2 }), context()), -32049);
+      expect(predicate.policy.policyId).toBe('oacp/quota');
+      expect(predicate.policy.reason).toContain('api_calls_per_hour');
+      expect(node.log.size).toBe(1);
+      expect(delivered).toHaveLength(1);
+    } finally {
+      await close();
+    }
   });
 });
