@@ -196,6 +196,8 @@ export class InboundGate implements A2ARequestHandler {
     };
     let admission: Admission = { from: null };
     let facts: InboundFacts = { agent, sender: null };
+    /** The sender as its signature proved it (a replay is a verified signature seen before); never a claim. */
+    let provenSender: string | undefined;
     const deny = (
       type: A2aSecurityEvent['type'],
       code: OacpJsonRpcReason,
@@ -258,6 +260,7 @@ export class InboundGate implements A2ARequestHandler {
           const verified = verifyMessageSignature(message, signature, this.verifyOptions());
           if (!verified.ok) {
             const replay = verified.reason === 'replayed nonce';
+            if (replay) provenSender = signature.signer;
             return deny(
               replay ? 'replay' : 'signature_invalid',
               replay ? 'OACP_REPLAYED' : 'OACP_SIGNATURE_INVALID',
@@ -267,6 +270,7 @@ export class InboundGate implements A2ARequestHandler {
               signature.signer,
             );
           }
+          provenSender = verified.signer;
           const localName = await this.options.localNameOf(verified.signer);
           const trust = this.options.trust.decide(
             localName === undefined ? { did: verified.signer } : { did: verified.signer, localName },
@@ -298,7 +302,7 @@ export class InboundGate implements A2ARequestHandler {
       },
     );
     if (verdict.decision.effect === 'deny') {
-      const receipt = await this.recordRefusal(callId, verdict, refusedBy.sender, startedAt);
+      const receipt = await this.recordRefusal(callId, verdict, provenSender, startedAt);
       const note = receipt === undefined ? '' : ` (receipt #${receipt.index})`;
       throw this.refuse(
         refusedBy.type,

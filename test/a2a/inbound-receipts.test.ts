@@ -161,6 +161,19 @@ describe('A2A: every refused message is one receipt naming the reason', () => {
     expect(delivered).toHaveLength(1);
   });
 
+  it('attack: a message changed after signing is refused; its receipt does not name the claimed signer', async () => {
+    const { inbound, delivered } = gate();
+    const signed = message({ pay: 1 });
+    const tampered = {
+      ...signed,
+      message: { ...(signed.message as Message), parts: message({ pay: 1000 }).message?.parts ?? [] },
+    };
+    const predicate = await refused(inbound.sendMessage(tampered, context()), -32041);
+    expect(predicate.policy.reason).toContain('does not verify');
+    expect(predicate.agent).toEqual({ clientId: 'unverified' });
+    expect(delivered).toEqual([]);
+  });
+
   it('attack: a sender the trust graph has no edge for is refused and recorded', async () => {
     const { inbound, delivered } = gate();
     const stranger = keySigner(generateEd25519().privateKey);
