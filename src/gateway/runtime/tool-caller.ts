@@ -66,13 +66,14 @@ const NO_USAGE = {
 };
 
 /**
- * Every tool call, from an agent's sandbox or over HTTP, goes through here:
- * arguments are validated first (a bad call never runs and gets a 400), then
- * the checks run in the bridge's order (the manifest's tools list, the Cedar
- * tool-call policy, the global policies, then quotas, last so a refused call
- * costs no quota), then the tool, and every outcome, refusals included, is
- * receipted in the log before the caller hears back. MCP tools go to the bridge
- * after the gateway's own checks; the bridge adds its pins, Cedar check and receipt.
+ * Every tool call, from an agent's sandbox or over HTTP, goes through here,
+ * and is decided by decideCall (src/mcp/call-pipeline.ts), the one ordered
+ * list of checks: the gateway only supplies its own (the manifest's tools
+ * list, the Cedar tool-call and global policies as one decision, quotas) as
+ * prior checks. Native tools are decided here and receipted here, every
+ * outcome, refusals included, in the log before the caller hears back; MCP
+ * tools are decided and receipted by the bridge's session, with the same
+ * prior checks joined in.
  */
 export class ToolCaller {
   /** Handed to tools called without a caller's signal (an agent's sandbox): nothing aborts it. */
