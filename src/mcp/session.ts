@@ -136,6 +136,8 @@ export class BridgeSession {
     if (!this.#ready.close()) return this.#closed;
     this.#toolCalls.abortAll();
     await this.#supervision.failPending(this.#ready.failure ?? 'the bridge session closed');
+    // Every receipt under way (refusals included) is in the log before the session reports it is over.
+    await this.#flow.drain();
     await Promise.allSettled([this.#upstream.stop(), this.#down.close()]);
     this.#resolveClosed();
     return this.#closed;

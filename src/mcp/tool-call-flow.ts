@@ -65,6 +65,8 @@ export type Decided = {
  */
 export class ToolCallFlow {
   readonly #parts: FlowParts;
+  /** Receipts being written, so closing waits for them (a refusal's receipt is written after its answer is decided). */
+  readonly #writing = new Set<Promise<unknown>>();
 
   constructor(parts: FlowParts) {
     this.#parts = parts;
@@ -193,7 +195,19 @@ export class ToolCallFlow {
   }
 
   /** Writes the receipt; undefined (and a report) when the recorder failed. */
-  async finish(finished: FinishedCall): Promise<Record<string, unknown> | undefined> {
+  finish(finished: FinishedCall): Promise<Record<string, unknown> | undefined> {
+    const writing = this.#write(finished);
+    this.#writing.add(writing);
+    void writing.then(() => this.#writing.delete(writing));
+    return writing;
+  }
+
+  /** Resolves once every receipt under way is written (or failed): the session waits for it before the log closes. */
+  async drain(): Promise<void> {
+    while (this.#writing.size > 0) await Promise.allSettled([...this.#writing]);
+  }
+
+  async #write(finished: FinishedCall): Promise<Record<string, unknown> | undefined> {
     try {
       const ref = await this.#parts.recorder.finish(finished, this.#parts.server().link?.usage());
       return { ...ref };
