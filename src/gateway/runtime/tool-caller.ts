@@ -249,7 +249,7 @@ export class ToolCaller {
     );
     if (answer.receipt === undefined) {
       throw runtimeError(
-        'RUNTIME_TOOL_FAILED',
+        'RUNTIME_RECEIPT_UNAVAILABLE',
         `no receipt could be written for "${entry.name}": ${answer.error?.message ?? answer.decision.reason}`,
       );
     }
