@@ -47,6 +47,7 @@ import { DEFAULT_GLOBAL_POLICY } from './runtime/policy/schema.js';
 import { type GatewayQuotaOptions, GatewayQuotas } from './runtime/quotas.js';
 import { ReceiptRecorder } from './runtime/receipt-recorder.js';
 import { registryDirectory } from './runtime/registry-directory.js';
+import { recordReplayedToolCall } from './runtime/replayed-call.js';
 import { ToolCaller } from './runtime/tool-caller.js';
 import { ToolRegistry } from './runtime/tool-registry.js';
 import { DEFAULT_RESTART_POLICY, type RestartPolicy } from './runtime/watchdog.js';
@@ -270,6 +271,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       nonces,
       metrics,
       securityEvents: store.securityEvents,
+      onReplay: (replay) => recordReplayedToolCall({ tools, registry }, replay),
     });
     const cluster =
       config.cluster === undefined

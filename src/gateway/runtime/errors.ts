@@ -14,6 +14,8 @@ export type RuntimeErrorCode =
   | 'RUNTIME_POLICY_DENIED'
   /** The receipt log cannot take the call's receipt now: nothing ran (fail closed), HTTP 503. */
   | 'RUNTIME_RECEIPT_UNAVAILABLE'
+  /** The caller's proof of identity did not hold (a replayed signed request), HTTP 401. */
+  | 'RUNTIME_IDENTITY_REFUSED'
   | 'RUNTIME_POLICY_INVALID'
   | 'RUNTIME_AGENT_NOT_RUNNING'
   | 'RUNTIME_AGENT_RESTARTING'

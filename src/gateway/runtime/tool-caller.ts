@@ -29,6 +29,12 @@ export interface ToolCallInput {
   readonly apiKey?: ApiKeyRef;
   readonly parent?: Span;
   readonly signal?: AbortSignal;
+  /**
+   * Set when authentication already refused the caller's proof (a replayed
+   * signed request): the call goes through the pipeline only to be refused at
+   * its identity step, and recorded. Native tools only.
+   */
+  readonly identityRefused?: string;
 }
 
 export interface ToolCallOutcome {
@@ -145,7 +151,10 @@ export class ToolCaller {
           return undefined;
         },
         // Authenticated before the call reached here: by the sandbox it runs in, or the HTTP layer.
-        identify: () => ({ ok: true, id: input.agent.did, verified: input.channel !== 'api-key' }),
+        identify: () =>
+          input.identityRefused === undefined
+            ? { ok: true, id: input.agent.did, verified: input.channel !== 'api-key' }
+            : { ok: false, reason: input.identityRefused },
         gate: {},
         callId: randomUUID(),
         server: NATIVE_IDENTITY.name,
@@ -158,7 +167,13 @@ export class ToolCaller {
     );
     const base = this.record(entry, input, verdict.arguments, verdict.checks, startedAt);
     if (verdict.decision.effect === 'deny') {
-      const refusal = refusalOf(verdict.checks, verdict.decision.reason, quotaRefusal, this.parts.metrics);
+      const identityRefused =
+        input.identityRefused !== undefined &&
+        verdict.checks.receiptSlot?.effect === 'allow' &&
+        verdict.checks.tools === undefined;
+      const refusal = identityRefused
+        ? runtimeError('RUNTIME_IDENTITY_REFUSED', verdict.decision.reason)
+        : refusalOf(verdict.checks, verdict.decision.reason, quotaRefusal, this.parts.metrics);
       const receipt = await this.write(
         { ...base, decision: verdict.decision, outcome: 'denied', durationMs: performance.now() - startedMs },
         input,
