@@ -3,6 +3,7 @@ import { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
 import { DefaultRequestHandler, InMemoryTaskStore, JsonRpcTransportHandler } from '@a2a-js/sdk/server';
 import type { NonceStore } from '../identity/nonce-store.js';
 import type { A2aAgent, A2aExecutor, A2aSecurityEvent } from './agent.js';
+import type { InboundChecks, InboundReceipts } from './inbound-calls.js';
 import { InboundGate } from './inbound-gate.js';
 import { OacpAgentExecutor } from './oacp-executor.js';
 import type { ReceiptPlace } from './result-artifact.js';
@@ -15,6 +16,8 @@ export interface EndpointParts {
   readonly signedMessagesRequired: boolean;
   readonly localNameOf: (did: string) => Promise<string | undefined>;
   readonly onSecurityEvent?: (event: A2aSecurityEvent) => void;
+  readonly receipts?: InboundReceipts;
+  readonly checks?: InboundChecks;
   readonly now?: () => number;
 }
 
@@ -46,6 +49,8 @@ export class AgentEndpoint {
       signedMessagesRequired: parts.signedMessagesRequired,
       localNameOf: parts.localNameOf,
       ...(parts.onSecurityEvent === undefined ? {} : { onSecurityEvent: parts.onSecurityEvent }),
+      ...(parts.receipts === undefined ? {} : { receipts: parts.receipts }),
+      ...(parts.checks === undefined ? {} : { checks: parts.checks }),
       ...(parts.now === undefined ? {} : { now: parts.now }),
     });
     this.v1 = new JsonRpcTransportHandler(this.gate);

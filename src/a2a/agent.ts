@@ -70,6 +70,9 @@ export interface A2aSecurityEvent {
     | 'replay'
     | 'trust_denied'
     | 'malformed_request'
+    | 'receipt_unavailable'
+    | 'policy_denied'
+    | 'quota_exceeded'
     | 'cancel_refused';
   /** The receiving agent's name. */
   readonly agent: string;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type {
   AgentCard,
   CancelTaskRequest,
@@ -18,10 +19,22 @@ import type {
 } from '@a2a-js/sdk';
 import { UnsupportedOperationError } from '@a2a-js/sdk/errors';
 import type { A2ARequestHandler, ServerCallContext } from '@a2a-js/sdk/server';
+import { describeError } from '../core/errors.js';
 import type { NonceStore } from '../identity/nonce-store.js';
+import type { PriorChecks } from '../mcp/call-gate.js';
+import { decideCall, type PipelineVerdict } from '../mcp/call-pipeline.js';
+import { DEFAULT_MESSAGE_LIMITS } from '../mcp/message-limits.js';
 import type { A2aAgent, A2aSecurityEvent } from './agent.js';
 import { CancelExtensionSchema, MessageExtensionSchema, OACP_A2A_EXTENSION } from './extension.js';
-import { refusal } from './jsonrpc-errors.js';
+import {
+  A2A_MESSAGE_TOOL,
+  type InboundChecks,
+  type InboundFacts,
+  type InboundReceipts,
+  messageArguments,
+  refusalRecord,
+} from './inbound-calls.js';
+import { type OacpJsonRpcReason, refusal } from './jsonrpc-errors.js';
 import { verifyCancelSignature, verifyMessageSignature } from './message-signature.js';
 import type { TrustGraph } from './trust-graph.js';
 
@@ -47,6 +60,10 @@ export interface InboundGateOptions {
   /** The local name of a sender did, when the sender is an agent of this node. */
   readonly localNameOf: (did: string) => Promise<string | undefined>;
   readonly onSecurityEvent?: (event: A2aSecurityEvent) => void;
+  /** Where refused messages are recorded (the node's log); without it refusals are security events only. */
+  readonly receipts?: InboundReceipts;
+  /** The node's global policies and quotas on inbound messages. */
+  readonly checks?: InboundChecks;
   readonly now?: () => number;
 }
 
@@ -158,94 +175,207 @@ export class InboundGate implements A2ARequestHandler {
     return this.inner.resubscribe(params, context);
   }
 
+  /**
+   * A message is decided by decideCall, the same ordered checks as every tool
+   * call: shape and limits (text and data parts only, nesting), the receipt
+   * slot, then identity (signature, freshness, replay), the trust graph and
+   * the task's owner. A refusal is an A2A error saying why, a security event,
+   * and, when the node records them, one receipt naming the reason.
+   */
   private async admit(params: SendMessageRequest, context: ServerCallContext): Promise<void> {
     const { agent } = this.options;
     const message = params.message;
     if (message === undefined) {
       throw this.refuse('malformed_request', 'OACP_SIGNATURE_INVALID', 'the request carries no message');
     }
-    const unsupported = message.parts.find(
-      (part) => part.content?.$case !== 'text' && part.content?.$case !== 'data',
+    const startedAt = new Date();
+    const callId = randomUUID();
+    let refusedBy: { type: A2aSecurityEvent['type']; code: OacpJsonRpcReason; sender?: string } = {
+      type: 'malformed_request',
+      code: 'OACP_MESSAGE_LIMITS',
+    };
+    let admission: Admission = { from: null };
+    let facts: InboundFacts = { agent, sender: null };
+    /** The sender as its signature proved it (a replay is a verified signature seen before); never a claim. */
+    let provenSender: string | undefined;
+    const deny = (
+      type: A2aSecurityEvent['type'],
+      code: OacpJsonRpcReason,
+      reason: string,
+      sender?: string,
+    ) => {
+      refusedBy = { type, code, ...(sender === undefined ? {} : { sender }) };
+      return { ok: false as const, reason };
+    };
+    const verdict = await decideCall(
+      { name: A2A_MESSAGE_TOOL, arguments: messageArguments(message) },
+      {
+        limits: DEFAULT_MESSAGE_LIMITS,
+        validate: () => {
+          const unsupported = message.parts.find(
+            (part) => part.content?.$case !== 'text' && part.content?.$case !== 'data',
+          );
+          if (unsupported === undefined) return undefined;
+          refusedBy = { type: 'malformed_request', code: 'OACP_UNSUPPORTED_PART' };
+          return `agent ${agent.name} reads text and data parts only, got a ${unsupported.content?.$case ?? 'empty'} part`;
+        },
+        reserve: () => {
+          if (this.options.receipts === undefined) return undefined;
+          try {
+            this.options.receipts.reserve();
+            return undefined;
+          } catch (error) {
+            refusedBy = { type: 'receipt_unavailable', code: 'OACP_RECEIPT_UNAVAILABLE' };
+            return {
+              effect: 'deny',
+              reason: `no receipt can be written, so the message is refused: ${describeError(error)}`,
+            };
+          }
+        },
+        identify: async () => {
+          const raw = message.metadata?.[OACP_A2A_EXTENSION];
+          if (raw === undefined) {
+            if (this.options.signedMessagesRequired) {
+              return deny(
+                'signature_required',
+                'OACP_SIGNATURE_REQUIRED',
+                `agent ${agent.name} accepts only messages signed by the sender's did:key (metadata["${OACP_A2A_EXTENSION}"].signature, docs/a2a.md)`,
+              );
+            }
+            const owner = await this.taskOwnerRefusal(params, context, null);
+            if (owner !== undefined) return deny('trust_denied', 'OACP_TRUST_DENIED', owner);
+            admission = { from: null };
+            return { ok: true, id: 'unsigned', verified: false };
+          }
+          const entry = MessageExtensionSchema.safeParse(raw);
+          if (!entry.success) {
+            const issue = entry.error.issues[0];
+            return deny(
+              'signature_invalid',
+              'OACP_SIGNATURE_INVALID',
+              `metadata["${OACP_A2A_EXTENSION}"].${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+            );
+          }
+          const { signature, encryptTo } = entry.data;
+          const verified = verifyMessageSignature(message, signature, this.verifyOptions());
+          if (!verified.ok) {
+            const replay = verified.reason === 'replayed nonce';
+            if (replay) provenSender = signature.signer;
+            return deny(
+              replay ? 'replay' : 'signature_invalid',
+              replay ? 'OACP_REPLAYED' : 'OACP_SIGNATURE_INVALID',
+              replay
+                ? `this signed message was already delivered (nonce seen before); sign each message afresh`
+                : `the message signature does not verify: ${verified.reason}`,
+              signature.signer,
+            );
+          }
+          provenSender = verified.signer;
+          const localName = await this.options.localNameOf(verified.signer);
+          const trust = this.options.trust.decide(
+            localName === undefined ? { did: verified.signer } : { did: verified.signer, localName },
+            { did: agent.did, localName: agent.name },
+          );
+          if (trust.effect === 'deny') {
+            return deny('trust_denied', 'OACP_TRUST_DENIED', trust.reason, verified.signer);
+          }
+          const owner = await this.taskOwnerRefusal(params, context, verified.signer);
+          if (owner !== undefined) return deny('trust_denied', 'OACP_TRUST_DENIED', owner, verified.signer);
+          admission = { from: verified.signer, ...(encryptTo === undefined ? {} : { encryptTo }) };
+          facts = {
+            agent,
+            sender: verified.signer,
+            ...(localName === undefined ? {} : { senderName: localName }),
+          };
+          return { ok: true, id: verified.signer, verified: true };
+        },
+        gate: {},
+        callId,
+        server: `a2a:${agent.name}`,
+        channels: {},
+        prior: this.priorChecks(
+          () => facts,
+          (type, code) => {
+            refusedBy = { type, code, ...(facts.sender === null ? {} : { sender: facts.sender }) };
+          },
+        ),
+      },
     );
-    if (unsupported !== undefined) {
+    if (verdict.decision.effect === 'deny') {
+      const receipt = await this.recordRefusal(callId, verdict, provenSender, startedAt);
+      const note = receipt === undefined ? '' : ` (receipt #${receipt.index})`;
       throw this.refuse(
-        'malformed_request',
-        'OACP_UNSUPPORTED_PART',
-        `agent ${agent.name} reads text and data parts only, got a ${unsupported.content?.$case ?? 'empty'} part`,
+        refusedBy.type,
+        refusedBy.code,
+        `${verdict.decision.reason}${note}`,
+        refusedBy.sender,
       );
     }
-    const raw = message.metadata?.[OACP_A2A_EXTENSION];
-    if (raw === undefined) {
-      if (this.options.signedMessagesRequired) {
-        throw this.refuse(
-          'signature_required',
-          'OACP_SIGNATURE_REQUIRED',
-          `agent ${agent.name} accepts only messages signed by the sender's did:key (metadata["${OACP_A2A_EXTENSION}"].signature, docs/a2a.md)`,
-        );
-      }
-      await this.checkTaskOwner(params, context, null);
-      context.state.set(ADMISSION, { from: null } satisfies Admission);
-      return;
-    }
-    const entry = MessageExtensionSchema.safeParse(raw);
-    if (!entry.success) {
-      const issue = entry.error.issues[0];
-      throw this.refuse(
-        'signature_invalid',
-        'OACP_SIGNATURE_INVALID',
-        `metadata["${OACP_A2A_EXTENSION}"].${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
-      );
-    }
-    const { signature, encryptTo } = entry.data;
-    const verdict = verifyMessageSignature(message, signature, this.verifyOptions());
-    if (!verdict.ok) {
-      const replay = verdict.reason === 'replayed nonce';
-      throw this.refuse(
-        replay ? 'replay' : 'signature_invalid',
-        replay ? 'OACP_REPLAYED' : 'OACP_SIGNATURE_INVALID',
-        replay
-          ? `this signed message was already delivered (nonce seen before); sign each message afresh`
-          : `the message signature does not verify: ${verdict.reason}`,
-        signature.signer,
-      );
-    }
-    const localName = await this.options.localNameOf(verdict.signer);
-    const decision = this.options.trust.decide(
-      localName === undefined ? { did: verdict.signer } : { did: verdict.signer, localName },
-      { did: agent.did, localName: agent.name },
-    );
-    if (decision.effect === 'deny') {
-      throw this.refuse('trust_denied', 'OACP_TRUST_DENIED', decision.reason, verdict.signer);
-    }
-    await this.checkTaskOwner(params, context, verdict.signer);
-    context.state.set(ADMISSION, {
-      from: verdict.signer,
-      ...(encryptTo === undefined ? {} : { encryptTo }),
-    } satisfies Admission);
+    context.state.set(ADMISSION, admission);
   }
 
-  /** A follow-up message joins an existing task only when it comes from that task's sender. */
-  private async checkTaskOwner(
+  /** The node's global policies and quotas as the pipeline's prior checks; `refused` learns which refused. */
+  private priorChecks(
+    facts: () => InboundFacts,
+    refused: (type: A2aSecurityEvent['type'], code: OacpJsonRpcReason) => void,
+  ): PriorChecks {
+    const policy = this.options.checks?.policy;
+    const quota = this.options.checks?.quota;
+    return {
+      ...(policy === undefined
+        ? {}
+        : {
+            policy: () => {
+              const decision = policy(facts());
+              if (decision.effect === 'deny') refused('policy_denied', 'OACP_POLICY_DENIED');
+              return decision;
+            },
+          }),
+      ...(quota === undefined
+        ? {}
+        : {
+            quota: async () => {
+              const decision = await quota(facts());
+              if (decision.effect === 'deny') refused('quota_exceeded', 'OACP_QUOTA_EXCEEDED');
+              return decision;
+            },
+          }),
+    };
+  }
+
+  /** One receipt for a refused message, when the node records them; undefined when none was written. */
+  private async recordRefusal(
+    callId: string,
+    verdict: PipelineVerdict,
+    sender: string | undefined,
+    startedAt: Date,
+  ): Promise<{ readonly index: number } | undefined> {
+    const receipts = this.options.receipts;
+    if (receipts === undefined) return undefined;
+    try {
+      return await receipts.record(refusalRecord(this.options.agent, callId, verdict, sender, startedAt));
+    } catch {
+      // The refusal stands either way; its message then carries no receipt number.
+      return undefined;
+    }
+  }
+
+  /** A follow-up message joins an existing task only when it comes from that task's sender: else why not. */
+  private async taskOwnerRefusal(
     params: SendMessageRequest,
     context: ServerCallContext,
     from: string | null,
-  ): Promise<void> {
+  ): Promise<string | undefined> {
     const taskId = params.message?.taskId ?? '';
-    if (taskId === '') return;
+    if (taskId === '') return undefined;
     // An unknown task id is the SDK's to refuse (TaskNotFound); only an existing task has an owner.
     const task = await this.inner
       .getTask({ tenant: params.tenant, id: taskId, historyLength: 0 }, context)
       .catch(() => undefined);
-    if (task === undefined) return;
+    if (task === undefined) return undefined;
     const owner = senderOf(task);
-    if (owner !== from) {
-      throw this.refuse(
-        'trust_denied',
-        'OACP_TRUST_DENIED',
-        `task ${taskId} belongs to ${owner ?? 'an unsigned sender'}; only it may continue the task`,
-        from ?? undefined,
-      );
-    }
+    if (owner === from) return undefined;
+    return `task ${taskId} belongs to ${owner ?? 'an unsigned sender'}; only it may continue the task`;
   }
 
   private verifyOptions() {

@@ -12,6 +12,14 @@ export const OACP_JSONRPC_CODES = {
   OACP_TRUST_DENIED: -32043,
   OACP_CANCEL_REFUSED: -32044,
   OACP_UNSUPPORTED_PART: -32045,
+  /** The message is over the limits (nesting depth) every call is held to. */
+  OACP_MESSAGE_LIMITS: -32046,
+  /** The node's log cannot take a receipt now: nothing runs that could not be recorded. */
+  OACP_RECEIPT_UNAVAILABLE: -32047,
+  /** The node's global policies forbid this message. */
+  OACP_POLICY_DENIED: -32048,
+  /** The receiving agent's quota is used up. */
+  OACP_QUOTA_EXCEEDED: -32049,
 } as const;
 
 export type OacpJsonRpcReason = keyof typeof OACP_JSONRPC_CODES;

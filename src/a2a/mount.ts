@@ -4,6 +4,7 @@ import { describeError } from '../core/errors.js';
 import { jcsDigest } from '../core/jcs.js';
 import type { NonceStore } from '../identity/nonce-store.js';
 import type { A2aAgent, A2aAgentDirectory, A2aExecutor, A2aSecurityEvent, LoggedReceipt } from './agent.js';
+import type { InboundChecks, InboundReceipts } from './inbound-calls.js';
 import { type A2aServer, createA2aServer } from './server.js';
 import { type TrustEdge, TrustGraph } from './trust-graph.js';
 
@@ -40,6 +41,10 @@ export interface GatewayA2aParts {
   readonly nonces: NonceStore;
   readonly publicUrl?: () => string | undefined;
   readonly onSecurityEvent?: (event: A2aSecurityEvent) => void;
+  /** Where refused messages are recorded (the gateway's ReceiptRecorder, through OacpNode.record). */
+  readonly receipts?: InboundReceipts;
+  /** The gateway's global policies (`a2a/message`) and the receiving agent's quota. */
+  readonly checks?: InboundChecks;
 }
 
 /** The gateway's running agents as A2A agents, and its runtime as their executor. */
@@ -52,6 +57,8 @@ export function gatewayA2aServer(parts: GatewayA2aParts): A2aServer {
     node: { logOrigin: parts.origin, logVerifierKey: parts.log.verifierKey, airlockKeys: parts.airlockKeys },
     ...(parts.publicUrl === undefined ? {} : { publicUrl: parts.publicUrl }),
     ...(parts.onSecurityEvent === undefined ? {} : { onSecurityEvent: parts.onSecurityEvent }),
+    ...(parts.receipts === undefined ? {} : { receipts: parts.receipts }),
+    ...(parts.checks === undefined ? {} : { checks: parts.checks }),
   });
 }
 

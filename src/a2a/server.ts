@@ -13,6 +13,7 @@ import { A2A_PREFIX, type A2aNodeInfo, buildAgentCard, DEFAULT_RECEIPTS_PATH } f
 import { AgentEndpoint } from './agent-endpoint.js';
 import { signAgentCard } from './card-signature.js';
 import { directoryCard } from './directory-card.js';
+import type { InboundChecks, InboundReceipts } from './inbound-calls.js';
 import { idOf, isAsyncIterable, rpcError, sse } from './jsonrpc-response.js';
 import { checkRequest, type Dialect, METHOD_NOT_FOUND, PARSE_ERROR } from './request-schema.js';
 import type { TrustGraph } from './trust-graph.js';
@@ -29,6 +30,10 @@ export interface A2aServerOptions {
   /** Refuse unsigned messages (default true). Off only for a node that serves anonymous callers on purpose. */
   readonly signedMessagesRequired?: boolean;
   readonly onSecurityEvent?: (event: A2aSecurityEvent) => void;
+  /** Where refused messages are recorded, one receipt each (the node's log). */
+  readonly receipts?: InboundReceipts;
+  /** The node's global policies and quotas on inbound messages. */
+  readonly checks?: InboundChecks;
   readonly now?: () => number;
 }
 
@@ -81,6 +86,8 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
         signedMessagesRequired,
         localNameOf,
         ...(options.onSecurityEvent === undefined ? {} : { onSecurityEvent: options.onSecurityEvent }),
+        ...(options.receipts === undefined ? {} : { receipts: options.receipts }),
+        ...(options.checks === undefined ? {} : { checks: options.checks }),
         ...(options.now === undefined ? {} : { now: options.now }),
       },
     );

@@ -34,6 +34,7 @@ import { sandboxChat } from './models/sandbox-chat.js';
 import { GatewayMetrics } from './observability/gateway-metrics.js';
 import { type Logger, stderrLogger } from './observability/logger.js';
 import { Tracing, type TracingOptions } from './observability/tracing.js';
+import { a2aInboundChecks } from './runtime/a2a-checks.js';
 import type { AgentDirectory } from './runtime/agent-directory.js';
 import { AgentRuntime, type AgentRuntimeEvent } from './runtime/agent-runtime.js';
 import { GatewayApprovalQueue } from './runtime/approval-queue.js';
@@ -48,6 +49,7 @@ import { DEFAULT_GLOBAL_POLICY } from './runtime/policy/schema.js';
 import { type GatewayQuotaOptions, GatewayQuotas } from './runtime/quotas.js';
 import { ReceiptRecorder } from './runtime/receipt-recorder.js';
 import { registryDirectory } from './runtime/registry-directory.js';
+import { recordReplayedToolCall } from './runtime/replayed-call.js';
 import { ToolCaller } from './runtime/tool-caller.js';
 import { ToolRegistry } from './runtime/tool-registry.js';
 import { DEFAULT_RESTART_POLICY, type RestartPolicy } from './runtime/watchdog.js';
@@ -276,6 +278,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       nonces,
       metrics,
       securityEvents: store.securityEvents,
+      onReplay: (replay) => recordReplayedToolCall({ tools, registry }, replay),
     });
     const cluster =
       config.cluster === undefined
@@ -326,6 +329,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         metrics.security('warning', `a2a_${event.type}`);
         logger.warn('a2a request refused', { ...event });
       },
+      // Refused messages get a receipt each, through the same recorder as tool calls.
+      receipts: {
+        reserve: () => receipts.reserve(),
+        record: (record) => receipts.toolCall(record, record.agent),
+      },
+      checks: a2aInboundChecks({ globalPolicy, quotas, agents }),
     });
     const { app, routes } = createApp(services, [
       { app: a2a.app, access: open('A2A authenticates each message by its signature and the trust graph') },

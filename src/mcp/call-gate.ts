@@ -23,6 +23,7 @@ export interface CallContext {
 }
 
 type Check = { readonly effect: 'allow' | 'deny'; readonly reason: string };
+type PriorPolicy = Check & { readonly policyIds: readonly string[]; readonly policyDigest: string };
 
 /**
  * The gateway's own checks, run in the pipeline's order with the bridge's: its
@@ -33,7 +34,8 @@ type Check = { readonly effect: 'allow' | 'deny'; readonly reason: string };
  */
 export interface PriorChecks {
   readonly tools?: Check;
-  readonly policy?: Check & { readonly policyIds: readonly string[]; readonly policyDigest: string };
+  /** Judged on the arguments once their shape is known good; an exception in it is a deny. */
+  readonly policy?: (args: Readonly<Record<string, unknown>>) => PriorPolicy;
   /** Takes quota; called only when everything else allowed the call. */
   readonly quota?: () => Check | Promise<Check>;
 }
@@ -92,6 +94,7 @@ export async function admitCall(
         wouldDeny.push(tools.reason);
       }
     }
+    const priorPolicy = call.prior?.policy?.(call.arguments);
     if (parts.policy !== undefined) {
       const policy = parts.policy.authorize({
         agent: call.agent,
@@ -106,15 +109,15 @@ export async function admitCall(
           policyIds: policy.policyIds,
           policyDigest: policy.policyDigest,
         },
-        call.prior?.policy,
+        priorPolicy,
       );
       if (checks.policy.effect === 'deny') {
         const decision = { effect: 'deny' as const, reason: checks.policy.reason };
-        if (parts.learn === undefined || call.prior?.policy?.effect === 'deny') return { decision, checks };
+        if (parts.learn === undefined || priorPolicy?.effect === 'deny') return { decision, checks };
         wouldDeny.push(checks.policy.reason);
       }
-    } else if (call.prior?.policy !== undefined) {
-      checks.policy = call.prior.policy;
+    } else if (priorPolicy !== undefined) {
+      checks.policy = priorPolicy;
       if (checks.policy.effect === 'deny')
         return { decision: { effect: 'deny', reason: checks.policy.reason }, checks };
     }
@@ -160,7 +163,7 @@ export async function admitCall(
 /** The bridge's Cedar decision and the caller's policies as one: deny if either denies, every id named. */
 function joinPolicies(
   bridge: NonNullable<CallChecks['policy']>,
-  prior: PriorChecks['policy'],
+  prior: PriorPolicy | undefined,
 ): NonNullable<CallChecks['policy']> {
   if (prior === undefined) return bridge;
   const policyDigest = combinedPolicyDigest(bridge.policyDigest, prior.policyDigest);

@@ -6,7 +6,7 @@ import type { CallChecks } from './record.js';
 const PLUMBING = new Set(['ping']);
 
 /** Receipts of server-to-client requests name the method under this prefix in `tool.name`. */
-export const SERVER_REQUEST_PREFIX = 'server-request:';
+export { SERVER_REQUEST_PREFIX } from './recorded-requests.js';
 
 export interface ServerRequestVerdict {
   readonly decision: Decision;

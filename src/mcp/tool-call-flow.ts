@@ -3,7 +3,8 @@ import type { Decision } from '../core/decision.js';
 import { sha256Hex } from '../core/digest.js';
 import { jcsDigest } from '../core/jcs.js';
 import type { NonceStore } from '../identity/nonce-store.js';
-import { admitCall, type GateParts, type PriorChecks } from './call-gate.js';
+import type { GateParts, PriorChecks } from './call-gate.js';
+import { decideCall, type PipelineVerdict } from './call-pipeline.js';
 import {
   type ActiveCall,
   type CallRecorder,
@@ -11,7 +12,7 @@ import {
   type FinishedCall,
   RECEIPT_META,
 } from './call-recorder.js';
-import { type CallShape, NO_TOOL_NAME } from './call-shape.js';
+import { NO_TOOL_NAME } from './call-shape.js';
 import type { ClientView } from './client-view.js';
 import {
   INTERNAL_ERROR,
@@ -20,6 +21,7 @@ import {
   type JsonRpcId,
   type JsonRpcResult,
 } from './jsonrpc.js';
+import type { MessageLimits } from './message-limits.js';
 import { AGENT_REQUEST_META, resolvePrincipal } from './principal.js';
 import type { CallChecks } from './record.js';
 import type { ServerIdentity } from './server-identity.js';
@@ -38,6 +40,8 @@ export interface FlowParts {
   readonly gate: GateParts;
   readonly recorder: CallRecorder;
   readonly nonces: NonceStore;
+  /** Held against every call's arguments (client calls were held to them whole already). */
+  readonly limits: MessageLimits;
   readonly agent?: string;
   readonly client: ClientView;
   /** The server as it is now (the link changes with restarts). */
@@ -53,15 +57,16 @@ export type Decided = {
 );
 
 /**
- * The bridge's tool-call pipeline, in the order the issue of record names:
- * shape and limits (done by the session before this, see checkCallShape and
- * MessageLimits), a slot for the receipt in the log, identity and replay,
- * then the gate (pins, tools list, Cedar, approval, quota); after execution
- * exactly one receipt for every outcome, refusals and failures included. An
- * answer whose receipt could not be written is withheld.
+ * The bridge's side of the tool-call pipeline: the checks are decideCall's
+ * (the one ordered list, call-pipeline.ts); this builds the call's record
+ * from its verdict and, after execution, writes exactly one receipt for every
+ * outcome, refusals and failures included. An answer whose receipt could not
+ * be written is withheld.
  */
 export class ToolCallFlow {
   readonly #parts: FlowParts;
+  /** Receipts being written, so closing waits for them (a refusal's receipt is written after its answer is decided). */
+  readonly #writing = new Set<Promise<unknown>>();
 
   constructor(parts: FlowParts) {
     this.#parts = parts;
@@ -85,73 +90,65 @@ export class ToolCallFlow {
     }
   }
 
-  /** Runs every check on a well-formed call; the answer carries the call record either way. */
+  /** Runs every check (decideCall, the one ordered list); the answer carries the call record either way. */
   async decide(
-    shape: CallShape,
     params: Readonly<Record<string, unknown>> | undefined,
     signal: AbortSignal,
     embedded: { readonly agent: string; readonly prior?: PriorChecks } | undefined = undefined,
   ): Promise<Decided> {
-    const checks: CallChecks = {
-      shape: { effect: 'allow', reason: 'params well formed and within the limits' },
-    };
-    const slot = this.reserve();
-    const principal = resolvePrincipal({
-      // An embedding caller (the gateway) authenticated its agent already; it passes no signature.
-      fixedAgent: embedded?.agent ?? this.#parts.agent,
-      clientName: this.#parts.client.name,
-      tool: shape.tool,
-      args: shape.arguments,
-      meta: shape.meta,
-      nonces: this.#parts.nonces,
-    });
-    const base = this.#newCall(shape.tool, shape.arguments, principal.ok ? principal.id : 'unverified', {
-      ...(principal.ok && principal.signedRequest !== undefined
-        ? { agentSignedRequest: principal.signedRequest }
-        : {}),
-    });
-    if (slot !== undefined) {
-      return { effect: 'deny', call: { ...base, decision: slot, checks: { ...checks, receiptSlot: slot } } };
-    }
-    const slotted: CallChecks = {
-      ...checks,
-      receiptSlot: { effect: 'allow', reason: 'the log can take the receipt' },
-    };
-    if (!principal.ok) {
-      return {
-        effect: 'deny',
-        call: { ...base, decision: { effect: 'deny', reason: principal.reason }, checks: slotted },
-      };
-    }
+    const callId = randomUUID();
+    const started = { startedAt: new Date(), startedMs: performance.now() };
     const server = this.#parts.server().identity.name;
-    const admission = await admitCall(
-      this.#parts.gate,
-      {
-        callId: base.callId,
-        agent: base.agent,
-        server,
-        tool: shape.tool,
-        upstreamTool: shape.tool,
-        arguments: shape.arguments,
-        ...(embedded?.prior === undefined ? {} : { prior: embedded.prior }),
-      },
-      this.#parts.client.approvalChannels(),
+    const verdict = await decideCall(params, {
+      limits: this.#parts.limits,
+      reserve: () => this.reserve(),
+      identify: (shape) =>
+        resolvePrincipal({
+          // An embedding caller (the gateway) authenticated its agent already; it passes no signature.
+          fixedAgent: embedded?.agent ?? this.#parts.agent,
+          clientName: this.#parts.client.name,
+          tool: shape.tool,
+          args: shape.arguments,
+          meta: shape.meta,
+          nonces: this.#parts.nonces,
+        }),
+      gate: this.#parts.gate,
+      callId,
+      server,
+      channels: this.#parts.client.approvalChannels(),
+      ...(embedded?.prior === undefined ? {} : { prior: embedded.prior }),
       signal,
-    );
+    });
     const call: ActiveCall = {
-      ...base,
-      decision: admission.decision,
-      checks: { ...slotted, ...admission.checks },
-      toolDefinitionDigest: this.#definitionDigest(shape.tool),
-      policyDigest: admission.checks.policy?.policyDigest ?? base.policyDigest,
+      ...this.#newCall(
+        verdict.tool,
+        verdict.arguments,
+        verdict.agent ?? this.#unidentified(verdict, embedded),
+        {
+          ...(verdict.stage === 'checked' && verdict.signedRequest !== undefined
+            ? { agentSignedRequest: verdict.signedRequest }
+            : {}),
+        },
+      ),
+      callId,
+      ...started,
+      decision: verdict.decision,
+      checks: verdict.checks,
+      ...(verdict.checks.policy === undefined ? {} : { policyDigest: verdict.checks.policy.policyDigest }),
     };
-    if (admission.decision.effect === 'deny') return { effect: 'deny', call };
+    if (verdict.stage === 'shape' || verdict.decision.effect === 'deny') return { effect: 'deny', call };
     const forwardedParams: Record<string, unknown> = { ...params };
-    if (shape.meta !== undefined) {
-      const { [AGENT_REQUEST_META]: _proof, ...rest } = shape.meta;
+    if (verdict.shape.meta !== undefined) {
+      const { [AGENT_REQUEST_META]: _proof, ...rest } = verdict.shape.meta;
       forwardedParams._meta = rest;
     }
     return { effect: 'allow', call, forwardedParams };
+  }
+
+  /** Who a call is recorded as when it has no verified principal: refused by identity, or before it. */
+  #unidentified(verdict: PipelineVerdict, embedded: { readonly agent: string } | undefined): string {
+    const identityRefused = verdict.stage === 'checked' && verdict.checks.receiptSlot?.effect === 'allow';
+    return identityRefused ? 'unverified' : (embedded?.agent ?? this.sessionAgent());
   }
 
   /** A tools/call refused before any other check (shape, limits): recorded, and answered as a denial. */
@@ -164,6 +161,24 @@ export class ToolCallFlow {
     const reason =
       'tools/call sent as a notification (no id) is refused: it could not be answered with its receipt';
     await this.finish({ call: this.refusedCall(params, { effect: 'deny', reason }), outcome: 'denied' });
+  }
+
+  /**
+   * A request (or notification) of another method refused before forwarding:
+   * recorded under `name` (see recorded-requests.ts) with its params as the
+   * arguments. Undefined when no receipt could be written.
+   */
+  async refuseRequest(
+    name: string,
+    params: Readonly<Record<string, unknown>> | undefined,
+    reason: string,
+  ): Promise<Record<string, unknown> | undefined> {
+    const call: ActiveCall = {
+      ...this.#newCall(name, params ?? {}, this.sessionAgent(), {}),
+      decision: { effect: 'deny', reason },
+      checks: { shape: { effect: 'deny', reason } },
+    };
+    return this.finish({ call, outcome: 'denied' });
   }
 
   async finishDenied(call: ActiveCall): Promise<Outcome> {
@@ -180,7 +195,19 @@ export class ToolCallFlow {
   }
 
   /** Writes the receipt; undefined (and a report) when the recorder failed. */
-  async finish(finished: FinishedCall): Promise<Record<string, unknown> | undefined> {
+  finish(finished: FinishedCall): Promise<Record<string, unknown> | undefined> {
+    const writing = this.#write(finished);
+    this.#writing.add(writing);
+    void writing.then(() => this.#writing.delete(writing));
+    return writing;
+  }
+
+  /** Resolves once every receipt under way is written (or failed): the session waits for it before the log closes. */
+  async drain(): Promise<void> {
+    while (this.#writing.size > 0) await Promise.allSettled([...this.#writing]);
+  }
+
+  async #write(finished: FinishedCall): Promise<Record<string, unknown> | undefined> {
     try {
       const ref = await this.#parts.recorder.finish(finished, this.#parts.server().link?.usage());
       return { ...ref };

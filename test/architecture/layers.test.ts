@@ -31,7 +31,8 @@ const RANK: Record<string, number> = {
   bench: 8,
   '.': 9,
 };
-const SAME_RANK = new Set<string>([]);
+/** A2A messages are decided by the one tool-call pipeline (src/mcp/call-pipeline.ts). */
+const SAME_RANK = new Set<string>(['a2a->mcp']);
 
 const SRC = join(import.meta.dirname, '..', '..', 'src');
 

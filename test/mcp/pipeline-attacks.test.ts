@@ -77,14 +77,33 @@ describe('limits before work (issue 10: calls with no receipt)', () => {
     }
   });
 
-  it('attack: a 10,000-deep array in any forwarded request gets an error answer, and the session keeps serving', async () => {
+  it('attack: a 10,000-deep array in any forwarded request gets an error answer and a receipt, and the session keeps serving', async () => {
     const raw = await rawHarness();
     try {
       await initialized(raw);
       const params = `{"uri":"file:///x","junk":${'['.repeat(10_000)}${']'.repeat(10_000)}}`;
       raw.send(`{"jsonrpc":"2.0","id":"deep","method":"resources/read","params":${params}}`);
       await eventually(() => raw.received.some((m) => m.id === 'deep'), 'an answer to the deep request');
-      expect(raw.received.find((m) => m.id === 'deep')).toMatchObject({ error: { code: -32600 } });
+      const answer = raw.received.find((m) => m.id === 'deep');
+      expect(answer).toMatchObject({ error: { code: -32600 } });
+      // Refused before forwarding, any method: recorded as client-request:<method>, the params digested.
+      const deepArray = JSON.parse(`${'['.repeat(10_000)}${']'.repeat(10_000)}`) as unknown;
+      expect(raw.receipts.records).toHaveLength(1);
+      expect(raw.receipts.records[0]).toMatchObject({
+        tool: 'client-request:resources/read',
+        outcome: 'denied',
+        decision: { effect: 'deny', reason: expect.stringContaining('deeper than 128 levels') },
+        checks: { shape: { effect: 'deny' } },
+      });
+      expect(raw.receipts.records[0]?.argumentsDigest).toBe(jcsDigest({ uri: 'file:///x', junk: deepArray }));
+      expect(JSON.stringify(answer)).toContain('oacp/receipt');
+      // A notification over the limits is dropped, and recorded too.
+      raw.send(`{"jsonrpc":"2.0","method":"notifications/roots/list_changed","params":${params}}`);
+      await eventually(() => raw.receipts.records.length === 2, 'the notification refusal receipt');
+      expect(raw.receipts.records[1]).toMatchObject({
+        tool: 'client-notification:notifications/roots/list_changed',
+        outcome: 'denied',
+      });
       const after = await raw.request({
         jsonrpc: '2.0',
         id: 3,

@@ -46,6 +46,17 @@ export interface AuthenticatorParts {
   /** How long a verified API key is remembered (default 5 s): a revoked key may work that much longer unless invalidate() is called. */
   readonly cacheMs?: number;
   readonly now?: () => number;
+  /**
+   * Told of a genuine signed request refused as a replay (the signature
+   * verified, the nonce was seen): the gateway records a tool call's replay
+   * as a refused call with its receipt. Its failure never changes the 401.
+   */
+  readonly onReplay?: (replay: {
+    readonly agent: AgentRecord;
+    readonly method: string;
+    readonly target: string;
+    readonly body: Uint8Array;
+  }) => Promise<void>;
 }
 
 const MAX_SIGNED_HEADER_BYTES = 4096;
@@ -142,6 +153,11 @@ export class Authenticator {
       nonces: this.parts.nonces,
     });
     if (!verdict.ok) {
+      if (verdict.reason === 'replayed nonce') {
+        await this.parts
+          .onReplay?.({ agent, method: request.method, target: request.target, body: payload })
+          .catch(() => this.parts.metrics.security('warning', 'replay_unrecorded'));
+      }
       throw await this.refuse(
         verdict.reason === 'replayed nonce' ? 'replay' : 'bad_signature',
         `signed request refused: ${verdict.reason}`,

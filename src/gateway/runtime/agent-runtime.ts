@@ -1,32 +1,28 @@
 import type { Span } from '@opentelemetry/api';
 import { QuotaLedger } from '../../airlock/quota/ledger.js';
-import type { Usage } from '../../airlock/sandbox.js';
-import type { HostBindings } from '../../airlock/wasm/host-bindings.js';
 import type { StandardTier } from '../../airlock/wasm/standard-tier.js';
 import type { WasmSandbox, WasmSandboxOptions } from '../../airlock/wasm/wasm-sandbox.js';
-import type { ReceiptReference } from '../../attest/execution.js';
 import { sha256Hex } from '../../core/digest.js';
-import { describeError, OacpError } from '../../core/errors.js';
-import { jcsDigest } from '../../core/jcs.js';
+import { describeError } from '../../core/errors.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { Tracing } from '../observability/tracing.js';
-import { failSpan } from '../observability/tracing.js';
+import { principalAttributes } from './agent-principal.js';
+import type { AgentProcess, AgentProgram, AgentStatus } from './agent-process.js';
+import { type AgentRunResult, executeRun, type RunInput } from './agent-run.js';
 import type { AgentSignerLookup, CallerAgent } from './caller.js';
 import type { ContextAccess } from './context-access.js';
-import { type EgressFetchOptions, egressFetch } from './egress-fetch.js';
-import { RuntimeError, runtimeError } from './errors.js';
+import type { EgressFetchOptions } from './egress-fetch.js';
+import { runtimeError } from './errors.js';
 import type { GatewayPolicy } from './policy/gateway-policy.js';
 import type { GatewayQuotas } from './quotas.js';
-import type { ReceiptLink, ReceiptRecorder } from './receipt-recorder.js';
+import type { ReceiptRecorder } from './receipt-recorder.js';
+import { type BindingParts, checkContextAccess, sandboxBindings } from './sandbox-bindings.js';
 import type { ToolCaller } from './tool-caller.js';
 import { type RestartPolicy, Watchdog, type WatchdogEvent } from './watchdog.js';
 
-/** An agent with its program: JavaScript evaluated once when its sandbox starts. */
-export interface AgentProgram extends CallerAgent {
-  /** Defines the agent (typically a `main(input)` function); null for an agent run only with ad-hoc code. */
-  readonly code: string | null;
-}
+export type { AgentProgram, AgentStatus } from './agent-process.js';
+export type { AgentRunResult } from './agent-run.js';
 
 export interface RunRequest {
   /** Code to evaluate in the agent's sandbox; without it, `main(input)` is called. */
@@ -34,18 +30,6 @@ export interface RunRequest {
   readonly input?: unknown;
   readonly parent?: Span;
 }
-
-export interface AgentRunResult {
-  readonly value: unknown;
-  readonly logs: readonly string[];
-  readonly usage: Usage;
-  /** The execution receipt of this run. */
-  readonly receipt: ReceiptLink;
-  /** Tool-call receipts the run caused, refusals included. */
-  readonly toolCalls: readonly ReceiptReference[];
-}
-
-export type AgentStatus = 'running' | 'restarting' | 'failed' | 'stopped';
 
 export type AgentRuntimeEvent = WatchdogEvent & { readonly agent: string };
 
@@ -64,50 +48,17 @@ export interface AgentRuntimeParts {
   readonly restart: RestartPolicy;
   readonly egress?: EgressFetchOptions;
   /** `oacp.models.chat` for the agent's code: the model gateway's pipeline (src/gateway/models/sandbox-chat.ts). */
-  readonly modelsChat?: (
-    agent: CallerAgent,
-    request: Readonly<Record<string, unknown>>,
-    parent: Span | undefined,
-  ) => Promise<unknown>;
+  readonly modelsChat?: NonNullable<BindingParts['modelsChat']>;
   readonly sandbox?: WasmSandboxOptions;
   readonly onEvent?: (event: AgentRuntimeEvent) => void;
 }
 
-interface RunState {
-  readonly toolCalls: ReceiptReference[];
-  readonly span: Span | undefined;
-}
-
-interface AgentProcess {
-  program: AgentProgram;
-  readonly ledger: QuotaLedger;
-  sandbox: WasmSandbox | undefined;
-  status: AgentStatus;
-  failure?: string;
-  /** Runs of one sandbox never overlap: each waits for the one before. */
-  queue: Promise<unknown>;
-  current: RunState | undefined;
-}
-
-/** Errors after which the sandbox cannot be trusted to run again: the agent crashed. */
-const FATAL = new Set(['WASM_MEMORY_LIMIT', 'WASM_MODULE_POISONED', 'WASM_STOPPED', 'WASM_STACK_LIMIT']);
-/** Limits that ended a run; named in the receipt's `exit.killedBy`. */
-const LIMITS = new Set([
-  'WASM_CPU_LIMIT',
-  'WASM_MEMORY_LIMIT',
-  'WASM_TIMEOUT',
-  'WASM_OUTPUT_LIMIT',
-  'WASM_STACK_LIMIT',
-]);
-
 /**
- * Runs agents in the standard tier. Each running agent has one sandbox whose
- * only ways out are `oacp.tools.call` (through the ToolCaller, so the same
- * checks, quotas and receipts as any call), `oacp.context.get/put` (its own
- * vault partition), `oacp.log` and `fetch` through the egress gate, each also
- * put to the global policies. Every run, the program's start included, gets an
- * execution receipt naming the tool-call receipts it caused. A sandbox that
- * dies is restarted by the watchdog with backoff until it gives up.
+ * Runs agents in the standard tier: the lifecycle of each agent's one sandbox
+ * (start under the global policies, runs queued one at a time, stop). The
+ * sandbox's ways out are in sandbox-bindings.ts; a run and its execution
+ * receipt in agent-run.ts. A sandbox that dies is restarted by the watchdog
+ * with backoff until it gives up.
  */
 export class AgentRuntime {
   private readonly processes = new Map<string, AgentProcess>();
@@ -144,7 +95,7 @@ export class AgentRuntime {
     if (existing !== undefined && existing.status !== 'failed') return existing.status;
     const decision = this.parts.globalPolicy.decide({
       action: 'sandbox/start',
-      principal: { id: program.did, attributes: this.principalAttributes(program) },
+      principal: { id: program.did, attributes: principalAttributes(program, this.parts.coSign) },
       resource: {
         id: program.did,
         attributes: {
@@ -227,14 +178,12 @@ export class AgentRuntime {
     const codeDigest = sha256Hex(request.code ?? program.code ?? code);
     const started = performance.now();
     try {
-      const result = await this.execute(
-        process,
-        sandbox,
+      const result = await this.execute(process, sandbox, {
         code,
         codeDigest,
-        request.input ?? null,
-        request.parent,
-      );
+        input: request.input ?? null,
+        parent: request.parent,
+      });
       this.watchdog.healthy(program.did);
       return result;
     } finally {
@@ -251,12 +200,17 @@ export class AgentRuntime {
     const sandbox = await this.parts.tier.start({
       manifest: program.manifest,
       ledger: process.ledger,
-      bindings: this.bindings(process),
+      bindings: sandboxBindings(this.parts, process),
       ...(this.parts.sandbox === undefined ? {} : { options: this.parts.sandbox }),
     });
     try {
       if (program.code !== null) {
-        await this.execute(process, sandbox, program.code, sha256Hex(program.code), null, parent);
+        await this.execute(process, sandbox, {
+          code: program.code,
+          codeDigest: sha256Hex(program.code),
+          input: null,
+          parent,
+        });
       }
     } catch (error) {
       await sandbox.stop().catch(() => undefined);
@@ -268,165 +222,6 @@ export class AgentRuntime {
     this.updateRunning();
   }
 
-  /** One run with its execution receipt; a failed run is receipted too, then rethrown with the receipt. */
-  private async execute(
-    process: AgentProcess,
-    sandbox: WasmSandbox,
-    code: string,
-    codeDigest: string,
-    input: unknown,
-    parent: Span | undefined,
-  ): Promise<AgentRunResult> {
-    const program = process.program;
-    return this.parts.tracing.inSpan(
-      'sandbox run',
-      parent,
-      { 'oacp.agent': program.name, 'oacp.tier': 'standard' },
-      async (span) => {
-        const state: RunState = { toolCalls: [], span };
-        process.current = state;
-        const before = sandbox.usage();
-        const startedAt = new Date();
-        let outcome:
-          | { ok: true; value: unknown; logs: readonly string[]; usage: Usage }
-          | { ok: false; error: unknown };
-        try {
-          const result = await sandbox.run(code, input);
-          outcome = { ok: true, value: result.value, logs: result.logs, usage: result.usage };
-        } catch (error) {
-          outcome = { ok: false, error };
-        } finally {
-          process.current = undefined;
-        }
-        const finishedAt = new Date();
-        const usage = outcome.ok ? outcome.usage : difference(before, sandbox.usage());
-        const errorCode = outcome.ok ? undefined : codeOf(outcome.error);
-        const receipt = await this.parts.receipts.execution(
-          {
-            agent: { did: program.did },
-            codeDigest,
-            manifestDigest: jcsDigest(program.manifest),
-            tier: 'standard',
-            inputsDigest: jcsDigest(input ?? null),
-            outputsDigest: outcome.ok
-              ? jcsDigest({ value: outcome.value ?? null, logs: outcome.logs })
-              : jcsDigest({ error: { code: errorCode ?? 'ERROR', message: describeError(outcome.error) } }),
-            usage,
-            toolCalls: state.toolCalls,
-            exit: {
-              code: outcome.ok ? 0 : 1,
-              signal: null,
-              ...(errorCode !== undefined && LIMITS.has(errorCode) ? { killedBy: errorCode } : {}),
-            },
-            startedAt: startedAt.toISOString(),
-            finishedAt: finishedAt.toISOString(),
-            durationMs: finishedAt.getTime() - startedAt.getTime(),
-          },
-          program.name,
-          this.parts.coSign ? await this.parts.signerOf(program.did) : undefined,
-        );
-        span.setAttribute('oacp.receipt.index', receipt.index);
-        if (!outcome.ok) {
-          failSpan(span, outcome.error);
-          if (errorCode !== undefined && FATAL.has(errorCode) && process.sandbox === sandbox) {
-            process.sandbox = undefined;
-            void sandbox.stop().catch(() => undefined);
-            this.crashed(process, `${errorCode}: ${describeError(outcome.error)}`);
-          }
-          throw new RuntimeError(
-            'RUNTIME_AGENT_RUN_FAILED',
-            `agent ${program.name} run failed: ${describeError(outcome.error)}`,
-            { receipt },
-            { cause: outcome.error },
-          );
-        }
-        return {
-          value: outcome.value ?? null,
-          logs: outcome.logs,
-          usage,
-          receipt,
-          toolCalls: state.toolCalls,
-        };
-      },
-    );
-  }
-
-  private bindings(process: AgentProcess): HostBindings {
-    const agent = () => process.program;
-    const chat = this.parts.modelsChat;
-    const egress =
-      process.program.manifest.capabilities.network.allowlist.length === 0
-        ? undefined
-        : egressFetch(process.program.manifest, this.parts.egress);
-    return {
-      callTool: async (name, args) => {
-        const state = process.current;
-        try {
-          const outcome = await this.parts.tools.call({
-            tool: name,
-            arguments: args,
-            agent: agent(),
-            channel: 'sandbox',
-            ...(state?.span === undefined ? {} : { parent: state.span }),
-          });
-          state?.toolCalls.push({
-            logIndex: outcome.receipt.index,
-            envelopeDigest: outcome.receipt.envelopeDigest,
-          });
-          return outcome.result;
-        } catch (error) {
-          const receipt = error instanceof RuntimeError ? error.details.receipt : undefined;
-          if (receipt !== undefined)
-            state?.toolCalls.push({ logIndex: receipt.index, envelopeDigest: receipt.envelopeDigest });
-          throw error;
-        }
-      },
-      contextGet: async (key) => {
-        this.checkContext(agent(), 'context/read', key);
-        this.parts.metrics.contextOperations.inc({ operation: 'get', agent: agent().name });
-        return (await this.parts.context.get(agent().did, key, agent().did)) ?? null;
-      },
-      contextPut: async (key, value) => {
-        this.checkContext(agent(), 'context/write', key);
-        this.parts.metrics.contextOperations.inc({ operation: 'put', agent: agent().name });
-        await this.parts.context.put(agent().did, key, value, agent().did);
-      },
-      ...(chat === undefined
-        ? {}
-        : {
-            modelsChat: (request) => chat(agent(), request, process.current?.span),
-          }),
-      log: (entry) =>
-        this.parts.logger.info('agent log', {
-          agent: agent().name,
-          level: entry.level,
-          message: entry.message,
-        }),
-      ...(egress === undefined
-        ? {}
-        : {
-            fetch: async (request) => {
-              const url = new URL(request.url);
-              const decision = this.parts.globalPolicy.decide({
-                action: 'network/fetch',
-                principal: { id: agent().did, attributes: this.principalAttributes(agent()) },
-                resource: {
-                  id: url.hostname,
-                  attributes: { port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) },
-                },
-                context: { method: request.method },
-              });
-              if (decision.effect === 'deny') {
-                this.parts.metrics.security('warning', 'egress_denied');
-                throw new Error(`fetch to ${url.origin} denied by global policy: ${decision.reason}`);
-              }
-              await this.parts.quotas.admitNetworkRequest(agent(), agent().manifest);
-              return egress(request);
-            },
-          }),
-    };
-  }
-
   /** Context access by the agent's own code goes through the global policies too. */
   checkContext(
     program: CallerAgent,
@@ -434,25 +229,11 @@ export class AgentRuntime {
     key: string,
     signed = true,
   ): void {
-    const decision = this.parts.globalPolicy.decide({
-      action,
-      principal: { id: program.did, attributes: this.principalAttributes(program) },
-      resource: { id: `${program.did}/${key}`, attributes: { agent: program.did, key } },
-      context: { signed },
-    });
-    if (decision.effect === 'deny') {
-      this.parts.metrics.security('warning', 'context_denied');
-      throw runtimeError('RUNTIME_POLICY_DENIED', `${action} of "${key}" denied: ${decision.reason}`);
-    }
+    checkContextAccess(this.parts, program, action, key, signed);
   }
 
-  private principalAttributes(program: CallerAgent): Record<string, unknown> {
-    return {
-      ...program.attributes,
-      name: program.name,
-      tier: 'standard',
-      attestation_level: this.parts.coSign ? 2 : 1,
-    };
+  private execute(process: AgentProcess, sandbox: WasmSandbox, run: RunInput): Promise<AgentRunResult> {
+    return executeRun(this.parts, process, sandbox, run, (reason) => this.crashed(process, reason));
   }
 
   private crashed(process: AgentProcess, reason: string): void {
@@ -497,19 +278,4 @@ export class AgentRuntime {
   private updateRunning(): void {
     this.parts.metrics.setAgentsRunning(this.running());
   }
-}
-
-function codeOf(error: unknown): string | undefined {
-  return error instanceof OacpError ? error.code : undefined;
-}
-
-function difference(before: Usage, after: Usage): Usage {
-  return {
-    wallMs: Math.max(0, after.wallMs - before.wallMs),
-    cpuMs: Math.max(0, after.cpuMs - before.cpuMs),
-    memoryPeakBytes: after.memoryPeakBytes,
-    egressRequests: Math.max(0, after.egressRequests - before.egressRequests),
-    egressDenied: Math.max(0, after.egressDenied - before.egressDenied),
-    outputBytes: Math.max(0, after.outputBytes - before.outputBytes),
-  };
 }

@@ -31,7 +31,7 @@ export interface NativeToolDefinition<S extends z.ZodType> {
   /** Letters, digits, `.`, `_`, `-`; how agents and policies name the tool. */
   readonly name: string;
   readonly description?: string;
-  /** Arguments are parsed with this schema before anything runs; a failure is a 400, never a call. */
+  /** Arguments are parsed with this schema before anything runs; a failure is a 400 with its receipt, the tool never run. */
   readonly input: S;
   readonly attributes?: ToolAttributes;
   run(args: z.output<S>, context: ToolContext): unknown;

@@ -14,6 +14,10 @@ export type RuntimeErrorCode =
   /** The quota store could not answer: the call is refused (fail closed), HTTP 503. */
   | 'RUNTIME_QUOTA_UNAVAILABLE'
   | 'RUNTIME_POLICY_DENIED'
+  /** The receipt log cannot take the call's receipt now: nothing ran (fail closed), HTTP 503. */
+  | 'RUNTIME_RECEIPT_UNAVAILABLE'
+  /** The caller's proof of identity did not hold (a replayed signed request), HTTP 401. */
+  | 'RUNTIME_IDENTITY_REFUSED'
   | 'RUNTIME_POLICY_INVALID'
   | 'RUNTIME_AGENT_NOT_RUNNING'
   | 'RUNTIME_AGENT_RESTARTING'

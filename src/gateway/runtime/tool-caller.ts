@@ -4,6 +4,8 @@ import { decideTool } from '../../capability/name-policy.js';
 import { describeError } from '../../core/errors.js';
 import { jcsDigest } from '../../core/jcs.js';
 import type { PriorChecks } from '../../mcp/call-gate.js';
+import { decideCall } from '../../mcp/call-pipeline.js';
+import { DEFAULT_MESSAGE_LIMITS } from '../../mcp/message-limits.js';
 import type { CallChecks, ToolCallRecord } from '../../mcp/record.js';
 import type { ServerIdentity } from '../../mcp/server-identity.js';
 import { combinedPolicyDigest } from '../../policy/combined-digest.js';
@@ -27,6 +29,12 @@ export interface ToolCallInput {
   readonly apiKey?: ApiKeyRef;
   readonly parent?: Span;
   readonly signal?: AbortSignal;
+  /**
+   * Set when authentication already refused the caller's proof (a replayed
+   * signed request): the call goes through the pipeline only to be refused at
+   * its identity step, and recorded. Native tools only.
+   */
+  readonly identityRefused?: string;
 }
 
 export interface ToolCallOutcome {
@@ -64,13 +72,14 @@ const NO_USAGE = {
 };
 
 /**
- * Every tool call, from an agent's sandbox or over HTTP, goes through here:
- * arguments are validated first (a bad call never runs and gets a 400), then
- * the checks run in the bridge's order (the manifest's tools list, the Cedar
- * tool-call policy, the global policies, then quotas, last so a refused call
- * costs no quota), then the tool, and every outcome, refusals included, is
- * receipted in the log before the caller hears back. MCP tools go to the bridge
- * after the gateway's own checks; the bridge adds its pins, Cedar check and receipt.
+ * Every tool call, from an agent's sandbox or over HTTP, goes through here,
+ * and is decided by decideCall (src/mcp/call-pipeline.ts), the one ordered
+ * list of checks: the gateway only supplies its own (the manifest's tools
+ * list, the Cedar tool-call and global policies as one decision, quotas) as
+ * prior checks. Native tools are decided here and receipted here, every
+ * outcome, refusals included, in the log before the caller hears back; MCP
+ * tools are decided and receipted by the bridge's session, with the same
+ * prior checks joined in.
  */
 export class ToolCaller {
   /** Handed to tools called without a caller's signal (an agent's sandbox): nothing aborts it. */
@@ -112,55 +121,72 @@ export class ToolCaller {
     );
   }
 
+  /**
+   * A native tool through decideCall, the one ordered list of checks (shape
+   * and limits with the tool's own schema, the receipt slot, identity, then
+   * the gateway's tools list, tool-call and global policies as one decision,
+   * and quotas), then the tool, then exactly one receipt, whatever the outcome.
+   */
   private async callNative(
     entry: Extract<ResolvedTool, { kind: 'native' }>,
     input: ToolCallInput,
   ): Promise<ToolCallOutcome> {
-    const parsed = entry.tool.parse(input.arguments);
-    if (!parsed.ok) {
-      throw runtimeError(
-        'RUNTIME_TOOL_ARGUMENTS',
-        `arguments of tool "${entry.name}" are invalid: ${parsed.reason}`,
-      );
-    }
     const startedAt = new Date();
     const startedMs = performance.now();
-    const args = asRecord(input.arguments);
-    const gate = await this.admit(entry, input, args);
-    const base = this.record(entry, input, args, gate.checks, startedAt);
-    if (gate.refusal !== undefined) {
-      const receipt = await this.parts.receipts.toolCall(
-        { ...base, decision: gate.decision, outcome: 'denied', durationMs: performance.now() - startedMs },
-        input.agent.name,
-        await this.coSigner(input),
-      );
-      throw gate.refusal.withReceipt(receipt);
-    }
-
-    try {
-      // No tool runs, and no side effect happens, while its receipt could not be written.
-      this.parts.receipts.reserve();
-    } catch (error) {
-      const reason = `no receipt can be written, so the call is refused: ${describeError(error)}`;
-      const receipt = await this.parts.receipts.toolCall(
-        {
-          ...base,
-          decision: { effect: 'deny', reason },
-          checks: { ...base.checks, receiptSlot: { effect: 'deny', reason } },
-          outcome: 'denied',
-          durationMs: performance.now() - startedMs,
+    let quotaRefusal: RuntimeError | undefined;
+    let parsedArgs: unknown;
+    const verdict = await decideCall(
+      { name: entry.name, arguments: input.arguments },
+      {
+        limits: DEFAULT_MESSAGE_LIMITS,
+        validate: (args) => {
+          const parsed = entry.tool.parse(args);
+          if (!parsed.ok) return `arguments of tool "${entry.name}" are invalid: ${parsed.reason}`;
+          parsedArgs = parsed.value;
+          return undefined;
         },
-        input.agent.name,
-        await this.coSigner(input),
+        reserve: () => {
+          // No tool runs, and no side effect happens, while its receipt could not be written.
+          this.parts.receipts.reserve();
+          return undefined;
+        },
+        // Authenticated before the call reached here: by the sandbox it runs in, or the HTTP layer.
+        identify: () =>
+          input.identityRefused === undefined
+            ? { ok: true, id: input.agent.did, verified: input.channel !== 'api-key' }
+            : { ok: false, reason: input.identityRefused },
+        gate: {},
+        callId: randomUUID(),
+        server: NATIVE_IDENTITY.name,
+        channels: {},
+        prior: this.priorChecks(entry, input, (refusal) => {
+          quotaRefusal = refusal;
+        }),
+        ...(input.signal === undefined ? {} : { signal: input.signal }),
+      },
+    );
+    const base = this.record(entry, input, verdict.arguments, verdict.checks, startedAt);
+    if (verdict.decision.effect === 'deny') {
+      const identityRefused =
+        input.identityRefused !== undefined &&
+        verdict.checks.receiptSlot?.effect === 'allow' &&
+        verdict.checks.tools === undefined;
+      const refusal = identityRefused
+        ? runtimeError('RUNTIME_IDENTITY_REFUSED', verdict.decision.reason)
+        : refusalOf(verdict.checks, verdict.decision.reason, quotaRefusal, this.parts.metrics);
+      const receipt = await this.write(
+        { ...base, decision: verdict.decision, outcome: 'denied', durationMs: performance.now() - startedMs },
+        input,
       );
-      throw new RuntimeError('RUNTIME_TOOL_FAILED', reason, { receipt });
+      // The refusal stands either way; it carries its receipt when the log could take one.
+      throw receipt === undefined ? refusal : refusal.withReceipt(receipt);
     }
 
     let result: unknown;
     let resultDigest: string | undefined;
     let failure: unknown;
     try {
-      result = await entry.tool.run(parsed.value, {
+      result = await entry.tool.run(parsedArgs, {
         agent: { name: input.agent.name, did: input.agent.did },
         signal: input.signal ?? this.never,
         chargeTokens: (tokens) => this.parts.quotas.chargeTokens(input.agent, input.agent.manifest, tokens),
@@ -178,7 +204,7 @@ export class ToolCaller {
       failure === undefined
         ? {
             ...base,
-            decision: gate.decision,
+            decision: verdict.decision,
             outcome: 'result',
             ...(resultDigest === undefined ? {} : { resultDigest }),
             isError: false,
@@ -186,16 +212,19 @@ export class ToolCaller {
           }
         : {
             ...base,
-            decision: gate.decision,
+            decision: verdict.decision,
             outcome: 'error',
             error: { code: -32000, message: describeError(failure) },
             durationMs,
           };
-    const receipt = await this.parts.receipts.toolCall(
-      finished,
-      input.agent.name,
-      await this.coSigner(input),
-    );
+    const receipt = await this.write(finished, input);
+    if (receipt === undefined) {
+      // Every answer the agent acts on must be attested: the result is withheld.
+      throw runtimeError(
+        'RUNTIME_RECEIPT_UNAVAILABLE',
+        `tool "${entry.name}" ran but its receipt could not be written; result withheld`,
+      );
+    }
     if (failure !== undefined) {
       if (failure instanceof RuntimeError) throw failure.withReceipt(receipt);
       throw new RuntimeError(
@@ -220,26 +249,9 @@ export class ToolCaller {
     span: Span,
   ): Promise<ToolCallOutcome> {
     let quotaRefusal: RuntimeError | undefined;
-    const prior: PriorChecks = {
-      tools: decideTool(input.agent.manifest.capabilities.tools, entry.name),
-      policy: this.policy(entry, input, asRecord(input.arguments)),
-      quota: async () => {
-        try {
-          await this.parts.quotas.admitToolCall({
-            agent: input.agent,
-            manifest: input.agent.manifest,
-            tool: entry.name,
-            server: entry.server,
-            ...(input.apiKey === undefined ? {} : { apiKey: input.apiKey }),
-          });
-          return { effect: 'allow', reason: 'within quota' };
-        } catch (error) {
-          if (!(error instanceof RuntimeError)) throw error;
-          quotaRefusal = error;
-          return { effect: 'deny', reason: error.message };
-        }
-      },
-    };
+    const prior = this.priorChecks(entry, input, (refusal) => {
+      quotaRefusal = refusal;
+    });
     span.addEvent('into the MCP bridge pipeline');
     const answer = await entry.source.call(
       entry.upstreamName,
@@ -252,7 +264,7 @@ export class ToolCaller {
     );
     if (answer.receipt === undefined) {
       throw runtimeError(
-        'RUNTIME_TOOL_FAILED',
+        'RUNTIME_RECEIPT_UNAVAILABLE',
         `no receipt could be written for "${entry.name}": ${answer.error?.message ?? answer.decision.reason}`,
       );
     }
@@ -272,58 +284,36 @@ export class ToolCaller {
     return { result: answer.result, isError: answer.isError, receipt: answer.receipt };
   }
 
-  /** The gateway's checks in order; the first refusal stops them. */
-  private async admit(
+  /**
+   * The gateway's own checks, handed to decideCall, which runs them in its
+   * order with everything else: the manifest's tools list, the tool-call and
+   * global policies (one decision), the quotas (taken only once all else allowed).
+   */
+  private priorChecks(
     entry: ResolvedTool,
     input: ToolCallInput,
-    args: Readonly<Record<string, unknown>>,
-  ): Promise<{
-    decision: { effect: 'allow' | 'deny'; reason: string };
-    checks: CallChecks;
-    refusal?: RuntimeError;
-  }> {
-    const checks: { -readonly [K in keyof CallChecks]: CallChecks[K] } = {};
-    const deny = (reason: string, refusal: RuntimeError) => ({
-      decision: { effect: 'deny' as const, reason },
-      checks,
-      refusal,
-    });
-    try {
-      const tools = decideTool(input.agent.manifest.capabilities.tools, entry.name);
-      checks.tools = { effect: tools.effect, reason: tools.reason };
-      if (tools.effect === 'deny') {
-        this.parts.metrics.security('warning', 'tool_denied');
-        return deny(
-          tools.reason,
-          runtimeError('RUNTIME_TOOL_DENIED', `${tools.reason} (agent ${input.agent.name})`),
-        );
-      }
-      const policy = this.policy(entry, input, args);
-      checks.policy = policy;
-      if (policy.effect === 'deny') {
-        this.parts.metrics.security('warning', 'policy_denied');
-        return deny(policy.reason, runtimeError('RUNTIME_POLICY_DENIED', policy.reason));
-      }
-      try {
-        await this.parts.quotas.admitToolCall({
-          agent: input.agent,
-          manifest: input.agent.manifest,
-          tool: entry.name,
-          ...(entry.kind === 'mcp' ? { server: entry.server } : {}),
-          ...(input.apiKey === undefined ? {} : { apiKey: input.apiKey }),
-        });
-        checks.quota = { effect: 'allow', reason: 'within quota' };
-      } catch (error) {
-        if (!(error instanceof RuntimeError)) throw error;
-        checks.quota = { effect: 'deny', reason: error.message };
-        this.parts.metrics.security('info', 'quota_exceeded');
-        return deny(error.message, error);
-      }
-      return { decision: { effect: 'allow', reason: policy.reason }, checks };
-    } catch (error) {
-      const reason = `check failed: ${describeError(error)}`;
-      return deny(reason, runtimeError('RUNTIME_POLICY_DENIED', reason));
-    }
+    quotaRefused: (refusal: RuntimeError) => void,
+  ): PriorChecks {
+    return {
+      tools: decideTool(input.agent.manifest.capabilities.tools, entry.name),
+      policy: (args) => this.policy(entry, input, args),
+      quota: async () => {
+        try {
+          await this.parts.quotas.admitToolCall({
+            agent: input.agent,
+            manifest: input.agent.manifest,
+            tool: entry.name,
+            ...(entry.kind === 'mcp' ? { server: entry.server } : {}),
+            ...(input.apiKey === undefined ? {} : { apiKey: input.apiKey }),
+          });
+          return { effect: 'allow', reason: 'within quota' };
+        } catch (error) {
+          if (!(error instanceof RuntimeError)) throw error;
+          quotaRefused(error);
+          return { effect: 'deny', reason: error.message };
+        }
+      },
+    };
   }
 
   /** The tool-call policy and the global policies together; both must allow. */
@@ -374,7 +364,7 @@ export class ToolCaller {
   private record(
     entry: ResolvedTool,
     input: ToolCallInput,
-    args: Readonly<Record<string, unknown>>,
+    args: unknown,
     checks: CallChecks,
     startedAt: Date,
   ): Omit<ToolCallRecord, 'decision' | 'outcome' | 'durationMs'> {
@@ -397,6 +387,16 @@ export class ToolCaller {
     };
   }
 
+  /** Writes a native call's receipt; undefined when the log could not take it. */
+  private async write(record: ToolCallRecord, input: ToolCallInput): Promise<ReceiptLink | undefined> {
+    try {
+      return await this.parts.receipts.toolCall(record, input.agent.name, await this.coSigner(input));
+    } catch {
+      this.parts.metrics.security('critical', 'receipt_unwritten');
+      return undefined;
+    }
+  }
+
   /** Calls the agent itself made are co-signed with its key when attestation is `standard` or above. */
   private coSigns(input: ToolCallInput): boolean {
     return this.parts.coSign && input.channel !== 'api-key';
@@ -416,17 +416,12 @@ function statusOf(error: unknown): ToolCallStatus {
   return 'error';
 }
 
-function asRecord(value: unknown): Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : { value };
-}
-
+/** The digest of the arguments as given; a value JCS cannot take (a function, a cycle) digests as its description. */
 function safeDigest(value: unknown): string {
   try {
-    return jcsDigest(value);
-  } catch {
-    return jcsDigest(JSON.parse(JSON.stringify(value ?? null)) as unknown);
+    return jcsDigest(value ?? null);
+  } catch (error) {
+    return jcsDigest({ undigestible: describeError(error) });
   }
 }
 
@@ -438,6 +433,7 @@ function refusalOf(
   metrics: GatewayMetrics,
 ): RuntimeError {
   if (checks.shape?.effect === 'deny') return runtimeError('RUNTIME_TOOL_ARGUMENTS', reason);
+  if (checks.receiptSlot?.effect === 'deny') return runtimeError('RUNTIME_RECEIPT_UNAVAILABLE', reason);
   if (checks.quota?.effect === 'deny') {
     metrics.security('info', 'quota_exceeded');
     return quotaRefusal ?? runtimeError('RUNTIME_QUOTA_EXCEEDED', reason);

@@ -155,22 +155,24 @@ describe('gateway runtime', () => {
     expect(verifyReceiptEnvelope(envelope, { airlockKeys: [airlockKey()] }).trustLevel).toBe('Basic');
   });
 
-  it('refuses invalid arguments before anything runs or is logged', async () => {
+  it('refuses invalid arguments before anything runs, each refusal with its receipt', async () => {
     const { tools } = build();
     const call = tools.call({ tool: 'echo', arguments: { text: 42 }, agent: program(), channel: 'api-key' });
     await expect(call).rejects.toMatchObject({
       code: 'RUNTIME_TOOL_ARGUMENTS',
       message: expect.stringContaining('text'),
+      details: { receipt: expect.objectContaining({ index: 0 }) },
     });
     await expect(
       tools.call({ tool: 'echo', arguments: { text: 'x', extra: 1 }, agent: program(), channel: 'api-key' }),
-    ).rejects.toMatchObject({ code: 'RUNTIME_TOOL_ARGUMENTS' });
+    ).rejects.toMatchObject({ code: 'RUNTIME_TOOL_ARGUMENTS', details: { receipt: expect.anything() } });
     await expect(
       tools.call({ tool: 'nope', arguments: {}, agent: program(), channel: 'api-key' }),
     ).rejects.toMatchObject({
       code: 'RUNTIME_TOOL_UNKNOWN',
     });
-    expect(node.log.size).toBe(0);
+    // The two refused calls are in the log; a tool that does not exist was never a call.
+    expect(node.log.size).toBe(2);
   });
 
   it('denies a tool outside the manifest tools list, with a receipt of the refusal', async () => {

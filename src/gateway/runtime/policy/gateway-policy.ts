@@ -26,6 +26,7 @@ const RESOURCE_TYPE: Record<GatewayAction, string> = {
   'context/write': 'Context',
   'network/fetch': 'Host',
   'models/call': 'Model',
+  'a2a/message': 'Agent',
 };
 
 /**

@@ -47,6 +47,11 @@ action "context/read", "context/write" appliesTo {
   resource: Context,
   context: { signed: Bool },
 };
+action "a2a/message" appliesTo {
+  principal: Agent,
+  resource: Agent,
+  context: { signed: Bool },
+};
 action "network/fetch" appliesTo {
   principal: Agent,
   resource: Host,
@@ -66,6 +71,7 @@ export const GATEWAY_ACTIONS = [
   'context/write',
   'network/fetch',
   'models/call',
+  'a2a/message',
 ] as const;
 export type GatewayAction = (typeof GATEWAY_ACTIONS)[number];
 

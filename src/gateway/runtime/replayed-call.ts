@@ -1,0 +1,50 @@
+import type { AgentRecord } from './agent-directory.js';
+import type { ToolCaller } from './tool-caller.js';
+import type { ToolRegistry } from './tool-registry.js';
+
+const TOOL_CALL_TARGET = /^\/v1\/tools\/([^/?#]+)\/call(?:\?.*)?$/;
+
+/**
+ * A genuine signed request refused as a replay, when it was a native tool
+ * call (`POST /v1/tools/<name>/call`): recorded as that call refused at the
+ * pipeline's identity step, with its receipt, so a replay leaves a trace in
+ * the log as well as the security event. Anything else is left to the 401.
+ */
+export async function recordReplayedToolCall(
+  parts: { readonly tools: ToolCaller; readonly registry: ToolRegistry },
+  replay: {
+    readonly agent: AgentRecord;
+    readonly method: string;
+    readonly target: string;
+    readonly body: Uint8Array;
+  },
+): Promise<void> {
+  if (replay.method.toUpperCase() !== 'POST') return;
+  const match = TOOL_CALL_TARGET.exec(replay.target);
+  if (match?.[1] === undefined) return;
+  let tool: string;
+  try {
+    tool = decodeURIComponent(match[1]);
+  } catch {
+    return;
+  }
+  if (parts.registry.resolve(tool)?.kind !== 'native') return;
+  let args: unknown;
+  try {
+    args = (JSON.parse(Buffer.from(replay.body).toString('utf8')) as { arguments?: unknown } | null)
+      ?.arguments;
+  } catch {
+    args = undefined;
+  }
+  const { agent } = replay;
+  await parts.tools
+    .call({
+      tool,
+      arguments: args ?? {},
+      agent: { did: agent.id, name: agent.name, manifest: agent.manifest, attributes: agent.attributes },
+      channel: 'signed-request',
+      identityRefused:
+        'signed request refused: replayed nonce (this exact request was already accepted once)',
+    })
+    .catch(() => undefined);
+}

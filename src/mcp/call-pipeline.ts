@@ -1,0 +1,150 @@
+import type { Decision } from '../core/decision.js';
+import type { ApprovalChannels } from './approval.js';
+import { admitCall, type GateParts, type PriorChecks } from './call-gate.js';
+import { type CallShape, checkCallShape, NO_TOOL_NAME } from './call-shape.js';
+import { exceedsLimits, type MessageLimits } from './message-limits.js';
+import type { Principal } from './principal.js';
+import type { CallChecks } from './record.js';
+
+type Deny = Decision & { readonly effect: 'deny' };
+
+/** What a caller (the bridge, the gateway) plugs into the pipeline; the order is not theirs to choose. */
+export interface PipelineSteps {
+  readonly limits: MessageLimits;
+  /** The tool's own argument schema (a native tool's), judged with the shape: the reason it fails. */
+  readonly validate?: (args: Readonly<Record<string, unknown>>) => string | undefined;
+  /** Undefined when the log can take the receipt now; else the deny that says why not. */
+  reserve(): Deny | undefined;
+  /** Who calls (identity) and that the request is fresh (replay), from the call's own proof. */
+  identify(shape: CallShape): Principal | Promise<Principal>;
+  readonly gate: GateParts;
+  readonly callId: string;
+  readonly server: string;
+  /** As the upstream server names the tool (the pin is kept under this name); the tool's own name by default. */
+  readonly upstreamTool?: string;
+  readonly channels: ApprovalChannels;
+  /** The embedding caller's own checks, joined into the one decision (see PriorChecks). */
+  readonly prior?: PriorChecks;
+  readonly signal?: AbortSignal;
+}
+
+/** The pipeline's answer: every check that ran, each with its reason, and the one decision. */
+export type PipelineVerdict =
+  | {
+      /** Refused on its shape or limits: nothing else was looked at. */
+      readonly stage: 'shape';
+      readonly tool: string;
+      readonly arguments: unknown;
+      readonly agent: undefined;
+      readonly decision: Deny;
+      readonly checks: CallChecks;
+    }
+  | {
+      readonly stage: 'checked';
+      readonly tool: string;
+      readonly arguments: Readonly<Record<string, unknown>>;
+      readonly shape: CallShape;
+      /** The principal when identified; undefined when identity itself refused. */
+      readonly agent: string | undefined;
+      readonly signedRequest?: unknown;
+      readonly decision: Decision;
+      readonly checks: CallChecks;
+    };
+
+/**
+ * THE one ordered list of checks every tool call goes through, whoever the
+ * caller (the bridge's client, the gateway's native and MCP tools): shape and
+ * limits (a missing name, `arguments` not an object, nesting past the depth
+ * limit, the tool's own schema), the receipt slot (nothing runs that could not
+ * be recorded), identity and replay, then the gate (pins, tools list, Cedar
+ * with tool-call and global policies in one decision, approval, quotas; see
+ * admitCall). The first refusal stops the list; every check that ran is in
+ * `checks` with its reason; an exception inside a check is a deny.
+ */
+export async function decideCall(params: unknown, steps: PipelineSteps): Promise<PipelineVerdict> {
+  const record = isRecord(params) ? params : undefined;
+  const named = typeof record?.name === 'string' && record.name !== '' ? record.name : NO_TOOL_NAME;
+  const refuse = (reason: string): PipelineVerdict => ({
+    stage: 'shape',
+    tool: named,
+    arguments: record?.arguments ?? {},
+    agent: undefined,
+    decision: { effect: 'deny', reason },
+    checks: { shape: { effect: 'deny', reason } },
+  });
+  let shape: CallShape;
+  try {
+    const overLimits = exceedsLimits(record?.arguments, steps.limits);
+    if (overLimits !== undefined) return refuse(`"arguments": ${overLimits}`);
+    const checked = checkCallShape(record);
+    if (!checked.ok) return refuse(checked.decision.reason);
+    const invalid = steps.validate?.(checked.call.arguments);
+    if (invalid !== undefined) return refuse(invalid);
+    shape = checked.call;
+  } catch (error) {
+    return refuse(`shape check failed: ${describe(error)}`);
+  }
+  const base = {
+    stage: 'checked' as const,
+    tool: shape.tool,
+    arguments: shape.arguments,
+    shape,
+  };
+  let checks: CallChecks = {
+    shape: { effect: 'allow', reason: 'params well formed and within the limits' },
+  };
+  const slot = guarded(() => steps.reserve());
+  if (slot !== undefined) {
+    return { ...base, agent: undefined, decision: slot, checks: { ...checks, receiptSlot: slot } };
+  }
+  checks = { ...checks, receiptSlot: { effect: 'allow', reason: 'the log can take the receipt' } };
+  let principal: Principal;
+  try {
+    principal = await steps.identify(shape);
+  } catch (error) {
+    principal = { ok: false, reason: `identity check failed: ${describe(error)}` };
+  }
+  if (!principal.ok) {
+    return { ...base, agent: undefined, decision: { effect: 'deny', reason: principal.reason }, checks };
+  }
+  const identified = {
+    ...base,
+    agent: principal.id,
+    ...(principal.signedRequest === undefined ? {} : { signedRequest: principal.signedRequest }),
+  };
+  const admission = await admitCall(
+    steps.gate,
+    {
+      callId: steps.callId,
+      agent: principal.id,
+      server: steps.server,
+      tool: shape.tool,
+      upstreamTool: steps.upstreamTool ?? shape.tool,
+      arguments: shape.arguments,
+      ...(steps.prior === undefined ? {} : { prior: steps.prior }),
+    },
+    steps.channels,
+    steps.signal,
+  );
+  return { ...identified, decision: admission.decision, checks: { ...checks, ...admission.checks } };
+}
+
+/** The receipt-slot step: a throwing reserve is a deny too. */
+function guarded(reserve: () => Deny | undefined): Deny | undefined {
+  try {
+    return reserve();
+  } catch (error) {
+    return {
+      effect: 'deny',
+      reason: `no receipt can be written, so the call is refused: ${describe(error)}`,
+    };
+  }
+}
+
+function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

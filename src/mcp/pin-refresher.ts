@@ -1,0 +1,38 @@
+/**
+ * Lists the server's tools so every definition is pinned before it can be
+ * called. One listing at a time, plus at most one more for changes announced
+ * meanwhile: a server spamming list_changed cannot make the bridge flood it
+ * with tools/list. A failed listing is reported, never swallowed.
+ */
+export class PinRefresher {
+  #running = false;
+  #again = false;
+
+  constructor(
+    private readonly listPage: (cursor: unknown) => Promise<Record<string, unknown>>,
+    private readonly failed: (reason: string) => void,
+  ) {}
+
+  async refresh(): Promise<void> {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = true;
+    this.#again = false;
+    try {
+      let cursor: unknown;
+      for (let page = 0; page < 1000; page++) {
+        const result = await this.listPage(cursor);
+        cursor = result.nextCursor;
+        if (typeof cursor !== 'string') break;
+      }
+    } catch (error) {
+      // Calls are still checked; tools left unpinned are named as such in their receipts.
+      this.failed(error instanceof Error ? error.message : String(error));
+    } finally {
+      this.#running = false;
+      if (this.#again) void this.refresh();
+    }
+  }
+}

@@ -1,0 +1,201 @@
+import type { ActiveCall } from './call-recorder.js';
+import { RECEIPT_META } from './call-recorder.js';
+import {
+  type Classified,
+  classify,
+  errorResponse,
+  INTERNAL_ERROR,
+  INVALID_REQUEST,
+  type JsonRpcError,
+  type JsonRpcId,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResult,
+} from './jsonrpc.js';
+import { exceedsLimits, type MessageLimits } from './message-limits.js';
+import { decideServerRequest, SERVER_REQUEST_PREFIX } from './server-requests.js';
+import { isToolCall } from './session-pending.js';
+import type { SessionToolCalls } from './session-tool-calls.js';
+import type { SessionWire } from './session-wire.js';
+import { outcomeMessage } from './tool-call-flow.js';
+import { processToolList } from './tool-list.js';
+
+/**
+ * Everything the server sends: held to the limits first; its answers go back
+ * to whoever asked (a tools/call through its receipt, a tools/list through
+ * pinning and the tools list); its own requests to the client are judged by
+ * policy and recorded (see decideServerRequest); its notifications pass,
+ * tools/list_changed re-pinning the tools.
+ */
+export class ServerTraffic {
+  constructor(
+    private readonly wire: SessionWire,
+    private readonly toolCalls: SessionToolCalls,
+    private readonly limits: MessageLimits,
+    private readonly refreshPins: () => void,
+  ) {
+    wire.answered = (response) => this.response(response);
+  }
+
+  message(raw: unknown, generation: number): void {
+    if (generation !== this.wire.upstream().generation) return;
+    const message = classify(raw);
+    if (message.kind === 'invalid') {
+      this.invalid(message.id, message.reason);
+      return;
+    }
+    const overLimits = exceedsLimits(raw, this.limits);
+    if (overLimits !== undefined) {
+      this.#overLimits(message, overLimits, generation);
+      return;
+    }
+    switch (message.kind) {
+      case 'request':
+        void this.#request(message.message, generation);
+        return;
+      case 'notification':
+        this.#notification(message.message);
+        return;
+      default:
+        this.wire.upstream().alive();
+        this.response(message.message);
+    }
+  }
+
+  invalid(id: JsonRpcId | null, reason: string): void {
+    this.wire.event({ type: 'invalid-message', from: 'server', reason });
+    if (typeof id === 'number' && this.wire.pending.hasUp(id)) {
+      // A malformed (or oversized) answer to one of our requests: its caller gets an error for it.
+      this.response(errorResponse(id, INTERNAL_ERROR, `the server sent a malformed response: ${reason}`));
+      return;
+    }
+    this.wire.sendUp(errorResponse(id, INVALID_REQUEST, `invalid JSON-RPC message: ${reason}`));
+  }
+
+  /** The server's answer to a request the bridge forwarded or made. */
+  response(response: JsonRpcResult | JsonRpcError): void {
+    if (typeof response.id !== 'number') return;
+    const pending = this.wire.pending.takeUp(response.id);
+    if (pending === undefined) return;
+    if (pending.kind === 'internal') {
+      pending.settle(response);
+      return;
+    }
+    this.wire.pending.forgetClient(pending.clientId);
+    if (isToolCall(pending)) {
+      void this.toolCalls.answered(pending, response);
+      return;
+    }
+    if (pending.kind === 'tools-list' && 'result' in response) {
+      const { parts } = this.wire;
+      const result = processToolList(response.result, parts.connector.identity.name, parts.gate);
+      this.wire.sendDown({ jsonrpc: '2.0', id: pending.clientId, result });
+      return;
+    }
+    this.wire.sendDown({ ...response, id: pending.clientId });
+  }
+
+  #overLimits(message: Exclude<Classified, { kind: 'invalid' }>, reason: string, generation: number): void {
+    this.wire.event({ type: 'invalid-message', from: 'server', reason });
+    switch (message.kind) {
+      case 'request':
+        void this.#request(message.message, generation, reason);
+        return;
+      case 'notification':
+        return;
+      default:
+        // The result is withheld; a tool call's receipt records the refusal as its error.
+        if (typeof message.message.id === 'number') {
+          this.response(
+            errorResponse(message.message.id, INTERNAL_ERROR, `the server's response was refused: ${reason}`),
+          );
+        }
+    }
+  }
+
+  /** The server asks the client something: judged by policy, recorded, then forwarded or refused. */
+  async #request(request: JsonRpcRequest, generation: number, overLimits?: string): Promise<void> {
+    const { wire } = this;
+    const flow = wire.flow();
+    const verdict =
+      overLimits === undefined
+        ? decideServerRequest(wire.parts.gate.policy, {
+            agent: flow.sessionAgent(),
+            server: wire.parts.connector.identity.name,
+            method: request.method,
+          })
+        : {
+            decision: { effect: 'deny' as const, reason: overLimits },
+            checks: { shape: { effect: 'deny' as const, reason: overLimits } },
+            recorded: true,
+          };
+    let call: ActiveCall | undefined;
+    if (verdict.recorded) {
+      call = flow.serverRequestCall(
+        `${SERVER_REQUEST_PREFIX}${request.method}`,
+        request.params ?? {},
+        verdict,
+      );
+      const slot = verdict.decision.effect === 'allow' ? flow.reserve() : undefined;
+      if (verdict.decision.effect === 'deny' || slot !== undefined) {
+        const denied = slot === undefined ? call : { ...call, decision: slot };
+        const receipt = await flow.finish({ call: denied, outcome: 'denied' });
+        if (generation !== wire.upstream().generation) return;
+        wire.sendUp(
+          errorResponse(
+            request.id,
+            INVALID_REQUEST,
+            `OACP refused ${request.method}: ${denied.decision.reason}`,
+            receipt === undefined ? undefined : { [RECEIPT_META]: receipt },
+          ),
+        );
+        return;
+      }
+    }
+    if (generation !== wire.upstream().generation || wire.ready.closing) return;
+    const id = wire.pending.passedDown({
+      serverId: request.id,
+      generation,
+      ...(call === undefined ? {} : { call }),
+    });
+    wire.sendDown({ ...request, id }, wire.related(undefined));
+  }
+
+  #notification(notification: JsonRpcNotification): void {
+    const params = notification.params;
+    if (notification.method === 'notifications/cancelled') {
+      const requestId = params?.requestId;
+      if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+      const downId = this.wire.pending.takeDownByServer(requestId);
+      if (downId === undefined) return;
+      this.wire.sendDown(
+        { ...notification, params: { ...params, requestId: downId } },
+        this.wire.related(undefined),
+      );
+      return;
+    }
+    if (notification.method === 'notifications/tools/list_changed') this.refreshPins();
+    const related = this.wire.pending.progressOf(params?.progressToken);
+    this.wire.sendDown(notification, this.wire.related(related));
+  }
+
+  /** The client answered a request the server sent: recorded when policed, then passed on. */
+  clientAnswered(response: JsonRpcResult | JsonRpcError): void {
+    if (response.id === null || typeof response.id !== 'number') return;
+    const pending = this.wire.pending.takeDown(response.id);
+    if (pending === undefined) return;
+    // A reply meant for a server that has since been restarted has nobody to go to.
+    if (pending.generation !== this.wire.upstream().generation) return;
+    if (pending.call === undefined) {
+      this.wire.sendUp({ ...response, id: pending.serverId });
+      return;
+    }
+    void this.wire
+      .flow()
+      .finishServerRequest(pending.call, response)
+      .then((answer) => {
+        if (pending.generation === this.wire.upstream().generation)
+          this.wire.sendUp(outcomeMessage(pending.serverId, answer));
+      });
+  }
+}

@@ -1,0 +1,163 @@
+import type { ActiveCall } from './call-recorder.js';
+import { idKey, type JsonRpcError, type JsonRpcId, type JsonRpcResult } from './jsonrpc.js';
+import type { Outcome } from './tool-call-flow.js';
+
+/** What a request the bridge forwarded to the server is waiting for. */
+export type UpPending =
+  | { readonly kind: 'forward'; readonly clientId: JsonRpcId; readonly method: string }
+  | { readonly kind: 'tools-list'; readonly clientId: JsonRpcId; readonly method: string }
+  | ToolCallPending
+  | { readonly kind: 'internal'; settle(message: JsonRpcResult | JsonRpcError): void };
+
+export interface ToolCallPending {
+  readonly kind: 'tool-call' | 'task-result';
+  readonly clientId: JsonRpcId;
+  readonly method: string;
+  readonly call: ActiveCall;
+  /** Where the answer goes when the caller is in-process (BridgeSession.call), not the client. */
+  readonly reply?: (outcome: Outcome) => void;
+}
+
+export type ClientPending = Exclude<UpPending, { kind: 'internal' }>;
+
+/** A server request the bridge passed to the client, by the id the client saw. */
+export interface DownPending {
+  readonly serverId: JsonRpcId;
+  readonly generation: number;
+  /** The receipt-bearing record of a policed server request (sampling, roots, elicitation). */
+  readonly call?: ActiveCall;
+}
+
+export function isToolCall(pending: UpPending | undefined): pending is ToolCallPending {
+  return pending?.kind === 'tool-call' || pending?.kind === 'task-result';
+}
+
+/**
+ * The session's bookkeeping of requests in flight, both ways: the ids the
+ * bridge renumbered them to, the deadline of each forwarded request, progress
+ * tokens back to their request. Pure bookkeeping: nothing here sends.
+ */
+export class PendingRequests {
+  #nextUp = 1;
+  readonly #toUp = new Map<number, UpPending>();
+  readonly #deadlines = new Map<number, NodeJS.Timeout>();
+  readonly #upByClient = new Map<string, number>();
+  readonly #progress = new Map<string, JsonRpcId>();
+  #nextDown = 1;
+  readonly #toDown = new Map<number, DownPending>();
+  readonly #downByServer = new Map<string, number>();
+
+  /** A fresh id for a request to the server. */
+  nextUpId(): number {
+    return this.#nextUp++;
+  }
+
+  /** Records a client's request forwarded under `id`, with its deadline. */
+  forwarded(
+    id: number,
+    pending: ClientPending,
+    progressToken: unknown,
+    timeoutMs: number,
+    timedOut: (id: number) => void,
+  ): void {
+    this.#toUp.set(id, pending);
+    this.#upByClient.set(idKey(pending.clientId), id);
+    if (typeof progressToken === 'string' || typeof progressToken === 'number')
+      this.#progress.set(idKey(progressToken), pending.clientId);
+    const deadline = setTimeout(() => timedOut(id), timeoutMs);
+    deadline.unref();
+    this.#deadlines.set(id, deadline);
+  }
+
+  /** Records one of the bridge's own requests (no client, no deadline here). */
+  internal(id: number, pending: Extract<UpPending, { kind: 'internal' }>): void {
+    this.#toUp.set(id, pending);
+  }
+
+  hasUp(id: number): boolean {
+    return this.#toUp.has(id);
+  }
+
+  dropUp(id: number): void {
+    this.#toUp.delete(id);
+  }
+
+  upIdOf(clientId: JsonRpcId): number | undefined {
+    return this.#upByClient.get(idKey(clientId));
+  }
+
+  /** Removes a forwarded request (answered, timed out, cancelled) and its deadline. */
+  takeUp(id: number): UpPending | undefined {
+    const pending = this.#toUp.get(id);
+    this.#toUp.delete(id);
+    const deadline = this.#deadlines.get(id);
+    if (deadline !== undefined) clearTimeout(deadline);
+    this.#deadlines.delete(id);
+    return pending;
+  }
+
+  /** Removes every forwarded request (the server is gone), with their ids. */
+  takeAllUp(): (readonly [number, UpPending])[] {
+    const taken: (readonly [number, UpPending])[] = [];
+    for (const id of [...this.#toUp.keys()]) {
+      const pending = this.takeUp(id);
+      if (pending !== undefined) taken.push([id, pending]);
+    }
+    this.#upByClient.clear();
+    this.#progress.clear();
+    return taken;
+  }
+
+  forgetClient(clientId: JsonRpcId): void {
+    this.#upByClient.delete(idKey(clientId));
+    for (const [token, id] of this.#progress) {
+      if (id === clientId) this.#progress.delete(token);
+    }
+  }
+
+  /** The client request a progress token belongs to. */
+  progressOf(token: unknown): JsonRpcId | undefined {
+    return typeof token === 'string' || typeof token === 'number'
+      ? this.#progress.get(idKey(token))
+      : undefined;
+  }
+
+  /** The newest client request still in flight (a stream a server message can ride on). */
+  newestClientRequest(): JsonRpcId | undefined {
+    let newest: JsonRpcId | undefined;
+    for (const pending of this.#toUp.values()) {
+      if (pending.kind !== 'internal') newest = pending.clientId;
+    }
+    return newest;
+  }
+
+  /** Records a server request passed to the client; returns the id the client sees. */
+  passedDown(pending: DownPending): number {
+    const id = this.#nextDown++;
+    this.#toDown.set(id, pending);
+    this.#downByServer.set(idKey(pending.serverId), id);
+    return id;
+  }
+
+  takeDown(id: number): DownPending | undefined {
+    const pending = this.#toDown.get(id);
+    if (pending === undefined) return undefined;
+    this.#toDown.delete(id);
+    this.#downByServer.delete(idKey(pending.serverId));
+    return pending;
+  }
+
+  /** The client-side id of a server request, which the server cancelled; forgotten. */
+  takeDownByServer(serverId: JsonRpcId): number | undefined {
+    const id = this.#downByServer.get(idKey(serverId));
+    if (id === undefined) return undefined;
+    this.#downByServer.delete(idKey(serverId));
+    this.#toDown.delete(id);
+    return id;
+  }
+
+  clearDown(): void {
+    this.#toDown.clear();
+    this.#downByServer.clear();
+  }
+}

@@ -1,0 +1,160 @@
+import type { ActiveCall, FinishedCall } from './call-recorder.js';
+import {
+  CONNECTION_CLOSED,
+  idKey,
+  type JsonRpcError,
+  type JsonRpcId,
+  type JsonRpcRequest,
+  type JsonRpcResult,
+} from './jsonrpc.js';
+import type { ToolCallPending } from './session-pending.js';
+import type { DirectCall, DirectOutcome } from './session-types.js';
+import { failure, type SessionWire } from './session-wire.js';
+import { type Decided, type Outcome, outcomeMessage } from './tool-call-flow.js';
+
+/**
+ * tools/call in a bridge session, from the client or from an in-process
+ * caller (the gateway): the checks of ToolCallFlow, then the call forwarded
+ * (the receipt slot checked again at the last moment), then one receipt for
+ * whatever came of it. Task-augmented calls get a second receipt for their
+ * final result (tasks/result).
+ */
+export class SessionToolCalls {
+  /** Calls still being decided (awaiting approval), by client id: a cancel aborts them. */
+  readonly #gating = new Map<string, AbortController>();
+  /** Task-augmented calls by task id: their final result (tasks/result) gets a receipt of its own. */
+  readonly #tasks = new Map<string, ActiveCall>();
+
+  constructor(private readonly wire: SessionWire) {}
+
+  async fromClient(request: JsonRpcRequest): Promise<void> {
+    const flow = this.wire.flow();
+    const controller = new AbortController();
+    const key = idKey(request.id);
+    this.#gating.set(key, controller);
+    const decided = await flow.decide(request.params, controller.signal);
+    this.#gating.delete(key);
+    if (controller.signal.aborted) {
+      // The client cancelled while we waited (for approval); MCP says not to answer a cancelled request.
+      await flow.finish({ call: decided.call, outcome: 'cancelled' });
+      return;
+    }
+    if (decided.effect === 'deny') {
+      this.#answer(request.id, await flow.finishDenied(decided.call));
+      return;
+    }
+    this.#execute(decided, {
+      kind: 'tool-call',
+      clientId: request.id,
+      method: request.method,
+      call: decided.call,
+    });
+  }
+
+  /**
+   * A tools/call from an in-process caller that has already authenticated its
+   * agent and made its own checks (the gateway): the same pipeline as a
+   * client's call, its checks joined into the one decision, one receipt; no
+   * MCP client, no signed request, no second verification.
+   */
+  async direct(input: DirectCall): Promise<DirectOutcome> {
+    const flow = this.wire.flow();
+    const params = { name: input.tool, arguments: input.arguments };
+    const signal = input.signal ?? new AbortController().signal;
+    const decided = await flow.decide(params, signal, {
+      agent: input.agent,
+      ...(input.prior === undefined ? {} : { prior: input.prior }),
+    });
+    const { decision, checks } = decided.call;
+    if (decided.effect === 'deny') {
+      return { outcome: await flow.finishDenied(decided.call), decision, checks };
+    }
+    const outcome = await new Promise<Outcome>((resolve) => {
+      const clientId = `oacp-direct:${decided.call.callId}`;
+      this.#execute(decided, {
+        kind: 'tool-call',
+        clientId,
+        method: 'tools/call',
+        call: decided.call,
+        reply: resolve,
+      });
+    });
+    return { outcome, decision, checks };
+  }
+
+  /** tasks/result of a task-augmented call: forwarded, and its answer receipted under that call. */
+  taskResult(request: JsonRpcRequest): void {
+    const taskId = request.params?.taskId;
+    const task = typeof taskId === 'string' ? this.#tasks.get(taskId) : undefined;
+    this.wire.forward(
+      request,
+      task === undefined
+        ? { kind: 'forward', clientId: request.id, method: request.method }
+        : { kind: 'task-result', clientId: request.id, method: request.method, call: task },
+    );
+  }
+
+  /** The server answered a forwarded call: receipt first, then the answer with its receipt. */
+  async answered(pending: ToolCallPending, response: JsonRpcResult | JsonRpcError): Promise<void> {
+    const task =
+      'result' in response ? (response.result.task as { taskId?: unknown } | undefined) : undefined;
+    if (pending.kind === 'tool-call' && typeof task?.taskId === 'string')
+      this.#tasks.set(task.taskId, pending.call);
+    if (pending.kind === 'task-result' && 'result' in response) {
+      const related = (response.result._meta as Record<string, { taskId?: unknown }> | undefined)?.[
+        'io.modelcontextprotocol/related-task'
+      ];
+      if (typeof related?.taskId === 'string') this.#tasks.delete(related.taskId);
+    }
+    const finished: FinishedCall =
+      'result' in response
+        ? { call: pending.call, outcome: 'result', result: response.result }
+        : { call: pending.call, outcome: 'error', error: response.error };
+    this.wire.replyTo(pending, await this.wire.flow().answer(finished, response));
+  }
+
+  /** The client cancelled a call still being decided: true when there was one. */
+  cancelDeciding(requestId: JsonRpcId): boolean {
+    const gating = this.#gating.get(idKey(requestId));
+    if (gating === undefined) return false;
+    gating.abort(new Error('cancelled by the client'));
+    return true;
+  }
+
+  abortAll(): void {
+    for (const controller of this.#gating.values()) controller.abort(new Error('session closed'));
+  }
+
+  /** Forwards an allowed call once the server is up, the log still able to take its receipt. */
+  #execute(decided: Extract<Decided, { effect: 'allow' }>, pending: ToolCallPending): void {
+    const flow = this.wire.flow();
+    this.wire.ready.when(
+      () => {
+        // Checked again at the last moment: the log may have failed while the call awaited approval.
+        const slot = flow.reserve();
+        if (slot !== undefined) {
+          void flow
+            .finishDenied({ ...decided.call, decision: slot })
+            .then((answer) => this.wire.replyTo(pending, answer));
+          return;
+        }
+        this.wire.forward(
+          { jsonrpc: '2.0', id: pending.clientId, method: 'tools/call', params: decided.forwardedParams },
+          pending,
+        );
+      },
+      (reason) =>
+        void flow
+          .finish({
+            call: decided.call,
+            outcome: 'server-gone',
+            error: { code: CONNECTION_CLOSED, message: reason },
+          })
+          .then((receipt) => this.wire.replyTo(pending, failure(CONNECTION_CLOSED, reason, receipt))),
+    );
+  }
+
+  #answer(id: JsonRpcId, answer: Outcome): void {
+    this.wire.sendDown(outcomeMessage(id, answer));
+  }
+}

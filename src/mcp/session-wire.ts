@@ -1,0 +1,165 @@
+import { RECEIPT_META } from './call-recorder.js';
+import type { ClientView } from './client-view.js';
+import {
+  errorResponse,
+  INTERNAL_ERROR,
+  type JsonRpcError,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+  type JsonRpcResult,
+} from './jsonrpc.js';
+import type { ReadyGate } from './ready-gate.js';
+import { type ClientPending, isToolCall, PendingRequests, type ToolCallPending } from './session-pending.js';
+import { type BridgeEvent, REQUEST_TIMEOUT, type SessionParts } from './session-types.js';
+import { type Outcome, outcomeMessage, type ToolCallFlow } from './tool-call-flow.js';
+import type { MessageTransport } from './transport.js';
+import type { UpstreamSupervisor } from './upstream-supervisor.js';
+
+/**
+ * What every part of a bridge session shares: the two connections, the
+ * requests in flight, whether the server is up, the tool-call flow. Sending,
+ * forwarding with a deadline, and the bridge's own requests live here; what
+ * to do with each message lives in the parts (session.ts for the client's,
+ * server-traffic.ts for the server's, session-tool-calls.ts for tools/call,
+ * session-supervision.ts for restarts).
+ */
+export class SessionWire {
+  readonly pending = new PendingRequests();
+  /** Where a server response to a forwarded request goes (set by ServerTraffic). */
+  answered: (response: JsonRpcResult | JsonRpcError) => void = () => undefined;
+
+  constructor(
+    readonly parts: SessionParts,
+    readonly down: MessageTransport,
+    readonly client: ClientView,
+    readonly ready: ReadyGate,
+    readonly upstream: () => UpstreamSupervisor,
+    readonly flow: () => ToolCallFlow,
+    readonly timeoutMs: number,
+  ) {}
+
+  event(event: BridgeEvent): void {
+    this.parts.onEvent?.(event);
+  }
+
+  /** Forwards a client's request under a fresh id, with its deadline. */
+  forward(request: JsonRpcRequest, pending: ClientPending): void {
+    const id = this.pending.nextUpId();
+    const token = (request.params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
+    this.pending.forwarded(id, pending, token, this.timeoutMs, (expired) => this.#timedOut(expired));
+    this.sendUp({ ...request, id }, (reason) =>
+      this.answered(errorResponse(id, INTERNAL_ERROR, `could not forward the request: ${reason}`)),
+    );
+  }
+
+  /** The answer to a tools/call: to the in-process caller when there is one, else to the client. */
+  replyTo(pending: ToolCallPending, outcome: Outcome): void {
+    if (pending.reply !== undefined) pending.reply(outcome);
+    else this.sendDown(outcomeMessage(pending.clientId, outcome));
+  }
+
+  /** One of the bridge's own requests to the server (initialize replay, tools/list for pins). */
+  askServer(
+    method: string,
+    params: Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<Record<string, unknown>> {
+    const id = this.pending.nextUpId();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.dropUp(id);
+        reject(new Error(`the server did not answer ${method} within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      timer.unref();
+      this.pending.internal(id, {
+        kind: 'internal',
+        settle: (message) => {
+          clearTimeout(timer);
+          if ('result' in message) resolve(message.result);
+          else
+            reject(
+              new Error(
+                `server answered ${method} with error ${message.error.code}: ${message.error.message}`,
+              ),
+            );
+        },
+      });
+      this.sendUp({ jsonrpc: '2.0', id, method, params }, (reason) =>
+        this.answered(errorResponse(id, INTERNAL_ERROR, reason)),
+      );
+    });
+  }
+
+  /**
+   * Over Streamable HTTP a server-to-client message must ride on the stream of
+   * a request still open; stdio carries no such link, so the bridge picks the
+   * request a progress token names, else the newest one in flight.
+   */
+  related(clientId: JsonRpcId | undefined): { relatedRequestId?: JsonRpcId } | undefined {
+    const id = clientId ?? this.pending.newestClientRequest();
+    return id === undefined ? undefined : { relatedRequestId: id };
+  }
+
+  /** Sends on the current link; a message that cannot be sent is reported, and `failed` told why. */
+  sendUp(message: JsonRpcMessage, failed?: (reason: string) => void): void {
+    const link = this.upstream().link;
+    if (link === undefined) return;
+    link.transport.send(message).catch((error: unknown) => {
+      this.event({ type: 'send-failed', to: 'server', reason: describe(error) });
+      failed?.(describe(error));
+    });
+  }
+
+  /** Sends to the client; a response that cannot be sent becomes an error response to the same id. */
+  sendDown(message: JsonRpcMessage, options?: { relatedRequestId?: JsonRpcId }): void {
+    this.down.send(message, options).catch((error: unknown) => {
+      this.event({ type: 'send-failed', to: 'client', reason: describe(error) });
+      if (
+        !('method' in message) &&
+        message.id !== null &&
+        !('error' in message && message.error.code === INTERNAL_ERROR)
+      ) {
+        this.sendDown(
+          errorResponse(message.id, INTERNAL_ERROR, `the answer could not be sent: ${describe(error)}`),
+        );
+      }
+    });
+  }
+
+  /** The server did not answer in time: its caller gets an error now, and a tool call its receipt. */
+  #timedOut(id: number): void {
+    const pending = this.pending.takeUp(id);
+    if (pending === undefined || pending.kind === 'internal') return;
+    this.pending.forgetClient(pending.clientId);
+    this.event({ type: 'request-timeout', method: pending.method });
+    this.sendUp({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: id, reason: 'the bridge request deadline passed' },
+    });
+    const message = `the server did not answer ${pending.method} within ${this.timeoutMs / 1000} s (the bridge's request deadline)`;
+    if (isToolCall(pending)) {
+      void this.flow()
+        .finish({ call: pending.call, outcome: 'timeout', error: { code: REQUEST_TIMEOUT, message } })
+        .then((receipt) => this.replyTo(pending, failure(REQUEST_TIMEOUT, message, receipt)));
+      return;
+    }
+    this.sendDown(errorResponse(pending.clientId, REQUEST_TIMEOUT, message));
+  }
+}
+
+/** An error answer carrying the receipt, when there is one. */
+export function failure(
+  code: number,
+  message: string,
+  receipt: Record<string, unknown> | undefined,
+): Outcome {
+  return {
+    error: { code, message, ...(receipt === undefined ? {} : { data: { [RECEIPT_META]: receipt } }) },
+  };
+}
+
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,45 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { KeyStore } from '../../src/identity/keystore.js';
+import { runMcpCommand } from '../../src/mcp/run.js';
+import { writeNodeConfig } from '../../src/node/node-config.js';
+import { OacpNode } from '../../src/node/oacp-node.js';
+
+const RAW = join(import.meta.dirname, 'fixtures', 'raw-server.mjs');
+
+/**
+ * A refusal's receipt is written after the refusal is decided; a client that
+ * sends an over-limit request and leaves at once must not take the receipt
+ * with it (the session waits for every receipt under way before the log closes).
+ */
+describe('refusals are recorded even when the client leaves at once', () => {
+  it('attack: a deep request of any method, then EOF: the refusal is in the home log', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-home-'));
+    await KeyStore.init(dir, { env: {} });
+    writeNodeConfig(dir, { version: 1, origin: 'test.oacp.invalid/close' });
+    const toBridge = new PassThrough();
+    const running = runMcpCommand(
+      { command: [process.execPath, RAW], tier: 'light', name: 'raw' },
+      { home: dir, env: {}, stdin: toBridge, stdout: new PassThrough(), log: () => undefined },
+    );
+    const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    toBridge.write(
+      `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } })}\n`,
+    );
+    toBridge.write(
+      `{"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"x","junk":${deep}}}\n`,
+    );
+    toBridge.write(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"junk":${deep}}}\n`);
+    toBridge.end();
+    await running;
+    const node = await OacpNode.open(dir, {});
+    try {
+      expect(node.log.size).toBe(2);
+    } finally {
+      await node.close();
+    }
+  });
+});
