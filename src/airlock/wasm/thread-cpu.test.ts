@@ -2,12 +2,16 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { threadCpuClock } from './thread-cpu.js';
 
-/** Reports its kernel thread id, then on request does a fixed amount of work (~0.1-0.5 s of CPU). */
+/**
+ * Reports its kernel thread id, then on request does a fixed amount of work (~0.1-0.5 s of CPU).
+ * The listener stays (`on`, not `once`): a worker with nothing left to wait for exits right after
+ * its answer, and a thread that has exited reads as the clock's last value, so the test raced it.
+ */
 const BUSY = `
 const { parentPort } = require('node:worker_threads');
 const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
 parentPort.postMessage(tid);
-parentPort.once('message', () => {
+parentPort.on('message', () => {
   let x = 0;
   for (let i = 0; i < 3e8; i++) x = (x + i) % 1000003;
   parentPort.postMessage(x);
