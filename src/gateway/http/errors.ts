@@ -51,7 +51,7 @@ export type MappedErrorCode =
   | QuotaErrorCode
   | Extract<IdentityErrorCode, 'IDENTITY_AGENT_NAME_INVALID'>
   | Extract<StoreErrorCode, 'STORE_CONFLICT' | 'STORE_UNAVAILABLE'>
-  | Extract<LogErrorCode, 'LOG_OUT_OF_RANGE'>;
+  | Extract<LogErrorCode, 'LOG_OUT_OF_RANGE' | 'LOG_CORRUPT'>;
 
 /** Status by code; a 500's message is never shown (the detail goes to the log). */
 const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
@@ -107,6 +107,7 @@ const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
   VAULT_STATE_INVALID: 409,
   VAULT_DECRYPT_FAILED: 500,
   LOG_OUT_OF_RANGE: 404,
+  LOG_CORRUPT: 503,
   CREDENTIAL_INVALID: 400,
   CREDENTIAL_UNKNOWN_AGENT: 404,
   CREDENTIAL_DECRYPT_FAILED: 500,

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { logError } from '../../log/errors.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../observability/registry.js';
 import { httpError } from './errors.js';
 import { open, type Route, route, scope } from './route.js';
@@ -43,7 +44,17 @@ export function publicRoutes(services: GatewayServices): Route[] {
     route('GET', '/v1/log/tile/*', LOG_IS_PUBLIC, async (c) => {
       const path = c.req.path.slice('/v1/log/'.length);
       const tile = await readTile(services.logDir, path);
-      if (tile === undefined) throw httpError('NOT_FOUND', 'no such tile');
+      // A tile cut short, altered or deleted on disk is refused when served, not only on open.
+      const verdict = await services.log.checkTile(path, tile);
+      if (verdict !== 'ok' && typeof verdict === 'object') {
+        services.metrics.security('critical', 'log_tile_damaged');
+        services.logger.error('a damaged tile was refused', { tile: path, problem: verdict.damaged });
+        throw logError(
+          'LOG_CORRUPT',
+          `tile ${path} does not match the log (${verdict.damaged}); run oacp log fsck`,
+        );
+      }
+      if (tile === undefined || verdict !== 'ok') throw httpError('NOT_FOUND', 'no such tile');
       return c.body(new Uint8Array(tile), 200, {
         'content-type': 'application/octet-stream',
         'cache-control': tileCacheControl(path),

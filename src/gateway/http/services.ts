@@ -1,4 +1,5 @@
 import type { HostGuard } from '../../core/loopback.js';
+import type { ServedTile } from '../../log/transparency-log.js';
 import type { CredentialVault } from '../credentials/credential-vault.js';
 import type { ModelsSection } from '../models/config.js';
 import type { ModelGateway } from '../models/model-gateway.js';
@@ -22,6 +23,8 @@ export interface PublicLog {
   proofFile(index: number): string;
   /** RFC 9162 consistency proof between two sizes, for gossiping peers (GET /v1/log/consistency). */
   consistencyProof?(oldSize: number, newSize: number): Uint8Array[];
+  /** Checks a tile read from disk (undefined: not there) against the tree before it is served. */
+  checkTile(path: string, bytes: Uint8Array | undefined): Promise<ServedTile>;
 }
 
 /** Everything the HTTP routes use; built by createGateway, or by hand in tests. */
