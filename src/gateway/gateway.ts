@@ -2,6 +2,7 @@ import type { Hono } from 'hono';
 import { gatewayA2aServer } from '../a2a/mount.js';
 import { StoreQuotaEngine } from '../airlock/quota/store-engine.js';
 import { StandardTier, type StandardTierOptions } from '../airlock/wasm/standard-tier.js';
+import { nodeWitnessSigner, witnessVerifierKey } from '../cluster/witness-key.js';
 import { hostGuardFor } from '../core/loopback.js';
 import { homeLayout } from '../identity/home-layout.js';
 import { openHomeNonceStore } from '../identity/home-nonce-store.js';
@@ -40,6 +41,7 @@ import { vaultContext } from './runtime/context-access.js';
 import type { NativeTool, ToolAttributes } from './runtime/define-tool.js';
 import type { EgressFetchOptions } from './runtime/egress-fetch.js';
 import { GatewayCluster } from './runtime/gateway-cluster.js';
+import { startGatewayGossip } from './runtime/gateway-gossip.js';
 import { GatewayPolicy } from './runtime/policy/gateway-policy.js';
 import { loadGlobalPolicies, loadGlobalPolicyFiles } from './runtime/policy/load.js';
 import { DEFAULT_GLOBAL_POLICY } from './runtime/policy/schema.js';
@@ -278,11 +280,23 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
               etcd: config.cluster.etcd,
               nodeId: config.cluster.node_id,
               ttlSeconds: config.cluster.ttl_seconds,
+              logKey: node.log.verifierKey,
+              witnessKey: witnessVerifierKey(node.origin, nodeWitnessSigner(node.keys.logSigner())),
             },
             agents,
             runtime,
             logger,
           );
+    const gossip = await startGatewayGossip({
+      home: options.home,
+      node,
+      config,
+      cluster,
+      metrics,
+      logger,
+      securityEvents: store.securityEvents,
+    });
+    if (gossip !== undefined) closers.push(() => gossip.stop());
     const address = parseListen(options.listen ?? config.gateway.listen);
     const services: GatewayServices = {
       agents,
@@ -292,6 +306,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       context: vaultContext(vault),
       quotas,
       ...(cluster === undefined ? {} : { cluster }),
+      ...(gossip === undefined ? {} : { gossip }),
       auth,
       credentials,
       log: node.log,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CapabilitiesSchema, ToolsSchema } from '../../capability/manifest.js';
 import { isDidKey } from '../../identity/did-key.js';
+import { parseVerifierKey, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519 } from '../../log/note-keys.js';
 import { ModelsSectionSchema } from '../models/config.js';
 import { bool, httpUrl, listenAddress, oneOf, paths, positiveInt, TierNameSchema, text } from './fields.js';
 import { McpSectionSchema } from './mcp-section.js';
@@ -109,6 +110,38 @@ const OtelSection = z.strictObject({
   service_name: text().default('oacp-gateway'),
 });
 
+/** A vkey string of the given signature type (0x01 log key, 0x04 witness key). */
+const noteKey = (sigType: number, what: string) =>
+  text().refine(
+    (value) => {
+      try {
+        return parseVerifierKey(value).sigType === sigType;
+      } catch {
+        return false;
+      }
+    },
+    { error: `expected ${what} (name+keyid+base64, as \`oacp log key\` prints it)` },
+  );
+
+/**
+ * `log`: other gateways this node gossips checkpoints with (docs/log.md, docs/cluster.md). Each
+ * peer's log key verifies its checkpoints; with its witness key, its cosignatures on this log's
+ * checkpoints are kept and served. Cluster members are peers without being listed here.
+ */
+const LogSection = z.strictObject({
+  peers: z
+    .array(
+      z.strictObject({
+        url: httpUrl(),
+        key: noteKey(SIG_TYPE_ED25519, "the peer log's Ed25519 note key"),
+        witness_key: noteKey(SIG_TYPE_COSIGNATURE_V1, "the peer's cosignature key").optional(),
+      }),
+      { error: 'expected a list of peers ({url, key, witness_key})' },
+    )
+    .default([]),
+  gossip_interval_ms: positiveInt().min(100, 'at least 100 ms').default(10_000),
+});
+
 /** `cluster`: join gateways sharing a PostgreSQL store through etcd (docs/cluster.md). */
 const ClusterSection = z.strictObject({
   etcd: z
@@ -134,6 +167,7 @@ export const GatewayConfigSchema = z.strictObject({
   /** The model gateway: providers, aliases, prices, budgets (docs/model-gateway.md). */
   models: ModelsSectionSchema.default(ModelsSectionSchema.parse({})),
   cluster: ClusterSection.optional(),
+  log: LogSection.default(LogSection.parse({})),
 });
 
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;

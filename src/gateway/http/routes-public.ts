@@ -38,7 +38,22 @@ export function publicRoutes(services: GatewayServices): Route[] {
       } catch {
         throw httpError('NOT_FOUND', 'the log has not published a checkpoint yet');
       }
-      return c.body(text, 200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      // With the cosignatures peers returned for exactly this checkpoint (c2sp tlog-cosignature).
+      const cosigned = services.gossip?.withCosignatures(text) ?? text;
+      return c.body(cosigned, 200, {
+        'content-type': 'text/plain; charset=utf-8',
+        'cache-control': 'no-store',
+      });
+    }),
+
+    // The witness side of gossip: this node's cosigning key, its latest cosigned checkpoint and
+    // who cosigned it, the peers' checkpoints it cosigned, and which peers it no longer trusts.
+    route('GET', '/v1/log/witness', LOG_IS_PUBLIC, async (c) => {
+      const gossip = services.gossip;
+      if (gossip === undefined)
+        throw httpError('NOT_FOUND', 'this gateway gossips with no peers (log.peers, cluster)');
+      const text = await readFile(join(services.logDir, 'checkpoint'), 'utf8').catch(() => '');
+      return c.json({ ...gossip.view(text), forks: gossip.forksSeen() });
     }),
 
     route('GET', '/v1/log/tile/*', LOG_IS_PUBLIC, async (c) => {

@@ -1,3 +1,4 @@
+import type { CheckpointGossip } from '../../cluster/gossip-service.js';
 import type { HostGuard } from '../../core/loopback.js';
 import type { ServedTile } from '../../log/transparency-log.js';
 import type { CredentialVault } from '../credentials/credential-vault.js';
@@ -37,6 +38,8 @@ export interface GatewayServices {
   readonly quotas: GatewayQuotas;
   /** Set when oacp.yaml has `cluster`: placement on etcd (docs/cluster.md). */
   readonly cluster?: GatewayCluster;
+  /** Checkpoint gossip and cosigning with peers (`log.peers`, cluster members). */
+  readonly gossip?: CheckpointGossip;
   readonly auth: Authenticator;
   /** Tool credentials; the credentials routes answer 404 without it. */
   readonly credentials?: CredentialVault;

@@ -1,4 +1,5 @@
 import { ClusterNode } from '../../cluster/cluster-node.js';
+import type { GossipPeerSpec } from '../../cluster/gossip-service.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentDirectory } from './agent-directory.js';
 import type { AgentRuntime } from './agent-runtime.js';
@@ -10,6 +11,9 @@ export interface GatewayClusterSettings {
   readonly etcd: readonly string[];
   readonly nodeId: string;
   readonly ttlSeconds: number;
+  /** Published in this node's member record for checkpoint gossip. */
+  readonly logKey?: string;
+  readonly witnessKey?: string;
 }
 
 /**
@@ -36,6 +40,8 @@ export class GatewayCluster {
       nodeId: this.settings.nodeId,
       url: url.href,
       ttlSeconds: this.settings.ttlSeconds,
+      ...(this.settings.logKey === undefined ? {} : { logKey: this.settings.logKey }),
+      ...(this.settings.witnessKey === undefined ? {} : { witnessKey: this.settings.witnessKey }),
       wanted: async () => (await this.agents.list()).filter((a) => a.state === 'running').map((a) => a.id),
       onOwn: async (id) => {
         let agent = await this.agents.get(id);
@@ -68,6 +74,16 @@ export class GatewayCluster {
     const owner = await this.node?.ownerOf(agent);
     if (owner === undefined || owner.id === this.settings.nodeId) return undefined;
     return new URL(owner.url);
+  }
+
+  /** The other members that publish a log key: this node's checkpoint gossip peers. */
+  async peers(): Promise<GossipPeerSpec[]> {
+    const members = (await this.node?.members()) ?? [];
+    return members.flatMap((member) =>
+      member.id === this.settings.nodeId || member.logKey === undefined
+        ? []
+        : [{ url: member.url, logKey: member.logKey, witnessKey: member.witnessKey }],
+    );
   }
 
   async leave(): Promise<void> {

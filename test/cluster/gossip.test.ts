@@ -1,0 +1,224 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { nodeWitnessSigner, witnessVerifierKey } from '../../src/cluster/witness-key.js';
+import { ApiKeys } from '../../src/gateway/apikeys/api-keys.js';
+import { KeyStore } from '../../src/identity/keystore.js';
+import { openCheckpoint } from '../../src/log/checkpoint.js';
+import { verifyCosignatures } from '../../src/log/cosignature.js';
+import { formatVerifierKey, SIG_TYPE_ED25519 } from '../../src/log/note-keys.js';
+import { writeNodeConfig } from '../../src/node/node-config.js';
+import { OacpNode } from '../../src/node/oacp-node.js';
+import { defaultStorePath, openStore } from '../../src/store/open-store.js';
+
+const REPO = join(import.meta.dirname, '..', '..');
+const CLI = join(REPO, 'dist', 'cli', 'main.js');
+const ENV = { OACP_MASTER_KEY: '22'.repeat(32) };
+
+interface Home {
+  readonly home: string;
+  readonly origin: string;
+  readonly logKey: string;
+  readonly witnessKey: string;
+  readonly port: number;
+  readonly url: string;
+  /** Each home on its own "host": its own signed-size state outside the home. */
+  readonly env: Record<string, string>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
+async function makeHome(origin: string, copyOf?: Home): Promise<Home> {
+  const home = mkdtempSync(join(tmpdir(), 'oacp-gossip-'));
+  if (copyOf === undefined) {
+    await KeyStore.init(home, { env: ENV });
+    writeNodeConfig(home, { version: 1, origin });
+  } else {
+    cpSync(copyOf.home, home, { recursive: true });
+    rmSync(join(home, 'log-gossip'), { recursive: true, force: true });
+  }
+  const signer = KeyStore.open(home, ENV).logSigner();
+  const port = await freePort();
+  return {
+    home,
+    origin,
+    logKey: formatVerifierKey(origin, SIG_TYPE_ED25519, signer.publicKey),
+    witnessKey: witnessVerifierKey(origin, nodeWitnessSigner(signer)),
+    port,
+    url: `http://127.0.0.1:${port}`,
+    env: { ...ENV, OACP_LOG_STATE_DIR: join(home, '..', `${home.split('/').pop()}.state`) },
+  };
+}
+
+/** Appends entries to a home's log from this process (any number of writers share a home). */
+async function append(home: Home, texts: string[]): Promise<void> {
+  const node = await OacpNode.open(home.home, home.env);
+  try {
+    for (const text of texts) await node.log.append(new TextEncoder().encode(JSON.stringify({ text })));
+    await node.log.sync();
+  } finally {
+    await node.close();
+  }
+}
+
+function startGateway(home: Home, peers: Home[]): ChildProcess {
+  const config = join(home.home, 'oacp.yaml');
+  writeFileSync(
+    config,
+    stringify({
+      log: {
+        gossip_interval_ms: 300,
+        peers: peers.map((p) => ({ url: p.url, key: p.logKey, witness_key: p.witnessKey })),
+      },
+    }),
+  );
+  const child = spawn(
+    process.execPath,
+    [CLI, '--home', home.home, 'gateway', '--config', config, '--listen', `127.0.0.1:${home.port}`],
+    { env: { PATH: process.env.PATH ?? '', ...home.env }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  child.stderr?.resume();
+  return child;
+}
+
+async function witnessView(home: Home): Promise<{
+  checkpoint: string;
+  cosigners: string[];
+  cosigned: Record<string, string>;
+  peers: { url: string; trusted: boolean; error?: string }[];
+  forks: { peer: string; reason: string }[];
+}> {
+  const response = await fetch(`${home.url}/v1/log/witness`);
+  if (!response.ok) throw new Error(`witness view ${response.status}`);
+  return (await response.json()) as never;
+}
+
+async function adminKey(home: Home): Promise<string> {
+  const store = await openStore(defaultStorePath(home.home));
+  try {
+    return (await new ApiKeys({ store }).create({ scopes: ['admin'] })).key;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Issue 11 item 4 and issue 13 item 4: real `oacp gateway` processes that list each other in
+ * `log.peers` gossip checkpoints on their own, cosign each other's (c2sp tlog-cosignature) and
+ * serve the cosignatures with the checkpoint; a node started from a copy of another's home
+ * signs a second history under that key, and the peers that see both call it a fork: a
+ * security event, counted, and the peer is no longer trusted.
+ */
+describe('gateways gossip checkpoints and cosign each other', () => {
+  const children: ChildProcess[] = [];
+  const homes: Home[] = [];
+  let a: Home;
+  let b: Home;
+  let copy: Home;
+  let keyB = '';
+
+  beforeAll(async () => {
+    a = await makeHome('oacp.test/node-a');
+    b = await makeHome('oacp.test/node-b');
+    homes.push(a, b);
+    await append(a, ['a1', 'a2', 'a3']);
+    await append(b, ['b1', 'b2']);
+    keyB = await adminKey(b);
+    children.push(startGateway(a, [b]), startGateway(b, [a]));
+  }, 60_000);
+
+  afterAll(() => {
+    for (const child of children) child.kill('SIGKILL');
+    for (const home of homes) {
+      rmSync(home.home, { recursive: true, force: true });
+      rmSync(home.env.OACP_LOG_STATE_DIR as string, { recursive: true, force: true });
+    }
+  });
+
+  it('cosigns the peer checkpoints it verified, and serves its own with the peer cosignature', async () => {
+    await expect
+      .poll(async () => (await witnessView(a).catch(() => undefined))?.cosigners ?? [], {
+        timeout: 30_000,
+        interval: 300,
+      })
+      .toContain('oacp.test/node-b/witness');
+    const viewA = await witnessView(a);
+    // The log's own signature and B's Ed25519 cosignature (type 0x04, timestamped) both verify.
+    expect(openCheckpoint(viewA.checkpoint, a.logKey).ok).toBe(true);
+    const cosigned = verifyCosignatures(viewA.checkpoint, [b.witnessKey]);
+    expect(cosigned.ok).toBe(true);
+    if (cosigned.ok) expect(cosigned.value[0]?.timestamp).toBeGreaterThan(1_700_000_000);
+    // A wrong witness key does not verify it (the positive control above can fail).
+    expect(verifyCosignatures(viewA.checkpoint, [a.witnessKey]).ok).toBe(false);
+    // GET /v1/log/checkpoint serves the same checkpoint with the cosignature line.
+    const served = await (await fetch(`${a.url}/v1/log/checkpoint`)).text();
+    expect(verifyCosignatures(served, [b.witnessKey]).ok).toBe(true);
+    // B keeps A's checkpoint cosigned by B, and A lists B as a trusted peer.
+    expect((await witnessView(b)).cosigned['oacp.test/node-a']).toBeDefined();
+    expect(viewA.peers).toEqual([expect.objectContaining({ url: b.url, trusted: true })]);
+  }, 60_000);
+
+  it('follows a growing log with consistency proofs', async () => {
+    await append(a, ['a4', 'a5', 'a6', 'a7']);
+    await expect
+      .poll(
+        async () => {
+          const note = (await witnessView(b)).cosigned['oacp.test/node-a'];
+          return note === undefined ? 0 : Number(note.split('\n')[1]);
+        },
+        { timeout: 30_000, interval: 300 },
+      )
+      .toBe(7);
+  }, 60_000);
+
+  it('calls a copied home signing another history a fork: a security event, and the peer is no longer trusted', async () => {
+    // The attack: A's home copied, then both copies sign different entries at the same sizes.
+    copy = await makeHome('oacp.test/node-a', a);
+    homes.push(copy);
+    await append(copy, ['forged-8', 'forged-9']);
+    await append(a, ['a8', 'a9']);
+    children.push(startGateway(copy, []));
+    // B learns of the copy as one more peer for A's key: restart B with both.
+    children[1]?.kill('SIGKILL');
+    await new Promise((resolve) => children[1]?.once('exit', resolve));
+    children[1] = startGateway(b, [a, copy]);
+    await expect
+      .poll(async () => (await witnessView(b).catch(() => undefined))?.forks ?? [], {
+        timeout: 30_000,
+        interval: 300,
+      })
+      .toHaveLength(1);
+    const view = await witnessView(b);
+    // Two histories under one key: which copy is the forger is unknown, so the key (origin) is
+    // no longer trusted on either URL.
+    const forked = view.peers.filter((peer) => !peer.trusted);
+    expect(forked.map((peer) => peer.url).sort()).toEqual([a.url, copy.url].sort());
+    expect(view.forks[0]?.reason).toMatch(/fork|two roots|not shown to extend/);
+    const metrics = await (
+      await fetch(`${b.url}/metrics`, { headers: { authorization: `Bearer ${keyB}` } })
+    ).text();
+    expect(metrics).toMatch(/oacp_security_events_total\{[^}]*type="log_fork"[^}]*\} 1/);
+    // Not trusted again after a restart: the fork is kept durably.
+    children[1]?.kill('SIGKILL');
+    await new Promise((resolve) => children[1]?.once('exit', resolve));
+    children[1] = startGateway(b, [a, copy]);
+    await expect
+      .poll(async () => (await witnessView(b).catch(() => undefined))?.peers.length ?? 0, {
+        timeout: 30_000,
+        interval: 300,
+      })
+      .toBe(2);
+    const after = await witnessView(b);
+    expect(after.peers.find((peer) => peer.url === forked[0]?.url)?.trusted).toBe(false);
+  }, 120_000);
+});
