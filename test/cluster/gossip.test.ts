@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -103,6 +103,15 @@ async function witnessView(home: Home): Promise<{
   return (await response.json()) as never;
 }
 
+function cli(home: Home, args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, [CLI, '--home', home.home, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...home.env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
 async function adminKey(home: Home): Promise<string> {
   const store = await openStore(defaultStorePath(home.home));
   try {
@@ -166,6 +175,12 @@ describe('gateways gossip checkpoints and cosign each other', () => {
     // B keeps A's checkpoint cosigned by B, and A lists B as a trusted peer.
     expect((await witnessView(b)).cosigned['oacp.test/node-a']).toBeDefined();
     expect(viewA.peers).toEqual([expect.objectContaining({ url: b.url, trusted: true })]);
+    // `oacp log cosigned` shows it beside the running gateway, with this node's witness key.
+    const shown = cli(a, ['log', 'cosigned']);
+    expect(shown.status, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('by oacp.test/node-b/witness');
+    expect(shown.stdout).toContain(`witness key:  ${a.witnessKey}`);
+    expect(shown.stdout).toContain('oacp.test/node-b  size 2');
   }, 60_000);
 
   it('follows a growing log with consistency proofs', async () => {
@@ -198,11 +213,16 @@ describe('gateways gossip checkpoints and cosign each other', () => {
         interval: 300,
       })
       .toHaveLength(1);
-    const view = await witnessView(b);
     // Two histories under one key: which copy is the forger is unknown, so the key (origin) is
     // no longer trusted on either URL.
+    const untrusted = async () =>
+      (await witnessView(b)).peers
+        .filter((peer) => !peer.trusted)
+        .map((peer) => peer.url)
+        .sort();
+    await expect.poll(untrusted, { timeout: 10_000, interval: 300 }).toEqual([a.url, copy.url].sort());
+    const view = await witnessView(b);
     const forked = view.peers.filter((peer) => !peer.trusted);
-    expect(forked.map((peer) => peer.url).sort()).toEqual([a.url, copy.url].sort());
     expect(view.forks[0]?.reason).toMatch(/fork|two roots|not shown to extend/);
     const metrics = await (
       await fetch(`${b.url}/metrics`, { headers: { authorization: `Bearer ${keyB}` } })
@@ -220,5 +240,7 @@ describe('gateways gossip checkpoints and cosign each other', () => {
       .toBe(2);
     const after = await witnessView(b);
     expect(after.peers.find((peer) => peer.url === forked[0]?.url)?.trusted).toBe(false);
+    const shown = cli(b, ['log', 'cosigned']);
+    expect(shown.stdout).toMatch(/forks seen \(1\):\n {2}SECURITY .*oacp\.test\/node-a/);
   }, 120_000);
 });

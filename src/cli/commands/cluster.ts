@@ -1,5 +1,7 @@
 import { readClusterStatus } from '../../cluster/status.js';
+import { readMemberLogs } from '../../cluster/witness-status.js';
 import { OacpError } from '../../core/errors.js';
+import { escapeControl } from '../../core/terminal-text.js';
 import { CliExit } from '../io.js';
 import type { CommandRegistrar } from '../program.js';
 import { collect } from './shared.js';
@@ -30,6 +32,22 @@ export const registerCluster: CommandRegistrar = (program, context) => {
       for (const member of status.members) {
         const owns = [...status.placements.values()].filter((owner) => owner === member.id).length;
         out(`  ${member.id}  ${member.url}  lease ${member.lease}  agents ${owns}`);
+      }
+      out(`logs (latest checkpoint cosigned by other members, checked with the keys in etcd):`);
+      for (const log of await readMemberLogs(status.members)) {
+        const cosigned =
+          log.cosignedSize === undefined
+            ? 'not cosigned yet'
+            : `size ${log.cosignedSize} cosigned by ${log.cosigners.join(', ')}`;
+        const distrust =
+          log.untrusted.length === 0 ? '' : `  UNTRUSTED (fork seen): ${log.untrusted.join(', ')}`;
+        const error = log.error === undefined ? '' : `  (${log.error})`;
+        // What members answer is remote text: escaped before it reaches the terminal.
+        out(
+          escapeControl(
+            `  ${log.member}  ${log.origin ?? '(unknown origin)'}  ${cosigned}${distrust}${error}`,
+          ),
+        );
       }
       out(`placements (${status.placements.size}):`);
       for (const [agent, owner] of [...status.placements].sort(([a], [b]) => a.localeCompare(b))) {
