@@ -151,6 +151,18 @@ const ClusterSection = z.strictObject({
     .string({ error: 'expected a node id' })
     .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'a node id is 1-200 of A-Z a-z 0-9 . _ : -'),
   ttl_seconds: positiveInt().default(3),
+  /**
+   * Node-to-node mutual TLS (docs/cluster.md): with it, forwarding and gossip between members go
+   * to a second listener (`listen`) that requires a client certificate issued by `ca` whose
+   * subject CN is a member registered in etcd; `cert` (CN = node_id) and `key` are this node's.
+   */
+  tls: z
+    .strictObject(
+      { ca: text(), cert: text(), key: text() },
+      { error: 'expected an object with ca, cert and key (PEM files)' },
+    )
+    .optional(),
+  listen: listenAddress().default('127.0.0.1:0'),
 });
 
 export const GatewayConfigSchema = z.strictObject({

@@ -1,5 +1,6 @@
 import { ClusterNode } from '../../cluster/cluster-node.js';
 import type { GossipPeerSpec } from '../../cluster/gossip-service.js';
+import type { ClusterTls } from '../../cluster/tls.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentDirectory } from './agent-directory.js';
 import type { AgentRuntime } from './agent-runtime.js';
@@ -14,6 +15,8 @@ export interface GatewayClusterSettings {
   /** Published in this node's member record for checkpoint gossip. */
   readonly logKey?: string;
   readonly witnessKey?: string;
+  /** Node-to-node mutual TLS (`cluster.tls`): forwarding and gossip present this node's certificate. */
+  readonly tls?: ClusterTls;
 }
 
 /**
@@ -25,6 +28,8 @@ export interface GatewayClusterSettings {
  */
 export class GatewayCluster {
   private node: ClusterNode | undefined;
+  private knownMembers = new Set<string>();
+  private membersReadAt = 0;
 
   constructor(
     private readonly settings: GatewayClusterSettings,
@@ -74,6 +79,27 @@ export class GatewayCluster {
     const owner = await this.node?.ownerOf(agent);
     if (owner === undefined || owner.id === this.settings.nodeId) return undefined;
     return new URL(owner.url);
+  }
+
+  /** The transport to other members: mutual TLS with `cluster.tls`, else plain fetch. */
+  get fetch(): typeof fetch {
+    return this.settings.tls?.fetch ?? fetch;
+  }
+
+  /**
+   * Whether a caller that authenticated with a certificate naming `nodeId` is a member etcd
+   * lists now (the node identity the certificate must match). Members are re-read every 5 s,
+   * and on a miss at most once a second, so a node that just joined is not refused for long.
+   */
+  async isMember(nodeId: string): Promise<boolean> {
+    const age = Date.now() - this.membersReadAt;
+    // A hit is trusted for 5 s (a member that left loses access within that), a miss for 1 s.
+    if (age < 5_000 && this.knownMembers.has(nodeId)) return true;
+    if (age < 1_000) return false;
+    this.membersReadAt = Date.now();
+    const members = (await this.node?.members()) ?? [];
+    this.knownMembers = new Set(members.map((member) => member.id));
+    return this.knownMembers.has(nodeId);
   }
 
   /** The other members that publish a log key: this node's checkpoint gossip peers. */

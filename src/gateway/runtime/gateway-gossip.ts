@@ -38,6 +38,8 @@ export async function startGatewayGossip(parts: GatewayGossipParts): Promise<Che
     log: node.log,
     witness: nodeWitnessSigner(node.keys.logSigner()),
     intervalMs: config.log.gossip_interval_ms,
+    // Members are reached over the cluster's mutual TLS when it has one.
+    ...(cluster === undefined ? {} : { fetchImpl: cluster.fetch }),
     peers: async () => {
       const members = cluster === undefined ? [] : await cluster.peers();
       const known = new Set(configured.map((peer) => peer.url));
