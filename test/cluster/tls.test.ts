@@ -135,6 +135,34 @@ describe.skipIf(unavailable !== undefined)('node-to-node mutual TLS', () => {
     const line = status.stdout.split('\n').find((l) => l.trim().startsWith('t1 '));
     memberUrl = /https:\/\/\S+/.exec(line ?? '')?.[0] ?? '';
     expect(memberUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
+    // Without a member certificate, status cannot read the members' logs (and says why) ...
+    expect(status.stdout).not.toMatch(/size \d+ cosigned by/);
+    expect(status.stdout).toContain('GET /v1/log/witness failed');
+    // ... with one (t0's), it lists each log with its cosigners.
+    const tls = [
+      '--tls-ca',
+      path('cluster-ca.pem'),
+      '--tls-cert',
+      path('t0.pem'),
+      '--tls-key',
+      path('t0.key'),
+    ];
+    await expect
+      .poll(() => cli(t0, ['cluster', 'status', '--etcd', etcd?.endpoint ?? '', ...tls]).stdout, {
+        timeout: 20_000,
+        interval: 500,
+      })
+      .toMatch(/t1 {2}oacp\.test\/t1 {2}size 1 cosigned by oacp\.test\/t0\/witness/);
+    const half = cli(t0, [
+      'cluster',
+      'status',
+      '--etcd',
+      etcd?.endpoint ?? '',
+      '--tls-ca',
+      path('cluster-ca.pem'),
+    ]);
+    expect(half.status).toBe(2);
+    expect(half.stderr).toContain('--tls-ca, --tls-cert and --tls-key go together');
   }, 60_000);
 
   it('refuses a forged node: no certificate, another CA, or a CA certificate for a node etcd does not list', async () => {
