@@ -60,12 +60,11 @@ export function httpGossipPeer(
         error,
       );
     }
-    const body = await response.text();
-    if (!response.ok)
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined);
       throw clusterError('CLUSTER_PEER_INVALID', `${base}: GET ${path} answered ${response.status}`);
-    if (body.length > MAX_ANSWER_BYTES)
-      throw clusterError('CLUSTER_PEER_INVALID', `${base}: GET ${path} answered more than 1 MiB`);
-    return body;
+    }
+    return readCapped(response, `${base}: GET ${path}`);
   };
   const json = async <T>(path: string, schema: z.ZodType<T>): Promise<T> => {
     const text = await get(path);
@@ -88,4 +87,23 @@ export function httpGossipPeer(
     },
     witnessView: () => json('/v1/log/witness', WitnessViewSchema),
   };
+}
+
+/** The body as text, read no further than MAX_ANSWER_BYTES: a peer cannot fill this node's memory. */
+async function readCapped(response: Response, what: string): Promise<string> {
+  const reader = response.body?.getReader();
+  if (reader === undefined) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > MAX_ANSWER_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      throw clusterError('CLUSTER_PEER_INVALID', `${what} answered more than 1 MiB`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
