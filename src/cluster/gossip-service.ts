@@ -106,7 +106,7 @@ export class CheckpointGossip {
   }
 
   /** Whether the peer (by URL, or log origin) has not shown a fork. */
-  isTrusted(url: string, origin?: string): boolean {
+  isTrusted(url: string, origin: string | undefined = this.status.get(url)?.origin): boolean {
     return this.forks.of(url, origin) === undefined;
   }
 

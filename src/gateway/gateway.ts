@@ -305,6 +305,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       securityEvents: store.securityEvents,
     });
     if (gossip !== undefined) closers.push(() => gossip.stop());
+    if (gossip !== undefined) cluster?.trustPeersBy((url) => gossip.isTrusted(url));
     const address = parseListen(options.listen ?? config.gateway.listen);
     const services: GatewayServices = {
       agents,

@@ -1,4 +1,5 @@
 import { ClusterNode } from '../../cluster/cluster-node.js';
+import { clusterError } from '../../cluster/errors.js';
 import type { GossipPeerSpec } from '../../cluster/gossip-service.js';
 import type { ClusterTls } from '../../cluster/tls.js';
 import type { Logger } from '../observability/logger.js';
@@ -29,6 +30,7 @@ export interface GatewayClusterSettings {
 export class GatewayCluster {
   private node: ClusterNode | undefined;
   private knownMembers = new Set<string>();
+  private trusted: (url: string) => boolean = () => true;
   private membersReadAt = 0;
 
   constructor(
@@ -74,11 +76,24 @@ export class GatewayCluster {
     await this.node?.notify(agent);
   }
 
-  /** The URL of the node that runs the agent when that is another node; undefined when it is this one or none. */
+  /**
+   * The URL of the node that runs the agent when that is another node; undefined when it is this
+   * one or none. A node whose log was seen to fork is not forwarded to (CLUSTER_PEER_UNTRUSTED).
+   */
   async ownerElsewhere(agent: string): Promise<URL | undefined> {
     const owner = await this.node?.ownerOf(agent);
     if (owner === undefined || owner.id === this.settings.nodeId) return undefined;
+    if (!this.trusted(owner.url))
+      throw clusterError(
+        'CLUSTER_PEER_UNTRUSTED',
+        `node ${owner.id} showed a fork of its log and is no longer trusted; see oacp log cosigned`,
+      );
     return new URL(owner.url);
+  }
+
+  /** Which members may be forwarded to: the checkpoint gossip's verdict (set once it runs). */
+  trustPeersBy(trusted: (url: string) => boolean): void {
+    this.trusted = trusted;
   }
 
   /** The transport to other members: mutual TLS with `cluster.tls`, else plain fetch. */
