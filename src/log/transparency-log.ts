@@ -299,6 +299,11 @@ export class TransparencyLog {
     const unit = address.level === 'entries' ? 1 : TILE_WIDTH ** address.level;
     const end = (address.n * TILE_WIDTH + address.width) * unit;
     if (end > published.size) return 'not-found';
+    // Of the partial tiles, the spec requires only those of sizes a checkpoint was made for; the
+    // one the published checkpoint needs is the one it can be checked for (any other width a
+    // client makes up is an ordinary 404, not a security event).
+    const needed = Math.floor(published.size / unit) - address.n * TILE_WIDTH;
+    if (address.width < TILE_WIDTH && address.width !== needed) return 'not-found';
     if (address.width < TILE_WIDTH) {
       const full =
         address.level === 'entries'

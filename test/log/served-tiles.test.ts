@@ -39,8 +39,11 @@ describe('tiles damaged while a gateway serves them', () => {
       const got = await raw(gw.url, `/v1/log/${path}`);
       expect(got.status, path).toBe(200);
     }
-    // Not needed by any published tree yet: an ordinary 404, no security event.
+    // Not needed by any published tree yet, or a partial width no checkpoint had: an ordinary
+    // 404, no security event.
     expect((await raw(gw.url, '/v1/log/tile/0/002')).status).toBe(404);
+    expect((await raw(gw.url, `/v1/log/tile/0/001.p/${size - 256 - 1}`)).status).toBe(404);
+    expect((await raw(gw.url, '/v1/log/tile/entries/001.p/1')).status).toBe(404);
     expect(damagedEvents()).toBe(0);
   });
 
@@ -87,6 +90,18 @@ describe('tiles damaged while a gateway serves them', () => {
       writeFileSync(file, before);
     }
     expect(damagedEvents()).toBeGreaterThanOrEqual(3);
+  });
+
+  it('refuses the partial tile the published checkpoint needs when it is deleted', async () => {
+    const path = `tile/0/001.p/${size - 256}`;
+    const file = join(dir, path);
+    const before = readFileSync(file);
+    rmSync(file);
+    try {
+      expect((await raw(gw.url, `/v1/log/${path}`)).status).toBe(503);
+    } finally {
+      writeFileSync(file, before);
+    }
   });
 
   it('refuses a tile another history wrote (right length, wrong hashes)', async () => {
