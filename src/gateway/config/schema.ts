@@ -111,7 +111,7 @@ const OtelSection = z.strictObject({
 });
 
 /** A vkey string of the given signature type (0x01 log key, 0x04 witness key). */
-const noteKey = (sigType: number, what: string) =>
+const noteKey = (sigType: number, what: string, printedBy: string) =>
   text().refine(
     (value) => {
       try {
@@ -120,7 +120,7 @@ const noteKey = (sigType: number, what: string) =>
         return false;
       }
     },
-    { error: `expected ${what} (name+keyid+base64, as \`oacp log key\` prints it)` },
+    { error: `expected ${what} (name+keyid+base64, as \`${printedBy}\` prints it)` },
   );
 
 /**
@@ -133,8 +133,12 @@ const LogSection = z.strictObject({
     .array(
       z.strictObject({
         url: httpUrl(),
-        key: noteKey(SIG_TYPE_ED25519, "the peer log's Ed25519 note key"),
-        witness_key: noteKey(SIG_TYPE_COSIGNATURE_V1, "the peer's cosignature key").optional(),
+        key: noteKey(SIG_TYPE_ED25519, "the peer log's Ed25519 note key", 'oacp keys export'),
+        witness_key: noteKey(
+          SIG_TYPE_COSIGNATURE_V1,
+          "the peer's cosignature key",
+          'oacp log cosigned',
+        ).optional(),
       }),
       { error: 'expected a list of peers ({url, key, witness_key})' },
     )
