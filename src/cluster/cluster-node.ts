@@ -12,6 +12,9 @@ export interface ClusterNodeOptions {
   readonly nodeId: string;
   /** Where other nodes forward requests for agents this node owns. */
   readonly url: string;
+  /** Published in the member record, for checkpoint gossip and cosigning (src/cluster/gossip-service.ts). */
+  readonly logKey?: string;
+  readonly witnessKey?: string;
   readonly prefix?: string;
   /** Lease time to live, seconds (default 3): how long a dead or cut-off node keeps its agents. */
   readonly ttlSeconds?: number;
@@ -152,7 +155,14 @@ export class ClusterNode {
       this.lastKeepAlive = Date.now();
     });
     lease.on('lost', (error) => void this.lapsed(`lease lost: ${describeError(error)}`));
-    const member: Member = { id: this.options.nodeId, url: this.options.url, lease: this.leaseId };
+    const { logKey, witnessKey } = this.options;
+    const member: Member = {
+      id: this.options.nodeId,
+      url: this.options.url,
+      lease: this.leaseId,
+      ...(logKey === undefined ? {} : { logKey }),
+      ...(witnessKey === undefined ? {} : { witnessKey }),
+    };
     await lease.put(this.keys.node(this.options.nodeId)).value(JSON.stringify(member));
     this.serving = true;
     this.event(`joined with lease ${this.leaseId}`);

@@ -5,6 +5,9 @@ export const MemberSchema = z.strictObject({
   id: z.string().min(1),
   url: z.string().url(),
   lease: z.string().min(1),
+  /** The node's log key (type 0x01 vkey) and cosignature key (0x04): peers gossip with these. */
+  logKey: z.string().min(1).max(500).optional(),
+  witnessKey: z.string().min(1).max(500).optional(),
 });
 export type Member = z.infer<typeof MemberSchema>;
 

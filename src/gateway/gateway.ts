@@ -2,6 +2,8 @@ import type { Hono } from 'hono';
 import { gatewayA2aServer } from '../a2a/mount.js';
 import { StoreQuotaEngine } from '../airlock/quota/store-engine.js';
 import { StandardTier, type StandardTierOptions } from '../airlock/wasm/standard-tier.js';
+import { loadClusterTls } from '../cluster/tls.js';
+import { nodeWitnessSigner, witnessVerifierKey } from '../cluster/witness-key.js';
 import { hostGuardFor } from '../core/loopback.js';
 import { homeLayout } from '../identity/home-layout.js';
 import { openHomeNonceStore } from '../identity/home-nonce-store.js';
@@ -22,6 +24,7 @@ import type { GatewayConfig } from './config/schema.js';
 import { CredentialVault, MODEL_PROVIDER_KEYS } from './credentials/credential-vault.js';
 import { createApp } from './http/app.js';
 import { Authenticator } from './http/auth.js';
+import { listenForCluster } from './http/cluster-listen.js';
 import type { GatewayEnv } from './http/env.js';
 import { type Listening, listen, parseListen } from './http/listen.js';
 import type { DeclaredRoute } from './http/route.js';
@@ -43,6 +46,7 @@ import { vaultContext } from './runtime/context-access.js';
 import type { NativeTool, ToolAttributes } from './runtime/define-tool.js';
 import type { EgressFetchOptions } from './runtime/egress-fetch.js';
 import { GatewayCluster } from './runtime/gateway-cluster.js';
+import { startGatewayGossip } from './runtime/gateway-gossip.js';
 import { GatewayPolicy } from './runtime/policy/gateway-policy.js';
 import { loadGlobalPolicies, loadGlobalPolicyFiles } from './runtime/policy/load.js';
 import { DEFAULT_GLOBAL_POLICY } from './runtime/policy/schema.js';
@@ -280,6 +284,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       securityEvents: store.securityEvents,
       onReplay: (replay) => recordReplayedToolCall({ tools, registry }, replay),
     });
+    const clusterTls =
+      config.cluster?.tls === undefined
+        ? undefined
+        : loadClusterTls(config.cluster.tls, config.cluster.node_id);
+    if (clusterTls !== undefined) closers.push(() => clusterTls.close());
     const cluster =
       config.cluster === undefined
         ? undefined
@@ -288,11 +297,25 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
               etcd: config.cluster.etcd,
               nodeId: config.cluster.node_id,
               ttlSeconds: config.cluster.ttl_seconds,
+              logKey: node.log.verifierKey,
+              witnessKey: witnessVerifierKey(node.origin, nodeWitnessSigner(node.keys.logSigner())),
+              ...(clusterTls === undefined ? {} : { tls: clusterTls }),
             },
             agents,
             runtime,
             logger,
           );
+    const gossip = await startGatewayGossip({
+      home: options.home,
+      node,
+      config,
+      cluster,
+      metrics,
+      logger,
+      securityEvents: store.securityEvents,
+    });
+    if (gossip !== undefined) closers.push(() => gossip.stop());
+    if (gossip !== undefined) cluster?.trustPeersBy((url) => gossip.isTrusted(url));
     const address = parseListen(options.listen ?? config.gateway.listen);
     const services: GatewayServices = {
       agents,
@@ -302,6 +325,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       context: vaultContext(vault),
       quotas,
       ...(cluster === undefined ? {} : { cluster }),
+      ...(gossip === undefined ? {} : { gossip }),
       auth,
       credentials,
       log: node.log,
@@ -366,7 +390,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         const server = listening;
         closers.push(() => server.close());
         if (cluster !== undefined) {
-          await cluster.join(server.url);
+          // With cluster.tls, members reach this node only through its mutual-TLS listener.
+          let memberUrl = server.url;
+          if (clusterTls !== undefined && config.cluster !== undefined) {
+            const peers = await listenForCluster(app.fetch, cluster, {
+              listen: config.cluster.listen,
+              tls: clusterTls.paths,
+            });
+            closers.push(() => peers.close());
+            memberUrl = peers.url;
+            logger.info('cluster listener (mutual TLS)', { url: peers.url.href });
+          }
+          await cluster.join(memberUrl);
           // Leave first on close: the agents are given up at once instead of after the lease TTL.
           closers.push(() => cluster.leave());
         }

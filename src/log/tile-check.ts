@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { hashLeaf, sameBytes } from './hash.js';
 import { TILE_WIDTH } from './hash-level.js';
 import type { MerkleTree } from './merkle-tree.js';
-import { entriesPath, tilePath } from './tile-path.js';
+import { entriesPath, type TileAddress, tilePath } from './tile-path.js';
 import { decodeBundle } from './tile-writer.js';
 
 /** The first served file that does not match the write-ahead log, and how. */
@@ -103,4 +103,39 @@ async function readOptional(path: string): Promise<Buffer | undefined> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+}
+
+/**
+ * Checks one tile about to be served against the tree replayed from the write-ahead log:
+ * a hash tile must be byte for byte the tree's hashes, an entry bundle must hold exactly the
+ * entries whose leaf hashes the tree has. A tile beyond the tree answers 'beyond'.
+ */
+export function checkServedTile(
+  source: TileCheckSource,
+  address: TileAddress,
+  bytes: Uint8Array,
+): 'beyond' | string | undefined {
+  const { level, n, width } = address;
+  const size = source.tree.size;
+  const count = level === 'entries' ? size : Math.floor(size / TILE_WIDTH ** level);
+  if (n * TILE_WIDTH + width > count) return 'beyond';
+  if (level !== 'entries') {
+    const expected = source.tree.tileBytes(level * 8, n, width);
+    if (bytes.length !== expected.length)
+      return `cut short or padded (${bytes.length} of ${expected.length} bytes)`;
+    return sameBytes(bytes, expected) ? undefined : 'its hashes differ from the write-ahead log';
+  }
+  let entries: Uint8Array[];
+  try {
+    entries = decodeBundle(bytes);
+  } catch {
+    return 'does not parse as an entry bundle (cut short?)';
+  }
+  if (entries.length !== width) return `holds ${entries.length} entries, not ${width}`;
+  for (const [i, entry] of entries.entries()) {
+    const index = n * TILE_WIDTH + i;
+    if (!sameBytes(hashLeaf(entry), source.tree.leafHash(index)))
+      return `entry ${index} differs from the write-ahead log`;
+  }
+  return undefined;
 }

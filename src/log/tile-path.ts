@@ -35,3 +35,28 @@ export function tilePath(level: number, n: number, width: number): string {
 export function entriesPath(n: number, width: number): string {
   return `tile/entries/${encodeTileIndex(n)}${widthSuffix(width)}`;
 }
+
+/** A served tile path taken apart: level (or 'entries'), tile index and width (256 = full). */
+export interface TileAddress {
+  readonly level: number | 'entries';
+  readonly n: number;
+  readonly width: number;
+}
+
+const TILE_ADDRESS = /^tile\/(entries|[0-9]{1,2})\/((?:x[0-9]{3}\/)*[0-9]{3})(?:\.p\/([0-9]{1,3}))?$/;
+
+/** The inverse of tilePath/entriesPath; undefined for anything that is not exactly one of them. */
+export function parseTilePath(path: string): TileAddress | undefined {
+  const match = TILE_ADDRESS.exec(path);
+  if (match === null) return undefined;
+  const [, levelText = '', indexText = '', widthText] = match;
+  const level = levelText === 'entries' ? 'entries' : Number(levelText);
+  const n = Number(indexText.replaceAll('x', '').replaceAll('/', ''));
+  const width = widthText === undefined ? 256 : Number(widthText);
+  if (!Number.isSafeInteger(n) || width < 1 || width > 255 + (widthText === undefined ? 1 : 0))
+    return undefined;
+  if (level !== 'entries' && level > 63) return undefined;
+  // Only the canonical spelling: 001 and x000/001 name one tile, so accept just the one tilePath writes.
+  const canonical = level === 'entries' ? entriesPath(n, width) : tilePath(level, n, width);
+  return canonical === path ? { level, n, width } : undefined;
+}

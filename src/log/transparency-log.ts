@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Signer } from '../core/ed25519.js';
 import { signCheckpoint } from './checkpoint.js';
@@ -7,12 +7,14 @@ import { type LogError, logError } from './errors.js';
 import { FileLock } from './file-lock.js';
 import { GroupCommit } from './group-commit.js';
 import { hashLeaf } from './hash.js';
+import { TILE_WIDTH } from './hash-level.js';
 import { MerkleTree } from './merkle-tree.js';
 import { isValidKeyName } from './note-format.js';
 import { ed25519NoteSigner, formatVerifierKey, type NoteSigner, SIG_TYPE_ED25519 } from './note-keys.js';
 import { checkExtends, type PublishedCheckpoint, readPublished } from './published-checkpoint.js';
 import { readSignedState, type SignedTree } from './signed-state.js';
-import { checkTiles } from './tile-check.js';
+import { checkServedTile, checkTiles } from './tile-check.js';
+import { entriesPath, parseTilePath, type TileAddress, tilePath } from './tile-path.js';
 import { MAX_ENTRY_BYTES } from './tile-writer.js';
 import { formatTlogProof } from './tlog-proof.js';
 import { type WalRecovery, type WalTail, WriteAheadLog } from './wal.js';
@@ -36,6 +38,18 @@ export interface TransparencyLogOptions {
  * the OS (write(2) returned): it then survives a crash of this process, not a power cut.
  */
 export type AppendAck = 'durable' | 'written';
+
+/** What a tile on disk is worth serving: as it is, as absent (404), or refused as damage. */
+export type ServedTile = 'ok' | 'not-found' | { readonly damaged: string };
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const WAL_FILE = 'log.wal';
 /** flock'ed by a writer around catch-up + write of one batch: the home's sequencer. */
@@ -75,7 +89,7 @@ export class TransparencyLog {
     private readonly wal: WriteAheadLog,
     private readonly tree: MerkleTree,
     private readonly locks: { sequencer: FileLock; publisher: FileLock } | undefined,
-    dir: string,
+    private readonly dir: string,
     published: PublishedCheckpoint,
     floor: number,
     stateFile: string | undefined,
@@ -257,6 +271,47 @@ export class TransparencyLog {
     const [entry] = await this.wal.readEntries(index, index + 1);
     if (entry === undefined) throw logError('LOG_CORRUPT', `entry ${index} could not be read`);
     return entry;
+  }
+
+  /**
+   * Checks a tile read from the log directory before it is served (cut short, altered or
+   * deleted while serving): 'ok', 'not-found' for a tile no published tree needs yet (or a
+   * partial tile its full tile replaced), or the damage. A tile past this process's tree is
+   * checked after catching up on other writers' records.
+   */
+  async checkTile(path: string, bytes: Uint8Array | undefined): Promise<ServedTile> {
+    const address = parseTilePath(path);
+    if (address === undefined) return 'not-found';
+    if (bytes === undefined) return this.absentTile(address);
+    const source = { tree: this.tree, entryLength: (i: number) => this.wal.entryLength(i) };
+    let problem = checkServedTile(source, address, bytes);
+    if (problem === 'beyond') {
+      await this.refresh();
+      problem = checkServedTile(source, address, bytes);
+    }
+    if (problem === undefined) return 'ok';
+    return { damaged: problem === 'beyond' ? 'it lies beyond every record of the write-ahead log' : problem };
+  }
+
+  /** A tile that is not on disk is damage when the published checkpoint needs it. */
+  private async absentTile(address: TileAddress): Promise<ServedTile> {
+    const published = await readPublished(join(this.dir, CHECKPOINT_FILE), this.verifierKey);
+    const unit = address.level === 'entries' ? 1 : TILE_WIDTH ** address.level;
+    const end = (address.n * TILE_WIDTH + address.width) * unit;
+    if (end > published.size) return 'not-found';
+    // Of the partial tiles, the spec requires only those of sizes a checkpoint was made for; the
+    // one the published checkpoint needs is the one it can be checked for (any other width a
+    // client makes up is an ordinary 404, not a security event).
+    const needed = Math.floor(published.size / unit) - address.n * TILE_WIDTH;
+    if (address.width < TILE_WIDTH && address.width !== needed) return 'not-found';
+    if (address.width < TILE_WIDTH) {
+      const full =
+        address.level === 'entries'
+          ? entriesPath(address.n, TILE_WIDTH)
+          : tilePath(address.level, address.n, TILE_WIDTH);
+      if (await exists(join(this.dir, full))) return 'not-found';
+    }
+    return { damaged: `missing, though the published checkpoint of ${published.size} entries needs it` };
   }
 
   root(size: number = this.size): Uint8Array {

@@ -1,8 +1,36 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readClusterStatus } from '../../cluster/status.js';
+import { type ClusterTls, loadClusterTls } from '../../cluster/tls.js';
+import { readMemberLogs } from '../../cluster/witness-status.js';
 import { OacpError } from '../../core/errors.js';
+import { escapeControl } from '../../core/terminal-text.js';
 import { CliExit } from '../io.js';
 import type { CommandRegistrar } from '../program.js';
 import { collect } from './shared.js';
+
+interface StatusOptions {
+  etcd: string[];
+  prefix: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** The node id a certificate file names (its subject CN), to check it like a node's own. */
+function certificateNode(file: string): string {
+  try {
+    const subject = new X509Certificate(readFileSync(file)).subject;
+    return (
+      subject
+        .split('\n')
+        .find((line) => line.startsWith('CN='))
+        ?.slice(3) ?? ''
+    );
+  } catch {
+    throw new CliExit(`--tls-cert: ${file} is not a readable PEM certificate`, 2);
+  }
+}
 
 export const registerCluster: CommandRegistrar = (program, context) => {
   const cluster = program
@@ -13,7 +41,13 @@ export const registerCluster: CommandRegistrar = (program, context) => {
     .description('members, leader and agent placements, read from etcd')
     .requiredOption('--etcd <url>', 'an etcd client URL (repeatable)', collect, [])
     .option('--prefix <prefix>', 'the cluster key prefix in etcd', '/oacp')
-    .action(async (options: { etcd: string[]; prefix: string }) => {
+    .option('--tls-ca <file>', 'with cluster.tls: the cluster CA, to read members over mutual TLS')
+    .option('--tls-cert <file>', "with cluster.tls: a member's certificate (CN = its node id)")
+    .option('--tls-key <file>', "with cluster.tls: that certificate's key")
+    .action(async (options: StatusOptions) => {
+      const tlsGiven = [options.tlsCa, options.tlsCert, options.tlsKey].filter((v) => v !== undefined).length;
+      if (tlsGiven !== 0 && tlsGiven !== 3)
+        throw new CliExit('--tls-ca, --tls-cert and --tls-key go together: give all three or none', 2);
       for (const url of options.etcd) {
         if (!/^https?:\/\/[^\s/]+/.test(url))
           throw new CliExit(`--etcd: "${url}" is not an http(s):// URL`, 2);
@@ -30,6 +64,35 @@ export const registerCluster: CommandRegistrar = (program, context) => {
       for (const member of status.members) {
         const owns = [...status.placements.values()].filter((owner) => owner === member.id).length;
         out(`  ${member.id}  ${member.url}  lease ${member.lease}  agents ${owns}`);
+      }
+      out(`logs (latest checkpoint cosigned by other members, checked with the keys in etcd):`);
+      let tls: ClusterTls | undefined;
+      if (options.tlsCa !== undefined && options.tlsCert !== undefined && options.tlsKey !== undefined) {
+        const paths = { ca: options.tlsCa, cert: options.tlsCert, key: options.tlsKey };
+        try {
+          tls = loadClusterTls(paths, certificateNode(paths.cert));
+        } catch (error) {
+          throw new CliExit(
+            error instanceof OacpError ? error.message.replaceAll('cluster.tls.', '--tls-') : String(error),
+            2,
+          );
+        }
+      }
+      const logs = await readMemberLogs(status.members, tls?.fetch).finally(() => tls?.close());
+      for (const log of logs) {
+        const cosigned =
+          log.cosignedSize === undefined
+            ? 'not cosigned yet'
+            : `size ${log.cosignedSize} cosigned by ${log.cosigners.join(', ')}`;
+        const distrust =
+          log.untrusted.length === 0 ? '' : `  UNTRUSTED (fork seen): ${log.untrusted.join(', ')}`;
+        const error = log.error === undefined ? '' : `  (${log.error})`;
+        // What members answer is remote text: escaped before it reaches the terminal.
+        out(
+          escapeControl(
+            `  ${log.member}  ${log.origin ?? '(unknown origin)'}  ${cosigned}${distrust}${error}`,
+          ),
+        );
       }
       out(`placements (${status.placements.size}):`);
       for (const [agent, owner] of [...status.placements].sort(([a], [b]) => a.localeCompare(b))) {

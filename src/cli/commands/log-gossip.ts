@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { httpGossipPeer } from '../../cluster/gossip-peer.js';
 import { describeError, isOacpError } from '../../core/errors.js';
-import { decodeBase64 } from '../../log/base64.js';
-import { type GossipPeer, gossipCheck } from '../../log/gossip.js';
+import { gossipCheck } from '../../log/gossip.js';
 import type { OacpNode } from '../../node/oacp-node.js';
 import { CliExit } from '../io.js';
 import type { CliContext } from '../program.js';
@@ -41,7 +41,11 @@ export function registerLogGossip(log: Command, context: CliContext, withReader:
         for (const url of options.peer) {
           const name = safeName(url);
           try {
-            const outcome = await gossipCheck(node.log, node.log.verifierKey, httpPeer(url, token));
+            const outcome = await gossipCheck(
+              node.log,
+              node.log.verifierKey,
+              httpGossipPeer(url, token === undefined ? {} : { token }),
+            );
             writeFileSync(join(kept, `${name}.checkpoint`), outcome.note);
             context.output.out(
               `${url}: consistent (${outcome.how}; peer ${outcome.peerSize}, local ${outcome.localSize})`,
@@ -61,32 +65,6 @@ export function registerLogGossip(log: Command, context: CliContext, withReader:
       if (forks > 0)
         throw new CliExit(`fork detected with ${forks} peer(s): two histories under one log key`, FORK_EXIT);
     });
-}
-
-function httpPeer(base: string, token: string | undefined): GossipPeer {
-  const get = async (path: string): Promise<Response> => {
-    const response = await fetch(
-      new URL(path, base),
-      token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } },
-    );
-    if (!response.ok) throw new CliExit(`${base}: GET ${path} answered ${response.status}`);
-    return response;
-  };
-  return {
-    checkpoint: async () => (await get('/v1/log/checkpoint')).text(),
-    consistency: async (from, to) => {
-      const body = (await (await get(`/v1/log/consistency?from=${from}&to=${to}`)).json()) as {
-        proof?: unknown;
-      };
-      if (!Array.isArray(body.proof)) throw new CliExit(`${base}: the consistency answer has no proof`);
-      return body.proof.map((line) => {
-        const hash = typeof line === 'string' ? decodeBase64(line) : undefined;
-        if (hash === undefined || hash.length !== 32)
-          throw new CliExit(`${base}: a proof hash is not base64 SHA-256`);
-        return hash;
-      });
-    },
-  };
 }
 
 function safeName(url: string): string {

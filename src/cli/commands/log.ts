@@ -11,6 +11,7 @@ import { OacpNode } from '../../node/oacp-node.js';
 import { CliExit } from '../io.js';
 import type { CliContext, CommandRegistrar } from '../program.js';
 import { registerLogAudit } from './log-audit.js';
+import { registerLogCosigned } from './log-cosigned.js';
 import { registerLogFsck } from './log-fsck.js';
 import { FORK_EXIT, registerLogGossip } from './log-gossip.js';
 import { openKeyStore, parseIndex, readInputFile } from './shared.js';
@@ -135,6 +136,7 @@ export const registerLog: CommandRegistrar = (program, context) => {
   registerLogAudit(log, context, withNode);
   registerLogFsck(log, context);
   registerLogGossip(log, context, withNode);
+  registerLogCosigned(log, context, withNode);
 };
 
 /** Read-only commands take no lock and write nothing: they run beside bridges and gateways. */

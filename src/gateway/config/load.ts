@@ -69,6 +69,9 @@ function missingFiles(config: GatewayConfig): { at: PropertyKey[]; file: string 
   const named: { at: PropertyKey[]; file: string | undefined }[] = [
     { at: ['gateway', 'tls', 'cert'], file: config.gateway.tls?.cert },
     { at: ['gateway', 'tls', 'key'], file: config.gateway.tls?.key },
+    { at: ['cluster', 'tls', 'ca'], file: config.cluster?.tls?.ca },
+    { at: ['cluster', 'tls', 'cert'], file: config.cluster?.tls?.cert },
+    { at: ['cluster', 'tls', 'key'], file: config.cluster?.tls?.key },
     ...config.policies.map((file, index) => ({ at: ['policies', index], file })),
     ...config.mcp.servers.flatMap((server, index) => [
       { at: ['mcp', 'servers', index, 'manifest'], file: server.manifest },
@@ -136,5 +139,17 @@ function resolvePaths(config: GatewayConfig, baseDir: string): GatewayConfig {
       }),
     },
     policies: config.policies.map(at),
+    ...(config.cluster?.tls === undefined
+      ? {}
+      : {
+          cluster: {
+            ...config.cluster,
+            tls: {
+              ca: at(config.cluster.tls.ca),
+              cert: at(config.cluster.tls.cert),
+              key: at(config.cluster.tls.key),
+            },
+          },
+        }),
   };
 }

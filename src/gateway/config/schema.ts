@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CapabilitiesSchema, ToolsSchema } from '../../capability/manifest.js';
 import { isDidKey } from '../../identity/did-key.js';
+import { parseVerifierKey, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519 } from '../../log/note-keys.js';
 import { ModelsSectionSchema } from '../models/config.js';
 import { bool, httpUrl, listenAddress, oneOf, paths, positiveInt, TierNameSchema, text } from './fields.js';
 import { McpSectionSchema } from './mcp-section.js';
@@ -109,6 +110,42 @@ const OtelSection = z.strictObject({
   service_name: text().default('oacp-gateway'),
 });
 
+/** A vkey string of the given signature type (0x01 log key, 0x04 witness key). */
+const noteKey = (sigType: number, what: string, printedBy: string) =>
+  text().refine(
+    (value) => {
+      try {
+        return parseVerifierKey(value).sigType === sigType;
+      } catch {
+        return false;
+      }
+    },
+    { error: `expected ${what} (name+keyid+base64, as \`${printedBy}\` prints it)` },
+  );
+
+/**
+ * `log`: other gateways this node gossips checkpoints with (docs/log.md, docs/cluster.md). Each
+ * peer's log key verifies its checkpoints; with its witness key, its cosignatures on this log's
+ * checkpoints are kept and served. Cluster members are peers without being listed here.
+ */
+const LogSection = z.strictObject({
+  peers: z
+    .array(
+      z.strictObject({
+        url: httpUrl(),
+        key: noteKey(SIG_TYPE_ED25519, "the peer log's Ed25519 note key", 'oacp keys export'),
+        witness_key: noteKey(
+          SIG_TYPE_COSIGNATURE_V1,
+          "the peer's cosignature key",
+          'oacp log cosigned',
+        ).optional(),
+      }),
+      { error: 'expected a list of peers ({url, key, witness_key})' },
+    )
+    .default([]),
+  gossip_interval_ms: positiveInt().min(100, 'at least 100 ms').default(10_000),
+});
+
 /** `cluster`: join gateways sharing a PostgreSQL store through etcd (docs/cluster.md). */
 const ClusterSection = z.strictObject({
   etcd: z
@@ -118,6 +155,18 @@ const ClusterSection = z.strictObject({
     .string({ error: 'expected a node id' })
     .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'a node id is 1-200 of A-Z a-z 0-9 . _ : -'),
   ttl_seconds: positiveInt().default(3),
+  /**
+   * Node-to-node mutual TLS (docs/cluster.md): with it, forwarding and gossip between members go
+   * to a second listener (`listen`) that requires a client certificate issued by `ca` whose
+   * subject CN is a member registered in etcd; `cert` (CN = node_id) and `key` are this node's.
+   */
+  tls: z
+    .strictObject(
+      { ca: text(), cert: text(), key: text() },
+      { error: 'expected an object with ca, cert and key (PEM files)' },
+    )
+    .optional(),
+  listen: listenAddress().default('127.0.0.1:0'),
 });
 
 export const GatewayConfigSchema = z.strictObject({
@@ -134,6 +183,7 @@ export const GatewayConfigSchema = z.strictObject({
   /** The model gateway: providers, aliases, prices, budgets (docs/model-gateway.md). */
   models: ModelsSectionSchema.default(ModelsSectionSchema.parse({})),
   cluster: ClusterSection.optional(),
+  log: LogSection.default(LogSection.parse({})),
 });
 
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;

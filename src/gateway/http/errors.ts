@@ -1,6 +1,7 @@
 import type { QuotaErrorCode } from '../../airlock/quota/errors.js';
 import { QuotaExceededError } from '../../airlock/quota/errors.js';
 import type { CapabilityErrorCode } from '../../capability/errors.js';
+import type { ClusterErrorCode } from '../../cluster/errors.js';
 import { isOacpError, OacpError } from '../../core/errors.js';
 import type { IdentityErrorCode } from '../../identity/errors.js';
 import type { LogErrorCode } from '../../log/errors.js';
@@ -51,7 +52,8 @@ export type MappedErrorCode =
   | QuotaErrorCode
   | Extract<IdentityErrorCode, 'IDENTITY_AGENT_NAME_INVALID'>
   | Extract<StoreErrorCode, 'STORE_CONFLICT' | 'STORE_UNAVAILABLE'>
-  | Extract<LogErrorCode, 'LOG_OUT_OF_RANGE'>;
+  | Extract<LogErrorCode, 'LOG_OUT_OF_RANGE' | 'LOG_CORRUPT'>
+  | Extract<ClusterErrorCode, 'CLUSTER_PEER_UNTRUSTED'>;
 
 /** Status by code; a 500's message is never shown (the detail goes to the log). */
 const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
@@ -110,6 +112,8 @@ const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
   VAULT_STATE_INVALID: 409,
   VAULT_DECRYPT_FAILED: 500,
   LOG_OUT_OF_RANGE: 404,
+  LOG_CORRUPT: 503,
+  CLUSTER_PEER_UNTRUSTED: 503,
   CREDENTIAL_INVALID: 400,
   CREDENTIAL_UNKNOWN_AGENT: 404,
   CREDENTIAL_DECRYPT_FAILED: 500,

@@ -10,7 +10,12 @@ export interface ListenOptions {
   readonly host: string;
   readonly port: number;
   /** PEM files; with both, the gateway speaks HTTPS only. */
-  readonly tls?: { readonly cert: string; readonly key: string };
+  readonly tls?: {
+    readonly cert: string;
+    readonly key: string;
+    /** A CA file: mutual TLS, every client must present a certificate it issued (cluster listener). */
+    readonly clientCa?: string;
+  };
   /** Allow plain HTTP on a non-loopback address (a TLS-terminating proxy in front). */
   readonly insecure?: boolean;
 }
@@ -59,9 +64,11 @@ export async function listen(
   if (options.tls !== undefined) {
     let cert: Buffer;
     let key: Buffer;
+    let ca: Buffer | undefined;
     try {
       cert = readFileSync(options.tls.cert);
       key = readFileSync(options.tls.key);
+      ca = options.tls.clientCa === undefined ? undefined : readFileSync(options.tls.clientCa);
     } catch (error) {
       throw httpError(
         'GATEWAY_TLS_INVALID',
@@ -69,7 +76,11 @@ export async function listen(
       );
     }
     try {
-      server = createHttpsServer({ cert, key, minVersion: 'TLSv1.2' }, listener) as unknown as Server;
+      const mutual = ca === undefined ? {} : { ca, requestCert: true, rejectUnauthorized: true };
+      server = createHttpsServer(
+        { cert, key, minVersion: 'TLSv1.2', ...mutual },
+        listener,
+      ) as unknown as Server;
     } catch (error) {
       // The key's content never goes into the message.
       throw httpError(

@@ -110,7 +110,8 @@ export function agentRoutes(services: GatewayServices): Route[] {
         services.cluster !== undefined && !forwarded && runtime.status(agent.id).status === 'stopped'
           ? await services.cluster.ownerElsewhere(agent.id)
           : undefined;
-      if (owner !== undefined) return forward(c.req.raw, await c.var.readBody(), owner);
+      if (owner !== undefined)
+        return forward(c.req.raw, await c.var.readBody(), owner, services.cluster?.fetch ?? fetch);
       const body = await parseBody(c, RunAgentSchema);
       if (agent.state !== 'running') {
         throw runtimeError(
@@ -143,14 +144,20 @@ export function agentRoutes(services: GatewayServices): Route[] {
 const FORWARDED_HEADER = 'x-oacp-forwarded';
 
 /** Hands a request to the node that runs the agent, with the caller's credentials, and relays its answer. */
-async function forward(request: Request, body: Uint8Array, owner: URL): Promise<Response> {
+async function forward(
+  request: Request,
+  body: Uint8Array,
+  owner: URL,
+  clusterFetch: typeof fetch,
+): Promise<Response> {
   const target = new URL(new URL(request.url).pathname, owner);
   const headers = new Headers();
   for (const [name, value] of request.headers) {
     if (!['host', 'content-length', 'connection'].includes(name.toLowerCase())) headers.set(name, value);
   }
   headers.set(FORWARDED_HEADER, '1');
-  const answer = await fetch(target, { method: request.method, headers, body: Buffer.from(body) });
+  // Over the cluster's mutual TLS when it has one (GatewayCluster.fetch).
+  const answer = await clusterFetch(target, { method: request.method, headers, body: Buffer.from(body) });
   return new Response(await answer.arrayBuffer(), {
     status: answer.status,
     headers: { 'content-type': answer.headers.get('content-type') ?? 'application/json' },

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { logError } from '../../log/errors.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../observability/registry.js';
 import { httpError } from './errors.js';
 import { open, type Route, route, scope } from './route.js';
@@ -37,13 +38,38 @@ export function publicRoutes(services: GatewayServices): Route[] {
       } catch {
         throw httpError('NOT_FOUND', 'the log has not published a checkpoint yet');
       }
-      return c.body(text, 200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      // With the cosignatures peers returned for exactly this checkpoint (c2sp tlog-cosignature).
+      const cosigned = services.gossip?.withCosignatures(text) ?? text;
+      return c.body(cosigned, 200, {
+        'content-type': 'text/plain; charset=utf-8',
+        'cache-control': 'no-store',
+      });
+    }),
+
+    // The witness side of gossip: this node's cosigning key, its latest cosigned checkpoint and
+    // who cosigned it, the peers' checkpoints it cosigned, and which peers it no longer trusts.
+    route('GET', '/v1/log/witness', LOG_IS_PUBLIC, async (c) => {
+      const gossip = services.gossip;
+      if (gossip === undefined)
+        throw httpError('NOT_FOUND', 'this gateway gossips with no peers (log.peers, cluster)');
+      const text = await readFile(join(services.logDir, 'checkpoint'), 'utf8').catch(() => '');
+      return c.json({ ...gossip.view(text), forks: gossip.forksSeen() });
     }),
 
     route('GET', '/v1/log/tile/*', LOG_IS_PUBLIC, async (c) => {
       const path = c.req.path.slice('/v1/log/'.length);
       const tile = await readTile(services.logDir, path);
-      if (tile === undefined) throw httpError('NOT_FOUND', 'no such tile');
+      // A tile cut short, altered or deleted on disk is refused when served, not only on open.
+      const verdict = await services.log.checkTile(path, tile);
+      if (verdict !== 'ok' && typeof verdict === 'object') {
+        services.metrics.security('critical', 'log_tile_damaged');
+        services.logger.error('a damaged tile was refused', { tile: path, problem: verdict.damaged });
+        throw logError(
+          'LOG_CORRUPT',
+          `tile ${path} does not match the log (${verdict.damaged}); run oacp log fsck`,
+        );
+      }
+      if (tile === undefined || verdict !== 'ok') throw httpError('NOT_FOUND', 'no such tile');
       return c.body(new Uint8Array(tile), 200, {
         'content-type': 'application/octet-stream',
         'cache-control': tileCacheControl(path),

@@ -2,14 +2,14 @@ import { isOacpError } from '../../core/errors.js';
 import { encodeBase64 } from '../../log/base64.js';
 import { listAudit } from '../../node/audit-view.js';
 import { httpError } from './errors.js';
-import { type Route, route, scope } from './route.js';
+import { open, type Route, route, scope } from './route.js';
 import type { GatewayServices } from './services.js';
 
 /**
  * The audit view over HTTP, scoped `audit:read`: `GET /v1/receipts?since&tool&agent&decision
  * &before&limit` lists receipts newest first with the same decoding and filters as
- * `oacp log list`, and `GET /v1/log/consistency?from&to` hands peers (gossip) a consistency
- * proof between two sizes of this log.
+ * `oacp log list`; `GET /v1/log/consistency?from&to` (open: hashes only) hands peers
+ * (gossip) a consistency proof between two sizes of this log.
  */
 export function receiptRoutes(services: GatewayServices): Route[] {
   return [
@@ -23,22 +23,28 @@ export function receiptRoutes(services: GatewayServices): Route[] {
         throw error;
       }
     }),
-    route('GET', '/v1/log/consistency', scope('audit:read'), (c) => {
-      const from = size(c.req.query('from'), 'from');
-      const to = size(c.req.query('to'), 'to');
-      const prove = services.log.consistencyProof;
-      if (prove === undefined) throw httpError('NOT_FOUND', 'this gateway does not serve consistency proofs');
-      if (from > to || to > services.log.size)
-        throw httpError(
-          'BAD_REQUEST',
-          `from must be at most to, and to at most the log size ${services.log.size}`,
-        );
-      return c.json({
-        from,
-        to,
-        proof: prove.call(services.log, from, to).map((hash) => encodeBase64(hash)),
-      });
-    }),
+    route(
+      'GET',
+      '/v1/log/consistency',
+      open('hashes of the tree only, which the public tiles hold anyway; peers gossip with it'),
+      (c) => {
+        const from = size(c.req.query('from'), 'from');
+        const to = size(c.req.query('to'), 'to');
+        const prove = services.log.consistencyProof;
+        if (prove === undefined)
+          throw httpError('NOT_FOUND', 'this gateway does not serve consistency proofs');
+        if (from > to || to > services.log.size)
+          throw httpError(
+            'BAD_REQUEST',
+            `from must be at most to, and to at most the log size ${services.log.size}`,
+          );
+        return c.json({
+          from,
+          to,
+          proof: prove.call(services.log, from, to).map((hash) => encodeBase64(hash)),
+        });
+      },
+    ),
   ];
 }
 

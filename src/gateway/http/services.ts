@@ -1,4 +1,6 @@
+import type { CheckpointGossip } from '../../cluster/gossip-service.js';
 import type { HostGuard } from '../../core/loopback.js';
+import type { ServedTile } from '../../log/transparency-log.js';
 import type { CredentialVault } from '../credentials/credential-vault.js';
 import type { ModelsSection } from '../models/config.js';
 import type { ModelGateway } from '../models/model-gateway.js';
@@ -23,6 +25,8 @@ export interface PublicLog {
   proofFile(index: number): string;
   /** RFC 9162 consistency proof between two sizes, for gossiping peers (GET /v1/log/consistency). */
   consistencyProof?(oldSize: number, newSize: number): Uint8Array[];
+  /** Checks a tile read from disk (undefined: not there) against the tree before it is served. */
+  checkTile(path: string, bytes: Uint8Array | undefined): Promise<ServedTile>;
 }
 
 /** Everything the HTTP routes use; built by createGateway, or by hand in tests. */
@@ -35,6 +39,8 @@ export interface GatewayServices {
   readonly quotas: GatewayQuotas;
   /** Set when oacp.yaml has `cluster`: placement on etcd (docs/cluster.md). */
   readonly cluster?: GatewayCluster;
+  /** Checkpoint gossip and cosigning with peers (`log.peers`, cluster members). */
+  readonly gossip?: CheckpointGossip;
   readonly auth: Authenticator;
   /** Tool credentials; the credentials routes answer 404 without it. */
   readonly credentials?: CredentialVault;

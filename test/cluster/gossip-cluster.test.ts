@@ -1,0 +1,66 @@
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyCosignatures } from '../../src/log/cosignature.js';
+import { type EtcdServer, etcdUnavailable, startEtcd } from './etcd-server.js';
+import { append, cli, type Home, makeHome, removeHome, startGateway, witnessView } from './gossip-homes.js';
+
+const unavailable = etcdUnavailable();
+if (unavailable !== undefined) console.warn(`cluster gossip tests skipped: ${unavailable}`);
+
+/**
+ * Issue 13 item 4: in a cluster, members gossip without any `log.peers`: each finds the others'
+ * log and witness keys in their etcd member records, cosigns their checkpoints, and
+ * `oacp cluster status` lists every member's log with its latest checkpoint and who cosigned it.
+ */
+describe.skipIf(unavailable !== undefined)('cluster members cosign each other (etcd)', () => {
+  let etcd: EtcdServer | undefined;
+  const homes: Home[] = [];
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    for (const name of ['c0', 'c1', 'c2']) {
+      const home = await makeHome(`oacp.test/${name}`);
+      homes.push(home);
+      await append(home, [`${name}-1`, `${name}-2`]);
+      children.push(
+        startGateway(home, [], { cluster: { etcd: [etcd.endpoint], node_id: name, ttl_seconds: 2 } }),
+      );
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await etcd?.stop();
+    for (const home of homes) removeHome(home);
+  });
+
+  it('cosigns every other member, and cluster status shows each log with its cosigners', async () => {
+    const [c0, c1, c2] = homes as [Home, Home, Home];
+    await expect
+      .poll(async () => (await witnessView(c0).catch(() => undefined))?.cosigners ?? [], {
+        timeout: 40_000,
+        interval: 300,
+      })
+      .toEqual(['oacp.test/c1/witness', 'oacp.test/c2/witness']);
+    const view = await witnessView(c0);
+    expect(verifyCosignatures(view.checkpoint, [c1.witnessKey, c2.witnessKey], 2).ok).toBe(true);
+    expect(Object.keys((await witnessView(c1)).cosigned).sort()).toEqual(['oacp.test/c0', 'oacp.test/c2']);
+
+    await expect
+      .poll(
+        () => {
+          const status = cli(c0, ['cluster', 'status', '--etcd', etcd?.endpoint ?? '']);
+          return status.stdout
+            .split('\n')
+            .filter((line) => /cosigned by oacp\.test\/c\d\/witness, /.test(line)).length;
+        },
+        { timeout: 40_000, interval: 500 },
+      )
+      .toBe(3);
+    const status = cli(c0, ['cluster', 'status', '--etcd', etcd?.endpoint ?? '']);
+    expect(status.stdout).toContain(
+      'c1  oacp.test/c1  size 2 cosigned by oacp.test/c0/witness, oacp.test/c2/witness',
+    );
+  }, 120_000);
+});
