@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import { gatewayA2aServer } from '../a2a/mount.js';
+import { startBucketPruner } from '../airlock/quota/bucket-pruner.js';
 import { StoreQuotaEngine } from '../airlock/quota/store-engine.js';
 import { StandardTier, type StandardTierOptions } from '../airlock/wasm/standard-tier.js';
 import { hostGuardFor } from '../core/loopback.js';
@@ -200,6 +201,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ...options.quotas,
     };
     const quotaEngine = new StoreQuotaEngine(store);
+    closers.push(
+      startBucketPruner(quotaEngine, { onEvent: (line) => logger.info('quota', { event: line }) }),
+    );
     const quotas = new GatewayQuotas(quotaOptions, metrics, quotaEngine);
     const receipts = new ReceiptRecorder(node, metrics, slot);
     const tools = new ToolCaller({

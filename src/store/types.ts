@@ -199,6 +199,13 @@ export interface QuotaBucketRepo {
   noteRefusal(key: string): Promise<void>;
   /** Puts `delta` tokens back (negative: takes more, into debt if need be), never above capacity. */
   adjust(key: string, delta: number, now: number): Promise<void>;
+  /**
+   * Deletes buckets that are full at `now` and were last changed at least
+   * `idleMs` before it: a full bucket is what `take` creates for a missing
+   * key, so the limit is unchanged. A reservation still open on a deleted
+   * row settles as a no-op: it is never credited back. Returns the count.
+   */
+  prune(now: number, idleMs: number): Promise<number>;
   get(key: string): Promise<QuotaBucketRow | undefined>;
 }
 
