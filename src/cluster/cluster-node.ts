@@ -12,6 +12,8 @@ export interface ClusterNodeOptions {
   readonly nodeId: string;
   /** Where other nodes forward requests for agents this node owns. */
   readonly url: string;
+  /** The did:key other nodes encrypt migrating agent state to; published in the member record. */
+  readonly transferKey?: string;
   readonly prefix?: string;
   /** Lease time to live, seconds (default 3): how long a dead or cut-off node keeps its agents. */
   readonly ttlSeconds?: number;
@@ -124,6 +126,24 @@ export class ClusterNode {
     return readPlacements(this.client, this.keys);
   }
 
+  /**
+   * Moves an agent this node owns to `to` in one compare-and-set: the owner
+   * key changes only if it still names this node under this node's lease, and
+   * then carries `to`'s lease. False when it did not (not ours any more, or
+   * our lease lapsed): the caller keeps or drops nothing on a false.
+   */
+  async handOff(agent: string, to: Member): Promise<boolean> {
+    if (!this.serving || !this.mine.has(agent)) return false;
+    const key = this.keys.owner(agent);
+    const result = await this.client
+      .if(key, 'Value', '==', this.options.nodeId)
+      .and(key, 'Lease', '==', this.leaseId)
+      .then(this.client.put(key).value(to.id).lease(to.lease))
+      .commit();
+    if (result.succeeded) this.event(`handed ${agent} to ${to.id}`);
+    return result.succeeded;
+  }
+
   /** An agent's lifecycle changed (on this node or any): the leader re-places, the owner hears of it. */
   async notify(agent: string): Promise<void> {
     if (!validSegment(agent))
@@ -152,7 +172,12 @@ export class ClusterNode {
       this.lastKeepAlive = Date.now();
     });
     lease.on('lost', (error) => void this.lapsed(`lease lost: ${describeError(error)}`));
-    const member: Member = { id: this.options.nodeId, url: this.options.url, lease: this.leaseId };
+    const member: Member = {
+      id: this.options.nodeId,
+      url: this.options.url,
+      lease: this.leaseId,
+      ...(this.options.transferKey === undefined ? {} : { transferKey: this.options.transferKey }),
+    };
     await lease.put(this.keys.node(this.options.nodeId)).value(JSON.stringify(member));
     this.serving = true;
     this.event(`joined with lease ${this.leaseId}`);

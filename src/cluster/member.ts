@@ -5,6 +5,8 @@ export const MemberSchema = z.strictObject({
   id: z.string().min(1),
   url: z.string().url(),
   lease: z.string().min(1),
+  /** The did:key agent state is encrypted to when it migrates here (docs/cluster.md, Migration). */
+  transferKey: z.string().startsWith('did:key:').optional(),
 });
 export type Member = z.infer<typeof MemberSchema>;
 

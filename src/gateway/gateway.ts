@@ -285,6 +285,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             },
             agents,
             runtime,
+            receipts,
             logger,
           );
     const address = parseListen(options.listen ?? config.gateway.listen);
@@ -354,8 +355,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         closers.push(() => server.close());
         if (cluster !== undefined) {
           await cluster.join(server.url);
-          // Leave first on close: the agents are given up at once instead of after the lease TTL.
-          closers.push(() => cluster.leave());
+          // First on close, while still listening: the agents move to live nodes with their state
+          // (bounded), and what is left is given up at once instead of after the lease TTL.
+          closers.push(() => cluster.drainAndLeave());
         }
         logger.info('gateway listening', { url: server.url.href, origin: node.origin });
         return server.url;

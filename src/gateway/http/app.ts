@@ -8,6 +8,7 @@ import { hostGuard } from './middleware/host-guard.js';
 import { telemetry } from './middleware/telemetry.js';
 import type { Access, DeclaredRoute, Method, Route } from './route.js';
 import { agentRoutes } from './routes-agents.js';
+import { clusterRoutes } from './routes-cluster.js';
 import { contextRoutes } from './routes-context.js';
 import { credentialRoutes } from './routes-credentials.js';
 import { modelRoutes } from './routes-models.js';
@@ -35,6 +36,7 @@ export function gatewayRoutes(services: GatewayServices): Route[] {
   return [
     ...publicRoutes(services),
     ...agentRoutes(services),
+    ...clusterRoutes(services),
     ...toolRoutes(services),
     ...contextRoutes(services),
     ...credentialRoutes(services),

@@ -1,6 +1,7 @@
 import type { QuotaErrorCode } from '../../airlock/quota/errors.js';
 import { QuotaExceededError } from '../../airlock/quota/errors.js';
 import type { CapabilityErrorCode } from '../../capability/errors.js';
+import type { ClusterErrorCode } from '../../cluster/errors.js';
 import { isOacpError, OacpError } from '../../core/errors.js';
 import type { IdentityErrorCode } from '../../identity/errors.js';
 import type { LogErrorCode } from '../../log/errors.js';
@@ -48,6 +49,7 @@ export type MappedErrorCode =
   | CredentialErrorCode
   | VaultErrorCode
   | CapabilityErrorCode
+  | ClusterErrorCode
   | QuotaErrorCode
   | Extract<IdentityErrorCode, 'IDENTITY_AGENT_NAME_INVALID'>
   | Extract<StoreErrorCode, 'STORE_CONFLICT' | 'STORE_UNAVAILABLE'>
@@ -111,6 +113,12 @@ const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
   CREDENTIAL_UNKNOWN_AGENT: 404,
   CREDENTIAL_DECRYPT_FAILED: 500,
   CREDENTIAL_KEY_INVALID: 500,
+  CLUSTER_UNAVAILABLE: 503,
+  CLUSTER_CONFIG_INVALID: 400,
+  CLUSTER_CLOSED: 503,
+  CLUSTER_MIGRATION_REFUSED: 409,
+  CLUSTER_MIGRATION_INVALID: 403,
+  CLUSTER_NOT_OWNER: 503,
 };
 
 /** The status a code maps to; 500 for a code no request should end with. */
