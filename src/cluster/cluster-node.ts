@@ -6,6 +6,10 @@ import type { Member } from './member.js';
 import { planPlacement } from './placement.js';
 import { readMembers, readPlacements } from './status.js';
 
+/** How often the lease is checked, and how much before its TTL the node stops serving. */
+const CHECK_MS = 100;
+const LAPSE_MARGIN_MS = 2 * CHECK_MS;
+
 export interface ClusterNodeOptions {
   /** etcd client URLs (`http://127.0.0.1:2379`). */
   readonly endpoints: readonly string[];
@@ -77,7 +81,7 @@ export class ClusterNode {
       await node.register();
       await node.watch();
       node.elect();
-      node.timers.push(setInterval(() => node.checkLease(), 200));
+      node.timers.push(setInterval(() => node.checkLease(), CHECK_MS));
       node.timers.push(setInterval(() => node.scheduleReconcile(), options.reconcileMs ?? 1_000));
       return node;
     } catch (error) {
@@ -168,8 +172,14 @@ export class ClusterNode {
     this.leaseId = await lease.grant();
     this.lease = lease;
     this.lastKeepAlive = Date.now();
+    // Counted from when the keepalive was sent, not answered: etcd received it no earlier,
+    // so our deadline (sent + TTL) is never later than etcd's expiry of the lease.
+    let fired = Date.now();
+    lease.on('keepaliveFired', () => {
+      fired = Date.now();
+    });
     lease.on('keepaliveSucceeded', () => {
-      this.lastKeepAlive = Date.now();
+      this.lastKeepAlive = fired;
     });
     lease.on('lost', (error) => void this.lapsed(`lease lost: ${describeError(error)}`));
     const member: Member = {
@@ -235,7 +245,8 @@ export class ClusterNode {
 
   /** A TTL without a successful keepalive: etcd may already have given our agents away. */
   private checkLease(): void {
-    if (this.serving && Date.now() - this.lastKeepAlive > this.ttl * 1000) {
+    // Less a check interval and a margin: by the time etcd could give our agents away we have stopped.
+    if (this.serving && Date.now() - this.lastKeepAlive > this.ttl * 1000 - LAPSE_MARGIN_MS) {
       void this.lapsed('no keepalive reached etcd within the lease TTL');
     }
   }

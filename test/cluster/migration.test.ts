@@ -9,7 +9,7 @@ import { oacp } from '../cli/harness.js';
 import { type ChildGateway, startChild } from '../gateway/service/child-gateway.js';
 import { freshHome } from '../gateway/service/node-home.js';
 import { type PostgresServer, postgresUnavailable, startPostgres } from '../store/postgres-server.js';
-import { type EtcdServer, etcdUnavailable, startEtcd } from './etcd-server.js';
+import { type EtcdServer, etcdUnavailable, type Relay, startEtcd, startRelay } from './etcd-server.js';
 
 const unavailable = etcdUnavailable() ?? postgresUnavailable();
 if (unavailable !== undefined) console.warn(`migration tests skipped: ${unavailable}`);
@@ -36,6 +36,8 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
   let pg: PostgresServer | undefined;
   let etcd: EtcdServer | undefined;
   const gateways: (ChildGateway | undefined)[] = [];
+  /** Each gateway reaches etcd through its own relay, so a test can cut one off. */
+  const relays: Relay[] = [];
   const removers: Array<() => void> = [];
   let key = '';
   let agentId = '';
@@ -72,6 +74,8 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
     const store = await openStore(url);
     key = (await new ApiKeys({ store }).create({ scopes: ['admin'] })).key;
     await store.close();
+    const endpoint = etcd.endpoint;
+    relays.push(...(await Promise.all([0, 1, 2].map(() => startRelay(endpoint)))));
     await Promise.all(
       [0, 1, 2].map(async (i) => {
         const home = await freshHome(`oacp-migrate-gw-${i}-`);
@@ -81,7 +85,7 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
           config,
           stringify({
             gateway: { store: url },
-            cluster: { etcd: [etcd?.endpoint], node_id: `gw-${i}`, ttl_seconds: 2 },
+            cluster: { etcd: [relays[i]?.endpoint], node_id: `gw-${i}`, ttl_seconds: 2 },
           }),
         );
         gateways[i] = await startChild(home.home, config, home.env);
@@ -188,4 +192,17 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
     expect(await runningOn(agentId)).toEqual([other]);
     expect((await client(other).runAgent(agentId, { input: 'post-drain' })).value).toBe(before + 1);
   }, 60_000);
+
+  it('a gateway cut off from etcd stops running the agent on its own and answers 503 naming why', async () => {
+    const last = await owner();
+    await relays[last]?.cut();
+    // Its process lives on, but within the lease TTL it has stopped the sandbox by itself.
+    await expect.poll(() => runningOn(agentId), { timeout: 5_000, interval: 100 }).toEqual([]);
+    await expect(client(last).runAgent(agentId, { input: 'cut' })).rejects.toMatchObject({
+      status: 503,
+      code: 'CLUSTER_NOT_OWNER',
+      message: expect.stringMatching(/lost its etcd lease and serves no agents until it rejoins/),
+    });
+    expect(gateways[last]?.process.exitCode).toBeNull();
+  }, 30_000);
 });
