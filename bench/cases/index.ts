@@ -2,6 +2,7 @@ import type { BenchCase } from '../harness.js';
 import { a2aCases } from './a2a.js';
 import { airlockCases } from './airlock.js';
 import { airlockResourceCases } from './airlock-resources.js';
+import { clusterCases } from './cluster.js';
 import { gatewayCases } from './gateway.js';
 import { logWriterCases } from './log-writers.js';
 import { mcpCases } from './mcp.js';
@@ -22,4 +23,5 @@ export const cases: BenchCase[] = [
   ...modelCases,
   ...a2aCases,
   ...quotaCases,
+  ...clusterCases,
 ];
