@@ -12,8 +12,8 @@ import { jcsDigest } from '../../core/jcs.js';
 export const AgentStateSchema = z.record(z.string(), z.unknown());
 export type AgentState = z.infer<typeof AgentStateSchema>;
 
-/** More than this is refused: state moves in one request. */
-export const MAX_STATE_BYTES = 1024 * 1024;
+/** More than this is refused: state moves in one request, sealed (base64, about 4/3) under the 1 MiB body limit. */
+export const MAX_STATE_BYTES = 512 * 1024;
 
 // `input` is set by every run; the host's own globals are non-enumerable.
 const CAPTURE = `(() => {
