@@ -1,3 +1,4 @@
+import type { TaskStore } from '@a2a-js/sdk/server';
 import { type Envelope, EnvelopeSchema } from '../attest/dsse.js';
 import type { Signer } from '../core/ed25519.js';
 import { describeError } from '../core/errors.js';
@@ -40,6 +41,8 @@ export interface GatewayA2aParts {
   readonly nonces: NonceStore;
   readonly publicUrl?: () => string | undefined;
   readonly onSecurityEvent?: (event: A2aSecurityEvent) => void;
+  /** Where tasks live (the shared store in a cluster); in memory when absent. */
+  readonly taskStore?: (agent: A2aAgent) => TaskStore;
 }
 
 /** The gateway's running agents as A2A agents, and its runtime as their executor. */
@@ -52,6 +55,7 @@ export function gatewayA2aServer(parts: GatewayA2aParts): A2aServer {
     node: { logOrigin: parts.origin, logVerifierKey: parts.log.verifierKey, airlockKeys: parts.airlockKeys },
     ...(parts.publicUrl === undefined ? {} : { publicUrl: parts.publicUrl }),
     ...(parts.onSecurityEvent === undefined ? {} : { onSecurityEvent: parts.onSecurityEvent }),
+    ...(parts.taskStore === undefined ? {} : { taskStore: parts.taskStore }),
   });
 }
 

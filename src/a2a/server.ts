@@ -1,5 +1,6 @@
 import { A2A_VERSION_HEADER, AgentCard, Extensions, HTTP_EXTENSION_HEADER } from '@a2a-js/sdk';
 import { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
+import type { TaskStore } from '@a2a-js/sdk/server';
 import {
   JsonRpcTransportHandler,
   ServerCallContext,
@@ -29,6 +30,8 @@ export interface A2aServerOptions {
   /** Refuse unsigned messages (default true). Off only for a node that serves anonymous callers on purpose. */
   readonly signedMessagesRequired?: boolean;
   readonly onSecurityEvent?: (event: A2aSecurityEvent) => void;
+  /** Where each agent's tasks live (the shared store in a cluster); in memory when absent. */
+  readonly taskStore?: (agent: A2aAgent) => TaskStore;
   readonly now?: () => number;
 }
 
@@ -82,6 +85,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
         localNameOf,
         ...(options.onSecurityEvent === undefined ? {} : { onSecurityEvent: options.onSecurityEvent }),
         ...(options.now === undefined ? {} : { now: options.now }),
+        ...(options.taskStore === undefined ? {} : { taskStore: options.taskStore }),
       },
     );
     endpoints.set(agent.name, endpoint);

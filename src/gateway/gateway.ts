@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import { gatewayA2aServer } from '../a2a/mount.js';
+import { StoreTaskStore } from '../a2a/task-store.js';
 import { startBucketPruner } from '../airlock/quota/bucket-pruner.js';
 import { StoreQuotaEngine } from '../airlock/quota/store-engine.js';
 import { StandardTier, type StandardTierOptions } from '../airlock/wasm/standard-tier.js';
@@ -319,6 +320,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       airlockKeys: [node.keys.publicKeys().airlock.raw],
       trust: config.a2a.trust,
       nonces,
+      // In a cluster the tasks are in the shared store, so any node reads what another created.
+      ...(cluster === undefined
+        ? {}
+        : {
+            taskStore: (agent: { did: string }) =>
+              new StoreTaskStore(store.a2aTasks, { agent: agent.did, node: cluster.nodeId }),
+          }),
       onSecurityEvent: (event) => {
         metrics.security('warning', `a2a_${event.type}`);
         logger.warn('a2a request refused', { ...event });
