@@ -24,7 +24,7 @@ const DURATION_S = 8;
 const AGENTS = 1000;
 const CONTEXT_READS = 2000;
 
-const UNLIMITED = { api_calls_per_hour: 1_000_000_000, burst: 1_000_000, memory_mb: 4 };
+export const UNLIMITED = { api_calls_per_hour: 1_000_000_000, burst: 1_000_000, memory_mb: 4 };
 
 interface Bench {
   readonly gateway: Gateway;
@@ -91,7 +91,7 @@ async function bareServer(body: unknown): Promise<{ url: URL; close(): Promise<v
   return { url: server.url, close: () => server.close() };
 }
 
-interface CannonResult {
+export interface CannonResult {
   readonly rps: number;
   readonly p99: number;
   readonly non2xx: number;
@@ -99,13 +99,18 @@ interface CannonResult {
 }
 
 /** autocannon in its own process, so the load generator does not share the server's event loop. */
-function cannon(url: URL, headers: Record<string, string>, body: string): Promise<CannonResult> {
+export function cannon(
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+  connections = CONNECTIONS,
+): Promise<CannonResult> {
   const args = [
     AUTOCANNON,
     '-j',
     '-n',
     '-c',
-    String(CONNECTIONS),
+    String(connections),
     '-d',
     String(DURATION_S),
     '-m',

@@ -3,6 +3,7 @@ import { a2aCases } from './a2a.js';
 import { airlockCases } from './airlock.js';
 import { airlockResourceCases } from './airlock-resources.js';
 import { consoleCases } from './console.js';
+import { clusterCases } from './cluster.js';
 import { gatewayCases } from './gateway.js';
 import { logWriterCases } from './log-writers.js';
 import { mcpCases } from './mcp.js';
@@ -24,4 +25,5 @@ export const cases: BenchCase[] = [
   ...a2aCases,
   ...quotaCases,
   ...consoleCases,
+  ...clusterCases,
 ];

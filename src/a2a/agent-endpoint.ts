@@ -1,6 +1,11 @@
 import type { AgentCard } from '@a2a-js/sdk';
 import { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
-import { DefaultRequestHandler, InMemoryTaskStore, JsonRpcTransportHandler } from '@a2a-js/sdk/server';
+import {
+  DefaultRequestHandler,
+  InMemoryTaskStore,
+  JsonRpcTransportHandler,
+  type TaskStore,
+} from '@a2a-js/sdk/server';
 import type { NonceStore } from '../identity/nonce-store.js';
 import type { A2aAgent, A2aExecutor, A2aSecurityEvent } from './agent.js';
 import type { InboundChecks, InboundReceipts } from './inbound-calls.js';
@@ -19,6 +24,8 @@ export interface EndpointParts {
   readonly receipts?: InboundReceipts;
   readonly checks?: InboundChecks;
   readonly now?: () => number;
+  /** Where the agent's tasks live; in memory (this process) when absent. */
+  readonly taskStore?: (agent: A2aAgent) => TaskStore;
 }
 
 /**
@@ -39,7 +46,7 @@ export class AgentEndpoint {
   ) {
     const handler = new DefaultRequestHandler(
       card,
-      new InMemoryTaskStore(),
+      parts.taskStore?.(agent) ?? new InMemoryTaskStore(),
       new OacpAgentExecutor(agent, parts.executor, place),
     );
     this.gate = new InboundGate(handler, {

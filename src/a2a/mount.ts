@@ -1,3 +1,4 @@
+import type { TaskStore } from '@a2a-js/sdk/server';
 import { type Envelope, EnvelopeSchema } from '../attest/dsse.js';
 import type { Signer } from '../core/ed25519.js';
 import { describeError } from '../core/errors.js';
@@ -45,6 +46,8 @@ export interface GatewayA2aParts {
   readonly receipts?: InboundReceipts;
   /** The gateway's global policies (`a2a/message`) and the receiving agent's quota. */
   readonly checks?: InboundChecks;
+  /** Where tasks live (the shared store in a cluster); in memory when absent. */
+  readonly taskStore?: (agent: A2aAgent) => TaskStore;
 }
 
 /** The gateway's running agents as A2A agents, and its runtime as their executor. */
@@ -59,6 +62,7 @@ export function gatewayA2aServer(parts: GatewayA2aParts): A2aServer {
     ...(parts.onSecurityEvent === undefined ? {} : { onSecurityEvent: parts.onSecurityEvent }),
     ...(parts.receipts === undefined ? {} : { receipts: parts.receipts }),
     ...(parts.checks === undefined ? {} : { checks: parts.checks }),
+    ...(parts.taskStore === undefined ? {} : { taskStore: parts.taskStore }),
   });
 }
 

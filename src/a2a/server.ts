@@ -1,5 +1,6 @@
 import { A2A_VERSION_HEADER, AgentCard, Extensions, HTTP_EXTENSION_HEADER } from '@a2a-js/sdk';
 import { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
+import type { TaskStore } from '@a2a-js/sdk/server';
 import {
   JsonRpcTransportHandler,
   ServerCallContext,
@@ -34,6 +35,8 @@ export interface A2aServerOptions {
   readonly receipts?: InboundReceipts;
   /** The node's global policies and quotas on inbound messages. */
   readonly checks?: InboundChecks;
+  /** Where each agent's tasks live (the shared store in a cluster); in memory when absent. */
+  readonly taskStore?: (agent: A2aAgent) => TaskStore;
   readonly now?: () => number;
 }
 
@@ -89,6 +92,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
         ...(options.receipts === undefined ? {} : { receipts: options.receipts }),
         ...(options.checks === undefined ? {} : { checks: options.checks }),
         ...(options.now === undefined ? {} : { now: options.now }),
+        ...(options.taskStore === undefined ? {} : { taskStore: options.taskStore }),
       },
     );
     endpoints.set(agent.name, endpoint);

@@ -27,6 +27,15 @@ export const ExecutionPredicateSchema = z
       signal: z.string().min(1).nullable(),
       killedBy: z.string().min(1).optional(),
     }),
+    /** Set on the two receipts of a migration: the agent's state left `source` for `target` (docs/cluster.md). */
+    migration: z
+      .strictObject({
+        direction: z.enum(['out', 'in']),
+        source: z.string().min(1),
+        target: z.string().min(1),
+        stateDigest: Sha256HexSchema,
+      })
+      .optional(),
     ...commonShape,
   })
   .superRefine((value, ctx) => checkCommon(value, ctx));

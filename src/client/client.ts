@@ -6,6 +6,8 @@ import {
   type CallToolRequest,
   type CreateAgentRequest,
   ErrorBodySchema,
+  type MigrationResponse,
+  MigrationResponseSchema,
   QuotaUsageSchema,
   type QuotaUsageView,
   type ReceiptResponse,
@@ -142,6 +144,16 @@ export class OacpClient {
 
   runAgent(ref: string, request: RunAgentRequest = {}): Promise<RunResponse> {
     return this.request('POST', `/v1/agents/${encodeURIComponent(ref)}/run`, request, RunResponseSchema);
+  }
+
+  /** Moves a running agent to another cluster node with its state (docs/cluster.md, Migration). */
+  migrateAgent(ref: string, to: string): Promise<MigrationResponse> {
+    return this.request(
+      'POST',
+      `/v1/agents/${encodeURIComponent(ref)}/migrate`,
+      { to },
+      MigrationResponseSchema,
+    );
   }
 
   quota(ref: string): Promise<QuotaUsageView> {

@@ -6,6 +6,10 @@ import type { Member } from './member.js';
 import { planPlacement } from './placement.js';
 import { readMembers, readPlacements } from './status.js';
 
+/** How often the lease is checked, and how much before its TTL the node stops serving. */
+const CHECK_MS = 100;
+const LAPSE_MARGIN_MS = 2 * CHECK_MS;
+
 export interface ClusterNodeOptions {
   /** etcd client URLs (`http://127.0.0.1:2379`). */
   readonly endpoints: readonly string[];
@@ -15,6 +19,8 @@ export interface ClusterNodeOptions {
   /** Published in the member record, for checkpoint gossip and cosigning (src/cluster/gossip-service.ts). */
   readonly logKey?: string;
   readonly witnessKey?: string;
+  /** The did:key other nodes encrypt migrating agent state to; published in the member record. */
+  readonly transferKey?: string;
   readonly prefix?: string;
   /** Lease time to live, seconds (default 3): how long a dead or cut-off node keeps its agents. */
   readonly ttlSeconds?: number;
@@ -78,7 +84,7 @@ export class ClusterNode {
       await node.register();
       await node.watch();
       node.elect();
-      node.timers.push(setInterval(() => node.checkLease(), 200));
+      node.timers.push(setInterval(() => node.checkLease(), CHECK_MS));
       node.timers.push(setInterval(() => node.scheduleReconcile(), options.reconcileMs ?? 1_000));
       return node;
     } catch (error) {
@@ -127,6 +133,24 @@ export class ClusterNode {
     return readPlacements(this.client, this.keys);
   }
 
+  /**
+   * Moves an agent this node owns to `to` in one compare-and-set: the owner
+   * key changes only if it still names this node under this node's lease, and
+   * then carries `to`'s lease. False when it did not (not ours any more, or
+   * our lease lapsed): the caller keeps or drops nothing on a false.
+   */
+  async handOff(agent: string, to: Member): Promise<boolean> {
+    if (!this.serving || !this.mine.has(agent)) return false;
+    const key = this.keys.owner(agent);
+    const result = await this.client
+      .if(key, 'Value', '==', this.options.nodeId)
+      .and(key, 'Lease', '==', this.leaseId)
+      .then(this.client.put(key).value(to.id).lease(to.lease))
+      .commit();
+    if (result.succeeded) this.event(`handed ${agent} to ${to.id}`);
+    return result.succeeded;
+  }
+
   /** An agent's lifecycle changed (on this node or any): the leader re-places, the owner hears of it. */
   async notify(agent: string): Promise<void> {
     if (!validSegment(agent))
@@ -151,8 +175,14 @@ export class ClusterNode {
     this.leaseId = await lease.grant();
     this.lease = lease;
     this.lastKeepAlive = Date.now();
+    // Counted from when the keepalive was sent, not answered: etcd received it no earlier,
+    // so our deadline (sent + TTL) is never later than etcd's expiry of the lease.
+    let fired = Date.now();
+    lease.on('keepaliveFired', () => {
+      fired = Date.now();
+    });
     lease.on('keepaliveSucceeded', () => {
-      this.lastKeepAlive = Date.now();
+      this.lastKeepAlive = fired;
     });
     lease.on('lost', (error) => void this.lapsed(`lease lost: ${describeError(error)}`));
     const { logKey, witnessKey } = this.options;
@@ -162,6 +192,7 @@ export class ClusterNode {
       lease: this.leaseId,
       ...(logKey === undefined ? {} : { logKey }),
       ...(witnessKey === undefined ? {} : { witnessKey }),
+      ...(this.options.transferKey === undefined ? {} : { transferKey: this.options.transferKey }),
     };
     await lease.put(this.keys.node(this.options.nodeId)).value(JSON.stringify(member));
     this.serving = true;
@@ -220,7 +251,8 @@ export class ClusterNode {
 
   /** A TTL without a successful keepalive: etcd may already have given our agents away. */
   private checkLease(): void {
-    if (this.serving && Date.now() - this.lastKeepAlive > this.ttl * 1000) {
+    // Less a check interval and a margin: by the time etcd could give our agents away we have stopped.
+    if (this.serving && Date.now() - this.lastKeepAlive > this.ttl * 1000 - LAPSE_MARGIN_MS) {
       void this.lapsed('no keepalive reached etcd within the lease TTL');
     }
   }

@@ -8,6 +8,8 @@ export const MemberSchema = z.strictObject({
   /** The node's log key (type 0x01 vkey) and cosignature key (0x04): peers gossip with these. */
   logKey: z.string().min(1).max(500).optional(),
   witnessKey: z.string().min(1).max(500).optional(),
+  /** The did:key agent state is encrypted to when it migrates here (docs/cluster.md, Migration). */
+  transferKey: z.string().startsWith('did:key:').optional(),
 });
 export type Member = z.infer<typeof MemberSchema>;
 

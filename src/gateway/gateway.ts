@@ -1,5 +1,7 @@
 import type { Hono } from 'hono';
 import { gatewayA2aServer } from '../a2a/mount.js';
+import { StoreTaskStore } from '../a2a/task-store.js';
+import { startBucketPruner } from '../airlock/quota/bucket-pruner.js';
 import { StoreQuotaEngine } from '../airlock/quota/store-engine.js';
 import { StandardTier, type StandardTierOptions } from '../airlock/wasm/standard-tier.js';
 import { loadClusterTls } from '../cluster/tls.js';
@@ -210,6 +212,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ...options.quotas,
     };
     const quotaEngine = new StoreQuotaEngine(store);
+    closers.push(
+      startBucketPruner(quotaEngine, { onEvent: (line) => logger.info('quota', { event: line }) }),
+    );
     const quotas = new GatewayQuotas(quotaOptions, metrics, quotaEngine);
     const receipts = new ReceiptRecorder(node, metrics, slot);
     const tools = new ToolCaller({
@@ -303,6 +308,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             },
             agents,
             runtime,
+            receipts,
             logger,
           );
     const gossip = await startGatewayGossip({
@@ -349,6 +355,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       airlockKeys: [node.keys.publicKeys().airlock.raw],
       trust: config.a2a.trust,
       nonces,
+      // In a cluster the tasks are in the shared store, so any node reads what another created.
+      ...(cluster === undefined
+        ? {}
+        : {
+            taskStore: (agent: { did: string }) =>
+              new StoreTaskStore(store.a2aTasks, { agent: agent.did, node: cluster.nodeId }),
+          }),
       onSecurityEvent: (event) => {
         metrics.security('warning', `a2a_${event.type}`);
         logger.warn('a2a request refused', { ...event });
@@ -402,8 +415,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             logger.info('cluster listener (mutual TLS)', { url: peers.url.href });
           }
           await cluster.join(memberUrl);
-          // Leave first on close: the agents are given up at once instead of after the lease TTL.
-          closers.push(() => cluster.leave());
+          // First on close, while still listening: the agents move to live nodes with their state
+          // (bounded), and what is left is given up at once instead of after the lease TTL.
+          closers.push(() => cluster.drainAndLeave());
         }
         logger.info('gateway listening', { url: server.url.href, origin: node.origin });
         return server.url;

@@ -137,7 +137,7 @@ export async function admitCall(
       if (!approval.approved) return { decision: { effect: 'deny', reason: approval.reason }, checks };
     }
     if (parts.quota !== undefined) {
-      const quota = parts.quota.take(call.agent, call.tool);
+      const quota = await parts.quota.take(call.agent, call.tool);
       checks.quota = { effect: quota.effect, reason: quota.reason };
       if (quota.effect === 'deny') return { decision: quota, checks };
     }

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { EgressEvent } from '../airlock/egress/audit.js';
+import type { QuotaEngine } from '../airlock/quota/engine.js';
 import type { ProcessSandbox } from '../airlock/sandbox.js';
 import type { Signer } from '../core/ed25519.js';
 import { isLoopbackAddress } from '../core/loopback.js';
@@ -22,6 +23,7 @@ import { CallRateQuota } from './call-quota.js';
 import { configuredServers } from './configured-servers.js';
 import { describeHints, permissionHints } from './diagnose/permission-hints.js';
 import { StderrTail } from './diagnose/stderr-tail.js';
+import { type HomeQuotas, openHomeQuotas } from './home-quotas.js';
 import { type HttpBridge, receiptPath, serveHttp } from './http.js';
 import { LearnedCapabilities } from './learn.js';
 import { manifestFromOptions } from './manifest-from-options.js';
@@ -71,7 +73,10 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
   // One nonce store per home: a signed request replayed to another bridge on the home is refused too.
   const nonces = openHomeNonceStore(context.home);
   let stopPool: (() => Promise<void>) | undefined;
+  let quotas: HomeQuotas | undefined;
   try {
+    const limited = [options, ...(configured?.values() ?? [])].some((o) => o.quotaCalls !== undefined);
+    quotas = limited ? await openHomeQuotas(context.home) : undefined;
     const agent = options.agent === undefined ? undefined : agentKey(context.home, env, options.agent);
     const desk = new HttpApprovalDesk();
     // Receipt signatures on a worker thread when there is a spare core; the main thread routes messages.
@@ -91,6 +96,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
       agent,
       log,
       nonces,
+      ...(quotas === undefined ? {} : { quotas }),
       http: options.http !== undefined,
       receipts: new AttestedReceipts({
         writer,
@@ -147,6 +153,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
   } finally {
     await node.close();
     await stopPool?.();
+    await quotas?.close();
     nonces.close();
   }
 }
@@ -160,7 +167,16 @@ interface Shared {
   readonly agent: { did: string; signer: Signer } | undefined;
   readonly log: (line: string) => void;
   readonly nonces: NonceStore;
+  /** The home's quota engine, when a server has `--quota-calls`. */
+  readonly quotas?: HomeQuotas;
   readonly http: boolean;
+}
+
+function quotaEngine(shared: Shared): QuotaEngine {
+  // Opened whenever a server has --quota-calls; never a bridge without its limit.
+  if (shared.quotas === undefined)
+    throw new Error('--quota-calls is set but the home quota store is not open');
+  return shared.quotas.engine;
 }
 
 interface Assembled {
@@ -198,7 +214,9 @@ async function assemble(options: McpRunOptions, context: McpRunContext, shared: 
     pins: new ToolPins({ path: options.pins ?? join(context.home, 'mcp', 'pins', `${name}.json`), events }),
     ...(options.policy === undefined ? {} : { policy: new PolicyEngine(loadPolicyFile(options.policy)) }),
     ...toolsOption(options),
-    ...(options.quotaCalls === undefined ? {} : { quota: new CallRateQuota(options.quotaCalls) }),
+    ...(options.quotaCalls === undefined
+      ? {}
+      : { quota: new CallRateQuota(options.quotaCalls, quotaEngine(shared), name) }),
     ...(options.requireApproval.length === 0
       ? {}
       : {

@@ -147,6 +147,24 @@ export const MIGRATIONS: readonly Migration[] = [
       'ALTER TABLE api_keys ADD COLUMN agent_id TEXT',
     ],
   },
+  {
+    version: 5,
+    name: 'A2A tasks shared by the nodes of a cluster',
+    statements: () => [
+      // One row per task, scoped as the A2A SDK scopes them (tenant, then owner); task is the SDK's JSON.
+      `CREATE TABLE a2a_tasks (
+        tenant TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        node TEXT NOT NULL,
+        task TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (tenant, owner, task_id)
+      )`,
+      'CREATE INDEX a2a_tasks_agent ON a2a_tasks (agent, tenant, owner)',
+    ],
+  },
 ];
 
 /** The version a fully migrated store reports. */

@@ -83,6 +83,7 @@ class PostgresStore implements Store {
   readonly credentials: Repos['credentials'];
   readonly apiKeys: Repos['apiKeys'];
   readonly quotaBuckets: Repos['quotaBuckets'];
+  readonly a2aTasks: Repos['a2aTasks'];
   readonly securityEvents: Repos['securityEvents'];
   readonly #pool: pg.Pool;
   #closed = false;
@@ -102,6 +103,7 @@ class PostgresStore implements Store {
     this.credentials = repos.credentials;
     this.apiKeys = repos.apiKeys;
     this.quotaBuckets = repos.quotaBuckets;
+    this.a2aTasks = repos.a2aTasks;
     this.securityEvents = repos.securityEvents;
   }
 

@@ -69,6 +69,7 @@ class SqliteStore implements Store {
   readonly credentials: Repos['credentials'];
   readonly apiKeys: Repos['apiKeys'];
   readonly quotaBuckets: Repos['quotaBuckets'];
+  readonly a2aTasks: Repos['a2aTasks'];
   readonly securityEvents: Repos['securityEvents'];
   readonly #db: Database.Database;
   readonly #mutex = new Mutex();
@@ -92,6 +93,7 @@ class SqliteStore implements Store {
     this.credentials = repos.credentials;
     this.apiKeys = repos.apiKeys;
     this.quotaBuckets = repos.quotaBuckets;
+    this.a2aTasks = repos.a2aTasks;
     this.securityEvents = repos.securityEvents;
   }
 

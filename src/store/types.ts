@@ -199,7 +199,40 @@ export interface QuotaBucketRepo {
   noteRefusal(key: string): Promise<void>;
   /** Puts `delta` tokens back (negative: takes more, into debt if need be), never above capacity. */
   adjust(key: string, delta: number, now: number): Promise<void>;
+  /**
+   * Deletes buckets that are full at `now` and were last changed at least
+   * `idleMs` before it: a full bucket is what `take` creates for a missing
+   * key, so the limit is unchanged. A reservation still open on a deleted
+   * row settles as a no-op: it is never credited back. Returns the count.
+   */
+  prune(now: number, idleMs: number): Promise<number>;
   get(key: string): Promise<QuotaBucketRow | undefined>;
+}
+
+/** One A2A task: the A2A SDK's task JSON, scoped by tenant and owner, served by one agent. */
+export interface A2aTaskRow {
+  readonly tenant: string;
+  readonly owner: string;
+  readonly taskId: string;
+  /** The agent (did:key) whose endpoint holds the task: another agent's endpoint never sees it. */
+  readonly agent: string;
+  /** The cluster node that last saved it (its receipts are in that node's log). */
+  readonly node: string;
+  readonly task: string;
+  readonly updatedAt: string;
+}
+
+export interface A2aTaskScope {
+  readonly tenant: string;
+  readonly owner: string;
+  readonly agent: string;
+}
+
+export interface A2aTaskRepo {
+  /** Inserts or replaces the task; a task id held by another agent in the same scope is left alone. */
+  save(row: A2aTaskRow): Promise<void>;
+  load(scope: A2aTaskScope, taskId: string): Promise<A2aTaskRow | undefined>;
+  list(scope: A2aTaskScope): Promise<A2aTaskRow[]>;
 }
 
 export interface SecurityEventRow {
@@ -229,6 +262,7 @@ export interface Repos {
   readonly apiKeys: ApiKeyRepo;
   readonly quotaBuckets: QuotaBucketRepo;
   readonly securityEvents: SecurityEventRepo;
+  readonly a2aTasks: A2aTaskRepo;
 }
 
 export interface Store extends Repos {

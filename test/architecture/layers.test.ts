@@ -31,8 +31,9 @@ const RANK: Record<string, number> = {
   bench: 8,
   '.': 9,
 };
-/** A2A messages are decided by the one tool-call pipeline (src/mcp/call-pipeline.ts). */
-const SAME_RANK = new Set<string>(['a2a->mcp']);
+// A2A messages are decided by the one tool-call pipeline (src/mcp/call-pipeline.ts); the CLI talks
+// to a gateway through the public client, as any program would.
+const SAME_RANK = new Set<string>(['a2a->mcp', 'cli->client']);
 
 const SRC = join(import.meta.dirname, '..', '..', 'src');
 

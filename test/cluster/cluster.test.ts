@@ -12,6 +12,8 @@ const CHILD = join(import.meta.dirname, 'fixtures', 'cluster-child.ts');
 const TTL_MS = 2_000;
 /** A dead or cut-off node's agents must be owned elsewhere within: its lease TTL, an election, a placement. */
 const REPLACE_BOUND_MS = TTL_MS + 2_000 /* leader election TTL */ + 4_000;
+/** etcd down 1 s and back: its start, the old leases' TTL (etcd renews them on start), a rejoin, an election, a placement. */
+const RESTART_BOUND_MS = 1_000 + 5_000 + TTL_MS + 1_000 + REPLACE_BOUND_MS;
 
 const unavailable = etcdUnavailable();
 if (unavailable !== undefined) console.warn(`cluster tests skipped: ${unavailable}`);
@@ -81,6 +83,12 @@ describe.skipIf(unavailable !== undefined)('cluster placement on etcd', () => {
   const agents = Array.from({ length: 12 }, (_, i) => `agent-${i}`);
   const nodes: Node[] = [];
   const want = (list: readonly string[]) => writeFileSync(wantedFile, JSON.stringify(list));
+  /** Every moment (as the nodes report it) an agent had two owners. */
+  const doubles: string[] = [];
+  const sampler = setInterval(() => {
+    for (const [agent, owners] of ownership(nodes))
+      if (owners.length > 1) doubles.push(`${agent}: ${owners}`);
+  }, 10);
 
   beforeAll(async () => {
     etcd = await startEtcd();
@@ -92,6 +100,7 @@ describe.skipIf(unavailable !== undefined)('cluster placement on etcd', () => {
   }, 60_000);
 
   afterAll(async () => {
+    clearInterval(sampler);
     for (const node of nodes) node.process.kill('SIGKILL');
     await Promise.all(nodes.map((n) => n.exited));
     await etcd?.stop();
@@ -151,6 +160,23 @@ describe.skipIf(unavailable !== undefined)('cluster placement on etcd', () => {
     await expect.poll(() => placedOnce(live, agents), { timeout: 5_000, interval: 50 }).toBe(true);
   }, 30_000);
 
+  it('regains every placement after the etcd member is killed and restarted, never with two owners', async () => {
+    const live = nodes.filter((n) => n.process.exitCode === null && n.process.signalCode === null);
+    await expect
+      .poll(() => placedOnce(live, agents), { timeout: REPLACE_BOUND_MS, interval: 100 })
+      .toBe(true);
+    doubles.length = 0;
+    await etcd?.restart(1_000);
+    await expect
+      .poll(() => placedOnce(live, agents), { timeout: RESTART_BOUND_MS, interval: 100 })
+      .toBe(true);
+    expect(doubles).toEqual([]);
+    // The nodes came back as members (a rejoin with a new lease), and a leader was elected again.
+    const status = await oacp(['cluster', 'status', '--etcd', etcd?.endpoint ?? '']);
+    expect(status.stdout).toContain(`members (${live.length}):`);
+    expect(status.stdout).toMatch(/^leader: node-[abc]$/m);
+  }, 60_000);
+
   it('stops a partitioned node from serving its agents, and the rest take them over', async () => {
     const live = nodes.filter((n) => n.process.exitCode === null && n.process.signalCode === null);
     const cut = live.find((n) => n.owned.size > 0) as Node;
@@ -165,5 +191,6 @@ describe.skipIf(unavailable !== undefined)('cluster placement on etcd', () => {
       .poll(() => placedOnce(rest, agents), { timeout: REPLACE_BOUND_MS, interval: 100 })
       .toBe(true);
     for (const agent of lost) expect(ownership(rest).get(agent)).toHaveLength(1);
+    expect(doubles).toEqual([]);
   }, 30_000);
 });

@@ -11,6 +11,8 @@ import { Etcd3 } from 'etcd3';
  */
 export interface EtcdServer {
   readonly endpoint: string;
+  /** kill -9 of the member, `downMs` of outage, then the same member started again on its data. */
+  restart(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -36,28 +38,47 @@ export async function startEtcd(): Promise<EtcdServer> {
   const dir = mkdtempSync(join(tmpdir(), 'oacp-etcd-'));
   const [client, peer] = [await freePort(), await freePort()];
   const endpoint = `http://127.0.0.1:${client}`;
-  const child: ChildProcess = spawn(
-    ETCD,
-    [
-      '--name',
-      'test',
-      '--data-dir',
-      join(dir, 'data'),
-      '--listen-client-urls',
-      endpoint,
-      '--advertise-client-urls',
-      endpoint,
-      '--listen-peer-urls',
-      `http://127.0.0.1:${peer}`,
-      '--initial-advertise-peer-urls',
-      `http://127.0.0.1:${peer}`,
-      '--initial-cluster',
-      `test=http://127.0.0.1:${peer}`,
-      '--log-level',
-      'error',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const args = [
+    '--name',
+    'test',
+    '--data-dir',
+    join(dir, 'data'),
+    '--listen-client-urls',
+    endpoint,
+    '--advertise-client-urls',
+    endpoint,
+    '--listen-peer-urls',
+    `http://127.0.0.1:${peer}`,
+    '--initial-advertise-peer-urls',
+    `http://127.0.0.1:${peer}`,
+    '--initial-cluster',
+    `test=http://127.0.0.1:${peer}`,
+    '--log-level',
+    'error',
+  ];
+  let running = await spawnEtcd(args, endpoint);
+  return {
+    endpoint,
+    async restart(downMs = 0) {
+      running.child.kill('SIGKILL');
+      await running.exited;
+      if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
+      // Same data directory and ports: the member comes back with its keys and leases.
+      running = await spawnEtcd(args, endpoint);
+    },
+    async stop() {
+      running.child.kill('SIGKILL');
+      await running.exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function spawnEtcd(
+  args: readonly string[],
+  endpoint: string,
+): Promise<{ child: ChildProcess; exited: Promise<void> }> {
+  const child: ChildProcess = spawn(ETCD, [...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-4000);
@@ -70,22 +91,17 @@ export async function startEtcd(): Promise<EtcdServer> {
         await probe.put('/probe').value('1');
         break;
       } catch (error) {
-        if (attempt > 100 || child.exitCode !== null)
+        if (attempt > 100 || child.exitCode !== null) {
+          child.kill('SIGKILL');
           throw new Error(`etcd did not start: ${stderr || String(error)}`);
+        }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
   } finally {
     probe.close();
   }
-  return {
-    endpoint,
-    async stop() {
-      child.kill('SIGKILL');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { child, exited };
 }
 
 /** A TCP relay to etcd that a test can cut, to partition one node from the cluster. */

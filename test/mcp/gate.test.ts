@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
+import { StoreQuotaEngine } from '../../src/airlock/quota/store-engine.js';
 import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
 import { signRequest } from '../../src/identity/signed-request.js';
@@ -18,6 +19,7 @@ import { PolicyEngine } from '../../src/policy/engine.js';
 import { MemoryEventSink } from '../../src/policy/events.js';
 import { loadPolicies } from '../../src/policy/load.js';
 import { ToolPins } from '../../src/policy/pins.js';
+import { openSqliteStore } from '../../src/store/sqlite-store.js';
 import { inProcess, lightUpstream, receiptIndex, testClient, testReceipts, text } from './helpers.js';
 
 const QUIRKY = join(import.meta.dirname, 'fixtures', 'quirky-server.mjs');
@@ -91,7 +93,11 @@ describe('tools list, quota', () => {
 
   it('refuses calls over the per-minute quota, and refused calls do not use it up', async () => {
     const policy = new PolicyEngine(loadPolicies('permit(principal, action, resource == Tool::"echo");'));
-    const harness = await inProcess(quirky(), { quota: new CallRateQuota(2), policy });
+    const store = await openSqliteStore(':memory:');
+    const harness = await inProcess(quirky(), {
+      quota: new CallRateQuota(2, new StoreQuotaEngine(store), 'quirky'),
+      policy,
+    });
     try {
       const call = (name: string) => harness.client.callTool({ name, arguments: { text: 'q' } });
       expect((await call('pid')).isError).toBe(true);
@@ -105,6 +111,7 @@ describe('tools list, quota', () => {
       });
     } finally {
       await harness.close();
+      await store.close();
     }
   });
 });

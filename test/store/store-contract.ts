@@ -330,6 +330,27 @@ export function storeContract(newLocation: () => Promise<string>): void {
       expect((await store.quotaBuckets.get('c'))?.used).toBe(10);
     });
 
+    it('prunes only buckets full and idle, never one holding a reservation or a debt', async () => {
+      const store = await open();
+      const day = 86_400_000;
+      const fixed = { capacity: 10, refill: 0, windowMs: 60_000 };
+      await store.quotaBuckets.take('idle-full', hourly, 4, t0); // refilled long before t0 + 2 days
+      await store.quotaBuckets.take('reserved', fixed, 3, t0); // never refills: the 3 stay taken
+      await store.quotaBuckets.take('debt', hourly, 1, t0);
+      await store.quotaBuckets.adjust('debt', -1_000, t0);
+      await store.quotaBuckets.take('recent', hourly, 1, t0 + 2 * day - 60_000);
+      expect(await store.quotaBuckets.prune(t0 + 2 * day, day)).toBe(1);
+      expect(await store.quotaBuckets.get('idle-full')).toBeUndefined();
+      for (const kept of ['reserved', 'debt', 'recent'])
+        expect(await store.quotaBuckets.get(kept), kept).toBeDefined();
+      // A late settlement of a pruned bucket credits nothing; the next take starts full, as the limit says.
+      await store.quotaBuckets.adjust('idle-full', 4, t0 + 2 * day);
+      expect(await store.quotaBuckets.get('idle-full')).toBeUndefined();
+      expect((await store.quotaBuckets.take('idle-full', hourly, 4, t0 + 2 * day)).taken).toBe(true);
+      expect((await store.quotaBuckets.take('idle-full', hourly, 1, t0 + 2 * day)).taken).toBe(false);
+      expect((await store.quotaBuckets.take('reserved', fixed, 8, t0 + 2 * day)).taken).toBe(false);
+    });
+
     it('holds amounts beyond 32 bits (disk bytes)', async () => {
       const store = await open();
       const big = 2 ** 40;

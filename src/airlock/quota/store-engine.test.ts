@@ -166,3 +166,19 @@ describe('StoreQuotaEngine', () => {
     await store.close();
   });
 });
+
+describe('StoreQuotaEngine.prune', () => {
+  it('removes a bucket full and idle for a day and leaves a drained one: the limit holds after pruning', async () => {
+    const { engine: e, advance, store } = await engine();
+    expect((await e.reserve([perMinute('idle', 2)])).ok).toBe(true);
+    const drained = { ...perMinute('drained', 2), shape: { capacity: 2, refill: 0, windowMs: 60_000 } };
+    expect((await e.reserve([drained])).ok).toBe(true);
+    expect((await e.reserve([drained])).ok).toBe(true);
+    advance(25 * 60 * 60 * 1000);
+    expect(await e.prune()).toBe(1);
+    expect(await store.quotaBuckets.get('idle')).toBeUndefined();
+    expect((await e.reserve([drained])).ok).toBe(false);
+    expect(() => e.prune(10)).toThrow(/at least a minute/);
+    await store.close();
+  });
+});

@@ -12,6 +12,8 @@ import {
 /** Milliseconds since the epoch: bucket state outlives the process, so its clock must too. */
 export type WallClock = () => number;
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
 class Refused extends Error {
   constructor(readonly admission: Admission & { ok: false }) {
     super(admission.refusal.reason);
@@ -89,6 +91,16 @@ export class StoreQuotaEngine implements QuotaEngine {
       available: Math.max(0, Math.floor(levelAt(row, this.now()))),
       refused: row.refused,
     };
+  }
+
+  /**
+   * Removes buckets full and untouched for `idleMs` (default a day, far
+   * longer than any reservation stays open), so the table holds the keys in
+   * use rather than every key ever seen. Returns how many went.
+   */
+  prune(idleMs: number = DAY_MS): Promise<number> {
+    if (!Number.isFinite(idleMs) || idleMs < 60_000) throw new RangeError('idleMs must be at least a minute');
+    return this.store.quotaBuckets.prune(this.now(), idleMs);
   }
 
   private async countRefusal(request: QuotaRequest): Promise<void> {

@@ -1,4 +1,5 @@
 import type { CommandRegistrar } from '../program.js';
+import { registerAgentMigrate } from './agent-migrate.js';
 import { openKeyStore } from './shared.js';
 
 export const registerAgent: CommandRegistrar = (program, context) => {
@@ -18,4 +19,5 @@ export const registerAgent: CommandRegistrar = (program, context) => {
       for (const info of openKeyStore(context, command).listAgents())
         context.output.out(`${info.name} ${info.did}`);
     });
+  registerAgentMigrate(agent, context);
 };

@@ -106,6 +106,16 @@ export const RunResponseSchema = z.object({
 });
 export type RunResponse = z.infer<typeof RunResponseSchema>;
 
+/** `POST /v1/agents/:id/migrate`: where the agent went, its state's digest, and the source's receipt. */
+export const MigrationResponseSchema = z.object({
+  agent: z.string(),
+  source: z.string(),
+  target: z.string(),
+  stateDigest: z.string(),
+  receipt: ReceiptLinkSchema,
+});
+export type MigrationResponse = z.infer<typeof MigrationResponseSchema>;
+
 export const ContextValueSchema = z.object({ key: z.string(), value: z.unknown() });
 
 export const ReceiptResponseSchema = z.object({

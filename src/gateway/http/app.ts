@@ -10,6 +10,7 @@ import type { Access, DeclaredRoute, Method, Route } from './route.js';
 import { agentRoutes } from './routes-agents.js';
 import { approvalRoutes } from './routes-approvals.js';
 import { consoleRoutes } from './routes-console.js';
+import { clusterRoutes } from './routes-cluster.js';
 import { contextRoutes } from './routes-context.js';
 import { credentialRoutes } from './routes-credentials.js';
 import { modelRoutes } from './routes-models.js';
@@ -40,6 +41,7 @@ export function gatewayRoutes(services: GatewayServices): Route[] {
     ...receiptStreamRoutes(services),
     ...publicRoutes(services),
     ...agentRoutes(services),
+    ...clusterRoutes(services),
     ...toolRoutes(services),
     ...contextRoutes(services),
     ...credentialRoutes(services),

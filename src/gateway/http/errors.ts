@@ -49,11 +49,11 @@ export type MappedErrorCode =
   | CredentialErrorCode
   | VaultErrorCode
   | CapabilityErrorCode
+  | ClusterErrorCode
   | QuotaErrorCode
   | Extract<IdentityErrorCode, 'IDENTITY_AGENT_NAME_INVALID'>
   | Extract<StoreErrorCode, 'STORE_CONFLICT' | 'STORE_UNAVAILABLE'>
-  | Extract<LogErrorCode, 'LOG_OUT_OF_RANGE' | 'LOG_CORRUPT'>
-  | Extract<ClusterErrorCode, 'CLUSTER_PEER_UNTRUSTED'>;
+  | Extract<LogErrorCode, 'LOG_OUT_OF_RANGE' | 'LOG_CORRUPT'>;
 
 /** Status by code; a 500's message is never shown (the detail goes to the log). */
 const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
@@ -118,6 +118,13 @@ const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
   CREDENTIAL_UNKNOWN_AGENT: 404,
   CREDENTIAL_DECRYPT_FAILED: 500,
   CREDENTIAL_KEY_INVALID: 500,
+  CLUSTER_UNAVAILABLE: 503,
+  CLUSTER_CONFIG_INVALID: 400,
+  CLUSTER_CLOSED: 503,
+  CLUSTER_MIGRATION_REFUSED: 409,
+  CLUSTER_MIGRATION_INVALID: 403,
+  CLUSTER_NOT_OWNER: 503,
+  CLUSTER_PEER_INVALID: 502,
 };
 
 /** The status a code maps to; 500 for a code no request should end with. */

@@ -1,10 +1,11 @@
-import { OacpError } from '../../core/errors.js';
+import { isOacpError, OacpError } from '../../core/errors.js';
 import { type AgentRecord, descendantsOf, LIFECYCLE } from '../runtime/agent-directory.js';
 import type { AgentProgram } from '../runtime/agent-runtime.js';
 import { runtimeError } from '../runtime/errors.js';
 import { CreateAgentSchema, RunAgentSchema, TRANSITIONS, type Transition } from './api-schemas.js';
 import { parseBody } from './env.js';
 import { httpError } from './errors.js';
+import { forward, hopsOf, MAX_HOPS } from './forward.js';
 import { type Route, route, scope, scopeOrSelf } from './route.js';
 import type { GatewayServices } from './services.js';
 import { agentView } from './views.js';
@@ -104,8 +105,9 @@ export function agentRoutes(services: GatewayServices): Route[] {
 
     route('POST', '/v1/agents/:id/run', scopeOrSelf('agents:write'), async (c) => {
       const agent = await findAgent(services, c.req.param('id') ?? '');
-      // One hop at most: a request another node forwarded is answered here, never sent on again.
-      const forwarded = c.req.header(FORWARDED_HEADER) !== undefined;
+      // A fresh request goes to the owner; a forwarded one is answered here (or follows a migration once more).
+      const hops = hopsOf(c.req.raw);
+      const forwarded = hops > 0;
       const owner =
         services.cluster !== undefined && !forwarded && runtime.status(agent.id).status === 'stopped'
           ? await services.cluster.ownerElsewhere(agent.id)
@@ -119,11 +121,25 @@ export function agentRoutes(services: GatewayServices): Route[] {
           `agent ${agent.name} is ${agent.state}; start it first`,
         );
       }
-      const result = await runtime.run(agent.id, {
-        ...(body.code === undefined ? {} : { code: body.code }),
-        input: body.input ?? null,
-        parent: c.get('span'),
-      });
+      const cluster = hops < MAX_HOPS ? services.cluster : undefined;
+      // Just placed here (a migration, a re-placement): answer once the sandbox is up.
+      await services.cluster?.awaitStarted(agent.id);
+      let result: Awaited<ReturnType<typeof runtime.run>>;
+      try {
+        result = await runtime.run(agent.id, {
+          ...(body.code === undefined ? {} : { code: body.code }),
+          input: body.input ?? null,
+          parent: c.get('span'),
+        });
+      } catch (error) {
+        // It moved to another node while this request waited: it never ran here, so the owner runs it.
+        const moved =
+          cluster !== undefined && codeOf(error) === 'RUNTIME_AGENT_NOT_RUNNING'
+            ? await cluster.ownerElsewhere(agent.id)
+            : undefined;
+        if (moved === undefined) throw error;
+        return forward(c.req.raw, await c.var.readBody(), moved, services.cluster?.fetch ?? fetch);
+      }
       return c.json({
         value: result.value,
         logs: result.logs,
@@ -141,25 +157,6 @@ export function agentRoutes(services: GatewayServices): Route[] {
   ];
 }
 
-const FORWARDED_HEADER = 'x-oacp-forwarded';
-
-/** Hands a request to the node that runs the agent, with the caller's credentials, and relays its answer. */
-async function forward(
-  request: Request,
-  body: Uint8Array,
-  owner: URL,
-  clusterFetch: typeof fetch,
-): Promise<Response> {
-  const target = new URL(new URL(request.url).pathname, owner);
-  const headers = new Headers();
-  for (const [name, value] of request.headers) {
-    if (!['host', 'content-length', 'connection'].includes(name.toLowerCase())) headers.set(name, value);
-  }
-  headers.set(FORWARDED_HEADER, '1');
-  // Over the cluster's mutual TLS when it has one (GatewayCluster.fetch).
-  const answer = await clusterFetch(target, { method: request.method, headers, body: Buffer.from(body) });
-  return new Response(await answer.arrayBuffer(), {
-    status: answer.status,
-    headers: { 'content-type': answer.headers.get('content-type') ?? 'application/json' },
-  });
+function codeOf(error: unknown): string | undefined {
+  return isOacpError(error) ? error.code : undefined;
 }

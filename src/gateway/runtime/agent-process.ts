@@ -28,4 +28,8 @@ export interface AgentProcess {
   /** Runs of one sandbox never overlap: each waits for the one before. */
   queue: Promise<unknown>;
   current: RunState | undefined;
+  /** Run once after the program's code at the first launch: state migrated from another node. */
+  restore?: (sandbox: WasmSandbox) => Promise<void>;
+  /** Handed to another node: runs still queued here are refused, never run. */
+  moved?: boolean;
 }

@@ -89,7 +89,11 @@ export class AgentRuntime {
    * decide first (`sandbox/start`). A program that throws counts as a crash:
    * the watchdog takes over and the agent reports `restarting`.
    */
-  async start(program: AgentProgram, parent?: Span): Promise<AgentStatus> {
+  async start(
+    program: AgentProgram,
+    parent?: Span,
+    restore?: (sandbox: WasmSandbox) => Promise<void>,
+  ): Promise<AgentStatus> {
     if (this.closed) throw runtimeError('RUNTIME_CLOSED', 'the gateway is shutting down');
     const existing = this.processes.get(program.did);
     if (existing !== undefined && existing.status !== 'failed') return existing.status;
@@ -119,6 +123,7 @@ export class AgentRuntime {
       status: 'restarting',
       queue: Promise.resolve(),
       current: undefined,
+      ...(restore === undefined ? {} : { restore }),
     };
     this.processes.set(program.did, process);
     this.watchdog.watch(program.did);
@@ -142,6 +147,32 @@ export class AgentRuntime {
     this.updateRunning();
   }
 
+  /**
+   * Gives the agent's sandbox to `fn` after the runs already queued, and
+   * runs nothing else meanwhile; when `fn` succeeds the agent stops here
+   * (it moved) and runs queued behind it are refused as not running, never
+   * run. When `fn` throws, the agent keeps running here.
+   */
+  async handOver<T>(did: string, fn: (sandbox: WasmSandbox) => Promise<T>): Promise<T> {
+    const process = this.processes.get(did);
+    if (process === undefined)
+      throw runtimeError('RUNTIME_AGENT_NOT_RUNNING', `agent ${did} is not running here`);
+    const turn = process.queue.then(async () => {
+      const sandbox = process.sandbox;
+      if (sandbox === undefined || process.status !== 'running' || this.processes.get(did) !== process)
+        throw runtimeError('RUNTIME_AGENT_NOT_RUNNING', `agent ${process.program.name} is not running here`);
+      const result = await fn(sandbox);
+      process.moved = true;
+      this.processes.delete(did);
+      this.watchdog.forget(did);
+      await this.dispose(process);
+      this.updateRunning();
+      return result;
+    });
+    process.queue = turn.catch(() => undefined);
+    return turn;
+  }
+
   /** Runs code (or `main(input)`) in the agent's sandbox, after any run already queued for it. */
   async run(did: string, request: RunRequest): Promise<AgentRunResult> {
     const process = this.processes.get(did);
@@ -160,6 +191,10 @@ export class AgentRuntime {
 
   private async runNow(process: AgentProcess, request: RunRequest): Promise<AgentRunResult> {
     const program = process.program;
+    if (process.moved) {
+      // Moved to another node while this run waited: it never ran here.
+      throw runtimeError('RUNTIME_AGENT_NOT_RUNNING', `agent ${program.name} is not running here`);
+    }
     if (process.status === 'failed') {
       throw runtimeError(
         'RUNTIME_AGENT_FAILED',
@@ -212,6 +247,9 @@ export class AgentRuntime {
           parent,
         });
       }
+      const restore = process.restore;
+      delete process.restore;
+      await restore?.(sandbox);
     } catch (error) {
       await sandbox.stop().catch(() => undefined);
       throw error;

@@ -2,12 +2,22 @@ import { ClusterNode } from '../../cluster/cluster-node.js';
 import { clusterError } from '../../cluster/errors.js';
 import type { GossipPeerSpec } from '../../cluster/gossip-service.js';
 import type { ClusterTls } from '../../cluster/tls.js';
+import type { Member } from '../../cluster/member.js';
+import { describeError } from '../../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentDirectory } from './agent-directory.js';
+import { AgentMigrations, type MigrationResult } from './agent-migration.js';
 import type { AgentRuntime } from './agent-runtime.js';
+import type { MigrationEnvelope } from './migration-envelope.js';
+import type { ReceiptRecorder } from './receipt-recorder.js';
+import { TransferKey } from './transfer-key.js';
 
 /** Longer than the store-backed agent directory keeps a record. */
 const RECORD_CACHE_MS = 1_100;
+/** How long a node waits for an agent it was just given to finish starting before answering for it. */
+const START_WAIT_MS = 10_000;
+/** Where a node takes migration envelopes (public route: the envelope authenticates itself). */
+export const MIGRATIONS_PATH = '/v1/cluster/migrations';
 
 export interface GatewayClusterSettings {
   readonly etcd: readonly string[];
@@ -18,6 +28,8 @@ export interface GatewayClusterSettings {
   readonly witnessKey?: string;
   /** Node-to-node mutual TLS (`cluster.tls`): forwarding and gossip present this node's certificate. */
   readonly tls?: ClusterTls;
+  /** On shutdown, how long to spend moving agents to live nodes (ms, default 10 s). */
+  readonly drainMs?: number;
 }
 
 /**
@@ -25,49 +37,54 @@ export interface GatewayClusterSettings {
  * for the agents etcd places on it and stops them when they are placed
  * elsewhere or its lease lapses; lifecycle changes made here are announced so
  * the leader re-places and the owner reacts; requests for an agent it does not
- * run are forwarded to the owner.
+ * run are forwarded to the owner; agents move between nodes with their state.
  */
 export class GatewayCluster {
   private node: ClusterNode | undefined;
   private knownMembers = new Set<string>();
   private trusted: (url: string) => boolean = () => true;
   private membersReadAt = 0;
+  private migrations: AgentMigrations | undefined;
+  private readonly key = TransferKey.generate();
 
   constructor(
     private readonly settings: GatewayClusterSettings,
     private readonly agents: AgentDirectory,
     private readonly runtime: AgentRuntime,
+    private readonly receipts: ReceiptRecorder,
     private readonly logger: Logger,
   ) {}
 
+  get nodeId(): string {
+    return this.settings.nodeId;
+  }
+
   /** Joins once the gateway listens, so the URL other nodes forward to is known. */
   async join(url: URL): Promise<void> {
-    this.node = await ClusterNode.join({
+    const node = await ClusterNode.join({
       endpoints: this.settings.etcd,
       nodeId: this.settings.nodeId,
       url: url.href,
+      transferKey: this.key.did,
       ttlSeconds: this.settings.ttlSeconds,
       ...(this.settings.logKey === undefined ? {} : { logKey: this.settings.logKey }),
       ...(this.settings.witnessKey === undefined ? {} : { witnessKey: this.settings.witnessKey }),
       wanted: async () => (await this.agents.list()).filter((a) => a.state === 'running').map((a) => a.id),
-      onOwn: async (id) => {
-        let agent = await this.agents.get(id);
-        if (agent?.state !== 'running') {
-          // The directory caches records for a second: a start made on another node may not show yet.
-          await new Promise((resolve) => setTimeout(resolve, RECORD_CACHE_MS));
-          agent = await this.agents.get(id);
-        }
-        if (agent === undefined || agent.state !== 'running') return;
-        await this.runtime.start({
-          did: agent.id,
-          name: agent.name,
-          manifest: agent.manifest,
-          attributes: agent.attributes,
-          code: agent.code,
-        });
-      },
+      onOwn: (id) => this.own(id),
       onDisown: (id) => this.runtime.stop(id),
       onEvent: (event) => this.logger.info('cluster', { event }),
+    });
+    this.node = node;
+    this.migrations = new AgentMigrations({
+      nodeId: this.settings.nodeId,
+      key: this.key,
+      runtime: this.runtime,
+      receipts: this.receipts,
+      members: () => node.members(),
+      owns: (agent) => node.owned().has(agent),
+      handOff: (agent, to) => node.handOff(agent, to),
+      program: (agent) => this.program(agent),
+      send: (target, envelope) => send(this.fetch, target, envelope),
     });
   }
 
@@ -77,11 +94,21 @@ export class GatewayCluster {
   }
 
   /**
-   * The URL of the node that runs the agent when that is another node; undefined when it is this
-   * one or none. A node whose log was seen to fork is not forwarded to (CLUSTER_PEER_UNTRUSTED).
+   * The URL of the node that runs the agent when that is another node;
+   * undefined when it is this one or none. A node cut off from etcd answers
+   * nothing for anyone: it cannot know who owns what (CLUSTER_NOT_OWNER, 503). A node whose log
+   * was seen to fork is not forwarded to (CLUSTER_PEER_UNTRUSTED).
    */
   async ownerElsewhere(agent: string): Promise<URL | undefined> {
-    const owner = await this.node?.ownerOf(agent);
+    const node = this.node;
+    if (node === undefined) return undefined;
+    if (!node.isServing()) {
+      throw clusterError(
+        'CLUSTER_NOT_OWNER',
+        `node ${this.settings.nodeId} lost its etcd lease and serves no agents until it rejoins; retry on another node`,
+      );
+    }
+    const owner = await node.ownerOf(agent);
     if (owner === undefined || owner.id === this.settings.nodeId) return undefined;
     if (!this.trusted(owner.url))
       throw clusterError(
@@ -127,7 +154,127 @@ export class GatewayCluster {
     );
   }
 
+  /** Waits (bounded) while this node owns the agent and its sandbox is still starting. */
+  async awaitStarted(agent: string): Promise<void> {
+    const deadline = Date.now() + START_WAIT_MS;
+    while (Date.now() < deadline && this.node?.owned().has(agent) === true) {
+      const { status } = this.runtime.status(agent);
+      if (status !== 'stopped' && status !== 'restarting') return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** `oacp agent migrate ID --to NODE` on the owner. */
+  migrate(agent: string, to: string): Promise<MigrationResult> {
+    if (this.migrations === undefined) throw clusterError('CLUSTER_CLOSED', 'the node has not joined');
+    return this.migrations.migrate(agent, to);
+  }
+
+  /** Another node's envelope for an agent about to be placed here. */
+  accept(envelope: unknown): Promise<{ agent: string; stateDigest: string }> {
+    if (this.migrations === undefined) throw clusterError('CLUSTER_CLOSED', 'the node has not joined');
+    return this.migrations.accept(envelope);
+  }
+
+  /**
+   * On shutdown: moves each agent this node runs to the live node running
+   * the fewest, with its state, within `drainMs`; what is left when the time
+   * is up (or has no live node to go to) is released by leaving, and the
+   * leader restarts it elsewhere without its in-sandbox state.
+   */
+  async drainAndLeave(): Promise<void> {
+    const node = this.node;
+    if (node !== undefined && node.isServing()) {
+      const deadline = Date.now() + (this.settings.drainMs ?? 10_000);
+      const drained = this.drain(node, deadline);
+      const left = Math.max(0, deadline - Date.now());
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, left)))]);
+      clearTimeout(timer);
+    }
+    await this.node?.leave();
+  }
+
   async leave(): Promise<void> {
     await this.node?.leave();
+  }
+
+  private async drain(node: ClusterNode, deadline: number): Promise<void> {
+    for (const agent of node.owned()) {
+      if (Date.now() >= deadline) return;
+      try {
+        const target = await leastLoaded(node, this.settings.nodeId);
+        if (target === undefined) return;
+        const moved = await this.migrate(agent, target.id);
+        this.logger.info('agent drained', { agent, to: moved.target, stateDigest: moved.stateDigest });
+      } catch (error) {
+        this.logger.warn('agent not drained', { agent, error: describeError(error) });
+      }
+    }
+  }
+
+  private async own(id: string): Promise<void> {
+    let agent = await this.agents.get(id);
+    if (agent?.state !== 'running') {
+      // The directory caches records for a second: a start made on another node may not show yet.
+      await new Promise((resolve) => setTimeout(resolve, RECORD_CACHE_MS));
+      agent = await this.agents.get(id);
+    }
+    if (agent === undefined || agent.state !== 'running') return;
+    const program = {
+      did: agent.id,
+      name: agent.name,
+      manifest: agent.manifest,
+      attributes: agent.attributes,
+      code: agent.code,
+    };
+    await this.runtime.start(program, undefined, this.migrations?.restorer(program));
+  }
+
+  private async program(id: string) {
+    const agent = await this.agents.get(id);
+    return agent === undefined
+      ? undefined
+      : {
+          did: agent.id,
+          name: agent.name,
+          manifest: agent.manifest,
+          attributes: agent.attributes,
+          code: agent.code,
+        };
+  }
+}
+
+async function leastLoaded(node: ClusterNode, self: string): Promise<Member | undefined> {
+  const [members, placements] = await Promise.all([node.members(), node.placements()]);
+  const load = new Map<string, number>();
+  for (const owner of placements.values()) load.set(owner, (load.get(owner) ?? 0) + 1);
+  return members
+    .filter((m) => m.id !== self && m.transferKey !== undefined)
+    .sort((a, b) => (load.get(a.id) ?? 0) - (load.get(b.id) ?? 0) || a.id.localeCompare(b.id))[0];
+}
+
+/** Posts the envelope to the target over the members' transport (mutual TLS with `cluster.tls`). */
+async function send(transport: typeof fetch, target: Member, envelope: MigrationEnvelope): Promise<void> {
+  let answer: Response;
+  try {
+    answer = await transport(new URL(MIGRATIONS_PATH, target.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(envelope),
+      signal: AbortSignal.timeout(5_000),
+    });
+  } catch (error) {
+    throw clusterError(
+      'CLUSTER_MIGRATION_REFUSED',
+      `node ${target.id} at ${target.url} did not answer: ${describeError(error)}`,
+    );
+  }
+  if (!answer.ok) {
+    const text = (await answer.text()).slice(0, 300);
+    throw clusterError(
+      'CLUSTER_MIGRATION_REFUSED',
+      `node ${target.id} refused the state (${answer.status}): ${text}`,
+    );
   }
 }

@@ -1,6 +1,7 @@
 import type { Dialect } from '../dialect.js';
 import type { Sql } from '../sql.js';
 import type { Repos } from '../types.js';
+import { a2aTaskRepo } from './a2a-tasks.js';
 import { accessLogRepo } from './access-log.js';
 import { agentRepo } from './agents.js';
 import { apiKeyRepo } from './api-keys.js';
@@ -21,5 +22,6 @@ export function createRepos(sql: Sql, dialect: Dialect): Repos {
     apiKeys: apiKeyRepo(sql),
     quotaBuckets: quotaBucketRepo(sql, dialect),
     securityEvents: securityEventRepo(sql),
+    a2aTasks: a2aTaskRepo(sql),
   };
 }

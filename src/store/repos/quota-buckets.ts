@@ -61,6 +61,14 @@ export function quotaBucketRepo(sql: Sql, d: Dialect): QuotaBucketRepo {
         [now, delta, now, delta, key],
       );
     },
+    async prune(now, idleMs) {
+      // Full at `now` and untouched for idleMs: the same state a fresh row would be created in.
+      return sql.run(
+        `DELETE FROM quota_buckets
+         WHERE updated_at <= ? AND tokens + (? - updated_at) * refill / window_ms >= capacity`,
+        [now - idleMs, now],
+      );
+    },
     get,
   };
 }

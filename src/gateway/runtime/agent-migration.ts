@@ -1,0 +1,170 @@
+import type { WasmSandbox } from '../../airlock/wasm/wasm-sandbox.js';
+import { clusterError } from '../../cluster/errors.js';
+import type { Member } from '../../cluster/member.js';
+import { sha256Hex } from '../../core/digest.js';
+import { jcsDigest } from '../../core/jcs.js';
+import type { AgentProgram, AgentRuntime } from './agent-runtime.js';
+import { type AgentState, captureState, restoreState } from './agent-state.js';
+import { ENVELOPE_TTL_MS, type MigrationEnvelope, openEnvelope, sealEnvelope } from './migration-envelope.js';
+import type { ReceiptLink, ReceiptRecorder } from './receipt-recorder.js';
+import type { TransferKey } from './transfer-key.js';
+
+export interface MigrationParts {
+  readonly nodeId: string;
+  readonly key: TransferKey;
+  readonly runtime: AgentRuntime;
+  readonly receipts: ReceiptRecorder;
+  members(): Promise<Member[]>;
+  /** Whether this node owns the agent and may serve it now. */
+  owns(agent: string): boolean;
+  /** The compare-and-set on etcd's owner key (ClusterNode.handOff). */
+  handOff(agent: string, to: Member): Promise<boolean>;
+  program(agent: string): Promise<AgentProgram | undefined>;
+  /** Delivers the envelope to the target; throws when it did not take it. */
+  send(target: Member, envelope: MigrationEnvelope): Promise<void>;
+  readonly clock?: () => number;
+}
+
+export interface MigrationResult {
+  readonly agent: string;
+  readonly source: string;
+  readonly target: string;
+  readonly stateDigest: string;
+  readonly receipt: ReceiptLink;
+}
+
+interface Pending {
+  readonly source: string;
+  readonly state: AgentState;
+  readonly digest: string;
+  readonly until: number;
+}
+
+/**
+ * Moves running agents between nodes (docs/cluster.md, Migration). Out: the
+ * sandbox is held (no run starts), its state captured, sealed to the
+ * target's transfer key and handed over; then the owner key moves in one
+ * compare-and-set; only then does the agent stop here, and runs that waited
+ * are refused here (the HTTP layer forwards them). In: the envelope is
+ * checked and kept until etcd names this node the owner, and the sandbox
+ * starts with that state. Each side writes an execution receipt naming
+ * source, target and the state's digest.
+ */
+export class AgentMigrations {
+  private readonly pending = new Map<string, Pending>();
+  private readonly now: () => number;
+
+  constructor(private readonly parts: MigrationParts) {
+    this.now = parts.clock ?? Date.now;
+  }
+
+  async migrate(agent: string, targetId: string): Promise<MigrationResult> {
+    const { nodeId, runtime } = this.parts;
+    if (targetId === nodeId)
+      throw clusterError('CLUSTER_MIGRATION_REFUSED', `agent ${agent} already runs on ${nodeId}`);
+    if (!this.parts.owns(agent))
+      throw clusterError('CLUSTER_NOT_OWNER', `node ${nodeId} does not run agent ${agent}`);
+    const members = await this.parts.members();
+    const target = members.find((m) => m.id === targetId);
+    if (target === undefined) {
+      const live = members.map((m) => m.id).join(', ');
+      throw clusterError(
+        'CLUSTER_MIGRATION_REFUSED',
+        `node ${targetId} is not a live member of the cluster (live: ${live}); pick one with --to`,
+      );
+    }
+    const program = await this.parts.program(agent);
+    if (program === undefined) throw clusterError('CLUSTER_MIGRATION_REFUSED', `no agent ${agent}`);
+    // A receipt must be possible before anything moves.
+    this.parts.receipts.reserve();
+    const moved = await runtime.handOver(agent, async (sandbox) => {
+      const { state } = await captureState(sandbox);
+      const envelope = await sealEnvelope(
+        { agent, source: nodeId, target, state, issuedAt: this.now() },
+        this.parts.key,
+      );
+      await this.parts.send(target, envelope);
+      if (!(await this.parts.handOff(agent, target))) {
+        throw clusterError(
+          'CLUSTER_MIGRATION_REFUSED',
+          `agent ${agent} was not moved: its placement changed meanwhile (or ${nodeId} lost its lease)`,
+        );
+      }
+      return envelope.stateDigest;
+    });
+    const facts = { direction: 'out' as const, source: nodeId, target: targetId, stateDigest: moved };
+    return { agent, ...facts, receipt: await this.receipt(program, facts) };
+  }
+
+  /** The target's side: checks the envelope and keeps the state until this node is made the owner. */
+  async accept(input: unknown): Promise<{ agent: string; stateDigest: string }> {
+    const { envelope, state } = await openEnvelope(input, {
+      id: this.parts.nodeId,
+      key: this.parts.key,
+      members: await this.parts.members(),
+      now: this.now(),
+    });
+    this.prune();
+    this.pending.set(envelope.agent, {
+      source: envelope.source,
+      state,
+      digest: envelope.stateDigest,
+      until: this.now() + ENVELOPE_TTL_MS,
+    });
+    return { agent: envelope.agent, stateDigest: envelope.stateDigest };
+  }
+
+  /** When this node starts the agent: the migrated state to restore, with its receipt, if one is waiting. */
+  restorer(program: AgentProgram): ((sandbox: WasmSandbox) => Promise<void>) | undefined {
+    this.prune();
+    const pending = this.pending.get(program.did);
+    if (pending === undefined) return undefined;
+    this.pending.delete(program.did);
+    return async (sandbox) => {
+      await restoreState(sandbox, pending.state);
+      await this.receipt(program, {
+        direction: 'in',
+        source: pending.source,
+        target: this.parts.nodeId,
+        stateDigest: pending.digest,
+      });
+    };
+  }
+
+  private prune(): void {
+    const now = this.now();
+    for (const [agent, pending] of this.pending) if (pending.until < now) this.pending.delete(agent);
+  }
+
+  private receipt(
+    program: AgentProgram,
+    migration: { direction: 'out' | 'in'; source: string; target: string; stateDigest: string },
+  ): Promise<ReceiptLink> {
+    const at = new Date(this.now()).toISOString();
+    return this.parts.receipts.execution(
+      {
+        agent: { did: program.did },
+        codeDigest: sha256Hex(program.code ?? ''),
+        manifestDigest: jcsDigest(program.manifest),
+        tier: 'standard',
+        inputsDigest: jcsDigest({ migration }),
+        outputsDigest: migration.stateDigest,
+        usage: {
+          wallMs: 0,
+          cpuMs: 0,
+          memoryPeakBytes: 0,
+          egressRequests: 0,
+          egressDenied: 0,
+          outputBytes: 0,
+        },
+        toolCalls: [],
+        exit: { code: 0, signal: null },
+        migration,
+        startedAt: at,
+        finishedAt: at,
+        durationMs: 0,
+      },
+      program.name,
+    );
+  }
+}

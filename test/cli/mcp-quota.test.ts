@@ -1,0 +1,67 @@
+import { chmodSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { oacp, tempDir } from './harness.js';
+
+const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+const MEMORY = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-memory/dist/index.js');
+
+interface Bridge {
+  readonly client: Client;
+  readonly transport: StdioClientTransport;
+}
+
+/**
+ * `oacp mcp run --quota-calls` keeps its bucket in the home's store: two
+ * bridges on one home share N calls a minute, and a bridge killed with
+ * SIGKILL and started again does not get a fresh quota.
+ */
+describe('oacp mcp run call quota on the home store', () => {
+  const bridges: Bridge[] = [];
+  afterEach(async () => {
+    for (const bridge of bridges.splice(0)) await bridge.client.close().catch(() => undefined);
+  });
+
+  const start = async (home: string): Promise<Bridge> => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, '--home', home, 'mcp', 'run', '--quota-calls', '3/min', '--', process.execPath, MEMORY],
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'quota-test', version: '1.0.0' });
+    await client.connect(transport);
+    const bridge = { client, transport };
+    bridges.push(bridge);
+    return bridge;
+  };
+  const call = async (bridge: Bridge) => {
+    const result = await bridge.client.callTool({ name: 'read_graph', arguments: {} });
+    return result.isError === true ? JSON.stringify(result.content) : 'allowed';
+  };
+
+  it('two bridges on one home allow N calls together, and kill -9 then restart does not reset the count', async () => {
+    const root = tempDir();
+    chmodSync(root, 0o755);
+    const home = join(root, 'home');
+    expect((await oacp(['--home', home, 'init'])).code).toBe(0);
+    const [one, two] = await Promise.all([start(home), start(home)]);
+    if (one === undefined || two === undefined) throw new Error('bridges did not start');
+
+    const outcomes: string[] = [];
+    for (let i = 0; i < 6; i++) outcomes.push(await call(i % 2 === 0 ? one : two));
+    expect(outcomes.filter((o) => o === 'allowed')).toHaveLength(3);
+    for (const refused of outcomes.filter((o) => o !== 'allowed'))
+      expect(refused).toMatch(/call quota exceeded: 3 calls per minute/);
+
+    // The attack: kill the bridge and start it again, hoping for a fresh bucket.
+    const pid = one.transport.pid;
+    if (pid === null) throw new Error('no bridge pid');
+    process.kill(pid, 'SIGKILL');
+    const again = await start(home);
+    expect(await call(again)).toMatch(/call quota exceeded: 3 calls per minute/);
+    expect(await call(two)).toMatch(/call quota exceeded/);
+  }, 60_000);
+});

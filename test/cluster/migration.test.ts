@@ -1,0 +1,208 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { OacpClient } from '../../src/client/index.js';
+import { ApiKeys } from '../../src/gateway/apikeys/api-keys.js';
+import { openStore } from '../../src/store/open-store.js';
+import { oacp } from '../cli/harness.js';
+import { type ChildGateway, startChild } from '../gateway/service/child-gateway.js';
+import { freshHome } from '../gateway/service/node-home.js';
+import { type PostgresServer, postgresUnavailable, startPostgres } from '../store/postgres-server.js';
+import { type EtcdServer, etcdUnavailable, type Relay, startEtcd, startRelay } from './etcd-server.js';
+
+const unavailable = etcdUnavailable() ?? postgresUnavailable();
+if (unavailable !== undefined) console.warn(`migration tests skipped: ${unavailable}`);
+const PLACE_BOUND_MS = 15_000;
+
+/** A standard-tier agent whose state between runs is a global counter. */
+const COUNTER =
+  'var count = 0; var seen = []; function main(input) { count += 1; seen.push(input); return count; }';
+
+interface Migration {
+  direction: 'out' | 'in';
+  source: string;
+  target: string;
+  stateDigest: string;
+}
+
+/**
+ * `oacp agent migrate` and drain on SIGTERM, with three `oacp gateway`
+ * processes on a real PostgreSQL and etcd: the agent's in-sandbox state
+ * moves intact, runs during the move are answered once each, a dead target
+ * is refused with nothing lost, and a SIGTERM moves the owner's agents.
+ */
+describe.skipIf(unavailable !== undefined)('agent migration between gateways (PostgreSQL + etcd)', () => {
+  let pg: PostgresServer | undefined;
+  let etcd: EtcdServer | undefined;
+  const gateways: (ChildGateway | undefined)[] = [];
+  /** Each gateway reaches etcd through its own relay, so a test can cut one off. */
+  const relays: Relay[] = [];
+  const removers: Array<() => void> = [];
+  let key = '';
+  let agentId = '';
+
+  const client = (i: number) => {
+    const gateway = gateways[i];
+    if (gateway === undefined) throw new Error(`gateway ${i} is not running`);
+    return new OacpClient({ baseUrl: gateway.url, apiKey: key });
+  };
+  const live = () => gateways.flatMap((g, i) => (g === undefined ? [] : [i]));
+  const runningOn = async (id: string) => {
+    const views = await Promise.all(
+      live().map(async (i) => [i, (await client(i).getAgent(id)).runtime.status] as const),
+    );
+    return views.filter(([, status]) => status === 'running').map(([i]) => i);
+  };
+  const migrationOf = async (i: number, index: number): Promise<Migration | undefined> => {
+    const { envelope } = await client(i).receipt(index);
+    const statement = JSON.parse(Buffer.from(String(envelope.payload), 'base64').toString('utf8'));
+    return statement.predicate?.migration;
+  };
+  const owner = async () => {
+    const on = await runningOn(agentId);
+    expect(on).toHaveLength(1);
+    return on[0] as number;
+  };
+
+  beforeAll(async () => {
+    const started = await startPostgres();
+    if ('skipped' in started) throw new Error(`PostgreSQL did not start: ${started.skipped}`);
+    pg = started;
+    etcd = await startEtcd();
+    const url = await pg.createDatabase();
+    const store = await openStore(url);
+    key = (await new ApiKeys({ store }).create({ scopes: ['admin'] })).key;
+    await store.close();
+    const endpoint = etcd.endpoint;
+    relays.push(...(await Promise.all([0, 1, 2].map(() => startRelay(endpoint)))));
+    await Promise.all(
+      [0, 1, 2].map(async (i) => {
+        const home = await freshHome(`oacp-migrate-gw-${i}-`);
+        removers.push(home.remove);
+        const config = join(home.home, 'oacp.yaml');
+        writeFileSync(
+          config,
+          stringify({
+            gateway: { store: url },
+            cluster: { etcd: [relays[i]?.endpoint], node_id: `gw-${i}`, ttl_seconds: 2 },
+          }),
+        );
+        gateways[i] = await startChild(home.home, config, home.env);
+      }),
+    );
+    const agent = await client(0).createAgent({
+      name: 'counter',
+      code: COUNTER,
+      manifest: {
+        apiVersion: 'oacp.dev/v1',
+        kind: 'CapabilityManifest',
+        name: 'counter',
+        quotas: { memory_mb: 16 },
+      },
+    });
+    agentId = agent.id;
+    await client(1).startAgent(agent.id);
+    const deadline = Date.now() + PLACE_BOUND_MS;
+    while ((await runningOn(agent.id)).length !== 1) {
+      if (Date.now() > deadline) throw new Error('the agent was not placed');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const gateway of gateways) gateway?.process.kill('SIGKILL');
+    await etcd?.stop();
+    await pg?.stop();
+    for (const remove of removers) remove();
+  });
+
+  it('moves the agent with its state intact; runs sent during the move each run exactly once', async () => {
+    for (const i of [0, 1, 2])
+      expect((await client(i).runAgent(agentId, { input: `warm-${i}` })).value).toBe(i + 1);
+    const source = await owner();
+    const target = live().find((i) => i !== source) as number;
+    const bystander = live().find((i) => i !== source && i !== target) as number;
+
+    // Asked of a node that does not run it (forwarded to the owner), with runs racing the move.
+    const migrating = client(bystander).migrateAgent(agentId, `gw-${target}`);
+    const racing = [0, 1, 2, 0, 1].map((i, n) => client(i).runAgent(agentId, { input: `race-${n}` }));
+    const moved = await migrating;
+    const raced = (await Promise.all(racing)).map((r) => r.value as number);
+    expect(moved).toMatchObject({ agent: agentId, source: `gw-${source}`, target: `gw-${target}` });
+    expect(moved.stateDigest).toMatch(/^[0-9a-f]{64}$/);
+    // Five runs, five different counts: none lost to the move, none run twice.
+    expect([...raced].sort((a, b) => a - b)).toEqual([4, 5, 6, 7, 8]);
+
+    expect(await runningOn(agentId)).toEqual([target]);
+    expect((await client(source).runAgent(agentId, { input: 'after' })).value).toBe(9);
+
+    // The source's receipt names both nodes and the state's digest; so does the target's.
+    expect(await migrationOf(source, moved.receipt.index)).toEqual({
+      direction: 'out',
+      source: `gw-${source}`,
+      target: `gw-${target}`,
+      stateDigest: moved.stateDigest,
+    });
+    const last = (await client(target).runAgent(agentId, { input: 'last' })).receipt.index;
+    const inbound = [];
+    for (let index = 0; index <= last; index++) {
+      const migration = await migrationOf(target, index);
+      if (migration !== undefined) inbound.push(migration);
+    }
+    expect(inbound).toEqual([
+      { direction: 'in', source: `gw-${source}`, target: `gw-${target}`, stateDigest: moved.stateDigest },
+    ]);
+  }, 120_000);
+
+  it('refuses a migration to a node that is not a live member, or is dead, and the agent keeps its state', async () => {
+    const source = await owner();
+    const before = (await client(source).runAgent(agentId, { input: 'before' })).value as number;
+    await expect(client(source).migrateAgent(agentId, 'gw-9')).rejects.toMatchObject({
+      status: 409,
+      message: expect.stringMatching(/node gw-9 is not a live member of the cluster \(live: .*gw-/),
+    });
+    // The attack: kill the target, then ask for the move before its lease has even lapsed.
+    const dead = live().find((i) => i !== source) as number;
+    gateways[dead]?.process.kill('SIGKILL');
+    await gateways[dead]?.exited;
+    gateways[dead] = undefined;
+    await expect(client(source).migrateAgent(agentId, `gw-${dead}`)).rejects.toMatchObject({ status: 409 });
+    expect(await runningOn(agentId)).toEqual([source]);
+    expect((await client(source).runAgent(agentId, { input: 'still' })).value).toBe(before + 1);
+    // Through the CLI, once the lease is gone: refused with a one-line reason, non-zero exit.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const cli = await oacp(
+      ['agent', 'migrate', agentId, '--to', `gw-${dead}`, '--gateway', String(gateways[source]?.url)],
+      { OACP_API_KEY: key },
+    );
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/migration refused \(409\): node gw-\d is not a live member/);
+    expect(cli.stderr).not.toContain(key);
+  }, 60_000);
+
+  it('drains on SIGTERM: the owner moves its agent to the live node, state intact, then exits', async () => {
+    const source = await owner();
+    const other = live().find((i) => i !== source) as number;
+    const before = (await client(other).runAgent(agentId, { input: 'pre-drain' })).value as number;
+    gateways[source]?.process.kill('SIGTERM');
+    await gateways[source]?.exited;
+    gateways[source] = undefined;
+    // Drained, not re-placed: it runs on the other node with its count (a fresh sandbox would say 1).
+    expect(await runningOn(agentId)).toEqual([other]);
+    expect((await client(other).runAgent(agentId, { input: 'post-drain' })).value).toBe(before + 1);
+  }, 60_000);
+
+  it('a gateway cut off from etcd stops running the agent on its own and answers 503 naming why', async () => {
+    const last = await owner();
+    await relays[last]?.cut();
+    // Its process lives on, but within the lease TTL it has stopped the sandbox by itself.
+    await expect.poll(() => runningOn(agentId), { timeout: 5_000, interval: 100 }).toEqual([]);
+    await expect(client(last).runAgent(agentId, { input: 'cut' })).rejects.toMatchObject({
+      status: 503,
+      code: 'CLUSTER_NOT_OWNER',
+      message: expect.stringMatching(/lost its etcd lease and serves no agents until it rejoins/),
+    });
+    expect(gateways[last]?.process.exitCode).toBeNull();
+  }, 30_000);
+});
