@@ -1,8 +1,8 @@
 import { ClusterNode } from '../../cluster/cluster-node.js';
 import { clusterError } from '../../cluster/errors.js';
 import type { GossipPeerSpec } from '../../cluster/gossip-service.js';
-import type { ClusterTls } from '../../cluster/tls.js';
 import type { Member } from '../../cluster/member.js';
+import type { ClusterTls } from '../../cluster/tls.js';
 import { describeError } from '../../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentDirectory } from './agent-directory.js';
