@@ -14,7 +14,6 @@ import { PolicyEngine } from '../policy/engine.js';
 import type { SecurityEventSink } from '../policy/events.js';
 import { loadPolicyFile } from '../policy/load.js';
 import { ToolPins } from '../policy/pins.js';
-import { createAggregateBridge } from './aggregate.js';
 import { ApprovalService } from './approval.js';
 import { HttpApprovalDesk } from './approval-desk.js';
 import { type Bridge, createBridge } from './bridge.js';
@@ -22,7 +21,7 @@ import { CallRateQuota } from './call-quota.js';
 import { configuredServers } from './configured-servers.js';
 import { describeHints, permissionHints } from './diagnose/permission-hints.js';
 import { StderrTail } from './diagnose/stderr-tail.js';
-import { type HttpBridge, receiptPath, serveHttp } from './http.js';
+import type { HttpBridge } from './http.js';
 import { LearnedCapabilities } from './learn.js';
 import { manifestFromOptions } from './manifest-from-options.js';
 import { type McpRunOptions, type McpRunOptionsInput, parseMcpRunOptions } from './options.js';
@@ -84,6 +83,9 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
       ack: options.receiptAck,
       dir: logDirectory(context.home),
     });
+    // The HTTP server and the multi-server front (the MCP SDK) load only when asked for:
+    // a stdio bridge for one server, what MCP clients start, starts without them.
+    const http = options.http === undefined ? undefined : await import('./http.js');
     const terminal = options.http === undefined ? openControllingTerminal() : undefined;
     const shared: Shared = {
       desk,
@@ -96,7 +98,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
         writer,
         origin: node.origin,
         ...(options.attestLevel === 'standard' && agent !== undefined ? { agentSigner: agent.signer } : {}),
-        ...(options.http === undefined ? {} : { receiptPath }),
+        ...(http === undefined ? {} : { receiptPath: http.receiptPath }),
       }),
     };
     const parts =
@@ -106,7 +108,9 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
     const bridge =
       configured === undefined && parts[0] !== undefined
         ? parts[0].bridge
-        : createAggregateBridge(new Map(parts.map((part) => [part.name, part.bridge])));
+        : (await import('./aggregate.js')).createAggregateBridge(
+            new Map(parts.map((part) => [part.name, part.bridge])),
+          );
     const finish = async () => {
       await writer.settled();
       for (const part of parts) part.finishLearning();
@@ -116,7 +120,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
     log(
       `oacp: MCP bridge for ${title}: tier ${[...new Set(parts.map((part) => part.tier))].join(', ')}, home ${context.home}, log ${logDirectory(context.home)}`,
     );
-    if (options.http === undefined) {
+    if (options.http === undefined || http === undefined) {
       const session = await serveStdio(
         bridge,
         context.stdin ?? process.stdin,
@@ -127,22 +131,22 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
       await finish();
       return;
     }
-    const http = await serveHttp(bridge, {
+    const served = await http.serveHttp(bridge, {
       host: options.http.host,
       port: options.http.port,
       approvals: desk,
       receipts: node.log,
       idleTimeoutMs: options.idleTimeout,
     });
-    log(`oacp: MCP bridge for ${title} at ${http.url.href} (legacy SSE: ${http.sseUrl.href})`);
+    log(`oacp: MCP bridge for ${title} at ${served.url.href} (legacy SSE: ${served.sseUrl.href})`);
     if (!isLoopbackAddress(options.http.host)) {
       log(
         'oacp: warning: the bridge has no authentication; anyone who can reach this address can call tools and approve calls',
       );
     }
-    context.onListening?.(http);
+    context.onListening?.(served);
     await abortPromise(context.signal);
-    await http.close();
+    await served.close();
     await finish();
   } finally {
     await node.close();

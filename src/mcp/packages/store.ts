@@ -7,6 +7,7 @@ import type { NpmClient, ResolvedPackage } from './npm-cli.js';
 import { PackagePins } from './pins.js';
 import { printable } from './spec.js';
 import { treeDigest } from './tree-digest.js';
+import { VerifiedTrees } from './verified-trees.js';
 
 /** One installed package tree in the store. */
 export interface StoredPackage {
@@ -31,10 +32,12 @@ export class PackageStore {
   readonly root: string;
   readonly pins: PackagePins;
   readonly #npm: NpmClient;
+  readonly #verified: VerifiedTrees;
 
   constructor(home: string, npm: NpmClient, options: { trees?: string } = {}) {
     this.root = options.trees ?? treesRoot(home);
     this.pins = new PackagePins(join(home, 'mcp', 'packages', 'pins.json'));
+    this.#verified = new VerifiedTrees(join(home, 'mcp', 'packages', 'verified.json'));
     this.#npm = npm;
   }
 
@@ -71,13 +74,16 @@ export class PackageStore {
     return join(this.root, 'trees', digest);
   }
 
-  /** The pinned tree of `name`, re-digested; a tree that no longer matches its name is refused. */
+  /**
+   * The pinned tree of `name`, re-digested (in full when its metadata stamp
+   * moved since the last full digest); a tree that no longer matches its name is refused.
+   */
   pinned(name: string): StoredPackage | undefined {
     const pin = this.pins.get(name);
     if (pin === undefined) return undefined;
     const root = this.treePath(pin.digest);
     if (!existsSync(root)) return undefined;
-    const actual = treeDigest(root);
+    const actual = this.#verified.digest(root, pin.digest);
     if (actual !== pin.digest) {
       throw new OacpError<PackageErrorCode>(
         'PACKAGE_INTEGRITY',
