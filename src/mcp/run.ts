@@ -18,6 +18,9 @@ import { ApprovalService } from './approval.js';
 import { HttpApprovalDesk } from './approval-desk.js';
 import { type Bridge, createBridge } from './bridge.js';
 import { CallRateQuota } from './call-quota.js';
+import { Catalog } from './catalog/catalog.js';
+import { catalogEntryFor } from './catalog/preload.js';
+import { withCatalogEntry } from './catalog/run-input.js';
 import { configuredServers } from './configured-servers.js';
 import { describeHints, permissionHints } from './diagnose/permission-hints.js';
 import { StderrTail } from './diagnose/stderr-tail.js';
@@ -51,6 +54,8 @@ export interface McpRunContext {
    * caller with the oacp.yaml schema (gateway/config mcpServersFromFile).
    */
   readonly servers?: ReadonlyMap<string, McpRunOptions>;
+  /** The catalog whose pinned tool definitions apply (the shipped one by default). */
+  readonly catalog?: Catalog;
   /** Told the listening URLs in HTTP mode. */
   readonly onListening?: (http: HttpBridge) => void;
 }
@@ -61,7 +66,8 @@ export interface McpRunContext {
  * Resolves when the bridge has stopped and every receipt is in the log.
  */
 export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunContext): Promise<void> {
-  const options = parseMcpRunOptions(input);
+  const catalog = context.catalog ?? new Catalog();
+  const options = parseMcpRunOptions(input.catalog === undefined ? input : withCatalogEntry(input, catalog));
   const log = context.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const env = context.env ?? process.env;
   // Read before anything starts (by the caller, with the one oacp.yaml schema): a bad file must not leave a half-started bridge.
@@ -103,8 +109,10 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
     };
     const parts =
       configured === undefined
-        ? [await assemble(options, context, shared)]
-        : await Promise.all([...configured.values()].map((entry) => assemble(entry, context, shared)));
+        ? [await assemble(options, context, shared, catalog)]
+        : await Promise.all(
+            [...configured.values()].map((entry) => assemble(entry, context, shared, catalog)),
+          );
     const bridge =
       configured === undefined && parts[0] !== undefined
         ? parts[0].bridge
@@ -175,7 +183,12 @@ interface Assembled {
   finishLearning(): void;
 }
 
-async function assemble(options: McpRunOptions, context: McpRunContext, shared: Shared): Promise<Assembled> {
+async function assemble(
+  options: McpRunOptions,
+  context: McpRunContext,
+  shared: Shared,
+  catalog: Catalog,
+): Promise<Assembled> {
   const { log, agent } = shared;
   const sandboxes: ProcessSandbox[] = [];
   const learned = options.learn ? new LearnedCapabilities() : undefined;
@@ -196,10 +209,22 @@ async function assemble(options: McpRunOptions, context: McpRunContext, shared: 
         `oacp: security: ${event.type}: tool "${event.tool}" on "${event.server}" (pinned ${event.pinnedDigest.slice(0, 12)}…, now ${event.observedDigest.slice(0, 12)}…); calls to it are blocked`,
       ),
   };
+  const pins = new ToolPins({
+    path: options.pins ?? join(context.home, 'mcp', 'pins', `${name}.json`),
+    events,
+  });
+  // A catalogued server's reviewed tool definitions are pinned before it first lists them.
+  const entry = catalogEntryFor(catalog, upstream.identity.tree, options.catalog);
+  if (entry !== undefined) {
+    const added = pins.preload(name, entry.tools);
+    log(
+      `oacp: ${name}: ${entry.tools.length} tool definitions pinned by the catalog entry "${entry.name}" (${entry.package}@${entry.version}${added === 0 ? '' : `, ${added} new here`}); a tool listed otherwise is blocked`,
+    );
+  }
   const bridge = createBridge({
     upstream,
     receipts: shared.receipts,
-    pins: new ToolPins({ path: options.pins ?? join(context.home, 'mcp', 'pins', `${name}.json`), events }),
+    pins,
     ...(options.policy === undefined ? {} : { policy: new PolicyEngine(loadPolicyFile(options.policy)) }),
     ...toolsOption(options),
     ...(options.quotaCalls === undefined ? {} : { quota: new CallRateQuota(options.quotaCalls) }),

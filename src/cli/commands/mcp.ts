@@ -25,6 +25,7 @@ interface McpRunFlags {
   attestLevel?: string;
   agent?: string;
   manifest?: string;
+  catalog?: string;
   upstream?: string;
   config?: string;
   http?: string;
@@ -75,6 +76,10 @@ export const registerMcp: CommandRegistrar = (program, context) => {
     .option('--approval-timeout <duration>', 'deny an unanswered approval after this long (default 2m)')
     .option('--attest-level <level>', 'basic (Airlock signs) or standard (agent co-signs; needs --agent)')
     .option('--agent <name>', 'agent identity in this home that co-signs receipts')
+    .option(
+      '--catalog <name>',
+      "a catalogued server (oacp mcp search): its reviewed tool pins apply; without a command, runs it with the catalog's grants",
+    )
     .option('--manifest <file>', 'capability manifest for the server')
     .option('--upstream <url>', 'bridge a remote Streamable HTTP MCP server instead of starting one')
     .option('--config <file>', 'oacp.yaml with several servers behind one endpoint')
@@ -120,6 +125,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
               attestLevel: flags.attestLevel,
               agent: flags.agent,
               manifest: flags.manifest,
+              catalog: flags.catalog,
               upstream: flags.upstream,
               config: flags.config,
               http: flags.http,
