@@ -101,6 +101,8 @@ describe('catalog pins preloaded (real registry install, sandboxed run)', () => 
       `oacp: server-memory: ${MEMORY.tools.length} tool definitions pinned by the catalog entry "memory" (${MEMORY.package}@${MEMORY.version}, ${MEMORY.tools.length} new here); a tool listed otherwise is blocked`,
     );
     expect(shipped.tools.sort()).toEqual(MEMORY.tools.map((tool) => tool.name).sort());
+    // The reviewed bytes: the install digests as the catalog's tree digest, whatever the npm config.
+    expect(shipped.lines).toContainEqual(expect.stringContaining(`stored as sha256 ${MEMORY.tree_digest}`));
     expect(shipped.readGraph.isError).not.toBe(true);
     const pins = JSON.parse(readFileSync(join(home, 'mcp', 'pins', 'server-memory.json'), 'utf8'));
     expect(pins.tools['server-memory/read_graph'].digest).toBe(
