@@ -1,9 +1,9 @@
 import { createHash, sign } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
 import { generateEd25519, rawPublicKey } from '../../src/core/ed25519.js';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
@@ -18,9 +18,14 @@ import { oacp } from './harness.js';
 const hardened = await new HardenedTier().availability();
 const tier = hardened.available ? 'hardened' : 'light';
 const MEMORY = new Catalog().get('memory');
+const created: string[] = [];
+afterAll(() => {
+  for (const dir of created) rmSync(dir, { recursive: true, force: true });
+});
 
 async function freshHome(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'oacp-catalog-pins-'));
+  created.push(dir);
   await KeyStore.init(dir, { env: {} });
   writeNodeConfig(dir, { version: 1, origin: 'test.oacp.invalid/catalog-pins' });
   return dir;
@@ -29,6 +34,7 @@ async function freshHome(): Promise<string> {
 /** A copy of the shipped catalog re-signed by a test key after `edit` changed memory.yaml. */
 function resignedCatalog(edit: (text: string) => string): Catalog {
   const dir = mkdtempSync(join(tmpdir(), 'oacp-catalog-copy-'));
+  created.push(dir);
   cpSync(shippedCatalogDir(), dir, { recursive: true });
   const { privateKey, publicKey } = generateEd25519();
   const did = didKeyFromPublicKey(rawPublicKey(publicKey));

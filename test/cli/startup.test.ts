@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -26,7 +26,9 @@ function modulesLoadedBy(args: readonly string[]): string[] {
     env: { PATH: process.env.PATH, HOME: dir },
     timeout: 60_000,
   });
-  return [...new Set(readFileSync(trace, 'utf8').split('\n').filter(Boolean))];
+  const loaded = [...new Set(readFileSync(trace, 'utf8').split('\n').filter(Boolean))];
+  rmSync(dir, { recursive: true, force: true });
+  return loaded;
 }
 
 describe('oacp start-up: an MCP client starts `oacp mcp run` for every session', () => {
