@@ -1,5 +1,5 @@
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -61,7 +61,11 @@ const storeStartCase: BenchCase = {
         subject: percentile(bridged, 50),
         baselineName: 'node <installed server> directly',
         baseline: percentile(direct, 50),
-        note: `${PACKAGE}, ${ROUNDS} rounds; oacp re-digests the stored tree and starts the hardened tier`,
+        note: `${PACKAGE}, ${ROUNDS} rounds, ${new Date().toISOString()}, load average ${loadavg()
+          .map((load) => load.toFixed(2))
+          .join(
+            ' ',
+          )}; oacp checks the stored tree (by its stamp), starts the hardened tier and bridges with receipts; goal 1.5x`,
       }),
     ];
   },

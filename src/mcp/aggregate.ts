@@ -33,10 +33,8 @@ import {
 import type { Bridge, ServedSession } from './bridge.js';
 import { classify, errorResponse, INVALID_PARAMS, INVALID_REQUEST, type JsonRpcRequest } from './jsonrpc.js';
 import { allPages } from './pages.js';
+import { qualifiedToolName, splitToolName, TOOL_NAME_SEPARATOR } from './tool-names.js';
 import { fromSdkTransport, type MessageTransport, toSdkTransport } from './transport.js';
-
-/** Tool and prompt names are `<server>__<name>` towards the client. */
-export const NAMESPACE_SEPARATOR = '__';
 
 type Inner = { readonly name: string; readonly client: Client; readonly session: ServedSession };
 
@@ -193,15 +191,15 @@ function frontServer(inners: readonly Inner[], clientCapabilities: Record<string
   const templateOwner = new Map<string, Inner>();
 
   const split = (qualified: string): { inner: Inner; name: string } => {
-    const at = qualified.indexOf(NAMESPACE_SEPARATOR);
-    const inner = at <= 0 ? undefined : byName.get(qualified.slice(0, at));
-    if (inner === undefined) {
+    const parts = splitToolName(qualified);
+    const inner = parts === undefined ? undefined : byName.get(parts.server);
+    if (inner === undefined || parts === undefined) {
       throw new McpError(
         INVALID_PARAMS,
-        `"${qualified}" names no configured server (expected <server>${NAMESPACE_SEPARATOR}<name>)`,
+        `"${qualified}" names no configured server (expected <server>${TOOL_NAME_SEPARATOR}<name>)`,
       );
     }
-    return { inner, name: qualified.slice(at + NAMESPACE_SEPARATOR.length) };
+    return { inner, name: parts.tool };
   };
   const owner = (uri: string): Inner => {
     const listed = resourceOwner.get(uri);
@@ -246,7 +244,7 @@ function frontServer(inners: readonly Inner[], clientCapabilities: Record<string
         has('tools').map(async (inner) =>
           (await allPages((params) => inner.client.listTools(params), 'tools')).map((tool) => ({
             ...tool,
-            name: `${inner.name}${NAMESPACE_SEPARATOR}${String(tool.name)}`,
+            name: qualifiedToolName(inner.name, String(tool.name)),
           })),
         ),
       );
@@ -311,7 +309,7 @@ function frontServer(inners: readonly Inner[], clientCapabilities: Record<string
         has('prompts').map(async (inner) =>
           (await allPages((params) => inner.client.listPrompts(params), 'prompts')).map((prompt) => ({
             ...prompt,
-            name: `${inner.name}${NAMESPACE_SEPARATOR}${String(prompt.name)}`,
+            name: qualifiedToolName(inner.name, String(prompt.name)),
           })),
         ),
       );

@@ -71,11 +71,17 @@ export interface SingleBridge extends Bridge {
 }
 
 export function createBridge(options: BridgeOptions): SingleBridge {
+  let policy = options.policy;
   const gate: GateParts = {
     // Pins are always kept (in memory when no file is given): receipts name each tool's definition digest.
     pins: options.pins ?? new ToolPins(),
     ...(options.tools === undefined ? {} : { tools: options.tools }),
-    policy: options.policy ?? defaultPolicyEngine(),
+    // The default policy's Cedar engine takes most of a second to build: built at its first use
+    // (the first tools/call or server request), so starting and listing tools do not wait for it.
+    get policy() {
+      policy ??= defaultPolicyEngine();
+      return policy;
+    },
     ...(options.approval === undefined ? {} : { approval: options.approval }),
     ...(options.quota === undefined ? {} : { quota: options.quota }),
     ...(options.learn === undefined ? {} : { learn: options.learn }),

@@ -91,6 +91,11 @@ export const McpRunOptionsSchema = z
     command: z.array(z.string().min(1)).default([]),
     /** Bridge a remote MCP server (Streamable HTTP) instead of starting one. */
     upstream: z.url().optional(),
+    /** A catalog entry (catalog/NAME.yaml): its reviewed tool pins apply; without a command it names the server too. */
+    catalog: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'expected a catalog name (oacp mcp search lists them)')
+      .optional(),
     /** oacp.yaml with several servers (`mcp.servers`). */
     config: z.string().min(1).optional(),
     /** The server's name in policies and receipts; defaults from the command. */

@@ -15,16 +15,18 @@ import { PolicyEngine } from '../policy/engine.js';
 import type { SecurityEventSink } from '../policy/events.js';
 import { loadPolicyFile } from '../policy/load.js';
 import { ToolPins } from '../policy/pins.js';
-import { createAggregateBridge } from './aggregate.js';
 import { ApprovalService } from './approval.js';
 import { HttpApprovalDesk } from './approval-desk.js';
 import { type Bridge, createBridge } from './bridge.js';
 import { CallRateQuota } from './call-quota.js';
+import { Catalog } from './catalog/catalog.js';
+import { catalogEntryFor } from './catalog/preload.js';
+import { withCatalogEntry } from './catalog/run-input.js';
 import { configuredServers } from './configured-servers.js';
 import { describeHints, permissionHints } from './diagnose/permission-hints.js';
 import { StderrTail } from './diagnose/stderr-tail.js';
 import { type HomeQuotas, openHomeQuotas } from './home-quotas.js';
-import { type HttpBridge, receiptPath, serveHttp } from './http.js';
+import type { HttpBridge } from './http.js';
 import { LearnedCapabilities } from './learn.js';
 import { manifestFromOptions } from './manifest-from-options.js';
 import { type McpRunOptions, type McpRunOptionsInput, parseMcpRunOptions } from './options.js';
@@ -54,6 +56,8 @@ export interface McpRunContext {
    * caller with the oacp.yaml schema (gateway/config mcpServersFromFile).
    */
   readonly servers?: ReadonlyMap<string, McpRunOptions>;
+  /** The catalog whose pinned tool definitions apply (the shipped one by default). */
+  readonly catalog?: Catalog;
   /** Told the listening URLs in HTTP mode. */
   readonly onListening?: (http: HttpBridge) => void;
 }
@@ -64,7 +68,8 @@ export interface McpRunContext {
  * Resolves when the bridge has stopped and every receipt is in the log.
  */
 export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunContext): Promise<void> {
-  const options = parseMcpRunOptions(input);
+  const catalog = context.catalog ?? new Catalog();
+  const options = parseMcpRunOptions(input.catalog === undefined ? input : withCatalogEntry(input, catalog));
   const log = context.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const env = context.env ?? process.env;
   // Read before anything starts (by the caller, with the one oacp.yaml schema): a bad file must not leave a half-started bridge.
@@ -89,6 +94,9 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
       ack: options.receiptAck,
       dir: logDirectory(context.home),
     });
+    // The HTTP server and the multi-server front (the MCP SDK) load only when asked for:
+    // a stdio bridge for one server, what MCP clients start, starts without them.
+    const http = options.http === undefined ? undefined : await import('./http.js');
     const terminal = options.http === undefined ? openControllingTerminal() : undefined;
     const shared: Shared = {
       desk,
@@ -102,17 +110,21 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
         writer,
         origin: node.origin,
         ...(options.attestLevel === 'standard' && agent !== undefined ? { agentSigner: agent.signer } : {}),
-        ...(options.http === undefined ? {} : { receiptPath }),
+        ...(http === undefined ? {} : { receiptPath: http.receiptPath }),
       }),
     };
     const parts =
       configured === undefined
-        ? [await assemble(options, context, shared)]
-        : await Promise.all([...configured.values()].map((entry) => assemble(entry, context, shared)));
+        ? [await assemble(options, context, shared, catalog)]
+        : await Promise.all(
+            [...configured.values()].map((entry) => assemble(entry, context, shared, catalog)),
+          );
     const bridge =
       configured === undefined && parts[0] !== undefined
         ? parts[0].bridge
-        : createAggregateBridge(new Map(parts.map((part) => [part.name, part.bridge])));
+        : (await import('./aggregate.js')).createAggregateBridge(
+            new Map(parts.map((part) => [part.name, part.bridge])),
+          );
     const finish = async () => {
       await writer.settled();
       for (const part of parts) part.finishLearning();
@@ -122,7 +134,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
     log(
       `oacp: MCP bridge for ${title}: tier ${[...new Set(parts.map((part) => part.tier))].join(', ')}, home ${context.home}, log ${logDirectory(context.home)}`,
     );
-    if (options.http === undefined) {
+    if (options.http === undefined || http === undefined) {
       const session = await serveStdio(
         bridge,
         context.stdin ?? process.stdin,
@@ -133,22 +145,22 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
       await finish();
       return;
     }
-    const http = await serveHttp(bridge, {
+    const served = await http.serveHttp(bridge, {
       host: options.http.host,
       port: options.http.port,
       approvals: desk,
       receipts: node.log,
       idleTimeoutMs: options.idleTimeout,
     });
-    log(`oacp: MCP bridge for ${title} at ${http.url.href} (legacy SSE: ${http.sseUrl.href})`);
+    log(`oacp: MCP bridge for ${title} at ${served.url.href} (legacy SSE: ${served.sseUrl.href})`);
     if (!isLoopbackAddress(options.http.host)) {
       log(
         'oacp: warning: the bridge has no authentication; anyone who can reach this address can call tools and approve calls',
       );
     }
-    context.onListening?.(http);
+    context.onListening?.(served);
     await abortPromise(context.signal);
-    await http.close();
+    await served.close();
     await finish();
   } finally {
     await node.close();
@@ -187,7 +199,12 @@ interface Assembled {
   finishLearning(): void;
 }
 
-async function assemble(options: McpRunOptions, context: McpRunContext, shared: Shared): Promise<Assembled> {
+async function assemble(
+  options: McpRunOptions,
+  context: McpRunContext,
+  shared: Shared,
+  catalog: Catalog,
+): Promise<Assembled> {
   const { log, agent } = shared;
   const sandboxes: ProcessSandbox[] = [];
   const learned = options.learn ? new LearnedCapabilities() : undefined;
@@ -208,10 +225,22 @@ async function assemble(options: McpRunOptions, context: McpRunContext, shared: 
         `oacp: security: ${event.type}: tool "${event.tool}" on "${event.server}" (pinned ${event.pinnedDigest.slice(0, 12)}…, now ${event.observedDigest.slice(0, 12)}…); calls to it are blocked`,
       ),
   };
+  const pins = new ToolPins({
+    path: options.pins ?? join(context.home, 'mcp', 'pins', `${name}.json`),
+    events,
+  });
+  // A catalogued server's reviewed tool definitions are pinned before it first lists them.
+  const entry = catalogEntryFor(catalog, upstream.identity.tree, options.catalog);
+  if (entry !== undefined) {
+    const added = pins.preload(name, entry.tools);
+    log(
+      `oacp: ${name}: ${entry.tools.length} tool definitions pinned by the catalog entry "${entry.name}" (${entry.package}@${entry.version}${added === 0 ? '' : `, ${added} new here`}); a tool listed otherwise is blocked`,
+    );
+  }
   const bridge = createBridge({
     upstream,
     receipts: shared.receipts,
-    pins: new ToolPins({ path: options.pins ?? join(context.home, 'mcp', 'pins', `${name}.json`), events }),
+    pins,
     ...(options.policy === undefined ? {} : { policy: new PolicyEngine(loadPolicyFile(options.policy)) }),
     ...toolsOption(options),
     ...(options.quotaCalls === undefined

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { directDigester, type FileDigester } from './file-digests.js';
 
 /**
  * Who the upstream server is, for receipts: how it was started and digests of
@@ -28,7 +28,13 @@ export interface FileDigest {
   readonly sha256: string;
 }
 
-export function serverIdentity(name: string, command: string, args: readonly string[]): ServerIdentity {
+export function serverIdentity(
+  name: string,
+  command: string,
+  args: readonly string[],
+  digester: FileDigester = directDigester,
+): ServerIdentity {
+  const digestFile = (path: string): FileDigest => ({ path, sha256: digester.sha256(path) });
   const executablePath = resolveExecutable(command);
   const executable = executablePath === undefined ? undefined : digestFile(executablePath);
   const scriptPath = interpreterScript(executablePath, args);
@@ -103,7 +109,7 @@ export function findPackageJson(file: string | undefined): string | undefined {
 }
 
 function packageIdentity(path: string): FileDigest & { name?: string; version?: string } {
-  const digest = digestFile(path);
+  const digest = { path, sha256: directDigester.sha256(path) };
   try {
     const json = JSON.parse(readFileSync(path, 'utf8')) as { name?: unknown; version?: unknown };
     return {
@@ -114,10 +120,6 @@ function packageIdentity(path: string): FileDigest & { name?: string; version?: 
   } catch {
     return digest;
   }
-}
-
-function digestFile(path: string): FileDigest {
-  return { path, sha256: createHash('sha256').update(readFileSync(path)).digest('hex') };
 }
 
 function isFile(path: string): boolean {

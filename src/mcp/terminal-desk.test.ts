@@ -32,7 +32,7 @@ describe('TerminalApprovalDesk', () => {
     const service = new ApprovalService({ desk: new TerminalApprovalDesk(terminal.open, 'terminal:alice') });
     const record = await service.approve(request, {});
     expect(record).toMatchObject({ approved: true, by: 'terminal:alice', method: 'terminal' });
-    expect(terminal.prompts()).toContain('fs.write_file with {"path":"/data/x"}');
+    expect(terminal.prompts()).toContain('fs__write_file with {"path":"/data/x"}');
   });
 
   it('declines anything but yes', async () => {

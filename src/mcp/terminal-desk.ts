@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { ReadStream, WriteStream } from 'node:tty';
 import type { ApprovalDesk, ApprovalRequest } from './approval.js';
+import { qualifiedToolName } from './tool-names.js';
 
 /** The operator's terminal: where prompts go and answers come from. */
 export interface Terminal {
@@ -54,7 +55,7 @@ export class TerminalApprovalDesk implements ApprovalDesk {
         resolve({ approved: /^\s*(y|yes)\s*$/i.test(answer), by: this.operator });
       });
       terminal.output.write(
-        `oacp: agent ${request.agent} wants to call ${request.server}.${request.tool} with ${preview(request.arguments)}\n` +
+        `oacp: agent ${request.agent} wants to call ${qualifiedToolName(request.server, request.tool)} with ${preview(request.arguments)}\n` +
           'approve this call? [y/N] ',
       );
     });

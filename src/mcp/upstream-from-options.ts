@@ -1,9 +1,10 @@
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import type { ProcessSandbox, TierName } from '../airlock/sandbox.js';
 import { OacpError } from '../core/errors.js';
 import { escapeControl } from '../core/terminal-text.js';
 import type { StderrTail } from './diagnose/stderr-tail.js';
 import type { McpErrorCode } from './errors.js';
+import { StampedDigester } from './file-digests.js';
 import { implicitReadPaths } from './implicit-paths.js';
 import { manifestFromOptions } from './manifest-from-options.js';
 import type { McpRunOptions } from './options.js';
@@ -48,7 +49,15 @@ export async function upstreamFor(
   });
   const { command, args } = launch;
   const identity = {
-    ...serverIdentity(options.name ?? 'server', command, args),
+    ...serverIdentity(
+      options.name ?? 'server',
+      command,
+      args,
+      // The node executable is ~100 MB: hashed once per home, again only when its stamp moves.
+      ...(context.home === undefined
+        ? []
+        : [new StampedDigester(join(context.home, 'mcp', 'file-digests.json'))]),
+    ),
     ...(launch.tree === undefined ? {} : { tree: launch.tree }),
   };
   const named = options.name === undefined ? { ...identity, name: defaultName(identity) } : identity;

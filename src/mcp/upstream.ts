@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { ProcessSandbox, TierName, Usage } from '../airlock/sandbox.js';
 import { LineTransport } from './line-transport.js';
 import type { ServerIdentity } from './server-identity.js';
@@ -65,6 +64,10 @@ export function urlUpstream(options: { identity: ServerIdentity; url: URL }): Up
   return {
     identity: options.identity,
     async connect() {
+      // The SDK's HTTP client is loaded only for a remote server: a local bridge starts without it.
+      const { StreamableHTTPClientTransport } = await import(
+        '@modelcontextprotocol/sdk/client/streamableHttp.js'
+      );
       const transport = fromSdkTransport(new StreamableHTTPClientTransport(options.url));
       let end: (why: string) => void = () => undefined;
       const ended = new Promise<string>((resolve) => {

@@ -92,6 +92,24 @@ export class ToolPins {
     );
   }
 
+  /**
+   * Pins reviewed definitions before the server first lists them (the
+   * catalog's pins): a tool already pinned here keeps its pin. A definition
+   * listed later that differs is then caught on the very first start.
+   * Returns how many pins were added.
+   */
+  preload(server: string, tools: readonly { readonly name: string; readonly digest: string }[]): number {
+    let added = 0;
+    for (const tool of tools) {
+      const key = pinKey(server, tool.name);
+      if (this.#file.tools[key] !== undefined) continue;
+      this.#file.tools[key] = { digest: tool.digest, pinnedAt: this.#now().toISOString() };
+      added++;
+    }
+    if (added > 0) this.#save();
+    return added;
+  }
+
   /** Accepts the currently observed definition after review. */
   repin(server: string, tool: string): void {
     const key = pinKey(server, tool);

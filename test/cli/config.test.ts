@@ -102,6 +102,66 @@ describe('one oacp.yaml for the bridge and the gateway', () => {
     expect(run.stderr).toContain(':6: mcp.servers[0].alow_env: unknown field');
   });
 
+  it('one tool-naming rule: an old <server>.<tool> name or a dotted server name stops config check with the field and the new name', async () => {
+    const folder = tempDir('oacp-config-names-');
+    const file = join(folder, 'oacp.yaml');
+    writeFileSync(
+      file,
+      [
+        'sandbox:',
+        '  capabilities:',
+        '    tools:',
+        '      allow: ["files.*", "echo"]',
+        '      deny: ["files.write_file"]',
+        'mcp:',
+        '  servers:',
+        '    - name: files',
+        '      command: node',
+        'quotas:',
+        '  tools:',
+        '    files.read_file: 10',
+        '',
+      ].join('\n'),
+    );
+    const checked = await oacp(['config', 'check', file]);
+    expect(checked.code).toBe(1);
+    const old = 'uses the old <server>.<tool> form: MCP tools are named <server>__<tool>, write';
+    expect(checked.stderr).toContain(
+      `${file}:4: sandbox.capabilities.tools.allow[0]: "files.*" ${old} "files__*"`,
+    );
+    expect(checked.stderr).toContain(
+      `${file}:5: sandbox.capabilities.tools.deny[0]: "files.write_file" ${old} "files__write_file"`,
+    );
+    expect(checked.stderr).toContain(
+      `quotas.tools.files.read_file: "files.read_file" ${old} "files__read_file"`,
+    );
+    // A native tool (no configured server of that name) keeps any name.
+    expect(checked.stderr).not.toContain('"echo"');
+    writeFileSync(file, ['mcp:', '  servers:', '    - name: my.files', '      command: node', ''].join('\n'));
+    const dotted = await oacp(['config', 'check', file]);
+    expect(dotted.code).toBe(1);
+    expect(dotted.stderr).toContain(`${file}:3: mcp.servers[0].name: must not contain "."`);
+    // The new form passes.
+    writeFileSync(
+      file,
+      [
+        'sandbox:',
+        '  capabilities:',
+        '    tools: { allow: ["files__*"], deny: ["files__write_file"] }',
+        'mcp:',
+        '  servers:',
+        '    - name: files',
+        '      command: node',
+        'quotas:',
+        '  tools: { files__read_file: 10 }',
+        '',
+      ].join('\n'),
+    );
+    const fine = await oacp(['config', 'check', file]);
+    expect(fine.stderr).toBe('');
+    expect(fine.code).toBe(0);
+  });
+
   it('refuses --allow-files D:rx instead of granting the literal path', async () => {
     const result = await oacp(['mcp', 'run', '--tier', 'light', '--allow-files', '/data:rx', '--', 'true']);
     expect(result.code).toBe(1);

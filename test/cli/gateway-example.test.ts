@@ -39,7 +39,7 @@ describe('examples/oacp.yaml as shipped', () => {
       },
     });
     expect(lines.some((line) => line.startsWith('oacp gateway listening on http://127.0.0.1:'))).toBe(true);
-    expect(tools).toContain('files.list_directory');
-    expect(tools).toContain('files.read_text_file');
+    expect(tools).toContain('files__list_directory');
+    expect(tools).toContain('files__read_text_file');
   }, 120_000);
 });

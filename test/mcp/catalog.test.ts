@@ -46,7 +46,7 @@ describe('the catalog shipped with OACP', () => {
     expect(shown.stdout).toContain('publisher  Model Context Protocol project');
     expect(shown.stdout).toContain('network    api.github.com');
     expect(shown.stdout).toMatch(
-      /run {8}oacp mcp run --allow-network api\.github\.com --allow-env GITHUB_PERSONAL_ACCESS_TOKEN --tools \S+ npm:@modelcontextprotocol\/server-github@/,
+      / {2}same as {2}oacp mcp run --allow-network api\.github\.com --allow-env GITHUB_PERSONAL_ACCESS_TOKEN --tools \S+ npm:@modelcontextprotocol\/server-github@/,
     );
     const entry = new Catalog().get('github');
     expect(runFlags(entry).slice(0, 4)).toEqual([

@@ -43,11 +43,13 @@ export function registerMcpCatalog(mcp: Command, context: CliContext): void {
             .join(', ') || 'defaults'
         }`,
       );
-      out(`tools (${entry.tools.length}, definitions pinned):`);
-      for (const tool of entry.tools) out(`  ${tool.name}  ${tool.digest.slice(0, 16)}…`);
+      // Preloaded into the home's pins when this version runs (--catalog NAME or npm:<package>@<version>).
+      out(`tools (${entry.tools.length}, definitions pinned; preloaded when this version runs):`);
+      for (const tool of entry.tools) out(`  ${tool.name}  sha256 ${tool.digest}`);
       const flags = runFlags(entry);
+      out(`run        oacp mcp run --catalog ${entry.name}`);
       out(
-        `run        oacp mcp run ${flags.map(quote).join(' ')}${flags.length === 0 ? '' : ' '}npm:${entry.package}@${entry.version}${entry.args.length === 0 ? '' : ` ${entry.args.map(quote).join(' ')}`}`,
+        `  same as  oacp mcp run ${flags.map(quote).join(' ')}${flags.length === 0 ? '' : ' '}npm:${entry.package}@${entry.version}${entry.args.length === 0 ? '' : ` ${entry.args.map(quote).join(' ')}`}`,
       );
     });
 }

@@ -3,9 +3,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { checkClient } from '../../clients/doctor.js';
 import type { OacpLauncher } from '../../clients/entry.js';
-import { installClient, uninstallClient } from '../../clients/install.js';
 import { CLIENTS, type ClientName, defaultConfigPath, FORMATS } from '../../clients/locations.js';
 import { CliExit } from '../io.js';
 import type { CliContext } from '../program.js';
@@ -28,14 +26,16 @@ export function registerMcpClients(mcp: Command, context: CliContext): void {
     .option('--oacp <file>', 'the oacp entry point clients should start (default: this one)')
     .option('--dry-run', 'print the new configuration, change nothing')
     .option('--uninstall', 'put back the configuration saved by the first install')
-    .action((flags: ClientFlags, cmd: Command) => {
+    .action(async (flags: ClientFlags, cmd: Command) => {
       const { client, path } = target(flags, context);
       if (flags.uninstall === true) {
+        const { uninstallClient } = await import('../../clients/install.js');
         const { restored } = uninstallClient(path, { dryRun: flags.dryRun === true });
         if (flags.dryRun === true) context.output.out(restored.trimEnd());
         else context.output.err(`oacp: restored ${path} from its backup`);
         return;
       }
+      const { installClient } = await import('../../clients/install.js');
       const result = installClient(path, FORMATS[client], launcher(flags, cmd, context), {
         dryRun: flags.dryRun === true,
       });
@@ -57,8 +57,9 @@ export function registerMcpClients(mcp: Command, context: CliContext): void {
     .requiredOption('--client <name>', `the client: ${CLIENTS.join(', ')}`)
     .option('--config-path <file>', "the client's configuration file")
     .option('--oacp <file>', 'the oacp entry point clients should start (default: this one)')
-    .action((flags: ClientFlags, cmd: Command) => {
+    .action(async (flags: ClientFlags, cmd: Command) => {
       const { client, path } = target(flags, context);
+      const { checkClient } = await import('../../clients/doctor.js');
       const findings = checkClient(path, FORMATS[client], launcher(flags, cmd, context));
       for (const finding of findings) {
         context.output.out(`${finding.ok ? 'ok  ' : 'FAIL'} ${finding.server}: ${finding.detail}`);

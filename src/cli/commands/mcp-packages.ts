@@ -5,7 +5,6 @@ import { hostNpm } from '../../mcp/packages/npm-cli.js';
 import { npmSchemeSpec, parsePackageSpec, specText, unscopedName } from '../../mcp/packages/spec.js';
 import { PackageStore } from '../../mcp/packages/store.js';
 import { describeDiff } from '../../mcp/packages/tool-diff.js';
-import { updatePackage } from '../../mcp/packages/update.js';
 import { CliExit } from '../io.js';
 import type { CliContext } from '../program.js';
 
@@ -53,6 +52,8 @@ export function registerMcpPackages(mcp: Command, context: CliContext): void {
       }
       const home = context.home(cmd);
       const store = new PackageStore(home, hostNpm());
+      // Lazily: update starts the server to list its tools (the MCP SDK client).
+      const { updatePackage } = await import('../../mcp/packages/update.js');
       const plan = await updatePackage(store, spec.name, {
         home,
         yes: flags.yes === true,

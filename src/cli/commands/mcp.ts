@@ -1,12 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
-import { parseManifest } from '../../capability/parse.js';
-import { signManifest } from '../../capability/signed.js';
-import { mcpServersFromFile } from '../../gateway/config/mcp-options.js';
 import type { McpRunOptionsInput } from '../../mcp/options.js';
-import { packageMcpCommand } from '../../mcp/package-command.js';
-import { runMcpCommand } from '../../mcp/run.js';
 import type { CommandRegistrar } from '../program.js';
 import { registerMcpCatalog } from './mcp-catalog.js';
 import { registerMcpClients } from './mcp-clients.js';
@@ -31,6 +25,7 @@ interface McpRunFlags {
   attestLevel?: string;
   agent?: string;
   manifest?: string;
+  catalog?: string;
   upstream?: string;
   config?: string;
   http?: string;
@@ -81,6 +76,10 @@ export const registerMcp: CommandRegistrar = (program, context) => {
     .option('--approval-timeout <duration>', 'deny an unanswered approval after this long (default 2m)')
     .option('--attest-level <level>', 'basic (Airlock signs) or standard (agent co-signs; needs --agent)')
     .option('--agent <name>', 'agent identity in this home that co-signs receipts')
+    .option(
+      '--catalog <name>',
+      "a catalogued server (oacp mcp search): its reviewed tool pins apply; without a command, runs it with the catalog's grants",
+    )
     .option('--manifest <file>', 'capability manifest for the server')
     .option('--upstream <url>', 'bridge a remote Streamable HTTP MCP server instead of starting one')
     .option('--config <file>', 'oacp.yaml with several servers behind one endpoint')
@@ -104,6 +103,12 @@ export const registerMcp: CommandRegistrar = (program, context) => {
       const stop = () => controller.abort();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      // Loaded here, not at the top: an MCP client starts `oacp mcp run` for every session.
+      const { runMcpCommand } = await import('../../mcp/run.js');
+      const servers =
+        flags.config === undefined
+          ? undefined
+          : (await import('../../gateway/config/mcp-options.js')).mcpServersFromFile(flags.config);
       try {
         await runMcpCommand(
           {
@@ -120,6 +125,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
               attestLevel: flags.attestLevel,
               agent: flags.agent,
               manifest: flags.manifest,
+              catalog: flags.catalog,
               upstream: flags.upstream,
               config: flags.config,
               http: flags.http,
@@ -140,7 +146,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
           {
             home: context.home(cmd),
             env: context.env,
-            ...(flags.config === undefined ? {} : { servers: mcpServersFromFile(flags.config) }),
+            ...(servers === undefined ? {} : { servers }),
             signal: controller.signal,
             log: (line) => context.output.err(line),
           },
@@ -175,6 +181,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
         flags: { tier?: string; name?: string; allowEnv: string[]; out?: string; sign?: boolean },
         cmd: Command,
       ) => {
+        const { packageMcpCommand } = await import('../../mcp/package-command.js');
         const { yaml } = await packageMcpCommand(
           {
             command,
@@ -186,6 +193,11 @@ export const registerMcp: CommandRegistrar = (program, context) => {
         if (flags.out === undefined) context.output.out(yaml.trimEnd());
         else context.output.err(`wrote ${flags.out}`);
         if (flags.sign === true) {
+          const [{ parse: parseYaml }, { parseManifest }, { signManifest }] = await Promise.all([
+            import('yaml'),
+            import('../../capability/parse.js'),
+            import('../../capability/signed.js'),
+          ]);
           const envelope = signManifest(parseManifest(parseYaml(yaml), 'draft'), [
             openKeyStore(context, cmd).airlockSigner(),
           ]);

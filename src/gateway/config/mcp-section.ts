@@ -1,15 +1,14 @@
 import { z } from 'zod';
 import { CallRate, Duration, FileGrant, MemorySize } from '../../mcp/options.js';
+import { SERVER_NAME_PATTERN, serverNameProblem } from '../../mcp/tool-names.js';
 import { bool, oneOf, TierNameSchema, text, unitString } from './fields.js';
 
 const ServerName = z
   .string({ error: 'expected a string' })
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
-    error: 'must be 1-64 letters, digits, . _ - (starting alphanumeric)',
-  })
-  // `oacp mcp run --config` names tools `<server>__<tool>`: a "__" in the name would be ambiguous.
-  .refine((name) => !name.includes('__'), {
-    error: 'must not contain "__" (it separates server and tool names)',
+  // One naming rule (src/mcp/tool-names.ts): tools are `<server>__<tool>` in the bridge and the gateway.
+  .regex(SERVER_NAME_PATTERN, { error: (issue) => serverNameProblem(String(issue.input)) })
+  .refine((name) => serverNameProblem(name) === undefined, {
+    error: (issue) => serverNameProblem(String(issue.input)),
   });
 
 const strings = () => z.array(text(), { error: 'expected a list of strings' });

@@ -6,6 +6,7 @@ import { ModelsSectionSchema } from '../models/config.js';
 import { bool, httpUrl, listenAddress, oneOf, paths, positiveInt, TierNameSchema, text } from './fields.js';
 import { McpSectionSchema } from './mcp-section.js';
 import { QuotasSectionSchema } from './quotas-section.js';
+import { refuseOldToolNames } from './tool-name-check.js';
 
 /**
  * oacp.yaml: the seed's configuration reference (sandbox, attestation) plus
@@ -169,21 +170,23 @@ const ClusterSection = z.strictObject({
   listen: listenAddress().default('127.0.0.1:0'),
 });
 
-export const GatewayConfigSchema = z.strictObject({
-  gateway: GatewaySection.default(GatewaySection.parse({})),
-  sandbox: SandboxSection.default(SandboxSection.parse({})),
-  attestation: AttestationSection.default(AttestationSection.parse({})),
-  mcp: McpSectionSchema.default(McpSectionSchema.parse({})),
-  a2a: A2aSection.default(A2aSection.parse({})),
-  otel: OtelSection.default(OtelSection.parse({})),
-  /** Cedar policy files, evaluated together. */
-  policies: paths().default([]),
-  /** The agents' quota ceiling, plus the per-tool, per-API-key and LLM-budget limits. */
-  quotas: QuotasSectionSchema.default(QuotasSectionSchema.parse({})),
-  /** The model gateway: providers, aliases, prices, budgets (docs/model-gateway.md). */
-  models: ModelsSectionSchema.default(ModelsSectionSchema.parse({})),
-  cluster: ClusterSection.optional(),
-  log: LogSection.default(LogSection.parse({})),
-});
+export const GatewayConfigSchema = z
+  .strictObject({
+    gateway: GatewaySection.default(GatewaySection.parse({})),
+    sandbox: SandboxSection.default(SandboxSection.parse({})),
+    attestation: AttestationSection.default(AttestationSection.parse({})),
+    mcp: McpSectionSchema.default(McpSectionSchema.parse({})),
+    a2a: A2aSection.default(A2aSection.parse({})),
+    otel: OtelSection.default(OtelSection.parse({})),
+    /** Cedar policy files, evaluated together. */
+    policies: paths().default([]),
+    /** The agents' quota ceiling, plus the per-tool, per-API-key and LLM-budget limits. */
+    quotas: QuotasSectionSchema.default(QuotasSectionSchema.parse({})),
+    /** The model gateway: providers, aliases, prices, budgets (docs/model-gateway.md). */
+    models: ModelsSectionSchema.default(ModelsSectionSchema.parse({})),
+    cluster: ClusterSection.optional(),
+    log: LogSection.default(LogSection.parse({})),
+  })
+  .superRefine(refuseOldToolNames);
 
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;

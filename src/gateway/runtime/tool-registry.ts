@@ -1,3 +1,4 @@
+import { qualifiedToolName } from '../../mcp/tool-names.js';
 import { ToolPins } from '../../policy/pins.js';
 import type { NativeTool, ToolAttributes } from './define-tool.js';
 import { runtimeError } from './errors.js';
@@ -24,7 +25,7 @@ export type ResolvedTool =
 
 /**
  * Every tool the gateway can call: native TypeScript tools and the tools of
- * each configured MCP server (named `<server>.<tool>`). Names are unique; a
+ * each configured MCP server (named `<server>__<tool>`, src/mcp/tool-names.ts). Names are unique; a
  * second registration under a taken name is refused rather than shadowing.
  */
 export class ToolRegistry {
@@ -60,7 +61,7 @@ export class ToolRegistry {
     }
     this.sources.set(source.server, source);
     for (const listed of await source.list()) {
-      const name = `${source.server}.${listed.name}`;
+      const name = qualifiedToolName(source.server, listed.name);
       if (this.native.has(name)) {
         throw runtimeError(
           'RUNTIME_TOOL_EXISTS',

@@ -71,6 +71,27 @@ export class Catalog {
     return entry.data;
   }
 
+  /**
+   * The verified entry for an npm package, when the catalog has one. Only the
+   * files that name the package are parsed and verified (this runs at every
+   * `oacp mcp run npm:…`); one that fails its signature is refused, not skipped.
+   */
+  forPackage(pkg: string): CatalogEntry | undefined {
+    const line = `package: ${JSON.stringify(pkg)}`;
+    for (const name of this.names()) {
+      let text: string;
+      try {
+        text = readFileSync(join(this.#dir, `${name}.yaml`), 'utf8');
+      } catch {
+        continue;
+      }
+      if (!text.split('\n').some((row) => row === line || row === `package: ${pkg}`)) continue;
+      const entry = this.get(name);
+      if (entry.package === pkg) return entry;
+    }
+    return undefined;
+  }
+
   /** Entries whose name, package, description or tools mention `word` (case-insensitive). */
   search(word: string): CatalogEntry[] {
     const needle = word.toLowerCase();

@@ -32,15 +32,33 @@ export const CatalogEntrySchema = z.strictObject({
 
 export type CatalogEntry = z.output<typeof CatalogEntrySchema>;
 
-/** The flags of `oacp mcp run` that grant exactly what the entry's manifest grants. */
-export function runFlags(entry: CatalogEntry): string[] {
+/** What the entry's manifest grants, as `oacp mcp run` options (`--allow-files`, `--allow-network`, `--allow-env`, `--tools`). */
+export function entryGrants(entry: CatalogEntry): {
+  allowFiles: string[];
+  allowNetwork: string[];
+  allowEnv: string[];
+  tools: string[];
+} {
   const caps = entry.capabilities;
   const writable = new Set(caps.file_write);
+  return {
+    allowFiles: [
+      ...caps.file_read.filter((path) => !writable.has(path)),
+      ...caps.file_write.map((path) => `${path}:rw`),
+    ],
+    allowNetwork: [...caps.network.allowlist],
+    allowEnv: [...caps.env],
+    tools: caps.tools.allow.length === 0 ? [] : [caps.tools.allow.join(',')],
+  };
+}
+
+/** The flags of `oacp mcp run` that grant exactly what the entry's manifest grants. */
+export function runFlags(entry: CatalogEntry): string[] {
+  const grants = entryGrants(entry);
   return [
-    ...caps.file_read.filter((path) => !writable.has(path)).flatMap((path) => ['--allow-files', path]),
-    ...caps.file_write.flatMap((path) => ['--allow-files', `${path}:rw`]),
-    ...caps.network.allowlist.flatMap((host) => ['--allow-network', host]),
-    ...caps.env.flatMap((name) => ['--allow-env', name]),
-    ...(caps.tools.allow.length === 0 ? [] : ['--tools', caps.tools.allow.join(',')]),
+    ...grants.allowFiles.flatMap((path) => ['--allow-files', path]),
+    ...grants.allowNetwork.flatMap((host) => ['--allow-network', host]),
+    ...grants.allowEnv.flatMap((name) => ['--allow-env', name]),
+    ...grants.tools.flatMap((list) => ['--tools', list]),
   ];
 }

@@ -40,6 +40,18 @@ export function permissionHints(lines: readonly string[]): PermissionHint[] {
         manifest: `capabilities.network.allowlist: ["${host}"]`,
       });
     }
+    // A native addon npm installed without its build step (the store runs no install scripts by default).
+    if (
+      /Could not locate the bindings file|No native build was found|\.node'?\s*$|build\/Release\/[^\s'"]+\.node/.test(
+        line,
+      )
+    ) {
+      add({
+        permission: 'its install scripts (a native module that npm builds at install)',
+        flag: 'oacp mcp add --allow-scripts npm:<package>',
+        manifest: 'none: an install-time choice, not a sandbox grant',
+      });
+    }
     const env = ENV_NAME.exec(line)?.[1];
     if (env !== undefined && /not set|missing|required|undefined|must be|provide|environment/i.test(line)) {
       add({

@@ -56,6 +56,9 @@ export function hostNpm(command = 'npm'): NpmClient {
           '--no-audit',
           '--no-fund',
           '--package-lock=true',
+          // The lock is part of the tree: without registry URLs in it, the same install digests the
+          // same whatever the user's npm config says (the catalog's tree digests were taken so).
+          '--omit-lockfile-registry-resolved',
           '--loglevel=error',
         ],
         { code: 'PACKAGE_INSTALL', what: 'npm install failed', timeoutMs: 600_000, cwd: dir },

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { OacpError } from '../../core/errors.js';
 import type { PackageErrorCode } from './errors.js';
 import type { NpmClient, ResolvedPackage } from './npm-cli.js';
 import { PackagePins } from './pins.js';
 import { printable } from './spec.js';
 import { treeDigest } from './tree-digest.js';
+import { VerifiedTrees } from './verified-trees.js';
 
 /** One installed package tree in the store. */
 export interface StoredPackage {
@@ -31,10 +32,12 @@ export class PackageStore {
   readonly root: string;
   readonly pins: PackagePins;
   readonly #npm: NpmClient;
+  readonly #verified: VerifiedTrees;
 
   constructor(home: string, npm: NpmClient, options: { trees?: string } = {}) {
     this.root = options.trees ?? treesRoot(home);
     this.pins = new PackagePins(join(home, 'mcp', 'packages', 'pins.json'));
+    this.#verified = new VerifiedTrees(join(home, 'mcp', 'packages', 'verified.json'));
     this.#npm = npm;
   }
 
@@ -71,13 +74,16 @@ export class PackageStore {
     return join(this.root, 'trees', digest);
   }
 
-  /** The pinned tree of `name`, re-digested; a tree that no longer matches its name is refused. */
+  /**
+   * The pinned tree of `name`, re-digested (in full when its metadata stamp
+   * moved since the last full digest); a tree that no longer matches its name is refused.
+   */
   pinned(name: string): StoredPackage | undefined {
     const pin = this.pins.get(name);
     if (pin === undefined) return undefined;
     const root = this.treePath(pin.digest);
     if (!existsSync(root)) return undefined;
-    const actual = treeDigest(root);
+    const actual = this.#verified.digest(root, pin.digest);
     if (actual !== pin.digest) {
       throw new OacpError<PackageErrorCode>(
         'PACKAGE_INTEGRITY',
@@ -90,11 +96,16 @@ export class PackageStore {
 }
 
 /**
- * `<home>/mcp/packages` for a regular user. When OACP runs as root its
- * sandboxes run as an unprivileged user who cannot enter root's home, so
- * the trees go to `/var/lib/oacp/packages` (root-owned, world-readable):
- * they are public npm code, named by digest and re-digested before each use,
- * and the pins saying which tree a home runs stay in the home.
+ * Where the trees live: outside the OACP home, because no sandbox may read
+ * anything in the home (keys, the master key), and a tree there would be
+ * invisible to the server it holds (the sandbox's implicit read paths leave
+ * the home out). For a regular user that is the user's cache,
+ * `$XDG_CACHE_HOME/oacp/packages` (default `~/.cache/oacp/packages`), or a
+ * sibling `<home>-packages` when that would fall inside the home. When OACP
+ * runs as root its sandboxes run as an unprivileged user who cannot enter
+ * root's home, so the trees go to `/var/lib/oacp/packages` (root-owned,
+ * world-readable). Trees are public npm code, named by digest and checked
+ * before each use; the pins saying which tree a home runs stay in the home.
  */
 export function treesRoot(
   home: string,
@@ -102,7 +113,19 @@ export function treesRoot(
 ): string {
   const override = env.OACP_PACKAGE_STORE;
   if (override !== undefined && override !== '') return override;
-  return process.geteuid?.() === 0 ? '/var/lib/oacp/packages' : join(home, 'mcp', 'packages');
+  if (process.geteuid?.() === 0) return '/var/lib/oacp/packages';
+  const cache =
+    env.XDG_CACHE_HOME !== undefined && isAbsolute(env.XDG_CACHE_HOME)
+      ? env.XDG_CACHE_HOME
+      : env.HOME !== undefined && isAbsolute(env.HOME)
+        ? join(env.HOME, '.cache')
+        : undefined;
+  const candidate = cache === undefined ? undefined : join(cache, 'oacp', 'packages');
+  const inHome = (path: string) => {
+    const from = relative(resolve(home), resolve(path));
+    return from === '' || (!from.startsWith('..') && !isAbsolute(from));
+  };
+  return candidate !== undefined && !inHome(candidate) ? candidate : `${resolve(home)}-packages`;
 }
 
 /** npm verified every tarball against the lock; this checks the lock names the version and integrity the registry gave. */

@@ -39,14 +39,14 @@ describe('oacp.yaml', () => {
     expect(config.gateway.tls).toBeUndefined();
     expect(config.gateway.require_signed_manifests).toBe(false);
     expect(config.sandbox.capabilities.env).toEqual(['USER', 'HOME', 'OACP_*']);
-    expect(config.sandbox.capabilities.tools).toEqual({ allow: ['files.*'], deny: ['files.write_file'] });
+    expect(config.sandbox.capabilities.tools).toEqual({ allow: ['files__*'], deny: ['files__write_file'] });
     expect(config.mcp.servers.map((s) => s.name)).toEqual(['files']);
     expect(config.policies).toEqual([join(base, 'policies/base.cedar')]);
     expect(config.a2a.trust).toEqual([{ from: 'planner', to: 'researcher' }]);
     expect(config.quotas.api_calls_per_hour).toBe(1000);
-    expect(config.quotas.tools).toEqual({ 'files.write_file': 10 });
+    expect(config.quotas.tools).toEqual({ files__write_file: 10 });
     expect(gatewayQuotaOptionsFrom(config.quotas)).toEqual({
-      tools: { 'files.write_file': 10 },
+      tools: { files__write_file: 10 },
       apiKeyCallsPerMinute: 120,
       llmTokenBudget: 2_000_000,
     });

@@ -73,7 +73,7 @@ describe('credential vault', () => {
     expect((await vault.resolveForCall(A, 'gitlab.create_issue')).size).toBe(0);
     expect((await vault.resolveForCall(A, 'github')).size).toBe(0);
     await vault.put({ ...github, tool: 'fs.read', value: 'exact-tool-secret' });
-    expect((await vault.resolveForCall(A, 'fs.read_all')).size).toBe(0);
+    expect((await vault.resolveForCall(A, 'fs__read_all')).size).toBe(0);
     expect((await vault.resolveForCall(A, 'fs.read')).size).toBe(1);
   });
 

@@ -9,7 +9,7 @@ const MANIFEST = {
   apiVersion: 'oacp.dev/v1',
   kind: 'CapabilityManifest',
   name: 'churn',
-  capabilities: { tools: { allow: ['memory.*'] } },
+  capabilities: { tools: { allow: ['memory__*'] } },
   quotas: { memory_mb: 16 },
 };
 
@@ -38,7 +38,7 @@ async function cycle(client: OacpClient, url: URL, agents: number, tag: string):
       client.createAgent({
         name: `churn-${tag}-${i}`,
         manifest: MANIFEST,
-        code: 'let calls = 0; function main(input) { calls += 1; return oacp.tools.call("memory.read_graph", {}).then(() => calls); }',
+        code: 'let calls = 0; function main(input) { calls += 1; return oacp.tools.call("memory__read_graph", {}).then(() => calls); }',
       }),
     ),
   );

@@ -66,7 +66,7 @@ describe('gateway crash (kill -9 under load)', () => {
             apiVersion: 'oacp.dev/v1',
             kind: 'CapabilityManifest',
             name: 'loader',
-            capabilities: { tools: { allow: ['memory.*'] } },
+            capabilities: { tools: { allow: ['memory__*'] } },
           },
         });
         agentId = agent.id;
@@ -77,7 +77,7 @@ describe('gateway crash (kill -9 under load)', () => {
       const worker = async () => {
         while (!stop) {
           try {
-            const { receipt } = await client.callTool('memory.read_graph', {}, { agent: agentId });
+            const { receipt } = await client.callTool('memory__read_graph', {}, { agent: agentId });
             acked.set(receipt.index, receipt.envelopeDigest);
           } catch (error) {
             if (error instanceof OacpApiError && error.code === 'CLIENT_UNREACHABLE') return;

@@ -32,7 +32,7 @@ describe('GatewayQuotas on the quota engine', () => {
     const path = join(dir, 'shared.db');
     const options = { servers: { memory: 3 } };
     const [one, two] = [await gateway(path, options), await gateway(path, options)];
-    const call = { agent, manifest, tool: 'memory.read_graph', server: 'memory' };
+    const call = { agent, manifest, tool: 'memory__read_graph', server: 'memory' };
     await one.quotas.admitToolCall(call);
     await two.quotas.admitToolCall(call);
     await one.quotas.admitToolCall(call);
@@ -42,7 +42,7 @@ describe('GatewayQuotas on the quota engine', () => {
     });
     // Another agent has its own allowance; a native tool of the same name is not the server's.
     await one.quotas.admitToolCall({ ...call, agent: { did: 'did:key:z6Mkother', name: 'o' } });
-    await one.quotas.admitToolCall({ agent, manifest, tool: 'memory.read_graph' });
+    await one.quotas.admitToolCall({ agent, manifest, tool: 'memory__read_graph' });
     const usage = await two.quotas.usage(agent.did, manifest);
     expect(usage.toolCalls).toBe(4);
     expect(usage.rates.api_calls_per_hour).toMatchObject({ limit: '100/hour', used: 4, available: 96 });

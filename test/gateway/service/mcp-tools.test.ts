@@ -48,11 +48,11 @@ describe('MCP servers from the config, through the bridge', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const manifest = { ...MANIFEST, capabilities: { tools: { allow: ['memory.*'] } } };
+  const manifest = { ...MANIFEST, capabilities: { tools: { allow: ['memory__*'] } } };
 
-  it('lists the server tools as <server>.<tool>', async () => {
+  it('lists the server tools as <server>__<tool>', async () => {
     const tools = await gw.client.listTools();
-    const read = tools.find((tool) => tool.name === 'memory.read_graph');
+    const read = tools.find((tool) => tool.name === 'memory__read_graph');
     expect(read).toMatchObject({ kind: 'mcp', server: 'memory' });
     expect(read?.definitionDigest).toMatch(/^[0-9a-f]{64}$/);
     // From the server's tool_attributes in oacp.yaml.
@@ -62,7 +62,7 @@ describe('MCP servers from the config, through the bridge', () => {
   it('calls an MCP tool as the agent; the bridge logs a receipt naming the agent did', async () => {
     const agent = await gw.client.createAgent({ name: 'mem-user', manifest });
     const created = await gw.client.callTool(
-      'memory.create_entities',
+      'memory__create_entities',
       { entities: [{ name: 'alice', entityType: 'person', observations: ['likes tea'] }] },
       { agent: agent.id },
     );
@@ -98,7 +98,7 @@ describe('MCP servers from the config, through the bridge', () => {
     const agent = await gw.client.createAgent({
       name: 'mem-agent',
       manifest,
-      code: 'function main() { return oacp.tools.call("memory.read_graph", {}); }',
+      code: 'function main() { return oacp.tools.call("memory__read_graph", {}); }',
     });
     await gw.client.startAgent(agent.id);
     const run = await gw.client.runAgent(agent.id);
@@ -109,7 +109,7 @@ describe('MCP servers from the config, through the bridge', () => {
   it("applies the server's own Cedar policy in the bridge, with a receipt for the refusal", async () => {
     const agent = await gw.client.createAgent({ name: 'mem-deleter', manifest });
     const refusal = await gw.client
-      .callTool('memory.delete_entities', { entityNames: ['alice'] }, { agent: agent.id })
+      .callTool('memory__delete_entities', { entityNames: ['alice'] }, { agent: agent.id })
       .catch((e: unknown) => e);
     expect(refusal).toMatchObject({
       status: 403,
@@ -120,7 +120,7 @@ describe('MCP servers from the config, through the bridge', () => {
 
   it('refuses an MCP tool outside the agent manifest before reaching the bridge', async () => {
     const agent = await gw.client.createAgent({ name: 'no-mem', manifest: MANIFEST });
-    await expect(gw.client.callTool('memory.read_graph', {}, { agent: agent.id })).rejects.toMatchObject({
+    await expect(gw.client.callTool('memory__read_graph', {}, { agent: agent.id })).rejects.toMatchObject({
       status: 403,
       code: 'RUNTIME_TOOL_DENIED',
     });

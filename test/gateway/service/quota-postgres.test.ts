@@ -85,7 +85,7 @@ describe.skipIf(unavailable !== undefined)('quotas on PostgreSQL across gateway 
         apiVersion: 'oacp.dev/v1',
         kind: 'CapabilityManifest',
         name,
-        capabilities: { tools: { allow: ['memory.*'] } },
+        capabilities: { tools: { allow: ['memory__*'] } },
         quotas,
       },
     });
@@ -120,7 +120,7 @@ describe.skipIf(unavailable !== undefined)('quotas on PostgreSQL across gateway 
               },
             ],
           },
-          quotas: { tools: { 'memory.search_nodes': TOOL_PER_MIN }, api_key_calls_per_min: KEY_PER_MIN },
+          quotas: { tools: { memory__search_nodes: TOOL_PER_MIN }, api_key_calls_per_min: KEY_PER_MIN },
         }),
       );
       nodes.push({ home: home.home, config, env: { ...home.env, MEMORY_FILE_PATH: memory } });
@@ -142,7 +142,7 @@ describe.skipIf(unavailable !== undefined)('quotas on PostgreSQL across gateway 
     for (let i = 0; i < 7; i++) {
       if (i > 0) await new Promise((resolve) => setTimeout(resolve, 1_200));
       outcomes.push(
-        await attempt(() => client(nodes[0] as Node, key).callTool('memory.read_graph', {}, { agent: id })),
+        await attempt(() => client(nodes[0] as Node, key).callTool('memory__read_graph', {}, { agent: id })),
       );
     }
     expect(outcomes).toEqual([
@@ -171,22 +171,22 @@ describe.skipIf(unavailable !== undefined)('quotas on PostgreSQL across gateway 
     const full = await agent(agentKey, 'eight', { api_calls_per_hour: 8, burst: 0 });
     const plain = await agent(toolKey, 'plain', {});
     for (let i = 0; i < 8; i++)
-      await client(node, agentKey).callTool('memory.read_graph', {}, { agent: full });
+      await client(node, agentKey).callTool('memory__read_graph', {}, { agent: full });
     expect(
-      await attempt(() => client(node, agentKey).callTool('memory.read_graph', {}, { agent: full })),
+      await attempt(() => client(node, agentKey).callTool('memory__read_graph', {}, { agent: full })),
     ).toBe('agent.api_calls_per_hour');
     for (let i = 0; i < TOOL_PER_MIN; i++)
-      await client(node, toolKey).callTool('memory.search_nodes', { query: 'x' }, { agent: plain });
+      await client(node, toolKey).callTool('memory__search_nodes', { query: 'x' }, { agent: plain });
     expect(
       await attempt(() =>
-        client(node, toolKey).callTool('memory.search_nodes', { query: 'x' }, { agent: plain }),
+        client(node, toolKey).callTool('memory__search_nodes', { query: 'x' }, { agent: plain }),
       ),
-    ).toBe('tool.memory.search_nodes.calls_per_min');
+    ).toBe('tool.memory__search_nodes.calls_per_min');
     for (let i = 0; i < KEY_PER_MIN; i++)
-      await client(node, burstKey).callTool('memory.read_graph', {}, { agent: plain });
+      await client(node, burstKey).callTool('memory__read_graph', {}, { agent: plain });
     const emptied = Date.now();
     expect(
-      await attempt(() => client(node, burstKey).callTool('memory.read_graph', {}, { agent: plain })),
+      await attempt(() => client(node, burstKey).callTool('memory__read_graph', {}, { agent: plain })),
     ).toMatch(/^api_key\..+\.calls_per_min$/);
 
     await kill(node);
@@ -194,7 +194,7 @@ describe.skipIf(unavailable !== undefined)('quotas on PostgreSQL across gateway 
 
     // The agent's hourly bucket earns one call back every 7.5 minutes: still refused.
     expect(
-      await attempt(() => client(node, agentKey).callTool('memory.read_graph', {}, { agent: full })),
+      await attempt(() => client(node, agentKey).callTool('memory__read_graph', {}, { agent: full })),
     ).toBe('agent.api_calls_per_hour');
     // Per-minute buckets may have earned back what the elapsed time pays for, and nothing more:
     // a fresh bucket would allow the whole limit again.
@@ -203,12 +203,12 @@ describe.skipIf(unavailable !== undefined)('quotas on PostgreSQL across gateway 
     for (let i = 0; i < TOOL_PER_MIN; i++)
       toolOutcomes.push(
         await attempt(() =>
-          client(node, toolKey).callTool('memory.search_nodes', { query: 'x' }, { agent: plain }),
+          client(node, toolKey).callTool('memory__search_nodes', { query: 'x' }, { agent: plain }),
         ),
       );
     for (let i = 0; i < KEY_PER_MIN; i++)
       keyOutcomes.push(
-        await attempt(() => client(node, burstKey).callTool('memory.read_graph', {}, { agent: plain })),
+        await attempt(() => client(node, burstKey).callTool('memory__read_graph', {}, { agent: plain })),
       );
     const elapsed = Date.now() - emptied;
     expect(elapsed).toBeLessThan(60_000);
@@ -226,14 +226,14 @@ describe.skipIf(unavailable !== undefined)('quotas on PostgreSQL across gateway 
     for (let i = 0; i < 3 * KEY_PER_MIN; i++) {
       const node = nodes[i % 3] as Node;
       alternating.push(
-        await attempt(() => client(node, alternatingKey).callTool('memory.read_graph', {}, { agent: id })),
+        await attempt(() => client(node, alternatingKey).callTool('memory__read_graph', {}, { agent: id })),
       );
     }
     const concurrentStart = Date.now();
     const concurrent = await Promise.all(
       Array.from({ length: 4 * KEY_PER_MIN }, (_, i) =>
         attempt(() =>
-          client(nodes[i % 3] as Node, concurrentKey).callTool('memory.read_graph', {}, { agent: id }),
+          client(nodes[i % 3] as Node, concurrentKey).callTool('memory__read_graph', {}, { agent: id }),
         ),
       ),
     );
@@ -256,7 +256,7 @@ describe.skipIf(unavailable !== undefined)('quotas on PostgreSQL across gateway 
     const outcomes = await Promise.all(
       Array.from({ length: 9 }, (_, i) =>
         attempt(() =>
-          client(nodes[i % 3] as Node, keyAt(7)).callTool('memory.read_graph', {}, { agent: eight }),
+          client(nodes[i % 3] as Node, keyAt(7)).callTool('memory__read_graph', {}, { agent: eight }),
         ),
       ),
     );
@@ -267,7 +267,7 @@ describe.skipIf(unavailable !== undefined)('quotas on PostgreSQL across gateway 
   it('refuses calls, naming why, when PostgreSQL is gone', async () => {
     const key = keyAt(6);
     const id = await agent(key, 'outage', {});
-    await client(nodes[1] as Node, key).callTool('memory.read_graph', {}, { agent: id });
+    await client(nodes[1] as Node, key).callTool('memory__read_graph', {}, { agent: id });
     const store = await openStore(url);
     const engine = new StoreQuotaEngine(store);
     const bucket = { key: 'outage', quota: 'tool.outage.calls_per_min', label: '5/min', amount: 1 };
@@ -287,7 +287,7 @@ describe.skipIf(unavailable !== undefined)('quotas on PostgreSQL across gateway 
     await store.close();
     for (const node of nodes) {
       const outcome = await client(node, key)
-        .callTool('memory.read_graph', {}, { agent: id })
+        .callTool('memory__read_graph', {}, { agent: id })
         .then(
           () => undefined,
           (error: unknown) => error,

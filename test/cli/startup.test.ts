@@ -1,0 +1,65 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { registrarsFor } from '../../src/cli/commands/table.js';
+import { tempDir } from './harness.js';
+
+const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+
+/** The modules `node dist/cli/main.js ARGS` resolves, recorded by a module resolve hook. */
+function modulesLoadedBy(args: readonly string[]): string[] {
+  const dir = tempDir('oacp-startup-');
+  const trace = join(dir, 'trace.txt');
+  writeFileSync(trace, '');
+  writeFileSync(
+    join(dir, 'hooks.mjs'),
+    `import { appendFileSync } from 'node:fs';\nexport async function resolve(spec, ctx, next) { const r = await next(spec, ctx); appendFileSync(${JSON.stringify(trace)}, r.url + '\\n'); return r; }\n`,
+  );
+  writeFileSync(
+    join(dir, 'register.mjs'),
+    `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`,
+  );
+  spawnSync(process.execPath, ['--import', join(dir, 'register.mjs'), BIN, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: dir },
+    timeout: 60_000,
+  });
+  const loaded = [...new Set(readFileSync(trace, 'utf8').split('\n').filter(Boolean))];
+  rmSync(dir, { recursive: true, force: true });
+  return loaded;
+}
+
+describe('oacp start-up: an MCP client starts `oacp mcp run` for every session', () => {
+  it('loads only the registrar of the command it runs', async () => {
+    expect(await registrarsFor(['--home', '/h', 'mcp', 'run'])).toHaveLength(1);
+    expect(await registrarsFor(['--home=/h', 'gateway'])).toHaveLength(1);
+    // Help and a mistyped command (with its suggestion) need every command.
+    expect((await registrarsFor(['--help'])).length).toBeGreaterThan(10);
+    expect((await registrarsFor(['mpc'])).length).toBeGreaterThan(10);
+  });
+
+  it('oacp mcp run (stdio, one server) never loads the gateway, models, cluster, A2A, HTTP servers or database drivers', () => {
+    // A bad --tier stops right after the bridge's modules are loaded, before anything starts.
+    const loaded = modulesLoadedBy(['mcp', 'run', '--tier', 'nope', '--', 'true']);
+    expect(loaded.some((url) => url.includes('/dist/mcp/run.js'))).toBe(true);
+    const forbidden = [
+      '/dist/gateway/runtime/',
+      '/dist/gateway/http/',
+      '/dist/a2a/',
+      '/dist/cluster/',
+      '/node_modules/hono/',
+      '/node_modules/pg/',
+      '/node_modules/etcd3/',
+      '/node_modules/@opentelemetry/',
+      '/node_modules/gpt-tokenizer/',
+      '/node_modules/@modelcontextprotocol/sdk/dist/esm/server/streamableHttp.js',
+      '/node_modules/@modelcontextprotocol/sdk/dist/esm/client/streamableHttp.js',
+    ];
+    expect(loaded.filter((url) => forbidden.some((part) => url.includes(part)))).toEqual([]);
+    // Positive control: the gateway command does load its runtime.
+    const gateway = modulesLoadedBy(['gateway', '--config', '/nonexistent/oacp.yaml']);
+    expect(gateway.some((url) => url.includes('/dist/gateway/'))).toBe(true);
+  });
+});
