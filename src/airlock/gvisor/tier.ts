@@ -131,7 +131,10 @@ export class GvisorTier implements ProcessTier {
     };
     try {
       mkdirSync(runsc.stateRoot);
-      const confined = this.confinement.prepare(dir, prepared);
+      const confined = this.confinement.prepare(dir, prepared, {
+        workRoot: this.options.workRoot ?? tmpdir(),
+        quotas: manifest.quotas,
+      });
       const etc = writeSandboxEtc(dir, confined.user.uid, confined.user.gid);
       const socket = join(dir, 'egress.sock');
       if (prepared.wantsEgress)

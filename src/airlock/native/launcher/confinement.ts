@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { encodeProgram } from '../seccomp/bpf.js';
 import { buildWorkloadFilter } from '../seccomp/workload-filter.js';
 import { buildLauncher } from './build.js';
+import { type IdmapProbe, probeIdmap } from './idmap-probe.js';
 
 /** The launcher program and the workload filter file a confined sandbox binds read-only. */
 export interface Confinement {
@@ -18,14 +19,26 @@ export interface Confinement {
 export class Launcher {
   private program: string | undefined;
   private readonly filter = encodeProgram(buildWorkloadFilter());
+  private idmapProbe: IdmapProbe | undefined;
 
   constructor(private readonly compiler?: string) {}
 
+  private built(): string {
+    this.program ??= buildLauncher(this.compiler);
+    return this.program;
+  }
+
+  /** Whether idmapped grants work on the filesystem of `workRoot`; probed once per tier. */
+  idmap(workRoot: string): IdmapProbe {
+    this.idmapProbe ??= probeIdmap(this.built(), workRoot);
+    return this.idmapProbe;
+  }
+
   /** Throws AIRLOCK_TIER_UNAVAILABLE when the launcher cannot be built (no C compiler). */
   prepare(dir: string): Confinement {
-    this.program ??= buildLauncher(this.compiler);
+    const program = this.built();
     const filter = join(dir, 'workload.bpf');
     writeFileSync(filter, this.filter, { mode: 0o444 });
-    return { program: this.program, filter };
+    return { program, filter };
   }
 }
