@@ -22,6 +22,7 @@ import { innerLaunchArgs, outerLaunchArgs } from './launcher/args.js';
 import { Launcher } from './launcher/confinement.js';
 import { stagingPoints } from './launcher/staging.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
+import { guardOrphans } from './orphan-guard.js';
 import { type EgressHooks, prepareSpec, startEgressProxy } from './prepare.js';
 import { prlimitArgs, rlimitsFromQuotas } from './rlimits.js';
 import { writeSandboxEtc } from './sandbox-etc.js';
@@ -250,6 +251,8 @@ export class HardenedTier implements ProcessTier {
         id,
         tier: 'hardened',
         child,
+        // The whole sandbox (group and cgroup) dies with this process, kill -9 included.
+        guard: guardOrphans(child.pid ?? -1, cgroup?.procsFiles ?? []),
         limits: resources.memoryByKernel ? { ...limits, memoryBytes: undefined } : limits,
         ...(cgroup === undefined ? {} : { meter: cgroup }),
         ...(resources.plan.limits.memoryBytes === undefined
