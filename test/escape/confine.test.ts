@@ -339,6 +339,35 @@ for (const tierName of ['hardened', 'gvisor'] as const) {
         });
       }
 
+      it(
+        tierName === 'gvisor'
+          ? 'without an allowlist Unix sockets work inside, yet the host socket in a :rw grant stays unreachable'
+          : 'socket(AF_UNIX) stays refused: nothing on this kernel keeps pathname sockets in grants unreachable',
+        async () => {
+          const probe = `import socket, threading
+try:
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind('/tmp/local.sock'); srv.listen(1)
+    threading.Thread(target=lambda: srv.accept()[0].sendall(b'local-ok'), daemon=True).start()
+    c = socket.socket(socket.AF_UNIX); c.connect('/tmp/local.sock'); print('local', c.recv(20).decode())
+except OSError as e:
+    print('local-refused', e.errno)
+try:
+    h = socket.socket(socket.AF_UNIX); h.connect('${path}'); print('reply', h.recv(100))
+except OSError as e:
+    print('host-refused', e.errno)`;
+          const result = await run(tier, {
+            command: PYTHON,
+            args: ['-c', probe],
+            manifest: manifest({ file_read: [], file_write: [`${dir}/**`] }),
+          });
+          if (tierName === 'gvisor') expect(result.out).toContain('local local-ok');
+          else expect(result.out).toContain('local-refused 1');
+          expect(result.out).toMatch(/^host-refused \d+$/m);
+          expect(accepted).toBe(0);
+        },
+      );
+
       it('the egress forwarder (which may use Unix sockets) cannot be driven: no ptrace, no writing its memory', async () => {
         const takeover = `import os, ctypes
 libc = ctypes.CDLL(None, use_errno=True)

@@ -54,7 +54,8 @@ export class GvisorConfinement {
       // runsc's launcher stages every descriptor as root: only the objects themselves are checked.
       parents: false,
     });
-    const confinement = this.launcher.prepare(dir);
+    // Without an allowlist runsc runs with --host-uds=none: the sentry keeps every Unix socket inside.
+    const confinement = this.launcher.prepare(dir, { unixSockets: !prepared.wantsEgress });
     const points = stagingPoints(dir, prepared.handles);
     const idmapped = new Map(identity.idmaps.map((each) => [each.index, each.owner]));
     const stage: { fd: number; path: string }[] = [];

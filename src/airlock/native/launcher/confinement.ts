@@ -19,6 +19,7 @@ export interface Confinement {
 export class Launcher {
   private program: string | undefined;
   private readonly filter = encodeProgram(buildWorkloadFilter());
+  private withUnixSockets: Buffer | undefined;
   private idmapProbe: IdmapProbe | undefined;
 
   constructor(private readonly compiler?: string) {}
@@ -34,11 +35,20 @@ export class Launcher {
     return this.idmapProbe;
   }
 
-  /** Throws AIRLOCK_TIER_UNAVAILABLE when the launcher cannot be built (no C compiler). */
-  prepare(dir: string): Confinement {
+  /**
+   * Throws AIRLOCK_TIER_UNAVAILABLE when the launcher cannot be built (no C
+   * compiler). `unixSockets`: the filter allows socket(AF_UNIX), only for a
+   * sandbox that reaches no host socket (see buildWorkloadFilter).
+   */
+  prepare(dir: string, options: { readonly unixSockets?: boolean } = {}): Confinement {
     const program = this.built();
     const filter = join(dir, 'workload.bpf');
-    writeFileSync(filter, this.filter, { mode: 0o444 });
+    let code = this.filter;
+    if (options.unixSockets === true) {
+      this.withUnixSockets ??= encodeProgram(buildWorkloadFilter(undefined, { unixSockets: true }));
+      code = this.withUnixSockets;
+    }
+    writeFileSync(filter, code, { mode: 0o444 });
     return { program, filter };
   }
 }
