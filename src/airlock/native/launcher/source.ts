@@ -213,7 +213,17 @@ static void idmap_clone(const char *spec, struct idmapped *out) {
   attr.attr_set = OACP_MOUNT_ATTR_IDMAP | OACP_MOUNT_ATTR_NOSUID | OACP_MOUNT_ATTR_NODEV;
   attr.userns_fd = (unsigned long long)idmap_namespace(uid, gid);
   if (syscall(OACP_MOUNT_SETATTR, out->tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0)
-    die("cannot idmap a grant (its filesystem or this kernel has no idmapped mounts)", out->target);
+    {
+    char link[64], path[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", out->fd);
+    ssize_t n = readlink(link, path, sizeof path - 1);
+    path[n > 0 ? n : 0] = '\0';
+    fprintf(stderr,
+            "oacp-launch: cannot idmap the grant %s for the sandbox uid (its filesystem has no idmapped mounts?): %s; "
+            "grant a path on ext4, xfs, btrfs or tmpfs, or make it usable by others (chmod)\n",
+            path, strerror(errno));
+    _exit(126);
+  }
 }
 
 /* Attaches the idmapped clone on its target and makes the grant's descriptor refer to it. */
