@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -119,6 +128,20 @@ for (const tierName of ['hardened', 'gvisor'] as const) {
       expect(result.out).toMatch(/write=[12]/);
       expect(result.out).toMatch(/rm=1/);
       expect(readdirSync(dir)).toEqual(['in.txt']);
+    });
+
+    it('a root 0600 file in a world-readable (0755) root grant stays unreadable: that grant is not idmapped', async () => {
+      const dir = privateDir();
+      chmodSync(dir, 0o755);
+      writeFileSync(join(dir, 'public.txt'), 'public', { mode: 0o644 });
+      const result = await run(tier, {
+        command: '/bin/sh',
+        args: ['-c', `id -u; cat ${dir}/public.txt; echo; cat ${dir}/in.txt; echo rc=$?`],
+        manifest: manifest({ file_read: [`${dir}/**`], file_write: [] }),
+      });
+      expect(result.out).toContain(`${WORKLOAD_ID}\npublic\n`);
+      expect(result.out).not.toContain('from host');
+      expect(result.out).toContain('rc=1');
     });
   });
 }
