@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import {
   chmodSync,
@@ -145,6 +146,45 @@ for (const tierName of ['hardened', 'gvisor'] as const) {
     });
   });
 }
+
+/** A 0700 ramfs: a filesystem without idmapped mounts. */
+function ramfs(): string | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'oacp-ramfs-'));
+  try {
+    execFileSync('mount', ['-t', 'ramfs', '-o', 'mode=0700', 'none', dir], { stdio: 'ignore' });
+    writeFileSync(join(dir, 'in.txt'), 'on ramfs', { mode: 0o600 });
+    return dir;
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+}
+
+describe.skipIf(!isRoot || !available.hardened)(
+  'a private grant on a filesystem without idmapped mounts',
+  () => {
+    it('is refused, naming the opt-out; with --allow-unenforced identity it runs as the owner', async () => {
+      const dir = ramfs();
+      if (dir === undefined) return;
+      try {
+        const spec = (allow: string[]) => ({
+          command: '/bin/sh',
+          args: ['-c', `id -u; cat ${dir}/in.txt`],
+          // ramfs has no block device to throttle either.
+          manifest: manifest({ file_read: [], file_write: [`${dir}/**`] }, {}, { allow_unenforced: allow }),
+        });
+        await expect(run(TIERS.hardened, spec(['disk_io']))).rejects.toThrow(
+          /cannot make idmapped mounts there.*--allow-unenforced identity/,
+        );
+        const result = await run(TIERS.hardened, spec(['disk_io', 'identity']));
+        expect(result.out).toBe('0\non ramfs');
+      } finally {
+        execFileSync('umount', [dir]);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  },
+);
 
 describe.skipIf(!isRoot || !available.hardened)('hardened: the host sees the dedicated uid', () => {
   it('the workload process on the host has real and effective uid WORKLOAD_ID', async () => {

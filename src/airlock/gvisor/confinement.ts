@@ -49,7 +49,10 @@ export class GvisorConfinement {
     const identity = resolveIdentity({
       mounts: prepared.mounts,
       executable: prepared.executable,
-      idmap: () => this.launcher.idmap(host.workRoot).ok,
+      idmap: (index) => {
+        const handle = prepared.handles[index];
+        return handle !== undefined && this.launcher.idmapGrant(handle, host.workRoot).ok;
+      },
       quotas: host.quotas,
       // runsc's launcher stages every descriptor as root: only the objects themselves are checked.
       parents: false,

@@ -155,7 +155,10 @@ export class HardenedTier implements ProcessTier {
         requested: this.options.runAs,
         mounts: prepared.mounts,
         executable: prepared.executable,
-        idmap: () => this.launcher.idmap(workRoot).ok,
+        idmap: (index) => {
+          const handle = prepared.handles[index];
+          return handle !== undefined && this.launcher.idmapGrant(handle, workRoot).ok;
+        },
         quotas: manifest.quotas,
         parents: true,
       });

@@ -39,8 +39,8 @@ export interface IdentityInput {
   readonly requested?: SandboxUser | 'invoker' | undefined;
   readonly mounts: readonly Mount[];
   readonly executable: string;
-  /** Whether the host can make idmapped mounts (the launcher's probe, run only when a grant needs one). */
-  readonly idmap: () => boolean;
+  /** Whether the mount at this index can be idmapped (the launcher's probe, run only for a grant that needs one). */
+  readonly idmap: (index: number) => boolean;
   readonly quotas: Pick<Quotas, 'allow_unenforced'>;
   /** Whether the sandbox resolves the path of each source as the workload (bwrap) or not (runsc). */
   readonly parents: boolean;
@@ -96,12 +96,13 @@ export function resolveIdentity(input: IdentityInput): Identity {
       `this sandbox runs as the dedicated uid ${WORKLOAD_ID} and neither it nor the owner of these paths may use them: ${denied.join(', ')}; fix their modes (chmod) or grant other paths`,
     );
   }
-  if (idmaps.length === 0 || input.idmap()) return { user: WORKLOAD_USER, idmaps };
+  const unsupported = idmaps.filter(({ index }) => !input.idmap(index));
+  if (unsupported.length === 0) return { user: WORKLOAD_USER, idmaps };
   if (!input.quotas.allow_unenforced.includes('identity')) {
-    const paths = idmaps.map(({ index }) => mounts[index]?.source).join(', ');
+    const paths = unsupported.map(({ index }) => mounts[index]?.source).join(', ');
     throw new OacpError<NativeErrorCode>(
       'AIRLOCK_BAD_SPEC',
-      `this host cannot make idmapped mounts (see oacp doctor), so the dedicated sandbox uid ${WORKLOAD_ID} cannot use ${paths}; ` +
+      `this host cannot make idmapped mounts there (kernel or filesystem; see oacp doctor), so the dedicated sandbox uid ${WORKLOAD_ID} cannot use ${paths}; ` +
         `grant paths it can use, or accept the fallback (${IDENTITY_FALLBACK}) with --allow-unenforced identity (manifest: quotas.allow_unenforced: [identity])`,
     );
   }

@@ -1,5 +1,6 @@
-import { writeFileSync } from 'node:fs';
+import { fstatSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { OpenedPath } from '../grant-open.js';
 import { encodeProgram } from '../seccomp/bpf.js';
 import { buildWorkloadFilter } from '../seccomp/workload-filter.js';
 import { buildLauncher } from './build.js';
@@ -21,6 +22,7 @@ export class Launcher {
   private readonly filter = encodeProgram(buildWorkloadFilter());
   private withUnixSockets: Buffer | undefined;
   private idmapProbe: IdmapProbe | undefined;
+  private readonly idmapByDevice = new Map<number, IdmapProbe>();
 
   constructor(private readonly compiler?: string) {}
 
@@ -33,6 +35,21 @@ export class Launcher {
   idmap(workRoot: string): IdmapProbe {
     this.idmapProbe ??= probeIdmap(this.built(), workRoot);
     return this.idmapProbe;
+  }
+
+  /** Whether this opened grant can be idmapped: probed once per filesystem (device) per tier. */
+  idmapGrant(grant: OpenedPath, workRoot: string): IdmapProbe {
+    const stat = fstatSync(grant.fd);
+    let probe = this.idmapByDevice.get(stat.dev);
+    if (probe === undefined) {
+      probe = probeIdmap(this.built(), workRoot, {
+        fd: grant.fd,
+        directory: grant.directory,
+        owner: { uid: stat.uid, gid: stat.gid },
+      });
+      this.idmapByDevice.set(stat.dev, probe);
+    }
+    return probe;
   }
 
   /**
