@@ -134,6 +134,18 @@ describe.skipIf(!available)('hardened tier', () => {
     expect((await output(sandbox)).trim()).toBe(String(WORKLOAD_ID));
   });
 
+  it.skipIf(!isRoot)('refuses, naming TMPDIR, a work root the sandbox uid cannot search', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'oacp-private-work-'));
+    try {
+      await expect(
+        new HardenedTier({ workRoot: work }).start({ command: '/bin/true', args: [], manifest: manifest() }),
+      ).rejects.toMatchObject({ code: 'AIRLOCK_BAD_SPEC', message: expect.stringContaining('set TMPDIR') });
+      expect(readdirSync(work)).toEqual([]);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
   it.skipIf(!isRoot)('private writable grants of two owners: each written as its own owner', async () => {
     const mine = mkdtempSync(join(tmpdir(), 'oacp-mine-'));
     const theirs = mkdtempSync(join(tmpdir(), 'oacp-theirs-'));

@@ -26,7 +26,7 @@ import { guardOrphans } from './orphan-guard.js';
 import { type EgressHooks, prepareSpec, startEgressProxy } from './prepare.js';
 import { prlimitArgs, rlimitsFromQuotas } from './rlimits.js';
 import { writeSandboxEtc } from './sandbox-etc.js';
-import { type SandboxUser, sandboxUser } from './sandbox-user.js';
+import { accessibleBy, type SandboxUser, sandboxUser } from './sandbox-user.js';
 import { encodeProgram } from './seccomp/bpf.js';
 import { buildSeccompFilter } from './seccomp/filter.js';
 import { spawnWorkload } from './spawn.js';
@@ -170,6 +170,14 @@ export class HardenedTier implements ProcessTier {
     const dir = mkdtempSync(join(workRoot, 'oacp-hardened-'));
     // bwrap, running as the sandbox user, must reach the synthetic /etc files and the proxy socket.
     if (user !== undefined) chmodSync(dir, 0o711);
+    if (user !== undefined && !accessibleBy(dir, user, 'execute')) {
+      rmSync(dir, { recursive: true, force: true });
+      closeAll(prepared.handles);
+      throw new OacpError<NativeErrorCode>(
+        'AIRLOCK_BAD_SPEC',
+        `bwrap runs as the sandbox uid ${user.uid} and cannot reach its per-sandbox directory under ${workRoot}: set TMPDIR to a directory every user may search (such as /tmp)`,
+      );
+    }
     let proxy: EgressProxy | undefined;
     let resources: SandboxResources | undefined;
     const cleanup = async (): Promise<void> => {
