@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import {
   type CgroupHost,
   canEnableController,
@@ -6,6 +7,9 @@ import {
   FALLBACK,
   RESOURCE_CONTROLLERS,
 } from './cgroups/index.js';
+import { IDENTITY_FALLBACK, WORKLOAD_ID } from './native/identity.js';
+import { buildLauncher } from './native/launcher/build.js';
+import { probeIdmap } from './native/launcher/idmap-probe.js';
 import type { TierName } from './sandbox.js';
 import { detectTee } from './tee/detect.js';
 import type { TierLike, TierRegistry } from './tiers.js';
@@ -90,6 +94,43 @@ export function cgroupFacts(
   });
 }
 
+/** Files that would name the dedicated workload id if something on this host already used it. */
+const ID_REGISTRIES = ['/etc/passwd', '/etc/group', '/etc/subuid', '/etc/subgid'];
+
+/**
+ * Which identity the confined tiers give a workload: as root, the dedicated
+ * uid with idmapped grants (probed on the temporary directory's filesystem),
+ * or why not and the opt-out; not root, the invoking user.
+ */
+export function identityFact(workRoot = tmpdir()): HostFact {
+  const name = 'workload identity';
+  if (process.getuid?.() !== 0)
+    return { name, ok: true, detail: 'not root: sandboxes run as the invoking user, unprivileged' };
+  const claimed = ID_REGISTRIES.filter((file) =>
+    (read(file) ?? '')
+      .split('\n')
+      .some((line) => line.split(':').some((field) => field === String(WORKLOAD_ID))),
+  );
+  if (claimed.length > 0)
+    return {
+      name,
+      ok: false,
+      detail: `the dedicated workload uid ${WORKLOAD_ID} appears in ${claimed.join(', ')}: give that account another id`,
+    };
+  let probe: { ok: boolean; detail: string };
+  try {
+    probe = probeIdmap(buildLauncher(), workRoot);
+  } catch (error) {
+    probe = { ok: false, detail: error instanceof Error ? error.message : String(error) };
+  }
+  if (probe.ok) return { name, ok: true, detail: probe.detail };
+  return {
+    name,
+    ok: false,
+    detail: `${probe.detail}; a root-owned private grant is refused unless --allow-unenforced identity, then: ${IDENTITY_FALLBACK}`,
+  };
+}
+
 function ptraceScope(): HostFact {
   const scope = read('/proc/sys/kernel/yama/ptrace_scope');
   return {
@@ -120,6 +161,7 @@ export function hostFacts(): HostFact[] {
     userNamespaces(),
     seccomp(),
     ...cgroupFacts(),
+    identityFact(),
     ptraceScope(),
     tool('bubblewrap', '/usr/bin/bwrap', 'hardened tier'),
     tool('runsc', '/usr/bin/runsc', 'gvisor tier'),

@@ -71,7 +71,7 @@ export const CapabilitiesSchema = z.strictObject({
  * Resources whose kernel limit a user may accept going without, by name
  * (`--allow-unenforced`, `quotas.allow_unenforced`); see docs/quotas.md.
  */
-export const UNENFORCED_NAMES = ['memory', 'pids', 'cpu', 'disk_io'] as const;
+export const UNENFORCED_NAMES = ['memory', 'pids', 'cpu', 'disk_io', 'identity'] as const;
 export type UnenforcedName = (typeof UNENFORCED_NAMES)[number];
 
 /** Defaults are the seed's quota table plus start-up and lifetime CPU; each is a hard cutoff. */

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
+import { WORKLOAD_ID } from '../../src/airlock/native/identity.js';
 import { escapeControl } from '../../src/core/terminal-text.js';
 import { implicitReadPaths } from '../../src/mcp/implicit-paths.js';
 import { serverIdentity } from '../../src/mcp/server-identity.js';
@@ -216,7 +217,7 @@ for (const tierName of ['hardened', 'gvisor'] as const) {
       });
     }
 
-    it('identity: a private (0700, mktemp -d) grant works read/write, as its owner without capabilities', async () => {
+    it('identity: a private (0700, mktemp -d) grant works read/write, without capabilities, written as its owner', async () => {
       const privateDir = mkdtempSync(join(tmpdir(), 'oacp-private-'));
       try {
         expect(statSync(privateDir).mode & 0o777).toBe(0o700);
@@ -279,7 +280,8 @@ for (const tierName of ['hardened', 'gvisor'] as const) {
             args: ['-c', `id -u; cat ${dir}/shared; cat ${dir}/root-only; echo rc=$?`],
             manifest: manifest({ file_read: [], file_write: [`${dir}/**`] }),
           });
-          expect(result.out).toContain(`${REGULAR_USER.uid}\nSHARED`);
+          // As root the workload is the dedicated id (test/escape/identity.test.ts), whatever the grant's owner.
+          expect(result.out).toContain(`${WORKLOAD_ID}\nSHARED`);
           expect(result.out).not.toContain('ROOT-ONLY');
           expect(result.out).toContain('rc=1');
         } finally {
@@ -336,6 +338,35 @@ for (const tierName of ['hardened', 'gvisor'] as const) {
           expect(accepted).toBe(0);
         });
       }
+
+      it(
+        tierName === 'gvisor'
+          ? 'without an allowlist Unix sockets work inside, yet the host socket in a :rw grant stays unreachable'
+          : 'socket(AF_UNIX) stays refused: nothing on this kernel keeps pathname sockets in grants unreachable',
+        async () => {
+          const probe = `import socket, threading
+try:
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind('/tmp/local.sock'); srv.listen(1)
+    threading.Thread(target=lambda: srv.accept()[0].sendall(b'local-ok'), daemon=True).start()
+    c = socket.socket(socket.AF_UNIX); c.connect('/tmp/local.sock'); print('local', c.recv(20).decode())
+except OSError as e:
+    print('local-refused', e.errno)
+try:
+    h = socket.socket(socket.AF_UNIX); h.connect('${path}'); print('reply', h.recv(100))
+except OSError as e:
+    print('host-refused', e.errno)`;
+          const result = await run(tier, {
+            command: PYTHON,
+            args: ['-c', probe],
+            manifest: manifest({ file_read: [], file_write: [`${dir}/**`] }),
+          });
+          if (tierName === 'gvisor') expect(result.out).toContain('local local-ok');
+          else expect(result.out).toContain('local-refused 1');
+          expect(result.out).toMatch(/^host-refused \d+$/m);
+          expect(accepted).toBe(0);
+        },
+      );
 
       it('the egress forwarder (which may use Unix sockets) cannot be driven: no ptrace, no writing its memory', async () => {
         const takeover = `import os, ctypes

@@ -5,14 +5,17 @@ import type { CgroupErrorCode } from './errors.js';
 import type { CgroupHost, ResourceController } from './host.js';
 import type { CgroupLimits } from './sandbox-cgroup.js';
 
-const CONTROLLER: Record<UnenforcedName, ResourceController> = {
+/** The opt-outs that name a resource (`identity` is the Airlock's, see native/identity.ts). */
+type ResourceName = Exclude<UnenforcedName, 'identity'>;
+
+const CONTROLLER: Record<ResourceName, ResourceController> = {
   memory: 'memory',
   pids: 'pids',
   cpu: 'cpu',
   disk_io: 'io',
 };
 
-const QUOTA_FIELD: Record<UnenforcedName, string> = {
+const QUOTA_FIELD: Record<ResourceName, string> = {
   memory: 'memory_mb',
   pids: 'max_pids',
   cpu: 'cpu_ms_per_request and cpu_ms_total',
@@ -20,7 +23,7 @@ const QUOTA_FIELD: Record<UnenforcedName, string> = {
 };
 
 /** What stands in for a resource whose controller is missing, once the user accepts it. */
-export const FALLBACK: Record<UnenforcedName, string> = {
+export const FALLBACK: Record<ResourceName, string> = {
   memory: 'resident memory polled from /proc (shared memory, memfd and tmpfs pages not counted)',
   pids: 'RLIMIT_NPROC (shared by every process of the uid) and a polled process count',
   cpu: 'CPU time polled from /proc; no bandwidth cap',
@@ -69,9 +72,9 @@ function ioPlan(input: ResourcePlanInput): { devices: string[]; unthrottled: str
 export function planResources(input: ResourcePlanInput): ResourcePlan {
   const { host, quotas } = input;
   const allowed = new Set<string>(quotas.allow_unenforced);
-  const missing: { name: UnenforcedName; reason: string }[] = [];
+  const missing: { name: ResourceName; reason: string }[] = [];
   const fallbacks: Partial<Record<UnenforcedName, string>> = {};
-  const usable = (name: UnenforcedName): boolean => {
+  const usable = (name: ResourceName): boolean => {
     const support = host[CONTROLLER[name]];
     if (support.available) return true;
     if (allowed.has(name)) fallbacks[name] = FALLBACK[name];
@@ -103,7 +106,7 @@ export function planResources(input: ResourcePlanInput): ResourcePlan {
 
 function unenforcedError(
   tier: string,
-  missing: readonly { name: UnenforcedName; reason: string }[],
+  missing: readonly { name: ResourceName; reason: string }[],
 ): OacpError<CgroupErrorCode> {
   const names = missing.map((entry) => entry.name);
   const what = missing

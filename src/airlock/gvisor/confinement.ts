@@ -1,5 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import type { Quotas } from '../../capability/manifest.js';
+import { resolveIdentity } from '../native/identity.js';
 import {
   innerLaunchArgs,
   outerLaunchArgs,
@@ -7,9 +7,9 @@ import {
   SANDBOX_WORKLOAD_FILTER,
 } from '../native/launcher/args.js';
 import { Launcher } from '../native/launcher/confinement.js';
+import { stagingPoints } from '../native/launcher/staging.js';
 import type { Mount } from '../native/mount-plan.js';
 import type { PreparedSpec } from '../native/prepare.js';
-import { checkAccess, workloadIdentity } from '../native/sandbox-user.js';
 
 /** First descriptor of the grants in the launcher's table (no seccomp pipe in this tier). */
 const FIRST_GRANT_FD = 3;
@@ -29,42 +29,63 @@ export interface GvisorConfined {
 
 /**
  * The same confinement as the hardened tier, for runsc: the workload runs as
- * the same identity (the grants' owner when OACP is root; inside the sentry
- * as that uid with no capabilities, so the gofer creates host files owned by
- * it and DAC matches the hardened tier), every grant is the descriptor OACP
- * opened (staged on a private mount point the launcher verifies is that
- * inode), and the workload filter is installed inside by the launcher.
+ * the same identity (as root the dedicated WORKLOAD_ID, inside the sentry as
+ * that non-root uid with no capabilities, so DAC matches the hardened tier),
+ * every grant is the descriptor OACP opened (staged on a private mount point
+ * the launcher verifies is that inode; a grant only its owner may use is
+ * staged idmapped, so the gofer sees the owner's files as the workload's and
+ * writes the workload's files as the owner), and the workload filter is
+ * installed inside by the launcher.
  */
 export class GvisorConfinement {
   private readonly launcher = new Launcher();
 
-  prepare(dir: string, prepared: PreparedSpec): GvisorConfined {
-    const root = process.getuid?.() === 0;
+  prepare(
+    dir: string,
+    prepared: PreparedSpec,
+    host: { readonly workRoot: string; readonly quotas: Pick<Quotas, 'allow_unenforced'> },
+  ): GvisorConfined {
     // Rootless runsc maps the invoker to uid 0 inside: the invoker, as in the hardened tier.
-    const identity = root ? workloadIdentity(undefined, prepared.mounts) : undefined;
-    if (identity !== undefined) checkAccess(prepared.mounts, prepared.executable, identity, false);
-    const confinement = this.launcher.prepare(dir);
-    const staging = join(dir, 'grants');
-    mkdirSync(staging);
-    const stage = prepared.handles.map((handle, index) => {
-      const path = join(staging, String(index));
-      if (handle.directory) mkdirSync(path);
-      else writeFileSync(path, '');
-      return { fd: FIRST_GRANT_FD + index, path };
+    const identity = resolveIdentity({
+      mounts: prepared.mounts,
+      executable: prepared.executable,
+      idmap: (index) => {
+        const handle = prepared.handles[index];
+        return handle !== undefined && this.launcher.idmapGrant(handle, host.workRoot).ok;
+      },
+      quotas: host.quotas,
+      // runsc's launcher stages every descriptor as root: only the objects themselves are checked.
+      parents: false,
     });
+    // Without an allowlist runsc runs with --host-uds=none: the sentry keeps every Unix socket inside.
+    const confinement = this.launcher.prepare(dir, { unixSockets: !prepared.wantsEgress });
+    const points = stagingPoints(dir, prepared.handles);
+    const idmapped = new Map(identity.idmaps.map((each) => [each.index, each.owner]));
+    const stage: { fd: number; path: string }[] = [];
+    const idmap: { fd: number; uid: number; gid: number; path: string }[] = [];
+    points.forEach((path, index) => {
+      const owner = idmapped.get(index);
+      const fd = FIRST_GRANT_FD + index;
+      if (owner === undefined) stage.push({ fd, path });
+      else idmap.push({ fd, uid: owner.uid, gid: owner.gid, path });
+    });
+    const user = identity.user;
     const mounts: Mount[] = prepared.mounts.map((mount, index) => ({
       ...mount,
-      source: stage[index]?.path ?? mount.source,
+      source: points[index] ?? mount.source,
     }));
     mounts.push(
       { source: confinement.program, target: SANDBOX_LAUNCHER, writable: false, implicit: true },
       { source: confinement.filter, target: SANDBOX_WORKLOAD_FILTER, writable: false, implicit: true },
     );
     return {
-      user: identity ?? { uid: 0, gid: 0 },
-      ...(identity === undefined ? {} : { hostOwner: identity }),
+      user: user ?? { uid: 0, gid: 0 },
+      ...(user === undefined ? {} : { hostOwner: user }),
       mounts,
-      outer: outerLaunchArgs(confinement.program, { stage }),
+      outer: outerLaunchArgs(confinement.program, {
+        stage,
+        ...(user === undefined || idmap.length === 0 ? {} : { as: user, idmap }),
+      }),
       inner: innerLaunchArgs(),
     };
   }

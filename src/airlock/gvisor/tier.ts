@@ -15,6 +15,7 @@ import type { NativeErrorCode } from '../native/errors.js';
 import { closeAll } from '../native/grant-open.js';
 import type { NativeSandbox } from '../native/hardened.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from '../native/limits.js';
+import { guardOrphans } from '../native/orphan-guard.js';
 import { type EgressHooks, prepareSpec, startEgressProxy } from '../native/prepare.js';
 import { rlimitsFromQuotas } from '../native/rlimits.js';
 import { writeSandboxEtc } from '../native/sandbox-etc.js';
@@ -131,7 +132,10 @@ export class GvisorTier implements ProcessTier {
     };
     try {
       mkdirSync(runsc.stateRoot);
-      const confined = this.confinement.prepare(dir, prepared);
+      const confined = this.confinement.prepare(dir, prepared, {
+        workRoot: this.options.workRoot ?? tmpdir(),
+        quotas: manifest.quotas,
+      });
       const etc = writeSandboxEtc(dir, confined.user.uid, confined.user.gid);
       const socket = join(dir, 'egress.sock');
       if (prepared.wantsEgress)
@@ -195,6 +199,8 @@ export class GvisorTier implements ProcessTier {
         id,
         tier: 'gvisor',
         child,
+        // The whole sandbox (group and cgroup) dies with this process, kill -9 included.
+        guard: guardOrphans(child.pid ?? -1, cgroup?.procsFiles ?? []),
         ...(cgroup === undefined ? {} : { meter: cgroup }),
         ...(resources.plan.limits.memoryBytes === undefined
           ? {}

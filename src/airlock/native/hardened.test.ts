@@ -7,6 +7,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ManifestSchema } from '../../capability/manifest.js';
 import type { ProcessSandbox } from '../sandbox.js';
 import { HardenedTier } from './hardened.js';
+import { WORKLOAD_ID } from './identity.js';
 
 const tier = new HardenedTier();
 const available = (await tier.availability()).available;
@@ -127,28 +129,35 @@ describe.skipIf(!available)('hardened tier', () => {
     rmSync(workRoot, { recursive: true, force: true });
   });
 
-  it.skipIf(!isRoot)('runs the workload as nobody, never as host root', async () => {
+  it.skipIf(!isRoot)('runs the workload as the dedicated id, never as host root', async () => {
     const sandbox = await tier.start({ command: '/usr/bin/id', args: ['-u'], manifest: manifest() });
-    expect((await output(sandbox)).trim()).toBe('65534');
+    expect((await output(sandbox)).trim()).toBe(String(WORKLOAD_ID));
   });
 
-  it.skipIf(!isRoot)('refuses writable grants owned by different users, naming them', async () => {
+  it.skipIf(!isRoot)('refuses, naming TMPDIR, a work root the sandbox uid cannot search', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'oacp-private-work-'));
+    try {
+      await expect(
+        new HardenedTier({ workRoot: work }).start({ command: '/bin/true', args: [], manifest: manifest() }),
+      ).rejects.toMatchObject({ code: 'AIRLOCK_BAD_SPEC', message: expect.stringContaining('set TMPDIR') });
+      expect(readdirSync(work)).toEqual([]);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!isRoot)('private writable grants of two owners: each written as its own owner', async () => {
     const mine = mkdtempSync(join(tmpdir(), 'oacp-mine-'));
     const theirs = mkdtempSync(join(tmpdir(), 'oacp-theirs-'));
     chownSync(theirs, 1000, 1000);
     try {
-      await expect(
-        tier.start({
-          command: '/bin/true',
-          args: [],
-          manifest: manifest({ file_read: [], file_write: [`${mine}/**`, `${theirs}/**`] }),
-        }),
-      ).rejects.toMatchObject({
-        code: 'AIRLOCK_BAD_SPEC',
-        message: expect.stringContaining(
-          `writable grants belong to different users: ${mine} (uid 0), ${theirs} (uid 1000)`,
-        ),
+      const sandbox = await tier.start({
+        command: '/bin/sh',
+        args: ['-c', `echo a > ${mine}/f && echo b > ${theirs}/f && id -u`],
+        manifest: manifest({ file_read: [], file_write: [`${mine}/**`, `${theirs}/**`] }),
       });
+      expect((await output(sandbox)).trim()).toBe(String(WORKLOAD_ID));
+      expect([statSync(join(mine, 'f')).uid, statSync(join(theirs, 'f')).uid]).toEqual([0, 1000]);
     } finally {
       rmSync(mine, { recursive: true, force: true });
       rmSync(theirs, { recursive: true, force: true });

@@ -17,13 +17,16 @@ import { bwrapArgs } from './bwrap-args.js';
 import { forwarderArgs, SANDBOX_PROXY_SOCKET } from './egress-forwarder.js';
 import type { NativeErrorCode } from './errors.js';
 import { closeAll } from './grant-open.js';
+import { type Identity, resolveIdentity } from './identity.js';
 import { innerLaunchArgs, outerLaunchArgs } from './launcher/args.js';
 import { Launcher } from './launcher/confinement.js';
+import { stagingPoints } from './launcher/staging.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
+import { guardOrphans } from './orphan-guard.js';
 import { type EgressHooks, prepareSpec, startEgressProxy } from './prepare.js';
 import { prlimitArgs, rlimitsFromQuotas } from './rlimits.js';
 import { writeSandboxEtc } from './sandbox-etc.js';
-import { checkAccess, type SandboxUser, sandboxUser, workloadIdentity } from './sandbox-user.js';
+import { accessibleBy, type SandboxUser, sandboxUser } from './sandbox-user.js';
 import { encodeProgram } from './seccomp/bpf.js';
 import { buildSeccompFilter } from './seccomp/filter.js';
 import { spawnWorkload } from './spawn.js';
@@ -39,9 +42,9 @@ export interface HardenedTierOptions extends EgressHooks {
   /** Overrides cgroup detection (tests, or hosts where it must stay off). */
   readonly cgroups?: CgroupHost;
   /**
-   * Host account of the workload. Default: the owner of its grants when OACP
-   * runs as root (nobody without grants), the invoking user otherwise; see
-   * workloadIdentity(). 'invoker' keeps root as root.
+   * Host account of the workload. Default: the dedicated WORKLOAD_ID with
+   * idmapped grants when OACP runs as root, the invoking user otherwise; see
+   * resolveIdentity(). 'invoker' keeps root as root.
    */
   readonly runAs?: SandboxUser | 'invoker';
 }
@@ -145,17 +148,36 @@ export class HardenedTier implements ProcessTier {
     const id = `hardened-${randomUUID()}`;
     const { manifest } = spec;
     const prepared = prepareSpec(spec, 'hardened', this.socat);
-    let user: SandboxUser | undefined;
+    const workRoot = this.options.workRoot ?? tmpdir();
+    let identity: Identity;
     try {
-      user = workloadIdentity(this.options.runAs, prepared.mounts);
-      if (user !== undefined) checkAccess(prepared.mounts, prepared.executable, user);
+      identity = resolveIdentity({
+        requested: this.options.runAs,
+        mounts: prepared.mounts,
+        executable: prepared.executable,
+        idmap: (index) => {
+          const handle = prepared.handles[index];
+          return handle !== undefined && this.launcher.idmapGrant(handle, workRoot).ok;
+        },
+        quotas: manifest.quotas,
+        parents: true,
+      });
     } catch (error) {
       closeAll(prepared.handles);
       throw error;
     }
-    const dir = mkdtempSync(join(this.options.workRoot ?? tmpdir(), 'oacp-hardened-'));
+    const user = identity.user;
+    const dir = mkdtempSync(join(workRoot, 'oacp-hardened-'));
     // bwrap, running as the sandbox user, must reach the synthetic /etc files and the proxy socket.
     if (user !== undefined) chmodSync(dir, 0o711);
+    if (user !== undefined && !accessibleBy(dir, user, 'execute')) {
+      rmSync(dir, { recursive: true, force: true });
+      closeAll(prepared.handles);
+      throw new OacpError<NativeErrorCode>(
+        'AIRLOCK_BAD_SPEC',
+        `bwrap runs as the sandbox uid ${user.uid} and cannot reach its per-sandbox directory under ${workRoot}: set TMPDIR to a directory every user may search (such as /tmp)`,
+      );
+    }
     let proxy: EgressProxy | undefined;
     let resources: SandboxResources | undefined;
     const cleanup = async (): Promise<void> => {
@@ -201,11 +223,21 @@ export class HardenedTier implements ProcessTier {
         ...spec.args,
       ];
       const keep = [3, ...prepared.handles.map((_, index) => FIRST_GRANT_FD + index)];
+      const points = identity.idmaps.length === 0 ? [] : stagingPoints(dir, prepared.handles);
+      const idmap = identity.idmaps.map(({ index, owner }) => ({
+        fd: FIRST_GRANT_FD + index,
+        uid: owner.uid,
+        gid: owner.gid,
+        path: points[index] ?? '',
+      }));
       const [command = this.bwrap, ...args] = [
-        ...outerLaunchArgs(confinement.program, { keep }),
+        ...outerLaunchArgs(confinement.program, {
+          keep,
+          ...(user === undefined || idmap.length === 0 ? {} : { as: user, idmap }),
+        }),
         ...resources.enterArgs,
-        // Joining needs privileges the sandbox user lacks: join first, then drop.
-        ...(cgroup === undefined || user === undefined
+        // Idmapping and joining need privileges the workload lacks: both first, then drop.
+        ...(user === undefined
           ? []
           : ['/usr/bin/setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups']),
         this.bwrap,
@@ -219,8 +251,6 @@ export class HardenedTier implements ProcessTier {
         env: prepared.env,
         fd3: this.seccomp,
         extraFds: prepared.handles.map((handle) => handle.fd),
-        // With a cgroup the wrapper joins it as root and drops to the user itself.
-        ...(user === undefined || cgroup !== undefined ? {} : { user }),
       });
       const running = proxy;
       const limits = watchLimitsFromQuotas(
@@ -232,6 +262,8 @@ export class HardenedTier implements ProcessTier {
         id,
         tier: 'hardened',
         child,
+        // The whole sandbox (group and cgroup) dies with this process, kill -9 included.
+        guard: guardOrphans(child.pid ?? -1, cgroup?.procsFiles ?? []),
         limits: resources.memoryByKernel ? { ...limits, memoryBytes: undefined } : limits,
         ...(cgroup === undefined ? {} : { meter: cgroup }),
         ...(resources.plan.limits.memoryBytes === undefined

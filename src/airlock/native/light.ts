@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Availability, ProcessSandbox, ProcessSpec, ProcessTier } from '../sandbox.js';
 import { scrubEnvironment } from './env.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
+import { guardOrphans } from './orphan-guard.js';
 import { spawnWorkload } from './spawn.js';
 import { supervise } from './supervisor.js';
 
@@ -35,6 +36,8 @@ export class LightTier implements ProcessTier {
       id: `light-${randomUUID()}`,
       tier: 'light',
       child,
+      // Its whole process group dies with this process, kill -9 included.
+      guard: guardOrphans(child.pid ?? -1),
       limits: watchLimitsFromQuotas(spec.manifest.quotas, this.options.pollMs ?? DEFAULT_POLL_MS),
     });
   }

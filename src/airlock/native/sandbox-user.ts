@@ -53,8 +53,9 @@ export function accessibleBy(
 }
 
 /**
- * The host identity of a workload when OACP runs as root: the owner of its
- * grants, so a root operator's private (0700) directory works read/write
+ * The fallback identity (`--allow-unenforced identity`, hosts without
+ * idmapped mounts; normally see identity.ts) of a workload when OACP runs as
+ * root: the owner of its grants, so a root operator's private (0700) directory works read/write
  * while the workload holds no capability in any namespace (it is that uid and
  * nothing more: DAC as that user, no CAP_DAC_OVERRIDE, no CAP_FOWNER). The
  * owner of the writable grants wins, else of the first read grant, else of

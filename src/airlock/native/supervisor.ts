@@ -4,6 +4,7 @@ import type { ExitStatus, ProcessSandbox, TierName, Usage } from '../sandbox.js'
 import { CpuWatch } from './cpu-watch.js';
 import { cpuKillDetail, memoryKillDetail, outputKillDetail, pidsKillDetail } from './kill-reasons.js';
 import type { WatchLimits } from './limits.js';
+import type { OrphanGuard } from './orphan-guard.js';
 import { capStream, OutputBudget } from './output-cap.js';
 import { processTree, readTreeFigures } from './proc-stats.js';
 
@@ -35,6 +36,8 @@ export interface SuperviseOptions {
   readonly cleanup?: () => Promise<void>;
   /** How long SIGTERM is given before SIGKILL. */
   readonly graceMs?: number;
+  /** Kills the workload if this process dies first (see orphan-guard.ts); released once it is gone. */
+  readonly guard?: OrphanGuard;
 }
 
 /** Sends a signal to the process group and to every descendant that left it (setsid). */
@@ -148,7 +151,10 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
           ? { code, signal }
           : { code, signal, killedBy, ...(detail === undefined ? {} : { detail }) };
       // Let the last output drain before callers read it; a reader that never consumes must not stall exit.
-      void Promise.all([cleanup(), stdioClosed(child, 1_000)]).then(() => resolve(status));
+      void Promise.all([cleanup(), stdioClosed(child, 1_000)]).then(() => {
+        options.guard?.release();
+        resolve(status);
+      });
     });
   });
 

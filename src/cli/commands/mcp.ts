@@ -55,7 +55,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
     .option('--quota-calls <rate>', 'tools/call rate limit, e.g. 60/min')
     .option(
       '--allow-unenforced <names>',
-      'accept limits this host cannot enforce in the kernel (memory,pids,cpu,disk_io); repeatable',
+      'accept limits this host cannot enforce in the kernel (memory,pids,cpu,disk_io,identity); repeatable',
       collect,
       [],
     )

@@ -47,7 +47,7 @@ export const registerRun: CommandRegistrar = (program, context) => {
     .option('--quota-cpu <duration>', 'CPU limit of the run (native tiers: its lifetime CPU), e.g. 2s')
     .option(
       '--allow-unenforced <names>',
-      'accept limits this host cannot enforce in the kernel (memory,pids,cpu,disk_io); repeatable',
+      'accept limits this host cannot enforce in the kernel (memory,pids,cpu,disk_io,identity); repeatable',
       collect,
       [],
     )

@@ -1,8 +1,10 @@
-import { writeFileSync } from 'node:fs';
+import { fstatSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { OpenedPath } from '../grant-open.js';
 import { encodeProgram } from '../seccomp/bpf.js';
 import { buildWorkloadFilter } from '../seccomp/workload-filter.js';
 import { buildLauncher } from './build.js';
+import { type IdmapProbe, probeIdmap } from './idmap-probe.js';
 
 /** The launcher program and the workload filter file a confined sandbox binds read-only. */
 export interface Confinement {
@@ -18,14 +20,52 @@ export interface Confinement {
 export class Launcher {
   private program: string | undefined;
   private readonly filter = encodeProgram(buildWorkloadFilter());
+  private withUnixSockets: Buffer | undefined;
+  private idmapProbe: IdmapProbe | undefined;
+  private readonly idmapByDevice = new Map<number, IdmapProbe>();
 
   constructor(private readonly compiler?: string) {}
 
-  /** Throws AIRLOCK_TIER_UNAVAILABLE when the launcher cannot be built (no C compiler). */
-  prepare(dir: string): Confinement {
+  private built(): string {
     this.program ??= buildLauncher(this.compiler);
+    return this.program;
+  }
+
+  /** Whether idmapped grants work on the filesystem of `workRoot`; probed once per tier. */
+  idmap(workRoot: string): IdmapProbe {
+    this.idmapProbe ??= probeIdmap(this.built(), workRoot);
+    return this.idmapProbe;
+  }
+
+  /** Whether this opened grant can be idmapped: probed once per filesystem (device) per tier. */
+  idmapGrant(grant: OpenedPath, workRoot: string): IdmapProbe {
+    const stat = fstatSync(grant.fd);
+    let probe = this.idmapByDevice.get(stat.dev);
+    if (probe === undefined) {
+      probe = probeIdmap(this.built(), workRoot, {
+        fd: grant.fd,
+        directory: grant.directory,
+        owner: { uid: stat.uid, gid: stat.gid },
+      });
+      this.idmapByDevice.set(stat.dev, probe);
+    }
+    return probe;
+  }
+
+  /**
+   * Throws AIRLOCK_TIER_UNAVAILABLE when the launcher cannot be built (no C
+   * compiler). `unixSockets`: the filter allows socket(AF_UNIX), only for a
+   * sandbox that reaches no host socket (see buildWorkloadFilter).
+   */
+  prepare(dir: string, options: { readonly unixSockets?: boolean } = {}): Confinement {
+    const program = this.built();
     const filter = join(dir, 'workload.bpf');
-    writeFileSync(filter, this.filter, { mode: 0o444 });
-    return { program: this.program, filter };
+    let code = this.filter;
+    if (options.unixSockets === true) {
+      this.withUnixSockets ??= encodeProgram(buildWorkloadFilter(undefined, { unixSockets: true }));
+      code = this.withUnixSockets;
+    }
+    writeFileSync(filter, code, { mode: 0o444 });
+    return { program, filter };
   }
 }

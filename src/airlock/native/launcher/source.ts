@@ -1,9 +1,15 @@
 /** C source of oacp-launch, built once per host by build.ts (see docs/hardened-tier.md, "Launcher"). */
 export const LAUNCHER_SOURCE = String.raw`/*
  * oacp-launch: the last step before a confined program runs.
- *   oacp-launch [--keep FD]... [--stage FD:PATH]... [--filter FILE] -- COMMAND [ARG]...
+ *   oacp-launch [--keep FD]... [--as UID:GID] [--stage FD:PATH]...
+ *               [--idmap FD:UID:GID:PATH]... [--filter FILE] -- COMMAND [ARG]...
  * --stage  bind-mounts the already opened FD onto PATH in a private mount
  *          namespace (gVisor: runsc then binds exactly what OACP checked);
+ * --idmap  (root, after --as) clones the mount of the already opened FD,
+ *          idmaps it so files of host UID:GID appear as (and new files of
+ *          the --as identity are written as) UID:GID, nosuid and nodev,
+ *          attaches it on PATH in the private mount namespace, and makes FD
+ *          refer to it: the workload runs as the --as identity, never root;
  * --filter installs the seccomp program in FILE (struct sock_filter[]) with
  *          no_new_privs;
  * then closes every descriptor above 2 except the --keep ones and execs.
@@ -23,6 +29,7 @@ export const LAUNCHER_SOURCE = String.raw`/*
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_FDS 256
@@ -91,6 +98,149 @@ static void stage(const char *spec) {
     errno = EXDEV;
     die("path changed while being granted, refusing", path);
   }
+}
+
+/*
+ * Idmapped grants (kernel 5.12+; ext4, tmpfs, btrfs, xfs...): the workload's
+ * host identity AS is dedicated and unprivileged; each grant that only its
+ * owner can use is cloned (open_tree) from the descriptor OACP opened and
+ * idmapped (mount_setattr) through a user namespace whose only mapping is
+ * OWNER -> AS, so inside the sandbox the owner's files belong to AS and what
+ * AS creates lands on disk as OWNER. Numbers are spelled here: the build
+ * host's headers may predate them.
+ */
+struct oacp_mount_attr {
+  unsigned long long attr_set, attr_clr, propagation, userns_fd;
+};
+#define OACP_OPEN_TREE 428
+#define OACP_MOVE_MOUNT 429
+#define OACP_MOUNT_SETATTR 442
+#define OACP_OPEN_TREE_CLONE 1U
+#define OACP_MOVE_MOUNT_F_EMPTY_PATH 0x4U
+#define OACP_MOUNT_ATTR_NOSUID 0x2ULL
+#define OACP_MOUNT_ATTR_NODEV 0x4ULL
+#define OACP_MOUNT_ATTR_IDMAP 0x100000ULL
+
+static long as_uid = -1, as_gid = -1;
+
+struct idmap_ns { unsigned long uid, gid; int fd; };
+static struct idmap_ns namespaces[MAX_FDS];
+static int namespace_count = 0;
+
+static void parse_ids(const char *text, unsigned long *uid, unsigned long *gid, int *consumed) {
+  char *end;
+  *uid = strtoul(text, &end, 10);
+  if (end == text || *end != ':') { errno = EINVAL; die("bad ids", text); }
+  const char *rest = end + 1;
+  *gid = strtoul(rest, &end, 10);
+  if (end == rest || (*end != ':' && *end != '\0') || *uid > 0xfffffffeUL || *gid > 0xfffffffeUL) {
+    errno = EINVAL;
+    die("bad ids", text);
+  }
+  *consumed = (int)(end - text);
+}
+
+/* A user namespace mapping OWNER to the --as identity, one per owner, held by a short-lived child. */
+static int idmap_namespace(unsigned long uid, unsigned long gid) {
+  for (int i = 0; i < namespace_count; i++)
+    if (namespaces[i].uid == uid && namespaces[i].gid == gid) return namespaces[i].fd;
+  if (namespace_count == MAX_FDS) { errno = E2BIG; die("too many grant owners", NULL); }
+  int ready[2], done[2];
+  if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(done, O_CLOEXEC) != 0) die("pipe", NULL);
+  pid_t pid = fork();
+  if (pid < 0) die("fork", NULL);
+  if (pid == 0) {
+    char c = 0;
+    close(ready[0]);
+    close(done[1]);
+    if (unshare(CLONE_NEWUSER) != 0) _exit(1);
+    if (write(ready[1], &c, 1) != 1) _exit(1);
+    if (read(done[0], &c, 1) < 0) _exit(1);
+    _exit(0);
+  }
+  close(ready[1]);
+  close(done[0]);
+  char c, path[64], map[96];
+  if (read(ready[0], &c, 1) != 1) { errno = EPERM; die("cannot create the idmap user namespace", NULL); }
+  /*
+   * OWNER -> AS, and host root keeps a mapping so that a root helper (runsc's
+   * gofer) can create files there: root as root for another owner, root as
+   * AS's on-disk id when OWNER is root (AS owns nothing on disk: dedicated).
+   */
+  snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
+  if (uid == 0) snprintf(map, sizeof map, "0 %ld 1\n%ld 0 1\n", as_uid, as_uid);
+  else snprintf(map, sizeof map, "%lu %ld 1\n0 0 1\n", uid, as_uid);
+  write_file(path, map);
+  snprintf(path, sizeof path, "/proc/%d/gid_map", (int)pid);
+  if (gid == 0) snprintf(map, sizeof map, "0 %ld 1\n%ld 0 1\n", as_gid, as_gid);
+  else snprintf(map, sizeof map, "%lu %ld 1\n0 0 1\n", gid, as_gid);
+  write_file(path, map);
+  snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die("cannot open", path);
+  close(done[1]);
+  close(ready[0]);
+  waitpid(pid, NULL, 0);
+  namespaces[namespace_count].uid = uid;
+  namespaces[namespace_count].gid = gid;
+  namespaces[namespace_count++].fd = fd;
+  return fd;
+}
+
+struct idmapped { int fd, tree; const char *target; struct stat opened; };
+
+/* Clones and idmaps; before the private mount namespace (a mount of another namespace cannot be cloned). */
+static void idmap_clone(const char *spec, struct idmapped *out) {
+  char fd_text[16];
+  const char *colon = strchr(spec, ':');
+  size_t length = colon == NULL ? 0 : (size_t)(colon - spec);
+  if (length == 0 || length >= sizeof fd_text) { errno = EINVAL; die("bad --idmap", spec); }
+  if (as_uid < 0) { errno = EINVAL; die("--idmap needs --as first", spec); }
+  memcpy(fd_text, spec, length);
+  fd_text[length] = '\0';
+  out->fd = parse_fd(fd_text);
+  unsigned long uid, gid;
+  int consumed;
+  parse_ids(colon + 1, &uid, &gid, &consumed);
+  const char *target = colon + 1 + consumed;
+  if (*target != ':' || target[1] != '/') { errno = EINVAL; die("bad --idmap", spec); }
+  out->target = target + 1;
+  if (fstat(out->fd, &out->opened) != 0) die("cannot stat descriptor", fd_text);
+  out->tree = (int)syscall(OACP_OPEN_TREE, out->fd, "",
+                           OACP_OPEN_TREE_CLONE | O_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+  if (out->tree < 0) die("cannot clone the grant's mount", out->target);
+  struct oacp_mount_attr attr = {0, 0, 0, 0};
+  attr.attr_set = OACP_MOUNT_ATTR_IDMAP | OACP_MOUNT_ATTR_NOSUID | OACP_MOUNT_ATTR_NODEV;
+  attr.userns_fd = (unsigned long long)idmap_namespace(uid, gid);
+  if (syscall(OACP_MOUNT_SETATTR, out->tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0)
+    {
+    char link[64], path[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", out->fd);
+    ssize_t n = readlink(link, path, sizeof path - 1);
+    path[n > 0 ? n : 0] = '\0';
+    fprintf(stderr,
+            "oacp-launch: cannot idmap the grant %s for the sandbox uid (its filesystem has no idmapped mounts?): %s; "
+            "grant a path on ext4, xfs, btrfs or tmpfs, or make it usable by others (chmod)\n",
+            path, strerror(errno));
+    _exit(126);
+  }
+}
+
+/* Attaches the idmapped clone on its target and makes the grant's descriptor refer to it. */
+static void idmap_attach(const struct idmapped *each) {
+  struct stat bound;
+  if (syscall(OACP_MOVE_MOUNT, each->tree, "", AT_FDCWD, each->target, OACP_MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    die("cannot attach the idmapped grant", each->target);
+  close(each->tree);
+  int reopened = open(each->target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (reopened < 0 || fstat(reopened, &bound) != 0) die("cannot open", each->target);
+  if (bound.st_dev != each->opened.st_dev || bound.st_ino != each->opened.st_ino) {
+    errno = EXDEV;
+    die("idmapped grant is not the opened inode, refusing", each->target);
+  }
+  /* dup2 leaves the new descriptor open across exec: bwrap binds it (--bind-fd). */
+  if (dup2(reopened, each->fd) != each->fd) die("dup2", each->target);
+  close(reopened);
 }
 
 static void load_filter(const char *path, struct sock_fprog *program) {
@@ -185,8 +335,11 @@ int main(int argc, char **argv) {
   int keep[MAX_FDS];
   int keep_count = 0;
   const char *filter = NULL;
+  const char *stages[MAX_FDS];
+  int stage_count = 0;
+  static struct idmapped idmaps[MAX_FDS];
+  int idmap_count = 0;
   int i = 1;
-  int staged = 0;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--") == 0) { i++; break; }
     if (i + 1 >= argc) { errno = EINVAL; die("missing value for", argv[i]); }
@@ -194,9 +347,18 @@ int main(int argc, char **argv) {
       if (keep_count == MAX_FDS) { errno = E2BIG; die("too many --keep", NULL); }
       keep[keep_count++] = parse_fd(argv[++i]);
     } else if (strcmp(argv[i], "--stage") == 0) {
-      if (!staged) private_mounts();
-      staged = 1;
-      stage(argv[++i]);
+      if (stage_count == MAX_FDS) { errno = E2BIG; die("too many --stage", NULL); }
+      stages[stage_count++] = argv[++i];
+    } else if (strcmp(argv[i], "--as") == 0) {
+      unsigned long uid, gid;
+      int consumed;
+      parse_ids(argv[++i], &uid, &gid, &consumed);
+      if (argv[i][consumed] != '\0' || uid == 0 || gid == 0) { errno = EINVAL; die("bad --as", argv[i]); }
+      as_uid = (long)uid;
+      as_gid = (long)gid;
+    } else if (strcmp(argv[i], "--idmap") == 0) {
+      if (idmap_count == MAX_FDS) { errno = E2BIG; die("too many --idmap", NULL); }
+      idmap_clone(argv[++i], &idmaps[idmap_count++]);
     } else if (strcmp(argv[i], "--filter") == 0) {
       filter = argv[++i];
     } else {
@@ -205,6 +367,10 @@ int main(int argc, char **argv) {
     }
   }
   if (i >= argc) { errno = EINVAL; die("no command after --", NULL); }
+  for (int n = 0; n < namespace_count; n++) close(namespaces[n].fd);
+  if (stage_count > 0 || idmap_count > 0) private_mounts();
+  for (int n = 0; n < stage_count; n++) stage(stages[n]);
+  for (int n = 0; n < idmap_count; n++) idmap_attach(&idmaps[n]);
   struct sock_fprog program = {0, NULL};
   if (filter != NULL) load_filter(filter, &program);
   close_descriptors(keep, keep_count);

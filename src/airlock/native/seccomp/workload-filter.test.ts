@@ -41,6 +41,16 @@ describe('workload filter', () => {
       expect(call('pidfd_getfd', [3, 4, 0])).toBe(EPERM);
       expect(call('ioctl', [0, 0x5401])).toBe(SECCOMP_RET_ALLOW);
     });
+
+    it(`${table.arch}: with unixSockets (gVisor, --host-uds=none) allows AF_UNIX and keeps every other refusal`, () => {
+      const relaxed = buildWorkloadFilter(undefined, { unixSockets: true });
+      const relaxedCall = (name: string, args: number[] = []) =>
+        run(relaxed, table.auditArch, nr(name), args);
+      expect(relaxedCall('socket', [1, 1, 0])).toBe(SECCOMP_RET_ALLOW);
+      expect(relaxedCall('fchmodat', [-100, 0, 0o6755])).toBe(EPERM);
+      expect(relaxedCall('ptrace', [16, 1, 0, 0])).toBe(EPERM);
+      expect(relaxedCall('mknodat', [-100, 0, 0o020666, 0x103])).toBe(EPERM);
+    });
   }
 
   it('x86_64: covers the legacy calls (chmod, open, creat, mknod) and kills other architectures', () => {

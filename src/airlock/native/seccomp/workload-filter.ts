@@ -38,7 +38,7 @@ const MKNOD_MODE_ARGUMENT: Readonly<Record<string, number>> = { mknod: 1, mknoda
 const DENY = ret(SECCOMP_RET_ERRNO | EPERM);
 const ALLOW = ret(SECCOMP_RET_ALLOW);
 
-function archBlock(table: ArchTable): BpfInstruction[] {
+function archBlock(table: ArchTable, options: WorkloadFilterOptions): BpfInstruction[] {
   const block: BpfInstruction[] = [load(SECCOMP_DATA_NR)];
   if (table.x32Bit !== undefined) block.push(jge(table.x32Bit, 0, 1), DENY);
   const nr = (name: string): number | undefined => table.numbers[name];
@@ -72,9 +72,21 @@ function archBlock(table: ArchTable): BpfInstruction[] {
   const openat2 = nr('openat2');
   if (openat2 !== undefined) block.push(jeq(openat2, 0, 1), ret(SECCOMP_RET_ERRNO | ENOSYS));
   const socket = nr('socket');
-  if (socket !== undefined) block.push(jeq(socket, 0, 3), load(argLow(0)), jeq(AF_UNIX, 0, 1), DENY);
+  if (socket !== undefined && !options.unixSockets)
+    block.push(jeq(socket, 0, 3), load(argLow(0)), jeq(AF_UNIX, 0, 1), DENY);
   block.push(ALLOW);
   return block;
+}
+
+export interface WorkloadFilterOptions {
+  /**
+   * Allow socket(AF_UNIX). Only where no host socket is reachable by path:
+   * gVisor with `--host-uds=none` (no network allowlist), whose sentry keeps
+   * every Unix socket inside the sandbox. Never in the hardened tier: the
+   * host kernel would connect to any socket inode bound in (see
+   * docs/hardened-tier.md, "Unix sockets").
+   */
+  readonly unixSockets: boolean;
 }
 
 /**
@@ -84,15 +96,19 @@ function archBlock(table: ArchTable): BpfInstruction[] {
  * - no setuid/setgid bit can be set on any file (chmod family, open/creat
  *   modes, mknod), and no device node can be made, so a grant can never carry
  *   a privileged file back to the host whoever owns it there;
- * - no socket(AF_UNIX): a host Unix socket inside a grant cannot be reached
- *   (socketpair and pipes, which reach no path, still work);
+ * - no socket(AF_UNIX) unless `options.unixSockets`: a host Unix socket
+ *   inside a grant cannot be reached (socketpair and pipes, which reach no
+ *   path, still work);
  * - no ptrace, process_vm_readv/writev or pidfd_getfd, so the unfiltered
  *   helpers started earlier (the egress forwarder) cannot be driven (the
  *   launcher's Landlock domain also closes /proc/PID/mem where the kernel has it).
  * Other architectures are killed, as in the base filter.
  */
-export function buildWorkloadFilter(tables: readonly ArchTable[] = ARCH_TABLES): BpfInstruction[] {
-  const blocks = tables.map(archBlock);
+export function buildWorkloadFilter(
+  tables: readonly ArchTable[] = ARCH_TABLES,
+  options: WorkloadFilterOptions = { unixSockets: false },
+): BpfInstruction[] {
+  const blocks = tables.map((table) => archBlock(table, options));
   const program: BpfInstruction[] = [load(SECCOMP_DATA_ARCH)];
   let skip = tables.length;
   tables.forEach((table, index) => {

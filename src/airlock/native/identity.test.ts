@@ -1,0 +1,103 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { resolveIdentity, WORKLOAD_ID } from './identity.js';
+
+const isRoot = process.getuid?.() === 0;
+const made: string[] = [];
+afterEach(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+function dir(mode: number): string {
+  const path = mkdtempSync(join(tmpdir(), 'oacp-identity-'));
+  chmodSync(path, mode);
+  made.push(path);
+  return path;
+}
+const quotas = (...names: 'identity'[]) => ({ allow_unenforced: names });
+
+describe.skipIf(!isRoot)('resolveIdentity as root', () => {
+  it('runs as the dedicated id and idmaps only the grants that id cannot use', () => {
+    const open = dir(0o755);
+    const closed = dir(0o700);
+    let probed = 0;
+    const identity = resolveIdentity({
+      mounts: [
+        { source: open, target: open, writable: false },
+        { source: closed, target: closed, writable: true },
+      ],
+      executable: '/bin/sh',
+      idmap: () => {
+        probed++;
+        return true;
+      },
+      quotas: quotas(),
+      parents: true,
+    });
+    expect(identity.user).toEqual({ uid: WORKLOAD_ID, gid: WORKLOAD_ID });
+    expect(identity.idmaps).toEqual([{ index: 1, owner: { uid: 0, gid: 0 } }]);
+    expect(probed).toBe(1);
+  });
+
+  it('never probes when no grant needs an idmap', () => {
+    const identity = resolveIdentity({
+      mounts: [{ source: dir(0o755), target: '/data', writable: false }],
+      executable: '/bin/sh',
+      idmap: () => {
+        throw new Error('probed');
+      },
+      quotas: quotas(),
+      parents: true,
+    });
+    expect(identity).toEqual({ user: { uid: WORKLOAD_ID, gid: WORKLOAD_ID }, idmaps: [] });
+  });
+
+  it('without idmapped mounts a private root grant is refused, naming the opt-out', () => {
+    const closed = dir(0o700);
+    expect(() =>
+      resolveIdentity({
+        mounts: [{ source: closed, target: closed, writable: true }],
+        executable: '/bin/sh',
+        idmap: () => false,
+        quotas: quotas(),
+        parents: true,
+      }),
+    ).toThrow(/cannot make idmapped mounts.*--allow-unenforced identity/);
+  });
+
+  it('with the opt-out it falls back to the grants owner (root, without capabilities)', () => {
+    const closed = dir(0o700);
+    const identity = resolveIdentity({
+      mounts: [{ source: closed, target: closed, writable: true }],
+      executable: '/bin/sh',
+      idmap: () => false,
+      quotas: quotas('identity'),
+      parents: true,
+    });
+    expect(identity).toEqual({ user: { uid: 0, gid: 0 }, idmaps: [] });
+  });
+
+  it('refuses a grant that not even its owner may use in the granted mode', () => {
+    const locked = dir(0o500);
+    expect(() =>
+      resolveIdentity({
+        mounts: [{ source: locked, target: locked, writable: true }],
+        executable: '/bin/sh',
+        idmap: () => true,
+        quotas: quotas(),
+        parents: true,
+      }),
+    ).toThrow(new RegExp(`${locked} \\(write\\)`));
+  });
+
+  it("'invoker' keeps root as root; an explicit account is used as is", () => {
+    const mounts = [{ source: dir(0o755), target: '/data', writable: false }];
+    const base = { mounts, executable: '/bin/sh', idmap: () => true, quotas: quotas(), parents: true };
+    expect(resolveIdentity({ ...base, requested: 'invoker' }).user).toBeUndefined();
+    expect(resolveIdentity({ ...base, requested: { uid: 65534, gid: 65534 } }).user).toEqual({
+      uid: 65534,
+      gid: 65534,
+    });
+  });
+});

@@ -1,0 +1,112 @@
+import { statSync } from 'node:fs';
+import type { Quotas } from '../../capability/manifest.js';
+import { OacpError } from '../../core/errors.js';
+import type { NativeErrorCode } from './errors.js';
+import type { Mount } from './mount-plan.js';
+import { accessibleBy, checkAccess, type SandboxUser, workloadIdentity } from './sandbox-user.js';
+
+/**
+ * The dedicated host id a workload runs as when OACP is root (uid and gid).
+ * Chosen in 0x70000000-0x7FFDFFFF: above every subuid/subgid allocation
+ * (useradd's SUB_UID_MAX is 600100000), above systemd's container range
+ * (524288-1879048191), below its foreign range (0x7FFE0000) and below 2^31
+ * (no signed 32-bit trouble); no account or file should ever have it, and
+ * `oacp doctor` says so when /etc/passwd, /etc/group or /etc/sub[ug]id do.
+ */
+export const WORKLOAD_ID = 2_030_000_000;
+export const WORKLOAD_USER: SandboxUser = { uid: WORKLOAD_ID, gid: WORKLOAD_ID };
+
+/** A bound path the workload id cannot use as is: idmapped so that OWNER's files are the workload's. */
+export interface IdmappedMount {
+  /** Index into the prepared mounts (and their descriptors). */
+  readonly index: number;
+  readonly owner: SandboxUser;
+}
+
+/** How one sandbox's workload meets the host's files. */
+export interface Identity {
+  /** Host account of the workload; undefined: the invoker (OACP not root, or runAs 'invoker'). */
+  readonly user: SandboxUser | undefined;
+  readonly idmaps: readonly IdmappedMount[];
+}
+
+/** What stands in when a grant needs an idmap this host cannot make, once the user accepts it. */
+export const IDENTITY_FALLBACK =
+  "as root, the workload runs as its grants' owner (host uid 0 for root's directories) without capabilities";
+
+export interface IdentityInput {
+  /** HardenedTierOptions.runAs: an explicit account, or 'invoker'. */
+  readonly requested?: SandboxUser | 'invoker' | undefined;
+  readonly mounts: readonly Mount[];
+  readonly executable: string;
+  /** Whether the mount at this index can be idmapped (the launcher's probe, run only for a grant that needs one). */
+  readonly idmap: (index: number) => boolean;
+  readonly quotas: Pick<Quotas, 'allow_unenforced'>;
+  /** Whether the sandbox resolves the path of each source as the workload (bwrap) or not (runsc). */
+  readonly parents: boolean;
+}
+
+function ownerOf(path: string): SandboxUser {
+  const stat = statSync(path);
+  return { uid: stat.uid, gid: stat.gid };
+}
+
+function within(path: string, root: string): boolean {
+  return path === root || path.startsWith(root.endsWith('/') ? root : `${root}/`);
+}
+
+/**
+ * The workload's identity. Not root: the invoker. Root: the dedicated
+ * WORKLOAD_ID, never host root; each bound path that id cannot use is
+ * idmapped (its owner's files appear as the workload's, and files it creates
+ * land on disk as that owner, with nosuid and nodev; the seccomp filter
+ * refuses set-id modes). A path whose owner could not use it either is
+ * refused by name. Without idmapped mounts on this host such a grant is a
+ * refusal unless `identity` is in `quotas.allow_unenforced`, which keeps the
+ * old rule (the grants' owner, see workloadIdentity).
+ */
+export function resolveIdentity(input: IdentityInput): Identity {
+  const { requested, mounts, executable, parents } = input;
+  if (requested === 'invoker') return { user: undefined, idmaps: [] };
+  if (requested !== undefined) {
+    checkAccess(mounts, executable, requested, parents);
+    return { user: requested, idmaps: [] };
+  }
+  if (process.getuid?.() !== 0) return { user: undefined, idmaps: [] };
+  const idmaps: IdmappedMount[] = [];
+  const denied: string[] = [];
+  mounts.forEach((mount, index) => {
+    const mode = mount.writable ? 'write' : 'read';
+    if (accessibleBy(mount.source, WORKLOAD_USER, mode, parents)) return;
+    const owner = ownerOf(mount.source);
+    if (owner.uid === WORKLOAD_ID || !accessibleBy(mount.source, owner, mode, false))
+      denied.push(`${mount.source} (${mode})`);
+    else idmaps.push({ index, owner });
+  });
+  const idmapped = (path: string): boolean =>
+    idmaps.some(({ index, owner }) => {
+      const source = mounts[index]?.source;
+      return source !== undefined && within(path, source) && accessibleBy(path, owner, 'execute', false);
+    });
+  if (!accessibleBy(executable, WORKLOAD_USER, 'execute', parents) && !idmapped(executable))
+    denied.push(`${executable} (execute)`);
+  if (denied.length > 0) {
+    throw new OacpError<NativeErrorCode>(
+      'AIRLOCK_BAD_SPEC',
+      `this sandbox runs as the dedicated uid ${WORKLOAD_ID} and neither it nor the owner of these paths may use them: ${denied.join(', ')}; fix their modes (chmod) or grant other paths`,
+    );
+  }
+  const unsupported = idmaps.filter(({ index }) => !input.idmap(index));
+  if (unsupported.length === 0) return { user: WORKLOAD_USER, idmaps };
+  if (!input.quotas.allow_unenforced.includes('identity')) {
+    const paths = unsupported.map(({ index }) => mounts[index]?.source).join(', ');
+    throw new OacpError<NativeErrorCode>(
+      'AIRLOCK_BAD_SPEC',
+      `this host cannot make idmapped mounts there (kernel or filesystem; see oacp doctor), so the dedicated sandbox uid ${WORKLOAD_ID} cannot use ${paths}; ` +
+        `grant paths it can use, or accept the fallback (${IDENTITY_FALLBACK}) with --allow-unenforced identity (manifest: quotas.allow_unenforced: [identity])`,
+    );
+  }
+  const user = workloadIdentity(undefined, mounts);
+  if (user !== undefined) checkAccess(mounts, executable, user, parents);
+  return { user, idmaps: [] };
+}
