@@ -14,7 +14,7 @@ import { cannon, UNLIMITED } from './gateway.js';
 const CONNECTIONS = 48;
 
 /**
- * Attested MCP tool calls (memory.read_graph, the server in the light tier)
+ * Attested MCP tool calls (memory__read_graph, the server in the light tier)
  * through `oacp gateway` processes sharing one PostgreSQL store and etcd:
  * one node taking all the load, then three nodes each taking a third, on
  * this one machine (so three nodes share its cores, and PostgreSQL too).
@@ -70,13 +70,13 @@ export const clusterCases: BenchCase[] = [
             apiVersion: 'oacp.dev/v1',
             kind: 'CapabilityManifest',
             name: 'bench',
-            capabilities: { tools: { allow: ['memory.*'] } },
+            capabilities: { tools: { allow: ['memory__*'] } },
             quotas: UNLIMITED,
           },
         });
         const body = JSON.stringify({ agent: agent.id, arguments: {} });
         const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-        const path = '/v1/tools/memory.read_graph/call';
+        const path = '/v1/tools/memory__read_graph/call';
         report('one node: every connection on gw-0');
         const one = await cannon(new URL(path, first.url), headers, body, CONNECTIONS);
         await start(1);

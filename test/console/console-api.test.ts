@@ -78,7 +78,7 @@ describe('the console API: receipt stream, approvals, public keys', () => {
     });
     agent = await gw.client.createAgent({
       name: 'api-worker',
-      manifest: { ...MANIFEST, capabilities: { tools: { allow: ['memory.*', 'echo', 'add'] } } },
+      manifest: { ...MANIFEST, capabilities: { tools: { allow: ['memory__*', 'echo', 'add'] } } },
     });
   }, 60_000);
 
@@ -164,7 +164,7 @@ describe('the console API: receipt stream, approvals, public keys', () => {
       .key;
     const operator = await gw.keyWith(['approvals:decide']);
     const call = gw.client
-      .callTool('memory.delete_entities', { entityNames: ['nobody'] }, { agent: agent.id })
+      .callTool('memory__delete_entities', { entityNames: ['nobody'] }, { agent: agent.id })
       .catch((error: unknown) => error);
     const id = await waitForPending();
 
@@ -190,7 +190,7 @@ describe('the console API: receipt stream, approvals, public keys', () => {
   it('denies a call nobody decides within approval_timeout', async () => {
     const refusal = await gw.client
       .callTool(
-        'memory.create_entities',
+        'memory__create_entities',
         { entities: [{ name: 'x', entityType: 'y', observations: [] }] },
         { agent: agent.id },
       )

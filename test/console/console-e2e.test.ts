@@ -46,7 +46,7 @@ describe('the web console, end to end in chromium', () => {
       },
       env: { OACP_MASTER_KEY: '11'.repeat(32), MEMORY_FILE_PATH: join(dir, 'memory.jsonl') },
     });
-    const manifest = { ...MANIFEST, capabilities: { tools: { allow: ['memory.*', 'echo'] } } };
+    const manifest = { ...MANIFEST, capabilities: { tools: { allow: ['memory__*', 'echo'] } } };
     agent = await gw.client.createAgent({ name: 'console-worker', manifest });
     await gw.client.createAgent({ name: 'console-child', manifest, parent: agent.id });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
@@ -112,7 +112,7 @@ describe('the web console, end to end in chromium', () => {
   it('shows a receipt live after a tool call, and verifies it in the page', async () => {
     await page.locator('.vlist').waitFor();
     await gw.client.callTool('echo', { text: 'first' }, { agent: agent.id });
-    const call = await gw.client.callTool('memory.read_graph', {}, { agent: agent.id });
+    const call = await gw.client.callTool('memory__read_graph', {}, { agent: agent.id });
     index = call.receipt.index;
     const row = page.locator(`.vrow[data-index="${index}"]`);
     await row.waitFor({ timeout: 10_000 });
@@ -194,7 +194,7 @@ describe('the web console, end to end in chromium', () => {
       .toContain('granted');
     const ownKey = (await gw.gateway.apiKeys.create({ scopes: ['approvals:decide'], agentId: agent.id })).key;
     const pendingCall = gw.client.callTool(
-      'memory.create_entities',
+      'memory__create_entities',
       { entities: [{ name: 'bob', entityType: 'person', observations: ['approved in the console'] }] },
       { agent: agent.id },
     );
@@ -215,7 +215,7 @@ describe('the web console, end to end in chromium', () => {
       .poll(() => page.evaluate('window.__notes.map((n) => n.title + " " + n.body).join("\\n")'), {
         timeout: 8000,
       })
-      .toContain('OACP: approval needed memory.create_entities');
+      .toContain('OACP: approval needed memory__create_entities');
     await card.getByLabel('Reason').fill('looks fine');
     await card.getByRole('button', { name: 'Approve' }).click();
     const done = await pendingCall;
