@@ -30,11 +30,10 @@ export function refuseOldToolNames(config: Named, ctx: z.RefinementCtx): void {
     });
   };
   const tools = config.sandbox?.capabilities?.tools;
-  (tools?.allow ?? []).forEach((name, index) =>
-    check(name, ['sandbox', 'capabilities', 'tools', 'allow', index]),
-  );
-  (tools?.deny ?? []).forEach((name, index) =>
-    check(name, ['sandbox', 'capabilities', 'tools', 'deny', index]),
-  );
+  for (const list of ['allow', 'deny'] as const) {
+    for (const [index, name] of (tools?.[list] ?? []).entries()) {
+      check(name, ['sandbox', 'capabilities', 'tools', list, index]);
+    }
+  }
   for (const name of Object.keys(config.quotas?.tools ?? {})) check(name, ['quotas', 'tools', name]);
 }

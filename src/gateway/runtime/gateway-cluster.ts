@@ -184,7 +184,7 @@ export class GatewayCluster {
    */
   async drainAndLeave(): Promise<void> {
     const node = this.node;
-    if (node !== undefined && node.isServing()) {
+    if (node?.isServing()) {
       const deadline = Date.now() + (this.settings.drainMs ?? 10_000);
       const drained = this.drain(node, deadline);
       const left = Math.max(0, deadline - Date.now());
