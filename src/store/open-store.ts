@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { storeError } from './errors.js';
-import { openPostgresStore, type PostgresStoreOptions } from './postgres-store.js';
+import type { PostgresStoreOptions } from './postgres-store.js';
 import { openSqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 import type { Store } from './types.js';
 
@@ -20,7 +20,9 @@ export type StoreOptions = PostgresStoreOptions & SqliteStoreOptions;
 
 export function openStore(location: string, options: StoreOptions = {}): Promise<Store> {
   const text = location.trim();
-  if (/^postgres(ql)?:\/\//i.test(text)) return openPostgresStore(text, options);
+  // Loaded only when asked for: the driver is not needed by the bridge or a one-node gateway.
+  if (/^postgres(ql)?:\/\//i.test(text))
+    return import('./postgres-store.js').then(({ openPostgresStore }) => openPostgresStore(text, options));
   const path = text.startsWith('sqlite:') ? text.slice('sqlite:'.length) : text;
   if (path === '' || /^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
     return Promise.reject(

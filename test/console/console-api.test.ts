@@ -150,8 +150,12 @@ describe('the console API: receipt stream, approvals, public keys', () => {
       const listed = await raw(gw.url, '/v1/approvals', {
         headers: { authorization: `Bearer ${gw.adminKey}` },
       });
-      const pending = (listed.json as { pending: { id: string }[] }).pending;
-      if (pending[0] !== undefined) return pending[0].id;
+      const pending = (listed.json as { pending: { id: string; name: string }[] }).pending;
+      if (pending[0] !== undefined) {
+        // Named as receipts and policies name it: one rule, <server>__<tool>.
+        expect(pending[0].name).toMatch(/^memory__(create|delete)_entities$/);
+        return pending[0].id;
+      }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     throw new Error('no call became pending');

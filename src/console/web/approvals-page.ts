@@ -4,6 +4,8 @@ import { describeError, el, replace } from './dom.js';
 export interface Pending {
   readonly id: string;
   readonly since: string;
+  /** The tool as receipts and policies name it (`<server>__<tool>`), computed by the gateway. */
+  readonly name: string;
   readonly request: {
     readonly callId: string;
     readonly agent: string;
@@ -88,7 +90,7 @@ export class ApprovalsPage {
         'aria-label': `approval for ${item.request.server}.${item.request.tool}`,
         'data-approval': item.id,
       },
-      el('h3', {}, `${item.request.server}.${item.request.tool}`),
+      el('h3', {}, item.name),
       el(
         'dl',
         { class: 'facts' },

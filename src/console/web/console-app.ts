@@ -206,7 +206,7 @@ export class OacpConsole extends HTMLElement {
       this.#seen.add(item.id);
       if ('Notification' in window && Notification.permission === 'granted') {
         const note = new Notification('OACP: approval needed', {
-          body: `${item.request.server}.${item.request.tool} for ${item.request.agent.slice(0, 24)}…`,
+          body: `${item.name} for ${item.request.agent.slice(0, 24)}…`,
           tag: item.id,
         });
         note.onclick = () => {

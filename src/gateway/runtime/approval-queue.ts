@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { ApprovalDesk, ApprovalRequest } from '../../mcp/approval.js';
+import { qualifiedToolName } from '../../mcp/tool-names.js';
 
 /** A call waiting for an operator, as `GET /v1/approvals` lists it. */
 export interface PendingApproval {
   readonly id: string;
   readonly since: string;
+  /** The tool as agents, receipts and policies name it: `<server>__<tool>` (src/mcp/tool-names.ts). */
+  readonly name: string;
   readonly request: ApprovalRequest;
 }
 
@@ -53,6 +56,7 @@ export class GatewayApprovalQueue implements ApprovalDesk {
       this.#waiting.set(id, {
         id,
         since: new Date().toISOString(),
+        name: qualifiedToolName(request.server, request.tool),
         request,
         settle: (answer) => {
           done();
@@ -63,7 +67,7 @@ export class GatewayApprovalQueue implements ApprovalDesk {
   }
 
   pending(): PendingApproval[] {
-    return [...this.#waiting.values()].map(({ id, since, request }) => ({ id, since, request }));
+    return [...this.#waiting.values()].map(({ id, since, name, request }) => ({ id, since, name, request }));
   }
 
   /** Decides one pending call; a refusal says why (unknown id, or an agent's key). */
