@@ -14,6 +14,7 @@ import { type EtcdServer, etcdUnavailable, type Relay, startEtcd, startRelay } f
 const unavailable = etcdUnavailable() ?? postgresUnavailable();
 if (unavailable !== undefined) console.warn(`migration tests skipped: ${unavailable}`);
 const PLACE_BOUND_MS = 15_000;
+const TTL_SECONDS = 4;
 
 /** A standard-tier agent whose state between runs is a global counter. */
 const COUNTER =
@@ -60,9 +61,10 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
     return statement.predicate?.migration;
   };
   const owner = async () => {
-    const on = await runningOn(agentId);
-    expect(on).toHaveLength(1);
-    return on[0] as number;
+    await expect
+      .poll(async () => (await runningOn(agentId)).length, { timeout: 10_000, interval: 100 })
+      .toBe(1);
+    return (await runningOn(agentId))[0] as number;
   };
 
   beforeAll(async () => {
@@ -85,7 +87,9 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
           config,
           stringify({
             gateway: { store: url },
-            cluster: { etcd: [relays[i]?.endpoint], node_id: `gw-${i}`, ttl_seconds: 2 },
+            // A 4 s lease: under a loaded CI machine a 2 s lease lapsed on its own (keepalives starved)
+            // and the agent moved away mid-test, which is not what these tests are about.
+            cluster: { etcd: [relays[i]?.endpoint], node_id: `gw-${i}`, ttl_seconds: TTL_SECONDS },
           }),
         );
         gateways[i] = await startChild(home.home, config, home.env);
@@ -134,7 +138,7 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
     // Five runs, five different counts: none lost to the move, none run twice.
     expect([...raced].sort((a, b) => a - b)).toEqual([4, 5, 6, 7, 8]);
 
-    expect(await runningOn(agentId)).toEqual([target]);
+    await expect.poll(() => runningOn(agentId), { timeout: 10_000, interval: 100 }).toEqual([target]);
     expect((await client(source).runAgent(agentId, { input: 'after' })).value).toBe(9);
 
     // The source's receipt names both nodes and the state's digest; so does the target's.
@@ -171,7 +175,7 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
     expect(await runningOn(agentId)).toEqual([source]);
     expect((await client(source).runAgent(agentId, { input: 'still' })).value).toBe(before + 1);
     // Through the CLI, once the lease is gone: refused with a one-line reason, non-zero exit.
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await new Promise((resolve) => setTimeout(resolve, TTL_SECONDS * 1000 + 1_000));
     const cli = await oacp(
       ['agent', 'migrate', agentId, '--to', `gw-${dead}`, '--gateway', String(gateways[source]?.url)],
       { OACP_API_KEY: key },
@@ -189,7 +193,7 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
     await gateways[source]?.exited;
     gateways[source] = undefined;
     // Drained, not re-placed: it runs on the other node with its count (a fresh sandbox would say 1).
-    expect(await runningOn(agentId)).toEqual([other]);
+    await expect.poll(() => runningOn(agentId), { timeout: 10_000, interval: 100 }).toEqual([other]);
     expect((await client(other).runAgent(agentId, { input: 'post-drain' })).value).toBe(before + 1);
   }, 60_000);
 
@@ -197,7 +201,9 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
     const last = await owner();
     await relays[last]?.cut();
     // Its process lives on, but within the lease TTL it has stopped the sandbox by itself.
-    await expect.poll(() => runningOn(agentId), { timeout: 5_000, interval: 100 }).toEqual([]);
+    await expect
+      .poll(() => runningOn(agentId), { timeout: TTL_SECONDS * 1000 + 3_000, interval: 100 })
+      .toEqual([]);
     await expect(client(last).runAgent(agentId, { input: 'cut' })).rejects.toMatchObject({
       status: 503,
       code: 'CLUSTER_NOT_OWNER',
