@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { cases } from './cases/index.js';
@@ -8,7 +8,9 @@ import { markdownTable } from './report.js';
 /**
  * `npm run bench [-- CASE...]`: runs every case (or those named), each figure
  * beside its baseline in the same process, and writes bench/results.json and
- * bench/results.md.
+ * bench/results.md. A run of some cases replaces only their figures: the
+ * others stay as they were, and the hand-written sections of results.md (from
+ * its first `## ` heading on) are kept.
  */
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
@@ -30,16 +32,41 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   }
+  const dir = import.meta.dirname;
+  const ran = new Set(selected.map((c) => c.id));
+  const previous = wanted.length === 0 ? undefined : readPrevious(join(dir, 'results.json'));
+  const now = new Date().toISOString();
   const meta = {
-    date: new Date().toISOString(),
+    date: previous === undefined ? now : `${previous.date} (${[...ran].join(', ')}: ${now})`,
     node: process.version,
     cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
   };
-  const dir = import.meta.dirname;
-  writeFileSync(join(dir, 'results.json'), `${JSON.stringify({ meta, figures }, null, 2)}\n`);
-  const table = markdownTable(figures, meta);
-  writeFileSync(join(dir, 'results.md'), table);
-  process.stdout.write(table);
+  const kept = previous?.figures.filter((figure) => !ran.has(figure.case)) ?? [];
+  const all = [...kept, ...figures];
+  writeFileSync(join(dir, 'results.json'), `${JSON.stringify({ meta, figures: all }, null, 2)}\n`);
+  const table = markdownTable(all, meta);
+  writeFileSync(join(dir, 'results.md'), `${table}${handWritten(join(dir, 'results.md'))}`);
+  process.stdout.write(markdownTable(figures, meta));
+}
+
+/** The figures and date of the last results, when there are readable ones. */
+function readPrevious(path: string): { date: string; figures: Figure[] } | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as { meta?: { date?: unknown }; figures?: unknown };
+    if (!Array.isArray(parsed.figures)) return undefined;
+    return { date: String(parsed.meta?.date ?? 'unknown'), figures: parsed.figures as Figure[] };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The sections written by hand below the generated table (from the first `## ` heading on). */
+function handWritten(path: string): string {
+  if (!existsSync(path)) return '';
+  const text = readFileSync(path, 'utf8');
+  const at = text.search(/^## /m);
+  return at < 0 ? '' : `\n${text.slice(at)}`;
 }
 
 await main();
