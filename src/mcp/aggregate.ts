@@ -30,6 +30,7 @@ import {
   ToolListChangedNotificationSchema,
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { refuseUnrouted, type UnroutedRefusals } from './aggregate-refusal.js';
 import type { Bridge, ServedSession } from './bridge.js';
 import { classify, errorResponse, INVALID_PARAMS, INVALID_REQUEST, type JsonRpcRequest } from './jsonrpc.js';
 import { allPages } from './pages.js';
@@ -46,11 +47,14 @@ type Inner = { readonly name: string; readonly client: Client; readonly session:
  * clients declare exactly the client's capabilities and pass sampling,
  * elicitation and roots requests back to it.
  */
-export function createAggregateBridge(servers: ReadonlyMap<string, Bridge>): Bridge {
+export function createAggregateBridge(
+  servers: ReadonlyMap<string, Bridge>,
+  refusals: UnroutedRefusals,
+): Bridge {
   const sessions = new Set<ServedSession>();
   return {
     async serve(downstream) {
-      const session = await serveAggregate(servers, downstream);
+      const session = await serveAggregate(servers, refusals, downstream);
       sessions.add(session);
       void session.closed.then(() => sessions.delete(session));
       return session;
@@ -65,6 +69,7 @@ export function createAggregateBridge(servers: ReadonlyMap<string, Bridge>): Bri
 /** Waits for the client's initialize: the inner clients must declare what it declares. */
 async function serveAggregate(
   servers: ReadonlyMap<string, Bridge>,
+  refusals: UnroutedRefusals,
   downstream: MessageTransport,
 ): Promise<ServedSession> {
   let resolveClosed: () => void = () => undefined;
@@ -119,7 +124,9 @@ async function serveAggregate(
         return { name, client, session };
       }),
     );
-    server = frontServer(inners, capabilities);
+    server = frontServer(inners, capabilities, (params, reason) =>
+      refuseUnrouted(refusals, params, reason, clientInfo),
+    );
     const sdk = toSdkTransport(replaying(downstream, buffered));
     // The SDK server now owns the transport's close callback: route it back to ours.
     server.onclose = () => void close();
@@ -161,7 +168,11 @@ function replaying(transport: MessageTransport, buffered: unknown[]): MessageTra
   };
 }
 
-function frontServer(inners: readonly Inner[], clientCapabilities: Record<string, unknown>): Server {
+function frontServer(
+  inners: readonly Inner[],
+  clientCapabilities: Record<string, unknown>,
+  refuseUnroutedCall: (params: Record<string, unknown>, reason: string) => Promise<Record<string, unknown>>,
+): Server {
   const has = (key: 'tools' | 'resources' | 'prompts' | 'completions' | 'logging') =>
     inners.filter((inner) => inner.client.getServerCapabilities()?.[key] !== undefined);
   const subscribable = has('resources').some(
@@ -190,16 +201,17 @@ function frontServer(inners: readonly Inner[], clientCapabilities: Record<string
   const resourceOwner = new Map<string, Inner>();
   const templateOwner = new Map<string, Inner>();
 
-  const split = (qualified: string): { inner: Inner; name: string } => {
+  const route = (qualified: string): { inner: Inner; name: string } | undefined => {
     const parts = splitToolName(qualified);
     const inner = parts === undefined ? undefined : byName.get(parts.server);
-    if (inner === undefined || parts === undefined) {
-      throw new McpError(
-        INVALID_PARAMS,
-        `"${qualified}" names no configured server (expected <server>${TOOL_NAME_SEPARATOR}<name>)`,
-      );
-    }
-    return { inner, name: parts.tool };
+    return inner === undefined || parts === undefined ? undefined : { inner, name: parts.tool };
+  };
+  const unrouted = (qualified: string) =>
+    `"${qualified}" names no configured server (expected <server>${TOOL_NAME_SEPARATOR}<name>)`;
+  const split = (qualified: string): { inner: Inner; name: string } => {
+    const routed = route(qualified);
+    if (routed === undefined) throw new McpError(INVALID_PARAMS, unrouted(qualified));
+    return routed;
   };
   const owner = (uri: string): Inner => {
     const listed = resourceOwner.get(uri);
@@ -251,7 +263,11 @@ function frontServer(inners: readonly Inner[], clientCapabilities: Record<string
       return { tools: lists.flat() as never[] };
     });
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-      const { inner, name } = split(request.params.name);
+      const routed = route(request.params.name);
+      // A call no server can take is still a call: refused by the pipeline, with its receipt.
+      if (routed === undefined)
+        return refuseUnroutedCall(request.params, unrouted(request.params.name)) as never;
+      const { inner, name } = routed;
       return inner.client.request(
         { method: 'tools/call', params: { ...request.params, name } },
         CallToolResultSchema,

@@ -124,6 +124,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
         ? parts[0].bridge
         : (await import('./aggregate.js')).createAggregateBridge(
             new Map(parts.map((part) => [part.name, part.bridge])),
+            { receipts: shared.receipts, ...(agent === undefined ? {} : { agent: agent.did }) },
           );
     const finish = async () => {
       await writer.settled();

@@ -64,6 +64,7 @@ export class SessionToolCalls {
     const decided = await flow.decide(params, signal, {
       agent: input.agent,
       ...(input.prior === undefined ? {} : { prior: input.prior }),
+      ...(input.identityRefused === undefined ? {} : { identityRefused: input.identityRefused }),
     });
     const { decision, checks } = decided.call;
     if (decided.effect === 'deny') {

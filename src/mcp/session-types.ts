@@ -48,6 +48,12 @@ export interface DirectCall {
   readonly agent: string;
   readonly prior?: PriorChecks;
   readonly signal?: AbortSignal;
+  /**
+   * Set when the caller's own authentication refused the agent's proof (a
+   * replayed signed request): the call goes through the pipeline only to be
+   * refused at its identity step, and recorded; nothing is forwarded.
+   */
+  readonly identityRefused?: string;
 }
 
 export interface DirectOutcome {

@@ -49,6 +49,14 @@ export interface FlowParts {
   onReceiptFailed(callId: string, reason: string): void;
 }
 
+/** An in-process caller (the gateway) that authenticated its agent itself; see SessionToolCalls.direct. */
+export interface EmbeddedCaller {
+  readonly agent: string;
+  readonly prior?: PriorChecks;
+  /** The caller's authentication refused the agent's proof: the identity step refuses with this reason. */
+  readonly identityRefused?: string;
+}
+
 export type Decided = {
   readonly call: ActiveCall;
 } & (
@@ -94,7 +102,7 @@ export class ToolCallFlow {
   async decide(
     params: Readonly<Record<string, unknown>> | undefined,
     signal: AbortSignal,
-    embedded: { readonly agent: string; readonly prior?: PriorChecks } | undefined = undefined,
+    embedded: EmbeddedCaller | undefined = undefined,
   ): Promise<Decided> {
     const callId = randomUUID();
     const started = { startedAt: new Date(), startedMs: performance.now() };
@@ -103,15 +111,17 @@ export class ToolCallFlow {
       limits: this.#parts.limits,
       reserve: () => this.reserve(),
       identify: (shape) =>
-        resolvePrincipal({
-          // An embedding caller (the gateway) authenticated its agent already; it passes no signature.
-          fixedAgent: embedded?.agent ?? this.#parts.agent,
-          clientName: this.#parts.client.name,
-          tool: shape.tool,
-          args: shape.arguments,
-          meta: shape.meta,
-          nonces: this.#parts.nonces,
-        }),
+        embedded?.identityRefused !== undefined
+          ? { ok: false, reason: embedded.identityRefused }
+          : resolvePrincipal({
+              // An embedding caller (the gateway) authenticated its agent already; it passes no signature.
+              fixedAgent: embedded?.agent ?? this.#parts.agent,
+              clientName: this.#parts.client.name,
+              tool: shape.tool,
+              args: shape.arguments,
+              meta: shape.meta,
+              nonces: this.#parts.nonces,
+            }),
       gate: this.#parts.gate,
       callId,
       server,
@@ -145,10 +155,15 @@ export class ToolCallFlow {
     return { effect: 'allow', call, forwardedParams };
   }
 
-  /** Who a call is recorded as when it has no verified principal: refused by identity, or before it. */
-  #unidentified(verdict: PipelineVerdict, embedded: { readonly agent: string } | undefined): string {
+  /**
+   * Who a call is recorded as when it has no verified principal: refused by
+   * identity, or before it. An embedding caller names its agent even when its
+   * proof was refused (a replay of that agent's genuine request).
+   */
+  #unidentified(verdict: PipelineVerdict, embedded: EmbeddedCaller | undefined): string {
+    if (embedded !== undefined) return embedded.agent;
     const identityRefused = verdict.stage === 'checked' && verdict.checks.receiptSlot?.effect === 'allow';
-    return identityRefused ? 'unverified' : (embedded?.agent ?? this.sessionAgent());
+    return identityRefused ? 'unverified' : this.sessionAgent();
   }
 
   /** A tools/call refused before any other check (shape, limits): recorded, and answered as a denial. */

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
+import { jcsDigest } from '../../src/core/jcs.js';
 import { createAggregateBridge } from '../../src/mcp/aggregate.js';
 import { createBridge } from '../../src/mcp/bridge.js';
 import { fromSdkTransport } from '../../src/mcp/transport.js';
@@ -30,6 +31,7 @@ describe('several servers behind one bridge', () => {
           createBridge({ upstream: lightUpstream('everything', [SERVERS.everything, 'stdio']), receipts }),
         ],
       ]),
+      { receipts },
     );
     const client = testClient({ sampling: {} });
     client.setRequestHandler(CreateMessageRequestSchema, async () => ({
@@ -62,9 +64,18 @@ describe('several servers behind one bridge', () => {
         arguments: { prompt: 'hi', maxTokens: 5 },
       });
       expect(text(sampled)).toContain('sampled via the aggregate');
-      await expect(client.callTool({ name: 'nobody__echo', arguments: {} })).rejects.toThrow(
-        /names no configured server/,
-      );
+      // Attack: a name no configured server has is refused, and the refusal has its one receipt.
+      const receiptsBefore = receipts.records.length;
+      const unrouted = await client.callTool({ name: 'nobody__echo', arguments: { x: 1 } });
+      expect(unrouted.isError).toBe(true);
+      expect(text(unrouted)).toContain('names no configured server');
+      expect(receipts.records.length).toBe(receiptsBefore + 1);
+      expect((await receipts.verify(receiptIndex(unrouted))).predicate).toMatchObject({
+        server: { name: 'unknown' },
+        tool: { name: 'nobody__echo' },
+        argumentsDigest: jcsDigest({ x: 1 }),
+        policy: { effect: 'deny', reason: expect.stringContaining('names no configured server') },
+      });
       const prompts = (await client.listPrompts()).prompts.map((prompt) => prompt.name);
       expect(prompts).toContain('everything__simple-prompt');
       expect((await client.getPrompt({ name: 'everything__simple-prompt' })).messages.length).toBeGreaterThan(

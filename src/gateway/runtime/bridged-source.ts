@@ -130,12 +130,13 @@ export async function bridgedSource(config: BridgedSourceOptions): Promise<McpTo
         definitionDigest: ToolPins.digest(tool as unknown as Record<string, unknown>),
       }));
     },
-    async call(tool, args, caller, prior): Promise<BridgeCallResult> {
+    async call(tool, args, caller, given = {}): Promise<BridgeCallResult> {
       const { outcome, decision, checks } = await session.call({
         tool,
         arguments: args,
         agent: caller.did,
-        ...(prior === undefined ? {} : { prior }),
+        ...(given.prior === undefined ? {} : { prior: given.prior }),
+        ...(given.identityRefused === undefined ? {} : { identityRefused: given.identityRefused }),
       });
       if ('error' in outcome) {
         return {

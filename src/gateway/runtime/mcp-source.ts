@@ -32,7 +32,16 @@ export interface BridgeCallResult {
 export interface McpToolSource {
   readonly server: string;
   list(): Promise<ListedTool[]>;
-  /** Runs the bridge's pipeline directly, the gateway's checks (`prior`) joined into its one decision. */
-  call(tool: string, args: unknown, caller: BridgeCaller, prior?: PriorChecks): Promise<BridgeCallResult>;
+  /**
+   * Runs the bridge's pipeline directly, the gateway's checks (`prior`) joined
+   * into its one decision; `identityRefused` (a replayed signed request) makes
+   * its identity step refuse, and the refusal is recorded.
+   */
+  call(
+    tool: string,
+    args: unknown,
+    caller: BridgeCaller,
+    checks?: { readonly prior?: PriorChecks; readonly identityRefused?: string },
+  ): Promise<BridgeCallResult>;
   close(): Promise<void>;
 }

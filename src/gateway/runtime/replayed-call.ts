@@ -5,10 +5,12 @@ import type { ToolRegistry } from './tool-registry.js';
 const TOOL_CALL_TARGET = /^\/v1\/tools\/([^/?#]+)\/call(?:\?.*)?$/;
 
 /**
- * A genuine signed request refused as a replay, when it was a native tool
- * call (`POST /v1/tools/<name>/call`): recorded as that call refused at the
- * pipeline's identity step, with its receipt, so a replay leaves a trace in
- * the log as well as the security event. Anything else is left to the 401.
+ * A genuine signed request refused as a replay, when it was a tool call
+ * (`POST /v1/tools/<name>/call`; a native tool, an MCP server's tool, or a
+ * name no tool has): recorded as that call refused at the pipeline's identity
+ * step, with its receipt (an MCP tool's by its bridge), so a replay leaves a
+ * trace in the log as well as the security event. Anything else is left to
+ * the 401.
  */
 export async function recordReplayedToolCall(
   parts: { readonly tools: ToolCaller; readonly registry: ToolRegistry },
@@ -28,7 +30,6 @@ export async function recordReplayedToolCall(
   } catch {
     return;
   }
-  if (parts.registry.resolve(tool)?.kind !== 'native') return;
   let args: unknown;
   try {
     args = (JSON.parse(Buffer.from(replay.body).toString('utf8')) as { arguments?: unknown } | null)

@@ -20,6 +20,7 @@ import type { GatewayPolicy } from './policy/gateway-policy.js';
 import type { GatewayQuotas } from './quotas.js';
 import type { ReceiptLink, ReceiptRecorder } from './receipt-recorder.js';
 import type { ResolvedTool, ToolRegistry } from './tool-registry.js';
+import { UNKNOWN_TOOL_LABEL, unknownTool, unknownToolReason } from './tool-unknown.js';
 
 export interface ToolCallInput {
   readonly tool: string;
@@ -88,22 +89,23 @@ export class ToolCaller {
   constructor(private readonly parts: ToolCallerParts) {}
 
   async call(input: ToolCallInput): Promise<ToolCallOutcome> {
-    const entry = this.parts.registry.resolve(input.tool);
-    if (entry === undefined) {
-      throw runtimeError('RUNTIME_TOOL_UNKNOWN', `no tool named "${input.tool}" is registered`);
-    }
+    const registered = this.parts.registry.resolve(input.tool);
+    // An unregistered name goes through the pipeline too, refused at its tools-list step with a receipt.
+    const entry = registered ?? unknownTool(input.tool, this.parts.registry);
+    const label = registered === undefined ? UNKNOWN_TOOL_LABEL : entry.name;
     return this.parts.tracing.inSpan(
-      `tool ${entry.name}`,
+      `tool ${label}`,
       input.parent,
       { 'oacp.tool': entry.name, 'oacp.agent': input.agent.name, 'oacp.server': entry.server },
       async (span) => {
         const started = performance.now();
         let status: ToolCallStatus = 'error';
         try {
+          const known = registered !== undefined;
           const outcome =
             entry.kind === 'native'
-              ? await this.callNative(entry, input)
-              : await this.callMcp(entry, input, span);
+              ? await this.callNative(entry, input, known)
+              : await this.callMcp(entry, input, span, known);
           status = outcome.isError ? 'error' : 'ok';
           span.setAttribute('oacp.receipt.index', outcome.receipt.index);
           return outcome;
@@ -111,11 +113,8 @@ export class ToolCaller {
           status = statusOf(error);
           throw error;
         } finally {
-          this.parts.metrics.toolCalls.inc({ tool: entry.name, agent: input.agent.name, status });
-          this.parts.metrics.toolCallDuration.observe(
-            { tool: entry.name },
-            (performance.now() - started) / 1000,
-          );
+          this.parts.metrics.toolCalls.inc({ tool: label, agent: input.agent.name, status });
+          this.parts.metrics.toolCallDuration.observe({ tool: label }, (performance.now() - started) / 1000);
         }
       },
     );
@@ -130,6 +129,7 @@ export class ToolCaller {
   private async callNative(
     entry: Extract<ResolvedTool, { kind: 'native' }>,
     input: ToolCallInput,
+    known: boolean,
   ): Promise<ToolCallOutcome> {
     const startedAt = new Date();
     const startedMs = performance.now();
@@ -159,7 +159,7 @@ export class ToolCaller {
         callId: randomUUID(),
         server: NATIVE_IDENTITY.name,
         channels: {},
-        prior: this.priorChecks(entry, input, (refusal) => {
+        prior: this.priorChecks(entry, input, known, (refusal) => {
           quotaRefusal = refusal;
         }),
         ...(input.signal === undefined ? {} : { signal: input.signal }),
@@ -167,13 +167,12 @@ export class ToolCaller {
     );
     const base = this.record(entry, input, verdict.arguments, verdict.checks, startedAt);
     if (verdict.decision.effect === 'deny') {
-      const identityRefused =
-        input.identityRefused !== undefined &&
-        verdict.checks.receiptSlot?.effect === 'allow' &&
-        verdict.checks.tools === undefined;
-      const refusal = identityRefused
-        ? runtimeError('RUNTIME_IDENTITY_REFUSED', verdict.decision.reason)
-        : refusalOf(verdict.checks, verdict.decision.reason, quotaRefusal, this.parts.metrics);
+      const refusal = refusalOf(verdict.checks, verdict.decision.reason, {
+        quotaRefusal,
+        metrics: this.parts.metrics,
+        known,
+        identityRefused: input.identityRefused !== undefined,
+      });
       const receipt = await this.write(
         { ...base, decision: verdict.decision, outcome: 'denied', durationMs: performance.now() - startedMs },
         input,
@@ -247,20 +246,18 @@ export class ToolCaller {
     entry: Extract<ResolvedTool, { kind: 'mcp' }>,
     input: ToolCallInput,
     span: Span,
+    known: boolean,
   ): Promise<ToolCallOutcome> {
     let quotaRefusal: RuntimeError | undefined;
-    const prior = this.priorChecks(entry, input, (refusal) => {
+    const prior = this.priorChecks(entry, input, known, (refusal) => {
       quotaRefusal = refusal;
     });
     span.addEvent('into the MCP bridge pipeline');
     const answer = await entry.source.call(
       entry.upstreamName,
       input.arguments,
-      {
-        did: input.agent.did,
-        name: input.agent.name,
-      },
-      prior,
+      { did: input.agent.did, name: input.agent.name },
+      { prior, ...(input.identityRefused === undefined ? {} : { identityRefused: input.identityRefused }) },
     );
     if (answer.receipt === undefined) {
       throw runtimeError(
@@ -270,9 +267,12 @@ export class ToolCaller {
     }
     this.parts.metrics.attestations.inc({ agent: input.agent.name });
     if (answer.decision.effect === 'deny') {
-      throw refusalOf(answer.checks, answer.decision.reason, quotaRefusal, this.parts.metrics).withReceipt(
-        answer.receipt,
-      );
+      throw refusalOf(answer.checks, answer.decision.reason, {
+        quotaRefusal,
+        metrics: this.parts.metrics,
+        known,
+        identityRefused: input.identityRefused !== undefined,
+      }).withReceipt(answer.receipt);
     }
     if (answer.result === undefined) {
       throw new RuntimeError(
@@ -292,10 +292,13 @@ export class ToolCaller {
   private priorChecks(
     entry: ResolvedTool,
     input: ToolCallInput,
+    known: boolean,
     quotaRefused: (refusal: RuntimeError) => void,
   ): PriorChecks {
     return {
-      tools: decideTool(input.agent.manifest.capabilities.tools, entry.name),
+      tools: known
+        ? decideTool(input.agent.manifest.capabilities.tools, entry.name)
+        : { effect: 'deny', reason: unknownToolReason(entry.name) },
       policy: (args) => this.policy(entry, input, args),
       quota: async () => {
         try {
@@ -371,7 +374,10 @@ export class ToolCaller {
     return {
       callId: randomUUID(),
       server:
-        entry.kind === 'native' ? NATIVE_IDENTITY : { name: entry.server, command: `mcp:${entry.server}` },
+        // An unregistered name is recorded under the `unknown` server (see tool-unknown.ts).
+        entry.kind === 'native'
+          ? { ...NATIVE_IDENTITY, name: entry.server }
+          : { name: entry.server, command: `mcp:${entry.server}` },
       // Native tools run in the gateway's own process: no isolation, which `light` records.
       tier: 'light',
       agent: input.agent.did,
@@ -429,16 +435,27 @@ function safeDigest(value: unknown): string {
 function refusalOf(
   checks: CallChecks,
   reason: string,
-  quotaRefusal: RuntimeError | undefined,
-  metrics: GatewayMetrics,
+  context: {
+    readonly quotaRefusal: RuntimeError | undefined;
+    readonly metrics: GatewayMetrics;
+    /** False for a name no tool is registered under. */
+    readonly known: boolean;
+    /** Authentication had refused the caller's proof (a replay). */
+    readonly identityRefused: boolean;
+  },
 ): RuntimeError {
+  const { quotaRefusal, metrics } = context;
   if (checks.shape?.effect === 'deny') return runtimeError('RUNTIME_TOOL_ARGUMENTS', reason);
   if (checks.receiptSlot?.effect === 'deny') return runtimeError('RUNTIME_RECEIPT_UNAVAILABLE', reason);
+  // Refused after the receipt slot and before the first gate check: the identity step.
+  if (context.identityRefused && checks.pin === undefined && checks.tools === undefined)
+    return runtimeError('RUNTIME_IDENTITY_REFUSED', reason);
   if (checks.quota?.effect === 'deny') {
     metrics.security('info', 'quota_exceeded');
     return quotaRefusal ?? runtimeError('RUNTIME_QUOTA_EXCEEDED', reason);
   }
   if (checks.tools?.effect === 'deny') {
+    if (!context.known) return runtimeError('RUNTIME_TOOL_UNKNOWN', reason);
     metrics.security('warning', 'tool_denied');
     return runtimeError('RUNTIME_TOOL_DENIED', reason);
   }

@@ -82,6 +82,11 @@ export class ToolRegistry {
     }
   }
 
+  /** The configured MCP server of that name. */
+  source(server: string): McpToolSource | undefined {
+    return this.sources.get(server);
+  }
+
   resolve(name: string): ResolvedTool | undefined {
     return this.native.get(name) ?? this.remote.get(name);
   }

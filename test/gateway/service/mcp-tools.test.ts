@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyReceiptEnvelope } from '../../../src/attest/verify-receipt.js';
-import { MANIFEST, startGateway, type TestGateway } from './harness.js';
+import { signRequest } from '../../../src/identity/signed-request.js';
+import { MANIFEST, raw, startGateway, type TestGateway } from './harness.js';
 
 const MEMORY_SERVER = join(
   import.meta.dirname,
@@ -124,5 +125,78 @@ describe('MCP servers from the config, through the bridge', () => {
       status: 403,
       code: 'RUNTIME_TOOL_DENIED',
     });
+  });
+
+  /** The predicate of the receipt at `index`. */
+  const predicateAt = async (index: number) => {
+    const envelope = JSON.parse(Buffer.from(await gw.gateway.node.log.entry(index)).toString('utf8'));
+    return JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')).predicate as Record<
+      string,
+      unknown
+    >;
+  };
+
+  it('attack: a tool the server does not have is refused by its bridge with one receipt; the server never sees it', async () => {
+    const agent = await gw.client.createAgent({ name: 'mem-prober', manifest });
+    const before = gw.gateway.node.log.size;
+    const refusal = await gw.client
+      .callTool('memory__drop_database', { all: true }, { agent: agent.id })
+      .catch((e: unknown) => e);
+    expect(refusal).toMatchObject({ status: 404, code: 'RUNTIME_TOOL_UNKNOWN' });
+    expect(gw.gateway.node.log.size).toBe(before + 1);
+    expect(await predicateAt(before)).toMatchObject({
+      agent: { did: agent.id },
+      server: { name: 'memory' },
+      tool: { name: 'drop_database' },
+      policy: { effect: 'deny', reason: expect.stringContaining('memory__drop_database') },
+    });
+  });
+
+  it('attack: a name of no configured server is refused with one receipt', async () => {
+    const agent = await gw.client.createAgent({ name: 'srv-prober', manifest });
+    const before = gw.gateway.node.log.size;
+    const refusal = await gw.client
+      .callTool('nosuch__read_graph', {}, { agent: agent.id })
+      .catch((e: unknown) => e);
+    expect(refusal).toMatchObject({ status: 404, code: 'RUNTIME_TOOL_UNKNOWN' });
+    expect(gw.gateway.node.log.size).toBe(before + 1);
+    expect(await predicateAt(before)).toMatchObject({
+      server: { name: 'unknown' },
+      tool: { name: 'nosuch__read_graph' },
+      policy: { effect: 'deny' },
+    });
+  });
+
+  it('attack: a replayed signed call of an MCP tool is a 401 and one receipt naming the replay; it does not run again', async () => {
+    const agent = await gw.client.createAgent({ name: 'mem-replayer', manifest });
+    const signer = await gw.gateway.services.agents.signer(agent.id);
+    if (signer === undefined) throw new Error('no signer');
+    const path = '/v1/tools/memory__create_entities/call';
+    const body = JSON.stringify({
+      arguments: { entities: [{ name: 'replayed', entityType: 'thing', observations: ['once'] }] },
+    });
+    const signed = signRequest(signer, { purpose: `POST ${path}`, payload: body });
+    const init = {
+      method: 'POST',
+      headers: {
+        'oacp-signed-request': Buffer.from(JSON.stringify(signed)).toString('base64url'),
+        'content-type': 'application/json',
+      },
+      body,
+    };
+    const first = await raw(gw.url, path, init);
+    expect(first.status).toBe(200);
+    const afterFirst = gw.gateway.node.log.size;
+    const replay = await raw(gw.url, path, init);
+    expect(replay.status).toBe(401);
+    expect(gw.gateway.node.log.size).toBe(afterFirst + 1);
+    expect(await predicateAt(afterFirst)).toMatchObject({
+      agent: { did: agent.id },
+      server: { name: 'memory' },
+      tool: { name: 'create_entities' },
+      policy: { effect: 'deny', reason: expect.stringContaining('replayed nonce') },
+    });
+    // Refused before forwarding: no result was digested, so the server did not run it again.
+    expect(await predicateAt(afterFirst)).not.toHaveProperty('resultDigest');
   });
 });

@@ -44,7 +44,8 @@ const argumentsArb = fc.oneof(
 );
 
 const callArb = fc.record({
-  tool: fc.constantFrom('open', 'strict', 'forbidden'),
+  // `nosuch` and `ghost__tool` name no registered tool: refused, and recorded all the same.
+  tool: fc.constantFrom('open', 'strict', 'forbidden', 'nosuch', 'ghost__tool'),
   args: argumentsArb,
 });
 
@@ -54,7 +55,7 @@ const callArb = fc.record({
  * one receipt whose argumentsDigest is the digest of the arguments as given,
  * and a tool runs exactly when its receipt says allow, on those arguments.
  */
-describe('property: every native tool call has exactly one receipt digesting the arguments as given', () => {
+describe('property: every native (or unknown) tool call has exactly one receipt digesting the arguments as given', () => {
   let home: Awaited<ReturnType<typeof freshHome>>;
   let node: OacpNode;
   let store: Store;
@@ -142,7 +143,8 @@ describe('property: every native tool call has exactly one receipt digesting the
           const allowed = predicate.policy.effect === 'allow';
           expect(ran.length).toBe(ranBefore + (allowed ? 1 : 0));
           if (allowed) expect(ran.at(-1)).toBe(jcsDigest(args ?? {}));
-          if (tool === 'forbidden') expect(allowed).toBe(false);
+          if (tool === 'forbidden' || tool === 'nosuch' || tool === 'ghost__tool')
+            expect(allowed).toBe(false);
         }
       }),
       { numRuns: 40 },

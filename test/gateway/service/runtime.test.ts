@@ -166,13 +166,28 @@ describe('gateway runtime', () => {
     await expect(
       tools.call({ tool: 'echo', arguments: { text: 'x', extra: 1 }, agent: program(), channel: 'api-key' }),
     ).rejects.toMatchObject({ code: 'RUNTIME_TOOL_ARGUMENTS', details: { receipt: expect.anything() } });
-    await expect(
-      tools.call({ tool: 'nope', arguments: {}, agent: program(), channel: 'api-key' }),
-    ).rejects.toMatchObject({
-      code: 'RUNTIME_TOOL_UNKNOWN',
-    });
-    // The two refused calls are in the log; a tool that does not exist was never a call.
     expect(node.log.size).toBe(2);
+  });
+
+  it('attack: a call to a tool that does not exist is refused with one receipt naming it; nothing runs', async () => {
+    const { tools } = build();
+    const before = node.log.size;
+    const error = await tools
+      .call({ tool: 'nope', arguments: { x: 1 }, agent: program(), channel: 'api-key' })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'RUNTIME_TOOL_UNKNOWN',
+      message: expect.stringContaining('no tool named "nope"'),
+      details: { receipt: expect.objectContaining({ index: before }) },
+    });
+    expect(node.log.size).toBe(before + 1);
+    const envelope = JSON.parse(Buffer.from(await node.log.entry(before)).toString('utf8'));
+    const { predicate } = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+    expect(predicate).toMatchObject({
+      tool: { name: 'nope' },
+      server: { name: 'unknown' },
+      policy: { effect: 'deny', reason: expect.stringContaining('no tool named "nope"') },
+    });
   });
 
   it('denies a tool outside the manifest tools list, with a receipt of the refusal', async () => {

@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import { sha256Hex } from '../core/digest.js';
+import { jcsDigest } from '../core/jcs.js';
+import { decideCall } from './call-pipeline.js';
+import { type ActiveCall, callRecorder, denialResult } from './call-recorder.js';
+import { DEFAULT_MESSAGE_LIMITS } from './message-limits.js';
+import type { ReceiptSink } from './record.js';
+import type { ServerIdentity } from './server-identity.js';
+
+/** Where the multi-server front records a call it could route to no server. */
+export interface UnroutedRefusals {
+  readonly receipts: ReceiptSink;
+  /** The fixed agent of the run (`--agent`), else the client as it named itself. */
+  readonly agent?: string;
+}
+
+/** How a call that named no configured server is attributed in its receipt. */
+const NO_SERVER: ServerIdentity = { name: 'unknown', command: 'oacp-mcp-front', args: ['unrouted-call'] };
+
+/**
+ * A tools/call whose name routes to no configured server (`--config` with
+ * several servers): refused by the one pipeline (decideCall) at its
+ * tools-list step, after the shape, limits and receipt-slot checks, and
+ * recorded like every refusal. The answer is the denial the client reads
+ * (an MCP tool error with its receipt); an error when no receipt could be
+ * written, so no refusal goes unrecorded silently.
+ */
+export async function refuseUnrouted(
+  refusals: UnroutedRefusals,
+  params: Readonly<Record<string, unknown>>,
+  reason: string,
+  client: { readonly name: string; readonly version: string },
+): Promise<Record<string, unknown>> {
+  const recorder = callRecorder(refusals.receipts);
+  const agent = refusals.agent ?? `client:${client.name}`;
+  const callId = randomUUID();
+  const startedAt = new Date();
+  const startedMs = performance.now();
+  const verdict = await decideCall(params, {
+    limits: DEFAULT_MESSAGE_LIMITS,
+    reserve: () => {
+      recorder.reserve();
+      return undefined;
+    },
+    // Refused whoever calls: a signature in `_meta` is for the server it names, left unspent.
+    identify: () => ({ ok: true, id: agent, verified: refusals.agent !== undefined }),
+    gate: {},
+    callId,
+    server: NO_SERVER.name,
+    channels: {},
+    prior: { tools: { effect: 'deny', reason } },
+  });
+  const call: ActiveCall = {
+    callId,
+    agent,
+    client,
+    server: NO_SERVER,
+    tier: 'none',
+    tool: verdict.tool,
+    upstreamTool: verdict.tool,
+    toolDefinitionDigest: jcsDigest({ name: verdict.tool }),
+    policyDigest: sha256Hex(''),
+    arguments: verdict.arguments,
+    decision: verdict.decision,
+    checks: verdict.checks,
+    startedAt,
+    startedMs,
+  };
+  const receipt = await recorder.finish({ call, outcome: 'denied' }, undefined);
+  return denialResult(verdict.decision.reason, { ...receipt });
+}
