@@ -24,8 +24,12 @@ export interface BridgeOptions {
   /** Starts (or reaches) the server; each client session gets its own link. */
   readonly upstream: UpstreamConnector;
   readonly receipts: ReceiptSink;
-  /** Cedar policy; without one, DEFAULT_POLICY_TEXT (permit every tool call) is in force. */
-  readonly policy?: PolicyEngine;
+  /**
+   * Cedar policy, or how to build it (at first use); without one,
+   * DEFAULT_POLICY_TEXT (permit every tool call) is in force. A build that
+   * throws leaves every policed call and server request denied, naming why.
+   */
+  readonly policy?: PolicyEngine | (() => PolicyEngine);
   readonly tools?: ToolFilter;
   /** Tool definition pins; an in-memory set when not given. */
   readonly pins?: ToolPins;
@@ -71,16 +75,16 @@ export interface SingleBridge extends Bridge {
 }
 
 export function createBridge(options: BridgeOptions): SingleBridge {
-  let policy = options.policy;
+  const policy = lazyPolicy(options.policy ?? defaultPolicyEngine);
   const gate: GateParts = {
     // Pins are always kept (in memory when no file is given): receipts name each tool's definition digest.
     pins: options.pins ?? new ToolPins(),
     ...(options.tools === undefined ? {} : { tools: options.tools }),
     // The default policy's Cedar engine takes most of a second to build: built at its first use
     // (the first tools/call or server request), so starting and listing tools do not wait for it.
+    // Reading it throws when the build failed: every reader is inside a check, where that is a deny.
     get policy() {
-      policy ??= defaultPolicyEngine();
-      return policy;
+      return policy();
     },
     ...(options.approval === undefined ? {} : { approval: options.approval }),
     ...(options.quota === undefined ? {} : { quota: options.quota }),
@@ -114,5 +118,25 @@ export function createBridge(options: BridgeOptions): SingleBridge {
     async close() {
       await Promise.allSettled([...sessions].map((session) => session.close()));
     },
+  };
+}
+
+/**
+ * The policy, built once at first use. A build that fails stays failed (no
+ * retry on every call, no call let through meanwhile): each read throws why.
+ */
+function lazyPolicy(source: PolicyEngine | (() => PolicyEngine)): () => PolicyEngine {
+  if (typeof source !== 'function') return () => source;
+  let built: { readonly engine: PolicyEngine } | { readonly failure: string } | undefined;
+  return () => {
+    if (built === undefined) {
+      try {
+        built = { engine: source() };
+      } catch (error) {
+        built = { failure: error instanceof Error ? error.message : String(error) };
+      }
+    }
+    if ('failure' in built) throw new Error(`the Cedar policy could not be built: ${built.failure}`);
+    return built.engine;
   };
 }

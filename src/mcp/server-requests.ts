@@ -24,17 +24,19 @@ export interface ServerRequestVerdict {
  * check is a deny.
  */
 export function decideServerRequest(
-  policy: PolicyEngine | undefined,
+  policyOf: () => PolicyEngine | undefined,
   request: { readonly agent: string; readonly server: string; readonly method: string },
 ): ServerRequestVerdict {
   if (PLUMBING.has(request.method)) {
     return { decision: { effect: 'allow', reason: 'protocol ping' }, checks: {}, recorded: false };
   }
-  if (policy === undefined) {
-    const decision: Decision = { effect: 'deny', reason: 'no policy permits server-to-client requests' };
-    return { decision, checks: {}, recorded: true };
-  }
   try {
+    // Read inside the check: a policy that cannot be built (or read) is a deny, never a crash.
+    const policy = policyOf();
+    if (policy === undefined) {
+      const decision: Decision = { effect: 'deny', reason: 'no policy permits server-to-client requests' };
+      return { decision, checks: {}, recorded: true };
+    }
     const verdict = policy.authorize({
       agent: request.agent,
       tool: request.method,

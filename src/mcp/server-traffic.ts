@@ -119,7 +119,7 @@ export class ServerTraffic {
     const flow = wire.flow();
     const verdict =
       overLimits === undefined
-        ? decideServerRequest(wire.parts.gate.policy, {
+        ? decideServerRequest(() => wire.parts.gate.policy, {
             agent: flow.sessionAgent(),
             server: wire.parts.connector.identity.name,
             method: request.method,

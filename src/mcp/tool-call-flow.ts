@@ -309,7 +309,7 @@ export class ToolCallFlow {
       tool,
       upstreamTool: tool,
       toolDefinitionDigest: this.#definitionDigest(tool),
-      policyDigest: this.#parts.gate.policy?.policies.digest ?? sha256Hex(''),
+      policyDigest: this.#policyDigest(),
       arguments: args,
       decision: { effect: 'deny', reason: 'not yet decided' },
       checks: {},
@@ -317,6 +317,15 @@ export class ToolCallFlow {
       startedMs: performance.now(),
       ...(usage === undefined ? {} : { usageAtStart: usage }),
     };
+  }
+
+  /** The digest of the policy in force; of nothing when there is none or it could not be built (the call is denied then). */
+  #policyDigest(): string {
+    try {
+      return this.#parts.gate.policy?.policies.digest ?? sha256Hex('');
+    } catch {
+      return sha256Hex('');
+    }
   }
 
   #definitionDigest(tool: string): string {

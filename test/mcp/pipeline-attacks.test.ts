@@ -187,6 +187,52 @@ describe('every path is checked (issue 10: unchecked paths)', () => {
     }
   });
 
+  it('attack: the Cedar policy cannot be built: a server request and a tool call are each a recorded deny naming why; the bridge keeps serving', async () => {
+    let builds = 0;
+    const raw = await rawHarness({
+      policy: () => {
+        builds++;
+        throw new Error('injected: the policy build failed');
+      },
+      env: { RAW_ASK_ON_INIT: 'sampling/createMessage' },
+    });
+    let sampled = 0;
+    raw.onServerRequest('sampling/createMessage', () => {
+      sampled++;
+      return { result: { role: 'assistant', content: { type: 'text', text: 'hi' }, model: 'm' } };
+    });
+    try {
+      await initialized(raw);
+      const refusedRequest = () =>
+        raw
+          .serverGot()
+          .find((m) => JSON.stringify(m.error ?? '').includes('OACP refused sampling/createMessage'));
+      await eventually(() => refusedRequest() !== undefined, 'the server told of the refusal');
+      expect(JSON.stringify(refusedRequest())).toContain('the Cedar policy could not be built');
+      expect(sampled).toBe(0);
+      expect(
+        raw.receipts.records.find((r) => r.tool === 'server-request:sampling/createMessage'),
+      ).toMatchObject({
+        outcome: 'denied',
+        decision: { effect: 'deny', reason: expect.stringContaining('injected') },
+      });
+      const reply = await raw.request({
+        jsonrpc: '2.0',
+        id: 'after-build-failure',
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { a: 1 } },
+      });
+      expect(reply.result).toMatchObject({ isError: true });
+      expect(JSON.stringify(reply.result)).toContain('the Cedar policy could not be built');
+      expect(toolCalls(raw.serverGot())).toEqual([]);
+      expect(raw.receipts.records.find((r) => r.tool === 'echo')).toMatchObject({ outcome: 'denied' });
+      // Built once: a failed build is not retried on every call.
+      expect(builds).toBe(1);
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('forwards a permitted server request (the default policy) and records it with the client answer digested', async () => {
     const raw = await rawHarness();
     const answer = { role: 'assistant', content: { type: 'text', text: 'hi' }, model: 'm' };
