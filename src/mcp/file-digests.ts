@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { lstatSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { JsonCacheFile } from './json-cache-file.js';
 
 /** sha256 of a file's bytes; how the server identity digests its executable and script. */
 export interface FileDigester {
@@ -20,7 +20,6 @@ const StampFileSchema = z.strictObject({
     z.strictObject({ stamp: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
   ),
 });
-type StampFile = z.infer<typeof StampFileSchema>;
 
 /**
  * File digests remembered under the OACP home by the file's stamp (device,
@@ -31,41 +30,20 @@ type StampFile = z.infer<typeof StampFileSchema>;
  * hashed again; a cache that cannot be read or written only costs a hash.
  */
 export class StampedDigester implements FileDigester {
-  readonly #path: string;
+  readonly #cache: JsonCacheFile<typeof StampFileSchema>;
 
   constructor(path: string) {
-    this.#path = path;
+    this.#cache = new JsonCacheFile(path, StampFileSchema, () => ({ version: 1 as const, files: {} }));
   }
 
   sha256(path: string): string {
     const stat = lstatSync(path, { bigint: true });
     const stamp = `${stat.dev}:${stat.ino} ${stat.mode} ${stat.size} ${stat.mtimeNs} ${stat.ctimeNs}`;
-    const file = this.#read();
+    const file = this.#cache.read();
     const known = file.files[path];
     if (known?.stamp === stamp) return known.sha256;
     const sha256 = directDigester.sha256(path);
-    this.#write({ version: 1, files: { ...file.files, [path]: { stamp, sha256 } } });
+    this.#cache.write({ version: 1, files: { ...file.files, [path]: { stamp, sha256 } } });
     return sha256;
-  }
-
-  #read(): StampFile {
-    try {
-      const parsed = StampFileSchema.safeParse(JSON.parse(readFileSync(this.#path, 'utf8')));
-      if (parsed.success) return parsed.data;
-    } catch {
-      // Missing or unreadable: every file is hashed.
-    }
-    return { version: 1, files: {} };
-  }
-
-  #write(file: StampFile): void {
-    const temporary = `${this.#path}.${process.pid}.tmp`;
-    try {
-      mkdirSync(dirname(this.#path), { recursive: true });
-      writeFileSync(temporary, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
-      renameSync(temporary, this.#path);
-    } catch {
-      // Only the next start's speed depends on it.
-    }
   }
 }
