@@ -16,6 +16,8 @@ export type JcsErrorCode = 'JCS_UNSUPPORTED_VALUE' | 'JCS_TOO_LARGE';
  * impossible after the call ran because its arguments nest 100,000 levels.
  */
 export function canonicalize(value: unknown): string {
+  const quick = shallowForm(value);
+  if (quick !== undefined) return quick;
   const parts: string[] = [];
   walk(value, (part) => parts.push(part));
   try {
@@ -34,6 +36,8 @@ export function canonicalize(value: unknown): string {
  */
 export function jcsDigest(value: unknown): string {
   const hash = createHash('sha256');
+  const quick = shallowForm(value);
+  if (quick !== undefined) return hash.update(quick, 'utf8').digest('hex');
   let buffered: string[] = [];
   let size = 0;
   walk(value, (part) => {
@@ -49,58 +53,26 @@ export function jcsDigest(value: unknown): string {
   return hash.digest('hex');
 }
 
-/** One open array or object: what is left to write of it. */
-interface Frame {
-  readonly container: object;
-  readonly path: string;
-  readonly items: readonly unknown[];
-  /** Object member names (already sorted), or undefined for an array. */
-  readonly keys: readonly string[] | undefined;
-  next: number;
-}
+/** How deep the quick form goes before it leaves the value to the iterative walk. */
+const QUICK_DEPTH = 64;
 
-function walk(root: unknown, emit: (part: string) => void): void {
-  const stack: Frame[] = [];
-  const open = new Set<object>();
-  let value: unknown = root;
-  let path = '$';
-  for (;;) {
-    // Write one value: a scalar at once, a container by pushing a frame.
-    const resolved = resolve(value, path);
-    if (typeof resolved === 'string') emit(resolved);
-    else {
-      if (open.has(resolved.container)) throw unsupported(path, 'a cycle');
-      open.add(resolved.container);
-      emit(resolved.keys === undefined ? '[' : '{');
-      stack.push(resolved);
-    }
-    // Find the next value to write, closing every container that is done.
-    let frame = stack.at(-1);
-    for (;;) {
-      if (frame === undefined) return;
-      if (frame.next < frame.items.length) break;
-      emit(frame.keys === undefined ? ']' : '}');
-      open.delete(frame.container);
-      stack.pop();
-      frame = stack.at(-1);
-    }
-    const i = frame.next++;
-    if (i > 0) emit(',');
-    if (frame.keys === undefined) {
-      path = `${frame.path}[${i}]`;
-    } else {
-      const key = frame.keys[i] as string;
-      emit(`${JSON.stringify(key)}:`);
-      path = `${frame.path}.${key}`;
-    }
-    value = frame.items[i];
+/**
+ * The JCS form of a value nested at most QUICK_DEPTH levels with nothing in
+ * it JSON cannot hold (every receipt statement and almost every argument),
+ * built by plain recursion, which is several times faster than the walk.
+ * Undefined for anything else (deeper, a cycle, a value to refuse, a form
+ * too long for one string): the walk then writes it, or names what it refuses.
+ */
+function shallowForm(value: unknown): string | undefined {
+  try {
+    return quickForm(value, 0);
+  } catch {
+    return undefined;
   }
 }
 
-/** A scalar's JCS text, or a frame for a container. */
-function resolve(input: unknown, path: string): string | Frame {
+function quickForm(input: unknown, depth: number): string | undefined {
   let value = input;
-  // toJSON (a Date, say) may return another object with toJSON; a bounded number of hops.
   for (let hops = 0; hops < 8 && typeof value === 'object' && value !== null; hops++) {
     const toJSON = (value as { toJSON?: unknown }).toJSON;
     if (Array.isArray(value) || typeof toJSON !== 'function') break;
@@ -108,24 +80,159 @@ function resolve(input: unknown, path: string): string | Frame {
   }
   if (value === null) return 'null';
   switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      return Number.isFinite(value) ? JSON.stringify(value) : undefined;
+    case 'object': {
+      if (depth >= QUICK_DEPTH) return undefined;
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          const part = quickForm(value[i], depth + 1);
+          if (part === undefined) return undefined;
+          out += i === 0 ? part : `,${part}`;
+        }
+        return `${out}]`;
+      }
+      const record = value as Record<string, unknown>;
+      let out = '{';
+      let written = 0;
+      for (const key of Object.keys(record).sort()) {
+        const member = record[key];
+        if (member === undefined) continue;
+        const part = quickForm(member, depth + 1);
+        if (part === undefined) return undefined;
+        out += `${written++ === 0 ? '' : ','}${JSON.stringify(key)}:${part}`;
+      }
+      return `${out}}`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** One open array or object: what is left to write of it. */
+interface Frame {
+  readonly container: object;
+  /** Object member names, sorted, or undefined for an array. */
+  readonly keys: readonly string[] | undefined;
+  /** The next index (array) or key position (object) to look at. */
+  next: number;
+  /** Members written so far (an object skips members whose value is undefined). */
+  written: number;
+}
+
+/**
+ * Emits the JCS form of `root` in parts. Iterative over an explicit stack;
+ * the path of a value (for errors only) is rebuilt from the stack when one
+ * is refused, so the walk allocates nothing per value beyond its text.
+ */
+function walk(root: unknown, emit: (part: string) => void): void {
+  const stack: Frame[] = [];
+  const open = new Set<object>();
+  let value: unknown = root;
+  for (;;) {
+    value = unwrapped(value, stack);
+    if (typeof value === 'object' && value !== null) {
+      if (open.has(value)) throw unsupported(pathOf(stack), 'a cycle');
+      open.add(value);
+      if (Array.isArray(value)) {
+        emit('[');
+        stack.push({ container: value, keys: undefined, next: 0, written: 0 });
+      } else {
+        emit('{');
+        stack.push({ container: value, keys: Object.keys(value).sort(), next: 0, written: 0 });
+      }
+    } else {
+      emit(scalar(value, stack));
+    }
+    // The next value to write, closing every container that is done.
+    let frame = stack.at(-1);
+    for (;;) {
+      if (frame === undefined) return;
+      if (takeNext(frame, emit)) break;
+      emit(frame.keys === undefined ? ']' : '}');
+      open.delete(frame.container);
+      stack.pop();
+      frame = stack.at(-1);
+    }
+    value = current(frame);
+  }
+}
+
+/** Moves `frame` to its next member and writes what precedes it (comma, key); false when none is left. */
+function takeNext(frame: Frame, emit: (part: string) => void): boolean {
+  if (frame.keys === undefined) {
+    if (frame.next >= (frame.container as unknown[]).length) return false;
+    if (frame.next > 0) emit(',');
+    frame.next++;
+    return true;
+  }
+  const record = frame.container as Record<string, unknown>;
+  while (frame.next < frame.keys.length) {
+    const key = frame.keys[frame.next++] as string;
+    // Members whose value is undefined are left out, as JSON.stringify does.
+    if (record[key] === undefined) continue;
+    emit(frame.written++ > 0 ? `,${JSON.stringify(key)}:` : `${JSON.stringify(key)}:`);
+    return true;
+  }
+  return false;
+}
+
+/** The member `frame` was just moved to. */
+function current(frame: Frame): unknown {
+  const at = frame.next - 1;
+  return frame.keys === undefined
+    ? (frame.container as unknown[])[at]
+    : (frame.container as Record<string, unknown>)[frame.keys[at] as string];
+}
+
+/** A value after its toJSON (a Date, say; toJSON may return another such object: a bounded number of hops). */
+function unwrapped(input: unknown, stack: readonly Frame[]): unknown {
+  let value = input;
+  for (let hops = 0; hops < 8 && typeof value === 'object' && value !== null; hops++) {
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (Array.isArray(value) || typeof toJSON !== 'function') return value;
+    try {
+      value = (toJSON as () => unknown).call(value);
+    } catch (error) {
+      throw unsupported(
+        pathOf(stack),
+        `its toJSON failed (${error instanceof Error ? error.message : String(error)})`,
+      );
+    }
+  }
+  return value;
+}
+
+/** A scalar's JCS text. */
+function scalar(value: unknown, stack: readonly Frame[]): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
     case 'boolean':
       return value ? 'true' : 'false';
     case 'string':
       return JSON.stringify(value);
     case 'number':
-      if (!Number.isFinite(value)) throw unsupported(path, String(value));
+      if (!Number.isFinite(value)) throw unsupported(pathOf(stack), String(value));
       return JSON.stringify(value);
-    case 'object': {
-      if (Array.isArray(value)) return { container: value, path, items: value, keys: undefined, next: 0 };
-      const record = value as Record<string, unknown>;
-      const keys = Object.keys(record)
-        .filter((key) => record[key] !== undefined)
-        .sort();
-      return { container: value, path, items: keys.map((key) => record[key]), keys, next: 0 };
-    }
     default:
-      throw unsupported(path, typeof value);
+      throw unsupported(pathOf(stack), typeof value);
   }
+}
+
+/** `$.a[2].b`: where the walk is, rebuilt from the open containers. */
+function pathOf(stack: readonly Frame[]): string {
+  let path = '$';
+  for (const frame of stack) {
+    const at = frame.next - 1;
+    path += frame.keys === undefined ? `[${at}]` : `.${frame.keys[at]}`;
+    if (path.length > 200) return path;
+  }
+  return path;
 }
 
 function unsupported(path: string, what: string): OacpError<JcsErrorCode> {
