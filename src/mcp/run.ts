@@ -4,6 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { EgressEvent } from '../airlock/egress/audit.js';
 import type { QuotaEngine } from '../airlock/quota/engine.js';
 import type { ProcessSandbox } from '../airlock/sandbox.js';
+import type { AsyncSigner } from '../attest/receipt.js';
 import type { Signer } from '../core/ed25519.js';
 import { isLoopbackAddress } from '../core/loopback.js';
 import { openHomeNonceStore } from '../identity/home-nonce-store.js';
@@ -84,13 +85,9 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
     quotas = limited ? await openHomeQuotas(context.home) : undefined;
     const agent = options.agent === undefined ? undefined : agentKey(context.home, env, options.agent);
     const desk = new HttpApprovalDesk();
-    // Receipt signatures on a worker thread when there is a spare core; the main thread routes messages.
-    const pool =
-      defaultSigningWorkers() > 0
-        ? await SigningPool.start(node.keys.airlockSigner(), { workers: 1 })
-        : undefined;
-    stopPool = pool === undefined ? undefined : () => pool.close();
-    const writer = logReceiptWriter(node.log, pool ?? node.keys.airlockSigner(), {
+    const signer = receiptSigner(node.keys.airlockSigner(), log);
+    stopPool = signer.close;
+    const writer = logReceiptWriter(node.log, signer, {
       ack: options.receiptAck,
       dir: logDirectory(context.home),
     });
@@ -169,6 +166,38 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
     await quotas?.close();
     nonces.close();
   }
+}
+
+/**
+ * The Airlock's receipt signer: a worker thread when there is a spare core
+ * (the main thread only routes messages), booted beside the rest of the
+ * start-up rather than before it, since no receipt is signed before the first
+ * call. A pool that cannot start leaves the same key signing in this thread,
+ * and says so.
+ */
+function receiptSigner(
+  airlock: Signer,
+  log: (line: string) => void,
+): AsyncSigner & { close(): Promise<void> } {
+  const pooled: Promise<SigningPool | undefined> =
+    defaultSigningWorkers() > 0
+      ? SigningPool.start(airlock, { workers: 1 }).catch((error: unknown) => {
+          log(
+            `oacp: receipts are signed on the main thread: the signing worker did not start (${error instanceof Error ? error.message : String(error)})`,
+          );
+          return undefined;
+        })
+      : Promise.resolve(undefined);
+  return {
+    publicKey: airlock.publicKey,
+    sign: async (message) => {
+      const pool = await pooled;
+      return pool === undefined ? airlock.sign(message) : pool.sign(message);
+    },
+    close: async () => {
+      await (await pooled)?.close();
+    },
+  };
 }
 
 /** What every server of one run shares: receipts, the approval desk, the agent, the log sink. */
