@@ -31,6 +31,7 @@ import {
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { refuseUnrouted, type UnroutedRefusals } from './aggregate-refusal.js';
+import { screenedCalls } from './aggregate-screen.js';
 import type { Bridge, ServedSession } from './bridge.js';
 import { classify, errorResponse, INVALID_PARAMS, INVALID_REQUEST, type JsonRpcRequest } from './jsonrpc.js';
 import { allPages } from './pages.js';
@@ -124,10 +125,26 @@ async function serveAggregate(
         return { name, client, session };
       }),
     );
-    server = frontServer(inners, capabilities, (params, reason) =>
-      refuseUnrouted(refusals, params, reason, clientInfo),
-    );
-    const sdk = toSdkTransport(replaying(downstream, buffered));
+    const refuse = (params: Readonly<Record<string, unknown>>, reason: string) =>
+      refuseUnrouted(refusals, params, reason, clientInfo);
+    server = frontServer(inners, capabilities, refuse);
+    const byName = new Map(inners.map((inner) => [inner.name, inner]));
+    // Calls the SDK server would refuse or drop unrecorded go to the pipeline instead: to the
+    // server they name (its bridge refuses them, with its receipt), else refused here.
+    const malformed = async (params: Readonly<Record<string, unknown>>) => {
+      const name = typeof params.name === 'string' ? params.name : '';
+      const parts = splitToolName(name);
+      const inner = parts === undefined ? undefined : byName.get(parts.server);
+      if (inner === undefined || parts === undefined) return refuse(params, unroutedReason(name));
+      return (await inner.client.request(
+        { method: 'tools/call', params: { ...params, name: parts.tool } },
+        CallToolResultSchema,
+      )) as Record<string, unknown>;
+    };
+    const notified = async (params: Readonly<Record<string, unknown>>) => {
+      await refuse(params, NOTIFIED_CALL_REASON);
+    };
+    const sdk = toSdkTransport(screenedCalls(replaying(downstream, buffered), malformed, notified));
     // The SDK server now owns the transport's close callback: route it back to ours.
     server.onclose = () => void close();
     await server.connect(sdk);
@@ -136,6 +153,14 @@ async function serveAggregate(
   await downstream.start();
   return { closed, close };
 }
+
+/** Why a call naming no configured server is refused. */
+function unroutedReason(qualified: string): string {
+  return `"${qualified}" names no configured server (expected <server>${TOOL_NAME_SEPARATOR}<name>)`;
+}
+
+const NOTIFIED_CALL_REASON =
+  'tools/call sent as a notification (no id) is refused: it could not be answered with its receipt';
 
 /** A transport that first delivers what arrived before its consumer was ready. */
 function replaying(transport: MessageTransport, buffered: unknown[]): MessageTransport {
@@ -206,11 +231,9 @@ function frontServer(
     const inner = parts === undefined ? undefined : byName.get(parts.server);
     return inner === undefined || parts === undefined ? undefined : { inner, name: parts.tool };
   };
-  const unrouted = (qualified: string) =>
-    `"${qualified}" names no configured server (expected <server>${TOOL_NAME_SEPARATOR}<name>)`;
   const split = (qualified: string): { inner: Inner; name: string } => {
     const routed = route(qualified);
-    if (routed === undefined) throw new McpError(INVALID_PARAMS, unrouted(qualified));
+    if (routed === undefined) throw new McpError(INVALID_PARAMS, unroutedReason(qualified));
     return routed;
   };
   const owner = (uri: string): Inner => {
@@ -266,7 +289,7 @@ function frontServer(
       const routed = route(request.params.name);
       // A call no server can take is still a call: refused by the pipeline, with its receipt.
       if (routed === undefined)
-        return refuseUnroutedCall(request.params, unrouted(request.params.name)) as never;
+        return refuseUnroutedCall(request.params, unroutedReason(request.params.name)) as never;
       const { inner, name } = routed;
       return inner.client.request(
         { method: 'tools/call', params: { ...request.params, name } },

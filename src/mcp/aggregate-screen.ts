@@ -1,0 +1,78 @@
+import { CallToolRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { errorResponse, INTERNAL_ERROR, type JsonRpcId } from './jsonrpc.js';
+import type { MessageTransport } from './transport.js';
+
+/** What the front does with a tools/call its SDK server would refuse unrecorded. */
+export type MalformedCall = (params: Readonly<Record<string, unknown>>) => Promise<Record<string, unknown>>;
+
+/**
+ * The multi-server front's SDK server answers a tools/call whose params do
+ * not fit its schema (`arguments` an array, no name) with a bare error, and
+ * drops a tools/call sent as a notification: neither would leave a receipt.
+ * This screen takes such messages before the SDK sees them: a request goes
+ * to `malformed` (which has the pipeline refuse it, with its receipt) and is
+ * answered with what that returns; a notification is handed to `notified`.
+ */
+export function screenedCalls(
+  transport: MessageTransport,
+  malformed: MalformedCall,
+  notified: (params: Readonly<Record<string, unknown>>) => Promise<void>,
+): MessageTransport {
+  let consumer: ((message: unknown) => void) | undefined;
+  const screen = (raw: unknown): void => {
+    const message = raw as { id?: unknown; method?: unknown; params?: unknown } | null;
+    if (typeof message !== 'object' || message === null || message.method !== 'tools/call') {
+      consumer?.(raw);
+      return;
+    }
+    const params = isRecord(message.params) ? message.params : {};
+    if (message.id === undefined) {
+      void notified(params).catch(() => undefined);
+      return;
+    }
+    if (CallToolRequestSchema.safeParse(raw).success) {
+      consumer?.(raw);
+      return;
+    }
+    const id = message.id as JsonRpcId;
+    void malformed(params).then(
+      (result) => transport.send({ jsonrpc: '2.0', id, result }),
+      (error: unknown) =>
+        transport.send(
+          errorResponse(
+            id,
+            INTERNAL_ERROR,
+            `the call was refused but its receipt could not be written: ${error instanceof Error ? error.message : String(error)}`,
+          ),
+        ),
+    );
+  };
+  transport.onmessage = screen;
+  return {
+    start: () => transport.start(),
+    send: (message, options) => transport.send(message, options),
+    close: () => transport.close(),
+    get onmessage() {
+      return consumer;
+    },
+    set onmessage(handler) {
+      consumer = handler;
+    },
+    get onclose() {
+      return transport.onclose;
+    },
+    set onclose(handler) {
+      transport.onclose = handler;
+    },
+    get onerror() {
+      return transport.onerror;
+    },
+    set onerror(handler) {
+      transport.onerror = handler;
+    },
+  };
+}
+
+function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,107 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { describe, expect, it } from 'vitest';
+import { jcsDigest } from '../../src/core/jcs.js';
+import { createAggregateBridge } from '../../src/mcp/aggregate.js';
+import { createBridge } from '../../src/mcp/bridge.js';
+import { fromSdkTransport } from '../../src/mcp/transport.js';
+import { lightUpstream, testReceipts } from './helpers.js';
+import { eventually, INITIALIZE, RAW_SERVER } from './raw-harness.js';
+
+type Message = Record<string, unknown>;
+
+/**
+ * The `--config` front (several servers behind one endpoint) is a client of
+ * each server's bridge through the MCP SDK, whose server refuses a tools/call
+ * that does not fit its schema and drops one sent as a notification, neither
+ * with a receipt. Such calls are taken before the SDK and refused by the
+ * pipeline with one receipt each; nothing reaches a server.
+ */
+describe('the --config front: calls the SDK would refuse unrecorded get their receipt', () => {
+  it('attack: array arguments, a call with no name, and a call as a notification: each refused with one receipt', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-front-'));
+    const serverLog = join(dir, 'server.jsonl');
+    const receipts = await testReceipts();
+    const bridge = createAggregateBridge(
+      new Map([
+        [
+          'raw',
+          createBridge({
+            upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_LOG: serverLog } }),
+            receipts,
+          }),
+        ],
+      ]),
+      { receipts },
+    );
+    const [clientSide, bridgeSide] = InMemoryTransport.createLinkedPair();
+    const received: Message[] = [];
+    clientSide.onmessage = (message) => received.push(message as Message);
+    await clientSide.start();
+    await bridge.serve(fromSdkTransport(bridgeSide));
+    const send = (message: Message) => clientSide.send(message as JSONRPCMessage);
+    const answerTo = async (id: string) => {
+      await eventually(() => received.some((m) => m.id === id), `the answer to ${id}`);
+      return received.find((m) => m.id === id) as Message;
+    };
+    const serverCalls = () =>
+      existsSync(serverLog)
+        ? readFileSync(serverLog, 'utf8')
+            .split('\n')
+            .filter((line) => line.includes('"tools/call"'))
+        : [];
+    try {
+      await send(INITIALIZE);
+      await answerTo('init');
+      await send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+
+      await send({
+        jsonrpc: '2.0',
+        id: 'array',
+        method: 'tools/call',
+        params: { name: 'raw__echo', arguments: [1, 2] },
+      });
+      expect(await answerTo('array')).toMatchObject({ result: { isError: true } });
+      expect(receipts.records.at(-1)).toMatchObject({
+        tool: 'echo',
+        server: { name: 'raw' },
+        outcome: 'denied',
+        argumentsDigest: jcsDigest([1, 2]),
+      });
+
+      await send({ jsonrpc: '2.0', id: 'nameless', method: 'tools/call', params: { arguments: {} } });
+      expect(await answerTo('nameless')).toMatchObject({ result: { isError: true } });
+      expect(receipts.records.at(-1)).toMatchObject({ tool: '(no tool name)', outcome: 'denied' });
+
+      await send({
+        jsonrpc: '2.0',
+        method: 'tools/call',
+        params: { name: 'raw__echo', arguments: { a: 1 } },
+      });
+      await eventually(() => receipts.records.length === 3, 'the notification refusal receipt');
+      expect(receipts.records.at(-1)).toMatchObject({
+        tool: 'raw__echo',
+        outcome: 'denied',
+        decision: { reason: expect.stringContaining('notification') },
+      });
+
+      // A well-formed call still goes through to the server.
+      await send({
+        jsonrpc: '2.0',
+        id: 'fine',
+        method: 'tools/call',
+        params: { name: 'raw__echo', arguments: { ok: true } },
+      });
+      expect(await answerTo('fine')).toMatchObject({ result: { content: [{ text: '{"ok":true}' }] } });
+      expect(serverCalls()).toHaveLength(1);
+      expect(receipts.records).toHaveLength(4);
+    } finally {
+      await bridge.close();
+      await receipts.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
