@@ -46,7 +46,7 @@ export function implicitReadPaths(identity: ServerIdentity, protect: readonly st
 
 function real(path: string): string {
   try {
-    return realpathSync(path);
+    return realpathSync.native(path);
   } catch {
     return path;
   }

@@ -38,7 +38,7 @@ export function serverIdentity(
   const executablePath = resolveExecutable(command);
   const executable = executablePath === undefined ? undefined : digestFile(executablePath);
   const scriptPath = interpreterScript(executablePath, args);
-  const script = scriptPath === undefined ? undefined : digestFile(realpathSync(resolve(scriptPath)));
+  const script = scriptPath === undefined ? undefined : digestFile(realpathSync.native(resolve(scriptPath)));
   const packagePath = findPackageJson(script?.path ?? executable?.path);
   return {
     name,
@@ -78,19 +78,19 @@ export function withAbsoluteScript(command: string, args: readonly string[]): st
   const script = interpreterScript(resolveExecutable(command), args);
   if (script === undefined) return [...args];
   const at = args.indexOf(script);
-  return args.map((arg, index) => (index === at ? realpathSync(resolve(arg)) : arg));
+  return args.map((arg, index) => (index === at ? realpathSync.native(resolve(arg)) : arg));
 }
 
 /** The absolute, symlink-resolved path `command` runs, searching PATH like a shell would. */
 export function resolveExecutable(command: string, path = process.env.PATH ?? ''): string | undefined {
   if (command.includes('/')) {
     const absolute = isAbsolute(command) ? command : resolve(command);
-    return isExecutable(absolute) ? realpathSync(absolute) : undefined;
+    return isExecutable(absolute) ? realpathSync.native(absolute) : undefined;
   }
   for (const dir of path.split(delimiter)) {
     if (dir === '') continue;
     const candidate = join(dir, command);
-    if (isExecutable(candidate)) return realpathSync(candidate);
+    if (isExecutable(candidate)) return realpathSync.native(candidate);
   }
   return undefined;
 }

@@ -41,8 +41,8 @@ export function binCommand(stored: StoredPackage, bin?: string): { command: stri
   }
   const script = join(dir, relative);
   // The bin must stay inside the package: a "../../" entry is not the package's code.
-  const real = existsSync(script) ? realpathSync(script) : undefined;
-  if (real === undefined || !real.startsWith(`${realpathSync(stored.root)}/`)) {
+  const real = existsSync(script) ? realpathSync.native(script) : undefined;
+  if (real === undefined || !real.startsWith(`${realpathSync.native(stored.root)}/`)) {
     throw new OacpError<PackageErrorCode>(
       'PACKAGE_BIN',
       `${stored.name}@${stored.version}: bin "${printable(chosen ?? '')}" points outside the installed tree or to a missing file`,
