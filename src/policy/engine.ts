@@ -1,5 +1,6 @@
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import type * as CedarTypes from '@cedar-policy/cedar-wasm/nodejs';
 import { canonicalize } from '../core/jcs.js';
+import { cedar } from './cedar.js';
 import { toCedarArguments } from './context.js';
 import { type PolicyDecision, policyDecision } from './decision.js';
 import type { LoadedPolicies } from './load.js';
@@ -30,7 +31,7 @@ export class PolicyEngine {
     this.policies = policies;
     this.#cacheSize = options.cacheSize ?? 1024;
     this.#setId = `oacp-${policies.digest}`;
-    const prepared = cedar.preparsePolicySet(this.#setId, { staticPolicies: policies.text });
+    const prepared = cedar().preparsePolicySet(this.#setId, { staticPolicies: policies.text });
     this.#prepareError =
       prepared.type === 'failure' ? prepared.errors.map((e) => e.message).join('; ') : undefined;
   }
@@ -59,9 +60,9 @@ export class PolicyEngine {
     if (this.#prepareError !== undefined) {
       return policyDecision('deny', `policy set unusable: ${this.#prepareError}`, [], digest);
     }
-    let answer: cedar.AuthorizationAnswer;
+    let answer: CedarTypes.AuthorizationAnswer;
     try {
-      answer = cedar.statefulIsAuthorized({
+      answer = cedar().statefulIsAuthorized({
         principal: { type: 'Agent', id: request.agent },
         action: { type: 'Action', id: request.action ?? 'tools/call' },
         resource:

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { sha256Hex } from '../core/digest.js';
 import { OacpError } from '../core/errors.js';
+import { cedar } from './cedar.js';
 import type { PolicyErrorCode } from './errors.js';
 import { describeCedarErrors, policyDisplayIds } from './policy-text.js';
 import { ARGUMENT_ATTRIBUTE_NOT_FOUND, OACP_CEDAR_SCHEMA } from './schema.js';
@@ -33,11 +33,11 @@ export function loadPolicyFile(path: string): LoadedPolicies {
  * policy that loads partially would enforce something the author did not write.
  */
 export function loadPolicies(text: string, source = '<inline>'): LoadedPolicies {
-  const parsed = cedar.checkParsePolicySet({ staticPolicies: text });
+  const parsed = cedar().checkParsePolicySet({ staticPolicies: text });
   if (parsed.type === 'failure') {
     throw new OacpError<PolicyErrorCode>('POLICY_SYNTAX', describeCedarErrors(parsed.errors, text, source));
   }
-  const validation = cedar.validate({ schema: OACP_CEDAR_SCHEMA, policies: { staticPolicies: text } });
+  const validation = cedar().validate({ schema: OACP_CEDAR_SCHEMA, policies: { staticPolicies: text } });
   if (validation.type === 'failure') {
     throw new OacpError<PolicyErrorCode>(
       'POLICY_SCHEMA',

@@ -1,5 +1,6 @@
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import type * as CedarTypes from '@cedar-policy/cedar-wasm/nodejs';
 import { OacpError } from '../core/errors.js';
+import { cedar } from './cedar.js';
 import type { PolicyErrorCode } from './errors.js';
 import { lineAndColumn } from './location.js';
 
@@ -11,7 +12,7 @@ import { lineAndColumn } from './location.js';
  * each part with its id. Two policies with one display id are refused.
  */
 export function policyDisplayIds(text: string, source: string): Map<string, string> {
-  const parts = cedar.policySetTextToParts(text);
+  const parts = cedar().policySetTextToParts(text);
   if (parts.type === 'failure') {
     throw new OacpError<PolicyErrorCode>('POLICY_SYNTAX', describeCedarErrors(parts.errors, text, source));
   }
@@ -20,7 +21,7 @@ export function policyDisplayIds(text: string, source: string): Map<string, stri
   const seen = new Set<string>();
   parts.policies.forEach((part, i) => {
     const cedarId = positional[i] ?? `policy${i}`;
-    const json = cedar.policyToJson(part);
+    const json = cedar().policyToJson(part);
     const annotated = json.type === 'success' ? json.json.annotations?.id : undefined;
     const id = annotated ?? cedarId;
     if (seen.has(id)) {
@@ -37,14 +38,14 @@ export function policyDisplayIds(text: string, source: string): Map<string, stri
 
 /** Cedar's errors as one line each, `source:line:column: message (label) (help)`, joined by `; `. */
 export function describeCedarErrors(
-  errors: readonly cedar.DetailedError[],
+  errors: readonly CedarTypes.DetailedError[],
   text: string,
   source: string,
 ): string {
   return errors.map((error) => describeOne(error, text, source)).join('; ');
 }
 
-function describeOne(error: cedar.DetailedError, text: string, source: string): string {
+function describeOne(error: CedarTypes.DetailedError, text: string, source: string): string {
   const location = error.sourceLocations?.[0];
   const where =
     location === undefined
