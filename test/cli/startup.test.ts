@@ -31,7 +31,31 @@ function modulesLoadedBy(args: readonly string[]): string[] {
   return loaded;
 }
 
+/** Whether `node dist/cli/main.js ARGS` loaded the Cedar engine, by Node's own module debug log. */
+function loadsCedar(args: readonly string[], dir: string): boolean {
+  const run = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: dir, NODE_DEBUG: 'module' },
+    timeout: 60_000,
+  });
+  return /MODULE \d+: load "[^"]*cedar_wasm\.js"/.test(run.stderr);
+}
+
 describe('oacp start-up: an MCP client starts `oacp mcp run` for every session', () => {
+  it('oacp mcp run does not load the Cedar engine (4 MB of WebAssembly) before the first call needs it', () => {
+    const dir = tempDir('oacp-startup-cedar-');
+    const policy = join(dir, 'allow.cedar');
+    writeFileSync(policy, 'permit(principal, action, resource);\n');
+    try {
+      // A bad --tier stops once the bridge's modules are loaded, before any call.
+      expect(loadsCedar(['mcp', 'run', '--tier', 'nope', '--', 'true'], dir)).toBe(false);
+      // Positive control: a command that evaluates a policy loads it.
+      expect(loadsCedar(['policy', 'test', '--policy', policy], dir)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('loads only the registrar of the command it runs', async () => {
     expect(await registrarsFor(['--home', '/h', 'mcp', 'run'])).toHaveLength(1);
     expect(await registrarsFor(['--home=/h', 'gateway'])).toHaveLength(1);
