@@ -379,18 +379,19 @@ export class TransparencyLog {
     const hashes = entries.map(hashLeaf);
     let first: number;
     try {
-      first = await this.serially(() =>
-        locks.sequencer.with(async () => {
-          const tail = await this.wal.catchUp((hash) => this.tree.push(hash));
-          refuseCorrupt(tail);
-          // Under the lock a torn tail is a writer killed inside write(2): never acknowledged.
-          if (tail.kind === 'torn') await this.wal.cutTornTail(tail);
-          const at = this.tree.size;
-          await this.wal.append(entries, hashes);
-          for (const hash of hashes) this.tree.push(hash);
-          return at;
-        }),
-      );
+      first = await this.serially(async () => {
+        // Others' records first, without the lock (as a reader): the locked catch-up is then
+        // only what landed in the last moments, and the lock is held for microseconds.
+        refuseCorrupt(await this.wal.catchUp((hash) => this.tree.push(hash)));
+        const theirs: Uint8Array[] = [];
+        const written = await locks.sequencer.withSync(() =>
+          this.wal.appendLocked(entries, hashes, (hash) => theirs.push(hash)),
+        );
+        for (const hash of theirs) this.tree.push(hash);
+        refuseCorrupt(written.tail);
+        for (const hash of hashes) this.tree.push(hash);
+        return written.first;
+      });
     } catch (error) {
       // After a failed write the file's state is unknown: stop, and let reopening verify it.
       this.failure = error;
