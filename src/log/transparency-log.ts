@@ -382,7 +382,7 @@ export class TransparencyLog {
       first = await this.serially(async () => {
         // Others' records first, without the lock (as a reader): the locked catch-up is then
         // only what landed in the last moments, and the lock is held for microseconds.
-        refuseCorrupt(await this.wal.catchUp((hash) => this.tree.push(hash)));
+        refuseCorrupt(await this.wal.catchUp((hash) => this.tree.push(hash), false));
         const theirs: Uint8Array[] = [];
         const written = await locks.sequencer.withSync(() =>
           this.wal.appendLocked(entries, hashes, (hash) => theirs.push(hash)),

@@ -16,7 +16,9 @@ export interface ScanStop {
 
 /**
  * Replays write-ahead records from `start` up to `size`, reading the file in 1 MiB windows,
- * and stops at the first record that is cut short, oversized, or fails its checksum. Returns
+ * and stops at the first record that is cut short, oversized, or fails its checksum (checked
+ * unless `verify` is false: a writer catching up on records other live writers just appended
+ * leaves that to the publishing round, which checks every entry once as it bundles it). Returns
  * the start of each valid record plus the end of the last one, and where and why it stopped.
  */
 export async function scanRecords(
@@ -24,6 +26,7 @@ export async function scanRecords(
   start: number,
   size: number,
   onRecord: (leafHash: Uint8Array) => void,
+  verify = true,
 ): Promise<{ positions: number[]; stop?: ScanStop }> {
   const positions = [start];
   let position = start;
@@ -33,7 +36,7 @@ export async function scanRecords(
       return { positions, stop: { offset: position, reason: 'cut short' } };
     const window = Buffer.alloc(Math.min(SCAN_WINDOW, size - position));
     await readFully(handle, window, position);
-    const parsed = parseWindow(window, position, size, positions, onRecord);
+    const parsed = parseWindow(window, position, size, positions, onRecord, verify);
     if (parsed.stop !== undefined) return { positions, stop: parsed.stop };
     position += parsed.consumed;
   }
@@ -45,6 +48,7 @@ export function scanRecordsSync(
   start: number,
   size: number,
   onRecord: (leafHash: Uint8Array) => void,
+  verify = true,
 ): { positions: number[]; stop?: ScanStop } {
   const positions = [start];
   let position = start;
@@ -54,7 +58,7 @@ export function scanRecordsSync(
       return { positions, stop: { offset: position, reason: 'cut short' } };
     const window = Buffer.alloc(Math.min(SCAN_WINDOW, size - position));
     readFullySync(fd, window, position);
-    const parsed = parseWindow(window, position, size, positions, onRecord);
+    const parsed = parseWindow(window, position, size, positions, onRecord, verify);
     if (parsed.stop !== undefined) return { positions, stop: parsed.stop };
     position += parsed.consumed;
   }
@@ -70,6 +74,7 @@ function parseWindow(
   size: number,
   positions: number[],
   onRecord: (leafHash: Uint8Array) => void,
+  verify: boolean,
 ): { consumed: number; stop?: ScanStop } {
   let at = 0;
   while (at + RECORD_HEADER <= window.length) {
@@ -85,7 +90,10 @@ function parseWindow(
     }
     if (at + RECORD_HEADER + length > window.length) break; // continues in the next window
     const stored = window.subarray(at + 4, at + RECORD_HEADER);
-    if (!sameBytes(hashLeaf(window.subarray(at + RECORD_HEADER, at + RECORD_HEADER + length)), stored)) {
+    if (
+      verify &&
+      !sameBytes(hashLeaf(window.subarray(at + RECORD_HEADER, at + RECORD_HEADER + length)), stored)
+    ) {
       return {
         consumed: at,
         stop: { offset: position + at, reason: 'its checksum (leaf hash) does not match its bytes' },

@@ -76,8 +76,9 @@ export class WriteAheadLog {
   /**
    * Replays the records appended since the last call (by this process or another) through
    * `onRecord`, in order, and says what follows the last whole record. Never changes the file.
+   * `verify` false skips the checksums (see scanRecords): for a writer's catch-up only.
    */
-  async catchUp(onRecord: (leafHash: Uint8Array) => void): Promise<WalTail> {
+  async catchUp(onRecord: (leafHash: Uint8Array) => void, verify = true): Promise<WalTail> {
     if (this.handle === undefined) return { kind: 'clean' };
     const size = (await this.file.stat()).size;
     const start = this.end;
@@ -87,7 +88,7 @@ export class WriteAheadLog {
         `log.wal shrank to ${size} bytes under its record ${this.count - 1}, which ended at byte ${start}`,
       );
     }
-    const { positions, stop } = await scanRecords(this.file, start, size, onRecord);
+    const { positions, stop } = await scanRecords(this.file, start, size, onRecord, verify);
     this.positions.push(...positions.slice(1));
     if (stop === undefined) return { kind: 'clean' };
     if (await isTornTail(this.file, this.end, size)) {
@@ -99,7 +100,8 @@ export class WriteAheadLog {
   /**
    * `catchUp`, then (when the tail is torn) `cutTornTail`, then `append`, with synchronous
    * system calls: the sequencer lock's whole critical section, which must not yield to the
-   * event loop (see FileLock.withSync). Records others appended go through `onRecord` first;
+   * event loop (see FileLock.withSync). Records others appended go through `onRecord` first
+   * (their checksums are left to the publishing round, as with `catchUp(…, false)`);
    * returns the tail it found (a corrupt one stops before writing) and the batch's first index.
    */
   appendLocked(
@@ -116,7 +118,7 @@ export class WriteAheadLog {
         `log.wal shrank to ${size} bytes under its record ${this.count - 1}, which ended at byte ${start}`,
       );
     }
-    const { positions, stop } = scanRecordsSync(fd, start, size, onRecord);
+    const { positions, stop } = scanRecordsSync(fd, start, size, onRecord, false);
     this.positions.push(...positions.slice(1));
     let tail: WalTail = { kind: 'clean' };
     if (stop !== undefined) {

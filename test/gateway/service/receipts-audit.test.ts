@@ -72,4 +72,34 @@ describe('GET /v1/receipts (the audit view) and GET /v1/log/consistency', () => 
     });
     expect(bad.status).toBe(400);
   });
+  it('answers absurd consistency queries with 400 naming the parameter, without a key, never 500', async () => {
+    const size = gw.gateway.node.log.size;
+    // The positive control: public (no key), a real proof.
+    const good = await raw(gw.url, `/v1/log/consistency?from=1&to=${size}`);
+    expect(good.status).toBe(200);
+    const absurd: Array<[string, RegExp]> = [
+      ['', /from/],
+      [`to=${size}`, /from/],
+      ['from=1', /to/],
+      ['from=-1&to=2', /from/],
+      ['from=abc&to=2', /from/],
+      ['from=1.5&to=2', /from/],
+      ['from=%2B1&to=2', /from/],
+      ['from=0x1&to=2', /from/],
+      ['from=01&to=2', /from/],
+      ['from=1e3&to=2', /from/],
+      [`from=1&to=${'9'.repeat(17)}`, /to/],
+      [`from=1&to=${'9'.repeat(5000)}`, /to/],
+      [`from=1&to=${Number.MAX_SAFE_INTEGER}`, /log size/],
+      [`from=${Number.MAX_SAFE_INTEGER}&to=${Number.MAX_SAFE_INTEGER}`, /log size/],
+      ['from=9999999999999999&to=9999999999999999', /log size/],
+      [`from=${size}&to=1`, /at most/],
+      [`from=1&to=${size + 1}`, /log size/],
+    ];
+    for (const [query, names] of absurd) {
+      const response = await raw(gw.url, `/v1/log/consistency?${query}`);
+      expect(response.status, query.slice(0, 40)).toBe(400);
+      expect(JSON.stringify(response.json), query.slice(0, 40)).toMatch(names);
+    }
+  });
 });
