@@ -155,9 +155,12 @@ export class TransparencyLog {
       const state =
         options.stateFile === undefined ? undefined : await readSignedState(options.stateFile, vkey);
       const tree = new MerkleTree();
+      const wal = await WriteAheadLog.open(join(dir, WAL_FILE), options.origin, !readOnly);
+      opened.wal = wal;
+      // Most of the file is replayed (and checked) before taking the lock, as a reader would, so
+      // a writer opening a large log holds up the other writers only for what landed meanwhile.
+      if (opened.locks !== undefined) await wal.catchUp((hash) => tree.push(hash));
       const replay = async (): Promise<{ wal: WriteAheadLog; tail: WalTail; truncated: number }> => {
-        const wal = await WriteAheadLog.open(join(dir, WAL_FILE), options.origin, !readOnly);
-        opened.wal = wal;
         const tail = await wal.catchUp((hash) => tree.push(hash));
         refuseCorrupt(tail);
         checkExtends(tree, published, 'the published checkpoint', 'LOG_CORRUPT');
@@ -171,7 +174,7 @@ export class TransparencyLog {
         }
         return { wal, tail, truncated: 0 };
       };
-      const { wal, truncated } =
+      const { truncated } =
         opened.locks === undefined ? await replay() : await opened.locks.sequencer.with(replay);
       const problem = await checkTiles(
         dir,
