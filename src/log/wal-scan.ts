@@ -90,10 +90,12 @@ function parseWindow(
     }
     if (at + RECORD_HEADER + length > window.length) break; // continues in the next window
     const stored = window.subarray(at + 4, at + RECORD_HEADER);
-    if (
-      verify &&
-      !sameBytes(hashLeaf(window.subarray(at + RECORD_HEADER, at + RECORD_HEADER + length)), stored)
-    ) {
+    // Unverified, a record still may not carry an all-zero hash (no SHA-256 is): zeros are what
+    // a power cut leaves, and must stop the scan as a torn tail, never read as empty records.
+    const bad = verify
+      ? !sameBytes(hashLeaf(window.subarray(at + RECORD_HEADER, at + RECORD_HEADER + length)), stored)
+      : stored.every((byte) => byte === 0);
+    if (bad) {
       return {
         consumed: at,
         stop: { offset: position + at, reason: 'its checksum (leaf hash) does not match its bytes' },

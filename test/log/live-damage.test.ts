@@ -63,4 +63,28 @@ describe('a damaged record appended by another live writer', () => {
     });
     expect(readFileSync(join(dir, 'log.wal')).equals(grown)).toBe(true);
   });
+
+  it('zeros after the last record are a torn tail for a live writer too, never empty records', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-live-zeros-'));
+    dirs.push(dir);
+    const signer = keySigner(generateEd25519().privateKey);
+    const log = await TransparencyLog.open(dir, { origin, signer });
+    try {
+      expect((await log.append(new TextEncoder().encode('first'))).index).toBe(0);
+      // What a power cut leaves (here while the log is open): the file grew, its bytes are zeros.
+      appendFileSync(join(dir, 'log.wal'), Buffer.alloc(100));
+      expect((await log.append(new TextEncoder().encode('second'))).index).toBe(1);
+      await log.sync();
+      expect(log.size).toBe(2);
+    } finally {
+      await log.close();
+    }
+    const reopened = await TransparencyLog.open(dir, { origin, signer });
+    try {
+      expect(reopened.size).toBe(2);
+      expect(new TextDecoder().decode(await reopened.entry(1))).toBe('second');
+    } finally {
+      await reopened.close();
+    }
+  });
 });
