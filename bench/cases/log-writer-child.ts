@@ -1,7 +1,8 @@
 /**
  * One writer process of the `log-writers` bench: opens the shared log, says "ready", waits for
  * a line on stdin, then signs (in-thread, Ed25519) and appends COUNT receipts with 256 in
- * flight, durable acks, and prints {"count", "wallMs", "cpuMs"} (main-thread CPU, Linux).
+ * flight, durable acks, and prints {"count", "wallMs", "cpuMs", "processCpuMs"} (main-thread and
+ * whole-process CPU, Linux).
  * Args: <dir> <log seed hex> <origin> <count>.
  */
 import { readFileSync } from 'node:fs';
@@ -24,15 +25,18 @@ const statement = buildStatement({
   predicate: toolCallPredicate(undefined),
 });
 
-function mainThreadCpuMs(): number {
-  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+/** utime + stime in ms of the main thread (`task`) or of the whole process, every thread (`self`). */
+function cpuMs(of: 'task' | 'self'): number {
+  const path = of === 'task' ? `/proc/self/task/${process.pid}/stat` : '/proc/self/stat';
+  const stat = readFileSync(path, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 process.stdout.write('ready\n');
 await new Promise((resolve) => process.stdin.once('data', resolve));
-const cpu = mainThreadCpuMs();
+const cpu = cpuMs('task');
+const processCpu = cpuMs('self');
 const start = performance.now();
 let next = 0;
 async function lane(): Promise<void> {
@@ -43,7 +47,8 @@ async function lane(): Promise<void> {
 }
 await Promise.all(Array.from({ length: 256 }, lane));
 const wallMs = performance.now() - start;
-const cpuMs = mainThreadCpuMs() - cpu;
+const mainMs = cpuMs('task') - cpu;
+const allMs = cpuMs('self') - processCpu;
 await log.close();
-process.stdout.write(`${JSON.stringify({ count, wallMs, cpuMs })}\n`);
+process.stdout.write(`${JSON.stringify({ count, wallMs, cpuMs: mainMs, processCpuMs: allMs })}\n`);
 process.exit(0);

@@ -22,12 +22,19 @@ export interface CosignedCheckpoint {
   readonly cosigners: readonly string[];
 }
 
+/** A kept cosignature left out on load. `security`: it failed verification (the file was altered). */
+export interface RejectedCosignature {
+  readonly witness: string;
+  readonly security: boolean;
+  readonly reason: string;
+}
+
 /**
  * This node's latest checkpoint that peers cosigned (c2sp.org/tlog-cosignature), with every
  * cosignature collected for it. A cosigned note is kept only after checking the log's own
  * signature, the peer's cosignature with the peer's known witness key, and that the tree is
  * this log's tree (else our key signed another history: LOG_FORK). Kept in one file, so a
- * restart serves what was collected.
+ * restart serves what was collected, once verified again (see `open`).
  */
 export class OwnCosignatures {
   private constructor(
@@ -37,7 +44,19 @@ export class OwnCosignatures {
       | undefined,
   ) {}
 
-  static async open(file: string, log: CosignedLog): Promise<OwnCosignatures> {
+  /**
+   * Loads the kept file and verifies it again, as if it came from a peer: the log's own
+   * signature, that the tree is this log's tree, and each cosignature with the known witness
+   * key of its name and key ID (`witnessKeys`: the peers' `witness_key`s now). A cosignature
+   * with no known key is left out (its witness is no longer a peer); one that fails its key, or
+   * a file that is not this log's signed tree, is left out and `rejected` as a security event
+   * (the file was altered). Nothing left out is served or counted.
+   */
+  static async open(
+    file: string,
+    log: CosignedLog,
+    witnessKeys: readonly string[],
+  ): Promise<{ kept: OwnCosignatures; rejected: RejectedCosignature[] }> {
     const kept = new OwnCosignatures(file, undefined);
     let text: string | undefined;
     try {
@@ -45,12 +64,54 @@ export class OwnCosignatures {
     } catch {
       text = undefined;
     }
-    // A kept file that no longer verifies is dropped, never served: it is collected again.
-    if (text !== undefined) {
-      const opened = openCheckpoint(text, log.verifierKey);
-      if (opened.ok) kept.best = kept.split(text, opened.value.checkpoint.size, log.verifierKey);
+    if (text === undefined) return { kept, rejected: [] };
+    const rejected: RejectedCosignature[] = [];
+    const opened = openCheckpoint(text, log.verifierKey);
+    if (!opened.ok) {
+      rejected.push({
+        witness: '(the log key)',
+        security: true,
+        reason: `it does not verify: ${opened.reason}`,
+      });
+      return { kept, rejected };
     }
-    return kept;
+    const { size, root } = opened.value.checkpoint;
+    if (size > log.size || !sameBytes(root, log.root(size))) {
+      rejected.push({
+        witness: '(the log key)',
+        security: true,
+        reason: `its tree of ${size} entries is not this log's tree of ${log.size}`,
+      });
+      return { kept, rejected };
+    }
+    const split = kept.split(text, size, log.verifierKey);
+    const keys = witnessKeys.flatMap((key) => {
+      try {
+        return [{ key, parsed: parseVerifierKey(key) }];
+      } catch {
+        return [];
+      }
+    });
+    for (const [id, sig] of [...split.cosigs]) {
+      const known = keys.find(({ parsed }) => parsed.name === sig.name && parsed.keyId === sig.keyId);
+      const verdict =
+        known === undefined
+          ? undefined
+          : verifyCosignatures(formatNote(split.body, [...split.own, sig]), [known.key], 1);
+      if (verdict?.ok === true) continue;
+      split.cosigs.delete(id);
+      rejected.push(
+        verdict === undefined
+          ? { witness: sig.name, security: false, reason: 'no peer has its witness key now' }
+          : {
+              witness: sig.name,
+              security: true,
+              reason: `it does not verify with the witness key: ${verdict.reason}`,
+            },
+      );
+    }
+    kept.best = split;
+    return { kept, rejected };
   }
 
   get latest(): CosignedCheckpoint | undefined {

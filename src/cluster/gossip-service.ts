@@ -5,7 +5,7 @@ import { describeError, isOacpError } from '../core/errors.js';
 import { openCheckpoint } from '../log/checkpoint.js';
 import { type GossipLocal, gossipCheck } from '../log/gossip.js';
 import { Witness } from '../log/witness.js';
-import { type CosignedCheckpoint, OwnCosignatures } from './cosign-collect.js';
+import { type CosignedCheckpoint, OwnCosignatures, type RejectedCosignature } from './cosign-collect.js';
 import { clusterError } from './errors.js';
 import { type ForkRecord, ForkRecords } from './gossip-forks.js';
 import { type HttpGossipPeer, httpGossipPeer, type WitnessView } from './gossip-peer.js';
@@ -49,6 +49,8 @@ export interface CheckpointGossipOptions {
   /** The transport to peers (mutual TLS in a cluster). */
   readonly fetchImpl?: typeof fetch;
   onFork(event: ForkEvent): Promise<void> | void;
+  /** A kept cosignature (or the kept checkpoint) failed verification on load: a security event. */
+  onBadCosignature?(event: RejectedCosignature & { readonly at: string }): Promise<void> | void;
   onError?(peer: string, error: string): void;
   readonly now?: () => number;
 }
@@ -83,7 +85,19 @@ export class CheckpointGossip {
       signer: options.witness,
       ...(options.now === undefined ? {} : { now: options.now }),
     });
-    const own = await OwnCosignatures.open(join(options.dir, 'own.cosigned'), options.log);
+    // Kept cosignatures are verified again with the peers' witness keys as they are now.
+    const peers = await options.peers().catch((error: unknown) => {
+      options.onError?.('(peers)', describeError(error));
+      return [];
+    });
+    const witnessKeys = peers.flatMap((peer) => (peer.witnessKey === undefined ? [] : [peer.witnessKey]));
+    const loaded = await OwnCosignatures.open(join(options.dir, 'own.cosigned'), options.log, witnessKeys);
+    const own = loaded.kept;
+    for (const rejected of loaded.rejected) {
+      const at = new Date(options.now === undefined ? Date.now() : options.now() * 1000).toISOString();
+      if (rejected.security) await options.onBadCosignature?.({ ...rejected, at });
+      else options.onError?.(rejected.witness, `a kept cosignature was left out: ${rejected.reason}`);
+    }
     const forks = await ForkRecords.open(join(options.dir, 'forks.json'));
     const gossip = new CheckpointGossip(options, witness, own, forks);
     gossip.schedule(0);

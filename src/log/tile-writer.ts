@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-file.js';
 import { logError } from './errors.js';
+import { hashLeaf, sameBytes } from './hash.js';
 import { TILE_WIDTH } from './hash-level.js';
 import type { MerkleTree } from './merkle-tree.js';
 import { entriesPath, tilePath } from './tile-path.js';
@@ -48,9 +49,32 @@ export async function writeTiles(
     const start = n * TILE_WIDTH;
     const end = Math.min(to, start + TILE_WIDTH);
     const path = entriesPath(n, end - start);
-    await writeFileAtomic(join(dir, path), encodeBundle(await readEntries(start, end)));
+    const entries = await readEntries(start, end);
+    checkNewEntries(tree, entries, start, from);
+    await writeFileAtomic(join(dir, path), encodeBundle(entries));
     if (end - start === TILE_WIDTH) await rm(join(dir, `${path}.p`), { recursive: true, force: true });
   }
+}
+
+/**
+ * The entries at `from` and beyond (new to the published tree) must hash to their leaves: the
+ * one check of records that writers caught up on without their checksums (wal-scan.ts).
+ */
+function checkNewEntries(
+  tree: MerkleTree,
+  entries: readonly Uint8Array[],
+  start: number,
+  from: number,
+): void {
+  entries.forEach((entry, i) => {
+    const index = start + i;
+    if (index >= from && !sameBytes(hashLeaf(entry), tree.leafHash(index))) {
+      throw logError(
+        'LOG_CORRUPT',
+        `log.wal record ${index}: its bytes do not hash to its stored leaf hash; nothing was published (see \`oacp log fsck\`)`,
+      );
+    }
+  });
 }
 
 /** An entry bundle: each entry as uint16 big-endian length, then its bytes. */

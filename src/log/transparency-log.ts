@@ -155,9 +155,12 @@ export class TransparencyLog {
       const state =
         options.stateFile === undefined ? undefined : await readSignedState(options.stateFile, vkey);
       const tree = new MerkleTree();
+      const wal = await WriteAheadLog.open(join(dir, WAL_FILE), options.origin, !readOnly);
+      opened.wal = wal;
+      // Most of the file is replayed (and checked) before taking the lock, as a reader would, so
+      // a writer opening a large log holds up the other writers only for what landed meanwhile.
+      if (opened.locks !== undefined) await wal.catchUp((hash) => tree.push(hash));
       const replay = async (): Promise<{ wal: WriteAheadLog; tail: WalTail; truncated: number }> => {
-        const wal = await WriteAheadLog.open(join(dir, WAL_FILE), options.origin, !readOnly);
-        opened.wal = wal;
         const tail = await wal.catchUp((hash) => tree.push(hash));
         refuseCorrupt(tail);
         checkExtends(tree, published, 'the published checkpoint', 'LOG_CORRUPT');
@@ -171,7 +174,7 @@ export class TransparencyLog {
         }
         return { wal, tail, truncated: 0 };
       };
-      const { wal, truncated } =
+      const { truncated } =
         opened.locks === undefined ? await replay() : await opened.locks.sequencer.with(replay);
       const problem = await checkTiles(
         dir,
@@ -379,18 +382,19 @@ export class TransparencyLog {
     const hashes = entries.map(hashLeaf);
     let first: number;
     try {
-      first = await this.serially(() =>
-        locks.sequencer.with(async () => {
-          const tail = await this.wal.catchUp((hash) => this.tree.push(hash));
-          refuseCorrupt(tail);
-          // Under the lock a torn tail is a writer killed inside write(2): never acknowledged.
-          if (tail.kind === 'torn') await this.wal.cutTornTail(tail);
-          const at = this.tree.size;
-          await this.wal.append(entries, hashes);
-          for (const hash of hashes) this.tree.push(hash);
-          return at;
-        }),
-      );
+      first = await this.serially(async () => {
+        // Others' records first, without the lock (as a reader): the locked catch-up is then
+        // only what landed in the last moments, and the lock is held for microseconds.
+        refuseCorrupt(await this.wal.catchUp((hash) => this.tree.push(hash), false));
+        const theirs: Uint8Array[] = [];
+        const written = await locks.sequencer.withSync(() =>
+          this.wal.appendLocked(entries, hashes, (hash) => theirs.push(hash)),
+        );
+        for (const hash of theirs) this.tree.push(hash);
+        refuseCorrupt(written.tail);
+        for (const hash of hashes) this.tree.push(hash);
+        return written.first;
+      });
     } catch (error) {
       // After a failed write the file's state is unknown: stop, and let reopening verify it.
       this.failure = error;

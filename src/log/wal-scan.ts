@@ -1,3 +1,4 @@
+import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { logError } from './errors.js';
 import { HASH_SIZE, hashLeaf, sameBytes } from './hash.js';
@@ -15,7 +16,9 @@ export interface ScanStop {
 
 /**
  * Replays write-ahead records from `start` up to `size`, reading the file in 1 MiB windows,
- * and stops at the first record that is cut short, oversized, or fails its checksum. Returns
+ * and stops at the first record that is cut short, oversized, or fails its checksum (checked
+ * unless `verify` is false: a writer catching up on records other live writers just appended
+ * leaves that to the publishing round, which checks every entry once as it bundles it). Returns
  * the start of each valid record plus the end of the last one, and where and why it stopped.
  */
 export async function scanRecords(
@@ -23,6 +26,7 @@ export async function scanRecords(
   start: number,
   size: number,
   onRecord: (leafHash: Uint8Array) => void,
+  verify = true,
 ): Promise<{ positions: number[]; stop?: ScanStop }> {
   const positions = [start];
   let position = start;
@@ -30,35 +34,79 @@ export async function scanRecords(
     if (size - position === 0) return { positions };
     if (size - position < RECORD_HEADER)
       return { positions, stop: { offset: position, reason: 'cut short' } };
-    // Load a window starting at the next record, then parse whole records from it without awaiting.
     const window = Buffer.alloc(Math.min(SCAN_WINDOW, size - position));
     await readFully(handle, window, position);
-    let at = 0;
-    let stop: ScanStop | undefined;
-    while (at + RECORD_HEADER <= window.length) {
-      const length = window.readUInt32BE(at);
-      if (length > MAX_ENTRY_BYTES) {
-        stop = { offset: position + at, reason: `its length ${length} is over ${MAX_ENTRY_BYTES}` };
-        break;
-      }
-      if (position + at + RECORD_HEADER + length > size) {
-        stop = { offset: position + at, reason: 'cut short' };
-        break;
-      }
-      if (at + RECORD_HEADER + length > window.length) break; // continues in the next window
-      const stored = window.subarray(at + 4, at + RECORD_HEADER);
-      if (!sameBytes(hashLeaf(window.subarray(at + RECORD_HEADER, at + RECORD_HEADER + length)), stored)) {
-        stop = { offset: position + at, reason: 'its checksum (leaf hash) does not match its bytes' };
-        break;
-      }
-      onRecord(new Uint8Array(stored));
-      at += RECORD_HEADER + length;
-      positions.push(position + at);
-    }
-    if (stop !== undefined) return { positions, stop };
-    if (at === 0) return { positions, stop: { offset: position, reason: 'cut short' } };
-    position += at;
+    const parsed = parseWindow(window, position, size, positions, onRecord, verify);
+    if (parsed.stop !== undefined) return { positions, stop: parsed.stop };
+    position += parsed.consumed;
   }
+}
+
+/** `scanRecords` with synchronous reads, for a caller that must not yield (under the sequencer lock). */
+export function scanRecordsSync(
+  fd: number,
+  start: number,
+  size: number,
+  onRecord: (leafHash: Uint8Array) => void,
+  verify = true,
+): { positions: number[]; stop?: ScanStop } {
+  const positions = [start];
+  let position = start;
+  for (;;) {
+    if (size - position === 0) return { positions };
+    if (size - position < RECORD_HEADER)
+      return { positions, stop: { offset: position, reason: 'cut short' } };
+    const window = Buffer.alloc(Math.min(SCAN_WINDOW, size - position));
+    readFullySync(fd, window, position);
+    const parsed = parseWindow(window, position, size, positions, onRecord, verify);
+    if (parsed.stop !== undefined) return { positions, stop: parsed.stop };
+    position += parsed.consumed;
+  }
+}
+
+/**
+ * Parses the whole records at the start of `window` (file bytes from `position`), pushing each
+ * record's end to `positions`; says how many bytes it consumed or where and why it stopped.
+ */
+function parseWindow(
+  window: Buffer,
+  position: number,
+  size: number,
+  positions: number[],
+  onRecord: (leafHash: Uint8Array) => void,
+  verify: boolean,
+): { consumed: number; stop?: ScanStop } {
+  let at = 0;
+  while (at + RECORD_HEADER <= window.length) {
+    const length = window.readUInt32BE(at);
+    if (length > MAX_ENTRY_BYTES) {
+      return {
+        consumed: at,
+        stop: { offset: position + at, reason: `its length ${length} is over ${MAX_ENTRY_BYTES}` },
+      };
+    }
+    if (position + at + RECORD_HEADER + length > size) {
+      return { consumed: at, stop: { offset: position + at, reason: 'cut short' } };
+    }
+    if (at + RECORD_HEADER + length > window.length) break; // continues in the next window
+    const stored = window.subarray(at + 4, at + RECORD_HEADER);
+    // Unverified, a record still may not carry an all-zero hash (no SHA-256 is): zeros are what
+    // a power cut leaves, and must stop the scan as a torn tail, never read as empty records.
+    const bad = verify
+      ? !sameBytes(hashLeaf(window.subarray(at + RECORD_HEADER, at + RECORD_HEADER + length)), stored)
+      : stored.every((byte) => byte === 0);
+    if (bad) {
+      return {
+        consumed: at,
+        stop: { offset: position + at, reason: 'its checksum (leaf hash) does not match its bytes' },
+      };
+    }
+    onRecord(new Uint8Array(stored));
+    at += RECORD_HEADER + length;
+    positions.push(position + at);
+  }
+  if (at === 0) return { consumed: 0, stop: { offset: position, reason: 'cut short' } };
+  return { consumed: at };
 }
 
 /**
@@ -71,6 +119,11 @@ export async function scanRecords(
 export async function isTornTail(handle: FileHandle, end: number, size: number): Promise<boolean> {
   const rest = Buffer.alloc(size - end);
   await readFully(handle, rest, end);
+  return isTornBytes(rest);
+}
+
+/** `isTornTail` of bytes already read. */
+export function isTornBytes(rest: Buffer): boolean {
   if (rest.every((byte) => byte === 0)) return true;
   if (rest.length < 4) return true;
   const length = rest.readUInt32BE(0);
@@ -85,6 +138,15 @@ export async function readFully(handle: FileHandle, buffer: Buffer, position: nu
   let done = 0;
   while (done < buffer.length) {
     const { bytesRead } = await handle.read(buffer, done, buffer.length - done, position + done);
+    if (bytesRead === 0) throw logError('LOG_CORRUPT', 'the write-ahead log ended while reading');
+    done += bytesRead;
+  }
+}
+
+export function readFullySync(fd: number, buffer: Buffer, position: number): void {
+  let done = 0;
+  while (done < buffer.length) {
+    const bytesRead = readSync(fd, buffer, done, buffer.length - done, position + done);
     if (bytesRead === 0) throw logError('LOG_CORRUPT', 'the write-ahead log ended while reading');
     done += bytesRead;
   }

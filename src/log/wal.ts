@@ -1,10 +1,18 @@
-import { constants } from 'node:fs';
+import { constants, fstatSync, fsyncSync, ftruncateSync, writeFileSync, writeSync } from 'node:fs';
 import { type FileHandle, link, open, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { syncDirectory } from './atomic-file.js';
 import { logError } from './errors.js';
 import { hashLeaf, sameBytes } from './hash.js';
-import { isTornTail, RECORD_HEADER, readFully, scanRecords } from './wal-scan.js';
+import {
+  isTornBytes,
+  isTornTail,
+  RECORD_HEADER,
+  readFully,
+  readFullySync,
+  scanRecords,
+  scanRecordsSync,
+} from './wal-scan.js';
 
 /**
  * The append-only write-ahead file: the log's source of truth. Everything else on disk
@@ -68,8 +76,9 @@ export class WriteAheadLog {
   /**
    * Replays the records appended since the last call (by this process or another) through
    * `onRecord`, in order, and says what follows the last whole record. Never changes the file.
+   * `verify` false skips the checksums (see scanRecords): for a writer's catch-up only.
    */
-  async catchUp(onRecord: (leafHash: Uint8Array) => void): Promise<WalTail> {
+  async catchUp(onRecord: (leafHash: Uint8Array) => void, verify = true): Promise<WalTail> {
     if (this.handle === undefined) return { kind: 'clean' };
     const size = (await this.file.stat()).size;
     const start = this.end;
@@ -79,13 +88,67 @@ export class WriteAheadLog {
         `log.wal shrank to ${size} bytes under its record ${this.count - 1}, which ended at byte ${start}`,
       );
     }
-    const { positions, stop } = await scanRecords(this.file, start, size, onRecord);
+    const { positions, stop } = await scanRecords(this.file, start, size, onRecord, verify);
     this.positions.push(...positions.slice(1));
     if (stop === undefined) return { kind: 'clean' };
     if (await isTornTail(this.file, this.end, size)) {
       return { kind: 'torn', offset: this.end, bytes: size - this.end };
     }
     return { kind: 'corrupt', record: this.count, offset: stop.offset, reason: stop.reason };
+  }
+
+  /**
+   * `catchUp`, then (when the tail is torn) `cutTornTail`, then `append`, with synchronous
+   * system calls: the sequencer lock's whole critical section, which must not yield to the
+   * event loop (see FileLock.withSync). Records others appended go through `onRecord` first
+   * (their checksums are left to the publishing round, as with `catchUp(…, false)`);
+   * returns the tail it found (a corrupt one stops before writing) and the batch's first index.
+   */
+  appendLocked(
+    entries: readonly Uint8Array[],
+    leafHashes: readonly Uint8Array[],
+    onRecord: (leafHash: Uint8Array) => void,
+  ): { tail: WalTail; first: number } {
+    const fd = this.file.fd;
+    const size = fstatSync(fd).size;
+    const start = this.end;
+    if (size < start) {
+      throw logError(
+        'LOG_CORRUPT',
+        `log.wal shrank to ${size} bytes under its record ${this.count - 1}, which ended at byte ${start}`,
+      );
+    }
+    const { positions, stop } = scanRecordsSync(fd, start, size, onRecord, false);
+    this.positions.push(...positions.slice(1));
+    let tail: WalTail = { kind: 'clean' };
+    if (stop !== undefined) {
+      const rest = Buffer.alloc(size - this.end);
+      readFullySync(fd, rest, this.end);
+      if (!isTornBytes(rest)) {
+        const corrupt = {
+          kind: 'corrupt',
+          record: this.count,
+          offset: stop.offset,
+          reason: stop.reason,
+        } as const;
+        return { tail: corrupt, first: this.count };
+      }
+      // Under the lock a torn tail is a writer killed inside write(2): never acknowledged.
+      tail = { kind: 'torn', offset: this.end, bytes: rest.length };
+      if (rest.some((byte) => byte !== 0))
+        writeFileSync(`${this.path}.torn-${this.end}`, rest, { flag: 'w' });
+      ftruncateSync(fd, this.end);
+      fsyncSync(fd);
+    }
+    const first = this.count;
+    const at = this.end;
+    const { buffer, ends } = this.encode(entries, leafHashes);
+    let written = 0;
+    while (written < buffer.length) {
+      written += writeSync(fd, buffer, written, buffer.length - written, at + written);
+    }
+    this.positions.push(...ends.map((end) => at + end));
+    return { tail, first };
   }
 
   /**
@@ -110,24 +173,38 @@ export class WriteAheadLog {
    * process, not a power cut); `datasync` makes them durable.
    */
   async append(entries: readonly Uint8Array[], leafHashes: readonly Uint8Array[]): Promise<void> {
+    const { buffer, ends } = this.encode(entries, leafHashes);
+    const start = this.end;
+    let written = 0;
+    while (written < buffer.length) {
+      const { bytesWritten } = await this.file.write(
+        buffer,
+        written,
+        buffer.length - written,
+        start + written,
+      );
+      written += bytesWritten;
+    }
+    this.positions.push(...ends.map((end) => start + end));
+  }
+
+  /** The records of a batch as one buffer, and where each record ends in it. */
+  private encode(
+    entries: readonly Uint8Array[],
+    leafHashes: readonly Uint8Array[],
+  ): { buffer: Buffer; ends: number[] } {
     const total = entries.reduce((sum, entry) => sum + RECORD_HEADER + entry.length, 0);
     const buffer = Buffer.allocUnsafe(total);
-    const added: number[] = [];
+    const ends: number[] = [];
     let at = 0;
-    const start = this.end;
     entries.forEach((entry, i) => {
       buffer.writeUInt32BE(entry.length, at);
       buffer.set(leafHashes[i] ?? hashLeaf(entry), at + 4);
       buffer.set(entry, at + RECORD_HEADER);
       at += RECORD_HEADER + entry.length;
-      added.push(start + at);
+      ends.push(at);
     });
-    let written = 0;
-    while (written < total) {
-      const { bytesWritten } = await this.file.write(buffer, written, total - written, start + written);
-      written += bytesWritten;
-    }
-    this.positions.push(...added);
+    return { buffer, ends };
   }
 
   /** fdatasync: every record written so far, by any process, is on stable storage after it. */

@@ -1,4 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../src/log/checkpoint.js';
 import { verifyCosignatures } from '../../src/log/cosignature.js';
@@ -26,6 +28,7 @@ describe('gateways gossip checkpoints and cosign each other', () => {
   let a: Home;
   let b: Home;
   let copy: Home;
+  let keyA = '';
   let keyB = '';
 
   beforeAll(async () => {
@@ -34,6 +37,7 @@ describe('gateways gossip checkpoints and cosign each other', () => {
     homes.push(a, b);
     await append(a, ['a1', 'a2', 'a3']);
     await append(b, ['b1', 'b2']);
+    keyA = await adminKey(a);
     keyB = await adminKey(b);
     children.push(startGateway(a, [b]), startGateway(b, [a]));
   }, 60_000);
@@ -65,7 +69,7 @@ describe('gateways gossip checkpoints and cosign each other', () => {
     expect((await witnessView(b)).cosigned['oacp.test/node-a']).toBeDefined();
     expect(viewA.peers).toEqual([expect.objectContaining({ url: b.url, trusted: true })]);
     // `oacp log cosigned` shows it beside the running gateway, with this node's witness key.
-    const shown = cli(a, ['log', 'cosigned']);
+    const shown = cli(a, ['log', 'cosigned', '--config', join(a.home, 'oacp.yaml')]);
     expect(shown.status, shown.stderr).toBe(0);
     expect(shown.stdout).toContain('by oacp.test/node-b/witness');
     expect(shown.stdout).toContain(`witness key:  ${a.witnessKey}`);
@@ -84,6 +88,50 @@ describe('gateways gossip checkpoints and cosign each other', () => {
       )
       .toBe(7);
   }, 60_000);
+
+  it('verifies kept cosignatures again after a restart: an altered one is a security event, never served', async () => {
+    // The attack: while A is down, its kept cosigned checkpoint is altered in B's cosignature.
+    children[0]?.kill('SIGKILL');
+    await new Promise((resolve) => children[0]?.once('exit', resolve));
+    const file = join(a.home, 'log-gossip', 'own.cosigned');
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const at = lines.findIndex((line) => line.startsWith('\u2014 oacp.test/node-b/witness '));
+    expect(at).toBeGreaterThan(0);
+    const line = lines[at] as string;
+    const flip = line.length - 8;
+    const tampered = `${line.slice(0, flip)}${line[flip] === 'A' ? 'B' : 'A'}${line.slice(flip + 1)}`;
+    lines[at] = tampered;
+    writeFileSync(file, lines.join('\n'));
+    // Read beside the stopped gateway, with the configured witness keys: left out, a security line.
+    const shown = cli(a, ['log', 'cosigned', '--config', join(a.home, 'oacp.yaml')]);
+    expect(shown.status, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('cosigned:     none yet');
+    expect(shown.stdout).toMatch(
+      /SECURITY left out: a cosignature by oacp\.test\/node-b\/witness: it does not verify/,
+    );
+    // Restarted, the gateway counts it and never serves the altered line; gossip collects B's real one again.
+    children[0] = startGateway(a, [b]);
+    const metrics = async () =>
+      (
+        await fetch(`${a.url}/metrics`, { headers: { authorization: `Bearer ${keyA}` } }).catch(
+          () => undefined,
+        )
+      )?.text();
+    await expect
+      .poll(metrics, { timeout: 30_000, interval: 300 })
+      .toMatch(/oacp_security_events_total\{[^}]*type="log_cosignature_invalid"[^}]*\} 1/);
+    const served = await (await fetch(`${a.url}/v1/log/checkpoint`)).text();
+    expect(served).not.toContain(tampered);
+    await expect
+      .poll(async () => (await witnessView(a).catch(() => undefined))?.cosigners ?? [], {
+        timeout: 30_000,
+        interval: 300,
+      })
+      .toContain('oacp.test/node-b/witness');
+    const view = await witnessView(a);
+    expect(view.checkpoint).not.toContain(tampered);
+    expect(verifyCosignatures(view.checkpoint, [b.witnessKey]).ok).toBe(true);
+  }, 90_000);
 
   it('calls a copied home signing another history a fork: a security event, and the peer is no longer trusted', async () => {
     // The attack: A's home copied, then both copies sign different entries at the same sizes.

@@ -61,6 +61,21 @@ export async function startGatewayGossip(parts: GatewayGossipParts): Promise<Che
         })
         .catch((error: unknown) => parts.logger.error('security event not stored', { error }));
     },
+    onBadCosignature: async (event) => {
+      parts.metrics.security('critical', 'log_cosignature_invalid');
+      parts.logger.error('SECURITY: a kept cosignature of this log failed verification; it is not served', {
+        witness: event.witness,
+        reason: event.reason,
+      });
+      await parts.securityEvents
+        .append({
+          at: event.at,
+          kind: 'log.cosignature_invalid',
+          subject: event.witness,
+          detail: JSON.stringify({ reason: event.reason }),
+        })
+        .catch((error: unknown) => parts.logger.error('security event not stored', { error }));
+    },
     onError: (peer, error) => parts.logger.warn('checkpoint gossip failed', { peer, error }),
   });
 }

@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OacpApiError, OacpClient } from '../../../src/client/index.js';
 import { decodeBase64 } from '../../../src/log/base64.js';
+import { openCheckpoint } from '../../../src/log/checkpoint.js';
 import { gossipCheck } from '../../../src/log/gossip.js';
+import { TransparencyLog } from '../../../src/log/transparency-log.js';
 import { MANIFEST, raw, startGateway, type TestGateway } from './harness.js';
 
 describe('GET /v1/receipts (the audit view) and GET /v1/log/consistency', () => {
@@ -71,5 +75,53 @@ describe('GET /v1/receipts (the audit view) and GET /v1/log/consistency', () => 
       headers: { authorization: `Bearer ${auditKey}` },
     });
     expect(bad.status).toBe(400);
+  });
+  it('answers absurd consistency queries with 400 naming the parameter, without a key, never 500', async () => {
+    const size = gw.gateway.node.log.size;
+    // The positive control: public (no key), a real proof.
+    const good = await raw(gw.url, `/v1/log/consistency?from=1&to=${size}`);
+    expect(good.status).toBe(200);
+    const absurd: Array<[string, RegExp]> = [
+      ['', /from/],
+      [`to=${size}`, /from/],
+      ['from=1', /to/],
+      ['from=-1&to=2', /from/],
+      ['from=abc&to=2', /from/],
+      ['from=1.5&to=2', /from/],
+      ['from=%2B1&to=2', /from/],
+      ['from=0x1&to=2', /from/],
+      ['from=01&to=2', /from/],
+      ['from=1e3&to=2', /from/],
+      [`from=1&to=${'9'.repeat(17)}`, /to/],
+      [`from=1&to=${'9'.repeat(5000)}`, /to/],
+      [`from=1&to=${Number.MAX_SAFE_INTEGER}`, /log size/],
+      [`from=${Number.MAX_SAFE_INTEGER}&to=${Number.MAX_SAFE_INTEGER}`, /log size/],
+      ['from=9999999999999999&to=9999999999999999', /from/],
+      [`from=${size}&to=1`, /at most/],
+      [`from=1&to=${size + 1}`, /log size/],
+    ];
+    for (const [query, names] of absurd) {
+      const response = await raw(gw.url, `/v1/log/consistency?${query}`);
+      expect(response.status, query.slice(0, 40)).toBe(400);
+      expect(JSON.stringify(response.json), query.slice(0, 40)).toMatch(names);
+    }
+  });
+  it('proves consistency up to a checkpoint another process on the home published', async () => {
+    const node = gw.gateway.node;
+    const logDir = gw.gateway.services.logDir;
+    // Another writer on the same home (a bridge, say) appends and publishes a larger tree.
+    const other = await TransparencyLog.open(logDir, { origin: node.origin, signer: node.keys.logSigner() });
+    try {
+      await other.append(new TextEncoder().encode('{"from":"another process"}'));
+      await other.sync();
+    } finally {
+      await other.close();
+    }
+    const published = openCheckpoint(readFileSync(join(logDir, 'checkpoint'), 'utf8'), node.log.verifierKey);
+    const to = published.ok ? published.value.checkpoint.size : 0;
+    expect(to).toBeGreaterThan(node.log.size);
+    const response = await raw(gw.url, `/v1/log/consistency?from=1&to=${to}`);
+    expect(response.status).toBe(200);
+    expect((response.json as { proof: string[] }).proof.length).toBeGreaterThan(0);
   });
 });
