@@ -1,11 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MANIFEST, raw, startGateway, type TestGateway } from '../gateway/service/harness.js';
-
-const ROOT = join(import.meta.dirname, '..', '..');
-const MEMORY_SERVER = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
+import { MANIFEST, raw, type TestGateway } from '../gateway/service/harness.js';
+import { CONSOLE_MANIFEST, type ConsoleGateway, startConsoleGateway } from './console-gateway.js';
 
 /** Reads server-sent events from the stream until `count` receipts came or `ms` passed. */
 async function readStream(
@@ -50,41 +45,23 @@ async function readStream(
 }
 
 describe('the console API: receipt stream, approvals, public keys', () => {
+  let started: ConsoleGateway;
   let gw: TestGateway;
   let agent: { id: string };
-  const dir = mkdtempSync(join(tmpdir(), 'oacp-console-api-'));
 
   beforeAll(async () => {
-    const policy = join(dir, 'policy.cedar');
-    writeFileSync(policy, '@id("memory-all") permit(principal, action == Action::"tools/call", resource);');
-    gw = await startGateway({
-      config: {
-        mcp: {
-          servers: [
-            {
-              name: 'memory',
-              command: process.execPath,
-              args: [MEMORY_SERVER],
-              tier: 'light',
-              policy,
-              allow_env: ['MEMORY_FILE_PATH'],
-              require_approval: ['create_entities', 'delete_entities'],
-              approval_timeout: '1s',
-            },
-          ],
-        },
-      },
-      env: { OACP_MASTER_KEY: '11'.repeat(32), MEMORY_FILE_PATH: join(dir, 'memory.jsonl') },
+    started = await startConsoleGateway({
+      prefix: 'oacp-console-api-',
+      requireApproval: ['create_entities', 'delete_entities'],
+      approvalTimeout: '1s',
+      showArguments: ['entityNames'],
     });
-    agent = await gw.client.createAgent({
-      name: 'api-worker',
-      manifest: { ...MANIFEST, capabilities: { tools: { allow: ['memory__*', 'echo', 'add'] } } },
-    });
+    gw = started.gw;
+    agent = await gw.client.createAgent({ name: 'api-worker', manifest: CONSOLE_MANIFEST });
   }, 60_000);
 
   afterAll(async () => {
-    await gw?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await started?.close();
   });
 
   it('streams only the receipts that pass the filter, and resumes after Last-Event-ID', async () => {

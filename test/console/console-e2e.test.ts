@@ -1,12 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MANIFEST, raw, startGateway, type TestGateway } from '../gateway/service/harness.js';
+import { raw, type TestGateway } from '../gateway/service/harness.js';
+import { CONSOLE_MANIFEST, type ConsoleGateway, ROOT, startConsoleGateway } from './console-gateway.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const MEMORY_SERVER = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'console');
 
 /**
@@ -15,38 +13,24 @@ const ARTIFACTS = join(ROOT, 'test-artifacts', 'console');
  * bridge. The console is the built one (dist/console: `npm run build`).
  */
 describe('the web console, end to end in chromium', () => {
+  let started: ConsoleGateway;
   let gw: TestGateway;
   let browser: Browser;
   let page: Page;
   let agent: { id: string; name: string };
-  const dir = mkdtempSync(join(tmpdir(), 'oacp-console-e2e-'));
   const consoleErrors: string[] = [];
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    const policy = join(dir, 'policy.cedar');
-    writeFileSync(policy, '@id("memory-all") permit(principal, action == Action::"tools/call", resource);');
-    gw = await startGateway({
-      config: {
-        mcp: {
-          servers: [
-            {
-              name: 'memory',
-              command: process.execPath,
-              args: [MEMORY_SERVER],
-              tier: 'light',
-              policy,
-              allow_env: ['MEMORY_FILE_PATH'],
-              require_approval: ['create_entities'],
-              approval_timeout: '30s',
-            },
-          ],
-        },
-      },
-      env: { OACP_MASTER_KEY: '11'.repeat(32), MEMORY_FILE_PATH: join(dir, 'memory.jsonl') },
+    started = await startConsoleGateway({
+      prefix: 'oacp-console-e2e-',
+      requireApproval: ['create_entities'],
+      approvalTimeout: '30s',
+      showArguments: ['*'],
     });
-    const manifest = { ...MANIFEST, capabilities: { tools: { allow: ['memory__*', 'echo'] } } };
+    gw = started.gw;
+    const manifest = CONSOLE_MANIFEST;
     agent = await gw.client.createAgent({ name: 'console-worker', manifest });
     await gw.client.createAgent({ name: 'console-child', manifest, parent: agent.id });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
@@ -68,8 +52,7 @@ describe('the web console, end to end in chromium', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await gw?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await started?.close();
   });
 
   it('serves /ui with a strict Content-Security-Policy and no inline code', async () => {
