@@ -168,6 +168,39 @@ describe('the console API: receipt stream, approvals, public keys', () => {
     expect((await decide(id, operator, { approve: true })).status).toBe(404);
   });
 
+  it('attack: a secret in an argument the server does not list never reaches GET /v1/approvals', async () => {
+    const secret = 'sk-live-GATEWAY-SECRET-0815';
+    const call = gw.client
+      .callTool(
+        'memory__create_entities',
+        { entities: [{ name: secret, entityType: 'token', observations: [] }] },
+        { agent: agent.id },
+      )
+      .catch((error: unknown) => error);
+    await waitForPending();
+    const listed = await raw(gw.url, '/v1/approvals', {
+      headers: { authorization: `Bearer ${gw.adminKey}` },
+    });
+    expect(listed.text).not.toContain(secret);
+    expect((listed.json as { pending: unknown[] }).pending[0]).toMatchObject({
+      origin: 'gateway',
+      request: { arguments: {} },
+      hiddenArguments: ['entities'],
+    });
+    await call;
+    // A field the server lists (approval_show_arguments: [entityNames]) is shown.
+    const shown = gw.client
+      .callTool('memory__delete_entities', { entityNames: ['carol'] }, { agent: agent.id })
+      .catch((error: unknown) => error);
+    await waitForPending();
+    const again = await raw(gw.url, '/v1/approvals', { headers: { authorization: `Bearer ${gw.adminKey}` } });
+    expect((again.json as { pending: unknown[] }).pending[0]).toMatchObject({
+      request: { arguments: { entityNames: ['carol'] } },
+      hiddenArguments: [],
+    });
+    await shown;
+  });
+
   it('denies a call nobody decides within approval_timeout', async () => {
     const refusal = await gw.client
       .callTool(
