@@ -5,6 +5,7 @@ import { raw, type TestGateway } from '../gateway/service/harness.js';
 import {
   CONSOLE_MANIFEST,
   type ConsoleGateway,
+  readStream,
   type StandaloneBridge,
   startBridge,
   startConsoleGateway,
@@ -160,5 +161,15 @@ describe('approvals of a standalone bridge, decided at the gateway on its home',
     });
     expect((await decide(item.id, gw.adminKey, { approve: true })).status).toBe(404);
     expect((await list()).json).toEqual({ pending: [] });
+  });
+
+  it("streams a receipt another process (the bridge) appended to the home's log, woken by the log file changing", async () => {
+    const stream = await readStream(new URL('/v1/receipts/stream', gw.url), gw.adminKey, 1);
+    expect(stream.status).toBe(200);
+    const result = await bridge.client.callTool({ name: 'read_graph', arguments: {} });
+    const meta = (result as { _meta?: Record<string, { index?: number }> })._meta ?? {};
+    const index = meta['oacp/receipt']?.index;
+    await stream.done;
+    expect(stream.events.map((event) => event.id)).toEqual([String(index)]);
   });
 });

@@ -1,48 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MANIFEST, raw, type TestGateway } from '../gateway/service/harness.js';
-import { CONSOLE_MANIFEST, type ConsoleGateway, startConsoleGateway } from './console-gateway.js';
-
-/** Reads server-sent events from the stream until `count` receipts came or `ms` passed. */
-async function readStream(
-  url: URL,
-  key: string,
-  count: number,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; events: { id: string; tool?: string }[]; stop(): void; done: Promise<void> }> {
-  const abort = new AbortController();
-  const response = await fetch(url, {
-    headers: { authorization: `Bearer ${key}`, ...headers },
-    signal: abort.signal,
-  });
-  const events: { id: string; tool?: string }[] = [];
-  const done = (async () => {
-    if (!response.ok || response.body === null) return;
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
-    const timer = setTimeout(() => abort.abort(), 10_000);
-    try {
-      while (events.length < count) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += value;
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          const frame = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          if (!frame.includes('event: receipt')) continue;
-          const id = /^id: (\d+)$/m.exec(frame)?.[1] ?? '';
-          const data = JSON.parse(/^data: (.*)$/m.exec(frame)?.[1] ?? '{}') as { tool?: string };
-          events.push({ id, ...(data.tool === undefined ? {} : { tool: data.tool }) });
-        }
-      }
-    } catch {
-      // aborted
-    } finally {
-      clearTimeout(timer);
-      abort.abort();
-    }
-  })();
-  return { status: response.status, events, stop: () => abort.abort(), done };
-}
+import { CONSOLE_MANIFEST, type ConsoleGateway, readStream, startConsoleGateway } from './console-gateway.js';
 
 describe('the console API: receipt stream, approvals, public keys', () => {
   let started: ConsoleGateway;
