@@ -281,7 +281,7 @@ describe('the web console, end to end in chromium', () => {
       await card.getByRole('button', { name: 'Approve' }).click();
       const result = await call;
       expect(result.isError).not.toBe(true);
-      const index = (result._meta?.['oacp/receipt'] as { index: number }).index;
+      const index = (result._meta?.['oacp/receipt'] as { index?: number } | undefined)?.index ?? -1;
       await gw.gateway.node.log.refresh();
       const envelope = JSON.parse(Buffer.from(await gw.gateway.node.log.entry(index)).toString('utf8'));
       const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
