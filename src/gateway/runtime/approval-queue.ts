@@ -104,7 +104,8 @@ export class GatewayApprovalQueue implements ApprovalDesk {
         hiddenArguments: view.hidden,
       };
     });
-    const bridged = (await this.#spool?.list()) ?? [];
+    // A spool this gateway cannot read (another user's home) hides only the bridges' calls, which then time out.
+    const bridged = (await this.#spool?.list().catch(() => [])) ?? [];
     return [
       ...local,
       ...bridged.map(
