@@ -14,8 +14,13 @@ export function registerLogKey(log: Command, context: CliContext): void {
     .command('key')
     .description("print the log's verifier key (the console's expected log key, log.vkey)")
     .action((_options, command: Command) => {
-      const { origin } = readNodeConfig(context.home(command));
-      const raw = openKeyStore(context, command).publicKeys().log.raw;
-      context.output.out(formatVerifierKey(origin, SIG_TYPE_ED25519, raw));
+      context.output.out(homeLogKey(context, command));
     });
+}
+
+/** The home's log verifier key; throws (with the CLI's message) when the home has none. */
+export function homeLogKey(context: CliContext, command: Command): string {
+  const { origin } = readNodeConfig(context.home(command));
+  const raw = openKeyStore(context, command).publicKeys().log.raw;
+  return formatVerifierKey(origin, SIG_TYPE_ED25519, raw);
 }
