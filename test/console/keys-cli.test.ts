@@ -6,7 +6,8 @@ import { BIN } from './console-gateway.js';
 const oacp = (home: string, ...args: string[]) => {
   const run = spawnSync(process.execPath, [BIN, '--home', home, ...args], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH, HOME: home },
+    // The test home's master key comes from the environment (test/gateway/service/node-home.ts).
+    env: { PATH: process.env.PATH, HOME: home, OACP_MASTER_KEY: '11'.repeat(32) },
   });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 };
@@ -70,5 +71,17 @@ describe('oacp keys: API keys for the console from the CLI', () => {
     const nowhere = oacp('/nonexistent-oacp-home', 'keys', 'list');
     expect(nowhere.code).toBe(2);
     expect(nowhere.stderr).toContain('--store');
+  });
+
+  it("prints the log key the console's sign-in expects, in oacp log key and oacp doctor", () => {
+    const key = oacp(gw.home, 'log', 'key');
+    expect(key.code).toBe(0);
+    expect(key.stdout.trim()).toBe(gw.gateway.node.log.verifierKey);
+    expect(oacp(gw.home, 'doctor').stdout).toContain(
+      `log key (the console's expected log key): ${gw.gateway.node.log.verifierKey}`,
+    );
+    const none = oacp('/nonexistent-oacp-home', 'log', 'key');
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toContain('oacp init');
   });
 });
