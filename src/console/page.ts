@@ -78,7 +78,7 @@ dl.facts dt { font-weight: 600; color: var(--muted); }
 dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .85rem; }
 ol.checks { list-style: none; padding: 0; margin: .5rem 0; }
-ol.checks li { padding: .25rem .4rem; border-left: 4px solid var(--line); margin: .2rem 0; background: #fafbfc; }
+ol.checks li { padding: .25rem .4rem; border-left: 4px solid var(--line); margin: .2rem 0; background: #fafbfc; overflow-wrap: anywhere; }
 ol.checks li.pass { border-color: var(--ok); }
 ol.checks li.fail { border-color: var(--bad); background: #fdecec; }
 .verdict { font-weight: 700; font-size: 1.05rem; }

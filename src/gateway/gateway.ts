@@ -10,6 +10,7 @@ import { hostGuardFor } from '../core/loopback.js';
 import { homeLayout } from '../identity/home-layout.js';
 import { openHomeNonceStore } from '../identity/home-nonce-store.js';
 import { loadMasterKey } from '../identity/master-key.js';
+import { ApprovalSpool, approvalSpoolDir } from '../mcp/approval-remote.js';
 import { defaultPolicyEngine } from '../mcp/default-policy.js';
 import { ReceiptSlot } from '../mcp/receipt-slot.js';
 import { logDirectory, OacpNode } from '../node/oacp-node.js';
@@ -187,7 +188,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     // One receipt slot for every tool path: nothing runs while the log cannot take its receipt.
     const slot = new ReceiptSlot({ dir: logDirectory(options.home) });
     const serverCallLimits: Record<string, number> = {};
-    const approvals = new GatewayApprovalQueue();
+    const approvals = new GatewayApprovalQueue({
+      show: new Map(config.mcp.servers.map((server) => [server.name, server.approval_show_arguments])),
+      spool: new ApprovalSpool(approvalSpoolDir(options.home)),
+    });
     for (const server of config.mcp.servers) {
       const runOptions = mcpRunOptionsFor(server);
       if (runOptions.quotaCalls !== undefined) serverCallLimits[server.name] = runOptions.quotaCalls;

@@ -26,7 +26,7 @@ export interface ApprovalDesk {
   decide(
     request: ApprovalRequest,
     signal: AbortSignal,
-  ): Promise<{ approved: boolean; by: string; reason?: string }>;
+  ): Promise<{ approved: boolean; by: string; reason?: string; method?: 'http' | 'terminal' }>;
 }
 
 export interface Approver {
@@ -64,11 +64,12 @@ export class ApprovalService implements Approver {
       if (this.#desk !== undefined) {
         const desk = this.#desk;
         const answer = await raceAbort(desk.decide(request, combined), combined);
-        const where = desk.method === 'http' ? 'the approval endpoint' : "the operator's terminal";
+        const method = answer.method ?? desk.method;
+        const where = method === 'http' ? 'the approval endpoint' : "the operator's terminal";
         return this.#record(
           answer.approved,
-          desk.method === 'http' ? `http:${answer.by}` : answer.by,
-          desk.method,
+          method === 'http' ? `http:${answer.by}` : answer.by,
+          method,
           `${answer.approved ? 'approved' : 'declined'} at ${where}${answer.reason === undefined ? '' : `: ${answer.reason}`}`,
         );
       }

@@ -116,6 +116,8 @@ export const McpRunOptionsSchema = z
     pins: z.string().min(1).optional(),
     requireApproval: z.array(z.string().min(1)).default([]),
     approvalTimeout: Duration.default(120_000),
+    /** Argument fields (or `*`) whose values a person deciding an approval may see; the rest are hidden. */
+    approvalShowArguments: z.array(z.string().min(1)).default([]),
     attestLevel: z.enum(['basic', 'standard']).default('basic'),
     /** Answer after the receipt's fsync (durable) or once it is signed and queued (queued). */
     receiptAck: z.enum(['durable', 'queued']).default('durable'),

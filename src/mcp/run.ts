@@ -18,6 +18,7 @@ import { loadPolicyFile } from '../policy/load.js';
 import { ToolPins } from '../policy/pins.js';
 import { ApprovalService } from './approval.js';
 import { HttpApprovalDesk } from './approval-desk.js';
+import { bridgeApprovalDesk } from './approval-remote.js';
 import { type Bridge, createBridge } from './bridge.js';
 import { CallRateQuota } from './call-quota.js';
 import { Catalog } from './catalog/catalog.js';
@@ -283,11 +284,8 @@ async function assemble(
             tools: options.requireApproval,
             approver: new ApprovalService({
               timeoutMs: options.approvalTimeout,
-              ...(shared.http
-                ? { desk: shared.desk }
-                : shared.terminal === undefined
-                  ? {}
-                  : { desk: shared.terminal }),
+              // The bridge's own desk (endpoint or terminal) and the home's spool, which a gateway's console decides.
+              desk: bridgeApprovalDesk(context.home, options, shared.http ? shared.desk : shared.terminal),
             }),
           },
         }),

@@ -3,28 +3,12 @@ import { MODEL_CALL_PREDICATE_TYPE } from '../attest/model-call.js';
 import { type OacpStatement, readOacpStatement } from '../attest/oacp-statement.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../attest/tool-call.js';
 import { verifyReceiptEnvelope } from '../attest/verify-receipt.js';
+import type { AuditEntry, AuditPage } from '../console/audit-entry.js';
 import { OacpError } from '../core/errors.js';
 
-export type AuditErrorCode = 'AUDIT_FILTER_INVALID';
+export type { AuditEntry, AuditPage };
 
-/** One log entry as a person auditing the node reads it. Strings come from the log: escape before printing. */
-export interface AuditEntry {
-  readonly index: number;
-  readonly kind: 'tool-call' | 'execution' | 'model-call' | 'unreadable';
-  readonly time?: string;
-  readonly caller?: string;
-  readonly server?: string;
-  readonly tool?: string;
-  readonly decision?: 'allow' | 'deny';
-  readonly reason?: string;
-  readonly policyId?: string;
-  readonly tier?: string;
-  readonly durationMs?: number;
-  /** Every receipt check passed with this home's Airlock key. */
-  readonly verified: boolean;
-  /** The trust level when verified, else the first failed check. */
-  readonly verification: string;
-}
+export type AuditErrorCode = 'AUDIT_FILTER_INVALID';
 
 /** The filters `oacp log list` and `GET /v1/receipts` share; parsed from flags or a query string. */
 export const AuditFilterSchema = z.strictObject({
@@ -46,13 +30,6 @@ export type AuditFilter = z.input<typeof AuditFilterSchema>;
 
 /** Entries one page reads at most, matching or not. */
 export const MAX_SCAN = 5000;
-
-export interface AuditPage {
-  readonly entries: readonly AuditEntry[];
-  /** Pass as `before` for the next (older) page; absent on the last page. A page may hold fewer than `limit` entries (at most MAX_SCAN are read per page) and still have a next. */
-  readonly next?: number;
-  readonly logSize: number;
-}
 
 /** Reads entries; any log with `size` and `entry(index)` (the node's log, read-only or not). */
 export interface AuditSource {

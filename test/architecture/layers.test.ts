@@ -32,8 +32,9 @@ const RANK: Record<string, number> = {
   '.': 9,
 };
 // A2A messages are decided by the one tool-call pipeline (src/mcp/call-pipeline.ts); the CLI talks
-// to a gateway through the public client, as any program would.
-const SAME_RANK = new Set<string>(['a2a->mcp', 'cli->client']);
+// to a gateway through the public client, as any program would. The audit view shares its
+// entry types with the browser console (src/console/audit-entry.ts, types only).
+const SAME_RANK = new Set<string>(['a2a->mcp', 'cli->client', 'node->console']);
 
 const SRC = join(import.meta.dirname, '..', '..', 'src');
 

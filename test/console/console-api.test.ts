@@ -1,90 +1,25 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MANIFEST, raw, startGateway, type TestGateway } from '../gateway/service/harness.js';
-
-const ROOT = join(import.meta.dirname, '..', '..');
-const MEMORY_SERVER = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
-
-/** Reads server-sent events from the stream until `count` receipts came or `ms` passed. */
-async function readStream(
-  url: URL,
-  key: string,
-  count: number,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; events: { id: string; tool?: string }[]; stop(): void; done: Promise<void> }> {
-  const abort = new AbortController();
-  const response = await fetch(url, {
-    headers: { authorization: `Bearer ${key}`, ...headers },
-    signal: abort.signal,
-  });
-  const events: { id: string; tool?: string }[] = [];
-  const done = (async () => {
-    if (!response.ok || response.body === null) return;
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
-    const timer = setTimeout(() => abort.abort(), 10_000);
-    try {
-      while (events.length < count) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += value;
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          const frame = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          if (!frame.includes('event: receipt')) continue;
-          const id = /^id: (\d+)$/m.exec(frame)?.[1] ?? '';
-          const data = JSON.parse(/^data: (.*)$/m.exec(frame)?.[1] ?? '{}') as { tool?: string };
-          events.push({ id, ...(data.tool === undefined ? {} : { tool: data.tool }) });
-        }
-      }
-    } catch {
-      // aborted
-    } finally {
-      clearTimeout(timer);
-      abort.abort();
-    }
-  })();
-  return { status: response.status, events, stop: () => abort.abort(), done };
-}
+import { MANIFEST, raw, type TestGateway } from '../gateway/service/harness.js';
+import { CONSOLE_MANIFEST, type ConsoleGateway, readStream, startConsoleGateway } from './console-gateway.js';
 
 describe('the console API: receipt stream, approvals, public keys', () => {
+  let started: ConsoleGateway;
   let gw: TestGateway;
   let agent: { id: string };
-  const dir = mkdtempSync(join(tmpdir(), 'oacp-console-api-'));
 
   beforeAll(async () => {
-    const policy = join(dir, 'policy.cedar');
-    writeFileSync(policy, '@id("memory-all") permit(principal, action == Action::"tools/call", resource);');
-    gw = await startGateway({
-      config: {
-        mcp: {
-          servers: [
-            {
-              name: 'memory',
-              command: process.execPath,
-              args: [MEMORY_SERVER],
-              tier: 'light',
-              policy,
-              allow_env: ['MEMORY_FILE_PATH'],
-              require_approval: ['create_entities', 'delete_entities'],
-              approval_timeout: '1s',
-            },
-          ],
-        },
-      },
-      env: { OACP_MASTER_KEY: '11'.repeat(32), MEMORY_FILE_PATH: join(dir, 'memory.jsonl') },
+    started = await startConsoleGateway({
+      prefix: 'oacp-console-api-',
+      requireApproval: ['create_entities', 'delete_entities'],
+      approvalTimeout: '1s',
+      showArguments: ['entityNames'],
     });
-    agent = await gw.client.createAgent({
-      name: 'api-worker',
-      manifest: { ...MANIFEST, capabilities: { tools: { allow: ['memory__*', 'echo', 'add'] } } },
-    });
+    gw = started.gw;
+    agent = await gw.client.createAgent({ name: 'api-worker', manifest: CONSOLE_MANIFEST });
   }, 60_000);
 
   afterAll(async () => {
-    await gw?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await started?.close();
   });
 
   it('streams only the receipts that pass the filter, and resumes after Last-Event-ID', async () => {
@@ -189,6 +124,39 @@ describe('the console API: receipt stream, approvals, public keys', () => {
     expect(await call).toMatchObject({ status: 403, message: expect.stringContaining('not on a Friday') });
     // Decided once: a second answer finds nothing waiting.
     expect((await decide(id, operator, { approve: true })).status).toBe(404);
+  });
+
+  it('attack: a secret in an argument the server does not list never reaches GET /v1/approvals', async () => {
+    const secret = 'sk-live-GATEWAY-SECRET-0815';
+    const call = gw.client
+      .callTool(
+        'memory__create_entities',
+        { entities: [{ name: secret, entityType: 'token', observations: [] }] },
+        { agent: agent.id },
+      )
+      .catch((error: unknown) => error);
+    await waitForPending();
+    const listed = await raw(gw.url, '/v1/approvals', {
+      headers: { authorization: `Bearer ${gw.adminKey}` },
+    });
+    expect(listed.text).not.toContain(secret);
+    expect((listed.json as { pending: unknown[] }).pending[0]).toMatchObject({
+      origin: 'gateway',
+      request: { arguments: {} },
+      hiddenArguments: ['entities'],
+    });
+    await call;
+    // A field the server lists (approval_show_arguments: [entityNames]) is shown.
+    const shown = gw.client
+      .callTool('memory__delete_entities', { entityNames: ['carol'] }, { agent: agent.id })
+      .catch((error: unknown) => error);
+    await waitForPending();
+    const again = await raw(gw.url, '/v1/approvals', { headers: { authorization: `Bearer ${gw.adminKey}` } });
+    expect((again.json as { pending: unknown[] }).pending[0]).toMatchObject({
+      request: { arguments: { entityNames: ['carol'] } },
+      hiddenArguments: [],
+    });
+    await shown;
   });
 
   it('denies a call nobody decides within approval_timeout', async () => {

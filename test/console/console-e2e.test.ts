@@ -1,12 +1,17 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MANIFEST, raw, startGateway, type TestGateway } from '../gateway/service/harness.js';
+import { formatVerifierKey, SIG_TYPE_ED25519 } from '../../src/log/note-keys.js';
+import { raw, type TestGateway } from '../gateway/service/harness.js';
+import {
+  CONSOLE_MANIFEST,
+  type ConsoleGateway,
+  ROOT,
+  startBridge,
+  startConsoleGateway,
+} from './console-gateway.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const MEMORY_SERVER = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'console');
 
 /**
@@ -15,38 +20,24 @@ const ARTIFACTS = join(ROOT, 'test-artifacts', 'console');
  * bridge. The console is the built one (dist/console: `npm run build`).
  */
 describe('the web console, end to end in chromium', () => {
+  let started: ConsoleGateway;
   let gw: TestGateway;
   let browser: Browser;
   let page: Page;
   let agent: { id: string; name: string };
-  const dir = mkdtempSync(join(tmpdir(), 'oacp-console-e2e-'));
   const consoleErrors: string[] = [];
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    const policy = join(dir, 'policy.cedar');
-    writeFileSync(policy, '@id("memory-all") permit(principal, action == Action::"tools/call", resource);');
-    gw = await startGateway({
-      config: {
-        mcp: {
-          servers: [
-            {
-              name: 'memory',
-              command: process.execPath,
-              args: [MEMORY_SERVER],
-              tier: 'light',
-              policy,
-              allow_env: ['MEMORY_FILE_PATH'],
-              require_approval: ['create_entities'],
-              approval_timeout: '30s',
-            },
-          ],
-        },
-      },
-      env: { OACP_MASTER_KEY: '11'.repeat(32), MEMORY_FILE_PATH: join(dir, 'memory.jsonl') },
+    started = await startConsoleGateway({
+      prefix: 'oacp-console-e2e-',
+      requireApproval: ['create_entities'],
+      approvalTimeout: '30s',
+      showArguments: ['*'],
     });
-    const manifest = { ...MANIFEST, capabilities: { tools: { allow: ['memory__*', 'echo'] } } };
+    gw = started.gw;
+    const manifest = CONSOLE_MANIFEST;
     agent = await gw.client.createAgent({ name: 'console-worker', manifest });
     await gw.client.createAgent({ name: 'console-child', manifest, parent: agent.id });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
@@ -68,8 +59,7 @@ describe('the web console, end to end in chromium', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await gw?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await started?.close();
   });
 
   it('serves /ui with a strict Content-Security-Policy and no inline code', async () => {
@@ -258,5 +248,89 @@ describe('the web console, end to end in chromium', () => {
     await shot('security-events');
     // The strict CSP held everything the pages did: no violation was reported all along.
     expect(consoleErrors.filter((text) => /Content Security Policy/i.test(text))).toEqual([]);
+  });
+
+  it("approves a standalone bridge's pending call in the page, its hidden argument shown as hidden only", async () => {
+    const bridge = await startBridge(
+      gw.home,
+      [
+        '--name',
+        'memory',
+        '--require-approval',
+        'create_entities',
+        '--approval-timeout',
+        '30s',
+        '--allow-env',
+        'MEMORY_FILE_PATH',
+      ],
+      { MEMORY_FILE_PATH: join(started.dir, 'bridge-memory.jsonl') },
+    );
+    try {
+      const secret = 'bridge-SECRET-entity-9137';
+      const call = bridge.client.callTool({
+        name: 'create_entities',
+        arguments: { entities: [{ name: secret, entityType: 'token', observations: [] }] },
+      });
+      await page.getByRole('link', { name: /Approvals/ }).click();
+      const card = page.locator('article[data-approval]', { hasText: 'standalone bridge' });
+      await card.waitFor({ timeout: 10_000 });
+      expect(await card.locator('[data-hidden-arguments]').textContent()).toContain('entities');
+      expect(await page.content()).not.toContain(secret);
+      await shot('approvals-bridge');
+      await card.getByLabel('Reason').fill('bridge call ok');
+      await card.getByRole('button', { name: 'Approve' }).click();
+      const result = await call;
+      expect(result.isError).not.toBe(true);
+      const index = (result._meta?.['oacp/receipt'] as { index?: number } | undefined)?.index ?? -1;
+      await gw.gateway.node.log.refresh();
+      const envelope = JSON.parse(Buffer.from(await gw.gateway.node.log.entry(index)).toString('utf8'));
+      const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+      expect(statement.predicate.approval).toMatchObject({
+        method: 'http',
+        approvedBy: `http:api-key:${gw.adminKey.split('_')[1]}`,
+        reason: expect.stringContaining('bridge call ok'),
+      });
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  const signInWith = async (logKey: string) => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API key').fill(gw.adminKey);
+    await page.getByLabel('Expected log key').fill(logKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  };
+  const verifyReceipt = async () => {
+    await page.getByRole('link', { name: 'Activity' }).click();
+    await page.locator(`.vrow[data-index="${index}"]`).click();
+    await page.getByRole('button', { name: 'Verify' }).click();
+    const verdict = page.locator('[data-verdict]');
+    await verdict.waitFor();
+    return verdict.getAttribute('data-verdict');
+  };
+
+  it('checks receipts against the log key the operator enters at login, failing on another', async () => {
+    await signInWith('not a key');
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('Expected log key');
+    const other = formatVerifierKey('oacp.test/gateway', SIG_TYPE_ED25519, new Uint8Array(32).fill(7));
+    await page.getByLabel('Expected log key').fill(other);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    expect(await verifyReceipt()).toBe('fail');
+    expect(await page.locator('ol.checks li.fail').first().textContent()).toMatch(
+      /log-key: the gateway serves log key .* not the expected one entered at login/,
+    );
+    await shot('receipt-log-key-mismatch');
+    await page.getByRole('link', { name: 'Log health' }).click();
+    await page.locator('[data-log-key-match]').waitFor();
+    expect(await page.locator('[data-log-key-match]').getAttribute('data-log-key-match')).toBe('false');
+
+    await signInWith(gw.gateway.node.log.verifierKey);
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    expect(await verifyReceipt()).toBe('pass');
+    expect(await page.locator('ol.checks li.pass').first().textContent()).toContain(
+      'log-key: the gateway serves the log key entered at login',
+    );
   });
 });

@@ -1,11 +1,13 @@
+import type { Command } from 'commander';
 import { doctorReport } from '../../airlock/doctor.js';
 import { processTiers } from '../../airlock/process-tiers.js';
 import { createTierRegistry } from '../../airlock/tiers.js';
 import { StandardTier } from '../../airlock/wasm/standard-tier.js';
 import { loadGatewayConfig } from '../../gateway/config/load.js';
 import { CliExit } from '../io.js';
-import type { CommandRegistrar } from '../program.js';
+import type { CliContext, CommandRegistrar } from '../program.js';
 import { doctorModels } from './doctor-models.js';
+import { homeLogKey } from './log-key.js';
 
 export const registerDoctor: CommandRegistrar = (program, context) => {
   program
@@ -40,6 +42,8 @@ export const registerDoctor: CommandRegistrar = (program, context) => {
       out('');
       out('host');
       for (const fact of report.host) out(`  ${fact.ok ? 'ok  ' : 'no  '} ${fact.name}: ${fact.detail}`);
+      out('');
+      out(`log key (the console's expected log key): ${logKeyOrWhy(context, command)}`);
       if (models === undefined) return;
       out('');
       out(`model providers (keys ${models.keys})`);
@@ -53,3 +57,11 @@ export const registerDoctor: CommandRegistrar = (program, context) => {
       }
     });
 };
+
+function logKeyOrWhy(context: CliContext, command: Command): string {
+  try {
+    return homeLogKey(context, command);
+  } catch (error) {
+    return `none (${error instanceof Error ? error.message : String(error)})`;
+  }
+}

@@ -3,10 +3,14 @@ import { join, resolve } from 'node:path';
 import { formatVerifierKey, SIG_TYPE_ED25519 } from '../../log/note-keys.js';
 import { readNodeConfig } from '../../node/node-config.js';
 import type { CommandRegistrar } from '../program.js';
+import { registerApiKeyCommands } from './keys-api.js';
 import { openKeyStore } from './shared.js';
 
 export const registerKeys: CommandRegistrar = (program, context) => {
-  const keys = program.command('keys').description("this node's public keys");
+  const keys = program
+    .command('keys')
+    .description("this node's public keys (export) and the gateway's API keys (create, list, revoke)");
+  registerApiKeyCommands(keys, context);
   keys
     .command('export')
     .description('print the public keys; with --out also write log.vkey, signer.pem and did:key forms')

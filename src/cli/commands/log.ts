@@ -14,10 +14,12 @@ import { registerLogAudit } from './log-audit.js';
 import { registerLogCosigned } from './log-cosigned.js';
 import { registerLogFsck } from './log-fsck.js';
 import { FORK_EXIT, registerLogGossip } from './log-gossip.js';
+import { registerLogKey } from './log-key.js';
 import { openKeyStore, parseIndex, readInputFile } from './shared.js';
 
 export const registerLog: CommandRegistrar = (program, context) => {
   const log = program.command('log').description("this node's transparency log");
+  registerLogKey(log, context);
 
   log
     .command('checkpoint')

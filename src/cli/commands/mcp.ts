@@ -22,6 +22,7 @@ interface McpRunFlags {
   pins?: string;
   requireApproval: string[];
   approvalTimeout?: string;
+  approvalShowArguments: string[];
   attestLevel?: string;
   agent?: string;
   manifest?: string;
@@ -74,6 +75,12 @@ export const registerMcp: CommandRegistrar = (program, context) => {
       [],
     )
     .option('--approval-timeout <duration>', 'deny an unanswered approval after this long (default 2m)')
+    .option(
+      '--approval-show-arguments <field>',
+      'an argument field (or *) whose value the approver may see; others are hidden; repeatable',
+      collect,
+      [],
+    )
     .option('--attest-level <level>', 'basic (Airlock signs) or standard (agent co-signs; needs --agent)')
     .option('--agent <name>', 'agent identity in this home that co-signs receipts')
     .option(
@@ -140,6 +147,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
             allowUnenforced: flags.allowUnenforced,
             tools: flags.tools,
             requireApproval: flags.requireApproval,
+            approvalShowArguments: flags.approvalShowArguments,
             learn: flags.learn === true,
             // Flag strings go in as given: runMcpCommand parses them with zod and names the bad flag.
           } as McpRunOptionsInput,

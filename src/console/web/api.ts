@@ -1,27 +1,7 @@
+import type { AuditEntry, AuditPage } from '../audit-entry.js';
 import { SseParser } from './sse.js';
 
-/** One log entry as GET /v1/receipts and the stream describe it (src/node/audit-view.ts). */
-export interface AuditEntry {
-  readonly index: number;
-  readonly kind: string;
-  readonly time?: string;
-  readonly caller?: string;
-  readonly server?: string;
-  readonly tool?: string;
-  readonly decision?: 'allow' | 'deny';
-  readonly reason?: string;
-  readonly policyId?: string;
-  readonly tier?: string;
-  readonly durationMs?: number;
-  readonly verified: boolean;
-  readonly verification: string;
-}
-
-export interface AuditPage {
-  readonly entries: AuditEntry[];
-  readonly next?: number;
-  readonly logSize: number;
-}
+export type { AuditEntry, AuditPage };
 
 export interface Filter {
   readonly agent?: string;

@@ -11,8 +11,13 @@ export interface Pending {
     readonly agent: string;
     readonly server: string;
     readonly tool: string;
+    /** Only the fields the server lets a person see (the gateway drops the rest). */
     readonly arguments: Record<string, unknown>;
   };
+  /** `gateway`: a server the gateway bridges; `bridge`: a standalone `oacp mcp run` on its home. */
+  readonly origin: 'gateway' | 'bridge';
+  /** Fields whose values are withheld (approval_show_arguments). */
+  readonly hiddenArguments: readonly string[];
 }
 
 /** Approvals: the gateway's calls waiting for an operator; approve or deny, with a reason. */
@@ -30,7 +35,7 @@ export class ApprovalsPage {
       el(
         'p',
         {},
-        'Calls to tools marked require_approval wait here. Your API key is recorded as the approver in the call’s receipt.',
+        'Calls to tools marked require_approval wait here, from this gateway and from standalone bridges on its home. Your API key is recorded as the approver in the call’s receipt.',
       ),
       this.#status,
       this.#body,
@@ -98,8 +103,18 @@ export class ApprovalsPage {
         el('dd', { class: 'mono' }, item.request.agent),
         el('dt', {}, 'Waiting since'),
         el('dd', {}, new Date(item.since).toLocaleString()),
+        el('dt', {}, 'From'),
+        el('dd', {}, item.origin === 'bridge' ? 'a standalone bridge (oacp mcp run)' : 'this gateway'),
         el('dt', {}, 'Arguments'),
         el('dd', {}, el('pre', { class: 'json' }, JSON.stringify(item.request.arguments, null, 2))),
+        el('dt', {}, 'Hidden'),
+        el(
+          'dd',
+          { 'data-hidden-arguments': '' },
+          item.hiddenArguments.length === 0
+            ? 'none'
+            : `${item.hiddenArguments.join(', ')} (values withheld by the server's approval_show_arguments)`,
+        ),
       ),
       el('label', { for: reasonId }, 'Reason'),
       reason,

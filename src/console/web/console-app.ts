@@ -4,7 +4,7 @@ import { ApiError, ConsoleApi } from './api.js';
 import type { Pending } from './approvals-page.js';
 import { ApprovalsPage } from './approvals-page.js';
 import { describeError, el, replace } from './dom.js';
-import { loadKeys, type PublicKeys } from './keys.js';
+import { loadKeys, type PublicKeys, setExpectedLogKey } from './keys.js';
 import { LogHealthPage, SecurityEventsPage } from './log-health-page.js';
 
 const KEY = 'oacp.console.api-key';
@@ -57,6 +57,13 @@ export class OacpConsole extends HTMLElement {
       required: true,
       spellcheck: 'false',
     });
+    const expected = el('input', {
+      id: 'log-key',
+      name: 'log-key',
+      autocomplete: 'off',
+      spellcheck: 'false',
+      placeholder: 'origin+keyid+base64 (optional)',
+    });
     const status = el('p', { class: 'error', role: 'alert' }, message);
     replace(
       this,
@@ -68,6 +75,11 @@ export class OacpConsole extends HTMLElement {
           onsubmit: async (event: Event) => {
             event.preventDefault();
             const key = input.value.trim();
+            const badLogKey = await setExpectedLogKey(expected.value);
+            if (badLogKey !== undefined) {
+              status.textContent = badLogKey;
+              return;
+            }
             try {
               // Any route that needs a key tells whether this one is accepted.
               await new ConsoleApi(key).get('/v1/receipts?limit=1');
@@ -92,6 +104,13 @@ export class OacpConsole extends HTMLElement {
           'p',
           { class: 'status' },
           'Kept in this tab’s session storage only. The console can do only what this key may do.',
+        ),
+        el('label', { for: 'log-key' }, 'Expected log key'),
+        expected,
+        el(
+          'p',
+          { class: 'status' },
+          'Printed by `oacp log key` on the gateway’s host. Verify checks receipts against it and fails if the gateway serves another key; left empty, the key the gateway serves now is pinned for this tab.',
         ),
         el('button', { type: 'submit' }, 'Sign in'),
         status,

@@ -59,6 +59,19 @@ export class LogHealthPage {
           ],
           ['Cosignatures', health.cosigners.length === 0 ? 'none' : health.cosigners.join(', ')],
           ['Log key', el('code', {}, keys.logKey)],
+          [
+            'Log key pinned',
+            el(
+              'span',
+              {
+                class: keys.mismatch === undefined ? 'allow' : 'deny',
+                'data-log-key-match': String(keys.mismatch === undefined),
+              },
+              keys.mismatch === undefined
+                ? `✔ ${keys.pinnedBy === 'operator' ? 'as entered at login' : 'on first use in this tab'}`
+                : `✘ ${keys.mismatch}`,
+            ),
+          ],
         ]),
         el('details', {}, el('summary', {}, 'Checkpoint note'), el('pre', { class: 'json' }, note)),
       );

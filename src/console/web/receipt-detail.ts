@@ -59,8 +59,17 @@ export async function receiptDetail(
             logKey: pinned.logKey,
             readTile: readTile,
           });
-          const checks = [...verdict.checks, published];
-          const ok = verdict.ok && published.ok;
+          const pin = {
+            name: 'log-key',
+            ok: pinned.mismatch === undefined,
+            detail:
+              pinned.mismatch ??
+              (pinned.pinnedBy === 'operator'
+                ? 'the gateway serves the log key entered at login'
+                : 'the gateway serves the log key pinned on first use in this tab'),
+          };
+          const checks = [pin, ...verdict.checks, published];
+          const ok = pin.ok && verdict.ok && published.ok;
           replace(
             result,
             el(

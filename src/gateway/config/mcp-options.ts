@@ -26,6 +26,7 @@ export function mcpRunOptionsFor(server: McpServerConfig): McpRunOptions {
     ...(server.policy === undefined ? {} : { policy: server.policy }),
     ...(server.pins === undefined ? {} : { pins: server.pins }),
     requireApproval: server.require_approval,
+    approvalShowArguments: server.approval_show_arguments,
     ...(server.approval_timeout === undefined ? {} : { approvalTimeout: server.approval_timeout }),
     attestLevel: server.attest_level,
     ...(server.agent === undefined ? {} : { agent: server.agent }),

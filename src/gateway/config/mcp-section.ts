@@ -74,6 +74,8 @@ export const McpServerSchema = z
     policy: text().optional(),
     pins: text().optional(),
     require_approval: strings().default([]),
+    /** Argument fields (or "*") whose values the console shows for a pending approval; others are hidden. */
+    approval_show_arguments: strings().default([]),
     approval_timeout: unitString(Duration, 'expected a duration such as 500ms, 2s or 1m').optional(),
     attest_level: oneOf(['basic', 'standard'] as const).default('basic'),
     agent: text().optional(),

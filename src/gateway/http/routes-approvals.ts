@@ -21,13 +21,15 @@ export function approvalRoutes(services: GatewayServices): Route[] {
     return services.approvals;
   };
   return [
-    route('GET', '/v1/approvals', scope('approvals:decide'), (c) => c.json({ pending: queue().pending() })),
+    route('GET', '/v1/approvals', scope('approvals:decide'), async (c) =>
+      c.json({ pending: await queue().pending() }),
+    ),
 
     route('POST', '/v1/approvals/:id', scope('approvals:decide'), async (c) => {
       const principal = c.get('principal');
       if (principal.kind !== 'api-key') throw httpError('FORBIDDEN', 'approvals are decided with an API key');
       const body = await parseBody(c, DecideSchema);
-      const answer = queue().answer(
+      const answer = await queue().answer(
         c.req.param('id') ?? '',
         {
           keyId: principal.keyId,

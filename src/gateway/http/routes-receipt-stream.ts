@@ -1,12 +1,12 @@
 import { streamSSE } from 'hono/streaming';
 import { isOacpError } from '../../core/errors.js';
+import { WAL_FILE } from '../../log/transparency-log.js';
 import { decodeAuditEntry, matchesAuditFilter, parseAuditFilter, parseSince } from '../../node/audit-view.js';
 import { httpError } from './errors.js';
+import { LogAppendWake } from './log-append-wake.js';
 import { type Route, route, scope } from './route.js';
 import type { GatewayServices } from './services.js';
 
-/** How often an open stream looks at the log's size (the console's live latency is about half this). */
-const POLL_MS = 50;
 /** A comment line this often keeps proxies from closing a quiet stream. */
 const HEARTBEAT_MS = 15_000;
 /** Entries a stream replays from `from` or Last-Event-ID at most; older ones are paged with GET /v1/receipts. */
@@ -21,10 +21,17 @@ const MAX_STREAMS_PER_KEY = 8;
  * `GET /v1/receipts` (tool, agent, decision, since), each with its index as
  * the event id so a client resumes with Last-Event-ID. Registered before
  * `GET /v1/receipts/:index`, which would otherwise take "stream" for an index.
+ * Streams sleep until the log grows (LogAppendWake: inotify on the log
+ * directory while any stream is open), not on a timer.
  */
 export function receiptStreamRoutes(services: GatewayServices): Route[] {
   let open = 0;
   const perKey = new Map<string, number>();
+  const wake = new LogAppendWake(
+    services.logDir,
+    WAL_FILE,
+    () => services.log.refresh?.() ?? Promise.resolve(),
+  );
   return [
     route('GET', '/v1/receipts/stream', scope('audit:read'), (c) => {
       const { from, limit: _limit, before: _before, ...query } = c.req.query();
@@ -53,12 +60,15 @@ export function receiptStreamRoutes(services: GatewayServices): Route[] {
       }
       open += 1;
       perKey.set(key, mine + 1);
+      wake.open();
       c.header('cache-control', 'no-store');
       c.header('x-accel-buffering', 'no');
       return streamSSE(c, async (stream) => {
         let closed = false;
+        const gone = new AbortController();
         stream.onAbort(() => {
           closed = true;
+          gone.abort();
         });
         try {
           let next = start;
@@ -68,6 +78,7 @@ export function receiptStreamRoutes(services: GatewayServices): Route[] {
             data: JSON.stringify({ logSize: services.log.size, from: next }),
           });
           while (!closed && !stream.aborted) {
+            const seen = wake.generation;
             const size = services.log.size;
             for (; next < size && !closed; next += 1) {
               const entry = decodeAuditEntry(
@@ -80,14 +91,15 @@ export function receiptStreamRoutes(services: GatewayServices): Route[] {
               await stream.writeSSE({ event: 'receipt', id: String(next), data: JSON.stringify(entry) });
               quietSince = Date.now();
             }
-            if (Date.now() - quietSince > HEARTBEAT_MS) {
+            if (Date.now() - quietSince >= HEARTBEAT_MS) {
               await stream.write(': keep-alive\n\n');
               quietSince = Date.now();
             }
-            await stream.sleep(POLL_MS);
+            await wake.next(seen, HEARTBEAT_MS, gone.signal);
           }
         } finally {
           open -= 1;
+          if (open === 0) wake.close();
           const left = (perKey.get(key) ?? 1) - 1;
           if (left === 0) perKey.delete(key);
           else perKey.set(key, left);

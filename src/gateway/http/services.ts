@@ -22,6 +22,8 @@ export interface PublicLog {
   readonly size: number;
   readonly verifierKey: string;
   entry(index: number): Promise<Uint8Array>;
+  /** Catches up on records other processes appended (the receipt stream calls it when the log file changes). */
+  refresh?(): Promise<void>;
   proofFile(index: number): string;
   /** RFC 9162 consistency proof between two sizes, for gossiping peers (GET /v1/log/consistency). */
   consistencyProof?(oldSize: number, newSize: number): Uint8Array[];
