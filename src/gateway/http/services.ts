@@ -22,12 +22,13 @@ export interface PublicLog {
   readonly size: number;
   readonly verifierKey: string;
   entry(index: number): Promise<Uint8Array>;
-  /** Catches up on records other processes appended (the receipt stream calls it when the log file changes). */
-  refresh?(): Promise<void>;
   proofFile(index: number): string;
   /** RFC 9162 consistency proof between two sizes, for gossiping peers (GET /v1/log/consistency). */
   consistencyProof?(oldSize: number, newSize: number): Uint8Array[];
-  /** Catches up on records other processes on this home appended (their rounds may publish a larger checkpoint). */
+  /**
+   * Catches up on records other processes on this home appended (their rounds may publish a larger
+   * checkpoint; the receipt stream calls it when the log file changes).
+   */
   refresh?(): Promise<void>;
   /** Checks a tile read from disk (undefined: not there) against the tree before it is served. */
   checkTile(path: string, bytes: Uint8Array | undefined): Promise<ServedTile>;
