@@ -28,6 +28,7 @@ import { createApp } from './http/app.js';
 import { Authenticator } from './http/auth.js';
 import { listenForCluster } from './http/cluster-listen.js';
 import type { GatewayEnv } from './http/env.js';
+import { forwardToOwner } from './http/forward.js';
 import { type Listening, listen, parseListen } from './http/listen.js';
 import type { DeclaredRoute } from './http/route.js';
 import { open } from './http/route.js';
@@ -361,6 +362,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         : {
             taskStore: (agent: { did: string }) =>
               new StoreTaskStore(store.a2aTasks, { agent: agent.did, node: cluster.nodeId }),
+            // Messages, streams and cancels for an agent another node runs are answered there.
+            forward: (agent: { did: string }, request: Request, body: string) =>
+              forwardToOwner(
+                cluster,
+                runtime.status(agent.did).status !== 'stopped',
+                agent.did,
+                request,
+                new TextEncoder().encode(body),
+              ),
           }),
       onSecurityEvent: (event) => {
         metrics.security('warning', `a2a_${event.type}`);
