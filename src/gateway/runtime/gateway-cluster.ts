@@ -120,7 +120,17 @@ export class GatewayCluster {
         `node ${this.settings.nodeId} lost its etcd lease and serves no agents until it rejoins; retry on another node`,
       );
     }
-    const owner = await node.ownerOf(agent);
+    let owner: Member | undefined;
+    try {
+      owner = await node.ownerOf(agent);
+    } catch (error) {
+      // etcd did not answer (no quorum, no reachable member): nobody here can say who owns it.
+      throw clusterError(
+        'CLUSTER_UNAVAILABLE',
+        `node ${this.settings.nodeId} cannot read the agent's owner from etcd (${describeError(error)}); retry later`,
+        error,
+      );
+    }
     if (owner === undefined || owner.id === this.settings.nodeId) return undefined;
     if (!this.trusted(owner.url))
       throw clusterError(
