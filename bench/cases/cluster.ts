@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { OacpClient } from '../../src/client/index.js';
@@ -24,6 +25,8 @@ export const clusterCases: BenchCase[] = [
     id: 'cluster-tool-calls',
     title: `gateway tool calls per second with 1 and 3 nodes (${CONNECTIONS} connections in all)`,
     async run(report) {
+      // The machine's load when the run began: the figures move with it (2 shared cores here).
+      const load = `load average ${loadavg()[0]?.toFixed(1)} at the start`;
       const pg = await startPostgres();
       if ('skipped' in pg) throw new Error(`PostgreSQL did not start: ${pg.skipped}`);
       const etcd = await startEtcd();
@@ -88,7 +91,7 @@ export const clusterCases: BenchCase[] = [
         const total = three.reduce((sum, r) => sum + r.rps, 0);
         const non2xx = one.non2xx + three.reduce((sum, r) => sum + r.non2xx, 0);
         report(`non-2xx: ${non2xx}`);
-        const note = `oacp gateway processes, shared PostgreSQL (test server) and etcd, all on this machine; non-2xx ${non2xx}`;
+        const note = `oacp gateway processes, shared PostgreSQL (test server) and etcd, all on this machine; non-2xx ${non2xx}; ${load}`;
         return [
           figure({
             case: 'cluster-tool-calls',

@@ -48,6 +48,8 @@ export interface GatewayA2aParts {
   readonly checks?: InboundChecks;
   /** Where tasks live (the shared store in a cluster); in memory when absent. */
   readonly taskStore?: (agent: A2aAgent) => TaskStore;
+  /** In a cluster, relays a request for an agent another node runs to that node (A2aServerOptions.forward). */
+  readonly forward?: (agent: A2aAgent, request: Request, body: string) => Promise<Response | undefined>;
 }
 
 /** The gateway's running agents as A2A agents, and its runtime as their executor. */
@@ -63,6 +65,7 @@ export function gatewayA2aServer(parts: GatewayA2aParts): A2aServer {
     ...(parts.receipts === undefined ? {} : { receipts: parts.receipts }),
     ...(parts.checks === undefined ? {} : { checks: parts.checks }),
     ...(parts.taskStore === undefined ? {} : { taskStore: parts.taskStore }),
+    ...(parts.forward === undefined ? {} : { forward: parts.forward }),
   });
 }
 

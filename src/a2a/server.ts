@@ -37,6 +37,12 @@ export interface A2aServerOptions {
   readonly checks?: InboundChecks;
   /** Where each agent's tasks live (the shared store in a cluster); in memory when absent. */
   readonly taskStore?: (agent: A2aAgent) => TaskStore;
+  /**
+   * In a cluster: the answer of the node that runs the agent, when that is another node
+   * (undefined: answer here). Every method goes there, so the node doing the work checks the
+   * signature, records the receipt, and holds the running task a cancel must reach.
+   */
+  readonly forward?: (agent: A2aAgent, request: Request, body: string) => Promise<Response | undefined>;
   readonly now?: () => number;
 }
 
@@ -132,6 +138,8 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
         404,
       );
     }
+    const relayed = await options.forward?.(agent, c.req.raw, text);
+    if (relayed !== undefined) return relayed;
     const check = checkRequest(body, dialect);
     if (!check.ok) {
       try {

@@ -34,6 +34,8 @@ export const ExecutionPredicateSchema = z
         source: z.string().min(1),
         target: z.string().min(1),
         stateDigest: Sha256HexSchema,
+        /** On an `in` receipt: false when the kept state could not be restored (expired, or did not open). */
+        restored: z.literal(false).optional(),
       })
       .optional(),
     ...commonShape,

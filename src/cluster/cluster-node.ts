@@ -21,6 +21,8 @@ export interface ClusterNodeOptions {
   readonly witnessKey?: string;
   /** The did:key other nodes encrypt migrating agent state to; published in the member record. */
   readonly transferKey?: string;
+  /** `cluster.tls: node-key`: the did:key of the node's TLS key, which peers pin. */
+  readonly nodeKey?: string;
   readonly prefix?: string;
   /** Lease time to live, seconds (default 3): how long a dead or cut-off node keeps its agents. */
   readonly ttlSeconds?: number;
@@ -193,6 +195,7 @@ export class ClusterNode {
       ...(logKey === undefined ? {} : { logKey }),
       ...(witnessKey === undefined ? {} : { witnessKey }),
       ...(this.options.transferKey === undefined ? {} : { transferKey: this.options.transferKey }),
+      ...(this.options.nodeKey === undefined ? {} : { nodeKey: this.options.nodeKey }),
     };
     await lease.put(this.keys.node(this.options.nodeId)).value(JSON.stringify(member));
     this.serving = true;

@@ -10,6 +10,8 @@ export const MemberSchema = z.strictObject({
   witnessKey: z.string().min(1).max(500).optional(),
   /** The did:key agent state is encrypted to when it migrates here (docs/cluster.md, Migration). */
   transferKey: z.string().startsWith('did:key:').optional(),
+  /** `cluster.tls: node-key`: the did:key of the node's TLS key; peers accept only its certificate. */
+  nodeKey: z.string().startsWith('did:key:').optional(),
 });
 export type Member = z.infer<typeof MemberSchema>;
 

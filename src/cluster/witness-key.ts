@@ -1,12 +1,6 @@
-import { createHash } from 'node:crypto';
 import { keySigner, privateKeyFromSeed, type Signer } from '../core/ed25519.js';
 import { formatVerifierKey, SIG_TYPE_COSIGNATURE_V1 } from '../log/note-keys.js';
-
-/**
- * A message the log key signs for nothing but this derivation: a checkpoint body has an
- * origin, a size and a root on three lines, so no checkpoint is ever this text.
- */
-const DERIVATION = new TextEncoder().encode('oacp/witness-key/v1');
+import { derivedSeed } from './derived-key.js';
 
 /**
  * The node's cosigning key (c2sp.org/tlog-cosignature), kept apart from its log key as the
@@ -15,8 +9,7 @@ const DERIVATION = new TextEncoder().encode('oacp/witness-key/v1');
  * Only the holder of the log key can compute it; its public half says nothing of the log key.
  */
 export function nodeWitnessSigner(logSigner: Signer): Signer {
-  const seed = createHash('sha256').update(logSigner.sign(DERIVATION)).digest();
-  return keySigner(privateKeyFromSeed(seed));
+  return keySigner(privateKeyFromSeed(derivedSeed(logSigner, 'oacp/witness-key/v1')));
 }
 
 /** The witness name a node cosigns under: its log origin with a `/witness` suffix. */

@@ -1,10 +1,12 @@
+import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { gatewayA2aServer } from '../a2a/mount.js';
 import { StoreTaskStore } from '../a2a/task-store.js';
 import { startBucketPruner } from '../airlock/quota/bucket-pruner.js';
 import { StoreQuotaEngine } from '../airlock/quota/store-engine.js';
 import { StandardTier, type StandardTierOptions } from '../airlock/wasm/standard-tier.js';
-import { loadClusterTls } from '../cluster/tls.js';
+import { derivedSeed } from '../cluster/derived-key.js';
+import { type ClusterTls, loadClusterTls, nodeKeyTls } from '../cluster/tls.js';
 import { nodeWitnessSigner, witnessVerifierKey } from '../cluster/witness-key.js';
 import { hostGuardFor } from '../core/loopback.js';
 import { homeLayout } from '../identity/home-layout.js';
@@ -29,6 +31,7 @@ import { createApp } from './http/app.js';
 import { Authenticator } from './http/auth.js';
 import { listenForCluster } from './http/cluster-listen.js';
 import type { GatewayEnv } from './http/env.js';
+import { forwardToOwner } from './http/forward.js';
 import { type Listening, listen, parseListen } from './http/listen.js';
 import type { DeclaredRoute } from './http/route.js';
 import { open } from './http/route.js';
@@ -59,6 +62,7 @@ import { registryDirectory } from './runtime/registry-directory.js';
 import { recordReplayedToolCall } from './runtime/replayed-call.js';
 import { ToolCaller } from './runtime/tool-caller.js';
 import { ToolRegistry } from './runtime/tool-registry.js';
+import { TransferKey } from './runtime/transfer-key.js';
 import { DEFAULT_RESTART_POLICY, type RestartPolicy } from './runtime/watchdog.js';
 import { ContextVault } from './vault/context-vault.js';
 
@@ -293,12 +297,20 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       securityEvents: store.securityEvents,
       onReplay: (replay) => recordReplayedToolCall({ tools, registry }, replay),
     });
-    const clusterTls =
+    const clusterTls: ClusterTls | undefined =
       config.cluster?.tls === undefined
         ? undefined
-        : loadClusterTls(config.cluster.tls, config.cluster.node_id);
+        : config.cluster.tls === 'node-key'
+          ? // Self-issued from a key derived from the log key; peers pinned by etcd membership.
+            nodeKeyTls(
+              config.cluster.node_id,
+              derivedSeed(node.keys.logSigner(), 'oacp/node-tls-key/v1'),
+              (origin: string): Promise<string | undefined> =>
+                cluster?.pinnedKey(origin) ?? Promise.resolve(undefined),
+            )
+          : loadClusterTls(config.cluster.tls, config.cluster.node_id);
     if (clusterTls !== undefined) closers.push(() => clusterTls.close());
-    const cluster =
+    const cluster: GatewayCluster | undefined =
       config.cluster === undefined
         ? undefined
         : new GatewayCluster(
@@ -308,6 +320,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
               ttlSeconds: config.cluster.ttl_seconds,
               logKey: node.log.verifierKey,
               witnessKey: witnessVerifierKey(node.origin, nodeWitnessSigner(node.keys.logSigner())),
+              // Derived from the sealed log key: the same after a restart (docs/cluster.md, Migration).
+              transferKey: TransferKey.derive(node.keys.logSigner()),
+              inboundDir: join(options.home, 'cluster', 'inbound'),
               ...(clusterTls === undefined ? {} : { tls: clusterTls }),
             },
             agents,
@@ -365,6 +380,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         : {
             taskStore: (agent: { did: string }) =>
               new StoreTaskStore(store.a2aTasks, { agent: agent.did, node: cluster.nodeId }),
+            // Messages, streams and cancels for an agent another node runs are answered there.
+            forward: (agent: { did: string }, request: Request, body: string) =>
+              forwardToOwner(
+                cluster,
+                runtime.status(agent.did).status !== 'stopped',
+                agent.did,
+                request,
+                new TextEncoder().encode(body),
+              ),
           }),
       onSecurityEvent: (event) => {
         metrics.security('warning', `a2a_${event.type}`);
@@ -412,7 +436,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           if (clusterTls !== undefined && config.cluster !== undefined) {
             const peers = await listenForCluster(app.fetch, cluster, {
               listen: config.cluster.listen,
-              tls: clusterTls.paths,
+              mode: clusterTls.mode,
+              tls: clusterTls.listener,
             });
             closers.push(() => peers.close());
             memberUrl = peers.url;

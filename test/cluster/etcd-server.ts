@@ -74,9 +74,87 @@ export async function startEtcd(): Promise<EtcdServer> {
   };
 }
 
+/** A real multi-member etcd on loopback ports: members can be killed and started again on their data. */
+export interface EtcdCluster {
+  /** Client URLs of every member, in order. */
+  readonly endpoints: readonly string[];
+  /** kill -9 of member i. */
+  kill(i: number): Promise<void>;
+  /** Member i again, on its data directory and ports. */
+  start(i: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'oacp-etcd-cluster-'));
+  const members: { name: string; client: string; peer: string }[] = [];
+  for (let i = 0; i < size; i++) {
+    const [client, peer] = [await freePort(), await freePort()];
+    members.push({ name: `m${i}`, client: `http://127.0.0.1:${client}`, peer: `http://127.0.0.1:${peer}` });
+  }
+  const initial = members.map((m) => `${m.name}=${m.peer}`).join(',');
+  const argsOf = (i: number) => {
+    const m = members[i] as { name: string; client: string; peer: string };
+    return [
+      '--name',
+      m.name,
+      '--data-dir',
+      join(dir, m.name),
+      '--listen-client-urls',
+      m.client,
+      '--advertise-client-urls',
+      m.client,
+      '--listen-peer-urls',
+      m.peer,
+      '--initial-advertise-peer-urls',
+      m.peer,
+      '--initial-cluster',
+      initial,
+      '--initial-cluster-state',
+      'new',
+      '--initial-cluster-token',
+      'oacp-test',
+      '--log-level',
+      'error',
+    ];
+  };
+  const running: ({ child: ChildProcess; exited: Promise<void> } | undefined)[] = [];
+  const stopAll = async () => {
+    for (const member of running) member?.child.kill('SIGKILL');
+    await Promise.all(running.map((member) => member?.exited));
+  };
+  try {
+    // Started together: the first put of each probe waits for the cluster to have a leader.
+    const started = await Promise.all(members.map((m, i) => spawnEtcd(argsOf(i), m.client)));
+    running.push(...started);
+  } catch (error) {
+    await stopAll();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    endpoints: members.map((m) => m.client),
+    async kill(i) {
+      running[i]?.child.kill('SIGKILL');
+      await running[i]?.exited;
+      running[i] = undefined;
+    },
+    async start(i) {
+      const m = members[i] as { name: string; client: string; peer: string };
+      // Without quorum a put cannot succeed: just wait until the member answers on its port.
+      running[i] = await spawnEtcd(argsOf(i), m.client, false);
+    },
+    async stop() {
+      await stopAll();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 async function spawnEtcd(
   args: readonly string[],
   endpoint: string,
+  waitForWrites = true,
 ): Promise<{ child: ChildProcess; exited: Promise<void> }> {
   const child: ChildProcess = spawn(ETCD, [...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -88,7 +166,8 @@ async function spawnEtcd(
   try {
     for (let attempt = 0; ; attempt++) {
       try {
-        await probe.put('/probe').value('1');
+        if (waitForWrites) await probe.put('/probe').value('1');
+        else await waitForPort(endpoint);
         break;
       } catch (error) {
         if (attempt > 100 || child.exitCode !== null) {
@@ -102,6 +181,18 @@ async function spawnEtcd(
     probe.close();
   }
   return { child, exited };
+}
+
+function waitForPort(endpoint: string): Promise<void> {
+  const url = new URL(endpoint);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', reject);
+  });
 }
 
 /** A TCP relay to etcd that a test can cut, to partition one node from the cluster. */

@@ -1,19 +1,34 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { type Message, Role, type SendMessageRequest, TaskState } from '@a2a-js/sdk';
+import {
+  type Client,
+  ClientFactory,
+  JsonRpcTransportFactory,
+  type RequestOptions,
+  ServiceParameters,
+  withA2AExtensions,
+} from '@a2a-js/sdk/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { OacpClient } from '../../src/client/index.js';
-import { ApiKeys } from '../../src/gateway/apikeys/api-keys.js';
-import { openStore } from '../../src/store/open-store.js';
-import { type ChildGateway, startChild } from '../gateway/service/child-gateway.js';
-import { freshHome } from '../gateway/service/node-home.js';
-import { type PostgresServer, postgresUnavailable, startPostgres } from '../store/postgres-server.js';
-import { type EtcdServer, etcdUnavailable, startEtcd } from './etcd-server.js';
+import { OACP_A2A_EXTENSION } from '../../src/a2a/extension.js';
+import { signCancel, signMessage } from '../../src/a2a/message-signature.js';
+import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
+import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
+import { postgresUnavailable } from '../store/postgres-server.js';
+import { type ClusterGateways, startClusterGateways } from './cluster-gateways.js';
+import { etcdUnavailable } from './etcd-server.js';
 
 const unavailable = etcdUnavailable() ?? postgresUnavailable();
 if (unavailable !== undefined) console.warn(`gateway cluster tests skipped: ${unavailable}`);
 /** Lease TTL 2 s, an election, a placement, a sandbox start. */
 const REPLACE_BOUND_MS = 15_000;
+/** Long enough (well under the 1 s CPU limit) that a cancel sent on the first event lands mid-run. */
+const SLOW_AGENT = `function main(input) { let x = 0; for (let i = 0; i < 2e6; i++) x += i % 7; return x; }`;
+const ECHO_AGENT = 'function main(input) { return { echo: input.text, from: input.from }; }';
+const caller = keySigner(generateEd25519().privateKey);
+const callerDid = didKeyFromPublicKey(caller.publicKey);
+const declared: RequestOptions = {
+  serviceParameters: ServiceParameters.create(withA2AExtensions(OACP_A2A_EXTENSION)),
+};
 
 /**
  * Three `oacp gateway` processes with `cluster:` in oacp.yaml, on one
@@ -22,56 +37,149 @@ const REPLACE_BOUND_MS = 15_000;
  * lifecycle change made on a non-owner reaches the owner.
  */
 describe.skipIf(unavailable !== undefined)('gateways in a cluster (PostgreSQL + etcd)', () => {
-  let pg: PostgresServer | undefined;
-  let etcd: EtcdServer | undefined;
-  const gateways: (ChildGateway | undefined)[] = [];
-  const removers: Array<() => void> = [];
-  let key = '';
-
-  const client = (i: number) => {
-    const gateway = gateways[i];
-    if (gateway === undefined) throw new Error(`gateway ${i} is not running`);
-    return new OacpClient({ baseUrl: gateway.url, apiKey: key });
-  };
-  const live = () => gateways.flatMap((g, i) => (g === undefined ? [] : [i]));
-  const runningOn = async (id: string) => {
-    const views = await Promise.all(
-      live().map(async (i) => [i, (await client(i).getAgent(id)).runtime.status] as const),
-    );
-    return views.filter(([, status]) => status === 'running').map(([i]) => i);
-  };
+  let cluster: ClusterGateways;
+  const client = (i: number) => cluster.client(i);
+  const live = () => cluster.live();
+  const runningOn = (id: string) => cluster.runningOn(id);
 
   beforeAll(async () => {
-    const started = await startPostgres();
-    if ('skipped' in started) throw new Error(`PostgreSQL did not start: ${started.skipped}`);
-    pg = started;
-    etcd = await startEtcd();
-    const url = await pg.createDatabase();
-    const store = await openStore(url);
-    key = (await new ApiKeys({ store }).create({ scopes: ['admin'] })).key;
-    await store.close();
-    const starts = [0, 1, 2].map(async (i) => {
-      const home = await freshHome(`oacp-cluster-gw-${i}-`);
-      removers.push(home.remove);
-      const config = join(home.home, 'oacp.yaml');
-      writeFileSync(
-        config,
-        stringify({
-          gateway: { store: url },
-          cluster: { etcd: [etcd?.endpoint], node_id: `gw-${i}`, ttl_seconds: 2 },
-        }),
-      );
-      gateways[i] = await startChild(home.home, config, home.env);
+    cluster = await startClusterGateways({
+      name: 'cluster',
+      ttlSeconds: 2,
+      config: () => ({
+        top: {
+          attestation: { level: 'standard' },
+          a2a: {
+            trust: [
+              { from: callerDid, to: 'a2a-echo' },
+              { from: callerDid, to: 'a2a-slow' },
+            ],
+          },
+        },
+      }),
     });
-    await Promise.all(starts);
   }, 180_000);
 
   afterAll(async () => {
-    for (const gateway of gateways) gateway?.process.kill('SIGKILL');
-    await etcd?.stop();
-    await pg?.stop();
-    for (const remove of removers) remove();
+    await cluster?.stop();
   });
+
+  const manifest = (name: string) => ({
+    apiVersion: 'oacp.dev/v1',
+    kind: 'CapabilityManifest',
+    name,
+    quotas: { memory_mb: 16 },
+  });
+  const a2aClient = (i: number, name: string): Promise<Client> =>
+    new ClientFactory({ transports: [new JsonRpcTransportFactory()] }).createFromUrl(
+      `${cluster.gateways[i]?.url.origin}/a2a/${name}/`,
+    );
+  const a2aRequest = (to: string, text: string): SendMessageRequest => {
+    const message: Message = {
+      messageId: randomUUID(),
+      contextId: '',
+      taskId: '',
+      role: Role.ROLE_USER,
+      parts: [
+        {
+          content: { $case: 'text', value: text },
+          metadata: undefined,
+          filename: '',
+          mediaType: 'text/plain',
+        },
+      ],
+      metadata: undefined,
+      extensions: [],
+      referenceTaskIds: [],
+    };
+    return {
+      tenant: '',
+      message: signMessage(message, caller, { to }),
+      configuration: undefined,
+      metadata: undefined,
+    };
+  };
+  const placedOnOne = async (id: string) => {
+    await expect.poll(() => runningOn(id), { timeout: REPLACE_BOUND_MS, interval: 200 }).toHaveLength(1);
+    return (await runningOn(id))[0] as number;
+  };
+  /** The receipt's statement on gateway i (its own log). */
+  const statementOn = async (i: number, index: number) => {
+    const { envelope } = await client(i).receipt(index);
+    return JSON.parse(Buffer.from(String(envelope.payload), 'base64').toString('utf8'));
+  };
+
+  it('A2A message/send, message/stream, tasks/cancel and tasks/get sent to a non-owner are answered by the owner', async () => {
+    const echo = await client(0).createAgent({
+      name: 'a2a-echo',
+      code: ECHO_AGENT,
+      manifest: manifest('a2a-echo'),
+    });
+    const slow = await client(0).createAgent({
+      name: 'a2a-slow',
+      code: SLOW_AGENT,
+      manifest: manifest('a2a-slow'),
+    });
+    await client(1).startAgent(echo.id);
+    await client(1).startAgent(slow.id);
+    const owner = await placedOnOne(echo.id);
+    const [first, second] = live().filter((i) => i !== owner) as [number, number];
+    const logSize = async (i: number) => (await client(i).health()).logSize;
+
+    // message/send to a node that does not run the agent: the owner runs it and logs the receipt.
+    const before = await Promise.all([owner, first].map(logSize));
+    const sent = await (await a2aClient(first, 'a2a-echo')).sendMessage(a2aRequest(echo.id, 'hi'), declared);
+    if (!('status' in sent)) throw new Error('expected a task');
+    expect(sent.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    const [artifact] = sent.artifacts;
+    const ext = artifact?.metadata?.[OACP_A2A_EXTENSION] as { receipt?: { index: number } } | undefined;
+    const index = ext?.receipt?.index as number;
+    expect(index).toBeGreaterThanOrEqual(before[0] as number);
+    // The receipt is the owner's: in its log, naming the agent; the relaying node logged no run.
+    expect(JSON.stringify(await statementOn(owner, index))).toContain(echo.id);
+    expect(await logSize(first)).toBe(before[1]);
+    // tasks/get through the other non-owner: the task in the shared store, as the owner left it.
+    const got = await (await a2aClient(second, 'a2a-echo')).getTask({
+      tenant: '',
+      id: sent.id,
+      historyLength: 0,
+    });
+    expect(got.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    expect(got.artifacts).toHaveLength(1);
+
+    // message/stream through one non-owner, tasks/cancel through the other, mid-run.
+    const slowOwner = await placedOnOne(slow.id);
+    const [streamVia, cancelVia] = live().filter((i) => i !== slowOwner) as [number, number];
+    const streaming = await a2aClient(streamVia, 'a2a-slow');
+    const cancelling = await a2aClient(cancelVia, 'a2a-slow');
+    let taskId: string | undefined;
+    const events: string[] = [];
+    let final: TaskState | undefined;
+    for await (const event of streaming.sendMessageStream(a2aRequest(slow.id, 'count'), declared)) {
+      events.push(String(event.payload?.$case));
+      if (event.payload?.$case === 'task' && taskId === undefined) {
+        taskId = event.payload.value.id;
+        const metadata = { [OACP_A2A_EXTENSION]: { signature: signCancel(taskId, slow.id, caller) } };
+        const cancelled = await cancelling.cancelTask({ tenant: '', id: taskId, metadata });
+        expect(cancelled.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+      }
+      if (event.payload?.$case === 'statusUpdate') final = event.payload.value.status?.state;
+      if (event.payload?.$case === 'artifactUpdate')
+        throw new Error('a cancelled task must not deliver a result');
+    }
+    // The owner's events came through the relay one by one: the task first, the cancel last.
+    expect(events[0]).toBe('task');
+    expect(final).toBe(TaskState.TASK_STATE_CANCELED);
+    const after = await cancelling.getTask({ tenant: '', id: taskId ?? '', historyLength: 0 });
+    expect(after.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+
+    // A cancel not signed by the sender is refused by the owner, and the refusal relayed as it is.
+    const other = keySigner(generateEd25519().privateKey);
+    const forged = { [OACP_A2A_EXTENSION]: { signature: signCancel(sent.id, echo.id, other) } };
+    await expect(
+      (await a2aClient(first, 'a2a-echo')).cancelTask({ tenant: '', id: sent.id, metadata: forged }),
+    ).rejects.toThrow();
+  }, 120_000);
 
   it('runs an agent on exactly one node, answers for it on every node, and moves it when the owner is killed', async () => {
     const agent = await client(0).createAgent({
@@ -91,9 +199,7 @@ describe.skipIf(unavailable !== undefined)('gateways in a cluster (PostgreSQL + 
     for (const i of live()) expect((await client(i).runAgent(agent.id, { input: i })).value).toBe(`ran ${i}`);
 
     const [owner] = await runningOn(agent.id);
-    gateways[owner as number]?.process.kill('SIGKILL');
-    await gateways[owner as number]?.exited;
-    gateways[owner as number] = undefined;
+    await cluster.kill(owner as number);
     await expect
       .poll(() => runningOn(agent.id), { timeout: REPLACE_BOUND_MS, interval: 200 })
       .toHaveLength(1);

@@ -1,15 +1,8 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { OacpClient } from '../../src/client/index.js';
-import { ApiKeys } from '../../src/gateway/apikeys/api-keys.js';
-import { openStore } from '../../src/store/open-store.js';
 import { oacp } from '../cli/harness.js';
-import { type ChildGateway, startChild } from '../gateway/service/child-gateway.js';
-import { freshHome } from '../gateway/service/node-home.js';
-import { type PostgresServer, postgresUnavailable, startPostgres } from '../store/postgres-server.js';
-import { type EtcdServer, etcdUnavailable, type Relay, startEtcd, startRelay } from './etcd-server.js';
+import { postgresUnavailable } from '../store/postgres-server.js';
+import { type ClusterGateways, startClusterGateways } from './cluster-gateways.js';
+import { etcdUnavailable } from './etcd-server.js';
 
 const unavailable = etcdUnavailable() ?? postgresUnavailable();
 if (unavailable !== undefined) console.warn(`migration tests skipped: ${unavailable}`);
@@ -34,27 +27,11 @@ interface Migration {
  * is refused with nothing lost, and a SIGTERM moves the owner's agents.
  */
 describe.skipIf(unavailable !== undefined)('agent migration between gateways (PostgreSQL + etcd)', () => {
-  let pg: PostgresServer | undefined;
-  let etcd: EtcdServer | undefined;
-  const gateways: (ChildGateway | undefined)[] = [];
-  /** Each gateway reaches etcd through its own relay, so a test can cut one off. */
-  const relays: Relay[] = [];
-  const removers: Array<() => void> = [];
-  let key = '';
+  let cluster: ClusterGateways;
   let agentId = '';
-
-  const client = (i: number) => {
-    const gateway = gateways[i];
-    if (gateway === undefined) throw new Error(`gateway ${i} is not running`);
-    return new OacpClient({ baseUrl: gateway.url, apiKey: key });
-  };
-  const live = () => gateways.flatMap((g, i) => (g === undefined ? [] : [i]));
-  const runningOn = async (id: string) => {
-    const views = await Promise.all(
-      live().map(async (i) => [i, (await client(i).getAgent(id)).runtime.status] as const),
-    );
-    return views.filter(([, status]) => status === 'running').map(([i]) => i);
-  };
+  const client = (i: number) => cluster.client(i);
+  const live = () => cluster.live();
+  const runningOn = (id: string) => cluster.runningOn(id);
   const migrationOf = async (i: number, index: number): Promise<Migration | undefined> => {
     const { envelope } = await client(i).receipt(index);
     const statement = JSON.parse(Buffer.from(String(envelope.payload), 'base64').toString('utf8'));
@@ -68,33 +45,10 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
   };
 
   beforeAll(async () => {
-    const started = await startPostgres();
-    if ('skipped' in started) throw new Error(`PostgreSQL did not start: ${started.skipped}`);
-    pg = started;
-    etcd = await startEtcd();
-    const url = await pg.createDatabase();
-    const store = await openStore(url);
-    key = (await new ApiKeys({ store }).create({ scopes: ['admin'] })).key;
-    await store.close();
-    const endpoint = etcd.endpoint;
-    relays.push(...(await Promise.all([0, 1, 2].map(() => startRelay(endpoint)))));
-    await Promise.all(
-      [0, 1, 2].map(async (i) => {
-        const home = await freshHome(`oacp-migrate-gw-${i}-`);
-        removers.push(home.remove);
-        const config = join(home.home, 'oacp.yaml');
-        writeFileSync(
-          config,
-          stringify({
-            gateway: { store: url },
-            // A 4 s lease: under a loaded CI machine a 2 s lease lapsed on its own (keepalives starved)
-            // and the agent moved away mid-test, which is not what these tests are about.
-            cluster: { etcd: [relays[i]?.endpoint], node_id: `gw-${i}`, ttl_seconds: TTL_SECONDS },
-          }),
-        );
-        gateways[i] = await startChild(home.home, config, home.env);
-      }),
-    );
+    // Each gateway reaches etcd through its own relay, so a test can cut one off. A 4 s lease:
+    // under a loaded CI machine a 2 s lease lapsed on its own (keepalives starved) and the agent
+    // moved away mid-test, which is not what these tests are about.
+    cluster = await startClusterGateways({ name: 'migrate', ttlSeconds: TTL_SECONDS, relays: true });
     const agent = await client(0).createAgent({
       name: 'counter',
       code: COUNTER,
@@ -115,10 +69,7 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
   }, 180_000);
 
   afterAll(async () => {
-    for (const gateway of gateways) gateway?.process.kill('SIGKILL');
-    await etcd?.stop();
-    await pg?.stop();
-    for (const remove of removers) remove();
+    await cluster?.stop();
   });
 
   it('moves the agent with its state intact; runs sent during the move each run exactly once', async () => {
@@ -168,30 +119,26 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
     });
     // The attack: kill the target, then ask for the move before its lease has even lapsed.
     const dead = live().find((i) => i !== source) as number;
-    gateways[dead]?.process.kill('SIGKILL');
-    await gateways[dead]?.exited;
-    gateways[dead] = undefined;
+    await cluster.kill(dead);
     await expect(client(source).migrateAgent(agentId, `gw-${dead}`)).rejects.toMatchObject({ status: 409 });
     expect(await runningOn(agentId)).toEqual([source]);
     expect((await client(source).runAgent(agentId, { input: 'still' })).value).toBe(before + 1);
     // Through the CLI, once the lease is gone: refused with a one-line reason, non-zero exit.
     await new Promise((resolve) => setTimeout(resolve, TTL_SECONDS * 1000 + 1_000));
     const cli = await oacp(
-      ['agent', 'migrate', agentId, '--to', `gw-${dead}`, '--gateway', String(gateways[source]?.url)],
-      { OACP_API_KEY: key },
+      ['agent', 'migrate', agentId, '--to', `gw-${dead}`, '--gateway', String(cluster.gateways[source]?.url)],
+      { OACP_API_KEY: cluster.key },
     );
     expect(cli.code).toBe(1);
     expect(cli.stderr).toMatch(/migration refused \(409\): node gw-\d is not a live member/);
-    expect(cli.stderr).not.toContain(key);
+    expect(cli.stderr).not.toContain(cluster.key);
   }, 60_000);
 
   it('drains on SIGTERM: the owner moves its agent to the live node, state intact, then exits', async () => {
     const source = await owner();
     const other = live().find((i) => i !== source) as number;
     const before = (await client(other).runAgent(agentId, { input: 'pre-drain' })).value as number;
-    gateways[source]?.process.kill('SIGTERM');
-    await gateways[source]?.exited;
-    gateways[source] = undefined;
+    await cluster.kill(source, 'SIGTERM');
     // Drained, not re-placed: it runs on the other node with its count (a fresh sandbox would say 1).
     await expect.poll(() => runningOn(agentId), { timeout: 10_000, interval: 100 }).toEqual([other]);
     expect((await client(other).runAgent(agentId, { input: 'post-drain' })).value).toBe(before + 1);
@@ -199,7 +146,7 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
 
   it('a gateway cut off from etcd stops running the agent on its own and answers 503 naming why', async () => {
     const last = await owner();
-    await relays[last]?.cut();
+    await cluster.relays[last]?.cut();
     // Its process lives on, but within the lease TTL it has stopped the sandbox by itself.
     await expect
       .poll(() => runningOn(agentId), { timeout: TTL_SECONDS * 1000 + 3_000, interval: 100 })
@@ -209,6 +156,6 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
       code: 'CLUSTER_NOT_OWNER',
       message: expect.stringMatching(/lost its etcd lease and serves no agents until it rejoins/),
     });
-    expect(gateways[last]?.process.exitCode).toBeNull();
+    expect(cluster.gateways[last]?.process.exitCode).toBeNull();
   }, 30_000);
 });

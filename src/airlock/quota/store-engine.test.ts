@@ -159,6 +159,36 @@ describe('StoreQuotaEngine', () => {
     });
   });
 
+  it('commits concurrent checks together (group commit), each with its own answer, and refuses a whole failed batch', async () => {
+    const { store } = await engine();
+    let transactions = 0;
+    let failNext = false;
+    const counted = {
+      location: store.location,
+      quotaBuckets: store.quotaBuckets,
+      transaction: <T>(fn: Parameters<typeof store.transaction<T>>[0]) => {
+        transactions += 1;
+        if (failNext) return Promise.reject(new Error('disk I/O error'));
+        return store.transaction(fn);
+      },
+    };
+    const e = new StoreQuotaEngine(counted, () => 1_700_000_000_000);
+    // 48 callers at once over two buckets of 10: exactly 10 from each, in far fewer than 48 commits.
+    const results = await Promise.all(
+      Array.from({ length: 48 }, (_, i) => e.reserve([perMinute(i % 2 === 0 ? 'g1' : 'g2', 10)])),
+    );
+    expect(results.filter((r) => r.ok)).toHaveLength(20);
+    expect(transactions).toBeGreaterThan(0);
+    expect(transactions).toBeLessThan(48);
+    // A batch whose transaction fails: every check in it is refused naming the store, none counted.
+    failNext = true;
+    const failed = await Promise.all(Array.from({ length: 8 }, () => e.reserve([perMinute('g3', 10)])));
+    expect(failed.every((r) => !r.ok && r.refusal.quota === 'quota.store')).toBe(true);
+    failNext = false;
+    expect(await e.usage('g3', perMinute('g3', 10).shape)).toMatchObject({ used: 0, available: 10 });
+    await store.close();
+  });
+
   it('never hands out more than the bucket holds to concurrent callers', async () => {
     const { engine: e, store } = await engine();
     const results = await Promise.all(Array.from({ length: 40 }, () => e.reserve([perMinute('c', 10)])));

@@ -8,6 +8,7 @@ import {
   type Reservation,
   STORE_QUOTA,
 } from './engine.js';
+import { GroupCommit } from './group-commit.js';
 
 /** Milliseconds since the epoch: bucket state outlives the process, so its clock must too. */
 export type WallClock = () => number;
@@ -24,13 +25,19 @@ class Refused extends Error {
  * The quota engine on the gateway's store (SQLite for one node, PostgreSQL
  * for several). A reservation of several buckets runs in one transaction, so
  * either every bucket is charged or none is; each take is one atomic SQL
- * statement. Any store failure is a refusal (`quota.store`), never an allow.
+ * statement, and concurrent single-bucket takes commit together (group
+ * commit). Any store failure is a refusal (`quota.store`), never an allow.
  */
 export class StoreQuotaEngine implements QuotaEngine {
+  /** Single-bucket checks arriving together share one transaction (src/airlock/quota/group-commit.ts). */
+  private readonly group: GroupCommit;
+
   constructor(
     private readonly store: Pick<Store, 'transaction' | 'quotaBuckets' | 'location'>,
     private readonly clock: WallClock = Date.now,
-  ) {}
+  ) {
+    this.group = new GroupCommit((fn) => this.store.transaction(fn));
+  }
 
   async reserve(requests: readonly QuotaRequest[]): Promise<Admission> {
     for (const request of requests) {
@@ -53,9 +60,13 @@ export class StoreQuotaEngine implements QuotaEngine {
           if (!taken) throw new Refused(refusalFor(request, row, now));
         }
       };
-      // One bucket is one atomic statement already; several need a transaction to be all or none.
-      if (requests.length === 1) await takeAll(this.store.quotaBuckets);
-      else await this.store.transaction((tx) => takeAll(tx.quotaBuckets));
+      // One bucket is one atomic statement, committed with the others in flight (group commit);
+      // several need their own transaction to be all or none.
+      const [single] = requests;
+      if (requests.length === 1 && single !== undefined) {
+        const { taken, row } = await this.group.take(single.key, single.shape, single.amount, now);
+        if (!taken) throw new Refused(refusalFor(single, row, now));
+      } else await this.store.transaction((tx) => takeAll(tx.quotaBuckets));
       return { ok: true, reservation: { parts: requests } };
     } catch (error) {
       if (error instanceof Refused) {

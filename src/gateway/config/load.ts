@@ -69,9 +69,13 @@ function missingFiles(config: GatewayConfig): { at: PropertyKey[]; file: string 
   const named: { at: PropertyKey[]; file: string | undefined }[] = [
     { at: ['gateway', 'tls', 'cert'], file: config.gateway.tls?.cert },
     { at: ['gateway', 'tls', 'key'], file: config.gateway.tls?.key },
-    { at: ['cluster', 'tls', 'ca'], file: config.cluster?.tls?.ca },
-    { at: ['cluster', 'tls', 'cert'], file: config.cluster?.tls?.cert },
-    { at: ['cluster', 'tls', 'key'], file: config.cluster?.tls?.key },
+    ...(typeof config.cluster?.tls === 'object'
+      ? [
+          { at: ['cluster', 'tls', 'ca'], file: config.cluster.tls.ca },
+          { at: ['cluster', 'tls', 'cert'], file: config.cluster.tls.cert },
+          { at: ['cluster', 'tls', 'key'], file: config.cluster.tls.key },
+        ]
+      : []),
     ...config.policies.map((file, index) => ({ at: ['policies', index], file })),
     ...config.mcp.servers.flatMap((server, index) => [
       { at: ['mcp', 'servers', index, 'manifest'], file: server.manifest },
@@ -139,7 +143,7 @@ function resolvePaths(config: GatewayConfig, baseDir: string): GatewayConfig {
       }),
     },
     policies: config.policies.map(at),
-    ...(config.cluster?.tls === undefined
+    ...(typeof config.cluster?.tls !== 'object'
       ? {}
       : {
           cluster: {

@@ -157,15 +157,17 @@ const ClusterSection = z.strictObject({
     .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'a node id is 1-200 of A-Z a-z 0-9 . _ : -'),
   ttl_seconds: positiveInt().default(3),
   /**
-   * Node-to-node mutual TLS (docs/cluster.md): with it, forwarding and gossip between members go
-   * to a second listener (`listen`) that requires a client certificate issued by `ca` whose
-   * subject CN is a member registered in etcd; `cert` (CN = node_id) and `key` are this node's.
+   * Node-to-node mutual TLS (docs/cluster.md): with it, forwarding, migration and gossip between
+   * members go to a second listener (`listen`) that lets in only members registered in etcd.
+   * Either a configured CA (`{ca, cert, key}`: the client certificate must be issued by `ca`,
+   * subject CN a member; `cert` has CN = node_id), or `node-key`: each node issues itself a
+   * certificate for a key derived from its log key, publishes that key in its etcd member record,
+   * and peers accept a certificate only when its key is the one published for that node id.
    */
   tls: z
-    .strictObject(
-      { ca: text(), cert: text(), key: text() },
-      { error: 'expected an object with ca, cert and key (PEM files)' },
-    )
+    .union([z.literal('node-key'), z.strictObject({ ca: text(), cert: text(), key: text() })], {
+      error: 'expected node-key, or an object with ca, cert and key (PEM files)',
+    })
     .optional(),
   listen: listenAddress().default('127.0.0.1:0'),
 });

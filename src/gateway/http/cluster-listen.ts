@@ -1,31 +1,34 @@
-import { callerNodeId } from '../../cluster/tls.js';
+import { type ClusterListenerTls, type ClusterTls, callerIdentity } from '../../cluster/tls.js';
 import type { GatewayCluster } from '../runtime/gateway-cluster.js';
 import { type Listening, listen, parseListen } from './listen.js';
 
 type Fetch = (request: Request, env: unknown) => Response | Promise<Response>;
 
 /**
- * The listener other members talk to (forwarded runs, checkpoint gossip) when `cluster.tls` is
- * set: HTTPS that requires a client certificate issued by the cluster CA (refused in the TLS
- * handshake otherwise), whose subject CN must be a member registered in etcd now (403
- * otherwise). Behind that it serves the same routes, with the same authentication, as the
- * public listener.
+ * The listener other members talk to (forwarded runs and A2A, migration, checkpoint gossip) when
+ * `cluster.tls` is set: HTTPS that requires a client certificate. CA mode: issued by the cluster
+ * CA (refused in the TLS handshake otherwise). node-key mode: any certificate whose key the
+ * handshake proved, then its key must be the node key that member publishes. Either way its
+ * subject CN must be a member registered in etcd now (403 otherwise). Behind that it serves the
+ * same routes, with the same authentication, as the public listener.
  */
 export function listenForCluster(
   fetch: Fetch,
   cluster: GatewayCluster,
-  options: { listen: string; tls: { ca: string; cert: string; key: string } },
+  options: { listen: string; mode: ClusterTls['mode']; tls: ClusterListenerTls },
 ): Promise<Listening> {
   const guarded: Fetch = async (request, env) => {
     const socket = (env as { incoming?: { socket?: unknown } } | undefined)?.incoming?.socket;
-    const node = callerNodeId(socket);
-    if (node === undefined || !(await cluster.isMember(node))) {
+    const caller = callerIdentity(socket, options.mode);
+    if (caller === undefined || !(await cluster.isMember(caller.nodeId, caller.key))) {
       return Response.json(
         {
           error: {
             code: 'FORBIDDEN',
             message:
-              'the cluster listener serves members only: present a certificate naming a registered node',
+              options.mode === 'ca'
+                ? 'the cluster listener serves members only: present a certificate naming a registered node'
+                : 'the cluster listener serves members only: present a certificate for the node key a registered node publishes',
           },
         },
         { status: 403 },
@@ -35,6 +38,6 @@ export function listenForCluster(
   };
   return listen(guarded, {
     ...parseListen(options.listen),
-    tls: { cert: options.tls.cert, key: options.tls.key, clientCa: options.tls.ca },
+    tls: options.tls,
   });
 }

@@ -13,9 +13,19 @@ export function hopsOf(request: Request): number {
   return Number.isInteger(hops) && hops >= 0 ? hops : MAX_HOPS;
 }
 
+/** Response headers that describe one hop's connection, not the answer: never relayed. */
+const HOP_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'content-encoding',
+]);
+
 /**
  * Hands a request to the node that runs the agent, with the caller's credentials, and relays its
- * answer; over the cluster's mutual TLS when it has one (GatewayCluster.fetch).
+ * answer unchanged (status, headers, and the body as it arrives, so a server-sent event stream
+ * is relayed event by event); over the cluster's mutual TLS when it has one (GatewayCluster.fetch).
  */
 export async function forward(
   request: Request,
@@ -29,9 +39,39 @@ export async function forward(
     if (!['host', 'content-length', 'connection'].includes(name.toLowerCase())) headers.set(name, value);
   }
   headers.set(FORWARDED_HEADER, String(hopsOf(request) + 1));
-  const answer = await clusterFetch(target, { method: request.method, headers, body: Buffer.from(body) });
-  return new Response(await answer.arrayBuffer(), {
-    status: answer.status,
-    headers: { 'content-type': answer.headers.get('content-type') ?? 'application/json' },
+  const answer = await clusterFetch(target, {
+    method: request.method,
+    headers,
+    body: Buffer.from(body),
+    // The caller hung up: the owner's side of the relay is closed too.
+    signal: request.signal,
   });
+  const relayed = new Headers();
+  for (const [name, value] of answer.headers)
+    if (!HOP_HEADERS.has(name.toLowerCase())) relayed.set(name, value);
+  if (!relayed.has('content-type')) relayed.set('content-type', 'application/json');
+  return new Response(answer.body, { status: answer.status, headers: relayed });
+}
+
+/** What forwardToOwner needs of the cluster member and the runtime (GatewayCluster, AgentRuntime). */
+export interface OwnerLookup {
+  ownerElsewhere(agent: string): Promise<URL | undefined>;
+  readonly fetch: typeof fetch;
+}
+
+/**
+ * The owner's answer when another node runs the agent and the request came straight from a
+ * client; undefined when this node answers (it runs the agent, nobody does, or the request was
+ * already forwarded once). A node cut off from etcd throws CLUSTER_NOT_OWNER (503).
+ */
+export async function forwardToOwner(
+  cluster: OwnerLookup,
+  runsHere: boolean,
+  agent: string,
+  request: Request,
+  body: Uint8Array,
+): Promise<Response | undefined> {
+  if (runsHere || hopsOf(request) > 0) return undefined;
+  const owner = await cluster.ownerElsewhere(agent);
+  return owner === undefined ? undefined : forward(request, body, owner, cluster.fetch);
 }

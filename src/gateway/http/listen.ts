@@ -10,12 +10,23 @@ export interface ListenOptions {
   readonly host: string;
   readonly port: number;
   /** PEM files; with both, the gateway speaks HTTPS only. */
-  readonly tls?: {
-    readonly cert: string;
-    readonly key: string;
-    /** A CA file: mutual TLS, every client must present a certificate it issued (cluster listener). */
-    readonly clientCa?: string;
-  };
+  readonly tls?:
+    | {
+        readonly cert: string;
+        readonly key: string;
+        /** A CA file: mutual TLS, every client must present a certificate it issued (cluster listener). */
+        readonly clientCa?: string;
+      }
+    | {
+        /** PEM content held in memory (a node's self-issued certificate; its key never touches disk). */
+        readonly certPem: string;
+        readonly keyPem: string;
+        /**
+         * Every client must present a certificate and prove its key in the handshake; which keys
+         * are let in is the caller's check on the socket (pinned node keys, cluster listener).
+         */
+        readonly requirePeerCertificate: true;
+      };
   /** Allow plain HTTP on a non-loopback address (a TLS-terminating proxy in front). */
   readonly insecure?: boolean;
 }
@@ -62,13 +73,19 @@ export async function listen(
   });
   let server: Server;
   if (options.tls !== undefined) {
-    let cert: Buffer;
-    let key: Buffer;
+    let cert: Buffer | string;
+    let key: Buffer | string;
     let ca: Buffer | undefined;
+    const tls = options.tls;
     try {
-      cert = readFileSync(options.tls.cert);
-      key = readFileSync(options.tls.key);
-      ca = options.tls.clientCa === undefined ? undefined : readFileSync(options.tls.clientCa);
+      if ('certPem' in tls) {
+        cert = tls.certPem;
+        key = tls.keyPem;
+      } else {
+        cert = readFileSync(tls.cert);
+        key = readFileSync(tls.key);
+        ca = tls.clientCa === undefined ? undefined : readFileSync(tls.clientCa);
+      }
     } catch (error) {
       throw httpError(
         'GATEWAY_TLS_INVALID',
@@ -76,7 +93,14 @@ export async function listen(
       );
     }
     try {
-      const mutual = ca === undefined ? {} : { ca, requestCert: true, rejectUnauthorized: true };
+      const mutual =
+        ca !== undefined
+          ? { ca, requestCert: true, rejectUnauthorized: true }
+          : 'requirePeerCertificate' in tls
+            ? // Self-issued certificates chain to nothing: the handshake still proves the key, and
+              // the listener refuses any connection whose key is not a pinned member's.
+              { requestCert: true, rejectUnauthorized: false }
+            : {};
       server = createHttpsServer(
         { cert, key, minVersion: 'TLSv1.2', ...mutual },
         listener,

@@ -5,6 +5,7 @@ import { sha256Hex } from '../../core/digest.js';
 import { jcsDigest } from '../../core/jcs.js';
 import type { AgentProgram, AgentRuntime } from './agent-runtime.js';
 import { type AgentState, captureState, restoreState } from './agent-state.js';
+import type { InboundTransfers } from './inbound-transfers.js';
 import { ENVELOPE_TTL_MS, type MigrationEnvelope, openEnvelope, sealEnvelope } from './migration-envelope.js';
 import type { ReceiptLink, ReceiptRecorder } from './receipt-recorder.js';
 import type { TransferKey } from './transfer-key.js';
@@ -22,6 +23,10 @@ export interface MigrationParts {
   program(agent: string): Promise<AgentProgram | undefined>;
   /** Delivers the envelope to the target; throws when it did not take it. */
   send(target: Member, envelope: MigrationEnvelope): Promise<void>;
+  /** Where accepted envelopes are kept sealed across a restart (the node's home); memory only without. */
+  readonly inbound?: InboundTransfers;
+  /** Something went wrong that loses nothing by itself but must be seen (never secrets). */
+  readonly warn?: (message: string, fields: Record<string, unknown>) => void;
   readonly clock?: () => number;
 }
 
@@ -38,6 +43,14 @@ interface Pending {
   readonly state: AgentState;
   readonly digest: string;
   readonly until: number;
+}
+
+/** Kept state that did not come back: the agent starts without it, and says why. */
+export interface UnrestoredState {
+  readonly agent: string;
+  readonly source: string;
+  readonly stateDigest: string;
+  readonly reason: string;
 }
 
 /**
@@ -98,28 +111,73 @@ export class AgentMigrations {
 
   /** The target's side: checks the envelope and keeps the state until this node is made the owner. */
   async accept(input: unknown): Promise<{ agent: string; stateDigest: string }> {
+    const members = await this.parts.members();
     const { envelope, state } = await openEnvelope(input, {
       id: this.parts.nodeId,
       key: this.parts.key,
-      members: await this.parts.members(),
+      members,
       now: this.now(),
     });
     this.prune();
-    this.pending.set(envelope.agent, {
-      source: envelope.source,
-      state,
-      digest: envelope.stateDigest,
-      until: this.now() + ENVELOPE_TTL_MS,
-    });
+    const until = this.now() + ENVELOPE_TTL_MS;
+    const source = members.find((m) => m.id === envelope.source) as Member;
+    // On disk (sealed, fsynced) before the source hears yes: it drops its sandbox after that.
+    await this.parts.inbound?.keep(envelope.agent, { envelope, source, until });
+    this.pending.set(envelope.agent, { source: envelope.source, state, digest: envelope.stateDigest, until });
     return { agent: envelope.agent, stateDigest: envelope.stateDigest };
   }
 
-  /** When this node starts the agent: the migrated state to restore, with its receipt, if one is waiting. */
-  restorer(program: AgentProgram): ((sandbox: WasmSandbox) => Promise<void>) | undefined {
+  /**
+   * The state waiting for the agent, from memory or (after a restart) from the home, where it
+   * stays sealed to this node's transfer key until now. Undefined when none; an UnrestoredState
+   * when one was kept but cannot come back (it expired: the agent was placed elsewhere meanwhile,
+   * or it no longer opens), which the caller records.
+   */
+  async waiting(agent: string): Promise<Pending | UnrestoredState | undefined> {
     this.prune();
-    const pending = this.pending.get(program.did);
+    const inMemory = this.pending.get(agent);
+    if (inMemory !== undefined) {
+      this.pending.delete(agent);
+      this.parts.inbound?.drop(agent);
+      return inMemory;
+    }
+    const kept = this.parts.inbound?.take(agent);
+    if (kept === undefined) return undefined;
+    const facts = { agent, source: kept.envelope.source, stateDigest: kept.envelope.stateDigest };
+    if (kept.until < this.now()) {
+      return { ...facts, reason: 'the migrated state expired before this node was made the owner' };
+    }
+    try {
+      const { state } = await openEnvelope(kept.envelope, {
+        id: this.parts.nodeId,
+        key: this.parts.key,
+        members: [kept.source],
+        // Checked for freshness when it was accepted; `until` bounds it since.
+        now: kept.envelope.issuedAt,
+      });
+      return { source: kept.source.id, state, digest: kept.envelope.stateDigest, until: kept.until };
+    } catch (error) {
+      return { ...facts, reason: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  /** When this node starts the agent: the migrated state to restore, with its receipt, if one is waiting. */
+  async restorer(program: AgentProgram): Promise<((sandbox: WasmSandbox) => Promise<void>) | undefined> {
+    const pending = await this.waiting(program.did);
     if (pending === undefined) return undefined;
-    this.pending.delete(program.did);
+    if ('reason' in pending) {
+      // Explicit, never silent: a warning naming the agent, and an execution receipt saying the
+      // state (by digest) did not come back, so the log shows the agent restarted without it.
+      this.parts.warn?.('migrated state not restored', { ...pending });
+      await this.receipt(program, {
+        direction: 'in',
+        source: pending.source,
+        target: this.parts.nodeId,
+        stateDigest: pending.stateDigest,
+        restored: false,
+      });
+      return undefined;
+    }
     return async (sandbox) => {
       await restoreState(sandbox, pending.state);
       await this.receipt(program, {
@@ -138,7 +196,13 @@ export class AgentMigrations {
 
   private receipt(
     program: AgentProgram,
-    migration: { direction: 'out' | 'in'; source: string; target: string; stateDigest: string },
+    migration: {
+      direction: 'out' | 'in';
+      source: string;
+      target: string;
+      stateDigest: string;
+      restored?: false;
+    },
   ): Promise<ReceiptLink> {
     const at = new Date(this.now()).toISOString();
     return this.parts.receipts.execution(

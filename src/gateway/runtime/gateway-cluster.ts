@@ -8,9 +8,10 @@ import type { Logger } from '../observability/logger.js';
 import type { AgentDirectory } from './agent-directory.js';
 import { AgentMigrations, type MigrationResult } from './agent-migration.js';
 import type { AgentRuntime } from './agent-runtime.js';
+import { InboundTransfers } from './inbound-transfers.js';
 import type { MigrationEnvelope } from './migration-envelope.js';
 import type { ReceiptRecorder } from './receipt-recorder.js';
-import { TransferKey } from './transfer-key.js';
+import type { TransferKey } from './transfer-key.js';
 
 /** Longer than the store-backed agent directory keeps a record. */
 const RECORD_CACHE_MS = 1_100;
@@ -30,6 +31,10 @@ export interface GatewayClusterSettings {
   readonly tls?: ClusterTls;
   /** On shutdown, how long to spend moving agents to live nodes (ms, default 10 s). */
   readonly drainMs?: number;
+  /** The node's durable transfer key (TransferKey.derive from its log key). */
+  readonly transferKey: TransferKey;
+  /** Where accepted migration envelopes are kept sealed across a restart (in the node's home). */
+  readonly inboundDir?: string;
 }
 
 /**
@@ -41,11 +46,13 @@ export interface GatewayClusterSettings {
  */
 export class GatewayCluster {
   private node: ClusterNode | undefined;
-  private knownMembers = new Set<string>();
+  private knownMembers = new Map<string, Member>();
   private trusted: (url: string) => boolean = () => true;
   private membersReadAt = 0;
   private migrations: AgentMigrations | undefined;
-  private readonly key = TransferKey.generate();
+  private get key(): TransferKey {
+    return this.settings.transferKey;
+  }
 
   constructor(
     private readonly settings: GatewayClusterSettings,
@@ -66,6 +73,7 @@ export class GatewayCluster {
       nodeId: this.settings.nodeId,
       url: url.href,
       transferKey: this.key.did,
+      ...(this.settings.tls?.nodeKey === undefined ? {} : { nodeKey: this.settings.tls.nodeKey }),
       ttlSeconds: this.settings.ttlSeconds,
       ...(this.settings.logKey === undefined ? {} : { logKey: this.settings.logKey }),
       ...(this.settings.witnessKey === undefined ? {} : { witnessKey: this.settings.witnessKey }),
@@ -85,6 +93,10 @@ export class GatewayCluster {
       handOff: (agent, to) => node.handOff(agent, to),
       program: (agent) => this.program(agent),
       send: (target, envelope) => send(this.fetch, target, envelope),
+      ...(this.settings.inboundDir === undefined
+        ? {}
+        : { inbound: new InboundTransfers(this.settings.inboundDir) }),
+      warn: (message, fields) => this.logger.warn(message, fields),
     });
   }
 
@@ -108,7 +120,17 @@ export class GatewayCluster {
         `node ${this.settings.nodeId} lost its etcd lease and serves no agents until it rejoins; retry on another node`,
       );
     }
-    const owner = await node.ownerOf(agent);
+    let owner: Member | undefined;
+    try {
+      owner = await node.ownerOf(agent);
+    } catch (error) {
+      // etcd did not answer (no quorum, no reachable member): nobody here can say who owns it.
+      throw clusterError(
+        'CLUSTER_UNAVAILABLE',
+        `node ${this.settings.nodeId} cannot read the agent's owner from etcd (${describeError(error)}); retry later`,
+        error,
+      );
+    }
     if (owner === undefined || owner.id === this.settings.nodeId) return undefined;
     if (!this.trusted(owner.url))
       throw clusterError(
@@ -130,18 +152,31 @@ export class GatewayCluster {
 
   /**
    * Whether a caller that authenticated with a certificate naming `nodeId` is a member etcd
-   * lists now (the node identity the certificate must match). Members are re-read every 5 s,
-   * and on a miss at most once a second, so a node that just joined is not refused for long.
+   * lists now (the node identity the certificate must match), and, with `key` (node-key mode),
+   * whether that member publishes exactly this node key. Members are re-read every 5 s, and on
+   * a miss at most once a second, so a node that just joined is not refused for long.
    */
-  async isMember(nodeId: string): Promise<boolean> {
+  async isMember(nodeId: string, key?: string): Promise<boolean> {
+    const member = await this.member((m) => m.id === nodeId);
+    if (member === undefined) return false;
+    return key === undefined || member.nodeKey === key;
+  }
+
+  /** node-key mode: the node key published by the member at this origin (what a server must present). */
+  async pinnedKey(origin: string): Promise<string | undefined> {
+    return (await this.member((m) => new URL(m.url).origin === origin))?.nodeKey;
+  }
+
+  private async member(match: (member: Member) => boolean): Promise<Member | undefined> {
     const age = Date.now() - this.membersReadAt;
     // A hit is trusted for 5 s (a member that left loses access within that), a miss for 1 s.
-    if (age < 5_000 && this.knownMembers.has(nodeId)) return true;
-    if (age < 1_000) return false;
+    const known = [...this.knownMembers.values()].find(match);
+    if (age < 5_000 && known !== undefined) return known;
+    if (age < 1_000) return undefined;
     this.membersReadAt = Date.now();
     const members = (await this.node?.members()) ?? [];
-    this.knownMembers = new Set(members.map((member) => member.id));
-    return this.knownMembers.has(nodeId);
+    this.knownMembers = new Map(members.map((member) => [member.id, member]));
+    return members.find(match);
   }
 
   /** The other members that publish a log key: this node's checkpoint gossip peers. */
@@ -228,7 +263,7 @@ export class GatewayCluster {
       attributes: agent.attributes,
       code: agent.code,
     };
-    await this.runtime.start(program, undefined, this.migrations?.restorer(program));
+    await this.runtime.start(program, undefined, await this.migrations?.restorer(program));
   }
 
   private async program(id: string) {

@@ -1,13 +1,20 @@
-import { generateEd25519, keySigner, rawPrivateSeed, type Signer } from '../../core/ed25519.js';
+import { derivedSeed } from '../../cluster/derived-key.js';
+import {
+  generateEd25519,
+  keySigner,
+  privateKeyFromSeed,
+  rawPrivateSeed,
+  type Signer,
+} from '../../core/ed25519.js';
 import { didKeyFromPublicKey } from '../../identity/did-key.js';
 
 /**
- * A cluster node's transfer key: an Ed25519 key made when the gateway joins
- * and held only in this process's memory. Its did:key is published in the
- * node's member record; migrating agent state is encrypted to it (X25519
+ * A cluster node's transfer key: an Ed25519 key whose did:key is published in
+ * the node's member record; migrating agent state is encrypted to it (X25519
  * derived per RFC 7748, src/a2a/x25519.ts) and the envelopes this node sends
- * are signed with it. A restarted node has a new key, so state sealed to a
- * previous process cannot be opened by the next one.
+ * are signed with it. It is derived from the node's log key (sealed in the
+ * home under the master key), so it is the same after a restart: state sealed
+ * to the node before a kill -9 still opens in the next process.
  */
 export class TransferKey {
   readonly did: string;
@@ -20,6 +27,13 @@ export class TransferKey {
     this.did = didKeyFromPublicKey(signer.publicKey);
   }
 
+  /** The node's durable transfer key, derived from its log key (src/cluster/derived-key.ts). */
+  static derive(logSigner: Signer): TransferKey {
+    const seed = derivedSeed(logSigner, 'oacp/transfer-key/v1');
+    return new TransferKey(keySigner(privateKeyFromSeed(seed)), seed);
+  }
+
+  /** A throwaway key (tests, and nodes that keep no home). */
   static generate(): TransferKey {
     const { privateKey } = generateEd25519();
     return new TransferKey(keySigner(privateKey), rawPrivateSeed(privateKey));

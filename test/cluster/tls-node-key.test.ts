@@ -1,0 +1,116 @@
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:https';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { derivedSeed } from '../../src/cluster/derived-key.js';
+import { type NodeCertificate, selfIssuedCertificate } from '../../src/cluster/node-certificate.js';
+import { nodeKeyTls } from '../../src/cluster/tls.js';
+import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
+import { KeyStore } from '../../src/identity/keystore.js';
+import { type EtcdServer, etcdUnavailable, startEtcd } from './etcd-server.js';
+import { append, cli, type Home, makeHome, removeHome, startGateway, witnessView } from './gossip-homes.js';
+
+const unavailable = etcdUnavailable();
+if (unavailable !== undefined) console.warn(`cluster node-key TLS tests skipped: ${unavailable}`);
+
+/** The certificate a gateway on this home issues itself (its key derived from the home's log key). */
+function nodeCertificate(home: Home, nodeId: string): NodeCertificate {
+  const logSigner = KeyStore.open(home.home, home.env).logSigner();
+  return selfIssuedCertificate(nodeId, derivedSeed(logSigner, 'oacp/node-tls-key/v1'));
+}
+
+/** A GET to a member listener presenting `client` (or no certificate); the server is not checked here. */
+function getWith(url: string, client: NodeCertificate | undefined) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const tls = client === undefined ? {} : { cert: client.certPem, key: client.keyPem };
+    const req = request(url, { ...tls, rejectUnauthorized: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Issue 13 item 4, the other mode: `cluster.tls: node-key`. No CA: each node issues itself a
+ * certificate for a key derived from its log key and publishes the key in its etcd member
+ * record; a member listener lets in only a certificate whose key is the one that node
+ * publishes, and a member talks only to a server presenting the published key. The attack: a
+ * forged node (the right name, another key), a stranger, no certificate, and a server
+ * impersonating a member.
+ */
+describe.skipIf(unavailable !== undefined)('node-to-node mutual TLS from the node keys', () => {
+  let etcd: EtcdServer | undefined;
+  const homes: Home[] = [];
+  const children: ChildProcess[] = [];
+  let t0Url = '';
+
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    for (const node of ['k0', 'k1']) {
+      const home = await makeHome(`oacp.test/${node}`);
+      homes.push(home);
+      await append(home, [`${node}-1`]);
+      children.push(
+        startGateway(home, [], {
+          cluster: { etcd: [etcd.endpoint], node_id: node, ttl_seconds: 2, tls: 'node-key' },
+        }),
+      );
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await etcd?.stop();
+    for (const home of homes) removeHome(home);
+  });
+
+  it('members gossip and cosign over TLS with their self-issued certificates, each pinned by etcd', async () => {
+    const [k0] = homes as [Home, Home];
+    await expect
+      .poll(async () => (await witnessView(k0).catch(() => undefined))?.cosigners ?? [], {
+        timeout: 40_000,
+        interval: 300,
+      })
+      .toEqual(['oacp.test/k1/witness']);
+    const status = cli(k0, ['cluster', 'status', '--etcd', etcd?.endpoint ?? '']);
+    const line = status.stdout.split('\n').find((l) => l.trim().startsWith('k0 '));
+    t0Url = /https:\/\/\S+/.exec(line ?? '')?.[0] ?? '';
+    expect(t0Url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
+  }, 60_000);
+
+  it('refuses a forged node: the right name with another key, a stranger, no certificate', async () => {
+    const [k0, k1] = homes as [Home, Home];
+    const witness = `${t0Url}v1/log/witness`;
+    // The positive control: k1's own certificate (its key as published) is let in.
+    expect((await getWith(witness, nodeCertificate(k1, 'k1'))).status).toBe(200);
+    const forged = selfIssuedCertificate('k1', randomBytes(32));
+    const refusals = [forged, selfIssuedCertificate('intruder', randomBytes(32)), undefined];
+    for (const client of refusals) {
+      const answer = await getWith(witness, client);
+      expect(answer.status).toBe(403);
+      expect(answer.body).toContain('node key a registered node publishes');
+    }
+    // k0's real key under another node's name is no better.
+    expect((await getWith(witness, { ...nodeCertificate(k0, 'k1') })).status).toBe(403);
+  }, 30_000);
+
+  it('a member refuses a server whose key is not the one published for that URL (an impersonated member)', async () => {
+    const [k0, k1] = homes as [Home, Home];
+    const k0Key = didKeyFromPublicKey(nodeCertificate(k0, 'k0').publicKey);
+    const k1Key = didKeyFromPublicKey(nodeCertificate(k1, 'k1').publicKey);
+    const origin = new URL(t0Url).origin;
+    // The attack: the pin says k1's key lives at k0's address; k0 presents its own key.
+    const fooled = nodeKeyTls('k9', randomBytes(32), async () => k1Key);
+    await expect(fooled.fetch(`${origin}/v1/log/witness`)).rejects.toThrow();
+    await fooled.close();
+    // With the right pin the connection is made (and k9, no member, is then refused by k0).
+    const pinned = nodeKeyTls('k9', randomBytes(32), async (at) => (at === origin ? k0Key : undefined));
+    expect((await pinned.fetch(`${origin}/v1/log/witness`)).status).toBe(403);
+    await pinned.close();
+  }, 30_000);
+});
