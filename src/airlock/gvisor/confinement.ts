@@ -2,6 +2,7 @@ import type { Quotas } from '../../capability/manifest.js';
 import { resolveIdentity } from '../native/identity.js';
 import {
   innerLaunchArgs,
+  type OuterLaunch,
   outerLaunchArgs,
   SANDBOX_LAUNCHER,
   SANDBOX_WORKLOAD_FILTER,
@@ -21,8 +22,8 @@ export interface GvisorConfined {
   readonly hostOwner?: { readonly uid: number; readonly gid: number };
   /** Mounts whose sources are the staged descriptors, plus the launcher and the workload filter. */
   readonly mounts: readonly Mount[];
-  /** Launcher command line that stages the grants and then runs runsc. */
-  readonly outer: readonly string[];
+  /** Launcher command line that guards, joins the cgroups, stages the grants and then runs runsc. */
+  outer(more: Pick<OuterLaunch, 'guard' | 'cgroups'>): string[];
   /** Launcher command line that runs right before the workload inside. */
   readonly inner: readonly string[];
 }
@@ -82,10 +83,12 @@ export class GvisorConfinement {
       user: user ?? { uid: 0, gid: 0 },
       ...(user === undefined ? {} : { hostOwner: user }),
       mounts,
-      outer: outerLaunchArgs(confinement.program, {
-        stage,
-        ...(user === undefined || idmap.length === 0 ? {} : { as: user, idmap }),
-      }),
+      outer: (more) =>
+        outerLaunchArgs(confinement.program, {
+          ...more,
+          stage,
+          ...(user === undefined || idmap.length === 0 ? {} : { as: user, idmap }),
+        }),
       inner: innerLaunchArgs(),
     };
   }

@@ -15,11 +15,11 @@ import type { NativeErrorCode } from '../native/errors.js';
 import { closeAll } from '../native/grant-open.js';
 import type { NativeSandbox } from '../native/hardened.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from '../native/limits.js';
-import { guardOrphans } from '../native/orphan-guard.js';
+import { guardPipe } from '../native/orphan-guard.js';
 import { type EgressHooks, prepareSpec, startEgressProxy } from '../native/prepare.js';
 import { rlimitsFromQuotas } from '../native/rlimits.js';
 import { writeSandboxEtc } from '../native/sandbox-etc.js';
-import { spawnWorkload } from '../native/spawn.js';
+import { guardFd, spawnWorkload } from '../native/spawn.js';
 import { supervise } from '../native/supervisor.js';
 import { systemRootEntries } from '../native/system-root.js';
 import type { Availability, ProcessSpec, ProcessTier } from '../sandbox.js';
@@ -46,8 +46,8 @@ export interface GvisorTierOptions extends EgressHooks {
   readonly cgroups?: CgroupHost;
 }
 
-/** runsc's own processes (runsc run, sandbox, gofer and their helpers) and the forwarder. */
-const HELPER_PROCESSES = 8;
+/** The launcher's orphan guard, runsc's own processes (runsc run, sandbox, gofer and their helpers) and the forwarder. */
+const HELPER_PROCESSES = 9;
 /**
  * Host tasks of runsc itself (Go threads of runsc, the sentry and the
  * gofer, ptrace stubs) that the pids cgroup counts beside the workload's.
@@ -175,9 +175,9 @@ export class GvisorTier implements ProcessTier {
         extraPids: HELPER_TASKS,
         memoryOverheadBytes: overheadBytes,
       });
+      const extraFds = prepared.handles.map((handle) => handle.fd);
       const [command = this.runsc, ...args] = [
-        ...resources.enterArgs,
-        ...confined.outer,
+        ...confined.outer({ guard: guardFd({ extraFds }), cgroups: resources.cgroup?.procsFiles ?? [] }),
         this.runsc,
         ...runscRunArgs(runsc, bundle, id),
       ];
@@ -185,7 +185,8 @@ export class GvisorTier implements ProcessTier {
         command,
         args,
         env: { PATH: '/usr/bin:/bin' },
-        extraFds: prepared.handles.map((handle) => handle.fd),
+        extraFds,
+        guard: true,
       });
       started = true;
       const running = proxy;
@@ -200,7 +201,7 @@ export class GvisorTier implements ProcessTier {
         tier: 'gvisor',
         child,
         // The whole sandbox (group and cgroup) dies with this process, kill -9 included.
-        guard: guardOrphans(child.pid ?? -1, cgroup?.procsFiles ?? []),
+        guard: guardPipe(child, guardFd({ extraFds })),
         ...(cgroup === undefined ? {} : { meter: cgroup }),
         ...(resources.plan.limits.memoryBytes === undefined
           ? {}
