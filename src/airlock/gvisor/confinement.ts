@@ -11,6 +11,7 @@ import { Launcher } from '../native/launcher/confinement.js';
 import { stagingPoints } from '../native/launcher/staging.js';
 import type { Mount } from '../native/mount-plan.js';
 import type { PreparedSpec } from '../native/prepare.js';
+import { buildCompatLibrary, SANDBOX_COMPAT_LIBRARY } from './compat-library.js';
 
 /** First descriptor of the grants in the launcher's table (no seccomp pipe in this tier). */
 const FIRST_GRANT_FD = 3;
@@ -40,6 +41,7 @@ export interface GvisorConfined {
  */
 export class GvisorConfinement {
   private readonly launcher = new Launcher();
+  private compatLibrary: string | undefined;
 
   prepare(
     dir: string,
@@ -79,6 +81,13 @@ export class GvisorConfinement {
       { source: confinement.program, target: SANDBOX_LAUNCHER, writable: false, implicit: true },
       { source: confinement.filter, target: SANDBOX_WORKLOAD_FILTER, writable: false, implicit: true },
     );
+    this.compatLibrary ??= buildCompatLibrary();
+    mounts.push({
+      source: this.compatLibrary,
+      target: SANDBOX_COMPAT_LIBRARY,
+      writable: false,
+      implicit: true,
+    });
     return {
       user: user ?? { uid: 0, gid: 0 },
       ...(user === undefined ? {} : { hostOwner: user }),

@@ -24,6 +24,7 @@ import { supervise } from '../native/supervisor.js';
 import { systemRootEntries } from '../native/system-root.js';
 import type { Availability, ProcessSpec, ProcessTier } from '../sandbox.js';
 import { writeBundle } from './bundle.js';
+import { SANDBOX_COMPAT_LIBRARY } from './compat-library.js';
 import { GvisorConfinement } from './confinement.js';
 import { ociConfig } from './oci-config.js';
 import { probeRunsc } from './probe.js';
@@ -149,7 +150,8 @@ export class GvisorTier implements ProcessTier {
           ...spec.args,
         ],
         user: confined.user,
-        env: prepared.env,
+        // coreutils' statx flags this runsc refuses are cleared (compat-library.ts).
+        env: { ...prepared.env, LD_PRELOAD: SANDBOX_COMPAT_LIBRARY },
         cwd: prepared.cwd,
         system,
         etc,
