@@ -77,6 +77,8 @@ export class GvisorTier implements ProcessTier {
   private readonly runsc: string;
   private readonly socat: string;
   private readonly confinement = new GvisorConfinement();
+  /** Where this process may create cgroups: detected on the first start (it reads /proc and /sys). */
+  private cgroupHost: CgroupHost | undefined;
 
   constructor(private readonly options: GvisorTierOptions = {}) {
     this.runsc = options.runscPath ?? '/usr/bin/runsc';
@@ -177,7 +179,7 @@ export class GvisorTier implements ProcessTier {
       resources = prepareResources({
         id,
         tier: 'gvisor',
-        host: this.options.cgroups ?? detectCgroupHost(),
+        host: this.options.cgroups ?? (this.cgroupHost ??= detectCgroupHost()),
         quotas: manifest.quotas,
         grantPaths: prepared.mounts.filter((mount) => mount.writable).map((mount) => mount.source),
         extraPids: HELPER_TASKS,

@@ -77,6 +77,8 @@ export class HardenedTier implements ProcessTier {
   private readonly seccomp = encodeProgram(buildSeccompFilter());
   private systemArgs: string[] | undefined;
   private readonly launcher = new Launcher();
+  /** Where this process may create cgroups: detected on the first start (it reads /proc and /sys). */
+  private cgroupHost: CgroupHost | undefined;
 
   constructor(private readonly options: HardenedTierOptions = {}) {
     this.bwrap = options.bwrapPath ?? '/usr/bin/bwrap';
@@ -191,7 +193,7 @@ export class HardenedTier implements ProcessTier {
       resources = prepareResources({
         id,
         tier: 'hardened',
-        host: this.options.cgroups ?? detectCgroupHost(),
+        host: this.options.cgroups ?? (this.cgroupHost ??= detectCgroupHost()),
         quotas: manifest.quotas,
         grantPaths: prepared.mounts.filter((mount) => mount.writable).map((mount) => mount.source),
         extraPids: HELPER_TASKS,

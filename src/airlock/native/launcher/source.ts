@@ -588,6 +588,7 @@ int main(int argc, char **argv) {
     }
   }
   if (i >= argc) { errno = EINVAL; die("no command after --", NULL); }
+  pid_t guard_pid = getpid();
   if (guard_fd >= 0) guard(guard_fd, procs, procs_count);
   for (int n = 0; n < idmap_count; n++) idmap_clone(idmap_specs[n], &idmaps[n]);
   for (int n = 0; n < namespace_count; n++) close(namespaces[n].fd);
@@ -605,6 +606,15 @@ int main(int argc, char **argv) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs", NULL);
     landlock();
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) die("cannot install filter", filter);
+  }
+  /*
+   * The guard's only death is SIGKILL (from OACP's supervisor, or a light
+   * workload of the same uid): then the program dies too rather than run on
+   * unwatched. After the identity drop, which clears the setting.
+   */
+  if (guard_fd >= 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != guard_pid)) {
+    errno = ESRCH;
+    die("guard gone", NULL);
   }
   execvp(argv[i], argv + i);
   die("cannot exec", argv[i]);
