@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -66,6 +66,9 @@ const cgroupStartCase: BenchCase = {
         baselineName: 'bare spawn of /usr/bin/true',
         baseline: bareP50,
         goal: { op: '<=', value: 5 },
+        note: `load average ${loadavg()
+          .map((value) => value.toFixed(1))
+          .join(' ')} (2 cores shared by seven sessions)`,
       }),
       figure({
         case: 'cgroup-start',
