@@ -398,10 +398,14 @@ static int kill_listed(const char *file) {
  * Until nothing is left: the child's process group, every descendant (a
  * setsid() escapee included: as a child subreaper the guard inherits every
  * orphan), every process in the cgroups. A fork in between is caught on
- * the next pass; bounded, so a guard never outlives its purpose by long.
+ * the next pass; at most PASSES passes. After a normal exit a few passes
+ * suffice (what is killed is dying; OACP's cgroup removal kills and waits
+ * for what is left), so the exit status is not held back while the sentry
+ * or a large tree dies; when OACP is gone the guard keeps at it until
+ * nothing is left.
  */
-static void sweep(pid_t child, const char *const *procs, int procs_count) {
-  for (int pass = 0; pass < 400; pass++) {
+static void sweep(pid_t child, const char *const *procs, int procs_count, int passes) {
+  for (int pass = 0; pass < passes; pass++) {
     kill(-child, SIGKILL);
     int any = kill_children(getpid(), 0);
     for (int i = 0; i < procs_count; i++) any |= kill_listed(procs[i]);
@@ -455,14 +459,14 @@ static void guard(int guard_fd, const char *const *procs, int procs_count) {
     else close(fd);
   }
   int signals = signalfd(-1, &chld, SFD_CLOEXEC);
-  if (signals < 0) { sweep(child, procs, procs_count); _exit(126); }
+  if (signals < 0) { sweep(child, procs, procs_count, 400); _exit(126); }
   int held[2] = {guard_fd, signals};
   close_descriptors(held, 2);
   for (;;) {
     struct pollfd watch[2] = {{guard_fd, POLLIN, 0}, {signals, POLLIN, 0}};
     if (poll(watch, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      sweep(child, procs, procs_count);
+      sweep(child, procs, procs_count, 400);
       _exit(126);
     }
     if (watch[1].revents != 0) {
@@ -472,7 +476,7 @@ static void guard(int guard_fd, const char *const *procs, int procs_count) {
       pid_t done;
       while ((done = waitpid(-1, &status, WNOHANG)) > 0) {
         if (done == child) {
-          sweep(child, procs, procs_count);
+          sweep(child, procs, procs_count, 3);
           mirror(status);
         }
       }
@@ -482,7 +486,7 @@ static void guard(int guard_fd, const char *const *procs, int procs_count) {
       ssize_t n = read(guard_fd, &byte, 1);
       if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
         /* OACP is gone: nothing of the sandbox may outlive it. */
-        sweep(child, procs, procs_count);
+        sweep(child, procs, procs_count, 400);
         _exit(137);
       }
     }
