@@ -398,11 +398,11 @@ static int kill_listed(const char *file) {
  * Until nothing is left: the child's process group, every descendant (a
  * setsid() escapee included: as a child subreaper the guard inherits every
  * orphan), every process in the cgroups. A fork in between is caught on
- * the next pass; at most PASSES passes. After a normal exit a few passes
- * suffice (what is killed is dying; OACP's cgroup removal kills and waits
- * for what is left), so the exit status is not held back while the sentry
- * or a large tree dies; when OACP is gone the guard keeps at it until
- * nothing is left.
+ * the next pass; at most PASSES passes. After a normal exit of a sandbox
+ * with a cgroup a few passes suffice (what is killed is dying; OACP's cgroup
+ * removal kills and waits for what is left), so the exit status is not held
+ * back while the sentry dies; otherwise the guard keeps at it until nothing
+ * is left.
  */
 static void sweep(pid_t child, const char *const *procs, int procs_count, int passes) {
   for (int pass = 0; pass < passes; pass++) {
@@ -476,7 +476,8 @@ static void guard(int guard_fd, const char *const *procs, int procs_count) {
       pid_t done;
       while ((done = waitpid(-1, &status, WNOHANG)) > 0) {
         if (done == child) {
-          sweep(child, procs, procs_count, 3);
+          /* With a cgroup OACP's removal kills the rest; without one (light) nobody else would. */
+          sweep(child, procs, procs_count, procs_count > 0 ? 3 : 400);
           mirror(status);
         }
       }
