@@ -85,6 +85,12 @@ export class GvisorTier implements ProcessTier {
     this.socat = options.socatPath ?? '/usr/bin/socat';
   }
 
+  private cgroups(): CgroupHost {
+    if (this.options.cgroups !== undefined) return this.options.cgroups;
+    this.cgroupHost ??= detectCgroupHost();
+    return this.cgroupHost;
+  }
+
   availability(): Promise<Availability> {
     this.availabilityCache ??= this.detect();
     return this.availabilityCache;
@@ -179,7 +185,7 @@ export class GvisorTier implements ProcessTier {
       resources = prepareResources({
         id,
         tier: 'gvisor',
-        host: this.options.cgroups ?? (this.cgroupHost ??= detectCgroupHost()),
+        host: this.cgroups(),
         quotas: manifest.quotas,
         grantPaths: prepared.mounts.filter((mount) => mount.writable).map((mount) => mount.source),
         extraPids: HELPER_TASKS,

@@ -90,6 +90,12 @@ export class HardenedTier implements ProcessTier {
     return this.systemArgs;
   }
 
+  private cgroups(): CgroupHost {
+    if (this.options.cgroups !== undefined) return this.options.cgroups;
+    this.cgroupHost ??= detectCgroupHost();
+    return this.cgroupHost;
+  }
+
   availability(): Promise<Availability> {
     this.availabilityCache ??= this.detect();
     return this.availabilityCache;
@@ -193,7 +199,7 @@ export class HardenedTier implements ProcessTier {
       resources = prepareResources({
         id,
         tier: 'hardened',
-        host: this.options.cgroups ?? (this.cgroupHost ??= detectCgroupHost()),
+        host: this.cgroups(),
         quotas: manifest.quotas,
         grantPaths: prepared.mounts.filter((mount) => mount.writable).map((mount) => mount.source),
         extraPids: HELPER_TASKS,
