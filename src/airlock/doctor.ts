@@ -8,7 +8,7 @@ import {
   RESOURCE_CONTROLLERS,
 } from './cgroups/index.js';
 import { IDENTITY_FALLBACK, WORKLOAD_ID } from './native/identity.js';
-import { buildLauncher } from './native/launcher/build.js';
+import { buildLauncher, DEFAULT_COMPILER } from './native/launcher/build.js';
 import { probeIdmap } from './native/launcher/idmap-probe.js';
 import type { TierName } from './sandbox.js';
 import { detectTee } from './tee/detect.js';
@@ -166,7 +166,11 @@ export function hostFacts(): HostFact[] {
     tool('bubblewrap', '/usr/bin/bwrap', 'hardened tier'),
     tool('runsc', '/usr/bin/runsc', 'gvisor tier'),
     tool('socat', '/usr/bin/socat', 'network egress from hardened and gvisor sandboxes'),
-    tool('prlimit', '/usr/bin/prlimit', 'rlimits in the hardened tier'),
+    tool(
+      'C compiler',
+      DEFAULT_COMPILER,
+      'builds the launcher (oacp-launch) once: orphan guard of every process tier, confinement of hardened and gvisor',
+    ),
     tee(),
   ];
 }

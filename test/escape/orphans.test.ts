@@ -13,6 +13,10 @@ import { CLI, isRoot } from './confine-harness.js';
  * started it. The attack: a real `oacp run` whose workload forks a child and
  * a grandchild, then kill -9 of `oacp` itself (no handler runs). The
  * assertion: every process of the workload is gone, in every tier.
+ * Round 3: the workload also starts a setsid() escapee (its own session and
+ * group) whose parent exits at once, so it is orphaned out of the workload's
+ * process tree; the light tier has no cgroup or pid namespace to catch it,
+ * only the launcher's guard (a child subreaper that inherits every orphan).
  */
 const available = {
   light: true,
@@ -58,7 +62,9 @@ describe.skipIf(!existsSync(CLI))('a workload dies with the oacp process that st
         const nested = `/bin/sleep ${marker}; :`;
         const work = mkdtempSync(join(home, `tmp-${marker}-`));
         chmodSync(work, 0o711);
-        const script = `/bin/sh -c '${nested}' & /bin/sleep ${marker} & echo ready; wait`;
+        // setsid(2) in a child that exits at once: the sleep is orphaned in a session of its own.
+        const escapee = `/usr/bin/setsid /bin/sh -c "/bin/sleep ${marker} & exit 0"`;
+        const script = `/bin/sh -c '${nested}' & /bin/sleep ${marker} & ${escapee}; echo ready; wait`;
         const oacp = spawn(
           process.execPath,
           [
@@ -85,7 +91,7 @@ describe.skipIf(!existsSync(CLI))('a workload dies with the oacp process that st
           out += chunk.toString();
         });
         try {
-          const started = await until(() => out.includes('ready') && withMarker(marker).length >= 2, 600);
+          const started = await until(() => out.includes('ready') && withMarker(marker).length >= 3, 600);
           expect([started, out]).toEqual([true, expect.stringContaining('ready')]);
           oacp.kill('SIGKILL');
           const gone = await until(() => withMarker(marker).length === 0);

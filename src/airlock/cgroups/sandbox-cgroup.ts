@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
 import type { CgroupErrorCode } from './errors.js';
@@ -135,7 +136,8 @@ async function removeDir(dir: string, version: 1 | 2): Promise<void> {
       }
     }
     try {
-      rmdirSync(dir);
+      // Off the event loop: a v1 rmdir waits for the kernel (RCU) for milliseconds.
+      await rmdir(dir);
       return;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
@@ -154,8 +156,8 @@ export function createSandboxCgroup(host: CgroupHost, id: string, limits: Cgroup
   const placed = new Map<ResourceController, Placed>();
   const made: { dir: string; version: 1 | 2 }[] = [];
   const remove = async (): Promise<void> => {
-    // Children before parents does not apply (siblings only); reverse order is still the tidy one.
-    for (const { dir, version } of [...made].reverse()) await removeDir(dir, version);
+    // Siblings only (one per hierarchy), so all at once: each rmdir waits on the kernel, not on the others.
+    await Promise.all(made.map(({ dir, version }) => removeDir(dir, version)));
   };
   try {
     for (const resource of ['memory', 'pids', 'cpu', 'io'] as const) {

@@ -1,4 +1,3 @@
-import { cgroupEnterArgs } from './enter.js';
 import { planResources, type ResourcePlan, type ResourcePlanInput } from './plan.js';
 import { createSandboxCgroup, type SandboxCgroup } from './sandbox-cgroup.js';
 
@@ -7,8 +6,6 @@ export interface SandboxResources {
   readonly plan: ResourcePlan;
   /** Undefined when no controller is available here (and the user accepted the fallbacks). */
   readonly cgroup?: SandboxCgroup;
-  /** Prefix that joins the cgroup before exec; empty without a cgroup. */
-  readonly enterArgs: readonly string[];
   /** Whether the memory limit is the kernel's (so polling RSS would only double-count). */
   readonly memoryByKernel: boolean;
   remove(): Promise<void>;
@@ -16,7 +13,7 @@ export interface SandboxResources {
 
 /**
  * Plans the limits (refusing what cannot be enforced and was not opted
- * out of), creates the cgroup and says how to enter it. Tiers call this
+ * out of) and creates the cgroup (the launcher joins its `procsFiles`). Tiers call this
  * before spawning and `remove()` after the workload has exited.
  */
 export function prepareResources(input: ResourcePlanInput & { readonly id: string }): SandboxResources {
@@ -31,7 +28,6 @@ export function prepareResources(input: ResourcePlanInput & { readonly id: strin
   return {
     plan,
     ...(cgroup === undefined ? {} : { cgroup }),
-    enterArgs: cgroupEnterArgs(cgroup?.procsFiles ?? []),
     memoryByKernel: limits.memoryBytes !== undefined,
     remove: async () => {
       await cgroup?.remove();

@@ -2,6 +2,7 @@ import type { Quotas } from '../../capability/manifest.js';
 import { resolveIdentity } from '../native/identity.js';
 import {
   innerLaunchArgs,
+  type OuterLaunch,
   outerLaunchArgs,
   SANDBOX_LAUNCHER,
   SANDBOX_WORKLOAD_FILTER,
@@ -10,6 +11,7 @@ import { Launcher } from '../native/launcher/confinement.js';
 import { stagingPoints } from '../native/launcher/staging.js';
 import type { Mount } from '../native/mount-plan.js';
 import type { PreparedSpec } from '../native/prepare.js';
+import { buildCompatLibrary, SANDBOX_COMPAT_LIBRARY } from './compat-library.js';
 
 /** First descriptor of the grants in the launcher's table (no seccomp pipe in this tier). */
 const FIRST_GRANT_FD = 3;
@@ -21,8 +23,8 @@ export interface GvisorConfined {
   readonly hostOwner?: { readonly uid: number; readonly gid: number };
   /** Mounts whose sources are the staged descriptors, plus the launcher and the workload filter. */
   readonly mounts: readonly Mount[];
-  /** Launcher command line that stages the grants and then runs runsc. */
-  readonly outer: readonly string[];
+  /** Launcher command line that guards, joins the cgroups, stages the grants and then runs runsc. */
+  outer(more: Pick<OuterLaunch, 'guard' | 'cgroups'>): string[];
   /** Launcher command line that runs right before the workload inside. */
   readonly inner: readonly string[];
 }
@@ -39,6 +41,7 @@ export interface GvisorConfined {
  */
 export class GvisorConfinement {
   private readonly launcher = new Launcher();
+  private compatLibrary: string | undefined;
 
   prepare(
     dir: string,
@@ -78,14 +81,23 @@ export class GvisorConfinement {
       { source: confinement.program, target: SANDBOX_LAUNCHER, writable: false, implicit: true },
       { source: confinement.filter, target: SANDBOX_WORKLOAD_FILTER, writable: false, implicit: true },
     );
+    this.compatLibrary ??= buildCompatLibrary();
+    mounts.push({
+      source: this.compatLibrary,
+      target: SANDBOX_COMPAT_LIBRARY,
+      writable: false,
+      implicit: true,
+    });
     return {
       user: user ?? { uid: 0, gid: 0 },
       ...(user === undefined ? {} : { hostOwner: user }),
       mounts,
-      outer: outerLaunchArgs(confinement.program, {
-        stage,
-        ...(user === undefined || idmap.length === 0 ? {} : { as: user, idmap }),
-      }),
+      outer: (more) =>
+        outerLaunchArgs(confinement.program, {
+          ...more,
+          stage,
+          ...(user === undefined || idmap.length === 0 ? {} : { as: user, idmap }),
+        }),
       inner: innerLaunchArgs(),
     };
   }

@@ -19,6 +19,7 @@ const plan = {
     { source: '/srv/out', target: '/srv/out', writable: true },
   ],
   tmpBytes: 1 << 20,
+  shmBytes: 2 << 20,
   rlimits: { nofile: 64, nproc: 16, fsizeBytes: 1 << 20 },
 };
 
@@ -32,6 +33,15 @@ describe('ociConfig', () => {
     expect(Object.values(config.process.capabilities).every((list) => list.length === 0)).toBe(true);
     expect(config.process.noNewPrivileges).toBe(true);
     expect(config.root).toEqual({ path: 'rootfs', readonly: true });
+  });
+
+  it('gives /dev/shm its own tmpfs, sized to the memory quota, open to the workload', () => {
+    expect(config.mounts.find((mount) => mount.destination === '/dev/shm')).toEqual({
+      destination: '/dev/shm',
+      type: 'tmpfs',
+      source: 'shm',
+      options: ['nosuid', 'nodev', 'noexec', `size=${2 << 20}`, 'mode=1777'],
+    });
   });
 
   it('unshares the network and the other namespaces', () => {

@@ -40,6 +40,13 @@ export interface BundlePlan {
   readonly mounts: readonly Mount[];
   readonly proxySocket?: { readonly source: string; readonly target: string };
   readonly tmpBytes: number;
+  /**
+   * Size of /dev/shm (POSIX shared memory, semaphores): the workload's memory
+   * quota. The sentry has no /dev/shm of its own (only a root-owned
+   * directory, so every shm_open failed with EACCES); its tmpfs pages live in
+   * the sentry's memory, charged to the sandbox's cgroup.
+   */
+  readonly shmBytes: number;
   readonly rlimits: Rlimits;
   /** The workload's identity inside the sentry (and, through the gofer, on host files); default 0:0. */
   readonly user?: { readonly uid: number; readonly gid: number };
@@ -66,6 +73,12 @@ export function ociConfig(plan: BundlePlan): OciConfig {
       type: 'tmpfs',
       source: 'tmpfs',
       options: ['nosuid', 'nodev', `size=${plan.tmpBytes}`, 'mode=1777'],
+    },
+    {
+      destination: '/dev/shm',
+      type: 'tmpfs',
+      source: 'shm',
+      options: ['nosuid', 'nodev', 'noexec', `size=${plan.shmBytes}`, 'mode=1777'],
     },
   ];
   for (const entry of plan.system)

@@ -23,6 +23,7 @@ export async function probeRunsc(
       etc: [],
       mounts: [],
       tmpBytes: 1024 * 1024,
+      shmBytes: 1024 * 1024,
       rlimits: { nofile: 64, nproc: 16, fsizeBytes: 1024 * 1024 },
     });
     const bundle = join(dir, 'bundle');

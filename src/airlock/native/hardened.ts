@@ -22,14 +22,14 @@ import { innerLaunchArgs, outerLaunchArgs } from './launcher/args.js';
 import { Launcher } from './launcher/confinement.js';
 import { stagingPoints } from './launcher/staging.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
-import { guardOrphans } from './orphan-guard.js';
+import { guardPipe } from './orphan-guard.js';
 import { type EgressHooks, prepareSpec, startEgressProxy } from './prepare.js';
-import { prlimitArgs, rlimitsFromQuotas } from './rlimits.js';
+import { rlimitsFromQuotas } from './rlimits.js';
 import { writeSandboxEtc } from './sandbox-etc.js';
 import { accessibleBy, type SandboxUser, sandboxUser } from './sandbox-user.js';
 import { encodeProgram } from './seccomp/bpf.js';
 import { buildSeccompFilter } from './seccomp/filter.js';
-import { spawnWorkload } from './spawn.js';
+import { guardFd, spawnWorkload } from './spawn.js';
 import { supervise } from './supervisor.js';
 import { systemRootArgs } from './system-root.js';
 
@@ -57,8 +57,8 @@ export interface NativeSandbox extends ProcessSandbox {
 /** bwrap's descriptor for the first grant: after stdio and the seccomp pipe on 3. */
 const FIRST_GRANT_FD = 4;
 
-/** bwrap, the sandbox's pid 1 inside, and the egress forwarder. */
-const HELPER_PROCESSES = 3;
+/** The launcher's orphan guard, bwrap, the sandbox's pid 1 inside, and the egress forwarder. */
+const HELPER_PROCESSES = 4;
 /** Tasks the pids cgroup counts for those helpers (bwrap, its pid 1, socat and their threads). */
 const HELPER_TASKS = 8;
 
@@ -77,6 +77,8 @@ export class HardenedTier implements ProcessTier {
   private readonly seccomp = encodeProgram(buildSeccompFilter());
   private systemArgs: string[] | undefined;
   private readonly launcher = new Launcher();
+  /** Where this process may create cgroups: detected on the first start (it reads /proc and /sys). */
+  private cgroupHost: CgroupHost | undefined;
 
   constructor(private readonly options: HardenedTierOptions = {}) {
     this.bwrap = options.bwrapPath ?? '/usr/bin/bwrap';
@@ -86,6 +88,12 @@ export class HardenedTier implements ProcessTier {
   private systemRoot(): string[] {
     this.systemArgs ??= systemRootArgs();
     return this.systemArgs;
+  }
+
+  private cgroups(): CgroupHost {
+    if (this.options.cgroups !== undefined) return this.options.cgroups;
+    this.cgroupHost ??= detectCgroupHost();
+    return this.cgroupHost;
   }
 
   availability(): Promise<Availability> {
@@ -99,13 +107,6 @@ export class HardenedTier implements ProcessTier {
         available: false,
         reason: `bubblewrap not found at ${this.bwrap}`,
         remedy: 'apt-get install bubblewrap',
-      };
-    }
-    if (!existsSync('/usr/bin/prlimit')) {
-      return {
-        available: false,
-        reason: 'prlimit not found at /usr/bin/prlimit',
-        remedy: 'apt-get install util-linux',
       };
     }
     const check = await probe(
@@ -198,7 +199,7 @@ export class HardenedTier implements ProcessTier {
       resources = prepareResources({
         id,
         tier: 'hardened',
-        host: this.options.cgroups ?? detectCgroupHost(),
+        host: this.cgroups(),
         quotas: manifest.quotas,
         grantPaths: prepared.mounts.filter((mount) => mount.writable).map((mount) => mount.source),
         extraPids: HELPER_TASKS,
@@ -215,13 +216,17 @@ export class HardenedTier implements ProcessTier {
         cwd: prepared.cwd,
         seccompFd: 3,
       });
+      const limits = rlimitsFromQuotas(manifest.quotas, { extraProcesses: prepared.wantsEgress ? 1 : 0 });
+      // One launcher exec inside: rlimits (after bwrap's user namespace, so RLIMIT_NPROC counts only this
+      // sandbox), descriptors, filter; with egress, the rlimits come first so the forwarder is bounded too.
       const inner = [
-        ...prlimitArgs(rlimitsFromQuotas(manifest.quotas, { extraProcesses: prepared.wantsEgress ? 1 : 0 })),
-        ...(prepared.wantsEgress ? forwarderArgs() : []),
-        ...innerLaunchArgs(),
+        ...(prepared.wantsEgress
+          ? [...innerLaunchArgs({ limits, filter: false }), ...forwarderArgs(), ...innerLaunchArgs()]
+          : innerLaunchArgs({ limits })),
         prepared.executable,
         ...spec.args,
       ];
+      const extraFds = prepared.handles.map((handle) => handle.fd);
       const keep = [3, ...prepared.handles.map((_, index) => FIRST_GRANT_FD + index)];
       const points = identity.idmaps.length === 0 ? [] : stagingPoints(dir, prepared.handles);
       const idmap = identity.idmaps.map(({ index, owner }) => ({
@@ -230,16 +235,15 @@ export class HardenedTier implements ProcessTier {
         gid: owner.gid,
         path: points[index] ?? '',
       }));
+      // One exec outside: guard, descriptors, idmapped grants, cgroup join, then the drop to the sandbox user.
       const [command = this.bwrap, ...args] = [
         ...outerLaunchArgs(confinement.program, {
+          guard: guardFd({ fd3: this.seccomp, extraFds }),
           keep,
           ...(user === undefined || idmap.length === 0 ? {} : { as: user, idmap }),
+          cgroups: cgroup?.procsFiles ?? [],
+          ...(user === undefined ? {} : { user }),
         }),
-        ...resources.enterArgs,
-        // Idmapping and joining need privileges the workload lacks: both first, then drop.
-        ...(user === undefined
-          ? []
-          : ['/usr/bin/setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups']),
         this.bwrap,
         ...sandboxArgs,
         '--',
@@ -250,10 +254,11 @@ export class HardenedTier implements ProcessTier {
         args,
         env: prepared.env,
         fd3: this.seccomp,
-        extraFds: prepared.handles.map((handle) => handle.fd),
+        extraFds,
+        guard: true,
       });
       const running = proxy;
-      const limits = watchLimitsFromQuotas(
+      const watch = watchLimitsFromQuotas(
         manifest.quotas,
         this.options.pollMs ?? DEFAULT_POLL_MS,
         HELPER_PROCESSES,
@@ -263,8 +268,8 @@ export class HardenedTier implements ProcessTier {
         tier: 'hardened',
         child,
         // The whole sandbox (group and cgroup) dies with this process, kill -9 included.
-        guard: guardOrphans(child.pid ?? -1, cgroup?.procsFiles ?? []),
-        limits: resources.memoryByKernel ? { ...limits, memoryBytes: undefined } : limits,
+        guard: guardPipe(child, guardFd({ fd3: this.seccomp, extraFds })),
+        limits: resources.memoryByKernel ? { ...watch, memoryBytes: undefined } : watch,
         ...(cgroup === undefined ? {} : { meter: cgroup }),
         ...(resources.plan.limits.memoryBytes === undefined
           ? {}

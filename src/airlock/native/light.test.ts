@@ -122,6 +122,24 @@ describe('light tier', () => {
     expect(processState(grandchild)).toMatch(/^(gone|Z)$/);
   });
 
+  it('a workload that SIGKILLs its guard (same uid in this tier) dies with it, not unwatched', async () => {
+    // The attack: kill the launcher's guard (its parent), then keep running.
+    const sandbox = await tier.start({
+      command: '/bin/sh',
+      args: ['-c', 'echo $$; kill -9 $PPID; exec /bin/sleep 300'],
+      manifest: manifest(),
+    });
+    const workload = await new Promise<number>((resolve) =>
+      sandbox.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
+    );
+    const status = await sandbox.exit;
+    expect(status.signal).toBe('SIGKILL');
+    // PR_SET_PDEATHSIG: the guard's death is the workload's.
+    for (let i = 0; i < 50 && processState(workload) !== 'gone'; i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(processState(workload)).toMatch(/^(gone|Z)$/);
+  });
+
   it('reports wall time and says it offers no isolation', async () => {
     const sandbox = await tier.start({ command: '/bin/sleep', args: ['0.2'], manifest: manifest() });
     await sandbox.exit;

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Availability, ProcessSandbox, ProcessSpec, ProcessTier } from '../sandbox.js';
 import { scrubEnvironment } from './env.js';
+import { resolveExecutable } from './executable.js';
+import { outerLaunchArgs } from './launcher/args.js';
+import { Launcher } from './launcher/confinement.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
-import { guardOrphans } from './orphan-guard.js';
-import { spawnWorkload } from './spawn.js';
+import { guardPipe } from './orphan-guard.js';
+import { guardFd, spawnWorkload } from './spawn.js';
 import { supervise } from './supervisor.js';
 
 export interface LightTierOptions {
@@ -19,6 +22,8 @@ export interface LightTierOptions {
 export class LightTier implements ProcessTier {
   readonly name = 'light' as const;
 
+  private readonly launcher = new Launcher();
+
   constructor(private readonly options: LightTierOptions = {}) {}
 
   async availability(): Promise<Availability> {
@@ -26,19 +31,27 @@ export class LightTier implements ProcessTier {
   }
 
   async start(spec: ProcessSpec): Promise<ProcessSandbox> {
+    // The launcher's guard: descriptors above 2 closed, and no descendant (setsid or not) outlives OACP.
+    const [command = spec.command, ...launch] = outerLaunchArgs(this.launcher.built(), {
+      guard: guardFd({}),
+    });
+    // Looked up here (the sandbox PATH, as the launcher's execvp would) so a missing program fails start().
+    const program = resolveExecutable(spec.command, spec.cwd).path;
     const child = await spawnWorkload({
-      command: spec.command,
-      args: spec.args,
+      command,
+      args: [...launch, program, ...spec.args],
       env: scrubEnvironment(spec.env, spec.manifest.capabilities.env),
       ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
+      guard: true,
     });
     return supervise({
       id: `light-${randomUUID()}`,
       tier: 'light',
       child,
-      // Its whole process group dies with this process, kill -9 included.
-      guard: guardOrphans(child.pid ?? -1),
-      limits: watchLimitsFromQuotas(spec.manifest.quotas, this.options.pollMs ?? DEFAULT_POLL_MS),
+      // Everything it started dies with this process, kill -9 included.
+      guard: guardPipe(child, guardFd({})),
+      // The guard is one process of the tree beside the workload's.
+      limits: watchLimitsFromQuotas(spec.manifest.quotas, this.options.pollMs ?? DEFAULT_POLL_MS, 1),
     });
   }
 }

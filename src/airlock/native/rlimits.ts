@@ -28,20 +28,3 @@ export function rlimitsFromQuotas(
     fsizeBytes: options.fileSizeBytes ?? DEFAULT_FILE_SIZE_BYTES,
   };
 }
-
-/**
- * A `prlimit` prefix setting soft and hard limits. It runs inside the
- * sandbox, after bwrap has created the user namespace, so RLIMIT_NPROC counts
- * only the sandbox's processes rather than all of the user's.
- */
-export function prlimitArgs(limits: Rlimits): string[] {
-  const both = (value: number): string => `${value}:${value}`;
-  return [
-    '/usr/bin/prlimit',
-    `--nofile=${both(limits.nofile)}`,
-    `--nproc=${both(limits.nproc)}`,
-    `--fsize=${both(limits.fsizeBytes)}`,
-    '--core=0:0',
-    '--',
-  ];
-}

@@ -13,6 +13,13 @@ export interface SpawnRequest {
   readonly fd3?: Buffer;
   /** Open descriptors handed to the child right after fd 3 (or from fd 3 without `fd3`), in order. */
   readonly extraFds?: readonly number[];
+  /** A pipe after every other descriptor, for the launcher's orphan guard (see guardFd()). */
+  readonly guard?: boolean;
+}
+
+/** The descriptor number the child sees the guard pipe on: after stdio, fd 3 and the extra descriptors. */
+export function guardFd(request: Pick<SpawnRequest, 'fd3' | 'extraFds'>): number {
+  return 3 + (request.fd3 === undefined ? 0 : 1) + (request.extraFds?.length ?? 0);
 }
 
 /**
@@ -29,6 +36,7 @@ export async function spawnWorkload(request: SpawnRequest): Promise<ChildProcess
       'pipe',
       ...(request.fd3 === undefined ? [] : ['pipe' as const]),
       ...(request.extraFds ?? []),
+      ...(request.guard === true ? ['pipe' as const] : []),
     ],
     detached: true,
     ...(request.cwd === undefined ? {} : { cwd: request.cwd }),

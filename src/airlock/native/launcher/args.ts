@@ -1,3 +1,5 @@
+import type { Rlimits } from '../rlimits.js';
+
 /** Where the launcher and the workload filter appear inside a confined sandbox. */
 export const SANDBOX_LAUNCHER = '/run/oacp/launch';
 export const SANDBOX_WORKLOAD_FILTER = '/run/oacp/workload.bpf';
@@ -11,23 +13,32 @@ export interface IdmapArg {
 }
 
 export interface OuterLaunch {
+  /** The descriptor (a pipe only OACP holds the other end of) whose end of file means OACP died. */
+  readonly guard?: number;
   readonly keep?: readonly number[];
   readonly stage?: readonly { fd: number; path: string }[];
   /** The workload's host identity, which idmapped grants map their owner to. */
   readonly as?: { readonly uid: number; readonly gid: number };
   readonly idmap?: readonly IdmapArg[];
+  /** cgroup.procs files joined before anything of the sandbox runs. */
+  readonly cgroups?: readonly string[];
+  /** Host identity dropped to (root only) right before the exec: groups, ids, capabilities, no_new_privs. */
+  readonly user?: { readonly uid: number; readonly gid: number };
 }
 
 /**
- * Runs first, outside the sandbox: closes every descriptor the OACP process
- * inherited except `keep` (the seccomp pipe, the grant descriptors), in the
- * gVisor tier stages each grant descriptor on a host path in a private mount
- * namespace for runsc to bind, and replaces each `idmap` descriptor by an
- * idmapped clone of its mount (see docs/hardened-tier.md, "Identity").
+ * Runs first, outside the sandbox: forks the orphan guard (`guard`), closes
+ * every descriptor the OACP process inherited except `keep` (the seccomp
+ * pipe, the grant descriptors), in the gVisor tier stages each grant
+ * descriptor on a host path in a private mount namespace for runsc to bind,
+ * replaces each `idmap` descriptor by an idmapped clone of its mount (see
+ * docs/hardened-tier.md, "Identity"), joins the sandbox's cgroups and drops
+ * to `user`: one exec for all of it.
  */
 export function outerLaunchArgs(launcher: string, options: OuterLaunch): string[] {
   return [
     launcher,
+    ...(options.guard === undefined ? [] : ['--guard', String(options.guard)]),
     ...(options.keep ?? []).flatMap((fd) => ['--keep', String(fd)]),
     ...(options.as === undefined ? [] : ['--as', `${options.as.uid}:${options.as.gid}`]),
     ...(options.stage ?? []).flatMap((each) => ['--stage', `${each.fd}:${each.path}`]),
@@ -35,11 +46,21 @@ export function outerLaunchArgs(launcher: string, options: OuterLaunch): string[
       '--idmap',
       `${each.fd}:${each.uid}:${each.gid}:${each.path}`,
     ]),
+    ...(options.cgroups ?? []).flatMap((file) => ['--cgroup', file]),
+    ...(options.user === undefined ? [] : ['--user', `${options.user.uid}:${options.user.gid}`]),
     '--',
   ];
 }
 
-/** Runs last, inside the sandbox, right before the workload: closes descriptors above 2, installs the workload filter. */
-export function innerLaunchArgs(): string[] {
-  return [SANDBOX_LAUNCHER, '--filter', SANDBOX_WORKLOAD_FILTER, '--'];
+/** Runs inside the sandbox: sets the rlimits; closes descriptors above 2; with `filter`, installs the workload filter. */
+export function innerLaunchArgs(
+  options: { readonly limits?: Rlimits; readonly filter?: boolean } = {},
+): string[] {
+  const { limits } = options;
+  return [
+    SANDBOX_LAUNCHER,
+    ...(limits === undefined ? [] : ['--limits', `${limits.nofile}:${limits.nproc}:${limits.fsizeBytes}`]),
+    ...(options.filter === false ? [] : ['--filter', SANDBOX_WORKLOAD_FILTER]),
+    '--',
+  ];
 }

@@ -20,6 +20,15 @@ export const DEFAULT_COMPILER = '/usr/bin/cc';
 /** Flags are part of the cache key: the same source and flags give the same program. */
 const FLAGS = ['-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror'];
 
+/** One small C program OACP builds from source on first use (the launcher, the gVisor compat library). */
+export interface HelperProgram {
+  /** File name prefix in the cache, also named in errors. */
+  readonly name: string;
+  readonly source: string;
+  /** Added to FLAGS (e.g. -shared -fPIC for a library). */
+  readonly flags?: readonly string[];
+}
+
 /**
  * Where oacp-launch is kept: as root /var/cache/oacp (sandboxes then run as
  * the grants' owner, who must be able to exec it), else the user's cache; a
@@ -64,8 +73,18 @@ function trustworthy(path: string): boolean {
  * the workload filter.
  */
 export function buildLauncher(compiler = DEFAULT_COMPILER, env: NodeJS.ProcessEnv = process.env): string {
+  return buildHelper({ name: 'oacp-launch', source: LAUNCHER_SOURCE }, compiler, env);
+}
+
+/** Builds (or finds in the cache) one helper program; see buildLauncher. */
+export function buildHelper(
+  helper: HelperProgram,
+  compiler = DEFAULT_COMPILER,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  const flags = [...FLAGS, ...(helper.flags ?? [])];
   const key = createHash('sha256')
-    .update(`${compiler}\0${FLAGS.join(' ')}\0${LAUNCHER_SOURCE}`)
+    .update(`${compiler}\0${flags.join(' ')}\0${helper.source}`)
     .digest('hex')
     .slice(0, 16);
   let dir = cacheDirectory(env);
@@ -74,26 +93,26 @@ export function buildLauncher(compiler = DEFAULT_COMPILER, env: NodeJS.ProcessEn
     dir = mkdtempSync(join(tmpdir(), 'oacp-launcher-'));
     chmodSync(dir, 0o755);
   }
-  const target = join(dir, `oacp-launch-${key}`);
+  const target = join(dir, `${helper.name}-${key}`);
   if (trustworthy(target)) return target;
   if (!existsSync(compiler)) {
     throw new OacpError<NativeErrorCode>(
       'AIRLOCK_TIER_UNAVAILABLE',
-      `the confined tiers build their launcher (oacp-launch) from source once and need a C compiler: ${compiler} not found (apt-get install gcc)`,
+      `the confined tiers build their launcher (${helper.name}) from source once and need a C compiler: ${compiler} not found (apt-get install gcc)`,
     );
   }
   const work = mkdtempSync(join(dir, '.build-'));
   try {
-    const source = join(work, 'oacp-launch.c');
-    writeFileSync(source, LAUNCHER_SOURCE, { mode: 0o644 });
-    const output = join(work, 'oacp-launch');
+    const source = join(work, `${helper.name}.c`);
+    writeFileSync(source, helper.source, { mode: 0o644 });
+    const output = join(work, helper.name);
     try {
-      execFileSync(compiler, [...FLAGS, '-o', output, source], { stdio: 'pipe', timeout: 60_000 });
+      execFileSync(compiler, [...flags, '-o', output, source], { stdio: 'pipe', timeout: 60_000 });
     } catch (error) {
       const detail = (error as { stderr?: Buffer }).stderr?.toString().split('\n')[0] ?? String(error);
       throw new OacpError<NativeErrorCode>(
         'AIRLOCK_TIER_UNAVAILABLE',
-        `cannot build the launcher (oacp-launch) with ${compiler}: ${detail}`,
+        `cannot build the launcher (${helper.name}) with ${compiler}: ${detail}`,
       );
     }
     chmodSync(output, 0o755);

@@ -26,7 +26,8 @@ export class Launcher {
 
   constructor(private readonly compiler?: string) {}
 
-  private built(): string {
+  /** The program, built on first use; throws AIRLOCK_TIER_UNAVAILABLE without a C compiler. */
+  built(): string {
     this.program ??= buildLauncher(this.compiler);
     return this.program;
   }

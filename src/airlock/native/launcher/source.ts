@@ -1,8 +1,16 @@
 /** C source of oacp-launch, built once per host by build.ts (see docs/hardened-tier.md, "Launcher"). */
 export const LAUNCHER_SOURCE = String.raw`/*
  * oacp-launch: the last step before a confined program runs.
- *   oacp-launch [--keep FD]... [--as UID:GID] [--stage FD:PATH]...
- *               [--idmap FD:UID:GID:PATH]... [--filter FILE] -- COMMAND [ARG]...
+ *   oacp-launch [--guard FD] [--keep FD]... [--as UID:GID] [--stage FD:PATH]...
+ *               [--idmap FD:UID:GID:PATH]... [--cgroup PROCS]... [--user UID:GID]
+ *               [--limits NOFILE:NPROC:FSIZE] [--filter FILE] -- COMMAND [ARG]...
+ * --guard  forks first: the process OACP started stays outside as the guard
+ *          (a child subreaper, outside the workload's process group and
+ *          cgroup) and the child goes on. The guard kills every descendant,
+ *          the child's process group and every process in the --cgroup files
+ *          when FD (a pipe or socket only OACP holds the other end of) reads
+ *          end of file, i.e. when OACP dies, kill -9 included; when the child
+ *          exits it kills whatever is left and exits the same way;
  * --stage  bind-mounts the already opened FD onto PATH in a private mount
  *          namespace (gVisor: runsc then binds exactly what OACP checked);
  * --idmap  (root, after --as) clones the mount of the already opened FD,
@@ -10,6 +18,12 @@ export const LAUNCHER_SOURCE = String.raw`/*
  *          the --as identity are written as) UID:GID, nosuid and nodev,
  *          attaches it on PATH in the private mount namespace, and makes FD
  *          refer to it: the workload runs as the --as identity, never root;
+ * --cgroup writes the launcher's pid into PROCS (a cgroup.procs file) before
+ *          anything else runs: the program and all it forks are inside;
+ * --user   (root) drops to UID:GID for good: no supplementary groups, an
+ *          empty capability bounding set, no capabilities, no_new_privs;
+ * --limits sets soft and hard RLIMIT_NOFILE, RLIMIT_NPROC and RLIMIT_FSIZE
+ *          (and RLIMIT_CORE 0);
  * --filter installs the seccomp program in FILE (struct sock_filter[]) with
  *          no_new_privs;
  * then closes every descriptor above 2 except the --keep ones and execs.
@@ -25,11 +39,16 @@ export const LAUNCHER_SOURCE = String.raw`/*
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 
 #define MAX_FDS 256
@@ -331,14 +350,216 @@ static void close_descriptors(const int *keep, int count) {
   for (int i = 0; i < found; i++) close(open_fds[i]);
 }
 
+/* Kills PID's children, then theirs (read before they die; the rest reparent to the guard). */
+static int kill_children(pid_t pid, int depth) {
+  char path[64], list[4096];
+  int any = 0;
+  snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, list, sizeof list - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  list[n] = '\0';
+  for (char *cursor = list, *end; *cursor != '\0'; cursor = end) {
+    long each = strtol(cursor, &end, 10);
+    if (end == cursor) break;
+    if (each > 0) {
+      any = 1;
+      kill((pid_t)each, SIGKILL);
+      if (depth < 64) kill_children((pid_t)each, depth + 1);
+    }
+  }
+  return any;
+}
+
+/* Kills every process listed in a cgroup.procs file but the guard; whether there was one. */
+static int kill_listed(const char *file) {
+  char list[8192];
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, list, sizeof list - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  list[n] = '\0';
+  int any = 0;
+  for (char *cursor = list, *end; *cursor != '\0'; cursor = end) {
+    long each = strtol(cursor, &end, 10);
+    if (end == cursor) break;
+    if (each > 0 && each != (long)getpid()) {
+      any = 1;
+      kill((pid_t)each, SIGKILL);
+    }
+  }
+  return any || n == (ssize_t)sizeof list - 1;
+}
+
+/*
+ * Until nothing is left: the child's process group, every descendant (a
+ * setsid() escapee included: as a child subreaper the guard inherits every
+ * orphan), every process in the cgroups. A fork in between is caught on
+ * the next pass; at most PASSES passes. After a normal exit of a sandbox
+ * with a cgroup a few passes suffice (what is killed is dying; OACP's cgroup
+ * removal kills and waits for what is left), so the exit status is not held
+ * back while the sentry dies; otherwise the guard keeps at it until nothing
+ * is left.
+ */
+static void sweep(pid_t child, const char *const *procs, int procs_count, int passes) {
+  for (int pass = 0; pass < passes; pass++) {
+    kill(-child, SIGKILL);
+    int any = kill_children(getpid(), 0);
+    for (int i = 0; i < procs_count; i++) any |= kill_listed(procs[i]);
+    while (waitpid(-1, NULL, WNOHANG) > 0) any = 1;
+    if (!any && waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD) return;
+    usleep(pass < 20 ? 1000 : 5000);
+  }
+}
+
+/* Exits as the child did: its code, or its signal (no core file). */
+static void mirror(int status) {
+  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+  struct rlimit none = {0, 0};
+  setrlimit(RLIMIT_CORE, &none);
+  signal(sig, SIG_DFL);
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, sig);
+  sigprocmask(SIG_UNBLOCK, &only, NULL);
+  raise(sig);
+  _exit(128 + sig);
+}
+
+/* Forks; returns in the child, which goes on to set up and exec the program. The parent guards. */
+static void guard(int guard_fd, const char *const *procs, int procs_count) {
+  sigset_t chld, old;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  if (sigprocmask(SIG_BLOCK, &chld, &old) != 0) die("sigprocmask", NULL);
+  /* Not inherited by the child: only the guard adopts orphans. */
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) die("subreaper", NULL);
+  pid_t child = fork();
+  if (child < 0) die("fork", "guard");
+  if (child == 0) {
+    prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+    if (sigprocmask(SIG_SETMASK, &old, NULL) != 0) die("sigprocmask", NULL);
+    /* Its own group, so the guard can kill the group without killing itself. */
+    if (setpgid(0, 0) != 0) die("setpgid", NULL);
+    close(guard_fd);
+    return;
+  }
+  setpgid(child, child); /* either side may win; EACCES once it has exec'd is fine */
+  /* Terminal and termination signals go to the workload (OACP signals each process); only SIGKILL ends the guard. */
+  int ignored[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU};
+  for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++) signal(ignored[i], SIG_IGN);
+  /* Holds nothing of the workload's: its output pipes reach end of file when the workload exits. */
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; fd <= 2; fd++) {
+    if (null >= 0) dup2(null, fd);
+    else close(fd);
+  }
+  int signals = signalfd(-1, &chld, SFD_CLOEXEC);
+  if (signals < 0) { sweep(child, procs, procs_count, 400); _exit(126); }
+  int held[2] = {guard_fd, signals};
+  close_descriptors(held, 2);
+  for (;;) {
+    struct pollfd watch[2] = {{guard_fd, POLLIN, 0}, {signals, POLLIN, 0}};
+    if (poll(watch, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      sweep(child, procs, procs_count, 400);
+      _exit(126);
+    }
+    if (watch[1].revents != 0) {
+      struct signalfd_siginfo info;
+      if (read(signals, &info, sizeof info) < 0 && errno != EAGAIN) info.ssi_signo = 0;
+      int status;
+      pid_t done;
+      while ((done = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (done == child) {
+          /* With a cgroup OACP's removal kills the rest; without one (light) nobody else would. */
+          sweep(child, procs, procs_count, procs_count > 0 ? 3 : 400);
+          mirror(status);
+        }
+      }
+    }
+    if (watch[0].revents != 0) {
+      char byte;
+      ssize_t n = read(guard_fd, &byte, 1);
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+        /* OACP is gone: nothing of the sandbox may outlive it. */
+        sweep(child, procs, procs_count, 400);
+        _exit(137);
+      }
+    }
+  }
+}
+
+static void join_cgroups(const char *const *procs, int count) {
+  char pid[32];
+  snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+  for (int i = 0; i < count; i++) write_file(procs[i], pid);
+}
+
+/*
+ * For good: groups, gid, uid (all three), then no way back through exec.
+ * UID 0 (a root operator who opted out of the dedicated identity) only
+ * loses the supplementary groups, as bwrap then runs as root anyway.
+ */
+static void drop_identity(long uid, long gid) {
+  if (uid != 0)
+    for (int cap = 0; cap <= 63; cap++)
+      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno == EINVAL) break;
+  if (setgroups(0, NULL) != 0) die("setgroups", NULL);
+  if (setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) != 0) die("setresgid", NULL);
+  if (setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) != 0) die("setresuid", NULL);
+  if (uid == 0) return;
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs", NULL);
+  uid_t r, e, s;
+  if (getresuid(&r, &e, &s) != 0 || r != (uid_t)uid || e != (uid_t)uid || s != (uid_t)uid || setuid(0) == 0) {
+    errno = EPERM;
+    die("identity did not drop", NULL);
+  }
+}
+
+static void set_limits(const char *spec) {
+  unsigned long long value[3];
+  const char *cursor = spec;
+  for (int i = 0; i < 3; i++) {
+    char *end;
+    value[i] = strtoull(cursor, &end, 10);
+    if (end == cursor || *end != (i < 2 ? ':' : '\0')) { errno = EINVAL; die("bad --limits", spec); }
+    cursor = end + 1;
+  }
+  int resource[4] = {RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_FSIZE, RLIMIT_CORE};
+  for (int i = 0; i < 4; i++) {
+    struct rlimit limit = {i < 3 ? value[i] : 0, i < 3 ? value[i] : 0};
+    if (setrlimit(resource[i], &limit) != 0) die("setrlimit", spec);
+  }
+}
+
+static void parse_pair(const char *flag, const char *text, long *uid, long *gid, int root_ok) {
+  unsigned long u, g;
+  int consumed;
+  parse_ids(text, &u, &g, &consumed);
+  if (text[consumed] != '\0' || (!root_ok && (u == 0 || g == 0))) { errno = EINVAL; die(flag, text); }
+  *uid = (long)u;
+  *gid = (long)g;
+}
+
 int main(int argc, char **argv) {
   int keep[MAX_FDS];
   int keep_count = 0;
   const char *filter = NULL;
   const char *stages[MAX_FDS];
   int stage_count = 0;
+  const char *idmap_specs[MAX_FDS];
   static struct idmapped idmaps[MAX_FDS];
   int idmap_count = 0;
+  const char *procs[16];
+  int procs_count = 0;
+  int guard_fd = -1;
+  long user_uid = -1, user_gid = -1;
+  const char *limits = NULL;
   int i = 1;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--") == 0) { i++; break; }
@@ -350,15 +571,20 @@ int main(int argc, char **argv) {
       if (stage_count == MAX_FDS) { errno = E2BIG; die("too many --stage", NULL); }
       stages[stage_count++] = argv[++i];
     } else if (strcmp(argv[i], "--as") == 0) {
-      unsigned long uid, gid;
-      int consumed;
-      parse_ids(argv[++i], &uid, &gid, &consumed);
-      if (argv[i][consumed] != '\0' || uid == 0 || gid == 0) { errno = EINVAL; die("bad --as", argv[i]); }
-      as_uid = (long)uid;
-      as_gid = (long)gid;
+      parse_pair("bad --as", argv[++i], &as_uid, &as_gid, 0);
     } else if (strcmp(argv[i], "--idmap") == 0) {
       if (idmap_count == MAX_FDS) { errno = E2BIG; die("too many --idmap", NULL); }
-      idmap_clone(argv[++i], &idmaps[idmap_count++]);
+      if (as_uid < 0) { errno = EINVAL; die("--idmap needs --as first", argv[i + 1]); }
+      idmap_specs[idmap_count++] = argv[++i];
+    } else if (strcmp(argv[i], "--cgroup") == 0) {
+      if (procs_count == 16) { errno = E2BIG; die("too many --cgroup", NULL); }
+      procs[procs_count++] = argv[++i];
+    } else if (strcmp(argv[i], "--guard") == 0) {
+      guard_fd = parse_fd(argv[++i]);
+    } else if (strcmp(argv[i], "--user") == 0) {
+      parse_pair("bad --user", argv[++i], &user_uid, &user_gid, 1);
+    } else if (strcmp(argv[i], "--limits") == 0) {
+      limits = argv[++i];
     } else if (strcmp(argv[i], "--filter") == 0) {
       filter = argv[++i];
     } else {
@@ -367,17 +593,33 @@ int main(int argc, char **argv) {
     }
   }
   if (i >= argc) { errno = EINVAL; die("no command after --", NULL); }
+  pid_t guard_pid = getpid();
+  if (guard_fd >= 0) guard(guard_fd, procs, procs_count);
+  for (int n = 0; n < idmap_count; n++) idmap_clone(idmap_specs[n], &idmaps[n]);
   for (int n = 0; n < namespace_count; n++) close(namespaces[n].fd);
   if (stage_count > 0 || idmap_count > 0) private_mounts();
   for (int n = 0; n < stage_count; n++) stage(stages[n]);
   for (int n = 0; n < idmap_count; n++) idmap_attach(&idmaps[n]);
   struct sock_fprog program = {0, NULL};
   if (filter != NULL) load_filter(filter, &program);
+  /* Last of what needs privilege: the idmap helpers above are not charged to the sandbox. */
+  join_cgroups(procs, procs_count);
   close_descriptors(keep, keep_count);
+  if (limits != NULL) set_limits(limits);
+  if (user_uid >= 0) drop_identity(user_uid, user_gid);
   if (filter != NULL) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs", NULL);
     landlock();
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) die("cannot install filter", filter);
+  }
+  /*
+   * The guard's only death is SIGKILL (from OACP's supervisor, or a light
+   * workload of the same uid): then the program dies too rather than run on
+   * unwatched. After the identity drop, which clears the setting.
+   */
+  if (guard_fd >= 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != guard_pid)) {
+    errno = ESRCH;
+    die("guard gone", NULL);
   }
   execvp(argv[i], argv + i);
   die("cannot exec", argv[i]);

@@ -1,0 +1,41 @@
+import { buildHelper } from '../native/launcher/build.js';
+
+/** Where the library appears inside a gVisor sandbox (LD_PRELOAD names it). */
+export const SANDBOX_COMPAT_LIBRARY = '/run/oacp/gvisor-compat.so';
+
+/**
+ * The runsc this host has (Debian 12: release 20221219) refuses
+ * AT_NO_AUTOMOUNT in statx and fstatat with EINVAL, and coreutils (`ls`,
+ * `stat`) always passes it, so they failed on every path. Inside the sentry
+ * nothing is an automount point, so the flag changes nothing: this library,
+ * preloaded into dynamically linked programs, clears it before the call.
+ * It relaxes no check (the sentry still resolves and checks the path).
+ */
+export const COMPAT_LIBRARY_SOURCE = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *buffer) {
+  return (int)syscall(SYS_statx, dirfd, path, flags & ~AT_NO_AUTOMOUNT, mask, buffer);
+}
+
+int fstatat(int dirfd, const char *path, struct stat *buffer, int flags) {
+  return (int)syscall(SYS_newfstatat, dirfd, path, buffer, flags & ~AT_NO_AUTOMOUNT);
+}
+
+int fstatat64(int dirfd, const char *path, struct stat64 *buffer, int flags) {
+  return (int)syscall(SYS_newfstatat, dirfd, path, buffer, flags & ~AT_NO_AUTOMOUNT);
+}
+`;
+
+/** The compat library's host path, built once per host like the launcher. */
+export function buildCompatLibrary(): string {
+  return buildHelper({
+    name: 'oacp-gvisor-compat.so',
+    source: COMPAT_LIBRARY_SOURCE,
+    flags: ['-shared', '-fPIC'],
+  });
+}
