@@ -18,6 +18,8 @@ import { type ProviderStatus, providersStatus } from './provider-health.js';
 import type { Providers } from './providers.js';
 import { routeFor } from './router.js';
 import { relayStream } from './stream-relay.js';
+import { openAiToAnthropicStream } from './stream-to-anthropic.js';
+import { anthropicToOpenAiStream } from './stream-to-openai.js';
 import { estimateInputTokens } from './tokens.js';
 import {
   providerErrorMessage,
@@ -188,14 +190,6 @@ export class ModelGateway {
     const upstream = route.kind === dialect.kind ? dialect : GENERATING[route.kind];
     let outgoing: Readonly<Record<string, unknown>> = record;
     if (upstream !== dialect) {
-      if (read.stream) {
-        return this.#refuse(
-          facts,
-          400,
-          'invalid_request',
-          `model "${read.model}" is served in the ${route.kind} format: streaming across formats is not built, leave out \`stream\``,
-        );
-      }
       try {
         outgoing = translateRequest(route.kind, record);
       } catch (error) {
@@ -342,7 +336,15 @@ export class ModelGateway {
         kind: 'stream',
         headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
         events: relayStream({
-          dialect,
+          dialect: upstream,
+          ...(upstream === dialect
+            ? {}
+            : {
+                client:
+                  dialect.kind === 'openai'
+                    ? anthropicToOpenAiStream(Math.floor(this.#now().getTime() / 1000))
+                    : openAiToAnthropicStream(facts.estimated),
+              }),
           response: sent.response,
           outputCap: maxTokens ?? Number.MAX_SAFE_INTEGER,
           model: route.model,
