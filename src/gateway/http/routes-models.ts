@@ -49,7 +49,14 @@ export function modelRoutes(services: GatewayServices): Route[] {
         dialect: BATCH_DIALECTS[batch.endpoint] ?? chatCompletions,
         caller,
         batch,
-        concurrency: models.config.batch_concurrency,
+        collector: {
+          providers: models.gateway.providers,
+          secretsFor: models.gateway.secretsFor,
+          concurrency: models.config.batch_concurrency,
+          pollMs: models.config.batch_poll_ms,
+          timeoutMs: models.config.batch_timeout_ms,
+          signal: c.req.raw.signal,
+        },
         estimateCost: (body, tokens) => models.gateway.costEstimate(body.model, tokens),
       });
       return new Response(JSON.stringify({ object: 'oacp.batch', results: outcome.results }), {

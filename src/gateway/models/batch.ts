@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BatchCollector, type CollectorParts } from './batch-collector.js';
 import { BatchPool } from './batch-pool.js';
 import type { Dialect } from './dialect.js';
 import type { ModelAnswer, ModelCaller, ModelGateway } from './model-gateway.js';
@@ -30,17 +31,18 @@ export interface BatchResult {
 /**
  * Runs a batch: the budget of the whole batch (each item's input estimate plus
  * its output cap) is reserved first, or every item is refused with a receipt;
- * then the items run through the one model-call path, `concurrency` at a time,
- * each with its own receipt, drawing from the batch's reservation. None of the
- * configured provider kinds has a batch API this gateway calls yet, so items
- * are sent concurrently under the limit.
+ * then every item runs through the one model-call path (its own checks, its
+ * own receipt), drawing from the batch's reservation, and is sent by the
+ * collector: in its provider's batch API (`batch_api: true`), else directly,
+ * `batch_concurrency` at a time.
  */
 export async function runBatch(input: {
   readonly gateway: ModelGateway;
   readonly dialect: Dialect;
   readonly caller: ModelCaller;
   readonly batch: BatchRequest;
-  readonly concurrency: number;
+  /** How items are sent: the provider's batch API where configured, else directly under a limit. */
+  readonly collector: Omit<CollectorParts, 'expected'>;
   readonly estimateCost: (body: Readonly<Record<string, unknown>>, tokens: number) => number;
 }): Promise<{ status: number; results: BatchResult[]; headers: Record<string, string> }> {
   const { gateway, dialect, caller, batch } = input;
@@ -75,25 +77,31 @@ export async function runBatch(input: {
     };
   }
   const { pool } = reserved;
-  const results: BatchResult[] = new Array(batch.requests.length);
-  let next = 0;
+  const collector = new BatchCollector({ ...input.collector, expected: batch.requests.length });
   try {
-    await Promise.all(
-      Array.from({ length: Math.min(input.concurrency, batch.requests.length) }, async () => {
-        while (next < batch.requests.length) {
-          const index = next++;
-          const item = batch.requests[index];
-          if (item === undefined) continue;
-          const body = item.body.stream === true ? { ...item.body, stream: false } : item.body;
-          const answer = await gateway.call(dialect, caller, body, { reserve: (t, c) => pool.take(t, c) });
-          results[index] = toResult(item.custom_id, answer);
+    const results = await Promise.all(
+      batch.requests.map(async (item) => {
+        let sent = false;
+        const body = item.body.stream === true ? { ...item.body, stream: false } : item.body;
+        try {
+          const answer = await gateway.call(dialect, caller, body, {
+            reserve: (t, c) => pool.take(t, c),
+            send: (request, direct) => {
+              sent = true;
+              return collector.send(request, direct);
+            },
+          });
+          return toResult(item.custom_id, answer);
+        } finally {
+          // Refused before anything was sent: the provider batches need not wait for this item.
+          if (!sent) collector.arrived();
         }
       }),
     );
+    return { status: 200, results, headers: {} };
   } finally {
     await pool.close();
   }
-  return { status: 200, results, headers: {} };
 }
 
 function toResult(customId: string, answer: ModelAnswer): BatchResult {

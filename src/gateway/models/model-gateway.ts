@@ -9,10 +9,11 @@ import type { Tracing } from '../observability/tracing.js';
 import type { GatewayPolicy } from '../runtime/policy/gateway-policy.js';
 import type { ReceiptLink, ReceiptRecorder } from '../runtime/receipt-recorder.js';
 import { messages } from './anthropic-wire.js';
+import type { SendRequest } from './batch-collector.js';
 import type { BudgetVerdict, ModelBudget, Reservation } from './budget.js';
 import type { ModelsSection, ProviderConfig } from './config.js';
 import type { Dialect, ProviderKind, TokenUsage } from './dialect.js';
-import { type Attempt, dispatch, type ProviderSecrets } from './dispatch.js';
+import { type Attempt, type Dispatched, dispatch, type ProviderSecrets } from './dispatch.js';
 import { chatCompletions } from './openai-wire.js';
 import { type ProviderStatus, providersStatus } from './provider-health.js';
 import type { Providers } from './providers.js';
@@ -73,6 +74,8 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Draws the call's reservation from elsewhere (a batch's pool) instead of the budgets. */
   readonly reserve?: (tokens: number, costMicros: number) => BudgetVerdict;
+  /** Sends the checked, reserved call in place of a direct dispatch (a batch's collector); `direct` is the dispatch. */
+  readonly send?: (request: SendRequest, direct: () => Promise<Dispatched>) => Promise<Dispatched>;
 }
 
 /** Everything the receipt says, filled in as the call goes. */
@@ -113,6 +116,15 @@ export class ModelGateway {
 
   get budget(): ModelBudget {
     return this.parts.budget;
+  }
+
+  /** The providers' pooled clients and breakers (a batch's collector sends through them). */
+  get providers(): Providers {
+    return this.parts.providers;
+  }
+
+  get secretsFor(): (provider: ProviderConfig) => Promise<ProviderSecrets> {
+    return this.parts.secretsFor;
   }
 
   /** Each provider's breaker and last error class, with a probe that spends no tokens. */
@@ -312,19 +324,25 @@ export class ModelGateway {
     const upstreamBody = JSON.stringify(upstream.prepare(outgoing, route.model, maxTokens));
     const headers: Record<string, string> = {};
     if (upstream.kind === 'anthropic') headers['anthropic-version'] = '2023-06-01';
-    const sent = await dispatch({
-      providers: route.providers,
-      pool: this.parts.providers,
-      path: upstream.path,
-      body: upstreamBody,
-      headers,
-      secretsFor: this.parts.secretsFor,
-      ...(signal === undefined ? {} : { signal }),
-    });
+    const direct = () =>
+      dispatch({
+        providers: route.providers,
+        pool: this.parts.providers,
+        path: upstream.path,
+        body: upstreamBody,
+        headers,
+        secretsFor: this.parts.secretsFor,
+        ...(signal === undefined ? {} : { signal }),
+      });
+    const sent = await (options.send === undefined
+      ? direct()
+      : options.send({ providers: route.providers, path: upstream.path, body: upstreamBody }, direct));
     this.#breakerGauges();
     facts.attempts = sent.attempts;
     if (!sent.ok) {
-      await this.parts.budget.settle(reservation, 0, 0).catch(() => undefined);
+      await this.parts.budget
+        .settle(reservation, sent.spent === true ? reserveTokens : 0, sent.spent === true ? estimatedCost : 0)
+        .catch(() => undefined);
       span.setAttribute('error.type', 'provider_failed');
       span.end();
       return this.#failed(facts, sent.status === 429 ? 429 : 502, 'provider_failed', sent.reason);

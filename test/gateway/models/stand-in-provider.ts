@@ -9,10 +9,12 @@
  * that offers tools gets a call of the first one (arguments
  * {"city":"Paris"}) unless its last message is a tool's answer. It records
  * what it received so tests can check what the gateway sent upstream
- * (clamped caps, injected keys).
+ * (clamped caps, injected keys). It also serves both batch APIs
+ * (stand-in-batches.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type BatchCall, StandInBatches } from './stand-in-batches.js';
 
 export type Behaviour =
   | 'ok'
@@ -34,6 +36,8 @@ export interface Received {
 export interface StandIn {
   readonly url: string;
   readonly received: Received[];
+  /** Calls to the batch APIs (stand-in-batches.ts), with the key each carried. */
+  readonly batchCalls: BatchCall[];
   /** Behaviours for the next requests, in order; 'ok' once the queue is empty. */
   queue(...behaviours: Behaviour[]): void;
   close(): Promise<void>;
@@ -55,6 +59,7 @@ const WORDS = [
 export async function startStandIn(name = 'stand-in'): Promise<StandIn> {
   const received: Received[] = [];
   const pending: Behaviour[] = [];
+  const batches = new StandInBatches(() => url);
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -71,15 +76,22 @@ export async function startStandIn(name = 'stand-in'): Promise<StandIn> {
         json(res, { object: 'list', data: [{ id: `${name}-model`, object: 'model', type: 'model' }] });
         return;
       }
+      if (batches.handles(req.method ?? 'GET', req.url ?? '')) {
+        const key = String(req.headers.authorization ?? req.headers['x-api-key'] ?? '');
+        void batches.answer(req.method ?? 'GET', req.url ?? '', key, Buffer.concat(chunks), res);
+        return;
+      }
       const behaviour = pending.shift() ?? 'ok';
       void answer(req.url ?? '', req.headers, body, behaviour, res, name);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     received,
+    batchCalls: batches.calls,
     queue: (...behaviours) => pending.push(...behaviours),
     close: () =>
       new Promise<void>((resolve) => {
