@@ -265,30 +265,6 @@ export class ModelGateway {
         reason: `quota llm_tokens_per_request exceeded: the input alone is ${facts.estimated} tokens, limit ${perRequest}`,
       });
     }
-    let maxTokens: number | undefined;
-    let reserveTokens = facts.estimated;
-    let remaining: number;
-    try {
-      // A batch item draws from the batch's own reservation, which already bounds it.
-      remaining =
-        options.reserve === undefined
-          ? await this.parts.budget.remainingTokens(caller.lineage)
-          : Number.POSITIVE_INFINITY;
-    } catch (error) {
-      return this.#quota(facts, {
-        effect: 'deny',
-        quota: 'models.budgets',
-        reason: `the quota store could not answer, so the call is refused: ${(error as Error).message}`,
-      });
-    }
-    if (dialect.generates) {
-      const cap = Math.min(perRequest - facts.estimated, remaining - facts.estimated);
-      maxTokens = Math.min(cap, (requestedMax as number | undefined) ?? cap);
-      if (maxTokens <= 0) {
-        return this.#quota(facts, await this.#noRoomLeft(caller, facts, options));
-      }
-      reserveTokens = facts.estimated + maxTokens;
-    }
     const price = this.parts.config.prices[route.model] ?? this.parts.config.prices[read.model];
     if (price === undefined && this.parts.budget.limitsCost) {
       return this.#quota(facts, {
@@ -301,12 +277,39 @@ export class ModelGateway {
       price === undefined
         ? 0
         : Math.ceil(usage.inputTokens * price.input_per_mtok + usage.outputTokens * price.output_per_mtok);
-    const estimatedCost = costOf({ inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 });
-    const verdict =
-      options.reserve === undefined
-        ? await this.parts.budget.reserve(caller.lineage, reserveTokens, estimatedCost)
-        : options.reserve(reserveTokens, estimatedCost);
+    const reserveFor = (maxTokens: number | undefined) => {
+      const tokens = facts.estimated + (maxTokens ?? 0);
+      const cost = costOf({ inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 });
+      return options.reserve === undefined
+        ? this.parts.budget.reserve(caller.lineage, tokens, cost)
+        : Promise.resolve(options.reserve(tokens, cost));
+    };
+    // The cap clamped by the per-request limit alone, reserved at once: when the windows have room
+    // for it (the usual case) their remaining could not have clamped it further, so reading them first
+    // would only add a round to the store.
+    const capOf = (remaining: number) => {
+      const cap = Math.min(perRequest - facts.estimated, remaining - facts.estimated);
+      return Math.min(cap, (requestedMax as number | undefined) ?? cap);
+    };
+    let maxTokens = dialect.generates ? capOf(Number.POSITIVE_INFINITY) : undefined;
+    let verdict = await reserveFor(maxTokens).catch((error: unknown) => storeDown(error));
+    if (verdict.effect === 'deny' && options.reserve === undefined && verdict.quota !== 'models.budgets') {
+      // Something is short: clamp the cap to what the windows have left, then try once more.
+      let remaining: number;
+      try {
+        remaining = await this.parts.budget.remainingTokens(caller.lineage);
+      } catch (error) {
+        return this.#quota(facts, storeDown(error));
+      }
+      if (dialect.generates) {
+        maxTokens = capOf(remaining);
+        if (maxTokens <= 0) return this.#quota(facts, await this.#noRoomLeft(caller, facts, options));
+        verdict = await reserveFor(maxTokens).catch((error: unknown) => storeDown(error));
+      }
+    }
     if (verdict.effect === 'deny') return this.#quota(facts, verdict);
+    const reserveTokens = facts.estimated + (maxTokens ?? 0);
+    const estimatedCost = costOf({ inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 });
     facts.reserved = reserveTokens;
     const reservation = verdict.reservation;
 
@@ -488,7 +491,10 @@ export class ModelGateway {
       { resource: 'llm_tokens', agent: caller.name },
       usage.inputTokens + usage.outputTokens,
     );
-    const remaining = await this.parts.budget.remainingTokens(caller.lineage).catch(() => undefined);
+    // This call's own settlement is written; others' in flight need not be waited for by a gauge.
+    const remaining = await this.parts.budget
+      .remainingTokens(caller.lineage, { settled: false })
+      .catch(() => undefined);
     if (remaining !== undefined && Number.isFinite(remaining))
       this.parts.metrics.llmBudgetRemaining.set({ agent: caller.name }, remaining);
   }
@@ -599,6 +605,15 @@ function newFacts(dialect: Dialect, caller: ModelCaller, started: Date, requestD
     reserved: 0,
     attempts: [],
     policy: { effect: 'deny', reason: 'not checked', policyDigest: NO_POLICY_DIGEST },
+  };
+}
+
+/** A quota store that could not answer: the call is refused. */
+function storeDown(error: unknown): Extract<BudgetVerdict, { effect: 'deny' }> {
+  return {
+    effect: 'deny',
+    quota: 'models.budgets',
+    reason: `the quota store could not answer, so the call is refused: ${(error as Error).message}`,
   };
 }
 
