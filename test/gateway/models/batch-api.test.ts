@@ -209,4 +209,27 @@ describe("batches handed to the providers' own batch APIs (stand-in providers)",
     expect(gw.gateway.services.log.size).toBe(logBefore + 4);
     expect((await receipt(logBefore)).predicate).toMatchObject({ outcome: 'quota' });
   });
+
+  it('fails every item (502, receipted, key never echoed) when the provider refuses the batch, and gives their budget back', async () => {
+    const key = await agentKey('refused-batcher');
+    gpt.refuseNextBatch();
+    const batch = {
+      endpoint: '/v1/chat/completions',
+      requests: [0, 1].map((i) => ({
+        custom_id: `r${i}`,
+        body: { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }], max_tokens: 700 },
+      })),
+    };
+    const answer = await post(key, batch);
+    expect(answer.status).toBe(200);
+    const { results } = answer.json as BatchAnswer;
+    expect(results.map((r) => r.status)).toEqual([502, 502]);
+    expect(answer.text).not.toContain(KEY);
+    const logged = await receipt(results[0]?.receipt ?? -1);
+    expect(logged.predicate).toMatchObject({ outcome: 'failed', attempts: [{ provider: 'gpt' }] });
+    expect(JSON.stringify(logged.predicate)).not.toContain(KEY);
+    // Nothing ran, so the ~1,400 tokens came back: the same batch fits the 2,000-token hour again.
+    const again = await post(key, batch);
+    expect((again.json as BatchAnswer).results.map((r) => r.status)).toEqual([200, 200]);
+  });
 });

@@ -7,7 +7,8 @@
  * is "in progress" on its first poll and ends on the second; each of its
  * requests is answered by the stand-in's own endpoint (a real HTTP request
  * to itself, marked `x-stand-in-batch: 1`), so queued behaviours apply to
- * batch items too. The key each call carried is recorded.
+ * batch items too. The key each call carried is recorded; `refuseNext`
+ * makes the next submission fail with a 500 that quotes the key.
  */
 import type { ServerResponse } from 'node:http';
 
@@ -28,6 +29,8 @@ export class StandInBatches {
   readonly #files = new Map<string, string>();
   readonly #batches = new Map<string, Batch>();
   readonly calls: BatchCall[] = [];
+  /** Refuse the next batch submission (HTTP 500, nothing stored). */
+  refuseNext = false;
   #next = 0;
 
   constructor(private readonly base: () => string) {}
@@ -45,6 +48,12 @@ export class StandInBatches {
 
   async answer(method: string, url: string, key: string, body: Buffer, res: ServerResponse): Promise<void> {
     this.calls.push({ method, path: url, key });
+    if (method === 'POST' && this.refuseNext) {
+      this.refuseNext = false;
+      return json(res, 500, {
+        error: { message: `stand-in refused the batch (key ${key})`, type: 'server_error' },
+      });
+    }
     if (method === 'POST' && url === '/v1/files') {
       const id = `file-${this.#next++}`;
       this.#files.set(id, fileOf(body));

@@ -38,6 +38,8 @@ export interface StandIn {
   readonly received: Received[];
   /** Calls to the batch APIs (stand-in-batches.ts), with the key each carried. */
   readonly batchCalls: BatchCall[];
+  /** The next batch submission is refused (HTTP 500). */
+  refuseNextBatch(): void;
   /** Behaviours for the next requests, in order; 'ok' once the queue is empty. */
   queue(...behaviours: Behaviour[]): void;
   close(): Promise<void>;
@@ -92,6 +94,9 @@ export async function startStandIn(name = 'stand-in'): Promise<StandIn> {
     url,
     received,
     batchCalls: batches.calls,
+    refuseNextBatch: () => {
+      batches.refuseNext = true;
+    },
     queue: (...behaviours) => pending.push(...behaviours),
     close: () =>
       new Promise<void>((resolve) => {
