@@ -173,6 +173,17 @@ describe('streams translated between the OpenAI and Anthropic formats (official 
     await expect(drained).rejects.toThrow(/broke off|stream/);
     expect((await lastReceipt()).predicate).toMatchObject({ outcome: 'failed' });
   });
+
+  it('ends a translated stream whose provider sends garbage with an error event the Anthropic SDK raises', async () => {
+    fx.gpt.queue('malformed');
+    const stream = fx.anthropic().messages.stream({
+      model: 'gpt-via-anthropic',
+      max_tokens: 10,
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    await expect(stream.finalMessage()).rejects.toThrow(/not JSON/);
+    expect((await lastReceipt()).predicate).toMatchObject({ outcome: 'failed', endpoint: 'messages' });
+  });
 });
 
 describe("the stream cut settles on the provider's own count (a tokenizer that counts fewer tokens than o200k)", () => {

@@ -208,4 +208,26 @@ describe('an alias served in the other wire format: OpenAI <-> Anthropic transla
     const refused = await failure(openai().embeddings.create({ model: 'claude-via-openai', input: 'x' }));
     expect(refused.status).toBe(404);
   });
+
+  it('refuses tool call arguments that are not a JSON object, naming the field, before anything is sent', async () => {
+    const before = fx.claude.received.length;
+    const refused = await failure(
+      openai().chat.completions.create({
+        model: 'claude-via-openai',
+        max_tokens: 10,
+        messages: [
+          { role: 'user', content: 'Hi' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '[1, 2' } }],
+          },
+          { role: 'tool', tool_call_id: 'c1', content: 'ok' },
+        ],
+      }),
+    );
+    expect(refused.status).toBe(400);
+    expect(refused.message).toContain('messages[1].tool_calls[0].function.arguments must be a JSON object');
+    expect(fx.claude.received.length).toBe(before);
+  });
 });
