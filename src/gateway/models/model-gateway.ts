@@ -198,7 +198,7 @@ export class ModelGateway {
       );
     }
     facts.estimated = estimateInputTokens(record);
-    // An alias served in the other wire format: the request is translated, whole answers only.
+    // An alias served in the other wire format: the request is translated (its answer or stream too).
     const upstream = route.kind === dialect.kind ? dialect : GENERATING[route.kind];
     let outgoing: Readonly<Record<string, unknown>> = record;
     if (upstream !== dialect) {
