@@ -40,6 +40,7 @@ describe("batches handed to the providers' own batch APIs (stand-in providers)",
               models: ['claude-test'],
             },
           ],
+          aliases: { 'claude-as-gpt': { model: 'claude-test', providers: ['claude'] } },
           budgets: { tokens_per_hour: 2000 },
           batch_poll_ms: 20,
         },
@@ -231,5 +232,36 @@ describe("batches handed to the providers' own batch APIs (stand-in providers)",
     // Nothing ran, so the ~1,400 tokens came back: the same batch fits the 2,000-token hour again.
     const again = await post(key, batch);
     expect((again.json as BatchAnswer).results.map((r) => r.status)).toEqual([200, 200]);
+  });
+
+  it('sends Chat Completions items for an Anthropic alias through the Message Batches API, answered in the OpenAI format', async () => {
+    const key = await agentKey('crossing-batcher', ['claude-as-gpt']);
+    const submissions = claude.batchCalls.filter((c) => c.path === '/v1/messages/batches').length;
+    const answer = await post(key, {
+      endpoint: '/v1/chat/completions',
+      requests: [
+        {
+          custom_id: 'x',
+          body: {
+            model: 'claude-as-gpt',
+            messages: [
+              { role: 'system', content: 'Brief.' },
+              { role: 'user', content: 'hi' },
+            ],
+            max_tokens: 2,
+          },
+        },
+      ],
+    });
+    const { results } = answer.json as BatchAnswer;
+    expect(results[0]?.status).toBe(200);
+    expect(results[0]?.body).toMatchObject({
+      object: 'chat.completion',
+      choices: [{ message: { content: 'The gateway' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 11, completion_tokens: 2 },
+    });
+    expect(claude.batchCalls.filter((c) => c.path === '/v1/messages/batches').length).toBe(submissions + 1);
+    const sent = claude.received.filter((r) => r.headers['x-stand-in-batch'] === '1').at(-1);
+    expect(sent?.body).toMatchObject({ model: 'claude-test', system: 'Brief.', max_tokens: 2 });
   });
 });
