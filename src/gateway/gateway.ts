@@ -32,6 +32,8 @@ import { type Listening, listen, parseListen } from './http/listen.js';
 import type { DeclaredRoute } from './http/route.js';
 import { open } from './http/route.js';
 import type { GatewayServices } from './http/services.js';
+import { ModelBatches } from './models/batch-jobs.js';
+import { batchStore } from './models/batch-store.js';
 import { ModelBudget } from './models/budget.js';
 import { ModelGateway } from './models/model-gateway.js';
 import { Providers } from './models/providers.js';
@@ -248,6 +250,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       tracing,
       secretsFor: (provider) => credentials.resolveForCall(MODEL_PROVIDER_KEYS, `models/${provider.name}`),
     });
+    // Asynchronous batches (docs/model-gateway.md): those this node ran before it stopped end as failed.
+    const modelBatches = new ModelBatches({
+      store: batchStore(store.sql),
+      node: config.cluster?.node_id ?? 'local',
+    });
+    await modelBatches.recover();
+    closers.push(() => modelBatches.close());
 
     const tier = await StandardTier.create({
       ...options.standardTier,
@@ -341,7 +350,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       metrics,
       tracing,
       logger,
-      models: { gateway: models, config: config.models },
+      models: { gateway: models, config: config.models, batches: modelBatches },
       ...(options.publicMetrics === undefined ? {} : { publicMetrics: options.publicMetrics }),
       hostGuard: hostGuardFor(address.host),
       approvals,

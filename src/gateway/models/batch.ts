@@ -18,6 +18,12 @@ export const BatchRequestSchema = z.strictObject({
     )
     .min(1, { error: 'a batch needs at least one request' })
     .max(1000, { error: 'a batch holds at most 1000 requests' }),
+  // OpenAI's batch fields: the only window is 24h; the items come inline (`requests`), never as a file.
+  completion_window: z.literal('24h', { error: 'expected 24h' }).optional(),
+  metadata: z.record(z.string().max(64), z.string().max(512)).optional(),
+  input_file_id: z
+    .undefined({ error: 'uploaded input files are not accepted: give the items inline as `requests`' })
+    .optional(),
 });
 export type BatchRequest = z.infer<typeof BatchRequestSchema>;
 
@@ -28,23 +34,39 @@ export interface BatchResult {
   readonly receipt?: number;
 }
 
-/**
- * Runs a batch: the budget of the whole batch (each item's input estimate plus
- * its output cap) is reserved first, or every item is refused with a receipt;
- * then every item runs through the one model-call path (its own checks, its
- * own receipt), drawing from the batch's reservation, and is sent by the
- * collector: in its provider's batch API (`batch_api: true`), else directly,
- * `batch_concurrency` at a time.
- */
-export async function runBatch(input: {
+export interface BatchParts {
   readonly gateway: ModelGateway;
   readonly dialect: Dialect;
   readonly caller: ModelCaller;
   readonly batch: BatchRequest;
   /** How items are sent: the provider's batch API where configured, else directly under a limit. */
-  readonly collector: Omit<CollectorParts, 'expected'>;
+  readonly collector: Omit<CollectorParts, 'expected' | 'signal'>;
   readonly estimateCost: (body: Readonly<Record<string, unknown>>, tokens: number) => number;
-}): Promise<{ status: number; results: BatchResult[]; headers: Record<string, string> }> {
+}
+
+/** A batch refused whole (its budget did not fit): every item refused with a receipt, nothing sent. */
+export interface BatchRefused {
+  readonly refused: true;
+  readonly results: BatchResult[];
+  readonly headers: Record<string, string>;
+}
+
+/** A batch whose budget is reserved: `run` sends its items (once) and gives back what no item drew. */
+export interface BatchReserved {
+  readonly refused: false;
+  run(signal: AbortSignal, onResult?: (result: BatchResult) => void): Promise<BatchResult[]>;
+}
+
+/**
+ * Reserves a batch: the budget of the whole batch (each item's input estimate
+ * plus its output cap) is reserved first, or every item is refused with a
+ * receipt; then `run` sends every item through the one model-call path (its
+ * own checks, its own receipt), drawing from the batch's reservation, by the
+ * collector: in its provider's batch API (`batch_api: true`), else directly,
+ * `batch_concurrency` at a time. Aborting `run`'s signal cancels the provider
+ * batches and the items not yet sent; what they did not draw is given back.
+ */
+export async function reserveBatch(input: BatchParts): Promise<BatchRefused | BatchReserved> {
   const { gateway, dialect, caller, batch } = input;
   const perRequest = caller.manifest.quotas.llm_tokens_per_request;
   let tokens = 0;
@@ -66,7 +88,7 @@ export async function runBatch(input: {
       results.push(toResult(item.custom_id, answer));
     }
     return {
-      status: 429,
+      refused: true,
       results,
       headers: {
         'oacp-quota': reserved.refusal.quota,
@@ -77,31 +99,41 @@ export async function runBatch(input: {
     };
   }
   const { pool } = reserved;
-  const collector = new BatchCollector({ ...input.collector, expected: batch.requests.length });
-  try {
-    const results = await Promise.all(
-      batch.requests.map(async (item) => {
-        let sent = false;
-        const body = item.body.stream === true ? { ...item.body, stream: false } : item.body;
-        try {
-          const answer = await gateway.call(dialect, caller, body, {
-            reserve: (t, c) => pool.take(t, c),
-            send: (request, direct) => {
-              sent = true;
-              return collector.send(request, direct);
-            },
-          });
-          return toResult(item.custom_id, answer);
-        } finally {
-          // Refused before anything was sent: the provider batches need not wait for this item.
-          if (!sent) collector.arrived();
-        }
-      }),
-    );
-    return { status: 200, results, headers: {} };
-  } finally {
-    await pool.close();
-  }
+  return {
+    refused: false,
+    async run(signal, onResult) {
+      const collector = new BatchCollector({ ...input.collector, signal, expected: batch.requests.length });
+      try {
+        return await Promise.all(
+          batch.requests.map(async (item) => {
+            let sent = false;
+            const body = item.body.stream === true ? { ...item.body, stream: false } : item.body;
+            try {
+              const answer = await gateway.call(dialect, caller, body, {
+                signal,
+                reserve: (t, c) =>
+                  signal.aborted
+                    ? { effect: 'deny', quota: 'models.batch', reason: 'the batch was cancelled' }
+                    : pool.take(t, c),
+                send: (request, direct) => {
+                  sent = true;
+                  return collector.send(request, direct);
+                },
+              });
+              const result = toResult(item.custom_id, answer);
+              onResult?.(result);
+              return result;
+            } finally {
+              // Refused before anything was sent: the provider batches need not wait for this item.
+              if (!sent) collector.arrived();
+            }
+          }),
+        );
+      } finally {
+        await pool.close();
+      }
+    },
+  };
 }
 
 function toResult(customId: string, answer: ModelAnswer): BatchResult {
