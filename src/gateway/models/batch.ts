@@ -15,6 +15,7 @@ export const BatchRequestSchema = z.strictObject({
         custom_id: z.string().min(1).max(64),
         body: z.record(z.string(), z.unknown(), { error: 'expected a JSON object' }),
       }),
+      { error: 'expected the items inline, as a list (an uploaded input_file_id is not accepted)' },
     )
     .min(1, { error: 'a batch needs at least one request' })
     .max(1000, { error: 'a batch holds at most 1000 requests' }),

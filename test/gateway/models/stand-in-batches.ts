@@ -17,6 +17,7 @@ interface Batch {
   readonly requests: { custom_id: string; url: string; body: unknown }[];
   polls: number;
   output?: string;
+  cancelled?: boolean;
 }
 
 export interface BatchCall {
@@ -31,6 +32,8 @@ export class StandInBatches {
   readonly calls: BatchCall[] = [];
   /** Refuse the next batch submission (HTTP 500, nothing stored). */
   refuseNext = false;
+  /** Batches stay in progress (polls never end them) while this is true; a cancel still ends them. */
+  hold = false;
   #next = 0;
 
   constructor(private readonly base: () => string) {}
@@ -38,7 +41,10 @@ export class StandInBatches {
   handles(method: string, url: string): boolean {
     return (
       (method === 'POST' &&
-        (url === '/v1/files' || url === '/v1/batches' || url === '/v1/messages/batches')) ||
+        (url === '/v1/files' ||
+          url === '/v1/batches' ||
+          url === '/v1/messages/batches' ||
+          /^\/v1\/(messages\/)?batches\/[^/]+\/cancel$/.test(url))) ||
       (method === 'GET' &&
         (url.startsWith('/v1/batches/') ||
           url.startsWith('/v1/files/') ||
@@ -53,6 +59,14 @@ export class StandInBatches {
       return json(res, 500, {
         error: { message: `stand-in refused the batch (key ${key})`, type: 'server_error' },
       });
+    }
+    const cancel = /^\/v1\/(?:messages\/)?batches\/([^/]+)\/cancel$/.exec(url);
+    if (method === 'POST' && cancel !== null) {
+      const batch = this.#batches.get(cancel[1] ?? '');
+      if (batch === undefined)
+        return json(res, 404, { error: { message: 'no such batch', type: 'not_found_error' } });
+      batch.cancelled = true;
+      return json(res, 200, { id: cancel[1], status: 'cancelling' });
     }
     if (method === 'POST' && url === '/v1/files') {
       const id = `file-${this.#next++}`;
@@ -106,7 +120,14 @@ export class StandInBatches {
       return;
     }
     batch.polls += 1;
-    if (batch.polls >= 2 && batch.output === undefined) batch.output = await this.#run(batch);
+    if (batch.cancelled === true)
+      return json(res, 200, {
+        id: batchId,
+        object: 'batch',
+        status: 'cancelled',
+        processing_status: 'ended',
+      });
+    if (batch.polls >= 2 && batch.output === undefined && !this.hold) batch.output = await this.#run(batch);
     const ended = batch.output !== undefined;
     if (batch.kind === 'anthropic')
       return json(res, 200, {

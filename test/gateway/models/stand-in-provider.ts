@@ -40,6 +40,8 @@ export interface StandIn {
   readonly batchCalls: BatchCall[];
   /** The next batch submission is refused (HTTP 500). */
   refuseNextBatch(): void;
+  /** Batches stay in progress until this is called with false (or they are cancelled). */
+  holdBatches(hold: boolean): void;
   /** Behaviours for the next requests, in order; 'ok' once the queue is empty. */
   queue(...behaviours: Behaviour[]): void;
   close(): Promise<void>;
@@ -94,6 +96,9 @@ export async function startStandIn(name = 'stand-in'): Promise<StandIn> {
     url,
     received,
     batchCalls: batches.calls,
+    holdBatches: (hold) => {
+      batches.hold = hold;
+    },
     refuseNextBatch: () => {
       batches.refuseNext = true;
     },
