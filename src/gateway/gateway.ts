@@ -6,6 +6,7 @@ import { StoreQuotaEngine } from '../airlock/quota/store-engine.js';
 import { StandardTier, type StandardTierOptions } from '../airlock/wasm/standard-tier.js';
 import { loadClusterTls } from '../cluster/tls.js';
 import { nodeWitnessSigner, witnessVerifierKey } from '../cluster/witness-key.js';
+import { sha256Hex } from '../core/digest.js';
 import { hostGuardFor } from '../core/loopback.js';
 import { homeLayout } from '../identity/home-layout.js';
 import { openHomeNonceStore } from '../identity/home-nonce-store.js';
@@ -32,9 +33,11 @@ import { type Listening, listen, parseListen } from './http/listen.js';
 import type { DeclaredRoute } from './http/route.js';
 import { open } from './http/route.js';
 import type { GatewayServices } from './http/services.js';
+import { BATCH_DIALECTS } from './models/batch.js';
 import { ModelBatches } from './models/batch-jobs.js';
 import { batchStore } from './models/batch-store.js';
 import { ModelBudget } from './models/budget.js';
+import { modelCallerFor } from './models/caller.js';
 import { ModelGateway } from './models/model-gateway.js';
 import { Providers } from './models/providers.js';
 import { sandboxChat } from './models/sandbox-chat.js';
@@ -255,7 +258,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       store: batchStore(store.sql),
       node: config.cluster?.node_id ?? 'local',
     });
-    await modelBatches.recover();
+    await modelBatches.recover(async (row, endpoint, reason) => {
+      const caller = await modelCallerFor(agents, row.agentId, false);
+      const dialect = BATCH_DIALECTS[endpoint];
+      if (caller === undefined || dialect === undefined) return undefined;
+      const answer = await models.abandoned(dialect, caller, sha256Hex(row.batch), reason);
+      const index = Number(answer.headers['oacp-receipt']);
+      return Number.isInteger(index) ? index : undefined;
+    });
     closers.push(() => modelBatches.close());
 
     const tier = await StandardTier.create({

@@ -1,7 +1,13 @@
 import { parseBoundedJson } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { messages } from '../models/anthropic-wire.js';
-import { type BatchRefused, type BatchRequest, BatchRequestSchema, reserveBatch } from '../models/batch.js';
+import {
+  BATCH_DIALECTS,
+  type BatchRefused,
+  type BatchRequest,
+  BatchRequestSchema,
+  reserveBatch,
+} from '../models/batch.js';
 import { modelCallerFor } from '../models/caller.js';
 import type { Dialect } from '../models/dialect.js';
 import type { ModelAnswer, ModelCaller } from '../models/model-gateway.js';
@@ -135,12 +141,6 @@ function readJson(bytes: Uint8Array): { value: unknown } | undefined {
   const parsed = parseBoundedJson(text, MAX_BODY_DEPTH, 'the request body');
   return parsed.ok ? { value: parsed.value } : undefined;
 }
-
-const BATCH_DIALECTS: Record<string, Dialect> = {
-  '/v1/chat/completions': chatCompletions,
-  '/v1/embeddings': embeddings,
-  '/v1/messages': messages,
-};
 
 async function modelCaller(principal: Principal, agents: AgentDirectory): Promise<ModelCaller> {
   let agentId: string;

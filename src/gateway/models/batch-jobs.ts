@@ -42,6 +42,9 @@ interface Running {
   readonly done: Promise<void>;
 }
 
+const RESTARTED =
+  'the gateway stopped while this batch ran: items answered before stay receipted and spent, the others were abandoned';
+
 /** The prefix of a batch's output file id; the rest is the batch id. */
 const OUTPUT = 'file-output-';
 
@@ -147,12 +150,20 @@ export class ModelBatches {
     return row?.results ?? undefined;
   }
 
-  /** At start: batches a previous process was running are marked failed, with the reason. */
-  async recover(): Promise<number> {
+  /**
+   * At start: batches a previous process of this node was running are marked
+   * failed, with the reason and the index of a receipt `receipt` makes for it
+   * (undefined when it could not: the batch is failed all the same).
+   */
+  async recover(
+    receipt: (row: BatchRow, endpoint: string, reason: string) => Promise<number | undefined>,
+  ): Promise<number> {
     const rows = await this.parts.store.unfinished(this.parts.node);
     for (const row of rows) {
+      const before = objectOf(row);
+      const index = await receipt(row, before.endpoint, RESTARTED).catch(() => undefined);
       const object: BatchObject = {
-        ...objectOf(row),
+        ...before,
         status: 'failed',
         failed_at: this.#seconds(),
         errors: {
@@ -160,8 +171,7 @@ export class ModelBatches {
           data: [
             {
               code: 'gateway_restarted',
-              message:
-                'the gateway stopped while this batch ran: items answered before stay receipted and spent, the others were abandoned',
+              message: index === undefined ? RESTARTED : `${RESTARTED} (receipt ${index})`,
             },
           ],
         },

@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import { messages } from './anthropic-wire.js';
 import { BatchCollector, type CollectorParts } from './batch-collector.js';
 import { BatchPool } from './batch-pool.js';
 import type { Dialect } from './dialect.js';
 import type { ModelAnswer, ModelCaller, ModelGateway } from './model-gateway.js';
+import { chatCompletions, embeddings } from './openai-wire.js';
 import { estimateInputTokens } from './tokens.js';
 
 export const BatchRequestSchema = z.strictObject({
@@ -27,6 +29,13 @@ export const BatchRequestSchema = z.strictObject({
     .optional(),
 });
 export type BatchRequest = z.infer<typeof BatchRequestSchema>;
+
+/** The dialect of each endpoint a batch may name. */
+export const BATCH_DIALECTS: Readonly<Record<string, Dialect>> = {
+  '/v1/chat/completions': chatCompletions,
+  '/v1/embeddings': embeddings,
+  '/v1/messages': messages,
+};
 
 export interface BatchResult {
   readonly custom_id: string;

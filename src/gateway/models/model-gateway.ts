@@ -461,6 +461,26 @@ export class ModelGateway {
     return this.#refuse(facts, 400, 'invalid_request', 'the request body is not JSON');
   }
 
+  /**
+   * A call that will never be answered (a batch the gateway stopped running):
+   * receipted as failed with the reason; `digest` names what was asked.
+   */
+  async abandoned(
+    dialect: Dialect,
+    caller: ModelCaller,
+    digest: string,
+    reason: string,
+  ): Promise<ModelAnswer> {
+    const facts = newFacts(dialect, caller, this.#now(), digest);
+    // Its items passed their checks when the batch ran; none is answered now.
+    facts.policy = {
+      effect: 'allow',
+      reason: 'checked when the batch ran',
+      policyDigest: facts.policy.policyDigest,
+    };
+    return this.#failed(facts, 502, 'batch_abandoned', reason);
+  }
+
   /** The refusal for a call with no output tokens left: the budget's own words where it gives them. */
   async #noRoomLeft(caller: ModelCaller, facts: CallFacts, options: CallOptions): Promise<BudgetVerdict> {
     const probe =

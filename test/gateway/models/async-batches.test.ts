@@ -219,6 +219,7 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
     const object = {
       id: 'batch_crashed',
       object: 'batch',
+      endpoint: '/v1/chat/completions',
       status: 'in_progress',
       request_counts: { total: 1 },
     };
@@ -236,9 +237,18 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
     gw = await start(join(dir, 'store.db'));
     const row = await batchStore(gw.gateway.store.sql).get(agentId, 'batch_crashed');
     expect(row?.status).toBe('failed');
-    expect(JSON.parse(row?.batch ?? '{}')).toMatchObject({
-      status: 'failed',
-      errors: { data: [{ code: 'gateway_restarted' }] },
+    const failed = JSON.parse(row?.batch ?? '{}') as BatchObject;
+    expect(failed).toMatchObject({ status: 'failed', errors: { data: [{ code: 'gateway_restarted' }] } });
+    // The failure is receipted: a model call of this agent, failed, with the reason.
+    const index = Number(/\(receipt (\d+)\)$/.exec(failed.errors?.data[0]?.message ?? '')?.[1]);
+    expect(Number.isInteger(index)).toBe(true);
+    const { parseEnvelopeBytes } = await import('../../../src/attest/receipt.js');
+    const envelope = parseEnvelopeBytes(await gw.gateway.services.log.entry(index));
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+    expect(statement.predicate).toMatchObject({
+      agent: { did: agentId },
+      outcome: 'failed',
+      reason: expect.stringContaining('the gateway stopped while this batch ran'),
     });
   });
 });
