@@ -21,7 +21,9 @@ const event = (type: string, body: Json): SseEvent => ({
  * An OpenAI chat.completion.chunk stream as Anthropic Messages events:
  * message_start on the first chunk (input tokens as the gateway estimated
  * them until the provider's usage comes), `content` as a text block,
- * each tool call as a tool_use block (argument fragments as input_json_delta),
+ * each tool call as a tool_use block (argument fragments as input_json_delta;
+ * a call whose fragments arrive while another call's block is open is held
+ * and sent whole when the message ends, since Anthropic blocks cannot interleave),
  * and on `[DONE]` a message_delta with the stop reason and the provider's
  * usage, then message_stop. A gateway cut (`oacp` on a chunk) is carried on
  * the message_delta.
@@ -46,10 +48,35 @@ export function openAiToAnthropicStream(estimatedInput: number): ClientSide {
     events.push(event('content_block_start', { index: open.index, content_block: block }));
     return events;
   };
+  // Tool calls that arrived while another call's block was open, by index: sent whole at the end.
+  const pending = new Map<number, { id: unknown; name: unknown; args: string }>();
+  const streamed = new Set<number>();
+  const flush = (): SseEvent[] => {
+    const events = closeOpen();
+    for (const [, call] of [...pending].sort(([a], [b]) => a - b)) {
+      const index = next++;
+      events.push(
+        event('content_block_start', {
+          index,
+          content_block: { type: 'tool_use', id: call.id, name: call.name, input: {} },
+        }),
+      );
+      if (call.args !== '')
+        events.push(
+          event('content_block_delta', {
+            index,
+            delta: { type: 'input_json_delta', partial_json: call.args },
+          }),
+        );
+      events.push(event('content_block_stop', { index }));
+    }
+    pending.clear();
+    return events;
+  };
   const translate = (raw: SseEvent): SseEvent[] => {
     if (raw.data === '[DONE]') {
       return [
-        ...closeOpen(),
+        ...flush(),
         event('message_delta', {
           delta: { stop_reason: stop, stop_sequence: null },
           usage: { input_tokens: inputTokens, output_tokens: outputTokens },
@@ -105,24 +132,35 @@ export function openAiToAnthropicStream(estimatedInput: number): ClientSide {
     for (const call of Array.isArray(delta.tool_calls) ? delta.tool_calls.filter(isRecord) : []) {
       const fn = isRecord(call.function) ? call.function : {};
       const tool = typeof call.index === 'number' ? call.index : 0;
-      if (open?.tool !== tool)
+      const fragment = typeof fn.arguments === 'string' ? fn.arguments : '';
+      const held = pending.get(tool);
+      if (open?.tool !== tool && (held !== undefined || streamed.has(tool) || open?.tool !== undefined)) {
+        // Another call's block is open (Anthropic blocks cannot interleave): this one waits, whole.
+        if (held === undefined)
+          pending.set(tool, { id: call.id ?? `toolu_oacp_${tool}`, name: fn.name ?? '', args: fragment });
+        else held.args += fragment;
+        continue;
+      }
+      if (open?.tool !== tool) {
+        streamed.add(tool);
         events.push(
           ...openBlock(
             { type: 'tool_use', id: call.id ?? `toolu_oacp_${tool}`, name: fn.name ?? '', input: {} },
             tool,
           ),
         );
-      if (typeof fn.arguments === 'string' && fn.arguments !== '')
+      }
+      if (fragment !== '')
         events.push(
           event('content_block_delta', {
             index: open?.index,
-            delta: { type: 'input_json_delta', partial_json: fn.arguments },
+            delta: { type: 'input_json_delta', partial_json: fragment },
           }),
         );
     }
     if (typeof choice.finish_reason === 'string') {
       stop = TO_ANTHROPIC_STOP[choice.finish_reason] ?? 'end_turn';
-      events.push(...closeOpen());
+      events.push(...flush());
     }
     return events;
   };

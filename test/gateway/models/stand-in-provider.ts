@@ -25,7 +25,9 @@ export type Behaviour =
   | 'cut'
   | 'ignore-max-tokens'
   | 'dense-tokens'
-  | 'echo-key';
+  | 'echo-key'
+  /** An OpenAI stream with two calls of the offered tool whose fragments interleave (Paris, Rome). */
+  | 'parallel-tools';
 
 export interface Received {
   readonly path: string;
@@ -307,7 +309,18 @@ async function answer(
   chunk({ role: 'assistant', content: '' }, null);
   const includeUsage =
     (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
-  if (tool !== undefined) {
+  if (tool !== undefined && behaviour === 'parallel-tools') {
+    const start = (index: number, id: string) =>
+      chunk({ tool_calls: [{ index, id, type: 'function', function: { name: tool, arguments: '' } }] }, null);
+    const part = (index: number, text: string) =>
+      chunk({ tool_calls: [{ index, function: { arguments: text } }] }, null);
+    start(0, 'call_paris');
+    part(0, '{"city":');
+    start(1, 'call_rome');
+    part(1, '{"city":');
+    part(0, ' "Paris"}');
+    part(1, ' "Rome"}');
+  } else if (tool !== undefined) {
     chunk(
       {
         tool_calls: [
@@ -318,6 +331,8 @@ async function answer(
     );
     for (const part of ['{"city":', ' "Paris"}'])
       chunk({ tool_calls: [{ index: 0, function: { arguments: part } }] }, null);
+  }
+  if (tool !== undefined) {
     chunk({}, 'tool_calls');
     if (includeUsage)
       chunk({}, null, {

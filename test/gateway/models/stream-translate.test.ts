@@ -109,6 +109,28 @@ describe('streams translated between the OpenAI and Anthropic formats (official 
     expect(message.usage.output_tokens).toBe(12);
   });
 
+  it('streams parallel tool calls whose fragments interleave as one tool_use block each', async () => {
+    fx.gpt.queue('parallel-tools');
+    const stream = fx.anthropic().messages.stream({
+      model: 'gpt-via-anthropic',
+      max_tokens: 50,
+      messages: [{ role: 'user', content: 'Weather in Paris and Rome?' }],
+      tools: [{ name: 'get_weather', input_schema: { type: 'object', properties: {} } }],
+    });
+    const starts: number[] = [];
+    stream.on('streamEvent', (e) => {
+      if (e.type === 'content_block_start') starts.push(e.index);
+    });
+    const message = await stream.finalMessage();
+    expect(message.stop_reason).toBe('tool_use');
+    // Without holding the second call, each switch would open a new block and split both arguments.
+    expect(message.content).toEqual([
+      { type: 'tool_use', id: 'call_paris', name: 'get_weather', input: { city: 'Paris' } },
+      { type: 'tool_use', id: 'call_rome', name: 'get_weather', input: { city: 'Rome' } },
+    ]);
+    expect(starts).toEqual([0, 1]);
+  });
+
   it("cuts a translated stream at the budget with the OpenAI format's well-formed ending", async () => {
     fx.claude.queue('ignore-max-tokens');
     const stream = await fx.openai().chat.completions.create({
