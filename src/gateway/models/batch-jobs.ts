@@ -95,7 +95,7 @@ export class ModelBatches {
       metadata: request.metadata ?? null,
     };
     const iso = this.#iso();
-    await this.parts.store.insert({
+    await this.#insert(reserved, {
       id,
       agentId,
       node: this.parts.node,
@@ -117,6 +117,16 @@ export class ModelBatches {
     };
     this.#running.set(id, running);
     return object;
+  }
+
+  /** Stores a new batch; when the store refuses, its reservation comes back before the error goes on. */
+  async #insert(reserved: BatchReserved, row: BatchRow): Promise<void> {
+    try {
+      await this.parts.store.insert(row);
+    } catch (error) {
+      await reserved.release();
+      throw error;
+    }
   }
 
   /** The agent's batch; another agent's (or an unknown) id is undefined. */

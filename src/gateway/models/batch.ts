@@ -65,6 +65,8 @@ export interface BatchRefused {
 export interface BatchReserved {
   readonly refused: false;
   run(signal: AbortSignal, onResult?: (result: BatchResult) => void): Promise<BatchResult[]>;
+  /** Gives the whole reservation back, for a batch that will never run. */
+  release(): Promise<void>;
 }
 
 /**
@@ -111,6 +113,7 @@ export async function reserveBatch(input: BatchParts): Promise<BatchRefused | Ba
   const { pool } = reserved;
   return {
     refused: false,
+    release: () => pool.close(),
     async run(signal, onResult) {
       const collector = new BatchCollector({ ...input.collector, signal, expected: batch.requests.length });
       try {

@@ -164,6 +164,30 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
     expect(String((error as Error).message)).toMatch(/requests: .*input_file_id is not accepted/);
   });
 
+  it('refuses a malformed batch with one line naming the field, and an operator key', async () => {
+    const { sdk } = await sdkFor('sloppy-async');
+    for (const [body, field] of [
+      [
+        {
+          endpoint: '/v1/chat/completions',
+          completion_window: '1h',
+          requests: [{ custom_id: 'a', body: { model: 'gpt-test' } }],
+        },
+        'completion_window',
+      ],
+      [{ endpoint: '/v1/completions', requests: [{ custom_id: 'a', body: {} }] }, 'endpoint'],
+      [{ endpoint: '/v1/chat/completions', requests: [{ custom_id: 'a', body: 'x' }] }, 'requests.0.body'],
+    ] as const) {
+      const error = await sdk.batches.create(body as never).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(String((error as Error).message)).toContain(field);
+      expect(String((error as Error).message)).not.toMatch(/\n|at .*\.ts/);
+    }
+    const operator = new OpenAI({ apiKey: gw.adminKey, baseURL: `${gw.url}v1`, maxRetries: 0 });
+    const error = await operator.batches.retrieve('batch_x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
+  });
+
   it("an unknown id, and another agent's batch, are not found: retrieve, cancel, results", async () => {
     const owner = await sdkFor('owner-batcher');
     const other = await sdkFor('other-batcher');
