@@ -8,6 +8,7 @@ import { StandardTier, type StandardTierOptions } from '../airlock/wasm/standard
 import { derivedSeed } from '../cluster/derived-key.js';
 import { type ClusterTls, loadClusterTls, nodeKeyTls } from '../cluster/tls.js';
 import { nodeWitnessSigner, witnessVerifierKey } from '../cluster/witness-key.js';
+import { sha256Hex } from '../core/digest.js';
 import { hostGuardFor } from '../core/loopback.js';
 import { homeLayout } from '../identity/home-layout.js';
 import { openHomeNonceStore } from '../identity/home-nonce-store.js';
@@ -36,7 +37,11 @@ import { type Listening, listen, parseListen } from './http/listen.js';
 import type { DeclaredRoute } from './http/route.js';
 import { open } from './http/route.js';
 import type { GatewayServices } from './http/services.js';
+import { BATCH_DIALECTS } from './models/batch.js';
+import { ModelBatches } from './models/batch-jobs.js';
+import { batchStore } from './models/batch-store.js';
 import { ModelBudget } from './models/budget.js';
+import { modelCallerFor } from './models/caller.js';
 import { ModelGateway } from './models/model-gateway.js';
 import { Providers } from './models/providers.js';
 import { sandboxChat } from './models/sandbox-chat.js';
@@ -256,6 +261,20 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       tracing,
       secretsFor: (provider) => credentials.resolveForCall(MODEL_PROVIDER_KEYS, `models/${provider.name}`),
     });
+    // Asynchronous batches (docs/model-gateway.md): those this node ran before it stopped end as failed.
+    const modelBatches = new ModelBatches({
+      store: batchStore(store.sql),
+      node: config.cluster?.node_id ?? 'local',
+    });
+    await modelBatches.recover(async (row, endpoint, reason) => {
+      const caller = await modelCallerFor(agents, row.agentId, false);
+      const dialect = BATCH_DIALECTS[endpoint];
+      if (caller === undefined || dialect === undefined) return undefined;
+      const answer = await models.abandoned(dialect, caller, sha256Hex(row.batch), reason);
+      const index = Number(answer.headers['oacp-receipt']);
+      return Number.isInteger(index) ? index : undefined;
+    });
+    closers.push(() => modelBatches.close());
 
     const tier = await StandardTier.create({
       ...options.standardTier,
@@ -360,7 +379,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       metrics,
       tracing,
       logger,
-      models: { gateway: models, config: config.models },
+      models: { gateway: models, config: config.models, batches: modelBatches },
       ...(options.publicMetrics === undefined ? {} : { publicMetrics: options.publicMetrics }),
       hostGuard: hostGuardFor(address.host),
       approvals,

@@ -165,6 +165,25 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX a2a_tasks_agent ON a2a_tasks (agent, tenant, owner)',
     ],
   },
+  {
+    version: 6,
+    name: 'asynchronous model batches',
+    statements: () => [
+      // One row per batch (docs/model-gateway.md), scoped to the agent that created it, run by one node; results is
+      // the JSONL of its answers once it ended (NULL before), counts and the object are JSON.
+      `CREATE TABLE model_batches (
+        id TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL,
+        node TEXT NOT NULL,
+        status TEXT NOT NULL,
+        batch TEXT NOT NULL,
+        results TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      'CREATE INDEX model_batches_node ON model_batches (node, status)',
+    ],
+  },
 ];
 
 /** The version a fully migrated store reports. */

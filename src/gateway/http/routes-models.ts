@@ -1,7 +1,13 @@
 import { parseBoundedJson } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { messages } from '../models/anthropic-wire.js';
-import { BatchRequestSchema, runBatch } from '../models/batch.js';
+import {
+  BATCH_DIALECTS,
+  type BatchRefused,
+  type BatchRequest,
+  BatchRequestSchema,
+  reserveBatch,
+} from '../models/batch.js';
 import { modelCallerFor } from '../models/caller.js';
 import type { Dialect } from '../models/dialect.js';
 import type { ModelAnswer, ModelCaller } from '../models/model-gateway.js';
@@ -24,6 +30,21 @@ export function modelRoutes(services: GatewayServices): Route[] {
   const models = services.models;
   if (models === undefined) return [];
   const access = agentKey('models:call');
+  const batchParts = (caller: ModelCaller, batch: BatchRequest) => ({
+    gateway: models.gateway,
+    dialect: BATCH_DIALECTS[batch.endpoint] ?? chatCompletions,
+    caller,
+    batch,
+    collector: {
+      providers: models.gateway.providers,
+      secretsFor: models.gateway.secretsFor,
+      concurrency: models.config.batch_concurrency,
+      pollMs: models.config.batch_poll_ms,
+      timeoutMs: models.config.batch_timeout_ms,
+    },
+    estimateCost: (body: Readonly<Record<string, unknown>>, tokens: number) =>
+      models.gateway.costEstimate(body.model, tokens),
+  });
   const serve = (path: string, dialect: Dialect) =>
     route('POST', path, access, async (c) => {
       const caller = await modelCaller(c.var.principal, services.agents);
@@ -41,21 +62,49 @@ export function modelRoutes(services: GatewayServices): Route[] {
     serve('/v1/chat/completions', chatCompletions),
     serve('/v1/embeddings', embeddings),
     serve('/v1/messages', messages),
+    // Synchronous: answers when every item has ended (the same batch run as /v1/batches).
     route('POST', '/v1/oacp/batches', access, async (c: GatewayContext) => {
       const caller = await modelCaller(c.var.principal, services.agents);
       const batch = await parseBody(c, BatchRequestSchema);
-      const outcome = await runBatch({
-        gateway: models.gateway,
-        dialect: BATCH_DIALECTS[batch.endpoint] ?? chatCompletions,
-        caller,
-        batch,
-        concurrency: models.config.batch_concurrency,
-        estimateCost: (body, tokens) => models.gateway.costEstimate(body.model, tokens),
-      });
-      return new Response(JSON.stringify({ object: 'oacp.batch', results: outcome.results }), {
-        status: outcome.status,
-        headers: { 'content-type': 'application/json', ...outcome.headers },
-      });
+      const reserved = await reserveBatch(batchParts(caller, batch));
+      if (reserved.refused) return refusedBatch(reserved);
+      const results = await reserved.run(c.req.raw.signal);
+      return c.json({ object: 'oacp.batch', results });
+    }),
+    // Asynchronous, OpenAI's shape: created at once, polled, read, cancelled by the agent that made it.
+    route('POST', '/v1/batches', access, async (c: GatewayContext) => {
+      const caller = await modelCaller(c.var.principal, services.agents);
+      const batch = await parseBody(c, BatchRequestSchema);
+      const reserved = await reserveBatch(batchParts(caller, batch));
+      if (reserved.refused) return refusedBatch(reserved);
+      return c.json(await models.batches.create(caller.did, batch, reserved));
+    }),
+    route('GET', '/v1/batches/:id', access, async (c) => {
+      const caller = await modelCaller(c.var.principal, services.agents);
+      const id = c.req.param('id') ?? '';
+      const batch = await models.batches.get(caller.did, id);
+      if (batch === undefined) throw unknownBatch(id);
+      return c.json(batch);
+    }),
+    route('POST', '/v1/batches/:id/cancel', access, async (c) => {
+      const caller = await modelCaller(c.var.principal, services.agents);
+      const id = c.req.param('id') ?? '';
+      const batch = await models.batches.cancel(caller.did, id);
+      if (batch === undefined) throw unknownBatch(id);
+      if (batch === 'ended')
+        throw httpError(
+          'BAD_REQUEST',
+          `batch ${id} is not running on this node (it has ended, or another node runs it): there is nothing to cancel here`,
+        );
+      return c.json(batch);
+    }),
+    route('GET', '/v1/files/:id/content', access, async (c) => {
+      const caller = await modelCaller(c.var.principal, services.agents);
+      const id = c.req.param('id') ?? '';
+      const output = await models.batches.output(caller.did, id);
+      if (output === undefined)
+        throw httpError('NOT_FOUND', `file ${id} is not the output of one of your batches that has ended`);
+      return new Response(output, { status: 200, headers: { 'content-type': 'application/jsonl' } });
     }),
     // Operators' view: breaker, last error class (never a provider's words) and a probe spending no tokens.
     route('GET', '/v1/oacp/models/health', scope('audit:read'), async (c) =>
@@ -69,6 +118,18 @@ export function modelRoutes(services: GatewayServices): Route[] {
   ];
 }
 
+/** A batch whose budget did not fit: 429 naming the quota, every item refused with its receipt. */
+function refusedBatch(refused: BatchRefused): Response {
+  return new Response(JSON.stringify({ object: 'oacp.batch', results: refused.results }), {
+    status: 429,
+    headers: { 'content-type': 'application/json', ...refused.headers },
+  });
+}
+
+function unknownBatch(id: string) {
+  return httpError('NOT_FOUND', `batch ${id} is not one of your batches`);
+}
+
 /** The body as JSON (UTF-8, bounded depth); undefined when it is not. */
 function readJson(bytes: Uint8Array): { value: unknown } | undefined {
   let text: string;
@@ -80,12 +141,6 @@ function readJson(bytes: Uint8Array): { value: unknown } | undefined {
   const parsed = parseBoundedJson(text, MAX_BODY_DEPTH, 'the request body');
   return parsed.ok ? { value: parsed.value } : undefined;
 }
-
-const BATCH_DIALECTS: Record<string, Dialect> = {
-  '/v1/chat/completions': chatCompletions,
-  '/v1/embeddings': embeddings,
-  '/v1/messages': messages,
-};
 
 async function modelCaller(principal: Principal, agents: AgentDirectory): Promise<ModelCaller> {
   let agentId: string;

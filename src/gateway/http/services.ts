@@ -2,6 +2,7 @@ import type { CheckpointGossip } from '../../cluster/gossip-service.js';
 import type { HostGuard } from '../../core/loopback.js';
 import type { ServedTile } from '../../log/transparency-log.js';
 import type { CredentialVault } from '../credentials/credential-vault.js';
+import type { ModelBatches } from '../models/batch-jobs.js';
 import type { ModelsSection } from '../models/config.js';
 import type { ModelGateway } from '../models/model-gateway.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
@@ -65,7 +66,11 @@ export interface GatewayServices {
   /** The Host check of the listener (core/loopback.ts hostGuardFor); none accepts every Host. */
   readonly hostGuard?: HostGuard;
   /** The model leg (/v1/chat/completions, /v1/messages, …); absent: those routes answer 404. */
-  readonly models?: { readonly gateway: ModelGateway; readonly config: ModelsSection };
+  readonly models?: {
+    readonly gateway: ModelGateway;
+    readonly config: ModelsSection;
+    readonly batches: ModelBatches;
+  };
   /** Calls waiting for an operator's approval (`require_approval`); the approval routes answer 404 without it. */
   readonly approvals?: GatewayApprovalQueue;
   /** The built web console (dist/console); default: the package's own. */

@@ -84,7 +84,7 @@ export const messages: Dialect = {
     if (data.type === 'content_block_stop') return { closed: data.index };
     return {};
   },
-  cut(reason, _model, openBlocks) {
+  cut(reason, _model, openBlocks, usage) {
     return [
       ...openBlocks.map((index) => ({
         event: 'content_block_stop',
@@ -95,7 +95,7 @@ export const messages: Dialect = {
         data: JSON.stringify({
           type: 'message_delta',
           delta: { stop_reason: 'max_tokens', stop_sequence: null },
-          usage: { output_tokens: 0 },
+          usage: { input_tokens: usage.inputTokens, output_tokens: usage.outputTokens },
           oacp: { stopped: 'budget', reason },
         }),
       },

@@ -1,7 +1,10 @@
 import { z } from 'zod';
+import { messages } from './anthropic-wire.js';
+import { BatchCollector, type CollectorParts } from './batch-collector.js';
 import { BatchPool } from './batch-pool.js';
 import type { Dialect } from './dialect.js';
 import type { ModelAnswer, ModelCaller, ModelGateway } from './model-gateway.js';
+import { chatCompletions, embeddings } from './openai-wire.js';
 import { estimateInputTokens } from './tokens.js';
 
 export const BatchRequestSchema = z.strictObject({
@@ -14,11 +17,25 @@ export const BatchRequestSchema = z.strictObject({
         custom_id: z.string().min(1).max(64),
         body: z.record(z.string(), z.unknown(), { error: 'expected a JSON object' }),
       }),
+      { error: 'expected the items inline, as a list (an uploaded input_file_id is not accepted)' },
     )
     .min(1, { error: 'a batch needs at least one request' })
     .max(1000, { error: 'a batch holds at most 1000 requests' }),
+  // OpenAI's batch fields: the only window is 24h; the items come inline (`requests`), never as a file.
+  completion_window: z.literal('24h', { error: 'expected 24h' }).optional(),
+  metadata: z.record(z.string().max(64), z.string().max(512)).optional(),
+  input_file_id: z
+    .undefined({ error: 'uploaded input files are not accepted: give the items inline as `requests`' })
+    .optional(),
 });
 export type BatchRequest = z.infer<typeof BatchRequestSchema>;
+
+/** The dialect of each endpoint a batch may name. */
+export const BATCH_DIALECTS: Readonly<Record<string, Dialect>> = {
+  '/v1/chat/completions': chatCompletions,
+  '/v1/embeddings': embeddings,
+  '/v1/messages': messages,
+};
 
 export interface BatchResult {
   readonly custom_id: string;
@@ -27,22 +44,41 @@ export interface BatchResult {
   readonly receipt?: number;
 }
 
-/**
- * Runs a batch: the budget of the whole batch (each item's input estimate plus
- * its output cap) is reserved first, or every item is refused with a receipt;
- * then the items run through the one model-call path, `concurrency` at a time,
- * each with its own receipt, drawing from the batch's reservation. None of the
- * configured provider kinds has a batch API this gateway calls yet, so items
- * are sent concurrently under the limit.
- */
-export async function runBatch(input: {
+export interface BatchParts {
   readonly gateway: ModelGateway;
   readonly dialect: Dialect;
   readonly caller: ModelCaller;
   readonly batch: BatchRequest;
-  readonly concurrency: number;
+  /** How items are sent: the provider's batch API where configured, else directly under a limit. */
+  readonly collector: Omit<CollectorParts, 'expected' | 'signal'>;
   readonly estimateCost: (body: Readonly<Record<string, unknown>>, tokens: number) => number;
-}): Promise<{ status: number; results: BatchResult[]; headers: Record<string, string> }> {
+}
+
+/** A batch refused whole (its budget did not fit): every item refused with a receipt, nothing sent. */
+export interface BatchRefused {
+  readonly refused: true;
+  readonly results: BatchResult[];
+  readonly headers: Record<string, string>;
+}
+
+/** A batch whose budget is reserved: `run` sends its items (once) and gives back what no item drew. */
+export interface BatchReserved {
+  readonly refused: false;
+  run(signal: AbortSignal, onResult?: (result: BatchResult) => void): Promise<BatchResult[]>;
+  /** Gives the whole reservation back, for a batch that will never run. */
+  release(): Promise<void>;
+}
+
+/**
+ * Reserves a batch: the budget of the whole batch (each item's input estimate
+ * plus its output cap) is reserved first, or every item is refused with a
+ * receipt; then `run` sends every item through the one model-call path (its
+ * own checks, its own receipt), drawing from the batch's reservation, by the
+ * collector: in its provider's batch API (`batch_api: true`), else directly,
+ * `batch_concurrency` at a time. Aborting `run`'s signal cancels the provider
+ * batches and the items not yet sent; what they did not draw is given back.
+ */
+export async function reserveBatch(input: BatchParts): Promise<BatchRefused | BatchReserved> {
   const { gateway, dialect, caller, batch } = input;
   const perRequest = caller.manifest.quotas.llm_tokens_per_request;
   let tokens = 0;
@@ -64,7 +100,7 @@ export async function runBatch(input: {
       results.push(toResult(item.custom_id, answer));
     }
     return {
-      status: 429,
+      refused: true,
       results,
       headers: {
         'oacp-quota': reserved.refusal.quota,
@@ -75,25 +111,42 @@ export async function runBatch(input: {
     };
   }
   const { pool } = reserved;
-  const results: BatchResult[] = new Array(batch.requests.length);
-  let next = 0;
-  try {
-    await Promise.all(
-      Array.from({ length: Math.min(input.concurrency, batch.requests.length) }, async () => {
-        while (next < batch.requests.length) {
-          const index = next++;
-          const item = batch.requests[index];
-          if (item === undefined) continue;
-          const body = item.body.stream === true ? { ...item.body, stream: false } : item.body;
-          const answer = await gateway.call(dialect, caller, body, { reserve: (t, c) => pool.take(t, c) });
-          results[index] = toResult(item.custom_id, answer);
-        }
-      }),
-    );
-  } finally {
-    await pool.close();
-  }
-  return { status: 200, results, headers: {} };
+  return {
+    refused: false,
+    release: () => pool.close(),
+    async run(signal, onResult) {
+      const collector = new BatchCollector({ ...input.collector, signal, expected: batch.requests.length });
+      try {
+        return await Promise.all(
+          batch.requests.map(async (item) => {
+            let sent = false;
+            const body = item.body.stream === true ? { ...item.body, stream: false } : item.body;
+            try {
+              const answer = await gateway.call(dialect, caller, body, {
+                signal,
+                reserve: (t, c) =>
+                  signal.aborted
+                    ? { effect: 'deny', quota: 'models.batch', reason: 'the batch was cancelled' }
+                    : pool.take(t, c),
+                send: (request, direct) => {
+                  sent = true;
+                  return collector.send(request, direct);
+                },
+              });
+              const result = toResult(item.custom_id, answer);
+              onResult?.(result);
+              return result;
+            } finally {
+              // Refused before anything was sent: the provider batches need not wait for this item.
+              if (!sent) collector.arrived();
+            }
+          }),
+        );
+      } finally {
+        await pool.close();
+      }
+    },
+  };
 }
 
 function toResult(customId: string, answer: ModelAnswer): BatchResult {

@@ -111,8 +111,12 @@ export class ModelBudget {
   }
 
   /** Tokens `lineage` (the agent, then its ancestors) could take now in every token bucket; Infinity without limits. */
-  async remainingTokens(lineage: readonly string[]): Promise<number> {
-    await this.#commits.settled();
+  async remainingTokens(
+    lineage: readonly string[],
+    options: { readonly settled?: boolean } = {},
+  ): Promise<number> {
+    // By default the reading waits for the settlements already submitted; a gauge can skip that.
+    if (options.settled !== false) await this.#commits.settled();
     let remaining = Number.POSITIVE_INFINITY;
     for (const window of this.#windows.filter((w) => w.unit === 'tokens')) {
       for (const subject of lineage) {

@@ -27,6 +27,8 @@ const ProviderSchema = z.strictObject({
   connections: positiveInt().default(64),
   /** Models this provider serves when a request names a model that is not an alias; empty: any. */
   models: z.array(ModelName, { error: 'expected a list of model names' }).default([]),
+  /** Batches go through the provider's own batch API (OpenAI: files + /batches; Anthropic: /v1/messages/batches). */
+  batch_api: z.boolean({ error: 'expected true or false' }).default(false),
 });
 
 const AliasSchema = z.strictObject({
@@ -76,6 +78,10 @@ export const ModelsSectionSchema = z
       .default({ failures: 5, cooldown_ms: 30_000 }),
     /** Model calls in flight at once per batch. */
     batch_concurrency: positiveInt().default(8),
+    /** How often a batch handed to a provider's batch API is polled. */
+    batch_poll_ms: positiveInt().default(2_000),
+    /** How long a batch request waits for a provider's batch to end before cancelling it. */
+    batch_timeout_ms: positiveInt().default(600_000),
   })
   .superRefine((section, ctx) => {
     const names = section.providers.map((provider) => provider.name);

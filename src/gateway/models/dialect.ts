@@ -45,8 +45,8 @@ export interface Dialect {
   isEnd(event: SseEvent): boolean;
   /** The content block an event opens or closes (Anthropic streams), to close open ones on a cut. */
   block?(event: SseEvent): { readonly opened?: number; readonly closed?: number };
-  /** Well-formed closing events for a stream the gateway cuts, saying why (closing `openBlocks` first). */
-  cut(reason: string, model: string, openBlocks: readonly number[]): SseEvent[];
+  /** Well-formed closing events for a stream the gateway cuts, saying why (closing `openBlocks` first), usage in the last. */
+  cut(reason: string, model: string, openBlocks: readonly number[], usage: TokenUsage): SseEvent[];
   /** An error answer in this format. */
   error(status: number, code: string, message: string): Record<string, unknown>;
 }

@@ -27,6 +27,8 @@ export type Dispatched =
       readonly attempts: readonly Attempt[];
       readonly reason: string;
       readonly status: number;
+      /** The provider may have run the call anyway (a batch submitted, then lost): the reservation stays spent. */
+      readonly spent?: boolean;
     };
 
 export interface DispatchInput {

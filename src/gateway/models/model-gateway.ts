@@ -9,15 +9,18 @@ import type { Tracing } from '../observability/tracing.js';
 import type { GatewayPolicy } from '../runtime/policy/gateway-policy.js';
 import type { ReceiptLink, ReceiptRecorder } from '../runtime/receipt-recorder.js';
 import { messages } from './anthropic-wire.js';
+import type { SendRequest } from './batch-collector.js';
 import type { BudgetVerdict, ModelBudget, Reservation } from './budget.js';
 import type { ModelsSection, ProviderConfig } from './config.js';
 import type { Dialect, ProviderKind, TokenUsage } from './dialect.js';
-import { type Attempt, dispatch, type ProviderSecrets } from './dispatch.js';
+import { type Attempt, type Dispatched, dispatch, type ProviderSecrets } from './dispatch.js';
 import { chatCompletions } from './openai-wire.js';
 import { type ProviderStatus, providersStatus } from './provider-health.js';
 import type { Providers } from './providers.js';
 import { routeFor } from './router.js';
 import { relayStream } from './stream-relay.js';
+import { openAiToAnthropicStream } from './stream-to-anthropic.js';
+import { anthropicToOpenAiStream } from './stream-to-openai.js';
 import { estimateInputTokens } from './tokens.js';
 import {
   providerErrorMessage,
@@ -71,6 +74,8 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Draws the call's reservation from elsewhere (a batch's pool) instead of the budgets. */
   readonly reserve?: (tokens: number, costMicros: number) => BudgetVerdict;
+  /** Sends the checked, reserved call in place of a direct dispatch (a batch's collector); `direct` is the dispatch. */
+  readonly send?: (request: SendRequest, direct: () => Promise<Dispatched>) => Promise<Dispatched>;
 }
 
 /** Everything the receipt says, filled in as the call goes. */
@@ -111,6 +116,15 @@ export class ModelGateway {
 
   get budget(): ModelBudget {
     return this.parts.budget;
+  }
+
+  /** The providers' pooled clients and breakers (a batch's collector sends through them). */
+  get providers(): Providers {
+    return this.parts.providers;
+  }
+
+  get secretsFor(): (provider: ProviderConfig) => Promise<ProviderSecrets> {
+    return this.parts.secretsFor;
   }
 
   /** Each provider's breaker and last error class, with a probe that spends no tokens. */
@@ -184,18 +198,10 @@ export class ModelGateway {
       );
     }
     facts.estimated = estimateInputTokens(record);
-    // An alias served in the other wire format: the request is translated, whole answers only.
+    // An alias served in the other wire format: the request is translated (its answer or stream too).
     const upstream = route.kind === dialect.kind ? dialect : GENERATING[route.kind];
     let outgoing: Readonly<Record<string, unknown>> = record;
     if (upstream !== dialect) {
-      if (read.stream) {
-        return this.#refuse(
-          facts,
-          400,
-          'invalid_request',
-          `model "${read.model}" is served in the ${route.kind} format: streaming across formats is not built, leave out \`stream\``,
-        );
-      }
       try {
         outgoing = translateRequest(route.kind, record);
       } catch (error) {
@@ -259,30 +265,6 @@ export class ModelGateway {
         reason: `quota llm_tokens_per_request exceeded: the input alone is ${facts.estimated} tokens, limit ${perRequest}`,
       });
     }
-    let maxTokens: number | undefined;
-    let reserveTokens = facts.estimated;
-    let remaining: number;
-    try {
-      // A batch item draws from the batch's own reservation, which already bounds it.
-      remaining =
-        options.reserve === undefined
-          ? await this.parts.budget.remainingTokens(caller.lineage)
-          : Number.POSITIVE_INFINITY;
-    } catch (error) {
-      return this.#quota(facts, {
-        effect: 'deny',
-        quota: 'models.budgets',
-        reason: `the quota store could not answer, so the call is refused: ${(error as Error).message}`,
-      });
-    }
-    if (dialect.generates) {
-      const cap = Math.min(perRequest - facts.estimated, remaining - facts.estimated);
-      maxTokens = Math.min(cap, (requestedMax as number | undefined) ?? cap);
-      if (maxTokens <= 0) {
-        return this.#quota(facts, await this.#noRoomLeft(caller, facts, options));
-      }
-      reserveTokens = facts.estimated + maxTokens;
-    }
     const price = this.parts.config.prices[route.model] ?? this.parts.config.prices[read.model];
     if (price === undefined && this.parts.budget.limitsCost) {
       return this.#quota(facts, {
@@ -295,12 +277,39 @@ export class ModelGateway {
       price === undefined
         ? 0
         : Math.ceil(usage.inputTokens * price.input_per_mtok + usage.outputTokens * price.output_per_mtok);
-    const estimatedCost = costOf({ inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 });
-    const verdict =
-      options.reserve === undefined
-        ? await this.parts.budget.reserve(caller.lineage, reserveTokens, estimatedCost)
-        : options.reserve(reserveTokens, estimatedCost);
+    const reserveFor = (maxTokens: number | undefined) => {
+      const tokens = facts.estimated + (maxTokens ?? 0);
+      const cost = costOf({ inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 });
+      return options.reserve === undefined
+        ? this.parts.budget.reserve(caller.lineage, tokens, cost)
+        : Promise.resolve(options.reserve(tokens, cost));
+    };
+    // The cap clamped by the per-request limit alone, reserved at once: when the windows have room
+    // for it (the usual case) their remaining could not have clamped it further, so reading them first
+    // would only add a round to the store.
+    const capOf = (remaining: number) => {
+      const cap = Math.min(perRequest - facts.estimated, remaining - facts.estimated);
+      return Math.min(cap, (requestedMax as number | undefined) ?? cap);
+    };
+    let maxTokens = dialect.generates ? capOf(Number.POSITIVE_INFINITY) : undefined;
+    let verdict = await reserveFor(maxTokens).catch((error: unknown) => storeDown(error));
+    if (verdict.effect === 'deny' && options.reserve === undefined && verdict.quota !== 'models.budgets') {
+      // Something is short: clamp the cap to what the windows have left, then try once more.
+      let remaining: number;
+      try {
+        remaining = await this.parts.budget.remainingTokens(caller.lineage);
+      } catch (error) {
+        return this.#quota(facts, storeDown(error));
+      }
+      if (dialect.generates) {
+        maxTokens = capOf(remaining);
+        if (maxTokens <= 0) return this.#quota(facts, await this.#noRoomLeft(caller, facts, options));
+        verdict = await reserveFor(maxTokens).catch((error: unknown) => storeDown(error));
+      }
+    }
     if (verdict.effect === 'deny') return this.#quota(facts, verdict);
+    const reserveTokens = facts.estimated + (maxTokens ?? 0);
+    const estimatedCost = costOf({ inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 });
     facts.reserved = reserveTokens;
     const reservation = verdict.reservation;
 
@@ -318,19 +327,25 @@ export class ModelGateway {
     const upstreamBody = JSON.stringify(upstream.prepare(outgoing, route.model, maxTokens));
     const headers: Record<string, string> = {};
     if (upstream.kind === 'anthropic') headers['anthropic-version'] = '2023-06-01';
-    const sent = await dispatch({
-      providers: route.providers,
-      pool: this.parts.providers,
-      path: upstream.path,
-      body: upstreamBody,
-      headers,
-      secretsFor: this.parts.secretsFor,
-      ...(signal === undefined ? {} : { signal }),
-    });
+    const direct = () =>
+      dispatch({
+        providers: route.providers,
+        pool: this.parts.providers,
+        path: upstream.path,
+        body: upstreamBody,
+        headers,
+        secretsFor: this.parts.secretsFor,
+        ...(signal === undefined ? {} : { signal }),
+      });
+    const sent = await (options.send === undefined
+      ? direct()
+      : options.send({ providers: route.providers, path: upstream.path, body: upstreamBody }, direct));
     this.#breakerGauges();
     facts.attempts = sent.attempts;
     if (!sent.ok) {
-      await this.parts.budget.settle(reservation, 0, 0).catch(() => undefined);
+      await this.parts.budget
+        .settle(reservation, sent.spent === true ? reserveTokens : 0, sent.spent === true ? estimatedCost : 0)
+        .catch(() => undefined);
       span.setAttribute('error.type', 'provider_failed');
       span.end();
       return this.#failed(facts, sent.status === 429 ? 429 : 502, 'provider_failed', sent.reason);
@@ -342,7 +357,15 @@ export class ModelGateway {
         kind: 'stream',
         headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
         events: relayStream({
-          dialect,
+          dialect: upstream,
+          ...(upstream === dialect
+            ? {}
+            : {
+                client:
+                  dialect.kind === 'openai'
+                    ? anthropicToOpenAiStream(Math.floor(this.#now().getTime() / 1000))
+                    : openAiToAnthropicStream(facts.estimated),
+              }),
           response: sent.response,
           outputCap: maxTokens ?? Number.MAX_SAFE_INTEGER,
           model: route.model,
@@ -438,6 +461,26 @@ export class ModelGateway {
     return this.#refuse(facts, 400, 'invalid_request', 'the request body is not JSON');
   }
 
+  /**
+   * A call that will never be answered (a batch the gateway stopped running):
+   * receipted as failed with the reason; `digest` names what was asked.
+   */
+  async abandoned(
+    dialect: Dialect,
+    caller: ModelCaller,
+    digest: string,
+    reason: string,
+  ): Promise<ModelAnswer> {
+    const facts = newFacts(dialect, caller, this.#now(), digest);
+    // Its items passed their checks when the batch ran; none is answered now.
+    facts.policy = {
+      effect: 'allow',
+      reason: 'checked when the batch ran',
+      policyDigest: facts.policy.policyDigest,
+    };
+    return this.#failed(facts, 502, 'batch_abandoned', reason);
+  }
+
   /** The refusal for a call with no output tokens left: the budget's own words where it gives them. */
   async #noRoomLeft(caller: ModelCaller, facts: CallFacts, options: CallOptions): Promise<BudgetVerdict> {
     const probe =
@@ -468,7 +511,10 @@ export class ModelGateway {
       { resource: 'llm_tokens', agent: caller.name },
       usage.inputTokens + usage.outputTokens,
     );
-    const remaining = await this.parts.budget.remainingTokens(caller.lineage).catch(() => undefined);
+    // This call's own settlement is written; others' in flight need not be waited for by a gauge.
+    const remaining = await this.parts.budget
+      .remainingTokens(caller.lineage, { settled: false })
+      .catch(() => undefined);
     if (remaining !== undefined && Number.isFinite(remaining))
       this.parts.metrics.llmBudgetRemaining.set({ agent: caller.name }, remaining);
   }
@@ -579,6 +625,15 @@ function newFacts(dialect: Dialect, caller: ModelCaller, started: Date, requestD
     reserved: 0,
     attempts: [],
     policy: { effect: 'deny', reason: 'not checked', policyDigest: NO_POLICY_DIGEST },
+  };
+}
+
+/** A quota store that could not answer: the call is refused. */
+function storeDown(error: unknown): Extract<BudgetVerdict, { effect: 'deny' }> {
+  return {
+    effect: 'deny',
+    quota: 'models.budgets',
+    reason: `the quota store could not answer, so the call is refused: ${(error as Error).message}`,
   };
 }
 

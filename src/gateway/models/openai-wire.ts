@@ -85,16 +85,29 @@ export const chatCompletions: Dialect = {
     };
   },
   isEnd: (event) => event.data === '[DONE]',
-  cut(reason, model) {
-    const chunk = {
+  cut(reason, model, _openBlocks, usage) {
+    const head = {
       id: `chatcmpl-oacp-${randomUUID()}`,
       object: 'chat.completion.chunk',
       created: Math.floor(Date.now() / 1000),
       model,
+    };
+    const last = {
+      ...head,
       choices: [{ index: 0, delta: {}, finish_reason: 'length' }],
       oacp: { stopped: 'budget', reason },
     };
-    return [{ data: JSON.stringify(chunk) }, { data: '[DONE]' }];
+    // As `stream_options.include_usage` asks: a last chunk with no choices and the usage.
+    const total = {
+      ...head,
+      choices: [],
+      usage: {
+        prompt_tokens: usage.inputTokens,
+        completion_tokens: usage.outputTokens,
+        total_tokens: usage.inputTokens + usage.outputTokens,
+      },
+    };
+    return [{ data: JSON.stringify(last) }, { data: JSON.stringify(total) }, { data: '[DONE]' }];
   },
   error: openaiError,
 };

@@ -7,9 +7,9 @@ import type { UpstreamResponse } from './upstream.js';
 
 export interface StreamOutcome {
   readonly kind: 'ok' | 'cut' | 'failed';
-  /** Usage as the provider reported it; absent when it reported none. */
+  /** Usage as the provider reported it (at least what was relayed, on a cut); absent when it reported none. */
   readonly usage?: TokenUsage;
-  /** Output tokens counted by the gateway from the text it relayed. */
+  /** Output tokens counted by the gateway from the text it received. */
   readonly countedOutput: number;
   readonly served?: string;
   /** sha256 of the JCS form of every event's data the client received, in order (JSON parsed; other text as a string). */
@@ -17,8 +17,18 @@ export interface StreamOutcome {
   readonly reason?: string;
 }
 
-export interface RelayInput {
+/** The client's side of a stream served in the other wire format. */
+export interface ClientSide {
   readonly dialect: Dialect;
+  /** The client-format events for one provider event: none, one or several. */
+  translate(event: SseEvent): SseEvent[];
+}
+
+export interface RelayInput {
+  /** The provider's wire format. */
+  readonly dialect: Dialect;
+  /** When the client speaks the other format: its dialect and the stream translator. */
+  readonly client?: ClientSide;
   readonly response: UpstreamResponse;
   /** Output tokens the call may produce; a provider that goes past it is cut off. */
   readonly outputCap: number;
@@ -29,41 +39,70 @@ export interface RelayInput {
 }
 
 /**
- * Relays a provider's event stream to the client event by event, counting the
- * generated text. Past the output cap it stops reading and closes the stream
- * in the format's own well-formed way, saying why; a provider stream that
- * breaks off or sends garbage ends with an error event. The closing event
- * goes out after `finish` (the receipt) is done.
+ * How far past the cap (by the gateway's o200k count) events are held back,
+ * waiting for the provider's own count, before the stream is cut: providers
+ * tokenize differently, and one that kept to `max_tokens` by its own count
+ * must not be cut for it (docs/model-gateway.md, "Budgets").
+ */
+export function holdSlack(outputCap: number): number {
+  return Math.max(64, Math.ceil(outputCap / 4));
+}
+
+/**
+ * Relays a provider's event stream to the client event by event (translated
+ * when the client speaks the other format), counting the generated text.
+ * Past the output cap the events are held back: the provider's final usage
+ * releases them if it kept to the cap by its own count; otherwise (or past
+ * the slack) the stream is closed in the client format's own well-formed way,
+ * saying why. A provider stream that breaks off or sends garbage ends with
+ * an error event. The closing event goes out after `finish` (the receipt).
  */
 export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
   const { dialect } = input;
+  const client = input.client?.dialect ?? dialect;
+  const translate = input.client === undefined ? (event: SseEvent) => [event] : input.client.translate;
   const parser = new SseParser();
   const forwarded: unknown[] = [];
   const openBlocks = new Set<number>();
+  const slack = holdSlack(input.outputCap);
+  let held: SseEvent[] | undefined;
   let counted = 0;
   let inputTokens: number | undefined;
   let outputTokens: number | undefined;
   let served: string | undefined;
   let finished = false;
-  const outcome = (kind: StreamOutcome['kind'], reason?: string): StreamOutcome => ({
-    kind,
-    countedOutput: counted,
-    ...(inputTokens === undefined ? {} : { usage: { inputTokens, outputTokens: outputTokens ?? counted } }),
-    ...(served === undefined ? {} : { served }),
-    digest: sha256Hex(canonicalize(forwarded)),
-    ...(reason === undefined ? {} : { reason }),
-  });
-  const record = (event: SseEvent) => forwarded.push(dataOf(event));
+  const outcome = (kind: StreamOutcome['kind'], reason?: string): StreamOutcome => {
+    // On a cut or a failure the provider's last count may predate what it sent: never charge less than that.
+    const output = kind === 'ok' ? (outputTokens ?? counted) : Math.max(outputTokens ?? 0, counted);
+    return {
+      kind,
+      countedOutput: counted,
+      ...(inputTokens === undefined ? {} : { usage: { inputTokens, outputTokens: output } }),
+      ...(served === undefined ? {} : { served }),
+      digest: sha256Hex(canonicalize(forwarded)),
+      ...(reason === undefined ? {} : { reason }),
+    };
+  };
+  const out = (events: readonly SseEvent[]): string[] =>
+    events.map((event) => {
+      forwarded.push(dataOf(event));
+      return formatSse(event);
+    });
+  /** Ends the stream with client-format `events`, the last one only after the receipt. */
   const close = async function* (kind: StreamOutcome['kind'], events: readonly SseEvent[], reason?: string) {
     const last = events.at(-1);
-    for (const event of events.slice(0, -1)) {
-      record(event);
-      yield formatSse(event);
-    }
-    if (last !== undefined) record(last);
+    yield* out(events.slice(0, -1));
+    const tail = last === undefined ? [] : out([last]);
     finished = true;
     await input.finish(outcome(kind, reason));
-    if (last !== undefined) yield formatSse(last);
+    yield* tail;
+  };
+  const fail = (reason: string) => close('failed', [streamError(client, reason)], reason);
+  const cut = () => {
+    const reason = `output cut at the token budget: ${input.outputCap} output tokens allowed`;
+    const usage = { inputTokens: inputTokens ?? 0, outputTokens: Math.min(counted, input.outputCap) };
+    const closing = dialect.cut(reason, input.model, [...openBlocks], usage).flatMap(translate);
+    return close('cut', closing, reason);
   };
   const upstream = input.response.body[Symbol.asyncIterator]();
   try {
@@ -73,28 +112,33 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
         next = await upstream.next();
       } catch (error) {
         if (input.signal?.aborted) return;
-        const reason = `the provider's stream broke off: ${(error as Error).message.slice(0, 200)}`;
-        yield* close('failed', [streamError(dialect, reason)], reason);
+        yield* fail(`the provider's stream broke off: ${(error as Error).message.slice(0, 200)}`);
         return;
       }
       if (next.done === true) break;
-      const chunk = next.value;
       if (input.signal?.aborted) break;
       let events: SseEvent[];
       try {
-        events = parser.push(chunk);
+        events = parser.push(next.value);
       } catch (error) {
-        yield* close('failed', [streamError(dialect, (error as Error).message)], (error as Error).message);
+        yield* fail((error as Error).message);
         return;
       }
       for (const event of events) {
         if (dialect.isEnd(event)) {
-          yield* close('ok', [event]);
+          if (held !== undefined) {
+            // Past the cap by the gateway's count: the provider's own count decides.
+            if (outputTokens === undefined || outputTokens > input.outputCap) {
+              yield* cut();
+              return;
+            }
+            yield* out(held.flatMap(translate));
+          }
+          yield* close('ok', translate(event));
           return;
         }
         if (event.data !== '' && event.data !== '[DONE]' && !isJson(event.data)) {
-          const reason = 'the provider sent an event that is not JSON';
-          yield* close('failed', [streamError(dialect, reason)], reason);
+          yield* fail('the provider sent an event that is not JSON');
           return;
         }
         const step = dialect.step(event);
@@ -105,18 +149,21 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
         if (block?.opened !== undefined) openBlocks.add(block.opened);
         if (block?.closed !== undefined) openBlocks.delete(block.closed);
         if (step.text !== undefined) counted += countTextTokens(step.text);
-        if (counted > input.outputCap) {
-          const reason = `output cut at the token budget: ${input.outputCap} output tokens allowed`;
-          yield* close('cut', dialect.cut(reason, input.model, [...openBlocks]), reason);
-          return;
+        if (held === undefined && counted > input.outputCap) held = [];
+        if (held !== undefined) {
+          // A provider past the cap by its own running count, or far past it by ours, is cut.
+          if (counted > input.outputCap + slack || (outputTokens ?? 0) > input.outputCap) {
+            yield* cut();
+            return;
+          }
+          held.push(event);
+          continue;
         }
-        record(event);
-        yield formatSse(event);
+        yield* out(translate(event));
       }
     }
     if (input.signal?.aborted) return;
-    const reason = 'the provider ended the stream before its final event';
-    yield* close('failed', [streamError(dialect, reason)], reason);
+    yield* fail('the provider ended the stream before its final event');
   } finally {
     // Stop reading the provider: destroys the upstream body (and its connection) if it is still going.
     await Promise.resolve(upstream.return?.(undefined)).catch(() => undefined);

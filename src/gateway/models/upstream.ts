@@ -55,6 +55,34 @@ export class ProviderClient {
     };
   }
 
+  /** Any request under the base URL (a provider's batch API: uploads, polls, result files), answered whole up to `limit` bytes. */
+  async exchange(request: {
+    readonly method: 'GET' | 'POST';
+    readonly path: string;
+    readonly headers: Readonly<Record<string, string>>;
+    readonly body?: string | Buffer;
+    readonly limit: number;
+    readonly signal?: AbortSignal;
+  }): Promise<{ status: number; body: Buffer }> {
+    const response = await this.#pool.request({
+      method: request.method,
+      path: `${this.#prefix}${request.path}`,
+      headers: { accept: 'application/json', ...request.headers },
+      ...(request.body === undefined ? {} : { body: request.body }),
+      ...(request.signal === undefined ? {} : { signal: request.signal }),
+    });
+    const body = await readBody(
+      {
+        status: response.statusCode,
+        headers: response.headers,
+        body: response.body as AsyncIterable<Buffer>,
+        dump: () => response.body.dump(),
+      },
+      request.limit,
+    );
+    return { status: response.statusCode, body };
+  }
+
   /** A GET under the base URL (the models list a health probe reads); the answer is read and dropped. */
   async probe(path: string, headers: Readonly<Record<string, string>>, timeoutMs: number): Promise<number> {
     const response = await this.#pool.request({

@@ -4,11 +4,17 @@
  * speaks the OpenAI (Chat Completions, Embeddings) and Anthropic (Messages)
  * wire formats, streaming and usage included, and can be told to misbehave:
  * answer 429 or 500, answer slowly, send malformed JSON, cut a stream short,
- * or ignore max_tokens. It records what it received so tests can check what
- * the gateway sent upstream (clamped caps, injected keys).
+ * ignore max_tokens, or count fewer tokens than o200k does ('dense-tokens':
+ * words of several o200k tokens, one token each by its own count). A request
+ * that offers tools gets a call of the first one (arguments
+ * {"city":"Paris"}) unless its last message is a tool's answer. It records
+ * what it received so tests can check what the gateway sent upstream
+ * (clamped caps, injected keys). It also serves both batch APIs
+ * (stand-in-batches.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type BatchCall, StandInBatches } from './stand-in-batches.js';
 
 export type Behaviour =
   | 'ok'
@@ -18,7 +24,10 @@ export type Behaviour =
   | 'malformed'
   | 'cut'
   | 'ignore-max-tokens'
-  | 'echo-key';
+  | 'dense-tokens'
+  | 'echo-key'
+  /** An OpenAI stream with two calls of the offered tool whose fragments interleave (Paris, Rome). */
+  | 'parallel-tools';
 
 export interface Received {
   readonly path: string;
@@ -29,6 +38,12 @@ export interface Received {
 export interface StandIn {
   readonly url: string;
   readonly received: Received[];
+  /** Calls to the batch APIs (stand-in-batches.ts), with the key each carried. */
+  readonly batchCalls: BatchCall[];
+  /** The next batch submission is refused (HTTP 500). */
+  refuseNextBatch(): void;
+  /** Batches stay in progress until this is called with false (or they are cancelled). */
+  holdBatches(hold: boolean): void;
   /** Behaviours for the next requests, in order; 'ok' once the queue is empty. */
   queue(...behaviours: Behaviour[]): void;
   close(): Promise<void>;
@@ -50,6 +65,7 @@ const WORDS = [
 export async function startStandIn(name = 'stand-in'): Promise<StandIn> {
   const received: Received[] = [];
   const pending: Behaviour[] = [];
+  const batches = new StandInBatches(() => url);
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -66,15 +82,28 @@ export async function startStandIn(name = 'stand-in'): Promise<StandIn> {
         json(res, { object: 'list', data: [{ id: `${name}-model`, object: 'model', type: 'model' }] });
         return;
       }
+      if (batches.handles(req.method ?? 'GET', req.url ?? '')) {
+        const key = String(req.headers.authorization ?? req.headers['x-api-key'] ?? '');
+        void batches.answer(req.method ?? 'GET', req.url ?? '', key, Buffer.concat(chunks), res);
+        return;
+      }
       const behaviour = pending.shift() ?? 'ok';
       void answer(req.url ?? '', req.headers, body, behaviour, res, name);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     received,
+    batchCalls: batches.calls,
+    holdBatches: (hold) => {
+      batches.hold = hold;
+    },
+    refuseNextBatch: () => {
+      batches.refuseNext = true;
+    },
     queue: (...behaviours) => pending.push(...behaviours),
     close: () =>
       new Promise<void>((resolve) => {
@@ -123,7 +152,10 @@ async function answer(
   const words =
     behaviour === 'ignore-max-tokens'
       ? Array.from({ length: 400 }, (_, i) => ` word${i}`)
-      : WORDS.slice(0, Math.max(1, Math.min(cap, WORDS.length)));
+      : behaviour === 'dense-tokens'
+        ? Array.from({ length: cap }, () => ' Zzyzx')
+        : WORDS.slice(0, Math.max(1, Math.min(cap, WORDS.length)));
+  const tool = toolToCall(path, body);
   const promptTokens = 11;
   if (path.endsWith('/embeddings')) {
     const vector = [0.1, 0.2, 0.3];
@@ -147,10 +179,16 @@ async function answer(
         type: 'message',
         role: 'assistant',
         model,
-        content: [{ type: 'text', text: words.join('') }],
-        stop_reason: 'end_turn',
+        content:
+          tool === undefined
+            ? [{ type: 'text', text: words.join('') }]
+            : [
+                { type: 'text', text: 'Calling.' },
+                { type: 'tool_use', id: 'toolu_standin', name: tool, input: { city: 'Paris' } },
+              ],
+        stop_reason: tool === undefined ? 'end_turn' : 'tool_use',
         stop_sequence: null,
-        usage: { input_tokens: promptTokens, output_tokens: words.length },
+        usage: { input_tokens: promptTokens, output_tokens: tool === undefined ? words.length : 12 },
       });
       return;
     }
@@ -173,6 +211,34 @@ async function answer(
       index: 0,
       content_block: { type: 'text', text: '' },
     });
+    if (tool !== undefined) {
+      send(res, 'content_block_delta', {
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'text_delta', text: 'Calling.' },
+      });
+      send(res, 'content_block_stop', { type: 'content_block_stop', index: 0 });
+      send(res, 'content_block_start', {
+        type: 'content_block_start',
+        index: 1,
+        content_block: { type: 'tool_use', id: 'toolu_standin', name: tool, input: {} },
+      });
+      for (const part of ['{"city":', ' "Paris"}'])
+        send(res, 'content_block_delta', {
+          type: 'content_block_delta',
+          index: 1,
+          delta: { type: 'input_json_delta', partial_json: part },
+        });
+      send(res, 'content_block_stop', { type: 'content_block_stop', index: 1 });
+      send(res, 'message_delta', {
+        type: 'message_delta',
+        delta: { stop_reason: 'tool_use', stop_sequence: null },
+        usage: { output_tokens: 12 },
+      });
+      send(res, 'message_stop', { type: 'message_stop' });
+      res.end();
+      return;
+    }
     for (const [i, word] of words.entries()) {
       if (res.destroyed) return;
       send(res, 'content_block_delta', {
@@ -203,7 +269,25 @@ async function answer(
       object: 'chat.completion',
       created: 1_700_000_000,
       model,
-      choices: [{ index: 0, message: { role: 'assistant', content: words.join('') }, finish_reason: 'stop' }],
+      choices: [
+        tool === undefined
+          ? { index: 0, message: { role: 'assistant', content: words.join('') }, finish_reason: 'stop' }
+          : {
+              index: 0,
+              message: {
+                role: 'assistant',
+                content: null,
+                tool_calls: [
+                  {
+                    id: 'call_standin',
+                    type: 'function',
+                    function: { name: tool, arguments: '{"city":"Paris"}' },
+                  },
+                ],
+              },
+              finish_reason: 'tool_calls',
+            },
+      ],
       usage: {
         prompt_tokens: promptTokens,
         completion_tokens: words.length,
@@ -223,6 +307,43 @@ async function answer(
       ...(usage === undefined ? {} : { usage }),
     });
   chunk({ role: 'assistant', content: '' }, null);
+  const includeUsage =
+    (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+  if (tool !== undefined && behaviour === 'parallel-tools') {
+    const start = (index: number, id: string) =>
+      chunk({ tool_calls: [{ index, id, type: 'function', function: { name: tool, arguments: '' } }] }, null);
+    const part = (index: number, text: string) =>
+      chunk({ tool_calls: [{ index, function: { arguments: text } }] }, null);
+    start(0, 'call_paris');
+    part(0, '{"city":');
+    start(1, 'call_rome');
+    part(1, '{"city":');
+    part(0, ' "Paris"}');
+    part(1, ' "Rome"}');
+  } else if (tool !== undefined) {
+    chunk(
+      {
+        tool_calls: [
+          { index: 0, id: 'call_standin', type: 'function', function: { name: tool, arguments: '' } },
+        ],
+      },
+      null,
+    );
+    for (const part of ['{"city":', ' "Paris"}'])
+      chunk({ tool_calls: [{ index: 0, function: { arguments: part } }] }, null);
+  }
+  if (tool !== undefined) {
+    chunk({}, 'tool_calls');
+    if (includeUsage)
+      chunk({}, null, {
+        prompt_tokens: promptTokens,
+        completion_tokens: 12,
+        total_tokens: promptTokens + 12,
+      });
+    res.write('data: [DONE]\n\n');
+    res.end();
+    return;
+  }
   for (const [i, word] of words.entries()) {
     if (res.destroyed) return;
     chunk({ content: word }, null);
@@ -233,8 +354,6 @@ async function answer(
     await tick();
   }
   chunk({}, 'stop');
-  const includeUsage =
-    (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
   if (includeUsage)
     chunk({}, null, {
       prompt_tokens: promptTokens,
@@ -243,6 +362,23 @@ async function answer(
     });
   res.write('data: [DONE]\n\n');
   res.end();
+}
+
+/** The tool the stand-in "decides" to call: the first offered, unless the last message answers a tool. */
+function toolToCall(path: string, body: Record<string, unknown>): string | undefined {
+  const tools = Array.isArray(body.tools) ? (body.tools as Record<string, unknown>[]) : [];
+  const first = tools[0];
+  if (first === undefined || path.endsWith('/embeddings')) return undefined;
+  const last = Array.isArray(body.messages)
+    ? (body.messages.at(-1) as Record<string, unknown> | undefined)
+    : undefined;
+  const answersTool =
+    last?.role === 'tool' ||
+    (Array.isArray(last?.content) &&
+      (last.content as { type?: string }[]).some((b) => b.type === 'tool_result'));
+  if (answersTool) return undefined;
+  const name = (first.function as { name?: unknown } | undefined)?.name ?? first.name;
+  return typeof name === 'string' ? name : undefined;
 }
 
 function json(res: ServerResponse, value: unknown): void {

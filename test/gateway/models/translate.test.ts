@@ -1,88 +1,17 @@
-import Anthropic from '@anthropic-ai/sdk';
-import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEnvelopeBytes } from '../../../src/attest/receipt.js';
-import { verifyOffline } from '../../../src/verify/offline-verifier.js';
-import { startGateway, type TestGateway } from '../service/harness.js';
-import { type StandIn, startStandIn } from './stand-in-provider.js';
-
-/** The API error a call ends in; fails the test if the call succeeded. */
-async function failure(
-  call: Promise<unknown>,
-): Promise<{ status?: number; message: string; headers?: Headers }> {
-  try {
-    await call;
-  } catch (error) {
-    return error as { status?: number; message: string; headers?: Headers };
-  }
-  throw new Error('the call succeeded, a refusal was expected');
-}
+import { failure, startTranslateFixture, type TranslateFixture } from './translate-fixture.js';
 
 describe('an alias served in the other wire format: OpenAI <-> Anthropic translation (stand-in providers)', () => {
-  let gpt: StandIn;
-  let claude: StandIn;
-  let gw: TestGateway;
-  let key: string;
-
+  let fx: TranslateFixture;
   beforeAll(async () => {
-    gpt = await startStandIn('gpt');
-    claude = await startStandIn('claude');
-    gw = await startGateway({
-      config: {
-        sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
-        models: {
-          providers: [
-            { name: 'gpt', kind: 'openai', base_url: `${gpt.url}/v1`, max_retries: 0, models: ['gpt-test'] },
-            {
-              name: 'claude',
-              kind: 'anthropic',
-              base_url: claude.url,
-              max_retries: 0,
-              models: ['claude-test'],
-            },
-          ],
-          aliases: {
-            'claude-via-openai': { model: 'claude-test', providers: ['claude'] },
-            'gpt-via-anthropic': { model: 'gpt-test', providers: ['gpt'] },
-          },
-        },
-      },
-    });
-    const agent = await gw.client.createAgent({
-      name: 'translator',
-      manifest: {
-        apiVersion: 'oacp.dev/v1',
-        kind: 'CapabilityManifest',
-        name: 'translator',
-        capabilities: { models: { allow: ['*'] } },
-        quotas: { memory_mb: 16 },
-      },
-    });
-    key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
+    fx = await startTranslateFixture();
   }, 60_000);
-
   afterAll(async () => {
-    await gw?.close();
-    await Promise.all([gpt?.close(), claude?.close()]);
+    await fx?.close();
   });
-
-  const openai = () => new OpenAI({ apiKey: key, baseURL: new URL('/v1', gw.url).href, maxRetries: 0 });
-  const anthropic = () =>
-    new Anthropic({ apiKey: key, baseURL: gw.url.href.replace(/\/$/, ''), maxRetries: 0 });
-
-  async function receipt(index: number) {
-    const services = gw.gateway.services;
-    const bytes = await services.log.entry(index);
-    const statement = JSON.parse(Buffer.from(parseEnvelopeBytes(bytes).payload, 'base64').toString('utf8'));
-    const verified = verifyOffline({
-      receipt: Buffer.from(bytes).toString('utf8'),
-      proof: services.log.proofFile(index),
-      logKey: services.log.verifierKey,
-      airlockKeys: [gw.gateway.node.keys.publicKeys().airlock.raw],
-      witnessKeys: [],
-    }).ok;
-    return { predicate: statement.predicate, verified };
-  }
+  const openai = () => fx.openai();
+  const anthropic = () => fx.anthropic();
+  const receipt = (index: number) => fx.receipt(index);
 
   it('carries an OpenAI chat request to an Anthropic provider and answers in the OpenAI format', async () => {
     const { data, response } = await openai()
@@ -100,7 +29,7 @@ describe('an alias served in the other wire format: OpenAI <-> Anthropic transla
     expect(data.choices[0]?.message.content).toContain('stand-in provider');
     expect(data.choices[0]?.finish_reason).toBe('stop');
     expect(data.usage).toMatchObject({ prompt_tokens: 11, completion_tokens: 10, total_tokens: 21 });
-    const sent = claude.received.at(-1);
+    const sent = fx.claude.received.at(-1);
     expect(sent?.path).toBe('/v1/messages');
     expect(sent?.headers['anthropic-version']).toBe('2023-06-01');
     expect(sent?.body).toMatchObject({
@@ -132,7 +61,7 @@ describe('an alias served in the other wire format: OpenAI <-> Anthropic transla
     expect(message.content[0]?.type === 'text' ? message.content[0].text : '').toBe('The gateway relayed');
     expect(message.usage).toMatchObject({ input_tokens: 11, output_tokens: 3 });
     expect(message.stop_reason).toBe('end_turn');
-    const sent = gpt.received.at(-1);
+    const sent = fx.gpt.received.at(-1);
     expect(sent?.path).toBe('/v1/chat/completions');
     expect(sent?.body).toMatchObject({
       model: 'gpt-test',
@@ -144,30 +73,129 @@ describe('an alias served in the other wire format: OpenAI <-> Anthropic transla
     });
   });
 
-  it('refuses, with a receipt and nothing sent, what it cannot translate: streams and tools', async () => {
-    const before = claude.received.length;
-    const streamed = await failure(
+  it('refuses, with a receipt and nothing sent, what it cannot translate: n > 1, server tools', async () => {
+    const before = fx.claude.received.length;
+    const many = await failure(
       openai().chat.completions.create({
         model: 'claude-via-openai',
         messages: [{ role: 'user', content: 'Hello' }],
-        stream: true,
+        n: 2,
       }),
     );
-    expect(streamed.status).toBe(400);
-    expect(streamed.message).toMatch(/streaming across formats is not built/);
-    const tools = await failure(
-      openai().chat.completions.create({
-        model: 'claude-via-openai',
+    expect(many.status).toBe(400);
+    expect(many.message).toMatch(/`n` other than 1 cannot be translated/);
+    const beforeGpt = fx.gpt.received.length;
+    const server = await failure(
+      anthropic().messages.create({
+        model: 'gpt-via-anthropic',
+        max_tokens: 10,
         messages: [{ role: 'user', content: 'Hello' }],
-        tools: [{ type: 'function', function: { name: 'f', parameters: {} } }],
+        tools: [{ type: 'web_search_20250305', name: 'web_search' }],
       }),
     );
-    expect(tools.status).toBe(400);
-    expect(tools.message).toMatch(/`tools` cannot be translated/);
-    expect(claude.received.length).toBe(before);
-    const logged = await receipt(Number(tools.headers?.get('oacp-receipt')));
+    expect(server.status).toBe(400);
+    expect(server.message).toMatch(/tools\[0\]: only client tools/);
+    expect(fx.claude.received.length).toBe(before);
+    expect(fx.gpt.received.length).toBe(beforeGpt);
+    const logged = await receipt(Number(server.headers?.get('oacp-receipt')));
     expect(logged.predicate).toMatchObject({ outcome: 'denied' });
     expect(logged.verified).toBe(true);
+  });
+
+  it('carries tools, tool calls and tool results from OpenAI to Anthropic and the call back', async () => {
+    const tools = [
+      {
+        type: 'function' as const,
+        function: {
+          name: 'get_weather',
+          description: 'Weather of a city',
+          parameters: { type: 'object', properties: { city: { type: 'string' } } },
+        },
+      },
+    ];
+    const first = await openai().chat.completions.create({
+      model: 'claude-via-openai',
+      messages: [{ role: 'user', content: 'Weather in Paris?' }],
+      tools,
+      tool_choice: 'required',
+      max_tokens: 50,
+    });
+    expect(first.choices[0]?.finish_reason).toBe('tool_calls');
+    const call = first.choices[0]?.message.tool_calls?.[0];
+    expect(call).toMatchObject({ id: 'toolu_standin', type: 'function', function: { name: 'get_weather' } });
+    expect(JSON.parse(call?.type === 'function' ? call.function.arguments : '')).toEqual({ city: 'Paris' });
+    expect(fx.claude.received.at(-1)?.body).toMatchObject({
+      tools: [
+        {
+          name: 'get_weather',
+          description: 'Weather of a city',
+          input_schema: tools[0]?.function.parameters,
+        },
+      ],
+      tool_choice: { type: 'any' },
+    });
+    await openai().chat.completions.create({
+      model: 'claude-via-openai',
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        { role: 'assistant', content: null, tool_calls: first.choices[0]?.message.tool_calls ?? [] },
+        { role: 'tool', tool_call_id: 'toolu_standin', content: 'sunny' },
+      ],
+      tools,
+      max_tokens: 50,
+    });
+    expect(fx.claude.received.at(-1)?.body.messages).toEqual([
+      { role: 'user', content: 'Weather in Paris?' },
+      {
+        role: 'assistant',
+        content: [{ type: 'tool_use', id: 'toolu_standin', name: 'get_weather', input: { city: 'Paris' } }],
+      },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_standin', content: 'sunny' }] },
+    ]);
+  });
+
+  it('carries tools, tool_use and tool_result from Anthropic to OpenAI and the call back', async () => {
+    const tools = [{ name: 'get_weather', input_schema: { type: 'object' as const, properties: {} } }];
+    const first = await anthropic().messages.create({
+      model: 'gpt-via-anthropic',
+      max_tokens: 50,
+      messages: [{ role: 'user', content: 'Weather in Paris?' }],
+      tools,
+      tool_choice: { type: 'tool', name: 'get_weather' },
+    });
+    expect(first.stop_reason).toBe('tool_use');
+    expect(first.content).toEqual([
+      { type: 'tool_use', id: 'call_standin', name: 'get_weather', input: { city: 'Paris' } },
+    ]);
+    expect(fx.gpt.received.at(-1)?.body).toMatchObject({
+      tools: [{ type: 'function', function: { name: 'get_weather', parameters: tools[0]?.input_schema } }],
+      tool_choice: { type: 'function', function: { name: 'get_weather' } },
+    });
+    await anthropic().messages.create({
+      model: 'gpt-via-anthropic',
+      max_tokens: 50,
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        { role: 'assistant', content: first.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_standin', content: 'sunny' }] },
+      ],
+      tools,
+    });
+    expect(fx.gpt.received.at(-1)?.body.messages).toEqual([
+      { role: 'user', content: 'Weather in Paris?' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          {
+            id: 'call_standin',
+            type: 'function',
+            function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+          },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'call_standin', content: 'sunny' },
+    ]);
   });
 
   it('lists the aliases of the other format in both model lists', async () => {
@@ -179,5 +207,27 @@ describe('an alias served in the other wire format: OpenAI <-> Anthropic transla
   it('does not carry embeddings to an Anthropic alias (404)', async () => {
     const refused = await failure(openai().embeddings.create({ model: 'claude-via-openai', input: 'x' }));
     expect(refused.status).toBe(404);
+  });
+
+  it('refuses tool call arguments that are not a JSON object, naming the field, before anything is sent', async () => {
+    const before = fx.claude.received.length;
+    const refused = await failure(
+      openai().chat.completions.create({
+        model: 'claude-via-openai',
+        max_tokens: 10,
+        messages: [
+          { role: 'user', content: 'Hi' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '[1, 2' } }],
+          },
+          { role: 'tool', tool_call_id: 'c1', content: 'ok' },
+        ],
+      }),
+    );
+    expect(refused.status).toBe(400);
+    expect(refused.message).toContain('messages[1].tool_calls[0].function.arguments must be a JSON object');
+    expect(fx.claude.received.length).toBe(before);
   });
 });

@@ -1,0 +1,49 @@
+import type { Sql } from '../../store/sql.js';
+
+/** A batch as stored (migration 6): the batch object as JSON, the results as JSONL once it ended. */
+export interface BatchRow {
+  readonly id: string;
+  readonly agentId: string;
+  /** The node running it (a cluster's node id, `local` alone). */
+  readonly node: string;
+  readonly status: string;
+  readonly batch: string;
+  readonly results: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+const COLUMNS = `id, agent_id AS "agentId", node, status, batch, results, created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+/** The model_batches table, through the store's SQL (SQLite or PostgreSQL alike). */
+export function batchStore(sql: Sql) {
+  return {
+    async insert(row: BatchRow): Promise<void> {
+      await sql.run(
+        'INSERT INTO model_batches (id, agent_id, node, status, batch, results, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        [row.id, row.agentId, row.node, row.status, row.batch, row.results, row.createdAt, row.updatedAt],
+      );
+    },
+    async update(row: Pick<BatchRow, 'id' | 'status' | 'batch' | 'results' | 'updatedAt'>): Promise<void> {
+      await sql.run(
+        'UPDATE model_batches SET status = ?, batch = ?, results = ?, updated_at = ? WHERE id = ?',
+        [row.status, row.batch, row.results, row.updatedAt, row.id],
+      );
+    },
+    /** The batch of this agent; another agent's batch is not found. */
+    get(agentId: string, id: string): Promise<BatchRow | undefined> {
+      return sql.get<BatchRow>(`SELECT ${COLUMNS} FROM model_batches WHERE id = ? AND agent_id = ?`, [
+        id,
+        agentId,
+      ]);
+    },
+    /** The batches this node was running (another node's are its own to recover). */
+    unfinished(node: string): Promise<BatchRow[]> {
+      return sql.all<BatchRow>(
+        `SELECT ${COLUMNS} FROM model_batches WHERE node = ? AND status IN ('validating', 'in_progress', 'cancelling') ORDER BY id`,
+        [node],
+      );
+    },
+  };
+}
+export type BatchStore = ReturnType<typeof batchStore>;

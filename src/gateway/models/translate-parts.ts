@@ -1,0 +1,50 @@
+/** Why a request cannot be carried to a provider of the other wire format. */
+export class UntranslatableRequest extends Error {}
+
+export type Json = Record<string, unknown>;
+
+export const isRecord = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The text of a message's content: a string, or text parts only (anything else cannot be carried over). */
+export function textOf(content: unknown, where: string): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) throw new UntranslatableRequest(`${where}: content must be text`);
+  return content
+    .map((part, i) => {
+      if (isRecord(part) && part.type === 'text' && typeof part.text === 'string') return part.text;
+      throw new UntranslatableRequest(
+        `${where}.content[${i}]: only text parts can be translated between the OpenAI and Anthropic formats`,
+      );
+    })
+    .join('');
+}
+
+/** A tool call's JSON arguments (a string in OpenAI's format) as the object Anthropic wants. */
+export function parseArguments(value: unknown, where: string): Json {
+  if (isRecord(value)) return value;
+  if (typeof value !== 'string') throw new UntranslatableRequest(`${where} must be a JSON string`);
+  try {
+    const parsed: unknown = JSON.parse(value === '' ? '{}' : value);
+    if (isRecord(parsed)) return parsed;
+  } catch {
+    // Falls through to the refusal below.
+  }
+  throw new UntranslatableRequest(`${where} must be a JSON object`);
+}
+
+/** OpenAI finish reasons <-> Anthropic stop reasons. */
+export const TO_OPENAI_FINISH: Readonly<Record<string, string>> = {
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  max_tokens: 'length',
+  tool_use: 'tool_calls',
+  refusal: 'content_filter',
+};
+export const TO_ANTHROPIC_STOP: Readonly<Record<string, string>> = {
+  stop: 'end_turn',
+  length: 'max_tokens',
+  tool_calls: 'tool_use',
+  function_call: 'tool_use',
+  content_filter: 'refusal',
+};

@@ -1,0 +1,278 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MODEL_PROVIDER_KEYS } from '../../../src/gateway/credentials/credential-vault.js';
+import type { BatchObject } from '../../../src/gateway/models/batch-jobs.js';
+import { batchStore } from '../../../src/gateway/models/batch-store.js';
+import { startGateway, type TestGateway } from '../service/harness.js';
+import { type StandIn, startStandIn } from './stand-in-provider.js';
+
+const KEY = 'sk-standin-async-secret-0123456789';
+
+interface OutputLine {
+  id: string;
+  custom_id: string;
+  response: { status_code: number; body: Record<string, unknown> };
+  error: { message: string } | null;
+  oacp_receipt: number | null;
+}
+
+describe('asynchronous batches in OpenAI shape, driven by the official openai SDK', () => {
+  let gpt: StandIn;
+  let gw: TestGateway;
+  let dir: string;
+
+  const start = (store: string) =>
+    startGateway({
+      store,
+      config: {
+        sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
+        models: {
+          providers: [
+            {
+              name: 'gpt',
+              kind: 'openai',
+              base_url: `${gpt.url}/v1`,
+              max_retries: 0,
+              batch_api: true,
+              models: ['gpt-test'],
+            },
+          ],
+          budgets: { tokens_per_hour: 2000 },
+          batch_poll_ms: 20,
+        },
+      },
+    });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'oacp-async-batches-'));
+    gpt = await startStandIn('gpt');
+    gw = await start(join(dir, 'store.db'));
+    await gw.gateway.services.credentials?.put({
+      name: 'gpt-key',
+      agentId: MODEL_PROVIDER_KEYS,
+      tool: 'models/gpt',
+      inject: { kind: 'header', name: 'authorization' },
+      value: `Bearer ${KEY}`,
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    await gpt?.close();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function sdkFor(name: string): Promise<{ sdk: OpenAI; agentId: string }> {
+    const agent = await gw.client.createAgent({
+      name,
+      manifest: {
+        apiVersion: 'oacp.dev/v1',
+        kind: 'CapabilityManifest',
+        name,
+        capabilities: { models: { allow: ['gpt-test'] } },
+        quotas: { memory_mb: 16 },
+      },
+    });
+    const key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
+    return { sdk: new OpenAI({ apiKey: key, baseURL: `${gw.url}v1`, maxRetries: 0 }), agentId: agent.id };
+  }
+
+  // The items come inline (`requests`): the SDK sends the body as given, so it works unchanged.
+  const create = (sdk: OpenAI, count: number, maxTokens: number) =>
+    sdk.batches.create({
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+      requests: Array.from({ length: count }, (_, i) => ({
+        custom_id: `q${i}`,
+        body: {
+          model: 'gpt-test',
+          messages: [{ role: 'user', content: `question ${i}` }],
+          max_tokens: maxTokens,
+        },
+      })),
+    } as unknown as OpenAI.Batches.BatchCreateParams) as unknown as Promise<BatchObject>;
+
+  async function ended(sdk: OpenAI, id: string): Promise<OpenAI.Batches.Batch> {
+    for (;;) {
+      const batch = await sdk.batches.retrieve(id);
+      if (['completed', 'failed', 'cancelled', 'expired'].includes(batch.status)) return batch;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  const lines = async (sdk: OpenAI, fileId: string): Promise<OutputLine[]> =>
+    (await (await sdk.files.content(fileId)).text())
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as OutputLine);
+
+  it('answers at once with the batch object, runs it in the gateway, and serves one result line per item with its receipt', async () => {
+    const { sdk } = await sdkFor('async-batcher');
+    gpt.holdBatches(true);
+    const created = await create(sdk, 3, 5);
+    // Created while the provider's batch cannot have ended: the answer did not wait for it.
+    expect(created).toMatchObject({
+      object: 'batch',
+      status: 'in_progress',
+      endpoint: '/v1/chat/completions',
+      request_counts: { total: 3, completed: 0, failed: 0 },
+      output_file_id: null,
+    });
+    expect(created.id).toMatch(/^batch_[0-9a-f]{24}$/);
+    gpt.holdBatches(false);
+    const done = await ended(sdk, created.id);
+    expect(done.status).toBe('completed');
+    expect(done.request_counts).toEqual({ total: 3, completed: 3, failed: 0 });
+    expect(done.output_file_id).toBe(`file-output-${created.id}`);
+    const output = await lines(sdk, done.output_file_id ?? '');
+    expect(output.map((line) => [line.id, line.custom_id, line.response.status_code, line.error])).toEqual([
+      [`${created.id}_item_0`, 'q0', 200, null],
+      [`${created.id}_item_1`, 'q1', 200, null],
+      [`${created.id}_item_2`, 'q2', 200, null],
+    ]);
+    expect(output[0]?.response.body).toMatchObject({
+      object: 'chat.completion',
+      usage: { completion_tokens: 5 },
+    });
+    const receipts = output.map((line) => line.oacp_receipt);
+    expect(new Set(receipts).size).toBe(3);
+    expect(receipts.every((r) => Number.isInteger(r) && (r ?? -1) < gw.gateway.services.log.size)).toBe(true);
+  });
+
+  it('refuses a batch that does not fit the budget: 429 naming the quota, nothing sent, no batch made', async () => {
+    const { sdk } = await sdkFor('greedy-batcher');
+    const calls = gpt.batchCalls.length;
+    const received = gpt.received.length;
+    const error = await create(sdk, 10, 500).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((error as InstanceType<typeof OpenAI.RateLimitError>).headers.get('oacp-quota')).toBe(
+      'models.budgets.tokens_per_hour',
+    );
+    expect(gpt.batchCalls.length).toBe(calls);
+    expect(gpt.received.length).toBe(received);
+  });
+
+  it('refuses an uploaded input file, naming the field to use instead', async () => {
+    const { sdk } = await sdkFor('file-batcher');
+    const error = await sdk.batches
+      .create({ endpoint: '/v1/chat/completions', completion_window: '24h', input_file_id: 'file-abc' })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(String((error as Error).message)).toMatch(/requests: .*input_file_id is not accepted/);
+  });
+
+  it('refuses a malformed batch with one line naming the field, and an operator key', async () => {
+    const { sdk } = await sdkFor('sloppy-async');
+    for (const [body, field] of [
+      [
+        {
+          endpoint: '/v1/chat/completions',
+          completion_window: '1h',
+          requests: [{ custom_id: 'a', body: { model: 'gpt-test' } }],
+        },
+        'completion_window',
+      ],
+      [{ endpoint: '/v1/completions', requests: [{ custom_id: 'a', body: {} }] }, 'endpoint'],
+      [{ endpoint: '/v1/chat/completions', requests: [{ custom_id: 'a', body: 'x' }] }, 'requests.0.body'],
+    ] as const) {
+      const error = await sdk.batches.create(body as never).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(String((error as Error).message)).toContain(field);
+      expect(String((error as Error).message)).not.toMatch(/\n|at .*\.ts/);
+    }
+    const operator = new OpenAI({ apiKey: gw.adminKey, baseURL: `${gw.url}v1`, maxRetries: 0 });
+    const error = await operator.batches.retrieve('batch_x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
+  });
+
+  it("an unknown id, and another agent's batch, are not found: retrieve, cancel, results", async () => {
+    const owner = await sdkFor('owner-batcher');
+    const other = await sdkFor('other-batcher');
+    const created = await create(owner.sdk, 1, 5);
+    const done = await ended(owner.sdk, created.id);
+    expect(done.status).toBe('completed');
+    for (const attempt of [
+      () => owner.sdk.batches.retrieve('batch_000000000000000000000000'),
+      () => other.sdk.batches.retrieve(created.id),
+      () => other.sdk.batches.cancel(created.id),
+      () => other.sdk.files.content(done.output_file_id ?? ''),
+      () => owner.sdk.files.content('file-output-batch_000000000000000000000000'),
+    ]) {
+      const error = await attempt().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    }
+  });
+
+  it("cancels a running batch: the provider's batch is cancelled, its items fail, a finished batch cannot be cancelled", async () => {
+    const { sdk } = await sdkFor('cancel-batcher');
+    gpt.holdBatches(true);
+    try {
+      const before = gpt.batchCalls.filter((c) => c.method === 'POST' && c.path === '/v1/batches').length;
+      const created = await create(sdk, 2, 5);
+      // Wait for the gateway to hand the items to the provider's batch API.
+      while (gpt.batchCalls.filter((c) => c.method === 'POST' && c.path === '/v1/batches').length === before)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      const cancelling = await sdk.batches.cancel(created.id);
+      expect(['cancelling', 'cancelled']).toContain(cancelling.status);
+      const done = await ended(sdk, created.id);
+      expect(done.status).toBe('cancelled');
+      expect(done.request_counts).toEqual({ total: 2, completed: 0, failed: 2 });
+      expect(
+        gpt.batchCalls.some((c) => c.method === 'POST' && /^\/v1\/batches\/[^/]+\/cancel$/.test(c.path)),
+      ).toBe(true);
+      const output = await lines(sdk, done.output_file_id ?? '');
+      expect(output.map((line) => [line.custom_id, line.response.status_code])).toEqual([
+        ['q0', 502],
+        ['q1', 502],
+      ]);
+      const again = await sdk.batches.cancel(created.id).catch((e: unknown) => e);
+      expect(again).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(String((again as Error).message)).toMatch(/nothing to cancel/);
+    } finally {
+      gpt.holdBatches(false);
+    }
+  });
+
+  it('a batch this node was running when it stopped is marked failed, with the reason, at the next start', async () => {
+    const { agentId } = await sdkFor('crashed-batcher');
+    // What a killed gateway leaves: a row still in progress (a clean close ends its batches as cancelled).
+    const store = batchStore(gw.gateway.store.sql);
+    const object = {
+      id: 'batch_crashed',
+      object: 'batch',
+      endpoint: '/v1/chat/completions',
+      status: 'in_progress',
+      request_counts: { total: 1 },
+    };
+    await store.insert({
+      id: 'batch_crashed',
+      agentId,
+      node: 'local',
+      status: 'in_progress',
+      batch: JSON.stringify(object),
+      results: null,
+      createdAt: new Date().toISOString(),
+      updatedAt: new Date().toISOString(),
+    });
+    await gw.close();
+    gw = await start(join(dir, 'store.db'));
+    const row = await batchStore(gw.gateway.store.sql).get(agentId, 'batch_crashed');
+    expect(row?.status).toBe('failed');
+    const failed = JSON.parse(row?.batch ?? '{}') as BatchObject;
+    expect(failed).toMatchObject({ status: 'failed', errors: { data: [{ code: 'gateway_restarted' }] } });
+    // The failure is receipted: a model call of this agent, failed, with the reason.
+    const index = Number(/\(receipt (\d+)\)$/.exec(failed.errors?.data[0]?.message ?? '')?.[1]);
+    expect(Number.isInteger(index)).toBe(true);
+    const { parseEnvelopeBytes } = await import('../../../src/attest/receipt.js');
+    const envelope = parseEnvelopeBytes(await gw.gateway.services.log.entry(index));
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+    expect(statement.predicate).toMatchObject({
+      agent: { did: agentId },
+      outcome: 'failed',
+      reason: expect.stringContaining('the gateway stopped while this batch ran'),
+    });
+  });
+});
