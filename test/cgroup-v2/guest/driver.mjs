@@ -216,6 +216,10 @@ async function moduleChecks() {
 const oacp = (args, timeoutMs) =>
   runCommand([process.execPath, join(repo, 'dist/cli/main.js'), ...args], timeoutMs);
 
+const memfdHog = python(
+  'import os\nf=os.fdopen(os.memfd_create("hog"),"wb",0)\nfor i in range(50): f.write(b"x"*4194304)\nprint("survived")',
+);
+
 async function hardenedChecks() {
   const manifest = '/tmp/home/v2-manifest.yaml';
   writeFileSync(
@@ -223,20 +227,7 @@ async function hardenedChecks() {
     'apiVersion: oacp.dev/v1\nkind: CapabilityManifest\nname: v2\nquotas:\n  max_pids: 16\n  disk_io_mb_per_s: 1\n',
   );
   await check('hardened-memfd', () =>
-    oacp(
-      [
-        'run',
-        '--tier',
-        'hardened',
-        '--quota-memory',
-        '64mb',
-        '--',
-        ...python(
-          'import os\nf=os.fdopen(os.memfd_create("hog"),"wb",0)\nfor i in range(50): f.write(b"x"*4194304)\nprint("survived")',
-        ),
-      ],
-      120_000,
-    ),
+    oacp(['run', '--tier', 'hardened', '--quota-memory', '64mb', '--', ...memfdHog], 120_000),
   );
   await check('hardened-pids', () =>
     oacp(['run', '--tier', 'hardened', '--manifest', manifest, '--', ...python(forkBomb)], 120_000),
@@ -313,8 +304,16 @@ async function delegatedChecks() {
   record('delegated-run', { run: { ...run, stdout: run.stdout.slice(-500) } });
 }
 
-if (asUser) await moduleChecks();
-else {
+if (asUser) {
+  await moduleChecks();
+  // An ordinary user's hardened sandbox, kernel-limited through the delegated subtree alone.
+  await check('hardened-memfd', () =>
+    oacp(['run', '--tier', 'hardened', '--quota-memory', '64mb', '--', ...memfdHog], 120_000),
+  );
+  await check('hardened-leftovers', () => ({
+    entries: readdirSync(DELEGATED).filter((entry) => entry.startsWith('oacp-')),
+  }));
+} else {
   await moduleChecks();
   await delegatedChecks();
   await hardenedChecks();
