@@ -80,13 +80,16 @@ describe.each([
   { who: 'uid 1000 in a delegated subtree', prefix: 'user.', parent: '/sys/fs/cgroup/delegated-1000' },
 ])('cgroup v2 on a real kernel, as $who', ({ prefix, parent }) => {
   it('detects every controller on v2 beside its own leaf, and doctor says so before anything moves', () => {
-    const detect = result<Observed & { host: unknown; doctorFacts: unknown; selfCgroup: string }>(
-      `${prefix}detect`,
-    );
+    const detect = result<
+      Observed & { host: unknown; doctorFacts: unknown; selfCgroup: string; neighbourCgroup: string }
+    >(`${prefix}detect`);
     const v2 = { available: true, version: 2, parents: [parent] };
     expect(detect.host).toEqual({ memory: v2, pids: v2, cpu: v2, io: v2 });
-    // The cgroup held OACP's process, so v2's no-internal-processes rule made it move into a leaf.
-    expect(detect.selfCgroup).toBe(`0::${parent.replace('/sys/fs/cgroup', '')}/oacp-supervisor`);
+    // The cgroup held OACP's process and a busy neighbour, so v2's no-internal-processes rule
+    // made both move into a leaf.
+    const leaf = `0::${parent.replace('/sys/fs/cgroup', '')}/oacp-supervisor`;
+    expect(detect.selfCgroup).toBe(leaf);
+    expect(detect.neighbourCgroup).toBe(leaf);
     expect(detect.doctorFacts).toEqual(
       ['memory', 'pids', 'cpu', 'io'].map((resource) => ({
         name: `cgroup ${resource}`,

@@ -59,22 +59,37 @@ export const SUPERVISOR_LEAF = 'oacp-supervisor';
  * first, as container runtimes do, and the write is tried again.
  */
 function enableController(parent: string, controller: string): boolean {
-  const enable = (): void => writeFileSync(join(parent, 'cgroup.subtree_control'), `+${controller}`);
+  const enable = (): boolean => {
+    try {
+      writeFileSync(join(parent, 'cgroup.subtree_control'), `+${controller}`);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EBUSY') throw error;
+      return false;
+    }
+  };
   try {
-    enable();
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EBUSY') return false;
-  }
-  try {
+    if (enable()) return true;
     const leaf = join(parent, SUPERVISOR_LEAF);
     mkdirSync(leaf, { recursive: true });
-    const pids = (readText(join(parent, 'cgroup.procs')) ?? '').split('\n').filter((pid) => pid.length > 0);
-    for (const pid of pids) writeFileSync(join(leaf, 'cgroup.procs'), pid);
-    enable();
-    return true;
+    // A busy cgroup forks and reaps while this runs: a process gone before its move
+    // (ESRCH) is skipped, and one forked after the listing is moved in the next round.
+    for (let round = 0; round < 8; round++) {
+      const pids = (readText(join(parent, 'cgroup.procs')) ?? '').split('\n').filter((pid) => pid.length > 0);
+      for (const pid of pids) moveProcess(leaf, pid);
+      if (enable()) return true;
+    }
+    return false;
   } catch {
     return false;
+  }
+}
+
+function moveProcess(leaf: string, pid: string): void {
+  try {
+    writeFileSync(join(leaf, 'cgroup.procs'), pid);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
   }
 }
 

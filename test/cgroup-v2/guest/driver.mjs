@@ -104,8 +104,19 @@ async function check(name, body) {
 async function moduleChecks() {
   // What `oacp doctor` says first: it only looks, it moves no process.
   const doctorFacts = cgroupFacts();
+  // A neighbour in the same cgroup that forks and reaps all along, as a container's shell
+  // might: detection must move it into the leaf too, whatever it spawns meanwhile.
+  const neighbour = spawn('/bin/sh', ['-c', 'while :; do /bin/true; done'], { stdio: 'ignore' });
+  await new Promise((done) => setTimeout(done, 500));
   const host = cgroups.detectCgroupHost();
-  await check('detect', () => ({ host, doctorFacts, selfCgroup: read('/proc/self/cgroup') }));
+  const neighbourCgroup = read(`/proc/${neighbour.pid}/cgroup`);
+  neighbour.kill('SIGKILL');
+  await check('detect', () => ({
+    host,
+    doctorFacts,
+    selfCgroup: read('/proc/self/cgroup'),
+    neighbourCgroup,
+  }));
   const parent = host.memory.available ? host.memory.parents[0] : '/nonexistent';
   await check('config', async () =>
     inCgroup(
