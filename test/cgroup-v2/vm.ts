@@ -156,7 +156,8 @@ export interface GuestRun {
  * Boots the guest once: `driver` (an absolute host path, run by node as
  * root in the guest) gets a 64 MiB ext4 virtio disk at /tmp/disk and a
  * writable /tmp/out shared with the host. Resolves when the guest powers
- * off; kills QEMU after `timeoutMs`.
+ * off (the caller removes the parent of `outDir`); kills QEMU after
+ * `timeoutMs`.
  */
 export function bootGuest(kernel: GuestKernel, driver: string, timeoutMs: number): Promise<GuestRun> {
   const work = mkdtempSync(join(tmpdir(), 'oacp-vm-'));
@@ -187,15 +188,21 @@ export function bootGuest(kernel: GuestKernel, driver: string, timeoutMs: number
     const timer = setTimeout(() => qemu.kill('SIGKILL'), timeoutMs);
     qemu.once('error', (error) => {
       clearTimeout(timer);
+      rmSync(work, { recursive: true, force: true });
       reject(error);
     });
     qemu.once('exit', (code, signal) => {
       clearTimeout(timer);
       rmSync(disk, { force: true });
+      if (signal !== 'SIGKILL' && code === 0) {
+        resolve({ console, outDir });
+        return;
+      }
+      // The console is in the error; nothing else there is worth keeping.
+      rmSync(work, { recursive: true, force: true });
       if (signal === 'SIGKILL')
         reject(new Error(`the guest did not power off within ${timeoutMs} ms:\n${console}`));
-      else if (code !== 0) reject(new Error(`qemu exited ${code}:\n${console}`));
-      else resolve({ console, outDir });
+      else reject(new Error(`qemu exited ${code}:\n${console}`));
     });
   });
 }
