@@ -78,6 +78,7 @@ afterAll(() => {
 describe.each([
   { who: 'root in a cgroup that holds processes', prefix: '', parent: '/sys/fs/cgroup/ci' },
   { who: 'uid 1000 in a delegated subtree', prefix: 'user.', parent: '/sys/fs/cgroup/delegated-1000' },
+  { who: 'root in a container (own cgroup namespace)', prefix: 'container.', parent: '/sys/fs/cgroup' },
 ])('cgroup v2 on a real kernel, as $who', ({ prefix, parent }) => {
   it('detects every controller on v2 beside its own leaf, and doctor says so before anything moves', () => {
     const detect = result<
@@ -154,6 +155,12 @@ describe.each([
       'oacp-supervisor',
     ]);
   });
+});
+
+describe.each([
+  { who: 'root', prefix: '' },
+  { who: 'uid 1000 in a delegated subtree', prefix: 'user.' },
+])('the hardened tier under cgroup v2, as $who', ({ prefix }) => {
   it('runs a hardened sandbox (oacp run) that the kernel stops when a memfd fills --quota-memory 64mb', () => {
     const seen = result<Observed & Run>(`${prefix}hardened-memfd`);
     expect(seen.code).toBe(137);

@@ -6,6 +6,8 @@
 // observes, so a failure there shows what the kernel did.
 //   driver.mjs          as root, in /sys/fs/cgroup/ci (what guest-init.sh gives)
 //   driver.mjs user     as uid 1000, in a delegated subtree (started by the root run)
+//   driver.mjs container as root in a cgroup namespace whose root is a cgroup holding
+//                        processes, as in a container on a v2 host (started by the root run)
 import { spawn } from 'node:child_process';
 import {
   appendFileSync,
@@ -26,16 +28,19 @@ const { cgroupEnterArgs } = await import(join(repo, 'dist/airlock/cgroups/enter.
 const { blockDeviceOf } = await import(join(repo, 'dist/airlock/cgroups/block-device.js'));
 const { cgroupFacts } = await import(join(repo, 'dist/airlock/doctor.js'));
 
-const asUser = process.argv[2] === 'user';
-const prefix = asUser ? 'user.' : '';
+const mode = process.argv[2];
+const asUser = mode === 'user';
+/** A run started by the root run, which records the lines this one prints. */
+const nested = mode === 'user' || mode === 'container';
+const prefix = nested ? `${mode}.` : '';
 const MiB = 1024 * 1024;
 const ROOT = '/sys/fs/cgroup';
 const DELEGATED = `${ROOT}/delegated-1000`;
 
-/** Root appends to the shared results file; the uid 1000 run prints, and root records its lines. */
+/** The root run appends to the shared results file; a nested run prints, and root records its lines. */
 function record(name, data) {
   const line = `${JSON.stringify({ name: prefix + name, ...data })}\n`;
-  if (asUser) process.stdout.write(line);
+  if (nested) process.stdout.write(line);
   else appendFileSync('/tmp/out/results.jsonl', line);
 }
 
@@ -186,7 +191,7 @@ async function moduleChecks() {
       (dir) => ({ cpuStat: read(join(dir, 'cpu.stat')) }),
     ),
   );
-  if (!asUser)
+  if (!nested)
     await check('io', async () => {
       const device = blockDeviceOf('/tmp/disk');
       const limits = { io: { bytesPerSecond: MiB, devices: device === undefined ? [] : [device] } };
@@ -200,7 +205,7 @@ async function moduleChecks() {
       );
       return { device, vda: read('/sys/block/vda/dev'), ...seen };
     });
-  if (!asUser)
+  if (!nested)
     // Buffered writes reach the disk from writeback; v2 charges them to the cgroup that
     // dirtied the pages when it has the memory controller too (as every tier's sandbox has).
     await check('io-buffered', async () => {
@@ -293,26 +298,39 @@ async function delegatedChecks() {
     ...['cgroup.procs', 'cgroup.subtree_control', 'cgroup.threads'].map((f) => join(DELEGATED, f)),
   ])
     chownSync(path, 1000, 1000);
-  const run = await runCommand(
-    [
-      '/bin/sh',
-      '-c',
-      'echo $$ > "$1/cgroup.procs" && exec setpriv --reuid=1000 --regid=1000 --clear-groups env HOME=/tmp "$2" "$3" user',
-      'delegate',
-      DELEGATED,
-      process.execPath,
-      self,
-    ],
-    300_000,
+  await nestedRun(
+    'delegated-run',
+    'echo $$ > "$1/cgroup.procs" && exec setpriv --reuid=1000 --regid=1000 --clear-groups env HOME=/tmp "$2" "$3" user',
+    DELEGATED,
   );
+}
+
+/**
+ * A cgroup namespace rooted at a cgroup that holds processes, with cgroup2 mounted
+ * afresh inside, as Docker or Kubernetes give a container on a v2 host: OACP sees
+ * itself at "/" and must still move into a leaf before it can hand out controllers.
+ */
+async function containerChecks() {
+  const container = `${ROOT}/ci/container`;
+  mkdirSync(container);
+  await nestedRun(
+    'container-run',
+    'echo $$ > "$1/cgroup.procs" && exec unshare --cgroup --mount sh -c \'umount /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec "$0" "$1" container\' "$2" "$3"',
+    container,
+  );
+}
+
+/** Runs this driver again through `script` (sh -c, with $1 = cgroup, $2 = node, $3 = this file) and records what it prints. */
+async function nestedRun(name, script, cgroup) {
+  const run = await runCommand(['/bin/sh', '-c', script, name, cgroup, process.execPath, self], 300_000);
   for (const line of run.stdout.split('\n').filter((l) => l.startsWith('{'))) {
     try {
       appendFileSync('/tmp/out/results.jsonl', `${JSON.stringify(JSON.parse(line))}\n`);
     } catch {
-      // A truncated line; delegated-run below still shows it.
+      // A truncated line; the run's record below still shows it.
     }
   }
-  record('delegated-run', { run: { ...run, stdout: run.stdout.slice(-500) } });
+  record(name, { run: { ...run, stdout: run.stdout.slice(-500) } });
 }
 
 if (asUser) {
@@ -324,8 +342,10 @@ if (asUser) {
   await check('hardened-leftovers', () => ({
     entries: readdirSync(DELEGATED).filter((entry) => entry.startsWith('oacp-')),
   }));
-} else {
+} else if (mode === 'container') await moduleChecks();
+else {
   await moduleChecks();
   await delegatedChecks();
+  await containerChecks();
   await hardenedChecks();
 }
