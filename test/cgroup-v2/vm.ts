@@ -94,7 +94,7 @@ function packInitramfs(dir: string, out: string): void {
 /**
  * The guest kernel and an initramfs holding busybox, the modules and
  * guest-init.sh, under ~/.cache/oacp-test/cgroup-v2/<package>_<version>;
- * built once, rebuilt when guest-init.sh changes.
+ * built once, rebuilt when guest-init.sh or the module list changes.
  */
 export function guestKernel(initScript: string): GuestKernel {
   need(QEMU, 'qemu-system-x86');
@@ -122,7 +122,7 @@ export function guestKernel(initScript: string): GuestKernel {
     }
   }
   const script = readFileSync(initScript);
-  const key = createHash('sha256').update(script).digest('hex').slice(0, 16);
+  const key = createHash('sha256').update(script).update(MODULES.join(' ')).digest('hex').slice(0, 16);
   const initrd = join(cache, `initrd-${key}.gz`);
   if (!existsSync(initrd)) {
     const root = mkdtempSync(join(tmpdir(), 'oacp-initrd-'));
