@@ -72,12 +72,16 @@ function enableController(parent: string, controller: string): boolean {
     if (enable()) return true;
     const leaf = join(parent, SUPERVISOR_LEAF);
     mkdirSync(leaf, { recursive: true });
-    // A busy cgroup forks and reaps while this runs: a process gone before its move
-    // (ESRCH) is skipped, and one forked after the listing is moved in the next round.
-    for (let round = 0; round < 8; round++) {
+    // A busy cgroup forks, execs and reaps while this runs, so one pass can miss a
+    // process forked after the listing, and one that is exiting is still listed but
+    // not moved (the kernel skips it) until it has gone. Whether the cgroup is empty
+    // is the kernel's answer to the enable, so a move that fails is not an error
+    // here: what is left is moved in a later round, after a wait (about 1 s in all).
+    for (let round = 0; round < ENABLE_ROUNDS; round++) {
       const pids = (readText(join(parent, 'cgroup.procs')) ?? '').split('\n').filter((pid) => pid.length > 0);
       for (const pid of pids) moveProcess(leaf, pid);
       if (enable()) return true;
+      pause(Math.min(50, 2 ** round));
     }
     return false;
   } catch {
@@ -85,12 +89,19 @@ function enableController(parent: string, controller: string): boolean {
   }
 }
 
+const ENABLE_ROUNDS = 25;
+
 function moveProcess(leaf: string, pid: string): void {
   try {
     writeFileSync(join(leaf, 'cgroup.procs'), pid);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  } catch {
+    // Gone (ESRCH), exiting, or not ours to move: the next enable says whether it matters.
   }
+}
+
+/** A short wait inside detectCgroupHost, which is synchronous. */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /** For reports (`oacp doctor`): whether enabling would be attempted, without moving anything. */
