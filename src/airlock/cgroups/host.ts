@@ -59,23 +59,49 @@ export const SUPERVISOR_LEAF = 'oacp-supervisor';
  * first, as container runtimes do, and the write is tried again.
  */
 function enableController(parent: string, controller: string): boolean {
-  const enable = (): void => writeFileSync(join(parent, 'cgroup.subtree_control'), `+${controller}`);
+  const enable = (): boolean => {
+    try {
+      writeFileSync(join(parent, 'cgroup.subtree_control'), `+${controller}`);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EBUSY') throw error;
+      return false;
+    }
+  };
   try {
-    enable();
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EBUSY') return false;
-  }
-  try {
+    if (enable()) return true;
     const leaf = join(parent, SUPERVISOR_LEAF);
     mkdirSync(leaf, { recursive: true });
-    const pids = (readText(join(parent, 'cgroup.procs')) ?? '').split('\n').filter((pid) => pid.length > 0);
-    for (const pid of pids) writeFileSync(join(leaf, 'cgroup.procs'), pid);
-    enable();
-    return true;
+    // A busy cgroup forks, execs and reaps while this runs, so one pass can miss a
+    // process forked after the listing, and one that is exiting is still listed but
+    // not moved (the kernel skips it) until it has gone. Whether the cgroup is empty
+    // is the kernel's answer to the enable, so a move that fails is not an error
+    // here: what is left is moved in a later round, after a wait (about 1 s in all).
+    for (let round = 0; round < ENABLE_ROUNDS; round++) {
+      const pids = (readText(join(parent, 'cgroup.procs')) ?? '').split('\n').filter((pid) => pid.length > 0);
+      for (const pid of pids) moveProcess(leaf, pid);
+      if (enable()) return true;
+      pause(Math.min(50, 2 ** round));
+    }
+    return false;
   } catch {
     return false;
   }
+}
+
+const ENABLE_ROUNDS = 25;
+
+function moveProcess(leaf: string, pid: string): void {
+  try {
+    writeFileSync(join(leaf, 'cgroup.procs'), pid);
+  } catch {
+    // Gone (ESRCH), exiting, or not ours to move: the next enable says whether it matters.
+  }
+}
+
+/** A short wait inside detectCgroupHost, which is synchronous. */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /** For reports (`oacp doctor`): whether enabling would be attempted, without moving anything. */
