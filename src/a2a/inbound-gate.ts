@@ -118,7 +118,7 @@ export class InboundGate implements A2ARequestHandler {
     if (sender !== null) {
       const entry = CancelExtensionSchema.safeParse(params.metadata?.[OACP_A2A_EXTENSION]);
       const verdict = entry.success
-        ? verifyCancelSignature(params.id, entry.data.signature, sender, this.verifyOptions())
+        ? await verifyCancelSignature(params.id, entry.data.signature, sender, this.verifyOptions())
         : { ok: false as const, reason: `no OACP signature in metadata["${OACP_A2A_EXTENSION}"]` };
       if (!verdict.ok) {
         throw this.refuse(
@@ -257,7 +257,7 @@ export class InboundGate implements A2ARequestHandler {
             );
           }
           const { signature, encryptTo } = entry.data;
-          const verified = verifyMessageSignature(message, signature, this.verifyOptions());
+          const verified = await verifyMessageSignature(message, signature, this.verifyOptions());
           if (!verified.ok) {
             const replay = verified.reason === 'replayed nonce';
             if (replay) provenSender = signature.signer;

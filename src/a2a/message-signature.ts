@@ -88,7 +88,7 @@ export function verifyMessageSignature(
   message: Message,
   signature: SignedRequest,
   options: VerifyMessageOptions,
-): RequestVerdict {
+): Promise<RequestVerdict> {
   return verifySignedRequest(signature, {
     publicKey: signature.signer,
     payload: messageSigningPayload(message),
@@ -109,7 +109,7 @@ export function verifyCancelSignature(
   signature: unknown,
   signer: string,
   options: VerifyMessageOptions,
-): RequestVerdict {
+): Promise<RequestVerdict> {
   return verifySignedRequest(signature, {
     publicKey: signer,
     payload: taskId,

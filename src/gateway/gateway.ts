@@ -11,7 +11,6 @@ import { nodeWitnessSigner, witnessVerifierKey } from '../cluster/witness-key.js
 import { sha256Hex } from '../core/digest.js';
 import { hostGuardFor } from '../core/loopback.js';
 import { homeLayout } from '../identity/home-layout.js';
-import { openHomeNonceStore } from '../identity/home-nonce-store.js';
 import { loadMasterKey } from '../identity/master-key.js';
 import { ApprovalSpool, approvalSpoolDir } from '../mcp/approval-remote.js';
 import { defaultPolicyEngine } from '../mcp/default-policy.js';
@@ -69,6 +68,7 @@ import { ToolCaller } from './runtime/tool-caller.js';
 import { ToolRegistry } from './runtime/tool-registry.js';
 import { TransferKey } from './runtime/transfer-key.js';
 import { DEFAULT_RESTART_POLICY, type RestartPolicy } from './runtime/watchdog.js';
+import { openGatewayNonceStore } from './store-nonce-store.js';
 import { ContextVault } from './vault/context-vault.js';
 
 export interface GatewayOptions {
@@ -305,9 +305,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     });
     closers.push(() => runtime.close());
 
-    // The home's one nonce store, shared with every bridge on the home.
-    const nonces = openHomeNonceStore(options.home);
-    closers.push(() => nonces.close());
+    // One nonce store for the whole replay window: the cluster's table on PostgreSQL, else the home's file.
+    const nonceStore = openGatewayNonceStore(store, options.home);
+    closers.push(() => nonceStore.close());
+    const nonces = nonceStore.nonces;
     const auth = new Authenticator({
       apiKeys,
       agents,

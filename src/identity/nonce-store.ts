@@ -7,9 +7,11 @@ export interface NonceStore {
   /**
    * True when `nonce` was not seen (or its entry has expired) and is now remembered
    * until `expiresAt` (unix ms); false when it is a replay. Must be atomic: two
-   * concurrent calls with one nonce never both return true.
+   * concurrent calls with one nonce never both return true. A shared store
+   * (PostgreSQL, for a cluster) answers asynchronously; a store that cannot
+   * answer throws or rejects, which the verifier turns into a refusal.
    */
-  checkAndRemember(nonce: string, expiresAt: number): boolean;
+  checkAndRemember(nonce: string, expiresAt: number): boolean | Promise<boolean>;
 }
 
 export interface NonceStoreOptions {

@@ -48,34 +48,40 @@ function respell(nonce: string): string {
 }
 
 describe('signed requests', () => {
-  it('accepts a fresh request from the expected key (raw key or did:key)', () => {
+  it('accepts a fresh request from the expected key (raw key or did:key)', async () => {
     const request = sign();
-    expect(check(request)).toMatchObject({ ok: true, signer: didKeyFromPublicKey(agent.publicKey), purpose });
-    expect(check(request, { publicKey: didKeyFromPublicKey(agent.publicKey) })).toMatchObject({ ok: true });
+    expect(await check(request)).toMatchObject({
+      ok: true,
+      signer: didKeyFromPublicKey(agent.publicKey),
+      purpose,
+    });
+    expect(await check(request, { publicKey: didKeyFromPublicKey(agent.publicKey) })).toMatchObject({
+      ok: true,
+    });
   });
 
-  it('carries a 128-bit nonce that differs per request', () => {
+  it('carries a 128-bit nonce that differs per request', async () => {
     const a = sign();
     const b = sign();
     expect(Buffer.from(a.nonce, 'base64url').length).toBe(16);
     expect(a.nonce).not.toBe(b.nonce);
   });
 
-  it('refuses a replay of the same request', () => {
+  it('refuses a replay of the same request', async () => {
     const nonces = new InMemoryNonceStore({ now: () => T0 });
     const request = sign();
-    expect(check(request, { nonces })).toMatchObject({ ok: true });
-    expect(check(request, { nonces })).toEqual({ ok: false, reason: 'replayed nonce' });
+    expect(await check(request, { nonces })).toMatchObject({ ok: true });
+    expect(await check(request, { nonces })).toEqual({ ok: false, reason: 'replayed nonce' });
   });
 
-  it('refuses a replay after the SQLite nonce store is reopened', () => {
+  it('refuses a replay after the SQLite nonce store is reopened', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'oacp-req-')), 'nonces.db');
     const request = sign();
     const first = new SqliteNonceStore(path, { now: () => T0 });
-    expect(check(request, { nonces: first })).toMatchObject({ ok: true });
+    expect(await check(request, { nonces: first })).toMatchObject({ ok: true });
     first.close();
     const reopened = new SqliteNonceStore(path, { now: () => T0 + 10_000 });
-    expect(check(request, { nonces: reopened, now: () => T0 + 10_000 })).toEqual({
+    expect(await check(request, { nonces: reopened, now: () => T0 + 10_000 })).toEqual({
       ok: false,
       reason: 'replayed nonce',
     });
@@ -87,25 +93,25 @@ describe('signed requests', () => {
     [-299_000, true],
     [299_000, true],
     [301_000, false],
-  ])('with the signer clock off by %i ms: accepted=%s', (offsetMs, accepted) => {
-    const verdict = check(sign(T0 + offsetMs));
+  ])('with the signer clock off by %i ms: accepted=%s', async (offsetMs, accepted) => {
+    const verdict = await check(sign(T0 + offsetMs));
     expect(verdict.ok).toBe(accepted);
     if (!accepted)
       expect(verdict.reason).toMatch(/^timestamp outside the allowed window: 301 s in the (past|future)/);
   });
 
-  it('honours a configured window', () => {
-    expect(check(sign(T0 - 61_000), { maxSkewMs: 60_000 })).toMatchObject({ ok: false });
-    expect(check(sign(T0 - 59_000), { maxSkewMs: 60_000 })).toMatchObject({ ok: true });
+  it('honours a configured window', async () => {
+    expect(await check(sign(T0 - 61_000), { maxSkewMs: 60_000 })).toMatchObject({ ok: false });
+    expect(await check(sign(T0 - 59_000), { maxSkewMs: 60_000 })).toMatchObject({ ok: true });
   });
 
-  it('does not let a refused request occupy the nonce cache', () => {
+  it('does not let a refused request occupy the nonce cache', async () => {
     const nonces = new InMemoryNonceStore({ now: () => T0 });
     const request = sign();
-    expect(check({ ...request, signature: flip(request.signature) }, { nonces })).toMatchObject({
+    expect(await check({ ...request, signature: flip(request.signature) }, { nonces })).toMatchObject({
       ok: false,
     });
-    expect(check(request, { nonces })).toMatchObject({ ok: true });
+    expect(await check(request, { nonces })).toMatchObject({ ok: true });
   });
 
   const tamperings: Array<[string, (request: SignedRequest) => unknown, RegExp]> = [
@@ -126,43 +132,46 @@ describe('signed requests', () => {
       /^malformed request: nonce/,
     ],
   ];
-  it('respells a nonce to the same bytes (so the refusal below is about the spelling)', () => {
+  it('respells a nonce to the same bytes (so the refusal below is about the spelling)', async () => {
     const { nonce } = sign();
     expect(respell(nonce)).not.toBe(nonce);
     expect(Buffer.from(respell(nonce), 'base64url')).toEqual(Buffer.from(nonce, 'base64url'));
   });
 
-  it.each(tamperings)('refuses a request whose %s was changed', (_what, tamper, reason) => {
-    const verdict = check(tamper(sign()));
+  it.each(tamperings)('refuses a request whose %s was changed', async (_what, tamper, reason) => {
+    const verdict = await check(tamper(sign()));
     expect(verdict.ok).toBe(false);
     expect(verdict.reason).toMatch(reason);
   });
 
-  it('refuses a payload other than the one signed, even with its digest updated to match', () => {
+  it('refuses a payload other than the one signed, even with its digest updated to match', async () => {
     const evil = Buffer.from('{"tool":"rm"}');
-    expect(check(sign(), { payload: evil })).toEqual({ ok: false, reason: 'payload digest mismatch' });
+    expect(await check(sign(), { payload: evil })).toEqual({ ok: false, reason: 'payload digest mismatch' });
     const request = { ...sign(), payloadDigest: createHash('sha256').update(evil).digest('hex') };
-    expect(check(request, { payload: evil })).toEqual({ ok: false, reason: 'bad signature' });
+    expect(await check(request, { payload: evil })).toEqual({ ok: false, reason: 'bad signature' });
   });
 
-  it('refuses a request verified against the wrong key', () => {
-    expect(check(sign(), { publicKey: other.publicKey })).toMatchObject({
+  it('refuses a request verified against the wrong key', async () => {
+    expect(await check(sign(), { publicKey: other.publicKey })).toMatchObject({
       ok: false,
       reason: /^wrong signer/,
     });
     // Even when an attacker also rewrites the signer field, the signature does not verify.
     const forged = { ...sign(), signer: didKeyFromPublicKey(other.publicKey) };
-    expect(check(forged, { publicKey: other.publicKey })).toEqual({ ok: false, reason: 'bad signature' });
+    expect(await check(forged, { publicKey: other.publicKey })).toEqual({
+      ok: false,
+      reason: 'bad signature',
+    });
   });
 
-  it('refuses, with a reason, when its own configuration is broken', () => {
-    expect(check(sign(), { publicKey: 'did:key:zNotAKey' })).toMatchObject({
+  it('refuses, with a reason, when its own configuration is broken', async () => {
+    expect(await check(sign(), { publicKey: 'did:key:zNotAKey' })).toMatchObject({
       ok: false,
       reason: /^check failed: /,
     });
   });
 
-  it.each([null, 'text', {}, [], { version: 2 }])('refuses malformed input %j', (input) => {
-    expect(check(input)).toMatchObject({ ok: false, reason: /^malformed request/ });
+  it.each([null, 'text', {}, [], { version: 2 }])('refuses malformed input %j', async (input) => {
+    expect(await check(input)).toMatchObject({ ok: false, reason: /^malformed request/ });
   });
 });

@@ -124,15 +124,18 @@ export function signRequest(signer: Signer, input: SignRequestInput): SignedRequ
  * window, and last the nonce, so only a request that is otherwise valid can
  * occupy the replay cache. Any exception is a refusal, never a pass.
  */
-export function verifySignedRequest(request: unknown, options: VerifyRequestOptions): RequestVerdict {
+export async function verifySignedRequest(
+  request: unknown,
+  options: VerifyRequestOptions,
+): Promise<RequestVerdict> {
   try {
-    return verify(request, options);
+    return await verify(request, options);
   } catch (error) {
     return refuse(`check failed: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
-function verify(request: unknown, options: VerifyRequestOptions): RequestVerdict {
+async function verify(request: unknown, options: VerifyRequestOptions): Promise<RequestVerdict> {
   const parsed = SignedRequestSchema.safeParse(request);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -174,7 +177,7 @@ function verify(request: unknown, options: VerifyRequestOptions): RequestVerdict
     );
   }
   // Scoped by signer so one agent cannot burn another's nonce; kept until the window closes.
-  if (!options.nonces.checkAndRemember(`${trustedDid}#${req.nonce}`, req.timestamp + maxSkewMs + 1)) {
+  if (!(await options.nonces.checkAndRemember(`${trustedDid}#${req.nonce}`, req.timestamp + maxSkewMs + 1))) {
     return refuse('replayed nonce');
   }
   return {

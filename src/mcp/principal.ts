@@ -26,20 +26,20 @@ export function toolCallPayload(tool: string, args: Readonly<Record<string, unkn
  * prefixed `client:` so it can never pass for a did:key in a policy. A signed
  * request that does not verify is a refusal, not a fallback to the name.
  */
-export function resolvePrincipal(options: {
+export async function resolvePrincipal(options: {
   fixedAgent?: string | undefined;
   clientName?: string | undefined;
   tool: string;
   args: Readonly<Record<string, unknown>>;
   meta: Readonly<Record<string, unknown>> | undefined;
   nonces: NonceStore;
-}): Principal {
+}): Promise<Principal> {
   if (options.fixedAgent !== undefined) return { ok: true, id: options.fixedAgent, verified: true };
   const signed = options.meta?.[AGENT_REQUEST_META];
   if (signed !== undefined) {
     const signer = (signed as { signer?: unknown } | null)?.signer;
     if (typeof signer !== 'string') return { ok: false, reason: 'agent signed request names no signer' };
-    const verdict = verifySignedRequest(signed, {
+    const verdict = await verifySignedRequest(signed, {
       publicKey: signer,
       payload: toolCallPayload(options.tool, options.args),
       purpose: toolCallPurpose(options.tool),

@@ -184,6 +184,19 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX model_batches_node ON model_batches (node, status)',
     ],
   },
+  {
+    version: 7,
+    name: 'signed-request nonces shared by the nodes of a cluster',
+    statements: (d) => [
+      // One row per signer-scoped nonce seen, kept until its request's timestamp window closes (ms since the epoch);
+      // a single node keeps its nonces in its home's SQLite file instead (src/identity/home-nonce-store.ts).
+      `CREATE TABLE request_nonces (
+        nonce TEXT PRIMARY KEY,
+        expires_at ${d.bigint} NOT NULL
+      )`,
+      'CREATE INDEX request_nonces_expiry ON request_nonces (expires_at)',
+    ],
+  },
 ];
 
 /** The version a fully migrated store reports. */

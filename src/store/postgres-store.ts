@@ -84,6 +84,7 @@ class PostgresStore implements Store {
   readonly apiKeys: Repos['apiKeys'];
   readonly quotaBuckets: Repos['quotaBuckets'];
   readonly a2aTasks: Repos['a2aTasks'];
+  readonly requestNonces: Repos['requestNonces'];
   readonly securityEvents: Repos['securityEvents'];
   readonly #pool: pg.Pool;
   #closed = false;
@@ -104,6 +105,7 @@ class PostgresStore implements Store {
     this.apiKeys = repos.apiKeys;
     this.quotaBuckets = repos.quotaBuckets;
     this.a2aTasks = repos.a2aTasks;
+    this.requestNonces = repos.requestNonces;
     this.securityEvents = repos.securityEvents;
   }
 

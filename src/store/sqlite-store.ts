@@ -70,6 +70,7 @@ class SqliteStore implements Store {
   readonly apiKeys: Repos['apiKeys'];
   readonly quotaBuckets: Repos['quotaBuckets'];
   readonly a2aTasks: Repos['a2aTasks'];
+  readonly requestNonces: Repos['requestNonces'];
   readonly securityEvents: Repos['securityEvents'];
   readonly #db: Database.Database;
   readonly #mutex = new Mutex();
@@ -94,6 +95,7 @@ class SqliteStore implements Store {
     this.apiKeys = repos.apiKeys;
     this.quotaBuckets = repos.quotaBuckets;
     this.a2aTasks = repos.a2aTasks;
+    this.requestNonces = repos.requestNonces;
     this.securityEvents = repos.securityEvents;
   }
 

@@ -253,6 +253,17 @@ export interface SecurityEventRepo {
 }
 
 /** Every repository, bound either to the store or to one transaction. */
+/** Signed-request nonces (src/identity/signed-request.ts) shared by every node of a cluster. */
+export interface RequestNonceRepo {
+  /**
+   * True when `nonce` was not seen (or its row expired by `now`, unix ms) and is now kept until `expiresAt`;
+   * false when it is live: a replay. Atomic: two concurrent calls with one nonce never both return true.
+   */
+  remember(nonce: string, expiresAt: number, now: number): Promise<boolean>;
+  /** Deletes the rows expired by `now`; returns how many. */
+  prune(now: number): Promise<number>;
+}
+
 export interface Repos {
   readonly agents: AgentRepo;
   readonly context: ContextRepo;
@@ -263,6 +274,7 @@ export interface Repos {
   readonly quotaBuckets: QuotaBucketRepo;
   readonly securityEvents: SecurityEventRepo;
   readonly a2aTasks: A2aTaskRepo;
+  readonly requestNonces: RequestNonceRepo;
 }
 
 export interface Store extends Repos {

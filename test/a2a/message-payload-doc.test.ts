@@ -35,7 +35,7 @@ describe('docs/a2a.md: the message-signing payload is exactly what the doc says'
     ],
     ['with no other metadata', { metadata: { [OACP_A2A_EXTENSION]: {} } }],
   ] as const) {
-    it(`a client that follows the doc is accepted (${name})`, () => {
+    it(`a client that follows the doc is accepted (${name})`, async () => {
       const wire: Record<string, unknown> = {
         messageId: 'm-1',
         role: 'ROLE_USER',
@@ -50,7 +50,7 @@ describe('docs/a2a.md: the message-signing payload is exactly what the doc says'
       metadata[OACP_A2A_EXTENSION] = { ...metadata[OACP_A2A_EXTENSION], signature };
       const received = Message.fromJSON(JSON.parse(JSON.stringify(wire)));
       expect(messageSigningPayload(received)).toBe(payloadAsDocumented(wire));
-      const verdict = verifyMessageSignature(received, signature, {
+      const verdict = await verifyMessageSignature(received, signature, {
         agentDid: receiver,
         nonces: new InMemoryNonceStore(),
       });

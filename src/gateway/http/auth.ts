@@ -146,7 +146,7 @@ export class Authenticator {
     if (agent.state === 'retired')
       throw await this.refuse('retired_agent', `agent ${agent.name} is retired`, agent.id);
     const payload = await request.readBody();
-    const verdict = verifySignedRequest(signed, {
+    const verdict = await verifySignedRequest(signed, {
       publicKey: agent.id,
       payload,
       purpose: `${request.method} ${request.target}`,

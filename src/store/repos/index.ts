@@ -9,6 +9,7 @@ import { checkpointRepo } from './checkpoints.js';
 import { contextRepo } from './context.js';
 import { credentialRepo } from './credentials.js';
 import { quotaBucketRepo } from './quota-buckets.js';
+import { requestNonceRepo } from './request-nonces.js';
 import { securityEventRepo } from './security-events.js';
 
 /** The repositories over one Sql: the store's own, or a transaction's. */
@@ -23,5 +24,6 @@ export function createRepos(sql: Sql, dialect: Dialect): Repos {
     quotaBuckets: quotaBucketRepo(sql, dialect),
     securityEvents: securityEventRepo(sql),
     a2aTasks: a2aTaskRepo(sql),
+    requestNonces: requestNonceRepo(sql),
   };
 }
