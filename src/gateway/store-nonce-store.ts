@@ -7,7 +7,15 @@ import type { RequestNonceRepo, Store } from '../store/types.js';
  * cluster checks one table, so a signed request accepted at one node is a
  * replay at every other for its whole window. A store that cannot answer
  * rejects, and the verifier refuses the request with that reason.
+ *
+ * Nodes' clocks differ. Taking over an expired row is judged by this node's
+ * clock, which is safe: the same clock's timestamp check refuses that request
+ * anyway. Deleting rows affects every node, so a sweep keeps rows for
+ * PRUNE_GRACE_MS past their expiry: a node whose clock runs ahead by less
+ * than that cannot delete a nonce another node still holds live.
  */
+export const PRUNE_GRACE_MS = 15 * 60_000;
+
 export class StoreNonceStore implements NonceStore {
   readonly #repo: RequestNonceRepo;
   readonly #now: () => number;
@@ -24,7 +32,7 @@ export class StoreNonceStore implements NonceStore {
     const now = this.#now();
     if (now >= this.#nextPrune) {
       this.#nextPrune = now + this.#pruneIntervalMs;
-      await this.#repo.prune(now);
+      await this.#repo.prune(now - PRUNE_GRACE_MS);
     }
     return this.#repo.remember(nonce, expiresAt, now);
   }
