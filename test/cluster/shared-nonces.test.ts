@@ -126,4 +126,15 @@ describe.skipIf(unavailable !== undefined)('signed-request nonces shared through
       await admin.close();
     }
   });
+
+  it('attack: with PostgreSQL stopped, a fresh signed request is refused (last: it stops the server)', async () => {
+    const [nodeA] = nodes();
+    const { path, init } = await signedCall(nodeA, 'server-down');
+    await server?.stop();
+    const refused = await raw(nodeA.url, path, init);
+    expect(refused.status).toBe(401);
+    expect(refused.json).toMatchObject({
+      error: { message: expect.stringMatching(/signed request refused: check failed: .*did not answer/) },
+    });
+  }, 60_000);
 });
