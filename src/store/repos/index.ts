@@ -1,6 +1,6 @@
 import type { Dialect } from '../dialect.js';
 import type { Sql } from '../sql.js';
-import type { Repos } from '../types.js';
+import type { Repos, TransactionRepos } from '../types.js';
 import { a2aTaskRepo } from './a2a-tasks.js';
 import { accessLogRepo } from './access-log.js';
 import { agentRepo } from './agents.js';
@@ -23,5 +23,31 @@ export function createRepos(sql: Sql, dialect: Dialect): Repos {
     quotaBuckets: quotaBucketRepo(sql, dialect),
     securityEvents: securityEventRepo(sql),
     a2aTasks: a2aTaskRepo(sql),
+  };
+}
+
+/**
+ * The repositories of one open transaction, with savepoints on its Sql. The
+ * names count up per transaction (no shared state), so savepoints may nest.
+ */
+export function createTransactionRepos(sql: Sql, dialect: Dialect): TransactionRepos {
+  let depth = 0;
+  return {
+    ...createRepos(sql, dialect),
+    async savepoint(fn) {
+      const name = `oacp_sp${++depth}`;
+      await sql.run(`SAVEPOINT ${name}`);
+      try {
+        const result = await fn();
+        await sql.run(`RELEASE SAVEPOINT ${name}`);
+        return result;
+      } catch (error) {
+        await sql.run(`ROLLBACK TO SAVEPOINT ${name}`);
+        await sql.run(`RELEASE SAVEPOINT ${name}`);
+        throw error;
+      } finally {
+        depth--;
+      }
+    },
   };
 }
