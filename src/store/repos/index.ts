@@ -1,4 +1,6 @@
+import { describeError } from '../../core/errors.js';
 import type { Dialect } from '../dialect.js';
+import { storeError } from '../errors.js';
 import type { Sql } from '../sql.js';
 import type { Repos, TransactionRepos } from '../types.js';
 import { a2aTaskRepo } from './a2a-tasks.js';
@@ -42,8 +44,18 @@ export function createTransactionRepos(sql: Sql, dialect: Dialect): TransactionR
         await sql.run(`RELEASE SAVEPOINT ${name}`);
         return result;
       } catch (error) {
-        await sql.run(`ROLLBACK TO SAVEPOINT ${name}`);
-        await sql.run(`RELEASE SAVEPOINT ${name}`);
+        try {
+          await sql.run(`ROLLBACK TO SAVEPOINT ${name}`);
+          await sql.run(`RELEASE SAVEPOINT ${name}`);
+        } catch (rollbackError) {
+          // fn's writes may still be in the transaction (or the engine already ended it, as SQLite
+          // does on a full disk): never let the caller treat fn's error as handled. This error is
+          // not fn's, so it fails the whole transaction.
+          throw storeError(
+            'STORE_QUERY_FAILED',
+            `a savepoint could not be rolled back (${describeError(rollbackError)}) after: ${describeError(error)}`,
+          );
+        }
         throw error;
       } finally {
         depth--;
