@@ -3,9 +3,9 @@ import { numberPlaceholders, POSTGRES } from './dialect.js';
 import { isConnectionFailure, storeError } from './errors.js';
 import { migrate } from './migrate.js';
 import type { Migration } from './migrations.js';
-import { createRepos } from './repos/index.js';
+import { createRepos, createTransactionRepos } from './repos/index.js';
 import type { Sql, SqlValue } from './sql.js';
-import type { Repos, Store } from './types.js';
+import type { Repos, Store, TransactionRepos } from './types.js';
 
 export interface PostgresStoreOptions {
   /** Connections in the pool; default 10. */
@@ -114,8 +114,8 @@ class PostgresStore implements Store {
     return row?.v ?? 0;
   }
 
-  transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
-    return this.rawTransaction((sql) => fn(createRepos(sql, POSTGRES)));
+  transaction<T>(fn: (tx: TransactionRepos) => Promise<T>): Promise<T> {
+    return this.rawTransaction((sql) => fn(createTransactionRepos(sql, POSTGRES)));
   }
 
   async rawTransaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {

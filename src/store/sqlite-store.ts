@@ -6,9 +6,9 @@ import { storeError } from './errors.js';
 import { migrate } from './migrate.js';
 import type { Migration } from './migrations.js';
 import { Mutex } from './mutex.js';
-import { createRepos } from './repos/index.js';
+import { createRepos, createTransactionRepos } from './repos/index.js';
 import type { Sql, SqlValue } from './sql.js';
-import type { Repos, Store } from './types.js';
+import type { Repos, Store, TransactionRepos } from './types.js';
 
 /**
  * The embedded store: one SQLite file (by default `<home>/gateway.db`).
@@ -104,8 +104,8 @@ class SqliteStore implements Store {
     return row?.v ?? 0;
   }
 
-  transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
-    return this.#locked(() => this.#inTransaction((sql) => fn(createRepos(sql, SQLITE))));
+  transaction<T>(fn: (tx: TransactionRepos) => Promise<T>): Promise<T> {
+    return this.#locked(() => this.#inTransaction((sql) => fn(createTransactionRepos(sql, SQLITE))));
   }
 
   /** For migrate(): a transaction handing out raw Sql. */

@@ -206,6 +206,12 @@ export interface QuotaBucketRepo {
    * row settles as a no-op: it is never credited back. Returns the count.
    */
   prune(now: number, idleMs: number): Promise<number>;
+  /**
+   * Inside a transaction: locks the existing rows of `keys` in key order
+   * (PostgreSQL; SQLite's write transaction already locks everything), so
+   * transactions that take several buckets cannot deadlock on each other.
+   */
+  lockInOrder(keys: readonly string[]): Promise<void>;
   get(key: string): Promise<QuotaBucketRow | undefined>;
 }
 
@@ -277,6 +283,17 @@ export interface Repos {
   readonly requestNonces: RequestNonceRepo;
 }
 
+/** The repositories bound to one open transaction, plus savepoints inside it. */
+export interface TransactionRepos extends Repos {
+  /**
+   * Runs `fn` inside a SAVEPOINT of this transaction: if `fn` throws, its
+   * writes are rolled back (the transaction's others stay) and the error is
+   * rethrown; otherwise the savepoint is released and its writes commit with
+   * the transaction. Calls may nest but must not overlap.
+   */
+  savepoint<T>(fn: () => Promise<T>): Promise<T>;
+}
+
 export interface Store extends Repos {
   readonly dialect: DialectName;
   /** Where the store lives, with any password removed (safe to print). */
@@ -288,7 +305,7 @@ export interface Store extends Repos {
    * all. Use only `tx` inside `fn`; calling the store itself from inside would
    * wait for the transaction to end (SQLite) or run outside it (PostgreSQL).
    */
-  transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: TransactionRepos) => Promise<T>): Promise<T>;
   /**
    * Best effort to push deleted bytes (destroyed salts) off the disk:
    * SQLite checkpoints and truncates its WAL (secure_delete zeroes freed

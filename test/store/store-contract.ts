@@ -264,6 +264,35 @@ export function storeContract(newLocation: () => Promise<string>): void {
       await expect(leaked?.agents.list()).rejects.toMatchObject({ code: 'STORE_CLOSED' });
     });
 
+    it('rolls back a savepoint that throws and keeps the rest of the transaction (nested too)', async () => {
+      const store = await open();
+      const shape = { capacity: 5, refill: 0, windowMs: 1 };
+      await store.transaction(async (tx) => {
+        await tx.quotaBuckets.take('kept', shape, 1, 1);
+        await expect(
+          tx.savepoint(async () => {
+            await tx.quotaBuckets.take('kept', shape, 1, 1);
+            await tx.quotaBuckets.take('gone', shape, 1, 1);
+            throw new Error('refused');
+          }),
+        ).rejects.toThrow('refused');
+        expect(
+          await tx.savepoint(async () => {
+            await tx.quotaBuckets.take('kept', shape, 2, 1);
+            await expect(
+              tx.savepoint(async () => {
+                await tx.quotaBuckets.take('kept', shape, 2, 1);
+                throw new Error('inner');
+              }),
+            ).rejects.toThrow('inner');
+            return 'released';
+          }),
+        ).toBe('released');
+      });
+      expect((await store.quotaBuckets.get('kept'))?.used).toBe(3);
+      expect(await store.quotaBuckets.get('gone')).toBeUndefined();
+    });
+
     it('locks a partition row for update inside a transaction', async () => {
       const store = await open();
       await store.agents.insert(agent('did:key:a'));
@@ -318,6 +347,26 @@ export function storeContract(newLocation: () => Promise<string>): void {
       ).toBe(false);
       await store.quotaBuckets.noteRefusal('t');
       expect((await store.quotaBuckets.get('t'))?.refused).toBe(1);
+    });
+
+    it('locks existing buckets in key order inside a transaction: a take outside waits for the commit', async () => {
+      const store = await open();
+      const shape = { capacity: 10, refill: 0, windowMs: 1 };
+      await store.quotaBuckets.take('b', shape, 1, t0);
+      await store.quotaBuckets.take('a', shape, 1, t0);
+      const events: string[] = [];
+      let outside: Promise<unknown> = Promise.resolve();
+      await store.transaction(async (tx) => {
+        await tx.quotaBuckets.lockInOrder(['a', 'b', 'missing']);
+        outside = store.quotaBuckets.take('b', shape, 1, t0).then(() => events.push('outside'));
+        // Give the outside take every chance to run: it must still wait for this transaction.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await tx.quotaBuckets.take('b', shape, 8, t0);
+        events.push('inside');
+      });
+      await outside;
+      expect(events).toEqual(['inside', 'outside']);
+      expect((await store.quotaBuckets.get('b'))?.used).toBe(10);
     });
 
     it('never lets concurrent takers exceed the bucket together', async () => {

@@ -1,72 +1,96 @@
-import type { BucketShape, QuotaBucketRow, Repos } from '../../store/types.js';
+import { GroupCommit } from '../../log/group-commit.js';
+import type { BucketShape, QuotaBucketRow, TransactionRepos } from '../../store/types.js';
 
-/** One bucket take waiting for the next batch. */
-interface Pending {
+/** One bucket of a reservation. */
+export interface Take {
   readonly key: string;
   readonly shape: BucketShape;
   readonly amount: number;
-  readonly now: number;
-  resolve(result: { taken: boolean; row: QuotaBucketRow | undefined }): void;
-  reject(error: unknown): void;
 }
 
-/** Most takes in one transaction: bounds how long a row lock is held and a failed batch's reach. */
+/** A reservation's answer: every take made, or the first one refused (and nothing taken). */
+export type BatchResult<T extends Take = Take> =
+  | { readonly taken: true }
+  | { readonly taken: false; readonly refused: T; readonly row: QuotaBucketRow | undefined };
+
+/** One reservation waiting for the next batch. */
+interface Pending {
+  readonly takes: readonly Take[];
+  readonly now: number;
+}
+
+/** Most reservations in one transaction: bounds how long row locks are held and a failed batch's reach. */
 const MAX_BATCH = 256;
 
+/** Thrown inside a reservation's savepoint to roll back its takes; never leaves this file. */
+class RollBack extends Error {
+  constructor(readonly result: BatchResult & { taken: false }) {
+    super('reservation refused');
+  }
+}
+
+const byKey = (a: Take, b: Take): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
 /**
- * Group commit for single-bucket takes: takes that arrive while a
- * transaction is in flight wait, then all go in the next one, so N
- * concurrent checks cost one commit (one fsync on SQLite, one round of
- * COMMIT on PostgreSQL) instead of N. Each take is still its own atomic
- * statement with its own answer: one refused take does not touch the others.
- * Takes are applied in key order, as every reservation locks rows, so
- * batches on several gateways cannot deadlock. If the transaction fails,
- * every take in it fails (the engine refuses each: fail closed); a take
- * never counts as taken unless its transaction committed.
+ * Group commit (src/log/group-commit.ts) for quota reservations of one bucket
+ * or several: reservations that arrive while a transaction is in flight wait,
+ * then all go in the next one,
+ * so N concurrent checks cost one commit (one fsync on SQLite, one COMMIT
+ * round on PostgreSQL) instead of N. Each reservation runs in its own
+ * SAVEPOINT: one refused take rolls back that reservation's other takes and
+ * nothing else, so each stays all-or-none. Before any take, the batch locks
+ * every existing row it will touch in key order (PostgreSQL), so batches on
+ * several gateways cannot deadlock over them; rows created by the batch are
+ * the one exception, and a deadlock there aborts the transaction, which
+ * refuses every reservation in it. A failed transaction fails every
+ * reservation (the engine refuses each: fail closed); answers go out only
+ * after the commit, so a take never counts as made unless it is durable.
  */
-export class GroupCommit {
-  private queue: Pending[] = [];
-  private running = false;
+export class QuotaBatches {
+  readonly #commits: GroupCommit<Pending, BatchResult>;
 
-  constructor(private readonly transaction: <T>(fn: (tx: Repos) => Promise<T>) => Promise<T>) {}
-
-  take(
-    key: string,
-    shape: BucketShape,
-    amount: number,
-    now: number,
-  ): Promise<{ taken: boolean; row: QuotaBucketRow | undefined }> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ key, shape, amount, now, resolve, reject });
-      if (!this.running) void this.drain();
-    });
+  constructor(transaction: <T>(fn: (tx: TransactionRepos) => Promise<T>) => Promise<T>) {
+    // The gather step waits one microtask: reservations submitted in the same turn join the batch.
+    this.#commits = new GroupCommit(
+      (batch) => transaction((tx) => runBatch(tx, batch)),
+      MAX_BATCH,
+      () => Promise.resolve(),
+    );
   }
 
-  private async drain(): Promise<void> {
-    this.running = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, MAX_BATCH);
-        const ordered = [...batch].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-        let results: { taken: boolean; row: QuotaBucketRow | undefined }[];
-        try {
-          results = await this.transaction(async (tx) => {
-            const out = [];
-            for (const item of ordered)
-              out.push(await tx.quotaBuckets.take(item.key, item.shape, item.amount, item.now));
-            return out;
-          });
-        } catch (error) {
-          for (const item of batch) item.reject(error);
-          continue;
-        }
-        // Answered only after the commit: an answer is never ahead of what is durable.
-        ordered.forEach((item, i) => {
-          item.resolve(results[i] as { taken: boolean; row: QuotaBucketRow | undefined });
-        });
+  /** Takes every bucket of `takes` or none of them; a refusal names the caller's own take object. */
+  reserve<T extends Take>(takes: readonly T[], now: number): Promise<BatchResult<T>> {
+    // The refused take is one of `takes` (the same object), so the narrowing back to T is sound.
+    return this.#commits.submit({ takes: [...takes].sort(byKey), now }) as Promise<BatchResult<T>>;
+  }
+
+  /** How many transactions have run: a measure of batching. */
+  get transactions(): number {
+    return this.#commits.commitCount;
+  }
+}
+
+/** One transaction: every reservation of the batch, each all-or-none in its own savepoint. */
+async function runBatch(tx: TransactionRepos, batch: readonly Pending[]): Promise<BatchResult[]> {
+  const keys = [...new Set(batch.flatMap((item) => item.takes.map((t) => t.key)))].sort();
+  await tx.quotaBuckets.lockInOrder(keys);
+  const results: BatchResult[] = [];
+  for (const item of batch) {
+    const takeAll = async (): Promise<BatchResult> => {
+      for (const take of item.takes) {
+        const { taken, row } = await tx.quotaBuckets.take(take.key, take.shape, take.amount, item.now);
+        if (!taken) throw new RollBack({ taken: false, refused: take, row });
       }
-    } finally {
-      this.running = false;
+      return { taken: true };
+    };
+    try {
+      // One take is one atomic statement that changes nothing when refused: no savepoint needed.
+      results.push(await (item.takes.length === 1 ? takeAll() : tx.savepoint(takeAll)));
+    } catch (error) {
+      // A refusal rolled back to the savepoint; any other error fails the whole transaction.
+      if (!(error instanceof RollBack)) throw error;
+      results.push(error.result);
     }
   }
+  return results;
 }

@@ -189,6 +189,61 @@ describe('StoreQuotaEngine', () => {
     await store.close();
   });
 
+  it('batches concurrent multi-bucket reservations in one transaction, each all or none', async () => {
+    const { engine: e, store } = await engine();
+    // The gateway's shape: agent + key + tool. Keys sort agent < key < tool, so a refusal on the
+    // tool comes after the agent and key buckets were taken in the same batch: they must roll back.
+    const call = (i: number): QuotaRequest[] => [
+      perMinute('agent:a', 100),
+      perMinute(`key:k${i % 2}`, 4),
+      perMinute(i < 20 ? 'tool:x' : 'tool:y', 6),
+    ];
+    const results = await Promise.all(Array.from({ length: 24 }, (_, i) => e.reserve(call(i))));
+    // tool:x holds 6: callers 0-5 pass; 6-19 are refused on tool:x; 20-23 use tool:y but their
+    // key buckets (4 each, 3 already used) leave room for one more per key: 20 and 21 pass.
+    expect(results.map((r) => r.ok)).toEqual(
+      Array.from({ length: 24 }, (_, i) => i < 6 || i === 20 || i === 21),
+    );
+    expect(results[6]).toMatchObject({ ok: false, refusal: { quota: 'tool:x', retryAfterMs: 10_000 } });
+    expect(results[22]).toMatchObject({ ok: false, refusal: { quota: 'key:k0' } });
+    expect(e.reserveTransactions).toBe(1);
+    // Exact counts: no take of a refused reservation survived.
+    const used = async (key: string) => (await store.quotaBuckets.get(key))?.used;
+    expect(await used('agent:a')).toBe(8);
+    expect(await used('key:k0')).toBe(4);
+    expect(await used('key:k1')).toBe(4);
+    expect(await used('tool:x')).toBe(6);
+    expect(await used('tool:y')).toBe(2);
+    await store.close();
+  });
+
+  it('refuses every reservation of a batch whose transaction fails after its takes, and keeps none of them', async () => {
+    const { store } = await engine();
+    const failing = {
+      location: store.location,
+      quotaBuckets: store.quotaBuckets,
+      transaction: <T>(fn: Parameters<typeof store.transaction<T>>[0]) =>
+        store.transaction(async (tx) => {
+          await fn(tx);
+          throw new Error('disk I/O error at commit');
+        }),
+    };
+    const e = new StoreQuotaEngine(failing, () => 1_700_000_000_000);
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => e.reserve([perMinute('agent:b', 10), perMinute(`tool:${i}`, 1)])),
+    );
+    expect(e.reserveTransactions).toBe(1);
+    for (const result of results) {
+      expect(result).toMatchObject({
+        ok: false,
+        refusal: { quota: 'quota.store', reason: expect.stringContaining('disk I/O error at commit') },
+      });
+    }
+    expect(await store.quotaBuckets.get('agent:b')).toBeUndefined();
+    expect(await store.quotaBuckets.get('tool:0')).toBeUndefined();
+    await store.close();
+  });
+
   it('never hands out more than the bucket holds to concurrent callers', async () => {
     const { engine: e, store } = await engine();
     const results = await Promise.all(Array.from({ length: 40 }, () => e.reserve([perMinute('c', 10)])));

@@ -1,5 +1,5 @@
 import { describeError } from '../../core/errors.js';
-import type { BucketShape, QuotaBucketRepo, QuotaBucketRow, Store } from '../../store/types.js';
+import type { BucketShape, QuotaBucketRow, Store } from '../../store/types.js';
 import {
   type Admission,
   type BucketUsage,
@@ -8,7 +8,7 @@ import {
   type Reservation,
   STORE_QUOTA,
 } from './engine.js';
-import { GroupCommit } from './group-commit.js';
+import { QuotaBatches } from './group-commit.js';
 
 /** Milliseconds since the epoch: bucket state outlives the process, so its clock must too. */
 export type WallClock = () => number;
@@ -23,20 +23,20 @@ class Refused extends Error {
 
 /**
  * The quota engine on the gateway's store (SQLite for one node, PostgreSQL
- * for several). A reservation of several buckets runs in one transaction, so
- * either every bucket is charged or none is; each take is one atomic SQL
- * statement, and concurrent single-bucket takes commit together (group
- * commit). Any store failure is a refusal (`quota.store`), never an allow.
+ * for several). A reservation of several buckets is all or none (its own
+ * savepoint); each take is one atomic SQL statement, and concurrent
+ * reservations commit together in one transaction (group commit). Any store
+ * failure is a refusal (`quota.store`), never an allow.
  */
 export class StoreQuotaEngine implements QuotaEngine {
-  /** Single-bucket checks arriving together share one transaction (src/airlock/quota/group-commit.ts). */
-  private readonly group: GroupCommit;
+  /** Reservations arriving together share one transaction (src/airlock/quota/group-commit.ts). */
+  private readonly group: QuotaBatches;
 
   constructor(
     private readonly store: Pick<Store, 'transaction' | 'quotaBuckets' | 'location'>,
     private readonly clock: WallClock = Date.now,
   ) {
-    this.group = new GroupCommit((fn) => this.store.transaction(fn));
+    this.group = new QuotaBatches((fn) => this.store.transaction(fn));
   }
 
   async reserve(requests: readonly QuotaRequest[]): Promise<Admission> {
@@ -52,21 +52,11 @@ export class StoreQuotaEngine implements QuotaEngine {
     }
     const now = this.now();
     try {
-      // Rows are locked in key order, so two reservations over the same buckets cannot deadlock.
-      const ordered = [...requests].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      const takeAll = async (buckets: QuotaBucketRepo) => {
-        for (const request of ordered) {
-          const { taken, row } = await buckets.take(request.key, request.shape, request.amount, now);
-          if (!taken) throw new Refused(refusalFor(request, row, now));
-        }
-      };
-      // One bucket is one atomic statement, committed with the others in flight (group commit);
-      // several need their own transaction to be all or none.
-      const [single] = requests;
-      if (requests.length === 1 && single !== undefined) {
-        const { taken, row } = await this.group.take(single.key, single.shape, single.amount, now);
-        if (!taken) throw new Refused(refusalFor(single, row, now));
-      } else await this.store.transaction((tx) => takeAll(tx.quotaBuckets));
+      // Every reservation, of one bucket or several, goes through the batch (all-or-none per reservation).
+      const result = await this.group.reserve(requests, now);
+      if (!result.taken) {
+        throw new Refused(refusalFor(result.refused, result.row, now));
+      }
       return { ok: true, reservation: { parts: requests } };
     } catch (error) {
       if (error instanceof Refused) {
@@ -78,6 +68,11 @@ export class StoreQuotaEngine implements QuotaEngine {
       }
       return this.unavailable(requests[0]?.quota ?? 'quota', error);
     }
+  }
+
+  /** How many store transactions reservations have used (fewer than reservations when they batch). */
+  get reserveTransactions(): number {
+    return this.group.transactions;
   }
 
   async settle(reservation: Reservation, actual: number): Promise<void> {

@@ -69,6 +69,15 @@ export function quotaBucketRepo(sql: Sql, d: Dialect): QuotaBucketRepo {
         [now - idleMs, now],
       );
     },
+    async lockInOrder(keys) {
+      if (d.forUpdate === '' || keys.length === 0) return;
+      // LockRows sits above the sort, so the rows are locked one by one in key order.
+      await sql.all(
+        `SELECT bucket_key FROM quota_buckets WHERE bucket_key IN (${keys.map(() => '?').join(', ')})
+         ORDER BY bucket_key${d.forUpdate}`,
+        [...keys],
+      );
+    },
     get,
   };
 }

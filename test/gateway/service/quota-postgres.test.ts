@@ -264,6 +264,42 @@ describe.skipIf(unavailable !== undefined)('quotas on PostgreSQL across gateway 
     expect(outcomes.filter((o) => o === 'agent.api_calls_per_hour')).toHaveLength(1);
   }, 120_000);
 
+  it('batches multi-bucket reservations on two gateways over crossing buckets without a deadlock or a partial take', async () => {
+    // Two stores = two connection pools, as two gateway processes. Each reservation takes a ring
+    // neighbour pair; taken in batch order without the ordered pre-lock, gateway A's batch would hold
+    // s0,s1 and wait for s2 while B's holds s2,s3 and waits for s0: PostgreSQL would abort one.
+    const stores = [await openStore(url), await openStore(url)];
+    const engines = stores.map((store) => new StoreQuotaEngine(store, () => 1_700_000_000_000));
+    const shape = { capacity: 30, refill: 0, windowMs: 60_000 };
+    const bucket = (n: number) => ({
+      key: `ring:s${n % 4}`,
+      quota: `ring.s${n % 4}`,
+      label: '30',
+      shape,
+      amount: 1,
+    });
+    for (let n = 0; n < 4; n++) expect((await engines[0]?.reserve([bucket(n)]))?.ok).toBe(true);
+    const results = await Promise.all(
+      engines.flatMap((engine, g) =>
+        Array.from({ length: 40 }, (_, i) => engine.reserve([bucket(i + 2 * g), bucket(i + 2 * g + 1)])),
+      ),
+    );
+    const allowed = results.filter((r) => r.ok).length;
+    const refusals = results.flatMap((r) => (r.ok ? [] : [r.refusal.quota]));
+    expect(refusals.filter((quota) => !quota.startsWith('ring.'))).toEqual([]);
+    expect(allowed).toBeLessThan(80);
+    let used = 0;
+    for (let n = 0; n < 4; n++) {
+      const row = await stores[0]?.quotaBuckets.get(`ring:s${n}`);
+      expect(row?.used).toBeLessThanOrEqual(30);
+      used += (row?.used ?? 0) - 1;
+    }
+    // Every allowed reservation took exactly its two buckets; no refused one left a take behind.
+    expect(used).toBe(2 * allowed);
+    expect(engines.every((engine) => engine.reserveTransactions < 41)).toBe(true);
+    await Promise.all(stores.map((store) => store.close()));
+  });
+
   it('refuses calls, naming why, when PostgreSQL is gone', async () => {
     const key = keyAt(6);
     const id = await agent(key, 'outage', {});
