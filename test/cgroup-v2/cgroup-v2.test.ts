@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,7 +64,9 @@ function stat(text: string, key: string): number {
 beforeAll(async () => {
   const kernel = guestKernel(join(here, 'guest-init.sh'));
   guest = await bootGuest(kernel, join(here, 'guest', 'driver.mjs'), 540_000);
-  const text = readFileSync(join(guest.outDir, 'results.jsonl'), 'utf8');
+  const path = join(guest.outDir, 'results.jsonl');
+  if (!existsSync(path)) throw new Error(`the guest wrote no results; its console:\n${guest.console}`);
+  const text = readFileSync(path, 'utf8');
   for (const line of text.split('\n').filter((entry) => entry.length > 0)) {
     const parsed = JSON.parse(line) as Observed;
     results.set(parsed.name, parsed);

@@ -24,7 +24,20 @@ import { fileURLToPath } from 'node:url';
 const self = fileURLToPath(import.meta.url);
 const repo = resolve(dirname(self), '../../..');
 const cgroups = await import(join(repo, 'dist/airlock/cgroups/index.js'));
-const { cgroupEnterArgs } = await import(join(repo, 'dist/airlock/cgroups/enter.js'));
+// The product joins a sandbox's cgroups in its C launcher (src/airlock/native/launcher); the
+// workloads this driver starts directly join the same way from a shell: write the pid into every
+// cgroup.procs, then exec, so the workload is inside from its first instruction.
+function cgroupEnterArgs(procsFiles) {
+  if (procsFiles.length === 0) return [];
+  return [
+    '/bin/sh',
+    '-c',
+    'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"',
+    'oacp-cgroup-enter',
+    ...procsFiles,
+    '--',
+  ];
+}
 const { blockDeviceOf } = await import(join(repo, 'dist/airlock/cgroups/block-device.js'));
 const { cgroupFacts } = await import(join(repo, 'dist/airlock/doctor.js'));
 
