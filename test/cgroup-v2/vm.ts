@@ -5,6 +5,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -138,6 +139,10 @@ export function guestKernel(initScript: string): GuestKernel {
       writeFileSync(join(root, 'modules', 'order'), `${MODULES.map((m) => m.split('/').pop()).join(' ')}\n`);
       packInitramfs(root, `${initrd}.part`);
       renameSync(`${initrd}.part`, initrd);
+      // Older initramfs files (another guest-init.sh or module list) are never used again.
+      for (const file of readdirSync(cache))
+        if (/^initrd-[0-9a-f]{16}\.gz$/.test(file) && join(cache, file) !== initrd)
+          rmSync(join(cache, file), { force: true });
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
