@@ -3,7 +3,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { constants, link, mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { ApprovalDesk, ApprovalRequest } from './approval.js';
+import { type ApprovalDesk, type ApprovalRequest, DecidedElsewhere } from './approval.js';
 import { shownArguments } from './approval-shown.js';
 import type { McpRunOptions } from './options.js';
 import { qualifiedToolName } from './tool-names.js';
@@ -344,7 +344,7 @@ export class FirstAnswerDesk implements ApprovalDesk {
     } catch (error) {
       throw error instanceof AggregateError ? (error.errors[0] ?? error) : error;
     } finally {
-      withdraw.abort(new Error('decided at another desk'));
+      withdraw.abort(new DecidedElsewhere());
     }
   }
 }

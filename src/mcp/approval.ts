@@ -29,6 +29,17 @@ export interface ApprovalDesk {
   ): Promise<{ approved: boolean; by: string; reason?: string; method?: 'http' | 'terminal' }>;
 }
 
+/**
+ * The reason a desk's signal carries when another desk answered first: that
+ * desk withdraws its question quietly instead of reporting a timeout.
+ */
+export class DecidedElsewhere extends Error {
+  constructor() {
+    super('decided at another desk');
+    this.name = 'DecidedElsewhere';
+  }
+}
+
 export interface Approver {
   approve(
     request: ApprovalRequest,

@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ApprovalService } from './approval.js';
+import { ApprovalService, DecidedElsewhere } from './approval.js';
+import { FirstAnswerDesk } from './approval-remote.js';
 import { type Terminal, TerminalApprovalDesk } from './terminal-desk.js';
 
 // A controlling terminal cannot exist in CI, so the operator's side is a pair of pipes standing in for /dev/tty.
@@ -50,5 +51,22 @@ describe('TerminalApprovalDesk', () => {
     const record = await service.approve(request, {});
     expect(record).toMatchObject({ approved: false, by: 'timeout' });
     expect(terminal.prompts()).toContain('no answer in time: denied');
+  });
+
+  it('withdraws its question without claiming a timeout when another desk answers first', async () => {
+    const terminal = fakeTerminal();
+    // Stands in for the home spool that the console answers (its own tests cover the spool).
+    const console = {
+      method: 'http' as const,
+      decide: async () => ({ approved: true, by: 'console:bob' }),
+    };
+    const desk = new FirstAnswerDesk([new TerminalApprovalDesk(terminal.open, 'terminal:alice'), console]);
+    const service = new ApprovalService({ timeoutMs: 5_000, desk });
+    const record = await service.approve(request, {});
+    expect(record).toMatchObject({ approved: true, by: 'http:console:bob' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(terminal.prompts()).toContain('answered at another desk');
+    expect(terminal.prompts()).not.toContain('no answer in time');
+    expect(new DecidedElsewhere().message).toBe('decided at another desk');
   });
 });

@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { ReadStream, WriteStream } from 'node:tty';
-import type { ApprovalDesk, ApprovalRequest } from './approval.js';
+import { type ApprovalDesk, type ApprovalRequest, DecidedElsewhere } from './approval.js';
 import { qualifiedToolName } from './tool-names.js';
 
 /** The operator's terminal: where prompts go and answers come from. */
@@ -45,7 +45,11 @@ export class TerminalApprovalDesk implements ApprovalDesk {
         terminal.close();
       };
       const onAbort = (): void => {
-        terminal.output.write('\n(no answer in time: denied)\n');
+        terminal.output.write(
+          signal.reason instanceof DecidedElsewhere
+            ? '\n(answered at another desk: this question is withdrawn)\n'
+            : '\n(no answer in time: denied)\n',
+        );
         finish();
         reject(signal.reason);
       };
