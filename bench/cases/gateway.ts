@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -93,6 +93,8 @@ async function bareServer(body: unknown): Promise<{ url: URL; close(): Promise<v
 
 export interface CannonResult {
   readonly rps: number;
+  /** Requests answered in the run (any status). */
+  readonly total: number;
   readonly p99: number;
   readonly non2xx: number;
   readonly errors: number;
@@ -134,13 +136,14 @@ export function cannon(
     child.on('exit', () => {
       try {
         const json = JSON.parse(out) as {
-          requests: { average: number };
+          requests: { average: number; total: number };
           latency: { p99: number };
           non2xx: number;
           errors: number;
         };
         resolve({
           rps: json.requests.average,
+          total: json.requests.total,
           p99: json.latency.p99,
           non2xx: json.non2xx,
           errors: json.errors,
@@ -173,15 +176,31 @@ const toolCallCase: BenchCase = {
       const body = JSON.stringify({ agent: agent.id, arguments: { text: 'hi' } });
       const headers = { authorization: `Bearer ${bench.key}`, 'content-type': 'application/json' };
       report('baseline: bare Hono handler');
+      const bareCpu = process.cpuUsage();
       const baseline = await cannon(new URL('/call', bare.url), { 'content-type': 'application/json' }, body);
+      const bareCpuUs = cpuMicros(process.cpuUsage(bareCpu)) / Math.max(1, baseline.total);
       report(
         'subject: POST /v1/tools/echo/call (auth, checks, Cedar, quota, signed receipt fsynced in the log)',
       );
+      const loggedBefore = bench.gateway.node.log.size;
+      const subjectCpu = process.cpuUsage();
       const subject = await cannon(new URL('/v1/tools/echo/call', bench.url), headers, body);
-      const logged = bench.gateway.node.log.size;
+      const logged = bench.gateway.node.log.size - loggedBefore;
+      // Every thread of this process (event loop, signing worker, libuv's fs pool) per receipted call:
+      // unlike calls/s, this barely moves when other work shares the machine.
+      const subjectCpuUs = cpuMicros(process.cpuUsage(subjectCpu)) / Math.max(1, logged);
       report(`subject: ${subject.non2xx} non-2xx, ${subject.errors} errors, ${logged} receipts logged`);
-      const note = `autocannon -c ${CONNECTIONS} -d ${DURATION_S} in a child process; ${defaultSigningWorkers()} signing worker(s); non-2xx ${subject.non2xx}`;
+      const note = `autocannon -c ${CONNECTIONS} -d ${DURATION_S} in a child process; ${defaultSigningWorkers()} signing worker(s); non-2xx ${subject.non2xx}; load average ${loadavg()[0]?.toFixed(1)} at the end`;
       return [
+        figure({
+          case: 'gateway-tool-calls',
+          metric: 'CPU per attested tool call (all threads of the gateway process)',
+          unit: 'µs',
+          subject: subjectCpuUs,
+          baselineName: 'bare Hono/node handler, CPU per request',
+          baseline: bareCpuUs,
+          note,
+        }),
         figure({
           case: 'gateway-tool-calls',
           metric: 'attested tool calls',
@@ -209,6 +228,11 @@ const toolCallCase: BenchCase = {
     }
   },
 };
+
+/** User plus system time of a process.cpuUsage() difference, in µs. */
+function cpuMicros(usage: NodeJS.CpuUsage): number {
+  return usage.user + usage.system;
+}
 
 /** `count` idle sandboxes straight from the tier, measured like the agents below (GC before and after). */
 async function bareSandboxes(count: number) {

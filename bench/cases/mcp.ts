@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -42,15 +42,26 @@ const bridgeCase: BenchCase = {
       (t) => latencies(() => t.call(), CALLS),
     );
     report(`${THROUGHPUT_CALLS} calls with ${IN_FLIGHT} in flight, direct and bridged`);
-    const directRate = await withTarget(directTarget, (t) =>
-      throughput(() => t.call(), THROUGHPUT_CALLS, IN_FLIGHT),
+    const direct16 = await withTarget(directTarget, (t) =>
+      cpuPerCall(() => throughput(() => t.call(), THROUGHPUT_CALLS, IN_FLIGHT), THROUGHPUT_CALLS),
     );
-    const bridgedRate = await withTarget(
+    const bridged16 = await withTarget(
       () => bridgedTarget(everythingEcho(), { signingWorkers: 1 }),
-      (t) => throughput(() => t.call(), THROUGHPUT_CALLS, IN_FLIGHT),
+      (t) => cpuPerCall(() => throughput(() => t.call(), THROUGHPUT_CALLS, IN_FLIGHT), THROUGHPUT_CALLS),
     );
+    const directRate = direct16.value;
+    const bridgedRate = bridged16.value;
     const directP50 = percentile(direct, 50);
     return [
+      figure({
+        case: 'mcp-bridge',
+        metric: `CPU per call, ${IN_FLIGHT} in flight (this process: client, bridge, signing worker, fs pool)`,
+        unit: 'µs',
+        subject: bridged16.cpuMicros,
+        baselineName: 'direct: the same client alone',
+        baseline: direct16.cpuMicros,
+        note: `the bridge's own cost is the difference; load average ${loadavg()[0]?.toFixed(1)} at the end`,
+      }),
       figure({
         case: 'mcp-bridge',
         metric: 'added latency p50, receipt fsynced before the answer',
@@ -210,6 +221,14 @@ const startupCase: BenchCase = {
     return figures;
   },
 };
+
+/** `run`'s result and the CPU time (every thread of this process) it took per call, in µs. */
+async function cpuPerCall<T>(run: () => Promise<T>, calls: number): Promise<{ value: T; cpuMicros: number }> {
+  const before = process.cpuUsage();
+  const value = await run();
+  const used = process.cpuUsage(before);
+  return { value, cpuMicros: (used.user + used.system) / calls };
+}
 
 async function timeToToolsList(command: string, args: string[]): Promise<number> {
   const started = performance.now();

@@ -315,7 +315,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       nonces,
       metrics,
       securityEvents: store.securityEvents,
-      onReplay: (replay) => recordReplayedToolCall({ tools, registry }, replay),
+      onReplay: (replay) => recordReplayedToolCall(tools, replay),
     });
     const clusterTls: ClusterTls | undefined =
       config.cluster?.tls === undefined

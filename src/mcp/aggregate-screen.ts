@@ -6,6 +6,11 @@ import type { MessageTransport } from './transport.js';
 export type MalformedCall = (params: Readonly<Record<string, unknown>>) => Promise<Record<string, unknown>>;
 
 /**
+ * The one wrapper between the multi-server front's client transport and its
+ * SDK server. It first delivers the messages that arrived before the SDK
+ * server was connected (`buffered`: the initialize that started the servers),
+ * then screens every message.
+ *
  * The multi-server front's SDK server answers a tools/call whose params do
  * not fit its schema (`arguments` an array, no name) with a bare error, and
  * drops a tools/call sent as a notification: neither would leave a receipt.
@@ -15,9 +20,14 @@ export type MalformedCall = (params: Readonly<Record<string, unknown>>) => Promi
  */
 export function screenedCalls(
   transport: MessageTransport,
-  malformed: MalformedCall,
-  notified: (params: Readonly<Record<string, unknown>>) => Promise<void>,
+  handlers: {
+    /** Messages received before the SDK server was ready, delivered (and screened) at start. */
+    readonly buffered: unknown[];
+    readonly malformed: MalformedCall;
+    readonly notified: (params: Readonly<Record<string, unknown>>) => Promise<void>;
+  },
 ): MessageTransport {
+  const { buffered, malformed, notified } = handlers;
   let consumer: ((message: unknown) => void) | undefined;
   const screen = (raw: unknown): void => {
     const message = raw as { id?: unknown; method?: unknown; params?: unknown } | null;
@@ -49,7 +59,12 @@ export function screenedCalls(
   };
   transport.onmessage = screen;
   return {
-    start: () => transport.start(),
+    // The client's transport is started already (it carried `buffered`): only the replay is left.
+    async start() {
+      queueMicrotask(() => {
+        for (const message of buffered.splice(0)) screen(message);
+      });
+    },
     send: (message, options) => transport.send(message, options),
     close: () => transport.close(),
     get onmessage() {

@@ -144,7 +144,7 @@ async function serveAggregate(
     const notified = async (params: Readonly<Record<string, unknown>>) => {
       await refuse(params, NOTIFIED_CALL_REASON);
     };
-    const sdk = toSdkTransport(screenedCalls(replaying(downstream, buffered), malformed, notified));
+    const sdk = toSdkTransport(screenedCalls(downstream, { buffered, malformed, notified }));
     // The SDK server now owns the transport's close callback: route it back to ours.
     server.onclose = () => void close();
     await server.connect(sdk);
@@ -161,37 +161,6 @@ function unroutedReason(qualified: string): string {
 
 const NOTIFIED_CALL_REASON =
   'tools/call sent as a notification (no id) is refused: it could not be answered with its receipt';
-
-/** A transport that first delivers what arrived before its consumer was ready. */
-function replaying(transport: MessageTransport, buffered: unknown[]): MessageTransport {
-  return {
-    async start() {
-      queueMicrotask(() => {
-        for (const message of buffered.splice(0)) transport.onmessage?.(message);
-      });
-    },
-    send: (message, options) => transport.send(message, options),
-    close: () => transport.close(),
-    get onmessage() {
-      return transport.onmessage;
-    },
-    set onmessage(handler) {
-      transport.onmessage = handler;
-    },
-    get onclose() {
-      return transport.onclose;
-    },
-    set onclose(handler) {
-      transport.onclose = handler;
-    },
-    get onerror() {
-      return transport.onerror;
-    },
-    set onerror(handler) {
-      transport.onerror = handler;
-    },
-  };
-}
 
 function frontServer(
   inners: readonly Inner[],

@@ -1,6 +1,5 @@
 import type { AgentRecord } from './agent-directory.js';
 import type { ToolCaller } from './tool-caller.js';
-import type { ToolRegistry } from './tool-registry.js';
 
 const TOOL_CALL_TARGET = /^\/v1\/tools\/([^/?#]+)\/call(?:\?.*)?$/;
 
@@ -13,7 +12,7 @@ const TOOL_CALL_TARGET = /^\/v1\/tools\/([^/?#]+)\/call(?:\?.*)?$/;
  * the 401.
  */
 export async function recordReplayedToolCall(
-  parts: { readonly tools: ToolCaller; readonly registry: ToolRegistry },
+  tools: ToolCaller,
   replay: {
     readonly agent: AgentRecord;
     readonly method: string;
@@ -38,7 +37,7 @@ export async function recordReplayedToolCall(
     args = undefined;
   }
   const { agent } = replay;
-  await parts.tools
+  await tools
     .call({
       tool,
       arguments: args ?? {},
