@@ -109,6 +109,7 @@ export class TransparencyLog {
               lock: locks.publisher,
               refresh: () => this.refresh(),
               datasync: () => wal.datasync(),
+              durableSize: () => wal.durableCount,
               stateFile,
               signed: (size) => {
                 this.signedFloor = Math.max(this.signedFloor, size);
@@ -404,13 +405,13 @@ export class TransparencyLog {
     items.forEach((item, i) => {
       item.written?.(first + i);
     });
-    this.derived?.request();
     try {
       await this.wal.datasync();
     } catch (error) {
       this.failure = error;
       throw logError('LOG_FAILED', 'could not sync the log; reopen it to recover', error);
     }
+    this.derived?.appended(first + items.length);
     return items.map((_, i) => ({ index: first + i }));
   }
 

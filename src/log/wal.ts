@@ -42,6 +42,8 @@ export type WalTail =
 export class WriteAheadLog {
   /** File offset of each record; positions[count] is the end of the last record. */
   private readonly positions: number[];
+  /** Records in the file before this process's last completed fdatasync began. */
+  private synced = 0;
 
   private constructor(
     /** Undefined for a reader of a log nothing was ever appended to: an empty log. */
@@ -209,7 +211,14 @@ export class WriteAheadLog {
 
   /** fdatasync: every record written so far, by any process, is on stable storage after it. */
   async datasync(): Promise<void> {
+    const upto = this.count;
     await this.file.datasync();
+    this.synced = Math.max(this.synced, upto);
+  }
+
+  /** How many records (from the first) are known to be on stable storage: see `datasync`. */
+  get durableCount(): number {
+    return this.synced;
   }
 
   /** The entries [start, end), read with one positional read. */
