@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-file.js';
-import { logError } from './errors.js';
 import type { FileLock } from './file-lock.js';
 import type { MerkleTree } from './merkle-tree.js';
 import {
