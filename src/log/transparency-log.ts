@@ -387,11 +387,9 @@ export class TransparencyLog {
         // Others' records first, without the lock (as a reader): the locked catch-up is then
         // only what landed in the last moments, and the lock is held for microseconds.
         refuseCorrupt(await this.wal.catchUp((hash) => this.tree.push(hash), false));
-        const theirs: Uint8Array[] = [];
         const written = await locks.sequencer.withSync(() =>
-          this.wal.appendLocked(entries, hashes, (hash) => theirs.push(hash)),
+          this.wal.appendLocked(entries, hashes, (hash) => this.tree.push(hash)),
         );
-        for (const hash of theirs) this.tree.push(hash);
         refuseCorrupt(written.tail);
         for (const hash of hashes) this.tree.push(hash);
         return written.first;
