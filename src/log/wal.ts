@@ -87,7 +87,7 @@ export class WriteAheadLog {
    */
   async catchUp(onRecord: (leafHash: Uint8Array) => void, verify = true): Promise<WalTail> {
     if (this.handle === undefined) return { kind: 'clean' };
-    const size = (await this.file.stat()).size;
+    const size = fstatSync(this.file.fd).size;
     const start = this.end;
     if (size < start) {
       throw logError(
@@ -96,7 +96,13 @@ export class WriteAheadLog {
       );
     }
     const scan = { scratch: this.scratch.async, ends: this.positions, onRecord, verify };
-    const stop = await scanRecords(this.file, start, size, scan);
+    // What fits one read window (a writer's catch-up between its commits) is read with one
+    // synchronous pread: cheaper than a thread-pool round trip. A large replay (opening a big
+    // log) reads off the thread, window by window.
+    const stop =
+      size - start <= scan.scratch.length
+        ? scanRecordsSync(this.file.fd, start, size, scan)
+        : await scanRecords(this.file, start, size, scan);
     if (stop === undefined) return { kind: 'clean' };
     if (await isTornTail(this.file, this.end, size)) {
       return { kind: 'torn', offset: this.end, bytes: size - this.end };
