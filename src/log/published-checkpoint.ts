@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { openCheckpoint } from './checkpoint.js';
 import { logError } from './errors.js';
 import { sameBytes } from './hash.js';
@@ -24,8 +24,7 @@ export async function readPublished(
 ): Promise<PublishedCheckpoint> {
   let text: string;
   try {
-    // A few hundred bytes: a synchronous read costs less than a thread-pool round trip.
-    text = readFileSync(path, 'utf8');
+    text = await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT')
       return { size: 0, root: new Uint8Array(), exists: false, text: '' };
@@ -51,7 +50,7 @@ export async function readPublished(
  */
 export async function peekPublishedSize(path: string): Promise<number | undefined> {
   try {
-    const line = readFileSync(path, 'utf8').split('\n', 2)[1] ?? '';
+    const line = (await readFile(path, 'utf8')).split('\n', 2)[1] ?? '';
     return /^(0|[1-9][0-9]{0,15})$/.test(line) ? Number(line) : undefined;
   } catch {
     return undefined;

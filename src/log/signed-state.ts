@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -50,7 +50,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 export async function readSignedState(path: string, vkey: string): Promise<SignedTree | undefined> {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8'); // a few hundred bytes, read every publishing round
+    text = await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw logError('LOG_SIGNED_STATE', `cannot read the log's signed-size state ${path}`, error);
