@@ -1,20 +1,24 @@
 /**
- * One writer process of the `log-writers` bench: opens the shared log, says "ready", waits for
- * a line on stdin, then signs (in-thread, Ed25519) and appends COUNT receipts with 256 in
- * flight, durable acks, and prints {"count", "wallMs", "cpuMs", "processCpuMs"} (main-thread and
- * whole-process CPU, Linux).
- * Args: <dir> <log seed hex> <origin> <count>.
+ * One writer process of the `log-writers` bench: opens the shared log, signs and appends WARMUP
+ * receipts untimed (a bridge or gateway is a long-running process: this is V8 compiling the
+ * signing and logging code, which a fresh process of 2,000 receipts would otherwise pay inside
+ * the figure), says "ready", waits for a line on stdin, then signs (in-thread, Ed25519, the
+ * bridge's signReceiptAsync path: the same bytes as envelopeBytes) and appends COUNT receipts
+ * with 256 in flight, durable acks, and prints {"count", "wallMs", "cpuMs", "processCpuMs"}
+ * (main-thread and whole-process CPU, Linux).
+ * Args: <dir> <log seed hex> <origin> <count> [<warmup>].
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { buildStatement, envelopeBytes, signReceipt } from '../../src/attest/receipt.js';
+import { buildStatement, signReceiptAsync } from '../../src/attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../../src/attest/tool-call.js';
 import { generateEd25519, keySigner, privateKeyFromSeed } from '../../src/core/ed25519.js';
 import { TransparencyLog } from '../../src/log/transparency-log.js';
 import { toolCallPredicate } from '../../test/attest/fixtures.js';
 
-const [dir, seed, origin, countText] = process.argv.slice(2);
+const [dir, seed, origin, countText, warmupText] = process.argv.slice(2);
 const count = Number(countText);
+const warmup = Number(warmupText ?? 0);
 const log = await TransparencyLog.open(dir as string, {
   origin: origin as string,
   signer: keySigner(privateKeyFromSeed(Buffer.from(seed as string, 'hex'))),
@@ -33,19 +37,25 @@ function cpuMs(of: 'task' | 'self'): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/** Signs and appends `total` receipts, 256 in flight. */
+async function appendMany(total: number): Promise<void> {
+  let next = 0;
+  async function lane(): Promise<void> {
+    while (next < total) {
+      next += 1;
+      await log.append((await signReceiptAsync(statement, { airlock })).bytes);
+    }
+  }
+  await Promise.all(Array.from({ length: 256 }, lane));
+}
+
+await appendMany(warmup);
 process.stdout.write('ready\n');
 await new Promise((resolve) => process.stdin.once('data', resolve));
 const cpu = cpuMs('task');
 const processCpu = cpuMs('self');
 const start = performance.now();
-let next = 0;
-async function lane(): Promise<void> {
-  while (next < count) {
-    next += 1;
-    await log.append(envelopeBytes(signReceipt(statement, { airlock })));
-  }
-}
-await Promise.all(Array.from({ length: 256 }, lane));
+await appendMany(count);
 const wallMs = performance.now() - start;
 const mainMs = cpuMs('task') - cpu;
 const allMs = cpuMs('self') - processCpu;

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { buildStatement, envelopeBytes, signReceipt } from '../../src/attest/receipt.js';
+import { buildStatement, signReceiptAsync } from '../../src/attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../../src/attest/tool-call.js';
 import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
 import { toolCallPredicate } from '../../test/attest/fixtures.js';
@@ -14,6 +14,8 @@ const REPO = join(import.meta.dirname, '..', '..');
 const VITE_NODE = join(REPO, 'node_modules', 'vite-node', 'vite-node.mjs');
 const CHILD = join(import.meta.dirname, 'log-writer-child.ts');
 const TOTAL = 16_000;
+/** Receipts each writer appends untimed before the run (see log-writer-child.ts). */
+const WARMUP = 1_000;
 /**
  * Single-writer figure of the design this replaced (one process per home, signing in-thread),
  * from bench/results.md before issue 11: measured on another day, so the ratio says more about
@@ -42,10 +44,14 @@ async function run(writers: number): Promise<RunResult> {
   const each = Math.floor(TOTAL / writers);
   try {
     const children = Array.from({ length: writers }, () =>
-      spawn(process.execPath, [VITE_NODE, CHILD, dir, seed, 'oacp.bench/writers', String(each)], {
-        cwd: REPO,
-        stdio: ['pipe', 'pipe', 'inherit'],
-      }),
+      spawn(
+        process.execPath,
+        [VITE_NODE, CHILD, dir, seed, 'oacp.bench/writers', String(each), String(WARMUP)],
+        {
+          cwd: REPO,
+          stdio: ['pipe', 'pipe', 'inherit'],
+        },
+      ),
     );
     const lines = children.map((child) => {
       let buffer = '';
@@ -83,16 +89,20 @@ async function run(writers: number): Promise<RunResult> {
   }
 }
 
-/** Receipts/s of signing alone (no log) on this thread: what one core can sign, measured now. */
-function signOnlyPerSecond(): number {
+/**
+ * Receipts/s of signing alone (no log) on this thread, warmed up like the writers: what one
+ * core can sign, measured now.
+ */
+async function signOnlyPerSecond(): Promise<number> {
   const airlock = keySigner(generateEd25519().privateKey);
   const statement = buildStatement({
     predicateType: TOOL_CALL_PREDICATE_TYPE,
     predicate: toolCallPredicate(undefined),
   });
-  const count = 2000;
+  for (let i = 0; i < WARMUP; i += 1) await signReceiptAsync(statement, { airlock });
+  const count = 4000;
   const start = performance.now();
-  for (let i = 0; i < count; i += 1) envelopeBytes(signReceipt(statement, { airlock }));
+  for (let i = 0; i < count; i += 1) await signReceiptAsync(statement, { airlock });
   return count / ((performance.now() - start) / 1000);
 }
 
@@ -109,7 +119,7 @@ const writersCase: BenchCase = {
   async run(report) {
     const figures: Figure[] = [];
     const cores = availableParallelism();
-    const signOnly = signOnlyPerSecond();
+    const signOnly = await signOnlyPerSecond();
     report(`sign only, one thread: ${Math.round(signOnly)} receipts/s (ceiling ${cores} x that)`);
     let one: RunResult | undefined;
     for (const writers of [1, 2, 8]) {
@@ -120,7 +130,7 @@ const writersCase: BenchCase = {
       report(
         `${writers} writer(s): ${Math.round(result.perSecond)} receipts/s, ${result.cpuUsPerReceipt.toFixed(1)} µs main-thread CPU, ${result.processUsPerReceipt.toFixed(1)} µs process CPU per receipt, load ${before.toFixed(1)} -> ${after.toFixed(1)}`,
       );
-      const note = `${TOTAL} receipts split over the writers, 256 in flight each, ${cores} core(s), 1-min load average ${before.toFixed(1)} before and ${after.toFixed(1)} after (other jobs share the machine); CPU per receipt summed over writers: main thread ${result.cpuUsPerReceipt.toFixed(1)} µs, whole process ${result.processUsPerReceipt.toFixed(1)} µs; the single-writer design before issue 11 did ${SINGLE_WRITER_BEFORE} receipts/s on another day`;
+      const note = `${TOTAL} receipts split over the writers after ${WARMUP} untimed ones each (V8 warm-up; see log-writer-child.ts), 256 in flight each, ${cores} core(s), 1-min load average ${before.toFixed(1)} before and ${after.toFixed(1)} after (other jobs share the machine); CPU per receipt summed over writers: main thread ${result.cpuUsPerReceipt.toFixed(1)} µs, whole process ${result.processUsPerReceipt.toFixed(1)} µs; the single-writer design before issue 11 did ${SINGLE_WRITER_BEFORE} receipts/s on another day`;
       figures.push(
         figure({
           case: 'log-writers',

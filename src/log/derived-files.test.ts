@@ -31,6 +31,7 @@ async function derivedFiles(
       lock: await FileLock.open(join(dir, 'publish.lock')),
       refresh: async () => undefined,
       datasync: async () => undefined,
+      durableSize: () => tree.size,
       stateFile: undefined,
       signed: () => undefined,
     },

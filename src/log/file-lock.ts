@@ -95,6 +95,28 @@ export class FileLock {
   }
 
   /**
+   * Runs `section` under the lock if it is free right now (nobody in this process queued,
+   * nobody elsewhere holding it); undefined, without waiting, when it is not.
+   */
+  tryWith<T>(section: () => Promise<T>): Promise<T> | undefined {
+    if (this.queued !== 0 || !tryLock(this.handle.fd)) return undefined;
+    this.queued += 1;
+    const run = (async () => {
+      try {
+        return await section();
+      } finally {
+        flockSync(this.handle.fd, 'un');
+      }
+    })();
+    this.queue = run
+      .catch(() => undefined)
+      .finally(() => {
+        this.queued -= 1;
+      });
+    return run;
+  }
+
+  /**
    * Runs a synchronous `section` under the lock without yielding to the event loop, so the lock
    * is held for the section's own microseconds and never while this thread does other work (an
    * async section holds it across event-loop turns, and on a busy machine across the holder's

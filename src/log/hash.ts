@@ -18,7 +18,7 @@ export function hashLeaf(entry: Uint8Array): Uint8Array {
 
 /**
  * SHA-256(0x01 || left || right), with the one-shot `crypto.hash` (about 4x cheaper than a
- * Hash object for 65 bytes): every writer process hashes the tree of every record.
+ * Hash object for 65 bytes): the publishing writer hashes the tree of every record.
  */
 
 export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {

@@ -5,11 +5,13 @@ import { exactLog2, isTreeCount, splitPoint } from './tree-math.js';
 
 /**
  * An in-memory RFC 6962 Merkle tree that keeps every complete subtree hash: level k
- * holds the hashes of the aligned subtrees of 2^k leaves. Appending costs one hash
- * amortised; a root, inclusion proof or consistency proof for any tree size costs
- * O(log n) hashes, because every range RFC 6962 asks for is a complete subtree
- * (a lookup) except those on the right edge of the requested tree, and each of those
- * is hashed once per call.
+ * holds the hashes of the aligned subtrees of 2^k leaves. Appending stores the leaf hash
+ * only; the subtree hashes above it are computed when something first needs them (a root,
+ * a proof, a tile), one hash per leaf amortised. So a writer process that only catches up on
+ * the records other writers appended, and never publishes or proves, never hashes them.
+ * A root, inclusion proof or consistency proof for any tree size then costs O(log n)
+ * hashes, because every range RFC 6962 asks for is a complete subtree (a lookup) except
+ * those on the right edge of the requested tree, and each of those is hashed once per call.
  */
 export class MerkleTree {
   private readonly levels: HashLevel[] = [new HashLevel()];
@@ -25,18 +27,20 @@ export class MerkleTree {
     }
     const index = this.size;
     this.level(0).push(leafHash);
-    let height = 0;
-    let count = this.size;
-    while (count % 2 === 0) {
-      const below = this.level(height);
-      const parent = hashChildren(below.view(count - 2), below.view(count - 1));
-      height += 1;
-      if (this.levels.length === height) this.levels.push(new HashLevel());
-      const above = this.level(height);
-      above.push(parent);
-      count = above.length;
-    }
     return index;
+  }
+
+  /** Computes the complete subtree hashes that leaves pushed since the last call make possible. */
+  private build(): void {
+    for (let height = 0; ; height += 1) {
+      const below = this.level(height);
+      if (below.length < 2) return;
+      if (this.levels.length === height + 1) this.levels.push(new HashLevel());
+      const above = this.level(height + 1);
+      for (let i = above.length; 2 * i + 1 < below.length; i += 1) {
+        above.push(hashChildren(below.view(2 * i), below.view(2 * i + 1)));
+      }
+    }
   }
 
   leafHash(index: number): Uint8Array {
@@ -48,6 +52,7 @@ export class MerkleTree {
   root(size: number = this.size): Uint8Array {
     this.checkSize(size);
     if (size === 0) return emptyRoot();
+    this.build();
     return this.rangeHash(0, size, new Map()).slice();
   }
 
@@ -55,6 +60,7 @@ export class MerkleTree {
   inclusionProof(index: number, size: number = this.size): Uint8Array[] {
     this.checkSize(size);
     this.checkIndex(index, size);
+    this.build();
     const memo = new Map<string, Uint8Array>();
     const path: Uint8Array[] = [];
     let start = 0;
@@ -79,6 +85,7 @@ export class MerkleTree {
       throw logError('LOG_OUT_OF_RANGE', `no consistency proof from size ${oldSize} to size ${newSize}`);
     }
     if (oldSize === 0 || oldSize === newSize) return [];
+    this.build();
     const memo = new Map<string, Uint8Array>();
     const proof: Uint8Array[] = [];
     let start = 0;
@@ -107,6 +114,7 @@ export class MerkleTree {
    * body of tlog tile (height / 8, tile). Every hash must be complete at the current size.
    */
   tileBytes(height: number, tile: number, width: number): Uint8Array {
+    this.build();
     const level = this.levels[height];
     if (level === undefined || tile * 256 + width > level.length) {
       throw logError(

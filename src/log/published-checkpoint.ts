@@ -12,8 +12,16 @@ export interface PublishedCheckpoint extends SignedTree {
   readonly text: string;
 }
 
-/** Reads and verifies the `checkpoint` file; a missing file is the empty tree, not yet published. */
-export async function readPublished(path: string, vkey: string): Promise<PublishedCheckpoint> {
+/**
+ * Reads and verifies the `checkpoint` file; a missing file is the empty tree, not yet published.
+ * `known` is a checkpoint this process verified or signed itself: when the file still holds
+ * exactly its text, it is that checkpoint, and its signature is not checked again.
+ */
+export async function readPublished(
+  path: string,
+  vkey: string,
+  known?: PublishedCheckpoint,
+): Promise<PublishedCheckpoint> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -22,6 +30,7 @@ export async function readPublished(path: string, vkey: string): Promise<Publish
       return { size: 0, root: new Uint8Array(), exists: false, text: '' };
     throw error;
   }
+  if (known?.exists === true && known.text === text) return known;
   const opened = openCheckpoint(text, ed25519NoteVerifier(vkey));
   if (!opened.ok) {
     throw logError(
@@ -31,6 +40,21 @@ export async function readPublished(path: string, vkey: string): Promise<Publish
   }
   const { size, root } = opened.value.checkpoint;
   return { size, root, exists: true, text };
+}
+
+/**
+ * The tree size the `checkpoint` file claims, read WITHOUT checking its signature, or
+ * undefined when it cannot be read. Only for deciding when to look again (whether another
+ * writer's publishing round already covers this process's records): never trusted for
+ * anything that is signed, served or refused; a lie only delays publishing until `settle`.
+ */
+export async function peekPublishedSize(path: string): Promise<number | undefined> {
+  try {
+    const line = (await readFile(path, 'utf8')).split('\n', 2)[1] ?? '';
+    return /^(0|[1-9][0-9]{0,15})$/.test(line) ? Number(line) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

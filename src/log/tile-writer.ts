@@ -14,11 +14,19 @@ export type EntryReader = (start: number, end: number) => Promise<Uint8Array[]>;
 export const MAX_ENTRY_BYTES = 0xffff;
 
 /**
+ * The entries of the last partial entry bundle written (bundle `n`, in order from its first):
+ * the next round appends to them instead of reading them back from the write-ahead log.
+ */
+export interface BundleCache {
+  last?: { readonly n: number; readonly entries: readonly Uint8Array[] } | undefined;
+}
+
+/**
  * Writes the c2sp.org/tlog-tiles files that change when the tree grows from `from` to `to`
  * leaves: at each level, the tiles covering the new hashes (full ones and the right-edge
  * partial one), and the entry bundles covering the new entries. Partial tiles stay until
  * their full tile exists (a client holding an older checkpoint may still ask for them), then
- * are removed, as the spec allows.
+ * are removed, as the spec allows. Only the entries new since `cache` are read (and checked).
  */
 export async function writeTiles(
   dir: string,
@@ -26,6 +34,7 @@ export async function writeTiles(
   readEntries: EntryReader,
   from: number,
   to: number,
+  cache: BundleCache = {},
 ): Promise<void> {
   if (from < 0 || to > tree.size || from > to) {
     throw logError(
@@ -49,9 +58,12 @@ export async function writeTiles(
     const start = n * TILE_WIDTH;
     const end = Math.min(to, start + TILE_WIDTH);
     const path = entriesPath(n, end - start);
-    const entries = await readEntries(start, end);
-    checkNewEntries(tree, entries, start, from);
+    const kept = cache.last?.n === n ? cache.last.entries.slice(0, end - start) : [];
+    const fresh = await readEntries(start + kept.length, end);
+    checkNewEntries(tree, fresh, start + kept.length, from);
+    const entries = kept.concat(fresh);
     await writeFileAtomic(join(dir, path), encodeBundle(entries));
+    cache.last = end - start < TILE_WIDTH ? { n, entries } : undefined;
     if (end - start === TILE_WIDTH) await rm(join(dir, `${path}.p`), { recursive: true, force: true });
   }
 }

@@ -109,6 +109,7 @@ export class TransparencyLog {
               lock: locks.publisher,
               refresh: () => this.refresh(),
               datasync: () => wal.datasync(),
+              durableSize: () => wal.durableCount,
               stateFile,
               signed: (size) => {
                 this.signedFloor = Math.max(this.signedFloor, size);
@@ -386,11 +387,9 @@ export class TransparencyLog {
         // Others' records first, without the lock (as a reader): the locked catch-up is then
         // only what landed in the last moments, and the lock is held for microseconds.
         refuseCorrupt(await this.wal.catchUp((hash) => this.tree.push(hash), false));
-        const theirs: Uint8Array[] = [];
         const written = await locks.sequencer.withSync(() =>
-          this.wal.appendLocked(entries, hashes, (hash) => theirs.push(hash)),
+          this.wal.appendLocked(entries, hashes, (hash) => this.tree.push(hash)),
         );
-        for (const hash of theirs) this.tree.push(hash);
         refuseCorrupt(written.tail);
         for (const hash of hashes) this.tree.push(hash);
         return written.first;
@@ -404,13 +403,13 @@ export class TransparencyLog {
     items.forEach((item, i) => {
       item.written?.(first + i);
     });
-    this.derived?.request();
     try {
       await this.wal.datasync();
     } catch (error) {
       this.failure = error;
       throw logError('LOG_FAILED', 'could not sync the log; reopen it to recover', error);
     }
+    this.derived?.appended(first + items.length);
     return items.map((_, i) => ({ index: first + i }));
   }
 

@@ -15,29 +15,28 @@ export interface ScanStop {
 }
 
 /**
- * Replays write-ahead records from `start` up to `size`, reading the file in 1 MiB windows,
- * and stops at the first record that is cut short, oversized, or fails its checksum (checked
- * unless `verify` is false: a writer catching up on records other live writers just appended
- * leaves that to the publishing round, which checks every entry once as it bundles it). Returns
- * the start of each valid record plus the end of the last one, and where and why it stopped.
+ * Replays write-ahead records from `start` up to `size`, reading the file in windows of at most
+ * `scratch.length` bytes (the caller's buffer, reused), and stops at the first record that is
+ * cut short, oversized, or fails its checksum (checked unless `verify` is false: a writer
+ * catching up on records other live writers just appended leaves that to the publishing round,
+ * which checks every entry once as it bundles it). Pushes the end of each valid record to
+ * `ends` (one at a time: a log of millions of records is replayed in one call) and says where
+ * and why it stopped. `onRecord` gets a view of the leaf hash, valid only during the call.
  */
 export async function scanRecords(
   handle: FileHandle,
   start: number,
   size: number,
-  onRecord: (leafHash: Uint8Array) => void,
-  verify = true,
-): Promise<{ positions: number[]; stop?: ScanStop }> {
-  const positions = [start];
+  scan: ScanTarget,
+): Promise<ScanStop | undefined> {
   let position = start;
   for (;;) {
-    if (size - position === 0) return { positions };
-    if (size - position < RECORD_HEADER)
-      return { positions, stop: { offset: position, reason: 'cut short' } };
-    const window = Buffer.alloc(Math.min(SCAN_WINDOW, size - position));
+    if (size - position === 0) return undefined;
+    if (size - position < RECORD_HEADER) return { offset: position, reason: 'cut short' };
+    const window = windowFor(scan.scratch, size - position);
     await readFully(handle, window, position);
-    const parsed = parseWindow(window, position, size, positions, onRecord, verify);
-    if (parsed.stop !== undefined) return { positions, stop: parsed.stop };
+    const parsed = parseWindow(window, position, size, scan);
+    if (parsed.stop !== undefined) return parsed.stop;
     position += parsed.consumed;
   }
 }
@@ -47,34 +46,48 @@ export function scanRecordsSync(
   fd: number,
   start: number,
   size: number,
-  onRecord: (leafHash: Uint8Array) => void,
-  verify = true,
-): { positions: number[]; stop?: ScanStop } {
-  const positions = [start];
+  scan: ScanTarget,
+): ScanStop | undefined {
   let position = start;
   for (;;) {
-    if (size - position === 0) return { positions };
-    if (size - position < RECORD_HEADER)
-      return { positions, stop: { offset: position, reason: 'cut short' } };
-    const window = Buffer.alloc(Math.min(SCAN_WINDOW, size - position));
+    if (size - position === 0) return undefined;
+    if (size - position < RECORD_HEADER) return { offset: position, reason: 'cut short' };
+    const window = windowFor(scan.scratch, size - position);
     readFullySync(fd, window, position);
-    const parsed = parseWindow(window, position, size, positions, onRecord, verify);
-    if (parsed.stop !== undefined) return { positions, stop: parsed.stop };
+    const parsed = parseWindow(window, position, size, scan);
+    if (parsed.stop !== undefined) return parsed.stop;
     position += parsed.consumed;
   }
 }
 
+/** Where a scan puts what it finds, and the buffer it reads through. */
+export interface ScanTarget {
+  /** Read buffer, reused across windows and calls (SCAN_WINDOW bytes is plenty). */
+  readonly scratch: Buffer;
+  /** Receives the end offset of each valid record. */
+  readonly ends: number[];
+  readonly onRecord: (leafHash: Uint8Array) => void;
+  readonly verify: boolean;
+}
+
+/** A read buffer for a scan: SCAN_WINDOW bytes, allocated once per caller. */
+export function scanScratch(): Buffer {
+  return Buffer.allocUnsafe(SCAN_WINDOW);
+}
+
+function windowFor(scratch: Buffer, remaining: number): Buffer {
+  return scratch.subarray(0, Math.min(scratch.length, remaining));
+}
+
 /**
  * Parses the whole records at the start of `window` (file bytes from `position`), pushing each
- * record's end to `positions`; says how many bytes it consumed or where and why it stopped.
+ * record's end to `scan.ends`; says how many bytes it consumed or where and why it stopped.
  */
 function parseWindow(
   window: Buffer,
   position: number,
   size: number,
-  positions: number[],
-  onRecord: (leafHash: Uint8Array) => void,
-  verify: boolean,
+  scan: ScanTarget,
 ): { consumed: number; stop?: ScanStop } {
   let at = 0;
   while (at + RECORD_HEADER <= window.length) {
@@ -92,7 +105,7 @@ function parseWindow(
     const stored = window.subarray(at + 4, at + RECORD_HEADER);
     // Unverified, a record still may not carry an all-zero hash (no SHA-256 is): zeros are what
     // a power cut leaves, and must stop the scan as a torn tail, never read as empty records.
-    const bad = verify
+    const bad = scan.verify
       ? !sameBytes(hashLeaf(window.subarray(at + RECORD_HEADER, at + RECORD_HEADER + length)), stored)
       : stored.every((byte) => byte === 0);
     if (bad) {
@@ -101,9 +114,9 @@ function parseWindow(
         stop: { offset: position + at, reason: 'its checksum (leaf hash) does not match its bytes' },
       };
     }
-    onRecord(new Uint8Array(stored));
+    scan.onRecord(stored);
     at += RECORD_HEADER + length;
-    positions.push(position + at);
+    scan.ends.push(position + at);
   }
   if (at === 0) return { consumed: 0, stop: { offset: position, reason: 'cut short' } };
   return { consumed: at };

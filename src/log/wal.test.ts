@@ -128,4 +128,19 @@ describe('WriteAheadLog', () => {
     writeFileSync(garbage, 'hello world, not a log\n');
     await expect(replay(garbage)).rejects.toMatchObject({ code: 'LOG_CORRUPT' });
   });
+
+  it('replays a file of 200,000 records in one catch-up (no per-call argument limit)', async () => {
+    const path = walPath();
+    await withEntries(path, ['first']);
+    // Written straight to the file: 200,000 appends through the API would only slow the test.
+    const entry = bytes('e');
+    const record = Buffer.concat([Buffer.from([0, 0, 0, 1]), hashLeaf(entry), entry]);
+    appendFileSync(path, Buffer.concat(Array.from({ length: 199_999 }, () => record)));
+    const { wal, tail, hashes } = await replay(path);
+    expect(tail).toEqual({ kind: 'clean' });
+    expect(hashes).toHaveLength(200_000);
+    expect(wal.count).toBe(200_000);
+    expect(await wal.readEntries(199_999, 200_000)).toEqual([entry]);
+    await wal.close();
+  });
 });

@@ -12,6 +12,7 @@ import {
   readFullySync,
   scanRecords,
   scanRecordsSync,
+  scanScratch,
 } from './wal-scan.js';
 
 /**
@@ -42,6 +43,10 @@ export type WalTail =
 export class WriteAheadLog {
   /** File offset of each record; positions[count] is the end of the last record. */
   private readonly positions: number[];
+  /** Records in the file before this process's last completed fdatasync began. */
+  private synced = 0;
+  /** Read buffers of the (serialised) async catch-ups and of the locked synchronous one. */
+  private readonly scratch = { async: scanScratch(), sync: scanScratch() };
 
   private constructor(
     /** Undefined for a reader of a log nothing was ever appended to: an empty log. */
@@ -77,10 +82,12 @@ export class WriteAheadLog {
    * Replays the records appended since the last call (by this process or another) through
    * `onRecord`, in order, and says what follows the last whole record. Never changes the file.
    * `verify` false skips the checksums (see scanRecords): for a writer's catch-up only.
+   * `onRecord` gets a view of each leaf hash, valid only during the call. Calls must not
+   * overlap (the log serialises them).
    */
   async catchUp(onRecord: (leafHash: Uint8Array) => void, verify = true): Promise<WalTail> {
     if (this.handle === undefined) return { kind: 'clean' };
-    const size = (await this.file.stat()).size;
+    const size = fstatSync(this.file.fd).size;
     const start = this.end;
     if (size < start) {
       throw logError(
@@ -88,8 +95,14 @@ export class WriteAheadLog {
         `log.wal shrank to ${size} bytes under its record ${this.count - 1}, which ended at byte ${start}`,
       );
     }
-    const { positions, stop } = await scanRecords(this.file, start, size, onRecord, verify);
-    this.positions.push(...positions.slice(1));
+    const scan = { scratch: this.scratch.async, ends: this.positions, onRecord, verify };
+    // What fits one read window (a writer's catch-up between its commits) is read with one
+    // synchronous pread: cheaper than a thread-pool round trip. A large replay (opening a big
+    // log) reads off the thread, window by window.
+    const stop =
+      size - start <= scan.scratch.length
+        ? scanRecordsSync(this.file.fd, start, size, scan)
+        : await scanRecords(this.file, start, size, scan);
     if (stop === undefined) return { kind: 'clean' };
     if (await isTornTail(this.file, this.end, size)) {
       return { kind: 'torn', offset: this.end, bytes: size - this.end };
@@ -101,7 +114,8 @@ export class WriteAheadLog {
    * `catchUp`, then (when the tail is torn) `cutTornTail`, then `append`, with synchronous
    * system calls: the sequencer lock's whole critical section, which must not yield to the
    * event loop (see FileLock.withSync). Records others appended go through `onRecord` first
-   * (their checksums are left to the publishing round, as with `catchUp(…, false)`);
+   * (their checksums are left to the publishing round, as with `catchUp(…, false)`; the hash
+   * is a view valid only during the call);
    * returns the tail it found (a corrupt one stops before writing) and the batch's first index.
    */
   appendLocked(
@@ -118,8 +132,8 @@ export class WriteAheadLog {
         `log.wal shrank to ${size} bytes under its record ${this.count - 1}, which ended at byte ${start}`,
       );
     }
-    const { positions, stop } = scanRecordsSync(fd, start, size, onRecord, false);
-    this.positions.push(...positions.slice(1));
+    const scan = { scratch: this.scratch.sync, ends: this.positions, onRecord, verify: false };
+    const stop = scanRecordsSync(fd, start, size, scan);
     let tail: WalTail = { kind: 'clean' };
     if (stop !== undefined) {
       const rest = Buffer.alloc(size - this.end);
@@ -147,7 +161,7 @@ export class WriteAheadLog {
     while (written < buffer.length) {
       written += writeSync(fd, buffer, written, buffer.length - written, at + written);
     }
-    this.positions.push(...ends.map((end) => at + end));
+    for (const end of ends) this.positions.push(at + end);
     return { tail, first };
   }
 
@@ -185,7 +199,7 @@ export class WriteAheadLog {
       );
       written += bytesWritten;
     }
-    this.positions.push(...ends.map((end) => start + end));
+    for (const end of ends) this.positions.push(start + end);
   }
 
   /** The records of a batch as one buffer, and where each record ends in it. */
@@ -209,7 +223,14 @@ export class WriteAheadLog {
 
   /** fdatasync: every record written so far, by any process, is on stable storage after it. */
   async datasync(): Promise<void> {
+    const upto = this.count;
     await this.file.datasync();
+    this.synced = Math.max(this.synced, upto);
+  }
+
+  /** How many records (from the first) are known to be on stable storage: see `datasync`. */
+  get durableCount(): number {
+    return this.synced;
   }
 
   /** The entries [start, end), read with one positional read. */

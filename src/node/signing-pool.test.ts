@@ -60,6 +60,29 @@ describe('SigningPool', () => {
     );
   });
 
+  it('sends work asked for one event-loop turn at a time in batches while the worker is busy', async () => {
+    const workers: Worker[] = [];
+    const pool = await start(1, keepingWorkers(workers));
+    const worker = workers[0] as Worker;
+    let messages = 0;
+    const post = worker.postMessage.bind(worker);
+    worker.postMessage = (...args: Parameters<Worker['postMessage']>) => {
+      messages += 1;
+      post(...args);
+    };
+    const pending: Array<Promise<Uint8Array>> = [];
+    for (let i = 0; i < 200; i += 1) {
+      pending.push(pool.sign(Buffer.from(`turn ${i}`)));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const signatures = await Promise.all(pending);
+    signatures.forEach((signature, i) => {
+      expect(verifyEd25519(signer.publicKey, Buffer.from(`turn ${i}`), signature)).toBe(true);
+    });
+    // One message per signature before: each turn's flush found only its own job.
+    expect(messages).toBeLessThan(100);
+  });
+
   it('signs empty and large messages', async () => {
     const pool = await start(1);
     for (const message of [new Uint8Array(0), randomBytes(200_000)]) {

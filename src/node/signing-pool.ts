@@ -40,6 +40,15 @@ const WorkersSchema = z.number().int().min(1).max(64);
 /** Signatures per message to a worker: enough to amortize the crossing, few enough that callers are not held up. */
 const MAX_BATCH = 32;
 
+/**
+ * Batches a worker may have unanswered: one being signed and one waiting behind it keep it busy
+ * without a gap. Work asked for beyond that waits in the main thread and goes as one batch when
+ * the worker answers, so a caller that signs one receipt per event-loop turn under load sends a
+ * message per batch of receipts, not per receipt (and an idle worker still gets a lone
+ * signature at once).
+ */
+const MAX_IN_FLIGHT = 2;
+
 export interface SigningPoolOptions {
   /** Worker threads to start; one per core beyond the main thread's is the useful maximum. */
   readonly workers: number;
@@ -60,6 +69,7 @@ interface Job {
 
 interface Lane {
   readonly worker: Worker;
+  /** Unanswered batches by id (at most MAX_IN_FLIGHT). */
   readonly batches: Map<number, Job[]>;
   pending: number;
 }
@@ -67,7 +77,8 @@ interface Lane {
 /**
  * Ed25519 signatures from worker threads, for one key. Calls to `sign` made while
  * the main thread is busy are coalesced (until the event loop turns) into one
- * batch per worker, so a message crosses threads per batch, not per signature.
+ * batch per worker, and while every worker has MAX_IN_FLIGHT batches unanswered,
+ * until one answers; so a message crosses threads per batch, not per signature.
  * If a worker dies, every signature pending anywhere in the pool is refused with
  * NODE_SIGNING_POOL_FAILED and the pool refuses further work: nothing waits forever.
  */
@@ -163,19 +174,24 @@ export class SigningPool implements AsyncSigner {
 
   private flush(): void {
     this.flushScheduled = false;
-    const jobs = this.queue;
-    this.queue = [];
-    if (jobs.length === 0) return;
+    if (this.queue.length === 0) return;
     if (this.failure !== undefined) {
+      const jobs = this.queue;
+      this.queue = [];
       for (const job of jobs) job.reject(this.failure);
       return;
     }
-    // Small batches, each to the least busy worker: a caller waits for its own batch only,
-    // so its receipt can go on to the log while the worker signs the next batch.
-    for (let at = 0; at < jobs.length; at += MAX_BATCH) {
-      let lane = this.lanes[0] as Lane;
-      for (const other of this.lanes) if (other.pending < lane.pending) lane = other;
-      this.send(lane, jobs.slice(at, at + MAX_BATCH));
+    // Small batches, each to the least busy worker that can take one: a caller waits for its
+    // own batch only, so its receipt can go on to the log while the worker signs the next
+    // batch. What no worker can take now stays queued until a worker answers (onMessage).
+    while (this.queue.length > 0) {
+      let lane: Lane | undefined;
+      for (const other of this.lanes) {
+        if (other.batches.size < MAX_IN_FLIGHT && (lane === undefined || other.pending < lane.pending))
+          lane = other;
+      }
+      if (lane === undefined) return;
+      this.send(lane, this.queue.splice(0, MAX_BATCH));
     }
   }
 
@@ -211,6 +227,7 @@ export class SigningPool implements AsyncSigner {
     jobs.forEach((job, i) => {
       job.resolve(signatures.slice(64 * i, 64 * i + 64));
     });
+    this.flush();
     this.notifyIdle();
   }
 
