@@ -261,6 +261,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       tracing,
       secretsFor: (provider) => credentials.resolveForCall(MODEL_PROVIDER_KEYS, `models/${provider.name}`),
     });
+    // Answers do not wait for their settlements; the store closes only after they are written.
+    closers.push(() => models.budget.settled());
     // Asynchronous batches (docs/model-gateway.md): those this node ran before it stopped end as failed.
     const modelBatches = new ModelBatches({
       store: batchStore(store.sql),

@@ -382,17 +382,16 @@ export class ModelGateway {
               ...(facts.served === undefined ? {} : { 'gen_ai.response.model': facts.served }),
             });
             span.end();
-            // The settlement and the receipt are independent writes: both are waited for, side by side.
-            await Promise.all([
-              this.#settle(reservation, usage, costOf(usage), facts, caller),
-              this.#receipt(facts, {
-                outcome: outcome.kind,
-                usage,
-                cost: price === undefined ? undefined : costOf(usage),
-                responseDigest: outcome.digest,
-                ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
-              }),
-            ]);
+            // The last event waits for the receipt only: the settlement gives back what was not used,
+            // and a crash before it leaves the whole reservation spent (never a credit without a record).
+            this.#settle(reservation, usage, costOf(usage), facts, caller);
+            await this.#receipt(facts, {
+              outcome: outcome.kind,
+              usage,
+              cost: price === undefined ? undefined : costOf(usage),
+              responseDigest: outcome.digest,
+              ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
+            });
           },
         }),
       };
@@ -437,21 +436,20 @@ export class ModelGateway {
     });
     span.end();
     const ok = sent.response.status >= 200 && sent.response.status < 300;
-    // Side by side: a crash before the settlement leaves the whole reservation spent (never a credit).
-    const [, link] = await Promise.all([
-      this.#settle(reservation, usage, costOf(usage), facts, caller),
-      this.#receipt(facts, {
-        outcome: ok ? 'ok' : 'failed',
-        usage,
-        cost: price === undefined ? undefined : costOf(usage),
-        responseDigest: sha256Hex(canonicalize(answer)),
-        ...(ok
-          ? {}
-          : {
-              reason: `provider ${sent.provider.name} refused the request with HTTP ${sent.response.status}`,
-            }),
-      }),
-    ]);
+    // The answer waits for its receipt, not for the settlement: a crash before that leaves the whole
+    // reservation spent (never a credit without a record).
+    this.#settle(reservation, usage, costOf(usage), facts, caller);
+    const link = await this.#receipt(facts, {
+      outcome: ok ? 'ok' : 'failed',
+      usage,
+      cost: price === undefined ? undefined : costOf(usage),
+      responseDigest: sha256Hex(canonicalize(answer)),
+      ...(ok
+        ? {}
+        : {
+            reason: `provider ${sent.provider.name} refused the request with HTTP ${sent.response.status}`,
+          }),
+    });
     return { kind: 'json', status: sent.response.status, body: answer, headers: receiptHeaders(link) };
   }
 
@@ -496,14 +494,17 @@ export class ModelGateway {
     };
   }
 
-  async #settle(
+  /**
+   * Settles in the background (ModelBudget.settled() waits for it) and counts the tokens. A
+   * settlement that fails leaves the reservation spent: the safe side.
+   */
+  #settle(
     reservation: Reservation,
     usage: TokenUsage,
     cost: number,
     facts: CallFacts,
     caller: ModelCaller,
-  ): Promise<void> {
-    await this.parts.budget.settle(reservation, usage.inputTokens + usage.outputTokens, cost);
+  ): void {
     const model = facts.served ?? facts.requested;
     this.parts.metrics.llmTokens.inc({ agent: caller.name, model, kind: 'input' }, usage.inputTokens);
     this.parts.metrics.llmTokens.inc({ agent: caller.name, model, kind: 'output' }, usage.outputTokens);
@@ -511,6 +512,13 @@ export class ModelGateway {
       { resource: 'llm_tokens', agent: caller.name },
       usage.inputTokens + usage.outputTokens,
     );
+    this.parts.budget
+      .settle(reservation, usage.inputTokens + usage.outputTokens, cost)
+      .then(() => this.#budgetGauge(caller))
+      .catch(() => undefined);
+  }
+
+  async #budgetGauge(caller: ModelCaller): Promise<void> {
     // This call's own settlement is written; others' in flight need not be waited for by a gauge.
     const remaining = await this.parts.budget
       .remainingTokens(caller.lineage, { settled: false })
