@@ -37,6 +37,7 @@ import type { DeclaredRoute } from './http/route.js';
 import { open } from './http/route.js';
 import type { GatewayServices } from './http/services.js';
 import { BATCH_DIALECTS } from './models/batch.js';
+import { BatchFiles } from './models/batch-files.js';
 import { ModelBatches } from './models/batch-jobs.js';
 import { batchStore } from './models/batch-store.js';
 import { ModelBudget } from './models/budget.js';
@@ -382,7 +383,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       metrics,
       tracing,
       logger,
-      models: { gateway: models, config: config.models, batches: modelBatches },
+      models: {
+        gateway: models,
+        config: config.models,
+        batches: modelBatches,
+        files: new BatchFiles(batchStore(store.sql)),
+      },
       ...(options.publicMetrics === undefined ? {} : { publicMetrics: options.publicMetrics }),
       hostGuard: hostGuardFor(address.host),
       approvals,
