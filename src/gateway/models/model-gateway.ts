@@ -88,6 +88,8 @@ interface CallFacts {
   stream: boolean;
   estimated: number;
   reserved: number;
+  /** What the budgets were charged at settlement (absent: not known, as for an abandoned batch). */
+  charged: number | undefined;
   provider?: ProviderConfig;
   served?: string | undefined;
   attempts: readonly Attempt[];
@@ -343,6 +345,7 @@ export class ModelGateway {
     this.#breakerGauges();
     facts.attempts = sent.attempts;
     if (!sent.ok) {
+      facts.charged = sent.spent === true ? reserveTokens : 0;
       await this.parts.budget
         .settle(reservation, sent.spent === true ? reserveTokens : 0, sent.spent === true ? estimatedCost : 0)
         .catch(() => undefined);
@@ -382,6 +385,7 @@ export class ModelGateway {
               ...(facts.served === undefined ? {} : { 'gen_ai.response.model': facts.served }),
             });
             span.end();
+            facts.charged = usage.inputTokens + usage.outputTokens;
             // The last event waits for the receipt only: the settlement gives back what was not used,
             // and a crash before it leaves the whole reservation spent (never a credit without a record).
             this.#settle(reservation, usage, costOf(usage), facts, caller);
@@ -404,6 +408,7 @@ export class ModelGateway {
       if (sent.response.status >= 300) text = (await this.parts.secretsFor(sent.provider)).redact(text);
       answer = JSON.parse(text);
     } catch (error) {
+      facts.charged = reserveTokens;
       await this.parts.budget
         .settle(
           reservation,
@@ -436,6 +441,7 @@ export class ModelGateway {
     });
     span.end();
     const ok = sent.response.status >= 200 && sent.response.status < 300;
+    facts.charged = usage.inputTokens + usage.outputTokens;
     // The answer waits for its receipt, not for the settlement: a crash before that leaves the whole
     // reservation spent (never a credit without a record).
     this.#settle(reservation, usage, costOf(usage), facts, caller);
@@ -470,6 +476,8 @@ export class ModelGateway {
     reason: string,
   ): Promise<ModelAnswer> {
     const facts = newFacts(dialect, caller, this.#now(), digest);
+    // What its items in flight were charged is in their own receipts where they have one.
+    facts.charged = undefined;
     // Its items passed their checks when the batch ran; none is answered now.
     facts.policy = {
       effect: 'allow',
@@ -602,6 +610,7 @@ export class ModelGateway {
         reservedTokens: facts.reserved,
         inputTokens: result.usage?.inputTokens ?? 0,
         outputTokens: result.usage?.outputTokens ?? 0,
+        ...(facts.charged === undefined ? {} : { chargedTokens: facts.charged }),
       },
       ...(result.cost === undefined ? {} : { costUsd: result.cost / 1e6 }),
       outcome: result.outcome,
@@ -631,6 +640,7 @@ function newFacts(dialect: Dialect, caller: ModelCaller, started: Date, requestD
     stream: false,
     estimated: 0,
     reserved: 0,
+    charged: 0,
     attempts: [],
     policy: { effect: 'deny', reason: 'not checked', policyDigest: NO_POLICY_DIGEST },
   };
