@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MODEL_PROVIDER_KEYS } from '../../../src/gateway/credentials/credential-vault.js';
 import type { BatchObject } from '../../../src/gateway/models/batch-jobs.js';
 import { batchStore } from '../../../src/gateway/models/batch-store.js';
 import { startGateway, type TestGateway } from '../service/harness.js';
+import { putProviderKey } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const KEY = 'sk-standin-async-secret-0123456789';
@@ -50,13 +50,7 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
     dir = mkdtempSync(join(tmpdir(), 'oacp-async-batches-'));
     gpt = await startStandIn('gpt');
     gw = await start(join(dir, 'store.db'));
-    await gw.gateway.services.credentials?.put({
-      name: 'gpt-key',
-      agentId: MODEL_PROVIDER_KEYS,
-      tool: 'models/gpt',
-      inject: { kind: 'header', name: 'authorization' },
-      value: `Bearer ${KEY}`,
-    });
+    await putProviderKey(gw, 'gpt', KEY);
   }, 60_000);
 
   afterAll(async () => {

@@ -1,18 +1,10 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { StoreQuotaEngine } from '../../../src/airlock/quota/store-engine.js';
 import { OacpClient } from '../../../src/client/index.js';
-import { ApiKeys } from '../../../src/gateway/apikeys/api-keys.js';
 import { batchStore } from '../../../src/gateway/models/batch-store.js';
-import { ModelBudget } from '../../../src/gateway/models/budget.js';
 import { defaultStorePath, openStore } from '../../../src/store/open-store.js';
-import { adminKey, type ChildGateway, startChild } from '../service/child-gateway.js';
-import { freshHome } from '../service/node-home.js';
+import { startModelChild } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
-const HOUR = 3_600_000;
 const BUDGET = 5000;
 const ITEMS = 4;
 
@@ -38,41 +30,20 @@ describe('a batch cancelled by a clean stop of the gateway (SIGTERM)', () => {
   it('ends cancelled with a receipt for every item, and the budget charged exactly what they say', async () => {
     const provider: StandIn = await startStandIn('slow');
     cleanup.push(() => provider.close());
-    const home = await freshHome('oacp-model-sigterm-');
-    cleanup.push(home.remove);
-    const config = join(home.home, 'oacp.yaml');
-    writeFileSync(
-      config,
-      stringify({
-        sandbox: { capabilities: { tools: { allow: [] }, models: { allow: ['*'] } } },
-        models: {
-          providers: [{ name: 'slow', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
-          budgets: { tokens_per_hour: BUDGET },
-          batch_concurrency: 1,
-        },
-      }),
-    );
-    const admin = await adminKey(home.home);
-    let child: ChildGateway = await startChild(home.home, config, home.env);
-    cleanup.push(() => {
-      child.process.kill('SIGKILL');
-    });
-    const agent = await new OacpClient({ baseUrl: child.url, apiKey: admin }).createAgent({
-      name: 'batcher',
-      manifest: {
-        apiVersion: 'oacp.dev/v1',
-        kind: 'CapabilityManifest',
-        name: 'batcher',
-        capabilities: { models: { allow: ['*'] } },
+    const gw = await startModelChild(
+      'oacp-model-sigterm-',
+      {
+        providers: [{ name: 'slow', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
+        budgets: { tokens_per_hour: BUDGET },
+        batch_concurrency: 1,
       },
-    });
-    const store = await openStore(defaultStorePath(home.home));
-    const key = (await new ApiKeys({ store }).create({ scopes: ['models:call'], agentId: agent.id })).key;
-    await store.close();
+      cleanup,
+    );
+    const key = gw.agentKey;
 
     // The first item answers; the second is slow, so the stop finds it in flight and the rest unsent.
     provider.queue('ok', 'slow');
-    const created = await fetch(new URL('/v1/batches', child.url), {
+    const created = await fetch(new URL('/v1/batches', gw.child.url), {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -88,29 +59,25 @@ describe('a batch cancelled by a clean stop of the gateway (SIGTERM)', () => {
     for (let i = 0; i < 400 && provider.received.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
     expect(provider.received).toHaveLength(2);
 
-    child.process.kill('SIGTERM');
-    await child.exited;
-    expect(child.process.exitCode).toBe(0);
+    gw.child.process.kill('SIGTERM');
+    await gw.child.exited;
+    expect(gw.child.process.exitCode).toBe(0);
     // Nothing more was sent after the stop.
     expect(provider.received).toHaveLength(2);
 
-    const after = await openStore(defaultStorePath(home.home));
+    const after = await openStore(defaultStorePath(gw.home));
     let lines: Line[];
-    let used: number;
     try {
-      const row = await batchStore(after.sql).get(agent.id, id);
+      const row = await batchStore(after.sql).get(gw.agentId, id);
       expect(row?.status).toBe('cancelled');
       lines = (row?.results ?? '')
         .trim()
         .split('\n')
         .map((line) => JSON.parse(line) as Line);
-      const shape = { capacity: BUDGET, refill: BUDGET, windowMs: HOUR };
-      used = (
-        await new StoreQuotaEngine(after).usage(ModelBudget.key(agent.id, 'llm_tokens_per_hour'), shape)
-      ).used;
     } finally {
       await after.close();
     }
+    const used = await gw.usedTokens(BUDGET);
     expect(lines.map((line) => [line.custom_id, line.response.status_code])).toEqual([
       ['q0', 200],
       ['q1', 502],
@@ -121,8 +88,7 @@ describe('a batch cancelled by a clean stop of the gateway (SIGTERM)', () => {
 
     // Each receipt says what its item was charged: the answer its usage, the one in flight its whole
     // reservation (the provider may have run it), the unsent nothing. The counter holds that sum.
-    child = await startChild(home.home, config, home.env);
-    const client = new OacpClient({ baseUrl: child.url, apiKey: admin });
+    const client = new OacpClient({ baseUrl: (await gw.restart()).url, apiKey: gw.admin });
     const usages: { outcome: string; reservedTokens: number; chargedTokens: number }[] = [];
     for (const line of lines) {
       const { envelope } = await client.receipt(line.oacp_receipt ?? -1);
@@ -133,7 +99,7 @@ describe('a batch cancelled by a clean stop of the gateway (SIGTERM)', () => {
         outcome: string;
         usage: { reservedTokens: number; chargedTokens: number };
       };
-      expect(predicate.agent.did).toBe(agent.id);
+      expect(predicate.agent.did).toBe(gw.agentId);
       usages.push({ outcome: predicate.outcome, ...predicate.usage });
     }
     expect(usages.map((u) => u.outcome)).toEqual(['ok', 'failed', 'failed', 'failed']);

@@ -1,10 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEnvelopeBytes } from '../../../src/attest/receipt.js';
-import { MODEL_PROVIDER_KEYS } from '../../../src/gateway/credentials/credential-vault.js';
-import { verifyOffline } from '../../../src/verify/offline-verifier.js';
 import { raw, startGateway, type TestGateway } from '../service/harness.js';
+import { putProviderKey, receiptAt as receiptOf } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const PROVIDER_KEY = 'sk-standin-provider-secret-0123456789';
@@ -30,20 +28,8 @@ interface Receipt {
   readonly verified: boolean;
 }
 
-async function receiptAt(gw: TestGateway, index: number): Promise<Receipt> {
-  const services = gw.gateway.services;
-  const bytes = await services.log.entry(index);
-  const envelope = parseEnvelopeBytes(bytes);
-  const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
-  const result = verifyOffline({
-    receipt: Buffer.from(bytes).toString('utf8'),
-    proof: services.log.proofFile(index),
-    logKey: services.log.verifierKey,
-    airlockKeys: [gw.gateway.node.keys.publicKeys().airlock.raw],
-    witnessKeys: [],
-  });
-  return { predicate: statement.predicate, verified: result.ok };
-}
+const receiptAt = (gw: TestGateway, index: number): Promise<Receipt> =>
+  receiptOf<Receipt['predicate']>(gw, index);
 
 /** The API error a call ends in; fails the test if the call succeeded. */
 async function failure(
@@ -99,23 +85,8 @@ describe('model gateway with the official OpenAI and Anthropic SDKs (stand-in pr
     const agent = await gw.client.createAgent({ name: 'modeller', manifest: manifest('modeller') });
     agentDid = agent.id;
     agentKey = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agentDid })).key;
-    const vault = gw.gateway.services.credentials;
-    for (const provider of ['primary', 'backup']) {
-      await vault?.put({
-        name: `${provider}-key`,
-        agentId: MODEL_PROVIDER_KEYS,
-        tool: `models/${provider}`,
-        inject: { kind: 'header', name: 'authorization' },
-        value: `Bearer ${PROVIDER_KEY}`,
-      });
-    }
-    await vault?.put({
-      name: 'claude-key',
-      agentId: MODEL_PROVIDER_KEYS,
-      tool: 'models/claude',
-      inject: { kind: 'header', name: 'x-api-key' },
-      value: PROVIDER_KEY,
-    });
+    for (const provider of ['primary', 'backup']) await putProviderKey(gw, provider, PROVIDER_KEY);
+    await putProviderKey(gw, 'claude', PROVIDER_KEY, 'x-api-key');
   }, 60_000);
 
   afterAll(async () => {

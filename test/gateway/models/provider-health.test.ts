@@ -2,9 +2,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MODEL_PROVIDER_KEYS } from '../../../src/gateway/credentials/credential-vault.js';
 import { oacp } from '../../cli/harness.js';
 import { raw, startGateway, type TestGateway } from '../service/harness.js';
+import { putProviderKey } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const PROVIDER_KEY = 'sk-standin-health-secret-5555555555';
@@ -38,15 +38,7 @@ describe('provider health: breaker, last error class, and a probe that spends no
     gw = await startGateway({
       config: { sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } }, models },
     });
-    for (const provider of ['up', 'down']) {
-      await gw.gateway.services.credentials?.put({
-        name: `${provider}-key`,
-        agentId: MODEL_PROVIDER_KEYS,
-        tool: `models/${provider}`,
-        inject: { kind: 'header', name: 'authorization' },
-        value: `Bearer ${PROVIDER_KEY}`,
-      });
-    }
+    for (const provider of ['up', 'down']) await putProviderKey(gw, provider, PROVIDER_KEY);
     auditKey = await gw.keyWith(['audit:read']);
     modelsYaml = join(gw.home, 'oacp.yaml');
     writeFileSync(modelsYaml, JSON.stringify({ models }));

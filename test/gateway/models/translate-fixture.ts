@@ -1,8 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { parseEnvelopeBytes } from '../../../src/attest/receipt.js';
-import { verifyOffline } from '../../../src/verify/offline-verifier.js';
 import { startGateway, type TestGateway } from '../service/harness.js';
+import { receiptAt } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 /** A gateway with one stand-in of each wire format and an alias to each through the other format. */
@@ -57,19 +56,7 @@ export async function startTranslateFixture(quotas: Record<string, number> = {})
     gw,
     openai: () => new OpenAI({ apiKey: key, baseURL: new URL('/v1', gw.url).href, maxRetries: 0 }),
     anthropic: () => new Anthropic({ apiKey: key, baseURL: gw.url.href.replace(/\/$/, ''), maxRetries: 0 }),
-    async receipt(index) {
-      const services = gw.gateway.services;
-      const bytes = await services.log.entry(index);
-      const statement = JSON.parse(Buffer.from(parseEnvelopeBytes(bytes).payload, 'base64').toString('utf8'));
-      const verified = verifyOffline({
-        receipt: Buffer.from(bytes).toString('utf8'),
-        proof: services.log.proofFile(index),
-        logKey: services.log.verifierKey,
-        airlockKeys: [gw.gateway.node.keys.publicKeys().airlock.raw],
-        witnessKeys: [],
-      }).ok;
-      return { predicate: statement.predicate, verified };
-    },
+    receipt: (index) => receiptAt(gw, index),
     async close() {
       await gw.close();
       await Promise.all([gpt.close(), claude.close()]);
