@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchObject } from '../../../src/gateway/models/batch-jobs.js';
 import { batchStore } from '../../../src/gateway/models/batch-store.js';
 import { startGateway, type TestGateway } from '../service/harness.js';
-import { putProviderKey } from './model-fixture.js';
+import { modelsConfig, putProviderKey } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const KEY = 'sk-standin-async-secret-0123456789';
@@ -27,23 +27,20 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
   const start = (store: string) =>
     startGateway({
       store,
-      config: {
-        sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
-        models: {
-          providers: [
-            {
-              name: 'gpt',
-              kind: 'openai',
-              base_url: `${gpt.url}/v1`,
-              max_retries: 0,
-              batch_api: true,
-              models: ['gpt-test'],
-            },
-          ],
-          budgets: { tokens_per_hour: 2000 },
-          batch_poll_ms: 20,
-        },
-      },
+      config: modelsConfig({
+        providers: [
+          {
+            name: 'gpt',
+            kind: 'openai',
+            base_url: `${gpt.url}/v1`,
+            max_retries: 0,
+            batch_api: true,
+            models: ['gpt-test'],
+          },
+        ],
+        budgets: { tokens_per_hour: 2000 },
+        batch_poll_ms: 20,
+      }),
     });
 
   beforeAll(async () => {

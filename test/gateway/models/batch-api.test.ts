@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raw, startGateway, type TestGateway } from '../service/harness.js';
-import { putProviderKey, receiptAt } from './model-fixture.js';
+import { modelsConfig, putProviderKey, receiptAt } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const KEY = 'sk-standin-batch-secret-0123456789';
@@ -19,32 +19,29 @@ describe("batches handed to the providers' own batch APIs (stand-in providers)",
     gpt = await startStandIn('gpt');
     claude = await startStandIn('claude');
     gw = await startGateway({
-      config: {
-        sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
-        models: {
-          providers: [
-            {
-              name: 'gpt',
-              kind: 'openai',
-              base_url: `${gpt.url}/v1`,
-              max_retries: 0,
-              batch_api: true,
-              models: ['gpt-test'],
-            },
-            {
-              name: 'claude',
-              kind: 'anthropic',
-              base_url: claude.url,
-              max_retries: 0,
-              batch_api: true,
-              models: ['claude-test'],
-            },
-          ],
-          aliases: { 'claude-as-gpt': { model: 'claude-test', providers: ['claude'] } },
-          budgets: { tokens_per_hour: 2000 },
-          batch_poll_ms: 20,
-        },
-      },
+      config: modelsConfig({
+        providers: [
+          {
+            name: 'gpt',
+            kind: 'openai',
+            base_url: `${gpt.url}/v1`,
+            max_retries: 0,
+            batch_api: true,
+            models: ['gpt-test'],
+          },
+          {
+            name: 'claude',
+            kind: 'anthropic',
+            base_url: claude.url,
+            max_retries: 0,
+            batch_api: true,
+            models: ['claude-test'],
+          },
+        ],
+        aliases: { 'claude-as-gpt': { model: 'claude-test', providers: ['claude'] } },
+        budgets: { tokens_per_hour: 2000 },
+        batch_poll_ms: 20,
+      }),
     });
     await putProviderKey(gw, 'gpt', KEY);
     await putProviderKey(gw, 'claude', KEY, 'x-api-key');

@@ -2,7 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raw, startGateway, type TestGateway } from '../service/harness.js';
-import { putProviderKey, receiptAt as receiptOf } from './model-fixture.js';
+import { modelsConfig, putProviderKey, receiptAt as receiptOf } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const PROVIDER_KEY = 'sk-standin-provider-secret-0123456789';
@@ -62,25 +62,22 @@ describe('model gateway with the official OpenAI and Anthropic SDKs (stand-in pr
     backup = await startStandIn('backup');
     claude = await startStandIn('claude');
     gw = await startGateway({
-      config: {
-        sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
-        models: {
-          providers: [
-            { name: 'primary', kind: 'openai', base_url: `${primary.url}/v1`, max_retries: 1 },
-            { name: 'backup', kind: 'openai', base_url: `${backup.url}/v1`, max_retries: 0 },
-            {
-              name: 'claude',
-              kind: 'anthropic',
-              base_url: claude.url,
-              max_retries: 0,
-              models: ['claude-test'],
-            },
-          ],
-          aliases: { fast: { model: 'gpt-upstream', providers: ['primary', 'backup'] } },
-          prices: { 'gpt-test': { input_per_mtok: 1, output_per_mtok: 2 } },
-          breaker: { failures: 3, cooldown_ms: 400 },
-        },
-      },
+      config: modelsConfig({
+        providers: [
+          { name: 'primary', kind: 'openai', base_url: `${primary.url}/v1`, max_retries: 1 },
+          { name: 'backup', kind: 'openai', base_url: `${backup.url}/v1`, max_retries: 0 },
+          {
+            name: 'claude',
+            kind: 'anthropic',
+            base_url: claude.url,
+            max_retries: 0,
+            models: ['claude-test'],
+          },
+        ],
+        aliases: { fast: { model: 'gpt-upstream', providers: ['primary', 'backup'] } },
+        prices: { 'gpt-test': { input_per_mtok: 1, output_per_mtok: 2 } },
+        breaker: { failures: 3, cooldown_ms: 400 },
+      }),
     });
     const agent = await gw.client.createAgent({ name: 'modeller', manifest: manifest('modeller') });
     agentDid = agent.id;
@@ -351,13 +348,10 @@ describe('model budgets over windows and lineages', () => {
   beforeAll(async () => {
     provider = await startStandIn('budget');
     gw = await startGateway({
-      config: {
-        sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
-        models: {
-          providers: [{ name: 'only', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
-          budgets: { tokens_per_hour: 120 },
-        },
-      },
+      config: modelsConfig({
+        providers: [{ name: 'only', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
+        budgets: { tokens_per_hour: 120 },
+      }),
     });
   }, 60_000);
 
@@ -431,14 +425,11 @@ describe('model batches', () => {
   beforeAll(async () => {
     provider = await startStandIn('batch');
     gw = await startGateway({
-      config: {
-        sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
-        models: {
-          providers: [{ name: 'only', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
-          budgets: { tokens_per_hour: 400 },
-          batch_concurrency: 3,
-        },
-      },
+      config: modelsConfig({
+        providers: [{ name: 'only', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
+        budgets: { tokens_per_hour: 400 },
+        batch_concurrency: 3,
+      }),
     });
   }, 60_000);
 

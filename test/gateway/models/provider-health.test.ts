@@ -4,7 +4,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oacp } from '../../cli/harness.js';
 import { raw, startGateway, type TestGateway } from '../service/harness.js';
-import { putProviderKey } from './model-fixture.js';
+import { modelsConfig, putProviderKey } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const PROVIDER_KEY = 'sk-standin-health-secret-5555555555';
@@ -36,7 +36,7 @@ describe('provider health: breaker, last error class, and a probe that spends no
       breaker: { failures: 1, cooldown_ms: 60_000 },
     };
     gw = await startGateway({
-      config: { sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } }, models },
+      config: modelsConfig(models),
     });
     for (const provider of ['up', 'down']) await putProviderKey(gw, provider, PROVIDER_KEY);
     auditKey = await gw.keyWith(['audit:read']);

@@ -1,7 +1,7 @@
 import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../service/harness.js';
-import { putProviderKey, receiptAt } from './model-fixture.js';
+import { modelsConfig, putProviderKey, receiptAt } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const PROVIDER_KEY = 'sk-standin-sandbox-secret-9876543210';
@@ -46,13 +46,10 @@ describe('oacp.models.chat for standard-tier agents (stand-in provider)', () => 
   beforeAll(async () => {
     provider = await startStandIn('sandbox');
     gw = await startGateway({
-      config: {
-        sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
-        models: {
-          providers: [{ name: 'only', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
-          budgets: { tokens_per_hour: 120 },
-        },
-      },
+      config: modelsConfig({
+        providers: [{ name: 'only', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
+        budgets: { tokens_per_hour: 120 },
+      }),
     });
     await putProviderKey(gw, 'only', PROVIDER_KEY);
   }, 60_000);

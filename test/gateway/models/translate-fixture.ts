@@ -1,7 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { startGateway, type TestGateway } from '../service/harness.js';
-import { receiptAt } from './model-fixture.js';
+import { modelsConfig, receiptAt } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 /** A gateway with one stand-in of each wire format and an alias to each through the other format. */
@@ -19,25 +19,22 @@ export async function startTranslateFixture(quotas: Record<string, number> = {})
   const gpt = await startStandIn('gpt');
   const claude = await startStandIn('claude');
   const gw = await startGateway({
-    config: {
-      sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
-      models: {
-        providers: [
-          { name: 'gpt', kind: 'openai', base_url: `${gpt.url}/v1`, max_retries: 0, models: ['gpt-test'] },
-          {
-            name: 'claude',
-            kind: 'anthropic',
-            base_url: claude.url,
-            max_retries: 0,
-            models: ['claude-test'],
-          },
-        ],
-        aliases: {
-          'claude-via-openai': { model: 'claude-test', providers: ['claude'] },
-          'gpt-via-anthropic': { model: 'gpt-test', providers: ['gpt'] },
+    config: modelsConfig({
+      providers: [
+        { name: 'gpt', kind: 'openai', base_url: `${gpt.url}/v1`, max_retries: 0, models: ['gpt-test'] },
+        {
+          name: 'claude',
+          kind: 'anthropic',
+          base_url: claude.url,
+          max_retries: 0,
+          models: ['claude-test'],
         },
+      ],
+      aliases: {
+        'claude-via-openai': { model: 'claude-test', providers: ['claude'] },
+        'gpt-via-anthropic': { model: 'gpt-test', providers: ['gpt'] },
       },
-    },
+    }),
   });
   const agent = await gw.client.createAgent({
     name: 'translator',
