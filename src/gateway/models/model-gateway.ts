@@ -111,6 +111,11 @@ const GENERATING: Record<ProviderKind, Dialect> = { openai: chatCompletions, ant
  */
 export class ModelGateway {
   readonly #now: () => Date;
+  /**
+   * Agents whose budget gauge is being read, and whether a settlement came meanwhile: calls
+   * settling during a reading need one more reading after it, not one each.
+   */
+  readonly #gaugeReads = new Map<string, boolean>();
 
   constructor(private readonly parts: ModelGatewayParts) {
     this.#now = parts.now ?? (() => new Date());
@@ -527,12 +532,23 @@ export class ModelGateway {
   }
 
   async #budgetGauge(caller: ModelCaller): Promise<void> {
-    // This call's own settlement is written; others' in flight need not be waited for by a gauge.
-    const remaining = await this.parts.budget
-      .remainingTokens(caller.lineage, { settled: false })
-      .catch(() => undefined);
-    if (remaining !== undefined && Number.isFinite(remaining))
-      this.parts.metrics.llmBudgetRemaining.set({ agent: caller.name }, remaining);
+    if (this.#gaugeReads.has(caller.did)) {
+      this.#gaugeReads.set(caller.did, true);
+      return;
+    }
+    try {
+      do {
+        this.#gaugeReads.set(caller.did, false);
+        // This call's own settlement is written; others' in flight need not be waited for by a gauge.
+        const remaining = await this.parts.budget
+          .remainingTokens(caller.lineage, { settled: false })
+          .catch(() => undefined);
+        if (remaining !== undefined && Number.isFinite(remaining))
+          this.parts.metrics.llmBudgetRemaining.set({ agent: caller.name }, remaining);
+      } while (this.#gaugeReads.get(caller.did) === true);
+    } finally {
+      this.#gaugeReads.delete(caller.did);
+    }
   }
 
   #breakerGauges(): void {
