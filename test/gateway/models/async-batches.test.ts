@@ -56,7 +56,7 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function sdkFor(name: string): Promise<{ sdk: OpenAI; agentId: string }> {
+  async function sdkFor(name: string): Promise<{ sdk: OpenAI; agentId: string; key: string }> {
     const agent = await gw.client.createAgent({
       name,
       manifest: {
@@ -68,7 +68,11 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
       },
     });
     const key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
-    return { sdk: new OpenAI({ apiKey: key, baseURL: `${gw.url}v1`, maxRetries: 0 }), agentId: agent.id };
+    return {
+      sdk: new OpenAI({ apiKey: key, baseURL: `${gw.url}v1`, maxRetries: 0 }),
+      agentId: agent.id,
+      key,
+    };
   }
 
   // The items come inline (`requests`): the SDK sends the body as given, so it works unchanged.
@@ -244,6 +248,29 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
       expect(String((error as Error).message)).toMatch(message);
       expect(String((error as Error).message)).not.toMatch(/\n|at .*\.ts/);
     }
+    // Not a form, a form without a file part, a file over the body limit: each refused, naming what to fix.
+    const post = (body: string | FormData, type?: string) =>
+      fetch(`${gw.url}v1/files`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${owner.key}`,
+          ...(type === undefined ? {} : { 'content-type': type }),
+        },
+        body,
+      });
+    const notForm = await post(JSON.stringify({ purpose: 'batch' }), 'application/json');
+    expect(notForm.status).toBe(400);
+    expect(await notForm.text()).toMatch(/file: upload the file as multipart\/form-data/);
+    const noFile = new FormData();
+    noFile.set('purpose', 'batch');
+    noFile.set('file', 'just a string');
+    const stringPart = await post(noFile);
+    expect(stringPart.status).toBe(400);
+    expect(await stringPart.text()).toMatch(/file: expected a file part/);
+    const huge = new FormData();
+    huge.set('purpose', 'batch');
+    huge.set('file', new File(['x'.repeat(2 * 1024 * 1024)], 'big.jsonl'));
+    expect((await post(huge)).status).toBe(413);
     // Another agent's file is not found, and neither its content.
     for (const attempt of [() => other.sdk.files.retrieve(file.id), () => other.sdk.files.content(file.id)]) {
       expect(await attempt().catch((e: unknown) => e)).toBeInstanceOf(OpenAI.NotFoundError);
