@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { parseGatewayConfig } from '../../src/gateway/config/load.js';
@@ -148,10 +148,21 @@ export const modelCases: BenchCase[] = [
           firstDirect.push(await firstToken(direct));
           firstGateway.push(await firstToken(viaGateway, key));
         }
-        const bareRps = await throughput(() => post(bare, BODY), CONCURRENT, IN_FLIGHT);
-        const gatewayRps = await throughput(() => post(viaGateway, BODY, key), CONCURRENT, IN_FLIGHT);
+        // CPU of this whole process (load generator, stand-in, proxy or gateway and its signing threads)
+        // per request: unlike req/s, it holds on a machine others share.
+        const measured = async (url: string, key?: string) => {
+          const before = process.cpuUsage();
+          const rps = await throughput(() => post(url, BODY, key), CONCURRENT, IN_FLIGHT);
+          const used = process.cpuUsage(before);
+          return { rps, cpuMs: (used.user + used.system) / 1000 / CONCURRENT };
+        };
+        const bareRun = await measured(bare);
+        const gatewayRun = await measured(viaGateway, key);
+        const bareRps = bareRun.rps;
+        const gatewayRps = gatewayRun.rps;
         report(`model gateway: ${gatewayRps.toFixed(0)} req/s vs bare proxy ${bareRps.toFixed(0)} req/s`);
-        const note = `stand-in provider on loopback; budgets, policy and a fsynced receipt per call; ${IN_FLIGHT} in flight`;
+        const load = loadavg()[0]?.toFixed(1) ?? '?';
+        const note = `stand-in provider on loopback; budgets, policy and a fsynced receipt per call; ${IN_FLIGHT} in flight; load average ${load}`;
         const figures: Figure[] = [
           figure({
             case: 'model-gateway',
@@ -189,6 +200,15 @@ export const modelCases: BenchCase[] = [
             baselineName: 'bare undici pass-through proxy',
             baseline: bareRps,
             goal: { op: '>=', value: 5000 },
+            note,
+          }),
+          figure({
+            case: 'model-gateway',
+            metric: 'CPU per proxied request (the whole bench process)',
+            unit: 'ms',
+            subject: gatewayRun.cpuMs,
+            baselineName: 'bare undici pass-through proxy',
+            baseline: bareRun.cpuMs,
             note,
           }),
         ];

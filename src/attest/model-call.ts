@@ -37,6 +37,12 @@ export const ModelCallPredicateSchema = z
       reservedTokens: Count,
       inputTokens: Count,
       outputTokens: Count,
+      /**
+       * What the budgets were charged when the call settled: the provider's usage; the whole
+       * reservation when the provider may have run the call without answering; 0 when nothing
+       * was sent (the reservation given back). Absent on receipts from before this field.
+       */
+      chargedTokens: Count.optional(),
     }),
     /** USD from the configured price table; absent when the model has no price. */
     costUsd: z.number().nonnegative().optional(),

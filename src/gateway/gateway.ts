@@ -37,6 +37,7 @@ import type { DeclaredRoute } from './http/route.js';
 import { open } from './http/route.js';
 import type { GatewayServices } from './http/services.js';
 import { BATCH_DIALECTS } from './models/batch.js';
+import { BatchFiles } from './models/batch-files.js';
 import { ModelBatches } from './models/batch-jobs.js';
 import { batchStore } from './models/batch-store.js';
 import { ModelBudget } from './models/budget.js';
@@ -261,6 +262,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       tracing,
       secretsFor: (provider) => credentials.resolveForCall(MODEL_PROVIDER_KEYS, `models/${provider.name}`),
     });
+    // Answers do not wait for their settlements; the store closes only after they are written.
+    closers.push(() => models.budget.settled());
     // Asynchronous batches (docs/model-gateway.md): those this node ran before it stopped end as failed.
     const modelBatches = new ModelBatches({
       store: batchStore(store.sql),
@@ -380,7 +383,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       metrics,
       tracing,
       logger,
-      models: { gateway: models, config: config.models, batches: modelBatches },
+      models: {
+        gateway: models,
+        config: config.models,
+        batches: modelBatches,
+        files: new BatchFiles(batchStore(store.sql)),
+      },
       ...(options.publicMetrics === undefined ? {} : { publicMetrics: options.publicMetrics }),
       hostGuard: hostGuardFor(address.host),
       approvals,

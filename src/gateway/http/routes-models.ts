@@ -3,11 +3,12 @@ import { sha256Hex } from '../../core/digest.js';
 import { messages } from '../models/anthropic-wire.js';
 import {
   BATCH_DIALECTS,
+  BatchCreateSchema,
   type BatchRefused,
   type BatchRequest,
-  BatchRequestSchema,
   reserveBatch,
 } from '../models/batch.js';
+import { BatchFileRefused } from '../models/batch-files.js';
 import { modelCallerFor } from '../models/caller.js';
 import type { Dialect } from '../models/dialect.js';
 import type { ModelAnswer, ModelCaller } from '../models/model-gateway.js';
@@ -45,6 +46,12 @@ export function modelRoutes(services: GatewayServices): Route[] {
     estimateCost: (body: Readonly<Record<string, unknown>>, tokens: number) =>
       models.gateway.costEstimate(body.model, tokens),
   });
+  /** The batch in the body, its items read from its input file when it names one (400 naming the field). */
+  const batchOf = async (c: GatewayContext, caller: ModelCaller): Promise<BatchRequest> => {
+    const batch = await parseBody(c, BatchCreateSchema);
+    if (batch.requests !== undefined) return { ...batch, requests: batch.requests };
+    return refusedFile(() => models.files.requestFor(caller.did, batch.input_file_id ?? '', batch));
+  };
   const serve = (path: string, dialect: Dialect) =>
     route('POST', path, access, async (c) => {
       const caller = await modelCaller(c.var.principal, services.agents);
@@ -65,7 +72,7 @@ export function modelRoutes(services: GatewayServices): Route[] {
     // Synchronous: answers when every item has ended (the same batch run as /v1/batches).
     route('POST', '/v1/oacp/batches', access, async (c: GatewayContext) => {
       const caller = await modelCaller(c.var.principal, services.agents);
-      const batch = await parseBody(c, BatchRequestSchema);
+      const batch = await batchOf(c, caller);
       const reserved = await reserveBatch(batchParts(caller, batch));
       if (reserved.refused) return refusedBatch(reserved);
       const results = await reserved.run(c.req.raw.signal);
@@ -74,7 +81,7 @@ export function modelRoutes(services: GatewayServices): Route[] {
     // Asynchronous, OpenAI's shape: created at once, polled, read, cancelled by the agent that made it.
     route('POST', '/v1/batches', access, async (c: GatewayContext) => {
       const caller = await modelCaller(c.var.principal, services.agents);
-      const batch = await parseBody(c, BatchRequestSchema);
+      const batch = await batchOf(c, caller);
       const reserved = await reserveBatch(batchParts(caller, batch));
       if (reserved.refused) return refusedBatch(reserved);
       return c.json(await models.batches.create(caller.did, batch, reserved));
@@ -98,12 +105,31 @@ export function modelRoutes(services: GatewayServices): Route[] {
         );
       return c.json(batch);
     }),
+    // A batch's input, uploaded as OpenAI's SDK does (`client.files.create({ file, purpose: 'batch' })`).
+    route('POST', '/v1/files', access, async (c) => {
+      const caller = await modelCaller(c.var.principal, services.agents);
+      const form = await readForm(c.req.header('content-type'), await c.var.readBody());
+      return c.json(
+        await refusedFile(() => models.files.upload(caller.did, form.get('purpose'), form.get('file'))),
+      );
+    }),
+    route('GET', '/v1/files/:id', access, async (c) => {
+      const caller = await modelCaller(c.var.principal, services.agents);
+      const id = c.req.param('id') ?? '';
+      const file = await models.files.get(caller.did, id);
+      if (file === undefined) throw httpError('NOT_FOUND', `file ${id} is not one of your uploaded files`);
+      return c.json(file);
+    }),
     route('GET', '/v1/files/:id/content', access, async (c) => {
       const caller = await modelCaller(c.var.principal, services.agents);
       const id = c.req.param('id') ?? '';
-      const output = await models.batches.output(caller.did, id);
+      const output =
+        (await models.batches.output(caller.did, id)) ?? (await models.files.content(caller.did, id));
       if (output === undefined)
-        throw httpError('NOT_FOUND', `file ${id} is not the output of one of your batches that has ended`);
+        throw httpError(
+          'NOT_FOUND',
+          `file ${id} is neither one of your uploaded files nor the output of one of your batches that has ended`,
+        );
       return new Response(output, { status: 200, headers: { 'content-type': 'application/jsonl' } });
     }),
     // Operators' view: breaker, last error class (never a provider's words) and a probe spending no tokens.
@@ -124,6 +150,31 @@ function refusedBatch(refused: BatchRefused): Response {
     status: 429,
     headers: { 'content-type': 'application/json', ...refused.headers },
   });
+}
+
+/** Runs a file step; a refusal becomes a 400 naming the field to fix. */
+async function refusedFile<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (error instanceof BatchFileRefused) throw httpError('BAD_REQUEST', error.message);
+    throw error;
+  }
+}
+
+/** A multipart form from the (already size-bounded) body; anything else is a 400 naming `file`. */
+async function readForm(contentType: string | undefined, bytes: Uint8Array): Promise<FormData> {
+  if (contentType?.toLowerCase().startsWith('multipart/form-data') !== true) {
+    throw httpError(
+      'BAD_REQUEST',
+      'file: upload the file as multipart/form-data with the fields file and purpose',
+    );
+  }
+  try {
+    return await new Response(bytes, { headers: { 'content-type': contentType } }).formData();
+  } catch {
+    throw httpError('BAD_REQUEST', 'file: the multipart form could not be read');
+  }
 }
 
 function unknownBatch(id: string) {

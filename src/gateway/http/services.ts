@@ -2,6 +2,7 @@ import type { CheckpointGossip } from '../../cluster/gossip-service.js';
 import type { HostGuard } from '../../core/loopback.js';
 import type { ServedTile } from '../../log/transparency-log.js';
 import type { CredentialVault } from '../credentials/credential-vault.js';
+import type { BatchFiles } from '../models/batch-files.js';
 import type { ModelBatches } from '../models/batch-jobs.js';
 import type { ModelsSection } from '../models/config.js';
 import type { ModelGateway } from '../models/model-gateway.js';
@@ -70,6 +71,8 @@ export interface GatewayServices {
     readonly gateway: ModelGateway;
     readonly config: ModelsSection;
     readonly batches: ModelBatches;
+    /** Uploaded batch input files (`POST /v1/files`). */
+    readonly files: BatchFiles;
   };
   /** Calls waiting for an operator's approval (`require_approval`); the approval routes answer 404 without it. */
   readonly approvals?: GatewayApprovalQueue;

@@ -17,7 +17,7 @@ export interface BatchObject {
   readonly object: 'batch';
   readonly endpoint: string;
   readonly errors: { object: 'list'; data: { code: string; message: string }[] } | null;
-  readonly input_file_id: null;
+  readonly input_file_id: string | null;
   readonly completion_window: '24h';
   readonly status: BatchStatus;
   readonly output_file_id: string | null;
@@ -77,7 +77,7 @@ export class ModelBatches {
       object: 'batch',
       endpoint: request.endpoint,
       errors: null,
-      input_file_id: null,
+      input_file_id: request.input_file_id ?? null,
       completion_window: '24h',
       status: 'in_progress',
       output_file_id: null,

@@ -7,28 +7,49 @@ import type { ModelAnswer, ModelCaller, ModelGateway } from './model-gateway.js'
 import { chatCompletions, embeddings } from './openai-wire.js';
 import { estimateInputTokens } from './tokens.js';
 
-export const BatchRequestSchema = z.strictObject({
-  endpoint: z.enum(['/v1/chat/completions', '/v1/embeddings', '/v1/messages'], {
-    error: 'expected /v1/chat/completions, /v1/embeddings or /v1/messages',
-  }),
-  requests: z
-    .array(
-      z.strictObject({
-        custom_id: z.string().min(1).max(64),
-        body: z.record(z.string(), z.unknown(), { error: 'expected a JSON object' }),
-      }),
-      { error: 'expected the items inline, as a list (an uploaded input_file_id is not accepted)' },
-    )
-    .min(1, { error: 'a batch needs at least one request' })
-    .max(1000, { error: 'a batch holds at most 1000 requests' }),
-  // OpenAI's batch fields: the only window is 24h; the items come inline (`requests`), never as a file.
-  completion_window: z.literal('24h', { error: 'expected 24h' }).optional(),
-  metadata: z.record(z.string().max(64), z.string().max(512)).optional(),
-  input_file_id: z
-    .undefined({ error: 'uploaded input files are not accepted: give the items inline as `requests`' })
-    .optional(),
+/** Most items in one batch (inline or in an uploaded file). */
+export const MAX_BATCH_ITEMS = 1000;
+
+const ENDPOINT = z.enum(['/v1/chat/completions', '/v1/embeddings', '/v1/messages'], {
+  error: 'expected /v1/chat/completions, /v1/embeddings or /v1/messages',
 });
-export type BatchRequest = z.infer<typeof BatchRequestSchema>;
+
+const ITEMS = z
+  .array(
+    z.strictObject({
+      custom_id: z.string().min(1).max(64),
+      body: z.record(z.string(), z.unknown(), { error: 'expected a JSON object' }),
+    }),
+    { error: 'expected the items inline, as a list' },
+  )
+  .min(1, { error: 'a batch needs at least one request' })
+  .max(MAX_BATCH_ITEMS, { error: `a batch holds at most ${MAX_BATCH_ITEMS} requests` });
+
+/**
+ * A batch as a client sends it: the items inline (`requests`) or in a file it
+ * uploaded (`input_file_id`, OpenAI's way), one of the two.
+ */
+export const BatchCreateSchema = z
+  .strictObject({
+    endpoint: ENDPOINT,
+    requests: ITEMS.optional(),
+    input_file_id: z.string().min(1).max(64).optional(),
+    // OpenAI's batch fields: the only window is 24h.
+    completion_window: z.literal('24h', { error: 'expected 24h' }).optional(),
+    metadata: z.record(z.string().max(64), z.string().max(512)).optional(),
+  })
+  .refine((batch) => (batch.requests === undefined) !== (batch.input_file_id === undefined), {
+    error:
+      'give the items inline as `requests` or upload them (POST /v1/files, purpose batch) and name the file in `input_file_id`: one of the two',
+    path: ['input_file_id'],
+  });
+export type BatchCreate = z.infer<typeof BatchCreateSchema>;
+
+/** A batch with its items at hand (read from its input file when it named one). */
+export type BatchRequest = BatchCreate & { readonly requests: z.infer<typeof ITEMS> };
+
+/** The endpoints a batch (or a line of its input file) may name. */
+export const BatchEndpointSchema = ENDPOINT;
 
 /** The dialect of each endpoint a batch may name. */
 export const BATCH_DIALECTS: Readonly<Record<string, Dialect>> = {

@@ -4,44 +4,63 @@ import { GroupCommit } from '../../log/group-commit.js';
 /** One event-loop turn: the store's commits block the thread, so this is when concurrent calls gather. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/**
+ * How long settlements gather before they are written: nothing waits for them but a reading of
+ * what is left, and one transaction (one fsync that blocks the thread) then serves every call
+ * that answered in the meantime instead of one or two.
+ */
+const SETTLE_GATHER_MS = 20;
+const settleGather = () => new Promise<void>((resolve) => setTimeout(resolve, SETTLE_GATHER_MS));
+
 interface Settlement {
   readonly reservation: Reservation;
   readonly actual: number;
 }
 
 /**
- * Group commit of model-budget writes on the quota engine: the reservations
- * (and, separately, the settlements) of calls that arrive together are
- * written in one store transaction, one fsync for the lot, instead of one
- * each. Each call's answer is its own: a merged reservation is tried only
- * when the sum fits every bucket, and if it is refused anyway each call is
- * reserved alone, in arrival order, with its own all-or-none refusal. Every
- * caller still waits until its write is durable, so nothing is sent upstream
- * on a reservation a crash could take back, and a crash before a settlement
- * leaves the whole reservation spent.
+ * How model-budget writes reach the quota engine in few transactions.
+ *
+ * Reservations: the calls that arrive in one turn of the event loop (the
+ * requests parsed between two store commits, which block the thread) are
+ * handed to the engine together, so its group commit
+ * (src/airlock/quota/group-commit.ts) writes them in one transaction, each in
+ * its own savepoint with the answer it would get alone. Every caller waits
+ * until its reservation is durable, so nothing is sent upstream on a
+ * reservation a crash could take back.
+ *
+ * Settlements give back what a call did not use. They are gathered for
+ * SETTLE_GATHER_MS and written together, the moves of one bucket summed; a call's answer
+ * does not wait for its settlement (a crash before it leaves the whole
+ * reservation spent: the budget is never credited without a record), and
+ * `settled()` lets a reading of what is left wait for those already submitted.
  */
 export class BudgetCommits {
-  readonly #reserves: GroupCommit<readonly QuotaRequest[], Admission>;
   readonly #settles: GroupCommit<Settlement, undefined>;
   /** Settles once every settlement submitted so far is in the store. */
   #lastSettle: Promise<void> = Promise.resolve();
+  /** The turn the reservations submitted now wait for; one per turn, shared. */
+  #turn: Promise<void> | undefined;
 
   constructor(private readonly engine: QuotaEngine) {
-    this.#reserves = new GroupCommit((items) => this.#reserveAll(items), 256, nextTurn);
-    this.#settles = new GroupCommit((items) => this.#settleAll(items), 1024, nextTurn);
+    this.#settles = new GroupCommit((items) => this.#settleAll(items), 1024, settleGather);
   }
 
-  reserve(requests: readonly QuotaRequest[]): Promise<Admission> {
-    return this.#reserves.submit(requests);
+  async reserve(requests: readonly QuotaRequest[]): Promise<Admission> {
+    // Everyone waiting on the same turn resumes in one microtask run, so the engine batches them.
+    this.#turn ??= nextTurn().then(() => {
+      this.#turn = undefined;
+    });
+    await this.#turn;
+    return this.engine.reserve(requests);
   }
 
-  async settle(reservation: Reservation, actual: number): Promise<void> {
+  settle(reservation: Reservation, actual: number): Promise<void> {
     const done = this.#settles.submit({ reservation, actual });
     this.#lastSettle = done.then(
       () => undefined,
       () => undefined,
     );
-    await done;
+    return done;
   }
 
   /**
@@ -50,30 +69,6 @@ export class BudgetCommits {
    */
   settled(): Promise<void> {
     return this.#lastSettle;
-  }
-
-  async #reserveAll(items: (readonly QuotaRequest[])[]): Promise<Admission[]> {
-    const [only] = items;
-    if (items.length === 1 && only !== undefined) return [await this.engine.reserve(only)];
-    const merged = mergeByKey(items.flat());
-    if (await this.#fits(merged)) {
-      const together = await this.engine.reserve(merged);
-      if (together.ok) return items.map((parts) => ({ ok: true, reservation: { parts } }));
-    }
-    // Near a limit: each call on its own, so each gets exactly the answer it would have got alone.
-    const answers: Admission[] = [];
-    for (const parts of items) answers.push(await this.engine.reserve(parts));
-    return answers;
-  }
-
-  /** Whether every merged amount fits its bucket now (a read: no refusal is counted for a merge). */
-  async #fits(merged: readonly QuotaRequest[]): Promise<boolean> {
-    for (const request of merged) {
-      if (request.amount > request.shape.capacity) return false;
-      const usage = await this.engine.usage(request.key, request.shape);
-      if (usage.available < request.amount) return false;
-    }
-    return true;
   }
 
   async #settleAll(items: Settlement[]): Promise<undefined[]> {

@@ -175,6 +175,11 @@ export class ModelBudget {
     ]);
   }
 
+  /** Resolves when every settlement submitted so far is written (the gateway waits for it before closing its store). */
+  settled(): Promise<void> {
+    return this.#commits.settled();
+  }
+
   /** Gives a reservation back whole (nothing was sent). */
   async release(reservation: Reservation): Promise<void> {
     if (reservation.tokenParts.parts.length > 0) await this.engine.release(reservation.tokenParts);

@@ -80,6 +80,22 @@ export async function dispatch(input: DispatchInput): Promise<Dispatched> {
           input.signal,
         );
       } catch (error) {
+        if (input.signal?.aborted) {
+          // Cancelled while the provider had the request: it may have run it, so it counts as spent.
+          attempts.push({
+            provider: provider.name,
+            status: 0,
+            durationMs: now() - started,
+            error: 'cancelled',
+          });
+          return {
+            ok: false,
+            attempts,
+            reason: 'cancelled while the provider had the request',
+            status: 499,
+            spent: true,
+          };
+        }
         breaker.failure();
         input.pool.failed(provider.name, classOfError(error));
         const message = secrets.redact(describe(error));

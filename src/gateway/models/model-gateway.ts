@@ -88,6 +88,8 @@ interface CallFacts {
   stream: boolean;
   estimated: number;
   reserved: number;
+  /** What the budgets were charged at settlement (absent: not known, as for an abandoned batch). */
+  charged: number | undefined;
   provider?: ProviderConfig;
   served?: string | undefined;
   attempts: readonly Attempt[];
@@ -109,6 +111,11 @@ const GENERATING: Record<ProviderKind, Dialect> = { openai: chatCompletions, ant
  */
 export class ModelGateway {
   readonly #now: () => Date;
+  /**
+   * Agents whose budget gauge is being read, and whether a settlement came meanwhile: calls
+   * settling during a reading need one more reading after it, not one each.
+   */
+  readonly #gaugeReads = new Map<string, boolean>();
 
   constructor(private readonly parts: ModelGatewayParts) {
     this.#now = parts.now ?? (() => new Date());
@@ -343,6 +350,7 @@ export class ModelGateway {
     this.#breakerGauges();
     facts.attempts = sent.attempts;
     if (!sent.ok) {
+      facts.charged = sent.spent === true ? reserveTokens : 0;
       await this.parts.budget
         .settle(reservation, sent.spent === true ? reserveTokens : 0, sent.spent === true ? estimatedCost : 0)
         .catch(() => undefined);
@@ -382,17 +390,17 @@ export class ModelGateway {
               ...(facts.served === undefined ? {} : { 'gen_ai.response.model': facts.served }),
             });
             span.end();
-            // The settlement and the receipt are independent writes: both are waited for, side by side.
-            await Promise.all([
-              this.#settle(reservation, usage, costOf(usage), facts, caller),
-              this.#receipt(facts, {
-                outcome: outcome.kind,
-                usage,
-                cost: price === undefined ? undefined : costOf(usage),
-                responseDigest: outcome.digest,
-                ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
-              }),
-            ]);
+            facts.charged = usage.inputTokens + usage.outputTokens;
+            // The last event waits for the receipt only: the settlement gives back what was not used,
+            // and a crash before it leaves the whole reservation spent (never a credit without a record).
+            this.#settle(reservation, usage, costOf(usage), facts, caller);
+            await this.#receipt(facts, {
+              outcome: outcome.kind,
+              usage,
+              cost: price === undefined ? undefined : costOf(usage),
+              responseDigest: outcome.digest,
+              ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
+            });
           },
         }),
       };
@@ -405,6 +413,7 @@ export class ModelGateway {
       if (sent.response.status >= 300) text = (await this.parts.secretsFor(sent.provider)).redact(text);
       answer = JSON.parse(text);
     } catch (error) {
+      facts.charged = reserveTokens;
       await this.parts.budget
         .settle(
           reservation,
@@ -437,21 +446,21 @@ export class ModelGateway {
     });
     span.end();
     const ok = sent.response.status >= 200 && sent.response.status < 300;
-    // Side by side: a crash before the settlement leaves the whole reservation spent (never a credit).
-    const [, link] = await Promise.all([
-      this.#settle(reservation, usage, costOf(usage), facts, caller),
-      this.#receipt(facts, {
-        outcome: ok ? 'ok' : 'failed',
-        usage,
-        cost: price === undefined ? undefined : costOf(usage),
-        responseDigest: sha256Hex(canonicalize(answer)),
-        ...(ok
-          ? {}
-          : {
-              reason: `provider ${sent.provider.name} refused the request with HTTP ${sent.response.status}`,
-            }),
-      }),
-    ]);
+    facts.charged = usage.inputTokens + usage.outputTokens;
+    // The answer waits for its receipt, not for the settlement: a crash before that leaves the whole
+    // reservation spent (never a credit without a record).
+    this.#settle(reservation, usage, costOf(usage), facts, caller);
+    const link = await this.#receipt(facts, {
+      outcome: ok ? 'ok' : 'failed',
+      usage,
+      cost: price === undefined ? undefined : costOf(usage),
+      responseDigest: sha256Hex(canonicalize(answer)),
+      ...(ok
+        ? {}
+        : {
+            reason: `provider ${sent.provider.name} refused the request with HTTP ${sent.response.status}`,
+          }),
+    });
     return { kind: 'json', status: sent.response.status, body: answer, headers: receiptHeaders(link) };
   }
 
@@ -472,6 +481,8 @@ export class ModelGateway {
     reason: string,
   ): Promise<ModelAnswer> {
     const facts = newFacts(dialect, caller, this.#now(), digest);
+    // What its items in flight were charged is in their own receipts where they have one.
+    facts.charged = undefined;
     // Its items passed their checks when the batch ran; none is answered now.
     facts.policy = {
       effect: 'allow',
@@ -496,14 +507,17 @@ export class ModelGateway {
     };
   }
 
-  async #settle(
+  /**
+   * Settles in the background (ModelBudget.settled() waits for it) and counts the tokens. A
+   * settlement that fails leaves the reservation spent: the safe side.
+   */
+  #settle(
     reservation: Reservation,
     usage: TokenUsage,
     cost: number,
     facts: CallFacts,
     caller: ModelCaller,
-  ): Promise<void> {
-    await this.parts.budget.settle(reservation, usage.inputTokens + usage.outputTokens, cost);
+  ): void {
     const model = facts.served ?? facts.requested;
     this.parts.metrics.llmTokens.inc({ agent: caller.name, model, kind: 'input' }, usage.inputTokens);
     this.parts.metrics.llmTokens.inc({ agent: caller.name, model, kind: 'output' }, usage.outputTokens);
@@ -511,12 +525,30 @@ export class ModelGateway {
       { resource: 'llm_tokens', agent: caller.name },
       usage.inputTokens + usage.outputTokens,
     );
-    // This call's own settlement is written; others' in flight need not be waited for by a gauge.
-    const remaining = await this.parts.budget
-      .remainingTokens(caller.lineage, { settled: false })
+    this.parts.budget
+      .settle(reservation, usage.inputTokens + usage.outputTokens, cost)
+      .then(() => this.#budgetGauge(caller))
       .catch(() => undefined);
-    if (remaining !== undefined && Number.isFinite(remaining))
-      this.parts.metrics.llmBudgetRemaining.set({ agent: caller.name }, remaining);
+  }
+
+  async #budgetGauge(caller: ModelCaller): Promise<void> {
+    if (this.#gaugeReads.has(caller.did)) {
+      this.#gaugeReads.set(caller.did, true);
+      return;
+    }
+    try {
+      do {
+        this.#gaugeReads.set(caller.did, false);
+        // This call's own settlement is written; others' in flight need not be waited for by a gauge.
+        const remaining = await this.parts.budget
+          .remainingTokens(caller.lineage, { settled: false })
+          .catch(() => undefined);
+        if (remaining !== undefined && Number.isFinite(remaining))
+          this.parts.metrics.llmBudgetRemaining.set({ agent: caller.name }, remaining);
+      } while (this.#gaugeReads.get(caller.did) === true);
+    } finally {
+      this.#gaugeReads.delete(caller.did);
+    }
   }
 
   #breakerGauges(): void {
@@ -594,6 +626,7 @@ export class ModelGateway {
         reservedTokens: facts.reserved,
         inputTokens: result.usage?.inputTokens ?? 0,
         outputTokens: result.usage?.outputTokens ?? 0,
+        ...(facts.charged === undefined ? {} : { chargedTokens: facts.charged }),
       },
       ...(result.cost === undefined ? {} : { costUsd: result.cost / 1e6 }),
       outcome: result.outcome,
@@ -623,6 +656,7 @@ function newFacts(dialect: Dialect, caller: ModelCaller, started: Date, requestD
     stream: false,
     estimated: 0,
     reserved: 0,
+    charged: 0,
     attempts: [],
     policy: { effect: 'deny', reason: 'not checked', policyDigest: NO_POLICY_DIGEST },
   };

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MODEL_PROVIDER_KEYS } from '../../../src/gateway/credentials/credential-vault.js';
 import type { BatchObject } from '../../../src/gateway/models/batch-jobs.js';
 import { batchStore } from '../../../src/gateway/models/batch-store.js';
 import { startGateway, type TestGateway } from '../service/harness.js';
+import { modelsConfig, putProviderKey } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const KEY = 'sk-standin-async-secret-0123456789';
@@ -27,36 +27,27 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
   const start = (store: string) =>
     startGateway({
       store,
-      config: {
-        sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
-        models: {
-          providers: [
-            {
-              name: 'gpt',
-              kind: 'openai',
-              base_url: `${gpt.url}/v1`,
-              max_retries: 0,
-              batch_api: true,
-              models: ['gpt-test'],
-            },
-          ],
-          budgets: { tokens_per_hour: 2000 },
-          batch_poll_ms: 20,
-        },
-      },
+      config: modelsConfig({
+        providers: [
+          {
+            name: 'gpt',
+            kind: 'openai',
+            base_url: `${gpt.url}/v1`,
+            max_retries: 0,
+            batch_api: true,
+            models: ['gpt-test'],
+          },
+        ],
+        budgets: { tokens_per_hour: 2000 },
+        batch_poll_ms: 20,
+      }),
     });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'oacp-async-batches-'));
     gpt = await startStandIn('gpt');
     gw = await start(join(dir, 'store.db'));
-    await gw.gateway.services.credentials?.put({
-      name: 'gpt-key',
-      agentId: MODEL_PROVIDER_KEYS,
-      tool: 'models/gpt',
-      inject: { kind: 'header', name: 'authorization' },
-      value: `Bearer ${KEY}`,
-    });
+    await putProviderKey(gw, 'gpt', KEY);
   }, 60_000);
 
   afterAll(async () => {
@@ -65,7 +56,7 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function sdkFor(name: string): Promise<{ sdk: OpenAI; agentId: string }> {
+  async function sdkFor(name: string): Promise<{ sdk: OpenAI; agentId: string; key: string }> {
     const agent = await gw.client.createAgent({
       name,
       manifest: {
@@ -77,7 +68,11 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
       },
     });
     const key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
-    return { sdk: new OpenAI({ apiKey: key, baseURL: `${gw.url}v1`, maxRetries: 0 }), agentId: agent.id };
+    return {
+      sdk: new OpenAI({ apiKey: key, baseURL: `${gw.url}v1`, maxRetries: 0 }),
+      agentId: agent.id,
+      key,
+    };
   }
 
   // The items come inline (`requests`): the SDK sends the body as given, so it works unchanged.
@@ -155,13 +150,135 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
     expect(gpt.received.length).toBe(received);
   });
 
-  it('refuses an uploaded input file, naming the field to use instead', async () => {
+  const jsonl = (count: number, url = '/v1/chat/completions', extra: object = {}) =>
+    Array.from({ length: count }, (_, i) =>
+      JSON.stringify({
+        custom_id: `f${i}`,
+        method: 'POST',
+        url,
+        body: { model: 'gpt-test', messages: [{ role: 'user', content: `from a file ${i}` }], max_tokens: 5 },
+        ...extra,
+      }),
+    ).join('\n');
+  const upload = (sdk: OpenAI, text: string, purpose = 'batch') =>
+    sdk.files.create({ file: new File([text], 'input.jsonl'), purpose: purpose as 'batch' });
+
+  it('takes its items from an uploaded file: client.files.create, then client.batches.create with input_file_id', async () => {
     const { sdk } = await sdkFor('file-batcher');
-    const error = await sdk.batches
-      .create({ endpoint: '/v1/chat/completions', completion_window: '24h', input_file_id: 'file-abc' })
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
-    expect(String((error as Error).message)).toMatch(/requests: .*input_file_id is not accepted/);
+    const file = await upload(sdk, `${jsonl(2)}\n`);
+    expect(file).toMatchObject({
+      object: 'file',
+      purpose: 'batch',
+      status: 'processed',
+      filename: 'input.jsonl',
+    });
+    expect(file.id).toMatch(/^file-[0-9a-f]{24}$/);
+    expect((await sdk.files.retrieve(file.id)).bytes).toBe(file.bytes);
+    const created = await sdk.batches.create({
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+      input_file_id: file.id,
+    });
+    expect(created).toMatchObject({ input_file_id: file.id, request_counts: { total: 2 } });
+    const done = await ended(sdk, created.id);
+    expect(done).toMatchObject({
+      status: 'completed',
+      request_counts: { total: 2, completed: 2, failed: 0 },
+    });
+    const output = await lines(sdk, done.output_file_id ?? '');
+    expect(output.map((line) => [line.custom_id, line.response.status_code])).toEqual([
+      ['f0', 200],
+      ['f1', 200],
+    ]);
+    expect(await (await sdk.files.content(file.id)).text()).toBe(`${jsonl(2)}\n`);
+  });
+
+  it('refuses a bad upload, or a batch naming a file it cannot use, with a 400 naming the field', async () => {
+    const owner = await sdkFor('file-owner');
+    const other = await sdkFor('file-stranger');
+    const file = await upload(owner.sdk, jsonl(1));
+    const cases: [() => Promise<unknown>, RegExp][] = [
+      [() => upload(owner.sdk, jsonl(1), 'assistants'), /purpose: expected "batch"/],
+      [() => upload(owner.sdk, `${jsonl(1)}\nnot json`), /file: line 2/],
+      [() => upload(owner.sdk, jsonl(1, '/v1/completions')), /file: line 1: url: expected \/v1\/chat/],
+      [
+        () => upload(owner.sdk, `${jsonl(1)}\n${jsonl(1, '/v1/embeddings')}`),
+        /file: line 2: .*one endpoint a file/,
+      ],
+      [() => upload(owner.sdk, jsonl(1, '/v1/chat/completions', { method: 'GET' })), /file: line 1: method/],
+      [() => upload(owner.sdk, jsonl(1001)), /file: the file has 1001 lines; a batch holds at most 1000/],
+      [() => upload(owner.sdk, ''), /file: the file has no requests/],
+      [
+        () =>
+          other.sdk.batches.create({
+            endpoint: '/v1/chat/completions',
+            completion_window: '24h',
+            input_file_id: file.id,
+          }),
+        /input_file_id: file .* is not one of your uploaded batch files/,
+      ],
+      [
+        () =>
+          owner.sdk.batches.create({
+            endpoint: '/v1/embeddings',
+            completion_window: '24h',
+            input_file_id: file.id,
+          }),
+        /input_file_id: file .* holds requests for \/v1\/chat\/completions/,
+      ],
+      [
+        () =>
+          owner.sdk.batches.create({
+            endpoint: '/v1/chat/completions',
+            completion_window: '24h',
+            input_file_id: file.id,
+            requests: [{ custom_id: 'x', body: {} }],
+          } as never),
+        /input_file_id: give the items inline as `requests` or upload them/,
+      ],
+      [
+        () =>
+          owner.sdk.batches.create({ endpoint: '/v1/chat/completions', completion_window: '24h' } as never),
+        /input_file_id: give the items inline/,
+      ],
+    ];
+    for (const [attempt, message] of cases) {
+      const error = await attempt().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(String((error as Error).message)).toMatch(message);
+      expect(String((error as Error).message)).not.toMatch(/\n|at .*\.ts/);
+    }
+    // Not a form, a form without a file part, a file over the body limit: each refused, naming what to fix.
+    const post = (body: string | FormData, type?: string) =>
+      fetch(`${gw.url}v1/files`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${owner.key}`,
+          ...(type === undefined ? {} : { 'content-type': type }),
+        },
+        body,
+      });
+    const notForm = await post(JSON.stringify({ purpose: 'batch' }), 'application/json');
+    expect(notForm.status).toBe(400);
+    expect(await notForm.text()).toMatch(/file: upload the file as multipart\/form-data/);
+    const noFile = new FormData();
+    noFile.set('purpose', 'batch');
+    noFile.set('file', 'just a string');
+    const stringPart = await post(noFile);
+    expect(stringPart.status).toBe(400);
+    expect(await stringPart.text()).toMatch(/file: expected a file part/);
+    const huge = new FormData();
+    huge.set('purpose', 'batch');
+    huge.set('file', new File(['x'.repeat(2 * 1024 * 1024)], 'big.jsonl'));
+    expect((await post(huge)).status).toBe(413);
+    // Another agent's file is not found, and neither its content.
+    for (const attempt of [() => other.sdk.files.retrieve(file.id), () => other.sdk.files.content(file.id)]) {
+      expect(await attempt().catch((e: unknown) => e)).toBeInstanceOf(OpenAI.NotFoundError);
+    }
+    // A file is not a batch.
+    expect(await owner.sdk.batches.retrieve(file.id).catch((e: unknown) => e)).toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
   });
 
   it('refuses a malformed batch with one line naming the field, and an operator key', async () => {

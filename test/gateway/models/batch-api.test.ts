@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MODEL_PROVIDER_KEYS } from '../../../src/gateway/credentials/credential-vault.js';
 import { raw, startGateway, type TestGateway } from '../service/harness.js';
+import { modelsConfig, putProviderKey, receiptAt } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const KEY = 'sk-standin-batch-secret-0123456789';
@@ -19,64 +19,34 @@ describe("batches handed to the providers' own batch APIs (stand-in providers)",
     gpt = await startStandIn('gpt');
     claude = await startStandIn('claude');
     gw = await startGateway({
-      config: {
-        sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
-        models: {
-          providers: [
-            {
-              name: 'gpt',
-              kind: 'openai',
-              base_url: `${gpt.url}/v1`,
-              max_retries: 0,
-              batch_api: true,
-              models: ['gpt-test'],
-            },
-            {
-              name: 'claude',
-              kind: 'anthropic',
-              base_url: claude.url,
-              max_retries: 0,
-              batch_api: true,
-              models: ['claude-test'],
-            },
-          ],
-          aliases: { 'claude-as-gpt': { model: 'claude-test', providers: ['claude'] } },
-          budgets: { tokens_per_hour: 2000 },
-          batch_poll_ms: 20,
-        },
-      },
+      config: modelsConfig({
+        providers: [
+          {
+            name: 'gpt',
+            kind: 'openai',
+            base_url: `${gpt.url}/v1`,
+            max_retries: 0,
+            batch_api: true,
+            models: ['gpt-test'],
+          },
+          {
+            name: 'claude',
+            kind: 'anthropic',
+            base_url: claude.url,
+            max_retries: 0,
+            batch_api: true,
+            models: ['claude-test'],
+          },
+        ],
+        aliases: { 'claude-as-gpt': { model: 'claude-test', providers: ['claude'] } },
+        budgets: { tokens_per_hour: 2000 },
+        batch_poll_ms: 20,
+      }),
     });
-    const vault = gw.gateway.services.credentials;
-    await vault?.put({
-      name: 'gpt-key',
-      agentId: MODEL_PROVIDER_KEYS,
-      tool: 'models/gpt',
-      inject: { kind: 'header', name: 'authorization' },
-      value: `Bearer ${KEY}`,
-    });
-    await vault?.put({
-      name: 'claude-key',
-      agentId: MODEL_PROVIDER_KEYS,
-      tool: 'models/claude',
-      inject: { kind: 'header', name: 'x-api-key' },
-      value: KEY,
-    });
+    await putProviderKey(gw, 'gpt', KEY);
+    await putProviderKey(gw, 'claude', KEY, 'x-api-key');
     // The receipt reader of the translation fixture, over this gateway.
-    receipt = async (index) => {
-      const { parseEnvelopeBytes } = await import('../../../src/attest/receipt.js');
-      const { verifyOffline } = await import('../../../src/verify/offline-verifier.js');
-      const services = gw.gateway.services;
-      const bytes = await services.log.entry(index);
-      const statement = JSON.parse(Buffer.from(parseEnvelopeBytes(bytes).payload, 'base64').toString('utf8'));
-      const verified = verifyOffline({
-        receipt: Buffer.from(bytes).toString('utf8'),
-        proof: services.log.proofFile(index),
-        logKey: services.log.verifierKey,
-        airlockKeys: [gw.gateway.node.keys.publicKeys().airlock.raw],
-        witnessKeys: [],
-      }).ok;
-      return { predicate: statement.predicate, verified };
-    };
+    receipt = (index) => receiptAt(gw, index);
   }, 60_000);
 
   afterAll(async () => {

@@ -49,12 +49,12 @@ describe('group commit of model-budget writes (real SQLite quota engine)', () =>
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('writes the reservations of concurrent calls that fit in one transaction', async () => {
-    const { engine: wrapped, writes } = counted(engine);
-    const commits = new BudgetCommits(wrapped);
+  it('hands the reservations of one turn to the engine together: one transaction', async () => {
+    const commits = new BudgetCommits(engine);
+    const before = engine.reserveTransactions;
     const answers = await Promise.all(Array.from({ length: 10 }, () => commits.reserve(take(10))));
     expect(answers.every((answer) => answer.ok)).toBe(true);
-    expect(writes.reserve).toBe(1);
+    expect(engine.reserveTransactions - before).toBe(1);
     expect((await engine.usage('agent:a:llm_tokens_per_hour', SHAPE)).available).toBe(0);
   });
 

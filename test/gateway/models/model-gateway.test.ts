@@ -1,10 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEnvelopeBytes } from '../../../src/attest/receipt.js';
-import { MODEL_PROVIDER_KEYS } from '../../../src/gateway/credentials/credential-vault.js';
-import { verifyOffline } from '../../../src/verify/offline-verifier.js';
 import { raw, startGateway, type TestGateway } from '../service/harness.js';
+import { modelsConfig, putProviderKey, receiptAt as receiptOf } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const PROVIDER_KEY = 'sk-standin-provider-secret-0123456789';
@@ -30,20 +28,8 @@ interface Receipt {
   readonly verified: boolean;
 }
 
-async function receiptAt(gw: TestGateway, index: number): Promise<Receipt> {
-  const services = gw.gateway.services;
-  const bytes = await services.log.entry(index);
-  const envelope = parseEnvelopeBytes(bytes);
-  const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
-  const result = verifyOffline({
-    receipt: Buffer.from(bytes).toString('utf8'),
-    proof: services.log.proofFile(index),
-    logKey: services.log.verifierKey,
-    airlockKeys: [gw.gateway.node.keys.publicKeys().airlock.raw],
-    witnessKeys: [],
-  });
-  return { predicate: statement.predicate, verified: result.ok };
-}
+const receiptAt = (gw: TestGateway, index: number): Promise<Receipt> =>
+  receiptOf<Receipt['predicate']>(gw, index);
 
 /** The API error a call ends in; fails the test if the call succeeded. */
 async function failure(
@@ -76,46 +62,28 @@ describe('model gateway with the official OpenAI and Anthropic SDKs (stand-in pr
     backup = await startStandIn('backup');
     claude = await startStandIn('claude');
     gw = await startGateway({
-      config: {
-        sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
-        models: {
-          providers: [
-            { name: 'primary', kind: 'openai', base_url: `${primary.url}/v1`, max_retries: 1 },
-            { name: 'backup', kind: 'openai', base_url: `${backup.url}/v1`, max_retries: 0 },
-            {
-              name: 'claude',
-              kind: 'anthropic',
-              base_url: claude.url,
-              max_retries: 0,
-              models: ['claude-test'],
-            },
-          ],
-          aliases: { fast: { model: 'gpt-upstream', providers: ['primary', 'backup'] } },
-          prices: { 'gpt-test': { input_per_mtok: 1, output_per_mtok: 2 } },
-          breaker: { failures: 3, cooldown_ms: 400 },
-        },
-      },
+      config: modelsConfig({
+        providers: [
+          { name: 'primary', kind: 'openai', base_url: `${primary.url}/v1`, max_retries: 1 },
+          { name: 'backup', kind: 'openai', base_url: `${backup.url}/v1`, max_retries: 0 },
+          {
+            name: 'claude',
+            kind: 'anthropic',
+            base_url: claude.url,
+            max_retries: 0,
+            models: ['claude-test'],
+          },
+        ],
+        aliases: { fast: { model: 'gpt-upstream', providers: ['primary', 'backup'] } },
+        prices: { 'gpt-test': { input_per_mtok: 1, output_per_mtok: 2 } },
+        breaker: { failures: 3, cooldown_ms: 400 },
+      }),
     });
     const agent = await gw.client.createAgent({ name: 'modeller', manifest: manifest('modeller') });
     agentDid = agent.id;
     agentKey = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agentDid })).key;
-    const vault = gw.gateway.services.credentials;
-    for (const provider of ['primary', 'backup']) {
-      await vault?.put({
-        name: `${provider}-key`,
-        agentId: MODEL_PROVIDER_KEYS,
-        tool: `models/${provider}`,
-        inject: { kind: 'header', name: 'authorization' },
-        value: `Bearer ${PROVIDER_KEY}`,
-      });
-    }
-    await vault?.put({
-      name: 'claude-key',
-      agentId: MODEL_PROVIDER_KEYS,
-      tool: 'models/claude',
-      inject: { kind: 'header', name: 'x-api-key' },
-      value: PROVIDER_KEY,
-    });
+    for (const provider of ['primary', 'backup']) await putProviderKey(gw, provider, PROVIDER_KEY);
+    await putProviderKey(gw, 'claude', PROVIDER_KEY, 'x-api-key');
   }, 60_000);
 
   afterAll(async () => {
@@ -380,13 +348,10 @@ describe('model budgets over windows and lineages', () => {
   beforeAll(async () => {
     provider = await startStandIn('budget');
     gw = await startGateway({
-      config: {
-        sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
-        models: {
-          providers: [{ name: 'only', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
-          budgets: { tokens_per_hour: 120 },
-        },
-      },
+      config: modelsConfig({
+        providers: [{ name: 'only', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
+        budgets: { tokens_per_hour: 120 },
+      }),
     });
   }, 60_000);
 
@@ -460,14 +425,11 @@ describe('model batches', () => {
   beforeAll(async () => {
     provider = await startStandIn('batch');
     gw = await startGateway({
-      config: {
-        sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
-        models: {
-          providers: [{ name: 'only', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
-          budgets: { tokens_per_hour: 400 },
-          batch_concurrency: 3,
-        },
-      },
+      config: modelsConfig({
+        providers: [{ name: 'only', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
+        budgets: { tokens_per_hour: 400 },
+        batch_concurrency: 3,
+      }),
     });
   }, 60_000);
 

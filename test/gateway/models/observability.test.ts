@@ -2,6 +2,7 @@ import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trac
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raw, startGateway, type TestGateway } from '../service/harness.js';
+import { modelsConfig } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const BUDGET = 1000;
@@ -33,13 +34,10 @@ describe('model gateway observability: /metrics after real calls, gen_ai spans',
     exporter = new InMemorySpanExporter();
     gw = await startGateway({
       tracing: { exporter, batchDelayMs: 20 },
-      config: {
-        sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
-        models: {
-          providers: [{ name: 'obs', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
-          budgets: { tokens_per_hour: BUDGET },
-        },
-      },
+      config: modelsConfig({
+        providers: [{ name: 'obs', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
+        budgets: { tokens_per_hour: BUDGET },
+      }),
     });
     const agent = await gw.client.createAgent({
       name: 'watched',

@@ -2,9 +2,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MODEL_PROVIDER_KEYS } from '../../../src/gateway/credentials/credential-vault.js';
 import { oacp } from '../../cli/harness.js';
 import { raw, startGateway, type TestGateway } from '../service/harness.js';
+import { modelsConfig, putProviderKey } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const PROVIDER_KEY = 'sk-standin-health-secret-5555555555';
@@ -36,17 +36,9 @@ describe('provider health: breaker, last error class, and a probe that spends no
       breaker: { failures: 1, cooldown_ms: 60_000 },
     };
     gw = await startGateway({
-      config: { sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } }, models },
+      config: modelsConfig(models),
     });
-    for (const provider of ['up', 'down']) {
-      await gw.gateway.services.credentials?.put({
-        name: `${provider}-key`,
-        agentId: MODEL_PROVIDER_KEYS,
-        tool: `models/${provider}`,
-        inject: { kind: 'header', name: 'authorization' },
-        value: `Bearer ${PROVIDER_KEY}`,
-      });
-    }
+    for (const provider of ['up', 'down']) await putProviderKey(gw, provider, PROVIDER_KEY);
     auditKey = await gw.keyWith(['audit:read']);
     modelsYaml = join(gw.home, 'oacp.yaml');
     writeFileSync(modelsYaml, JSON.stringify({ models }));

@@ -1,9 +1,7 @@
 import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEnvelopeBytes } from '../../../src/attest/receipt.js';
-import { MODEL_PROVIDER_KEYS } from '../../../src/gateway/credentials/credential-vault.js';
-import { verifyOffline } from '../../../src/verify/offline-verifier.js';
 import { startGateway, type TestGateway } from '../service/harness.js';
+import { modelsConfig, putProviderKey, receiptAt } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const PROVIDER_KEY = 'sk-standin-sandbox-secret-9876543210';
@@ -48,21 +46,12 @@ describe('oacp.models.chat for standard-tier agents (stand-in provider)', () => 
   beforeAll(async () => {
     provider = await startStandIn('sandbox');
     gw = await startGateway({
-      config: {
-        sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
-        models: {
-          providers: [{ name: 'only', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
-          budgets: { tokens_per_hour: 120 },
-        },
-      },
+      config: modelsConfig({
+        providers: [{ name: 'only', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
+        budgets: { tokens_per_hour: 120 },
+      }),
     });
-    await gw.gateway.services.credentials?.put({
-      name: 'only-key',
-      agentId: MODEL_PROVIDER_KEYS,
-      tool: 'models/only',
-      inject: { kind: 'header', name: 'authorization' },
-      value: `Bearer ${PROVIDER_KEY}`,
-    });
+    await putProviderKey(gw, 'only', PROVIDER_KEY);
   }, 60_000);
 
   afterAll(async () => {
@@ -72,23 +61,12 @@ describe('oacp.models.chat for standard-tier agents (stand-in provider)', () => 
 
   /** Model-call receipts of `did` logged at or after `from`, each verified offline. */
   async function modelReceipts(from: number, did: string): Promise<ModelReceipt[]> {
-    const services = gw.gateway.services;
     const found: ModelReceipt[] = [];
-    for (let index = from; index < services.log.size; index++) {
-      const bytes = await services.log.entry(index);
-      const envelope = parseEnvelopeBytes(bytes);
-      const text = Buffer.from(envelope.payload, 'base64').toString('utf8');
-      const statement = JSON.parse(text);
-      if (!String(statement.predicateType).includes('model-call')) continue;
-      if (statement.predicate.agent.did !== did) continue;
-      const verified = verifyOffline({
-        receipt: Buffer.from(bytes).toString('utf8'),
-        proof: services.log.proofFile(index),
-        logKey: services.log.verifierKey,
-        airlockKeys: [gw.gateway.node.keys.publicKeys().airlock.raw],
-        witnessKeys: [],
-      }).ok;
-      found.push({ index, predicate: statement.predicate, verified, text });
+    for (let index = from; index < gw.gateway.services.log.size; index++) {
+      const { predicate, verified, text } = await receiptAt<ModelReceipt['predicate']>(gw, index);
+      if (!text.includes('model-call')) continue;
+      if ((predicate as { agent?: { did?: string } }).agent?.did !== did) continue;
+      found.push({ index, predicate, verified, text });
     }
     return found;
   }

@@ -1,8 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { parseEnvelopeBytes } from '../../../src/attest/receipt.js';
-import { verifyOffline } from '../../../src/verify/offline-verifier.js';
 import { startGateway, type TestGateway } from '../service/harness.js';
+import { modelsConfig, receiptAt } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 /** A gateway with one stand-in of each wire format and an alias to each through the other format. */
@@ -20,25 +19,22 @@ export async function startTranslateFixture(quotas: Record<string, number> = {})
   const gpt = await startStandIn('gpt');
   const claude = await startStandIn('claude');
   const gw = await startGateway({
-    config: {
-      sandbox: { capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'] } } },
-      models: {
-        providers: [
-          { name: 'gpt', kind: 'openai', base_url: `${gpt.url}/v1`, max_retries: 0, models: ['gpt-test'] },
-          {
-            name: 'claude',
-            kind: 'anthropic',
-            base_url: claude.url,
-            max_retries: 0,
-            models: ['claude-test'],
-          },
-        ],
-        aliases: {
-          'claude-via-openai': { model: 'claude-test', providers: ['claude'] },
-          'gpt-via-anthropic': { model: 'gpt-test', providers: ['gpt'] },
+    config: modelsConfig({
+      providers: [
+        { name: 'gpt', kind: 'openai', base_url: `${gpt.url}/v1`, max_retries: 0, models: ['gpt-test'] },
+        {
+          name: 'claude',
+          kind: 'anthropic',
+          base_url: claude.url,
+          max_retries: 0,
+          models: ['claude-test'],
         },
+      ],
+      aliases: {
+        'claude-via-openai': { model: 'claude-test', providers: ['claude'] },
+        'gpt-via-anthropic': { model: 'gpt-test', providers: ['gpt'] },
       },
-    },
+    }),
   });
   const agent = await gw.client.createAgent({
     name: 'translator',
@@ -57,19 +53,7 @@ export async function startTranslateFixture(quotas: Record<string, number> = {})
     gw,
     openai: () => new OpenAI({ apiKey: key, baseURL: new URL('/v1', gw.url).href, maxRetries: 0 }),
     anthropic: () => new Anthropic({ apiKey: key, baseURL: gw.url.href.replace(/\/$/, ''), maxRetries: 0 }),
-    async receipt(index) {
-      const services = gw.gateway.services;
-      const bytes = await services.log.entry(index);
-      const statement = JSON.parse(Buffer.from(parseEnvelopeBytes(bytes).payload, 'base64').toString('utf8'));
-      const verified = verifyOffline({
-        receipt: Buffer.from(bytes).toString('utf8'),
-        proof: services.log.proofFile(index),
-        logKey: services.log.verifierKey,
-        airlockKeys: [gw.gateway.node.keys.publicKeys().airlock.raw],
-        witnessKeys: [],
-      }).ok;
-      return { predicate: statement.predicate, verified };
-    },
+    receipt: (index) => receiptAt(gw, index),
     async close() {
       await gw.close();
       await Promise.all([gpt.close(), claude.close()]);

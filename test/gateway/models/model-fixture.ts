@@ -1,0 +1,130 @@
+/**
+ * What the model-gateway tests share (one copy each): a gateway config around
+ * stand-in providers, provider keys put in the vault, an agent with a model
+ * key, receipts read and verified offline, and a gateway run as its own
+ * process (for kill -9 and SIGTERM) with the budget counter read from its store.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { StoreQuotaEngine } from '../../../src/airlock/quota/store-engine.js';
+import { parseEnvelopeBytes } from '../../../src/attest/receipt.js';
+import { OacpClient } from '../../../src/client/index.js';
+import { ApiKeys } from '../../../src/gateway/apikeys/api-keys.js';
+import { MODEL_PROVIDER_KEYS } from '../../../src/gateway/credentials/credential-vault.js';
+import { ModelBudget } from '../../../src/gateway/models/budget.js';
+import { defaultStorePath, openStore } from '../../../src/store/open-store.js';
+import { verifyOffline } from '../../../src/verify/offline-verifier.js';
+import { adminKey, type ChildGateway, startChild } from '../service/child-gateway.js';
+import type { TestGateway } from '../service/harness.js';
+import { freshHome } from '../service/node-home.js';
+
+const HOUR = 3_600_000;
+
+/** A gateway config whose agents may call any model, with `models` as given. */
+export function modelsConfig(
+  models: Record<string, unknown>,
+  tools: string[] = ['*'],
+): Record<string, unknown> {
+  return { sandbox: { capabilities: { tools: { allow: tools }, models: { allow: ['*'] } } }, models };
+}
+
+/** Puts a provider's key in the vault, where the gateway injects it upstream (`authorization: Bearer …` by default). */
+export async function putProviderKey(
+  gw: TestGateway,
+  provider: string,
+  key: string,
+  header: 'authorization' | 'x-api-key' = 'authorization',
+): Promise<void> {
+  await gw.gateway.services.credentials?.put({
+    name: `${provider}-key`,
+    agentId: MODEL_PROVIDER_KEYS,
+    tool: `models/${provider}`,
+    inject: { kind: 'header', name: header },
+    value: header === 'authorization' ? `Bearer ${key}` : key,
+  });
+}
+
+/** A receipt of the gateway's log: its predicate, and whether it verifies offline against the node's keys. */
+export async function receiptAt<P = Record<string, unknown>>(
+  gw: TestGateway,
+  index: number,
+): Promise<{ predicate: P; verified: boolean; text: string }> {
+  const services = gw.gateway.services;
+  const bytes = await services.log.entry(index);
+  const text = Buffer.from(parseEnvelopeBytes(bytes).payload, 'base64').toString('utf8');
+  const verified = verifyOffline({
+    receipt: Buffer.from(bytes).toString('utf8'),
+    proof: services.log.proofFile(index),
+    logKey: services.log.verifierKey,
+    airlockKeys: [gw.gateway.node.keys.publicKeys().airlock.raw],
+    witnessKeys: [],
+  }).ok;
+  return { predicate: JSON.parse(text).predicate as P, verified, text };
+}
+
+/** A gateway process on a fresh home (to kill -9 or stop with SIGTERM), one agent and its model key. */
+export interface ModelChild {
+  child: ChildGateway;
+  readonly home: string;
+  readonly admin: string;
+  readonly agentId: string;
+  readonly agentKey: string;
+  /** Starts the gateway again on the same home (after the last one has exited). */
+  restart(): Promise<ChildGateway>;
+  /** Tokens taken from the agent's hourly bucket over its life, refunds subtracted (read from the store). */
+  usedTokens(budget: number): Promise<number>;
+}
+
+export async function startModelChild(
+  prefix: string,
+  models: Record<string, unknown>,
+  cleanup: Array<() => void | Promise<void>>,
+): Promise<ModelChild> {
+  const home = await freshHome(prefix);
+  cleanup.push(home.remove);
+  const config = join(home.home, 'oacp.yaml');
+  writeFileSync(config, stringify(modelsConfig(models, [])));
+  const admin = await adminKey(home.home);
+  const fixture: ModelChild = {
+    child: await startChild(home.home, config, home.env),
+    home: home.home,
+    admin,
+    agentId: '',
+    agentKey: '',
+    restart: async () => {
+      fixture.child = await startChild(home.home, config, home.env);
+      return fixture.child;
+    },
+    usedTokens: async (budget) => {
+      const store = await openStore(defaultStorePath(home.home));
+      try {
+        const shape = { capacity: budget, refill: budget, windowMs: HOUR };
+        const key = ModelBudget.key(fixture.agentId, 'llm_tokens_per_hour');
+        return (await new StoreQuotaEngine(store).usage(key, shape)).used;
+      } finally {
+        await store.close();
+      }
+    },
+  };
+  cleanup.push(() => {
+    fixture.child.process.kill('SIGKILL');
+  });
+  const agent = await new OacpClient({ baseUrl: fixture.child.url, apiKey: admin }).createAgent({
+    name: 'spender',
+    manifest: {
+      apiVersion: 'oacp.dev/v1',
+      kind: 'CapabilityManifest',
+      name: 'spender',
+      capabilities: { models: { allow: ['*'] } },
+    },
+  });
+  const store = await openStore(defaultStorePath(home.home));
+  try {
+    const key = (await new ApiKeys({ store }).create({ scopes: ['models:call'], agentId: agent.id })).key;
+    Object.assign(fixture, { agentId: agent.id, agentKey: key });
+  } finally {
+    await store.close();
+  }
+  return fixture;
+}
