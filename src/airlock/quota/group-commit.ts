@@ -50,11 +50,13 @@ export class QuotaBatches {
   readonly #commits: GroupCommit<Pending, BatchResult>;
 
   constructor(transaction: <T>(fn: (tx: TransactionRepos) => Promise<T>) => Promise<T>) {
-    // The gather step waits one microtask: reservations submitted in the same turn join the batch.
+    // The gather step waits one turn of the event loop (setImmediate): SQLite's COMMIT blocks the
+    // thread, so requests arriving as separate I/O callbacks (HTTP) can join only if the batch waits
+    // for the poll phase. One microtask gathered a single caller per HTTP request: one fsync per call.
     this.#commits = new GroupCommit(
       (batch) => transaction((tx) => runBatch(tx, batch)),
       MAX_BATCH,
-      () => Promise.resolve(),
+      () => new Promise<void>((resolve) => setImmediate(resolve)),
     );
   }
 

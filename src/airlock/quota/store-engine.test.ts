@@ -45,6 +45,25 @@ const perMinute = (key: string, limit: number): QuotaRequest => ({
 });
 
 describe('StoreQuotaEngine', () => {
+  it('batches reservations that arrive as separate I/O callbacks (HTTP requests), not only those of one turn', async () => {
+    const { engine: e, store } = await engine();
+    // Each HTTP request reaches the engine from its own socket callback. SQLite's COMMIT blocks the
+    // thread, so a batch gathered after one microtask took only the first caller: one fsync each.
+    const results = await Promise.all(
+      Array.from(
+        { length: 32 },
+        () =>
+          new Promise<boolean>((resolve) =>
+            setImmediate(() => void e.reserve([perMinute('agent:http', 1000)]).then((r) => resolve(r.ok))),
+          ),
+      ),
+    );
+    expect(results.every(Boolean)).toBe(true);
+    expect(e.reserveTransactions).toBeLessThanOrEqual(2);
+    expect((await store.quotaBuckets.get('agent:http'))?.used).toBe(32);
+    await store.close();
+  });
+
   it('lets spaced callers through exactly the limit: 4/hour, one call every 1.2 s, allows 4 of 11', async () => {
     const { engine: e, advance, store } = await engine();
     const outcomes: boolean[] = [];
