@@ -1,6 +1,8 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { buildHelper } from '../native/launcher/build.js';
 
-/** Where the library appears inside a gVisor sandbox (LD_PRELOAD names it). */
+/** Where the library appears inside a gVisor sandbox (/etc/ld.so.preload names it). */
 export const SANDBOX_COMPAT_LIBRARY = '/run/oacp/gvisor-compat.so';
 
 /**
@@ -38,4 +40,16 @@ export function buildCompatLibrary(): string {
     source: COMPAT_LIBRARY_SOURCE,
     flags: ['-shared', '-fPIC'],
   });
+}
+
+/**
+ * The sandbox's `/etc/ld.so.preload`, naming the library: the dynamic loader
+ * reads it for every dynamically linked program, children included, so the
+ * workload's environment carries no `LD_PRELOAD` (and unsetting it changes
+ * nothing). Written to the sandbox's private directory and bound read-only.
+ */
+export function writePreloadList(dir: string): { source: string; target: string } {
+  const source = join(dir, 'ld.so.preload');
+  writeFileSync(source, `${SANDBOX_COMPAT_LIBRARY}\n`, { mode: 0o444 });
+  return { source, target: '/etc/ld.so.preload' };
 }
