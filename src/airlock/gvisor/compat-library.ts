@@ -13,7 +13,7 @@ export const SANDBOX_COMPAT_LIBRARY = '/run/oacp/gvisor-compat.so';
  * preloaded into dynamically linked programs, clears it before the call.
  * It relaxes no check (the sentry still resolves and checks the path).
  */
-export const COMPAT_LIBRARY_SOURCE = String.raw`
+export const COMPAT_LIBRARY_SOURCE = `
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sys/stat.h>

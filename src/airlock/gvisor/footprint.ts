@@ -1,5 +1,5 @@
-import { OacpError } from '../../core/errors.js';
 import { type Manifest, ManifestSchema, UNENFORCED_NAMES } from '../../capability/manifest.js';
+import { OacpError } from '../../core/errors.js';
 import type { SandboxCgroup } from '../cgroups/index.js';
 import type { NativeErrorCode } from '../native/errors.js';
 import type { NativeSandbox } from '../native/hardened.js';
