@@ -33,6 +33,10 @@ int fstatat64(int dirfd, const char *path, struct stat64 *buffer, int flags) {
 }
 `;
 
+/** What `oacp doctor` says about it: the one compatibility gap left (docs/hardened-tier.md, "gVisor specifics"). */
+export const COMPAT_NOTE =
+  'statx/fstatat AT_NO_AUTOMOUNT cleared for dynamically linked programs (/etc/ld.so.preload); a static program that passes it gets EINVAL from a runsc that refuses the flag (20221219 does)';
+
 /** The compat library's host path, built once per host like the launcher. */
 export function buildCompatLibrary(): string {
   return buildHelper({

@@ -24,7 +24,7 @@ import { supervise } from '../native/supervisor.js';
 import { systemRootEntries } from '../native/system-root.js';
 import type { Availability, ProcessSpec, ProcessTier } from '../sandbox.js';
 import { writeBundle } from './bundle.js';
-import { writePreloadList } from './compat-library.js';
+import { COMPAT_NOTE, writePreloadList } from './compat-library.js';
 import { GvisorConfinement } from './confinement.js';
 import { type Launched, measureFootprint, PROBE_ALLOWANCE_BYTES } from './footprint.js';
 import { ociConfig } from './oci-config.js';
@@ -116,7 +116,7 @@ export class GvisorTier implements ProcessTier {
         this.footprintBytes = await measureFootprint((spec) => this.launch(spec, PROBE_ALLOWANCE_BYTES));
         return {
           available: true,
-          detail: `runsc at ${this.runsc}, ptrace platform, network none, its kernel's own memory measured at ${(this.footprintBytes / MIB).toFixed(1)} MiB`,
+          detail: `runsc at ${this.runsc}, ptrace platform, network none, its kernel's own memory measured at ${(this.footprintBytes / MIB).toFixed(1)} MiB; ${COMPAT_NOTE}`,
         };
       } catch (error) {
         const result = await probeRunsc(this.runsc, this.options.workRoot ?? tmpdir(), isRoot());
@@ -138,7 +138,10 @@ export class GvisorTier implements ProcessTier {
           'allow ptrace (kernel.yama.ptrace_scope <= 1) and run as root or with user namespaces enabled',
       };
     }
-    return { available: true, detail: `runsc at ${this.runsc}, ptrace platform, network none` };
+    return {
+      available: true,
+      detail: `runsc at ${this.runsc}, ptrace platform, network none; ${COMPAT_NOTE}`,
+    };
   }
 
   /** What the memory cgroup allows on top of `memory_mb`: undefined before availability() has run. */
