@@ -27,6 +27,7 @@ import { writeBundle } from './bundle.js';
 import { COMPAT_NOTE, writePreloadList } from './compat-library.js';
 import { GvisorConfinement } from './confinement.js';
 import { type Launched, measureFootprint, PROBE_ALLOWANCE_BYTES } from './footprint.js';
+import { footprintKey, readFootprint, writeFootprint } from './footprint-cache.js';
 import { ociConfig } from './oci-config.js';
 import { probeRunsc } from './probe.js';
 import { type RunscOptions, runscDelete, runscRunArgs } from './runsc.js';
@@ -110,14 +111,18 @@ export class GvisorTier implements ProcessTier {
         remedy: 'apt-get install runsc',
       };
     }
-    if (this.options.overheadBytes === undefined && this.cgroups().memory.available) {
-      // The probe that proves runsc works here also measures what its kernel costs in memory.
+    const memory = this.cgroups().memory;
+    const key =
+      this.options.overheadBytes === undefined && memory.available
+        ? footprintKey(this.runsc, !isRoot(), memory.version)
+        : undefined;
+    this.footprintBytes = key === undefined ? undefined : readFootprint(key);
+    if (key !== undefined && this.footprintBytes === undefined) {
+      // Not measured yet with this runsc and kernel: the probes that measure also prove runsc works.
       try {
         this.footprintBytes = await measureFootprint((spec) => this.launch(spec, PROBE_ALLOWANCE_BYTES));
-        return {
-          available: true,
-          detail: `runsc at ${this.runsc}, ptrace platform, network none, its kernel's own memory measured at ${(this.footprintBytes / MIB).toFixed(1)} MiB; ${COMPAT_NOTE}`,
-        };
+        writeFootprint(key, this.footprintBytes);
+        return { available: true, detail: this.describe() };
       } catch (error) {
         const result = await probeRunsc(this.runsc, this.options.workRoot ?? tmpdir(), isRoot());
         if (result.ok)
@@ -138,10 +143,15 @@ export class GvisorTier implements ProcessTier {
           'allow ptrace (kernel.yama.ptrace_scope <= 1) and run as root or with user namespaces enabled',
       };
     }
-    return {
-      available: true,
-      detail: `runsc at ${this.runsc}, ptrace platform, network none; ${COMPAT_NOTE}`,
-    };
+    return { available: true, detail: this.describe() };
+  }
+
+  private describe(): string {
+    const footprint =
+      this.footprintBytes === undefined
+        ? ''
+        : `, its kernel's own memory measured at ${(this.footprintBytes / MIB).toFixed(1)} MiB`;
+    return `runsc at ${this.runsc}, ptrace platform, network none${footprint}; ${COMPAT_NOTE}`;
   }
 
   /** What the memory cgroup allows on top of `memory_mb`: undefined before availability() has run. */
