@@ -28,6 +28,7 @@ import { COMPAT_NOTE, writePreloadList } from './compat-library.js';
 import { GvisorConfinement } from './confinement.js';
 import { type Launched, measureFootprint, PROBE_ALLOWANCE_BYTES } from './footprint.js';
 import { footprintKey, readFootprint, writeFootprint } from './footprint-cache.js';
+import { memoryFileMeter } from './memory-file.js';
 import { ociConfig } from './oci-config.js';
 import { probeRunsc } from './probe.js';
 import { type RunscOptions, runscDelete, runscRunArgs } from './runsc.js';
@@ -281,6 +282,16 @@ export class GvisorTier implements ProcessTier {
           // The cgroup counts the sentry's CPU too, so its boot is allowed on top of the lifetime budget.
           cpuTotalMs: manifest.quotas.cpu_ms_total + GVISOR_STARTUP_CPU_MS,
         },
+        // Polled only (no memory cgroup): the sentry's memory file is the workload's memory, all of it.
+        ...(resources.memoryByKernel || child.pid === undefined
+          ? {}
+          : {
+              workloadMemory: {
+                read: memoryFileMeter(child.pid),
+                limitBytes: manifest.quotas.memory_mb * MIB,
+                killDetail: `its memory in the gVisor kernel (polled) passed the limit of ${manifest.quotas.memory_mb} MiB; raise with --quota-memory or quotas.memory_mb`,
+              },
+            }),
         egress: () => ({ requests: running?.audit.requests ?? 0, denied: running?.audit.denied ?? 0 }),
         cleanup,
       });
