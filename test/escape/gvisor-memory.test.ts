@@ -85,7 +85,9 @@ describe.skipIf(skip || !memoryByKernel)('gvisor: the memory quota bounds the wo
       expect(held).toBeLessThanOrEqual(60);
       // Killed near the quota, not far below it.
       expect(held).toBeGreaterThanOrEqual(48);
-      expect(result.usage.memoryPeakBytes).toBeLessThanOrEqual(64 * MIB + (tier.memoryOverheadBytes() ?? 0));
+      // The cgroup's limit is the quota plus the footprint; kernel memory charges that cannot fail may
+      // pass it by a few pages (seen: one page).
+      expect(result.usage.memoryPeakBytes).toBeLessThanOrEqual(65 * MIB + (tier.memoryOverheadBytes() ?? 0));
     });
   }
 

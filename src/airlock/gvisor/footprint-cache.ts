@@ -63,3 +63,23 @@ export function writeFootprint(key: string, bytes: number): void {
     // Measured again next time.
   }
 }
+
+/**
+ * This host's footprint for this runsc: the kept reading, or a new one from
+ * `measure` (kept for the next process). Undefined when there is no key (no
+ * runsc binary to identify); `measure`'s error is passed on.
+ */
+export async function hostFootprint(
+  runsc: string,
+  rootless: boolean,
+  cgroupVersion: 1 | 2,
+  measure: () => Promise<number>,
+): Promise<{ readonly bytes: number; readonly measured: boolean } | undefined> {
+  const key = footprintKey(runsc, rootless, cgroupVersion);
+  if (key === undefined) return undefined;
+  const kept = readFootprint(key);
+  if (kept !== undefined) return { bytes: kept, measured: false };
+  const bytes = await measure();
+  writeFootprint(key, bytes);
+  return { bytes, measured: true };
+}

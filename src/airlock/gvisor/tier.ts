@@ -27,7 +27,7 @@ import { writeBundle } from './bundle.js';
 import { COMPAT_NOTE, writePreloadList } from './compat-library.js';
 import { GvisorConfinement } from './confinement.js';
 import { type Launched, measureFootprint, PROBE_ALLOWANCE_BYTES } from './footprint.js';
-import { footprintKey, readFootprint, writeFootprint } from './footprint-cache.js';
+import { hostFootprint } from './footprint-cache.js';
 import { memoryFileMeter } from './memory-file.js';
 import { ociConfig } from './oci-config.js';
 import { probeRunsc } from './probe.js';
@@ -66,6 +66,14 @@ const HELPER_TASKS = 192;
 const POLLED_OVERHEAD_BYTES = 64 * 1024 * 1024;
 
 const MIB = 1024 * 1024;
+
+function unusable(output: string): Availability {
+  return {
+    available: false,
+    reason: `runsc cannot start a sandbox here: ${output}`,
+    remedy: 'allow ptrace (kernel.yama.ptrace_scope <= 1) and run as root or with user namespaces enabled',
+  };
+}
 
 function isRoot(): boolean {
   return process.getuid?.() === 0;
@@ -113,38 +121,28 @@ export class GvisorTier implements ProcessTier {
       };
     }
     const memory = this.cgroups().memory;
-    const key =
-      this.options.overheadBytes === undefined && memory.available
-        ? footprintKey(this.runsc, !isRoot(), memory.version)
-        : undefined;
-    this.footprintBytes = key === undefined ? undefined : readFootprint(key);
-    if (key !== undefined && this.footprintBytes === undefined) {
-      // Not measured yet with this runsc and kernel: the probes that measure also prove runsc works.
+    if (this.options.overheadBytes === undefined && memory.available) {
       try {
-        this.footprintBytes = await measureFootprint((spec) => this.launch(spec, PROBE_ALLOWANCE_BYTES));
-        writeFootprint(key, this.footprintBytes);
-        return { available: true, detail: this.describe() };
+        // Measured once per host and runsc; the probes that measure also prove runsc works here.
+        const footprint = await hostFootprint(this.runsc, !isRoot(), memory.version, () =>
+          measureFootprint((spec) => this.launch(spec, PROBE_ALLOWANCE_BYTES)),
+        );
+        this.footprintBytes = footprint?.bytes;
+        if (footprint?.measured === true) return { available: true, detail: this.describe() };
       } catch (error) {
         const result = await probeRunsc(this.runsc, this.options.workRoot ?? tmpdir(), isRoot());
-        if (result.ok)
-          return {
-            available: false,
-            reason: error instanceof Error ? error.message : String(error),
-            remedy:
-              'check that the memory cgroup is writable (oacp doctor), or pass GvisorTierOptions.overheadBytes',
-          };
+        return result.ok
+          ? {
+              available: false,
+              reason: error instanceof Error ? error.message : String(error),
+              remedy:
+                'check that the memory cgroup is writable (oacp doctor), or pass GvisorTierOptions.overheadBytes',
+            }
+          : unusable(result.output);
       }
     }
     const result = await probeRunsc(this.runsc, this.options.workRoot ?? tmpdir(), isRoot());
-    if (!result.ok) {
-      return {
-        available: false,
-        reason: `runsc cannot start a sandbox here: ${result.output}`,
-        remedy:
-          'allow ptrace (kernel.yama.ptrace_scope <= 1) and run as root or with user namespaces enabled',
-      };
-    }
-    return { available: true, detail: this.describe() };
+    return result.ok ? { available: true, detail: this.describe() } : unusable(result.output);
   }
 
   private describe(): string {
