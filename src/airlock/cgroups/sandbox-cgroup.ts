@@ -25,6 +25,13 @@ export interface SandboxCgroup {
   oomKills(): number;
   /** Highest memory charge (RSS, page cache, shm, tmpfs, memfd, kernel memory). */
   memoryPeakBytes(): number | undefined;
+  /**
+   * The charge now, and the part of it that is page cache (`fileBytes`:
+   * shmem, tmpfs, memfd and SysV pages, which in gVisor hold everything the
+   * workload has, and file pages the kernel reclaims before it kills).
+   * Undefined without the memory controller.
+   */
+  memoryCharge(): { readonly bytes: number; readonly fileBytes: number } | undefined;
   /** Forks the pids controller refused. */
   forksRefused(): number;
   /** Kills what is left inside and removes the directories. */
@@ -210,6 +217,14 @@ export function createSandboxCgroup(host: CgroupHost, id: string, limits: Cgroup
       const file = memory?.version === 2 ? 'memory.peak' : 'memory.max_usage_in_bytes';
       const text = readText(join(memoryDir, file));
       return text === undefined ? undefined : Number(text.trim());
+    },
+    memoryCharge() {
+      if (memoryDir === undefined) return undefined;
+      const v2 = memory?.version === 2;
+      const bytes = readText(join(memoryDir, v2 ? 'memory.current' : 'memory.usage_in_bytes'));
+      const file = keyed(readText(join(memoryDir, 'memory.stat')), v2 ? 'file' : 'total_cache');
+      if (bytes === undefined || file === undefined) return undefined;
+      return { bytes: Number(bytes.trim()), fileBytes: file };
     },
     forksRefused() {
       return pids === undefined ? 0 : (keyed(readText(join(pids, 'pids.events')), 'max') ?? 0);

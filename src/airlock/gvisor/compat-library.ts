@@ -1,6 +1,8 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { buildHelper } from '../native/launcher/build.js';
 
-/** Where the library appears inside a gVisor sandbox (LD_PRELOAD names it). */
+/** Where the library appears inside a gVisor sandbox (/etc/ld.so.preload names it). */
 export const SANDBOX_COMPAT_LIBRARY = '/run/oacp/gvisor-compat.so';
 
 /**
@@ -11,7 +13,7 @@ export const SANDBOX_COMPAT_LIBRARY = '/run/oacp/gvisor-compat.so';
  * preloaded into dynamically linked programs, clears it before the call.
  * It relaxes no check (the sentry still resolves and checks the path).
  */
-export const COMPAT_LIBRARY_SOURCE = String.raw`
+export const COMPAT_LIBRARY_SOURCE = `
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -31,6 +33,10 @@ int fstatat64(int dirfd, const char *path, struct stat64 *buffer, int flags) {
 }
 `;
 
+/** What `oacp doctor` says about it: the one compatibility gap left (docs/hardened-tier.md, "gVisor specifics"). */
+export const COMPAT_NOTE =
+  'statx/fstatat AT_NO_AUTOMOUNT cleared for dynamically linked programs (/etc/ld.so.preload); a static program that passes it gets EINVAL from a runsc that refuses the flag (20221219 does)';
+
 /** The compat library's host path, built once per host like the launcher. */
 export function buildCompatLibrary(): string {
   return buildHelper({
@@ -38,4 +44,16 @@ export function buildCompatLibrary(): string {
     source: COMPAT_LIBRARY_SOURCE,
     flags: ['-shared', '-fPIC'],
   });
+}
+
+/**
+ * The sandbox's `/etc/ld.so.preload`, naming the library: the dynamic loader
+ * reads it for every dynamically linked program, children included, so the
+ * workload's environment carries no `LD_PRELOAD` (and unsetting it changes
+ * nothing). Written to the sandbox's private directory and bound read-only.
+ */
+export function writePreloadList(dir: string): { source: string; target: string } {
+  const source = join(dir, 'ld.so.preload');
+  writeFileSync(source, `${SANDBOX_COMPAT_LIBRARY}\n`, { mode: 0o444 });
+  return { source, target: '/etc/ld.so.preload' };
 }

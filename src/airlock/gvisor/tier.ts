@@ -24,8 +24,11 @@ import { supervise } from '../native/supervisor.js';
 import { systemRootEntries } from '../native/system-root.js';
 import type { Availability, ProcessSpec, ProcessTier } from '../sandbox.js';
 import { writeBundle } from './bundle.js';
-import { SANDBOX_COMPAT_LIBRARY } from './compat-library.js';
+import { COMPAT_NOTE, writePreloadList } from './compat-library.js';
 import { GvisorConfinement } from './confinement.js';
+import { type Launched, measureFootprint, PROBE_ALLOWANCE_BYTES } from './footprint.js';
+import { hostFootprint } from './footprint-cache.js';
+import { memoryFileMeter } from './memory-file.js';
 import { ociConfig } from './oci-config.js';
 import { probeRunsc } from './probe.js';
 import { type RunscOptions, runscDelete, runscRunArgs } from './runsc.js';
@@ -40,7 +43,8 @@ export interface GvisorTierOptions extends EgressHooks {
   readonly workRoot?: string;
   /**
    * Memory the gVisor kernel (sentry, gofer) itself uses, added to
-   * `memory_mb` in the sandbox's memory cgroup (docs/quotas.md).
+   * `memory_mb` in the sandbox's memory cgroup (docs/resources.md#gvisor).
+   * Default: measured on this host at the first start (footprint.ts).
    */
   readonly overheadBytes?: number;
   /** Overrides cgroup detection (tests). */
@@ -55,11 +59,21 @@ const HELPER_PROCESSES = 9;
  */
 const HELPER_TASKS = 192;
 /**
- * Measured: the sentry and gofer with `true` charge 19 MiB, `node -e 1` 26
- * MiB all told, a real npm MCP server answering tools/list 52 MiB under a
- * 64 MiB quota. 128 MiB left the workload ~100 MiB of slack beyond its quota.
+ * Where memory is only polled (no memory controller, opted out by name):
+ * the sentry's and gofer's resident memory on top of `memory_mb`. Polling
+ * cannot tell the workload's pages from the sentry's, so this stays loose.
  */
-const DEFAULT_OVERHEAD_BYTES = 64 * 1024 * 1024;
+const POLLED_OVERHEAD_BYTES = 64 * 1024 * 1024;
+
+const MIB = 1024 * 1024;
+
+function unusable(output: string): Availability {
+  return {
+    available: false,
+    reason: `runsc cannot start a sandbox here: ${output}`,
+    remedy: 'allow ptrace (kernel.yama.ptrace_scope <= 1) and run as root or with user namespaces enabled',
+  };
+}
 
 function isRoot(): boolean {
   return process.getuid?.() === 0;
@@ -79,6 +93,8 @@ export class GvisorTier implements ProcessTier {
   private readonly confinement = new GvisorConfinement();
   /** Where this process may create cgroups: detected on the first start (it reads /proc and /sys). */
   private cgroupHost: CgroupHost | undefined;
+  /** The gVisor kernel's own memory charge here, measured once by the availability probe. */
+  private footprintBytes: number | undefined;
 
   constructor(private readonly options: GvisorTierOptions = {}) {
     this.runsc = options.runscPath ?? '/usr/bin/runsc';
@@ -104,26 +120,61 @@ export class GvisorTier implements ProcessTier {
         remedy: 'apt-get install runsc',
       };
     }
-    const result = await probeRunsc(this.runsc, this.options.workRoot ?? tmpdir(), isRoot());
-    if (!result.ok) {
-      return {
-        available: false,
-        reason: `runsc cannot start a sandbox here: ${result.output}`,
-        remedy:
-          'allow ptrace (kernel.yama.ptrace_scope <= 1) and run as root or with user namespaces enabled',
-      };
+    const memory = this.cgroups().memory;
+    if (this.options.overheadBytes === undefined && memory.available) {
+      try {
+        // Measured once per host and runsc; the probes that measure also prove runsc works here.
+        const footprint = await hostFootprint(this.runsc, !isRoot(), memory.version, () =>
+          measureFootprint((spec) => this.launch(spec, PROBE_ALLOWANCE_BYTES)),
+        );
+        this.footprintBytes = footprint?.bytes;
+        if (footprint?.measured === true) return { available: true, detail: this.describe() };
+      } catch (error) {
+        const result = await probeRunsc(this.runsc, this.options.workRoot ?? tmpdir(), isRoot());
+        return result.ok
+          ? {
+              available: false,
+              reason: error instanceof Error ? error.message : String(error),
+              remedy:
+                'check that the memory cgroup is writable (oacp doctor), or pass GvisorTierOptions.overheadBytes',
+            }
+          : unusable(result.output);
+      }
     }
-    return { available: true, detail: `runsc at ${this.runsc}, ptrace platform, network none` };
+    const result = await probeRunsc(this.runsc, this.options.workRoot ?? tmpdir(), isRoot());
+    return result.ok ? { available: true, detail: this.describe() } : unusable(result.output);
+  }
+
+  private describe(): string {
+    const footprint =
+      this.footprintBytes === undefined
+        ? ''
+        : `, its kernel's own memory measured at ${(this.footprintBytes / MIB).toFixed(1)} MiB`;
+    return `runsc at ${this.runsc}, ptrace platform, network none${footprint}; ${COMPAT_NOTE}`;
+  }
+
+  /** What the memory cgroup allows on top of `memory_mb`: undefined before availability() has run. */
+  memoryOverheadBytes(): number | undefined {
+    if (this.options.overheadBytes !== undefined) return this.options.overheadBytes;
+    return this.cgroups().memory.available ? this.footprintBytes : POLLED_OVERHEAD_BYTES;
   }
 
   async start(spec: ProcessSpec): Promise<NativeSandbox> {
     const availability = await this.availability();
-    if (!availability.available) {
+    const overheadBytes = this.memoryOverheadBytes();
+    if (!availability.available || overheadBytes === undefined) {
       throw new OacpError<NativeErrorCode>(
         'AIRLOCK_TIER_UNAVAILABLE',
-        `gvisor tier unavailable: ${availability.reason} (${availability.remedy})`,
+        availability.available
+          ? 'gvisor tier unavailable: the memory its own kernel uses here was not measured'
+          : `gvisor tier unavailable: ${availability.reason} (${availability.remedy})`,
       );
     }
+    return (await this.launch(spec, overheadBytes)).sandbox;
+  }
+
+  /** Starts one sandbox whose memory cgroup allows `memory_mb` plus `overheadBytes`. */
+  private async launch(spec: ProcessSpec, overheadBytes: number): Promise<Launched> {
     const id = `gvisor-${randomUUID()}`;
     const { manifest } = spec;
     const prepared = prepareSpec(spec, 'gvisor', this.socat);
@@ -150,7 +201,7 @@ export class GvisorTier implements ProcessTier {
         workRoot: this.options.workRoot ?? tmpdir(),
         quotas: manifest.quotas,
       });
-      const etc = writeSandboxEtc(dir, confined.user.uid, confined.user.gid);
+      const etc = [...writeSandboxEtc(dir, confined.user.uid, confined.user.gid), writePreloadList(dir)];
       const socket = join(dir, 'egress.sock');
       if (prepared.wantsEgress)
         proxy = await startEgressProxy(id, spec, socket, this.options, confined.hostOwner);
@@ -163,8 +214,7 @@ export class GvisorTier implements ProcessTier {
           ...spec.args,
         ],
         user: confined.user,
-        // coreutils' statx flags this runsc refuses are cleared (compat-library.ts).
-        env: { ...prepared.env, LD_PRELOAD: SANDBOX_COMPAT_LIBRARY },
+        env: prepared.env,
         cwd: prepared.cwd,
         system,
         etc,
@@ -180,7 +230,6 @@ export class GvisorTier implements ProcessTier {
         config,
         system.flatMap((entry) => (entry.kind === 'symlink' ? [entry] : [])),
       );
-      const overheadBytes = this.options.overheadBytes ?? DEFAULT_OVERHEAD_BYTES;
       // The whole runsc tree (sentry, gofer) joins the cgroup: the workload's memory lives in the sentry.
       resources = prepareResources({
         id,
@@ -219,9 +268,10 @@ export class GvisorTier implements ProcessTier {
         // The whole sandbox (group and cgroup) dies with this process, kill -9 included.
         guard: guardPipe(child, guardFd({ extraFds })),
         ...(cgroup === undefined ? {} : { meter: cgroup }),
+        // The kernel's limit is memory_mb plus the sentry's own footprint: the workload's share is memory_mb.
         ...(resources.plan.limits.memoryBytes === undefined
           ? {}
-          : { kernelMemoryBytes: resources.plan.limits.memoryBytes }),
+          : { kernelMemoryBytes: manifest.quotas.memory_mb * MIB }),
         limits: {
           ...limits,
           memoryBytes: resources.memoryByKernel ? undefined : (limits.memoryBytes ?? 0) + overheadBytes,
@@ -230,10 +280,23 @@ export class GvisorTier implements ProcessTier {
           // The cgroup counts the sentry's CPU too, so its boot is allowed on top of the lifetime budget.
           cpuTotalMs: manifest.quotas.cpu_ms_total + GVISOR_STARTUP_CPU_MS,
         },
+        // Polled only (no memory cgroup): the sentry's memory file is the workload's memory, all of it.
+        ...(resources.memoryByKernel || child.pid === undefined
+          ? {}
+          : {
+              workloadMemory: {
+                read: memoryFileMeter(child.pid),
+                limitBytes: manifest.quotas.memory_mb * MIB,
+                killDetail: `its memory in the gVisor kernel (polled) passed the limit of ${manifest.quotas.memory_mb} MiB; raise with --quota-memory or quotas.memory_mb`,
+              },
+            }),
         egress: () => ({ requests: running?.audit.requests ?? 0, denied: running?.audit.denied ?? 0 }),
         cleanup,
       });
-      return { ...sandbox, egressEvents: () => running?.audit.events ?? [] };
+      return {
+        sandbox: { ...sandbox, egressEvents: () => running?.audit.events ?? [] },
+        ...(cgroup === undefined ? {} : { cgroup }),
+      };
     } catch (error) {
       await cleanup();
       throw error;

@@ -31,6 +31,16 @@ export interface SuperviseOptions {
   readonly meter?: KernelMeter;
   /** The memory limit the cgroup enforces, for the kill message. */
   readonly kernelMemoryBytes?: number;
+  /**
+   * Where memory is polled: the tier's own count of the workload's memory,
+   * its limit and the kill message (gVisor: the sentry's memory file),
+   * checked besides the tree's resident memory.
+   */
+  readonly workloadMemory?: {
+    read(): number | undefined;
+    readonly limitBytes: number;
+    readonly killDetail: string;
+  };
   readonly egress?: () => EgressCounters;
   /** Runs once after the workload is gone: temp dirs, proxies, container state. */
   readonly cleanup?: () => Promise<void>;
@@ -117,8 +127,12 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
     cpuMs = Math.max(cpuMs, meter?.cpuUsageMs() ?? figures.cpuMs);
     peakBytes = Math.max(peakBytes, meter?.memoryPeakBytes() ?? figures.peakRssBytes);
     const verdict = cpuWatch.observe(performance.now(), cpuMs, figures.runnable);
+    const counted = limits.memoryBytes === undefined ? undefined : options.workloadMemory?.read();
+    if (counted !== undefined) peakBytes = Math.max(peakBytes, counted);
     if (oomKilled()) kill('memory', memoryDetail());
     else if (figures.processes > limits.maxProcesses) kill('pids', pidsKillDetail(limits.maxProcesses));
+    else if (counted !== undefined && counted > (options.workloadMemory?.limitBytes ?? 0))
+      kill('memory', options.workloadMemory?.killDetail);
     else if (limits.memoryBytes !== undefined && figures.rssBytes > limits.memoryBytes)
       kill('memory', memoryDetail());
     else if (verdict !== undefined) kill('cpu', cpuKillDetail(verdict));

@@ -61,8 +61,14 @@ function ownedAndClosed(path: string, kind: 'file' | 'directory'): boolean {
 }
 
 /** The cached program and its directory are ours and closed to others: otherwise it is rebuilt. */
-function trustworthy(path: string): boolean {
+export function trustworthy(path: string): boolean {
   return ownedAndClosed(dirname(path), 'directory') && ownedAndClosed(path, 'file');
+}
+
+/** The helpers' cache directory when it is ours and closed to others (other measured host facts are kept there too). */
+export function trustedCacheDirectory(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const dir = cacheDirectory(env);
+  return ownedAndClosed(dir, 'directory') ? dir : undefined;
 }
 
 /**
