@@ -86,12 +86,7 @@ export class FileLock {
         flockSync(this.handle.fd, 'un');
       }
     });
-    this.queue = run
-      .catch(() => undefined)
-      .finally(() => {
-        this.queued -= 1;
-      });
-    return run;
+    return this.#settle(run);
   }
 
   /**
@@ -108,6 +103,11 @@ export class FileLock {
         flockSync(this.handle.fd, 'un');
       }
     })();
+    return this.#settle(run);
+  }
+
+  /** Queues the next section behind `run`, and counts `run` out when it ends. */
+  #settle<T>(run: Promise<T>): Promise<T> {
     this.queue = run
       .catch(() => undefined)
       .finally(() => {
