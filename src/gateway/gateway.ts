@@ -328,7 +328,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
               (origin: string): Promise<string | undefined> =>
                 cluster?.pinnedKey(origin) ?? Promise.resolve(undefined),
             )
-          : loadClusterTls(config.cluster.tls, config.cluster.node_id);
+          : // CA-issued; a server must name the member etcd registers at the URL reached.
+            loadClusterTls(
+              config.cluster.tls,
+              config.cluster.node_id,
+              async (origin: string): Promise<string | undefined> => (await cluster?.memberAt(origin))?.id,
+            );
     if (clusterTls !== undefined) closers.push(() => clusterTls.close());
     const cluster: GatewayCluster | undefined =
       config.cluster === undefined
