@@ -31,7 +31,8 @@ import { createApp } from './http/app.js';
 import { Authenticator } from './http/auth.js';
 import { listenForCluster } from './http/cluster-listen.js';
 import type { GatewayEnv } from './http/env.js';
-import { forwardToOwner } from './http/forward.js';
+import { forwardToOwner, hopsOf } from './http/forward.js';
+import { memberLogPaths } from './http/routes-cluster.js';
 import { type Listening, listen, parseListen } from './http/listen.js';
 import type { DeclaredRoute } from './http/route.js';
 import { open } from './http/route.js';
@@ -414,6 +415,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
                 request,
                 new TextEncoder().encode(body),
               ),
+            relayed: (request: Request) => hopsOf(request) > 0,
+            // Cards name this node's log as read through any member (routes-cluster.ts).
+            logPaths: memberLogPaths(cluster.nodeId),
           }),
       onSecurityEvent: (event) => {
         metrics.security('warning', `a2a_${event.type}`);

@@ -42,7 +42,8 @@ export async function forward(
   const answer = await clusterFetch(target, {
     method: request.method,
     headers,
-    body: Buffer.from(body),
+    // A GET (an agent card) carries no body; fetch refuses one.
+    ...(request.method === 'GET' || request.method === 'HEAD' ? {} : { body: Buffer.from(body) }),
     // The caller hung up: the owner's side of the relay is closed too.
     signal: request.signal,
   });

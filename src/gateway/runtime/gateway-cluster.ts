@@ -167,6 +167,12 @@ export class GatewayCluster {
     return (await this.memberAt(origin))?.nodeKey;
   }
 
+  /** The URL of the member with this node id, as etcd lists it; undefined for no such member. */
+  async memberUrl(nodeId: string): Promise<URL | undefined> {
+    const member = await this.member((m) => m.id === nodeId);
+    return member === undefined ? undefined : new URL(member.url);
+  }
+
   /** The member registered at this origin (CA mode: the node id a server's certificate must name). */
   async memberAt(origin: string): Promise<Member | undefined> {
     return this.member((m) => new URL(m.url).origin === origin);
