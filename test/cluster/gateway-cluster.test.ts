@@ -1,20 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import { type Message, Role, type SendMessageRequest, TaskState } from '@a2a-js/sdk';
-import {
-  type Client,
-  ClientFactory,
-  JsonRpcTransportFactory,
-  type RequestOptions,
-  ServiceParameters,
-  withA2AExtensions,
-} from '@a2a-js/sdk/client';
+import { TaskState } from '@a2a-js/sdk';
+import type { Client } from '@a2a-js/sdk/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkAgentCard } from '../../src/a2a/card-check.js';
 import { callA2aAgent, fetchAgentCard } from '../../src/a2a/client.js';
 import { OACP_A2A_EXTENSION } from '../../src/a2a/extension.js';
-import { signCancel, signMessage } from '../../src/a2a/message-signature.js';
+import { signCancel } from '../../src/a2a/message-signature.js';
 import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
+import { a2aClientAt, DECLARED, signedRequest } from '../a2a/signed-message.js';
 import { postgresUnavailable } from '../store/postgres-server.js';
 import { type ClusterGateways, startClusterGateways } from './cluster-gateways.js';
 import { etcdUnavailable } from './etcd-server.js';
@@ -28,9 +21,6 @@ const SLOW_AGENT = `function main(input) { let x = 0; for (let i = 0; i < 2e6; i
 const ECHO_AGENT = 'function main(input) { return { echo: input.text, from: input.from }; }';
 const caller = keySigner(generateEd25519().privateKey);
 const callerDid = didKeyFromPublicKey(caller.publicKey);
-const declared: RequestOptions = {
-  serviceParameters: ServiceParameters.create(withA2AExtensions(OACP_A2A_EXTENSION)),
-};
 
 /**
  * Three `oacp gateway` processes with `cluster:` in oacp.yaml, on one
@@ -74,34 +64,8 @@ describe.skipIf(unavailable !== undefined)('gateways in a cluster (PostgreSQL + 
     quotas: { memory_mb: 16 },
   });
   const a2aClient = (i: number, name: string): Promise<Client> =>
-    new ClientFactory({ transports: [new JsonRpcTransportFactory()] }).createFromUrl(
-      `${cluster.gateways[i]?.url.origin}/a2a/${name}/`,
-    );
-  const a2aRequest = (to: string, text: string): SendMessageRequest => {
-    const message: Message = {
-      messageId: randomUUID(),
-      contextId: '',
-      taskId: '',
-      role: Role.ROLE_USER,
-      parts: [
-        {
-          content: { $case: 'text', value: text },
-          metadata: undefined,
-          filename: '',
-          mediaType: 'text/plain',
-        },
-      ],
-      metadata: undefined,
-      extensions: [],
-      referenceTaskIds: [],
-    };
-    return {
-      tenant: '',
-      message: signMessage(message, caller, { to }),
-      configuration: undefined,
-      metadata: undefined,
-    };
-  };
+    a2aClientAt(cluster.gateways[i]?.url.origin as string, name);
+  const a2aRequest = (to: string, text: string) => signedRequest(caller, to, text);
   const placedOnOne = async (id: string) => {
     await expect.poll(() => runningOn(id), { timeout: REPLACE_BOUND_MS, interval: 200 }).toHaveLength(1);
     return (await runningOn(id))[0] as number;
@@ -131,7 +95,7 @@ describe.skipIf(unavailable !== undefined)('gateways in a cluster (PostgreSQL + 
 
     // message/send to a node that does not run the agent: the owner runs it and logs the receipt.
     const before = await Promise.all([owner, first].map(logSize));
-    const sent = await (await a2aClient(first, 'a2a-echo')).sendMessage(a2aRequest(echo.id, 'hi'), declared);
+    const sent = await (await a2aClient(first, 'a2a-echo')).sendMessage(a2aRequest(echo.id, 'hi'), DECLARED);
     if (!('status' in sent)) throw new Error('expected a task');
     expect(sent.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
     const [artifact] = sent.artifacts;
@@ -158,7 +122,7 @@ describe.skipIf(unavailable !== undefined)('gateways in a cluster (PostgreSQL + 
     let taskId: string | undefined;
     const events: string[] = [];
     let final: TaskState | undefined;
-    for await (const event of streaming.sendMessageStream(a2aRequest(slow.id, 'count'), declared)) {
+    for await (const event of streaming.sendMessageStream(a2aRequest(slow.id, 'count'), DECLARED)) {
       events.push(String(event.payload?.$case));
       if (event.payload?.$case === 'task' && taskId === undefined) {
         taskId = event.payload.value.id;

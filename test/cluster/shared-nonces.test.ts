@@ -1,20 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { type Message, Role, type SendMessageRequest, TaskState } from '@a2a-js/sdk';
-import {
-  ClientFactory,
-  JsonRpcTransportFactory,
-  type RequestOptions,
-  ServiceParameters,
-  withA2AExtensions,
-} from '@a2a-js/sdk/client';
+import { TaskState } from '@a2a-js/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OACP_A2A_EXTENSION } from '../../src/a2a/extension.js';
-import { signMessage } from '../../src/a2a/message-signature.js';
 import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
 import { StoreNonceStore } from '../../src/gateway/store-nonce-store.js';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/types.js';
+import { a2aClientAt, DECLARED, signedRequest } from '../a2a/signed-message.js';
 import { raw, startGateway, type TestGateway } from '../gateway/service/harness.js';
 import { receiptPredicate, signedToolCall } from '../gateway/service/signed-call.js';
 import { type PostgresServer, postgresUnavailable, startPostgres } from '../store/postgres-server.js';
@@ -90,42 +81,14 @@ describe.skipIf(unavailable !== undefined)('signed-request nonces shared through
       code: 'function main(input) { return { echo: input.text }; }',
     });
     await nodeA.client.startAgent(agent.id);
-    const message: Message = {
-      messageId: randomUUID(),
-      contextId: '',
-      taskId: '',
-      role: Role.ROLE_USER,
-      parts: [
-        {
-          content: { $case: 'text', value: 'pay once' },
-          metadata: undefined,
-          filename: '',
-          mediaType: 'text/plain',
-        },
-      ],
-      metadata: undefined,
-      extensions: [],
-      referenceTaskIds: [],
-    };
-    const request: SendMessageRequest = {
-      tenant: '',
-      message: signMessage(message, sender, { to: agent.id }),
-      configuration: undefined,
-      metadata: undefined,
-    };
-    const declared: RequestOptions = {
-      serviceParameters: ServiceParameters.create(withA2AExtensions(OACP_A2A_EXTENSION)),
-    };
-    const clientOf = (gw: TestGateway) =>
-      new ClientFactory({ transports: [new JsonRpcTransportFactory()] }).createFromUrl(
-        `${gw.url.origin}/a2a/${A2A_AGENT}/`,
-      );
-    const accepted = await (await clientOf(nodeA)).sendMessage(request, declared);
+    const request = signedRequest(sender, agent.id, 'pay once');
+    const clientOf = (gw: TestGateway) => a2aClientAt(gw.url.origin, A2A_AGENT);
+    const accepted = await (await clientOf(nodeA)).sendMessage(request, DECLARED);
     expect('status' in accepted && accepted.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
 
     // The same signed message, byte for byte, at the other node inside the freshness window.
     const before = nodeB.gateway.node.log.size;
-    await expect((await clientOf(nodeB)).sendMessage(request, declared)).rejects.toThrow(/already delivered/);
+    await expect((await clientOf(nodeB)).sendMessage(request, DECLARED)).rejects.toThrow(/already delivered/);
     expect(nodeB.gateway.node.log.size).toBe(before + 1);
     expect(await receiptPredicate(nodeB, before)).toMatchObject({
       agent: { did: didKeyFromPublicKey(sender.publicKey) },
