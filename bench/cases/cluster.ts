@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import pgDriver from 'pg';
 import { stringify } from 'yaml';
 import { OacpClient } from '../../src/client/index.js';
 import { ApiKeys } from '../../src/gateway/apikeys/api-keys.js';
@@ -62,6 +63,8 @@ interface PhaseCost {
   readonly gateways: number;
   readonly postgres: number;
   readonly etcd: number;
+  /** PostgreSQL transactions and statements (pg_stat_statements is not assumed: rows read + written). */
+  readonly transactions: number;
 }
 
 /**
@@ -134,6 +137,11 @@ export const clusterCases: BenchCase[] = [
         // of this run's port and its backends) and etcd (this run's member). On 2 cores the sum is
         // what bounds calls/s, however many nodes share them.
         const pgPort = new URL(url).port;
+        // Its own connection, counted in the figures it reads (a couple of transactions a phase).
+        const pgStats = new pgDriver.Client({ connectionString: url });
+        pgStats.on('error', () => undefined);
+        await pgStats.connect();
+        removers.push(() => void pgStats.end());
         const etcdPort = new URL(etcd.endpoint).port;
         const sample = async () => {
           const pids = new Set(gateways.map((g) => g.process.pid));
@@ -143,7 +151,11 @@ export const clusterCases: BenchCase[] = [
                 ((await (await fetch(new URL('/healthz', g.url))).json()) as { logSize: number }).logSize,
             ),
           );
+          const stats = await pgStats.query<{ xacts: string }>(
+            'SELECT xact_commit + xact_rollback AS xacts FROM pg_stat_database WHERE datname = current_database()',
+          );
           return {
+            transactions: Number(stats.rows[0]?.xacts ?? 0),
             calls: logged.reduce((sum, n) => sum + n, 0),
             gateways: cpuSeconds((pid) => pids.has(pid)),
             postgres: cpuSeconds((_pid, cmd) => cmd.includes('postgres') && cmd.includes(`-p ${pgPort} `)),
@@ -159,12 +171,13 @@ export const clusterCases: BenchCase[] = [
             gateways: after.gateways - before.gateways,
             postgres: after.postgres - before.postgres,
             etcd: after.etcd - before.etcd,
+            transactions: after.transactions - before.transactions,
           };
         };
         const perCall = (cost: PhaseCost, part: 'gateways' | 'postgres' | 'etcd') =>
           cost.calls === 0 ? 0 : (cost[part] * 1000) / cost.calls;
         const describe = (cost: PhaseCost) =>
-          `${cost.calls} calls; CPU per call: gateways ${perCall(cost, 'gateways').toFixed(2)} ms, PostgreSQL ${perCall(cost, 'postgres').toFixed(2)} ms, etcd ${perCall(cost, 'etcd').toFixed(3)} ms`;
+          `${cost.calls} calls; CPU per call: gateways ${perCall(cost, 'gateways').toFixed(2)} ms, PostgreSQL ${perCall(cost, 'postgres').toFixed(2)} ms (${(cost.transactions / Math.max(cost.calls, 1)).toFixed(2)} transactions), etcd ${perCall(cost, 'etcd').toFixed(3)} ms`;
 
         // A node's first seconds run unoptimised code (V8 warms up): every node gets the same
         // unmeasured warm-up before its phase, so neither phase pays for it.
