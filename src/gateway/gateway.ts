@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { gatewayA2aServer } from '../a2a/mount.js';
+import { RELAYED_BASE_HEADER } from '../a2a/server.js';
 import { StoreTaskStore } from '../a2a/task-store.js';
 import { startBucketPruner } from '../airlock/quota/bucket-pruner.js';
 import { StoreQuotaEngine } from '../airlock/quota/store-engine.js';
@@ -415,7 +416,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
                 request,
                 new TextEncoder().encode(body),
               ),
-            relayed: (request: Request) => hopsOf(request) > 0,
+            // A relayed card is built on the base the caller used at the relaying node; that base
+            // passes this listener's Host check too, so the header can name nothing Host could not.
+            relayed: (request: Request) =>
+              hopsOf(request) > 0 && services.hostGuard?.(relayedHost(request)).effect !== 'deny',
             // Cards name this node's log as read through any member (routes-cluster.ts).
             logPaths: memberLogPaths(cluster.nodeId),
           }),
@@ -514,4 +518,11 @@ export function tracesUrl(endpoint: string): string {
   const url = new URL(endpoint);
   if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/traces';
   return url.href;
+}
+
+/** The host of the base URL a relaying member passed for an A2A card; undefined when there is none. */
+function relayedHost(request: Request): string | undefined {
+  const base = request.headers.get(RELAYED_BASE_HEADER);
+  if (base === null || !URL.canParse(base)) return undefined;
+  return new URL(base).host;
 }

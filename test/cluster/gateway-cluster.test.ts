@@ -203,6 +203,12 @@ describe.skipIf(unavailable !== undefined)('gateways in a cluster (PostgreSQL + 
         '\n',
       )[0],
     ).toBe(ownerLog);
+    // Attack: a client posing as a relaying member names its own base; the loopback listener's
+    // Host check refuses that name as it would refuse it in Host, so the card keeps the origin.
+    const posed = await fetch(`${origin(owner)}/a2a/a2a-card/.well-known/agent-card.json`, {
+      headers: { 'x-oacp-forwarded': '1', 'x-oacp-a2a-base': 'http://evil.example' },
+    });
+    expect(JSON.stringify(await posed.json())).not.toContain('evil.example');
     // Refusals: a node nobody runs, an index that is not one.
     expect((await fetch(`${origin(via)}/v1/cluster/nodes/gw-9/receipts/0`)).status).toBe(404);
     expect((await fetch(`${origin(via)}/v1/cluster/nodes/gw-${owner}/receipts/-1`)).status).toBe(400);
