@@ -191,6 +191,9 @@ export const clusterCases: BenchCase[] = [
           one = await cannon(new URL(path, first.url), headers, body, CONNECTIONS);
         });
         report(`one node: ${describe(oneCost)}`);
+        // The same node at one node's share of the 3-node load: what smaller batches alone cost.
+        const thirdCost = await phase(() => cannon(new URL(path, first.url), headers, body, CONNECTIONS / 3));
+        report(`one node at ${CONNECTIONS / 3} connections: ${describe(thirdCost)}`);
         await start(1);
         await start(2);
         report('warm-up of gw-1 and gw-2 (not measured)');
@@ -211,7 +214,7 @@ export const clusterCases: BenchCase[] = [
         const total = three.reduce((sum, r) => sum + r.rps, 0);
         const non2xx = one.non2xx + three.reduce((sum, r) => sum + r.non2xx, 0);
         report(`non-2xx: ${non2xx}`);
-        const note = `oacp gateway processes, shared PostgreSQL (test server) and etcd, all on this machine; non-2xx ${non2xx}; ${load}; 1 node: ${describe(oneCost)}; 3 nodes: ${describe(threeCost)}; ${idleCpu}`;
+        const note = `oacp gateway processes, shared PostgreSQL (test server) and etcd, all on this machine; non-2xx ${non2xx}; ${load}; 1 node: ${describe(oneCost)}; 1 node at ${CONNECTIONS / 3} connections: ${describe(thirdCost)}; 3 nodes: ${describe(threeCost)}; ${idleCpu}`;
         const cpuPerCall = (cost: PhaseCost) =>
           perCall(cost, 'gateways') + perCall(cost, 'postgres') + perCall(cost, 'etcd');
         return [
