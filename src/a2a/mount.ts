@@ -50,6 +50,14 @@ export interface GatewayA2aParts {
   readonly taskStore?: (agent: A2aAgent) => TaskStore;
   /** In a cluster, relays a request for an agent another node runs to that node (A2aServerOptions.forward). */
   readonly forward?: (agent: A2aAgent, request: Request, body: string) => Promise<Response | undefined>;
+  /** In a cluster, whether a request was relayed by another member (A2aServerOptions.relayed). */
+  readonly relayed?: (request: Request) => boolean;
+  /**
+   * In a cluster, where callers read this node's receipts and checkpoint through any member
+   * (relative to the base URL; `{index}` in `receipts`): cards name these, so a receipt is
+   * always read from the log it is in, whichever node the caller asks.
+   */
+  readonly logPaths?: { readonly receipts: string; readonly checkpoint: string };
 }
 
 /** The gateway's running agents as A2A agents, and its runtime as their executor. */
@@ -59,13 +67,21 @@ export function gatewayA2aServer(parts: GatewayA2aParts): A2aServer {
     executor: gatewayExecutor(parts),
     trust: new TrustGraph(parts.trust),
     nonces: parts.nonces,
-    node: { logOrigin: parts.origin, logVerifierKey: parts.log.verifierKey, airlockKeys: parts.airlockKeys },
+    node: {
+      logOrigin: parts.origin,
+      logVerifierKey: parts.log.verifierKey,
+      airlockKeys: parts.airlockKeys,
+      ...(parts.logPaths === undefined
+        ? {}
+        : { receiptsPath: parts.logPaths.receipts, checkpointPath: parts.logPaths.checkpoint }),
+    },
     ...(parts.publicUrl === undefined ? {} : { publicUrl: parts.publicUrl }),
     ...(parts.onSecurityEvent === undefined ? {} : { onSecurityEvent: parts.onSecurityEvent }),
     ...(parts.receipts === undefined ? {} : { receipts: parts.receipts }),
     ...(parts.checks === undefined ? {} : { checks: parts.checks }),
     ...(parts.taskStore === undefined ? {} : { taskStore: parts.taskStore }),
     ...(parts.forward === undefined ? {} : { forward: parts.forward }),
+    ...(parts.relayed === undefined ? {} : { relayed: parts.relayed }),
   });
 }
 

@@ -43,8 +43,17 @@ export interface A2aServerOptions {
    * signature, records the receipt, and holds the running task a cancel must reach.
    */
   readonly forward?: (agent: A2aAgent, request: Request, body: string) => Promise<Response | undefined>;
+  /**
+   * In a cluster: whether this request was relayed by another member (the gateway's forwarded
+   * header). Only then does the base URL the caller used at that member (RELAYED_BASE_HEADER)
+   * replace this request's own origin in the card and receipt URLs.
+   */
+  readonly relayed?: (request: Request) => boolean;
   readonly now?: () => number;
 }
+
+/** The base URL a caller reached the relaying member at: the owner builds its card on it. */
+export const RELAYED_BASE_HEADER = 'x-oacp-a2a-base';
 
 export interface A2aServer {
   /** Routes: GET /.well-known/agent-card.json, GET /a2a/:agent/.well-known/agent-card.json, POST /a2a/:agent. */
@@ -63,7 +72,13 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
   const signedMessagesRequired = options.signedMessagesRequired ?? true;
   const cards = new Map<string, AgentCard>();
 
-  const baseOf = (requestUrl: string) => options.publicUrl?.() ?? new URL(requestUrl).origin;
+  const baseOf = (request: Request): string =>
+    options.publicUrl?.() ??
+    (options.relayed?.(request) === true ? relayedBase(request) : undefined) ??
+    new URL(request.url).origin;
+  // The owner answers with the base the caller used here, so the card's URLs stay the caller's.
+  const relay = (agent: A2aAgent, request: Request, body: string, base: string) =>
+    options.forward?.(agent, withHeader(request, RELAYED_BASE_HEADER, base), body);
   const signedCard = (agent: A2aAgent, base: string): AgentCard => {
     const key = `${agent.did} ${base} ${agent.manifestDigest}`;
     let card = cards.get(key);
@@ -108,7 +123,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
   const app = new Hono();
 
   app.get('/.well-known/agent-card.json', async (c) => {
-    const base = baseOf(c.req.url);
+    const base = baseOf(c.req.raw);
     const agents = await options.agents.list();
     return c.json(directoryCard(options.node, base, agents), 200, { 'cache-control': 'no-cache' });
   });
@@ -116,7 +131,12 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
   app.get(`${A2A_PREFIX}/:agent/.well-known/agent-card.json`, async (c) => {
     const agent = await options.agents.get(c.req.param('agent'));
     if (agent === undefined) return c.json({ error: `no A2A agent named ${c.req.param('agent')}` }, 404);
-    const card = signedCard(agent, baseOf(c.req.url));
+    const base = baseOf(c.req.raw);
+    // In a cluster the card comes from the node that runs the agent: it names that node's log,
+    // where the results' receipts are, signed by the agent as any card is.
+    const relayed = await relay(agent, c.req.raw, '', base);
+    if (relayed !== undefined) return relayed;
+    const card = signedCard(agent, base);
     // The SDK's ProtoJSON form: what the signature's canonical form is made from.
     return c.json(AgentCard.toJSON(card) as Record<string, unknown>, 200, { 'cache-control': 'no-cache' });
   });
@@ -138,7 +158,8 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
         404,
       );
     }
-    const relayed = await options.forward?.(agent, c.req.raw, text);
+    const base = baseOf(c.req.raw);
+    const relayed = await relay(agent, c.req.raw, text, base);
     if (relayed !== undefined) return relayed;
     const check = checkRequest(body, dialect);
     if (!check.ok) {
@@ -149,7 +170,6 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
       }
       return c.json(rpcError(check.id, check.code, check.message));
     }
-    const base = baseOf(c.req.url);
     const endpoint = endpointOf(agent, base);
     const context = new ServerCallContext({
       requestedExtensions: Extensions.parseServiceParameter(c.req.header(HTTP_EXTENSION_HEADER)),
@@ -179,4 +199,23 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
   });
 
   return { app, fetch: (request) => app.fetch(request) };
+}
+
+/** The relaying member's base URL as an origin; undefined when absent or not an http(s) origin. */
+function relayedBase(request: Request): string | undefined {
+  const text = request.headers.get(RELAYED_BASE_HEADER);
+  if (text === null) return undefined;
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The request's method, URL, headers (one set) and signal; the body travels separately. */
+function withHeader(request: Request, name: string, value: string): Request {
+  const headers = new Headers(request.headers);
+  headers.set(name, value);
+  return new Request(request.url, { method: request.method, headers, signal: request.signal });
 }

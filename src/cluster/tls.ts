@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { Agent, type buildConnector, fetch as undiciFetch } from 'undici';
 import { didKeyFromPublicKey } from '../identity/did-key.js';
 import { clusterError } from './errors.js';
@@ -39,9 +39,16 @@ export interface PeerIdentity {
 /**
  * Loads `cluster.tls` and checks it before anything listens: the files are readable PEM, the
  * certificate was issued by the CA, and its subject CN is this node's id (the identity other
- * members check against etcd). The private key never appears in an error.
+ * members check against etcd). As a client it accepts a server only when the CA issued its
+ * certificate and its CN is the node id `memberAt` gives for the URL reached (the member the
+ * caller meant), so one member's valid certificate cannot answer at another's address. The
+ * private key never appears in an error.
  */
-export function loadClusterTls(paths: ClusterTlsPaths, nodeId: string): ClusterTls {
+export function loadClusterTls(
+  paths: ClusterTlsPaths,
+  nodeId: string,
+  memberAt: (origin: string) => Promise<string | undefined>,
+): ClusterTls {
   const read = (what: keyof ClusterTlsPaths): Buffer => {
     try {
       return readFileSync(paths[what]);
@@ -72,20 +79,17 @@ export function loadClusterTls(paths: ClusterTlsPaths, nodeId: string): ClusterT
       'CLUSTER_CONFIG_INVALID',
       `cluster.tls.cert names node "${cn ?? '(no CN)'}", not this node's id "${nodeId}": issue it with CN=${nodeId}`,
     );
-  const agent = new Agent({
-    connect: {
-      ca,
-      cert,
-      key,
-      rejectUnauthorized: true,
-      // Members are named by node id, not host name: the CA vouches for the certificate, and the
-      // peer must name a node id (the receiving side checks the caller against etcd).
-      checkServerIdentity: (_host, peer) =>
-        commonName(peer.subject) === undefined
-          ? new Error('the peer certificate names no node (subject CN)')
-          : undefined,
-    },
+  // Members are named by node id, not host name: the CA vouches for the certificate, and the
+  // server's CN must be the member registered at the URL the caller meant (memberAt, from etcd).
+  const connector = checkedConnector({ ca, cert, key, rejectUnauthorized: true }, async (socket, origin) => {
+    const expected = await memberAt(origin);
+    if (expected === undefined) return `no member is registered at ${origin}`;
+    const named = commonName(socket.getPeerCertificate().subject);
+    return named === expected
+      ? undefined
+      : `the node at ${origin} presented a certificate for "${named ?? '(no CN)'}", not for member "${expected}"`;
   });
+  const agent = new Agent({ connect: connector });
   return {
     mode: 'ca',
     listener: { cert: paths.cert, key: paths.key, clientCa: paths.ca },
@@ -107,14 +111,44 @@ export function nodeKeyTls(
   pinned: (origin: string) => Promise<string | undefined>,
 ): ClusterTls {
   const own = selfIssuedCertificate(nodeId, seed);
-  const connector: buildConnector.connector = (options, callback) => {
+  // Self-issued certificates chain to nothing; the pin is the check.
+  const connector = checkedConnector(
+    { cert: own.certPem, key: own.keyPem, rejectUnauthorized: false },
+    async (socket, origin) => {
+      const expected = await pinned(origin);
+      if (expected === undefined) return `no member at ${origin} publishes a node key`;
+      return peerKey(socket) === expected
+        ? undefined
+        : `the node at ${origin} presented a key other than its published node key`;
+    },
+  );
+  const agent = new Agent({ connect: connector });
+  return {
+    mode: 'node-key',
+    listener: { certPem: own.certPem, keyPem: own.keyPem, requirePeerCertificate: true },
+    nodeKey: didKeyFromPublicKey(own.publicKey),
+    fetch: fetchThrough(agent),
+    close: () => agent.close(),
+  };
+}
+
+/**
+ * A TLS connector that hands undici the socket only after `refusal` (the mode's check of the
+ * server it reached, by the origin the caller meant) returned no reason; any reason, or an
+ * error while checking, fails the connection with that reason.
+ */
+function checkedConnector(
+  options: Pick<ConnectionOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'>,
+  refusal: (socket: TLSSocket, origin: string) => Promise<string | undefined>,
+): buildConnector.connector {
+  return (target, callback) => {
+    const port = target.port === '' ? (target.protocol === 'https:' ? 443 : 80) : Number(target.port);
     const socket = tlsConnect({
-      host: options.hostname,
-      port: Number(options.port),
-      cert: own.certPem,
-      key: own.keyPem,
-      // Self-issued certificates chain to nothing; the pin below is the check.
-      rejectUnauthorized: false,
+      ...options,
+      host: target.hostname,
+      port,
+      // Node ids are not host names: the identity is checked below, against etcd.
+      checkServerIdentity: () => undefined,
       ALPNProtocols: ['http/1.1'],
     });
     const fail = (error: Error) => {
@@ -123,27 +157,16 @@ export function nodeKeyTls(
     };
     socket.once('error', fail);
     socket.once('secureConnect', () => {
-      const origin = `${options.protocol}//${options.hostname}:${options.port}`;
-      void pinned(origin).then(
-        (expected) => {
-          const presented = peerKey(socket);
-          if (expected === undefined) return fail(new Error(`no member at ${origin} publishes a node key`));
-          if (presented !== expected)
-            return fail(new Error(`the node at ${origin} presented a key other than its published node key`));
+      const origin = new URL(`${target.protocol}//${target.hostname}:${port}`).origin;
+      void refusal(socket, origin).then(
+        (reason) => {
+          if (reason !== undefined) return fail(new Error(reason));
           socket.removeListener('error', fail);
           callback(null, socket);
         },
         (error: unknown) => fail(error instanceof Error ? error : new Error(String(error))),
       );
     });
-  };
-  const agent = new Agent({ connect: connector });
-  return {
-    mode: 'node-key',
-    listener: { certPem: own.certPem, keyPem: own.keyPem, requirePeerCertificate: true },
-    nodeKey: didKeyFromPublicKey(own.publicKey),
-    fetch: fetchThrough(agent),
-    close: () => agent.close(),
   };
 }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { gatewayA2aServer } from '../a2a/mount.js';
+import { RELAYED_BASE_HEADER } from '../a2a/server.js';
 import { StoreTaskStore } from '../a2a/task-store.js';
 import { startBucketPruner } from '../airlock/quota/bucket-pruner.js';
 import { StoreQuotaEngine } from '../airlock/quota/store-engine.js';
@@ -31,10 +32,11 @@ import { createApp } from './http/app.js';
 import { Authenticator } from './http/auth.js';
 import { listenForCluster } from './http/cluster-listen.js';
 import type { GatewayEnv } from './http/env.js';
-import { forwardToOwner } from './http/forward.js';
+import { forwardToOwner, hopsOf } from './http/forward.js';
 import { type Listening, listen, parseListen } from './http/listen.js';
 import type { DeclaredRoute } from './http/route.js';
 import { open } from './http/route.js';
+import { memberLogPaths } from './http/routes-cluster.js';
 import type { GatewayServices } from './http/services.js';
 import { BATCH_DIALECTS } from './models/batch.js';
 import { BatchFiles } from './models/batch-files.js';
@@ -331,7 +333,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
               (origin: string): Promise<string | undefined> =>
                 cluster?.pinnedKey(origin) ?? Promise.resolve(undefined),
             )
-          : loadClusterTls(config.cluster.tls, config.cluster.node_id);
+          : // CA-issued; a server must name the member etcd registers at the URL reached.
+            loadClusterTls(
+              config.cluster.tls,
+              config.cluster.node_id,
+              async (origin: string): Promise<string | undefined> => (await cluster?.memberAt(origin))?.id,
+            );
     if (clusterTls !== undefined) closers.push(() => clusterTls.close());
     const cluster: GatewayCluster | undefined =
       config.cluster === undefined
@@ -417,6 +424,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
                 request,
                 new TextEncoder().encode(body),
               ),
+            // A relayed card is built on the base the caller used at the relaying node; that base
+            // passes this listener's Host check too, so the header can name nothing Host could not.
+            relayed: (request: Request) =>
+              hopsOf(request) > 0 && services.hostGuard?.(relayedHost(request)).effect !== 'deny',
+            // Cards name this node's log as read through any member (routes-cluster.ts).
+            logPaths: memberLogPaths(cluster.nodeId),
           }),
       onSecurityEvent: (event) => {
         metrics.security('warning', `a2a_${event.type}`);
@@ -513,4 +526,11 @@ export function tracesUrl(endpoint: string): string {
   const url = new URL(endpoint);
   if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/traces';
   return url.href;
+}
+
+/** The host of the base URL a relaying member passed for an A2A card; undefined when there is none. */
+function relayedHost(request: Request): string | undefined {
+  const base = request.headers.get(RELAYED_BASE_HEADER);
+  if (base === null || !URL.canParse(base)) return undefined;
+  return new URL(base).host;
 }

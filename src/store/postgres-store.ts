@@ -130,6 +130,13 @@ class PostgresStore implements Store {
       return client;
     }, this.location);
     let broken: Error | undefined;
+    // The server can drop the connection between two statements (terminated, failover): pg then
+    // emits 'error' on the checked-out client, which would crash the process unheard. The next
+    // statement fails with the reason, and the connection is destroyed rather than reused.
+    const dropped = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', dropped);
     try {
       await client.query('BEGIN');
       const result = await fn(sql);
@@ -142,6 +149,7 @@ class PostgresStore implements Store {
       throw error;
     } finally {
       open = false;
+      client.removeListener('error', dropped);
       // A connection whose ROLLBACK failed is in an unknown state: destroy it rather than reuse it.
       client.release(broken);
     }

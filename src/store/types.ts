@@ -207,11 +207,15 @@ export interface QuotaBucketRepo {
    */
   prune(now: number, idleMs: number): Promise<number>;
   /**
-   * Inside a transaction: locks the existing rows of `keys` in key order
-   * (PostgreSQL; SQLite's write transaction already locks everything), so
-   * transactions that take several buckets cannot deadlock on each other.
+   * Inside a transaction (PostgreSQL; SQLite's write transaction already
+   * locks everything): creates the missing rows of `buckets` full, as `take`
+   * would, then locks every row in key order, so transactions that take
+   * several buckets, new ones included, cannot deadlock on each other.
    */
-  lockInOrder(keys: readonly string[]): Promise<void>;
+  lockInOrder(
+    buckets: readonly { readonly key: string; readonly shape: BucketShape }[],
+    now: number,
+  ): Promise<void>;
   get(key: string): Promise<QuotaBucketRow | undefined>;
 }
 

@@ -1,20 +1,12 @@
-import { randomUUID } from 'node:crypto';
-import { type Message, Role, type SendMessageRequest, TaskState } from '@a2a-js/sdk';
-import {
-  type Client,
-  ClientFactory,
-  JsonRpcTransportFactory,
-  type RequestOptions,
-  ServiceParameters,
-  withA2AExtensions,
-} from '@a2a-js/sdk/client';
+import { TaskState } from '@a2a-js/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callA2aAgent } from '../../src/a2a/client.js';
 import { OACP_A2A_EXTENSION } from '../../src/a2a/extension.js';
-import { signCancel, signMessage } from '../../src/a2a/message-signature.js';
+import { signCancel } from '../../src/a2a/message-signature.js';
 import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
 import { startNode, type TestNode } from './harness.js';
+import { a2aClientAt, DECLARED, signedRequest } from './signed-message.js';
 
 const FAILING_AGENT = `function main(input) { throw new Error('cannot do ' + input.text); }`;
 // Long enough (well under the 1 s CPU limit) that a cancel sent on the first event lands mid-run.
@@ -25,9 +17,6 @@ describe('task outcomes: failures keep their receipt, cancels stop the task', ()
   let failing: { did: string };
   let slow: { did: string };
   const caller = keySigner(generateEd25519().privateKey);
-  const declared: RequestOptions = {
-    serviceParameters: ServiceParameters.create(withA2AExtensions(OACP_A2A_EXTENSION)),
-  };
 
   beforeAll(async () => {
     const from = didKeyFromPublicKey(caller.publicKey);
@@ -55,7 +44,7 @@ describe('task outcomes: failures keep their receipt, cancels stop the task', ()
 
   it('puts the failed run receipt in the status message metadata', async () => {
     const client = await clientFor('failing');
-    const task = await client.sendMessage(request(failing.did, 'again'), declared);
+    const task = await client.sendMessage(request(failing.did, 'again'), DECLARED);
     if (!('status' in task)) throw new Error('expected a task');
     const ext = task.status?.message?.metadata?.[OACP_A2A_EXTENSION] as
       | { receipt?: { index: number } }
@@ -67,7 +56,7 @@ describe('task outcomes: failures keep their receipt, cancels stop the task', ()
     const client = await clientFor('slow');
     let taskId: string | undefined;
     let final: TaskState | undefined;
-    for await (const event of client.sendMessageStream(request(slow.did, 'count'), declared)) {
+    for await (const event of client.sendMessageStream(request(slow.did, 'count'), DECLARED)) {
       if (event.payload?.$case === 'task' && taskId === undefined) {
         taskId = event.payload.value.id;
         const metadata = { [OACP_A2A_EXTENSION]: { signature: signCancel(taskId, slow.did, caller) } };
@@ -84,35 +73,6 @@ describe('task outcomes: failures keep their receipt, cancels stop the task', ()
     expect(got.artifacts).toEqual([]);
   });
 
-  async function clientFor(name: string): Promise<Client> {
-    return new ClientFactory({ transports: [new JsonRpcTransportFactory()] }).createFromUrl(
-      `${node.url}/a2a/${name}/`,
-    );
-  }
-
-  function request(to: string, text: string): SendMessageRequest {
-    const message: Message = {
-      messageId: randomUUID(),
-      contextId: '',
-      taskId: '',
-      role: Role.ROLE_USER,
-      parts: [
-        {
-          content: { $case: 'text', value: text },
-          metadata: undefined,
-          filename: '',
-          mediaType: 'text/plain',
-        },
-      ],
-      metadata: undefined,
-      extensions: [],
-      referenceTaskIds: [],
-    };
-    return {
-      tenant: '',
-      message: signMessage(message, caller, { to }),
-      configuration: undefined,
-      metadata: undefined,
-    };
-  }
+  const clientFor = (name: string) => a2aClientAt(node.url, name);
+  const request = (to: string, text: string) => signedRequest(caller, to, text);
 });

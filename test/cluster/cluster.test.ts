@@ -115,7 +115,24 @@ describe.skipIf(unavailable !== undefined)('cluster placement on etcd', () => {
   }, 90_000);
 
   it('shows members, leader and placements with oacp cluster status', async () => {
-    const status = await oacp(['cluster', 'status', '--etcd', etcd?.endpoint ?? '']);
+    // Under load a lease renewal or a re-placement can be in flight at any one instant: wait for
+    // the state asserted below (bounded), then check every line of it.
+    const read = () => oacp(['cluster', 'status', '--etcd', etcd?.endpoint ?? '']);
+    const settled = (out: string) =>
+      /^leader: node-[abc]$/m.test(out) &&
+      out.includes('members (3):') &&
+      out.includes('placements (12):') &&
+      agents.every((agent) => new RegExp(`^  ${agent} -> node-[abc]$`, 'm').test(out));
+    let status = await read();
+    await expect
+      .poll(
+        async () => {
+          status = await read();
+          return status.code === 0 && settled(status.stdout);
+        },
+        { timeout: 20_000, interval: 250 },
+      )
+      .toBe(true);
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/^leader: node-[abc]$/m);
     expect(status.stdout).toContain('members (3):');
@@ -129,7 +146,7 @@ describe.skipIf(unavailable !== undefined)('cluster placement on etcd', () => {
     expect(unreachable.stderr.split('\n')).toHaveLength(1);
     const bad = await oacp(['cluster', 'status', '--etcd', 'etcd.local']);
     expect(bad).toMatchObject({ code: 2, stderr: 'oacp: --etcd: "etcd.local" is not an http(s):// URL' });
-  }, 30_000);
+  }, 45_000);
 
   it('re-places the agents of a node killed with -9 on the live nodes, within the lease TTL and a placement', async () => {
     const victim = [...nodes].sort((a, b) => b.owned.size - a.owned.size)[0] as Node;

@@ -1,18 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import { type Message, Role, type SendMessageRequest, TaskState } from '@a2a-js/sdk';
-import {
-  type Client,
-  ClientFactory,
-  JsonRpcTransportFactory,
-  type RequestOptions,
-  ServiceParameters,
-  withA2AExtensions,
-} from '@a2a-js/sdk/client';
+import { TaskState } from '@a2a-js/sdk';
+import type { Client } from '@a2a-js/sdk/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkAgentCard } from '../../src/a2a/card-check.js';
+import { callA2aAgent, fetchAgentCard } from '../../src/a2a/client.js';
 import { OACP_A2A_EXTENSION } from '../../src/a2a/extension.js';
-import { signCancel, signMessage } from '../../src/a2a/message-signature.js';
+import { signCancel } from '../../src/a2a/message-signature.js';
 import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
+import { a2aClientAt, DECLARED, signedRequest } from '../a2a/signed-message.js';
 import { postgresUnavailable } from '../store/postgres-server.js';
 import { type ClusterGateways, startClusterGateways } from './cluster-gateways.js';
 import { etcdUnavailable } from './etcd-server.js';
@@ -26,9 +21,6 @@ const SLOW_AGENT = `function main(input) { let x = 0; for (let i = 0; i < 2e6; i
 const ECHO_AGENT = 'function main(input) { return { echo: input.text, from: input.from }; }';
 const caller = keySigner(generateEd25519().privateKey);
 const callerDid = didKeyFromPublicKey(caller.publicKey);
-const declared: RequestOptions = {
-  serviceParameters: ServiceParameters.create(withA2AExtensions(OACP_A2A_EXTENSION)),
-};
 
 /**
  * Three `oacp gateway` processes with `cluster:` in oacp.yaml, on one
@@ -53,6 +45,7 @@ describe.skipIf(unavailable !== undefined)('gateways in a cluster (PostgreSQL + 
             trust: [
               { from: callerDid, to: 'a2a-echo' },
               { from: callerDid, to: 'a2a-slow' },
+              { from: callerDid, to: 'a2a-card' },
             ],
           },
         },
@@ -71,34 +64,8 @@ describe.skipIf(unavailable !== undefined)('gateways in a cluster (PostgreSQL + 
     quotas: { memory_mb: 16 },
   });
   const a2aClient = (i: number, name: string): Promise<Client> =>
-    new ClientFactory({ transports: [new JsonRpcTransportFactory()] }).createFromUrl(
-      `${cluster.gateways[i]?.url.origin}/a2a/${name}/`,
-    );
-  const a2aRequest = (to: string, text: string): SendMessageRequest => {
-    const message: Message = {
-      messageId: randomUUID(),
-      contextId: '',
-      taskId: '',
-      role: Role.ROLE_USER,
-      parts: [
-        {
-          content: { $case: 'text', value: text },
-          metadata: undefined,
-          filename: '',
-          mediaType: 'text/plain',
-        },
-      ],
-      metadata: undefined,
-      extensions: [],
-      referenceTaskIds: [],
-    };
-    return {
-      tenant: '',
-      message: signMessage(message, caller, { to }),
-      configuration: undefined,
-      metadata: undefined,
-    };
-  };
+    a2aClientAt(cluster.gateways[i]?.url.origin as string, name);
+  const a2aRequest = (to: string, text: string) => signedRequest(caller, to, text);
   const placedOnOne = async (id: string) => {
     await expect.poll(() => runningOn(id), { timeout: REPLACE_BOUND_MS, interval: 200 }).toHaveLength(1);
     return (await runningOn(id))[0] as number;
@@ -128,7 +95,7 @@ describe.skipIf(unavailable !== undefined)('gateways in a cluster (PostgreSQL + 
 
     // message/send to a node that does not run the agent: the owner runs it and logs the receipt.
     const before = await Promise.all([owner, first].map(logSize));
-    const sent = await (await a2aClient(first, 'a2a-echo')).sendMessage(a2aRequest(echo.id, 'hi'), declared);
+    const sent = await (await a2aClient(first, 'a2a-echo')).sendMessage(a2aRequest(echo.id, 'hi'), DECLARED);
     if (!('status' in sent)) throw new Error('expected a task');
     expect(sent.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
     const [artifact] = sent.artifacts;
@@ -155,7 +122,7 @@ describe.skipIf(unavailable !== undefined)('gateways in a cluster (PostgreSQL + 
     let taskId: string | undefined;
     const events: string[] = [];
     let final: TaskState | undefined;
-    for await (const event of streaming.sendMessageStream(a2aRequest(slow.id, 'count'), declared)) {
+    for await (const event of streaming.sendMessageStream(a2aRequest(slow.id, 'count'), DECLARED)) {
       events.push(String(event.payload?.$case));
       if (event.payload?.$case === 'task' && taskId === undefined) {
         taskId = event.payload.value.id;
@@ -179,6 +146,72 @@ describe.skipIf(unavailable !== undefined)('gateways in a cluster (PostgreSQL + 
     await expect(
       (await a2aClient(first, 'a2a-echo')).cancelTask({ tenant: '', id: sent.id, metadata: forged }),
     ).rejects.toThrow();
+  }, 120_000);
+
+  /**
+   * Each node keeps its own log, so a card must name the log of the node that runs the agent:
+   * a card naming the node asked would make every result of a relayed call fail its log check.
+   */
+  it("serves, on every node, the owner's card: the owner's log, read through the node asked, signed by the agent", async () => {
+    const agent = await client(0).createAgent({
+      name: 'a2a-card',
+      code: ECHO_AGENT,
+      manifest: manifest('a2a-card'),
+    });
+    await client(2).startAgent(agent.id);
+    const owner = await placedOnOne(agent.id);
+    const origin = (i: number) => cluster.gateways[i]?.url.origin as string;
+    const ownerLog = `oacp.test/cluster/gw-${owner}`;
+    const cards = await Promise.all(
+      live().map(async (i) => {
+        const card = await fetchAgentCard(`${origin(i)}/a2a/a2a-card`);
+        const check = checkAgentCard(card, agent.id);
+        if (check.status !== 'verified') throw new Error(`card from gw-${i}: ${check.reason}`);
+        // The URLs are those of the node asked; the log is the owner's, its receipts read through here.
+        expect(card.supportedInterfaces[0]?.url).toBe(`${origin(i)}/a2a/a2a-card`);
+        expect(check.params.log.origin).toBe(ownerLog);
+        expect(check.params.receipts).toBe(`${origin(i)}/v1/cluster/nodes/gw-${owner}/receipts/{index}`);
+        return check.params;
+      }),
+    );
+    expect(new Set(cards.map((params) => params.log.verifierKey)).size).toBe(1);
+    expect(new Set(cards.map((params) => JSON.stringify(params.airlockKeys))).size).toBe(1);
+
+    // A call through a non-owner, checked by an independent client the whole way: card
+    // signature, receipt signature, inclusion in the card's log, input and output digests.
+    const via = live().find((i) => i !== owner) as number;
+    const result = await callA2aAgent({
+      url: `${origin(via)}/a2a/a2a-card`,
+      signer: caller,
+      expectDid: agent.id,
+      text: 'through a non-owner',
+    });
+    expect(result.state).toBe('completed');
+    expect(result.artifacts).toHaveLength(1);
+    for (const check of result.artifacts[0]?.checks ?? [])
+      expect(check, check.name).toMatchObject({ ok: true });
+    expect(result.trustLevel).not.toBe('Untrusted');
+    const index = result.artifacts[0]?.receiptIndex as number;
+    // That receipt is the owner's, whichever node it is read through; the node asked has its own log.
+    const relayed = (await (
+      await fetch(`${origin(via)}/v1/cluster/nodes/gw-${owner}/receipts/${index}`)
+    ).json()) as { origin: string; logKey: string };
+    expect(relayed).toMatchObject({ origin: ownerLog, logKey: (await client(owner).receipt(index)).logKey });
+    expect(relayed.logKey).toBe(cards[0]?.log.verifierKey);
+    expect(
+      (await fetch(`${origin(via)}/v1/cluster/nodes/gw-${owner}/log/checkpoint`).then((r) => r.text())).split(
+        '\n',
+      )[0],
+    ).toBe(ownerLog);
+    // Attack: a client posing as a relaying member names its own base; the loopback listener's
+    // Host check refuses that name as it would refuse it in Host, so the card keeps the origin.
+    const posed = await fetch(`${origin(owner)}/a2a/a2a-card/.well-known/agent-card.json`, {
+      headers: { 'x-oacp-forwarded': '1', 'x-oacp-a2a-base': 'http://evil.example' },
+    });
+    expect(JSON.stringify(await posed.json())).not.toContain('evil.example');
+    // Refusals: a node nobody runs, an index that is not one.
+    expect((await fetch(`${origin(via)}/v1/cluster/nodes/gw-9/receipts/0`)).status).toBe(404);
+    expect((await fetch(`${origin(via)}/v1/cluster/nodes/gw-${owner}/receipts/-1`)).status).toBe(400);
   }, 120_000);
 
   it('runs an agent on exactly one node, answers for it on every node, and moves it when the owner is killed', async () => {

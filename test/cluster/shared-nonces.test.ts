@@ -1,22 +1,22 @@
+import { TaskState } from '@a2a-js/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
 import { StoreNonceStore } from '../../src/gateway/store-nonce-store.js';
-import { signRequest } from '../../src/identity/signed-request.js';
+import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/types.js';
-import { MANIFEST, raw, startGateway, type TestGateway } from '../gateway/service/harness.js';
+import { a2aClientAt, DECLARED, signedRequest } from '../a2a/signed-message.js';
+import { raw, startGateway, type TestGateway } from '../gateway/service/harness.js';
+import { receiptPredicate, signedToolCall } from '../gateway/service/signed-call.js';
 import { type PostgresServer, postgresUnavailable, startPostgres } from '../store/postgres-server.js';
 
 const unavailable = postgresUnavailable();
 if (unavailable !== undefined) console.warn(`shared nonce tests skipped: ${unavailable}`);
 
-/** The receipt predicate at one log index. */
-async function predicateAt(gw: TestGateway, index: number): Promise<unknown> {
-  const envelope = JSON.parse(Buffer.from(await gw.gateway.node.log.entry(index)).toString('utf8')) as {
-    payload: string;
-  };
-  return (JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as { predicate: unknown })
-    .predicate;
-}
+const sender = keySigner(generateEd25519().privateKey);
+const A2A_AGENT = 'a2a-replayed';
+/** Both nodes let the sender write to the agent: only the replay can refuse it. */
+const config = { a2a: { trust: [{ from: didKeyFromPublicKey(sender.publicKey), to: A2A_AGENT }] } };
 
 /**
  * Two gateways (each its own home, keys and log) on one PostgreSQL database,
@@ -34,8 +34,8 @@ describe.skipIf(unavailable !== undefined)('signed-request nonces shared through
     if ('skipped' in started) throw new Error(started.skipped);
     server = started;
     url = await server.createDatabase();
-    a = await startGateway({ store: url });
-    b = await startGateway({ store: url });
+    a = await startGateway({ store: url, config });
+    b = await startGateway({ store: url, config });
   }, 120_000);
 
   afterAll(async () => {
@@ -49,27 +49,9 @@ describe.skipIf(unavailable !== undefined)('signed-request nonces shared through
     return [a, b];
   };
 
-  async function signedCall(gw: TestGateway, name: string) {
-    const agent = await gw.client.createAgent({ name, manifest: MANIFEST });
-    const signer = await gw.gateway.services.agents.signer(agent.id);
-    if (signer === undefined) throw new Error('no signer');
-    const path = '/v1/tools/echo/call';
-    const body = JSON.stringify({ arguments: { text: 'once' } });
-    const signed = signRequest(signer, { purpose: `POST ${path}`, payload: body });
-    const init = {
-      method: 'POST',
-      headers: {
-        'oacp-signed-request': Buffer.from(JSON.stringify(signed)).toString('base64url'),
-        'content-type': 'application/json',
-      },
-      body,
-    };
-    return { agent, path, init };
-  }
-
   it('attack: a request accepted at node A is replayed at node B: a 401 and a receipt naming the replay', async () => {
     const [nodeA, nodeB] = nodes();
-    const { agent, path, init } = await signedCall(nodeA, 'cross-node');
+    const { agent, path, init } = await signedToolCall(nodeA, 'cross-node');
     expect((await raw(nodeA.url, path, init)).status).toBe(200);
 
     const before = nodeB.gateway.node.log.size;
@@ -77,13 +59,41 @@ describe.skipIf(unavailable !== undefined)('signed-request nonces shared through
     expect(replay.status).toBe(401);
     expect(replay.json).toMatchObject({ error: { message: expect.stringContaining('replayed nonce') } });
     expect(nodeB.gateway.node.log.size).toBe(before + 1);
-    expect(await predicateAt(nodeB, before)).toMatchObject({
+    expect(await receiptPredicate(nodeB, before)).toMatchObject({
       agent: { did: agent.id },
       tool: { name: 'echo' },
       policy: { effect: 'deny', reason: expect.stringContaining('replayed nonce') },
     });
     // And back at A, where it was first accepted.
     expect((await raw(nodeA.url, path, init)).status).toBe(401);
+  });
+
+  it('attack: an A2A message accepted at node A is replayed at node B: refused, with a receipt at B', async () => {
+    const [nodeA, nodeB] = nodes();
+    const agent = await nodeA.client.createAgent({
+      name: A2A_AGENT,
+      manifest: {
+        apiVersion: 'oacp.dev/v1',
+        kind: 'CapabilityManifest',
+        name: A2A_AGENT,
+        quotas: { memory_mb: 16 },
+      },
+      code: 'function main(input) { return { echo: input.text }; }',
+    });
+    await nodeA.client.startAgent(agent.id);
+    const request = signedRequest(sender, agent.id, 'pay once');
+    const clientOf = (gw: TestGateway) => a2aClientAt(gw.url.origin, A2A_AGENT);
+    const accepted = await (await clientOf(nodeA)).sendMessage(request, DECLARED);
+    expect('status' in accepted && accepted.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+
+    // The same signed message, byte for byte, at the other node inside the freshness window.
+    const before = nodeB.gateway.node.log.size;
+    await expect((await clientOf(nodeB)).sendMessage(request, DECLARED)).rejects.toThrow(/already delivered/);
+    expect(nodeB.gateway.node.log.size).toBe(before + 1);
+    expect(await receiptPredicate(nodeB, before)).toMatchObject({
+      agent: { did: didKeyFromPublicKey(sender.publicKey) },
+      policy: { effect: 'deny', reason: expect.stringContaining('already delivered') },
+    });
   });
 
   it('attack: two nodes race one nonce: exactly one store call wins', async () => {
@@ -109,7 +119,7 @@ describe.skipIf(unavailable !== undefined)('signed-request nonces shared through
 
   it('attack: with the nonce table unreachable, a fresh signed request is refused with a reason', async () => {
     const [nodeA] = nodes();
-    const { path, init } = await signedCall(nodeA, 'during-outage');
+    const { path, init } = await signedToolCall(nodeA, 'during-outage');
     const admin = await openStore(url);
     try {
       // Only the nonce table goes away, so the refusal is the nonce store's and nothing else's.
@@ -129,7 +139,7 @@ describe.skipIf(unavailable !== undefined)('signed-request nonces shared through
 
   it('attack: with PostgreSQL stopped, a fresh signed request is refused (last: it stops the server)', async () => {
     const [nodeA] = nodes();
-    const { path, init } = await signedCall(nodeA, 'server-down');
+    const { path, init } = await signedToolCall(nodeA, 'server-down');
     await server?.stop();
     const refused = await raw(nodeA.url, path, init);
     expect(refused.status).toBe(401);

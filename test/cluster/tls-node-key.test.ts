@@ -1,6 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { derivedSeed } from '../../src/cluster/derived-key.js';
 import { type NodeCertificate, selfIssuedCertificate } from '../../src/cluster/node-certificate.js';
@@ -9,6 +8,7 @@ import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
 import { KeyStore } from '../../src/identity/keystore.js';
 import { type EtcdServer, etcdUnavailable, startEtcd } from './etcd-server.js';
 import { append, cli, type Home, makeHome, removeHome, startGateway, witnessView } from './gossip-homes.js';
+import { getWith } from './member-pki.js';
 
 const unavailable = etcdUnavailable();
 if (unavailable !== undefined) console.warn(`cluster node-key TLS tests skipped: ${unavailable}`);
@@ -17,22 +17,6 @@ if (unavailable !== undefined) console.warn(`cluster node-key TLS tests skipped:
 function nodeCertificate(home: Home, nodeId: string): NodeCertificate {
   const logSigner = KeyStore.open(home.home, home.env).logSigner();
   return selfIssuedCertificate(nodeId, derivedSeed(logSigner, 'oacp/node-tls-key/v1'));
-}
-
-/** A GET to a member listener presenting `client` (or no certificate); the server is not checked here. */
-function getWith(url: string, client: NodeCertificate | undefined) {
-  return new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const tls = client === undefined ? {} : { cert: client.certPem, key: client.keyPem };
-    const req = request(url, { ...tls, rejectUnauthorized: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /**

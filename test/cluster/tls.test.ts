@@ -1,82 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EtcdServer, etcdUnavailable, startEtcd } from './etcd-server.js';
 import { append, cli, type Home, makeHome, removeHome, startGateway, witnessView } from './gossip-homes.js';
+import { getWith, pki } from './member-pki.js';
 
 const unavailable = etcdUnavailable();
 if (unavailable !== undefined) console.warn(`cluster TLS tests skipped: ${unavailable}`);
-
-/** An Ed25519 CA and certificates it issues, made with the openssl CLI. */
-function pki(dir: string) {
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ca = (name: string) =>
-    run(
-      'req',
-      '-x509',
-      '-newkey',
-      'ed25519',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.pem`,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-    );
-  const issue = (cn: string, by: string, file = cn) => {
-    run(
-      'req',
-      '-new',
-      '-newkey',
-      'ed25519',
-      '-nodes',
-      '-keyout',
-      `${file}.key`,
-      '-out',
-      `${file}.csr`,
-      '-subj',
-      `/CN=${cn}`,
-    );
-    run(
-      'x509',
-      '-req',
-      '-in',
-      `${file}.csr`,
-      '-CA',
-      `${by}.pem`,
-      '-CAkey',
-      `${by}.key`,
-      '-CAcreateserial',
-      '-out',
-      `${file}.pem`,
-      '-days',
-      '2',
-    );
-  };
-  return { ca, issue, path: (name: string) => join(dir, name) };
-}
-
-/** A GET to a member's mutual-TLS listener with the given client certificate (or none). */
-function getWith(url: string, client: { cert: Buffer; key: Buffer } | undefined, ca: Buffer) {
-  return new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request(url, { ca, ...(client ?? {}), checkServerIdentity: () => undefined }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /**
  * Issue 13 item 4 (node-to-node trust): with `cluster.tls`, members reach each other only

@@ -38,11 +38,10 @@ const byKey = (a: Take, b: Take): number => (a.key < b.key ? -1 : a.key > b.key 
  * so N concurrent checks cost one commit (one fsync on SQLite, one COMMIT
  * round on PostgreSQL) instead of N. Each reservation runs in its own
  * SAVEPOINT: one refused take rolls back that reservation's other takes and
- * nothing else, so each stays all-or-none. Before any take, the batch locks
- * every existing row it will touch in key order (PostgreSQL), so batches on
- * several gateways cannot deadlock over them; rows created by the batch are
- * the one exception, and a deadlock there aborts the transaction, which
- * refuses every reservation in it. A failed transaction fails every
+ * nothing else, so each stays all-or-none. Before any take, the batch creates
+ * the rows it lacks and locks every row it will touch in key order
+ * (PostgreSQL), so batches on several gateways cannot deadlock over them, new
+ * buckets included. A failed transaction fails every
  * reservation (the engine refuses each: fail closed); answers go out only
  * after the commit, so a take never counts as made unless it is durable.
  */
@@ -74,8 +73,11 @@ export class QuotaBatches {
 
 /** One transaction: every reservation of the batch, each all-or-none in its own savepoint. */
 async function runBatch(tx: TransactionRepos, batch: readonly Pending[]): Promise<BatchResult[]> {
-  const keys = [...new Set(batch.flatMap((item) => item.takes.map((t) => t.key)))].sort();
-  await tx.quotaBuckets.lockInOrder(keys);
+  // One entry per key (the first take's shape: a key has one shape), created if missing, then locked.
+  const buckets = new Map<string, Take>();
+  for (const item of batch)
+    for (const take of item.takes) if (!buckets.has(take.key)) buckets.set(take.key, take);
+  await tx.quotaBuckets.lockInOrder([...buckets.values()], Math.min(...batch.map((item) => item.now)));
   const results: BatchResult[] = [];
   for (const item of batch) {
     const takeAll = async (): Promise<BatchResult> => {

@@ -70,7 +70,13 @@ export const registerCluster: CommandRegistrar = (program, context) => {
       if (options.tlsCa !== undefined && options.tlsCert !== undefined && options.tlsKey !== undefined) {
         const paths = { ca: options.tlsCa, cert: options.tlsCert, key: options.tlsKey };
         try {
-          tls = loadClusterTls(paths, certificateNode(paths.cert));
+          // Each log is read from the member etcd registers at that URL, and only from it.
+          const members = status.members;
+          tls = loadClusterTls(
+            paths,
+            certificateNode(paths.cert),
+            async (origin) => members.find((member) => new URL(member.url).origin === origin)?.id,
+          );
         } catch (error) {
           throw new CliExit(
             error instanceof OacpError ? error.message.replaceAll('cluster.tls.', '--tls-') : String(error),

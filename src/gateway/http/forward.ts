@@ -1,3 +1,6 @@
+import { clusterError } from '../../cluster/errors.js';
+import { describeError } from '../../core/errors.js';
+
 /**
  * Marks a request one node handed to another, with the number of hops so
  * far: a node forwards a fresh request to the owner once, and a forwarded
@@ -39,13 +42,24 @@ export async function forward(
     if (!['host', 'content-length', 'connection'].includes(name.toLowerCase())) headers.set(name, value);
   }
   headers.set(FORWARDED_HEADER, String(hopsOf(request) + 1));
-  const answer = await clusterFetch(target, {
-    method: request.method,
-    headers,
-    body: Buffer.from(body),
-    // The caller hung up: the owner's side of the relay is closed too.
-    signal: request.signal,
-  });
+  let answer: Response;
+  try {
+    answer = await clusterFetch(target, {
+      method: request.method,
+      headers,
+      // A GET (an agent card) carries no body; fetch refuses one.
+      ...(request.method === 'GET' || request.method === 'HEAD' ? {} : { body: Buffer.from(body) }),
+      // The caller hung up: the owner's side of the relay is closed too.
+      signal: request.signal,
+    });
+  } catch (error) {
+    // The owner is gone or refused the members' TLS check: a 503 naming it, never a 500.
+    throw clusterError(
+      'CLUSTER_UNAVAILABLE',
+      `the node at ${owner.origin} did not answer (${describeError(error)}); retry`,
+      error,
+    );
+  }
   const relayed = new Headers();
   for (const [name, value] of answer.headers)
     if (!HOP_HEADERS.has(name.toLowerCase())) relayed.set(name, value);

@@ -7,7 +7,7 @@ import { open, type Route, route, scope } from './route.js';
 import type { GatewayServices } from './services.js';
 import { readTile, tileCacheControl } from './tiles.js';
 
-const LOG_IS_PUBLIC = open('receipts and the log hold digests only, and exist to be read by anyone');
+export const LOG_IS_PUBLIC = open('receipts and the log hold digests only, and exist to be read by anyone');
 
 /** Health, metrics, and the log read-only: receipts by index, the checkpoint and the c2sp tiles. */
 export function publicRoutes(services: GatewayServices): Route[] {
@@ -31,20 +31,12 @@ export function publicRoutes(services: GatewayServices): Route[] {
     ),
 
     // The published checkpoint (the one the tiles on disk match), as c2sp tlog-tiles clients expect.
-    route('GET', '/v1/log/checkpoint', LOG_IS_PUBLIC, async (c) => {
-      let text: string;
-      try {
-        text = await readFile(join(services.logDir, 'checkpoint'), 'utf8');
-      } catch {
-        throw httpError('NOT_FOUND', 'the log has not published a checkpoint yet');
-      }
-      // With the cosignatures peers returned for exactly this checkpoint (c2sp tlog-cosignature).
-      const cosigned = services.gossip?.withCosignatures(text) ?? text;
-      return c.body(cosigned, 200, {
+    route('GET', '/v1/log/checkpoint', LOG_IS_PUBLIC, async (c) =>
+      c.body(await publishedCheckpoint(services), 200, {
         'content-type': 'text/plain; charset=utf-8',
         'cache-control': 'no-store',
-      });
-    }),
+      }),
+    ),
 
     // The witness side of gossip: this node's cosigning key, its latest cosigned checkpoint and
     // who cosigned it, the peers' checkpoints it cosigned, and which peers it no longer trusts.
@@ -76,21 +68,37 @@ export function publicRoutes(services: GatewayServices): Route[] {
       });
     }),
 
-    route('GET', '/v1/receipts/:index', LOG_IS_PUBLIC, async (c) => {
-      const text = c.req.param('index') ?? '';
-      if (!/^(0|[1-9][0-9]{0,15})$/.test(text))
-        throw httpError('BAD_REQUEST', 'a receipt index is a non-negative integer');
-      const index = Number(text);
-      if (index >= services.log.size)
-        throw httpError('NOT_FOUND', `no receipt ${index}: the log has ${services.log.size} entries`);
-      const bytes = await services.log.entry(index);
-      return c.json({
-        index,
-        origin: services.origin,
-        envelope: JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>,
-        proof: services.log.proofFile(index),
-        logKey: services.log.verifierKey,
-      });
-    }),
+    route('GET', '/v1/receipts/:index', LOG_IS_PUBLIC, async (c) =>
+      c.json(await receiptWithProof(services, c.req.param('index') ?? '')),
+    ),
   ];
+}
+
+/** The published checkpoint (the one the tiles on disk match), with the cosignatures peers returned for it. */
+export async function publishedCheckpoint(services: GatewayServices): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(join(services.logDir, 'checkpoint'), 'utf8');
+  } catch {
+    throw httpError('NOT_FOUND', 'the log has not published a checkpoint yet');
+  }
+  // c2sp tlog-cosignature: the cosignatures for exactly this checkpoint.
+  return services.gossip?.withCosignatures(text) ?? text;
+}
+
+/** Receipt `text` (a decimal index) of this node's log with its inclusion proof. */
+export async function receiptWithProof(services: GatewayServices, text: string) {
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(text))
+    throw httpError('BAD_REQUEST', 'a receipt index is a non-negative integer');
+  const index = Number(text);
+  if (index >= services.log.size)
+    throw httpError('NOT_FOUND', `no receipt ${index}: the log has ${services.log.size} entries`);
+  const bytes = await services.log.entry(index);
+  return {
+    index,
+    origin: services.origin,
+    envelope: JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>,
+    proof: services.log.proofFile(index),
+    logKey: services.log.verifierKey,
+  };
 }

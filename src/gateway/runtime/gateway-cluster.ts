@@ -164,7 +164,18 @@ export class GatewayCluster {
 
   /** node-key mode: the node key published by the member at this origin (what a server must present). */
   async pinnedKey(origin: string): Promise<string | undefined> {
-    return (await this.member((m) => new URL(m.url).origin === origin))?.nodeKey;
+    return (await this.memberAt(origin))?.nodeKey;
+  }
+
+  /** The URL of the member with this node id, as etcd lists it; undefined for no such member. */
+  async memberUrl(nodeId: string): Promise<URL | undefined> {
+    const member = await this.member((m) => m.id === nodeId);
+    return member === undefined ? undefined : new URL(member.url);
+  }
+
+  /** The member registered at this origin (CA mode: the node id a server's certificate must name). */
+  async memberAt(origin: string): Promise<Member | undefined> {
+    return this.member((m) => new URL(m.url).origin === origin);
   }
 
   private async member(match: (member: Member) => boolean): Promise<Member | undefined> {

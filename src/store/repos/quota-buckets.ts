@@ -69,13 +69,30 @@ export function quotaBucketRepo(sql: Sql, d: Dialect): QuotaBucketRepo {
         [now - idleMs, now],
       );
     },
-    async lockInOrder(keys) {
-      if (d.forUpdate === '' || keys.length === 0) return;
-      // LockRows sits above the sort, so the rows are locked one by one in key order.
+    async lockInOrder(buckets, now) {
+      if (d.forUpdate === '' || buckets.length === 0) return;
+      const sorted = [...buckets].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      // Missing rows first, full (what take creates for a new key), one statement inserting in
+      // key order: two transactions creating the same new keys wait for each other at the
+      // first key both lack, never crosswise. Existing rows are not touched (no lock taken).
+      await sql.run(
+        `INSERT INTO quota_buckets (bucket_key, tokens, capacity, refill, window_ms, updated_at, used, refused)
+         VALUES ${sorted.map(() => '(?, ?, ?, ?, ?, ?, 0, 0)').join(', ')}
+         ON CONFLICT (bucket_key) DO NOTHING`,
+        sorted.flatMap(({ key, shape }) => [
+          key,
+          shape.capacity,
+          shape.capacity,
+          shape.refill,
+          shape.windowMs,
+          now,
+        ]),
+      );
+      // Then every row, in key order. LockRows sits above the sort, so they are locked one by one.
       await sql.all(
-        `SELECT bucket_key FROM quota_buckets WHERE bucket_key IN (${keys.map(() => '?').join(', ')})
+        `SELECT bucket_key FROM quota_buckets WHERE bucket_key IN (${sorted.map(() => '?').join(', ')})
          ORDER BY bucket_key${d.forUpdate}`,
-        [...keys],
+        sorted.map(({ key }) => key),
       );
     },
     get,

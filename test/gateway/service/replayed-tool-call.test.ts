@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signRequest } from '../../../src/identity/signed-request.js';
-import { MANIFEST, raw, startGateway, type TestGateway } from './harness.js';
+import { raw, startGateway, type TestGateway } from './harness.js';
+import { receiptPredicate, signedToolCall } from './signed-call.js';
 
 /**
  * A native tool call over HTTP whose signed request is replayed: the replay
@@ -16,20 +16,7 @@ describe('a replayed signed tool call over HTTP', () => {
   afterAll(async () => gw?.close());
 
   it('attack: the replay is a 401 and one receipt naming the replayed nonce', async () => {
-    const agent = await gw.client.createAgent({ name: 'replayer', manifest: MANIFEST });
-    const signer = await gw.gateway.services.agents.signer(agent.id);
-    if (signer === undefined) throw new Error('no signer');
-    const path = '/v1/tools/echo/call';
-    const body = JSON.stringify({ arguments: { text: 'once' } });
-    const signed = signRequest(signer, { purpose: `POST ${path}`, payload: body });
-    const init = {
-      method: 'POST',
-      headers: {
-        'oacp-signed-request': Buffer.from(JSON.stringify(signed)).toString('base64url'),
-        'content-type': 'application/json',
-      },
-      body,
-    };
+    const { agent, path, init } = await signedToolCall(gw, 'replayer');
     const log = gw.gateway.node.log;
     const first = await raw(gw.url, path, init);
     expect(first.status).toBe(200);
@@ -38,17 +25,7 @@ describe('a replayed signed tool call over HTTP', () => {
     expect(replay.status).toBe(401);
     expect(replay.json).toMatchObject({ error: { message: expect.stringContaining('replayed nonce') } });
     expect(log.size).toBe(afterFirst + 1);
-    const envelope = JSON.parse(Buffer.from(await log.entry(afterFirst)).toString('utf8')) as {
-      payload: string;
-    };
-    const { predicate } = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as {
-      predicate: {
-        agent: { did?: string };
-        tool: { name: string };
-        policy: { effect: string; reason: string };
-      };
-    };
-    expect(predicate).toMatchObject({
+    expect(await receiptPredicate(gw, afterFirst)).toMatchObject({
       agent: { did: agent.id },
       tool: { name: 'echo' },
       policy: { effect: 'deny', reason: expect.stringContaining('replayed nonce') },

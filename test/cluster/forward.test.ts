@@ -1,0 +1,23 @@
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { forward } from '../../src/gateway/http/forward.js';
+
+/** A loopback port nothing listens on (bound, then closed). */
+async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('forwarding to the owner', () => {
+  it('an owner that does not answer is a 503 naming it (CLUSTER_UNAVAILABLE), never a 500', async () => {
+    const owner = new URL(`http://127.0.0.1:${await deadPort()}/`);
+    const request = new Request('http://gw.test/a2a/alice/.well-known/agent-card.json');
+    await expect(forward(request, new Uint8Array(), owner, fetch)).rejects.toMatchObject({
+      code: 'CLUSTER_UNAVAILABLE',
+      message: expect.stringContaining(`the node at ${owner.origin} did not answer`),
+    });
+  });
+});
