@@ -22,6 +22,7 @@ import { bridgeApprovalDesk } from './approval-remote.js';
 import { type Bridge, createBridge } from './bridge.js';
 import { CallRateQuota } from './call-quota.js';
 import { Catalog } from './catalog/catalog.js';
+import { ParsedCatalogEntries } from './catalog/parsed-entries.js';
 import { catalogEntryFor } from './catalog/preload.js';
 import { withCatalogEntry } from './catalog/run-input.js';
 import { configuredServers } from './configured-servers.js';
@@ -70,7 +71,9 @@ export interface McpRunContext {
  * Resolves when the bridge has stopped and every receipt is in the log.
  */
 export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunContext): Promise<void> {
-  const catalog = context.catalog ?? new Catalog();
+  const catalog =
+    context.catalog ??
+    new Catalog(undefined, new ParsedCatalogEntries(join(context.home, 'mcp', 'catalog-entries.json')));
   const options = parseMcpRunOptions(input.catalog === undefined ? input : withCatalogEntry(input, catalog));
   const log = context.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const env = context.env ?? process.env;
