@@ -43,6 +43,10 @@ export async function upstreamFor(
   if (options.command[0] === undefined) {
     throw new OacpError<McpErrorCode>('MCP_BAD_OPTIONS', 'no server command given');
   }
+  // The tier's availability probe (a bwrap or runsc run) is a child process: started now, it runs on another
+  // core while the package tree is checked below. Awaited after it, so errors keep their order.
+  const tierReady = requireTier(options.tier as TierName, context.tiers);
+  tierReady.catch(() => undefined);
   const launch = await launchFor(options.command, {
     ...(context.home === undefined ? {} : { home: context.home }),
     log,
@@ -62,7 +66,7 @@ export async function upstreamFor(
   };
   const named = options.name === undefined ? { ...identity, name: defaultName(identity) } : identity;
   const manifest = manifestFromOptions(options, named.name);
-  const tier = await requireTier(options.tier as TierName, context.tiers);
+  const tier = await tierReady;
   const protectedPaths = context.home === undefined ? [] : [context.home];
   const implicit = implicitReadPaths(named, protectedPaths);
   const candidateEnv = context.env ?? process.env;
