@@ -80,6 +80,9 @@ describe('oacp start-up: an MCP client starts `oacp mcp run` for every session',
       '/node_modules/gpt-tokenizer/',
       // YAML is parsed only for a file the user gives or a catalog entry not yet in the home's cache.
       '/node_modules/yaml/',
+      // Tiers other than the one asked for load at their first use.
+      '/dist/airlock/gvisor/',
+      '/dist/airlock/tee/',
       '/node_modules/@modelcontextprotocol/sdk/dist/esm/server/streamableHttp.js',
       '/node_modules/@modelcontextprotocol/sdk/dist/esm/client/streamableHttp.js',
     ];
