@@ -83,6 +83,8 @@ describe('oacp start-up: an MCP client starts `oacp mcp run` for every session',
       // Tiers other than the one asked for load at their first use.
       '/dist/airlock/gvisor/',
       '/dist/airlock/tee/',
+      // The egress proxy (and node:http, node:net under it) loads only for a sandbox with a network allowlist.
+      '/dist/airlock/egress/',
       '/node_modules/@modelcontextprotocol/sdk/dist/esm/server/streamableHttp.js',
       '/node_modules/@modelcontextprotocol/sdk/dist/esm/client/streamableHttp.js',
     ];
