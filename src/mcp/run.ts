@@ -10,6 +10,7 @@ import { isLoopbackAddress } from '../core/loopback.js';
 import { openHomeNonceStore } from '../identity/home-nonce-store.js';
 import { KeyStore } from '../identity/keystore.js';
 import type { NonceStore } from '../identity/nonce-store.js';
+import { readNodeConfig } from '../node/node-config.js';
 import { logDirectory, OacpNode } from '../node/oacp-node.js';
 import { defaultSigningWorkers, SigningPool } from '../node/signing-pool.js';
 import { PolicyEngine } from '../policy/engine.js';
@@ -28,11 +29,13 @@ import { withCatalogEntry } from './catalog/run-input.js';
 import { configuredServers } from './configured-servers.js';
 import { describeHints, permissionHints } from './diagnose/permission-hints.js';
 import { StderrTail } from './diagnose/stderr-tail.js';
+import { HeldLog } from './held-log.js';
 import { type HomeQuotas, openHomeQuotas } from './home-quotas.js';
 import type { HttpBridge } from './http.js';
 import { LearnedCapabilities } from './learn.js';
 import { manifestFromOptions } from './manifest-from-options.js';
 import { type McpRunOptions, type McpRunOptionsInput, parseMcpRunOptions } from './options.js';
+import { prestartUpstream } from './prestarted-upstream.js';
 import { AttestedReceipts, logReceiptWriter } from './receipts.js';
 import type { ReceiptSink } from './record.js';
 import type { BridgeEvent } from './session.js';
@@ -40,6 +43,7 @@ import { serveStdio } from './stdio.js';
 import { openControllingTerminal, TerminalApprovalDesk } from './terminal-desk.js';
 import type { TierLookup } from './tiers.js';
 import { toolFilterFromFlag } from './tool-filter.js';
+import type { UpstreamConnector } from './upstream.js';
 import { upstreamFor } from './upstream-from-options.js';
 
 export interface McpRunContext {
@@ -79,6 +83,38 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
   const env = context.env ?? process.env;
   // Read before anything starts (by the caller, with the one oacp.yaml schema): a bad file must not leave a half-started bridge.
   const configured = options.config === undefined ? undefined : configuredServers(options, context.servers);
+  // A stdio bridge for one server (what MCP clients start) starts its server as soon as the package tree and
+  // the tier are checked, so the server boots while the log, the signer and the session are set up below.
+  // Only in an initialised home: nothing is written to a directory that `oacp init` has not made.
+  // Its lines (package notes, the server's stderr) are held until the bridge's first line is out.
+  const held = new HeldLog(log);
+  const early =
+    configured === undefined && options.http === undefined && initialised(context.home)
+      ? prepareServer(options, context, held.line, true)
+      : undefined;
+  early?.catch(() => undefined);
+  try {
+    await runBridge(options, configured, context, { log, env, catalog, held }, early);
+  } finally {
+    held.release();
+    // A bridge that failed to set up stops the server it started early; a claimed one was stopped by its session.
+    await (await early?.catch(() => undefined))?.discard();
+  }
+}
+
+async function runBridge(
+  options: McpRunOptions,
+  configured: ReadonlyMap<string, McpRunOptions> | undefined,
+  context: McpRunContext,
+  base: {
+    readonly log: (line: string) => void;
+    readonly env: Readonly<Record<string, string | undefined>>;
+    readonly catalog: Catalog;
+    readonly held: HeldLog;
+  },
+  early: Promise<PreparedServer> | undefined,
+): Promise<void> {
+  const { log, env, catalog, held } = base;
   const node = await OacpNode.open(context.home, env);
   // One nonce store per home: a signed request replayed to another bridge on the home is refused too.
   const nonces = openHomeNonceStore(context.home);
@@ -116,9 +152,18 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
     };
     const parts =
       configured === undefined
-        ? [await assemble(options, context, shared, catalog)]
+        ? [
+            await assemble(
+              options,
+              await (early ?? prepareServer(options, context, log, false)),
+              shared,
+              catalog,
+            ),
+          ]
         : await Promise.all(
-            [...configured.values()].map((entry) => assemble(entry, context, shared, catalog)),
+            [...configured.values()].map(async (entry) =>
+              assemble(entry, await prepareServer(entry, context, log, false), shared, catalog),
+            ),
           );
     const bridge =
       configured === undefined && parts[0] !== undefined
@@ -136,6 +181,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
     log(
       `oacp: MCP bridge for ${title}: tier ${[...new Set(parts.map((part) => part.tier))].join(', ')}, home ${context.home}, log ${logDirectory(context.home)}`,
     );
+    held.release();
     if (options.http === undefined || http === undefined) {
       const session = await serveStdio(
         bridge,
@@ -233,17 +279,32 @@ interface Assembled {
   finishLearning(): void;
 }
 
-async function assemble(
+/** A server whose package tree and tier are checked, ready to be bridged (maybe already started). */
+interface PreparedServer {
+  readonly context: McpRunContext;
+  readonly upstream: UpstreamConnector;
+  readonly sandboxes: ProcessSandbox[];
+  readonly learned: LearnedCapabilities | undefined;
+  readonly stderrTail: StderrTail;
+  /** Stops the server started early if no session claimed it. */
+  discard(): Promise<void>;
+}
+
+/**
+ * Checks the server's package tree against its pins and its tier, then (when
+ * `early`) starts it: the checks always precede the start, which only the
+ * session's first connect() claims (prestartUpstream).
+ */
+async function prepareServer(
   options: McpRunOptions,
   context: McpRunContext,
-  shared: Shared,
-  catalog: Catalog,
-): Promise<Assembled> {
-  const { log, agent } = shared;
+  log: (line: string) => void,
+  early: boolean,
+): Promise<PreparedServer> {
   const sandboxes: ProcessSandbox[] = [];
   const learned = options.learn ? new LearnedCapabilities() : undefined;
   const stderrTail = new StderrTail();
-  const upstream = await upstreamFor(
+  const checked = await upstreamFor(
     options,
     {
       ...context,
@@ -252,6 +313,25 @@ async function assemble(
     },
     log,
   );
+  const started = early ? prestartUpstream(checked) : undefined;
+  return {
+    context,
+    upstream: started?.connector ?? checked,
+    sandboxes,
+    learned,
+    stderrTail,
+    discard: async () => started?.discard(),
+  };
+}
+
+async function assemble(
+  options: McpRunOptions,
+  prepared: PreparedServer,
+  shared: Shared,
+  catalog: Catalog,
+): Promise<Assembled> {
+  const { log, agent } = shared;
+  const { context, upstream, sandboxes, learned, stderrTail } = prepared;
   const name = upstream.identity.name;
   const events: SecurityEventSink = {
     emit: (event) =>
@@ -363,6 +443,16 @@ function describeEvent(server: string, event: BridgeEvent): string {
 /** Events after which the user needs to know why the server stopped. */
 function isStop(event: BridgeEvent): boolean {
   return event.type === 'upstream-ended' || event.type === 'upstream-gave-up';
+}
+
+/** Whether `oacp init` made this home (else OacpNode.open says what is wrong, before anything starts). */
+function initialised(home: string): boolean {
+  try {
+    readNodeConfig(home);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function abortPromise(signal: AbortSignal | undefined): Promise<void> {
