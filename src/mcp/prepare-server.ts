@@ -20,14 +20,14 @@ export interface PreparedServer {
 
 /**
  * Checks the server's package tree against its pins and its tier, then (when
- * `early`) starts it: the checks always precede the start, which only the
+ * `early`, with where its stderr goes meanwhile) starts it: the checks always precede the start, which only the
  * session's first connect() claims (prestartUpstream).
  */
 export async function prepareServer(
   options: McpRunOptions,
   context: McpRunContext,
   log: (line: string) => void,
-  early: boolean,
+  early: { readonly serverLog: (line: string) => void } | undefined,
 ): Promise<PreparedServer> {
   const sandboxes: ProcessSandbox[] = [];
   const learned = options.learn ? new LearnedCapabilities() : undefined;
@@ -37,11 +37,12 @@ export async function prepareServer(
     {
       ...context,
       stderrTail,
+      ...(early === undefined ? {} : { serverLog: early.serverLog }),
       ...(learned === undefined ? {} : { onSandbox: (sandbox) => sandboxes.push(sandbox) }),
     },
     log,
   );
-  const started = early ? prestartUpstream(checked) : undefined;
+  const started = early === undefined ? undefined : prestartUpstream(checked);
   return {
     context,
     upstream: started?.connector ?? checked,

@@ -88,14 +88,14 @@ export async function runBridge(
         ? [
             await assemble(
               options,
-              await (early ?? prepareServer(options, context, log, false)),
+              await (early ?? prepareServer(options, context, log, undefined)),
               shared,
               catalog,
             ),
           ]
         : await Promise.all(
             [...configured.values()].map(async (entry) =>
-              assemble(entry, await prepareServer(entry, context, log, false), shared, catalog),
+              assemble(entry, await prepareServer(entry, context, log, undefined), shared, catalog),
             ),
           );
     const bridge =

@@ -51,11 +51,11 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
   // A stdio bridge for one server (what MCP clients start) starts its server as soon as the package tree and
   // the tier are checked, so the server boots while the log, the signer and the session are set up below.
   // Only in an initialised home: nothing is written to a directory that `oacp init` has not made.
-  // Its lines (package notes, the server's stderr) are held until the bridge's first line is out.
+  // The server's stderr is held until the bridge's first line is out (package notes are not: an install can take a while).
   const held = new HeldLog(log);
   const early =
     configured === undefined && options.http === undefined && initialised(context.home)
-      ? prepareServer(options, context, held.line, true)
+      ? prepareServer(options, context, log, { serverLog: held.line })
       : undefined;
   early?.catch(() => undefined);
   try {

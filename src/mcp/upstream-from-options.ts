@@ -33,6 +33,8 @@ export async function upstreamFor(
     readonly onSandbox?: (sandbox: ProcessSandbox) => void;
     /** Keeps the server's last stderr lines, to say why it stopped. */
     readonly stderrTail?: StderrTail;
+    /** Where the server's stderr lines go (`log` by default), e.g. held until the bridge's first line. */
+    readonly serverLog?: (line: string) => void;
   },
   log: (line: string) => void,
 ): Promise<UpstreamConnector> {
@@ -83,7 +85,7 @@ export async function upstreamFor(
       }),
     stderr: (line) => {
       context.stderrTail?.push(line);
-      log(`[${named.name}] ${escapeControl(line)}`);
+      (context.serverLog ?? log)(`[${named.name}] ${escapeControl(line)}`);
     },
     ...(context.onSandbox === undefined ? {} : { onSandbox: context.onSandbox }),
   });
