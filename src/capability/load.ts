@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { OacpError } from '../core/errors.js';
+import { yaml } from '../core/yaml.js';
 import type { CapabilityErrorCode } from './errors.js';
 import type { Manifest } from './manifest.js';
 import { parseManifest } from './parse.js';
@@ -43,7 +43,7 @@ export function loadManifest(path: string, trust: ManifestTrust = {}): Manifest 
   }
   let document: unknown;
   try {
-    document = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    document = path.endsWith('.json') ? JSON.parse(text) : yaml().parse(text);
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : 'syntax error';
     throw new OacpError<CapabilityErrorCode>(

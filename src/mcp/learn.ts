@@ -1,6 +1,6 @@
-import { stringify } from 'yaml';
 import type { EgressEvent } from '../airlock/egress/audit.js';
 import { type Manifest, ManifestSchema } from '../capability/manifest.js';
+import { yaml as yamlLibrary } from '../core/yaml.js';
 import type { CallContext } from './call-gate.js';
 
 /**
@@ -61,6 +61,6 @@ export class LearnedCapabilities {
             ...this.#wouldDeny.slice(0, 50).map((line) => `#   ${line}`),
           ]),
     ];
-    return `${header.join('\n')}\n${stringify(this.manifest(base))}`;
+    return `${header.join('\n')}\n${yamlLibrary().stringify(this.manifest(base))}`;
   }
 }

@@ -1,6 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { stringify } from 'yaml';
 import { type Manifest, ManifestSchema } from '../capability/manifest.js';
+import { yaml as yamlLibrary } from '../core/yaml.js';
 import { ToolPins } from '../policy/pins.js';
 import { allPages } from './pages.js';
 import type { ServerIdentity } from './server-identity.js';
@@ -130,7 +130,7 @@ export function draftManifest(inventory: ServerInventory): { manifest: Manifest;
           ),
         ]),
   ];
-  return { manifest, yaml: `${lines.join('\n')}\n${stringify(manifest)}` };
+  return { manifest, yaml: `${lines.join('\n')}\n${yamlLibrary().stringify(manifest)}` };
 }
 
 function oneLine(text: string): string {

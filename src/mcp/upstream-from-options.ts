@@ -33,6 +33,8 @@ export async function upstreamFor(
     readonly onSandbox?: (sandbox: ProcessSandbox) => void;
     /** Keeps the server's last stderr lines, to say why it stopped. */
     readonly stderrTail?: StderrTail;
+    /** Where the server's stderr lines go (`log` by default), e.g. held until the bridge's first line. */
+    readonly serverLog?: (line: string) => void;
   },
   log: (line: string) => void,
 ): Promise<UpstreamConnector> {
@@ -43,6 +45,10 @@ export async function upstreamFor(
   if (options.command[0] === undefined) {
     throw new OacpError<McpErrorCode>('MCP_BAD_OPTIONS', 'no server command given');
   }
+  // The tier's availability probe (a bwrap or runsc run) is a child process: started now, it runs on another
+  // core while the package tree is checked below. Awaited after it, so errors keep their order.
+  const tierReady = requireTier(options.tier as TierName, context.tiers);
+  tierReady.catch(() => undefined);
   const launch = await launchFor(options.command, {
     ...(context.home === undefined ? {} : { home: context.home }),
     log,
@@ -62,7 +68,7 @@ export async function upstreamFor(
   };
   const named = options.name === undefined ? { ...identity, name: defaultName(identity) } : identity;
   const manifest = manifestFromOptions(options, named.name);
-  const tier = await requireTier(options.tier as TierName, context.tiers);
+  const tier = await tierReady;
   const protectedPaths = context.home === undefined ? [] : [context.home];
   const implicit = implicitReadPaths(named, protectedPaths);
   const candidateEnv = context.env ?? process.env;
@@ -79,7 +85,7 @@ export async function upstreamFor(
       }),
     stderr: (line) => {
       context.stderrTail?.push(line);
-      log(`[${named.name}] ${escapeControl(line)}`);
+      (context.serverLog ?? log)(`[${named.name}] ${escapeControl(line)}`);
     },
     ...(context.onSandbox === undefined ? {} : { onSandbox: context.onSandbox }),
   });

@@ -78,6 +78,13 @@ describe('oacp start-up: an MCP client starts `oacp mcp run` for every session',
       '/node_modules/etcd3/',
       '/node_modules/@opentelemetry/',
       '/node_modules/gpt-tokenizer/',
+      // YAML is parsed only for a file the user gives or a catalog entry not yet in the home's cache.
+      '/node_modules/yaml/',
+      // Tiers other than the one asked for load at their first use.
+      '/dist/airlock/gvisor/',
+      '/dist/airlock/tee/',
+      // The egress proxy (and node:http, node:net under it) loads only for a sandbox with a network allowlist.
+      '/dist/airlock/egress/',
       '/node_modules/@modelcontextprotocol/sdk/dist/esm/server/streamableHttp.js',
       '/node_modules/@modelcontextprotocol/sdk/dist/esm/client/streamableHttp.js',
     ];

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Catalog, shippedCatalogDir } from '../../src/mcp/catalog/catalog.js';
 import { runFlags } from '../../src/mcp/catalog/entry.js';
+import { ParsedCatalogEntries } from '../../src/mcp/catalog/parsed-entries.js';
 import { oacp } from '../cli/harness.js';
 
 describe('the catalog shipped with OACP', () => {
@@ -38,6 +39,24 @@ describe('the catalog shipped with OACP', () => {
     );
     expect(() => new Catalog(dir).get('github')).toThrow(/not the catalog key/);
     expect(() => new Catalog(dir).get('nope')).toThrow(/no catalogued server "nope"/);
+  });
+
+  it('keeps parsed entries in the home by the digest of their signed bytes, and still verifies the bytes first', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-catalog-'));
+    cpSync(shippedCatalogDir(), dir, { recursive: true });
+    const path = join(mkdtempSync(join(tmpdir(), 'oacp-catalog-home-')), 'catalog-entries.json');
+    const parsed = new ParsedCatalogEntries(path);
+    const fresh = new Catalog(dir, parsed).get('memory');
+    const sig = JSON.parse(readFileSync(join(dir, 'memory.yaml.sig'), 'utf8'));
+    const cached = JSON.parse(readFileSync(path, 'utf8'));
+    expect(Object.keys(cached.entries)).toEqual([sig.sha256]);
+    expect(new Catalog(dir, parsed).get('memory')).toEqual(fresh);
+    // A cached value is used only through the entry schema: one that fails it is parsed again from the YAML.
+    writeFileSync(path, JSON.stringify({ version: 1, entries: { [sig.sha256]: { name: 'memory' } } }));
+    expect(new Catalog(dir, parsed).get('memory')).toEqual(fresh);
+    // The attack: the YAML changes under a cached entry. The signature check runs before the cache is read.
+    appendFileSync(join(dir, 'memory.yaml'), '# network: { allowlist: ["*"] }\n');
+    expect(() => new Catalog(dir, parsed).get('memory')).toThrow(/changed after it was signed/);
   });
 
   it('oacp mcp show prints the trust note, the grants and the exact command that runs it', async () => {

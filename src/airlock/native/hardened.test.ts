@@ -137,9 +137,19 @@ describe.skipIf(!available)('hardened tier', () => {
   it.skipIf(!isRoot)('refuses, naming TMPDIR, a work root the sandbox uid cannot search', async () => {
     const work = mkdtempSync(join(tmpdir(), 'oacp-private-work-'));
     try {
+      // Only a sandbox with egress needs a directory of its own there (its proxy socket).
+      const egress = manifest({ network: { allowlist: ['example.com'] } });
       await expect(
-        new HardenedTier({ workRoot: work }).start({ command: '/bin/true', args: [], manifest: manifest() }),
+        new HardenedTier({ workRoot: work }).start({ command: '/bin/true', args: [], manifest: egress }),
       ).rejects.toMatchObject({ code: 'AIRLOCK_BAD_SPEC', message: expect.stringContaining('set TMPDIR') });
+      expect(readdirSync(work)).toEqual([]);
+      // Without one, nothing is made under the work root: the /etc files and the filter are shared and read-only.
+      const plain = await new HardenedTier({ workRoot: work }).start({
+        command: '/bin/true',
+        args: [],
+        manifest: manifest(),
+      });
+      expect((await plain.exit).code).toBe(0);
       expect(readdirSync(work)).toEqual([]);
     } finally {
       rmSync(work, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
 import {
   type CgroupHost,
@@ -25,7 +25,7 @@ import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
 import { guardPipe } from './orphan-guard.js';
 import { type EgressHooks, prepareSpec, startEgressProxy } from './prepare.js';
 import { rlimitsFromQuotas } from './rlimits.js';
-import { writeSandboxEtc } from './sandbox-etc.js';
+import { cachedSandboxEtc } from './sandbox-etc.js';
 import { accessibleBy, type SandboxUser, sandboxUser } from './sandbox-user.js';
 import { encodeProgram } from './seccomp/bpf.js';
 import { buildSeccompFilter } from './seccomp/filter.js';
@@ -168,10 +168,15 @@ export class HardenedTier implements ProcessTier {
       throw error;
     }
     const user = identity.user;
-    const dir = mkdtempSync(join(workRoot, 'oacp-hardened-'));
-    // bwrap, running as the sandbox user, must reach the synthetic /etc files and the proxy socket.
-    if (user !== undefined) chmodSync(dir, 0o711);
-    if (user !== undefined && !accessibleBy(dir, user, 'execute')) {
+    // A private host directory only for what belongs to this sandbox alone: the egress proxy's socket and the
+    // staging points of idmapped grants. The /etc files and the filter are shared, read-only (see cachedFile).
+    const dir =
+      prepared.wantsEgress || identity.idmaps.length > 0
+        ? mkdtempSync(join(workRoot, 'oacp-hardened-'))
+        : undefined;
+    // bwrap, running as the sandbox user, must reach the proxy socket.
+    if (dir !== undefined && user !== undefined) chmodSync(dir, 0o711);
+    if (dir !== undefined && user !== undefined && !accessibleBy(dir, user, 'execute')) {
       rmSync(dir, { recursive: true, force: true });
       closeAll(prepared.handles);
       throw new OacpError<NativeErrorCode>(
@@ -185,16 +190,16 @@ export class HardenedTier implements ProcessTier {
       await proxy?.close();
       await resources?.remove();
       closeAll(prepared.handles);
-      rmSync(dir, { recursive: true, force: true });
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     };
     try {
-      const etc = writeSandboxEtc(
-        dir,
+      const confinement = this.launcher.cached();
+      const etc = cachedSandboxEtc(
+        dirname(confinement.program),
         user?.uid ?? process.getuid?.() ?? 0,
         user?.gid ?? process.getgid?.() ?? 0,
       );
-      const confinement = this.launcher.prepare(dir);
-      const socket = join(dir, 'egress.sock');
+      const socket = join(dir ?? workRoot, 'egress.sock');
       if (prepared.wantsEgress) proxy = await startEgressProxy(id, spec, socket, this.options, user);
       resources = prepareResources({
         id,
@@ -228,7 +233,8 @@ export class HardenedTier implements ProcessTier {
       ];
       const extraFds = prepared.handles.map((handle) => handle.fd);
       const keep = [3, ...prepared.handles.map((_, index) => FIRST_GRANT_FD + index)];
-      const points = identity.idmaps.length === 0 ? [] : stagingPoints(dir, prepared.handles);
+      const points =
+        dir === undefined || identity.idmaps.length === 0 ? [] : stagingPoints(dir, prepared.handles);
       const idmap = identity.idmaps.map(({ index, owner }) => ({
         fd: FIRST_GRANT_FD + index,
         uid: owner.uid,

@@ -106,7 +106,8 @@ describe('light tier', () => {
   it('stop() ends the whole process group, grandchildren included', async () => {
     const sandbox = await tier.start({
       command: '/bin/sh',
-      args: ['-c', 'sleep 300 & echo $!; wait'],
+      // The host pid (from /proc/self/stat: the host's /proc); $! is the pid inside the PID namespace.
+      args: ['-c', "/bin/sh -c 'read -r s _ < /proc/self/stat; echo $s; exec sleep 300' & wait"],
       manifest: manifest(),
     });
     const grandchild = await new Promise<number>((resolve) =>
@@ -122,9 +123,28 @@ describe('light tier', () => {
     expect(processState(grandchild)).toMatch(/^(gone|Z)$/);
   });
 
-  it('a workload that SIGKILLs its guard (same uid in this tier) dies with it, not unwatched', async () => {
-    // The attack: kill the launcher's guard (its parent), then keep running.
+  it('a workload cannot signal its guard or its init: kill -9 of every process it sees reaches none of them', async () => {
+    // The attack: kill -9 its parent (the namespace's init), pid 1 and every process it may signal, then finish.
     const sandbox = await tier.start({
+      command: '/bin/sh',
+      args: ['-c', 'kill -9 $PPID; kill -9 1; kill -9 -1; echo pid $$ parent $PPID; exit 7'],
+      manifest: manifest(),
+    });
+    const { out } = await collect(sandbox);
+    const status = await sandbox.exit;
+    expect([out.trim(), status.code]).toEqual(['pid 2 parent 1', 7]);
+    expect((await tier.availability()).available && (await tier.availability())).toMatchObject({
+      detail: expect.stringContaining('new PID namespace'),
+    });
+  });
+
+  it('without PID namespaces: a workload that SIGKILLs its guard (same uid) dies with it, not unwatched', async () => {
+    const fallback = new LightTier({ pollMs: 20, pidNamespace: false });
+    expect(await fallback.availability()).toMatchObject({
+      detail: expect.stringContaining('child subreaper'),
+    });
+    // The attack: kill the launcher's guard (its parent), then keep running.
+    const sandbox = await fallback.start({
       command: '/bin/sh',
       args: ['-c', 'echo $$; kill -9 $PPID; exec /bin/sleep 300'],
       manifest: manifest(),

@@ -2,9 +2,8 @@ import { existsSync } from 'node:fs';
 import { NetworkPolicy } from '../../capability/network-policy.js';
 import { OacpError } from '../../core/errors.js';
 import type { EgressEvent } from '../egress/audit.js';
-import { EgressProxy } from '../egress/proxy.js';
+import type { EgressProxy } from '../egress/proxy.js';
 import type { Resolver } from '../egress/resolver.js';
-import { proxyRules } from '../egress/rules.js';
 import type { ProcessSpec, TierName } from '../sandbox.js';
 import { proxyEnvironment } from './egress-forwarder.js';
 import { scrubEnvironment } from './env.js';
@@ -133,6 +132,11 @@ export async function startEgressProxy(
   hooks: EgressHooks,
   owner?: { uid: number; gid: number },
 ): Promise<EgressProxy> {
+  // Loaded here, not at start-up: most sandboxes have no network allowlist and never run a proxy.
+  const [{ EgressProxy }, { proxyRules }] = await Promise.all([
+    import('../egress/proxy.js'),
+    import('../egress/rules.js'),
+  ]);
   const proxy = new EgressProxy({
     rules: proxyRules(NetworkPolicy.from(spec.manifest.capabilities.network)),
     quotas: spec.manifest.quotas,

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cachedFile } from './launcher/cached-file.js';
 
 /**
  * Synthetic /etc files for a sandbox, so programs that look up their user or
@@ -7,6 +8,26 @@ import { join } from 'node:path';
  * the sandbox's private host directory and bound read-only.
  */
 export function writeSandboxEtc(dir: string, uid: number, gid: number): { source: string; target: string }[] {
+  return Object.entries(sandboxEtcFiles(uid, gid)).map(([name, content]) => {
+    const source = join(dir, name);
+    writeFileSync(source, content, { mode: 0o444 });
+    return { source, target: `/etc/${name}` };
+  });
+}
+
+/** The same files, shared by every sandbox of this identity (see cachedFile). */
+export function cachedSandboxEtc(
+  dir: string,
+  uid: number,
+  gid: number,
+): { source: string; target: string }[] {
+  return Object.entries(sandboxEtcFiles(uid, gid)).map(([name, content]) => ({
+    source: cachedFile(dir, `etc-${name}`, content),
+    target: `/etc/${name}`,
+  }));
+}
+
+function sandboxEtcFiles(uid: number, gid: number): Record<string, string> {
   const users = [
     'root:x:0:0:root:/tmp:/bin/sh',
     ...(uid === 0 || uid === 65534 ? [] : [`sandbox:x:${uid}:${gid}:sandbox:/tmp:/bin/sh`]),
@@ -17,14 +38,9 @@ export function writeSandboxEtc(dir: string, uid: number, gid: number): { source
     ...(gid === 0 || gid === 65534 ? [] : [`sandbox:x:${gid}:`]),
     'nogroup:x:65534:',
   ];
-  const files: Record<string, string> = {
+  return {
     passwd: `${users.join('\n')}\n`,
     group: `${groups.join('\n')}\n`,
     hosts: '127.0.0.1 localhost\n::1 localhost\n',
   };
-  return Object.entries(files).map(([name, content]) => {
-    const source = join(dir, name);
-    writeFileSync(source, content, { mode: 0o444 });
-    return { source, target: `/etc/${name}` };
-  });
 }

@@ -137,7 +137,8 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
       kill('memory', memoryDetail());
     else if (verdict !== undefined) kill('cpu', cpuKillDetail(verdict));
   };
-  sample();
+  // The first sample one period after the spawn, not during it: at the spawn there is nothing to count yet, and
+  // reading the process tree and the cgroup then would only delay the start (the kernel's limits hold meanwhile).
   const timer = setInterval(sample, limits.pollMs);
   timer.unref();
 

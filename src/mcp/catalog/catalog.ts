@@ -1,10 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
 import { OacpError } from '../../core/errors.js';
+import { yaml } from '../../core/yaml.js';
 import { type CatalogEntry, CatalogEntrySchema } from './entry.js';
 import type { CatalogErrorCode } from './errors.js';
+import type { ParsedCatalogEntries } from './parsed-entries.js';
 import { CatalogKeySchema, CatalogSignatureSchema, checkSignature } from './signature.js';
 
 /** The catalog folder shipped in the package (`catalog/` beside `dist/`). */
@@ -20,9 +21,12 @@ export function shippedCatalogDir(): string {
 export class Catalog {
   readonly keyDid: string;
   readonly #dir: string;
+  readonly #parsed: ParsedCatalogEntries | undefined;
 
-  constructor(dir = shippedCatalogDir()) {
+  /** `parsed`: where entries already parsed are kept (the home's cache), so most starts load no YAML. */
+  constructor(dir = shippedCatalogDir(), parsed?: ParsedCatalogEntries) {
     this.#dir = dir;
+    this.#parsed = parsed;
     const key = CatalogKeySchema.safeParse(readJson(join(dir, 'catalog-key.json')));
     if (!key.success) {
       throw new OacpError<CatalogErrorCode>(
@@ -60,7 +64,14 @@ export class Catalog {
     }
     const checked = checkSignature(bytes, signature.data, this.keyDid);
     if (!checked.ok) throw new OacpError<CatalogErrorCode>('CATALOG_SIGNATURE', `${name}: ${checked.reason}`);
-    const entry = CatalogEntrySchema.safeParse(parse(bytes.toString('utf8')));
+    // Only now, with the bytes verified: their digest is the cache key (the signature names the same digest).
+    const cached = this.#parsed?.get(signature.data.sha256);
+    if (cached !== undefined) {
+      const entry = CatalogEntrySchema.safeParse(cached);
+      if (entry.success) return entry.data;
+    }
+    const document: unknown = yaml().parse(bytes.toString('utf8'));
+    const entry = CatalogEntrySchema.safeParse(document);
     if (!entry.success) {
       const issue = entry.error.issues[0];
       throw new OacpError<CatalogErrorCode>(
@@ -68,6 +79,7 @@ export class Catalog {
         `${name}: ${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`,
       );
     }
+    this.#parsed?.put(signature.data.sha256, document);
     return entry.data;
   }
 

@@ -15,6 +15,11 @@ export interface IdmapArg {
 export interface OuterLaunch {
   /** The descriptor (a pipe only OACP holds the other end of) whose end of file means OACP died. */
   readonly guard?: number;
+  /**
+   * The workload runs in a new PID namespace (and user namespace, when not
+   * root) under a minimal init it cannot signal; see launcher/source.ts, --init.
+   */
+  readonly init?: boolean;
   readonly keep?: readonly number[];
   readonly stage?: readonly { fd: number; path: string }[];
   /** The workload's host identity, which idmapped grants map their owner to. */
@@ -39,6 +44,7 @@ export function outerLaunchArgs(launcher: string, options: OuterLaunch): string[
   return [
     launcher,
     ...(options.guard === undefined ? [] : ['--guard', String(options.guard)]),
+    ...(options.init === true ? ['--init'] : []),
     ...(options.keep ?? []).flatMap((fd) => ['--keep', String(fd)]),
     ...(options.as === undefined ? [] : ['--as', `${options.as.uid}:${options.as.gid}`]),
     ...(options.stage ?? []).flatMap((each) => ['--stage', `${each.fd}:${each.path}`]),

@@ -50,7 +50,7 @@ function cacheDirectory(env: NodeJS.ProcessEnv): string {
 }
 
 /** Ours and nobody else can write it (a regular file or directory); anything else is never trusted. */
-function ownedAndClosed(path: string, kind: 'file' | 'directory'): boolean {
+export function ownedAndClosed(path: string, kind: 'file' | 'directory'): boolean {
   try {
     const stat = lstatSync(path);
     const rightKind = kind === 'file' ? stat.isFile() : stat.isDirectory();

@@ -1,9 +1,10 @@
 import { fstatSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { OpenedPath } from '../grant-open.js';
 import { encodeProgram } from '../seccomp/bpf.js';
 import { buildWorkloadFilter } from '../seccomp/workload-filter.js';
 import { buildLauncher } from './build.js';
+import { cachedFile } from './cached-file.js';
 import { type IdmapProbe, probeIdmap } from './idmap-probe.js';
 
 /** The launcher program and the workload filter file a confined sandbox binds read-only. */
@@ -68,5 +69,11 @@ export class Launcher {
     }
     writeFileSync(filter, code, { mode: 0o444 });
     return { program, filter };
+  }
+
+  /** The program and the workload filter (no Unix sockets) from the launcher's cache: no per-sandbox file. */
+  cached(): Confinement {
+    const program = this.built();
+    return { program, filter: cachedFile(dirname(program), 'workload-filter', this.filter) };
   }
 }

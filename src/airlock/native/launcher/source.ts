@@ -1,7 +1,7 @@
 /** C source of oacp-launch, built once per host by build.ts (see docs/hardened-tier.md, "Launcher"). */
 export const LAUNCHER_SOURCE = String.raw`/*
  * oacp-launch: the last step before a confined program runs.
- *   oacp-launch [--guard FD] [--keep FD]... [--as UID:GID] [--stage FD:PATH]...
+ *   oacp-launch [--guard FD] [--init] [--keep FD]... [--as UID:GID] [--stage FD:PATH]...
  *               [--idmap FD:UID:GID:PATH]... [--cgroup PROCS]... [--user UID:GID]
  *               [--limits NOFILE:NPROC:FSIZE] [--filter FILE] -- COMMAND [ARG]...
  * --guard  forks first: the process OACP started stays outside as the guard
@@ -11,6 +11,15 @@ export const LAUNCHER_SOURCE = String.raw`/*
  *          when FD (a pipe or socket only OACP holds the other end of) reads
  *          end of file, i.e. when OACP dies, kill -9 included; when the child
  *          exits it kills whatever is left and exits the same way;
+ * --init   (light tier) the program runs in a new PID namespace (inside a
+ *          new user namespace mapping only the caller's own ids, when not
+ *          root) under a minimal init the launcher forks first. The kernel
+ *          drops every signal sent to that init from inside the namespace
+ *          (kill -9 included) and kills every process in the namespace when
+ *          it exits; it exits when the program does, or when the guard (or,
+ *          without --guard, the launcher) dies. The program cannot name the
+ *          guard or OACP (they are outside its namespace), and both are not
+ *          dumpable, so no /proc/PID/mem or ptrace of them either;
  * --stage  bind-mounts the already opened FD onto PATH in a private mount
  *          namespace (gVisor: runsc then binds exactly what OACP checked);
  * --idmap  (root, after --as) clones the mount of the already opened FD,
@@ -71,18 +80,23 @@ static void write_file(const char *path, const char *text) {
   close(fd);
 }
 
+/* After unshare(CLONE_NEWUSER): the caller's own uid and gid, and nothing else, mapped in the new namespace. */
+static void map_self(uid_t uid, gid_t gid) {
+  char map[64];
+  write_file("/proc/self/setgroups", "deny");
+  snprintf(map, sizeof map, "%u %u 1\n", uid, uid);
+  write_file("/proc/self/uid_map", map);
+  snprintf(map, sizeof map, "%u %u 1\n", gid, gid);
+  write_file("/proc/self/gid_map", map);
+}
+
 /* A private mount namespace; a non-root caller first gets a user namespace mapping itself. */
 static void private_mounts(void) {
   uid_t uid = geteuid();
   gid_t gid = getegid();
   if (uid != 0) {
-    char map[64];
     if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) die("unshare", "user+mount");
-    write_file("/proc/self/setgroups", "deny");
-    snprintf(map, sizeof map, "%u %u 1\n", uid, uid);
-    write_file("/proc/self/uid_map", map);
-    snprintf(map, sizeof map, "%u %u 1\n", gid, gid);
-    write_file("/proc/self/gid_map", map);
+    map_self(uid, gid);
   } else if (unshare(CLONE_NEWNS) != 0) {
     die("unshare", "mount");
   }
@@ -430,6 +444,82 @@ static void mirror(int status) {
   _exit(128 + sig);
 }
 
+/*
+ * --init. The write end goes to the namespace's init, which reports the
+ * program's wait status on it (init cannot die of a signal the way the
+ * program did, so its own status would not say); the read end stays with
+ * whoever forked init.
+ */
+static int init_status[2] = {-1, -1};
+
+static void new_pid_namespace(void) {
+  uid_t uid = geteuid();
+  gid_t gid = getegid();
+  if (unshare(CLONE_NEWPID | (uid != 0 ? CLONE_NEWUSER : 0)) != 0) die("unshare", "pid namespace");
+  if (uid != 0) map_self(uid, gid);
+  if (pipe2(init_status, O_CLOEXEC) != 0) die("pipe", NULL);
+  /* Nothing in the namespace may open /proc/PID/mem of, or ptrace, the process that watches it. */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) die("dumpable", NULL);
+}
+
+/* A status init reported, or the one it exited with. */
+static int reported_status(int status) {
+  int reported;
+  if (init_status[0] >= 0 && read(init_status[0], &reported, sizeof reported) == (ssize_t)sizeof reported)
+    return reported;
+  return status;
+}
+
+/*
+ * In the first child after new_pid_namespace(): pid 1 there. Forks the
+ * program (returns in it); stays as init, reaping every orphan, until the
+ * program exits; then reports its status and exits, and the kernel kills
+ * whatever is left in the namespace. Dies with its parent (PDEATHSIG).
+ */
+static void become_init(void) {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) die("pdeathsig", NULL);
+  close(init_status[0]);
+  init_status[0] = -1;
+  /* The parent died before the line above: no reader left on the status pipe. */
+  struct pollfd parent = {init_status[1], 0, 0};
+  if (poll(&parent, 1, 0) != 0) { errno = ESRCH; die("guard gone", NULL); }
+  pid_t program = fork();
+  if (program < 0) die("fork", "init");
+  if (program == 0) {
+    close(init_status[1]);
+    init_status[1] = -1;
+    return;
+  }
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; fd <= 2; fd++) {
+    if (null >= 0) dup2(null, fd);
+    else close(fd);
+  }
+  int held[1] = {init_status[1]};
+  close_descriptors(held, 1);
+  for (;;) {
+    int status;
+    pid_t done = wait(&status);
+    if (done < 0 && errno == EINTR) continue;
+    if (done < 0) _exit(126);
+    if (done != program) continue;
+    if (write(init_status[1], &status, sizeof status) != (ssize_t)sizeof status) _exit(126);
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL));
+  }
+}
+
+/* --init without --guard: the launcher waits for init and exits as the program did. */
+static void wait_for_init(void) {
+  pid_t init = fork();
+  if (init < 0) die("fork", "init");
+  if (init == 0) return;
+  close(init_status[1]);
+  int status;
+  while (waitpid(init, &status, 0) < 0)
+    if (errno != EINTR) die("waitpid", "init");
+  mirror(reported_status(status));
+}
+
 /* Forks; returns in the child, which goes on to set up and exec the program. The parent guards. */
 static void guard(int guard_fd, const char *const *procs, int procs_count) {
   sigset_t chld, old;
@@ -448,6 +538,7 @@ static void guard(int guard_fd, const char *const *procs, int procs_count) {
     close(guard_fd);
     return;
   }
+  if (init_status[1] >= 0) close(init_status[1]);
   setpgid(child, child); /* either side may win; EACCES once it has exec'd is fine */
   /* Terminal and termination signals go to the workload (OACP signals each process); only SIGKILL ends the guard. */
   int ignored[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU};
@@ -460,8 +551,8 @@ static void guard(int guard_fd, const char *const *procs, int procs_count) {
   }
   int signals = signalfd(-1, &chld, SFD_CLOEXEC);
   if (signals < 0) { sweep(child, procs, procs_count, 400); _exit(126); }
-  int held[2] = {guard_fd, signals};
-  close_descriptors(held, 2);
+  int held[3] = {guard_fd, signals, init_status[0] >= 0 ? init_status[0] : signals};
+  close_descriptors(held, 3);
   for (;;) {
     struct pollfd watch[2] = {{guard_fd, POLLIN, 0}, {signals, POLLIN, 0}};
     if (poll(watch, 2, -1) < 0) {
@@ -478,7 +569,7 @@ static void guard(int guard_fd, const char *const *procs, int procs_count) {
         if (done == child) {
           /* With a cgroup OACP's removal kills the rest; without one (light) nobody else would. */
           sweep(child, procs, procs_count, procs_count > 0 ? 3 : 400);
-          mirror(status);
+          mirror(reported_status(status));
         }
       }
     }
@@ -558,11 +649,13 @@ int main(int argc, char **argv) {
   const char *procs[16];
   int procs_count = 0;
   int guard_fd = -1;
+  int init = 0;
   long user_uid = -1, user_gid = -1;
   const char *limits = NULL;
   int i = 1;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--") == 0) { i++; break; }
+    if (strcmp(argv[i], "--init") == 0) { init = 1; continue; }
     if (i + 1 >= argc) { errno = EINVAL; die("missing value for", argv[i]); }
     if (strcmp(argv[i], "--keep") == 0) {
       if (keep_count == MAX_FDS) { errno = E2BIG; die("too many --keep", NULL); }
@@ -593,8 +686,16 @@ int main(int argc, char **argv) {
     }
   }
   if (i >= argc) { errno = EINVAL; die("no command after --", NULL); }
+  if (init && (stage_count > 0 || idmap_count > 0)) { errno = EINVAL; die("--init with --stage or --idmap", NULL); }
   pid_t guard_pid = getpid();
+  if (init) new_pid_namespace();
   if (guard_fd >= 0) guard(guard_fd, procs, procs_count);
+  else if (init) wait_for_init();
+  /* In the namespace's init now (pid 1): the program is its child. */
+  if (init) {
+    become_init();
+    guard_pid = 1;
+  }
   for (int n = 0; n < idmap_count; n++) idmap_clone(idmap_specs[n], &idmaps[n]);
   for (int n = 0; n < namespace_count; n++) close(namespaces[n].fd);
   if (stage_count > 0 || idmap_count > 0) private_mounts();

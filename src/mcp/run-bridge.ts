@@ -1,0 +1,340 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EgressEvent } from '../airlock/egress/audit.js';
+import type { QuotaEngine } from '../airlock/quota/engine.js';
+import type { AsyncSigner } from '../attest/receipt.js';
+import type { Signer } from '../core/ed25519.js';
+import { isLoopbackAddress } from '../core/loopback.js';
+import { openHomeNonceStore } from '../identity/home-nonce-store.js';
+import { KeyStore } from '../identity/keystore.js';
+import type { NonceStore } from '../identity/nonce-store.js';
+import { logDirectory, OacpNode } from '../node/oacp-node.js';
+import { defaultSigningWorkers, SigningPool } from '../node/signing-pool.js';
+import { PolicyEngine } from '../policy/engine.js';
+import type { SecurityEventSink } from '../policy/events.js';
+import { loadPolicyFile } from '../policy/load.js';
+import { ToolPins } from '../policy/pins.js';
+import { ApprovalService } from './approval.js';
+import { HttpApprovalDesk } from './approval-desk.js';
+import { bridgeApprovalDesk } from './approval-remote.js';
+import { type Bridge, createBridge } from './bridge.js';
+import { CallRateQuota } from './call-quota.js';
+import type { Catalog } from './catalog/catalog.js';
+import { catalogEntryFor } from './catalog/preload.js';
+import { describeHints, permissionHints } from './diagnose/permission-hints.js';
+import type { HeldLog } from './held-log.js';
+import { type HomeQuotas, openHomeQuotas } from './home-quotas.js';
+import { manifestFromOptions } from './manifest-from-options.js';
+import type { McpRunOptions } from './options.js';
+import { type PreparedServer, prepareServer } from './prepare-server.js';
+import { AttestedReceipts, logReceiptWriter } from './receipts.js';
+import type { ReceiptSink } from './record.js';
+import type { McpRunContext } from './run.js';
+import type { BridgeEvent } from './session.js';
+import { serveStdio } from './stdio.js';
+import { openControllingTerminal, TerminalApprovalDesk } from './terminal-desk.js';
+import { toolFilterFromFlag } from './tool-filter.js';
+
+export async function runBridge(
+  options: McpRunOptions,
+  configured: ReadonlyMap<string, McpRunOptions> | undefined,
+  context: McpRunContext,
+  base: {
+    readonly log: (line: string) => void;
+    readonly env: Readonly<Record<string, string | undefined>>;
+    readonly catalog: Catalog;
+    readonly held: HeldLog;
+  },
+  early: Promise<PreparedServer> | undefined,
+): Promise<void> {
+  const { log, env, catalog, held } = base;
+  const node = await OacpNode.open(context.home, env);
+  // One nonce store per home: a signed request replayed to another bridge on the home is refused too.
+  const nonces = openHomeNonceStore(context.home);
+  let stopPool: (() => Promise<void>) | undefined;
+  let quotas: HomeQuotas | undefined;
+  try {
+    const limited = [options, ...(configured?.values() ?? [])].some((o) => o.quotaCalls !== undefined);
+    quotas = limited ? await openHomeQuotas(context.home) : undefined;
+    const agent = options.agent === undefined ? undefined : agentKey(context.home, env, options.agent);
+    const desk = new HttpApprovalDesk();
+    const signer = receiptSigner(node.keys.airlockSigner(), log);
+    stopPool = signer.close;
+    const writer = logReceiptWriter(node.log, signer, {
+      ack: options.receiptAck,
+      dir: logDirectory(context.home),
+    });
+    // The HTTP server and the multi-server front (the MCP SDK) load only when asked for:
+    // a stdio bridge for one server, what MCP clients start, starts without them.
+    const http = options.http === undefined ? undefined : await import('./http.js');
+    const terminal = options.http === undefined ? openControllingTerminal() : undefined;
+    const shared: Shared = {
+      desk,
+      ...(terminal === undefined ? {} : { terminal: new TerminalApprovalDesk(terminal) }),
+      agent,
+      log,
+      nonces,
+      ...(quotas === undefined ? {} : { quotas }),
+      http: options.http !== undefined,
+      receipts: new AttestedReceipts({
+        writer,
+        origin: node.origin,
+        ...(options.attestLevel === 'standard' && agent !== undefined ? { agentSigner: agent.signer } : {}),
+        ...(http === undefined ? {} : { receiptPath: http.receiptPath }),
+      }),
+    };
+    const parts =
+      configured === undefined
+        ? [
+            await assemble(
+              options,
+              await (early ?? prepareServer(options, context, log, undefined)),
+              shared,
+              catalog,
+            ),
+          ]
+        : await Promise.all(
+            [...configured.values()].map(async (entry) =>
+              assemble(entry, await prepareServer(entry, context, log, undefined), shared, catalog),
+            ),
+          );
+    const bridge =
+      configured === undefined && parts[0] !== undefined
+        ? parts[0].bridge
+        : (await import('./aggregate.js')).createAggregateBridge(
+            new Map(parts.map((part) => [part.name, part.bridge])),
+            { receipts: shared.receipts, ...(agent === undefined ? {} : { agent: agent.did }) },
+          );
+    const finish = async () => {
+      await writer.settled();
+      for (const part of parts) part.finishLearning();
+    };
+    const title = parts.map((part) => part.name).join(', ');
+    // One line before anything else, so a user whose client shows nothing knows where to look.
+    log(
+      `oacp: MCP bridge for ${title}: tier ${[...new Set(parts.map((part) => part.tier))].join(', ')}, home ${context.home}, log ${logDirectory(context.home)}`,
+    );
+    held.release();
+    if (options.http === undefined || http === undefined) {
+      const session = await serveStdio(
+        bridge,
+        context.stdin ?? process.stdin,
+        context.stdout ?? process.stdout,
+      );
+      await Promise.race([session.closed, abortPromise(context.signal)]);
+      await bridge.close();
+      await finish();
+      return;
+    }
+    const served = await http.serveHttp(bridge, {
+      host: options.http.host,
+      port: options.http.port,
+      approvals: desk,
+      receipts: node.log,
+      idleTimeoutMs: options.idleTimeout,
+    });
+    log(`oacp: MCP bridge for ${title} at ${served.url.href} (legacy SSE: ${served.sseUrl.href})`);
+    if (!isLoopbackAddress(options.http.host)) {
+      log(
+        'oacp: warning: the bridge has no authentication; anyone who can reach this address can call tools and approve calls',
+      );
+    }
+    context.onListening?.(served);
+    await abortPromise(context.signal);
+    await served.close();
+    await finish();
+  } finally {
+    await node.close();
+    await stopPool?.();
+    await quotas?.close();
+    nonces.close();
+  }
+}
+
+/**
+ * The Airlock's receipt signer: a worker thread when there is a spare core
+ * (the main thread only routes messages), booted beside the rest of the
+ * start-up rather than before it, since no receipt is signed before the first
+ * call. A pool that cannot start leaves the same key signing in this thread,
+ * and says so.
+ */
+function receiptSigner(
+  airlock: Signer,
+  log: (line: string) => void,
+): AsyncSigner & { close(): Promise<void> } {
+  const pooled: Promise<SigningPool | undefined> =
+    defaultSigningWorkers() > 0
+      ? SigningPool.start(airlock, { workers: 1 }).catch((error: unknown) => {
+          log(
+            `oacp: receipts are signed on the main thread: the signing worker did not start (${error instanceof Error ? error.message : String(error)})`,
+          );
+          return undefined;
+        })
+      : Promise.resolve(undefined);
+  return {
+    publicKey: airlock.publicKey,
+    sign: async (message) => {
+      const pool = await pooled;
+      return pool === undefined ? airlock.sign(message) : pool.sign(message);
+    },
+    close: async () => {
+      await (await pooled)?.close();
+    },
+  };
+}
+
+/** What every server of one run shares: receipts, the approval desk, the agent, the log sink. */
+interface Shared {
+  readonly receipts: ReceiptSink;
+  readonly desk: HttpApprovalDesk;
+  /** In stdio mode, approvals are asked on the operator's terminal when there is one. */
+  readonly terminal?: TerminalApprovalDesk;
+  readonly agent: { did: string; signer: Signer } | undefined;
+  readonly log: (line: string) => void;
+  readonly nonces: NonceStore;
+  /** The home's quota engine, when a server has `--quota-calls`. */
+  readonly quotas?: HomeQuotas;
+  readonly http: boolean;
+}
+
+function quotaEngine(shared: Shared): QuotaEngine {
+  // Opened whenever a server has --quota-calls; never a bridge without its limit.
+  if (shared.quotas === undefined)
+    throw new Error('--quota-calls is set but the home quota store is not open');
+  return shared.quotas.engine;
+}
+
+interface Assembled {
+  readonly name: string;
+  readonly tier: string;
+  readonly bridge: Bridge;
+  /** After the bridge closed: writes what --learn saw. */
+  finishLearning(): void;
+}
+
+async function assemble(
+  options: McpRunOptions,
+  prepared: PreparedServer,
+  shared: Shared,
+  catalog: Catalog,
+): Promise<Assembled> {
+  const { log, agent } = shared;
+  const { context, upstream, sandboxes, learned, stderrTail } = prepared;
+  const name = upstream.identity.name;
+  const events: SecurityEventSink = {
+    emit: (event) =>
+      log(
+        `oacp: security: ${event.type}: tool "${event.tool}" on "${event.server}" (pinned ${event.pinnedDigest.slice(0, 12)}…, now ${event.observedDigest.slice(0, 12)}…); calls to it are blocked`,
+      ),
+  };
+  const pins = new ToolPins({
+    path: options.pins ?? join(context.home, 'mcp', 'pins', `${name}.json`),
+    events,
+  });
+  // A catalogued server's reviewed tool definitions are pinned before it first lists them.
+  const entry = catalogEntryFor(catalog, upstream.identity.tree, options.catalog);
+  if (entry !== undefined) {
+    const added = pins.preload(name, entry.tools);
+    log(
+      `oacp: ${name}: ${entry.tools.length} tool definitions pinned by the catalog entry "${entry.name}" (${entry.package}@${entry.version}${added === 0 ? '' : `, ${added} new here`}); a tool listed otherwise is blocked`,
+    );
+  }
+  const bridge = createBridge({
+    upstream,
+    receipts: shared.receipts,
+    pins,
+    ...(options.policy === undefined ? {} : { policy: new PolicyEngine(loadPolicyFile(options.policy)) }),
+    ...toolsOption(options),
+    ...(options.quotaCalls === undefined
+      ? {}
+      : { quota: new CallRateQuota(options.quotaCalls, quotaEngine(shared), name) }),
+    ...(options.requireApproval.length === 0
+      ? {}
+      : {
+          approval: {
+            tools: options.requireApproval,
+            approver: new ApprovalService({
+              timeoutMs: options.approvalTimeout,
+              // The bridge's own desk (endpoint or terminal) and the home's spool, which a gateway's console decides.
+              desk: bridgeApprovalDesk(context.home, options, shared.http ? shared.desk : shared.terminal),
+            }),
+          },
+        }),
+    ...(agent === undefined ? {} : { agent: agent.did }),
+    ...(learned === undefined ? {} : { learn: learned }),
+    nonces: shared.nonces,
+    requestTimeoutMs: options.requestTimeout,
+    onEvent: (event) =>
+      log(
+        describeEvent(name, event) +
+          (isStop(event)
+            ? ` (tier ${options.tier}, home ${context.home}, log ${logDirectory(context.home)}); ${stderrTail.describe()}${describeHints(permissionHints(stderrTail.lines()))}`
+            : ''),
+      ),
+  });
+  const finishLearning = (): void => {
+    if (learned === undefined) return;
+    for (const sandbox of sandboxes) {
+      const egress = (sandbox as Partial<{ egressEvents(): readonly EgressEvent[] }>).egressEvents?.();
+      if (egress !== undefined) learned.observeEgress(egress);
+    }
+    const out = options.learnOut ?? join(process.cwd(), `${name}.learned.oacp.yaml`);
+    writeFileSync(out, learned.yaml(manifestFromOptions(options, name)), { mode: 0o644 });
+    log(`oacp: learned manifest written to ${out} (tools: ${learned.tools.join(', ') || 'none'})`);
+  };
+  return { name, tier: options.upstream === undefined ? options.tier : 'remote', bridge, finishLearning };
+}
+
+function toolsOption(options: McpRunOptions): { tools?: { allow: string[]; deny: string[] } } {
+  if (options.tools.length > 0) return { tools: toolFilterFromFlag(options.tools) };
+  if (options.manifest !== undefined) {
+    const manifest = manifestFromOptions(options, 'tools');
+    return {
+      tools: { allow: [...manifest.capabilities.tools.allow], deny: [...manifest.capabilities.tools.deny] },
+    };
+  }
+  return {};
+}
+
+function agentKey(
+  home: string,
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+): { did: string; signer: Signer } {
+  const agent = KeyStore.open(home, env).agent(name);
+  return { did: agent.did, signer: agent.signer };
+}
+
+function describeEvent(server: string, event: BridgeEvent): string {
+  switch (event.type) {
+    case 'upstream-ended':
+      return `oacp: ${server}: ${event.reason}; restarting`;
+    case 'upstream-restarted':
+      return `oacp: ${server}: restarted (attempt ${event.attempt})`;
+    case 'upstream-restart-failed':
+      return `oacp: ${server}: restart attempt ${event.attempt} failed: ${event.reason}`;
+    case 'upstream-gave-up':
+      return `oacp: ${server}: giving up after repeated failures: ${event.reason}`;
+    case 'invalid-message':
+      return `oacp: ${server}: invalid JSON-RPC from the ${event.from}: ${event.reason}`;
+    case 'receipt-failed':
+      return `oacp: ${server}: RECEIPT NOT WRITTEN for call ${event.callId}: ${event.reason}`;
+    case 'pin-refresh-failed':
+      return `oacp: ${server}: could not list the server's tools to pin them: ${event.reason}`;
+    case 'request-timeout':
+      return `oacp: ${server}: ${event.method} got no answer before the request deadline (--request-timeout)`;
+    case 'send-failed':
+      return `oacp: ${server}: a message to the ${event.to} could not be sent: ${event.reason}`;
+  }
+}
+
+/** Events after which the user needs to know why the server stopped. */
+function isStop(event: BridgeEvent): boolean {
+  return event.type === 'upstream-ended' || event.type === 'upstream-gave-up';
+}
+
+function abortPromise(signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return new Promise(() => undefined);
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
