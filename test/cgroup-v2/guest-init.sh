@@ -20,7 +20,13 @@ $bb mount -t devtmpfs dev $R/dev
 $bb mkdir -p $R/dev/shm $R/dev/pts
 $bb mount -t tmpfs -o mode=1777 shm $R/dev/shm
 $bb mount -t devpts devpts $R/dev/pts
+# The host's /tmp stays reachable at /tmp/.host (a checkout under /tmp, as a CI clone may be, holds
+# the driver); the guest's own /tmp is a fresh tmpfs over it.
+$bb mkdir -p /hosttmp
+$bb mount --bind $R/tmp /hosttmp
 $bb mount -t tmpfs -o mode=1777 tmp $R/tmp
+$bb mkdir -p $R/tmp/.host
+$bb mount --move /hosttmp $R/tmp/.host || echo "OACP-VM host /tmp move failed"
 $bb mkdir -p $R/tmp/disk $R/tmp/out
 $bb mount -t 9p -o trans=virtio,version=9p2000.L out $R/tmp/out || echo "OACP-VM out mount failed"
 if [ -b /dev/vda ]; then $bb mount -t ext4 /dev/vda $R/tmp/disk || echo "OACP-VM ext4 mount failed"; fi

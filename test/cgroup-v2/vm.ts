@@ -157,6 +157,11 @@ export interface GuestRun {
   readonly outDir: string;
 }
 
+/** Where a host path is inside the guest: its /tmp is its own, and the host's /tmp is at /tmp/.host. */
+function guestPath(hostPath: string): string {
+  return hostPath.startsWith('/tmp/') ? `/tmp/.host/${hostPath.slice('/tmp/'.length)}` : hostPath;
+}
+
 /**
  * Boots the guest once: `driver` (an absolute host path, run by node as
  * root in the guest) gets a 64 MiB ext4 virtio disk at /tmp/disk and a
@@ -176,7 +181,7 @@ export function bootGuest(kernel: GuestKernel, driver: string, timeoutMs: number
     ...['-accel', 'tcg', '-cpu', 'max', '-m', '1024', '-smp', '2'],
     ...['-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio'],
     ...['-kernel', kernel.vmlinuz, '-initrd', kernel.initrd],
-    ...['-append', `console=ttyS0 quiet loglevel=1 panic=-1 oacp_driver=${driver}`],
+    ...['-append', `console=ttyS0 quiet loglevel=1 panic=-1 oacp_driver=${guestPath(driver)}`],
     ...['-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap'],
     ...['-virtfs', `local,path=${outDir},mount_tag=out,security_model=none`],
     ...['-drive', `file=${disk},format=raw,if=virtio`],
