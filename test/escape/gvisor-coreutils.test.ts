@@ -48,6 +48,25 @@ int main(int argc, char **argv) {
 }
 const users = isRoot ? [undefined, REGULAR_USER] : [undefined];
 
+type User = typeof REGULAR_USER | undefined;
+
+/** A private (0700) grant holding file.txt (12 bytes), owned by `user` when one is given. */
+function privateGrant(root: string, name: string, user: User): string {
+  const dir = join(root, `${name}-${user?.uid ?? 'self'}`);
+  mkdirSync(dir, { mode: 0o700 });
+  writeFileSync(join(dir, 'file.txt'), 'twelve bytes');
+  if (user !== undefined) execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, dir]);
+  return dir;
+}
+
+/** `oacp run --tier gvisor --allow-files DIR -- COMMAND...`, as `user` when one is given. */
+function runInGvisor(root: string, dir: string, user: User, command: readonly string[]) {
+  return oacpCli(['run', '--tier', 'gvisor', '--allow-files', dir, '--', ...command], {
+    env: { HOME: root },
+    ...(user === undefined ? {} : { asUser: user }),
+  });
+}
+
 describe.skipIf(!available)('gvisor: coreutils on a granted directory', () => {
   const root = openDir('oacp-gvisor-coreutils-');
   const probeDir = join(root, 'static');
@@ -57,24 +76,12 @@ describe.skipIf(!available)('gvisor: coreutils on a granted directory', () => {
 
   for (const user of users) {
     it(`ls -la and stat work (${user === undefined ? 'invoker' : `uid ${user.uid}`})`, async () => {
-      const dir = join(root, `grant-${user?.uid ?? 'self'}`);
-      mkdirSync(dir, { mode: 0o700 });
-      writeFileSync(join(dir, 'file.txt'), 'twelve bytes');
-      if (user !== undefined) execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, dir]);
-      const result = await oacpCli(
-        [
-          'run',
-          '--tier',
-          'gvisor',
-          '--allow-files',
-          dir,
-          '--',
-          '/bin/sh',
-          '-c',
-          `ls -la ${dir} && stat -c 'size=%s type=%F' ${dir}/file.txt && stat -c 'dir=%F' ${dir}`,
-        ],
-        { env: { HOME: root }, ...(user === undefined ? {} : { asUser: user }) },
-      );
+      const dir = privateGrant(root, 'grant', user);
+      const result = await runInGvisor(root, dir, user, [
+        '/bin/sh',
+        '-c',
+        `ls -la ${dir} && stat -c 'size=%s type=%F' ${dir}/file.txt && stat -c 'dir=%F' ${dir}`,
+      ]);
       expect([result.code, result.stderr]).toEqual([0, '']);
       expect(result.stdout).toMatch(/^-rw\S* +1 +\S+ +\S+ +12 .* file\.txt$/m);
       expect(result.stdout).toContain('size=12 type=regular file');
@@ -82,25 +89,13 @@ describe.skipIf(!available)('gvisor: coreutils on a granted directory', () => {
     });
 
     it(`the compat library is not in the workload's environment, yet reaches its children (${user === undefined ? 'invoker' : `uid ${user.uid}`})`, async () => {
-      const dir = join(root, `env-${user?.uid ?? 'self'}`);
-      mkdirSync(dir, { mode: 0o700 });
-      writeFileSync(join(dir, 'file.txt'), 'twelve bytes');
-      if (user !== undefined) execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, dir]);
-      const result = await oacpCli(
-        [
-          'run',
-          '--tier',
-          'gvisor',
-          '--allow-files',
-          dir,
-          '--',
-          '/bin/sh',
-          '-c',
-          // A child with LD_PRELOAD removed, and one started by python's subprocess, still get it.
-          `env | grep -c '^LD_' ; tr '\\0' '\\n' </proc/self/environ | grep -c '^LD_' ; env -u LD_PRELOAD stat -c 'size=%s' ${dir}/file.txt && python3 -c 'import subprocess; subprocess.run(["ls", "-la", "${dir}"], check=True)'`,
-        ],
-        { env: { HOME: root }, ...(user === undefined ? {} : { asUser: user }) },
-      );
+      const dir = privateGrant(root, 'env', user);
+      const result = await runInGvisor(root, dir, user, [
+        '/bin/sh',
+        '-c',
+        // A child with LD_PRELOAD removed, and one started by python's subprocess, still get it.
+        `env | grep -c '^LD_' ; tr '\\0' '\\n' </proc/self/environ | grep -c '^LD_' ; env -u LD_PRELOAD stat -c 'size=%s' ${dir}/file.txt && python3 -c 'import subprocess; subprocess.run(["ls", "-la", "${dir}"], check=True)'`,
+      ]);
       expect([result.code, result.stderr]).toEqual([0, '']);
       expect(result.stdout).toMatch(/^0\n0\nsize=12\n/);
       expect(result.stdout).toMatch(/ file\.txt$/m);
@@ -109,25 +104,13 @@ describe.skipIf(!available)('gvisor: coreutils on a granted directory', () => {
     it.skipIf(!existsSync(BUSYBOX))(
       `static busybox: ls -la and stat work on a grant (${user === undefined ? 'invoker' : `uid ${user.uid}`})`,
       async () => {
-        const dir = join(root, `busybox-${user?.uid ?? 'self'}`);
-        mkdirSync(dir, { mode: 0o700 });
-        writeFileSync(join(dir, 'file.txt'), 'twelve bytes');
-        if (user !== undefined) execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, dir]);
-        const result = await oacpCli(
-          [
-            'run',
-            '--tier',
-            'gvisor',
-            '--allow-files',
-            dir,
-            '--',
-            BUSYBOX,
-            'sh',
-            '-c',
-            `${BUSYBOX} ls -la ${dir} && ${BUSYBOX} stat -c 'size=%s type=%F' ${dir}/file.txt`,
-          ],
-          { env: { HOME: root }, ...(user === undefined ? {} : { asUser: user }) },
-        );
+        const dir = privateGrant(root, 'busybox', user);
+        const result = await runInGvisor(root, dir, user, [
+          BUSYBOX,
+          'sh',
+          '-c',
+          `${BUSYBOX} ls -la ${dir} && ${BUSYBOX} stat -c 'size=%s type=%F' ${dir}/file.txt`,
+        ]);
         expect([result.code, result.stderr]).toEqual([0, '']);
         expect(result.stdout).toMatch(/^-rw\S* +1 +\S+ +\S+ +12 .* file\.txt$/m);
         expect(result.stdout).toContain('size=12 type=regular file');
