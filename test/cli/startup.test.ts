@@ -1,12 +1,26 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { registrarsFor } from '../../src/cli/commands/table.js';
 import { tempDir } from './harness.js';
 
-const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+const ROOT = join(import.meta.dirname, '..', '..');
+const BIN = join(ROOT, 'dist', 'cli', 'main.js');
+
+/**
+ * The CLI runs from a bundle (scripts/bundle-cli.mjs): a loaded bundle file
+ * stands for every compiled module in it, as listed by the build.
+ */
+function modulesIn(url: string): string[] {
+  const inputs = JSON.parse(
+    readFileSync(join(ROOT, 'dist', 'cli', 'bundle', 'inputs.json'), 'utf8'),
+  ) as Record<string, string[]>;
+  const file = url.startsWith('file://') ? fileURLToPath(url) : url;
+  const modules = inputs[relative(ROOT, file)];
+  return modules === undefined ? [url] : modules.map((module) => pathToFileURL(join(ROOT, module)).href);
+}
 
 /** The modules `node dist/cli/main.js ARGS` resolves, recorded by a module resolve hook. */
 function modulesLoadedBy(args: readonly string[]): string[] {
@@ -26,7 +40,7 @@ function modulesLoadedBy(args: readonly string[]): string[] {
     env: { PATH: process.env.PATH, HOME: dir },
     timeout: 60_000,
   });
-  const loaded = [...new Set(readFileSync(trace, 'utf8').split('\n').filter(Boolean))];
+  const loaded = [...new Set(readFileSync(trace, 'utf8').split('\n').filter(Boolean).flatMap(modulesIn))];
   rmSync(dir, { recursive: true, force: true });
   return loaded;
 }

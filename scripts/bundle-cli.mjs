@@ -1,0 +1,52 @@
+// Bundles the compiled CLI (dist/cli/main.js) into dist/cli/bundle/, one
+// chunk per lazily loaded command, and makes dist/cli/main.js a one-line
+// entry into it. Node 20 resolves, reads and links every ESM module file
+// separately (about 260 files before `oacp mcp run` can start its server:
+// OACP's own, zod's 99, commander's); one bundle cuts that work, measured in
+// docs/hardened-tier.md ("Start-up of `oacp mcp run`").
+//
+// The bundle sits three directories below the package root, like the
+// compiled modules that find files relative to themselves (`catalog/`, the
+// console, `../main.js`), so those paths hold unchanged. Packages with native
+// code, WebAssembly or data files stay outside the bundle (below). The guest worker of the standard tier is a second
+// entry point, found beside the chunk that starts it.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { build } from 'esbuild';
+
+// Only pure-JavaScript packages that read no files of their own are bundled
+// (the ones `oacp mcp run` loads before its server starts); every other
+// package (native code, WebAssembly, files found through __dirname) loads
+// from node_modules as before.
+const BUNDLED = new Set(['zod', 'commander']);
+const manifest = JSON.parse(readFileSync('package.json', 'utf8'));
+const external = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies })
+  .filter((name) => !BUNDLED.has(name))
+  .flatMap((name) => [name, `${name}/*`]);
+
+const ENTRY = "#!/usr/bin/env node\nimport './bundle/main.js';\n";
+if (readFileSync('dist/cli/main.js', 'utf8') === ENTRY) {
+  throw new Error('dist/cli/main.js is already the bundle entry: run `npm run build` (it compiles afresh)');
+}
+
+const result = await build({
+  entryPoints: { main: 'dist/cli/main.js', 'guest-worker': 'dist/airlock/wasm/guest-worker.js' },
+  outdir: 'dist/cli/bundle',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external,
+  logLevel: 'warning',
+  metafile: true,
+  // Bundled CommonJS packages (commander) call require() for Node's own modules.
+  banner: { js: "import { createRequire as oacpRequire } from 'node:module'; const require = oacpRequire(import.meta.url);" },
+});
+
+// Which compiled modules each output file holds, so a test can still tell
+// which of OACP's modules a command loads (test/cli/startup.test.ts).
+const inputs = Object.fromEntries(
+  Object.entries(result.metafile.outputs).map(([file, output]) => [file, Object.keys(output.inputs)]),
+);
+writeFileSync('dist/cli/bundle/inputs.json', `${JSON.stringify(inputs, null, 1)}\n`);
+writeFileSync('dist/cli/main.js', ENTRY);
