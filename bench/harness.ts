@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 /**
@@ -79,4 +80,20 @@ export function syncThroughput(fn: (i: number) => unknown, count: number): numbe
   const start = performance.now();
   for (let i = 0; i < count; i++) fn(i);
   return count / ((performance.now() - start) / 1000);
+}
+
+/** Linux clock ticks per second for /proc/self/stat (USER_HZ). */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU milliseconds of this process and of its reaped children (every sandbox
+ * process is reaped down the tree), or of the reaped children only: less
+ * sensitive to load than wall time, in 10 ms ticks.
+ */
+export function cpuMs(which: 'self and children' | 'children' = 'self and children'): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+  // utime, stime, cutime, cstime are fields 14-17 of stat(5); index 0 here is field 3.
+  const indexes = which === 'children' ? [13, 14] : [11, 12, 13, 14];
+  const ticks = indexes.reduce((sum, index) => sum + Number(fields[index] ?? 0), 0);
+  return (ticks * 1000) / TICKS_PER_SECOND;
 }

@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { newQuickJSWASMModule } from 'quickjs-emscripten';
 import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
 import { sampleSpawns, timeBareSpawn, timeTierSpawn } from '../../src/airlock/spawn-bench.js';
 import { benchIdleSandboxes } from '../../src/airlock/wasm/bench.js';
-import { type BenchCase, figure, percentile } from '../harness.js';
+import { type BenchCase, cpuMs, figure, percentile } from '../harness.js';
 
 const IDLE = 10_000;
 const RAW = 2_000;
@@ -68,17 +67,6 @@ const standardCase: BenchCase = {
 };
 
 const SPAWNS = 40;
-/** Linux clock ticks per second for /proc/self/stat (USER_HZ). */
-const TICKS_PER_SECOND = 100;
-
-/** CPU milliseconds of this process and of its reaped children (every sandbox process is reaped down the tree). */
-function cpuMs(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
-  // utime, stime, cutime, cstime are fields 14-17 of stat(5); index 0 here is field 3.
-  const ticks = [11, 12, 13, 14].reduce((sum, index) => sum + Number(fields[index] ?? 0), 0);
-  return (ticks * 1000) / TICKS_PER_SECOND;
-}
-
 /** p50 wall times and mean CPU per start of `count` sequential samples. */
 async function sampleWithCpu(
   time: () => Promise<number>,
