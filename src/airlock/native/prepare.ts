@@ -11,6 +11,12 @@ import type { NativeErrorCode } from './errors.js';
 import { resolveExecutable } from './executable.js';
 import { closeAll, type OpenedPath, openNoFollow } from './grant-open.js';
 import { type Mount, planMounts } from './mount-plan.js';
+import {
+  exposesHome,
+  mountExposingHome,
+  protectedIdentities,
+  readMountPoints,
+} from './protected-identity.js';
 import { overlapsProtected, protectedPaths } from './protected-paths.js';
 import { underSystemDirs } from './system-root.js';
 
@@ -62,7 +68,7 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
       );
     }
   }
-  const { mounts, handles } = openMounts(planned);
+  const { mounts, handles } = openMounts(planned, homes);
   if (spec.cwd !== undefined && !mounts.some((mount) => isWithin(spec.cwd ?? '', mount.target))) {
     closeAll(handles);
     refuse(`working directory ${spec.cwd} is not a granted path`);
@@ -96,8 +102,14 @@ const MAX_BOUND_PATHS = 200;
 /**
  * Opens every planned source once, without following a symlink at any
  * component; a source gone since planning is dropped (nothing to expose).
+ * The home is also refused by identity, on what was opened: a bind mount or
+ * a second mount of its filesystem shows it under a name the path check
+ * above cannot know, and a mount inside a directory grant is bound with it.
  */
-function openMounts(planned: readonly Mount[]): { mounts: Mount[]; handles: OpenedPath[] } {
+function openMounts(
+  planned: readonly Mount[],
+  homes: readonly string[],
+): { mounts: Mount[]; handles: OpenedPath[] } {
   if (planned.length > MAX_BOUND_PATHS) {
     refuse(
       `the grants expand to ${planned.length} paths to bind, over ${MAX_BOUND_PATHS}; grant their directory with /** instead of a wildcard`,
@@ -105,12 +117,16 @@ function openMounts(planned: readonly Mount[]): { mounts: Mount[]; handles: Open
   }
   const mounts: Mount[] = [];
   const handles: OpenedPath[] = [];
+  const guard = protectedIdentities(homes);
+  const mountPoints = readMountPoints();
   try {
     for (const mount of planned) {
-      const opened = openNoFollow(mount.source);
+      const opened = openNoFollow(mount.source, (components) => exposesHome(components, guard));
       if (opened === undefined) continue;
-      mounts.push(mount);
       handles.push(opened);
+      const nested = opened.directory ? mountExposingHome(mount.source, mountPoints, guard) : undefined;
+      if (nested !== undefined) refuse(nested);
+      mounts.push(mount);
     }
   } catch (error) {
     closeAll(handles);
