@@ -2,7 +2,8 @@ import { readdirSync, readFileSync, realpathSync, type Stats, statSync } from 'n
 import { dirname, join } from 'node:path';
 
 /**
- * The OACP home by identity (device and inode), not by name: a bind mount,
+ * The OACP home (or another protected directory, such as the launcher
+ * cache) by identity (device and inode), not by name: a bind mount,
  * a second mount of the same filesystem or a hard link shows the same
  * object under another path, and a path comparison never sees it. Built
  * once per sandbox start from the protected paths (protected-paths.ts).
@@ -56,20 +57,21 @@ export function protectedIdentities(homes: readonly string[]): ProtectedIdentiti
   return { secret, above };
 }
 
-/** Why a grant exposes the home, checked on what was opened; undefined when it does not. */
+/** Why a grant exposes the home (or `what` the guard protects), checked on what was opened; undefined when it does not. */
 export function exposesHome(
   components: readonly Pick<Stats, 'dev' | 'ino'>[],
   guard: ProtectedIdentities,
+  what = 'the OACP home',
 ): string | undefined {
   for (const component of components) {
     const home = guard.secret.get(identityOf(component));
     if (home !== undefined)
-      return `it shows ${home} of the OACP home under another name (bind mount or hard link); grant a path outside it`;
+      return `it shows ${home} of ${what} under another name (bind mount or hard link); grant a path outside it`;
   }
   const last = components.at(-1);
   const outer = last === undefined ? undefined : guard.above.get(identityOf(last));
   if (outer !== undefined)
-    return `it is ${outer}, which holds the OACP home, under another name (bind mount); grant a path outside it`;
+    return `it is ${outer}, which holds ${what}, under another name (bind mount); grant a path outside it`;
   return undefined;
 }
 
@@ -98,13 +100,14 @@ export function mountExposingHome(
   grant: string,
   mountinfo: readonly string[],
   guard: ProtectedIdentities,
+  what = 'the OACP home',
 ): string | undefined {
   for (const point of mountPointsUnder(grant, mountinfo)) {
     const stat = tryStat(point);
     if (stat === undefined) continue;
     const home = guard.secret.get(identityOf(stat)) ?? guard.above.get(identityOf(stat));
     if (home !== undefined) {
-      return `grant ${grant} holds the mount ${point}, which shows ${home} of the OACP home; grant a path outside it`;
+      return `grant ${grant} holds the mount ${point}, which shows ${home} of ${what}; grant a path outside it`;
     }
   }
   return undefined;
