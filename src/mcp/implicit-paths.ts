@@ -90,7 +90,7 @@ function accountHomes(): string[] {
   try {
     for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
       const home = line.split(':')[5];
-      if (home !== undefined && home.startsWith('/')) homes.push(home);
+      if (home?.startsWith('/')) homes.push(home);
     }
   } catch {
     // Unreadable: the fixed list and $HOME still count.

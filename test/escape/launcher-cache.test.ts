@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
-import { launcherCacheDirectory } from '../../src/airlock/native/launcher/build.js';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
+import { launcherCacheDirectory } from '../../src/airlock/native/launcher/build.js';
 import { isRoot, oacpCli, openDir, REGULAR_USER } from './confine-harness.js';
 
 /**
