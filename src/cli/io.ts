@@ -1,4 +1,5 @@
 import { describeError } from '../core/errors.js';
+import { escapeControl } from '../core/terminal-text.js';
 
 /** Where a command writes; injected so commands can be tested without a subprocess. */
 export interface Output {
@@ -6,7 +7,13 @@ export interface Output {
   err(line: string): void;
 }
 
-/** Writes to stdout/stderr; a reader that went away (`oacp ... | head`) is not an error worth a stack. */
+/**
+ * Writes to stdout/stderr; a reader that went away (`oacp ... | head`) is not an error worth a stack.
+ * Every diagnostic line is printed with control characters escaped: errors and notes quote
+ * paths, commands, server and tool names that a workload, a catalog or a manifest chose, and a
+ * terminal must never run what they carry (OSC 52, title, cursor moves). stdout is data and
+ * stays byte-exact; the commands that print workload text there escape it themselves.
+ */
 export function processOutput(): Output {
   const ignoreBrokenPipe = (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error;
@@ -15,7 +22,7 @@ export function processOutput(): Output {
   process.stderr.on('error', ignoreBrokenPipe);
   return {
     out: (line) => process.stdout.write(`${line}\n`),
-    err: (line) => process.stderr.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${escapeControl(line)}\n`),
   };
 }
 

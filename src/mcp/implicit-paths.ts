@@ -1,5 +1,5 @@
-import { existsSync, realpathSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { overlapsProtected, protectedPaths } from '../airlock/native/protected-paths.js';
 import { findPackageJson, type ServerIdentity } from './server-identity.js';
@@ -75,10 +75,33 @@ function nodeModulesPaths(file: string): string[] {
   return found;
 }
 
+/**
+ * Every account's home directory (from /etc/passwd) and the invoker's by its passwd entry: `$HOME`
+ * may name somewhere else (a service, `sudo`, CI), and `/home/alice/bin/node` must never widen to
+ * `/home/alice` (ssh keys, tokens, another OACP home).
+ */
+function accountHomes(): string[] {
+  const homes: string[] = [];
+  try {
+    homes.push(userInfo().homedir);
+  } catch {
+    // No passwd entry for this uid: $HOME and the table below still count.
+  }
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const home = line.split(':')[5];
+      if (home?.startsWith('/')) homes.push(home);
+    }
+  } catch {
+    // Unreadable: the fixed list and $HOME still count.
+  }
+  return homes;
+}
+
 /** Directories never granted implicitly: they hold far more than one program's code. */
 function tooBroad(dir: string): boolean {
   const normalized = resolve(dir);
-  const home = resolve(homedir());
+  const homes = [homedir(), ...accountHomes()].flatMap((home) => [resolve(home), real(home)]);
   const broad = [
     '/',
     '/usr',
@@ -91,10 +114,12 @@ function tooBroad(dir: string): boolean {
     '/var',
     '/opt',
     '/srv',
-    home,
+    ...homes,
   ];
-  // A parent of the user's home, or anything two levels deep or less, is broad too.
+  // A parent of a home, or anything two levels deep or less, is broad too.
   return (
-    broad.includes(normalized) || home.startsWith(`${normalized}${sep}`) || normalized.split(sep).length <= 2
+    broad.includes(normalized) ||
+    homes.some((home) => home.startsWith(`${normalized}${sep}`)) ||
+    normalized.split(sep).length <= 2
   );
 }

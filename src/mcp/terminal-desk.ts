@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { ReadStream, WriteStream } from 'node:tty';
+import { escapeControl } from '../core/terminal-text.js';
 import { type ApprovalDesk, type ApprovalRequest, DecidedElsewhere } from './approval.js';
 import { qualifiedToolName } from './tool-names.js';
 
@@ -58,8 +59,10 @@ export class TerminalApprovalDesk implements ApprovalDesk {
         finish();
         resolve({ approved: /^\s*(y|yes)\s*$/i.test(answer), by: this.operator });
       });
+      // Agent, server and tool names and the arguments are chosen by the caller and the server: a name
+      // carrying a terminal escape (8-bit CSI survives JSON) must not redraw the question being asked.
       terminal.output.write(
-        `oacp: agent ${request.agent} wants to call ${qualifiedToolName(request.server, request.tool)} with ${preview(request.arguments)}\n` +
+        `${escapeControl(`oacp: agent ${request.agent} wants to call ${qualifiedToolName(request.server, request.tool)} with ${preview(request.arguments)}`)}\n` +
           'approve this call? [y/N] ',
       );
     });

@@ -63,7 +63,7 @@ function stat(text: string, key: string): number {
 
 beforeAll(async () => {
   const kernel = guestKernel(join(here, 'guest-init.sh'));
-  guest = await bootGuest(kernel, join(here, 'guest', 'driver.mjs'), 540_000);
+  guest = await bootGuest(kernel, join(here, 'guest', 'driver.mjs'), 840_000);
   const path = join(guest.outDir, 'results.jsonl');
   if (!existsSync(path)) throw new Error(`the guest wrote no results; its console:\n${guest.console}`);
   const text = readFileSync(path, 'utf8');
@@ -71,7 +71,7 @@ beforeAll(async () => {
     const parsed = JSON.parse(line) as Observed;
     results.set(parsed.name, parsed);
   }
-}, 600_000);
+}, 900_000);
 
 afterAll(() => {
   if (guest !== undefined) rmSync(dirname(guest.outDir), { recursive: true, force: true });
@@ -173,6 +173,31 @@ describe.each([
     expect(result<Observed & { entries: string[] }>(`${prefix}hardened-leftovers`).entries).toEqual([
       'oacp-supervisor',
     ]);
+  });
+});
+
+describe('the gVisor tier under cgroup v2, as root', () => {
+  it("measures its kernel's footprint from memory.current minus file, and doctor reports it", () => {
+    const doctor = result<Observed & Run>('gvisor-doctor');
+    const line = doctor.stdout.split('\n').find((entry) => entry.startsWith('gvisor ')) ?? '';
+    expect(line).toMatch(/^gvisor\s+yes\s/);
+    const measured = /its kernel's own memory measured at ([\d.]+) MiB/.exec(line)?.[1];
+    // Go heaps of runsc, sentry and gofer plus page tables: tens of MiB, never zero and never
+    // the page cache of the runsc binary (which memory.current also counts, and which is subtracted).
+    expect(Number(measured)).toBeGreaterThan(4);
+    expect(Number(measured)).toBeLessThan(128);
+  });
+
+  it('stops a memfd fill at the 64 MiB quota: the workload held at most 64 MiB when the kernel killed it', () => {
+    const seen = result<Observed & Run>('gvisor-memfd');
+    expect(seen.stderr).toContain('workload stopped by the Airlock (memory)');
+    expect(seen.code).toBe(137);
+    expect(seen.stdout).not.toContain('survived');
+    const held = [...seen.stdout.matchAll(/^held (\d+)$/gm)].map((match) => Number(match[1]));
+    // It ran and filled (so the kill is the quota's, not a failed start), and never held more than the quota.
+    expect(Math.max(...held)).toBeGreaterThanOrEqual(24);
+    expect(Math.max(...held)).toBeLessThanOrEqual(64);
+    expect(result<Observed & { entries: string[] }>('gvisor-leftovers').entries).toEqual(['oacp-supervisor']);
   });
 });
 

@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, type Stats } from 'node:fs';
 import { OacpError } from '../../core/errors.js';
 import type { NativeErrorCode } from './errors.js';
 
@@ -22,12 +22,18 @@ function refuse(path: string, why: string): never {
  * The descriptor is what the tier binds, so what was checked is what the
  * sandbox gets even if the path is swapped afterwards. Returns undefined
  * for a path that does not exist; a symlink anywhere is a refusal.
+ * `refuseIf` sees what each component opened is (from its descriptor, so
+ * not racing a rename) and names why the grant must be refused, if it must.
  */
-export function openNoFollow(path: string): OpenedPath | undefined {
+export function openNoFollow(
+  path: string,
+  refuseIf?: (components: readonly Stats[]) => string | undefined,
+): OpenedPath | undefined {
   if (!path.startsWith('/')) refuse(path, 'not an absolute path');
   const names = path.split('/').filter((name) => name !== '');
   if (names.some((name) => name === '.' || name === '..')) refuse(path, 'not a normalized path');
   let fd = openSync('/', O_PATH | constants.O_DIRECTORY);
+  const components: Stats[] = [];
   try {
     for (const [index, name] of names.entries()) {
       let next: number;
@@ -40,6 +46,7 @@ export function openNoFollow(path: string): OpenedPath | undefined {
       closeSync(fd);
       fd = next;
       const stat = fstatSync(fd);
+      components.push(stat);
       if (stat.isSymbolicLink()) {
         refuse(path, `/${names.slice(0, index + 1).join('/')} is a symbolic link (grant its target instead)`);
       }
@@ -47,6 +54,8 @@ export function openNoFollow(path: string): OpenedPath | undefined {
         refuse(path, `/${names.slice(0, index + 1).join('/')} is not a directory`);
       }
     }
+    const why = refuseIf?.(components.length > 0 ? components : [fstatSync(fd)]);
+    if (why !== undefined) refuse(path, why);
     const opened = { fd, directory: fstatSync(fd).isDirectory() };
     fd = -1;
     return opened;

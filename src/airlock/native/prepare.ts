@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { NetworkPolicy } from '../../capability/network-policy.js';
 import { OacpError } from '../../core/errors.js';
 import type { EgressEvent } from '../egress/audit.js';
@@ -10,7 +11,14 @@ import { scrubEnvironment } from './env.js';
 import type { NativeErrorCode } from './errors.js';
 import { resolveExecutable } from './executable.js';
 import { closeAll, type OpenedPath, openNoFollow } from './grant-open.js';
+import { launcherCacheDirectory } from './launcher/build.js';
 import { type Mount, planMounts } from './mount-plan.js';
+import {
+  exposesHome,
+  mountExposingHome,
+  protectedIdentities,
+  readMountPoints,
+} from './protected-identity.js';
 import { overlapsProtected, protectedPaths } from './protected-paths.js';
 import { underSystemDirs } from './system-root.js';
 
@@ -50,6 +58,7 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
   if (!underSystemDirs(exe.real)) implicit.push(exe.path, exe.real);
   const planned = planMounts(manifest.capabilities, implicit);
   const homes = protectedPaths(spec.protectedPaths ?? [], spec.env ?? {});
+  const launcherCache = launcherCaches();
   for (const mount of planned) {
     const bad = NEVER_BOUND.find((dir) => isWithin(mount.target, dir) || isWithin(mount.source, dir));
     if (bad !== undefined) {
@@ -61,8 +70,14 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
         `grant ${mount.target} overlaps the OACP home ${home} (master key, keys, log): no sandbox may see it; grant a path outside it`,
       );
     }
+    const cache = mount.writable ? overlapsProtected(mount.source, launcherCache) : undefined;
+    if (cache !== undefined) {
+      refuse(
+        `grant ${mount.target}:rw overlaps OACP's launcher cache ${cache} (the launcher and filters every sandbox starts through): no sandbox may write it; grant a path outside it, or read-only`,
+      );
+    }
   }
-  const { mounts, handles } = openMounts(planned);
+  const { mounts, handles } = openMounts(planned, homes, launcherCache);
   if (spec.cwd !== undefined && !mounts.some((mount) => isWithin(spec.cwd ?? '', mount.target))) {
     closeAll(handles);
     refuse(`working directory ${spec.cwd} is not a granted path`);
@@ -90,14 +105,37 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
   };
 }
 
+/**
+ * The launcher cache (oacp-launch, the workload filter, /etc files, the gVisor compat library) by
+ * name and real path: a workload that could write there would run its own code, unconfined, in
+ * every later sandbox and in the light tier's guard on the host.
+ */
+function launcherCaches(): string[] {
+  const dir = dirname(launcherCacheDirectory());
+  const all = new Set([dir]);
+  try {
+    all.add(realpathSync(dir));
+  } catch {
+    // Not made yet: protected by name.
+  }
+  return [...all];
+}
+
 /** Each bound path is one descriptor held until the sandbox ends (the launcher keeps at most 256). */
 const MAX_BOUND_PATHS = 200;
 
 /**
  * Opens every planned source once, without following a symlink at any
  * component; a source gone since planning is dropped (nothing to expose).
+ * The home is also refused by identity, on what was opened: a bind mount or
+ * a second mount of its filesystem shows it under a name the path check
+ * above cannot know, and a mount inside a directory grant is bound with it.
  */
-function openMounts(planned: readonly Mount[]): { mounts: Mount[]; handles: OpenedPath[] } {
+function openMounts(
+  planned: readonly Mount[],
+  homes: readonly string[],
+  launcherCache: readonly string[],
+): { mounts: Mount[]; handles: OpenedPath[] } {
   if (planned.length > MAX_BOUND_PATHS) {
     refuse(
       `the grants expand to ${planned.length} paths to bind, over ${MAX_BOUND_PATHS}; grant their directory with /** instead of a wildcard`,
@@ -105,12 +143,26 @@ function openMounts(planned: readonly Mount[]): { mounts: Mount[]; handles: Open
   }
   const mounts: Mount[] = [];
   const handles: OpenedPath[] = [];
+  const guard = protectedIdentities(homes);
+  const cacheGuard = protectedIdentities(launcherCache);
+  const mountPoints = readMountPoints();
+  const cacheName = "OACP's launcher cache";
   try {
     for (const mount of planned) {
-      const opened = openNoFollow(mount.source);
+      const opened = openNoFollow(
+        mount.source,
+        (components) =>
+          exposesHome(components, guard) ??
+          (mount.writable ? exposesHome(components, cacheGuard, cacheName) : undefined),
+      );
       if (opened === undefined) continue;
-      mounts.push(mount);
       handles.push(opened);
+      const nested = opened.directory
+        ? (mountExposingHome(mount.source, mountPoints, guard) ??
+          (mount.writable ? mountExposingHome(mount.source, mountPoints, cacheGuard, cacheName) : undefined))
+        : undefined;
+      if (nested !== undefined) refuse(nested);
+      mounts.push(mount);
     }
   } catch (error) {
     closeAll(handles);

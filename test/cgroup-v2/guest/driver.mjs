@@ -303,6 +303,40 @@ async function hardenedChecks() {
   }));
 }
 
+/**
+ * The gVisor tier on the v2 kernel: its footprint probe (memory.current minus file, the v2 side
+ * of memoryCharge()) and a 64 MiB quota against a memfd fill. The fill prints what it holds after
+ * each 4 MiB, so the host sees how far it got. Under emulation the sentry boots slowly: CPU
+ * allowances are raised so only memory can stop it.
+ */
+async function gvisorChecks() {
+  const manifest = '/tmp/home/v2-gvisor-manifest.yaml';
+  writeFileSync(
+    manifest,
+    'apiVersion: oacp.dev/v1\nkind: CapabilityManifest\nname: v2-gvisor\nquotas:\n  memory_mb: 64\n  startup_cpu_ms: 900000\n  cpu_ms_per_request: 900000\n',
+  );
+  await check('gvisor-memfd', () =>
+    oacp(
+      [
+        'run',
+        '--tier',
+        'gvisor',
+        '--manifest',
+        manifest,
+        '--',
+        ...python(
+          'import os\nf=os.fdopen(os.memfd_create("hog"),"wb",0)\nfor i in range(50):\n  f.write(b"x"*4194304)\n  print("held", 4*(i+1), flush=True)\nprint("survived")',
+        ),
+      ],
+      400_000,
+    ),
+  );
+  await check('gvisor-doctor', () => oacp(['doctor'], 400_000));
+  await check('gvisor-leftovers', () => ({
+    entries: readdirSync(`${ROOT}/ci`).filter((entry) => entry.startsWith('oacp-')),
+  }));
+}
+
 /** A subtree owned by uid 1000, delegated as systemd does (the directory and its three files). */
 async function delegatedChecks() {
   mkdirSync(DELEGATED);
@@ -361,4 +395,5 @@ else {
   await delegatedChecks();
   await containerChecks();
   await hardenedChecks();
+  await gvisorChecks();
 }

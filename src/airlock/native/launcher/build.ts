@@ -35,10 +35,7 @@ export interface HelperProgram {
  * private temporary directory when that is not writable.
  */
 function cacheDirectory(env: NodeJS.ProcessEnv): string {
-  const dir =
-    process.getuid?.() === 0
-      ? '/var/cache/oacp/launcher'
-      : join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'oacp', 'launcher');
+  const dir = launcherCacheDirectory(env);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     return dir;
@@ -47,6 +44,17 @@ function cacheDirectory(env: NodeJS.ProcessEnv): string {
     chmodSync(fallback, 0o755);
     return fallback;
   }
+}
+
+/**
+ * Where the launcher cache is for this user, made or not: the programs and
+ * filters every later sandbox (and the light tier's guard, on the host)
+ * starts through, so no writable grant may reach it (prepare.ts).
+ */
+export function launcherCacheDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  return process.getuid?.() === 0
+    ? '/var/cache/oacp/launcher'
+    : join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'oacp', 'launcher');
 }
 
 /** Ours and nobody else can write it (a regular file or directory); anything else is never trusted. */
