@@ -8,6 +8,14 @@ import type { Migration } from './migrations.js';
 import { Mutex } from './mutex.js';
 import { createRepos, createTransactionRepos } from './repos/index.js';
 import type { Sql, SqlValue } from './sql.js';
+import {
+  Access,
+  FOREIGN_KEY_ACTIONS_SQL,
+  type Footprint,
+  footprintOf,
+  SCHEMA_TABLES_SQL,
+  SCHEMA_TRIGGERS_SQL,
+} from './sqlite-footprint.js';
 import type { Repos, Store, TransactionRepos } from './types.js';
 import { type Datasync, WalSync } from './wal-sync.js';
 
@@ -63,6 +71,7 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
   const store = new SqliteStore(db, path, sync);
   try {
     await migrate(SQLITE, (fn) => store.exclusiveTransaction(fn), options.migrations);
+    store.learnSchema();
   } catch (error) {
     await store.close();
     throw error;
@@ -86,20 +95,25 @@ class SqliteStore implements Store {
   readonly securityEvents: Repos['securityEvents'];
   readonly #db: Database.Database;
   readonly #mutex = new Mutex();
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statements = new Map<string, { statement: Database.Statement; footprint: Footprint }>();
   /** Undefined for an in-memory store, which has nothing to make durable. */
   readonly #sync: WalSync | undefined;
+  /**
+   * The schema's tables, once known to be written only by statements that name them (no
+   * triggers, no foreign-key actions): then a read waits only for commits to the tables it
+   * names. Undefined until then: every statement counts as touching every table.
+   */
+  #tables: ReadonlySet<string> | undefined;
   #closed = false;
 
   constructor(db: Database.Database, location: string, sync: WalSync | undefined) {
     this.#db = db;
     this.location = location;
     this.#sync = sync;
-    const direct = this.#directSql(() => true);
     this.sql = {
-      all: (text, params) => this.#durably(() => direct.all(text, params)),
-      get: (text, params) => this.#durably(() => direct.get(text, params)),
-      run: (text, params) => this.#durably(() => direct.run(text, params), true),
+      all: (text, params) => this.#durably((access) => this.#directSql(() => true, access).all(text, params)),
+      get: (text, params) => this.#durably((access) => this.#directSql(() => true, access).get(text, params)),
+      run: (text, params) => this.#durably((access) => this.#directSql(() => true, access).run(text, params)),
     };
     const repos = createRepos(this.sql, SQLITE);
     this.agents = repos.agents;
@@ -120,12 +134,28 @@ class SqliteStore implements Store {
   }
 
   transaction<T>(fn: (tx: TransactionRepos) => Promise<T>): Promise<T> {
-    return this.#durably(() => this.#inTransaction((sql) => fn(createTransactionRepos(sql, SQLITE))), true);
+    return this.#durably((access) =>
+      this.#inTransaction(access, (sql) => fn(createTransactionRepos(sql, SQLITE))),
+    );
   }
 
   /** For migrate(): a transaction handing out raw Sql. */
   exclusiveTransaction(fn: (sql: Sql) => Promise<void>): Promise<void> {
-    return this.#durably(() => this.#inTransaction(fn), true);
+    return this.#durably((access) => this.#inTransaction(access, fn));
+  }
+
+  /**
+   * Called once migrated: reads may wait only for the tables they name if no write can reach a
+   * table it does not name (src/store/sqlite-footprint.ts); otherwise they keep waiting for all.
+   */
+  learnSchema(): void {
+    const triggers = this.#db.prepare(SCHEMA_TRIGGERS_SQL).get() as { n: number };
+    const actions = this.#db.prepare(FOREIGN_KEY_ACTIONS_SQL).get() as { n: number };
+    if (triggers.n > 0 || actions.n > 0) return;
+    const rows = this.#db.prepare(SCHEMA_TABLES_SQL).all() as { name: string }[];
+    this.#tables = new Set(rows.map((row) => row.name));
+    // Footprints taken before the schema was known said 'all'; compute them again.
+    this.#statements.clear();
   }
 
   scrub(): Promise<void> {
@@ -148,9 +178,9 @@ class SqliteStore implements Store {
     await this.#sync?.close();
   }
 
-  async #inTransaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+  async #inTransaction<T>(access: Access, fn: (sql: Sql) => Promise<T>): Promise<T> {
     let open = true;
-    const sql = this.#directSql(() => open);
+    const sql = this.#directSql(() => open, access);
     // IMMEDIATE takes the write lock now, so a transaction never fails half-way on a lock upgrade.
     this.#db.exec('BEGIN IMMEDIATE');
     try {
@@ -170,17 +200,22 @@ class SqliteStore implements Store {
    * could have read, is durable. `writes`: `fn` may commit (a transaction, an autocommit
    * statement); a failed `fn` committed nothing of its own but may have read others' commits.
    */
-  async #durably<T>(fn: () => Promise<T>, writes = false): Promise<T> {
+  async #durably<T>(fn: (access: Access) => Promise<T>): Promise<T> {
     let upto = 0;
     const result = await this.#mutex
       .run(async () => {
         if (this.#closed) throw storeError('STORE_CLOSED', `the SQLite store at ${this.location} is closed`);
+        const access = new Access();
+        const sync = this.#sync;
         try {
-          const value = await fn();
-          upto = writes ? (this.#sync?.committed() ?? 0) : (this.#sync?.latest ?? 0);
+          const value = await fn(access);
+          // A write's own fdatasync covers every earlier commit, whatever it read.
+          if (sync !== undefined)
+            upto = access.wrote ? sync.committed(access.writes) : sync.lastWriteTo(access.reads);
           return { ok: true as const, value };
         } catch (error) {
-          upto = this.#sync?.latest ?? 0;
+          // Nothing of its own committed, but what it saw (a row that exists) may be another's commit.
+          if (sync !== undefined) upto = sync.lastWriteTo(access.seen);
           return { ok: false as const, error };
         }
       })
@@ -190,25 +225,30 @@ class SqliteStore implements Store {
     return result.value;
   }
 
-  #directSql(isOpen: () => boolean): Sql {
-    const prepare = (text: string): Database.Statement => {
+  /** Statements run through it are counted in `access`: reads by all/get, writes by run. */
+  #directSql(isOpen: () => boolean, access: Access): Sql {
+    const prepare = (text: string, kind: 'read' | 'write'): Database.Statement => {
       if (!isOpen()) {
         throw storeError('STORE_CLOSED', 'a transaction was used after it ended; use the store instead');
       }
-      let statement = this.#statements.get(text);
-      if (statement === undefined) {
-        statement = this.#db.prepare(text);
-        this.#statements.set(text, statement);
+      let prepared = this.#statements.get(text);
+      if (prepared === undefined) {
+        const footprint = this.#tables === undefined ? 'all' : footprintOf(text, this.#tables);
+        prepared = { statement: this.#db.prepare(text), footprint };
+        this.#statements.set(text, prepared);
       }
-      return statement;
+      // Counted before it runs: a statement that fails half-way may still have shown or changed something.
+      if (kind === 'write' || !prepared.statement.readonly) access.write(prepared.footprint);
+      else access.read(prepared.footprint);
+      return prepared.statement;
     };
     return {
       all: async <T>(text: string, params: readonly SqlValue[] = []) =>
-        prepare(text).all(...bind(params)) as T[],
+        prepare(text, 'read').all(...bind(params)) as T[],
       get: async <T>(text: string, params: readonly SqlValue[] = []) =>
-        prepare(text).get(...bind(params)) as T | undefined,
+        prepare(text, 'read').get(...bind(params)) as T | undefined,
       run: async (text, params = []) => {
-        const statement = prepare(text);
+        const statement = prepare(text, 'write');
         // INSERT ... RETURNING is a reader; run() would refuse it, so step through it instead.
         if (statement.reader) return statement.all(...bind(params)).length;
         return statement.run(...bind(params)).changes;

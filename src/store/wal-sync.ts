@@ -1,6 +1,7 @@
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { storeError } from './errors.js';
+import type { Footprint } from './sqlite-footprint.js';
 
 /** What makes bytes already written to a file reach stable storage; the store's tests substitute one. */
 export type Datasync = (handle: FileHandle) => Promise<void>;
@@ -30,6 +31,9 @@ export class WalSync {
   readonly #datasync: Datasync;
   /** Commits returned by SQLite so far. */
   #committed = 0;
+  /** The last commit that wrote each table, and the last one that may have written any table. */
+  readonly #lastWrite = new Map<string, number>();
+  #lastWriteAll = 0;
   /** Commits known to be on stable storage. */
   #durable = 0;
   #waiters: Waiter[] = [];
@@ -44,15 +48,20 @@ export class WalSync {
     this.#datasync = datasync;
   }
 
-  /** Counts a COMMIT that just returned; its number is what `durable` waits for. */
-  committed(): number {
+  /** Counts a COMMIT that just returned, which wrote `tables`; its number is what `durable` waits for. */
+  committed(tables: Footprint): number {
     this.#committed += 1;
+    if (tables === 'all') this.#lastWriteAll = this.#committed;
+    else for (const table of tables) this.#lastWrite.set(table, this.#committed);
     return this.#committed;
   }
 
-  /** The number of the last commit that returned: a read made now saw every commit up to it. */
-  get latest(): number {
-    return this.#committed;
+  /** The last commit that wrote one of `tables`: what a read of them made now could have seen. */
+  lastWriteTo(tables: Footprint): number {
+    if (tables === 'all') return this.#committed;
+    let last = this.#lastWriteAll;
+    for (const table of tables) last = Math.max(last, this.#lastWrite.get(table) ?? 0);
+    return last;
   }
 
   /** Resolves once commit `upto` (and every earlier one) is on stable storage. */

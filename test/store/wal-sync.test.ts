@@ -97,6 +97,59 @@ describe('SQLite store: a write is acknowledged only after an fdatasync of the W
     }
   });
 
+  it('a read of tables no pending commit wrote does not wait for that commit', async () => {
+    const { sync, store } = await openGated();
+    try {
+      sync.hold();
+      const write = store.quotaBuckets.adjust('k', 1, 0);
+      // The read path of a call (its API key, its agent) does not queue behind a quota batch's fdatasync...
+      expect(await settled(store.apiKeys.get('0123456789abcdef'))).toBe(true);
+      expect(await settled(store.agents.get('did:key:z6Mk-none'))).toBe(true);
+      // ...but a read of the table the pending commit wrote does.
+      const bucket = store.quotaBuckets.get('k');
+      expect(await settled(write)).toBe(false);
+      expect(await settled(bucket)).toBe(false);
+      sync.release();
+      await write;
+      await bucket;
+    } finally {
+      sync.release();
+      await store.close();
+    }
+  });
+
+  it('with a trigger in the schema (a write can reach a table it does not name), every read waits', async () => {
+    n += 1;
+    const sync = gatedDatasync();
+    const store = await openSqliteStore(join(dir, `s${n}`, 'gateway.db'), {
+      datasync: sync.datasync,
+      migrations: [
+        {
+          version: 1,
+          name: 'with a trigger',
+          statements: () => [
+            'CREATE TABLE a (v INTEGER)',
+            'CREATE TABLE b (v INTEGER)',
+            'CREATE TRIGGER copy AFTER INSERT ON a BEGIN INSERT INTO b (v) VALUES (new.v); END',
+          ],
+        },
+      ],
+    });
+    try {
+      sync.hold();
+      const write = store.sql.run('INSERT INTO a (v) VALUES (1)');
+      // The attack: read b, which the trigger changed, before the commit that changed it is durable.
+      const read = store.sql.get<{ c: number }>('SELECT COUNT(*) AS c FROM b');
+      expect(await settled(read)).toBe(false);
+      sync.release();
+      await write;
+      expect(await read).toEqual({ c: 1 });
+    } finally {
+      sync.release();
+      await store.close();
+    }
+  });
+
   it('commits made while an fdatasync runs share the next one, and the event loop keeps running', async () => {
     const { sync, store } = await openGated();
     try {
