@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { constants, lstatSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { storeError } from './errors.js';
@@ -114,7 +114,9 @@ export class WalSync {
   async #syncOnce(): Promise<void> {
     // A synchronous stat: the WAL's inode is in the cache, and a thread-pool round trip cost more
     // CPU than the lookup (measured under the gateway bench).
-    const wal = statSync(this.#walPath, { throwIfNoEntry: false });
+    // lstat and O_NOFOLLOW: SQLite opens its WAL without following a symlink, so must we (a
+    // symlink planted at the path would have us sync some other file); one there fails closed.
+    const wal = lstatSync(this.#walPath, { throwIfNoEntry: false });
     if (wal === undefined) {
       // No WAL: a checkpoint moved everything into the database file and the WAL went (the
       // last connection closed). Make the database file and its directory entry durable instead.
@@ -127,7 +129,7 @@ export class WalSync {
       // its directory entry must be durable too, or a power cut could lose the whole file.
       await this.#handle?.close().catch(() => undefined);
       this.#handle = undefined;
-      const handle = await open(this.#walPath, 'r');
+      const handle = await open(this.#walPath, constants.O_RDONLY | constants.O_NOFOLLOW);
       this.#inode = (await handle.stat()).ino;
       this.#handle = handle;
       await this.#syncFile(dirname(this.#walPath));

@@ -1,4 +1,13 @@
-import { mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +87,26 @@ describe('WalSync: which files a commit is made durable in', () => {
       expect(synced.length).toBe(count);
       expect(sync.lastWriteTo(new Set(['api_keys']))).toBe(first);
       expect(sync.lastWriteTo(new Set(['quota_buckets']))).toBe(second);
+    } finally {
+      await sync.close();
+    }
+  });
+});
+
+describe('WalSync: a symlink at the WAL path', () => {
+  it('is refused (the store fails closed) rather than syncing the file it points to', async () => {
+    const dir = join(root, 'link');
+    mkdirSync(dir);
+    const db = join(dir, 'gateway.db');
+    writeFileSync(join(dir, 'elsewhere'), 'x');
+    symlinkSync(join(dir, 'elsewhere'), `${db}-wal`);
+    const { synced, datasync } = recording();
+    const sync = new WalSync(db, datasync);
+    try {
+      await expect(sync.durable(sync.committed('all'))).rejects.toMatchObject({ code: 'STORE_QUERY_FAILED' });
+      expect(synced.map((s) => s.path)).not.toContain(join(dir, 'elsewhere'));
+      // Poisoned: later commits are refused too.
+      await expect(sync.durable(sync.committed('all'))).rejects.toMatchObject({ code: 'STORE_QUERY_FAILED' });
     } finally {
       await sync.close();
     }
