@@ -27,8 +27,8 @@ import { type Datasync, WalSync } from './wal-sync.js';
  * run in libuv's thread pool and shared by the commits made meanwhile), so an
  * acknowledged write survives kill -9 and power loss exactly as with
  * synchronous=FULL while the event loop never waits for the disk. A read
- * resolves only once every commit it could have seen is durable, so nothing a
- * power cut could take back is ever shown. docs/store.md has the argument.
+ * resolves only once every commit that wrote a table it read is durable, so
+ * nothing a power cut could take back is ever shown. docs/store.md has the argument.
  * secure_delete zeroes freed content, so a destroyed salt does not linger in
  * free pages once scrub() has checkpointed the WAL.
  *
