@@ -205,8 +205,10 @@ class SqliteStore implements Store {
     const result = await this.#mutex
       .run(async () => {
         if (this.#closed) throw storeError('STORE_CLOSED', `the SQLite store at ${this.location} is closed`);
-        const access = new Access();
         const sync = this.#sync;
+        // After a failed fdatasync nothing runs: a write applied now could not be called durable.
+        sync?.check();
+        const access = new Access();
         try {
           const value = await fn(access);
           // A write's own fdatasync covers every earlier commit, whatever it read.

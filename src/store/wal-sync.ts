@@ -65,6 +65,11 @@ export class WalSync {
     return last;
   }
 
+  /** Throws once an fdatasync has failed: nothing more may run on this store (see the class comment). */
+  check(): void {
+    if (this.#failure !== undefined) throw this.#poisoned();
+  }
+
   /** Resolves once commit `upto` (and every earlier one) is on stable storage. */
   durable(upto: number): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#poisoned());

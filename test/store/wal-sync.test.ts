@@ -197,6 +197,14 @@ describe('SQLite store: a write is acknowledged only after an fdatasync of the W
       await expect(store.sql.get('SELECT COUNT(*) AS c FROM t')).rejects.toMatchObject({
         code: 'STORE_QUERY_FAILED',
       });
+      // ...and the refused write was not applied either: only the first (failed) insert reached the file.
+      await store.close();
+      const reopened = await openSqliteStore(path);
+      try {
+        expect(await reopened.sql.get('SELECT COUNT(*) AS c FROM t')).toEqual({ c: 1 });
+      } finally {
+        await reopened.close();
+      }
     } finally {
       await store.close();
     }
