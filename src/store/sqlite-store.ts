@@ -8,23 +8,40 @@ import type { Migration } from './migrations.js';
 import { Mutex } from './mutex.js';
 import { createRepos, createTransactionRepos } from './repos/index.js';
 import type { Sql, SqlValue } from './sql.js';
+import {
+  Access,
+  FOREIGN_KEY_ACTIONS_SQL,
+  type Footprint,
+  footprintOf,
+  SCHEMA_TABLES_SQL,
+  SCHEMA_TRIGGERS_SQL,
+} from './sqlite-footprint.js';
 import type { Repos, Store, TransactionRepos } from './types.js';
+import { type Datasync, WalSync } from './wal-sync.js';
 
 /**
  * The embedded store: one SQLite file (by default `<home>/gateway.db`).
  *
- * Durability: WAL with synchronous=FULL, so a write is on disk (the WAL is
- * fsynced) before its promise resolves and survives kill -9 and power loss.
+ * Durability: WAL with synchronous=NORMAL, and a write's promise resolves only
+ * after an fdatasync of the WAL that began after its COMMIT returned (WalSync,
+ * run in libuv's thread pool and shared by the commits made meanwhile), so an
+ * acknowledged write survives kill -9 and power loss exactly as with
+ * synchronous=FULL while the event loop never waits for the disk. A read
+ * resolves only once every commit that wrote a table it read is durable, so
+ * nothing a power cut could take back is ever shown. docs/store.md has the argument.
  * secure_delete zeroes freed content, so a destroyed salt does not linger in
  * free pages once scrub() has checkpointed the WAL.
  *
  * better-sqlite3 is synchronous and one connection is shared, so every
  * operation runs under a mutex: a caller cannot slip a statement into
- * someone else's open transaction.
+ * someone else's open transaction. The wait for the fdatasync is outside the
+ * mutex, so the next transaction runs while the disk works.
  */
 export interface SqliteStoreOptions {
   /** The migration list; tests substitute one, the gateway uses the shipped MIGRATIONS. */
   readonly migrations?: readonly Migration[];
+  /** How a file is made durable; only tests substitute it (to hold a commit's fdatasync back). */
+  readonly datasync?: Datasync;
 }
 
 export async function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Promise<Store> {
@@ -37,7 +54,9 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
     }
     db = new Database(path);
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
+    // NORMAL: COMMIT does not fsync; WalSync does, off the event loop, before anyone is answered.
+    // Checkpoints still sync the WAL before and the database after (SQLite's NORMAL semantics).
+    db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma('secure_delete = ON');
     db.pragma('busy_timeout = 5000');
@@ -48,9 +67,11 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
       error,
     );
   }
-  const store = new SqliteStore(db, path);
+  const sync = path === ':memory:' ? undefined : new WalSync(path, options.datasync);
+  const store = new SqliteStore(db, path, sync);
   try {
     await migrate(SQLITE, (fn) => store.exclusiveTransaction(fn), options.migrations);
+    store.learnSchema();
   } catch (error) {
     await store.close();
     throw error;
@@ -74,17 +95,25 @@ class SqliteStore implements Store {
   readonly securityEvents: Repos['securityEvents'];
   readonly #db: Database.Database;
   readonly #mutex = new Mutex();
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statements = new Map<string, { statement: Database.Statement; footprint: Footprint }>();
+  /** Undefined for an in-memory store, which has nothing to make durable. */
+  readonly #sync: WalSync | undefined;
+  /**
+   * The schema's tables, once known to be written only by statements that name them (no
+   * triggers, no foreign-key actions): then a read waits only for commits to the tables it
+   * names. Undefined until then: every statement counts as touching every table.
+   */
+  #tables: ReadonlySet<string> | undefined;
   #closed = false;
 
-  constructor(db: Database.Database, location: string) {
+  constructor(db: Database.Database, location: string, sync: WalSync | undefined) {
     this.#db = db;
     this.location = location;
-    const direct = this.#directSql(() => true);
+    this.#sync = sync;
     this.sql = {
-      all: (text, params) => this.#locked(() => direct.all(text, params)),
-      get: (text, params) => this.#locked(() => direct.get(text, params)),
-      run: (text, params) => this.#locked(() => direct.run(text, params)),
+      all: (text, params) => this.#durably((access) => this.#directSql(() => true, access).all(text, params)),
+      get: (text, params) => this.#durably((access) => this.#directSql(() => true, access).get(text, params)),
+      run: (text, params) => this.#durably((access) => this.#directSql(() => true, access).run(text, params)),
     };
     const repos = createRepos(this.sql, SQLITE);
     this.agents = repos.agents;
@@ -105,16 +134,33 @@ class SqliteStore implements Store {
   }
 
   transaction<T>(fn: (tx: TransactionRepos) => Promise<T>): Promise<T> {
-    return this.#locked(() => this.#inTransaction((sql) => fn(createTransactionRepos(sql, SQLITE))));
+    return this.#durably((access) =>
+      this.#inTransaction(access, (sql) => fn(createTransactionRepos(sql, SQLITE))),
+    );
   }
 
   /** For migrate(): a transaction handing out raw Sql. */
   exclusiveTransaction(fn: (sql: Sql) => Promise<void>): Promise<void> {
-    return this.#locked(() => this.#inTransaction(fn));
+    return this.#durably((access) => this.#inTransaction(access, fn));
+  }
+
+  /**
+   * Called once migrated: reads may wait only for the tables they name if no write can reach a
+   * table it does not name (src/store/sqlite-footprint.ts); otherwise they keep waiting for all.
+   */
+  learnSchema(): void {
+    const triggers = this.#db.prepare(SCHEMA_TRIGGERS_SQL).get() as { n: number };
+    const actions = this.#db.prepare(FOREIGN_KEY_ACTIONS_SQL).get() as { n: number };
+    if (triggers.n > 0 || actions.n > 0) return;
+    const rows = this.#db.prepare(SCHEMA_TABLES_SQL).all() as { name: string }[];
+    this.#tables = new Set(rows.map((row) => row.name));
+    // Footprints taken before the schema was known said 'all'; compute them again.
+    this.#statements.clear();
   }
 
   scrub(): Promise<void> {
-    return this.#locked(async () => {
+    // A checkpoint syncs the WAL before it copies and the database after; nothing is left to wait for.
+    return this.#durably(async () => {
       this.#db.pragma('wal_checkpoint(TRUNCATE)');
     });
   }
@@ -129,11 +175,12 @@ class SqliteStore implements Store {
         this.#db.close();
       }
     });
+    await this.#sync?.close();
   }
 
-  async #inTransaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+  async #inTransaction<T>(access: Access, fn: (sql: Sql) => Promise<T>): Promise<T> {
     let open = true;
-    const sql = this.#directSql(() => open);
+    const sql = this.#directSql(() => open, access);
     // IMMEDIATE takes the write lock now, so a transaction never fails half-way on a lock upgrade.
     this.#db.exec('BEGIN IMMEDIATE');
     try {
@@ -148,32 +195,62 @@ class SqliteStore implements Store {
     }
   }
 
-  #locked<T>(fn: () => Promise<T>): Promise<T> {
-    return this.#mutex.run(async () => {
-      if (this.#closed) throw storeError('STORE_CLOSED', `the SQLite store at ${this.location} is closed`);
-      return fn();
-    });
+  /**
+   * Runs `fn` under the mutex, then (outside it) waits until what it did, and every commit it
+   * could have read, is durable. `writes`: `fn` may commit (a transaction, an autocommit
+   * statement); a failed `fn` committed nothing of its own but may have read others' commits.
+   */
+  async #durably<T>(fn: (access: Access) => Promise<T>): Promise<T> {
+    let upto = 0;
+    const result = await this.#mutex
+      .run(async () => {
+        if (this.#closed) throw storeError('STORE_CLOSED', `the SQLite store at ${this.location} is closed`);
+        const sync = this.#sync;
+        // After a failed fdatasync nothing runs: a write applied now could not be called durable.
+        sync?.check();
+        const access = new Access();
+        try {
+          const value = await fn(access);
+          // A write's own fdatasync covers every earlier commit, whatever it read.
+          if (sync !== undefined)
+            upto = access.wrote ? sync.committed(access.writes) : sync.lastWriteTo(access.reads);
+          return { ok: true as const, value };
+        } catch (error) {
+          // Nothing of its own committed, but what it saw (a row that exists) may be another's commit.
+          if (sync !== undefined) upto = sync.lastWriteTo(access.seen);
+          return { ok: false as const, error };
+        }
+      })
+      .catch((error: unknown) => ({ ok: false as const, error }));
+    if (upto > 0) await this.#sync?.durable(upto);
+    if (!result.ok) throw result.error;
+    return result.value;
   }
 
-  #directSql(isOpen: () => boolean): Sql {
-    const prepare = (text: string): Database.Statement => {
+  /** Statements run through it are counted in `access`: reads by all/get, writes by run. */
+  #directSql(isOpen: () => boolean, access: Access): Sql {
+    const prepare = (text: string, kind: 'read' | 'write'): Database.Statement => {
       if (!isOpen()) {
         throw storeError('STORE_CLOSED', 'a transaction was used after it ended; use the store instead');
       }
-      let statement = this.#statements.get(text);
-      if (statement === undefined) {
-        statement = this.#db.prepare(text);
-        this.#statements.set(text, statement);
+      let prepared = this.#statements.get(text);
+      if (prepared === undefined) {
+        const footprint = this.#tables === undefined ? 'all' : footprintOf(text, this.#tables);
+        prepared = { statement: this.#db.prepare(text), footprint };
+        this.#statements.set(text, prepared);
       }
-      return statement;
+      // Counted before it runs: a statement that fails half-way may still have shown or changed something.
+      if (kind === 'write' || !prepared.statement.readonly) access.write(prepared.footprint);
+      else access.read(prepared.footprint);
+      return prepared.statement;
     };
     return {
       all: async <T>(text: string, params: readonly SqlValue[] = []) =>
-        prepare(text).all(...bind(params)) as T[],
+        prepare(text, 'read').all(...bind(params)) as T[],
       get: async <T>(text: string, params: readonly SqlValue[] = []) =>
-        prepare(text).get(...bind(params)) as T | undefined,
+        prepare(text, 'read').get(...bind(params)) as T | undefined,
       run: async (text, params = []) => {
-        const statement = prepare(text);
+        const statement = prepare(text, 'write');
         // INSERT ... RETURNING is a reader; run() would refuse it, so step through it instead.
         if (statement.reader) return statement.all(...bind(params)).length;
         return statement.run(...bind(params)).changes;

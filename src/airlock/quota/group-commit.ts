@@ -35,7 +35,7 @@ const byKey = (a: Take, b: Take): number => (a.key < b.key ? -1 : a.key > b.key 
  * Group commit (src/log/group-commit.ts) for quota reservations of one bucket
  * or several: reservations that arrive while a transaction is in flight wait,
  * then all go in the next one,
- * so N concurrent checks cost one commit (one fsync on SQLite, one COMMIT
+ * so N concurrent checks cost one commit (one fdatasync on SQLite, one COMMIT
  * round on PostgreSQL) instead of N. Each reservation runs in its own
  * SAVEPOINT: one refused take rolls back that reservation's other takes and
  * nothing else, so each stays all-or-none. Before any take, the batch creates
@@ -49,9 +49,10 @@ export class QuotaBatches {
   readonly #commits: GroupCommit<Pending, BatchResult>;
 
   constructor(transaction: <T>(fn: (tx: TransactionRepos) => Promise<T>) => Promise<T>) {
-    // The gather step waits one turn of the event loop (setImmediate): SQLite's COMMIT blocks the
-    // thread, so requests arriving as separate I/O callbacks (HTTP) can join only if the batch waits
-    // for the poll phase. One microtask gathered a single caller per HTTP request: one fsync per call.
+    // The gather step waits one turn of the event loop (setImmediate), so requests arriving as
+    // separate I/O callbacks of one poll phase (HTTP) share a transaction; one microtask gathered a
+    // single caller per HTTP request. Later ones queue while the transaction's fdatasync runs (off
+    // the event loop, src/store/wal-sync.ts) and go in the next.
     this.#commits = new GroupCommit(
       (batch) => transaction((tx) => runBatch(tx, batch)),
       MAX_BATCH,

@@ -1,12 +1,9 @@
 import type { Admission, QuotaEngine, QuotaRequest, Reservation } from '../../airlock/quota/engine.js';
 import { GroupCommit } from '../../log/group-commit.js';
 
-/** One event-loop turn: the store's commits block the thread, so this is when concurrent calls gather. */
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 /**
  * How long settlements gather before they are written: nothing waits for them but a reading of
- * what is left, and one transaction (one fsync that blocks the thread) then serves every call
+ * what is left, and one transaction (one fdatasync) then serves every call
  * that answered in the meantime instead of one or two.
  */
 const SETTLE_GATHER_MS = 20;
@@ -20,13 +17,13 @@ interface Settlement {
 /**
  * How model-budget writes reach the quota engine in few transactions.
  *
- * Reservations: the calls that arrive in one turn of the event loop (the
- * requests parsed between two store commits, which block the thread) are
- * handed to the engine together, so its group commit
- * (src/airlock/quota/group-commit.ts) writes them in one transaction, each in
- * its own savepoint with the answer it would get alone. Every caller waits
- * until its reservation is durable, so nothing is sent upstream on a
- * reservation a crash could take back.
+ * Reservations go straight to the engine: its group commit
+ * (src/airlock/quota/group-commit.ts) already gathers the calls of one turn of
+ * the event loop, and those arriving while a transaction and its fdatasync run,
+ * into one transaction, each in its own savepoint with the answer it would get
+ * alone. (A second one-turn wait here only added a turn of latency to every
+ * call.) Every caller waits until its reservation is durable, so nothing is
+ * sent upstream on a reservation a crash could take back.
  *
  * Settlements give back what a call did not use. They are gathered for
  * SETTLE_GATHER_MS and written together, the moves of one bucket summed; a call's answer
@@ -38,19 +35,12 @@ export class BudgetCommits {
   readonly #settles: GroupCommit<Settlement, undefined>;
   /** Settles once every settlement submitted so far is in the store. */
   #lastSettle: Promise<void> = Promise.resolve();
-  /** The turn the reservations submitted now wait for; one per turn, shared. */
-  #turn: Promise<void> | undefined;
 
   constructor(private readonly engine: QuotaEngine) {
     this.#settles = new GroupCommit((items) => this.#settleAll(items), 1024, settleGather);
   }
 
-  async reserve(requests: readonly QuotaRequest[]): Promise<Admission> {
-    // Everyone waiting on the same turn resumes in one microtask run, so the engine batches them.
-    this.#turn ??= nextTurn().then(() => {
-      this.#turn = undefined;
-    });
-    await this.#turn;
+  reserve(requests: readonly QuotaRequest[]): Promise<Admission> {
     return this.engine.reserve(requests);
   }
 

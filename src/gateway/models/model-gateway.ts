@@ -21,7 +21,7 @@ import { routeFor } from './router.js';
 import { relayStream } from './stream-relay.js';
 import { openAiToAnthropicStream } from './stream-to-anthropic.js';
 import { anthropicToOpenAiStream } from './stream-to-openai.js';
-import { estimateInputTokens } from './tokens.js';
+import { AgentTokenCounts, estimateInputTokens } from './tokens.js';
 import {
   providerErrorMessage,
   translateAnswer,
@@ -116,6 +116,8 @@ export class ModelGateway {
    * settling during a reading need one more reading after it, not one each.
    */
   readonly #gaugeReads = new Map<string, boolean>();
+  /** Token counts of each agent's long message strings, so a chat's history is not tokenized every turn. */
+  readonly #tokenCounts = new AgentTokenCounts();
 
   constructor(private readonly parts: ModelGatewayParts) {
     this.#now = parts.now ?? (() => new Date());
@@ -204,7 +206,7 @@ export class ModelGateway {
         `no ${dialect.kind} provider serves model "${read.model}" (see models.providers and models.aliases in oacp.yaml)`,
       );
     }
-    facts.estimated = estimateInputTokens(record);
+    facts.estimated = estimateInputTokens(record, this.#tokenCounts.for(caller.did));
     // An alias served in the other wire format: the request is translated (its answer or stream too).
     const upstream = route.kind === dialect.kind ? dialect : GENERATING[route.kind];
     let outgoing: Readonly<Record<string, unknown>> = record;

@@ -11,15 +11,54 @@ const PER_REPLY = 3;
  * estimate: their tokenizer is not public; the provider's reported usage
  * settles the budget afterwards either way.
  */
-export function estimateInputTokens(body: unknown): number {
+export function estimateInputTokens(body: unknown, counts?: TokenCounts): number {
   if (typeof body !== 'object' || body === null) return 0;
   const record = body as Record<string, unknown>;
+  const count = counts === undefined ? countTokens : (text: string) => counts.count(text);
   let total = 0;
   if (Array.isArray(record.messages)) total += record.messages.length * PER_MESSAGE + PER_REPLY;
   for (const key of ['messages', 'system', 'input', 'tools', 'prompt'] as const) {
-    if (record[key] !== undefined) total += countStrings(record[key]);
+    if (record[key] !== undefined) total += countStrings(record[key], count);
   }
   return total;
+}
+
+/** Strings shorter than this are tokenized again each time: looking them up would cost about as much. */
+const CACHED_FROM_CHARS = 256;
+
+/**
+ * Token counts of one agent's long strings, kept between its calls: a chat
+ * sends its whole history every turn, and tokenizing 100 KB costs about 2 ms
+ * of CPU here while looking it up costs microseconds. One per agent (the
+ * model gateway keeps them), so how long a call takes never tells an agent
+ * whether another agent sent the same text. Bounded in characters held; the
+ * oldest entry goes first.
+ */
+export class TokenCounts {
+  readonly #counts = new Map<string, number>();
+  #chars = 0;
+
+  constructor(private readonly maxChars: number) {}
+
+  count(text: string): number {
+    if (text.length < CACHED_FROM_CHARS || text.length > this.maxChars) return countTokens(text);
+    const known = this.#counts.get(text);
+    if (known !== undefined) return known;
+    const counted = countTokens(text);
+    this.#counts.set(text, counted);
+    this.#chars += text.length;
+    for (const [oldest] of this.#counts) {
+      if (this.#chars <= this.maxChars) break;
+      this.#counts.delete(oldest);
+      this.#chars -= oldest.length;
+    }
+    return counted;
+  }
+
+  /** Characters held now (never more than the bound). */
+  get heldChars(): number {
+    return this.#chars;
+  }
 }
 
 /** Tokens of generated text (used to cut a stream whose provider ignores max_tokens). */
@@ -28,14 +67,36 @@ export function countTextTokens(text: string): number {
 }
 
 /** Every string value under `value`, tokenized; iterative, so any depth is fine. */
-function countStrings(value: unknown): number {
+function countStrings(value: unknown, count: (text: string) => number): number {
   let total = 0;
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const next = stack.pop();
-    if (typeof next === 'string') total += countTokens(next);
+    if (typeof next === 'string') total += count(next);
     else if (Array.isArray(next)) stack.push(...next);
     else if (typeof next === 'object' && next !== null) stack.push(...Object.values(next));
   }
   return total;
+}
+
+/** Characters of long strings remembered per agent (about 2 bytes each). */
+const CHARS_PER_AGENT = 256 * 1024;
+/** Agents whose counts are kept; the one used least recently goes first. */
+const AGENTS_KEPT = 32;
+
+/** One TokenCounts per agent, for the most recently calling agents only (bounded memory). */
+export class AgentTokenCounts {
+  readonly #byAgent = new Map<string, TokenCounts>();
+
+  for(agent: string): TokenCounts {
+    let counts = this.#byAgent.get(agent);
+    if (counts === undefined) counts = new TokenCounts(CHARS_PER_AGENT);
+    else this.#byAgent.delete(agent);
+    this.#byAgent.set(agent, counts);
+    for (const [oldest] of this.#byAgent) {
+      if (this.#byAgent.size <= AGENTS_KEPT) break;
+      this.#byAgent.delete(oldest);
+    }
+    return counts;
+  }
 }
