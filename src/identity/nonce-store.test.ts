@@ -56,6 +56,12 @@ describe('SqliteNonceStore persistence', () => {
     second.close();
   });
 
+  it('fsyncs every remembered nonce (synchronous = FULL), so a power cut cannot reopen the replay window', () => {
+    const store = new SqliteNonceStore(join(mkdtempSync(join(tmpdir(), 'oacp-nonce-')), 'nonces.db'));
+    expect(store.synchronous).toBe(2);
+    store.close();
+  });
+
   it('refuses the second of two stores on one file claiming the same nonce', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'oacp-nonce-')), 'nonces.db');
     const a = new SqliteNonceStore(path, { now: () => 1_000 });

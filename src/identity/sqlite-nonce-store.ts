@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import type { NonceStore, NonceStoreOptions } from './nonce-store.js';
 
 /**
- * A nonce cache in a SQLite file, so a restart does not reopen the replay window.
+ * A nonce cache in a SQLite file, so a restart (or a power cut) does not reopen the replay window.
  * Several processes may share the file: the upsert below is one atomic statement,
  * and WAL lets readers and the single writer proceed without blocking each other.
  */
@@ -20,6 +20,9 @@ export class SqliteNonceStore implements NonceStore {
     this.#pruneIntervalMs = options.pruneIntervalMs ?? 60_000;
     this.#db = new Database(path);
     this.#db.pragma('journal_mode = WAL');
+    // FULL: a nonce is on disk before the request it guards is accepted, so a power cut cannot
+    // reopen the replay window (WAL's default, NORMAL, may lose the last commits).
+    this.#db.pragma('synchronous = FULL');
     this.#db.pragma('busy_timeout = 5000');
     this.#db.exec(
       'CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;' +
@@ -46,6 +49,11 @@ export class SqliteNonceStore implements NonceStore {
   /** Rows held, expired ones not yet swept included; shows pruning works. */
   get size(): number {
     return this.#count.get()?.n ?? 0;
+  }
+
+  /** SQLite's synchronous level on this connection (2 = FULL); shows a nonce is fsynced when remembered. */
+  get synchronous(): number {
+    return Number(this.#db.pragma('synchronous', { simple: true }));
   }
 
   close(): void {
