@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type AgentCard, Role, type SendMessageRequest, verifyAgentCardSignature } from '@a2a-js/sdk';
+import { type AgentCard, verifyAgentCardSignature } from '@a2a-js/sdk';
 import { ClientFactory, JsonRpcTransportFactory } from '@a2a-js/sdk/client';
 import { importJWK } from 'jose';
 import { checkAgentCard } from '../../src/a2a/card-check.js';
@@ -8,35 +8,11 @@ import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
 import { didKeyFromPublicKey, publicKeyFromDidKey } from '../../src/identity/did-key.js';
 import { startNode } from '../../test/a2a/harness.js';
 import { startPlainServer } from '../../test/a2a/plain-server.js';
+import { plainRequest } from '../../test/a2a/signed-message.js';
 import { type BenchCase, figure, latencies, percentile, syncThroughput, throughput } from '../harness.js';
 
 const CALLS = 200;
 const CARD_CHECKS = 5_000;
-
-function plainRequest(text: string): SendMessageRequest {
-  return {
-    tenant: '',
-    message: {
-      messageId: randomUUID(),
-      contextId: '',
-      taskId: '',
-      role: Role.ROLE_USER,
-      parts: [
-        {
-          content: { $case: 'text', value: text },
-          metadata: undefined,
-          filename: '',
-          mediaType: 'text/plain',
-        },
-      ],
-      metadata: undefined,
-      extensions: [],
-      referenceTaskIds: [],
-    },
-    configuration: undefined,
-    metadata: undefined,
-  };
-}
 
 /**
  * One message, sent and answered, over loopback HTTP: the OACP path (signed

@@ -18,7 +18,7 @@ export interface ServerIdentity {
   /** The script the executable runs (first argument that is a file), when there is one. */
   readonly script?: FileDigest;
   /** The package.json nearest the script (or the executable), with its name and version. */
-  readonly package?: FileDigest & { readonly name?: string; readonly version?: string };
+  readonly package?: PackageIdentity;
   /** For a server from the package store: the installed tree's folder and digest (src/mcp/packages). */
   readonly tree?: FileDigest & { readonly name: string; readonly version: string };
 }
@@ -26,6 +26,16 @@ export interface ServerIdentity {
 export interface FileDigest {
   readonly path: string;
   readonly sha256: string;
+}
+
+export interface PackageIdentity extends FileDigest {
+  readonly name?: string;
+  readonly version?: string;
+  /**
+   * The files the package declares it starts from, absolute and symlink-resolved: each `bin`
+   * target and `main` (`index.js` when it names none). Only these run "as the package".
+   */
+  readonly entries: readonly string[];
 }
 
 export function serverIdentity(
@@ -108,18 +118,41 @@ export function findPackageJson(file: string | undefined): string | undefined {
   }
 }
 
-function packageIdentity(path: string): FileDigest & { name?: string; version?: string } {
+function packageIdentity(path: string): PackageIdentity {
   const digest = { path, sha256: directDigester.sha256(path) };
   try {
-    const json = JSON.parse(readFileSync(path, 'utf8')) as { name?: unknown; version?: unknown };
+    const json = JSON.parse(readFileSync(path, 'utf8')) as {
+      name?: unknown;
+      version?: unknown;
+      bin?: unknown;
+      main?: unknown;
+    };
     return {
       ...digest,
       ...(typeof json.name === 'string' ? { name: json.name } : {}),
       ...(typeof json.version === 'string' ? { version: json.version } : {}),
+      entries: packageEntries(dirname(path), json.bin, json.main),
     };
   } catch {
-    return digest;
+    return { ...digest, entries: [] };
   }
+}
+
+/** `bin` (a path, or a map of names to paths) and `main` as Node resolves them, for the files that exist. */
+function packageEntries(dir: string, bin: unknown, main: unknown): string[] {
+  const bins =
+    typeof bin === 'string'
+      ? [bin]
+      : typeof bin === 'object' && bin !== null
+        ? Object.values(bin).filter((value): value is string => typeof value === 'string')
+        : [];
+  const mainPath = typeof main === 'string' && main !== '' ? main : 'index.js';
+  const candidates = [
+    ...bins.map((file) => resolve(dir, file)),
+    // `main` may leave out the extension or name a folder, as require() allows.
+    ...['', '.js', '.cjs', '.mjs', '/index.js'].map((suffix) => resolve(dir, mainPath) + suffix),
+  ];
+  return [...new Set(candidates.filter(isFile).map((file) => realpathSync.native(file)))];
 }
 
 function isFile(path: string): boolean {

@@ -9,6 +9,7 @@ import { implicitReadPaths } from './implicit-paths.js';
 import { manifestFromOptions } from './manifest-from-options.js';
 import type { McpRunOptions } from './options.js';
 import { launchFor } from './packages/launch.js';
+import { unscopedName } from './packages/spec.js';
 import {
   remoteServerIdentity,
   type ServerIdentity,
@@ -91,14 +92,23 @@ export async function upstreamFor(
   });
 }
 
-/** The package name without its scope, else the script's or command's base name, cut to a policy-safe name. */
-function defaultName(identity: ServerIdentity): string {
-  const pkg = (identity.tree?.name ?? identity.package?.name)?.replace(/^@[^/]+\//, '');
+/**
+ * The installed package's name, or the nearest package's name when the code that runs IS that
+ * package's entry (a `bin` target or `main`), without its scope; else the script's or command's
+ * base name (without a .js, .mjs or .cjs extension). Any other script below some package.json
+ * (a fixture in a repository) is not that package.
+ * Cut to a policy-safe name.
+ */
+export function defaultName(identity: ServerIdentity): string {
+  const code = identity.script?.path ?? identity.executable?.path;
+  const isEntry = code !== undefined && identity.package?.entries.includes(code) === true;
+  const scoped = identity.tree?.name ?? (isEntry ? identity.package?.name : undefined);
+  const pkg = scoped === undefined ? undefined : unscopedName(scoped);
   const raw =
     pkg ??
     (identity.script === undefined
       ? basename(identity.command ?? 'server')
-      : basename(identity.script.path, '.js'));
+      : basename(identity.script.path).replace(/\.[cm]?js$/, ''));
   const cleaned = raw.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
   return cleaned.slice(0, 64) || 'server';
 }

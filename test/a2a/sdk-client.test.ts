@@ -1,21 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type AgentCard,
-  type Message,
-  Role,
-  type SendMessageRequest,
-  type Task,
-  TaskState,
-  verifyAgentCardSignature,
-} from '@a2a-js/sdk';
-import {
-  type Client,
-  ClientFactory,
-  JsonRpcTransportFactory,
-  type RequestOptions,
-  ServiceParameters,
-  withA2AExtensions,
-} from '@a2a-js/sdk/client';
+import { type AgentCard, type Message, type Task, TaskState, verifyAgentCardSignature } from '@a2a-js/sdk';
+import type { Client } from '@a2a-js/sdk/client';
 import { importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OACP_A2A_EXTENSION } from '../../src/a2a/extension.js';
@@ -23,6 +8,14 @@ import { signCancel, signMessage } from '../../src/a2a/message-signature.js';
 import { generateEd25519, keySigner, type Signer } from '../../src/core/ed25519.js';
 import { didKeyFromPublicKey, publicKeyFromDidKey } from '../../src/identity/did-key.js';
 import { startNode, type TestNode } from './harness.js';
+import {
+  a2aClientAt,
+  DECLARED,
+  plainRequest,
+  sendRequest,
+  signedRequest,
+  textMessage,
+} from './signed-message.js';
 
 /**
  * The official @a2a-js/sdk client, unchanged, against an OACP node over real
@@ -38,9 +31,7 @@ describe('official A2A SDK client against the OACP server', () => {
   let card: AgentCard;
   const trusted = keySigner(generateEd25519().privateKey);
   const stranger = keySigner(generateEd25519().privateKey);
-  const declared: RequestOptions = {
-    serviceParameters: ServiceParameters.create(withA2AExtensions(OACP_A2A_EXTENSION)),
-  };
+  const declared = DECLARED;
 
   beforeAll(async () => {
     node = await startNode([
@@ -49,34 +40,13 @@ describe('official A2A SDK client against the OACP server', () => {
     ]);
     alice = await node.agent('alice');
     carol = await node.agent('carol');
-    client = await new ClientFactory({ transports: [new JsonRpcTransportFactory()] }).createFromUrl(
-      // The SDK resolves the card path relative to this URL: the trailing slash keeps /a2a/alice.
-      `${node.url}/a2a/alice/`,
-    );
+    // The SDK resolves the card path relative to `<origin>/a2a/alice/`: the trailing slash keeps /a2a/alice.
+    client = await a2aClientAt(node.url, 'alice');
     card = await client.getAgentCard();
   });
   afterAll(async () => node?.close());
 
-  const message = (text: string): Message => ({
-    messageId: randomUUID(),
-    contextId: '',
-    taskId: '',
-    role: Role.ROLE_USER,
-    parts: [
-      { content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' },
-    ],
-    metadata: undefined,
-    extensions: [],
-    referenceTaskIds: [],
-  });
-  const request = (m: Message): SendMessageRequest => ({
-    tenant: '',
-    message: m,
-    configuration: undefined,
-    metadata: undefined,
-  });
-  const signed = (text: string, signer: Signer = trusted, to = alice.did) =>
-    request(signMessage(message(text), signer, { to }));
+  const signed = (text: string, signer: Signer = trusted, to = alice.did) => signedRequest(signer, to, text);
 
   it('discovers the per-agent card and verifies its JWS with the SDK verifier (§8.4)', async () => {
     expect(card.name).toBe('alice');
@@ -116,7 +86,7 @@ describe('official A2A SDK client against the OACP server', () => {
 
   it('refuses an unsigned message with a reason, and records a security event', async () => {
     const before = node.events.length;
-    await expect(client.sendMessage(request(message('hi')), declared)).rejects.toMatchObject({
+    await expect(client.sendMessage(plainRequest('hi'), declared)).rejects.toMatchObject({
       envelopeCode: -32040,
       message: expect.stringMatching(/OACP_SIGNATURE_REQUIRED: .*signed by the sender's did:key/),
     });
@@ -190,7 +160,7 @@ describe('official A2A SDK client against the OACP server', () => {
 
   it('refuses a message changed after signing, and one signed for another agent', async () => {
     const tampered = signed('pay 1');
-    const parts = message('pay 1000').parts;
+    const parts = textMessage('pay 1000').parts;
     await expect(
       client.sendMessage({ ...tampered, message: { ...(tampered.message as Message), parts } }, declared),
     ).rejects.toMatchObject({
@@ -218,19 +188,20 @@ describe('official A2A SDK client against the OACP server', () => {
   it("matches an edge written with a local agent name against that agent's did, one way only", async () => {
     const task = (await client.sendMessage(signed('from carol', carol.signer), declared)) as Task;
     expect(task.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
-    const toCarol = await new ClientFactory({ transports: [new JsonRpcTransportFactory()] }).createFromUrl(
-      `${node.url}/a2a/carol/`,
-    );
+    const toCarol = await a2aClientAt(node.url, 'carol');
     await expect(
-      toCarol.sendMessage(request(signMessage(message('back'), trusted, { to: carol.did })), declared),
+      toCarol.sendMessage(
+        sendRequest(signMessage(textMessage('back'), trusted, { to: carol.did })),
+        declared,
+      ),
     ).rejects.toMatchObject({ envelopeCode: -32043 });
   });
 
   it("refuses a follow-up message to another sender's task", async () => {
     const task = (await client.sendMessage(signed('mine', trusted), declared)) as Task;
-    const followUp = { ...message('me too'), taskId: task.id, contextId: task.contextId };
+    const followUp = { ...textMessage('me too'), taskId: task.id, contextId: task.contextId };
     await expect(
-      client.sendMessage(request(signMessage(followUp, carol.signer, { to: alice.did })), declared),
+      client.sendMessage(sendRequest(signMessage(followUp, carol.signer, { to: alice.did })), declared),
     ).rejects.toMatchObject({ envelopeCode: -32043, message: expect.stringMatching(/belongs to did:key/) });
   });
 

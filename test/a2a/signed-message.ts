@@ -17,9 +17,9 @@ export const DECLARED: RequestOptions = {
   serviceParameters: ServiceParameters.create(withA2AExtensions(OACP_A2A_EXTENSION)),
 };
 
-/** A `SendMessage` request of one text part, signed by `caller` for the agent `to` (its did:key). */
-export function signedRequest(caller: Signer, to: string, text: string): SendMessageRequest {
-  const message: Message = {
+/** A user message of one text part, unsigned (fresh message id, no context or task). */
+export function textMessage(text: string): Message {
+  return {
     messageId: randomUUID(),
     contextId: '',
     taskId: '',
@@ -36,12 +36,21 @@ export function signedRequest(caller: Signer, to: string, text: string): SendMes
     extensions: [],
     referenceTaskIds: [],
   };
-  return {
-    tenant: '',
-    message: signMessage(message, caller, { to }),
-    configuration: undefined,
-    metadata: undefined,
-  };
+}
+
+/** The `SendMessage` request carrying `message`, with no configuration. */
+export function sendRequest(message: Message): SendMessageRequest {
+  return { tenant: '', message, configuration: undefined, metadata: undefined };
+}
+
+/** A `SendMessage` request of one text part, unsigned: what a plain A2A client sends. */
+export function plainRequest(text: string): SendMessageRequest {
+  return sendRequest(textMessage(text));
+}
+
+/** A `SendMessage` request of one text part, signed by `caller` for the agent `to` (its did:key). */
+export function signedRequest(caller: Signer, to: string, text: string): SendMessageRequest {
+  return sendRequest(signMessage(textMessage(text), caller, { to }));
 }
 
 /** The official SDK client for an agent served at `<origin>/a2a/<name>/` (it reads the card there). */

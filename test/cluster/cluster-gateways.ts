@@ -140,3 +140,30 @@ export async function startClusterGateways(options: ClusterGatewayOptions): Prom
     throw error;
   }
 }
+
+/**
+ * A standard-tier agent (16 MiB) created through gateway 0 and started through gateway 1, then
+ * waited for (up to `boundMs`) until exactly one gateway runs it. Returns its id.
+ */
+export async function placeAgent(
+  cluster: ClusterGateways,
+  agent: { readonly name: string; readonly code: string; readonly boundMs: number },
+): Promise<string> {
+  const created = await cluster.client(0).createAgent({
+    name: agent.name,
+    code: agent.code,
+    manifest: {
+      apiVersion: 'oacp.dev/v1',
+      kind: 'CapabilityManifest',
+      name: agent.name,
+      quotas: { memory_mb: 16 },
+    },
+  });
+  await cluster.client(1).startAgent(created.id);
+  const deadline = Date.now() + agent.boundMs;
+  while ((await cluster.runningOn(created.id)).length !== 1) {
+    if (Date.now() > deadline) throw new Error('the agent was not placed');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return created.id;
+}

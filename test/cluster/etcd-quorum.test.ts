@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresUnavailable } from '../store/postgres-server.js';
-import { type ClusterGateways, startClusterGateways } from './cluster-gateways.js';
+import { type ClusterGateways, placeAgent, startClusterGateways } from './cluster-gateways.js';
 import { type EtcdCluster, etcdUnavailable, startEtcdCluster } from './etcd-server.js';
 
 const unavailable = etcdUnavailable() ?? postgresUnavailable();
@@ -35,23 +35,7 @@ describe.skipIf(unavailable !== undefined)('gateways on a three-member etcd', ()
       ttlSeconds: TTL_SECONDS,
       etcdEndpoints: etcd.endpoints,
     });
-    const agent = await cluster.client(0).createAgent({
-      name: 'counter',
-      code: COUNTER,
-      manifest: {
-        apiVersion: 'oacp.dev/v1',
-        kind: 'CapabilityManifest',
-        name: 'counter',
-        quotas: { memory_mb: 16 },
-      },
-    });
-    agentId = agent.id;
-    await cluster.client(1).startAgent(agentId);
-    const deadline = Date.now() + RECOVER_BOUND_MS;
-    while ((await ownersNow()).length !== 1) {
-      if (Date.now() > deadline) throw new Error('the agent was not placed');
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    agentId = await placeAgent(cluster, { name: 'counter', code: COUNTER, boundMs: RECOVER_BOUND_MS });
   }, 180_000);
 
   afterAll(async () => {

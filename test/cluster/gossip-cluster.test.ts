@@ -1,8 +1,7 @@
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyCosignatures } from '../../src/log/cosignature.js';
-import { type EtcdServer, etcdUnavailable, startEtcd } from './etcd-server.js';
-import { append, cli, type Home, makeHome, removeHome, startGateway, witnessView } from './gossip-homes.js';
+import { type EtcdServer, etcdUnavailable } from './etcd-server.js';
+import { cli, type GossipMembers, type Home, startGossipMembers, witnessView } from './gossip-homes.js';
 
 const unavailable = etcdUnavailable();
 if (unavailable !== undefined) console.warn(`cluster gossip tests skipped: ${unavailable}`);
@@ -13,26 +12,17 @@ if (unavailable !== undefined) console.warn(`cluster gossip tests skipped: ${una
  * `oacp cluster status` lists every member's log with its latest checkpoint and who cosigned it.
  */
 describe.skipIf(unavailable !== undefined)('cluster members cosign each other (etcd)', () => {
+  let members: GossipMembers | undefined;
   let etcd: EtcdServer | undefined;
-  const homes: Home[] = [];
-  const children: ChildProcess[] = [];
+  let homes: readonly Home[] = [];
 
   beforeAll(async () => {
-    etcd = await startEtcd();
-    for (const name of ['c0', 'c1', 'c2']) {
-      const home = await makeHome(`oacp.test/${name}`);
-      homes.push(home);
-      await append(home, [`${name}-1`, `${name}-2`]);
-      children.push(
-        startGateway(home, [], { cluster: { etcd: [etcd.endpoint], node_id: name, ttl_seconds: 2 } }),
-      );
-    }
+    members = await startGossipMembers(['c0', 'c1', 'c2'], { entries: 2 });
+    ({ etcd, homes } = members);
   }, 60_000);
 
   afterAll(async () => {
-    for (const child of children) child.kill('SIGKILL');
-    await etcd?.stop();
-    for (const home of homes) removeHome(home);
+    await members?.stop();
   });
 
   it('cosigns every other member, and cluster status shows each log with its cosigners', async () => {

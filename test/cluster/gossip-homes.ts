@@ -10,7 +10,7 @@ import { formatVerifierKey, SIG_TYPE_ED25519 } from '../../src/log/note-keys.js'
 import { writeNodeConfig } from '../../src/node/node-config.js';
 import { OacpNode } from '../../src/node/oacp-node.js';
 import { defaultStorePath, openStore } from '../../src/store/open-store.js';
-import { freePort } from './etcd-server.js';
+import { type EtcdServer, freePort, startEtcd } from './etcd-server.js';
 
 /** Homes and `oacp gateway` processes (the built CLI) for the checkpoint gossip tests. */
 const REPO = join(import.meta.dirname, '..', '..');
@@ -109,6 +109,54 @@ export async function adminKey(home: Home): Promise<string> {
     return (await new ApiKeys({ store }).create({ scopes: ['admin'] })).key;
   } finally {
     await store.close();
+  }
+}
+
+/** A real etcd and one `oacp gateway` per node, each a cluster member that finds the others in etcd. */
+export interface GossipMembers {
+  readonly etcd: EtcdServer;
+  /** One home per node, in the order given, with origin `oacp.test/<node>`. */
+  readonly homes: readonly Home[];
+  /** kill -9 of every gateway, etcd stopped, homes removed. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The one way the cluster gossip tests start their members: a fresh etcd, then for each node a
+ * home with `entries` log entries (`<node>-1`, `<node>-2`, ...) and a gateway with no `log.peers`
+ * and `cluster: { etcd, node_id: <node>, ttl_seconds: 2, ...cluster(node) }`.
+ */
+export async function startGossipMembers(
+  nodes: readonly string[],
+  options: { readonly entries: number; readonly cluster?: (node: string) => Record<string, unknown> },
+): Promise<GossipMembers> {
+  const homes: Home[] = [];
+  const children: ChildProcess[] = [];
+  let etcd: EtcdServer | undefined;
+  const stop = async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await etcd?.stop();
+    for (const home of homes) removeHome(home);
+  };
+  try {
+    etcd = await startEtcd();
+    for (const node of nodes) {
+      const home = await makeHome(`oacp.test/${node}`);
+      homes.push(home);
+      await append(
+        home,
+        Array.from({ length: options.entries }, (_, i) => `${node}-${i + 1}`),
+      );
+      children.push(
+        startGateway(home, [], {
+          cluster: { etcd: [etcd.endpoint], node_id: node, ttl_seconds: 2, ...options.cluster?.(node) },
+        }),
+      );
+    }
+    return { etcd, homes, stop };
+  } catch (error) {
+    await stop();
+    throw error;
   }
 }
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oacp } from '../cli/harness.js';
 import { postgresUnavailable } from '../store/postgres-server.js';
-import { type ClusterGateways, startClusterGateways } from './cluster-gateways.js';
+import { type ClusterGateways, placeAgent, startClusterGateways } from './cluster-gateways.js';
 import { etcdUnavailable } from './etcd-server.js';
 
 const unavailable = etcdUnavailable() ?? postgresUnavailable();
@@ -49,23 +49,7 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
     // under a loaded CI machine a 2 s lease lapsed on its own (keepalives starved) and the agent
     // moved away mid-test, which is not what these tests are about.
     cluster = await startClusterGateways({ name: 'migrate', ttlSeconds: TTL_SECONDS, relays: true });
-    const agent = await client(0).createAgent({
-      name: 'counter',
-      code: COUNTER,
-      manifest: {
-        apiVersion: 'oacp.dev/v1',
-        kind: 'CapabilityManifest',
-        name: 'counter',
-        quotas: { memory_mb: 16 },
-      },
-    });
-    agentId = agent.id;
-    await client(1).startAgent(agent.id);
-    const deadline = Date.now() + PLACE_BOUND_MS;
-    while ((await runningOn(agent.id)).length !== 1) {
-      if (Date.now() > deadline) throw new Error('the agent was not placed');
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    agentId = await placeAgent(cluster, { name: 'counter', code: COUNTER, boundMs: PLACE_BOUND_MS });
   }, 180_000);
 
   afterAll(async () => {

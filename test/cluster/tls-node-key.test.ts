@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { derivedSeed } from '../../src/cluster/derived-key.js';
@@ -6,8 +5,8 @@ import { type NodeCertificate, selfIssuedCertificate } from '../../src/cluster/n
 import { nodeKeyTls } from '../../src/cluster/tls.js';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
 import { KeyStore } from '../../src/identity/keystore.js';
-import { type EtcdServer, etcdUnavailable, startEtcd } from './etcd-server.js';
-import { append, cli, type Home, makeHome, removeHome, startGateway, witnessView } from './gossip-homes.js';
+import { type EtcdServer, etcdUnavailable } from './etcd-server.js';
+import { cli, type GossipMembers, type Home, startGossipMembers, witnessView } from './gossip-homes.js';
 import { getWith } from './member-pki.js';
 
 const unavailable = etcdUnavailable();
@@ -28,29 +27,18 @@ function nodeCertificate(home: Home, nodeId: string): NodeCertificate {
  * impersonating a member.
  */
 describe.skipIf(unavailable !== undefined)('node-to-node mutual TLS from the node keys', () => {
+  let members: GossipMembers | undefined;
   let etcd: EtcdServer | undefined;
-  const homes: Home[] = [];
-  const children: ChildProcess[] = [];
+  let homes: readonly Home[] = [];
   let t0Url = '';
 
   beforeAll(async () => {
-    etcd = await startEtcd();
-    for (const node of ['k0', 'k1']) {
-      const home = await makeHome(`oacp.test/${node}`);
-      homes.push(home);
-      await append(home, [`${node}-1`]);
-      children.push(
-        startGateway(home, [], {
-          cluster: { etcd: [etcd.endpoint], node_id: node, ttl_seconds: 2, tls: 'node-key' },
-        }),
-      );
-    }
+    members = await startGossipMembers(['k0', 'k1'], { entries: 1, cluster: () => ({ tls: 'node-key' }) });
+    ({ etcd, homes } = members);
   }, 60_000);
 
   afterAll(async () => {
-    for (const child of children) child.kill('SIGKILL');
-    await etcd?.stop();
-    for (const home of homes) removeHome(home);
+    await members?.stop();
   });
 
   it('members gossip and cosign over TLS with their self-issued certificates, each pinned by etcd', async () => {

@@ -1,10 +1,9 @@
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, etcdUnavailable, startEtcd } from './etcd-server.js';
-import { append, cli, type Home, makeHome, removeHome, startGateway, witnessView } from './gossip-homes.js';
+import { type EtcdServer, etcdUnavailable } from './etcd-server.js';
+import { cli, type GossipMembers, type Home, startGossipMembers, witnessView } from './gossip-homes.js';
 import { getWith, pki } from './member-pki.js';
 
 const unavailable = etcdUnavailable();
@@ -17,9 +16,9 @@ if (unavailable !== undefined) console.warn(`cluster TLS tests skipped: ${unavai
  * or none, or a CA certificate for a node etcd does not list) tries to gossip or call in.
  */
 describe.skipIf(unavailable !== undefined)('node-to-node mutual TLS', () => {
+  let members: GossipMembers | undefined;
   let etcd: EtcdServer | undefined;
-  const homes: Home[] = [];
-  const children: ChildProcess[] = [];
+  let homes: readonly Home[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'oacp-cluster-pki-'));
   const { ca, issue, path } = pki(dir);
   let memberUrl = '';
@@ -30,28 +29,17 @@ describe.skipIf(unavailable !== undefined)('node-to-node mutual TLS', () => {
     for (const node of ['t0', 't1']) issue(node, 'cluster-ca');
     issue('t1', 'other-ca', 'forged-t1');
     issue('intruder', 'cluster-ca');
-    etcd = await startEtcd();
-    for (const node of ['t0', 't1']) {
-      const home = await makeHome(`oacp.test/${node}`);
-      homes.push(home);
-      await append(home, [`${node}-1`]);
-      children.push(
-        startGateway(home, [], {
-          cluster: {
-            etcd: [etcd.endpoint],
-            node_id: node,
-            ttl_seconds: 2,
-            tls: { ca: path('cluster-ca.pem'), cert: path(`${node}.pem`), key: path(`${node}.key`) },
-          },
-        }),
-      );
-    }
+    members = await startGossipMembers(['t0', 't1'], {
+      entries: 1,
+      cluster: (node) => ({
+        tls: { ca: path('cluster-ca.pem'), cert: path(`${node}.pem`), key: path(`${node}.key`) },
+      }),
+    });
+    ({ etcd, homes } = members);
   }, 60_000);
 
   afterAll(async () => {
-    for (const child of children) child.kill('SIGKILL');
-    await etcd?.stop();
-    for (const home of homes) removeHome(home);
+    await members?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
