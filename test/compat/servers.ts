@@ -246,6 +246,6 @@ export const SWEPT_SERVERS: readonly CompatServer[] = [
     env: { PRIVATE_APP_ACCESS_TOKEN: 'dummy-token' },
     lists: 'hubspot-list-objects',
     call: { name: 'hubspot-get-user-details', arguments: () => ({}) },
-    answer: 'answered',
+    answer: NO_ROUTE,
   },
 ];
