@@ -80,6 +80,7 @@ export async function runCompat(
     tier,
     '--allow-files',
     `${grant}:rw`,
+    ...Object.keys(server.env ?? {}).flatMap((name) => ['--allow-env', name]),
     // cgroup v1 is root-only: a regular user's sandboxes need the opt-out on such hosts.
     ...(identity === 'user' ? ['--allow-unenforced', 'memory,pids,cpu,disk_io'] : []),
     '--',
@@ -91,7 +92,7 @@ export async function runCompat(
   const transport = new StdioClientTransport({
     command,
     args,
-    env,
+    env: { ...env, ...server.env },
     stderr: 'pipe',
   });
   let stderr = '';

@@ -27,6 +27,17 @@ const PACKAGES: Readonly<Record<string, string>> = {
   memory: '@modelcontextprotocol/server-memory',
   filesystem: '@modelcontextprotocol/server-filesystem',
   everything: '@modelcontextprotocol/server-everything',
+  'brave-search': '@modelcontextprotocol/server-brave-search',
+  slack: '@modelcontextprotocol/server-slack',
+  'google-maps': '@modelcontextprotocol/server-google-maps',
+  everart: '@modelcontextprotocol/server-everart',
+  tavily: 'tavily-mcp',
+  exa: 'exa-mcp-server',
+  figma: 'figma-developer-mcp',
+  airtable: 'airtable-mcp-server',
+  'youtube-transcript': '@kimtaeyoon83/mcp-server-youtube-transcript',
+  duckduckgo: 'duckduckgo-mcp-server',
+  hubspot: '@hubspot/mcp-server',
 };
 
 /** The reference servers test/mcp runs directly, here through the package forms too. */
@@ -136,12 +147,18 @@ export async function runNpmForm(server: CompatServer, form: Form, at: CompatHom
     'hardened',
     '--allow-files',
     `${grant}:rw`,
+    ...Object.keys(server.env ?? {}).flatMap((name) => ['--allow-env', name]),
     ...(at.identity === 'user' ? ['--allow-unenforced', 'memory,pids,cpu,disk_io'] : []),
     '--',
     ...wrapped,
     ...server.args(grant),
   ]);
-  const transport = new StdioClientTransport({ command, args, env: at.env, stderr: 'pipe' });
+  const transport = new StdioClientTransport({
+    command,
+    args,
+    env: { ...at.env, ...server.env },
+    stderr: 'pipe',
+  });
   let stderr = '';
   transport.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();

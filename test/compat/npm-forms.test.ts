@@ -8,7 +8,7 @@ import {
   REFERENCE_SERVERS,
   runNpmForm,
 } from './npm-forms-harness.js';
-import { COMPAT_SERVERS } from './servers.js';
+import { COMPAT_SERVERS, SWEPT_SERVERS } from './servers.js';
 
 /**
  * The compatibility servers started the way client configurations start
@@ -19,9 +19,13 @@ import { COMPAT_SERVERS } from './servers.js';
  */
 const identities: Identity[] = process.getuid?.() === 0 ? ['root', 'user'] : [];
 const FORMS: Form[] = ['npm:', 'npx -y'];
-const SERVERS = [...COMPAT_SERVERS, ...REFERENCE_SERVERS].filter(
-  (server) => FAILS_DIRECTLY_WHEN_FRESH[server.name] === undefined,
-);
+/** Three of the swept servers, the lightest installs: each npm-form run installs from the registry. */
+const SWEPT_VIA_NPM = ['brave-search', 'youtube-transcript', 'duckduckgo'];
+const SERVERS = [
+  ...COMPAT_SERVERS,
+  ...REFERENCE_SERVERS,
+  ...SWEPT_SERVERS.filter((server) => SWEPT_VIA_NPM.includes(server.name)),
+].filter((server) => FAILS_DIRECTLY_WHEN_FRESH[server.name] === undefined);
 
 describe.skipIf(!binaryBuilt() || identities.length === 0)(
   'compat: npm servers through npm: and npx -y',

@@ -31,7 +31,20 @@ export interface CompatServer {
    * crossed the bridge and the server stayed up.
    */
   readonly answer: RegExp | 'answered';
+  /**
+   * Dummy credentials the server insists on at start-up (never real ones):
+   * set in OACP's environment and passed through by name with --allow-env.
+   */
+  readonly env?: Readonly<Record<string, string>>;
 }
+
+/**
+ * What a tool that calls its service answers in a sandbox with no route out
+ * (no network allowlist): the tool's own code ran, reached for the network
+ * and was told no. Not a generic error: the bridge crossed and the server's
+ * handler executed.
+ */
+const NO_ROUTE = /fetch failed|getaddrinfo|ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ENETUNREACH/;
 
 /** Ten popular servers that start without network or credentials, beyond the three in test/mcp. */
 export const COMPAT_SERVERS: readonly CompatServer[] = [
@@ -125,5 +138,114 @@ export const COMPAT_SERVERS: readonly CompatServer[] = [
       arguments: () => ({ data: [{ category: 'a', value: 1 }] }),
     },
     answer: 'answered',
+  },
+];
+
+/**
+ * Eleven more of the most-used npm servers (round 5 sweep, docs/compatibility.md):
+ * each needs an account to do real work, so each starts with dummy credentials
+ * (never real ones) and its call is one that reaches for its service and is
+ * told there is no route out (NO_ROUTE), or a local one.
+ */
+export const SWEPT_SERVERS: readonly CompatServer[] = [
+  {
+    name: 'brave-search',
+    script: binOf('@modelcontextprotocol/server-brave-search'),
+    args: () => [],
+    env: { BRAVE_API_KEY: 'dummy-key' },
+    lists: 'brave_web_search',
+    call: { name: 'brave_web_search', arguments: () => ({ query: 'oacp' }) },
+    answer: NO_ROUTE,
+  },
+  {
+    name: 'slack',
+    script: binOf('@modelcontextprotocol/server-slack'),
+    args: () => [],
+    env: { SLACK_BOT_TOKEN: 'xoxb-dummy', SLACK_TEAM_ID: 'T0000000' },
+    lists: 'slack_list_channels',
+    call: { name: 'slack_list_channels', arguments: () => ({}) },
+    answer: NO_ROUTE,
+  },
+  {
+    name: 'google-maps',
+    script: binOf('@modelcontextprotocol/server-google-maps'),
+    args: () => [],
+    env: { GOOGLE_MAPS_API_KEY: 'dummy-key' },
+    lists: 'maps_geocode',
+    call: { name: 'maps_geocode', arguments: () => ({ address: 'Paris' }) },
+    answer: NO_ROUTE,
+  },
+  {
+    name: 'everart',
+    script: binOf('@modelcontextprotocol/server-everart'),
+    args: () => [],
+    env: { EVERART_API_KEY: 'dummy-key' },
+    lists: 'generate_image',
+    call: { name: 'generate_image', arguments: () => ({ prompt: 'a cat' }) },
+    answer: NO_ROUTE,
+  },
+  {
+    name: 'tavily',
+    script: binOf('tavily-mcp'),
+    args: () => [],
+    env: { TAVILY_API_KEY: 'tvly-dummy' },
+    lists: 'tavily_search',
+    call: { name: 'tavily_search', arguments: () => ({ query: 'oacp' }) },
+    answer: NO_ROUTE,
+  },
+  {
+    name: 'exa',
+    script: binOf('exa-mcp-server'),
+    args: () => [],
+    env: { EXA_API_KEY: 'dummy-key' },
+    lists: 'web_search_exa',
+    call: { name: 'web_search_exa', arguments: () => ({ query: 'oacp' }) },
+    answer: NO_ROUTE,
+  },
+  {
+    name: 'figma',
+    script: binOf('figma-developer-mcp'),
+    args: () => ['--stdio'],
+    env: { FIGMA_API_KEY: 'dummy-key' },
+    lists: 'get_figma_data',
+    call: { name: 'get_figma_data', arguments: () => ({ fileKey: 'abc' }) },
+    answer: NO_ROUTE,
+  },
+  {
+    name: 'airtable',
+    script: binOf('airtable-mcp-server'),
+    args: () => [],
+    env: { AIRTABLE_API_KEY: 'patdummy' },
+    lists: 'list_bases',
+    call: { name: 'list_bases', arguments: () => ({}) },
+    answer: NO_ROUTE,
+  },
+  {
+    name: 'youtube-transcript',
+    script: binOf('@kimtaeyoon83/mcp-server-youtube-transcript'),
+    args: () => [],
+    lists: 'get_transcript',
+    call: {
+      name: 'get_transcript',
+      arguments: () => ({ url: 'https://www.youtube.com/watch?v=dQw4w9WgXcQ' }),
+    },
+    answer: NO_ROUTE,
+  },
+  {
+    name: 'duckduckgo',
+    script: binOf('duckduckgo-mcp-server'),
+    args: () => [],
+    lists: 'duckduckgo_web_search',
+    call: { name: 'duckduckgo_web_search', arguments: () => ({ query: 'oacp' }) },
+    answer: 'answered',
+  },
+  {
+    name: 'hubspot',
+    script: binOf('@hubspot/mcp-server'),
+    args: () => [],
+    env: { PRIVATE_APP_ACCESS_TOKEN: 'dummy-token' },
+    lists: 'hubspot-list-objects',
+    call: { name: 'hubspot-get-user-details', arguments: () => ({}) },
+    answer: NO_ROUTE,
   },
 ];

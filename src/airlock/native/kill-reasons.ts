@@ -25,6 +25,11 @@ export function pidsKillDetail(limit: number): string {
   return `more than ${limit} processes; raise with quotas.max_pids`;
 }
 
+/** The workload failed after the kernel refused it a new process or thread at the pids limit. */
+export function pidsRefusedDetail(limit: number): string {
+  return `failed after the kernel refused a new process or thread at the limit of ${limit} processes; raise with quotas.max_pids`;
+}
+
 export function outputKillDetail(limit: number): string {
   return `wrote more than ${limit} bytes to stdout and stderr; raise with quotas.max_output_bytes`;
 }

@@ -2,7 +2,13 @@ import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { ExitStatus, ProcessSandbox, TierName, Usage } from '../sandbox.js';
 import { CpuWatch } from './cpu-watch.js';
-import { cpuKillDetail, memoryKillDetail, outputKillDetail, pidsKillDetail } from './kill-reasons.js';
+import {
+  cpuKillDetail,
+  memoryKillDetail,
+  outputKillDetail,
+  pidsKillDetail,
+  pidsRefusedDetail,
+} from './kill-reasons.js';
 import type { WatchLimits } from './limits.js';
 import type { OrphanGuard } from './orphan-guard.js';
 import { capStream, OutputBudget } from './output-cap.js';
@@ -13,6 +19,8 @@ export interface KernelMeter {
   cpuUsageMs(): number | undefined;
   oomKills(): number;
   memoryPeakBytes(): number | undefined;
+  /** Forks and thread creations the pids controller refused (`pids.events` max). */
+  forksRefused(): number;
 }
 
 /** Counters an egress proxy keeps for one sandbox. */
@@ -154,6 +162,13 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
       if (killedBy === undefined && oomKilled()) {
         killedBy = 'memory';
         detail = memoryDetail();
+      }
+      // A runtime that cannot start a thread or process at the pids limit dies in its own words (or none: runsc
+      // exits 2 silently); a failed exit after the kernel refused a task is that limit's doing, and says so.
+      const failed = code !== 0 || signal !== null;
+      if (killedBy === undefined && failed && (meter?.forksRefused() ?? 0) > 0) {
+        killedBy = 'pids';
+        detail = pidsRefusedDetail(limits.maxProcesses);
       }
       cpuMs = Math.max(cpuMs, meter?.cpuUsageMs() ?? 0);
       peakBytes = Math.max(peakBytes, meter?.memoryPeakBytes() ?? 0);

@@ -3,7 +3,13 @@ import { existsSync, lstatSync, readlinkSync, statSync } from 'node:fs';
 /**
  * The read-only system part of a sandbox root: programs and libraries under
  * /usr (no user data lives there), the merged-/usr links, and the few /etc
- * files the dynamic loader and TLS need. Notably absent: /etc/passwd,
+ * files the dynamic loader, TLS and packaged runtimes read: name-service
+ * tables without accounts (protocols, services, gai.conf), the distribution's
+ * identity (os-release, which Playwright and others read to pick binaries),
+ * the time zone, MIME types, fontconfig (a headless browser renders no text
+ * without it) and Debian's chromium launcher configuration (/usr/bin/chromium
+ * is a shell script that sources /etc/chromium.d/* and stops without it).
+ * All are world-readable package files. Notably absent: /etc/passwd,
  * /etc/shadow, /etc/resolv.conf (no DNS inside), /home, /root, /var, /run.
  */
 const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
@@ -16,6 +22,17 @@ const SYSTEM_ETC = [
   '/etc/ca-certificates',
   '/etc/localtime',
   '/etc/nsswitch.conf',
+  '/etc/host.conf',
+  '/etc/gai.conf',
+  '/etc/protocols',
+  '/etc/services',
+  '/etc/os-release',
+  '/etc/debian_version',
+  '/etc/timezone',
+  '/etc/mime.types',
+  '/etc/fonts',
+  '/etc/chromium',
+  '/etc/chromium.d',
 ];
 
 /** One piece of the system root as found on this host. */
