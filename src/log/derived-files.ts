@@ -198,7 +198,10 @@ export class DerivedFiles {
     checkExtends(tree, onDisk, 'the published checkpoint', 'LOG_CORRUPT');
     this.parts.signed(onDisk.size);
     const state = stateFile === undefined ? undefined : await readSignedState(stateFile, vkey);
-    if (state !== undefined) checkExtends(tree, state, `the signed-size state ${stateFile}`, 'LOG_FORK');
+    if (state !== undefined) {
+      checkExtends(tree, state, `the signed-size state ${stateFile}`, 'LOG_FORK');
+      this.parts.signed(state.size);
+    }
     // Publish what this process's last fdatasync made durable (records of every writer that
     // were in the file before it began); sync again only when that adds nothing. A size the
     // state file already holds was durable when it was signed.

@@ -31,7 +31,7 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 15 * 60_000;
 /** Reads receipts back from the log; a TransparencyLog is one. */
 export interface ReceiptFetcher {
   entry(index: number): Promise<Uint8Array>;
-  proofFile(index: number): string;
+  proofFile(index: number): Promise<string>;
 }
 
 /** Where a receipt is served on the bridge's HTTP listener. */
@@ -275,7 +275,7 @@ async function serveReceipt(
 ): Promise<void> {
   try {
     if (proof) {
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(log.proofFile(index));
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(await log.proofFile(index));
       return;
     }
     const bytes = await log.entry(index);
