@@ -1,0 +1,50 @@
+/**
+ * The methods of the MCP specification (2025-11-25 and earlier) a client sends, requests and
+ * notifications. The bridge forwards other methods as they are (extensions), but a name that
+ * a lenient server could read as one of these (another case, spaces or control characters
+ * around it, another Unicode form, zero-width characters) and that is not exactly it is
+ * refused: `Tools/call ` would otherwise reach a server that matches names loosely as a tool
+ * call with no check and no receipt.
+ */
+const MCP_CLIENT_METHODS = [
+  'initialize',
+  'ping',
+  'tools/call',
+  'tools/list',
+  'resources/list',
+  'resources/read',
+  'resources/templates/list',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+  'logging/setLevel',
+  'tasks/get',
+  'tasks/result',
+  'tasks/list',
+  'tasks/cancel',
+  'notifications/initialized',
+  'notifications/cancelled',
+  'notifications/progress',
+  'notifications/roots/list_changed',
+  'notifications/tasks/status',
+] as const;
+
+/** What a loose reader might ignore: whitespace, C0/C1 controls, zero-width and bidi marks, BOM. */
+const IGNORABLE = /[\s\u0000-\u001f\u007f-\u009f\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]/gu;
+
+function loose(method: string): string {
+  return method.normalize('NFKC').replace(IGNORABLE, '').toLowerCase();
+}
+
+const BY_LOOSE_NAME = new Map<string, string>(MCP_CLIENT_METHODS.map((method) => [loose(method), method]));
+
+/**
+ * The MCP method `method` imitates, when it is not exactly that method but reads as it under
+ * case folding, Unicode normalisation or ignored characters; undefined otherwise.
+ */
+export function imitatedMethod(method: string): string | undefined {
+  const imitated = BY_LOOSE_NAME.get(loose(method));
+  return imitated === undefined || imitated === method ? undefined : imitated;
+}
