@@ -31,8 +31,8 @@ const MCP_CLIENT_METHODS = [
   'notifications/tasks/status',
 ] as const;
 
-/** What a loose reader might ignore: whitespace, C0/C1 controls, zero-width and bidi marks, BOM. */
-const IGNORABLE = /[\s\u0000-\u001f\u007f-\u009f\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]/gu;
+/** What a loose reader might ignore: whitespace, controls (Cc) and format characters (Cf: zero-width, bidi marks, BOM). */
+const IGNORABLE = /[\s\p{Cc}\p{Cf}]/gu;
 
 function loose(method: string): string {
   return method.normalize('NFKC').replace(IGNORABLE, '').toLowerCase();
