@@ -140,3 +140,57 @@ describe('invalid JSON-RPC envelopes around a tools/call', () => {
     }
   });
 });
+
+describe('a hostile server', () => {
+  it('attack: the server asks the client with a method imitating sampling/createMessage, and sends an imitated notification: refused and recorded, the client never sees either', async () => {
+    const raw = await rawHarness({
+      env: { RAW_ASK_ON_INIT: 'Sampling/createMessage', RAW_NOTIFY_ON_INIT: 'Notifications/Message ' },
+    });
+    try {
+      await initialized(raw);
+      await eventually(
+        () => raw.receipts.records.some((r) => r.tool === 'server-request:Sampling/createMessage'),
+        'the refusal receipt',
+      );
+      await raw.request({ jsonrpc: '2.0', id: 'ping', method: 'ping' });
+      const recorded = raw.receipts.records.find((r) => r.tool === 'server-request:Sampling/createMessage');
+      expect(recorded).toMatchObject({ outcome: 'denied', decision: { effect: 'deny' } });
+      expect(recorded?.decision.reason).toContain('is not sampling/createMessage');
+      expect(
+        raw.received.filter((m) => typeof m.method === 'string' && /sampling|message/i.test(m.method)),
+      ).toEqual([]);
+      const answer = raw.serverGot().find((m) => m.id === 'srv-1');
+      expect(answer?.error).toMatchObject({ message: expect.stringContaining('OACP refused') });
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('attack: the server answers an id never asked and answers one call twice: the client gets one answer, the call one receipt, and the session keeps serving', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      const reply = await raw.request({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'twice' },
+      });
+      expect(JSON.stringify(reply.result)).toContain('first');
+      const echo = await raw.request({
+        jsonrpc: '2.0',
+        id: 8,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { after: 1 } },
+      });
+      expect(JSON.stringify(echo.result)).toContain('after');
+      expect(raw.received.filter((m) => m.id === 7)).toHaveLength(1);
+      expect(JSON.stringify(raw.received)).not.toContain('unasked');
+      expect(JSON.stringify(raw.received)).not.toContain('second');
+      expect(raw.receipts.records.filter((r) => r.tool === 'twice')).toHaveLength(1);
+      expect(raw.receipts.records).toHaveLength(2);
+    } finally {
+      await raw.close();
+    }
+  });
+});
