@@ -63,7 +63,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   const idle = new IdleSessions(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const host = hostGuard(req.headers.host);
+    const host = hostGuard(req.headers.host, req.headers.origin);
     if (host.effect === 'deny') return text(res, 403, host.reason);
     if (options.approvals !== undefined && (await options.approvals.handle(req, res))) return;
     const url = new URL(req.url ?? '/', 'http://bridge.invalid');
