@@ -373,6 +373,7 @@ export class TransparencyLog {
         await this.commits.idle();
         if (this.failure === undefined) await this.derived?.settle();
       } finally {
+        this.derived?.stop();
         await this.wal.close();
         await this.locks?.sequencer.close();
         await this.locks?.publisher.close();
