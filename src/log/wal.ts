@@ -175,7 +175,18 @@ export class WriteAheadLog {
     const bytes = Buffer.alloc(tail.bytes);
     await readFully(this.file, bytes, tail.offset);
     if (bytes.some((byte) => byte !== 0)) {
-      await writeFile(`${this.path}.torn-${tail.offset}`, bytes, { flag: 'w' });
+      const aside = `${this.path}.torn-${tail.offset}`;
+      try {
+        // Saved and synced before anything is cut: no byte leaves the log unless it is kept.
+        await writeFile(aside, bytes, { flag: 'w', flush: true });
+        await syncDirectory(dirname(aside));
+      } catch (error) {
+        throw logError(
+          'LOG_FAILED',
+          `cannot save the torn tail of log.wal (${tail.bytes} bytes at byte ${tail.offset}) to ${aside} before cutting it: ${(error as NodeJS.ErrnoException).code ?? String(error)}; nothing was cut (free some space and open the log again)`,
+          error,
+        );
+      }
     }
     await this.file.truncate(tail.offset);
     await this.file.sync();
