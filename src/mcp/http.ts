@@ -153,6 +153,10 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
       else res.end();
     });
   });
+  // As the gateway's listener: a client that dribbles its headers or body holds a socket for
+  // seconds, not Node's default minutes.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 60_000;
   await listen(server, options.host, options.port);
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
