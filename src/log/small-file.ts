@@ -10,6 +10,11 @@ export type SmallFileRead =
   | { readonly kind: 'absent' }
   | { readonly kind: 'unreadable'; readonly reason: string; readonly cause?: unknown };
 
+export type SmallFileBytes =
+  | { readonly kind: 'bytes'; readonly bytes: Buffer }
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'unreadable'; readonly reason: string; readonly cause?: unknown };
+
 /**
  * Reads one of the log's small files (the checkpoint, the signed-size state) without ever
  * blocking on it: opened non-blocking (a FIFO put in its place does not hang the open), only a
@@ -17,6 +22,12 @@ export type SmallFileRead =
  * `maxBytes`. Never throws.
  */
 export async function readSmallFile(path: string, maxBytes = MAX_NOTE_FILE_BYTES): Promise<SmallFileRead> {
+  const read = await readSmallBytes(path, maxBytes);
+  return read.kind === 'bytes' ? { kind: 'text', text: read.bytes.toString('utf8') } : read;
+}
+
+/** As `readSmallFile`, the bytes. */
+export async function readSmallBytes(path: string, maxBytes: number): Promise<SmallFileBytes> {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -37,7 +48,7 @@ export async function readSmallFile(path: string, maxBytes = MAX_NOTE_FILE_BYTES
       if (bytesRead === 0) break;
       read += bytesRead;
     }
-    return { kind: 'text', text: bytes.subarray(0, read).toString('utf8') };
+    return { kind: 'bytes', bytes: bytes.subarray(0, read) };
   } catch (error) {
     return {
       kind: 'unreadable',
