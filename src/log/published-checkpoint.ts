@@ -1,10 +1,10 @@
 import { openCheckpoint } from './checkpoint.js';
-import { readSmallFile } from './small-file.js';
 import { logError } from './errors.js';
 import { sameBytes } from './hash.js';
 import type { MerkleTree } from './merkle-tree.js';
 import { ed25519NoteVerifier } from './note-keys.js';
 import type { SignedTree } from './signed-state.js';
+import { readSmallFile } from './small-file.js';
 
 export interface PublishedCheckpoint extends SignedTree {
   readonly exists: boolean;

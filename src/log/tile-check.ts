@@ -3,8 +3,8 @@ import { logError } from './errors.js';
 import { hashLeaf, sameBytes } from './hash.js';
 import { TILE_WIDTH } from './hash-level.js';
 import type { MerkleTree } from './merkle-tree.js';
-import { entriesPath, type TileAddress, tilePath } from './tile-path.js';
 import { readSmallBytes } from './small-file.js';
+import { entriesPath, type TileAddress, tilePath } from './tile-path.js';
 import { decodeBundle } from './tile-writer.js';
 
 /** The first served file that does not match the write-ahead log, and how. */

@@ -9,11 +9,11 @@ import {
   INTERNAL_ERROR,
   INVALID_REQUEST,
   type JsonRpcNotification,
-  METHOD_NOT_FOUND,
   type JsonRpcRequest,
+  METHOD_NOT_FOUND,
 } from './jsonrpc.js';
-import { DEFAULT_MESSAGE_LIMITS, exceedsLimits, type MessageLimits } from './message-limits.js';
 import { malformedCalls } from './malformed-calls.js';
+import { DEFAULT_MESSAGE_LIMITS, exceedsLimits, type MessageLimits } from './message-limits.js';
 import { imitatedMethod } from './method-names.js';
 import { ReadyGate } from './ready-gate.js';
 import { CLIENT_NOTIFICATION_PREFIX, CLIENT_REQUEST_PREFIX } from './recorded-requests.js';
