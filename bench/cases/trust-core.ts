@@ -213,7 +213,9 @@ async function auditFixture(): Promise<{ keys: OfflineVerifyInput; items: Receip
     const bytes = envelopeBytes(signReceipt(statement, { airlock }));
     appended.push({ receipt: bytes.toString('utf8'), index: (await log.append(bytes)).index });
   }
-  const items = appended.map(({ receipt, index }) => ({ receipt, proof: log.proofFile(index) }));
+  const items = await Promise.all(
+    appended.map(async ({ receipt, index }) => ({ receipt, proof: await log.proofFile(index) })),
+  );
   await log.close();
   rmSync(dir, { recursive: true, force: true }); // the receipts and proofs are in memory now
   const keys = {

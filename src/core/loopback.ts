@@ -49,8 +49,18 @@ export function hostOfHeader(header: string | undefined): string | undefined {
   return canonicalHost(match[1]);
 }
 
-/** Decides whether a request's Host header may reach a listener. */
-export type HostGuard = (hostHeader: string | undefined) => Decision;
+/**
+ * The host of an Origin header (`scheme://host[:port]`), canonical; undefined for `null`, an
+ * opaque or non-HTTP origin, or anything malformed.
+ */
+export function hostOfOrigin(origin: string): string | undefined {
+  const match = /^https?:\/\/(\[[^\]]*\]|[^:/[\]]*)(?::\d{1,5})?$/i.exec(origin.trim());
+  if (match?.[1] === undefined || match[1] === '') return undefined;
+  return canonicalHost(match[1]);
+}
+
+/** Decides whether a request's Host header (and Origin header, when a browser sent one) may reach a listener. */
+export type HostGuard = (hostHeader: string | undefined, originHeader?: string) => Decision;
 
 /**
  * The Host check of a listener on `listenHost`. On loopback a request must name
@@ -63,9 +73,19 @@ export function hostGuardFor(listenHost: string): HostGuard {
   if (!isLoopbackAddress(listenHost)) return () => allow('the listener is not on loopback');
   const names = new Set(['localhost', '127.0.0.1', '[::1]', canonicalHost(listenHost) ?? 'localhost']);
   const listed = [...names].join(', ');
-  return (header) => {
+  return (header, origin) => {
     const host = hostOfHeader(header);
-    if (host !== undefined && names.has(host)) return allow(`Host ${host} names this loopback listener`);
-    return deny(`the Host header must name this loopback listener (${listed}): DNS-rebinding defence`);
+    if (host === undefined || !names.has(host))
+      return deny(`the Host header must name this loopback listener (${listed}): DNS-rebinding defence`);
+    // A page of any web origin can make a browser send a simple POST here with a true Host
+    // header; the browser names the page in Origin. Only a loopback page may call (any port).
+    if (origin !== undefined) {
+      const from = hostOfOrigin(origin);
+      if (from === undefined || !(names.has(from) || isLoopbackAddress(from)))
+        return deny(
+          `the Origin header must be a page on this loopback host (${listed}): a web page of another origin may not call this listener`,
+        );
+    }
+    return allow(`Host ${host} names this loopback listener`);
   };
 }

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
+import { isOacpError } from '../core/errors.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { logError } from './errors.js';
 import type { FileLock } from './file-lock.js';
 import type { MerkleTree } from './merkle-tree.js';
 import {
@@ -67,6 +69,7 @@ export class DerivedFiles {
   /** performance.now() when this process's last round ended. */
   private lastRound = Number.NEGATIVE_INFINITY;
   private failure: unknown;
+  private stopped = false;
   private publishedSize: number;
   /** The end of this process's last appended batch: what it must see published. */
   private ownEnd = 0;
@@ -113,6 +116,7 @@ export class DerivedFiles {
    * another process's round; when another process holds the lock, see HANDOVER_MS.
    */
   request(): void {
+    if (this.stopped) return;
     if (this.running !== undefined || this.handover !== undefined || this.spacing !== undefined) return;
     const wait = this.lastRound + ROUND_SPACING_MS - performance.now();
     if (wait > 0) {
@@ -123,7 +127,15 @@ export class DerivedFiles {
       this.spacing.unref();
       return;
     }
-    const started = this.parts.lock.tryWith(() => this.round());
+    let started: Promise<void> | undefined;
+    try {
+      started = this.parts.lock.tryWith(() => this.round());
+    } catch (error) {
+      // Called from a timer: a lock that cannot be taken is this log's failure, never an
+      // uncaught exception that ends the process.
+      this.track(Promise.reject(error));
+      return;
+    }
     if (started !== undefined) this.track(started);
     else if (this.handedOut.size > 0) this.track(this.parts.lock.with(() => this.round()));
     else this.awaitHandover(this.ownEnd);
@@ -138,6 +150,12 @@ export class DerivedFiles {
     if (this.failure !== undefined) throw this.failure;
   }
 
+  /** The log is closing: no round starts from now on (a timer armed before may still fire). */
+  stop(): void {
+    this.stopped = true;
+    this.cancelTimers();
+  }
+
   /** Stops waiting on another process's rounds or for the spacing between rounds. */
   private cancelTimers(): void {
     if (this.handover !== undefined) clearTimeout(this.handover);
@@ -150,7 +168,13 @@ export class DerivedFiles {
     this.failure = undefined;
     this.running = round
       .catch((error: unknown) => {
-        this.failure = error;
+        this.failure = isOacpError(error)
+          ? error
+          : logError(
+              'LOG_FAILED',
+              `could not publish the tiles and checkpoint: ${(error as NodeJS.ErrnoException).code ?? String(error)}; the write-ahead log is unchanged (publishing resumes once writing works)`,
+              error,
+            );
       })
       .finally(() => {
         this.running = undefined;
@@ -170,7 +194,7 @@ export class DerivedFiles {
       void peekPublishedSize(join(this.parts.dir, 'checkpoint')).then((seen) => {
         if (this.handover !== timer) return;
         this.handover = undefined;
-        if (this.running !== undefined) return;
+        if (this.running !== undefined || this.stopped) return;
         if (seen === undefined || seen < needed) {
           this.track(this.parts.lock.with(() => this.round()));
         } else if (seen < this.ownEnd) {
@@ -198,7 +222,10 @@ export class DerivedFiles {
     checkExtends(tree, onDisk, 'the published checkpoint', 'LOG_CORRUPT');
     this.parts.signed(onDisk.size);
     const state = stateFile === undefined ? undefined : await readSignedState(stateFile, vkey);
-    if (state !== undefined) checkExtends(tree, state, `the signed-size state ${stateFile}`, 'LOG_FORK');
+    if (state !== undefined) {
+      checkExtends(tree, state, `the signed-size state ${stateFile}`, 'LOG_FORK');
+      this.parts.signed(state.size);
+    }
     // Publish what this process's last fdatasync made durable (records of every writer that
     // were in the file before it began); sync again only when that adds nothing. A size the
     // state file already holds was durable when it was signed.

@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { openCheckpoint } from './checkpoint.js';
 import { logError } from './errors.js';
 import { sameBytes } from './hash.js';
 import type { MerkleTree } from './merkle-tree.js';
 import { ed25519NoteVerifier } from './note-keys.js';
 import type { SignedTree } from './signed-state.js';
+import { readSmallFile } from './small-file.js';
 
 export interface PublishedCheckpoint extends SignedTree {
   readonly exists: boolean;
@@ -22,14 +22,16 @@ export async function readPublished(
   vkey: string,
   known?: PublishedCheckpoint,
 ): Promise<PublishedCheckpoint> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-      return { size: 0, root: new Uint8Array(), exists: false, text: '' };
-    throw error;
+  const read = await readSmallFile(path);
+  if (read.kind === 'absent') return { size: 0, root: new Uint8Array(), exists: false, text: '' };
+  if (read.kind === 'unreadable') {
+    throw logError(
+      'LOG_CORRUPT',
+      `the published checkpoint ${path} cannot be read: ${read.reason}`,
+      read.cause,
+    );
   }
+  const text = read.text;
   if (known?.exists === true && known.text === text) return known;
   const opened = openCheckpoint(text, ed25519NoteVerifier(vkey));
   if (!opened.ok) {
@@ -49,12 +51,10 @@ export async function readPublished(
  * anything that is signed, served or refused; a lie only delays publishing until `settle`.
  */
 export async function peekPublishedSize(path: string): Promise<number | undefined> {
-  try {
-    const line = (await readFile(path, 'utf8')).split('\n', 2)[1] ?? '';
-    return /^(0|[1-9][0-9]{0,15})$/.test(line) ? Number(line) : undefined;
-  } catch {
-    return undefined;
-  }
+  const read = await readSmallFile(path);
+  if (read.kind !== 'text') return undefined;
+  const line = read.text.split('\n', 2)[1] ?? '';
+  return /^(0|[1-9][0-9]{0,15})$/.test(line) ? Number(line) : undefined;
 }
 
 /**

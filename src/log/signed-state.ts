@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -7,6 +6,7 @@ import { writeFileAtomic } from './atomic-file.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { logError } from './errors.js';
 import { HASH_SIZE } from './hash.js';
+import { readSmallFile } from './small-file.js';
 
 /**
  * The largest tree this log key has published, kept OUTSIDE the log directory, so that a
@@ -48,13 +48,15 @@ function nonEmpty(value: string | undefined): string | undefined {
 }
 
 export async function readSignedState(path: string, vkey: string): Promise<SignedTree | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw logError('LOG_SIGNED_STATE', `cannot read the log's signed-size state ${path}`, error);
-  }
+  const read = await readSmallFile(path);
+  if (read.kind === 'absent') return undefined;
+  if (read.kind === 'unreadable')
+    throw logError(
+      'LOG_SIGNED_STATE',
+      `cannot read the log's signed-size state ${path}: ${read.reason}`,
+      read.cause,
+    );
+  const text = read.text;
   const parsed = StateSchema.safeParse(safeJson(text));
   if (!parsed.success || parsed.data.vkey !== vkey) {
     // Forgetting it would let a rolled-back copy sign again: a damaged file stops the node.

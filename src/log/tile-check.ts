@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { logError } from './errors.js';
 import { hashLeaf, sameBytes } from './hash.js';
 import { TILE_WIDTH } from './hash-level.js';
 import type { MerkleTree } from './merkle-tree.js';
+import { readSmallBytes } from './small-file.js';
 import { entriesPath, type TileAddress, tilePath } from './tile-path.js';
 import { decodeBundle } from './tile-writer.js';
 
@@ -96,13 +97,21 @@ async function readTile(dir: string, level: number, n: number, width: number): P
   return readOptional(join(dir, tilePath(level, n, TILE_WIDTH)));
 }
 
+/** An entry bundle holds at most 256 entries of up to 64 KiB, each with a 2-byte length. */
+const MAX_TILE_FILE_BYTES = TILE_WIDTH * (2 + 0xffff);
+
 async function readOptional(path: string): Promise<Buffer | undefined> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const read = await readSmallBytes(path, MAX_TILE_FILE_BYTES);
+  if (read.kind === 'absent') return undefined;
+  if (read.kind === 'bytes') return read.bytes;
+  // Not a regular file, or larger than any tile: no tile is there, it is reported (and
+  // `fsck --repair` told) as damage like a tile cut short, never read.
+  if (read.cause === undefined) return Buffer.alloc(0);
+  throw logError(
+    'LOG_CORRUPT',
+    `${path} cannot be read: ${read.reason}; nothing was changed: \`oacp log fsck --repair\` rewrites tiles from the verified write-ahead log`,
+    read.cause,
+  );
 }
 
 /**

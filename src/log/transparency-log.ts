@@ -222,6 +222,14 @@ export class TransparencyLog {
     return this.tree.size;
   }
 
+  /**
+   * Entries known to be on stable storage: covered by this process's last fdatasync, or by a
+   * checkpoint already signed for this key. Nothing past it is ever signed.
+   */
+  get durableSize(): number {
+    return Math.max(this.wal.durableCount, this.signedFloor);
+  }
+
   /** Commits (write + fsync rounds) since open; fewer than appends when group commit batched them. */
   get commitCount(): number {
     return this.commits.commitCount;
@@ -322,9 +330,13 @@ export class TransparencyLog {
     return this.tree.root(size);
   }
 
-  /** The signed checkpoint note for the current size (signed once per size). */
-  checkpoint(): string {
-    return this.signedCheckpoint(this.size);
+  /**
+   * The signed checkpoint note for the current size (signed once per size). The write-ahead log
+   * is fdatasynced first when this process does not know every record of that size to be on
+   * stable storage: a signed tree that a power cut could shrink would be a fork of our own making.
+   */
+  async checkpoint(): Promise<string> {
+    return this.signedCheckpoint(await this.madeDurable());
   }
 
   inclusionProof(index: number, treeSize: number = this.size): Uint8Array[] {
@@ -335,11 +347,14 @@ export class TransparencyLog {
     return this.tree.consistencyProof(oldSize, newSize);
   }
 
-  /** A c2sp.org/tlog-proof@v1 file for entry `index` against the latest checkpoint. */
-  proofFile(index: number, extra?: Uint8Array): string {
+  /**
+   * A c2sp.org/tlog-proof@v1 file for entry `index` against the latest checkpoint (made durable
+   * first, as `checkpoint` does).
+   */
+  async proofFile(index: number, extra?: Uint8Array): Promise<string> {
     const size = this.size;
     const proof = this.tree.inclusionProof(index, size);
-    const checkpoint = this.signedCheckpoint(size);
+    const checkpoint = this.signedCheckpoint(await this.madeDurable(size));
     return formatTlogProof(
       extra === undefined ? { index, proof, checkpoint } : { extra, index, proof, checkpoint },
     );
@@ -358,6 +373,7 @@ export class TransparencyLog {
         await this.commits.idle();
         if (this.failure === undefined) await this.derived?.settle();
       } finally {
+        this.derived?.stop();
         await this.wal.close();
         await this.locks?.sequencer.close();
         await this.locks?.publisher.close();
@@ -413,11 +429,38 @@ export class TransparencyLog {
     return items.map((_, i) => ({ index: first + i }));
   }
 
+  /**
+   * `size` (the tree's by default) once every record of it is known to be on stable storage:
+   * fdatasync when this process's last one did not cover them (it covers every record in the
+   * file when it began, whoever wrote them, and the tree never runs ahead of the file).
+   */
+  private async madeDurable(size: number = this.size): Promise<number> {
+    if (size > this.durableSize) {
+      try {
+        await this.wal.datasync();
+      } catch (error) {
+        throw logError('LOG_FAILED', 'could not sync the log before signing a checkpoint', error);
+      }
+    }
+    return size;
+  }
+
+  /**
+   * Every signature over this log's tree is made here. It signs only a durable size (covered by
+   * this process's last fdatasync, or already signed, which was durable then) and never one
+   * smaller than a size already signed.
+   */
   private signedCheckpoint(size: number): string {
     if (size < this.signedFloor) {
       throw logError(
         'LOG_FORK',
         `refusing to sign a tree of ${size} entries: this log key already signed ${this.signedFloor}`,
+      );
+    }
+    if (size > this.durableSize) {
+      throw logError(
+        'LOG_FAILED',
+        `refusing to sign a tree of ${size} entries: only ${this.durableSize} are known to be on stable storage`,
       );
     }
     if (this.cached?.size !== size) {

@@ -63,9 +63,25 @@ export class WriteAheadLog {
    */
   static async open(path: string, origin: string, writable: boolean): Promise<WriteAheadLog> {
     const header = new TextEncoder().encode(`${MAGIC}\n${origin}\n`);
-    const handle = writable ? await openOrCreate(path, header) : await openReadOnly(path);
+    let handle: FileHandle | undefined;
+    try {
+      handle = writable ? await openOrCreate(path, header) : await openReadOnly(path);
+    } catch (error) {
+      throw logError(
+        'LOG_FAILED',
+        `cannot open the write-ahead log ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+        error,
+      );
+    }
     if (handle === undefined) return new WriteAheadLog(undefined, path, header.length);
     try {
+      // A directory, a device (a link to /dev/zero) or a FIFO in its place is damage, not a log
+      // to read forever.
+      if (!(await handle.stat()).isFile())
+        throw logError(
+          'LOG_CORRUPT',
+          `the write-ahead log ${path} is not a regular file; nothing was changed`,
+        );
       await checkHeader(handle, header, origin);
       return new WriteAheadLog(handle, path, header.length);
     } catch (error) {
@@ -175,7 +191,18 @@ export class WriteAheadLog {
     const bytes = Buffer.alloc(tail.bytes);
     await readFully(this.file, bytes, tail.offset);
     if (bytes.some((byte) => byte !== 0)) {
-      await writeFile(`${this.path}.torn-${tail.offset}`, bytes, { flag: 'w' });
+      const aside = `${this.path}.torn-${tail.offset}`;
+      try {
+        // Saved and synced before anything is cut: no byte leaves the log unless it is kept.
+        await writeFile(aside, bytes, { flag: 'w', flush: true });
+        await syncDirectory(dirname(aside));
+      } catch (error) {
+        throw logError(
+          'LOG_FAILED',
+          `cannot save the torn tail of log.wal (${tail.bytes} bytes at byte ${tail.offset}) to ${aside} before cutting it: ${(error as NodeJS.ErrnoException).code ?? String(error)}; nothing was cut (free some space and open the log again)`,
+          error,
+        );
+      }
     }
     await this.file.truncate(tail.offset);
     await this.file.sync();
@@ -281,7 +308,8 @@ export class WriteAheadLog {
  */
 async function openOrCreate(path: string, header: Uint8Array): Promise<FileHandle> {
   try {
-    return await open(path, constants.O_RDWR);
+    // Non-blocking: a FIFO put in its place must not hang the open (the file is checked after).
+    return await open(path, constants.O_RDWR | constants.O_NONBLOCK);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
@@ -306,7 +334,7 @@ async function openOrCreate(path: string, header: Uint8Array): Promise<FileHandl
 
 async function openReadOnly(path: string): Promise<FileHandle | undefined> {
   try {
-    return await open(path, constants.O_RDONLY);
+    return await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;

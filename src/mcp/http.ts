@@ -31,7 +31,7 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 15 * 60_000;
 /** Reads receipts back from the log; a TransparencyLog is one. */
 export interface ReceiptFetcher {
   entry(index: number): Promise<Uint8Array>;
-  proofFile(index: number): string;
+  proofFile(index: number): Promise<string>;
 }
 
 /** Where a receipt is served on the bridge's HTTP listener. */
@@ -63,7 +63,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   const idle = new IdleSessions(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const host = hostGuard(req.headers.host);
+    const host = hostGuard(req.headers.host, req.headers.origin);
     if (host.effect === 'deny') return text(res, 403, host.reason);
     if (options.approvals !== undefined && (await options.approvals.handle(req, res))) return;
     const url = new URL(req.url ?? '/', 'http://bridge.invalid');
@@ -153,6 +153,10 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
       else res.end();
     });
   });
+  // As the gateway's listener: a client that dribbles its headers or body holds a socket for
+  // seconds, not Node's default minutes.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 60_000;
   await listen(server, options.host, options.port);
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -275,7 +279,7 @@ async function serveReceipt(
 ): Promise<void> {
   try {
     if (proof) {
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(log.proofFile(index));
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(await log.proofFile(index));
       return;
     }
     const bytes = await log.entry(index);

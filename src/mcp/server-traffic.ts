@@ -13,6 +13,7 @@ import {
   type JsonRpcResult,
 } from './jsonrpc.js';
 import { exceedsLimits, type MessageLimits } from './message-limits.js';
+import { imitatedMethod } from './method-names.js';
 import { decideServerRequest, SERVER_REQUEST_PREFIX } from './server-requests.js';
 import { isToolCall } from './session-pending.js';
 import type { SessionToolCalls } from './session-tool-calls.js';
@@ -117,16 +118,22 @@ export class ServerTraffic {
   async #request(request: JsonRpcRequest, generation: number, overLimits?: string): Promise<void> {
     const { wire } = this;
     const flow = wire.flow();
+    const imitated = imitatedMethod(request.method);
+    const refusal =
+      overLimits ??
+      (imitated === undefined
+        ? undefined
+        : `method ${JSON.stringify(request.method)} is not ${imitated}: a method name that differs from an MCP method only in case, spacing or Unicode form is refused`);
     const verdict =
-      overLimits === undefined
+      refusal === undefined
         ? decideServerRequest(() => wire.parts.gate.policy, {
             agent: flow.sessionAgent(),
             server: wire.parts.connector.identity.name,
             method: request.method,
           })
         : {
-            decision: { effect: 'deny' as const, reason: overLimits },
-            checks: { shape: { effect: 'deny' as const, reason: overLimits } },
+            decision: { effect: 'deny' as const, reason: refusal },
+            checks: { shape: { effect: 'deny' as const, reason: refusal } },
             recorded: true,
           };
     let call: ActiveCall | undefined;
@@ -163,6 +170,15 @@ export class ServerTraffic {
 
   #notification(notification: JsonRpcNotification): void {
     const params = notification.params;
+    const imitated = imitatedMethod(notification.method);
+    if (imitated !== undefined) {
+      this.wire.event({
+        type: 'invalid-message',
+        from: 'server',
+        reason: `notification ${JSON.stringify(notification.method)} imitates ${imitated}: dropped`,
+      });
+      return;
+    }
     if (notification.method === 'notifications/cancelled') {
       const requestId = params?.requestId;
       if (typeof requestId !== 'string' && typeof requestId !== 'number') return;

@@ -10,8 +10,11 @@ import {
   INVALID_REQUEST,
   type JsonRpcNotification,
   type JsonRpcRequest,
+  METHOD_NOT_FOUND,
 } from './jsonrpc.js';
+import { malformedCalls } from './malformed-calls.js';
 import { DEFAULT_MESSAGE_LIMITS, exceedsLimits, type MessageLimits } from './message-limits.js';
+import { imitatedMethod } from './method-names.js';
 import { ReadyGate } from './ready-gate.js';
 import { CLIENT_NOTIFICATION_PREFIX, CLIENT_REQUEST_PREFIX } from './recorded-requests.js';
 import { DEFAULT_RESTART } from './restart-budget.js';
@@ -155,6 +158,7 @@ export class BridgeSession {
       this.#wire.sendDown(
         errorResponse(message.id, INVALID_REQUEST, `invalid JSON-RPC message: ${message.reason}`),
       );
+      this.#recordMalformedCalls(raw, message.reason);
       return;
     }
     const overLimits = exceedsLimits(raw, this.#limits);
@@ -227,11 +231,56 @@ export class BridgeSession {
     }
   }
 
+  /** Every tools/call inside a message refused as invalid JSON-RPC is a refused call with its receipt. */
+  #recordMalformedCalls(raw: unknown, why: string): void {
+    const { calls, more } = malformedCalls(raw);
+    const reason = `invalid JSON-RPC message: ${why}; the tools/call in it was not forwarded`;
+    for (const params of calls) void this.#flow.refuse(params, { effect: 'deny', reason });
+    if (more > 0)
+      void this.#flow.refuseRequest(
+        `${CLIENT_REQUEST_PREFIX}tools/call`,
+        { refusedCalls: more },
+        `${reason}; ${more} more tools/call in the same message were refused and are recorded in this one receipt`,
+      );
+  }
+
   #clientRequest(request: JsonRpcRequest): void {
+    const imitated = imitatedMethod(request.method);
+    if (imitated !== undefined) {
+      this.#refuseImitation(request, imitated);
+      return;
+    }
     if (request.method === 'initialize') this.#client.sawInitialize(request.params);
     const handler = this.#clientMethods.get(request.method);
     if (handler !== undefined) handler(request);
     else this.#forward(request, 'forward');
+  }
+
+  /**
+   * A method name that reads as an MCP method under a loose reading but is not it: never
+   * forwarded, and recorded (a would-be tools/call as a refused call of its tool).
+   */
+  #refuseImitation(request: JsonRpcRequest, imitated: string): void {
+    const reason = `method ${JSON.stringify(request.method)} is not ${imitated}: a method name that differs from an MCP method only in case, spacing or Unicode form is refused`;
+    this.#wire.event({ type: 'invalid-message', from: 'client', reason });
+    if (imitated === 'tools/call') {
+      void this.#flow
+        .refuse(request.params, { effect: 'deny', reason })
+        .then((answer) => this.#wire.sendDown(outcomeMessage(request.id, answer)));
+      return;
+    }
+    void this.#flow
+      .refuseRequest(`${CLIENT_REQUEST_PREFIX}${request.method}`, request.params, reason)
+      .then((receipt) =>
+        this.#wire.sendDown(
+          errorResponse(
+            request.id,
+            METHOD_NOT_FOUND,
+            reason,
+            receipt === undefined ? undefined : { [RECEIPT_META]: receipt },
+          ),
+        ),
+      );
   }
 
   #forward(request: JsonRpcRequest, kind: 'forward' | 'tools-list'): void {
@@ -239,6 +288,19 @@ export class BridgeSession {
   }
 
   #clientNotification(notification: JsonRpcNotification): void {
+    const imitated = imitatedMethod(notification.method);
+    if (imitated !== undefined) {
+      const reason = `method ${JSON.stringify(notification.method)} is not ${imitated}: refused, not forwarded`;
+      this.#wire.event({ type: 'invalid-message', from: 'client', reason });
+      if (imitated === 'tools/call') void this.#flow.refuseNotification(notification.params);
+      else
+        void this.#flow.refuseRequest(
+          `${CLIENT_NOTIFICATION_PREFIX}${notification.method}`,
+          notification.params,
+          reason,
+        );
+      return;
+    }
     if (notification.method === 'tools/call') {
       // A call with no id could never be answered with its receipt: it never reaches the server.
       this.#wire.event({

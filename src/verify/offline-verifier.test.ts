@@ -43,7 +43,9 @@ async function loggedReceipts(count: number): Promise<ReceiptAndProof[]> {
           : envelopeBytes(addSignature(JSON.parse(receiptBytes(i, { airlock }).toString()), stranger));
     indexes.push({ receipt: bytes.toString('utf8'), index: (await log.append(bytes)).index });
   }
-  const items = indexes.map(({ receipt, index }) => ({ receipt, proof: log.proofFile(index) }));
+  const items = await Promise.all(
+    indexes.map(async ({ receipt, index }) => ({ receipt, proof: await log.proofFile(index) })),
+  );
   await log.close();
   return items;
 }

@@ -226,8 +226,8 @@ describe('forks are detected', () => {
       );
       const files = tempDir('oacp-witness-');
       writeFileSync(join(files, 'key'), a.log.verifierKey);
-      writeFileSync(join(files, 'a'), a.log.checkpoint());
-      writeFileSync(join(files, 'b'), b.log.checkpoint());
+      writeFileSync(join(files, 'a'), await a.log.checkpoint());
+      writeFileSync(join(files, 'b'), await b.log.checkpoint());
       const witness = (name: string) =>
         oacp(
           [

@@ -46,7 +46,7 @@ describe('inclusion proofs built in the browser from the public tiles', () => {
     };
     for (const index of [0, 1, 255, 256, 300, 511, 512, 598, 599]) {
       const ours = await inclusionProofFromTiles(index, 600, readTile);
-      const theirs = parseTlogProof(log.proofFile(index)).proof;
+      const theirs = parseTlogProof(await log.proofFile(index)).proof;
       expect(
         ours.map((hash) => Buffer.from(hash).toString('hex')),
         `index ${index}`,

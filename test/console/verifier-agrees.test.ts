@@ -102,7 +102,9 @@ describe('the console verifier (WebCrypto) and oacp verify', () => {
       const bytes = envelopeBytes(signReceipt(statement, i % 2 === 0 ? { airlock, agent } : { airlock }));
       logged.push({ receipt: bytes.toString('utf8'), index: (await log.append(bytes)).index });
     }
-    const items = logged.map(({ receipt, index }) => ({ receipt, proof: log.proofFile(index) }));
+    const items = await Promise.all(
+      logged.map(async ({ receipt, index }) => ({ receipt, proof: await log.proofFile(index) })),
+    );
     await log.close();
     rmSync(dir, { recursive: true, force: true });
 
@@ -179,7 +181,7 @@ describe('the console verifier (WebCrypto) and oacp verify', () => {
     });
     const bytes = envelopeBytes(signReceipt(statement, { airlock }));
     const { index } = await log.append(bytes);
-    const proof = log.proofFile(index);
+    const proof = await log.proofFile(index);
     await log.close();
     rmSync(dir, { recursive: true, force: true });
     const input = {

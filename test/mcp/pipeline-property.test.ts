@@ -35,6 +35,27 @@ const messageArb = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('notified-call' as const), args: argumentsArb }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('imitated-call' as const),
+      method: fc.constantFrom(
+        'Tools/call',
+        'tools/call ',
+        'tools\u200b/call',
+        'TOOLS/CALL',
+        '\ufefftools/call',
+      ),
+      args: argumentsArb,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('batched-calls' as const),
+      args: fc.array(argumentsArb, { minLength: 1, maxLength: 3 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('ping' as const) }) },
   {
     weight: 1,
@@ -74,6 +95,26 @@ describe('property: every tools/call the server received has exactly one receipt
                 method: 'tools/call',
                 params: { name: 'echo', arguments: message.args },
               });
+            } else if (message.kind === 'imitated-call') {
+              callsSent++;
+              const params = {
+                name: 'echo',
+                ...(message.args === undefined ? {} : { arguments: message.args }),
+              };
+              answers.push(raw.request({ jsonrpc: '2.0', id, method: message.method, params }));
+            } else if (message.kind === 'batched-calls') {
+              // MCP forbids JSON-RPC batches: refused whole, each call in it recorded.
+              callsSent += message.args.length;
+              raw.send(
+                JSON.stringify(
+                  message.args.map((args, k) => ({
+                    jsonrpc: '2.0',
+                    id: `${id}-${k}`,
+                    method: 'tools/call',
+                    params: { name: 'echo', ...(args === undefined ? {} : { arguments: args }) },
+                  })),
+                ),
+              );
             } else if (message.kind === 'ping') {
               answers.push(raw.request({ jsonrpc: '2.0', id, method: 'ping' }));
             } else {

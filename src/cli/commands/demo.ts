@@ -150,7 +150,7 @@ async function demoIn(root: string, output: Output, keep: boolean): Promise<bool
     const verifier = new OfflineVerifier({ airlockKeys: [keys.airlock.raw], logKey });
     for (const { index, tool, expect } of indexes) {
       const receipt = Buffer.from(await node.log.entry(index)).toString('utf8');
-      const proof = node.log.proofFile(index);
+      const proof = await node.log.proofFile(index);
       writeFileSync(join(root, `receipt-${index}.json`), receipt);
       writeFileSync(join(root, `receipt-${index}.json.tlog-proof`), proof);
       const result = verifier.verify(receipt, proof);
@@ -184,7 +184,7 @@ async function demoIn(root: string, output: Output, keep: boolean): Promise<bool
       const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
       statement.predicate.policy.effect = 'allow';
       envelope.payload = Buffer.from(JSON.stringify(statement)).toString('base64');
-      const tampered = verifier.verify(JSON.stringify(envelope), node.log.proofFile(denied.index));
+      const tampered = verifier.verify(JSON.stringify(envelope), await node.log.proofFile(denied.index));
       for (const check of tampered.checks.filter((c) => !c.ok))
         out(`   refused: ${check.name}: ${check.detail}`);
       allVerified &&= !tampered.ok;

@@ -54,7 +54,10 @@ export function registerLogGossip(log: Command, context: CliContext, withReader:
             if (isOacpError(error) && error.code === 'LOG_FORK') {
               forks += 1;
               const evidence = join(kept, `fork-${name}-${Date.now()}.txt`);
-              writeFileSync(evidence, `${error.message}\n\nlocal checkpoint:\n${node.log.checkpoint()}`);
+              writeFileSync(
+                evidence,
+                `${error.message}\n\nlocal checkpoint:\n${await node.log.checkpoint()}`,
+              );
               context.output.err(`SECURITY: ${url}: ${error.message} (evidence in ${evidence})`);
             } else {
               throw new CliExit(`${url}: ${describeError(error)}`);

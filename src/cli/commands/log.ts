@@ -25,7 +25,9 @@ export const registerLog: CommandRegistrar = (program, context) => {
     .command('checkpoint')
     .description('print the current signed checkpoint')
     .action(async (_options, command) => {
-      await withNode(context, command, async (node) => context.output.out(node.log.checkpoint().trimEnd()));
+      await withNode(context, command, async (node) =>
+        context.output.out((await node.log.checkpoint()).trimEnd()),
+      );
     });
 
   log
@@ -41,7 +43,7 @@ export const registerLog: CommandRegistrar = (program, context) => {
         const dir = resolve(options.out);
         mkdirSync(dir, { recursive: true });
         writeFileSync(join(dir, 'receipt.json'), await node.log.entry(index));
-        writeFileSync(join(dir, 'receipt.json.tlog-proof'), node.log.proofFile(index));
+        writeFileSync(join(dir, 'receipt.json.tlog-proof'), await node.log.proofFile(index));
         context.output.out(`wrote ${join(dir, 'receipt.json')} and ${join(dir, 'receipt.json.tlog-proof')}`);
       });
     });

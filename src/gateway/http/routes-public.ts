@@ -98,7 +98,7 @@ export async function receiptWithProof(services: GatewayServices, text: string) 
     index,
     origin: services.origin,
     envelope: JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>,
-    proof: services.log.proofFile(index),
+    proof: await services.log.proofFile(index),
     logKey: services.log.verifierKey,
   };
 }

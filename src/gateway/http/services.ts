@@ -24,7 +24,7 @@ export interface PublicLog {
   readonly size: number;
   readonly verifierKey: string;
   entry(index: number): Promise<Uint8Array>;
-  proofFile(index: number): string;
+  proofFile(index: number): Promise<string>;
   /** RFC 9162 consistency proof between two sizes, for gossiping peers (GET /v1/log/consistency). */
   consistencyProof?(oldSize: number, newSize: number): Uint8Array[];
   /**

@@ -8,6 +8,19 @@ import { freshHome } from '../service/node-home.js';
 
 const REPO = join(import.meta.dirname, '..', '..', '..');
 const VITE_NODE = join(REPO, 'node_modules', 'vite-node', 'vite-node.mjs');
+const INITIALIZE = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'page', version: '0' } },
+});
+/** Origins a page of another site (or a sandboxed one) sends. */
+const FOREIGN_ORIGINS = [
+  'https://evil.example',
+  'http://evil.example:80',
+  'null',
+  'http://127.0.0.2.evil.example',
+];
 const MEMORY = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-memory/dist/index.js');
 
 /** A request with a Host header of our choosing (fetch would not let us set one). */
@@ -15,12 +28,20 @@ function withHost(
   url: URL,
   path: string,
   host: string | undefined,
+  extra: { origin?: string; post?: string } = {},
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     if (host !== undefined) headers.host = host;
+    if (extra.origin !== undefined) headers.origin = extra.origin;
+    if (extra.post !== undefined) {
+      // What a web page may send cross-origin with no preflight (a "simple" request).
+      headers['content-type'] = 'text/plain;x=application/json';
+      headers.accept = 'application/json, text/event-stream';
+    }
+    const method = extra.post === undefined ? 'GET' : 'POST';
     const req = request(
-      { host: url.hostname, port: url.port, path, headers, setHost: host !== undefined },
+      { host: url.hostname, port: url.port, path, method, headers, setHost: host !== undefined },
       (res) => {
         let body = '';
         res.setEncoding('utf8').on('data', (chunk: string) => {
@@ -30,7 +51,7 @@ function withHost(
       },
     );
     req.on('error', reject);
-    req.end();
+    req.end(extra.post);
   });
 }
 
@@ -65,6 +86,20 @@ describe('Host guard on 127.0.0.2 (DNS rebinding)', () => {
       // No Host, or not a host at all: the HTTP server refuses it before the app (400), never served.
       expect((await withHost(gw.url, '/healthz', undefined)).status).toBe(400);
       expect((await withHost(gw.url, '/healthz', 'evil.example@127.0.0.2')).status).toBe(400);
+    });
+
+    it('attack: a page of another origin sends a simple cross-site POST with a true Host header: refused by its Origin', async () => {
+      const host = `127.0.0.2:${gw.url.port}`;
+      for (const origin of FOREIGN_ORIGINS) {
+        const refused = await withHost(gw.url, '/healthz', host, { origin });
+        expect(refused.status, origin).toBe(403);
+        expect(refused.body, origin).toContain('Origin header');
+      }
+      const local = await withHost(gw.url, '/healthz', host, { origin: `http://127.0.0.2:${gw.url.port}` });
+      expect(local.status).toBe(200);
+      expect((await withHost(gw.url, '/healthz', host, { origin: 'http://localhost:3000' })).status).toBe(
+        200,
+      );
     });
 
     it('accepts the names of the listener', async () => {
@@ -133,6 +168,18 @@ describe('Host guard on 127.0.0.2 (DNS rebinding)', () => {
         expect(refused.status, host).toBe(403);
         expect(refused.body, host).toContain('Host header must name this loopback listener');
       }
+    });
+
+    it('attack: a page of another origin POSTs initialize as a simple request (no preflight) with a true Host header: refused, no session, no server started', async () => {
+      const host = `127.0.0.2:${url.port}`;
+      for (const origin of FOREIGN_ORIGINS) {
+        const refused = await withHost(url, '/mcp', host, { origin, post: INITIALIZE });
+        expect(refused.status, origin).toBe(403);
+        expect(refused.body, origin).toContain('Origin header');
+      }
+      // A page on this loopback host passes the guard (the endpoint then judges the request itself).
+      const local = await withHost(url, '/mcp', host, { origin: 'http://localhost:5173' });
+      expect(local.status).toBe(400);
     });
 
     it('accepts the names of the listener', async () => {

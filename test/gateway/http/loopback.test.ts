@@ -76,6 +76,22 @@ describe('what counts as loopback (core/loopback.ts)', () => {
       expect(decision.effect, String(header)).toBe('deny');
       expect(decision.reason).toContain('DNS-rebinding');
     }
+    for (const origin of ['http://127.0.0.2:9', 'http://localhost:3000', 'https://[::1]', 'http://127.9.9.9'])
+      expect(guard('localhost', origin).effect, origin).toBe('allow');
+    for (const origin of [
+      'https://evil.example',
+      'null',
+      'file://',
+      'http://localhost.evil.example',
+      'chrome-extension://abc',
+      'http://user@localhost',
+      'http://10.0.0.1',
+    ]) {
+      const decision = guard('localhost', origin);
+      expect(decision.effect, origin).toBe('deny');
+      expect(decision.reason).toContain('Origin header');
+    }
+    expect(hostGuardFor('0.0.0.0')('evil.example', 'https://evil.example').effect).toBe('allow');
     expect(hostGuardFor('::1')('[::1]:1').effect).toBe('allow');
     expect(hostGuardFor('::1')('evil.example').effect).toBe('deny');
   });

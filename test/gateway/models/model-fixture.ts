@@ -55,7 +55,7 @@ export async function receiptAt<P = Record<string, unknown>>(
   const text = Buffer.from(parseEnvelopeBytes(bytes).payload, 'base64').toString('utf8');
   const verified = verifyOffline({
     receipt: Buffer.from(bytes).toString('utf8'),
-    proof: services.log.proofFile(index),
+    proof: await services.log.proofFile(index),
     logKey: services.log.verifierKey,
     airlockKeys: [gw.gateway.node.keys.publicKeys().airlock.raw],
     witnessKeys: [],

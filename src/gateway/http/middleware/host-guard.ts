@@ -14,7 +14,7 @@ export function hostGuard(
   metrics: GatewayMetrics,
 ): MiddlewareHandler<GatewayEnv> {
   return async function hostGuard(c, next) {
-    const decision = guard?.(c.req.header('host'));
+    const decision = guard?.(c.req.header('host'), c.req.header('origin'));
     if (decision?.effect === 'deny') {
       metrics.security('warning', 'host_refused');
       throw httpError('HOST_REFUSED', decision.reason);

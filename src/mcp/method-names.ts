@@ -1,0 +1,59 @@
+/**
+ * The methods of the MCP specification (2025-11-25 and earlier), requests and notifications,
+ * either way. The bridge forwards other methods as they are (extensions), but a name that
+ * a lenient server could read as one of these (another case, spaces or control characters
+ * around it, another Unicode form, zero-width characters) and that is not exactly it is
+ * refused: `Tools/call ` would otherwise reach a server that matches names loosely as a tool
+ * call with no check and no receipt.
+ */
+const MCP_METHODS = [
+  'initialize',
+  'ping',
+  'tools/call',
+  'tools/list',
+  'resources/list',
+  'resources/read',
+  'resources/templates/list',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+  'logging/setLevel',
+  'tasks/get',
+  'tasks/result',
+  'tasks/list',
+  'tasks/cancel',
+  'notifications/initialized',
+  'notifications/cancelled',
+  'notifications/progress',
+  'notifications/roots/list_changed',
+  'notifications/tasks/status',
+  'sampling/createMessage',
+  'roots/list',
+  'elicitation/create',
+  'notifications/message',
+  'notifications/resources/updated',
+  'notifications/resources/list_changed',
+  'notifications/tools/list_changed',
+  'notifications/prompts/list_changed',
+  'notifications/elicitation/complete',
+] as const;
+
+/** What a loose reader might ignore: whitespace, controls (Cc) and format characters (Cf: zero-width, bidi marks, BOM). */
+const IGNORABLE = /[\s\p{Cc}\p{Cf}]/gu;
+
+function loose(method: string): string {
+  return method.normalize('NFKC').replace(IGNORABLE, '').toLowerCase();
+}
+
+const BY_LOOSE_NAME = new Map<string, string>(MCP_METHODS.map((method) => [loose(method), method]));
+
+/**
+ * The MCP method `method` imitates, when it is not exactly that method but reads as it under
+ * case folding, Unicode normalisation or ignored characters; undefined otherwise.
+ */
+export function imitatedMethod(method: string): string | undefined {
+  const imitated = BY_LOOSE_NAME.get(loose(method));
+  return imitated === undefined || imitated === method ? undefined : imitated;
+}
