@@ -39,6 +39,7 @@ import { open } from './http/route.js';
 import { memberLogPaths } from './http/routes-cluster.js';
 import type { GatewayServices } from './http/services.js';
 import { BATCH_DIALECTS } from './models/batch.js';
+import { batchFileStore } from './models/batch-file-store.js';
 import { BatchFiles } from './models/batch-files.js';
 import { ModelBatches } from './models/batch-jobs.js';
 import { batchStore } from './models/batch-store.js';
@@ -394,7 +395,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         gateway: models,
         config: config.models,
         batches: modelBatches,
-        files: new BatchFiles(batchStore(store.sql)),
+        files: new BatchFiles(batchFileStore(store.sql)),
       },
       ...(options.publicMetrics === undefined ? {} : { publicMetrics: options.publicMetrics }),
       hostGuard: hostGuardFor(address.host),

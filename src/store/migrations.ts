@@ -197,6 +197,27 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX request_nonces_expiry ON request_nonces (expires_at)',
     ],
   },
+  {
+    version: 8,
+    name: 'uploaded model batch input files in a table of their own',
+    statements: () => [
+      // One row per uploaded file (POST /v1/files, docs/model-gateway.md), its uploading agent's alone: object is
+      // OpenAI's file object (JSON), content the file as uploaded. Version 6 kept them as model_batches rows of
+      // status `file` (object in batch, content in results): those move here, so a home keeps its files.
+      `CREATE TABLE model_files (
+        id TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        object TEXT NOT NULL,
+        content TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      )`,
+      'CREATE INDEX model_files_agent ON model_files (agent_id)',
+      `INSERT INTO model_files (id, agent_id, purpose, object, content, created_at)
+        SELECT id, agent_id, 'batch', batch, COALESCE(results, ''), created_at FROM model_batches WHERE status = 'file'`,
+      "DELETE FROM model_batches WHERE status = 'file'",
+    ],
+  },
 ];
 
 /** The version a fully migrated store reports. */

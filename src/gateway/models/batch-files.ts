@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { parseBoundedJson } from '../../core/bounded-json.js';
 import { type BatchCreate, BatchEndpointSchema, type BatchRequest, MAX_BATCH_ITEMS } from './batch.js';
-import type { BatchStore } from './batch-store.js';
+import type { BatchFileStore } from './batch-file-store.js';
 
 /** One line of an uploaded batch input, in OpenAI's shape. */
 const InputLineSchema = z.strictObject({
@@ -91,12 +91,12 @@ export function parseBatchInput(bytes: Uint8Array): {
 
 /**
  * Uploaded batch inputs (`POST /v1/files`, purpose `batch`), kept in the
- * store beside the batches (a `model_batches` row with status `file`), so every
- * node of a cluster reads them; each is its uploading agent's alone.
+ * store (`model_files`), so every node of a cluster reads them; each is its
+ * uploading agent's alone.
  */
 export class BatchFiles {
   constructor(
-    private readonly store: BatchStore,
+    private readonly store: BatchFileStore,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -122,25 +122,25 @@ export class BatchFiles {
       status: 'processed',
       status_details: null,
     };
-    await this.store.insertFile(
+    await this.store.insert({
+      id: object.id,
       agentId,
-      object.id,
-      JSON.stringify(object),
-      UTF8.decode(bytes),
-      date.toISOString(),
-    );
+      object: JSON.stringify(object),
+      content: UTF8.decode(bytes),
+      createdAt: date.toISOString(),
+    });
     return object;
   }
 
   /** The agent's file object; another agent's (or an unknown) id is undefined. */
   async get(agentId: string, id: string): Promise<FileObject | undefined> {
-    const row = await this.store.getFile(agentId, id);
-    return row === undefined ? undefined : (JSON.parse(row.batch) as FileObject);
+    const row = await this.store.get(agentId, id);
+    return row === undefined ? undefined : (JSON.parse(row.object) as FileObject);
   }
 
   /** The file's JSONL as uploaded. */
   async content(agentId: string, id: string): Promise<string | undefined> {
-    return (await this.store.getFile(agentId, id))?.results ?? undefined;
+    return (await this.store.get(agentId, id))?.content;
   }
 
   /** A batch's request read from the agent's file `id`, for `endpoint`; a refusal names `input_file_id`. */

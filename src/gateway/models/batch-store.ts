@@ -13,9 +13,6 @@ export interface BatchRow {
   readonly updatedAt: string;
 }
 
-/** The status of a row that is an uploaded batch input file, not a batch. */
-const FILE = 'file';
-
 const COLUMNS = `id, agent_id AS "agentId", node, status, batch, results, created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 /** The model_batches table, through the store's SQL (SQLite or PostgreSQL alike). */
@@ -33,32 +30,12 @@ export function batchStore(sql: Sql) {
         [row.status, row.batch, row.results, row.updatedAt, row.id],
       );
     },
-    /** The batch of this agent; another agent's batch (or an uploaded file) is not found. */
+    /** The batch of this agent; another agent's batch is not found. */
     get(agentId: string, id: string): Promise<BatchRow | undefined> {
-      return sql.get<BatchRow>(
-        `SELECT ${COLUMNS} FROM model_batches WHERE id = ? AND agent_id = ? AND status <> '${FILE}'`,
-        [id, agentId],
-      );
-    },
-    /** Stores an uploaded batch input: a row of status `file`, its object in `batch`, its JSONL in `results`. */
-    async insertFile(
-      agentId: string,
-      id: string,
-      object: string,
-      content: string,
-      at: string,
-    ): Promise<void> {
-      await sql.run(
-        'INSERT INTO model_batches (id, agent_id, node, status, batch, results, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-        [id, agentId, '', FILE, object, content, at, at],
-      );
-    },
-    /** This agent's uploaded file; another agent's is not found. */
-    getFile(agentId: string, id: string): Promise<BatchRow | undefined> {
-      return sql.get<BatchRow>(
-        `SELECT ${COLUMNS} FROM model_batches WHERE id = ? AND agent_id = ? AND status = '${FILE}'`,
-        [id, agentId],
-      );
+      return sql.get<BatchRow>(`SELECT ${COLUMNS} FROM model_batches WHERE id = ? AND agent_id = ?`, [
+        id,
+        agentId,
+      ]);
     },
     /** The batches this node was running (another node's are its own to recover). */
     unfinished(node: string): Promise<BatchRow[]> {
