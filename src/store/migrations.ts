@@ -218,6 +218,28 @@ export const MIGRATIONS: readonly Migration[] = [
       "DELETE FROM model_batches WHERE status = 'file'",
     ],
   },
+  {
+    version: 9,
+    name: 'model batches resumable after a restart',
+    statements: () => [
+      // run: what resuming the batch needs, as JSON (its budget reservation, the log size when it started); NULL
+      // for a batch from before version 9, which is failed at the next start as before.
+      'ALTER TABLE model_batches ADD COLUMN run TEXT',
+      // One row per item of a batch, written as the item goes (docs/model-gateway.md, Batches after a restart):
+      // state pending | sent | submitting | submitted | done; body is the item's request (JSON), progress what the
+      // state needs (drawn and charged budget, the provider batch holding it, its result and receipt) as JSON.
+      `CREATE TABLE model_batch_items (
+        batch_id TEXT NOT NULL,
+        item INTEGER NOT NULL,
+        custom_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL,
+        progress TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (batch_id, item)
+      )`,
+    ],
+  },
 ];
 
 /** The version a fully migrated store reports. */

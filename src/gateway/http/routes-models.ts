@@ -2,10 +2,10 @@ import { parseBoundedJson } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { messages } from '../models/anthropic-wire.js';
 import {
-  BATCH_DIALECTS,
   BatchCreateSchema,
   type BatchRefused,
   type BatchRequest,
+  batchParts,
   reserveBatch,
 } from '../models/batch.js';
 import { BatchFileRefused } from '../models/batch-files.js';
@@ -31,21 +31,8 @@ export function modelRoutes(services: GatewayServices): Route[] {
   const models = services.models;
   if (models === undefined) return [];
   const access = agentKey('models:call');
-  const batchParts = (caller: ModelCaller, batch: BatchRequest) => ({
-    gateway: models.gateway,
-    dialect: BATCH_DIALECTS[batch.endpoint] ?? chatCompletions,
-    caller,
-    batch,
-    collector: {
-      providers: models.gateway.providers,
-      secretsFor: models.gateway.secretsFor,
-      concurrency: models.config.batch_concurrency,
-      pollMs: models.config.batch_poll_ms,
-      timeoutMs: models.config.batch_timeout_ms,
-    },
-    estimateCost: (body: Readonly<Record<string, unknown>>, tokens: number) =>
-      models.gateway.costEstimate(body.model, tokens),
-  });
+  const partsOf = (caller: ModelCaller, batch: BatchRequest) =>
+    batchParts(models.gateway, models.config, caller, batch);
   /** The batch in the body, its items read from its input file when it names one (400 naming the field). */
   const batchOf = async (c: GatewayContext, caller: ModelCaller): Promise<BatchRequest> => {
     const batch = await parseBody(c, BatchCreateSchema);
@@ -73,7 +60,7 @@ export function modelRoutes(services: GatewayServices): Route[] {
     route('POST', '/v1/oacp/batches', access, async (c: GatewayContext) => {
       const caller = await modelCaller(c.var.principal, services.agents);
       const batch = await batchOf(c, caller);
-      const reserved = await reserveBatch(batchParts(caller, batch));
+      const reserved = await reserveBatch(partsOf(caller, batch));
       if (reserved.refused) return refusedBatch(reserved);
       const results = await reserved.run(c.req.raw.signal);
       return c.json({ object: 'oacp.batch', results });
@@ -82,7 +69,7 @@ export function modelRoutes(services: GatewayServices): Route[] {
     route('POST', '/v1/batches', access, async (c: GatewayContext) => {
       const caller = await modelCaller(c.var.principal, services.agents);
       const batch = await batchOf(c, caller);
-      const reserved = await reserveBatch(batchParts(caller, batch));
+      const reserved = await reserveBatch(partsOf(caller, batch));
       if (reserved.refused) return refusedBatch(reserved);
       return c.json(await models.batches.create(caller.did, batch, reserved));
     }),

@@ -9,19 +9,31 @@ export interface BatchRow {
   readonly status: string;
   readonly batch: string;
   readonly results: string | null;
+  /** What resuming it needs (migration 9, JSON: BatchRun); null for a batch from before. */
+  readonly run?: string | null;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
 
-const COLUMNS = `id, agent_id AS "agentId", node, status, batch, results, created_at AS "createdAt", updated_at AS "updatedAt"`;
+const COLUMNS = `id, agent_id AS "agentId", node, status, batch, results, run, created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 /** The model_batches table, through the store's SQL (SQLite or PostgreSQL alike). */
 export function batchStore(sql: Sql) {
   return {
     async insert(row: BatchRow): Promise<void> {
       await sql.run(
-        'INSERT INTO model_batches (id, agent_id, node, status, batch, results, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-        [row.id, row.agentId, row.node, row.status, row.batch, row.results, row.createdAt, row.updatedAt],
+        'INSERT INTO model_batches (id, agent_id, node, status, batch, results, run, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        [
+          row.id,
+          row.agentId,
+          row.node,
+          row.status,
+          row.batch,
+          row.results,
+          row.run ?? null,
+          row.createdAt,
+          row.updatedAt,
+        ],
       );
     },
     async update(row: Pick<BatchRow, 'id' | 'status' | 'batch' | 'results' | 'updatedAt'>): Promise<void> {
