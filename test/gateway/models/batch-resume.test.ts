@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OacpClient } from '../../../src/client/index.js';
+import { defaultStorePath, openStore } from '../../../src/store/open-store.js';
 import { type ModelChild, startModelChild } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
@@ -59,10 +60,12 @@ describe('a batch resumed after its gateway was killed (SIGKILL) and started aga
   /** Every receipt in the log that names an item of batch `id`. */
   async function receiptsOf(gw: ModelChild, id: string): Promise<ItemReceipt[]> {
     const client = new OacpClient({ baseUrl: gw.child.url, apiKey: gw.admin });
-    const size = Number((await client.checkpoint()).split('\n')[1]);
     const found: ItemReceipt[] = [];
-    for (let index = 0; index < size; index++) {
-      const { envelope } = await client.receipt(index);
+    // Every receipt in the log, up to the first index it does not hold yet (a checkpoint may lag behind).
+    for (let index = 0; ; index++) {
+      const fetched = await client.receipt(index).catch(() => undefined);
+      if (fetched === undefined) break;
+      const { envelope } = fetched;
       const statement = JSON.parse(
         Buffer.from((envelope as { payload: string }).payload, 'base64').toString('utf8'),
       ) as {
@@ -187,6 +190,67 @@ describe('a batch resumed after its gateway was killed (SIGKILL) and started aga
     const { receipts } = await expectSettled(gw, provider, created.id);
     expect(submissions()).toBe(1);
     expect(receipts.every((r) => r.outcome === 'ok')).toBe(true);
+    expect(askedPerItem(provider)).toEqual([1, 1, 1, 1]);
+  }, 180_000);
+
+  it('killed during settlement: a batch whose items all ended but whose settlement and last row were not written settles once', async () => {
+    const provider = await startStandIn('settle');
+    cleanup.push(() => provider.close());
+    const gw = await startModelChild(
+      'oacp-batch-resume-settle-',
+      {
+        providers: [{ name: 'settle', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
+        budgets: { tokens_per_hour: BUDGET },
+      },
+      cleanup,
+    );
+    const created = await create(gw);
+    expect((await ended(gw, created.id)).status).toBe('completed');
+    const before = await receiptsOf(gw, created.id);
+    expect(before).toHaveLength(ITEMS);
+    gw.child.process.kill('SIGKILL');
+    await gw.child.exited;
+    // The kill cannot be timed into the few statements between the last receipt and the batch's settlement,
+    // so the store is put back, statement by statement, to what a kill there leaves: the batch row still in
+    // progress, the last item's row not yet done (its receipt is in the log), the settlement not written (the
+    // whole reservation and the batch's marker still taken).
+    const store = await openStore(defaultStorePath(gw.home));
+    try {
+      const row = await store.sql.get<{ batch: string; run: string }>(
+        'SELECT batch, run FROM model_batches WHERE id = ?',
+        [created.id],
+      );
+      const object = { ...JSON.parse(row?.batch ?? '{}'), status: 'in_progress', output_file_id: null };
+      await store.sql.run(
+        "UPDATE model_batches SET status = 'in_progress', batch = ?, results = NULL WHERE id = ?",
+        [JSON.stringify(object), created.id],
+      );
+      const last = await store.sql.get<{ progress: string }>(
+        'SELECT progress FROM model_batch_items WHERE batch_id = ? AND item = 3',
+        [created.id],
+      );
+      const { drawn } = JSON.parse(last?.progress ?? '{}') as { drawn: unknown };
+      await store.sql.run(
+        "UPDATE model_batch_items SET state = 'sent', progress = ? WHERE batch_id = ? AND item = 3",
+        [JSON.stringify({ drawn }), created.id],
+      );
+      const run = JSON.parse(row?.run ?? '{}') as {
+        reservation: { tokenParts: { parts: { key: string; amount: number }[] } };
+      };
+      const charged = before.reduce((sum, r) => sum + r.chargedTokens, 0);
+      const now = Date.now();
+      for (const part of run.reservation.tokenParts.parts)
+        await store.quotaBuckets.adjust(part.key, -(part.amount - charged), now);
+      await store.quotaBuckets.adjust(`batch:${created.id}:unsettled`, -1, now);
+      expect(await gw.usedTokens(BUDGET)).toBe(run.reservation.tokenParts.parts[0]?.amount);
+    } finally {
+      await store.close();
+    }
+
+    await gw.restart();
+    const { receipts } = await expectSettled(gw, provider, created.id);
+    // No receipt was added: the last item's was found in the log and kept; the batch settled once.
+    expect(receipts).toEqual(before);
     expect(askedPerItem(provider)).toEqual([1, 1, 1, 1]);
   }, 180_000);
 });
