@@ -227,6 +227,10 @@ export class ModelBatches {
       return (await this.get(agentId, id)) === undefined ? undefined : 'ended';
     if (!running.controller.signal.aborted) {
       running.object = { ...running.object, status: 'cancelling', cancelling_at: this.#seconds() };
+      // Stored first: a restart finds it cancelling and keeps it cancelled, never resumes its items.
+      await this.parts.store
+        .cancelling(id, JSON.stringify(running.object), this.#iso())
+        .catch(() => undefined);
       running.controller.abort();
     }
     return running.object;

@@ -42,6 +42,13 @@ export function batchStore(sql: Sql) {
         [row.status, row.batch, row.results, row.updatedAt, row.id],
       );
     },
+    /** A running batch being cancelled (only while it is still in progress: an ended batch stays ended). */
+    async cancelling(id: string, batch: string, updatedAt: string): Promise<void> {
+      await sql.run(
+        "UPDATE model_batches SET status = 'cancelling', batch = ?, updated_at = ? WHERE id = ? AND status = 'in_progress'",
+        [batch, updatedAt, id],
+      );
+    },
     /** The batch of this agent; another agent's batch is not found. */
     get(agentId: string, id: string): Promise<BatchRow | undefined> {
       return sql.get<BatchRow>(`SELECT ${COLUMNS} FROM model_batches WHERE id = ? AND agent_id = ?`, [

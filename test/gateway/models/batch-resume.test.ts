@@ -33,13 +33,13 @@ describe('a batch resumed after its gateway was killed (SIGKILL) and started aga
   const sdkOf = (gw: ModelChild) =>
     new OpenAI({ apiKey: gw.agentKey, baseURL: new URL('/v1', gw.child.url).toString(), maxRetries: 0 });
 
-  const create = (gw: ModelChild) =>
+  const create = (gw: ModelChild, word = 'question') =>
     sdkOf(gw).batches.create({
       endpoint: '/v1/chat/completions',
       completion_window: '24h',
       requests: Array.from({ length: ITEMS }, (_, i) => ({
         custom_id: `q${i}`,
-        body: { model: 'm', messages: [{ role: 'user', content: `question ${i}` }], max_tokens: 50 },
+        body: { model: 'm', messages: [{ role: 'user', content: `${word} ${i}` }], max_tokens: 50 },
       })),
     } as unknown as OpenAI.Batches.BatchCreateParams);
 
@@ -102,7 +102,7 @@ describe('a batch resumed after its gateway was killed (SIGKILL) and started aga
     );
 
   /** What every item-level guarantee says once the resumed batch ended. */
-  async function expectSettled(gw: ModelChild, provider: StandIn, id: string) {
+  async function expectSettled(gw: ModelChild, provider: StandIn, id: string, others: string[] = []) {
     const done = await ended(gw, id);
     expect(done.status).toBe('completed');
     expect(done.request_counts?.total).toBe(ITEMS);
@@ -122,7 +122,10 @@ describe('a batch resumed after its gateway was killed (SIGKILL) and started aga
       [0, 1, 2, 3].map((item) => receipts.find((r) => r.item === item)?.index),
     );
     // The budget counter holds exactly what the receipts say was charged: nothing credited back without one.
-    const charged = receipts.reduce((sum, r) => sum + r.chargedTokens, 0);
+    // The agent's other batches count too.
+    let charged = receipts.reduce((sum, r) => sum + r.chargedTokens, 0);
+    for (const other of others)
+      charged += (await receiptsOf(gw, other)).reduce((sum, r) => sum + r.chargedTokens, 0);
     gw.child.process.kill('SIGTERM');
     await gw.child.exited;
     expect(await gw.usedTokens(BUDGET)).toBe(charged);
@@ -182,13 +185,23 @@ describe('a batch resumed after its gateway was killed (SIGKILL) and started aga
     await until(() =>
       provider.batchCalls.some((c) => c.method === 'GET' && c.path.startsWith('/v1/batches/')),
     );
+    // A second batch, cancelled before the kill, stays cancelled after it.
+    const cancelled = await create(gw, 'cancelled');
+    await until(() => submissions() === 2);
+    await sdkOf(gw).batches.cancel(cancelled.id);
+    expect((await ended(gw, cancelled.id)).status).toBe('cancelled');
     gw.child.process.kill('SIGKILL');
     await gw.child.exited;
 
     await gw.restart();
     provider.holdBatches(false);
-    const { receipts } = await expectSettled(gw, provider, created.id);
-    expect(submissions()).toBe(1);
+    expect((await sdkOf(gw).batches.retrieve(cancelled.id)).status).toBe('cancelled');
+    expect((await receiptsOf(gw, cancelled.id)).map((r) => r.item).sort()).toEqual([0, 1, 2, 3]);
+    const { receipts } = await expectSettled(gw, provider, created.id, [cancelled.id]);
+    expect(submissions()).toBe(2);
+    expect(provider.received.some((r) => JSON.stringify(r.body.messages ?? '').includes('cancelled'))).toBe(
+      false,
+    );
     expect(receipts.every((r) => r.outcome === 'ok')).toBe(true);
     expect(askedPerItem(provider)).toEqual([1, 1, 1, 1]);
   }, 180_000);
