@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchObject } from '../../../src/gateway/models/batch-jobs.js';
 import { batchStore } from '../../../src/gateway/models/batch-store.js';
 import { startGateway, type TestGateway } from '../service/harness.js';
-import { modelsConfig, putProviderKey } from './model-fixture.js';
+import { batchProvider, modelAgent, modelsConfig, putProviderKey } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const KEY = 'sk-standin-async-secret-0123456789';
@@ -28,16 +28,7 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
     startGateway({
       store,
       config: modelsConfig({
-        providers: [
-          {
-            name: 'gpt',
-            kind: 'openai',
-            base_url: `${gpt.url}/v1`,
-            max_retries: 0,
-            batch_api: true,
-            models: ['gpt-test'],
-          },
-        ],
+        providers: [batchProvider('gpt', gpt.url, 'openai', ['gpt-test'])],
         budgets: { tokens_per_hour: 2000 },
         batch_poll_ms: 20,
       }),
@@ -57,22 +48,8 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
   });
 
   async function sdkFor(name: string): Promise<{ sdk: OpenAI; agentId: string; key: string }> {
-    const agent = await gw.client.createAgent({
-      name,
-      manifest: {
-        apiVersion: 'oacp.dev/v1',
-        kind: 'CapabilityManifest',
-        name,
-        capabilities: { models: { allow: ['gpt-test'] } },
-        quotas: { memory_mb: 16 },
-      },
-    });
-    const key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
-    return {
-      sdk: new OpenAI({ apiKey: key, baseURL: `${gw.url}v1`, maxRetries: 0 }),
-      agentId: agent.id,
-      key,
-    };
+    const { agentId, key } = await modelAgent(gw, name, ['gpt-test']);
+    return { sdk: new OpenAI({ apiKey: key, baseURL: `${gw.url}v1`, maxRetries: 0 }), agentId, key };
   }
 
   // The items come inline (`requests`): the SDK sends the body as given, so it works unchanged.
