@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { parseBoundedJson } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { messages } from '../models/anthropic-wire.js';
@@ -72,6 +73,19 @@ export function modelRoutes(services: GatewayServices): Route[] {
       const reserved = await reserveBatch(partsOf(caller, batch));
       if (reserved.refused) return refusedBatch(reserved);
       return c.json(await models.batches.create(caller.did, batch, reserved));
+    }),
+    // OpenAI's list (`client.batches.list({ after, limit })`): the agent's batches, newest first.
+    route('GET', '/v1/batches', access, async (c) => {
+      const caller = await modelCaller(c.var.principal, services.agents);
+      const page = BatchPageSchema.safeParse(c.req.query());
+      if (!page.success) {
+        const issue = page.error.issues[0];
+        throw httpError(
+          'BAD_REQUEST',
+          `${issue?.path.map(String).join('.') || 'query'}: ${issue?.message ?? 'invalid'}`,
+        );
+      }
+      return c.json(await models.batches.list(caller.did, page.data.limit, page.data.after));
     }),
     route('GET', '/v1/batches/:id', access, async (c) => {
       const caller = await modelCaller(c.var.principal, services.agents);
@@ -163,6 +177,17 @@ async function readForm(contentType: string | undefined, bytes: Uint8Array): Pro
     throw httpError('BAD_REQUEST', 'file: the multipart form could not be read');
   }
 }
+
+/** The query of `GET /v1/batches`: OpenAI's cursor (`after`, a batch id) and page size (1-100, default 20). */
+const BatchPageSchema = z.object({
+  after: z.string().min(1).max(64).optional(),
+  limit: z.coerce
+    .number({ error: 'expected a whole number from 1 to 100' })
+    .int({ error: 'expected a whole number from 1 to 100' })
+    .min(1, { error: 'expected a whole number from 1 to 100' })
+    .max(100, { error: 'expected a whole number from 1 to 100' })
+    .default(20),
+});
 
 function unknownBatch(id: string) {
   return httpError('NOT_FOUND', `batch ${id} is not one of your batches`);

@@ -217,6 +217,32 @@ export class ModelBatches {
   }
 
   /**
+   * The agent's batches newest first, as OpenAI's `GET /v1/batches` pages
+   * them (`after` a batch id, `limit` 1-100): a running one as it is now.
+   */
+  async list(
+    agentId: string,
+    limit: number,
+    after?: string,
+  ): Promise<{
+    object: 'list';
+    data: BatchObject[];
+    first_id: string | null;
+    last_id: string | null;
+    has_more: boolean;
+  }> {
+    const rows = await this.parts.store.list(agentId, limit + 1, after);
+    const data = rows.slice(0, limit).map((row) => this.#running.get(row.id)?.object ?? objectOf(row));
+    return {
+      object: 'list',
+      data,
+      first_id: data[0]?.id ?? null,
+      last_id: data.at(-1)?.id ?? null,
+      has_more: rows.length > limit,
+    };
+  }
+
+  /**
    * Cancels the agent's running batch: its provider batches are cancelled and
    * its items not yet sent are refused (their budget given back); answered
    * items stay spent. `ended` when the batch had already ended.

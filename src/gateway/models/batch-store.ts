@@ -56,6 +56,24 @@ export function batchStore(sql: Sql) {
         agentId,
       ]);
     },
+    /**
+     * This agent's batches, newest first, `limit` of them, those made before batch `after` when it is given
+     * (another agent's id, or an unknown one, starts nowhere: nothing is listed).
+     */
+    list(agentId: string, limit: number, after?: string): Promise<BatchRow[]> {
+      if (after === undefined)
+        return sql.all<BatchRow>(
+          `SELECT ${COLUMNS} FROM model_batches WHERE agent_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`,
+          [agentId, limit],
+        );
+      return sql.all<BatchRow>(
+        `SELECT ${COLUMNS} FROM model_batches b WHERE agent_id = ? AND EXISTS (
+           SELECT 1 FROM model_batches a WHERE a.id = ? AND a.agent_id = b.agent_id
+             AND (b.created_at < a.created_at OR (b.created_at = a.created_at AND b.id < a.id)))
+         ORDER BY created_at DESC, id DESC LIMIT ?`,
+        [agentId, after, limit],
+      );
+    },
     /** The batches this node was running (another node's are its own to recover). */
     unfinished(node: string): Promise<BatchRow[]> {
       return sql.all<BatchRow>(

@@ -114,6 +114,39 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
     expect(receipts.every((r) => Number.isInteger(r) && (r ?? -1) < gw.gateway.services.log.size)).toBe(true);
   });
 
+  it("lists the agent's own batches newest first, paged as client.batches.list pages them (after, limit)", async () => {
+    const { sdk, key } = await sdkFor('listing-batcher');
+    const other = await sdkFor('listing-stranger');
+    const made: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      made.push((await create(sdk, 1, 5)).id);
+      // Distinct creation times, so "newest first" is one order.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    for (const id of made) await ended(sdk, id);
+    const first = await sdk.batches.list({ limit: 2 });
+    expect(first.data.map((b) => b.id)).toEqual([made[2], made[1]]);
+    expect(first.hasNextPage()).toBe(true);
+    const second = await first.getNextPage();
+    expect(second.data.map((b) => b.id)).toEqual([made[0]]);
+    expect(second.hasNextPage()).toBe(false);
+    // The SDK's auto-pagination walks every page.
+    const all: string[] = [];
+    for await (const batch of sdk.batches.list({ limit: 1 })) all.push(batch.id);
+    expect(all).toEqual([...made].reverse());
+    // Another agent sees none of them, not even by naming one as its cursor.
+    expect((await other.sdk.batches.list()).data).toEqual([]);
+    expect((await other.sdk.batches.list({ after: made[2] ?? '' })).data).toEqual([]);
+    // A bad page size is a 400 naming the field.
+    for (const limit of ['0', '101', 'x']) {
+      const response = await fetch(`${gw.url}v1/batches?limit=${limit}`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      expect(response.status).toBe(400);
+      expect(await response.text()).toMatch(/limit: expected a whole number from 1 to 100/);
+    }
+  });
+
   it('refuses a batch that does not fit the budget: 429 naming the quota, nothing sent, no batch made', async () => {
     const { sdk } = await sdkFor('greedy-batcher');
     const calls = gpt.batchCalls.length;
