@@ -408,7 +408,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         gateway: models,
         config: config.models,
         batches: modelBatches,
-        files: new BatchFiles(batchFileStore(store.sql)),
+        files: new BatchFiles(batchFileStore(store.sql), config.models.file_bytes_per_agent),
       },
       ...(options.publicMetrics === undefined ? {} : { publicMetrics: options.publicMetrics }),
       hostGuard: hostGuardFor(address.host),

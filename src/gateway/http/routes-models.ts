@@ -9,7 +9,7 @@ import {
   batchParts,
   reserveBatch,
 } from '../models/batch.js';
-import { BatchFileRefused } from '../models/batch-files.js';
+import { BatchFileRefused, BatchFilesFull } from '../models/batch-files.js';
 import { modelCallerFor } from '../models/caller.js';
 import type { Dialect } from '../models/dialect.js';
 import type { ModelAnswer, ModelCaller } from '../models/model-gateway.js';
@@ -70,6 +70,14 @@ export function modelRoutes(services: GatewayServices): Route[] {
     route('POST', '/v1/batches', access, async (c: GatewayContext) => {
       const caller = await modelCaller(c.var.principal, services.agents);
       const batch = await batchOf(c, caller);
+      const running = await models.batches.running(caller.did);
+      if (running >= models.config.batches_per_agent) {
+        return limited(
+          429,
+          'models.batches_per_agent',
+          `models.batches_per_agent: you have ${running} batches running, the limit is ${models.config.batches_per_agent}; wait for one to end or cancel one`,
+        );
+      }
       const reserved = await reserveBatch(partsOf(caller, batch));
       if (reserved.refused) return refusedBatch(reserved);
       return c.json(await models.batches.create(caller.did, batch, reserved));
@@ -153,11 +161,22 @@ function refusedBatch(refused: BatchRefused): Response {
   });
 }
 
+/** A per-agent batch limit reached: OpenAI's error shape, the config field in the message and in `OACP-Quota`. */
+function limited(status: 413 | 429, field: string, message: string): Response {
+  return new Response(
+    JSON.stringify({
+      error: { message, type: 'invalid_request_error', code: 'limit_exceeded', param: null },
+    }),
+    { status, headers: { 'content-type': 'application/json', 'oacp-quota': field } },
+  );
+}
+
 /** Runs a file step; a refusal becomes a 400 naming the field to fix. */
 async function refusedFile<T>(step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (error) {
+    if (error instanceof BatchFilesFull) throw httpError('PAYLOAD_TOO_LARGE', error.message);
     if (error instanceof BatchFileRefused) throw httpError('BAD_REQUEST', error.message);
     throw error;
   }

@@ -20,6 +20,16 @@ export function batchFileStore(sql: Sql) {
         [row.id, row.agentId, 'batch', row.object, row.content, row.createdAt],
       );
     },
+    /** Bytes of the files this agent keeps (each file object's `bytes`). */
+    async bytes(agentId: string): Promise<number> {
+      const rows = await sql.all<{ object: string }>('SELECT object FROM model_files WHERE agent_id = ?', [
+        agentId,
+      ]);
+      return rows.reduce(
+        (sum, row) => sum + Number((JSON.parse(row.object) as { bytes?: unknown }).bytes ?? 0),
+        0,
+      );
+    },
     /** This agent's uploaded file; another agent's is not found. */
     get(agentId: string, id: string): Promise<FileRow | undefined> {
       return sql.get<FileRow>(`SELECT ${COLUMNS} FROM model_files WHERE id = ? AND agent_id = ?`, [

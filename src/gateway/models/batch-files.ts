@@ -34,6 +34,9 @@ export class BatchFileRefused extends Error {
   }
 }
 
+/** An upload that would take the agent's stored files past `models.file_bytes_per_agent` (a 413). */
+export class BatchFilesFull extends Error {}
+
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const LINE_DEPTH = 64;
 
@@ -97,6 +100,8 @@ export function parseBatchInput(bytes: Uint8Array): {
 export class BatchFiles {
   constructor(
     private readonly store: BatchFileStore,
+    /** Bytes of files one agent may keep (`models.file_bytes_per_agent`). */
+    private readonly maxBytesPerAgent: number,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -111,6 +116,12 @@ export class BatchFiles {
     if (!(file instanceof Blob)) throw new BatchFileRefused('file', 'expected a file part in the form');
     const bytes = new Uint8Array(await file.arrayBuffer());
     parseBatchInput(bytes);
+    const kept = await this.store.bytes(agentId);
+    if (kept + bytes.length > this.maxBytesPerAgent) {
+      throw new BatchFilesFull(
+        `models.file_bytes_per_agent: this file (${bytes.length} bytes) would take your stored batch files to ${kept + bytes.length} bytes, over the limit of ${this.maxBytesPerAgent}`,
+      );
+    }
     const date = this.now();
     const object: FileObject = {
       id: `file-${randomBytes(12).toString('hex')}`,

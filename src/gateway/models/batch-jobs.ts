@@ -216,6 +216,11 @@ export class ModelBatches {
     return row === undefined ? undefined : objectOf(row);
   }
 
+  /** How many batches the agent has running (on any node of a cluster). */
+  running(agentId: string): Promise<number> {
+    return this.parts.store.running(agentId);
+  }
+
   /**
    * The agent's batches newest first, as OpenAI's `GET /v1/batches` pages
    * them (`after` a batch id, `limit` 1-100): a running one as it is now.

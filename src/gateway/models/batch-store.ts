@@ -74,6 +74,14 @@ export function batchStore(sql: Sql) {
         [agentId, after, limit],
       );
     },
+    /** How many batches this agent has running (on any node). */
+    async running(agentId: string): Promise<number> {
+      const row = await sql.get<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM model_batches WHERE agent_id = ? AND status IN ('validating', 'in_progress', 'cancelling')",
+        [agentId],
+      );
+      return Number(row?.n ?? 0);
+    },
     /** The batches this node was running (another node's are its own to recover). */
     unfinished(node: string): Promise<BatchRow[]> {
       return sql.all<BatchRow>(

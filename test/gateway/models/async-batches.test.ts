@@ -31,6 +31,8 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
         providers: [batchProvider('gpt', gpt.url, 'openai', ['gpt-test'])],
         budgets: { tokens_per_hour: 2000 },
         batch_poll_ms: 20,
+        batches_per_agent: 3,
+        file_bytes_per_agent: 1024 * 1024,
       }),
     });
 
@@ -145,6 +147,53 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
       expect(response.status).toBe(400);
       expect(await response.text()).toMatch(/limit: expected a whole number from 1 to 100/);
     }
+  });
+
+  it('caps the batches an agent runs at once (429) and the file bytes it keeps (413), naming the config field', async () => {
+    const { sdk } = await sdkFor('capped-batcher');
+    gpt.holdBatches(true);
+    try {
+      const submissions = () =>
+        gpt.batchCalls.filter((c) => c.method === 'POST' && c.path === '/v1/batches').length;
+      const before = submissions();
+      const running = [await create(sdk, 1, 5), await create(sdk, 1, 5), await create(sdk, 1, 5)];
+      while (submissions() < before + 3) await new Promise((resolve) => setTimeout(resolve, 10));
+      const error = await create(sdk, 1, 5).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+      expect((error as InstanceType<typeof OpenAI.RateLimitError>).headers.get('oacp-quota')).toBe(
+        'models.batches_per_agent',
+      );
+      expect(String((error as Error).message)).toMatch(
+        /models\.batches_per_agent: you have 3 batches running, the limit is 3/,
+      );
+      expect(submissions()).toBe(before + 3);
+      // One ended (cancelled) leaves room for the next.
+      await sdk.batches.cancel(running[0]?.id ?? '');
+      await ended(sdk, running[0]?.id ?? '');
+      const next = await create(sdk, 1, 5);
+      for (const batch of [running[1], running[2], next]) {
+        await sdk.batches.cancel(batch?.id ?? '');
+        await ended(sdk, batch?.id ?? '');
+      }
+    } finally {
+      gpt.holdBatches(false);
+    }
+    // Two files of ~600 KB: the second would pass the 1 MiB kept per agent.
+    const line = (i: number) =>
+      JSON.stringify({
+        custom_id: `big${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: { model: 'gpt-test', messages: [{ role: 'user', content: 'x'.repeat(6000) }], max_tokens: 5 },
+      });
+    const big = Array.from({ length: 100 }, (_, i) => line(i)).join('\n');
+    await upload(sdk, big);
+    const full = await upload(sdk, big).catch((e: unknown) => e);
+    expect(full).toBeInstanceOf(OpenAI.APIError);
+    expect((full as InstanceType<typeof OpenAI.APIError>).status).toBe(413);
+    expect(String((full as Error).message)).toMatch(/models\.file_bytes_per_agent: this file/);
+    // Another agent's room is its own.
+    await upload((await sdkFor('uncapped-uploader')).sdk, big);
   });
 
   it('refuses a batch that does not fit the budget: 429 naming the quota, nothing sent, no batch made', async () => {

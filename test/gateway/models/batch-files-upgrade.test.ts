@@ -56,7 +56,7 @@ async function upgrade(location: string): Promise<void> {
   const store = await openStore(location);
   try {
     expect(await store.schemaVersion()).toBeGreaterThanOrEqual(8);
-    const files = new BatchFiles(batchFileStore(store.sql));
+    const files = new BatchFiles(batchFileStore(store.sql), 1024 * 1024);
     expect(await files.get(AGENT, OBJECT.id)).toEqual(OBJECT);
     expect(await files.content(AGENT, OBJECT.id)).toBe(`${LINE}\n`);
     // Still its agent's alone.
