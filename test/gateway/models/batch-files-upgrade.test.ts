@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { batchFileStore } from '../../../src/gateway/models/batch-file-store.js';
 import { BatchFiles } from '../../../src/gateway/models/batch-files.js';
+import { batchItemStore } from '../../../src/gateway/models/batch-item-store.js';
 import { batchStore } from '../../../src/gateway/models/batch-store.js';
 import { MIGRATIONS, openStore } from '../../../src/store/index.js';
 import { postgresUnavailable, startPostgres } from '../../store/postgres-server.js';
@@ -76,7 +77,37 @@ async function upgrade(location: string): Promise<void> {
   }
 }
 
-describe('uploaded batch files survive the move to their own table', () => {
+/** A batch's item steps (migration 9) read back as written, several items moved in one statement. */
+async function itemSteps(location: string): Promise<void> {
+  const store = await openStore(location);
+  try {
+    const items = batchItemStore(store.sql);
+    const requests = Array.from({ length: 150 }, (_, i) => ({ custom_id: `c${i}`, body: { n: i } }));
+    await items.insert('batch_steps', requests);
+    const drawn = { tokens: 7, costMicros: 1 };
+    await items.set('batch_steps', [3, 120, 149], 'submitted', (item) => ({
+      drawn,
+      provider: { name: 'gpt', batch: 'pb_1', item: `oacp-${item}` },
+    }));
+    await items.set('batch_steps', [0], 'sent', () => ({ drawn }));
+    const rows = await items.list('batch_steps');
+    expect(rows).toHaveLength(150);
+    expect(rows[149]).toEqual({
+      item: 149,
+      customId: 'c149',
+      body: '{"n":149}',
+      state: 'submitted',
+      progress: { drawn, provider: { name: 'gpt', batch: 'pb_1', item: 'oacp-149' } },
+    });
+    expect(rows.filter((row) => row.state === 'submitted').map((row) => row.item)).toEqual([3, 120, 149]);
+    expect(rows[0]).toMatchObject({ state: 'sent', progress: { drawn } });
+    expect(rows[1]).toMatchObject({ state: 'pending', progress: {} });
+  } finally {
+    await store.close();
+  }
+}
+
+describe('batch store tables on both backends: uploaded files survive the move to their own table, item steps read back', () => {
   const cleanup: Array<() => Promise<void> | void> = [];
   afterAll(async () => {
     for (const step of cleanup.reverse()) await step();
@@ -86,6 +117,7 @@ describe('uploaded batch files survive the move to their own table', () => {
     const dir = mkdtempSync(join(tmpdir(), 'oacp-files-upgrade-'));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     await upgrade(join(dir, 'store.db'));
+    await itemSteps(join(dir, 'store.db'));
   });
 
   it.skipIf(postgresUnavailable() !== undefined)(
@@ -94,7 +126,9 @@ describe('uploaded batch files survive the move to their own table', () => {
       const pg = await startPostgres();
       if ('skipped' in pg) throw new Error(`PostgreSQL did not start: ${pg.skipped}`);
       cleanup.push(() => pg.stop());
-      await upgrade(await pg.createDatabase());
+      const url = await pg.createDatabase();
+      await upgrade(url);
+      await itemSteps(url);
     },
     120_000,
   );
