@@ -28,6 +28,8 @@ export const ModelCallPredicateSchema = z
     provider: z.strictObject({ name: z.string().min(1), kind: z.enum(['openai', 'anthropic']) }).optional(),
     model: z.strictObject({ requested: z.string().min(1), served: z.string().min(1).optional() }),
     stream: z.boolean(),
+    /** The asynchronous batch (`POST /v1/batches`) and the index of its item this call was; absent for a single call. */
+    batch: z.strictObject({ id: z.string().regex(/^batch_[0-9a-f]{24}$/), item: Count }).optional(),
     /** sha256 of the JCS form of the request body the agent sent. */
     requestDigest: Sha256HexSchema,
     /** sha256 of the JCS form of the answer the agent received (a stream: the assembled answer). */

@@ -38,9 +38,12 @@ import type { DeclaredRoute } from './http/route.js';
 import { open } from './http/route.js';
 import { memberLogPaths } from './http/routes-cluster.js';
 import type { GatewayServices } from './http/services.js';
-import { BATCH_DIALECTS } from './models/batch.js';
+import { BATCH_DIALECTS, batchParts } from './models/batch.js';
+import { batchFileStore } from './models/batch-file-store.js';
 import { BatchFiles } from './models/batch-files.js';
+import { batchItemStore } from './models/batch-item-store.js';
 import { ModelBatches } from './models/batch-jobs.js';
+import { receiptsOfBatch } from './models/batch-receipts.js';
 import { batchStore } from './models/batch-store.js';
 import { ModelBudget } from './models/budget.js';
 import { modelCallerFor } from './models/caller.js';
@@ -266,19 +269,30 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     });
     // Answers do not wait for their settlements; the store closes only after they are written.
     closers.push(() => models.budget.settled());
-    // Asynchronous batches (docs/model-gateway.md): those this node ran before it stopped end as failed.
+    // Asynchronous batches (docs/model-gateway.md): those this node ran before it stopped are resumed.
     const modelBatches = new ModelBatches({
       store: batchStore(store.sql),
+      items: batchItemStore(store.sql),
+      logSize: () => node.log.size,
       node: config.cluster?.node_id ?? 'local',
     });
-    await modelBatches.recover(async (row, endpoint, reason) => {
-      const caller = await modelCallerFor(agents, row.agentId, false);
-      const dialect = BATCH_DIALECTS[endpoint];
-      if (caller === undefined || dialect === undefined) return undefined;
-      const answer = await models.abandoned(dialect, caller, sha256Hex(row.batch), reason);
-      const index = Number(answer.headers['oacp-receipt']);
-      return Number.isInteger(index) ? index : undefined;
-    });
+    await modelBatches.recover(
+      {
+        partsFor: async (agentId, request) => {
+          const caller = await modelCallerFor(agents, agentId, false);
+          return caller === undefined ? undefined : batchParts(models, config.models, caller, request);
+        },
+        receiptsOf: (id, from) => receiptsOfBatch(node.log, id, from),
+      },
+      async (row, endpoint, reason) => {
+        const caller = await modelCallerFor(agents, row.agentId, false);
+        const dialect = BATCH_DIALECTS[endpoint];
+        if (caller === undefined || dialect === undefined) return undefined;
+        const answer = await models.abandoned(dialect, caller, sha256Hex(row.batch), reason);
+        const index = Number(answer.headers['oacp-receipt']);
+        return Number.isInteger(index) ? index : undefined;
+      },
+    );
     closers.push(() => modelBatches.close());
 
     const tier = await StandardTier.create({
@@ -394,7 +408,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         gateway: models,
         config: config.models,
         batches: modelBatches,
-        files: new BatchFiles(batchStore(store.sql)),
+        files: new BatchFiles(batchFileStore(store.sql), config.models.file_bytes_per_agent),
       },
       ...(options.publicMetrics === undefined ? {} : { publicMetrics: options.publicMetrics }),
       hostGuard: hostGuardFor(address.host),

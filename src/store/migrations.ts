@@ -197,6 +197,49 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX request_nonces_expiry ON request_nonces (expires_at)',
     ],
   },
+  {
+    version: 8,
+    name: 'uploaded model batch input files in a table of their own',
+    statements: () => [
+      // One row per uploaded file (POST /v1/files, docs/model-gateway.md), its uploading agent's alone: object is
+      // OpenAI's file object (JSON), content the file as uploaded. Version 6 kept them as model_batches rows of
+      // status `file` (object in batch, content in results): those move here, so a home keeps its files.
+      `CREATE TABLE model_files (
+        id TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        object TEXT NOT NULL,
+        content TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      )`,
+      'CREATE INDEX model_files_agent ON model_files (agent_id)',
+      `INSERT INTO model_files (id, agent_id, purpose, object, content, created_at)
+        SELECT id, agent_id, 'batch', batch, COALESCE(results, ''), created_at FROM model_batches WHERE status = 'file'`,
+      "DELETE FROM model_batches WHERE status = 'file'",
+    ],
+  },
+  {
+    version: 9,
+    name: 'model batches resumable after a restart',
+    statements: () => [
+      // run: what resuming the batch needs, as JSON (its budget reservation, the log size when it started); NULL
+      // for a batch from before version 9, which is failed at the next start as before.
+      'ALTER TABLE model_batches ADD COLUMN run TEXT',
+      // One row per item of a batch, written as the item goes (docs/model-gateway.md, Batches after a restart):
+      // state pending | sent | submitting | submitted | done; body is the item's request (JSON), progress what the
+      // state needs (drawn and charged budget, the provider batch holding it, its result and receipt) as JSON.
+      `CREATE TABLE model_batch_items (
+        batch_id TEXT NOT NULL,
+        item INTEGER NOT NULL,
+        custom_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL,
+        progress TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (batch_id, item)
+      )`,
+    ],
+  },
 ];
 
 /** The version a fully migrated store reports. */

@@ -1,14 +1,15 @@
+import { z } from 'zod';
 import { parseBoundedJson } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { messages } from '../models/anthropic-wire.js';
 import {
-  BATCH_DIALECTS,
   BatchCreateSchema,
   type BatchRefused,
   type BatchRequest,
+  batchParts,
   reserveBatch,
 } from '../models/batch.js';
-import { BatchFileRefused } from '../models/batch-files.js';
+import { BatchFileRefused, BatchFilesFull } from '../models/batch-files.js';
 import { modelCallerFor } from '../models/caller.js';
 import type { Dialect } from '../models/dialect.js';
 import type { ModelAnswer, ModelCaller } from '../models/model-gateway.js';
@@ -31,21 +32,8 @@ export function modelRoutes(services: GatewayServices): Route[] {
   const models = services.models;
   if (models === undefined) return [];
   const access = agentKey('models:call');
-  const batchParts = (caller: ModelCaller, batch: BatchRequest) => ({
-    gateway: models.gateway,
-    dialect: BATCH_DIALECTS[batch.endpoint] ?? chatCompletions,
-    caller,
-    batch,
-    collector: {
-      providers: models.gateway.providers,
-      secretsFor: models.gateway.secretsFor,
-      concurrency: models.config.batch_concurrency,
-      pollMs: models.config.batch_poll_ms,
-      timeoutMs: models.config.batch_timeout_ms,
-    },
-    estimateCost: (body: Readonly<Record<string, unknown>>, tokens: number) =>
-      models.gateway.costEstimate(body.model, tokens),
-  });
+  const partsOf = (caller: ModelCaller, batch: BatchRequest) =>
+    batchParts(models.gateway, models.config, caller, batch);
   /** The batch in the body, its items read from its input file when it names one (400 naming the field). */
   const batchOf = async (c: GatewayContext, caller: ModelCaller): Promise<BatchRequest> => {
     const batch = await parseBody(c, BatchCreateSchema);
@@ -73,7 +61,7 @@ export function modelRoutes(services: GatewayServices): Route[] {
     route('POST', '/v1/oacp/batches', access, async (c: GatewayContext) => {
       const caller = await modelCaller(c.var.principal, services.agents);
       const batch = await batchOf(c, caller);
-      const reserved = await reserveBatch(batchParts(caller, batch));
+      const reserved = await reserveBatch(partsOf(caller, batch));
       if (reserved.refused) return refusedBatch(reserved);
       const results = await reserved.run(c.req.raw.signal);
       return c.json({ object: 'oacp.batch', results });
@@ -82,9 +70,30 @@ export function modelRoutes(services: GatewayServices): Route[] {
     route('POST', '/v1/batches', access, async (c: GatewayContext) => {
       const caller = await modelCaller(c.var.principal, services.agents);
       const batch = await batchOf(c, caller);
-      const reserved = await reserveBatch(batchParts(caller, batch));
+      const running = await models.batches.running(caller.did);
+      if (running >= models.config.batches_per_agent) {
+        return limited(
+          429,
+          'models.batches_per_agent',
+          `models.batches_per_agent: you have ${running} batches running, the limit is ${models.config.batches_per_agent}; wait for one to end or cancel one`,
+        );
+      }
+      const reserved = await reserveBatch(partsOf(caller, batch));
       if (reserved.refused) return refusedBatch(reserved);
       return c.json(await models.batches.create(caller.did, batch, reserved));
+    }),
+    // OpenAI's list (`client.batches.list({ after, limit })`): the agent's batches, newest first.
+    route('GET', '/v1/batches', access, async (c) => {
+      const caller = await modelCaller(c.var.principal, services.agents);
+      const page = BatchPageSchema.safeParse(c.req.query());
+      if (!page.success) {
+        const issue = page.error.issues[0];
+        throw httpError(
+          'BAD_REQUEST',
+          `${issue?.path.map(String).join('.') || 'query'}: ${issue?.message ?? 'invalid'}`,
+        );
+      }
+      return c.json(await models.batches.list(caller.did, page.data.limit, page.data.after));
     }),
     route('GET', '/v1/batches/:id', access, async (c) => {
       const caller = await modelCaller(c.var.principal, services.agents);
@@ -152,11 +161,22 @@ function refusedBatch(refused: BatchRefused): Response {
   });
 }
 
+/** A per-agent batch limit reached: OpenAI's error shape, the config field in the message and in `OACP-Quota`. */
+function limited(status: 413 | 429, field: string, message: string): Response {
+  return new Response(
+    JSON.stringify({
+      error: { message, type: 'invalid_request_error', code: 'limit_exceeded', param: null },
+    }),
+    { status, headers: { 'content-type': 'application/json', 'oacp-quota': field } },
+  );
+}
+
 /** Runs a file step; a refusal becomes a 400 naming the field to fix. */
 async function refusedFile<T>(step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (error) {
+    if (error instanceof BatchFilesFull) throw httpError('PAYLOAD_TOO_LARGE', error.message);
     if (error instanceof BatchFileRefused) throw httpError('BAD_REQUEST', error.message);
     throw error;
   }
@@ -176,6 +196,17 @@ async function readForm(contentType: string | undefined, bytes: Uint8Array): Pro
     throw httpError('BAD_REQUEST', 'file: the multipart form could not be read');
   }
 }
+
+/** The query of `GET /v1/batches`: OpenAI's cursor (`after`, a batch id) and page size (1-100, default 20). */
+const BatchPageSchema = z.object({
+  after: z.string().min(1).max(64).optional(),
+  limit: z.coerce
+    .number({ error: 'expected a whole number from 1 to 100' })
+    .int({ error: 'expected a whole number from 1 to 100' })
+    .min(1, { error: 'expected a whole number from 1 to 100' })
+    .max(100, { error: 'expected a whole number from 1 to 100' })
+    .default(20),
+});
 
 function unknownBatch(id: string) {
   return httpError('NOT_FOUND', `batch ${id} is not one of your batches`);

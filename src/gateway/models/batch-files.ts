@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { parseBoundedJson } from '../../core/bounded-json.js';
 import { type BatchCreate, BatchEndpointSchema, type BatchRequest, MAX_BATCH_ITEMS } from './batch.js';
-import type { BatchStore } from './batch-store.js';
+import type { BatchFileStore } from './batch-file-store.js';
 
 /** One line of an uploaded batch input, in OpenAI's shape. */
 const InputLineSchema = z.strictObject({
@@ -33,6 +33,9 @@ export class BatchFileRefused extends Error {
     super(`${field}: ${message}`);
   }
 }
+
+/** An upload that would take the agent's stored files past `models.file_bytes_per_agent` (a 413). */
+export class BatchFilesFull extends Error {}
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const LINE_DEPTH = 64;
@@ -91,12 +94,14 @@ export function parseBatchInput(bytes: Uint8Array): {
 
 /**
  * Uploaded batch inputs (`POST /v1/files`, purpose `batch`), kept in the
- * store beside the batches (a `model_batches` row with status `file`), so every
- * node of a cluster reads them; each is its uploading agent's alone.
+ * store (`model_files`), so every node of a cluster reads them; each is its
+ * uploading agent's alone.
  */
 export class BatchFiles {
   constructor(
-    private readonly store: BatchStore,
+    private readonly store: BatchFileStore,
+    /** Bytes of files one agent may keep (`models.file_bytes_per_agent`). */
+    private readonly maxBytesPerAgent: number,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -111,6 +116,12 @@ export class BatchFiles {
     if (!(file instanceof Blob)) throw new BatchFileRefused('file', 'expected a file part in the form');
     const bytes = new Uint8Array(await file.arrayBuffer());
     parseBatchInput(bytes);
+    const kept = await this.store.bytes(agentId);
+    if (kept + bytes.length > this.maxBytesPerAgent) {
+      throw new BatchFilesFull(
+        `models.file_bytes_per_agent: this file (${bytes.length} bytes) would take your stored batch files to ${kept + bytes.length} bytes, over the limit of ${this.maxBytesPerAgent}`,
+      );
+    }
     const date = this.now();
     const object: FileObject = {
       id: `file-${randomBytes(12).toString('hex')}`,
@@ -122,25 +133,25 @@ export class BatchFiles {
       status: 'processed',
       status_details: null,
     };
-    await this.store.insertFile(
+    await this.store.insert({
+      id: object.id,
       agentId,
-      object.id,
-      JSON.stringify(object),
-      UTF8.decode(bytes),
-      date.toISOString(),
-    );
+      object: JSON.stringify(object),
+      content: UTF8.decode(bytes),
+      createdAt: date.toISOString(),
+    });
     return object;
   }
 
   /** The agent's file object; another agent's (or an unknown) id is undefined. */
   async get(agentId: string, id: string): Promise<FileObject | undefined> {
-    const row = await this.store.getFile(agentId, id);
-    return row === undefined ? undefined : (JSON.parse(row.batch) as FileObject);
+    const row = await this.store.get(agentId, id);
+    return row === undefined ? undefined : (JSON.parse(row.object) as FileObject);
   }
 
   /** The file's JSONL as uploaded. */
   async content(agentId: string, id: string): Promise<string | undefined> {
-    return (await this.store.getFile(agentId, id))?.results ?? undefined;
+    return (await this.store.get(agentId, id))?.content;
   }
 
   /** A batch's request read from the agent's file `id`, for `endpoint`; a refusal names `input_file_id`. */

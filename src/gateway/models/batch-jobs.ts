@@ -1,6 +1,18 @@
-import { randomBytes } from 'node:crypto';
-import type { BatchRequest, BatchReserved, BatchResult } from './batch.js';
+import {
+  type BatchJournal,
+  type BatchParts,
+  type BatchRequest,
+  type BatchReserved,
+  type BatchResult,
+  runPlans,
+} from './batch.js';
+import { providerItemId } from './batch-collector.js';
+import type { Amount, BatchItemStore, ItemRow } from './batch-item-store.js';
+import { BatchPool } from './batch-pool.js';
+import type { ItemReceipt } from './batch-receipts.js';
+import { planResume } from './batch-resume.js';
 import type { BatchRow, BatchStore } from './batch-store.js';
+import type { Reservation } from './budget.js';
 
 export type BatchStatus =
   | 'validating'
@@ -45,6 +57,23 @@ interface Running {
 const RESTARTED =
   'the gateway stopped while this batch ran: items answered before stay receipted and spent, the others were abandoned';
 
+/** What resuming a batch needs, stored with it (model_batches.run). */
+interface BatchRun {
+  readonly reservation: Reservation;
+  /** The log's size when the batch was made: its items' receipts come after. */
+  readonly logStart: number;
+}
+
+/** What resuming a batch after a restart needs from the gateway. */
+export interface BatchResume {
+  /** How to run this agent's batch; undefined when the agent is gone. */
+  partsFor(agentId: string, request: BatchRequest): Promise<BatchParts | undefined>;
+  /** The receipts of batch `id`'s items in the log from `from` on. */
+  receiptsOf(id: string, from: number): Promise<Map<number, ItemReceipt>>;
+}
+
+const NOTHING: Amount = { tokens: 0, costMicros: 0 };
+
 /** The prefix of a batch's output file id; the rest is the batch id. */
 const OUTPUT = 'file-output-';
 
@@ -62,15 +91,21 @@ export class ModelBatches {
   constructor(
     private readonly parts: {
       readonly store: BatchStore;
+      readonly items: BatchItemStore;
+      /** The log's size now: a new batch's receipts come after it. */
+      readonly logSize: () => number;
       /** This node's id: a batch is run, and recovered, by the node that created it. */
       readonly node: string;
       readonly now?: () => Date;
     },
   ) {}
 
-  /** Starts a reserved batch and answers its object at once. */
+  /**
+   * Starts a reserved batch and answers its object at once. Its items are
+   * stored first, then the batch with its reservation: a restart resumes it.
+   */
   async create(agentId: string, request: BatchRequest, reserved: BatchReserved): Promise<BatchObject> {
-    const id = `batch_${randomBytes(12).toString('hex')}`;
+    const id = reserved.id;
     const at = this.#seconds();
     const object: BatchObject = {
       id,
@@ -95,38 +130,79 @@ export class ModelBatches {
       metadata: request.metadata ?? null,
     };
     const iso = this.#iso();
-    await this.#insert(reserved, {
-      id,
-      agentId,
-      node: this.parts.node,
-      status: object.status,
-      batch: JSON.stringify(object),
-      results: null,
-      createdAt: iso,
-      updatedAt: iso,
-    });
+    const run: BatchRun = { reservation: reserved.reservation, logStart: this.parts.logSize() };
+    try {
+      await this.parts.items.insert(id, request.requests);
+      await this.parts.store.insert({
+        id,
+        agentId,
+        node: this.parts.node,
+        status: object.status,
+        batch: JSON.stringify(object),
+        results: null,
+        run: JSON.stringify(run),
+        createdAt: iso,
+        updatedAt: iso,
+      });
+    } catch (error) {
+      // Not stored, so never run: its reservation is settled at nothing before the error goes on.
+      await reserved.release();
+      throw error;
+    }
+    this.#start(id, agentId, object, (signal, onResult) => reserved.run(signal, onResult, this.#journal(id)));
+    return object;
+  }
+
+  #start(
+    id: string,
+    agentId: string,
+    object: BatchObject,
+    execute: (signal: AbortSignal, onResult: (result: BatchResult) => void) => Promise<BatchResult[]>,
+    cancelled = false,
+  ): void {
     const controller = new AbortController();
+    if (cancelled) controller.abort();
     const running: Running = {
       agentId,
       controller,
       object,
-      // A store that fails at the end leaves the row in_progress: the next start marks it failed.
+      // A store that fails at the end leaves the row in_progress: the next start resumes it.
       done: Promise.resolve()
-        .then(() => this.#run(id, running, reserved))
+        .then(() => this.#run(id, running, execute))
         .catch(() => undefined),
     };
     this.#running.set(id, running);
-    return object;
   }
 
-  /** Stores a new batch; when the store refuses, its reservation comes back before the error goes on. */
-  async #insert(reserved: BatchReserved, row: BatchRow): Promise<void> {
-    try {
-      await this.parts.store.insert(row);
-    } catch (error) {
-      await reserved.release();
-      throw error;
-    }
+  /** Writes each item's step to model_batch_items before it is taken. */
+  #journal(id: string): BatchJournal {
+    const items = this.parts.items;
+    return {
+      sent: (item, drawn) => items.set(id, [item], 'sent', () => ({ drawn })),
+      submitting: (entries) => {
+        const drawn = new Map(entries);
+        return items.set(
+          id,
+          entries.map(([item]) => item),
+          'submitting',
+          (item) => ({ drawn: drawn.get(item) ?? NOTHING }),
+        );
+      },
+      submitted: (provider, batch, entries) => {
+        const drawn = new Map(entries);
+        return items.set(
+          id,
+          entries.map(([item]) => item),
+          'submitted',
+          (item) => ({
+            drawn: drawn.get(item) ?? NOTHING,
+            provider: { name: provider, batch, item: providerItemId(item) },
+          }),
+        );
+      },
+      done: (item, result, drawn, charged) =>
+        items.set(id, [item], 'done', () => ({ ...(drawn === undefined ? {} : { drawn }), charged, result })),
+    };
   }
 
   /** The agent's batch; another agent's (or an unknown) id is undefined. */
@@ -135,6 +211,37 @@ export class ModelBatches {
     if (running !== undefined) return running.agentId === agentId ? running.object : undefined;
     const row = await this.parts.store.get(agentId, id);
     return row === undefined ? undefined : objectOf(row);
+  }
+
+  /** How many batches the agent has running (on any node of a cluster). */
+  running(agentId: string): Promise<number> {
+    return this.parts.store.running(agentId);
+  }
+
+  /**
+   * The agent's batches newest first, as OpenAI's `GET /v1/batches` pages
+   * them (`after` a batch id, `limit` 1-100): a running one as it is now.
+   */
+  async list(
+    agentId: string,
+    limit: number,
+    after?: string,
+  ): Promise<{
+    object: 'list';
+    data: BatchObject[];
+    first_id: string | null;
+    last_id: string | null;
+    has_more: boolean;
+  }> {
+    const rows = await this.parts.store.list(agentId, limit + 1, after);
+    const data = rows.slice(0, limit).map((row) => this.#running.get(row.id)?.object ?? objectOf(row));
+    return {
+      object: 'list',
+      data,
+      first_id: data[0]?.id ?? null,
+      last_id: data.at(-1)?.id ?? null,
+      has_more: rows.length > limit,
+    };
   }
 
   /**
@@ -148,6 +255,10 @@ export class ModelBatches {
       return (await this.get(agentId, id)) === undefined ? undefined : 'ended';
     if (!running.controller.signal.aborted) {
       running.object = { ...running.object, status: 'cancelling', cancelling_at: this.#seconds() };
+      // Stored first: a restart finds it cancelling and keeps it cancelled, never resumes its items.
+      await this.parts.store
+        .cancelling(id, JSON.stringify(running.object), this.#iso())
+        .catch(() => undefined);
       running.controller.abort();
     }
     return running.object;
@@ -161,40 +272,104 @@ export class ModelBatches {
   }
 
   /**
-   * At start: batches a previous process of this node was running are marked
-   * failed, with the reason and the index of a receipt `receipt` makes for it
-   * (undefined when it could not: the batch is failed all the same).
+   * At start: the batches a previous process of this node was running are
+   * resumed (docs/model-gateway.md, Batches after a restart): items with a
+   * receipt are kept (found in the log when their row missed it), items the
+   * provider may hold outside a known provider batch end failed and charged
+   * what they drew, items in a provider batch are read from it, the others
+   * are sent under the batch's stored reservation. A batch from before
+   * resumption existed (or whose agent is gone) is marked failed with a
+   * receipt made by `abandon`, as before. Returns how many it found.
    */
   async recover(
-    receipt: (row: BatchRow, endpoint: string, reason: string) => Promise<number | undefined>,
+    resume: BatchResume,
+    abandon: (row: BatchRow, endpoint: string, reason: string) => Promise<number | undefined>,
   ): Promise<number> {
     const rows = await this.parts.store.unfinished(this.parts.node);
     for (const row of rows) {
       const before = objectOf(row);
-      const index = await receipt(row, before.endpoint, RESTARTED).catch(() => undefined);
-      const object: BatchObject = {
-        ...before,
-        status: 'failed',
-        failed_at: this.#seconds(),
-        errors: {
-          object: 'list',
-          data: [
-            {
-              code: 'gateway_restarted',
-              message: index === undefined ? RESTARTED : `${RESTARTED} (receipt ${index})`,
-            },
-          ],
-        },
+      const items = row.run === null || row.run === undefined ? [] : await this.parts.items.list(row.id);
+      const request = {
+        endpoint: before.endpoint as BatchRequest['endpoint'],
+        requests: items.map((item) => ({
+          custom_id: item.customId,
+          body: JSON.parse(item.body) as Record<string, unknown>,
+        })),
       };
-      await this.parts.store.update({
-        id: row.id,
-        status: object.status,
-        batch: JSON.stringify(object),
-        results: row.results,
-        updatedAt: this.#iso(),
-      });
+      const parts =
+        items.length === 0 ? undefined : await resume.partsFor(row.agentId, request).catch(() => undefined);
+      if (parts === undefined || row.run === null || row.run === undefined) {
+        await this.#fail(row, before, abandon);
+        continue;
+      }
+      await this.#resume(row, before, JSON.parse(row.run) as BatchRun, items, parts, resume);
     }
     return rows.length;
+  }
+
+  async #resume(
+    row: BatchRow,
+    before: BatchObject,
+    run: BatchRun,
+    items: readonly ItemRow[],
+    parts: BatchParts,
+    resume: BatchResume,
+  ): Promise<void> {
+    const budget = parts.gateway.budget;
+    const settled = await budget.markedSettled(row.id);
+    const found = await resume.receiptsOf(row.id, run.logStart);
+    const journal = this.#journal(row.id);
+    const { plans, drawn, charged } = await planResume(row.id, items, parts, found, settled, journal);
+    const pool = BatchPool.resume(budget, run.reservation, row.id, drawn, charged);
+    const finished = plans.filter((plan) => plan.done !== undefined).map((plan) => plan.done as BatchResult);
+    const object: BatchObject = {
+      ...before,
+      request_counts: {
+        total: before.request_counts.total,
+        completed: finished.filter(ok).length,
+        failed: finished.filter((result) => !ok(result)).length,
+      },
+    };
+    this.#start(
+      row.id,
+      row.agentId,
+      object,
+      // Settled already: every item had ended, only the row was not written.
+      settled
+        ? async () => plans.map((plan) => plan.done as BatchResult)
+        : (signal, onResult) => runPlans(parts, row.id, pool, plans, signal, onResult, journal),
+      before.status === 'cancelling',
+    );
+  }
+
+  /** A batch that cannot be resumed: marked failed with a receipt. */
+  async #fail(
+    row: BatchRow,
+    before: BatchObject,
+    abandon: (row: BatchRow, endpoint: string, reason: string) => Promise<number | undefined>,
+  ): Promise<void> {
+    const index = await abandon(row, before.endpoint, RESTARTED).catch(() => undefined);
+    const object: BatchObject = {
+      ...before,
+      status: 'failed',
+      failed_at: this.#seconds(),
+      errors: {
+        object: 'list',
+        data: [
+          {
+            code: 'gateway_restarted',
+            message: index === undefined ? RESTARTED : `${RESTARTED} (receipt ${index})`,
+          },
+        ],
+      },
+    };
+    await this.parts.store.update({
+      id: row.id,
+      status: object.status,
+      batch: JSON.stringify(object),
+      results: row.results,
+      updatedAt: this.#iso(),
+    });
   }
 
   /** Cancels every running batch and waits for each to be stored as ended. */
@@ -204,11 +379,15 @@ export class ModelBatches {
     await Promise.all(all.map((running) => running.done));
   }
 
-  async #run(id: string, running: Running, reserved: BatchReserved): Promise<void> {
+  async #run(
+    id: string,
+    running: Running,
+    execute: (signal: AbortSignal, onResult: (result: BatchResult) => void) => Promise<BatchResult[]>,
+  ): Promise<void> {
     let results: BatchResult[] | undefined;
     let error: string | undefined;
     try {
-      results = await reserved.run(running.controller.signal, (result) => {
+      results = await execute(running.controller.signal, (result) => {
         const counts = running.object.request_counts;
         running.object = {
           ...running.object,

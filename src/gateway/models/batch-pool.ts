@@ -1,21 +1,36 @@
+import type { Amount } from './batch-item-store.js';
 import type { BudgetVerdict, ModelBudget, Reservation } from './budget.js';
 
 /**
  * A batch's budget, reserved whole before any item is sent: items draw their
- * own reservations from it (so each settles on its own usage), and what no
- * item drew is given back at the end. An item whose real cap exceeds what the
+ * own reservations from it, and what each is charged (its usage, or its whole
+ * draw when the provider may have run it unanswered) is counted here instead
+ * of settled on its own. The batch settles once when it ends, the whole
+ * reservation corrected to what its items were charged, in one transaction
+ * with its marker (ModelBudget.settleMarked): so a crash at any point leaves
+ * the budgets holding the whole reservation or exactly the charges, and a
+ * resumed batch (`resume`) knows which. An item whose cap exceeds what the
  * batch estimate left is refused rather than spending outside the batch.
  */
 export class BatchPool {
   #tokens: number;
   #cost: number;
+  #chargedTokens: number;
+  #chargedCost: number;
 
   private constructor(
     private readonly budget: ModelBudget,
-    private readonly reservation: Reservation,
+    /** The whole batch's reservation, as stored with the batch. */
+    readonly reservation: Reservation,
+    /** The batch id, whose marker the settlement gives back. */
+    private readonly marker: string,
+    drawn: Amount,
+    charged: Amount,
   ) {
-    this.#tokens = reservation.tokens;
-    this.#cost = reservation.costMicros;
+    this.#tokens = reservation.tokens - drawn.tokens;
+    this.#cost = reservation.costMicros - drawn.costMicros;
+    this.#chargedTokens = charged.tokens;
+    this.#chargedCost = charged.costMicros;
   }
 
   static async reserve(
@@ -23,10 +38,27 @@ export class BatchPool {
     lineage: readonly string[],
     tokens: number,
     costMicros: number,
+    marker: string,
   ): Promise<{ pool: BatchPool } | { refusal: Extract<BudgetVerdict, { effect: 'deny' }> }> {
-    const verdict = await budget.reserve(lineage, tokens, costMicros);
+    const verdict = await budget.reserveMarked(lineage, tokens, costMicros, marker);
     if (verdict.effect === 'deny') return { refusal: verdict };
-    return { pool: new BatchPool(budget, verdict.reservation) };
+    const none = { tokens: 0, costMicros: 0 };
+    return { pool: new BatchPool(budget, verdict.reservation, marker, none, none) };
+  }
+
+  /**
+   * The pool of a batch that ran before a restart: what its items had drawn
+   * (sent, submitted or done) is not drawn again, what the done ones were
+   * charged is counted. The reservation itself is not taken again.
+   */
+  static resume(
+    budget: ModelBudget,
+    reservation: Reservation,
+    marker: string,
+    drawn: Amount,
+    charged: Amount,
+  ): BatchPool {
+    return new BatchPool(budget, reservation, marker, drawn, charged);
   }
 
   take(tokens: number, costMicros: number): BudgetVerdict {
@@ -46,12 +78,26 @@ export class BatchPool {
     };
   }
 
-  /** Gives back what no item drew. */
+  /** An item's settlement: what it is charged, counted toward the batch's one settlement. */
+  charge(tokens: number, costMicros: number): void {
+    this.#chargedTokens += tokens;
+    this.#chargedCost += costMicros;
+  }
+
+  get charged(): Amount {
+    return { tokens: this.#chargedTokens, costMicros: this.#chargedCost };
+  }
+
+  /** Settles the batch once: its reservation corrected to what its items were charged. */
   async close(): Promise<void> {
-    const rest = this.#slice(this.#tokens, this.#cost);
     this.#tokens = 0;
     this.#cost = 0;
-    await this.budget.release(rest);
+    await this.budget.settleMarked(this.reservation, this.#chargedTokens, this.#chargedCost, this.marker);
+  }
+
+  /** Whether a previous process already settled this batch (its marker given back). */
+  settled(): Promise<boolean> {
+    return this.budget.markedSettled(this.marker);
   }
 
   #slice(tokens: number, costMicros: number): Reservation {

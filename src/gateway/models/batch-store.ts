@@ -9,22 +9,31 @@ export interface BatchRow {
   readonly status: string;
   readonly batch: string;
   readonly results: string | null;
+  /** What resuming it needs (migration 9, JSON: BatchRun); null for a batch from before. */
+  readonly run?: string | null;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
 
-/** The status of a row that is an uploaded batch input file, not a batch. */
-const FILE = 'file';
-
-const COLUMNS = `id, agent_id AS "agentId", node, status, batch, results, created_at AS "createdAt", updated_at AS "updatedAt"`;
+const COLUMNS = `id, agent_id AS "agentId", node, status, batch, results, run, created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 /** The model_batches table, through the store's SQL (SQLite or PostgreSQL alike). */
 export function batchStore(sql: Sql) {
   return {
     async insert(row: BatchRow): Promise<void> {
       await sql.run(
-        'INSERT INTO model_batches (id, agent_id, node, status, batch, results, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-        [row.id, row.agentId, row.node, row.status, row.batch, row.results, row.createdAt, row.updatedAt],
+        'INSERT INTO model_batches (id, agent_id, node, status, batch, results, run, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        [
+          row.id,
+          row.agentId,
+          row.node,
+          row.status,
+          row.batch,
+          row.results,
+          row.run ?? null,
+          row.createdAt,
+          row.updatedAt,
+        ],
       );
     },
     async update(row: Pick<BatchRow, 'id' | 'status' | 'batch' | 'results' | 'updatedAt'>): Promise<void> {
@@ -33,32 +42,45 @@ export function batchStore(sql: Sql) {
         [row.status, row.batch, row.results, row.updatedAt, row.id],
       );
     },
-    /** The batch of this agent; another agent's batch (or an uploaded file) is not found. */
-    get(agentId: string, id: string): Promise<BatchRow | undefined> {
-      return sql.get<BatchRow>(
-        `SELECT ${COLUMNS} FROM model_batches WHERE id = ? AND agent_id = ? AND status <> '${FILE}'`,
-        [id, agentId],
-      );
-    },
-    /** Stores an uploaded batch input: a row of status `file`, its object in `batch`, its JSONL in `results`. */
-    async insertFile(
-      agentId: string,
-      id: string,
-      object: string,
-      content: string,
-      at: string,
-    ): Promise<void> {
+    /** A running batch being cancelled (only while it is still in progress: an ended batch stays ended). */
+    async cancelling(id: string, batch: string, updatedAt: string): Promise<void> {
       await sql.run(
-        'INSERT INTO model_batches (id, agent_id, node, status, batch, results, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-        [id, agentId, '', FILE, object, content, at, at],
+        "UPDATE model_batches SET status = 'cancelling', batch = ?, updated_at = ? WHERE id = ? AND status = 'in_progress'",
+        [batch, updatedAt, id],
       );
     },
-    /** This agent's uploaded file; another agent's is not found. */
-    getFile(agentId: string, id: string): Promise<BatchRow | undefined> {
-      return sql.get<BatchRow>(
-        `SELECT ${COLUMNS} FROM model_batches WHERE id = ? AND agent_id = ? AND status = '${FILE}'`,
-        [id, agentId],
+    /** The batch of this agent; another agent's batch is not found. */
+    get(agentId: string, id: string): Promise<BatchRow | undefined> {
+      return sql.get<BatchRow>(`SELECT ${COLUMNS} FROM model_batches WHERE id = ? AND agent_id = ?`, [
+        id,
+        agentId,
+      ]);
+    },
+    /**
+     * This agent's batches, newest first, `limit` of them, those made before batch `after` when it is given
+     * (another agent's id, or an unknown one, starts nowhere: nothing is listed).
+     */
+    list(agentId: string, limit: number, after?: string): Promise<BatchRow[]> {
+      if (after === undefined)
+        return sql.all<BatchRow>(
+          `SELECT ${COLUMNS} FROM model_batches WHERE agent_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`,
+          [agentId, limit],
+        );
+      return sql.all<BatchRow>(
+        `SELECT ${COLUMNS} FROM model_batches b WHERE agent_id = ? AND EXISTS (
+           SELECT 1 FROM model_batches a WHERE a.id = ? AND a.agent_id = b.agent_id
+             AND (b.created_at < a.created_at OR (b.created_at = a.created_at AND b.id < a.id)))
+         ORDER BY created_at DESC, id DESC LIMIT ?`,
+        [agentId, after, limit],
       );
+    },
+    /** How many batches this agent has running (on any node). */
+    async running(agentId: string): Promise<number> {
+      const row = await sql.get<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM model_batches WHERE agent_id = ? AND status IN ('validating', 'in_progress', 'cancelling')",
+        [agentId],
+      );
+      return Number(row?.n ?? 0);
     },
     /** The batches this node was running (another node's are its own to recover). */
     unfinished(node: string): Promise<BatchRow[]> {

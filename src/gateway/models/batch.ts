@@ -1,8 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { messages } from './anthropic-wire.js';
 import { BatchCollector, type CollectorParts } from './batch-collector.js';
+import type { Amount } from './batch-item-store.js';
 import { BatchPool } from './batch-pool.js';
+import type { BudgetVerdict, Reservation } from './budget.js';
+import type { ModelsSection } from './config.js';
 import type { Dialect } from './dialect.js';
+import type { Dispatched } from './dispatch.js';
 import type { ModelAnswer, ModelCaller, ModelGateway } from './model-gateway.js';
 import { chatCompletions, embeddings } from './openai-wire.js';
 import { estimateInputTokens } from './tokens.js';
@@ -71,8 +76,31 @@ export interface BatchParts {
   readonly caller: ModelCaller;
   readonly batch: BatchRequest;
   /** How items are sent: the provider's batch API where configured, else directly under a limit. */
-  readonly collector: Omit<CollectorParts, 'expected' | 'signal'>;
+  readonly collector: Omit<CollectorParts, 'expected' | 'signal' | 'journal'>;
   readonly estimateCost: (body: Readonly<Record<string, unknown>>, tokens: number) => number;
+}
+
+/** How a batch of `caller`'s runs under the gateway's `models` config. */
+export function batchParts(
+  gateway: ModelGateway,
+  config: ModelsSection,
+  caller: ModelCaller,
+  batch: BatchRequest,
+): BatchParts {
+  return {
+    gateway,
+    dialect: BATCH_DIALECTS[batch.endpoint] ?? chatCompletions,
+    caller,
+    batch,
+    collector: {
+      providers: gateway.providers,
+      secretsFor: gateway.secretsFor,
+      concurrency: config.batch_concurrency,
+      pollMs: config.batch_poll_ms,
+      timeoutMs: config.batch_timeout_ms,
+    },
+    estimateCost: (body, tokens) => gateway.costEstimate(body.model, tokens),
+  };
 }
 
 /** A batch refused whole (its budget did not fit): every item refused with a receipt, nothing sent. */
@@ -82,13 +110,49 @@ export interface BatchRefused {
   readonly headers: Record<string, string>;
 }
 
-/** A batch whose budget is reserved: `run` sends its items (once) and gives back what no item drew. */
+/** Where each item goes as it goes, written before each step (model_batch_items): a restart resumes from it. */
+export interface BatchJournal {
+  /** Item `item` drew `drawn` from the batch's reservation and is handed to its provider directly. */
+  sent(item: number, drawn: Amount): Promise<void>;
+  /** These items are about to be submitted in one provider batch. */
+  submitting(items: readonly (readonly [number, Amount])[]): Promise<void>;
+  /** These items are in provider `provider`'s batch `batch` (each by providerItemId). */
+  submitted(provider: string, batch: string, items: readonly (readonly [number, Amount])[]): Promise<void>;
+  /** Item `item` ended: its result (with its receipt), what it drew and what it was charged. */
+  done(item: number, result: BatchResult, drawn: Amount | undefined, charged: Amount): Promise<void>;
+}
+
+/** A batch whose budget is reserved: `run` sends its items (once) and settles the batch. */
 export interface BatchReserved {
   readonly refused: false;
-  run(signal: AbortSignal, onResult?: (result: BatchResult) => void): Promise<BatchResult[]>;
-  /** Gives the whole reservation back, for a batch that will never run. */
+  /** The batch's id: named in its items' receipts, and the marker of its reservation. */
+  readonly id: string;
+  /** The whole batch's reservation (stored with the batch, so a restart resumes under it). */
+  readonly reservation: Reservation;
+  run(
+    signal: AbortSignal,
+    onResult?: (result: BatchResult) => void,
+    journal?: BatchJournal,
+  ): Promise<BatchResult[]>;
+  /** Settles the reservation at nothing, for a batch that will never run. */
   release(): Promise<void>;
 }
+
+/** One item of a batch to run: a new one, one a previous process left in a provider batch, or one already ended. */
+export interface ItemPlan {
+  readonly index: number;
+  readonly custom_id: string;
+  readonly body: Readonly<Record<string, unknown>>;
+  readonly done?: BatchResult;
+  readonly attach?: {
+    readonly provider: string;
+    readonly batch: string;
+    readonly item: string;
+    readonly drawn: Amount;
+  };
+}
+
+const NOTHING: Amount = { tokens: 0, costMicros: 0 };
 
 /**
  * Reserves a batch: the budget of the whole batch (each item's input estimate
@@ -97,7 +161,7 @@ export interface BatchReserved {
  * own checks, its own receipt), drawing from the batch's reservation, by the
  * collector: in its provider's batch API (`batch_api: true`), else directly,
  * `batch_concurrency` at a time. Aborting `run`'s signal cancels the provider
- * batches and the items not yet sent; what they did not draw is given back.
+ * batches and the items not yet sent. The batch settles once, at its end.
  */
 export async function reserveBatch(input: BatchParts): Promise<BatchRefused | BatchReserved> {
   const { gateway, dialect, caller, batch } = input;
@@ -113,7 +177,8 @@ export async function reserveBatch(input: BatchParts): Promise<BatchRefused | Ba
     tokens += estimated + cap;
     cost += input.estimateCost(item.body, estimated + cap);
   }
-  const reserved = await BatchPool.reserve(gateway.budget, caller.lineage, tokens, cost);
+  const id = `batch_${randomBytes(12).toString('hex')}`;
+  const reserved = await BatchPool.reserve(gateway.budget, caller.lineage, tokens, cost, id);
   if ('refusal' in reserved) {
     const results: BatchResult[] = [];
     for (const item of batch.requests) {
@@ -132,45 +197,156 @@ export async function reserveBatch(input: BatchParts): Promise<BatchRefused | Ba
     };
   }
   const { pool } = reserved;
+  const plans = batch.requests.map((item, index) => ({ index, custom_id: item.custom_id, body: item.body }));
   return {
     refused: false,
+    id,
+    reservation: pool.reservation,
     release: () => pool.close(),
-    async run(signal, onResult) {
-      const collector = new BatchCollector({ ...input.collector, signal, expected: batch.requests.length });
-      try {
-        return await Promise.all(
-          batch.requests.map(async (item) => {
-            let sent = false;
-            const body = item.body.stream === true ? { ...item.body, stream: false } : item.body;
-            try {
-              const answer = await gateway.call(dialect, caller, body, {
-                signal,
-                reserve: (t, c) =>
-                  signal.aborted
-                    ? { effect: 'deny', quota: 'models.batch', reason: 'the batch was cancelled' }
-                    : pool.take(t, c),
-                send: (request, direct) => {
-                  sent = true;
-                  return collector.send(request, direct);
-                },
-              });
-              const result = toResult(item.custom_id, answer);
-              onResult?.(result);
-              return result;
-            } finally {
-              // Refused before anything was sent: the provider batches need not wait for this item.
-              if (!sent) collector.arrived();
+    run: (signal, onResult, journal) => runPlans(input, id, pool, plans, signal, onResult, journal),
+  };
+}
+
+/**
+ * Runs a batch's items (new, or what a previous process left): each ended one
+ * is kept, each left in a provider batch is read from it, the others are sent;
+ * then the batch settles once, on what every item was charged.
+ */
+export async function runPlans(
+  input: BatchParts,
+  id: string,
+  pool: BatchPool,
+  plans: readonly ItemPlan[],
+  signal: AbortSignal,
+  onResult?: (result: BatchResult) => void,
+  journal?: BatchJournal,
+): Promise<BatchResult[]> {
+  const { gateway, dialect, caller } = input;
+  const open = plans.filter((plan) => plan.done === undefined);
+  const draws = new Map<number, Amount>();
+  const drawsOf = (items: readonly number[]) =>
+    items.map((item) => [item, draws.get(item) ?? NOTHING] as const);
+  const collector = new BatchCollector({
+    ...input.collector,
+    signal,
+    expected: open.length,
+    ...(journal === undefined
+      ? {}
+      : {
+          journal: {
+            submitting: (items) => journal.submitting(drawsOf(items)),
+            submitted: (provider, batch, items) => journal.submitted(provider, batch, drawsOf(items)),
+          },
+        }),
+  });
+  const runOne = async (plan: ItemPlan): Promise<BatchResult> => {
+    if (plan.done !== undefined) return plan.done;
+    let sent = false;
+    let drawn: Amount | undefined = plan.attach?.drawn;
+    let charged: Amount = NOTHING;
+    const body = plan.body.stream === true ? { ...plan.body, stream: false } : plan.body;
+    let result: BatchResult;
+    try {
+      const answer = await gateway.call(dialect, caller, body, {
+        signal,
+        batch: { id, item: plan.index },
+        reserve: (t, c) => {
+          if (plan.attach !== undefined) return attachedDraw(plan.attach.drawn);
+          if (signal.aborted)
+            return { effect: 'deny', quota: 'models.batch', reason: 'the batch was cancelled' };
+          const verdict = pool.take(t, c);
+          if (verdict.effect === 'allow') {
+            drawn = { tokens: t, costMicros: c };
+            draws.set(plan.index, drawn);
+          }
+          return verdict;
+        },
+        settle: (_reservation, t, c) => {
+          charged = { tokens: t, costMicros: c };
+        },
+        send: (request, direct) => {
+          sent = true;
+          if (plan.attach !== undefined) {
+            const { provider, batch, item } = plan.attach;
+            const config = request.providers.find((p) => p.name === provider);
+            if (config === undefined) {
+              collector.arrived();
+              return Promise.resolve(unreachable(provider, batch));
             }
-          }),
-        );
-      } finally {
-        await pool.close();
-      }
+            return collector.attach(config, batch, item);
+          }
+          const recorded = async () => {
+            // Written before the provider can see it: a restart never sends it again.
+            try {
+              await journal?.sent(plan.index, drawn ?? NOTHING);
+            } catch (error) {
+              return notRecorded(error);
+            }
+            return direct();
+          };
+          return collector.send(request, recorded, plan.index);
+        },
+      });
+      result = toResult(plan.custom_id, answer);
+    } catch (error) {
+      result = {
+        custom_id: plan.custom_id,
+        status: 500,
+        body: dialect.error(500, 'batch_item_failed', describe(error)),
+      };
+      // The provider may have run it: it stays charged what it drew.
+      if (sent) charged = drawn ?? NOTHING;
+    } finally {
+      // Refused before anything was sent: the provider batches need not wait for this item.
+      if (!sent) collector.arrived();
+    }
+    // An item re-attached but refused before it was read (its policy changed): the provider had it.
+    if (plan.attach !== undefined && !sent) charged = plan.attach.drawn;
+    pool.charge(charged.tokens, charged.costMicros);
+    await journal?.done(plan.index, result, drawn, charged).catch(() => undefined);
+    onResult?.(result);
+    return result;
+  };
+  try {
+    return await Promise.all(plans.map(runOne));
+  } finally {
+    await pool.close();
+  }
+}
+
+/**
+ * The draw of an item a previous process left in a provider batch: its own,
+ * not taken again. Its parts stay empty: a batch item's settlement goes to
+ * the batch's pool, never to the budgets by itself.
+ */
+function attachedDraw(drawn: Amount): BudgetVerdict {
+  return {
+    effect: 'allow',
+    reason: "drawn from the batch's reservation before the gateway restarted",
+    reservation: {
+      tokens: drawn.tokens,
+      costMicros: drawn.costMicros,
+      tokenParts: { parts: [] },
+      costParts: { parts: [] },
     },
   };
 }
 
-function toResult(customId: string, answer: ModelAnswer): BatchResult {
+function unreachable(provider: string, batch: string): Dispatched {
+  const reason = `provider ${provider}, which holds this item in its batch ${batch}, is no longer configured`;
+  return { ok: false, attempts: [], reason, status: 502, spent: true };
+}
+
+function notRecorded(error: unknown): Dispatched {
+  const reason = `the store could not record the item before sending it, so it was not sent: ${describe(error)}`;
+  return { ok: false, attempts: [], reason, status: 503, spent: false };
+}
+
+function describe(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).slice(0, 300);
+}
+
+export function toResult(customId: string, answer: ModelAnswer): BatchResult {
   if (answer.kind !== 'json') throw new Error('a batch item never streams');
   const receipt = Number(answer.headers['oacp-receipt']);
   return {

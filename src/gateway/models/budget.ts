@@ -47,6 +47,17 @@ export type BudgetVerdict =
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
+/** A batch's one-unit bucket: taken with its reservation, given back with its settlement, never refilled. */
+function markerRequest(marker: string, amount: number): QuotaRequest {
+  return {
+    key: `batch:${marker}:unsettled`,
+    quota: 'models.batch',
+    label: 'one settlement per batch',
+    shape: { capacity: 1, refill: 0, windowMs: DAY },
+    amount,
+  };
+}
+
 /**
  * Model spending as buckets of the one quota engine (SQLite for one gateway,
  * PostgreSQL shared by several), so a restart or a second gateway never hands
@@ -128,6 +139,52 @@ export class ModelBudget {
   }
 
   async reserve(lineage: readonly string[], tokens: number, costMicros: number): Promise<BudgetVerdict> {
+    return this.#reserve(lineage, tokens, costMicros, []);
+  }
+
+  /**
+   * A batch's reservation: as `reserve`, plus the one unit of the batch's own
+   * bucket (`marker`, its batch id) in the same transaction. `settleMarked`
+   * gives that unit back in the transaction that settles the batch, so after
+   * a crash `markedSettled` says whether the settlement was written: a batch
+   * is settled exactly once, never twice and never lost.
+   */
+  reserveMarked(
+    lineage: readonly string[],
+    tokens: number,
+    costMicros: number,
+    marker: string,
+  ): Promise<BudgetVerdict> {
+    return this.#reserve(lineage, tokens, costMicros, [markerRequest(marker, 1)]);
+  }
+
+  /** Settles a marked reservation whole, in one transaction with its marker: charged `tokens` and `costMicros`. */
+  async settleMarked(
+    reservation: Reservation,
+    tokens: number,
+    costMicros: number,
+    marker: string,
+  ): Promise<void> {
+    const moves = [
+      ...reservation.tokenParts.parts.map((part) => ({ ...part, amount: part.amount - tokens })),
+      ...reservation.costParts.parts.map((part) => ({ ...part, amount: part.amount - costMicros })),
+      markerRequest(marker, 1),
+    ].filter((move) => move.amount !== 0);
+    await this.engine.settle({ parts: moves }, 0);
+  }
+
+  /** Whether the marked reservation `marker` has been settled (a pruned marker bucket was). */
+  async markedSettled(marker: string): Promise<boolean> {
+    const request = markerRequest(marker, 1);
+    return (await this.engine.usage(request.key, request.shape)).used <= 0;
+  }
+
+  async #reserve(
+    lineage: readonly string[],
+    tokens: number,
+    costMicros: number,
+    extra: readonly QuotaRequest[],
+  ): Promise<BudgetVerdict> {
     const requests: QuotaRequest[] = this.#windows.flatMap((window) =>
       lineage.map((subject) => ({
         key: ModelBudget.key(subject, window.name),
@@ -137,7 +194,7 @@ export class ModelBudget {
         amount: window.unit === 'tokens' ? tokens : costMicros,
       })),
     );
-    const admission = await this.#commits.reserve(requests);
+    const admission = await this.#commits.reserve([...requests, ...extra]);
     if (!admission.ok) {
       const { refusal } = admission;
       return {
@@ -150,7 +207,8 @@ export class ModelBudget {
       };
     }
     const tokenKeys = new Set(this.#keys(lineage, 'tokens'));
-    const parts = admission.reservation.parts;
+    const extraKeys = new Set(extra.map((request) => request.key));
+    const parts = admission.reservation.parts.filter((part) => !extraKeys.has(part.key));
     return {
       effect: 'allow',
       reason: 'within the model budgets',

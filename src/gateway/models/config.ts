@@ -82,6 +82,10 @@ export const ModelsSectionSchema = z
     batch_poll_ms: positiveInt().default(2_000),
     /** How long a batch request waits for a provider's batch to end before cancelling it. */
     batch_timeout_ms: positiveInt().default(600_000),
+    /** Asynchronous batches one agent may have running at once (a 429 naming this field beyond). */
+    batches_per_agent: positiveInt().default(8),
+    /** Bytes of uploaded batch files one agent may keep (a 413 naming this field beyond). */
+    file_bytes_per_agent: positiveInt().default(256 * 1024 * 1024),
   })
   .superRefine((section, ctx) => {
     const names = section.providers.map((provider) => provider.name);

@@ -76,6 +76,13 @@ export interface CallOptions {
   readonly reserve?: (tokens: number, costMicros: number) => BudgetVerdict;
   /** Sends the checked, reserved call in place of a direct dispatch (a batch's collector); `direct` is the dispatch. */
   readonly send?: (request: SendRequest, direct: () => Promise<Dispatched>) => Promise<Dispatched>;
+  /**
+   * Takes the call's settlement in place of the budgets (a batch's pool, which settles the batch
+   * whole once it ends): what the call is charged, in tokens and micro-USD.
+   */
+  readonly settle?: (reservation: Reservation, tokens: number, costMicros: number) => void;
+  /** The batch item this call is: named in its receipt. */
+  readonly batch?: { readonly id: string; readonly item: number };
 }
 
 /** Everything the receipt says, filled in as the call goes. */
@@ -94,6 +101,7 @@ interface CallFacts {
   served?: string | undefined;
   attempts: readonly Attempt[];
   policy: ModelCallPredicateInput['policy'];
+  batch?: { readonly id: string; readonly item: number } | undefined;
 }
 
 const NO_POLICY_DIGEST = sha256Hex('');
@@ -178,6 +186,7 @@ export class ModelGateway {
       requestDigest = sha256Hex(JSON.stringify(String(body)));
     }
     const facts = newFacts(dialect, caller, started, requestDigest);
+    facts.batch = options.batch;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       return this.#refuse(facts, 400, 'invalid_request', 'the request body must be a JSON object');
     }
@@ -353,9 +362,12 @@ export class ModelGateway {
     facts.attempts = sent.attempts;
     if (!sent.ok) {
       facts.charged = sent.spent === true ? reserveTokens : 0;
-      await this.parts.budget
-        .settle(reservation, sent.spent === true ? reserveTokens : 0, sent.spent === true ? estimatedCost : 0)
-        .catch(() => undefined);
+      await this.#charge(
+        options,
+        reservation,
+        sent.spent === true ? reserveTokens : 0,
+        sent.spent === true ? estimatedCost : 0,
+      );
       span.setAttribute('error.type', 'provider_failed');
       span.end();
       return this.#failed(facts, sent.status === 429 ? 429 : 502, 'provider_failed', sent.reason);
@@ -395,7 +407,7 @@ export class ModelGateway {
             facts.charged = usage.inputTokens + usage.outputTokens;
             // The last event waits for the receipt only: the settlement gives back what was not used,
             // and a crash before it leaves the whole reservation spent (never a credit without a record).
-            this.#settle(reservation, usage, costOf(usage), facts, caller);
+            this.#settle(reservation, usage, costOf(usage), facts, caller, options);
             await this.#receipt(facts, {
               outcome: outcome.kind,
               usage,
@@ -416,13 +428,7 @@ export class ModelGateway {
       answer = JSON.parse(text);
     } catch (error) {
       facts.charged = reserveTokens;
-      await this.parts.budget
-        .settle(
-          reservation,
-          reserveTokens,
-          costOf({ inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 }),
-        )
-        .catch(() => undefined);
+      await this.#charge(options, reservation, reserveTokens, estimatedCost);
       span.end();
       return this.#failed(
         facts,
@@ -451,7 +457,7 @@ export class ModelGateway {
     facts.charged = usage.inputTokens + usage.outputTokens;
     // The answer waits for its receipt, not for the settlement: a crash before that leaves the whole
     // reservation spent (never a credit without a record).
-    this.#settle(reservation, usage, costOf(usage), facts, caller);
+    this.#settle(reservation, usage, costOf(usage), facts, caller, options);
     const link = await this.#receipt(facts, {
       outcome: ok ? 'ok' : 'failed',
       usage,
@@ -481,10 +487,13 @@ export class ModelGateway {
     caller: ModelCaller,
     digest: string,
     reason: string,
+    item?: { readonly batch: { readonly id: string; readonly item: number }; readonly charged: number },
   ): Promise<ModelAnswer> {
     const facts = newFacts(dialect, caller, this.#now(), digest);
-    // What its items in flight were charged is in their own receipts where they have one.
-    facts.charged = undefined;
+    // A whole batch: what its items were charged is in their own receipts; one item: what it kept.
+    facts.charged = item?.charged;
+    facts.reserved = item?.charged ?? 0;
+    facts.batch = item?.batch;
     // Its items passed their checks when the batch ran; none is answered now.
     facts.policy = {
       effect: 'allow',
@@ -519,6 +528,7 @@ export class ModelGateway {
     cost: number,
     facts: CallFacts,
     caller: ModelCaller,
+    options: CallOptions,
   ): void {
     const model = facts.served ?? facts.requested;
     this.parts.metrics.llmTokens.inc({ agent: caller.name, model, kind: 'input' }, usage.inputTokens);
@@ -527,10 +537,20 @@ export class ModelGateway {
       { resource: 'llm_tokens', agent: caller.name },
       usage.inputTokens + usage.outputTokens,
     );
+    if (options.settle !== undefined) {
+      options.settle(reservation, usage.inputTokens + usage.outputTokens, cost);
+      return;
+    }
     this.parts.budget
       .settle(reservation, usage.inputTokens + usage.outputTokens, cost)
       .then(() => this.#budgetGauge(caller))
       .catch(() => undefined);
+  }
+
+  /** A call's settlement, to its batch when it is an item of one; a failed settlement leaves it spent. */
+  async #charge(options: CallOptions, reservation: Reservation, tokens: number, costMicros: number) {
+    if (options.settle !== undefined) return options.settle(reservation, tokens, costMicros);
+    await this.parts.budget.settle(reservation, tokens, costMicros).catch(() => undefined);
   }
 
   async #budgetGauge(caller: ModelCaller): Promise<void> {
@@ -621,6 +641,7 @@ export class ModelGateway {
         : { provider: { name: facts.provider.name, kind: facts.provider.kind } }),
       model: { requested: facts.requested, ...(facts.served === undefined ? {} : { served: facts.served }) },
       stream: facts.stream,
+      ...(facts.batch === undefined ? {} : { batch: { id: facts.batch.id, item: facts.batch.item } }),
       requestDigest: facts.requestDigest,
       ...(result.responseDigest === undefined ? {} : { responseDigest: result.responseDigest }),
       usage: {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchObject } from '../../../src/gateway/models/batch-jobs.js';
 import { batchStore } from '../../../src/gateway/models/batch-store.js';
 import { startGateway, type TestGateway } from '../service/harness.js';
-import { modelsConfig, putProviderKey } from './model-fixture.js';
+import { batchProvider, modelAgent, modelsConfig, putProviderKey } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const KEY = 'sk-standin-async-secret-0123456789';
@@ -28,18 +28,11 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
     startGateway({
       store,
       config: modelsConfig({
-        providers: [
-          {
-            name: 'gpt',
-            kind: 'openai',
-            base_url: `${gpt.url}/v1`,
-            max_retries: 0,
-            batch_api: true,
-            models: ['gpt-test'],
-          },
-        ],
+        providers: [batchProvider('gpt', gpt.url, 'openai', ['gpt-test'])],
         budgets: { tokens_per_hour: 2000 },
         batch_poll_ms: 20,
+        batches_per_agent: 3,
+        file_bytes_per_agent: 1024 * 1024,
       }),
     });
 
@@ -57,22 +50,8 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
   });
 
   async function sdkFor(name: string): Promise<{ sdk: OpenAI; agentId: string; key: string }> {
-    const agent = await gw.client.createAgent({
-      name,
-      manifest: {
-        apiVersion: 'oacp.dev/v1',
-        kind: 'CapabilityManifest',
-        name,
-        capabilities: { models: { allow: ['gpt-test'] } },
-        quotas: { memory_mb: 16 },
-      },
-    });
-    const key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
-    return {
-      sdk: new OpenAI({ apiKey: key, baseURL: `${gw.url}v1`, maxRetries: 0 }),
-      agentId: agent.id,
-      key,
-    };
+    const { agentId, key } = await modelAgent(gw, name, ['gpt-test']);
+    return { sdk: new OpenAI({ apiKey: key, baseURL: `${gw.url}v1`, maxRetries: 0 }), agentId, key };
   }
 
   // The items come inline (`requests`): the SDK sends the body as given, so it works unchanged.
@@ -135,6 +114,86 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
     const receipts = output.map((line) => line.oacp_receipt);
     expect(new Set(receipts).size).toBe(3);
     expect(receipts.every((r) => Number.isInteger(r) && (r ?? -1) < gw.gateway.services.log.size)).toBe(true);
+  });
+
+  it("lists the agent's own batches newest first, paged as client.batches.list pages them (after, limit)", async () => {
+    const { sdk, key } = await sdkFor('listing-batcher');
+    const other = await sdkFor('listing-stranger');
+    const made: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      made.push((await create(sdk, 1, 5)).id);
+      // Distinct creation times, so "newest first" is one order.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    for (const id of made) await ended(sdk, id);
+    const first = await sdk.batches.list({ limit: 2 });
+    expect(first.data.map((b) => b.id)).toEqual([made[2], made[1]]);
+    expect(first.hasNextPage()).toBe(true);
+    const second = await first.getNextPage();
+    expect(second.data.map((b) => b.id)).toEqual([made[0]]);
+    expect(second.hasNextPage()).toBe(false);
+    // The SDK's auto-pagination walks every page.
+    const all: string[] = [];
+    for await (const batch of sdk.batches.list({ limit: 1 })) all.push(batch.id);
+    expect(all).toEqual([...made].reverse());
+    // Another agent sees none of them, not even by naming one as its cursor.
+    expect((await other.sdk.batches.list()).data).toEqual([]);
+    expect((await other.sdk.batches.list({ after: made[2] ?? '' })).data).toEqual([]);
+    // A bad page size is a 400 naming the field.
+    for (const limit of ['0', '101', 'x']) {
+      const response = await fetch(`${gw.url}v1/batches?limit=${limit}`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      expect(response.status).toBe(400);
+      expect(await response.text()).toMatch(/limit: expected a whole number from 1 to 100/);
+    }
+  });
+
+  it('caps the batches an agent runs at once (429) and the file bytes it keeps (413), naming the config field', async () => {
+    const { sdk } = await sdkFor('capped-batcher');
+    gpt.holdBatches(true);
+    try {
+      const submissions = () =>
+        gpt.batchCalls.filter((c) => c.method === 'POST' && c.path === '/v1/batches').length;
+      const before = submissions();
+      const running = [await create(sdk, 1, 5), await create(sdk, 1, 5), await create(sdk, 1, 5)];
+      while (submissions() < before + 3) await new Promise((resolve) => setTimeout(resolve, 10));
+      const error = await create(sdk, 1, 5).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+      expect((error as InstanceType<typeof OpenAI.RateLimitError>).headers.get('oacp-quota')).toBe(
+        'models.batches_per_agent',
+      );
+      expect(String((error as Error).message)).toMatch(
+        /models\.batches_per_agent: you have 3 batches running, the limit is 3/,
+      );
+      expect(submissions()).toBe(before + 3);
+      // One ended (cancelled) leaves room for the next.
+      await sdk.batches.cancel(running[0]?.id ?? '');
+      await ended(sdk, running[0]?.id ?? '');
+      const next = await create(sdk, 1, 5);
+      for (const batch of [running[1], running[2], next]) {
+        await sdk.batches.cancel(batch?.id ?? '');
+        await ended(sdk, batch?.id ?? '');
+      }
+    } finally {
+      gpt.holdBatches(false);
+    }
+    // Two files of ~600 KB: the second would pass the 1 MiB kept per agent.
+    const line = (i: number) =>
+      JSON.stringify({
+        custom_id: `big${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: { model: 'gpt-test', messages: [{ role: 'user', content: 'x'.repeat(6000) }], max_tokens: 5 },
+      });
+    const big = Array.from({ length: 100 }, (_, i) => line(i)).join('\n');
+    await upload(sdk, big);
+    const full = await upload(sdk, big).catch((e: unknown) => e);
+    expect(full).toBeInstanceOf(OpenAI.APIError);
+    expect((full as InstanceType<typeof OpenAI.APIError>).status).toBe(413);
+    expect(String((full as Error).message)).toMatch(/models\.file_bytes_per_agent: this file/);
+    // Another agent's room is its own.
+    await upload((await sdkFor('uncapped-uploader')).sdk, big);
   });
 
   it('refuses a batch that does not fit the budget: 429 naming the quota, nothing sent, no batch made', async () => {

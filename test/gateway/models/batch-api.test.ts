@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raw, startGateway, type TestGateway } from '../service/harness.js';
-import { modelsConfig, putProviderKey, receiptAt } from './model-fixture.js';
+import { batchProvider, modelAgent, modelsConfig, putProviderKey, receiptAt } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const KEY = 'sk-standin-batch-secret-0123456789';
@@ -21,22 +21,8 @@ describe("batches handed to the providers' own batch APIs (stand-in providers)",
     gw = await startGateway({
       config: modelsConfig({
         providers: [
-          {
-            name: 'gpt',
-            kind: 'openai',
-            base_url: `${gpt.url}/v1`,
-            max_retries: 0,
-            batch_api: true,
-            models: ['gpt-test'],
-          },
-          {
-            name: 'claude',
-            kind: 'anthropic',
-            base_url: claude.url,
-            max_retries: 0,
-            batch_api: true,
-            models: ['claude-test'],
-          },
+          batchProvider('gpt', gpt.url, 'openai', ['gpt-test']),
+          batchProvider('claude', claude.url, 'anthropic', ['claude-test']),
         ],
         aliases: { 'claude-as-gpt': { model: 'claude-test', providers: ['claude'] } },
         budgets: { tokens_per_hour: 2000 },
@@ -54,19 +40,8 @@ describe("batches handed to the providers' own batch APIs (stand-in providers)",
     await Promise.all([gpt?.close(), claude?.close()]);
   });
 
-  async function agentKey(name: string, models = ['gpt-test', 'claude-test']): Promise<string> {
-    const agent = await gw.client.createAgent({
-      name,
-      manifest: {
-        apiVersion: 'oacp.dev/v1',
-        kind: 'CapabilityManifest',
-        name,
-        capabilities: { models: { allow: models } },
-        quotas: { memory_mb: 16 },
-      },
-    });
-    return (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
-  }
+  const agentKey = async (name: string, models = ['gpt-test', 'claude-test']) =>
+    (await modelAgent(gw, name, models)).key;
 
   const post = (key: string, batch: unknown) =>
     raw(gw.url, '/v1/oacp/batches', {

@@ -29,6 +29,43 @@ export function modelsConfig(
   return { sandbox: { capabilities: { tools: { allow: tools }, models: { allow: ['*'] } } }, models };
 }
 
+/** A provider entry of `models.providers` for a stand-in, its batch API used (`batch_api: true`), no retries. */
+export function batchProvider(
+  name: string,
+  url: string,
+  kind: 'openai' | 'anthropic',
+  models: string[],
+): Record<string, unknown> {
+  return {
+    name,
+    kind,
+    base_url: kind === 'openai' ? `${url}/v1` : url,
+    max_retries: 0,
+    batch_api: true,
+    models,
+  };
+}
+
+/** An agent of the in-process gateway allowed `models`, and its model key (scope `models:call`). */
+export async function modelAgent(
+  gw: TestGateway,
+  name: string,
+  models: string[],
+): Promise<{ readonly agentId: string; readonly key: string }> {
+  const agent = await gw.client.createAgent({
+    name,
+    manifest: {
+      apiVersion: 'oacp.dev/v1',
+      kind: 'CapabilityManifest',
+      name,
+      capabilities: { models: { allow: models } },
+      quotas: { memory_mb: 16 },
+    },
+  });
+  const key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
+  return { agentId: agent.id, key };
+}
+
 /** Puts a provider's key in the vault, where the gateway injects it upstream (`authorization: Bearer …` by default). */
 export async function putProviderKey(
   gw: TestGateway,
