@@ -71,9 +71,16 @@ export class Launcher {
     return { program, filter };
   }
 
-  /** The program and the workload filter (no Unix sockets) from the launcher's cache: no per-sandbox file. */
-  cached(): Confinement {
+  /**
+   * The program and the workload filter from the launcher's cache: no per-sandbox file. `unixSockets`
+   * (the manifest's `capabilities.unix_sockets`): the filter that allows socket(AF_UNIX).
+   */
+  cached(options: { readonly unixSockets?: boolean } = {}): Confinement {
     const program = this.built();
+    if (options.unixSockets === true) {
+      this.withUnixSockets ??= encodeProgram(buildWorkloadFilter(undefined, { unixSockets: true }));
+      return { program, filter: cachedFile(dirname(program), 'workload-filter-unix', this.withUnixSockets) };
+    }
     return { program, filter: cachedFile(dirname(program), 'workload-filter', this.filter) };
   }
 }
