@@ -43,6 +43,17 @@ for label, address in (("host", sys.argv[1]), ("abstract", "\\0" + sys.argv[2]))
     except OSError as e:
         print(label, "refused", e.errno, flush=True)
 `;
+// The attack: skip the forwarder and ask the host's egress proxy for the metadata address and an unlisted host.
+const PROXY_PROBE = `
+import socket
+for target in ("169.254.169.254:80", "evil.example:443"):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect("/run/oacp/egress.sock")
+    s.sendall(("CONNECT %s HTTP/1.1\\r\\nHost: %s\\r\\n\\r\\n" % (target, target)).encode())
+    s.settimeout(20)
+    head = s.recv(300).decode(errors="replace").split("\\r\\n")
+    print(head[0].split(" ", 1)[1], [h for h in head if h.startswith("x-oacp-egress-denied")][0].split(": ", 1)[1], flush=True)
+`;
 const HINT = /--allow-unix-sockets \(manifest: capabilities\.unix_sockets: true/;
 
 describe.skipIf(!hardened)('hardened: a refused Unix socket names --allow-unix-sockets', () => {
@@ -130,6 +141,26 @@ describe.skipIf(!hardened)('hardened: a refused Unix socket names --allow-unix-s
       expect(result.stdout).toContain('host reply HOST-SOCKET-REPLY\n');
       expect(result.stdout).toMatch(/^abstract refused \d+$/m);
       expect(accepted).toBe(before + 1);
+    });
+
+    it(`oacp run --allow-unix-sockets --allow-network, ${who}: the egress proxy's socket, driven directly, answers only what the allowlist permits`, {
+      timeout: 60_000,
+    }, async () => {
+      const result = await oacpCli(
+        [
+          'run',
+          '--allow-unix-sockets',
+          '--allow-network',
+          'example.com:443',
+          '--',
+          PYTHON,
+          '-c',
+          PROXY_PROBE,
+        ],
+        { env: { HOME: root }, ...as },
+      );
+      expect([result.code, result.stderr]).toEqual([0, '']);
+      expect(result.stdout.match(/^403 .*not in the network allowlist/gm)).toHaveLength(2);
     });
 
     it(`oacp mcp run, ${who}: a server dying on a refused socket names the flag; with it, it runs`, {
