@@ -269,7 +269,7 @@ async function assemble(
       log(
         describeEvent(name, event) +
           (isStop(event)
-            ? ` (tier ${options.tier}, home ${context.home}, log ${logDirectory(context.home)}); ${stderrTail.describe()}${describeHints(stopHints(options, stderrTail.lines()))}`
+            ? ` (tier ${options.tier}, home ${context.home}, log ${logDirectory(context.home)}); ${stderrTail.describe()}${describeHints(stopHints(options, name, stderrTail.lines()))}`
             : ''),
       ),
   });
@@ -287,9 +287,19 @@ async function assemble(
 }
 
 /** The grants a stopped server's stderr suggests; the Unix socket one only where the hardened tier refused it. */
-function stopHints(options: McpRunOptions, lines: readonly string[]): PermissionHint[] {
-  const unix = options.tier === 'hardened' && !options.allowUnixSockets ? unixSocketHint(lines) : undefined;
+function stopHints(options: McpRunOptions, name: string, lines: readonly string[]): PermissionHint[] {
+  const unix =
+    options.tier === 'hardened' && !unixSocketsAllowed(options, name) ? unixSocketHint(lines) : undefined;
   return [...permissionHints(lines), ...(unix === undefined ? [] : [unix])];
+}
+
+/** Whether the server's manifest (`--manifest` plus the flags) already allows Unix sockets: then no hint. */
+function unixSocketsAllowed(options: McpRunOptions, name: string): boolean {
+  try {
+    return manifestFromOptions(options, name).capabilities.unix_sockets === true;
+  } catch {
+    return options.allowUnixSockets;
+  }
 }
 
 function toolsOption(options: McpRunOptions): { tools?: { allow: string[]; deny: string[] } } {

@@ -23,5 +23,15 @@ describe('unixSocketHint', () => {
     expect(unixSocketHint(['chmod: Operation not permitted'])).toBeUndefined();
     expect(unixSocketHint(['connect to socket failed: connection refused'])).toBeUndefined();
     expect(unixSocketHint([])).toBeUndefined();
+    // Chromium says this with --allow-unix-sockets too: netlink is not what the flag lifts.
+    expect(
+      unixSocketHint([
+        '[2:33:ERROR:net/base/address_tracker_linux.cc:224] Could not create NETLINK socket: Operation not permitted (1)',
+      ]),
+    ).toBeUndefined();
+    // "socket" far from the refusal is not a refused socket.
+    expect(
+      unixSocketHint(['listening on socket /tmp/x', 'a', 'b', 'c', 'd', 'chown: Operation not permitted']),
+    ).toBeUndefined();
   });
 });
