@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { release, tmpdir } from 'node:os';
 import {
   type CgroupHost,
   canEnableController,
@@ -140,6 +140,24 @@ function ptraceScope(): HostFact {
   };
 }
 
+/** Landlock's abstract-socket scope (ABI 6) came with Linux 6.12. */
+function landlockScopes(kernel: string): boolean {
+  const [major = 0, minor = 0] = kernel.split('.').map((part) => Number.parseInt(part, 10));
+  return major > 6 || (major === 6 && minor >= 12);
+}
+
+/** What `--allow-unix-sockets` opens in the hardened tier, said before anyone uses it. */
+export function unixSocketFact(kernel = release()): HostFact {
+  const abstract = landlockScopes(kernel)
+    ? "its own network namespace and Landlock's abstract-socket scope"
+    : `its own network namespace (kernel ${kernel} predates Landlock's abstract-socket scope)`;
+  return {
+    name: 'Unix sockets (hardened)',
+    ok: true,
+    detail: `socket(AF_UNIX) is refused (EPERM) unless --allow-unix-sockets (manifest: capabilities.unix_sockets: true); with it, host pathname sockets inside granted directories (:ro included) become connectable, host abstract sockets stay unreachable (${abstract}); --tier gvisor keeps every host socket unreachable`,
+  };
+}
+
 function tool(name: string, path: string, neededFor: string): HostFact {
   const ok = existsSync(path);
   return { name, ok, detail: ok ? path : `${path} missing (${neededFor})` };
@@ -163,6 +181,7 @@ export function hostFacts(): HostFact[] {
     ...cgroupFacts(),
     identityFact(),
     ptraceScope(),
+    unixSocketFact(),
     tool('bubblewrap', '/usr/bin/bwrap', 'hardened tier'),
     tool('runsc', '/usr/bin/runsc', 'gvisor tier'),
     tool('socat', '/usr/bin/socat', 'network egress from hardened and gvisor sandboxes'),

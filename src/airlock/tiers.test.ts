@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { doctorReport, hostFacts } from './doctor.js';
+import { doctorReport, hostFacts, unixSocketFact } from './doctor.js';
 import type { Availability, TierName } from './sandbox.js';
 import { createTierRegistry, TierUnavailableError } from './tiers.js';
 
@@ -85,6 +85,13 @@ describe('doctor', () => {
         'socat',
       ]),
     );
+    const unix = hostFacts().find((fact) => fact.name === 'Unix sockets (hardened)');
+    expect(unix?.detail).toContain('unless --allow-unix-sockets (manifest: capabilities.unix_sockets: true)');
+    expect(unix?.detail).toContain(
+      'host pathname sockets inside granted directories (:ro included) become connectable',
+    );
+    expect(unixSocketFact('6.18.44').detail).toContain("Landlock's abstract-socket scope)");
+    expect(unixSocketFact('6.1.0').detail).toContain('kernel 6.1.0 predates');
     const cgroup = hostFacts().find((fact) => fact.name === 'cgroup memory');
     expect(cgroup?.detail).toMatch(/^cgroup v[12] at \/|--allow-unenforced memory/);
   });

@@ -5,6 +5,9 @@ import { parseManifest } from './parse.js';
 describe('manifestWithGrants', () => {
   it('grants nothing without flags (deny by default)', () => {
     const manifest = manifestWithGrants(undefined, {});
+    expect(manifest.capabilities.unix_sockets).toBeUndefined();
+    expect(manifestWithGrants(undefined, { unixSockets: false }).capabilities.unix_sockets).toBeUndefined();
+    expect(manifestWithGrants(undefined, { unixSockets: true }).capabilities.unix_sockets).toBe(true);
     expect(manifest.capabilities.file_read).toEqual([]);
     expect(manifest.capabilities.network.allowlist).toEqual([]);
     expect(manifest.capabilities.env).toEqual([]);

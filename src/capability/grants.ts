@@ -2,13 +2,15 @@ import { statSync } from 'node:fs';
 import type { Manifest, Quotas } from './manifest.js';
 import { parseManifest } from './parse.js';
 
-/** What command-line flags grant on top of a manifest (`--allow-files`, `--allow-network`, `--allow-env`, quotas). */
+/** What command-line flags grant on top of a manifest (`--allow-files`, `--allow-network`, `--allow-env`, `--allow-unix-sockets`, quotas). */
 export interface FlagGrants {
   readonly files?: readonly { readonly path: string; readonly writable: boolean }[];
   readonly network?: readonly string[];
   readonly env?: readonly string[];
   readonly tools?: { readonly allow?: readonly string[]; readonly deny?: readonly string[] };
   readonly quotas?: Partial<Quotas>;
+  /** `--allow-unix-sockets`: only ever turns `capabilities.unix_sockets` on. */
+  readonly unixSockets?: boolean;
 }
 
 /**
@@ -42,6 +44,7 @@ export function manifestWithGrants(base: Manifest | undefined, grants: FlagGrant
           allow: unique([...caps.tools.allow, ...(grants.tools?.allow ?? [])]),
           deny: unique([...caps.tools.deny, ...(grants.tools?.deny ?? [])]),
         },
+        ...(grants.unixSockets === true ? { unix_sockets: true } : {}),
       },
       quotas: { ...start.quotas, ...definedOnly(grants.quotas ?? {}) },
     },

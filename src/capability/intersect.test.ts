@@ -18,6 +18,17 @@ function manifest(capabilities: unknown, quotas: unknown = {}): Manifest {
 }
 
 describe('intersectManifests', () => {
+  it('keeps Unix sockets only where both parent and child allow them', () => {
+    const on = manifest({ unix_sockets: true });
+    const off = manifest({});
+    expect(intersectManifests(on, on).capabilities.unix_sockets).toBe(true);
+    expect(intersectManifests(off, on).capabilities.unix_sockets).toBeUndefined();
+    expect(intersectManifests(on, off).capabilities.unix_sockets).toBeUndefined();
+    expect(
+      intersectManifests(manifest({ unix_sockets: false }), on).capabilities.unix_sockets,
+    ).toBeUndefined();
+  });
+
   it('narrows a broad child request to what the parent holds', () => {
     const parent = manifest({
       file_read: ['/data/in/**'],

@@ -36,6 +36,7 @@ export function intersectManifests(parent: Manifest, child: Manifest): Manifest 
         allow: intersect(p.models.allow, c.models.allow, namePatternCovers),
         deny: union(p.models.deny, c.models.deny),
       },
+      ...(p.unix_sockets === true && c.unix_sockets === true ? { unix_sockets: true } : {}),
     },
     quotas: minQuotas(parent.quotas, child.quotas),
   };

@@ -57,8 +57,16 @@ describe('manifest validation', () => {
       'capabilities.file_write[0]: must not contain .. segments',
     ],
     [{ apiVersion: 'v2' }, 'apiVersion:'],
+    [{ capabilities: { unix_sockets: 'yes' } }, 'capabilities.unix_sockets:'],
   ])('refuses %j', (patch, expected) => {
     expect(failure({ ...base, ...patch })).toContain(expected);
+  });
+
+  it('refuses Unix sockets unless capabilities.unix_sockets is true', () => {
+    expect(parseManifest(base).capabilities.unix_sockets).toBeUndefined();
+    expect(parseManifest({ ...base, capabilities: { unix_sockets: true } }).capabilities.unix_sockets).toBe(
+      true,
+    );
   });
 
   it('accepts CIDR blocks and hosts in the denylist', () => {

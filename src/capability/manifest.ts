@@ -65,6 +65,12 @@ export const CapabilitiesSchema = z.strictObject({
   env: z.array(EnvName).default([]),
   tools: ToolsSchema.default({ allow: [], deny: [] }),
   models: ModelsSchema.default({ allow: [], deny: [] }),
+  /**
+   * socket(AF_UNIX) in the hardened tier (`--allow-unix-sockets`): refused
+   * unless true, since a host pathname socket inside a granted directory,
+   * `:ro` included, then becomes connectable (docs/hardened-tier.md).
+   */
+  unix_sockets: z.boolean().optional(),
 });
 
 /**

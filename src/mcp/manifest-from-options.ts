@@ -31,6 +31,7 @@ export function manifestFromOptions(options: McpRunOptions, name: string): Manif
     files: options.allowFiles,
     network: options.allowNetwork,
     env: options.allowEnv,
+    unixSockets: options.allowUnixSockets,
     quotas: {
       ...(options.quotaMemory === undefined ? {} : { memory_mb: options.quotaMemory }),
       ...(options.quotaCpu === undefined ? {} : { cpu_ms_per_request: options.quotaCpu }),

@@ -111,6 +111,8 @@ export const McpRunOptionsSchema = z
     quotaCpu: Duration.optional(),
     quotaCalls: CallRate.optional(),
     allowUnenforced: UnenforcedList.default([]),
+    /** `--allow-unix-sockets`: sets `capabilities.unix_sockets` (hardened tier only). */
+    allowUnixSockets: z.boolean().default(false),
     tools: z.array(z.string()).default([]),
     policy: z.string().min(1).optional(),
     pins: z.string().min(1).optional(),

@@ -21,7 +21,8 @@ import { type Bridge, createBridge } from './bridge.js';
 import { CallRateQuota } from './call-quota.js';
 import type { Catalog } from './catalog/catalog.js';
 import { catalogEntryFor } from './catalog/preload.js';
-import { describeHints, permissionHints } from './diagnose/permission-hints.js';
+import { describeHints, type PermissionHint, permissionHints } from './diagnose/permission-hints.js';
+import { unixSocketHint } from './diagnose/unix-socket-hint.js';
 import type { HeldLog } from './held-log.js';
 import { type HomeQuotas, openHomeQuotas } from './home-quotas.js';
 import { manifestFromOptions } from './manifest-from-options.js';
@@ -268,7 +269,7 @@ async function assemble(
       log(
         describeEvent(name, event) +
           (isStop(event)
-            ? ` (tier ${options.tier}, home ${context.home}, log ${logDirectory(context.home)}); ${stderrTail.describe()}${describeHints(permissionHints(stderrTail.lines()))}`
+            ? ` (tier ${options.tier}, home ${context.home}, log ${logDirectory(context.home)}); ${stderrTail.describe()}${describeHints(stopHints(options, name, stderrTail.lines()))}`
             : ''),
       ),
   });
@@ -283,6 +284,22 @@ async function assemble(
     log(`oacp: learned manifest written to ${out} (tools: ${learned.tools.join(', ') || 'none'})`);
   };
   return { name, tier: options.upstream === undefined ? options.tier : 'remote', bridge, finishLearning };
+}
+
+/** The grants a stopped server's stderr suggests; the Unix socket one only where the hardened tier refused it. */
+function stopHints(options: McpRunOptions, name: string, lines: readonly string[]): PermissionHint[] {
+  const unix =
+    options.tier === 'hardened' && !unixSocketsAllowed(options, name) ? unixSocketHint(lines) : undefined;
+  return [...permissionHints(lines), ...(unix === undefined ? [] : [unix])];
+}
+
+/** Whether the server's manifest (`--manifest` plus the flags) already allows Unix sockets: then no hint. */
+function unixSocketsAllowed(options: McpRunOptions, name: string): boolean {
+  try {
+    return manifestFromOptions(options, name).capabilities.unix_sockets === true;
+  } catch {
+    return options.allowUnixSockets;
+  }
 }
 
 function toolsOption(options: McpRunOptions): { tools?: { allow: string[]; deny: string[] } } {

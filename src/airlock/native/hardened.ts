@@ -193,7 +193,8 @@ export class HardenedTier implements ProcessTier {
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     };
     try {
-      const confinement = this.launcher.cached();
+      // socket(AF_UNIX) only by name (`--allow-unix-sockets`): it makes host sockets in grants connectable.
+      const confinement = this.launcher.cached({ unixSockets: manifest.capabilities.unix_sockets === true });
       const etc = cachedSandboxEtc(
         dirname(confinement.program),
         user?.uid ?? process.getuid?.() ?? 0,

@@ -36,6 +36,10 @@ export function registerMcpCatalog(mcp: Command, context: CliContext): void {
       out(`files      read ${list(caps.file_read)}; write ${list(caps.file_write)}`);
       out(`network    ${list(caps.network.allowlist)}`);
       out(`env        ${list(caps.env)}`);
+      if (caps.unix_sockets === true)
+        out(
+          'unix       socket(AF_UNIX) in hardened: host sockets inside granted directories become connectable',
+        );
       out(
         `quotas     ${
           Object.entries(entry.quotas)

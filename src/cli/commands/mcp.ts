@@ -17,6 +17,7 @@ interface McpRunFlags {
   quotaCpu?: string;
   quotaCalls?: string;
   allowUnenforced: string[];
+  allowUnixSockets?: boolean;
   tools: string[];
   policy?: string;
   pins?: string;
@@ -59,6 +60,10 @@ export const registerMcp: CommandRegistrar = (program, context) => {
       'accept limits this host cannot enforce in the kernel (memory,pids,cpu,disk_io,identity); repeatable',
       collect,
       [],
+    )
+    .option(
+      '--allow-unix-sockets',
+      'hardened tier: allow socket(AF_UNIX) (headless browsers); host sockets inside granted directories become connectable',
     )
     .option(
       '--tools <list>',
@@ -149,6 +154,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
             requireApproval: flags.requireApproval,
             approvalShowArguments: flags.approvalShowArguments,
             learn: flags.learn === true,
+            allowUnixSockets: flags.allowUnixSockets === true,
             // Flag strings go in as given: runMcpCommand parses them with zod and names the bad flag.
           } as McpRunOptionsInput,
           {

@@ -7,6 +7,7 @@ import type { ExecutionStatement } from '../../attest/oacp-statement.js';
 import { manifestWithGrants } from '../../capability/grants.js';
 import { loadManifest } from '../../capability/load.js';
 import type { Manifest } from '../../capability/manifest.js';
+import { describeUnixSocketHint, unixSocketHint } from '../../mcp/diagnose/unix-socket-hint.js';
 import { Duration, FileGrant, MemorySize, UnenforcedList } from '../../mcp/options.js';
 import { withAbsoluteScript } from '../../mcp/server-identity.js';
 import { OacpNode } from '../../node/oacp-node.js';
@@ -26,6 +27,7 @@ interface RunFlags {
   quotaMemory?: string;
   quotaCpu?: string;
   allowUnenforced: string[];
+  allowUnixSockets?: boolean;
   input?: string;
   receipt?: boolean;
   agent?: string;
@@ -50,6 +52,10 @@ export const registerRun: CommandRegistrar = (program, context) => {
       'accept limits this host cannot enforce in the kernel (memory,pids,cpu,disk_io,identity); repeatable',
       collect,
       [],
+    )
+    .option(
+      '--allow-unix-sockets',
+      'hardened tier: allow socket(AF_UNIX) (headless browsers); host sockets inside granted directories become connectable',
     )
     .option('--input <json>', 'JSON value given to a JavaScript agent as `input`')
     .option('--receipt', "record a signed execution receipt in this home's transparency log")
@@ -109,6 +115,7 @@ function buildManifest(flags: RunFlags): Manifest {
     files: flags.allowFiles.map((grant) => flag('--allow-files', FileGrant, grant)),
     network: flags.allowNetwork,
     env: flags.allowEnv,
+    unixSockets: flags.allowUnixSockets === true,
     quotas: {
       ...(flags.quotaMemory === undefined
         ? {}
@@ -166,6 +173,11 @@ async function runCommand(
       `oacp: workload stopped by the Airlock (${exit.killedBy})${exit.detail === undefined ? '' : `: ${exit.detail}`}`,
     );
   const exitCode = exit.code ?? (exit.signal === null ? 1 : 128 + signalNumber(exit.signal));
+  if (exitCode !== 0 && tierName === 'hardened' && manifest.capabilities.unix_sockets !== true) {
+    // The last lines only: a refused socket shows at the end of what a failed program said.
+    const hint = unixSocketHint(outcome.stderr.subarray(-4096).toString('utf8').split('\n').slice(-12));
+    if (hint !== undefined) context.output.err(describeUnixSocketHint(hint));
+  }
   return { statement: outcome.statement, exitCode };
 }
 

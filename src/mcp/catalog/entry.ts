@@ -32,12 +32,13 @@ export const CatalogEntrySchema = z.strictObject({
 
 export type CatalogEntry = z.output<typeof CatalogEntrySchema>;
 
-/** What the entry's manifest grants, as `oacp mcp run` options (`--allow-files`, `--allow-network`, `--allow-env`, `--tools`). */
+/** What the entry's manifest grants, as `oacp mcp run` options (`--allow-files`, `--allow-network`, `--allow-env`, `--tools`, `--allow-unix-sockets`). */
 export function entryGrants(entry: CatalogEntry): {
   allowFiles: string[];
   allowNetwork: string[];
   allowEnv: string[];
   tools: string[];
+  allowUnixSockets: boolean;
 } {
   const caps = entry.capabilities;
   const writable = new Set(caps.file_write);
@@ -49,6 +50,7 @@ export function entryGrants(entry: CatalogEntry): {
     allowNetwork: [...caps.network.allowlist],
     allowEnv: [...caps.env],
     tools: caps.tools.allow.length === 0 ? [] : [caps.tools.allow.join(',')],
+    allowUnixSockets: caps.unix_sockets === true,
   };
 }
 
@@ -60,5 +62,6 @@ export function runFlags(entry: CatalogEntry): string[] {
     ...grants.allowNetwork.flatMap((host) => ['--allow-network', host]),
     ...grants.allowEnv.flatMap((name) => ['--allow-env', name]),
     ...grants.tools.flatMap((list) => ['--tools', list]),
+    ...(grants.allowUnixSockets ? ['--allow-unix-sockets'] : []),
   ];
 }

@@ -19,6 +19,7 @@ export function withCatalogEntry(input: McpRunOptionsInput, catalog: Catalog): M
     allowFiles: [...(input.allowFiles ?? []), ...grants.allowFiles],
     allowNetwork: [...(input.allowNetwork ?? []), ...grants.allowNetwork],
     allowEnv: [...(input.allowEnv ?? []), ...grants.allowEnv],
+    allowUnixSockets: input.allowUnixSockets === true || grants.allowUnixSockets,
     ...((input.tools ?? []).length > 0 ? {} : { tools: grants.tools }),
   };
 }

@@ -62,18 +62,31 @@ export class Launcher {
   prepare(dir: string, options: { readonly unixSockets?: boolean } = {}): Confinement {
     const program = this.built();
     const filter = join(dir, 'workload.bpf');
-    let code = this.filter;
-    if (options.unixSockets === true) {
-      this.withUnixSockets ??= encodeProgram(buildWorkloadFilter(undefined, { unixSockets: true }));
-      code = this.withUnixSockets;
-    }
-    writeFileSync(filter, code, { mode: 0o444 });
+    writeFileSync(filter, this.code(options.unixSockets === true), { mode: 0o444 });
     return { program, filter };
   }
 
-  /** The program and the workload filter (no Unix sockets) from the launcher's cache: no per-sandbox file. */
-  cached(): Confinement {
+  /**
+   * The program and the workload filter from the launcher's cache: no per-sandbox file. `unixSockets`
+   * (the manifest's `capabilities.unix_sockets`): the filter that allows socket(AF_UNIX).
+   */
+  cached(options: { readonly unixSockets?: boolean } = {}): Confinement {
     const program = this.built();
-    return { program, filter: cachedFile(dirname(program), 'workload-filter', this.filter) };
+    const unix = options.unixSockets === true;
+    return {
+      program,
+      filter: cachedFile(
+        dirname(program),
+        unix ? 'workload-filter-unix' : 'workload-filter',
+        this.code(unix),
+      ),
+    };
+  }
+
+  /** The encoded workload filter, with or without socket(AF_UNIX); each encoded once. */
+  private code(unixSockets: boolean): Buffer {
+    if (!unixSockets) return this.filter;
+    this.withUnixSockets ??= encodeProgram(buildWorkloadFilter(undefined, { unixSockets: true }));
+    return this.withUnixSockets;
   }
 }
