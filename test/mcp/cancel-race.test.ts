@@ -1,8 +1,12 @@
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { describe, expect, it } from 'vitest';
 import { jcsDigest } from '../../src/core/jcs.js';
+import { createBridge } from '../../src/mcp/bridge.js';
+import { serveHttp } from '../../src/mcp/http.js';
 import { toolCallPredicate } from '../../src/mcp/receipts.js';
 import type { ToolCallRecord } from '../../src/mcp/record.js';
-import { eventually, initialized, rawHarness } from './raw-harness.js';
+import { lightUpstream, testClient, testReceipts } from './helpers.js';
+import { eventually, initialized, RAW_SERVER, rawHarness } from './raw-harness.js';
 
 const CALLS = 40;
 
@@ -92,6 +96,45 @@ describe('notifications/cancelled racing the result', () => {
       expect(cancelled.some((record) => record.forwarded === true)).toBe(true);
     } finally {
       await raw.close();
+    }
+  });
+});
+
+describe('notifications/cancelled over --http', () => {
+  it('attack: an SDK client aborts 12 calls at different moments: one receipt per call', async () => {
+    const receipts = await testReceipts();
+    const bridge = createBridge({ upstream: lightUpstream('raw', [RAW_SERVER]), receipts });
+    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0 });
+    const client = testClient();
+    try {
+      await client.connect(new StreamableHTTPClientTransport(http.url));
+      const calls = Array.from({ length: 12 }, async (_, n) => {
+        const abort = new AbortController();
+        const call = client.callTool({ name: 'echo', arguments: { n } }, undefined, { signal: abort.signal });
+        if (n % 3 === 1) await new Promise((resolve) => setImmediate(resolve));
+        if (n % 3 === 2) await new Promise((resolve) => setTimeout(resolve, n));
+        abort.abort();
+        return call.then(
+          () => 'result',
+          () => 'aborted',
+        );
+      });
+      await Promise.all(calls);
+      await client.callTool({ name: 'echo', arguments: { last: true } });
+      const digests = new Set(Array.from({ length: 12 }, (_, n) => jcsDigest({ n })));
+      await eventually(
+        () => receipts.records.filter((record) => digests.has(record.argumentsDigest)).length >= 12,
+        'a receipt for every call',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const raced = receipts.records.filter((record) => digests.has(record.argumentsDigest));
+      expect(raced).toHaveLength(12);
+      expect(new Set(raced.map((record) => record.argumentsDigest)).size).toBe(12);
+      for (const record of raced) expect(['result', 'cancelled']).toContain(record.outcome);
+    } finally {
+      await client.close();
+      await http.close();
+      await receipts.close();
     }
   });
 });
