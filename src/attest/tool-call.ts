@@ -28,6 +28,18 @@ export const ToolCallPredicateSchema = z
     argumentsDigest: Sha256HexSchema,
     /** Absent when the tool never returned (denied by policy, killed). */
     resultDigest: Sha256HexSchema.optional(),
+    /**
+     * How the call ended (absent on receipts written before the field): `result`/`error` the server
+     * answered, `denied` refused before it was sent, `cancelled` by the client, `timeout` no answer
+     * within the deadline, `server-gone` the server went away first.
+     */
+    outcome: z.enum(['result', 'error', 'denied', 'cancelled', 'timeout', 'server-gone']).optional(),
+    /**
+     * Whether the call had been sent to the server: written for `cancelled`, `timeout` and
+     * `server-gone`, where `true` means the server may have run it (its answer, if any, was not
+     * delivered) and `false` that it never reached the server.
+     */
+    forwarded: z.boolean().optional(),
     policy: PolicyDecisionSchema,
     tier: TierSchema,
     usage: UsageSchema,
@@ -38,6 +50,9 @@ export const ToolCallPredicateSchema = z
     checkCommon(value, ctx);
     if (value.policy.effect === 'deny' && value.resultDigest !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['resultDigest'], message: 'a denied call has no result' });
+    }
+    if (value.outcome === 'denied' && value.forwarded === true) {
+      ctx.addIssue({ code: 'custom', path: ['forwarded'], message: 'a denied call was never sent' });
     }
   });
 export type ToolCallPredicate = z.infer<typeof ToolCallPredicateSchema>;

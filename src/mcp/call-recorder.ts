@@ -19,6 +19,8 @@ export type ActiveCall = Omit<
 export interface FinishedCall {
   readonly call: ActiveCall;
   readonly outcome: CallOutcome;
+  /** Whether the call had been sent to the server (see ToolCallRecord.forwarded). */
+  readonly forwarded?: boolean;
   readonly result?: Record<string, unknown>;
   readonly error?: { readonly code: number; readonly message: string };
 }
@@ -38,7 +40,7 @@ export function callRecorder(sink: ReceiptSink): CallRecorder {
 }
 
 export function toRecord(finished: FinishedCall, usage: Usage | undefined): ToolCallRecord {
-  const { call, outcome } = finished;
+  const { call, outcome, forwarded } = finished;
   const { arguments: args, startedAt, startedMs, usageAtStart, ...rest } = call;
   const durationMs = Math.max(0, performance.now() - startedMs);
   const used = usage === undefined ? undefined : usageDuring(usageAtStart, usage, durationMs);
@@ -46,6 +48,7 @@ export function toRecord(finished: FinishedCall, usage: Usage | undefined): Tool
     ...rest,
     argumentsDigest: jcsDigest(args),
     outcome,
+    ...(forwarded === undefined ? {} : { forwarded }),
     startedAt: startedAt.toISOString(),
     durationMs,
     ...(used === undefined ? {} : { usage: used }),

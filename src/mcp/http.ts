@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { OacpError } from '../core/errors.js';
+import { countHeaders, tooManyHeaders } from '../core/header-count.js';
 import { hostGuardFor } from '../core/loopback.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
 import type { Bridge, ServedSession } from './bridge.js';
@@ -63,6 +64,8 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   const idle = new IdleSessions(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const tooMany = tooManyHeaders(req);
+    if (tooMany !== undefined) return text(res.setHeader('connection', 'close'), 431, tooMany);
     const host = hostGuard(req.headers.host, req.headers.origin);
     if (host.effect === 'deny') return text(res, 403, host.reason);
     if (options.approvals !== undefined && (await options.approvals.handle(req, res))) return;
@@ -157,6 +160,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   // seconds, not Node's default minutes.
   server.headersTimeout = 10_000;
   server.requestTimeout = 60_000;
+  countHeaders(server);
   await listen(server, options.host, options.port);
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -61,6 +61,7 @@ describe('toolCallPredicate', () => {
       tool: { name: 'read_file', definitionDigest: HEX('c') },
       argumentsDigest: HEX('e'),
       resultDigest: HEX('f'),
+      outcome: 'result',
       policy: {
         effect: 'allow',
         reason: 'permitted by policy read',

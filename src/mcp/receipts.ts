@@ -167,6 +167,8 @@ export function toolCallPredicate(call: ToolCallRecord): ToolCallPredicateInput 
     tool: { name: call.tool, definitionDigest: call.toolDefinitionDigest },
     argumentsDigest: call.argumentsDigest,
     ...(resultDigest === undefined ? {} : { resultDigest }),
+    outcome: call.outcome,
+    ...(call.forwarded === undefined ? {} : { forwarded: call.forwarded }),
     policy: {
       effect: call.decision.effect,
       reason: call.decision.reason,

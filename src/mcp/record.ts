@@ -69,6 +69,11 @@ export interface ToolCallRecord {
   readonly decision: { readonly effect: 'allow' | 'deny'; readonly reason: string };
   readonly checks: CallChecks;
   readonly outcome: CallOutcome;
+  /**
+   * For a call that ended without an answer (cancelled, timeout, server-gone): whether it had been
+   * sent to the server, so the receipt never claims a call the server may have run did not run.
+   */
+  readonly forwarded?: boolean;
   readonly resultDigest?: string;
   readonly isError?: boolean;
   readonly error?: { readonly code: number; readonly message: string };

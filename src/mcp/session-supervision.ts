@@ -92,6 +92,8 @@ export class SessionSupervision {
             .finish({
               call: entry.call,
               outcome: 'server-gone',
+              // It was sent: the server may have run it before it went away.
+              forwarded: true,
               error: { code: CONNECTION_CLOSED, message: reason },
             })
             .then((receipt) => wire.replyTo(entry, failure(CONNECTION_CLOSED, reason, receipt))),

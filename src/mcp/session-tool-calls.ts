@@ -36,7 +36,7 @@ export class SessionToolCalls {
     this.#gating.delete(key);
     if (controller.signal.aborted) {
       // The client cancelled while we waited (for approval); MCP says not to answer a cancelled request.
-      await flow.finish({ call: decided.call, outcome: 'cancelled' });
+      await flow.finish({ call: decided.call, outcome: 'cancelled', forwarded: false });
       return;
     }
     if (decided.effect === 'deny') {
@@ -149,6 +149,8 @@ export class SessionToolCalls {
           .finish({
             call: decided.call,
             outcome: 'server-gone',
+            // The server never came up: the call was never sent.
+            forwarded: false,
             error: { code: CONNECTION_CLOSED, message: reason },
           })
           .then((receipt) => this.wire.replyTo(pending, failure(CONNECTION_CLOSED, reason, receipt))),

@@ -141,7 +141,12 @@ export class SessionWire {
     const message = `the server did not answer ${pending.method} within ${this.timeoutMs / 1000} s (the bridge's request deadline)`;
     if (isToolCall(pending)) {
       void this.flow()
-        .finish({ call: pending.call, outcome: 'timeout', error: { code: REQUEST_TIMEOUT, message } })
+        .finish({
+          call: pending.call,
+          outcome: 'timeout',
+          forwarded: true,
+          error: { code: REQUEST_TIMEOUT, message },
+        })
         .then((receipt) => this.replyTo(pending, failure(REQUEST_TIMEOUT, message, receipt)));
       return;
     }

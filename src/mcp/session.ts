@@ -335,7 +335,9 @@ export class BridgeSession {
     const pending = this.#wire.pending.takeUp(upId);
     if (pending !== undefined && pending.kind !== 'internal')
       this.#wire.pending.forgetClient(pending.clientId);
-    if (isToolCall(pending)) void this.#flow.finish({ call: pending.call, outcome: 'cancelled' });
+    // It was sent: the server may have run it, whatever it answers now (its answer is dropped).
+    if (isToolCall(pending))
+      void this.#flow.finish({ call: pending.call, outcome: 'cancelled', forwarded: true });
     this.#wire.sendUp({ ...notification, params: { ...notification.params, requestId: upId } });
   }
 }

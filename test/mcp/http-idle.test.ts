@@ -79,3 +79,72 @@ describe('--http: one bad POST ends nothing', () => {
     }
   });
 });
+
+describe('--http: a session id nobody holds is never a session', () => {
+  it('attack: an expired, an unknown and a forged Mcp-Session-Id, even on an initialize, get 404 "Session not found" and start no server', async () => {
+    const starts = join(mkdtempSync(join(tmpdir(), 'oacp-fixation-')), 'pids');
+    const receipts = await testReceipts();
+    const bridge = createBridge({
+      upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_STARTS: starts } }),
+      receipts,
+    });
+    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, idleTimeoutMs: 500 });
+    const client = testClient();
+    const transport = new StreamableHTTPClientTransport(http.url);
+    const post = (sessionId: string, body: unknown) =>
+      fetch(http.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': sessionId,
+          'mcp-protocol-version': '2025-06-18',
+        },
+        body: JSON.stringify(body),
+      });
+    const initialize = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '0' } },
+    };
+    const list = { jsonrpc: '2.0', id: 2, method: 'tools/list' };
+    const startedServers = () => readFileSync(starts, 'utf8').split('\n').filter(Boolean).length;
+    try {
+      await client.connect(transport);
+      const expired = transport.sessionId ?? '';
+      expect(expired).not.toBe('');
+      expect(startedServers()).toBe(1);
+      const pid = Number(readFileSync(starts, 'utf8').split('\n')[0]);
+      await eventually(() => !alive(pid), 'the idle session to end', 15_000);
+      for (const id of [expired, '00000000-0000-4000-8000-000000000000', 'fixed-by-attacker']) {
+        for (const body of [list, initialize]) {
+          const answer = await post(id, body);
+          expect(answer.status, `${id} ${body.method}`).toBe(404);
+          expect(await answer.json()).toMatchObject({
+            error: { code: -32001, message: 'Session not found' },
+          });
+        }
+        const del = await fetch(http.url, { method: 'DELETE', headers: { 'mcp-session-id': id } });
+        expect(del.status, `DELETE ${id}`).toBe(404);
+      }
+      // The client's own choice of id is never adopted: a new session gets an id the bridge makes.
+      const fresh = await fetch(http.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify(initialize),
+      });
+      expect(fresh.status).toBe(200);
+      expect(fresh.headers.get('mcp-session-id')).toMatch(/^[0-9a-f-]{36}$/);
+      expect(fresh.headers.get('mcp-session-id')).not.toBe(expired);
+      await fresh.body?.cancel();
+      // Only that initialize started a server; none of the refused ids did.
+      await eventually(() => startedServers() === 2, 'the fresh session to start its server');
+      expect(startedServers()).toBe(2);
+    } finally {
+      await client.close().catch(() => undefined);
+      await http.close();
+      await receipts.close();
+    }
+  });
+});

@@ -25,6 +25,8 @@ export interface RawHarness {
   /** Answers the bridge's (the server's) requests to the client, by method. */
   onServerRequest(method: string, answer: (params: unknown) => Message): void;
   readonly closed: Promise<void>;
+  /** Ends the client's side of the stream (a stdio client closing the bridge's stdin). */
+  endInput(): void;
   close(): Promise<void>;
 }
 
@@ -101,6 +103,7 @@ export async function rawHarness(
         : [],
     onServerRequest: (method, answer) => handlers.set(method, answer),
     closed: session.closed,
+    endInput: () => input.end(),
     close: async () => {
       await bridge.close();
       await receipts.close();

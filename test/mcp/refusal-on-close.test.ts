@@ -43,3 +43,52 @@ describe('refusals are recorded even when the client leaves at once', () => {
     }
   });
 });
+
+describe('a call in flight when the client leaves', () => {
+  it('attack: a tools/call the server never answers, then EOF: oacp mcp run ends and the call has one receipt in the home log, saying whether the server had it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-home-'));
+    await KeyStore.init(dir, { env: {} });
+    writeNodeConfig(dir, { version: 1, origin: 'test.oacp.invalid/close' });
+    const toBridge = new PassThrough();
+    const fromBridge = new PassThrough();
+    let answered = '';
+    fromBridge.on('data', (chunk: Buffer) => {
+      answered += chunk.toString();
+    });
+    const running = runMcpCommand(
+      { command: [process.execPath, RAW], tier: 'light', name: 'raw' },
+      { home: dir, env: {}, stdin: toBridge, stdout: fromBridge, log: () => undefined },
+    );
+    const send = (message: unknown) => toBridge.write(`${JSON.stringify(message)}\n`);
+    send({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    });
+    while (!answered.includes('"id":1')) await new Promise((resolve) => setTimeout(resolve, 10));
+    send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    // A call answered proves the session is serving; then one the server never answers, and EOF.
+    send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: {} } });
+    while (!answered.includes('"id":2')) await new Promise((resolve) => setTimeout(resolve, 10));
+    send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'hang', arguments: {} } });
+    // Most often forwarded by now; either way the call must have its one receipt.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    toBridge.end();
+    await running;
+    const node = await OacpNode.open(dir, {});
+    try {
+      const predicates = [];
+      for (let index = 0; index < node.log.size; index++) {
+        const envelope = JSON.parse(Buffer.from(await node.log.entry(index)).toString('utf8'));
+        predicates.push(JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')).predicate);
+      }
+      const hang = predicates.filter((predicate) => predicate.tool?.name === 'hang');
+      expect(hang).toHaveLength(1);
+      expect(hang[0]).toMatchObject({ outcome: 'server-gone', forwarded: expect.any(Boolean) });
+      expect(hang[0].resultDigest).toBeUndefined();
+    } finally {
+      await node.close();
+    }
+  });
+});

@@ -67,7 +67,7 @@ export function createApp(services: GatewayServices, mounts: readonly Mount[] = 
   const declared: DeclaredRoute[] = [];
   for (const { method, path, access, handler } of gatewayRoutes(services)) {
     if (access.kind === 'public') app.on(method, path, handler);
-    else app.on(method, path, authenticate(services.auth), authorize(access, services.agents), handler);
+    else app.on(method, path, authenticate(services.auth), authorize(access, services.agents, path), handler);
     declared.push({ method, path, access });
   }
   for (const mount of mounts) {

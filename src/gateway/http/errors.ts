@@ -22,6 +22,7 @@ export type HttpErrorCode =
   | 'BAD_REQUEST'
   | 'NOT_FOUND'
   | 'PAYLOAD_TOO_LARGE'
+  | 'HEADERS_TOO_LARGE'
   | 'HOST_REFUSED'
   | 'INTERNAL'
   | 'GATEWAY_LISTEN_REFUSED'
@@ -32,7 +33,7 @@ export function httpError(code: HttpErrorCode, message: string): OacpError<HttpE
   return new OacpError(code, message);
 }
 
-export type HttpStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 422 | 429 | 500 | 502 | 503;
+export type HttpStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 422 | 429 | 431 | 500 | 502 | 503;
 
 /**
  * Every code a request can end with. Whole unions of the domains the routes
@@ -62,6 +63,7 @@ const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
   BAD_REQUEST: 400,
   NOT_FOUND: 404,
   PAYLOAD_TOO_LARGE: 413,
+  HEADERS_TOO_LARGE: 431,
   HOST_REFUSED: 403,
   INTERNAL: 500,
   GATEWAY_LISTEN_REFUSED: 500,

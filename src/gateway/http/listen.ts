@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
+import { countHeaders, tooManyHeaders } from '../../core/header-count.js';
 import { isLoopbackAddress } from '../../core/loopback.js';
+import type { ErrorBody } from './api-schemas.js';
 import { httpError } from './errors.js';
 
 export interface ListenOptions {
@@ -68,9 +70,16 @@ export async function listen(
     );
   }
   // The env ({incoming, outgoing}) lets the body limit read the Node request stream directly.
-  const listener = getRequestListener((request, env) => fetch(request, env), {
+  const app = getRequestListener((request, env) => fetch(request, env), {
     overrideGlobalObjects: false,
   });
+  const listener: RequestListener = (req, res) => {
+    const tooMany = tooManyHeaders(req);
+    if (tooMany === undefined) return void app(req, res);
+    // Refused before the app: nothing past the parser reads a request over the limit.
+    const body: ErrorBody = { error: { code: 'HEADERS_TOO_LARGE', message: tooMany } };
+    res.writeHead(431, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify(body));
+  };
   let server: Server;
   if (options.tls !== undefined) {
     let cert: Buffer | string;
@@ -115,6 +124,7 @@ export async function listen(
   } else {
     server = createHttpServer(listener);
   }
+  countHeaders(server);
   server.keepAliveTimeout = 5_000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 60_000;

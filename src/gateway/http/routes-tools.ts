@@ -26,6 +26,13 @@ export function toolRoutes(services: GatewayServices): Route[] {
         if (body.agent === undefined)
           throw httpError('BAD_REQUEST', 'agent: required when calling with an API key');
         agent = await findAgent(services, body.agent);
+        // A key bound to an agent calls as that agent only, as its signed request would.
+        if (principal.agentId !== undefined && agent.id !== principal.agentId) {
+          throw httpError(
+            'FORBIDDEN',
+            `API key ${principal.keyId} is bound to agent ${principal.agentId}: it calls tools only as that agent`,
+          );
+        }
       }
       if (agent === undefined) throw httpError('BAD_REQUEST', 'agent: required');
       if (agent.state === 'retired' || agent.state === 'suspended') {

@@ -147,3 +147,77 @@ describe('per-route access', () => {
     expect(rows.sort()).toEqual(expected.sort());
   });
 });
+
+/**
+ * The attack: an agent's own API key (bound to it with agentId, holding every
+ * scope but admin) used on another agent's resources: its context, credentials,
+ * quota, runs, state, migration, and tool calls in its name. Each is a 403; on
+ * its own agent the same key is let through.
+ */
+describe('an agent key on another agent (IDOR)', () => {
+  let gw: TestGateway;
+  let self: { id: string; name: string };
+  let other: { id: string; name: string };
+
+  beforeAll(async () => {
+    gw = await startGateway();
+    self = await gw.client.createAgent({ name: 'owner', manifest: MANIFEST });
+    other = await gw.client.createAgent({ name: 'victim', manifest: MANIFEST });
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  const concrete = (path: string, agent: { id: string }) =>
+    path
+      .replace(':id', encodeURIComponent(agent.id))
+      .replace(/:transition\{[^}]*\}/, 'suspend')
+      .replace(':key', 'k')
+      .replace(':name', 'echo');
+
+  it("attack: every /v1/agents/:id route with the other agent's id, and a tool call naming it: 403; its own: let through", async () => {
+    const key = (
+      await gw.gateway.apiKeys.create({
+        scopes: API_SCOPES.filter((granted) => granted !== 'admin'),
+        agentId: self.id,
+      })
+    ).key;
+    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    const agentRoutes = gw.gateway.routes.filter(
+      (route) => route.access.kind !== 'public' && route.path.startsWith('/v1/agents/:id'),
+    );
+    expect(agentRoutes.length).toBeGreaterThan(5);
+    for (const { method, path } of agentRoutes) {
+      const body = method === 'GET' ? {} : { body: method === 'PUT' ? '{"value":1,"secret":"s"}' : '{}' };
+      const theirs = await raw(gw.url, concrete(path, other), { method, headers, ...body });
+      expect(theirs.status, `${method} ${path} on another agent`).toBe(403);
+      expect(theirs.json, `${method} ${path}`).toMatchObject({
+        error: { code: 'FORBIDDEN', message: expect.stringContaining('bound to agent') },
+      });
+    }
+    // Nothing was written to the other agent's context.
+    expect(
+      (
+        await raw(gw.url, `/v1/agents/${encodeURIComponent(other.id)}/context/k`, {
+          headers: { authorization: `Bearer ${gw.adminKey}` },
+        })
+      ).status,
+    ).toBe(404);
+    for (const { method, path } of agentRoutes.filter((route) => route.method === 'GET')) {
+      const own = await raw(gw.url, concrete(path, self), { method, headers });
+      expect([401, 403], `${method} ${path} on its own agent`).not.toContain(own.status);
+    }
+    const call = (agent: string) =>
+      raw(gw.url, '/v1/tools/echo/call', {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ agent, arguments: { text: 'x' } }),
+      });
+    for (const name of [other.id, other.name]) {
+      const refused = await call(name);
+      expect(refused.status, name).toBe(403);
+      expect(refused.text).toContain('bound to agent');
+    }
+    expect([401, 403]).not.toContain((await call(self.id)).status);
+  });
+});

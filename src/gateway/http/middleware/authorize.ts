@@ -9,14 +9,26 @@ import type { Access } from '../route.js';
 /**
  * The route's declared access, checked against the authenticated principal
  * before the handler runs (and before the body is read). An agent named by
- * `:id` is looked up only for a signed request, to compare it with the signer.
+ * `:id` (`path` under `/v1/agents/:id`) is looked up only for a signed request
+ * or a key bound to an agent, to compare it with the agent acting: an agent
+ * key reaches its own agent's resources only, whatever scopes it holds.
  */
-export function authorize(access: Access, agents: AgentDirectory): MiddlewareHandler<GatewayEnv> {
+export function authorize(access: Access, agents: AgentDirectory, path = ''): MiddlewareHandler<GatewayEnv> {
+  const namesAgent = path === '/v1/agents/:id' || path.startsWith('/v1/agents/:id/');
   return async function authorize(c, next) {
     if (access.kind !== 'public') {
       const principal = c.var.principal;
       if (principal.kind === 'api-key') {
         requireKeyScope(principal, access.scope);
+        if (namesAgent && principal.agentId !== undefined) {
+          const target = await agents.get(c.req.param('id') ?? '');
+          if (target?.id !== principal.agentId) {
+            throw httpError(
+              'FORBIDDEN',
+              `API key ${principal.keyId} is bound to agent ${principal.agentId}: it acts only on that agent's resources`,
+            );
+          }
+        }
         if (access.kind === 'agent-key' && principal.agentId === undefined) {
           throw httpError(
             'FORBIDDEN',

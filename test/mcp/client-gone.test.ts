@@ -1,0 +1,101 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { describe, expect, it } from 'vitest';
+import { createBridge } from '../../src/mcp/bridge.js';
+import { serveHttp } from '../../src/mcp/http.js';
+import { lightUpstream, testClient, testReceipts } from './helpers.js';
+import { eventually, initialized, RAW_SERVER, rawHarness } from './raw-harness.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('a client that goes away mid-call', () => {
+  it('attack (stdio): stdin closes while a call runs: the call still gets its receipt and the server process ends', async () => {
+    const starts = join(mkdtempSync(join(tmpdir(), 'oacp-gone-')), 'pids');
+    const raw = await rawHarness({ env: { RAW_STARTS: starts } });
+    try {
+      await initialized(raw);
+      raw.send({
+        jsonrpc: '2.0',
+        id: 'mid',
+        method: 'tools/call',
+        params: { name: 'hang', arguments: { n: 1 } },
+      });
+      await eventually(
+        () => raw.serverGot().some((m) => m.method === 'tools/call'),
+        'the call to reach the server',
+      );
+      const pid = Number(readFileSync(starts, 'utf8').split('\n')[0]);
+      expect(alive(pid)).toBe(true);
+      raw.endInput();
+      await raw.closed;
+      await eventually(() => raw.receipts.records.some((r) => r.tool === 'hang'), 'the call receipt');
+      const records = raw.receipts.records.filter((r) => r.tool === 'hang');
+      expect(records).toHaveLength(1);
+      expect(records[0]).toMatchObject({ outcome: 'server-gone', forwarded: true });
+      await eventually(() => !alive(pid), 'the server to stop');
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('attack (--http): the POST of a running call is dropped and the client never comes back: the call gets its receipt when the idle session ends, and its server stops', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-gone-http-'));
+    const starts = join(dir, 'pids');
+    const serverLog = join(dir, 'server.jsonl');
+    const receipts = await testReceipts();
+    const bridge = createBridge({
+      upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_STARTS: starts, RAW_LOG: serverLog } }),
+      receipts,
+    });
+    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, idleTimeoutMs: 500 });
+    const client = testClient();
+    const transport = new StreamableHTTPClientTransport(http.url);
+    try {
+      await client.connect(transport);
+      const pid = Number(readFileSync(starts, 'utf8').split('\n')[0]);
+      const post = request(http.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': transport.sessionId ?? '',
+          'mcp-protocol-version': '2025-06-18',
+        },
+      });
+      post.on('error', () => undefined);
+      post.end(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: 7,
+          method: 'tools/call',
+          params: { name: 'hang', arguments: {} },
+        }),
+      );
+      await eventually(
+        () => readFileSync(serverLog, 'utf8').includes('"hang"'),
+        'the call to reach the server',
+      );
+      // The client drops the connection mid-call and is never heard from again.
+      post.destroy();
+      await eventually(() => receipts.records.some((r) => r.tool === 'hang'), 'the call receipt', 15_000);
+      expect(receipts.records.filter((r) => r.tool === 'hang')).toEqual([
+        expect.objectContaining({ outcome: 'server-gone', forwarded: true }),
+      ]);
+      await eventually(() => !alive(pid), 'the server to stop', 15_000);
+    } finally {
+      await client.close().catch(() => undefined);
+      await http.close();
+      await receipts.close();
+    }
+  });
+});
