@@ -80,6 +80,10 @@ export class TransparencyLog {
   private serial: Promise<unknown> = Promise.resolve();
   /** The largest size known to be signed for this key: nothing smaller is ever signed. */
   private signedFloor: number;
+  /** The signed-size state's lock; a read-only log opens it when it first signs a new size. */
+  private stateLock: Promise<FileLock> | undefined;
+  /** The largest size this process recorded in the signed-size state before signing it. */
+  private recordedSize = 0;
   private truncated = 0;
 
   private constructor(
@@ -93,8 +97,9 @@ export class TransparencyLog {
     published: PublishedCheckpoint,
     floor: number,
     private readonly stateFile: string | undefined,
-    private readonly stateLock: FileLock | undefined,
+    stateLock: FileLock | undefined,
   ) {
+    this.stateLock = stateLock === undefined ? undefined : Promise.resolve(stateLock);
     this.signedFloor = floor;
     this.commits = new GroupCommit((items) => this.commit(items));
     this.derived =
@@ -389,7 +394,7 @@ export class TransparencyLog {
         await this.wal.close();
         await this.locks?.sequencer.close();
         await this.locks?.publisher.close();
-        await this.stateLock?.close();
+        await this.stateLock?.then((lock) => lock.close()).catch(() => undefined);
       }
     })();
     return this.closing;
@@ -465,9 +470,12 @@ export class TransparencyLog {
    * (LOG_FORK) before it signs, instead of both handing out a signature for one size.
    */
   private async recorded(size: number): Promise<void> {
-    const { stateFile, stateLock } = this;
-    if (stateFile === undefined || stateLock === undefined || size <= this.signedFloor) return;
-    await stateLock.with(async () => {
+    const { stateFile } = this;
+    if (stateFile === undefined || size <= Math.max(this.signedFloor, this.recordedSize)) return;
+    // A read-only log (list, export, checkpoint beside a running writer) writes nothing in the
+    // home, but what it signs is recorded like any signature: it takes the state's lock then.
+    this.stateLock ??= openSignedStateLock(stateFile);
+    await (await this.stateLock).with(async () => {
       const state = await readSignedState(stateFile, this.verifierKey);
       if (state !== undefined) {
         // Another writer of this home may have published past what this process has read.
@@ -477,6 +485,7 @@ export class TransparencyLog {
       if (state === undefined || state.size < size)
         await writeSignedState(stateFile, this.verifierKey, { size, root: this.tree.root(size) });
     });
+    this.recordedSize = Math.max(this.recordedSize, size);
   }
 
   /**

@@ -1,4 +1,5 @@
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -95,5 +96,38 @@ describe('two copies of one home on one machine', () => {
     const refused = asked.filter((o) => o.status === 'rejected');
     expect(refused).toHaveLength(1);
     expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'LOG_FORK' });
+  });
+
+  it('a read-only command signing on a copy records what it signed: the other copy then refuses that size', async () => {
+    const inner = keySigner(generateEd25519().privateKey);
+    const stateFile = join(tempDir('oacp-race-state-'), 'state.json');
+    const first = tempDir('oacp-race-a-');
+    const seed = await TransparencyLog.open(first, { origin, signer: inner, stateFile });
+    await seed.append(bytes('shared'));
+    await seed.close();
+    const second = tempDir('oacp-race-b-');
+    cpSync(first, second, { recursive: true });
+    // The copy holds a record no round published yet (its writer was killed right after the
+    // write): a record as the write-ahead log frames it, length || SHA-256(0x00 || entry) || entry.
+    const entry = bytes('b');
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(entry.length);
+    const leaf = createHash('sha256')
+      .update(Buffer.from([0]))
+      .update(entry)
+      .digest();
+    appendFileSync(join(second, 'log.wal'), Buffer.concat([length, leaf, entry]));
+
+    const signed = new Map<number, Set<string>>();
+    const signer = watchingSigner(inner, signed);
+    // `oacp log checkpoint` on the copy: read-only, no lock in the home, but it signs size 2.
+    const reader = await TransparencyLog.open(second, { origin, signer, stateFile, readOnly: true });
+    expect((await reader.checkpoint()).split('\n')[1]).toBe('2');
+    await reader.close();
+    // The other copy, behind it, cannot open: this machine has signed a tree it does not hold.
+    await expect(TransparencyLog.open(first, { origin, signer, stateFile })).rejects.toMatchObject({
+      code: 'LOG_FORK',
+    });
+    for (const [size, roots] of signed) expect({ size, roots: roots.size }).toEqual({ size, roots: 1 });
   });
 });
