@@ -33,6 +33,7 @@ async function derivedFiles(
       datasync: async () => undefined,
       durableSize: () => tree.size,
       stateFile: undefined,
+      stateLock: undefined,
       signed: () => undefined,
     },
     0,

@@ -44,6 +44,8 @@ export interface DerivedFilesParts {
   readonly durableSize: () => number;
   /** Where the largest published tree is remembered outside the directory, if anywhere. */
   readonly stateFile: string | undefined;
+  /** The state file's lock (signed-state.ts): held from reading the state to recording the new size. */
+  readonly stateLock: FileLock | undefined;
   /** Told of every size known to be signed, so the log never signs a smaller one. */
   readonly signed: (size: number) => void;
 }
@@ -221,38 +223,42 @@ export class DerivedFiles {
     await this.parts.refresh();
     checkExtends(tree, onDisk, 'the published checkpoint', 'LOG_CORRUPT');
     this.parts.signed(onDisk.size);
-    const state = stateFile === undefined ? undefined : await readSignedState(stateFile, vkey);
-    if (state !== undefined) {
-      checkExtends(tree, state, `the signed-size state ${stateFile}`, 'LOG_FORK');
-      this.parts.signed(state.size);
-    }
-    // Publish what this process's last fdatasync made durable (records of every writer that
-    // were in the file before it began); sync again only when that adds nothing. A size the
-    // state file already holds was durable when it was signed.
-    let target = Math.max(Math.min(tree.size, this.parts.durableSize()), state?.size ?? 0);
-    if (target <= onDisk.size && tree.size > onDisk.size) {
-      await this.parts.datasync();
-      target = Math.max(Math.min(tree.size, this.parts.durableSize()), state?.size ?? 0);
-    }
-    if (onDisk.exists && onDisk.size >= target) {
-      this.publishedSize = onDisk.size;
-      return;
-    }
-    const stops = [...this.handedOut]
-      .filter((size) => size > onDisk.size && size < target)
-      .sort((a, b) => a - b);
-    let from = onDisk.size;
-    for (const size of [...stops, target]) {
-      await writeTiles(dir, tree, this.parts.readEntries, from, size, this.bundles);
-      from = size;
-    }
-    for (const size of [...this.handedOut]) if (size <= target) this.handedOut.delete(size);
-    const note = this.parts.signedCheckpoint(target);
-    if (stateFile !== undefined)
-      await writeSignedState(stateFile, vkey, { size: target, root: tree.root(target) });
-    await writeFileAtomic(join(dir, 'checkpoint'), note, true);
-    this.known = { size: target, root: tree.root(target), exists: true, text: note };
-    this.parts.signed(target);
-    this.publishedSize = target;
+    const { stateLock } = this.parts;
+    const publish = async (): Promise<void> => {
+      const state = stateFile === undefined ? undefined : await readSignedState(stateFile, vkey);
+      if (state !== undefined) {
+        checkExtends(tree, state, `the signed-size state ${stateFile}`, 'LOG_FORK');
+        this.parts.signed(state.size);
+      }
+      // Publish what this process's last fdatasync made durable (records of every writer that
+      // were in the file before it began); sync again only when that adds nothing. A size the
+      // state file already holds was durable when it was signed.
+      let target = Math.max(Math.min(tree.size, this.parts.durableSize()), state?.size ?? 0);
+      if (target <= onDisk.size && tree.size > onDisk.size) {
+        await this.parts.datasync();
+        target = Math.max(Math.min(tree.size, this.parts.durableSize()), state?.size ?? 0);
+      }
+      if (onDisk.exists && onDisk.size >= target) {
+        this.publishedSize = onDisk.size;
+        return;
+      }
+      const stops = [...this.handedOut]
+        .filter((size) => size > onDisk.size && size < target)
+        .sort((a, b) => a - b);
+      let from = onDisk.size;
+      for (const size of [...stops, target]) {
+        await writeTiles(dir, tree, this.parts.readEntries, from, size, this.bundles);
+        from = size;
+      }
+      for (const size of [...this.handedOut]) if (size <= target) this.handedOut.delete(size);
+      const note = this.parts.signedCheckpoint(target);
+      if (stateFile !== undefined)
+        await writeSignedState(stateFile, vkey, { size: target, root: tree.root(target) });
+      await writeFileAtomic(join(dir, 'checkpoint'), note, true);
+      this.known = { size: target, root: tree.root(target), exists: true, text: note };
+      this.parts.signed(target);
+      this.publishedSize = target;
+    };
+    await (stateLock === undefined ? publish() : stateLock.with(publish));
   }
 }

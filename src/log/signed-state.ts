@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from './atomic-file.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { logError } from './errors.js';
+import { FileLock } from './file-lock.js';
 import { HASH_SIZE } from './hash.js';
 import { readSmallFile } from './small-file.js';
 
@@ -72,6 +74,25 @@ export async function readSignedState(path: string, vkey: string): Promise<Signe
 export async function writeSignedState(path: string, vkey: string, tree: SignedTree): Promise<void> {
   const body = { version: 1, vkey, size: tree.size, root: encodeBase64(tree.root) };
   await writeFileAtomic(path, `${JSON.stringify(body, null, 2)}\n`, true);
+}
+
+/**
+ * The state file's own lock (`<state>.lock`, beside it). Every copy of a home on this machine
+ * shares the state file but has its own publishing lock: each reads the state, checks its
+ * tree extends it, records the size it is about to sign and only then signs, all under this
+ * lock, so two copies can never both sign one size (the second finds the first's root).
+ */
+export async function openSignedStateLock(path: string): Promise<FileLock> {
+  try {
+    await mkdir(dirname(path), { recursive: true });
+  } catch (error) {
+    throw logError(
+      'LOG_SIGNED_STATE',
+      `cannot create the directory of the log's signed-size state ${path}`,
+      error,
+    );
+  }
+  return FileLock.open(`${path}.lock`);
 }
 
 function safeJson(text: string): unknown {

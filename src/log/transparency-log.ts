@@ -12,7 +12,7 @@ import { MerkleTree } from './merkle-tree.js';
 import { isValidKeyName } from './note-format.js';
 import { ed25519NoteSigner, formatVerifierKey, type NoteSigner, SIG_TYPE_ED25519 } from './note-keys.js';
 import { checkExtends, type PublishedCheckpoint, readPublished } from './published-checkpoint.js';
-import { readSignedState, type SignedTree } from './signed-state.js';
+import { openSignedStateLock, readSignedState, type SignedTree, writeSignedState } from './signed-state.js';
 import { checkServedTile, checkTiles } from './tile-check.js';
 import { entriesPath, parseTilePath, type TileAddress, tilePath } from './tile-path.js';
 import { MAX_ENTRY_BYTES } from './tile-writer.js';
@@ -80,6 +80,10 @@ export class TransparencyLog {
   private serial: Promise<unknown> = Promise.resolve();
   /** The largest size known to be signed for this key: nothing smaller is ever signed. */
   private signedFloor: number;
+  /** The signed-size state's lock; a read-only log opens it when it first signs a new size. */
+  private stateLock: Promise<FileLock> | undefined;
+  /** The largest size this process recorded in the signed-size state before signing it. */
+  private recordedSize = 0;
   private truncated = 0;
 
   private constructor(
@@ -92,8 +96,10 @@ export class TransparencyLog {
     private readonly dir: string,
     published: PublishedCheckpoint,
     floor: number,
-    stateFile: string | undefined,
+    private readonly stateFile: string | undefined,
+    stateLock: FileLock | undefined,
   ) {
+    this.stateLock = stateLock === undefined ? undefined : Promise.resolve(stateLock);
     this.signedFloor = floor;
     this.commits = new GroupCommit((items) => this.commit(items));
     this.derived =
@@ -111,6 +117,7 @@ export class TransparencyLog {
               datasync: () => wal.datasync(),
               durableSize: () => wal.durableCount,
               stateFile,
+              stateLock,
               signed: (size) => {
                 this.signedFloor = Math.max(this.signedFloor, size);
               },
@@ -143,13 +150,18 @@ export class TransparencyLog {
     const noteSigner = ed25519NoteSigner(options.origin, options.signer);
     const vkey = formatVerifierKey(options.origin, SIG_TYPE_ED25519, options.signer.publicKey);
     if (!readOnly) await mkdir(dir, { recursive: true });
-    const opened: { wal?: WriteAheadLog; locks?: { sequencer: FileLock; publisher: FileLock } } = {};
+    const opened: {
+      wal?: WriteAheadLog;
+      locks?: { sequencer: FileLock; publisher: FileLock };
+      stateLock?: FileLock;
+    } = {};
     try {
       if (!readOnly) {
         opened.locks = {
           sequencer: await FileLock.open(join(dir, LOCK_FILE)),
           publisher: await FileLock.open(join(dir, PUBLISH_LOCK_FILE)),
         };
+        if (options.stateFile !== undefined) opened.stateLock = await openSignedStateLock(options.stateFile);
       }
       // The signed trees first, the records after: whatever they cover is already in the file.
       const published = await readPublished(join(dir, CHECKPOINT_FILE), vkey);
@@ -200,6 +212,7 @@ export class TransparencyLog {
         published,
         Math.max(published.size, signedSize(state)),
         options.stateFile,
+        opened.stateLock,
       );
       log.truncated = truncated;
       await log.derived?.settle();
@@ -208,6 +221,7 @@ export class TransparencyLog {
       await opened.wal?.close();
       await opened.locks?.sequencer.close();
       await opened.locks?.publisher.close();
+      await opened.stateLock?.close();
       throw error;
     }
   }
@@ -336,7 +350,9 @@ export class TransparencyLog {
    * stable storage: a signed tree that a power cut could shrink would be a fork of our own making.
    */
   async checkpoint(): Promise<string> {
-    return this.signedCheckpoint(await this.madeDurable());
+    const size = await this.madeDurable();
+    await this.recorded(size);
+    return this.signedCheckpoint(size);
   }
 
   inclusionProof(index: number, treeSize: number = this.size): Uint8Array[] {
@@ -354,7 +370,8 @@ export class TransparencyLog {
   async proofFile(index: number, extra?: Uint8Array): Promise<string> {
     const size = this.size;
     const proof = this.tree.inclusionProof(index, size);
-    const checkpoint = this.signedCheckpoint(await this.madeDurable(size));
+    await this.recorded(await this.madeDurable(size));
+    const checkpoint = this.signedCheckpoint(size);
     return formatTlogProof(
       extra === undefined ? { index, proof, checkpoint } : { extra, index, proof, checkpoint },
     );
@@ -377,6 +394,7 @@ export class TransparencyLog {
         await this.wal.close();
         await this.locks?.sequencer.close();
         await this.locks?.publisher.close();
+        await this.stateLock?.then((lock) => lock.close()).catch(() => undefined);
       }
     })();
     return this.closing;
@@ -443,6 +461,31 @@ export class TransparencyLog {
       }
     }
     return size;
+  }
+
+  /**
+   * Before a size past the signed floor is signed outside a publishing round, it is recorded
+   * in the signed-size state under the state's lock, once its tree is checked to extend the
+   * state: a copy of this home on this machine that signed another root there stops this one
+   * (LOG_FORK) before it signs, instead of both handing out a signature for one size.
+   */
+  private async recorded(size: number): Promise<void> {
+    const { stateFile } = this;
+    if (stateFile === undefined || size <= Math.max(this.signedFloor, this.recordedSize)) return;
+    // A read-only log (list, export, checkpoint beside a running writer) writes nothing in the
+    // home, but what it signs is recorded like any signature: it takes the state's lock then.
+    this.stateLock ??= openSignedStateLock(stateFile);
+    await (await this.stateLock).with(async () => {
+      const state = await readSignedState(stateFile, this.verifierKey);
+      if (state !== undefined) {
+        // Another writer of this home may have published past what this process has read.
+        if (state.size > this.tree.size) await this.refresh();
+        checkExtends(this.tree, state, `the signed-size state ${stateFile}`, 'LOG_FORK');
+      }
+      if (state === undefined || state.size < size)
+        await writeSignedState(stateFile, this.verifierKey, { size, root: this.tree.root(size) });
+    });
+    this.recordedSize = Math.max(this.recordedSize, size);
   }
 
   /**

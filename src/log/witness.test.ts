@@ -153,4 +153,45 @@ describe('Witness (c2sp.org/tlog-cosignature)', () => {
     writeFileSync(path, '{"version":1,"logs":{"example.com/log":{"size":-1,"root":"x"}}}');
     await expect(newWitness(path)).rejects.toMatchObject({ code: 'LOG_WITNESS_STATE' });
   });
+
+  it('keeps its order when the clock goes backwards: extensions cosigned, forks and rollbacks still refused', async () => {
+    // Attack: the witness host's clock set back (NTP step, a VM restored). Order comes from tree
+    // sizes and consistency proofs, never from time; cosignature timestamps just say when.
+    const clock = { now: 1700000000 };
+    const witness = await Witness.open(stateFile(), {
+      name: 'witness.example/w1',
+      signer: keySigner(generateEd25519().privateKey),
+      now: () => clock.now,
+    });
+    await witness.cosign({ logKey, checkpoint: checkpointAt(tree, 10), proof: [] });
+    clock.now = 1600000000;
+    const later = await witness.cosign({
+      logKey,
+      checkpoint: checkpointAt(tree, 30),
+      proof: tree.consistencyProof(10, 30),
+    });
+    const verdict = verifyCosignatures(later, [witness.verifierKey]);
+    expect(verdict.ok && verdict.value[0]?.timestamp).toBe(1600000000);
+    clock.now = 1500000000;
+    expect(
+      await codeOf(
+        witness.cosign({
+          logKey,
+          checkpoint: checkpointAt(forked, 30),
+          proof: forked.consistencyProof(10, 30),
+        }),
+      ),
+    ).toBe('LOG_WITNESS_FORK');
+    expect(await codeOf(witness.cosign({ logKey, checkpoint: checkpointAt(tree, 20), proof: [] }))).toBe(
+      'LOG_WITNESS_ROLLBACK',
+    );
+    expect(witness.latest(origin)?.size).toBe(30);
+    clock.now = -1;
+    expect(
+      await codeOf(
+        witness.cosign({ logKey, checkpoint: checkpointAt(tree, 40), proof: tree.consistencyProof(30, 40) }),
+      ),
+    ).toBe('LOG_COSIGNATURE_FAILED');
+    expect(witness.latest(origin)?.size).toBe(30);
+  });
 });

@@ -123,10 +123,13 @@ export class Witness {
         );
       }
     }
+    // Cosigned first (a clock it cannot sign with refuses here, recording nothing), handed out
+    // only once the tree is durably recorded.
+    const cosigned = addNoteSignature(note, this.cosigner);
     const next = new Map(this.state);
     next.set(checkpoint.origin, { size: checkpoint.size, root: checkpoint.root });
     await writeWitnessState(this.statePath, next);
     this.state.set(checkpoint.origin, { size: checkpoint.size, root: checkpoint.root });
-    return addNoteSignature(note, this.cosigner);
+    return cosigned;
   }
 }
