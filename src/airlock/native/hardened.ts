@@ -25,13 +25,13 @@ import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
 import { guardPipe } from './orphan-guard.js';
 import { type EgressHooks, prepareSpec, startEgressProxy } from './prepare.js';
 import { rlimitsFromQuotas } from './rlimits.js';
-import { cachedSandboxEtc } from './sandbox-etc.js';
+import { sandboxEtcView } from './sandbox-etc.js';
 import { accessibleBy, type SandboxUser, sandboxUser } from './sandbox-user.js';
 import { encodeProgram } from './seccomp/bpf.js';
 import { buildSeccompFilter } from './seccomp/filter.js';
 import { guardFd, spawnWorkload } from './spawn.js';
 import { supervise } from './supervisor.js';
-import { systemRootArgs } from './system-root.js';
+import { type SystemEntry, systemRootArgs, systemRootEntries } from './system-root.js';
 
 export interface HardenedTierOptions extends EgressHooks {
   readonly bwrapPath?: string;
@@ -75,7 +75,7 @@ export class HardenedTier implements ProcessTier {
   private readonly socat: string;
   /** Host facts that do not change while the process runs, computed once per tier. */
   private readonly seccomp = encodeProgram(buildSeccompFilter());
-  private systemArgs: string[] | undefined;
+  private system: { readonly entries: SystemEntry[]; readonly args: string[] } | undefined;
   private readonly launcher = new Launcher();
   /** Where this process may create cgroups: detected on the first start (it reads /proc and /sys). */
   private cgroupHost: CgroupHost | undefined;
@@ -85,9 +85,12 @@ export class HardenedTier implements ProcessTier {
     this.socat = options.socatPath ?? '/usr/bin/socat';
   }
 
-  private systemRoot(): string[] {
-    this.systemArgs ??= systemRootArgs();
-    return this.systemArgs;
+  private systemRoot(): { readonly entries: SystemEntry[]; readonly args: string[] } {
+    if (this.system === undefined) {
+      const entries = systemRootEntries();
+      this.system = { entries, args: systemRootArgs(entries) };
+    }
+    return this.system;
   }
 
   private cgroups(): CgroupHost {
@@ -195,8 +198,9 @@ export class HardenedTier implements ProcessTier {
     try {
       // socket(AF_UNIX) only by name (`--allow-unix-sockets`): it makes host sockets in grants connectable.
       const confinement = this.launcher.cached({ unixSockets: manifest.capabilities.unix_sockets === true });
-      const etc = cachedSandboxEtc(
+      const etc = sandboxEtcView(
         dirname(confinement.program),
+        this.systemRoot().entries,
         user?.uid ?? process.getuid?.() ?? 0,
         user?.gid ?? process.getgid?.() ?? 0,
       );
@@ -212,7 +216,7 @@ export class HardenedTier implements ProcessTier {
       });
       const cgroup = resources.cgroup;
       const sandboxArgs = bwrapArgs({
-        system: this.systemRoot(),
+        system: this.systemRoot().args,
         etc,
         mounts: prepared.mounts,
         mountFds: prepared.handles.map((_, index) => FIRST_GRANT_FD + index),

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cachedFile } from './launcher/cached-file.js';
+import { cachedEtcView, type EtcBind } from './etc-view.js';
+import type { SystemEntry } from './system-root.js';
 
 /**
  * Synthetic /etc files for a sandbox, so programs that look up their user or
@@ -15,16 +16,17 @@ export function writeSandboxEtc(dir: string, uid: number, gid: number): { source
   });
 }
 
-/** The same files, shared by every sandbox of this identity (see cachedFile). */
-export function cachedSandboxEtc(
-  dir: string,
+/**
+ * The same files with the system's /etc files, as one read-only view in the
+ * launcher cache shared by every sandbox of this identity (see cachedEtcView).
+ */
+export function sandboxEtcView(
+  cacheDir: string,
+  system: readonly SystemEntry[],
   uid: number,
   gid: number,
-): { source: string; target: string }[] {
-  return Object.entries(sandboxEtcFiles(uid, gid)).map(([name, content]) => ({
-    source: cachedFile(dir, `etc-${name}`, content),
-    target: `/etc/${name}`,
-  }));
+): EtcBind[] {
+  return cachedEtcView(cacheDir, system, sandboxEtcFiles(uid, gid));
 }
 
 function sandboxEtcFiles(uid: number, gid: number): Record<string, string> {

@@ -59,13 +59,15 @@ export function systemRootEntries(): SystemEntry[] {
   return entries;
 }
 
-/** bwrap arguments recreating the system root. */
-export function systemRootArgs(): string[] {
-  return systemRootEntries().flatMap((entry) =>
-    entry.kind === 'symlink'
-      ? ['--symlink', entry.target, entry.path]
-      : ['--ro-bind', entry.path, entry.path],
-  );
+/** bwrap arguments recreating the system root outside /etc (the hardened tier binds /etc as one view, etc-view.ts). */
+export function systemRootArgs(entries: readonly SystemEntry[] = systemRootEntries()): string[] {
+  return entries
+    .filter((entry) => !entry.path.startsWith('/etc/'))
+    .flatMap((entry) =>
+      entry.kind === 'symlink'
+        ? ['--symlink', entry.target, entry.path]
+        : ['--ro-bind', entry.path, entry.path],
+    );
 }
 
 /** Whether `path` is already visible through the system dirs. */
