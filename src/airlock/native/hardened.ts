@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
@@ -19,6 +19,7 @@ import type { NativeErrorCode } from './errors.js';
 import { closeAll } from './grant-open.js';
 import { type Identity, resolveIdentity } from './identity.js';
 import { innerLaunchArgs, outerLaunchArgs } from './launcher/args.js';
+import { cachedFile } from './launcher/cached-file.js';
 import { Launcher } from './launcher/confinement.js';
 import { stagingPoints } from './launcher/staging.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
@@ -54,7 +55,7 @@ export interface NativeSandbox extends ProcessSandbox {
   egressEvents(): readonly EgressEvent[];
 }
 
-/** bwrap's descriptor for the first grant: after stdio and the seccomp pipe on 3. */
+/** bwrap's descriptor for the first grant: after stdio and the seccomp program on 3. */
 const FIRST_GRANT_FD = 4;
 
 /** The launcher's orphan guard, bwrap, the sandbox's pid 1 inside, and the egress forwarder. */
@@ -189,7 +190,13 @@ export class HardenedTier implements ProcessTier {
     }
     let proxy: EgressProxy | undefined;
     let resources: SandboxResources | undefined;
+    let filterFd: number | undefined;
+    const closeFilter = (): void => {
+      if (filterFd !== undefined) closeSync(filterFd);
+      filterFd = undefined;
+    };
     const cleanup = async (): Promise<void> => {
+      closeFilter();
       await proxy?.close();
       await resources?.remove();
       closeAll(prepared.handles);
@@ -236,7 +243,10 @@ export class HardenedTier implements ProcessTier {
         prepared.executable,
         ...spec.args,
       ];
-      const extraFds = prepared.handles.map((handle) => handle.fd);
+      // The seccomp program from its read-only file in the launcher cache, opened for this start: bwrap reads it
+      // to the end from its fd 3. A descriptor of its own per start, so concurrent starts never share an offset.
+      filterFd = openSync(cachedFile(dirname(confinement.program), 'bwrap-filter', this.seccomp), 'r');
+      const extraFds = [filterFd, ...prepared.handles.map((handle) => handle.fd)];
       const keep = [3, ...prepared.handles.map((_, index) => FIRST_GRANT_FD + index)];
       const points =
         dir === undefined || identity.idmaps.length === 0 ? [] : stagingPoints(dir, prepared.handles);
@@ -249,7 +259,7 @@ export class HardenedTier implements ProcessTier {
       // One exec outside: guard, descriptors, idmapped grants, cgroup join, then the drop to the sandbox user.
       const [command = this.bwrap, ...args] = [
         ...outerLaunchArgs(confinement.program, {
-          guard: guardFd({ fd3: this.seccomp, extraFds }),
+          guard: guardFd({ extraFds }),
           keep,
           ...(user === undefined || idmap.length === 0 ? {} : { as: user, idmap }),
           cgroups: cgroup?.procsFiles ?? [],
@@ -264,10 +274,11 @@ export class HardenedTier implements ProcessTier {
         command,
         args,
         env: prepared.env,
-        fd3: this.seccomp,
         extraFds,
         guard: true,
       });
+      // The child has its own copy.
+      closeFilter();
       const running = proxy;
       const watch = watchLimitsFromQuotas(
         manifest.quotas,
@@ -279,7 +290,7 @@ export class HardenedTier implements ProcessTier {
         tier: 'hardened',
         child,
         // The whole sandbox (group and cgroup) dies with this process, kill -9 included.
-        guard: guardPipe(child, guardFd({ fd3: this.seccomp, extraFds })),
+        guard: guardPipe(child, guardFd({ extraFds })),
         limits: resources.memoryByKernel ? { ...watch, memoryBytes: undefined } : watch,
         ...(cgroup === undefined ? {} : { meter: cgroup }),
         ...(resources.plan.limits.memoryBytes === undefined

@@ -143,23 +143,26 @@ function openMounts(
   }
   const mounts: Mount[] = [];
   const handles: OpenedPath[] = [];
-  const guard = protectedIdentities(homes);
-  const cacheGuard = protectedIdentities(launcherCache);
-  const mountPoints = readMountPoints();
+  // Read from the host on every start that opens something, once: nothing opened, nothing to compare.
+  const guard = once(() => protectedIdentities(homes));
+  const cacheGuard = once(() => protectedIdentities(launcherCache));
+  const mountPoints = once(readMountPoints);
   const cacheName = "OACP's launcher cache";
   try {
     for (const mount of planned) {
       const opened = openNoFollow(
         mount.source,
         (components) =>
-          exposesHome(components, guard) ??
-          (mount.writable ? exposesHome(components, cacheGuard, cacheName) : undefined),
+          exposesHome(components, guard()) ??
+          (mount.writable ? exposesHome(components, cacheGuard(), cacheName) : undefined),
       );
       if (opened === undefined) continue;
       handles.push(opened);
       const nested = opened.directory
-        ? (mountExposingHome(mount.source, mountPoints, guard) ??
-          (mount.writable ? mountExposingHome(mount.source, mountPoints, cacheGuard, cacheName) : undefined))
+        ? (mountExposingHome(mount.source, mountPoints(), guard()) ??
+          (mount.writable
+            ? mountExposingHome(mount.source, mountPoints(), cacheGuard(), cacheName)
+            : undefined))
         : undefined;
       if (nested !== undefined) refuse(nested);
       mounts.push(mount);
@@ -169,6 +172,15 @@ function openMounts(
     throw error;
   }
   return { mounts, handles };
+}
+
+/** `compute` run on the first call only. */
+function once<T>(compute: () => T): () => T {
+  let value: { readonly is: T } | undefined;
+  return () => {
+    value ??= { is: compute() };
+    return value.is;
+  };
 }
 
 export interface EgressHooks {
