@@ -422,11 +422,17 @@ static int kill_listed(const char *file) {
 static void sweep(pid_t child, const char *const *procs, int procs_count, int passes) {
   for (int pass = 0; pass < passes; pass++) {
     kill(-child, SIGKILL);
+    /*
+     * Reap what has already died before looking: a dead child (bwrap's init, reparented here as it
+     * exits) is no reason to sleep, only something still alive to kill is. Found alive: sleep, look again.
+     */
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
     int any = kill_children(getpid(), 0);
     for (int i = 0; i < procs_count; i++) any |= kill_listed(procs[i]);
-    while (waitpid(-1, NULL, WNOHANG) > 0) any = 1;
     if (!any && waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD) return;
-    usleep(pass < 20 ? 1000 : 5000);
+    /* What was found is usually already dying (bwrap's init after a normal exit): look again soon, then back off. */
+    usleep(pass < 4 ? 100u << pass : pass < 20 ? 1000 : 5000);
   }
 }
 
