@@ -150,8 +150,9 @@ function buildView(
     for (const file of parts.bound) writeFileSync(join(work, basename(file)), '', { mode: 0o444 });
     // bwrap runs as the sandbox user and must read it; nobody else may write it.
     chmodSync(work, 0o755);
-    // Something at this name that is not ours and closed is never used: replaced.
-    rmSync(view, { recursive: true, force: true });
+    // Something at this name that is not ours and closed is never used: replaced. A trusted view
+    // another start has just put there is left alone (it may be being bound right now).
+    if (!ownedAndClosed(view, 'directory')) rmSync(view, { recursive: true, force: true });
     try {
       // Atomic: a concurrent start binds a complete view or builds its own.
       renameSync(work, view);
