@@ -1,11 +1,13 @@
 /**
  * One writer process of the `log-writers` bench: opens the shared log, signs and appends WARMUP
  * receipts untimed (a bridge or gateway is a long-running process: this is V8 compiling the
- * signing and logging code, which a fresh process of 2,000 receipts would otherwise pay inside
- * the figure), says "ready", waits for a line on stdin, then signs (in-thread, Ed25519, the
- * bridge's signReceiptAsync path: the same bytes as envelopeBytes) and appends COUNT receipts
- * with 256 in flight, durable acks, and prints {"count", "wallMs", "cpuMs", "processCpuMs"}
- * (main-thread and whole-process CPU, Linux).
+ * signing and logging code, which a fresh process would otherwise pay inside the figure), says
+ * "ready", waits for a line on stdin, then signs (in-thread, Ed25519, the bridge's
+ * signReceiptAsync path: the same bytes as envelopeBytes) and appends COUNT receipts with 256 in
+ * flight, durable acks, and prints {"count", "wallMs", "cpuMs", "processCpuMs"} (main-thread and
+ * whole-process CPU, Linux) as soon as the last one is acknowledged (fdatasynced). Only then it
+ * closes the log (the final publishing round, waiting its turn with the other writers) and
+ * prints {"closeMs"}: closing is a once-per-process cost, timed apart from the appends.
  * Args: <dir> <log seed hex> <origin> <count> [<warmup>].
  */
 import { readFileSync } from 'node:fs';
@@ -59,6 +61,8 @@ await appendMany(count);
 const wallMs = performance.now() - start;
 const mainMs = cpuMs('task') - cpu;
 const allMs = cpuMs('self') - processCpu;
-await log.close();
 process.stdout.write(`${JSON.stringify({ count, wallMs, cpuMs: mainMs, processCpuMs: allMs })}\n`);
+const closing = performance.now();
+await log.close();
+process.stdout.write(`${JSON.stringify({ closeMs: performance.now() - closing })}\n`);
 process.exit(0);
