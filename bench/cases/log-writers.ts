@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { Readable, Writable } from 'node:stream';
 import { buildStatement, signReceiptAsync } from '../../src/attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../../src/attest/tool-call.js';
 import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
@@ -58,17 +59,20 @@ interface WriterResult {
 async function run(writers: number): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'oacp-bench-writers-'));
   const seed = randomBytes(32).toString('hex');
+  const children: Array<ChildProcessByStdio<Writable, Readable, null>> = [];
   try {
-    const children = Array.from({ length: writers }, () =>
-      spawn(process.execPath, [VITE_NODE, CHILD, dir, seed, 'oacp.bench/writers', String(WARMUP)], {
-        cwd: REPO,
-        stdio: ['pipe', 'pipe', 'inherit'],
-      }),
-    );
+    for (let i = 0; i < writers; i += 1)
+      children.push(
+        spawn(process.execPath, [VITE_NODE, CHILD, dir, seed, 'oacp.bench/writers', String(WARMUP)], {
+          cwd: REPO,
+          stdio: ['pipe', 'pipe', 'inherit'],
+        }),
+      );
     const lines = children.map((child) => {
       let buffer = '';
       const seen: string[] = [];
       const waiters: Array<() => void> = [];
+      let exited: string | undefined;
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         buffer += chunk;
         const parts = buffer.split('\n');
@@ -76,8 +80,16 @@ async function run(writers: number): Promise<RunResult> {
         seen.push(...parts);
         for (const wake of waiters.splice(0)) wake();
       });
+      // A writer that dies (a failed append, a refused open) ends the run instead of hanging it.
+      child.on('close', (code, signal) => {
+        exited = `a writer process exited (${signal ?? `code ${code}`})`;
+        for (const wake of waiters.splice(0)) wake();
+      });
       return async (index: number): Promise<string> => {
-        while (seen.length <= index) await new Promise<void>((resolve) => waiters.push(resolve));
+        while (seen.length <= index) {
+          if (exited !== undefined) throw new Error(`${exited} before its line ${index}`);
+          await new Promise<void>((resolve) => waiters.push(resolve));
+        }
         return seen[index] as string;
       };
     });
@@ -106,6 +118,9 @@ async function run(writers: number): Promise<RunResult> {
       fastest: Math.max(...rates),
     };
   } finally {
+    // A run that failed leaves no writer behind.
+    for (const child of children)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 }
