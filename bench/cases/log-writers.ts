@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { Readable, Writable } from 'node:stream';
 import { buildStatement, signReceiptAsync } from '../../src/attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../../src/attest/tool-call.js';
 import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
@@ -13,9 +14,19 @@ import { type BenchCase, type Figure, figure } from '../harness.js';
 const REPO = join(import.meta.dirname, '..', '..');
 const VITE_NODE = join(REPO, 'node_modules', 'vite-node', 'vite-node.mjs');
 const CHILD = join(import.meta.dirname, 'log-writer-child.ts');
-const TOTAL = 16_000;
-/** Receipts each writer appends untimed before the run (see log-writer-child.ts). */
-const WARMUP = 1_000;
+/**
+ * How long the writers append together. A fixed window, not a fixed number of receipts per
+ * writer: with quotas, the figure ended with the slowest writer (the one running publishing
+ * rounds, or the one the scheduler favoured least), while the others had finished and left
+ * cores idle, so it measured the scheduler's fairness more than the log.
+ */
+const WINDOW_MS = 3_000;
+/**
+ * Receipts each writer appends untimed before the run (see log-writer-child.ts). With 1,000, a
+ * CPU profile of an 8-writer run still showed about 19% of all CPU in V8's optimizing compiler
+ * (eight fresh processes, each on a quarter of a core); with 3,000, about 7%.
+ */
+const WARMUP = 3_000;
 /**
  * Single-writer figure of the design this replaced (one process per home, signing in-thread),
  * from bench/results.md before issue 11: measured on another day, so the ratio says more about
@@ -28,6 +39,13 @@ interface RunResult {
   readonly perSecond: number;
   readonly cpuUsPerReceipt: number;
   readonly processUsPerReceipt: number;
+  /** Whole-process CPU of every writer over the wall time: how much of the machine the run used. */
+  readonly coresBusy: number;
+  /** From "stop" until every writer had finished its appends in flight and closed the log. */
+  readonly closeMs: number;
+  /** Receipts/s of the slowest and the fastest writer. */
+  readonly slowest: number;
+  readonly fastest: number;
 }
 
 interface WriterResult {
@@ -37,26 +55,24 @@ interface WriterResult {
   readonly processCpuMs: number;
 }
 
-/** Starts `writers` processes on one log, releases them together, and returns receipts/s over all. */
+/** Starts `writers` processes on one log, lets them append together for WINDOW_MS, and returns receipts/s over all. */
 async function run(writers: number): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'oacp-bench-writers-'));
   const seed = randomBytes(32).toString('hex');
-  const each = Math.floor(TOTAL / writers);
+  const children: Array<ChildProcessByStdio<Writable, Readable, null>> = [];
   try {
-    const children = Array.from({ length: writers }, () =>
-      spawn(
-        process.execPath,
-        [VITE_NODE, CHILD, dir, seed, 'oacp.bench/writers', String(each), String(WARMUP)],
-        {
+    for (let i = 0; i < writers; i += 1)
+      children.push(
+        spawn(process.execPath, [VITE_NODE, CHILD, dir, seed, 'oacp.bench/writers', String(WARMUP)], {
           cwd: REPO,
           stdio: ['pipe', 'pipe', 'inherit'],
-        },
-      ),
-    );
+        }),
+      );
     const lines = children.map((child) => {
       let buffer = '';
       const seen: string[] = [];
       const waiters: Array<() => void> = [];
+      let exited: string | undefined;
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         buffer += chunk;
         const parts = buffer.split('\n');
@@ -64,27 +80,47 @@ async function run(writers: number): Promise<RunResult> {
         seen.push(...parts);
         for (const wake of waiters.splice(0)) wake();
       });
+      // A writer that dies (a failed append, a refused open) ends the run instead of hanging it.
+      child.on('close', (code, signal) => {
+        exited = `a writer process exited (${signal ?? `code ${code}`})`;
+        for (const wake of waiters.splice(0)) wake();
+      });
       return async (index: number): Promise<string> => {
-        while (seen.length <= index) await new Promise<void>((resolve) => waiters.push(resolve));
+        while (seen.length <= index) {
+          if (exited !== undefined) throw new Error(`${exited} before its line ${index}`);
+          await new Promise<void>((resolve) => waiters.push(resolve));
+        }
         return seen[index] as string;
       };
     });
     await Promise.all(lines.map((line) => line(0)));
-    const start = performance.now();
     for (const child of children) child.stdin.write('go\n');
+    await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
+    const stop = performance.now();
+    for (const child of children) child.stdin.write('stop\n');
     const results = (await Promise.all(lines.map((line) => line(1)))).map(
       (text) => JSON.parse(text) as WriterResult,
     );
-    const wall = performance.now() - start;
+    await Promise.all(lines.map((line) => line(2)));
+    const closeMs = performance.now() - stop;
+    const rates = results.map((r) => r.count / (r.wallMs / 1000));
     const count = results.reduce((sum, r) => sum + r.count, 0);
     const cpu = results.reduce((sum, r) => sum + r.cpuMs, 0);
     const all = results.reduce((sum, r) => sum + r.processCpuMs, 0);
+    const wall = results.reduce((sum, r) => sum + r.wallMs, 0) / results.length;
     return {
-      perSecond: count / (wall / 1000),
+      perSecond: rates.reduce((sum, rate) => sum + rate, 0),
       cpuUsPerReceipt: (cpu * 1000) / count,
       processUsPerReceipt: (all * 1000) / count,
+      coresBusy: all / wall,
+      closeMs,
+      slowest: Math.min(...rates),
+      fastest: Math.max(...rates),
     };
   } finally {
+    // A run that failed leaves no writer behind.
+    for (const child of children)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -110,8 +146,12 @@ async function signOnlyPerSecond(): Promise<number> {
  * Receipts/s (sign in-thread + durable append) with 1, 2 and 8 writer processes on one home,
  * each appending through the flock'ed multi-writer WAL, beside signing alone measured in the
  * same run (the CPU ceiling: cores x that) and the single-writer figure of the design it
- * replaced. Main-thread and whole-process CPU per receipt are summed over the writers; the
- * load average before and after each run goes in the note (the machine is shared).
+ * replaced. Every writer appends for the same window; closing (each writer's final publishing
+ * round) is timed apart, in the note. Main-thread and
+ * whole-process CPU per receipt are summed over the writers, and the note gives the cores the
+ * writers kept busy and the receipts/s that CPU per receipt allows on every core of the machine:
+ * a run well below that waited on something other than the CPU. The load average before and
+ * after each run goes in the note (the machine is shared).
  */
 const writersCase: BenchCase = {
   id: 'log-writers',
@@ -127,10 +167,11 @@ const writersCase: BenchCase = {
       const result = await run(writers);
       const after = loadavg()[0] ?? 0;
       one ??= result;
+      const allows = (cores * 1_000_000) / result.processUsPerReceipt;
       report(
-        `${writers} writer(s): ${Math.round(result.perSecond)} receipts/s, ${result.cpuUsPerReceipt.toFixed(1)} µs main-thread CPU, ${result.processUsPerReceipt.toFixed(1)} µs process CPU per receipt, load ${before.toFixed(1)} -> ${after.toFixed(1)}`,
+        `${writers} writer(s): ${Math.round(result.perSecond)} receipts/s, ${result.cpuUsPerReceipt.toFixed(1)} µs main-thread CPU, ${result.processUsPerReceipt.toFixed(1)} µs process CPU per receipt, ${result.coresBusy.toFixed(2)} cores busy (that CPU per receipt allows ${Math.round(allows)}/s on ${cores}), writers ${Math.round(result.slowest)}-${Math.round(result.fastest)}/s, closing ${Math.round(result.closeMs)} ms, load ${before.toFixed(1)} -> ${after.toFixed(1)}`,
       );
-      const note = `${TOTAL} receipts split over the writers after ${WARMUP} untimed ones each (V8 warm-up; see log-writer-child.ts), 256 in flight each, ${cores} core(s), 1-min load average ${before.toFixed(1)} before and ${after.toFixed(1)} after (other jobs share the machine); CPU per receipt summed over writers: main thread ${result.cpuUsPerReceipt.toFixed(1)} µs, whole process ${result.processUsPerReceipt.toFixed(1)} µs; the single-writer design before issue 11 did ${SINGLE_WRITER_BEFORE} receipts/s on another day`;
+      const note = `receipts durably acknowledged while all writers append for ${WINDOW_MS / 1000} s, after ${WARMUP} untimed ones each (V8 warm-up; see log-writer-child.ts), 256 in flight each, the slowest writer ${Math.round(result.slowest)}/s and the fastest ${Math.round(result.fastest)}/s (finishing the appends in flight and closing the log took ${Math.round(result.closeMs)} ms more for all writers), ${cores} core(s), 1-min load average ${before.toFixed(1)} before and ${after.toFixed(1)} after (other jobs share the machine); CPU per receipt summed over writers: main thread ${result.cpuUsPerReceipt.toFixed(1)} µs, whole process ${result.processUsPerReceipt.toFixed(1)} µs, ${result.coresBusy.toFixed(2)} cores busy; at that CPU per receipt ${cores} cores allow ${Math.round(allows)} receipts/s; the single-writer design before issue 11 did ${SINGLE_WRITER_BEFORE} receipts/s on another day`;
       figures.push(
         figure({
           case: 'log-writers',
