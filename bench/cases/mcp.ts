@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,7 +116,7 @@ const peerCase: BenchCase = {
       ],
       { stdio: 'ignore' },
     );
-    let peer: number[];
+    let peer: Timed;
     try {
       peer = await httpLatencies(new URL(`http://127.0.0.1:${port}/mcp`), server, CALLS, proxy);
     } finally {
@@ -150,7 +150,7 @@ const peerCase: BenchCase = {
       ).catch(() => resolve());
     });
     await listening;
-    let ours: number[] = [];
+    let ours: Timed | undefined;
     try {
       if (url === undefined) throw new Error('the OACP bridge did not start listening');
       ours = await httpLatencies(url, server, CALLS);
@@ -158,14 +158,27 @@ const peerCase: BenchCase = {
       controller.abort();
       rmSync(home, { recursive: true, force: true });
     }
+    // CPU per call of the proxy alone: mcp-proxy's process from /proc; ours is in this process,
+    // beside the same client, so the client's own CPU (the peer run's in-process figure) is taken off.
+    const peerCpu = peer.childCpuMicros ?? 0;
+    const ourCpu = Math.max(0, ours.selfCpuMicros - peer.selfCpuMicros);
     return [
       figure({
         case: 'mcp-peer',
         metric: 'tools/call p50 over Streamable HTTP',
         unit: 'ms',
-        subject: percentile(ours, 50),
+        subject: percentile(ours.samples, 50),
         baselineName: 'mcp-proxy 5 (peer, no policy or receipts)',
-        baseline: percentile(peer, 50),
+        baseline: percentile(peer.samples, 50),
+      }),
+      figure({
+        case: 'mcp-peer',
+        metric: 'CPU per sequential tools/call over Streamable HTTP, the proxy alone',
+        unit: 'µs',
+        subject: ourCpu,
+        baselineName: 'mcp-proxy 5 (its process, /proc)',
+        baseline: peerCpu,
+        note: `ours: this process less the client's own CPU (measured in the peer run); the server's CPU is in neither; load average ${loadavg()[0]?.toFixed(1)}`,
       }),
     ];
   },
@@ -240,22 +253,47 @@ async function timeToToolsList(command: string, args: string[]): Promise<number>
   return elapsed;
 }
 
+/** Latencies of sequential calls, with the CPU per call of this process and of `child` over them, in µs. */
+interface Timed {
+  readonly samples: number[];
+  readonly selfCpuMicros: number;
+  readonly childCpuMicros?: number;
+}
+
+/** utime + stime of one process (its threads, not its children), in µs; 10 ms ticks. */
+function processCpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 async function httpLatencies(
   url: URL,
   server: ReturnType<typeof everythingEcho>,
   count: number,
   child?: ChildProcess,
-): Promise<number[]> {
+): Promise<Timed> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     const client = new Client({ name: 'oacp-bench', version: '1' });
     try {
       await client.connect(new StreamableHTTPClientTransport(url));
       try {
-        return await latencies(
-          () => client.callTool({ name: server.tool, arguments: server.arguments }),
-          count,
-        );
+        const call = () => client.callTool({ name: server.tool, arguments: server.arguments });
+        // Untimed calls first: both sides' code warmed up before the CPU is counted.
+        for (let i = 0; i < 50; i++) await call();
+        const self = process.cpuUsage();
+        const childBefore = child?.pid === undefined ? undefined : processCpuMicros(child.pid);
+        const samples = await latencies(call, count, 0);
+        const used = process.cpuUsage(self);
+        const childAfter = child?.pid === undefined ? undefined : processCpuMicros(child.pid);
+        return {
+          samples,
+          selfCpuMicros: (used.user + used.system) / count,
+          ...(childBefore === undefined || childAfter === undefined
+            ? {}
+            : { childCpuMicros: (childAfter - childBefore) / count }),
+        };
       } finally {
         await client.close();
       }

@@ -92,11 +92,11 @@ export async function bridgedTarget(
     (options.signingWorkers ?? 0) > 0
       ? await SigningPool.start(airlock, { workers: options.signingWorkers ?? 1 })
       : undefined;
-  const writer = logReceiptWriter(
-    log,
-    pool ?? airlock,
-    options.ack === undefined ? {} : { ack: options.ack },
-  );
+  // The log's directory, as `oacp mcp run` passes it: the free-space check is part of every call.
+  const writer = logReceiptWriter(log, pool ?? airlock, {
+    dir,
+    ...(options.ack === undefined ? {} : { ack: options.ack }),
+  });
   const tier = new LightTier();
   const manifest = ManifestSchema.parse({
     apiVersion: 'oacp.dev/v1',

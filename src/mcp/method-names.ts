@@ -6,7 +6,7 @@
  * refused: `Tools/call ` would otherwise reach a server that matches names loosely as a tool
  * call with no check and no receipt.
  */
-const MCP_METHODS = [
+export const MCP_METHODS = [
   'initialize',
   'ping',
   'tools/call',
@@ -49,11 +49,16 @@ function loose(method: string): string {
 
 const BY_LOOSE_NAME = new Map<string, string>(MCP_METHODS.map((method) => [loose(method), method]));
 
+/** The methods that imitate nothing when named exactly (every one: no two of them read alike). */
+const EXACT = new Set<string>(MCP_METHODS.filter((method) => BY_LOOSE_NAME.get(loose(method)) === method));
+
 /**
  * The MCP method `method` imitates, when it is not exactly that method but reads as it under
  * case folding, Unicode normalisation or ignored characters; undefined otherwise.
  */
 export function imitatedMethod(method: string): string | undefined {
+  // Almost every message names a method exactly: no normalisation for those.
+  if (EXACT.has(method)) return undefined;
   const imitated = BY_LOOSE_NAME.get(loose(method));
   return imitated === undefined || imitated === method ? undefined : imitated;
 }

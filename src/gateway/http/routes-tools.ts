@@ -41,6 +41,7 @@ export function toolRoutes(services: GatewayServices): Route[] {
           `agent ${agent.name} is ${agent.state}; it makes no calls`,
         );
       }
+      const request = c.req.raw;
       const outcome = await services.tools.call({
         tool: c.req.param('name') ?? '',
         arguments: body.arguments ?? {},
@@ -48,7 +49,11 @@ export function toolRoutes(services: GatewayServices): Route[] {
         channel: principal.kind === 'agent' ? 'signed-request' : 'api-key',
         ...(principal.kind === 'api-key' ? { apiKey: { id: principal.keyId } } : {}),
         parent: c.get('span'),
-        signal: c.req.raw.signal,
+        // Made on first use (an AbortController per request otherwise); one made after the client
+        // left is aborted already (@hono/node-server keeps the reason), so a tool still sees it.
+        get signal() {
+          return request.signal;
+        },
       });
       return c.json({ result: outcome.result, isError: outcome.isError, receipt: outcome.receipt });
     }),

@@ -162,7 +162,7 @@ export class ToolCaller {
         prior: this.priorChecks(entry, input, known, (refusal) => {
           quotaRefusal = refusal;
         }),
-        ...(input.signal === undefined ? {} : { signal: input.signal }),
+        // No signal: this gate asks nobody for approval, so no check waits on the caller.
       },
     );
     const base = this.record(entry, input, verdict.arguments, verdict.checks, startedAt);
@@ -185,9 +185,13 @@ export class ToolCaller {
     let resultDigest: string | undefined;
     let failure: unknown;
     try {
+      const never = this.never;
       result = await entry.tool.run(parsedArgs, {
         agent: { name: input.agent.name, did: input.agent.did },
-        signal: input.signal ?? this.never,
+        // Read only by a tool that wants it: an HTTP request's signal is made on first use (see routes-tools.ts).
+        get signal() {
+          return input.signal ?? never;
+        },
         chargeTokens: (tokens) => this.parts.quotas.chargeTokens(input.agent, input.agent.manifest, tokens),
         credentials: async () =>
           (await this.parts.credentials?.resolveForCall(input.agent.did, entry.name)) ??

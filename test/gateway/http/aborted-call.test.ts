@@ -15,6 +15,10 @@ describe('a gateway tool call whose HTTP request is aborted', () => {
   let started = 0;
   let aborted = 0;
   let agent: { id: string };
+  /** `late`: started, then released by the test once its caller is gone; then what its signal said. */
+  let lateStarted = 0;
+  let releaseLate: () => void = () => undefined;
+  let lateSaw: boolean | undefined;
 
   beforeAll(async () => {
     gw = await startGateway({
@@ -34,9 +38,27 @@ describe('a gateway tool call whose HTTP request is aborted', () => {
               });
             }),
         }),
+        // Looks at its signal only after its caller is gone (the request's signal is made on first use).
+        defineTool({
+          name: 'late',
+          input: z.strictObject({}),
+          run: async (_args, context) => {
+            lateStarted++;
+            await new Promise<void>((resolve) => {
+              releaseLate = resolve;
+            });
+            for (let i = 0; i < 200 && !context.signal.aborted; i++)
+              await new Promise((resolve) => setTimeout(resolve, 25));
+            lateSaw = context.signal.aborted;
+            return { late: true };
+          },
+        }),
       ],
     });
-    agent = await gw.client.createAgent({ name: 'leaver', manifest: MANIFEST });
+    agent = await gw.client.createAgent({
+      name: 'leaver',
+      manifest: { ...MANIFEST, capabilities: { tools: { allow: ['slow', 'late'] } } },
+    });
   });
   afterAll(async () => {
     await gw?.close();
@@ -69,5 +91,25 @@ describe('a gateway tool call whose HTTP request is aborted', () => {
     // The gateway goes on serving.
     expect((await raw(gw.url, '/healthz')).status).toBe(200);
     expect(await receiptsOf('slow')).toHaveLength(1);
+  });
+
+  it('attack: the request is dropped before the tool first looks at its signal: the signal it gets is aborted', async () => {
+    const post = request(new URL('/v1/tools/late/call', gw.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' },
+    });
+    post.on('error', () => undefined);
+    post.end(JSON.stringify({ agent: agent.id, arguments: {} }));
+    await eventually(() => lateStarted === 1, 'the tool to start');
+    post.destroy();
+    releaseLate();
+    await eventually(() => lateSaw !== undefined, 'the tool to look at its signal');
+    expect(lateSaw).toBe(true);
+    let entries: unknown[] = [];
+    for (let i = 0; i < 100 && entries.length === 0; i++) {
+      entries = await receiptsOf('late');
+      if (entries.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(entries).toHaveLength(1);
   });
 });

@@ -29,6 +29,9 @@ export function telemetry({ tracing, metrics, logger }: TelemetryParts): Middlew
       SpanKind.SERVER,
     );
     c.set('span', span);
+    // Set before the response exists, so c.json() and c.text() build it with the header; setting
+    // it afterwards makes Hono copy the whole response (see below for responses built by hand).
+    c.header('x-request-id', requestId);
     try {
       await next();
     } finally {
@@ -41,7 +44,7 @@ export function telemetry({ tracing, metrics, logger }: TelemetryParts): Middlew
       span.end();
       const seconds = (performance.now() - started) / 1000;
       metrics.httpDuration.observe({ method: c.req.method, route, status: String(status) }, seconds);
-      c.header('x-request-id', requestId);
+      if (c.res.headers.get('x-request-id') !== requestId) c.header('x-request-id', requestId);
       if (logger.enabled('debug') || status >= 500) {
         const principal = c.var.principal;
         logger[status >= 500 ? 'error' : 'debug']('request', {

@@ -1,0 +1,34 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MANIFEST, raw, startGateway, type TestGateway } from '../service/harness.js';
+
+/** Every answer carries its request id, whichever way it was built: a route's JSON, a refusal, a miss. */
+describe('x-request-id on every answer', () => {
+  let gw: TestGateway;
+  let agent: { id: string };
+  beforeAll(async () => {
+    gw = await startGateway();
+    agent = await gw.client.createAgent({ name: 'ids', manifest: MANIFEST });
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+  it('a tool call, a refused request, an unknown path and a health check each get their own id, once', async () => {
+    const answers = [
+      await raw(gw.url, '/v1/tools/echo/call', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ agent: agent.id, arguments: { text: 'hi' } }),
+      }),
+      await raw(gw.url, '/v1/tools/echo/call', { method: 'POST', body: '{}' }),
+      await raw(gw.url, '/v1/no-such-route', { headers: { authorization: `Bearer ${gw.adminKey}` } }),
+      await raw(gw.url, '/healthz'),
+    ];
+    expect(answers.map((answer) => answer.status)).toEqual([200, 401, 404, 200]);
+    const ids = answers.map((answer) => answer.headers.get('x-request-id'));
+    for (const id of ids) expect(id).toMatch(uuid);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
