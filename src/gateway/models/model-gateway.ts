@@ -46,6 +46,11 @@ export type ModelAnswer =
       readonly kind: 'json';
       readonly status: number;
       readonly body: unknown;
+      /**
+       * The exact JSON text to send, when the provider's own bytes are passed on as they came
+       * (same wire format, nothing rewritten): `body` parsed from it, so nothing is serialised twice.
+       */
+      readonly raw?: string;
       readonly headers: Readonly<Record<string, string>>;
     }
   | {
@@ -420,12 +425,15 @@ export class ModelGateway {
       };
     }
     let answer: unknown;
+    /** The provider's JSON text, passed on as it came when nothing rewrites it. */
+    let raw: string | undefined;
     try {
-      const raw = await readBody(sent.response, this.parts.maxResponseBytes ?? 32 * 1024 * 1024);
-      let text = raw.toString('utf8');
+      const bytes = await readBody(sent.response, this.parts.maxResponseBytes ?? 32 * 1024 * 1024);
+      let text = bytes.toString('utf8');
       // A provider's refusal may quote the key it was sent: it never reaches the agent.
       if (sent.response.status >= 300) text = (await this.parts.secretsFor(sent.provider)).redact(text);
       answer = JSON.parse(text);
+      raw = text;
     } catch (error) {
       facts.charged = reserveTokens;
       await this.#charge(options, reservation, reserveTokens, estimatedCost);
@@ -440,6 +448,7 @@ export class ModelGateway {
     const reported = upstream.answer(answer);
     facts.served = reported.served;
     if (upstream !== dialect) {
+      raw = undefined;
       answer =
         sent.response.status < 300
           ? translateAnswer(dialect.kind, answer, this.#now)
@@ -469,7 +478,13 @@ export class ModelGateway {
             reason: `provider ${sent.provider.name} refused the request with HTTP ${sent.response.status}`,
           }),
     });
-    return { kind: 'json', status: sent.response.status, body: answer, headers: receiptHeaders(link) };
+    return {
+      kind: 'json',
+      status: sent.response.status,
+      body: answer,
+      ...(raw === undefined ? {} : { raw }),
+      headers: receiptHeaders(link),
+    };
   }
 
   /** A body that is not JSON: refused (400) with a receipt whose requestDigest is the sha256 of the raw bytes. */
