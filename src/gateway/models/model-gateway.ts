@@ -95,7 +95,8 @@ interface CallFacts {
   readonly dialect: Dialect;
   readonly caller: ModelCaller;
   readonly started: Date;
-  readonly requestDigest: string;
+  /** sha256 of the request's JCS form, computed once when first asked (see requestDigestOf). */
+  readonly requestDigest: () => string;
   requested: string;
   stream: boolean;
   estimated: number;
@@ -184,13 +185,7 @@ export class ModelGateway {
       };
     }
     const started = this.#now();
-    let requestDigest: string;
-    try {
-      requestDigest = sha256Hex(canonicalize(body));
-    } catch {
-      requestDigest = sha256Hex(JSON.stringify(String(body)));
-    }
-    const facts = newFacts(dialect, caller, started, requestDigest);
+    const facts = newFacts(dialect, caller, started, requestDigestOf(body));
     facts.batch = options.batch;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       return this.#refuse(facts, 400, 'invalid_request', 'the request body must be a JSON object');
@@ -315,7 +310,12 @@ export class ModelGateway {
       return Math.min(cap, (requestedMax as number | undefined) ?? cap);
     };
     let maxTokens = dialect.generates ? capOf(Number.POSITIVE_INFINITY) : undefined;
-    let verdict = await reserveFor(maxTokens).catch((error: unknown) => storeDown(error));
+    const reserving = reserveFor(maxTokens).catch((error: unknown) => storeDown(error));
+    // The digest is needed whatever the verdict: made in the next turn of the event loop, after the
+    // store's group commit has begun this reservation's transaction, it runs while its fdatasync does.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    facts.requestDigest();
+    let verdict = await reserving;
     if (verdict.effect === 'deny' && options.reserve === undefined && verdict.quota !== 'models.budgets') {
       // Something is short: clamp the cap to what the windows have left, then try once more.
       let remaining: number;
@@ -657,7 +657,7 @@ export class ModelGateway {
       model: { requested: facts.requested, ...(facts.served === undefined ? {} : { served: facts.served }) },
       stream: facts.stream,
       ...(facts.batch === undefined ? {} : { batch: { id: facts.batch.id, item: facts.batch.item } }),
-      requestDigest: facts.requestDigest,
+      requestDigest: facts.requestDigest(),
       ...(result.responseDigest === undefined ? {} : { responseDigest: result.responseDigest }),
       usage: {
         estimatedInputTokens: facts.estimated,
@@ -684,12 +684,17 @@ export class ModelGateway {
 }
 
 /** What a receipt knows of a call before any check has run. */
-function newFacts(dialect: Dialect, caller: ModelCaller, started: Date, requestDigest: string): CallFacts {
+function newFacts(
+  dialect: Dialect,
+  caller: ModelCaller,
+  started: Date,
+  requestDigest: string | (() => string),
+): CallFacts {
   return {
     dialect,
     caller,
     started,
-    requestDigest,
+    requestDigest: typeof requestDigest === 'string' ? () => requestDigest : requestDigest,
     requested: 'unknown',
     stream: false,
     estimated: 0,
@@ -697,6 +702,20 @@ function newFacts(dialect: Dialect, caller: ModelCaller, started: Date, requestD
     charged: 0,
     attempts: [],
     policy: { effect: 'deny', reason: 'not checked', policyDigest: NO_POLICY_DIGEST },
+  };
+}
+
+/** sha256 of the JCS form of a request body, made on first use and remembered. */
+function requestDigestOf(body: unknown): () => string {
+  let digest: string | undefined;
+  return () => {
+    if (digest !== undefined) return digest;
+    try {
+      digest = sha256Hex(canonicalize(body));
+    } catch {
+      digest = sha256Hex(JSON.stringify(String(body)));
+    }
+    return digest;
   };
 }
 
