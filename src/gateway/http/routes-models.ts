@@ -17,7 +17,7 @@ import { anthropicModelList, openAiModelList } from '../models/model-list.js';
 import { chatCompletions, embeddings } from '../models/openai-wire.js';
 import type { AgentDirectory } from '../runtime/agent-directory.js';
 import type { Principal } from './auth.js';
-import { sendWhole } from './direct-response.js';
+import { sendChunks, sendWhole } from './direct-response.js';
 import { type GatewayContext, MAX_BODY_DEPTH, parseBody } from './env.js';
 import { httpError } from './errors.js';
 import { agentKey, type Route, route, scope } from './route.js';
@@ -257,21 +257,5 @@ function send(c: GatewayContext, answer: ModelAnswer): Response {
       answer.raw ?? JSON.stringify(answer.body),
     );
   }
-  const iterator = answer.events[Symbol.asyncIterator]();
-  const encoder = new TextEncoder();
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const next = await iterator.next();
-        if (next.done) controller.close();
-        else controller.enqueue(encoder.encode(next.value));
-      } catch (error) {
-        controller.error(error);
-      }
-    },
-    async cancel() {
-      await iterator.return?.(undefined);
-    },
-  });
-  return new Response(stream, { status: 200, headers: answer.headers });
+  return sendChunks(c, 200, answer.headers, answer.events);
 }

@@ -89,4 +89,69 @@ describe('a whole model answer as written on the wire', () => {
     const receipt = await receiptAt<{ responseDigest: string }>(gw, Number(answer.headers['oacp-receipt']));
     expect(receipt.predicate.responseDigest).toBe(sha256(canonicalize(JSON.parse(text))));
   });
+
+  it('streams events straight to the socket: event-stream headers at once, every event, the receipt before the end', async () => {
+    const before = gw.gateway.services.log.size;
+    const answer = await call('/v1/chat/completions', {
+      model: 'gpt-test',
+      messages: [{ role: 'user', content: 'hello' }],
+      max_tokens: 8,
+      stream: true,
+    });
+    expect(answer.statusCode).toBe(200);
+    expect(answer.headers['content-type']).toBe('text/event-stream');
+    expect(answer.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(answer.headers['x-hono-already-sent']).toBeUndefined();
+    const text = await answer.body.text();
+    const events = text.split('\n\n').filter((event) => event.startsWith('data: '));
+    expect(events.at(-1)).toBe('data: [DONE]');
+    const content = events
+      .slice(0, -1)
+      .map(
+        (event) => JSON.parse(event.slice('data: '.length)) as { choices: { delta: { content?: string } }[] },
+      )
+      .map((chunk) => chunk.choices[0]?.delta.content ?? '')
+      .join('');
+    expect(content).toBe(
+      'The gateway relayed this answer from the stand-in provider.'.slice(0, content.length),
+    );
+    expect(content.length).toBeGreaterThan(0);
+    // The last event left only once the call's receipt was in the log.
+    expect(gw.gateway.services.log.size).toBe(before + 1);
+    const receipt = await receiptAt<{ outcome: string; stream: boolean }>(gw, before);
+    expect(receipt.predicate).toMatchObject({ outcome: 'ok', stream: true });
+  });
+
+  it('a client that leaves mid-stream: the call still gets exactly one receipt and the gateway serves on', async () => {
+    const before = gw.gateway.services.log.size;
+    provider.queue('ignore-max-tokens');
+    const controller = new AbortController();
+    const answer = await request(new URL('/v1/chat/completions', gw.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({
+        model: 'gpt-test',
+        messages: [{ role: 'user', content: 'hello' }],
+        max_tokens: 1000,
+        stream: true,
+      }),
+      signal: controller.signal,
+    });
+    const chunks = answer.body[Symbol.asyncIterator]();
+    await chunks.next();
+    controller.abort();
+    await chunks.next().catch(() => undefined);
+    await expect.poll(() => gw.gateway.services.log.size, { timeout: 10_000 }).toBe(before + 1);
+    const receipt = await receiptAt<{ outcome: string; stream: boolean }>(gw, before);
+    expect(receipt.predicate.stream).toBe(true);
+    expect(['ok', 'cut', 'failed']).toContain(receipt.predicate.outcome);
+    const next = await call('/v1/chat/completions', {
+      model: 'gpt-test',
+      messages: [{ role: 'user', content: 'again' }],
+      max_tokens: 4,
+    });
+    expect(next.statusCode).toBe(200);
+    await next.body.dump();
+    expect(gw.gateway.services.log.size).toBe(before + 2);
+  });
 });
