@@ -187,7 +187,7 @@ export const modelCases: BenchCase[] = [
         const gatewayRps = gatewayRun.rps;
         report(`model gateway: ${gatewayRps.toFixed(0)} req/s vs bare proxy ${bareRps.toFixed(0)} req/s`);
         const load = loadavg()[0]?.toFixed(1) ?? '?';
-        const note = `stand-in provider on loopback; budgets, policy and a fsynced receipt per call; ${IN_FLIGHT} in flight; load average ${load}`;
+        const note = `stand-in provider on loopback; budgets, policy and a fsynced receipt per call; ${IN_FLIGHT} in flight from one undici pool per target; load average ${load}`;
         const figures: Figure[] = [
           figure({
             case: 'model-gateway',
