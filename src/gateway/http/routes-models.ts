@@ -17,6 +17,7 @@ import { anthropicModelList, openAiModelList } from '../models/model-list.js';
 import { chatCompletions, embeddings } from '../models/openai-wire.js';
 import type { AgentDirectory } from '../runtime/agent-directory.js';
 import type { Principal } from './auth.js';
+import { sendChunks, sendWhole } from './direct-response.js';
 import { type GatewayContext, MAX_BODY_DEPTH, parseBody } from './env.js';
 import { httpError } from './errors.js';
 import { agentKey, type Route, route, scope } from './route.js';
@@ -45,8 +46,10 @@ export function modelRoutes(services: GatewayServices): Route[] {
       const caller = await modelCaller(c.var.principal, services.agents);
       const bytes = await c.var.readBody();
       const body = readJson(bytes);
-      if (body === undefined) return send(await models.gateway.unreadable(dialect, caller, sha256Hex(bytes)));
+      if (body === undefined)
+        return send(c, await models.gateway.unreadable(dialect, caller, sha256Hex(bytes)));
       return send(
+        c,
         await models.gateway.call(dialect, caller, body.value, {
           parent: c.var.span,
           signal: c.req.raw.signal,
@@ -245,28 +248,14 @@ async function modelCaller(principal: Principal, agents: AgentDirectory): Promis
   return caller;
 }
 
-function send(answer: ModelAnswer): Response {
+function send(c: GatewayContext, answer: ModelAnswer): Response {
   if (answer.kind === 'json') {
-    return new Response(JSON.stringify(answer.body), {
-      status: answer.status,
-      headers: { 'content-type': 'application/json', ...answer.headers },
-    });
+    return sendWhole(
+      c,
+      answer.status,
+      { 'content-type': 'application/json', ...answer.headers },
+      answer.raw ?? JSON.stringify(answer.body),
+    );
   }
-  const iterator = answer.events[Symbol.asyncIterator]();
-  const encoder = new TextEncoder();
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const next = await iterator.next();
-        if (next.done) controller.close();
-        else controller.enqueue(encoder.encode(next.value));
-      } catch (error) {
-        controller.error(error);
-      }
-    },
-    async cancel() {
-      await iterator.return?.(undefined);
-    },
-  });
-  return new Response(stream, { status: 200, headers: answer.headers });
+  return sendChunks(c, 200, answer.headers, answer.events);
 }

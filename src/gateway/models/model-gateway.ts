@@ -46,6 +46,11 @@ export type ModelAnswer =
       readonly kind: 'json';
       readonly status: number;
       readonly body: unknown;
+      /**
+       * The exact JSON text to send, when the provider's own bytes are passed on as they came
+       * (same wire format, nothing rewritten): `body` parsed from it, so nothing is serialised twice.
+       */
+      readonly raw?: string;
       readonly headers: Readonly<Record<string, string>>;
     }
   | {
@@ -90,7 +95,8 @@ interface CallFacts {
   readonly dialect: Dialect;
   readonly caller: ModelCaller;
   readonly started: Date;
-  readonly requestDigest: string;
+  /** sha256 of the request's JCS form, computed once when first asked (see requestDigestOf). */
+  readonly requestDigest: () => string;
   requested: string;
   stream: boolean;
   estimated: number;
@@ -179,13 +185,7 @@ export class ModelGateway {
       };
     }
     const started = this.#now();
-    let requestDigest: string;
-    try {
-      requestDigest = sha256Hex(canonicalize(body));
-    } catch {
-      requestDigest = sha256Hex(JSON.stringify(String(body)));
-    }
-    const facts = newFacts(dialect, caller, started, requestDigest);
+    const facts = newFacts(dialect, caller, started, requestDigestOf(body));
     facts.batch = options.batch;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       return this.#refuse(facts, 400, 'invalid_request', 'the request body must be a JSON object');
@@ -310,7 +310,12 @@ export class ModelGateway {
       return Math.min(cap, (requestedMax as number | undefined) ?? cap);
     };
     let maxTokens = dialect.generates ? capOf(Number.POSITIVE_INFINITY) : undefined;
-    let verdict = await reserveFor(maxTokens).catch((error: unknown) => storeDown(error));
+    const reserving = reserveFor(maxTokens).catch((error: unknown) => storeDown(error));
+    // The digest is needed whatever the verdict: made in the next turn of the event loop, after the
+    // store's group commit has begun this reservation's transaction, it runs while its fdatasync does.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    facts.requestDigest();
+    let verdict = await reserving;
     if (verdict.effect === 'deny' && options.reserve === undefined && verdict.quota !== 'models.budgets') {
       // Something is short: clamp the cap to what the windows have left, then try once more.
       let remaining: number;
@@ -420,12 +425,15 @@ export class ModelGateway {
       };
     }
     let answer: unknown;
+    /** The provider's JSON text, passed on as it came when nothing rewrites it. */
+    let raw: string | undefined;
     try {
-      const raw = await readBody(sent.response, this.parts.maxResponseBytes ?? 32 * 1024 * 1024);
-      let text = raw.toString('utf8');
+      const bytes = await readBody(sent.response, this.parts.maxResponseBytes ?? 32 * 1024 * 1024);
+      let text = bytes.toString('utf8');
       // A provider's refusal may quote the key it was sent: it never reaches the agent.
       if (sent.response.status >= 300) text = (await this.parts.secretsFor(sent.provider)).redact(text);
       answer = JSON.parse(text);
+      raw = text;
     } catch (error) {
       facts.charged = reserveTokens;
       await this.#charge(options, reservation, reserveTokens, estimatedCost);
@@ -440,6 +448,7 @@ export class ModelGateway {
     const reported = upstream.answer(answer);
     facts.served = reported.served;
     if (upstream !== dialect) {
+      raw = undefined;
       answer =
         sent.response.status < 300
           ? translateAnswer(dialect.kind, answer, this.#now)
@@ -469,7 +478,13 @@ export class ModelGateway {
             reason: `provider ${sent.provider.name} refused the request with HTTP ${sent.response.status}`,
           }),
     });
-    return { kind: 'json', status: sent.response.status, body: answer, headers: receiptHeaders(link) };
+    return {
+      kind: 'json',
+      status: sent.response.status,
+      body: answer,
+      ...(raw === undefined ? {} : { raw }),
+      headers: receiptHeaders(link),
+    };
   }
 
   /** A body that is not JSON: refused (400) with a receipt whose requestDigest is the sha256 of the raw bytes. */
@@ -642,7 +657,7 @@ export class ModelGateway {
       model: { requested: facts.requested, ...(facts.served === undefined ? {} : { served: facts.served }) },
       stream: facts.stream,
       ...(facts.batch === undefined ? {} : { batch: { id: facts.batch.id, item: facts.batch.item } }),
-      requestDigest: facts.requestDigest,
+      requestDigest: facts.requestDigest(),
       ...(result.responseDigest === undefined ? {} : { responseDigest: result.responseDigest }),
       usage: {
         estimatedInputTokens: facts.estimated,
@@ -669,12 +684,17 @@ export class ModelGateway {
 }
 
 /** What a receipt knows of a call before any check has run. */
-function newFacts(dialect: Dialect, caller: ModelCaller, started: Date, requestDigest: string): CallFacts {
+function newFacts(
+  dialect: Dialect,
+  caller: ModelCaller,
+  started: Date,
+  requestDigest: string | (() => string),
+): CallFacts {
   return {
     dialect,
     caller,
     started,
-    requestDigest,
+    requestDigest: typeof requestDigest === 'string' ? () => requestDigest : requestDigest,
     requested: 'unknown',
     stream: false,
     estimated: 0,
@@ -682,6 +702,20 @@ function newFacts(dialect: Dialect, caller: ModelCaller, started: Date, requestD
     charged: 0,
     attempts: [],
     policy: { effect: 'deny', reason: 'not checked', policyDigest: NO_POLICY_DIGEST },
+  };
+}
+
+/** sha256 of the JCS form of a request body, made on first use and remembered. */
+function requestDigestOf(body: unknown): () => string {
+  let digest: string | undefined;
+  return () => {
+    if (digest !== undefined) return digest;
+    try {
+      digest = sha256Hex(canonicalize(body));
+    } catch {
+      digest = sha256Hex(JSON.stringify(String(body)));
+    }
+    return digest;
   };
 }
 

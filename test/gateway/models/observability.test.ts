@@ -106,8 +106,15 @@ describe('model gateway observability: /metrics after real calls, gen_ai spans',
     ).toBe(1);
     // The hourly budget refills continuously (one token per 3.6 s here): a slow run may see what
     // refilled since the first call, never less than the 28 tokens charged.
+    // The gauge is read after each settlement, which the answers do not wait for: poll until the
+    // last one has been counted.
+    const gauge = async () =>
+      sample(await metrics(), 'oacp_llm_budget_remaining_tokens', { agent: 'watched' });
+    await expect
+      .poll(gauge, { timeout: 10_000 })
+      .toBeLessThanOrEqual(BUDGET - 28 + Math.ceil(((Date.now() - started) / 3_600_000) * BUDGET));
+    const left = await gauge();
     const refilled = Math.ceil(((Date.now() - started) / 3_600_000) * BUDGET);
-    const left = sample(text, 'oacp_llm_budget_remaining_tokens', { agent: 'watched' });
     expect(left).toBeGreaterThanOrEqual(BUDGET - 28);
     expect(left).toBeLessThanOrEqual(BUDGET - 28 + refilled);
     expect(sample(text, 'oacp_llm_breaker_open', { provider: 'obs' })).toBe(0);

@@ -26,6 +26,8 @@ export type Behaviour =
   | 'ignore-max-tokens'
   | 'dense-tokens'
   | 'echo-key'
+  /** A whole chat completion as indented JSON (what a gateway that re-serialises answers would change). */
+  | 'pretty'
   /** An OpenAI stream with two calls of the offered tool whose fragments interleave (Paris, Rome). */
   | 'parallel-tools';
 
@@ -264,36 +266,40 @@ async function answer(
   }
   // OpenAI Chat Completions.
   if (body.stream !== true) {
-    json(res, {
-      id: 'chatcmpl-standin',
-      object: 'chat.completion',
-      created: 1_700_000_000,
-      model,
-      choices: [
-        tool === undefined
-          ? { index: 0, message: { role: 'assistant', content: words.join('') }, finish_reason: 'stop' }
-          : {
-              index: 0,
-              message: {
-                role: 'assistant',
-                content: null,
-                tool_calls: [
-                  {
-                    id: 'call_standin',
-                    type: 'function',
-                    function: { name: tool, arguments: '{"city":"Paris"}' },
-                  },
-                ],
+    json(
+      res,
+      {
+        id: 'chatcmpl-standin',
+        object: 'chat.completion',
+        created: 1_700_000_000,
+        model,
+        choices: [
+          tool === undefined
+            ? { index: 0, message: { role: 'assistant', content: words.join('') }, finish_reason: 'stop' }
+            : {
+                index: 0,
+                message: {
+                  role: 'assistant',
+                  content: null,
+                  tool_calls: [
+                    {
+                      id: 'call_standin',
+                      type: 'function',
+                      function: { name: tool, arguments: '{"city":"Paris"}' },
+                    },
+                  ],
+                },
+                finish_reason: 'tool_calls',
               },
-              finish_reason: 'tool_calls',
-            },
-      ],
-      usage: {
-        prompt_tokens: promptTokens,
-        completion_tokens: words.length,
-        total_tokens: promptTokens + words.length,
+        ],
+        usage: {
+          prompt_tokens: promptTokens,
+          completion_tokens: words.length,
+          total_tokens: promptTokens + words.length,
+        },
       },
-    });
+      behaviour === 'pretty' ? 2 : undefined,
+    );
     return;
   }
   sseHead(res);
@@ -381,9 +387,9 @@ function toolToCall(path: string, body: Record<string, unknown>): string | undef
   return typeof name === 'string' ? name : undefined;
 }
 
-function json(res: ServerResponse, value: unknown): void {
+function json(res: ServerResponse, value: unknown, indent?: number): void {
   res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(value));
+  res.end(JSON.stringify(value, null, indent));
 }
 
 function sseHead(res: ServerResponse): void {
