@@ -62,8 +62,11 @@ const result = await build({
   logLevel: 'warning',
   metafile: true,
   plugins: [englishOnlyZodLocales],
-  // Bundled CommonJS packages (commander) call require() for Node's own modules.
-  banner: { js: "import { createRequire as oacpRequire } from 'node:module'; const require = oacpRequire(import.meta.url);" },
+  // Bundled CommonJS packages (commander) call require() for Node's own modules, through esbuild's
+  // __require in one chunk; the banner goes on every chunk, so it makes the real require only at a first call.
+  banner: {
+    js: "import { createRequire as oacpCreateRequire } from 'node:module'; let oacpRequire; function require(id) { oacpRequire ??= oacpCreateRequire(import.meta.url); return oacpRequire(id); }",
+  },
 });
 
 // Which compiled modules each output file holds, so a test can still tell
@@ -73,3 +76,6 @@ const inputs = Object.fromEntries(
 );
 writeFileSync('dist/cli/bundle/inputs.json', `${JSON.stringify(inputs, null, 1)}\n`);
 writeFileSync('dist/cli/main.js', ENTRY);
+// Node looks for the package.json above every module it loads (for its "type"), one directory at a
+// time: found beside the chunks, the search for each of the ~50 a start loads ends at once.
+writeFileSync('dist/cli/bundle/package.json', '{ "type": "module" }\n');
