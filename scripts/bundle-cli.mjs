@@ -3,7 +3,7 @@
 // entry into it. Node 20 resolves, reads and links every ESM module file
 // separately (about 260 files before `oacp mcp run` can start its server:
 // OACP's own, zod's 99, commander's); one bundle cuts that work, measured in
-// docs/hardened-tier.md ("Start-up of `oacp mcp run`").
+// docs/mcp-packages.md ("Start time").
 //
 // The bundle sits three directories below the package root, like the
 // compiled modules that find files relative to themselves (`catalog/`, the
@@ -28,7 +28,7 @@ const external = Object.keys({ ...manifest.dependencies, ...manifest.devDependen
 // 750 kB zod puts in the bundle), which every CLI start then compiled. OACP's messages are
 // English only (zod's default, `en`, which zod itself imports directly), so `z.locales`
 // holds `en` alone in the bundle: a third less code to compile before `oacp mcp run`
-// can start its server (docs/hardened-tier.md, "Start-up of `oacp mcp run`").
+// can start its server (docs/mcp-packages.md, "Start time").
 const englishOnlyZodLocales = {
   name: 'english-only-zod-locales',
   setup(bundle) {
