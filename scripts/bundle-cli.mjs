@@ -3,7 +3,7 @@
 // entry into it. Node 20 resolves, reads and links every ESM module file
 // separately (about 260 files before `oacp mcp run` can start its server:
 // OACP's own, zod's 99, commander's); one bundle cuts that work, measured in
-// docs/hardened-tier.md ("Start-up of `oacp mcp run`").
+// docs/mcp-packages.md ("Start time").
 //
 // The bundle sits three directories below the package root, like the
 // compiled modules that find files relative to themselves (`catalog/`, the
@@ -11,6 +11,7 @@
 // code, WebAssembly or data files stay outside the bundle (below). The guest worker of the standard tier is a second
 // entry point, found beside the chunk that starts it.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
 // Only pure-JavaScript packages that read no files of their own are bundled
@@ -22,6 +23,27 @@ const manifest = JSON.parse(readFileSync('package.json', 'utf8'));
 const external = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies })
   .filter((name) => !BUNDLED.has(name))
   .flatMap((name) => [name, `${name}/*`]);
+
+// zod's `z` namespace (and `z.core`) re-exports its 60-odd message locales (`z.locales`, ~340 kB of the
+// 750 kB zod puts in the bundle), which every CLI start then compiled. OACP's messages are
+// English only (zod's default, `en`, which zod itself imports directly), so `z.locales`
+// holds `en` alone in the bundle: a third less code to compile before `oacp mcp run`
+// can start its server (docs/mcp-packages.md, "Start time").
+const englishOnlyZodLocales = {
+  name: 'english-only-zod-locales',
+  setup(bundle) {
+    bundle.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir)
+        ? { path: join(args.resolveDir, '..', 'locales', 'en-only.js'), namespace: 'zod-locales' }
+        : undefined,
+    );
+    bundle.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(join(dirname(args.path), 'en.js'))};\n`,
+      resolveDir: dirname(args.path),
+      loader: 'js',
+    }));
+  },
+};
 
 const ENTRY = "#!/usr/bin/env node\nimport './bundle/main.js';\n";
 if (readFileSync('dist/cli/main.js', 'utf8') === ENTRY) {
@@ -39,8 +61,12 @@ const result = await build({
   external,
   logLevel: 'warning',
   metafile: true,
-  // Bundled CommonJS packages (commander) call require() for Node's own modules.
-  banner: { js: "import { createRequire as oacpRequire } from 'node:module'; const require = oacpRequire(import.meta.url);" },
+  plugins: [englishOnlyZodLocales],
+  // Bundled CommonJS packages (commander) call require() for Node's own modules, through esbuild's
+  // __require in one chunk; the banner goes on every chunk, so it makes the real require only at a first call.
+  banner: {
+    js: "import { createRequire as oacpCreateRequire } from 'node:module'; let oacpRequire; function require(id) { oacpRequire ??= oacpCreateRequire(import.meta.url); return oacpRequire(id); }",
+  },
 });
 
 // Which compiled modules each output file holds, so a test can still tell
@@ -50,3 +76,6 @@ const inputs = Object.fromEntries(
 );
 writeFileSync('dist/cli/bundle/inputs.json', `${JSON.stringify(inputs, null, 1)}\n`);
 writeFileSync('dist/cli/main.js', ENTRY);
+// Node looks for the package.json above every module it loads (for its "type"), one directory at a
+// time: found beside the chunks, the search for each of the ~50 a start loads ends at once.
+writeFileSync('dist/cli/bundle/package.json', '{ "type": "module" }\n');

@@ -154,29 +154,34 @@ export async function runBridge(
 
 /**
  * The Airlock's receipt signer: a worker thread when there is a spare core
- * (the main thread only routes messages), booted beside the rest of the
- * start-up rather than before it, since no receipt is signed before the first
- * call. A pool that cannot start leaves the same key signing in this thread,
- * and says so.
+ * (the main thread only routes messages), started at the first signature, so
+ * a session's start (the server booting beside the bridge on two cores, its
+ * first tools/list, which no receipt covers) does not pay for a second V8
+ * isolate. A pool that cannot start leaves the same key signing in this
+ * thread, and says so.
  */
 function receiptSigner(
   airlock: Signer,
   log: (line: string) => void,
 ): AsyncSigner & { close(): Promise<void> } {
-  const pooled: Promise<SigningPool | undefined> =
-    defaultSigningWorkers() > 0
-      ? SigningPool.start(airlock, { workers: 1 }).catch((error: unknown) => {
-          log(
-            `oacp: receipts are signed on the main thread: the signing worker did not start (${error instanceof Error ? error.message : String(error)})`,
-          );
-          return undefined;
-        })
-      : Promise.resolve(undefined);
+  let pooled: Promise<SigningPool | undefined> | undefined;
+  const pool = (): Promise<SigningPool | undefined> => {
+    pooled ??=
+      defaultSigningWorkers() > 0
+        ? SigningPool.start(airlock, { workers: 1 }).catch((error: unknown) => {
+            log(
+              `oacp: receipts are signed on the main thread: the signing worker did not start (${error instanceof Error ? error.message : String(error)})`,
+            );
+            return undefined;
+          })
+        : Promise.resolve(undefined);
+    return pooled;
+  };
   return {
     publicKey: airlock.publicKey,
     sign: async (message) => {
-      const pool = await pooled;
-      return pool === undefined ? airlock.sign(message) : pool.sign(message);
+      const started = await pool();
+      return started === undefined ? airlock.sign(message) : started.sign(message);
     },
     close: async () => {
       await (await pooled)?.close();

@@ -59,7 +59,9 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
       : undefined;
   early?.catch(() => undefined);
   try {
-    // The bridge's own modules (log, receipts, session, policy) load now, beside the server's boot.
+    // The bridge's own modules (log, receipts, session, policy) load once the server is started, beside its boot:
+    // loaded earlier, they held this thread while the tree check (a child process) had finished, delaying the start.
+    await early?.catch(() => undefined);
     const { runBridge } = await import('./run-bridge.js');
     await runBridge(options, configured, context, { log, env, catalog, held }, early);
   } finally {

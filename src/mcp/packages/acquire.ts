@@ -18,12 +18,12 @@ export async function acquirePackage(
   const wantsPinned =
     pin !== undefined && (spec.range === undefined || spec.range === 'latest' || spec.range === pin.version);
   if (wantsPinned) {
-    const stored = store.pinned(spec.name);
+    const stored = await store.pinned(spec.name);
     if (stored !== undefined) return stored;
   }
   const resolved = await store.resolve(spec);
   if (pin !== undefined && resolved.version === pin.version) {
-    const stored = store.pinned(spec.name);
+    const stored = await store.pinned(spec.name);
     if (stored !== undefined) return stored;
   }
   log(

@@ -78,12 +78,12 @@ export class PackageStore {
    * The pinned tree of `name`, re-digested (in full when its metadata stamp
    * moved since the last full digest); a tree that no longer matches its name is refused.
    */
-  pinned(name: string): StoredPackage | undefined {
+  async pinned(name: string): Promise<StoredPackage | undefined> {
     const pin = this.pins.get(name);
     if (pin === undefined) return undefined;
     const root = this.treePath(pin.digest);
     if (!existsSync(root)) return undefined;
-    const actual = this.#verified.digest(root, pin.digest);
+    const actual = await this.#verified.digest(root, pin.digest);
     if (actual !== pin.digest) {
       throw new OacpError<PackageErrorCode>(
         'PACKAGE_INTEGRITY',

@@ -39,7 +39,7 @@ export async function updatePackage(
     readonly log: (line: string) => void;
   },
 ): Promise<UpdatePlan> {
-  const current = store.pinned(name);
+  const current = await store.pinned(name);
   if (current === undefined) {
     throw new OacpError<PackageErrorCode>(
       'PACKAGE_NOT_ADDED',

@@ -23,9 +23,9 @@ export class VerifiedTrees {
   }
 
   /** The tree's digest now: from the stamp when it is unchanged, else read and hashed in full. */
-  digest(root: string, expected: string): string {
+  async digest(root: string, expected: string): Promise<string> {
     const file = this.#cache.read();
-    const stamp = treeStamp(root);
+    const stamp = await treeStamp(root);
     if (file.trees[expected] === stamp) return expected;
     const actual = treeDigest(root);
     // Record only a tree that is what it is named: a modified tree is digested in full every time.

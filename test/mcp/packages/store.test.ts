@@ -23,9 +23,9 @@ describe('package store (real npm, real registry)', () => {
 
     // The attack: someone edits the stored code after it was pinned.
     store.pins.set(MEMORY, { version: stored.version, integrity: stored.integrity, digest: stored.digest });
-    expect(store.pinned(MEMORY)?.digest).toBe(stored.digest);
+    expect((await store.pinned(MEMORY))?.digest).toBe(stored.digest);
     appendFileSync(join(stored.root, 'node_modules', MEMORY, 'dist', 'index.js'), '\n// injected\n');
-    expect(() => store.pinned(MEMORY)).toThrow(/modified on disk.*oacp mcp add npm:/);
+    await expect(store.pinned(MEMORY)).rejects.toThrow(/modified on disk.*oacp mcp add npm:/);
   }, 240_000);
 
   it('refuses a version the registry does not have, naming it', async () => {
