@@ -15,6 +15,7 @@ import { launcherCacheDirectory } from './launcher/build.js';
 import { type Mount, planMounts } from './mount-plan.js';
 import {
   exposesHome,
+  homeIdentities,
   mountExposingHome,
   protectedIdentities,
   readMountPoints,
@@ -143,7 +144,7 @@ function openMounts(
   }
   const mounts: Mount[] = [];
   const handles: OpenedPath[] = [];
-  const guard = protectedIdentities(homes);
+  const guard = homeIdentities(homes);
   const cacheGuard = protectedIdentities(launcherCache);
   const mountPoints = readMountPoints();
   const cacheName = "OACP's launcher cache";
