@@ -73,7 +73,7 @@ describe('an MCP tool call through the gateway whose HTTP request is dropped', (
     post.destroy();
     const cancel = () => received().find((message) => message.method === 'notifications/cancelled');
     await eventually(() => cancel() !== undefined, 'the server to be told the call is cancelled');
-    expect((cancel()?.params as { requestId?: unknown }).requestId).toBe(forwarded()?.id);
+    expect(cancel()?.params).toMatchObject({ requestId: forwarded()?.id });
 
     let entries: Record<string, unknown>[] = [];
     for (let i = 0; i < 200 && entries.length === 0; i++) {
