@@ -37,20 +37,24 @@ function tryStat(path: string): Stats | undefined {
  * key: ENOENT (gone since it was listed, or a symlink to nothing) and ELOOP (a symlink loop)
  * name no file. Anything else (EACCES, EIO, ...) might hide a key, so the start is refused.
  */
-function unchecked(path: string, error: unknown): OacpError<NativeErrorCode> | undefined {
+function unchecked(
+  path: string,
+  error: unknown,
+  fix = 'make it readable by this user, or remove it',
+): OacpError<NativeErrorCode> | undefined {
   const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
   if (code === 'ENOENT' || code === 'ELOOP') return undefined;
   return new OacpError<NativeErrorCode>(
     'AIRLOCK_PROTECTED_UNCHECKED',
-    `cannot check ${path} (${code}), which a sandbox must never see: OACP refuses to start a sandbox it cannot prove keeps it out; make it readable by this user, or remove it`,
+    `cannot check ${path} (${code}), which a sandbox must never see: OACP refuses to start a sandbox it cannot prove keeps it out; ${fix}`,
   );
 }
 
-function statOrRefuse(path: string): Stats | undefined {
+function statOrRefuse(path: string, fix?: string): Stats | undefined {
   try {
     return statSync(path);
   } catch (error) {
-    const refusal = unchecked(path, error);
+    const refusal = unchecked(path, error, fix);
     if (refusal !== undefined) throw refusal;
     return undefined;
   }
@@ -78,7 +82,10 @@ export function protectedIdentities(homes: readonly string[]): ProtectedIdentiti
   const above = new Map<string, string>();
   const linked: { path: string; links: number }[] = [];
   for (const home of homes) {
-    const stat = statOrRefuse(home);
+    const stat = statOrRefuse(
+      home,
+      'a home this user cannot reach is named by --home, OACP_HOME or HOME (~/.oacp): set them to directories of this user',
+    );
     if (stat === undefined) continue;
     const inside = [
       ...entriesOrRefuse(home),
