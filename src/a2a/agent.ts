@@ -73,7 +73,9 @@ export interface A2aSecurityEvent {
     | 'receipt_unavailable'
     | 'policy_denied'
     | 'quota_exceeded'
-    | 'cancel_refused';
+    | 'cancel_refused'
+    /** A task read (get, resubscribe, push configs) without its sender's signature: answered as not found. */
+    | 'task_refused';
   /** The receiving agent's name. */
   readonly agent: string;
   /** The claimed sender's did:key, when the request named one. */

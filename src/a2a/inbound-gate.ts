@@ -17,7 +17,7 @@ import type {
   Task,
   TaskPushNotificationConfig,
 } from '@a2a-js/sdk';
-import { UnsupportedOperationError } from '@a2a-js/sdk/errors';
+import { TaskNotFoundError, UnsupportedOperationError } from '@a2a-js/sdk/errors';
 import type { A2ARequestHandler, ServerCallContext } from '@a2a-js/sdk/server';
 import { describeError } from '../core/errors.js';
 import type { NonceStore } from '../identity/nonce-store.js';
@@ -35,7 +35,12 @@ import {
   refusalRecord,
 } from './inbound-calls.js';
 import { type OacpJsonRpcReason, refusal } from './jsonrpc-errors.js';
-import { verifyCancelSignature, verifyMessageSignature } from './message-signature.js';
+import {
+  TASK_SIGNATURE_HEADER,
+  verifyCancelSignature,
+  verifyMessageSignature,
+  verifyTaskAccess,
+} from './message-signature.js';
 import type { TrustGraph } from './trust-graph.js';
 
 /** What the gate established about a message, handed to the executor through the call context. */
@@ -105,7 +110,8 @@ export class InboundGate implements A2ARequestHandler {
     yield* this.inner.sendMessageStream(params, context);
   }
 
-  getTask(params: GetTaskRequest, context: ServerCallContext): Promise<Task> {
+  async getTask(params: GetTaskRequest, context: ServerCallContext): Promise<Task> {
+    await this.ownTask(params.tenant, params.id, context);
     return this.inner.getTask(params, context);
   }
 
@@ -140,39 +146,78 @@ export class InboundGate implements A2ARequestHandler {
     );
   }
 
-  createTaskPushNotificationConfig(
+  async createTaskPushNotificationConfig(
     params: TaskPushNotificationConfig,
     context: ServerCallContext,
   ): Promise<TaskPushNotificationConfig> {
+    await this.ownPushTask(params.tenant, params.taskId, context);
     return this.inner.createTaskPushNotificationConfig(params, context);
   }
 
-  getTaskPushNotificationConfig(
+  async getTaskPushNotificationConfig(
     params: GetTaskPushNotificationConfigRequest,
     context: ServerCallContext,
   ): Promise<TaskPushNotificationConfig> {
+    await this.ownPushTask(params.tenant, params.taskId, context);
     return this.inner.getTaskPushNotificationConfig(params, context);
   }
 
-  listTaskPushNotificationConfigs(
+  async listTaskPushNotificationConfigs(
     params: ListTaskPushNotificationConfigsRequest,
     context: ServerCallContext,
   ): Promise<ListTaskPushNotificationConfigsResponse> {
+    await this.ownPushTask(params.tenant, params.taskId, context);
     return this.inner.listTaskPushNotificationConfigs(params, context);
   }
 
-  deleteTaskPushNotificationConfig(
+  async deleteTaskPushNotificationConfig(
     params: DeleteTaskPushNotificationConfigRequest,
     context: ServerCallContext,
   ): Promise<void> {
+    await this.ownPushTask(params.tenant, params.taskId, context);
     return this.inner.deleteTaskPushNotificationConfig(params, context);
   }
 
-  resubscribe(
+  async *resubscribe(
     params: SubscribeToTaskRequest,
     context: ServerCallContext,
   ): AsyncGenerator<StreamResponse, void, undefined> {
-    return this.inner.resubscribe(params, context);
+    await this.ownTask(params.tenant, params.id, context);
+    yield* this.inner.resubscribe(params, context);
+  }
+
+  /**
+   * A task made by a signed message is its sender's: a request that reads or
+   * watches it must carry that sender's fresh signature for this task
+   * (TASK_SIGNATURE_HEADER). Anyone else is answered exactly as for a task that
+   * does not exist (TaskNotFound, the SDK's own words), so a leaked or guessed id
+   * reveals nothing. A task from an unsigned message (only where unsigned
+   * messages are allowed) has no sender to bind to and stays readable by id.
+   */
+  /**
+   * The push-config methods: where the card offers no push notifications the SDK refuses
+   * each of them alike, whatever the task id (PushNotificationNotSupported); checking the
+   * task first would answer a stranger's id differently from an unknown one.
+   */
+  private async ownPushTask(tenant: string, taskId: string, context: ServerCallContext): Promise<void> {
+    const card = await this.inner.getAgentCard();
+    if (card.capabilities?.pushNotifications !== true) return;
+    await this.ownTask(tenant, taskId, context);
+  }
+
+  private async ownTask(tenant: string, taskId: string, context: ServerCallContext): Promise<void> {
+    const task = await this.inner.getTask({ tenant, id: taskId, historyLength: 0 }, context);
+    const sender = senderOf(task);
+    if (sender === null) return;
+    const headers = context.state.get('headers') as Record<string, string | undefined> | undefined;
+    const header = headers?.[TASK_SIGNATURE_HEADER];
+    const verdict =
+      header === undefined
+        ? { ok: false as const, reason: `no ${TASK_SIGNATURE_HEADER} header` }
+        : await verifyTaskAccess(taskId, header, sender, this.verifyOptions());
+    if (verdict.ok) return;
+    this.refuse('task_refused', 'OACP_TRUST_DENIED', `task ${taskId} is not the caller's: ${verdict.reason}`);
+    throw new TaskNotFoundError(`Task not found: ${taskId}`);
   }
 
   /**

@@ -32,7 +32,13 @@ export {
   OACP_A2A_EXTENSION,
 } from './extension.js';
 export { OACP_JSONRPC_CODES } from './jsonrpc-errors.js';
-export { signCancel, signMessage, verifyMessageSignature } from './message-signature.js';
+export {
+  signCancel,
+  signMessage,
+  signTaskAccess,
+  TASK_SIGNATURE_HEADER,
+  verifyMessageSignature,
+} from './message-signature.js';
 export { type GatewayA2aParts, gatewayA2aServer } from './mount.js';
 export { type A2aServer, type A2aServerOptions, createA2aServer } from './server.js';
 export { type TrustEdge, TrustGraph } from './trust-graph.js';

@@ -118,3 +118,43 @@ export function verifyCancelSignature(
     ...(options.now === undefined ? {} : { now: options.now }),
   });
 }
+
+/**
+ * The HTTP header that proves who asks for a task (tasks/get, tasks/resubscribe, push
+ * configs): a task created by a signed message is shown only to its sender. Those A2A
+ * requests carry no metadata, so the proof rides in a header (a relaying cluster member
+ * passes headers on): base64url of the JSON SignedRequest.
+ */
+export const TASK_SIGNATURE_HEADER = 'x-oacp-task-signature';
+
+export function taskAccessPurpose(agentDid: string): string {
+  return `oacp-a2a/task at ${agentDid}`;
+}
+
+/** The header value for reading task `taskId` at agent `agentDid`: sign afresh for each request (replay-protected). */
+export function signTaskAccess(taskId: string, agentDid: string, signer: Signer): string {
+  const signed = signRequest(signer, { purpose: taskAccessPurpose(agentDid), payload: taskId });
+  return Buffer.from(JSON.stringify(signed)).toString('base64url');
+}
+
+/** Checks a TASK_SIGNATURE_HEADER value: signed by `signer` for this task at this agent, fresh, not replayed. */
+export function verifyTaskAccess(
+  taskId: string,
+  header: string,
+  signer: string,
+  options: VerifyMessageOptions,
+): Promise<RequestVerdict> {
+  let signed: unknown;
+  try {
+    signed = JSON.parse(Buffer.from(header, 'base64url').toString('utf8'));
+  } catch {
+    return Promise.resolve({ ok: false, reason: `${TASK_SIGNATURE_HEADER} is not base64url JSON` });
+  }
+  return verifySignedRequest(signed, {
+    publicKey: signer,
+    payload: taskId,
+    purpose: taskAccessPurpose(options.agentDid),
+    nonces: options.nonces,
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
+}

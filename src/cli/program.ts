@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
-import { resolveHome } from './home.js';
+import { packageVersion } from './commands/version.js';
+import { checkedHome } from './home.js';
 import { CliExit, failureLine, type Output } from './io.js';
 
 /** What every command gets: where to write, and how to find the OACP home. */
@@ -15,6 +16,7 @@ export function buildProgram(context: CliContext, registrars: readonly CommandRe
   const program = new Command('oacp')
     .description('Operational Agent Control Protocol: isolated agents and tools with verifiable receipts')
     .option('--home <dir>', 'OACP home directory (default: $OACP_HOME or ~/.oacp)')
+    .option('-V, --version', 'print the version of oacp and exit')
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
@@ -23,6 +25,11 @@ export function buildProgram(context: CliContext, registrars: readonly CommandRe
       // A mistake is one line naming it (and the nearest flag or command), not the whole help.
       outputError: (text) => context.output.err(oneLineError(text)),
     });
+  // Like commander's .version(), but the version is read only when asked for.
+  program.on('option:version', () => {
+    context.output.out(packageVersion());
+    throw new CommanderError(0, 'commander.version', packageVersion());
+  });
   for (const register of registrars) register(program, context);
   return program;
 }
@@ -38,7 +45,7 @@ export function createContext(output: Output, env: NodeJS.ProcessEnv): CliContex
   return {
     output,
     env,
-    home: (command) => resolveHome(command.optsWithGlobals<{ home?: string }>().home, env),
+    home: (command) => checkedHome(command.optsWithGlobals<{ home?: string }>().home, env),
   };
 }
 

@@ -7,8 +7,8 @@ import {
   type JsonRpcRequest,
   type JsonRpcResult,
 } from './jsonrpc.js';
-import type { ToolCallPending } from './session-pending.js';
-import type { DirectCall, DirectOutcome } from './session-types.js';
+import { isToolCall, type ToolCallPending } from './session-pending.js';
+import { type DirectCall, type DirectOutcome, REQUEST_CANCELLED } from './session-types.js';
 import { failure, type SessionWire } from './session-wire.js';
 import { type Decided, type Outcome, outcomeMessage } from './tool-call-flow.js';
 
@@ -72,15 +72,48 @@ export class SessionToolCalls {
     }
     const outcome = await new Promise<Outcome>((resolve) => {
       const clientId = `oacp-direct:${decided.call.callId}`;
+      const abandoned = () => this.#cancelForwarded(clientId);
+      signal.addEventListener('abort', abandoned, { once: true });
       this.#execute(decided, {
         kind: 'tool-call',
         clientId,
         method: 'tools/call',
         call: decided.call,
-        reply: resolve,
+        reply: (answer) => {
+          signal.removeEventListener('abort', abandoned);
+          resolve(answer);
+        },
       });
     });
     return { outcome, decision, checks };
+  }
+
+  /**
+   * The in-process caller went away (the gateway's HTTP client dropped the request) while the
+   * call was with the server: the server is told (notifications/cancelled, as an MCP client's
+   * cancel would), and the call's one receipt says cancelled, forwarded. A call not yet sent
+   * (its server still starting) or already answered runs to its answer as usual.
+   */
+  #cancelForwarded(clientId: string): void {
+    const upId = this.wire.pending.upIdOf(clientId);
+    if (upId === undefined) return;
+    const pending = this.wire.pending.takeUp(upId);
+    if (pending === undefined || !isToolCall(pending)) return;
+    this.wire.pending.forgetClient(clientId);
+    this.wire.sendUp({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: upId, reason: 'the caller went away' },
+    });
+    void this.wire
+      .flow()
+      .finish({ call: pending.call, outcome: 'cancelled', forwarded: true })
+      .then((receipt) =>
+        this.wire.replyTo(
+          pending,
+          failure(REQUEST_CANCELLED, 'the caller went away; the call was cancelled', receipt),
+        ),
+      );
   }
 
   /** tasks/result of a task-augmented call: forwarded, and its answer receipted under that call. */

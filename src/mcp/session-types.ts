@@ -13,6 +13,9 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
 /** JSON-RPC code of a request the bridge gave up waiting for (MCP's request-timeout code). */
 export const REQUEST_TIMEOUT = -32001;
 
+/** JSON-RPC code of a call whose in-process caller went away and was cancelled (JSON-RPC's RequestCancelled, as LSP). */
+export const REQUEST_CANCELLED = -32800;
+
 /** Things worth a line in the bridge's log; never part of the protocol. */
 export type BridgeEvent =
   | { readonly type: 'upstream-ended'; readonly reason: string }

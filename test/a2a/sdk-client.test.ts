@@ -4,7 +4,12 @@ import type { Client } from '@a2a-js/sdk/client';
 import { importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OACP_A2A_EXTENSION } from '../../src/a2a/extension.js';
-import { signCancel, signMessage } from '../../src/a2a/message-signature.js';
+import {
+  signCancel,
+  signMessage,
+  signTaskAccess,
+  TASK_SIGNATURE_HEADER,
+} from '../../src/a2a/message-signature.js';
 import { generateEd25519, keySigner, type Signer } from '../../src/core/ed25519.js';
 import { didKeyFromPublicKey, publicKeyFromDidKey } from '../../src/identity/did-key.js';
 import { startNode, type TestNode } from './harness.js';
@@ -128,7 +133,10 @@ describe('official A2A SDK client against the OACP server', () => {
 
   it('gets a task, and lets only its sender cancel it', async () => {
     const task = (await client.sendMessage(signed('keep'), declared)) as Task;
-    const got = await client.getTask({ tenant: '', id: task.id, historyLength: undefined });
+    const got = await client.getTask(
+      { tenant: '', id: task.id, historyLength: undefined },
+      { serviceParameters: { [TASK_SIGNATURE_HEADER]: signTaskAccess(task.id, alice.did, trusted) } },
+    );
     expect(got.artifacts).toHaveLength(1);
     await expect(client.cancelTask({ tenant: '', id: task.id, metadata: undefined })).rejects.toMatchObject({
       envelopeCode: -32044,
@@ -143,6 +151,51 @@ describe('official A2A SDK client against the OACP server', () => {
     await expect(client.cancelTask({ tenant: '', id: task.id, metadata: bySender })).rejects.toMatchObject({
       envelopeCode: -32002,
     });
+  });
+
+  it('attack: a task id in the wrong hands: tasks/get, resubscribe and push configs answer "not found", as for an id never made', async () => {
+    const task = (await client.sendMessage(signed('mine'), declared)) as Task;
+    const header = (value: string) => ({ serviceParameters: { [TASK_SIGNATURE_HEADER]: value } });
+    // What an id that never existed gets: the bar every refusal below must match exactly.
+    const unknownId = randomUUID();
+    const unknown = await client
+      .getTask({ tenant: '', id: unknownId, historyLength: 0 })
+      .catch((error) => error);
+    expect(unknown).toMatchObject({ envelopeCode: -32001, message: `Task not found: ${unknownId}` });
+    const notFound = { envelopeCode: -32001, message: `Task not found: ${task.id}` };
+    const get = (options?: ReturnType<typeof header>) =>
+      client.getTask({ tenant: '', id: task.id, historyLength: 0 }, options);
+    // Another caller: no signature, its own signature, the sender's signature for another task.
+    await expect(get()).rejects.toMatchObject(notFound);
+    await expect(get(header(signTaskAccess(task.id, alice.did, stranger)))).rejects.toMatchObject(notFound);
+    await expect(get(header(signTaskAccess(unknownId, alice.did, trusted)))).rejects.toMatchObject(notFound);
+    await expect(get(header('not-a-signature'))).rejects.toMatchObject(notFound);
+    // The sender's own signature, once; the same header replayed by whoever saw it is refused.
+    const once = header(signTaskAccess(task.id, alice.did, trusted));
+    expect((await get(once)).id).toBe(task.id);
+    await expect(get(once)).rejects.toMatchObject(notFound);
+    // Every other task-scoped method, by the stranger.
+    const stream = client.resubscribeTask(
+      { tenant: '', id: task.id },
+      header(signTaskAccess(task.id, alice.did, stranger)),
+    );
+    await expect(stream.next()).rejects.toMatchObject(notFound);
+    // Push configs (the card offers none): refused alike for the stranger's task and an unknown id.
+    for (const method of ['tasks/pushNotificationConfig/get', 'tasks/pushNotificationConfig/list']) {
+      const push = async (id: string) =>
+        (await rpc('0.3', { jsonrpc: '2.0', id: 1, method, params: { id, taskId: id } })).body.error;
+      const refused = await push(task.id);
+      expect(refused).toMatchObject({ code: expect.any(Number), message: expect.any(String) });
+      expect(refused).toEqual(await push(unknownId));
+    }
+    // The v0.3 dialect, raw: the same JSON-RPC error as for an unknown id.
+    const legacy = async (id: string) =>
+      (await rpc('0.3', { jsonrpc: '2.0', id: 1, method: 'tasks/get', params: { id } })).body.error;
+    expect(await legacy(task.id)).toEqual({
+      ...((await legacy(unknownId)) as Record<string, unknown>),
+      message: `Task not found: ${task.id}`,
+    });
+    expect(node.events.at(-1)).toMatchObject({ type: 'task_refused', agent: 'alice' });
   });
 
   it('refuses a replayed message', async () => {

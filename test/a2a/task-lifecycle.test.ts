@@ -2,7 +2,7 @@ import { TaskState } from '@a2a-js/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callA2aAgent } from '../../src/a2a/client.js';
 import { OACP_A2A_EXTENSION } from '../../src/a2a/extension.js';
-import { signCancel } from '../../src/a2a/message-signature.js';
+import { signCancel, signTaskAccess, TASK_SIGNATURE_HEADER } from '../../src/a2a/message-signature.js';
 import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
 import { startNode, type TestNode } from './harness.js';
@@ -68,7 +68,10 @@ describe('task outcomes: failures keep their receipt, cancels stop the task', ()
         throw new Error('a cancelled task must not deliver a result');
     }
     expect(final).toBe(TaskState.TASK_STATE_CANCELED);
-    const got = await client.getTask({ tenant: '', id: taskId ?? '', historyLength: 0 });
+    const got = await client.getTask(
+      { tenant: '', id: taskId ?? '', historyLength: 0 },
+      { serviceParameters: { [TASK_SIGNATURE_HEADER]: signTaskAccess(taskId ?? '', slow.did, caller) } },
+    );
     expect(got.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
     expect(got.artifacts).toEqual([]);
   });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkAgentCard } from '../../src/a2a/card-check.js';
 import { callA2aAgent, fetchAgentCard } from '../../src/a2a/client.js';
 import { OACP_A2A_EXTENSION } from '../../src/a2a/extension.js';
-import { signCancel } from '../../src/a2a/message-signature.js';
+import { signCancel, signTaskAccess, TASK_SIGNATURE_HEADER } from '../../src/a2a/message-signature.js';
 import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
 import { a2aClientAt, DECLARED, signedRequest } from '../a2a/signed-message.js';
@@ -106,11 +106,11 @@ describe.skipIf(unavailable !== undefined)('gateways in a cluster (PostgreSQL + 
     expect(JSON.stringify(await statementOn(owner, index))).toContain(echo.id);
     expect(await logSize(first)).toBe(before[1]);
     // tasks/get through the other non-owner: the task in the shared store, as the owner left it.
-    const got = await (await a2aClient(second, 'a2a-echo')).getTask({
-      tenant: '',
-      id: sent.id,
-      historyLength: 0,
-    });
+    // As the task's sender: its signature for this task rides in a header the relay passes on.
+    const got = await (await a2aClient(second, 'a2a-echo')).getTask(
+      { tenant: '', id: sent.id, historyLength: 0 },
+      { serviceParameters: { [TASK_SIGNATURE_HEADER]: signTaskAccess(sent.id, echo.id, caller) } },
+    );
     expect(got.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
     expect(got.artifacts).toHaveLength(1);
 
@@ -137,7 +137,10 @@ describe.skipIf(unavailable !== undefined)('gateways in a cluster (PostgreSQL + 
     // The owner's events came through the relay one by one: the task first, the cancel last.
     expect(events[0]).toBe('task');
     expect(final).toBe(TaskState.TASK_STATE_CANCELED);
-    const after = await cancelling.getTask({ tenant: '', id: taskId ?? '', historyLength: 0 });
+    const after = await cancelling.getTask(
+      { tenant: '', id: taskId ?? '', historyLength: 0 },
+      { serviceParameters: { [TASK_SIGNATURE_HEADER]: signTaskAccess(taskId ?? '', slow.id, caller) } },
+    );
     expect(after.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
 
     // A cancel not signed by the sender is refused by the owner, and the refusal relayed as it is.

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { linkSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
@@ -9,9 +9,9 @@ import { isRoot, oacpCli, openDir, operatorHome, REGULAR_USER } from './confine-
 /**
  * Issue 9, item 2 (keys): the OACP home is refused by identity, not only by
  * name. A bind mount of the home, of its keys directory or master key, of a
- * directory holding the home, a mount of the home inside a granted
- * directory, and a hard link of the master key all show the key under a
- * name the path check cannot know. Bind mounts need root to make; the
+ * directory holding the home and a mount of the home inside a granted
+ * directory all show the key under a name the path check cannot know. Hard
+ * links of a key: test/escape/home-key-links.test.ts. Bind mounts need root to make; the
  * regular user then attacks through the alias root left behind.
  */
 const available = {
@@ -43,7 +43,6 @@ describe.skipIf(!isRoot)('the OACP home under another name', () => {
     bind(home, alias('parent-alias'));
     bind(masterKey, alias('key-alias'));
     bind(oacpHome, alias('grant/inner'));
-    linkSync(masterKey, alias('key-link'));
     execFileSync('chown', ['-R', `${REGULAR_USER.uid}:${REGULAR_USER.gid}`, home]);
   });
   afterAll(() => {
@@ -80,12 +79,6 @@ describe.skipIf(!isRoot)('the OACP home under another name', () => {
       name: 'a bind mount of the master key',
       grant: 'key-alias',
       read: 'key-alias',
-      refusal: /master\.key of the OACP home/,
-    },
-    {
-      name: 'a hard link of the master key',
-      grant: 'key-link',
-      read: 'key-link',
       refusal: /master\.key of the OACP home/,
     },
     {

@@ -1,6 +1,8 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
+import { isRoot, oacpCli, openDir, REGULAR_USER } from './confine-harness.js';
 import { manifest, PYTHON, run } from './native-harness.js';
 
 /** Resource attacks: each must end with the quota named in killedBy or refused by a kernel limit. */
@@ -121,6 +123,49 @@ describe.skipIf(skip)('hardened tier resource limits', () => {
       manifest: manifest({}, { tmp_mb: 2 }),
     });
     expect(result.out.trim()).toBe('No space left on device');
+  });
+
+  // Closing note 5: /dev/shm was on bwrap's unsized /dev tmpfs, unbounded with memory opted out.
+  const FILL_SHM = (mb: number) =>
+    `try:\n  open("/dev/shm/fill", "wb").write(b"x" * (${mb} << 20))\n  print("wrote")\nexcept OSError as e: print(e.strerror)`;
+  it.skipIf(!isRoot)(
+    'caps /dev/shm at tmp_mb for a user without the memory cgroup (uid 1000, through the CLI), and /dev itself is read-only',
+    async () => {
+      const dir = openDir('oacp-shm-');
+      try {
+        const file = join(dir, 'tmp2.yaml');
+        writeFileSync(
+          file,
+          'apiVersion: oacp.dev/v1\nkind: CapabilityManifest\nname: shm\nquotas:\n  tmp_mb: 2\n',
+        );
+        const script = `${FILL_SHM(8)}\ntry:\n  open("/dev/planted", "wb").write(b"x")\nexcept OSError as e: print(e.strerror)`;
+        const result = await oacpCli(['run', '--manifest', file, '--', PYTHON, '-c', script], {
+          env: { HOME: dir, OACP_HOME: join(dir, 'home') },
+          asUser: REGULAR_USER,
+        });
+        expect(result.stdout.trim().split('\n')).toEqual([
+          'No space left on device',
+          'Read-only file system',
+        ]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
+
+  it('sizes /dev/shm to the memory quota when the memory cgroup enforces it (shared memory for browsers), writable by the workload', async () => {
+    const result = await run(tier, {
+      command: PYTHON,
+      args: [
+        '-c',
+        `import os\n${FILL_SHM(8)}\nst = os.statvfs("/dev/shm")\nprint(st.f_blocks * st.f_frsize >> 20, oct(os.stat("/dev/shm").st_mode & 0o7777))`,
+      ],
+      manifest: manifest({}, { tmp_mb: 2, memory_mb: 96 }),
+    });
+    // Without a memory cgroup (a host without the controller) the tmp_mb cap applies instead.
+    const expected = result.status.killedBy === undefined ? ['wrote', '96 0o1777'] : [];
+    expect(result.out.trim().split('\n')).toEqual(expected);
   });
 
   it('sets RLIMIT_FSIZE and disables core dumps', async () => {

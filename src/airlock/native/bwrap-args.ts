@@ -11,6 +11,11 @@ export interface BwrapPlan {
   /** Host files shown read-only inside: the launcher program and the workload filter (see launcher/). */
   readonly launcher: { readonly program: string; readonly filter: string };
   readonly tmpBytes: number;
+  /**
+   * Size of /dev/shm: the memory quota when the memory cgroup enforces it (shm is charged there
+   * anyway), else the /tmp quota, so shared memory is never unbounded.
+   */
+  readonly shmBytes: number;
   /** Host path of the egress proxy socket and where the sandbox sees it; absent: no way out. */
   readonly proxySocket?: { readonly source: string; readonly target: string };
   readonly cwd: string;
@@ -41,6 +46,16 @@ export function bwrapArgs(plan: BwrapPlan): string[] {
     '--proc',
     '/proc',
     '--dev',
+    '/dev',
+    // bwrap's /dev is a tmpfs with no size: /dev/shm on it (and any file written in /dev) was
+    // bounded only by the memory cgroup, and not at all with memory opted out.
+    '--size',
+    String(plan.shmBytes),
+    '--perms',
+    '1777',
+    '--tmpfs',
+    '/dev/shm',
+    '--remount-ro',
     '/dev',
     '--size',
     String(plan.tmpBytes),

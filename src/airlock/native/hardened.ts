@@ -229,6 +229,8 @@ export class HardenedTier implements ProcessTier {
         mountFds: prepared.handles.map((_, index) => FIRST_GRANT_FD + index),
         launcher: confinement,
         tmpBytes: manifest.quotas.tmp_mb * 1024 * 1024,
+        shmBytes:
+          (resources.memoryByKernel ? manifest.quotas.memory_mb : manifest.quotas.tmp_mb) * 1024 * 1024,
         ...(prepared.wantsEgress ? { proxySocket: { source: socket, target: SANDBOX_PROXY_SOCKET } } : {}),
         cwd: prepared.cwd,
         seccompFd: 3,

@@ -15,6 +15,7 @@ import { launcherCacheDirectory } from './launcher/build.js';
 import { type Mount, planMounts } from './mount-plan.js';
 import {
   exposesHome,
+  homeIdentities,
   mountExposingHome,
   protectedIdentities,
   readMountPoints,
@@ -143,8 +144,11 @@ function openMounts(
   }
   const mounts: Mount[] = [];
   const handles: OpenedPath[] = [];
-  // Read from the host on every start that opens something, once: nothing opened, nothing to compare.
-  const guard = once(() => protectedIdentities(homes));
+  // The home guard runs on every start (fail-closed, and no start while a key has a second
+  // name); the launcher cache's identities and the mount table are read only when a start
+  // opens something, once: nothing opened, nothing to compare.
+  const homeGuard = homeIdentities(homes);
+  const guard = () => homeGuard;
   const cacheGuard = once(() => protectedIdentities(launcherCache));
   const mountPoints = once(readMountPoints);
   const cacheName = "OACP's launcher cache";

@@ -1,5 +1,7 @@
 import { readdirSync, readFileSync, realpathSync, type Stats, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { OacpError } from '../../core/errors.js';
+import type { NativeErrorCode } from './errors.js';
 
 /**
  * The OACP home (or another protected directory, such as the launcher
@@ -13,6 +15,8 @@ export interface ProtectedIdentities {
   readonly secret: ReadonlyMap<string, string>;
   /** Every directory above a home, up to /: a grant that is one of these contains the home. */
   readonly above: ReadonlyMap<string, string>;
+  /** Files of a home with more than one name (st_nlink > 1), each with its link count. */
+  readonly linked: readonly { readonly path: string; readonly links: number }[];
 }
 
 /** Names the protected object a stat result is, if any. */
@@ -28,23 +32,71 @@ function tryStat(path: string): Stats | undefined {
   }
 }
 
-function entries(dir: string): string[] {
+/**
+ * Why a protected path could not be checked, or undefined when the failure proves it holds no
+ * key: ENOENT (gone since it was listed, or a symlink to nothing) and ELOOP (a symlink loop)
+ * name no file. Anything else (EACCES, EIO, ...) might hide a key, so the start is refused.
+ */
+function unchecked(
+  path: string,
+  error: unknown,
+  fix = 'make it readable by this user, or remove it',
+): OacpError<NativeErrorCode> | undefined {
+  const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+  if (code === 'ENOENT' || code === 'ELOOP') return undefined;
+  return new OacpError<NativeErrorCode>(
+    'AIRLOCK_PROTECTED_UNCHECKED',
+    `cannot check ${path} (${code}), which a sandbox must never see: OACP refuses to start a sandbox it cannot prove keeps it out; ${fix}`,
+  );
+}
+
+function statOrRefuse(path: string, fix?: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (error) {
+    const refusal = unchecked(path, error, fix);
+    if (refusal !== undefined) throw refusal;
+    return undefined;
+  }
+}
+
+function entriesOrRefuse(dir: string): string[] {
   try {
     return readdirSync(dir).map((name) => join(dir, name));
-  } catch {
+  } catch (error) {
+    // Not a directory: the entry itself is already protected by its identity.
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    const refusal = unchecked(dir, error);
+    if (refusal !== undefined) throw refusal;
     return [];
   }
 }
 
+/**
+ * Every protected object by identity: the home, its entries and the entries of
+ * `keys/` and `agents/` (the sealed keys). Fail-closed: an entry it cannot stat or
+ * list refuses the start (AIRLOCK_PROTECTED_UNCHECKED), naming the path only.
+ */
 export function protectedIdentities(homes: readonly string[]): ProtectedIdentities {
   const secret = new Map<string, string>();
   const above = new Map<string, string>();
+  const linked: { path: string; links: number }[] = [];
   for (const home of homes) {
-    const stat = tryStat(home);
+    const stat = statOrRefuse(
+      home,
+      'a home this user cannot reach is named by --home, OACP_HOME or HOME (~/.oacp): set them to directories of this user',
+    );
     if (stat === undefined) continue;
-    for (const path of [home, ...entries(home), ...entries(join(home, 'keys'))]) {
-      const each = tryStat(path);
-      if (each !== undefined) secret.set(identityOf(each), path);
+    const inside = [
+      ...entriesOrRefuse(home),
+      ...entriesOrRefuse(join(home, 'keys')),
+      ...entriesOrRefuse(join(home, 'agents')),
+    ];
+    for (const path of [home, ...inside]) {
+      const each = path === home ? stat : statOrRefuse(path);
+      if (each === undefined) continue;
+      secret.set(identityOf(each), path);
+      if (each.isFile() && each.nlink > 1) linked.push({ path, links: each.nlink });
     }
     let dir = dirname(realpathSync(home));
     for (;;) {
@@ -54,7 +106,36 @@ export function protectedIdentities(homes: readonly string[]): ProtectedIdentiti
       dir = dirname(dir);
     }
   }
-  return { secret, above };
+  return { secret, above, linked };
+}
+
+/**
+ * The OACP homes' identities, refused (AIRLOCK_KEY_HARD_LINKED) when a file in one has a second
+ * name: a hard link shows the key under another path, and a granted directory holding that name
+ * is bound into the sandbox without any path or identity check seeing it (only a walk of every
+ * granted tree could). OACP writes each key with one link, so a second one was made by someone.
+ */
+export function homeIdentities(homes: readonly string[]): ProtectedIdentities {
+  const guard = protectedIdentities(homes);
+  const first = guard.linked[0];
+  if (first !== undefined) {
+    throw new OacpError<NativeErrorCode>('AIRLOCK_KEY_HARD_LINKED', hardLinkProblem(first));
+  }
+  return guard;
+}
+
+/** Why a home cannot be guarded (what `oacp doctor` prints), or undefined when it can. */
+export function homeGuardProblem(homes: readonly string[]): string | undefined {
+  try {
+    homeIdentities(homes);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+function hardLinkProblem({ path, links }: { path: string; links: number }): string {
+  return `${path} of the OACP home has ${links} hard links: another name for it may lie in a granted directory and would be bound into a sandbox; remove the other names (find / -xdev -samefile ${path}) before starting any sandbox`;
 }
 
 /** Why a grant exposes the home (or `what` the guard protects), checked on what was opened; undefined when it does not. */

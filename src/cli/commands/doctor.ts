@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { doctorReport } from '../../airlock/doctor.js';
+import { homeGuardProblem } from '../../airlock/native/protected-identity.js';
+import { protectedPaths } from '../../airlock/native/protected-paths.js';
 import { processTiers } from '../../airlock/process-tiers.js';
 import { createTierRegistry } from '../../airlock/tiers.js';
 import { StandardTier } from '../../airlock/wasm/standard-tier.js';
@@ -28,7 +30,12 @@ export const registerDoctor: CommandRegistrar = (program, context) => {
         config === undefined || config.models.providers.length === 0
           ? undefined
           : await doctorModels(config, context.home(command), context.env);
-      const report = models === undefined ? tiers : { ...tiers, models };
+      const homeProblem = homeGuardProblem(protectedPaths([context.home(command)], context.env));
+      const home = {
+        ok: homeProblem === undefined,
+        ...(homeProblem === undefined ? {} : { detail: homeProblem }),
+      };
+      const report = models === undefined ? { ...tiers, home } : { ...tiers, home, models };
       const { out } = context.output;
       if (options.json === true) {
         out(JSON.stringify(report, null, 2));
@@ -43,6 +50,10 @@ export const registerDoctor: CommandRegistrar = (program, context) => {
       out('host');
       for (const fact of report.host) out(`  ${fact.ok ? 'ok  ' : 'no  '} ${fact.name}: ${fact.detail}`);
       out('');
+      // The same check every hardened or gVisor start makes: a sandbox is refused while this says no.
+      out(
+        `home guard: ${homeProblem === undefined ? 'ok (every key file has one name and could be checked)' : `no: ${homeProblem}`}`,
+      );
       out(`log key (the console's expected log key): ${logKeyOrWhy(context, command)}`);
       if (models === undefined) return;
       out('');

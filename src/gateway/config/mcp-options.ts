@@ -19,6 +19,7 @@ export function mcpRunOptionsFor(server: McpServerConfig): McpRunOptions {
     allowFiles: server.allow_files,
     allowNetwork: server.allow_network,
     allowEnv: server.allow_env,
+    allowUnixSockets: server.allow_unix_sockets,
     ...(server.quota_memory === undefined ? {} : { quotaMemory: server.quota_memory }),
     ...(server.quota_cpu === undefined ? {} : { quotaCpu: server.quota_cpu }),
     ...(server.quota_calls === undefined ? {} : { quotaCalls: server.quota_calls }),

@@ -67,6 +67,8 @@ export const McpServerSchema = z
       .default([]),
     allow_network: strings().default([]),
     allow_env: strings().default([]),
+    /** `--allow-unix-sockets`: socket(AF_UNIX) in the hardened tier (headless browsers). */
+    allow_unix_sockets: bool().default(false),
     quota_memory: unitString(MemorySize, 'expected a size such as 256mb or 1g').optional(),
     quota_cpu: unitString(Duration, 'expected a duration such as 500ms, 2s or 1m').optional(),
     quota_calls: unitString(CallRate, 'expected a rate such as 60/min, 5/s or 1000/h').optional(),
@@ -94,6 +96,15 @@ export const McpServerSchema = z
     }
     if (server.url !== undefined && server.args.length > 0) {
       ctx.addIssue({ code: 'custom', path: ['args'], message: 'args apply to command, not to url' });
+    }
+    if (server.allow_unix_sockets && server.tier !== 'hardened') {
+      // The other tiers have their own rule (gVisor: its own sockets only; standard: none): a key that
+      // changes nothing there would read as a grant.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['allow_unix_sockets'],
+        message: `applies to the hardened tier only (this server's tier is ${server.tier}); remove it or set tier: hardened`,
+      });
     }
     if (server.attest_level === 'standard' && server.agent === undefined) {
       ctx.addIssue({

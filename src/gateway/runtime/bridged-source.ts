@@ -137,6 +137,7 @@ export async function bridgedSource(config: BridgedSourceOptions): Promise<McpTo
         agent: caller.did,
         ...(given.prior === undefined ? {} : { prior: given.prior }),
         ...(given.identityRefused === undefined ? {} : { identityRefused: given.identityRefused }),
+        ...(given.signal === undefined ? {} : { signal: given.signal }),
       });
       if ('error' in outcome) {
         return {

@@ -41,7 +41,12 @@ export interface McpToolSource {
     tool: string,
     args: unknown,
     caller: BridgeCaller,
-    checks?: { readonly prior?: PriorChecks; readonly identityRefused?: string },
+    checks?: {
+      readonly prior?: PriorChecks;
+      readonly identityRefused?: string;
+      /** The gateway caller went away: a forwarded call is cancelled upstream (notifications/cancelled). */
+      readonly signal?: AbortSignal;
+    },
   ): Promise<BridgeCallResult>;
   close(): Promise<void>;
 }

@@ -261,7 +261,11 @@ export class ToolCaller {
       entry.upstreamName,
       input.arguments,
       { did: input.agent.did, name: input.agent.name },
-      { prior, ...(input.identityRefused === undefined ? {} : { identityRefused: input.identityRefused }) },
+      {
+        prior,
+        ...(input.identityRefused === undefined ? {} : { identityRefused: input.identityRefused }),
+        ...(input.signal === undefined ? {} : { signal: input.signal }),
+      },
     );
     if (answer.receipt === undefined) {
       throw runtimeError(

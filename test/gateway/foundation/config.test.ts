@@ -9,6 +9,8 @@ import {
   mcpRunOptionsFor,
   parseGatewayConfig,
 } from '../../../src/gateway/config/index.js';
+import type { McpServerConfig } from '../../../src/gateway/config/mcp-section.js';
+import { manifestFromOptions } from '../../../src/mcp/manifest-from-options.js';
 
 const EXAMPLE = join(import.meta.dirname, '..', '..', '..', 'examples', 'oacp.yaml');
 const dir = mkdtempSync(join(tmpdir(), 'oacp-config-'));
@@ -235,6 +237,29 @@ describe('oacp.yaml', () => {
     );
     expect(remote.upstream).toBe('https://mcp.example.com/mcp');
     expect(remote.command).toEqual([]);
+  });
+
+  it('allow_unix_sockets is the YAML twin of --allow-unix-sockets, hardened tier only, refused naming the key otherwise', () => {
+    const parse = (extra: Record<string, unknown>) =>
+      parseGatewayConfig({ mcp: { servers: [{ name: 'browser', command: 'npx', ...extra }] } }, '/etc/oacp')
+        .mcp.servers[0] as McpServerConfig;
+    const opted = mcpRunOptionsFor(parse({ allow_unix_sockets: true }));
+    expect(opted.allowUnixSockets).toBe(true);
+    expect(manifestFromOptions(opted, 'browser').capabilities.unix_sockets).toBe(true);
+    // Absent is false: the sandbox's socket(AF_UNIX) stays EPERM.
+    const plain = mcpRunOptionsFor(parse({}));
+    expect(plain.allowUnixSockets).toBe(false);
+    expect(manifestFromOptions(plain, 'browser').capabilities.unix_sockets).toBeUndefined();
+    for (const tier of ['standard', 'gvisor']) {
+      expect(
+        refusal({ mcp: { servers: [{ name: 'browser', command: 'npx', tier, allow_unix_sockets: true }] } }),
+      ).toContain(
+        `mcp.servers[0].allow_unix_sockets: applies to the hardened tier only (this server's tier is ${tier})`,
+      );
+    }
+    expect(
+      refusal({ mcp: { servers: [{ name: 'b', command: 'npx', allow_unix_sockets: 'yes' }] } }),
+    ).toContain('mcp.servers[0].allow_unix_sockets: expected true or false');
   });
 
   it('refuses a capability ceiling without tools rather than silently giving agents none', () => {

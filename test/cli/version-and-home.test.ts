@@ -1,0 +1,108 @@
+import { spawnSync } from 'node:child_process';
+import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { oacp, oacpBinary, tempDir } from './harness.js';
+
+const VERSION = (
+  JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as {
+    version: string;
+  }
+).version;
+const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+
+describe('oacp --version', () => {
+  it.each(['--version', '-V'])(
+    '%s prints the package version and exits 0 (in-process and the built binary)',
+    async (flag) => {
+      const inProcess = await oacp([flag]);
+      expect(inProcess).toEqual({ code: 0, stdout: VERSION, stderr: '' });
+      const binary = oacpBinary([flag]);
+      expect(binary.code).toBe(0);
+      expect(binary.stdout).toBe(`${VERSION}\n`);
+      expect(binary.stderr).toBe('');
+    },
+  );
+});
+
+describe('a home or state directory on /proc or /sys', () => {
+  // Node's recursive mkdir never returns on a missing path under /proc: without the check these
+  // commands spin until the timeout kills them (status null).
+  const cases: readonly { name: string; args: string[]; env: Record<string, string>; names: string }[] = [
+    { name: '--home under /proc', args: ['--home', '/proc/oacp-x', 'init'], env: {}, names: '--home' },
+    {
+      name: 'OACP_HOME under /proc',
+      args: ['init'],
+      env: { OACP_HOME: '/proc/self/oacp' },
+      names: 'OACP_HOME',
+    },
+    {
+      name: '--home under /sys',
+      args: ['--home', '/sys/fs/cgroup/oacp-x', 'init'],
+      env: {},
+      names: '--home',
+    },
+    {
+      name: 'XDG_STATE_HOME under /proc',
+      args: ['init'],
+      env: { XDG_STATE_HOME: '/proc/x' },
+      names: 'XDG_STATE_HOME',
+    },
+    {
+      name: 'XDG_CACHE_HOME under /proc',
+      args: ['run', '--', '/bin/true'],
+      env: { XDG_CACHE_HOME: '/proc/x/y' },
+      names: 'XDG_CACHE_HOME',
+    },
+    { name: 'HOME under /sys', args: ['agent', 'list'], env: { HOME: '/sys/kernel/x' }, names: 'HOME' },
+  ];
+  it.each(cases)('$name is refused at once with one line naming it', ({ args, env, names }) => {
+    const dir = tempDir();
+    const result = oacpBinary(args, { HOME: dir, OACP_HOME: join(dir, 'home'), ...env });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `^oacp: ${names} names \\S+, on the kernel's (proc filesystem|sysfs filesystem|sys directory)`,
+      ),
+    );
+    expect(result.stderr).toContain(`set ${names} to a directory elsewhere`);
+  });
+
+  it('a symlink to /proc is refused by what it reaches, not its name', () => {
+    const dir = tempDir();
+    const link = join(dir, 'link');
+    spawnSync('ln', ['-s', '/proc/self', link]);
+    const result = oacpBinary(['--home', join(link, 'home'), 'init'], { HOME: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^oacp: --home names .*, on the kernel's proc filesystem/);
+  });
+
+  it('is refused for a regular user too (uid 1000), and an ordinary home still works', () => {
+    const home = mkdtempSync(join(tmpdir(), 'oacp-proc-home-'));
+    chownSync(home, 1000, 1000);
+    try {
+      const asUser = (env: Record<string, string>) =>
+        spawnSync(
+          '/usr/bin/setpriv',
+          ['--reuid=1000', '--regid=1000', '--clear-groups', process.execPath, BIN, 'init'],
+          {
+            encoding: 'utf8',
+            env: { PATH: '/usr/bin:/bin', HOME: home, ...env },
+            timeout: 60_000,
+          },
+        );
+      const refused = asUser({ OACP_HOME: '/proc/1/oacp' });
+      expect(refused.status).toBe(2);
+      expect(refused.stderr).toMatch(
+        /^oacp: OACP_HOME names \/proc\/1\/oacp, on the kernel's proc filesystem/,
+      );
+      const fine = asUser({});
+      expect(fine.status).toBe(0);
+      expect(fine.stdout).toContain(`initialized OACP home ${join(home, '.oacp')}`);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
