@@ -21,19 +21,20 @@ const HANDOVER_MS = 10;
 
 /**
  * The least time between the end of one publishing round and the start of the next in one
- * process; a round that took longer than this (a big one, under a saturated writer) is followed
- * by a pause as long as it took (up to ROUND_PAUSE_MAX_MS). A round writes and renames four files and fsyncs two of them
- * with their directory: about 2 ms of CPU, most of it in the filesystem, whatever the number of
- * new records. Under a steady stream of commits, rounds back to back cost a bridge a large share
- * of a core; spaced, each covers more commits. Measured under a saturated writer (256 appends
- * in flight, signing): with rounds back to back the published checkpoint trailed by a third
- * as many entries but each receipt cost about 10% more CPU; with the pause as long as the round,
- * the CPU per receipt is what it was before rounds got faster. `settle` (sync, close) never
- * waits for it.
+ * process. A round writes and renames four files and fsyncs two of them with their directory:
+ * about 2 ms of CPU, most of it in the filesystem, whatever the number of new records. Under a
+ * steady stream of commits, rounds back to back cost a bridge a large share of a core; spaced,
+ * each covers more commits. `settle` (sync, close) never waits for it.
  */
 const ROUND_SPACING_MS = 10;
-/** The longest pause after a long round (one replaying a big unpublished log at open, say). */
-const ROUND_PAUSE_MAX_MS = 1_000;
+
+/**
+ * Tile files a `settle` round (close, sync) writes at once; other rounds write one at a time.
+ * Three at a time made a saturated writer's rounds about four times shorter but cost it about
+ * 10% more CPU per receipt, so only the round a closing process waits for gets them (the fourth
+ * thread-pool thread stays free for the write-ahead log's fdatasync).
+ */
+const SETTLE_FILES_IN_FLIGHT = 3;
 
 export interface DerivedFilesParts {
   readonly dir: string;
@@ -77,8 +78,6 @@ export class DerivedFiles {
   private spacing: ReturnType<typeof setTimeout> | undefined;
   /** performance.now() when this process's last round ended. */
   private lastRound = Number.NEGATIVE_INFINITY;
-  /** How long (wall time) this process's last round took: the next one waits at least as long. */
-  private lastRoundMs = 0;
   private failure: unknown;
   private stopped = false;
   private publishedSize: number;
@@ -129,10 +128,7 @@ export class DerivedFiles {
   request(): void {
     if (this.stopped) return;
     if (this.running !== undefined || this.handover !== undefined || this.spacing !== undefined) return;
-    const wait =
-      this.lastRound +
-      Math.max(ROUND_SPACING_MS, Math.min(this.lastRoundMs, ROUND_PAUSE_MAX_MS)) -
-      performance.now();
+    const wait = this.lastRound + ROUND_SPACING_MS - performance.now();
     if (wait > 0) {
       this.spacing = setTimeout(() => {
         this.spacing = undefined;
@@ -159,7 +155,7 @@ export class DerivedFiles {
   async settle(): Promise<void> {
     while (this.running !== undefined) await this.running;
     this.cancelTimers();
-    this.track(this.parts.lock.with(() => this.round()));
+    this.track(this.parts.lock.with(() => this.round(SETTLE_FILES_IN_FLIGHT)));
     while (this.running !== undefined) await this.running;
     if (this.failure !== undefined) throw this.failure;
   }
@@ -180,7 +176,6 @@ export class DerivedFiles {
 
   private track(round: Promise<void>): void {
     this.failure = undefined;
-    const began = performance.now();
     this.running = round
       .catch((error: unknown) => {
         this.failure = isOacpError(error)
@@ -194,7 +189,6 @@ export class DerivedFiles {
       .finally(() => {
         this.running = undefined;
         this.lastRound = performance.now();
-        this.lastRoundMs = this.lastRound - began;
         // A commit may have landed after the round read the size but before this ran.
         if (this.failure === undefined && this.publishedSize < this.parts.tree.size) this.request();
       });
@@ -222,7 +216,7 @@ export class DerivedFiles {
     this.handover = timer;
   }
 
-  private async round(): Promise<void> {
+  private async round(filesInFlight = 1): Promise<void> {
     const { dir, vkey, tree, stateFile } = this.parts;
     const onDisk = await readPublished(join(dir, 'checkpoint'), vkey, this.known);
     if (onDisk.exists) this.known = onDisk;
@@ -261,7 +255,7 @@ export class DerivedFiles {
         .sort((a, b) => a - b);
       let from = onDisk.size;
       for (const size of [...stops, target]) {
-        await writeTiles(dir, tree, this.parts.readEntries, from, size, this.bundles);
+        await writeTiles(dir, tree, this.parts.readEntries, from, size, this.bundles, filesInFlight);
         from = size;
       }
       for (const size of [...this.handedOut]) if (size <= target) this.handedOut.delete(size);

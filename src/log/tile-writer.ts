@@ -35,6 +35,7 @@ export async function writeTiles(
   from: number,
   to: number,
   cache: BundleCache = {},
+  filesInFlight = 1,
 ): Promise<void> {
   if (from < 0 || to > tree.size || from > to) {
     throw logError(
@@ -55,7 +56,7 @@ export async function writeTiles(
       writes.push(() => writeTile(dir, path, bytes, width));
     }
   }
-  await inTurns(writes);
+  await inTurns(writes, filesInFlight);
   // Bundles a chunk at a time: one read of the write-ahead log for the chunk's new entries
   // (not one per bundle), then its files written in turns, as the hash tiles were.
   for (let first = Math.floor(from / TILE_WIDTH); first * TILE_WIDTH < to; first += BUNDLES_PER_READ) {
@@ -75,7 +76,7 @@ export async function writeTiles(
       bundles.push(() => writeTile(dir, path, bytes, bundle.length));
       cache.last = bundle.length < TILE_WIDTH ? { n, entries: bundle } : undefined;
     }
-    await inTurns(bundles);
+    await inTurns(bundles, filesInFlight);
   }
 }
 
@@ -86,19 +87,16 @@ export async function writeTiles(
 const BUNDLES_PER_READ = 16;
 
 /**
- * How many tile files a round has in flight at once. Each file is several thread-pool calls
- * (open, write, close, rename), each ending on a turn of the event loop, which a process busy
- * signing makes long: one file at a time, a round of 20,000 new entries (about 160 files) took
- * 0.9 s. Three at a time need a third of the turns and leave the fourth pool thread to the
- * write-ahead log's fdatasync, so acknowledgements do not queue behind tiles.
+ * Runs `writes` with at most `inFlight` at once. After a failure no further write starts, and
+ * the first failure is thrown once the writes in flight have ended (none outlives the round).
+ *
+ * Each file is several thread-pool calls (open, write, close, rename), each ending on a turn of
+ * the event loop, which a process busy signing makes long: one file at a time, a round of
+ * 20,000 new entries (about 160 files) took 0.9 s. Three at a time took a quarter of that, but
+ * cost a saturated writer about 10% more CPU per receipt (measured in docs/transparency-log.md),
+ * so only a round nobody appends beside (`close()`, `sync()`) writes three at a time.
  */
-const FILES_IN_FLIGHT = 3;
-
-/**
- * Runs `writes` with at most FILES_IN_FLIGHT at once. After a failure no further write starts,
- * and the first failure is thrown once the writes in flight have ended (none outlives the round).
- */
-async function inTurns(writes: ReadonlyArray<() => Promise<void>>): Promise<void> {
+async function inTurns(writes: ReadonlyArray<() => Promise<void>>, inFlight: number): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | undefined;
   const lane = async (): Promise<void> => {
@@ -112,7 +110,7 @@ async function inTurns(writes: ReadonlyArray<() => Promise<void>>): Promise<void
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(FILES_IN_FLIGHT, writes.length) }, lane));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(inFlight, writes.length)) }, lane));
   if (failure !== undefined) throw failure.error;
 }
 
