@@ -35,7 +35,7 @@ export async function writeTiles(
   from: number,
   to: number,
   cache: BundleCache = {},
-  filesInFlight = 1,
+  pace: WritePace = ONE_AT_A_TIME,
 ): Promise<void> {
   if (from < 0 || to > tree.size || from > to) {
     throw logError(
@@ -56,13 +56,13 @@ export async function writeTiles(
       writes.push(() => writeTile(dir, path, bytes, width));
     }
   }
-  await inTurns(writes, filesInFlight);
-  // Bundles a chunk at a time: one read of the write-ahead log for the chunk's new entries
-  // (not one per bundle), then its files written in turns, as the hash tiles were.
-  for (let first = Math.floor(from / TILE_WIDTH); first * TILE_WIDTH < to; first += BUNDLES_PER_READ) {
+  await inTurns(writes, pace.filesInFlight);
+  // Bundles a chunk at a time: one read of the write-ahead log for the chunk's new entries,
+  // then its files written in turns, as the hash tiles were.
+  for (let first = Math.floor(from / TILE_WIDTH); first * TILE_WIDTH < to; first += pace.bundlesPerRead) {
     const kept = cache.last?.n === first ? cache.last.entries : [];
     const chunkStart = first * TILE_WIDTH;
-    const chunkEnd = Math.min(to, (first + BUNDLES_PER_READ) * TILE_WIDTH);
+    const chunkEnd = Math.min(to, (first + pace.bundlesPerRead) * TILE_WIDTH);
     const start = chunkStart + Math.min(kept.length, chunkEnd - chunkStart);
     const fresh = await readEntries(start, chunkEnd);
     checkNewEntries(tree, fresh, start, from);
@@ -76,15 +76,29 @@ export async function writeTiles(
       bundles.push(() => writeTile(dir, path, bytes, bundle.length));
       cache.last = bundle.length < TILE_WIDTH ? { n, entries: bundle } : undefined;
     }
-    await inTurns(bundles, filesInFlight);
+    await inTurns(bundles, pace.filesInFlight);
   }
 }
 
 /**
- * Bundles read from the write-ahead log with one read: at most 16 x 256 entries (about 1 MiB
- * of receipts) held at once, so rebuilding every tile of a large log stays bounded.
+ * How a call spends thread-pool round trips: tile and bundle files written at once (each is an
+ * open, a write, a close and a rename, each ending on a turn of the event loop), and bundles
+ * whose new entries are read from the write-ahead log with one read.
  */
-const BUNDLES_PER_READ = 16;
+export interface WritePace {
+  readonly filesInFlight: number;
+  readonly bundlesPerRead: number;
+}
+
+/** What rounds beside appends use: the cheapest in CPU per receipt (docs/transparency-log.md). */
+export const ONE_AT_A_TIME: WritePace = { filesInFlight: 1, bundlesPerRead: 1 };
+
+/**
+ * For a round nobody of its process appends beside (close, sync): about a quarter of the event
+ * loop turns. At most 16 x 256 entries (about 6 MiB of receipts) are held at once, and the
+ * fourth thread-pool thread stays free for the write-ahead log's fdatasync.
+ */
+export const IN_TURNS_OF_THREE: WritePace = { filesInFlight: 3, bundlesPerRead: 16 };
 
 /**
  * Runs `writes` with at most `inFlight` at once. After a failure no further write starts, and
@@ -94,7 +108,9 @@ const BUNDLES_PER_READ = 16;
  * the event loop, which a process busy signing makes long: one file at a time, a round of
  * 20,000 new entries (about 160 files) took 0.9 s. Three at a time took a quarter of that, but
  * cost a saturated writer about 10% more CPU per receipt (measured in docs/transparency-log.md),
- * so only a round nobody appends beside (`close()`, `sync()`) writes three at a time.
+ * so only a round nobody appends beside (`close()`, `sync()`) writes three at a time. Reading
+ * 16 bundles with one read looked to cost a saturated writer a little CPU too (6 us per receipt
+ * in two runs), so it goes with it.
  */
 async function inTurns(writes: ReadonlyArray<() => Promise<void>>, inFlight: number): Promise<void> {
   let next = 0;
