@@ -165,7 +165,7 @@ describe.each([
 ])('the hardened tier under cgroup v2, as $who', ({ prefix }) => {
   it('runs a hardened sandbox (oacp run) that the kernel stops when a memfd fills --quota-memory 64mb', () => {
     const seen = result<Observed & Run>(`${prefix}hardened-memfd`);
-    expect(seen.code).toBe(137);
+    expect(seen.code, seen.stderr).toBe(137);
     expect(seen.stdout).not.toContain('survived');
     expect(seen.stderr).toContain('workload stopped by the Airlock (memory)');
     expect(seen.stderr).toContain('--quota-memory');
@@ -191,7 +191,7 @@ describe('the gVisor tier under cgroup v2, as root', () => {
   it('stops a memfd fill at the 64 MiB quota: the workload held at most 64 MiB when the kernel killed it', () => {
     const seen = result<Observed & Run>('gvisor-memfd');
     expect(seen.stderr).toContain('workload stopped by the Airlock (memory)');
-    expect(seen.code).toBe(137);
+    expect(seen.code, seen.stderr).toBe(137);
     expect(seen.stdout).not.toContain('survived');
     const held = [...seen.stdout.matchAll(/^held (\d+)$/gm)].map((match) => Number(match[1]));
     // It ran and filled (so the kill is the quota's, not a failed start), and never held more than the quota.
@@ -229,6 +229,7 @@ describe('the hardened tier under cgroup v2 (oacp run, as root)', () => {
   it('bounds a fork bomb at quotas.max_pids', () => {
     const seen = result<Observed & Run>('hardened-pids');
     const [forked, refused] = seen.stdout.trim().split(' ').map(Number);
+    expect(seen.stdout, seen.stderr).toMatch(/^\d+ \d+/);
     // max_pids 16 plus the tier's own helpers; never all 64.
     expect(forked).toBeGreaterThan(0);
     expect(forked).toBeLessThan(20);
@@ -237,7 +238,7 @@ describe('the hardened tier under cgroup v2 (oacp run, as root)', () => {
 
   it('stops a busy loop at its lifetime CPU budget (--quota-cpu), counted from cpu.stat', () => {
     const seen = result<Observed & Run>('hardened-cpu-total');
-    expect(seen.code).toBe(137);
+    expect(seen.code, seen.stderr).toBe(137);
     expect(seen.stdout).not.toContain('survived');
     expect(seen.stderr).toContain('workload stopped by the Airlock (cpu)');
     expect(seen.stderr).toContain('--quota-cpu');
@@ -245,7 +246,7 @@ describe('the hardened tier under cgroup v2 (oacp run, as root)', () => {
 
   it('throttles writes into an :rw grant at disk_io_mb_per_s through io.max', () => {
     const seen = result<Observed & Run>('hardened-io');
-    expect(seen.code).toBe(0);
+    expect(seen.code, seen.stderr).toBe(0);
     const copied = /copied, ([\d.]+) s/.exec(seen.stderr)?.[1];
     expect(copied, seen.stderr).toBeDefined();
     expect(Number(copied)).toBeGreaterThanOrEqual(2);

@@ -191,6 +191,7 @@ export class HardenedTier implements ProcessTier {
     let proxy: EgressProxy | undefined;
     let resources: SandboxResources | undefined;
     let filterFd: number | undefined;
+    let etcScratch: string | undefined;
     const closeFilter = (): void => {
       if (filterFd !== undefined) closeSync(filterFd);
       filterFd = undefined;
@@ -201,6 +202,7 @@ export class HardenedTier implements ProcessTier {
       await resources?.remove();
       closeAll(prepared.handles);
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+      if (etcScratch !== undefined) rmSync(etcScratch, { recursive: true, force: true });
     };
     try {
       // socket(AF_UNIX) only by name (`--allow-unix-sockets`): it makes host sockets in grants connectable.
@@ -210,6 +212,13 @@ export class HardenedTier implements ProcessTier {
         this.systemRoot().entries,
         user?.uid ?? process.getuid?.() ?? 0,
         user?.gid ?? process.getgid?.() ?? 0,
+        () => {
+          // A read-only launcher cache: this start's own /etc view, removed with the sandbox (bwrap,
+          // as the sandbox uid, must pass through it).
+          etcScratch = mkdtempSync(join(workRoot, 'oacp-etc-'));
+          chmodSync(etcScratch, 0o711);
+          return etcScratch;
+        },
       );
       const socket = join(dir ?? workRoot, 'egress.sock');
       if (prepared.wantsEgress) proxy = await startEgressProxy(id, spec, socket, this.options, user);

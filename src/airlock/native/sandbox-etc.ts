@@ -19,14 +19,30 @@ export function writeSandboxEtc(dir: string, uid: number, gid: number): { source
 /**
  * The same files with the system's /etc files, as one read-only view in the
  * launcher cache shared by every sandbox of this identity (see cachedEtcView).
+ * A launcher cache that cannot be written (a read-only root or image whose
+ * launcher was built in advance, as the cgroup v2 test VM's is) gets a view of
+ * this start's own in `scratch()`, a directory the caller removes with the
+ * sandbox: the same files, at the cost of copying them on every start.
  */
 export function sandboxEtcView(
   cacheDir: string,
   system: readonly SystemEntry[],
   uid: number,
   gid: number,
+  scratch: () => string,
 ): EtcBind[] {
-  return cachedEtcView(cacheDir, system, sandboxEtcFiles(uid, gid));
+  const synthetic = sandboxEtcFiles(uid, gid);
+  try {
+    return cachedEtcView(cacheDir, system, synthetic);
+  } catch (error) {
+    if (!cannotWrite(error)) throw error;
+    return cachedEtcView(scratch(), system, synthetic);
+  }
+}
+
+function cannotWrite(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EROFS' || code === 'EACCES' || code === 'EPERM';
 }
 
 function sandboxEtcFiles(uid: number, gid: number): Record<string, string> {
