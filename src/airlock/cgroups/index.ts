@@ -16,3 +16,4 @@ export {
   sandboxCgroupName,
   sweepStaleCgroups,
 } from './stale.js';
+export { type Cgroup2Mount, cgroup2MountOf, cgroup2Mounts } from './mountinfo.js';
