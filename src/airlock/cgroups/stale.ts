@@ -1,5 +1,5 @@
-import { existsSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { rmdir } from 'node:fs/promises';
+import { readlinkSync } from 'node:fs';
+import { access, readdir, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CgroupHost, detectCgroupHost } from './host.js';
 
@@ -34,23 +34,27 @@ export const SWEEP_LIMIT = 32;
  * or a name without one, and created over UNOWNED_STALE_MS ago), or
  * undefined when it may be in use.
  */
-function staleness(
+async function staleness(
   name: string,
   path: string,
   self: string | undefined,
   now: number,
   wantOld: boolean,
-): 'dead' | 'old' | undefined {
+): Promise<'dead' | 'old' | undefined> {
   const owned = OWNED.exec(name);
   if (owned !== null && self !== undefined && owned[2] === self) {
     // Our pid namespace: the creator is alive (or its pid reused) exactly when /proc shows it.
-    return owned[1] !== String(process.pid) && !existsSync(`/proc/${owned[1]}`) ? 'dead' : undefined;
+    if (owned[1] === String(process.pid)) return undefined;
+    return access(`/proc/${owned[1]}`).then(
+      () => undefined,
+      () => 'dead',
+    );
   }
   if (!wantOld || (owned === null && !UNOWNED.test(name))) return undefined;
   // Another pid namespace's, or an earlier round's: a live creator's cgroup is empty only for the
   // milliseconds between creating and joining it, or between exit and removal.
   try {
-    return now - statSync(path).mtimeMs > UNOWNED_STALE_MS ? 'old' : undefined;
+    return now - (await stat(path)).mtimeMs > UNOWNED_STALE_MS ? 'old' : undefined;
   } catch {
     return undefined;
   }
@@ -60,11 +64,15 @@ function staleness(
  * Removes empty sandbox cgroups whose creator is gone (killed before it
  * could remove them), beside the ones this process will create. Never kills
  * anything: `rmdir` of a cgroup that still holds a task fails by itself
- * (EBUSY) and the cgroup is left. Off the event loop (a v1 rmdir waits for
- * the kernel), at most SWEEP_LIMIT removals, and best effort: a failure
- * here never fails a start. Resolves when every removal has been tried.
+ * (EBUSY) and the cgroup is left. Off the start's path and the event loop
+ * (it begins after the current turn; listings, `stat`s and rmdirs run in
+ * the thread pool, and a v1 rmdir waits for the kernel), at most
+ * SWEEP_LIMIT removals, and best effort: a failure here never fails a
+ * start. Resolves when every removal has been tried.
  */
 export async function sweepStaleCgroups(host: CgroupHost, now = Date.now()): Promise<number> {
+  // Not on the start's path: everything below waits for the thread pool, never the event loop.
+  await new Promise((next) => setImmediate(next));
   const self = pidNamespace();
   const parents = new Set<string>();
   for (const support of Object.values(host)) {
@@ -75,14 +83,14 @@ export async function sweepStaleCgroups(host: CgroupHost, now = Date.now()): Pro
   for (const parent of parents) {
     let names: string[];
     try {
-      names = readdirSync(parent);
+      names = await readdir(parent);
     } catch {
       continue;
     }
     for (const name of names) {
       if (!name.startsWith('oacp-')) continue;
       const path = join(parent, name);
-      const how = staleness(name, path, self, now, old.length < SWEEP_LIMIT);
+      const how = await staleness(name, path, self, now, old.length < SWEEP_LIMIT);
       if (how === 'dead') dead.push(path);
       else if (how === 'old') old.push(path);
     }
