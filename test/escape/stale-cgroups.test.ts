@@ -6,11 +6,12 @@ import {
   readFileSync,
   readlinkSync,
   rmdirSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { detectCgroupHost } from '../../src/airlock/cgroups/index.js';
+import { detectCgroupHost, sweepStaleCgroups } from '../../src/airlock/cgroups/index.js';
 
 /**
  * A SIGKILLed `oacp run` cannot remove its sandbox cgroups; the next OACP
@@ -101,5 +102,34 @@ describe.skipIf(process.getuid?.() !== 0 || pids === undefined || !existsSync(BI
         rmdirSync(live);
       }
     }, 60_000);
+
+    it('removes a creator-less or foreign-namespace cgroup only once it is over an hour old', async () => {
+      const name = (n: number, tag = ''): string =>
+        join(
+          pids ?? '',
+          `oacp-gvisor-00000000-0000-4000-8000-${(process.pid * 10 + n).toString(16).padStart(12, '0')}${tag}`,
+        );
+      // Earlier versions' names (no creator) and a creator in another pid namespace (999 is not ours).
+      const oldUnowned = name(1);
+      const youngUnowned = name(2);
+      const oldForeign = name(3, `.1.999`);
+      const youngForeign = name(4, `.1.999`);
+      const all = [oldUnowned, youngUnowned, oldForeign, youngForeign];
+      try {
+        for (const dir of all) mkdirSync(dir);
+        const twoHoursAgo = Date.now() / 1000 - 7200;
+        for (const dir of [oldUnowned, oldForeign]) utimesSync(dir, twoHoursAgo, twoHoursAgo);
+        // At most 32 per sweep, and this shared host may hold a backlog: sweep until ours are done.
+        for (let round = 0; round < 20 && (existsSync(oldUnowned) || existsSync(oldForeign)); round++) {
+          if ((await sweepStaleCgroups(host)) === 0) break;
+        }
+        expect(existsSync(oldUnowned)).toBe(false);
+        expect(existsSync(oldForeign)).toBe(false);
+        expect(existsSync(youngUnowned)).toBe(true);
+        expect(existsSync(youngForeign)).toBe(true);
+      } finally {
+        for (const dir of all) if (existsSync(dir)) rmdirSync(dir);
+      }
+    });
   },
 );
