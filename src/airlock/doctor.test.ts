@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { identityFact } from './doctor.js';
+import type { CgroupHost } from './cgroups/index.js';
+import { cgroupJoinFact, identityFact } from './doctor.js';
 import { WORKLOAD_ID } from './native/identity.js';
 
 describe('oacp doctor: workload identity', () => {
@@ -19,5 +20,41 @@ describe('oacp doctor: workload identity', () => {
 
   it.skipIf(process.getuid?.() === 0)('not root: the invoking user', () => {
     expect(identityFact()).toMatchObject({ ok: true, detail: expect.stringContaining('invoking user') });
+  });
+});
+
+/** mountinfo lines as the kernel writes them: a systemd v2 host, the same with favordynmods, a hybrid v1 host. */
+const PURE_V2 =
+  '35 26 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot';
+const FAVOURED = PURE_V2.replace('rw,nsdelegate,', 'rw,nsdelegate,favordynmods,');
+const HYBRID = '41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw';
+
+const v2Host = (parent: string): CgroupHost => {
+  const support = { available: true, version: 2, parents: [parent] } as const;
+  return { memory: support, pids: support, cpu: support, io: support };
+};
+
+describe('oacp doctor: cgroup join', () => {
+  const parent = '/sys/fs/cgroup/system.slice/oacp.service';
+
+  it('on v2 without favordynmods says what each start waits for and how to remount', () => {
+    const fact = cgroupJoinFact(v2Host(parent), PURE_V2);
+    expect(fact.ok).toBe(false);
+    expect(fact.detail).toContain('without favordynmods');
+    expect(fact.detail).toContain('RCU grace period');
+    expect(fact.detail).toContain('mount -o remount,favordynmods /sys/fs/cgroup');
+  });
+
+  it('on v2 with favordynmods says the join has no grace period', () => {
+    const fact = cgroupJoinFact(v2Host(parent), FAVOURED);
+    expect(fact).toMatchObject({ name: 'cgroup join', ok: true });
+    expect(fact.detail).toContain('mounted with favordynmods');
+  });
+
+  it('on v1 says the join goes through tasks', () => {
+    const support = { available: true, version: 1, parents: ['/sys/fs/cgroup/memory'] } as const;
+    const fact = cgroupJoinFact({ memory: support, pids: support, cpu: support, io: support }, HYBRID);
+    expect(fact).toMatchObject({ ok: true });
+    expect(fact.detail).toMatch(/^cgroup v1: .*tasks file \(no RCU grace period\)$/);
   });
 });

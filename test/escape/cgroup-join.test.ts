@@ -49,7 +49,9 @@ describe.skipIf(!kernel || !ok)('hardened tier: joining the sandbox cgroup', () 
       const cgroupOf = (controller: string): string | undefined =>
         lines.find((line) => line.split(':')[1]?.split(',').includes(controller));
       for (const controller of ['memory', 'pids', 'cpu']) {
-        expect(cgroupOf(controller), controller).toMatch(new RegExp(`/oacp-${sandbox.id}$`));
+        expect(cgroupOf(controller), controller).toMatch(
+          new RegExp(`/oacp-${sandbox.id}\\.${process.pid}\\.\\d+$`),
+        );
       }
     } finally {
       await sandbox.stop();

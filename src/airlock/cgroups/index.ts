@@ -10,3 +10,10 @@ export {
 export { FALLBACK, planResources, type ResourcePlan } from './plan.js';
 export { type CgroupLimits, createSandboxCgroup, type SandboxCgroup } from './sandbox-cgroup.js';
 export { prepareResources, type SandboxResources } from './sandbox-resources.js';
+export {
+  type DetectedCgroups,
+  detectCgroupHostAndSweep,
+  sandboxCgroupName,
+  sweepStaleCgroups,
+} from './stale.js';
+export { type Cgroup2Mount, cgroup2MountOf, cgroup2Mounts } from './mountinfo.js';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
 import type { CgroupErrorCode } from './errors.js';
 import type { CgroupHost, ResourceController } from './host.js';
+import { sandboxCgroupName } from './stale.js';
 
 /** Kernel limits of one sandbox; a resource left out is not limited through cgroups. */
 export interface CgroupLimits {
@@ -155,12 +156,13 @@ async function removeDir(dir: string, version: 1 | 2): Promise<void> {
 }
 
 /**
- * Creates `oacp-<id>` under each controller's parent and writes the limits.
+ * Creates `oacp-<id>.<pid>.<pid namespace>` (stale.ts) under each controller's parent and writes the limits.
  * A directory shared by several resources (v2, or co-mounted v1
  * hierarchies) is made once. On any failure what was made is removed.
  */
 export function createSandboxCgroup(host: CgroupHost, id: string, limits: CgroupLimits): SandboxCgroup {
   const placed = new Map<ResourceController, Placed>();
+  const name = sandboxCgroupName(id);
   const made: { dir: string; version: 1 | 2 }[] = [];
   const remove = async (): Promise<void> => {
     // Siblings only (one per hierarchy), so all at once: each rmdir waits on the kernel, not on the others.
@@ -170,7 +172,7 @@ export function createSandboxCgroup(host: CgroupHost, id: string, limits: Cgroup
     for (const resource of ['memory', 'pids', 'cpu', 'io'] as const) {
       const support = host[resource];
       if (!support.available || !wanted(resource, limits)) continue;
-      const dirs = support.parents.map((parent) => join(parent, `oacp-${id}`));
+      const dirs = support.parents.map((parent) => join(parent, name));
       for (const dir of dirs) {
         if (made.some((entry) => entry.dir === dir)) continue;
         mkdirSync(dir);

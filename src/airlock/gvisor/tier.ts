@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
 import {
   type CgroupHost,
-  detectCgroupHost,
+  type DetectedCgroups,
+  detectCgroupHostAndSweep,
   prepareResources,
   type SandboxResources,
 } from '../cgroups/index.js';
@@ -92,7 +93,7 @@ export class GvisorTier implements ProcessTier {
   private readonly socat: string;
   private readonly confinement = new GvisorConfinement();
   /** Where this process may create cgroups: detected on the first start (it reads /proc and /sys). */
-  private cgroupHost: CgroupHost | undefined;
+  private cgroupHost: DetectedCgroups | undefined;
   /** The gVisor kernel's own memory charge here, measured once by the availability probe. */
   private footprintBytes: number | undefined;
 
@@ -103,8 +104,8 @@ export class GvisorTier implements ProcessTier {
 
   private cgroups(): CgroupHost {
     if (this.options.cgroups !== undefined) return this.options.cgroups;
-    this.cgroupHost ??= detectCgroupHost();
-    return this.cgroupHost;
+    this.cgroupHost ??= detectCgroupHostAndSweep();
+    return this.cgroupHost.host;
   }
 
   availability(): Promise<Availability> {
@@ -191,6 +192,8 @@ export class GvisorTier implements ProcessTier {
     const cleanup = async (): Promise<void> => {
       if (started) await runscDelete(runsc, id);
       await resources?.remove();
+      // What killed OACP processes left (started with the first start's detection) is gone before this returns.
+      await this.cgroupHost?.swept;
       await proxy?.close();
       closeAll(prepared.handles);
       rmSync(dir, { recursive: true, force: true });

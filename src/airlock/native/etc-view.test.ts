@@ -1,4 +1,15 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -95,5 +106,56 @@ describe('the sandbox /etc view', () => {
     expect(cachedEtcView(cache, [], { hosts: 'h\n' })[0]?.source).toBe(view);
     expect(readFileSync(join(view, 'hosts'), 'utf8')).toBe('h\n');
     expect(statSync(view).mode & 0o777).toBe(0o755);
+  });
+
+  describe('old views', () => {
+    const daysAgo = (path: string, days: number): void => {
+      const seconds = Date.now() / 1000 - days * 86_400;
+      utimesSync(path, seconds, seconds);
+    };
+
+    it('removes views no start has bound for a day when a new one is built, and keeps the rest', () => {
+      const stale = cachedEtcView(cache, [], { passwd: 'old\n' })[0]?.source ?? '';
+      const recent = cachedEtcView(cache, [], { passwd: 'recent\n' })[0]?.source ?? '';
+      daysAgo(stale, 2);
+      daysAgo(recent, 0.5);
+      // A killed build left behind, and a directory of the same shape that is not ours to remove (world-writable).
+      const abandoned = mkdtempSync(join(cache, '.etc-view-'));
+      daysAgo(abandoned, 1);
+      const foreign = join(cache, 'etc-view-0123456789abcdef');
+      mkdirSync(foreign);
+      chmodSync(foreign, 0o777);
+      daysAgo(foreign, 30);
+      const fresh = cachedEtcView(cache, [], { passwd: 'new\n' })[0]?.source ?? '';
+      expect(existsSync(stale)).toBe(false);
+      expect(existsSync(abandoned)).toBe(false);
+      expect(existsSync(recent)).toBe(true);
+      expect(existsSync(foreign)).toBe(true);
+      expect(readFileSync(join(fresh, 'passwd'), 'utf8')).toBe('new\n');
+      // Nothing half removed is left under another name.
+      expect(
+        readdirSync(cache)
+          .filter((name) => name.startsWith('.'))
+          .sort(),
+      ).toEqual([]);
+    });
+
+    it('keeps a view in use: a start that binds it stamps it, so a later build does not remove it', () => {
+      const used = cachedEtcView(cache, [], { passwd: 'used\n' })[0]?.source ?? '';
+      daysAgo(used, 2);
+      // A start of this identity binds it again: it is stamped as used now.
+      expect(cachedEtcView(cache, [], { passwd: 'used\n' })[0]?.source).toBe(used);
+      expect(Date.now() - statSync(used).mtimeMs).toBeLessThan(60 * 60 * 1000);
+      cachedEtcView(cache, [], { passwd: 'other\n' });
+      expect(readFileSync(join(used, 'passwd'), 'utf8')).toBe('used\n');
+    });
+
+    it('never removes the view it returns, however old its inputs', () => {
+      const view = cachedEtcView(cache, [], { passwd: 'same\n' })[0]?.source ?? '';
+      rmSync(view, { recursive: true });
+      // Rebuilt at the same name; the prune that follows the build must leave it.
+      expect(cachedEtcView(cache, [], { passwd: 'same\n' })[0]?.source).toBe(view);
+      expect(readFileSync(join(view, 'passwd'), 'utf8')).toBe('same\n');
+    });
   });
 });

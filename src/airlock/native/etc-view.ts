@@ -16,6 +16,7 @@ import {
 import { basename, dirname, join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
 import type { NativeErrorCode } from './errors.js';
+import { pruneEtcViews, stampView } from './etc-view-prune.js';
 import { ownedAndClosed } from './launcher/build.js';
 import type { SystemEntry } from './system-root.js';
 
@@ -87,7 +88,8 @@ function readKeyed(file: Keyed): Buffer {
  * synthetic content, all checked on every start: any change on the host
  * gives a new view, so a sandbox never sees an older file than a bind would
  * have shown it at start. A system file that is not world-readable is never
- * copied; it stays a bind of its own.
+ * copied; it stays a bind of its own. A view no start has bound for a day
+ * is removed when a new one is built (etc-view-prune.ts).
  */
 export function cachedEtcView(
   cacheDir: string,
@@ -117,8 +119,11 @@ export function cachedEtcView(
   for (const file of bound) hash.update(`b\0${file}\0`);
   for (const [name, content] of Object.entries(synthetic)) hash.update(`s\0${name}\0${content}\0`);
   const view = join(cacheDir, `etc-view-${hash.digest('hex').slice(0, 16)}`);
-  if (!ownedAndClosed(view, 'directory'))
+  if (!ownedAndClosed(view, 'directory') || !stampView(view)) {
     buildView(cacheDir, view, { copied, directories, bound }, synthetic);
+    // Only when a new view appears (a host file changed, a new identity): what it may replace goes.
+    pruneEtcViews(cacheDir, view);
+  }
   return [
     { source: view, target: '/etc' },
     ...[...directories, ...bound].map((path) => ({ source: path, target: path })),

@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
 import {
   type CgroupHost,
-  detectCgroupHost,
+  type DetectedCgroups,
+  detectCgroupHostAndSweep,
   prepareResources,
   type SandboxResources,
 } from '../cgroups/index.js';
@@ -79,7 +80,7 @@ export class HardenedTier implements ProcessTier {
   private system: { readonly entries: SystemEntry[]; readonly args: string[] } | undefined;
   private readonly launcher = new Launcher();
   /** Where this process may create cgroups: detected on the first start (it reads /proc and /sys). */
-  private cgroupHost: CgroupHost | undefined;
+  private cgroupHost: DetectedCgroups | undefined;
 
   constructor(private readonly options: HardenedTierOptions = {}) {
     this.bwrap = options.bwrapPath ?? '/usr/bin/bwrap';
@@ -96,8 +97,8 @@ export class HardenedTier implements ProcessTier {
 
   private cgroups(): CgroupHost {
     if (this.options.cgroups !== undefined) return this.options.cgroups;
-    this.cgroupHost ??= detectCgroupHost();
-    return this.cgroupHost;
+    this.cgroupHost ??= detectCgroupHostAndSweep();
+    return this.cgroupHost.host;
   }
 
   availability(): Promise<Availability> {
@@ -200,6 +201,8 @@ export class HardenedTier implements ProcessTier {
       closeFilter();
       await proxy?.close();
       await resources?.remove();
+      // What killed OACP processes left (started with the first start's detection) is gone before this returns.
+      await this.cgroupHost?.swept;
       closeAll(prepared.handles);
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
       if (etcScratch !== undefined) rmSync(etcScratch, { recursive: true, force: true });
