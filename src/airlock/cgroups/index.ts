@@ -7,6 +7,7 @@ export {
   RESOURCE_CONTROLLERS,
   type ResourceController,
 } from './host.js';
+export { type Cgroup2Mount, cgroup2MountOf, cgroup2Mounts } from './mountinfo.js';
 export { FALLBACK, planResources, type ResourcePlan } from './plan.js';
 export { type CgroupLimits, createSandboxCgroup, type SandboxCgroup } from './sandbox-cgroup.js';
 export { prepareResources, type SandboxResources } from './sandbox-resources.js';
@@ -16,4 +17,3 @@ export {
   sandboxCgroupName,
   sweepStaleCgroups,
 } from './stale.js';
-export { type Cgroup2Mount, cgroup2MountOf, cgroup2Mounts } from './mountinfo.js';
