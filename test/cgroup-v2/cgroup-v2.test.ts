@@ -104,7 +104,10 @@ describe.each([
 
   it('writes the v2 limit files: memory.max, no swap, group OOM kill, pids.max, cpu.max', () => {
     const config = result<CgroupRun & Record<string, string>>(`${prefix}config`);
-    expect(config.dir).toBe(`${parent}/oacp-v2-config`);
+    // Named oacp-<id>.<creator pid>.<its pid namespace> (stale.ts), so a later start can sweep it if
+    // its creator dies.
+    expect(config.dir.startsWith(`${parent}/oacp-v2-config.`), config.dir).toBe(true);
+    expect(config.dir).toMatch(/\/oacp-v2-config\.\d+\.\d+$/);
     expect(config.memoryMax).toBe(String(64 * MiB));
     expect(config.swapMax).toBe('0');
     expect(config.oomGroup).toBe('1');
