@@ -187,14 +187,6 @@ export class InboundGate implements A2ARequestHandler {
   }
 
   /**
-   * A task made by a signed message is its sender's: a request that reads or
-   * watches it must carry that sender's fresh signature for this task
-   * (TASK_SIGNATURE_HEADER). Anyone else is answered exactly as for a task that
-   * does not exist (TaskNotFound, the SDK's own words), so a leaked or guessed id
-   * reveals nothing. A task from an unsigned message (only where unsigned
-   * messages are allowed) has no sender to bind to and stays readable by id.
-   */
-  /**
    * The push-config methods: where the card offers no push notifications the SDK refuses
    * each of them alike, whatever the task id (PushNotificationNotSupported); checking the
    * task first would answer a stranger's id differently from an unknown one.
@@ -205,6 +197,14 @@ export class InboundGate implements A2ARequestHandler {
     await this.ownTask(tenant, taskId, context);
   }
 
+  /**
+   * A task made by a signed message is its sender's: a request that reads or
+   * watches it must carry that sender's fresh signature for this task
+   * (TASK_SIGNATURE_HEADER). Anyone else is answered exactly as for a task that
+   * does not exist (TaskNotFound, the SDK's own words), so a leaked or guessed id
+   * reveals nothing. A task from an unsigned message (only where unsigned
+   * messages are allowed) has no sender to bind to and stays readable by id.
+   */
   private async ownTask(tenant: string, taskId: string, context: ServerCallContext): Promise<void> {
     const task = await this.inner.getTask({ tenant, id: taskId, historyLength: 0 }, context);
     const sender = senderOf(task);
