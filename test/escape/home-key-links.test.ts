@@ -118,7 +118,14 @@ for (const tier of ['hardened', 'gvisor'] as const) {
               `AIRLOCK_KEY_HARD_LINKED: ${join(op.home, key)} of the OACP home has 2 hard links`,
             );
             // An innocent file of the same grant is refused too: nothing starts while the key has two names.
-            if (key === 'master.key') expect((await run('notes.txt')).stdout).toBe('');
+            if (key === 'master.key') {
+              expect((await run('notes.txt')).stdout).toBe('');
+              // Nor does a start that is granted nothing: the guard runs on every start.
+              const bare = await op.cli(['run', '--tier', tier, '--', '/bin/echo', 'ran']);
+              expect(bare.stdout).toBe('');
+              expect(bare.code).not.toBe(0);
+              expect(bare.stderr).toContain('AIRLOCK_KEY_HARD_LINKED');
+            }
             const doctor = await op.cli(['doctor']);
             expect(doctor.stdout).toMatch(
               new RegExp(
