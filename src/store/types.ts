@@ -211,10 +211,13 @@ export interface QuotaBucketRepo {
    * locks everything): creates the missing rows of `buckets` full, as `take`
    * would, then locks every row in key order, so transactions that take
    * several buckets, new ones included, cannot deadlock on each other.
+   * `existing` keys (a settlement's) are locked in the same order but never
+   * created: a settlement of a pruned row stays a no-op.
    */
   lockInOrder(
     buckets: readonly { readonly key: string; readonly shape: BucketShape }[],
     now: number,
+    existing?: readonly string[],
   ): Promise<void>;
   get(key: string): Promise<QuotaBucketRow | undefined>;
 }

@@ -59,7 +59,7 @@ describe('StoreQuotaEngine', () => {
       ),
     );
     expect(results.every(Boolean)).toBe(true);
-    expect(e.reserveTransactions).toBeLessThanOrEqual(2);
+    expect(e.transactions).toBeLessThanOrEqual(2);
     expect((await store.quotaBuckets.get('agent:http'))?.used).toBe(32);
     await store.close();
   });
@@ -225,7 +225,7 @@ describe('StoreQuotaEngine', () => {
     );
     expect(results[6]).toMatchObject({ ok: false, refusal: { quota: 'tool:x', retryAfterMs: 10_000 } });
     expect(results[22]).toMatchObject({ ok: false, refusal: { quota: 'key:k0' } });
-    expect(e.reserveTransactions).toBe(1);
+    expect(e.transactions).toBe(1);
     // Exact counts: no take of a refused reservation survived.
     const used = async (key: string) => (await store.quotaBuckets.get(key))?.used;
     expect(await used('agent:a')).toBe(8);
@@ -251,7 +251,7 @@ describe('StoreQuotaEngine', () => {
     const results = await Promise.all(
       Array.from({ length: 6 }, (_, i) => e.reserve([perMinute('agent:b', 10), perMinute(`tool:${i}`, 1)])),
     );
-    expect(e.reserveTransactions).toBe(1);
+    expect(e.transactions).toBe(1);
     for (const result of results) {
       expect(result).toMatchObject({
         ok: false,

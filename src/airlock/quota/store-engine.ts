@@ -70,19 +70,20 @@ export class StoreQuotaEngine implements QuotaEngine {
     }
   }
 
-  /** How many store transactions reservations have used (fewer than reservations when they batch). */
-  get reserveTransactions(): number {
+  /** How many store transactions reservations and settlements have used (fewer than items when they batch). */
+  get transactions(): number {
     return this.group.transactions;
   }
 
   async settle(reservation: Reservation, actual: number): Promise<void> {
     if (!Number.isFinite(actual) || actual < 0) throw new RangeError('actual must be a non-negative number');
-    const now = this.now();
-    await this.store.transaction(async (tx) => {
-      for (const part of reservation.parts) {
-        if (part.amount !== actual) await tx.quotaBuckets.adjust(part.key, part.amount - actual, now);
-      }
-    });
+    // Through the reservations' own queue: a settlement is applied before any reservation submitted after it.
+    await this.group.settle(
+      reservation.parts
+        .filter((part) => part.amount !== actual)
+        .map((part) => ({ key: part.key, shape: part.shape, delta: part.amount - actual })),
+      this.now(),
+    );
   }
 
   release(reservation: Reservation): Promise<void> {

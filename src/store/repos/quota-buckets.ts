@@ -69,30 +69,32 @@ export function quotaBucketRepo(sql: Sql, d: Dialect): QuotaBucketRepo {
         [now - idleMs, now],
       );
     },
-    async lockInOrder(buckets, now) {
-      if (d.forUpdate === '' || buckets.length === 0) return;
+    async lockInOrder(buckets, now, existing = []) {
+      if (d.forUpdate === '' || buckets.length + existing.length === 0) return;
       const sorted = [...buckets].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      const all = [...new Set([...sorted.map(({ key }) => key), ...existing])];
       // Missing rows first, full (what take creates for a new key), one statement inserting in
       // key order: two transactions creating the same new keys wait for each other at the
       // first key both lack, never crosswise. Existing rows are not touched (no lock taken).
-      await sql.run(
-        `INSERT INTO quota_buckets (bucket_key, tokens, capacity, refill, window_ms, updated_at, used, refused)
+      if (sorted.length > 0)
+        await sql.run(
+          `INSERT INTO quota_buckets (bucket_key, tokens, capacity, refill, window_ms, updated_at, used, refused)
          VALUES ${sorted.map(() => '(?, ?, ?, ?, ?, ?, 0, 0)').join(', ')}
          ON CONFLICT (bucket_key) DO NOTHING`,
-        sorted.flatMap(({ key, shape }) => [
-          key,
-          shape.capacity,
-          shape.capacity,
-          shape.refill,
-          shape.windowMs,
-          now,
-        ]),
-      );
+          sorted.flatMap(({ key, shape }) => [
+            key,
+            shape.capacity,
+            shape.capacity,
+            shape.refill,
+            shape.windowMs,
+            now,
+          ]),
+        );
       // Then every row, in key order. LockRows sits above the sort, so they are locked one by one.
       await sql.all(
-        `SELECT bucket_key FROM quota_buckets WHERE bucket_key IN (${sorted.map(() => '?').join(', ')})
+        `SELECT bucket_key FROM quota_buckets WHERE bucket_key IN (${all.map(() => '?').join(', ')})
          ORDER BY bucket_key${d.forUpdate}`,
-        sorted.map(({ key }) => key),
+        all,
       );
     },
     get,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { QuotaEngine, QuotaRequest } from '../../../src/airlock/quota/engine.js';
+import type { QuotaRequest } from '../../../src/airlock/quota/engine.js';
 import { StoreQuotaEngine } from '../../../src/airlock/quota/store-engine.js';
 import { ModelBudget } from '../../../src/gateway/models/budget.js';
 import { BudgetCommits } from '../../../src/gateway/models/budget-commits.js';
@@ -11,24 +11,6 @@ import type { Store } from '../../../src/store/types.js';
 
 const SHAPE = { capacity: 100, refill: 100, windowMs: 3_600_000 };
 const FROZEN = 1_800_000_000_000;
-
-/** The real SQLite engine, with its writes counted (each is one transaction, one fsync). */
-function counted(engine: QuotaEngine) {
-  const writes = { reserve: 0, settle: 0 };
-  const wrapped: QuotaEngine = {
-    reserve: (requests) => {
-      writes.reserve += 1;
-      return engine.reserve(requests);
-    },
-    settle: (reservation, actual) => {
-      writes.settle += 1;
-      return engine.settle(reservation, actual);
-    },
-    release: (reservation) => engine.release(reservation),
-    usage: (key, shape) => engine.usage(key, shape),
-  };
-  return { engine: wrapped, writes };
-}
 
 const take = (amount: number, key = 'agent:a:llm_tokens_per_hour'): QuotaRequest[] => [
   { key, quota: 'models.budgets.tokens_per_hour', label: '100 tokens/hour', shape: SHAPE, amount },
@@ -51,16 +33,15 @@ describe('group commit of model-budget writes (real SQLite quota engine)', () =>
 
   it('hands the reservations of one turn to the engine together: one transaction', async () => {
     const commits = new BudgetCommits(engine);
-    const before = engine.reserveTransactions;
+    const before = engine.transactions;
     const answers = await Promise.all(Array.from({ length: 10 }, () => commits.reserve(take(10))));
     expect(answers.every((answer) => answer.ok)).toBe(true);
-    expect(engine.reserveTransactions - before).toBe(1);
+    expect(engine.transactions - before).toBe(1);
     expect((await engine.usage('agent:a:llm_tokens_per_hour', SHAPE)).available).toBe(0);
   });
 
   it('gives each call the answer it would get alone when the batch does not fit: first come, first served', async () => {
-    const { engine: wrapped } = counted(engine);
-    const commits = new BudgetCommits(wrapped);
+    const commits = new BudgetCommits(engine);
     const answers = await Promise.all(Array.from({ length: 12 }, () => commits.reserve(take(10))));
     expect(answers.map((answer) => answer.ok)).toEqual([...Array(10).fill(true), false, false]);
     const refused = answers[11];
@@ -74,19 +55,42 @@ describe('group commit of model-budget writes (real SQLite quota engine)', () =>
     expect(answers.map((answer) => answer.ok)).toEqual([true, false]);
   });
 
-  it('settles concurrent calls in one transaction, each bucket moved by the sum of its calls', async () => {
-    const { engine: wrapped, writes } = counted(engine);
-    const commits = new BudgetCommits(wrapped);
+  it('settles concurrent calls in one transaction, each bucket moved by what its calls left unused', async () => {
+    const commits = new BudgetCommits(engine);
     const reservations = await Promise.all(Array.from({ length: 10 }, () => commits.reserve(take(10))));
+    const before = engine.transactions;
     await Promise.all(
       reservations.map((answer) => {
         if (!answer.ok) throw new Error('refused');
         return commits.settle(answer.reservation, 3);
       }),
     );
-    expect(writes.settle).toBe(1);
+    expect(engine.transactions - before).toBe(1);
     // 10 x 10 reserved, 10 x 3 used: 70 back.
     expect((await engine.usage('agent:a:llm_tokens_per_hour', SHAPE)).available).toBe(70);
+  });
+
+  it('charges an overrun already reported before the next reservation is decided, without waiting for it', async () => {
+    const commits = new BudgetCommits(engine);
+    const first = await commits.reserve(take(95));
+    if (!first.ok) throw new Error('refused');
+    // The call used 100 (its estimate said 95); its answer went out before the settlement was written.
+    const settling = commits.settle(first.reservation, 100);
+    const next = await commits.reserve(take(5));
+    expect(next.ok).toBe(false);
+    expect(next.ok === false ? next.refusal.quota : '').toBe('models.budgets.tokens_per_hour');
+    await settling;
+    expect((await engine.usage('agent:a:llm_tokens_per_hour', SHAPE)).available).toBe(0);
+  });
+
+  it('gives back what a call left unused before the next reservation is decided', async () => {
+    const commits = new BudgetCommits(engine);
+    const first = await commits.reserve(take(100));
+    if (!first.ok) throw new Error('refused');
+    void commits.settle(first.reservation, 40);
+    const next = await commits.reserve(take(60));
+    expect(next.ok).toBe(true);
+    expect((await engine.usage('agent:a:llm_tokens_per_hour', SHAPE)).available).toBe(0);
   });
 
   it('reads what is left only after the settlements already submitted are written', async () => {
