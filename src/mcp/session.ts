@@ -329,7 +329,7 @@ export class BridgeSession {
   #clientCancelled(notification: JsonRpcNotification): void {
     const requestId = notification.params?.requestId;
     if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
-    if (this.#toolCalls.cancelDeciding(requestId)) return;
+    if (this.#toolCalls.cancelUnsent(requestId)) return;
     const upId = this.#wire.pending.upIdOf(requestId);
     if (upId === undefined) return;
     const pending = this.#wire.pending.takeUp(upId);
