@@ -76,6 +76,9 @@ export interface BatchResume {
 
 const NOTHING: Amount = { tokens: 0, costMicros: 0 };
 
+/** How old items of no batch must be before they are pruned (see BatchStore.pruneEndedItems). */
+const ORPHAN_MS = 60 * 60 * 1000;
+
 /** The prefix of a batch's output file id; the rest is the batch id. */
 const OUTPUT = 'file-output-';
 
@@ -408,9 +411,10 @@ export class ModelBatches {
     files: { pruneOlder(before: string): Promise<number> },
     retentionMs: number,
   ): Promise<{ readonly items: number; readonly batches: number; readonly files: number }> {
-    const before = new Date(this.#date().getTime() - retentionMs).toISOString();
-    // Items first: a batch row deleted before its items would leave them unreachable by this rule.
-    const items = await this.parts.store.pruneEndedItems();
+    const now = this.#date().getTime();
+    const before = new Date(now - retentionMs).toISOString();
+    // Items first: a batch row deleted before its items would leave them orphaned until an hour on.
+    const items = await this.parts.store.pruneEndedItems(new Date(now - ORPHAN_MS).toISOString());
     const batches = await this.parts.store.pruneEnded(before);
     return { items, batches, files: await files.pruneOlder(before) };
   }

@@ -107,14 +107,18 @@ export function batchStore(sql: Sql) {
       );
     },
     /**
-     * The items of every batch not running: ended (any status but a running
-     * one), or never stored (a create from before items and batch were one
-     * transaction, cut short). Only resuming a running batch reads items; an
-     * ended batch's answers are in its output file. Returns how many went.
+     * The items of every batch that ended (any status but a running one), and
+     * those of no batch written before `orphanedBefore` (ISO time: a create cut
+     * short before items and batch were one transaction; a node of an older
+     * version writes its items just before its batch, so young ones are left).
+     * Only resuming a running batch reads items; an ended batch's answers are
+     * in its output file. Returns how many went.
      */
-    pruneEndedItems(): Promise<number> {
+    pruneEndedItems(orphanedBefore: string): Promise<number> {
       return sql.run(
-        `DELETE FROM model_batch_items WHERE batch_id NOT IN (SELECT id FROM model_batches WHERE status IN (${RUNNING}))`,
+        `DELETE FROM model_batch_items WHERE batch_id IN (SELECT id FROM model_batches WHERE status NOT IN (${RUNNING}))
+           OR (updated_at < ? AND batch_id NOT IN (SELECT id FROM model_batches))`,
+        [orphanedBefore],
       );
     },
     /**

@@ -70,8 +70,13 @@ async function prunes(store: Store): Promise<void> {
   await batches.insert(row('batch_old_failed', 'failed', ago(31 * DAY)));
   for (const id of ['batch_running', 'batch_cancelling', 'batch_recent', 'batch_old', 'batch_old_failed'])
     await items.insert(id, item);
-  // Items of a batch never stored (a create cut short before items and batch were one transaction).
-  await items.insert('batch_never_stored', item);
+  // Items of no batch: a create cut short before items and batch were one transaction (two hours ago), and
+  // items an older node wrote a moment ago, its batch row about to follow (left alone).
+  await batchItemStore(store.sql, () => new Date(NOW.getTime() - 2 * 60 * 60 * 1000)).insert(
+    'batch_never_stored',
+    item,
+  );
+  await batchItemStore(store.sql, () => new Date(NOW.getTime() - 60 * 1000)).insert('batch_coming', item);
   const file = (id: string, createdAt: string) =>
     files.insert({
       id,
@@ -97,7 +102,7 @@ async function prunes(store: Store): Promise<void> {
   const itemsLeft = await store.sql.all<{ batchId: string }>(
     'SELECT batch_id AS "batchId" FROM model_batch_items ORDER BY batch_id',
   );
-  expect(itemsLeft.map((r) => r.batchId)).toEqual(['batch_cancelling', 'batch_running']);
+  expect(itemsLeft.map((r) => r.batchId)).toEqual(['batch_cancelling', 'batch_coming', 'batch_running']);
   // The recent batch still serves its output file; the old one and its output are gone.
   expect((await batches.get(AGENT, 'batch_recent'))?.results).toBe('{"custom_id":"batch_recent"}\n');
   expect(await jobs.output(AGENT, 'file-output-batch_old')).toBeUndefined();
