@@ -11,6 +11,7 @@ import { isToolCall, type ToolCallPending } from './session-pending.js';
 import { type DirectCall, type DirectOutcome, REQUEST_CANCELLED } from './session-types.js';
 import { failure, type SessionWire } from './session-wire.js';
 import { type Decided, type Outcome, outcomeMessage } from './tool-call-flow.js';
+import { WaitingRequests } from './waiting-requests.js';
 
 /**
  * tools/call in a bridge session, from the client or from an in-process
@@ -25,9 +26,11 @@ export class SessionToolCalls {
   /** Task-augmented calls by task id: their final result (tasks/result) gets a receipt of its own. */
   readonly #tasks = new Map<string, ActiveCall>();
   /** Allowed calls not yet sent (their server still starting), by client id: a cancel withdraws them unsent. */
-  readonly #unsent = new Map<string, Unsent>();
+  readonly #unsent: WaitingRequests<ActiveCall>;
 
-  constructor(private readonly wire: SessionWire) {}
+  constructor(private readonly wire: SessionWire) {
+    this.#unsent = new WaitingRequests(wire.ready);
+  }
 
   async fromClient(request: JsonRpcRequest): Promise<void> {
     const flow = this.wire.flow();
@@ -83,9 +86,9 @@ export class SessionToolCalls {
         resolve(answer);
       };
       const abandoned = () => {
-        const unsent = this.#withdraw(clientId);
+        const unsent = this.#unsent.withdraw(clientId);
         if (unsent === undefined) this.#cancelForwarded(clientId);
-        else void this.#cancelledUnsent(unsent.call).then(reply);
+        else void this.#cancelledUnsent(unsent).then(reply);
       };
       signal.addEventListener('abort', abandoned, { once: true });
       this.#execute(decided, {
@@ -179,9 +182,9 @@ export class SessionToolCalls {
       gating.abort(new Error('cancelled by the client'));
       return true;
     }
-    const unsent = this.#withdraw(requestId);
+    const unsent = this.#unsent.withdraw(requestId);
     if (unsent === undefined) return false;
-    void this.wire.flow().finish({ call: unsent.call, outcome: 'cancelled', forwarded: false });
+    void this.wire.flow().finish({ call: unsent, outcome: 'cancelled', forwarded: false });
     return true;
   }
 
@@ -191,21 +194,15 @@ export class SessionToolCalls {
 
   /**
    * Forwards an allowed call once the server is up, the log still able to
-   * take its receipt. Until then it can be withdrawn (#withdraw): a withdrawn
-   * call is neither sent nor answered here.
+   * take its receipt. Until then it can be withdrawn (a cancel, the caller
+   * gone): a withdrawn call is neither sent nor answered here.
    */
   #execute(decided: Extract<Decided, { effect: 'allow' }>, pending: ToolCallPending): void {
     const flow = this.wire.flow();
-    const key = idKey(pending.clientId);
-    const unsent: Unsent = { call: decided.call, withdrawn: false };
-    this.#unsent.set(key, unsent);
-    const stillWanted = (): boolean => {
-      if (this.#unsent.get(key) === unsent) this.#unsent.delete(key);
-      return !unsent.withdrawn;
-    };
-    this.wire.ready.when(
+    this.#unsent.hold(
+      pending.clientId,
+      decided.call,
       () => {
-        if (!stillWanted()) return;
         // Checked again at the last moment: the log may have failed while the call awaited approval.
         const slot = flow.reserve();
         if (slot !== undefined) {
@@ -219,8 +216,7 @@ export class SessionToolCalls {
           pending,
         );
       },
-      (reason) => {
-        if (!stillWanted()) return;
+      (reason) =>
         void flow
           .finish({
             call: decided.call,
@@ -229,28 +225,11 @@ export class SessionToolCalls {
             forwarded: false,
             error: { code: CONNECTION_CLOSED, message: reason },
           })
-          .then((receipt) => this.wire.replyTo(pending, failure(CONNECTION_CLOSED, reason, receipt)));
-      },
+          .then((receipt) => this.wire.replyTo(pending, failure(CONNECTION_CLOSED, reason, receipt))),
     );
-  }
-
-  /** Takes back a call not yet sent, so it never will be; undefined when none waits under that id. */
-  #withdraw(clientId: JsonRpcId): Unsent | undefined {
-    const key = idKey(clientId);
-    const unsent = this.#unsent.get(key);
-    if (unsent === undefined) return undefined;
-    this.#unsent.delete(key);
-    unsent.withdrawn = true;
-    return unsent;
   }
 
   #answer(id: JsonRpcId, answer: Outcome): void {
     this.wire.sendDown(outcomeMessage(id, answer));
   }
-}
-
-/** An allowed call waiting for its server; `withdrawn` once its caller cancelled it. */
-interface Unsent {
-  readonly call: ActiveCall;
-  withdrawn: boolean;
 }

@@ -64,7 +64,7 @@ export class BridgeSession {
   readonly #client = new ClientView();
   readonly #ready = new ReadyGate();
   /** Client requests waiting for a (re)starting server: a cancel takes one back before it is checked. */
-  readonly #waiting = new WaitingRequests(this.#ready);
+  readonly #waiting = new WaitingRequests<JsonRpcRequest>(this.#ready);
   readonly #limits: MessageLimits;
   readonly #wire: SessionWire;
   readonly #toolCalls: SessionToolCalls;
@@ -172,6 +172,7 @@ export class BridgeSession {
     switch (message.kind) {
       case 'request':
         this.#waiting.hold(
+          message.message.id,
           message.message,
           () => this.#clientRequest(message.message),
           (reason) => this.#wire.sendDown(errorResponse(message.message.id, CONNECTION_CLOSED, reason)),
