@@ -72,8 +72,9 @@ export class SessionToolCalls {
       ...(input.identityRefused === undefined ? {} : { identityRefused: input.identityRefused }),
     });
     const { decision, checks } = decided.call;
-    if (signal.aborted) {
-      // The caller left while the call was decided (awaiting approval, say): it is never sent.
+    // The caller left while the call was decided (awaiting approval, whose wait its leaving ended): it is
+    // never sent, and recorded as cancelled. A call another check refused stays recorded as denied.
+    if (signal.aborted && (decided.effect === 'allow' || checks.approval?.approved === false)) {
       return { outcome: await this.#cancelledUnsent(decided.call), decision, checks };
     }
     if (decided.effect === 'deny') {
