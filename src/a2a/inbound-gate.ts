@@ -47,6 +47,8 @@ import type { TrustGraph } from './trust-graph.js';
 export interface Admission {
   /** The verified sender; null when unsigned messages are allowed and this one was. */
   readonly from: string | null;
+  /** For an unsigned message, the caller the embedding server authenticated (callerOf); its task is bound to it. */
+  readonly caller?: string;
   readonly encryptTo?: string;
 }
 
@@ -121,7 +123,8 @@ export class InboundGate implements A2ARequestHandler {
       context,
     );
     const sender = senderOf(task);
-    if (sender !== null) {
+    if (sender === null) this.ownUnsignedTask(task, params.id, context);
+    else {
       const entry = CancelExtensionSchema.safeParse(params.metadata?.[OACP_A2A_EXTENSION]);
       const verdict = entry.success
         ? await verifyCancelSignature(params.id, entry.data.signature, sender, this.verifyOptions())
@@ -200,15 +203,19 @@ export class InboundGate implements A2ARequestHandler {
   /**
    * A task made by a signed message is its sender's: a request that reads or
    * watches it must carry that sender's fresh signature for this task
-   * (TASK_SIGNATURE_HEADER). Anyone else is answered exactly as for a task that
-   * does not exist (TaskNotFound, the SDK's own words), so a leaked or guessed id
-   * reveals nothing. A task from an unsigned message (only where unsigned
-   * messages are allowed) has no sender to bind to and stays readable by id.
+   * (TASK_SIGNATURE_HEADER). A task from an unsigned message (only where
+   * unsigned messages are allowed) is the caller's that the embedding server
+   * authenticated when it was made (ownUnsignedTask). Anyone else is answered
+   * exactly as for a task that does not exist (TaskNotFound, the SDK's own
+   * words), so a leaked or guessed id reveals nothing.
    */
   private async ownTask(tenant: string, taskId: string, context: ServerCallContext): Promise<void> {
     const task = await this.inner.getTask({ tenant, id: taskId, historyLength: 0 }, context);
     const sender = senderOf(task);
-    if (sender === null) return;
+    if (sender === null) {
+      this.ownUnsignedTask(task, taskId, context);
+      return;
+    }
     const headers = context.state.get('headers') as Record<string, string | undefined> | undefined;
     const header = headers?.[TASK_SIGNATURE_HEADER];
     const verdict =
@@ -217,6 +224,26 @@ export class InboundGate implements A2ARequestHandler {
         : await verifyTaskAccess(taskId, header, sender, this.verifyOptions());
     if (verdict.ok) return;
     this.refuse('task_refused', 'OACP_TRUST_DENIED', `task ${taskId} is not the caller's: ${verdict.reason}`);
+    throw new TaskNotFoundError(`Task not found: ${taskId}`);
+  }
+
+  /**
+   * A task from an unsigned message is its caller's: the request must come from
+   * the same caller the embedding server authenticated when the task was made.
+   * A task made by an unauthenticated caller belongs to nobody who can prove it,
+   * so nobody reads it after the answer that made it. Anyone else: TaskNotFound.
+   */
+  private ownUnsignedTask(task: Task, taskId: string, context: ServerCallContext): void {
+    const owner = callerBoundTo(task);
+    const caller = callerOf(context);
+    if (owner !== undefined && caller === owner) return;
+    const why =
+      owner === undefined
+        ? 'it was made by an unauthenticated caller, so no caller can prove it is theirs'
+        : caller === undefined
+          ? 'the request comes from an unauthenticated caller'
+          : 'it was made by another caller';
+    this.refuse('task_refused', 'OACP_TRUST_DENIED', `task ${taskId} is not the caller's: ${why}`);
     throw new TaskNotFoundError(`Task not found: ${taskId}`);
   }
 
@@ -287,9 +314,10 @@ export class InboundGate implements A2ARequestHandler {
                 `agent ${agent.name} accepts only messages signed by the sender's did:key (metadata["${OACP_A2A_EXTENSION}"].signature, docs/a2a.md)`,
               );
             }
-            const owner = await this.taskOwnerRefusal(params, context, null);
+            const caller = callerOf(context);
+            const owner = await this.taskOwnerRefusal(params, context, null, caller);
             if (owner !== undefined) return deny('trust_denied', 'OACP_TRUST_DENIED', owner);
-            admission = { from: null };
+            admission = caller === undefined ? { from: null } : { from: null, caller };
             return { ok: true, id: 'unsigned', verified: false };
           }
           const entry = MessageExtensionSchema.safeParse(raw);
@@ -324,7 +352,7 @@ export class InboundGate implements A2ARequestHandler {
           if (trust.effect === 'deny') {
             return deny('trust_denied', 'OACP_TRUST_DENIED', trust.reason, verified.signer);
           }
-          const owner = await this.taskOwnerRefusal(params, context, verified.signer);
+          const owner = await this.taskOwnerRefusal(params, context, verified.signer, undefined);
           if (owner !== undefined) return deny('trust_denied', 'OACP_TRUST_DENIED', owner, verified.signer);
           admission = { from: verified.signer, ...(encryptTo === undefined ? {} : { encryptTo }) };
           facts = {
@@ -405,11 +433,16 @@ export class InboundGate implements A2ARequestHandler {
     }
   }
 
-  /** A follow-up message joins an existing task only when it comes from that task's sender: else why not. */
+  /**
+   * A follow-up message joins an existing task only when it comes from that
+   * task's sender (for an unsigned task, unsigned and from the caller it is
+   * bound to): else why not.
+   */
   private async taskOwnerRefusal(
     params: SendMessageRequest,
     context: ServerCallContext,
     from: string | null,
+    caller: string | undefined,
   ): Promise<string | undefined> {
     const taskId = params.message?.taskId ?? '';
     if (taskId === '') return undefined;
@@ -419,8 +452,12 @@ export class InboundGate implements A2ARequestHandler {
       .catch(() => undefined);
     if (task === undefined) return undefined;
     const owner = senderOf(task);
-    if (owner === from) return undefined;
-    return `task ${taskId} belongs to ${owner ?? 'an unsigned sender'}; only it may continue the task`;
+    if (owner !== from)
+      return `task ${taskId} belongs to ${owner ?? 'an unsigned sender'}; only it may continue the task`;
+    if (owner !== null) return undefined;
+    const bound = callerBoundTo(task);
+    if (bound !== undefined && bound === caller) return undefined;
+    return `task ${taskId} belongs to another caller (or to an unauthenticated one); only the caller that made it may continue it`;
   }
 
   private verifyOptions() {
@@ -453,8 +490,25 @@ export class InboundGate implements A2ARequestHandler {
 
 /** The sender recorded on a task when it was created; null for an unsigned task. */
 export function senderOf(task: Task): string | null {
-  const entry: unknown = task.metadata?.[OACP_A2A_EXTENSION];
-  if (typeof entry !== 'object' || entry === null) return null;
-  const sender = (entry as { sender?: unknown }).sender;
+  const sender = taskEntry(task).sender;
   return typeof sender === 'string' ? sender : null;
+}
+
+/** The caller an unsigned task was bound to when it was created (Admission.caller); undefined when none. */
+export function callerBoundTo(task: Task): string | undefined {
+  const caller = taskEntry(task).caller;
+  return typeof caller === 'string' && caller !== '' ? caller : undefined;
+}
+
+/** The caller the embedding server authenticated (A2aServerOptions.user); undefined when unauthenticated. */
+export function callerOf(context: ServerCallContext): string | undefined {
+  const user = context.user;
+  if (user?.isAuthenticated !== true) return undefined;
+  const name = user.userName;
+  return typeof name === 'string' && name !== '' ? name : undefined;
+}
+
+function taskEntry(task: Task): { readonly sender?: unknown; readonly caller?: unknown } {
+  const entry: unknown = task.metadata?.[OACP_A2A_EXTENSION];
+  return typeof entry === 'object' && entry !== null ? entry : {};
 }

@@ -20,6 +20,8 @@ export const OACP_JSONRPC_CODES = {
   OACP_POLICY_DENIED: -32048,
   /** The receiving agent's quota is used up. */
   OACP_QUOTA_EXCEEDED: -32049,
+  /** The embedding server's caller check (A2aServerOptions.user) failed: nothing was done. */
+  OACP_CALLER_UNIDENTIFIED: -32050,
 } as const;
 
 export type OacpJsonRpcReason = keyof typeof OACP_JSONRPC_CODES;

@@ -41,7 +41,13 @@ export class OacpAgentExecutor implements AgentExecutor {
         status: { state: TaskState.TASK_STATE_SUBMITTED, message: undefined, timestamp: now() },
         artifacts: [],
         history: [message],
-        metadata: { [OACP_A2A_EXTENSION]: { sender: admission.from } },
+        metadata: {
+          [OACP_A2A_EXTENSION]: {
+            sender: admission.from,
+            // An unsigned message's task is bound to the caller the embedding server authenticated.
+            ...(admission.caller === undefined ? {} : { caller: admission.caller }),
+          },
+        },
       };
       bus.publish(AgentEvent.task(task));
     }

@@ -5,6 +5,7 @@ import {
   JsonRpcTransportHandler,
   ServerCallContext,
   UnauthenticatedUser,
+  type User,
   validateVersion,
 } from '@a2a-js/sdk/server';
 import { Hono } from 'hono';
@@ -15,6 +16,7 @@ import { AgentEndpoint } from './agent-endpoint.js';
 import { signAgentCard } from './card-signature.js';
 import { directoryCard } from './directory-card.js';
 import type { InboundChecks, InboundReceipts } from './inbound-calls.js';
+import { OACP_JSONRPC_CODES } from './jsonrpc-errors.js';
 import { idOf, isAsyncIterable, rpcError, sse } from './jsonrpc-response.js';
 import { checkRequest, type Dialect, METHOD_NOT_FOUND, PARSE_ERROR } from './request-schema.js';
 import type { TrustGraph } from './trust-graph.js';
@@ -30,6 +32,17 @@ export interface A2aServerOptions {
   readonly publicUrl?: () => string | undefined;
   /** Refuse unsigned messages (default true). Off only for a node that serves anonymous callers on purpose. */
   readonly signedMessagesRequired?: boolean;
+  /**
+   * Who sends a request, as the embedding server authenticated it (an API key,
+   * a session): the SDK's `User`, as its own adapters' `userBuilder` gives it.
+   * A task made by an unsigned message is bound to this caller's `userName`
+   * (stored with the task, so an identifier, never a secret): only the same
+   * authenticated caller reads, watches, cancels or continues it. Without it
+   * (or for an unauthenticated caller) such a task is readable by nobody after
+   * the answer to the message that made it. A builder that throws refuses the
+   * request.
+   */
+  readonly user?: (request: Request) => User | Promise<User>;
   readonly onSecurityEvent?: (event: A2aSecurityEvent) => void;
   /** Where refused messages are recorded, one receipt each (the node's log). */
   readonly receipts?: InboundReceipts;
@@ -51,6 +64,8 @@ export interface A2aServerOptions {
   readonly relayed?: (request: Request) => boolean;
   readonly now?: () => number;
 }
+
+const CALLER_UNIDENTIFIED = 'OACP_CALLER_UNIDENTIFIED: the caller could not be identified; nothing was done';
 
 /** The base URL a caller reached the relaying member at: the owner builds its card on it. */
 export const RELAYED_BASE_HEADER = 'x-oacp-a2a-base';
@@ -171,9 +186,16 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
       return c.json(rpcError(check.id, check.code, check.message));
     }
     const endpoint = endpointOf(agent, base);
+    let user: User;
+    try {
+      user = (await options.user?.(c.req.raw)) ?? new UnauthenticatedUser();
+    } catch {
+      // An error while identifying the caller is a refusal; its text (a token, perhaps) is not repeated.
+      return c.json(rpcError(check.id, OACP_JSONRPC_CODES.OACP_CALLER_UNIDENTIFIED, CALLER_UNIDENTIFIED));
+    }
     const context = new ServerCallContext({
       requestedExtensions: Extensions.parseServiceParameter(c.req.header(HTTP_EXTENSION_HEADER)),
-      user: new UnauthenticatedUser(),
+      user,
       requestedVersion: version,
       state: new Map<string, unknown>([['headers', c.req.header()]]),
     });

@@ -43,6 +43,7 @@ import { batchFileStore } from './models/batch-file-store.js';
 import { BatchFiles } from './models/batch-files.js';
 import { batchItemStore } from './models/batch-item-store.js';
 import { ModelBatches } from './models/batch-jobs.js';
+import { startBatchPruner } from './models/batch-pruner.js';
 import { receiptsOfBatch } from './models/batch-receipts.js';
 import { batchStore } from './models/batch-store.js';
 import { ModelBudget } from './models/budget.js';
@@ -273,6 +274,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const modelBatches = new ModelBatches({
       store: batchStore(store.sql),
       items: batchItemStore(store.sql),
+      transaction: (fn) => store.transaction((tx) => fn({ sql: tx.sql, dialect: store.dialect })),
       logSize: () => node.log.size,
       node: config.cluster?.node_id ?? 'local',
     });
@@ -294,6 +296,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       },
     );
     closers.push(() => modelBatches.close());
+    // Ended batches' items at once, ended batches and uploaded files past their retention (docs/model-gateway.md).
+    closers.push(
+      startBatchPruner(modelBatches, batchFileStore(store.sql), {
+        retentionMs: config.models.batch_retention_days * 24 * 60 * 60 * 1000,
+        onEvent: (line) => logger.info('model batches', { event: line }),
+      }),
+    );
 
     const tier = await StandardTier.create({
       ...options.standardTier,

@@ -11,6 +11,7 @@ import { isToolCall, type ToolCallPending } from './session-pending.js';
 import { type DirectCall, type DirectOutcome, REQUEST_CANCELLED } from './session-types.js';
 import { failure, type SessionWire } from './session-wire.js';
 import { type Decided, type Outcome, outcomeMessage } from './tool-call-flow.js';
+import { WaitingRequests } from './waiting-requests.js';
 
 /**
  * tools/call in a bridge session, from the client or from an in-process
@@ -24,8 +25,12 @@ export class SessionToolCalls {
   readonly #gating = new Map<string, AbortController>();
   /** Task-augmented calls by task id: their final result (tasks/result) gets a receipt of its own. */
   readonly #tasks = new Map<string, ActiveCall>();
+  /** Allowed calls not yet sent (their server still starting), by client id: a cancel withdraws them unsent. */
+  readonly #unsent: WaitingRequests<ActiveCall>;
 
-  constructor(private readonly wire: SessionWire) {}
+  constructor(private readonly wire: SessionWire) {
+    this.#unsent = new WaitingRequests(wire.ready);
+  }
 
   async fromClient(request: JsonRpcRequest): Promise<void> {
     const flow = this.wire.flow();
@@ -67,32 +72,52 @@ export class SessionToolCalls {
       ...(input.identityRefused === undefined ? {} : { identityRefused: input.identityRefused }),
     });
     const { decision, checks } = decided.call;
+    // The caller left while the call was decided (awaiting approval, whose wait its leaving ended): it is
+    // never sent, and recorded as cancelled. A call another check refused stays recorded as denied.
+    if (signal.aborted && (decided.effect === 'allow' || checks.approval?.approved === false)) {
+      return { outcome: await this.#cancelledUnsent(decided.call), decision, checks };
+    }
     if (decided.effect === 'deny') {
       return { outcome: await flow.finishDenied(decided.call), decision, checks };
     }
     const outcome = await new Promise<Outcome>((resolve) => {
       const clientId = `oacp-direct:${decided.call.callId}`;
-      const abandoned = () => this.#cancelForwarded(clientId);
+      const reply = (answer: Outcome) => {
+        signal.removeEventListener('abort', abandoned);
+        resolve(answer);
+      };
+      const abandoned = () => {
+        const unsent = this.#unsent.withdraw(clientId);
+        if (unsent === undefined) this.#cancelForwarded(clientId);
+        else void this.#cancelledUnsent(unsent).then(reply);
+      };
       signal.addEventListener('abort', abandoned, { once: true });
       this.#execute(decided, {
         kind: 'tool-call',
         clientId,
         method: 'tools/call',
         call: decided.call,
-        reply: (answer) => {
-          signal.removeEventListener('abort', abandoned);
-          resolve(answer);
-        },
+        reply,
       });
     });
     return { outcome, decision, checks };
   }
 
+  /** A call whose caller went away before it was sent: never sent, and its one receipt says so. */
+  async #cancelledUnsent(call: ActiveCall): Promise<Outcome> {
+    const receipt = await this.wire.flow().finish({ call, outcome: 'cancelled', forwarded: false });
+    return failure(
+      REQUEST_CANCELLED,
+      'the caller went away before the call was sent; it was not sent',
+      receipt,
+    );
+  }
+
   /**
    * The in-process caller went away (the gateway's HTTP client dropped the request) while the
    * call was with the server: the server is told (notifications/cancelled, as an MCP client's
-   * cancel would), and the call's one receipt says cancelled, forwarded. A call not yet sent
-   * (its server still starting) or already answered runs to its answer as usual.
+   * cancel would), and the call's one receipt says cancelled, forwarded. A call already
+   * answered keeps its answer's receipt.
    */
   #cancelForwarded(clientId: string): void {
     const upId = this.wire.pending.upIdOf(clientId);
@@ -147,11 +172,20 @@ export class SessionToolCalls {
     this.wire.replyTo(pending, await this.wire.flow().answer(finished, response));
   }
 
-  /** The client cancelled a call still being decided: true when there was one. */
-  cancelDeciding(requestId: JsonRpcId): boolean {
+  /**
+   * The client cancelled a call not yet sent (still being decided, or waiting
+   * for its server to come up): true when there was one. A waiting call is
+   * withdrawn and recorded as cancelled, never sent; MCP says not to answer it.
+   */
+  cancelUnsent(requestId: JsonRpcId): boolean {
     const gating = this.#gating.get(idKey(requestId));
-    if (gating === undefined) return false;
-    gating.abort(new Error('cancelled by the client'));
+    if (gating !== undefined) {
+      gating.abort(new Error('cancelled by the client'));
+      return true;
+    }
+    const unsent = this.#unsent.withdraw(requestId);
+    if (unsent === undefined) return false;
+    void this.wire.flow().finish({ call: unsent, outcome: 'cancelled', forwarded: false });
     return true;
   }
 
@@ -159,10 +193,16 @@ export class SessionToolCalls {
     for (const controller of this.#gating.values()) controller.abort(new Error('session closed'));
   }
 
-  /** Forwards an allowed call once the server is up, the log still able to take its receipt. */
+  /**
+   * Forwards an allowed call once the server is up, the log still able to
+   * take its receipt. Until then it can be withdrawn (a cancel, the caller
+   * gone): a withdrawn call is neither sent nor answered here.
+   */
   #execute(decided: Extract<Decided, { effect: 'allow' }>, pending: ToolCallPending): void {
     const flow = this.wire.flow();
-    this.wire.ready.when(
+    this.#unsent.hold(
+      pending.clientId,
+      decided.call,
       () => {
         // Checked again at the last moment: the log may have failed while the call awaited approval.
         const slot = flow.reserve();

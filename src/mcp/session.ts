@@ -32,6 +32,7 @@ import { SessionWire } from './session-wire.js';
 import { outcomeMessage, ToolCallFlow } from './tool-call-flow.js';
 import type { MessageTransport } from './transport.js';
 import { UpstreamSupervisor } from './upstream-supervisor.js';
+import { WaitingRequests } from './waiting-requests.js';
 
 export { DEFAULT_RESTART, type RestartPolicy } from './restart-budget.js';
 export {
@@ -62,6 +63,8 @@ export class BridgeSession {
   readonly #down: MessageTransport;
   readonly #client = new ClientView();
   readonly #ready = new ReadyGate();
+  /** Client requests waiting for a (re)starting server: a cancel takes one back before it is checked. */
+  readonly #waiting = new WaitingRequests<JsonRpcRequest>(this.#ready);
   readonly #limits: MessageLimits;
   readonly #wire: SessionWire;
   readonly #toolCalls: SessionToolCalls;
@@ -168,7 +171,9 @@ export class BridgeSession {
     }
     switch (message.kind) {
       case 'request':
-        this.#ready.when(
+        this.#waiting.hold(
+          message.message.id,
+          message.message,
           () => this.#clientRequest(message.message),
           (reason) => this.#wire.sendDown(errorResponse(message.message.id, CONNECTION_CLOSED, reason)),
         );
@@ -329,7 +334,13 @@ export class BridgeSession {
   #clientCancelled(notification: JsonRpcNotification): void {
     const requestId = notification.params?.requestId;
     if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
-    if (this.#toolCalls.cancelDeciding(requestId)) return;
+    const waiting = this.#waiting.withdraw(requestId);
+    if (waiting !== undefined) {
+      // Cancelled while it waited for a restarting server: never checked, never sent, not answered (MCP).
+      if (waiting.method === 'tools/call') void this.#flow.cancelUnchecked(waiting.params);
+      return;
+    }
+    if (this.#toolCalls.cancelUnsent(requestId)) return;
     const upId = this.#wire.pending.upIdOf(requestId);
     if (upId === undefined) return;
     const pending = this.#wire.pending.takeUp(upId);

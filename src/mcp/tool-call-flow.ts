@@ -171,6 +171,16 @@ export class ToolCallFlow {
     return this.finishDenied(this.refusedCall(params, decision));
   }
 
+  /**
+   * A tools/call the client cancelled before any check ran (it waited for a
+   * restarting server): never sent, and recorded as cancelled, not forwarded.
+   */
+  async cancelUnchecked(params: Readonly<Record<string, unknown>> | undefined): Promise<void> {
+    const reason = 'cancelled by the client before its checks ran (its server was restarting); never sent';
+    const call = this.refusedCall(params, { effect: 'deny', reason });
+    await this.finish({ call: { ...call, checks: {} }, outcome: 'cancelled', forwarded: false });
+  }
+
   /** A tools/call sent as a notification: never forwarded, and recorded since no answer can carry a receipt. */
   async refuseNotification(params: Readonly<Record<string, unknown>> | undefined): Promise<void> {
     const reason =

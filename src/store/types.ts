@@ -292,6 +292,8 @@ export interface Repos {
 
 /** The repositories bound to one open transaction, plus savepoints inside it. */
 export interface TransactionRepos extends Repos {
+  /** Raw SQL bound to this transaction, for tables kept outside the repositories (the model gateway's batches). */
+  readonly sql: Sql;
   /**
    * Runs `fn` inside a SAVEPOINT of this transaction: if `fn` throws, its
    * writes are rolled back (the transaction's others stay) and the error is

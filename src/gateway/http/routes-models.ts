@@ -73,17 +73,20 @@ export function modelRoutes(services: GatewayServices): Route[] {
     route('POST', '/v1/batches', access, async (c: GatewayContext) => {
       const caller = await modelCaller(c.var.principal, services.agents);
       const batch = await batchOf(c, caller);
-      const running = await models.batches.running(caller.did);
-      if (running >= models.config.batches_per_agent) {
-        return limited(
+      const cap = models.config.batches_per_agent;
+      const full = (running: number) =>
+        limited(
           429,
           'models.batches_per_agent',
-          `models.batches_per_agent: you have ${running} batches running, the limit is ${models.config.batches_per_agent}; wait for one to end or cancel one`,
+          `models.batches_per_agent: you have ${running} batches running, the limit is ${cap}; wait for one to end or cancel one`,
         );
-      }
+      // Read first so a full agent reserves nothing; the count that decides is taken again as the batch is stored.
+      const running = await models.batches.running(caller.did);
+      if (running >= cap) return full(running);
       const reserved = await reserveBatch(partsOf(caller, batch));
       if (reserved.refused) return refusedBatch(reserved);
-      return c.json(await models.batches.create(caller.did, batch, reserved));
+      const created = await models.batches.create(caller.did, batch, reserved, cap);
+      return 'full' in created ? full(created.full) : c.json(created);
     }),
     // OpenAI's list (`client.batches.list({ after, limit })`): the agent's batches, newest first.
     route('GET', '/v1/batches', access, async (c) => {

@@ -30,6 +30,10 @@ export function batchFileStore(sql: Sql) {
         0,
       );
     },
+    /** Deletes every uploaded file made before `before` (ISO time); returns how many. */
+    pruneOlder(before: string): Promise<number> {
+      return sql.run('DELETE FROM model_files WHERE created_at < ?', [before]);
+    },
     /** This agent's uploaded file; another agent's is not found. */
     get(agentId: string, id: string): Promise<FileRow | undefined> {
       return sql.get<FileRow>(`SELECT ${COLUMNS} FROM model_files WHERE id = ? AND agent_id = ?`, [

@@ -1,3 +1,5 @@
+import type { DialectName } from '../../store/dialect.js';
+import type { Sql } from '../../store/sql.js';
 import {
   type BatchJournal,
   type BatchParts,
@@ -7,11 +9,11 @@ import {
   runPlans,
 } from './batch.js';
 import { providerItemId } from './batch-collector.js';
-import type { Amount, BatchItemStore, ItemRow } from './batch-item-store.js';
+import { type Amount, type BatchItemStore, batchItemStore, type ItemRow } from './batch-item-store.js';
 import { BatchPool } from './batch-pool.js';
 import type { ItemReceipt } from './batch-receipts.js';
 import { planResume } from './batch-resume.js';
-import type { BatchRow, BatchStore } from './batch-store.js';
+import { type BatchRow, type BatchStore, batchStore } from './batch-store.js';
 import type { Reservation } from './budget.js';
 
 export type BatchStatus =
@@ -74,6 +76,9 @@ export interface BatchResume {
 
 const NOTHING: Amount = { tokens: 0, costMicros: 0 };
 
+/** How old items of no batch must be before they are pruned (see BatchStore.pruneEndedItems). */
+const ORPHAN_MS = 60 * 60 * 1000;
+
 /** The prefix of a batch's output file id; the rest is the batch id. */
 const OUTPUT = 'file-output-';
 
@@ -92,6 +97,10 @@ export class ModelBatches {
     private readonly parts: {
       readonly store: BatchStore;
       readonly items: BatchItemStore;
+      /** Runs `fn` in one transaction of the store, with SQL bound to it and the store's dialect. */
+      readonly transaction: <T>(
+        fn: (tx: { readonly sql: Sql; readonly dialect: DialectName }) => Promise<T>,
+      ) => Promise<T>;
       /** The log's size now: a new batch's receipts come after it. */
       readonly logSize: () => number;
       /** This node's id: a batch is run, and recovered, by the node that created it. */
@@ -101,10 +110,19 @@ export class ModelBatches {
   ) {}
 
   /**
-   * Starts a reserved batch and answers its object at once. Its items are
-   * stored first, then the batch with its reservation: a restart resumes it.
+   * Starts a reserved batch and answers its object at once, unless its agent
+   * already has `cap` batches running (then `{ full }`, the count, and the
+   * reservation is given back). The count, the items and the batch with its
+   * reservation are one transaction, under the agent's batch lock
+   * (BatchStore.lockedRunning): two creates at once cannot both pass the cap,
+   * and a restart finds the batch whole, or not at all, and resumes it.
    */
-  async create(agentId: string, request: BatchRequest, reserved: BatchReserved): Promise<BatchObject> {
+  async create(
+    agentId: string,
+    request: BatchRequest,
+    reserved: BatchReserved,
+    cap: number,
+  ): Promise<BatchObject | { readonly full: number }> {
     const id = reserved.id;
     const at = this.#seconds();
     const object: BatchObject = {
@@ -131,23 +149,34 @@ export class ModelBatches {
     };
     const iso = this.#iso();
     const run: BatchRun = { reservation: reserved.reservation, logStart: this.parts.logSize() };
+    let full: number | undefined;
     try {
-      await this.parts.items.insert(id, request.requests);
-      await this.parts.store.insert({
-        id,
-        agentId,
-        node: this.parts.node,
-        status: object.status,
-        batch: JSON.stringify(object),
-        results: null,
-        run: JSON.stringify(run),
-        createdAt: iso,
-        updatedAt: iso,
+      full = await this.parts.transaction(async ({ sql, dialect }) => {
+        const store = batchStore(sql);
+        const running = await store.lockedRunning(agentId, dialect);
+        if (running >= cap) return running;
+        await batchItemStore(sql, () => this.#date()).insert(id, request.requests);
+        await store.insert({
+          id,
+          agentId,
+          node: this.parts.node,
+          status: object.status,
+          batch: JSON.stringify(object),
+          results: null,
+          run: JSON.stringify(run),
+          createdAt: iso,
+          updatedAt: iso,
+        });
+        return undefined;
       });
     } catch (error) {
       // Not stored, so never run: its reservation is settled at nothing before the error goes on.
       await reserved.release();
       throw error;
+    }
+    if (full !== undefined) {
+      await reserved.release();
+      return { full };
     }
     this.#start(id, agentId, object, (signal, onResult) => reserved.run(signal, onResult, this.#journal(id)));
     return object;
@@ -370,6 +399,24 @@ export class ModelBatches {
       results: row.results,
       updatedAt: this.#iso(),
     });
+  }
+
+  /**
+   * Prunes the store (docs/model-gateway.md, "Batches kept"): the items of
+   * every batch not running; the batches that ended more than `retentionMs`
+   * ago, with their output files; uploaded input files older than that (a
+   * running batch holds its items, so it never needs its file again).
+   */
+  async prune(
+    files: { pruneOlder(before: string): Promise<number> },
+    retentionMs: number,
+  ): Promise<{ readonly items: number; readonly batches: number; readonly files: number }> {
+    const now = this.#date().getTime();
+    const before = new Date(now - retentionMs).toISOString();
+    // Items first: a batch row deleted before its items would leave them orphaned until an hour on.
+    const items = await this.parts.store.pruneEndedItems(new Date(now - ORPHAN_MS).toISOString());
+    const batches = await this.parts.store.pruneEnded(before);
+    return { items, batches, files: await files.pruneOlder(before) };
   }
 
   /** Cancels every running batch and waits for each to be stored as ended. */

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import type { DialectName } from '../../store/dialect.js';
 import type { Sql } from '../../store/sql.js';
 
 /** A batch as stored (migration 6): the batch object as JSON, the results as JSONL once it ended. */
@@ -19,6 +21,13 @@ const COLUMNS = `id, agent_id AS "agentId", node, status, batch, results, run, c
 
 /** The model_batches table, through the store's SQL (SQLite or PostgreSQL alike). */
 export function batchStore(sql: Sql) {
+  const running = async (agentId: string): Promise<number> => {
+    const row = await sql.get<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM model_batches WHERE agent_id = ? AND status IN (${RUNNING})`,
+      [agentId],
+    );
+    return Number(row?.n ?? 0);
+  };
   return {
     async insert(row: BatchRow): Promise<void> {
       await sql.run(
@@ -75,20 +84,62 @@ export function batchStore(sql: Sql) {
       );
     },
     /** How many batches this agent has running (on any node). */
-    async running(agentId: string): Promise<number> {
-      const row = await sql.get<{ n: number }>(
-        "SELECT COUNT(*) AS n FROM model_batches WHERE agent_id = ? AND status IN ('validating', 'in_progress', 'cancelling')",
-        [agentId],
-      );
-      return Number(row?.n ?? 0);
+    running,
+    /**
+     * Inside a store transaction, before a new batch of this agent is stored:
+     * takes the agent's batch lock, then counts its running batches. Two
+     * creates of one agent thus count one after the other, the second seeing
+     * the first's batch, so together they cannot pass the cap. PostgreSQL: a
+     * transaction-scoped advisory lock (held to COMMIT; each later statement
+     * reads what committed before it, READ COMMITTED); SQLite: the write
+     * transaction (BEGIN IMMEDIATE) already holds the whole database.
+     */
+    async lockedRunning(agentId: string, dialect: DialectName): Promise<number> {
+      if (dialect === 'postgres')
+        await sql.run('SELECT pg_advisory_xact_lock(?::bigint)', [lockKey(agentId)]);
+      return running(agentId);
     },
     /** The batches this node was running (another node's are its own to recover). */
     unfinished(node: string): Promise<BatchRow[]> {
       return sql.all<BatchRow>(
-        `SELECT ${COLUMNS} FROM model_batches WHERE node = ? AND status IN ('validating', 'in_progress', 'cancelling') ORDER BY id`,
+        `SELECT ${COLUMNS} FROM model_batches WHERE node = ? AND status IN (${RUNNING}) ORDER BY id`,
         [node],
       );
     },
+    /**
+     * The items of every batch that ended (any status but a running one), and
+     * those of no batch written before `orphanedBefore` (ISO time: a create cut
+     * short before items and batch were one transaction; a node of an older
+     * version writes its items just before its batch, so young ones are left).
+     * Only resuming a running batch reads items; an ended batch's answers are
+     * in its output file. Returns how many went.
+     */
+    pruneEndedItems(orphanedBefore: string): Promise<number> {
+      return sql.run(
+        `DELETE FROM model_batch_items WHERE batch_id IN (SELECT id FROM model_batches WHERE status NOT IN (${RUNNING}))
+           OR (updated_at < ? AND batch_id NOT IN (SELECT id FROM model_batches))`,
+        [orphanedBefore],
+      );
+    },
+    /**
+     * Deletes the batches that ended before `endedBefore` (ISO time, compared
+     * with updated_at, written last when a batch ends): each row is the batch
+     * object and its output file (`results`). Returns how many were deleted.
+     */
+    pruneEnded(endedBefore: string): Promise<number> {
+      return sql.run(`DELETE FROM model_batches WHERE status NOT IN (${RUNNING}) AND updated_at < ?`, [
+        endedBefore,
+      ]);
+    },
   };
+}
+
+/** The statuses of a batch still running (counted against the cap, resumed after a restart). */
+const RUNNING = "'validating', 'in_progress', 'cancelling'";
+
+/** The advisory lock of one agent's batch creates: 63 bits of a digest of its id, as PostgreSQL's bigint. */
+function lockKey(agentId: string): string {
+  const digest = createHash('sha256').update(`oacp model batches\0${agentId}`).digest();
+  return (digest.readBigUInt64BE(0) >> 1n).toString();
 }
 export type BatchStore = ReturnType<typeof batchStore>;

@@ -86,6 +86,8 @@ export const ModelsSectionSchema = z
     batches_per_agent: positiveInt().default(8),
     /** Bytes of uploaded batch files one agent may keep (a 413 naming this field beyond). */
     file_bytes_per_agent: positiveInt().default(256 * 1024 * 1024),
+    /** Days an ended batch (with its output file) and an uploaded file are kept before the hourly prune deletes them. */
+    batch_retention_days: positiveInt().default(30),
   })
   .superRefine((section, ctx) => {
     const names = section.providers.map((provider) => provider.name);

@@ -38,6 +38,7 @@ export function createTransactionRepos(sql: Sql, dialect: Dialect): TransactionR
   let depth = 0;
   return {
     ...createRepos(sql, dialect),
+    sql,
     async savepoint(fn) {
       const name = `oacp_sp${++depth}`;
       await sql.run(`SAVEPOINT ${name}`);

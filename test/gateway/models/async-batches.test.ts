@@ -116,6 +116,31 @@ describe('asynchronous batches in OpenAI shape, driven by the official openai SD
     expect(receipts.every((r) => Number.isInteger(r) && (r ?? -1) < gw.gateway.services.log.size)).toBe(true);
   });
 
+  it('attack: six batches created at the same instant cannot pass models.batches_per_agent (3) together: the count and the insert are one step', async () => {
+    const { sdk, agentId } = await sdkFor('racing-batcher');
+    gpt.holdBatches(true);
+    try {
+      const attempts = await Promise.allSettled(Array.from({ length: 6 }, () => create(sdk, 1, 5)));
+      const created = attempts.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
+      const refused = attempts.flatMap((a) => (a.status === 'rejected' ? [a.reason as unknown] : []));
+      expect(created).toHaveLength(3);
+      expect(refused).toHaveLength(3);
+      for (const error of refused) {
+        expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+        expect((error as InstanceType<typeof OpenAI.RateLimitError>).headers.get('oacp-quota')).toBe(
+          'models.batches_per_agent',
+        );
+      }
+      expect(await batchStore(gw.gateway.store.sql).running(agentId)).toBe(3);
+      for (const batch of created) {
+        await sdk.batches.cancel(batch.id);
+        await ended(sdk, batch.id);
+      }
+    } finally {
+      gpt.holdBatches(false);
+    }
+  });
+
   it("lists the agent's own batches newest first, paged as client.batches.list pages them (after, limit)", async () => {
     const { sdk, key } = await sdkFor('listing-batcher');
     const other = await sdkFor('listing-stranger');
