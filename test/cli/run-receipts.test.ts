@@ -189,7 +189,7 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
   });
 
   it.runIf(isRoot)(
-    'fails, never claims success, when a workload fills the disk its receipt goes to',
+    'refuses a start with no room for its receipt, and fails (never claims success) when the workload fills that disk',
     async () => {
       const disk = join(scratch, 'small-disk');
       mkdirSync(disk);
@@ -198,6 +198,18 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
       try {
         const home = join(disk, 'home');
         expect(oacpBinary(['--home', home, 'init']).code).toBe(0);
+        // Under 1 MiB free before the start: refused (nothing runs), and the refusal, a few KiB, still recorded.
+        writeFileSync(join(disk, 'pad'), Buffer.alloc(2560 * 1024));
+        const cramped = oacpBinary(['--home', home, 'run', '--', '/bin/echo', 'ran']);
+        expect(cramped).toMatchObject({ code: 1, stdout: '' });
+        expect(cramped.stderr).toMatch(/MCP_RECEIPT_UNAVAILABLE: .*bytes free/);
+        expect(await receipts(home)).toEqual([
+          expect.objectContaining({
+            outcome: 'refused',
+            reason: expect.stringMatching(/^MCP_RECEIPT_UNAVAILABLE/),
+          }),
+        ]);
+        rmSync(join(disk, 'pad'));
         const data = join(disk, 'data');
         mkdirSync(data);
         const fill = `cat /dev/zero > ${data}/x; echo filled; exit 0`;
