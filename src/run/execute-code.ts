@@ -79,6 +79,8 @@ export async function executeCode(run: CodeRun): Promise<CodeOutcome> {
     void sandbox.stop().catch(() => undefined);
   };
   run.signal?.addEventListener('abort', interrupt, { once: true });
+  // A signal that came while the sandbox was starting stops it now.
+  if (run.signal?.aborted === true) interrupt();
   let result: CodeRunResult | undefined;
   let failure: { message: string; code: string } | undefined;
   try {

@@ -82,6 +82,8 @@ export async function executeProcess(run: ProcessRun): Promise<ProcessOutcome | 
     void sandbox.stop().catch(() => undefined);
   };
   run.signal?.addEventListener('abort', interrupt, { once: true });
+  // A signal that came while the sandbox was starting stops it now.
+  if (run.signal !== undefined && aborted(run.signal)) interrupt();
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   // stderr is the operator's terminal (and stdout too when it is one): control characters go escaped.
@@ -130,6 +132,11 @@ export async function executeProcess(run: ProcessRun): Promise<ProcessOutcome | 
     },
   });
   return { started: true, exit, stdout: out, stderr: err, usage, statement };
+}
+
+/** Read through a call: the signal can be aborted while a start is awaited. */
+function aborted(signal: AbortSignal): boolean {
+  return signal.aborted;
 }
 
 function interruptedBy(signal: AbortSignal): string {
