@@ -103,6 +103,10 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
     expect(existsSync(none)).toBe(false);
     const both = oacpBinary(['--home', none, 'run', '--receipt', '--no-receipt', '--', '/bin/true']);
     expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--receipt and --no-receipt contradict/);
+    const help = oacpBinary(['run', '--help']).stdout.replace(/\s+/g, ' ');
+    expect(help).toMatch(/one signed receipt .* --no-receipt/);
+    expect(help).toMatch(/--no-receipt run without a receipt \(no OACP home needed\)/);
   });
 
   it('records a run killed at its CPU quota as killed, naming the quota', async () => {

@@ -41,7 +41,7 @@ export const registerRun: CommandRegistrar = (program, context) => {
   program
     .command('run')
     .description(
-      'run a command (hardened tier by default) or a JavaScript agent file (standard tier) in the Airlock; every run, refused or not, gets a signed receipt in the log',
+      "run a command (hardened tier by default) or a JavaScript agent file (standard tier) in the Airlock; every run (refused, killed or interrupted too) gets one signed receipt in the home's log, or is refused without a home unless --no-receipt",
     )
     .argument('<command...>', 'COMMAND [ARGS...] after --, or agent.js')
     .option('--tier <tier>', `isolation tier: ${TIER_ORDER.join(', ')}`)
