@@ -169,6 +169,17 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
     expect(oacpBinary(['--home', home, 'log', 'list']).stdout).toMatch(/deny: refused: AIRLOCK_BAD_SPEC/);
   });
 
+  it('keeps its receipt when the workload signals everything it can see (its parent, pid 1, -1)', async () => {
+    const home = initHome();
+    const attack = 'kill -9 $PPID 1 -1 2>/dev/null; kill -TERM -1 2>/dev/null; echo survived; exit 0';
+    const result = oacpBinary(['--home', home, 'run', '--', '/bin/sh', '-c', attack]);
+    expect(result).toMatchObject({ code: 0, stdout: 'survived\n' });
+    expect(result.stderr).toMatch(/execution receipt 0 in log/);
+    expect(await receipts(home)).toEqual([
+      expect.objectContaining({ outcome: 'exited', exit: { code: 0, signal: null } }),
+    ]);
+  });
+
   it('stops the workload on SIGINT and still records the run, as interrupted', async () => {
     const home = initHome();
     const child = spawn(
