@@ -13,9 +13,10 @@ import { Duration, FileGrant, MemorySize, UnenforcedList } from '../../mcp/optio
 import { withAbsoluteScript } from '../../mcp/server-identity.js';
 import { executeCode } from '../../run/execute-code.js';
 import { executeProcess, processCodeDigest, processInputsDigest } from '../../run/execute-process.js';
-import { type Interruption, refusedExecution } from '../../run/execution-facts.js';
+import { refusedExecution } from '../../run/execution-facts.js';
 import { CliExit } from '../io.js';
 import type { CliContext, CommandRegistrar } from '../program.js';
+import { interruptOnSignals, runExitCode } from './run-interrupt.js';
 import { openRunRecorder, type RunRecorder } from './run-receipt.js';
 import { collect, openKeyStore, readInputFile } from './shared.js';
 import { describeWorkload } from './workload.js';
@@ -121,36 +122,8 @@ interface RunResult {
   readonly refusal?: unknown;
 }
 
-/**
- * SIGINT, SIGTERM and SIGHUP stop the workload instead of `oacp`, so the run
- * still ends with its receipt (outcome `interrupted`); a second signal ends
- * `oacp` at once, as usual.
- */
-function interruptOnSignals(): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  const handlers = signals.map((name) => {
-    const handler = () => controller.abort({ signal: name } satisfies Interruption);
-    process.once(name, handler);
-    return [name, handler] as const;
-  });
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      for (const [name, handler] of handlers) process.off(name, handler);
-    },
-  };
-}
-
 function refused(statement: ExecutionStatement, error: unknown): RunResult {
   return { statement, exitCode: 1, ran: `the run was refused (${describeError(error)})`, refusal: error };
-}
-
-function endedCode(statement: ExecutionStatement, exitCode: number): number {
-  const { outcome, reason } = statement.predicate;
-  if (outcome !== 'interrupted') return exitCode;
-  const received = /received (SIG[A-Z]+)/.exec(reason ?? '')?.[1] ?? 'SIGTERM';
-  return 128 + signalNumber(received);
 }
 
 function parseTier(name: string): TierName {
@@ -257,10 +230,7 @@ async function runCommand(
     context.output.err(
       `oacp: workload stopped by the Airlock (${exit.killedBy})${exit.detail === undefined ? '' : `: ${exit.detail}`}`,
     );
-  const exitCode = endedCode(
-    outcome.statement,
-    exit.code ?? (exit.signal === null ? 1 : 128 + signalNumber(exit.signal)),
-  );
+  const exitCode = runExitCode(outcome.statement, exit, signal);
   if (exitCode !== 0 && tierName === 'hardened' && manifest.capabilities.unix_sockets !== true) {
     // The last lines only: a refused socket shows at the end of what a failed program said.
     const hint = unixSocketHint(outcome.stderr.subarray(-4096).toString('utf8').split('\n').slice(-12));
@@ -301,23 +271,10 @@ async function runAgentFile(
   if (!outcome.ok) {
     if (!outcome.started) return refused(outcome.statement, new CliExit(outcome.error));
     context.output.err(`oacp: agent stopped: ${outcome.error}`);
-    const exitCode = endedCode(outcome.statement, 1);
+    const exitCode = runExitCode(outcome.statement, { code: 1, signal: null }, signal);
     return { statement: outcome.statement, exitCode, ran: `the agent ran (exit ${exitCode})` };
   }
   for (const line of outcome.result.logs) context.output.err(line);
   if (outcome.result.value !== undefined) context.output.out(JSON.stringify(outcome.result.value));
   return { statement: outcome.statement, exitCode: 0, ran: 'the agent ran (exit 0)' };
-}
-
-function signalNumber(signal: string): number {
-  const numbers: Record<string, number> = {
-    SIGHUP: 1,
-    SIGINT: 2,
-    SIGQUIT: 3,
-    SIGKILL: 9,
-    SIGSEGV: 11,
-    SIGTERM: 15,
-    SIGXCPU: 24,
-  };
-  return numbers[signal] ?? 0;
 }
