@@ -41,7 +41,7 @@ export function endedOutcome(
       exit.detail === undefined || exit.detail === ''
         ? `stopped by the Airlock (${exit.killedBy})`
         : exit.detail;
-    return { outcome: 'killed', reason: reason.slice(0, 4096) };
+    return { outcome: 'killed', reason: clip(reason) };
   }
   if (interrupted !== undefined) {
     return { outcome: 'interrupted', reason: `oacp received ${interrupted.signal} and stopped the workload` };
@@ -66,7 +66,7 @@ export interface RefusedRun {
  */
 export function refusedExecution(run: RefusedRun): ExecutionStatement {
   const finishedAt = new Date();
-  const reason = describeError(run.error).slice(0, 4096) || 'refused';
+  const reason = clip(describeError(run.error)) || 'refused';
   return buildStatement({
     predicateType: EXECUTION_PREDICATE_TYPE,
     predicate: {
@@ -87,4 +87,10 @@ export function refusedExecution(run: RefusedRun): ExecutionStatement {
       durationMs: finishedAt.getTime() - run.startedAt.getTime(),
     },
   });
+}
+
+/** At most the 4,096 UTF-16 units a receipt's reason holds, never ending in half a surrogate pair. */
+function clip(text: string): string {
+  const cut = text.slice(0, 4096);
+  return /[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut;
 }
