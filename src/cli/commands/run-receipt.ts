@@ -48,6 +48,14 @@ export async function openRunRecorder(
       }
       output.err(`oacp: execution receipt ${index} in log ${node.origin}`);
     },
-    close: () => node.close(),
+    close: async () => {
+      try {
+        await node.close();
+      } catch (error) {
+        throw new CliExit(
+          `the log could not be closed cleanly (${describeError(error)}); receipts it acknowledged are in its write-ahead log (oacp log fsck checks it)`,
+        );
+      }
+    },
   };
 }

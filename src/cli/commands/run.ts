@@ -87,6 +87,7 @@ export const registerRun: CommandRegistrar = (program, context) => {
       const recorder =
         flags.receipt === false ? undefined : await openRunRecorder(home, context.env, context.output);
       const interruption = interruptOnSignals();
+      let failed = false;
       try {
         const run =
           agentCode === undefined
@@ -105,9 +106,15 @@ export const registerRun: CommandRegistrar = (program, context) => {
         await recorder?.record(run.statement, agent?.signer, run.ran);
         if (run.refusal !== undefined) throw run.refusal;
         process.exitCode = run.exitCode;
+      } catch (error) {
+        failed = true;
+        throw error;
       } finally {
         interruption.dispose();
-        await recorder?.close();
+        // A log that cannot close fails the run, but never hides why the run already failed.
+        await recorder?.close().catch((error: unknown) => {
+          if (!failed) throw error;
+        });
       }
     });
 };
