@@ -253,6 +253,43 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
     },
   );
 
+  it.runIf(isRoot)(
+    'exits 1, saying no receipt vouches for the run, when the log refuses the write',
+    async () => {
+      const home = initHome();
+      expect(oacpBinary(['--home', home, 'run', '--', '/bin/true']).code).toBe(0);
+      const wal = join(home, 'log', 'log.wal');
+      const child = spawn(
+        process.execPath,
+        [BIN, '--home', home, 'run', '--', '/bin/sh', '-c', 'echo up; sleep 1'],
+        {
+          env: { PATH: process.env.PATH },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      // From outside, while the workload runs: the log's file becomes unwritable (EPERM), as a failing disk would.
+      let locked = false;
+      child.stdout.once('data', () => {
+        locked = spawnSync('chattr', ['+i', wal]).status === 0;
+      });
+      try {
+        const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+        expect(locked).toBe(true);
+        expect(code).toBe(1);
+        expect(stderr).toMatch(
+          /the workload ran \(exit 0\), but its receipt could not be recorded \(.*\); no receipt vouches/,
+        );
+      } finally {
+        spawnSync('chattr', ['-i', wal]);
+      }
+      expect(await receipts(home)).toHaveLength(1);
+    },
+  );
+
   it.runIf(isRoot)("records the runs of a regular user (uid 1000) in that user's home", async () => {
     const userHome = join(scratch, 'user');
     mkdirSync(userHome);
