@@ -1,4 +1,5 @@
 import type { CodeRunResult } from '../airlock/sandbox.js';
+import { isWasmLimit } from '../airlock/wasm/errors.js';
 import type { StandardTier } from '../airlock/wasm/standard-tier.js';
 import { EXECUTION_PREDICATE_TYPE } from '../attest/execution.js';
 import type { ExecutionStatement } from '../attest/oacp-statement.js';
@@ -30,16 +31,6 @@ export type CodeOutcome =
       readonly code: string;
       readonly statement: ExecutionStatement;
     };
-
-/** Failures that are the sandbox enforcing a limit, as opposed to the guest's own error. */
-const LIMIT_CODES = new Set([
-  'WASM_CPU_LIMIT',
-  'WASM_MEMORY_LIMIT',
-  'WASM_STACK_LIMIT',
-  'WASM_OUTPUT_LIMIT',
-  'WASM_TIMEOUT',
-  'WASM_STALLED',
-]);
 
 export function codeDigestOf(code: string): string {
   return sha256Hex(code);
@@ -92,7 +83,7 @@ export async function executeCode(run: CodeRun): Promise<CodeOutcome> {
   const usage = sandbox.usage();
   await sandbox.stop();
   const finishedAt = new Date();
-  const killedBy = failure !== undefined && LIMIT_CODES.has(failure.code) ? failure.code : undefined;
+  const killedBy = failure !== undefined && isWasmLimit(failure.code) ? failure.code : undefined;
   const exit =
     failure === undefined
       ? { code: 0, signal: null }

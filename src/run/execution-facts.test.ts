@@ -8,16 +8,20 @@ import { endedOutcome, refusedExecution } from './execution-facts.js';
 const manifest = ManifestSchema.parse({ apiVersion: 'oacp.dev/v1', kind: 'CapabilityManifest', name: 't' });
 const digest = 'a'.repeat(64);
 
+function refuse(tier: 'hardened' | 'gvisor' | 'tee', error: unknown) {
+  return refusedExecution({
+    tier,
+    codeDigest: digest,
+    inputsDigest: digest,
+    manifest,
+    startedAt: new Date(),
+    error,
+  });
+}
+
 describe('execution facts', () => {
   it('describes a refused start: nothing ran, the reason and the limits named', () => {
-    const statement = refusedExecution({
-      tier: 'hardened',
-      codeDigest: digest,
-      inputsDigest: digest,
-      manifest,
-      startedAt: new Date(),
-      error: new OacpError('AIRLOCK_BAD_SPEC', 'grant overlaps the home'),
-    });
+    const statement = refuse('hardened', new OacpError('AIRLOCK_BAD_SPEC', 'grant overlaps the home'));
     expect(statement.predicate).toMatchObject({
       outcome: 'refused',
       reason: 'AIRLOCK_BAD_SPEC: grant overlaps the home',
@@ -29,39 +33,18 @@ describe('execution facts', () => {
 
   it('keeps a receipt possible whatever the refusal says: a huge message ending mid surrogate pair is clipped', () => {
     const message = `${'x'.repeat(4095)}\u{1F600}${'y'.repeat(10_000)}`;
-    const statement = refusedExecution({
-      tier: 'gvisor',
-      codeDigest: digest,
-      inputsDigest: digest,
-      manifest,
-      startedAt: new Date(),
-      error: new Error(message),
-    });
+    const statement = refuse('gvisor', new Error(message));
     expect(statement.predicate.reason).toBe('x'.repeat(4095));
   });
 
   it('records a refused tee start without a quote (nothing ran in it) and claims no hardware', () => {
-    const statement = refusedExecution({
-      tier: 'tee',
-      codeDigest: digest,
-      inputsDigest: digest,
-      manifest,
-      startedAt: new Date(),
-      error: new Error('no TEE'),
-    });
+    const statement = refuse('tee', new Error('no TEE'));
     expect(statement.predicate).toMatchObject({ tier: 'tee', assurance: 'software' });
     expect(statement.predicate.tee).toBeUndefined();
   });
 
   it('still refuses tier tee without a quote on a run that did run, and a tee assurance on a refused one', () => {
-    const refused = refusedExecution({
-      tier: 'tee',
-      codeDigest: digest,
-      inputsDigest: digest,
-      manifest,
-      startedAt: new Date(),
-      error: new Error('no TEE'),
-    }).predicate;
+    const refused = refuse('tee', new Error('no TEE')).predicate;
     for (const outcome of ['exited', 'killed', 'interrupted', undefined] as const) {
       const { outcome: _refused, ...rest } = refused;
       const predicate = outcome === undefined ? rest : { ...rest, outcome };

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +45,24 @@ async function receipts(home: string): Promise<ExecutionPredicate[]> {
   } finally {
     await node.close();
   }
+}
+
+/** Runs `sh -c script` through `oacp run`, calling `during` once the workload's first output arrives. */
+function whileRunning(
+  home: string,
+  script: string,
+  during: (child: ChildProcess) => void,
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, '--home', home, 'run', '--', '/bin/sh', '-c', script], {
+    env: { PATH: process.env.PATH },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdout?.once('data', () => during(child));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stderr })));
 }
 
 describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
@@ -182,20 +200,8 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
 
   it('stops the workload on SIGINT and still records the run, as interrupted', async () => {
     const home = initHome();
-    const child = spawn(
-      process.execPath,
-      [BIN, '--home', home, 'run', '--', '/bin/sh', '-c', 'echo up; exec sleep 60'],
-      {
-        env: { PATH: process.env.PATH },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.stdout.once('data', () => child.kill('SIGINT'));
-    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    const run = whileRunning(home, 'echo up; exec sleep 60', (child) => child.kill('SIGINT'));
+    const { code, stderr } = await run;
     expect(code).toBe(130);
     expect(stderr).toMatch(/execution receipt 0 in log/);
     expect(await receipts(home)).toEqual([
@@ -259,25 +265,13 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
       const home = initHome();
       expect(oacpBinary(['--home', home, 'run', '--', '/bin/true']).code).toBe(0);
       const wal = join(home, 'log', 'log.wal');
-      const child = spawn(
-        process.execPath,
-        [BIN, '--home', home, 'run', '--', '/bin/sh', '-c', 'echo up; sleep 1'],
-        {
-          env: { PATH: process.env.PATH },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
       // From outside, while the workload runs: the log's file becomes unwritable (EPERM), as a failing disk would.
       let locked = false;
-      child.stdout.once('data', () => {
+      const run = whileRunning(home, 'echo up; sleep 1', () => {
         locked = spawnSync('chattr', ['+i', wal]).status === 0;
       });
       try {
-        const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+        const { code, stderr } = await run;
         expect(locked).toBe(true);
         expect(code).toBe(1);
         expect(stderr).toMatch(
