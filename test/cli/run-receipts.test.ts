@@ -90,6 +90,20 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
       limits: { memoryMb: 96, cpuMsTotal: 3_600_000, maxPids: 128 },
     });
     expect(receipt?.codeDigest).toMatch(/^[0-9a-f]{64}$/);
+    // Offline, from public keys alone, as a third party would check it.
+    const keys = join(home, 'public');
+    const out = join(home, 'export');
+    expect(oacpBinary(['--home', home, 'keys', 'export', '--out', keys]).code).toBe(0);
+    expect(oacpBinary(['--home', home, 'log', 'export', '0', '--out', out]).code).toBe(0);
+    const receipt0 = join(out, 'receipt.json');
+    const verified = oacpBinary([
+      'verify',
+      receipt0,
+      ...['--proof', `${receipt0}.tlog-proof`, '--log-key', join(keys, 'log.vkey')],
+      ...['--signer-key', join(keys, 'signer.pem')],
+    ]);
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toMatch(/log-inclusion: receipt is entry 0 of 1/);
     const listed = oacpBinary(['--home', home, 'log', 'list']);
     expect(listed.stdout).toMatch(/\(run\) +allow: exit 3 +hardened .* ok/);
   });
