@@ -11,6 +11,32 @@ export const ReceiptReferenceSchema = z.strictObject({
 });
 export type ReceiptReference = z.infer<typeof ReceiptReferenceSchema>;
 
+/**
+ * How a run ended: it ran to its own end (any exit code or signal), OACP stopped it at a limit
+ * (`exit.killedBy` names which), it never started (a policy, a grant, a tier or the receipt log
+ * refused it), or the operator interrupted `oacp` (SIGINT, SIGTERM, SIGHUP) and OACP stopped it.
+ */
+export const ExecutionOutcomeSchema = z.enum(['exited', 'killed', 'refused', 'interrupted']);
+export type ExecutionOutcome = z.infer<typeof ExecutionOutcomeSchema>;
+
+const Whole = z.number().int().nonnegative();
+
+/** The limits a run was given (the manifest's quotas, under the receipt's names). */
+export const ExecutionLimitsSchema = z.strictObject({
+  memoryMb: Whole,
+  cpuMsPerRequest: Whole,
+  cpuMsTotal: Whole,
+  startupCpuMs: Whole,
+  maxPids: Whole,
+  maxOpenFiles: Whole,
+  maxOutputBytes: Whole,
+  tmpMb: Whole,
+  diskIoMbPerS: z.number().nonnegative(),
+  /** Limits this host could not enforce in the kernel that the run accepted going without. */
+  unenforced: z.array(z.string().min(1)),
+});
+export type ExecutionLimits = z.infer<typeof ExecutionLimitsSchema>;
+
 /** One sandboxed run of agent code. Field by field in docs/receipts.md. */
 export const ExecutionPredicateSchema = z
   .strictObject({
@@ -27,6 +53,11 @@ export const ExecutionPredicateSchema = z
       signal: z.string().min(1).nullable(),
       killedBy: z.string().min(1).optional(),
     }),
+    /** Absent on receipts written before it (and on the gateway's and migrations' receipts). */
+    outcome: ExecutionOutcomeSchema.optional(),
+    /** Why, for `killed`, `refused` and `interrupted`: what was used and the limit, or the refusal. */
+    reason: z.string().min(1).max(4096).optional(),
+    limits: ExecutionLimitsSchema.optional(),
     /** Set on the two receipts of a migration: the agent's state left `source` for `target` (docs/cluster.md). */
     migration: z
       .strictObject({
@@ -40,7 +71,7 @@ export const ExecutionPredicateSchema = z
       .optional(),
     ...commonShape,
   })
-  .superRefine((value, ctx) => checkCommon(value, ctx));
+  .superRefine((value, ctx) => checkCommon(value, ctx, value.outcome !== 'refused'));
 export type ExecutionPredicate = z.infer<typeof ExecutionPredicateSchema>;
 export type ExecutionPredicateInput = z.input<typeof ExecutionPredicateSchema>;
 

@@ -64,8 +64,11 @@ interface CommonFields {
   readonly tee?: unknown;
 }
 
-/** Claims that must agree: a TEE is claimed (assurance or tier) exactly when a quote is attached. */
-export function checkCommon(value: CommonFields, ctx: z.RefinementCtx): void {
+/**
+ * Claims that must agree: a TEE is claimed (assurance or tier) exactly when a quote is attached.
+ * `tierRan` is false for a run refused before it started: its tier is only the one asked for.
+ */
+export function checkCommon(value: CommonFields, ctx: z.RefinementCtx, tierRan = true): void {
   if (Date.parse(value.finishedAt) < Date.parse(value.startedAt)) {
     ctx.addIssue({ code: 'custom', path: ['finishedAt'], message: 'must not be before startedAt' });
   }
@@ -79,7 +82,7 @@ export function checkCommon(value: CommonFields, ctx: z.RefinementCtx): void {
       message: "must be 'tee' when a TEE quote is attached",
     });
   }
-  if (value.tier === 'tee' && value.tee === undefined) {
+  if (tierRan && value.tier === 'tee' && value.tee === undefined) {
     ctx.addIssue({ code: 'custom', path: ['tee'], message: "tier 'tee' needs a TEE quote" });
   }
 }

@@ -125,6 +125,14 @@ function describe(statement: OacpStatement): Omit<AuditEntry, 'index' | 'verifie
   }
   const run = statement.predicate;
   const failed = run.exit.code !== 0 || run.exit.signal !== null;
+  if (run.outcome === 'refused' || run.outcome === 'interrupted') {
+    return {
+      kind: 'execution',
+      ...common,
+      decision: run.outcome === 'refused' ? 'deny' : 'allow',
+      reason: `${run.outcome}: ${run.reason ?? 'no reason given'}`,
+    };
+  }
   return {
     kind: 'execution',
     ...common,

@@ -21,14 +21,23 @@ describe('oacp run', () => {
   });
 
   it('keeps host files out of the hardened tier, even when named on the command line', () => {
-    const result = oacpBinary(['run', '--tier', 'hardened', '--', '/bin/cat', '/etc/shadow']);
+    const result = oacpBinary(['run', '--no-receipt', '--tier', 'hardened', '--', '/bin/cat', '/etc/shadow']);
     expect(result.code).not.toBe(0);
     expect(result.stdout).not.toContain('root:');
     expect(result.stderr).toContain('No such file');
   });
 
   it("returns the workload's own exit status", () => {
-    const result = oacpBinary(['run', '--tier', 'hardened', '--', '/bin/sh', '-c', 'echo out; exit 3']);
+    const result = oacpBinary([
+      'run',
+      '--no-receipt',
+      '--tier',
+      'hardened',
+      '--',
+      '/bin/sh',
+      '-c',
+      'echo out; exit 3',
+    ]);
     expect(result.stdout).toBe('out\n');
     expect(result.code).toBe(3);
   });
@@ -57,14 +66,14 @@ describe('oacp run', () => {
   it('stops a runaway agent at its CPU quota and says which quota', () => {
     const agent = join(tempDir(), 'loop.js');
     writeFileSync(agent, 'while (true) {}');
-    const result = oacpBinary(['run', agent, '--quota-cpu', '200ms']);
+    const result = oacpBinary(['run', '--no-receipt', agent, '--quota-cpu', '200ms']);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('WASM_CPU_LIMIT');
     expect(result.stderr).toContain('cpu_ms_per_request');
   });
 
   it('refuses a tier the host cannot provide, saying how to enable it, instead of falling back', () => {
-    const result = oacpBinary(['run', '--tier', 'tee', '--', '/bin/true']);
+    const result = oacpBinary(['run', '--no-receipt', '--tier', 'tee', '--', '/bin/true']);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/AIRLOCK_TIER_UNAVAILABLE: tier tee is not available: .*remedy: /);
   });

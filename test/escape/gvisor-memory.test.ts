@@ -128,6 +128,7 @@ describe.skipIf(skip || !isRoot || !cgroupV1)(
           process.execPath,
           CLI,
           'run',
+          '--no-receipt',
           '--tier',
           'gvisor',
         ].concat(['--quota-memory', '64mb', '--', '/usr/bin/true']),

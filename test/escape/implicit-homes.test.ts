@@ -67,7 +67,7 @@ describe.skipIf(!isRoot)("an interpreter in another account's ~/bin", () => {
         `try { console.log("HOME-ENTRIES", fs.readdirSync(${JSON.stringify(home)}).join(",")); } catch (e) { console.log("no home", e.code); }`,
         `try { console.log(fs.readFileSync(${JSON.stringify(join(home, '.ssh', 'id_ed25519'))}, "utf8")); } catch (e) { console.log("no key", e.code); }`,
       ].join('\n');
-      const result = await withAccount(['run', '--tier', tier, '--', node, '-e', script]);
+      const result = await withAccount(['run', '--no-receipt', '--tier', tier, '--', node, '-e', script]);
       expect(result.out).not.toContain(SECRET);
       expect(result.out).toContain('no key ENOENT');
       // The interpreter ran (so the refusal is the grant's, not a failed start) and its home shows only bin/.

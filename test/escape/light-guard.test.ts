@@ -86,6 +86,7 @@ describe.skipIf(!existsSync(CLI))('light tier: the workload cannot kill its guar
         process.execPath,
         CLI,
         'run',
+        '--no-receipt',
         '--tier',
         'light',
         '--',

@@ -90,13 +90,21 @@ describe.skipIf(!regularUserHasNoCgroups || !tiers[0]?.ok)('a regular user on a 
   };
 
   it('is refused by oacp run, with the opt-out named, and runs once it opts out', () => {
-    const refused = asUser(['run', '--', '/bin/echo', 'ran']);
+    const refused = asUser(['run', '--no-receipt', '--', '/bin/echo', 'ran']);
     expect(refused.status).not.toBe(0);
     expect(refused.stdout).not.toContain('ran');
     expect(refused.stderr).toMatch(
       /AIRLOCK_LIMIT_UNENFORCED: .*not writable by uid 1000.*--allow-unenforced memory,pids,cpu/,
     );
-    const accepted = asUser(['run', '--allow-unenforced', 'memory,pids,cpu', '--', '/bin/echo', 'ran']);
+    const accepted = asUser([
+      'run',
+      '--no-receipt',
+      '--allow-unenforced',
+      'memory,pids,cpu',
+      '--',
+      '/bin/echo',
+      'ran',
+    ]);
     expect(accepted.stdout.trim()).toBe('ran');
   });
 

@@ -70,6 +70,7 @@ describe.skipIf(!existsSync(CLI))('a workload dies with the oacp process that st
           [
             CLI,
             'run',
+            '--no-receipt',
             '--tier',
             tier,
             ...(isRoot ? [] : ['--allow-unenforced', 'memory,pids,cpu,disk_io']),

@@ -53,7 +53,18 @@ describe.skipIf(process.getuid?.() !== 0 || pids === undefined || !existsSync(BI
       // The attack on the host's hygiene: oacp killed mid-run, its cgroups left in every hierarchy.
       const killed = spawn(
         process.execPath,
-        [BIN, 'run', '--tier', 'hardened', '--quota-memory', '64mb', '--', '/bin/sleep', '60'],
+        [
+          BIN,
+          'run',
+          '--no-receipt',
+          '--tier',
+          'hardened',
+          '--quota-memory',
+          '64mb',
+          '--',
+          '/bin/sleep',
+          '60',
+        ],
         { stdio: 'ignore', env: { PATH: process.env.PATH } },
       );
       const creator = killed.pid ?? 0;
@@ -85,7 +96,7 @@ describe.skipIf(process.getuid?.() !== 0 || pids === undefined || !existsSync(BI
         writeFileSync(join(occupied, 'cgroup.procs'), String(sleeper.pid));
         const next = spawnSync(
           process.execPath,
-          [BIN, 'run', '--tier', 'hardened', '--quota-memory', '64mb', '--', '/bin/true'],
+          [BIN, 'run', '--no-receipt', '--tier', 'hardened', '--quota-memory', '64mb', '--', '/bin/true'],
           { encoding: 'utf8', env: { PATH: process.env.PATH }, timeout: 60_000 },
         );
         expect(next.status, next.stderr).toBe(0);

@@ -7,14 +7,17 @@ import type { ExecutionStatement } from '../../attest/oacp-statement.js';
 import { manifestWithGrants } from '../../capability/grants.js';
 import { loadManifest } from '../../capability/load.js';
 import type { Manifest } from '../../capability/manifest.js';
+import { describeError } from '../../core/errors.js';
 import { describeUnixSocketHint, unixSocketHint } from '../../mcp/diagnose/unix-socket-hint.js';
 import { Duration, FileGrant, MemorySize, UnenforcedList } from '../../mcp/options.js';
 import { withAbsoluteScript } from '../../mcp/server-identity.js';
-import { OacpNode } from '../../node/oacp-node.js';
 import { executeCode } from '../../run/execute-code.js';
-import { executeProcess } from '../../run/execute-process.js';
+import { executeProcess, processCodeDigest, processInputsDigest } from '../../run/execute-process.js';
+import { refusedExecution } from '../../run/execution-facts.js';
 import { CliExit } from '../io.js';
 import type { CliContext, CommandRegistrar } from '../program.js';
+import { interruptOnSignals, runExitCode } from './run-interrupt.js';
+import { openRunRecorder, type RunRecorder } from './run-receipt.js';
 import { collect, openKeyStore, readInputFile } from './shared.js';
 import { describeWorkload } from './workload.js';
 
@@ -29,15 +32,17 @@ interface RunFlags {
   allowUnenforced: string[];
   allowUnixSockets?: boolean;
   input?: string;
+  /** Absent by default, true with --receipt, false with --no-receipt. */
   receipt?: boolean;
   agent?: string;
 }
 
 export const registerRun: CommandRegistrar = (program, context) => {
+  const said = new Set<string>();
   program
     .command('run')
     .description(
-      'run a command (hardened tier by default) or a JavaScript agent file (standard tier) in the Airlock',
+      "run a command (hardened tier by default) or a JavaScript agent file (standard tier) in the Airlock; every run (refused, killed or interrupted too) gets one signed receipt in the home's log, or is refused without a home unless --no-receipt",
     )
     .argument('<command...>', 'COMMAND [ARGS...] after --, or agent.js')
     .option('--tier <tier>', `isolation tier: ${TIER_ORDER.join(', ')}`)
@@ -58,35 +63,75 @@ export const registerRun: CommandRegistrar = (program, context) => {
       'hardened tier: allow socket(AF_UNIX) (headless browsers); host sockets inside granted directories become connectable',
     )
     .option('--input <json>', 'JSON value given to a JavaScript agent as `input`')
-    .option('--receipt', "record a signed execution receipt in this home's transparency log")
+    .option(
+      '--receipt',
+      "record the run's signed receipt in this home's log (the default; the run is refused when it cannot be)",
+    )
+    .option('--no-receipt', 'run without a receipt (no OACP home needed); nothing vouches for the run')
     .option('--agent <name>', 'attribute the run to this agent and co-sign its receipt')
+    .on('option:receipt', () => said.add('--receipt'))
+    .on('option:no-receipt', () => said.add('--no-receipt'))
     .action(async (argv: string[], flags: RunFlags, command: Command) => {
       const [file, ...rest] = argv;
       if (file === undefined) throw new CliExit('nothing to run', 2);
+      if (said.size > 1) throw new CliExit('--receipt and --no-receipt contradict each other; give one', 2);
       const isAgentFile =
         rest.length === 0 &&
         /\.(m?js)$/.test(file) &&
         (flags.tier === undefined || flags.tier === 'standard');
       const tier = parseTier(flags.tier ?? (isAgentFile ? 'standard' : 'hardened'));
       const manifest = buildManifest(flags);
+      const agentCode = tier === 'standard' ? readAgentFile(file, flags) : undefined;
+      const home = context.home(command);
       const agent = flags.agent === undefined ? undefined : openKeyStore(context, command).agent(flags.agent);
-      const node =
-        flags.receipt === true ? await OacpNode.open(context.home(command), context.env) : undefined;
+      const recorder =
+        flags.receipt === false ? undefined : await openRunRecorder(home, context.env, context.output);
+      const interruption = interruptOnSignals();
+      let failed = false;
       try {
-        const { statement, exitCode } =
-          tier === 'standard'
-            ? await runAgentFile(context, file, flags, manifest, agent?.did)
-            : await runCommand(context, tier, file, rest, manifest, agent?.did, context.home(command));
-        if (node !== undefined) {
-          const recorded = await node.record(statement, agent?.signer);
-          context.output.err(`oacp: execution receipt ${recorded.index} in log ${node.origin}`);
-        }
-        process.exitCode = exitCode;
+        const run =
+          agentCode === undefined
+            ? await runCommand(
+                context,
+                tier,
+                file,
+                rest,
+                manifest,
+                agent?.did,
+                home,
+                recorder,
+                interruption.signal,
+              )
+            : await runAgentFile(context, agentCode, manifest, agent?.did, recorder, interruption.signal);
+        await recorder?.record(run.statement, agent?.signer, run.ran);
+        if (run.refusal !== undefined) throw run.refusal;
+        process.exitCode = run.exitCode;
+      } catch (error) {
+        failed = true;
+        throw error;
       } finally {
-        await node?.close();
+        interruption.dispose();
+        // A log that cannot close fails the run, but never hides why the run already failed.
+        await recorder?.close().catch((error: unknown) => {
+          if (!failed) throw error;
+        });
       }
     });
 };
+
+/** What one `oacp run` did, for its receipt and its exit status. */
+interface RunResult {
+  readonly statement: ExecutionStatement;
+  readonly exitCode: number;
+  /** How the run ended, in words, for a receipt that cannot be recorded. */
+  readonly ran: string;
+  /** Set when the run never started: thrown once its receipt is recorded. */
+  readonly refusal?: unknown;
+}
+
+function refused(statement: ExecutionStatement, error: unknown): RunResult {
+  return { statement, exitCode: 1, ran: `the run was refused (${describeError(error)})`, refusal: error };
+}
 
 function parseTier(name: string): TierName {
   if (!(TIER_ORDER as readonly string[]).includes(name)) {
@@ -148,15 +193,33 @@ async function runCommand(
   manifest: Manifest,
   agentDid: string | undefined,
   home: string,
-): Promise<{ statement: ExecutionStatement; exitCode: number }> {
-  const registry = createTierRegistry<ProcessTier>(processTiers());
-  const tier = await registry.selectTier(tierName);
-  const workload = describeWorkload('run', command, args, [home]);
+  recorder: RunRecorder | undefined,
+  signal: AbortSignal,
+): Promise<RunResult> {
+  const startedAt = new Date();
+  const spec = { command, args: withAbsoluteScript(command, args) };
+  let workload: ReturnType<typeof describeWorkload> | undefined;
+  let tier: ProcessTier;
+  try {
+    workload = describeWorkload('run', command, args, [home]);
+    recorder?.ready();
+    tier = await createTierRegistry<ProcessTier>(processTiers()).selectTier(tierName);
+  } catch (error) {
+    const statement = refusedExecution({
+      tier: tierName,
+      codeDigest: processCodeDigest(spec, workload?.codeFiles ?? []),
+      inputsDigest: processInputsDigest(spec),
+      manifest,
+      ...(agentDid === undefined ? {} : { agentDid }),
+      startedAt,
+      error,
+    });
+    return refused(statement, error);
+  }
   const outcome = await executeProcess({
     tier,
     spec: {
-      command,
-      args: withAbsoluteScript(command, args),
+      ...spec,
       manifest,
       implicitReadPaths: workload.implicitReadPaths,
       protectedPaths: [home],
@@ -165,62 +228,60 @@ async function runCommand(
     codeFiles: workload.codeFiles,
     stdoutSink: process.stdout,
     stderrSink: process.stderr,
+    signal,
     ...(agentDid === undefined ? {} : { agentDid }),
   });
+  if (!outcome.started) return refused(outcome.statement, outcome.error);
   const { exit } = outcome;
   if (exit.killedBy !== undefined)
     context.output.err(
       `oacp: workload stopped by the Airlock (${exit.killedBy})${exit.detail === undefined ? '' : `: ${exit.detail}`}`,
     );
-  const exitCode = exit.code ?? (exit.signal === null ? 1 : 128 + signalNumber(exit.signal));
+  const exitCode = runExitCode(outcome.statement, exit, signal);
   if (exitCode !== 0 && tierName === 'hardened' && manifest.capabilities.unix_sockets !== true) {
     // The last lines only: a refused socket shows at the end of what a failed program said.
     const hint = unixSocketHint(outcome.stderr.subarray(-4096).toString('utf8').split('\n').slice(-12));
     if (hint !== undefined) context.output.err(describeUnixSocketHint(hint));
   }
-  return { statement: outcome.statement, exitCode };
+  return { statement: outcome.statement, exitCode, ran: `the workload ran (exit ${exitCode})` };
+}
+
+function readAgentFile(file: string, flags: RunFlags): { code: string; input?: unknown } {
+  const code = readInputFile(file, 'agent code');
+  if (flags.input === undefined) return { code };
+  try {
+    return { code, input: JSON.parse(flags.input) };
+  } catch {
+    throw new CliExit('--input must be a JSON value', 2);
+  }
 }
 
 async function runAgentFile(
   context: CliContext,
-  file: string,
-  flags: RunFlags,
+  agentCode: { code: string; input?: unknown },
   manifest: Manifest,
   agentDid: string | undefined,
-): Promise<{ statement: ExecutionStatement; exitCode: number }> {
-  const code = readInputFile(file, 'agent code');
-  let input: unknown;
-  if (flags.input !== undefined) {
-    try {
-      input = JSON.parse(flags.input);
-    } catch {
-      throw new CliExit('--input must be a JSON value', 2);
-    }
-  }
+  recorder: RunRecorder | undefined,
+  signal: AbortSignal,
+): Promise<RunResult> {
   const outcome = await executeCode({
-    tier: await StandardTier.create(),
-    code,
+    tier: async () => {
+      recorder?.ready();
+      return StandardTier.create();
+    },
+    code: agentCode.code,
     manifest,
-    ...(input === undefined ? {} : { input }),
+    signal,
+    ...(agentCode.input === undefined ? {} : { input: agentCode.input }),
     ...(agentDid === undefined ? {} : { agentDid }),
   });
   if (!outcome.ok) {
+    if (!outcome.started) return refused(outcome.statement, new CliExit(outcome.error));
     context.output.err(`oacp: agent stopped: ${outcome.error}`);
-    return { statement: outcome.statement, exitCode: 1 };
+    const exitCode = runExitCode(outcome.statement, { code: 1, signal: null }, signal);
+    return { statement: outcome.statement, exitCode, ran: `the agent ran (exit ${exitCode})` };
   }
   for (const line of outcome.result.logs) context.output.err(line);
   if (outcome.result.value !== undefined) context.output.out(JSON.stringify(outcome.result.value));
-  return { statement: outcome.statement, exitCode: 0 };
-}
-
-function signalNumber(signal: string): number {
-  const numbers: Record<string, number> = {
-    SIGHUP: 1,
-    SIGINT: 2,
-    SIGKILL: 9,
-    SIGSEGV: 11,
-    SIGTERM: 15,
-    SIGXCPU: 24,
-  };
-  return numbers[signal] ?? 0;
+  return { statement: outcome.statement, exitCode: 0, ran: 'the agent ran (exit 0)' };
 }
