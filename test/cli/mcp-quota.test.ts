@@ -12,6 +12,8 @@ const MEMORY = createRequire(import.meta.url).resolve('@modelcontextprotocol/ser
 interface Bridge {
   readonly client: Client;
   readonly transport: StdioClientTransport;
+  /** What the bridge printed on stderr, for a failure's message. */
+  readonly stderr: () => string;
 }
 
 /**
@@ -31,14 +33,24 @@ describe('oacp mcp run call quota on the home store', () => {
       args: [BIN, '--home', home, 'mcp', 'run', '--quota-calls', '3/min', '--', process.execPath, MEMORY],
       stderr: 'pipe',
     });
+    let stderr = '';
+    transport.stderr?.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+    });
     const client = new Client({ name: 'quota-test', version: '1.0.0' });
-    await client.connect(transport);
-    const bridge = { client, transport };
+    await client.connect(transport).catch((error: unknown) => {
+      throw new Error(`a bridge did not start (${String(error)}); it said: ${stderr}`);
+    });
+    const bridge = { client, transport, stderr: () => stderr };
     bridges.push(bridge);
     return bridge;
   };
   const call = async (bridge: Bridge) => {
-    const result = await bridge.client.callTool({ name: 'read_graph', arguments: {} });
+    const result = await bridge.client
+      .callTool({ name: 'read_graph', arguments: {} })
+      .catch((error: unknown) => {
+        throw new Error(`a call failed (${String(error)}); its bridge said: ${bridge.stderr()}`);
+      });
     return result.isError === true ? JSON.stringify(result.content) : 'allowed';
   };
 
