@@ -233,6 +233,52 @@ describe('every path is checked (issue 10: unchecked paths)', () => {
     }
   });
 
+  it('attack: a permitted server request the client never answers (the client leaves) still gets its receipt', async () => {
+    const raw = await rawHarness({ env: { RAW_ASK_ON_INIT: 'sampling/createMessage' } });
+    try {
+      await initialized(raw);
+      await eventually(
+        () => raw.received.some((m) => m.method === 'sampling/createMessage'),
+        'the client to be asked',
+      );
+      raw.endInput();
+      await raw.closed;
+      const recorded = raw.receipts.records.find((r) => r.tool === 'server-request:sampling/createMessage');
+      expect(recorded).toMatchObject({
+        outcome: 'server-gone',
+        forwarded: true,
+        decision: { effect: 'allow' },
+      });
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('attack: a permitted server request the server withdraws (notifications/cancelled) is recorded as cancelled', async () => {
+    const raw = await rawHarness({ env: { RAW_ASK_ON_INIT: 'roots/list', RAW_CANCEL_ASK: '1' } });
+    try {
+      await initialized(raw);
+      await eventually(
+        () => raw.received.some((m) => m.method === 'notifications/cancelled'),
+        'the client to hear of the cancel',
+      );
+      await eventually(
+        () => raw.receipts.records.some((r) => r.tool === 'server-request:roots/list'),
+        'the receipt of the withdrawn request',
+      );
+      expect(raw.receipts.records.find((r) => r.tool === 'server-request:roots/list')).toMatchObject({
+        outcome: 'cancelled',
+        forwarded: true,
+        decision: { effect: 'allow' },
+      });
+      const asked = raw.received.find((m) => m.method === 'roots/list');
+      const cancelled = raw.received.find((m) => m.method === 'notifications/cancelled');
+      expect((cancelled?.params as { requestId?: unknown } | undefined)?.requestId).toBe(asked?.id);
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('forwards a permitted server request (the default policy) and records it with the client answer digested', async () => {
     const raw = await rawHarness();
     const answer = { role: 'assistant', content: { type: 'text', text: 'hi' }, model: 'm' };
