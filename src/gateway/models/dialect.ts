@@ -30,8 +30,16 @@ export interface Dialect {
   readonly path: string;
   /** Whether the endpoint generates (and so has max_tokens to clamp). */
   readonly generates: boolean;
-  /** The request's model, stream flag and requested output cap; undefined fields when absent. */
-  read(body: Readonly<Record<string, unknown>>): { model: unknown; stream: boolean; maxTokens: unknown };
+  /**
+   * The request's model, stream flag, requested output cap and number of answers asked for (OpenAI's
+   * `n`: the cap holds for each, so the output can be `choices` times the cap); undefined when absent.
+   */
+  read(body: Readonly<Record<string, unknown>>): {
+    model: unknown;
+    stream: boolean;
+    maxTokens: unknown;
+    choices?: unknown;
+  };
   /** The body sent upstream: the upstream model name, the clamped cap, usage asked for in streams. */
   prepare(
     body: Readonly<Record<string, unknown>>,

@@ -38,6 +38,7 @@ export const chatCompletions: Dialect = {
       model: body.model,
       stream: body.stream === true,
       maxTokens: body.max_completion_tokens ?? body.max_tokens,
+      choices: body.n ?? undefined,
     };
   },
   prepare(body, model, maxTokens) {
