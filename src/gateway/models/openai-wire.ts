@@ -44,10 +44,11 @@ export const chatCompletions: Dialect = {
   prepare(body, model, maxTokens) {
     const prepared: Record<string, unknown> = { ...body, model };
     if (maxTokens !== undefined) {
-      // Whichever cap the client used is the one clamped; a client that set none gets max_completion_tokens.
-      if (body.max_tokens !== undefined && body.max_completion_tokens === undefined)
-        prepared.max_tokens = maxTokens;
-      else prepared.max_completion_tokens = maxTokens;
+      // Whichever caps the client used are clamped (both, when it sent both: a provider may read
+      // either); a client that set none gets max_completion_tokens.
+      if (body.max_tokens !== undefined) prepared.max_tokens = maxTokens;
+      if (body.max_completion_tokens !== undefined || body.max_tokens === undefined)
+        prepared.max_completion_tokens = maxTokens;
     }
     if (body.stream === true) {
       const options =

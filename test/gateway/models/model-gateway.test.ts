@@ -264,6 +264,16 @@ describe('model gateway with the official OpenAI and Anthropic SDKs (stand-in pr
     const sent = primary.received.at(-1)?.body;
     expect(Number(sent?.max_tokens)).toBeLessThanOrEqual(40);
     expect(Number(sent?.max_tokens)).toBeGreaterThan(0);
+    // Both caps given: both are clamped, whichever one the provider reads.
+    await client.chat.completions.create({
+      model: 'gpt-test',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 100_000,
+      max_completion_tokens: 10_000,
+    });
+    const both = primary.received.at(-1)?.body;
+    expect(Number(both?.max_tokens)).toBeLessThanOrEqual(40);
+    expect(Number(both?.max_completion_tokens)).toBeLessThanOrEqual(40);
     const long = 'many words '.repeat(100);
     const refused = await failure(
       client.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: long }] }),
