@@ -233,6 +233,27 @@ describe('every path is checked (issue 10: unchecked paths)', () => {
     }
   });
 
+  it('attack: a server sends the client a tools/call (a request only clients send) under a policy that permits tools/call: refused and recorded, never forwarded', async () => {
+    const policy = new PolicyEngine(
+      loadPolicies('@id("tools-only") permit(principal, action == Action::"tools/call", resource);'),
+    );
+    const raw = await rawHarness({ policy, env: { RAW_ASK_ON_INIT: 'tools/call' } });
+    try {
+      await initialized(raw);
+      const refusal = () =>
+        raw.serverGot().find((m) => JSON.stringify(m.error ?? '').includes('OACP refused tools/call'));
+      await eventually(() => refusal() !== undefined, 'the server told of the refusal');
+      expect(JSON.stringify(refusal())).toContain('only a client sends');
+      expect(raw.received.some((m) => m.method === 'tools/call')).toBe(false);
+      expect(raw.receipts.records.find((r) => r.tool === 'server-request:tools/call')).toMatchObject({
+        outcome: 'denied',
+        decision: { effect: 'deny' },
+      });
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('attack: a permitted server request the client never answers (the client leaves) still gets its receipt', async () => {
     const raw = await rawHarness({ env: { RAW_ASK_ON_INIT: 'sampling/createMessage' } });
     try {
