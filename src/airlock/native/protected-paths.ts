@@ -1,11 +1,14 @@
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { accountHomes } from './account-homes.js';
 
 /**
  * Host paths no sandbox may see, whatever a grant says: the OACP home (master
  * key, sealed keys, log) as named by the caller, `$OACP_HOME` and `~/.oacp`,
- * each also by its real path.
+ * and every account's `~/.oacp` that exists (by /etc/passwd, not `$HOME`: root
+ * granting `/home/alice`, or run with another `$HOME`, must not show alice's or
+ * its own master key), each also by its real path.
  */
 export function protectedPaths(
   named: readonly string[] = [],
@@ -13,6 +16,11 @@ export function protectedPaths(
 ): string[] {
   const paths = [...named, join(homedir(), '.oacp')];
   if (env.OACP_HOME !== undefined && env.OACP_HOME !== '') paths.push(env.OACP_HOME);
+  // Only homes that exist: an account's home such as /bin must not make /bin ungrantable.
+  for (const home of accountHomes()) {
+    const oacp = join(home, '.oacp');
+    if (existsSync(oacp)) paths.push(oacp);
+  }
   const all = new Set<string>();
   for (const path of paths) {
     const absolute = resolve(path);
