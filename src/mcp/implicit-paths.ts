@@ -2,7 +2,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { accountHomes } from '../airlock/native/account-homes.js';
-import { overlapsProtected, protectedPaths } from '../airlock/native/protected-paths.js';
+import { accountOacpHomes, overlapsProtected, protectedPaths } from '../airlock/native/protected-paths.js';
 import { findPackageJson, type ServerIdentity } from './server-identity.js';
 
 /** Executables whose install prefix holds their standard library: the only ones that widen to a prefix. */
@@ -22,7 +22,7 @@ const INTERPRETER = /^(node|nodejs|deno|bun|python(\d+(\.\d+)?)?|pypy\d*)$/;
  * anything here writable.
  */
 export function implicitReadPaths(identity: ServerIdentity, protect: readonly string[] = []): string[] {
-  const homes = protectedPaths(protect);
+  const homes = [...protectedPaths(protect), ...accountOacpHomes()];
   const paths = new Set<string>();
   const executable = identity.executable?.path;
   if (executable !== undefined) {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
@@ -35,7 +35,10 @@ describe.skipIf(!isRoot)("another account's OACP home inside a grant", () => {
   writeFileSync(passwd, `root:x:0:0:root:/root:/bin/sh\nalice:x:1234:1234::${home}:/bin/sh\n`);
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  const withAccount = (args: readonly string[]): Promise<{ code: number; out: string }> =>
+  const withAccount = (
+    args: readonly string[],
+    as: readonly string[] = [],
+  ): Promise<{ code: number; out: string }> =>
     new Promise((resolve) => {
       execFile(
         'unshare',
@@ -47,6 +50,7 @@ describe.skipIf(!isRoot)("another account's OACP home inside a grant", () => {
           '-c',
           'mount --bind "$0" /etc/passwd && exec "$@"',
           passwd,
+          ...as,
           process.execPath,
           CLI,
           ...args,
@@ -91,4 +95,39 @@ describe.skipIf(!isRoot)("another account's OACP home inside a grant", () => {
       expect(beside.code).toBe(0);
     });
   }
+
+  it.skipIf(!available.hardened)(
+    "her home cannot stop anyone else's sandboxes: a second name of her key, or a home another user cannot read, refuses nothing",
+    async () => {
+      const second = join(home, 'key-backup');
+      linkSync(join(home, '.oacp', 'master.key'), second);
+      try {
+        const asRoot = await withAccount(['run', '--tier', 'hardened', '--', '/bin/echo', 'started']);
+        expect(asRoot.out).toContain('started');
+        expect(asRoot.code).toBe(0);
+      } finally {
+        unlinkSync(second);
+      }
+      chmodSync(home, 0o755);
+      try {
+        const asUser = await withAccount(
+          [
+            'run',
+            '--tier',
+            'hardened',
+            '--allow-unenforced',
+            'memory,pids,cpu',
+            '--',
+            '/bin/echo',
+            'started',
+          ],
+          ['setpriv', '--reuid=1000', '--regid=1000', '--clear-groups'],
+        );
+        expect(asUser.out).toContain('started');
+        expect(asUser.code).toBe(0);
+      } finally {
+        chmodSync(home, 0o700);
+      }
+    },
+  );
 });

@@ -6,9 +6,7 @@ import { accountHomes } from './account-homes.js';
 /**
  * Host paths no sandbox may see, whatever a grant says: the OACP home (master
  * key, sealed keys, log) as named by the caller, `$OACP_HOME` and `~/.oacp`,
- * and every account's `~/.oacp` that exists (by /etc/passwd, not `$HOME`: root
- * granting `/home/alice`, or run with another `$HOME`, must not show alice's or
- * its own master key), each also by its real path.
+ * each also by its real path.
  */
 export function protectedPaths(
   named: readonly string[] = [],
@@ -16,11 +14,6 @@ export function protectedPaths(
 ): string[] {
   const paths = [...named, join(homedir(), '.oacp')];
   if (env.OACP_HOME !== undefined && env.OACP_HOME !== '') paths.push(env.OACP_HOME);
-  // Only homes that exist: an account's home such as /bin must not make /bin ungrantable.
-  for (const home of accountHomes()) {
-    const oacp = join(home, '.oacp');
-    if (existsSync(oacp)) paths.push(oacp);
-  }
   const all = new Set<string>();
   for (const path of paths) {
     const absolute = resolve(path);
@@ -29,6 +22,29 @@ export function protectedPaths(
       all.add(realpathSync(absolute));
     } catch {
       // A home that does not exist yet is protected by name.
+    }
+  }
+  return [...all];
+}
+
+/**
+ * Every account's `~/.oacp` that exists, found through /etc/passwd rather than `$HOME` (each also by
+ * its real path), for the path check of grants only: root granting `/home/alice` (a private
+ * directory root's grants can open) must not show alice's master key, nor root's own when run with
+ * another `$HOME`. Not for the identity guard, which refuses every start on a home it cannot read or
+ * whose key has a second name: another account must not be able to stop this one's sandboxes.
+ * Only homes that exist: an account whose home is /bin must not make /bin ungrantable.
+ */
+export function accountOacpHomes(): string[] {
+  const all = new Set<string>();
+  for (const home of accountHomes()) {
+    const oacp = resolve(home, '.oacp');
+    if (!existsSync(oacp)) continue;
+    all.add(oacp);
+    try {
+      all.add(realpathSync(oacp));
+    } catch {
+      // Gone since: its name is kept.
     }
   }
   return [...all];
