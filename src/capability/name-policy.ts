@@ -1,11 +1,19 @@
 import { allow, type Decision, deny } from '../core/decision.js';
+import { looseName } from '../core/loose-name.js';
 import type { ModelsGrant, ToolsGrant } from './manifest.js';
 import { namePatternMatches } from './name-pattern.js';
 
-/** A deny entry wins over any allow entry, so `allow: ['*'], deny: ['shell.*']` means what it says. */
+/**
+ * A deny entry wins over any allow entry, so `allow: ['*'], deny: ['shell.*']` means what it says.
+ * Deny entries also match loosely (looseName): `Delete_File`, `delete_file ` or a zero-width
+ * twin of a denied `delete_file` is denied too, since a server that matches tool names leniently
+ * would run it. Allow entries match exactly.
+ */
 export function decideTool(tools: ToolsGrant, name: string): Decision {
   const policyId = 'capability.tools';
-  const denied = tools.deny.find((pattern) => namePatternMatches(pattern, name));
+  const denied = tools.deny.find(
+    (pattern) => namePatternMatches(pattern, name) || namePatternMatches(looseName(pattern), looseName(name)),
+  );
   if (denied !== undefined) return deny(`tool "${name}" is denied by tools.deny entry "${denied}"`, policyId);
   const allowed = tools.allow.find((pattern) => namePatternMatches(pattern, name));
   return allowed === undefined
