@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { numberOutOfRange, parseFiniteJson } from '../core/bounded-json.js';
 import { OacpError } from '../core/errors.js';
 import { countHeaders, tooManyHeaders } from '../core/header-count.js';
 import { hostGuardFor } from '../core/loopback.js';
@@ -286,7 +287,10 @@ async function readJson(
     chunks.push(chunk as Buffer);
   }
   try {
-    return { ok: true, value: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
+    const parsed = parseFiniteJson(Buffer.concat(chunks).toString('utf8'));
+    if (parsed.outOfRange !== undefined)
+      return { ok: false, reason: `Parse error: ${numberOutOfRange('the body', parsed.outOfRange)}` };
+    return { ok: true, value: parsed.value };
   } catch (error) {
     return { ok: false, reason: `Parse error: ${error instanceof Error ? error.message : String(error)}` };
   }

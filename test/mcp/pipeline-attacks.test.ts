@@ -33,6 +33,56 @@ describe('limits before work (issue 10: calls with no receipt)', () => {
     }
   });
 
+  it('attack: a number no double can hold (1e400) in the arguments is refused before the server sees it (it was forwarded as null, then no receipt could be written)', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      raw.send(
+        '{"jsonrpc":"2.0","id":"inf","method":"tools/call","params":{"name":"echo","arguments":{"n":1e400}}}',
+      );
+      raw.send(
+        '{"jsonrpc":"2.0","id":"ninf","method":"tools/call","params":{"name":"echo","arguments":{"n":-1e400}}}',
+      );
+      await eventually(
+        () => raw.received.filter((m) => m.id === 'inf' || m.id === 'ninf').length === 2,
+        'both answered',
+      );
+      for (const id of ['inf', 'ninf']) {
+        const answer = raw.received.find((m) => m.id === id);
+        expect(JSON.stringify(answer?.error)).toContain('a number too large for a double');
+      }
+      expect(toolCalls(raw.serverGot())).toEqual([]);
+      expect(raw.events.some((e) => e.type === 'receipt-failed')).toBe(false);
+      const after = await raw.request({
+        jsonrpc: '2.0',
+        id: 'after',
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { n: 1e300 } },
+      });
+      expect(JSON.stringify(after.result)).toContain('1e+300');
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('attack: a server result holding 1e400 is refused with a receipt of the call; the caller gets an error', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      const reply = await raw.request({
+        jsonrpc: '2.0',
+        id: 'huge',
+        method: 'tools/call',
+        params: { name: 'huge-number', arguments: {} },
+      });
+      expect(JSON.stringify(reply.error)).toContain('a number too large for a double');
+      expect(raw.events.some((e) => e.type === 'receipt-failed')).toBe(false);
+      expect(raw.receipts.records.find((r) => r.tool === 'huge-number')).toMatchObject({ outcome: 'error' });
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('attack: arguments nested 100,000 deep are refused cleanly with a receipt; the bridge keeps serving', async () => {
     const raw = await rawHarness();
     try {
