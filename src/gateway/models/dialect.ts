@@ -58,3 +58,12 @@ export interface Dialect {
   /** An error answer in this format. */
   error(status: number, code: string, message: string): Record<string, unknown>;
 }
+
+/**
+ * A token count a provider reported, trusted only as a whole number from 0 to 2^53-1: a negative,
+ * fractional or overflowing (`1e400`) count from a hostile or broken provider would credit a
+ * budget back or poison its counters, so it counts as not reported (the reservation is charged).
+ */
+export function reportedTokens(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}

@@ -2,6 +2,7 @@ import type { Span } from '@opentelemetry/api';
 import type { ModelCallPredicateInput } from '../../attest/model-call.js';
 import type { Manifest } from '../../capability/manifest.js';
 import { decideModel } from '../../capability/name-policy.js';
+import { numberOutOfRange, parseFiniteJson } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { canonicalize } from '../../core/jcs.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
@@ -452,7 +453,10 @@ export class ModelGateway {
       let text = bytes.toString('utf8');
       // A provider's refusal may quote the key it was sent: it never reaches the agent.
       if (sent.response.status >= 300) text = (await this.parts.secretsFor(sent.provider)).redact(text);
-      answer = JSON.parse(text);
+      const parsed = parseFiniteJson(text);
+      // No digest (so no receipt) could hold such a number, nor would the agent get it back as sent.
+      if (parsed.outOfRange !== undefined) throw new Error(numberOutOfRange('the answer', parsed.outOfRange));
+      answer = parsed.value;
       raw = text;
     } catch (error) {
       facts.charged = reserveTokens;

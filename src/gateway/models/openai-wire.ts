@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Dialect, StreamStep, TokenUsage } from './dialect.js';
+import { type Dialect, reportedTokens, type StreamStep, type TokenUsage } from './dialect.js';
 
 function openaiUsage(value: unknown): TokenUsage | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const usage = value as Record<string, unknown>;
-  const input = usage.prompt_tokens;
-  const output = usage.completion_tokens ?? 0;
-  if (typeof input !== 'number' || typeof output !== 'number') return undefined;
+  const input = reportedTokens(usage.prompt_tokens);
+  const output = reportedTokens(usage.completion_tokens ?? 0);
+  if (input === undefined || output === undefined) return undefined;
   return { inputTokens: input, outputTokens: output };
 }
 

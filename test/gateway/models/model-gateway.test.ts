@@ -321,6 +321,31 @@ describe('model gateway with the official OpenAI and Anthropic SDKs (stand-in pr
     expect(primary.received.length).toBe(before);
   });
 
+  it('attack: a provider reporting negative usage cannot credit a budget back; one answering 1e400 gets a 502 with a receipt', async () => {
+    primary.queue('negative-usage');
+    const { response } = await openai()
+      .chat.completions.create({
+        model: 'gpt-test',
+        messages: [{ role: 'user', content: 'hi' }],
+        max_tokens: 20,
+      })
+      .withResponse();
+    const charged = await receiptAt(gw, receiptIndex(response.headers));
+    expect(charged.verified).toBe(true);
+    // Unbelievable usage counts as not reported: the whole reservation is charged.
+    expect(charged.predicate.usage.inputTokens).toBeGreaterThan(0);
+    expect(charged.predicate.usage.outputTokens).toBe(20);
+    primary.queue('overflow');
+    const refused = await failure(
+      openai().chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] }),
+    );
+    expect(refused.status).toBe(502);
+    expect(refused.message).toContain('a number too large for a double');
+    const failed = await receiptAt(gw, receiptIndex(refused.headers ?? {}));
+    expect(failed.verified).toBe(true);
+    expect(failed.predicate.outcome).toBe('failed');
+  });
+
   it('cuts a stream at the budget with a well-formed final event when the provider ignores max_tokens', async () => {
     const agent = await gw.client.createAgent({
       name: 'streamer',
