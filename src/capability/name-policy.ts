@@ -11,9 +11,7 @@ import { namePatternMatches } from './name-pattern.js';
  */
 export function decideTool(tools: ToolsGrant, name: string): Decision {
   const policyId = 'capability.tools';
-  const denied = tools.deny.find(
-    (pattern) => namePatternMatches(pattern, name) || namePatternMatches(looseName(pattern), looseName(name)),
-  );
+  const denied = tools.deny.find((pattern) => deniedLoosely(pattern, name));
   if (denied !== undefined) return deny(`tool "${name}" is denied by tools.deny entry "${denied}"`, policyId);
   const allowed = tools.allow.find((pattern) => namePatternMatches(pattern, name));
   return allowed === undefined
@@ -21,10 +19,18 @@ export function decideTool(tools: ToolsGrant, name: string): Decision {
     : allow(`tool "${name}" matches tools.allow entry "${allowed}"`, policyId);
 }
 
-/** A model (or gateway alias) against the manifest's `capabilities.models`: deny entries first, then the allowlist. */
+/** A deny entry matches a name exactly or as a lenient peer would read both (looseName). */
+function deniedLoosely(pattern: string, name: string): boolean {
+  return namePatternMatches(pattern, name) || namePatternMatches(looseName(pattern), looseName(name));
+}
+
+/**
+ * A model (or gateway alias) against the manifest's `capabilities.models`: deny entries first
+ * (matching loosely as for tools: `GPT-4o` or `gpt-4o ` is denied with `gpt-4o`), then the allowlist.
+ */
 export function decideModel(models: ModelsGrant, name: string): Decision {
   const policyId = 'capability.models';
-  const denied = models.deny.find((pattern) => namePatternMatches(pattern, name));
+  const denied = models.deny.find((pattern) => deniedLoosely(pattern, name));
   if (denied !== undefined)
     return deny(`model "${name}" is denied by models.deny entry "${denied}"`, policyId);
   const allowed = models.allow.find((pattern) => namePatternMatches(pattern, name));
