@@ -83,6 +83,32 @@ describe('limits before work (issue 10: calls with no receipt)', () => {
     }
   });
 
+  it('attack: a client naming itself with 200,000 characters (or astral ones) still gets a receipt for every call it runs', async () => {
+    for (const name of ['N'.repeat(200_000), '😀'.repeat(150)]) {
+      const raw = await rawHarness();
+      try {
+        await raw.request({
+          ...INITIALIZE,
+          params: { ...INITIALIZE.params, clientInfo: { name, version: '1' } },
+        });
+        raw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+        const reply = await raw.request({
+          jsonrpc: '2.0',
+          id: 'long-name',
+          method: 'tools/call',
+          params: { name: 'echo', arguments: { a: 1 } },
+        });
+        expect(reply.error).toBeUndefined();
+        expect(raw.events.some((e) => e.type === 'receipt-failed')).toBe(false);
+        const agent = raw.receipts.records.find((r) => r.tool === 'echo')?.agent ?? '';
+        expect(agent.length).toBeLessThanOrEqual(256);
+        expect(agent).toMatch(/^client:.*…sha256:[0-9a-f]{16}$/u);
+      } finally {
+        await raw.close();
+      }
+    }
+  });
+
   it('attack: arguments nested 100,000 deep are refused cleanly with a receipt; the bridge keeps serving', async () => {
     const raw = await rawHarness();
     try {
