@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideEnv, decideTool } from './name-policy.js';
+import { decideEnv, decideModel, decideTool } from './name-policy.js';
 
 describe('decideTool', () => {
   const tools = { allow: ['search', 'github.*'], deny: ['github.delete_*'] };
@@ -21,6 +21,27 @@ describe('decideTool', () => {
       policyId: 'capability.tools',
     });
     expect(decideTool(tools, 'searchx').effect).toBe('deny');
+  });
+});
+
+describe('deny entries read names as a lenient peer would', () => {
+  it('denies case, spacing, zero-width and full-width twins of a denied tool or model; allow entries stay exact', () => {
+    const tools = { allow: ['*'], deny: ['delete_file', 'shell.*'] };
+    for (const name of [
+      'Delete_File',
+      'delete_file ',
+      'delete\u200b_file',
+      'ｄｅｌｅｔｅ_file',
+      'SHELL.exec',
+    ]) {
+      expect(decideTool(tools, name).effect, name).toBe('deny');
+    }
+    expect(decideTool(tools, 'delete_files_report').effect).toBe('allow');
+    expect(decideTool({ allow: ['read_file'], deny: [] }, 'Read_File').effect).toBe('deny');
+    const models = { allow: ['*'], deny: ['gpt-4o'] };
+    for (const name of ['GPT-4o', 'gpt-4o ', 'gpt\u00ad-4o'])
+      expect(decideModel(models, name).effect, name).toBe('deny');
+    expect(decideModel(models, 'gpt-4o-mini').effect).toBe('allow');
   });
 });
 

@@ -1,11 +1,17 @@
 import { allow, type Decision, deny } from '../core/decision.js';
+import { looseName } from '../core/loose-name.js';
 import type { ModelsGrant, ToolsGrant } from './manifest.js';
 import { namePatternMatches } from './name-pattern.js';
 
-/** A deny entry wins over any allow entry, so `allow: ['*'], deny: ['shell.*']` means what it says. */
+/**
+ * A deny entry wins over any allow entry, so `allow: ['*'], deny: ['shell.*']` means what it says.
+ * Deny entries also match loosely (looseName): `Delete_File`, `delete_file ` or a zero-width
+ * twin of a denied `delete_file` is denied too, since a server that matches tool names leniently
+ * would run it. Allow entries match exactly.
+ */
 export function decideTool(tools: ToolsGrant, name: string): Decision {
   const policyId = 'capability.tools';
-  const denied = tools.deny.find((pattern) => namePatternMatches(pattern, name));
+  const denied = tools.deny.find((pattern) => deniedLoosely(pattern, name));
   if (denied !== undefined) return deny(`tool "${name}" is denied by tools.deny entry "${denied}"`, policyId);
   const allowed = tools.allow.find((pattern) => namePatternMatches(pattern, name));
   return allowed === undefined
@@ -13,10 +19,18 @@ export function decideTool(tools: ToolsGrant, name: string): Decision {
     : allow(`tool "${name}" matches tools.allow entry "${allowed}"`, policyId);
 }
 
-/** A model (or gateway alias) against the manifest's `capabilities.models`: deny entries first, then the allowlist. */
+/** A deny entry matches a name exactly or as a lenient peer would read both (looseName). */
+function deniedLoosely(pattern: string, name: string): boolean {
+  return namePatternMatches(pattern, name) || namePatternMatches(looseName(pattern), looseName(name));
+}
+
+/**
+ * A model (or gateway alias) against the manifest's `capabilities.models`: deny entries first
+ * (matching loosely as for tools: `GPT-4o` or `gpt-4o ` is denied with `gpt-4o`), then the allowlist.
+ */
 export function decideModel(models: ModelsGrant, name: string): Decision {
   const policyId = 'capability.models';
-  const denied = models.deny.find((pattern) => namePatternMatches(pattern, name));
+  const denied = models.deny.find((pattern) => deniedLoosely(pattern, name));
   if (denied !== undefined)
     return deny(`model "${name}" is denied by models.deny entry "${denied}"`, policyId);
   const allowed = models.allow.find((pattern) => namePatternMatches(pattern, name));

@@ -12,7 +12,9 @@ export interface Output {
  * Every diagnostic line is printed with control characters escaped: errors and notes quote
  * paths, commands, server and tool names that a workload, a catalog or a manifest chose, and a
  * terminal must never run what they carry (OSC 52, title, cursor moves). stdout is data and
- * stays byte-exact; the commands that print workload text there escape it themselves.
+ * stays byte-exact in a pipe or file; on a terminal it is escaped too, whatever the command
+ * prints there (an agent's result as JSON keeps U+009B, an 8-bit CSI, raw: JSON escapes only
+ * U+0000-U+001F). escapeControl is idempotent, so text a command escaped already is unchanged.
  */
 export function processOutput(): Output {
   const ignoreBrokenPipe = (error: NodeJS.ErrnoException) => {
@@ -20,8 +22,9 @@ export function processOutput(): Output {
   };
   process.stdout.on('error', ignoreBrokenPipe);
   process.stderr.on('error', ignoreBrokenPipe);
+  const terminal = process.stdout.isTTY === true;
   return {
-    out: (line) => process.stdout.write(`${line}\n`),
+    out: (line) => process.stdout.write(`${terminal ? escapeControl(line) : line}\n`),
     err: (line) => process.stderr.write(`${escapeControl(line)}\n`),
   };
 }

@@ -61,23 +61,42 @@ export function tooDeep(what: string, maxDepth: number): string {
   return `${what} nests more than ${maxDepth} levels deep (the limit)`;
 }
 
+/** Text that may hold a number no double can hold: 309 digits in a row, or a 3-digit exponent. */
+const MAY_OVERFLOW = /\d{309}|[eE][+]?\d{3}/;
+
+/**
+ * JSON.parse that also reports the first number that parsed to ±Infinity (`1e400`): no digest,
+ * receipt or re-serialised message can carry it (JSON.stringify would send `null`), so a caller
+ * must refuse the text before acting on it. Throws SyntaxError as JSON.parse does. Text that
+ * cannot hold such a number (the usual case) is parsed without a reviver.
+ */
+export function parseFiniteJson(text: string): { readonly value: unknown; readonly outOfRange?: string } {
+  if (!MAY_OVERFLOW.test(text)) return { value: JSON.parse(text) };
+  let outOfRange: string | undefined;
+  const value: unknown = JSON.parse(text, (key, inner: unknown) => {
+    if (typeof inner === 'number' && !Number.isFinite(inner)) outOfRange ??= key;
+    return inner;
+  });
+  return outOfRange === undefined ? { value } : { value, outOfRange };
+}
+
+/** The refusal for a number too large for a double, worded the same wherever it is found. */
+export function numberOutOfRange(what: string, key: string): string {
+  const at = key === '' ? '' : ` (at "${key.slice(0, 64)}")`;
+  return `${what} holds a number too large for a double${at}`;
+}
+
 /** Parses `text` as JSON nested at most `maxDepth` levels; `what` names it in the reason. */
 export function parseBoundedJson(text: string, maxDepth: number, what: string): BoundedJson {
   if (jsonDepth(text) > maxDepth) return { ok: false, reason: tooDeep(what, maxDepth) };
-  let outOfRange: string | undefined;
-  let value: unknown;
+  let parsed: ReturnType<typeof parseFiniteJson>;
   try {
-    value = JSON.parse(text, (key, inner: unknown) => {
-      if (typeof inner === 'number' && !Number.isFinite(inner)) outOfRange ??= key;
-      return inner;
-    });
+    parsed = parseFiniteJson(text);
   } catch {
     // The parser's message quotes the text, which may hold a secret (a credential being stored).
     return { ok: false, reason: `${what} is not valid JSON` };
   }
-  if (outOfRange !== undefined) {
-    const at = outOfRange === '' ? '' : ` (at "${outOfRange.slice(0, 64)}")`;
-    return { ok: false, reason: `${what} holds a number too large for a double${at}` };
-  }
-  return { ok: true, value };
+  if (parsed.outOfRange !== undefined)
+    return { ok: false, reason: numberOutOfRange(what, parsed.outOfRange) };
+  return { ok: true, value: parsed.value };
 }

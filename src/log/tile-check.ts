@@ -64,7 +64,7 @@ export async function checkTiles(
       }
       for (const [i, entry] of entries.slice(0, width).entries()) {
         if (!sameBytes(hashLeaf(entry), source.tree.leafHash(n * TILE_WIDTH + i)))
-          return { path, reason: `entry ${n * TILE_WIDTH + i} differs from the write-ahead log` };
+          return { path, reason: `damaged: entry ${n * TILE_WIDTH + i} differs from the write-ahead log` };
       }
     }
   }
@@ -144,7 +144,7 @@ export function checkServedTile(
   for (const [i, entry] of entries.entries()) {
     const index = n * TILE_WIDTH + i;
     if (!sameBytes(hashLeaf(entry), source.tree.leafHash(index)))
-      return `entry ${index} differs from the write-ahead log`;
+      return `damaged: entry ${index} differs from the write-ahead log`;
   }
   return undefined;
 }

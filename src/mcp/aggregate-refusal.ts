@@ -3,6 +3,7 @@ import { sha256Hex } from '../core/digest.js';
 import { jcsDigest } from '../core/jcs.js';
 import { decideCall } from './call-pipeline.js';
 import { type ActiveCall, callRecorder, denialResult } from './call-recorder.js';
+import { boundedClientName } from './client-view.js';
 import { DEFAULT_MESSAGE_LIMITS } from './message-limits.js';
 import type { ReceiptSink } from './record.js';
 import type { ServerIdentity } from './server-identity.js';
@@ -32,7 +33,7 @@ export async function refuseUnrouted(
   client: { readonly name: string; readonly version: string },
 ): Promise<Record<string, unknown>> {
   const recorder = callRecorder(refusals.receipts);
-  const agent = refusals.agent ?? `client:${client.name}`;
+  const agent = refusals.agent ?? `client:${boundedClientName(String(client.name))}`;
   const callId = randomUUID();
   const startedAt = new Date();
   const startedMs = performance.now();

@@ -1,4 +1,26 @@
+import { createHash } from 'node:crypto';
 import type { ApprovalChannels } from './approval.js';
+
+/** Longest client name kept as given: `client:<name>` must fit a receipt's 256-character clientId. */
+const MAX_CLIENT_NAME = 200;
+
+/**
+ * The client's self-chosen name as every receipt, policy and prompt shows it: as given up to
+ * 200 characters, else its first 160 characters, `…` and 16 hex digits of the whole name's
+ * sha256 (still telling long names apart). The client picks it (unauthenticated), and a receipt
+ * that cannot hold it could only fail after the call had run.
+ */
+export function boundedClientName(name: string): string {
+  if (name.length <= MAX_CLIENT_NAME) return name;
+  let prefix = '';
+  // By code point, so no surrogate pair is cut in half; lengths in UTF-16 units, as zod counts.
+  for (const char of name) {
+    if (prefix.length + char.length > 160) break;
+    prefix += char;
+  }
+  const digest = createHash('sha256').update(name).digest('hex').slice(0, 16);
+  return `${prefix}…sha256:${digest}`;
+}
 
 /**
  * What the bridge learned about its client from `initialize`: who it says it
@@ -25,16 +47,19 @@ export class ClientView {
     return this.#initialized;
   }
 
+  /** `clientInfo.name`, bounded (see boundedClientName); undefined when absent or empty. */
   get name(): string | undefined {
     const name = this.#info()?.name;
-    return typeof name === 'string' ? name : undefined;
+    return typeof name === 'string' && name !== '' ? boundedClientName(name) : undefined;
   }
 
   /** The client as a receipt records it. */
   record(): { client?: { name: string; version: string } } {
     const info = this.#info();
-    if (typeof info?.name !== 'string') return {};
-    return { client: { name: info.name, version: typeof info.version === 'string' ? info.version : '' } };
+    const name = this.name;
+    if (name === undefined) return {};
+    const version = typeof info?.version === 'string' ? boundedClientName(info.version) : '';
+    return { client: { name, version } };
   }
 
   /** Who is asking, for the approver's message; never a way to ask them (see ApprovalChannels). */

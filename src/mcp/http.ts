@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { numberOutOfRange, parseFiniteJson } from '../core/bounded-json.js';
 import { OacpError } from '../core/errors.js';
 import { countHeaders, tooManyHeaders } from '../core/header-count.js';
 import { hostGuardFor } from '../core/loopback.js';
@@ -10,6 +11,7 @@ import type { HttpApprovalDesk } from './approval-desk.js';
 import type { Bridge, ServedSession } from './bridge.js';
 import type { McpErrorCode } from './errors.js';
 import { INTERNAL_ERROR, PARSE_ERROR } from './jsonrpc.js';
+import { DEFAULT_MAX_SESSIONS, SessionSlots } from './session-slots.js';
 import { fromSdkTransport } from './transport.js';
 
 export interface HttpServeOptions {
@@ -24,6 +26,8 @@ export interface HttpServeOptions {
   readonly maxBodyBytes?: number;
   /** A session with no request for this long ends and its server stops (15 minutes by default). */
   readonly idleTimeoutMs?: number;
+  /** Sessions served at once (each has its own server); more are refused with 503 until one ends. */
+  readonly maxSessions?: number;
 }
 
 /** How long an HTTP session may go without a request before it ends and its server stops. */
@@ -62,6 +66,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   const streamable = new Map<string, StreamableHTTPServerTransport>();
   const sse = new Map<string, SSEServerTransport>();
   const idle = new IdleSessions(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
+  const slots = new SessionSlots(options.maxSessions ?? DEFAULT_MAX_SESSIONS);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const tooMany = tooManyHeaders(req);
@@ -104,6 +109,11 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
     if (!isInitialize(body.value)) {
       return jsonRpcError(res, 400, -32000, 'Bad Request: a new session must start with initialize');
     }
+    const initializeId = (body.value as { id?: unknown }).id;
+    const replyId =
+      typeof initializeId === 'string' || typeof initializeId === 'number' ? initializeId : null;
+    if (!slots.take())
+      return jsonRpcError(res.setHeader('retry-after', '5'), 503, -32000, slots.refusal, replyId);
     let session: ServedSession | undefined;
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
@@ -115,17 +125,13 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
     try {
       session = await bridge.serve(fromSdkTransport(transport));
     } catch (error) {
-      const id = (body.value as { id?: unknown }).id;
+      slots.give();
       const reason = `cannot start the MCP server: ${error instanceof Error ? error.message : String(error)}`;
-      return jsonRpcError(
-        res,
-        500,
-        INTERNAL_ERROR,
-        reason,
-        typeof id === 'string' || typeof id === 'number' ? id : null,
-      );
+      return jsonRpcError(res, 500, INTERNAL_ERROR, reason, replyId);
     }
-    void session.closed.then(() => {
+    const started = session;
+    void started.closed.then(() => {
+      slots.give();
       if (transport.sessionId === undefined) return;
       streamable.delete(transport.sessionId);
       idle.remove(transport.sessionId);
@@ -135,15 +141,27 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
     } finally {
       // The first request (initialize) counted as busy from the moment the session was made.
       if (transport.sessionId !== undefined) idle.release(transport.sessionId);
+      // The SDK refused the initialize (no Accept header, two initializes in a batch, …): no
+      // session exists that a client could use, end or let expire, so its server stops now.
+      else void started.close();
     }
   };
 
   const sseOpen = async (res: ServerResponse): Promise<void> => {
+    if (!slots.take()) return text(res.setHeader('retry-after', '5'), 503, slots.refusal);
     const transport = new SSEServerTransport('/messages', res);
     sse.set(transport.sessionId, transport);
-    const session = await bridge.serve(fromSdkTransport(transport));
+    let session: ServedSession;
+    try {
+      session = await bridge.serve(fromSdkTransport(transport));
+    } catch (error) {
+      slots.give();
+      sse.delete(transport.sessionId);
+      throw error;
+    }
     idle.add(transport.sessionId, session);
     void session.closed.then(() => {
+      slots.give();
       sse.delete(transport.sessionId);
       idle.remove(transport.sessionId);
     });
@@ -269,7 +287,10 @@ async function readJson(
     chunks.push(chunk as Buffer);
   }
   try {
-    return { ok: true, value: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
+    const parsed = parseFiniteJson(Buffer.concat(chunks).toString('utf8'));
+    if (parsed.outOfRange !== undefined)
+      return { ok: false, reason: `Parse error: ${numberOutOfRange('the body', parsed.outOfRange)}` };
+    return { ok: true, value: parsed.value };
   } catch (error) {
     return { ok: false, reason: `Parse error: ${error instanceof Error ? error.message : String(error)}` };
   }

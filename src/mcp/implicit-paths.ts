@@ -1,7 +1,8 @@
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
+import { existsSync, realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { overlapsProtected, protectedPaths } from '../airlock/native/protected-paths.js';
+import { accountHomes } from '../airlock/native/account-homes.js';
+import { accountOacpHomes, overlapsProtected, protectedPaths } from '../airlock/native/protected-paths.js';
 import { findPackageJson, type ServerIdentity } from './server-identity.js';
 
 /** Executables whose install prefix holds their standard library: the only ones that widen to a prefix. */
@@ -21,7 +22,7 @@ const INTERPRETER = /^(node|nodejs|deno|bun|python(\d+(\.\d+)?)?|pypy\d*)$/;
  * anything here writable.
  */
 export function implicitReadPaths(identity: ServerIdentity, protect: readonly string[] = []): string[] {
-  const homes = protectedPaths(protect);
+  const homes = [...protectedPaths(protect), ...accountOacpHomes()];
   const paths = new Set<string>();
   const executable = identity.executable?.path;
   if (executable !== undefined) {
@@ -73,29 +74,6 @@ function nodeModulesPaths(file: string): string[] {
     if (dirname(dir) === dir) break;
   }
   return found;
-}
-
-/**
- * Every account's home directory (from /etc/passwd) and the invoker's by its passwd entry: `$HOME`
- * may name somewhere else (a service, `sudo`, CI), and `/home/alice/bin/node` must never widen to
- * `/home/alice` (ssh keys, tokens, another OACP home).
- */
-function accountHomes(): string[] {
-  const homes: string[] = [];
-  try {
-    homes.push(userInfo().homedir);
-  } catch {
-    // No passwd entry for this uid: $HOME and the table below still count.
-  }
-  try {
-    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
-      const home = line.split(':')[5];
-      if (home?.startsWith('/')) homes.push(home);
-    }
-  } catch {
-    // Unreadable: the fixed list and $HOME still count.
-  }
-  return homes;
 }
 
 /** Directories never granted implicitly: they hold far more than one program's code. */

@@ -1,5 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { numberOutOfRange, parseFiniteJson } from '../core/bounded-json.js';
 import { OacpError } from '../core/errors.js';
 import type { McpErrorCode } from './errors.js';
 import { INVALID_REQUEST, type JsonRpcId, type JsonRpcMessage, PARSE_ERROR } from './jsonrpc.js';
@@ -139,9 +140,9 @@ export class LineTransport implements MessageTransport {
   #line(raw: string): void {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim() === '') return;
-    let value: unknown;
+    let parsed: ReturnType<typeof parseFiniteJson>;
     try {
-      value = JSON.parse(line);
+      parsed = parseFiniteJson(line);
     } catch (error) {
       this.oninvalid?.(
         null,
@@ -150,7 +151,17 @@ export class LineTransport implements MessageTransport {
       );
       return;
     }
-    this.onmessage?.(value);
+    if (parsed.outOfRange !== undefined) {
+      // Forwarded, it would arrive as null; recorded, it has no digest: refused like bad JSON.
+      const id = (parsed.value as { id?: unknown } | null)?.id;
+      this.oninvalid?.(
+        typeof id === 'string' || typeof id === 'number' ? id : null,
+        INVALID_REQUEST,
+        numberOutOfRange('message', parsed.outOfRange),
+      );
+      return;
+    }
+    this.onmessage?.(parsed.value);
   }
 
   readonly #onEnd = (): void => {

@@ -1,3 +1,5 @@
+import { looseName } from '../core/loose-name.js';
+
 /**
  * The methods of the MCP specification (2025-11-25 and earlier), requests and notifications,
  * either way. The bridge forwards other methods as they are (extensions), but a name that
@@ -40,12 +42,7 @@ export const MCP_METHODS = [
   'notifications/elicitation/complete',
 ] as const;
 
-/** What a loose reader might ignore: whitespace, controls (Cc) and format characters (Cf: zero-width, bidi marks, BOM). */
-const IGNORABLE = /[\s\p{Cc}\p{Cf}]/gu;
-
-function loose(method: string): string {
-  return method.normalize('NFKC').replace(IGNORABLE, '').toLowerCase();
-}
+const loose = looseName;
 
 const BY_LOOSE_NAME = new Map<string, string>(MCP_METHODS.map((method) => [loose(method), method]));
 

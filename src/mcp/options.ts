@@ -3,6 +3,7 @@ import { TIER_ORDER, type TierName } from '../airlock/sandbox.js';
 import { UNENFORCED_NAMES } from '../capability/manifest.js';
 import { OacpError } from '../core/errors.js';
 import type { McpErrorCode } from './errors.js';
+import { DEFAULT_MAX_SESSIONS } from './session-slots.js';
 
 /**
  * The options of `oacp mcp run`, as commander hands them over (strings and
@@ -72,6 +73,12 @@ export const FileGrant = z
   })
   .refine((grant) => grant.path.startsWith('/'), 'must be an absolute path, optionally ending in :ro or :rw');
 
+/** `--max-sessions 32`: a whole number of sessions, 1 to 10000. */
+export const SessionCount = z
+  .union([z.number(), z.string().regex(/^\d{1,5}$/, 'must be a whole number such as 32')])
+  .transform(Number)
+  .refine((count) => Number.isInteger(count) && count >= 1 && count <= 10_000, 'must be from 1 to 10000');
+
 /** `HOST:PORT` to listen on; `:PORT` or `PORT` means loopback. */
 export const ListenAddress = z
   .string()
@@ -127,6 +134,8 @@ export const McpRunOptionsSchema = z
     requestTimeout: Duration.default(300_000),
     /** `--http`: a session with no request for this long ends and its server stops. */
     idleTimeout: Duration.default(900_000),
+    /** `--http`: sessions (each with its own server) served at once; more get 503 until one ends. */
+    maxSessions: SessionCount.default(DEFAULT_MAX_SESSIONS),
     /** Keystore agent the bridge runs as; needed for `--attest-level standard`. */
     agent: z.string().min(1).optional(),
     manifest: z.string().min(1).optional(),

@@ -133,6 +133,7 @@ export async function runBridge(
       approvals: desk,
       receipts: node.log,
       idleTimeoutMs: options.idleTimeout,
+      maxSessions: options.maxSessions,
     });
     log(`oacp: MCP bridge for ${title} at ${served.url.href} (legacy SSE: ${served.sseUrl.href})`);
     if (!isLoopbackAddress(options.http.host)) {

@@ -5,6 +5,26 @@ import type { CallChecks } from './record.js';
 /** Server-to-client methods that are protocol plumbing, not a server acting on the client: never policed. */
 const PLUMBING = new Set(['ping']);
 
+/**
+ * Requests MCP defines only from client to server. A server that sends one to the client is not
+ * asking anything a policy speaks of: `tools/call` from the server would otherwise be judged as
+ * `Action::"tools/call"`, the client's own tool calls, and pass wherever those are permitted.
+ */
+const CLIENT_ONLY = new Set([
+  'initialize',
+  'tools/call',
+  'tools/list',
+  'resources/list',
+  'resources/read',
+  'resources/templates/list',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+  'logging/setLevel',
+]);
+
 /** Receipts of server-to-client requests name the method under this prefix in `tool.name`. */
 export { SERVER_REQUEST_PREFIX } from './recorded-requests.js';
 
@@ -21,7 +41,8 @@ export interface ServerRequestVerdict {
  * behalf: it is judged by the Cedar policy as `Action::"<method>"` on
  * `Server::"<server>"` with the session's agent as principal, and recorded.
  * Without a policy nothing is permitted (deny by default); an error inside the
- * check is a deny.
+ * check is a deny. A method MCP defines only from client to server is refused
+ * before any policy.
  */
 export function decideServerRequest(
   policyOf: () => PolicyEngine | undefined,
@@ -29,6 +50,14 @@ export function decideServerRequest(
 ): ServerRequestVerdict {
   if (PLUMBING.has(request.method)) {
     return { decision: { effect: 'allow', reason: 'protocol ping' }, checks: {}, recorded: false };
+  }
+  if (CLIENT_ONLY.has(request.method)) {
+    const reason = `${request.method} is a request only a client sends; a server may not send it to the client`;
+    return {
+      decision: { effect: 'deny', reason },
+      checks: { shape: { effect: 'deny', reason } },
+      recorded: true,
+    };
   }
   try {
     // Read inside the check: a policy that cannot be built (or read) is a deny, never a crash.

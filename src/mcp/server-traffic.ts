@@ -182,10 +182,14 @@ export class ServerTraffic {
     if (notification.method === 'notifications/cancelled') {
       const requestId = params?.requestId;
       if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
-      const downId = this.wire.pending.takeDownByServer(requestId);
-      if (downId === undefined) return;
+      const down = this.wire.pending.takeDownByServer(requestId);
+      if (down === undefined) return;
+      // The client had it (and may have acted on it): a policed request is recorded as cancelled.
+      if (down.pending.call !== undefined) {
+        void this.wire.flow().finish({ call: down.pending.call, outcome: 'cancelled', forwarded: true });
+      }
       this.wire.sendDown(
-        { ...notification, params: { ...params, requestId: downId } },
+        { ...notification, params: { ...params, requestId: down.id } },
         this.wire.related(undefined),
       );
       return;

@@ -147,17 +147,19 @@ export class PendingRequests {
     return pending;
   }
 
-  /** The client-side id of a server request, which the server cancelled; forgotten. */
-  takeDownByServer(serverId: JsonRpcId): number | undefined {
+  /** A server request the server cancelled, with the id the client saw; forgotten. */
+  takeDownByServer(serverId: JsonRpcId): { readonly id: number; readonly pending: DownPending } | undefined {
     const id = this.#downByServer.get(idKey(serverId));
     if (id === undefined) return undefined;
-    this.#downByServer.delete(idKey(serverId));
-    this.#toDown.delete(id);
-    return id;
+    const pending = this.takeDown(id);
+    return pending === undefined ? undefined : { id, pending };
   }
 
-  clearDown(): void {
+  /** Every server request still waiting on the client, forgotten (the server is gone). */
+  takeAllDown(): DownPending[] {
+    const taken = [...this.#toDown.values()];
     this.#toDown.clear();
     this.#downByServer.clear();
+    return taken;
   }
 }

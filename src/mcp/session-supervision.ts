@@ -76,7 +76,10 @@ export class SessionSupervision {
     };
   }
 
-  /** Fails every request waiting on the server; a tool call's receipt is written before its caller hears. */
+  /**
+   * Fails every request waiting on the server; a tool call's receipt is written before its caller
+   * hears. Server requests waiting on the client are dropped, each policed one with its receipt.
+   */
   async failPending(reason: string): Promise<void> {
     const { wire } = this;
     const finishing: Promise<unknown>[] = [];
@@ -102,7 +105,19 @@ export class SessionSupervision {
       }
       wire.sendDown(errorResponse(entry.clientId, CONNECTION_CLOSED, reason));
     }
-    wire.pending.clearDown();
+    // A policed server request the client never answered was still permitted and passed on (the
+    // client may have asked its model or its user): it gets its receipt too.
+    for (const entry of wire.pending.takeAllDown()) {
+      if (entry.call === undefined) continue;
+      finishing.push(
+        wire.flow().finish({
+          call: entry.call,
+          outcome: 'server-gone',
+          forwarded: true,
+          error: { code: CONNECTION_CLOSED, message: reason },
+        }),
+      );
+    }
     await Promise.allSettled(finishing);
   }
 

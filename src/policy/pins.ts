@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { allow, type Decision, deny } from '../core/decision.js';
 import { OacpError } from '../core/errors.js';
 import { jcsDigest } from '../core/jcs.js';
+import { looseName } from '../core/loose-name.js';
 import type { PolicyErrorCode } from './errors.js';
 import { MemoryEventSink, type SecurityEventSink } from './events.js';
 
@@ -80,6 +81,12 @@ export class ToolPins {
     const blocked = this.#blocked.get(pinKey(server, tool));
     if (blocked === undefined) {
       if (this.#file.tools[pinKey(server, tool)] === undefined) {
+        const twin = this.#pinnedTwin(server, tool);
+        if (twin !== undefined) {
+          return deny(
+            `tool "${tool}" was never listed by server "${server}" but reads as its tool "${twin}" (case, spacing or Unicode form): refused, since a server that matches names loosely would run "${twin}" unchecked`,
+          );
+        }
         return allow(
           `tool "${tool}" has no pin: the server never listed it, so there is no definition to compare`,
         );
@@ -118,6 +125,18 @@ export class ToolPins {
     this.#file.tools[key] = { digest: blocked.observed, pinnedAt: this.#now().toISOString() };
     this.#blocked.delete(key);
     this.#save();
+  }
+
+  /** A tool of `server` pinned under another name that reads as `tool` loosely (looseName). */
+  #pinnedTwin(server: string, tool: string): string | undefined {
+    const prefix = pinKey(server, '');
+    const wanted = looseName(tool);
+    for (const key of Object.keys(this.#file.tools)) {
+      if (!key.startsWith(prefix)) continue;
+      const name = key.slice(prefix.length);
+      if (name !== tool && looseName(name) === wanted) return name;
+    }
+    return undefined;
   }
 
   pinned(server: string, tool: string): string | undefined {

@@ -1,8 +1,12 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ApprovalService } from '../../src/mcp/approval.js';
 import { TerminalApprovalDesk } from '../../src/mcp/terminal-desk.js';
-import { oacpCli } from './confine-harness.js';
+import { CLI, oacpCli } from './confine-harness.js';
 
 /**
  * Issue 9, item 5 (terminal): every path by which text someone else chose
@@ -34,6 +38,29 @@ describe('text on the operator terminal, beyond workload output', () => {
       expect(result.stderr).toContain('\\x1b]');
     }
   });
+
+  it.skipIf(!existsSync('/usr/bin/script'))(
+    "an agent's result printed on a terminal has no raw control character (JSON keeps U+009B, an 8-bit CSI)",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'oacp-tty-result-'));
+      const agent = join(dir, 'agent.js');
+      writeFileSync(agent, `(() => ({ csi: ${JSON.stringify(CSI8)}, osc: ${JSON.stringify(OSC52)} }))()`);
+      // `script` gives the CLI a pseudo-terminal as stdout, as an operator's shell would.
+      const shown = await new Promise<string>((resolve, reject) => {
+        execFile(
+          '/usr/bin/script',
+          ['-q', '-e', '-c', `${process.execPath} ${CLI} run ${agent}`, '/dev/null'],
+          { env: { PATH: '/usr/bin:/bin', HOME: dir, OACP_HOME: join(dir, 'home') }, timeout: 60_000 },
+          (error, stdout) => (error ? reject(error) : resolve(stdout)),
+        );
+      });
+      expect(shown).toContain('\\x9b2J');
+      expect(shown.replace(/\r\n/g, '\n')).not.toMatch(RAW);
+      // In a pipe stdout stays byte-exact: the JSON as the agent returned it.
+      const piped = await oacpCli(['run', agent], { env: { HOME: dir, OACP_HOME: join(dir, 'home') } });
+      expect(JSON.parse(piped.stdout)).toEqual({ csi: CSI8, osc: OSC52 });
+    },
+  );
 
   it('the approval question shows agent, server, tool and arguments escaped', async () => {
     const output = new PassThrough();

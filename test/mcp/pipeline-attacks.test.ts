@@ -33,6 +33,82 @@ describe('limits before work (issue 10: calls with no receipt)', () => {
     }
   });
 
+  it('attack: a number no double can hold (1e400) in the arguments is refused before the server sees it (it was forwarded as null, then no receipt could be written)', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      raw.send(
+        '{"jsonrpc":"2.0","id":"inf","method":"tools/call","params":{"name":"echo","arguments":{"n":1e400}}}',
+      );
+      raw.send(
+        '{"jsonrpc":"2.0","id":"ninf","method":"tools/call","params":{"name":"echo","arguments":{"n":-1e400}}}',
+      );
+      await eventually(
+        () => raw.received.filter((m) => m.id === 'inf' || m.id === 'ninf').length === 2,
+        'both answered',
+      );
+      for (const id of ['inf', 'ninf']) {
+        const answer = raw.received.find((m) => m.id === id);
+        expect(JSON.stringify(answer?.error)).toContain('a number too large for a double');
+      }
+      expect(toolCalls(raw.serverGot())).toEqual([]);
+      expect(raw.events.some((e) => e.type === 'receipt-failed')).toBe(false);
+      const after = await raw.request({
+        jsonrpc: '2.0',
+        id: 'after',
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { n: 1e300 } },
+      });
+      expect(JSON.stringify(after.result)).toContain('1e+300');
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('attack: a server result holding 1e400 is refused with a receipt of the call; the caller gets an error', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      const reply = await raw.request({
+        jsonrpc: '2.0',
+        id: 'huge',
+        method: 'tools/call',
+        params: { name: 'huge-number', arguments: {} },
+      });
+      expect(JSON.stringify(reply.error)).toContain('a number too large for a double');
+      expect(raw.events.some((e) => e.type === 'receipt-failed')).toBe(false);
+      expect(raw.receipts.records.find((r) => r.tool === 'huge-number')).toMatchObject({ outcome: 'error' });
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('attack: a client naming itself with 200,000 characters (or astral ones) still gets a receipt for every call it runs', async () => {
+    for (const name of ['N'.repeat(200_000), '😀'.repeat(150)]) {
+      const raw = await rawHarness();
+      try {
+        await raw.request({
+          ...INITIALIZE,
+          params: { ...INITIALIZE.params, clientInfo: { name, version: '1' } },
+        });
+        raw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+        const reply = await raw.request({
+          jsonrpc: '2.0',
+          id: 'long-name',
+          method: 'tools/call',
+          params: { name: 'echo', arguments: { a: 1 } },
+        });
+        expect(reply.error).toBeUndefined();
+        expect(raw.events.some((e) => e.type === 'receipt-failed')).toBe(false);
+        const agent = raw.receipts.records.find((r) => r.tool === 'echo')?.agent ?? '';
+        expect(agent.length).toBeLessThanOrEqual(256);
+        expect(agent).toMatch(/^client:.*…sha256:[0-9a-f]{16}$/u);
+      } finally {
+        await raw.close();
+      }
+    }
+  });
+
   it('attack: arguments nested 100,000 deep are refused cleanly with a receipt; the bridge keeps serving', async () => {
     const raw = await rawHarness();
     try {
@@ -228,6 +304,73 @@ describe('every path is checked (issue 10: unchecked paths)', () => {
       expect(raw.receipts.records.find((r) => r.tool === 'echo')).toMatchObject({ outcome: 'denied' });
       // Built once: a failed build is not retried on every call.
       expect(builds).toBe(1);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('attack: a server sends the client a tools/call (a request only clients send) under a policy that permits tools/call: refused and recorded, never forwarded', async () => {
+    const policy = new PolicyEngine(
+      loadPolicies('@id("tools-only") permit(principal, action == Action::"tools/call", resource);'),
+    );
+    const raw = await rawHarness({ policy, env: { RAW_ASK_ON_INIT: 'tools/call' } });
+    try {
+      await initialized(raw);
+      const refusal = () =>
+        raw.serverGot().find((m) => JSON.stringify(m.error ?? '').includes('OACP refused tools/call'));
+      await eventually(() => refusal() !== undefined, 'the server told of the refusal');
+      expect(JSON.stringify(refusal())).toContain('only a client sends');
+      expect(raw.received.some((m) => m.method === 'tools/call')).toBe(false);
+      expect(raw.receipts.records.find((r) => r.tool === 'server-request:tools/call')).toMatchObject({
+        outcome: 'denied',
+        decision: { effect: 'deny' },
+      });
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('attack: a permitted server request the client never answers (the client leaves) still gets its receipt', async () => {
+    const raw = await rawHarness({ env: { RAW_ASK_ON_INIT: 'sampling/createMessage' } });
+    try {
+      await initialized(raw);
+      await eventually(
+        () => raw.received.some((m) => m.method === 'sampling/createMessage'),
+        'the client to be asked',
+      );
+      raw.endInput();
+      await raw.closed;
+      const recorded = raw.receipts.records.find((r) => r.tool === 'server-request:sampling/createMessage');
+      expect(recorded).toMatchObject({
+        outcome: 'server-gone',
+        forwarded: true,
+        decision: { effect: 'allow' },
+      });
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('attack: a permitted server request the server withdraws (notifications/cancelled) is recorded as cancelled', async () => {
+    const raw = await rawHarness({ env: { RAW_ASK_ON_INIT: 'roots/list', RAW_CANCEL_ASK: '1' } });
+    try {
+      await initialized(raw);
+      await eventually(
+        () => raw.received.some((m) => m.method === 'notifications/cancelled'),
+        'the client to hear of the cancel',
+      );
+      await eventually(
+        () => raw.receipts.records.some((r) => r.tool === 'server-request:roots/list'),
+        'the receipt of the withdrawn request',
+      );
+      expect(raw.receipts.records.find((r) => r.tool === 'server-request:roots/list')).toMatchObject({
+        outcome: 'cancelled',
+        forwarded: true,
+        decision: { effect: 'allow' },
+      });
+      const asked = raw.received.find((m) => m.method === 'roots/list');
+      const cancelled = raw.received.find((m) => m.method === 'notifications/cancelled');
+      expect((cancelled?.params as { requestId?: unknown } | undefined)?.requestId).toBe(asked?.id);
     } finally {
       await raw.close();
     }

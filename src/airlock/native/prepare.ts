@@ -20,7 +20,7 @@ import {
   protectedIdentities,
   readMountPoints,
 } from './protected-identity.js';
-import { overlapsProtected, protectedPaths } from './protected-paths.js';
+import { accountOacpHomes, overlapsProtected, protectedPaths } from './protected-paths.js';
 import { underSystemDirs } from './system-root.js';
 
 /** What a confined tier (hardened, gvisor) needs from a ProcessSpec, checked. */
@@ -59,13 +59,14 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
   if (!underSystemDirs(exe.real)) implicit.push(exe.path, exe.real);
   const planned = planMounts(manifest.capabilities, implicit);
   const homes = protectedPaths(spec.protectedPaths ?? [], spec.env ?? {});
+  const guarded = [...homes, ...accountOacpHomes()];
   const launcherCache = launcherCaches();
   for (const mount of planned) {
     const bad = NEVER_BOUND.find((dir) => isWithin(mount.target, dir) || isWithin(mount.source, dir));
     if (bad !== undefined) {
       refuse(`the ${tier} tier never binds host ${bad} (asked for ${mount.target}); the sandbox has its own`);
     }
-    const home = overlapsProtected(mount.source, homes) ?? overlapsProtected(mount.target, homes);
+    const home = overlapsProtected(mount.source, guarded) ?? overlapsProtected(mount.target, guarded);
     if (home !== undefined) {
       refuse(
         `grant ${mount.target} overlaps the OACP home ${home} (master key, keys, log): no sandbox may see it; grant a path outside it`,

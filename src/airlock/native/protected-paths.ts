@@ -1,6 +1,7 @@
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { accountHomes } from './account-homes.js';
 
 /**
  * Host paths no sandbox may see, whatever a grant says: the OACP home (master
@@ -21,6 +22,29 @@ export function protectedPaths(
       all.add(realpathSync(absolute));
     } catch {
       // A home that does not exist yet is protected by name.
+    }
+  }
+  return [...all];
+}
+
+/**
+ * Every account's `~/.oacp` that exists, found through /etc/passwd rather than `$HOME` (each also by
+ * its real path), for the path check of grants only: root granting `/home/alice` (a private
+ * directory root's grants can open) must not show alice's master key, nor root's own when run with
+ * another `$HOME`. Not for the identity guard, which refuses every start on a home it cannot read or
+ * whose key has a second name: another account must not be able to stop this one's sandboxes.
+ * Only homes that exist: an account whose home is /bin must not make /bin ungrantable.
+ */
+export function accountOacpHomes(): string[] {
+  const all = new Set<string>();
+  for (const home of accountHomes()) {
+    const oacp = resolve(home, '.oacp');
+    if (!existsSync(oacp)) continue;
+    all.add(oacp);
+    try {
+      all.add(realpathSync(oacp));
+    } catch {
+      // Gone since: its name is kept.
     }
   }
   return [...all];

@@ -64,13 +64,18 @@ export function registerLogAudit(log: Command, context: CliContext, withReader: 
           ['reason', entry.reason],
           ['policy', entry.policyId],
           ['tier', entry.tier],
-          ['duration', entry.durationMs === undefined ? undefined : `${entry.durationMs} ms`],
+          ['duration', entry.durationMs === undefined ? undefined : `${milliseconds(entry.durationMs)} ms`],
           ['verification', entry.verification],
         ];
         for (const [name, value] of rows)
           if (value !== undefined) context.output.out(`${name.padEnd(13)}${printable(String(value))}`);
       });
     });
+}
+
+/** A receipt's duration as people read it (`196.71`, not `196.70596100000006`); --json keeps the number. */
+function milliseconds(ms: number): string {
+  return Number.isFinite(ms) ? String(Math.round(ms * 100) / 100) : String(ms);
 }
 
 function table(entries: readonly AuditEntry[]): string {
@@ -84,7 +89,7 @@ function table(entries: readonly AuditEntry[]): string {
       e.tool ?? (e.kind === 'execution' ? '(run)' : '-'),
       e.decision === undefined ? '-' : `${e.decision}: ${e.reason ?? ''}`,
       e.tier ?? '-',
-      e.durationMs === undefined ? '-' : String(e.durationMs),
+      e.durationMs === undefined ? '-' : milliseconds(e.durationMs),
       e.verified ? 'ok' : e.verification,
     ].map((cell) => printable(cell, 60)),
   );

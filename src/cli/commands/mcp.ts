@@ -36,6 +36,7 @@ interface McpRunFlags {
   receiptAck?: string;
   requestTimeout?: string;
   idleTimeout?: string;
+  maxSessions?: string;
 }
 
 export const registerMcp: CommandRegistrar = (program, context) => {
@@ -110,6 +111,10 @@ export const registerMcp: CommandRegistrar = (program, context) => {
       '--idle-timeout <duration>',
       'with --http: end a session (and stop its server) idle this long (default 15m)',
     )
+    .option(
+      '--max-sessions <n>',
+      'with --http: sessions served at once, each with its own server; more get 503 (default 32)',
+    )
     .action(async (command: string[], flags: McpRunFlags, cmd: Command) => {
       const controller = new AbortController();
       const stop = () => controller.abort();
@@ -145,6 +150,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
               receiptAck: flags.receiptAck,
               requestTimeout: flags.requestTimeout,
               idleTimeout: flags.idleTimeout,
+              maxSessions: flags.maxSessions,
             }),
             allowFiles: flags.allowFiles,
             allowNetwork: flags.allowNetwork,

@@ -1,4 +1,4 @@
-import type { Dialect, StreamStep, TokenUsage } from './dialect.js';
+import { type Dialect, reportedTokens, type StreamStep, type TokenUsage } from './dialect.js';
 
 function parse(data: string): Record<string, unknown> | undefined {
   try {
@@ -13,8 +13,10 @@ function usageOf(value: unknown): Partial<TokenUsage> | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const usage = value as Record<string, unknown>;
   const result: { inputTokens?: number; outputTokens?: number } = {};
-  if (typeof usage.input_tokens === 'number') result.inputTokens = usage.input_tokens;
-  if (typeof usage.output_tokens === 'number') result.outputTokens = usage.output_tokens;
+  const input = reportedTokens(usage.input_tokens);
+  const output = reportedTokens(usage.output_tokens);
+  if (input !== undefined) result.inputTokens = input;
+  if (output !== undefined) result.outputTokens = output;
   return Object.keys(result).length === 0 ? undefined : result;
 }
 

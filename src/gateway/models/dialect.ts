@@ -30,8 +30,16 @@ export interface Dialect {
   readonly path: string;
   /** Whether the endpoint generates (and so has max_tokens to clamp). */
   readonly generates: boolean;
-  /** The request's model, stream flag and requested output cap; undefined fields when absent. */
-  read(body: Readonly<Record<string, unknown>>): { model: unknown; stream: boolean; maxTokens: unknown };
+  /**
+   * The request's model, stream flag, requested output cap and number of answers asked for (OpenAI's
+   * `n`: the cap holds for each, so the output can be `choices` times the cap); undefined when absent.
+   */
+  read(body: Readonly<Record<string, unknown>>): {
+    model: unknown;
+    stream: boolean;
+    maxTokens: unknown;
+    choices?: unknown;
+  };
   /** The body sent upstream: the upstream model name, the clamped cap, usage asked for in streams. */
   prepare(
     body: Readonly<Record<string, unknown>>,
@@ -49,4 +57,13 @@ export interface Dialect {
   cut(reason: string, model: string, openBlocks: readonly number[], usage: TokenUsage): SseEvent[];
   /** An error answer in this format. */
   error(status: number, code: string, message: string): Record<string, unknown>;
+}
+
+/**
+ * A token count a provider reported, trusted only as a whole number from 0 to 2^53-1: a negative,
+ * fractional or overflowing (`1e400`) count from a hostile or broken provider would credit a
+ * budget back or poison its counters, so it counts as not reported (the reservation is charged).
+ */
+export function reportedTokens(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }

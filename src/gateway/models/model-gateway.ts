@@ -2,6 +2,7 @@ import type { Span } from '@opentelemetry/api';
 import type { ModelCallPredicateInput } from '../../attest/model-call.js';
 import type { Manifest } from '../../capability/manifest.js';
 import { decideModel } from '../../capability/name-policy.js';
+import { numberOutOfRange, parseFiniteJson } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { canonicalize } from '../../core/jcs.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
@@ -111,6 +112,8 @@ interface CallFacts {
 }
 
 const NO_POLICY_DIGEST = sha256Hex('');
+/** Most answers (OpenAI `n`) one request may ask for; each may be as long as the output cap. */
+const MAX_CHOICES = 128;
 
 /** The chat dialect of each provider format: where a translated request goes. */
 const GENERATING: Record<ProviderKind, Dialect> = { openai: chatCompletions, anthropic: messages };
@@ -201,6 +204,17 @@ export class ModelGateway {
     if (requestedMax !== undefined && (!Number.isInteger(requestedMax) || (requestedMax as number) <= 0)) {
       return this.#refuse(facts, 400, 'invalid_request', 'the output token cap must be a positive integer');
     }
+    // `n` answers of up to the cap each: every reservation and clamp below counts all of them.
+    const choices = read.choices ?? 1;
+    if (!Number.isInteger(choices) || (choices as number) < 1 || (choices as number) > MAX_CHOICES) {
+      return this.#refuse(
+        facts,
+        400,
+        'invalid_request',
+        `\`n\` must be a whole number from 1 to ${MAX_CHOICES}`,
+      );
+    }
+    const answers = choices as number;
     if (dialect.endpoint === 'messages' && requestedMax === undefined) {
       return this.#refuse(facts, 400, 'invalid_request', '`max_tokens` is required by the Messages API');
     }
@@ -296,8 +310,8 @@ export class ModelGateway {
         ? 0
         : Math.ceil(usage.inputTokens * price.input_per_mtok + usage.outputTokens * price.output_per_mtok);
     const reserveFor = (maxTokens: number | undefined) => {
-      const tokens = facts.estimated + (maxTokens ?? 0);
-      const cost = costOf({ inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 });
+      const tokens = facts.estimated + (maxTokens ?? 0) * answers;
+      const cost = costOf({ inputTokens: facts.estimated, outputTokens: (maxTokens ?? 0) * answers });
       return options.reserve === undefined
         ? this.parts.budget.reserve(caller.lineage, tokens, cost)
         : Promise.resolve(options.reserve(tokens, cost));
@@ -306,10 +320,17 @@ export class ModelGateway {
     // for it (the usual case) their remaining could not have clamped it further, so reading them first
     // would only add a round to the store.
     const capOf = (remaining: number) => {
-      const cap = Math.min(perRequest - facts.estimated, remaining - facts.estimated);
+      const cap = Math.floor(Math.min(perRequest - facts.estimated, remaining - facts.estimated) / answers);
       return Math.min(cap, (requestedMax as number | undefined) ?? cap);
     };
     let maxTokens = dialect.generates ? capOf(Number.POSITIVE_INFINITY) : undefined;
+    if (maxTokens !== undefined && maxTokens <= 0) {
+      return this.#quota(facts, {
+        effect: 'deny',
+        quota: 'agent.llm_tokens_per_request',
+        reason: `quota llm_tokens_per_request exceeded: ${answers} answers (n) of one token or more do not fit beside the input's ${facts.estimated} tokens, limit ${perRequest}`,
+      });
+    }
     const reserving = reserveFor(maxTokens).catch((error: unknown) => storeDown(error));
     // The digest is needed whatever the verdict: made in the next turn of the event loop, after the
     // store's group commit has begun this reservation's transaction, it runs while its fdatasync does.
@@ -331,8 +352,8 @@ export class ModelGateway {
       }
     }
     if (verdict.effect === 'deny') return this.#quota(facts, verdict);
-    const reserveTokens = facts.estimated + (maxTokens ?? 0);
-    const estimatedCost = costOf({ inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 });
+    const reserveTokens = facts.estimated + (maxTokens ?? 0) * answers;
+    const estimatedCost = costOf({ inputTokens: facts.estimated, outputTokens: (maxTokens ?? 0) * answers });
     facts.reserved = reserveTokens;
     const reservation = verdict.reservation;
 
@@ -394,7 +415,7 @@ export class ModelGateway {
                     : openAiToAnthropicStream(facts.estimated),
               }),
           response: sent.response,
-          outputCap: maxTokens ?? Number.MAX_SAFE_INTEGER,
+          outputCap: maxTokens === undefined ? Number.MAX_SAFE_INTEGER : maxTokens * answers,
           model: route.model,
           ...(signal === undefined ? {} : { signal }),
           finish: async (outcome) => {
@@ -432,7 +453,10 @@ export class ModelGateway {
       let text = bytes.toString('utf8');
       // A provider's refusal may quote the key it was sent: it never reaches the agent.
       if (sent.response.status >= 300) text = (await this.parts.secretsFor(sent.provider)).redact(text);
-      answer = JSON.parse(text);
+      const parsed = parseFiniteJson(text);
+      // No digest (so no receipt) could hold such a number, nor would the agent get it back as sent.
+      if (parsed.outOfRange !== undefined) throw new Error(numberOutOfRange('the answer', parsed.outOfRange));
+      answer = parsed.value;
       raw = text;
     } catch (error) {
       facts.charged = reserveTokens;
@@ -455,7 +479,10 @@ export class ModelGateway {
           : dialect.error(sent.response.status, 'provider_error', providerErrorMessage(answer));
     }
     // A provider that reports no usage is charged the whole reservation.
-    const usage = reported.usage ?? { inputTokens: facts.estimated, outputTokens: maxTokens ?? 0 };
+    const usage = reported.usage ?? {
+      inputTokens: facts.estimated,
+      outputTokens: (maxTokens ?? 0) * answers,
+    };
     span.setAttributes({
       'gen_ai.usage.input_tokens': usage.inputTokens,
       'gen_ai.usage.output_tokens': usage.outputTokens,

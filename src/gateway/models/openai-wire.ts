@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Dialect, StreamStep, TokenUsage } from './dialect.js';
+import { type Dialect, reportedTokens, type StreamStep, type TokenUsage } from './dialect.js';
 
 function openaiUsage(value: unknown): TokenUsage | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const usage = value as Record<string, unknown>;
-  const input = usage.prompt_tokens;
-  const output = usage.completion_tokens ?? 0;
-  if (typeof input !== 'number' || typeof output !== 'number') return undefined;
+  const input = reportedTokens(usage.prompt_tokens);
+  const output = reportedTokens(usage.completion_tokens ?? 0);
+  if (input === undefined || output === undefined) return undefined;
   return { inputTokens: input, outputTokens: output };
 }
 
@@ -38,15 +38,17 @@ export const chatCompletions: Dialect = {
       model: body.model,
       stream: body.stream === true,
       maxTokens: body.max_completion_tokens ?? body.max_tokens,
+      choices: body.n ?? undefined,
     };
   },
   prepare(body, model, maxTokens) {
     const prepared: Record<string, unknown> = { ...body, model };
     if (maxTokens !== undefined) {
-      // Whichever cap the client used is the one clamped; a client that set none gets max_completion_tokens.
-      if (body.max_tokens !== undefined && body.max_completion_tokens === undefined)
-        prepared.max_tokens = maxTokens;
-      else prepared.max_completion_tokens = maxTokens;
+      // Whichever caps the client used are clamped (both, when it sent both: a provider may read
+      // either); a client that set none gets max_completion_tokens.
+      if (body.max_tokens !== undefined) prepared.max_tokens = maxTokens;
+      if (body.max_completion_tokens !== undefined || body.max_tokens === undefined)
+        prepared.max_completion_tokens = maxTokens;
     }
     if (body.stream === true) {
       const options =

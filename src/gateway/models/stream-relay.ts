@@ -1,3 +1,4 @@
+import { parseFiniteJson } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { canonicalize } from '../../core/jcs.js';
 import type { Dialect, TokenUsage } from './dialect.js';
@@ -192,7 +193,9 @@ function isJson(text: string): boolean {
 
 function dataOf(event: SseEvent): unknown {
   try {
-    return JSON.parse(event.data);
+    const parsed = parseFiniteJson(event.data);
+    // A number no double holds has no JCS form: such data is digested as the text it is.
+    return parsed.outOfRange === undefined ? parsed.value : event.data;
   } catch {
     return event.data;
   }

@@ -264,6 +264,16 @@ describe('model gateway with the official OpenAI and Anthropic SDKs (stand-in pr
     const sent = primary.received.at(-1)?.body;
     expect(Number(sent?.max_tokens)).toBeLessThanOrEqual(40);
     expect(Number(sent?.max_tokens)).toBeGreaterThan(0);
+    // Both caps given: both are clamped, whichever one the provider reads.
+    await client.chat.completions.create({
+      model: 'gpt-test',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 100_000,
+      max_completion_tokens: 10_000,
+    });
+    const both = primary.received.at(-1)?.body;
+    expect(Number(both?.max_tokens)).toBeLessThanOrEqual(40);
+    expect(Number(both?.max_completion_tokens)).toBeLessThanOrEqual(40);
     const long = 'many words '.repeat(100);
     const refused = await failure(
       client.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: long }] }),
@@ -271,6 +281,69 @@ describe('model gateway with the official OpenAI and Anthropic SDKs (stand-in pr
     expect(refused.status).toBe(429);
     expect(refused.headers?.get('oacp-quota')).toBe('agent.llm_tokens_per_request');
     expect(refused.headers?.get('retry-after')).toBeNull();
+  });
+
+  it('attack: n answers of max_tokens each cannot multiply the per-request cap: the cap is shared out, and n that cannot fit is refused', async () => {
+    const agent = await gw.client.createAgent({
+      name: 'many-answers',
+      manifest: manifest('many-answers', { llm_tokens_per_request: 100 }),
+    });
+    const key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
+    const client = new OpenAI({ apiKey: key, baseURL: new URL('/v1', gw.url).href, maxRetries: 0 });
+    // max_tokens applies to each of the n answers: 10 x 150 would ask the provider for 1,500.
+    await client.chat.completions.create({
+      model: 'gpt-test',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 150,
+      n: 10,
+    });
+    const sent = primary.received.at(-1)?.body;
+    expect(sent?.n).toBe(10);
+    expect(Number(sent?.max_tokens)).toBeGreaterThan(0);
+    expect(Number(sent?.max_tokens) * 10).toBeLessThanOrEqual(100);
+    const before = primary.received.length;
+    const crowded = await failure(
+      client.chat.completions.create({
+        model: 'gpt-test',
+        messages: [{ role: 'user', content: 'hi' }],
+        n: 128,
+      }),
+    );
+    expect(crowded.status).toBe(429);
+    expect(crowded.message).toContain('answers (n)');
+    for (const n of [0, 129, 1.5]) {
+      const bad = await failure(
+        client.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }], n }),
+      );
+      expect(bad.status).toBe(400);
+      expect(bad.message).toContain('`n`');
+    }
+    expect(primary.received.length).toBe(before);
+  });
+
+  it('attack: a provider reporting negative usage cannot credit a budget back; one answering 1e400 gets a 502 with a receipt', async () => {
+    primary.queue('negative-usage');
+    const { response } = await openai()
+      .chat.completions.create({
+        model: 'gpt-test',
+        messages: [{ role: 'user', content: 'hi' }],
+        max_tokens: 20,
+      })
+      .withResponse();
+    const charged = await receiptAt(gw, receiptIndex(response.headers));
+    expect(charged.verified).toBe(true);
+    // Unbelievable usage counts as not reported: the whole reservation is charged.
+    expect(charged.predicate.usage.inputTokens).toBeGreaterThan(0);
+    expect(charged.predicate.usage.outputTokens).toBe(20);
+    primary.queue('overflow');
+    const refused = await failure(
+      openai().chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] }),
+    );
+    expect(refused.status).toBe(502);
+    expect(refused.message).toContain('a number too large for a double');
+    const failed = await receiptAt(gw, receiptIndex(refused.headers ?? {}));
+    expect(failed.verified).toBe(true);
+    expect(failed.predicate.outcome).toBe('failed');
   });
 
   it('cuts a stream at the budget with a well-formed final event when the provider ignores max_tokens', async () => {

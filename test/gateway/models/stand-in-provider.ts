@@ -29,7 +29,11 @@ export type Behaviour =
   /** A whole chat completion as indented JSON (what a gateway that re-serialises answers would change). */
   | 'pretty'
   /** An OpenAI stream with two calls of the offered tool whose fragments interleave (Paris, Rome). */
-  | 'parallel-tools';
+  | 'parallel-tools'
+  /** A whole OpenAI answer whose usage is negative (a hostile provider crediting the budget back). */
+  | 'negative-usage'
+  /** A whole OpenAI answer holding 1e400, a number no double can hold. */
+  | 'overflow';
 
 export interface Received {
   readonly path: string;
@@ -140,6 +144,17 @@ async function answer(
       JSON.stringify({
         error: { message: `Incorrect API key provided: ${key}`, type: 'invalid_request_error' },
       }),
+    );
+    return;
+  }
+  if (behaviour === 'negative-usage' || behaviour === 'overflow') {
+    const usage =
+      behaviour === 'overflow'
+        ? '{"prompt_tokens":1e400,"completion_tokens":1,"total_tokens":1e400}'
+        : '{"prompt_tokens":-100000,"completion_tokens":-50000,"total_tokens":-150000}';
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      `{"id":"chatcmpl-standin","object":"chat.completion","created":1700000000,"model":"${String(body.model)}","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":${usage}}`,
     );
     return;
   }
