@@ -69,6 +69,7 @@ describe.skipIf(!isRoot)("another account's OACP home inside a grant", () => {
     it.skipIf(!available[tier])(`${tier}: a grant of her home is refused, naming her OACP home`, async () => {
       const result = await withAccount([
         'run',
+        '--no-receipt',
         '--tier',
         tier,
         '--allow-files',
@@ -83,6 +84,7 @@ describe.skipIf(!isRoot)("another account's OACP home inside a grant", () => {
       // A grant beside her OACP home still works: the guard is about the home, not the account.
       const beside = await withAccount([
         'run',
+        '--no-receipt',
         '--tier',
         tier,
         '--allow-files',
@@ -102,7 +104,15 @@ describe.skipIf(!isRoot)("another account's OACP home inside a grant", () => {
       const second = join(home, 'key-backup');
       linkSync(join(home, '.oacp', 'master.key'), second);
       try {
-        const asRoot = await withAccount(['run', '--tier', 'hardened', '--', '/bin/echo', 'started']);
+        const asRoot = await withAccount([
+          'run',
+          '--no-receipt',
+          '--tier',
+          'hardened',
+          '--',
+          '/bin/echo',
+          'started',
+        ]);
         expect(asRoot.out).toContain('started');
         expect(asRoot.code).toBe(0);
       } finally {
@@ -113,6 +123,8 @@ describe.skipIf(!isRoot)("another account's OACP home inside a grant", () => {
         const asUser = await withAccount(
           [
             'run',
+            '--no-receipt',
+            '--no-receipt',
             '--tier',
             'hardened',
             '--allow-unenforced',

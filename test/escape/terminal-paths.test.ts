@@ -23,7 +23,14 @@ const RAW = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 describe('text on the operator terminal, beyond workload output', () => {
   it('a command name carrying OSC 52 and a title comes back escaped in the error line', async () => {
-    const result = await oacpCli(['run', '--tier', 'hardened', '--', `/bin/x${OSC52}${TITLE}${CSI8}`]);
+    const result = await oacpCli([
+      'run',
+      '--no-receipt',
+      '--tier',
+      'hardened',
+      '--',
+      `/bin/x${OSC52}${TITLE}${CSI8}`,
+    ]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).not.toMatch(RAW);
     expect(result.stderr).toContain('\\x1b]52;c;');
@@ -31,7 +38,7 @@ describe('text on the operator terminal, beyond workload output', () => {
   });
 
   it("an unknown command or option carrying escapes is quoted escaped (commander's own messages)", async () => {
-    for (const args of [[`ru${TITLE}n`], ['run', `--x${OSC52}`, '--', '/bin/true']]) {
+    for (const args of [[`ru${TITLE}n`], ['run', '--no-receipt', `--x${OSC52}`, '--', '/bin/true']]) {
       const result = await oacpCli(args);
       expect(result.code).not.toBe(0);
       expect(result.stderr).not.toMatch(RAW);
@@ -49,7 +56,7 @@ describe('text on the operator terminal, beyond workload output', () => {
       const shown = await new Promise<string>((resolve, reject) => {
         execFile(
           '/usr/bin/script',
-          ['-q', '-e', '-c', `${process.execPath} ${CLI} run ${agent}`, '/dev/null'],
+          ['-q', '-e', '-c', `${process.execPath} ${CLI} run --no-receipt ${agent}`, '/dev/null'],
           { env: { PATH: '/usr/bin:/bin', HOME: dir, OACP_HOME: join(dir, 'home') }, timeout: 60_000 },
           (error, stdout) => (error ? reject(error) : resolve(stdout)),
         );
@@ -57,7 +64,9 @@ describe('text on the operator terminal, beyond workload output', () => {
       expect(shown).toContain('\\x9b2J');
       expect(shown.replace(/\r\n/g, '\n')).not.toMatch(RAW);
       // In a pipe stdout stays byte-exact: the JSON as the agent returned it.
-      const piped = await oacpCli(['run', agent], { env: { HOME: dir, OACP_HOME: join(dir, 'home') } });
+      const piped = await oacpCli(['run', '--no-receipt', agent], {
+        env: { HOME: dir, OACP_HOME: join(dir, 'home') },
+      });
       expect(JSON.parse(piped.stdout)).toEqual({ csi: CSI8, osc: OSC52 });
     },
   );
