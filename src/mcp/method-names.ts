@@ -8,9 +8,9 @@ import { looseName } from '../core/loose-name.js';
  * refused: `Tools/call ` would otherwise reach a server that matches names loosely as a tool
  * call with no check and no receipt.
  */
-export const MCP_METHODS = [
+/** Requests MCP defines only from client to server (a server never sends them to its client). */
+export const CLIENT_ONLY_REQUESTS = [
   'initialize',
-  'ping',
   'tools/call',
   'tools/list',
   'resources/list',
@@ -22,6 +22,11 @@ export const MCP_METHODS = [
   'prompts/get',
   'completion/complete',
   'logging/setLevel',
+] as const;
+
+export const MCP_METHODS = [
+  ...CLIENT_ONLY_REQUESTS,
+  'ping',
   'tasks/get',
   'tasks/result',
   'tasks/list',

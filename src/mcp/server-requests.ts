@@ -1,5 +1,6 @@
 import type { Decision } from '../core/decision.js';
 import type { PolicyEngine } from '../policy/engine.js';
+import { CLIENT_ONLY_REQUESTS } from './method-names.js';
 import type { CallChecks } from './record.js';
 
 /** Server-to-client methods that are protocol plumbing, not a server acting on the client: never policed. */
@@ -10,20 +11,7 @@ const PLUMBING = new Set(['ping']);
  * asking anything a policy speaks of: `tools/call` from the server would otherwise be judged as
  * `Action::"tools/call"`, the client's own tool calls, and pass wherever those are permitted.
  */
-const CLIENT_ONLY = new Set([
-  'initialize',
-  'tools/call',
-  'tools/list',
-  'resources/list',
-  'resources/read',
-  'resources/templates/list',
-  'resources/subscribe',
-  'resources/unsubscribe',
-  'prompts/list',
-  'prompts/get',
-  'completion/complete',
-  'logging/setLevel',
-]);
+const CLIENT_ONLY: ReadonlySet<string> = new Set(CLIENT_ONLY_REQUESTS);
 
 /** Receipts of server-to-client requests name the method under this prefix in `tool.name`. */
 export { SERVER_REQUEST_PREFIX } from './recorded-requests.js';
