@@ -76,6 +76,9 @@ describe('oacp start-up: an MCP client starts `oacp mcp run` for every session',
     // Help and a mistyped command (with its suggestion) need every command.
     expect((await registrarsFor(['--help'])).length).toBeGreaterThan(10);
     expect((await registrarsFor(['mpc'])).length).toBeGreaterThan(10);
+    // --version prints and exits before any command could run: it loads none (it took a second).
+    expect(await registrarsFor(['--version'])).toHaveLength(0);
+    expect(await registrarsFor(['--home', '/h', '-V'])).toHaveLength(0);
   });
 
   it('oacp mcp run (stdio, one server) never loads the gateway, models, cluster, A2A, HTTP servers or database drivers', () => {

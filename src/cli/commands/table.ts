@@ -31,16 +31,19 @@ export const commandTable: readonly CommandEntry[] = [
 
 /**
  * The registrars `argv` needs: only the named command's when the first word
- * names one (after the global `--home DIR`), else all of them (help, a
- * mistyped command and its suggestion).
+ * names one (after the global `--home DIR`), none for `--version` (it prints
+ * and exits before any command runs), else all of them (help, a mistyped
+ * command and its suggestion).
  */
 export async function registrarsFor(argv: readonly string[]): Promise<CommandRegistrar[]> {
+  const first = firstWord(argv, true);
+  if (first === '-V' || first === '--version') return [];
   const named = commandTable.find((entry) => entry.name === firstWord(argv));
   const wanted = named === undefined ? commandTable : [named];
   return Promise.all(wanted.map((entry) => entry.load()));
 }
 
-function firstWord(argv: readonly string[]): string | undefined {
+function firstWord(argv: readonly string[], keepOptions = false): string | undefined {
   for (let at = 0; at < argv.length; at++) {
     const arg = argv[at] ?? '';
     if (arg === '--home') {
@@ -48,7 +51,7 @@ function firstWord(argv: readonly string[]): string | undefined {
       continue;
     }
     if (arg.startsWith('--home=')) continue;
-    return arg.startsWith('-') ? undefined : arg;
+    return arg.startsWith('-') && !keepOptions ? undefined : arg;
   }
   return undefined;
 }
