@@ -31,12 +31,15 @@ export const ToolCallPredicateSchema = z
     /**
      * How the call ended (absent on receipts written before the field): `result`/`error` the server
      * answered, `denied` refused before it was sent, `cancelled` by the client, `timeout` no answer
-     * within the deadline, `server-gone` the server went away first.
+     * within the deadline, `server-gone` the server went away first, `interrupted` OACP itself died
+     * while the call was with the server (recorded from its intent when the home was next opened).
      */
-    outcome: z.enum(['result', 'error', 'denied', 'cancelled', 'timeout', 'server-gone']).optional(),
+    outcome: z
+      .enum(['result', 'error', 'denied', 'cancelled', 'timeout', 'server-gone', 'interrupted'])
+      .optional(),
     /**
-     * Whether the call had been sent to the server: written for `cancelled`, `timeout` and
-     * `server-gone`, where `true` means the server may have run it (its answer, if any, was not
+     * Whether the call had been sent to the server: written for `cancelled`, `timeout`,
+     * `server-gone` and `interrupted`, where `true` means the server may have run it (its answer, if any, was not
      * delivered) and `false` that it never reached the server.
      */
     forwarded: z.boolean().optional(),

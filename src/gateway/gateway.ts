@@ -16,6 +16,7 @@ import { loadMasterKey } from '../identity/master-key.js';
 import { ApprovalSpool, approvalSpoolDir } from '../mcp/approval-remote.js';
 import { defaultPolicyEngine } from '../mcp/default-policy.js';
 import { ReceiptSlot } from '../mcp/receipt-slot.js';
+import { describeRecovery } from '../node/intent-journal.js';
 import { logDirectory, OacpNode } from '../node/oacp-node.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import { defaultStorePath, openStore } from '../store/open-store.js';
@@ -164,6 +165,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       options.signingWorkers === undefined ? {} : { signingWorkers: options.signingWorkers },
     );
     closers.push(() => node.close());
+    for (const line of describeRecovery(node.recovered)) logger.warn(line);
     const masterKey = loadMasterKey(homeLayout(options.home).masterKey, env).bytes;
     const store = await openStore(options.store ?? config.gateway.store ?? defaultStorePath(options.home));
     closers.push(() => store.close());

@@ -30,13 +30,21 @@ export interface CallRecorder {
   finish(finished: FinishedCall, usage: Usage | undefined): Promise<ReceiptRef>;
   /** Throws when no receipt could be written now; see ReceiptSink.reserve. */
   reserve(): void;
+  /** Right before `call` is sent: see ReceiptSink.intend. Throws when its intent cannot be kept. */
+  intend?(call: ActiveCall): void;
 }
 
 export function callRecorder(sink: ReceiptSink): CallRecorder {
   return {
     finish: (finished, usage) => sink.record(toRecord(finished, usage)),
     reserve: () => sink.reserve?.(),
+    intend: (call) => sink.intend?.(interruptedRecord(call)),
   };
+}
+
+/** The record of `call` if OACP dies while the server has it: sent, and its end unknown. */
+export function interruptedRecord(call: ActiveCall): ToolCallRecord {
+  return toRecord({ call, outcome: 'interrupted', forwarded: true }, undefined);
 }
 
 export function toRecord(finished: FinishedCall, usage: Usage | undefined): ToolCallRecord {

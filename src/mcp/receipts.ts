@@ -7,6 +7,7 @@ import { OacpError } from '../core/errors.js';
 import { jcsDigest } from '../core/jcs.js';
 import { didKeyFromPublicKey, isDidKey } from '../identity/did-key.js';
 import type { TransparencyLog } from '../log/transparency-log.js';
+import type { IntentJournal } from '../node/intent-journal.js';
 import type { McpErrorCode } from './errors.js';
 import { ReceiptSlot } from './receipt-slot.js';
 import type { ReceiptRef, ReceiptSink, ToolCallRecord } from './record.js';
@@ -96,6 +97,8 @@ export interface AttestedReceiptsOptions {
   readonly agentSigner?: Signer;
   /** Where a receipt can be fetched, e.g. `/oacp/receipts/<index>` on the bridge's HTTP listener. */
   readonly receiptPath?: (index: number) => string;
+  /** Keeps each forwarded call's `interrupted` receipt until its real one is durable (OacpNode.intents). */
+  readonly journal?: () => Pick<IntentJournal, 'write' | 'done'>;
 }
 
 /**
@@ -118,6 +121,15 @@ export class AttestedReceipts implements ReceiptSink {
     this.#options.writer.reserve?.();
   }
 
+  intend(call: ToolCallRecord): void {
+    const journal = this.#options.journal;
+    if (journal === undefined) return;
+    journal().write(call.callId, {
+      predicateType: TOOL_CALL_PREDICATE_TYPE,
+      predicate: toolCallPredicate(call),
+    });
+  }
+
   async record(call: ToolCallRecord): Promise<ReceiptRef> {
     const statement = buildStatement({
       predicateType: TOOL_CALL_PREDICATE_TYPE,
@@ -126,6 +138,7 @@ export class AttestedReceipts implements ReceiptSink {
     const coSign =
       this.#agentDid !== undefined && this.#agentDid === call.agent ? this.#options.agentSigner : undefined;
     const { index } = await this.#options.writer.record(statement, coSign);
+    this.#options.journal?.().done(call.callId);
     const path = this.#options.receiptPath?.(index);
     return path === undefined
       ? { index, log: this.#options.origin }

@@ -14,7 +14,12 @@ export type CallOutcome =
   /** The server went away before answering. */
   | 'server-gone'
   /** The server did not answer within the bridge's request deadline; the client got an error. */
-  | 'timeout';
+  | 'timeout'
+  /**
+   * OACP itself died (kill -9) while the call was with the server: recorded from the call's
+   * intent (node/intent-journal.ts) by the next process to open the home; how it ended is unknown.
+   */
+  | 'interrupted';
 
 /** Who approved a call that needed a person's approval, and how. */
 export interface ApprovalRecord {
@@ -106,6 +111,12 @@ export interface ReceiptSink {
    * effect never happens, without a place for its receipt.
    */
   reserve?(): void;
+  /**
+   * Called right before the call is sent to the server: keeps, where this process's death can
+   * not lose it, the receipt the call gets if the process dies before `record` (outcome
+   * `interrupted`). Throws when it cannot: the call is refused then.
+   */
+  intend?(call: ToolCallRecord): void;
 }
 
 /** Keeps records in memory with consecutive indexes: for tests and for `--attest-level none` style dry runs. */

@@ -8,6 +8,7 @@ import { isLoopbackAddress } from '../core/loopback.js';
 import { openHomeNonceStore } from '../identity/home-nonce-store.js';
 import { KeyStore } from '../identity/keystore.js';
 import type { NonceStore } from '../identity/nonce-store.js';
+import { describeRecovery } from '../node/intent-journal.js';
 import { logDirectory, OacpNode } from '../node/oacp-node.js';
 import { defaultSigningWorkers, SigningPool } from '../node/signing-pool.js';
 import { PolicyEngine } from '../policy/engine.js';
@@ -50,6 +51,7 @@ export async function runBridge(
 ): Promise<void> {
   const { log, env, catalog, held } = base;
   const node = await OacpNode.open(context.home, env);
+  for (const line of describeRecovery(node.recovered)) log(`oacp: ${line}`);
   // One nonce store per home: a signed request replayed to another bridge on the home is refused too.
   const nonces = openHomeNonceStore(context.home);
   let stopPool: (() => Promise<void>) | undefined;
@@ -80,6 +82,7 @@ export async function runBridge(
       receipts: new AttestedReceipts({
         writer,
         origin: node.origin,
+        journal: () => node.intents(),
         ...(options.attestLevel === 'standard' && agent !== undefined ? { agentSigner: agent.signer } : {}),
         ...(http === undefined ? {} : { receiptPath: http.receiptPath }),
       }),

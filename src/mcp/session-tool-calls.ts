@@ -205,7 +205,7 @@ export class SessionToolCalls {
       decided.call,
       () => {
         // Checked again at the last moment: the log may have failed while the call awaited approval.
-        const slot = flow.reserve();
+        const slot = flow.reserve() ?? flow.intend(decided.call);
         if (slot !== undefined) {
           void flow
             .finishDenied({ ...decided.call, decision: slot })

@@ -98,6 +98,22 @@ export class ToolCallFlow {
     }
   }
 
+  /**
+   * Right before `call` is sent: keeps its `interrupted` receipt until the real one is written
+   * (ReceiptSink.intend). Undefined when kept (or nothing keeps intents); else the deny that says why.
+   */
+  intend(call: ActiveCall): (Decision & { effect: 'deny' }) | undefined {
+    try {
+      this.#parts.recorder.intend?.(call);
+      return undefined;
+    } catch (error) {
+      return {
+        effect: 'deny',
+        reason: `the call's receipt could not be secured against a crash, so the call is refused: ${describe(error)}`,
+      };
+    }
+  }
+
   /** Runs every check (decideCall, the one ordered list); the answer carries the call record either way. */
   async decide(
     params: Readonly<Record<string, unknown>> | undefined,

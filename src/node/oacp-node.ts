@@ -9,6 +9,7 @@ import { KeyStore } from '../identity/keystore.js';
 import { formatVerifierKey, SIG_TYPE_ED25519 } from '../log/note-keys.js';
 import { signedStatePath } from '../log/signed-state.js';
 import { TransparencyLog } from '../log/transparency-log.js';
+import { IntentJournal, type Recovery, recoverIntents } from './intent-journal.js';
 import { readNodeConfig } from './node-config.js';
 import { SigningPool, type SigningPoolErrorCode } from './signing-pool.js';
 
@@ -48,6 +49,9 @@ const OptionsSchema = z.strictObject({
 export class OacpNode {
   private readonly recording = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
+  private journal: IntentJournal | undefined;
+  /** Receipts recorded at open for effects an earlier process on this home started and never recorded (see IntentJournal). */
+  recovered: Recovery = { recorded: 0, unreadable: [] };
 
   private constructor(
     readonly home: string,
@@ -89,7 +93,26 @@ export class OacpNode {
       await log.close();
       throw error;
     }
-    return new OacpNode(home, keys, log, origin, pool ?? keys.airlockSigner(), pool);
+    const node = new OacpNode(home, keys, log, origin, pool ?? keys.airlockSigner(), pool);
+    if (parsed.data.readOnly !== true) {
+      try {
+        node.recovered = await recoverIntents(intentsDirectory(home), (statement) => node.record(statement));
+      } catch (error) {
+        await node.close();
+        throw error;
+      }
+    }
+    return node;
+  }
+
+  /**
+   * This process's intent journal on the home, opened on first use: what a side effect's receipt
+   * says if this process dies before recording it. Throws when it cannot be written.
+   */
+  intents(): IntentJournal {
+    if (this.closing !== undefined) return IntentJournal.closed();
+    this.journal ??= IntentJournal.open(intentsDirectory(this.home));
+    return this.journal;
   }
 
   /** Threads signing for this node besides the caller's (0 when signing in-thread). */
@@ -110,6 +133,7 @@ export class OacpNode {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.allSettled([...this.recording]);
+      this.journal?.close();
       try {
         await this.log.close();
       } finally {
@@ -127,6 +151,11 @@ export class OacpNode {
     const { index } = await this.log.append(bytes);
     return { index, envelope, bytes };
   }
+}
+
+/** Where the processes writing to a home keep their intent journals. */
+export function intentsDirectory(home: string): string {
+  return join(home, 'intents');
 }
 
 export function logDirectory(home: string): string {

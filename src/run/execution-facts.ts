@@ -4,7 +4,7 @@ import {
   type ExecutionOutcome,
 } from '../attest/execution.js';
 import type { ExecutionStatement } from '../attest/oacp-statement.js';
-import { buildStatement } from '../attest/receipt.js';
+import { type BuildStatementInput, buildStatement } from '../attest/receipt.js';
 import type { Manifest } from '../capability/manifest.js';
 import { describeError } from '../core/errors.js';
 import { jcsDigest } from '../core/jcs.js';
@@ -94,3 +94,34 @@ function clip(text: string): string {
   const cut = text.slice(0, 4096);
   return /[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut;
 }
+
+/**
+ * What the receipt of a run says if `oacp` dies (kill -9) while its workload runs: recorded from
+ * this intent (node/intent-journal.ts) by the next process to open the home. It started; how it
+ * ended and what it printed are unknown.
+ */
+export function interruptedExecution(run: Omit<RefusedRun, 'error'>): BuildStatementInput {
+  return {
+    predicateType: EXECUTION_PREDICATE_TYPE,
+    predicate: {
+      ...(run.agentDid === undefined ? {} : { agent: { did: run.agentDid } }),
+      codeDigest: run.codeDigest,
+      manifestDigest: jcsDigest(run.manifest),
+      tier: run.tier,
+      inputsDigest: run.inputsDigest,
+      outputsDigest: jcsDigest({ interrupted: INTERRUPTED_REASON }),
+      usage: { wallMs: 0, cpuMs: 0, memoryPeakBytes: 0, egressRequests: 0, egressDenied: 0, outputBytes: 0 },
+      toolCalls: [],
+      exit: { code: null, signal: null },
+      outcome: 'interrupted',
+      reason: INTERRUPTED_REASON,
+      limits: executionLimits(run.manifest),
+      startedAt: run.startedAt.toISOString(),
+      finishedAt: run.startedAt.toISOString(),
+      durationMs: 0,
+    },
+  };
+}
+
+const INTERRUPTED_REASON =
+  'oacp ended (killed) while the workload ran; recorded when the home was next opened: how it ended is unknown';

@@ -1,13 +1,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { describeError } from '../../core/errors.js';
 import { decodeBase64, encodeBase64 } from '../../log/base64.js';
 import { openCheckpoint } from '../../log/checkpoint.js';
 import { formatVerifierKey, SIG_TYPE_ED25519 } from '../../log/note-keys.js';
 import { verifyConsistency } from '../../log/proof-verify.js';
 import { Witness } from '../../log/witness.js';
+import { describeRecovery, hasOrphanedIntents } from '../../node/intent-journal.js';
 import { readNodeConfig } from '../../node/node-config.js';
-import { OacpNode } from '../../node/oacp-node.js';
+import { intentsDirectory, OacpNode } from '../../node/oacp-node.js';
 import { CliExit } from '../io.js';
 import type { CliContext, CommandRegistrar } from '../program.js';
 import { registerLogAudit } from './log-audit.js';
@@ -149,11 +151,31 @@ async function withNode<T>(
   command: Command,
   run: (node: OacpNode) => Promise<T>,
 ): Promise<T> {
-  const node = await OacpNode.open(context.home(command), context.env, { readOnly: true });
+  const home = context.home(command);
+  await recordInterrupted(context, home);
+  const node = await OacpNode.open(home, context.env, { readOnly: true });
   try {
     return await run(node);
   } finally {
     await node.close();
+  }
+}
+
+/**
+ * Receipts of effects a killed process started and never recorded are written before the log is
+ * read (see IntentJournal), so what is listed, shown or verified includes them. Opening the home
+ * for writing does it; a reader that cannot write is told, and reads the log as it is.
+ */
+async function recordInterrupted(context: CliContext, home: string): Promise<void> {
+  if (!hasOrphanedIntents(intentsDirectory(home))) return;
+  try {
+    const writer = await OacpNode.open(home, context.env);
+    for (const line of describeRecovery(writer.recovered)) context.output.err(`oacp: ${line}`);
+    await writer.close();
+  } catch (error) {
+    context.output.err(
+      `oacp: calls or runs that a killed process started are not recorded yet (${describeError(error)}); the next oacp mcp run, oacp run or gateway on this home records them`,
+    );
   }
 }
 

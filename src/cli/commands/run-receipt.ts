@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { ExecutionStatement } from '../../attest/oacp-statement.js';
+import type { BuildStatementInput } from '../../attest/receipt.js';
 import type { Signer } from '../../core/ed25519.js';
 import { describeError } from '../../core/errors.js';
 import { ReceiptSlot } from '../../mcp/receipt-slot.js';
+import { describeRecovery } from '../../node/intent-journal.js';
 import { logDirectory, OacpNode } from '../../node/oacp-node.js';
 import { CliExit, type Output } from '../io.js';
 
@@ -13,6 +16,11 @@ import { CliExit, type Output } from '../io.js';
 export interface RunRecorder {
   /** Throws when no receipt could be appended now (a failed append, a full disk): the run must not start. */
   ready(): void;
+  /**
+   * Right before the workload starts: keeps the receipt it gets if `oacp` dies before `record`
+   * (outcome `interrupted`, see IntentJournal). Throws when it cannot: the run must not start.
+   */
+  intend(statement: BuildStatementInput): void;
   /** Records `statement`; throws a CliExit saying the run is unreceipted when it cannot. */
   record(statement: ExecutionStatement, agent: Signer | undefined, ran: string): Promise<void>;
   close(): Promise<void>;
@@ -34,13 +42,17 @@ export async function openRunRecorder(
       `oacp run records a signed receipt of every run and cannot here (${describeError(error)}); ${OPT_OUT}`,
     );
   }
+  for (const line of describeRecovery(node.recovered)) output.err(`oacp: ${line}`);
   const slot = new ReceiptSlot({ dir: logDirectory(home) });
+  const runId = randomUUID();
   return {
     ready: () => slot.check(),
+    intend: (statement) => node.intents().write(runId, statement),
     record: async (statement, agent, ran) => {
       let index: number;
       try {
         index = (await slot.track(node.record(statement, agent))).index;
+        node.intents().done(runId);
       } catch (error) {
         throw new CliExit(
           `${ran}, but its receipt could not be recorded (${describeError(error)}); no receipt vouches for this run`,

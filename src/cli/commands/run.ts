@@ -13,7 +13,7 @@ import { Duration, FileGrant, MemorySize, UnenforcedList } from '../../mcp/optio
 import { withAbsoluteScript } from '../../mcp/server-identity.js';
 import { executeCode } from '../../run/execute-code.js';
 import { executeProcess, processCodeDigest, processInputsDigest } from '../../run/execute-process.js';
-import { refusedExecution } from '../../run/execution-facts.js';
+import { interruptedExecution, refusedExecution } from '../../run/execution-facts.js';
 import { CliExit } from '../io.js';
 import type { CliContext, CommandRegistrar } from '../program.js';
 import { interruptOnSignals, runExitCode } from './run-interrupt.js';
@@ -204,6 +204,16 @@ async function runCommand(
     workload = describeWorkload('run', command, args, [home]);
     recorder?.ready();
     tier = await createTierRegistry<ProcessTier>(processTiers()).selectTier(tierName);
+    recorder?.intend(
+      interruptedExecution({
+        tier: tierName,
+        codeDigest: processCodeDigest(spec, workload.codeFiles),
+        inputsDigest: processInputsDigest(spec),
+        manifest,
+        ...(agentDid === undefined ? {} : { agentDid }),
+        startedAt,
+      }),
+    );
   } catch (error) {
     const statement = refusedExecution({
       tier: tierName,

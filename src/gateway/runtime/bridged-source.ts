@@ -4,7 +4,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { sha256Hex } from '../../core/digest.js';
 import { type ApprovalDesk, ApprovalService } from '../../mcp/approval.js';
 import { createBridge } from '../../mcp/bridge.js';
-import { toRecord } from '../../mcp/call-recorder.js';
+import { type ActiveCall, interruptedRecord, toRecord } from '../../mcp/call-recorder.js';
 import type { McpRunOptions } from '../../mcp/options.js';
 import { ReceiptSlot } from '../../mcp/receipt-slot.js';
 import { AttestedReceipts, type ReceiptWriter } from '../../mcp/receipts.js';
@@ -12,6 +12,7 @@ import { MemoryReceiptSink, type ReceiptRef } from '../../mcp/record.js';
 import { toolFilterFromFlag } from '../../mcp/tool-filter.js';
 import { fromSdkTransport } from '../../mcp/transport.js';
 import { upstreamFor } from '../../mcp/upstream-from-options.js';
+import type { IntentJournal } from '../../node/intent-journal.js';
 import { PolicyEngine } from '../../policy/engine.js';
 import { loadPolicyFile } from '../../policy/load.js';
 import { ToolPins } from '../../policy/pins.js';
@@ -29,6 +30,8 @@ export interface BridgedSourceOptions {
   readonly node: ReceiptWriter & {
     readonly origin: string;
     readonly log: { entry(index: number): Promise<Uint8Array> };
+    /** Where each forwarded call's `interrupted` receipt waits for its real one (OacpNode.intents). */
+    intents?(): Pick<IntentJournal, 'write' | 'done'>;
   };
   /** The calling agent's key: it signs the request that names it to the bridge, and co-signs with `coSign`. */
   readonly signerOf: AgentSignerLookup;
@@ -60,6 +63,8 @@ export async function bridgedSource(config: BridgedSourceOptions): Promise<McpTo
   );
   const server = upstream.identity.name;
   const slot = config.slot ?? new ReceiptSlot();
+  const intents = config.node.intents?.bind(config.node);
+  const journal = intents === undefined ? {} : { journal: intents };
   const recorder = {
     async finish(
       finished: Parameters<typeof toRecord>[0],
@@ -73,12 +78,17 @@ export async function bridgedSource(config: BridgedSourceOptions): Promise<McpTo
       const receipts = new AttestedReceipts({
         writer: config.node,
         origin: config.node.origin,
+        ...journal,
         ...(coSigner === undefined ? {} : { agentSigner: coSigner }),
       });
       return slot.track(receipts.record(record));
     },
     // Nothing is forwarded while the gateway's log cannot take a receipt.
     reserve: () => slot.check(),
+    intend: (call: ActiveCall) =>
+      new AttestedReceipts({ writer: config.node, origin: config.node.origin, ...journal }).intend(
+        interruptedRecord(call),
+      ),
   };
   const bridge = createBridge({
     upstream,

@@ -1,0 +1,280 @@
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { OacpStatement } from '../attest/oacp-statement.js';
+import { type BuildStatementInput, buildStatement } from '../attest/receipt.js';
+import { OacpError } from '../core/errors.js';
+
+export type IntentErrorCode = 'NODE_INTENT_UNWRITABLE';
+
+/**
+ * The receipt a side effect gets if this process dies before it can record the real one.
+ *
+ * Before OACP lets a side effect happen (a tool call forwarded, a workload started) it writes
+ * here, with write(2), what the receipt says if the effect was started and its end is unknown
+ * (`outcome: interrupted`): the predicate, built into a statement (and checked) only if it is
+ * ever recovered, so the intent costs no schema check on the hot path. When the real receipt is durable in the log, a
+ * second line marks the intent done. A process killed in between (kill -9, an OOM kill) leaves
+ * intents without their mark; the next process to open the home for writing records each of
+ * them as a receipt (recoverIntents), so no side effect is left without one.
+ *
+ * One file per process, locked with flock(2) for the process's life: the kernel drops the lock
+ * when the holder dies, so a file that can be locked belongs to a dead process, with no pid to
+ * trust and no staleness to judge. Lines reach the OS before the effect starts, so they survive
+ * the death of any process; they are not fsynced (a power cut in that window can lose an
+ * intent, as it can lose the effect's own unsynced writes), which keeps the cost to one
+ * write(2) per effect.
+ */
+export class IntentJournal {
+  #pending = new Set<string>();
+  #bytes = 0;
+  #closed = false;
+
+  private constructor(
+    private readonly fd: number,
+    readonly path: string,
+  ) {}
+
+  /** A journal that refuses every write: what a closing node hands out. */
+  static closed(): IntentJournal {
+    const journal = new IntentJournal(-1, '(closed)');
+    journal.#closed = true;
+    return journal;
+  }
+
+  /** Creates this process's journal in `dir` (made 0700 when missing), locked for its life. */
+  static open(dir: string): IntentJournal {
+    let fd: number | undefined;
+    const path = join(dir, `${process.pid}-${randomBytes(6).toString('hex')}${SUFFIX}`);
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      fd = openSync(
+        path,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND,
+        0o600,
+      );
+      flock().flockSync(fd, 'exnb');
+      return new IntentJournal(fd, path);
+    } catch (error) {
+      if (fd !== undefined) closeSync(fd);
+      throw unwritable(`cannot create the intent journal ${path}`, error);
+    }
+  }
+
+  /** Writes the receipt `id` gets if this process dies before done(id); throws when it cannot (refuse the effect then). */
+  write(id: string, statement: BuildStatementInput): void {
+    if (this.#closed) throw unwritable('the intent journal is closed', undefined);
+    this.#append({ i: id, t: statement.predicateType, p: statement.predicate });
+    this.#pending.add(id);
+  }
+
+  /** The real receipt of `id` is durable: its intent is void. Never throws (a lost mark only costs a duplicate "interrupted" receipt). */
+  done(id: string): void {
+    if (!this.#pending.delete(id) || this.#closed) return;
+    try {
+      this.#append({ d: id });
+      // Nothing pending: the file can start over, so a long-lived process keeps it small.
+      if (this.#pending.size === 0 && this.#bytes > COMPACT_BYTES) {
+        ftruncateSync(this.fd, 0);
+        this.#bytes = 0;
+      }
+    } catch {
+      // The intent stays: if this process dies, its effect gets an "interrupted" receipt beside the real one.
+    }
+  }
+
+  /** Intents written and not yet done. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** Closes the journal; removes it when nothing is pending (else the next opener records what is). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#pending.size === 0) {
+      try {
+        unlinkSync(this.path);
+      } catch {
+        // Already gone: nothing to recover from it either way.
+      }
+    }
+    closeSync(this.fd);
+  }
+
+  #append(line: unknown): void {
+    const bytes = Buffer.from(`${JSON.stringify(line)}\n`);
+    try {
+      let at = 0;
+      while (at < bytes.length) at += writeSync(this.fd, bytes, at);
+    } catch (error) {
+      throw unwritable(`cannot write to the intent journal ${this.path}`, error);
+    }
+    this.#bytes += bytes.length;
+  }
+}
+
+/** What recovery did: receipts recorded, and journals it could not read (kept, named). */
+export interface Recovery {
+  readonly recorded: number;
+  readonly unreadable: readonly string[];
+}
+
+/** What a process that opened a home says of the recovery it made (nothing when there was none). */
+export function describeRecovery(recovery: Recovery): string[] {
+  const lines: string[] = [];
+  if (recovery.recorded > 0) {
+    lines.push(
+      `recorded ${recovery.recorded} receipt(s) with outcome "interrupted": an earlier OACP process on this home started those calls or runs and ended (killed) before recording them`,
+    );
+  }
+  for (const path of recovery.unreadable) {
+    lines.push(`intent journal ${path} could not be read (kept, not recorded): check it by hand`);
+  }
+  return lines;
+}
+
+/**
+ * Records the receipt of every intent left by a dead process in `dir`, then removes its journal.
+ * A journal another process still holds is skipped. Each intent recorded is marked done in the
+ * journal (under its lock) before the next, so a recovery that dies itself is resumed, not repeated.
+ */
+export async function recoverIntents(
+  dir: string,
+  record: (statement: OacpStatement) => Promise<unknown>,
+): Promise<Recovery> {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((name) => name.endsWith(SUFFIX));
+  } catch {
+    return { recorded: 0, unreadable: [] };
+  }
+  let recorded = 0;
+  const unreadable: string[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW);
+    } catch {
+      continue;
+    }
+    try {
+      if (!fstatSync(fd).isFile() || !tryLock(fd)) continue;
+      const pending = pendingIntents(readFileSync(fd, 'utf8'));
+      if (pending === undefined) {
+        unreadable.push(path);
+        continue;
+      }
+      for (const [id, statement] of pending) {
+        await record(statement);
+        writeSync(fd, `${JSON.stringify({ d: id })}\n`);
+        recorded += 1;
+      }
+      unlinkSync(path);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return { recorded, unreadable };
+}
+
+/** Whether `dir` holds a journal no live process holds (a cheap check before opening a home for writing). */
+export function hasOrphanedIntents(dir: string): boolean {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((name) => name.endsWith(SUFFIX));
+  } catch {
+    return false;
+  }
+  for (const name of names) {
+    let fd: number;
+    try {
+      fd = openSync(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch {
+      continue;
+    }
+    try {
+      if (tryLock(fd)) return true;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return false;
+}
+
+const SUFFIX = '.intents';
+/** A journal with nothing pending is emptied once it grows past this. */
+const COMPACT_BYTES = 1 << 20;
+
+const Line = z.union([
+  z.strictObject({ i: z.string().min(1), t: z.string(), p: z.record(z.string(), z.unknown()) }),
+  z.strictObject({ d: z.string().min(1) }),
+]);
+
+/**
+ * The intents of a journal not marked done, in order; undefined when a line other than a torn
+ * last one is not an intent or a mark, or an intent is not a statement OACP defines.
+ */
+function pendingIntents(text: string): Map<string, OacpStatement> | undefined {
+  const pending = new Map<string, OacpStatement>();
+  const lines = text.split('\n');
+  for (const [at, line] of lines.entries()) {
+    if (line === '') continue;
+    let parsed: z.infer<typeof Line>;
+    try {
+      parsed = Line.parse(JSON.parse(line));
+    } catch {
+      // A torn last line is a write the process died in, before its effect started.
+      if (at === lines.length - 1) break;
+      return undefined;
+    }
+    if ('d' in parsed) {
+      pending.delete(parsed.d);
+      continue;
+    }
+    try {
+      // buildStatement checks the predicate strictly and derives its subjects, as for any receipt.
+      pending.set(
+        parsed.i,
+        buildStatement({ predicateType: parsed.t, predicate: parsed.p } as BuildStatementInput),
+      );
+    } catch {
+      return undefined;
+    }
+  }
+  return pending;
+}
+
+type FsExt = { flockSync(fd: number, flags: 'exnb' | 'un'): void };
+
+function flock(): FsExt {
+  return createRequire(import.meta.url)('fs-ext') as FsExt;
+}
+
+function tryLock(fd: number): boolean {
+  try {
+    flock().flockSync(fd, 'exnb');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function unwritable(message: string, cause: unknown): OacpError<IntentErrorCode> {
+  const detail = cause instanceof Error && 'code' in cause ? ` (${String(cause.code)})` : '';
+  return new OacpError<IntentErrorCode>('NODE_INTENT_UNWRITABLE', `${message}${detail}`);
+}

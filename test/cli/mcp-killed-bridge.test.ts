@@ -1,0 +1,196 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { jcsDigest } from '../../src/core/jcs.js';
+
+/**
+ * Every side effect has a receipt, even when OACP itself is killed: a tools/call the server
+ * received (and acted on) while the bridge was killed with SIGKILL gets a receipt with outcome
+ * `interrupted`, recorded from the call's intent by the next oacp process on the home. The
+ * attack on the real CLI: a real bridge over a real server in the hardened tier, a real kill.
+ */
+const MAIN = resolve('dist/cli/main.js');
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const SERVER = `
+import { appendFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+const effect = process.argv[2];
+const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const m = JSON.parse(line);
+  if (m.method === 'initialize') send({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: m.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'effects', version: '1' } } });
+  else if (m.method === 'tools/list') send({ jsonrpc: '2.0', id: m.id, result: { tools: [{ name: 'touch', inputSchema: { type: 'object' } }] } });
+  // The side effect happens, and the answer never comes: the bridge is killed meanwhile.
+  else if (m.method === 'tools/call') appendFileSync(effect, JSON.stringify(m.params.arguments) + '\\n');
+});
+`;
+
+function oacp(home: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, [MAIN, '--home', home, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((done) => setTimeout(done, 25));
+  }
+}
+
+interface Listed {
+  readonly index: number;
+  readonly tool?: string;
+  readonly outcome?: string;
+}
+
+describe('a bridge killed with SIGKILL while the server has a call', () => {
+  it('attack: the call the server acted on gets one receipt, outcome interrupted and forwarded, with the digest of what it was sent', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-killed-bridge-'));
+    dirs.push(dir);
+    const home = join(dir, 'home');
+    const work = join(dir, 'work');
+    spawnSync('mkdir', ['-p', work]);
+    writeFileSync(join(work, 'server.mjs'), SERVER);
+    const effect = join(work, 'effect.jsonl');
+    expect(oacp(home, ['init']).status).toBe(0);
+
+    const bridge: ChildProcess = spawn(
+      process.execPath,
+      [
+        MAIN,
+        '--home',
+        home,
+        'mcp',
+        'run',
+        '--allow-files',
+        `${work}:rw`,
+        '--',
+        process.execPath,
+        join(work, 'server.mjs'),
+        effect,
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    bridge.stderr?.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    let stdout = '';
+    bridge.stdout?.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    const send = (message: unknown) => bridge.stdin?.write(`${JSON.stringify(message)}\n`);
+    try {
+      send({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'killer', version: '1' },
+        },
+      });
+      await until(() => stdout.includes('"id":1'), `initialize to be answered (bridge said: ${stderr})`);
+      send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      const args = { marker: 'acted-on', n: [1, 2] };
+      send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'touch', arguments: args } });
+      await until(
+        () => existsSync(effect) && readFileSync(effect, 'utf8').includes('acted-on'),
+        'the side effect',
+      );
+      const exited = new Promise((done) => bridge.once('exit', done));
+      bridge.kill('SIGKILL');
+      await exited;
+      expect(stdout).not.toContain('"id":2');
+
+      // Reading the log records what the killed bridge left, before listing.
+      const listed = oacp(home, ['log', 'list', '--json']);
+      expect(listed.status).toBe(0);
+      expect(listed.stderr).toContain('recorded 1 receipt(s) with outcome "interrupted"');
+      const entries = (JSON.parse(listed.stdout) as { entries: Listed[] }).entries.filter(
+        (e) => e.tool === 'touch',
+      );
+      expect(entries).toHaveLength(1);
+      const out = join(dir, 'export');
+      expect(oacp(home, ['log', 'export', String(entries[0]?.index), '--out', out]).status).toBe(0);
+      const envelope = JSON.parse(readFileSync(join(out, 'receipt.json'), 'utf8')) as { payload: string };
+      const { predicate } = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+      expect(predicate).toMatchObject({
+        outcome: 'interrupted',
+        forwarded: true,
+        argumentsDigest: jcsDigest(args),
+        policy: { effect: 'allow' },
+      });
+      // A receipt like any other: it verifies offline with its inclusion proof.
+      const keys = join(dir, 'public');
+      expect(oacp(home, ['keys', 'export', '--out', keys]).status).toBe(0);
+      const receipt = join(out, 'receipt.json');
+      const verified = oacp(home, [
+        'verify',
+        receipt,
+        ...['--proof', `${receipt}.tlog-proof`, '--log-key', join(keys, 'log.vkey')],
+        ...['--signer-key', join(keys, 'signer.pem')],
+      ]);
+      expect(verified.status, verified.stdout).toBe(0);
+      // Once: the next reader records nothing more.
+      const again = oacp(home, ['log', 'list', '--json']);
+      expect(again.stderr).not.toContain('interrupted');
+      expect(
+        (JSON.parse(again.stdout) as { entries: Listed[] }).entries.filter((e) => e.tool === 'touch'),
+      ).toHaveLength(1);
+    } finally {
+      bridge.kill('SIGKILL');
+    }
+  });
+
+  it('attack: oacp run killed with SIGKILL while its workload runs: the run gets one receipt, outcome interrupted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-killed-run-'));
+    dirs.push(dir);
+    const home = join(dir, 'home');
+    const work = join(dir, 'work');
+    spawnSync('mkdir', ['-p', work]);
+    const started = join(work, 'started');
+    expect(oacp(home, ['init']).status).toBe(0);
+    const run = spawn(
+      process.execPath,
+      [
+        MAIN,
+        '--home',
+        home,
+        'run',
+        '--allow-files',
+        `${work}:rw`,
+        '--',
+        '/bin/sh',
+        '-c',
+        `echo yes > ${started}; sleep 60`,
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      await until(() => existsSync(started), 'the workload to start');
+      const exited = new Promise((done) => run.once('exit', done));
+      run.kill('SIGKILL');
+      await exited;
+      const listed = oacp(home, ['log', 'list', '--json']);
+      expect(listed.status).toBe(0);
+      const entries = (JSON.parse(listed.stdout) as { entries: Array<Record<string, unknown>> }).entries;
+      expect(entries).toHaveLength(1);
+      expect(entries[0]).toMatchObject({ kind: 'execution', tier: 'hardened' });
+      expect(String(entries[0]?.reason)).toContain('oacp ended (killed) while the workload ran');
+    } finally {
+      run.kill('SIGKILL');
+    }
+  });
+});

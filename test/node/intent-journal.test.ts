@@ -1,0 +1,152 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { OacpStatement } from '../../src/attest/oacp-statement.js';
+import type { BuildStatementInput } from '../../src/attest/receipt.js';
+import { TOOL_CALL_PREDICATE_TYPE } from '../../src/attest/tool-call.js';
+import { hasOrphanedIntents, IntentJournal, recoverIntents } from '../../src/node/intent-journal.js';
+import { toolCallPredicate } from '../attest/fixtures.js';
+
+const JOURNAL = resolve('dist/node/intent-journal.js');
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function scratch(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'oacp-intents-'));
+  dirs.push(dir);
+  return join(dir, 'intents');
+}
+
+const intent = (tool: string): BuildStatementInput => ({
+  predicateType: TOOL_CALL_PREDICATE_TYPE,
+  predicate: { ...toolCallPredicate(undefined), tool: { ...toolCallPredicate(undefined).tool, name: tool } },
+});
+
+/** Records into a list (what OacpNode.record would sign and append). */
+function collector(): { statements: OacpStatement[]; record: (s: OacpStatement) => Promise<void> } {
+  const statements: OacpStatement[] = [];
+  return { statements, record: async (statement) => void statements.push(statement) };
+}
+
+/**
+ * A real process that writes intents (and marks some done), then is killed with SIGKILL while it
+ * still holds its journal: what a bridge killed mid-call leaves behind.
+ */
+async function killedWriter(dir: string, tools: string[], doneCount: number): Promise<void> {
+  const statements = JSON.stringify(tools.map(intent));
+  const child = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const { IntentJournal } = await import(${JSON.stringify(JOURNAL)});
+       const journal = IntentJournal.open(${JSON.stringify(dir)});
+       const all = ${statements};
+       all.forEach((s, i) => journal.write('call-' + i, s));
+       for (let i = 0; i < ${doneCount}; i++) journal.done('call-' + i);
+       process.stdout.write('ready\\n');
+       setInterval(() => {}, 1000);`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((done) => child.stdout.once('data', () => done()));
+  // Alive: its journal is locked, and no recovery may touch it.
+  const alive = collector();
+  expect(hasOrphanedIntents(dir)).toBe(false);
+  expect(await recoverIntents(dir, alive.record)).toEqual({ recorded: 0, unreadable: [] });
+  expect(alive.statements).toEqual([]);
+  const exited = new Promise((done) => child.once('exit', done));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+describe('IntentJournal: the receipt of an effect whose process died before recording it', () => {
+  it('attack: a writer killed with SIGKILL leaves its undone intents; the next opener records each once, then never again', async () => {
+    const dir = scratch();
+    await killedWriter(dir, ['first', 'second', 'third'], 1);
+    expect(hasOrphanedIntents(dir)).toBe(true);
+    const first = collector();
+    expect(await recoverIntents(dir, first.record)).toEqual({ recorded: 2, unreadable: [] });
+    expect(
+      first.statements.map((s) => [s.predicateType, (s.predicate as { tool: { name: string } }).tool.name]),
+    ).toEqual([
+      [TOOL_CALL_PREDICATE_TYPE, 'second'],
+      [TOOL_CALL_PREDICATE_TYPE, 'third'],
+    ]);
+    // Built and checked like any receipt: the subjects are derived from the predicate.
+    expect(first.statements[0]?.subject.length).toBeGreaterThan(0);
+    expect(readdirSync(dir)).toEqual([]);
+    const again = collector();
+    expect(await recoverIntents(dir, again.record)).toEqual({ recorded: 0, unreadable: [] });
+    expect(hasOrphanedIntents(dir)).toBe(false);
+  });
+
+  it('a recovery that fails part-way resumes where it stopped: no intent is recorded twice', async () => {
+    const dir = scratch();
+    await killedWriter(dir, ['a', 'b', 'c'], 0);
+    const seen: string[] = [];
+    const failing = async (statement: OacpStatement) => {
+      const name = (statement.predicate as { tool: { name: string } }).tool.name;
+      if (name === 'b') throw new Error('log full');
+      seen.push(name);
+    };
+    await expect(recoverIntents(dir, failing)).rejects.toThrow('log full');
+    const rest = collector();
+    expect(await recoverIntents(dir, rest.record)).toEqual({ recorded: 2, unreadable: [] });
+    expect([
+      ...seen,
+      ...rest.statements.map((s) => (s.predicate as { tool: { name: string } }).tool.name),
+    ]).toEqual(['a', 'b', 'c']);
+  });
+
+  it('a torn last line (the process died writing it, before its effect) is ignored; a damaged or forged line keeps the journal unrecorded and named', async () => {
+    const torn = scratch();
+    await killedWriter(torn, ['whole'], 0);
+    const [name] = readdirSync(torn);
+    writeFileSync(
+      join(torn, name ?? ''),
+      `${readFileSync(join(torn, name ?? ''), 'utf8')}{"i":"half","t":"ht`,
+    );
+    const fromTorn = collector();
+    expect(await recoverIntents(torn, fromTorn.record)).toEqual({ recorded: 1, unreadable: [] });
+
+    const forged = scratch();
+    await killedWriter(forged, ['real'], 0);
+    const [file] = readdirSync(forged);
+    const path = join(forged, file ?? '');
+    // A predicate that is not a valid tool-call predicate (no policy) is never signed into a receipt.
+    const bad = { i: 'x', t: TOOL_CALL_PREDICATE_TYPE, p: { tool: 'nope' } };
+    writeFileSync(path, `${JSON.stringify(bad)}\n${readFileSync(path, 'utf8')}`);
+    const fromForged = collector();
+    expect(await recoverIntents(forged, fromForged.record)).toEqual({ recorded: 0, unreadable: [path] });
+    expect(fromForged.statements).toEqual([]);
+    expect(readdirSync(forged)).toEqual([file]);
+  });
+
+  it('a clean close removes a journal with nothing pending and keeps one with pending intents', async () => {
+    const dir = scratch();
+    const clean = IntentJournal.open(dir);
+    clean.write('one', intent('one'));
+    clean.done('one');
+    clean.close();
+    expect(readdirSync(dir)).toEqual([]);
+    const unfinished = IntentJournal.open(dir);
+    unfinished.write('two', intent('two'));
+    unfinished.close();
+    expect(() => unfinished.write('three', intent('three'))).toThrow(/closed/);
+    const recovered = collector();
+    expect(await recoverIntents(dir, recovered.record)).toEqual({ recorded: 1, unreadable: [] });
+  });
+
+  it('refuses to write where it cannot (the effect must then be refused), naming the journal', () => {
+    const dir = scratch();
+    writeFileSync(join(dir, '..', 'file'), '');
+    expect(() => IntentJournal.open(join(dir, '..', 'file', 'intents'))).toThrow(
+      /cannot create the intent journal/,
+    );
+  });
+});
