@@ -105,13 +105,7 @@ export class IntentJournal {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#pending.size === 0) {
-      try {
-        unlinkSync(this.path);
-      } catch {
-        // Already gone: nothing to recover from it either way.
-      }
-    }
+    if (this.#pending.size === 0) unlinkQuietly(this.path);
     closeSync(this.fd);
   }
 
@@ -174,6 +168,8 @@ export async function recoverIntents(
     }
     try {
       if (!fstatSync(fd).isFile() || !tryLock(fd)) continue;
+      // Another recovery finished it between our open and our lock: nothing left to record.
+      if (fstatSync(fd).nlink === 0) continue;
       const pending = pendingIntents(readFileSync(fd, 'utf8'));
       if (pending === undefined) {
         unreadable.push(path);
@@ -184,7 +180,7 @@ export async function recoverIntents(
         writeSync(fd, `${JSON.stringify({ d: id })}\n`);
         recorded += 1;
       }
-      unlinkSync(path);
+      unlinkQuietly(path);
     } finally {
       closeSync(fd);
     }
@@ -257,6 +253,15 @@ function pendingIntents(text: string): Map<string, OacpStatement> | undefined {
     }
   }
   return pending;
+}
+
+/** Removes a journal; one already gone has nothing left to recover either way. */
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Gone already.
+  }
 }
 
 type FsExt = { flockSync(fd: number, flags: 'exnb' | 'un'): void };

@@ -85,6 +85,24 @@ describe('IntentJournal: the receipt of an effect whose process died before reco
     expect(hasOrphanedIntents(dir)).toBe(false);
   });
 
+  it('attack: two processes opening the home at once record each intent exactly once between them', async () => {
+    const dir = scratch();
+    await killedWriter(dir, ['x', 'y', 'z'], 0);
+    const both = collector();
+    const slow = async (statement: OacpStatement) => {
+      await new Promise((done) => setTimeout(done, 5));
+      await both.record(statement);
+    };
+    const results = await Promise.all([
+      recoverIntents(dir, slow),
+      recoverIntents(dir, slow),
+      recoverIntents(dir, slow),
+    ]);
+    expect(results.reduce((sum, r) => sum + r.recorded, 0)).toBe(3);
+    expect(both.statements).toHaveLength(3);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it('a recovery that fails part-way resumes where it stopped: no intent is recorded twice', async () => {
     const dir = scratch();
     await killedWriter(dir, ['a', 'b', 'c'], 0);
