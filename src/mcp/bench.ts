@@ -11,6 +11,7 @@ import { LightTier } from '../airlock/native/light.js';
 import { ManifestSchema } from '../capability/manifest.js';
 import { generateEd25519, keySigner } from '../core/ed25519.js';
 import { TransparencyLog } from '../log/transparency-log.js';
+import { IntentJournal } from '../node/intent-journal.js';
 import { SigningPool } from '../node/signing-pool.js';
 import { PolicyEngine } from '../policy/engine.js';
 import { loadPolicies } from '../policy/load.js';
@@ -97,6 +98,7 @@ export async function bridgedTarget(
     dir,
     ...(options.ack === undefined ? {} : { ack: options.ack }),
   });
+  const journal = IntentJournal.open(join(dir, 'intents'));
   const tier = new LightTier();
   const manifest = ManifestSchema.parse({
     apiVersion: 'oacp.dev/v1',
@@ -111,7 +113,8 @@ export async function bridgedTarget(
       stderr: () => undefined,
     }),
     policy: new PolicyEngine(loadPolicies(BENCH_POLICY, 'bench.cedar')),
-    receipts: new AttestedReceipts({ writer, origin: 'bench.oacp.invalid/mcp' }),
+    // With an intent journal, as `oacp mcp run` has one: its write per call is part of what is measured.
+    receipts: new AttestedReceipts({ writer, origin: 'bench.oacp.invalid/mcp', journal: () => journal }),
   });
   const toBridge = new PassThrough();
   const fromBridge = new PassThrough();
@@ -125,6 +128,7 @@ export async function bridgedTarget(
       await client.close();
       await bridge.close();
       await writer.settled();
+      journal.close();
       await log.close();
       await pool?.close();
       rmSync(dir, { recursive: true, force: true });
