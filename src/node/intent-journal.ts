@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { OacpStatement } from '../attest/oacp-statement.js';
 import { type BuildStatementInput, buildStatement } from '../attest/receipt.js';
-import { OacpError } from '../core/errors.js';
+import { describeError, OacpError } from '../core/errors.js';
 
 export type IntentErrorCode = 'NODE_INTENT_UNWRITABLE';
 
@@ -125,6 +125,8 @@ export class IntentJournal {
 export interface Recovery {
   readonly recorded: number;
   readonly unreadable: readonly string[];
+  /** Why recording stopped (the log refused an append): what is left stays for the next opener. */
+  readonly failed?: string;
 }
 
 /** What a process that opened a home says of the recovery it made (nothing when there was none). */
@@ -135,6 +137,11 @@ export function describeRecovery(recovery: Recovery): string[] {
       `recorded ${recovery.recorded} receipt(s) with outcome "interrupted": an earlier OACP process on this home started those calls or runs and ended (killed) before recording them`,
     );
   }
+  if (recovery.failed !== undefined) {
+    lines.push(
+      `receipts of calls or runs an earlier killed process started could not be recorded now (${recovery.failed}); they stay in its intent journal for the next process that opens this home`,
+    );
+  }
   for (const path of recovery.unreadable) {
     lines.push(`intent journal ${path} could not be read (kept, not recorded): check it by hand`);
   }
@@ -143,7 +150,8 @@ export function describeRecovery(recovery: Recovery): string[] {
 
 /**
  * Records the receipt of every intent left by a dead process in `dir`, then removes its journal.
- * A journal another process still holds is skipped. Each intent recorded is marked done in the
+ * A journal another process still holds is skipped. When `record` fails (the log cannot take a
+ * receipt now) recovery stops there and says why; the rest stays for the next opener. Each intent recorded is marked done in the
  * journal (under its lock) before the next, so a recovery that dies itself is resumed, not repeated.
  */
 export async function recoverIntents(
@@ -170,14 +178,25 @@ export async function recoverIntents(
       if (!fstatSync(fd).isFile() || !tryLock(fd)) continue;
       // Another recovery finished it between our open and our lock: nothing left to record.
       if (fstatSync(fd).nlink === 0) continue;
-      const pending = pendingIntents(readFileSync(fd, 'utf8'));
+      let text: string;
+      try {
+        text = readFileSync(fd, 'utf8');
+      } catch {
+        unreadable.push(path);
+        continue;
+      }
+      const pending = pendingIntents(text);
       if (pending === undefined) {
         unreadable.push(path);
         continue;
       }
       for (const [id, statement] of pending) {
-        await record(statement);
-        writeSync(fd, `${JSON.stringify({ d: id })}\n`);
+        try {
+          await record(statement);
+          writeSync(fd, `${JSON.stringify({ d: id })}\n`);
+        } catch (error) {
+          return { recorded, unreadable, failed: describeError(error) };
+        }
         recorded += 1;
       }
       unlinkQuietly(path);

@@ -95,12 +95,9 @@ export class OacpNode {
     }
     const node = new OacpNode(home, keys, log, origin, pool ?? keys.airlockSigner(), pool);
     if (parsed.data.readOnly !== true) {
-      try {
-        node.recovered = await recoverIntents(intentsDirectory(home), (statement) => node.record(statement));
-      } catch (error) {
-        await node.close();
-        throw error;
-      }
+      // A log that cannot take these receipts now does not stop the node: its own effects are refused
+      // by their receipt slot meanwhile, and the intents wait for the next opener (recovered.failed).
+      node.recovered = await recoverIntents(intentsDirectory(home), (statement) => node.record(statement));
     }
     return node;
   }
