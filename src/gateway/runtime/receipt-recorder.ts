@@ -8,6 +8,7 @@ import type { Signer } from '../../core/ed25519.js';
 import { ReceiptSlot } from '../../mcp/receipt-slot.js';
 import { toolCallPredicate } from '../../mcp/receipts.js';
 import type { ToolCallRecord } from '../../mcp/record.js';
+import type { IntentJournal } from '../../node/intent-journal.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 
 /** Where a receipt is: its log index, the digest of its logged bytes, and the log's origin. */
@@ -24,6 +25,8 @@ export interface ReceiptNode {
     statement: OacpStatement,
     agent?: Signer,
   ): Promise<{ readonly index: number; readonly bytes: Uint8Array }>;
+  /** Where a side effect's `interrupted` receipt waits for its real one (OacpNode.intents). */
+  intents?(): Pick<IntentJournal, 'write' | 'done'>;
 }
 
 /**
@@ -54,7 +57,20 @@ export class ReceiptRecorder {
       predicateType: TOOL_CALL_PREDICATE_TYPE,
       predicate: toolCallPredicate(record),
     });
-    return this.write(statement, agentName, coSigner);
+    const link = await this.write(statement, agentName, coSigner);
+    this.node.intents?.().done(record.callId);
+    return link;
+  }
+
+  /**
+   * Right before a tool runs: keeps `record` (outcome `interrupted`) as the receipt the call gets if
+   * this process is killed before toolCall records the real one. Throws when it cannot: run nothing then.
+   */
+  intendToolCall(record: ToolCallRecord): void {
+    this.node.intents?.().write(record.callId, {
+      predicateType: TOOL_CALL_PREDICATE_TYPE,
+      predicate: toolCallPredicate(record),
+    });
   }
 
   async execution(

@@ -181,6 +181,29 @@ export class ToolCaller {
       throw receipt === undefined ? refusal : refusal.withReceipt(receipt);
     }
 
+    try {
+      this.parts.receipts.intendToolCall({
+        ...base,
+        decision: verdict.decision,
+        outcome: 'interrupted',
+        forwarded: true,
+        durationMs: 0,
+      });
+    } catch (error) {
+      const reason = `the call's receipt could not be secured against a crash, so the call is refused: ${describeError(error)}`;
+      const receipt = await this.write(
+        {
+          ...base,
+          decision: { effect: 'deny', reason },
+          outcome: 'denied',
+          durationMs: performance.now() - startedMs,
+        },
+        input,
+      );
+      const refusal = runtimeError('RUNTIME_RECEIPT_UNAVAILABLE', reason);
+      throw receipt === undefined ? refusal : refusal.withReceipt(receipt);
+    }
+
     let result: unknown;
     let resultDigest: string | undefined;
     let failure: unknown;
