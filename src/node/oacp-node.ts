@@ -106,11 +106,19 @@ export class OacpNode {
    * This process's intent journal on the home, opened on first use: what a side effect's receipt
    * says if this process dies before recording it. Throws when it cannot be written.
    */
-  intents(): IntentJournal {
-    if (this.closing !== undefined) return IntentJournal.closed();
-    this.journal ??= IntentJournal.open(intentsDirectory(this.home));
-    return this.journal;
+  intents(): Pick<IntentJournal, 'write' | 'done'> {
+    return this.intentJournal;
   }
+
+  /** Opens the journal on the first write only: marking an intent done never creates (or fails to create) one. */
+  private readonly intentJournal: Pick<IntentJournal, 'write' | 'done'> = {
+    write: (id, statement) => {
+      if (this.closing !== undefined) IntentJournal.closed().write(id, statement);
+      this.journal ??= IntentJournal.open(intentsDirectory(this.home));
+      this.journal.write(id, statement);
+    },
+    done: (id) => this.journal?.done(id),
+  };
 
   /** Threads signing for this node besides the caller's (0 when signing in-thread). */
   get signingWorkers(): number {

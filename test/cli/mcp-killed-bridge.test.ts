@@ -193,4 +193,64 @@ describe('a bridge killed with SIGKILL while the server has a call', () => {
       run.kill('SIGKILL');
     }
   });
+
+  it('refusal: where no intent can be kept (the journal cannot be created), the call is refused before the server gets it, with a receipt saying why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-no-intents-'));
+    dirs.push(dir);
+    const home = join(dir, 'home');
+    const work = join(dir, 'work');
+    spawnSync('mkdir', ['-p', work]);
+    writeFileSync(join(work, 'server.mjs'), SERVER);
+    const effect = join(work, 'effect.jsonl');
+    expect(oacp(home, ['init']).status).toBe(0);
+    // A file where the journal's directory should be: no journal can be created in it.
+    writeFileSync(join(home, 'intents'), '');
+    const bridge = spawn(
+      process.execPath,
+      [
+        MAIN,
+        '--home',
+        home,
+        'mcp',
+        'run',
+        '--allow-files',
+        `${work}:rw`,
+        '--',
+        process.execPath,
+        join(work, 'server.mjs'),
+        effect,
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    bridge.stdout?.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    const send = (message: unknown) => bridge.stdin?.write(`${JSON.stringify(message)}\n`);
+    try {
+      send({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } },
+      });
+      await until(() => stdout.includes('"id":1'), 'initialize to be answered');
+      send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      send({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'touch', arguments: { marker: 'never' } },
+      });
+      await until(() => stdout.includes('"id":2'), 'the call to be answered');
+      const answer = stdout.split('\n').find((line) => line.includes('"id":2')) ?? '';
+      // Denied before the server had it, answered as a denial carrying its receipt, naming the cause.
+      expect(answer).toContain('could not be secured against a crash, so the call is refused');
+      expect(answer).toContain('cannot create the intent journal');
+      expect(answer).toContain('oacp/receipt');
+      expect(existsSync(effect)).toBe(false);
+    } finally {
+      bridge.kill('SIGKILL');
+    }
+  });
 });
