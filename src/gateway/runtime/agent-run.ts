@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { Span } from '@opentelemetry/api';
-import type { Usage } from '../../airlock/sandbox.js';
+import { NO_USAGE, type Usage } from '../../airlock/sandbox.js';
 import type { WasmSandbox } from '../../airlock/wasm/wasm-sandbox.js';
 import type { ReceiptReference } from '../../attest/execution.js';
 import { describeError, OacpError } from '../../core/errors.js';
@@ -69,6 +70,34 @@ export async function executeRun(
       process.current = state;
       const before = sandbox.usage();
       const startedAt = new Date();
+      const intent = randomUUID();
+      const facts = {
+        agent: { did: program.did },
+        codeDigest: run.codeDigest,
+        manifestDigest: jcsDigest(program.manifest),
+        tier: 'standard',
+        inputsDigest: jcsDigest(run.input ?? null),
+      } as const;
+      try {
+        parts.receipts.intendExecution(intent, {
+          ...facts,
+          outputsDigest: jcsDigest({ interrupted: INTERRUPTED }),
+          usage: NO_USAGE,
+          toolCalls: [],
+          exit: { code: null, signal: null },
+          outcome: 'interrupted',
+          reason: INTERRUPTED,
+          startedAt: startedAt.toISOString(),
+          finishedAt: startedAt.toISOString(),
+          durationMs: 0,
+        });
+      } catch (error) {
+        process.current = undefined;
+        throw new RuntimeError(
+          'RUNTIME_RECEIPT_UNAVAILABLE',
+          `agent ${program.name} was not run: its receipt could not be secured against a crash (${describeError(error)})`,
+        );
+      }
       let outcome:
         | { ok: true; value: unknown; logs: readonly string[]; usage: Usage }
         | { ok: false; error: unknown };
@@ -85,11 +114,7 @@ export async function executeRun(
       const errorCode = outcome.ok ? undefined : codeOf(outcome.error);
       const receipt = await parts.receipts.execution(
         {
-          agent: { did: program.did },
-          codeDigest: run.codeDigest,
-          manifestDigest: jcsDigest(program.manifest),
-          tier: 'standard',
-          inputsDigest: jcsDigest(run.input ?? null),
+          ...facts,
           outputsDigest: outcome.ok
             ? jcsDigest({ value: outcome.value ?? null, logs: outcome.logs })
             : jcsDigest({ error: { code: errorCode ?? 'ERROR', message: describeError(outcome.error) } }),
@@ -106,6 +131,7 @@ export async function executeRun(
         },
         program.name,
         parts.coSign ? await parts.signerOf(program.did) : undefined,
+        intent,
       );
       span.setAttribute('oacp.receipt.index', receipt.index);
       if (!outcome.ok) {
@@ -147,3 +173,6 @@ function difference(before: Usage, after: Usage): Usage {
     outputBytes: Math.max(0, after.outputBytes - before.outputBytes),
   };
 }
+
+const INTERRUPTED =
+  'the gateway ended (killed) while the agent ran; recorded when its home was next opened: how the run ended is unknown';

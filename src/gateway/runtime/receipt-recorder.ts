@@ -73,13 +73,22 @@ export class ReceiptRecorder {
     });
   }
 
+  /** Records an execution; `intent` names the intent (intendExecution) this receipt settles. */
   async execution(
     predicate: ExecutionPredicateInput,
     agentName: string,
     coSigner?: Signer,
+    intent?: string,
   ): Promise<ReceiptLink> {
     const statement = buildStatement({ predicateType: EXECUTION_PREDICATE_TYPE, predicate });
-    return this.write(statement, agentName, coSigner);
+    const link = await this.write(statement, agentName, coSigner);
+    if (intent !== undefined) this.node.intents?.().done(intent);
+    return link;
+  }
+
+  /** Right before a run starts: its receipt if this process is killed before `execution` records the real one. */
+  intendExecution(intent: string, predicate: ExecutionPredicateInput): void {
+    this.node.intents?.().write(intent, { predicateType: EXECUTION_PREDICATE_TYPE, predicate });
   }
 
   async modelCall(
