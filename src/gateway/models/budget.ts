@@ -195,6 +195,15 @@ export class ModelBudget {
         amount: window.unit === 'tokens' ? tokens : costMicros,
       })),
     );
+    if (requests.length === 0 && extra.length === 0) {
+      // No window is configured: nothing to take, so no transaction to make.
+      const none = { parts: [] };
+      return {
+        effect: 'allow',
+        reason: 'no model budget is configured',
+        reservation: { tokens, costMicros, tokenParts: none, costParts: none },
+      };
+    }
     const admission = await this.#commits.reserve([...requests, ...extra]);
     if (!admission.ok) {
       const { refusal } = admission;

@@ -158,4 +158,15 @@ describe('group commit of model-budget writes (real SQLite quota engine)', () =>
       expect((await engine.usage(ModelBudget.key('a', 'llm_tokens_per_hour'), SHAPE)).available).toBe(85);
     });
   });
+
+  it('makes no transaction for a call when no budget window is configured', async () => {
+    const budget = new ModelBudget(engine, {});
+    const before = engine.transactions;
+    const verdict = await budget.reserve(['a'], 50, 0);
+    expect(verdict.effect).toBe('allow');
+    if (verdict.effect !== 'allow') throw new Error('refused');
+    await budget.settleLater(verdict.reservation, 5, 0);
+    await budget.settle(verdict.reservation, 5, 0);
+    expect(engine.transactions - before).toBe(0);
+  });
 });
