@@ -66,8 +66,13 @@ export class BudgetCommits {
     return done;
   }
 
-  /** As `settle`, held until the next write or reading (at most SETTLEMENT_HOLD_MS) so it joins that transaction. */
+  /**
+   * As `settle`, held until the next write or reading (at most SETTLEMENT_HOLD_MS) so it joins
+   * that transaction. Only a refund is held: an overrun (more used than reserved) is charged at
+   * once, so another gateway sharing the store never decides on a balance missing it for longer.
+   */
   settleLater(reservation: Reservation, actual: number): Promise<void> {
+    if (reservation.parts.some((part) => actual > part.amount)) return this.settle(reservation, actual);
     return new Promise<void>((resolve, reject) => {
       this.#held.push({ reservation, actual, resolve, reject });
       if (this.#timer === undefined) {

@@ -103,22 +103,32 @@ describe('group commit of model-budget writes (real SQLite quota engine)', () =>
   });
 
   describe('a settlement nobody waits for (settleLater)', () => {
-    it("charges a held overrun before the next reservation is decided, in that reservation's transaction", async () => {
+    it("carries a held refund in the next reservation's transaction, applied before that reservation", async () => {
       // Held for as long as the test needs: the next reservation comes well after the settlement.
       const commits = new BudgetCommits(engine, 600_000);
-      const first = await commits.reserve(take(95));
+      const first = await commits.reserve(take(100));
       if (!first.ok) throw new Error('refused');
       const before = engine.transactions;
-      const settling = commits.settleLater(first.reservation, 100);
+      const settling = commits.settleLater(first.reservation, 90);
       // Long enough for a settlement submitted at once to have had its own transaction.
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(engine.transactions - before).toBe(0);
-      const next = await commits.reserve(take(5));
-      expect(next.ok).toBe(false);
-      expect(next.ok === false ? next.refusal.quota : '').toBe('models.budgets.tokens_per_hour');
-      await settling;
-      // The settlement rode the reservation's transaction: one transaction (and one fdatasync) for both.
+      // Fits only with the 10 given back; one more does not.
+      const fits = await commits.reserve(take(10));
+      expect(fits.ok).toBe(true);
+      // The settlement rode that reservation's transaction: one transaction (one fdatasync) for both.
       expect(engine.transactions - before).toBe(1);
+      expect((await commits.reserve(take(1))).ok).toBe(false);
+      await settling;
+      expect((await engine.usage('agent:a:llm_tokens_per_hour', SHAPE)).available).toBe(0);
+    });
+
+    it('does not hold an overrun: it is written at once, for other gateways sharing the store', async () => {
+      const commits = new BudgetCommits(engine, 600_000);
+      const first = await commits.reserve(take(95));
+      if (!first.ok) throw new Error('refused');
+      // Waited for here only to show when it is written: the caller does not.
+      await commits.settleLater(first.reservation, 100);
       expect((await engine.usage('agent:a:llm_tokens_per_hour', SHAPE)).available).toBe(0);
     });
 
