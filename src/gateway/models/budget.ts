@@ -170,6 +170,7 @@ export class ModelBudget {
       ...reservation.costParts.parts.map((part) => ({ ...part, amount: part.amount - costMicros })),
       markerRequest(marker, 1),
     ].filter((move) => move.amount !== 0);
+    this.#commits.flush();
     await this.engine.settle({ parts: moves }, 0);
   }
 
@@ -194,6 +195,15 @@ export class ModelBudget {
         amount: window.unit === 'tokens' ? tokens : costMicros,
       })),
     );
+    if (requests.length === 0 && extra.length === 0) {
+      // No window is configured: nothing to take, so no transaction to make.
+      const none = { parts: [] };
+      return {
+        effect: 'allow',
+        reason: 'no model budget is configured',
+        reservation: { tokens, costMicros, tokenParts: none, costParts: none },
+      };
+    }
     const admission = await this.#commits.reserve([...requests, ...extra]);
     if (!admission.ok) {
       const { refusal } = admission;
@@ -223,13 +233,31 @@ export class ModelBudget {
 
   /** Settles on what the provider reported: the unused part goes back; an overrun is charged as it is. */
   async settle(reservation: Reservation, tokens: number, costMicros: number): Promise<void> {
+    await this.#settle(reservation, tokens, costMicros, (parts, actual) =>
+      this.#commits.settle(parts, actual),
+    );
+  }
+
+  /**
+   * As `settle`, for a caller that does not wait for it (an answered call): held until the next
+   * reservation or reading of the budgets, at most SETTLEMENT_HOLD_MS, so it shares that
+   * transaction (src/gateway/models/budget-commits.ts). Every later reservation still sees it.
+   */
+  async settleLater(reservation: Reservation, tokens: number, costMicros: number): Promise<void> {
+    await this.#settle(reservation, tokens, costMicros, (parts, actual) =>
+      this.#commits.settleLater(parts, actual),
+    );
+  }
+
+  async #settle(
+    reservation: Reservation,
+    tokens: number,
+    costMicros: number,
+    submit: (parts: EngineReservation, actual: number) => Promise<void>,
+  ): Promise<void> {
     await Promise.all([
-      reservation.tokenParts.parts.length > 0
-        ? this.#commits.settle(reservation.tokenParts, tokens)
-        : undefined,
-      reservation.costParts.parts.length > 0
-        ? this.#commits.settle(reservation.costParts, costMicros)
-        : undefined,
+      reservation.tokenParts.parts.length > 0 ? submit(reservation.tokenParts, tokens) : undefined,
+      reservation.costParts.parts.length > 0 ? submit(reservation.costParts, costMicros) : undefined,
     ]);
   }
 
@@ -240,6 +268,7 @@ export class ModelBudget {
 
   /** Gives a reservation back whole (nothing was sent). */
   async release(reservation: Reservation): Promise<void> {
+    this.#commits.flush();
     if (reservation.tokenParts.parts.length > 0) await this.engine.release(reservation.tokenParts);
     if (reservation.costParts.parts.length > 0) await this.engine.release(reservation.costParts);
   }

@@ -584,7 +584,7 @@ export class ModelGateway {
       return;
     }
     this.parts.budget
-      .settle(reservation, usage.inputTokens + usage.outputTokens, cost)
+      .settleLater(reservation, usage.inputTokens + usage.outputTokens, cost)
       .then(() => this.#budgetGauge(caller))
       .catch(() => undefined);
   }

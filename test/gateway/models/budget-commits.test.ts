@@ -101,4 +101,82 @@ describe('group commit of model-budget writes (real SQLite quota engine)', () =>
     expect(await budget.remainingTokens(['a'])).toBe(95);
     await settling;
   });
+
+  describe('a settlement nobody waits for (settleLater)', () => {
+    it("carries a held refund in the next reservation's transaction, applied before that reservation", async () => {
+      // Held for as long as the test needs: the next reservation comes well after the settlement.
+      const commits = new BudgetCommits(engine, 600_000);
+      const first = await commits.reserve(take(100));
+      if (!first.ok) throw new Error('refused');
+      const before = engine.transactions;
+      const settling = commits.settleLater(first.reservation, 90);
+      // Long enough for a settlement submitted at once to have had its own transaction.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(engine.transactions - before).toBe(0);
+      // Fits only with the 10 given back; one more does not.
+      const fits = await commits.reserve(take(10));
+      expect(fits.ok).toBe(true);
+      // The settlement rode that reservation's transaction: one transaction (one fdatasync) for both.
+      expect(engine.transactions - before).toBe(1);
+      expect((await commits.reserve(take(1))).ok).toBe(false);
+      await settling;
+      expect((await engine.usage('agent:a:llm_tokens_per_hour', SHAPE)).available).toBe(0);
+    });
+
+    it('does not hold an overrun: it is written at once, for other gateways sharing the store', async () => {
+      const commits = new BudgetCommits(engine, 600_000);
+      const first = await commits.reserve(take(95));
+      if (!first.ok) throw new Error('refused');
+      // Waited for here only to show when it is written: the caller does not.
+      await commits.settleLater(first.reservation, 100);
+      expect((await engine.usage('agent:a:llm_tokens_per_hour', SHAPE)).available).toBe(0);
+    });
+
+    it('gives back a held unused part before the next reservation is decided', async () => {
+      const commits = new BudgetCommits(engine, 600_000);
+      const first = await commits.reserve(take(100));
+      if (!first.ok) throw new Error('refused');
+      void commits.settleLater(first.reservation, 40);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const next = await commits.reserve(take(60));
+      expect(next.ok).toBe(true);
+    });
+
+    it('is written on its own when no reservation comes to carry it', async () => {
+      const commits = new BudgetCommits(engine);
+      const first = await commits.reserve(take(100));
+      if (!first.ok) throw new Error('refused');
+      await commits.settleLater(first.reservation, 30);
+      expect((await engine.usage('agent:a:llm_tokens_per_hour', SHAPE)).available).toBe(70);
+    });
+
+    it('is written before a reading of what is left, and before the budget reports itself settled', async () => {
+      const budget = new ModelBudget(engine, { tokensPerHour: 100 });
+      const verdict = await budget.reserve(['a'], 50, 0);
+      if (verdict.effect !== 'allow') throw new Error('refused');
+      let written = false;
+      void budget.settleLater(verdict.reservation, 5, 0).then(() => {
+        written = true;
+      });
+      expect(await budget.remainingTokens(['a'])).toBe(95);
+      const second = await budget.reserve(['a'], 50, 0);
+      if (second.effect !== 'allow') throw new Error('refused');
+      void budget.settleLater(second.reservation, 10, 0);
+      // A clean stop waits for settled() before closing the store: nothing held is left behind.
+      await budget.settled();
+      expect(written).toBe(true);
+      expect((await engine.usage(ModelBudget.key('a', 'llm_tokens_per_hour'), SHAPE)).available).toBe(85);
+    });
+  });
+
+  it('makes no transaction for a call when no budget window is configured', async () => {
+    const budget = new ModelBudget(engine, {});
+    const before = engine.transactions;
+    const verdict = await budget.reserve(['a'], 50, 0);
+    expect(verdict.effect).toBe('allow');
+    if (verdict.effect !== 'allow') throw new Error('refused');
+    await budget.settleLater(verdict.reservation, 5, 0);
+    await budget.settle(verdict.reservation, 5, 0);
+    expect(engine.transactions - before).toBe(0);
+  });
 });
