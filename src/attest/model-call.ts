@@ -48,7 +48,11 @@ export const ModelCallPredicateSchema = z
     }),
     /** USD from the configured price table; absent when the model has no price. */
     costUsd: z.number().nonnegative().optional(),
-    outcome: z.enum(['ok', 'denied', 'quota', 'failed', 'cut']),
+    /**
+     * `interrupted`: the gateway was killed while the provider had the call; recorded from the
+     * call's intent when the home was next opened (its answer and usage are unknown).
+     */
+    outcome: z.enum(['ok', 'denied', 'quota', 'failed', 'cut', 'interrupted']),
     /** Why the call was refused, failed or cut short. */
     reason: z.string().min(1).max(1024).optional(),
     policy: PolicyDecisionSchema,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Span } from '@opentelemetry/api';
 import type { ModelCallPredicateInput } from '../../attest/model-call.js';
 import type { Manifest } from '../../capability/manifest.js';
@@ -109,6 +110,8 @@ interface CallFacts {
   attempts: readonly Attempt[];
   policy: ModelCallPredicateInput['policy'];
   batch?: { readonly id: string; readonly item: number } | undefined;
+  /** The call's intent (its `interrupted` receipt, kept while the provider has it), settled by its receipt. */
+  intent?: string;
 }
 
 const NO_POLICY_DIGEST = sha256Hex('');
@@ -381,6 +384,30 @@ export class ModelGateway {
         secretsFor: this.parts.secretsFor,
         ...(signal === undefined ? {} : { signal }),
       });
+    // The provider is about to get the call: its receipt, should this process be killed before it
+    // can write the real one, is kept first (IntentJournal); where it cannot be, nothing is sent.
+    // A batch item needs none: its batch's store records it in flight, and the batch's resume at the
+    // next start writes its one receipt (batch-resume.ts).
+    try {
+      if (facts.batch === undefined) {
+        const intent = randomUUID();
+        this.parts.receipts.intendModelCall(
+          intent,
+          this.#predicate(facts, { outcome: 'interrupted', reason: INTERRUPTED }),
+        );
+        facts.intent = intent;
+      }
+    } catch (error) {
+      await this.#charge(options, reservation, 0, 0);
+      span.setAttribute('error.type', 'receipt_unavailable');
+      span.end();
+      return this.#failed(
+        facts,
+        503,
+        'receipt_unavailable',
+        `the call's receipt could not be secured against a crash, so nothing was sent: ${(error as Error).message}`,
+      );
+    }
     const sent = await (options.send === undefined
       ? direct()
       : options.send({ providers: route.providers, path: upstream.path, body: upstreamBody }, direct));
@@ -673,9 +700,27 @@ export class ModelGateway {
       readonly responseDigest?: string | undefined;
     },
   ): Promise<ReceiptLink> {
+    const predicate = this.#predicate(facts, result);
+    this.parts.metrics.llmDuration.observe(
+      { provider: facts.provider?.name ?? 'none', model: facts.requested, outcome: result.outcome },
+      predicate.durationMs / 1000,
+    );
+    return this.parts.receipts.modelCall(predicate, facts.caller.name, undefined, facts.intent);
+  }
+
+  #predicate(
+    facts: CallFacts,
+    result: {
+      readonly outcome: ModelCallPredicateInput['outcome'];
+      readonly reason?: string;
+      readonly usage?: TokenUsage;
+      readonly cost?: number | undefined;
+      readonly responseDigest?: string | undefined;
+    },
+  ): ModelCallPredicateInput {
     const finished = this.#now();
     const durationMs = Math.max(0, finished.getTime() - facts.started.getTime());
-    const predicate: ModelCallPredicateInput = {
+    return {
       agent: { did: facts.caller.did },
       endpoint: facts.dialect.endpoint,
       ...(facts.provider === undefined
@@ -702,13 +747,11 @@ export class ModelGateway {
       finishedAt: finished.toISOString(),
       durationMs,
     };
-    this.parts.metrics.llmDuration.observe(
-      { provider: facts.provider?.name ?? 'none', model: facts.requested, outcome: result.outcome },
-      durationMs / 1000,
-    );
-    return this.parts.receipts.modelCall(predicate, facts.caller.name);
   }
 }
+
+const INTERRUPTED =
+  'the gateway ended (killed) while the provider had the call; recorded when its home was next opened: the answer and usage are unknown';
 
 /** What a receipt knows of a call before any check has run. */
 function newFacts(

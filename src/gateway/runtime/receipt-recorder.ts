@@ -91,13 +91,22 @@ export class ReceiptRecorder {
     this.node.intents?.().write(intent, { predicateType: EXECUTION_PREDICATE_TYPE, predicate });
   }
 
+  /** Records a model call; `intent` names the intent (intendModelCall) this receipt settles. */
   async modelCall(
     predicate: ModelCallPredicateInput,
     agentName: string,
     coSigner?: Signer,
+    intent?: string,
   ): Promise<ReceiptLink> {
     const statement = buildStatement({ predicateType: MODEL_CALL_PREDICATE_TYPE, predicate });
-    return this.write(statement, agentName, coSigner);
+    const link = await this.write(statement, agentName, coSigner);
+    if (intent !== undefined) this.node.intents?.().done(intent);
+    return link;
+  }
+
+  /** Right before a provider gets a call: its receipt if this process is killed before `modelCall` records the real one. */
+  intendModelCall(intent: string, predicate: ModelCallPredicateInput): void {
+    this.node.intents?.().write(intent, { predicateType: MODEL_CALL_PREDICATE_TYPE, predicate });
   }
 
   private async write(statement: OacpStatement, agentName: string, coSigner?: Signer): Promise<ReceiptLink> {
