@@ -205,7 +205,7 @@ const BUILT = Symbol('oacp.builtStatement');
 function sealBuilt<T extends OacpStatement>(statement: T): T {
   const sealed: Record<string, unknown> = {};
   for (const key of Object.keys(statement).sort()) {
-    sealed[key] = sortedFrozen((statement as unknown as Record<string, unknown>)[key]);
+    putMember(sealed, key, sortedFrozen((statement as unknown as Record<string, unknown>)[key]));
   }
   Object.defineProperty(sealed, BUILT, { value: true });
   return Object.freeze(sealed) as T;
@@ -226,8 +226,17 @@ function sortedFrozen<T>(value: T): T {
   if (Array.isArray(value)) return Object.freeze(value.map((item: unknown) => sortedFrozen(item))) as T;
   const record = value as Record<string, unknown>;
   const sorted: Record<string, unknown> = {};
-  for (const key of Object.keys(record).sort()) sorted[key] = sortedFrozen(record[key]);
+  for (const key of Object.keys(record).sort()) putMember(sorted, key, sortedFrozen(record[key]));
   return Object.freeze(sorted) as T;
+}
+
+/** An own member, even one named `__proto__` (which plain assignment would take as the prototype). */
+function putMember(record: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    record[key] = value;
+  }
 }
 
 /** The exact bytes that get logged: the JCS form of the envelope. */

@@ -64,6 +64,8 @@ describe('JCS (RFC 8785)', () => {
     // A toJSON, own or inherited, is applied as before.
     expect(canonicalize({ a: 1, toJSON: () => ({ z: 1, b: 2 }) })).toBe('{"b":2,"z":1}');
     expect(canonicalize({ a: new Date(0) })).toBe('{"a":"1970-01-01T00:00:00.000Z"}');
+    // A member named __proto__ (JSON.parse makes it an own member) is written like any other.
+    expect(canonicalize(JSON.parse('{"__proto__":{"x":1},"a":2}'))).toBe('{"__proto__":{"x":1},"a":2}');
     const bare = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1, b: [true] });
     expect(canonicalize(bare)).toBe('{"a":1,"b":[true]}');
   });
