@@ -16,7 +16,8 @@ export type JcsErrorCode = 'JCS_UNSUPPORTED_VALUE' | 'JCS_TOO_LARGE';
  * impossible after the call ran because its arguments nest 100,000 levels.
  */
 export function canonicalize(value: unknown): string {
-  if (stringifiesCanonically(value, 0)) return JSON.stringify(value);
+  const engine = engineForm(value);
+  if (engine !== undefined) return engine;
   const quick = shallowForm(value);
   if (quick !== undefined) return quick;
   const parts: string[] = [];
@@ -37,7 +38,8 @@ export function canonicalize(value: unknown): string {
  */
 export function jcsDigest(value: unknown): string {
   const hash = createHash('sha256');
-  if (stringifiesCanonically(value, 0)) return hash.update(JSON.stringify(value), 'utf8').digest('hex');
+  const engine = engineForm(value);
+  if (engine !== undefined) return hash.update(engine, 'utf8').digest('hex');
   const quick = shallowForm(value);
   if (quick !== undefined) return hash.update(quick, 'utf8').digest('hex');
   let buffered: string[] = [];
@@ -56,6 +58,20 @@ export function jcsDigest(value: unknown): string {
 }
 
 /**
+ * The JCS form written by JSON.stringify when that is exactly it (see below); undefined
+ * otherwise, and for a form longer than the longest string, which the walk then
+ * digests in parts or refuses by name.
+ */
+function engineForm(value: unknown): string | undefined {
+  if (!stringifiesCanonically(value, 0)) return undefined;
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Whether JSON.stringify writes exactly the JCS form of `value`: plain objects
  * whose members are already in code-unit order (as statements are built, and
  * as most JSON arrives), plain arrays, finite numbers, strings, booleans and
@@ -66,7 +82,7 @@ export function jcsDigest(value: unknown): string {
  * that only reads is cheaper than building the text, and the engine's own
  * stringify is several times faster than building it here.
  */
-export function stringifiesCanonically(value: unknown, depth: number): boolean {
+function stringifiesCanonically(value: unknown, depth: number): boolean {
   switch (typeof value) {
     case 'string':
     case 'boolean':
