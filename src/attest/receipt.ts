@@ -203,40 +203,21 @@ function recheck(statement: OacpStatement): OacpStatement {
 const BUILT = Symbol('oacp.builtStatement');
 
 function sealBuilt<T extends OacpStatement>(statement: T): T {
-  const sealed: Record<string, unknown> = {};
-  for (const key of Object.keys(statement).sort()) {
-    putMember(sealed, key, sortedFrozen((statement as unknown as Record<string, unknown>)[key]));
-  }
-  Object.defineProperty(sealed, BUILT, { value: true });
-  return Object.freeze(sealed) as T;
+  Object.defineProperty(statement, BUILT, { value: true });
+  return deepFreeze(statement);
 }
 
 function isBuilt(statement: OacpStatement): boolean {
   return Object.isFrozen(statement) && (statement as { [BUILT]?: unknown })[BUILT] === true;
 }
 
-/**
- * A frozen copy with every object's members in code-unit order, so the
- * statement's JCS form is what JSON.stringify writes (core/jcs.ts takes that
- * path when it sees members in order). zod's output for our strict schemas is
- * a fresh tree of plain objects and arrays: no cycles, nothing shared.
- */
-function sortedFrozen<T>(value: T): T {
-  if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return Object.freeze(value.map((item: unknown) => sortedFrozen(item))) as T;
-  const record = value as Record<string, unknown>;
-  const sorted: Record<string, unknown> = {};
-  for (const key of Object.keys(record).sort()) putMember(sorted, key, sortedFrozen(record[key]));
-  return Object.freeze(sorted) as T;
-}
-
-/** An own member, even one named `__proto__` (which plain assignment would take as the prototype). */
-function putMember(record: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') {
-    Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
-  } else {
-    record[key] = value;
+// zod's output for our strict schemas is a fresh tree of plain objects and arrays: no cycles, nothing shared.
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
   }
+  return value;
 }
 
 /** The exact bytes that get logged: the JCS form of the envelope. */

@@ -16,8 +16,6 @@ export type JcsErrorCode = 'JCS_UNSUPPORTED_VALUE' | 'JCS_TOO_LARGE';
  * impossible after the call ran because its arguments nest 100,000 levels.
  */
 export function canonicalize(value: unknown): string {
-  const engine = engineForm(value);
-  if (engine !== undefined) return engine;
   const quick = shallowForm(value);
   if (quick !== undefined) return quick;
   const parts: string[] = [];
@@ -38,8 +36,6 @@ export function canonicalize(value: unknown): string {
  */
 export function jcsDigest(value: unknown): string {
   const hash = createHash('sha256');
-  const engine = engineForm(value);
-  if (engine !== undefined) return hash.update(engine, 'utf8').digest('hex');
   const quick = shallowForm(value);
   if (quick !== undefined) return hash.update(quick, 'utf8').digest('hex');
   let buffered: string[] = [];
@@ -55,67 +51,6 @@ export function jcsDigest(value: unknown): string {
   });
   hash.update(buffered.join(''), 'utf8');
   return hash.digest('hex');
-}
-
-/**
- * The JCS form written by JSON.stringify when that is exactly it (see below); undefined
- * otherwise, and for a form longer than the longest string, which the walk then
- * digests in parts or refuses by name.
- */
-function engineForm(value: unknown): string | undefined {
-  if (!stringifiesCanonically(value, 0)) return undefined;
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Whether JSON.stringify writes exactly the JCS form of `value`: plain objects
- * whose members are already in code-unit order (as statements are built, and
- * as most JSON arrives), plain arrays, finite numbers, strings, booleans and
- * null, at most QUICK_DEPTH levels deep. Both write numbers and strings the
- * same way and skip members whose value is undefined; anything where they
- * could differ (a toJSON, an undefined or a function in an array, NaN, a Map,
- * members out of order) answers false and goes to the forms below. A pass
- * that only reads is cheaper than building the text, and the engine's own
- * stringify is several times faster than building it here.
- */
-function stringifiesCanonically(value: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return true;
-    case 'number':
-      return Number.isFinite(value);
-    case 'object': {
-      if (value === null) return true;
-      if (depth >= QUICK_DEPTH) return false;
-      const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto === Array.prototype) {
-        const array = value as unknown[];
-        for (let i = 0; i < array.length; i++) {
-          if (!stringifiesCanonically(array[i], depth + 1)) return false;
-        }
-        return true;
-      }
-      if (proto !== Object.prototype && proto !== null) return false;
-      const record = value as Record<string, unknown>;
-      if (typeof record.toJSON === 'function') return false;
-      let previous: string | undefined;
-      for (const key in record) {
-        if (!Object.hasOwn(record, key)) return false;
-        if (previous !== undefined && !(previous < key)) return false;
-        previous = key;
-        const member = record[key];
-        if (member !== undefined && !stringifiesCanonically(member, depth + 1)) return false;
-      }
-      return true;
-    }
-    default:
-      return false;
-  }
 }
 
 /** How deep the quick form goes before it leaves the value to the iterative walk. */
