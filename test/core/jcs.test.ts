@@ -42,7 +42,7 @@ describe('JCS (RFC 8785)', () => {
     expect(jcsDigest(value)).toBe(createHash('sha256').update(canonicalize(value), 'utf8').digest('hex'));
   });
 
-  it('a value whose members are already in order (the engine stringifies it) gets the same form as any other', () => {
+  it('any JSON value, its members in any order, gets the form the RFC defines, and its digest is over that form', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {
         const sorted = sortedCopy(value);
@@ -54,7 +54,7 @@ describe('JCS (RFC 8785)', () => {
     );
   });
 
-  it('attack: in-order values that JSON.stringify would write differently still get their JCS form or a refusal', () => {
+  it('attack: values that JSON.stringify writes differently from JCS get their JCS form or a refusal', () => {
     // Integer-like names enumerate numerically; JCS orders them as strings.
     expect(canonicalize({ '10': 1, '9': 2 })).toBe('{"10":1,"9":2}');
     // JSON.stringify writes null for these; JCS has no form for them.
