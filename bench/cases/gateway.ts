@@ -23,6 +23,8 @@ const CONNECTIONS = 64;
 const DURATION_S = 8;
 const AGENTS = 1000;
 const CONTEXT_READS = 2000;
+/** Offered load for the open-loop latency figure: below both sides' capacity on a 2-core machine. */
+const OPEN_LOOP_RATE = 2_000;
 
 export const UNLIMITED = { api_calls_per_hour: 1_000_000_000, burst: 1_000_000, memory_mb: 4 };
 
@@ -95,19 +97,33 @@ export interface CannonResult {
   readonly rps: number;
   /** Requests answered in the run (any status). */
   readonly total: number;
+  readonly p50: number;
   readonly p99: number;
   readonly non2xx: number;
   readonly errors: number;
+  /** The load generator's own CPU (its whole process) per answered request, in µs. */
+  readonly loadCpuMicros: number;
 }
 
-/** autocannon in its own process, so the load generator does not share the server's event loop. */
+/** Makes the autocannon process print its own CPU time as its last stderr line. */
+const REPORT_CPU = `data:text/javascript,process.on('exit',()=>process.stderr.write('\\n@cpu '+JSON.stringify(process.cpuUsage())+'\\n'))`;
+
+/**
+ * autocannon in its own process, so the load generator does not share the server's event loop.
+ * Closed loop by default (each connection sends its next request when answered: the server's
+ * capacity); with `rate`, that many requests per second in all, spread over the connections
+ * (open loop below capacity: a latency figure that is not just queueing behind `connections`).
+ */
 export function cannon(
   url: URL,
   headers: Record<string, string>,
   body: string,
   connections = CONNECTIONS,
+  options: { readonly rate?: number } = {},
 ): Promise<CannonResult> {
   const args = [
+    '--import',
+    REPORT_CPU,
     AUTOCANNON,
     '-j',
     '-n',
@@ -120,6 +136,7 @@ export function cannon(
     '-b',
     body,
   ];
+  if (options.rate !== undefined) args.push('-R', String(options.rate));
   for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}=${value}`);
   args.push(url.href);
   return new Promise((resolve, reject) => {
@@ -137,16 +154,19 @@ export function cannon(
       try {
         const json = JSON.parse(out) as {
           requests: { average: number; total: number };
-          latency: { p99: number };
+          latency: { p50: number; p99: number };
           non2xx: number;
           errors: number;
         };
+        const cpu = JSON.parse(/@cpu (.*)/.exec(err)?.[1] ?? '{}') as Partial<NodeJS.CpuUsage>;
         resolve({
           rps: json.requests.average,
           total: json.requests.total,
+          p50: json.latency.p50,
           p99: json.latency.p99,
           non2xx: json.non2xx,
           errors: json.errors,
+          loadCpuMicros: ((cpu.user ?? 0) + (cpu.system ?? 0)) / Math.max(1, json.requests.total),
         });
       } catch {
         reject(new Error(`autocannon gave no result: ${err.slice(-500)}`));
@@ -190,6 +210,25 @@ const toolCallCase: BenchCase = {
       // unlike calls/s, this barely moves when other work shares the machine.
       const subjectCpuUs = cpuMicros(process.cpuUsage(subjectCpu)) / Math.max(1, logged);
       report(`subject: ${subject.non2xx} non-2xx, ${subject.errors} errors, ${logged} receipts logged`);
+      // Closed loop, p99 is mostly queueing: 64 connections over N answers a second wait about 64/N s
+      // each (Little's law). The same offered rate to both sides measures latency below saturation.
+      report(`both again at ${OPEN_LOOP_RATE} requests/s offered (open loop)`);
+      const bareOpen = await cannon(
+        new URL('/call', bare.url),
+        { 'content-type': 'application/json' },
+        body,
+        CONNECTIONS,
+        { rate: OPEN_LOOP_RATE },
+      );
+      const subjectOpen = await cannon(
+        new URL('/v1/tools/echo/call', bench.url),
+        headers,
+        body,
+        CONNECTIONS,
+        {
+          rate: OPEN_LOOP_RATE,
+        },
+      );
       const note = `autocannon -c ${CONNECTIONS} -d ${DURATION_S} in a child process; ${defaultSigningWorkers()} signing worker(s); non-2xx ${subject.non2xx}; load average ${loadavg()[0]?.toFixed(1)} at the end`;
       return [
         figure({
@@ -200,6 +239,15 @@ const toolCallCase: BenchCase = {
           baselineName: 'bare Hono/node handler, CPU per request',
           baseline: bareCpuUs,
           note,
+        }),
+        figure({
+          case: 'gateway-tool-calls',
+          metric: 'load generator CPU per request (the autocannon process)',
+          unit: 'µs',
+          subject: subject.loadCpuMicros,
+          baselineName: 'same, against the bare handler',
+          baseline: baseline.loadCpuMicros,
+          note: `server plus load generator per request: ${Math.round(subjectCpuUs + subject.loadCpuMicros)} µs (subject), ${Math.round(bareCpuUs + baseline.loadCpuMicros)} µs (bare); 2 cores hold 2,000,000 µs a second`,
         }),
         figure({
           case: 'gateway-tool-calls',
@@ -219,7 +267,17 @@ const toolCallCase: BenchCase = {
           baselineName: 'bare Hono/node handler p99',
           baseline: baseline.p99,
           goal: { op: '<=', value: 10 },
-          note,
+          note: `closed loop at saturation (${CONNECTIONS} connections queue); ${note}`,
+        }),
+        figure({
+          case: 'gateway-tool-calls',
+          metric: `attested tool call p99 at ${OPEN_LOOP_RATE} calls/s offered`,
+          unit: 'ms',
+          subject: subjectOpen.p99,
+          baselineName: 'bare Hono/node handler p99, same rate',
+          baseline: bareOpen.p99,
+          goal: { op: '<=', value: 10 },
+          note: `open loop (autocannon -R ${OPEN_LOOP_RATE}); answered ${Math.round(subjectOpen.rps)}/s and ${Math.round(bareOpen.rps)}/s; p50 ${subjectOpen.p50} and ${bareOpen.p50} ms`,
         }),
       ];
     } finally {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalize, jcsDigest } from '../../src/core/jcs.js';
 
@@ -40,4 +41,54 @@ describe('JCS (RFC 8785)', () => {
     const value = { list: Array.from({ length: 50_000 }, (_, i) => ({ i, s: `é${i}` })) };
     expect(jcsDigest(value)).toBe(createHash('sha256').update(canonicalize(value), 'utf8').digest('hex'));
   });
+
+  it('any JSON value, its members in any order, gets the form the RFC defines, and its digest is over that form', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const sorted = sortedCopy(value);
+        const expected = reference(value);
+        expect(canonicalize(value)).toBe(expected);
+        expect(canonicalize(sorted)).toBe(expected);
+        expect(jcsDigest(sorted)).toBe(createHash('sha256').update(expected, 'utf8').digest('hex'));
+      }),
+    );
+  });
+
+  it('attack: values that JSON.stringify writes differently from JCS get their JCS form or a refusal', () => {
+    // Integer-like names enumerate numerically; JCS orders them as strings.
+    expect(canonicalize({ '10': 1, '9': 2 })).toBe('{"10":1,"9":2}');
+    // JSON.stringify writes null for these; JCS has no form for them.
+    expect(() => canonicalize({ a: [1, undefined] })).toThrow(/undefined/);
+    expect(() => canonicalize({ a: Number.POSITIVE_INFINITY })).toThrow(/Infinity/);
+    expect(() => canonicalize({ a: () => 1 })).toThrow(/function/);
+    // A toJSON, own or inherited, is applied as before.
+    expect(canonicalize({ a: 1, toJSON: () => ({ z: 1, b: 2 }) })).toBe('{"b":2,"z":1}');
+    expect(canonicalize({ a: new Date(0) })).toBe('{"a":"1970-01-01T00:00:00.000Z"}');
+    // A member named __proto__ (JSON.parse makes it an own member) is written like any other.
+    expect(canonicalize(JSON.parse('{"__proto__":{"x":1},"a":2}'))).toBe('{"__proto__":{"x":1},"a":2}');
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1, b: [true] });
+    expect(canonicalize(bare)).toBe('{"a":1,"b":[true]}');
+  });
 });
+
+/** JCS as the RFC writes it, for values without a toJSON: members sorted, scalars as JSON.stringify writes them. */
+function reference(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(reference).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record)
+      .filter((key) => record[key] !== undefined)
+      .sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${reference(record[key])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function sortedCopy(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedCopy);
+  if (typeof value !== 'object' || value === null) return value;
+  const record = value as Record<string, unknown>;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(record).sort()) copy[key] = sortedCopy(record[key]);
+  return copy;
+}
