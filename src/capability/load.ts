@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { duplicateJsonKey, duplicateKeyReason } from '../core/duplicate-key.js';
 import { OacpError } from '../core/errors.js';
 import { yaml } from '../core/yaml.js';
 import type { CapabilityErrorCode } from './errors.js';
@@ -49,6 +50,14 @@ export function loadManifest(path: string, trust: ManifestTrust = {}): Manifest 
     throw new OacpError<CapabilityErrorCode>(
       'CAPABILITY_MANIFEST_UNREADABLE',
       `cannot parse manifest ${path}: ${reason}`,
+    );
+  }
+  const repeated = path.endsWith('.json') ? duplicateJsonKey(text) : undefined;
+  if (repeated !== undefined) {
+    // YAML refuses a repeated key itself; JSON.parse would keep the last one silently.
+    throw new OacpError<CapabilityErrorCode>(
+      'CAPABILITY_MANIFEST_UNREADABLE',
+      `cannot parse manifest ${path}: ${duplicateKeyReason('it', repeated)}`,
     );
   }
   return acceptManifest(document, trust, path);
