@@ -1,9 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { describeIssues, fieldPath } from '../../capability/issues.js';
 import { OacpError } from '../../core/errors.js';
+import { inputFileFailure, readInputText } from '../../core/input-file.js';
 import type { ConfigErrorCode } from './errors.js';
 import { lineOf } from './locate.js';
 import { type GatewayConfig, GatewayConfigSchema } from './schema.js';
@@ -36,10 +37,12 @@ export function parseGatewayConfig(
 export function loadGatewayConfig(path: string): GatewayConfig {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readInputText(path);
   } catch (error) {
-    const reason = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable';
-    throw new OacpError<ConfigErrorCode>('GATEWAY_CONFIG_UNREADABLE', `cannot read ${path}: ${reason}`);
+    throw new OacpError<ConfigErrorCode>(
+      'GATEWAY_CONFIG_UNREADABLE',
+      `cannot read ${path}: ${inputFileFailure(error)}`,
+    );
   }
   // uniqueKeys: a key given twice is a mistake, not "the last one wins".
   const counter = new LineCounter();
