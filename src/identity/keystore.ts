@@ -95,9 +95,21 @@ export class KeyStore {
     }
     // A malformed OACP_MASTER_KEY must fail before anything is written.
     const envKey = masterKeyFromEnv(env);
-    ensureSecretDir(layout.home);
-    ensureSecretDir(layout.keysDir);
-    ensureSecretDir(layout.agentsDir);
+    try {
+      ensureSecretDir(layout.home);
+      ensureSecretDir(layout.keysDir);
+      ensureSecretDir(layout.agentsDir);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why =
+        code === 'EEXIST' || code === 'ENOTDIR'
+          ? 'a file is in the way of its folders'
+          : (code ?? 'unusable');
+      throw new OacpError<IdentityErrorCode>(
+        'IDENTITY_HOME_UNUSABLE',
+        `cannot create an OACP home at ${home} (${why}); give --home (or OACP_HOME) a folder`,
+      );
+    }
     const masterKey = envKey ?? createMasterKeyFile(layout, force);
     const write = (kind: KeyKind, path: string): Signer => {
       const { signer, seed } = freshKey();

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { publicKeyFromPem } from '../../src/core/ed25519.js';
@@ -34,6 +34,19 @@ describe('oacp init / agent create / keys export', () => {
     const again = await oacp(['--home', home, 'init']);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('IDENTITY_HOME_EXISTS');
+  });
+
+  it('attack: --home naming a file, or a folder under a file, is one line naming the home, not a raw mkdir error', async () => {
+    const file = join(tempDir(), 'a-file');
+    writeFileSync(file, 'x');
+    for (const home of [file, join(file, 'sub')]) {
+      const init = await oacp(['--home', home, 'init']);
+      expect(init.code).toBe(1);
+      expect(init.stderr).toBe(
+        `oacp: IDENTITY_HOME_UNUSABLE: cannot create an OACP home at ${home} (a file is in the way of its folders); give --home (or OACP_HOME) a folder`,
+      );
+    }
+    expect(readFileSync(file, 'utf8')).toBe('x');
   });
 
   it('refuses a duplicate or malformed agent name', async () => {
