@@ -125,6 +125,13 @@ describe('credential vault', () => {
       [{ ...github, inject: { kind: 'header', name: 'Host' }, value: TOKEN }, 'inject.name'],
       [{ ...github, inject: { kind: 'file', name: 'x' }, value: TOKEN }, 'inject'],
       [{ ...github, value: TOKEN, extra: 1 }, 'input'],
+      // attack: a header value that ends its header and starts another (and an env value with NUL).
+      [
+        { ...github, inject: { kind: 'header', name: 'authorization' }, value: `${TOKEN}\r\nX-Admin: 1` },
+        'value',
+      ],
+      [{ ...github, inject: { kind: 'header', name: 'authorization' }, value: `${TOKEN}\n` }, 'value'],
+      [{ ...github, value: `${TOKEN}\0` }, 'value: must be an environment value'],
     ];
     for (const [input, field] of cases) {
       const error = await vault.put(input as never).catch((e) => e);
