@@ -56,7 +56,17 @@ export function loadGatewayConfig(path: string): GatewayConfig {
     );
   }
   const lineAt = (at: readonly PropertyKey[], key?: string) => lineOf(document, counter, at, key);
-  const config = parseGatewayConfig(document.toJS(), dirname(resolve(path)), path, lineAt);
+  let value: unknown;
+  try {
+    value = document.toJS();
+  } catch (error) {
+    // The YAML library refuses an alias bomb (aliases that expand to billions of nodes) only here.
+    throw new OacpError<ConfigErrorCode>(
+      'GATEWAY_CONFIG_INVALID',
+      `${path}: not valid YAML: ${error instanceof Error ? (error.message.split('\n')[0] ?? 'unusable') : 'unusable'}`,
+    );
+  }
+  const config = parseGatewayConfig(value, dirname(resolve(path)), path, lineAt);
   const missing = missingFiles(config).map(({ at, file }) => {
     const line = lineAt(at);
     return `${path}${line === undefined ? '' : `:${line}`}: ${fieldPath(at)}: no such file ${file}`;
