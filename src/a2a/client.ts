@@ -17,6 +17,7 @@ import {
 } from '@a2a-js/sdk/client';
 import { z } from 'zod';
 import { TRUST_LEVELS, type TrustLevel } from '../attest/trust-level.js';
+import { readCappedBody } from '../core/capped-body.js';
 import { rawPrivateSeed, type Signer, signerKeyObject } from '../core/ed25519.js';
 import { didKeyFromPublicKey } from '../identity/did-key.js';
 import { type ArtifactCheck, checkArtifact } from './artifact-check.js';
@@ -64,6 +65,8 @@ export interface A2aCallResult {
 }
 
 const CARD_PATH = '/.well-known/agent-card.json';
+/** Far above any card or proof; an agent that streams without end is refused there. */
+const MAX_CARD_BYTES = 1 << 20;
 
 /** Fetches an agent card (the raw JSON, in the SDK's form) from an agent URL or a card URL. */
 export async function fetchAgentCard(url: string, fetchImpl: typeof fetch = fetch): Promise<AgentCard> {
@@ -78,9 +81,13 @@ export async function fetchAgentCard(url: string, fetchImpl: typeof fetch = fetc
     );
   }
   if (!response.ok) throw a2aError('A2A_CARD_FETCH_FAILED', `${cardUrl} answered HTTP ${response.status}`);
+  const body = await readCappedBody(response.body, MAX_CARD_BYTES).catch(() => undefined);
+  if (body === undefined) {
+    throw a2aError('A2A_CARD_INVALID', `${cardUrl} answered more than 1 MiB, or its answer broke off`);
+  }
   let json: unknown;
   try {
-    json = await response.json();
+    json = JSON.parse(body.toString('utf8'));
   } catch {
     throw a2aError('A2A_CARD_INVALID', `${cardUrl} is not JSON`);
   }
@@ -121,7 +128,9 @@ export async function connectA2aAgent(options: A2aConnectOptions): Promise<A2aCo
     const url = template.replace('{index}', String(index));
     const response = await fetchImpl(url);
     if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
-    return ProofAnswer.parse(await response.json()).proof;
+    const body = await readCappedBody(response.body, MAX_CARD_BYTES);
+    if (body === undefined) throw new Error(`${url} answered more than 1 MiB`);
+    return ProofAnswer.parse(JSON.parse(body.toString('utf8'))).proof;
   };
 
   const send = async (sendOptions: A2aSendOptions): Promise<A2aCallResult> => {

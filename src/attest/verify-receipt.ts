@@ -1,4 +1,5 @@
 import { sha256Hex } from '../core/digest.js';
+import { duplicateJsonKey, duplicateKeyReason } from '../core/duplicate-key.js';
 import { publicKeyFromDidKey } from '../identity/did-key.js';
 import { type Envelope, EnvelopeSchema, envelopePayload, pae } from './dsse.js';
 import { firstIssue } from './errors.js';
@@ -308,12 +309,17 @@ type StatementRead =
   | { ok: false; reason: string };
 
 function readStatement(payload: Buffer, allowUnknown: boolean): StatementRead {
+  let text: string;
   let json: unknown;
   try {
-    json = JSON.parse(payload.toString('utf8'));
+    // Not toString('utf8'), which would read invalid bytes as U+FFFD where a strict parser refuses them.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(payload);
+    json = JSON.parse(text);
   } catch {
-    return { ok: false, reason: 'payload is not JSON' };
+    return { ok: false, reason: 'payload is not UTF-8 JSON' };
   }
+  const repeated = duplicateJsonKey(text);
+  if (repeated !== undefined) return { ok: false, reason: duplicateKeyReason('the payload', repeated) };
   const parsed = StatementSchema.safeParse(json);
   if (!parsed.success)
     return { ok: false, reason: `not an in-toto Statement v1: ${firstIssue(parsed.error, 'statement')}` };

@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { signEnvelope } from '../attest/dsse.js';
 import { generateEd25519, keySigner, rawPublicKey } from '../core/ed25519.js';
 import { OacpError } from '../core/errors.js';
 import { loadManifest } from './load.js';
 import { parseManifest } from './parse.js';
-import { signManifest } from './signed.js';
+import { MANIFEST_PAYLOAD_TYPE, signManifest } from './signed.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'oacp-manifest-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,6 +65,14 @@ describe('loadManifest', () => {
       'CAPABILITY_MANIFEST_UNREADABLE',
     );
   });
+
+  it('attack: a JSON manifest that names a field twice is refused like a YAML one, not read as its last', () => {
+    const text =
+      '{"apiVersion":"oacp.dev/v1","kind":"CapabilityManifest","name":"a","capabilities":{"env":[]},"capabilities":{"env":["AWS_*"]}}';
+    const error = refusal(() => loadManifest(file('dup.json', text)));
+    expect(error.code).toBe('CAPABILITY_MANIFEST_UNREADABLE');
+    expect(error.message).toContain('repeats the member "capabilities"');
+  });
 });
 
 describe('signed manifests', () => {
@@ -101,6 +110,16 @@ describe('signed manifests', () => {
     expect(refusal(() => loadManifest(path)).message).toContain(
       'no trusted manifest signing keys are configured',
     );
+  });
+
+  it('attack: a signed payload that names a field twice is refused, whoever signed it', () => {
+    const text = `{"capabilities":{"env":["AWS_*"]},${JSON.stringify(manifest).slice(1)}`;
+    const envelope = signEnvelope(MANIFEST_PAYLOAD_TYPE, Buffer.from(text), [signer]);
+    const error = refusal(() =>
+      loadManifest(file('dup-signed.json', JSON.stringify(envelope)), { trustedKeys }),
+    );
+    expect(error.code).toBe('CAPABILITY_MANIFEST_SIGNATURE');
+    expect(error.message).toContain('the signed payload repeats the member "capabilities"');
   });
 
   it('refuses the wrong payload type and unsigned envelopes', () => {

@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { duplicateJsonKey, duplicateKeyReason } from '../core/duplicate-key.js';
 import { OacpError } from '../core/errors.js';
+import { inputFileFailure, readInputText } from '../core/input-file.js';
 import { yaml } from '../core/yaml.js';
 import type { CapabilityErrorCode } from './errors.js';
 import type { Manifest } from './manifest.js';
@@ -33,12 +34,11 @@ export function acceptManifest(document: unknown, trust: ManifestTrust = {}, sou
 export function loadManifest(path: string, trust: ManifestTrust = {}): Manifest {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readInputText(path);
   } catch (error) {
-    const reason = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable';
     throw new OacpError<CapabilityErrorCode>(
       'CAPABILITY_MANIFEST_UNREADABLE',
-      `cannot read manifest ${path}: ${reason}`,
+      `cannot read manifest ${path}: ${inputFileFailure(error)}`,
     );
   }
   let document: unknown;
@@ -49,6 +49,14 @@ export function loadManifest(path: string, trust: ManifestTrust = {}): Manifest 
     throw new OacpError<CapabilityErrorCode>(
       'CAPABILITY_MANIFEST_UNREADABLE',
       `cannot parse manifest ${path}: ${reason}`,
+    );
+  }
+  const repeated = path.endsWith('.json') ? duplicateJsonKey(text) : undefined;
+  if (repeated !== undefined) {
+    // YAML refuses a repeated key itself; JSON.parse would keep the last one silently.
+    throw new OacpError<CapabilityErrorCode>(
+      'CAPABILITY_MANIFEST_UNREADABLE',
+      `cannot parse manifest ${path}: ${duplicateKeyReason('it', repeated)}`,
     );
   }
   return acceptManifest(document, trust, path);

@@ -5,6 +5,7 @@ import {
   signaturesBy,
   signEnvelope,
 } from '../attest/dsse.js';
+import { duplicateJsonKey, duplicateKeyReason } from '../core/duplicate-key.js';
 import type { Signer } from '../core/ed25519.js';
 import { OacpError } from '../core/errors.js';
 import { canonicalize } from '../core/jcs.js';
@@ -41,12 +42,16 @@ export function verifySignedManifest(envelope: unknown, trustedKeys: readonly Ui
   if (!trusted) {
     throw refuse('no signature verifies under a trusted key (tampered payload or unknown signer)');
   }
+  let text: string;
   let document: unknown;
   try {
-    document = JSON.parse(envelopePayload(parsed).toString('utf8'));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(envelopePayload(parsed));
+    document = JSON.parse(text);
   } catch {
-    throw refuse('the signed payload is not JSON');
+    throw refuse('the signed payload is not UTF-8 JSON');
   }
+  const repeated = duplicateJsonKey(text);
+  if (repeated !== undefined) throw refuse(duplicateKeyReason('the signed payload', repeated));
   return parseManifest(document, '(signed payload)');
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { readCappedBody } from '../core/capped-body.js';
 import { describeError } from '../core/errors.js';
 import { decodeBase64 } from '../log/base64.js';
 import type { GossipPeer } from '../log/gossip.js';
@@ -91,19 +92,7 @@ export function httpGossipPeer(
 
 /** The body as text, read no further than MAX_ANSWER_BYTES: a peer cannot fill this node's memory. */
 async function readCapped(response: Response, what: string): Promise<string> {
-  const reader = response.body?.getReader();
-  if (reader === undefined) return '';
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > MAX_ANSWER_BYTES) {
-      await reader.cancel().catch(() => undefined);
-      throw clusterError('CLUSTER_PEER_INVALID', `${what} answered more than 1 MiB`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const body = await readCappedBody(response.body, MAX_ANSWER_BYTES);
+  if (body === undefined) throw clusterError('CLUSTER_PEER_INVALID', `${what} answered more than 1 MiB`);
+  return body.toString('utf8');
 }

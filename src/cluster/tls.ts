@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { Agent, type buildConnector, fetch as undiciFetch } from 'undici';
+import { inputFileFailure, readInputBytes } from '../core/input-file.js';
 import { didKeyFromPublicKey } from '../identity/did-key.js';
 import { clusterError } from './errors.js';
 import { certificateKey, selfIssuedCertificate } from './node-certificate.js';
@@ -51,11 +51,11 @@ export function loadClusterTls(
 ): ClusterTls {
   const read = (what: keyof ClusterTlsPaths): Buffer => {
     try {
-      return readFileSync(paths[what]);
+      return readInputBytes(paths[what]);
     } catch (error) {
       throw clusterError(
         'CLUSTER_CONFIG_INVALID',
-        `cluster.tls.${what}: cannot read ${paths[what]} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+        `cluster.tls.${what}: cannot read ${paths[what]} (${inputFileFailure(error)})`,
       );
     }
   };

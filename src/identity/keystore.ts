@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import {
   generateEd25519,
   keySigner,
@@ -95,9 +95,22 @@ export class KeyStore {
     }
     // A malformed OACP_MASTER_KEY must fail before anything is written.
     const envKey = masterKeyFromEnv(env);
-    ensureSecretDir(layout.home);
-    ensureSecretDir(layout.keysDir);
-    ensureSecretDir(layout.agentsDir);
+    refuseSharedFolder(home);
+    try {
+      ensureSecretDir(layout.home);
+      ensureSecretDir(layout.keysDir);
+      ensureSecretDir(layout.agentsDir);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why =
+        code === 'EEXIST' || code === 'ENOTDIR'
+          ? 'a file is in the way of its folders'
+          : (code ?? 'unusable');
+      throw new OacpError<IdentityErrorCode>(
+        'IDENTITY_HOME_UNUSABLE',
+        `cannot create an OACP home at ${home} (${why}); give --home (or OACP_HOME) a folder`,
+      );
+    }
     const masterKey = envKey ?? createMasterKeyFile(layout, force);
     const write = (kind: KeyKind, path: string): Signer => {
       const { signer, seed } = freshKey();
@@ -295,5 +308,26 @@ function loadKey(
 function removeAgentFiles(layout: HomeLayout): void {
   for (const file of readdirSync(layout.agentsDir)) {
     if (/^[a-z0-9][a-z0-9_-]{0,63}\.json$/.test(file)) rmSync(`${layout.agentsDir}/${file}`, { force: true });
+  }
+}
+
+/**
+ * A folder every account may write (/tmp, a 1777 drop folder) is never made a home: init would
+ * chmod it 0700 and lock every other user out of it, and until then anyone could plant files there.
+ */
+function refuseSharedFolder(home: string): void {
+  let mode: number;
+  try {
+    const stats = statSync(home);
+    if (!stats.isDirectory()) return;
+    mode = stats.mode;
+  } catch {
+    return;
+  }
+  if ((mode & 0o002) !== 0) {
+    throw new OacpError<IdentityErrorCode>(
+      'IDENTITY_HOME_UNUSABLE',
+      `cannot make ${home} an OACP home: every account may write it (mode ${(mode & 0o7777).toString(8)}), and init would lock them out; give --home (or OACP_HOME) a folder of your own`,
+    );
   }
 }

@@ -6,6 +6,7 @@ import { parseNote } from './note-format.js';
 import {
   ed25519NoteSigner,
   formatVerifierKey,
+  parseVerifierKey,
   SIG_TYPE_COSIGNATURE_V1,
   SIG_TYPE_ED25519,
 } from './note-keys.js';
@@ -87,6 +88,20 @@ describe('c2sp.org/tlog-cosignature v1 (Ed25519)', () => {
     const notCheckpoint = addNoteSignature({ text: 'hello\n', signatures: [] }, w1.signer);
     const verdict2 = verifyCosignatures(notCheckpoint, [w1.vkey]);
     expect(verdict2.ok || verdict2.code).toBe('LOG_MALFORMED_CHECKPOINT');
+  });
+
+  it('attack: a witness or log key name holding a control character (ESC, BEL) is refused; it went raw into the signed note', () => {
+    const key = keySigner(generateEd25519().privateKey);
+    for (const name of ['evil\u001b]0;x\u0007', 'w\u0000', 'w\u001f']) {
+      expect(() => cosignatureSigner(name, key)).toThrow(/without spaces, "\+" or control characters/);
+      expect(() => ed25519NoteSigner(name, key)).toThrow(/without spaces, "\+" or control characters/);
+      const vkey = formatVerifierKey(
+        name,
+        SIG_TYPE_COSIGNATURE_V1,
+        rawPublicKey(generateEd25519().publicKey),
+      );
+      expect(() => parseVerifierKey(vkey)).toThrow(expect.objectContaining({ code: 'LOG_MALFORMED_VKEY' }));
+    }
   });
 
   it('replaces its own earlier cosignature rather than adding a second', () => {

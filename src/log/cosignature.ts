@@ -37,7 +37,10 @@ export function cosignatureMessage(checkpointText: Uint8Array, timestamp: number
 /** A note signer producing type 0x04 timestamped cosignatures: 8-byte big-endian time || Ed25519 signature. */
 export function cosignatureSigner(name: string, signer: Signer, now: () => number = unixSeconds): NoteSigner {
   if (!isValidKeyName(name))
-    throw logError('LOG_MALFORMED_VKEY', 'a key name must be non-empty without spaces or "+"');
+    throw logError(
+      'LOG_MALFORMED_VKEY',
+      'a key name must be non-empty without spaces, "+" or control characters',
+    );
   return {
     name,
     keyId: noteKeyId(name, SIG_TYPE_COSIGNATURE_V1, signer.publicKey),

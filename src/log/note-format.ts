@@ -22,8 +22,9 @@ export const MAX_NOTE_SIGNATURES = 100;
 const BAD_NAME = /[\s+]/u;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** c2sp signed-note: non-empty, no Unicode space, no '+', and (as everywhere in a note) no control character. */
 export function isValidKeyName(name: string): boolean {
-  return name.length > 0 && !BAD_NAME.test(name);
+  return name.length > 0 && !BAD_NAME.test(name) && !hasControlCharacter(name);
 }
 
 /** Checks the rules shared by note text and whole notes: UTF-8, no control characters but newline. */

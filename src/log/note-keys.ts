@@ -57,7 +57,10 @@ export function parseVerifierKey(vkey: string): VerifierKey {
     throw logError('LOG_MALFORMED_VKEY', 'a verifier key has three parts separated by "+"');
   }
   if (!isValidKeyName(name))
-    throw logError('LOG_MALFORMED_VKEY', 'the verifier key name is empty or has a space');
+    throw logError(
+      'LOG_MALFORMED_VKEY',
+      'the verifier key name is empty or has a space, "+" or a control character',
+    );
   if (!/^[0-9a-f]{8}$/.test(idHex))
     throw logError('LOG_MALFORMED_VKEY', 'the key ID is not 8 lowercase hex digits');
   const material = decodeBase64(encoded);
@@ -87,7 +90,10 @@ export function ed25519Key(publicKey: Uint8Array): KeyObject {
 /** A note signer producing plain Ed25519 (type 0x01) signatures, e.g. a log signing its checkpoints. */
 export function ed25519NoteSigner(name: string, signer: Signer): NoteSigner {
   if (!isValidKeyName(name))
-    throw logError('LOG_MALFORMED_VKEY', 'a key name must be non-empty without spaces or "+"');
+    throw logError(
+      'LOG_MALFORMED_VKEY',
+      'a key name must be non-empty without spaces, "+" or control characters',
+    );
   return {
     name,
     keyId: noteKeyId(name, SIG_TYPE_ED25519, signer.publicKey),

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { sha256Hex } from '../core/digest.js';
 import { OacpError } from '../core/errors.js';
+import { inputFileFailure, readInputText } from '../core/input-file.js';
 import { cedar } from './cedar.js';
 import type { PolicyErrorCode } from './errors.js';
 import { describeCedarErrors, policyDisplayIds } from './policy-text.js';
@@ -20,9 +20,12 @@ export interface LoadedPolicies {
 export function loadPolicyFile(path: string): LoadedPolicies {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readInputText(path);
   } catch (error) {
-    throw new OacpError<PolicyErrorCode>('POLICY_READ', `cannot read policy file ${path}: ${reason(error)}`);
+    throw new OacpError<PolicyErrorCode>(
+      'POLICY_READ',
+      `cannot read policy file ${path}: ${inputFileFailure(error)}`,
+    );
   }
   return loadPolicies(text, path);
 }
@@ -58,8 +61,4 @@ export function loadPolicies(text: string, source = '<inline>'): LoadedPolicies 
     );
   }
   return { text, digest: sha256Hex(text), source, displayIds: policyDisplayIds(text, source) };
-}
-
-function reason(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

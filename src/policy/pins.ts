@@ -1,8 +1,9 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { allow, type Decision, deny } from '../core/decision.js';
 import { OacpError } from '../core/errors.js';
+import { inputFileFailure, readInputText } from '../core/input-file.js';
 import { jcsDigest } from '../core/jcs.js';
 import { looseName } from '../core/loose-name.js';
 import type { PolicyErrorCode } from './errors.js';
@@ -166,10 +167,13 @@ function pinKey(server: string, tool: string): string {
 function readPins(path: string): PinFile {
   let raw: string;
   try {
-    raw = readFileSync(path, 'utf8');
+    raw = readInputText(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, tools: {} };
-    throw new OacpError<PolicyErrorCode>('PINS_READ', `cannot read tool pins from ${path}: ${text(error)}`);
+    throw new OacpError<PolicyErrorCode>(
+      'PINS_READ',
+      `cannot read tool pins from ${path}: ${inputFileFailure(error)}`,
+    );
   }
   let json: unknown;
   try {

@@ -6,6 +6,7 @@ import {
 import type { ExecutionStatement } from '../attest/oacp-statement.js';
 import { type BuildStatementInput, buildStatement } from '../attest/receipt.js';
 import type { Manifest } from '../capability/manifest.js';
+import { clipText } from '../core/clip-text.js';
 import { describeError } from '../core/errors.js';
 import { jcsDigest } from '../core/jcs.js';
 
@@ -91,8 +92,7 @@ export function refusedExecution(run: RefusedRun): ExecutionStatement {
 
 /** At most the 4,096 UTF-16 units a receipt's reason holds, never ending in half a surrogate pair. */
 function clip(text: string): string {
-  const cut = text.slice(0, 4096);
-  return /[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut;
+  return clipText(text, 4096);
 }
 
 /**

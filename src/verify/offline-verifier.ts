@@ -1,5 +1,6 @@
 import type { TrustLevel } from '../attest/trust-level.js';
 import { type PendingReceipt, type ReceiptCheck, ReceiptVerifier } from '../attest/verify-receipt.js';
+import { duplicateJsonKey, duplicateKeyReason } from '../core/duplicate-key.js';
 import { describeError } from '../core/errors.js';
 import { canonicalize } from '../core/jcs.js';
 import { type Checkpoint, openCheckpoint } from '../log/checkpoint.js';
@@ -119,6 +120,15 @@ export class OfflineVerifier {
       envelope = JSON.parse(receipt);
     } catch {
       return settled({ ok: false, trustLevel: 'Untrusted', checks: [receiptJsonFailed] });
+    }
+    const repeated = duplicateJsonKey(receipt);
+    if (repeated !== undefined) {
+      const detail = duplicateKeyReason('the receipt', repeated);
+      return settled({
+        ok: false,
+        trustLevel: 'Untrusted',
+        checks: [{ name: 'receipt-json', ok: false, detail }],
+      });
     }
 
     let witnessed = false;

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { publicKeyFromPem } from '../../src/core/ed25519.js';
@@ -34,6 +34,32 @@ describe('oacp init / agent create / keys export', () => {
     const again = await oacp(['--home', home, 'init']);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('IDENTITY_HOME_EXISTS');
+  });
+
+  it('attack: --home naming a file, or a folder under a file, is one line naming the home, not a raw mkdir error', async () => {
+    const file = join(tempDir(), 'a-file');
+    writeFileSync(file, 'x');
+    for (const home of [file, join(file, 'sub')]) {
+      const init = await oacp(['--home', home, 'init']);
+      expect(init.code).toBe(1);
+      expect(init.stderr).toBe(
+        `oacp: IDENTITY_HOME_UNUSABLE: cannot create an OACP home at ${home} (a file is in the way of its folders); give --home (or OACP_HOME) a folder`,
+      );
+    }
+    expect(readFileSync(file, 'utf8')).toBe('x');
+  });
+
+  it('attack: --home naming a folder every account may write (/tmp) is refused, and its mode is left alone', async () => {
+    const shared = join(tempDir(), 'drop');
+    mkdirSync(shared);
+    chmodSync(shared, 0o1777);
+    const init = await oacp(['--home', shared, 'init']);
+    expect(init.code).toBe(1);
+    expect(init.stderr).toBe(
+      `oacp: IDENTITY_HOME_UNUSABLE: cannot make ${shared} an OACP home: every account may write it (mode 1777), and init would lock them out; give --home (or OACP_HOME) a folder of your own`,
+    );
+    expect(statSync(shared).mode & 0o7777).toBe(0o1777);
+    expect(readdirSync(shared)).toEqual([]);
   });
 
   it('refuses a duplicate or malformed agent name', async () => {

@@ -114,6 +114,17 @@ describe.skipIf(!available)('hardened tier', () => {
     });
   });
 
+  it('attack: a grant of /run is refused; it hid the launcher the sandbox starts through', async () => {
+    for (const grant of [['/run'], ['/run/**']]) {
+      await expect(
+        tier.start({ command: '/bin/true', args: [], manifest: manifest({ file_read: grant }) }),
+      ).rejects.toMatchObject({
+        code: 'AIRLOCK_BAD_SPEC',
+        message: expect.stringMatching(/keeps \/run\/oacp for its launcher/),
+      });
+    }
+  });
+
   it('removes its host directory (proxy socket, synthetic /etc) when the workload exits', async () => {
     const workRoot = mkdtempSync(join(tmpdir(), 'oacp-workroot-'));
     chmodSync(workRoot, 0o755);

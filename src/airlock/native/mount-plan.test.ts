@@ -48,6 +48,17 @@ describe('planMounts', () => {
     );
   });
 
+  it('attack: a grant that cannot be resolved (a symlink loop; /proc/1/cwd as EACCES) is a refusal naming it, not a raw fs error', () => {
+    symlinkSync(join(root, 'loop-b'), join(root, 'loop-a'));
+    symlinkSync(join(root, 'loop-a'), join(root, 'loop-b'));
+    expect(() => planMounts({ ...none, file_read: [`${root}/loop-a`] }, [])).toThrow(
+      expect.objectContaining({
+        code: 'AIRLOCK_BAD_SPEC',
+        message: `file_read path ${root}/loop-a cannot be resolved (ELOOP); grant a path this user can reach`,
+      }),
+    );
+  });
+
   it('skips grants that do not exist', () => {
     expect(planMounts({ ...none, file_write: [`${root}/missing/**`] }, [])).toEqual([]);
   });

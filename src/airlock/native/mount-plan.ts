@@ -85,7 +85,16 @@ function matchesGlob(glob: PathGlob, path: string): boolean {
  * `/data/x -> /etc/shadow` under `/data/**` would otherwise expose the target.
  */
 function resolveWithin(root: string, policy: FilePolicy, access: 'read' | 'write'): string {
-  const real = realpathSync(root);
+  let real: string;
+  try {
+    real = realpathSync(root);
+  } catch (error) {
+    // A link this process may not follow (/proc/1/cwd, /proc/<pid>/root of another user) is refused, not bound.
+    throw new OacpError<NativeErrorCode>(
+      'AIRLOCK_BAD_SPEC',
+      `file_${access} path ${root} cannot be resolved (${(error as NodeJS.ErrnoException).code ?? 'unreadable'}); grant a path this user can reach`,
+    );
+  }
   if (real !== root && policy.decide(real, access).effect !== 'allow') {
     throw new OacpError<NativeErrorCode>(
       'AIRLOCK_BAD_SPEC',

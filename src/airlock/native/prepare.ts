@@ -11,6 +11,7 @@ import { scrubEnvironment } from './env.js';
 import type { NativeErrorCode } from './errors.js';
 import { resolveExecutable } from './executable.js';
 import { closeAll, type OpenedPath, openNoFollow } from './grant-open.js';
+import { SANDBOX_RUN_DIR } from './launcher/args.js';
 import { launcherCacheDirectory } from './launcher/build.js';
 import { type Mount, planMounts } from './mount-plan.js';
 import {
@@ -65,6 +66,12 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
     const bad = NEVER_BOUND.find((dir) => isWithin(mount.target, dir) || isWithin(mount.source, dir));
     if (bad !== undefined) {
       refuse(`the ${tier} tier never binds host ${bad} (asked for ${mount.target}); the sandbox has its own`);
+    }
+    // A grant of /run hid the launcher it starts through ('bwrap: execvp /run/oacp/launch' and a failed run).
+    if (isWithin(mount.target, SANDBOX_RUN_DIR) || isWithin(SANDBOX_RUN_DIR, mount.target)) {
+      refuse(
+        `the ${tier} tier keeps ${SANDBOX_RUN_DIR} for its launcher, filter and proxy socket (asked for ${mount.target}); grant a path beside it`,
+      );
     }
     const home = overlapsProtected(mount.source, guarded) ?? overlapsProtected(mount.target, guarded);
     if (home !== undefined) {

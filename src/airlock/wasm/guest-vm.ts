@@ -4,6 +4,7 @@ import type {
   QuickJSHandle,
   QuickJSRuntime,
 } from 'quickjs-emscripten';
+import { clipText } from '../../core/clip-text.js';
 import { OacpError } from '../../core/errors.js';
 import type { Clock } from '../quota/clock.js';
 import type { WasmErrorCode } from './errors.js';
@@ -413,11 +414,18 @@ export class GuestVm {
     if (text === 'InternalError: interrupted') {
       return new OacpError<WasmErrorCode>('WASM_CPU_LIMIT', 'guest was interrupted at its CPU deadline');
     }
-    return new OacpError<WasmErrorCode>('WASM_GUEST_ERROR', `guest threw ${text}`);
+    // The guest chooses this text; 10 MB of it went whole to the operator's terminal and to callers.
+    const shown =
+      text.length > MAX_THROWN_TEXT
+        ? `${clipText(text, MAX_THROWN_TEXT)}… (${text.length - MAX_THROWN_TEXT} more characters)`
+        : text;
+    return new OacpError<WasmErrorCode>('WASM_GUEST_ERROR', `guest threw ${shown}`);
   }
 }
 
 const DESCRIBE_HEADROOM = 256 * 1024;
+/** How much of what a guest threw its error shows (a receipt's reason holds 4,096 units). */
+const MAX_THROWN_TEXT = 2048;
 /** Growth allowed beyond the guest's remaining allowance: handles, strings in flight, allocator rounding. */
 const GROWTH_SLACK = 2 * 1024 * 1024;
 

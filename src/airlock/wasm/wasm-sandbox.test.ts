@@ -65,6 +65,15 @@ describe('WasmSandbox.run', () => {
     expect((await sandbox.run('"still usable"')).value).toBe('still usable');
   });
 
+  it('attack: a long error message (200,000 characters here; 10 MB through oacp run) is shown as its first 2,048 characters and how many more there were', async () => {
+    const sandbox = await start();
+    const error = await sandbox.run('throw new Error("😀".repeat(1e5))').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'WASM_GUEST_ERROR' });
+    const message = (error as Error).message;
+    // 'Error: ' (7 units) then emoji pairs: unit 2,048 would split one, so 2,047 are kept.
+    expect(message).toBe(`guest threw Error: ${'😀'.repeat(1020)}… (${200_007 - 2048} more characters)`);
+  });
+
   it('refuses overlapping runs', async () => {
     let release: (() => void) | undefined;
     const sandbox = await start({

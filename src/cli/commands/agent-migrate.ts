@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { OacpApiError } from '../../client/errors.js';
 import { OacpClient } from '../../client/index.js';
 import { describeError } from '../../core/errors.js';
+import { inputFileFailure, readInputText } from '../../core/input-file.js';
 import { CliExit } from '../io.js';
 import type { CliContext } from '../program.js';
 
@@ -46,9 +46,9 @@ export function registerAgentMigrate(agent: Command, context: CliContext): void 
 function readApiKey(options: MigrateOptions, env: NodeJS.ProcessEnv): string {
   if (options.apiKeyFile !== undefined) {
     try {
-      return readFileSync(options.apiKeyFile, 'utf8').trim();
+      return readInputText(options.apiKeyFile).trim();
     } catch (error) {
-      throw new CliExit(`--api-key-file: cannot read ${options.apiKeyFile}: ${describeError(error)}`, 2);
+      throw new CliExit(`--api-key-file: cannot read ${options.apiKeyFile}: ${inputFileFailure(error)}`, 2);
     }
   }
   const key = env.OACP_API_KEY?.trim();

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { inputFileFailure, readInputText } from '../../core/input-file.js';
 import { KeyStore } from '../../identity/keystore.js';
 import { CliExit } from '../io.js';
 import type { CliContext } from '../program.js';
@@ -16,11 +16,11 @@ export function collect(value: string, previous: string[]): string[] {
 /** Reads a file the user named, turning "no such file" into a one-line error that says which input it was. */
 export function readInputFile(path: string, what: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readInputText(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? 'unreadable');
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : inputFileFailure(error);
     throw new CliExit(`cannot read ${what} ${path}: ${why}`);
   }
 }

@@ -1,9 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { describeIssues, fieldPath } from '../../capability/issues.js';
 import { OacpError } from '../../core/errors.js';
+import { inputFileFailure, readInputText } from '../../core/input-file.js';
 import type { ConfigErrorCode } from './errors.js';
 import { lineOf } from './locate.js';
 import { type GatewayConfig, GatewayConfigSchema } from './schema.js';
@@ -36,10 +37,12 @@ export function parseGatewayConfig(
 export function loadGatewayConfig(path: string): GatewayConfig {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readInputText(path);
   } catch (error) {
-    const reason = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable';
-    throw new OacpError<ConfigErrorCode>('GATEWAY_CONFIG_UNREADABLE', `cannot read ${path}: ${reason}`);
+    throw new OacpError<ConfigErrorCode>(
+      'GATEWAY_CONFIG_UNREADABLE',
+      `cannot read ${path}: ${inputFileFailure(error)}`,
+    );
   }
   // uniqueKeys: a key given twice is a mistake, not "the last one wins".
   const counter = new LineCounter();
@@ -53,7 +56,17 @@ export function loadGatewayConfig(path: string): GatewayConfig {
     );
   }
   const lineAt = (at: readonly PropertyKey[], key?: string) => lineOf(document, counter, at, key);
-  const config = parseGatewayConfig(document.toJS(), dirname(resolve(path)), path, lineAt);
+  let value: unknown;
+  try {
+    value = document.toJS();
+  } catch (error) {
+    // The YAML library refuses an alias bomb (aliases that expand to billions of nodes) only here.
+    throw new OacpError<ConfigErrorCode>(
+      'GATEWAY_CONFIG_INVALID',
+      `${path}: not valid YAML: ${error instanceof Error ? (error.message.split('\n')[0] ?? 'unusable') : 'unusable'}`,
+    );
+  }
+  const config = parseGatewayConfig(value, dirname(resolve(path)), path, lineAt);
   const missing = missingFiles(config).map(({ at, file }) => {
     const line = lineAt(at);
     return `${path}${line === undefined ? '' : `:${line}`}: ${fieldPath(at)}: no such file ${file}`;

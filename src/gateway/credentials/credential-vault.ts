@@ -16,6 +16,9 @@ const ToolPattern = z
   .regex(/^[^\s*]*\*?$/, { error: 'must be a tool name, optionally ending in *, without spaces' });
 // Variables that change how a process loads or finds code are not credentials; refusing them closes a side door.
 const RESERVED_ENV = /^(LD_.*|DYLD_.*|NODE_OPTIONS|PATH|HOME|SHELL)$/;
+/** RFC 9110 field values: visible characters, spaces and tabs; no CR, LF, NUL or other controls. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const HEADER_VALUE_CONTROL = /[\0-\x08\x0a-\x1f\x7f]/;
 const RESERVED_HEADERS = /^(host|content-length|transfer-encoding|connection|upgrade|te|trailer)$/i;
 const Inject = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -35,16 +38,29 @@ const Inject = z.discriminatedUnion('kind', [
       }),
   }),
 ]);
-const CredentialInput = z.strictObject({
-  name: CredentialName,
-  agentId: z.string().min(1, { error: 'must not be empty' }),
-  tool: ToolPattern,
-  inject: Inject,
-  value: z
-    .string()
-    .min(8, { error: 'must be at least 8 characters (shorter values cannot be redacted safely)' })
-    .max(65_536, { error: 'must be at most 65536 characters' }),
-});
+const CredentialInput = z
+  .strictObject({
+    name: CredentialName,
+    agentId: z.string().min(1, { error: 'must not be empty' }),
+    tool: ToolPattern,
+    inject: Inject,
+    value: z
+      .string()
+      .min(8, { error: 'must be at least 8 characters (shorter values cannot be redacted safely)' })
+      .max(65_536, { error: 'must be at most 65536 characters' }),
+  })
+  .superRefine((input, context) => {
+    // A header value holding CR or LF would add headers of its own to the tool's request; node
+    // refuses NUL in an environment with an error that quotes the value. Refused when stored.
+    const bad = input.inject.kind === 'header' ? HEADER_VALUE_CONTROL : /\0/;
+    if (bad.test(input.value)) {
+      const message =
+        input.inject.kind === 'header'
+          ? 'must be an HTTP header value: no CR, LF, NUL or other control characters'
+          : 'must be an environment value: no NUL character';
+      context.addIssue({ code: 'custom', path: ['value'], message });
+    }
+  });
 
 export type CredentialInput = z.input<typeof CredentialInput>;
 

@@ -3,8 +3,10 @@ export const SECRET_MARK = '[REDACTED]';
 /**
  * `text` with every occurrence of each secret replaced by [REDACTED], also in
  * the encodings a secret commonly leaks through: URL-encoded, JSON-escaped,
- * base64 and base64url. Longer secrets are replaced first so one secret that
- * contains another is not left half-visible. For the logger and receipts.
+ * base64 and base64url, also inside a longer base64 text (`Basic
+ * base64(user:token)` quoted back in a provider's error). Longer secrets are
+ * replaced first so one secret that contains another is not left
+ * half-visible. For the logger and receipts.
  */
 export function redactSecrets(text: string, secretValues: Iterable<string>): string {
   const forms = new Set<string>();
@@ -15,10 +17,34 @@ export function redactSecrets(text: string, secretValues: Iterable<string>): str
     forms.add(JSON.stringify(value).slice(1, -1));
     forms.add(Buffer.from(value, 'utf8').toString('base64').replace(/=+$/, ''));
     forms.add(Buffer.from(value, 'utf8').toString('base64url'));
+    for (const core of embeddedBase64(Buffer.from(value, 'utf8'))) {
+      forms.add(core);
+      forms.add(core.replaceAll('+', '-').replaceAll('/', '_'));
+    }
   }
   let out = text;
   for (const form of [...forms].sort((a, b) => b.length - a.length)) {
     if (form !== '') out = out.split(form).join(SECRET_MARK);
   }
   return out;
+}
+
+/**
+ * The base64 characters that encode `bytes` alone, whatever bytes come before
+ * and after them in a longer text: for each of the three alignments the
+ * secret can start at, the characters of groups it fills completely. The
+ * characters it shares with its neighbours are left out (they differ from one
+ * text to another). Empty for a secret too short to fill a group.
+ */
+function embeddedBase64(bytes: Buffer): string[] {
+  const cores: string[] = [];
+  for (const lead of [0, 1, 2]) {
+    const padded = Buffer.concat([Buffer.alloc(lead), bytes]);
+    const whole = Math.floor(padded.length / 3) * 4;
+    // Characters 0..(lead) of the first group mix the lead bytes in: skip them (none when lead is 0).
+    const skip = lead === 0 ? 0 : lead + 1;
+    const core = padded.toString('base64').slice(skip, whole);
+    if (core.length >= 8) cores.push(core);
+  }
+  return cores;
 }

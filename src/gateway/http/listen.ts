@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { countHeaders, tooManyHeaders } from '../../core/header-count.js';
+import { inputFileFailure, readInputBytes } from '../../core/input-file.js';
 import { isLoopbackAddress } from '../../core/loopback.js';
 import type { ErrorBody } from './api-schemas.js';
 import { httpError } from './errors.js';
@@ -91,14 +91,14 @@ export async function listen(
         cert = tls.certPem;
         key = tls.keyPem;
       } else {
-        cert = readFileSync(tls.cert);
-        key = readFileSync(tls.key);
-        ca = tls.clientCa === undefined ? undefined : readFileSync(tls.clientCa);
+        cert = readInputBytes(tls.cert);
+        key = readInputBytes(tls.key);
+        ca = tls.clientCa === undefined ? undefined : readInputBytes(tls.clientCa);
       }
     } catch (error) {
       throw httpError(
         'GATEWAY_TLS_INVALID',
-        `cannot read the TLS certificate or key: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+        `cannot read the TLS certificate or key: ${inputFileFailure(error)}`,
       );
     }
     try {

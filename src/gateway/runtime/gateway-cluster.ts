@@ -3,6 +3,7 @@ import { clusterError } from '../../cluster/errors.js';
 import type { GossipPeerSpec } from '../../cluster/gossip-service.js';
 import type { Member } from '../../cluster/member.js';
 import type { ClusterTls } from '../../cluster/tls.js';
+import { readCappedBody } from '../../core/capped-body.js';
 import { describeError } from '../../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentDirectory } from './agent-directory.js';
@@ -317,7 +318,10 @@ async function send(transport: typeof fetch, target: Member, envelope: Migration
     );
   }
   if (!answer.ok) {
-    const text = (await answer.text()).slice(0, 300);
+    // Read to a cap: a peer streaming without end must not fill this node's memory for an error line.
+    const body = await readCappedBody(answer.body, 64 * 1024).catch(() => undefined);
+    const text =
+      body === undefined ? '(no readable answer under 64 KiB)' : body.toString('utf8').slice(0, 300);
     throw clusterError(
       'CLUSTER_MIGRATION_REFUSED',
       `node ${target.id} refused the state (${answer.status}): ${text}`,

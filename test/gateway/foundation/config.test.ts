@@ -208,6 +208,24 @@ describe('oacp.yaml', () => {
     ).toThrow(/not valid YAML/);
   });
 
+  it('attack: a YAML alias bomb is GATEWAY_CONFIG_INVALID naming the file, not a bare library message', () => {
+    const levels = 'abcdefghi'.split('');
+    const lines = levels.map((name, i) =>
+      i === 0
+        ? `${name}: &${name} ["x","x","x","x","x","x","x","x","x"]`
+        : `${name}: &${name} [${Array(9)
+            .fill(`*${levels[i - 1]}`)
+            .join(',')}]`,
+    );
+    const path = write('bomb.yaml', `${lines.join('\n')}\n`);
+    expect(() => loadGatewayConfig(path)).toThrow(
+      expect.objectContaining({
+        code: 'GATEWAY_CONFIG_INVALID',
+        message: `${path}: not valid YAML: Excessive alias count indicates a resource exhaustion attack`,
+      }),
+    );
+  });
+
   it('keeps a postgres URL as given and resolves a relative SQLite path', () => {
     const pgConfig = loadGatewayConfig(write('pg.yaml', 'gateway:\n  store: postgres://u:p@db/oacp\n'));
     expect(pgConfig.gateway.store).toBe('postgres://u:p@db/oacp');

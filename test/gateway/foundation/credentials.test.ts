@@ -125,6 +125,13 @@ describe('credential vault', () => {
       [{ ...github, inject: { kind: 'header', name: 'Host' }, value: TOKEN }, 'inject.name'],
       [{ ...github, inject: { kind: 'file', name: 'x' }, value: TOKEN }, 'inject'],
       [{ ...github, value: TOKEN, extra: 1 }, 'input'],
+      // attack: a header value that ends its header and starts another (and an env value with NUL).
+      [
+        { ...github, inject: { kind: 'header', name: 'authorization' }, value: `${TOKEN}\r\nX-Admin: 1` },
+        'value',
+      ],
+      [{ ...github, inject: { kind: 'header', name: 'authorization' }, value: `${TOKEN}\n` }, 'value'],
+      [{ ...github, value: `${TOKEN}\0` }, 'value: must be an environment value'],
     ];
     for (const [input, field] of cases) {
       const error = await vault.put(input as never).catch((e) => e);
@@ -190,5 +197,23 @@ describe('credential vault', () => {
     expect(clean).toContain('[REDACTED]');
     expect(redactSecrets('a "quote\\"d" b', ['quote"d'])).toBe('a "[REDACTED]" b');
     expect(redactSecrets('nothing to hide', ['', 'absent-secret'])).toBe('nothing to hide');
+  });
+
+  it('attack: a key quoted back inside a longer base64 text (Basic user:key) is redacted at every alignment', () => {
+    const key = 'sk-live-0123456789abcdefghij';
+    for (const user of ['u', 'us', 'use', 'user']) {
+      for (const encode of [(b: Buffer) => b.toString('base64'), (b: Buffer) => b.toString('base64url')]) {
+        const quoted = encode(Buffer.from(`${user}:${key}?x`));
+        const clean = redactSecrets(`upstream said: bad credentials "Basic ${quoted}"`, [key]);
+        expect(clean, user).toContain('[REDACTED]');
+        // The key alone is 38 base64 characters; what is left at either end is its neighbours (the user
+        // name, '?x', padding) with at most the two key bytes that share their groups.
+        const left = clean
+          .replace(/.*Basic /, '')
+          .replace(/".*/, '')
+          .split('[REDACTED]');
+        for (const part of left) expect(part.length, `${user}: ${part}`).toBeLessThanOrEqual(10);
+      }
+    }
   });
 });

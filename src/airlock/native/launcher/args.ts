@@ -1,5 +1,7 @@
 import type { Rlimits } from '../rlimits.js';
 
+/** The sandbox's own directory: the launcher, the workload filter, the egress proxy socket. */
+export const SANDBOX_RUN_DIR = '/run/oacp';
 /** Where the launcher and the workload filter appear inside a confined sandbox. */
 export const SANDBOX_LAUNCHER = '/run/oacp/launch';
 export const SANDBOX_WORKLOAD_FILTER = '/run/oacp/workload.bpf';

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { sha256Hex } from '../../../core/digest.js';
 import { OacpError } from '../../../core/errors.js';
+import { inputFileFailure, readInputText } from '../../../core/input-file.js';
 import { describeCedarErrors, policyDisplayIds } from '../../../policy/policy-text.js';
 import type { RuntimeErrorCode } from '../errors.js';
 import { GATEWAY_CEDAR_SCHEMA, TOLERATED_VALIDATION } from './schema.js';
@@ -20,11 +20,9 @@ export function loadGlobalPolicyFiles(paths: readonly string[]): GlobalPolicies 
   const texts = paths.map((path) => {
     let text: string;
     try {
-      text = readFileSync(path, 'utf8');
+      text = readInputText(path);
     } catch (error) {
-      throw invalid(
-        `cannot read policy file ${path}: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      throw invalid(`cannot read policy file ${path}: ${inputFileFailure(error)}`);
     }
     loadGlobalPolicies(text, path);
     return text;
