@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { numberOutOfRange, parseFiniteJson } from '../core/bounded-json.js';
 import { OacpError } from '../core/errors.js';
 import { countHeaders, tooManyHeaders } from '../core/header-count.js';
@@ -10,7 +9,14 @@ import { hostGuardFor } from '../core/loopback.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
 import type { Bridge, ServedSession } from './bridge.js';
 import type { McpErrorCode } from './errors.js';
-import { INTERNAL_ERROR, PARSE_ERROR } from './jsonrpc.js';
+import {
+  checkPostHeaders,
+  isInitializeRequest,
+  jsonRpcError,
+  postMessages,
+  StreamableSession,
+} from './http-streamable.js';
+import { INTERNAL_ERROR, type JsonRpcMessage, PARSE_ERROR } from './jsonrpc.js';
 import { DEFAULT_MAX_SESSIONS, SessionSlots } from './session-slots.js';
 import { fromSdkTransport } from './transport.js';
 
@@ -63,7 +69,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   const path = options.path ?? '/mcp';
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
   const hostGuard = hostGuardFor(options.host);
-  const streamable = new Map<string, StreamableHTTPServerTransport>();
+  const streamable = new Map<string, StreamableSession>();
   const sse = new Map<string, SSEServerTransport>();
   const idle = new IdleSessions(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
   const slots = new SessionSlots(options.maxSessions ?? DEFAULT_MAX_SESSIONS);
@@ -96,54 +102,49 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
       const transport = streamable.get(sessionId);
       if (transport === undefined) return jsonRpcError(res, 404, -32001, 'Session not found');
       // A standing GET stream is not activity: only requests keep a session alive.
-      if (req.method !== 'POST') return transport.handleRequest(req, res);
+      if (req.method === 'GET') return transport.get(req, res);
+      if (req.method === 'DELETE') return transport.delete(req, res);
+      if (req.method !== 'POST') return methodNotAllowed(res);
       return idle.during(sessionId, async () => {
-        const body = await readJson(req, maxBody);
-        if (!body.ok) return jsonRpcError(res, 400, PARSE_ERROR, body.reason);
-        return transport.handleRequest(req, res, body.value);
+        const messages = await readPost(req, res, maxBody);
+        if (messages === undefined) return;
+        transport.post(req, res, messages);
+        await responseDone(res);
       });
     }
     if (req.method !== 'POST') return jsonRpcError(res, 400, -32000, 'Bad Request: no mcp-session-id header');
-    const body = await readJson(req, maxBody);
-    if (!body.ok) return jsonRpcError(res, 400, PARSE_ERROR, body.reason);
-    if (!isInitialize(body.value)) {
+    const messages = await readPost(req, res, maxBody);
+    if (messages === undefined) return;
+    const initialize = messages[0];
+    if (initialize === undefined || !isInitializeRequest(initialize)) {
       return jsonRpcError(res, 400, -32000, 'Bad Request: a new session must start with initialize');
     }
-    const initializeId = (body.value as { id?: unknown }).id;
-    const replyId =
-      typeof initializeId === 'string' || typeof initializeId === 'number' ? initializeId : null;
+    const replyId = 'id' in initialize ? initialize.id : null;
     if (!slots.take())
       return jsonRpcError(res.setHeader('retry-after', '5'), 503, -32000, slots.refusal, replyId);
-    let session: ServedSession | undefined;
-    const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => {
-        streamable.set(id, transport);
-        if (session !== undefined) idle.add(id, session, 1);
-      },
-    });
+    const transport = new StreamableSession(randomUUID());
+    let session: ServedSession;
     try {
-      session = await bridge.serve(fromSdkTransport(transport));
+      session = await bridge.serve(transport);
     } catch (error) {
       slots.give();
       const reason = `cannot start the MCP server: ${error instanceof Error ? error.message : String(error)}`;
       return jsonRpcError(res, 500, INTERNAL_ERROR, reason, replyId);
     }
-    const started = session;
-    void started.closed.then(() => {
+    const id = transport.sessionId;
+    streamable.set(id, transport);
+    // The first request (initialize) counts as busy from the moment the session is made.
+    idle.add(id, session, 1);
+    void session.closed.then(() => {
       slots.give();
-      if (transport.sessionId === undefined) return;
-      streamable.delete(transport.sessionId);
-      idle.remove(transport.sessionId);
+      streamable.delete(id);
+      idle.remove(id);
     });
     try {
-      await transport.handleRequest(req, res, body.value);
+      transport.post(req, res, messages);
+      await responseDone(res);
     } finally {
-      // The first request (initialize) counted as busy from the moment the session was made.
-      if (transport.sessionId !== undefined) idle.release(transport.sessionId);
-      // The SDK refused the initialize (no Accept header, two initializes in a batch, …): no
-      // session exists that a client could use, end or let expire, so its server stops now.
-      else void started.close();
+      idle.release(id);
     }
   };
 
@@ -265,14 +266,35 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
-function isInitialize(body: unknown): boolean {
-  const messages = Array.isArray(body) ? body : [body];
-  return messages.some(
-    (message) =>
-      typeof message === 'object' &&
-      message !== null &&
-      (message as { method?: unknown }).method === 'initialize',
-  );
+/** Reads and parses a POST's body and checks its headers; on a refusal the answer is written and undefined returned. */
+async function readPost(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limit: number,
+): Promise<JsonRpcMessage[] | undefined> {
+  // The body is read first, so broken framing is a 400 whatever the headers say.
+  const body = await readJson(req, limit);
+  if (!body.ok) return void jsonRpcError(res, 400, PARSE_ERROR, body.reason);
+  const refused = checkPostHeaders(req);
+  if (refused !== undefined) return void jsonRpcError(res, refused.status, refused.code, refused.message);
+  const parsed = postMessages(body.value);
+  if (!parsed.ok)
+    return void jsonRpcError(res, parsed.refusal.status, parsed.refusal.code, parsed.refusal.message);
+  return parsed.messages;
+}
+
+/** Resolves once the response is written or its connection is gone. */
+function responseDone(res: ServerResponse): Promise<void> {
+  if (res.writableFinished || res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => res.once('close', () => resolve()));
+}
+
+function methodNotAllowed(res: ServerResponse): void {
+  res
+    .writeHead(405, { allow: 'GET, POST, DELETE', 'content-type': 'application/json' })
+    .end(
+      JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Method not allowed.' } }),
+    );
 }
 
 async function readJson(
@@ -312,18 +334,6 @@ async function serveReceipt(
   } catch (error) {
     text(res, 404, `no receipt ${index}: ${error instanceof Error ? error.message : String(error)}`);
   }
-}
-
-function jsonRpcError(
-  res: ServerResponse,
-  status: number,
-  code: number,
-  message: string,
-  id: string | number | null = null,
-): void {
-  res
-    .writeHead(status, { 'content-type': 'application/json' })
-    .end(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }));
 }
 
 function text(res: ServerResponse, status: number, body: string): void {

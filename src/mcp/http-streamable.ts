@@ -1,0 +1,299 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { classify, INVALID_REQUEST, type JsonRpcId, type JsonRpcMessage, PARSE_ERROR } from './jsonrpc.js';
+import type { MessageTransport } from './transport.js';
+
+/** Protocol revisions a client may name in `MCP-Protocol-Version` (the MCP SDK's list). */
+export const SUPPORTED_PROTOCOL_VERSIONS: readonly string[] = [
+  '2025-11-25',
+  '2025-06-18',
+  '2025-03-26',
+  '2024-11-05',
+  '2024-10-07',
+];
+
+/** Most messages one POST may carry as a batch (as the MCP SDK). */
+export const MAX_BATCH_SIZE = 100;
+
+/** A comment line on an open SSE stream this often keeps proxies from closing it. */
+const KEEP_ALIVE_MS = 15_000;
+
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream',
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+} as const;
+
+/** The answer to one POST: the requests it carried, and its response once it has begun. */
+interface PostStream {
+  readonly res: ServerResponse;
+  readonly ids: readonly JsonRpcId[];
+  readonly answers: Map<JsonRpcId, JsonRpcMessage>;
+  /** Set once a server-to-client message made this answer an SSE stream. */
+  sse: boolean;
+}
+
+/** Why a POST is refused before its messages reach the session: an HTTP status and a JSON-RPC error. */
+export interface HttpRefusal {
+  readonly status: number;
+  readonly code: number;
+  readonly message: string;
+}
+
+/**
+ * One Streamable HTTP session (MCP 2025-06-18 "Streamable HTTP"), on node:http
+ * directly: a POST's messages go to the bridge session, and the answer is one
+ * `application/json` body once every request it carried is answered, or an SSE
+ * stream from the moment the server sends something else related to it
+ * (progress, a sampling request) first. `GET` opens the one server-to-client
+ * stream, `DELETE` ends the session. The MCP SDK's web-stream transport did the
+ * same through a Request/Response/ReadableStream per call; this one writes the
+ * node response directly (docs/mcp-bridge.md has the measured difference).
+ */
+export class StreamableSession implements MessageTransport {
+  readonly sessionId: string;
+  onmessage?: ((message: unknown) => void) | undefined;
+  onclose?: (() => void) | undefined;
+  onerror?: ((error: Error) => void) | undefined;
+  oninvalid?: ((id: JsonRpcId | null, code: number, reason: string) => void) | undefined;
+  /** Which open POST answers each client request, by idKey-free JSON-RPC id (1 and "1" are distinct keys). */
+  readonly #streams = new Map<JsonRpcId, PostStream>();
+  #standalone: { res: ServerResponse; timer: NodeJS.Timeout } | undefined;
+  #initialized = false;
+  #closed = false;
+
+  constructor(sessionId: string) {
+    this.sessionId = sessionId;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async start(): Promise<void> {}
+
+  /**
+   * A POST whose body is already parsed and checked (checkPost). `initialize`
+   * is accepted once, as the first request of the session.
+   */
+  post(req: IncomingMessage, res: ServerResponse, messages: readonly JsonRpcMessage[]): void {
+    if (this.#closed) {
+      jsonRpcError(res, 404, -32001, 'Session not found');
+      return;
+    }
+    const initialize = messages.some(isInitializeRequest);
+    if (initialize) {
+      if (this.#initialized) {
+        jsonRpcError(res, 400, INVALID_REQUEST, 'Invalid Request: Server already initialized');
+        return;
+      }
+      this.#initialized = true;
+    } else {
+      const version = checkProtocolVersion(req);
+      if (version !== undefined) {
+        jsonRpcError(res, version.status, version.code, version.message);
+        return;
+      }
+    }
+    const ids: JsonRpcId[] = [];
+    for (const message of messages) if ('method' in message && 'id' in message) ids.push(message.id);
+    if (ids.length === 0) {
+      res.writeHead(202).end();
+      for (const message of messages) this.onmessage?.(message);
+      return;
+    }
+    const stream: PostStream = { res, ids, answers: new Map(), sse: false };
+    for (const id of ids) this.#streams.set(id, stream);
+    res.once('close', () => {
+      // The client went away before its answer: what is still to come for it has nowhere to go.
+      for (const id of ids) if (this.#streams.get(id) === stream) this.#streams.delete(id);
+    });
+    for (const message of messages) this.onmessage?.(message);
+  }
+
+  /** Opens the session's one standalone server-to-client SSE stream. */
+  get(req: IncomingMessage, res: ServerResponse): void {
+    if (this.#closed) {
+      jsonRpcError(res, 404, -32001, 'Session not found');
+      return;
+    }
+    if (!req.headers.accept?.includes('text/event-stream')) {
+      jsonRpcError(res, 406, -32000, 'Not Acceptable: Client must accept text/event-stream');
+      return;
+    }
+    const version = checkProtocolVersion(req);
+    if (version !== undefined) {
+      jsonRpcError(res, version.status, version.code, version.message);
+      return;
+    }
+    if (this.#standalone !== undefined) {
+      jsonRpcError(res, 409, -32000, 'Conflict: Only one SSE stream is allowed per session');
+      return;
+    }
+    res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
+    res.flushHeaders();
+    const timer = setInterval(() => res.write(': keepalive\n\n'), KEEP_ALIVE_MS);
+    timer.unref();
+    const standalone = { res, timer };
+    this.#standalone = standalone;
+    res.once('close', () => {
+      clearInterval(timer);
+      if (this.#standalone === standalone) this.#standalone = undefined;
+    });
+  }
+
+  /** Ends the session at the client's request. */
+  async delete(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.#closed) {
+      jsonRpcError(res, 404, -32001, 'Session not found');
+      return;
+    }
+    const version = checkProtocolVersion(req);
+    if (version !== undefined) {
+      jsonRpcError(res, version.status, version.code, version.message);
+      return;
+    }
+    res.writeHead(200).end();
+    await this.close();
+  }
+
+  async send(message: JsonRpcMessage, options?: { relatedRequestId?: JsonRpcId }): Promise<void> {
+    const response = !('method' in message);
+    const requestId = response ? (message.id ?? undefined) : options?.relatedRequestId;
+    if (requestId === undefined) {
+      if (response)
+        throw new Error(
+          'Cannot send a response on a standalone SSE stream unless resuming a previous client request',
+        );
+      // No stream open: the spec lets the server drop what it cannot deliver.
+      if (this.#standalone !== undefined) this.#standalone.res.write(sseEvent(message));
+      return;
+    }
+    const stream = this.#streams.get(requestId);
+    if (stream === undefined)
+      throw new Error(`No connection established for request ID: ${String(requestId)}`);
+    if (!response) {
+      if (!stream.sse) {
+        stream.sse = true;
+        stream.res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
+      }
+      stream.res.write(sseEvent(message));
+      return;
+    }
+    stream.answers.set(requestId, message);
+    if (stream.answers.size < stream.ids.length) return;
+    for (const id of stream.ids) this.#streams.delete(id);
+    if (stream.sse) {
+      let events = '';
+      for (const id of stream.ids) events += sseEvent(stream.answers.get(id) as JsonRpcMessage);
+      stream.res.end(events);
+      return;
+    }
+    const body =
+      stream.ids.length === 1
+        ? JSON.stringify(message)
+        : JSON.stringify(stream.ids.map((id) => stream.answers.get(id)));
+    stream.res
+      .writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': this.sessionId })
+      .end(body);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const open = new Set(this.#streams.values());
+    this.#streams.clear();
+    for (const stream of open) {
+      if (!stream.sse && !stream.res.headersSent) stream.res.writeHead(200, SSE_HEADERS);
+      stream.res.end();
+    }
+    if (this.#standalone !== undefined) {
+      clearInterval(this.#standalone.timer);
+      this.#standalone.res.end();
+      this.#standalone = undefined;
+    }
+    this.onclose?.();
+  }
+}
+
+/**
+ * The checks a POST passes before its body is read: it must accept both
+ * answer forms and send JSON.
+ */
+export function checkPostHeaders(req: IncomingMessage): HttpRefusal | undefined {
+  const accept = req.headers.accept;
+  if (accept === undefined || !accept.includes('application/json') || !accept.includes('text/event-stream'))
+    return {
+      status: 406,
+      code: -32000,
+      message: 'Not Acceptable: Client must accept both application/json and text/event-stream',
+    };
+  if (!isJsonContentType(req.headers['content-type']))
+    return {
+      status: 415,
+      code: -32000,
+      message: 'Unsupported Media Type: Content-Type must be application/json',
+    };
+  return undefined;
+}
+
+/** A parsed POST body as JSON-RPC messages, or why it is refused (a batch over 100, an invalid message). */
+export function postMessages(
+  body: unknown,
+): { ok: true; messages: JsonRpcMessage[] } | { ok: false; refusal: HttpRefusal } {
+  const raw = Array.isArray(body) ? body : [body];
+  if (Array.isArray(body) && body.length > MAX_BATCH_SIZE)
+    return refuse(400, INVALID_REQUEST, `Invalid Request: Batch must not exceed ${MAX_BATCH_SIZE} messages`);
+  if (raw.length === 0) return refuse(400, INVALID_REQUEST, 'Invalid Request: an empty batch');
+  const messages: JsonRpcMessage[] = [];
+  for (const value of raw) {
+    const classified = classify(value);
+    if (classified.kind === 'invalid')
+      return refuse(400, PARSE_ERROR, `Parse error: Invalid JSON-RPC message: ${classified.reason}`);
+    messages.push(classified.message);
+  }
+  if (messages.length > 1 && messages.some(isInitializeRequest))
+    return refuse(400, INVALID_REQUEST, 'Invalid Request: Only one initialization request is allowed');
+  return { ok: true, messages };
+}
+
+export function isInitializeRequest(message: JsonRpcMessage): boolean {
+  return 'method' in message && message.method === 'initialize' && 'id' in message;
+}
+
+function refuse(status: number, code: number, message: string): { ok: false; refusal: HttpRefusal } {
+  return { ok: false, refusal: { status, code, message } };
+}
+
+function checkProtocolVersion(req: IncomingMessage): HttpRefusal | undefined {
+  const version = req.headers['mcp-protocol-version'];
+  if (version === undefined || (typeof version === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(version)))
+    return undefined;
+  return {
+    status: 400,
+    code: -32000,
+    message: `Bad Request: Unsupported protocol version: ${String(version)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
+  };
+}
+
+function isJsonContentType(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  if (header === 'application/json') return true;
+  return header.split(';', 1)[0]?.trim().toLowerCase() === 'application/json';
+}
+
+function sseEvent(message: JsonRpcMessage): string {
+  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+}
+
+export function jsonRpcError(
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+  id: string | number | null = null,
+): void {
+  res
+    .writeHead(status, { 'content-type': 'application/json' })
+    .end(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }));
+}
