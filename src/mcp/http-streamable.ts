@@ -61,13 +61,15 @@ export class StreamableSession implements MessageTransport {
   #standalone: { res: ServerResponse; timer: NodeJS.Timeout } | undefined;
   #initialized = false;
   #closed = false;
+  /** DELETE was answered: the session is ending and takes no new request. */
+  #ending = false;
 
   constructor(sessionId: string) {
     this.sessionId = sessionId;
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this.#closed || this.#ending;
   }
 
   async start(): Promise<void> {}
@@ -77,7 +79,7 @@ export class StreamableSession implements MessageTransport {
    * is accepted once, as the first request of the session.
    */
   post(req: IncomingMessage, res: ServerResponse, messages: readonly JsonRpcMessage[]): void {
-    if (this.#closed) {
+    if (this.closed) {
       jsonRpcError(res, 404, -32001, 'Session not found');
       return;
     }
@@ -96,7 +98,16 @@ export class StreamableSession implements MessageTransport {
       }
     }
     const ids: JsonRpcId[] = [];
-    for (const message of messages) if ('method' in message && 'id' in message) ids.push(message.id);
+    for (const message of messages) {
+      if (!('method' in message && 'id' in message)) continue;
+      // Answers are matched to their POST by id: an id twice in flight could never get both answers.
+      if (this.#streams.has(message.id) || ids.includes(message.id)) {
+        const reason = `Invalid Request: the id ${JSON.stringify(message.id)} is already used by a request in flight`;
+        jsonRpcError(res, 400, INVALID_REQUEST, reason);
+        return;
+      }
+      ids.push(message.id);
+    }
     if (ids.length === 0) {
       res.writeHead(202).end();
       for (const message of messages) this.onmessage?.(message);
@@ -113,7 +124,7 @@ export class StreamableSession implements MessageTransport {
 
   /** Opens the session's one standalone server-to-client SSE stream. */
   get(req: IncomingMessage, res: ServerResponse): void {
-    if (this.#closed) {
+    if (this.closed) {
       jsonRpcError(res, 404, -32001, 'Session not found');
       return;
     }
@@ -144,7 +155,7 @@ export class StreamableSession implements MessageTransport {
 
   /** Ends the session at the client's request. */
   async delete(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (this.#closed) {
+    if (this.closed) {
       jsonRpcError(res, 404, -32001, 'Session not found');
       return;
     }
@@ -154,7 +165,11 @@ export class StreamableSession implements MessageTransport {
       return;
     }
     res.writeHead(200).end();
-    await this.close();
+    this.#ending = true;
+    // The session ends first, so the calls still open get their answers before the streams close.
+    const ending = this.onclose;
+    if (ending !== undefined) ending();
+    else await this.close();
   }
 
   async send(message: JsonRpcMessage, options?: { relatedRequestId?: JsonRpcId }): Promise<void> {

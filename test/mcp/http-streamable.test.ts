@@ -182,6 +182,18 @@ describe('--http: the native Streamable HTTP transport', () => {
         400,
       ],
       ['an empty batch', () => post([], { 'mcp-session-id': id }), 400],
+      [
+        'one id twice in a batch (its second answer could never be sent)',
+        () =>
+          post(
+            [
+              { jsonrpc: '2.0', id: 7, method: 'ping' },
+              { jsonrpc: '2.0', id: 7, method: 'ping' },
+            ],
+            { 'mcp-session-id': id },
+          ),
+        400,
+      ],
       ['not JSON-RPC', () => post({ jsonrpc: '1.0', id: 9, method: 'ping' }, { 'mcp-session-id': id }), 400],
       ['not JSON at all', () => post('{"jsonrpc":', { 'mcp-session-id': id }), 400],
       [
@@ -204,6 +216,27 @@ describe('--http: the native Streamable HTTP transport', () => {
     }
     const ping = await post({ jsonrpc: '2.0', id: 'alive', method: 'ping' }, { 'mcp-session-id': id });
     expect(await ping.json()).toMatchObject({ id: 'alive', result: {} });
+  });
+
+  it('attack: a second POST reusing the id of a call still in flight is refused; the first still gets its answer when the session ends', async () => {
+    const id = await session();
+    const hanging = post(
+      { jsonrpc: '2.0', id: 'h', method: 'tools/call', params: { name: 'hang', arguments: {} } },
+      { 'mcp-session-id': id },
+    );
+    let reused: Response | undefined;
+    const deadline = Date.now() + 10_000;
+    // The first POST is in flight once a reuse of its id is refused.
+    while (Date.now() < deadline) {
+      reused = await post({ jsonrpc: '2.0', id: 'h', method: 'ping' }, { 'mcp-session-id': id });
+      if (reused.status === 400) break;
+      await reused.text();
+    }
+    expect(reused?.status).toBe(400);
+    expect(JSON.stringify(await reused?.json())).toContain('already used by a request in flight');
+    await fetch(http.url, { method: 'DELETE', headers: { 'mcp-session-id': id } });
+    const first = await hanging;
+    expect(await first.text()).toContain('"id":"h"');
   });
 
   it('GET opens the one server-to-client stream (a second is 409); DELETE ends the session, after which it is 404', async () => {
