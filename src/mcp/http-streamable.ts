@@ -14,6 +14,9 @@ export const SUPPORTED_PROTOCOL_VERSIONS: readonly string[] = [
 /** Most messages one POST may carry as a batch (as the MCP SDK). */
 export const MAX_BATCH_SIZE = 100;
 
+/** Bytes an SSE stream may hold unread by its client before it is cut (writeEvent). */
+export const MAX_UNREAD_BYTES = 8 * 1024 * 1024;
+
 /** A comment line on an open SSE stream this often keeps proxies from closing it. */
 const KEEP_ALIVE_MS = 15_000;
 
@@ -181,7 +184,7 @@ export class StreamableSession implements MessageTransport {
           'Cannot send a response on a standalone SSE stream unless resuming a previous client request',
         );
       // No stream open: the spec lets the server drop what it cannot deliver.
-      if (this.#standalone !== undefined) this.#standalone.res.write(sseEvent(message));
+      if (this.#standalone !== undefined) writeEvent(this.#standalone.res, message);
       return;
     }
     const stream = this.#streams.get(requestId);
@@ -192,7 +195,7 @@ export class StreamableSession implements MessageTransport {
         stream.sse = true;
         stream.res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
       }
-      stream.res.write(sseEvent(message));
+      writeEvent(stream.res, message);
       return;
     }
     stream.answers.set(requestId, message);
@@ -295,6 +298,16 @@ function isJsonContentType(header: string | undefined): boolean {
   if (header === undefined) return false;
   if (header === 'application/json') return true;
   return header.split(';', 1)[0]?.trim().toLowerCase() === 'application/json';
+}
+
+/**
+ * Writes one event on an open SSE stream. A client that does not read its
+ * stream while the server keeps sending would grow the bridge's memory without
+ * bound: past MAX_UNREAD_BYTES waiting in the socket's buffer, the stream is cut.
+ */
+function writeEvent(res: ServerResponse, message: JsonRpcMessage): void {
+  res.write(sseEvent(message));
+  if (res.writableLength > MAX_UNREAD_BYTES) res.destroy();
 }
 
 function sseEvent(message: JsonRpcMessage): string {
