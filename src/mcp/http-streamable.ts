@@ -212,7 +212,11 @@ export class StreamableSession implements MessageTransport {
         ? JSON.stringify(message)
         : JSON.stringify(stream.ids.map((id) => stream.answers.get(id)));
     stream.res
-      .writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': this.sessionId })
+      .writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'mcp-session-id': this.sessionId,
+      })
       .end(body);
   }
 

@@ -97,7 +97,9 @@ describe('--http: the native Streamable HTTP transport', () => {
     expect(one.status).toBe(200);
     expect(one.headers.get('content-type')).toBe('application/json');
     expect(one.headers.get('mcp-session-id')).toBe(id);
-    expect(await one.json()).toMatchObject({
+    const oneText = await one.text();
+    expect(one.headers.get('content-length')).toBe(String(Buffer.byteLength(oneText)));
+    expect(JSON.parse(oneText)).toMatchObject({
       jsonrpc: '2.0',
       id: 2,
       result: { content: [{ text: '{"b":2}' }] },
