@@ -59,7 +59,7 @@ export class StreamableSession implements MessageTransport {
   onclose?: (() => void) | undefined;
   onerror?: ((error: Error) => void) | undefined;
   oninvalid?: ((id: JsonRpcId | null, code: number, reason: string) => void) | undefined;
-  /** Which open POST answers each client request, by idKey-free JSON-RPC id (1 and "1" are distinct keys). */
+  /** Which open POST answers each client request, keyed by its JSON-RPC id (a Map keeps 1 and "1" apart). */
   readonly #streams = new Map<JsonRpcId, PostStream>();
   #standalone: { res: ServerResponse; timer: NodeJS.Timeout } | undefined;
   #initialized = false;
@@ -78,7 +78,7 @@ export class StreamableSession implements MessageTransport {
   async start(): Promise<void> {}
 
   /**
-   * A POST whose body is already parsed and checked (checkPost). `initialize`
+   * A POST whose headers and body passed checkPostHeaders and postMessages. `initialize`
    * is accepted once, as the first request of the session.
    */
   post(req: IncomingMessage, res: ServerResponse, messages: readonly JsonRpcMessage[]): void {
@@ -105,7 +105,7 @@ export class StreamableSession implements MessageTransport {
       if (!('method' in message && 'id' in message)) continue;
       // Answers are matched to their POST by id: an id twice in flight could never get both answers.
       if (this.#streams.has(message.id) || ids.includes(message.id)) {
-        const reason = `Invalid Request: the id ${JSON.stringify(message.id)} is already used by a request in flight`;
+        const reason = `Invalid Request: the id ${JSON.stringify(message.id).slice(0, 80)} is already used by a request in flight`;
         jsonRpcError(res, 400, INVALID_REQUEST, reason);
         return;
       }
