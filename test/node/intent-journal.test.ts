@@ -1,5 +1,16 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,7 +34,12 @@ function scratch(): string {
 
 const intent = (tool: string): BuildStatementInput => ({
   predicateType: TOOL_CALL_PREDICATE_TYPE,
-  predicate: { ...toolCallPredicate(undefined), tool: { ...toolCallPredicate(undefined).tool, name: tool } },
+  predicate: {
+    ...toolCallPredicate(undefined),
+    tool: { ...toolCallPredicate(undefined).tool, name: tool },
+    outcome: 'interrupted',
+    forwarded: true,
+  },
 });
 
 /** Records into a list (what OacpNode.record would sign and append). */
@@ -166,5 +182,111 @@ describe('IntentJournal: the receipt of an effect whose process died before reco
     expect(() => IntentJournal.open(join(dir, '..', 'file', 'intents'))).toThrow(
       /cannot create the intent journal/,
     );
+  });
+  it('attack: a FIFO planted as a journal does not hang the check every oacp log command makes', () => {
+    const dir = scratch();
+    mkdirSync(dir, { mode: 0o700 });
+    spawnSync('mkfifo', [join(dir, '1-planted.intents')]);
+    // In a child: a blocking open(2) would hang this very thread, and the test with it.
+    const probe = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { hasOrphanedIntents, recoverIntents } = await import(${JSON.stringify(JOURNAL)});
+         const found = hasOrphanedIntents(${JSON.stringify(dir)});
+         const recovery = await recoverIntents(${JSON.stringify(dir)}, async () => {});
+         process.stdout.write(JSON.stringify({ found, recovery }));`,
+      ],
+      { timeout: 10_000, encoding: 'utf8' },
+    );
+    expect(probe.signal).toBeNull();
+    expect(JSON.parse(probe.stdout)).toEqual({ found: false, recovery: { recorded: 0, unreadable: [] } });
+  });
+
+  it('attack: a forged line claiming a call answered (not interrupted), or repeating a member, is never signed', async () => {
+    for (const forge of [
+      (line: string) => line.replace('"outcome":"interrupted"', '"outcome":"result"'),
+      (line: string) => line.replace('"outcome":"interrupted"', '"outcome":"result","outcome":"interrupted"'),
+    ]) {
+      const dir = scratch();
+      await killedWriter(dir, ['real'], 0);
+      const [file] = readdirSync(dir);
+      const path = join(dir, file ?? '');
+      const forged = forge(readFileSync(path, 'utf8').trimEnd());
+      expect(forged).not.toEqual(readFileSync(path, 'utf8').trimEnd());
+      writeFileSync(path, `${forged}\n`);
+      const recovered = collector();
+      expect(await recoverIntents(dir, recovered.record)).toEqual({ recorded: 0, unreadable: [path] });
+      expect(recovered.statements).toEqual([]);
+    }
+  });
+
+  it('attack: a journal another user owns, or past the size bound, is named and not signed', async () => {
+    const dir = scratch();
+    await killedWriter(dir, ['mine'], 0);
+    const [file] = readdirSync(dir);
+    const path = join(dir, file ?? '');
+    chownSync(path, 1000, 1000);
+    const foreign = collector();
+    expect(await recoverIntents(dir, foreign.record)).toEqual({ recorded: 0, unreadable: [path] });
+    chownSync(path, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
+    truncateSync(path, 64 * 1024 * 1024 + 1);
+    const huge = collector();
+    expect(await recoverIntents(dir, huge.record)).toEqual({ recorded: 0, unreadable: [path] });
+    expect(foreign.statements.length + huge.statements.length).toBe(0);
+  });
+
+  it("attack: HOME/intents planted as a symlink to another home's journals, or a folder others may write, is neither read nor written", async () => {
+    const other = scratch();
+    await killedWriter(other, ['theirs'], 0);
+    const dir = scratch();
+    symlinkSync(other, dir);
+    expect(hasOrphanedIntents(dir)).toBe(false);
+    const viaLink = collector();
+    expect(await recoverIntents(dir, viaLink.record)).toEqual({ recorded: 0, unreadable: [dir] });
+    expect(viaLink.statements).toEqual([]);
+    expect(readdirSync(other)).toHaveLength(1);
+    expect(() => IntentJournal.open(dir)).toThrow(/symlink or others may write/);
+
+    const open = scratch();
+    await killedWriter(open, ['shared'], 0);
+    chmodSync(open, 0o777);
+    expect(await recoverIntents(open, collector().record)).toEqual({ recorded: 0, unreadable: [open] });
+    expect(() => IntentJournal.open(open)).toThrow(/symlink or others may write/);
+  });
+  it('attack: a process that always has a call pending (a busy gateway) keeps its journal small, and a kill after compactions loses no intent', async () => {
+    const dir = scratch();
+    const statement = JSON.stringify(intent('busy'));
+    const child = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { IntentJournal } = await import(${JSON.stringify(JOURNAL)});
+         const journal = IntentJournal.open(${JSON.stringify(dir)});
+         const s = ${statement};
+         journal.write('stuck', s);
+         for (let i = 0; i < 4000; i++) { journal.write('c' + i, s); journal.write('d' + i, s); journal.done('c' + i); journal.done('d' + i); }
+         journal.write('last', s);
+         process.stdout.write('ready\\n');
+         setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((done) => child.stdout.once('data', () => done()));
+    const [file, ...others] = readdirSync(dir);
+    expect(others).toEqual([]);
+    const lines = readFileSync(join(dir, file ?? ''), 'utf8')
+      .trimEnd()
+      .split('\n');
+    // About 8,000 intents and marks were written; the file holds a fraction of them.
+    expect(lines.length).toBeLessThan(4000);
+    const exited = new Promise((done) => child.once('exit', done));
+    child.kill('SIGKILL');
+    await exited;
+    const recovered = collector();
+    expect(await recoverIntents(dir, recovered.record)).toEqual({ recorded: 2, unreadable: [] });
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
