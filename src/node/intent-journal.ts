@@ -212,7 +212,8 @@ export function describeRecovery(recovery: Recovery): string[] {
  */
 export async function recoverIntents(
   dir: string,
-  record: (statement: OacpStatement) => Promise<unknown>,
+  record: (statement: OacpStatement, since?: number) => Promise<unknown>,
+  size: () => number = () => 0,
 ): Promise<Recovery> {
   const names = journalNames(dir);
   if (names === undefined) return { recorded: 0, unreadable: exists(dir) ? [dir] : [] };
@@ -234,7 +235,7 @@ export async function recoverIntents(
       // Only what the home's owner wrote is signed by the home's key, and only to a bound.
       let text: string | undefined;
       try {
-        if (stat.uid === names.owner && stat.size <= MAX_JOURNAL_BYTES) text = readFileSync(fd, 'utf8');
+        if (stat.uid === names.owner && stat.size <= MAX_JOURNAL_BYTES) text = wholeLines(fd);
       } catch {
         // Named below.
       }
@@ -243,9 +244,12 @@ export async function recoverIntents(
         unreadable.push(path);
         continue;
       }
-      for (const [id, statement] of pending) {
+      for (const [id, { statement, since }] of pending) {
         try {
-          await record(statement);
+          // Where the log stood before this receipt: a recovery killed between recording it and
+          // marking it done leaves this line, and the next one looks there before recording again.
+          writeSync(fd, `${JSON.stringify({ r: id, s: size() })}\n`);
+          await record(statement, since);
           writeSync(fd, `${JSON.stringify({ d: id })}\n`);
         } catch (error) {
           return { recorded, unreadable, failed: describeError(error) };
@@ -311,14 +315,21 @@ const COMPACT_BYTES = 1 << 20;
 const Line = z.union([
   z.strictObject({ i: z.string().min(1), t: z.string(), p: z.record(z.string(), z.unknown()) }),
   z.strictObject({ d: z.string().min(1) }),
+  z.strictObject({ r: z.string().min(1), s: z.number().int().min(0) }),
 ]);
+
+/** An intent left pending, and where the log stood when a recovery began recording it (if one did). */
+interface PendingIntent {
+  readonly statement: OacpStatement;
+  readonly since?: number;
+}
 
 /**
  * The intents of a journal not marked done, in order; undefined when a line other than a torn
  * last one is not an intent or a mark, or an intent is not a statement OACP defines.
  */
-function pendingIntents(text: string): Map<string, OacpStatement> | undefined {
-  const pending = new Map<string, OacpStatement>();
+function pendingIntents(text: string): Map<string, PendingIntent> | undefined {
+  const pending = new Map<string, PendingIntent>();
   const lines = text.split('\n');
   for (const [at, line] of lines.entries()) {
     if (line === '') continue;
@@ -336,6 +347,13 @@ function pendingIntents(text: string): Map<string, OacpStatement> | undefined {
       pending.delete(parsed.d);
       continue;
     }
+    if ('r' in parsed) {
+      const intent = pending.get(parsed.r);
+      if (intent === undefined) return undefined;
+      // The first attempt's size is the one that bounds where its receipt can be.
+      if (intent.since === undefined) pending.set(parsed.r, { ...intent, since: parsed.s });
+      continue;
+    }
     try {
       // buildStatement checks the predicate strictly and derives its subjects, as for any receipt.
       const statement = buildStatement({
@@ -345,12 +363,24 @@ function pendingIntents(text: string): Map<string, OacpStatement> | undefined {
       // An intent only ever says its effect was interrupted: a line claiming anything else (a call
       // answered, a run that exited) is not an intent this code wrote, and is not signed.
       if ((statement.predicate as { outcome?: unknown }).outcome !== 'interrupted') return undefined;
-      pending.set(parsed.i, statement);
+      pending.set(parsed.i, { statement });
     } catch {
       return undefined;
     }
   }
   return pending;
+}
+
+/**
+ * The journal's complete lines. A torn last line (its writer died in the write, before its
+ * effect) is cut off first, under the lock: a mark appended after it would otherwise continue
+ * it into a line no recovery can read, leaving every intent of the journal unrecorded.
+ */
+function wholeLines(fd: number): string {
+  const bytes = readFileSync(fd);
+  const complete = bytes.lastIndexOf(0x0a) + 1;
+  if (complete < bytes.length) ftruncateSync(fd, complete);
+  return bytes.subarray(0, complete).toString('utf8');
 }
 
 function exists(path: string): boolean {

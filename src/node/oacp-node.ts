@@ -97,7 +97,11 @@ export class OacpNode {
     if (parsed.data.readOnly !== true) {
       // A log that cannot take these receipts now does not stop the node: its own effects are refused
       // by their receipt slot meanwhile, and the intents wait for the next opener (recovered.failed).
-      node.recovered = await recoverIntents(intentsDirectory(home), (statement) => node.record(statement));
+      node.recovered = await recoverIntents(
+        intentsDirectory(home),
+        (statement, since) => node.recordRecovered(statement, since),
+        () => log.size,
+      );
     }
     return node;
   }
@@ -146,6 +150,22 @@ export class OacpNode {
       }
     })();
     return this.closing;
+  }
+
+  /**
+   * Records a receipt recovered from an intent journal, unless an earlier recovery, killed before it
+   * could mark it done, already appended it at or after `since`: the Airlock's Ed25519 signature is
+   * deterministic, so the same statement gives the same bytes, and recovery never repeats a receipt.
+   */
+  private async recordRecovered(statement: OacpStatement, since: number | undefined): Promise<void> {
+    if (since !== undefined) {
+      const { bytes } = await signReceiptAsync(statement, { airlock: this.airlock });
+      await this.log.refresh();
+      for (let index = since; index < this.log.size; index++) {
+        if (bytes.equals(await this.log.entry(index))) return;
+      }
+    }
+    await this.record(statement);
   }
 
   private async sign(statement: OacpStatement, agent: Signer | undefined): Promise<RecordedReceipt> {

@@ -17,10 +17,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { OacpStatement } from '../../src/attest/oacp-statement.js';
 import type { BuildStatementInput } from '../../src/attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../../src/attest/tool-call.js';
+import { KeyStore } from '../../src/identity/keystore.js';
 import { hasOrphanedIntents, IntentJournal, recoverIntents } from '../../src/node/intent-journal.js';
+import { defaultOrigin, writeNodeConfig } from '../../src/node/node-config.js';
+import { intentsDirectory, OacpNode } from '../../src/node/oacp-node.js';
 import { toolCallPredicate } from '../attest/fixtures.js';
 
 const JOURNAL = resolve('dist/node/intent-journal.js');
+const NODE = resolve('dist/node/oacp-node.js');
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -288,5 +292,50 @@ describe('IntentJournal: the receipt of an effect whose process died before reco
     const recovered = collector();
     expect(await recoverIntents(dir, recovered.record)).toEqual({ recorded: 2, unreadable: [] });
     expect(readdirSync(dir)).toEqual([]);
+  });
+  it('attack: a recovery killed after appending a receipt and before marking it done does not append it again', async () => {
+    const home = join(scratch(), '..', 'home');
+    const store = await KeyStore.init(home, { env: {} });
+    writeNodeConfig(home, { version: 1, origin: defaultOrigin(store.publicKeys().log.raw) });
+    const dir = intentsDirectory(home);
+    // A recovering process, open on the home before the journal exists, told to go by a line on stdin.
+    const recovering = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { OacpNode } = await import(${JSON.stringify(NODE)});
+         const { recoverIntents } = await import(${JSON.stringify(JOURNAL)});
+         const node = await OacpNode.open(${JSON.stringify(home)}, {});
+         process.stdout.write('open\\n');
+         process.stdin.once('data', () =>
+           recoverIntents(${JSON.stringify(dir)}, async (statement) => {
+             await node.record(statement);
+             // Killed with the receipt durable and its intent not yet marked done.
+             process.kill(process.pid, 'SIGKILL');
+           }, () => node.log.size));`,
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((done) => recovering.stdout.once('data', () => done()));
+    await killedWriter(dir, ['first', 'second'], 0);
+    const died = new Promise((done) => recovering.once('exit', (_code, signal) => done(signal)));
+    recovering.stdin.write('go\n');
+    expect(await died).toBe('SIGKILL');
+
+    const node = await OacpNode.open(home, {});
+    try {
+      expect(node.recovered).toEqual({ recorded: 2, unreadable: [] });
+      const tools: string[] = [];
+      for (let index = 0; index < node.log.size; index++) {
+        const envelope = JSON.parse(Buffer.from(await node.log.entry(index)).toString('utf8'));
+        const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+        tools.push(statement.predicate.tool.name);
+      }
+      expect(tools).toEqual(['first', 'second']);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      await node.close();
+    }
   });
 });
