@@ -338,4 +338,26 @@ describe('IntentJournal: the receipt of an effect whose process died before reco
       await node.close();
     }
   });
+  it('attack: a torn last line, then a recovery that stops part-way: the next recovery still reads the journal and records the rest once', async () => {
+    const dir = scratch();
+    await killedWriter(dir, ['a', 'b'], 0);
+    const [name] = readdirSync(dir);
+    const path = join(dir, name ?? '');
+    writeFileSync(path, `${readFileSync(path, 'utf8')}{"i":"half","t":"ht`);
+    const first = collector();
+    let calls = 0;
+    const failing = async (statement: OacpStatement) => {
+      calls += 1;
+      if (calls === 2) throw new Error('log full');
+      await first.record(statement);
+    };
+    expect(await recoverIntents(dir, failing)).toEqual({ recorded: 1, unreadable: [], failed: 'log full' });
+    const rest = collector();
+    expect(await recoverIntents(dir, rest.record)).toEqual({ recorded: 1, unreadable: [] });
+    expect(
+      [...first.statements, ...rest.statements].map(
+        (s) => (s.predicate as { tool: { name: string } }).tool.name,
+      ),
+    ).toEqual(['a', 'b']);
+  });
 });
