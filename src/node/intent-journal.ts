@@ -232,10 +232,12 @@ export async function recoverIntents(
       // Another recovery finished it between our open and our lock: nothing left to record.
       const stat = fstatSync(fd);
       if (stat.nlink === 0) continue;
-      // Only what the home's owner wrote is signed by the home's key, and only to a bound.
+      // Only what the home's owner (or root, who can write anything there) wrote is signed by the
+      // home's key, and only to a bound.
       let text: string | undefined;
       try {
-        if (stat.uid === names.owner && stat.size <= MAX_JOURNAL_BYTES) text = wholeLines(fd);
+        if ((stat.uid === names.owner || stat.uid === 0) && stat.size <= MAX_JOURNAL_BYTES)
+          text = wholeLines(fd);
       } catch {
         // Named below.
       }

@@ -239,6 +239,11 @@ describe('IntentJournal: the receipt of an effect whose process died before reco
     const huge = collector();
     expect(await recoverIntents(dir, huge.record)).toEqual({ recorded: 0, unreadable: [path] });
     expect(foreign.statements.length + huge.statements.length).toBe(0);
+    // Root's journal in a user's home (root ran a bridge there) is recorded: root could write anything there.
+    const users = scratch();
+    await killedWriter(users, ['roots'], 0);
+    chownSync(users, 1000, 1000);
+    expect(await recoverIntents(users, collector().record)).toEqual({ recorded: 1, unreadable: [] });
   });
 
   it("attack: HOME/intents planted as a symlink to another home's journals, or a folder others may write, is neither read nor written", async () => {
