@@ -233,19 +233,28 @@ export async function recoverIntents(
       const stat = fstatSync(fd);
       if (stat.nlink === 0) continue;
       // Only what the home's owner (or root, who can write anything there) wrote is signed by the
-      // home's key, and only to a bound.
-      let text: string | undefined;
+      // home's key, only to a bound, and only from a file with no other name (a hard link planted
+      // here would have recovery append to, and cut, a file elsewhere).
+      let read: { text: string; complete: number; size: number } | undefined;
       try {
-        if ((stat.uid === names.owner || stat.uid === 0) && stat.size <= MAX_JOURNAL_BYTES)
-          text = wholeLines(fd);
+        if (
+          (stat.uid === names.owner || stat.uid === 0) &&
+          stat.nlink === 1 &&
+          stat.size <= MAX_JOURNAL_BYTES
+        )
+          read = wholeLines(fd);
       } catch {
         // Named below.
       }
-      const pending = text === undefined ? undefined : pendingIntents(text);
-      if (pending === undefined) {
+      const pending = read === undefined ? undefined : pendingIntents(read.text);
+      if (read === undefined || pending === undefined) {
         unreadable.push(path);
         continue;
       }
+      // A torn last line (its writer died in the write, before its effect) is cut off, under the
+      // lock: a mark appended after it would otherwise continue it into a line no recovery can
+      // read, leaving every intent of the journal unrecorded.
+      if (read.complete < read.size) ftruncateSync(fd, read.complete);
       for (const [id, { statement, since }] of pending) {
         try {
           // Where the log stood before this receipt: a recovery killed between recording it and
@@ -373,16 +382,11 @@ function pendingIntents(text: string): Map<string, PendingIntent> | undefined {
   return pending;
 }
 
-/**
- * The journal's complete lines. A torn last line (its writer died in the write, before its
- * effect) is cut off first, under the lock: a mark appended after it would otherwise continue
- * it into a line no recovery can read, leaving every intent of the journal unrecorded.
- */
-function wholeLines(fd: number): string {
+/** The journal's complete lines, and where they end (a torn last line follows, up to `size`). */
+function wholeLines(fd: number): { text: string; complete: number; size: number } {
   const bytes = readFileSync(fd);
   const complete = bytes.lastIndexOf(0x0a) + 1;
-  if (complete < bytes.length) ftruncateSync(fd, complete);
-  return bytes.subarray(0, complete).toString('utf8');
+  return { text: bytes.subarray(0, complete).toString('utf8'), complete, size: bytes.length };
 }
 
 function exists(path: string): boolean {

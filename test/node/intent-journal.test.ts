@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
+  linkSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -239,6 +240,18 @@ describe('IntentJournal: the receipt of an effect whose process died before reco
     const huge = collector();
     expect(await recoverIntents(dir, huge.record)).toEqual({ recorded: 0, unreadable: [path] });
     expect(foreign.statements.length + huge.statements.length).toBe(0);
+    // A hard link: recovery would append its marks to (and cut) the file's other name too.
+    const linked = scratch();
+    await killedWriter(linked, ['linked'], 0);
+    const [linkedName] = readdirSync(linked);
+    const elsewhere = join(linked, '..', 'elsewhere');
+    linkSync(join(linked, linkedName ?? ''), elsewhere);
+    const before = readFileSync(elsewhere, 'utf8');
+    expect(await recoverIntents(linked, collector().record)).toEqual({
+      recorded: 0,
+      unreadable: [join(linked, linkedName ?? '')],
+    });
+    expect(readFileSync(elsewhere, 'utf8')).toBe(before);
     // Root's journal in a user's home (root ran a bridge there) is recorded: root could write anything there.
     const users = scratch();
     await killedWriter(users, ['roots'], 0);
