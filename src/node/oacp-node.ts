@@ -129,9 +129,13 @@ export class OacpNode {
     return this.pool?.size ?? 0;
   }
 
-  /** Signs `statement` and appends it; resolves once the receipt is fsynced in the log. */
-  record(statement: OacpStatement, agent?: Signer): Promise<RecordedReceipt> {
-    const recorded = this.sign(statement, agent);
+  /**
+   * Signs `statement` and appends it; resolves once the receipt is fsynced in the log. `written`
+   * is called once its bytes are written to the OS, before the fsync: where an effect's intent is
+   * marked done (IntentJournal), so no kill leaves a receipt in the log with its intent pending.
+   */
+  record(statement: OacpStatement, agent?: Signer, written?: () => void): Promise<RecordedReceipt> {
+    const recorded = this.sign(statement, agent, written);
     this.recording.add(recorded);
     const forget = () => this.recording.delete(recorded);
     recorded.then(forget, forget);
@@ -168,12 +172,16 @@ export class OacpNode {
     await this.record(statement);
   }
 
-  private async sign(statement: OacpStatement, agent: Signer | undefined): Promise<RecordedReceipt> {
+  private async sign(
+    statement: OacpStatement,
+    agent: Signer | undefined,
+    written: (() => void) | undefined,
+  ): Promise<RecordedReceipt> {
     const { envelope, bytes } = await signReceiptAsync(
       statement,
       agent === undefined ? { airlock: this.airlock } : { airlock: this.airlock, agent },
     );
-    const { index } = await this.log.append(bytes);
+    const { index } = await this.log.append(bytes, written === undefined ? {} : { written: () => written() });
     return { index, envelope, bytes };
   }
 }

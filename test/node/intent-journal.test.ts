@@ -26,6 +26,7 @@ import { toolCallPredicate } from '../attest/fixtures.js';
 
 const JOURNAL = resolve('dist/node/intent-journal.js');
 const NODE = resolve('dist/node/oacp-node.js');
+const RECEIPTS = resolve('dist/mcp/receipts.js');
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -377,5 +378,60 @@ describe('IntentJournal: the receipt of an effect whose process died before reco
         (s) => (s.predicate as { tool: { name: string } }).tool.name,
       ),
     ).toEqual(['a', 'b']);
+  });
+  it("attack: a process killed after a call's real receipt reached the log (before its fsync) leaves that call one receipt, not a second interrupted one", async () => {
+    const home = join(scratch(), '..', 'home');
+    const store = await KeyStore.init(home, { env: {} });
+    writeNodeConfig(home, { version: 1, origin: defaultOrigin(store.publicKeys().log.raw) });
+    const hex = (c: string) => c.repeat(64);
+    const call = {
+      callId: 'c1',
+      server: { name: 'files', command: '/usr/bin/node', args: ['/srv/server.js'] },
+      tier: 'hardened',
+      agent: 'client:claude',
+      tool: 'read_file',
+      upstreamTool: 'read_file',
+      toolDefinitionDigest: hex('c'),
+      policyDigest: hex('d'),
+      argumentsDigest: hex('e'),
+      decision: { effect: 'allow', reason: 'permitted' },
+      checks: {},
+      outcome: 'result',
+      resultDigest: hex('f'),
+      startedAt: '2025-01-01T00:00:00.000Z',
+      durationMs: 1,
+    };
+    // The bridge's own receipt path (AttestedReceipts over OacpNode), killed the moment the real
+    // receipt's bytes are written to the log, before the fsync and before any later turn of the loop.
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { OacpNode } = await import(${JSON.stringify(NODE)});
+         const { AttestedReceipts } = await import(${JSON.stringify(RECEIPTS)});
+         const node = await OacpNode.open(${JSON.stringify(home)}, {});
+         const writer = {
+           record: (statement, agent, written) =>
+             node.record(statement, agent, () => { written?.(); process.kill(process.pid, 'SIGKILL'); }),
+         };
+         const receipts = new AttestedReceipts({ writer, origin: node.origin, journal: () => node.intents() });
+         const call = ${JSON.stringify(call)};
+         receipts.intend({ ...call, outcome: 'interrupted', forwarded: true, resultDigest: undefined });
+         await receipts.record(call);`,
+      ],
+      { timeout: 30_000, encoding: 'utf8' },
+    );
+    expect(child.signal).toBe('SIGKILL');
+    const node = await OacpNode.open(home, {});
+    try {
+      expect(node.recovered).toEqual({ recorded: 0, unreadable: [] });
+      expect(node.log.size).toBe(1);
+      const envelope = JSON.parse(Buffer.from(await node.log.entry(0)).toString('utf8'));
+      const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+      expect(statement.predicate.outcome).toBe('result');
+    } finally {
+      await node.close();
+    }
   });
 });
