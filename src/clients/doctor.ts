@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isWrapped, type OacpLauncher } from './entry.js';
 import { parseClientFile } from './file-format.js';
 import type { ClientFormat } from './locations.js';
+import { readClientFile } from './read-client-file.js';
 
 export interface DoctorFinding {
   readonly server: string;
@@ -15,7 +16,7 @@ export interface DoctorFinding {
  */
 export function checkClient(path: string, format: ClientFormat, launcher: OacpLauncher): DoctorFinding[] {
   if (!existsSync(path)) return [{ server: '-', ok: false, detail: `no configuration at ${path}` }];
-  const document = parseClientFile(readFileSync(path, 'utf8'), format, path);
+  const document = parseClientFile(readClientFile(path), format, path);
   const names = Object.keys(document.servers);
   if (names.length === 0) return [{ server: '-', ok: true, detail: `${path} lists no MCP servers` }];
   return names.map((server) => {

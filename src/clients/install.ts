@@ -1,18 +1,11 @@
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { OacpError } from '../core/errors.js';
 import { type OacpLauncher, wrapEntry } from './entry.js';
 import type { ClientErrorCode } from './errors.js';
 import { parseClientFile, renderClientFile } from './file-format.js';
 import type { ClientFormat } from './locations.js';
+import { readClientFile } from './read-client-file.js';
 
 export interface InstallResult {
   readonly path: string;
@@ -41,7 +34,7 @@ export function installClient(
   launcher: OacpLauncher,
   options: { readonly dryRun: boolean },
 ): InstallResult {
-  const original = existsSync(path) ? readText(path) : '';
+  const original = existsSync(path) ? readClientFile(path) : '';
   const document = parseClientFile(original, format, path);
   const wrapped: string[] = [];
   const already: string[] = [];
@@ -78,21 +71,10 @@ export function uninstallClient(path: string, options: { readonly dryRun: boolea
       `no backup ${backup}: oacp mcp install did not change ${path}, or the backup was removed`,
     );
   }
-  if (options.dryRun) return { restored: readText(backup) };
-  const original = readText(backup);
+  if (options.dryRun) return { restored: readClientFile(backup) };
+  const original = readClientFile(backup);
   if (original === '') rmSync(path, { force: true });
   else copyFileSync(backup, path);
   rmSync(backup);
   return { restored: original };
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new OacpError<ClientErrorCode>(
-      'CLIENT_CONFIG_READ',
-      `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`,
-    );
-  }
 }

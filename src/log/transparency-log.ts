@@ -257,9 +257,14 @@ export class TransparencyLog {
   /**
    * Appends one entry (e.g. a DSSE envelope's exact JSON bytes). Resolves with its index once
    * it is fsynced (`durable`, the default) or written to the OS (`written`); an index is
-   * handed out once, under the home's sequencer lock, whichever process appends.
+   * handed out once, under the home's sequencer lock, whichever process appends. `written`,
+   * when given, is called as soon as the entry is written to the OS (it then survives the
+   * death of any process), before the fsync.
    */
-  append(entry: Uint8Array, options: { ack?: AppendAck } = {}): Promise<{ index: number }> {
+  append(
+    entry: Uint8Array,
+    options: { ack?: AppendAck; written?: (index: number) => void } = {},
+  ): Promise<{ index: number }> {
     if (!(entry instanceof Uint8Array))
       return Promise.reject(logError('LOG_OUT_OF_RANGE', 'an entry is a byte array'));
     if (entry.length > MAX_ENTRY_BYTES) {
@@ -273,9 +278,22 @@ export class TransparencyLog {
     if (this.closing !== undefined) return Promise.reject(logError('LOG_CLOSED', 'the log is closed'));
     if (this.locks === undefined)
       return Promise.reject(logError('LOG_CLOSED', 'the log was opened read-only'));
-    if (options.ack !== 'written') return this.commits.submit({ entry: entry.slice() });
+    const written = options.written;
+    if (options.ack !== 'written') {
+      return this.commits.submit(
+        written === undefined ? { entry: entry.slice() } : { entry: entry.slice(), written },
+      );
+    }
     return new Promise((resolve, reject) => {
-      this.commits.submit({ entry: entry.slice(), written: (index) => resolve({ index }) }).catch(reject);
+      this.commits
+        .submit({
+          entry: entry.slice(),
+          written: (index) => {
+            written?.(index);
+            resolve({ index });
+          },
+        })
+        .catch(reject);
     });
   }
 

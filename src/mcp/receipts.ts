@@ -14,7 +14,8 @@ import type { ReceiptRef, ReceiptSink, ToolCallRecord } from './record.js';
 
 /** Signs a statement and makes it durable; `OacpNode` is one. */
 export interface ReceiptWriter {
-  record(statement: OacpStatement, agent?: Signer): Promise<{ readonly index: number }>;
+  /** `written`: called once the receipt's bytes are written to the OS, before the fsync (where its intent is marked done). */
+  record(statement: OacpStatement, agent?: Signer, written?: () => void): Promise<{ readonly index: number }>;
   /** Throws when the next record could not be appended (see ReceiptSink.reserve). */
   reserve?(): void;
 }
@@ -65,7 +66,7 @@ export function logReceiptWriter(
       }
       slot.check();
     },
-    async record(statement, agent) {
+    async record(statement, agent, onWritten) {
       if (failure !== undefined) throw failure;
       // The one receipt builder (attest/receipt.ts): the same checks, bytes and signature order as OacpNode.
       const { bytes } = await signReceiptAsync(
@@ -73,9 +74,10 @@ export function logReceiptWriter(
         agent === undefined ? { airlock } : { airlock, agent },
       );
       if (failure !== undefined) throw failure;
-      if (ack === 'durable') return slot.track(log.append(bytes));
+      const hook = onWritten === undefined ? {} : { written: () => onWritten() };
+      if (ack === 'durable') return slot.track(log.append(bytes, hook));
       // The index comes from the log, written under its lock: never promised ahead of the write.
-      const written = slot.track(log.append(bytes, { ack: 'written' }));
+      const written = slot.track(log.append(bytes, { ack: 'written', ...hook }));
       const checked = written.catch((error: unknown) => {
         failure = error instanceof Error ? error : new Error(String(error));
       });
@@ -137,8 +139,12 @@ export class AttestedReceipts implements ReceiptSink {
     });
     const coSign =
       this.#agentDid !== undefined && this.#agentDid === call.agent ? this.#options.agentSigner : undefined;
-    const { index } = await this.#options.writer.record(statement, coSign);
-    this.#options.journal?.().done(call.callId);
+    const journal = this.#options.journal;
+    // The intent is void once the receipt's bytes reach the OS: marked then, not a turn of the
+    // event loop after the fsync, so a kill in between cannot leave the call a second receipt.
+    const settle = journal === undefined ? undefined : () => journal().done(call.callId);
+    const { index } = await this.#options.writer.record(statement, coSign, settle);
+    settle?.();
     const path = this.#options.receiptPath?.(index);
     return path === undefined
       ? { index, log: this.#options.origin }

@@ -4,10 +4,12 @@ import {
   constants,
   fstatSync,
   ftruncateSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
+  renameSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -16,6 +18,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { OacpStatement } from '../attest/oacp-statement.js';
 import { type BuildStatementInput, buildStatement } from '../attest/receipt.js';
+import { duplicateJsonKey } from '../core/duplicate-key.js';
 import { describeError, OacpError } from '../core/errors.js';
 
 export type IntentErrorCode = 'NODE_INTENT_UNWRITABLE';
@@ -39,12 +42,14 @@ export type IntentErrorCode = 'NODE_INTENT_UNWRITABLE';
  * write(2) per effect.
  */
 export class IntentJournal {
-  #pending = new Set<string>();
+  /** Each pending intent's line, as written: what a compaction carries over. */
+  #pending = new Map<string, Buffer>();
+  #pendingBytes = 0;
   #bytes = 0;
   #closed = false;
 
   private constructor(
-    private readonly fd: number,
+    private fd: number,
     readonly path: string,
   ) {}
 
@@ -61,6 +66,13 @@ export class IntentJournal {
     const path = join(dir, `${process.pid}-${randomBytes(6).toString('hex')}${SUFFIX}`);
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
+      // Written only where recovery will read it (see journalNames).
+      if (journalNames(dir) === undefined) {
+        throw unwritable(
+          `the intent journal folder ${dir} is a symlink or others may write to it`,
+          undefined,
+        );
+      }
       fd = openSync(
         path,
         constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND,
@@ -70,6 +82,7 @@ export class IntentJournal {
       return new IntentJournal(fd, path);
     } catch (error) {
       if (fd !== undefined) closeSync(fd);
+      if (error instanceof OacpError) throw error;
       throw unwritable(`cannot create the intent journal ${path}`, error);
     }
   }
@@ -77,20 +90,21 @@ export class IntentJournal {
   /** Writes the receipt `id` gets if this process dies before done(id); throws when it cannot (refuse the effect then). */
   write(id: string, statement: BuildStatementInput): void {
     if (this.#closed) throw unwritable('the intent journal is closed', undefined);
-    this.#append({ i: id, t: statement.predicateType, p: statement.predicate });
-    this.#pending.add(id);
+    const line = this.#append({ i: id, t: statement.predicateType, p: statement.predicate });
+    this.#pending.set(id, line);
+    this.#pendingBytes += line.length;
   }
 
   /** The real receipt of `id` is durable: its intent is void. Never throws (a lost mark only costs a duplicate "interrupted" receipt). */
   done(id: string): void {
-    if (!this.#pending.delete(id) || this.#closed) return;
+    const line = this.#pending.get(id);
+    if (line === undefined || this.#closed) return;
+    this.#pending.delete(id);
+    this.#pendingBytes -= line.length;
     try {
       this.#append({ d: id });
-      // Nothing pending: the file can start over, so a long-lived process keeps it small.
-      if (this.#pending.size === 0 && this.#bytes > COMPACT_BYTES) {
-        ftruncateSync(this.fd, 0);
-        this.#bytes = 0;
-      }
+      // A long-lived process keeps the file small, even when something is always pending.
+      if (this.#bytes > COMPACT_BYTES && this.#bytes > 4 * this.#pendingBytes) this.#compact();
     } catch {
       // The intent stays: if this process dies, its effect gets an "interrupted" receipt beside the real one.
     }
@@ -109,15 +123,57 @@ export class IntentJournal {
     closeSync(this.fd);
   }
 
-  #append(line: unknown): void {
+  #append(line: unknown): Buffer {
     const bytes = Buffer.from(`${JSON.stringify(line)}\n`);
     try {
       let at = 0;
       while (at < bytes.length) at += writeSync(this.fd, bytes, at);
     } catch (error) {
+      // A part written (a full disk) is cut off, so the next line does not continue it into a
+      // line recovery cannot read (which would leave every intent of the file unrecorded).
+      try {
+        ftruncateSync(this.fd, this.#bytes);
+      } catch {
+        // Left torn: recovery names the journal.
+      }
       throw unwritable(`cannot write to the intent journal ${this.path}`, error);
     }
     this.#bytes += bytes.length;
+    return bytes;
+  }
+
+  /**
+   * Starts the file over with only the pending intents. Nothing pending: truncated in place.
+   * Else the pending lines go to a new file, locked before it replaces this one by rename(2), so
+   * at every instant the name holds every pending intent under this process's lock (a recovery
+   * holding the old file finds it unlinked and leaves it). A failure keeps the old file as it was.
+   */
+  #compact(): void {
+    if (this.#pending.size === 0) {
+      ftruncateSync(this.fd, 0);
+      this.#bytes = 0;
+      return;
+    }
+    const next = `${this.path}.compacting`;
+    const fd = openSync(
+      next,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND | constants.O_NOFOLLOW,
+      0o600,
+    );
+    try {
+      flock().flockSync(fd, 'exnb');
+      const bytes = Buffer.concat([...this.#pending.values()]);
+      let at = 0;
+      while (at < bytes.length) at += writeSync(fd, bytes, at);
+      renameSync(next, this.path);
+      closeSync(this.fd);
+      this.fd = fd;
+      this.#bytes = bytes.length;
+    } catch (error) {
+      closeSync(fd);
+      unlinkQuietly(next);
+      throw error;
+    }
   }
 }
 
@@ -156,43 +212,55 @@ export function describeRecovery(recovery: Recovery): string[] {
  */
 export async function recoverIntents(
   dir: string,
-  record: (statement: OacpStatement) => Promise<unknown>,
+  record: (statement: OacpStatement, since?: number) => Promise<unknown>,
+  size: () => number = () => 0,
 ): Promise<Recovery> {
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((name) => name.endsWith(SUFFIX));
-  } catch {
-    return { recorded: 0, unreadable: [] };
-  }
+  const names = journalNames(dir);
+  if (names === undefined) return { recorded: 0, unreadable: exists(dir) ? [dir] : [] };
   let recorded = 0;
   const unreadable: string[] = [];
   for (const name of names) {
     const path = join(dir, name);
     let fd: number;
     try {
-      fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW);
+      fd = openSync(path, OPEN_FLAGS | constants.O_RDWR | constants.O_APPEND);
     } catch {
       continue;
     }
     try {
       if (!fstatSync(fd).isFile() || !tryLock(fd)) continue;
       // Another recovery finished it between our open and our lock: nothing left to record.
-      if (fstatSync(fd).nlink === 0) continue;
-      let text: string;
+      const stat = fstatSync(fd);
+      if (stat.nlink === 0) continue;
+      // Only what the home's owner (or root, who can write anything there) wrote is signed by the
+      // home's key, only to a bound, and only from a file with no other name (a hard link planted
+      // here would have recovery append to, and cut, a file elsewhere).
+      let read: { text: string; complete: number; size: number } | undefined;
       try {
-        text = readFileSync(fd, 'utf8');
+        if (
+          (stat.uid === names.owner || stat.uid === 0) &&
+          stat.nlink === 1 &&
+          stat.size <= MAX_JOURNAL_BYTES
+        )
+          read = wholeLines(fd);
       } catch {
+        // Named below.
+      }
+      const pending = read === undefined ? undefined : pendingIntents(read.text);
+      if (read === undefined || pending === undefined) {
         unreadable.push(path);
         continue;
       }
-      const pending = pendingIntents(text);
-      if (pending === undefined) {
-        unreadable.push(path);
-        continue;
-      }
-      for (const [id, statement] of pending) {
+      // A torn last line (its writer died in the write, before its effect) is cut off, under the
+      // lock: a mark appended after it would otherwise continue it into a line no recovery can
+      // read, leaving every intent of the journal unrecorded.
+      if (read.complete < read.size) ftruncateSync(fd, read.complete);
+      for (const [id, { statement, since }] of pending) {
         try {
-          await record(statement);
+          // Where the log stood before this receipt: a recovery killed between recording it and
+          // marking it done leaves this line, and the next one looks there before recording again.
+          writeSync(fd, `${JSON.stringify({ r: id, s: size() })}\n`);
+          await record(statement, since);
           writeSync(fd, `${JSON.stringify({ d: id })}\n`);
         } catch (error) {
           return { recorded, unreadable, failed: describeError(error) };
@@ -209,21 +277,17 @@ export async function recoverIntents(
 
 /** Whether `dir` holds a journal no live process holds (a cheap check before opening a home for writing). */
 export function hasOrphanedIntents(dir: string): boolean {
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((name) => name.endsWith(SUFFIX));
-  } catch {
-    return false;
-  }
+  const names = journalNames(dir);
+  if (names === undefined) return false;
   for (const name of names) {
     let fd: number;
     try {
-      fd = openSync(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW);
+      fd = openSync(join(dir, name), OPEN_FLAGS | constants.O_RDONLY);
     } catch {
       continue;
     }
     try {
-      if (tryLock(fd)) return true;
+      if (fstatSync(fd).isFile() && tryLock(fd)) return true;
     } finally {
       closeSync(fd);
     }
@@ -232,20 +296,51 @@ export function hasOrphanedIntents(dir: string): boolean {
 }
 
 const SUFFIX = '.intents';
+/**
+ * Opening a journal never follows a symlink and never waits: a FIFO planted under the name would
+ * block a plain open(2) until a writer came (every `oacp log` command hung on one).
+ */
+const OPEN_FLAGS = constants.O_NOFOLLOW | constants.O_NONBLOCK;
+/** A journal larger than this is named, not read: a process's pending intents are far smaller. */
+const MAX_JOURNAL_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The journals in `dir` and the owner they must have (the directory's), or undefined when `dir`
+ * is missing or is not a directory only its owner can write: a symlink planted as HOME/intents
+ * (it would take another home's journals, record them here and remove them there) or a folder
+ * others may write to (anyone could have a receipt signed by the home's key) is not read.
+ */
+function journalNames(dir: string): (string[] & { owner: number }) | undefined {
+  try {
+    const stat = lstatSync(dir);
+    if (!stat.isDirectory() || (stat.mode & 0o022) !== 0) return undefined;
+    const names = readdirSync(dir).filter((name) => name.endsWith(SUFFIX));
+    return Object.assign(names, { owner: stat.uid });
+  } catch {
+    return undefined;
+  }
+}
 /** A journal with nothing pending is emptied once it grows past this. */
 const COMPACT_BYTES = 1 << 20;
 
 const Line = z.union([
   z.strictObject({ i: z.string().min(1), t: z.string(), p: z.record(z.string(), z.unknown()) }),
   z.strictObject({ d: z.string().min(1) }),
+  z.strictObject({ r: z.string().min(1), s: z.number().int().min(0) }),
 ]);
+
+/** An intent left pending, and where the log stood when a recovery began recording it (if one did). */
+interface PendingIntent {
+  readonly statement: OacpStatement;
+  readonly since?: number;
+}
 
 /**
  * The intents of a journal not marked done, in order; undefined when a line other than a torn
  * last one is not an intent or a mark, or an intent is not a statement OACP defines.
  */
-function pendingIntents(text: string): Map<string, OacpStatement> | undefined {
-  const pending = new Map<string, OacpStatement>();
+function pendingIntents(text: string): Map<string, PendingIntent> | undefined {
+  const pending = new Map<string, PendingIntent>();
   const lines = text.split('\n');
   for (const [at, line] of lines.entries()) {
     if (line === '') continue;
@@ -257,21 +352,50 @@ function pendingIntents(text: string): Map<string, OacpStatement> | undefined {
       if (at === lines.length - 1) break;
       return undefined;
     }
+    // A repeated member reads differently to another parser: not a line this code wrote.
+    if (duplicateJsonKey(line) !== undefined) return undefined;
     if ('d' in parsed) {
       pending.delete(parsed.d);
       continue;
     }
+    if ('r' in parsed) {
+      const intent = pending.get(parsed.r);
+      if (intent === undefined) return undefined;
+      // The first attempt's size is the one that bounds where its receipt can be.
+      if (intent.since === undefined) pending.set(parsed.r, { ...intent, since: parsed.s });
+      continue;
+    }
     try {
       // buildStatement checks the predicate strictly and derives its subjects, as for any receipt.
-      pending.set(
-        parsed.i,
-        buildStatement({ predicateType: parsed.t, predicate: parsed.p } as BuildStatementInput),
-      );
+      const statement = buildStatement({
+        predicateType: parsed.t,
+        predicate: parsed.p,
+      } as BuildStatementInput);
+      // An intent only ever says its effect was interrupted: a line claiming anything else (a call
+      // answered, a run that exited) is not an intent this code wrote, and is not signed.
+      if ((statement.predicate as { outcome?: unknown }).outcome !== 'interrupted') return undefined;
+      pending.set(parsed.i, { statement });
     } catch {
       return undefined;
     }
   }
   return pending;
+}
+
+/** The journal's complete lines, and where they end (a torn last line follows, up to `size`). */
+function wholeLines(fd: number): { text: string; complete: number; size: number } {
+  const bytes = readFileSync(fd);
+  const complete = bytes.lastIndexOf(0x0a) + 1;
+  return { text: bytes.subarray(0, complete).toString('utf8'), complete, size: bytes.length };
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Removes a journal; one already gone has nothing left to recover either way. */

@@ -97,7 +97,11 @@ export class OacpNode {
     if (parsed.data.readOnly !== true) {
       // A log that cannot take these receipts now does not stop the node: its own effects are refused
       // by their receipt slot meanwhile, and the intents wait for the next opener (recovered.failed).
-      node.recovered = await recoverIntents(intentsDirectory(home), (statement) => node.record(statement));
+      node.recovered = await recoverIntents(
+        intentsDirectory(home),
+        (statement, since) => node.recordRecovered(statement, since),
+        () => log.size,
+      );
     }
     return node;
   }
@@ -125,9 +129,13 @@ export class OacpNode {
     return this.pool?.size ?? 0;
   }
 
-  /** Signs `statement` and appends it; resolves once the receipt is fsynced in the log. */
-  record(statement: OacpStatement, agent?: Signer): Promise<RecordedReceipt> {
-    const recorded = this.sign(statement, agent);
+  /**
+   * Signs `statement` and appends it; resolves once the receipt is fsynced in the log. `written`
+   * is called once its bytes are written to the OS, before the fsync: where an effect's intent is
+   * marked done (IntentJournal), so no kill leaves a receipt in the log with its intent pending.
+   */
+  record(statement: OacpStatement, agent?: Signer, written?: () => void): Promise<RecordedReceipt> {
+    const recorded = this.sign(statement, agent, written);
     this.recording.add(recorded);
     const forget = () => this.recording.delete(recorded);
     recorded.then(forget, forget);
@@ -148,12 +156,32 @@ export class OacpNode {
     return this.closing;
   }
 
-  private async sign(statement: OacpStatement, agent: Signer | undefined): Promise<RecordedReceipt> {
+  /**
+   * Records a receipt recovered from an intent journal, unless an earlier recovery, killed before it
+   * could mark it done, already appended it at or after `since`: the Airlock's Ed25519 signature is
+   * deterministic, so the same statement gives the same bytes, and recovery never repeats a receipt.
+   */
+  private async recordRecovered(statement: OacpStatement, since: number | undefined): Promise<void> {
+    if (since !== undefined) {
+      const { bytes } = await signReceiptAsync(statement, { airlock: this.airlock });
+      await this.log.refresh();
+      for (let index = since; index < this.log.size; index++) {
+        if (bytes.equals(await this.log.entry(index))) return;
+      }
+    }
+    await this.record(statement);
+  }
+
+  private async sign(
+    statement: OacpStatement,
+    agent: Signer | undefined,
+    written: (() => void) | undefined,
+  ): Promise<RecordedReceipt> {
     const { envelope, bytes } = await signReceiptAsync(
       statement,
       agent === undefined ? { airlock: this.airlock } : { airlock: this.airlock, agent },
     );
-    const { index } = await this.log.append(bytes);
+    const { index } = await this.log.append(bytes, written === undefined ? {} : { written: () => written() });
     return { index, envelope, bytes };
   }
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -186,5 +186,24 @@ describe('oacp mcp install --client (each client format, end to end)', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/CLIENT_CONFIG_FORMAT: .*mcp\.json is not valid JSON/);
     expect(readFileSync(path, 'utf8')).toBe('{ not json');
+  });
+  it('attack: a client file past the bound every user-named file has (e.g. --config-path /dev/zero) is refused, not read whole', async () => {
+    const path = join(tempDir('oacp-client-huge-'), 'mcp.json');
+    writeFileSync(path, '');
+    truncateSync(path, 64 * 1024 * 1024 + 1);
+    for (const command of ['install', 'doctor']) {
+      const result = await oacp([
+        'mcp',
+        command,
+        '--client',
+        'cursor',
+        '--config-path',
+        path,
+        '--oacp',
+        MAIN,
+      ]);
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(/CLIENT_CONFIG_READ: cannot read .*mcp\.json: .*larger than/);
+    }
   });
 });

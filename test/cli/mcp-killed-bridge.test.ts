@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -188,6 +188,38 @@ describe('a bridge killed with SIGKILL while the server has a call', () => {
       const entries = (JSON.parse(listed.stdout) as { entries: Array<Record<string, unknown>> }).entries;
       expect(entries).toHaveLength(1);
       expect(entries[0]).toMatchObject({ kind: 'execution', tier: 'hardened' });
+      expect(String(entries[0]?.reason)).toContain('oacp ended (killed) while the workload ran');
+    } finally {
+      run.kill('SIGKILL');
+    }
+  });
+
+  it('attack: oacp run of a JavaScript agent (standard tier) killed with SIGKILL while the guest runs: one receipt, outcome interrupted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-killed-agent-'));
+    dirs.push(dir);
+    const home = join(dir, 'home');
+    const agent = join(dir, 'loop.js');
+    writeFileSync(agent, 'while (true) {}');
+    expect(oacp(home, ['init']).status).toBe(0);
+    const run = spawn(process.execPath, [MAIN, '--home', home, 'run', agent, '--quota-cpu', '60s'], {
+      stdio: 'ignore',
+    });
+    try {
+      // The intent is written right before the guest starts.
+      const intents = join(home, 'intents');
+      await until(
+        () =>
+          existsSync(intents) && readdirSync(intents).some((name) => statSync(join(intents, name)).size > 0),
+        "the run's intent",
+      );
+      const exited = new Promise((done) => run.once('exit', done));
+      run.kill('SIGKILL');
+      await exited;
+      const listed = oacp(home, ['log', 'list', '--json']);
+      expect(listed.status).toBe(0);
+      const entries = (JSON.parse(listed.stdout) as { entries: Array<Record<string, unknown>> }).entries;
+      expect(entries).toHaveLength(1);
+      expect(entries[0]).toMatchObject({ kind: 'execution', tier: 'standard' });
       expect(String(entries[0]?.reason)).toContain('oacp ended (killed) while the workload ran');
     } finally {
       run.kill('SIGKILL');

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,21 @@ describe.skipIf(unavailable !== undefined)('node-to-node mutual TLS', () => {
     ]);
     expect(half.status).toBe(2);
     expect(half.stderr).toContain('--tls-ca, --tls-cert and --tls-key go together');
+    // Attack: a certificate file past the bound every user-named file has is refused, not read whole.
+    const huge = path('huge.pem');
+    writeFileSync(huge, '');
+    truncateSync(huge, 64 * 1024 * 1024 + 1);
+    const tooBig = cli(t0, [
+      'cluster',
+      'status',
+      '--etcd',
+      etcd?.endpoint ?? '',
+      ...tls.slice(0, 3),
+      huge,
+      ...tls.slice(4),
+    ]);
+    expect(tooBig.status).toBe(2);
+    expect(tooBig.stderr).toMatch(/--tls-cert: .*huge\.pem: larger than 64 MiB/);
   }, 60_000);
 
   it('refuses a forged node: no certificate, another CA, or a CA certificate for a node etcd does not list', async () => {

@@ -1,15 +1,32 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { OacpStatement } from '../../src/attest/oacp-statement.js';
 import type { BuildStatementInput } from '../../src/attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../../src/attest/tool-call.js';
+import { KeyStore } from '../../src/identity/keystore.js';
 import { hasOrphanedIntents, IntentJournal, recoverIntents } from '../../src/node/intent-journal.js';
+import { defaultOrigin, writeNodeConfig } from '../../src/node/node-config.js';
+import { intentsDirectory, OacpNode } from '../../src/node/oacp-node.js';
 import { toolCallPredicate } from '../attest/fixtures.js';
 
 const JOURNAL = resolve('dist/node/intent-journal.js');
+const NODE = resolve('dist/node/oacp-node.js');
+const RECEIPTS = resolve('dist/mcp/receipts.js');
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -23,7 +40,12 @@ function scratch(): string {
 
 const intent = (tool: string): BuildStatementInput => ({
   predicateType: TOOL_CALL_PREDICATE_TYPE,
-  predicate: { ...toolCallPredicate(undefined), tool: { ...toolCallPredicate(undefined).tool, name: tool } },
+  predicate: {
+    ...toolCallPredicate(undefined),
+    tool: { ...toolCallPredicate(undefined).tool, name: tool },
+    outcome: 'interrupted',
+    forwarded: true,
+  },
 });
 
 /** Records into a list (what OacpNode.record would sign and append). */
@@ -166,5 +188,250 @@ describe('IntentJournal: the receipt of an effect whose process died before reco
     expect(() => IntentJournal.open(join(dir, '..', 'file', 'intents'))).toThrow(
       /cannot create the intent journal/,
     );
+  });
+  it('attack: a FIFO planted as a journal does not hang the check every oacp log command makes', () => {
+    const dir = scratch();
+    mkdirSync(dir, { mode: 0o700 });
+    spawnSync('mkfifo', [join(dir, '1-planted.intents')]);
+    // In a child: a blocking open(2) would hang this very thread, and the test with it.
+    const probe = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { hasOrphanedIntents, recoverIntents } = await import(${JSON.stringify(JOURNAL)});
+         const found = hasOrphanedIntents(${JSON.stringify(dir)});
+         const recovery = await recoverIntents(${JSON.stringify(dir)}, async () => {});
+         process.stdout.write(JSON.stringify({ found, recovery }));`,
+      ],
+      { timeout: 10_000, encoding: 'utf8' },
+    );
+    expect(probe.signal).toBeNull();
+    expect(JSON.parse(probe.stdout)).toEqual({ found: false, recovery: { recorded: 0, unreadable: [] } });
+  });
+
+  it('attack: a forged line claiming a call answered (not interrupted), or repeating a member, is never signed', async () => {
+    for (const forge of [
+      (line: string) => line.replace('"outcome":"interrupted"', '"outcome":"result"'),
+      (line: string) => line.replace('"outcome":"interrupted"', '"outcome":"result","outcome":"interrupted"'),
+    ]) {
+      const dir = scratch();
+      await killedWriter(dir, ['real'], 0);
+      const [file] = readdirSync(dir);
+      const path = join(dir, file ?? '');
+      const forged = forge(readFileSync(path, 'utf8').trimEnd());
+      expect(forged).not.toEqual(readFileSync(path, 'utf8').trimEnd());
+      writeFileSync(path, `${forged}\n`);
+      const recovered = collector();
+      expect(await recoverIntents(dir, recovered.record)).toEqual({ recorded: 0, unreadable: [path] });
+      expect(recovered.statements).toEqual([]);
+    }
+  });
+
+  it('attack: a journal another user owns, or past the size bound, is named and not signed', async () => {
+    const dir = scratch();
+    await killedWriter(dir, ['mine'], 0);
+    const [file] = readdirSync(dir);
+    const path = join(dir, file ?? '');
+    chownSync(path, 1000, 1000);
+    const foreign = collector();
+    expect(await recoverIntents(dir, foreign.record)).toEqual({ recorded: 0, unreadable: [path] });
+    chownSync(path, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
+    truncateSync(path, 64 * 1024 * 1024 + 1);
+    const huge = collector();
+    expect(await recoverIntents(dir, huge.record)).toEqual({ recorded: 0, unreadable: [path] });
+    expect(foreign.statements.length + huge.statements.length).toBe(0);
+    // A hard link: recovery would append its marks to (and cut) the file's other name too.
+    const linked = scratch();
+    await killedWriter(linked, ['linked'], 0);
+    const [linkedName] = readdirSync(linked);
+    const elsewhere = join(linked, '..', 'elsewhere');
+    linkSync(join(linked, linkedName ?? ''), elsewhere);
+    const before = readFileSync(elsewhere, 'utf8');
+    expect(await recoverIntents(linked, collector().record)).toEqual({
+      recorded: 0,
+      unreadable: [join(linked, linkedName ?? '')],
+    });
+    expect(readFileSync(elsewhere, 'utf8')).toBe(before);
+    // Root's journal in a user's home (root ran a bridge there) is recorded: root could write anything there.
+    const users = scratch();
+    await killedWriter(users, ['roots'], 0);
+    chownSync(users, 1000, 1000);
+    expect(await recoverIntents(users, collector().record)).toEqual({ recorded: 1, unreadable: [] });
+  });
+
+  it("attack: HOME/intents planted as a symlink to another home's journals, or a folder others may write, is neither read nor written", async () => {
+    const other = scratch();
+    await killedWriter(other, ['theirs'], 0);
+    const dir = scratch();
+    symlinkSync(other, dir);
+    expect(hasOrphanedIntents(dir)).toBe(false);
+    const viaLink = collector();
+    expect(await recoverIntents(dir, viaLink.record)).toEqual({ recorded: 0, unreadable: [dir] });
+    expect(viaLink.statements).toEqual([]);
+    expect(readdirSync(other)).toHaveLength(1);
+    expect(() => IntentJournal.open(dir)).toThrow(/symlink or others may write/);
+
+    const open = scratch();
+    await killedWriter(open, ['shared'], 0);
+    chmodSync(open, 0o777);
+    expect(await recoverIntents(open, collector().record)).toEqual({ recorded: 0, unreadable: [open] });
+    expect(() => IntentJournal.open(open)).toThrow(/symlink or others may write/);
+  });
+  it('attack: a process that always has a call pending (a busy gateway) keeps its journal small, and a kill after compactions loses no intent', async () => {
+    const dir = scratch();
+    const statement = JSON.stringify(intent('busy'));
+    const child = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { IntentJournal } = await import(${JSON.stringify(JOURNAL)});
+         const journal = IntentJournal.open(${JSON.stringify(dir)});
+         const s = ${statement};
+         journal.write('stuck', s);
+         for (let i = 0; i < 4000; i++) { journal.write('c' + i, s); journal.write('d' + i, s); journal.done('c' + i); journal.done('d' + i); }
+         journal.write('last', s);
+         process.stdout.write('ready\\n');
+         setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((done) => child.stdout.once('data', () => done()));
+    const [file, ...others] = readdirSync(dir);
+    expect(others).toEqual([]);
+    const lines = readFileSync(join(dir, file ?? ''), 'utf8')
+      .trimEnd()
+      .split('\n');
+    // About 8,000 intents and marks were written; the file holds a fraction of them.
+    expect(lines.length).toBeLessThan(4000);
+    const exited = new Promise((done) => child.once('exit', done));
+    child.kill('SIGKILL');
+    await exited;
+    const recovered = collector();
+    expect(await recoverIntents(dir, recovered.record)).toEqual({ recorded: 2, unreadable: [] });
+    expect(readdirSync(dir)).toEqual([]);
+  });
+  it('attack: a recovery killed after appending a receipt and before marking it done does not append it again', async () => {
+    const home = join(scratch(), '..', 'home');
+    const store = await KeyStore.init(home, { env: {} });
+    writeNodeConfig(home, { version: 1, origin: defaultOrigin(store.publicKeys().log.raw) });
+    const dir = intentsDirectory(home);
+    // A recovering process, open on the home before the journal exists, told to go by a line on stdin.
+    const recovering = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { OacpNode } = await import(${JSON.stringify(NODE)});
+         const { recoverIntents } = await import(${JSON.stringify(JOURNAL)});
+         const node = await OacpNode.open(${JSON.stringify(home)}, {});
+         process.stdout.write('open\\n');
+         process.stdin.once('data', () =>
+           recoverIntents(${JSON.stringify(dir)}, async (statement) => {
+             await node.record(statement);
+             // Killed with the receipt durable and its intent not yet marked done.
+             process.kill(process.pid, 'SIGKILL');
+           }, () => node.log.size));`,
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((done) => recovering.stdout.once('data', () => done()));
+    await killedWriter(dir, ['first', 'second'], 0);
+    const died = new Promise((done) => recovering.once('exit', (_code, signal) => done(signal)));
+    recovering.stdin.write('go\n');
+    expect(await died).toBe('SIGKILL');
+
+    const node = await OacpNode.open(home, {});
+    try {
+      expect(node.recovered).toEqual({ recorded: 2, unreadable: [] });
+      const tools: string[] = [];
+      for (let index = 0; index < node.log.size; index++) {
+        const envelope = JSON.parse(Buffer.from(await node.log.entry(index)).toString('utf8'));
+        const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+        tools.push(statement.predicate.tool.name);
+      }
+      expect(tools).toEqual(['first', 'second']);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      await node.close();
+    }
+  });
+  it('attack: a torn last line, then a recovery that stops part-way: the next recovery still reads the journal and records the rest once', async () => {
+    const dir = scratch();
+    await killedWriter(dir, ['a', 'b'], 0);
+    const [name] = readdirSync(dir);
+    const path = join(dir, name ?? '');
+    writeFileSync(path, `${readFileSync(path, 'utf8')}{"i":"half","t":"ht`);
+    const first = collector();
+    let calls = 0;
+    const failing = async (statement: OacpStatement) => {
+      calls += 1;
+      if (calls === 2) throw new Error('log full');
+      await first.record(statement);
+    };
+    expect(await recoverIntents(dir, failing)).toEqual({ recorded: 1, unreadable: [], failed: 'log full' });
+    const rest = collector();
+    expect(await recoverIntents(dir, rest.record)).toEqual({ recorded: 1, unreadable: [] });
+    expect(
+      [...first.statements, ...rest.statements].map(
+        (s) => (s.predicate as { tool: { name: string } }).tool.name,
+      ),
+    ).toEqual(['a', 'b']);
+  });
+  it("attack: a process killed after a call's real receipt reached the log (before its fsync) leaves that call one receipt, not a second interrupted one", async () => {
+    const home = join(scratch(), '..', 'home');
+    const store = await KeyStore.init(home, { env: {} });
+    writeNodeConfig(home, { version: 1, origin: defaultOrigin(store.publicKeys().log.raw) });
+    const hex = (c: string) => c.repeat(64);
+    const call = {
+      callId: 'c1',
+      server: { name: 'files', command: '/usr/bin/node', args: ['/srv/server.js'] },
+      tier: 'hardened',
+      agent: 'client:claude',
+      tool: 'read_file',
+      upstreamTool: 'read_file',
+      toolDefinitionDigest: hex('c'),
+      policyDigest: hex('d'),
+      argumentsDigest: hex('e'),
+      decision: { effect: 'allow', reason: 'permitted' },
+      checks: {},
+      outcome: 'result',
+      resultDigest: hex('f'),
+      startedAt: '2025-01-01T00:00:00.000Z',
+      durationMs: 1,
+    };
+    // The bridge's own receipt path (AttestedReceipts over OacpNode), killed the moment the real
+    // receipt's bytes are written to the log, before the fsync and before any later turn of the loop.
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { OacpNode } = await import(${JSON.stringify(NODE)});
+         const { AttestedReceipts } = await import(${JSON.stringify(RECEIPTS)});
+         const node = await OacpNode.open(${JSON.stringify(home)}, {});
+         const writer = {
+           record: (statement, agent, written) =>
+             node.record(statement, agent, () => { written?.(); process.kill(process.pid, 'SIGKILL'); }),
+         };
+         const receipts = new AttestedReceipts({ writer, origin: node.origin, journal: () => node.intents() });
+         const call = ${JSON.stringify(call)};
+         receipts.intend({ ...call, outcome: 'interrupted', forwarded: true, resultDigest: undefined });
+         await receipts.record(call);`,
+      ],
+      { timeout: 30_000, encoding: 'utf8' },
+    );
+    expect(child.signal).toBe('SIGKILL');
+    const node = await OacpNode.open(home, {});
+    try {
+      expect(node.recovered).toEqual({ recorded: 0, unreadable: [] });
+      expect(node.log.size).toBe(1);
+      const envelope = JSON.parse(Buffer.from(await node.log.entry(0)).toString('utf8'));
+      const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+      expect(statement.predicate.outcome).toBe('result');
+    } finally {
+      await node.close();
+    }
   });
 });

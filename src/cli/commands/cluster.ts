@@ -1,9 +1,9 @@
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readClusterStatus } from '../../cluster/status.js';
 import { type ClusterTls, loadClusterTls } from '../../cluster/tls.js';
 import { readMemberLogs } from '../../cluster/witness-status.js';
 import { OacpError } from '../../core/errors.js';
+import { inputFileFailure, readInputBytes } from '../../core/input-file.js';
 import { escapeControl } from '../../core/terminal-text.js';
 import { CliExit } from '../io.js';
 import type { CommandRegistrar } from '../program.js';
@@ -19,8 +19,15 @@ interface StatusOptions {
 
 /** The node id a certificate file names (its subject CN), to check it like a node's own. */
 function certificateNode(file: string): string {
+  let bytes: Buffer;
   try {
-    const subject = new X509Certificate(readFileSync(file)).subject;
+    // Read to the bound every user-named file has: --tls-cert /dev/zero read until memory ran out.
+    bytes = readInputBytes(file);
+  } catch (error) {
+    throw new CliExit(`--tls-cert: ${file}: ${inputFileFailure(error)}`, 2);
+  }
+  try {
+    const subject = new X509Certificate(bytes).subject;
     return (
       subject
         .split('\n')

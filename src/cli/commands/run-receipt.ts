@@ -51,8 +51,10 @@ export async function openRunRecorder(
     record: async (statement, agent, ran) => {
       let index: number;
       try {
-        index = (await slot.track(node.record(statement, agent))).index;
-        node.intents().done(runId);
+        // The intent is void once the receipt's bytes reach the OS (see OacpNode.record).
+        const settle = () => node.intents().done(runId);
+        index = (await slot.track(node.record(statement, agent, settle))).index;
+        settle();
       } catch (error) {
         throw new CliExit(
           `${ran}, but its receipt could not be recorded (${describeError(error)}); no receipt vouches for this run`,

@@ -11,7 +11,7 @@ import { describeError } from '../../core/errors.js';
 import { describeUnixSocketHint, unixSocketHint } from '../../mcp/diagnose/unix-socket-hint.js';
 import { Duration, FileGrant, MemorySize, UnenforcedList } from '../../mcp/options.js';
 import { withAbsoluteScript } from '../../mcp/server-identity.js';
-import { executeCode } from '../../run/execute-code.js';
+import { codeDigestOf, codeInputsDigest, executeCode } from '../../run/execute-code.js';
 import { executeProcess, processCodeDigest, processInputsDigest } from '../../run/execute-process.js';
 import { interruptedExecution, refusedExecution } from '../../run/execution-facts.js';
 import { CliExit } from '../io.js';
@@ -277,7 +277,19 @@ async function runAgentFile(
   const outcome = await executeCode({
     tier: async () => {
       recorder?.ready();
-      return StandardTier.create();
+      const tier = await StandardTier.create();
+      // The run's receipt if oacp is killed while the guest runs; a journal that cannot take it refuses the run.
+      recorder?.intend(
+        interruptedExecution({
+          tier: 'standard',
+          codeDigest: codeDigestOf(agentCode.code),
+          inputsDigest: codeInputsDigest(agentCode.input),
+          manifest,
+          ...(agentDid === undefined ? {} : { agentDid }),
+          startedAt: new Date(),
+        }),
+      );
+      return tier;
     },
     code: agentCode.code,
     manifest,

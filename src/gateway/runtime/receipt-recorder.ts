@@ -21,9 +21,11 @@ export interface ReceiptLink {
 /** Signs and logs a statement durably (OacpNode is one). */
 export interface ReceiptNode {
   readonly origin: string;
+  /** `written`: called once the receipt's bytes are written to the OS, before the fsync. */
   record(
     statement: OacpStatement,
     agent?: Signer,
+    written?: () => void,
   ): Promise<{ readonly index: number; readonly bytes: Uint8Array }>;
   /** Where a side effect's `interrupted` receipt waits for its real one (OacpNode.intents). */
   intents?(): Pick<IntentJournal, 'write' | 'done'>;
@@ -57,9 +59,7 @@ export class ReceiptRecorder {
       predicateType: TOOL_CALL_PREDICATE_TYPE,
       predicate: toolCallPredicate(record),
     });
-    const link = await this.write(statement, agentName, coSigner);
-    this.node.intents?.().done(record.callId);
-    return link;
+    return this.write(statement, agentName, coSigner, record.callId);
   }
 
   /**
@@ -81,9 +81,7 @@ export class ReceiptRecorder {
     intent?: string,
   ): Promise<ReceiptLink> {
     const statement = buildStatement({ predicateType: EXECUTION_PREDICATE_TYPE, predicate });
-    const link = await this.write(statement, agentName, coSigner);
-    if (intent !== undefined) this.node.intents?.().done(intent);
-    return link;
+    return this.write(statement, agentName, coSigner, intent);
   }
 
   /** Right before a run starts: its receipt if this process is killed before `execution` records the real one. */
@@ -99,9 +97,7 @@ export class ReceiptRecorder {
     intent?: string,
   ): Promise<ReceiptLink> {
     const statement = buildStatement({ predicateType: MODEL_CALL_PREDICATE_TYPE, predicate });
-    const link = await this.write(statement, agentName, coSigner);
-    if (intent !== undefined) this.node.intents?.().done(intent);
-    return link;
+    return this.write(statement, agentName, coSigner, intent);
   }
 
   /** Right before a provider gets a call: its receipt if this process is killed before `modelCall` records the real one. */
@@ -109,8 +105,19 @@ export class ReceiptRecorder {
     this.node.intents?.().write(intent, { predicateType: MODEL_CALL_PREDICATE_TYPE, predicate });
   }
 
-  private async write(statement: OacpStatement, agentName: string, coSigner?: Signer): Promise<ReceiptLink> {
-    const { index, bytes } = await this.slot.track(this.node.record(statement, coSigner));
+  /**
+   * Appends `statement`; `intent` (an IntentJournal id) is marked done once the receipt's bytes
+   * reach the OS, so a kill after that leaves no pending intent to become a second receipt.
+   */
+  private async write(
+    statement: OacpStatement,
+    agentName: string,
+    coSigner?: Signer,
+    intent?: string,
+  ): Promise<ReceiptLink> {
+    const settle = intent === undefined ? undefined : () => this.node.intents?.().done(intent);
+    const { index, bytes } = await this.slot.track(this.node.record(statement, coSigner, settle));
+    settle?.();
     this.metrics.attestations.inc({ agent: agentName });
     return { index, envelopeDigest: sha256Hex(bytes), log: this.node.origin };
   }
