@@ -10,7 +10,7 @@ import { KeyStore } from '../identity/keystore.js';
 import type { NonceStore } from '../identity/nonce-store.js';
 import { describeRecovery } from '../node/intent-journal.js';
 import { logDirectory, OacpNode } from '../node/oacp-node.js';
-import { defaultSigningWorkers, SigningPool } from '../node/signing-pool.js';
+import { SigningPool } from '../node/signing-pool.js';
 import { PolicyEngine } from '../policy/engine.js';
 import type { SecurityEventSink } from '../policy/events.js';
 import { loadPolicyFile } from '../policy/load.js';
@@ -33,6 +33,7 @@ import { AttestedReceipts, logReceiptWriter } from './receipts.js';
 import type { ReceiptSink } from './record.js';
 import type { McpRunContext } from './run.js';
 import type { BridgeEvent } from './session.js';
+import { bridgeSigningWorkers } from './signing-choice.js';
 import { serveStdio } from './stdio.js';
 import { openControllingTerminal, TerminalApprovalDesk } from './terminal-desk.js';
 import { toolFilterFromFlag } from './tool-filter.js';
@@ -171,7 +172,7 @@ function receiptSigner(
   let pooled: Promise<SigningPool | undefined> | undefined;
   const pool = (): Promise<SigningPool | undefined> => {
     pooled ??=
-      defaultSigningWorkers() > 0
+      bridgeSigningWorkers() > 0
         ? SigningPool.start(airlock, { workers: 1 }).catch((error: unknown) => {
             log(
               `oacp: receipts are signed on the main thread: the signing worker did not start (${error instanceof Error ? error.message : String(error)})`,
