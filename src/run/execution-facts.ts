@@ -66,28 +66,8 @@ export interface RefusedRun {
  * `reason` says what refused it.
  */
 export function refusedExecution(run: RefusedRun): ExecutionStatement {
-  const finishedAt = new Date();
   const reason = clip(describeError(run.error)) || 'refused';
-  return buildStatement({
-    predicateType: EXECUTION_PREDICATE_TYPE,
-    predicate: {
-      ...(run.agentDid === undefined ? {} : { agent: { did: run.agentDid } }),
-      codeDigest: run.codeDigest,
-      manifestDigest: jcsDigest(run.manifest),
-      tier: run.tier,
-      inputsDigest: run.inputsDigest,
-      outputsDigest: jcsDigest({ refused: reason }),
-      usage: { wallMs: 0, cpuMs: 0, memoryPeakBytes: 0, egressRequests: 0, egressDenied: 0, outputBytes: 0 },
-      toolCalls: [],
-      exit: { code: null, signal: null },
-      outcome: 'refused',
-      reason,
-      limits: executionLimits(run.manifest),
-      startedAt: run.startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      durationMs: finishedAt.getTime() - run.startedAt.getTime(),
-    },
-  });
+  return buildStatement(unranExecution(run, 'refused', reason, { refused: reason }, new Date()));
 }
 
 /** At most the 4,096 UTF-16 units a receipt's reason holds, never ending in half a surrogate pair. */
@@ -101,6 +81,23 @@ function clip(text: string): string {
  * ended and what it printed are unknown.
  */
 export function interruptedExecution(run: Omit<RefusedRun, 'error'>): BuildStatementInput {
+  return unranExecution(
+    run,
+    'interrupted',
+    INTERRUPTED_REASON,
+    { interrupted: INTERRUPTED_REASON },
+    run.startedAt,
+  );
+}
+
+/** A run's execution predicate when nothing of its own is known: no usage, no exit, no output but `outputs`. */
+function unranExecution(
+  run: Omit<RefusedRun, 'error'>,
+  outcome: 'refused' | 'interrupted',
+  reason: string,
+  outputs: Record<string, string>,
+  finishedAt: Date,
+): Extract<BuildStatementInput, { predicateType: typeof EXECUTION_PREDICATE_TYPE }> {
   return {
     predicateType: EXECUTION_PREDICATE_TYPE,
     predicate: {
@@ -109,16 +106,16 @@ export function interruptedExecution(run: Omit<RefusedRun, 'error'>): BuildState
       manifestDigest: jcsDigest(run.manifest),
       tier: run.tier,
       inputsDigest: run.inputsDigest,
-      outputsDigest: jcsDigest({ interrupted: INTERRUPTED_REASON }),
+      outputsDigest: jcsDigest(outputs),
       usage: { wallMs: 0, cpuMs: 0, memoryPeakBytes: 0, egressRequests: 0, egressDenied: 0, outputBytes: 0 },
       toolCalls: [],
       exit: { code: null, signal: null },
-      outcome: 'interrupted',
-      reason: INTERRUPTED_REASON,
+      outcome,
+      reason,
       limits: executionLimits(run.manifest),
       startedAt: run.startedAt.toISOString(),
-      finishedAt: run.startedAt.toISOString(),
-      durationMs: 0,
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - run.startedAt.getTime(),
     },
   };
 }

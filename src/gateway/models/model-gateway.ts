@@ -114,6 +114,15 @@ interface CallFacts {
   intent?: string;
 }
 
+/** How a call ended, as its receipt says. */
+interface CallResult {
+  readonly outcome: ModelCallPredicateInput['outcome'];
+  readonly reason?: string;
+  readonly usage?: TokenUsage;
+  readonly cost?: number | undefined;
+  readonly responseDigest?: string | undefined;
+}
+
 const NO_POLICY_DIGEST = sha256Hex('');
 /** Most answers (OpenAI `n`) one request may ask for; each may be as long as the output cap. */
 const MAX_CHOICES = 128;
@@ -690,16 +699,7 @@ export class ModelGateway {
     };
   }
 
-  async #receipt(
-    facts: CallFacts,
-    result: {
-      readonly outcome: ModelCallPredicateInput['outcome'];
-      readonly reason?: string;
-      readonly usage?: TokenUsage;
-      readonly cost?: number | undefined;
-      readonly responseDigest?: string | undefined;
-    },
-  ): Promise<ReceiptLink> {
+  async #receipt(facts: CallFacts, result: CallResult): Promise<ReceiptLink> {
     const predicate = this.#predicate(facts, result);
     this.parts.metrics.llmDuration.observe(
       { provider: facts.provider?.name ?? 'none', model: facts.requested, outcome: result.outcome },
@@ -708,16 +708,7 @@ export class ModelGateway {
     return this.parts.receipts.modelCall(predicate, facts.caller.name, undefined, facts.intent);
   }
 
-  #predicate(
-    facts: CallFacts,
-    result: {
-      readonly outcome: ModelCallPredicateInput['outcome'];
-      readonly reason?: string;
-      readonly usage?: TokenUsage;
-      readonly cost?: number | undefined;
-      readonly responseDigest?: string | undefined;
-    },
-  ): ModelCallPredicateInput {
+  #predicate(facts: CallFacts, result: CallResult): ModelCallPredicateInput {
     const finished = this.#now();
     const durationMs = Math.max(0, finished.getTime() - facts.started.getTime());
     return {
