@@ -47,6 +47,65 @@ async function until(check: () => boolean, what: string): Promise<void> {
   }
 }
 
+/** A fresh home (initialised) and a work folder holding the server, for one test. */
+function scratch(prefix: string): { dir: string; home: string; work: string; effect: string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  const home = join(dir, 'home');
+  const work = join(dir, 'work');
+  spawnSync('mkdir', ['-p', work]);
+  writeFileSync(join(work, 'server.mjs'), SERVER);
+  expect(oacp(home, ['init']).status).toBe(0);
+  return { dir, home, work, effect: join(work, 'effect.jsonl') };
+}
+
+/** `oacp mcp run` (hardened, the work folder granted) over the server, initialized by a raw client. */
+async function startBridge(
+  { home, work, effect }: { home: string; work: string; effect: string },
+  client: string,
+): Promise<{ process: ChildProcess; stdout(): string; send(message: unknown): void }> {
+  const bridge = spawn(
+    process.execPath,
+    [
+      MAIN,
+      '--home',
+      home,
+      'mcp',
+      'run',
+      '--allow-files',
+      `${work}:rw`,
+      '--',
+      process.execPath,
+      join(work, 'server.mjs'),
+      effect,
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  bridge.stdout?.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  bridge.stderr?.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const send = (message: unknown) => void bridge.stdin?.write(`${JSON.stringify(message)}\n`);
+  try {
+    send({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: client, version: '1' } },
+    });
+    await until(() => stdout.includes('"id":1'), `initialize to be answered (bridge said: ${stderr})`);
+  } catch (error) {
+    bridge.kill('SIGKILL');
+    throw error;
+  }
+  send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  return { process: bridge, stdout: () => stdout, send };
+}
+
 interface Listed {
   readonly index: number;
   readonly tool?: string;
@@ -55,64 +114,21 @@ interface Listed {
 
 describe('a bridge killed with SIGKILL while the server has a call', () => {
   it('attack: the call the server acted on gets one receipt, outcome interrupted and forwarded, with the digest of what it was sent', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-killed-bridge-'));
-    dirs.push(dir);
-    const home = join(dir, 'home');
-    const work = join(dir, 'work');
-    spawnSync('mkdir', ['-p', work]);
-    writeFileSync(join(work, 'server.mjs'), SERVER);
-    const effect = join(work, 'effect.jsonl');
-    expect(oacp(home, ['init']).status).toBe(0);
-
-    const bridge: ChildProcess = spawn(
-      process.execPath,
-      [
-        MAIN,
-        '--home',
-        home,
-        'mcp',
-        'run',
-        '--allow-files',
-        `${work}:rw`,
-        '--',
-        process.execPath,
-        join(work, 'server.mjs'),
-        effect,
-      ],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    let stderr = '';
-    bridge.stderr?.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    let stdout = '';
-    bridge.stdout?.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    const send = (message: unknown) => bridge.stdin?.write(`${JSON.stringify(message)}\n`);
+    const place = scratch('oacp-killed-bridge-');
+    const { dir, home, effect } = place;
+    const bridge = await startBridge(place, 'killer');
+    const { send } = bridge;
     try {
-      send({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-06-18',
-          capabilities: {},
-          clientInfo: { name: 'killer', version: '1' },
-        },
-      });
-      await until(() => stdout.includes('"id":1'), `initialize to be answered (bridge said: ${stderr})`);
-      send({ jsonrpc: '2.0', method: 'notifications/initialized' });
       const args = { marker: 'acted-on', n: [1, 2] };
       send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'touch', arguments: args } });
       await until(
         () => existsSync(effect) && readFileSync(effect, 'utf8').includes('acted-on'),
         'the side effect',
       );
-      const exited = new Promise((done) => bridge.once('exit', done));
-      bridge.kill('SIGKILL');
+      const exited = new Promise((done) => bridge.process.once('exit', done));
+      bridge.process.kill('SIGKILL');
       await exited;
-      expect(stdout).not.toContain('"id":2');
+      expect(bridge.stdout()).not.toContain('"id":2');
 
       // Reading the log records what the killed bridge left, before listing.
       const listed = oacp(home, ['log', 'list', '--json']);
@@ -150,7 +166,7 @@ describe('a bridge killed with SIGKILL while the server has a call', () => {
         (JSON.parse(again.stdout) as { entries: Listed[] }).entries.filter((e) => e.tool === 'touch'),
       ).toHaveLength(1);
     } finally {
-      bridge.kill('SIGKILL');
+      bridge.process.kill('SIGKILL');
     }
   });
 
@@ -227,62 +243,32 @@ describe('a bridge killed with SIGKILL while the server has a call', () => {
   });
 
   it('refusal: where no intent can be kept (the journal cannot be created), the call is refused before the server gets it, with a receipt saying why', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-no-intents-'));
-    dirs.push(dir);
-    const home = join(dir, 'home');
-    const work = join(dir, 'work');
-    spawnSync('mkdir', ['-p', work]);
-    writeFileSync(join(work, 'server.mjs'), SERVER);
-    const effect = join(work, 'effect.jsonl');
-    expect(oacp(home, ['init']).status).toBe(0);
+    const place = scratch('oacp-no-intents-');
     // A file where the journal's directory should be: no journal can be created in it.
-    writeFileSync(join(home, 'intents'), '');
-    const bridge = spawn(
-      process.execPath,
-      [
-        MAIN,
-        '--home',
-        home,
-        'mcp',
-        'run',
-        '--allow-files',
-        `${work}:rw`,
-        '--',
-        process.execPath,
-        join(work, 'server.mjs'),
-        effect,
-      ],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    bridge.stdout?.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    const send = (message: unknown) => bridge.stdin?.write(`${JSON.stringify(message)}\n`);
+    writeFileSync(join(place.home, 'intents'), '');
+    const bridge = await startBridge(place, 'c');
+    const { send } = bridge;
+    const { effect } = place;
     try {
-      send({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } },
-      });
-      await until(() => stdout.includes('"id":1'), 'initialize to be answered');
-      send({ jsonrpc: '2.0', method: 'notifications/initialized' });
       send({
         jsonrpc: '2.0',
         id: 2,
         method: 'tools/call',
         params: { name: 'touch', arguments: { marker: 'never' } },
       });
-      await until(() => stdout.includes('"id":2'), 'the call to be answered');
-      const answer = stdout.split('\n').find((line) => line.includes('"id":2')) ?? '';
+      await until(() => bridge.stdout().includes('"id":2'), 'the call to be answered');
+      const answer =
+        bridge
+          .stdout()
+          .split('\n')
+          .find((line) => line.includes('"id":2')) ?? '';
       // Denied before the server had it, answered as a denial carrying its receipt, naming the cause.
       expect(answer).toContain('could not be secured against a crash, so the call is refused');
       expect(answer).toContain('cannot create the intent journal');
       expect(answer).toContain('oacp/receipt');
       expect(existsSync(effect)).toBe(false);
     } finally {
-      bridge.kill('SIGKILL');
+      bridge.process.kill('SIGKILL');
     }
   });
 });
