@@ -1,4 +1,4 @@
-import { existsSync, realpathSync } from 'node:fs';
+import { lstatSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { accountHomes } from '../airlock/native/account-homes.js';
@@ -17,7 +17,9 @@ const INTERPRETER = /^(node|nodejs|deno|bun|python(\d+(\.\d+)?)?|pypy\d*)$/;
  *   home directory: a `~/bin/cat` grants nothing but itself;
  * - the package root of the script (the directory of its package.json) and
  *   the `node_modules` directories Node would resolve from the script;
- *   the script alone when it has no package or that would be too broad.
+ *   the script alone when it has no package or that would be too broad;
+ *   a `node_modules` that is a symlink is not followed (its target is no
+ *   explicit root: a package shipping `node_modules -> /root` would grant it).
  * Nothing overlapping the OACP home (master key, keys) is ever returned, nor
  * anything here writable.
  */
@@ -63,17 +65,29 @@ function interpreterPrefix(executable: string): string | undefined {
   return tooBroad(prefix) ? undefined : prefix;
 }
 
-/** The `node_modules` directories Node's resolver tries from `file`, that exist. */
+/**
+ * The `node_modules` directories Node's resolver tries from `file` that exist as directories
+ * themselves: a symlink named node_modules could point anywhere on the host, and the mount plan
+ * binds an implicit path's target too.
+ */
 function nodeModulesPaths(file: string): string[] {
   const found: string[] = [];
   for (let dir = dirname(file); ; dir = dirname(dir)) {
     if (basename(dir) !== 'node_modules') {
       const candidate = join(dir, 'node_modules');
-      if (existsSync(candidate)) found.push(candidate);
+      if (isRealDirectory(candidate)) found.push(candidate);
     }
     if (dirname(dir) === dir) break;
   }
   return found;
+}
+
+function isRealDirectory(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Directories never granted implicitly: they hold far more than one program's code. */
