@@ -107,6 +107,9 @@ function tooBroad(dir: string): boolean {
     '/opt',
     '/srv',
     ...homes,
+    // A home's ~/.local is its /usr/local: `n` with N_PREFIX=~/.local puts node in ~/.local/bin,
+    // and its prefix would be ~/.local/share (keyrings, app data) and ~/.local/state too.
+    ...homes.map((home) => join(home, '.local')),
   ];
   // A parent of a home, or anything two levels deep or less, is broad too.
   return (
