@@ -1,4 +1,4 @@
-import { lstatSync, realpathSync } from 'node:fs';
+import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { accountHomes } from '../airlock/native/account-homes.js';
@@ -90,6 +90,14 @@ function isRealDirectory(path: string): boolean {
   }
 }
 
+function sharedTemporary(dir: string): boolean {
+  try {
+    return (statSync(dir).mode & 0o1002) === 0o1002;
+  } catch {
+    return false;
+  }
+}
+
 /** Directories never granted implicitly: they hold far more than one program's code. */
 function tooBroad(dir: string): boolean {
   const normalized = resolve(dir);
@@ -111,9 +119,12 @@ function tooBroad(dir: string): boolean {
     // and its prefix would be ~/.local/share (keyrings, app data) and ~/.local/state too.
     ...homes.map((home) => join(home, '.local')),
   ];
-  // A parent of a home, or anything two levels deep or less, is broad too.
+  // A parent of a home, or anything two levels deep or less, is broad too; so is a shared
+  // temporary directory (world-writable and sticky, like /tmp): any user can plant a
+  // package.json or node_modules there, and the whole directory would become the package.
   return (
     broad.includes(normalized) ||
+    sharedTemporary(normalized) ||
     homes.some((home) => home.startsWith(`${normalized}${sep}`)) ||
     normalized.split(sep).length <= 2
   );
