@@ -9,7 +9,7 @@ import { didKeyFromPublicKey, isDidKey } from '../identity/did-key.js';
 import type { TransparencyLog } from '../log/transparency-log.js';
 import type { IntentJournal } from '../node/intent-journal.js';
 import type { McpErrorCode } from './errors.js';
-import { ReceiptSlot } from './receipt-slot.js';
+import { ReceiptSlot, refusedBeforeWriting } from './receipt-slot.js';
 import type { ReceiptRef, ReceiptSink, ToolCallRecord } from './record.js';
 
 /** Signs a statement and makes it durable; `OacpNode` is one. */
@@ -79,7 +79,7 @@ export function logReceiptWriter(
       // The index comes from the log, written under its lock: never promised ahead of the write.
       const written = slot.track(log.append(bytes, { ack: 'written', ...hook }));
       const checked = written.catch((error: unknown) => {
-        failure = error instanceof Error ? error : new Error(String(error));
+        if (!refusedBeforeWriting(error)) failure = error instanceof Error ? error : new Error(String(error));
       });
       pending = Promise.all([pending, checked]);
       return written;
