@@ -367,6 +367,34 @@ describe('every path is checked (issue 10: unchecked paths)', () => {
     }
   });
 
+  it('attack: a server request whose method is 100,000 characters (an imitation of sampling, or none) is refused with a receipt that fits the log (it had none: the receipt outgrew a log entry)', async () => {
+    for (const method of [`sampling/createMessage${' '.repeat(100_000)}`, 'x'.repeat(100_000)]) {
+      const raw = await rawHarness({ env: { RAW_ASK_ON_INIT: method } });
+      try {
+        await initialized(raw);
+        const recorded = () => raw.receipts.records.find((r) => r.tool.startsWith('server-request:'));
+        await eventually(() => recorded() !== undefined, 'the refusal recorded');
+        expect(raw.events.some((e) => e.type === 'receipt-failed')).toBe(false);
+        expect(raw.received.some((m) => typeof m.method === 'string' && m.method.length > 1000)).toBe(false);
+        expect(recorded()).toMatchObject({ outcome: 'denied', decision: { effect: 'deny' } });
+        const verified = await raw.receipts.verify(raw.receipts.refs[0]?.index ?? -1);
+        expect(verified.ok).toBe(true);
+        const predicate = verified.predicate as { tool: { name: string }; policy: { reason: string } };
+        expect(predicate.tool.name).toMatch(/^server-request:.{217}…sha256:[0-9a-f]{16}$/su);
+        expect(predicate.policy.reason.length).toBeLessThanOrEqual(2048);
+        const reply = await raw.request({
+          jsonrpc: '2.0',
+          id: 'after',
+          method: 'tools/call',
+          params: { name: 'echo', arguments: {} },
+        });
+        expect(reply.result).toMatchObject({ _meta: { 'oacp/receipt': { index: 1 } } });
+      } finally {
+        await raw.close();
+      }
+    }
+  });
+
   it('attack: a permitted server request the client never answers (the client leaves) still gets its receipt', async () => {
     const raw = await rawHarness({ env: { RAW_ASK_ON_INIT: 'sampling/createMessage' } });
     try {
