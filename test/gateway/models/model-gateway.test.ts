@@ -283,6 +283,39 @@ describe('model gateway with the official OpenAI and Anthropic SDKs (stand-in pr
     expect(refused.headers?.get('retry-after')).toBeNull();
   });
 
+  it('attack: embeddings input given as token ids counts one token each against the per-request cap, and an input array of 400,000 items is counted, not a 500', async () => {
+    const agent = await gw.client.createAgent({
+      name: 'token-ids',
+      manifest: manifest('token-ids', { llm_tokens_per_request: 100 }),
+    });
+    const key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
+    const client = new OpenAI({ apiKey: key, baseURL: new URL('/v1', gw.url).href, maxRetries: 0 });
+    const before = primary.received.length;
+    // 5,000 token ids (what OpenAI embeds as given, pre-tokenized): they were counted as no tokens at all.
+    const ids = await failure(
+      client.embeddings.create({
+        model: 'gpt-test',
+        input: [Array.from({ length: 5000 }, (_, i) => i % 1000)],
+      }),
+    );
+    expect(ids.status).toBe(429);
+    expect(ids.headers?.get('oacp-quota')).toBe('agent.llm_tokens_per_request');
+    expect(ids.message).toContain('the input alone is 5000 tokens');
+    // 400,000 one-character inputs in a body under the size limit: counted, no stack overflow.
+    const many = await failure(
+      client.embeddings.create({ model: 'gpt-test', input: Array.from({ length: 400_000 }, () => 7) }),
+    );
+    expect(many.status).toBe(429);
+    expect(many.message).toContain('the input alone is 400000 tokens');
+    const receipt = await receiptAt(gw, receiptIndex(many.headers ?? {}));
+    expect(receipt.verified).toBe(true);
+    expect(receipt.predicate.outcome).toBe('quota');
+    expect(primary.received.length).toBe(before);
+    // A few ids within the cap go through.
+    await client.embeddings.create({ model: 'gpt-test', input: [[1, 2, 3]] });
+    expect(primary.received.length).toBe(before + 1);
+  });
+
   it('attack: n answers of max_tokens each cannot multiply the per-request cap: the cap is shared out, and n that cannot fit is refused', async () => {
     const agent = await gw.client.createAgent({
       name: 'many-answers',
