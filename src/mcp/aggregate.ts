@@ -33,6 +33,7 @@ import {
 import { refuseUnrouted, type UnroutedRefusals } from './aggregate-refusal.js';
 import { screenedCalls } from './aggregate-screen.js';
 import type { Bridge, ServedSession } from './bridge.js';
+import { recordedToolName } from './call-shape.js';
 import { classify, errorResponse, INVALID_PARAMS, INVALID_REQUEST, type JsonRpcRequest } from './jsonrpc.js';
 import { allPages } from './pages.js';
 import { qualifiedToolName, splitToolName, TOOL_NAME_SEPARATOR } from './tool-names.js';
@@ -156,7 +157,7 @@ async function serveAggregate(
 
 /** Why a call naming no configured server is refused. */
 function unroutedReason(qualified: string): string {
-  return `"${qualified}" names no configured server (expected <server>${TOOL_NAME_SEPARATOR}<name>)`;
+  return `"${recordedToolName(qualified)}" names no configured server (expected <server>${TOOL_NAME_SEPARATOR}<name>)`;
 }
 
 const NOTIFIED_CALL_REASON =

@@ -1,7 +1,7 @@
 import type { Decision } from '../core/decision.js';
 import type { ApprovalChannels } from './approval.js';
 import { admitCall, type GateParts, type PriorChecks } from './call-gate.js';
-import { type CallShape, checkCallShape, NO_TOOL_NAME } from './call-shape.js';
+import { type CallShape, checkCallShape, recordedToolName } from './call-shape.js';
 import { exceedsLimits, type MessageLimits } from './message-limits.js';
 import type { Principal } from './principal.js';
 import type { CallChecks } from './record.js';
@@ -63,7 +63,7 @@ export type PipelineVerdict =
  */
 export async function decideCall(params: unknown, steps: PipelineSteps): Promise<PipelineVerdict> {
   const record = isRecord(params) ? params : undefined;
-  const named = typeof record?.name === 'string' && record.name !== '' ? record.name : NO_TOOL_NAME;
+  const named = recordedToolName(record?.name);
   const refuse = (reason: string): PipelineVerdict => ({
     stage: 'shape',
     tool: named,

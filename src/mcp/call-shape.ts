@@ -1,3 +1,4 @@
+import { boundedName } from '../core/clip-text.js';
 import type { Decision } from '../core/decision.js';
 
 /** A tools/call's params once their shape is known good. */
@@ -21,6 +22,19 @@ export type ShapeCheck =
 export const NO_TOOL_NAME = '(no tool name)';
 
 /**
+ * Longest tool name a call may give (UTF-16 units; MCP asks for 128 at most, `<server>__<tool>`
+ * leaves room for the server's). A longer one is refused before it is forwarded, and its
+ * receipt names it bounded (`boundedName`): a name of any length in a receipt could outgrow
+ * the log's entries, and the call would have run with no receipt.
+ */
+export const MAX_TOOL_NAME = 256;
+
+/** The tool name a receipt gives a call: as the client gave it, bounded, or NO_TOOL_NAME. */
+export function recordedToolName(name: unknown): string {
+  return typeof name === 'string' && name !== '' ? boundedName(name, MAX_TOOL_NAME) : NO_TOOL_NAME;
+}
+
+/**
  * The first step of every tools/call: the params must have the shape MCP
  * defines. `arguments` must be an object or absent: an array (or any other
  * value) is refused, never replaced by `{}`, because the policy and the
@@ -30,6 +44,12 @@ export function checkCallShape(params: Readonly<Record<string, unknown>> | undef
   const name = params?.name;
   if (typeof name !== 'string' || name === '') {
     return refuse('tools/call needs a non-empty string "name"', NO_TOOL_NAME);
+  }
+  if (name.length > MAX_TOOL_NAME) {
+    return refuse(
+      `tools/call "name" is ${name.length} characters, longer than the ${MAX_TOOL_NAME} a tool name may be`,
+      recordedToolName(name),
+    );
   }
   const args = params?.arguments;
   if (args !== undefined && !isRecord(args)) {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { boundedName } from '../core/clip-text.js';
 import type { ApprovalChannels } from './approval.js';
 
 /** Longest client name kept as given: `client:<name>` must fit a receipt's 256-character clientId. */
@@ -11,15 +11,7 @@ const MAX_CLIENT_NAME = 200;
  * that cannot hold it could only fail after the call had run.
  */
 export function boundedClientName(name: string): string {
-  if (name.length <= MAX_CLIENT_NAME) return name;
-  let prefix = '';
-  // By code point, so no surrogate pair is cut in half; lengths in UTF-16 units, as zod counts.
-  for (const char of name) {
-    if (prefix.length + char.length > 160) break;
-    prefix += char;
-  }
-  const digest = createHash('sha256').update(name).digest('hex').slice(0, 16);
-  return `${prefix}…sha256:${digest}`;
+  return boundedName(name, MAX_CLIENT_NAME, 160);
 }
 
 /**

@@ -66,7 +66,7 @@ export function classify(value: unknown): Classified {
   }
   if (typeof m.method === 'string') {
     if ('id' in m) {
-      if (!isId(m.id)) return { kind: 'invalid', id: null, reason: 'id must be a string or an integer' };
+      if (!isId(m.id)) return { kind: 'invalid', id: null, reason: ID_RULE };
       return { kind: 'request', message: m as unknown as JsonRpcRequest };
     }
     return { kind: 'notification', message: m as unknown as JsonRpcNotification };
@@ -82,8 +82,7 @@ export function classify(value: unknown): Classified {
     if (!isRecord(error) || typeof error.code !== 'number' || typeof error.message !== 'string') {
       return { kind: 'invalid', id, reason: 'error must have a numeric code and a message' };
     }
-    if (m.id !== null && !isId(m.id))
-      return { kind: 'invalid', id: null, reason: 'id must be a string or an integer' };
+    if (m.id !== null && !isId(m.id)) return { kind: 'invalid', id: null, reason: ID_RULE };
     return { kind: 'error', message: m as unknown as JsonRpcError };
   }
   return { kind: 'invalid', id, reason: 'neither a request, a notification nor a response' };
@@ -104,8 +103,14 @@ export function idKey(id: JsonRpcId): string {
   return typeof id === 'number' ? `n:${id}` : `s:${id}`;
 }
 
+/**
+ * What an id may be. An integer past 2^53-1 is refused: it parses to a neighbour
+ * (9007199254740993 to ...992), and the answer would carry an id the sender never used.
+ */
+const ID_RULE = 'id must be a string or an integer from -(2^53-1) to 2^53-1';
+
 function isId(value: unknown): value is JsonRpcId {
-  return typeof value === 'string' || (typeof value === 'number' && Number.isInteger(value));
+  return typeof value === 'string' || (typeof value === 'number' && Number.isSafeInteger(value));
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -10,7 +10,8 @@ export async function allPages<K extends string>(
     const result = (await list(cursor === undefined ? undefined : { cursor })) as {
       [k in K]?: Record<string, unknown>[];
     } & { nextCursor?: string };
-    items.push(...(result[key] ?? []));
+    // One by one: a page of a few hundred thousand items spread into push() overflows the stack.
+    for (const item of result[key] ?? []) items.push(item);
     cursor = result.nextCursor;
     if (cursor === undefined) break;
   }

@@ -29,7 +29,9 @@ export class ReceiptSlot {
         return value;
       },
       (error: unknown) => {
-        this.#lastFailure = error instanceof Error ? error : new Error(String(error));
+        if (!refusedBeforeWriting(error)) {
+          this.#lastFailure = error instanceof Error ? error : new Error(String(error));
+        }
         throw error;
       },
     );
@@ -49,6 +51,16 @@ export class ReceiptSlot {
       );
     }
   }
+}
+
+/**
+ * Whether an append failed on the entry alone, refused by the log before anything was written
+ * (LOG_ENTRY_TOO_LARGE): that says nothing of the log, so it closes no slot and stops no writer.
+ * It did, and one receipt too large for an entry (a provider's 4 MB model name) refused every
+ * later call of the process.
+ */
+export function refusedBeforeWriting(error: unknown): boolean {
+  return error instanceof OacpError && error.code === 'LOG_ENTRY_TOO_LARGE';
 }
 
 function unavailable(why: string): OacpError<McpErrorCode> {

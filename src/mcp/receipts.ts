@@ -2,14 +2,16 @@ import { NO_USAGE } from '../airlock/sandbox.js';
 import type { OacpStatement } from '../attest/oacp-statement.js';
 import { type AsyncSigner, buildStatement, signReceiptAsync } from '../attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE, type ToolCallPredicateInput } from '../attest/tool-call.js';
+import { boundedName, clipText } from '../core/clip-text.js';
 import type { Signer } from '../core/ed25519.js';
 import { OacpError } from '../core/errors.js';
 import { jcsDigest } from '../core/jcs.js';
 import { didKeyFromPublicKey, isDidKey } from '../identity/did-key.js';
 import type { TransparencyLog } from '../log/transparency-log.js';
 import type { IntentJournal } from '../node/intent-journal.js';
+import { MAX_TOOL_NAME } from './call-shape.js';
 import type { McpErrorCode } from './errors.js';
-import { ReceiptSlot } from './receipt-slot.js';
+import { ReceiptSlot, refusedBeforeWriting } from './receipt-slot.js';
 import type { ReceiptRef, ReceiptSink, ToolCallRecord } from './record.js';
 
 /** Signs a statement and makes it durable; `OacpNode` is one. */
@@ -79,7 +81,7 @@ export function logReceiptWriter(
       // The index comes from the log, written under its lock: never promised ahead of the write.
       const written = slot.track(log.append(bytes, { ack: 'written', ...hook }));
       const checked = written.catch((error: unknown) => {
-        failure = error instanceof Error ? error : new Error(String(error));
+        if (!refusedBeforeWriting(error)) failure = error instanceof Error ? error : new Error(String(error));
       });
       pending = Promise.all([pending, checked]);
       return written;
@@ -152,6 +154,9 @@ export class AttestedReceipts implements ReceiptSink {
   }
 }
 
+/** Longest decision reason a tool-call receipt keeps (UTF-16 units); longer ones are cut. */
+export const MAX_RECORDED_REASON = 2048;
+
 /** The tool-call predicate (docs/receipts.md) for one finished call. */
 export function toolCallPredicate(call: ToolCallRecord): ToolCallPredicateInput {
   const finishedAt = new Date(Date.parse(call.startedAt) + call.durationMs).toISOString();
@@ -183,14 +188,16 @@ export function toolCallPredicate(call: ToolCallRecord): ToolCallPredicateInput 
         .filter((file) => file !== undefined)
         .map((file) => ({ path: file.path, sha256: file.sha256 })),
     },
-    tool: { name: call.tool, definitionDigest: call.toolDefinitionDigest },
+    // Both may hold a method or name the server or client chose (`server-request:<method>`): bounded,
+    // so that no receipt outgrows a log entry (docs/receipts.md).
+    tool: { name: boundedName(call.tool, MAX_TOOL_NAME), definitionDigest: call.toolDefinitionDigest },
     argumentsDigest: call.argumentsDigest,
     ...(resultDigest === undefined ? {} : { resultDigest }),
     outcome: call.outcome,
     ...(call.forwarded === undefined ? {} : { forwarded: call.forwarded }),
     policy: {
       effect: call.decision.effect,
-      reason: call.decision.reason,
+      reason: clipText(call.decision.reason, MAX_RECORDED_REASON),
       ...(policyId === undefined ? {} : { policyId }),
       ...(gateId === undefined && policyIds.length > 0 ? { policyIds: [...policyIds] } : {}),
       policyDigest: call.policyDigest,

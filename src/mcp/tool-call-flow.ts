@@ -12,7 +12,7 @@ import {
   type FinishedCall,
   RECEIPT_META,
 } from './call-recorder.js';
-import { NO_TOOL_NAME } from './call-shape.js';
+import { recordedToolName } from './call-shape.js';
 import type { ClientView } from './client-view.js';
 import {
   INTERNAL_ERROR,
@@ -313,10 +313,8 @@ export class ToolCallFlow {
 
   /** The record of a call refused before any check but its shape and limits. */
   refusedCall(params: Readonly<Record<string, unknown>> | undefined, decision: Decision): ActiveCall {
-    const name = params?.name;
-    const tool = typeof name === 'string' && name !== '' ? name : NO_TOOL_NAME;
     return {
-      ...this.#newCall(tool, params?.arguments ?? {}, this.sessionAgent(), {}),
+      ...this.#newCall(recordedToolName(params?.name), params?.arguments ?? {}, this.sessionAgent(), {}),
       decision,
       checks: { shape: { effect: decision.effect, reason: decision.reason } },
     };

@@ -211,6 +211,43 @@ describe('limits before work (issue 10: calls with no receipt)', () => {
       await raw.close();
     }
   });
+  it('attack: a tool name of 100,000 characters is refused before the server sees it, its receipt names it bounded, and the session goes on (it ran, then no receipt could be written)', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      const long = `${'x'.repeat(99_999)}\u{1F600}`;
+      const reply = await raw.request({
+        jsonrpc: '2.0',
+        id: 'long',
+        method: 'tools/call',
+        params: { name: long, arguments: { path: '/tmp/x' } },
+      });
+      expect(reply.result).toMatchObject({ isError: true });
+      expect(JSON.stringify(reply.result)).toContain('longer than the 256 a tool name may be');
+      expect(toolCalls(raw.serverGot())).toEqual([]);
+      expect(raw.events.some((e) => e.type === 'receipt-failed')).toBe(false);
+      const [record] = raw.receipts.records;
+      expect(record).toMatchObject({ outcome: 'denied', decision: { effect: 'deny' } });
+      expect(record?.tool.length).toBeLessThanOrEqual(256);
+      expect(record?.tool).toMatch(/^x{232}…sha256:[0-9a-f]{16}$/);
+      expect(record?.argumentsDigest).toBe(jcsDigest({ path: '/tmp/x' }));
+      const verified = await raw.receipts.verify(raw.receipts.refs[0]?.index ?? -1);
+      expect(verified.ok).toBe(true);
+      // A name of exactly 256 characters is a name like any other: forwarded, with its receipt.
+      const longest = 'y'.repeat(256);
+      const next = await raw.request({
+        jsonrpc: '2.0',
+        id: 'next',
+        method: 'tools/call',
+        params: { name: longest, arguments: {} },
+      });
+      expect(next.error).toBeUndefined();
+      expect(toolCalls(raw.serverGot()).map((m) => (m.params as { name: string }).name)).toEqual([longest]);
+      expect(raw.receipts.records.at(-1)).toMatchObject({ tool: longest });
+    } finally {
+      await raw.close();
+    }
+  });
 });
 
 describe('every path is checked (issue 10: unchecked paths)', () => {
@@ -327,6 +364,34 @@ describe('every path is checked (issue 10: unchecked paths)', () => {
       });
     } finally {
       await raw.close();
+    }
+  });
+
+  it('attack: a server request whose method is 100,000 characters (an imitation of sampling, or none) is refused with a receipt that fits the log (it had none: the receipt outgrew a log entry)', async () => {
+    for (const method of [`sampling/createMessage${' '.repeat(100_000)}`, 'x'.repeat(100_000)]) {
+      const raw = await rawHarness({ env: { RAW_ASK_ON_INIT: method } });
+      try {
+        await initialized(raw);
+        const recorded = () => raw.receipts.records.find((r) => r.tool.startsWith('server-request:'));
+        await eventually(() => recorded() !== undefined, 'the refusal recorded');
+        expect(raw.events.some((e) => e.type === 'receipt-failed')).toBe(false);
+        expect(raw.received.some((m) => typeof m.method === 'string' && m.method.length > 1000)).toBe(false);
+        expect(recorded()).toMatchObject({ outcome: 'denied', decision: { effect: 'deny' } });
+        const verified = await raw.receipts.verify(raw.receipts.refs[0]?.index ?? -1);
+        expect(verified.ok).toBe(true);
+        const predicate = verified.predicate as { tool: { name: string }; policy: { reason: string } };
+        expect(predicate.tool.name).toMatch(/^server-request:.{217}…sha256:[0-9a-f]{16}$/su);
+        expect(predicate.policy.reason.length).toBeLessThanOrEqual(2048);
+        const reply = await raw.request({
+          jsonrpc: '2.0',
+          id: 'after',
+          method: 'tools/call',
+          params: { name: 'echo', arguments: {} },
+        });
+        expect(reply.result).toMatchObject({ _meta: { 'oacp/receipt': { index: 1 } } });
+      } finally {
+        await raw.close();
+      }
     }
   });
 

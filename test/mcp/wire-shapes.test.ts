@@ -113,6 +113,36 @@ describe('invalid JSON-RPC envelopes around a tools/call', () => {
     }
   });
 
+  it('attack: an integer id past 2^53 (answered under a neighbouring id the client never sent): refused as invalid, the call never forwarded, its refusal recorded', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      raw.send(
+        '{"jsonrpc":"2.0","id":9007199254740993,"method":"tools/call","params":{"name":"echo","arguments":{"big":1}}}',
+      );
+      await eventually(() => raw.receipts.records.length === 1, 'the refusal recorded');
+      await raw.request({ jsonrpc: '2.0', id: 'ping', method: 'ping' });
+      expect(sentTo(raw.serverGot(), ['tools/call'])).toEqual([]);
+      expect(raw.received.some((m) => m.id === 9007199254740992)).toBe(false);
+      const refusal = raw.received.find((m) => m.error !== undefined && m.id === null);
+      expect(JSON.stringify(refusal?.error)).toContain('2^53-1');
+      expect(raw.receipts.records[0]).toMatchObject({
+        outcome: 'denied',
+        argumentsDigest: jcsDigest({ big: 1 }),
+      });
+      // The largest safe id is an id like any other.
+      const largest = await raw.request({
+        jsonrpc: '2.0',
+        id: Number.MAX_SAFE_INTEGER,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: {} },
+      });
+      expect(largest.result).toMatchObject({ content: [{ type: 'text', text: '{}' }] });
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('attack: duplicate keys, escaped key names, __proto__ keys and numbers JCS rewrites: the receipt digests exactly what the server parsed', async () => {
     const raw = await rawHarness();
     try {

@@ -1,4 +1,4 @@
-import { type Dialect, reportedTokens, type StreamStep, type TokenUsage } from './dialect.js';
+import { type Dialect, reportedModel, reportedTokens, type StreamStep, type TokenUsage } from './dialect.js';
 
 function parse(data: string): Record<string, unknown> | undefined {
   try {
@@ -43,7 +43,7 @@ export const messages: Dialect = {
   answer(json) {
     const record = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {};
     const usage = usageOf(record.usage);
-    const served = typeof record.model === 'string' ? record.model : undefined;
+    const served = reportedModel(record.model);
     return {
       ...(usage?.inputTokens === undefined
         ? {}
@@ -57,9 +57,10 @@ export const messages: Dialect = {
     if (data.type === 'message_start') {
       const message = (data.message ?? {}) as Record<string, unknown>;
       const usage = usageOf(message.usage);
+      const served = reportedModel(message.model);
       return {
         ...(usage === undefined ? {} : { usage }),
-        ...(typeof message.model === 'string' ? { served: message.model } : {}),
+        ...(served === undefined ? {} : { served }),
       };
     }
     if (data.type === 'content_block_delta') {

@@ -67,3 +67,15 @@ export interface Dialect {
 export function reportedTokens(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
+
+/** Longest served model name a receipt takes from a provider (a requested one is refused past it). */
+export const MAX_MODEL_NAME = 256;
+
+/**
+ * The served model a provider named, trusted only as a string of 1 to MAX_MODEL_NAME characters:
+ * it goes into the receipt, and an empty one (which the predicate refuses) or one of megabytes
+ * (larger than a log entry) would leave a call the provider answered with no receipt.
+ */
+export function reportedModel(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_MODEL_NAME ? value : undefined;
+}

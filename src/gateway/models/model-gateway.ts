@@ -14,7 +14,7 @@ import { messages } from './anthropic-wire.js';
 import type { SendRequest } from './batch-collector.js';
 import type { BudgetVerdict, ModelBudget, Reservation } from './budget.js';
 import type { ModelsSection, ProviderConfig } from './config.js';
-import type { Dialect, ProviderKind, TokenUsage } from './dialect.js';
+import { type Dialect, MAX_MODEL_NAME, type ProviderKind, type TokenUsage } from './dialect.js';
 import { type Attempt, type Dispatched, dispatch, type ProviderSecrets } from './dispatch.js';
 import { chatCompletions } from './openai-wire.js';
 import { type ProviderStatus, providersStatus } from './provider-health.js';
@@ -208,7 +208,7 @@ export class ModelGateway {
     const record = body as Record<string, unknown>;
     const read = dialect.read(record);
     facts.stream = read.stream;
-    if (typeof read.model !== 'string' || read.model.length === 0 || read.model.length > 256) {
+    if (typeof read.model !== 'string' || read.model.length === 0 || read.model.length > MAX_MODEL_NAME) {
       return this.#refuse(facts, 400, 'invalid_request', '`model` must be a non-empty string');
     }
     facts.requested = read.model;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Dialect, reportedTokens, type StreamStep, type TokenUsage } from './dialect.js';
+import { type Dialect, reportedModel, reportedTokens, type StreamStep, type TokenUsage } from './dialect.js';
 
 function openaiUsage(value: unknown): TokenUsage | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
@@ -11,8 +11,7 @@ function openaiUsage(value: unknown): TokenUsage | undefined {
 }
 
 function servedModel(json: unknown): string | undefined {
-  const model = (json as { model?: unknown } | null)?.model;
-  return typeof model === 'string' && model.length > 0 ? model : undefined;
+  return reportedModel((json as { model?: unknown } | null)?.model);
 }
 
 const ERROR_TYPES: Record<number, string> = {
@@ -123,10 +122,11 @@ export const embeddings: Dialect = {
   read: (body) => ({ model: body.model, stream: false, maxTokens: undefined }),
   prepare: (body, model) => ({ ...body, model }),
   answer(json) {
-    const raw = (json as { usage?: { prompt_tokens?: unknown } } | null)?.usage?.prompt_tokens;
+    // Through the same check as a chat answer's counts: a negative, fractional or absurd count is not believed.
+    const usage = openaiUsage((json as { usage?: unknown } | null)?.usage);
     const served = servedModel(json);
     return {
-      ...(typeof raw === 'number' ? { usage: { inputTokens: raw, outputTokens: 0 } } : {}),
+      ...(usage === undefined ? {} : { usage: { inputTokens: usage.inputTokens, outputTokens: 0 } }),
       ...(served === undefined ? {} : { served }),
     };
   },

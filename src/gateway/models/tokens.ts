@@ -7,7 +7,8 @@ const PER_REPLY = 3;
 /**
  * Input tokens of a request, counted with a real BPE tokenizer (o200k_base,
  * the encoding of OpenAI's current models) over every string in the messages
- * (text parts, tool arguments, system prompts). For Anthropic models it is an
+ * (text parts, tool arguments, system prompts), and one per token id (a
+ * number in `input` or `prompt`). For Anthropic models it is an
  * estimate: their tokenizer is not public; the provider's reported usage
  * settles the budget afterwards either way.
  */
@@ -17,8 +18,12 @@ export function estimateInputTokens(body: unknown, counts?: TokenCounts): number
   const count = counts === undefined ? countTokens : (text: string) => counts.count(text);
   let total = 0;
   if (Array.isArray(record.messages)) total += record.messages.length * PER_MESSAGE + PER_REPLY;
-  for (const key of ['messages', 'system', 'input', 'tools', 'prompt'] as const) {
-    if (record[key] !== undefined) total += countStrings(record[key], count);
+  for (const key of ['messages', 'system', 'tools'] as const) {
+    if (record[key] !== undefined) total += countStrings(record[key], count, false);
+  }
+  // `input` (embeddings) and `prompt` may be token ids, sent as they are: each number is a token.
+  for (const key of ['input', 'prompt'] as const) {
+    if (record[key] !== undefined) total += countStrings(record[key], count, true);
   }
   return total;
 }
@@ -66,15 +71,21 @@ export function countTextTokens(text: string): number {
   return text.length === 0 ? 0 : countTokens(text);
 }
 
-/** Every string value under `value`, tokenized; iterative, so any depth is fine. */
-function countStrings(value: unknown, count: (text: string) => number): number {
+/**
+ * Every string value under `value`, tokenized, and with `ids` every number as one token (token
+ * ids). Iterative and without spreading arrays into arguments, so any depth and any length is
+ * fine (`push(...items)` of 400,000 items overflowed the stack).
+ */
+function countStrings(value: unknown, count: (text: string) => number, ids: boolean): number {
   let total = 0;
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const next = stack.pop();
     if (typeof next === 'string') total += count(next);
-    else if (Array.isArray(next)) stack.push(...next);
-    else if (typeof next === 'object' && next !== null) stack.push(...Object.values(next));
+    else if (typeof next === 'number') total += ids ? 1 : 0;
+    else if (Array.isArray(next)) for (const item of next) stack.push(item);
+    else if (typeof next === 'object' && next !== null)
+      for (const item of Object.values(next)) stack.push(item);
   }
   return total;
 }

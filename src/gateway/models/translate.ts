@@ -203,7 +203,7 @@ function anthropicToOpenAi(body: Json): Json {
     const where = `messages[${i}]`;
     if (!isRecord(message) || (message.role !== 'user' && message.role !== 'assistant'))
       throw new UntranslatableRequest(`${where}: role must be user or assistant`);
-    messages.push(...turnToOpenAi(message, where));
+    for (const turn of turnToOpenAi(message, where)) messages.push(turn);
   });
   return {
     model: body.model,

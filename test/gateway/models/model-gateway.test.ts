@@ -283,6 +283,39 @@ describe('model gateway with the official OpenAI and Anthropic SDKs (stand-in pr
     expect(refused.headers?.get('retry-after')).toBeNull();
   });
 
+  it('attack: embeddings input given as token ids counts one token each against the per-request cap, and an input array of 400,000 items is counted, not a 500', async () => {
+    const agent = await gw.client.createAgent({
+      name: 'token-ids',
+      manifest: manifest('token-ids', { llm_tokens_per_request: 100 }),
+    });
+    const key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
+    const client = new OpenAI({ apiKey: key, baseURL: new URL('/v1', gw.url).href, maxRetries: 0 });
+    const before = primary.received.length;
+    // 5,000 token ids (what OpenAI embeds as given, pre-tokenized): they were counted as no tokens at all.
+    const ids = await failure(
+      client.embeddings.create({
+        model: 'gpt-test',
+        input: [Array.from({ length: 5000 }, (_, i) => i % 1000)],
+      }),
+    );
+    expect(ids.status).toBe(429);
+    expect(ids.headers?.get('oacp-quota')).toBe('agent.llm_tokens_per_request');
+    expect(ids.message).toContain('the input alone is 5000 tokens');
+    // 400,000 one-character inputs in a body under the size limit: counted, no stack overflow.
+    const many = await failure(
+      client.embeddings.create({ model: 'gpt-test', input: Array.from({ length: 400_000 }, () => 7) }),
+    );
+    expect(many.status).toBe(429);
+    expect(many.message).toContain('the input alone is 400000 tokens');
+    const receipt = await receiptAt(gw, receiptIndex(many.headers ?? {}));
+    expect(receipt.verified).toBe(true);
+    expect(receipt.predicate.outcome).toBe('quota');
+    expect(primary.received.length).toBe(before);
+    // A few ids within the cap go through.
+    await client.embeddings.create({ model: 'gpt-test', input: [[1, 2, 3]] });
+    expect(primary.received.length).toBe(before + 1);
+  });
+
   it('attack: n answers of max_tokens each cannot multiply the per-request cap: the cap is shared out, and n that cannot fit is refused', async () => {
     const agent = await gw.client.createAgent({
       name: 'many-answers',
@@ -344,6 +377,55 @@ describe('model gateway with the official OpenAI and Anthropic SDKs (stand-in pr
     const failed = await receiptAt(gw, receiptIndex(refused.headers ?? {}));
     expect(failed.verified).toBe(true);
     expect(failed.predicate.outcome).toBe('failed');
+  });
+
+  it('attack: an embeddings answer reporting negative, fractional or absurd usage is charged the reservation, not believed', async () => {
+    for (const usage of [
+      '{"prompt_tokens":-100000,"total_tokens":-100000}',
+      '{"prompt_tokens":2.5,"total_tokens":2.5}',
+      '{"prompt_tokens":1e300,"total_tokens":1e300}',
+    ]) {
+      primary.queue({ embeddingUsage: usage });
+      const { response } = await openai()
+        .embeddings.create({ model: 'gpt-test', input: 'vector me' })
+        .withResponse();
+      const receipt = await receiptAt(gw, receiptIndex(response.headers));
+      expect(receipt.verified).toBe(true);
+      expect(receipt.predicate.outcome).toBe('ok');
+      // As for chat: a count that is not a whole number from 0 to 2^53-1 counts as not reported.
+      const input = receipt.predicate.usage.inputTokens ?? Number.NaN;
+      expect(Number.isSafeInteger(input), `${usage} -> ${input}`).toBe(true);
+      expect(input).toBeGreaterThan(0);
+      expect(input).toBeLessThan(1000);
+      expect(receipt.predicate.usage.outputTokens).toBe(0);
+    }
+  });
+
+  it('attack: a provider naming the served model with 4 MB or nothing still leaves a receipt for the call, and the gateway answers the next one (one oversized receipt refused every later call with 503)', async () => {
+    const answer = (model: string) =>
+      `{"id":"x","object":"chat.completion","created":1,"model":"${model}","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}`;
+    for (const model of ['m'.repeat(4_000_000), '']) {
+      primary.queue({ rawAnswer: answer(model) });
+      const { response } = await openai()
+        .chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] })
+        .withResponse();
+      const receipt = await receiptAt(gw, receiptIndex(response.headers));
+      expect(receipt.verified).toBe(true);
+      expect(receipt.predicate).toMatchObject({ outcome: 'ok', model: { requested: 'gpt-test' } });
+      // Not believed: a served name is kept only from 1 to 256 characters.
+      expect((receipt.predicate.model as { served?: string }).served).toBeUndefined();
+    }
+    claude.queue({ rawAnswer: answer('') });
+    const message = await anthropic()
+      .messages.create({ model: 'claude-test', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] })
+      .withResponse();
+    const claudeReceipt = await receiptAt(gw, receiptIndex(message.response.headers));
+    expect(claudeReceipt.verified).toBe(true);
+    expect((claudeReceipt.predicate.model as { served?: string }).served).toBeUndefined();
+    const { response } = await openai()
+      .chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'after' }] })
+      .withResponse();
+    expect((await receiptAt(gw, receiptIndex(response.headers))).predicate.outcome).toBe('ok');
   });
 
   it('cuts a stream at the budget with a well-formed final event when the provider ignores max_tokens', async () => {

@@ -33,7 +33,11 @@ export type Behaviour =
   /** A whole OpenAI answer whose usage is negative (a hostile provider crediting the budget back). */
   | 'negative-usage'
   /** A whole OpenAI answer holding 1e400, a number no double can hold. */
-  | 'overflow';
+  | 'overflow'
+  /** An embeddings answer whose usage is this raw JSON text (a hostile provider's counts). */
+  | { readonly embeddingUsage: string }
+  /** This exact JSON text as a 200 answer, whatever was asked (a hostile provider's shapes). */
+  | { readonly rawAnswer: string };
 
 export interface Received {
   readonly path: string;
@@ -155,6 +159,17 @@ async function answer(
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(
       `{"id":"chatcmpl-standin","object":"chat.completion","created":1700000000,"model":"${String(body.model)}","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":${usage}}`,
+    );
+    return;
+  }
+  if (typeof behaviour === 'object') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    if ('rawAnswer' in behaviour) {
+      res.end(behaviour.rawAnswer);
+      return;
+    }
+    res.end(
+      `{"object":"list","model":"${String(body.model)}","data":[{"object":"embedding","index":0,"embedding":[0.1,0.2,0.3]}],"usage":${behaviour.embeddingUsage}}`,
     );
     return;
   }
