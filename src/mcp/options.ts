@@ -60,16 +60,21 @@ export const CallRate = z
 
 /**
  * `--allow-files PATH[:ro|:rw]`: an absolute path or path glob, read-only unless `:rw`.
- * Any other `:mode` suffix (`/data:rx`) is refused, never granted as a literal path.
+ * Any other `:mode` suffix (`/data:rx`), or more than one (`/data:rw:ro`), is refused, never
+ * granted as a literal path: the trailing run of `:letters` is the mode, and it must be one.
  */
 export const FileGrant = z
   .string()
-  .refine((text) => !/:[A-Za-z]{1,8}$/.test(text) || /:(ro|rw)$/.test(text), {
-    message: 'the grant mode after ":" must be ro or rw (PATH, PATH:ro or PATH:rw)',
-  })
-  .transform((text) => {
-    const match = /^(.*?)(?::(ro|rw))?$/.exec(text);
-    return { path: match?.[1] ?? text, writable: match?.[2] === 'rw' };
+  .transform((text, ctx) => {
+    const mode = /(?::[A-Za-z]{1,8})+$/.exec(text)?.[0] ?? '';
+    if (mode !== '' && mode !== ':ro' && mode !== ':rw') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `the grant mode "${mode}" must be one of :ro or :rw (PATH, PATH:ro or PATH:rw)`,
+      });
+      return z.NEVER;
+    }
+    return { path: text.slice(0, text.length - mode.length), writable: mode === ':rw' };
   })
   .refine((grant) => grant.path.startsWith('/'), 'must be an absolute path, optionally ending in :ro or :rw');
 

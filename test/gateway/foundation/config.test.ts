@@ -141,7 +141,11 @@ describe('oacp.yaml', () => {
     ],
     [
       { mcp: { servers: [{ name: 'x', command: 'a', allow_files: ['/data:rx'] }] } },
-      'mcp.servers[0].allow_files[0]: the grant mode after ":" must be ro or rw',
+      'mcp.servers[0].allow_files[0]: the grant mode ":rx" must be one of :ro or :rw',
+    ],
+    [
+      { mcp: { servers: [{ name: 'x', command: 'a', allow_files: ['data:rw:ro'] }] } },
+      'mcp.servers[0].allow_files[0]: the grant mode ":rw:ro" must be one of :ro or :rw',
     ],
     [
       { mcp: { servers: [{ name: 'x', command: 'a', tier: 'vm' }] } },
