@@ -19,6 +19,7 @@ import { z } from 'zod';
 import type { OacpStatement } from '../attest/oacp-statement.js';
 import { type BuildStatementInput, buildStatement } from '../attest/receipt.js';
 import { duplicateJsonKey } from '../core/duplicate-key.js';
+import { entryExists } from '../core/entry-exists.js';
 import { describeError, OacpError } from '../core/errors.js';
 
 export type IntentErrorCode = 'NODE_INTENT_UNWRITABLE';
@@ -216,7 +217,7 @@ export async function recoverIntents(
   size: () => number = () => 0,
 ): Promise<Recovery> {
   const names = journalNames(dir);
-  if (names === undefined) return { recorded: 0, unreadable: exists(dir) ? [dir] : [] };
+  if (names === undefined) return { recorded: 0, unreadable: entryExists(dir) ? [dir] : [] };
   removeKilledCompactions(dir, names.compactions);
   let recorded = 0;
   const unreadable: string[] = [];
@@ -416,15 +417,6 @@ function wholeLines(fd: number): { text: string; complete: number; size: number 
   const bytes = readFileSync(fd);
   const complete = bytes.lastIndexOf(0x0a) + 1;
   return { text: bytes.subarray(0, complete).toString('utf8'), complete, size: bytes.length };
-}
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Removes a journal; one already gone has nothing left to recover either way. */
