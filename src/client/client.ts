@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { readCappedBody } from '../core/capped-body.js';
 import type { Signer } from '../core/ed25519.js';
 import {
   type AgentView,
@@ -37,7 +38,11 @@ export interface OacpClientOptions {
   readonly fetch?: typeof fetch;
   /** Sent as `traceparent`, to continue a caller's trace. */
   readonly traceparent?: () => string | undefined;
+  /** The most an answer's body may hold before the client stops reading it (default 32 MiB). */
+  readonly maxResponseBytes?: number;
 }
+
+const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 
 export interface VerifyOptions {
   /** The Airlock keys receipts may be signed by (raw 32-byte Ed25519), obtained out of band. */
@@ -100,10 +105,14 @@ export type ReceiptEntry = z.output<typeof ReceiptEntrySchema>;
 export class OacpClient {
   private readonly base: URL;
   private readonly fetchImpl: typeof fetch;
+  private readonly maxResponseBytes: number;
 
   constructor(private readonly options: OacpClientOptions) {
     this.base = new URL(options.baseUrl);
     this.fetchImpl = options.fetch ?? fetch;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    if (!Number.isInteger(this.maxResponseBytes) || this.maxResponseBytes <= 0)
+      throw new RangeError('maxResponseBytes must be a whole number of bytes above 0');
   }
 
   health() {
@@ -200,12 +209,12 @@ export class OacpClient {
 
   async checkpoint(): Promise<string> {
     const response = await this.send('GET', '/v1/log/checkpoint', undefined);
-    return response.text();
+    return this.text(response, 'GET', '/v1/log/checkpoint');
   }
 
   async metrics(): Promise<string> {
     const response = await this.send('GET', '/metrics', undefined);
-    return response.text();
+    return this.text(response, 'GET', '/metrics');
   }
 
   /**
@@ -224,6 +233,25 @@ export class OacpClient {
     return verifier.verify(JSON.stringify(fetched.envelope), fetched.proof);
   }
 
+  /** The answer's body as text, read no further than maxResponseBytes: a peer can stream without end. */
+  private async text(response: Response, method: string, path: string): Promise<string> {
+    const body = await readCappedBody(response.body, this.maxResponseBytes).catch(() => {
+      throw new OacpApiError(
+        response.status,
+        'CLIENT_UNREACHABLE',
+        `${method} ${path}: the answer broke off`,
+      );
+    });
+    if (body === undefined) {
+      throw new OacpApiError(
+        response.status,
+        'CLIENT_RESPONSE_TOO_LARGE',
+        `${method} ${path} answered more than ${this.maxResponseBytes} bytes (the client's maxResponseBytes)`,
+      );
+    }
+    return body.toString('utf8');
+  }
+
   private async request<S extends z.ZodType>(
     method: string,
     path: string,
@@ -231,8 +259,7 @@ export class OacpClient {
     schema: S,
   ): Promise<z.output<S>> {
     const response = await this.send(method, path, body);
-    const json: unknown = await response.json();
-    const parsed = schema.safeParse(json);
+    const parsed = schema.safeParse(parseOrUndefined(await this.text(response, method, path)));
     if (!parsed.success) {
       throw new OacpApiError(
         response.status,
@@ -273,7 +300,7 @@ export class OacpClient {
       );
     }
     if (response.ok) return response;
-    const failure = ErrorBodySchema.safeParse(await response.json().catch(() => undefined));
+    const failure = ErrorBodySchema.safeParse(parseOrUndefined(await this.text(response, method, path)));
     const retry = response.headers.get('retry-after');
     if (!failure.success) {
       throw new OacpApiError(
@@ -291,5 +318,14 @@ export class OacpClient {
       receipt,
       retry === null ? undefined : Number(retry),
     );
+  }
+}
+
+/** JSON.parse, or undefined for text that is not JSON (the schema check then names the answer). */
+function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

@@ -12,7 +12,7 @@ export const CONSOLE_HTML = `<!doctype html>
 <meta name="referrer" content="no-referrer">
 <title>OACP console</title>
 <link rel="stylesheet" href="/ui/console.css">
-<script type="module" src="/ui/web/main.js"></script>
+<script type="module" src="/ui/console/web/main.js"></script>
 </head>
 <body>
 <oacp-console><p class="boot">Loading the OACP console… (it needs JavaScript modules)</p></oacp-console>

@@ -8,12 +8,12 @@
  * can carry it).
  */
 
+import { JsonStrings } from './json-strings.js';
+
 export type BoundedJson =
   | { readonly ok: true; readonly value: unknown }
   | { readonly ok: false; readonly reason: string };
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const OPEN_ARRAY = 0x5b;
 const OPEN_OBJECT = 0x7b;
 const CLOSE_ARRAY = 0x5d;
@@ -26,18 +26,13 @@ const CLOSE_OBJECT = 0x7d;
  */
 export class JsonNesting {
   private depth = 0;
-  private inString = false;
-  private escaped = false;
+  private readonly strings = new JsonStrings();
   /** The deepest nesting seen so far. */
   deepest = 0;
 
   step(code: number): void {
-    if (this.inString) {
-      if (this.escaped) this.escaped = false;
-      else if (code === BACKSLASH) this.escaped = true;
-      else if (code === QUOTE) this.inString = false;
-    } else if (code === QUOTE) this.inString = true;
-    else if (code === OPEN_ARRAY || code === OPEN_OBJECT) {
+    if (this.strings.step(code)) return;
+    if (code === OPEN_ARRAY || code === OPEN_OBJECT) {
       if (++this.depth > this.deepest) this.deepest = this.depth;
     } else if (code === CLOSE_ARRAY || code === CLOSE_OBJECT) this.depth--;
   }

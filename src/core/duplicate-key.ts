@@ -6,8 +6,8 @@
  * another, so whatever vouches for such a document must refuse it instead.
  */
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
+import { JsonStrings } from './json-strings.js';
+
 const COLON = 0x3a;
 const OPEN_ARRAY = 0x5b;
 const OPEN_OBJECT = 0x7b;
@@ -23,26 +23,28 @@ const CLOSE_OBJECT = 0x7d;
 export function duplicateJsonKey(text: string): string | undefined {
   // One entry per open container: the names seen so far in an object, undefined for an array.
   const open: (Set<string> | undefined)[] = [];
-  let at = 0;
-  while (at < text.length) {
+  const strings = new JsonStrings();
+  let start = 0;
+  for (let at = 0; at < text.length; at++) {
     const code = text.charCodeAt(at);
-    if (code === QUOTE) {
-      const end = stringEnd(text, at);
-      const names = open[open.length - 1];
-      // In valid JSON a string is a member name exactly when a colon follows it.
-      if (names !== undefined && nextSignificant(text, end) === COLON) {
-        const raw = text.slice(at, end);
-        const name = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
-        if (names.has(name)) return name;
-        names.add(name);
+    const wasOpen = strings.open;
+    if (strings.step(code)) {
+      if (!wasOpen) start = at;
+      else if (!strings.open) {
+        const names = open[open.length - 1];
+        // In valid JSON a string is a member name exactly when a colon follows it.
+        if (names !== undefined && nextSignificant(text, at + 1) === COLON) {
+          const raw = text.slice(start, at + 1);
+          const name = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+          if (names.has(name)) return name;
+          names.add(name);
+        }
       }
-      at = end;
       continue;
     }
     if (code === OPEN_OBJECT) open.push(new Set());
     else if (code === OPEN_ARRAY) open.push(undefined);
     else if (code === CLOSE_OBJECT || code === CLOSE_ARRAY) open.pop();
-    at++;
   }
   return undefined;
 }
@@ -51,18 +53,6 @@ export function duplicateJsonKey(text: string): string | undefined {
 export function duplicateKeyReason(what: string, name: string): string {
   const shown = name.length > 64 ? `${name.slice(0, 64)}…` : name;
   return `${what} repeats the member ${JSON.stringify(shown)} in one object (duplicate JSON keys read differently to different parsers)`;
-}
-
-/** Index just past the closing quote of the string opening at `start`. */
-function stringEnd(text: string, start: number): number {
-  let at = start + 1;
-  while (at < text.length) {
-    const code = text.charCodeAt(at);
-    if (code === BACKSLASH) at += 2;
-    else if (code === QUOTE) return at + 1;
-    else at++;
-  }
-  return text.length;
 }
 
 /** The first character code at or after `from` that is not JSON whitespace. */

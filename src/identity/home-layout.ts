@@ -25,6 +25,9 @@ export function homeLayout(home: string): HomeLayout {
   };
 }
 
+/** The node's settings (log origin) that `oacp init` writes beside the keys; read by src/node. */
+export const NODE_CONFIG_FILE = 'node.json';
+
 /** Owner-only permissions for every secret file and directory in the home. */
 export const SECRET_FILE_MODE = 0o600;
 export const SECRET_DIR_MODE = 0o700;

@@ -11,7 +11,7 @@ import { OacpError } from '../core/errors.js';
 import { parseAgentName } from './agent-name.js';
 import { didKeyFromPublicKey } from './did-key.js';
 import type { IdentityErrorCode } from './errors.js';
-import { type HomeLayout, homeLayout } from './home-layout.js';
+import { type HomeLayout, homeLayout, NODE_CONFIG_FILE } from './home-layout.js';
 import {
   loadMasterKey,
   MASTER_KEY_ENV,
@@ -96,6 +96,7 @@ export class KeyStore {
     // A malformed OACP_MASTER_KEY must fail before anything is written.
     const envKey = masterKeyFromEnv(env);
     refuseSharedFolder(home);
+    refuseForeignFolder(layout);
     try {
       ensureSecretDir(layout.home);
       ensureSecretDir(layout.keysDir);
@@ -309,6 +310,30 @@ function removeAgentFiles(layout: HomeLayout): void {
   for (const file of readdirSync(layout.agentsDir)) {
     if (/^[a-z0-9][a-z0-9_-]{0,63}\.json$/.test(file)) rmSync(`${layout.agentsDir}/${file}`, { force: true });
   }
+}
+
+/** What `init` itself puts in a home; a folder holding only these is a home (or a half-made one). */
+const HOME_ENTRIES: ReadonlySet<string> = new Set(['master.key', 'keys', 'agents', NODE_CONFIG_FILE]);
+
+/**
+ * A folder of other files (/etc, a project folder) is never made a home, even with --force: init
+ * would chmod it 0700, and --force must replace keys, not take over someone else's folder.
+ */
+function refuseForeignFolder(layout: HomeLayout): void {
+  if (KeyStore.isInitialized(layout.home)) return;
+  let entries: string[];
+  try {
+    entries = readdirSync(layout.home);
+  } catch {
+    return;
+  }
+  const foreign = entries.filter((entry) => !HOME_ENTRIES.has(entry)).sort();
+  if (foreign.length === 0) return;
+  const shown = foreign.length > 3 ? `${foreign.slice(0, 3).join(', ')}, ...` : foreign.join(', ');
+  throw new OacpError<IdentityErrorCode>(
+    'IDENTITY_HOME_UNUSABLE',
+    `cannot make ${layout.home} an OACP home: it holds other files (${shown}), and init would make it 0700; give --home (or OACP_HOME) a new or empty folder`,
+  );
 }
 
 /**

@@ -42,6 +42,22 @@ describe('parseMcpRunOptions', () => {
     [{ command: ['x'], quotaMemory: 'lots' }, /^--quota-memory: must be a size/],
     [{ command: ['x'], quotaCalls: '0/min' }, /^--quota-calls: must allow/],
     [{ command: ['x'], allowFiles: ['data'] }, /^--allow-files: must be an absolute path/],
+    [
+      { command: ['x'], allowFiles: ['/tmp/x:rw:ro'] },
+      /^--allow-files: the grant mode ":rw:ro" must be one of :ro or :rw/,
+    ],
+    [
+      { command: ['x'], allowFiles: ['/tmp/x:ro:ro'] },
+      /^--allow-files: the grant mode ":ro:ro" must be one of :ro or :rw/,
+    ],
+    [
+      { command: ['x'], allowFiles: ['/tmp/x:rx'] },
+      /^--allow-files: the grant mode ":rx" must be one of :ro or :rw/,
+    ],
+    [
+      { command: ['x'], allowFiles: ['/tmp/x:RW'] },
+      /^--allow-files: the grant mode ":RW" must be one of :ro or :rw/,
+    ],
     [{ command: ['x'], http: 'localhost:99999' }, /^--http: port must be at most 65535/],
     [{ command: ['x'], attestLevel: 'standard' }, /^--agent: --attest-level standard needs --agent/],
     [{ command: ['x'], surprise: true }, /^options: /],

@@ -15,15 +15,22 @@ const UNITS_MB: Record<string, number> = { k: 1 / 1024, kb: 1 / 1024, m: 1, mb: 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000 };
 const PER_MINUTE: Record<string, number> = { s: 60, sec: 60, m: 1, min: 1, h: 1 / 60, hour: 1 / 60 };
 
-/** `256mb`, `1g`, `512` (MB): a whole number of megabytes. */
+const SIZE_MESSAGE = 'must be a size such as 256mb or 1g, greater than 0';
+const DURATION_MESSAGE = 'must be a duration such as 500ms, 2s or 1m, greater than 0';
+
+/**
+ * `256mb`, `1g`, `512` (MB): a whole number of megabytes. Zero is refused, not rounded up to
+ * 1 MB: no limit is written by leaving the flag out.
+ */
 export const MemorySize = z
   .string()
-  .regex(/^\d+(\.\d+)?\s*(k|kb|m|mb|g|gb)?$/i, 'must be a size such as 256mb or 1g')
+  .regex(/^\d+(\.\d+)?\s*(k|kb|m|mb|g|gb)?$/i, SIZE_MESSAGE)
   .transform((text) => {
     const match = /^([\d.]+)\s*([a-z]*)$/i.exec(text.trim());
-    const value = Number(match?.[1]) * (UNITS_MB[(match?.[2] ?? 'mb').toLowerCase() || 'mb'] ?? 1);
-    return Math.max(1, Math.ceil(value));
-  });
+    return Number(match?.[1]) * (UNITS_MB[(match?.[2] ?? 'mb').toLowerCase() || 'mb'] ?? 1);
+  })
+  .refine((megabytes) => megabytes > 0, SIZE_MESSAGE)
+  .transform((megabytes) => Math.ceil(megabytes));
 
 /** `--allow-unenforced memory,pids` (repeatable): limits accepted without a kernel mechanism. */
 export const UnenforcedList = z
@@ -36,17 +43,16 @@ export const UnenforcedList = z
   )
   .pipe(z.array(z.enum(UNENFORCED_NAMES, { message: `must be one of ${UNENFORCED_NAMES.join(', ')}` })));
 
-/** `500ms`, `2s`, `1m`, `1500` (ms). */
+/** `500ms`, `2s`, `1m`, `1500` (ms). Zero is refused, not made 1 ms; below 1 ms is 1 ms. */
 export const Duration = z
   .string()
-  .regex(/^\d+(\.\d+)?\s*(ms|s|m|min)?$/i, 'must be a duration such as 500ms, 2s or 1m')
+  .regex(/^\d+(\.\d+)?\s*(ms|s|m|min)?$/i, DURATION_MESSAGE)
   .transform((text) => {
     const match = /^([\d.]+)\s*([a-z]*)$/i.exec(text.trim());
-    return Math.max(
-      1,
-      Math.round(Number(match?.[1]) * (UNITS_MS[(match?.[2] ?? 'ms').toLowerCase() || 'ms'] ?? 1)),
-    );
-  });
+    return Number(match?.[1]) * (UNITS_MS[(match?.[2] ?? 'ms').toLowerCase() || 'ms'] ?? 1);
+  })
+  .refine((ms) => ms > 0, DURATION_MESSAGE)
+  .transform((ms) => Math.max(1, Math.round(ms)));
 
 /** `60/min`, `5/s`, `1000/h`: calls per minute (fractions allowed). */
 export const CallRate = z
@@ -60,16 +66,21 @@ export const CallRate = z
 
 /**
  * `--allow-files PATH[:ro|:rw]`: an absolute path or path glob, read-only unless `:rw`.
- * Any other `:mode` suffix (`/data:rx`) is refused, never granted as a literal path.
+ * Any other `:mode` suffix (`/data:rx`), or more than one (`/data:rw:ro`), is refused, never
+ * granted as a literal path: the trailing run of `:letters` is the mode, and it must be one.
  */
 export const FileGrant = z
   .string()
-  .refine((text) => !/:[A-Za-z]{1,8}$/.test(text) || /:(ro|rw)$/.test(text), {
-    message: 'the grant mode after ":" must be ro or rw (PATH, PATH:ro or PATH:rw)',
-  })
-  .transform((text) => {
-    const match = /^(.*?)(?::(ro|rw))?$/.exec(text);
-    return { path: match?.[1] ?? text, writable: match?.[2] === 'rw' };
+  .transform((text, ctx) => {
+    const mode = /(?::[A-Za-z]{1,8})+$/.exec(text)?.[0] ?? '';
+    if (mode !== '' && mode !== ':ro' && mode !== ':rw') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `the grant mode "${mode}" must be one of :ro or :rw (PATH, PATH:ro or PATH:rw)`,
+      });
+      return z.NEVER;
+    }
+    return { path: text.slice(0, text.length - mode.length), writable: mode === ':rw' };
   })
   .refine((grant) => grant.path.startsWith('/'), 'must be an absolute path, optionally ending in :ro or :rw');
 

@@ -19,6 +19,7 @@ import { z } from 'zod';
 import type { OacpStatement } from '../attest/oacp-statement.js';
 import { type BuildStatementInput, buildStatement } from '../attest/receipt.js';
 import { duplicateJsonKey } from '../core/duplicate-key.js';
+import { entryExists } from '../core/entry-exists.js';
 import { describeError, OacpError } from '../core/errors.js';
 
 export type IntentErrorCode = 'NODE_INTENT_UNWRITABLE';
@@ -154,7 +155,7 @@ export class IntentJournal {
       this.#bytes = 0;
       return;
     }
-    const next = `${this.path}.compacting`;
+    const next = `${this.path}${COMPACTING}`;
     const fd = openSync(
       next,
       constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND | constants.O_NOFOLLOW,
@@ -216,7 +217,8 @@ export async function recoverIntents(
   size: () => number = () => 0,
 ): Promise<Recovery> {
   const names = journalNames(dir);
-  if (names === undefined) return { recorded: 0, unreadable: exists(dir) ? [dir] : [] };
+  if (names === undefined) return { recorded: 0, unreadable: entryExists(dir) ? [dir] : [] };
+  removeKilledCompactions(dir, names.compactions);
   let recorded = 0;
   const unreadable: string[] = [];
   for (const name of names) {
@@ -279,7 +281,7 @@ export async function recoverIntents(
 export function hasOrphanedIntents(dir: string): boolean {
   const names = journalNames(dir);
   if (names === undefined) return false;
-  for (const name of names) {
+  for (const name of [...names, ...names.compactions]) {
     let fd: number;
     try {
       fd = openSync(join(dir, name), OPEN_FLAGS | constants.O_RDONLY);
@@ -296,6 +298,8 @@ export function hasOrphanedIntents(dir: string): boolean {
 }
 
 const SUFFIX = '.intents';
+/** Appended to a journal's name while a compaction writes its successor (see #compact). */
+const COMPACTING = '.compacting';
 /**
  * Opening a journal never follows a symlink and never waits: a FIFO planted under the name would
  * block a plain open(2) until a writer came (every `oacp log` command hung on one).
@@ -310,14 +314,40 @@ const MAX_JOURNAL_BYTES = 64 * 1024 * 1024;
  * (it would take another home's journals, record them here and remove them there) or a folder
  * others may write to (anyone could have a receipt signed by the home's key) is not read.
  */
-function journalNames(dir: string): (string[] & { owner: number }) | undefined {
+function journalNames(dir: string): (string[] & { owner: number; compactions: string[] }) | undefined {
   try {
     const stat = lstatSync(dir);
     if (!stat.isDirectory() || (stat.mode & 0o022) !== 0) return undefined;
-    const names = readdirSync(dir).filter((name) => name.endsWith(SUFFIX));
-    return Object.assign(names, { owner: stat.uid });
+    const all = readdirSync(dir);
+    const names = all.filter((name) => name.endsWith(SUFFIX));
+    const compactions = all.filter((name) => name.endsWith(`${SUFFIX}${COMPACTING}`));
+    return Object.assign(names, { owner: stat.uid, compactions });
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Removes what compactions killed before their rename left. Such a file only ever holds a copy of
+ * pending lines its journal still holds (the journal is replaced by rename, or not at all), so it
+ * is never recorded. One a live process holds locked is a compaction under way, and is left; one
+ * unlinked while its writer is between open and lock makes that compaction fail, keeping the
+ * journal as it was.
+ */
+function removeKilledCompactions(dir: string, names: readonly string[]): void {
+  for (const name of names) {
+    const path = join(dir, name);
+    let fd: number;
+    try {
+      fd = openSync(path, OPEN_FLAGS | constants.O_RDONLY);
+    } catch {
+      continue;
+    }
+    try {
+      if (fstatSync(fd).isFile() && tryLock(fd)) unlinkQuietly(path);
+    } finally {
+      closeSync(fd);
+    }
   }
 }
 /** A journal with nothing pending is emptied once it grows past this. */
@@ -387,15 +417,6 @@ function wholeLines(fd: number): { text: string; complete: number; size: number 
   const bytes = readFileSync(fd);
   const complete = bytes.lastIndexOf(0x0a) + 1;
   return { text: bytes.subarray(0, complete).toString('utf8'), complete, size: bytes.length };
-}
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Removes a journal; one already gone has nothing left to recover either way. */

@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { sha256Hex } from '../core/digest.js';
 import { OacpError } from '../core/errors.js';
+import { NODE_CONFIG_FILE } from '../identity/home-layout.js';
 
 export type NodeErrorCode = 'NODE_CONFIG_INVALID' | 'NODE_CONFIG_MISSING';
-
-export const NODE_CONFIG_FILE = 'node.json';
 
 /** A log origin doubles as the note key name: no spaces, no '+', printable. */
 const Origin = z

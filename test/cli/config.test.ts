@@ -90,7 +90,7 @@ describe('one oacp.yaml for the bridge and the gateway', () => {
     const checked = await oacp(['config', 'check', file]);
     expect(checked.code).toBe(1);
     expect(checked.stderr).toContain(
-      `${file}:5: mcp.servers[0].allow_files[0]: the grant mode after ":" must be ro or rw`,
+      `${file}:5: mcp.servers[0].allow_files[0]: the grant mode ":rx" must be one of :ro or :rw`,
     );
     expect(checked.stderr).toContain(`${file}:6: mcp.servers[0].alow_env: unknown field "alow_env"`);
     expect(checked.stderr).toContain(`${file}:7: mcp.servers[1].name: must not contain "__"`);
@@ -162,12 +162,28 @@ describe('one oacp.yaml for the bridge and the gateway', () => {
     expect(fine.code).toBe(0);
   });
 
-  it('refuses --allow-files D:rx instead of granting the literal path', async () => {
-    const result = await oacp(['mcp', 'run', '--tier', 'light', '--allow-files', '/data:rx', '--', 'true']);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toBe(
-      'oacp: MCP_BAD_OPTIONS: --allow-files: the grant mode after ":" must be ro or rw (PATH, PATH:ro or PATH:rw)',
-    );
+  it('refuses --allow-files D:rx and D:rw:ro (oacp mcp run, oacp run) instead of granting the literal path', async () => {
+    for (const suffix of [':rx', ':rw:ro']) {
+      const mcp = await oacp([
+        'mcp',
+        'run',
+        '--tier',
+        'light',
+        '--allow-files',
+        `/data${suffix}`,
+        '--',
+        'true',
+      ]);
+      expect(mcp.code).toBe(1);
+      expect(mcp.stderr).toBe(
+        `oacp: MCP_BAD_OPTIONS: --allow-files: the grant mode "${suffix}" must be one of :ro or :rw (PATH, PATH:ro or PATH:rw)`,
+      );
+      const run = await oacp(['run', '--tier', 'light', '--allow-files', `/data${suffix}`, '--', 'true']);
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toBe(
+        `oacp: --allow-files /data${suffix}: the grant mode "${suffix}" must be one of :ro or :rw (PATH, PATH:ro or PATH:rw)`,
+      );
+    }
   });
 
   it('a mistyped flag or command prints one line naming it and the nearest one, not the help', async () => {

@@ -41,6 +41,16 @@ export function oacpBinary(args: readonly string[], env: NodeJS.ProcessEnv = {})
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** Runs the built binary as uid 1000 (no groups) with `home` as HOME: the regular-user side of a test run as root. */
+export function oacpAsUid1000(args: readonly string[], home: string, env: NodeJS.ProcessEnv = {}): CliResult {
+  const result = spawnSync(
+    '/usr/bin/setpriv',
+    ['--reuid=1000', '--regid=1000', '--clear-groups', process.execPath, BIN, ...args],
+    { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: home, ...env }, timeout: 60_000 },
+  );
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
 export function tempDir(prefix = 'oacp-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }

@@ -62,6 +62,32 @@ describe('oacp init / agent create / keys export', () => {
     expect(readdirSync(shared)).toEqual([]);
   });
 
+  it('attack: --home naming a folder of other files (/etc) is refused, with or without --force, and nothing in it changes', async () => {
+    const folder = join(tempDir(), 'etc');
+    mkdirSync(folder);
+    chmodSync(folder, 0o755);
+    writeFileSync(join(folder, 'passwd'), 'root:x:0:0\n');
+    for (const args of [['init'], ['init', '--force']]) {
+      const init = await oacp(['--home', folder, ...args]);
+      expect(init.code).toBe(1);
+      expect(init.stderr).toBe(
+        `oacp: IDENTITY_HOME_UNUSABLE: cannot make ${folder} an OACP home: it holds other files (passwd), and init would make it 0700; give --home (or OACP_HOME) a new or empty folder`,
+      );
+      expect(statSync(folder).mode & 0o7777).toBe(0o755);
+      expect(readdirSync(folder)).toEqual(['passwd']);
+    }
+  });
+
+  it('an empty folder becomes a home, and an existing home is replaced with --force', async () => {
+    const empty = join(tempDir(), 'empty');
+    mkdirSync(empty);
+    expect((await oacp(['--home', empty, 'init'])).code).toBe(0);
+    expect(statSync(empty).mode & 0o777).toBe(0o700);
+    expect((await oacp(['--home', empty, 'agent', 'create', 'carol'])).code).toBe(0);
+    expect((await oacp(['--home', empty, 'init', '--force'])).code).toBe(0);
+    expect(readdirSync(empty).sort()).toEqual(['agents', 'keys', 'master.key', 'node.json']);
+  });
+
   it('refuses a duplicate or malformed agent name', async () => {
     const home = join(tempDir(), 'home');
     await oacp(['--home', home, 'init']);

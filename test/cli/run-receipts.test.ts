@@ -8,7 +8,7 @@ import type { ExecutionPredicate } from '../../src/attest/execution.js';
 import { parseEnvelopeBytes } from '../../src/attest/receipt.js';
 import { verifyReceiptEnvelope } from '../../src/attest/verify-receipt.js';
 import { OacpNode } from '../../src/node/oacp-node.js';
-import { oacpBinary } from './harness.js';
+import { oacpAsUid1000, oacpBinary } from './harness.js';
 
 /**
  * `oacp run` records exactly one signed receipt per run, whatever the outcome
@@ -302,24 +302,15 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
     const userHome = join(scratch, 'user');
     mkdirSync(userHome);
     chownSync(userHome, 1000, 1000);
-    const asUser = (args: string[]) =>
-      spawnSync(
-        '/usr/bin/setpriv',
-        ['--reuid=1000', '--regid=1000', '--clear-groups', process.execPath, BIN, ...args],
-        {
-          encoding: 'utf8',
-          env: { PATH: '/usr/bin:/bin', HOME: userHome },
-          timeout: 60_000,
-        },
-      );
-    expect(asUser(['init']).status).toBe(0);
+    const asUser = (args: string[]) => oacpAsUid1000(args, userHome);
+    expect(asUser(['init']).code).toBe(0);
     // cgroup v1 is root-only here: the start without the opt-out is refused, and that refusal is recorded too.
     const refused = asUser(['run', '--', '/bin/echo', 'ran']);
-    expect(refused.status).toBe(1);
+    expect(refused.code).toBe(1);
     expect(refused.stdout).toBe('');
     const ran = asUser(['run', '--allow-unenforced', 'memory,pids,cpu,disk_io', '--', '/bin/echo', 'ran']);
     expect(ran.stdout).toBe('ran\n');
-    expect(ran.status).toBe(0);
+    expect(ran.code).toBe(0);
     const [first, records] = await receipts(join(userHome, '.oacp'));
     expect(first).toMatchObject({
       outcome: 'refused',
@@ -331,7 +322,7 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
       limits: { unenforced: ['memory', 'pids', 'cpu', 'disk_io'] },
     });
     const none = asUser(['--home', join(userHome, 'none'), 'run', '--', '/bin/echo', 'ran']);
-    expect(none.status).toBe(1);
+    expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/oacp init.*--no-receipt/);
   });
 });

@@ -84,4 +84,28 @@ describe('oacp run', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--allow-files');
   });
+
+  it('attack: a zero or negative quota (oacp run, oacp mcp run) is refused naming the flag, never made 1 ms or 1 MB', async () => {
+    for (const [flag, value] of [
+      ['--quota-cpu', '0'],
+      ['--quota-cpu', '0s'],
+      ['--quota-cpu', '-1s'],
+      ['--quota-memory', '0'],
+      ['--quota-memory', '0mb'],
+      ['--quota-memory', '-5mb'],
+    ] as const) {
+      const run = await oacp(['run', '--no-receipt', '--tier', 'light', flag, value, '--', '/bin/true']);
+      expect(run.code, `${flag} ${value}`).toBe(2);
+      expect(run.stderr).toMatch(
+        new RegExp(`^oacp: ${flag} ${value}: must be (a duration|a size) .*greater than 0$`),
+      );
+      const mcp = await oacp(['mcp', 'run', '--tier', 'light', flag, value, '--', '/bin/true']);
+      expect(mcp.code, `mcp ${flag} ${value}`).toBe(1);
+      expect(mcp.stderr).toMatch(
+        new RegExp(`^oacp: MCP_BAD_OPTIONS: ${flag}: must be (a duration|a size) .*greater than 0$`),
+      );
+    }
+    const calls = await oacp(['mcp', 'run', '--tier', 'light', '--quota-calls', '0/min', '--', '/bin/true']);
+    expect(calls.stderr).toBe('oacp: MCP_BAD_OPTIONS: --quota-calls: must allow at least some calls');
+  });
 });

@@ -3,14 +3,13 @@ import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { oacp, oacpBinary, tempDir } from './harness.js';
+import { oacp, oacpAsUid1000, oacpBinary, tempDir } from './harness.js';
 
 const VERSION = (
   JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as {
     version: string;
   }
 ).version;
-const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 
 describe('oacp --version', () => {
   it.each(['--version', '-V'])(
@@ -83,26 +82,53 @@ describe('a home or state directory on /proc or /sys', () => {
     const home = mkdtempSync(join(tmpdir(), 'oacp-proc-home-'));
     chownSync(home, 1000, 1000);
     try {
-      const asUser = (env: Record<string, string>) =>
-        spawnSync(
-          '/usr/bin/setpriv',
-          ['--reuid=1000', '--regid=1000', '--clear-groups', process.execPath, BIN, 'init'],
-          {
-            encoding: 'utf8',
-            env: { PATH: '/usr/bin:/bin', HOME: home, ...env },
-            timeout: 60_000,
-          },
-        );
+      const asUser = (env: Record<string, string>) => oacpAsUid1000(['init'], home, env);
       const refused = asUser({ OACP_HOME: '/proc/1/oacp' });
-      expect(refused.status).toBe(2);
+      expect(refused.code).toBe(2);
       expect(refused.stderr).toMatch(
         /^oacp: OACP_HOME names \/proc\/1\/oacp, on the kernel's proc filesystem/,
       );
       const fine = asUser({});
-      expect(fine.status).toBe(0);
+      expect(fine.code).toBe(0);
       expect(fine.stdout).toContain(`initialized OACP home ${join(home, '.oacp')}`);
     } finally {
       rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.runIf(process.getuid?.() === 0)("root and another account's home", () => {
+  // Files root made in uid 1000's home (intents, the log, quota stores) were root's, and the
+  // owner's next command was refused: root now refuses the home instead, naming where it came from.
+  it("root is refused on uid 1000's home (--home, OACP_HOME, HOME) and changes nothing; the owner's commands keep working", () => {
+    const user = mkdtempSync(join(tmpdir(), 'oacp-other-owner-'));
+    chownSync(user, 1000, 1000);
+    const home = join(user, '.oacp');
+    const asUser = (args: string[]) => oacpAsUid1000(args, user);
+    try {
+      expect(asUser(['init']).code).toBe(0);
+      const before = spawnSync('find', [home, '-printf', '%p %u\n'], { encoding: 'utf8' }).stdout;
+      for (const [args, env, names] of [
+        [['--home', home, 'agent', 'create', 'bob'], {}, '--home'],
+        [['agent', 'create', 'bob'], { OACP_HOME: home }, 'OACP_HOME'],
+        [['run', '--no-receipt', '--', '/bin/true'], { HOME: user }, 'HOME'],
+      ] as const) {
+        const asRoot = oacpBinary([...args], { HOME: tempDir(), ...env });
+        expect(asRoot.code).toBe(2);
+        expect(asRoot.stderr).toBe(
+          `oacp: ${names} names ${home}, the OACP home of uid 1000; as root, files made there would lock its owner out: run the command as uid 1000, or set ${names} to a home of root's\n`,
+        );
+      }
+      expect(spawnSync('find', [home, '-printf', '%p %u\n'], { encoding: 'utf8' }).stdout).toBe(before);
+      const owner = asUser(['agent', 'create', 'bob']);
+      expect(owner.stderr).toBe('');
+      expect(owner.code).toBe(0);
+      // Root's own home is fine.
+      const rootHome = join(tempDir(), 'root-home');
+      expect(oacpBinary(['--home', rootHome, 'init']).code).toBe(0);
+      expect(oacpBinary(['--home', rootHome, 'agent', 'create', 'bob']).code).toBe(0);
+    } finally {
+      rmSync(user, { recursive: true, force: true });
     }
   });
 });

@@ -17,7 +17,7 @@ const ARTIFACTS = join(ROOT, 'test-artifacts', 'console');
 /**
  * The operator console in a real browser (Debian's chromium driven by
  * playwright-core) against a real gateway with a real MCP server behind the
- * bridge. The console is the built one (dist/console: `npm run build`).
+ * bridge. The console is the built one (dist/ui: `npm run build`).
  */
 describe('the web console, end to end in chromium', () => {
   let started: ConsoleGateway;
@@ -71,13 +71,16 @@ describe('the web console, end to end in chromium', () => {
     expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|https?:/);
     expect(shell.text).not.toMatch(/<script>|\sstyle=|\son[a-z]+=/);
     // Only the console's compiled modules are served, never the rest of dist/ or a path outside it.
-    expect((await raw(gw.url, '/ui/web/main.js')).status).toBe(200);
-    expect((await raw(gw.url, '/ui/verify/index.js')).status).toBe(200);
+    expect((await raw(gw.url, '/ui/console/web/main.js')).status).toBe(200);
+    expect((await raw(gw.url, '/ui/console/verify/index.js')).status).toBe(200);
+    expect((await raw(gw.url, '/ui/core/duplicate-key.js')).status).toBe(200);
     for (const path of [
-      '/ui/web/main.js.map',
+      '/ui/console/web/main.js.map',
       '/ui/../cli/main.js',
-      '/ui/web/%2e%2e/page.js',
+      '/ui/console/web/%2e%2e/page.js',
       '/ui/gateway/gateway.js',
+      '/ui/core/jcs.js',
+      '/ui/web/main.js',
     ])
       expect((await raw(gw.url, path)).status, path).toBe(404);
   });

@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addSignature } from '../../src/attest/dsse.js';
+import { addSignature, signEnvelope } from '../../src/attest/dsse.js';
 import { buildStatement, envelopeBytes, signReceipt } from '../../src/attest/receipt.js';
+import { IN_TOTO_PAYLOAD_TYPE } from '../../src/attest/statement.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../../src/attest/tool-call.js';
 import { verifyReceiptInBrowser } from '../../src/console/verify/index.js';
 import { sha256Hex } from '../../src/core/digest.js';
@@ -201,5 +202,27 @@ describe('the console verifier (WebCrypto) and oacp verify', () => {
       logKey: logKey.replace(/\+[0-9a-f]{8}\+/, '+00000000+'),
     });
     expect(badLogKey.checks.find((c) => !c.ok)?.name).toBe('log-checkpoint');
+  });
+});
+
+describe('the browser verifier and oacp verify refuse a payload that repeats a member name alike', () => {
+  it('attack: a signed payload naming its predicate type twice is not a statement in the browser either', async () => {
+    const text = JSON.stringify(
+      buildStatement({ predicateType: TOOL_CALL_PREDICATE_TYPE, predicate: toolCallPredicate(agent) }),
+    );
+    const payload = `{"predicateType":"https://example.invalid/other/v1",${text.slice(1)}`;
+    const envelope = signEnvelope(IN_TOTO_PAYLOAD_TYPE, Buffer.from(payload), [airlock]);
+    const cli = verifyOffline({ receipt: JSON.stringify(envelope), airlockKeys: [airlock.publicKey] });
+    const browser = await verifyReceiptInBrowser({
+      envelope,
+      proof: '',
+      logKey,
+      airlockKeys: [airlock.publicKey],
+    });
+    const detail =
+      'the payload repeats the member "predicateType" in one object (duplicate JSON keys read differently to different parsers)';
+    expect(cli.checks.find((check) => check.name === 'statement')).toMatchObject({ ok: false, detail });
+    expect(browser.ok).toBe(false);
+    expect(browser.checks.find((check) => check.name === 'statement')).toMatchObject({ ok: false, detail });
   });
 });

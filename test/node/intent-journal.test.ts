@@ -2,9 +2,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
+  closeSync,
   linkSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -12,6 +14,7 @@ import {
   truncateSync,
   writeFileSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -312,6 +315,43 @@ describe('IntentJournal: the receipt of an effect whose process died before reco
     expect(await recoverIntents(dir, recovered.record)).toEqual({ recorded: 2, unreadable: [] });
     expect(readdirSync(dir)).toEqual([]);
   });
+  it('attack: a compaction killed before its rename leaves NAME.intents.compacting: the next opener removes it and records each intent once; a live compaction is left alone', async () => {
+    const dir = scratch();
+    await killedWriter(dir, ['first', 'second', 'third'], 1);
+    const [journal] = readdirSync(dir);
+    // What the killed compaction had written: the pending lines, a copy of what the journal holds.
+    const pendingLines = readFileSync(join(dir, journal ?? ''), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('{"i"'))
+      .slice(1)
+      .join('\n');
+    writeFileSync(join(dir, `${journal}.compacting`), `${pendingLines}\n`, { mode: 0o600 });
+    // One an earlier version left with no journal beside it, and one a live process is writing.
+    writeFileSync(join(dir, '1-aaaaaaaaaaaa.intents.compacting'), `${pendingLines}\n`, { mode: 0o600 });
+    const live = join(dir, '2-bbbbbbbbbbbb.intents.compacting');
+    const liveFd = openSync(live, 'w', 0o600);
+    (createRequire(import.meta.url)('fs-ext') as { flockSync(fd: number, flags: string): void }).flockSync(
+      liveFd,
+      'exnb',
+    );
+    try {
+      const recovered = collector();
+      expect(await recoverIntents(dir, recovered.record)).toEqual({ recorded: 2, unreadable: [] });
+      expect(recovered.statements.map((s) => (s.predicate as { tool: { name: string } }).tool.name)).toEqual([
+        'second',
+        'third',
+      ]);
+      expect(readdirSync(dir)).toEqual(['2-bbbbbbbbbbbb.intents.compacting']);
+    } finally {
+      closeSync(liveFd);
+    }
+    // Unlocked now: a leftover alone is reason enough to run recovery, which removes it.
+    expect(hasOrphanedIntents(dir)).toBe(true);
+    expect(await recoverIntents(dir, collector().record)).toEqual({ recorded: 0, unreadable: [] });
+    expect(readdirSync(dir)).toEqual([]);
+    expect(hasOrphanedIntents(dir)).toBe(false);
+  });
+
   it('attack: a recovery killed after appending a receipt and before marking it done does not append it again', async () => {
     const home = join(scratch(), '..', 'home');
     const store = await KeyStore.init(home, { env: {} });

@@ -2,6 +2,7 @@ import { lstatSync, readdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { FilePolicy } from '../../capability/file-policy.js';
 import { normalizePath, type PathGlob, parsePathGlob } from '../../capability/path-glob.js';
+import { entryExists } from '../../core/entry-exists.js';
 import { OacpError } from '../../core/errors.js';
 import type { NativeErrorCode } from './errors.js';
 
@@ -16,15 +17,6 @@ export interface Mount {
 
 /** Caps the filesystem walk a wildcard grant may trigger at start. */
 const MAX_WALK_ENTRIES = 10_000;
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function isDirectory(path: string): boolean {
   try {
@@ -127,7 +119,7 @@ export function planMounts(
   };
   for (const path of implicitReadPaths) {
     const target = normalizePath(path);
-    if (target === undefined || !exists(target)) continue;
+    if (target === undefined || !entryExists(target)) continue;
     const real = realpathSync(target);
     add(target, real, false, true);
     if (real !== target) add(real, real, false, true);
@@ -140,7 +132,7 @@ export function planMounts(
       const glob = parsePathGlob(text);
       if (glob === undefined) continue;
       for (const root of globRoots(glob)) {
-        if (!exists(root)) continue;
+        if (!entryExists(root)) continue;
         add(root, resolveWithin(root, policy, access), access === 'write');
       }
     }

@@ -1,3 +1,5 @@
+// The same rule as oacp verify, shared: the console build compiles these two core files too.
+import { duplicateJsonKey, duplicateKeyReason } from '../../core/duplicate-key.js';
 import { concat, fromBase64, toHex, utf8, verifyEd25519 } from './bytes.js';
 import { didKeyToEd25519 } from './did-key.js';
 import { canonicalJson } from './jcs.js';
@@ -157,11 +159,15 @@ async function checkEnvelope(input: BrowserVerifyInput, checks: VerifyCheck[]): 
 
 function readStatement(payload: Uint8Array): { predicateType: string; agentKey?: Uint8Array } | string {
   let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(payload);
+    json = JSON.parse(text);
   } catch {
     return 'payload is not JSON';
   }
+  const repeated = duplicateJsonKey(text);
+  if (repeated !== undefined) return duplicateKeyReason('the payload', repeated);
   const statement = json as Record<string, unknown> | null;
   if (typeof statement !== 'object' || statement === null || statement._type !== IN_TOTO_STATEMENT)
     return 'not an in-toto Statement v1';

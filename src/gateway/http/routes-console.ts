@@ -12,8 +12,11 @@ const KEYS_ARE_PUBLIC = open('public keys, for verifying receipts and checkpoint
 
 /** The compiled front end: src/ and dist/ are both three levels below the package root. */
 const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-/** Only the compiled modules of the console's two folders; nothing else of dist/ is reachable. */
-const SCRIPT = /^(web|verify)\/[a-z0-9-]{1,64}\.js$/;
+/**
+ * Only what the console build compiled to dist/ui: the console's two folders and the core rules
+ * its verifier shares with `oacp verify`; nothing else of dist/ is reachable.
+ */
+const SCRIPT = /^(console\/(web|verify)\/[a-z0-9-]{1,64}|core\/(duplicate-key|json-strings))\.js$/;
 
 const HEADERS = {
   'content-security-policy': CONSOLE_CSP,
@@ -25,7 +28,7 @@ const HEADERS = {
 
 /** The web console at /ui (docs/console.md) and the public keys its Verify button checks against. */
 export function consoleRoutes(services: GatewayServices): Route[] {
-  const dir = services.consoleDir ?? join(PACKAGE_ROOT, 'dist', 'console');
+  const dir = services.consoleDir ?? join(PACKAGE_ROOT, 'dist', 'ui');
   const page = (c: Parameters<Route['handler']>[0]) =>
     c.body(CONSOLE_HTML, 200, { ...HEADERS, 'content-type': 'text/html; charset=utf-8' });
   return [

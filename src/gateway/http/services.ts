@@ -76,6 +76,6 @@ export interface GatewayServices {
   };
   /** Calls waiting for an operator's approval (`require_approval`); the approval routes answer 404 without it. */
   readonly approvals?: GatewayApprovalQueue;
-  /** The built web console (dist/console); default: the package's own. */
+  /** The built web console (dist/ui); default: the package's own. */
   readonly consoleDir?: string;
 }

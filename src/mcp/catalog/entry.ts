@@ -44,7 +44,8 @@ export function entryGrants(entry: CatalogEntry): {
   const writable = new Set(caps.file_write);
   return {
     allowFiles: [
-      ...caps.file_read.filter((path) => !writable.has(path)),
+      // Always an explicit mode: a read path that itself ends in ":rw" must fail, not grant writes.
+      ...caps.file_read.filter((path) => !writable.has(path)).map((path) => `${path}:ro`),
       ...caps.file_write.map((path) => `${path}:rw`),
     ],
     allowNetwork: [...caps.network.allowlist],

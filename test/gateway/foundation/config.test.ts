@@ -140,8 +140,20 @@ describe('oacp.yaml', () => {
       'mcp.servers[0].quota_memory: expected a size such as 256mb',
     ],
     [
+      { mcp: { servers: [{ name: 'x', command: 'a', quota_memory: 0 }] } },
+      'mcp.servers[0].quota_memory: expected a size such as 256mb',
+    ],
+    [
+      { mcp: { servers: [{ name: 'x', command: 'a', quota_cpu: '0s' }] } },
+      'mcp.servers[0].quota_cpu: expected a duration such as 500ms',
+    ],
+    [
       { mcp: { servers: [{ name: 'x', command: 'a', allow_files: ['/data:rx'] }] } },
-      'mcp.servers[0].allow_files[0]: the grant mode after ":" must be ro or rw',
+      'mcp.servers[0].allow_files[0]: the grant mode ":rx" must be one of :ro or :rw',
+    ],
+    [
+      { mcp: { servers: [{ name: 'x', command: 'a', allow_files: ['data:rw:ro'] }] } },
+      'mcp.servers[0].allow_files[0]: the grant mode ":rw:ro" must be one of :ro or :rw',
     ],
     [
       { mcp: { servers: [{ name: 'x', command: 'a', tier: 'vm' }] } },
