@@ -113,6 +113,30 @@ describe.skipIf(skip)('gvisor tier resource limits', () => {
     expect(result.status.killedBy).toBe('cpu');
   });
 
+  // A start that costs 2.8 s of CPU in the sandbox (0.2 s more for python and the sentry) against
+  // startup_cpu_ms 500: the old allowance (500 ms + 2 s) killed it; the ptrace platform's 4x (+ 2 s) lets it
+  // finish, and a start that never ends is still killed at that allowance.
+  const BURN = (seconds: number) =>
+    `import time\nt = time.process_time()\nwhile time.process_time() - t < ${seconds}: pass\nprint('started')`;
+
+  it('gives a start-up 4 times startup_cpu_ms plus the sentry boot, then kills at it', async () => {
+    const quotas = { cpu_ms_per_request: 500, startup_cpu_ms: 500 };
+    const started = await run(tier, {
+      command: PYTHON,
+      args: ['-c', BURN(2.8)],
+      manifest: manifest({}, quotas),
+    });
+    expect(started.status.killedBy).toBeUndefined();
+    expect(started.out).toContain('started');
+    const endless = await run(tier, {
+      command: PYTHON,
+      args: ['-c', BURN(60)],
+      manifest: manifest({}, quotas),
+    });
+    expect(endless.status.killedBy).toBe('cpu');
+    expect(endless.out).not.toContain('started');
+  });
+
   it('kills an output flood at max_output_bytes', async () => {
     const result = await run(tier, {
       command: '/usr/bin/yes',

@@ -27,15 +27,13 @@ import type { Availability, ProcessSpec, ProcessTier } from '../sandbox.js';
 import { writeBundle } from './bundle.js';
 import { COMPAT_NOTE, writePreloadList } from './compat-library.js';
 import { GvisorConfinement } from './confinement.js';
+import { GVISOR_BOOT_CPU_MS, gvisorStartupCpuMs } from './cpu-allowance.js';
 import { type Launched, measureFootprint, PROBE_ALLOWANCE_BYTES } from './footprint.js';
 import { hostFootprint } from './footprint-cache.js';
 import { memoryFileMeter } from './memory-file.js';
 import { ociConfig } from './oci-config.js';
 import { probeRunsc } from './probe.js';
 import { type RunscOptions, runscDelete, runscRunArgs } from './runsc.js';
-
-/** CPU the gVisor sandbox may spend starting up, before the per-request limit applies. */
-const GVISOR_STARTUP_CPU_MS = 2_000;
 
 export interface GvisorTierOptions extends EgressHooks {
   readonly runscPath?: string;
@@ -278,10 +276,10 @@ export class GvisorTier implements ProcessTier {
         limits: {
           ...limits,
           memoryBytes: resources.memoryByKernel ? undefined : (limits.memoryBytes ?? 0) + overheadBytes,
-          // Booting the sentry and starting a runtime under ptrace costs seconds of CPU before the first request.
-          startupCpuMs: manifest.quotas.startup_cpu_ms + GVISOR_STARTUP_CPU_MS,
+          // Booting the sentry and starting a runtime under ptrace costs several times a native start.
+          startupCpuMs: gvisorStartupCpuMs(manifest.quotas.startup_cpu_ms),
           // The cgroup counts the sentry's CPU too, so its boot is allowed on top of the lifetime budget.
-          cpuTotalMs: manifest.quotas.cpu_ms_total + GVISOR_STARTUP_CPU_MS,
+          cpuTotalMs: manifest.quotas.cpu_ms_total + GVISOR_BOOT_CPU_MS,
         },
         // Polled only (no memory cgroup): the sentry's memory file is the workload's memory, all of it.
         ...(resources.memoryByKernel || child.pid === undefined
