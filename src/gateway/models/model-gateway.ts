@@ -5,6 +5,7 @@ import type { Manifest } from '../../capability/manifest.js';
 import { decideModel } from '../../capability/name-policy.js';
 import { numberOutOfRange, parseFiniteJson } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
+import { OacpError } from '../../core/errors.js';
 import { canonicalize } from '../../core/jcs.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import type { Tracing } from '../observability/tracing.js';
@@ -541,6 +542,14 @@ export class ModelGateway {
             reason: `provider ${sent.provider.name} refused the request with HTTP ${sent.response.status}`,
           }),
     });
+    if (link.fallback !== undefined) {
+      return {
+        kind: 'json',
+        status: 502,
+        body: dialect.error(502, 'provider_failed', link.fallback),
+        headers: receiptHeaders(link),
+      };
+    }
     return {
       kind: 'json',
       status: sent.response.status,
@@ -699,13 +708,35 @@ export class ModelGateway {
     };
   }
 
-  async #receipt(facts: CallFacts, result: CallResult): Promise<ReceiptLink> {
+  /**
+   * Writes the call's receipt. A provider that answered has had the call, so a receipt the schema
+   * refuses to build from what the call reported is never the end of it (it was a 500 with only the
+   * intent journal knowing): a receipt of what is certain (who asked, what, when, what was reserved)
+   * is written in its place, outcome failed and saying why, and `fallback` tells the caller, which
+   * then passes no answer on as if the call had been recorded as it went.
+   */
+  async #receipt(
+    facts: CallFacts,
+    result: CallResult,
+  ): Promise<ReceiptLink & { readonly fallback?: string }> {
     const predicate = this.#predicate(facts, result);
     this.parts.metrics.llmDuration.observe(
       { provider: facts.provider?.name ?? 'none', model: facts.requested, outcome: result.outcome },
       predicate.durationMs / 1000,
     );
-    return this.parts.receipts.modelCall(predicate, facts.caller.name, undefined, facts.intent);
+    try {
+      return await this.parts.receipts.modelCall(predicate, facts.caller.name, undefined, facts.intent);
+    } catch (error) {
+      if (!(error instanceof OacpError) || error.code !== 'ATTEST_STATEMENT_INVALID') throw error;
+      const fallback = `the call's receipt could not be built, so it is recorded as failed: ${error.message.slice(0, 512)}`;
+      const link = await this.parts.receipts.modelCall(
+        certainPredicate(facts, predicate, fallback),
+        facts.caller.name,
+        undefined,
+        facts.intent,
+      );
+      return { ...link, fallback };
+    }
   }
 
   #predicate(facts: CallFacts, result: CallResult): ModelCallPredicateInput {
@@ -739,6 +770,46 @@ export class ModelGateway {
       durationMs,
     };
   }
+}
+
+/**
+ * The receipt of a call whose own receipt could not be built: only what the gateway itself knows
+ * for certain, each field held to what the predicate takes (a count past 2^53-1 becomes absent or
+ * 0, a finish before the start (the clock stepped back) the start), so it always builds.
+ */
+function certainPredicate(
+  facts: CallFacts,
+  built: ModelCallPredicateInput,
+  reason: string,
+): ModelCallPredicateInput {
+  const count = (value: number | undefined) =>
+    value !== undefined && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  const charged = count(facts.charged);
+  const denied = facts.policy.effect === 'deny';
+  const finished = Math.max(facts.started.getTime(), Date.parse(built.finishedAt) || 0);
+  return {
+    agent: built.agent,
+    endpoint: built.endpoint,
+    ...(built.provider === undefined ? {} : { provider: built.provider }),
+    model: { requested: built.model.requested },
+    stream: built.stream,
+    ...(built.batch === undefined ? {} : { batch: built.batch }),
+    requestDigest: built.requestDigest,
+    usage: {
+      estimatedInputTokens: count(facts.estimated) ?? 0,
+      reservedTokens: count(facts.reserved) ?? 0,
+      inputTokens: 0,
+      outputTokens: 0,
+      ...(charged === undefined ? {} : { chargedTokens: charged }),
+    },
+    outcome: denied ? 'denied' : 'failed',
+    reason: reason.slice(0, 1024),
+    policy: facts.policy,
+    attempts: [],
+    startedAt: facts.started.toISOString(),
+    finishedAt: new Date(finished).toISOString(),
+    durationMs: finished - facts.started.getTime(),
+  };
 }
 
 const INTERRUPTED =
