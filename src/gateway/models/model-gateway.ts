@@ -14,7 +14,7 @@ import type { ReceiptLink, ReceiptRecorder } from '../runtime/receipt-recorder.j
 import { messages } from './anthropic-wire.js';
 import type { SendRequest } from './batch-collector.js';
 import type { BudgetVerdict, ModelBudget, Reservation } from './budget.js';
-import type { ModelsSection, ProviderConfig } from './config.js';
+import { aliasFor, type ModelsSection, type ProviderConfig, priceFor } from './config.js';
 import { type Dialect, MAX_MODEL_NAME, type ProviderKind, type TokenUsage } from './dialect.js';
 import { type Attempt, type Dispatched, dispatch, type ProviderSecrets } from './dispatch.js';
 import { chatCompletions } from './openai-wire.js';
@@ -174,8 +174,9 @@ export class ModelGateway {
   /** Micro-USD of `tokens` at the model's output price (the dearer side: an upper bound for reservations). */
   costEstimate(model: unknown, tokens: number): number {
     if (typeof model !== 'string') return 0;
-    const route = this.parts.config.aliases[model]?.model ?? model;
-    const price = this.parts.config.prices[route] ?? this.parts.config.prices[model];
+    const config = this.parts.config;
+    const route = aliasFor(config, model)?.model ?? model;
+    const price = priceFor(config, route) ?? priceFor(config, model);
     return price === undefined
       ? 0
       : Math.ceil(tokens * Math.max(price.input_per_mtok, price.output_per_mtok));
@@ -310,7 +311,7 @@ export class ModelGateway {
         reason: `quota llm_tokens_per_request exceeded: the input alone is ${facts.estimated} tokens, limit ${perRequest}`,
       });
     }
-    const price = this.parts.config.prices[route.model] ?? this.parts.config.prices[read.model];
+    const price = priceFor(this.parts.config, route.model) ?? priceFor(this.parts.config, read.model);
     if (price === undefined && this.parts.budget.limitsCost) {
       return this.#quota(facts, {
         effect: 'deny',

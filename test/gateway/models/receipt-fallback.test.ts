@@ -90,4 +90,23 @@ describe('a model call whose receipt cannot be built from the answer', () => {
     expect(receipt.predicate.finishedAt).toBe(receipt.predicate.startedAt);
     expect(gw.gateway.services.log.size).toBe(before + 1);
   });
+
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])(
+    'attack: model %j (an Object.prototype member, not an alias or a price) is routed as any other name, not a 500',
+    async (model) => {
+      const before = gw.gateway.services.log.size;
+      const answer = await call({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 });
+      const text = await answer.body.text();
+      expect(answer.statusCode).toBe(200);
+      expect(text).not.toContain('flatMap');
+      const receipt = await receiptAt<{ outcome: string; model: { requested: string }; costUsd?: number }>(
+        gw,
+        Number(answer.headers['oacp-receipt']),
+      );
+      expect(receipt.verified).toBe(true);
+      expect(receipt.predicate).toMatchObject({ outcome: 'ok', model: { requested: model } });
+      expect(receipt.predicate.costUsd).toBeUndefined();
+      expect(gw.gateway.services.log.size).toBe(before + 1);
+    },
+  );
 });
