@@ -486,12 +486,20 @@ export class ModelGateway {
     let answer: unknown;
     /** The provider's JSON text, passed on as it came when nothing rewrites it. */
     let raw: string | undefined;
+    /** The provider's status, or 502 for a 200 whose body is an error (some proxies answer so). */
+    let status = sent.response.status;
     try {
       const bytes = await readBody(sent.response, this.parts.maxResponseBytes ?? 32 * 1024 * 1024);
       let text = bytes.toString('utf8');
       // A provider's refusal may quote the key it was sent: it never reaches the agent.
-      if (sent.response.status >= 300) text = (await this.parts.secretsFor(sent.provider)).redact(text);
-      const parsed = parseFiniteJson(text);
+      const redact = async () => (await this.parts.secretsFor(sent.provider)).redact(text);
+      if (status >= 300) text = await redact();
+      let parsed = parseFiniteJson(text);
+      if (status < 300 && isErrorBody(parsed.value)) {
+        status = 502;
+        text = await redact();
+        parsed = parseFiniteJson(text);
+      }
       // No digest (so no receipt) could hold such a number, nor would the agent get it back as sent.
       if (parsed.outOfRange !== undefined) throw new Error(numberOutOfRange('the answer', parsed.outOfRange));
       answer = parsed.value;
@@ -512,9 +520,9 @@ export class ModelGateway {
     if (upstream !== dialect) {
       raw = undefined;
       answer =
-        sent.response.status < 300
+        status < 300
           ? translateAnswer(dialect.kind, answer, this.#now)
-          : dialect.error(sent.response.status, 'provider_error', providerErrorMessage(answer));
+          : dialect.error(status, 'provider_error', providerErrorMessage(answer));
     }
     // A provider that reports no usage is charged the whole reservation.
     const usage = reported.usage ?? {
@@ -527,7 +535,7 @@ export class ModelGateway {
       ...(facts.served === undefined ? {} : { 'gen_ai.response.model': facts.served }),
     });
     span.end();
-    const ok = sent.response.status >= 200 && sent.response.status < 300;
+    const ok = status >= 200 && status < 300;
     facts.charged = usage.inputTokens + usage.outputTokens;
     // The answer waits for its receipt, not for the settlement: a crash before that leaves the whole
     // reservation spent (never a credit without a record).
@@ -540,7 +548,10 @@ export class ModelGateway {
       ...(ok
         ? {}
         : {
-            reason: `provider ${sent.provider.name} refused the request with HTTP ${sent.response.status}`,
+            reason:
+              status === sent.response.status
+                ? `provider ${sent.provider.name} refused the request with HTTP ${status}`
+                : `provider ${sent.provider.name} answered HTTP ${sent.response.status} with an error body`,
           }),
     });
     if (link.fallback !== undefined) {
@@ -553,7 +564,7 @@ export class ModelGateway {
     }
     return {
       kind: 'json',
-      status: sent.response.status,
+      status,
       body: answer,
       ...(raw === undefined ? {} : { raw }),
       headers: receiptHeaders(link),
@@ -771,6 +782,21 @@ export class ModelGateway {
       durationMs,
     };
   }
+}
+
+/**
+ * A whole answer that is an error whatever its status: an `error` member and none of the members an
+ * answer of either format carries (`choices`, `data`, `content`). Some OpenAI-compatible proxies
+ * answer 200 so; the call failed, and the body may quote the key the provider was sent.
+ */
+function isErrorBody(answer: unknown): boolean {
+  if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) return false;
+  return (
+    Object.hasOwn(answer, 'error') &&
+    !Object.hasOwn(answer, 'choices') &&
+    !Object.hasOwn(answer, 'data') &&
+    !Object.hasOwn(answer, 'content')
+  );
 }
 
 /**

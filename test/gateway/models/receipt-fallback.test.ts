@@ -1,10 +1,11 @@
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startGateway, type TestGateway } from '../service/harness.js';
-import { modelAgent, modelsConfig, receiptAt } from './model-fixture.js';
+import { modelAgent, modelsConfig, putProviderKey, receiptAt } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
+const PROVIDER_KEY = 'sk-hostile-provider-secret-0123456789';
 
 /**
  * Issue 10: every effect one true receipt. A provider that answered has had the call; when the
@@ -109,4 +110,30 @@ describe('a model call whose receipt cannot be built from the answer', () => {
       expect(gw.gateway.services.log.size).toBe(before + 1);
     },
   );
+
+  it('attack: a provider answers 200 with an error body quoting its key: a 502, its key redacted, a failed receipt', async () => {
+    await putProviderKey(gw, 'hostile', PROVIDER_KEY);
+    provider.queue({
+      rawAnswer: `{"error":{"message":"Incorrect API key provided: Bearer ${PROVIDER_KEY}","type":"invalid_request_error"}}`,
+    });
+    const before = gw.gateway.services.log.size;
+    const answer = await call({
+      model: 'gpt-test',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 8,
+    });
+    const text = await answer.body.text();
+    expect(answer.statusCode).toBe(502);
+    expect(text).not.toContain(PROVIDER_KEY);
+    expect(text).toContain('Incorrect API key provided');
+    const receipt = await receiptAt<{ outcome: string; reason?: string }>(
+      gw,
+      Number(answer.headers['oacp-receipt']),
+    );
+    expect(receipt.verified).toBe(true);
+    expect(receipt.predicate.outcome).toBe('failed');
+    expect(receipt.predicate.reason).toContain('HTTP 200 with an error body');
+    expect(JSON.stringify(receipt.predicate)).not.toContain(PROVIDER_KEY);
+    expect(gw.gateway.services.log.size).toBe(before + 1);
+  });
 });
