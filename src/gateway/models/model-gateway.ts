@@ -26,6 +26,7 @@ import { openAiToAnthropicStream } from './stream-to-anthropic.js';
 import { anthropicToOpenAiStream } from './stream-to-openai.js';
 import { AgentTokenCounts, estimateInputTokens } from './tokens.js';
 import {
+  isErrorBody,
   providerErrorMessage,
   translateAnswer,
   translateRequest,
@@ -453,6 +454,7 @@ export class ModelGateway {
                     : openAiToAnthropicStream(facts.estimated),
               }),
           response: sent.response,
+          redact: async (text) => (await this.parts.secretsFor(sent.provider)).redact(text),
           outputCap: maxTokens === undefined ? Number.MAX_SAFE_INTEGER : maxTokens * answers,
           model: route.model,
           ...(signal === undefined ? {} : { signal }),
@@ -782,21 +784,6 @@ export class ModelGateway {
       durationMs,
     };
   }
-}
-
-/**
- * A whole answer that is an error whatever its status: an `error` member and none of the members an
- * answer of either format carries (`choices`, `data`, `content`). Some OpenAI-compatible proxies
- * answer 200 so; the call failed, and the body may quote the key the provider was sent.
- */
-function isErrorBody(answer: unknown): boolean {
-  if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) return false;
-  return (
-    Object.hasOwn(answer, 'error') &&
-    !Object.hasOwn(answer, 'choices') &&
-    !Object.hasOwn(answer, 'data') &&
-    !Object.hasOwn(answer, 'content')
-  );
 }
 
 /**

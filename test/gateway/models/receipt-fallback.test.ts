@@ -136,4 +136,28 @@ describe('a model call whose receipt cannot be built from the answer', () => {
     expect(JSON.stringify(receipt.predicate)).not.toContain(PROVIDER_KEY);
     expect(gw.gateway.services.log.size).toBe(before + 1);
   });
+
+  it('attack: a stream whose provider sends an error event quoting its key: the key never reaches the agent, a failed receipt', async () => {
+    await putProviderKey(gw, 'hostile', PROVIDER_KEY);
+    provider.queue({
+      rawStream: `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-test","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\ndata: {"error":{"message":"Incorrect API key provided: Bearer ${PROVIDER_KEY}","type":"invalid_request_error"}}\n\ndata: [DONE]\n\n`,
+    });
+    const before = gw.gateway.services.log.size;
+    const answer = await call({
+      model: 'gpt-test',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 8,
+      stream: true,
+    });
+    const text = await answer.body.text();
+    expect(answer.statusCode).toBe(200);
+    expect(text).not.toContain(PROVIDER_KEY);
+    expect(text).toContain('Incorrect API key provided');
+    const index = gw.gateway.services.log.size - 1;
+    expect(index).toBe(before);
+    const receipt = await receiptAt<{ outcome: string; reason?: string }>(gw, index);
+    expect(receipt.predicate.outcome).toBe('failed');
+    expect(receipt.predicate.reason).toContain('error event');
+    expect(JSON.stringify(receipt.predicate)).not.toContain(PROVIDER_KEY);
+  });
 });
