@@ -130,4 +130,28 @@ describe('Agent Card signatures (A2A v1.0 §8.4: JWS over the canonical card)', 
       reason: expect.stringMatching(/expected/),
     });
   });
+
+  it('attack: a card of 4,001 signatures is refused unread, and a 500,000-character kid is quoted in a line, with a short reason', () => {
+    const { card, a } = signedCard();
+    const good = card.signatures[0];
+    if (good === undefined) throw new Error('no signature');
+    const longKid = Buffer.from(
+      JSON.stringify({ alg: 'EdDSA', kid: `did:key:z${'x'.repeat(500_000)}` }),
+      'utf8',
+    ).toString('base64url');
+    const forged = { ...good, signature: `A${good.signature.slice(1)}` };
+    const hostile: AgentCard = { ...card, signatures: [...new Array(4_000).fill(forged), good] };
+    const started = performance.now();
+    const verdict = verifyAgentCardSignature(hostile, a.did);
+    expect(performance.now() - started).toBeLessThan(200);
+    expect(verdict).toMatchObject({ ok: false });
+    expect(verdict.reason).toBe('the card carries 4001 signatures; at most 8 are checked');
+    expect(checkAgentCard(hostile).status).toBe('invalid');
+    // One entry whose kid is half a megabyte: named in a few characters, not echoed whole.
+    const quoting: AgentCard = { ...card, signatures: [{ ...good, protected: longKid }] };
+    const check = checkAgentCard(quoting);
+    expect(check.status).toBe('invalid');
+    expect(check.reason).toContain('kid names "did:key:zxxx');
+    expect(check.reason.length).toBeLessThan(1_000);
+  });
 });

@@ -40,6 +40,14 @@ const ProtectedSchema = z
     message: 'crit and b64 are not supported',
   });
 
+/** Most signatures a card may carry (A2A cards carry one per signing key). */
+export const MAX_CARD_SIGNATURES = 8;
+
+/** A peer's text quoted in a reason: enough to recognise it, never its whole length. */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
+}
+
 export type CardSignatureVerdict =
   | { readonly ok: true; readonly reason: string; readonly kid: string }
   | { readonly ok: false; readonly reason: string };
@@ -53,6 +61,13 @@ export function verifyAgentCardSignature(card: AgentCard, did: string): CardSign
   try {
     const entries = card.signatures ?? [];
     if (entries.length === 0) return { ok: false, reason: 'the card carries no signatures' };
+    // Each entry costs a verification and a line of the reason: a card of thousands is refused unread.
+    if (entries.length > MAX_CARD_SIGNATURES) {
+      return {
+        ok: false,
+        reason: `the card carries ${entries.length} signatures; at most ${MAX_CARD_SIGNATURES} are checked`,
+      };
+    }
     const key = publicKeyFromDidKey(did);
     const payloadB64 = Buffer.from(canonicalizeAgentCard(card), 'utf8').toString('base64url');
     const reasons: string[] = [];
@@ -86,8 +101,9 @@ function checkEntry(raw: unknown, did: string, key: Uint8Array, payloadB64: stri
   } catch {
     return 'protected header is not JSON';
   }
-  if (header.alg !== 'EdDSA') return `alg ${JSON.stringify(header.alg)} is not EdDSA`;
-  if (header.kid.split('#')[0] !== did) return `kid names ${header.kid.split('#')[0] ?? ''}, not ${did}`;
+  if (header.alg !== 'EdDSA') return `alg ${quoted(header.alg)} is not EdDSA`;
+  if (header.kid.split('#')[0] !== did)
+    return `kid names ${quoted(header.kid.split('#')[0] ?? '')}, not ${did}`;
   const signature = Buffer.from(entry.data.signature, 'base64url');
   const input = Buffer.from(`${entry.data.protected}.${payloadB64}`, 'ascii');
   return verifyEd25519(key, input, signature) ? undefined : 'bad signature';

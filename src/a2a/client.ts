@@ -17,7 +17,7 @@ import {
 } from '@a2a-js/sdk/client';
 import { z } from 'zod';
 import { TRUST_LEVELS, type TrustLevel } from '../attest/trust-level.js';
-import { readCappedBody } from '../core/capped-body.js';
+import { cappedFetch, readCappedBody } from '../core/capped-body.js';
 import { rawPrivateSeed, type Signer, signerKeyObject } from '../core/ed25519.js';
 import { didKeyFromPublicKey } from '../identity/did-key.js';
 import { type ArtifactCheck, checkArtifact } from './artifact-check.js';
@@ -97,6 +97,12 @@ export async function fetchAgentCard(url: string, fetchImpl: typeof fetch = fetc
   return AgentCard.fromJSON(json);
 }
 
+/** Most bytes one answer of an agent (a task with its artifacts, or a whole event stream) may take. */
+export const MAX_REPLY_BYTES = 64 * 1024 * 1024;
+
+/** Artifacts of one task whose execution proofs are checked (each fetches its inclusion proof). */
+export const MAX_CHECKED_ARTIFACTS = 64;
+
 const ProofAnswer = z.object({ proof: z.string().min(1) });
 
 /** An agent whose card was fetched and checked once; each `send` is one message and its checks. */
@@ -117,7 +123,8 @@ export async function connectA2aAgent(options: A2aConnectOptions): Promise<A2aCo
   const check = checkAgentCard(card, options.expectDid);
   if (check.status === 'invalid') throw a2aError('A2A_CARD_INVALID', `refusing to send: ${check.reason}`);
   const client = await new ClientFactory({
-    transports: [new JsonRpcTransportFactory({ fetchImpl })],
+    // The agent's answers (a task and its artifacts, or a stream of events) are read by the SDK whole.
+    transports: [new JsonRpcTransportFactory({ fetchImpl: cappedFetch(fetchImpl, MAX_REPLY_BYTES) })],
   }).createFromAgentCard(card);
   // Declaring the extension (A2A-Extensions header) is how A2A lets an agent require it.
   const requestOptions: RequestOptions =
@@ -187,7 +194,25 @@ export async function connectA2aAgent(options: A2aConnectOptions): Promise<A2aCo
     }
     const task = reply;
     const artifacts: ArtifactCheck[] = [];
-    for (const artifact of task.artifacts) {
+    for (const [at, artifact] of task.artifacts.entries()) {
+      if (check.status === 'verified' && at >= MAX_CHECKED_ARTIFACTS) {
+        // Each check fetches a proof from the agent's receipts URL: a task of 100,000 artifacts
+        // would have us make 100,000 requests. Those past the bound are reported, not checked.
+        artifacts.push({
+          artifactId: artifact.artifactId,
+          name: artifact.name,
+          text: textOfParts(artifact.parts),
+          checks: [
+            {
+              name: 'artifact-count',
+              ok: false,
+              detail: `the task returned ${task.artifacts.length} artifacts; at most ${MAX_CHECKED_ARTIFACTS} are checked`,
+            },
+          ],
+          trustLevel: 'Untrusted',
+        });
+        continue;
+      }
       if (check.status !== 'verified') {
         artifacts.push({
           artifactId: artifact.artifactId,

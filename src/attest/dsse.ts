@@ -13,6 +13,13 @@ export const EnvelopeSchema = z.object({
 });
 export type Envelope = z.infer<typeof EnvelopeSchema>;
 
+/**
+ * Most signatures an envelope OACP reads may carry. A receipt has one or two (the Airlock, the
+ * agent); every signature costs a verification per candidate key, so an envelope of 300,000 of them
+ * held a verifier for minutes. Past this it is refused as malformed before any is checked.
+ */
+export const MAX_ENVELOPE_SIGNATURES = 64;
+
 /** Pre-authentication encoding: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body, lengths in ASCII decimal bytes. */
 export function pae(payloadType: string, payload: Uint8Array): Buffer {
   const type = Buffer.from(payloadType, 'utf8');

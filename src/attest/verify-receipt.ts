@@ -1,7 +1,7 @@
 import { sha256Hex } from '../core/digest.js';
 import { duplicateJsonKey, duplicateKeyReason } from '../core/duplicate-key.js';
 import { publicKeyFromDidKey } from '../identity/did-key.js';
-import { type Envelope, EnvelopeSchema, envelopePayload, pae } from './dsse.js';
+import { type Envelope, EnvelopeSchema, envelopePayload, MAX_ENVELOPE_SIGNATURES, pae } from './dsse.js';
 import { firstIssue } from './errors.js';
 import { agentDidOf, isOacpPredicateType, type OacpStatement, readOacpStatement } from './oacp-statement.js';
 import { envelopeDigest } from './receipt.js';
@@ -292,6 +292,14 @@ function digestOf(given: unknown, parsed: Envelope, canonical: Uint8Array | unde
 type EnvelopeShape = { ok: true; envelope: Envelope; payload: Buffer } | { ok: false; reason: string };
 
 function checkEnvelope(value: unknown): EnvelopeShape {
+  // Counted before anything else reads them: each would cost a verification per candidate key.
+  const count = signatureCount(value);
+  if (count > MAX_ENVELOPE_SIGNATURES) {
+    return {
+      ok: false,
+      reason: `the envelope carries ${count} signatures; a receipt may carry at most ${MAX_ENVELOPE_SIGNATURES}, so none was checked`,
+    };
+  }
   const parsed = EnvelopeSchema.safeParse(value);
   if (!parsed.success)
     return { ok: false, reason: `not a DSSE envelope: ${firstIssue(parsed.error, 'envelope')}` };
@@ -302,6 +310,12 @@ function checkEnvelope(value: unknown): EnvelopeShape {
     return { ok: false, reason: 'payload is not canonical standard base64' };
   }
   return { ok: true, envelope, payload };
+}
+
+function signatureCount(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  const signatures = (value as { signatures?: unknown }).signatures;
+  return Array.isArray(signatures) ? signatures.length : 0;
 }
 
 type StatementRead =

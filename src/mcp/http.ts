@@ -30,6 +30,8 @@ export interface HttpServeOptions {
   readonly receipts?: ReceiptFetcher;
   /** Largest request body read, in bytes. */
   readonly maxBodyBytes?: number;
+  /** Bytes of request bodies held at once over every connection (16 bodies of the largest size by default). */
+  readonly maxBodyBytesInFlight?: number;
   /** A session with no request for this long ends and its server stops (15 minutes by default). */
   readonly idleTimeoutMs?: number;
   /** Sessions served at once (each has its own server); more are refused with 503 until one ends. */
@@ -68,6 +70,7 @@ export interface HttpBridge {
 export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Promise<HttpBridge> {
   const path = options.path ?? '/mcp';
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
+  const bodies = new BodyBytes(options.maxBodyBytesInFlight ?? 16 * maxBody);
   const hostGuard = hostGuardFor(options.host);
   const streamable = new Map<string, StreamableSession>();
   const sse = new Map<string, SSEServerTransport>();
@@ -106,14 +109,14 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
       if (req.method === 'DELETE') return transport.delete(req, res);
       if (req.method !== 'POST') return methodNotAllowed(res);
       return idle.during(sessionId, async () => {
-        const messages = await readPost(req, res, maxBody);
+        const messages = await readPost(req, res, maxBody, bodies);
         if (messages === undefined) return;
         transport.post(req, res, messages);
         await responseDone(res);
       });
     }
     if (req.method !== 'POST') return jsonRpcError(res, 400, -32000, 'Bad Request: no mcp-session-id header');
-    const messages = await readPost(req, res, maxBody);
+    const messages = await readPost(req, res, maxBody, bodies);
     if (messages === undefined) return;
     const initialize = messages[0];
     if (initialize === undefined || !isInitializeRequest(initialize)) {
@@ -271,9 +274,14 @@ async function readPost(
   req: IncomingMessage,
   res: ServerResponse,
   limit: number,
+  bodies: BodyBytes,
 ): Promise<JsonRpcMessage[] | undefined> {
   // The body is read first, so broken framing is a 400 whatever the headers say.
-  const body = await readJson(req, limit);
+  const body = await readJson(req, limit, bodies);
+  if (!body.ok && body.busy === true) {
+    res.setHeader('connection', 'close').setHeader('retry-after', '5');
+    return void jsonRpcError(res, 503, -32000, body.reason);
+  }
   if (!body.ok) return void jsonRpcError(res, 400, PARSE_ERROR, body.reason);
   const refused = checkPostHeaders(req);
   if (refused !== undefined) return void jsonRpcError(res, refused.status, refused.code, refused.message);
@@ -297,16 +305,50 @@ function methodNotAllowed(res: ServerResponse): void {
     );
 }
 
+/**
+ * Bytes of request bodies the listener holds at once. Each body is bounded, but clients that
+ * each dribble one (a chunked body that never ends holds its socket up to requestTimeout) were
+ * not: a few hundred connections of 4 MiB grew the bridge by gigabytes. Past the bound a body
+ * is refused (503) as it arrives, and its bytes given back.
+ */
+class BodyBytes {
+  #held = 0;
+  constructor(readonly limit: number) {}
+
+  take(bytes: number): boolean {
+    if (this.#held + bytes > this.limit) return false;
+    this.#held += bytes;
+    return true;
+  }
+
+  give(bytes: number): void {
+    this.#held = Math.max(0, this.#held - bytes);
+  }
+}
+
 async function readJson(
   req: IncomingMessage,
   limit: number,
-): Promise<{ ok: true; value: unknown } | { ok: false; reason: string }> {
+  bodies: BodyBytes,
+): Promise<{ ok: true; value: unknown } | { ok: false; reason: string; busy?: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return { ok: false, reason: `Parse error: body larger than ${limit} bytes` };
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      const length = (chunk as Buffer).length;
+      if (size + length > limit) return { ok: false, reason: `Parse error: body larger than ${limit} bytes` };
+      if (!bodies.take(length)) {
+        return {
+          ok: false,
+          busy: true,
+          reason: `the bridge holds ${bodies.limit} bytes of request bodies at once, and other requests hold them now; retry`,
+        };
+      }
+      size += length;
+      chunks.push(chunk as Buffer);
+    }
+  } finally {
+    bodies.give(size);
   }
   try {
     const parsed = parseFiniteJson(Buffer.concat(chunks).toString('utf8'));

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fetchAgentCard } from '../../src/a2a/client.js';
+import { callA2aAgent, fetchAgentCard, MAX_REPLY_BYTES } from '../../src/a2a/client.js';
+import { startPlainServer } from './plain-server.js';
 
 /** An agent whose card never ends: 64 KiB chunks for as long as the client reads. */
 function endlessAgent(): Promise<{ server: Server; url: string; closed: Promise<number> }> {
@@ -45,4 +46,30 @@ describe('A2A client against an agent that streams without end', () => {
     // The client hung up: the server stopped with a few MiB sent at most (socket buffers), not gigabytes.
     expect(await agent.closed).toBeLessThan(64 * 1024 * 1024);
   });
+
+  it('attack: an agent whose answer to message/send never ends is refused past MAX_REPLY_BYTES, not read until memory runs out', async () => {
+    const plain = await startPlainServer();
+    let pulled = 0;
+    // The card is the real server's; its answer to the message is 64 KiB chunks without end.
+    const hostile: typeof fetch = async (input, init) => {
+      if (init?.method !== 'POST') return fetch(input, init);
+      const chunk = new Uint8Array(64 * 1024).fill(0x20);
+      const endless = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          pulled += chunk.length;
+          controller.enqueue(chunk);
+        },
+      });
+      return new Response(endless, { status: 200, headers: { 'content-type': 'application/json' } });
+    };
+    try {
+      await expect(callA2aAgent({ url: plain.url, text: 'hi', fetch: hostile })).rejects.toMatchObject({
+        code: 'A2A_SEND_FAILED',
+      });
+      expect(pulled).toBeGreaterThan(MAX_REPLY_BYTES);
+      expect(pulled).toBeLessThan(MAX_REPLY_BYTES + 4 * 1024 * 1024);
+    } finally {
+      await plain.close();
+    }
+  }, 60_000);
 });

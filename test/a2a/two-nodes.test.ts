@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callA2aAgent } from '../../src/a2a/client.js';
+import { callA2aAgent, MAX_CHECKED_ARTIFACTS } from '../../src/a2a/client.js';
 import type { Signer } from '../../src/core/ed25519.js';
 import { startNode, type TestNode } from './harness.js';
 
@@ -26,6 +26,49 @@ describe('two OACP gateways exchange tasks with verification on both sides', () 
   });
   afterAll(async () => {
     await Promise.all([east?.close(), west?.close()]);
+  });
+
+  it('attack: a task answered with 300 copies of its artifact makes at most 64 proof fetches, and the extra copies are Untrusted', async () => {
+    let proofFetches = 0;
+    /** Every `artifacts` array in the answer, its one artifact repeated 300 times. */
+    const repeat = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.map(repeat);
+      if (typeof value !== 'object' || value === null) return value;
+      return Object.fromEntries(
+        Object.entries(value).map(([key, inner]) =>
+          key === 'artifacts' && Array.isArray(inner) && inner.length > 0
+            ? [key, new Array(300).fill(inner[0])]
+            : [key, repeat(inner)],
+        ),
+      );
+    };
+    const hostile: typeof fetch = async (input, init) => {
+      const answer = await fetch(input, init);
+      if (init?.method !== 'POST') {
+        if (/\/receipts\//.test(String(input))) proofFetches++;
+        return answer;
+      }
+      const body = repeat(await answer.json());
+      return new Response(JSON.stringify(body), { status: answer.status, headers: answer.headers });
+    };
+    const result = await callA2aAgent({
+      url: `${west.url}/a2a/bob`,
+      text: 'many',
+      signer: alice.signer,
+      expectDid: bob.did,
+      fetch: hostile,
+    });
+    expect(result.artifacts).toHaveLength(300);
+    expect(proofFetches).toBeGreaterThan(0);
+    expect(proofFetches).toBeLessThanOrEqual(MAX_CHECKED_ARTIFACTS);
+    expect(result.artifacts[MAX_CHECKED_ARTIFACTS]?.checks).toEqual([
+      {
+        name: 'artifact-count',
+        ok: false,
+        detail: `the task returned 300 artifacts; at most ${MAX_CHECKED_ARTIFACTS} are checked`,
+      },
+    ]);
+    expect(result.trustLevel).toBe('Untrusted');
   });
 
   it("alice (east) sends bob (west) a task; bob's result arrives with a Standard execution proof", async () => {

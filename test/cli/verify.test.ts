@@ -93,6 +93,18 @@ describe('oacp verify', () => {
       /FAIL signatures[\s\S]*FAIL log-inclusion/,
     ],
     [
+      'an envelope of 300,000 copies of its one good signature (each would be checked under every key)',
+      () => {
+        const envelope = JSON.parse(readFileSync(join(main.out, 'receipt.json'), 'utf8')) as {
+          signatures: unknown[];
+        };
+        const one = envelope.signatures[0];
+        envelope.signatures = new Array(300_000).fill(one);
+        return { receipt: write(JSON.stringify(envelope)) };
+      },
+      /FAIL envelope: the envelope carries 300000 signatures; a receipt may carry at most 64, so none was checked/,
+    ],
+    [
       'a truncated proof',
       () => {
         const lines = readFileSync(join(main.out, 'receipt.json.tlog-proof'), 'utf8').split('\n');

@@ -123,3 +123,17 @@ export const ModelsSectionSchema = z
 
 export type ModelsSection = z.output<typeof ModelsSectionSchema>;
 export type ProviderConfig = ModelsSection['providers'][number];
+
+/**
+ * The alias an agent's model name names, if the configuration has one. Looked up as an own key:
+ * the names are the agent's, and `constructor` or `__proto__` read from a plain object are
+ * Object.prototype's members, which made a call a 500 with no receipt.
+ */
+export function aliasFor(config: ModelsSection, name: string): ModelsSection['aliases'][string] | undefined {
+  return Object.hasOwn(config.aliases, name) ? config.aliases[name] : undefined;
+}
+
+/** The configured price of a model, looked up as an own key (see aliasFor). */
+export function priceFor(config: ModelsSection, name: string): ModelsSection['prices'][string] | undefined {
+  return Object.hasOwn(config.prices, name) ? config.prices[name] : undefined;
+}

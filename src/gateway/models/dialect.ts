@@ -60,12 +60,22 @@ export interface Dialect {
 }
 
 /**
- * A token count a provider reported, trusted only as a whole number from 0 to 2^53-1: a negative,
- * fractional or overflowing (`1e400`) count from a hostile or broken provider would credit a
- * budget back or poison its counters, so it counts as not reported (the reservation is charged).
+ * Most tokens one count a provider reports may say (2^40, a million times any model's context):
+ * the gateway adds counts (input and output, a call's and a budget's), and two counts near 2^53
+ * would add up to a number no receipt can hold exactly, leaving an answered call without one.
+ */
+export const MAX_REPORTED_TOKENS = 2 ** 40;
+
+/**
+ * A token count a provider reported, trusted only as a whole number from 0 to MAX_REPORTED_TOKENS:
+ * a negative, fractional, overflowing (`1e400`) or absurd count from a hostile or broken provider
+ * would credit a budget back or poison its counters and receipts, so it counts as not reported
+ * (the reservation is charged).
  */
 export function reportedTokens(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_REPORTED_TOKENS
+    ? value
+    : undefined;
 }
 
 /** Longest served model name a receipt takes from a provider (a requested one is refused past it). */

@@ -5,6 +5,7 @@ import type { Manifest } from '../../capability/manifest.js';
 import { decideModel } from '../../capability/name-policy.js';
 import { numberOutOfRange, parseFiniteJson } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
+import { OacpError } from '../../core/errors.js';
 import { canonicalize } from '../../core/jcs.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import type { Tracing } from '../observability/tracing.js';
@@ -13,7 +14,7 @@ import type { ReceiptLink, ReceiptRecorder } from '../runtime/receipt-recorder.j
 import { messages } from './anthropic-wire.js';
 import type { SendRequest } from './batch-collector.js';
 import type { BudgetVerdict, ModelBudget, Reservation } from './budget.js';
-import type { ModelsSection, ProviderConfig } from './config.js';
+import { aliasFor, type ModelsSection, type ProviderConfig, priceFor } from './config.js';
 import { type Dialect, MAX_MODEL_NAME, type ProviderKind, type TokenUsage } from './dialect.js';
 import { type Attempt, type Dispatched, dispatch, type ProviderSecrets } from './dispatch.js';
 import { chatCompletions } from './openai-wire.js';
@@ -25,6 +26,7 @@ import { openAiToAnthropicStream } from './stream-to-anthropic.js';
 import { anthropicToOpenAiStream } from './stream-to-openai.js';
 import { AgentTokenCounts, estimateInputTokens } from './tokens.js';
 import {
+  isErrorBody,
   providerErrorMessage,
   translateAnswer,
   translateRequest,
@@ -173,8 +175,9 @@ export class ModelGateway {
   /** Micro-USD of `tokens` at the model's output price (the dearer side: an upper bound for reservations). */
   costEstimate(model: unknown, tokens: number): number {
     if (typeof model !== 'string') return 0;
-    const route = this.parts.config.aliases[model]?.model ?? model;
-    const price = this.parts.config.prices[route] ?? this.parts.config.prices[model];
+    const config = this.parts.config;
+    const route = aliasFor(config, model)?.model ?? model;
+    const price = priceFor(config, route) ?? priceFor(config, model);
     return price === undefined
       ? 0
       : Math.ceil(tokens * Math.max(price.input_per_mtok, price.output_per_mtok));
@@ -309,7 +312,7 @@ export class ModelGateway {
         reason: `quota llm_tokens_per_request exceeded: the input alone is ${facts.estimated} tokens, limit ${perRequest}`,
       });
     }
-    const price = this.parts.config.prices[route.model] ?? this.parts.config.prices[read.model];
+    const price = priceFor(this.parts.config, route.model) ?? priceFor(this.parts.config, read.model);
     if (price === undefined && this.parts.budget.limitsCost) {
       return this.#quota(facts, {
         effect: 'deny',
@@ -451,6 +454,7 @@ export class ModelGateway {
                     : openAiToAnthropicStream(facts.estimated),
               }),
           response: sent.response,
+          redact: async (text) => (await this.parts.secretsFor(sent.provider)).redact(text),
           outputCap: maxTokens === undefined ? Number.MAX_SAFE_INTEGER : maxTokens * answers,
           model: route.model,
           ...(signal === undefined ? {} : { signal }),
@@ -484,12 +488,20 @@ export class ModelGateway {
     let answer: unknown;
     /** The provider's JSON text, passed on as it came when nothing rewrites it. */
     let raw: string | undefined;
+    /** The provider's status, or 502 for a 200 whose body is an error (some proxies answer so). */
+    let status = sent.response.status;
     try {
       const bytes = await readBody(sent.response, this.parts.maxResponseBytes ?? 32 * 1024 * 1024);
       let text = bytes.toString('utf8');
       // A provider's refusal may quote the key it was sent: it never reaches the agent.
-      if (sent.response.status >= 300) text = (await this.parts.secretsFor(sent.provider)).redact(text);
-      const parsed = parseFiniteJson(text);
+      const redact = async () => (await this.parts.secretsFor(sent.provider)).redact(text);
+      if (status >= 300) text = await redact();
+      let parsed = parseFiniteJson(text);
+      if (status < 300 && isErrorBody(parsed.value)) {
+        status = 502;
+        text = await redact();
+        parsed = parseFiniteJson(text);
+      }
       // No digest (so no receipt) could hold such a number, nor would the agent get it back as sent.
       if (parsed.outOfRange !== undefined) throw new Error(numberOutOfRange('the answer', parsed.outOfRange));
       answer = parsed.value;
@@ -510,9 +522,9 @@ export class ModelGateway {
     if (upstream !== dialect) {
       raw = undefined;
       answer =
-        sent.response.status < 300
+        status < 300
           ? translateAnswer(dialect.kind, answer, this.#now)
-          : dialect.error(sent.response.status, 'provider_error', providerErrorMessage(answer));
+          : dialect.error(status, 'provider_error', providerErrorMessage(answer));
     }
     // A provider that reports no usage is charged the whole reservation.
     const usage = reported.usage ?? {
@@ -525,7 +537,7 @@ export class ModelGateway {
       ...(facts.served === undefined ? {} : { 'gen_ai.response.model': facts.served }),
     });
     span.end();
-    const ok = sent.response.status >= 200 && sent.response.status < 300;
+    const ok = status >= 200 && status < 300;
     facts.charged = usage.inputTokens + usage.outputTokens;
     // The answer waits for its receipt, not for the settlement: a crash before that leaves the whole
     // reservation spent (never a credit without a record).
@@ -538,12 +550,23 @@ export class ModelGateway {
       ...(ok
         ? {}
         : {
-            reason: `provider ${sent.provider.name} refused the request with HTTP ${sent.response.status}`,
+            reason:
+              status === sent.response.status
+                ? `provider ${sent.provider.name} refused the request with HTTP ${status}`
+                : `provider ${sent.provider.name} answered HTTP ${sent.response.status} with an error body`,
           }),
     });
+    if (link.fallback !== undefined) {
+      return {
+        kind: 'json',
+        status: 502,
+        body: dialect.error(502, 'provider_failed', link.fallback),
+        headers: receiptHeaders(link),
+      };
+    }
     return {
       kind: 'json',
-      status: sent.response.status,
+      status,
       body: answer,
       ...(raw === undefined ? {} : { raw }),
       headers: receiptHeaders(link),
@@ -699,13 +722,35 @@ export class ModelGateway {
     };
   }
 
-  async #receipt(facts: CallFacts, result: CallResult): Promise<ReceiptLink> {
+  /**
+   * Writes the call's receipt. A provider that answered has had the call, so a receipt the schema
+   * refuses to build from what the call reported is never the end of it (it was a 500 with only the
+   * intent journal knowing): a receipt of what is certain (who asked, what, when, what was reserved)
+   * is written in its place, outcome failed and saying why, and `fallback` tells the caller, which
+   * then passes no answer on as if the call had been recorded as it went.
+   */
+  async #receipt(
+    facts: CallFacts,
+    result: CallResult,
+  ): Promise<ReceiptLink & { readonly fallback?: string }> {
     const predicate = this.#predicate(facts, result);
     this.parts.metrics.llmDuration.observe(
       { provider: facts.provider?.name ?? 'none', model: facts.requested, outcome: result.outcome },
       predicate.durationMs / 1000,
     );
-    return this.parts.receipts.modelCall(predicate, facts.caller.name, undefined, facts.intent);
+    try {
+      return await this.parts.receipts.modelCall(predicate, facts.caller.name, undefined, facts.intent);
+    } catch (error) {
+      if (!(error instanceof OacpError) || error.code !== 'ATTEST_STATEMENT_INVALID') throw error;
+      const fallback = `the call's receipt could not be built, so it is recorded as failed: ${error.message.slice(0, 512)}`;
+      const link = await this.parts.receipts.modelCall(
+        certainPredicate(facts, predicate, fallback),
+        facts.caller.name,
+        undefined,
+        facts.intent,
+      );
+      return { ...link, fallback };
+    }
   }
 
   #predicate(facts: CallFacts, result: CallResult): ModelCallPredicateInput {
@@ -739,6 +784,46 @@ export class ModelGateway {
       durationMs,
     };
   }
+}
+
+/**
+ * The receipt of a call whose own receipt could not be built: only what the gateway itself knows
+ * for certain, each field held to what the predicate takes (a count past 2^53-1 becomes absent or
+ * 0, a finish before the start (the clock stepped back) the start), so it always builds.
+ */
+function certainPredicate(
+  facts: CallFacts,
+  built: ModelCallPredicateInput,
+  reason: string,
+): ModelCallPredicateInput {
+  const count = (value: number | undefined) =>
+    value !== undefined && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  const charged = count(facts.charged);
+  const denied = facts.policy.effect === 'deny';
+  const finished = Math.max(facts.started.getTime(), Date.parse(built.finishedAt) || 0);
+  return {
+    agent: built.agent,
+    endpoint: built.endpoint,
+    ...(built.provider === undefined ? {} : { provider: built.provider }),
+    model: { requested: built.model.requested },
+    stream: built.stream,
+    ...(built.batch === undefined ? {} : { batch: built.batch }),
+    requestDigest: built.requestDigest,
+    usage: {
+      estimatedInputTokens: count(facts.estimated) ?? 0,
+      reservedTokens: count(facts.reserved) ?? 0,
+      inputTokens: 0,
+      outputTokens: 0,
+      ...(charged === undefined ? {} : { chargedTokens: charged }),
+    },
+    outcome: denied ? 'denied' : 'failed',
+    reason: reason.slice(0, 1024),
+    policy: facts.policy,
+    attempts: [],
+    startedAt: facts.started.toISOString(),
+    finishedAt: new Date(finished).toISOString(),
+    durationMs: finished - facts.started.getTime(),
+  };
 }
 
 const INTERRUPTED =

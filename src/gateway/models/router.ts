@@ -1,4 +1,4 @@
-import type { ModelsSection, ProviderConfig } from './config.js';
+import { aliasFor, type ModelsSection, type ProviderConfig } from './config.js';
 import type { ProviderKind } from './dialect.js';
 
 /** Where a request goes: the upstream model name and the providers to try, in order. */
@@ -19,7 +19,7 @@ export interface Route {
  * no `models` list serves any), in configuration order. None: undefined.
  */
 export function routeFor(config: ModelsSection, kind: ProviderKind, requested: string): Route | undefined {
-  const alias = config.aliases[requested];
+  const alias = aliasFor(config, requested);
   if (alias !== undefined) {
     const providers = alias.providers.flatMap((name) => config.providers.filter((p) => p.name === name));
     const target = providers[0]?.kind;

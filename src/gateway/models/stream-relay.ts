@@ -4,6 +4,7 @@ import { canonicalize } from '../../core/jcs.js';
 import type { Dialect, TokenUsage } from './dialect.js';
 import { formatSse, type SseEvent, SseParser } from './sse.js';
 import { countTextTokens } from './tokens.js';
+import { isErrorBody, providerErrorMessage } from './translate-answer.js';
 import type { UpstreamResponse } from './upstream.js';
 
 export interface StreamOutcome {
@@ -35,6 +36,8 @@ export interface RelayInput {
   readonly outputCap: number;
   readonly model: string;
   readonly signal?: AbortSignal;
+  /** Takes the provider's key out of its text (an error event may quote it). */
+  readonly redact: (text: string) => Promise<string>;
   /** Settles and writes the receipt; the stream's last event is sent only after it resolves. */
   finish(outcome: StreamOutcome): Promise<void>;
 }
@@ -141,6 +144,16 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
         if (event.data !== '' && event.data !== '[DONE]' && !isJson(event.data)) {
           yield* fail('the provider sent an event that is not JSON');
           return;
+        }
+        // An error mid-stream (a 200 whose events turn to an error) ends the call as failed, and
+        // may quote the key the provider was sent: it reaches the agent only redacted.
+        if (event.data.includes('"error"')) {
+          const data = dataOf(event);
+          if (isErrorBody(data)) {
+            const message = await input.redact(providerErrorMessage(data));
+            yield* fail(`the provider's stream carried an error event: ${message}`);
+            return;
+          }
         }
         const step = dialect.step(event);
         if (step.usage?.inputTokens !== undefined) inputTokens = step.usage.inputTokens;

@@ -37,7 +37,9 @@ export type Behaviour =
   /** An embeddings answer whose usage is this raw JSON text (a hostile provider's counts). */
   | { readonly embeddingUsage: string }
   /** This exact JSON text as a 200 answer, whatever was asked (a hostile provider's shapes). */
-  | { readonly rawAnswer: string };
+  | { readonly rawAnswer: string }
+  /** This exact text as a 200 `text/event-stream` answer (a hostile provider's stream). */
+  | { readonly rawStream: string };
 
 export interface Received {
   readonly path: string;
@@ -160,6 +162,11 @@ async function answer(
     res.end(
       `{"id":"chatcmpl-standin","object":"chat.completion","created":1700000000,"model":"${String(body.model)}","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":${usage}}`,
     );
+    return;
+  }
+  if (typeof behaviour === 'object' && 'rawStream' in behaviour) {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(behaviour.rawStream);
     return;
   }
   if (typeof behaviour === 'object') {
