@@ -2,6 +2,7 @@ import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { accountHomes } from '../airlock/native/account-homes.js';
+import { oacpHomeAt } from '../airlock/native/home-registry.js';
 import { accountOacpHomes, overlapsProtected, protectedPaths } from '../airlock/native/protected-paths.js';
 import { findPackageJson, type ServerIdentity } from './server-identity.js';
 
@@ -43,7 +44,9 @@ export function implicitReadPaths(identity: ServerIdentity, protect: readonly st
     .map((path) => resolve(path))
     .filter(
       (path) =>
-        overlapsProtected(path, homes) === undefined && overlapsProtected(real(path), homes) === undefined,
+        overlapsProtected(path, homes) === undefined &&
+        overlapsProtected(real(path), homes) === undefined &&
+        oacpHomeAt(path) === undefined,
     );
 }
 
