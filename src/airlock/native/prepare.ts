@@ -117,6 +117,13 @@ function overlapsHome(grant: string, home: string): string {
   return `grant ${grant} overlaps the OACP home ${home} (master key, keys, log): no sandbox may see it; grant a path outside it`;
 }
 
+/** The host paths a manifest lets a sandbox write: their disks get the I/O throttle. */
+export function writableGrants(manifest: ProcessSpec['manifest']): string[] {
+  return planMounts(manifest.capabilities, [])
+    .filter((mount) => mount.writable)
+    .map((mount) => mount.source);
+}
+
 /**
  * The launcher cache (oacp-launch, the workload filter, /etc files, the gVisor compat library) by
  * name and real path: a workload that could write there would run its own code, unconfined, in
