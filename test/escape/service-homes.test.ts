@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
-import { SYSTEM_HOME_REGISTRY } from '../../src/airlock/native/home-registry.js';
+import { registryEntry, SYSTEM_HOME_REGISTRY } from '../../src/airlock/native/home-registry.js';
 import { isRoot, oacpCli, openDir, REGULAR_USER } from './confine-harness.js';
 
 /**
@@ -61,7 +61,7 @@ describe.skipIf(tiers.length === 0)('an OACP home no invocation names', () => {
         expect(result.stdout).toBe('');
         expect(result.stderr).toContain(`overlaps the OACP home ${home}`);
       }
-      expect(readFileSync(SYSTEM_HOME_REGISTRY, 'utf8').split('\n')).toContain(home);
+      expect(readFileSync(registryEntry(SYSTEM_HOME_REGISTRY, home), 'utf8')).toBe(`${home}\n`);
     },
     240_000,
   );

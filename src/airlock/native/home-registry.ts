@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import {
   lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   realpathSync,
-  renameSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -14,18 +15,19 @@ import { accountHomes } from './account-homes.js';
 /**
  * OACP homes that no invocation names and no account's `~/.oacp` is: a gateway service's
  * `OACP_HOME=/srv/oacp`. Two ways find them, both cheap on every start:
- * - a registry `oacp init` appends to: the host's (`/var/lib/oacp/homes`, when this user can
- *   write it) and the invoking account's (`~/.config/oacp/homes` under its passwd home);
+ * - a registry `oacp init` writes to: the host's (`/var/lib/oacp/homes.d`, when this user can
+ *   write it) and the invoking account's (`~/.config/oacp/homes.d` under its passwd home), one
+ *   file per home named by a digest of its path, so concurrent inits never lose an entry;
  * - the home's own marker files (`master.key`, `keys/airlock.json`) at a grant, at its ancestors
  *   and at most two levels below it (a grant of the home's 0700 parent, or of `/srv`), so a home
  *   made before the registry existed is still found where a grant most often meets it.
  * A registered path counts only while it holds a marker: another account writing `/` into its
  * own registry must not make every grant of root's sandboxes a refusal.
  */
-export const SYSTEM_HOME_REGISTRY = '/var/lib/oacp/homes';
+export const SYSTEM_HOME_REGISTRY = '/var/lib/oacp/homes.d';
 
 function accountRegistry(home: string): string {
-  return join(home, '.config', 'oacp', 'homes');
+  return join(home, '.config', 'oacp', 'homes.d');
 }
 
 function exists(path: string): boolean {
@@ -43,10 +45,16 @@ export function isOacpHome(dir: string): boolean {
   return exists(layout.airlockKey) || exists(layout.masterKey);
 }
 
+/** A registry's entry file for `home`. */
+export function registryEntry(registry: string, home: string): string {
+  return join(registry, createHash('sha256').update(home).digest('hex').slice(0, 32));
+}
+
 /**
  * Records `home` in the host's registry (when this user may write it) and in the invoking
- * account's; a registry that cannot be written is skipped (the marker check still finds the home
- * at a grant's own level). Returns where it was recorded.
+ * account's, dropping entries of homes since removed (scratch homes); a registry that cannot be
+ * written is skipped (the marker check still finds the home near a grant). Returns the entries
+ * written.
  */
 export function registerOacpHome(
   home: string,
@@ -65,14 +73,20 @@ export function registerOacpHome(
     ...(accountHome === undefined ? [] : [accountRegistry(accountHome)]),
   ];
   for (const registry of registries) {
-    // Homes since removed (scratch homes, reinstalled hosts) are dropped as this one is added.
-    const kept = readRegistry(registry).filter((entry) => entry !== path && isOacpHome(entry));
+    for (const { file, home: listed } of readRegistry(registry)) {
+      if (!isOacpHome(listed)) {
+        try {
+          unlinkSync(file);
+        } catch {
+          // Another init removed it, or not ours to remove.
+        }
+      }
+    }
+    const entry = registryEntry(registry, path);
     try {
-      mkdirSync(dirname(registry), { recursive: true, mode: 0o755 });
-      const next = `${registry}.${process.pid}`;
-      writeFileSync(next, [...kept, path, ''].join('\n'), { mode: 0o644 });
-      renameSync(next, registry);
-      recorded.push(registry);
+      mkdirSync(registry, { recursive: true, mode: 0o755 });
+      writeFileSync(entry, `${path}\n`, { mode: 0o644 });
+      recorded.push(entry);
     } catch {
       // Not this user's to write (the host's, as a regular user): the other registry and the
       // marker check remain.
@@ -81,14 +95,24 @@ export function registerOacpHome(
   return recorded;
 }
 
-function readRegistry(registry: string): string[] {
+function readRegistry(registry: string): { file: string; home: string }[] {
+  let names: string[];
   try {
-    return readFileSync(registry, 'utf8')
-      .split('\n')
-      .filter((line) => line.startsWith('/'));
+    names = readdirSync(registry);
   } catch {
     return [];
   }
+  const entries: { file: string; home: string }[] = [];
+  for (const name of names) {
+    const file = join(registry, name);
+    try {
+      const home = readFileSync(file, 'utf8').trim();
+      if (home.startsWith('/')) entries.push({ file, home });
+    } catch {
+      // Removed meanwhile, or unreadable: nothing to guard by it.
+    }
+  }
+  return entries;
 }
 
 /** Every registered home that is still a home (it holds a marker), from every registry readable here. */
@@ -96,7 +120,7 @@ export function registeredOacpHomes(): string[] {
   const registries = [SYSTEM_HOME_REGISTRY, ...accountHomes().map(accountRegistry)];
   const homes = new Set<string>();
   for (const registry of registries) {
-    for (const home of readRegistry(registry)) if (isOacpHome(home)) homes.add(resolve(home));
+    for (const { home } of readRegistry(registry)) if (isOacpHome(home)) homes.add(resolve(home));
   }
   return [...homes];
 }
