@@ -25,6 +25,7 @@ function lazyTier(name: TierName, load: () => Promise<ProcessTier>): ProcessTier
     name,
     availability: async () => (await loaded()).availability(),
     start: async (spec) => (await loaded()).start(spec),
+    checkLimits: async (manifest) => (await loaded()).checkLimits?.(manifest),
   };
 }
 

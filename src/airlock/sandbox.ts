@@ -77,6 +77,12 @@ export interface ProcessTier {
   readonly name: TierName;
   availability(): Promise<Availability>;
   start(spec: ProcessSpec): Promise<ProcessSandbox>;
+  /**
+   * Rejects with the refusal start() would give for this manifest whatever the program (limits
+   * this host cannot enforce and the manifest did not opt out of), so a caller can refuse before
+   * a side effect such as installing a package. A tier without such refusals omits it.
+   */
+  checkLimits?(manifest: Manifest): Promise<void>;
 }
 
 /** What one run of guest code produced. */

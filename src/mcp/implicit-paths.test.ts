@@ -49,4 +49,16 @@ describe('implicitReadPaths', () => {
     });
     expect(system).toEqual(['/usr/bin/node']);
   });
+
+  it('never takes a directory two levels into a system directory for a prefix, and does take a project two levels deep', () => {
+    const prefixOf = (dir: string) =>
+      implicitReadPaths({ name: 'x', executable: { path: `${dir}/bin/node`, sha256: '0'.repeat(64) } });
+    // /var/lib and /usr/share hold every package's data: only the interpreter itself is granted.
+    for (const dir of ['/var/lib', '/usr/share', '/var/cache', '/etc/ssl', '/lib/x86_64-linux-gnu', '/app']) {
+      expect(prefixOf(dir), dir).toEqual([`${dir}/bin/node`]);
+    }
+    for (const dir of ['/srv/app', '/opt/app', '/tmp/oacp-no-such-project', '/var/lib/app']) {
+      expect(prefixOf(dir), dir).toEqual([`${dir}/bin/node`, dir]);
+    }
+  });
 });

@@ -2,6 +2,7 @@ import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { accountHomes } from '../airlock/native/account-homes.js';
+import { oacpHomeAt } from '../airlock/native/home-registry.js';
 import { accountOacpHomes, overlapsProtected, protectedPaths } from '../airlock/native/protected-paths.js';
 import { findPackageJson, type ServerIdentity } from './server-identity.js';
 
@@ -43,7 +44,9 @@ export function implicitReadPaths(identity: ServerIdentity, protect: readonly st
     .map((path) => resolve(path))
     .filter(
       (path) =>
-        overlapsProtected(path, homes) === undefined && overlapsProtected(real(path), homes) === undefined,
+        overlapsProtected(path, homes) === undefined &&
+        overlapsProtected(real(path), homes) === undefined &&
+        oacpHomeAt(path) === undefined,
     );
 }
 
@@ -119,13 +122,37 @@ function tooBroad(dir: string): boolean {
     // and its prefix would be ~/.local/share (keyrings, app data) and ~/.local/state too.
     ...homes.map((home) => join(home, '.local')),
   ];
-  // A parent of a home, or anything two levels deep or less, is broad too; so is a shared
-  // temporary directory (world-writable and sticky, like /tmp): any user can plant a
-  // package.json or node_modules there, and the whole directory would become the package.
+  // A parent of a home is broad too; so is a shared temporary directory (world-writable and
+  // sticky, like /tmp): any user can plant a package.json or node_modules there, and the whole
+  // directory would become the package. By depth: one level (/var, /app) is always broad, and
+  // two levels are broad inside a system directory (/var/lib, /usr/share, /etc/ssl hold every
+  // package's data), while two levels elsewhere are one project's (/srv/app, /opt/app, /tmp/x).
+  const levels = normalized.split(sep).filter((part) => part !== '');
   return (
     broad.includes(normalized) ||
     sharedTemporary(normalized) ||
     homes.some((home) => home.startsWith(`${normalized}${sep}`)) ||
-    normalized.split(sep).length <= 2
+    levels.length <= 1 ||
+    (levels.length === 2 && SYSTEM_TOPS.has(levels[0] ?? ''))
   );
 }
+
+/** Top-level directories of the system itself: nothing two levels down in them is one program's own. */
+const SYSTEM_TOPS = new Set([
+  'usr',
+  'var',
+  'etc',
+  'lib',
+  'lib32',
+  'lib64',
+  'libx32',
+  'bin',
+  'sbin',
+  'boot',
+  'run',
+  'snap',
+  'nix',
+  'proc',
+  'sys',
+  'dev',
+]);

@@ -35,6 +35,7 @@ export function manifestFromOptions(options: McpRunOptions, name: string): Manif
     quotas: {
       ...(options.quotaMemory === undefined ? {} : { memory_mb: options.quotaMemory }),
       ...(options.quotaCpu === undefined ? {} : { cpu_ms_per_request: options.quotaCpu }),
+      ...(options.quotaStartupCpu === undefined ? {} : { startup_cpu_ms: options.quotaStartupCpu }),
       ...(options.allowUnenforced.length === 0
         ? {}
         : { allow_unenforced: [...new Set([...base.quotas.allow_unenforced, ...options.allowUnenforced])] }),

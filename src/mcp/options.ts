@@ -127,6 +127,8 @@ export const McpRunOptionsSchema = z
     allowEnv: z.array(z.string().min(1)).default([]),
     quotaMemory: MemorySize.optional(),
     quotaCpu: Duration.optional(),
+    /** `--quota-startup-cpu`: CPU a start may use (its first busy stretch) before --quota-cpu applies. */
+    quotaStartupCpu: Duration.optional(),
     quotaCalls: CallRate.optional(),
     allowUnenforced: UnenforcedList.default([]),
     /** `--allow-unix-sockets`: sets `capabilities.unix_sockets` (hardened tier only). */

@@ -8,6 +8,7 @@ import { StampedDigester } from './file-digests.js';
 import { implicitReadPaths } from './implicit-paths.js';
 import { manifestFromOptions } from './manifest-from-options.js';
 import type { McpRunOptions } from './options.js';
+import { packageCommand } from './packages/command-form.js';
 import { launchFor } from './packages/launch.js';
 import { unscopedName } from './packages/spec.js';
 import {
@@ -50,6 +51,11 @@ export async function upstreamFor(
   // core while the package tree is checked below. Awaited after it, so errors keep their order.
   const tierReady = requireTier(options.tier as TierName, context.tiers);
   tierReady.catch(() => undefined);
+  if (packageCommand(options.command) !== undefined) {
+    // Installing a package can take minutes: every refusal that does not depend on the package
+    // (the tier missing, limits this host cannot enforce) comes first, with nothing installed.
+    await (await tierReady).checkLimits?.(manifestFromOptions(options, options.name ?? 'server'));
+  }
   const launch = await launchFor(options.command, {
     ...(context.home === undefined ? {} : { home: context.home }),
     log,

@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Manifest } from '../../capability/manifest.js';
 import { OacpError } from '../../core/errors.js';
 import {
   type CgroupHost,
   type DetectedCgroups,
   detectCgroupHostAndSweep,
+  planResources,
   prepareResources,
   type SandboxResources,
 } from '../cgroups/index.js';
@@ -17,7 +19,7 @@ import { closeAll } from '../native/grant-open.js';
 import type { NativeSandbox } from '../native/hardened.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from '../native/limits.js';
 import { guardPipe } from '../native/orphan-guard.js';
-import { type EgressHooks, prepareSpec, startEgressProxy } from '../native/prepare.js';
+import { type EgressHooks, prepareSpec, startEgressProxy, writableGrants } from '../native/prepare.js';
 import { rlimitsFromQuotas } from '../native/rlimits.js';
 import { writeSandboxEtc } from '../native/sandbox-etc.js';
 import { guardFd, spawnWorkload } from '../native/spawn.js';
@@ -109,6 +111,16 @@ export class GvisorTier implements ProcessTier {
   availability(): Promise<Availability> {
     this.availabilityCache ??= this.detect();
     return this.availabilityCache;
+  }
+
+  async checkLimits(manifest: Manifest): Promise<void> {
+    planResources({
+      tier: 'gvisor',
+      host: this.cgroups(),
+      quotas: manifest.quotas,
+      grantPaths: writableGrants(manifest),
+      extraPids: HELPER_TASKS,
+    });
   }
 
   private async detect(): Promise<Availability> {

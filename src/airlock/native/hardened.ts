@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Manifest } from '../../capability/manifest.js';
 import { OacpError } from '../../core/errors.js';
 import {
   type CgroupHost,
   type DetectedCgroups,
   detectCgroupHostAndSweep,
+  planResources,
   prepareResources,
   type SandboxResources,
 } from '../cgroups/index.js';
@@ -25,7 +27,7 @@ import { Launcher } from './launcher/confinement.js';
 import { stagingPoints } from './launcher/staging.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
 import { guardPipe } from './orphan-guard.js';
-import { type EgressHooks, prepareSpec, startEgressProxy } from './prepare.js';
+import { type EgressHooks, prepareSpec, startEgressProxy, writableGrants } from './prepare.js';
 import { rlimitsFromQuotas } from './rlimits.js';
 import { sandboxEtcView } from './sandbox-etc.js';
 import { accessibleBy, type SandboxUser, sandboxUser } from './sandbox-user.js';
@@ -104,6 +106,16 @@ export class HardenedTier implements ProcessTier {
   availability(): Promise<Availability> {
     this.availabilityCache ??= this.detect();
     return this.availabilityCache;
+  }
+
+  async checkLimits(manifest: Manifest): Promise<void> {
+    planResources({
+      tier: 'hardened',
+      host: this.cgroups(),
+      quotas: manifest.quotas,
+      grantPaths: writableGrants(manifest),
+      extraPids: HELPER_TASKS,
+    });
   }
 
   private async detect(): Promise<Availability> {

@@ -9,7 +9,7 @@ export function cpuKillDetail(verdict: NonNullable<CpuVerdict>): string {
   if (verdict.limit === 'cpu_ms_total')
     return `${used} over its lifetime (limit ${seconds(verdict.limitMs)}); raise with quotas.cpu_ms_total (oacp run: --quota-cpu)`;
   if (verdict.limit === 'startup_cpu_ms')
-    return `${used} while starting (limit ${seconds(verdict.limitMs)}); raise with quotas.startup_cpu_ms`;
+    return `${used} while starting (limit ${seconds(verdict.limitMs)}); raise with --quota-startup-cpu or quotas.startup_cpu_ms`;
   return `${used} in one busy stretch (limit ${seconds(verdict.limitMs)} per request); raise with --quota-cpu or quotas.cpu_ms_per_request`;
 }
 

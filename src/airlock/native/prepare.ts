@@ -11,6 +11,7 @@ import { scrubEnvironment } from './env.js';
 import type { NativeErrorCode } from './errors.js';
 import { resolveExecutable } from './executable.js';
 import { closeAll, type OpenedPath, openNoFollow } from './grant-open.js';
+import { oacpHomeAt } from './home-registry.js';
 import { SANDBOX_RUN_DIR } from './launcher/args.js';
 import { launcherCacheDirectory } from './launcher/build.js';
 import { type Mount, planMounts } from './mount-plan.js';
@@ -75,9 +76,7 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
     }
     const home = overlapsProtected(mount.source, guarded) ?? overlapsProtected(mount.target, guarded);
     if (home !== undefined) {
-      refuse(
-        `grant ${mount.target} overlaps the OACP home ${home} (master key, keys, log): no sandbox may see it; grant a path outside it`,
-      );
+      refuse(overlapsHome(mount.target, home));
     }
     const cache = mount.writable ? overlapsProtected(mount.source, launcherCache) : undefined;
     if (cache !== undefined) {
@@ -112,6 +111,17 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
       ...(wantsEgress ? proxyEnvironment() : {}),
     },
   };
+}
+
+function overlapsHome(grant: string, home: string): string {
+  return `grant ${grant} overlaps the OACP home ${home} (master key, keys, log): no sandbox may see it; grant a path outside it`;
+}
+
+/** The host paths a manifest lets a sandbox write: their disks get the I/O throttle. */
+export function writableGrants(manifest: ProcessSpec['manifest']): string[] {
+  return planMounts(manifest.capabilities, [])
+    .filter((mount) => mount.writable)
+    .map((mount) => mount.source);
 }
 
 /**
@@ -177,6 +187,10 @@ function openMounts(
             : undefined))
         : undefined;
       if (nested !== undefined) refuse(nested);
+      // A home no invocation names and no registry lists is still known by its own marker
+      // files, read through the descriptor that will be bound.
+      const marked = oacpHomeAt(mount.source, `/proc/self/fd/${opened.fd}`);
+      if (marked !== undefined) refuse(overlapsHome(mount.target, marked));
       mounts.push(mount);
     }
   } catch (error) {

@@ -2,6 +2,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { accountHomes } from './account-homes.js';
+import { registeredOacpHomes } from './home-registry.js';
 
 /**
  * Host paths no sandbox may see, whatever a grant says: the OACP home (master
@@ -34,11 +35,12 @@ export function protectedPaths(
  * another `$HOME`. Not for the identity guard, which refuses every start on a home it cannot read or
  * whose key has a second name: another account must not be able to stop this one's sandboxes.
  * Only homes that exist: an account whose home is /bin must not make /bin ungrantable.
+ * Homes elsewhere (a service's `OACP_HOME=/srv/oacp`) come from the registry `oacp init` writes.
  */
 export function accountOacpHomes(): string[] {
   const all = new Set<string>();
-  for (const home of accountHomes()) {
-    const oacp = resolve(home, '.oacp');
+  const found = [...accountHomes().map((home) => resolve(home, '.oacp')), ...registeredOacpHomes()];
+  for (const oacp of found) {
     if (!existsSync(oacp)) continue;
     all.add(oacp);
     try {

@@ -15,6 +15,7 @@ interface McpRunFlags {
   allowEnv: string[];
   quotaMemory?: string;
   quotaCpu?: string;
+  quotaStartupCpu?: string;
   quotaCalls?: string;
   allowUnenforced: string[];
   allowUnixSockets?: boolean;
@@ -55,6 +56,10 @@ export const registerMcp: CommandRegistrar = (program, context) => {
     .option('--allow-env <name>', 'pass an environment variable through; repeatable', collect, [])
     .option('--quota-memory <size>', 'memory limit, e.g. 256mb')
     .option('--quota-cpu <duration>', 'CPU limit per request, e.g. 2s')
+    .option(
+      '--quota-startup-cpu <duration>',
+      'CPU the server may use while starting, before --quota-cpu applies, e.g. 20s',
+    )
     .option('--quota-calls <rate>', 'tools/call rate limit, e.g. 60/min')
     .option(
       '--allow-unenforced <names>',
@@ -135,6 +140,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
               name: flags.name,
               quotaMemory: flags.quotaMemory,
               quotaCpu: flags.quotaCpu,
+              quotaStartupCpu: flags.quotaStartupCpu,
               quotaCalls: flags.quotaCalls,
               policy: flags.policy,
               pins: flags.pins,

@@ -29,6 +29,7 @@ interface RunFlags {
   allowEnv: string[];
   quotaMemory?: string;
   quotaCpu?: string;
+  quotaStartupCpu?: string;
   allowUnenforced: string[];
   allowUnixSockets?: boolean;
   input?: string;
@@ -52,6 +53,10 @@ export const registerRun: CommandRegistrar = (program, context) => {
     .option('--allow-env <name>', 'pass an environment variable through; repeatable', collect, [])
     .option('--quota-memory <size>', 'memory limit, e.g. 256mb')
     .option('--quota-cpu <duration>', 'CPU limit of the run (native tiers: its lifetime CPU), e.g. 2s')
+    .option(
+      '--quota-startup-cpu <duration>',
+      'CPU the run may use while starting (its first busy stretch) on top of --quota-cpu, e.g. 5s',
+    )
     .option(
       '--allow-unenforced <names>',
       'accept limits this host cannot enforce in the kernel (memory,pids,cpu,disk_io,identity); repeatable',
@@ -167,6 +172,12 @@ function buildManifest(flags: RunFlags): Manifest {
         : { memory_mb: flag('--quota-memory', MemorySize, flags.quotaMemory) }),
       // A run is one request: the same figure bounds its busy stretches and its whole life.
       ...(flags.quotaCpu === undefined ? {} : runCpu(flag('--quota-cpu', Duration, flags.quotaCpu))),
+      ...(flags.quotaStartupCpu === undefined
+        ? {}
+        : runStartupCpu(
+            flag('--quota-startup-cpu', Duration, flags.quotaStartupCpu),
+            flags.quotaCpu === undefined ? undefined : flag('--quota-cpu', Duration, flags.quotaCpu),
+          )),
       ...(flags.allowUnenforced.length === 0
         ? {}
         : {
@@ -183,6 +194,17 @@ function buildManifest(flags: RunFlags): Manifest {
 
 function runCpu(ms: number): { cpu_ms_per_request: number; cpu_ms_total: number; startup_cpu_ms: number } {
   return { cpu_ms_per_request: ms, cpu_ms_total: ms, startup_cpu_ms: 0 };
+}
+
+/**
+ * `--quota-startup-cpu`: the start's allowance, which is spent too, so with --quota-cpu the run's
+ * lifetime budget is both (else the lifetime limit would end the start the flag allows).
+ */
+function runStartupCpu(
+  ms: number,
+  cpu: number | undefined,
+): { startup_cpu_ms: number; cpu_ms_total?: number } {
+  return cpu === undefined ? { startup_cpu_ms: ms } : { startup_cpu_ms: ms, cpu_ms_total: cpu + ms };
 }
 
 async function runCommand(

@@ -71,6 +71,7 @@ export const McpServerSchema = z
     allow_unix_sockets: bool().default(false),
     quota_memory: unitString(MemorySize, 'expected a size such as 256mb or 1g').optional(),
     quota_cpu: unitString(Duration, 'expected a duration such as 500ms, 2s or 1m').optional(),
+    quota_startup_cpu: unitString(Duration, 'expected a duration such as 500ms, 2s or 1m').optional(),
     quota_calls: unitString(CallRate, 'expected a rate such as 60/min, 5/s or 1000/h').optional(),
     tools: strings().default([]),
     policy: text().optional(),

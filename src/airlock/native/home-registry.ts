@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto';
+import {
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { homeLayout } from '../../identity/home-layout.js';
+import { accountHomes } from './account-homes.js';
+
+/**
+ * OACP homes that no invocation names and no account's `~/.oacp` is: a gateway service's
+ * `OACP_HOME=/srv/oacp`. Two ways find them, both cheap on every start:
+ * - a registry `oacp init` writes to: the host's (`/var/lib/oacp/homes.d`, when this user can
+ *   write it) and the invoking account's (`~/.config/oacp/homes.d` under its passwd home), one
+ *   file per home named by a digest of its path, so concurrent inits never lose an entry;
+ * - the home's own marker files (`master.key`, `keys/airlock.json`) at a grant, at its ancestors
+ *   and at most two levels below it (a grant of the home's 0700 parent, or of `/srv`), so a home
+ *   made before the registry existed is still found where a grant most often meets it.
+ * A registered path counts only while it holds a marker: another account writing `/` into its
+ * own registry must not make every grant of root's sandboxes a refusal.
+ */
+export const SYSTEM_HOME_REGISTRY = '/var/lib/oacp/homes.d';
+
+function accountRegistry(home: string): string {
+  return join(home, '.config', 'oacp', 'homes.d');
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `dir` is an OACP home by its own marker files, whatever its name. */
+export function isOacpHome(dir: string): boolean {
+  const layout = homeLayout(dir);
+  return exists(layout.airlockKey) || exists(layout.masterKey);
+}
+
+/** A registry's entry file for `home`. */
+export function registryEntry(registry: string, home: string): string {
+  return join(registry, createHash('sha256').update(home).digest('hex').slice(0, 32));
+}
+
+/**
+ * Records `home` in the host's registry (when this user may write it) and in the invoking
+ * account's, dropping entries of homes since removed (scratch homes); a registry that cannot be
+ * written is skipped (the marker check still finds the home near a grant). Returns the entries
+ * written.
+ */
+export function registerOacpHome(
+  home: string,
+  accountHome: string | undefined = accountHomes()[0],
+): string[] {
+  const path = (() => {
+    try {
+      return realpathSync(home);
+    } catch {
+      return resolve(home);
+    }
+  })();
+  const recorded: string[] = [];
+  const registries = [
+    SYSTEM_HOME_REGISTRY,
+    ...(accountHome === undefined ? [] : [accountRegistry(accountHome)]),
+  ];
+  for (const registry of registries) {
+    for (const { file, home: listed } of readRegistry(registry)) {
+      if (!isOacpHome(listed)) {
+        try {
+          unlinkSync(file);
+        } catch {
+          // Another init removed it, or not ours to remove.
+        }
+      }
+    }
+    const entry = registryEntry(registry, path);
+    try {
+      mkdirSync(registry, { recursive: true, mode: 0o755 });
+      writeFileSync(entry, `${path}\n`, { mode: 0o644 });
+      recorded.push(entry);
+    } catch {
+      // Not this user's to write (the host's, as a regular user): the other registry and the
+      // marker check remain.
+    }
+  }
+  return recorded;
+}
+
+function readRegistry(registry: string): { file: string; home: string }[] {
+  let names: string[];
+  try {
+    names = readdirSync(registry);
+  } catch {
+    return [];
+  }
+  const entries: { file: string; home: string }[] = [];
+  for (const name of names) {
+    const file = join(registry, name);
+    try {
+      const home = readFileSync(file, 'utf8').trim();
+      if (home.startsWith('/')) entries.push({ file, home });
+    } catch {
+      // Removed meanwhile, or unreadable: nothing to guard by it.
+    }
+  }
+  return entries;
+}
+
+/** Every registered home that is still a home (it holds a marker), from every registry readable here. */
+export function registeredOacpHomes(): string[] {
+  const registries = [SYSTEM_HOME_REGISTRY, ...accountHomes().map(accountRegistry)];
+  const homes = new Set<string>();
+  for (const registry of registries) {
+    for (const { home } of readRegistry(registry)) if (isOacpHome(home)) homes.add(resolve(home));
+  }
+  return [...homes];
+}
+
+/** Entries read below a grant at most: a bounded look, not a walk of the tree (the registry covers deeper homes). */
+const MAX_SCANNED = 4096;
+
+/**
+ * An OACP home that a grant of `name` would show, found by its marker files: `name` itself or one
+ * of its ancestors, or a directory at most two levels below it. The grant and what lies below it
+ * are read through `at` (the descriptor the sandbox binds, as /proc/self/fd/N), so what is checked
+ * is what is bound; names are reported under `name`. Undefined when there is none.
+ */
+export function oacpHomeAt(name: string, at: string = name): string | undefined {
+  const absolute = resolve(name);
+  if (isOacpHome(at)) return absolute;
+  for (let above = dirname(absolute); ; above = dirname(above)) {
+    if (isOacpHome(above)) return above;
+    if (dirname(above) === above) break;
+  }
+  let budget = MAX_SCANNED;
+  const below = (parent: string, shown: string, depth: number): string | undefined => {
+    let names: string[];
+    try {
+      names = readdirSync(parent);
+    } catch {
+      return undefined;
+    }
+    for (const entry of names) {
+      if (--budget < 0) return undefined;
+      const child = join(parent, entry);
+      let directory: boolean;
+      try {
+        directory = lstatSync(child).isDirectory();
+      } catch {
+        continue;
+      }
+      if (!directory) continue;
+      if (isOacpHome(child)) return join(shown, entry);
+      if (depth > 1) {
+        const deeper = below(child, join(shown, entry), depth - 1);
+        if (deeper !== undefined) return deeper;
+      }
+    }
+    return undefined;
+  };
+  return below(at, absolute, 2);
+}
