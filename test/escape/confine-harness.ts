@@ -7,6 +7,13 @@ export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js
 export const isRoot = process.getuid?.() === 0;
 /** The unprivileged account the most important attacks are repeated as when the suite runs as root. */
 export const REGULAR_USER = { uid: 1000, gid: 1000 };
+/** Who an attack runs as: the invoker, and the regular user too when the suite runs as root. */
+export const ATTACKERS: readonly (typeof REGULAR_USER | undefined)[] = isRoot
+  ? [undefined, REGULAR_USER]
+  : [undefined];
+/** How a test names who it runs as. */
+export const who = (user: typeof REGULAR_USER | undefined): string =>
+  user === undefined ? 'as the invoker' : 'as uid 1000';
 
 export interface CliRun {
   readonly code: number | null;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
-import { isRoot, oacpCli, openDir, REGULAR_USER } from './confine-harness.js';
+import { ATTACKERS, isRoot, oacpCli, openDir, type REGULAR_USER, who } from './confine-harness.js';
 
 /**
  * Issue 9, item 2 (implicit read paths: the package root of the script): the
@@ -20,9 +20,7 @@ const available = {
   hardened: (await new HardenedTier().availability()).available,
   gvisor: (await new GvisorTier().availability()).available,
 };
-const users = isRoot ? [undefined, REGULAR_USER] : [undefined];
-const who = (user: typeof REGULAR_USER | undefined) =>
-  user === undefined ? 'as the invoker' : 'as uid 1000';
+const users = ATTACKERS;
 /** Another local account that plants files (only root can act as one). */
 const PLANTER = { uid: 1234, gid: 1234 };
 const OTHER = 'ANOTHER-USERS-FILE';

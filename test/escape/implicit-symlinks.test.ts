@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
-import { isRoot, oacpCli, openDir, REGULAR_USER } from './confine-harness.js';
+import { ATTACKERS, isRoot, oacpCli, openDir, who } from './confine-harness.js';
 
 /**
  * Issue 9, item 2 (implicit read paths from explicit roots only): the
@@ -21,9 +21,7 @@ const available = {
   hardened: (await new HardenedTier().availability()).available,
   gvisor: (await new GvisorTier().availability()).available,
 };
-const users = isRoot ? [undefined, REGULAR_USER] : [undefined];
-const who = (user: typeof REGULAR_USER | undefined) =>
-  user === undefined ? 'as the invoker' : 'as uid 1000';
+const users = ATTACKERS;
 
 describe('a node_modules symlink in the script package', () => {
   const root = openDir('oacp-implicit-link-');

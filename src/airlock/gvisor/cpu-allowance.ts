@@ -2,7 +2,7 @@
  * CPU the gVisor sandbox may spend starting up, on top of the workload's own
  * allowance: booting the sentry and the gofer (docs/resources.md, "gVisor").
  */
-const GVISOR_BOOT_CPU_MS = 2_000;
+export const GVISOR_BOOT_CPU_MS = 2_000;
 
 /**
  * How much more CPU a runtime's start costs under the ptrace platform than

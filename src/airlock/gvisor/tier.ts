@@ -29,7 +29,7 @@ import type { Availability, ProcessSpec, ProcessTier } from '../sandbox.js';
 import { writeBundle } from './bundle.js';
 import { COMPAT_NOTE, writePreloadList } from './compat-library.js';
 import { GvisorConfinement } from './confinement.js';
-import { gvisorStartupCpuMs } from './cpu-allowance.js';
+import { GVISOR_BOOT_CPU_MS, gvisorStartupCpuMs } from './cpu-allowance.js';
 import { type Launched, measureFootprint, PROBE_ALLOWANCE_BYTES } from './footprint.js';
 import { hostFootprint } from './footprint-cache.js';
 import { memoryFileMeter } from './memory-file.js';
@@ -290,12 +290,10 @@ export class GvisorTier implements ProcessTier {
           memoryBytes: resources.memoryByKernel ? undefined : (limits.memoryBytes ?? 0) + overheadBytes,
           // Booting the sentry and starting a runtime under ptrace costs several times a native start.
           startupCpuMs: gvisorStartupCpuMs(manifest.quotas.startup_cpu_ms),
-          // The cgroup counts the sentry's CPU too, so what the start may cost beyond the manifest's own
-          // start-up allowance is allowed on top of the lifetime budget (which the start spends too).
-          cpuTotalMs:
-            manifest.quotas.cpu_ms_total +
-            gvisorStartupCpuMs(manifest.quotas.startup_cpu_ms) -
-            manifest.quotas.startup_cpu_ms,
+          // The cgroup counts the sentry's CPU too, so its boot is allowed on top of the lifetime budget.
+          // Only the boot: the lifetime budget is a hard cap the manifest set, and a start that costs
+          // more under ptrace spends it like any other CPU (a budget of 500 ms must not become 30 s).
+          cpuTotalMs: manifest.quotas.cpu_ms_total + GVISOR_BOOT_CPU_MS,
         },
         // Polled only (no memory cgroup): the sentry's memory file is the workload's memory, all of it.
         ...(resources.memoryByKernel || child.pid === undefined

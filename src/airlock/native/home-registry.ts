@@ -9,6 +9,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { entryExists } from '../../core/entry-exists.js';
 import { homeLayout } from '../../identity/home-layout.js';
 import { accountHomes } from './account-homes.js';
 
@@ -30,19 +31,10 @@ function accountRegistry(home: string): string {
   return join(home, '.config', 'oacp', 'homes.d');
 }
 
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Whether `dir` is an OACP home by its own marker files, whatever its name. */
 export function isOacpHome(dir: string): boolean {
   const layout = homeLayout(dir);
-  return exists(layout.airlockKey) || exists(layout.masterKey);
+  return entryExists(layout.airlockKey) || entryExists(layout.masterKey);
 }
 
 /** A registry's entry file for `home`. */
