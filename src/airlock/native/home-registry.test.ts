@@ -1,0 +1,37 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { oacpHomeAt } from './home-registry.js';
+
+const root = mkdtempSync(join(tmpdir(), 'oacp-home-at-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** A project whose dependencies alone hold more entries than the look below a grant may read. */
+function projectWithHomeBeside(name: string): string {
+  const project = join(root, name);
+  for (let i = 0; i < 4200; i++)
+    mkdirSync(join(project, 'node_modules', `dep-${i}`, 'lib'), { recursive: true });
+  // A dependency that ships a file named master.key is no OACP home: it must not make the grant refused.
+  writeFileSync(join(project, 'node_modules', 'dep-7', 'master.key'), 'not a key');
+  mkdirSync(join(project, 'state', 'oacp'), { recursive: true });
+  writeFileSync(join(project, 'state', 'oacp', 'master.key'), 'k', { mode: 0o600 });
+  return project;
+}
+
+describe('oacpHomeAt: an OACP home a grant would show, by its marker files', () => {
+  it('finds a home two levels below a grant even beside a node_modules larger than the look', () => {
+    const project = projectWithHomeBeside('app');
+    expect(oacpHomeAt(project)).toBe(join(project, 'state', 'oacp'));
+  });
+
+  it('finds the home a grant lies inside, and takes no dependency shipping master.key for one', () => {
+    const project = projectWithHomeBeside('lib');
+    expect(oacpHomeAt(join(project, 'state', 'oacp', 'keys'))).toBe(join(project, 'state', 'oacp'));
+    const small = join(root, 'small');
+    for (let i = 0; i < 10; i++) mkdirSync(join(small, 'node_modules', `dep-${i}`), { recursive: true });
+    writeFileSync(join(small, 'node_modules', 'dep-7', 'master.key'), 'not a key');
+    expect(oacpHomeAt(small)).toBeUndefined();
+    expect(oacpHomeAt(join(small, 'node_modules'))).toBeUndefined();
+  });
+});
