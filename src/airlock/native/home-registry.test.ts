@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { oacpHomeAt } from './home-registry.js';
+import { oacpHomeAt, registryEntry } from './home-registry.js';
 
 const root = mkdtempSync(join(tmpdir(), 'oacp-home-at-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -33,5 +33,15 @@ describe('oacpHomeAt: an OACP home a grant would show, by its marker files', () 
     writeFileSync(join(small, 'node_modules', 'dep-7', 'master.key'), 'not a key');
     expect(oacpHomeAt(small)).toBeUndefined();
     expect(oacpHomeAt(join(small, 'node_modules'))).toBeUndefined();
+  });
+});
+
+describe('registryEntry: where oacp init records a home', () => {
+  it('names the entry by the path itself where it fits, else by a digest; both read back as the path', () => {
+    const short = '/srv/gw/oacp';
+    const long = `/srv/${'d'.repeat(200)}/oacp`;
+    expect(registryEntry('/r', short)).toBe(`/r/p-${Buffer.from(short).toString('base64url')}`);
+    expect(registryEntry('/r', long)).toMatch(/^\/r\/[0-9a-f]{32}$/);
+    expect(Buffer.from(registryEntry('/r', short).slice('/r/p-'.length), 'base64url').toString()).toBe(short);
   });
 });

@@ -37,9 +37,21 @@ export function isOacpHome(dir: string): boolean {
   return entryExists(layout.airlockKey) || entryExists(layout.masterKey);
 }
 
-/** A registry's entry file for `home`. */
+/** Paths up to this length are the entry's own file name (base64url), so a directory listing alone reads the registry. */
+const NAMED_PATH_MAX = 180;
+const NAMED = 'p-';
+
+/**
+ * A registry's entry file for `home`: named by the path itself where it fits a file name (every
+ * sandbox start reads the registry, twice, and a listing costs one call where reading each entry's
+ * file cost three per home), else by a digest of it; the file holds the path either way.
+ */
 export function registryEntry(registry: string, home: string): string {
-  return join(registry, createHash('sha256').update(home).digest('hex').slice(0, 32));
+  const name =
+    home.length <= NAMED_PATH_MAX
+      ? `${NAMED}${Buffer.from(home).toString('base64url')}`
+      : createHash('sha256').update(home).digest('hex').slice(0, 32);
+  return join(registry, name);
 }
 
 /**
@@ -98,8 +110,10 @@ function readRegistry(registry: string): { file: string; home: string }[] {
   for (const name of names) {
     const file = join(registry, name);
     try {
-      const home = readFileSync(file, 'utf8').trim();
-      if (home.startsWith('/')) entries.push({ file, home });
+      const home = name.startsWith(NAMED)
+        ? Buffer.from(name.slice(NAMED.length), 'base64url').toString('utf8')
+        : readFileSync(file, 'utf8').trim();
+      if (home.startsWith('/') && !home.includes('\0')) entries.push({ file, home });
     } catch {
       // Removed meanwhile, or unreadable: nothing to guard by it.
     }
@@ -110,11 +124,10 @@ function readRegistry(registry: string): { file: string; home: string }[] {
 /** Every registered home that is still a home (it holds a marker), from every registry readable here. */
 export function registeredOacpHomes(): string[] {
   const registries = [SYSTEM_HOME_REGISTRY, ...accountHomes().map(accountRegistry)];
-  const homes = new Set<string>();
-  for (const registry of registries) {
-    for (const { home } of readRegistry(registry)) if (isOacpHome(home)) homes.add(resolve(home));
-  }
-  return [...homes];
+  const listed = new Set<string>();
+  for (const registry of registries) for (const { home } of readRegistry(registry)) listed.add(resolve(home));
+  // Root's own registry repeats the host's: each home's markers are looked at once.
+  return [...listed].filter(isOacpHome);
 }
 
 /** Entries read below a grant at most: a bounded look, not a walk of the tree (the registry covers deeper homes). */
