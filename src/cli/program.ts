@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { OacpError } from '../core/errors.js';
 import { packageVersion } from './commands/version.js';
 import { checkedHome } from './home.js';
 import { CliExit, failureLine, type Output } from './io.js';
@@ -49,6 +50,9 @@ export function createContext(output: Output, env: NodeJS.ProcessEnv): CliContex
   };
 }
 
+/** Error codes that mean "a flag was malformed": the same exit (2) as commander's own refusals. */
+const USAGE_CODES: ReadonlySet<string> = new Set(['MCP_BAD_OPTIONS']);
+
 /** Parses and runs; returns the exit code. Never lets a stack trace reach the user. */
 export async function runProgram(program: Command, argv: readonly string[], output: Output): Promise<number> {
   try {
@@ -62,6 +66,11 @@ export async function runProgram(program: Command, argv: readonly string[], outp
     if (error instanceof CliExit) {
       if (error.message !== '') output.err(`oacp: ${error.message}`);
       return error.exitCode;
+    }
+    if (error instanceof OacpError && USAGE_CODES.has(error.code)) {
+      // A malformed flag is a usage error wherever it is found: exit 2, worded as `oacp run` words it.
+      output.err(`oacp: ${error.message}`);
+      return 2;
     }
     output.err(failureLine(error));
     if (process.env.OACP_DEBUG === '1' && error instanceof Error && error.stack) output.err(error.stack);

@@ -191,5 +191,18 @@ export function parseMcpRunOptions(input: unknown): McpRunOptions {
     issue?.path[0] === undefined
       ? 'options'
       : `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-  throw new OacpError<McpErrorCode>('MCP_BAD_OPTIONS', `${flag}: ${issue?.message ?? 'invalid'}`);
+  // Name the value as `oacp run` does (`--allow-files /data:rx: ...`) when it is a short string.
+  const value = issue === undefined ? undefined : valueAt(input, issue.path);
+  const named = typeof value === 'string' && value.length <= 200 ? `${flag} ${value}` : flag;
+  throw new OacpError<McpErrorCode>('MCP_BAD_OPTIONS', `${named}: ${issue?.message ?? 'invalid'}`);
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object' || typeof key === 'symbol') return undefined;
+    if (!Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<string | number, unknown>)[key];
+  }
+  return value;
 }

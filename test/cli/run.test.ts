@@ -100,12 +100,14 @@ describe('oacp run', () => {
         new RegExp(`^oacp: ${flag} ${value}: must be (a duration|a size) .*greater than 0$`),
       );
       const mcp = await oacp(['mcp', 'run', '--tier', 'light', flag, value, '--', '/bin/true']);
-      expect(mcp.code, `mcp ${flag} ${value}`).toBe(1);
+      // The same refusal, worded and exiting as `oacp run` does.
+      expect(mcp.code, `mcp ${flag} ${value}`).toBe(2);
       expect(mcp.stderr).toMatch(
-        new RegExp(`^oacp: MCP_BAD_OPTIONS: ${flag}: must be (a duration|a size) .*greater than 0$`),
+        new RegExp(`^oacp: ${flag} ${value}: must be (a duration|a size) .*greater than 0$`),
       );
     }
     const calls = await oacp(['mcp', 'run', '--tier', 'light', '--quota-calls', '0/min', '--', '/bin/true']);
-    expect(calls.stderr).toBe('oacp: MCP_BAD_OPTIONS: --quota-calls: must allow at least some calls');
+    expect(calls.code).toBe(2);
+    expect(calls.stderr).toBe('oacp: --quota-calls 0/min: must allow at least some calls');
   });
 });
