@@ -318,7 +318,7 @@ export class InboundGate implements A2ARequestHandler {
             const owner = await this.taskOwnerRefusal(params, context, null, caller);
             if (owner !== undefined) return deny('trust_denied', 'OACP_TRUST_DENIED', owner);
             admission = caller === undefined ? { from: null } : { from: null, caller };
-            return { ok: true, id: 'unsigned', verified: false };
+            return { ok: true, id: 'unsigned', verified: false, ownBucket: false };
           }
           const entry = MessageExtensionSchema.safeParse(raw);
           if (!entry.success) {
@@ -360,7 +360,8 @@ export class InboundGate implements A2ARequestHandler {
             sender: verified.signer,
             ...(localName === undefined ? {} : { senderName: localName }),
           };
-          return { ok: true, id: verified.signer, verified: true };
+          // Admitted by the operator's trust list, so the sender is one the operator named.
+          return { ok: true, id: verified.signer, verified: true, ownBucket: true };
         },
         gate: {},
         callId,

@@ -44,7 +44,12 @@ export async function refuseUnrouted(
       return undefined;
     },
     // Refused whoever calls: a signature in `_meta` is for the server it names, left unspent.
-    identify: () => ({ ok: true, id: agent, verified: refusals.agent !== undefined }),
+    identify: () => ({
+      ok: true,
+      id: agent,
+      verified: refusals.agent !== undefined,
+      ownBucket: refusals.agent !== undefined,
+    }),
     gate: {},
     callId,
     server: NO_SERVER.name,

@@ -12,6 +12,8 @@ import { checkTool, type ToolFilter } from './tool-filter.js';
 export interface CallContext {
   readonly callId: string;
   readonly agent: string;
+  /** Whose quota the call takes (see Principal.ownBucket): the agent, or every self-named caller together. */
+  readonly quotaHolder: string;
   readonly server: string;
   /** As the client named it. */
   readonly tool: string;
@@ -137,7 +139,7 @@ export async function admitCall(
       if (!approval.approved) return { decision: { effect: 'deny', reason: approval.reason }, checks };
     }
     if (parts.quota !== undefined) {
-      const quota = await parts.quota.take(call.agent, call.tool);
+      const quota = await parts.quota.take(call.quotaHolder, call.tool);
       checks.quota = { effect: quota.effect, reason: quota.reason };
       if (quota.effect === 'deny') return { decision: quota, checks };
     }

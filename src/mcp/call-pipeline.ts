@@ -3,7 +3,7 @@ import type { ApprovalChannels } from './approval.js';
 import { admitCall, type GateParts, type PriorChecks } from './call-gate.js';
 import { type CallShape, checkCallShape, recordedToolName } from './call-shape.js';
 import { exceedsLimits, type MessageLimits } from './message-limits.js';
-import type { Principal } from './principal.js';
+import { type Principal, quotaHolder } from './principal.js';
 import type { CallChecks } from './record.js';
 
 type Deny = Decision & { readonly effect: 'deny' };
@@ -117,6 +117,7 @@ export async function decideCall(params: unknown, steps: PipelineSteps): Promise
     {
       callId: steps.callId,
       agent: principal.id,
+      quotaHolder: quotaHolder(principal),
       server: steps.server,
       tool: shape.tool,
       upstreamTool: steps.upstreamTool ?? shape.tool,

@@ -19,6 +19,7 @@ const call = (tool: string) => ({
   tool,
   upstreamTool: tool,
   arguments: {},
+  quotaHolder: 'agent',
 });
 
 describe('LearnedCapabilities', () => {

@@ -6,8 +6,28 @@ import { verifySignedRequest } from '../identity/signed-request.js';
 export const AGENT_REQUEST_META = 'oacp/agent-request';
 
 export type Principal =
-  | { readonly ok: true; readonly id: string; readonly verified: boolean; readonly signedRequest?: unknown }
+  | {
+      readonly ok: true;
+      readonly id: string;
+      readonly verified: boolean;
+      /**
+       * Whether this principal draws on a quota bucket of its own: only when someone other
+       * than the caller named it (the bridge's `--agent`, the gateway's authenticated agent).
+       * A client's self-declared name or a did:key it made a moment ago costs nothing to
+       * change, so such callers share one bucket (SELF_NAMED_CALLERS).
+       */
+      readonly ownBucket: boolean;
+      readonly signedRequest?: unknown;
+    }
   | { readonly ok: false; readonly reason: string };
+
+/** The one quota holder every self-named caller of a server shares; no agent id has this form. */
+export const SELF_NAMED_CALLERS = 'self-named-callers';
+
+/** Who a call's quota is taken from: the principal itself only when it has a bucket of its own. */
+export function quotaHolder(principal: { readonly id: string; readonly ownBucket: boolean }): string {
+  return principal.ownBucket ? principal.id : SELF_NAMED_CALLERS;
+}
 
 /** The purpose an agent signs for a tools/call, so a signature for one tool authorizes no other. */
 export function toolCallPurpose(tool: string): string {
@@ -34,7 +54,9 @@ export async function resolvePrincipal(options: {
   meta: Readonly<Record<string, unknown>> | undefined;
   nonces: NonceStore;
 }): Promise<Principal> {
-  if (options.fixedAgent !== undefined) return { ok: true, id: options.fixedAgent, verified: true };
+  if (options.fixedAgent !== undefined) {
+    return { ok: true, id: options.fixedAgent, verified: true, ownBucket: true };
+  }
   const signed = options.meta?.[AGENT_REQUEST_META];
   if (signed !== undefined) {
     const signer = (signed as { signer?: unknown } | null)?.signer;
@@ -46,7 +68,7 @@ export async function resolvePrincipal(options: {
       nonces: options.nonces,
     });
     if (!verdict.ok) return { ok: false, reason: `agent signature refused: ${verdict.reason}` };
-    return { ok: true, id: verdict.signer, verified: true, signedRequest: signed };
+    return { ok: true, id: verdict.signer, verified: true, ownBucket: false, signedRequest: signed };
   }
-  return { ok: true, id: `client:${options.clientName ?? 'anonymous'}`, verified: false };
+  return { ok: true, id: `client:${options.clientName ?? 'anonymous'}`, verified: false, ownBucket: false };
 }

@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
+import { signRequest } from '../../src/identity/signed-request.js';
+import { AGENT_REQUEST_META, toolCallPayload, toolCallPurpose } from '../../src/mcp/principal.js';
 import { oacp, tempDir } from './harness.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
@@ -27,7 +30,7 @@ describe('oacp mcp run call quota on the home store', () => {
     for (const bridge of bridges.splice(0)) await bridge.client.close().catch(() => undefined);
   });
 
-  const start = async (home: string): Promise<Bridge> => {
+  const start = async (home: string, clientName = 'quota-test'): Promise<Bridge> => {
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: [BIN, '--home', home, 'mcp', 'run', '--quota-calls', '3/min', '--', process.execPath, MEMORY],
@@ -37,7 +40,7 @@ describe('oacp mcp run call quota on the home store', () => {
     transport.stderr?.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString('utf8')).slice(-4000);
     });
-    const client = new Client({ name: 'quota-test', version: '1.0.0' });
+    const client = new Client({ name: clientName, version: '1.0.0' });
     await client.connect(transport).catch((error: unknown) => {
       throw new Error(`a bridge did not start (${String(error)}); it said: ${stderr}`);
     });
@@ -45,9 +48,20 @@ describe('oacp mcp run call quota on the home store', () => {
     bridges.push(bridge);
     return bridge;
   };
-  const call = async (bridge: Bridge) => {
+  /** One read_graph call; `signed` makes a new key for it and signs the call with that key. */
+  const call = async (bridge: Bridge, signed = false) => {
+    const meta = signed
+      ? {
+          _meta: {
+            [AGENT_REQUEST_META]: signRequest(keySigner(generateEd25519().privateKey), {
+              purpose: toolCallPurpose('read_graph'),
+              payload: toolCallPayload('read_graph', {}),
+            }),
+          },
+        }
+      : {};
     const result = await bridge.client
-      .callTool({ name: 'read_graph', arguments: {} })
+      .callTool({ name: 'read_graph', arguments: {}, ...meta })
       .catch((error: unknown) => {
         throw new Error(`a call failed (${String(error)}); its bridge said: ${bridge.stderr()}`);
       });
@@ -75,5 +89,21 @@ describe('oacp mcp run call quota on the home store', () => {
     const again = await start(home);
     expect(await call(again)).toMatch(/call quota exceeded: 3 calls per minute/);
     expect(await call(two)).toMatch(/call quota exceeded/);
+  }, 60_000);
+
+  it('attack: a client that renames itself or signs each call with a key it just made shares the one bucket', async () => {
+    const root = tempDir();
+    chmodSync(root, 0o755);
+    const home = join(root, 'home');
+    expect((await oacp(['--home', home, 'init'])).code).toBe(0);
+    const first = await start(home, 'client-a');
+    const outcomes = [await call(first), await call(first), await call(first)];
+    expect(outcomes).toEqual(['allowed', 'allowed', 'allowed']);
+    // A new name (clientInfo.name is whatever the client says) buys no bucket of its own...
+    const renamed = await start(home, 'client-b');
+    expect(await call(renamed)).toMatch(/call quota exceeded: 3 calls per minute/);
+    // ...nor does a did:key the client minted a moment ago (it verifies, but anyone can make one).
+    expect(await call(renamed, true)).toMatch(/call quota exceeded: 3 calls per minute/);
+    expect(await call(first, true)).toMatch(/call quota exceeded: 3 calls per minute/);
   }, 60_000);
 });

@@ -153,7 +153,7 @@ export class ToolCaller {
         // Authenticated before the call reached here: by the sandbox it runs in, or the HTTP layer.
         identify: () =>
           input.identityRefused === undefined
-            ? { ok: true, id: input.agent.did, verified: input.channel !== 'api-key' }
+            ? { ok: true, id: input.agent.did, verified: input.channel !== 'api-key', ownBucket: true }
             : { ok: false, reason: input.identityRefused },
         gate: {},
         callId: randomUUID(),
