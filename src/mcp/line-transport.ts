@@ -5,6 +5,7 @@ import { OacpError } from '../core/errors.js';
 import type { McpErrorCode } from './errors.js';
 import { INVALID_REQUEST, type JsonRpcId, type JsonRpcMessage, PARSE_ERROR } from './jsonrpc.js';
 import type { MessageTransport } from './transport.js';
+import { methodOfUnread, UnreadDigest, type UnreadMessage, unreadMessage } from './unread-message.js';
 
 /** Larger single messages are refused (and the line skipped) rather than buffered without bound. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
@@ -27,7 +28,9 @@ export class LineTransport implements MessageTransport {
   onmessage?: ((message: unknown) => void) | undefined;
   onclose?: (() => void) | undefined;
   onerror?: ((error: Error) => void) | undefined;
-  oninvalid?: ((id: JsonRpcId | null, code: number, reason: string) => void) | undefined;
+  oninvalid?:
+    | ((id: JsonRpcId | null, code: number, reason: string, unread?: UnreadMessage) => void)
+    | undefined;
 
   readonly #input: Readable;
   readonly #output: Writable;
@@ -35,8 +38,8 @@ export class LineTransport implements MessageTransport {
   readonly #decoder = new StringDecoder('utf8');
   #pieces: string[] = [];
   #pendingChars = 0;
-  /** Set while an oversized line streams past: its first and (rolling) last characters. */
-  #skipping: { head: string; tail: string } | undefined;
+  /** Set while an oversized line streams past: its first and (rolling) last characters, and its digest. */
+  #skipping: { head: string; tail: string; digest: UnreadDigest } | undefined;
   #closed = false;
 
   constructor(input: Readable, output: Writable, options: { maxLineBytes?: number } = {}) {
@@ -108,6 +111,7 @@ export class LineTransport implements MessageTransport {
     if (rest === '') return;
     if (this.#skipping !== undefined) {
       this.#skipping.tail = (this.#skipping.tail + rest).slice(-ID_WINDOW);
+      this.#skipping.digest.add(rest);
       return;
     }
     if (this.#pendingChars + rest.length > this.#maxLineChars) {
@@ -120,7 +124,9 @@ export class LineTransport implements MessageTransport {
 
   #startSkipping(piece: string): void {
     const buffered = this.#pieces.join('') + piece;
-    this.#skipping = { head: buffered.slice(0, ID_WINDOW), tail: buffered.slice(-ID_WINDOW) };
+    const digest = new UnreadDigest();
+    digest.add(buffered);
+    this.#skipping = { head: buffered.slice(0, ID_WINDOW), tail: buffered.slice(-ID_WINDOW), digest };
     this.#pieces = [];
     this.#pendingChars = 0;
   }
@@ -130,10 +136,12 @@ export class LineTransport implements MessageTransport {
     this.#skipping = undefined;
     if (skipped === undefined) return;
     const tail = (skipped.tail + lastPiece).slice(-ID_WINDOW);
+    skipped.digest.add(lastPiece);
     this.oninvalid?.(
       idOfOversized(skipped.head, tail),
       INVALID_REQUEST,
       `message longer than ${this.#maxLineChars} bytes refused (the line size limit)`,
+      skipped.digest.finish(methodOfUnread(skipped.head, tail.replace(/\r$/, ''))),
     );
   }
 
@@ -153,11 +161,12 @@ export class LineTransport implements MessageTransport {
     }
     if (parsed.outOfRange !== undefined) {
       // Forwarded, it would arrive as null; recorded, it has no digest: refused like bad JSON.
-      const id = (parsed.value as { id?: unknown } | null)?.id;
+      const { id, method } = (parsed.value ?? {}) as { id?: unknown; method?: unknown };
       this.oninvalid?.(
         typeof id === 'string' || typeof id === 'number' ? id : null,
         INVALID_REQUEST,
         numberOutOfRange('message', parsed.outOfRange),
+        unreadMessage(line, typeof method === 'string' && method !== '' ? method : undefined),
       );
       return;
     }

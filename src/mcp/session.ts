@@ -8,6 +8,7 @@ import {
   errorResponse,
   INTERNAL_ERROR,
   INVALID_REQUEST,
+  type JsonRpcId,
   type JsonRpcNotification,
   type JsonRpcRequest,
   METHOD_NOT_FOUND,
@@ -31,6 +32,7 @@ import {
 import { SessionWire } from './session-wire.js';
 import { outcomeMessage, ToolCallFlow } from './tool-call-flow.js';
 import type { MessageTransport } from './transport.js';
+import { type UnreadMessage, unreadParams } from './unread-message.js';
 import { UpstreamSupervisor } from './upstream-supervisor.js';
 import { WaitingRequests } from './waiting-requests.js';
 
@@ -130,9 +132,13 @@ export class BridgeSession {
     await this.#upstream.connect();
     this.#ready.open();
     this.#down.onmessage = (message) => this.#fromClient(message);
-    this.#down.oninvalid = (id, code, reason) => {
+    this.#down.oninvalid = (id, code, reason, unread) => {
       this.#wire.event({ type: 'invalid-message', from: 'client', reason });
-      this.#wire.sendDown(errorResponse(id, code, reason));
+      if (unread?.method === undefined) {
+        this.#wire.sendDown(errorResponse(id, code, reason));
+        return;
+      }
+      this.#recordUnread(id, code, reason, { ...unread, method: unread.method });
     };
     this.#down.onclose = () => void this.close();
     await this.#down.start();
@@ -184,6 +190,27 @@ export class BridgeSession {
       default:
         this.#traffic.clientAnswered(message.message);
     }
+  }
+
+  /**
+   * A message refused before it could be parsed whole, whose method could be read: recorded as
+   * `client-request:<method>` (`client-notification:<method>` when no id could be read either),
+   * with the digest of the bytes that came in place of its params' (docs/receipts.md).
+   */
+  #recordUnread(
+    id: JsonRpcId | null,
+    code: number,
+    reason: string,
+    unread: UnreadMessage & { method: string },
+  ): void {
+    const prefix = id === null ? CLIENT_NOTIFICATION_PREFIX : CLIENT_REQUEST_PREFIX;
+    void this.#flow
+      .refuseRequest(`${prefix}${unread.method}`, unreadParams(unread), reason)
+      .then((receipt) =>
+        this.#wire.sendDown(
+          errorResponse(id, code, reason, receipt === undefined ? undefined : { [RECEIPT_META]: receipt }),
+        ),
+      );
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { JsonRpcId, JsonRpcMessage } from './jsonrpc.js';
+import type { UnreadMessage } from './unread-message.js';
 
 /**
  * What the bridge needs from a connection: the MCP SDK's Transport contract,
@@ -14,7 +15,10 @@ export interface MessageTransport {
   onmessage?: ((message: unknown) => void) | undefined;
   onclose?: (() => void) | undefined;
   onerror?: ((error: Error) => void) | undefined;
-  oninvalid?: ((id: JsonRpcId | null, code: number, reason: string) => void) | undefined;
+  /** `unread` when the message was refused before it could be parsed whole (see UnreadMessage). */
+  oninvalid?:
+    | ((id: JsonRpcId | null, code: number, reason: string, unread?: UnreadMessage) => void)
+    | undefined;
 }
 
 /** Wraps any MCP SDK transport (Streamable HTTP, SSE, in-memory, the HTTP client). */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { jcsDigest } from '../../src/core/jcs.js';
 import { resultDigest } from '../../src/mcp/call-recorder.js';
@@ -64,6 +65,53 @@ describe('limits before work (issue 10: calls with no receipt)', () => {
       await raw.close();
     }
   });
+
+  it('attack: a tools/call whose line is over 64 MiB, or holds 1e400, is refused before the server sees it, with a receipt digesting the bytes sent (it had none)', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      const big = `{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"name":"echo","arguments":{"pad":"${'x'.repeat(65 * 1024 * 1024)}"}}}`;
+      const huge =
+        '{"jsonrpc":"2.0","id":"inf","method":"tools/call","params":{"name":"echo","arguments":{"n":1e400}}}';
+      // Where neither the method nor the id can be read, the line is answered and not recorded.
+      const unnamed = `{"params":{"pad":"${'y'.repeat(65 * 1024 * 1024)}"},"jsonrpc":"2.0","method":"tools/call","id":"x"}`;
+      raw.send(big);
+      raw.send(huge);
+      await eventually(
+        () => raw.received.filter((m) => m.id === 'big' || m.id === 'inf').length === 2,
+        'both answered',
+      );
+      expect(toolCalls(raw.serverGot())).toEqual([]);
+      const sha = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+      for (const [id, line, limit] of [
+        ['big', big, 'the line size limit'],
+        ['inf', huge, 'a number too large for a double'],
+      ] as const) {
+        const answer = raw.received.find((m) => m.id === id) as {
+          error?: { message?: string; data?: Record<string, unknown> };
+        };
+        expect(answer.error?.message).toContain(limit);
+        const receipt = answer.error?.data?.['oacp/receipt'] as { index: number } | undefined;
+        expect(receipt, `${id} has a receipt`).toBeDefined();
+        const verified = await raw.receipts.verify(receipt?.index ?? -1);
+        expect(verified.ok).toBe(true);
+        expect(verified.predicate).toMatchObject({
+          tool: { name: 'client-request:tools/call' },
+          outcome: 'denied',
+          policy: { effect: 'deny', policyId: 'oacp/shape' },
+          argumentsDigest: jcsDigest({
+            'oacp/unread': { sha256: sha(line), bytes: Buffer.byteLength(line) },
+          }),
+        });
+      }
+      const before = raw.receipts.records.length;
+      raw.send(unnamed);
+      await eventually(() => raw.received.some((m) => m.id === 'x'), 'the unnamed line answered');
+      expect(raw.receipts.records.length).toBe(before);
+    } finally {
+      await raw.close();
+    }
+  }, 60_000);
 
   it('attack: a server result holding 1e400 is refused with a receipt of the call; the caller gets an error', async () => {
     const raw = await rawHarness();
