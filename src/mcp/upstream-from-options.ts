@@ -51,15 +51,22 @@ export async function upstreamFor(
   // core while the package tree is checked below. Awaited after it, so errors keep their order.
   const tierReady = requireTier(options.tier as TierName, context.tiers);
   tierReady.catch(() => undefined);
-  if (packageCommand(options.command) !== undefined) {
-    // Installing a package can take minutes: every refusal that does not depend on the package
-    // (the tier missing, limits this host cannot enforce) comes first, with nothing installed.
-    await (await tierReady).checkLimits?.(manifestFromOptions(options, options.name ?? 'server'));
-  }
-  const launch = await launchFor(options.command, {
+  // Installing a package can take minutes: every refusal that does not depend on the package (the tier
+  // missing, limits this host cannot enforce) comes first, with nothing installed. A tree already in the
+  // store is verified meanwhile (GNU find, beside the tier's probe): only an install waits for the check.
+  const refusalsFirst =
+    packageCommand(options.command) === undefined
+      ? Promise.resolve()
+      : tierReady.then((tier) => tier.checkLimits?.(manifestFromOptions(options, options.name ?? 'server')));
+  refusalsFirst.catch(() => undefined);
+  const launching = launchFor(options.command, {
     ...(context.home === undefined ? {} : { home: context.home }),
     log,
+    beforeInstall: () => refusalsFirst,
   });
+  launching.catch(() => undefined);
+  await refusalsFirst;
+  const launch = await launching;
   const { command, args } = launch;
   const identity = {
     ...serverIdentity(
