@@ -36,10 +36,11 @@ export function protectedPaths(
  * whose key has a second name: another account must not be able to stop this one's sandboxes.
  * Only homes that exist: an account whose home is /bin must not make /bin ungrantable.
  * Homes elsewhere (a service's `OACP_HOME=/srv/oacp`) come from the registry `oacp init` writes.
+ * `accounts`: the account homes (accountHomes), when the caller has just read them.
  */
-export function accountOacpHomes(): string[] {
+export function accountOacpHomes(accounts: readonly string[] = accountHomes()): string[] {
   const all = new Set<string>();
-  const found = [...accountHomes().map((home) => resolve(home, '.oacp')), ...registeredOacpHomes()];
+  const found = [...accounts.map((home) => resolve(home, '.oacp')), ...registeredOacpHomes(accounts)];
   for (const oacp of found) {
     if (!existsSync(oacp)) continue;
     all.add(oacp);
