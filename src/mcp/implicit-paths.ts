@@ -1,9 +1,13 @@
 import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { accountHomes } from '../airlock/native/account-homes.js';
 import { oacpHomeAt } from '../airlock/native/home-registry.js';
-import { accountOacpHomes, overlapsProtected, protectedPaths } from '../airlock/native/protected-paths.js';
+import {
+  type AccountHomes,
+  overlapsProtected,
+  protectedPaths,
+  readAccountHomes,
+} from '../airlock/native/protected-paths.js';
 import { findPackageJson, type ServerIdentity } from './server-identity.js';
 
 /** Executables whose install prefix holds their standard library: the only ones that widen to a prefix. */
@@ -22,13 +26,17 @@ const INTERPRETER = /^(node|nodejs|deno|bun|python(\d+(\.\d+)?)?|pypy\d*)$/;
  *   a `node_modules` that is a symlink is not followed (its target is no
  *   explicit root: a package shipping `node_modules -> /root` would grant it).
  * Nothing overlapping the OACP home (master key, keys) is ever returned, nor
- * anything here writable.
+ * anything here writable. `accounts`: the account table and home registries,
+ * when the caller read them already (readAccountHomes).
  */
-export function implicitReadPaths(identity: ServerIdentity, protect: readonly string[] = []): string[] {
-  // /etc/passwd is read once here: every check below goes by the same account homes.
-  const accounts = accountHomes();
-  const homes = [...protectedPaths(protect), ...accountOacpHomes(accounts)];
-  const tooBroad = broadTest(accounts);
+export function implicitReadPaths(
+  identity: ServerIdentity,
+  protect: readonly string[] = [],
+  accounts: AccountHomes = readAccountHomes(),
+): string[] {
+  // Every check below goes by one reading of /etc/passwd and the home registries (`accounts`).
+  const homes = [...protectedPaths(protect), ...accounts.oacpHomes];
+  const tooBroad = broadTest(accounts.homes);
   const paths = new Set<string>();
   const executable = identity.executable?.path;
   if (executable !== undefined) {

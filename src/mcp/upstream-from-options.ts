@@ -1,4 +1,5 @@
 import { basename, join } from 'node:path';
+import { readAccountHomes } from '../airlock/native/protected-paths.js';
 import type { ProcessSandbox, TierName } from '../airlock/sandbox.js';
 import { OacpError } from '../core/errors.js';
 import { escapeControl } from '../core/terminal-text.js';
@@ -65,6 +66,9 @@ export async function upstreamFor(
     beforeInstall: () => refusalsFirst,
   });
   launching.catch(() => undefined);
+  // The account table and the home registries (every registered home's markers) are read while the
+  // tree's stamp and the tier's probe run in their child processes, not after them.
+  const accounts = readAccountHomes();
   await refusalsFirst;
   const launch = await launching;
   const { command, args } = launch;
@@ -84,7 +88,7 @@ export async function upstreamFor(
   const manifest = manifestFromOptions(options, named.name);
   const tier = await tierReady;
   const protectedPaths = context.home === undefined ? [] : [context.home];
-  const implicit = implicitReadPaths(named, protectedPaths);
+  const implicit = implicitReadPaths(named, protectedPaths, accounts);
   const candidateEnv = context.env ?? process.env;
   return processUpstream({
     identity: named,

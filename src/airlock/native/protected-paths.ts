@@ -53,6 +53,20 @@ export function accountOacpHomes(accounts: readonly string[] = accountHomes()): 
   return [...all];
 }
 
+/** Every account's home and the OACP homes found from them and the registries, read together once. */
+export interface AccountHomes {
+  /** accountHomes(): /etc/passwd and the invoker's passwd entry. */
+  readonly homes: readonly string[];
+  /** accountOacpHomes() of those homes. */
+  readonly oacpHomes: readonly string[];
+}
+
+/** Reads the account table and the home registries once, for a caller that checks several paths against them. */
+export function readAccountHomes(): AccountHomes {
+  const homes = accountHomes();
+  return { homes, oacpHomes: accountOacpHomes(homes) };
+}
+
 /** The protected path `path` lies inside or contains, if any: overlap either way exposes it. */
 export function overlapsProtected(path: string, protectedList: readonly string[]): string | undefined {
   const inside = (child: string, parent: string): boolean =>
