@@ -1,9 +1,13 @@
 import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { accountHomes } from '../airlock/native/account-homes.js';
 import { oacpHomeAt } from '../airlock/native/home-registry.js';
-import { accountOacpHomes, overlapsProtected, protectedPaths } from '../airlock/native/protected-paths.js';
+import {
+  type AccountHomes,
+  overlapsProtected,
+  protectedPaths,
+  readAccountHomes,
+} from '../airlock/native/protected-paths.js';
 import { findPackageJson, type ServerIdentity } from './server-identity.js';
 
 /** Executables whose install prefix holds their standard library: the only ones that widen to a prefix. */
@@ -22,15 +26,22 @@ const INTERPRETER = /^(node|nodejs|deno|bun|python(\d+(\.\d+)?)?|pypy\d*)$/;
  *   a `node_modules` that is a symlink is not followed (its target is no
  *   explicit root: a package shipping `node_modules -> /root` would grant it).
  * Nothing overlapping the OACP home (master key, keys) is ever returned, nor
- * anything here writable.
+ * anything here writable. `accounts`: the account table and home registries,
+ * when the caller read them already (readAccountHomes).
  */
-export function implicitReadPaths(identity: ServerIdentity, protect: readonly string[] = []): string[] {
-  const homes = [...protectedPaths(protect), ...accountOacpHomes()];
+export function implicitReadPaths(
+  identity: ServerIdentity,
+  protect: readonly string[] = [],
+  accounts: AccountHomes = readAccountHomes(),
+): string[] {
+  // Every check below goes by one reading of /etc/passwd and the home registries (`accounts`).
+  const homes = [...protectedPaths(protect), ...accounts.oacpHomes];
+  const tooBroad = broadTest(accounts.homes);
   const paths = new Set<string>();
   const executable = identity.executable?.path;
   if (executable !== undefined) {
     paths.add(executable);
-    const prefix = interpreterPrefix(executable);
+    const prefix = interpreterPrefix(executable, tooBroad);
     if (prefix !== undefined) paths.add(prefix);
   }
   const script = identity.script?.path;
@@ -59,7 +70,7 @@ function real(path: string): string {
 }
 
 /** `PREFIX` for an interpreter at `PREFIX/bin/NAME` (by its real path), unless PREFIX is too broad. */
-function interpreterPrefix(executable: string): string | undefined {
+function interpreterPrefix(executable: string, tooBroad: (dir: string) => boolean): string | undefined {
   const file = real(executable);
   if (!INTERPRETER.test(basename(file))) return undefined;
   const bin = dirname(file);
@@ -101,11 +112,13 @@ function sharedTemporary(dir: string): boolean {
   }
 }
 
-/** Directories never granted implicitly: they hold far more than one program's code. */
-function tooBroad(dir: string): boolean {
-  const normalized = resolve(dir);
-  const homes = [homedir(), ...accountHomes()].flatMap((home) => [resolve(home), real(home)]);
-  const broad = [
+/**
+ * Whether a directory is never granted implicitly: it holds far more than one program's code.
+ * `accounts`: every account's home (accountHomes), read once for all the directories tested.
+ */
+function broadTest(accounts: readonly string[]): (dir: string) => boolean {
+  const homes = [homedir(), ...accounts].flatMap((home) => [resolve(home), real(home)]);
+  const broad = new Set([
     '/',
     '/usr',
     '/usr/local',
@@ -121,7 +134,11 @@ function tooBroad(dir: string): boolean {
     // A home's ~/.local is its /usr/local: `n` with N_PREFIX=~/.local puts node in ~/.local/bin,
     // and its prefix would be ~/.local/share (keyrings, app data) and ~/.local/state too.
     ...homes.map((home) => join(home, '.local')),
-  ];
+  ]);
+  return (dir) => isBroad(resolve(dir), broad, homes);
+}
+
+function isBroad(normalized: string, broad: ReadonlySet<string>, homes: readonly string[]): boolean {
   // A parent of a home is broad too; so is a shared temporary directory (world-writable and
   // sticky, like /tmp): any user can plant a package.json or node_modules there, and the whole
   // directory would become the package. By depth: one level (/var, /app) is always broad, and
@@ -129,7 +146,7 @@ function tooBroad(dir: string): boolean {
   // package's data), while two levels elsewhere are one project's (/srv/app, /opt/app, /tmp/x).
   const levels = normalized.split(sep).filter((part) => part !== '');
   return (
-    broad.includes(normalized) ||
+    broad.has(normalized) ||
     sharedTemporary(normalized) ||
     homes.some((home) => home.startsWith(`${normalized}${sep}`)) ||
     levels.length <= 1 ||

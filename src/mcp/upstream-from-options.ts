@@ -1,4 +1,5 @@
 import { basename, join } from 'node:path';
+import { readAccountHomes } from '../airlock/native/protected-paths.js';
 import type { ProcessSandbox, TierName } from '../airlock/sandbox.js';
 import { OacpError } from '../core/errors.js';
 import { escapeControl } from '../core/terminal-text.js';
@@ -51,15 +52,25 @@ export async function upstreamFor(
   // core while the package tree is checked below. Awaited after it, so errors keep their order.
   const tierReady = requireTier(options.tier as TierName, context.tiers);
   tierReady.catch(() => undefined);
-  if (packageCommand(options.command) !== undefined) {
-    // Installing a package can take minutes: every refusal that does not depend on the package
-    // (the tier missing, limits this host cannot enforce) comes first, with nothing installed.
-    await (await tierReady).checkLimits?.(manifestFromOptions(options, options.name ?? 'server'));
-  }
-  const launch = await launchFor(options.command, {
+  // Installing a package can take minutes: every refusal that does not depend on the package (the tier
+  // missing, limits this host cannot enforce) comes first, with nothing installed. A tree already in the
+  // store is verified meanwhile (GNU find, beside the tier's probe): only an install waits for the check.
+  const refusalsFirst =
+    packageCommand(options.command) === undefined
+      ? Promise.resolve()
+      : tierReady.then((tier) => tier.checkLimits?.(manifestFromOptions(options, options.name ?? 'server')));
+  refusalsFirst.catch(() => undefined);
+  const launching = launchFor(options.command, {
     ...(context.home === undefined ? {} : { home: context.home }),
     log,
+    beforeInstall: () => refusalsFirst,
   });
+  launching.catch(() => undefined);
+  // The account table and the home registries (every registered home's markers) are read while the
+  // tree's stamp and the tier's probe run in their child processes, not after them.
+  const accounts = readAccountHomes();
+  await refusalsFirst;
+  const launch = await launching;
   const { command, args } = launch;
   const identity = {
     ...serverIdentity(
@@ -77,7 +88,7 @@ export async function upstreamFor(
   const manifest = manifestFromOptions(options, named.name);
   const tier = await tierReady;
   const protectedPaths = context.home === undefined ? [] : [context.home];
-  const implicit = implicitReadPaths(named, protectedPaths);
+  const implicit = implicitReadPaths(named, protectedPaths, accounts);
   const candidateEnv = context.env ?? process.env;
   return processUpstream({
     identity: named,

@@ -121,9 +121,13 @@ function readRegistry(registry: string): { file: string; home: string }[] {
   return entries;
 }
 
-/** Every registered home that is still a home (it holds a marker), from every registry readable here. */
-export function registeredOacpHomes(): string[] {
-  const registries = [SYSTEM_HOME_REGISTRY, ...accountHomes().map(accountRegistry)];
+/**
+ * Every registered home that is still a home (it holds a marker), from every registry readable here
+ * (`accounts`: the account homes, when the caller has just read them).
+ */
+export function registeredOacpHomes(accounts: readonly string[] = accountHomes()): string[] {
+  // The invoker's home is listed twice (by uid and in the table): each registry is listed once.
+  const registries = new Set([SYSTEM_HOME_REGISTRY, ...accounts.map(accountRegistry)]);
   const listed = new Set<string>();
   for (const registry of registries) for (const { home } of readRegistry(registry)) listed.add(resolve(home));
   // Root's own registry repeats the host's: each home's markers are looked at once.

@@ -36,10 +36,11 @@ export function protectedPaths(
  * whose key has a second name: another account must not be able to stop this one's sandboxes.
  * Only homes that exist: an account whose home is /bin must not make /bin ungrantable.
  * Homes elsewhere (a service's `OACP_HOME=/srv/oacp`) come from the registry `oacp init` writes.
+ * `accounts`: the account homes (accountHomes), when the caller has just read them.
  */
-export function accountOacpHomes(): string[] {
+export function accountOacpHomes(accounts: readonly string[] = accountHomes()): string[] {
   const all = new Set<string>();
-  const found = [...accountHomes().map((home) => resolve(home, '.oacp')), ...registeredOacpHomes()];
+  const found = [...accounts.map((home) => resolve(home, '.oacp')), ...registeredOacpHomes(accounts)];
   for (const oacp of found) {
     if (!existsSync(oacp)) continue;
     all.add(oacp);
@@ -50,6 +51,20 @@ export function accountOacpHomes(): string[] {
     }
   }
   return [...all];
+}
+
+/** Every account's home and the OACP homes found from them and the registries, read together once. */
+export interface AccountHomes {
+  /** accountHomes(): /etc/passwd and the invoker's passwd entry. */
+  readonly homes: readonly string[];
+  /** accountOacpHomes() of those homes. */
+  readonly oacpHomes: readonly string[];
+}
+
+/** Reads the account table and the home registries once, for a caller that checks several paths against them. */
+export function readAccountHomes(): AccountHomes {
+  const homes = accountHomes();
+  return { homes, oacpHomes: accountOacpHomes(homes) };
 }
 
 /** The protected path `path` lies inside or contains, if any: overlap either way exposes it. */

@@ -6,13 +6,16 @@ import type { PackageStore, StoredPackage } from './store.js';
  * (or names exactly the pinned one), so a pinned server starts without the
  * network; else resolved from the registry and installed. The first install
  * of a package pins it; a different version asked for explicitly runs
- * without moving the pin (that is `oacp mcp update`).
+ * without moving the pin (that is `oacp mcp update`). `beforeInstall` is
+ * awaited before the registry is asked or anything is installed (a caller's
+ * refusals that come first); the pinned tree is looked up and verified
+ * without waiting for it.
  */
 export async function acquirePackage(
   store: PackageStore,
   spec: PackageSpec,
   log: (line: string) => void,
-  options: { scripts?: boolean } = {},
+  options: { scripts?: boolean; beforeInstall?: () => Promise<void> } = {},
 ): Promise<StoredPackage> {
   const pin = store.pins.get(spec.name);
   const wantsPinned =
@@ -21,6 +24,7 @@ export async function acquirePackage(
     const stored = await store.pinned(spec.name);
     if (stored !== undefined) return stored;
   }
+  await options.beforeInstall?.();
   const resolved = await store.resolve(spec);
   if (pin !== undefined && resolved.version === pin.version) {
     const stored = await store.pinned(spec.name);

@@ -22,7 +22,13 @@ export interface Launch {
  */
 export async function launchFor(
   argv: readonly string[],
-  context: { readonly home?: string; readonly npm?: NpmClient; readonly log: (line: string) => void },
+  context: {
+    readonly home?: string;
+    readonly npm?: NpmClient;
+    readonly log: (line: string) => void;
+    /** Awaited before the package store asks the registry or installs anything (acquirePackage). */
+    readonly beforeInstall?: () => Promise<void>;
+  },
 ): Promise<Launch> {
   const wanted = packageCommand(argv);
   if (wanted === undefined) {
@@ -36,7 +42,12 @@ export async function launchFor(
     );
   }
   const store = new PackageStore(context.home, context.npm ?? hostNpm());
-  const stored = await acquirePackage(store, wanted.spec, context.log);
+  const stored = await acquirePackage(
+    store,
+    wanted.spec,
+    context.log,
+    context.beforeInstall === undefined ? {} : { beforeInstall: context.beforeInstall },
+  );
   const { command, script } = binCommand(stored, wanted.bin);
   return {
     command,
