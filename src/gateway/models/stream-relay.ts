@@ -1,10 +1,11 @@
 import { parseFiniteJson } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { canonicalize } from '../../core/jcs.js';
+import { isErrorBody } from './answer-shape.js';
 import type { Dialect, TokenUsage } from './dialect.js';
 import { formatSse, type SseEvent, SseParser } from './sse.js';
 import { countTextTokens } from './tokens.js';
-import { isErrorBody, providerErrorMessage } from './translate-answer.js';
+import { providerErrorMessage } from './translate-answer.js';
 import type { UpstreamResponse } from './upstream.js';
 
 export interface StreamOutcome {

@@ -95,18 +95,3 @@ export function providerErrorMessage(answer: unknown): string {
   const error = isRecord(answer) && isRecord(answer.error) ? answer.error : undefined;
   return typeof error?.message === 'string' ? error.message.slice(0, 512) : 'no message';
 }
-
-/**
- * A whole answer that is an error whatever its status: an `error` member and none of the members an
- * answer of either format carries (`choices`, `data`, `content`). Some OpenAI-compatible proxies
- * answer 200 so; the call failed, and the body may quote the key the provider was sent.
- */
-export function isErrorBody(answer: unknown): boolean {
-  if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) return false;
-  return (
-    Object.hasOwn(answer, 'error') &&
-    !Object.hasOwn(answer, 'choices') &&
-    !Object.hasOwn(answer, 'data') &&
-    !Object.hasOwn(answer, 'content')
-  );
-}

@@ -415,7 +415,11 @@ describe('model gateway with the official OpenAI and Anthropic SDKs (stand-in pr
       // Not believed: a served name is kept only from 1 to 256 characters.
       expect((receipt.predicate.model as { served?: string }).served).toBeUndefined();
     }
-    claude.queue({ rawAnswer: answer('') });
+    // An Anthropic answer (an OpenAI-shaped one from an Anthropic provider is no answer: answer-shape.ts).
+    claude.queue({
+      rawAnswer:
+        '{"id":"x","type":"message","role":"assistant","model":"","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":1}}',
+    });
     const message = await anthropic()
       .messages.create({ model: 'claude-test', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] })
       .withResponse();
