@@ -663,4 +663,27 @@ describe('model batches', () => {
     expect(answer.status).toBe(400);
     expect(answer.text).toContain('endpoint');
   });
+
+  it('attack: a batch whose inline requests share a custom_id is refused (400 naming it) before anything is reserved or sent, on both batch routes', async () => {
+    const agent = await gw.client.createAgent({ name: 'twins', manifest: manifest('twins') });
+    const key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
+    const item = {
+      custom_id: 'same',
+      body: { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] },
+    };
+    const before = gw.gateway.services.log.size;
+    const sent = provider.received.length;
+    for (const path of ['/v1/oacp/batches', '/v1/batches']) {
+      const answer = await raw(gw.url, path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ endpoint: '/v1/chat/completions', requests: [item, item] }),
+      });
+      expect(answer.status).toBe(400);
+      expect(answer.text).toContain('requests.1.custom_id');
+      expect(answer.text).toContain('custom_id \\"same\\" is used twice');
+    }
+    expect(provider.received.length).toBe(sent);
+    expect(gw.gateway.services.log.size).toBe(before);
+  });
 });
