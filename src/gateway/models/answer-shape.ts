@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { parseFiniteJson } from '../../core/bounded-json.js';
-import type { ModelEndpoint } from './dialect.js';
+import { jsonDepth, parseFiniteJson } from '../../core/bounded-json.js';
+import { MAX_ANSWER_DEPTH, type ModelEndpoint } from './dialect.js';
 import { providerErrorMessage } from './translate-answer.js';
 
 const present = z.unknown().refine((value) => value !== null && value !== undefined);
@@ -30,16 +30,18 @@ export function isErrorBody(body: unknown): boolean {
 
 export type AnswerShape =
   | { readonly kind: 'answer' }
-  /** Not JSON (or a number no double holds): left to the caller's reading, which refuses it as unreadable. */
+  /** Not JSON (or a number no double holds, or nested past MAX_ANSWER_DEPTH): left to the caller's reading, which refuses it as unreadable. */
   | { readonly kind: 'unreadable' }
   /** `message`: the provider's own words (not yet redacted of the key it was sent). */
   | { readonly kind: 'error'; readonly reason: string; readonly message?: string };
 
 /** A 2xx body of `endpoint`, judged by the schemas above: an answer, a provider's error, or unreadable. */
 export function answerShape(endpoint: ModelEndpoint, bytes: Buffer): AnswerShape {
+  const text = bytes.toString('utf8');
+  if (jsonDepth(text) > MAX_ANSWER_DEPTH) return { kind: 'unreadable' };
   let parsed: ReturnType<typeof parseFiniteJson>;
   try {
-    parsed = parseFiniteJson(bytes.toString('utf8'));
+    parsed = parseFiniteJson(text);
   } catch {
     return { kind: 'unreadable' };
   }

@@ -3,7 +3,7 @@ import type { Span } from '@opentelemetry/api';
 import { ModelAttemptSchema, type ModelCallPredicateInput } from '../../attest/model-call.js';
 import type { Manifest } from '../../capability/manifest.js';
 import { decideModel } from '../../capability/name-policy.js';
-import { numberOutOfRange, parseFiniteJson } from '../../core/bounded-json.js';
+import { jsonDepth, numberOutOfRange, parseFiniteJson, tooDeep } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { OacpError } from '../../core/errors.js';
 import { canonicalize } from '../../core/jcs.js';
@@ -16,7 +16,13 @@ import { messages } from './anthropic-wire.js';
 import type { SendRequest } from './batch-collector.js';
 import type { BudgetVerdict, ModelBudget, Reservation } from './budget.js';
 import { aliasFor, type ModelsSection, type ProviderConfig, priceFor } from './config.js';
-import { type Dialect, MAX_MODEL_NAME, type ProviderKind, type TokenUsage } from './dialect.js';
+import {
+  type Dialect,
+  MAX_ANSWER_DEPTH,
+  MAX_MODEL_NAME,
+  type ProviderKind,
+  type TokenUsage,
+} from './dialect.js';
 import { type Attempt, type Dispatched, dispatch, type Inspected, type ProviderSecrets } from './dispatch.js';
 import { chatCompletions } from './openai-wire.js';
 import { type ProviderStatus, providersStatus } from './provider-health.js';
@@ -516,6 +522,8 @@ export class ModelGateway {
       // A provider's refusal may quote the key it was sent: it never reaches the agent.
       const redact = async () => (await this.parts.secretsFor(sent.provider)).redact(text);
       if (status >= 300) text = await redact();
+      // Nothing that recurses (translation, the JSON answer, the digest) ever sees a deeper one.
+      if (jsonDepth(text) > MAX_ANSWER_DEPTH) throw new Error(tooDeep('the answer', MAX_ANSWER_DEPTH));
       let parsed = parseFiniteJson(text);
       if (status < 300 && isErrorBody(parsed.value)) {
         status = 502;

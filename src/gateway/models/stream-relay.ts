@@ -1,8 +1,8 @@
-import { parseFiniteJson } from '../../core/bounded-json.js';
+import { jsonDepth, parseFiniteJson, tooDeep } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { canonicalize } from '../../core/jcs.js';
 import { isErrorBody } from './answer-shape.js';
-import type { Dialect, TokenUsage } from './dialect.js';
+import { type Dialect, MAX_ANSWER_DEPTH, type TokenUsage } from './dialect.js';
 import { formatSse, type SseEvent, SseParser } from './sse.js';
 import { countTextTokens } from './tokens.js';
 import { providerErrorMessage } from './translate-answer.js';
@@ -144,6 +144,11 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
         }
         if (event.data !== '' && event.data !== '[DONE]' && !isJson(event.data)) {
           yield* fail('the provider sent an event that is not JSON');
+          return;
+        }
+        // As for a whole answer (dialect.ts MAX_ANSWER_DEPTH): what translates and digests events recurses.
+        if (jsonDepth(event.data) > MAX_ANSWER_DEPTH) {
+          yield* fail(tooDeep("an event of the provider's stream", MAX_ANSWER_DEPTH));
           return;
         }
         // An error mid-stream (a 200 whose events turn to an error) ends the call as failed, and

@@ -1,5 +1,11 @@
 import type { ProviderKind } from './dialect.js';
-import { isRecord, type Json, TO_ANTHROPIC_STOP, TO_OPENAI_FINISH } from './translate-parts.js';
+import {
+  argumentsObject,
+  isRecord,
+  type Json,
+  TO_ANTHROPIC_STOP,
+  TO_OPENAI_FINISH,
+} from './translate-parts.js';
 
 /** An Anthropic message as an OpenAI chat.completion: text joined, tool_use blocks as tool_calls. */
 function toOpenAi(record: Json, now: () => Date): Json {
@@ -73,15 +79,11 @@ function toAnthropic(record: Json): Json {
   };
 }
 
-/** A model's tool arguments as an object; text that is not a JSON object is kept under `_raw`, not lost. */
+/** A model's tool arguments as an object; text that is not a JSON object (or nests too deep) is kept under `_raw`, not lost. */
 export function argumentsOf(value: unknown): Json {
   if (typeof value !== 'string') return {};
-  try {
-    const parsed: unknown = JSON.parse(value === '' ? '{}' : value);
-    return isRecord(parsed) ? parsed : { _raw: value };
-  } catch {
-    return { _raw: value };
-  }
+  const parsed = argumentsObject(value);
+  return parsed.ok ? parsed.value : { _raw: value };
 }
 
 /** A provider's whole answer in the client's format (`to`); error bodies are rewritten by the caller. */
