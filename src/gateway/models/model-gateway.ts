@@ -480,6 +480,7 @@ export class ModelGateway {
                     : openAiToAnthropicStream(facts.estimated),
               }),
           response: sent.response,
+          usageChunk: asksUsage(record),
           redact: async (text) => (await this.parts.secretsFor(sent.provider)).redact(text),
           outputCap: maxTokens === undefined ? Number.MAX_SAFE_INTEGER : maxTokens * answers,
           model: route.model,
@@ -902,6 +903,16 @@ function requestDigestOf(body: unknown): () => string {
     }
     return digest;
   };
+}
+
+/** Whether an OpenAI-format streaming request asked for the usage chunk (`stream_options.include_usage`). */
+function asksUsage(record: Readonly<Record<string, unknown>>): boolean {
+  const options = record.stream_options;
+  return (
+    typeof options === 'object' &&
+    options !== null &&
+    (options as { include_usage?: unknown }).include_usage === true
+  );
 }
 
 /** A quota store that could not answer: the call is refused. */

@@ -37,6 +37,12 @@ export interface RelayInput {
   readonly outputCap: number;
   readonly model: string;
   readonly signal?: AbortSignal;
+  /**
+   * Whether an OpenAI-format client gets the chunk with no choices and the usage: only when it set
+   * `stream_options.include_usage` (the gateway always asks the provider for it, to count). A
+   * client that did not ask may read `choices[0]` of every chunk, and that one has none.
+   */
+  readonly usageChunk?: boolean;
   /** Takes the provider's key out of its text (an error event may quote it). */
   readonly redact: (text: string) => Promise<string>;
   /** Settles and writes the receipt; the stream's last event is sent only after it resolves. */
@@ -88,11 +94,20 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
       ...(reason === undefined ? {} : { reason }),
     };
   };
+  const unasked = (event: SseEvent): boolean => {
+    if (input.usageChunk !== false || client.kind !== 'openai' || !event.data.includes('"usage"'))
+      return false;
+    const data = dataOf(event) as { choices?: unknown; usage?: unknown } | null;
+    return Array.isArray(data?.choices) && data.choices.length === 0 && data.usage != null;
+  };
+  // The digest covers what the client receives, so a chunk it did not ask for is in neither.
   const out = (events: readonly SseEvent[]): string[] =>
-    events.map((event) => {
-      forwarded.push(dataOf(event));
-      return formatSse(event);
-    });
+    events
+      .filter((event) => !unasked(event))
+      .map((event) => {
+        forwarded.push(dataOf(event));
+        return formatSse(event);
+      });
   /** Ends the stream with client-format `events`, the last one only after the receipt. */
   const close = async function* (kind: StreamOutcome['kind'], events: readonly SseEvent[], reason?: string) {
     const last = events.at(-1);
