@@ -50,6 +50,7 @@ import { batchStore } from './models/batch-store.js';
 import { ModelBudget } from './models/budget.js';
 import { modelCallerFor } from './models/caller.js';
 import { ModelGateway } from './models/model-gateway.js';
+import { ProviderKeys } from './models/provider-keys.js';
 import { Providers } from './models/providers.js';
 import { sandboxChat } from './models/sandbox-chat.js';
 import { GatewayMetrics } from './observability/gateway-metrics.js';
@@ -254,6 +255,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const modelProviders = new Providers(config.models);
     closers.push(() => modelProviders.close());
     const budgets = config.models.budgets;
+    // Provider keys are read from the vault once a minute at most, and again at once after a change.
+    const providerKeys = new ProviderKeys({
+      read: (provider) => credentials.resolveForCall(MODEL_PROVIDER_KEYS, `models/${provider.name}`),
+      generation: () => credentials.generation,
+    });
     const models = new ModelGateway({
       config: config.models,
       providers: modelProviders,
@@ -268,7 +274,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       receipts,
       metrics,
       tracing,
-      secretsFor: (provider) => credentials.resolveForCall(MODEL_PROVIDER_KEYS, `models/${provider.name}`),
+      secretsFor: (provider) => providerKeys.secretsFor(provider),
     });
     // Answers do not wait for their settlements; the store closes only after they are written.
     closers.push(() => models.budget.settled());

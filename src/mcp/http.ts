@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import { BodyBytes } from '../core/body-bytes.js';
 import { numberOutOfRange, parseFiniteJson } from '../core/bounded-json.js';
 import { OacpError } from '../core/errors.js';
 import { countHeaders, tooManyHeaders } from '../core/header-count.js';
@@ -303,27 +304,6 @@ function methodNotAllowed(res: ServerResponse): void {
     .end(
       JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Method not allowed.' } }),
     );
-}
-
-/**
- * Bytes of request bodies the listener holds at once. Each body is bounded, but clients that
- * each dribble one (a chunked body that never ends holds its socket up to requestTimeout) were
- * not: a few hundred connections of 4 MiB grew the bridge by gigabytes. Past the bound a body
- * is refused (503) as it arrives, and its bytes given back.
- */
-class BodyBytes {
-  #held = 0;
-  constructor(readonly limit: number) {}
-
-  take(bytes: number): boolean {
-    if (this.#held + bytes > this.limit) return false;
-    this.#held += bytes;
-    return true;
-  }
-
-  give(bytes: number): void {
-    this.#held = Math.max(0, this.#held - bytes);
-  }
 }
 
 async function readJson(

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { ProcessSandbox, TierName, Usage } from '../airlock/sandbox.js';
 import { LineTransport } from './line-transport.js';
+import { perRequestSignals } from './request-signals.js';
 import type { ServerIdentity } from './server-identity.js';
 import { fromSdkTransport, type MessageTransport } from './transport.js';
 
@@ -59,16 +60,21 @@ export function processUpstream(options: {
   };
 }
 
+/** The SDK's Streamable HTTP client for a remote server, each request with its own signal (request-signals.ts). */
+export async function remoteTransport(url: URL) {
+  // The SDK's HTTP client is loaded only for a remote server: a local bridge starts without it.
+  const { StreamableHTTPClientTransport } = await import(
+    '@modelcontextprotocol/sdk/client/streamableHttp.js'
+  );
+  return new StreamableHTTPClientTransport(url, { fetch: perRequestSignals() });
+}
+
 /** A remote MCP server reached over Streamable HTTP (`--upstream URL`). */
 export function urlUpstream(options: { identity: ServerIdentity; url: URL }): UpstreamConnector {
   return {
     identity: options.identity,
     async connect() {
-      // The SDK's HTTP client is loaded only for a remote server: a local bridge starts without it.
-      const { StreamableHTTPClientTransport } = await import(
-        '@modelcontextprotocol/sdk/client/streamableHttp.js'
-      );
-      const transport = fromSdkTransport(new StreamableHTTPClientTransport(options.url));
+      const transport = fromSdkTransport(await remoteTransport(options.url));
       let end: (why: string) => void = () => undefined;
       const ended = new Promise<string>((resolve) => {
         end = resolve;

@@ -95,6 +95,7 @@ export class CredentialVault {
   readonly #store: Store;
   readonly #key: Buffer;
   readonly #now: () => Date;
+  #generation = 0;
 
   constructor(options: { readonly store: Store; readonly masterKey: Uint8Array; readonly now?: () => Date }) {
     if (options.masterKey.length !== 32) {
@@ -142,7 +143,17 @@ export class CredentialVault {
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
     });
+    this.#generation += 1;
     return { name, agentId, tool, inject, createdAt: existing?.createdAt ?? now, updatedAt: now };
+  }
+
+  /**
+   * Counts the changes this vault has made (put, delete, an agent's removal), each after its
+   * write: whoever keeps a resolved secret for a while (the model leg's provider keys) drops it
+   * when the count it was read at is no longer current.
+   */
+  get generation(): number {
+    return this.#generation;
   }
 
   /**
@@ -189,13 +200,18 @@ export class CredentialVault {
   }
 
   async delete(name: string, agentId: string, tool: string): Promise<boolean> {
-    return this.#store.credentials.delete(name, agentId, tool);
+    try {
+      return await this.#store.credentials.delete(name, agentId, tool);
+    } finally {
+      this.#generation += 1;
+    }
   }
 
   /** Deletes every credential of an agent (on retirement); pass `tx` to join it. */
   async removeAgent(agentId: string, tx: Repos = this.#store): Promise<number> {
     const rows = await tx.credentials.forAgent(agentId);
     for (const row of rows) await tx.credentials.delete(row.name, row.agentId, row.tool);
+    this.#generation += 1;
     return rows.length;
   }
 

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { BodyBytes } from '../../core/body-bytes.js';
 import { type GatewayEnv, MAX_BODY_DEPTH } from './env.js';
 import { toHttpFailure } from './errors.js';
 import { authenticate } from './middleware/authenticate.js';
@@ -55,14 +56,18 @@ export function gatewayRoutes(services: GatewayServices): Route[] {
 /**
  * The gateway's HTTP API as a Hono app (transport-agnostic: `app.fetch` is
  * served by @hono/node-server, and tests may call it directly). Every request
- * passes, in order: telemetry, the Host guard, the streaming body limit; then,
+ * passes, in order: telemetry, the Host guard, the streaming body limit (each body's
+ * bytes and nesting, and the bytes of every body being read at once); then,
  * per route, authentication and the route's declared access; then the handler.
  */
 export function createApp(services: GatewayServices, mounts: readonly Mount[] = []): GatewayHttp {
   const app = new Hono<GatewayEnv>();
   app.use('*', telemetry(services));
   app.use('*', hostGuard(services.hostGuard, services.metrics));
-  app.use('*', bodyLimit({ maxBytes: services.maxBodyBytes ?? DEFAULT_MAX_BODY, maxDepth: MAX_BODY_DEPTH }));
+  const maxBytes = services.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  // One budget for every route of this listener, the public A2A mount's included (core/body-bytes.ts).
+  const held = new BodyBytes(services.maxBodyBytesInFlight ?? 16 * maxBytes);
+  app.use('*', bodyLimit({ maxBytes, maxDepth: MAX_BODY_DEPTH, held }));
 
   const declared: DeclaredRoute[] = [];
   for (const { method, path, access, handler } of gatewayRoutes(services)) {

@@ -22,6 +22,7 @@ export type HttpErrorCode =
   | 'BAD_REQUEST'
   | 'NOT_FOUND'
   | 'PAYLOAD_TOO_LARGE'
+  | 'BODIES_BUSY'
   | 'HEADERS_TOO_LARGE'
   | 'HOST_REFUSED'
   | 'INTERNAL'
@@ -63,6 +64,7 @@ const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
   BAD_REQUEST: 400,
   NOT_FOUND: 404,
   PAYLOAD_TOO_LARGE: 413,
+  BODIES_BUSY: 503,
   HEADERS_TOO_LARGE: 431,
   HOST_REFUSED: 403,
   INTERNAL: 500,
@@ -167,7 +169,9 @@ export function toHttpFailure(error: unknown): HttpFailure {
       ? Math.max(1, Math.ceil(details.retryAfterMs / 1000))
       : error.code === 'RUNTIME_AGENT_RESTARTING'
         ? 1
-        : undefined;
+        : error.code === 'BODIES_BUSY'
+          ? 5
+          : undefined;
   return {
     status,
     body: {

@@ -152,9 +152,11 @@ export function modelRoutes(services: GatewayServices): Route[] {
       c.json({ providers: await models.gateway.providersStatus() }),
     ),
     route('GET', '/v1/models', access, async (c) => {
-      await modelCaller(c.var.principal, services.agents);
+      const grant = (await modelCaller(c.var.principal, services.agents)).manifest.capabilities.models;
       const anthropic = c.req.header('anthropic-version') !== undefined;
-      return c.json(anthropic ? anthropicModelList(models.config) : openAiModelList(models.config));
+      return c.json(
+        anthropic ? anthropicModelList(models.config, grant) : openAiModelList(models.config, grant),
+      );
     }),
   ];
 }

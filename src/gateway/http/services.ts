@@ -64,6 +64,8 @@ export interface GatewayServices {
   readonly publicMetrics?: boolean;
   /** Largest request body accepted, in bytes (default 1 MiB). */
   readonly maxBodyBytes?: number;
+  /** Bytes of request bodies read at once over every connection (default 16 of the largest); past it, 503. */
+  readonly maxBodyBytesInFlight?: number;
   /** The Host check of the listener (core/loopback.ts hostGuardFor); none accepts every Host. */
   readonly hostGuard?: HostGuard;
   /** The model leg (/v1/chat/completions, /v1/messages, …); absent: those routes answer 404. */

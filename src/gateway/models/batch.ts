@@ -28,7 +28,23 @@ const ITEMS = z
     { error: 'expected the items inline, as a list' },
   )
   .min(1, { error: 'a batch needs at least one request' })
-  .max(MAX_BATCH_ITEMS, { error: `a batch holds at most ${MAX_BATCH_ITEMS} requests` });
+  .max(MAX_BATCH_ITEMS, { error: `a batch holds at most ${MAX_BATCH_ITEMS} requests` })
+  // A client matches results to its requests by custom_id: two alike could not be told apart (an
+  // uploaded file is held to the same, batch-files.ts).
+  .superRefine((items, context) => {
+    const seen = new Set<string>();
+    for (const [index, item] of items.entries()) {
+      if (seen.has(item.custom_id)) {
+        context.addIssue({
+          code: 'custom',
+          path: [index, 'custom_id'],
+          message: `custom_id "${item.custom_id}" is used twice`,
+        });
+        return;
+      }
+      seen.add(item.custom_id);
+    }
+  });
 
 /**
  * A batch as a client sends it: the items inline (`requests`) or in a file it

@@ -1,7 +1,7 @@
 import type { AgentDirectory } from '../runtime/agent-directory.js';
 import type { ModelCaller } from './model-gateway.js';
 
-/** Deepest lineage walked: a longer chain of parents is cut here (the registry never builds one). */
+/** Deepest lineage walked: a longer chain of parents is cut here (the registry never builds one, nor a loop). */
 const MAX_LINEAGE = 64;
 
 /**
@@ -20,7 +20,9 @@ export async function modelCallerFor(
   const lineage = [agent.id];
   for (let parent = agent.parentId; parent !== null && lineage.length < MAX_LINEAGE; ) {
     const record = await agents.get(parent);
-    if (record === undefined) break;
+    // A loop of parents (a store edited by hand, a bad restore) ends at the first agent seen again:
+    // walked on, it listed each agent up to 32 times, each budget charged that many times a call.
+    if (record === undefined || lineage.includes(record.id)) break;
     lineage.push(record.id);
     parent = record.parentId;
   }

@@ -60,6 +60,14 @@ export interface Dialect {
 }
 
 /**
+ * Deepest nesting a provider's answer (a whole one, or one stream event's data) may have. Everything
+ * after the parse recurses (translation's JSON.stringify of tool arguments, the JSON answer, digests),
+ * and a tool call's `input` nested 20,000 levels deep made a 500 with no receipt after the provider
+ * had the call. A model's tool arguments nest a few levels; this leaves them ample room.
+ */
+export const MAX_ANSWER_DEPTH = 512;
+
+/**
  * Most tokens one count a provider reports may say (2^40, a million times any model's context):
  * the gateway adds counts (input and output, a call's and a budget's), and two counts near 2^53
  * would add up to a number no receipt can hold exactly, leaving an answered call without one.

@@ -42,7 +42,17 @@ export interface DispatchInput {
   readonly signal?: AbortSignal;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
+  /**
+   * Reads a 2xx answer whole and judges it (answer-shape.ts): a provider's error in a 2xx counts
+   * as a failed try, retried and failed over like a 5xx; anything else comes back readable again.
+   * Absent for a stream, which is judged event by event as it is relayed.
+   */
+  readonly inspect?: (response: UpstreamResponse) => Promise<Inspected>;
 }
+
+export type Inspected =
+  | { readonly kind: 'answer'; readonly response: UpstreamResponse }
+  | { readonly kind: 'error'; readonly reason: string; readonly message?: string };
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -51,7 +61,8 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
  * a timeout or a refused connection (backoff with full jitter, the provider's
  * Retry-After honoured), then the next provider. An open breaker skips its
  * provider at once. A 4xx that retrying cannot fix is the provider's answer
- * and ends the search. Every try is listed for the receipt.
+ * and ends the search. A 2xx whose body is a provider's error (`inspect`) is a failed try too.
+ * Every try is listed for the receipt.
  */
 export async function dispatch(input: DispatchInput): Promise<Dispatched> {
   const attempts: Attempt[] = [];
@@ -105,6 +116,27 @@ export async function dispatch(input: DispatchInput): Promise<Dispatched> {
         if (attempt < provider.max_retries) await sleep(backoffMs(attempt));
         continue;
       }
+      const inspected =
+        input.inspect !== undefined && response.status >= 200 && response.status < 300
+          ? await input.inspect(response)
+          : ({ kind: 'answer', response } as const);
+      if (inspected.kind === 'error') {
+        breaker.failure();
+        input.pool.failed(provider.name, 'server_error');
+        attempts.push({
+          provider: provider.name,
+          status: response.status,
+          durationMs: now() - started,
+          error: `HTTP ${response.status} with ${inspected.reason}`,
+        });
+        lastStatus = 502;
+        // The provider's words reach the agent and the receipt's reason only redacted; a try's entry never holds them.
+        const words = inspected.message === undefined ? '' : `: ${secrets.redact(inspected.message)}`;
+        lastReason = `provider ${provider.name} answered HTTP ${response.status} with ${inspected.reason}${words}`;
+        if (attempt < provider.max_retries) await sleep(backoffMs(attempt));
+        continue;
+      }
+      response = inspected.response;
       if (!retryableStatus(response.status)) {
         breaker.success();
         // The provider's answer to pass on, but a refused key is worth an operator's look.

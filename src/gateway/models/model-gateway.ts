@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Span } from '@opentelemetry/api';
-import type { ModelCallPredicateInput } from '../../attest/model-call.js';
+import { ModelAttemptSchema, type ModelCallPredicateInput } from '../../attest/model-call.js';
 import type { Manifest } from '../../capability/manifest.js';
 import { decideModel } from '../../capability/name-policy.js';
-import { numberOutOfRange, parseFiniteJson } from '../../core/bounded-json.js';
+import { jsonDepth, numberOutOfRange, parseFiniteJson, tooDeep } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { OacpError } from '../../core/errors.js';
 import { canonicalize } from '../../core/jcs.js';
@@ -11,12 +11,19 @@ import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { GatewayPolicy } from '../runtime/policy/gateway-policy.js';
 import type { ReceiptLink, ReceiptRecorder } from '../runtime/receipt-recorder.js';
+import { answerShape } from './answer-shape.js';
 import { messages } from './anthropic-wire.js';
 import type { SendRequest } from './batch-collector.js';
 import type { BudgetVerdict, ModelBudget, Reservation } from './budget.js';
 import { aliasFor, type ModelsSection, type ProviderConfig, priceFor } from './config.js';
-import { type Dialect, MAX_MODEL_NAME, type ProviderKind, type TokenUsage } from './dialect.js';
-import { type Attempt, type Dispatched, dispatch, type ProviderSecrets } from './dispatch.js';
+import {
+  type Dialect,
+  MAX_ANSWER_DEPTH,
+  MAX_MODEL_NAME,
+  type ProviderKind,
+  type TokenUsage,
+} from './dialect.js';
+import { type Attempt, type Dispatched, dispatch, type Inspected, type ProviderSecrets } from './dispatch.js';
 import { chatCompletions } from './openai-wire.js';
 import { type ProviderStatus, providersStatus } from './provider-health.js';
 import type { Providers } from './providers.js';
@@ -32,7 +39,7 @@ import {
   translateRequest,
   UntranslatableRequest,
 } from './translate.js';
-import { readBody } from './upstream.js';
+import { readBody, replayed, type UpstreamResponse } from './upstream.js';
 
 /** The agent a model call is made for, as the HTTP layer authenticated it. */
 export interface ModelCaller {
@@ -107,6 +114,8 @@ interface CallFacts {
   reserved: number;
   /** What the budgets were charged at settlement (absent: not known, as for an abandoned batch). */
   charged: number | undefined;
+  /** Micro-USD the budgets were charged, when the model has a price: every receipt states it (docs/receipts.md). */
+  chargedCost?: number | undefined;
   provider?: ProviderConfig;
   served?: string | undefined;
   attempts: readonly Attempt[];
@@ -313,6 +322,8 @@ export class ModelGateway {
       });
     }
     const price = priceFor(this.parts.config, route.model) ?? priceFor(this.parts.config, read.model);
+    // Nothing is charged until a settlement says otherwise: a refusal from here on costs 0.
+    facts.chargedCost = price === undefined ? undefined : 0;
     if (price === undefined && this.parts.budget.limitsCost) {
       return this.#quota(facts, {
         effect: 'deny',
@@ -386,6 +397,18 @@ export class ModelGateway {
     const upstreamBody = JSON.stringify(upstream.prepare(outgoing, route.model, maxTokens));
     const headers: Record<string, string> = {};
     if (upstream.kind === 'anthropic') headers['anthropic-version'] = '2023-06-01';
+    const maxResponseBytes = this.parts.maxResponseBytes ?? 32 * 1024 * 1024;
+    // A whole answer is judged before it is taken: a provider's error in a 200 fails over.
+    const inspect = async (response: UpstreamResponse): Promise<Inspected> => {
+      let bytes: Buffer;
+      try {
+        bytes = await readBody(response, maxResponseBytes);
+      } catch (error) {
+        return { kind: 'answer', response: replayed(response, error as Error) };
+      }
+      const shape = answerShape(upstream.endpoint, bytes);
+      return shape.kind === 'error' ? shape : { kind: 'answer', response: replayed(response, bytes) };
+    };
     const direct = () =>
       dispatch({
         providers: route.providers,
@@ -394,6 +417,7 @@ export class ModelGateway {
         body: upstreamBody,
         headers,
         secretsFor: this.parts.secretsFor,
+        ...(read.stream ? {} : { inspect }),
         ...(signal === undefined ? {} : { signal }),
       });
     // The provider is about to get the call: its receipt, should this process be killed before it
@@ -411,6 +435,7 @@ export class ModelGateway {
       }
     } catch (error) {
       await this.#charge(options, reservation, 0, 0);
+      facts.chargedCost = price === undefined ? undefined : 0;
       span.setAttribute('error.type', 'receipt_unavailable');
       span.end();
       return this.#failed(
@@ -427,6 +452,7 @@ export class ModelGateway {
     facts.attempts = sent.attempts;
     if (!sent.ok) {
       facts.charged = sent.spent === true ? reserveTokens : 0;
+      facts.chargedCost = price === undefined ? undefined : sent.spent === true ? estimatedCost : 0;
       await this.#charge(
         options,
         reservation,
@@ -454,6 +480,7 @@ export class ModelGateway {
                     : openAiToAnthropicStream(facts.estimated),
               }),
           response: sent.response,
+          usageChunk: asksUsage(record),
           redact: async (text) => (await this.parts.secretsFor(sent.provider)).redact(text),
           outputCap: maxTokens === undefined ? Number.MAX_SAFE_INTEGER : maxTokens * answers,
           model: route.model,
@@ -491,11 +518,13 @@ export class ModelGateway {
     /** The provider's status, or 502 for a 200 whose body is an error (some proxies answer so). */
     let status = sent.response.status;
     try {
-      const bytes = await readBody(sent.response, this.parts.maxResponseBytes ?? 32 * 1024 * 1024);
+      const bytes = await readBody(sent.response, maxResponseBytes);
       let text = bytes.toString('utf8');
       // A provider's refusal may quote the key it was sent: it never reaches the agent.
       const redact = async () => (await this.parts.secretsFor(sent.provider)).redact(text);
       if (status >= 300) text = await redact();
+      // Nothing that recurses (translation, the JSON answer, the digest) ever sees a deeper one.
+      if (jsonDepth(text) > MAX_ANSWER_DEPTH) throw new Error(tooDeep('the answer', MAX_ANSWER_DEPTH));
       let parsed = parseFiniteJson(text);
       if (status < 300 && isErrorBody(parsed.value)) {
         status = 502;
@@ -508,6 +537,7 @@ export class ModelGateway {
       raw = text;
     } catch (error) {
       facts.charged = reserveTokens;
+      facts.chargedCost = price === undefined ? undefined : estimatedCost;
       await this.#charge(options, reservation, reserveTokens, estimatedCost);
       span.end();
       return this.#failed(
@@ -774,7 +804,9 @@ export class ModelGateway {
         outputTokens: result.usage?.outputTokens ?? 0,
         ...(facts.charged === undefined ? {} : { chargedTokens: facts.charged }),
       },
-      ...(result.cost === undefined ? {} : { costUsd: result.cost / 1e6 }),
+      ...((result.cost ?? facts.chargedCost) === undefined
+        ? {}
+        : { costUsd: (result.cost ?? facts.chargedCost ?? 0) / 1e6 }),
       outcome: result.outcome,
       ...(result.reason === undefined ? {} : { reason: result.reason.slice(0, 1024) }),
       policy: facts.policy,
@@ -800,6 +832,13 @@ function certainPredicate(
     value !== undefined && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
   const charged = count(facts.charged);
   const denied = facts.policy.effect === 'deny';
+  // The tries and the cost are the gateway's own facts (what it sent, what it charged): they stay,
+  // each as far as the predicate takes it, so a fallback receipt still says what the call cost.
+  const attempts = built.attempts.filter((attempt) => ModelAttemptSchema.safeParse(attempt).success);
+  const cost =
+    built.costUsd !== undefined && Number.isFinite(built.costUsd) && built.costUsd >= 0
+      ? built.costUsd
+      : undefined;
   const finished = Math.max(facts.started.getTime(), Date.parse(built.finishedAt) || 0);
   return {
     agent: built.agent,
@@ -818,8 +857,9 @@ function certainPredicate(
     },
     outcome: denied ? 'denied' : 'failed',
     reason: reason.slice(0, 1024),
+    ...(cost === undefined ? {} : { costUsd: cost }),
     policy: facts.policy,
-    attempts: [],
+    attempts,
     startedAt: facts.started.toISOString(),
     finishedAt: new Date(finished).toISOString(),
     durationMs: finished - facts.started.getTime(),
@@ -863,6 +903,16 @@ function requestDigestOf(body: unknown): () => string {
     }
     return digest;
   };
+}
+
+/** Whether an OpenAI-format streaming request asked for the usage chunk (`stream_options.include_usage`). */
+function asksUsage(record: Readonly<Record<string, unknown>>): boolean {
+  const options = record.stream_options;
+  return (
+    typeof options === 'object' &&
+    options !== null &&
+    (options as { include_usage?: unknown }).include_usage === true
+  );
 }
 
 /** A quota store that could not answer: the call is refused. */

@@ -1,10 +1,11 @@
-import { parseFiniteJson } from '../../core/bounded-json.js';
+import { jsonDepth, parseFiniteJson, tooDeep } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { canonicalize } from '../../core/jcs.js';
-import type { Dialect, TokenUsage } from './dialect.js';
+import { isErrorBody } from './answer-shape.js';
+import { type Dialect, MAX_ANSWER_DEPTH, type TokenUsage } from './dialect.js';
 import { formatSse, type SseEvent, SseParser } from './sse.js';
 import { countTextTokens } from './tokens.js';
-import { isErrorBody, providerErrorMessage } from './translate-answer.js';
+import { providerErrorMessage } from './translate-answer.js';
 import type { UpstreamResponse } from './upstream.js';
 
 export interface StreamOutcome {
@@ -36,6 +37,12 @@ export interface RelayInput {
   readonly outputCap: number;
   readonly model: string;
   readonly signal?: AbortSignal;
+  /**
+   * Whether an OpenAI-format client gets the chunk with no choices and the usage: only when it set
+   * `stream_options.include_usage` (the gateway always asks the provider for it, to count). A
+   * client that did not ask may read `choices[0]` of every chunk, and that one has none.
+   */
+  readonly usageChunk?: boolean;
   /** Takes the provider's key out of its text (an error event may quote it). */
   readonly redact: (text: string) => Promise<string>;
   /** Settles and writes the receipt; the stream's last event is sent only after it resolves. */
@@ -87,11 +94,20 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
       ...(reason === undefined ? {} : { reason }),
     };
   };
+  const unasked = (event: SseEvent): boolean => {
+    if (input.usageChunk !== false || client.kind !== 'openai' || !event.data.includes('"usage"'))
+      return false;
+    const data = dataOf(event) as { choices?: unknown; usage?: unknown } | null;
+    return Array.isArray(data?.choices) && data.choices.length === 0 && data.usage != null;
+  };
+  // The digest covers what the client receives, so a chunk it did not ask for is in neither.
   const out = (events: readonly SseEvent[]): string[] =>
-    events.map((event) => {
-      forwarded.push(dataOf(event));
-      return formatSse(event);
-    });
+    events
+      .filter((event) => !unasked(event))
+      .map((event) => {
+        forwarded.push(dataOf(event));
+        return formatSse(event);
+      });
   /** Ends the stream with client-format `events`, the last one only after the receipt. */
   const close = async function* (kind: StreamOutcome['kind'], events: readonly SseEvent[], reason?: string) {
     const last = events.at(-1);
@@ -143,6 +159,11 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
         }
         if (event.data !== '' && event.data !== '[DONE]' && !isJson(event.data)) {
           yield* fail('the provider sent an event that is not JSON');
+          return;
+        }
+        // As for a whole answer (dialect.ts MAX_ANSWER_DEPTH): what translates and digests events recurses.
+        if (jsonDepth(event.data) > MAX_ANSWER_DEPTH) {
+          yield* fail(tooDeep("an event of the provider's stream", MAX_ANSWER_DEPTH));
           return;
         }
         // An error mid-stream (a 200 whose events turn to an error) ends the call as failed, and

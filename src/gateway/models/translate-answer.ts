@@ -1,5 +1,11 @@
 import type { ProviderKind } from './dialect.js';
-import { isRecord, type Json, TO_ANTHROPIC_STOP, TO_OPENAI_FINISH } from './translate-parts.js';
+import {
+  argumentsObject,
+  isRecord,
+  type Json,
+  TO_ANTHROPIC_STOP,
+  TO_OPENAI_FINISH,
+} from './translate-parts.js';
 
 /** An Anthropic message as an OpenAI chat.completion: text joined, tool_use blocks as tool_calls. */
 function toOpenAi(record: Json, now: () => Date): Json {
@@ -73,15 +79,11 @@ function toAnthropic(record: Json): Json {
   };
 }
 
-/** A model's tool arguments as an object; text that is not a JSON object is kept under `_raw`, not lost. */
+/** A model's tool arguments as an object; text that is not a JSON object (or nests too deep) is kept under `_raw`, not lost. */
 export function argumentsOf(value: unknown): Json {
   if (typeof value !== 'string') return {};
-  try {
-    const parsed: unknown = JSON.parse(value === '' ? '{}' : value);
-    return isRecord(parsed) ? parsed : { _raw: value };
-  } catch {
-    return { _raw: value };
-  }
+  const parsed = argumentsObject(value);
+  return parsed.ok ? parsed.value : { _raw: value };
 }
 
 /** A provider's whole answer in the client's format (`to`); error bodies are rewritten by the caller. */
@@ -94,19 +96,4 @@ export function translateAnswer(to: ProviderKind, answer: unknown, now: () => Da
 export function providerErrorMessage(answer: unknown): string {
   const error = isRecord(answer) && isRecord(answer.error) ? answer.error : undefined;
   return typeof error?.message === 'string' ? error.message.slice(0, 512) : 'no message';
-}
-
-/**
- * A whole answer that is an error whatever its status: an `error` member and none of the members an
- * answer of either format carries (`choices`, `data`, `content`). Some OpenAI-compatible proxies
- * answer 200 so; the call failed, and the body may quote the key the provider was sent.
- */
-export function isErrorBody(answer: unknown): boolean {
-  if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) return false;
-  return (
-    Object.hasOwn(answer, 'error') &&
-    !Object.hasOwn(answer, 'choices') &&
-    !Object.hasOwn(answer, 'data') &&
-    !Object.hasOwn(answer, 'content')
-  );
 }

@@ -1,3 +1,5 @@
+import { parseBoundedJson } from '../../core/bounded-json.js';
+import { MAX_ANSWER_DEPTH } from './dialect.js';
 /** Why a request cannot be carried to a provider of the other wire format. */
 export class UntranslatableRequest extends Error {}
 
@@ -24,13 +26,23 @@ export function textOf(content: unknown, where: string): string {
 export function parseArguments(value: unknown, where: string): Json {
   if (isRecord(value)) return value;
   if (typeof value !== 'string') throw new UntranslatableRequest(`${where} must be a JSON string`);
-  try {
-    const parsed: unknown = JSON.parse(value === '' ? '{}' : value);
-    if (isRecord(parsed)) return parsed;
-  } catch {
-    // Falls through to the refusal below.
-  }
-  throw new UntranslatableRequest(`${where} must be a JSON object`);
+  const parsed = argumentsObject(value);
+  if (parsed.ok) return parsed.value;
+  throw new UntranslatableRequest(`${where} ${parsed.reason}`);
+}
+
+/**
+ * Tool arguments (a JSON text inside a message) as an object, parsed within MAX_ANSWER_DEPTH and
+ * with numbers a double holds: the parsed value is re-serialised (JSON.stringify recurses), and
+ * arguments 20,000 levels deep, which the message's own depth check cannot see inside a string,
+ * made a 500 with no receipt in either direction of a translation.
+ */
+export function argumentsObject(text: string): { ok: true; value: Json } | { ok: false; reason: string } {
+  const parsed = parseBoundedJson(text === '' ? '{}' : text, MAX_ANSWER_DEPTH, 'its text');
+  if (!parsed.ok) return { ok: false, reason: `must be a JSON object: ${parsed.reason}` };
+  return isRecord(parsed.value)
+    ? { ok: true, value: parsed.value }
+    : { ok: false, reason: 'must be a JSON object' };
 }
 
 /** OpenAI finish reasons <-> Anthropic stop reasons. */

@@ -1,7 +1,8 @@
 import type { ProviderKind } from './dialect.js';
 import { isRecord, type Json, parseArguments, textOf, UntranslatableRequest } from './translate-parts.js';
 
-export { isErrorBody, providerErrorMessage, translateAnswer } from './translate-answer.js';
+export { isErrorBody } from './answer-shape.js';
+export { providerErrorMessage, translateAnswer } from './translate-answer.js';
 export { UntranslatableRequest } from './translate-parts.js';
 
 /** Sampling fields both formats share, by their names on each side. */

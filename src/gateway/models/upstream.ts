@@ -114,3 +114,19 @@ export async function readBody(response: UpstreamResponse, limit: number): Promi
   }
   return Buffer.concat(chunks);
 }
+
+/**
+ * An answer already read (or whose reading failed, `failure`), readable again as it came: the
+ * reader gets the same bytes, or the same error, as from the provider's own body.
+ */
+export function replayed(response: UpstreamResponse, read: Buffer | Error): UpstreamResponse {
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (async function* () {
+      if (read instanceof Error) throw read;
+      yield read;
+    })(),
+    dump: async () => undefined,
+  };
+}

@@ -415,7 +415,11 @@ describe('model gateway with the official OpenAI and Anthropic SDKs (stand-in pr
       // Not believed: a served name is kept only from 1 to 256 characters.
       expect((receipt.predicate.model as { served?: string }).served).toBeUndefined();
     }
-    claude.queue({ rawAnswer: answer('') });
+    // An Anthropic answer (an OpenAI-shaped one from an Anthropic provider is no answer: answer-shape.ts).
+    claude.queue({
+      rawAnswer:
+        '{"id":"x","type":"message","role":"assistant","model":"","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":1}}',
+    });
     const message = await anthropic()
       .messages.create({ model: 'claude-test', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] })
       .withResponse();
@@ -658,5 +662,28 @@ describe('model batches', () => {
     });
     expect(answer.status).toBe(400);
     expect(answer.text).toContain('endpoint');
+  });
+
+  it('attack: a batch whose inline requests share a custom_id is refused (400 naming it) before anything is reserved or sent, on both batch routes', async () => {
+    const agent = await gw.client.createAgent({ name: 'twins', manifest: manifest('twins') });
+    const key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
+    const item = {
+      custom_id: 'same',
+      body: { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] },
+    };
+    const before = gw.gateway.services.log.size;
+    const sent = provider.received.length;
+    for (const path of ['/v1/oacp/batches', '/v1/batches']) {
+      const answer = await raw(gw.url, path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ endpoint: '/v1/chat/completions', requests: [item, item] }),
+      });
+      expect(answer.status).toBe(400);
+      expect(answer.text).toContain('requests.1.custom_id');
+      expect(answer.text).toContain('custom_id \\"same\\" is used twice');
+    }
+    expect(provider.received.length).toBe(sent);
+    expect(gw.gateway.services.log.size).toBe(before);
   });
 });

@@ -137,6 +137,8 @@ describe('streams translated between the OpenAI and Anthropic formats (official 
       model: 'claude-via-openai',
       messages: [{ role: 'user', content: 'go on forever' }],
       stream: true,
+      // The usage chunk comes only to a client that asks for it (usage-chunk.test.ts).
+      stream_options: { include_usage: true },
     });
     let finish: string | null | undefined;
     let stopped: unknown;

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { BodyBytes } from '../../../core/body-bytes.js';
 import { JsonNesting, tooDeep } from '../../../core/bounded-json.js';
 import { httpError } from '../errors.js';
 
@@ -7,23 +8,51 @@ export interface BodyLimits {
   readonly maxBytes: number;
   /** Deepest JSON nesting (every body the gateway takes is JSON, the A2A routes' included). */
   readonly maxDepth: number;
+  /** Bytes of bodies being read at once over every connection (the listener's one budget). */
+  readonly held?: BodyBytes;
 }
 
 export function tooLarge(maxBytes: number) {
   return httpError('PAYLOAD_TOO_LARGE', `request bodies are limited to ${maxBytes} bytes`);
 }
 
-/** Counts bytes and JSON nesting of a body as it arrives; the refusal at the first byte over a limit. */
-function meter(limits: BodyLimits): (chunk: Uint8Array) => Error | undefined {
+/** The refusal when bodies being read already hold the listener's budget (503, Retry-After 5). */
+export function bodiesBusy(limit: number) {
+  return httpError(
+    'BODIES_BUSY',
+    `the gateway reads at most ${limit} bytes of request bodies at once, and other requests hold them now; retry`,
+  );
+}
+
+interface Meter {
+  /** The refusal at the first byte over a limit, else undefined. */
+  feed(chunk: Uint8Array): Error | undefined;
+  /** Gives back what this body took of the listener's budget (read whole, refused or gone). */
+  release(): void;
+}
+
+/** Counts bytes and JSON nesting of a body as it arrives, and its share of the listener's budget. */
+function meter(limits: BodyLimits): Meter {
   const nesting = new JsonNesting();
   let seen = 0;
-  return (chunk) => {
-    seen += chunk.byteLength;
-    if (seen > limits.maxBytes) return tooLarge(limits.maxBytes);
-    if (nesting.feed(chunk) > limits.maxDepth) {
-      return httpError('BAD_REQUEST', tooDeep('the request body', limits.maxDepth));
-    }
-    return undefined;
+  let taken = 0;
+  return {
+    feed(chunk) {
+      seen += chunk.byteLength;
+      if (seen > limits.maxBytes) return tooLarge(limits.maxBytes);
+      if (limits.held !== undefined) {
+        if (!limits.held.take(chunk.byteLength)) return bodiesBusy(limits.held.limit);
+        taken += chunk.byteLength;
+      }
+      if (nesting.feed(chunk) > limits.maxDepth) {
+        return httpError('BAD_REQUEST', tooDeep('the request body', limits.maxDepth));
+      }
+      return undefined;
+    },
+    release() {
+      limits.held?.give(taken);
+      taken = 0;
+    },
   };
 }
 
@@ -38,13 +67,14 @@ export function readIncoming(incoming: IncomingMessage, limits: BodyLimits): Pro
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const stop = () => {
+      check.release();
       incoming.off('data', onData);
       incoming.off('end', onEnd);
       incoming.off('error', onGone);
       incoming.off('close', onGone);
     };
     const onData = (chunk: Buffer) => {
-      const refusal = check(chunk);
+      const refusal = check.feed(chunk);
       if (refusal === undefined) return void chunks.push(chunk);
       stop();
       incoming.resume();
@@ -75,14 +105,18 @@ export async function readWebStream(
   const check = meter(limits);
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return Buffer.concat(chunks);
-    const refusal = check(value);
-    if (refusal !== undefined) {
-      await reader.cancel().catch(() => undefined);
-      throw refusal;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return Buffer.concat(chunks);
+      const refusal = check.feed(value);
+      if (refusal !== undefined) {
+        await reader.cancel().catch(() => undefined);
+        throw refusal;
+      }
+      chunks.push(value);
     }
-    chunks.push(value);
+  } finally {
+    check.release();
   }
 }

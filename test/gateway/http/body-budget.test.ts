@@ -1,0 +1,85 @@
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type TestGateway } from '../service/harness.js';
+
+const KIB = 1024;
+/** The gateway's defaults: 1 MiB a body, 16 of them read at once. */
+const BODY = 1000 * KIB;
+const HELD_AT_ONCE = 16;
+
+/** A POST whose chunked body sends `bytes` and then never ends; resolves with whatever it is answered. */
+function dribble(
+  url: URL,
+  path: string,
+  bytes: number,
+  headers: Record<string, string> = {},
+): { socket: Socket; answer: Promise<string> } {
+  const socket = connect(Number(url.port), url.hostname);
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.write(
+    `POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\ncontent-type: application/json\r\n${extra}transfer-encoding: chunked\r\n\r\n`,
+  );
+  socket.write(`${bytes.toString(16)}\r\n`);
+  socket.write(Buffer.alloc(bytes, 0x20));
+  socket.write('\r\n');
+  let text = '';
+  const answer = new Promise<string>((resolve) => {
+    socket.on('data', (data: Buffer) => {
+      text += data.toString('utf8');
+      if (text.includes('\r\n\r\n')) setTimeout(() => resolve(text), 50);
+    });
+    socket.on('error', () => resolve(text));
+    socket.on('close', () => resolve(text));
+  });
+  return { socket, answer };
+}
+
+const within = (answer: Promise<string>, ms: number) =>
+  Promise.race([
+    answer,
+    new Promise<string>((resolve) => setTimeout(() => resolve(`no answer in ${ms} ms`), ms)),
+  ]);
+
+/**
+ * Issue 14 (nothing crashes a process, budgets never overrun): the gateway's public A2A mount
+ * reads a body before it can check the signature inside it. Each body was bounded (1 MiB), but
+ * not how many were read at once: unauthenticated clients that each dribbled a body that never
+ * ended were each held until the request timeout. The bridge's `--http` budget class
+ * (core/body-bytes.ts) now bounds the gateway's bodies too, every route of the listener under one.
+ */
+describe('gateway: request bodies read at once are bounded', () => {
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    gw = await startGateway();
+  }, 60_000);
+
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('attack: 16 unauthenticated A2A posts dribble ~1 MiB each and never end: the 17th, and an admin call, get 503 + Retry-After as their bytes arrive; once the clients go, A2A is answered again', async () => {
+    const held = Array.from({ length: HELD_AT_ONCE }, () => dribble(gw.url, '/a2a/anyone', BODY));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const over = dribble(gw.url, '/a2a/anyone', BODY);
+    const refused = await within(over.answer, 5_000);
+    expect(refused).toMatch(/^HTTP\/1\.1 503 /);
+    expect(refused.toLowerCase()).toContain('retry-after: 5');
+    expect(refused).toContain('BODIES_BUSY');
+    // One budget for the listener: an authenticated route's body is refused the same way.
+    const admin = dribble(gw.url, '/v1/agents', BODY, { authorization: `Bearer ${gw.adminKey}` });
+    expect(await within(admin.answer, 5_000)).toMatch(/^HTTP\/1\.1 503 /);
+    for (const client of [...held, over, admin]) client.socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The bytes the gone clients held are given back: a whole body is read and answered.
+    const answer = await fetch(new URL('/a2a/anyone', gw.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'message/send', padding: 'x'.repeat(600 * KIB) }),
+    });
+    expect(answer.status).toBe(404);
+    expect(await answer.text()).toContain('no A2A agent named anyone');
+  });
+});
