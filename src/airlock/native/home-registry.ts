@@ -37,7 +37,12 @@ export function isOacpHome(dir: string): boolean {
   return entryExists(layout.airlockKey) || entryExists(layout.masterKey);
 }
 
-/** Paths up to this length are the entry's own file name (base64url), so a directory listing alone reads the registry. */
+/**
+ * Paths up to this many bytes are the entry's own file name (base64url: 242 characters with the
+ * prefix, under NAME_MAX's 255), so a directory listing alone reads the registry. Bytes, not
+ * characters: a path of 70 CJK characters is 210 bytes, its name was over 255, the write failed
+ * with ENAMETOOLONG like an unwritable registry, and the home was registered nowhere.
+ */
 const NAMED_PATH_MAX = 180;
 const NAMED = 'p-';
 
@@ -48,7 +53,7 @@ const NAMED = 'p-';
  */
 export function registryEntry(registry: string, home: string): string {
   const name =
-    home.length <= NAMED_PATH_MAX
+    Buffer.byteLength(home) <= NAMED_PATH_MAX
       ? `${NAMED}${Buffer.from(home).toString('base64url')}`
       : createHash('sha256').update(home).digest('hex').slice(0, 32);
   return join(registry, name);
