@@ -38,7 +38,18 @@ describe.skipIf(tiers.length === 0)('a home whose path is short in characters bu
       expect(init.code).toBe(0);
       for (const tier of tiers) {
         const attack = await oacpCli(
-          ['run', '--tier', tier, '--allow-files', base, '--', '/usr/bin/od', '-An', '-tx1', join(home, 'master.key')],
+          [
+            'run',
+            '--tier',
+            tier,
+            '--allow-files',
+            base,
+            '--',
+            '/usr/bin/od',
+            '-An',
+            '-tx1',
+            join(home, 'master.key'),
+          ],
           { env: { HOME: operator }, ...as },
         );
         expect(attack.stdout, tier).toBe('');
