@@ -1,8 +1,8 @@
-import { existsSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { accountHomes } from './account-homes.js';
-import { registeredOacpHomes } from './home-registry.js';
+import { isOacpHome, registeredOacpHomes } from './home-registry.js';
 
 /**
  * Host paths no sandbox may see, whatever a grant says: the OACP home (master
@@ -34,20 +34,26 @@ export function protectedPaths(
  * directory root's grants can open) must not show alice's master key, nor root's own when run with
  * another `$HOME`. Not for the identity guard, which refuses every start on a home it cannot read or
  * whose key has a second name: another account must not be able to stop this one's sandboxes.
- * Only homes that exist: an account whose home is /bin must not make /bin ungrantable.
+ * Only homes that are homes (a master key or the Airlock key at the real path): an account whose
+ * home is /bin must not make /bin ungrantable, nor one whose `~/.oacp` links to `/` every path.
  * Homes elsewhere (a service's `OACP_HOME=/srv/oacp`) come from the registry `oacp init` writes.
  */
 export function accountOacpHomes(): string[] {
   const all = new Set<string>();
   const found = [...accountHomes().map((home) => resolve(home, '.oacp')), ...registeredOacpHomes()];
   for (const oacp of found) {
-    if (!existsSync(oacp)) continue;
-    all.add(oacp);
+    let real: string;
     try {
-      all.add(realpathSync(oacp));
+      real = realpathSync(oacp);
     } catch {
-      // Gone since: its name is kept.
+      continue;
     }
+    // Judged by the markers at its real path, resolved once: any account may make its `~/.oacp` a
+    // symlink to `/` (or to another account's directory), and every grant of every other account's
+    // sandboxes overlapped that "home" and was refused; a link swapped after a check is caught too.
+    if (!isOacpHome(real)) continue;
+    all.add(oacp);
+    all.add(real);
   }
   return [...all];
 }
