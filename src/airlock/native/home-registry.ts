@@ -8,6 +8,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { entryExists } from '../../core/entry-exists.js';
 import { homeLayout } from '../../identity/home-layout.js';
@@ -17,7 +18,8 @@ import { accountHomes } from './account-homes.js';
  * OACP homes that no invocation names and no account's `~/.oacp` is: a gateway service's
  * `OACP_HOME=/srv/oacp`. Two ways find them, both cheap on every start:
  * - a registry `oacp init` writes to: the host's (`/var/lib/oacp/homes.d`, when this user can
- *   write it) and the invoking account's (`~/.config/oacp/homes.d` under its passwd home), one
+ *   write it) and the invoking account's (`~/.config/oacp/homes.d` under its passwd home, or
+ *   `$HOME` for a uid with no passwd entry), one
  *   file per home named by a digest of its path, so concurrent inits never lose an entry;
  * - the home's own marker files (`master.key`, `keys/airlock.json`) at a grant, at its ancestors
  *   and at most two levels below it (a grant of the home's 0700 parent, or of `/srv`), so a home
@@ -29,6 +31,20 @@ export const SYSTEM_HOME_REGISTRY = '/var/lib/oacp/homes.d';
 
 function accountRegistry(home: string): string {
   return join(home, '.config', 'oacp', 'homes.d');
+}
+
+/**
+ * The invoking account's home: its passwd entry's, else `$HOME`. A uid with no passwd entry (a
+ * container's arbitrary uid) took the first passwd line's home (root's), could not write there,
+ * and its homes were registered nowhere: one three levels below a later grant was shown.
+ */
+function invokerHome(): string | undefined {
+  try {
+    return userInfo().homedir;
+  } catch {
+    const home = homedir();
+    return home.startsWith('/') ? home : undefined;
+  }
 }
 
 /** Whether `dir` is an OACP home by its own marker files, whatever its name. */
@@ -65,10 +81,7 @@ export function registryEntry(registry: string, home: string): string {
  * written is skipped (the marker check still finds the home near a grant). Returns the entries
  * written.
  */
-export function registerOacpHome(
-  home: string,
-  accountHome: string | undefined = accountHomes()[0],
-): string[] {
+export function registerOacpHome(home: string, accountHome: string | undefined = invokerHome()): string[] {
   const path = (() => {
     try {
       return realpathSync(home);
@@ -128,7 +141,11 @@ function readRegistry(registry: string): { file: string; home: string }[] {
 
 /** Every registered home that is still a home (it holds a marker), from every registry readable here. */
 export function registeredOacpHomes(): string[] {
-  const registries = [SYSTEM_HOME_REGISTRY, ...accountHomes().map(accountRegistry)];
+  const invoker = invokerHome();
+  const registries = new Set([
+    SYSTEM_HOME_REGISTRY,
+    ...[...accountHomes(), ...(invoker === undefined ? [] : [invoker])].map(accountRegistry),
+  ]);
   const listed = new Set<string>();
   for (const registry of registries) for (const { home } of readRegistry(registry)) listed.add(resolve(home));
   // Root's own registry repeats the host's: each home's markers are looked at once.
