@@ -18,6 +18,7 @@ import { type Mount, planMounts } from './mount-plan.js';
 import {
   exposesHome,
   homeIdentities,
+  knownHomeIdentities,
   mountExposingHome,
   protectedIdentities,
   readMountPoints,
@@ -61,7 +62,8 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
   if (!underSystemDirs(exe.real)) implicit.push(exe.path, exe.real);
   const planned = planMounts(manifest.capabilities, implicit);
   const homes = protectedPaths(spec.protectedPaths ?? [], spec.env ?? {});
-  const guarded = [...homes, ...accountOacpHomes()];
+  const known = accountOacpHomes();
+  const guarded = [...homes, ...known];
   const launcherCache = launcherCaches();
   for (const mount of planned) {
     const bad = NEVER_BOUND.find((dir) => isWithin(mount.target, dir) || isWithin(mount.source, dir));
@@ -85,7 +87,7 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
       );
     }
   }
-  const { mounts, handles } = openMounts(planned, homes, launcherCache);
+  const { mounts, handles } = openMounts(planned, homes, known, launcherCache);
   if (spec.cwd !== undefined && !mounts.some((mount) => isWithin(spec.cwd ?? '', mount.target))) {
     closeAll(handles);
     refuse(`working directory ${spec.cwd} is not a granted path`);
@@ -153,6 +155,7 @@ const MAX_BOUND_PATHS = 200;
 function openMounts(
   planned: readonly Mount[],
   homes: readonly string[],
+  known: readonly string[],
   launcherCache: readonly string[],
 ): { mounts: Mount[]; handles: OpenedPath[] } {
   if (planned.length > MAX_BOUND_PATHS) {
@@ -167,6 +170,7 @@ function openMounts(
   // opens something, once: nothing opened, nothing to compare.
   const homeGuard = homeIdentities(homes);
   const guard = () => homeGuard;
+  const knownGuard = once(() => knownHomeIdentities(known));
   const cacheGuard = once(() => protectedIdentities(launcherCache));
   const mountPoints = once(readMountPoints);
   const cacheName = "OACP's launcher cache";
@@ -176,12 +180,14 @@ function openMounts(
         mount.source,
         (components) =>
           exposesHome(components, guard()) ??
+          exposesHome(components, knownGuard()) ??
           (mount.writable ? exposesHome(components, cacheGuard(), cacheName) : undefined),
       );
       if (opened === undefined) continue;
       handles.push(opened);
       const nested = opened.directory
         ? (mountExposingHome(mount.source, mountPoints(), guard()) ??
+          mountExposingHome(mount.source, mountPoints(), knownGuard()) ??
           (mount.writable
             ? mountExposingHome(mount.source, mountPoints(), cacheGuard(), cacheName)
             : undefined))

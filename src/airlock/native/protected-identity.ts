@@ -110,6 +110,32 @@ export function protectedIdentities(homes: readonly string[]): ProtectedIdentiti
 }
 
 /**
+ * Homes found by account and registry rather than named by the invocation, by identity: each home
+ * itself and every directory above it (a bind mount of one shows the home under a name no path
+ * check knows: an admin's bind of `/srv/svc` at `/mnt/view` showed a registered home three levels
+ * down to a grant of `/mnt/view`). Lenient, unlike homeIdentities: another account's home that
+ * cannot be read must stop nobody's sandboxes, and its entries are not listed (a start reads one
+ * stat per home and per distinct directory above).
+ */
+export function knownHomeIdentities(homes: readonly string[]): ProtectedIdentities {
+  const secret = new Map<string, string>();
+  const above = new Map<string, string>();
+  const seen = new Set<string>();
+  for (const home of homes) {
+    const stat = tryStat(home);
+    if (stat === undefined) continue;
+    secret.set(identityOf(stat), home);
+    for (let dir = dirname(home); !seen.has(dir); dir = dirname(dir)) {
+      seen.add(dir);
+      const parent = tryStat(dir);
+      if (parent !== undefined) above.set(identityOf(parent), dir);
+      if (dir === '/') break;
+    }
+  }
+  return { secret, above, linked: [] };
+}
+
+/**
  * The OACP homes' identities, refused (AIRLOCK_KEY_HARD_LINKED) when a file in one has a second
  * name: a hard link shows the key under another path, and a granted directory holding that name
  * is bound into the sandbox without any path or identity check seeing it (only a walk of every
