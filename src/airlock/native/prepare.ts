@@ -23,7 +23,7 @@ import {
   protectedIdentities,
   readMountPoints,
 } from './protected-identity.js';
-import { accountOacpHomes, overlapsProtected, protectedPaths } from './protected-paths.js';
+import { accountOacpHomePaths, overlapsProtected, protectedPaths } from './protected-paths.js';
 import { underSystemDirs } from './system-root.js';
 
 /** What a confined tier (hardened, gvisor) needs from a ProcessSpec, checked. */
@@ -62,8 +62,9 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
   if (!underSystemDirs(exe.real)) implicit.push(exe.path, exe.real);
   const planned = planMounts(manifest.capabilities, implicit);
   const homes = protectedPaths(spec.protectedPaths ?? [], spec.env ?? {});
-  const known = accountOacpHomes();
-  const guarded = [...homes, ...known];
+  const found = accountOacpHomePaths();
+  const known = [...new Set(found.map((home) => home.real))];
+  const guarded = [...homes, ...found.flatMap((home) => [home.name, home.real])];
   const launcherCache = launcherCaches();
   for (const mount of planned) {
     const bad = NEVER_BOUND.find((dir) => isWithin(mount.target, dir) || isWithin(mount.source, dir));

@@ -40,6 +40,17 @@ export function protectedPaths(
  */
 export function accountOacpHomes(): string[] {
   const all = new Set<string>();
+  for (const { name, real } of accountOacpHomePaths()) all.add(name).add(real);
+  return [...all];
+}
+
+/**
+ * The same homes, each as the name it was found by and its real path (resolved once): the
+ * identity guard of these homes (knownHomeIdentities) walks the real paths only, since a name may
+ * hold a symlink its account can swap.
+ */
+export function accountOacpHomePaths(): { readonly name: string; readonly real: string }[] {
+  const homes: { name: string; real: string }[] = [];
   const found = [...accountHomes().map((home) => resolve(home, '.oacp')), ...registeredOacpHomes()];
   for (const oacp of found) {
     let real: string;
@@ -52,10 +63,9 @@ export function accountOacpHomes(): string[] {
     // symlink to `/` (or to another account's directory), and every grant of every other account's
     // sandboxes overlapped that "home" and was refused; a link swapped after a check is caught too.
     if (!isOacpHome(real)) continue;
-    all.add(oacp);
-    all.add(real);
+    homes.push({ name: oacp, real });
   }
-  return [...all];
+  return homes;
 }
 
 /** The protected path `path` lies inside or contains, if any: overlap either way exposes it. */
