@@ -139,15 +139,38 @@ function readRegistry(registry: string): { file: string; home: string }[] {
   return entries;
 }
 
-/** Every registered home that is still a home (it holds a marker), from every registry readable here. */
-export function registeredOacpHomes(): string[] {
+/** The registries starts read: the host's, every account's, and the invoker's under `$HOME`. */
+function registries(): Set<string> {
   const invoker = invokerHome();
-  const registries = new Set([
+  return new Set([
     SYSTEM_HOME_REGISTRY,
     ...[...accountHomes(), ...(invoker === undefined ? [] : [invoker])].map(accountRegistry),
   ]);
+}
+
+/**
+ * The registries that exist, each by name and real path: no sandbox may write one. A workload
+ * given `~/.config:rw` deleted the entries, and a later grant far above a registered home showed
+ * its master key.
+ */
+export function existingRegistries(): string[] {
+  const found = new Set<string>();
+  for (const registry of registries()) {
+    try {
+      found.add(realpathSync(registry));
+      found.add(registry);
+    } catch {
+      // None here: nothing a sandbox could delete.
+    }
+  }
+  return [...found];
+}
+
+/** Every registered home that is still a home (it holds a marker), from every registry readable here. */
+export function registeredOacpHomes(): string[] {
   const listed = new Set<string>();
-  for (const registry of registries) for (const { home } of readRegistry(registry)) listed.add(resolve(home));
+  for (const registry of registries())
+    for (const { home } of readRegistry(registry)) listed.add(resolve(home));
   // Root's own registry repeats the host's: each home's markers are looked at once.
   return [...listed].filter(isOacpHome);
 }

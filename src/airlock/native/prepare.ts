@@ -11,7 +11,7 @@ import { scrubEnvironment } from './env.js';
 import type { NativeErrorCode } from './errors.js';
 import { resolveExecutable } from './executable.js';
 import { closeAll, type OpenedPath, openNoFollow } from './grant-open.js';
-import { oacpHomeAt } from './home-registry.js';
+import { existingRegistries, oacpHomeAt } from './home-registry.js';
 import { SANDBOX_RUN_DIR } from './launcher/args.js';
 import { launcherCacheDirectory } from './launcher/build.js';
 import { type Mount, planMounts } from './mount-plan.js';
@@ -66,6 +66,7 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
   const known = [...new Set(found.map((home) => home.real))];
   const guarded = [...homes, ...found.flatMap((home) => [home.name, home.real])];
   const launcherCache = launcherCaches();
+  const registries = once(existingRegistries);
   for (const mount of planned) {
     const bad = NEVER_BOUND.find((dir) => isWithin(mount.target, dir) || isWithin(mount.source, dir));
     if (bad !== undefined) {
@@ -80,6 +81,14 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
     const home = overlapsProtected(mount.source, guarded) ?? overlapsProtected(mount.target, guarded);
     if (home !== undefined) {
       refuse(overlapsHome(mount.target, home));
+    }
+    const registry = mount.writable
+      ? (overlapsProtected(mount.source, registries()) ?? overlapsProtected(mount.target, registries()))
+      : undefined;
+    if (registry !== undefined) {
+      refuse(
+        `grant ${mount.target}:rw overlaps OACP's home registry ${registry} (how every sandbox start finds OACP homes a grant must not show): no sandbox may write it; grant a path outside it, or read-only`,
+      );
     }
     const cache = mount.writable ? overlapsProtected(mount.source, launcherCache) : undefined;
     if (cache !== undefined) {
