@@ -1,6 +1,8 @@
-import { realpathSync, statfsSync, statSync } from 'node:fs';
+import { realpathSync, statfsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { OacpError } from '../core/errors.js';
+import { refuseOthersHome } from '../identity/home-owner.js';
 import { CliExit } from './io.js';
 
 interface Source {
@@ -90,27 +92,11 @@ export function checkedHome(flag: string | undefined, env: NodeJS.ProcessEnv): s
       );
     }
   }
-  refuseOthersHome(home, process.getuid?.());
-  return home.path;
-}
-
-/**
- * Root does not work in another account's home: what it made there (intents, the log's files,
- * quota stores) would be root's, and the owner's next command refused. Chowning each new file
- * would have to reach every writer (SQLite's journals included); refusing is one check here.
- */
-function refuseOthersHome(home: Source, uid: number | undefined): void {
-  if (uid !== 0) return;
-  let owner: number;
   try {
-    owner = statSync(home.path).uid;
-  } catch {
-    // Not there yet (init makes it root's) or unreadable: the command's own access reports it.
-    return;
+    refuseOthersHome(home.path, process.getuid?.(), home.name);
+  } catch (error) {
+    if (error instanceof OacpError) throw new CliExit(error.message, 2);
+    throw error;
   }
-  if (owner === 0) return;
-  throw new CliExit(
-    `${home.name} names ${home.path}, the OACP home of uid ${owner}; as root, files made there would lock its owner out: run the command as uid ${owner}, or set ${home.name} to a home of root's`,
-    2,
-  );
+  return home.path;
 }

@@ -12,6 +12,7 @@ import { parseAgentName } from './agent-name.js';
 import { didKeyFromPublicKey } from './did-key.js';
 import type { IdentityErrorCode } from './errors.js';
 import { type HomeLayout, homeLayout, NODE_CONFIG_FILE } from './home-layout.js';
+import { refuseOthersHome } from './home-owner.js';
 import {
   loadMasterKey,
   MASTER_KEY_ENV,
@@ -95,6 +96,7 @@ export class KeyStore {
     }
     // A malformed OACP_MASTER_KEY must fail before anything is written.
     const envKey = masterKeyFromEnv(env);
+    refuseOthersHome(home);
     refuseSharedFolder(home);
     refuseForeignFolder(layout);
     try {
@@ -135,6 +137,7 @@ export class KeyStore {
   /** Opens an existing home; the Airlock and log keys are decrypted now, so a wrong master key fails here. */
   static open(home: string, env: Env = process.env, options: OpenOptions = {}): KeyStore {
     const layout = homeLayout(home);
+    refuseOthersHome(home);
     if (!existsSync(layout.airlockKey)) {
       throw new OacpError<IdentityErrorCode>(
         'IDENTITY_HOME_MISSING',

@@ -8,6 +8,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { entryExists } from '../../core/entry-exists.js';
 import { homeLayout } from '../../identity/home-layout.js';
@@ -17,7 +18,8 @@ import { accountHomes } from './account-homes.js';
  * OACP homes that no invocation names and no account's `~/.oacp` is: a gateway service's
  * `OACP_HOME=/srv/oacp`. Two ways find them, both cheap on every start:
  * - a registry `oacp init` writes to: the host's (`/var/lib/oacp/homes.d`, when this user can
- *   write it) and the invoking account's (`~/.config/oacp/homes.d` under its passwd home), one
+ *   write it) and the invoking account's (`~/.config/oacp/homes.d` under its passwd home, or
+ *   `$HOME` for a uid with no passwd entry), one
  *   file per home named by a digest of its path, so concurrent inits never lose an entry;
  * - the home's own marker files (`master.key`, `keys/airlock.json`) at a grant, at its ancestors
  *   and at most two levels below it (a grant of the home's 0700 parent, or of `/srv`), so a home
@@ -31,13 +33,32 @@ function accountRegistry(home: string): string {
   return join(home, '.config', 'oacp', 'homes.d');
 }
 
+/**
+ * The invoking account's home: its passwd entry's, else `$HOME`. A uid with no passwd entry (a
+ * container's arbitrary uid) took the first passwd line's home (root's), could not write there,
+ * and its homes were registered nowhere: one three levels below a later grant was shown.
+ */
+function invokerHome(): string | undefined {
+  try {
+    return userInfo().homedir;
+  } catch {
+    const home = homedir();
+    return home.startsWith('/') ? home : undefined;
+  }
+}
+
 /** Whether `dir` is an OACP home by its own marker files, whatever its name. */
 export function isOacpHome(dir: string): boolean {
   const layout = homeLayout(dir);
   return entryExists(layout.airlockKey) || entryExists(layout.masterKey);
 }
 
-/** Paths up to this length are the entry's own file name (base64url), so a directory listing alone reads the registry. */
+/**
+ * Paths up to this many bytes are the entry's own file name (base64url: 242 characters with the
+ * prefix, under NAME_MAX's 255), so a directory listing alone reads the registry. Bytes, not
+ * characters: a path of 70 CJK characters is 210 bytes, its name was over 255, the write failed
+ * with ENAMETOOLONG like an unwritable registry, and the home was registered nowhere.
+ */
 const NAMED_PATH_MAX = 180;
 const NAMED = 'p-';
 
@@ -48,7 +69,7 @@ const NAMED = 'p-';
  */
 export function registryEntry(registry: string, home: string): string {
   const name =
-    home.length <= NAMED_PATH_MAX
+    Buffer.byteLength(home) <= NAMED_PATH_MAX
       ? `${NAMED}${Buffer.from(home).toString('base64url')}`
       : createHash('sha256').update(home).digest('hex').slice(0, 32);
   return join(registry, name);
@@ -60,10 +81,7 @@ export function registryEntry(registry: string, home: string): string {
  * written is skipped (the marker check still finds the home near a grant). Returns the entries
  * written.
  */
-export function registerOacpHome(
-  home: string,
-  accountHome: string | undefined = accountHomes()[0],
-): string[] {
+export function registerOacpHome(home: string, accountHome: string | undefined = invokerHome()): string[] {
   const path = (() => {
     try {
       return realpathSync(home);
@@ -122,14 +140,44 @@ function readRegistry(registry: string): { file: string; home: string }[] {
 }
 
 /**
+ * The registries starts read: the host's, every account's, and the invoker's under `$HOME`
+ * (`accounts`: the account homes, when the caller has just read them). The invoker's home is
+ * often listed twice (by uid and in the table): each registry is listed once.
+ */
+function registries(accounts: readonly string[] = accountHomes()): Set<string> {
+  const invoker = invokerHome();
+  return new Set([
+    SYSTEM_HOME_REGISTRY,
+    ...[...accounts, ...(invoker === undefined ? [] : [invoker])].map(accountRegistry),
+  ]);
+}
+
+/**
+ * The registries that exist, each by name and real path: no sandbox may write one. A workload
+ * given `~/.config:rw` deleted the entries, and a later grant far above a registered home showed
+ * its master key.
+ */
+export function existingRegistries(): string[] {
+  const found = new Set<string>();
+  for (const registry of registries()) {
+    try {
+      found.add(realpathSync(registry));
+      found.add(registry);
+    } catch {
+      // None here: nothing a sandbox could delete.
+    }
+  }
+  return [...found];
+}
+
+/**
  * Every registered home that is still a home (it holds a marker), from every registry readable here
  * (`accounts`: the account homes, when the caller has just read them).
  */
 export function registeredOacpHomes(accounts: readonly string[] = accountHomes()): string[] {
-  // The invoker's home is listed twice (by uid and in the table): each registry is listed once.
-  const registries = new Set([SYSTEM_HOME_REGISTRY, ...accounts.map(accountRegistry)]);
   const listed = new Set<string>();
-  for (const registry of registries) for (const { home } of readRegistry(registry)) listed.add(resolve(home));
+  for (const registry of registries(accounts))
+    for (const { home } of readRegistry(registry)) listed.add(resolve(home));
   // Root's own registry repeats the host's: each home's markers are looked at once.
   return [...listed].filter(isOacpHome);
 }

@@ -11,18 +11,19 @@ import { scrubEnvironment } from './env.js';
 import type { NativeErrorCode } from './errors.js';
 import { resolveExecutable } from './executable.js';
 import { closeAll, type OpenedPath, openNoFollow } from './grant-open.js';
-import { oacpHomeAt } from './home-registry.js';
+import { existingRegistries, oacpHomeAt } from './home-registry.js';
 import { SANDBOX_RUN_DIR } from './launcher/args.js';
 import { launcherCacheDirectory } from './launcher/build.js';
 import { type Mount, planMounts } from './mount-plan.js';
 import {
   exposesHome,
   homeIdentities,
+  knownHomeIdentities,
   mountExposingHome,
   protectedIdentities,
   readMountPoints,
 } from './protected-identity.js';
-import { accountOacpHomes, overlapsProtected, protectedPaths } from './protected-paths.js';
+import { accountOacpHomePaths, overlapsProtected, protectedPaths } from './protected-paths.js';
 import { underSystemDirs } from './system-root.js';
 
 /** What a confined tier (hardened, gvisor) needs from a ProcessSpec, checked. */
@@ -61,8 +62,11 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
   if (!underSystemDirs(exe.real)) implicit.push(exe.path, exe.real);
   const planned = planMounts(manifest.capabilities, implicit);
   const homes = protectedPaths(spec.protectedPaths ?? [], spec.env ?? {});
-  const guarded = [...homes, ...accountOacpHomes()];
+  const found = accountOacpHomePaths();
+  const known = [...new Set(found.map((home) => home.real))];
+  const guarded = [...homes, ...found.flatMap((home) => [home.name, home.real])];
   const launcherCache = launcherCaches();
+  const registries = once(existingRegistries);
   for (const mount of planned) {
     const bad = NEVER_BOUND.find((dir) => isWithin(mount.target, dir) || isWithin(mount.source, dir));
     if (bad !== undefined) {
@@ -78,6 +82,14 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
     if (home !== undefined) {
       refuse(overlapsHome(mount.target, home));
     }
+    const registry = mount.writable
+      ? (overlapsProtected(mount.source, registries()) ?? overlapsProtected(mount.target, registries()))
+      : undefined;
+    if (registry !== undefined) {
+      refuse(
+        `grant ${mount.target}:rw overlaps OACP's home registry ${registry} (how every sandbox start finds OACP homes a grant must not show): no sandbox may write it; grant a path outside it, or read-only`,
+      );
+    }
     const cache = mount.writable ? overlapsProtected(mount.source, launcherCache) : undefined;
     if (cache !== undefined) {
       refuse(
@@ -85,7 +97,7 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
       );
     }
   }
-  const { mounts, handles } = openMounts(planned, homes, launcherCache);
+  const { mounts, handles } = openMounts(planned, homes, known, launcherCache);
   if (spec.cwd !== undefined && !mounts.some((mount) => isWithin(spec.cwd ?? '', mount.target))) {
     closeAll(handles);
     refuse(`working directory ${spec.cwd} is not a granted path`);
@@ -153,6 +165,7 @@ const MAX_BOUND_PATHS = 200;
 function openMounts(
   planned: readonly Mount[],
   homes: readonly string[],
+  known: readonly string[],
   launcherCache: readonly string[],
 ): { mounts: Mount[]; handles: OpenedPath[] } {
   if (planned.length > MAX_BOUND_PATHS) {
@@ -167,6 +180,7 @@ function openMounts(
   // opens something, once: nothing opened, nothing to compare.
   const homeGuard = homeIdentities(homes);
   const guard = () => homeGuard;
+  const knownGuard = once(() => knownHomeIdentities(known));
   const cacheGuard = once(() => protectedIdentities(launcherCache));
   const mountPoints = once(readMountPoints);
   const cacheName = "OACP's launcher cache";
@@ -176,12 +190,14 @@ function openMounts(
         mount.source,
         (components) =>
           exposesHome(components, guard()) ??
+          exposesHome(components, knownGuard()) ??
           (mount.writable ? exposesHome(components, cacheGuard(), cacheName) : undefined),
       );
       if (opened === undefined) continue;
       handles.push(opened);
       const nested = opened.directory
         ? (mountExposingHome(mount.source, mountPoints(), guard()) ??
+          mountExposingHome(mount.source, mountPoints(), knownGuard()) ??
           (mount.writable
             ? mountExposingHome(mount.source, mountPoints(), cacheGuard(), cacheName)
             : undefined))

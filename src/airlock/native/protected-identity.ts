@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, realpathSync, type Stats, statSync } from 'n
 import { dirname, join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
 import type { NativeErrorCode } from './errors.js';
+import { closeAll, openNoFollow } from './grant-open.js';
 
 /**
  * The OACP home (or another protected directory, such as the launcher
@@ -17,6 +18,11 @@ export interface ProtectedIdentities {
   readonly above: ReadonlyMap<string, string>;
   /** Files of a home with more than one name (st_nlink > 1), each with its link count. */
   readonly linked: readonly { readonly path: string; readonly links: number }[];
+  /**
+   * Whether `path` is still the object `identity` names, checked race-free before a match refuses
+   * anything; absent when the maps were built race-free already.
+   */
+  readonly confirm?: (path: string, identity: string) => boolean;
 }
 
 /** Names the protected object a stat result is, if any. */
@@ -110,6 +116,50 @@ export function protectedIdentities(homes: readonly string[]): ProtectedIdentiti
 }
 
 /**
+ * Homes found by account and registry rather than named by the invocation, by identity: each home
+ * itself and every directory above it (a bind mount of one shows the home under a name no path
+ * check knows: an admin's bind of `/srv/svc` at `/mnt/view` showed a registered home three levels
+ * down to a grant of `/mnt/view`). `homes` are real paths (accountOacpHomePaths). Lenient, unlike homeIdentities: a home that cannot be stat'ed
+ * refuses nothing. The maps come from plain stat calls (one per home and per distinct directory
+ * above: a walk by descriptor cost 7 ms for 146 homes), so a match is confirmed by a walk that
+ * follows no symlink before it refuses: another account's registry names its own paths, and a
+ * symlink swapped in during the stat calls must not make its target (someone else's directory)
+ * count as holding a home.
+ */
+export function knownHomeIdentities(homes: readonly string[]): ProtectedIdentities {
+  const secret = new Map<string, string>();
+  const above = new Map<string, string>();
+  const seen = new Set<string>();
+  for (const home of homes) {
+    const stat = tryStat(home);
+    if (stat === undefined) continue;
+    secret.set(identityOf(stat), home);
+    for (let dir = dirname(home); !seen.has(dir); dir = dirname(dir)) {
+      seen.add(dir);
+      const parent = tryStat(dir);
+      if (parent !== undefined) above.set(identityOf(parent), dir);
+      if (dir === '/') break;
+    }
+  }
+  return { secret, above, linked: [], confirm: walkedIdentityIs };
+}
+
+/** Whether `path`, opened without following a symlink at any component, is `identity`. */
+function walkedIdentityIs(path: string, identity: string): boolean {
+  let last: Stats | undefined;
+  try {
+    const opened = openNoFollow(path, (components) => {
+      last = components.at(-1);
+      return undefined;
+    });
+    if (opened !== undefined) closeAll([opened]);
+  } catch {
+    return false;
+  }
+  return last !== undefined && identityOf(last) === identity;
+}
+
+/**
  * The OACP homes' identities, refused (AIRLOCK_KEY_HARD_LINKED) when a file in one has a second
  * name: a hard link shows the key under another path, and a granted directory holding that name
  * is bound into the sandbox without any path or identity check seeing it (only a walk of every
@@ -145,13 +195,14 @@ export function exposesHome(
   what = 'the OACP home',
 ): string | undefined {
   for (const component of components) {
-    const home = guard.secret.get(identityOf(component));
-    if (home !== undefined)
+    const id = identityOf(component);
+    const home = guard.secret.get(id);
+    if (home !== undefined && (guard.confirm?.(home, id) ?? true))
       return `it shows ${home} of ${what} under another name (bind mount or hard link); grant a path outside it`;
   }
   const last = components.at(-1);
   const outer = last === undefined ? undefined : guard.above.get(identityOf(last));
-  if (outer !== undefined)
+  if (outer !== undefined && last !== undefined && (guard.confirm?.(outer, identityOf(last)) ?? true))
     return `it is ${outer}, which holds ${what}, under another name (bind mount); grant a path outside it`;
   return undefined;
 }
@@ -186,8 +237,9 @@ export function mountExposingHome(
   for (const point of mountPointsUnder(grant, mountinfo)) {
     const stat = tryStat(point);
     if (stat === undefined) continue;
-    const home = guard.secret.get(identityOf(stat)) ?? guard.above.get(identityOf(stat));
-    if (home !== undefined) {
+    const id = identityOf(stat);
+    const home = guard.secret.get(id) ?? guard.above.get(id);
+    if (home !== undefined && (guard.confirm?.(home, id) ?? true)) {
       return `grant ${grant} holds the mount ${point}, which shows ${home} of ${what}; grant a path outside it`;
     }
   }

@@ -1,8 +1,8 @@
-import { existsSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { accountHomes } from './account-homes.js';
-import { registeredOacpHomes } from './home-registry.js';
+import { isOacpHome, registeredOacpHomes } from './home-registry.js';
 
 /**
  * Host paths no sandbox may see, whatever a grant says: the OACP home (master
@@ -34,23 +34,41 @@ export function protectedPaths(
  * directory root's grants can open) must not show alice's master key, nor root's own when run with
  * another `$HOME`. Not for the identity guard, which refuses every start on a home it cannot read or
  * whose key has a second name: another account must not be able to stop this one's sandboxes.
- * Only homes that exist: an account whose home is /bin must not make /bin ungrantable.
+ * Only homes that are homes (a master key or the Airlock key at the real path): an account whose
+ * home is /bin must not make /bin ungrantable, nor one whose `~/.oacp` links to `/` every path.
  * Homes elsewhere (a service's `OACP_HOME=/srv/oacp`) come from the registry `oacp init` writes.
  * `accounts`: the account homes (accountHomes), when the caller has just read them.
  */
 export function accountOacpHomes(accounts: readonly string[] = accountHomes()): string[] {
   const all = new Set<string>();
+  for (const { name, real } of accountOacpHomePaths(accounts)) all.add(name).add(real);
+  return [...all];
+}
+
+/**
+ * The same homes, each as the name it was found by and its real path (resolved once): the
+ * identity guard of these homes (knownHomeIdentities) walks the real paths only, since a name may
+ * hold a symlink its account can swap.
+ */
+export function accountOacpHomePaths(
+  accounts: readonly string[] = accountHomes(),
+): { readonly name: string; readonly real: string }[] {
+  const homes: { name: string; real: string }[] = [];
   const found = [...accounts.map((home) => resolve(home, '.oacp')), ...registeredOacpHomes(accounts)];
   for (const oacp of found) {
-    if (!existsSync(oacp)) continue;
-    all.add(oacp);
+    let real: string;
     try {
-      all.add(realpathSync(oacp));
+      real = realpathSync(oacp);
     } catch {
-      // Gone since: its name is kept.
+      continue;
     }
+    // Judged by the markers at its real path, resolved once: any account may make its `~/.oacp` a
+    // symlink to `/` (or to another account's directory), and every grant of every other account's
+    // sandboxes overlapped that "home" and was refused; a link swapped after a check is caught too.
+    if (!isOacpHome(real)) continue;
+    homes.push({ name: oacp, real });
   }
-  return [...all];
+  return homes;
 }
 
 /** Every account's home and the OACP homes found from them and the registries, read together once. */
