@@ -38,27 +38,27 @@ describe('parseMcpRunOptions', () => {
   it.each([
     [{}, /^--command: give exactly one of/],
     [{ command: ['x'], upstream: 'http://h/mcp' }, /exactly one of/],
-    [{ command: ['x'], tier: 'chroot' }, /^--tier:/],
-    [{ command: ['x'], quotaMemory: 'lots' }, /^--quota-memory: must be a size/],
-    [{ command: ['x'], quotaCalls: '0/min' }, /^--quota-calls: must allow/],
-    [{ command: ['x'], allowFiles: ['data'] }, /^--allow-files: must be an absolute path/],
+    [{ command: ['x'], tier: 'chroot' }, /^--tier chroot:/],
+    [{ command: ['x'], quotaMemory: 'lots' }, /^--quota-memory lots: must be a size/],
+    [{ command: ['x'], quotaCalls: '0/min' }, /^--quota-calls 0\/min: must allow/],
+    [{ command: ['x'], allowFiles: ['data'] }, /^--allow-files data: must be an absolute path/],
     [
       { command: ['x'], allowFiles: ['/tmp/x:rw:ro'] },
-      /^--allow-files: the grant mode ":rw:ro" must be one of :ro or :rw/,
+      /^--allow-files \/tmp\/x:rw:ro: the grant mode ":rw:ro" must be one of :ro or :rw/,
     ],
     [
       { command: ['x'], allowFiles: ['/tmp/x:ro:ro'] },
-      /^--allow-files: the grant mode ":ro:ro" must be one of :ro or :rw/,
+      /^--allow-files \/tmp\/x:ro:ro: the grant mode ":ro:ro" must be one of :ro or :rw/,
     ],
     [
       { command: ['x'], allowFiles: ['/tmp/x:rx'] },
-      /^--allow-files: the grant mode ":rx" must be one of :ro or :rw/,
+      /^--allow-files \/tmp\/x:rx: the grant mode ":rx" must be one of :ro or :rw/,
     ],
     [
       { command: ['x'], allowFiles: ['/tmp/x:RW'] },
-      /^--allow-files: the grant mode ":RW" must be one of :ro or :rw/,
+      /^--allow-files \/tmp\/x:RW: the grant mode ":RW" must be one of :ro or :rw/,
     ],
-    [{ command: ['x'], http: 'localhost:99999' }, /^--http: port must be at most 65535/],
+    [{ command: ['x'], http: 'localhost:99999' }, /^--http localhost:99999: port must be at most 65535/],
     [{ command: ['x'], attestLevel: 'standard' }, /^--agent: --attest-level standard needs --agent/],
     [{ command: ['x'], surprise: true }, /^options: /],
   ])('refuses %j', (input, message) => {

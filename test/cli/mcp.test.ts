@@ -82,7 +82,7 @@ describe('oacp mcp (the real CLI as a subprocess)', () => {
     const home = join(tempDir(), 'home');
     await oacp(['--home', home, 'init']);
     const bad = await oacp(['--home', home, 'mcp', 'run', '--quota-calls', 'lots', '--', '/bin/true']);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/--quota-calls: must be a rate/);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^oacp: --quota-calls lots: must be a rate/);
   });
 });

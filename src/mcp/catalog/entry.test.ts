@@ -23,7 +23,7 @@ describe('catalog entry grants', () => {
     const grants = entryGrants(entry({ file_read: ['/srv', '/data:rw'], file_write: ['/out'] }));
     expect(grants.allowFiles).toEqual(['/srv:ro', '/data:rw:ro', '/out:rw']);
     expect(() => parseMcpRunOptions({ command: ['x'], allowFiles: grants.allowFiles })).toThrow(
-      '--allow-files: the grant mode ":rw:ro" must be one of :ro or :rw (PATH, PATH:ro or PATH:rw)',
+      '--allow-files /data:rw:ro: the grant mode ":rw:ro" must be one of :ro or :rw (PATH, PATH:ro or PATH:rw)',
     );
   });
 });
