@@ -1,5 +1,14 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -311,7 +320,10 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
     const ran = asUser(['run', '--allow-unenforced', 'memory,pids,cpu,disk_io', '--', '/bin/echo', 'ran']);
     expect(ran.stdout).toBe('ran\n');
     expect(ran.code).toBe(0);
-    const [first, records] = await receipts(join(userHome, '.oacp'));
+    // Root does not open uid 1000's home, even to read (docs/keys.md): it reads a copy of its own.
+    const copy = join(scratch, 'user-home-copy');
+    cpSync(join(userHome, '.oacp'), copy, { recursive: true });
+    const [first, records] = await receipts(copy);
     expect(first).toMatchObject({
       outcome: 'refused',
       reason: expect.stringMatching(/AIRLOCK_LIMIT_UNENFORCED/),
