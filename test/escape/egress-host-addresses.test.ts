@@ -1,4 +1,5 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -47,11 +48,14 @@ describe.skipIf(skip)('egress: a name never reaches the host the proxy runs on',
   let server: Server;
   let port = 0;
   let hits = 0;
+  /** Requests that arrived under the attacker's name: always zero. */
+  let byName = 0;
 
   beforeAll(async () => {
     writeFileSync(hosts, `127.0.0.1 localhost\n${hostAddress} ${NAME}\n`, { mode: 0o644 });
-    server = createServer((_req, res) => {
+    server = createServer((req, res) => {
       hits++;
+      if (req.headers.host?.startsWith(NAME)) byName++;
       res.end('host-daemon');
     });
     await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
@@ -87,15 +91,7 @@ describe.skipIf(skip)('egress: a name never reaches the host the proxy runs on',
             {
               env: { HOME: root },
               ...(user === undefined ? {} : { asUser: user }),
-              within: [
-                '/usr/bin/unshare',
-                '-m',
-                '--',
-                '/bin/sh',
-                '-c',
-                'mount --bind "$0" /etc/hosts && exec "$@"',
-                hosts,
-              ],
+              within: privateHosts(),
             },
           );
           const lines = result.stdout.trim().split('\n');
@@ -108,5 +104,59 @@ describe.skipIf(skip)('egress: a name never reaches the host the proxy runs on',
         },
       );
     }
+  }
+
+  for (const user of ATTACKERS) {
+    it.skipIf(!tiers[0][1])(
+      `oacp mcp run --allow-network ${NAME}, ${who(user)}: the same refusal for an MCP server`,
+      {
+        timeout: 120_000,
+      },
+      async () => {
+        const home = join(root, `mcp-${user?.uid ?? 'self'}`);
+        mkdirSync(home, { mode: 0o755 });
+        if (user !== undefined) execFileSync('chown', [`${user.uid}:${user.gid}`, home]);
+        const as = { env: { HOME: home }, ...(user === undefined ? {} : { asUser: user }) };
+        expect((await oacpCli(['init'], as)).code).toBe(0);
+        const before = hits;
+        const result = await oacpCli(
+          [
+            'mcp',
+            'run',
+            '--allow-network',
+            `${NAME}:${port}`,
+            '--allow-network',
+            `${hostAddress}:${port}`,
+            '--',
+            PYTHON,
+            '-c',
+            FETCH.replaceAll('flush=True', 'file=sys.stderr, flush=True'),
+            `http://${NAME}:${port}/`,
+            `http://${hostAddress}:${port}/`,
+          ],
+          { ...as, within: privateHosts(), holdStdinUntil: /200 reached|exited/ },
+        );
+        expect(result.stderr).toContain(
+          `403 ${NAME} resolved to ${hostAddress}: ${hostAddress} is an address of this host`,
+        );
+        expect(result.stderr).toContain('200 reached');
+        // The server may be restarted before stdin closes: the literal is reached each time, the name never.
+        expect(hits).toBeGreaterThan(before);
+        expect(byName).toBe(0);
+      },
+    );
+  }
+
+  /** /etc/hosts, for this run only, says the attacker's name is this host. */
+  function privateHosts(): readonly string[] {
+    return [
+      '/usr/bin/unshare',
+      '-m',
+      '--',
+      '/bin/sh',
+      '-c',
+      'mount --bind "$0" /etc/hosts && exec "$@"',
+      hosts,
+    ];
   }
 });
