@@ -77,3 +77,16 @@ export function embeddedIpv4(address: IpAddress): IpAddress | undefined {
   }
   return undefined;
 }
+
+/**
+ * Every spelling of one destination a CIDR block may be written in: the
+ * address, the IPv4 address inside a mapped or NAT64 one, and that IPv4
+ * address as IPv4-mapped IPv6. So `::ffff:10.0.0.0/104` and `10.0.0.0/8` are
+ * the same denylist entry, whichever way the workload writes the target.
+ */
+export function addressSpellings(address: IpAddress): readonly IpAddress[] {
+  const v4 = address.version === 4 ? address : embeddedIpv4(address);
+  if (v4 === undefined) return [address];
+  const mapped: IpAddress = { version: 6, bits: MAPPED_PREFIX | v4.bits };
+  return v4 === address ? [v4, mapped] : [address, v4, mapped];
+}

@@ -112,3 +112,29 @@ describe('NetworkPolicy.decideAddress', () => {
     ).toContain('not an IP address');
   });
 });
+
+describe('denylist blocks and address spellings', () => {
+  const spelled = (denylist: string[]) =>
+    NetworkPolicy.from({ allowlist: ['10.0.0.1', '[::ffff:10.0.0.1]', 'db.example.com'], denylist });
+
+  it.each([
+    ['::ffff:10.0.0.0/104', '10.0.0.1'],
+    ['::ffff:10.0.0.0/104', '::ffff:10.0.0.1'],
+    ['::ffff:0:0/96', '10.0.0.1'],
+    ['::ffff:0:0/96', '::ffff:a00:1'],
+    ['10.0.0.0/8', '::ffff:10.0.0.1'],
+  ])('a block written as %s refuses %s', (block, host) => {
+    const decision = spelled([block]).decide({ host, port: 80 });
+    expect(decision.effect).toBe('deny');
+    expect(decision.reason).toContain(`in the network denylist (${block})`);
+  });
+
+  it('applies a mapped block to the addresses a name resolves to, and leaves other addresses alone', () => {
+    const policy = spelled(['::ffff:10.0.0.0/104']);
+    const target = { host: 'db.example.com', port: 5432 };
+    expect(policy.decideAddress(target, '10.0.0.7').reason).toContain('in the network denylist');
+    expect(policy.decideAddress(target, '203.0.113.7').effect).toBe('allow');
+    expect(spelled(['::ffff:10.0.0.0/104']).decide({ host: '10.0.0.1', port: 80 }).effect).toBe('deny');
+    expect(spelled(['::ffff:11.0.0.0/104']).decide({ host: '10.0.0.1', port: 80 }).effect).toBe('allow');
+  });
+});

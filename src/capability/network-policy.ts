@@ -9,7 +9,7 @@ import {
   parseHostPattern,
   parsePort,
 } from './host-pattern.js';
-import { embeddedIpv4, parseIp } from './ip.js';
+import { addressSpellings, type IpAddress, parseIp } from './ip.js';
 import type { NetworkGrant } from './manifest.js';
 
 const POLICY = 'capability.network';
@@ -81,8 +81,7 @@ export class NetworkPolicy {
     if (first.effect === 'deny') return first;
     const ip = parseIp(address);
     if (ip === undefined) return deny(`resolved address "${address}" is not an IP address`, POLICY);
-    const judged = embeddedIpv4(ip) ?? ip;
-    const denied = this.denyRules.find((rule) => 'cidr' in rule && cidrContains(rule.cidr, judged));
+    const denied = this.denyRules.find((rule) => 'cidr' in rule && cidrMatches(rule.cidr, ip));
     if (denied !== undefined) {
       return deny(
         `${destination.host} resolved to ${address}, which is in the network denylist (${denied.text})`,
@@ -108,7 +107,11 @@ export class NetworkPolicy {
 function denyRuleMatches(rule: DenyRule, target: Destination): boolean {
   if ('host' in rule) return hostPatternMatches(rule.host, target);
   const ip = parseIp(target.host);
-  return ip !== undefined && cidrContains(rule.cidr, embeddedIpv4(ip) ?? ip);
+  return ip !== undefined && cidrMatches(rule.cidr, ip);
+}
+
+function cidrMatches(block: Cidr, ip: IpAddress): boolean {
+  return addressSpellings(ip).some((spelling) => cidrContains(block, spelling));
 }
 
 function formatDestination(target: Destination): string {

@@ -34,6 +34,8 @@ export function oacpCli(
     readonly fds?: Readonly<Record<number, number>>;
     /** Keeps stdin open until the output matches (at most 60 s): a bridge ends when its client's stdin closes. */
     readonly holdStdinUntil?: RegExp;
+    /** A command the whole run is started under (as the invoker), e.g. `unshare -m ...`; it execs the rest. */
+    readonly within?: readonly string[];
   } = {},
 ): Promise<CliRun> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
@@ -51,7 +53,7 @@ export function oacpCli(
           process.execPath,
           CLI,
         ];
-  const [file = process.execPath, ...rest] = command;
+  const [file = process.execPath, ...rest] = [...(options.within ?? []), ...command];
   const child = spawn(file, [...rest, ...withoutReceipt(withOptOut(args, options.asUser !== undefined))], {
     env: { PATH: '/usr/bin:/bin', ...options.env },
     stdio,
