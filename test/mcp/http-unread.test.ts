@@ -110,7 +110,7 @@ describe('--http: a body refused before it could be parsed whole is recorded by 
   });
 
   it('attack: a tools/call body over the size limit is cut off unread and answered 400 with a receipt of the bytes read, marked cut', async () => {
-    const body = `{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"name":"echo","arguments":{"pad":"${'é'.repeat(LIMIT)}"}}}`;
+    const body = `{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"name":"echo","arguments":{"pad":"${'é'.repeat(LIMIT * 40)}"}}}`;
     const answer = await post(body);
     expect(answer.status).toBe(400);
     const refusal = (await answer.json()) as Refusal;
