@@ -57,16 +57,8 @@ export async function refuseUnrouted(
     prior: { tools: { effect: 'deny', reason } },
   });
   const call: ActiveCall = {
+    ...unroutedCall(verdict.tool, verdict.arguments, agent, client),
     callId,
-    agent,
-    client,
-    server: NO_SERVER,
-    tier: 'none',
-    tool: verdict.tool,
-    upstreamTool: verdict.tool,
-    toolDefinitionDigest: jcsDigest({ name: verdict.tool }),
-    policyDigest: sha256Hex(''),
-    arguments: verdict.arguments,
     decision: verdict.decision,
     checks: verdict.checks,
     startedAt,
@@ -74,4 +66,56 @@ export async function refuseUnrouted(
   };
   const receipt = await recorder.finish({ call, outcome: 'denied' }, undefined);
   return denialResult(verdict.decision.reason, { ...receipt });
+}
+
+/**
+ * A client message the front refused before it could be parsed whole (a line
+ * over the size cap, a number JSON cannot carry), whose method could be read:
+ * recorded as the single-server bridge records it (`client-request:<method>`,
+ * its arguments the digest of the bytes: docs/receipts.md), attributed to no
+ * server since none was chosen. The receipt, or undefined when none could be
+ * written (the client is answered either way).
+ */
+export async function refuseUnreadMessage(
+  refusals: UnroutedRefusals,
+  name: string,
+  params: Readonly<Record<string, unknown>>,
+  reason: string,
+  client: { readonly name: string; readonly version: string },
+): Promise<Record<string, unknown> | undefined> {
+  const agent = refusals.agent ?? `client:${boundedClientName(String(client.name))}`;
+  const call: ActiveCall = {
+    ...unroutedCall(name, params, agent, client),
+    decision: { effect: 'deny', reason },
+    checks: { shape: { effect: 'deny', reason } },
+  };
+  try {
+    return { ...(await callRecorder(refusals.receipts).finish({ call, outcome: 'denied' }, undefined)) };
+  } catch {
+    return undefined;
+  }
+}
+
+function unroutedCall(
+  tool: string,
+  args: unknown,
+  agent: string,
+  client: { readonly name: string; readonly version: string },
+): ActiveCall {
+  return {
+    callId: randomUUID(),
+    agent,
+    client,
+    server: NO_SERVER,
+    tier: 'none',
+    tool,
+    upstreamTool: tool,
+    toolDefinitionDigest: jcsDigest({ name: tool }),
+    policyDigest: sha256Hex(''),
+    arguments: args,
+    decision: { effect: 'deny', reason: 'not yet decided' },
+    checks: {},
+    startedAt: new Date(),
+    startedMs: performance.now(),
+  };
 }

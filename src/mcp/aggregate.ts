@@ -30,14 +30,24 @@ import {
   ToolListChangedNotificationSchema,
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { refuseUnrouted, type UnroutedRefusals } from './aggregate-refusal.js';
+import { refuseUnreadMessage, refuseUnrouted, type UnroutedRefusals } from './aggregate-refusal.js';
 import { screenedCalls } from './aggregate-screen.js';
 import type { Bridge, ServedSession } from './bridge.js';
+import { RECEIPT_META } from './call-recorder.js';
 import { recordedToolName } from './call-shape.js';
-import { classify, errorResponse, INVALID_PARAMS, INVALID_REQUEST, type JsonRpcRequest } from './jsonrpc.js';
+import {
+  classify,
+  errorResponse,
+  INVALID_PARAMS,
+  INVALID_REQUEST,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+} from './jsonrpc.js';
 import { allPages } from './pages.js';
+import { CLIENT_NOTIFICATION_PREFIX, CLIENT_REQUEST_PREFIX } from './recorded-requests.js';
 import { qualifiedToolName, splitToolName, TOOL_NAME_SEPARATOR } from './tool-names.js';
 import { fromSdkTransport, type MessageTransport, toSdkTransport } from './transport.js';
+import { unreadParams } from './unread-message.js';
 
 type Inner = { readonly name: string; readonly client: Client; readonly session: ServedSession };
 
@@ -91,7 +101,22 @@ async function serveAggregate(
   };
   const buffered: unknown[] = [];
   downstream.onclose = () => void close();
-  downstream.oninvalid = (id, code, reason) => void downstream.send(errorResponse(id, code, reason));
+  let clientInfoSeen = { name: 'client', version: '0' };
+  downstream.oninvalid = (id, code, reason, unread, answer) => {
+    const send = answer ?? ((message: JsonRpcMessage) => void downstream.send(message));
+    if (unread?.method === undefined) return send(errorResponse(id, code, reason));
+    // Recorded as the single-server bridge records it (BridgeSession), with no server chosen.
+    const prefix = id === null ? CLIENT_NOTIFICATION_PREFIX : CLIENT_REQUEST_PREFIX;
+    void refuseUnreadMessage(
+      refusals,
+      `${prefix}${unread.method}`,
+      unreadParams(unread),
+      reason,
+      clientInfoSeen,
+    ).then((receipt) =>
+      send(errorResponse(id, code, reason, receipt === undefined ? undefined : { [RECEIPT_META]: receipt })),
+    );
+  };
   downstream.onmessage = (raw) => {
     if (server !== undefined || buffered.length > 0) {
       buffered.push(raw);
@@ -116,6 +141,7 @@ async function serveAggregate(
       name: string;
       version: string;
     };
+    clientInfoSeen = clientInfo;
     const capabilities = (params.capabilities ?? {}) as Record<string, unknown>;
     inners = await Promise.all(
       [...servers].map(async ([name, bridge]) => {

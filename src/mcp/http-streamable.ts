@@ -1,6 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { classify, INVALID_REQUEST, type JsonRpcId, type JsonRpcMessage, PARSE_ERROR } from './jsonrpc.js';
-import type { MessageTransport } from './transport.js';
+import type { UnreadRefusal } from './http-unread.js';
+import {
+  classify,
+  errorResponse,
+  INVALID_REQUEST,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  PARSE_ERROR,
+} from './jsonrpc.js';
+import type { InvalidMessageHandler, MessageTransport } from './transport.js';
 
 /** Protocol revisions a client may name in `MCP-Protocol-Version` (the MCP SDK's list). */
 export const SUPPORTED_PROTOCOL_VERSIONS: readonly string[] = [
@@ -58,7 +66,7 @@ export class StreamableSession implements MessageTransport {
   onmessage?: ((message: unknown) => void) | undefined;
   onclose?: (() => void) | undefined;
   onerror?: ((error: Error) => void) | undefined;
-  oninvalid?: ((id: JsonRpcId | null, code: number, reason: string) => void) | undefined;
+  oninvalid?: InvalidMessageHandler | undefined;
   /** Which open POST answers each client request, keyed by its JSON-RPC id (a Map keeps 1 and "1" apart). */
   readonly #streams = new Map<JsonRpcId, PostStream>();
   #standalone: { res: ServerResponse; timer: NodeJS.Timeout } | undefined;
@@ -123,6 +131,43 @@ export class StreamableSession implements MessageTransport {
       for (const id of ids) if (this.#streams.get(id) === stream) this.#streams.delete(id);
     });
     for (const message of messages) this.onmessage?.(message);
+  }
+
+  /**
+   * A POST of this session whose body parsed but cannot be taken as it stands
+   * (UnreadRefusal): refused with `400`, each message through the session's
+   * `oninvalid`, which records it where its method could be read and answers
+   * with the receipt in `error.data` (one error, or one per message of a batch).
+   */
+  refuseUnread(
+    req: IncomingMessage,
+    res: ServerResponse,
+    reason: string,
+    refusals: readonly UnreadRefusal[],
+  ): void {
+    if (this.closed) {
+      jsonRpcError(res, 404, -32001, 'Session not found');
+      return;
+    }
+    const version = checkProtocolVersion(req);
+    if (version !== undefined) {
+      jsonRpcError(res, version.status, version.code, version.message);
+      return;
+    }
+    const answers: JsonRpcMessage[] = [];
+    let left = refusals.length;
+    refusals.forEach(({ id, unread }, at) => {
+      const answer = (message: JsonRpcMessage) => {
+        answers[at] = message;
+        if (--left > 0) return;
+        const body = JSON.stringify(refusals.length === 1 ? answers[0] : answers);
+        res
+          .writeHead(400, { 'content-type': 'application/json', 'mcp-session-id': this.sessionId })
+          .end(body);
+      };
+      if (this.oninvalid === undefined) answer(errorResponse(id, INVALID_REQUEST, reason));
+      else this.oninvalid(id, INVALID_REQUEST, reason, unread, answer);
+    });
   }
 
   /** Opens the session's one standalone server-to-client SSE stream. */

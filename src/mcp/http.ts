@@ -14,10 +14,12 @@ import {
   checkPostHeaders,
   isInitializeRequest,
   jsonRpcError,
+  MAX_BATCH_SIZE,
   postMessages,
   StreamableSession,
 } from './http-streamable.js';
-import { INTERNAL_ERROR, type JsonRpcMessage, PARSE_ERROR } from './jsonrpc.js';
+import { cutRefusal, type UnreadRefusal, unreadRefusals } from './http-unread.js';
+import { INTERNAL_ERROR, INVALID_REQUEST, type JsonRpcMessage, PARSE_ERROR } from './jsonrpc.js';
 import { DEFAULT_MAX_SESSIONS, SessionSlots } from './session-slots.js';
 import { fromSdkTransport } from './transport.js';
 
@@ -110,7 +112,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
       if (req.method === 'DELETE') return transport.delete(req, res);
       if (req.method !== 'POST') return methodNotAllowed(res);
       return idle.during(sessionId, async () => {
-        const messages = await readPost(req, res, maxBody, bodies);
+        const messages = await readPost(req, res, maxBody, bodies, transport);
         if (messages === undefined) return;
         transport.post(req, res, messages);
         await responseDone(res);
@@ -270,12 +272,17 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
-/** Reads and parses a POST's body and checks its headers; on a refusal the answer is written and undefined returned. */
+/**
+ * Reads and parses a POST's body and checks its headers; on a refusal the answer is written and
+ * undefined returned. `session`: the live session the POST belongs to, which records a body it
+ * refuses once read whole (http-unread.ts); a POST that would start a session has none to record it.
+ */
 async function readPost(
   req: IncomingMessage,
   res: ServerResponse,
   limit: number,
   bodies: BodyBytes,
+  session?: StreamableSession,
 ): Promise<JsonRpcMessage[] | undefined> {
   // The body is read first, so broken framing is a 400 whatever the headers say.
   const body = await readJson(req, limit, bodies);
@@ -283,7 +290,19 @@ async function readPost(
     res.setHeader('connection', 'close').setHeader('retry-after', '5');
     return void jsonRpcError(res, 503, -32000, body.reason);
   }
-  if (!body.ok) return void jsonRpcError(res, 400, PARSE_ERROR, body.reason);
+  if (!body.ok) {
+    const unread = body.unread;
+    if (unread === undefined || session === undefined)
+      return void jsonRpcError(res, 400, unread === undefined ? PARSE_ERROR : INVALID_REQUEST, body.reason);
+    const refused = checkPostHeaders(req);
+    if (refused !== undefined) return void jsonRpcError(res, refused.status, refused.code, refused.message);
+    if (unread.length > MAX_BATCH_SIZE) {
+      const reason = `Invalid Request: Batch must not exceed ${MAX_BATCH_SIZE} messages`;
+      return void jsonRpcError(res, 400, INVALID_REQUEST, reason);
+    }
+    session.refuseUnread(req, res, body.reason, unread);
+    return void (await responseDone(res));
+  }
   const refused = checkPostHeaders(req);
   if (refused !== undefined) return void jsonRpcError(res, refused.status, refused.code, refused.message);
   const parsed = postMessages(body.value);
@@ -310,13 +329,21 @@ async function readJson(
   req: IncomingMessage,
   limit: number,
   bodies: BodyBytes,
-): Promise<{ ok: true; value: unknown } | { ok: false; reason: string; busy?: boolean }> {
+): Promise<
+  | { ok: true; value: unknown }
+  | { ok: false; reason: string; busy?: boolean; unread?: readonly UnreadRefusal[] }
+> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
     for await (const chunk of req) {
       const length = (chunk as Buffer).length;
-      if (size + length > limit) return { ok: false, reason: `Parse error: body larger than ${limit} bytes` };
+      if (size + length > limit) {
+        // The rest is never read: what a receipt can name is the first `limit` bytes, and that it went on.
+        const read = Buffer.concat([...chunks, (chunk as Buffer).subarray(0, limit - size)]);
+        const reason = `body larger than ${limit} bytes refused (the body size limit)`;
+        return { ok: false, reason, unread: [cutRefusal(read)] };
+      }
       if (!bodies.take(length)) {
         return {
           ok: false,
@@ -330,10 +357,14 @@ async function readJson(
   } finally {
     bodies.give(size);
   }
+  const text = Buffer.concat(chunks).toString('utf8');
   try {
-    const parsed = parseFiniteJson(Buffer.concat(chunks).toString('utf8'));
-    if (parsed.outOfRange !== undefined)
-      return { ok: false, reason: `Parse error: ${numberOutOfRange('the body', parsed.outOfRange)}` };
+    const parsed = parseFiniteJson(text);
+    if (parsed.outOfRange !== undefined) {
+      // Forwarded, it would arrive as null; recorded, it has no digest: its bytes are named instead.
+      const reason = numberOutOfRange('the body', parsed.outOfRange);
+      return { ok: false, reason, unread: unreadRefusals(text, parsed.value) };
+    }
     return { ok: true, value: parsed.value };
   } catch (error) {
     return { ok: false, reason: `Parse error: ${error instanceof Error ? error.message : String(error)}` };

@@ -4,8 +4,8 @@ import { numberOutOfRange, parseFiniteJson } from '../core/bounded-json.js';
 import { OacpError } from '../core/errors.js';
 import type { McpErrorCode } from './errors.js';
 import { INVALID_REQUEST, type JsonRpcId, type JsonRpcMessage, PARSE_ERROR } from './jsonrpc.js';
-import type { MessageTransport } from './transport.js';
-import { methodOfUnread, UnreadDigest, type UnreadMessage, unreadMessage } from './unread-message.js';
+import type { InvalidMessageHandler, MessageTransport } from './transport.js';
+import { methodOfUnread, UnreadDigest, unreadMessage } from './unread-message.js';
 
 /** Larger single messages are refused (and the line skipped) rather than buffered without bound. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
@@ -28,9 +28,7 @@ export class LineTransport implements MessageTransport {
   onmessage?: ((message: unknown) => void) | undefined;
   onclose?: (() => void) | undefined;
   onerror?: ((error: Error) => void) | undefined;
-  oninvalid?:
-    | ((id: JsonRpcId | null, code: number, reason: string, unread?: UnreadMessage) => void)
-    | undefined;
+  oninvalid?: InvalidMessageHandler | undefined;
 
   readonly #input: Readable;
   readonly #output: Writable;

@@ -9,6 +9,7 @@ import {
   INTERNAL_ERROR,
   INVALID_REQUEST,
   type JsonRpcId,
+  type JsonRpcMessage,
   type JsonRpcNotification,
   type JsonRpcRequest,
   METHOD_NOT_FOUND,
@@ -132,13 +133,14 @@ export class BridgeSession {
     await this.#upstream.connect();
     this.#ready.open();
     this.#down.onmessage = (message) => this.#fromClient(message);
-    this.#down.oninvalid = (id, code, reason, unread) => {
+    this.#down.oninvalid = (id, code, reason, unread, answer) => {
       this.#wire.event({ type: 'invalid-message', from: 'client', reason });
+      const send = answer ?? ((message: JsonRpcMessage) => this.#wire.sendDown(message));
       if (unread?.method === undefined) {
-        this.#wire.sendDown(errorResponse(id, code, reason));
+        send(errorResponse(id, code, reason));
         return;
       }
-      this.#recordUnread(id, code, reason, { ...unread, method: unread.method });
+      this.#recordUnread(id, code, reason, { ...unread, method: unread.method }, send);
     };
     this.#down.onclose = () => void this.close();
     await this.#down.start();
@@ -202,12 +204,13 @@ export class BridgeSession {
     code: number,
     reason: string,
     unread: UnreadMessage & { method: string },
+    send: (message: JsonRpcMessage) => void,
   ): void {
     const prefix = id === null ? CLIENT_NOTIFICATION_PREFIX : CLIENT_REQUEST_PREFIX;
     void this.#flow
       .refuseRequest(`${prefix}${unread.method}`, unreadParams(unread), reason)
       .then((receipt) =>
-        this.#wire.sendDown(
+        send(
           errorResponse(id, code, reason, receipt === undefined ? undefined : { [RECEIPT_META]: receipt }),
         ),
       );

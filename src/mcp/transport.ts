@@ -16,10 +16,20 @@ export interface MessageTransport {
   onclose?: (() => void) | undefined;
   onerror?: ((error: Error) => void) | undefined;
   /** `unread` when the message was refused before it could be parsed whole (see UnreadMessage). */
-  oninvalid?:
-    | ((id: JsonRpcId | null, code: number, reason: string, unread?: UnreadMessage) => void)
-    | undefined;
+  oninvalid?: InvalidMessageHandler | undefined;
 }
+
+/**
+ * Input refused before it became a message. `answer`, when given, is where the
+ * refusal's JSON-RPC error goes instead of `send` (an HTTP POST answered 400).
+ */
+export type InvalidMessageHandler = (
+  id: JsonRpcId | null,
+  code: number,
+  reason: string,
+  unread?: UnreadMessage,
+  answer?: (message: JsonRpcMessage) => void,
+) => void;
 
 /** Wraps any MCP SDK transport (Streamable HTTP, SSE, in-memory, the HTTP client). */
 export function fromSdkTransport(transport: Transport): MessageTransport {

@@ -13,6 +13,11 @@ export interface UnreadMessage {
   readonly sha256: string;
   /** Its length in bytes (UTF-8). */
   readonly bytes: number;
+  /**
+   * Set when it went on past `bytes` and the rest was never read (an HTTP body
+   * over its limit): `sha256` and `bytes` then name its first bytes as received.
+   */
+  readonly cut?: true;
 }
 
 /** The key under which a receipt's `arguments` name the unread message (see UnreadMessage). */
@@ -20,7 +25,8 @@ export const UNREAD_PARAMS_KEY = 'oacp/unread';
 
 /** What an unread message's receipt digests as its arguments. */
 export function unreadParams(unread: UnreadMessage): Record<string, unknown> {
-  return { [UNREAD_PARAMS_KEY]: { sha256: unread.sha256, bytes: unread.bytes } };
+  const named = { sha256: unread.sha256, bytes: unread.bytes };
+  return { [UNREAD_PARAMS_KEY]: unread.cut === true ? { ...named, cut: true } : named };
 }
 
 const STRING = String.raw`"(?:[^"\\]|\\.){0,256}"`;

@@ -1,12 +1,15 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { jcsDigest } from '../../src/core/jcs.js';
 import { createAggregateBridge } from '../../src/mcp/aggregate.js';
 import { createBridge } from '../../src/mcp/bridge.js';
+import { LineTransport } from '../../src/mcp/line-transport.js';
 import { fromSdkTransport } from '../../src/mcp/transport.js';
 import { lightUpstream, testReceipts } from './helpers.js';
 import { eventually, INITIALIZE, RAW_SERVER } from './raw-harness.js';
@@ -98,6 +101,76 @@ describe('the --config front: calls the SDK would refuse unrecorded get their re
       expect(await answerTo('fine')).toMatchObject({ result: { content: [{ text: '{"ok":true}' }] } });
       expect(serverCalls()).toHaveLength(1);
       expect(receipts.records).toHaveLength(4);
+    } finally {
+      await bridge.close();
+      await receipts.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('attack: over stdio, a tools/call line over the size cap and one holding 1e400 are refused before any server, each with a receipt digesting its bytes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-front-'));
+    const serverLog = join(dir, 'server.jsonl');
+    const receipts = await testReceipts();
+    const bridge = createAggregateBridge(
+      new Map([
+        [
+          'raw',
+          createBridge({
+            upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_LOG: serverLog } }),
+            receipts,
+          }),
+        ],
+      ]),
+      { receipts },
+    );
+    // The front's own stdio framing, as `oacp mcp run --config` serves it (a smaller cap, same code).
+    const toFront = new PassThrough();
+    const fromFront = new PassThrough();
+    const received: Message[] = [];
+    let pending = '';
+    fromFront.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('utf8');
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) if (line !== '') received.push(JSON.parse(line) as Message);
+    });
+    await bridge.serve(new LineTransport(toFront, fromFront, { maxLineBytes: 64 * 1024 }));
+    const answerTo = async (id: string) => {
+      await eventually(() => received.some((m) => m.id === id), `the answer to ${id}`);
+      return received.find((m) => m.id === id) as { error?: { message?: string; data?: Message } };
+    };
+    try {
+      toFront.write(`${JSON.stringify(INITIALIZE)}\n`);
+      await answerTo('init');
+      toFront.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+      const huge =
+        '{"jsonrpc":"2.0","id":"inf","method":"tools/call","params":{"name":"raw__echo","arguments":{"n":1e400}}}';
+      const big = `{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"name":"raw__echo","arguments":{"pad":"${'x'.repeat(100 * 1024)}"}}}`;
+      toFront.write(`${huge}\n`);
+      toFront.write(`${big}\n`);
+      const sha = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+      for (const [id, line, limit] of [
+        ['inf', huge, 'a number too large for a double'],
+        ['big', big, 'the line size limit'],
+      ] as const) {
+        const answer = await answerTo(id);
+        expect(answer.error?.message).toContain(limit);
+        const receipt = answer.error?.data?.['oacp/receipt'] as { index: number } | undefined;
+        expect(receipt, `${id} has a receipt`).toBeDefined();
+        const verified = await receipts.verify(receipt?.index ?? -1);
+        expect(verified.ok).toBe(true);
+        expect(verified.predicate).toMatchObject({
+          tool: { name: 'client-request:tools/call' },
+          outcome: 'denied',
+          policy: { effect: 'deny', policyId: 'oacp/shape' },
+          argumentsDigest: jcsDigest({
+            'oacp/unread': { sha256: sha(line), bytes: Buffer.byteLength(line) },
+          }),
+        });
+      }
+      expect(receipts.records).toHaveLength(2);
+      expect(existsSync(serverLog) ? readFileSync(serverLog, 'utf8') : '').not.toContain('"tools/call"');
     } finally {
       await bridge.close();
       await receipts.close();

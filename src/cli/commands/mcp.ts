@@ -131,6 +131,8 @@ export const registerMcp: CommandRegistrar = (program, context) => {
         flags.config === undefined
           ? undefined
           : (await import('../../gateway/config/mcp-options.js')).mcpServersFromFile(flags.config);
+      const { missingFileGrants } = await import('./missing-grants.js');
+      for (const line of missingFileGrants(flags.allowFiles)) context.output.err(line);
       try {
         await runMcpCommand(
           {

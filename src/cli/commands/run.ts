@@ -16,6 +16,7 @@ import { executeProcess, processCodeDigest, processInputsDigest } from '../../ru
 import { interruptedExecution, refusedExecution } from '../../run/execution-facts.js';
 import { CliExit } from '../io.js';
 import type { CliContext, CommandRegistrar } from '../program.js';
+import { missingFileGrants } from './missing-grants.js';
 import { interruptOnSignals, runExitCode } from './run-interrupt.js';
 import { openRunRecorder, type RunRecorder } from './run-receipt.js';
 import { collect, openKeyStore, readInputFile } from './shared.js';
@@ -86,6 +87,7 @@ export const registerRun: CommandRegistrar = (program, context) => {
         (flags.tier === undefined || flags.tier === 'standard');
       const tier = parseTier(flags.tier ?? (isAgentFile ? 'standard' : 'hardened'));
       const manifest = buildManifest(flags);
+      for (const line of missingFileGrants(flags.allowFiles)) context.output.err(line);
       const agentCode = tier === 'standard' ? readAgentFile(file, flags) : undefined;
       const home = context.home(command);
       const agent = flags.agent === undefined ? undefined : openKeyStore(context, command).agent(flags.agent);

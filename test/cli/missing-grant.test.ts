@@ -1,0 +1,93 @@
+import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { oacp, oacpAsUid1000, tempDir } from './harness.js';
+
+const warning = (path: string) =>
+  `oacp: --allow-files ${path}: no such file or directory; nothing is granted`;
+
+/**
+ * A confined sandbox skips a granted path that does not exist (docs/hardened-tier.md): a user's
+ * mistyped `--allow-files` started the workload without the grant and without a word, in both
+ * `oacp run` and `oacp mcp run`. The user's own flags now get one warning line each; a path a
+ * manifest grants (which may be optional) does not.
+ */
+describe('--allow-files naming a path that does not exist', () => {
+  const dir = tempDir('oacp-missing-grant-');
+  chmodSync(dir, 0o755);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('attack: oacp run --allow-files /typo:rw and /gone/** start the workload with nothing granted: each is named on stderr, the existing grant is not', async () => {
+    const typo = join(dir, 'typo');
+    const gone = join(dir, 'gone');
+    const run = await oacp([
+      'run',
+      '--no-receipt',
+      '--tier',
+      'hardened',
+      '--allow-files',
+      `${typo}:rw`,
+      '--allow-files',
+      `${gone}/**`,
+      '--allow-files',
+      dir,
+      '--',
+      '/bin/true',
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.stderr.split('\n').filter((line) => line.startsWith('oacp: --allow-files'))).toEqual([
+      warning(typo),
+      warning(`${gone}/**`),
+    ]);
+  });
+
+  it("attack: oacp mcp run --allow-files /typo names it before the server starts; a manifest's missing path is not warned about", async () => {
+    const typo = join(dir, 'typo-mcp');
+    const optional = join(dir, 'optional-cache');
+    const manifest = join(dir, 'manifest.yaml');
+    writeFileSync(
+      manifest,
+      `apiVersion: oacp.dev/v1\nkind: CapabilityManifest\nname: m\ncapabilities:\n  file_read:\n    - ${optional}\n`,
+    );
+    const mcp = await oacp([
+      'mcp',
+      'run',
+      '--tier',
+      'hardened',
+      '--manifest',
+      manifest,
+      '--allow-files',
+      typo,
+      '--',
+      '/bin/true',
+    ]);
+    expect(mcp.stderr).toContain(warning(typo));
+    expect(mcp.stderr).not.toContain(optional);
+  });
+
+  it('as uid 1000: a missing path under its own home is named; one it cannot look into is left to the sandbox', () => {
+    const home = join(dir, 'home1000');
+    mkdirSync(home);
+    chownSync(home, 1000, 1000);
+    const closed = join(dir, 'closed');
+    mkdirSync(closed);
+    chmodSync(closed, 0o700);
+    const run = oacpAsUid1000(
+      [
+        'run',
+        '--no-receipt',
+        '--tier',
+        'hardened',
+        '--allow-files',
+        join(home, 'nope'),
+        '--allow-files',
+        join(closed, 'unknown'),
+        '--',
+        '/bin/true',
+      ],
+      home,
+    );
+    expect(run.stderr).toContain(warning(join(home, 'nope')));
+    expect(run.stderr).not.toContain(join(closed, 'unknown'));
+  });
+});
