@@ -90,10 +90,7 @@ export class StreamableSession implements MessageTransport {
    * is accepted once, as the first request of the session.
    */
   post(req: IncomingMessage, res: ServerResponse, messages: readonly JsonRpcMessage[]): void {
-    if (this.closed) {
-      jsonRpcError(res, 404, -32001, 'Session not found');
-      return;
-    }
+    if (this.#answeredClosed(res)) return;
     const initialize = messages.some(isInitializeRequest);
     if (initialize) {
       if (this.#initialized) {
@@ -102,11 +99,7 @@ export class StreamableSession implements MessageTransport {
       }
       this.#initialized = true;
     } else {
-      const version = checkProtocolVersion(req);
-      if (version !== undefined) {
-        jsonRpcError(res, version.status, version.code, version.message);
-        return;
-      }
+      if (this.#refusedVersion(req, res)) return;
     }
     const ids: JsonRpcId[] = [];
     for (const message of messages) {
@@ -145,15 +138,8 @@ export class StreamableSession implements MessageTransport {
     reason: string,
     refusals: readonly UnreadRefusal[],
   ): void {
-    if (this.closed) {
-      jsonRpcError(res, 404, -32001, 'Session not found');
-      return;
-    }
-    const version = checkProtocolVersion(req);
-    if (version !== undefined) {
-      jsonRpcError(res, version.status, version.code, version.message);
-      return;
-    }
+    if (this.#answeredClosed(res)) return;
+    if (this.#refusedVersion(req, res)) return;
     const answers: JsonRpcMessage[] = [];
     let left = refusals.length;
     refusals.forEach(({ id, unread }, at) => {
@@ -170,21 +156,29 @@ export class StreamableSession implements MessageTransport {
     });
   }
 
+  /** Answers 404 for a session that has ended; true when it did. */
+  #answeredClosed(res: ServerResponse): boolean {
+    if (!this.closed) return false;
+    jsonRpcError(res, 404, -32001, 'Session not found');
+    return true;
+  }
+
+  /** Answers a request naming a protocol version this session does not speak; true when it did. */
+  #refusedVersion(req: IncomingMessage, res: ServerResponse): boolean {
+    const version = checkProtocolVersion(req);
+    if (version === undefined) return false;
+    jsonRpcError(res, version.status, version.code, version.message);
+    return true;
+  }
+
   /** Opens the session's one standalone server-to-client SSE stream. */
   get(req: IncomingMessage, res: ServerResponse): void {
-    if (this.closed) {
-      jsonRpcError(res, 404, -32001, 'Session not found');
-      return;
-    }
+    if (this.#answeredClosed(res)) return;
     if (!req.headers.accept?.includes('text/event-stream')) {
       jsonRpcError(res, 406, -32000, 'Not Acceptable: Client must accept text/event-stream');
       return;
     }
-    const version = checkProtocolVersion(req);
-    if (version !== undefined) {
-      jsonRpcError(res, version.status, version.code, version.message);
-      return;
-    }
+    if (this.#refusedVersion(req, res)) return;
     if (this.#standalone !== undefined) {
       jsonRpcError(res, 409, -32000, 'Conflict: Only one SSE stream is allowed per session');
       return;
@@ -203,15 +197,8 @@ export class StreamableSession implements MessageTransport {
 
   /** Ends the session at the client's request. */
   async delete(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (this.closed) {
-      jsonRpcError(res, 404, -32001, 'Session not found');
-      return;
-    }
-    const version = checkProtocolVersion(req);
-    if (version !== undefined) {
-      jsonRpcError(res, version.status, version.code, version.message);
-      return;
-    }
+    if (this.#answeredClosed(res)) return;
+    if (this.#refusedVersion(req, res)) return;
     res.writeHead(200).end();
     this.#ending = true;
     // The session ends first, so the calls still open get their answers before the streams close.
