@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,4 +124,14 @@ export function operatorHome(root: string): { home: string; cat: string; masterK
   mkdirSync(join(home, 'bin'), { recursive: true });
   mkdirSync(join(home, '.oacp', 'keys'), { recursive: true });
   return { home, cat: join(home, 'bin', 'cat'), masterKey: join(home, '.oacp', 'master.key') };
+}
+
+/** Whether `uid` has an /etc/passwd entry (getent): the tests of a uid with none pick one that has not. */
+export function uidListed(uid: number): boolean {
+  try {
+    execFileSync('getent', ['passwd', String(uid)]);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,10 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
-import { isRoot, oacpCli, openDir } from './confine-harness.js';
+import { isRoot, oacpCli, openDir, uidListed } from './confine-harness.js';
 
 /**
  * Issue 9, item 2 (never the OACP home), for an account with no passwd entry (a container's
@@ -20,14 +19,7 @@ const available = {
 const tiers = (['hardened', 'gvisor'] as const).filter((tier) => available[tier]);
 /** A uid /etc/passwd does not list. */
 const NAMELESS = { uid: 1237, gid: 1237 };
-const listed = (() => {
-  try {
-    execFileSync('getent', ['passwd', String(NAMELESS.uid)]);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const listed = uidListed(NAMELESS.uid);
 
 describe.skipIf(!isRoot || listed || tiers.length === 0)('a home made by a uid with no passwd entry', () => {
   const root = openDir('oacp-registry-nameless-');
