@@ -1,10 +1,14 @@
 import { type Cidr, cidrContains, parseCidr } from './cidr.js';
 import { isSubdomainOf } from './host.js';
-import { embeddedIpv4, parseIp } from './ip.js';
+import { embeddedIpv4, formatIpv4, type IpAddress, parseIp } from './ip.js';
 
 /**
  * Destinations no workload reaches unless the allowlist names them exactly:
- * the host itself, the cloud metadata service, private networks. A wildcard
+ * the host itself, the cloud metadata service, private networks, and every
+ * block that is not publicly routable (documentation, benchmarking, reserved,
+ * multicast), so "public" means what the IANA special-purpose registries
+ * leave over. An IPv6 address carrying an IPv4 one (mapped, compatible, NAT64,
+ * 6to4, Teredo) is judged by the IPv4 address too. A wildcard
  * allowlist entry never opens these; `169.254.169.254` must be written out.
  */
 const SPECIAL_BLOCKS: readonly (readonly [string, string])[] = [
@@ -14,11 +18,22 @@ const SPECIAL_BLOCKS: readonly (readonly [string, string])[] = [
   ['127.0.0.0/8', 'loopback'],
   ['169.254.0.0/16', 'link-local (169.254.0.0/16, cloud metadata)'],
   ['172.16.0.0/12', 'private (RFC 1918)'],
+  ['192.0.0.0/24', 'IETF protocol assignment (192.0.0.0/24)'],
+  ['192.0.2.0/24', 'documentation (192.0.2.0/24)'],
+  ['192.88.99.0/24', 'deprecated 6to4 relay anycast (192.88.99.0/24)'],
   ['192.168.0.0/16', 'private (RFC 1918)'],
+  ['198.18.0.0/15', 'benchmarking (198.18.0.0/15)'],
+  ['198.51.100.0/24', 'documentation (198.51.100.0/24)'],
+  ['203.0.113.0/24', 'documentation (203.0.113.0/24)'],
   ['224.0.0.0/4', 'multicast'],
   ['240.0.0.0/4', 'reserved (240.0.0.0/4, broadcast)'],
   ['::/128', 'unspecified (::)'],
   ['::1/128', 'loopback (::1)'],
+  ['64:ff9b:1::/48', 'local-use NAT64 (64:ff9b:1::/48)'],
+  ['100::/64', 'discard-only (100::/64)'],
+  ['2001:2::/48', 'benchmarking (2001:2::/48)'],
+  ['2001:db8::/32', 'documentation (2001:db8::/32)'],
+  ['3fff::/20', 'documentation (3fff::/20)'],
   ['fc00::/7', 'unique local (fc00::/7)'],
   ['fe80::/10', 'link-local (fe80::/10)'],
   ['fec0::/10', 'site-local (fec0::/10)'],
@@ -53,7 +68,16 @@ export function specialDestinationReason(host: string): string | undefined {
     const name = SPECIAL_NAMES.find((special) => host === special || isSubdomainOf(host, special));
     return name === undefined ? undefined : `${host} is a host-local or metadata name (${name})`;
   }
-  const judged = embeddedIpv4(address) ?? address;
-  const hit = BLOCKS.find(([block]) => cidrContains(block, judged));
-  return hit === undefined ? undefined : `${host} is a ${hit[1]} address`;
+  const own = blockLabel(address);
+  if (own !== undefined) return `${host} is a ${own} address`;
+  // An IPv6 address that carries an IPv4 one reaches that IPv4 host.
+  const carried = embeddedIpv4(address);
+  const label = carried === undefined ? undefined : blockLabel(carried);
+  return carried === undefined || label === undefined
+    ? undefined
+    : `${host} carries ${formatIpv4(carried)}, a ${label} address`;
+}
+
+function blockLabel(address: IpAddress): string | undefined {
+  return BLOCKS.find(([block]) => cidrContains(block, address))?.[1];
 }

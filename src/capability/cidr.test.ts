@@ -36,6 +36,11 @@ describe('IP parsing', () => {
   it('finds the IPv4 address inside mapped and NAT64 addresses', () => {
     expect(embeddedIpv4(ip('::ffff:169.254.169.254'))?.bits).toBe(ip('169.254.169.254').bits);
     expect(embeddedIpv4(ip('64:ff9b::a00:1'))?.bits).toBe(ip('10.0.0.1').bits);
+    expect(embeddedIpv4(ip('::7f00:1'))?.bits).toBe(ip('127.0.0.1').bits);
+    expect(embeddedIpv4(ip('2002:a9fe:a9fe::1'))?.bits).toBe(ip('169.254.169.254').bits);
+    expect(embeddedIpv4(ip('2001:0:4136:e378:8000:63bf:80ff:fffe'))?.bits).toBe(ip('127.0.0.1').bits);
+    expect(embeddedIpv4(ip('::1'))).toBeUndefined();
+    expect(embeddedIpv4(ip('::'))).toBeUndefined();
     expect(embeddedIpv4(ip('2001:db8::1'))).toBeUndefined();
   });
 });

@@ -63,19 +63,34 @@ export function parseIp(text: string): IpAddress | undefined {
 }
 
 const MAPPED_PREFIX = 0xffffn << 32n;
-const NAT64_PREFIX = 0x0064ff9bn << 96n;
+const V4_BITS = 0xffffffffn;
 
 /**
- * The IPv4 address hidden in an IPv4-mapped (::ffff:a.b.c.d) or NAT64
- * (64:ff9b::a.b.c.d) IPv6 address, so `::ffff:127.0.0.1` is judged as loopback.
+ * The IPv4 address an IPv6 address carries and is routed by, so it is judged
+ * as that IPv4 host (`::ffff:127.0.0.1` and `2002:7f00:1::` are loopback):
+ * - IPv4-mapped `::ffff:0:0/96` and IPv4-compatible `::/96` (but `::` and
+ *   `::1` are themselves), low 32 bits;
+ * - NAT64 `64:ff9b::/96` (RFC 6052), low 32 bits;
+ * - 6to4 `2002::/16` (RFC 3056), bits 16-47;
+ * - Teredo `2001::/32` (RFC 4380), the client's address, the low 32 bits
+ *   inverted.
+ * The local-use NAT64 prefix `64:ff9b:1::/48` carries an address wherever its
+ * operator chose, so it is not read here; it is non-public as a whole.
  */
 export function embeddedIpv4(address: IpAddress): IpAddress | undefined {
   if (address.version !== 6) return undefined;
-  const high = address.bits >> 32n;
-  if (high === MAPPED_PREFIX >> 32n || high === NAT64_PREFIX >> 32n) {
-    return { version: 4, bits: address.bits & 0xffffffffn };
-  }
+  const bits = address.bits;
+  const high96 = bits >> 32n;
+  const v4 = (value: bigint): IpAddress => ({ version: 4, bits: value & V4_BITS });
+  if (high96 === 0xffffn || high96 === 0x64ff9bn << 64n) return v4(bits);
+  if (high96 === 0n) return bits > 1n ? v4(bits) : undefined;
+  if (bits >> 112n === 0x2002n) return v4(bits >> 80n);
+  if (bits >> 96n === 0x20010000n) return v4(~bits);
   return undefined;
+}
+
+export function formatIpv4(address: IpAddress): string {
+  return [24n, 16n, 8n, 0n].map((shift) => String((address.bits >> shift) & 0xffn)).join('.');
 }
 
 /**

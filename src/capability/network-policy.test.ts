@@ -138,3 +138,74 @@ describe('denylist blocks and address spellings', () => {
     expect(spelled(['::ffff:11.0.0.0/104']).decide({ host: '10.0.0.1', port: 80 }).effect).toBe('allow');
   });
 });
+
+describe('what counts as a public address', () => {
+  const wildcard = NetworkPolicy.from({ allowlist: ['*.example.com'], denylist: [] });
+  const resolved = (address: string) => wildcard.decideAddress({ host: 'a.example.com', port: 443 }, address);
+
+  it.each([
+    ['::7f00:1', '127.0.0.1'],
+    ['::a9fe:a9fe', '169.254.169.254'],
+    ['::ffff:a9fe:a9fe', '169.254.169.254'],
+    ['64:ff9b::a00:1', '10.0.0.1'],
+    ['2002:7f00:1::', '127.0.0.1'],
+    ['2002:a9fe:a9fe::1', '169.254.169.254'],
+    ['2001:0:4136:e378:8000:63bf:80ff:fffe', '127.0.0.1'],
+    ['2001:0:4136:e378::f5ff:fffe', '10.0.0.1'],
+    ['2002:c000:201::', '192.0.2.1'],
+  ])('judges %s by the IPv4 address it carries (%s)', (address, carried) => {
+    const decision = resolved(address);
+    expect(decision.effect).toBe('deny');
+    expect(decision.reason).toContain(`carries ${carried}`);
+  });
+
+  it.each([
+    '0.1.2.3',
+    '100.64.0.1',
+    '192.0.0.8',
+    '192.0.2.1',
+    '192.88.99.1',
+    '198.18.0.1',
+    '198.19.255.255',
+    '198.51.100.1',
+    '203.0.113.1',
+    '224.0.0.1',
+    '239.255.255.250',
+    '240.0.0.1',
+    '255.255.255.255',
+    '::',
+    '::1',
+    '64:ff9b:1::808:808',
+    '100::1',
+    '2001:2::1',
+    '2001:db8::1',
+    '3fff::1',
+    '3fff:fff:ffff::1',
+    'fc00::1',
+    'fd12::1',
+    'fe80::1',
+    'ff02::1',
+  ])('refuses the non-routable address %s for a wildcard entry', (address) => {
+    const decision = resolved(address);
+    expect(decision.effect).toBe('deny');
+    expect(decision.reason).toContain('denied by default');
+  });
+
+  it.each([
+    '8.8.8.8',
+    '93.184.216.34',
+    '192.0.3.1',
+    '198.20.0.1',
+    '203.0.114.1',
+    '223.255.255.255',
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808',
+    '2002:808:808::1',
+    '2001:0:4136:e378:8000:63bf:f7f7:f7f7',
+    '2001:db9::1',
+    '3fff:1000::1',
+    '2606:4700::1111',
+  ])('allows the public address %s', (address) => {
+    expect(resolved(address).effect).toBe('allow');
+  });
+});

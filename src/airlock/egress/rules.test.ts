@@ -4,15 +4,15 @@ import { proxyRules } from './rules.js';
 
 /** The host this proxy "runs on" has one public address; names resolving to it are the host. */
 const rules = proxyRules(
-  NetworkPolicy.from({ allowlist: ['*.attacker.example', '203.0.113.9'], denylist: [] }),
-  () => ['127.0.0.1', '::1', '203.0.113.9', '2001:db8::9', 'fe80::1'],
+  NetworkPolicy.from({ allowlist: ['*.attacker.example', '93.184.216.9'], denylist: [] }),
+  () => ['127.0.0.1', '::1', '93.184.216.9', '2606:4700::9', 'fe80::1'],
 );
 
 describe('proxy rules: a name never reaches the host the proxy runs on', () => {
   it.each([
-    ['203.0.113.9', 'an address of this host'],
-    ['::ffff:203.0.113.9', 'an address of this host'],
-    ['2001:db8::9', 'an address of this host'],
+    ['93.184.216.9', 'an address of this host'],
+    ['::ffff:93.184.216.9', 'an address of this host'],
+    ['2606:4700::9', 'an address of this host'],
     ['127.0.0.1', 'loopback'],
   ])('refuses a name resolving to %s', (address, why) => {
     const decision = rules.decideAddress({ host: 'x.attacker.example', port: 80 }, address);
@@ -22,12 +22,12 @@ describe('proxy rules: a name never reaches the host the proxy runs on', () => {
   });
 
   it('lets a name through to a public address that is not this host', () => {
-    expect(rules.decideAddress({ host: 'x.attacker.example', port: 80 }, '203.0.113.10').effect).toBe(
+    expect(rules.decideAddress({ host: 'x.attacker.example', port: 80 }, '93.184.216.10').effect).toBe(
       'allow',
     );
   });
 
   it('lets the host address through when the allowlist names the literal', () => {
-    expect(rules.decideAddress({ host: '203.0.113.9', port: 80 }, '203.0.113.9').effect).toBe('allow');
+    expect(rules.decideAddress({ host: '93.184.216.9', port: 80 }, '93.184.216.9').effect).toBe('allow');
   });
 });
