@@ -81,3 +81,29 @@ export function specialDestinationReason(host: string): string | undefined {
 function blockLabel(address: IpAddress): string | undefined {
   return BLOCKS.find(([block]) => cidrContains(block, address))?.[1];
 }
+
+/** Addresses that, dialed from the host, reach the host itself (Linux dials 0.0.0.0 and :: as loopback). */
+const HOST_ITSELF: readonly Cidr[] = ['0.0.0.0/8', '127.0.0.0/8', '::/128', '::1/128'].map((text) => {
+  const block = parseCidr(text);
+  if (block === undefined) throw new Error(`bad built-in block ${text}`);
+  return block;
+});
+
+/**
+ * Why an allowlist entry's `host` (canonical) names the host's own loopback:
+ * `localhost` and its subdomains, 127.0.0.0/8, ::1, the unspecified
+ * addresses, and IPv6 that carries one of those. The egress proxy dials from
+ * the host, so such an entry never means the sandbox's own loopback.
+ */
+export function hostLoopbackReason(host: string): string | undefined {
+  const address = parseIp(host);
+  if (address === undefined) {
+    return host === 'localhost' || isSubdomainOf(host, 'localhost')
+      ? `${host} is a loopback name`
+      : undefined;
+  }
+  const judged = [address, embeddedIpv4(address)].filter((ip) => ip !== undefined);
+  return judged.some((ip) => HOST_ITSELF.some((block) => cidrContains(block, ip)))
+    ? `${host} is a loopback or unspecified address`
+    : undefined;
+}

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { TIER_ORDER, type TierName } from '../airlock/sandbox.js';
+import { hostLoopbackReason } from '../capability/address-policy.js';
+import { parseHostPattern } from '../capability/host-pattern.js';
 import { UNENFORCED_NAMES } from '../capability/manifest.js';
 import { OacpError } from '../core/errors.js';
 import type { McpErrorCode } from './errors.js';
@@ -84,6 +86,27 @@ export const FileGrant = z
   })
   .refine((grant) => grant.path.startsWith('/'), 'must be an absolute path, optionally ending in :ro or :rw');
 
+/**
+ * `--allow-network HOST[:PORT]`. An entry naming loopback is refused: the
+ * egress proxy dials from the host, so it would hand the sandbox the host's own
+ * loopback services (and a name like `localhost` is refused at connect time
+ * anyway), never the sandbox's. Other malformed entries are refused by the
+ * manifest schema they land in.
+ */
+export const NetworkGrant = z
+  .string()
+  .min(1)
+  .superRefine((text, ctx) => {
+    const pattern = parseHostPattern(text);
+    const why = pattern === undefined ? undefined : hostLoopbackReason(pattern.host);
+    if (why !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${why}, and loopback is the host's: the egress proxy dials from the host, so this would reach the host's own services, never the sandbox's (a server inside the sandbox reaches its own loopback without a grant)`,
+      });
+    }
+  });
+
 /** `--max-sessions 32`: a whole number of sessions, 1 to 10000. */
 export const SessionCount = z
   .union([z.number(), z.string().regex(/^\d{1,5}$/, 'must be a whole number such as 32')])
@@ -123,7 +146,7 @@ export const McpRunOptionsSchema = z
       .optional(),
     tier: TierNameSchema.default('hardened'),
     allowFiles: z.array(FileGrant).default([]),
-    allowNetwork: z.array(z.string().min(1)).default([]),
+    allowNetwork: z.array(NetworkGrant).default([]),
     allowEnv: z.array(z.string().min(1)).default([]),
     quotaMemory: MemorySize.optional(),
     quotaCpu: Duration.optional(),

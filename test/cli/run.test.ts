@@ -110,4 +110,54 @@ describe('oacp run', () => {
     expect(calls.code).toBe(2);
     expect(calls.stderr).toBe('oacp: --quota-calls 0/min: must allow at least some calls');
   });
+
+  it("attack: --allow-network naming loopback (oacp run, oacp mcp run) is refused naming the flag, since the proxy would dial the host's own loopback", async () => {
+    for (const entry of [
+      'localhost',
+      'LOCALHOST.:8080',
+      '*.localhost',
+      '127.0.0.1',
+      '127.1.2.3:5432',
+      '[::1]:80',
+      '::ffff:127.0.0.1',
+      '0.0.0.0',
+      '[::]',
+      '2002:7f00:1::',
+    ]) {
+      for (const command of ['run', 'mcp run']) {
+        const result = await oacp(
+          [
+            ...command.split(' '),
+            '--no-receipt',
+            '--tier',
+            'light',
+            '--allow-network',
+            entry,
+            '--',
+            '/bin/true',
+          ].filter((arg) => command === 'run' || arg !== '--no-receipt'),
+        );
+        expect(result.code, `${command} ${entry}`).toBe(2);
+        expect(result.stderr).toMatch(
+          new RegExp(
+            `^oacp: --allow-network ${entry.replace(/[.*[\]]/g, '\\$&')}: \\S+ is a loopback .*loopback is the host's`,
+          ),
+        );
+      }
+    }
+    // A public host and a private one are still granted as before.
+    const fine = await oacp([
+      'run',
+      '--no-receipt',
+      '--tier',
+      'light',
+      '--allow-network',
+      'example.com',
+      '--allow-network',
+      '10.0.0.5',
+      '--',
+      '/bin/true',
+    ]);
+    expect([fine.code, fine.stderr]).toEqual([0, '']);
+  });
 });

@@ -109,7 +109,7 @@ describe.skipIf(!tiers.hardened && !tiers.gvisor)('Unix sockets: nothing on the 
                 tier,
                 '--allow-files',
                 `${dir}${grant}`,
-                ...(network ? ['--allow-network', '127.0.0.1:9'] : []),
+                ...(network ? ['--allow-network', '192.0.2.1:9'] : []),
                 '--',
                 PYTHON,
                 '-c',

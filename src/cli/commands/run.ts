@@ -9,7 +9,7 @@ import { loadManifest } from '../../capability/load.js';
 import type { Manifest } from '../../capability/manifest.js';
 import { describeError } from '../../core/errors.js';
 import { describeUnixSocketHint, unixSocketHint } from '../../mcp/diagnose/unix-socket-hint.js';
-import { Duration, FileGrant, MemorySize, UnenforcedList } from '../../mcp/options.js';
+import { Duration, FileGrant, MemorySize, NetworkGrant, UnenforcedList } from '../../mcp/options.js';
 import { withAbsoluteScript } from '../../mcp/server-identity.js';
 import { codeDigestOf, codeInputsDigest, executeCode } from '../../run/execute-code.js';
 import { executeProcess, processCodeDigest, processInputsDigest } from '../../run/execute-process.js';
@@ -165,7 +165,7 @@ function buildManifest(flags: RunFlags): Manifest {
   const base = flags.manifest === undefined ? undefined : loadManifest(flags.manifest);
   return manifestWithGrants(base, {
     files: flags.allowFiles.map((grant) => flag('--allow-files', FileGrant, grant)),
-    network: flags.allowNetwork,
+    network: flags.allowNetwork.map((entry) => flag('--allow-network', NetworkGrant, entry)),
     env: flags.allowEnv,
     unixSockets: flags.allowUnixSockets === true,
     quotas: {
