@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SYSTEM_HOME_REGISTRY } from '../src/airlock/native/home-registry.js';
+import { SYSTEM_HOME_REGISTRY } from '../src/identity/home-registry.js';
 
 /**
  * Tests run `oacp init` on scratch homes under the temporary folder, and each init registers its

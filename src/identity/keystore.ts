@@ -13,6 +13,7 @@ import { didKeyFromPublicKey } from './did-key.js';
 import type { IdentityErrorCode } from './errors.js';
 import { type HomeLayout, homeLayout, NODE_CONFIG_FILE } from './home-layout.js';
 import { refuseOthersHome } from './home-owner.js';
+import { registerOacpHome } from './home-registry.js';
 import {
   loadMasterKey,
   MASTER_KEY_ENV,
@@ -114,6 +115,10 @@ export class KeyStore {
         `cannot create an OACP home at ${home} (${why}); give --home (or OACP_HOME) a folder`,
       );
     }
+    // Recorded before any key exists, so every later sandbox on this host guards it, even one
+    // whose invocation names another home (a gateway's OACP_HOME=/srv/oacp beside an operator's
+    // ~/.oacp), and whoever made it: the CLI's `oacp init` or a program using the library.
+    registerOacpHome(home);
     const masterKey = envKey ?? createMasterKeyFile(layout, force);
     const write = (kind: KeyKind, path: string): Signer => {
       const { signer, seed } = freshKey();

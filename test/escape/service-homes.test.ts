@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
-import { registryEntry, SYSTEM_HOME_REGISTRY } from '../../src/airlock/native/home-registry.js';
+import { registryEntry, SYSTEM_HOME_REGISTRY } from '../../src/identity/home-registry.js';
 import { isRoot, oacpCli, openDir, REGULAR_USER } from './confine-harness.js';
 
 /**

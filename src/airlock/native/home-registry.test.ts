@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { oacpHomeAt, registryEntry } from './home-registry.js';
+import { registryEntry } from '../../identity/home-registry.js';
+import { oacpHomeAt } from './home-registry.js';
 
 const root = mkdtempSync(join(tmpdir(), 'oacp-home-at-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

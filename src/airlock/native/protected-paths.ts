@@ -1,8 +1,9 @@
 import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { isOacpHome } from '../../identity/home-registry.js';
 import { accountHomes } from './account-homes.js';
-import { isOacpHome, registeredOacpHomes } from './home-registry.js';
+import { registeredOacpHomes } from './home-registry.js';
 
 /**
  * Host paths no sandbox may see, whatever a grant says: the OACP home (master

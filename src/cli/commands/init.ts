@@ -1,4 +1,3 @@
-import { registerOacpHome } from '../../airlock/native/home-registry.js';
 import { KeyStore } from '../../identity/keystore.js';
 import { defaultOrigin, parseOrigin, writeNodeConfig } from '../../node/node-config.js';
 import type { CommandRegistrar } from '../program.js';
@@ -15,9 +14,6 @@ export const registerInit: CommandRegistrar = (program, context) => {
       const store = await KeyStore.init(home, { env: context.env, force: options.force === true });
       const keys = store.publicKeys();
       writeNodeConfig(home, { version: 1, origin: origin ?? defaultOrigin(keys.log.raw) });
-      // Recorded so every later sandbox on this host guards it, even one whose invocation names
-      // another home (a gateway's OACP_HOME=/srv/oacp beside an operator's ~/.oacp).
-      registerOacpHome(home);
       const { out } = context.output;
       out(`initialized OACP home ${home}`);
       out(
