@@ -97,7 +97,7 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
       );
     }
   }
-  const { mounts, handles } = openMounts(planned, homes, known, launcherCache);
+  const { mounts, handles } = openMounts(planned, homes, known, launcherCache, registries);
   if (spec.cwd !== undefined && !mounts.some((mount) => isWithin(spec.cwd ?? '', mount.target))) {
     closeAll(handles);
     refuse(`working directory ${spec.cwd} is not a granted path`);
@@ -167,6 +167,7 @@ function openMounts(
   homes: readonly string[],
   known: readonly string[],
   launcherCache: readonly string[],
+  registries: () => readonly string[],
 ): { mounts: Mount[]; handles: OpenedPath[] } {
   if (planned.length > MAX_BOUND_PATHS) {
     refuse(
@@ -182,8 +183,12 @@ function openMounts(
   const guard = () => homeGuard;
   const knownGuard = once(() => knownHomeIdentities(known));
   const cacheGuard = once(() => protectedIdentities(launcherCache));
+  // Lenient like the known homes' guard: another account's registry this user cannot stat
+  // refuses nothing, and a match is confirmed by a walk that follows no symlink.
+  const registryGuard = once(() => knownHomeIdentities(registries()));
   const mountPoints = once(readMountPoints);
   const cacheName = "OACP's launcher cache";
+  const registryName = "OACP's home registry";
   try {
     for (const mount of planned) {
       const opened = openNoFollow(
@@ -191,7 +196,10 @@ function openMounts(
         (components) =>
           exposesHome(components, guard()) ??
           exposesHome(components, knownGuard()) ??
-          (mount.writable ? exposesHome(components, cacheGuard(), cacheName) : undefined),
+          (mount.writable
+            ? (exposesHome(components, cacheGuard(), cacheName) ??
+              exposesHome(components, registryGuard(), registryName))
+            : undefined),
       );
       if (opened === undefined) continue;
       handles.push(opened);
@@ -199,7 +207,8 @@ function openMounts(
         ? (mountExposingHome(mount.source, mountPoints(), guard()) ??
           mountExposingHome(mount.source, mountPoints(), knownGuard()) ??
           (mount.writable
-            ? mountExposingHome(mount.source, mountPoints(), cacheGuard(), cacheName)
+            ? (mountExposingHome(mount.source, mountPoints(), cacheGuard(), cacheName) ??
+              mountExposingHome(mount.source, mountPoints(), registryGuard(), registryName))
             : undefined))
         : undefined;
       if (nested !== undefined) refuse(nested);
