@@ -34,7 +34,8 @@ export function proxyRules(
     decideAddress(destination, address) {
       const decision = policy.decideAddress(destination, address);
       if (decision.effect === 'deny' || parseIp(destination.host) !== undefined) return decision;
-      const special = specialDestinationReason(address) ?? ownAddressReason(address, hostAddresses());
+      // This host first: its own public-looking address (a documentation one on CI) is named as such.
+      const special = ownAddressReason(address, hostAddresses()) ?? specialDestinationReason(address);
       if (special !== undefined) {
         return deny(
           `${destination.host} resolved to ${address}: ${special}; a name never reaches such an address (allowlist the IP literal instead)`,
