@@ -44,9 +44,12 @@ describe('seccomp filter', () => {
         expect(run(program, table.auditArch, socket, [1, 1])).toBe(SECCOMP_RET_ALLOW);
       });
 
-      it('refuses TIOCSTI terminal injection but allows other ioctls', () => {
+      it('refuses TIOCSTI and TIOCLINUX terminal injection but allows other ioctls', () => {
         const ioctl = table.numbers.ioctl ?? -1;
         expect(run(program, table.auditArch, ioctl, [0, 0x5412])).toBe(EPERM);
+        expect(run(program, table.auditArch, ioctl, [0, 0x541c])).toBe(EPERM);
+        expect(run(program, table.auditArch, ioctl, [0, 0x541b])).toBe(SECCOMP_RET_ALLOW);
+        expect(run(program, table.auditArch, ioctl, [0, 0x541d])).toBe(SECCOMP_RET_ALLOW);
         expect(run(program, table.auditArch, ioctl, [0, 0x5401])).toBe(SECCOMP_RET_ALLOW);
       });
     });

@@ -22,6 +22,7 @@ import {
   SOCK_PACKET,
   SOCK_RAW,
   SOCK_TYPE_MASK,
+  TIOCLINUX,
   TIOCSTI,
 } from './policy.js';
 import { ARCH_TABLES, type ArchTable } from './syscalls.js';
@@ -57,7 +58,8 @@ function archBlock(table: ArchTable): BpfInstruction[] {
     DENY,
     ALLOW,
   );
-  block.push(jeq(nr('ioctl'), 0, 3), load(argLow(1)), jeq(TIOCSTI, 0, 1), DENY);
+  // The kernel reads the request as a 32-bit int, so its low half is the whole of it.
+  block.push(jeq(nr('ioctl'), 0, 4), load(argLow(1)), jeq(TIOCSTI, 1, 0), jeq(TIOCLINUX, 0, 1), DENY);
   block.push(ALLOW);
   return block;
 }

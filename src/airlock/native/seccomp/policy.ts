@@ -68,6 +68,12 @@ export const SOCK_RAW = 3;
 export const SOCK_PACKET = 10;
 /** ioctl that pushes bytes into the terminal's input queue. */
 export const TIOCSTI = 0x5412;
+/**
+ * ioctl of the Linux console whose subcommands paste the selection into the
+ * terminal's input (TIOCL_PASTESEL) and set it; before Linux 6.7 these needed
+ * no capability, so a workload on a VT could type into the operator's shell.
+ */
+export const TIOCLINUX = 0x541c;
 
 export const EPERM = 1;
 export const ENOSYS = 38;
