@@ -70,6 +70,27 @@ describe('one oacp.yaml for the bridge and the gateway', () => {
     await running;
   });
 
+  it('refuses allow_network naming loopback at check time, as --allow-network does', async () => {
+    const folder = tempDir('oacp-config-loopback-');
+    const file = join(folder, 'oacp.yaml');
+    writeFileSync(
+      file,
+      [
+        'mcp:',
+        '  servers:',
+        '    - name: db',
+        '      command: node',
+        '      allow_network: ["db.example.com", "127.0.0.1:5432"]',
+        '',
+      ].join('\n'),
+    );
+    const checked = await oacp(['config', 'check', file]);
+    expect(checked.code).toBe(1);
+    expect(checked.stderr).toContain(
+      `${file}:5: mcp.servers[0].allow_network[1]: 127.0.0.1 is a loopback or unspecified address, and loopback is the host's`,
+    );
+  });
+
   it('stops at a bad value with file, line and reason: a grant mode other than ro/rw, an unknown key, a "__" name', async () => {
     const folder = tempDir('oacp-config-bad-');
     const file = join(folder, 'oacp.yaml');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CallRate, Duration, FileGrant, MemorySize } from '../../mcp/options.js';
+import { CallRate, Duration, FileGrant, MemorySize, NetworkGrant } from '../../mcp/options.js';
 import { SERVER_NAME_PATTERN, serverNameProblem } from '../../mcp/tool-names.js';
 import { bool, oneOf, TierNameSchema, text, unitString } from './fields.js';
 
@@ -65,7 +65,8 @@ export const McpServerSchema = z
         { error: 'expected a list of strings' },
       )
       .default([]),
-    allow_network: strings().default([]),
+    // The same refusal as `--allow-network` (loopback is the host's), reported by `oacp config check` too.
+    allow_network: z.array(NetworkGrant, { error: 'expected a list of strings' }).default([]),
     allow_env: strings().default([]),
     /** `--allow-unix-sockets`: socket(AF_UNIX) in the hardened tier (headless browsers). */
     allow_unix_sockets: bool().default(false),
