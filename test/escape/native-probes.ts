@@ -11,9 +11,11 @@ libc = ctypes.CDLL(None, use_errno=True)
 ARCH = platform.machine()
 NR = {
   'x86_64': {'keyctl': 250, 'bpf': 321, 'perf_event_open': 298, 'io_uring_setup': 425, 'userfaultfd': 323,
-             'init_module': 175, 'kexec_load': 246, 'open_by_handle_at': 304, 'process_vm_readv': 310, 'add_key': 248},
+             'init_module': 175, 'kexec_load': 246, 'open_by_handle_at': 304, 'process_vm_readv': 310, 'add_key': 248,
+             'name_to_handle_at': 303},
   'aarch64': {'keyctl': 219, 'bpf': 280, 'perf_event_open': 241, 'io_uring_setup': 425, 'userfaultfd': 282,
-              'init_module': 105, 'kexec_load': 104, 'open_by_handle_at': 265, 'process_vm_readv': 270, 'add_key': 217},
+              'init_module': 105, 'kexec_load': 104, 'open_by_handle_at': 265, 'process_vm_readv': 270, 'add_key': 217,
+              'name_to_handle_at': 264},
 }[ARCH]
 
 def err(e=None):
@@ -86,6 +88,14 @@ def ptrace_attach(pid):
 def ptrace_traceme():
     r = libc.ptrace(ctypes.c_long(0), ctypes.c_long(0), None, None)
     return 'ok:traced' if r == 0 else err()
+
+def name_to_handle_at(path):
+    # A real call (AT_FDCWD, a 128-byte handle buffer): allowed, it hands out a handle that
+    # open_by_handle_at would turn back into a file without a path walk.
+    handle = ctypes.create_string_buffer((128).to_bytes(4, 'little') + bytes(124))
+    mount_id = ctypes.c_int()
+    r = libc.syscall(NR['name_to_handle_at'], ctypes.c_long(-100), path.encode(), handle, ctypes.byref(mount_id), ctypes.c_long(0))
+    return 'ok:handle' if r >= 0 else err()
 
 def mount_tmpfs():
     os.makedirs('/tmp/m', exist_ok=True)
@@ -161,6 +171,9 @@ probes = {
   'init_module': lambda: syscall('init_module', 0, 0, 0),
   'kexec_load': lambda: syscall('kexec_load', 0, 0, 0, 0),
   'open_by_handle_at': lambda: syscall('open_by_handle_at', 0, 0, 0),
+  'name_to_handle_at': lambda: name_to_handle_at('/usr'),
+  'proc_sys_write': lambda: write('/proc/sys/kernel/sysrq'),
+  'cgroup_procs_write': lambda: write('/sys/fs/cgroup/cgroup.procs'),
   'process_vm_readv': lambda: syscall('process_vm_readv', host_pid, 0, 0, 0, 0, 0),
   'cap_eff': lambda: status('CapEff'),
   'no_new_privs': lambda: status('NoNewPrivs'),
