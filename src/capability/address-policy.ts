@@ -82,6 +82,16 @@ function blockLabel(address: IpAddress): string | undefined {
   return BLOCKS.find(([block]) => cidrContains(block, address))?.[1];
 }
 
+/** Names distributions' /etc/hosts give to loopback, besides `localhost` itself. */
+const LOOPBACK_NAMES: readonly string[] = [
+  'localhost',
+  'localhost.localdomain',
+  'localhost6',
+  'localhost6.localdomain6',
+  'ip6-localhost',
+  'ip6-loopback',
+];
+
 /** Addresses that, dialed from the host, reach the host itself (Linux dials 0.0.0.0 and :: as loopback). */
 const HOST_ITSELF: readonly Cidr[] = ['0.0.0.0/8', '127.0.0.0/8', '::/128', '::1/128'].map((text) => {
   const block = parseCidr(text);
@@ -98,7 +108,7 @@ const HOST_ITSELF: readonly Cidr[] = ['0.0.0.0/8', '127.0.0.0/8', '::/128', '::1
 export function hostLoopbackReason(host: string): string | undefined {
   const address = parseIp(host);
   if (address === undefined) {
-    return host === 'localhost' || isSubdomainOf(host, 'localhost')
+    return LOOPBACK_NAMES.some((name) => host === name || isSubdomainOf(host, name))
       ? `${host} is a loopback name`
       : undefined;
   }

@@ -115,6 +115,8 @@ describe('oacp run', () => {
     for (const entry of [
       'localhost',
       'LOCALHOST.:8080',
+      'localhost.localdomain',
+      'ip6-localhost:80',
       '*.localhost',
       '127.0.0.1',
       '127.1.2.3:5432',
