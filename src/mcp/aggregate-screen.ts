@@ -1,4 +1,4 @@
-import { CallToolRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { errorResponse, INTERNAL_ERROR, type JsonRpcId } from './jsonrpc.js';
 import type { MessageTransport } from './transport.js';
 
@@ -47,13 +47,13 @@ export function screenedCalls(
     const id = message.id as JsonRpcId;
     void malformed(params).then(
       (result) => transport.send({ jsonrpc: '2.0', id, result }),
+      // As the SDK server answers a handler that throws: an unrecorded refusal (unrecordedDenial), or
+      // the server's own error (a result withheld for want of its receipt), its code and data kept.
       (error: unknown) =>
         transport.send(
-          errorResponse(
-            id,
-            INTERNAL_ERROR,
-            `the call was refused but its receipt could not be written: ${error instanceof Error ? error.message : String(error)}`,
-          ),
+          error instanceof McpError
+            ? errorResponse(id, error.code, error.message, error.data)
+            : errorResponse(id, INTERNAL_ERROR, error instanceof Error ? error.message : String(error)),
         ),
     );
   };
