@@ -26,6 +26,8 @@ export type Behaviour =
   | 'ignore-max-tokens'
   | 'dense-tokens'
   | 'echo-key'
+  /** 401 with OpenAI's error body: the key it was sent is refused (revoked, rotated away). */
+  | '401'
   /** A whole chat completion as indented JSON (what a gateway that re-serialises answers would change). */
   | 'pretty'
   /** An OpenAI stream with two calls of the offered tool whose fragments interleave (Paris, Rome). */
@@ -141,6 +143,13 @@ async function answer(
   if (behaviour === '500') {
     res.writeHead(500, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ error: { message: 'stand-in failure', type: 'server_error' } }));
+    return;
+  }
+  if (behaviour === '401') {
+    res.writeHead(401, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({ error: { message: 'Incorrect API key provided', type: 'invalid_request_error' } }),
+    );
     return;
   }
   if (behaviour === 'echo-key') {
