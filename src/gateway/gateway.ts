@@ -432,6 +432,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         files: new BatchFiles(batchFileStore(store.sql), config.models.file_bytes_per_agent),
       },
       ...(options.publicMetrics === undefined ? {} : { publicMetrics: options.publicMetrics }),
+      maxBodyBytes: config.gateway.max_body_bytes,
+      ...(config.gateway.body_bytes_in_flight === undefined
+        ? {}
+        : { maxBodyBytesInFlight: config.gateway.body_bytes_in_flight }),
       hostGuard: hostGuardFor(address.host),
       approvals,
     };
