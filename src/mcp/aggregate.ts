@@ -40,6 +40,7 @@ import {
   errorResponse,
   INVALID_PARAMS,
   INVALID_REQUEST,
+  type JsonRpcId,
   type JsonRpcMessage,
   type JsonRpcRequest,
 } from './jsonrpc.js';
@@ -171,7 +172,31 @@ async function serveAggregate(
     const notified = async (params: Readonly<Record<string, unknown>>) => {
       await refuse(params, NOTIFIED_CALL_REASON);
     };
-    const sdk = toSdkTransport(screenedCalls(downstream, { buffered, malformed, notified }));
+    // Recorded as a server's own session records it: a tool call as a refused call, else the method.
+    const duplicate = async (method: string, id: JsonRpcId, params: Readonly<Record<string, unknown>>) => {
+      const reason = `the id ${JSON.stringify(id).slice(0, 80)} is already used by a request in flight`;
+      if (method === 'tools/call') {
+        try {
+          return { jsonrpc: '2.0' as const, id, result: await refuse(params, reason) };
+        } catch (error) {
+          return errorResponse(id, INVALID_REQUEST, error instanceof Error ? error.message : reason);
+        }
+      }
+      const receipt = await refuseUnreadMessage(
+        refusals,
+        `${CLIENT_REQUEST_PREFIX}${method}`,
+        params,
+        reason,
+        clientInfo,
+      );
+      return errorResponse(
+        id,
+        INVALID_REQUEST,
+        reason,
+        receipt === undefined ? undefined : { [RECEIPT_META]: receipt },
+      );
+    };
+    const sdk = toSdkTransport(screenedCalls(downstream, { buffered, malformed, notified, duplicate }));
     // The SDK server now owns the transport's close callback: route it back to ours.
     server.onclose = () => void close();
     await server.connect(sdk);
