@@ -44,6 +44,7 @@ import {
   type JsonRpcMessage,
   type JsonRpcRequest,
 } from './jsonrpc.js';
+import { malformedCalls } from './malformed-calls.js';
 import { allPages } from './pages.js';
 import { CLIENT_NOTIFICATION_PREFIX, CLIENT_REQUEST_PREFIX } from './recorded-requests.js';
 import { qualifiedToolName, splitToolName, TOOL_NAME_SEPARATOR } from './tool-names.js';
@@ -156,6 +157,20 @@ async function serveAggregate(
     const refuse = (params: Readonly<Record<string, unknown>>, reason: string) =>
       refuseUnrouted(refusals, params, reason, clientInfo);
     server = frontServer(inners, capabilities, refuse);
+    // A body its transport refused (not JSON-RPC, an id in flight): its tool calls recorded as refused.
+    downstream.onrefused = (raw, why) => {
+      const { calls, more } = malformedCalls(raw);
+      const reason = `invalid JSON-RPC message: ${why}; the tools/call in it was not forwarded`;
+      for (const params of calls) void refuse(params ?? {}, reason).catch(() => undefined);
+      if (more > 0)
+        void refuseUnreadMessage(
+          refusals,
+          `${CLIENT_REQUEST_PREFIX}tools/call`,
+          { refusedCalls: more },
+          `${reason}; ${more} more tools/call in the same message were refused and are recorded in this one receipt`,
+          clientInfo,
+        );
+    };
     const byName = new Map(inners.map((inner) => [inner.name, inner]));
     // Calls the SDK server would refuse or drop unrecorded go to the pipeline instead: to the
     // server they name (its bridge refuses them, with its receipt), else refused here.

@@ -313,8 +313,11 @@ async function readPost(
   const refused = checkPostHeaders(req);
   if (refused !== undefined) return void jsonRpcError(res, refused.status, refused.code, refused.message);
   const parsed = postMessages(body.value);
-  if (!parsed.ok)
-    return void jsonRpcError(res, parsed.refusal.status, parsed.refusal.code, parsed.refusal.message);
+  if (!parsed.ok) {
+    jsonRpcError(res, parsed.refusal.status, parsed.refusal.code, parsed.refusal.message);
+    // A live session records the tool calls of a body it refused, as a stdio line's.
+    return void session?.onrefused?.(body.value, parsed.refusal.message);
+  }
   return parsed.messages;
 }
 
@@ -343,7 +346,18 @@ async function legacyPost(
     res.setHeader('connection', 'close').setHeader('retry-after', '5');
     return text(res, 503, body.reason);
   }
-  if (body.ok) return transport.handlePostMessage(req, res, body.value);
+  if (body.ok) {
+    const invalid = postMessages(body.value);
+    // The SDK would answer 400 and drop it unrecorded: the tool calls in it are recorded first.
+    if (!invalid.ok || Array.isArray(body.value)) {
+      const reason = invalid.ok
+        ? 'Invalid Request: this transport takes no batches'
+        : invalid.refusal.message;
+      down.onrefused?.(body.value, reason);
+      return text(res, 400, reason);
+    }
+    return transport.handlePostMessage(req, res, body.value);
+  }
   if (body.unread === undefined) return text(res, 400, body.reason);
   const cut = body.unread.some(({ unread }) => unread.cut === true);
   // A cut body's rest is never read: the connection cannot carry another request.

@@ -142,6 +142,10 @@ export class BridgeSession {
       }
       this.#recordUnread(id, code, reason, { ...unread, method: unread.method }, send);
     };
+    this.#down.onrefused = (raw, reason) => {
+      this.#wire.event({ type: 'invalid-message', from: 'client', reason });
+      this.#recordMalformedCalls(raw, reason);
+    };
     this.#down.onclose = () => void this.close();
     await this.#down.start();
   }

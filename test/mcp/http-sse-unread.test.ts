@@ -174,6 +174,26 @@ describe('legacy HTTP+SSE: a POST body refused before it could be parsed whole i
     expect(serverCalls()).toHaveLength(1);
   });
 
+  it('attack: a batch of calls (this transport takes none) is a 400, each call in it recorded as refused, none forwarded', async () => {
+    const before = receipts.records.length;
+    const calls = serverCalls().length;
+    const answer = await post(
+      JSON.stringify([
+        { jsonrpc: '2.0', id: 'b1', method: 'tools/call', params: { name: 'echo', arguments: { a: 1 } } },
+        { jsonrpc: '2.0', id: 'b2', method: 'tools/call', params: { name: 'echo', arguments: { b: 2 } } },
+      ]),
+    );
+    expect(answer.status).toBe(400);
+    expect(answer.text).toContain('takes no batches');
+    for (let i = 0; i < 100 && receipts.records.length < before + 2; i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(receipts.records.slice(before)).toMatchObject([
+      { tool: 'echo', outcome: 'denied' },
+      { tool: 'echo', outcome: 'denied' },
+    ]);
+    expect(serverCalls()).toHaveLength(calls);
+  });
+
   it('a body that is not JSON is answered 400 and nothing is sent on', async () => {
     const before = seen.length;
     const answer = await post('{"jsonrpc":');
