@@ -46,7 +46,10 @@ export function screenedCalls(
   };
   const screen = (raw: unknown): void => {
     const message = raw as { id?: unknown; method?: unknown; params?: unknown } | null;
-    if (typeof message !== 'object' || message === null) return consumer?.(raw);
+    if (typeof message !== 'object' || message === null) {
+      consumer?.(raw);
+      return;
+    }
     const { id, method } = message;
     const params = isRecord(message.params) ? message.params : {};
     if (typeof method === 'string' && (typeof id === 'string' || typeof id === 'number')) {
