@@ -109,6 +109,32 @@ describe('a provider reporting half of its usage', () => {
     );
   });
 
+  it('attack: a stream that never reports usage is charged its input estimate and the output the gateway counted', async () => {
+    const words = Array.from({ length: 8 }, (_, i) => ` word${i}`);
+    const chunk = (content: string) =>
+      `data: ${JSON.stringify({ id: 's', object: 'chat.completion.chunk', created: 1, model: 'gpt-test', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+    openai.queue({ rawStream: `${words.map(chunk).join('')}data: [DONE]\n\n` });
+    const answer = await request(new URL('/v1/chat/completions', gw.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({
+        model: 'gpt-test',
+        stream: true,
+        max_tokens: MAX,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    });
+    await answer.body.text();
+    const before = gw.gateway.services.log.size;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { predicate } = await receiptAt<Predicate>(gw, before - 1);
+    expect(predicate.outcome).toBe('ok');
+    expect(predicate.usage.inputTokens).toBe(predicate.usage.estimatedInputTokens);
+    expect(predicate.usage.outputTokens).toBeGreaterThanOrEqual(8);
+    expect(predicate.usage.outputTokens).toBeLessThanOrEqual(MAX);
+    expect(predicate.usage.chargedTokens).toBe(predicate.usage.inputTokens + predicate.usage.outputTokens);
+  });
+
   it('whole reports are believed as they are, 0 output tokens included', async () => {
     claude.queue({ rawAnswer: message('{"input_tokens":3,"output_tokens":0}') });
     const anthropic = await call('/v1/messages', {
