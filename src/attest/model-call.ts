@@ -14,6 +14,11 @@ export const ModelAttemptSchema = z.strictObject({
   durationMs: z.number().nonnegative(),
   /** Why the attempt did not serve the call (never a provider key or body text). */
   error: z.string().min(1).max(512).optional(),
+  /**
+   * The usage a try that did not serve the call reported all the same (a 2xx answer judged
+   * unusable and failed over): the provider billed it, so the budgets were charged it too.
+   */
+  billed: z.strictObject({ inputTokens: Count, outputTokens: Count }).optional(),
 });
 
 /**

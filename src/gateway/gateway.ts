@@ -15,6 +15,7 @@ import { homeLayout } from '../identity/home-layout.js';
 import { loadMasterKey } from '../identity/master-key.js';
 import { ApprovalSpool, approvalSpoolDir } from '../mcp/approval-remote.js';
 import { defaultPolicyEngine } from '../mcp/default-policy.js';
+import { missingConfigFileGrants } from '../mcp/missing-grants.js';
 import { ReceiptSlot } from '../mcp/receipt-slot.js';
 import { describeRecovery } from '../node/intent-journal.js';
 import { logDirectory, OacpNode } from '../node/oacp-node.js';
@@ -211,6 +212,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       show: new Map(config.mcp.servers.map((server) => [server.name, server.approval_show_arguments])),
       spool: new ApprovalSpool(approvalSpoolDir(options.home)),
     });
+    // The user's own grants, as `oacp mcp run --allow-files` checks them: a mistyped path is skipped by the sandbox.
+    const configFile = options.configPath ?? 'oacp.yaml';
+    for (const line of missingConfigFileGrants(configFile, config.mcp.servers)) logger.warn(line);
     for (const server of config.mcp.servers) {
       const runOptions = mcpRunOptionsFor(server);
       if (runOptions.quotaCalls !== undefined) serverCallLimits[server.name] = runOptions.quotaCalls;
@@ -428,6 +432,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         files: new BatchFiles(batchFileStore(store.sql), config.models.file_bytes_per_agent),
       },
       ...(options.publicMetrics === undefined ? {} : { publicMetrics: options.publicMetrics }),
+      maxBodyBytes: config.gateway.max_body_bytes,
+      ...(config.gateway.body_bytes_in_flight === undefined
+        ? {}
+        : { maxBodyBytesInFlight: config.gateway.body_bytes_in_flight }),
       hostGuard: hostGuardFor(address.host),
       approvals,
     };

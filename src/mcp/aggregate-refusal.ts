@@ -13,6 +13,29 @@ export interface UnroutedRefusals {
   readonly receipts: ReceiptSink;
   /** The fixed agent of the run (`--agent`), else the client as it named itself. */
   readonly agent?: string;
+  /**
+   * Told when one of the front's own receipts could not be written, as a server's session
+   * tells its `onEvent` (`oacp mcp run` prints it): the client is answered with an error then.
+   */
+  readonly onReceiptFailed?: (callId: string, reason: string) => void;
+}
+
+/** The answer to a call the front refused but could not record: as a server's session answers it. */
+export function unrecordedDenial(reason: string): Error {
+  return new Error(`call denied (${reason}); its receipt could not be written`);
+}
+
+/** Writes one of the front's refusals; undefined (and a report) when the log would not take it. */
+async function recordRefusal(
+  refusals: UnroutedRefusals,
+  call: ActiveCall,
+): Promise<Record<string, unknown> | undefined> {
+  try {
+    return { ...(await callRecorder(refusals.receipts).finish({ call, outcome: 'denied' }, undefined)) };
+  } catch (error) {
+    refusals.onReceiptFailed?.(call.callId, error instanceof Error ? error.message : String(error));
+    return undefined;
+  }
 }
 
 /** How a call that named no configured server is attributed in its receipt. */
@@ -24,7 +47,7 @@ const NO_SERVER: ServerIdentity = { name: 'unknown', command: 'oacp-mcp-front', 
  * tools-list step, after the shape, limits and receipt-slot checks, and
  * recorded like every refusal. The answer is the denial the client reads
  * (an MCP tool error with its receipt); an error when no receipt could be
- * written, so no refusal goes unrecorded silently.
+ * written (and `onReceiptFailed` told), so no refusal goes unrecorded silently.
  */
 export async function refuseUnrouted(
   refusals: UnroutedRefusals,
@@ -32,7 +55,6 @@ export async function refuseUnrouted(
   reason: string,
   client: { readonly name: string; readonly version: string },
 ): Promise<Record<string, unknown>> {
-  const recorder = callRecorder(refusals.receipts);
   const agent = refusals.agent ?? `client:${boundedClientName(String(client.name))}`;
   const callId = randomUUID();
   const startedAt = new Date();
@@ -40,7 +62,7 @@ export async function refuseUnrouted(
   const verdict = await decideCall(params, {
     limits: DEFAULT_MESSAGE_LIMITS,
     reserve: () => {
-      recorder.reserve();
+      callRecorder(refusals.receipts).reserve();
       return undefined;
     },
     // Refused whoever calls: a signature in `_meta` is for the server it names, left unspent.
@@ -64,8 +86,9 @@ export async function refuseUnrouted(
     startedAt,
     startedMs,
   };
-  const receipt = await recorder.finish({ call, outcome: 'denied' }, undefined);
-  return denialResult(verdict.decision.reason, { ...receipt });
+  const receipt = await recordRefusal(refusals, call);
+  if (receipt === undefined) throw unrecordedDenial(verdict.decision.reason);
+  return denialResult(verdict.decision.reason, receipt);
 }
 
 /**
@@ -73,8 +96,8 @@ export async function refuseUnrouted(
  * over the size cap, a number JSON cannot carry), whose method could be read:
  * recorded as the single-server bridge records it (`client-request:<method>`,
  * its arguments the digest of the bytes: docs/receipts.md), attributed to no
- * server since none was chosen. The receipt, or undefined when none could be
- * written (the client is answered either way).
+ * server since none was chosen. The receipt, or undefined (and `onReceiptFailed`
+ * told) when none could be written; the client is answered either way.
  */
 export async function refuseUnreadMessage(
   refusals: UnroutedRefusals,
@@ -89,11 +112,7 @@ export async function refuseUnreadMessage(
     decision: { effect: 'deny', reason },
     checks: { shape: { effect: 'deny', reason } },
   };
-  try {
-    return { ...(await callRecorder(refusals.receipts).finish({ call, outcome: 'denied' }, undefined)) };
-  } catch {
-    return undefined;
-  }
+  return recordRefusal(refusals, call);
 }
 
 function unroutedCall(

@@ -1,5 +1,5 @@
-import { CallToolRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { errorResponse, INTERNAL_ERROR, type JsonRpcId } from './jsonrpc.js';
+import { CallToolRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { errorResponse, INTERNAL_ERROR, idKey, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
 import type { MessageTransport } from './transport.js';
 
 /** What the front does with a tools/call its SDK server would refuse unrecorded. */
@@ -25,17 +25,47 @@ export function screenedCalls(
     readonly buffered: unknown[];
     readonly malformed: MalformedCall;
     readonly notified: (params: Readonly<Record<string, unknown>>) => Promise<void>;
+    /**
+     * A request under an id already in flight: refused with its receipt, the answer returned
+     * (the SDK server keys each request's cancellation by the client's id, so the second would
+     * take the first one's place and cancelling the id would no longer reach the first).
+     */
+    readonly duplicate: (
+      method: string,
+      id: JsonRpcId,
+      params: Readonly<Record<string, unknown>>,
+    ) => Promise<JsonRpcMessage>;
   },
 ): MessageTransport {
-  const { buffered, malformed, notified } = handlers;
+  const { buffered, malformed, notified, duplicate } = handlers;
   let consumer: ((message: unknown) => void) | undefined;
+  const inFlight = new ClientIds();
+  const send = (message: JsonRpcMessage, options?: { relatedRequestId?: JsonRpcId }) => {
+    if (!('method' in message) && message.id !== null) inFlight.release(message.id);
+    return transport.send(message, options);
+  };
   const screen = (raw: unknown): void => {
     const message = raw as { id?: unknown; method?: unknown; params?: unknown } | null;
-    if (typeof message !== 'object' || message === null || message.method !== 'tools/call') {
+    if (typeof message !== 'object' || message === null) {
       consumer?.(raw);
       return;
     }
+    const { id, method } = message;
     const params = isRecord(message.params) ? message.params : {};
+    if (typeof method === 'string' && (typeof id === 'string' || typeof id === 'number')) {
+      if (!inFlight.claim(id)) {
+        void duplicate(method, id, params).then((answer) => send(answer));
+        return;
+      }
+    }
+    if (method === 'notifications/cancelled') {
+      const cancelled = params.requestId;
+      if (typeof cancelled === 'string' || typeof cancelled === 'number') inFlight.release(cancelled);
+    }
+    if (method !== 'tools/call') {
+      consumer?.(raw);
+      return;
+    }
     if (message.id === undefined) {
       void notified(params).catch(() => undefined);
       return;
@@ -44,16 +74,19 @@ export function screenedCalls(
       consumer?.(raw);
       return;
     }
-    const id = message.id as JsonRpcId;
     void malformed(params).then(
-      (result) => transport.send({ jsonrpc: '2.0', id, result }),
+      (result) => send({ jsonrpc: '2.0', id: id as JsonRpcId, result }),
+      // As the SDK server answers a handler that throws: an unrecorded refusal (unrecordedDenial), or
+      // the server's own error (a result withheld for want of its receipt), its code and data kept.
       (error: unknown) =>
-        transport.send(
-          errorResponse(
-            id,
-            INTERNAL_ERROR,
-            `the call was refused but its receipt could not be written: ${error instanceof Error ? error.message : String(error)}`,
-          ),
+        send(
+          error instanceof McpError
+            ? errorResponse(id as JsonRpcId, error.code, error.message, error.data)
+            : errorResponse(
+                id as JsonRpcId,
+                INTERNAL_ERROR,
+                error instanceof Error ? error.message : String(error),
+              ),
         ),
     );
   };
@@ -65,7 +98,7 @@ export function screenedCalls(
         for (const message of buffered.splice(0)) screen(message);
       });
     },
-    send: (message, options) => transport.send(message, options),
+    send,
     close: () => transport.close(),
     get onmessage() {
       return consumer;
@@ -90,4 +123,22 @@ export function screenedCalls(
 
 function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The client's request ids in flight, each with how many requests carry it (as SessionWire counts them). */
+class ClientIds {
+  readonly #carried = new Map<string, number>();
+
+  /** Counts one more request under `id`; false when one already was. */
+  claim(id: JsonRpcId): boolean {
+    const carried = this.#carried.get(idKey(id)) ?? 0;
+    this.#carried.set(idKey(id), carried + 1);
+    return carried === 0;
+  }
+
+  release(id: JsonRpcId): void {
+    const carried = this.#carried.get(idKey(id)) ?? 0;
+    if (carried <= 1) this.#carried.delete(idKey(id));
+    else this.#carried.set(idKey(id), carried - 1);
+  }
 }

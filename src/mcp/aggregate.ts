@@ -40,9 +40,11 @@ import {
   errorResponse,
   INVALID_PARAMS,
   INVALID_REQUEST,
+  type JsonRpcId,
   type JsonRpcMessage,
   type JsonRpcRequest,
 } from './jsonrpc.js';
+import { malformedCalls } from './malformed-calls.js';
 import { allPages } from './pages.js';
 import { CLIENT_NOTIFICATION_PREFIX, CLIENT_REQUEST_PREFIX } from './recorded-requests.js';
 import { qualifiedToolName, splitToolName, TOOL_NAME_SEPARATOR } from './tool-names.js';
@@ -155,6 +157,20 @@ async function serveAggregate(
     const refuse = (params: Readonly<Record<string, unknown>>, reason: string) =>
       refuseUnrouted(refusals, params, reason, clientInfo);
     server = frontServer(inners, capabilities, refuse);
+    // A body its transport refused (not JSON-RPC, an id in flight): its tool calls recorded as refused.
+    downstream.onrefused = (raw, why) => {
+      const { calls, more } = malformedCalls(raw);
+      const reason = `invalid JSON-RPC message: ${why}; the tools/call in it was not forwarded`;
+      for (const params of calls) void refuse(params ?? {}, reason).catch(() => undefined);
+      if (more > 0)
+        void refuseUnreadMessage(
+          refusals,
+          `${CLIENT_REQUEST_PREFIX}tools/call`,
+          { refusedCalls: more },
+          `${reason}; ${more} more tools/call in the same message were refused and are recorded in this one receipt`,
+          clientInfo,
+        );
+    };
     const byName = new Map(inners.map((inner) => [inner.name, inner]));
     // Calls the SDK server would refuse or drop unrecorded go to the pipeline instead: to the
     // server they name (its bridge refuses them, with its receipt), else refused here.
@@ -171,7 +187,31 @@ async function serveAggregate(
     const notified = async (params: Readonly<Record<string, unknown>>) => {
       await refuse(params, NOTIFIED_CALL_REASON);
     };
-    const sdk = toSdkTransport(screenedCalls(downstream, { buffered, malformed, notified }));
+    // Recorded as a server's own session records it: a tool call as a refused call, else the method.
+    const duplicate = async (method: string, id: JsonRpcId, params: Readonly<Record<string, unknown>>) => {
+      const reason = `the id ${JSON.stringify(id).slice(0, 80)} is already used by a request in flight`;
+      if (method === 'tools/call') {
+        try {
+          return { jsonrpc: '2.0' as const, id, result: await refuse(params, reason) };
+        } catch (error) {
+          return errorResponse(id, INVALID_REQUEST, error instanceof Error ? error.message : reason);
+        }
+      }
+      const receipt = await refuseUnreadMessage(
+        refusals,
+        `${CLIENT_REQUEST_PREFIX}${method}`,
+        params,
+        reason,
+        clientInfo,
+      );
+      return errorResponse(
+        id,
+        INVALID_REQUEST,
+        reason,
+        receipt === undefined ? undefined : { [RECEIPT_META]: receipt },
+      );
+    };
+    const sdk = toSdkTransport(screenedCalls(downstream, { buffered, malformed, notified, duplicate }));
     // The SDK server now owns the transport's close callback: route it back to ours.
     server.onclose = () => void close();
     await server.connect(sdk);

@@ -67,6 +67,7 @@ export class StreamableSession implements MessageTransport {
   onclose?: (() => void) | undefined;
   onerror?: ((error: Error) => void) | undefined;
   oninvalid?: InvalidMessageHandler | undefined;
+  onrefused?: ((raw: unknown, reason: string) => void) | undefined;
   /** Which open POST answers each client request, keyed by its JSON-RPC id (a Map keeps 1 and "1" apart). */
   readonly #streams = new Map<JsonRpcId, PostStream>();
   #standalone: { res: ServerResponse; timer: NodeJS.Timeout } | undefined;
@@ -108,6 +109,8 @@ export class StreamableSession implements MessageTransport {
       if (this.#streams.has(message.id) || ids.includes(message.id)) {
         const reason = `Invalid Request: the id ${JSON.stringify(message.id).slice(0, 80)} is already used by a request in flight`;
         jsonRpcError(res, 400, INVALID_REQUEST, reason);
+        // Nothing of the POST is forwarded: the tool calls in it are recorded as refused.
+        this.onrefused?.(messages, reason);
         return;
       }
       ids.push(message.id);

@@ -19,9 +19,15 @@ import {
   StreamableSession,
 } from './http-streamable.js';
 import { cutRefusal, type UnreadRefusal, unreadRefusals } from './http-unread.js';
-import { INTERNAL_ERROR, INVALID_REQUEST, type JsonRpcMessage, PARSE_ERROR } from './jsonrpc.js';
+import {
+  errorResponse,
+  INTERNAL_ERROR,
+  INVALID_REQUEST,
+  type JsonRpcMessage,
+  PARSE_ERROR,
+} from './jsonrpc.js';
 import { DEFAULT_MAX_SESSIONS, SessionSlots } from './session-slots.js';
-import { fromSdkTransport } from './transport.js';
+import { fromSdkTransport, type MessageTransport } from './transport.js';
 
 export interface HttpServeOptions {
   readonly host: string;
@@ -76,7 +82,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   const bodies = new BodyBytes(options.maxBodyBytesInFlight ?? 16 * maxBody);
   const hostGuard = hostGuardFor(options.host);
   const streamable = new Map<string, StreamableSession>();
-  const sse = new Map<string, SSEServerTransport>();
+  const sse = new Map<string, LegacySession>();
   const idle = new IdleSessions(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
   const slots = new SessionSlots(options.maxSessions ?? DEFAULT_MAX_SESSIONS);
 
@@ -95,9 +101,9 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
     if (url.pathname === '/sse' && req.method === 'GET') return sseOpen(res);
     if (url.pathname === '/messages' && req.method === 'POST') {
       const sessionId = url.searchParams.get('sessionId') ?? '';
-      const transport = sse.get(sessionId);
-      if (transport === undefined) return text(res, 404, 'unknown SSE session');
-      return idle.during(sessionId, () => transport.handlePostMessage(req, res));
+      const legacy = sse.get(sessionId);
+      if (legacy === undefined) return text(res, 404, 'unknown SSE session');
+      return idle.during(sessionId, () => legacyPost(req, res, maxBody, bodies, legacy));
     }
     return text(res, 404, `not found; the MCP endpoint is ${path}`);
   };
@@ -157,10 +163,11 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   const sseOpen = async (res: ServerResponse): Promise<void> => {
     if (!slots.take()) return text(res.setHeader('retry-after', '5'), 503, slots.refusal);
     const transport = new SSEServerTransport('/messages', res);
-    sse.set(transport.sessionId, transport);
+    const down = fromSdkTransport(transport);
+    sse.set(transport.sessionId, { transport, down });
     let session: ServedSession;
     try {
-      session = await bridge.serve(fromSdkTransport(transport));
+      session = await bridge.serve(down);
     } catch (error) {
       slots.give();
       sse.delete(transport.sessionId);
@@ -306,9 +313,60 @@ async function readPost(
   const refused = checkPostHeaders(req);
   if (refused !== undefined) return void jsonRpcError(res, refused.status, refused.code, refused.message);
   const parsed = postMessages(body.value);
-  if (!parsed.ok)
-    return void jsonRpcError(res, parsed.refusal.status, parsed.refusal.code, parsed.refusal.message);
+  if (!parsed.ok) {
+    jsonRpcError(res, parsed.refusal.status, parsed.refusal.code, parsed.refusal.message);
+    // A live session records the tool calls of a body it refused, as a stdio line's.
+    return void session?.onrefused?.(body.value, parsed.refusal.message);
+  }
   return parsed.messages;
+}
+
+/** A legacy HTTP+SSE session: the SDK's transport, and the bridge's side of it (which records refusals). */
+interface LegacySession {
+  readonly transport: SSEServerTransport;
+  readonly down: MessageTransport;
+}
+
+/**
+ * A legacy `POST /messages`: its body read here under the same limits as a Streamable HTTP
+ * POST, not by the MCP SDK (which read 4 MiB and let 1e400 through as null), so a body that
+ * cannot be taken whole is refused and recorded by its session as any other transport's
+ * (http-unread.ts). On this transport every answer goes on the SSE stream: the POST is
+ * answered 202 and the refusal, its receipt in `error.data`, follows there.
+ */
+async function legacyPost(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limit: number,
+  bodies: BodyBytes,
+  { transport, down }: LegacySession,
+): Promise<void> {
+  const body = await readJson(req, limit, bodies);
+  if (!body.ok && body.busy === true) {
+    res.setHeader('connection', 'close').setHeader('retry-after', '5');
+    return text(res, 503, body.reason);
+  }
+  if (body.ok) {
+    const invalid = postMessages(body.value);
+    // The SDK would answer 400 and drop it unrecorded: the tool calls in it are recorded first.
+    if (!invalid.ok || Array.isArray(body.value)) {
+      const reason = invalid.ok
+        ? 'Invalid Request: this transport takes no batches'
+        : invalid.refusal.message;
+      down.onrefused?.(body.value, reason);
+      return text(res, 400, reason);
+    }
+    return transport.handlePostMessage(req, res, body.value);
+  }
+  if (body.unread === undefined) return text(res, 400, body.reason);
+  const cut = body.unread.some(({ unread }) => unread.cut === true);
+  // A cut body's rest is never read: the connection cannot carry another request.
+  if (cut) res.setHeader('connection', 'close');
+  text(res, 202, 'Accepted');
+  for (const { id, unread } of body.unread.slice(0, MAX_BATCH_SIZE)) {
+    if (down.oninvalid !== undefined) down.oninvalid(id, INVALID_REQUEST, body.reason, unread);
+    else if (id !== null) void down.send(errorResponse(id, INVALID_REQUEST, body.reason));
+  }
 }
 
 /** Resolves once the response is written or its connection is gone. */

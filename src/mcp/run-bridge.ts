@@ -108,7 +108,13 @@ export async function runBridge(
         ? parts[0].bridge
         : (await import('./aggregate.js')).createAggregateBridge(
             new Map(parts.map((part) => [part.name, part.bridge])),
-            { receipts: shared.receipts, ...(agent === undefined ? {} : { agent: agent.did }) },
+            {
+              receipts: shared.receipts,
+              ...(agent === undefined ? {} : { agent: agent.did }),
+              // Reported as a server's session reports it (describeEvent), under the front's name.
+              onReceiptFailed: (callId, reason) =>
+                log(describeEvent('front', { type: 'receipt-failed', callId, reason })),
+            },
           );
     const finish = async () => {
       await writer.settled();

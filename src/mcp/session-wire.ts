@@ -3,6 +3,7 @@ import type { ClientView } from './client-view.js';
 import {
   errorResponse,
   INTERNAL_ERROR,
+  idKey,
   type JsonRpcError,
   type JsonRpcId,
   type JsonRpcMessage,
@@ -26,6 +27,12 @@ import type { UpstreamSupervisor } from './upstream-supervisor.js';
  */
 export class SessionWire {
   readonly pending = new PendingRequests();
+  /**
+   * The client's request ids in flight, each with how many requests carry it: an answer going
+   * down, or the client cancelling, takes one off. A second request under an id in flight is
+   * refused (session.ts): its answer and its cancellation could not say which call they mean.
+   */
+  readonly #clientIds = new Map<string, number>();
   /** Where a server response to a forwarded request goes (set by ServerTraffic). */
   answered: (response: JsonRpcResult | JsonRpcError) => void = () => undefined;
 
@@ -111,8 +118,25 @@ export class SessionWire {
     });
   }
 
+  /** Counts a client request under `id` in flight; false when one already was (a duplicate). */
+  claimClientId(id: JsonRpcId): boolean {
+    const key = idKey(id);
+    const carried = this.#clientIds.get(key) ?? 0;
+    this.#clientIds.set(key, carried + 1);
+    return carried === 0;
+  }
+
+  /** One request under `id` is over (answered, or cancelled by the client, which gets no answer). */
+  releaseClientId(id: JsonRpcId): void {
+    const key = idKey(id);
+    const carried = this.#clientIds.get(key) ?? 0;
+    if (carried <= 1) this.#clientIds.delete(key);
+    else this.#clientIds.set(key, carried - 1);
+  }
+
   /** Sends to the client; a response that cannot be sent becomes an error response to the same id. */
   sendDown(message: JsonRpcMessage, options?: { relatedRequestId?: JsonRpcId }): void {
+    if (!('method' in message) && message.id !== null) this.releaseClientId(message.id);
     this.down.send(message, options).catch((error: unknown) => {
       this.event({ type: 'send-failed', to: 'client', reason: describe(error) });
       if (

@@ -142,6 +142,10 @@ export class BridgeSession {
       }
       this.#recordUnread(id, code, reason, { ...unread, method: unread.method }, send);
     };
+    this.#down.onrefused = (raw, reason) => {
+      this.#wire.event({ type: 'invalid-message', from: 'client', reason });
+      this.#recordMalformedCalls(raw, reason);
+    };
     this.#down.onclose = () => void this.close();
     await this.#down.start();
   }
@@ -179,6 +183,13 @@ export class BridgeSession {
     }
     switch (message.kind) {
       case 'request':
+        if (!this.#wire.claimClientId(message.message.id)) {
+          // Its answer, progress and cancellation could not say which of the two they mean (MCP:
+          // an id is never reused in a session). Refused and recorded as a request over the limits.
+          const id = JSON.stringify(message.message.id).slice(0, 80);
+          this.#clientOverLimits(message, `the id ${id} is already used by a request in flight`);
+          return;
+        }
         this.#waiting.hold(
           message.message.id,
           message.message,
@@ -364,6 +375,8 @@ export class BridgeSession {
   #clientCancelled(notification: JsonRpcNotification): void {
     const requestId = notification.params?.requestId;
     if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+    // Cancelled, it is answered no more (MCP): its id is free again.
+    this.#wire.releaseClientId(requestId);
     const waiting = this.#waiting.withdraw(requestId);
     if (waiting !== undefined) {
       // Cancelled while it waited for a restarting server: never checked, never sent, not answered (MCP).

@@ -9,13 +9,19 @@
  */
 export const TOOL_NAME_SEPARATOR = '__';
 
-/** Server names under the rule: 1-64 letters, digits, `_`, `-`, starting alphanumeric, no `__`. */
-export const SERVER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/**
+ * Server names under the rule: 1-64 letters, digits, `_`, `-`, starting alphanumeric, not ending
+ * in `_`, no `__`. With a trailing `_` one name would stand for two tools: tool `_x` of server `a`
+ * and tool `x` of server `a_` are both `a___x` (routed to the first, and one Cedar resource id).
+ */
+export const SERVER_NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9-])?$/;
 
 /** Why `name` cannot name a server whose tools are namespaced; undefined when it can. */
 export function serverNameProblem(name: string): string | undefined {
   if (name.includes(TOOL_NAME_SEPARATOR))
     return `must not contain "${TOOL_NAME_SEPARATOR}" (it separates server and tool names)`;
+  if (name.endsWith('_'))
+    return `must not end with "_" (tool "_x" of a server "${name.slice(0, -1)}" and tool "x" of "${name}" would both be ${qualifiedToolName(name, 'x')})`;
   if (!SERVER_NAME_PATTERN.test(name)) {
     return name.includes('.')
       ? 'must not contain "." (tools are named <server>__<tool>, and clients accept only letters, digits, _ and -): rename it, e.g. with "-"'

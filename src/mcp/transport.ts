@@ -17,6 +17,12 @@ export interface MessageTransport {
   onerror?: ((error: Error) => void) | undefined;
   /** `unread` when the message was refused before it could be parsed whole (see UnreadMessage). */
   oninvalid?: InvalidMessageHandler | undefined;
+  /**
+   * Messages the transport refused and answered itself (an HTTP POST body that is not JSON-RPC, or
+   * that reuses an id in flight): given as parsed, so the tool calls in them are recorded as
+   * refusals, as a stdio line's are (malformed-calls.ts).
+   */
+  onrefused?: ((raw: unknown, reason: string) => void) | undefined;
 }
 
 /**

@@ -1,6 +1,9 @@
 import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Logger } from '../../src/gateway/observability/logger.js';
+import { startGateway } from '../gateway/service/harness.js';
+import { RAW_SERVER } from '../mcp/raw-harness.js';
 import { oacp, oacpAsUid1000, tempDir } from './harness.js';
 
 const warning = (path: string) =>
@@ -63,6 +66,56 @@ describe('--allow-files naming a path that does not exist', () => {
     ]);
     expect(mcp.stderr).toContain(warning(typo));
     expect(mcp.stderr).not.toContain(optional);
+  });
+
+  it("attack: oacp.yaml's allow_files naming a path that does not exist: `oacp mcp run --config` names the file, the server and the field; an existing grant is not named", async () => {
+    const config = join(dir, 'oacp.yaml');
+    writeFileSync(
+      config,
+      [
+        'mcp:',
+        '  servers:',
+        '    - name: raw',
+        `      command: ${process.execPath}`,
+        `      args: [${RAW_SERVER}]`,
+        '      tier: light',
+        `      allow_files: ["./typo-config:rw", "${dir}"]`,
+        '',
+      ].join('\n'),
+    );
+    const mcp = await oacp(['mcp', 'run', '--config', config], { OACP_HOME: join(dir, 'home-config') });
+    const lines = mcp.stderr.split('\n').filter((line) => line.includes('no such file or directory'));
+    expect(lines).toEqual([
+      `oacp: ${config}: mcp.servers.raw.allow_files ${join(dir, 'typo-config')}: no such file or directory; nothing is granted`,
+    ]);
+  });
+
+  it("attack: the gateway's oacp.yaml allow_files naming a missing path is warned about before its server starts", async () => {
+    const warned: string[] = [];
+    const collect = (line: string) => {
+      const { level, msg } = JSON.parse(line) as { level: string; msg: string };
+      if (level === 'warn') warned.push(msg);
+    };
+    const gateway = await startGateway({
+      config: {
+        mcp: {
+          servers: [
+            {
+              name: 'raw',
+              command: process.execPath,
+              args: [RAW_SERVER],
+              tier: 'light',
+              allow_files: [join(dir, 'typo-gateway/**')],
+            },
+          ],
+        },
+      },
+      logger: new Logger(collect, 'warn'),
+    });
+    await gateway.close();
+    expect(warned).toEqual([
+      `oacp: oacp.yaml: mcp.servers.raw.allow_files ${join(dir, 'typo-gateway')}/**: no such file or directory; nothing is granted`,
+    ]);
   });
 
   it('as uid 1000: a missing path under its own home is named; one it cannot look into is left to the sandbox', () => {

@@ -131,8 +131,15 @@ export const registerMcp: CommandRegistrar = (program, context) => {
         flags.config === undefined
           ? undefined
           : (await import('../../gateway/config/mcp-options.js')).mcpServersFromFile(flags.config);
-      const { missingFileGrants } = await import('./missing-grants.js');
+      const { missingConfigFileGrants, missingFileGrants } = await import('../../mcp/missing-grants.js');
       for (const line of missingFileGrants(flags.allowFiles)) context.output.err(line);
+      if (servers !== undefined && flags.config !== undefined) {
+        const grants = [...servers].map(([name, server]) => ({
+          name,
+          allow_files: server.allowFiles.map((grant) => grant.path),
+        }));
+        for (const line of missingConfigFileGrants(flags.config, grants)) context.output.err(line);
+      }
       try {
         await runMcpCommand(
           {

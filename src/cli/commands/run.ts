@@ -9,6 +9,7 @@ import { loadManifest } from '../../capability/load.js';
 import type { Manifest } from '../../capability/manifest.js';
 import { describeError } from '../../core/errors.js';
 import { describeUnixSocketHint, unixSocketHint } from '../../mcp/diagnose/unix-socket-hint.js';
+import { missingFileGrants } from '../../mcp/missing-grants.js';
 import { Duration, FileGrant, MemorySize, NetworkGrant, UnenforcedList } from '../../mcp/options.js';
 import { withAbsoluteScript } from '../../mcp/server-identity.js';
 import { codeDigestOf, codeInputsDigest, executeCode } from '../../run/execute-code.js';
@@ -16,7 +17,6 @@ import { executeProcess, processCodeDigest, processInputsDigest } from '../../ru
 import { interruptedExecution, refusedExecution } from '../../run/execution-facts.js';
 import { CliExit } from '../io.js';
 import type { CliContext, CommandRegistrar } from '../program.js';
-import { missingFileGrants } from './missing-grants.js';
 import { interruptOnSignals, runExitCode } from './run-interrupt.js';
 import { openRunRecorder, type RunRecorder } from './run-receipt.js';
 import { collect, openKeyStore, readInputFile } from './shared.js';

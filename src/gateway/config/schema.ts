@@ -27,6 +27,9 @@ function isRawKeyBase64(value: string): boolean {
   return /^[A-Za-z0-9+/]{43}=$/.test(value) && Buffer.from(value, 'base64').length === 32;
 }
 
+/** The most `gateway.max_body_bytes` may be: a body is held whole in memory before it is parsed. */
+const MAX_BODY_BYTES = 1024 * 1024 * 1024;
+
 const GatewaySection = z
   .strictObject({
     listen: listenAddress().default('127.0.0.1:8080'),
@@ -38,8 +41,26 @@ const GatewaySection = z
     require_signed_manifests: bool().default(false),
     /** Keys whose manifest signatures are trusted (DSSE). */
     manifest_keys: z.array(TrustedKey, { error: 'expected a list of keys' }).default([]),
+    /** Largest request body the gateway reads, in bytes; a larger one is a 413 as its bytes arrive. */
+    max_body_bytes: positiveInt()
+      .max(MAX_BODY_BYTES, { error: `must be at most ${MAX_BODY_BYTES} (1 GiB)` })
+      .default(1024 * 1024),
+    /**
+     * Bytes of request bodies read at once over every connection (src/core/body-bytes.ts);
+     * past it a body is refused with 503 as it arrives. Absent: 16 bodies of `max_body_bytes`.
+     */
+    body_bytes_in_flight: positiveInt()
+      .max(16 * MAX_BODY_BYTES, { error: `must be at most ${16 * MAX_BODY_BYTES} (16 GiB)` })
+      .optional(),
   })
   .superRefine((gateway, ctx) => {
+    if (gateway.body_bytes_in_flight !== undefined && gateway.body_bytes_in_flight < gateway.max_body_bytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['body_bytes_in_flight'],
+        message: `must be at least max_body_bytes (${gateway.max_body_bytes}), or no body of that size could ever be read`,
+      });
+    }
     if (gateway.require_signed_manifests && gateway.manifest_keys.length === 0) {
       ctx.addIssue({
         code: 'custom',

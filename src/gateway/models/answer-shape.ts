@@ -32,8 +32,11 @@ export type AnswerShape =
   | { readonly kind: 'answer' }
   /** Not JSON (or a number no double holds, or nested past MAX_ANSWER_DEPTH): left to the caller's reading, which refuses it as unreadable. */
   | { readonly kind: 'unreadable' }
-  /** `message`: the provider's own words (not yet redacted of the key it was sent). */
-  | { readonly kind: 'error'; readonly reason: string; readonly message?: string };
+  /**
+   * `message`: the provider's own words (not yet redacted of the key it was sent); `body`: the
+   * parsed body, where the usage the provider billed for it can be read.
+   */
+  | { readonly kind: 'error'; readonly reason: string; readonly message?: string; readonly body: unknown };
 
 /** A 2xx body of `endpoint`, judged by the schemas above: an answer, a provider's error, or unreadable. */
 export function answerShape(endpoint: ModelEndpoint, bytes: Buffer): AnswerShape {
@@ -47,10 +50,15 @@ export function answerShape(endpoint: ModelEndpoint, bytes: Buffer): AnswerShape
   }
   if (parsed.outOfRange !== undefined) return { kind: 'unreadable' };
   if (isErrorBody(parsed.value)) {
-    return { kind: 'error', reason: 'an error body', message: providerErrorMessage(parsed.value) };
+    return {
+      kind: 'error',
+      reason: 'an error body',
+      message: providerErrorMessage(parsed.value),
+      body: parsed.value,
+    };
   }
   if (!ANSWER_SCHEMAS[endpoint].safeParse(parsed.value).success) {
-    return { kind: 'error', reason: `a body that is not a ${endpoint} answer` };
+    return { kind: 'error', reason: `a body that is not a ${endpoint} answer`, body: parsed.value };
   }
   return { kind: 'answer' };
 }

@@ -44,10 +44,12 @@ export const messages: Dialect = {
     const record = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {};
     const usage = usageOf(record.usage);
     const served = reportedModel(record.model);
+    // A whole answer reports both counts; without its output count (or with one not believed) it
+    // is no report, and the whole reservation is charged, not an answer of up to the cap for nothing.
     return {
-      ...(usage?.inputTokens === undefined
+      ...(usage?.inputTokens === undefined || usage.outputTokens === undefined
         ? {}
-        : { usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens ?? 0 } }),
+        : { usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens } }),
       ...(served === undefined ? {} : { served }),
     };
   },

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { ModelAttemptSchema } from '../../attest/model-call.js';
 import { backoffMs, retryableStatus } from './backoff.js';
 import type { ProviderConfig } from './config.js';
+import type { TokenUsage } from './dialect.js';
 import { classOfError, classOfStatus } from './provider-health.js';
 import type { Providers } from './providers.js';
 import type { UpstreamResponse } from './upstream.js';
@@ -12,6 +13,11 @@ export type Attempt = z.infer<typeof ModelAttemptSchema>;
 export interface ProviderSecrets {
   headers(): Record<string, string>;
   redact(text: string): string;
+  /**
+   * The provider refused this key (401, 403): a copy kept in memory (provider-keys.ts) is
+   * dropped, so the next call reads the vault again and a key rotated elsewhere is used at once.
+   */
+  rejected?(): void;
 }
 
 export type Dispatched =
@@ -52,7 +58,24 @@ export interface DispatchInput {
 
 export type Inspected =
   | { readonly kind: 'answer'; readonly response: UpstreamResponse }
-  | { readonly kind: 'error'; readonly reason: string; readonly message?: string };
+  | {
+      readonly kind: 'error';
+      readonly reason: string;
+      readonly message?: string;
+      /** The usage the body reported: the provider billed the try though it is failed over. */
+      readonly billed?: TokenUsage;
+    };
+
+/** What the tries that did not serve the call were billed all the same (Inspected `billed`), summed. */
+export function billedUsage(attempts: readonly Attempt[]): TokenUsage {
+  let inputTokens = 0;
+  let outputTokens = 0;
+  for (const attempt of attempts) {
+    inputTokens += attempt.billed?.inputTokens ?? 0;
+    outputTokens += attempt.billed?.outputTokens ?? 0;
+  }
+  return { inputTokens, outputTokens };
+}
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -128,6 +151,7 @@ export async function dispatch(input: DispatchInput): Promise<Dispatched> {
           status: response.status,
           durationMs: now() - started,
           error: `HTTP ${response.status} with ${inspected.reason}`,
+          ...(inspected.billed === undefined ? {} : { billed: inspected.billed }),
         });
         lastStatus = 502;
         // The provider's words reach the agent and the receipt's reason only redacted; a try's entry never holds them.
@@ -140,8 +164,10 @@ export async function dispatch(input: DispatchInput): Promise<Dispatched> {
       if (!retryableStatus(response.status)) {
         breaker.success();
         // The provider's answer to pass on, but a refused key is worth an operator's look.
-        if (classOfStatus(response.status) === 'auth_rejected')
+        if (classOfStatus(response.status) === 'auth_rejected') {
           input.pool.failed(provider.name, 'auth_rejected');
+          secrets.rejected?.();
+        }
         attempts.push({ provider: provider.name, status: response.status, durationMs: now() - started });
         return { ok: true, provider, response, attempts };
       }

@@ -23,7 +23,14 @@ import {
   type ProviderKind,
   type TokenUsage,
 } from './dialect.js';
-import { type Attempt, type Dispatched, dispatch, type Inspected, type ProviderSecrets } from './dispatch.js';
+import {
+  type Attempt,
+  billedUsage,
+  type Dispatched,
+  dispatch,
+  type Inspected,
+  type ProviderSecrets,
+} from './dispatch.js';
 import { chatCompletions } from './openai-wire.js';
 import { type ProviderStatus, providersStatus } from './provider-health.js';
 import type { Providers } from './providers.js';
@@ -407,7 +414,15 @@ export class ModelGateway {
         return { kind: 'answer', response: replayed(response, error as Error) };
       }
       const shape = answerShape(upstream.endpoint, bytes);
-      return shape.kind === 'error' ? shape : { kind: 'answer', response: replayed(response, bytes) };
+      if (shape.kind !== 'error') return { kind: 'answer', response: replayed(response, bytes) };
+      // Failed over, but billed where the provider says so: the budgets are charged what it reported.
+      const billed = upstream.answer(shape.body).usage;
+      return {
+        kind: 'error',
+        reason: shape.reason,
+        ...(shape.message === undefined ? {} : { message: shape.message }),
+        ...(billed === undefined ? {} : { billed }),
+      };
     };
     const direct = () =>
       dispatch({
@@ -450,15 +465,16 @@ export class ModelGateway {
       : options.send({ providers: route.providers, path: upstream.path, body: upstreamBody }, direct));
     this.#breakerGauges();
     facts.attempts = sent.attempts;
+    // Tries failed over after the provider billed them (a 2xx judged unusable): charged as reported.
+    const billed = billedUsage(sent.attempts);
+    const billedTokens = billed.inputTokens + billed.outputTokens;
+    const billedCost = billedTokens === 0 ? 0 : costOf(billed);
     if (!sent.ok) {
-      facts.charged = sent.spent === true ? reserveTokens : 0;
-      facts.chargedCost = price === undefined ? undefined : sent.spent === true ? estimatedCost : 0;
-      await this.#charge(
-        options,
-        reservation,
-        sent.spent === true ? reserveTokens : 0,
-        sent.spent === true ? estimatedCost : 0,
-      );
+      const tokens = (sent.spent === true ? reserveTokens : 0) + billedTokens;
+      const cost = (sent.spent === true ? estimatedCost : 0) + billedCost;
+      facts.charged = tokens;
+      facts.chargedCost = price === undefined ? undefined : cost;
+      await this.#charge(options, reservation, tokens, cost);
       span.setAttribute('error.type', 'provider_failed');
       span.end();
       return this.#failed(facts, sent.status === 429 ? 429 : 502, 'provider_failed', sent.reason);
@@ -536,9 +552,9 @@ export class ModelGateway {
       answer = parsed.value;
       raw = text;
     } catch (error) {
-      facts.charged = reserveTokens;
-      facts.chargedCost = price === undefined ? undefined : estimatedCost;
-      await this.#charge(options, reservation, reserveTokens, estimatedCost);
+      facts.charged = reserveTokens + billedTokens;
+      facts.chargedCost = price === undefined ? undefined : estimatedCost + billedCost;
+      await this.#charge(options, reservation, facts.charged, estimatedCost + billedCost);
       span.end();
       return this.#failed(
         facts,
@@ -568,14 +584,15 @@ export class ModelGateway {
     });
     span.end();
     const ok = status >= 200 && status < 300;
-    facts.charged = usage.inputTokens + usage.outputTokens;
+    const charged = withBilled(usage, billed);
+    facts.charged = charged.inputTokens + charged.outputTokens;
     // The answer waits for its receipt, not for the settlement: a crash before that leaves the whole
     // reservation spent (never a credit without a record).
-    this.#settle(reservation, usage, costOf(usage), facts, caller, options);
+    this.#settle(reservation, charged, costOf(charged), facts, caller, options);
     const link = await this.#receipt(facts, {
       outcome: ok ? 'ok' : 'failed',
       usage,
-      cost: price === undefined ? undefined : costOf(usage),
+      cost: price === undefined ? undefined : costOf(charged),
       responseDigest: sha256Hex(canonicalize(answer)),
       ...(ok
         ? {}
@@ -926,4 +943,12 @@ function storeDown(error: unknown): Extract<BudgetVerdict, { effect: 'deny' }> {
 
 function receiptHeaders(link: ReceiptLink): Record<string, string> {
   return { 'oacp-receipt': String(link.index), 'oacp-receipt-log': link.log };
+}
+
+/** A served answer's usage with what failed-over tries were billed (dispatch billedUsage). */
+function withBilled(usage: TokenUsage, billed: TokenUsage): TokenUsage {
+  return {
+    inputTokens: usage.inputTokens + billed.inputTokens,
+    outputTokens: usage.outputTokens + billed.outputTokens,
+  };
 }

@@ -1,11 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { type Dialect, reportedModel, reportedTokens, type StreamStep, type TokenUsage } from './dialect.js';
 
-function openaiUsage(value: unknown): TokenUsage | undefined {
+/**
+ * A usage report, or undefined when it is not whole: `generates` (chat) needs both counts, as a
+ * report without its output count would charge an answer of up to the cap nothing for it;
+ * embeddings have no output.
+ */
+function openaiUsage(value: unknown, generates: boolean): TokenUsage | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const usage = value as Record<string, unknown>;
   const input = reportedTokens(usage.prompt_tokens);
-  const output = reportedTokens(usage.completion_tokens ?? 0);
+  const output = reportedTokens(generates ? usage.completion_tokens : (usage.completion_tokens ?? 0));
   if (input === undefined || output === undefined) return undefined;
   return { inputTokens: input, outputTokens: output };
 }
@@ -57,7 +62,7 @@ export const chatCompletions: Dialect = {
     return prepared;
   },
   answer(json) {
-    const usage = openaiUsage((json as { usage?: unknown } | null)?.usage);
+    const usage = openaiUsage((json as { usage?: unknown } | null)?.usage, true);
     const served = servedModel(json);
     return { ...(usage === undefined ? {} : { usage }), ...(served === undefined ? {} : { served }) };
   },
@@ -77,7 +82,7 @@ export const chatCompletions: Dialect = {
         if (typeof content === 'string') text += content;
       }
     }
-    const usage = openaiUsage((chunk as { usage?: unknown }).usage);
+    const usage = openaiUsage((chunk as { usage?: unknown }).usage, true);
     const served = servedModel(chunk);
     return {
       ...(text === '' ? {} : { text }),
@@ -123,7 +128,7 @@ export const embeddings: Dialect = {
   prepare: (body, model) => ({ ...body, model }),
   answer(json) {
     // Through the same check as a chat answer's counts: a negative, fractional or absurd count is not believed.
-    const usage = openaiUsage((json as { usage?: unknown } | null)?.usage);
+    const usage = openaiUsage((json as { usage?: unknown } | null)?.usage, false);
     const served = servedModel(json);
     return {
       ...(usage === undefined ? {} : { usage: { inputTokens: usage.inputTokens, outputTokens: 0 } }),

@@ -17,6 +17,8 @@ interface Kept {
  * vault made through this process (a rotation, a delete) drops every kept key at once: the entry
  * remembers the vault's change count from before its read, so a read racing a rotation is not
  * kept past it. A rotation made by another gateway on a shared store is seen within `ttlMs`.
+ * A key the provider refuses (401, 403) is dropped at once (ProviderSecrets.rejected), so a key
+ * rotated on another gateway is used from the next call, not after up to `ttlMs` of refusals.
  * The credentials vault keeps no access log (docs/context-vault.md: the context vault's does),
  * so keeping a key promises nothing less. Keys are never logged: InjectedSecrets prints names only.
  */
@@ -37,13 +39,21 @@ export class ProviderKeys {
     const generation = this.parts.generation();
     const kept = this.#kept.get(provider.name);
     if (kept !== undefined && kept.generation === generation && now < kept.until) return kept.secrets;
-    const secrets = this.parts.read(provider);
-    const entry = { secrets, generation, until: now + (this.parts.ttlMs ?? PROVIDER_KEY_TTL_MS) };
+    // Drops this entry only: a newer read (a rotation seen meanwhile) is not thrown away.
+    const drop = () => {
+      if (this.#kept.get(provider.name) === entry) this.#kept.delete(provider.name);
+    };
+    const secrets = this.parts.read(provider).then(
+      (read): ProviderSecrets => ({
+        headers: () => read.headers(),
+        redact: (text) => read.redact(text),
+        rejected: drop,
+      }),
+    );
+    const entry: Kept = { secrets, generation, until: now + (this.parts.ttlMs ?? PROVIDER_KEY_TTL_MS) };
     this.#kept.set(provider.name, entry);
     // A failed read is not kept: the next call asks the vault again.
-    secrets.catch(() => {
-      if (this.#kept.get(provider.name) === entry) this.#kept.delete(provider.name);
-    });
+    secrets.catch(drop);
     return secrets;
   }
 }

@@ -6,9 +6,10 @@ const PER_REPLY = 3;
 
 /**
  * Input tokens of a request, counted with a real BPE tokenizer (o200k_base,
- * the encoding of OpenAI's current models) over every string in the messages
- * (text parts, tool arguments, system prompts), and one per token id (a
- * number in `input` or `prompt`). For Anthropic models it is an
+ * the encoding of OpenAI's current models) over every string and member name
+ * of the body but `model` (messages, system prompts, tools and every other
+ * field a provider reads), and one per token id (a number in `input` or
+ * `prompt`). For Anthropic models it is an
  * estimate: their tokenizer is not public; the provider's reported usage
  * settles the budget afterwards either way.
  */
@@ -18,12 +19,13 @@ export function estimateInputTokens(body: unknown, counts?: TokenCounts): number
   const count = counts === undefined ? countTokens : (text: string) => counts.count(text);
   let total = 0;
   if (Array.isArray(record.messages)) total += record.messages.length * PER_MESSAGE + PER_REPLY;
-  for (const key of ['messages', 'system', 'tools'] as const) {
-    if (record[key] !== undefined) total += countStrings(record[key], count, false);
-  }
-  // `input` (embeddings) and `prompt` may be token ids, sent as they are: each number is a token.
-  for (const key of ['input', 'prompt'] as const) {
-    if (record[key] !== undefined) total += countStrings(record[key], count, true);
+  // Every member but the model's name: a provider reads (and bills) more than messages, system
+  // and tools (legacy `functions`, a `response_format` schema, `prediction`, `documents`, …), and
+  // a field left out of the count let a request past llm_tokens_per_request with its tokens there.
+  for (const [key, value] of Object.entries(record)) {
+    if (key === 'model' || value === undefined) continue;
+    // `input` (embeddings) and `prompt` may be token ids, sent as they are: each number is a token.
+    total += countStrings(value, count, key === 'input' || key === 'prompt');
   }
   return total;
 }
@@ -85,7 +87,11 @@ function countStrings(value: unknown, count: (text: string) => number, ids: bool
     else if (typeof next === 'number') total += ids ? 1 : 0;
     else if (Array.isArray(next)) for (const item of next) stack.push(item);
     else if (typeof next === 'object' && next !== null)
-      for (const item of Object.values(next)) stack.push(item);
+      // Names are read too: a tool schema's property names are tokens the provider bills.
+      for (const [name, item] of Object.entries(next)) {
+        total += count(name);
+        stack.push(item);
+      }
   }
   return total;
 }

@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseGatewayConfig } from '../../../src/gateway/config/load.js';
 import { startGateway, type TestGateway } from '../service/harness.js';
 
 const KIB = 1024;
@@ -81,5 +82,46 @@ describe('gateway: request bodies read at once are bounded', () => {
     });
     expect(answer.status).toBe(404);
     expect(await answer.text()).toContain('no A2A agent named anyone');
+  });
+});
+
+/** Issue 14, the leftover: the body limit and the budget of bodies read at once are set in oacp.yaml. */
+describe('gateway: the body limits from oacp.yaml', () => {
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    gw = await startGateway({
+      config: { gateway: { max_body_bytes: 64 * KIB, body_bytes_in_flight: 128 * KIB } },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('attack: a body over gateway.max_body_bytes is a 413, and two clients dribbling 60 KiB each fill gateway.body_bytes_in_flight: the third gets 503', async () => {
+    const big = await fetch(new URL('/a2a/anyone', gw.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ padding: 'x'.repeat(80 * KIB) }),
+    });
+    expect(big.status).toBe(413);
+    await big.text();
+    const held = [dribble(gw.url, '/a2a/anyone', 60 * KIB), dribble(gw.url, '/a2a/anyone', 60 * KIB)];
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const over = dribble(gw.url, '/a2a/anyone', 60 * KIB);
+    const refused = await within(over.answer, 5_000);
+    expect(refused).toMatch(/^HTTP\/1\.1 503 /);
+    expect(refused).toContain('BODIES_BUSY');
+    for (const client of [...held, over]) client.socket.destroy();
+  });
+
+  it('a budget smaller than one body, or a limit of 0, is refused naming the field', () => {
+    expect(() =>
+      parseGatewayConfig({ gateway: { max_body_bytes: 64 * KIB, body_bytes_in_flight: 1024 } }, '/tmp'),
+    ).toThrow(/gateway\.body_bytes_in_flight: must be at least max_body_bytes \(65536\)/);
+    expect(() => parseGatewayConfig({ gateway: { max_body_bytes: 0 } }, '/tmp')).toThrow(
+      /gateway\.max_body_bytes: expected a positive integer/,
+    );
   });
 });

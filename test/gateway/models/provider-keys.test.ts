@@ -1,7 +1,9 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MODEL_PROVIDER_KEYS } from '../../../src/gateway/credentials/credential-vault.js';
+import { CredentialVault, MODEL_PROVIDER_KEYS } from '../../../src/gateway/credentials/credential-vault.js';
 import { ProviderKeys } from '../../../src/gateway/models/provider-keys.js';
+import { homeLayout } from '../../../src/identity/home-layout.js';
+import { loadMasterKey } from '../../../src/identity/master-key.js';
 import { startGateway, type TestGateway } from '../service/harness.js';
 import { modelAgent, modelsConfig, putProviderKey } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
@@ -64,6 +66,28 @@ describe('provider keys kept in memory', () => {
     expect((await chat()).sent).toBe(`Bearer ${ROTATED}`);
     await gw.gateway.services.credentials?.delete('kept-key', MODEL_PROVIDER_KEYS, 'models/kept');
     expect((await chat()).sent).toBeUndefined();
+  });
+
+  it('attack: a key rotated by another gateway on the same store: the old one is refused once (401), and the next call sends the new one', async () => {
+    await putProviderKey(gw, 'kept', FIRST);
+    expect((await chat()).sent).toBe(`Bearer ${FIRST}`);
+    // Another gateway on this store rotates the key: this process's vault sees no change of its own.
+    const other = new CredentialVault({
+      store: gw.gateway.store,
+      masterKey: loadMasterKey(homeLayout(gw.home).masterKey, { OACP_MASTER_KEY: '11'.repeat(32) }).bytes,
+    });
+    await other.put({
+      name: 'kept-key',
+      agentId: MODEL_PROVIDER_KEYS,
+      tool: 'models/kept',
+      inject: { kind: 'header', name: 'authorization' },
+      value: `Bearer ${ROTATED}`,
+    });
+    // The provider revoked the old key: its refusal is passed on, and the kept copy dropped.
+    provider.queue('401');
+    expect(await chat()).toEqual({ status: 401, sent: `Bearer ${FIRST}` });
+    expect(await chat()).toEqual({ status: 200, sent: `Bearer ${ROTATED}` });
+    expect(await chat()).toEqual({ status: 200, sent: `Bearer ${ROTATED}` });
   });
 
   it('a kept key is read again after its time, and a failed read is not kept', async () => {

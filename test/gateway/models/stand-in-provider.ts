@@ -26,6 +26,10 @@ export type Behaviour =
   | 'ignore-max-tokens'
   | 'dense-tokens'
   | 'echo-key'
+  /** An OpenAI stream of 200 words, one every 20 ms (a client can go away in the middle). */
+  | 'slow-stream'
+  /** 401 with OpenAI's error body: the key it was sent is refused (revoked, rotated away). */
+  | '401'
   /** A whole chat completion as indented JSON (what a gateway that re-serialises answers would change). */
   | 'pretty'
   /** An OpenAI stream with two calls of the offered tool whose fragments interleave (Paris, Rome). */
@@ -49,6 +53,8 @@ export interface Received {
 
 export interface StandIn {
   readonly url: string;
+  /** Streams whose client (the gateway) went away before the stand-in had sent it all. */
+  readonly abandoned: () => number;
   readonly received: Received[];
   /** Calls to the batch APIs (stand-in-batches.ts), with the key each carried. */
   readonly batchCalls: BatchCall[];
@@ -76,6 +82,7 @@ const WORDS = [
 
 export async function startStandIn(name = 'stand-in'): Promise<StandIn> {
   const received: Received[] = [];
+  let abandoned = 0;
   const pending: Behaviour[] = [];
   const batches = new StandInBatches(() => url);
   const server: Server = createServer((req, res) => {
@@ -100,6 +107,9 @@ export async function startStandIn(name = 'stand-in'): Promise<StandIn> {
         return;
       }
       const behaviour = pending.shift() ?? 'ok';
+      res.once('close', () => {
+        if (!res.writableFinished) abandoned += 1;
+      });
       void answer(req.url ?? '', req.headers, body, behaviour, res, name);
     });
   });
@@ -108,6 +118,7 @@ export async function startStandIn(name = 'stand-in'): Promise<StandIn> {
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
+    abandoned: () => abandoned,
     received,
     batchCalls: batches.calls,
     holdBatches: (hold) => {
@@ -141,6 +152,13 @@ async function answer(
   if (behaviour === '500') {
     res.writeHead(500, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ error: { message: 'stand-in failure', type: 'server_error' } }));
+    return;
+  }
+  if (behaviour === '401') {
+    res.writeHead(401, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({ error: { message: 'Incorrect API key provided', type: 'invalid_request_error' } }),
+    );
     return;
   }
   if (behaviour === 'echo-key') {
@@ -189,8 +207,8 @@ async function answer(
   const model = `${String(body.model)}-served-by-${name}`;
   const cap = Number(body.max_completion_tokens ?? body.max_tokens ?? 1000);
   const words =
-    behaviour === 'ignore-max-tokens'
-      ? Array.from({ length: 400 }, (_, i) => ` word${i}`)
+    behaviour === 'ignore-max-tokens' || behaviour === 'slow-stream'
+      ? Array.from({ length: behaviour === 'slow-stream' ? 200 : 400 }, (_, i) => ` word${i}`)
       : behaviour === 'dense-tokens'
         ? Array.from({ length: cap }, () => ' Zzyzx')
         : WORDS.slice(0, Math.max(1, Math.min(cap, WORDS.length)));
@@ -394,7 +412,7 @@ async function answer(
       res.destroy();
       return;
     }
-    await tick();
+    await (behaviour === 'slow-stream' ? new Promise((resolve) => setTimeout(resolve, 20)) : tick());
   }
   chunk({}, 'stop');
   if (includeUsage)

@@ -1,0 +1,154 @@
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type TestGateway } from '../service/harness.js';
+import { modelAgent, modelsConfig, putProviderKey, receiptAt } from './model-fixture.js';
+import { type StandIn, startStandIn } from './stand-in-provider.js';
+
+interface Predicate {
+  readonly outcome: string;
+  readonly usage: {
+    estimatedInputTokens: number;
+    reservedTokens: number;
+    inputTokens: number;
+    outputTokens: number;
+    chargedTokens?: number;
+  };
+}
+
+const MAX = 40;
+const message = (usage: string) =>
+  `{"id":"m","type":"message","role":"assistant","model":"claude-test","content":[{"type":"text","text":"hello"}],"stop_reason":"end_turn","usage":${usage}}`;
+const completion = (usage: string) =>
+  `{"id":"c","object":"chat.completion","created":1,"model":"gpt-test","choices":[{"index":0,"message":{"role":"assistant","content":"hello"},"finish_reason":"stop"}],"usage":${usage}}`;
+
+/**
+ * Issue 14 (settled on the provider's reported usage; docs/receipts.md: "the reservation when it
+ * reported none, or a count that is not a whole number from 0 to 2^40"). A hostile or broken
+ * provider reporting a good input count beside a bad or missing output count was charged 0
+ * output tokens (Anthropic: a negative, fractional or absent `output_tokens`; OpenAI chat: an
+ * absent `completion_tokens`), so an answer of up to the cap cost the agent nothing for it. Such a
+ * report is no report: the whole reservation is charged.
+ */
+describe('a provider reporting half of its usage', () => {
+  let openai: StandIn;
+  let claude: StandIn;
+  let gw: TestGateway;
+  let key: string;
+
+  beforeAll(async () => {
+    openai = await startStandIn('openai');
+    claude = await startStandIn('claude');
+    gw = await startGateway({
+      config: modelsConfig({
+        providers: [
+          { name: 'openai', kind: 'openai', base_url: `${openai.url}/v1`, max_retries: 0 },
+          {
+            name: 'claude',
+            kind: 'anthropic',
+            base_url: claude.url,
+            max_retries: 0,
+            models: ['claude-test'],
+          },
+        ],
+      }),
+    });
+    key = (await modelAgent(gw, 'halved', ['*'])).key;
+    await putProviderKey(gw, 'openai', 'sk-half-0123456789');
+    await putProviderKey(gw, 'claude', 'sk-half-0123456789', 'x-api-key');
+  }, 60_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    await Promise.all([openai?.close(), claude?.close()]);
+  });
+
+  const call = async (path: string, body: unknown) => {
+    const answer = await request(new URL(path, gw.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-api-key': key },
+      body: JSON.stringify(body),
+    });
+    await answer.body.text();
+    expect(answer.statusCode).toBe(200);
+    return (await receiptAt<Predicate>(gw, Number(answer.headers['oacp-receipt']))).predicate;
+  };
+
+  const expectReservationCharged = (predicate: Predicate) => {
+    expect(predicate.outcome).toBe('ok');
+    expect(predicate.usage.reservedTokens).toBe(predicate.usage.estimatedInputTokens + MAX);
+    expect(predicate.usage.outputTokens).toBe(MAX);
+    expect(predicate.usage.chargedTokens).toBe(predicate.usage.reservedTokens);
+  };
+
+  for (const usage of [
+    '{"input_tokens":3,"output_tokens":-50000}',
+    '{"input_tokens":3,"output_tokens":2.5}',
+    '{"input_tokens":3}',
+    '{"input_tokens":3,"output_tokens":"many"}',
+  ]) {
+    it(`attack: Anthropic usage ${usage} is charged the whole reservation, not 0 output tokens`, async () => {
+      claude.queue({ rawAnswer: message(usage) });
+      expectReservationCharged(
+        await call('/v1/messages', {
+          model: 'claude-test',
+          max_tokens: MAX,
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+      );
+    });
+  }
+
+  it('attack: an OpenAI chat answer with prompt_tokens and no completion_tokens is charged the whole reservation', async () => {
+    openai.queue({ rawAnswer: completion('{"prompt_tokens":3}') });
+    expectReservationCharged(
+      await call('/v1/chat/completions', {
+        model: 'gpt-test',
+        max_tokens: MAX,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    );
+  });
+
+  it('attack: a stream that never reports usage is charged its input estimate and the output the gateway counted', async () => {
+    const words = Array.from({ length: 8 }, (_, i) => ` word${i}`);
+    const chunk = (content: string) =>
+      `data: ${JSON.stringify({ id: 's', object: 'chat.completion.chunk', created: 1, model: 'gpt-test', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+    openai.queue({ rawStream: `${words.map(chunk).join('')}data: [DONE]\n\n` });
+    const answer = await request(new URL('/v1/chat/completions', gw.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({
+        model: 'gpt-test',
+        stream: true,
+        max_tokens: MAX,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    });
+    await answer.body.text();
+    const before = gw.gateway.services.log.size;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { predicate } = await receiptAt<Predicate>(gw, before - 1);
+    expect(predicate.outcome).toBe('ok');
+    expect(predicate.usage.inputTokens).toBe(predicate.usage.estimatedInputTokens);
+    expect(predicate.usage.outputTokens).toBeGreaterThanOrEqual(8);
+    expect(predicate.usage.outputTokens).toBeLessThanOrEqual(MAX);
+    expect(predicate.usage.chargedTokens).toBe(predicate.usage.inputTokens + predicate.usage.outputTokens);
+  });
+
+  it('whole reports are believed as they are, 0 output tokens included', async () => {
+    claude.queue({ rawAnswer: message('{"input_tokens":3,"output_tokens":0}') });
+    const anthropic = await call('/v1/messages', {
+      model: 'claude-test',
+      max_tokens: MAX,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(anthropic.usage).toMatchObject({ inputTokens: 3, outputTokens: 0, chargedTokens: 3 });
+    openai.queue({ rawAnswer: completion('{"prompt_tokens":3,"completion_tokens":7}') });
+    const chat = await call('/v1/chat/completions', {
+      model: 'gpt-test',
+      max_tokens: MAX,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(chat.usage).toMatchObject({ inputTokens: 3, outputTokens: 7, chargedTokens: 10 });
+  });
+});
