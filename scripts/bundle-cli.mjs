@@ -47,35 +47,63 @@ const englishOnlyZodLocales = {
   },
 };
 
-// zod (the largest module a start loads: ~23 ms of CPU to compile and run as an ES module) is
-// bundled on its own as CommonJS and run through `vm.Script` with V8's code cache, made here
-// from a run of it: ~11 ms. Node 20 has no code cache for ES modules (`module.enableCompileCache`
-// is Node 22). The cache sits beside the code, as trusted as it (V8 rejects one made by
-// another V8 or with other flags, and then compiles as before).
-const ZOD_WRAP = ['(function (exports, require, module) {', '\n})'];
-const zodModule = (wrap) => `// zod through V8's code cache (scripts/bundle-cli.mjs).
+// zod and commander (zod is the largest module a start loads: ~23 ms of CPU to compile and run
+// as an ES module) are bundled on their own as CommonJS and run through `vm.Script` with V8's
+// code cache, made here from a run of each: zod ~12 ms. Node 20 has no code cache for ES modules
+// (`module.enableCompileCache` is Node 22). A cache sits beside its code, as trusted as it, and
+// is made here only (V8 rejects one made by another V8 or with other flags, and then compiles
+// as before).
+const CACHED = [
+  {
+    name: 'zod',
+    exports: ['z'],
+    plugins: [englishOnlyZodLocales],
+    // What building and using a schema compiles.
+    exercise: ({ z }) =>
+      z
+        .strictObject({ a: z.string().min(1), b: z.number().int().optional(), c: z.enum(['x', 'y']).default('x') })
+        .safeParse({ a: 'x', b: 1.5 }),
+  },
+  {
+    name: 'commander',
+    exports: ['Command', 'CommanderError'],
+    plugins: [],
+    // What building a program and parsing a subcommand's options compiles.
+    exercise: ({ Command }) => {
+      const program = new Command('oacp').exitOverride().configureOutput({ writeOut() {}, writeErr() {} });
+      program.option('--home <dir>');
+      program.command('run').argument('[command...]').option('--tier <tier>').option('--allow <x>', 'x', (v, all) => [...all, v], []).action(() => undefined);
+      program.parse(['--home', '/h', 'run', '--tier', 'light', '--allow', 'a', '--', 'node'], { from: 'user' });
+    },
+  },
+];
+const WRAP = ['(function (exports, require, module) {', '\n})'];
+const cachedModule = (name, exports) => `// ${name} through V8's code cache (scripts/bundle-cli.mjs).
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
-const file = fileURLToPath(new URL('./zod.cjs', import.meta.url));
+const file = fileURLToPath(new URL('./${name}.cjs', import.meta.url));
 let cachedData;
 try {
-  cachedData = readFileSync(fileURLToPath(new URL('./zod.cache', import.meta.url)));
+  cachedData = readFileSync(fileURLToPath(new URL('./${name}.cache', import.meta.url)));
 } catch {
   cachedData = undefined;
 }
-const script = new Script(${JSON.stringify(wrap[0])} + readFileSync(file, 'utf8') + ${JSON.stringify(wrap[1])}, { filename: file, cachedData });
+const script = new Script(${JSON.stringify(WRAP[0])} + readFileSync(file, 'utf8') + ${JSON.stringify(WRAP[1])}, { filename: file, cachedData });
 const loaded = { exports: {} };
 script.runInThisContext()(loaded.exports, createRequire(file), loaded);
-export const z = loaded.exports.z;
-/** Whether this start used the code cache ('used') or compiled zod ('compiled': none, or rejected by V8). */
+${exports.map((name) => `export const ${name} = loaded.exports.${name};`).join('\n')}
+/** Whether this start used the code cache ('used') or compiled the code ('compiled': none, or rejected by V8). */
 export const codeCache = cachedData !== undefined && !script.cachedDataRejected ? 'used' : 'compiled';
 `;
-const zodThroughCache = {
-  name: 'zod-through-code-cache',
+const throughCodeCache = {
+  name: 'through-code-cache',
   setup(bundle) {
-    bundle.onResolve({ filter: /^zod$/ }, () => ({ path: './zod.js', external: true }));
+    const names = new Set(CACHED.map(({ name }) => name));
+    bundle.onResolve({ filter: /^[a-z]+$/ }, (args) =>
+      names.has(args.path) ? { path: `./${args.path}.js`, external: true } : undefined,
+    );
   },
 };
 
@@ -95,7 +123,7 @@ const result = await build({
   external,
   logLevel: 'warning',
   metafile: true,
-  plugins: [englishOnlyZodLocales, zodThroughCache],
+  plugins: [englishOnlyZodLocales, throughCodeCache],
   // Bundled CommonJS packages (commander) call require() for Node's own modules, through esbuild's
   // __require in one chunk; the banner goes on every chunk, so it makes the real require only at a first call.
   banner: {
@@ -103,27 +131,25 @@ const result = await build({
   },
 });
 
-await build({
-  stdin: { contents: "export { z } from 'zod';", resolveDir: process.cwd() },
-  outfile: 'dist/cli/bundle/zod.cjs',
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  logLevel: 'warning',
-  plugins: [englishOnlyZodLocales],
-});
-writeFileSync('dist/cli/bundle/zod.js', zodModule(ZOD_WRAP));
-{
-  // The cache holds what a run compiled: zod's module body and what building and using a schema runs.
-  const source = readFileSync('dist/cli/bundle/zod.cjs', 'utf8');
-  const script = new Script(ZOD_WRAP[0] + source + ZOD_WRAP[1], { filename: resolve('dist/cli/bundle/zod.cjs') });
+for (const { name, exports, plugins, exercise } of CACHED) {
+  const file = resolve(`dist/cli/bundle/${name}.cjs`);
+  await build({
+    stdin: { contents: `export { ${exports.join(', ')} } from '${name}';`, resolveDir: process.cwd() },
+    outfile: file,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    logLevel: 'warning',
+    plugins,
+  });
+  writeFileSync(`dist/cli/bundle/${name}.js`, cachedModule(name, exports));
+  // The cache holds what a run compiled: the module's body and what `exercise` ran.
+  const script = new Script(WRAP[0] + readFileSync(file, 'utf8') + WRAP[1], { filename: file });
   const loaded = { exports: {} };
-  script.runInThisContext()(loaded.exports, createRequire(resolve('dist/cli/bundle/zod.cjs')), loaded);
-  const { z } = loaded.exports;
-  z.strictObject({ a: z.string().min(1), b: z.number().int().optional(), c: z.enum(['x', 'y']).default('x') })
-    .safeParse({ a: 'x', b: 1.5 });
-  writeFileSync('dist/cli/bundle/zod.cache', script.createCachedData());
+  script.runInThisContext()(loaded.exports, createRequire(file), loaded);
+  exercise(loaded.exports);
+  writeFileSync(`dist/cli/bundle/${name}.cache`, script.createCachedData());
 }
 
 // Which compiled modules each output file holds, so a test can still tell

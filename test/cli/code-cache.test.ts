@@ -5,9 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from './harness.js';
 
 /**
- * Issue 9: the CLI bundle runs zod (its largest module) through V8's code cache, made by
- * `npm run build` (scripts/bundle-cli.mjs). The cache must be the one V8 accepts for the code
- * beside it, and a start without it, or with a cache V8 rejects, must compile zod as before.
+ * Issue 9: the CLI bundle runs zod (its largest module) and commander through V8's code cache,
+ * made by `npm run build` (scripts/bundle-cli.mjs). Each cache must be the one V8 accepts for the
+ * code beside it, and a start without it, or with a cache V8 rejects, must compile as before.
  */
 const BUNDLE = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'bundle');
 
@@ -29,7 +29,7 @@ async function zodWith(cache: Buffer | undefined): Promise<ZodModule> {
   return (await import(pathToFileURL(join(dir, 'zod.js')).href)) as ZodModule;
 }
 
-describe('zod through the code cache of the build', () => {
+describe('zod and commander through the code cache of the build', () => {
   it('the built cache is accepted for the built code, and zod works from it', async () => {
     expect(existsSync(join(BUNDLE, 'zod.cache'))).toBe(true);
     const built = (await import(pathToFileURL(join(BUNDLE, 'zod.js')).href)) as ZodModule;
@@ -38,6 +38,26 @@ describe('zod through the code cache of the build', () => {
     expect(schema.safeParse({ name: 'a' }).success).toBe(true);
     expect(schema.safeParse({ name: '' }).success).toBe(false);
     expect(schema.safeParse({ name: 'a', extra: 1 }).success).toBe(false);
+  });
+
+  it("commander's built cache is accepted, and commander parses and refuses from it", async () => {
+    const built = (await import(pathToFileURL(join(BUNDLE, 'commander.js')).href)) as {
+      Command: typeof import('commander').Command;
+      CommanderError: typeof import('commander').CommanderError;
+      codeCache: 'used' | 'compiled';
+    };
+    expect(built.codeCache).toBe('used');
+    const seen: string[] = [];
+    const program = new built.Command('t').exitOverride().configureOutput({ writeOut() {}, writeErr() {} });
+    program
+      .command('run')
+      .option('--tier <tier>')
+      .action((flags: { tier?: string }) => {
+        seen.push(flags.tier ?? '');
+      });
+    program.parse(['run', '--tier', 'light'], { from: 'user' });
+    expect(seen).toEqual(['light']);
+    expect(() => program.parse(['run', '--bogus'], { from: 'user' })).toThrow(built.CommanderError);
   });
 
   it('without a cache, or with one V8 rejects, zod is compiled and still refuses what it should', async () => {
