@@ -8,6 +8,7 @@ import { configuredServers } from './configured-servers.js';
 import { HeldLog } from './held-log.js';
 import type { HttpBridge } from './http.js';
 import { type McpRunOptions, type McpRunOptionsInput, parseMcpRunOptions } from './options.js';
+import type { TreeStamps } from './packages/tree-stamp.js';
 import { prepareServer } from './prepare-server.js';
 import type { TierLookup } from './tiers.js';
 
@@ -32,6 +33,11 @@ export interface McpRunContext {
   readonly catalog?: Catalog;
   /** Told the listening URLs in HTTP mode. */
   readonly onListening?: (http: HttpBridge) => void;
+  /**
+   * The package tree's stamp, started by the caller while this module loaded (TreeStamps): used by the
+   * early start's check only, never by a server started later (HTTP sessions, --config, a failed early path).
+   */
+  readonly stamps?: TreeStamps;
 }
 
 /**
@@ -53,6 +59,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
   // Only in an initialised home: nothing is written to a directory that `oacp init` has not made.
   // The server's stderr is held until the bridge's first line is out (package notes are not: an install can take a while).
   const held = new HeldLog(log);
+  const { stamps, ...later } = context;
   const early =
     configured === undefined && options.http === undefined && initialised(context.home)
       ? prepareServer(options, context, log, { serverLog: held.line })
@@ -63,7 +70,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
     // loaded earlier, they held this thread while the tree check (a child process) had finished, delaying the start.
     await early?.catch(() => undefined);
     const { runBridge } = await import('./run-bridge.js');
-    await runBridge(options, configured, context, { log, env, catalog, held }, early);
+    await runBridge(options, configured, later, { log, env, catalog, held }, early);
   } finally {
     held.release();
     // A bridge that failed to set up stops the server it started early; a claimed one was stopped by its session.

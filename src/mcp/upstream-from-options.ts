@@ -12,6 +12,7 @@ import type { McpRunOptions } from './options.js';
 import { packageCommand } from './packages/command-form.js';
 import { launchFor } from './packages/launch.js';
 import { unscopedName } from './packages/spec.js';
+import type { TreeStamps } from './packages/tree-stamp.js';
 import {
   remoteServerIdentity,
   type ServerIdentity,
@@ -38,6 +39,8 @@ export async function upstreamFor(
     readonly stderrTail?: StderrTail;
     /** Where the server's stderr lines go (`log` by default), e.g. held until the bridge's first line. */
     readonly serverLog?: (line: string) => void;
+    /** Tree stamps started earlier (TreeStamps): the package store's check uses them. */
+    readonly stamps?: TreeStamps;
   },
   log: (line: string) => void,
 ): Promise<UpstreamConnector> {
@@ -64,6 +67,7 @@ export async function upstreamFor(
     ...(context.home === undefined ? {} : { home: context.home }),
     log,
     beforeInstall: () => refusalsFirst,
+    ...(context.stamps === undefined ? {} : { stamps: context.stamps }),
   });
   launching.catch(() => undefined);
   // The account table and the home registries (every registered home's markers) are read while the

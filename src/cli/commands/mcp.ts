@@ -1,6 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { McpRunOptionsInput } from '../../mcp/options.js';
+import { packageCommand } from '../../mcp/packages/command-form.js';
+import { hostNpm } from '../../mcp/packages/npm-cli.js';
+import { PackageStore } from '../../mcp/packages/store.js';
+import { TreeStamps } from '../../mcp/packages/tree-stamp.js';
 import type { CommandRegistrar } from '../program.js';
 import { registerMcpCatalog } from './mcp-catalog.js';
 import { registerMcpClients } from './mcp-clients.js';
@@ -125,6 +129,8 @@ export const registerMcp: CommandRegistrar = (program, context) => {
       const stop = () => controller.abort();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      const home = context.home(cmd);
+      const stamps = startTreeStamp(command, flags, home);
       // Loaded here, not at the top: an MCP client starts `oacp mcp run` for every session.
       const { runMcpCommand } = await import('../../mcp/run.js');
       const servers =
@@ -179,8 +185,9 @@ export const registerMcp: CommandRegistrar = (program, context) => {
             // Flag strings go in as given: runMcpCommand parses them with zod and names the bad flag.
           } as McpRunOptionsInput,
           {
-            home: context.home(cmd),
+            home,
             env: context.env,
+            stamps,
             ...(servers === undefined ? {} : { servers }),
             signal: controller.signal,
             log: (line) => context.output.err(line),
@@ -243,6 +250,24 @@ export const registerMcp: CommandRegistrar = (program, context) => {
       },
     );
 };
+
+/**
+ * For a stdio bridge of one packaged server (`npm:<pkg>`, `npx <pkg>`), starts the stamp of its pinned tree
+ * (GNU find, a child process) now, while the run modules load on this thread; the tree's check takes it
+ * before the server starts, as before. Anything unusual (no pin, a bad spec, an unreadable pins file) starts
+ * nothing here: the check then stamps the tree itself and reports what is wrong.
+ */
+function startTreeStamp(command: readonly string[], flags: McpRunFlags, home: string): TreeStamps {
+  const stamps = new TreeStamps();
+  if (flags.http !== undefined || flags.config !== undefined || flags.upstream !== undefined) return stamps;
+  try {
+    const wanted = packageCommand(command);
+    if (wanted !== undefined) new PackageStore(home, hostNpm()).startStamp(wanted.spec, stamps);
+  } catch {
+    // The check reports it.
+  }
+  return stamps;
+}
 
 /** Drops undefined members, so optional flags stay absent rather than explicitly undefined. */
 function defined<T extends Record<string, string | undefined>>(values: T): { [K in keyof T]?: string } {

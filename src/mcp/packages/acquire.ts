@@ -1,5 +1,5 @@
 import type { PackageSpec } from './spec.js';
-import type { PackageStore, StoredPackage } from './store.js';
+import { type PackageStore, type StoredPackage, usesPin } from './store.js';
 
 /**
  * The stored tree for `spec`: the pinned one when the spec names no version
@@ -18,9 +18,7 @@ export async function acquirePackage(
   options: { scripts?: boolean; beforeInstall?: () => Promise<void> } = {},
 ): Promise<StoredPackage> {
   const pin = store.pins.get(spec.name);
-  const wantsPinned =
-    pin !== undefined && (spec.range === undefined || spec.range === 'latest' || spec.range === pin.version);
-  if (wantsPinned) {
+  if (usesPin(pin, spec)) {
     const stored = await store.pinned(spec.name);
     if (stored !== undefined) return stored;
   }

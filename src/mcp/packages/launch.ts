@@ -6,6 +6,7 @@ import { packageCommand } from './command-form.js';
 import type { PackageErrorCode } from './errors.js';
 import { hostNpm, type NpmClient } from './npm-cli.js';
 import { PackageStore } from './store.js';
+import type { TreeStamps } from './tree-stamp.js';
 
 /** What to start for a wrapped command, and the installed tree when it came from the store. */
 export interface Launch {
@@ -28,6 +29,8 @@ export async function launchFor(
     readonly log: (line: string) => void;
     /** Awaited before the package store asks the registry or installs anything (acquirePackage). */
     readonly beforeInstall?: () => Promise<void>;
+    /** Tree stamps started earlier (TreeStamps): the store's check uses them. */
+    readonly stamps?: TreeStamps;
   },
 ): Promise<Launch> {
   const wanted = packageCommand(argv);
@@ -41,7 +44,11 @@ export async function launchFor(
       `${wanted.form} servers need an OACP home for the package store (run oacp init, or pass --home)`,
     );
   }
-  const store = new PackageStore(context.home, context.npm ?? hostNpm());
+  const store = new PackageStore(
+    context.home,
+    context.npm ?? hostNpm(),
+    context.stamps === undefined ? {} : { stamps: context.stamps },
+  );
   const stored = await acquirePackage(
     store,
     wanted.spec,

@@ -4,9 +4,10 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { OacpError } from '../../core/errors.js';
 import type { PackageErrorCode } from './errors.js';
 import type { NpmClient, ResolvedPackage } from './npm-cli.js';
-import { PackagePins } from './pins.js';
-import { printable } from './spec.js';
+import { type PackagePin, PackagePins } from './pins.js';
+import { type PackageSpec, printable } from './spec.js';
 import { treeDigest } from './tree-digest.js';
+import type { TreeStamps } from './tree-stamp.js';
 import { VerifiedTrees } from './verified-trees.js';
 
 /** One installed package tree in the store. */
@@ -33,12 +34,26 @@ export class PackageStore {
   readonly pins: PackagePins;
   readonly #npm: NpmClient;
   readonly #verified: VerifiedTrees;
+  readonly #stamps: TreeStamps | undefined;
 
-  constructor(home: string, npm: NpmClient, options: { trees?: string } = {}) {
+  /** `stamps`: tree stamps started before this store's checks (see startStamp). */
+  constructor(home: string, npm: NpmClient, options: { trees?: string; stamps?: TreeStamps } = {}) {
     this.root = options.trees ?? treesRoot(home);
     this.pins = new PackagePins(join(home, 'mcp', 'packages', 'pins.json'));
     this.#verified = new VerifiedTrees(join(home, 'mcp', 'packages', 'verified.json'));
     this.#npm = npm;
+    this.#stamps = options.stamps;
+  }
+
+  /**
+   * Starts, in `stamps`, the stamp of the pinned tree that acquirePackage will check first for `spec`
+   * (nothing when it would not use the pinned tree). A store given the same `stamps` uses it in pinned().
+   */
+  startStamp(spec: PackageSpec, stamps: TreeStamps): void {
+    const pin = this.pins.get(spec.name);
+    if (!usesPin(pin, spec)) return;
+    const root = this.treePath(pin.digest);
+    if (existsSync(root)) stamps.start(root);
   }
 
   resolve(...args: Parameters<NpmClient['view']>): Promise<ResolvedPackage> {
@@ -83,7 +98,7 @@ export class PackageStore {
     if (pin === undefined) return undefined;
     const root = this.treePath(pin.digest);
     if (!existsSync(root)) return undefined;
-    const actual = await this.#verified.digest(root, pin.digest);
+    const actual = await this.#verified.digest(root, pin.digest, this.#stamps);
     if (actual !== pin.digest) {
       throw new OacpError<PackageErrorCode>(
         'PACKAGE_INTEGRITY',
@@ -93,6 +108,13 @@ export class PackageStore {
     }
     return { name, version: pin.version, integrity: pin.integrity, digest: pin.digest, root };
   }
+}
+
+/** Whether `spec` asks for the pinned version: no version, `latest`, or exactly the pinned one. */
+export function usesPin(pin: PackagePin | undefined, spec: PackageSpec): pin is PackagePin {
+  return (
+    pin !== undefined && (spec.range === undefined || spec.range === 'latest' || spec.range === pin.version)
+  );
 }
 
 /**

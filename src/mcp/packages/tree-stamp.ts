@@ -24,6 +24,40 @@ export async function treeStamp(root: string): Promise<string> {
   return (await findStamp(resolve(root))) ?? walkStamp(root);
 }
 
+/**
+ * Stamps started before the check that uses them: `oacp mcp run` starts the
+ * stamp of the tree it will check (a child process) while its own modules
+ * load, instead of after. Each is used once, by the next check of that tree
+ * (which then compares it as before, before anything runs from the tree);
+ * a tree nobody started a stamp for, or checked again, is stamped afresh.
+ */
+export class TreeStamps {
+  readonly #started = new Map<string, Promise<string>>();
+  readonly #stamp: (root: string) => Promise<string>;
+
+  /** `stamp`: how a tree is stamped (treeStamp). */
+  constructor(stamp: (root: string) => Promise<string> = treeStamp) {
+    this.#stamp = stamp;
+  }
+
+  /** Starts the stamp of `root` now, unless one is already running for it. */
+  start(root: string): void {
+    const key = resolve(root);
+    if (this.#started.has(key)) return;
+    const stamp = this.#stamp(key);
+    stamp.catch(() => undefined);
+    this.#started.set(key, stamp);
+  }
+
+  /** The stamp started for `root` (given out once), else one taken now. */
+  take(root: string): Promise<string> {
+    const key = resolve(root);
+    const started = this.#started.get(key);
+    this.#started.delete(key);
+    return started ?? this.#stamp(key);
+  }
+}
+
 /** GNU find's -printf: type, permission bits, size, device:inode, mtime and ctime (ns), the path; NUL-ended. */
 const FIND_FORMAT = '%y %m %s %D:%i %T@ %C@ %P\\0';
 /** The root's own record, checked before a stamp is trusted: a find that printed its directives literally (or left fields out) stamps nothing. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { JsonCacheFile } from '../json-cache-file.js';
 import { treeDigest } from './tree-digest.js';
-import { treeStamp } from './tree-stamp.js';
+import { type TreeStamps, treeStamp } from './tree-stamp.js';
 
 const VerifiedFileSchema = z.strictObject({
   version: z.literal(1),
@@ -22,10 +22,13 @@ export class VerifiedTrees {
     this.#cache = new JsonCacheFile(path, VerifiedFileSchema, () => ({ version: 1 as const, trees: {} }));
   }
 
-  /** The tree's digest now: from the stamp when it is unchanged, else read and hashed in full. */
-  async digest(root: string, expected: string): Promise<string> {
+  /**
+   * The tree's digest now: from the stamp when it is unchanged, else read and hashed in full.
+   * `stamps`: one started earlier for this tree is used (see TreeStamps).
+   */
+  async digest(root: string, expected: string, stamps?: TreeStamps): Promise<string> {
     const file = this.#cache.read();
-    const stamp = await treeStamp(root);
+    const stamp = await (stamps?.take(root) ?? treeStamp(root));
     if (file.trees[expected] === stamp) return expected;
     const actual = treeDigest(root);
     // Record only a tree that is what it is named: a modified tree is digested in full every time.
