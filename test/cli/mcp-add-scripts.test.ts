@@ -30,6 +30,7 @@ import { treeDigest } from '../../src/mcp/packages/tree-digest.js';
  */
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 const NAME = 'oacp-scripts-probe';
+const FAILING = 'oacp-scripts-fail';
 const isRoot = process.getuid?.() === 0;
 const hardened = (await new HardenedTier().availability()).available;
 const memory = detectCgroupHost().memory;
@@ -45,7 +46,7 @@ let server: Server;
 let registry = '';
 
 /** A package whose preinstall, install and postinstall each record themselves, and whose postinstall probes. */
-function packProbe(homes: readonly string[]): Buffer {
+function packProbe(homes: readonly string[], port: number): Buffer {
   const dir = join(scratch, 'probe-src');
   mkdirSync(dir, { recursive: true });
   const step = (name: string) => `node -e "require('fs').appendFileSync('order.txt','${name}\\\\n')"`;
@@ -87,8 +88,12 @@ const report = { outside: tried(() => fs.writeFileSync(${JSON.stringify(join(out
 for (const home of ${JSON.stringify(homes)}) report[home] = tried(() => fs.readFileSync(home + '/master.key'));
 report.env = Object.keys(process.env).filter((name) => name.startsWith('OACP') || name.startsWith('npm_config_registry'));
 fs.appendFileSync('order.txt', 'postinstall\\n');
-fs.writeFileSync('probe.json', JSON.stringify(report));
 fs.writeFileSync('built.txt', 'built in the sandbox: ' + require('./build/Release/probe.node'));
+// The registry this test serves on the host's loopback: the host's npm reached it, the script must not.
+const socket = require('net').connect(${port}, '127.0.0.1');
+const done = (result) => { report.network = result; socket.destroy(); fs.writeFileSync('probe.json', JSON.stringify(report)); };
+socket.on('connect', () => done('connected'));
+socket.on('error', (error) => done(error.code || String(error)));
 `,
   );
   const file = execFileSync('npm', ['pack', '--silent', '--pack-destination', scratch], {
@@ -98,41 +103,63 @@ fs.writeFileSync('built.txt', 'built in the sandbox: ' + require('./build/Releas
   return readFileSync(join(scratch, file.trim()));
 }
 
-function serve(tarball: Buffer): Promise<string> {
-  const integrity = `sha512-${createHash('sha512').update(tarball).digest('base64')}`;
-  const shasum = createHash('sha1').update(tarball).digest('hex');
+/** A package whose postinstall fails after writing into its folder. */
+function packFailing(): Buffer {
+  const dir = join(scratch, 'fail-src');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({
+      name: FAILING,
+      version: '1.0.0',
+      bin: { [FAILING]: 'index.js' },
+      scripts: { postinstall: `node -e "require('fs').writeFileSync('half.txt','x'); process.exit(3)"` },
+    }),
+  );
+  writeFileSync(join(dir, 'index.js'), '#!/usr/bin/env node\n');
+  const file = execFileSync('npm', ['pack', '--silent', '--pack-destination', scratch], {
+    cwd: dir,
+    encoding: 'utf8',
+  });
+  return readFileSync(join(scratch, file.trim()));
+}
+
+/** A registry on 127.0.0.1 serving version 1.0.0 of each package in `tarballs` (filled in after it listens). */
+function serve(tarballs: Map<string, Buffer>): Promise<number> {
   server = createServer((request, response) => {
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    if (request.url === `/${NAME}`) {
-      response.setHeader('content-type', 'application/json');
-      response.end(
-        JSON.stringify({
-          name: NAME,
-          'dist-tags': { latest: '1.0.0' },
-          versions: {
-            '1.0.0': {
-              name: NAME,
-              version: '1.0.0',
-              bin: { [NAME]: 'index.js' },
-              scripts: { preinstall: 'x', install: 'x', postinstall: 'x' },
-              dist: { integrity, shasum, tarball: `${base}/${NAME}/-/${NAME}-1.0.0.tgz` },
+    for (const [name, tarball] of tarballs) {
+      if (request.url === `/${name}`) {
+        const integrity = `sha512-${createHash('sha512').update(tarball).digest('base64')}`;
+        const shasum = createHash('sha1').update(tarball).digest('hex');
+        response.setHeader('content-type', 'application/json');
+        response.end(
+          JSON.stringify({
+            name,
+            'dist-tags': { latest: '1.0.0' },
+            versions: {
+              '1.0.0': {
+                name,
+                version: '1.0.0',
+                bin: { [name]: 'index.js' },
+                scripts: { postinstall: 'x' },
+                dist: { integrity, shasum, tarball: `${base}/${name}/-/${name}-1.0.0.tgz` },
+              },
             },
-          },
-        }),
-      );
-      return;
-    }
-    if (request.url === `/${NAME}/-/${NAME}-1.0.0.tgz`) {
-      response.end(tarball);
-      return;
+          }),
+        );
+        return;
+      }
+      if (request.url === `/${name}/-/${name}-1.0.0.tgz`) {
+        response.end(tarball);
+        return;
+      }
     }
     response.statusCode = 404;
     response.end('{}');
   });
   return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`),
-    ),
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
   );
 }
 
@@ -183,7 +210,11 @@ const homesProbed = ['root', 'uid1000', 'uid1000-refused', 'off'].map((tag) =>
 );
 
 beforeAll(async () => {
-  registry = await serve(packProbe(homesProbed));
+  const tarballs = new Map<string, Buffer>();
+  const port = await serve(tarballs);
+  registry = `http://127.0.0.1:${port}/`;
+  tarballs.set(NAME, packProbe(homesProbed, port));
+  tarballs.set(FAILING, packFailing());
 });
 afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
@@ -211,6 +242,9 @@ function expectConfined(store: string, stdout: string): void {
     expect(report[home], home).toBeTruthy();
   }
   expect(report.env).toEqual([]);
+  // No network: not even the host's loopback, where the registry the host's npm used listens.
+  expect(report.network).not.toBe('connected');
+  expect(report.network).toBeTruthy();
   // (c) what the script wrote in its own folder is stored, and the tree's digest covers it.
   expect(readFileSync(join(pkg, 'built.txt'), 'utf8')).toBe('built in the sandbox: 42');
   expect(existsSync(join(pkg, 'build', 'Release', 'probe.node'))).toBe(true);
