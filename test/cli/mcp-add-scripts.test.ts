@@ -10,6 +10,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -89,6 +90,10 @@ for (const home of ${JSON.stringify(homes)}) report[home] = tried(() => fs.readF
 report.env = Object.keys(process.env).filter((name) => name.startsWith('OACP') || name.startsWith('npm_config_registry'));
 fs.appendFileSync('order.txt', 'postinstall\\n');
 fs.writeFileSync('built.txt', 'built in the sandbox: ' + require('./build/Release/probe.node'));
+// Modes a stored tree must not carry: set-user-ID (the file is root's on the host when OACP is root), writable by others.
+fs.writeFileSync('suid', '#!/bin/sh\\n');
+report.setuid = tried(() => fs.chmodSync('suid', 0o6755));
+report.open = tried(() => fs.chmodSync('built.txt', 0o666));
 // The registry this test serves on the host's loopback: the host's npm reached it, the script must not.
 const socket = require('net').connect(${port}, '127.0.0.1');
 const done = (result) => { report.network = result; socket.destroy(); fs.writeFileSync('probe.json', JSON.stringify(report)); };
@@ -249,6 +254,11 @@ function expectConfined(store: string, stdout: string): void {
   expect(readFileSync(join(pkg, 'built.txt'), 'utf8')).toBe('built in the sandbox: 42');
   expect(existsSync(join(pkg, 'build', 'Release', 'probe.node'))).toBe(true);
   expect(treeDigest(tree)).toBe(digest);
+  // Nothing the scripts left is writable by others or set-user-ID (the store's permissions guard its trees).
+  expect(report.setuid).not.toBe('done');
+  expect(report.open).toBe('done');
+  expect(statSync(join(pkg, 'built.txt')).mode & 0o7777).toBe(0o644);
+  expect(statSync(join(pkg, 'suid')).mode & 0o7022).toBe(0);
   const copy = join(scratch, `copy-${digest.slice(0, 8)}`);
   cpSync(tree, copy, { recursive: true, verbatimSymlinks: true });
   rmSync(join(copy, 'node_modules', NAME, 'built.txt'));

@@ -1,4 +1,4 @@
-import { existsSync, realpathSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -125,7 +125,10 @@ export function sandboxedScripts(options: {
         });
       const [exit] = await Promise.all([sandbox.exit, lines(sandbox.stdout), lines(sandbox.stderr)]);
       await sandbox.stop();
-      if (exit.code === 0 && exit.killedBy === undefined) return;
+      if (exit.code === 0 && exit.killedBy === undefined) {
+        closeModes(dir);
+        return;
+      }
       const why =
         exit.killedBy !== undefined
           ? `stopped by ${exit.killedBy}${exit.detail === undefined ? '' : ` (${exit.detail})`}`
@@ -136,6 +139,22 @@ export function sandboxedScripts(options: {
       );
     },
   };
+}
+
+/**
+ * Takes group and other write, set-user-ID, set-group-ID and sticky bits off everything the
+ * scripts left: a stored tree is guarded by the store's permissions (a file others could write
+ * could be changed between its check and its server's start), and when OACP is root the
+ * scripts' files are root's on the host.
+ */
+function closeModes(dir: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isSymbolicLink()) continue;
+    const path = join(dir, entry.name);
+    const mode = lstatSync(path).mode & 0o7777;
+    if ((mode & 0o7022) !== 0) chmodSync(path, mode & ~0o7022);
+    if (entry.isDirectory()) closeModes(path);
+  }
 }
 
 /** The prefix holding this node's headers (`include/node/common.gypi`), as node-gyp's `--nodedir` wants it. */
