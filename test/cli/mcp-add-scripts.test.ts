@@ -32,6 +32,9 @@ import { treeDigest } from '../../src/mcp/packages/tree-digest.js';
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 const NAME = 'oacp-scripts-probe';
 const FAILING = 'oacp-scripts-fail';
+/** A dependency of the probe with its own postinstall. */
+const DEP = 'oacp-scripts-dep';
+const DEPENDENCIES: Readonly<Record<string, Record<string, string>>> = { [NAME]: { [DEP]: '1.0.0' } };
 const isRoot = process.getuid?.() === 0;
 const hardened = (await new HardenedTier().availability()).available;
 const memory = detectCgroupHost().memory;
@@ -57,6 +60,7 @@ function packProbe(homes: readonly string[], port: number): Buffer {
       name: NAME,
       version: '1.0.0',
       bin: { [NAME]: 'index.js' },
+      dependencies: DEPENDENCIES[NAME],
       scripts: {
         preinstall: step('preinstall'),
         // A native addon built by node-gyp, offline: the headers come with the host's node.
@@ -108,18 +112,13 @@ socket.on('error', (error) => done(error.code || String(error)));
   return readFileSync(join(scratch, file.trim()));
 }
 
-/** A package whose postinstall fails after writing into its folder. */
-function packFailing(): Buffer {
-  const dir = join(scratch, 'fail-src');
+/** A package with one `postinstall` and nothing else. */
+function packSimple(name: string, postinstall: string): Buffer {
+  const dir = join(scratch, `${name}-src`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, 'package.json'),
-    JSON.stringify({
-      name: FAILING,
-      version: '1.0.0',
-      bin: { [FAILING]: 'index.js' },
-      scripts: { postinstall: `node -e "require('fs').writeFileSync('half.txt','x'); process.exit(3)"` },
-    }),
+    JSON.stringify({ name, version: '1.0.0', bin: { [name]: 'index.js' }, scripts: { postinstall } }),
   );
   writeFileSync(join(dir, 'index.js'), '#!/usr/bin/env node\n');
   const file = execFileSync('npm', ['pack', '--silent', '--pack-destination', scratch], {
@@ -148,6 +147,7 @@ function serve(tarballs: Map<string, Buffer>): Promise<number> {
                 version: '1.0.0',
                 bin: { [name]: 'index.js' },
                 scripts: { postinstall: 'x' },
+                dependencies: DEPENDENCIES[name] ?? {},
                 dist: { integrity, shasum, tarball: `${base}/${name}/-/${name}-1.0.0.tgz` },
               },
             },
@@ -219,7 +219,11 @@ beforeAll(async () => {
   const port = await serve(tarballs);
   registry = `http://127.0.0.1:${port}/`;
   tarballs.set(NAME, packProbe(homesProbed, port));
-  tarballs.set(FAILING, packFailing());
+  tarballs.set(
+    FAILING,
+    packSimple(FAILING, `node -e "require('fs').writeFileSync('half.txt','x'); process.exit(3)"`),
+  );
+  tarballs.set(DEP, packSimple(DEP, `node -e "require('fs').writeFileSync('dep-built.txt','x')"`));
 });
 afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
@@ -236,6 +240,8 @@ function storedPackage(store: string, stdout: string): { tree: string; pkg: stri
 
 function expectConfined(store: string, stdout: string): void {
   const { tree, pkg, digest } = storedPackage(store, stdout);
+  // The dependency's script ran too.
+  expect(existsSync(join(tree, 'node_modules', DEP, 'dep-built.txt'))).toBe(true);
   // Every lifecycle script ran, in order, inside the package's folder.
   expect(readFileSync(join(pkg, 'order.txt'), 'utf8')).toBe('preinstall\ninstall\npostinstall\n');
   const report = JSON.parse(readFileSync(join(pkg, 'probe.json'), 'utf8')) as Record<string, unknown>;

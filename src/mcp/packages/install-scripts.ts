@@ -58,8 +58,8 @@ export function scriptsManifest(dir: string, allowUnenforced: readonly Unenforce
 /**
  * `npm rebuild --foreground-scripts` in the hardened tier (the tier `oacp mcp run` uses by
  * default): every installed package's preinstall, install and postinstall (or node-gyp's
- * build for a binding.gyp without an install script), dependencies first, run by npm inside a
- * sandbox. Never on the host: a tier that is unavailable refuses with its remedy.
+ * build for a binding.gyp without an install script), in `npm install`'s order, run by npm
+ * inside a sandbox. Never on the host: a tier that is unavailable refuses with its remedy.
  */
 export function sandboxedScripts(options: {
   /** The OACP home: no grant may overlap it, and it is not readable inside. */
