@@ -31,6 +31,8 @@ const SCRIPT_CPU_MS = 15 * 60_000;
 const SCRIPT_MEMORY_MB = 2048;
 const SCRIPT_PIDS = 256;
 const SCRIPT_TMP_MB = 512;
+/** Wall-clock time the scripts may take in all. */
+const SCRIPT_WALL_MS = 30 * 60_000;
 
 /**
  * The manifest of the scripts' sandbox: the staging folder read-write and nothing else, no
@@ -67,6 +69,8 @@ export function sandboxedScripts(options: {
   readonly allowUnenforced: readonly UnenforcedName[];
   readonly log: (line: string) => void;
   readonly tiers?: TierLookup;
+  /** Wall-clock time before the sandbox is stopped (default 30 minutes). */
+  readonly wallMs?: number;
   /** The npm on the host (default: `npm` on PATH), run by the node that runs OACP. */
   readonly npm?: string;
 }): ScriptRunner {
@@ -123,8 +127,23 @@ export function sandboxedScripts(options: {
           });
           reader.on('close', resolve);
         });
-      const [exit] = await Promise.all([sandbox.exit, lines(sandbox.stdout), lines(sandbox.stderr)]);
+      // CPU quotas do not end a script that sleeps or waits for a network that is not there.
+      const wallMs = options.wallMs ?? SCRIPT_WALL_MS;
+      let overdue = false;
+      const timer = setTimeout(() => {
+        overdue = true;
+        void sandbox.stop();
+      }, wallMs);
+      const [exit] = await Promise.all([sandbox.exit, lines(sandbox.stdout), lines(sandbox.stderr)]).finally(
+        () => clearTimeout(timer),
+      );
       await sandbox.stop();
+      if (overdue) {
+        throw new OacpError<PackageErrorCode>(
+          'PACKAGE_SCRIPTS',
+          `the install scripts did not finish within ${Math.round(wallMs / 1000)} s in the hardened sandbox (no network) and were stopped`,
+        );
+      }
       if (exit.code === 0 && exit.killedBy === undefined) {
         closeModes(dir);
         return;
