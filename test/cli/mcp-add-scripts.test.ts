@@ -98,6 +98,8 @@ fs.writeFileSync('built.txt', 'built in the sandbox: ' + require('./build/Releas
 fs.writeFileSync('suid', '#!/bin/sh\\n');
 report.setuid = tried(() => fs.chmodSync('suid', 0o6755));
 report.open = tried(() => fs.chmodSync('built.txt', 0o666));
+// A hard link to a host file the sandbox can read (node, bound read-only) would put that file in the tree.
+report.hardlink = tried(() => fs.linkSync(process.execPath, 'node-link'));
 // The registry this test serves on the host's loopback: the host's npm reached it, the script must not.
 const socket = require('net').connect(${port}, '127.0.0.1');
 const done = (result) => { report.network = result; socket.destroy(); fs.writeFileSync('probe.json', JSON.stringify(report)); };
@@ -262,6 +264,8 @@ function expectConfined(store: string, stdout: string): void {
   expect(treeDigest(tree)).toBe(digest);
   // Nothing the scripts left is writable by others or set-user-ID (the store's permissions guard its trees).
   expect(report.setuid).not.toBe('done');
+  expect(report.hardlink).not.toBe('done');
+  expect(existsSync(join(pkg, 'node-link'))).toBe(false);
   expect(report.open).toBe('done');
   expect(statSync(join(pkg, 'built.txt')).mode & 0o7777).toBe(0o644);
   expect(statSync(join(pkg, 'suid')).mode & 0o7022).toBe(0);
