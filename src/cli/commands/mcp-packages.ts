@@ -1,12 +1,15 @@
 import type { Command } from 'commander';
+import { UnenforcedList } from '../../mcp/options.js';
 import { addPackage } from '../../mcp/packages/add.js';
 import { packageCommand } from '../../mcp/packages/command-form.js';
+import { sandboxedScripts } from '../../mcp/packages/install-scripts.js';
 import { hostNpm } from '../../mcp/packages/npm-cli.js';
 import { npmSchemeSpec, parsePackageSpec, specText, unscopedName } from '../../mcp/packages/spec.js';
 import { PackageStore } from '../../mcp/packages/store.js';
 import { describeDiff } from '../../mcp/packages/tool-diff.js';
 import { CliExit } from '../io.js';
 import type { CliContext } from '../program.js';
+import { collect } from './shared.js';
 
 /** `oacp mcp add` and `oacp mcp update`: servers by package, pinned in the home. */
 export function registerMcpPackages(mcp: Command, context: CliContext): void {
@@ -15,26 +18,62 @@ export function registerMcpPackages(mcp: Command, context: CliContext): void {
     .description('install an npm MCP server into the package store (outside the sandbox) and pin its version')
     .argument('<package>', 'npm:<package>[@version], or an npx command after --')
     .argument('[rest...]')
-    .option('--allow-scripts', "run the package's install scripts (off by default)")
-    .action(async (first: string, rest: string[], flags: { allowScripts?: boolean }, cmd: Command) => {
-      const wanted = packageCommand([first, ...rest]) ?? { spec: parsePackageSpec(first) };
-      const home = context.home(cmd);
-      const store = new PackageStore(home, hostNpm());
-      const { stored, pinned } = await addPackage(store, wanted.spec, (line) => context.output.err(line), {
-        scripts: flags.allowScripts === true,
-      });
-      context.output.out(`${stored.name}@${stored.version} sha256:${stored.digest}`);
-      if (!pinned) {
-        const pin = store.pins.get(stored.name);
-        context.output.err(
-          `oacp: ${stored.name} stays pinned at ${pin?.version ?? '?'}; to switch: oacp mcp update ${stored.name} --to ${stored.version}`,
+    .option(
+      '--allow-scripts',
+      'run the install scripts of the package and its dependencies, in the hardened sandbox without network (off by default)',
+    )
+    .option(
+      '--allow-unenforced <names>',
+      'with --allow-scripts: accept limits this host cannot enforce in the kernel (memory,pids,cpu,disk_io,identity); repeatable',
+      collect,
+      [],
+    )
+    .action(
+      async (
+        first: string,
+        rest: string[],
+        flags: { allowScripts?: boolean; allowUnenforced: string[] },
+        cmd: Command,
+      ) => {
+        const wanted = packageCommand([first, ...rest]) ?? { spec: parsePackageSpec(first) };
+        const unenforced = UnenforcedList.safeParse(flags.allowUnenforced);
+        if (!unenforced.success) {
+          throw new CliExit(
+            `--allow-unenforced ${flags.allowUnenforced.join(',')}: ${unenforced.error.issues[0]?.message ?? 'invalid'}`,
+            2,
+          );
+        }
+        if (unenforced.data.length > 0 && flags.allowScripts !== true) {
+          throw new CliExit('--allow-unenforced applies only with --allow-scripts (nothing else runs)', 2);
+        }
+        const home = context.home(cmd);
+        const log = (line: string) => context.output.err(line);
+        const store = new PackageStore(home, hostNpm());
+        const scripts =
+          flags.allowScripts === true
+            ? sandboxedScripts({ home, allowUnenforced: unenforced.data, log })
+            : undefined;
+        // The sandbox the scripts need must be there before anything is fetched.
+        await scripts?.ready(store.root);
+        const { stored, pinned } = await addPackage(
+          store,
+          wanted.spec,
+          log,
+          scripts === undefined ? {} : { scripts },
         );
-        return;
-      }
-      context.output.err(
-        `oacp: added as server "${unscopedName(stored.name)}"; run it: oacp mcp run npm:${stored.name}`,
-      );
-    });
+        context.output.out(`${stored.name}@${stored.version} sha256:${stored.digest}`);
+        if (!pinned) {
+          const pin = store.pins.get(stored.name);
+          context.output.err(
+            `oacp: ${stored.name} stays pinned at ${pin?.version ?? '?'}; to switch: oacp mcp update ${stored.name} --to ${stored.version}`,
+          );
+          return;
+        }
+        context.output.err(
+          `oacp: added as server "${unscopedName(stored.name)}"; run it: oacp mcp run npm:${stored.name}`,
+        );
+      },
+    );
 
   mcp
     .command('update')

@@ -1,3 +1,4 @@
+import type { ScriptRunner } from './install-scripts.js';
 import type { PackageSpec } from './spec.js';
 import { type PackageStore, type StoredPackage, usesPin } from './store.js';
 
@@ -15,7 +16,7 @@ export async function acquirePackage(
   store: PackageStore,
   spec: PackageSpec,
   log: (line: string) => void,
-  options: { scripts?: boolean; beforeInstall?: () => Promise<void> } = {},
+  options: { scripts?: ScriptRunner; beforeInstall?: () => Promise<void> } = {},
 ): Promise<StoredPackage> {
   const pin = store.pins.get(spec.name);
   if (usesPin(pin, spec)) {
@@ -29,7 +30,7 @@ export async function acquirePackage(
     if (stored !== undefined) return stored;
   }
   log(
-    `oacp: installing ${resolved.name}@${resolved.version} into the store (npm, scripts ${options.scripts ? 'on' : 'off'})`,
+    `oacp: installing ${resolved.name}@${resolved.version} into the store (npm, scripts ${options.scripts ? 'on, in the hardened sandbox without network' : 'off'})`,
   );
   const stored = await store.install(resolved, options);
   log(`oacp: ${stored.name}@${stored.version} stored as sha256 ${stored.digest}`);

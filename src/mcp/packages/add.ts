@@ -1,4 +1,5 @@
 import { acquirePackage } from './acquire.js';
+import type { ScriptRunner } from './install-scripts.js';
 import type { PackageSpec } from './spec.js';
 import type { PackageStore, StoredPackage } from './store.js';
 
@@ -12,7 +13,7 @@ export async function addPackage(
   store: PackageStore,
   spec: PackageSpec,
   log: (line: string) => void,
-  options: { scripts?: boolean } = {},
+  options: { scripts?: ScriptRunner } = {},
 ): Promise<{ stored: StoredPackage; pinned: boolean }> {
   const stored = await acquirePackage(store, spec, log, options);
   return { stored, pinned: store.pins.get(spec.name)?.digest === stored.digest };

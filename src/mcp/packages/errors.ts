@@ -3,6 +3,7 @@ export type PackageErrorCode =
   | 'PACKAGE_SPEC'
   | 'PACKAGE_RESOLVE'
   | 'PACKAGE_INSTALL'
+  | 'PACKAGE_SCRIPTS'
   | 'PACKAGE_INTEGRITY'
   | 'PACKAGE_STORE'
   | 'PACKAGE_BIN'

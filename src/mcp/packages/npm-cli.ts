@@ -14,8 +14,8 @@ export interface ResolvedPackage {
 /** The npm client on the host: it alone talks to the registry and installs (OACP never fetches tarballs itself). */
 export interface NpmClient {
   view(spec: PackageSpec): Promise<ResolvedPackage>;
-  /** `npm install` in `dir` (which holds a package.json), scripts off unless `scripts`. */
-  install(dir: string, options: { scripts: boolean }): Promise<void>;
+  /** `npm install --ignore-scripts` in `dir` (which holds a package.json): no script runs on the host. */
+  install(dir: string): Promise<void>;
 }
 
 export function hostNpm(command = 'npm'): NpmClient {
@@ -46,12 +46,13 @@ export function hostNpm(command = 'npm'): NpmClient {
       }
       return { name: spec.name, version, integrity };
     },
-    async install(dir, options) {
+    async install(dir) {
       await run(
         command,
         [
           'install',
-          ...(options.scripts ? [] : ['--ignore-scripts']),
+          // Always: install scripts run only in a sandbox (ScriptRunner), never here on the host.
+          '--ignore-scripts',
           '--omit=dev',
           '--no-audit',
           '--no-fund',

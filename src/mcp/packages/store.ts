@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, wri
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { OacpError } from '../../core/errors.js';
 import type { PackageErrorCode } from './errors.js';
+import type { ScriptRunner } from './install-scripts.js';
 import type { NpmClient, ResolvedPackage } from './npm-cli.js';
 import { type PackagePin, PackagePins } from './pins.js';
 import { type PackageSpec, printable } from './spec.js';
@@ -23,8 +24,9 @@ export interface StoredPackage {
 
 /**
  * The content-addressed package store under `<home>/mcp/packages`: each
- * install is done by npm (scripts off by default) in a staging folder outside
- * any sandbox, checked against the registry's integrity, digested and moved
+ * install is done by npm (scripts off) in a staging folder outside any
+ * sandbox, checked against the registry's integrity, its install scripts (when
+ * asked for) run in a sandbox, then digested and moved
  * to `trees/<digest>`. A tree is re-digested before each use, so a tree
  * changed on disk is refused rather than run under its old name.
  */
@@ -60,8 +62,12 @@ export class PackageStore {
     return this.#npm.view(...args);
   }
 
-  /** Installs exactly `resolved` (or finds it already stored) and returns the verified tree. */
-  async install(resolved: ResolvedPackage, options: { scripts?: boolean } = {}): Promise<StoredPackage> {
+  /**
+   * Installs exactly `resolved` (or finds it already stored) and returns the verified tree. npm
+   * fetches and checks with scripts off; `scripts` then runs them on the checked tree (in a
+   * sandbox), and the digest is taken after, so it covers what they wrote.
+   */
+  async install(resolved: ResolvedPackage, options: { scripts?: ScriptRunner } = {}): Promise<StoredPackage> {
     const staging = join(this.root, '.staging', `${Date.now()}-${randomBytes(6).toString('hex')}`);
     mkdirSync(staging, { recursive: true });
     try {
@@ -69,8 +75,9 @@ export class PackageStore {
         join(staging, 'package.json'),
         `${JSON.stringify({ name: 'oacp-store-entry', private: true, dependencies: { [resolved.name]: resolved.version } }, null, 2)}\n`,
       );
-      await this.#npm.install(staging, { scripts: options.scripts === true });
+      await this.#npm.install(staging);
       checkLock(staging, resolved);
+      await options.scripts?.run(staging);
       const digest = treeDigest(staging);
       const target = this.treePath(digest);
       if (!existsSync(target)) {
