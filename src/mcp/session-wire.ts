@@ -113,6 +113,8 @@ export class SessionWire {
 
   /** Sends to the client; a response that cannot be sent becomes an error response to the same id. */
   sendDown(message: JsonRpcMessage, options?: { relatedRequestId?: JsonRpcId }): void {
+    // Answered: the request's progress token may be used again.
+    if (!('method' in message) && message.id !== null) this.pending.forgetProgress(message.id);
     this.down.send(message, options).catch((error: unknown) => {
       this.event({ type: 'send-failed', to: 'client', reason: describe(error) });
       if (

@@ -17,6 +17,7 @@ import {
 import { malformedCalls } from './malformed-calls.js';
 import { DEFAULT_MESSAGE_LIMITS, exceedsLimits, type MessageLimits } from './message-limits.js';
 import { imitatedMethod } from './method-names.js';
+import { POLICED_READS } from './read-requests.js';
 import { ReadyGate } from './ready-gate.js';
 import { CLIENT_NOTIFICATION_PREFIX, CLIENT_REQUEST_PREFIX } from './recorded-requests.js';
 import { DEFAULT_RESTART } from './restart-budget.js';
@@ -51,8 +52,9 @@ export {
  * One MCP client connected to one upstream server through the Airlock. A
  * pass-through: every request, notification and response goes both ways
  * untouched except for renumbered ids, `tools/list` (pinning and the tools
- * list), `tools/call` (the checks of ToolCallFlow, then a receipt for every
- * call, forwarded or not) and the server's own requests to the client (judged
+ * list), `tools/call` and the policed reads (`resources/read`,
+ * `resources/subscribe`, `prompts/get`, `completion/complete`: the checks of
+ * ToolCallFlow, then a receipt for every call, forwarded or not) and the server's own requests to the client (judged
  * by policy and recorded). Every message is held to the limits before anything
  * acts on it, in both directions, and a refused request of any method is
  * recorded; every forwarded request has a deadline.
@@ -81,6 +83,10 @@ export class BridgeSession {
     ['tools/call', (request) => void this.#toolCalls.fromClient(request)],
     ['tools/list', (request) => this.#forward(request, 'tools-list')],
     ['tasks/result', (request) => this.#toolCalls.taskResult(request)],
+    // Reads of data through the server: the tool-call pipeline's checks and one receipt each.
+    ...POLICED_READS.map(
+      (method) => [method, (request: JsonRpcRequest) => void this.#toolCalls.fromClient(request)] as const,
+    ),
   ]);
 
   readonly #closed: Promise<void>;
@@ -179,6 +185,16 @@ export class BridgeSession {
     }
     switch (message.kind) {
       case 'request':
+        if (!this.#wire.pending.claimProgress(progressToken(message.message), message.message.id)) {
+          // Its progress and the first's could not be told apart (MCP: a token is unique among
+          // the requests in flight). Refused and recorded as a request over the limits.
+          const token = JSON.stringify(progressToken(message.message)).slice(0, 80);
+          this.#clientOverLimits(
+            message,
+            `the progressToken ${token} is already used by a request in flight`,
+          );
+          return;
+        }
         this.#waiting.hold(
           message.message.id,
           message.message,
@@ -364,6 +380,8 @@ export class BridgeSession {
   #clientCancelled(notification: JsonRpcNotification): void {
     const requestId = notification.params?.requestId;
     if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+    // Cancelled, it sends no more progress (MCP): its token is free again.
+    this.#wire.pending.forgetProgress(requestId);
     const waiting = this.#waiting.withdraw(requestId);
     if (waiting !== undefined) {
       // Cancelled while it waited for a restarting server: never checked, never sent, not answered (MCP).
@@ -381,4 +399,12 @@ export class BridgeSession {
       void this.#flow.finish({ call: pending.call, outcome: 'cancelled', forwarded: true });
     this.#wire.sendUp({ ...notification, params: { ...notification.params, requestId: upId } });
   }
+}
+
+/** The progress token a request asks its progress under (`params._meta.progressToken`), if any. */
+function progressToken(request: JsonRpcRequest): unknown {
+  const meta = request.params?._meta;
+  return typeof meta === 'object' && meta !== null
+    ? (meta as { progressToken?: unknown }).progressToken
+    : undefined;
 }

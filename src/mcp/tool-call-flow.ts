@@ -16,6 +16,7 @@ import { recordedToolName } from './call-shape.js';
 import type { ClientView } from './client-view.js';
 import {
   INTERNAL_ERROR,
+  INVALID_REQUEST,
   type JsonRpcError,
   type JsonRpcErrorObject,
   type JsonRpcId,
@@ -23,6 +24,7 @@ import {
 } from './jsonrpc.js';
 import type { MessageLimits } from './message-limits.js';
 import { AGENT_REQUEST_META, resolvePrincipal } from './principal.js';
+import type { PolicedRead } from './read-requests.js';
 import type { CallChecks } from './record.js';
 import type { ServerIdentity } from './server-identity.js';
 import type { UpstreamLink } from './upstream.js';
@@ -119,6 +121,7 @@ export class ToolCallFlow {
     params: Readonly<Record<string, unknown>> | undefined,
     signal: AbortSignal,
     embedded: EmbeddedCaller | undefined = undefined,
+    method: 'tools/call' | PolicedRead = 'tools/call',
   ): Promise<Decided> {
     const callId = randomUUID();
     const started = { startedAt: new Date(), startedMs: performance.now() };
@@ -144,6 +147,7 @@ export class ToolCallFlow {
       channels: this.#parts.client.approvalChannels(),
       ...(embedded?.prior === undefined ? {} : { prior: embedded.prior }),
       signal,
+      method,
     });
     const call: ActiveCall = {
       ...this.#newCall(
@@ -233,6 +237,19 @@ export class ToolCallFlow {
       };
     }
     return { result: denialResult(call.decision.reason, receipt) };
+  }
+
+  /**
+   * A refused policed read (resources/read, prompts/get, …): its result has no error form, so
+   * the refusal is a JSON-RPC error whose `data` carries the receipt.
+   */
+  async finishDeniedRead(method: PolicedRead, call: ActiveCall): Promise<Outcome> {
+    const receipt = await this.finish({ call, outcome: 'denied' });
+    const message = `OACP refused ${method}: ${call.decision.reason}`;
+    if (receipt === undefined) {
+      return { error: { code: INTERNAL_ERROR, message: `${message}; its receipt could not be written` } };
+    }
+    return { error: { code: INVALID_REQUEST, message, data: { [RECEIPT_META]: receipt } } };
   }
 
   /** Writes the receipt; undefined (and a report) when the recorder failed. */
