@@ -8,9 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { oacp, oacpBinary, tempDir } from './harness.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
-const EVERYTHING = createRequire(import.meta.url).resolve(
-  '@modelcontextprotocol/server-everything/dist/index.js',
-);
+const resolveModule = createRequire(import.meta.url).resolve;
+const EVERYTHING = resolveModule('@modelcontextprotocol/server-everything/dist/index.js');
+const MEMORY = resolveModule('@modelcontextprotocol/server-memory/dist/index.js');
 
 interface Bridge {
   readonly client: Client;
@@ -31,20 +31,23 @@ describe('oacp mcp run: reads of resources and prompts are policed and receipted
     for (const client of clients.splice(0)) await client.close().catch(() => undefined);
   });
 
-  const start = async (policy?: string): Promise<Bridge> => {
+  /** `oacp mcp run` of server-everything; `config` makes it a `--config` front instead, given the root. */
+  const start = async (policy?: string, config?: (root: string) => string): Promise<Bridge> => {
     const root = tempDir();
     chmodSync(root, 0o755);
     const home = join(root, 'home');
     expect((await oacp(['--home', home, 'init'])).code).toBe(0);
-    const policyArgs: string[] = [];
+    const runArgs: string[] = [];
     if (policy !== undefined) {
       const file = join(root, 'policy.cedar');
       writeFileSync(file, policy);
-      policyArgs.push('--policy', file);
+      runArgs.push('--policy', file);
     }
+    if (config !== undefined) runArgs.push('--config', config(root));
+    else runArgs.push('--', process.execPath, EVERYTHING, 'stdio');
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [BIN, '--home', home, 'mcp', 'run', ...policyArgs, '--', process.execPath, EVERYTHING, 'stdio'],
+      args: [BIN, '--home', home, 'mcp', 'run', ...runArgs],
       stderr: 'pipe',
     });
     const client = new Client({ name: 'reads-test', version: '1.0.0' });
@@ -149,6 +152,65 @@ forbid(principal, action == Action::"prompts/get", resource == Prompt::"simple-p
         argument: { name: 'department', value: 'Eng' },
       }),
     ).rejects.toThrow(/no policy permits Agent .* to completion\/complete Prompt::"completable-prompt"/);
+  }, 60_000);
+
+  it("attack: on the --config front, a forbid on a resource holds through the server's bridge, and a read routed to no server is refused, each with a verifying receipt", async () => {
+    const bridge = await start(undefined, (root) => {
+      writeFileSync(
+        join(root, 'a.cedar'),
+        'permit(principal, action, resource);\n@id("no-first")\nforbid(principal, action == Action::"resources/read", resource == Resource::"demo://resource/static/document/architecture.md");\n',
+      );
+      const file = join(root, 'oacp.yaml');
+      writeFileSync(
+        file,
+        [
+          'mcp:',
+          '  servers:',
+          '    - name: a',
+          `      command: ${JSON.stringify(process.execPath)}`,
+          `      args: [${JSON.stringify(EVERYTHING)}, stdio]`,
+          '      tier: light',
+          '      policy: a.cedar',
+          '    - name: b',
+          `      command: ${JSON.stringify(process.execPath)}`,
+          `      args: [${JSON.stringify(MEMORY)}]`,
+          '      tier: light',
+          '',
+        ].join('\n'),
+      );
+      return file;
+    });
+    const { resources } = await bridge.client.listResources();
+    const uris = resources.map((resource) => resource.uri);
+    expect(uris).toContain('demo://resource/static/document/architecture.md');
+    const refused = await bridge.client
+      .readResource({ uri: 'demo://resource/static/document/architecture.md' })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(refused).toBeInstanceOf(McpError);
+    expect((refused as McpError).message).toMatch(
+      /OACP refused resources\/read: forbidden by policy no-first/,
+    );
+    expect(await verify(bridge, receiptOf((refused as McpError).data))).toMatchObject({
+      server: { name: 'a' },
+      policy: { effect: 'deny', policyId: 'no-first' },
+    });
+    const other = uris.find((uri) => uri !== 'demo://resource/static/document/architecture.md');
+    if (other === undefined) throw new Error('server-everything listed one resource only');
+    expect((await bridge.client.readResource({ uri: other })).contents[0]?.uri).toBe(other);
+
+    const unrouted = await bridge.client.getPrompt({ name: 'nosuch__prompt' }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(unrouted).toBeInstanceOf(McpError);
+    expect((unrouted as McpError).message).toMatch(/OACP refused prompts\/get: .*names no configured server/);
+    expect(await verify(bridge, receiptOf((unrouted as McpError).data))).toMatchObject({
+      tool: { name: 'prompts/get:nosuch__prompt' },
+      policy: { effect: 'deny' },
+    });
   }, 60_000);
 
   it('attack: a second call in flight under the same progressToken is refused with a receipt; the first keeps its progress', async () => {
