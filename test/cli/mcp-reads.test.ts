@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { McpError, ReadResourceResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { oacp, oacpBinary, tempDir } from './harness.js';
 
@@ -32,12 +32,16 @@ describe('oacp mcp run: reads of resources and prompts are policed and receipted
   });
 
   /** `oacp mcp run` of server-everything; `config` makes it a `--config` front instead, given the root. */
-  const start = async (policy?: string, config?: (root: string) => string): Promise<Bridge> => {
+  const start = async (
+    policy?: string,
+    config?: (root: string) => string,
+    flags: readonly string[] = [],
+  ): Promise<Bridge> => {
     const root = tempDir();
     chmodSync(root, 0o755);
     const home = join(root, 'home');
     expect((await oacp(['--home', home, 'init'])).code).toBe(0);
-    const runArgs: string[] = [];
+    const runArgs: string[] = [...flags];
     if (policy !== undefined) {
       const file = join(root, 'policy.cedar');
       writeFileSync(file, policy);
@@ -211,6 +215,31 @@ forbid(principal, action == Action::"prompts/get", resource == Prompt::"simple-p
       tool: { name: 'prompts/get:nosuch__prompt' },
       policy: { effect: 'deny' },
     });
+  }, 60_000);
+
+  it('attack: reads of a malformed shape are refused before the server, recorded; reads take from the call quota', async () => {
+    const bridge = await start(undefined, undefined, ['--quota-calls', '3/min']);
+    const refusal = async (params: Record<string, unknown>) => {
+      const error = await bridge.client
+        .request({ method: 'resources/read', params }, ReadResourceResultSchema)
+        .then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+      expect(error).toBeInstanceOf(McpError);
+      receiptOf((error as McpError).data);
+      return (error as McpError).message;
+    };
+    expect(await refusal({})).toMatch(/resources\/read "uri" must be a non-empty string/);
+    expect(await refusal({ uri: 'x'.repeat(5000) })).toMatch(
+      /"uri" is 5000 characters, more than the 4096 allowed/,
+    );
+    // Refused reads took no quota: three reads pass, the fourth is over 3/min.
+    const { resources } = await bridge.client.listResources();
+    const uri = resources[0]?.uri;
+    if (uri === undefined) throw new Error('server-everything listed no resources');
+    for (let i = 0; i < 3; i++) await bridge.client.readResource({ uri });
+    expect(await refusal({ uri })).toMatch(/call quota exceeded: 3 calls per minute/);
   }, 60_000);
 
   it('attack: a second call in flight under the same progressToken is refused with a receipt; the first keeps its progress', async () => {
