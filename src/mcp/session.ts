@@ -17,7 +17,7 @@ import {
 import { malformedCalls } from './malformed-calls.js';
 import { DEFAULT_MESSAGE_LIMITS, exceedsLimits, type MessageLimits } from './message-limits.js';
 import { imitatedMethod } from './method-names.js';
-import { POLICED_READS } from './read-requests.js';
+import { isPolicedRead, POLICED_READS } from './read-requests.js';
 import { ReadyGate } from './ready-gate.js';
 import { CLIENT_NOTIFICATION_PREFIX, CLIENT_REQUEST_PREFIX } from './recorded-requests.js';
 import { DEFAULT_RESTART } from './restart-budget.js';
@@ -360,6 +360,17 @@ export class BridgeSession {
         reason: 'tools/call sent as a notification (no id) refused',
       });
       void this.#flow.refuseNotification(notification.params);
+      return;
+    }
+    if (isPolicedRead(notification.method)) {
+      // A read with no id would reach the server unchecked (a lenient server subscribes anyway).
+      const reason = `${notification.method} sent as a notification (no id) is refused: it could not be checked and answered with its receipt`;
+      this.#wire.event({ type: 'invalid-message', from: 'client', reason });
+      void this.#flow.refuseRequest(
+        `${CLIENT_NOTIFICATION_PREFIX}${notification.method}`,
+        notification.params,
+        reason,
+      );
       return;
     }
     if (notification.method === 'notifications/cancelled') {
