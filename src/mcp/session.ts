@@ -396,7 +396,8 @@ export class BridgeSession {
     const waiting = this.#waiting.withdraw(requestId);
     if (waiting !== undefined) {
       // Cancelled while it waited for a restarting server: never checked, never sent, not answered (MCP).
-      if (waiting.method === 'tools/call') void this.#flow.cancelUnchecked(waiting.params);
+      if (waiting.method === 'tools/call' || isPolicedRead(waiting.method))
+        void this.#flow.cancelUnchecked(waiting.params, waiting.method);
       return;
     }
     if (this.#toolCalls.cancelUnsent(requestId)) return;
