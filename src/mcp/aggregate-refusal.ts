@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { Decision } from '../core/decision.js';
 import { sha256Hex } from '../core/digest.js';
 import { jcsDigest } from '../core/jcs.js';
 import { decideCall } from './call-pipeline.js';
-import { type ActiveCall, callRecorder, denialResult } from './call-recorder.js';
+import { type ActiveCall, callRecorder, denialResult, RECEIPT_META } from './call-recorder.js';
 import { boundedClientName } from './client-view.js';
+import { INVALID_REQUEST } from './jsonrpc.js';
 import { DEFAULT_MESSAGE_LIMITS } from './message-limits.js';
+import type { PolicedRead } from './read-requests.js';
 import type { ReceiptSink } from './record.js';
 import type { ServerIdentity } from './server-identity.js';
 
@@ -55,6 +59,36 @@ export async function refuseUnrouted(
   reason: string,
   client: { readonly name: string; readonly version: string },
 ): Promise<Record<string, unknown>> {
+  const { decision, receipt } = await recordUnrouted(refusals, 'tools/call', params, reason, client);
+  return denialResult(decision.reason, receipt);
+}
+
+/**
+ * A policed read (resources/read, prompts/get, …) that routes to no configured server: refused
+ * by the same pipeline as an unrouted call, and recorded. Rejects with the MCP error the client
+ * reads (`-32600`, the receipt in `data`), as a bridge's refusal of a read would be; with the
+ * front's unrecorded-denial error when no receipt could be written.
+ */
+export async function refuseUnroutedRead(
+  refusals: UnroutedRefusals,
+  method: PolicedRead,
+  params: unknown,
+  reason: string,
+  client: { readonly name: string; readonly version: string },
+): Promise<never> {
+  const { decision, receipt } = await recordUnrouted(refusals, method, params, reason, client);
+  throw new McpError(INVALID_REQUEST, `OACP refused ${method}: ${decision.reason}`, {
+    [RECEIPT_META]: receipt,
+  });
+}
+
+async function recordUnrouted(
+  refusals: UnroutedRefusals,
+  method: 'tools/call' | PolicedRead,
+  params: unknown,
+  reason: string,
+  client: { readonly name: string; readonly version: string },
+): Promise<{ readonly decision: Decision; readonly receipt: Record<string, unknown> }> {
   const agent = refusals.agent ?? `client:${boundedClientName(String(client.name))}`;
   const callId = randomUUID();
   const startedAt = new Date();
@@ -74,6 +108,7 @@ export async function refuseUnrouted(
     }),
     gate: {},
     callId,
+    method,
     server: NO_SERVER.name,
     channels: {},
     prior: { tools: { effect: 'deny', reason } },
@@ -88,7 +123,7 @@ export async function refuseUnrouted(
   };
   const receipt = await recordRefusal(refusals, call);
   if (receipt === undefined) throw unrecordedDenial(verdict.decision.reason);
-  return denialResult(verdict.decision.reason, receipt);
+  return { decision: verdict.decision, receipt };
 }
 
 /**

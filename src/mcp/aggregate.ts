@@ -30,7 +30,12 @@ import {
   ToolListChangedNotificationSchema,
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { refuseUnreadMessage, refuseUnrouted, type UnroutedRefusals } from './aggregate-refusal.js';
+import {
+  refuseUnreadMessage,
+  refuseUnrouted,
+  refuseUnroutedRead,
+  type UnroutedRefusals,
+} from './aggregate-refusal.js';
 import { screenedCalls } from './aggregate-screen.js';
 import type { Bridge, ServedSession } from './bridge.js';
 import { RECEIPT_META } from './call-recorder.js';
@@ -46,6 +51,7 @@ import {
 } from './jsonrpc.js';
 import { malformedCalls } from './malformed-calls.js';
 import { allPages } from './pages.js';
+import type { PolicedRead } from './read-requests.js';
 import { CLIENT_NOTIFICATION_PREFIX, CLIENT_REQUEST_PREFIX } from './recorded-requests.js';
 import { qualifiedToolName, splitToolName, TOOL_NAME_SEPARATOR } from './tool-names.js';
 import { fromSdkTransport, type MessageTransport, toSdkTransport } from './transport.js';
@@ -156,7 +162,9 @@ async function serveAggregate(
     );
     const refuse = (params: Readonly<Record<string, unknown>>, reason: string) =>
       refuseUnrouted(refusals, params, reason, clientInfo);
-    server = frontServer(inners, capabilities, refuse);
+    const refuseRead = (method: PolicedRead, params: unknown, reason: string) =>
+      refuseUnroutedRead(refusals, method, params, reason, clientInfo);
+    server = frontServer(inners, capabilities, refuse, refuseRead);
     // A body its transport refused (not JSON-RPC, an id in flight): its tool calls recorded as refused.
     downstream.onrefused = (raw, why) => {
       const { calls, more } = malformedCalls(raw);
@@ -233,6 +241,7 @@ function frontServer(
   inners: readonly Inner[],
   clientCapabilities: Record<string, unknown>,
   refuseUnroutedCall: (params: Record<string, unknown>, reason: string) => Promise<Record<string, unknown>>,
+  refuseUnroutedRead: (method: PolicedRead, params: unknown, reason: string) => Promise<never>,
 ): Server {
   const has = (key: 'tools' | 'resources' | 'prompts' | 'completions' | 'logging') =>
     inners.filter((inner) => inner.client.getServerCapabilities()?.[key] !== undefined);
@@ -286,6 +295,19 @@ function frontServer(
       INVALID_PARAMS,
       `no configured server is known to offer ${uri}; list resources or templates first`,
     );
+  };
+  /**
+   * The server a policed read goes to; one that routes to none is refused by the pipeline and
+   * recorded (refuseUnroutedRead), as an unrouted tools/call is. The server's own bridge judges
+   * and records a routed one.
+   */
+  const readRoute = async <T>(method: PolicedRead, params: unknown, find: () => T): Promise<T> => {
+    try {
+      return find();
+    } catch (error) {
+      if (!(error instanceof McpError)) throw error;
+      return refuseUnroutedRead(method, params, error.message.replace(/^MCP error -?\d+: /, ''));
+    }
   };
   const forwardOptions = (extra: {
     signal: AbortSignal;
@@ -359,17 +381,16 @@ function frontServer(
       return { resourceTemplates: lists.flat() as never[] };
     });
     server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) =>
-      owner(request.params.uri).client.request(
+      (await readRoute('resources/read', request.params, () => owner(request.params.uri))).client.request(
         { method: 'resources/read', params: request.params },
         ReadResourceResultSchema,
         forwardOptions(extra as never),
       ),
     );
     server.setRequestHandler(SubscribeRequestSchema, async (request) =>
-      owner(request.params.uri).client.request(
-        { method: 'resources/subscribe', params: request.params },
-        EmptyResultSchema,
-      ),
+      (
+        await readRoute('resources/subscribe', request.params, () => owner(request.params.uri))
+      ).client.request({ method: 'resources/subscribe', params: request.params }, EmptyResultSchema),
     );
     server.setRequestHandler(UnsubscribeRequestSchema, async (request) =>
       owner(request.params.uri).client.request(
@@ -391,7 +412,9 @@ function frontServer(
       return { prompts: lists.flat() as never[] };
     });
     server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
-      const { inner, name } = split(request.params.name);
+      const { inner, name } = await readRoute('prompts/get', request.params, () =>
+        split(request.params.name),
+      );
       return inner.client.request(
         { method: 'prompts/get', params: { ...request.params, name } },
         GetPromptResultSchema,
@@ -403,13 +426,17 @@ function frontServer(
     server.setRequestHandler(CompleteRequestSchema, async (request) => {
       const ref = request.params.ref;
       if (ref.type === 'ref/prompt') {
-        const { inner, name } = split(ref.name);
+        const { inner, name } = await readRoute('completion/complete', request.params, () => split(ref.name));
         return inner.client.request(
           { method: 'completion/complete', params: { ...request.params, ref: { ...ref, name } } },
           CompleteResultSchema,
         );
       }
-      const inner = templateOwner.get(ref.uri) ?? owner(ref.uri.split('{')[0] ?? ref.uri);
+      const inner = await readRoute(
+        'completion/complete',
+        request.params,
+        () => templateOwner.get(ref.uri) ?? owner(ref.uri.split('{')[0] ?? ref.uri),
+      );
       return inner.client.request(
         { method: 'completion/complete', params: request.params },
         CompleteResultSchema,

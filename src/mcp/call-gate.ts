@@ -22,6 +22,15 @@ export interface CallContext {
   readonly arguments: Readonly<Record<string, unknown>>;
   /** Decisions an embedding caller (the gateway) makes, joined into this call's one decision. */
   readonly prior?: PriorChecks;
+  /**
+   * A policed read (resources/read, prompts/get, …; see read-requests.ts) rather than a
+   * tools/call: judged by Cedar as `Action::"<read.action>"` on `read.resource`. Pins, the
+   * tools list and approval speak of tools and are not asked; quotas count it as a call.
+   */
+  readonly read?: {
+    readonly action: string;
+    readonly resource: { readonly type: 'Resource' | 'Prompt'; readonly id: string };
+  };
 }
 
 type Check = { readonly effect: 'allow' | 'deny'; readonly reason: string };
@@ -77,7 +86,7 @@ export async function admitCall(
   const checks: { -readonly [K in keyof CallChecks]: CallChecks[K] } = {};
   const wouldDeny: string[] = [];
   try {
-    if (parts.pins !== undefined) {
+    if (parts.pins !== undefined && call.read === undefined) {
       const pin = parts.pins.check(call.server, call.upstreamTool);
       const digest = parts.pins.pinned(call.server, call.upstreamTool);
       checks.pin = { effect: pin.effect, reason: pin.reason, ...(digest === undefined ? {} : { digest }) };
@@ -88,7 +97,7 @@ export async function admitCall(
       checks.tools = priorTools;
       return { decision: { effect: 'deny', reason: priorTools.reason }, checks };
     }
-    if (parts.tools !== undefined) {
+    if (parts.tools !== undefined && call.read === undefined) {
       const tools = checkTool(parts.tools, call.tool);
       checks.tools = { effect: tools.effect, reason: tools.reason };
       if (tools.effect === 'deny') {
@@ -103,6 +112,7 @@ export async function admitCall(
         tool: call.tool,
         server: call.server,
         arguments: call.arguments,
+        ...(call.read === undefined ? {} : { action: call.read.action, resource: call.read.resource }),
       });
       checks.policy = joinPolicies(
         {
@@ -123,7 +133,10 @@ export async function admitCall(
       if (checks.policy.effect === 'deny')
         return { decision: { effect: 'deny', reason: checks.policy.reason }, checks };
     }
-    if (parts.approval?.tools.some((pattern) => namePatternMatches(pattern, call.tool))) {
+    if (
+      call.read === undefined &&
+      parts.approval?.tools.some((pattern) => namePatternMatches(pattern, call.tool))
+    ) {
       const approval = await parts.approval.approver.approve(
         {
           callId: call.callId,
@@ -152,7 +165,8 @@ export async function admitCall(
     const reason = `check failed: ${error instanceof Error ? error.message : String(error)}`;
     return { decision: { effect: 'deny', reason }, checks };
   }
-  parts.learn?.observe(call, wouldDeny);
+  // Learning drafts a tools list: a read names no tool.
+  if (call.read === undefined) parts.learn?.observe(call, wouldDeny);
   if (wouldDeny.length > 0) {
     return {
       decision: { effect: 'allow', reason: `learn mode: allowed although ${wouldDeny.join('; ')}` },

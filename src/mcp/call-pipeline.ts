@@ -4,6 +4,7 @@ import { admitCall, type GateParts, type PriorChecks } from './call-gate.js';
 import { type CallShape, checkCallShape, recordedToolName } from './call-shape.js';
 import { exceedsLimits, type MessageLimits } from './message-limits.js';
 import { type Principal, quotaHolder } from './principal.js';
+import { checkReadShape, type PolicedRead, type ReadTarget, recordedReadName } from './read-requests.js';
 import type { CallChecks } from './record.js';
 
 type Deny = Decision & { readonly effect: 'deny' };
@@ -26,6 +27,8 @@ export interface PipelineSteps {
   /** The embedding caller's own checks, joined into the one decision (see PriorChecks). */
   readonly prior?: PriorChecks;
   readonly signal?: AbortSignal;
+  /** The request's method: `tools/call` when absent, else a policed read (read-requests.ts). */
+  readonly method?: 'tools/call' | PolicedRead;
 }
 
 /** The pipeline's answer: every check that ran, each with its reason, and the one decision. */
@@ -58,29 +61,42 @@ export type PipelineVerdict =
  * limit, the tool's own schema), the receipt slot (nothing runs that could not
  * be recorded), identity and replay, then the gate (pins, tools list, Cedar
  * with tool-call and global policies in one decision, approval, quotas; see
- * admitCall). The first refusal stops the list; every check that ran is in
+ * admitCall). A policed read (resources/read, prompts/get, …; `steps.method`)
+ * goes through the same list, its shape being its method's and its Cedar
+ * action and resource its own (read-requests.ts). The first refusal stops the list; every check that ran is in
  * `checks` with its reason; an exception inside a check is a deny.
  */
 export async function decideCall(params: unknown, steps: PipelineSteps): Promise<PipelineVerdict> {
   const record = isRecord(params) ? params : undefined;
-  const named = recordedToolName(record?.name);
+  const method = steps.method ?? 'tools/call';
+  const named = method === 'tools/call' ? recordedToolName(record?.name) : recordedReadName(method, params);
   const refuse = (reason: string): PipelineVerdict => ({
     stage: 'shape',
     tool: named,
-    arguments: record?.arguments ?? {},
+    arguments: method === 'tools/call' ? (record?.arguments ?? {}) : (params ?? {}),
     agent: undefined,
     decision: { effect: 'deny', reason },
     checks: { shape: { effect: 'deny', reason } },
   });
   let shape: CallShape;
+  let read: ReadTarget | undefined;
   try {
-    const overLimits = exceedsLimits(record?.arguments, steps.limits);
-    if (overLimits !== undefined) return refuse(`"arguments": ${overLimits}`);
-    const checked = checkCallShape(record);
-    if (!checked.ok) return refuse(checked.decision.reason);
-    const invalid = steps.validate?.(checked.call.arguments);
-    if (invalid !== undefined) return refuse(invalid);
-    shape = checked.call;
+    if (method !== 'tools/call') {
+      const overLimits = exceedsLimits(params, steps.limits);
+      if (overLimits !== undefined) return refuse(`params: ${overLimits}`);
+      const checked = checkReadShape(method, params);
+      if (!checked.ok) return refuse(checked.decision.reason);
+      read = checked.target;
+      shape = { tool: named, arguments: read.arguments, meta: read.meta };
+    } else {
+      const overLimits = exceedsLimits(record?.arguments, steps.limits);
+      if (overLimits !== undefined) return refuse(`"arguments": ${overLimits}`);
+      const checked = checkCallShape(record);
+      if (!checked.ok) return refuse(checked.decision.reason);
+      const invalid = steps.validate?.(checked.call.arguments);
+      if (invalid !== undefined) return refuse(invalid);
+      shape = checked.call;
+    }
   } catch (error) {
     return refuse(`shape check failed: ${describe(error)}`);
   }
@@ -123,6 +139,7 @@ export async function decideCall(params: unknown, steps: PipelineSteps): Promise
       upstreamTool: steps.upstreamTool ?? shape.tool,
       arguments: shape.arguments,
       ...(steps.prior === undefined ? {} : { prior: steps.prior }),
+      ...(read === undefined ? {} : { read: { action: method, resource: read.resource } }),
     },
     steps.channels,
     steps.signal,

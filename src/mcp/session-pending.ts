@@ -62,7 +62,10 @@ export class PendingRequests {
   ): void {
     this.#toUp.set(id, pending);
     this.#upByClient.set(idKey(pending.clientId), id);
-    if (typeof progressToken === 'string' || typeof progressToken === 'number')
+    if (
+      (typeof progressToken === 'string' || typeof progressToken === 'number') &&
+      !this.#progress.has(idKey(progressToken))
+    )
       this.#progress.set(idKey(progressToken), pending.clientId);
     const deadline = setTimeout(() => timedOut(id), timeoutMs);
     deadline.unref();
@@ -110,6 +113,25 @@ export class PendingRequests {
 
   forgetClient(clientId: JsonRpcId): void {
     this.#upByClient.delete(idKey(clientId));
+    this.forgetProgress(clientId);
+  }
+
+  /**
+   * Takes the progress token of a client request arriving (from its arrival, not from its
+   * forwarding, so a call still being decided holds its token): false when a request still in
+   * flight holds it already. Two calls under one token would have the first's progress go to
+   * the second (on HTTP, to the wrong POST stream); the second is refused (session.ts).
+   */
+  claimProgress(token: unknown, clientId: JsonRpcId): boolean {
+    if (typeof token !== 'string' && typeof token !== 'number') return true;
+    const key = idKey(token);
+    if (this.#progress.has(key)) return false;
+    this.#progress.set(key, clientId);
+    return true;
+  }
+
+  /** The request `clientId` is over (answered, cancelled): its progress token is free again. */
+  forgetProgress(clientId: JsonRpcId): void {
     for (const [token, id] of this.#progress) {
       if (id === clientId) this.#progress.delete(token);
     }

@@ -7,6 +7,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResult,
 } from './jsonrpc.js';
+import { isPolicedRead } from './read-requests.js';
 import { isToolCall, type ToolCallPending } from './session-pending.js';
 import { type DirectCall, type DirectOutcome, REQUEST_CANCELLED } from './session-types.js';
 import { failure, type SessionWire } from './session-wire.js';
@@ -32,12 +33,18 @@ export class SessionToolCalls {
     this.#unsent = new WaitingRequests(wire.ready);
   }
 
+  /**
+   * A client's tools/call, or one of its policed reads (resources/read, prompts/get, …; see
+   * read-requests.ts): the same checks, forwarding and one receipt. A refused read is answered
+   * with an error carrying its receipt (its result has no error form of its own).
+   */
   async fromClient(request: JsonRpcRequest): Promise<void> {
     const flow = this.wire.flow();
     const controller = new AbortController();
     const key = idKey(request.id);
     this.#gating.set(key, controller);
-    const decided = await flow.decide(request.params, controller.signal);
+    const method = isPolicedRead(request.method) ? request.method : 'tools/call';
+    const decided = await flow.decide(request.params, controller.signal, undefined, method);
     this.#gating.delete(key);
     if (controller.signal.aborted) {
       // The client cancelled while we waited (for approval); MCP says not to answer a cancelled request.
@@ -45,7 +52,8 @@ export class SessionToolCalls {
       return;
     }
     if (decided.effect === 'deny') {
-      this.#answer(request.id, await flow.finishDenied(decided.call));
+      if (method === 'tools/call') this.#answer(request.id, await flow.finishDenied(decided.call));
+      else this.#answer(request.id, await flow.finishDeniedRead(method, decided.call));
       return;
     }
     this.#execute(decided, {
@@ -213,7 +221,7 @@ export class SessionToolCalls {
           return;
         }
         this.wire.forward(
-          { jsonrpc: '2.0', id: pending.clientId, method: 'tools/call', params: decided.forwardedParams },
+          { jsonrpc: '2.0', id: pending.clientId, method: pending.method, params: decided.forwardedParams },
           pending,
         );
       },

@@ -126,17 +126,25 @@ export class SessionWire {
     return carried === 0;
   }
 
-  /** One request under `id` is over (answered, or cancelled by the client, which gets no answer). */
-  releaseClientId(id: JsonRpcId): void {
+  /**
+   * One request under `id` is over (answered, or cancelled by the client, which gets no answer):
+   * true when none is left under it. A refused duplicate leaves the first, whose progress token
+   * stays claimed.
+   */
+  releaseClientId(id: JsonRpcId): boolean {
     const key = idKey(id);
     const carried = this.#clientIds.get(key) ?? 0;
     if (carried <= 1) this.#clientIds.delete(key);
     else this.#clientIds.set(key, carried - 1);
+    return carried <= 1;
   }
 
   /** Sends to the client; a response that cannot be sent becomes an error response to the same id. */
   sendDown(message: JsonRpcMessage, options?: { relatedRequestId?: JsonRpcId }): void {
-    if (!('method' in message) && message.id !== null) this.releaseClientId(message.id);
+    // Answered: the id is free again, and once no request is left under it, its progress token.
+    if (!('method' in message) && message.id !== null && this.releaseClientId(message.id)) {
+      this.pending.forgetProgress(message.id);
+    }
     this.down.send(message, options).catch((error: unknown) => {
       this.event({ type: 'send-failed', to: 'client', reason: describe(error) });
       if (

@@ -17,6 +17,7 @@ import {
 import { malformedCalls } from './malformed-calls.js';
 import { DEFAULT_MESSAGE_LIMITS, exceedsLimits, type MessageLimits } from './message-limits.js';
 import { imitatedMethod } from './method-names.js';
+import { isPolicedRead, POLICED_READS } from './read-requests.js';
 import { ReadyGate } from './ready-gate.js';
 import { CLIENT_NOTIFICATION_PREFIX, CLIENT_REQUEST_PREFIX } from './recorded-requests.js';
 import { DEFAULT_RESTART } from './restart-budget.js';
@@ -51,8 +52,9 @@ export {
  * One MCP client connected to one upstream server through the Airlock. A
  * pass-through: every request, notification and response goes both ways
  * untouched except for renumbered ids, `tools/list` (pinning and the tools
- * list), `tools/call` (the checks of ToolCallFlow, then a receipt for every
- * call, forwarded or not) and the server's own requests to the client (judged
+ * list), `tools/call` and the policed reads (`resources/read`,
+ * `resources/subscribe`, `prompts/get`, `completion/complete`: the checks of
+ * ToolCallFlow, then a receipt for every call, forwarded or not) and the server's own requests to the client (judged
  * by policy and recorded). Every message is held to the limits before anything
  * acts on it, in both directions, and a refused request of any method is
  * recorded; every forwarded request has a deadline.
@@ -81,6 +83,10 @@ export class BridgeSession {
     ['tools/call', (request) => void this.#toolCalls.fromClient(request)],
     ['tools/list', (request) => this.#forward(request, 'tools-list')],
     ['tasks/result', (request) => this.#toolCalls.taskResult(request)],
+    // Reads of data through the server: the tool-call pipeline's checks and one receipt each.
+    ...POLICED_READS.map(
+      (method) => [method, (request: JsonRpcRequest) => void this.#toolCalls.fromClient(request)] as const,
+    ),
   ]);
 
   readonly #closed: Promise<void>;
@@ -169,11 +175,21 @@ export class BridgeSession {
   #fromClient(raw: unknown): void {
     const message = classify(raw);
     if (message.kind === 'invalid') {
+      // Answered under its id below, which frees an id once: counted first, so an id in flight stays so.
+      if (message.id !== null) this.#wire.claimClientId(message.id);
       this.#wire.event({ type: 'invalid-message', from: 'client', reason: message.reason });
       this.#wire.sendDown(
         errorResponse(message.id, INVALID_REQUEST, `invalid JSON-RPC message: ${message.reason}`),
       );
       this.#recordMalformedCalls(raw, message.reason);
+      return;
+    }
+    // Counted before any refusal, since every answer frees its id once (SessionWire.sendDown).
+    if (message.kind === 'request' && !this.#wire.claimClientId(message.message.id)) {
+      // Its answer, progress and cancellation could not say which of the two they mean (MCP:
+      // an id is never reused in a session). Refused and recorded as a request over the limits.
+      const id = JSON.stringify(message.message.id).slice(0, 80);
+      this.#clientOverLimits(message, `the id ${id} is already used by a request in flight`);
       return;
     }
     const overLimits = exceedsLimits(raw, this.#limits);
@@ -183,11 +199,14 @@ export class BridgeSession {
     }
     switch (message.kind) {
       case 'request':
-        if (!this.#wire.claimClientId(message.message.id)) {
-          // Its answer, progress and cancellation could not say which of the two they mean (MCP:
-          // an id is never reused in a session). Refused and recorded as a request over the limits.
-          const id = JSON.stringify(message.message.id).slice(0, 80);
-          this.#clientOverLimits(message, `the id ${id} is already used by a request in flight`);
+        if (!this.#wire.pending.claimProgress(progressToken(message.message), message.message.id)) {
+          // Its progress and the first's could not be told apart (MCP: a token is unique among
+          // the requests in flight). Refused and recorded as a request over the limits.
+          const token = JSON.stringify(progressToken(message.message)).slice(0, 80);
+          this.#clientOverLimits(
+            message,
+            `the progressToken ${token} is already used by a request in flight`,
+          );
           return;
         }
         this.#waiting.hold(
@@ -357,6 +376,17 @@ export class BridgeSession {
       void this.#flow.refuseNotification(notification.params);
       return;
     }
+    if (isPolicedRead(notification.method)) {
+      // A read with no id would reach the server unchecked (a lenient server subscribes anyway).
+      const reason = `${notification.method} sent as a notification (no id) is refused: it could not be checked and answered with its receipt`;
+      this.#wire.event({ type: 'invalid-message', from: 'client', reason });
+      void this.#flow.refuseRequest(
+        `${CLIENT_NOTIFICATION_PREFIX}${notification.method}`,
+        notification.params,
+        reason,
+      );
+      return;
+    }
     if (notification.method === 'notifications/cancelled') {
       this.#clientCancelled(notification);
       return;
@@ -375,12 +405,13 @@ export class BridgeSession {
   #clientCancelled(notification: JsonRpcNotification): void {
     const requestId = notification.params?.requestId;
     if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
-    // Cancelled, it is answered no more (MCP): its id is free again.
-    this.#wire.releaseClientId(requestId);
+    // Cancelled, it is answered no more (MCP): its id is free again, and then its progress token.
+    if (this.#wire.releaseClientId(requestId)) this.#wire.pending.forgetProgress(requestId);
     const waiting = this.#waiting.withdraw(requestId);
     if (waiting !== undefined) {
       // Cancelled while it waited for a restarting server: never checked, never sent, not answered (MCP).
-      if (waiting.method === 'tools/call') void this.#flow.cancelUnchecked(waiting.params);
+      if (waiting.method === 'tools/call' || isPolicedRead(waiting.method))
+        void this.#flow.cancelUnchecked(waiting.params, waiting.method);
       return;
     }
     if (this.#toolCalls.cancelUnsent(requestId)) return;
@@ -394,4 +425,12 @@ export class BridgeSession {
       void this.#flow.finish({ call: pending.call, outcome: 'cancelled', forwarded: true });
     this.#wire.sendUp({ ...notification, params: { ...notification.params, requestId: upId } });
   }
+}
+
+/** The progress token a request asks its progress under (`params._meta.progressToken`), if any. */
+function progressToken(request: JsonRpcRequest): unknown {
+  const meta = request.params?._meta;
+  return typeof meta === 'object' && meta !== null
+    ? (meta as { progressToken?: unknown }).progressToken
+    : undefined;
 }

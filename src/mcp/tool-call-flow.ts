@@ -16,6 +16,7 @@ import { recordedToolName } from './call-shape.js';
 import type { ClientView } from './client-view.js';
 import {
   INTERNAL_ERROR,
+  INVALID_REQUEST,
   type JsonRpcError,
   type JsonRpcErrorObject,
   type JsonRpcId,
@@ -23,6 +24,7 @@ import {
 } from './jsonrpc.js';
 import type { MessageLimits } from './message-limits.js';
 import { AGENT_REQUEST_META, resolvePrincipal } from './principal.js';
+import { type PolicedRead, recordedReadName } from './read-requests.js';
 import type { CallChecks } from './record.js';
 import type { ServerIdentity } from './server-identity.js';
 import type { UpstreamLink } from './upstream.js';
@@ -119,6 +121,7 @@ export class ToolCallFlow {
     params: Readonly<Record<string, unknown>> | undefined,
     signal: AbortSignal,
     embedded: EmbeddedCaller | undefined = undefined,
+    method: 'tools/call' | PolicedRead = 'tools/call',
   ): Promise<Decided> {
     const callId = randomUUID();
     const started = { startedAt: new Date(), startedMs: performance.now() };
@@ -144,6 +147,7 @@ export class ToolCallFlow {
       channels: this.#parts.client.approvalChannels(),
       ...(embedded?.prior === undefined ? {} : { prior: embedded.prior }),
       signal,
+      method,
     });
     const call: ActiveCall = {
       ...this.#newCall(
@@ -191,9 +195,12 @@ export class ToolCallFlow {
    * A tools/call the client cancelled before any check ran (it waited for a
    * restarting server): never sent, and recorded as cancelled, not forwarded.
    */
-  async cancelUnchecked(params: Readonly<Record<string, unknown>> | undefined): Promise<void> {
+  async cancelUnchecked(
+    params: Readonly<Record<string, unknown>> | undefined,
+    method: 'tools/call' | PolicedRead = 'tools/call',
+  ): Promise<void> {
     const reason = 'cancelled by the client before its checks ran (its server was restarting); never sent';
-    const call = this.refusedCall(params, { effect: 'deny', reason });
+    const call = this.refusedCall(params, { effect: 'deny', reason }, method);
     await this.finish({ call: { ...call, checks: {} }, outcome: 'cancelled', forwarded: false });
   }
 
@@ -233,6 +240,19 @@ export class ToolCallFlow {
       };
     }
     return { result: denialResult(call.decision.reason, receipt) };
+  }
+
+  /**
+   * A refused policed read (resources/read, prompts/get, …): its result has no error form, so
+   * the refusal is a JSON-RPC error whose `data` carries the receipt.
+   */
+  async finishDeniedRead(method: PolicedRead, call: ActiveCall): Promise<Outcome> {
+    const receipt = await this.finish({ call, outcome: 'denied' });
+    const message = `OACP refused ${method}: ${call.decision.reason}`;
+    if (receipt === undefined) {
+      return { error: { code: INTERNAL_ERROR, message: `${message}; its receipt could not be written` } };
+    }
+    return { error: { code: INVALID_REQUEST, message, data: { [RECEIPT_META]: receipt } } };
   }
 
   /** Writes the receipt; undefined (and a report) when the recorder failed. */
@@ -311,10 +331,18 @@ export class ToolCallFlow {
     return 'result' in response ? { result: response.result } : { error: response.error };
   }
 
-  /** The record of a call refused before any check but its shape and limits. */
-  refusedCall(params: Readonly<Record<string, unknown>> | undefined, decision: Decision): ActiveCall {
+  /** The record of a call (or policed read) refused before any check but its shape and limits. */
+  refusedCall(
+    params: Readonly<Record<string, unknown>> | undefined,
+    decision: Decision,
+    method: 'tools/call' | PolicedRead = 'tools/call',
+  ): ActiveCall {
+    const named =
+      method === 'tools/call'
+        ? { tool: recordedToolName(params?.name), args: params?.arguments ?? {} }
+        : { tool: recordedReadName(method, params), args: params ?? {} };
     return {
-      ...this.#newCall(recordedToolName(params?.name), params?.arguments ?? {}, this.sessionAgent(), {}),
+      ...this.#newCall(named.tool, named.args, this.sessionAgent(), {}),
       decision,
       checks: { shape: { effect: decision.effect, reason: decision.reason } },
     };

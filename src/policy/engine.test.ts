@@ -22,6 +22,32 @@ when { context.arguments.path like "/data/*" && !(context.arguments.path like "*
 `;
 
 describe('PolicyEngine', () => {
+  it("judges a policed read on the resource it names, never reusing another resource's cached decision", () => {
+    const policies = engine(`@id("reads")
+permit(principal, action == Action::"resources/read", resource);
+@id("no-secret")
+forbid(principal, action == Action::"resources/read", resource == Resource::"file:///secret");`);
+    const read = (uri: string): ToolCallRequest => ({
+      ...call('resources/read'),
+      action: 'resources/read',
+      resource: { type: 'Resource', id: uri },
+    });
+    expect(policies.authorize(read('file:///public'))).toMatchObject({
+      effect: 'allow',
+      policyIds: ['reads'],
+    });
+    expect(policies.authorize(read('file:///secret'))).toMatchObject({
+      effect: 'deny',
+      policyIds: ['no-secret'],
+    });
+    // The tools/call of the same name is another action: deny by default here.
+    expect(policies.authorize(call('resources/read')).effect).toBe('deny');
+    expect(
+      policies.authorize({ ...call('x'), action: 'prompts/get', resource: { type: 'Prompt', id: 'p' } })
+        .reason,
+    ).toMatch(/no policy permits Agent .* to prompts\/get Prompt::"p" on server "files"/);
+  });
+
   it('allows a call a policy permits and names the policy and digest', () => {
     const text = 'permit(principal, action == Action::"tools/call", resource == Tool::"echo");';
     const decision = engine(text).authorize(call('echo', { message: 'hi' }));

@@ -68,7 +68,7 @@ export class PolicyEngine {
         resource:
           request.action === undefined || request.action === 'tools/call'
             ? { type: 'Tool', id: request.tool }
-            : { type: 'Server', id: request.server },
+            : (request.resource ?? { type: 'Server', id: request.server }),
         context: { server: request.server, arguments: toCedarArguments(request.arguments) },
         preparsedPolicySetId: this.#setId,
         entities: [],
@@ -101,6 +101,14 @@ export class PolicyEngine {
     if (determining.length > 0) {
       return policyDecision('deny', `forbidden by ${list(determining)}`, determining, digest);
     }
+    if (request.resource !== undefined && request.action !== undefined && request.action !== 'tools/call') {
+      return policyDecision(
+        'deny',
+        `no policy permits Agent ${JSON.stringify(request.agent)} to ${request.action} ${request.resource.type}::${JSON.stringify(request.resource.id)} on server ${JSON.stringify(request.server)} (deny by default)`,
+        [],
+        digest,
+      );
+    }
     if (request.action !== undefined && request.action !== 'tools/call') {
       return policyDecision(
         'deny',
@@ -129,6 +137,8 @@ function cacheKey(request: ToolCallRequest): string | undefined {
   try {
     const key = canonicalize([
       request.action ?? 'tools/call',
+      request.resource?.type ?? null,
+      request.resource?.id ?? null,
       request.agent,
       request.tool,
       request.server,

@@ -45,9 +45,18 @@ describe('loadPolicies', () => {
     expect(error.message).toMatch(/expected Long but saw String/);
   });
 
-  it('refuses an action other than tools/call', () => {
-    const error = loadError('permit(principal, action == Action::"resources/read", resource);');
+  it('refuses an action the schema does not name (resources/list is not policed)', () => {
+    const error = loadError('permit(principal, action == Action::"resources/list", resource);');
     expect(error.code).toBe('POLICY_SCHEMA');
+  });
+
+  it('accepts the policed reads on their own resource types', () => {
+    expect(() =>
+      loadPolicies(
+        'forbid(principal, action == Action::"resources/read", resource == Resource::"file:///etc/passwd");\n' +
+          'forbid(principal, action == Action::"prompts/get", resource == Prompt::"p");',
+      ),
+    ).not.toThrow();
   });
 
   it('accepts any attribute under context.arguments but still checks the rest of the expression', () => {

@@ -14,4 +14,11 @@ export interface ToolCallRequest {
    * a server to sample without allowing it to read the client's roots.
    */
   readonly action?: string;
+  /**
+   * The Cedar resource of an action other than `tools/call`: a client's
+   * `resources/read` or `resources/subscribe` is judged on `Resource::"<uri>"`,
+   * its `prompts/get` on `Prompt::"<name>"`, its `completion/complete` on the
+   * one its `ref` names. Absent: `Server::"<server>"` (a server's own request).
+   */
+  readonly resource?: { readonly type: 'Resource' | 'Prompt'; readonly id: string };
 }

@@ -11,6 +11,8 @@ export const OACP_CEDAR_SCHEMA = `// OACP tool-call authorization schema (docs/p
 entity Agent;
 entity Tool;
 entity Server;
+entity Resource;
+entity Prompt;
 action "tools/call" appliesTo {
   principal: Agent,
   resource: Tool,
@@ -23,6 +25,32 @@ action "tools/call" appliesTo {
 action "sampling/createMessage", "roots/list", "elicitation/create" appliesTo {
   principal: Agent,
   resource: Server,
+  context: {
+    server: String,
+    arguments: {},
+  },
+};
+// Reads a client makes through the server (read-requests.ts): the resource is the URI or the
+// prompt it names; \`context.arguments\` holds the request's params (\`_meta\` aside).
+action "resources/read", "resources/subscribe" appliesTo {
+  principal: Agent,
+  resource: Resource,
+  context: {
+    server: String,
+    arguments: {},
+  },
+};
+action "prompts/get" appliesTo {
+  principal: Agent,
+  resource: Prompt,
+  context: {
+    server: String,
+    arguments: {},
+  },
+};
+action "completion/complete" appliesTo {
+  principal: Agent,
+  resource: [Prompt, Resource],
   context: {
     server: String,
     arguments: {},

@@ -321,6 +321,28 @@ describe('every path is checked (issue 10: unchecked paths)', () => {
     }
   });
 
+  it('attack: a resources/subscribe or resources/read sent as a notification never reaches the server, and is recorded', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      for (const method of ['resources/subscribe', 'resources/read'])
+        raw.send({ jsonrpc: '2.0', method, params: { uri: 'file:///secret' } });
+      await eventually(() => raw.receipts.records.length === 2, 'the refusal receipts');
+      await raw.request({ jsonrpc: '2.0', id: 'ping', method: 'ping' });
+      expect(raw.serverGot().filter((m) => String(m.method).startsWith('resources/'))).toEqual([]);
+      expect(raw.receipts.records.map((record) => record.tool).sort()).toEqual([
+        'client-notification:resources/read',
+        'client-notification:resources/subscribe',
+      ]);
+      expect(raw.receipts.records[0]).toMatchObject({
+        outcome: 'denied',
+        decision: { reason: expect.stringContaining('sent as a notification (no id) is refused') },
+      });
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('attack: a server asks the client to sample under a policy that does not permit it: refused and recorded', async () => {
     const policy = new PolicyEngine(
       loadPolicies('@id("tools-only") permit(principal, action == Action::"tools/call", resource);'),

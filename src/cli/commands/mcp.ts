@@ -64,7 +64,10 @@ export const registerMcp: CommandRegistrar = (program, context) => {
       '--quota-startup-cpu <duration>',
       'CPU the server may use while starting, before --quota-cpu applies, e.g. 20s',
     )
-    .option('--quota-calls <rate>', 'tools/call rate limit, e.g. 60/min')
+    .option(
+      '--quota-calls <rate>',
+      'rate limit on tools/call and reads (resources/read, prompts/get, …), e.g. 60/min',
+    )
     .option(
       '--allow-unenforced <names>',
       'accept limits this host cannot enforce in the kernel (memory,pids,cpu,disk_io,identity); repeatable',

@@ -1,0 +1,121 @@
+import { boundedName } from '../core/clip-text.js';
+import type { Decision } from '../core/decision.js';
+
+/**
+ * Client requests other than tools/call that reach data or act through the
+ * server, and so go through the tool-call pipeline (call-pipeline.ts): each is
+ * judged by Cedar as `Action::"<method>"` on the resource or prompt it names,
+ * and gets one receipt whatever comes of it. `resources/read` is a read path
+ * as real as a tool's: a `forbid` on a tool that reads a file would be moot
+ * if the same server exposed the file as a resource and the read passed
+ * unchecked.
+ */
+export const POLICED_READS = [
+  'resources/read',
+  'resources/subscribe',
+  'prompts/get',
+  'completion/complete',
+] as const;
+
+export type PolicedRead = (typeof POLICED_READS)[number];
+
+const POLICED: ReadonlySet<string> = new Set(POLICED_READS);
+
+export function isPolicedRead(method: string): method is PolicedRead {
+  return POLICED.has(method);
+}
+
+/** Longest URI or prompt name a policed request may name (UTF-16 units); a longer one is refused. */
+export const MAX_TARGET = 4096;
+
+/** What a policed request names, once its params have the shape MCP defines. */
+export interface ReadTarget {
+  /** The Cedar resource: `Resource::"<uri>"` or `Prompt::"<name>"`. */
+  readonly resource: { readonly type: 'Resource' | 'Prompt'; readonly id: string };
+  /** Its params as the server is sent them, `_meta` aside: Cedar's `context.arguments`, and what the receipt digests. */
+  readonly arguments: Readonly<Record<string, unknown>>;
+  readonly meta: Readonly<Record<string, unknown>> | undefined;
+}
+
+export type ReadShape =
+  | { readonly ok: true; readonly target: ReadTarget }
+  | { readonly ok: false; readonly decision: Decision & { readonly effect: 'deny' } };
+
+/**
+ * The name a receipt gives a policed request in `tool.name`: `<method>:<uri>`,
+ * `<method>:<prompt name>` (`completion/complete:ref/prompt:<name>` and
+ * `completion/complete:ref/resource:<uri>`), bounded; `<method>:` alone when
+ * the params named nothing usable.
+ */
+export function recordedReadName(method: PolicedRead, params: unknown): string {
+  const record = isRecord(params) ? params : {};
+  const target = nameOf(method, record);
+  return boundedName(`${method}:${typeof target === 'string' ? target : ''}`, MAX_TARGET + 64);
+}
+
+function nameOf(method: PolicedRead, params: Readonly<Record<string, unknown>>): unknown {
+  switch (method) {
+    case 'resources/read':
+    case 'resources/subscribe':
+      return params.uri;
+    case 'prompts/get':
+      return params.name;
+    case 'completion/complete': {
+      const ref = isRecord(params.ref) ? params.ref : {};
+      const id = ref.type === 'ref/prompt' ? ref.name : ref.uri;
+      return typeof ref.type === 'string' && typeof id === 'string' ? `${ref.type}:${id}` : undefined;
+    }
+  }
+}
+
+/** The first step for a policed request: the params must name what MCP says they name. */
+export function checkReadShape(method: PolicedRead, params: unknown): ReadShape {
+  if (params !== undefined && !isRecord(params)) return refuse(`${method} params must be an object`);
+  const record = params ?? {};
+  const meta = record._meta;
+  if (meta !== undefined && !isRecord(meta)) {
+    return refuse(`${method} "_meta" must be an object or absent`);
+  }
+  const { _meta: _dropped, ...args } = record;
+  const named = target(method, record);
+  if (typeof named === 'string') return refuse(named);
+  return { ok: true, target: { resource: named, arguments: args, meta } };
+}
+
+function target(
+  method: PolicedRead,
+  params: Readonly<Record<string, unknown>>,
+): ReadTarget['resource'] | string {
+  switch (method) {
+    case 'resources/read':
+    case 'resources/subscribe':
+      return named('Resource', params.uri, `${method} "uri"`);
+    case 'prompts/get': {
+      const args = params.arguments;
+      if (args !== undefined && !isRecord(args)) return `prompts/get "arguments" must be an object or absent`;
+      return named('Prompt', params.name, 'prompts/get "name"');
+    }
+    case 'completion/complete': {
+      const ref = params.ref;
+      if (!isRecord(ref)) return 'completion/complete "ref" must be an object';
+      if (ref.type === 'ref/prompt') return named('Prompt', ref.name, 'completion/complete "ref.name"');
+      if (ref.type === 'ref/resource') return named('Resource', ref.uri, 'completion/complete "ref.uri"');
+      return 'completion/complete "ref.type" must be "ref/prompt" or "ref/resource"';
+    }
+  }
+}
+
+function named(type: 'Resource' | 'Prompt', id: unknown, field: string): ReadTarget['resource'] | string {
+  if (typeof id !== 'string' || id === '') return `${field} must be a non-empty string`;
+  if (id.length > MAX_TARGET)
+    return `${field} is ${id.length} characters, more than the ${MAX_TARGET} allowed`;
+  return { type, id };
+}
+
+function refuse(reason: string): ReadShape {
+  return { ok: false, decision: { effect: 'deny', reason } };
+}
+
+function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
