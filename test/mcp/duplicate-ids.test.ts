@@ -73,6 +73,51 @@ describe('a request under an id already in flight', () => {
     }
   }, 30_000);
 
+  it("attack: a refused duplicate (or an invalid message) under an in-flight id frees neither that id nor the first call's progress token", async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      raw.send({
+        jsonrpc: '2.0',
+        id: 'first',
+        method: 'tools/call',
+        params: { name: 'hang', arguments: {}, _meta: { progressToken: 'tok' } },
+      });
+      await eventually(() => toolCalls(raw.serverGot()).length === 1, 'the first call at the server');
+      // A duplicate id is answered (refused): that answer must not end the first call's claims.
+      const duplicate = await raw.request({
+        jsonrpc: '2.0',
+        id: 'first',
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { b: 2 } },
+      });
+      expect(JSON.stringify(duplicate.result)).toContain('already used by a request in flight');
+      // So is an invalid message carrying the same id.
+      const invalid = await raw.request({ jsonrpc: '1.0', id: 'first', method: 'ping' });
+      expect(invalid.error).toBeDefined();
+      // The first call still holds its progress token...
+      const twin = await raw.request({
+        jsonrpc: '2.0',
+        id: 'second',
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { c: 3 }, _meta: { progressToken: 'tok' } },
+      });
+      expect(JSON.stringify(twin.result)).toContain('progressToken');
+      expect(JSON.stringify(twin.result)).toContain('already used by a request in flight');
+      // ...and its id.
+      const again = await raw.request({
+        jsonrpc: '2.0',
+        id: 'first',
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { d: 4 } },
+      });
+      expect(JSON.stringify(again.result)).toContain('already used by a request in flight');
+      expect(toolCalls(raw.serverGot())).toHaveLength(1);
+    } finally {
+      await raw.close();
+    }
+  }, 30_000);
+
   it('1 and "1" are different ids: both are forwarded', async () => {
     const raw = await rawHarness();
     try {
