@@ -1,5 +1,6 @@
 import { CallToolRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { errorResponse, INTERNAL_ERROR, idKey, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
+import { ClientIds } from './client-ids.js';
+import { errorResponse, INTERNAL_ERROR, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
 import type { MessageTransport } from './transport.js';
 
 /** What the front does with a tools/call its SDK server would refuse unrecorded. */
@@ -123,22 +124,4 @@ export function screenedCalls(
 
 function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** The client's request ids in flight, each with how many requests carry it (as SessionWire counts them). */
-class ClientIds {
-  readonly #carried = new Map<string, number>();
-
-  /** Counts one more request under `id`; false when one already was. */
-  claim(id: JsonRpcId): boolean {
-    const carried = this.#carried.get(idKey(id)) ?? 0;
-    this.#carried.set(idKey(id), carried + 1);
-    return carried === 0;
-  }
-
-  release(id: JsonRpcId): void {
-    const carried = this.#carried.get(idKey(id)) ?? 0;
-    if (carried <= 1) this.#carried.delete(idKey(id));
-    else this.#carried.set(idKey(id), carried - 1);
-  }
 }

@@ -1,9 +1,9 @@
 import { RECEIPT_META } from './call-recorder.js';
+import { ClientIds } from './client-ids.js';
 import type { ClientView } from './client-view.js';
 import {
   errorResponse,
   INTERNAL_ERROR,
-  idKey,
   type JsonRpcError,
   type JsonRpcId,
   type JsonRpcMessage,
@@ -32,7 +32,7 @@ export class SessionWire {
    * down, or the client cancelling, takes one off. A second request under an id in flight is
    * refused (session.ts): its answer and its cancellation could not say which call they mean.
    */
-  readonly #clientIds = new Map<string, number>();
+  readonly #clientIds = new ClientIds();
   /** Where a server response to a forwarded request goes (set by ServerTraffic). */
   answered: (response: JsonRpcResult | JsonRpcError) => void = () => undefined;
 
@@ -118,25 +118,14 @@ export class SessionWire {
     });
   }
 
-  /** Counts a client request under `id` in flight; false when one already was (a duplicate). */
+  /** Counts a client request under `id` in flight; false when one already was (a duplicate: ClientIds). */
   claimClientId(id: JsonRpcId): boolean {
-    const key = idKey(id);
-    const carried = this.#clientIds.get(key) ?? 0;
-    this.#clientIds.set(key, carried + 1);
-    return carried === 0;
+    return this.#clientIds.claim(id);
   }
 
-  /**
-   * One request under `id` is over (answered, or cancelled by the client, which gets no answer):
-   * true when none is left under it. A refused duplicate leaves the first, whose progress token
-   * stays claimed.
-   */
+  /** One request under `id` is over (answered, or cancelled); true when none is left under it. */
   releaseClientId(id: JsonRpcId): boolean {
-    const key = idKey(id);
-    const carried = this.#clientIds.get(key) ?? 0;
-    if (carried <= 1) this.#clientIds.delete(key);
-    else this.#clientIds.set(key, carried - 1);
-    return carried <= 1;
+    return this.#clientIds.release(id);
   }
 
   /** Sends to the client; a response that cannot be sent becomes an error response to the same id. */
