@@ -48,7 +48,8 @@ export function permissionHints(lines: readonly string[]): PermissionHint[] {
     ) {
       add({
         permission: 'its install scripts (a native module that npm builds at install)',
-        flag: 'oacp mcp add --allow-scripts npm:<package>',
+        // The scripts' sandbox refuses limits it cannot enforce; a regular user on cgroup v1 cannot enforce these.
+        flag: 'oacp mcp add --allow-scripts npm:<package> (a regular user on a cgroup v1 host also needs --allow-unenforced memory,pids,cpu,disk_io)',
         manifest: 'none: an install-time choice, not a sandbox grant',
       });
     }
