@@ -68,6 +68,8 @@ export async function upstreamFor(
     log,
     beforeInstall: () => refusalsFirst,
     ...(context.stamps === undefined ? {} : { stamps: context.stamps }),
+    allowUnenforced: options.allowUnenforced,
+    ...(context.tiers === undefined ? {} : { tiers: context.tiers }),
   });
   launching.catch(() => undefined);
   // The account table and the home registries (every registered home's markers) are read while the

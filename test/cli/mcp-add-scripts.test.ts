@@ -135,36 +135,98 @@ function packSimple(name: string, postinstall: string): Buffer {
   return readFileSync(join(scratch, file.trim()));
 }
 
-/** A registry on 127.0.0.1 serving version 1.0.0 of each package in `tarballs` (filled in after it listens). */
-function serve(tarballs: Map<string, Buffer>): Promise<number> {
+/**
+ * A minimal stdio MCP server (one tool, `ping`) whose postinstall records its build in its own
+ * folder and tries to leave a marker outside. With `needsBuild` the server refuses to start
+ * without that build, as a native module does without its addon.
+ */
+function packServer(name: string, version: string, needsBuild: boolean): Buffer {
+  const dir = join(scratch, `${name}-${version}-src`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({
+      name,
+      version,
+      bin: { [name]: 'index.js' },
+      scripts: { postinstall: 'node postinstall.js' },
+    }),
+  );
+  writeFileSync(
+    join(dir, 'postinstall.js'),
+    `const fs = require('fs');
+let outside;
+try { fs.writeFileSync(${JSON.stringify(join(outside, `${name}-marker`))}, 'escaped'); outside = 'done'; } catch (error) { outside = error.code || String(error); }
+fs.writeFileSync('built.txt', 'built in the sandbox: ${version}; outside: ' + outside);
+`,
+  );
+  writeFileSync(
+    join(dir, 'index.js'),
+    `#!/usr/bin/env node
+const fs = require('fs');
+if (${needsBuild} && !fs.existsSync(require('path').join(__dirname, 'built.txt'))) {
+  console.error('Error: No native build was found for platform=linux');
+  process.exit(1);
+}
+const send = (message) => process.stdout.write(JSON.stringify({ jsonrpc: '2.0', ...message }) + '\\n');
+require('readline').createInterface({ input: process.stdin }).on('line', (line) => {
+  let message;
+  try { message = JSON.parse(line); } catch { return; }
+  if (message.id === undefined) return;
+  if (message.method === 'initialize') {
+    send({ id: message.id, result: { protocolVersion: message.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: ${JSON.stringify(name)}, version: ${JSON.stringify(version)} } } });
+  } else if (message.method === 'tools/list') {
+    send({ id: message.id, result: { tools: [{ name: 'ping', description: 'answers', inputSchema: { type: 'object', properties: {} } }] } });
+  } else {
+    send({ id: message.id, error: { code: -32601, message: 'method not found' } });
+  }
+});
+`,
+  );
+  const file = execFileSync('npm', ['pack', '--silent', '--pack-destination', scratch], {
+    cwd: dir,
+    encoding: 'utf8',
+  });
+  return readFileSync(join(scratch, file.trim()));
+}
+
+/**
+ * A registry on 127.0.0.1 serving each package in `tarballs` (name to version to tarball, filled
+ * in after it listens; the last version set is `latest`, so setting one publishes it).
+ */
+function serve(tarballs: Map<string, Map<string, Buffer>>): Promise<number> {
   server = createServer((request, response) => {
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    for (const [name, tarball] of tarballs) {
+    for (const [name, published] of tarballs) {
       if (request.url === `/${name}`) {
-        const integrity = `sha512-${createHash('sha512').update(tarball).digest('base64')}`;
-        const shasum = createHash('sha1').update(tarball).digest('hex');
-        response.setHeader('content-type', 'application/json');
-        response.end(
-          JSON.stringify({
-            name,
-            'dist-tags': { latest: '1.0.0' },
-            versions: {
-              '1.0.0': {
-                name,
-                version: '1.0.0',
-                bin: { [name]: 'index.js' },
-                scripts: { postinstall: 'x' },
-                dependencies: DEPENDENCIES[name] ?? {},
-                dist: { integrity, shasum, tarball: `${base}/${name}/-/${name}-1.0.0.tgz` },
+        const versions = Object.fromEntries(
+          [...published].map(([version, tarball]) => [
+            version,
+            {
+              name,
+              version,
+              bin: { [name]: 'index.js' },
+              scripts: { postinstall: 'x' },
+              dependencies: DEPENDENCIES[name] ?? {},
+              dist: {
+                integrity: `sha512-${createHash('sha512').update(tarball).digest('base64')}`,
+                shasum: createHash('sha1').update(tarball).digest('hex'),
+                tarball: `${base}/${name}/-/${name}-${version}.tgz`,
               },
             },
-          }),
+          ]),
+        );
+        response.setHeader('content-type', 'application/json');
+        response.end(
+          JSON.stringify({ name, 'dist-tags': { latest: [...published.keys()].at(-1) }, versions }),
         );
         return;
       }
-      if (request.url === `/${name}/-/${name}-1.0.0.tgz`) {
-        response.end(tarball);
-        return;
+      for (const [version, tarball] of published) {
+        if (request.url === `/${name}/-/${name}-${version}.tgz`) {
+          response.end(tarball);
+          return;
+        }
       }
     }
     response.statusCode = 404;
@@ -221,16 +283,24 @@ const homesProbed = ['root', 'uid1000', 'uid1000-refused', 'off'].map((tag) =>
   join(scratch, `user-${tag}`, '.oacp'),
 );
 
+const tarballs = new Map<string, Map<string, Buffer>>();
 beforeAll(async () => {
-  const tarballs = new Map<string, Buffer>();
   const port = await serve(tarballs);
   registry = `http://127.0.0.1:${port}/`;
-  tarballs.set(NAME, packProbe(homesProbed, port));
+  tarballs.set(NAME, new Map([['1.0.0', packProbe(homesProbed, port)]]));
   tarballs.set(
     FAILING,
-    packSimple(FAILING, `node -e "require('fs').writeFileSync('half.txt','x'); process.exit(3)"`),
+    new Map([
+      [
+        '1.0.0',
+        packSimple(FAILING, `node -e "require('fs').writeFileSync('half.txt','x'); process.exit(3)"`),
+      ],
+    ]),
   );
-  tarballs.set(DEP, packSimple(DEP, `node -e "require('fs').writeFileSync('dep-built.txt','x')"`));
+  tarballs.set(
+    DEP,
+    new Map([['1.0.0', packSimple(DEP, `node -e "require('fs').writeFileSync('dep-built.txt','x')"`)]]),
+  );
 });
 afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
@@ -350,3 +420,101 @@ describe.skipIf(!hardened)(
     });
   },
 );
+
+/** The pin of `name` in the account's home. */
+function pinOf(as: { home: string }, name: string): { version: string; digest: string; scripts: boolean } {
+  const pins = JSON.parse(readFileSync(join(as.home, '.oacp', 'mcp', 'packages', 'pins.json'), 'utf8'));
+  return pins.packages[name];
+}
+
+/** `built.txt` of `name` in its pinned tree, or undefined when no script wrote it; the tree still matches its digest. */
+function builtIn(as: { home: string; store: string }, name: string): string | undefined {
+  const { digest } = pinOf(as, name);
+  const tree = join(as.store, 'trees', digest);
+  expect(treeDigest(tree)).toBe(digest);
+  const built = join(tree, 'node_modules', name, 'built.txt');
+  return existsSync(built) ? readFileSync(built, 'utf8') : undefined;
+}
+
+/**
+ * `oacp mcp update` of a package added with `--allow-scripts` installed the new version with
+ * scripts off: a native package lost its build and its server no longer started. Whether the
+ * scripts run is now part of the pin; update (and a missing tree fetched again) runs them the
+ * same way, in the sandbox; a package added without them never gets them.
+ */
+describe.skipIf(!hardened)('oacp mcp update keeps the install scripts a package was added with', () => {
+  async function updateCase(
+    uid: 0 | 1000,
+    tag: string,
+  ): Promise<{ home: string; store: string; uid: 0 | 1000 }> {
+    const as = await account(uid, tag);
+    const built = `oacp-${tag}`;
+    const plain = `oacp-${tag}-off`;
+    tarballs.set(built, new Map([['1.0.0', packServer(built, '1.0.0', true)]]));
+    tarballs.set(plain, new Map([['1.0.0', packServer(plain, '1.0.0', false)]]));
+    const unenforced = uid === 1000 ? ['--allow-unenforced', 'memory,pids,cpu,disk_io'] : [];
+    const added = await cli(['mcp', 'add', '--allow-scripts', ...unenforced, `npm:${built}`], as);
+    expect(added.code, added.stderr).toBe(0);
+    expect(builtIn(as, built)).toMatch(/^built in the sandbox: 1\.0\.0; outside: (?!done)/);
+    expect(pinOf(as, built).scripts).toBe(true);
+    const addedPlain = await cli(['mcp', 'add', `npm:${plain}`], as);
+    expect(addedPlain.code, addedPlain.stderr).toBe(0);
+    expect(pinOf(as, plain).scripts).toBe(false);
+
+    // Publish 2.0.0 of both.
+    tarballs.get(built)?.set('2.0.0', packServer(built, '2.0.0', true));
+    tarballs.get(plain)?.set('2.0.0', packServer(plain, '2.0.0', false));
+
+    if (uid === 1000 && v1) {
+      // The scripts' sandbox cannot enforce its limits for a regular user here: refused first, naming the flag.
+      const refused = await cli(['mcp', 'update', built], as);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('AIRLOCK_LIMIT_UNENFORCED');
+      expect(refused.stderr).toMatch(/--allow-unenforced memory,pids,cpu,disk_io\b/);
+      expect(refused.stderr).not.toMatch(/installing/);
+      expect(pinOf(as, built).version).toBe('1.0.0');
+    }
+    const updated = await cli(['mcp', 'update', built, ...unenforced], as);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(updated.stderr).toContain('scripts on, in the hardened sandbox without network');
+    expect(updated.stdout).toContain(`${built}: 1.0.0 -> 2.0.0`);
+    expect(updated.stdout).toContain(`pinned ${built}@2.0.0`);
+    expect(pinOf(as, built)).toMatchObject({ version: '2.0.0', scripts: true });
+    // The new version's postinstall ran, in the sandbox: its build inside the tree, nothing outside.
+    expect(builtIn(as, built)).toMatch(/^built in the sandbox: 2\.0\.0; outside: (?!done)\w+/);
+    expect(existsSync(join(outside, `${built}-marker`))).toBe(false);
+
+    const updatedPlain = await cli(['mcp', 'update', plain, ...unenforced], as);
+    expect(updatedPlain.code, updatedPlain.stderr).toBe(0);
+    expect(updatedPlain.stderr).toContain('(scripts off)');
+    expect(pinOf(as, plain)).toMatchObject({ version: '2.0.0', scripts: false });
+    expect(builtIn(as, plain)).toBeUndefined();
+    expect(existsSync(join(outside, `${plain}-marker`))).toBe(false);
+    return as;
+  }
+
+  it.skipIf(!isRoot)(
+    "as root: update runs the new version's scripts in the sandbox, only for a package added with them; a missing tree is fetched again with them",
+    async () => {
+      const as = await updateCase(0, 'upd-root');
+      const built = 'oacp-upd-root';
+      // The pinned tree gone: add (without the flag) fetches it again, and the pin's scripts run again.
+      const { digest } = pinOf(as, built);
+      rmSync(join(as.store, 'trees', digest), { recursive: true, force: true });
+      const again = await cli(['mcp', 'add', `npm:${built}`], as);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toContain('scripts on, in the hardened sandbox without network');
+      expect(pinOf(as, built).digest).toBe(digest);
+      expect(builtIn(as, built)).toMatch(/^built in the sandbox: 2\.0\.0/);
+    },
+    480_000,
+  );
+
+  it.skipIf(!isRoot)(
+    'as uid 1000: the same, with --allow-unenforced on update as on add (refused without it on cgroup v1)',
+    async () => {
+      await updateCase(1000, 'upd-uid1000');
+    },
+    480_000,
+  );
+});

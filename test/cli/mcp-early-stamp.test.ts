@@ -62,6 +62,7 @@ function homeWithTree(uid: 0 | 1000): { home: string; store: string; script: str
   const init = oacp(uid, home, store, ['init']);
   expect(init.code, init.stderr).toBe(0);
   new PackagePins(join(home, 'mcp', 'packages', 'pins.json')).set(NAME, {
+    scripts: false,
     version: '1.0.0',
     integrity: 'sha512-fixture',
     digest,

@@ -55,12 +55,11 @@ export function registerMcpPackages(mcp: Command, context: CliContext): void {
             : undefined;
         // The sandbox the scripts need must be there before anything is fetched.
         await scripts?.ready(store.root);
-        const { stored, pinned } = await addPackage(
-          store,
-          wanted.spec,
-          log,
-          scripts === undefined ? {} : { scripts },
-        );
+        const { stored, pinned } = await addPackage(store, wanted.spec, log, {
+          allowScripts: flags.allowScripts === true,
+          // A package pinned with scripts whose tree is gone is fetched again with them.
+          scripts: scripts ?? sandboxedScripts({ home, allowUnenforced: [], log }),
+        });
         context.output.out(`${stored.name}@${stored.version} sha256:${stored.digest}`);
         if (!pinned) {
           const pin = store.pins.get(stored.name);
@@ -84,34 +83,57 @@ export function registerMcpPackages(mcp: Command, context: CliContext): void {
     .option('--to <range>', 'version, range or tag to move to (default latest)')
     .option('--yes', 'switch even though the tools changed (after reading the difference)')
     .option('--tier <tier>', 'tier to start both versions in to list their tools (default hardened)')
-    .action(async (name: string, flags: { to?: string; yes?: boolean; tier?: string }, cmd: Command) => {
-      const spec = npmSchemeSpec(name) ?? parsePackageSpec(name);
-      if (spec.range !== undefined) {
-        throw new CliExit(`give the version with --to, not in the name (${specText(spec)})`, 2);
-      }
-      const home = context.home(cmd);
-      const store = new PackageStore(home, hostNpm());
-      // Lazily: update starts the server to list its tools (the MCP SDK client).
-      const { updatePackage } = await import('../../mcp/packages/update.js');
-      const plan = await updatePackage(store, spec.name, {
-        home,
-        yes: flags.yes === true,
-        ...(flags.to === undefined ? {} : { range: flags.to }),
-        ...(flags.tier === undefined ? {} : { tier: flags.tier }),
-        log: (line) => context.output.err(line),
-      });
-      if (plan.from === plan.to) {
-        context.output.out(`${plan.name} is up to date (${plan.from})`);
-        return;
-      }
-      context.output.out(`${plan.name}: ${plan.from} -> ${plan.to}`);
-      for (const line of describeDiff(plan.diff)) context.output.out(line);
-      if (!plan.switched) {
-        throw new CliExit(
-          `the tools changed: review the difference above, then switch with: oacp mcp update ${plan.name} --to ${plan.to} --yes`,
-          1,
-        );
-      }
-      context.output.out(`pinned ${plan.name}@${plan.to}`);
-    });
+    .option(
+      '--allow-unenforced <names>',
+      'accept limits this host cannot enforce in the kernel (memory,pids,cpu,disk_io,identity) for the install scripts of a package added with --allow-scripts and for the servers started to list tools; repeatable',
+      collect,
+      [],
+    )
+    .action(
+      async (
+        name: string,
+        flags: { to?: string; yes?: boolean; tier?: string; allowUnenforced: string[] },
+        cmd: Command,
+      ) => {
+        const spec = npmSchemeSpec(name) ?? parsePackageSpec(name);
+        if (spec.range !== undefined) {
+          throw new CliExit(`give the version with --to, not in the name (${specText(spec)})`, 2);
+        }
+        const unenforced = UnenforcedList.safeParse(flags.allowUnenforced);
+        if (!unenforced.success) {
+          throw new CliExit(
+            `--allow-unenforced ${flags.allowUnenforced.join(',')}: ${unenforced.error.issues[0]?.message ?? 'invalid'}`,
+            2,
+          );
+        }
+        const home = context.home(cmd);
+        const log = (line: string) => context.output.err(line);
+        const store = new PackageStore(home, hostNpm());
+        // Lazily: update starts the server to list its tools (the MCP SDK client).
+        const { updatePackage } = await import('../../mcp/packages/update.js');
+        const plan = await updatePackage(store, spec.name, {
+          home,
+          yes: flags.yes === true,
+          ...(flags.to === undefined ? {} : { range: flags.to }),
+          ...(flags.tier === undefined ? {} : { tier: flags.tier }),
+          // Runs only for a package pinned with its scripts on (an update never turns them on).
+          scripts: sandboxedScripts({ home, allowUnenforced: unenforced.data, log }),
+          allowUnenforced: unenforced.data,
+          log,
+        });
+        if (plan.from === plan.to) {
+          context.output.out(`${plan.name} is up to date (${plan.from})`);
+          return;
+        }
+        context.output.out(`${plan.name}: ${plan.from} -> ${plan.to}`);
+        for (const line of describeDiff(plan.diff)) context.output.out(line);
+        if (!plan.switched) {
+          throw new CliExit(
+            `the tools changed: review the difference above, then switch with: oacp mcp update ${plan.name} --to ${plan.to} --yes`,
+            1,
+          );
+        }
+        context.output.out(`pinned ${plan.name}@${plan.to}`);
+      },
+    );
 }

@@ -13,7 +13,7 @@ export async function addPackage(
   store: PackageStore,
   spec: PackageSpec,
   log: (line: string) => void,
-  options: { scripts?: ScriptRunner } = {},
+  options: { scripts?: ScriptRunner; allowScripts?: boolean } = {},
 ): Promise<{ stored: StoredPackage; pinned: boolean }> {
   const stored = await acquirePackage(store, spec, log, options);
   return { stored, pinned: store.pins.get(spec.name)?.digest === stored.digest };

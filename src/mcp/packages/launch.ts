@@ -1,9 +1,12 @@
+import type { UnenforcedName } from '../../capability/manifest.js';
 import { OacpError } from '../../core/errors.js';
 import type { FileDigest } from '../server-identity.js';
+import type { TierLookup } from '../tiers.js';
 import { acquirePackage } from './acquire.js';
 import { binCommand } from './bin.js';
 import { packageCommand } from './command-form.js';
 import type { PackageErrorCode } from './errors.js';
+import { sandboxedScripts } from './install-scripts.js';
 import { hostNpm, type NpmClient } from './npm-cli.js';
 import { PackageStore } from './store.js';
 import type { TreeStamps } from './tree-stamp.js';
@@ -31,6 +34,9 @@ export async function launchFor(
     readonly beforeInstall?: () => Promise<void>;
     /** Tree stamps started earlier (TreeStamps): the store's check uses them. */
     readonly stamps?: TreeStamps;
+    /** Limits accepted as unenforced (`--allow-unenforced`), also for install scripts a pin asks for. */
+    readonly allowUnenforced?: readonly UnenforcedName[];
+    readonly tiers?: TierLookup;
   },
 ): Promise<Launch> {
   const wanted = packageCommand(argv);
@@ -49,12 +55,16 @@ export async function launchFor(
     context.npm ?? hostNpm(),
     context.stamps === undefined ? {} : { stamps: context.stamps },
   );
-  const stored = await acquirePackage(
-    store,
-    wanted.spec,
-    context.log,
-    context.beforeInstall === undefined ? {} : { beforeInstall: context.beforeInstall },
-  );
+  const stored = await acquirePackage(store, wanted.spec, context.log, {
+    ...(context.beforeInstall === undefined ? {} : { beforeInstall: context.beforeInstall }),
+    // A package pinned with its install scripts on, whose tree is fetched again, runs them again.
+    scripts: sandboxedScripts({
+      home: context.home,
+      allowUnenforced: context.allowUnenforced ?? [],
+      log: context.log,
+      ...(context.tiers === undefined ? {} : { tiers: context.tiers }),
+    }),
+  });
   const { command, script } = binCommand(stored, wanted.bin);
   return {
     command,

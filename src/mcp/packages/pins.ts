@@ -9,6 +9,12 @@ const PinSchema = z.strictObject({
   integrity: z.string().min(1),
   /** Tree digest: the store folder holding the installed package. */
   digest: z.string().regex(/^[0-9a-f]{64}$/),
+  /**
+   * Whether the package's install scripts run (`oacp mcp add --allow-scripts`): every later
+   * install of it (update, a missing tree fetched again) runs them the same way, in the
+   * sandbox, and none turns them on for a package added without. Absent in older pins: off.
+   */
+  scripts: z.boolean().default(false),
   pinnedAt: z.string(),
 });
 export type PackagePin = z.infer<typeof PinSchema>;

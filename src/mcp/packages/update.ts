@@ -1,12 +1,15 @@
 import { join } from 'node:path';
+import type { UnenforcedName } from '../../capability/manifest.js';
 import { OacpError } from '../../core/errors.js';
 import { ToolPins } from '../../policy/pins.js';
 import { parseMcpRunOptions } from '../options.js';
 import { inspectServer } from '../package.js';
 import type { TierLookup } from '../tiers.js';
 import { upstreamFor } from '../upstream-from-options.js';
+import { scriptsFor } from './acquire.js';
 import { binCommand } from './bin.js';
 import type { PackageErrorCode } from './errors.js';
+import type { ScriptRunner } from './install-scripts.js';
 import { unscopedName } from './spec.js';
 import type { PackageStore, StoredPackage } from './store.js';
 import { diffTools, isEmptyDiff, type ListedTool, type ToolDiff } from './tool-diff.js';
@@ -25,7 +28,9 @@ export interface UpdatePlan {
  * the pinned and the new tree locked down, lists both tools, and moves the
  * pin only when the tools are unchanged or the user said yes after seeing
  * the difference. Switching also re-pins the tool definitions, so the bridge
- * does not block the tools the user just accepted.
+ * does not block the tools the user just accepted. A package added with
+ * `--allow-scripts` gets the new version's install scripts run by `scripts` (the
+ * sandbox; its refusals before anything is fetched); one added without never does.
  */
 export async function updatePackage(
   store: PackageStore,
@@ -36,6 +41,10 @@ export async function updatePackage(
     readonly yes: boolean;
     readonly tier?: string;
     readonly tiers?: TierLookup;
+    /** Runs the install scripts, when the pin says the package was added with them. */
+    readonly scripts?: ScriptRunner;
+    /** Limits accepted as unenforced for the servers started to list their tools (as the scripts' runner got them). */
+    readonly allowUnenforced?: readonly UnenforcedName[];
     readonly log: (line: string) => void;
   },
 ): Promise<UpdatePlan> {
@@ -46,6 +55,9 @@ export async function updatePackage(
       `${name} is not added in this home: oacp mcp add npm:${name}`,
     );
   }
+  const withScripts = store.pins.get(name)?.scripts === true;
+  const scripts = scriptsFor(name, withScripts, options.scripts);
+  await scripts?.ready(store.root);
   const resolved = await store.resolve({
     name,
     ...(options.range === undefined ? {} : { range: options.range }),
@@ -53,13 +65,20 @@ export async function updatePackage(
   if (resolved.version === current.version) {
     return { name, from: current.version, to: current.version, diff: diffTools([], []), switched: false };
   }
-  options.log(`oacp: installing ${name}@${resolved.version} to compare with ${current.version}`);
-  const next = await store.install(resolved);
+  options.log(
+    `oacp: installing ${name}@${resolved.version} to compare with ${current.version} (scripts ${scripts ? 'on, in the hardened sandbox without network, as added' : 'off'})`,
+  );
+  const next = await store.install(resolved, scripts === undefined ? {} : { scripts });
   const [before, after] = [await listTools(current, options), await listTools(next, options)];
   const diff = diffTools(before, after);
   const switched = isEmptyDiff(diff) || options.yes;
   if (switched) {
-    store.pins.set(name, { version: next.version, integrity: next.integrity, digest: next.digest });
+    store.pins.set(name, {
+      version: next.version,
+      integrity: next.integrity,
+      digest: next.digest,
+      scripts: withScripts,
+    });
     const server = unscopedName(name);
     const pins = new ToolPins({ path: join(options.home, 'mcp', 'pins', `${server}.json`) });
     for (const tool of after) {
@@ -77,6 +96,7 @@ async function listTools(
     readonly home: string;
     readonly tier?: string;
     readonly tiers?: TierLookup;
+    readonly allowUnenforced?: readonly UnenforcedName[];
     readonly log: (line: string) => void;
   },
 ): Promise<(ListedTool & { definition: Record<string, unknown> })[]> {
@@ -85,6 +105,7 @@ async function listTools(
     command: command === script ? [command] : [command, script],
     tier: options.tier ?? 'hardened',
     name: unscopedName(stored.name),
+    allowUnenforced: [...(options.allowUnenforced ?? [])],
   });
   const connector = await upstreamFor(
     runOptions,

@@ -45,6 +45,7 @@ function homeWithStoredTree(label: string): { home: string; tree: string; script
   mkdirSync(join(scratch, 'store', 'trees'), { recursive: true });
   renameSync(staging, tree);
   new PackagePins(join(home, 'mcp', 'packages', 'pins.json')).set(NAME, {
+    scripts: false,
     version: '1.0.0',
     integrity: 'sha512-fixture',
     digest,

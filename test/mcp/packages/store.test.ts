@@ -22,7 +22,12 @@ describe('package store (real npm, real registry)', () => {
     expect(lock.packages[`node_modules/${MEMORY}`].integrity).toBe(resolved.integrity);
 
     // The attack: someone edits the stored code after it was pinned.
-    store.pins.set(MEMORY, { version: stored.version, integrity: stored.integrity, digest: stored.digest });
+    store.pins.set(MEMORY, {
+      version: stored.version,
+      integrity: stored.integrity,
+      digest: stored.digest,
+      scripts: false,
+    });
     expect((await store.pinned(MEMORY))?.digest).toBe(stored.digest);
     appendFileSync(join(stored.root, 'node_modules', MEMORY, 'dist', 'index.js'), '\n// injected\n');
     await expect(store.pinned(MEMORY)).rejects.toThrow(/modified on disk.*oacp mcp add npm:/);

@@ -46,6 +46,7 @@ function homeWithStoredTree(label: string): { home: string; script: string; veri
   mkdirSync(join(scratch, 'store', 'trees'), { recursive: true });
   renameSync(staging, tree);
   new PackagePins(join(home, 'mcp', 'packages', 'pins.json')).set(NAME, {
+    scripts: false,
     version: '1.0.0',
     integrity: 'sha512-fixture',
     digest,
