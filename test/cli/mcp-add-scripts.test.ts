@@ -33,6 +33,8 @@ import { treeDigest } from '../../src/mcp/packages/tree-digest.js';
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 const NAME = 'oacp-scripts-probe';
 const FAILING = 'oacp-scripts-fail';
+/** A package whose postinstall nests 3000 folders (6000 bytes of path, past PATH_MAX). */
+const DEEP = 'oacp-scripts-deep';
 /** A dependency of the probe with its own postinstall. */
 const DEP = 'oacp-scripts-dep';
 const DEPENDENCIES: Readonly<Record<string, Record<string, string>>> = { [NAME]: { [DEP]: '1.0.0' } };
@@ -230,6 +232,13 @@ beforeAll(async () => {
     FAILING,
     packSimple(FAILING, `node -e "require('fs').writeFileSync('half.txt','x'); process.exit(3)"`),
   );
+  tarballs.set(
+    DEEP,
+    packSimple(
+      DEEP,
+      `node -e "const fs=require('fs');for(let i=0;i<3000;i++){fs.mkdirSync('d');process.chdir('d')}"`,
+    ),
+  );
   tarballs.set(DEP, packSimple(DEP, `node -e "require('fs').writeFileSync('dep-built.txt','x')"`));
 });
 afterAll(async () => {
@@ -331,6 +340,28 @@ describe.skipIf(!hardened)(
         expect(existsSync(join(as.home, '.oacp', 'mcp', 'packages', 'pins.json'))).toBe(false);
       },
       240_000,
+    );
+
+    it.skipIf(!isRoot)(
+      'attack: a script nesting folders past PATH_MAX is refused with a typed one-line error, and its staging folder is removed (as root and uid 1000)',
+      async () => {
+        for (const uid of [0, 1000] as const) {
+          const as = await account(uid, `deep-${uid}`);
+          const added = await cli(
+            ['mcp', 'add', '--allow-scripts', '--allow-unenforced', 'memory,pids,cpu,disk_io', `npm:${DEEP}`],
+            as,
+          );
+          expect(added.code, added.stderr).toBe(1);
+          expect(added.stderr).toContain(
+            'the install scripts left a path longer than the system allows (folders nested past PATH_MAX); nothing was stored',
+          );
+          expect(added.stderr).not.toMatch(/call stack|ENAMETOOLONG|\n\s+at /);
+          expect(existsSync(join(as.store, 'trees'))).toBe(false);
+          expect(readdirSync(join(as.store, '.staging'))).toEqual([]);
+          expect(existsSync(join(as.home, '.oacp', 'mcp', 'packages', 'pins.json'))).toBe(false);
+        }
+      },
+      480_000,
     );
 
     it('--allow-unenforced without --allow-scripts, or with an unknown name, is a one-line usage error', async () => {
