@@ -35,6 +35,8 @@ const NAME = 'oacp-scripts-probe';
 const FAILING = 'oacp-scripts-fail';
 /** A package whose postinstall nests 3000 folders (6000 bytes of path, past PATH_MAX). */
 const DEEP = 'oacp-scripts-deep';
+/** A package whose postinstall leaves a detached daemon behind, one with npm's stdout and one without. */
+const DAEMON = 'oacp-scripts-daemon';
 /** A dependency of the probe with its own postinstall. */
 const DEP = 'oacp-scripts-dep';
 const DEPENDENCIES: Readonly<Record<string, Record<string, string>>> = { [NAME]: { [DEP]: '1.0.0' } };
@@ -239,6 +241,13 @@ beforeAll(async () => {
       `node -e "const fs=require('fs');for(let i=0;i<3000;i++){fs.mkdirSync('d');process.chdir('d')}"`,
     ),
   );
+  tarballs.set(
+    DAEMON,
+    packSimple(
+      DAEMON,
+      `node -e "const {spawn}=require('child_process');const p=[];for(const [s,io] of [['3607','ignore'],['3609','inherit']]){const c=spawn('sleep',[s],{detached:true,stdio:io});c.unref();p.push(c.pid)}require('fs').writeFileSync('spawned.txt',p.join(' '))"`,
+    ),
+  );
   tarballs.set(DEP, packSimple(DEP, `node -e "require('fs').writeFileSync('dep-built.txt','x')"`));
 });
 afterAll(async () => {
@@ -362,6 +371,31 @@ describe.skipIf(!hardened)(
         }
       },
       480_000,
+    );
+
+    it.skipIf(!isRoot)(
+      'attack (held): a daemon a script detaches, holding npm\'s output or not, dies with the sandbox and does not hold add (as root and uid 1000)',
+      async () => {
+        for (const uid of [0, 1000] as const) {
+          const as = await account(uid, `daemon-${uid}`);
+          const started = Date.now();
+          const added = await cli(
+            ['mcp', 'add', '--allow-scripts', '--allow-unenforced', 'memory,pids,cpu,disk_io', `npm:${DAEMON}`],
+            as,
+          );
+          expect(added.code, added.stderr).toBe(0);
+          expect(Date.now() - started).toBeLessThan(60_000);
+          // Both daemons were started (pids inside the sandbox's namespace).
+          const tree = join(as.store, 'trees', /sha256:([0-9a-f]{64})/.exec(added.stdout)?.[1] ?? '');
+          const spawned = readFileSync(join(tree, 'node_modules', DAEMON, 'spawned.txt'), 'utf8');
+          expect(spawned).toMatch(/^\d+ \d+$/);
+          const left = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+            .split('\n')
+            .filter((line) => /^sleep 36(07|09)$/.test(line.trim()));
+          expect(left).toEqual([]);
+        }
+      },
+      240_000,
     );
 
     it('--allow-unenforced without --allow-scripts, or with an unknown name, is a one-line usage error', async () => {
