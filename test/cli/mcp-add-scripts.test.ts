@@ -374,13 +374,20 @@ describe.skipIf(!hardened)(
     );
 
     it.skipIf(!isRoot)(
-      'attack (held): a daemon a script detaches, holding npm\'s output or not, dies with the sandbox and does not hold add (as root and uid 1000)',
+      "attack (held): a daemon a script detaches, holding npm's output or not, dies with the sandbox and does not hold add (as root and uid 1000)",
       async () => {
         for (const uid of [0, 1000] as const) {
           const as = await account(uid, `daemon-${uid}`);
           const started = Date.now();
           const added = await cli(
-            ['mcp', 'add', '--allow-scripts', '--allow-unenforced', 'memory,pids,cpu,disk_io', `npm:${DAEMON}`],
+            [
+              'mcp',
+              'add',
+              '--allow-scripts',
+              '--allow-unenforced',
+              'memory,pids,cpu,disk_io',
+              `npm:${DAEMON}`,
+            ],
             as,
           );
           expect(added.code, added.stderr).toBe(0);
