@@ -88,8 +88,14 @@ function target(
 ): ReadTarget['resource'] | string {
   switch (method) {
     case 'resources/read':
-    case 'resources/subscribe':
-      return named('Resource', params.uri, `${method} "uri"`);
+    case 'resources/subscribe': {
+      const resource = named('Resource', params.uri, `${method} "uri"`);
+      if (typeof resource === 'string') return resource;
+      const canonical = canonicalUri(resource.id);
+      return canonical === resource.id
+        ? resource
+        : `${method} "uri" must be spelled canonically, as ${JSON.stringify(canonical)}: Cedar judges the uri as written, and another spelling of one resource would pass a forbid on it`;
+    }
     case 'prompts/get': {
       const args = params.arguments;
       if (args !== undefined && !isRecord(args)) return `prompts/get "arguments" must be an object or absent`;
@@ -110,6 +116,41 @@ function named(type: 'Resource' | 'Prompt', id: unknown, field: string): ReadTar
   if (id.length > MAX_TARGET)
     return `${field} is ${id.length} characters, more than the ${MAX_TARGET} allowed`;
   return { type, id };
+}
+
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+
+/**
+ * The one spelling of a resource uri that a read may use: what a URL parser
+ * makes of it (scheme and host lowercased, `file://localhost/` as `file:///`,
+ * `.` and `..` segments resolved, `\\` as `/` in special schemes), with
+ * percent-escapes of unreserved characters decoded and the others'
+ * hex in capitals, no fragment or empty query, and for `file:` no query at
+ * all, repeated slashes as one and no trailing slash. A server that reads `file:///etc/%70asswd` or
+ * `file:///tmp/../etc/passwd` through a URL parser reads /etc/passwd, which a
+ * forbid on `Resource::"file:///etc/passwd"` would not match; so a read
+ * spelled otherwise is refused, naming this spelling, and Cedar sees what the
+ * server gets. A uri no URL parser reads (`x`) is judged as written.
+ */
+export function canonicalUri(uri: string): string {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return uri;
+  }
+  url.hash = '';
+  if (url.search === '') url.search = '';
+  if (url.protocol === 'file:') {
+    // A file path has no query, and `/etc//passwd` and `/etc/passwd/` name /etc/passwd too.
+    url.search = '';
+    url.pathname = url.pathname.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
+  }
+  const href = url.href.replace(/#$/, '').replace(/\?$/, '');
+  return href.replace(/%([0-9A-Fa-f]{2})/g, (_escape, hex: string) => {
+    const char = String.fromCharCode(Number.parseInt(hex, 16));
+    return UNRESERVED.test(char) ? char : `%${hex.toUpperCase()}`;
+  });
 }
 
 function refuse(reason: string): ReadShape {

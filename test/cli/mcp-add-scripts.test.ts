@@ -33,6 +33,10 @@ import { treeDigest } from '../../src/mcp/packages/tree-digest.js';
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 const NAME = 'oacp-scripts-probe';
 const FAILING = 'oacp-scripts-fail';
+/** A package whose postinstall nests 3000 folders (6000 bytes of path, past PATH_MAX). */
+const DEEP = 'oacp-scripts-deep';
+/** A package whose postinstall leaves a detached daemon behind, one with npm's stdout and one without. */
+const DAEMON = 'oacp-scripts-daemon';
 /** A dependency of the probe with its own postinstall. */
 const DEP = 'oacp-scripts-dep';
 const DEPENDENCIES: Readonly<Record<string, Record<string, string>>> = { [NAME]: { [DEP]: '1.0.0' } };
@@ -301,6 +305,30 @@ beforeAll(async () => {
     DEP,
     new Map([['1.0.0', packSimple(DEP, `node -e "require('fs').writeFileSync('dep-built.txt','x')"`)]]),
   );
+  tarballs.set(
+    DEEP,
+    new Map([
+      [
+        '1.0.0',
+        packSimple(
+          DEEP,
+          `node -e "const fs=require('fs');for(let i=0;i<3000;i++){fs.mkdirSync('d');process.chdir('d')}"`,
+        ),
+      ],
+    ]),
+  );
+  tarballs.set(
+    DAEMON,
+    new Map([
+      [
+        '1.0.0',
+        packSimple(
+          DAEMON,
+          `node -e "const {spawn}=require('child_process');const p=[];for(const [s,io] of [['3607','ignore'],['3609','inherit']]){const c=spawn('sleep',[s],{detached:true,stdio:io});c.unref();p.push(c.pid)}require('fs').writeFileSync('spawned.txt',p.join(' '))"`,
+        ),
+      ],
+    ]),
+  );
 });
 afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
@@ -399,6 +427,60 @@ describe.skipIf(!hardened)(
         expect(added.stderr).not.toMatch(/installing/);
         expect(existsSync(as.store)).toBe(false);
         expect(existsSync(join(as.home, '.oacp', 'mcp', 'packages', 'pins.json'))).toBe(false);
+      },
+      240_000,
+    );
+
+    it.skipIf(!isRoot)(
+      'attack: a script nesting folders past PATH_MAX is refused with a typed one-line error, and its staging folder is removed (as root and uid 1000)',
+      async () => {
+        for (const uid of [0, 1000] as const) {
+          const as = await account(uid, `deep-${uid}`);
+          const added = await cli(
+            ['mcp', 'add', '--allow-scripts', '--allow-unenforced', 'memory,pids,cpu,disk_io', `npm:${DEEP}`],
+            as,
+          );
+          expect(added.code, added.stderr).toBe(1);
+          expect(added.stderr).toContain(
+            'the install scripts left a path longer than the system allows (folders nested past PATH_MAX); nothing was stored',
+          );
+          expect(added.stderr).not.toMatch(/call stack|ENAMETOOLONG|\n\s+at /);
+          expect(existsSync(join(as.store, 'trees'))).toBe(false);
+          expect(readdirSync(join(as.store, '.staging'))).toEqual([]);
+          expect(existsSync(join(as.home, '.oacp', 'mcp', 'packages', 'pins.json'))).toBe(false);
+        }
+      },
+      480_000,
+    );
+
+    it.skipIf(!isRoot)(
+      "attack (held): a daemon a script detaches, holding npm's output or not, dies with the sandbox and does not hold add (as root and uid 1000)",
+      async () => {
+        for (const uid of [0, 1000] as const) {
+          const as = await account(uid, `daemon-${uid}`);
+          const started = Date.now();
+          const added = await cli(
+            [
+              'mcp',
+              'add',
+              '--allow-scripts',
+              '--allow-unenforced',
+              'memory,pids,cpu,disk_io',
+              `npm:${DAEMON}`,
+            ],
+            as,
+          );
+          expect(added.code, added.stderr).toBe(0);
+          expect(Date.now() - started).toBeLessThan(60_000);
+          // Both daemons were started (pids inside the sandbox's namespace).
+          const tree = join(as.store, 'trees', /sha256:([0-9a-f]{64})/.exec(added.stdout)?.[1] ?? '');
+          const spawned = readFileSync(join(tree, 'node_modules', DAEMON, 'spawned.txt'), 'utf8');
+          expect(spawned).toMatch(/^\d+ \d+$/);
+          const left = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+            .split('\n')
+            .filter((line) => /^sleep 36(07|09)$/.test(line.trim()));
+          expect(left).toEqual([]);
+        }
       },
       240_000,
     );

@@ -1,15 +1,36 @@
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { McpError, ReadResourceResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { EmptyResultSchema, McpError, ReadResourceResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { oacp, oacpBinary, tempDir } from './harness.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 const resolveModule = createRequire(import.meta.url).resolve;
 const EVERYTHING = resolveModule('@modelcontextprotocol/server-everything/dist/index.js');
+/** A resources server that reads a uri the way Node code does, through fileURLToPath, from an in-memory tree. */
+const FILE_SERVER = `
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { posix } from 'node:path';
+const files = { '/srv/secret': 'TOP SECRET', '/srv/public': 'public' };
+const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const m = JSON.parse(line);
+  if (m.id === undefined) return;
+  if (m.method === 'initialize') return send({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: m.params.protocolVersion, capabilities: { resources: { subscribe: true } }, serverInfo: { name: 'files', version: '1' } } });
+  if (m.method === 'resources/subscribe') return send({ jsonrpc: '2.0', id: m.id, result: {} });
+  if (m.method !== 'resources/read') return send({ jsonrpc: '2.0', id: m.id, error: { code: -32601, message: 'no' } });
+  let path;
+  try { path = posix.normalize(fileURLToPath(m.params.uri)).replace(/(.)\\/$/, '$1'); } catch { path = ''; }
+  const text = files[path];
+  send(text === undefined
+    ? { jsonrpc: '2.0', id: m.id, error: { code: -32002, message: 'no such resource' } }
+    : { jsonrpc: '2.0', id: m.id, result: { contents: [{ uri: m.params.uri, text }] } });
+});
+`;
 const MEMORY = resolveModule('@modelcontextprotocol/server-memory/dist/index.js');
 
 interface Bridge {
@@ -36,6 +57,7 @@ describe('oacp mcp run: reads of resources and prompts are policed and receipted
     policy?: string,
     config?: (root: string) => string,
     flags: readonly string[] = [],
+    server?: (root: string) => readonly string[],
   ): Promise<Bridge> => {
     const root = tempDir();
     chmodSync(root, 0o755);
@@ -48,6 +70,7 @@ describe('oacp mcp run: reads of resources and prompts are policed and receipted
       runArgs.push('--policy', file);
     }
     if (config !== undefined) runArgs.push('--config', config(root));
+    else if (server !== undefined) runArgs.push(...server(root));
     else runArgs.push('--', process.execPath, EVERYTHING, 'stdio');
     const transport = new StdioClientTransport({
       command: process.execPath,
@@ -157,6 +180,63 @@ forbid(principal, action == Action::"prompts/get", resource == Prompt::"simple-p
       }),
     ).rejects.toThrow(/no policy permits Agent .* to completion\/complete Prompt::"completable-prompt"/);
   }, 60_000);
+
+  it('attack: another spelling of a forbidden file uri (escape, dot segment, localhost, fragment, query, slashes) is refused naming the canonical one; the server, which reads uris through a URL parser, is never asked', async () => {
+    // A server that reads a file uri as Node does (fileURLToPath): every spelling below reads /srv/secret.
+    const server = (root: string): readonly string[] => {
+      const dir = join(root, 'server');
+      mkdirSync(dir);
+      const file = join(dir, 'files.mjs');
+      writeFileSync(file, FILE_SERVER);
+      return ['--allow-files', `${dir}:ro`, '--', process.execPath, file];
+    };
+    const bridge = await start(
+      `@id("reads")
+permit(principal, action in [Action::"resources/read", Action::"resources/subscribe"], resource);
+@id("no-secret")
+forbid(principal, action in [Action::"resources/read", Action::"resources/subscribe"], resource == Resource::"file:///srv/secret");
+`,
+      undefined,
+      [],
+      server,
+    );
+    const read = (uri: string) =>
+      bridge.client.request({ method: 'resources/read', params: { uri } }, ReadResourceResultSchema);
+    expect((await read('file:///srv/public')).contents[0]).toMatchObject({ text: 'public' });
+    await expect(read('file:///srv/secret')).rejects.toThrow(/forbidden by policy no-secret/);
+    for (const spelling of [
+      'file:///srv/%73ecret',
+      'file:///srv/./secret',
+      'file:///srv/x/../secret',
+      'file://localhost/srv/secret',
+      'FILE:///srv/secret',
+      'file:///srv//secret',
+      'file:////srv/secret',
+      'file:///srv/secret/',
+      'file:///srv/secret#x',
+      'file:///srv/secret?x=1',
+      'file:///srv\\secret',
+    ]) {
+      const refused = await read(spelling).then(
+        (result) => JSON.stringify(result),
+        (error: unknown) => error,
+      );
+      expect(refused, spelling).toBeInstanceOf(McpError);
+      expect((refused as McpError).message, spelling).toContain(
+        'resources/read "uri" must be spelled canonically, as "file:///srv/secret"',
+      );
+      expect(await verify(bridge, receiptOf((refused as McpError).data))).toMatchObject({
+        tool: { name: `resources/read:${spelling}` },
+        policy: { effect: 'deny' },
+      });
+    }
+    await expect(
+      bridge.client.request(
+        { method: 'resources/subscribe', params: { uri: 'file:///srv/%73ecret' } },
+        EmptyResultSchema,
+      ),
+    ).rejects.toThrow(/must be spelled canonically, as "file:\/\/\/srv\/secret"/);
+  }, 90_000);
 
   it("attack: on the --config front, a forbid on a resource holds through the server's bridge, and a read routed to no server is refused, each with a verifying receipt", async () => {
     const bridge = await start(undefined, (root) => {

@@ -145,7 +145,16 @@ export function sandboxedScripts(options: {
         );
       }
       if (exit.code === 0 && exit.killedBy === undefined) {
-        closeModes(dir);
+        try {
+          closeModes(dir);
+        } catch (error) {
+          // A script can nest folders past PATH_MAX (mkdir and chdir, one level at a time).
+          if ((error as NodeJS.ErrnoException).code !== 'ENAMETOOLONG') throw error;
+          throw new OacpError<PackageErrorCode>(
+            'PACKAGE_SCRIPTS',
+            'the install scripts left a path longer than the system allows (folders nested past PATH_MAX); nothing was stored',
+          );
+        }
         return;
       }
       const why =

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
@@ -88,7 +89,7 @@ export class PackageStore {
       }
       return { ...resolved, digest, root: target };
     } finally {
-      rmSync(staging, { recursive: true, force: true });
+      removeStaging(staging);
     }
   }
 
@@ -184,5 +185,19 @@ function checkLock(dir: string, resolved: ResolvedPackage): void {
         `the lock has no integrity for ${printable(path)}: refusing a dependency that npm could not verify`,
       );
     }
+  }
+}
+
+/**
+ * Removes a staging folder, whatever its scripts left: Node's recursive rm walks full paths
+ * by recursion and fails on folders nested past PATH_MAX (its call stack overflows), which
+ * left the folder in the store and replaced the install's own error; coreutils' rm walks
+ * such a tree relative to each folder.
+ */
+function removeStaging(staging: string): void {
+  try {
+    rmSync(staging, { recursive: true, force: true });
+  } catch {
+    spawnSync('rm', ['-rf', '--', staging], { stdio: 'ignore' });
   }
 }
