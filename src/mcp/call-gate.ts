@@ -30,6 +30,8 @@ export interface CallContext {
   readonly read?: {
     readonly action: string;
     readonly resource: { readonly type: 'Resource' | 'Prompt'; readonly id: string };
+    /** The uri as a URL parser reads it, when spelled otherwise: judged too, the first deny wins. */
+    readonly canonical?: string;
   };
 }
 
@@ -107,13 +109,29 @@ export async function admitCall(
     }
     const priorPolicy = call.prior?.policy?.(call.arguments);
     if (parts.policy !== undefined) {
-      const policy = parts.policy.authorize({
-        agent: call.agent,
-        tool: call.tool,
-        server: call.server,
-        arguments: call.arguments,
-        ...(call.read === undefined ? {} : { action: call.read.action, resource: call.read.resource }),
-      });
+      const engine = parts.policy;
+      const judge = (resource?: { readonly type: 'Resource' | 'Prompt'; readonly id: string }) =>
+        engine.authorize({
+          agent: call.agent,
+          tool: call.tool,
+          server: call.server,
+          arguments: call.arguments,
+          ...(call.read === undefined || resource === undefined
+            ? {}
+            : { action: call.read.action, resource }),
+        });
+      let policy = judge(call.read?.resource);
+      const canonical = call.read?.canonical;
+      if (policy.effect === 'allow' && call.read !== undefined && canonical !== undefined) {
+        // Another spelling of one uri (an escape, a dot segment) must not pass a forbid on it.
+        const read = judge({ type: call.read.resource.type, id: canonical });
+        if (read.effect === 'deny') {
+          policy = {
+            ...read,
+            reason: `${read.reason} (the uri judged as a URL parser reads it: ${canonical})`,
+          };
+        }
+      }
       checks.policy = joinPolicies(
         {
           effect: policy.effect,

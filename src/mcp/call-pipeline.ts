@@ -139,7 +139,15 @@ export async function decideCall(params: unknown, steps: PipelineSteps): Promise
       upstreamTool: steps.upstreamTool ?? shape.tool,
       arguments: shape.arguments,
       ...(steps.prior === undefined ? {} : { prior: steps.prior }),
-      ...(read === undefined ? {} : { read: { action: method, resource: read.resource } }),
+      ...(read === undefined
+        ? {}
+        : {
+            read: {
+              action: method,
+              resource: read.resource,
+              ...(read.canonical === undefined ? {} : { canonical: read.canonical }),
+            },
+          }),
     },
     steps.channels,
     steps.signal,

@@ -32,6 +32,11 @@ export const MAX_TARGET = 4096;
 export interface ReadTarget {
   /** The Cedar resource: `Resource::"<uri>"` or `Prompt::"<name>"`. */
   readonly resource: { readonly type: 'Resource' | 'Prompt'; readonly id: string };
+  /**
+   * For a uri spelled otherwise than a URL parser reads it (canonicalUri): that reading, which
+   * Cedar judges too, so a `forbid` on either spelling holds (call-gate.ts).
+   */
+  readonly canonical?: string;
   /** Its params as the server is sent them, `_meta` aside: Cedar's `context.arguments`, and what the receipt digests. */
   readonly arguments: Readonly<Record<string, unknown>>;
   readonly meta: Readonly<Record<string, unknown>> | undefined;
@@ -79,7 +84,12 @@ export function checkReadShape(method: PolicedRead, params: unknown): ReadShape 
   const { _meta: _dropped, ...args } = record;
   const named = target(method, record);
   if (typeof named === 'string') return refuse(named);
-  return { ok: true, target: { resource: named, arguments: args, meta } };
+  const canonical =
+    named.type === 'Resource' && method !== 'completion/complete' ? canonicalUri(named.id) : named.id;
+  return {
+    ok: true,
+    target: { resource: named, ...(canonical === named.id ? {} : { canonical }), arguments: args, meta },
+  };
 }
 
 function target(
@@ -88,14 +98,8 @@ function target(
 ): ReadTarget['resource'] | string {
   switch (method) {
     case 'resources/read':
-    case 'resources/subscribe': {
-      const resource = named('Resource', params.uri, `${method} "uri"`);
-      if (typeof resource === 'string') return resource;
-      const canonical = canonicalUri(resource.id);
-      return canonical === resource.id
-        ? resource
-        : `${method} "uri" must be spelled canonically, as ${JSON.stringify(canonical)}: Cedar judges the uri as written, and another spelling of one resource would pass a forbid on it`;
-    }
+    case 'resources/subscribe':
+      return named('Resource', params.uri, `${method} "uri"`);
     case 'prompts/get': {
       const args = params.arguments;
       if (args !== undefined && !isRecord(args)) return `prompts/get "arguments" must be an object or absent`;
@@ -121,16 +125,17 @@ function named(type: 'Resource' | 'Prompt', id: unknown, field: string): ReadTar
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 
 /**
- * The one spelling of a resource uri that a read may use: what a URL parser
+ * How a URL parser reads a resource uri: what it
  * makes of it (scheme and host lowercased, `file://localhost/` as `file:///`,
  * `.` and `..` segments resolved, `\\` as `/` in special schemes), with
  * percent-escapes of unreserved characters decoded and the others'
  * hex in capitals, no fragment or empty query, and for `file:` no query at
  * all, repeated slashes as one and no trailing slash. A server that reads `file:///etc/%70asswd` or
  * `file:///tmp/../etc/passwd` through a URL parser reads /etc/passwd, which a
- * forbid on `Resource::"file:///etc/passwd"` would not match; so a read
- * spelled otherwise is refused, naming this spelling, and Cedar sees what the
- * server gets. A uri no URL parser reads (`x`) is judged as written.
+ * forbid on `Resource::"file:///etc/passwd"` would not match as written; so
+ * Cedar judges this reading as well as the spelling sent (the server is sent
+ * the uri untouched, as servers list uris that are not canonical). A uri no
+ * URL parser reads (`x`) is judged as written.
  */
 export function canonicalUri(uri: string): string {
   let url: URL;

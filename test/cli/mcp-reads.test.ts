@@ -181,7 +181,7 @@ forbid(principal, action == Action::"prompts/get", resource == Prompt::"simple-p
     ).rejects.toThrow(/no policy permits Agent .* to completion\/complete Prompt::"completable-prompt"/);
   }, 60_000);
 
-  it('attack: another spelling of a forbidden file uri (escape, dot segment, localhost, fragment, query, slashes) is refused naming the canonical one; the server, which reads uris through a URL parser, is never asked', async () => {
+  it('attack: another spelling of a forbidden file uri (escape, dot segment, localhost, fragment, query, slashes) is refused by the forbid, judged as a URL parser reads it; the server, which reads uris that way, is never asked; other spellings of permitted uris still pass untouched', async () => {
     // A server that reads a file uri as Node does (fileURLToPath): every spelling below reads /srv/secret.
     const server = (root: string): readonly string[] => {
       const dir = join(root, 'server');
@@ -203,6 +203,9 @@ forbid(principal, action in [Action::"resources/read", Action::"resources/subscr
     const read = (uri: string) =>
       bridge.client.request({ method: 'resources/read', params: { uri } }, ReadResourceResultSchema);
     expect((await read('file:///srv/public')).contents[0]).toMatchObject({ text: 'public' });
+    // Servers list uris that are not canonical: a spelling of a permitted uri is forwarded as sent.
+    expect((await read('file:///srv/%70ublic')).contents[0]).toMatchObject({ text: 'public' });
+    expect((await read('file:///srv/x/../public')).contents[0]).toMatchObject({ text: 'public' });
     await expect(read('file:///srv/secret')).rejects.toThrow(/forbidden by policy no-secret/);
     for (const spelling of [
       'file:///srv/%73ecret',
@@ -222,8 +225,9 @@ forbid(principal, action in [Action::"resources/read", Action::"resources/subscr
         (error: unknown) => error,
       );
       expect(refused, spelling).toBeInstanceOf(McpError);
+      expect((refused as McpError).message, spelling).toContain('forbidden by policy no-secret');
       expect((refused as McpError).message, spelling).toContain(
-        'resources/read "uri" must be spelled canonically, as "file:///srv/secret"',
+        'the uri judged as a URL parser reads it: file:///srv/secret',
       );
       expect(await verify(bridge, receiptOf((refused as McpError).data))).toMatchObject({
         tool: { name: `resources/read:${spelling}` },
@@ -235,7 +239,7 @@ forbid(principal, action in [Action::"resources/read", Action::"resources/subscr
         { method: 'resources/subscribe', params: { uri: 'file:///srv/%73ecret' } },
         EmptyResultSchema,
       ),
-    ).rejects.toThrow(/must be spelled canonically, as "file:\/\/\/srv\/secret"/);
+    ).rejects.toThrow(/forbidden by policy no-secret .*file:\/\/\/srv\/secret/);
   }, 90_000);
 
   it("attack: on the --config front, a forbid on a resource holds through the server's bridge, and a read routed to no server is refused, each with a verifying receipt", async () => {
