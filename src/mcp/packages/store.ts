@@ -194,10 +194,14 @@ function checkLock(dir: string, resolved: ResolvedPackage): void {
  * left the folder in the store and replaced the install's own error; coreutils' rm walks
  * such a tree relative to each folder.
  */
+const RM_PATHS = ['/usr/bin/rm', '/bin/rm'];
+
 function removeStaging(staging: string): void {
   try {
     rmSync(staging, { recursive: true, force: true });
   } catch {
-    spawnSync('rm', ['-rf', '--', staging], { stdio: 'ignore' });
+    // A fixed path, as the tree stamp names GNU find: never an `rm` found first on PATH.
+    const rm = RM_PATHS.find((path) => existsSync(path));
+    if (rm !== undefined) spawnSync(rm, ['-rf', '--', staging], { stdio: 'ignore' });
   }
 }
