@@ -9,7 +9,7 @@ import { PackageStore } from '../../mcp/packages/store.js';
 import { describeDiff } from '../../mcp/packages/tool-diff.js';
 import { CliExit } from '../io.js';
 import type { CliContext } from '../program.js';
-import { collect } from './shared.js';
+import { collect, parseFlag } from './shared.js';
 
 /** `oacp mcp add` and `oacp mcp update`: servers by package, pinned in the home. */
 export function registerMcpPackages(mcp: Command, context: CliContext): void {
@@ -36,14 +36,8 @@ export function registerMcpPackages(mcp: Command, context: CliContext): void {
         cmd: Command,
       ) => {
         const wanted = packageCommand([first, ...rest]) ?? { spec: parsePackageSpec(first) };
-        const unenforced = UnenforcedList.safeParse(flags.allowUnenforced);
-        if (!unenforced.success) {
-          throw new CliExit(
-            `--allow-unenforced ${flags.allowUnenforced.join(',')}: ${unenforced.error.issues[0]?.message ?? 'invalid'}`,
-            2,
-          );
-        }
-        if (unenforced.data.length > 0 && flags.allowScripts !== true) {
+        const unenforced = parseFlag('--allow-unenforced', UnenforcedList, flags.allowUnenforced);
+        if (unenforced.length > 0 && flags.allowScripts !== true) {
           throw new CliExit('--allow-unenforced applies only with --allow-scripts (nothing else runs)', 2);
         }
         const home = context.home(cmd);
@@ -51,7 +45,7 @@ export function registerMcpPackages(mcp: Command, context: CliContext): void {
         const store = new PackageStore(home, hostNpm());
         const scripts =
           flags.allowScripts === true
-            ? sandboxedScripts({ home, allowUnenforced: unenforced.data, log })
+            ? sandboxedScripts({ home, allowUnenforced: unenforced, log })
             : undefined;
         // The sandbox the scripts need must be there before anything is fetched.
         await scripts?.ready(store.root);
@@ -99,13 +93,7 @@ export function registerMcpPackages(mcp: Command, context: CliContext): void {
         if (spec.range !== undefined) {
           throw new CliExit(`give the version with --to, not in the name (${specText(spec)})`, 2);
         }
-        const unenforced = UnenforcedList.safeParse(flags.allowUnenforced);
-        if (!unenforced.success) {
-          throw new CliExit(
-            `--allow-unenforced ${flags.allowUnenforced.join(',')}: ${unenforced.error.issues[0]?.message ?? 'invalid'}`,
-            2,
-          );
-        }
+        const unenforced = parseFlag('--allow-unenforced', UnenforcedList, flags.allowUnenforced);
         const home = context.home(cmd);
         const log = (line: string) => context.output.err(line);
         const store = new PackageStore(home, hostNpm());
@@ -117,8 +105,8 @@ export function registerMcpPackages(mcp: Command, context: CliContext): void {
           ...(flags.to === undefined ? {} : { range: flags.to }),
           ...(flags.tier === undefined ? {} : { tier: flags.tier }),
           // Runs only for a package pinned with its scripts on (an update never turns them on).
-          scripts: sandboxedScripts({ home, allowUnenforced: unenforced.data, log }),
-          allowUnenforced: unenforced.data,
+          scripts: sandboxedScripts({ home, allowUnenforced: unenforced, log }),
+          allowUnenforced: unenforced,
           log,
         });
         if (plan.from === plan.to) {

@@ -19,7 +19,7 @@ import { CliExit } from '../io.js';
 import type { CliContext, CommandRegistrar } from '../program.js';
 import { interruptOnSignals, runExitCode } from './run-interrupt.js';
 import { openRunRecorder, type RunRecorder } from './run-receipt.js';
-import { collect, openKeyStore, readInputFile } from './shared.js';
+import { collect, openKeyStore, parseFlag, readInputFile } from './shared.js';
 import { describeWorkload } from './workload.js';
 
 interface RunFlags {
@@ -148,37 +148,23 @@ function parseTier(name: string): TierName {
 }
 
 function buildManifest(flags: RunFlags): Manifest {
-  const flag = <T>(
-    name: string,
-    schema: {
-      safeParse(
-        v: unknown,
-      ): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } };
-    },
-    value: unknown,
-  ): T => {
-    const parsed = schema.safeParse(value);
-    if (!parsed.success)
-      throw new CliExit(`${name} ${String(value)}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 2);
-    return parsed.data;
-  };
   const base = flags.manifest === undefined ? undefined : loadManifest(flags.manifest);
   return manifestWithGrants(base, {
-    files: flags.allowFiles.map((grant) => flag('--allow-files', FileGrant, grant)),
-    network: flags.allowNetwork.map((entry) => flag('--allow-network', NetworkGrant, entry)),
+    files: flags.allowFiles.map((grant) => parseFlag('--allow-files', FileGrant, grant)),
+    network: flags.allowNetwork.map((entry) => parseFlag('--allow-network', NetworkGrant, entry)),
     env: flags.allowEnv,
     unixSockets: flags.allowUnixSockets === true,
     quotas: {
       ...(flags.quotaMemory === undefined
         ? {}
-        : { memory_mb: flag('--quota-memory', MemorySize, flags.quotaMemory) }),
+        : { memory_mb: parseFlag('--quota-memory', MemorySize, flags.quotaMemory) }),
       // A run is one request: the same figure bounds its busy stretches and its whole life.
-      ...(flags.quotaCpu === undefined ? {} : runCpu(flag('--quota-cpu', Duration, flags.quotaCpu))),
+      ...(flags.quotaCpu === undefined ? {} : runCpu(parseFlag('--quota-cpu', Duration, flags.quotaCpu))),
       ...(flags.quotaStartupCpu === undefined
         ? {}
         : runStartupCpu(
-            flag('--quota-startup-cpu', Duration, flags.quotaStartupCpu),
-            flags.quotaCpu === undefined ? undefined : flag('--quota-cpu', Duration, flags.quotaCpu),
+            parseFlag('--quota-startup-cpu', Duration, flags.quotaStartupCpu),
+            flags.quotaCpu === undefined ? undefined : parseFlag('--quota-cpu', Duration, flags.quotaCpu),
           )),
       ...(flags.allowUnenforced.length === 0
         ? {}
@@ -186,7 +172,7 @@ function buildManifest(flags: RunFlags): Manifest {
             allow_unenforced: [
               ...new Set([
                 ...(base?.quotas.allow_unenforced ?? []),
-                ...flag('--allow-unenforced', UnenforcedList, flags.allowUnenforced),
+                ...parseFlag('--allow-unenforced', UnenforcedList, flags.allowUnenforced),
               ]),
             ],
           }),

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { z } from 'zod';
 import { inputFileFailure, readInputText } from '../../core/input-file.js';
 import { KeyStore } from '../../identity/keystore.js';
 import { CliExit } from '../io.js';
@@ -11,6 +12,16 @@ export function openKeyStore(context: CliContext, command: Command): KeyStore {
 /** Commander accumulator for repeatable options. */
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/** A flag's value read through its schema, or exit 2 naming the flag, the value and the reason. */
+export function parseFlag<T>(name: string, schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const shown = Array.isArray(value) ? value.join(',') : String(value);
+    throw new CliExit(`${name} ${shown}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 2);
+  }
+  return parsed.data;
 }
 
 /** Reads a file the user named, turning "no such file" into a one-line error that says which input it was. */
