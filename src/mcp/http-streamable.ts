@@ -333,7 +333,7 @@ function checkProtocolVersion(req: IncomingMessage): HttpRefusal | undefined {
   };
 }
 
-function isJsonContentType(header: string | undefined): boolean {
+export function isJsonContentType(header: string | undefined): boolean {
   if (header === undefined) return false;
   if (header === 'application/json') return true;
   return header.split(';', 1)[0]?.trim().toLowerCase() === 'application/json';

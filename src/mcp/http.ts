@@ -13,6 +13,7 @@ import type { McpErrorCode } from './errors.js';
 import {
   checkPostHeaders,
   isInitializeRequest,
+  isJsonContentType,
   jsonRpcError,
   MAX_BATCH_SIZE,
   postMessages,
@@ -334,6 +335,8 @@ interface LegacySession {
  * (http-unread.ts). On this transport every answer goes on the SSE stream: the POST is
  * answered 202 and the refusal, its receipt in `error.data`, follows there.
  */
+const UNSUPPORTED_TYPE = 'Unsupported content-type: the body must be application/json';
+
 async function legacyPost(
   req: IncomingMessage,
   res: ServerResponse,
@@ -346,10 +349,13 @@ async function legacyPost(
     res.setHeader('connection', 'close').setHeader('retry-after', '5');
     return text(res, 503, body.reason);
   }
+  const json = isJsonContentType(req.headers['content-type']);
   if (body.ok) {
     const invalid = postMessages(body.value);
-    // The SDK would answer 400 and drop it unrecorded: the tool calls in it are recorded first.
+    // The SDK would answer 400 and drop it unrecorded: the tool calls in it are recorded first,
+    // unless the body is refused for its type (the SDK's own answer then, and nothing in it was a message).
     if (!invalid.ok || Array.isArray(body.value)) {
+      if (!json) return text(res, 400, UNSUPPORTED_TYPE);
       const reason = invalid.ok
         ? 'Invalid Request: this transport takes no batches'
         : invalid.refusal.message;
@@ -362,6 +368,7 @@ async function legacyPost(
   const cut = body.unread.some(({ unread }) => unread.cut === true);
   // A cut body's rest is never read: the connection cannot carry another request.
   if (cut) res.setHeader('connection', 'close');
+  if (!json) return text(res, 400, UNSUPPORTED_TYPE);
   text(res, 202, 'Accepted');
   for (const { id, unread } of body.unread.slice(0, MAX_BATCH_SIZE)) {
     if (down.oninvalid !== undefined) down.oninvalid(id, INVALID_REQUEST, body.reason, unread);

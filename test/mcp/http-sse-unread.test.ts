@@ -97,19 +97,15 @@ describe('legacy HTTP+SSE: a POST body refused before it could be parsed whole i
     });
 
   // node:http, not fetch: a body cut off at the limit is answered before it is all sent.
-  const post = (body: string) =>
+  const post = (body: string, contentType = 'application/json') =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = request(
-        endpoint,
-        { method: 'POST', headers: { 'content-type': 'application/json' } },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8').on('data', (piece: string) => {
-            text += piece;
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        },
-      );
+      const req = request(endpoint, { method: 'POST', headers: { 'content-type': contentType } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (piece: string) => {
+          text += piece;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
       req.on('error', reject);
       req.end(body);
     });
@@ -200,5 +196,30 @@ describe('legacy HTTP+SSE: a POST body refused before it could be parsed whole i
     expect(answer.status).toBe(400);
     expect(answer.text).toContain('Parse error');
     expect(seen.length).toBe(before);
+  });
+
+  it('a body sent as text/plain gets the 400 the SDK gives any such body: nothing in it recorded or forwarded, batch or unparsable', async () => {
+    const before = receipts.records.length;
+    const calls = serverCalls().length;
+    const batch = JSON.stringify([
+      { jsonrpc: '2.0', id: 't1', method: 'tools/call', params: { name: 'echo', arguments: { a: 1 } } },
+    ]);
+    const huge =
+      '{"jsonrpc":"2.0","id":"t2","method":"tools/call","params":{"name":"echo","arguments":{"n":1e400}}}';
+    const single = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 't3',
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { a: 1 } },
+    });
+    for (const body of [batch, huge, single]) {
+      const answer = await post(body, 'text/plain');
+      expect(answer.status).toBe(400);
+      expect(answer.text.toLowerCase()).toContain('content-type');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(receipts.records.length).toBe(before);
+    expect(serverCalls()).toHaveLength(calls);
+    expect(seen.filter((answer) => ['t1', 't2', 't3'].includes(String(answer.id)))).toEqual([]);
   });
 });
