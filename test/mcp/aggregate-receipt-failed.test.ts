@@ -1,16 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createAggregateBridge } from '../../src/mcp/aggregate.js';
-import { createBridge } from '../../src/mcp/bridge.js';
-import { LineTransport } from '../../src/mcp/line-transport.js';
-import type { BridgeEvent } from '../../src/mcp/session.js';
-import { lightUpstream, testReceipts } from './helpers.js';
-import { eventually, INITIALIZE, RAW_SERVER } from './raw-harness.js';
-
-type Message = { id?: unknown; result?: unknown; error?: { code: number; message: string; data?: unknown } };
+import { frontHarness } from './front-harness.js';
+import { eventually, INITIALIZE } from './raw-harness.js';
 
 /**
  * The `--config` front and a server's own session answer a receipt the log would not take in
@@ -21,39 +11,9 @@ type Message = { id?: unknown; result?: unknown; error?: { code: number; message
  */
 describe('the --config front: a receipt that cannot be written is reported, as a server session reports it', () => {
   it('attack: with the log closed under it, routed and unrouted calls are answered with errors and every failure is reported', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-front-failed-'));
-    const receipts = await testReceipts();
-    const serverEvents: BridgeEvent[] = [];
-    const frontFailed: { callId: string; reason: string }[] = [];
-    const bridge = createAggregateBridge(
-      new Map([
-        [
-          'raw',
-          createBridge({
-            upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_LOG: join(dir, 'server.jsonl') } }),
-            receipts,
-            onEvent: (event) => serverEvents.push(event),
-          }),
-        ],
-      ]),
-      { receipts, onReceiptFailed: (callId, reason) => frontFailed.push({ callId, reason }) },
-    );
-    const toFront = new PassThrough();
-    const fromFront = new PassThrough();
-    const received: Message[] = [];
-    let pending = '';
-    fromFront.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) if (line !== '') received.push(JSON.parse(line) as Message);
+    const { receipts, serverEvents, frontFailed, send, write, answerTo, close } = await frontHarness({
+      maxLineBytes: 64 * 1024,
     });
-    await bridge.serve(new LineTransport(toFront, fromFront, { maxLineBytes: 64 * 1024 }));
-    const answerTo = async (id: string) => {
-      await eventually(() => received.some((m) => m.id === id), `the answer to ${id}`);
-      return received.find((m) => m.id === id) as Message;
-    };
-    const send = (message: unknown) => toFront.write(`${JSON.stringify(message)}\n`);
     try {
       send(INITIALIZE);
       await answerTo('init');
@@ -93,7 +53,7 @@ describe('the --config front: a receipt that cannot be written is reported, as a
         expect(answer.error?.message, id).toContain('its receipt could not be written');
       }
       send({ jsonrpc: '2.0', method: 'tools/call', params: { name: 'nosuch__x', arguments: {} } });
-      toFront.write(
+      write(
         '{"jsonrpc":"2.0","id":"inf","method":"tools/call","params":{"name":"raw__echo","arguments":{"n":1e400}}}\n',
       );
       const unread = await answerTo('inf');
@@ -103,8 +63,7 @@ describe('the --config front: a receipt that cannot be written is reported, as a
       expect(new Set(frontFailed.map((f) => f.callId)).size).toBe(4);
       expect(receipts.records).toHaveLength(0);
     } finally {
-      await bridge.close();
-      rmSync(dir, { recursive: true, force: true });
+      await close();
     }
   }, 60_000);
 });

@@ -2,15 +2,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { jcsDigest } from '../../src/core/jcs.js';
 import { createAggregateBridge } from '../../src/mcp/aggregate.js';
 import { createBridge } from '../../src/mcp/bridge.js';
-import { LineTransport } from '../../src/mcp/line-transport.js';
 import { fromSdkTransport } from '../../src/mcp/transport.js';
+import { frontHarness } from './front-harness.js';
 import { lightUpstream, testReceipts } from './helpers.js';
 import { eventually, INITIALIZE, RAW_SERVER } from './raw-harness.js';
 
@@ -109,46 +108,16 @@ describe('the --config front: calls the SDK would refuse unrecorded get their re
   });
 
   it('attack: over stdio, a tools/call line over the size cap and one holding 1e400 are refused before any server, each with a receipt digesting its bytes', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-front-'));
-    const serverLog = join(dir, 'server.jsonl');
-    const receipts = await testReceipts();
-    const bridge = createAggregateBridge(
-      new Map([
-        [
-          'raw',
-          createBridge({
-            upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_LOG: serverLog } }),
-            receipts,
-          }),
-        ],
-      ]),
-      { receipts },
-    );
-    // The front's own stdio framing, as `oacp mcp run --config` serves it (a smaller cap, same code).
-    const toFront = new PassThrough();
-    const fromFront = new PassThrough();
-    const received: Message[] = [];
-    let pending = '';
-    fromFront.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) if (line !== '') received.push(JSON.parse(line) as Message);
-    });
-    await bridge.serve(new LineTransport(toFront, fromFront, { maxLineBytes: 64 * 1024 }));
-    const answerTo = async (id: string) => {
-      await eventually(() => received.some((m) => m.id === id), `the answer to ${id}`);
-      return received.find((m) => m.id === id) as { error?: { message?: string; data?: Message } };
-    };
+    const { receipts, write, answerTo, serverCalls, close } = await frontHarness({ maxLineBytes: 64 * 1024 });
     try {
-      toFront.write(`${JSON.stringify(INITIALIZE)}\n`);
+      write(`${JSON.stringify(INITIALIZE)}\n`);
       await answerTo('init');
-      toFront.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+      write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
       const huge =
         '{"jsonrpc":"2.0","id":"inf","method":"tools/call","params":{"name":"raw__echo","arguments":{"n":1e400}}}';
       const big = `{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"name":"raw__echo","arguments":{"pad":"${'x'.repeat(100 * 1024)}"}}}`;
-      toFront.write(`${huge}\n`);
-      toFront.write(`${big}\n`);
+      write(`${huge}\n`);
+      write(`${big}\n`);
       const sha = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
       for (const [id, line, limit] of [
         ['inf', huge, 'a number too large for a double'],
@@ -170,11 +139,9 @@ describe('the --config front: calls the SDK would refuse unrecorded get their re
         });
       }
       expect(receipts.records).toHaveLength(2);
-      expect(existsSync(serverLog) ? readFileSync(serverLog, 'utf8') : '').not.toContain('"tools/call"');
+      expect(serverCalls()).toEqual([]);
     } finally {
-      await bridge.close();
-      await receipts.close();
-      rmSync(dir, { recursive: true, force: true });
+      await close();
     }
   });
 });
