@@ -2,9 +2,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
-import { HardenedTier } from '../../src/airlock/native/hardened.js';
 import { ATTACKERS, CLI, isRoot, openDir, who } from './confine-harness.js';
+import { EGRESS_TIERS, PROXY_FETCH } from './egress-harness.js';
 import { PYTHON } from './native-harness.js';
 
 /**
@@ -21,10 +20,6 @@ import { PYTHON } from './native-harness.js';
 const NAME = 'rebind.attacker.example';
 const PUBLIC = '93.184.216.34';
 const DNS = '127.0.0.153';
-const tiers = [
-  ['hardened', (await new HardenedTier().availability()).available],
-  ['gvisor', (await new GvisorTier().availability()).available],
-] as const;
 const skip = !isRoot || !existsSync(PYTHON) || !existsSync('/usr/sbin/ip');
 
 /** Runs in the namespace as root: DNS server, loopback daemon, then oacp; prints a JSON report. */
@@ -69,18 +64,6 @@ dns.bind(53, dnsAddress, () => daemon.listen(0, '127.0.0.1', () => {
     process.exit(0);
   });
 }));
-`;
-
-/** Fetches each URL through the sandbox's HTTP_PROXY and prints "status refusal-or-reached" per line. */
-const FETCH = `
-import sys, urllib.request, urllib.error
-for url in sys.argv[1:]:
-    try:
-        print(urllib.request.urlopen(url, timeout=20).status, "reached", flush=True)
-    except urllib.error.HTTPError as e:
-        print(e.code, e.headers.get("x-oacp-egress-denied"), flush=True)
-    except Exception as e:
-        print("error", e, flush=True)
 `;
 
 describe.skipIf(skip)('egress: DNS rebinding through a real resolver', () => {
@@ -134,7 +117,7 @@ describe.skipIf(skip)('egress: DNS rebinding through a real resolver', () => {
       },
     );
 
-  for (const [tier, available] of tiers) {
+  for (const [tier, available] of EGRESS_TIERS) {
     for (const user of ATTACKERS) {
       it.skipIf(!available)(
         `oacp run --tier ${tier} --allow-network ${NAME}, ${who(user)}: the public answer is the address dialed, the loopback answer is refused, the daemon sees nothing`,
@@ -144,7 +127,7 @@ describe.skipIf(skip)('egress: DNS rebinding through a real resolver', () => {
           mkdirSync(home, { mode: 0o755 });
           const url = `http://${NAME}:PORT/`;
           const result = await inNamespace(
-            ['--tier', tier, '--allow-network', `${NAME}:PORT`, '--', PYTHON, '-c', FETCH, url, url],
+            ['--tier', tier, '--allow-network', `${NAME}:PORT`, '--', PYTHON, '-c', PROXY_FETCH, url, url],
             user,
             home,
           );

@@ -1,13 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
-import { HardenedTier } from '../../src/airlock/native/hardened.js';
 import { ATTACKERS, isRoot, oacpCli, openDir, who } from './confine-harness.js';
+import { EGRESS_TIERS, type HostDaemon, hostDaemon, PROXY_FETCH } from './egress-harness.js';
 import { PYTHON } from './native-harness.js';
 
 /**
@@ -24,49 +21,27 @@ const hostAddress = Object.values(networkInterfaces())
   .flatMap((entries) => entries ?? [])
   .find((entry) => !entry.internal && entry.family === 'IPv4')?.address;
 const NAME = 'self.attacker.example';
-const tiers = [
-  ['hardened', (await new HardenedTier().availability()).available],
-  ['gvisor', (await new GvisorTier().availability()).available],
-] as const;
 const skip = !isRoot || hostAddress === undefined || !existsSync(PYTHON) || !existsSync('/usr/bin/unshare');
-
-/** Fetches each URL through the sandbox's HTTP_PROXY and prints "status body-or-refusal" per line. */
-const FETCH = `
-import sys, urllib.request, urllib.error
-for url in sys.argv[1:]:
-    try:
-        print(urllib.request.urlopen(url, timeout=20).status, "reached", flush=True)
-    except urllib.error.HTTPError as e:
-        print(e.code, e.headers.get("x-oacp-egress-denied"), flush=True)
-    except Exception as e:
-        print("error", e, flush=True)
-`;
 
 describe.skipIf(skip)('egress: a name never reaches the host the proxy runs on', () => {
   const root = openDir('oacp-egress-self-');
   const hosts = join(root, 'hosts');
-  let server: Server;
-  let port = 0;
-  let hits = 0;
+  let daemon: HostDaemon;
   /** Requests that arrived under the attacker's name: always zero. */
   let byName = 0;
 
   beforeAll(async () => {
     writeFileSync(hosts, `127.0.0.1 localhost\n${hostAddress} ${NAME}\n`, { mode: 0o644 });
-    server = createServer((req, res) => {
-      hits++;
+    daemon = await hostDaemon('0.0.0.0', (req) => {
       if (req.headers.host?.startsWith(NAME)) byName++;
-      res.end('host-daemon');
     });
-    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
-    port = (server.address() as AddressInfo).port;
   });
   afterAll(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await daemon.close();
     rmSync(root, { recursive: true, force: true });
   });
 
-  for (const [tier, available] of tiers) {
+  for (const [tier, available] of EGRESS_TIERS) {
     for (const user of ATTACKERS) {
       it.skipIf(!available)(
         `oacp run --tier ${tier} --allow-network ${NAME}, ${who(user)}: the name resolving to this host's address ${hostAddress} is refused; the literal, allowlisted, is reached`,
@@ -74,22 +49,22 @@ describe.skipIf(skip)('egress: a name never reaches the host the proxy runs on',
           timeout: 120_000,
         },
         async () => {
-          const before = hits;
+          const before = daemon.hits();
           const result = await oacpCli(
             [
               'run',
               '--tier',
               tier,
               '--allow-network',
-              `${NAME}:${port}`,
+              `${NAME}:${daemon.port}`,
               '--allow-network',
-              `${hostAddress}:${port}`,
+              `${hostAddress}:${daemon.port}`,
               '--',
               PYTHON,
               '-c',
-              FETCH,
-              `http://${NAME}:${port}/`,
-              `http://${hostAddress}:${port}/`,
+              PROXY_FETCH,
+              `http://${NAME}:${daemon.port}/`,
+              `http://${hostAddress}:${daemon.port}/`,
             ],
             {
               env: { HOME: root },
@@ -103,14 +78,14 @@ describe.skipIf(skip)('egress: a name never reaches the host the proxy runs on',
           );
           expect(lines[1]).toBe('200 reached');
           expect([result.code, lines.length]).toEqual([0, 2]);
-          expect(hits).toBe(before + 1);
+          expect(daemon.hits()).toBe(before + 1);
         },
       );
     }
   }
 
   for (const user of ATTACKERS) {
-    it.skipIf(!tiers[0][1])(
+    it.skipIf(!EGRESS_TIERS[0][1])(
       `oacp mcp run --allow-network ${NAME}, ${who(user)}: the same refusal for an MCP server`,
       {
         timeout: 120_000,
@@ -121,21 +96,21 @@ describe.skipIf(skip)('egress: a name never reaches the host the proxy runs on',
         if (user !== undefined) execFileSync('chown', [`${user.uid}:${user.gid}`, home]);
         const as = { env: { HOME: home }, ...(user === undefined ? {} : { asUser: user }) };
         expect((await oacpCli(['init'], as)).code).toBe(0);
-        const before = hits;
+        const before = daemon.hits();
         const result = await oacpCli(
           [
             'mcp',
             'run',
             '--allow-network',
-            `${NAME}:${port}`,
+            `${NAME}:${daemon.port}`,
             '--allow-network',
-            `${hostAddress}:${port}`,
+            `${hostAddress}:${daemon.port}`,
             '--',
             PYTHON,
             '-c',
-            FETCH.replaceAll('flush=True', 'file=sys.stderr, flush=True'),
-            `http://${NAME}:${port}/`,
-            `http://${hostAddress}:${port}/`,
+            PROXY_FETCH.replaceAll('flush=True', 'file=sys.stderr, flush=True'),
+            `http://${NAME}:${daemon.port}/`,
+            `http://${hostAddress}:${daemon.port}/`,
           ],
           { ...as, within: privateHosts(), holdStdinUntil: /200 reached|exited/ },
         );
@@ -144,7 +119,7 @@ describe.skipIf(skip)('egress: a name never reaches the host the proxy runs on',
         );
         expect(result.stderr).toContain('200 reached');
         // The server may be restarted before stdin closes: the literal is reached each time, the name never.
-        expect(hits).toBeGreaterThan(before);
+        expect(daemon.hits()).toBeGreaterThan(before);
         expect(byName).toBe(0);
       },
     );
