@@ -163,7 +163,7 @@ export class ModelGateway {
    * settling during a reading need one more reading after it, not one each.
    */
   readonly #gaugeReads = new Map<string, boolean>();
-  /** Token counts of each agent's long message strings, so a chat's history is not tokenized every turn. */
+  /** Token counts of each agent's strings, so a chat's history is not tokenized every turn. */
   readonly #tokenCounts = new AgentTokenCounts();
 
   constructor(private readonly parts: ModelGatewayParts) {
