@@ -29,7 +29,8 @@ export function isErrorBody(body: unknown): boolean {
 }
 
 export type AnswerShape =
-  | { readonly kind: 'answer' }
+  /** `text` and `value`: the body as read and parsed, so the caller need not read it again. */
+  | { readonly kind: 'answer'; readonly text: string; readonly value: unknown }
   /** Not JSON (or a number no double holds, or nested past MAX_ANSWER_DEPTH): left to the caller's reading, which refuses it as unreadable. */
   | { readonly kind: 'unreadable' }
   /**
@@ -60,5 +61,5 @@ export function answerShape(endpoint: ModelEndpoint, bytes: Buffer): AnswerShape
   if (!ANSWER_SCHEMAS[endpoint].safeParse(parsed.value).success) {
     return { kind: 'error', reason: `a body that is not a ${endpoint} answer`, body: parsed.value };
   }
-  return { kind: 'answer' };
+  return { kind: 'answer', text, value: parsed.value };
 }

@@ -163,7 +163,7 @@ export class ModelGateway {
    * settling during a reading need one more reading after it, not one each.
    */
   readonly #gaugeReads = new Map<string, boolean>();
-  /** Token counts of each agent's long message strings, so a chat's history is not tokenized every turn. */
+  /** Token counts of each agent's strings, so a chat's history is not tokenized every turn. */
   readonly #tokenCounts = new AgentTokenCounts();
 
   constructor(private readonly parts: ModelGatewayParts) {
@@ -405,6 +405,13 @@ export class ModelGateway {
     const headers: Record<string, string> = {};
     if (upstream.kind === 'anthropic') headers['anthropic-version'] = '2023-06-01';
     const maxResponseBytes = this.parts.maxResponseBytes ?? 32 * 1024 * 1024;
+    /**
+     * The 2xx answer `inspect` read, parsed and judged to be an answer (within the depth limit, every
+     * number finite, no error body), as it handed it on: taken as it is below, not read twice.
+     */
+    let judged:
+      | { readonly response: UpstreamResponse; readonly text: string; readonly value: unknown }
+      | undefined;
     // A whole answer is judged before it is taken: a provider's error in a 200 fails over.
     const inspect = async (response: UpstreamResponse): Promise<Inspected> => {
       let bytes: Buffer;
@@ -414,6 +421,11 @@ export class ModelGateway {
         return { kind: 'answer', response: replayed(response, error as Error) };
       }
       const shape = answerShape(upstream.endpoint, bytes);
+      if (shape.kind === 'answer') {
+        const accepted = replayed(response, bytes);
+        judged = { response: accepted, text: shape.text, value: shape.value };
+        return { kind: 'answer', response: accepted };
+      }
       if (shape.kind !== 'error') return { kind: 'answer', response: replayed(response, bytes) };
       // Failed over, but billed where the provider says so: the budgets are charged what it reported.
       const billed = upstream.answer(shape.body).usage;
@@ -534,23 +546,12 @@ export class ModelGateway {
     /** The provider's status, or 502 for a 200 whose body is an error (some proxies answer so). */
     let status = sent.response.status;
     try {
-      const bytes = await readBody(sent.response, maxResponseBytes);
-      let text = bytes.toString('utf8');
-      // A provider's refusal may quote the key it was sent: it never reaches the agent.
-      const redact = async () => (await this.parts.secretsFor(sent.provider)).redact(text);
-      if (status >= 300) text = await redact();
-      // Nothing that recurses (translation, the JSON answer, the digest) ever sees a deeper one.
-      if (jsonDepth(text) > MAX_ANSWER_DEPTH) throw new Error(tooDeep('the answer', MAX_ANSWER_DEPTH));
-      let parsed = parseFiniteJson(text);
-      if (status < 300 && isErrorBody(parsed.value)) {
-        status = 502;
-        text = await redact();
-        parsed = parseFiniteJson(text);
+      if (judged?.response === sent.response && status < 300) {
+        answer = judged.value;
+        raw = judged.text;
+      } else {
+        ({ answer, raw, status } = await this.#readAnswer(sent, status, maxResponseBytes));
       }
-      // No digest (so no receipt) could hold such a number, nor would the agent get it back as sent.
-      if (parsed.outOfRange !== undefined) throw new Error(numberOutOfRange('the answer', parsed.outOfRange));
-      answer = parsed.value;
-      raw = text;
     } catch (error) {
       facts.charged = reserveTokens + billedTokens;
       facts.chargedCost = price === undefined ? undefined : estimatedCost + billedCost;
@@ -618,6 +619,35 @@ export class ModelGateway {
       ...(raw === undefined ? {} : { raw }),
       headers: receiptHeaders(link),
     };
+  }
+
+  /**
+   * Reads a whole answer `inspect` did not already judge (a status of 300 or more, or one sent by a
+   * batch's collector): redacted of the provider's key where it may quote it, held to the depth
+   * limit, and a 2xx carrying an error body is the provider's failure (502). Throws when unreadable.
+   */
+  async #readAnswer(
+    sent: Extract<Dispatched, { ok: true }>,
+    received: number,
+    maxResponseBytes: number,
+  ): Promise<{ answer: unknown; raw: string; status: number }> {
+    let status = received;
+    const bytes = await readBody(sent.response, maxResponseBytes);
+    let text = bytes.toString('utf8');
+    // A provider's refusal may quote the key it was sent: it never reaches the agent.
+    const redact = async () => (await this.parts.secretsFor(sent.provider)).redact(text);
+    if (status >= 300) text = await redact();
+    // Nothing that recurses (translation, the JSON answer, the digest) ever sees a deeper one.
+    if (jsonDepth(text) > MAX_ANSWER_DEPTH) throw new Error(tooDeep('the answer', MAX_ANSWER_DEPTH));
+    let parsed = parseFiniteJson(text);
+    if (status < 300 && isErrorBody(parsed.value)) {
+      status = 502;
+      text = await redact();
+      parsed = parseFiniteJson(text);
+    }
+    // No digest (so no receipt) could hold such a number, nor would the agent get it back as sent.
+    if (parsed.outOfRange !== undefined) throw new Error(numberOutOfRange('the answer', parsed.outOfRange));
+    return { answer: parsed.value, raw: text, status };
   }
 
   /** A body that is not JSON: refused (400) with a receipt whose requestDigest is the sha256 of the raw bytes. */

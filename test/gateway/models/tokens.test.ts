@@ -33,6 +33,22 @@ describe('input token estimate with remembered counts', () => {
     expect(empty.heldChars).toBe(0);
   });
 
+  it('remembers short strings too, each held at its length plus a fixed cost, so many tiny ones stay within the bound', () => {
+    const counts = new TokenCounts(4_000);
+    expect(counts.count('hello')).toBe(estimateInputTokens({ messages: undefined, x: 'hello' }));
+    // Remembered: 'hello' and what an entry costs beside it (64 characters).
+    expect(counts.heldChars).toBe(5 + 64);
+    expect(counts.count('hello')).toBe(counts.count('hello'));
+    expect(counts.heldChars).toBe(5 + 64);
+    // A thousand distinct one-word turns: without the fixed cost 4,000 characters would hold them all.
+    const turns = Array.from({ length: 1_000 }, (_, i) => ({ role: 'user', content: `w${i}` }));
+    const body = { model: 'gpt-x', messages: turns };
+    expect(estimateInputTokens(body, counts)).toBe(estimateInputTokens(body));
+    expect(counts.heldChars).toBeLessThanOrEqual(4_000);
+    expect(counts.heldChars).toBeGreaterThan(4_000 - 64 - 8);
+    expect(estimateInputTokens(body, counts)).toBe(estimateInputTokens(body));
+  });
+
   it('keeps one memory per agent, so one agent never reads what another sent', () => {
     const agents = new AgentTokenCounts();
     const a = agents.for('did:key:a');
