@@ -100,7 +100,7 @@ function quickForm(input: unknown, depth: number): string | undefined {
       const record = value as Record<string, unknown>;
       let out = '{';
       let written = 0;
-      for (const key of Object.keys(record).sort()) {
+      for (const key of sortedKeys(record)) {
         const member = record[key];
         if (member === undefined) continue;
         const part = quickForm(member, depth + 1);
@@ -112,6 +112,26 @@ function quickForm(input: unknown, depth: number): string | undefined {
     default:
       return undefined;
   }
+}
+
+/** Above this many members an object's names go to Array.prototype.sort. */
+const INSERTION_SORT_MAX = 16;
+
+/**
+ * An object's own enumerable member names in UTF-16 code-unit order (what `sort()` gives
+ * strings). The few names of a receipt's objects are sorted in place by insertion: sort()
+ * copies its array into a work area first, a tenth of what a tool call allocated.
+ */
+function sortedKeys(record: object): string[] {
+  const keys = Object.keys(record);
+  if (keys.length > INSERTION_SORT_MAX) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i] as string;
+    let j = i - 1;
+    for (; j >= 0 && (keys[j] as string) > key; j--) keys[j + 1] = keys[j] as string;
+    keys[j + 1] = key;
+  }
+  return keys;
 }
 
 /** One open array or object: what is left to write of it. */
@@ -144,7 +164,7 @@ function walk(root: unknown, emit: (part: string) => void): void {
         stack.push({ container: value, keys: undefined, next: 0, written: 0 });
       } else {
         emit('{');
-        stack.push({ container: value, keys: Object.keys(value).sort(), next: 0, written: 0 });
+        stack.push({ container: value, keys: sortedKeys(value), next: 0, written: 0 });
       }
     } else {
       emit(scalar(value, stack));

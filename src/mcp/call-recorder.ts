@@ -35,10 +35,18 @@ export interface CallRecorder {
 }
 
 export function callRecorder(sink: ReceiptSink): CallRecorder {
+  // A forwarded call's arguments are digested for its intent, right before they are sent; its
+  // receipt takes that digest rather than canonicalizing the same arguments a second time.
+  const digested = new WeakMap<ActiveCall, string>();
   return {
-    finish: (finished, usage) => sink.record(toRecord(finished, usage)),
+    finish: (finished, usage) => sink.record(toRecord(finished, usage, digested.get(finished.call))),
     reserve: () => sink.reserve?.(),
-    intend: (call) => sink.intend?.(interruptedRecord(call)),
+    intend: (call) => {
+      if (sink.intend === undefined) return;
+      const record = interruptedRecord(call);
+      digested.set(call, record.argumentsDigest);
+      sink.intend(record);
+    },
   };
 }
 
@@ -47,14 +55,19 @@ export function interruptedRecord(call: ActiveCall): ToolCallRecord {
   return toRecord({ call, outcome: 'interrupted', forwarded: true }, undefined);
 }
 
-export function toRecord(finished: FinishedCall, usage: Usage | undefined): ToolCallRecord {
+/** `argumentsDigest`: the digest of `finished.call.arguments` when it is known already. */
+export function toRecord(
+  finished: FinishedCall,
+  usage: Usage | undefined,
+  argumentsDigest: string = jcsDigest(finished.call.arguments),
+): ToolCallRecord {
   const { call, outcome, forwarded } = finished;
   const { arguments: args, startedAt, startedMs, usageAtStart, ...rest } = call;
   const durationMs = Math.max(0, performance.now() - startedMs);
   const used = usage === undefined ? undefined : usageDuring(usageAtStart, usage, durationMs);
   const record: ToolCallRecord = {
     ...rest,
-    argumentsDigest: jcsDigest(args),
+    argumentsDigest,
     outcome,
     ...(forwarded === undefined ? {} : { forwarded }),
     startedAt: startedAt.toISOString(),

@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { LineTransport } from './line-transport.js';
 
@@ -68,6 +68,36 @@ describe('LineTransport', () => {
     await expect(
       transport.send({ jsonrpc: '2.0', id: 1, method: 'x', params: { deep } as Record<string, unknown> }),
     ).rejects.toMatchObject({ code: 'MCP_MESSAGE_REFUSED' });
+  });
+
+  it('sends the messages of one tick in one write, in order, and a later tick in its own', async () => {
+    const writes: string[][] = [];
+    const output = new Writable({
+      highWaterMark: 64,
+      write(chunk: Buffer, _encoding, done) {
+        writes.push([chunk.toString()]);
+        setImmediate(done);
+      },
+      writev(chunks, done) {
+        writes.push(chunks.map(({ chunk }) => String(chunk)));
+        setImmediate(done);
+      },
+    });
+    const transport = new LineTransport(new PassThrough(), output);
+    await transport.start();
+    const sent = [1, 2, 3].map((id) => transport.send({ jsonrpc: '2.0', id, result: {} }));
+    // Past the stream's high-water mark: the third resolves only once the batch has drained.
+    let drained = false;
+    void sent[2]?.then(() => {
+      drained = true;
+    });
+    expect(writes).toEqual([]);
+    await Promise.all(sent);
+    expect(drained).toBe(true);
+    await transport.send({ jsonrpc: '2.0', id: 4, result: {} });
+    await tick();
+    const line = (id: number) => `{"jsonrpc":"2.0","id":${id},"result":{}}\n`;
+    expect(writes).toEqual([[line(1), line(2), line(3)], [line(4)]]);
   });
 
   it('writes one line per message and closes when its input ends', async () => {

@@ -39,6 +39,8 @@ export class LineTransport implements MessageTransport {
   /** Set while an oversized line streams past: its first and (rolling) last characters, and its digest. */
   #skipping: { head: string; tail: string; digest: UnreadDigest } | undefined;
   #closed = false;
+  /** Set while the output is corked until the current tick ends: see send. */
+  #corked = false;
 
   constructor(input: Readable, output: Writable, options: { maxLineBytes?: number } = {}) {
     this.#input = input;
@@ -68,11 +70,23 @@ export class LineTransport implements MessageTransport {
         ),
       );
     }
+    // Messages sent in the same tick (answers to calls in flight, calls forwarded together)
+    // leave in one writev(2): one system call and one wake-up of the reader, not one each.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#output.cork();
+      process.nextTick(this.#uncork);
+    }
     return new Promise((resolve) => {
       if (this.#output.write(line)) resolve();
       else this.#output.once('drain', resolve);
     });
   }
+
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#output.uncork();
+  };
 
   async close(): Promise<void> {
     if (this.#closed) return;

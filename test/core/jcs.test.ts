@@ -54,6 +54,19 @@ describe('JCS (RFC 8785)', () => {
     );
   });
 
+  it('orders member names by UTF-16 code units, for few members (sorted in place) and many', () => {
+    // U+1F600 is written as surrogates (0xD83D 0xDE00): before U+FFFF in code units, after it in code points.
+    const names = ['\u{1F600}', '\uFFFF', 'b', 'B', 'a', '10', '9', '', 'é', 'e\u0301', 'aa', 'a ', '_', '~'];
+    const many = Array.from({ length: 40 }, (_, i) => `k${(i * 7) % 40}`);
+    for (const size of [2, 3, 14, 16, 17, 40]) {
+      const keys = [...names, ...many].slice(0, size).reverse();
+      const value = Object.fromEntries(keys.map((key, i) => [key, i]));
+      expect(canonicalize(value)).toBe(reference(value));
+      expect(canonicalize({ deep: [value], ...value })).toBe(reference({ deep: [value], ...value }));
+    }
+    expect(canonicalize({ '\uFFFF': 1, '\u{1F600}': 2 })).toBe('{"\u{1F600}":2,"\uFFFF":1}');
+  });
+
   it('attack: values that JSON.stringify writes differently from JCS get their JCS form or a refusal', () => {
     // Integer-like names enumerate numerically; JCS orders them as strings.
     expect(canonicalize({ '10': 1, '9': 2 })).toBe('{"10":1,"9":2}');

@@ -22,7 +22,7 @@ function drive(
   for (let i = 0; i < steps; i++) {
     from.at += 25;
     from.cpu += cpuPerStep;
-    const verdict = watch.observe(from.at, from.cpu, runnable);
+    const verdict = watch.observe(from.at, from.cpu, () => runnable);
     if (verdict !== undefined) return verdict;
   }
   return undefined;
@@ -51,6 +51,23 @@ describe('CpuWatch', () => {
       limit: 'startup_cpu_ms',
       limitMs: 2_000,
     });
+  });
+
+  it('reads whether a thread is runnable only for samples that used almost no CPU', () => {
+    const watch = new CpuWatch({ ...limits, startupCpuMs: 0 }, 0);
+    let asked = 0;
+    const runnable = () => {
+      asked++;
+      return true;
+    };
+    // Busy samples: a stat file per thread would be read for nothing.
+    for (let at = 25; at <= 250; at += 25) watch.observe(at, at, runnable);
+    expect(asked).toBe(0);
+    // No CPU, but a thread waits for one (a starved loop): asked every sample, and never quiet.
+    for (let at = 275; at <= 1_000; at += 25) expect(watch.observe(at, 250, runnable)).toBeUndefined();
+    expect(asked).toBe(30);
+    expect(watch.stretchMs).toBe(250);
+    expect(watch.observe(1_025, 600, runnable)).toMatchObject({ limit: 'cpu_ms_per_request', usedMs: 600 });
   });
 
   it('counts the lifetime total across idle waits', () => {

@@ -41,13 +41,18 @@ export class CpuWatch {
     return this.busyMs;
   }
 
-  observe(now: number, cpuMs: number, runnable: boolean): CpuVerdict {
+  /**
+   * `runnable` says whether a thread of the sandbox is running or waiting for a CPU; it is
+   * asked only when the sample used almost no CPU (a busy sample is not quiet either way),
+   * since reading it costs a stat file per thread.
+   */
+  observe(now: number, cpuMs: number, runnable: () => boolean): CpuVerdict {
     const elapsed = Math.max(1, now - this.lastAt);
     const spent = Math.max(0, cpuMs - this.lastCpuMs);
     this.lastAt = now;
     this.lastCpuMs = Math.max(this.lastCpuMs, cpuMs);
     this.busyMs += spent;
-    const quiet = !runnable && spent <= elapsed * IDLE_SHARE;
+    const quiet = spent <= elapsed * IDLE_SHARE && !runnable();
     this.quietMs = quiet ? this.quietMs + elapsed : 0;
     if (this.quietMs >= IDLE_RESET_MS) {
       this.busyMs = 0;

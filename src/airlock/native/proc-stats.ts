@@ -16,8 +16,11 @@ export interface ProcessFigures {
   readonly peakRssBytes: number;
   /** Live processes in the tree, the root included. */
   readonly processes: number;
-  /** Whether any thread in the tree is running or waiting for a CPU (state R). */
-  readonly runnable: boolean;
+  /**
+   * Whether any thread in the tree is running or waiting for a CPU (state R), read when asked:
+   * one stat file per thread, which a watcher needs only when the tree used almost no CPU.
+   */
+  runnable(): boolean;
 }
 
 function readText(path: string): string | undefined {
@@ -31,7 +34,10 @@ function readText(path: string): string | undefined {
 /** CPU of one process including children it has reaped; undefined once it is gone. */
 export function readCpuMs(pid: number): number | undefined {
   const stat = readText(`/proc/${pid}/stat`);
-  if (stat === undefined) return undefined;
+  return stat === undefined ? undefined : cpuMsOf(stat);
+}
+
+function cpuMsOf(stat: string): number {
   // The command name may contain spaces and parentheses; fields start after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state); utime..cstime are fields 14..17.
@@ -101,24 +107,28 @@ export function processTree(root: number, limit = Number.POSITIVE_INFINITY): num
 
 /** Sums the figures of a whole process tree; undefined when the root is gone. */
 export function readTreeFigures(root: number, processLimit?: number): ProcessFigures | undefined {
-  if (readCpuMs(root) === undefined) return undefined;
+  const rootStat = readText(`/proc/${root}/stat`);
+  if (rootStat === undefined) return undefined;
   let cpuMs = 0;
   let rssBytes = 0;
   let peakRssBytes = 0;
-  let runnable = false;
   const tree = processTree(root, processLimit);
   for (const pid of tree) {
-    runnable ||= hasRunnableThread(pid);
-    cpuMs += readCpuMs(pid) ?? 0;
+    // The root's stat was read a moment ago, to know it is alive: not read twice per sample.
+    cpuMs += pid === root ? cpuMsOf(rootStat) : (readCpuMs(pid) ?? 0);
     const memory = readMemory(pid);
     rssBytes += memory?.rssBytes ?? 0;
     peakRssBytes = Math.max(peakRssBytes, memory?.peakRssBytes ?? 0);
   }
+  let runnable: boolean | undefined;
   return {
     cpuMs,
     rssBytes,
     peakRssBytes: Math.max(peakRssBytes, rssBytes),
     processes: tree.length,
-    runnable,
+    runnable: () => {
+      runnable ??= tree.some(hasRunnableThread);
+      return runnable;
+    },
   };
 }
