@@ -67,12 +67,16 @@ export const messages: Dialect = {
     }
     if (data.type === 'content_block_delta') {
       const delta = (data.delta ?? {}) as Record<string, unknown>;
+      // Output the provider bills: text, tool input and extended thinking (a provider streaming
+      // thinking past max_tokens was never cut, and charged 0 output when it reported no count).
       const text =
         typeof delta.text === 'string'
           ? delta.text
           : typeof delta.partial_json === 'string'
             ? delta.partial_json
-            : '';
+            : typeof delta.thinking === 'string'
+              ? delta.thinking
+              : '';
       return text === '' ? {} : { text };
     }
     if (data.type === 'message_delta') {
