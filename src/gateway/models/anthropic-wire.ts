@@ -58,10 +58,13 @@ export const messages: Dialect = {
     if (data === undefined) return {};
     if (data.type === 'message_start') {
       const message = (data.message ?? {}) as Record<string, unknown>;
-      const usage = usageOf(message.usage);
+      // Only the input count: the output count here is the opening one (1), before anything was
+      // generated; the final one comes in message_delta. Taken as final, a stream whose provider
+      // left message_delta's count out was charged 1 output token for an answer of up to the cap.
+      const input = usageOf(message.usage)?.inputTokens;
       const served = reportedModel(message.model);
       return {
-        ...(usage === undefined ? {} : { usage }),
+        ...(input === undefined ? {} : { usage: { inputTokens: input } }),
         ...(served === undefined ? {} : { served }),
       };
     }

@@ -28,11 +28,13 @@ const openaiStream = (delta: (fragment: string, i: number) => Record<string, unk
 const anthropicStream = (
   block: Record<string, unknown>,
   delta: (fragment: string) => Record<string, unknown>,
+  fragments: readonly string[] = FRAGMENTS,
+  startUsage: Record<string, number> = { input_tokens: 3 },
 ) => {
   const event = (type: string, data: Record<string, unknown>) =>
     `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
   return [
-    // A start that reports input only, and an end that reports no output count: nothing to settle on but what was counted.
+    // An end that reports no output count: nothing to settle on but what was counted.
     event('message_start', {
       message: {
         id: 'm',
@@ -40,11 +42,11 @@ const anthropicStream = (
         role: 'assistant',
         model: 'claude-test',
         content: [],
-        usage: { input_tokens: 3 },
+        usage: startUsage,
       },
     }),
     event('content_block_start', { index: 0, content_block: block }),
-    ...FRAGMENTS.map((fragment) => event('content_block_delta', { index: 0, delta: delta(fragment) })),
+    ...fragments.map((fragment) => event('content_block_delta', { index: 0, delta: delta(fragment) })),
     event('content_block_stop', { index: 0 }),
     event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: {} }),
     event('message_stop', {}),
@@ -169,4 +171,31 @@ describe('stream output that is not message text counts against the cap', () => 
       expectCut(await lastReceipt());
     });
   }
+
+  it("attack: an Anthropic stream whose only output count is message_start's opening one is charged what the gateway counted, not 1", async () => {
+    // Anthropic's message_start carries output_tokens: 1, a running count; the final one comes in
+    // message_delta. A provider leaving it out had an answer of up to the cap charged 1 token.
+    const words = FRAGMENTS.slice(0, 12);
+    claude.queue({
+      rawStream: anthropicStream(
+        { type: 'text', text: '' },
+        (fragment) => ({ type: 'text_delta', text: fragment }),
+        words,
+        { input_tokens: 3, output_tokens: 1 },
+      ),
+    });
+    const client = new Anthropic({ apiKey: key, baseURL: gw.url.href.replace(/\/$/, ''), maxRetries: 0 });
+    const message = await client.messages
+      .stream({ model: 'claude-test', max_tokens: MAX, messages: [{ role: 'user', content: 'hi' }] })
+      .finalMessage();
+    expect(message.content).toEqual(
+      [{ type: 'text', text: words.join(''), citations: null }].map(({ type, text }) =>
+        expect.objectContaining({ type, text }),
+      ),
+    );
+    const predicate = await lastReceipt();
+    expect(predicate.outcome).toBe('ok');
+    expect(predicate.usage.outputTokens).toBeGreaterThanOrEqual(words.length);
+    expect(predicate.usage.chargedTokens).toBe(predicate.usage.inputTokens + predicate.usage.outputTokens);
+  });
 });
