@@ -1,4 +1,11 @@
-import { type Dialect, reportedModel, reportedTokens, type StreamStep, type TokenUsage } from './dialect.js';
+import {
+  type Dialect,
+  MAX_REPORTED_TOKENS,
+  reportedModel,
+  reportedTokens,
+  type StreamStep,
+  type TokenUsage,
+} from './dialect.js';
 
 function parse(data: string): Record<string, unknown> | undefined {
   try {
@@ -9,11 +16,30 @@ function parse(data: string): Record<string, unknown> | undefined {
   }
 }
 
+/** Input Anthropic reports apart from `input_tokens`, and bills: what the prompt cache was written and read. */
+const CACHED_INPUT = ['cache_creation_input_tokens', 'cache_read_input_tokens'] as const;
+
+/**
+ * All the input a usage report says was read: `input_tokens` plus the cache's counts (null or
+ * absent when nothing was cached). Settled on `input_tokens` alone, an agent marking its prompt
+ * with `cache_control` had its input given back from every reservation. A cache count that is
+ * not believed makes the input not reported (the reservation is charged).
+ */
+function inputOf(usage: Record<string, unknown>): number | undefined {
+  let total = reportedTokens(usage.input_tokens);
+  for (const field of CACHED_INPUT) {
+    if (total === undefined || usage[field] === undefined || usage[field] === null) continue;
+    const cached = reportedTokens(usage[field]);
+    total = cached === undefined ? undefined : total + cached;
+  }
+  return total === undefined || total > MAX_REPORTED_TOKENS ? undefined : total;
+}
+
 function usageOf(value: unknown): Partial<TokenUsage> | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const usage = value as Record<string, unknown>;
   const result: { inputTokens?: number; outputTokens?: number } = {};
-  const input = reportedTokens(usage.input_tokens);
+  const input = inputOf(usage);
   const output = reportedTokens(usage.output_tokens);
   if (input !== undefined) result.inputTokens = input;
   if (output !== undefined) result.outputTokens = output;

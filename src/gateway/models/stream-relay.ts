@@ -177,7 +177,10 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
           }
         }
         const step = dialect.step(event);
-        if (step.usage?.inputTokens !== undefined) inputTokens = step.usage.inputTokens;
+        // Input read never shrinks in a stream: a later report leaving out what an earlier one counted
+        // (Anthropic's message_delta without the cache counts of message_start) does not lower it.
+        if (step.usage?.inputTokens !== undefined)
+          inputTokens = Math.max(inputTokens ?? 0, step.usage.inputTokens);
         if (step.usage?.outputTokens !== undefined) outputTokens = step.usage.outputTokens;
         if (step.served !== undefined) served = step.served;
         const block = dialect.block?.(event);
