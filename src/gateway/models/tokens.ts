@@ -78,17 +78,29 @@ export function countTextTokens(text: string): number {
  * size is bounded (Anthropic's ~1,600 for an image scaled to 1.15 megapixels; OpenAI's 1,445
  * for gpt-4o at high detail). A linked image (a URL, a file id) is a few tokens of text but is
  * billed by its pixels: 100 of them passed llm_tokens_per_request as ~2,000 tokens and were
- * billed ~150,000. Image data sent inline counts as its text when that is more.
+ * billed ~150,000. A linked document counts as one such page at least. Data sent inline counts
+ * as its text when that is more.
  */
 export const IMAGE_INPUT_TOKENS = 1600;
 
-/** An image content part: OpenAI's `image_url` (chat) or `input_image`, Anthropic's `image` block. */
+/**
+ * A content part the provider bills by what it holds, not by the text of its reference: an image
+ * (OpenAI's `image_url` or `input_image`, Anthropic's `image` block) or a document (OpenAI's
+ * `file` part, Anthropic's `document` block: a PDF, billed per page, each page at least an image).
+ */
 function isImagePart(value: Record<string, unknown>): boolean {
-  return (
-    value.type === 'image_url' ||
-    value.type === 'input_image' ||
-    (value.type === 'image' && 'source' in value)
-  );
+  switch (value.type) {
+    case 'image_url':
+    case 'input_image':
+    case 'file':
+    case 'input_file':
+      return true;
+    case 'image':
+    case 'document':
+      return 'source' in value;
+    default:
+      return false;
+  }
 }
 
 /**

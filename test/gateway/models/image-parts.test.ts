@@ -101,9 +101,35 @@ describe('images in a request count against llm_tokens_per_request', () => {
     ],
   });
 
+  const openaiFiles = (count: number) => ({
+    model: 'gpt-test',
+    max_tokens: 8,
+    messages: [
+      {
+        role: 'user',
+        content: Array.from({ length: count }, (_, i) => ({ type: 'file', file: { file_id: `file-${i}` } })),
+      },
+    ],
+  });
+  const anthropicDocuments = (count: number) => ({
+    model: 'claude-test',
+    max_tokens: 8,
+    messages: [
+      {
+        role: 'user',
+        content: Array.from({ length: count }, (_, i) => ({
+          type: 'document',
+          source: { type: 'url', url: `https://docs.example/${i}.pdf` },
+        })),
+      },
+    ],
+  });
+
   for (const [format, path, body, provider] of [
     ['OpenAI image_url parts', '/v1/chat/completions', openaiImages, () => openai],
     ['Anthropic image blocks', '/v1/messages', anthropicImages, () => claude],
+    ['OpenAI file parts (PDF by file id)', '/v1/chat/completions', openaiFiles, () => openai],
+    ['Anthropic document blocks (PDF by URL)', '/v1/messages', anthropicDocuments, () => claude],
   ] as const) {
     it(`attack: ten linked ${format} are refused (429, the quota named) and never reach the provider`, async () => {
       const sent = provider().received.length;
