@@ -87,7 +87,7 @@ export interface ModelGatewayParts {
   readonly metrics: GatewayMetrics;
   readonly tracing: Tracing;
   readonly secretsFor: (provider: ProviderConfig) => Promise<ProviderSecrets>;
-  /** Largest upstream answer read whole (default 32 MiB). */
+  /** Largest upstream answer read whole, and most bytes read of a stream (default 32 MiB). */
   readonly maxResponseBytes?: number;
   readonly now?: () => Date;
 }
@@ -499,6 +499,7 @@ export class ModelGateway {
           usageChunk: asksUsage(record),
           redact: async (text) => (await this.parts.secretsFor(sent.provider)).redact(text),
           outputCap: maxTokens === undefined ? Number.MAX_SAFE_INTEGER : maxTokens * answers,
+          maxBytes: maxResponseBytes,
           model: route.model,
           ...(signal === undefined ? {} : { signal }),
           finish: async (outcome) => {

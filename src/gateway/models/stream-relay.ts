@@ -35,6 +35,12 @@ export interface RelayInput {
   readonly response: UpstreamResponse;
   /** Output tokens the call may produce; a provider that goes past it is cut off. */
   readonly outputCap: number;
+  /**
+   * Most bytes read from the provider's stream, as a whole answer is bounded: events that carry no
+   * text count no tokens, so a provider streaming them without end was never cut, and what the
+   * gateway keeps of a stream (the events held back, the data digested) grew until it ran out of memory.
+   */
+  readonly maxBytes: number;
   readonly model: string;
   readonly signal?: AbortSignal;
   /**
@@ -78,6 +84,7 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
   const slack = holdSlack(input.outputCap);
   let held: SseEvent[] | undefined;
   let counted = 0;
+  let received = 0;
   let inputTokens: number | undefined;
   let outputTokens: number | undefined;
   let served: string | undefined;
@@ -137,6 +144,11 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
       }
       if (next.done === true) break;
       if (input.signal?.aborted) break;
+      received += next.value.length;
+      if (received > input.maxBytes) {
+        yield* fail(`the provider's stream is larger than ${input.maxBytes} bytes`);
+        return;
+      }
       let events: SseEvent[];
       try {
         events = parser.push(next.value);
