@@ -5,6 +5,7 @@ import type { Manifest } from '../../capability/manifest.js';
 import { decideModel } from '../../capability/name-policy.js';
 import { jsonDepth, numberOutOfRange, parseFiniteJson, tooDeep } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
+import { duplicateJsonKey, duplicateKeyReason } from '../../core/duplicate-key.js';
 import { OacpError } from '../../core/errors.js';
 import { canonicalize } from '../../core/jcs.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
@@ -550,6 +551,11 @@ export class ModelGateway {
       }
       // No digest (so no receipt) could hold such a number, nor would the agent get it back as sent.
       if (parsed.outOfRange !== undefined) throw new Error(numberOutOfRange('the answer', parsed.outOfRange));
+      // The agent gets these bytes as they came, and the receipt digests JSON.parse's reading (the
+      // last of a repeated member): to a client whose parser keeps the first, or refuses, the receipt
+      // would vouch for an answer it never read.
+      const repeated = duplicateJsonKey(text);
+      if (repeated !== undefined) throw new Error(duplicateKeyReason('the answer', repeated));
       answer = parsed.value;
       raw = text;
     } catch (error) {

@@ -1,5 +1,6 @@
 import { jsonDepth, parseFiniteJson, tooDeep } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
+import { duplicateJsonKey, duplicateKeyReason } from '../../core/duplicate-key.js';
 import { canonicalize } from '../../core/jcs.js';
 import { isErrorBody } from './answer-shape.js';
 import { type Dialect, MAX_ANSWER_DEPTH, type TokenUsage } from './dialect.js';
@@ -176,6 +177,12 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
         // As for a whole answer (dialect.ts MAX_ANSWER_DEPTH): what translates and digests events recurses.
         if (jsonDepth(event.data) > MAX_ANSWER_DEPTH) {
           yield* fail(tooDeep("an event of the provider's stream", MAX_ANSWER_DEPTH));
+          return;
+        }
+        // As for a whole answer: the event goes out as it came, and the digest is of JSON.parse's reading.
+        const repeated = duplicateJsonKey(event.data);
+        if (repeated !== undefined) {
+          yield* fail(duplicateKeyReason("an event of the provider's stream", repeated));
           return;
         }
         // An error mid-stream (a 200 whose events turn to an error) ends the call as failed, and
