@@ -68,6 +68,7 @@ describe('input read from or written to the prompt cache is charged', () => {
           },
         ],
         budgets: { tokens_per_hour: 1_000_000 },
+        aliases: { 'claude-via-openai': { model: 'claude-test', providers: ['claude'] } },
       }),
     });
     key = (await modelAgent(gw, 'cacher', ['*'])).key;
@@ -145,5 +146,44 @@ describe('input read from or written to the prompt cache is charged', () => {
       }),
     });
     expectCharged(await call(false), 5);
+  });
+
+  it('an OpenAI client of an Anthropic alias is told the cached input in prompt_tokens, as its receipt counts it, whole and streamed', async () => {
+    const openaiCall = async (streamed: boolean) => {
+      const answer = await request(new URL('/v1/chat/completions', gw.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({
+          model: 'claude-via-openai',
+          max_tokens: 20,
+          stream: streamed,
+          ...(streamed ? { stream_options: { include_usage: true } } : {}),
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+      });
+      const text = await answer.body.text();
+      expect(answer.statusCode).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const usage = streamed
+        ? (text
+            .split('\n')
+            .filter((line) => line.startsWith('data: {'))
+            .map((line) => JSON.parse(line.slice(6)) as { usage?: { prompt_tokens: number } })
+            .find((chunk) => chunk.usage !== undefined)?.usage ?? { prompt_tokens: -1 })
+        : (JSON.parse(text) as { usage: { prompt_tokens: number } }).usage;
+      const { predicate } = await receiptAt<Predicate>(gw, gw.gateway.services.log.size - 1);
+      return { prompt: usage.prompt_tokens, receipt: predicate.usage.inputTokens };
+    };
+    claude.queue({
+      rawAnswer: message({ input_tokens: 5, cache_read_input_tokens: CACHED, output_tokens: 3 }),
+    });
+    expect(await openaiCall(false)).toEqual({ prompt: 5 + CACHED, receipt: 5 + CACHED });
+    claude.queue({
+      rawStream: stream(
+        { input_tokens: 5, cache_read_input_tokens: CACHED, output_tokens: 1 },
+        { output_tokens: 3 },
+      ),
+    });
+    expect(await openaiCall(true)).toEqual({ prompt: 5 + CACHED, receipt: 5 + CACHED });
   });
 });
