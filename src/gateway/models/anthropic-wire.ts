@@ -1,4 +1,11 @@
-import { type Dialect, reportedModel, reportedTokens, type StreamStep, type TokenUsage } from './dialect.js';
+import {
+  type Dialect,
+  MAX_REPORTED_TOKENS,
+  reportedModel,
+  reportedTokens,
+  type StreamStep,
+  type TokenUsage,
+} from './dialect.js';
 
 function parse(data: string): Record<string, unknown> | undefined {
   try {
@@ -9,11 +16,30 @@ function parse(data: string): Record<string, unknown> | undefined {
   }
 }
 
+/** Input Anthropic reports apart from `input_tokens`, and bills: what the prompt cache was written and read. */
+const CACHED_INPUT = ['cache_creation_input_tokens', 'cache_read_input_tokens'] as const;
+
+/**
+ * All the input a usage report says was read: `input_tokens` plus the cache's counts (null or
+ * absent when nothing was cached). Settled on `input_tokens` alone, an agent marking its prompt
+ * with `cache_control` had its input given back from every reservation. A cache count that is
+ * not believed makes the input not reported (the reservation is charged).
+ */
+function inputOf(usage: Record<string, unknown>): number | undefined {
+  let total = reportedTokens(usage.input_tokens);
+  for (const field of CACHED_INPUT) {
+    if (total === undefined || usage[field] === undefined || usage[field] === null) continue;
+    const cached = reportedTokens(usage[field]);
+    total = cached === undefined ? undefined : total + cached;
+  }
+  return total === undefined || total > MAX_REPORTED_TOKENS ? undefined : total;
+}
+
 function usageOf(value: unknown): Partial<TokenUsage> | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const usage = value as Record<string, unknown>;
   const result: { inputTokens?: number; outputTokens?: number } = {};
-  const input = reportedTokens(usage.input_tokens);
+  const input = inputOf(usage);
   const output = reportedTokens(usage.output_tokens);
   if (input !== undefined) result.inputTokens = input;
   if (output !== undefined) result.outputTokens = output;
@@ -58,21 +84,28 @@ export const messages: Dialect = {
     if (data === undefined) return {};
     if (data.type === 'message_start') {
       const message = (data.message ?? {}) as Record<string, unknown>;
-      const usage = usageOf(message.usage);
+      // Only the input count: the output count here is the opening one (1), before anything was
+      // generated; the final one comes in message_delta. Taken as final, a stream whose provider
+      // left message_delta's count out was charged 1 output token for an answer of up to the cap.
+      const input = usageOf(message.usage)?.inputTokens;
       const served = reportedModel(message.model);
       return {
-        ...(usage === undefined ? {} : { usage }),
+        ...(input === undefined ? {} : { usage: { inputTokens: input } }),
         ...(served === undefined ? {} : { served }),
       };
     }
     if (data.type === 'content_block_delta') {
       const delta = (data.delta ?? {}) as Record<string, unknown>;
+      // Output the provider bills: text, tool input and extended thinking (a provider streaming
+      // thinking past max_tokens was never cut, and charged 0 output when it reported no count).
       const text =
         typeof delta.text === 'string'
           ? delta.text
           : typeof delta.partial_json === 'string'
             ? delta.partial_json
-            : '';
+            : typeof delta.thinking === 'string'
+              ? delta.thinking
+              : '';
       return text === '' ? {} : { text };
     }
     if (data.type === 'message_delta') {

@@ -186,10 +186,22 @@ export async function reserveBatch(input: BatchParts): Promise<BatchRefused | Ba
   let cost = 0;
   for (const item of batch.requests) {
     const estimated = estimateInputTokens(item.body);
-    const asked = dialect.read(item.body).maxTokens;
-    const cap = dialect.generates
-      ? Math.max(0, Math.min(typeof asked === 'number' ? asked : perRequest, perRequest - estimated))
+    const read = dialect.read(item.body);
+    const asked = read.maxTokens;
+    // `n` answers of up to the cap each, as the item's own call reserves them (model-gateway.ts): a
+    // batch counting one answer refused every item asking for more, and ran a batch that could not fit.
+    const answers =
+      Number.isInteger(read.choices) && (read.choices as number) >= 1 ? (read.choices as number) : 1;
+    const each = dialect.generates
+      ? Math.max(
+          0,
+          Math.min(
+            typeof asked === 'number' ? asked : perRequest,
+            Math.floor((perRequest - estimated) / answers),
+          ),
+        )
       : 0;
+    const cap = each * answers;
     tokens += estimated + cap;
     cost += input.estimateCost(item.body, estimated + cap);
   }

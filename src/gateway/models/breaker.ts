@@ -46,6 +46,15 @@ export class CircuitBreaker {
     return Math.max(0, this.options.cooldownMs - (this.#now() - this.#openedAt));
   }
 
+  /**
+   * A call that ended with no verdict on the provider (its client went away while the provider had
+   * it): a probe's turn passes to the next call. Without it the breaker waited for an outcome that
+   * never came, and refused every call to the provider until the gateway restarted.
+   */
+  abandon(): void {
+    this.#probing = false;
+  }
+
   success(): void {
     this.#state = 'closed';
     this.#consecutive = 0;

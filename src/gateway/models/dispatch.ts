@@ -115,6 +115,8 @@ export async function dispatch(input: DispatchInput): Promise<Dispatched> {
         );
       } catch (error) {
         if (input.signal?.aborted) {
+          // No verdict on the provider: a probe's turn goes to the next call.
+          breaker.abandon();
           // Cancelled while the provider had the request: it may have run it, so it counts as spent.
           attempts.push({
             provider: provider.name,

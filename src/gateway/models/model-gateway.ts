@@ -5,6 +5,7 @@ import type { Manifest } from '../../capability/manifest.js';
 import { decideModel } from '../../capability/name-policy.js';
 import { jsonDepth, numberOutOfRange, parseFiniteJson, tooDeep } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
+import { duplicateJsonKey, duplicateKeyReason } from '../../core/duplicate-key.js';
 import { OacpError } from '../../core/errors.js';
 import { canonicalize } from '../../core/jcs.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
@@ -87,7 +88,7 @@ export interface ModelGatewayParts {
   readonly metrics: GatewayMetrics;
   readonly tracing: Tracing;
   readonly secretsFor: (provider: ProviderConfig) => Promise<ProviderSecrets>;
-  /** Largest upstream answer read whole (default 32 MiB). */
+  /** Largest upstream answer read whole, and most bytes read of a stream (default 32 MiB). */
   readonly maxResponseBytes?: number;
   readonly now?: () => Date;
 }
@@ -511,6 +512,7 @@ export class ModelGateway {
           usageChunk: asksUsage(record),
           redact: async (text) => (await this.parts.secretsFor(sent.provider)).redact(text),
           outputCap: maxTokens === undefined ? Number.MAX_SAFE_INTEGER : maxTokens * answers,
+          maxBytes: maxResponseBytes,
           model: route.model,
           ...(signal === undefined ? {} : { signal }),
           finish: async (outcome) => {
@@ -552,6 +554,11 @@ export class ModelGateway {
       } else {
         ({ answer, raw, status } = await this.#readAnswer(sent, status, maxResponseBytes));
       }
+      // The agent gets these bytes as they came, and the receipt digests JSON.parse's reading (the
+      // last of a repeated member): to a client whose parser keeps the first, or refuses, the receipt
+      // would vouch for an answer it never read.
+      const repeated = duplicateJsonKey(raw);
+      if (repeated !== undefined) throw new Error(duplicateKeyReason('the answer', repeated));
     } catch (error) {
       facts.charged = reserveTokens + billedTokens;
       facts.chargedCost = price === undefined ? undefined : estimatedCost + billedCost;

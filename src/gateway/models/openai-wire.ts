@@ -15,6 +15,33 @@ function openaiUsage(value: unknown, generates: boolean): TokenUsage | undefined
   return { inputTokens: input, outputTokens: output };
 }
 
+/** The strings a provider generates and bills as output in one delta, whatever the kind. */
+const GENERATED = ['content', 'refusal', 'reasoning_content', 'reasoning'] as const;
+
+/**
+ * The generated text of one chunk's delta: its content, and also a refusal, reasoning text and
+ * tool-call names and arguments (the legacy `function_call` too), which are output the provider
+ * bills as well. Counting `content` alone let a provider that ignores max_tokens stream tool-call
+ * arguments past the cap uncut, and charged 0 output for them when it reported no usage.
+ */
+function generatedText(delta: unknown): string {
+  if (typeof delta !== 'object' || delta === null) return '';
+  const record = delta as Record<string, unknown>;
+  let text = '';
+  for (const field of GENERATED) if (typeof record[field] === 'string') text += record[field];
+  const calls = [...(Array.isArray(record.tool_calls) ? record.tool_calls : []), record.function_call];
+  for (const call of calls) {
+    const fn = (call as { function?: unknown } | null)?.function ?? call;
+    if (typeof fn !== 'object' || fn === null) continue;
+    const { name, arguments: args } = fn as { name?: unknown; arguments?: unknown };
+    if (typeof name === 'string') text += name;
+    if (typeof args === 'string') text += args;
+  }
+  const transcript = (record.audio as { transcript?: unknown } | null | undefined)?.transcript;
+  if (typeof transcript === 'string') text += transcript;
+  return text;
+}
+
 function servedModel(json: unknown): string | undefined {
   return reportedModel((json as { model?: unknown } | null)?.model);
 }
@@ -77,10 +104,7 @@ export const chatCompletions: Dialect = {
     const choices = (chunk as { choices?: unknown }).choices;
     let text = '';
     if (Array.isArray(choices)) {
-      for (const choice of choices) {
-        const content = (choice as { delta?: { content?: unknown } } | null)?.delta?.content;
-        if (typeof content === 'string') text += content;
-      }
+      for (const choice of choices) text += generatedText((choice as { delta?: unknown } | null)?.delta);
     }
     const usage = openaiUsage((chunk as { usage?: unknown }).usage, true);
     const served = servedModel(chunk);

@@ -1,5 +1,6 @@
 import { jsonDepth, parseFiniteJson, tooDeep } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
+import { duplicateJsonKey, duplicateKeyReason } from '../../core/duplicate-key.js';
 import { canonicalize } from '../../core/jcs.js';
 import { isErrorBody } from './answer-shape.js';
 import { type Dialect, MAX_ANSWER_DEPTH, type TokenUsage } from './dialect.js';
@@ -35,6 +36,12 @@ export interface RelayInput {
   readonly response: UpstreamResponse;
   /** Output tokens the call may produce; a provider that goes past it is cut off. */
   readonly outputCap: number;
+  /**
+   * Most bytes read from the provider's stream, as a whole answer is bounded: events that carry no
+   * text count no tokens, so a provider streaming them without end was never cut, and what the
+   * gateway keeps of a stream (the events held back, the data digested) grew until it ran out of memory.
+   */
+  readonly maxBytes: number;
   readonly model: string;
   readonly signal?: AbortSignal;
   /**
@@ -78,6 +85,7 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
   const slack = holdSlack(input.outputCap);
   let held: SseEvent[] | undefined;
   let counted = 0;
+  let received = 0;
   let inputTokens: number | undefined;
   let outputTokens: number | undefined;
   let served: string | undefined;
@@ -137,6 +145,11 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
       }
       if (next.done === true) break;
       if (input.signal?.aborted) break;
+      received += next.value.length;
+      if (received > input.maxBytes) {
+        yield* fail(`the provider's stream is larger than ${input.maxBytes} bytes`);
+        return;
+      }
       let events: SseEvent[];
       try {
         events = parser.push(next.value);
@@ -166,6 +179,12 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
           yield* fail(tooDeep("an event of the provider's stream", MAX_ANSWER_DEPTH));
           return;
         }
+        // As for a whole answer: the event goes out as it came, and the digest is of JSON.parse's reading.
+        const repeated = duplicateJsonKey(event.data);
+        if (repeated !== undefined) {
+          yield* fail(duplicateKeyReason("an event of the provider's stream", repeated));
+          return;
+        }
         // An error mid-stream (a 200 whose events turn to an error) ends the call as failed, and
         // may quote the key the provider was sent: it reaches the agent only redacted.
         if (event.data.includes('"error"')) {
@@ -177,7 +196,10 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
           }
         }
         const step = dialect.step(event);
-        if (step.usage?.inputTokens !== undefined) inputTokens = step.usage.inputTokens;
+        // Input read never shrinks in a stream: a later report leaving out what an earlier one counted
+        // (Anthropic's message_delta without the cache counts of message_start) does not lower it.
+        if (step.usage?.inputTokens !== undefined)
+          inputTokens = Math.max(inputTokens ?? 0, step.usage.inputTokens);
         if (step.usage?.outputTokens !== undefined) outputTokens = step.usage.outputTokens;
         if (step.served !== undefined) served = step.served;
         const block = dialect.block?.(event);

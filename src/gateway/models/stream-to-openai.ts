@@ -1,7 +1,7 @@
 import { chatCompletions } from './openai-wire.js';
 import type { SseEvent } from './sse.js';
 import type { ClientSide } from './stream-relay.js';
-import { isRecord, type Json, TO_OPENAI_FINISH } from './translate-parts.js';
+import { anthropicPromptTokens, isRecord, type Json, TO_OPENAI_FINISH } from './translate-parts.js';
 
 function parse(data: string): Json {
   try {
@@ -46,7 +46,7 @@ export function anthropicToOpenAiStream(created: number): ClientSide {
         if (typeof message.id === 'string') id = `chatcmpl-${message.id}`;
         if (typeof message.model === 'string') model = message.model;
         const usage = isRecord(message.usage) ? message.usage : {};
-        if (typeof usage.input_tokens === 'number') inputTokens = usage.input_tokens;
+        inputTokens = Math.max(inputTokens, anthropicPromptTokens(usage) ?? 0);
         return [chunk({ delta: { role: 'assistant', content: '' } })];
       }
       case 'content_block_start': {
@@ -84,7 +84,8 @@ export function anthropicToOpenAiStream(created: number): ClientSide {
         if (typeof delta.stop_reason === 'string') stop = TO_OPENAI_FINISH[delta.stop_reason] ?? 'stop';
         const usage = isRecord(data.usage) ? data.usage : {};
         if (typeof usage.output_tokens === 'number') outputTokens = usage.output_tokens;
-        if (typeof usage.input_tokens === 'number') inputTokens = usage.input_tokens;
+        // As the budget reads it (stream-relay.ts): a later count never lowers the input.
+        inputTokens = Math.max(inputTokens, anthropicPromptTokens(usage) ?? 0);
         if (data.oacp !== undefined) oacp = data.oacp;
         return [];
       }

@@ -80,11 +80,42 @@ export function countTextTokens(text: string): number {
 }
 
 /**
- * Every string value under `value`, tokenized, and with `ids` every number as one token (token
- * ids). Iterative and without spreading arrays into arguments, so any depth and any length is
- * fine (`push(...items)` of 400,000 items overflowed the stack).
+ * Fewest input tokens an image part counts for: about what one image costs at most where the
+ * size is bounded (Anthropic's ~1,600 for an image scaled to 1.15 megapixels; OpenAI's 1,445
+ * for gpt-4o at high detail). A linked image (a URL, a file id) is a few tokens of text but is
+ * billed by its pixels: 100 of them passed llm_tokens_per_request as ~2,000 tokens and were
+ * billed ~150,000. A linked document counts as one such page at least. Data sent inline counts
+ * as its text when that is more.
  */
-function countStrings(value: unknown, count: (text: string) => number, ids: boolean): number {
+export const IMAGE_INPUT_TOKENS = 1600;
+
+/**
+ * A content part the provider bills by what it holds, not by the text of its reference: an image
+ * (OpenAI's `image_url` or `input_image`, Anthropic's `image` block) or a document (OpenAI's
+ * `file` part, Anthropic's `document` block: a PDF, billed per page, each page at least an image).
+ */
+function isImagePart(value: Record<string, unknown>): boolean {
+  switch (value.type) {
+    case 'image_url':
+    case 'input_image':
+    case 'file':
+    case 'input_file':
+      return true;
+    case 'image':
+    case 'document':
+      return 'source' in value;
+    default:
+      return false;
+  }
+}
+
+/**
+ * Every string value under `value`, tokenized, and with `ids` every number as one token (token
+ * ids); with `images`, an image part counts at least IMAGE_INPUT_TOKENS. Iterative and without
+ * spreading arrays into arguments, so any depth and any length is fine (`push(...items)` of
+ * 400,000 items overflowed the stack).
+ */
+function countStrings(value: unknown, count: (text: string) => number, ids: boolean, images = true): number {
   let total = 0;
   const stack: unknown[] = [value];
   while (stack.length > 0) {
@@ -92,12 +123,19 @@ function countStrings(value: unknown, count: (text: string) => number, ids: bool
     if (typeof next === 'string') total += count(next);
     else if (typeof next === 'number') total += ids ? 1 : 0;
     else if (Array.isArray(next)) for (const item of next) stack.push(item);
-    else if (typeof next === 'object' && next !== null)
+    else if (typeof next === 'object' && next !== null) {
+      const record = next as Record<string, unknown>;
+      // One level only (what is inside an image part is counted as plain text), so no nesting recurses.
+      if (images && isImagePart(record)) {
+        total += Math.max(IMAGE_INPUT_TOKENS, countStrings(record, count, ids, false));
+        continue;
+      }
       // Names are read too: a tool schema's property names are tokens the provider bills.
-      for (const [name, item] of Object.entries(next)) {
+      for (const [name, item] of Object.entries(record)) {
         total += count(name);
         stack.push(item);
       }
+    }
   }
   return total;
 }

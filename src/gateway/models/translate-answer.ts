@@ -1,5 +1,6 @@
 import type { ProviderKind } from './dialect.js';
 import {
+  anthropicPromptTokens,
   argumentsObject,
   isRecord,
   type Json,
@@ -22,7 +23,7 @@ function toOpenAi(record: Json, now: () => Date): Json {
       type: 'function',
       function: { name: String(block.name), arguments: JSON.stringify(block.input ?? {}) },
     }));
-  const input = Number(usage.input_tokens ?? 0);
+  const input = anthropicPromptTokens(usage) ?? 0;
   const output = Number(usage.output_tokens ?? 0);
   return {
     id: typeof record.id === 'string' ? record.id : 'chatcmpl-oacp',

@@ -60,3 +60,16 @@ export const TO_ANTHROPIC_STOP: Readonly<Record<string, string>> = {
   function_call: 'tool_use',
   content_filter: 'refusal',
 };
+
+/**
+ * An Anthropic usage's input as OpenAI counts it (`prompt_tokens` includes cached input):
+ * `input_tokens` plus the prompt cache's written and read counts; undefined without `input_tokens`.
+ * The same sum the budget settles on (anthropic-wire.ts), so the client and the receipt agree.
+ */
+export function anthropicPromptTokens(usage: Json): number | undefined {
+  if (typeof usage.input_tokens !== 'number') return undefined;
+  let total = usage.input_tokens;
+  for (const field of ['cache_creation_input_tokens', 'cache_read_input_tokens'])
+    if (typeof usage[field] === 'number') total += usage[field] as number;
+  return total;
+}
