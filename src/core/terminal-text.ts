@@ -11,3 +11,15 @@ export function escapeControl(text: string): string {
     return `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`;
   });
 }
+
+/**
+ * A value as one line of JSON that is safe on a terminal: `JSON.stringify`
+ * escapes only U+0000-U+001F, so DEL and the C1 range (U+009B is an 8-bit
+ * CSI) would pass raw; they are written as `\u00NN` escapes instead. Outside
+ * strings JSON text has no such characters, so the line parses to the same
+ * value. `undefined` when JSON.stringify gives none.
+ */
+export function terminalSafeJson(value: unknown): string | undefined {
+  const text = JSON.stringify(value);
+  return text?.replace(/[\u007f-\u009f]/g, (char) => `\\u00${char.charCodeAt(0).toString(16)}`);
+}

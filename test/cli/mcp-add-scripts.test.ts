@@ -37,6 +37,8 @@ const FAILING = 'oacp-scripts-fail';
 const DEEP = 'oacp-scripts-deep';
 /** A package whose postinstall leaves a detached daemon behind, one with npm's stdout and one without. */
 const DAEMON = 'oacp-scripts-daemon';
+/** A package whose postinstall turns its bin and package.json into FIFOs, which a host-side read would block on forever. */
+const FIFO = 'oacp-scripts-fifo';
 /** A dependency of the probe with its own postinstall. */
 const DEP = 'oacp-scripts-dep';
 const DEPENDENCIES: Readonly<Record<string, Record<string, string>>> = { [NAME]: { [DEP]: '1.0.0' } };
@@ -318,6 +320,10 @@ beforeAll(async () => {
     ]),
   );
   tarballs.set(
+    FIFO,
+    new Map([['1.0.0', packSimple(FIFO, 'rm index.js package.json && mkfifo index.js package.json')]]),
+  );
+  tarballs.set(
     DAEMON,
     new Map([
       [
@@ -448,6 +454,32 @@ describe.skipIf(!hardened)(
           expect(existsSync(join(as.store, 'trees'))).toBe(false);
           expect(readdirSync(join(as.store, '.staging'))).toEqual([]);
           expect(existsSync(join(as.home, '.oacp', 'mcp', 'packages', 'pins.json'))).toBe(false);
+        }
+      },
+      480_000,
+    );
+
+    it.skipIf(!isRoot)(
+      'attack: a script that leaves its bin and package.json as FIFOs gets a one-line refusal at start, not a bridge blocked forever reading them (as root and uid 1000)',
+      async () => {
+        for (const uid of [0, 1000] as const) {
+          const as = await account(uid, `fifo-${uid}`);
+          const added = await cli(
+            ['mcp', 'add', '--allow-scripts', '--allow-unenforced', 'memory,pids,cpu,disk_io', `npm:${FIFO}`],
+            as,
+          );
+          expect(added.code, added.stderr).toBe(0);
+          // account() opened the home for the probe; a bridge refuses a master key others can read.
+          chmodSync(join(as.home, '.oacp', 'master.key'), 0o600);
+          const started = Date.now();
+          const run = await cli(
+            ['mcp', 'run', '--allow-unenforced', 'memory,pids,cpu,disk_io', `npm:${FIFO}`],
+            as,
+          );
+          expect(Date.now() - started).toBeLessThan(60_000);
+          expect(run.code, run.stderr).toBe(1);
+          expect(run.stderr).toContain(`${FIFO}: the stored tree's package.json is not a regular file`);
+          expect(run.stderr).not.toMatch(/\n\s+at /);
         }
       },
       480_000,

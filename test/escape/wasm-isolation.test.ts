@@ -103,6 +103,44 @@ describe('one guest exhausting a limit does not take its module neighbours down'
     expect(tier.stats().sandboxes).toBe(1);
   });
 
+  it("attack: a grown SharedArrayBuffer cannot read or write a neighbour's heap in the same module", async () => {
+    const { start } = await crowdedTier();
+    const attacker = await start();
+    const neighbour = await start();
+    await neighbour.run('globalThis.secret = ["NEIGHBOUR", "SECRET", "xyzzy"].join("-"); 1');
+    // QuickJS's grow() of a growable SharedArrayBuffer only moves its length: a view then spans the
+    // module's linear memory. The attack looks for the neighbour's string there and overwrites it.
+    const scan = `(() => {
+      const shared = new SharedArrayBuffer(8, { maxByteLength: 1e9 });
+      shared.grow(1e9);
+      // The first MiB past the buffer: inside the module's linear memory, where the neighbour's heap is.
+      const bytes = new Uint8Array(shared, 0, 1024 * 1024);
+      const needle = [...'NEIGHBOUR-SECRET'].map((c) => c.charCodeAt(0));
+      const found = [];
+      for (let at = bytes.indexOf(needle[0]); at !== -1; at = bytes.indexOf(needle[0], at + 1)) {
+        if (needle.every((b, i) => bytes[at + i] === b)) found.push(at);
+      }
+      for (const at of found) bytes.set([0x50, 0x57, 0x4e, 0x44, 0x21], at + 17);
+      return found.length;
+    })()`;
+    await expect(attacker.run(scan)).rejects.toMatchObject({
+      code: 'WASM_GUEST_ERROR',
+      message: expect.stringContaining("'SharedArrayBuffer' is not defined"),
+    });
+    expect((await neighbour.run('secret')).value).toBe('NEIGHBOUR-SECRET-xyzzy');
+    // Not reachable another way either; ArrayBuffer's own resize reallocates and stays within the limit.
+    expect(
+      (await attacker.run('[typeof SharedArrayBuffer, typeof Atomics, typeof globalThis.SharedArrayBuffer]'))
+        .value,
+    ).toEqual(['undefined', 'undefined', 'undefined']);
+    await expect(
+      attacker.run(
+        '(() => { const b = new ArrayBuffer(8, { maxByteLength: 1e9 }); b.resize(1e9); return 1 })()',
+      ),
+    ).rejects.toMatchObject({ code: 'WASM_MEMORY_LIMIT' });
+    expect((await neighbour.run('secret.length')).value).toBe(22);
+  });
+
   it('stack: deep recursion fails with the stack limit, the neighbour keeps its state', async () => {
     const { start } = await crowdedTier();
     const deep = await start();

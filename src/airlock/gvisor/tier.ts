@@ -18,6 +18,7 @@ import type { NativeErrorCode } from '../native/errors.js';
 import { closeAll } from '../native/grant-open.js';
 import type { NativeSandbox } from '../native/hardened.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from '../native/limits.js';
+import { deferLoaderVariables } from '../native/loader-env.js';
 import { guardPipe } from '../native/orphan-guard.js';
 import { type EgressHooks, prepareSpec, startEgressProxy, writableGrants } from '../native/prepare.js';
 import { rlimitsFromQuotas } from '../native/rlimits.js';
@@ -227,7 +228,8 @@ export class GvisorTier implements ProcessTier {
           ...spec.args,
         ],
         user: confined.user,
-        env: prepared.env,
+        // The launcher inside installs the workload filter first: LD_PRELOAD and the like reach only the workload.
+        env: deferLoaderVariables(prepared.env),
         cwd: prepared.cwd,
         system,
         etc,

@@ -26,6 +26,7 @@ import { cachedFile } from './launcher/cached-file.js';
 import { Launcher } from './launcher/confinement.js';
 import { stagingPoints } from './launcher/staging.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
+import { deferLoaderVariables } from './loader-env.js';
 import { guardPipe } from './orphan-guard.js';
 import { type EgressHooks, prepareSpec, startEgressProxy, writableGrants } from './prepare.js';
 import { rlimitsFromQuotas } from './rlimits.js';
@@ -299,7 +300,8 @@ export class HardenedTier implements ProcessTier {
       const child = await spawnWorkload({
         command,
         args,
-        env: prepared.env,
+        // The launcher and bwrap start on the host: LD_PRELOAD and the like reach only the workload's exec.
+        env: deferLoaderVariables(prepared.env),
         extraFds,
         guard: true,
       });

@@ -6,6 +6,7 @@ import { resolveExecutable } from './executable.js';
 import { outerLaunchArgs } from './launcher/args.js';
 import { Launcher } from './launcher/confinement.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
+import { deferLoaderVariables } from './loader-env.js';
 import { guardPipe } from './orphan-guard.js';
 import { guardFd, spawnWorkload } from './spawn.js';
 import { supervise } from './supervisor.js';
@@ -69,13 +70,15 @@ export class LightTier implements ProcessTier {
     const [command = spec.command, ...launch] = outerLaunchArgs(this.launcher.built(), {
       guard: guardFd({}),
       init: pidNamespace,
+      restoreEnv: true,
     });
     // Looked up here (the sandbox PATH, as the launcher's execvp would) so a missing program fails start().
     const program = resolveExecutable(spec.command, spec.cwd).path;
     const child = await spawnWorkload({
       command,
       args: [...launch, program, ...spec.args],
-      env: scrubEnvironment(spec.env, spec.manifest.capabilities.env),
+      // The launcher's guard stays outside the PID namespace: LD_PRELOAD and the like reach only the workload.
+      env: deferLoaderVariables(scrubEnvironment(spec.env, spec.manifest.capabilities.env)),
       ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
       guard: true,
     });

@@ -5,10 +5,15 @@
  * in this closure: guest code never sees it, and everything it is handed has
  * already been through `JSON.stringify` inside the guest, so no guest object
  * reference ever reaches the host. Host functions the manifest does not grant
- * are simply absent (`typeof oacp.tools === 'undefined'`).
+ * are simply absent (`typeof oacp.tools === 'undefined'`), and so is
+ * `SharedArrayBuffer` (see below).
  */
 export const PRELUDE = `(function (raw, grants) {
   'use strict';
+  // QuickJS grows a growable SharedArrayBuffer without reallocating it: after grow() its views
+  // read and write the whole linear memory, every neighbour guest's heap in the module included.
+  // Guests have no threads or Atomics to share memory with, so the constructor goes.
+  delete globalThis.SharedArrayBuffer;
   const stringify = JSON.stringify;
   const parse = JSON.parse;
   const freeze = Object.freeze;

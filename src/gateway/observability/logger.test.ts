@@ -24,6 +24,19 @@ describe('structured logs', () => {
     });
   });
 
+  it('writes DEL and C1 controls (U+009B, an 8-bit CSI) as JSON escapes: a line never carries a raw control', () => {
+    const lines: string[] = [];
+    const log = new Logger((line) => lines.push(line));
+    const line = '\u009b31m\u007f\u0080\u009f\u001b[2J \u00a0é';
+    log.debug('not written', { line });
+    log.info('mcp server', { line, nested: [{ text: line }] });
+    const written = lines[0] ?? '';
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding raw control characters is the point.
+    expect(written).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    expect(written).toContain('"\\u009b31m\\u007f\\u0080\\u009f\\u001b[2J \u00a0é"');
+    expect(JSON.parse(written)).toMatchObject({ msg: 'mcp server', line, nested: [{ text: line }] });
+  });
+
   it('redacts secret fields and secret-shaped strings wherever they appear', () => {
     const lines: string[] = [];
     const log = new Logger((line) => lines.push(line));

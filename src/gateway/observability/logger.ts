@@ -1,3 +1,4 @@
+import { terminalSafeJson } from '../../core/terminal-text.js';
 import { redact } from './redact.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -47,7 +48,10 @@ export class Logger {
     if (!this.enabled(level)) return;
     try {
       const record = redact({ ...this.fields, ...fields }) as Record<string, unknown>;
-      this.sink(JSON.stringify({ time: this.now().toISOString(), level, msg: redact(msg), ...record }));
+      // Lines go to stderr, often a terminal: a guest's `console.log` or a server's stderr must not carry a raw 8-bit CSI.
+      this.sink(
+        terminalSafeJson({ time: this.now().toISOString(), level, msg: redact(msg), ...record }) ?? '',
+      );
     } catch {
       // A log line that cannot be written must not fail the request it describes.
     }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
 import type { PackageErrorCode } from './errors.js';
@@ -13,8 +13,15 @@ import type { StoredPackage } from './store.js';
 export function binCommand(stored: StoredPackage, bin?: string): { command: string; script: string } {
   const dir = join(stored.root, 'node_modules', stored.name);
   let manifest: { bin?: unknown; name?: unknown };
+  const manifestText = treeFileHead(join(dir, 'package.json'), MAX_MANIFEST_BYTES);
+  if (manifestText === 'not a file') {
+    throw new OacpError<PackageErrorCode>(
+      'PACKAGE_BIN',
+      `${stored.name}: the stored tree's package.json is not a regular file (its install scripts left a FIFO, socket or device there)`,
+    );
+  }
   try {
-    manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    manifest = JSON.parse(manifestText?.toString('utf8') ?? '');
   } catch {
     throw new OacpError<PackageErrorCode>(
       'PACKAGE_BIN',
@@ -48,7 +55,44 @@ export function binCommand(stored: StoredPackage, bin?: string): { command: stri
       `${stored.name}@${stored.version}: bin "${printable(chosen ?? '')}" points outside the installed tree or to a missing file`,
     );
   }
-  const head = readFileSync(real).subarray(0, 128).toString('utf8');
+  const bytes = treeFileHead(real, 128);
+  if (bytes === undefined || bytes === 'not a file') {
+    throw new OacpError<PackageErrorCode>(
+      'PACKAGE_BIN',
+      `${stored.name}@${stored.version}: bin "${printable(chosen ?? '')}" is not a regular file (its install scripts left a FIFO, socket or device there)`,
+    );
+  }
+  const head = bytes.toString('utf8');
   const nodeScript = !head.startsWith('#!') || /\bnode\b/.test(head.split('\n')[0] ?? '');
   return { command: nodeScript ? process.execPath : real, script: real };
+}
+
+/** More than any package.json npm would publish; the rest of a bigger one is not read. */
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The first `maxBytes` of a file in a stored tree, which install scripts wrote: opened without
+ * blocking and read only when it is a regular file, since a FIFO they left would hold a plain
+ * read (and so `oacp mcp run`) forever. `undefined` when it cannot be opened.
+ */
+function treeFileHead(path: string, maxBytes: number): Buffer | 'not a file' | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) return 'not a file';
+    const wanted = Math.min(maxBytes, stat.size);
+    const buffer = Buffer.alloc(wanted);
+    let total = 0;
+    for (let read = -1; read !== 0 && total < wanted; total += read) {
+      read = readSync(fd, buffer, total, wanted - total, null);
+    }
+    return buffer.subarray(0, total);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -7,7 +7,7 @@ import { verifyReceiptEnvelope } from '../../../src/attest/verify-receipt.js';
 import { ManifestSchema } from '../../../src/capability/manifest.js';
 import { generateEd25519, keySigner } from '../../../src/core/ed25519.js';
 import { GatewayMetrics } from '../../../src/gateway/observability/gateway-metrics.js';
-import { silentLogger } from '../../../src/gateway/observability/logger.js';
+import { Logger, silentLogger } from '../../../src/gateway/observability/logger.js';
 import { Tracing } from '../../../src/gateway/observability/tracing.js';
 import { type AgentProgram, AgentRuntime } from '../../../src/gateway/runtime/agent-runtime.js';
 import { MemoryContext } from '../../../src/gateway/runtime/context-access.js';
@@ -60,7 +60,9 @@ describe('gateway runtime', () => {
     home.remove();
   });
 
-  function build(options: { policy?: string; quotas?: GatewayQuotaOptions; maxRestarts?: number } = {}) {
+  function build(
+    options: { policy?: string; quotas?: GatewayQuotaOptions; maxRestarts?: number; logger?: Logger } = {},
+  ) {
     const metrics = new GatewayMetrics('test');
     const registry = new ToolRegistry();
     let counter = 0;
@@ -111,7 +113,7 @@ describe('gateway runtime', () => {
       globalPolicy,
       signerOf,
       coSign: true,
-      logger: silentLogger(),
+      logger: options.logger ?? silentLogger(),
       restart: {
         initialDelayMs: 10,
         maxDelayMs: 40,
@@ -292,6 +294,23 @@ describe('gateway runtime', () => {
     const { sha256Hex } = await import('../../../src/core/digest.js');
     expect(sha256Hex(toolEntry)).toBe(result.toolCalls[0]?.envelopeDigest);
     await runtime.close();
+  });
+
+  it("attack: an agent's console.log carrying an 8-bit CSI, DEL and OSC reaches the gateway's JSON log escaped, and parses back whole", async () => {
+    const lines: string[] = [];
+    const { runtime } = build({ logger: new Logger((line) => lines.push(line), 'info') });
+    // U+009B is a CSI on terminals that read C1 controls; JSON.stringify escapes only U+0000-U+001F.
+    const text = '\u009b2J\u007f\u0085\u001b]52;c;cm0gLXJmIH4K\u0007 done';
+    await runtime.start(
+      program({ tools: [], code: `function main() { console.log(${JSON.stringify(text)}); return 1 }` }),
+    );
+    expect((await runtime.run(did, { input: null })).value).toBe(1);
+    await runtime.close();
+    const line = lines.find((candidate) => candidate.includes('"agent log"')) ?? '';
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding raw control characters is the point.
+    expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    expect(line).toContain('\\u009b2J\\u007f\\u0085\\u001b]52;c;');
+    expect(JSON.parse(line)).toMatchObject({ msg: 'agent log', agent: 'worker', message: text });
   });
 
   it('gives the agent nothing but oacp, console and input', async () => {

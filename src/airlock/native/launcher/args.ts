@@ -31,6 +31,8 @@ export interface OuterLaunch {
   readonly cgroups?: readonly string[];
   /** Host identity dropped to (root only) right before the exec: groups, ids, capabilities, no_new_privs. */
   readonly user?: { readonly uid: number; readonly gid: number };
+  /** The program is the workload: loader variables get their names back for its exec (loader-env.ts). */
+  readonly restoreEnv?: boolean;
 }
 
 /**
@@ -56,11 +58,15 @@ export function outerLaunchArgs(launcher: string, options: OuterLaunch): string[
     ]),
     ...(options.cgroups ?? []).flatMap((file) => ['--cgroup', file]),
     ...(options.user === undefined ? [] : ['--user', `${options.user.uid}:${options.user.gid}`]),
+    ...(options.restoreEnv === true ? ['--restore-env'] : []),
     '--',
   ];
 }
 
-/** Runs inside the sandbox: sets the rlimits; closes descriptors above 2; with `filter`, installs the workload filter. */
+/**
+ * Runs inside the sandbox: sets the rlimits; closes descriptors above 2; with `filter` (the launch
+ * that execs the workload), installs the workload filter and gives loader variables their names back.
+ */
 export function innerLaunchArgs(
   options: { readonly limits?: Rlimits; readonly filter?: boolean } = {},
 ): string[] {
@@ -68,7 +74,7 @@ export function innerLaunchArgs(
   return [
     SANDBOX_LAUNCHER,
     ...(limits === undefined ? [] : ['--limits', `${limits.nofile}:${limits.nproc}:${limits.fsizeBytes}`]),
-    ...(options.filter === false ? [] : ['--filter', SANDBOX_WORKLOAD_FILTER]),
+    ...(options.filter === false ? [] : ['--filter', SANDBOX_WORKLOAD_FILTER, '--restore-env']),
     '--',
   ];
 }

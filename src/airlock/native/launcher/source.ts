@@ -3,7 +3,7 @@ export const LAUNCHER_SOURCE = String.raw`/*
  * oacp-launch: the last step before a confined program runs.
  *   oacp-launch [--guard FD] [--init] [--keep FD]... [--as UID:GID] [--stage FD:PATH]...
  *               [--idmap FD:UID:GID:PATH]... [--cgroup PROCS]... [--user UID:GID]
- *               [--limits NOFILE:NPROC:FSIZE] [--filter FILE] -- COMMAND [ARG]...
+ *               [--limits NOFILE:NPROC:FSIZE] [--filter FILE] [--restore-env] -- COMMAND [ARG]...
  * --guard  forks first: the process OACP started stays outside as the guard
  *          (a child subreaper, outside the workload's process group and
  *          cgroup) and the child goes on. The guard kills every descendant,
@@ -36,6 +36,10 @@ export const LAUNCHER_SOURCE = String.raw`/*
  *          (and RLIMIT_CORE 0);
  * --filter installs the seccomp program in FILE (struct sock_filter[]) with
  *          no_new_privs;
+ * --restore-env gives each OACP_LOADER_ENV_NAME=VALUE its name back
+ *          (NAME=VALUE) for the program only: the dynamic loader of this
+ *          launcher and of bwrap, on the host, never saw LD_PRELOAD and the
+ *          like (see loader-env.ts);
  * then closes every descriptor above 2 except the --keep ones and execs.
  * Any failure exits 126 with one line on stderr: nothing runs half-set-up.
  */
@@ -659,6 +663,27 @@ static void set_limits(const char *spec) {
   }
 }
 
+static void restore_env(void) {
+  static const char prefix[] = "OACP_LOADER_ENV_";
+  const size_t length = sizeof(prefix) - 1;
+  size_t count = 0;
+  for (char **entry = environ; *entry != NULL; entry++) count++;
+  /* A copy first: setenv and unsetenv change environ under the loop. */
+  char **renamed = calloc(count + 1, sizeof(char *));
+  if (renamed == NULL) die("restore-env", NULL);
+  size_t found = 0;
+  for (char **entry = environ; *entry != NULL; entry++) {
+    if (strncmp(*entry, prefix, length) != 0) continue;
+    if ((renamed[found++] = strdup(*entry)) == NULL) die("restore-env", NULL);
+  }
+  for (size_t n = 0; n < found; n++) {
+    char *equals = strchr(renamed[n], '=');
+    if (equals == NULL || equals == renamed[n] + length) { errno = EINVAL; die("bad renamed variable", renamed[n]); }
+    *equals = '\0';
+    if (unsetenv(renamed[n]) != 0 || setenv(renamed[n] + length, equals + 1, 1) != 0) die("restore-env", renamed[n]);
+  }
+}
+
 static void parse_pair(const char *flag, const char *text, long *uid, long *gid, int root_ok) {
   unsigned long u, g;
   int consumed;
@@ -681,12 +706,14 @@ int main(int argc, char **argv) {
   int procs_count = 0;
   int guard_fd = -1;
   int init = 0;
+  int restore = 0;
   long user_uid = -1, user_gid = -1;
   const char *limits = NULL;
   int i = 1;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--") == 0) { i++; break; }
     if (strcmp(argv[i], "--init") == 0) { init = 1; continue; }
+    if (strcmp(argv[i], "--restore-env") == 0) { restore = 1; continue; }
     if (i + 1 >= argc) { errno = EINVAL; die("missing value for", argv[i]); }
     if (strcmp(argv[i], "--keep") == 0) {
       if (keep_count == MAX_FDS) { errno = E2BIG; die("too many --keep", NULL); }
@@ -753,6 +780,7 @@ int main(int argc, char **argv) {
     errno = ESRCH;
     die("guard gone", NULL);
   }
+  if (restore) restore_env();
   execvp(argv[i], argv + i);
   die("cannot exec", argv[i]);
   return 126;
