@@ -1,10 +1,12 @@
 import Database from 'better-sqlite3';
-import type { NonceStore, NonceStoreOptions } from './nonce-store.js';
+import { NONCE_PRUNE_GRACE_MS, type NonceStore, type NonceStoreOptions } from './nonce-store.js';
 
 /**
  * A nonce cache in a SQLite file, so a restart (or a power cut) does not reopen the replay window.
  * Several processes may share the file: the upsert below is one atomic statement,
- * and WAL lets readers and the single writer proceed without blocking each other.
+ * and WAL lets readers and the single writer proceed without blocking each other. Each process
+ * sweeps by its own clock, so a sweep keeps rows NONCE_PRUNE_GRACE_MS past their expiry: a
+ * process whose clock runs ahead cannot delete a nonce the others still hold live.
  */
 export class SqliteNonceStore implements NonceStore {
   readonly #db: Database.Database;
@@ -40,13 +42,13 @@ export class SqliteNonceStore implements NonceStore {
   checkAndRemember(nonce: string, expiresAt: number): boolean {
     const now = this.#now();
     if (now >= this.#nextPrune) {
-      this.#prune.run(now);
+      this.#prune.run(now - NONCE_PRUNE_GRACE_MS);
       this.#nextPrune = now + this.#pruneIntervalMs;
     }
     return this.#remember.run(nonce, Math.floor(expiresAt), now).changes === 1;
   }
 
-  /** Rows held, expired ones not yet swept included; shows pruning works. */
+  /** Rows held, expired ones not yet swept (or within the grace) included; shows pruning works. */
   get size(): number {
     return this.#count.get()?.n ?? 0;
   }
