@@ -1,4 +1,5 @@
-import { chmodSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -89,6 +90,41 @@ describe('oacp mcp run call quota on the home store', () => {
     const again = await start(home);
     expect(await call(again)).toMatch(/call quota exceeded: 3 calls per minute/);
     expect(await call(two)).toMatch(/call quota exceeded/);
+  }, 60_000);
+
+  it('attack: the quota database deleted under a running bridge: it keeps refusing, and a new bridge refuses to start, naming the file', async () => {
+    const root = tempDir();
+    chmodSync(root, 0o755);
+    const home = join(root, 'home');
+    expect((await oacp(['--home', home, 'init'])).code).toBe(0);
+    const running = await start(home);
+    expect([await call(running), await call(running), await call(running)]).toEqual([
+      'allowed',
+      'allowed',
+      'allowed',
+    ]);
+    // The database goes (its -wal and -shm, which the running bridge holds, stay).
+    rmSync(join(home, 'gateway.db'));
+    expect(await call(running)).toMatch(/call quota exceeded: 3 calls per minute/);
+
+    const child = spawn(
+      process.execPath,
+      [BIN, '--home', home, 'mcp', 'run', '--quota-calls', '3/min', '--', process.execPath, MEMORY],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.stdin.destroy();
+    expect(code).not.toBe(0);
+    // One line naming the file (no bare "disk I/O error" from closing the half-opened store), no stack trace.
+    const said = stderr.split('\n').filter((line) => line.startsWith('oacp: ') && !line.includes('MCP bridge'));
+    expect(said.join('\n')).toContain(join(home, 'gateway.db'));
+    expect(said.join('\n')).toMatch(/STORE_/);
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(await call(running)).toMatch(/call quota exceeded: 3 calls per minute/);
   }, 60_000);
 
   it('attack: a client that renames itself or signs each call with a key it just made shares the one bucket', async () => {
