@@ -1,8 +1,8 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { SQLITE } from './dialect.js';
 import { isOacpError } from '../core/errors.js';
+import { SQLITE } from './dialect.js';
 import { type StoreErrorCode, storeError } from './errors.js';
 import { migrate } from './migrate.js';
 import type { Migration } from './migrations.js';
@@ -85,7 +85,8 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
 /** A store error that names the file, whatever step of opening failed. */
 function openFailure(path: string, error: unknown) {
   const message = error instanceof Error ? error.message : String(error);
-  const code = isOacpError(error) && String(error.code).startsWith('STORE_') ? error.code : 'STORE_OPEN_FAILED';
+  const code =
+    isOacpError(error) && String(error.code).startsWith('STORE_') ? error.code : 'STORE_OPEN_FAILED';
   return storeError(code as StoreErrorCode, `${message} (the SQLite store at ${path})`, error);
 }
 
@@ -176,15 +177,17 @@ class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.#mutex.run(async () => {
-      if (this.#closed) return;
-      this.#closed = true;
-      try {
-        this.#db.pragma('wal_checkpoint(TRUNCATE)');
-      } finally {
-        this.#db.close();
-      }
-    }).finally(() => this.#sync?.close());
+    await this.#mutex
+      .run(async () => {
+        if (this.#closed) return;
+        this.#closed = true;
+        try {
+          this.#db.pragma('wal_checkpoint(TRUNCATE)');
+        } finally {
+          this.#db.close();
+        }
+      })
+      .finally(() => this.#sync?.close());
   }
 
   async #inTransaction<T>(access: Access, fn: (sql: Sql) => Promise<T>): Promise<T> {

@@ -120,7 +120,9 @@ describe('oacp mcp run call quota on the home store', () => {
     child.stdin.destroy();
     expect(code).not.toBe(0);
     // One line naming the file (no bare "disk I/O error" from closing the half-opened store), no stack trace.
-    const said = stderr.split('\n').filter((line) => line.startsWith('oacp: ') && !line.includes('MCP bridge'));
+    const said = stderr
+      .split('\n')
+      .filter((line) => line.startsWith('oacp: ') && !line.includes('MCP bridge'));
     expect(said.join('\n')).toContain(join(home, 'gateway.db'));
     expect(said.join('\n')).toMatch(/STORE_/);
     expect(stderr).not.toMatch(/^\s+at /m);
