@@ -1,4 +1,7 @@
+import { type Stats, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { OacpError } from '../core/errors.js';
+import type { IdentityErrorCode } from './errors.js';
 import { NONCE_PRUNE_GRACE_MS, type NonceStore, type NonceStoreOptions } from './nonce-store.js';
 
 /**
@@ -7,6 +10,12 @@ import { NONCE_PRUNE_GRACE_MS, type NonceStore, type NonceStoreOptions } from '.
  * and WAL lets readers and the single writer proceed without blocking each other. Each process
  * sweeps by its own clock, so a sweep keeps rows NONCE_PRUNE_GRACE_MS past their expiry: a
  * process whose clock runs ahead cannot delete a nonce the others still hold live.
+ *
+ * The file is the memory: if it is removed or replaced while a process holds it open, that
+ * process would go on remembering in a file no other process reads (and a new process on the
+ * home in one that knows nothing this one accepted). So each check first makes sure the path
+ * still names the file opened, and refuses (throws) otherwise; so does a file that cannot be
+ * opened, naming it.
  */
 export class SqliteNonceStore implements NonceStore {
   readonly #db: Database.Database;
@@ -17,29 +26,44 @@ export class SqliteNonceStore implements NonceStore {
   readonly #pruneIntervalMs: number;
   #nextPrune = 0;
 
+  readonly #path: string;
+  /** Device and inode of the file opened; undefined for ':memory:'. */
+  readonly #file: Pick<Stats, 'dev' | 'ino'> | undefined;
+
   constructor(path: string, options: NonceStoreOptions = {}) {
     this.#now = options.now ?? Date.now;
     this.#pruneIntervalMs = options.pruneIntervalMs ?? 60_000;
-    this.#db = new Database(path);
-    this.#db.pragma('journal_mode = WAL');
-    // FULL: a nonce is on disk before the request it guards is accepted, so a power cut cannot
-    // reopen the replay window (WAL's default, NORMAL, may lose the last commits).
-    this.#db.pragma('synchronous = FULL');
-    this.#db.pragma('busy_timeout = 5000');
-    this.#db.exec(
-      'CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;' +
-        'CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces (expires_at);',
-    );
-    // Inserts a new nonce, or takes over an expired row not yet pruned; a live row is left alone (0 changes).
-    this.#remember = this.#db.prepare(
-      'INSERT INTO nonces (nonce, expires_at) VALUES (?, ?) ' +
-        'ON CONFLICT (nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?',
-    );
-    this.#prune = this.#db.prepare('DELETE FROM nonces WHERE expires_at <= ?');
-    this.#count = this.#db.prepare('SELECT count(*) AS n FROM nonces');
+    this.#path = path;
+    try {
+      this.#db = new Database(path);
+      this.#db.pragma('journal_mode = WAL');
+      // FULL: a nonce is on disk before the request it guards is accepted, so a power cut cannot
+      // reopen the replay window (WAL's default, NORMAL, may lose the last commits).
+      this.#db.pragma('synchronous = FULL');
+      this.#db.pragma('busy_timeout = 5000');
+      this.#db.exec(
+        'CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;' +
+          'CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces (expires_at);',
+      );
+      // Inserts a new nonce, or takes over an expired row not yet pruned; a live row is left alone (0 changes).
+      this.#remember = this.#db.prepare(
+        'INSERT INTO nonces (nonce, expires_at) VALUES (?, ?) ' +
+          'ON CONFLICT (nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?',
+      );
+      this.#prune = this.#db.prepare('DELETE FROM nonces WHERE expires_at <= ?');
+      this.#count = this.#db.prepare('SELECT count(*) AS n FROM nonces');
+      this.#file = path === ':memory:' ? undefined : statSync(path);
+    } catch (error) {
+      throw new OacpError<IdentityErrorCode>(
+        'IDENTITY_NONCE_STORE_UNUSABLE',
+        `cannot open the nonce store at ${path}: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
   }
 
   checkAndRemember(nonce: string, expiresAt: number): boolean {
+    this.#sameFile();
     const now = this.#now();
     if (now >= this.#nextPrune) {
       this.#prune.run(now - NONCE_PRUNE_GRACE_MS);
@@ -60,5 +84,16 @@ export class SqliteNonceStore implements NonceStore {
 
   close(): void {
     this.#db.close();
+  }
+
+  /** Throws unless the path still names the file this store opened. */
+  #sameFile(): void {
+    if (this.#file === undefined) return;
+    const now = statSync(this.#path, { throwIfNoEntry: false });
+    if (now?.dev === this.#file.dev && now.ino === this.#file.ino) return;
+    throw new OacpError<IdentityErrorCode>(
+      'IDENTITY_NONCE_STORE_UNUSABLE',
+      `the nonce store at ${this.#path} was ${now === undefined ? 'removed' : 'replaced'} since this process opened it, so nonces it accepts would be unseen by other processes; restart this process to use the file there now`,
+    );
   }
 }

@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -36,6 +36,29 @@ function lineClient(child: ChildProcessWithoutNullStreams) {
   };
 }
 
+/** A signed echo call (a new key each time); the same request can be sent under several JSON-RPC ids. */
+const call = (text: string, signedAt?: () => number) => {
+  const args = { text };
+  const signed = signRequest(keySigner(generateEd25519().privateKey), {
+    purpose: toolCallPurpose('echo'),
+    payload: toolCallPayload('echo', args),
+    ...(signedAt === undefined ? {} : { now: signedAt }),
+  });
+  return (id: number) => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: 'echo', arguments: args, _meta: { [AGENT_REQUEST_META]: signed } },
+  });
+};
+
+async function newHome(): Promise<string> {
+  const home = mkdtempSync(join(tmpdir(), 'oacp-home-'));
+  await KeyStore.init(home, { env: {} });
+  writeNodeConfig(home, { version: 1, origin: 'test.oacp.invalid/nonces' });
+  return home;
+}
+
 /**
  * Every process on a home spends nonces in `<home>/nonces.db`, and each one
  * sweeps expired rows by its own clock. A process whose clock runs ahead
@@ -43,7 +66,7 @@ function lineClient(child: ChildProcessWithoutNullStreams) {
  * not sweep nonces the others still hold live, or a captured request is
  * accepted again by every process with the right time.
  */
-describe('durable nonces when one process on the home has a clock running ahead', () => {
+describe('durable nonces on the home under faults: a clock running ahead, the file removed or damaged', () => {
   const children: ChildProcessWithoutNullStreams[] = [];
   afterEach(async () => {
     for (const child of children.splice(0)) {
@@ -79,27 +102,9 @@ describe('durable nonces when one process on the home has a clock running ahead'
   it.skipIf(!existsSync(BIN))(
     'attack: a bridge 10 minutes ahead sweeping the home store does not let a captured request through again',
     async () => {
-      const home = mkdtempSync(join(tmpdir(), 'oacp-home-'));
-      await KeyStore.init(home, { env: {} });
-      writeNodeConfig(home, { version: 1, origin: 'test.oacp.invalid/nonces' });
+      const home = await newHome();
       const fastClock = join(home, 'clock-ahead.mjs');
       writeFileSync(fastClock, `const now = Date.now; Date.now = () => now() + ${AHEAD_MS};\n`);
-
-      /** A signed echo call (a new key each time); the same request can be sent under several JSON-RPC ids. */
-      const call = (text: string, signedAt?: () => number) => {
-        const args = { text };
-        const signed = signRequest(keySigner(generateEd25519().privateKey), {
-          purpose: toolCallPurpose('echo'),
-          payload: toolCallPayload('echo', args),
-          ...(signedAt === undefined ? {} : { now: signedAt }),
-        });
-        return (id: number) => ({
-          jsonrpc: '2.0',
-          id,
-          method: 'tools/call',
-          params: { name: 'echo', arguments: args, _meta: { [AGENT_REQUEST_META]: signed } },
-        });
-      };
 
       // A request goes through a bridge with the right time; an attacker keeps a copy.
       const right = bridge(home);
@@ -119,10 +124,59 @@ describe('durable nonces when one process on the home has a clock running ahead'
       // The captured request, sent again to the bridge with the right time (and to a new one), is still a replay.
       const replayed = await right(captured(4));
       expect(replayed).toContain('replayed nonce');
-      expect(replayed).not.toContain('pay 100"');
+      expect(replayed).not.toContain('pay 100');
       const fresh = bridge(home);
       await fresh(INITIALIZE);
       expect(await fresh(captured(5))).toContain('replayed nonce');
+    },
+    60_000,
+  );
+  it.skipIf(!existsSync(BIN))(
+    'attack: nonces.db removed under a running bridge: it refuses signed calls, naming the file, rather than remember where no one else looks',
+    async () => {
+      const home = await newHome();
+      const running = bridge(home);
+      await running(INITIALIZE);
+      expect(await running(call('before')(1))).toContain('before');
+      for (const suffix of ['', '-wal', '-shm']) rmSync(join(home, `nonces.db${suffix}`), { force: true });
+      const gone = await running(call('while gone')(5));
+      expect(gone).toContain(`${join(home, 'nonces.db')} was removed`);
+      expect(gone).not.toContain('while gone');
+      // A new bridge makes a fresh file; the running one would otherwise accept what the new one never sees.
+      const fresh = bridge(home);
+      await fresh(INITIALIZE);
+      const shared = call('pay 100');
+      expect(await fresh(shared(2))).toContain('pay 100');
+      const refused = await running(shared(3));
+      expect(refused).toContain('"isError":true');
+      expect(refused).toContain(`${join(home, 'nonces.db')} was replaced`);
+      expect(refused).not.toContain('pay 100');
+      expect(await fresh(shared(4))).toContain('replayed nonce');
+    },
+    60_000,
+  );
+
+  it.skipIf(!existsSync(BIN))(
+    'attack: a damaged nonces.db: the bridge does not start, and says which file in one line',
+    async () => {
+      const home = await newHome();
+      writeFileSync(join(home, 'nonces.db'), Buffer.alloc(8192, 0x5a));
+      const child = spawn(
+        process.execPath,
+        [BIN, '--home', home, 'mcp', 'run', '--', process.execPath, RAW_SERVER],
+        {
+          stdio: ['pipe', 'pipe', 'pipe'],
+          env: { PATH: process.env.PATH ?? '' },
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString('utf8');
+      });
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code).not.toBe(0);
+      expect(stderr).toContain(`cannot open the nonce store at ${join(home, 'nonces.db')}`);
+      expect(stderr).not.toMatch(/^\s+at /m);
     },
     60_000,
   );
