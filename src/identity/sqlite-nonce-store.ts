@@ -34,8 +34,10 @@ export class SqliteNonceStore implements NonceStore {
     this.#now = options.now ?? Date.now;
     this.#pruneIntervalMs = options.pruneIntervalMs ?? 60_000;
     this.#path = path;
+    let opened: Database.Database | undefined;
     try {
-      this.#db = new Database(path);
+      opened = new Database(path);
+      this.#db = opened;
       this.#db.pragma('journal_mode = WAL');
       // FULL: a nonce is on disk before the request it guards is accepted, so a power cut cannot
       // reopen the replay window (WAL's default, NORMAL, may lose the last commits).
@@ -54,6 +56,8 @@ export class SqliteNonceStore implements NonceStore {
       this.#count = this.#db.prepare('SELECT count(*) AS n FROM nonces');
       this.#file = path === ':memory:' ? undefined : statSync(path);
     } catch (error) {
+      // Unset when the open itself failed; otherwise let the damaged file go.
+      opened?.close();
       throw new OacpError<IdentityErrorCode>(
         'IDENTITY_NONCE_STORE_UNUSABLE',
         `cannot open the nonce store at ${path}: ${error instanceof Error ? error.message : String(error)}`,
