@@ -1,5 +1,5 @@
 import { openHomeNonceStore } from '../identity/home-nonce-store.js';
-import type { NonceStore, NonceStoreOptions } from '../identity/nonce-store.js';
+import { NONCE_PRUNE_GRACE_MS, type NonceStore, type NonceStoreOptions } from '../identity/nonce-store.js';
 import type { RequestNonceRepo, Store } from '../store/types.js';
 
 /**
@@ -11,10 +11,10 @@ import type { RequestNonceRepo, Store } from '../store/types.js';
  * Nodes' clocks differ. Taking over an expired row is judged by this node's
  * clock, which is safe: the same clock's timestamp check refuses that request
  * anyway. Deleting rows affects every node, so a sweep keeps rows for
- * PRUNE_GRACE_MS past their expiry: a node whose clock runs ahead by less
- * than that cannot delete a nonce another node still holds live.
+ * NONCE_PRUNE_GRACE_MS past their expiry (as the home's SQLite store does):
+ * a node whose clock runs ahead by less than that cannot delete a nonce
+ * another node still holds live.
  */
-export const PRUNE_GRACE_MS = 15 * 60_000;
 
 export class StoreNonceStore implements NonceStore {
   readonly #repo: RequestNonceRepo;
@@ -32,7 +32,7 @@ export class StoreNonceStore implements NonceStore {
     const now = this.#now();
     if (now >= this.#nextPrune) {
       this.#nextPrune = now + this.#pruneIntervalMs;
-      await this.#repo.prune(now - PRUNE_GRACE_MS);
+      await this.#repo.prune(now - NONCE_PRUNE_GRACE_MS);
     }
     return this.#repo.remember(nonce, expiresAt, now);
   }

@@ -14,4 +14,6 @@ export type IdentityErrorCode =
   | 'IDENTITY_AGENT_EXISTS'
   | 'IDENTITY_AGENT_NOT_FOUND'
   | 'IDENTITY_DID_INVALID'
-  | 'IDENTITY_BASE58_INVALID';
+  | 'IDENTITY_BASE58_INVALID'
+  /** The nonce store cannot be opened, or its file was removed or replaced under a running process. */
+  | 'IDENTITY_NONCE_STORE_UNUSABLE';

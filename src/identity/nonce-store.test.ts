@@ -2,7 +2,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InMemoryNonceStore, type NonceStore, type NonceStoreOptions } from './nonce-store.js';
+import {
+  InMemoryNonceStore,
+  NONCE_PRUNE_GRACE_MS,
+  type NonceStore,
+  type NonceStoreOptions,
+} from './nonce-store.js';
 import { SqliteNonceStore } from './sqlite-nonce-store.js';
 
 const makers: Array<[string, (options: NonceStoreOptions) => NonceStore & { readonly size: number }]> = [
@@ -37,10 +42,11 @@ describe.each(makers)('%s', (_name, make) => {
     let now = 0;
     const store = make({ now: () => now, pruneIntervalMs: 100 });
     for (let i = 0; i < 10; i++) store.checkAndRemember(`old-${i}`, 50);
-    store.checkAndRemember('live', 10_000);
+    store.checkAndRemember('live', 2 * NONCE_PRUNE_GRACE_MS);
     expect(store.size).toBe(11);
-    now = 200;
-    store.checkAndRemember('new', 10_000);
+    // Past the grace a shared store keeps expired rows for (a process-local one needs none).
+    now = 50 + NONCE_PRUNE_GRACE_MS;
+    store.checkAndRemember('new', now + 10_000);
     expect(store.size).toBe(2);
   });
 });
@@ -60,6 +66,17 @@ describe('SqliteNonceStore persistence', () => {
     const store = new SqliteNonceStore(join(mkdtempSync(join(tmpdir(), 'oacp-nonce-')), 'nonces.db'));
     expect(store.synchronous).toBe(2);
     store.close();
+  });
+
+  it('a store whose clock runs ahead (by less than the grace) sweeps no nonce another store on the file holds live', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'oacp-nonce-')), 'nonces.db');
+    const right = new SqliteNonceStore(path, { now: () => 1_000 });
+    const ahead = new SqliteNonceStore(path, { now: () => 1_000 + NONCE_PRUNE_GRACE_MS - 1 });
+    expect(right.checkAndRemember('live', 5_000)).toBe(true);
+    expect(ahead.checkAndRemember('other', NONCE_PRUNE_GRACE_MS + 10_000)).toBe(true);
+    expect(right.checkAndRemember('live', 5_000)).toBe(false);
+    right.close();
+    ahead.close();
   });
 
   it('refuses the second of two stores on one file claiming the same nonce', () => {

@@ -14,6 +14,16 @@ export interface NonceStore {
   checkAndRemember(nonce: string, expiresAt: number): boolean | Promise<boolean>;
 }
 
+/**
+ * How long past its expiry a shared store keeps a nonce before a sweep deletes it. Every process
+ * (or cluster node) sharing a store sweeps by its own clock, and a deleted row is gone for all of
+ * them: a process whose clock runs ahead by less than this (a host clock stepped forward and back,
+ * a process under faketime, a node's drift) cannot delete a nonce the others still hold live and
+ * so reopen its replay window. Taking over an expired row needs no grace: the same clock's
+ * timestamp check refuses that request anyway.
+ */
+export const NONCE_PRUNE_GRACE_MS = 15 * 60_000;
+
 export interface NonceStoreOptions {
   /** Clock in unix ms; injectable so tests need not wait. */
   readonly now?: () => number;

@@ -1,8 +1,9 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { isOacpError } from '../core/errors.js';
 import { SQLITE } from './dialect.js';
-import { storeError } from './errors.js';
+import { type StoreErrorCode, storeError } from './errors.js';
 import { migrate } from './migrate.js';
 import type { Migration } from './migrations.js';
 import { Mutex } from './mutex.js';
@@ -73,10 +74,20 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
     await migrate(SQLITE, (fn) => store.exclusiveTransaction(fn), options.migrations);
     store.learnSchema();
   } catch (error) {
-    await store.close();
-    throw error;
+    // Closing can fail as well (its checkpoint on a file deleted or damaged under another
+    // process): that second failure must not hide the first, typed one naming the file.
+    await store.close().catch(() => undefined);
+    throw openFailure(path, error);
   }
   return store;
+}
+
+/** A store error that names the file, whatever step of opening failed. */
+function openFailure(path: string, error: unknown) {
+  const message = error instanceof Error ? error.message : String(error);
+  const code =
+    isOacpError(error) && String(error.code).startsWith('STORE_') ? error.code : 'STORE_OPEN_FAILED';
+  return storeError(code as StoreErrorCode, `${message} (the SQLite store at ${path})`, error);
 }
 
 class SqliteStore implements Store {
@@ -166,16 +177,17 @@ class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.#mutex.run(async () => {
-      if (this.#closed) return;
-      this.#closed = true;
-      try {
-        this.#db.pragma('wal_checkpoint(TRUNCATE)');
-      } finally {
-        this.#db.close();
-      }
-    });
-    await this.#sync?.close();
+    await this.#mutex
+      .run(async () => {
+        if (this.#closed) return;
+        this.#closed = true;
+        try {
+          this.#db.pragma('wal_checkpoint(TRUNCATE)');
+        } finally {
+          this.#db.close();
+        }
+      })
+      .finally(() => this.#sync?.close());
   }
 
   async #inTransaction<T>(access: Access, fn: (sql: Sql) => Promise<T>): Promise<T> {

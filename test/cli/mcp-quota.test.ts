@@ -1,4 +1,5 @@
-import { chmodSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -30,10 +31,23 @@ describe('oacp mcp run call quota on the home store', () => {
     for (const bridge of bridges.splice(0)) await bridge.client.close().catch(() => undefined);
   });
 
-  const start = async (home: string, clientName = 'quota-test'): Promise<Bridge> => {
+  /** `preload`: a module node imports first (a clock running ahead). */
+  const start = async (home: string, clientName = 'quota-test', preload?: string): Promise<Bridge> => {
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [BIN, '--home', home, 'mcp', 'run', '--quota-calls', '3/min', '--', process.execPath, MEMORY],
+      args: [
+        ...(preload === undefined ? [] : ['--import', preload]),
+        BIN,
+        '--home',
+        home,
+        'mcp',
+        'run',
+        '--quota-calls',
+        '3/min',
+        '--',
+        process.execPath,
+        MEMORY,
+      ],
       stderr: 'pipe',
     });
     let stderr = '';
@@ -89,6 +103,66 @@ describe('oacp mcp run call quota on the home store', () => {
     const again = await start(home);
     expect(await call(again)).toMatch(/call quota exceeded: 3 calls per minute/);
     expect(await call(two)).toMatch(/call quota exceeded/);
+  }, 60_000);
+
+  it('attack: the quota database deleted under a running bridge: it keeps refusing, and a new bridge refuses to start, naming the file', async () => {
+    const root = tempDir();
+    chmodSync(root, 0o755);
+    const home = join(root, 'home');
+    expect((await oacp(['--home', home, 'init'])).code).toBe(0);
+    const running = await start(home);
+    expect([await call(running), await call(running), await call(running)]).toEqual([
+      'allowed',
+      'allowed',
+      'allowed',
+    ]);
+    // The database goes (its -wal and -shm, which the running bridge holds, stay).
+    rmSync(join(home, 'gateway.db'));
+    expect(await call(running)).toMatch(/call quota exceeded: 3 calls per minute/);
+
+    const child = spawn(
+      process.execPath,
+      [BIN, '--home', home, 'mcp', 'run', '--quota-calls', '3/min', '--', process.execPath, MEMORY],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.stdin.destroy();
+    expect(code).not.toBe(0);
+    // One line naming the file (no bare "disk I/O error" from closing the half-opened store), no stack trace.
+    const said = stderr
+      .split('\n')
+      .filter((line) => line.startsWith('oacp: ') && !line.includes('MCP bridge'));
+    expect(said.join('\n')).toContain(join(home, 'gateway.db'));
+    expect(said.join('\n')).toMatch(/STORE_/);
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(await call(running)).toMatch(/call quota exceeded: 3 calls per minute/);
+  }, 60_000);
+
+  it('attack: a bridge whose clock runs 10 minutes ahead drains the bucket: a bridge with the right time refuses, and says the true wait', async () => {
+    const root = tempDir();
+    chmodSync(root, 0o755);
+    const home = join(root, 'home');
+    expect((await oacp(['--home', home, 'init'])).code).toBe(0);
+    const fastClock = join(root, 'clock-ahead.mjs');
+    writeFileSync(fastClock, 'const now = Date.now; Date.now = () => now() + 600_000;\n');
+    const ahead = await start(home, 'quota-test', fastClock);
+    expect([await call(ahead), await call(ahead), await call(ahead)]).toEqual([
+      'allowed',
+      'allowed',
+      'allowed',
+    ]);
+    // The bucket refills from its last change, 10 minutes ahead of this bridge's clock: no call
+    // until then, and the refusal says so rather than "retry in about 20 s".
+    const right = await start(home);
+    const refused = await call(right);
+    const seconds = Number(/retry in about (\d+) s/.exec(refused)?.[1]);
+    expect(seconds).toBeGreaterThanOrEqual(600);
+    expect(seconds).toBeLessThanOrEqual(625);
+    expect(await call(ahead)).toMatch(/retry in about (1\d|20) s/);
   }, 60_000);
 
   it('attack: a client that renames itself or signs each call with a key it just made shares the one bucket', async () => {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
-import { PRUNE_GRACE_MS, StoreNonceStore } from '../../src/gateway/store-nonce-store.js';
+import { StoreNonceStore } from '../../src/gateway/store-nonce-store.js';
+import { NONCE_PRUNE_GRACE_MS } from '../../src/identity/nonce-store.js';
 import { signRequest, verifySignedRequest } from '../../src/identity/signed-request.js';
 import { openStore } from '../../src/store/open-store.js';
 
@@ -52,9 +53,9 @@ describe('StoreNonceStore', () => {
       );
     // Expired by this clock, but another node's clock may be behind: kept for the grace.
     now = 2_000;
-    expect(await nonces.checkAndRemember('b', now + PRUNE_GRACE_MS + 10_000)).toBe(true);
+    expect(await nonces.checkAndRemember('b', now + NONCE_PRUNE_GRACE_MS + 10_000)).toBe(true);
     expect(await held()).toEqual(['a', 'b']);
-    now = 2_000 + PRUNE_GRACE_MS;
+    now = 2_000 + NONCE_PRUNE_GRACE_MS;
     expect(await nonces.checkAndRemember('c', now + 10_000)).toBe(true);
     expect(await held()).toEqual(['b', 'c']);
     await s.close();

@@ -139,9 +139,16 @@ function refusalFor(
   const level = row === undefined ? 0 : levelAt(row, now);
   const missing = request.amount - level;
   const { refill, windowMs } = request.shape;
-  const wait = refill > 0 ? Math.max(0, Math.ceil((missing * windowMs) / refill)) : undefined;
+  // A bucket last changed ahead of this clock (the clock was stepped back, or another process's
+  // runs ahead) refills only from then: the wait counts that gap too, or the retry time is a lie.
+  const ahead = row === undefined ? 0 : Math.max(0, row.updatedAt - now);
+  const wait = refill > 0 ? ahead + Math.max(0, Math.ceil((missing * windowMs) / refill)) : undefined;
   const when = wait === undefined ? '; it does not refill' : `; retry in ${wait} ms`;
-  return refuse(request.quota, `quota ${request.quota} exceeded: limit ${request.label}${when}`, wait);
+  const why =
+    ahead > 0
+      ? ` (the bucket was last changed ${Math.ceil(ahead / 1000)} s ahead of this clock, which was stepped back or runs behind another process's)`
+      : '';
+  return refuse(request.quota, `quota ${request.quota} exceeded: limit ${request.label}${when}${why}`, wait);
 }
 
 function levelAt(row: QuotaBucketRow, now: number): number {
