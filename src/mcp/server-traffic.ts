@@ -143,6 +143,12 @@ export class ServerTraffic {
             checks: { shape: { effect: 'deny' as const, reason: refusal } },
             recorded: true,
           };
+    // A request passed on is an effect (the client may ask its model or its user): not once the session closes.
+    if (
+      verdict.decision.effect === 'allow' &&
+      (generation !== wire.upstream().generation || wire.ready.closing)
+    )
+      return;
     let call: ActiveCall | undefined;
     if (verdict.recorded) {
       call = flow.serverRequestCall(
@@ -150,7 +156,9 @@ export class ServerTraffic {
         request.params ?? {},
         verdict,
       );
-      const slot = verdict.decision.effect === 'allow' ? flow.reserve() : undefined;
+      // As for a tools/call: the log must take its receipt, and its `interrupted` receipt is kept
+      // (the intent journal) before the client has it, so a bridge killed meanwhile leaves one.
+      const slot = verdict.decision.effect === 'allow' ? (flow.reserve() ?? flow.intend(call)) : undefined;
       if (verdict.decision.effect === 'deny' || slot !== undefined) {
         const denied = slot === undefined ? call : { ...call, decision: slot };
         const receipt = await flow.finish({ call: denied, outcome: 'denied' });
