@@ -10,6 +10,12 @@ import { methodOfUnread, UnreadDigest, unreadMessage } from './unread-message.js
 /** Larger single messages are refused (and the line skipped) rather than buffered without bound. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * How much written output may wait for its reader before the transport says it is backlogged (the
+ * bridge then stops reading the server until it drains): as much as an HTTP stream may leave unread.
+ */
+export const MAX_BACKLOG_BYTES = 8 * 1024 * 1024;
+
 /** How much of an oversized line is kept at each end to find the id of the message it was. */
 const ID_WINDOW = 4096;
 
@@ -81,6 +87,23 @@ export class LineTransport implements MessageTransport {
       if (this.#output.write(line)) resolve();
       else this.#output.once('drain', resolve);
     });
+  }
+
+  backlogged(): boolean {
+    return this.#output.writableLength > MAX_BACKLOG_BYTES;
+  }
+
+  whenDrained(then: () => void): void {
+    if (this.#output.writableLength === 0 || this.#output.destroyed) then();
+    else this.#output.once('drain', then);
+  }
+
+  pause(): void {
+    this.#input.pause();
+  }
+
+  resume(): void {
+    this.#input.resume();
   }
 
   readonly #uncork = (): void => {

@@ -21,6 +21,9 @@ import type { SessionWire } from './session-wire.js';
 import { outcomeMessage } from './tool-call-flow.js';
 import { processToolList } from './tool-list.js';
 
+/** Task statuses after which a task's progress token is no longer valid (MCP tasks). */
+const TASK_ENDED: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
+
 /**
  * Everything the server sends: held to the limits first; its answers go back
  * to whoever asked (a tools/call through its receipt, a tools/list through
@@ -82,6 +85,10 @@ export class ServerTraffic {
       pending.settle(response);
       return;
     }
+    const task =
+      'result' in response ? (response.result.task as { taskId?: unknown } | undefined) : undefined;
+    if (typeof task?.taskId === 'string')
+      this.wire.pending.keepProgressForTask(pending.clientId, task.taskId);
     this.wire.pending.forgetClient(pending.clientId);
     if (isToolCall(pending)) {
       void this.toolCalls.answered(pending, response);
@@ -136,6 +143,12 @@ export class ServerTraffic {
             checks: { shape: { effect: 'deny' as const, reason: refusal } },
             recorded: true,
           };
+    // A request passed on is an effect (the client may ask its model or its user): not once the session closes.
+    if (
+      verdict.decision.effect === 'allow' &&
+      (generation !== wire.upstream().generation || wire.ready.closing)
+    )
+      return;
     let call: ActiveCall | undefined;
     if (verdict.recorded) {
       call = flow.serverRequestCall(
@@ -143,7 +156,9 @@ export class ServerTraffic {
         request.params ?? {},
         verdict,
       );
-      const slot = verdict.decision.effect === 'allow' ? flow.reserve() : undefined;
+      // As for a tools/call: the log must take its receipt, and its `interrupted` receipt is kept
+      // (the intent journal) before the client has it, so a bridge killed meanwhile leaves one.
+      const slot = verdict.decision.effect === 'allow' ? (flow.reserve() ?? flow.intend(call)) : undefined;
       if (verdict.decision.effect === 'deny' || slot !== undefined) {
         const denied = slot === undefined ? call : { ...call, decision: slot };
         const receipt = await flow.finish({ call: denied, outcome: 'denied' });
@@ -195,7 +210,24 @@ export class ServerTraffic {
       return;
     }
     if (notification.method === 'notifications/tools/list_changed') this.refreshPins();
+    if (notification.method === 'notifications/tasks/status' && TASK_ENDED.has(String(params?.status))) {
+      if (typeof params?.taskId === 'string') this.wire.pending.endTask(params.taskId);
+    }
     const related = this.wire.pending.progressOf(params?.progressToken);
+    if (
+      notification.method === 'notifications/progress' &&
+      !this.wire.pending.progressHeld(params?.progressToken)
+    ) {
+      // MCP: progress names a token of a request in flight (or of its task, until the task ends). One
+      // never issued, or of a call already answered, timed out or cancelled, would reach the client as
+      // another call's progress (a token it reuses, or the newest call's POST stream over HTTP): dropped, and said.
+      this.wire.event({
+        type: 'invalid-message',
+        from: 'server',
+        reason: `progress for token ${JSON.stringify(params?.progressToken ?? null).slice(0, 80)}, which no request in flight holds: dropped`,
+      });
+      return;
+    }
     this.wire.sendDown(notification, this.wire.related(related));
   }
 

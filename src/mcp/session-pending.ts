@@ -43,6 +43,8 @@ export class PendingRequests {
   readonly #deadlines = new Map<number, NodeJS.Timeout>();
   readonly #upByClient = new Map<string, number>();
   readonly #progress = new Map<string, JsonRpcId>();
+  /** Progress tokens of task-augmented requests already answered (with a task): by token, the task id. */
+  readonly #taskProgress = new Map<string, string>();
   #nextDown = 1;
   readonly #toDown = new Map<number, DownPending>();
   readonly #downByServer = new Map<string, number>();
@@ -108,6 +110,7 @@ export class PendingRequests {
     }
     this.#upByClient.clear();
     this.#progress.clear();
+    this.#taskProgress.clear();
     return taken;
   }
 
@@ -135,6 +138,30 @@ export class PendingRequests {
     for (const [token, id] of this.#progress) {
       if (id === clientId) this.#progress.delete(token);
     }
+  }
+
+  /**
+   * The request `clientId` was answered with a task (MCP tasks): its progress token stays valid
+   * until the task ends, so the server's progress for it still reaches the client.
+   */
+  keepProgressForTask(clientId: JsonRpcId, taskId: string): void {
+    for (const [token, id] of this.#progress) {
+      if (id === clientId) this.#taskProgress.set(token, taskId);
+    }
+  }
+
+  /** Task `taskId` is over (its result fetched, or a terminal status): its progress token is stale. */
+  endTask(taskId: string): void {
+    for (const [token, id] of this.#taskProgress) {
+      if (id === taskId) this.#taskProgress.delete(token);
+    }
+  }
+
+  /** True when a request in flight, or a task still running, holds the progress token. */
+  progressHeld(token: unknown): boolean {
+    if (typeof token !== 'string' && typeof token !== 'number') return false;
+    const key = idKey(token);
+    return this.#progress.has(key) || this.#taskProgress.has(key);
   }
 
   /** The client request a progress token belongs to. */

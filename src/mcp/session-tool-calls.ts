@@ -171,7 +171,10 @@ export class SessionToolCalls {
       const related = (response.result._meta as Record<string, { taskId?: unknown }> | undefined)?.[
         'io.modelcontextprotocol/related-task'
       ];
-      if (typeof related?.taskId === 'string') this.#tasks.delete(related.taskId);
+      if (typeof related?.taskId === 'string') {
+        this.#tasks.delete(related.taskId);
+        this.wire.pending.endTask(related.taskId);
+      }
     }
     const finished: FinishedCall =
       'result' in response

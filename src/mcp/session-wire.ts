@@ -33,6 +33,8 @@ export class SessionWire {
    * refused (session.ts): its answer and its cancellation could not say which call they mean.
    */
   readonly #clientIds = new ClientIds();
+  /** Set while the server is held for a backlogged client (#holdServer). */
+  #holding = false;
   /** Where a server response to a forwarded request goes (set by ServerTraffic). */
   answered: (response: JsonRpcResult | JsonRpcError) => void = () => undefined;
 
@@ -134,7 +136,9 @@ export class SessionWire {
     if (!('method' in message) && message.id !== null && this.releaseClientId(message.id)) {
       this.pending.forgetProgress(message.id);
     }
-    this.down.send(message, options).catch((error: unknown) => {
+    const sent = this.down.send(message, options);
+    if (this.down.backlogged?.() === true) this.#holdServer();
+    sent.catch((error: unknown) => {
       this.event({ type: 'send-failed', to: 'client', reason: describe(error) });
       if (
         !('method' in message) &&
@@ -145,6 +149,23 @@ export class SessionWire {
           errorResponse(message.id, INTERNAL_ERROR, `the answer could not be sent: ${describe(error)}`),
         );
       }
+    });
+  }
+
+  /**
+   * The client reads more slowly than the server sends (a flood of notifications/message, say):
+   * the server's output is not read until the client's drains, so what waits for the client stays
+   * bounded (MAX_BACKLOG_BYTES and a pipe's worth) instead of growing in the bridge without end.
+   * The server then blocks on its own writes. Over HTTP each stream is bounded on its own instead.
+   */
+  #holdServer(): void {
+    const link = this.upstream().link;
+    if (this.#holding || link?.transport.pause === undefined || this.down.whenDrained === undefined) return;
+    this.#holding = true;
+    link.transport.pause();
+    this.down.whenDrained(() => {
+      this.#holding = false;
+      link.transport.resume?.();
     });
   }
 

@@ -23,6 +23,13 @@ export interface MessageTransport {
    * refusals, as a stdio line's are (malformed-calls.ts).
    */
   onrefused?: ((raw: unknown, reason: string) => void) | undefined;
+  /** True while more of what was sent waits unwritten than the transport holds (stdio's output pipe). */
+  backlogged?(): boolean;
+  /** Calls `then` once what waits is written out. */
+  whenDrained?(then: () => void): void;
+  /** Stops reading until resume(): a server is held while its client reads too slowly. */
+  pause?(): void;
+  resume?(): void;
 }
 
 /**
