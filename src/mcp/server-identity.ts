@@ -1,5 +1,7 @@
-import { accessSync, constants, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { readRegularFile } from '../core/regular-file.js';
 import { directDigester, type FileDigester } from './file-digests.js';
 
 /**
@@ -118,10 +120,22 @@ export function findPackageJson(file: string | undefined): string | undefined {
   }
 }
 
-function packageIdentity(path: string): PackageIdentity {
-  const digest = { path, sha256: directDigester.sha256(path) };
+/** More than any package.json npm would publish; a bigger one is refused, not digested in part. */
+const MAX_PACKAGE_JSON_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The package.json's digest and fields, both from the one read of one
+ * descriptor: digesting it by path and then parsing it by path again let a
+ * swap in between give receipts one file's digest and another's name,
+ * version and entries.
+ */
+function packageIdentity(found: string): PackageIdentity {
+  // Resolved once; the open below does not follow a symlink put in its place afterwards.
+  const path = realpathSync.native(found);
+  const bytes = readRegularFile(path, MAX_PACKAGE_JSON_BYTES);
+  const digest = { path: found, sha256: createHash('sha256').update(bytes).digest('hex') };
   try {
-    const json = JSON.parse(readFileSync(path, 'utf8')) as {
+    const json = JSON.parse(bytes.toString('utf8')) as {
       name?: unknown;
       version?: unknown;
       bin?: unknown;
