@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { notUtf8PathProblem } from '../capability/path-glob.js';
+import { OacpError } from '../core/errors.js';
 import { readRegularFile } from '../core/regular-file.js';
+import type { McpErrorCode } from './errors.js';
 import { directDigester, type FileDigester } from './file-digests.js';
 
 /**
@@ -48,9 +51,12 @@ export function serverIdentity(
 ): ServerIdentity {
   const digestFile = (path: string): FileDigest => ({ path, sha256: digester.sha256(path) });
   const executablePath = resolveExecutable(command);
+  refuseNotUtf8('executable', executablePath);
   const executable = executablePath === undefined ? undefined : digestFile(executablePath);
   const scriptPath = interpreterScript(executablePath, args);
-  const script = scriptPath === undefined ? undefined : digestFile(realpathSync.native(resolve(scriptPath)));
+  const scriptReal = scriptPath === undefined ? undefined : realpathSync.native(resolve(scriptPath));
+  refuseNotUtf8('script', scriptReal);
+  const script = scriptReal === undefined ? undefined : digestFile(scriptReal);
   const packagePath = findPackageJson(script?.path ?? executable?.path);
   return {
     name,
@@ -60,6 +66,19 @@ export function serverIdentity(
     ...(script === undefined ? {} : { script }),
     ...(packagePath === undefined ? {} : { package: packageIdentity(packagePath) }),
   };
+}
+
+/**
+ * The executable and script are granted to the sandbox without a flag, so
+ * they follow the grants' rule (capability/path-glob.ts): a path holding
+ * U+FFFD may be a look-alike of a name with a byte that is not UTF-8, which
+ * argv decoding turned into it, and is refused rather than run.
+ */
+function refuseNotUtf8(what: 'executable' | 'script', path: string | undefined): void {
+  const problem = path === undefined ? undefined : notUtf8PathProblem(path);
+  if (problem !== undefined) {
+    throw new OacpError<McpErrorCode>('MCP_BAD_OPTIONS', `the command's ${what} ${path}: ${problem}`);
+  }
 }
 
 export function remoteServerIdentity(name: string, url: URL): ServerIdentity {

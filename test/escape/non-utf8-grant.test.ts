@@ -23,12 +23,18 @@ describe('a grant path with a byte that is not UTF-8', () => {
   // The directory the user meant: its name holds the byte 0xff.
   const meant = Buffer.concat([Buffer.from(`${dir}/a`), Buffer.from([0xff])]);
   mkdirSync(meant, { mode: 0o755 });
+  // The look-alike of the script the user means to run (in the directory they meant).
+  writeFileSync(join(lookAlike, 's.sh'), `#!/bin/sh\necho ${SECRET}\n`, { mode: 0o755 });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** `oacp ARGS`, where the word GRANT becomes the raw bytes of `meant` (argv cannot carry them from node). */
   function oacpRaw(args: readonly string[], uid1000 = false, home?: string) {
     const words = args.map((arg, index) =>
-      arg === 'GRANT' ? `"$(printf '%s/a\\377' "$DIR")"` : `"$A${index}"`,
+      arg === 'GRANT'
+        ? `"$(printf '%s/a\\377' "$DIR")"`
+        : arg === 'SCRIPT'
+          ? `"$(printf '%s/a\\377/s.sh' "$DIR")"`
+          : `"$A${index}"`,
     );
     const prefix = uid1000 ? '/usr/bin/setpriv --reuid=1000 --regid=1000 --clear-groups ' : '';
     const env: NodeJS.ProcessEnv = { PATH: '/usr/bin:/bin', DIR: dir, ...(home ? { HOME: home } : {}) };
@@ -140,6 +146,23 @@ describe('a grant path with a byte that is not UTF-8', () => {
       expect(refused.code).not.toBe(0);
       expect(refused.stderr).toContain(`mcp.servers[0].allow_files[0]: ${REFUSAL}`);
     }
+  });
+
+  it('attack: oacp run and oacp mcp run of /d/a\\xff/s.sh (as the command or an interpreter script) never run /d/a\\uFFFD/s.sh, implicitly granted; they are refused naming it', () => {
+    for (const command of [['SCRIPT'], ['/bin/sh', 'SCRIPT']]) {
+      const run = oacpRaw(['run', '--no-receipt', '--tier', 'hardened', '--', ...command]);
+      expect(run.stdout).not.toContain(SECRET);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(
+        /^oacp: the command's (executable|script) \S+: holds a byte that is not UTF-8/m,
+      );
+    }
+    const home = join(dir, 'mcp-home');
+    expect(oacpRaw(['--home', home, 'init']).code).toBe(0);
+    const mcp = oacpRaw(['--home', home, 'mcp', 'run', '--tier', 'hardened', '--', '/bin/sh', 'SCRIPT']);
+    expect(mcp.stdout).not.toContain(SECRET);
+    expect(mcp.code).toBe(2);
+    expect(mcp.stderr).toContain(`oacp: the command's script`);
   });
 
   it('a path that really holds U+FFFD cannot be granted by name either (the two cannot be told apart)', () => {
