@@ -29,10 +29,24 @@ export function normalizePath(path: string): string | undefined {
   return `/${out.join('/')}`;
 }
 
+/**
+ * A grant path arrives as text (argv, YAML, JSON), and a byte that is not
+ * UTF-8 has already become U+FFFD by then: granting the text would grant a
+ * directory whose name really holds U+FFFD, a look-alike of the one meant.
+ * Node cannot recover the bytes, so such a path is refused, never granted.
+ */
+export function notUtf8PathProblem(text: string): string | undefined {
+  return text.includes('\uFFFD')
+    ? 'holds a byte that is not UTF-8 (read as U+FFFD), so it may name another path than the one meant: rename it, or grant a parent whose path is UTF-8'
+    : undefined;
+}
+
 /** Why `text` is not a path glob we accept, or undefined if it is fine. */
 export function pathGlobProblem(text: string): string | undefined {
   if (!text.startsWith('/')) return 'must be an absolute path glob (start with /)';
   if (text.includes('\0')) return 'must not contain a NUL byte';
+  const notUtf8 = notUtf8PathProblem(text);
+  if (notUtf8 !== undefined) return notUtf8;
   if (/[[\]{}?\\]/.test(text)) return 'only * and ** are supported as wildcards';
   const parts = text.split('/');
   if (parts.includes('..')) return 'must not contain .. segments';

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync } from 'node:fs';
+import { type BigIntStats, lstatSync } from 'node:fs';
 import { z } from 'zod';
+import { sha256OfRegularFile } from '../core/regular-file.js';
 import { JsonCacheFile } from './json-cache-file.js';
 
 /** sha256 of a file's bytes; how the server identity digests its executable and script. */
@@ -8,10 +8,18 @@ export interface FileDigester {
   sha256(path: string): string;
 }
 
-/** Reads and hashes the file every time. */
+/**
+ * Reads and hashes the file every time, from one descriptor that is a regular
+ * file (a symlink or FIFO swapped in after the path was checked is refused,
+ * not followed or waited on), in bounded chunks.
+ */
 export const directDigester: FileDigester = {
-  sha256: (path) => createHash('sha256').update(readFileSync(path)).digest('hex'),
+  sha256: (path) => sha256OfRegularFile(path).sha256,
 };
+
+function stampOf(stat: BigIntStats): string {
+  return `${stat.dev}:${stat.ino} ${stat.mode} ${stat.size} ${stat.mtimeNs} ${stat.ctimeNs}`;
+}
 
 const StampFileSchema = z.strictObject({
   version: z.literal(1),
@@ -37,13 +45,12 @@ export class StampedDigester implements FileDigester {
   }
 
   sha256(path: string): string {
-    const stat = lstatSync(path, { bigint: true });
-    const stamp = `${stat.dev}:${stat.ino} ${stat.mode} ${stat.size} ${stat.mtimeNs} ${stat.ctimeNs}`;
     const file = this.#cache.read();
     const known = file.files[path];
-    if (known?.stamp === stamp) return known.sha256;
-    const sha256 = directDigester.sha256(path);
-    this.#cache.write({ version: 1, files: { ...file.files, [path]: { stamp, sha256 } } });
+    if (known?.stamp === stampOf(lstatSync(path, { bigint: true }))) return known.sha256;
+    // The stamp kept is the descriptor's that was hashed, not the path's a moment earlier.
+    const { sha256, stat } = sha256OfRegularFile(path);
+    this.#cache.write({ version: 1, files: { ...file.files, [path]: { stamp: stampOf(stat), sha256 } } });
     return sha256;
   }
 }

@@ -13,7 +13,11 @@ import { FileGrant } from './options.js';
  * left to it, which names it; a wildcard other than a trailing `/**` may match
  * nothing by design and is not checked.
  */
-export function missingFileGrants(values: readonly string[], field = '--allow-files'): string[] {
+export function missingFileGrants(
+  values: readonly string[],
+  field = '--allow-files',
+  outcome = 'nothing is granted',
+): string[] {
   const lines: string[] = [];
   for (const value of values) {
     const grant = FileGrant.safeParse(value);
@@ -25,7 +29,7 @@ export function missingFileGrants(values: readonly string[], field = '--allow-fi
     if (literal.some((segment) => segment.kind !== 'literal')) continue;
     const path = `/${literal.map((segment) => (segment.kind === 'literal' ? segment.text : '')).join('/')}`;
     if (!exists(path)) {
-      lines.push(`oacp: ${field} ${grant.data.path}: no such file or directory; nothing is granted`);
+      lines.push(`oacp: ${field} ${grant.data.path}: no such file or directory; ${outcome}`);
     }
   }
   return lines;

@@ -3,6 +3,7 @@ import { TIER_ORDER, type TierName } from '../airlock/sandbox.js';
 import { hostLoopbackReason } from '../capability/address-policy.js';
 import { parseHostPattern } from '../capability/host-pattern.js';
 import { UNENFORCED_NAMES } from '../capability/manifest.js';
+import { notUtf8PathProblem } from '../capability/path-glob.js';
 import { OacpError } from '../core/errors.js';
 import type { McpErrorCode } from './errors.js';
 import { DEFAULT_MAX_SESSIONS } from './session-slots.js';
@@ -84,7 +85,11 @@ export const FileGrant = z
     }
     return { path: text.slice(0, text.length - mode.length), writable: mode === ':rw' };
   })
-  .refine((grant) => grant.path.startsWith('/'), 'must be an absolute path, optionally ending in :ro or :rw');
+  .refine((grant) => grant.path.startsWith('/'), 'must be an absolute path, optionally ending in :ro or :rw')
+  .superRefine((grant, ctx) => {
+    const problem = notUtf8PathProblem(grant.path);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /**
  * `--allow-network HOST[:PORT]`. An entry naming loopback is refused: the

@@ -1,5 +1,10 @@
-import { accessSync, constants, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { notUtf8PathProblem } from '../capability/path-glob.js';
+import { OacpError } from '../core/errors.js';
+import { readRegularFile } from '../core/regular-file.js';
+import type { McpErrorCode } from './errors.js';
 import { directDigester, type FileDigester } from './file-digests.js';
 
 /**
@@ -46,9 +51,12 @@ export function serverIdentity(
 ): ServerIdentity {
   const digestFile = (path: string): FileDigest => ({ path, sha256: digester.sha256(path) });
   const executablePath = resolveExecutable(command);
+  refuseNotUtf8('executable', executablePath);
   const executable = executablePath === undefined ? undefined : digestFile(executablePath);
   const scriptPath = interpreterScript(executablePath, args);
-  const script = scriptPath === undefined ? undefined : digestFile(realpathSync.native(resolve(scriptPath)));
+  const scriptReal = scriptPath === undefined ? undefined : realpathSync.native(resolve(scriptPath));
+  refuseNotUtf8('script', scriptReal);
+  const script = scriptReal === undefined ? undefined : digestFile(scriptReal);
   const packagePath = findPackageJson(script?.path ?? executable?.path);
   return {
     name,
@@ -58,6 +66,19 @@ export function serverIdentity(
     ...(script === undefined ? {} : { script }),
     ...(packagePath === undefined ? {} : { package: packageIdentity(packagePath) }),
   };
+}
+
+/**
+ * The executable and script are granted to the sandbox without a flag, so
+ * they follow the grants' rule (capability/path-glob.ts): a path holding
+ * U+FFFD may be a look-alike of a name with a byte that is not UTF-8, which
+ * argv decoding turned into it, and is refused rather than run.
+ */
+function refuseNotUtf8(what: 'executable' | 'script', path: string | undefined): void {
+  const problem = path === undefined ? undefined : notUtf8PathProblem(path);
+  if (problem !== undefined) {
+    throw new OacpError<McpErrorCode>('MCP_BAD_OPTIONS', `the command's ${what} ${path}: ${problem}`);
+  }
 }
 
 export function remoteServerIdentity(name: string, url: URL): ServerIdentity {
@@ -118,10 +139,22 @@ export function findPackageJson(file: string | undefined): string | undefined {
   }
 }
 
-function packageIdentity(path: string): PackageIdentity {
-  const digest = { path, sha256: directDigester.sha256(path) };
+/** More than any package.json npm would publish; a bigger one is refused, not digested in part. */
+const MAX_PACKAGE_JSON_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The package.json's digest and fields, both from the one read of one
+ * descriptor: digesting it by path and then parsing it by path again let a
+ * swap in between give receipts one file's digest and another's name,
+ * version and entries.
+ */
+function packageIdentity(found: string): PackageIdentity {
+  // Resolved once; the open below does not follow a symlink put in its place afterwards.
+  const path = realpathSync.native(found);
+  const bytes = readRegularFile(path, MAX_PACKAGE_JSON_BYTES);
+  const digest = { path: found, sha256: createHash('sha256').update(bytes).digest('hex') };
   try {
-    const json = JSON.parse(readFileSync(path, 'utf8')) as {
+    const json = JSON.parse(bytes.toString('utf8')) as {
       name?: unknown;
       version?: unknown;
       bin?: unknown;

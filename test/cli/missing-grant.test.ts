@@ -6,21 +6,22 @@ import { startGateway } from '../gateway/service/harness.js';
 import { RAW_SERVER } from '../mcp/raw-harness.js';
 import { oacp, oacpAsUid1000, tempDir } from './harness.js';
 
-const warning = (path: string) =>
-  `oacp: --allow-files ${path}: no such file or directory; nothing is granted`;
+const refusal = (path: string) =>
+  `oacp: --allow-files ${path}: no such file or directory; refused (create it first, or leave the grant out)`;
 
 /**
  * A confined sandbox skips a granted path that does not exist (docs/hardened-tier.md): a user's
  * mistyped `--allow-files` started the workload without the grant and without a word, in both
- * `oacp run` and `oacp mcp run`. The user's own flags now get one warning line each; a path a
- * manifest grants (which may be optional) does not.
+ * `oacp run` and `oacp mcp run`, then with only a note. The user's own flags now stop the run
+ * (exit 2, one line each); a path a manifest grants (which may be optional) does not, and an
+ * oacp.yaml's `allow_files` (a deployment, whose servers start again later) is warned about.
  */
 describe('--allow-files naming a path that does not exist', () => {
   const dir = tempDir('oacp-missing-grant-');
   chmodSync(dir, 0o755);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('attack: oacp run --allow-files /typo:rw and /gone/** start the workload with nothing granted: each is named on stderr, the existing grant is not', async () => {
+  it('attack: oacp run --allow-files /typo:rw and /gone/** would start the workload with nothing granted: the run is refused, each named on stderr, the existing grant not', async () => {
     const typo = join(dir, 'typo');
     const gone = join(dir, 'gone');
     const run = await oacp([
@@ -35,16 +36,29 @@ describe('--allow-files naming a path that does not exist', () => {
       '--allow-files',
       dir,
       '--',
+      '/bin/echo',
+      'workload ran',
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).not.toContain('workload ran');
+    expect(run.stderr.split('\n').filter((line) => line.startsWith('oacp: --allow-files'))).toEqual([
+      refusal(typo),
+      refusal(`${gone}/**`),
+    ]);
+    const kept = await oacp([
+      'run',
+      '--no-receipt',
+      '--tier',
+      'hardened',
+      '--allow-files',
+      dir,
+      '--',
       '/bin/true',
     ]);
-    expect(run.code).toBe(0);
-    expect(run.stderr.split('\n').filter((line) => line.startsWith('oacp: --allow-files'))).toEqual([
-      warning(typo),
-      warning(`${gone}/**`),
-    ]);
+    expect(kept.code).toBe(0);
   });
 
-  it("attack: oacp mcp run --allow-files /typo names it before the server starts; a manifest's missing path is not warned about", async () => {
+  it("attack: oacp mcp run --allow-files /typo is refused before the server starts; a manifest's missing path is not named", async () => {
     const typo = join(dir, 'typo-mcp');
     const optional = join(dir, 'optional-cache');
     const manifest = join(dir, 'manifest.yaml');
@@ -64,7 +78,8 @@ describe('--allow-files naming a path that does not exist', () => {
       '--',
       '/bin/true',
     ]);
-    expect(mcp.stderr).toContain(warning(typo));
+    expect(mcp.code).toBe(2);
+    expect(mcp.stderr).toContain(refusal(typo));
     expect(mcp.stderr).not.toContain(optional);
   });
 
@@ -118,7 +133,7 @@ describe('--allow-files naming a path that does not exist', () => {
     ]);
   });
 
-  it('as uid 1000: a missing path under its own home is named; one it cannot look into is left to the sandbox', () => {
+  it('as uid 1000: a missing path under its own home is refused; one it cannot look into is left to the sandbox', () => {
     const home = join(dir, 'home1000');
     mkdirSync(home);
     chownSync(home, 1000, 1000);
@@ -140,7 +155,25 @@ describe('--allow-files naming a path that does not exist', () => {
       ],
       home,
     );
-    expect(run.stderr).toContain(warning(join(home, 'nope')));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(refusal(join(home, 'nope')));
     expect(run.stderr).not.toContain(join(closed, 'unknown'));
+    const left = oacpAsUid1000(
+      [
+        'run',
+        '--no-receipt',
+        '--tier',
+        'hardened',
+        '--allow-unenforced',
+        'memory,pids,cpu',
+        '--allow-files',
+        join(closed, 'unknown'),
+        '--',
+        '/bin/true',
+      ],
+      home,
+    );
+    expect(left.stderr).not.toContain('no such file or directory');
+    expect(left.code).toBe(0);
   });
 });

@@ -9,7 +9,7 @@ import type { CommandRegistrar } from '../program.js';
 import { registerMcpCatalog } from './mcp-catalog.js';
 import { registerMcpClients } from './mcp-clients.js';
 import { registerMcpPackages } from './mcp-packages.js';
-import { collect, openKeyStore } from './shared.js';
+import { collect, MISSING_GRANT_REFUSED, openKeyStore, refuseMissingFileGrants } from './shared.js';
 
 interface McpRunFlags {
   tier?: string;
@@ -141,7 +141,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
           ? undefined
           : (await import('../../gateway/config/mcp-options.js')).mcpServersFromFile(flags.config);
       const { missingConfigFileGrants, missingFileGrants } = await import('../../mcp/missing-grants.js');
-      for (const line of missingFileGrants(flags.allowFiles)) context.output.err(line);
+      refuseMissingFileGrants(missingFileGrants(flags.allowFiles, '--allow-files', MISSING_GRANT_REFUSED));
       if (servers !== undefined && flags.config !== undefined) {
         const grants = [...servers].map(([name, server]) => ({
           name,

@@ -19,7 +19,14 @@ import { CliExit } from '../io.js';
 import type { CliContext, CommandRegistrar } from '../program.js';
 import { interruptOnSignals, runExitCode } from './run-interrupt.js';
 import { openRunRecorder, type RunRecorder } from './run-receipt.js';
-import { collect, openKeyStore, parseFlag, readInputFile } from './shared.js';
+import {
+  collect,
+  MISSING_GRANT_REFUSED,
+  openKeyStore,
+  parseFlag,
+  readInputFile,
+  refuseMissingFileGrants,
+} from './shared.js';
 import { describeWorkload } from './workload.js';
 
 interface RunFlags {
@@ -87,7 +94,7 @@ export const registerRun: CommandRegistrar = (program, context) => {
         (flags.tier === undefined || flags.tier === 'standard');
       const tier = parseTier(flags.tier ?? (isAgentFile ? 'standard' : 'hardened'));
       const manifest = buildManifest(flags);
-      for (const line of missingFileGrants(flags.allowFiles)) context.output.err(line);
+      refuseMissingFileGrants(missingFileGrants(flags.allowFiles, '--allow-files', MISSING_GRANT_REFUSED));
       const agentCode = tier === 'standard' ? readAgentFile(file, flags) : undefined;
       const home = context.home(command);
       const agent = flags.agent === undefined ? undefined : openKeyStore(context, command).agent(flags.agent);

@@ -42,3 +42,15 @@ export function parseIndex(value: string, what: string): number {
   }
   return Number(value);
 }
+
+/** How `oacp run` and `oacp mcp run` end a `--allow-files` naming nothing on this host. */
+export const MISSING_GRANT_REFUSED = 'refused (create it first, or leave the grant out)';
+
+/**
+ * The user's own `--allow-files` naming a path that does not exist stops the
+ * run (exit 2, one line per flag): a confined sandbox binds its grants when it
+ * starts, so the workload would run with that grant missing for its whole life.
+ */
+export function refuseMissingFileGrants(lines: readonly string[]): void {
+  if (lines.length > 0) throw new CliExit(lines.join('\n').replace(/^oacp: /, ''), 2);
+}

@@ -17,6 +17,17 @@ import type { NativeErrorCode } from '../errors.js';
 import { LAUNCHER_SOURCE } from './source.js';
 
 export const DEFAULT_COMPILER = '/usr/bin/cc';
+/**
+ * The whole environment the compiler runs with. OACP's own may carry LD_PRELOAD,
+ * CPATH, COMPILER_PATH, GCC_EXEC_PREFIX, a CC wrapper's settings and the like,
+ * any of which would change (or take over) the program every sandbox starts
+ * through; the build sees only fixed system directories and the C locale.
+ */
+export const COMPILER_ENV: Readonly<Record<string, string>> = {
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  LC_ALL: 'C',
+};
+
 /** Flags are part of the cache key: the same source and flags give the same program. */
 const FLAGS = ['-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror'];
 
@@ -121,7 +132,11 @@ export function buildHelper(
     writeFileSync(source, helper.source, { mode: 0o644 });
     const output = join(work, helper.name);
     try {
-      execFileSync(compiler, [...flags, '-o', output, source], { stdio: 'pipe', timeout: 60_000 });
+      execFileSync(compiler, [...flags, '-o', output, source], {
+        stdio: 'pipe',
+        timeout: 60_000,
+        env: { ...COMPILER_ENV, TMPDIR: work },
+      });
     } catch (error) {
       const detail = (error as { stderr?: Buffer }).stderr?.toString().split('\n')[0] ?? String(error);
       throw new OacpError<NativeErrorCode>(
