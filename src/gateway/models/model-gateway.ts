@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Span } from '@opentelemetry/api';
 import { ModelAttemptSchema, type ModelCallPredicateInput } from '../../attest/model-call.js';
 import type { Manifest } from '../../capability/manifest.js';
-import { decideModel } from '../../capability/name-policy.js';
+import { decideModel, decideProviderTools } from '../../capability/name-policy.js';
 import { jsonDepth, numberOutOfRange, parseFiniteJson, tooDeep } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { duplicateJsonKey, duplicateKeyReason } from '../../core/duplicate-key.js';
@@ -35,6 +35,7 @@ import {
 import { chatCompletions } from './openai-wire.js';
 import { type ProviderStatus, providersStatus } from './provider-health.js';
 import type { Providers } from './providers.js';
+import { type RequestedTools, requestedTools, UnreadableTools } from './request-tools.js';
 import { routeFor } from './router.js';
 import { relayStream } from './stream-relay.js';
 import { openAiToAnthropicStream } from './stream-to-anthropic.js';
@@ -274,8 +275,20 @@ export class ModelGateway {
       }
     }
 
-    // One decision: the manifest's allowlist, then the global policies.
-    const capability = decideModel(caller.manifest.capabilities.models, read.model);
+    // The tools it offers, read from the request as the agent sent it (a translated one carries functions only).
+    let tools: RequestedTools;
+    try {
+      tools = requestedTools(dialect, record);
+    } catch (error) {
+      if (!(error instanceof UnreadableTools)) throw error;
+      return this.#refuse(facts, 400, 'invalid_request', error.message);
+    }
+
+    // One decision: the manifest's allowlist and provider-tool grant, then the global policies.
+    const grant = caller.manifest.capabilities.models;
+    const modelDecision = decideModel(grant, read.model);
+    const capability =
+      modelDecision.effect === 'deny' ? modelDecision : decideProviderTools(grant, tools.provider);
     const global = this.parts.globalPolicy.decide({
       action: 'models/call',
       principal: {
@@ -293,6 +306,9 @@ export class ModelGateway {
         provider: route.providers[0]?.name ?? '',
         estimated_tokens: facts.estimated,
         stream: read.stream,
+        tools: [...tools.functions, ...tools.provider],
+        function_tools: [...tools.functions],
+        provider_tools: [...tools.provider],
       },
     });
     if (capability.effect === 'deny') {
@@ -302,7 +318,9 @@ export class ModelGateway {
         policyId: capability.policyId ?? 'capability.models',
         policyDigest: global.policyDigest,
       };
-      return this.#refuse(facts, 403, 'model_denied', capability.reason);
+      const code =
+        capability.policyId === 'capability.models.provider_tools' ? 'provider_tool_denied' : 'model_denied';
+      return this.#refuse(facts, 403, code, capability.reason);
     }
     if (global.effect === 'deny') {
       facts.policy = {
@@ -315,7 +333,7 @@ export class ModelGateway {
     }
     facts.policy = {
       effect: 'allow',
-      reason: `${capability.reason}; global policy: ${global.reason}`,
+      reason: `${modelDecision.reason}; ${capability === modelDecision ? '' : `${capability.reason}; `}global policy: ${global.reason}`,
       ...(global.policyIds.length > 0 ? { policyIds: [...global.policyIds] } : {}),
       policyDigest: global.policyDigest,
     };
