@@ -41,6 +41,7 @@ import { relayStream } from './stream-relay.js';
 import { openAiToAnthropicStream } from './stream-to-anthropic.js';
 import { anthropicToOpenAiStream } from './stream-to-openai.js';
 import { AgentTokenCounts, estimateInputTokens } from './tokens.js';
+import { toolFees } from './tool-fees.js';
 import {
   isErrorBody,
   providerErrorMessage,
@@ -190,15 +191,29 @@ export class ModelGateway {
     return providersStatus(this.parts.config.providers, this.parts.providers, this.parts.secretsFor);
   }
 
-  /** Micro-USD of `tokens` at the model's output price (the dearer side: an upper bound for reservations). */
-  costEstimate(model: unknown, tokens: number): number {
+  /**
+   * Micro-USD of `tokens` at the model's output price (the dearer side: an upper bound for
+   * reservations), plus the request's provider tool fees as its call reserves them (a batch's pool
+   * reserved without them, and refused every item offering a priced tool).
+   */
+  costEstimate(dialect: Dialect, body: Readonly<Record<string, unknown>>, tokens: number): number {
+    const model = body.model;
     if (typeof model !== 'string') return 0;
     const config = this.parts.config;
     const route = aliasFor(config, model)?.model ?? model;
     const price = priceFor(config, route) ?? priceFor(config, model);
-    return price === undefined
-      ? 0
-      : Math.ceil(tokens * Math.max(price.input_per_mtok, price.output_per_mtok));
+    if (price === undefined) return 0;
+    let fees = 0;
+    try {
+      const choices = dialect.read(body).choices;
+      const answers = Number.isInteger(choices) && (choices as number) >= 1 ? (choices as number) : 1;
+      const found = toolFees(price, route, requestedTools(dialect, body), answers, false);
+      // A request whose fees cannot be said is refused by its own call; nothing to reserve for it.
+      fees = found.effect === 'allow' ? found.micros : 0;
+    } catch (error) {
+      if (!(error instanceof UnreadableTools)) throw error;
+    }
+    return Math.ceil(tokens * Math.max(price.input_per_mtok, price.output_per_mtok)) + fees;
   }
 
   async call(
@@ -357,10 +372,18 @@ export class ModelGateway {
         reason: `model "${route.model}" has no price under models.prices, and models.budgets.cost_per_day_usd is set`,
       });
     }
+    const fees = toolFees(price, route.model, tools, answers, this.parts.budget.limitsCost);
+    if (fees.effect === 'deny') {
+      return fees.status === 429
+        ? this.#quota(facts, fees.verdict)
+        : this.#refuse(facts, 400, 'invalid_request', fees.reason);
+    }
+    // Provider tools' fees ride on every cost the provider had the request for, reservation included.
     const costOf = (usage: TokenUsage) =>
       price === undefined
         ? 0
-        : Math.ceil(usage.inputTokens * price.input_per_mtok + usage.outputTokens * price.output_per_mtok);
+        : Math.ceil(usage.inputTokens * price.input_per_mtok + usage.outputTokens * price.output_per_mtok) +
+          fees.micros;
     const reserveFor = (maxTokens: number | undefined) => {
       const tokens = facts.estimated + (maxTokens ?? 0) * answers;
       const cost = costOf({ inputTokens: facts.estimated, outputTokens: (maxTokens ?? 0) * answers });

@@ -280,3 +280,154 @@ describe('provider-side tools are denied by default, granted by type, and visibl
     expect(claude.received.length).toBe(before);
   });
 });
+
+/**
+ * Issue 14 item 4, fees: Anthropic bills web searches per use, outside the tokens. With a price per
+ * use in the price table the fee is reserved at the request's `max_uses` and charged, in the
+ * receipt's cost too; a priced tool without a bound, and an unpriced one under a cost budget, are refused.
+ */
+describe('provider-side tool fees count against cost_per_day_usd', () => {
+  let claude: StandIn;
+  let gw: TestGateway;
+  let key: string;
+
+  beforeAll(async () => {
+    claude = await startStandIn('claude');
+    gw = await startGateway({
+      config: {
+        sandbox: {
+          capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'], provider_tools: ['*'] } },
+        },
+        models: {
+          providers: [
+            {
+              name: 'claude',
+              kind: 'anthropic',
+              base_url: claude.url,
+              max_retries: 0,
+              models: ['claude-test'],
+            },
+          ],
+          prices: {
+            'claude-test': {
+              input_per_mtok: 0,
+              output_per_mtok: 0,
+              per_use_usd: { web_search_20250305: 0.01, web_fetch_20250910: 0 },
+            },
+          },
+          budgets: { cost_per_day_usd: 1 },
+        },
+      },
+    });
+    await putProviderKey(gw, 'claude', 'sk-fees-0123456789', 'x-api-key');
+    const agent = await gw.client.createAgent({
+      name: 'payer',
+      manifest: {
+        apiVersion: 'oacp.dev/v1',
+        kind: 'CapabilityManifest',
+        name: 'payer',
+        capabilities: { models: { allow: ['*'], provider_tools: ['*'] } },
+      },
+    });
+    key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
+  }, 60_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    await claude?.close();
+  });
+
+  const client = () => new Anthropic({ apiKey: key, baseURL: gw.url.href.replace(/\/$/, ''), maxRetries: 0 });
+  const request = (tools: unknown[], stream = false) =>
+    client()
+      .messages.create({
+        model: 'claude-test',
+        max_tokens: 20,
+        stream,
+        tools: tools as never,
+        messages: [{ role: 'user', content: 'search' }],
+      })
+      .asResponse();
+  for (const stream of [false, true]) {
+    it(`${stream ? 'a streamed' : 'a whole'} call with web_search (max_uses 3) is charged 3 searches, free web_fetch nothing`, async () => {
+      const response = await request(
+        [
+          { type: 'web_search_20250305', name: 'web_search', max_uses: 3 },
+          { type: 'web_fetch_20250910', name: 'web_fetch' },
+        ],
+        stream,
+      );
+      expect(response.status).toBe(200);
+      await response.text();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const index = stream ? gw.gateway.services.log.size - 1 : Number(response.headers.get('oacp-receipt'));
+      const predicate = (await receiptAt<Predicate & { costUsd?: number }>(gw, index)).predicate;
+      expect(predicate.outcome).toBe('ok');
+      expect(predicate.costUsd).toBeCloseTo(0.03, 9);
+    });
+  }
+
+  it('attack: a priced web_search with no max_uses is refused (400), its cost having no bound', async () => {
+    const before = claude.received.length;
+    const refused = await request([{ type: 'web_search_20250305', name: 'web_search' }]).catch(
+      (error: unknown) => error as InstanceType<typeof Anthropic.APIError>,
+    );
+    expect(refused).toBeInstanceOf(Anthropic.APIError);
+    expect((refused as InstanceType<typeof Anthropic.APIError>).status).toBe(400);
+    expect((refused as Error).message).toContain('sets no max_uses');
+    expect(claude.received.length).toBe(before);
+  });
+
+  it('attack: an unpriced provider tool under a cost budget is refused (429 naming the price field), with a receipt', async () => {
+    const before = claude.received.length;
+    const refused = (await request([{ type: 'code_execution_20250522', name: 'code_execution' }]).catch(
+      (error: unknown) => error,
+    )) as InstanceType<typeof Anthropic.APIError>;
+    expect(refused).toBeInstanceOf(Anthropic.APIError);
+    expect(refused.status).toBe(429);
+    expect(refused.message).toContain('models.prices."claude-test".per_use_usd');
+    expect(claude.received.length).toBe(before);
+    const index = Number(refused.headers?.get('oacp-receipt'));
+    expect((await receiptAt<Predicate>(gw, index)).predicate.outcome).toBe('quota');
+  });
+
+  it('a batch item with a priced web_search is reserved by its batch with the fee, answered, and charged it', async () => {
+    // The batch's pool reserved tokens only and the item, drawing the fee from it, was refused.
+    const answer = await fetch(new URL('/v1/oacp/batches', gw.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({
+        endpoint: '/v1/messages',
+        requests: [
+          {
+            custom_id: 'searching',
+            body: {
+              model: 'claude-test',
+              max_tokens: 20,
+              tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 2 }],
+              messages: [{ role: 'user', content: 'search' }],
+            },
+          },
+        ],
+      }),
+    });
+    expect(answer.status).toBe(200);
+    const [result] = ((await answer.json()) as { results: { status: number; receipt: number }[] }).results;
+    expect(result?.status).toBe(200);
+    const predicate = (await receiptAt<Predicate & { costUsd?: number }>(gw, result?.receipt ?? -1))
+      .predicate;
+    expect(predicate.outcome).toBe('ok');
+    expect(predicate.costUsd).toBeCloseTo(0.02, 9);
+  });
+
+  it('a cost budget too small for the reserved searches refuses before sending', async () => {
+    const before = claude.received.length;
+    // 0.01 USD x 101 uses: past the 1 USD a day.
+    const refused = (await request([
+      { type: 'web_search_20250305', name: 'web_search', max_uses: 101 },
+    ]).catch((error: unknown) => error)) as InstanceType<typeof Anthropic.APIError>;
+    expect(refused).toBeInstanceOf(Anthropic.APIError);
+    expect(refused.status).toBe(429);
+    expect(claude.received.length).toBe(before);
+  });
+});
