@@ -29,6 +29,17 @@ describe('intersectManifests', () => {
     ).toBeUndefined();
   });
 
+  it('keeps a provider tool only where the parent (or the gateway ceiling) grants it too', () => {
+    const parent = manifest({ models: { allow: ['*'], provider_tools: ['web_search_*'] } });
+    const child = manifest({
+      models: { allow: ['*'], provider_tools: ['web_search_20250305', 'web_fetch_*'] },
+    });
+    expect(intersectManifests(parent, child).capabilities.models.provider_tools).toEqual([
+      'web_search_20250305',
+    ]);
+    expect(intersectManifests(manifest({}), child).capabilities.models.provider_tools).toEqual([]);
+  });
+
   it('narrows a broad child request to what the parent holds', () => {
     const parent = manifest({
       file_read: ['/data/in/**'],

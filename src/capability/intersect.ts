@@ -35,6 +35,7 @@ export function intersectManifests(parent: Manifest, child: Manifest): Manifest 
       models: {
         allow: intersect(p.models.allow, c.models.allow, namePatternCovers),
         deny: union(p.models.deny, c.models.deny),
+        provider_tools: intersect(p.models.provider_tools, c.models.provider_tools, namePatternCovers),
       },
       ...(p.unix_sockets === true && c.unix_sockets === true ? { unix_sockets: true } : {}),
     },

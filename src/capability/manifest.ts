@@ -52,10 +52,21 @@ const ModelName = z
   .min(1, 'must not be empty')
   .regex(/^[^\s*]*\*?$/, 'must be a model name or alias, optionally ending in *, without spaces');
 
+const ProviderToolType = z
+  .string()
+  .min(1, 'must not be empty')
+  .regex(/^[^\s*]*\*?$/, 'must be a provider tool type, optionally ending in *, without spaces');
+
 /** Which models (names or gateway aliases) the workload may call through the model gateway. */
 export const ModelsSchema = z.strictObject({
   allow: z.array(ModelName).default([]),
   deny: z.array(ModelName).default([]),
+  /**
+   * Tools the provider itself runs (Anthropic `web_search_20250305`, OpenAI `web_search_options`),
+   * named by type: refused unless listed here, since the provider fetches and bills outside
+   * OACP's egress policy and budgets (docs/model-gateway.md, "Provider-side tools").
+   */
+  provider_tools: z.array(ProviderToolType).default([]),
 });
 
 export const CapabilitiesSchema = z.strictObject({
@@ -64,7 +75,7 @@ export const CapabilitiesSchema = z.strictObject({
   network: NetworkSchema.default({ allowlist: [], denylist: [] }),
   env: z.array(EnvName).default([]),
   tools: ToolsSchema.default({ allow: [], deny: [] }),
-  models: ModelsSchema.default({ allow: [], deny: [] }),
+  models: ModelsSchema.default({ allow: [], deny: [], provider_tools: [] }),
   /**
    * socket(AF_UNIX) in the hardened tier (`--allow-unix-sockets`): refused
    * unless true, since a host pathname socket inside a granted directory,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideEnv, decideModel, decideTool } from './name-policy.js';
+import { decideEnv, decideModel, decideProviderTools, decideTool } from './name-policy.js';
 
 describe('decideTool', () => {
   const tools = { allow: ['search', 'github.*'], deny: ['github.delete_*'] };
@@ -38,10 +38,30 @@ describe('deny entries read names as a lenient peer would', () => {
     }
     expect(decideTool(tools, 'delete_files_report').effect).toBe('allow');
     expect(decideTool({ allow: ['read_file'], deny: [] }, 'Read_File').effect).toBe('deny');
-    const models = { allow: ['*'], deny: ['gpt-4o'] };
+    const models = { allow: ['*'], deny: ['gpt-4o'], provider_tools: [] };
     for (const name of ['GPT-4o', 'gpt-4o ', 'gpt\u00ad-4o'])
       expect(decideModel(models, name).effect, name).toBe('deny');
     expect(decideModel(models, 'gpt-4o-mini').effect).toBe('allow');
+  });
+});
+
+describe('decideProviderTools', () => {
+  it('refuses every provider tool not listed, naming the manifest field, and allows listed ones and prefixes', () => {
+    const none = { allow: ['*'], deny: [], provider_tools: [] };
+    expect(decideProviderTools(none, [])).toMatchObject({ effect: 'allow' });
+    const refused = decideProviderTools(none, ['web_search_20250305']);
+    expect(refused.effect).toBe('deny');
+    expect(refused.policyId).toBe('capability.models.provider_tools');
+    expect(refused.reason).toContain(
+      '"web_search_20250305" is not in the agent\'s capabilities.models.provider_tools',
+    );
+    const some = { allow: ['*'], deny: [], provider_tools: ['web_search_*'] };
+    expect(decideProviderTools(some, ['web_search_20250305']).effect).toBe('allow');
+    // One tool outside the grant refuses the whole request.
+    expect(decideProviderTools(some, ['web_search_20250305', 'web_fetch_20250910']).reason).toContain(
+      '"web_fetch_20250910"',
+    );
+    expect(decideProviderTools(some, ['Web_search_20250305']).effect).toBe('deny');
   });
 });
 

@@ -40,6 +40,29 @@ export function decideModel(models: ModelsGrant, name: string): Decision {
 }
 
 /**
+ * The provider-side tools a model request asks for (by type) against the manifest's
+ * `capabilities.models.provider_tools`: every one must match an entry exactly or by a `*` prefix.
+ * Deny by default: none listed, none run.
+ */
+export function decideProviderTools(models: ModelsGrant, types: readonly string[]): Decision {
+  const policyId = 'capability.models.provider_tools';
+  const refused = types.find(
+    (type) => !models.provider_tools.some((pattern) => namePatternMatches(pattern, type)),
+  );
+  if (refused !== undefined)
+    return deny(
+      `provider tool "${refused}" is not in the agent's capabilities.models.provider_tools (the provider would run it outside OACP's egress policy and budgets)`,
+      policyId,
+    );
+  return allow(
+    types.length === 0
+      ? 'no provider tools requested'
+      : `provider tools ${types.map((type) => `"${type}"`).join(', ')} match capabilities.models.provider_tools`,
+    policyId,
+  );
+}
+
+/**
  * OACP's own variables (OACP_MASTER_KEY, OACP_HOME and every other OACP_*)
  * configure the host runtime and may hold its secrets: no pattern, not even
  * `*`, hands them to a workload.

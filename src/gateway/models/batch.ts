@@ -103,9 +103,10 @@ export function batchParts(
   caller: ModelCaller,
   batch: BatchRequest,
 ): BatchParts {
+  const dialect = BATCH_DIALECTS[batch.endpoint] ?? chatCompletions;
   return {
     gateway,
-    dialect: BATCH_DIALECTS[batch.endpoint] ?? chatCompletions,
+    dialect,
     caller,
     batch,
     collector: {
@@ -115,7 +116,7 @@ export function batchParts(
       pollMs: config.batch_poll_ms,
       timeoutMs: config.batch_timeout_ms,
     },
-    estimateCost: (body, tokens) => gateway.costEstimate(body.model, tokens),
+    estimateCost: (body, tokens) => gateway.costEstimate(dialect, body, tokens),
   };
 }
 

@@ -40,11 +40,26 @@ const AliasSchema = z.strictObject({
   }),
 });
 
+const ProviderToolType = z
+  .string({ error: 'expected a provider tool type' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, {
+    error: 'provider tool types are 1-128 letters, digits and . _ - (starting alphanumeric)',
+  });
+
 const PriceSchema = z.strictObject({
   /** USD per million input tokens. */
   input_per_mtok: nonNegative(),
   /** USD per million output tokens. */
   output_per_mtok: nonNegative(),
+  /**
+   * USD per use of a provider-side tool, by type (`web_search_20250305: 0.01`): reserved at the
+   * most uses the request allows and charged so (docs/model-gateway.md, "Provider-side tools").
+   */
+  per_use_usd: z
+    .record(ProviderToolType, nonNegative(), {
+      error: 'expected a mapping of provider tool type to USD per use',
+    })
+    .default({}),
 });
 
 const BudgetSchema = z.strictObject({
@@ -136,4 +151,9 @@ export function aliasFor(config: ModelsSection, name: string): ModelsSection['al
 /** The configured price of a model, looked up as an own key (see aliasFor). */
 export function priceFor(config: ModelsSection, name: string): ModelsSection['prices'][string] | undefined {
   return Object.hasOwn(config.prices, name) ? config.prices[name] : undefined;
+}
+
+/** USD per use of a provider tool in a model's price, looked up as an own key (see aliasFor). */
+export function perUseUsd(price: ModelsSection['prices'][string], type: string): number | undefined {
+  return Object.hasOwn(price.per_use_usd, type) ? price.per_use_usd[type] : undefined;
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Span } from '@opentelemetry/api';
 import { ModelAttemptSchema, type ModelCallPredicateInput } from '../../attest/model-call.js';
 import type { Manifest } from '../../capability/manifest.js';
-import { decideModel } from '../../capability/name-policy.js';
+import { decideModel, decideProviderTools } from '../../capability/name-policy.js';
 import { jsonDepth, numberOutOfRange, parseFiniteJson, tooDeep } from '../../core/bounded-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { duplicateJsonKey, duplicateKeyReason } from '../../core/duplicate-key.js';
@@ -35,11 +35,13 @@ import {
 import { chatCompletions } from './openai-wire.js';
 import { type ProviderStatus, providersStatus } from './provider-health.js';
 import type { Providers } from './providers.js';
+import { type RequestedTools, requestedTools, UnreadableTools } from './request-tools.js';
 import { routeFor } from './router.js';
 import { relayStream } from './stream-relay.js';
 import { openAiToAnthropicStream } from './stream-to-anthropic.js';
 import { anthropicToOpenAiStream } from './stream-to-openai.js';
 import { AgentTokenCounts, estimateInputTokens } from './tokens.js';
+import { toolFees } from './tool-fees.js';
 import {
   isErrorBody,
   providerErrorMessage,
@@ -189,15 +191,29 @@ export class ModelGateway {
     return providersStatus(this.parts.config.providers, this.parts.providers, this.parts.secretsFor);
   }
 
-  /** Micro-USD of `tokens` at the model's output price (the dearer side: an upper bound for reservations). */
-  costEstimate(model: unknown, tokens: number): number {
+  /**
+   * Micro-USD of `tokens` at the model's output price (the dearer side: an upper bound for
+   * reservations), plus the request's provider tool fees as its call reserves them (a batch's pool
+   * reserved without them, and refused every item offering a priced tool).
+   */
+  costEstimate(dialect: Dialect, body: Readonly<Record<string, unknown>>, tokens: number): number {
+    const model = body.model;
     if (typeof model !== 'string') return 0;
     const config = this.parts.config;
     const route = aliasFor(config, model)?.model ?? model;
     const price = priceFor(config, route) ?? priceFor(config, model);
-    return price === undefined
-      ? 0
-      : Math.ceil(tokens * Math.max(price.input_per_mtok, price.output_per_mtok));
+    if (price === undefined) return 0;
+    let fees = 0;
+    try {
+      const choices = dialect.read(body).choices;
+      const answers = Number.isInteger(choices) && (choices as number) >= 1 ? (choices as number) : 1;
+      const found = toolFees(price, route, requestedTools(dialect, body), answers, false);
+      // A request whose fees cannot be said is refused by its own call; nothing to reserve for it.
+      fees = found.effect === 'allow' ? found.micros : 0;
+    } catch (error) {
+      if (!(error instanceof UnreadableTools)) throw error;
+    }
+    return Math.ceil(tokens * Math.max(price.input_per_mtok, price.output_per_mtok)) + fees;
   }
 
   async call(
@@ -274,8 +290,20 @@ export class ModelGateway {
       }
     }
 
-    // One decision: the manifest's allowlist, then the global policies.
-    const capability = decideModel(caller.manifest.capabilities.models, read.model);
+    // The tools it offers, read from the request as the agent sent it (a translated one carries functions only).
+    let tools: RequestedTools;
+    try {
+      tools = requestedTools(dialect, record);
+    } catch (error) {
+      if (!(error instanceof UnreadableTools)) throw error;
+      return this.#refuse(facts, 400, 'invalid_request', error.message);
+    }
+
+    // One decision: the manifest's allowlist and provider-tool grant, then the global policies.
+    const grant = caller.manifest.capabilities.models;
+    const modelDecision = decideModel(grant, read.model);
+    const capability =
+      modelDecision.effect === 'deny' ? modelDecision : decideProviderTools(grant, tools.provider);
     const global = this.parts.globalPolicy.decide({
       action: 'models/call',
       principal: {
@@ -293,6 +321,9 @@ export class ModelGateway {
         provider: route.providers[0]?.name ?? '',
         estimated_tokens: facts.estimated,
         stream: read.stream,
+        tools: [...tools.functions, ...tools.provider],
+        function_tools: [...tools.functions],
+        provider_tools: [...tools.provider],
       },
     });
     if (capability.effect === 'deny') {
@@ -302,7 +333,9 @@ export class ModelGateway {
         policyId: capability.policyId ?? 'capability.models',
         policyDigest: global.policyDigest,
       };
-      return this.#refuse(facts, 403, 'model_denied', capability.reason);
+      const code =
+        capability.policyId === 'capability.models.provider_tools' ? 'provider_tool_denied' : 'model_denied';
+      return this.#refuse(facts, 403, code, capability.reason);
     }
     if (global.effect === 'deny') {
       facts.policy = {
@@ -315,7 +348,7 @@ export class ModelGateway {
     }
     facts.policy = {
       effect: 'allow',
-      reason: `${capability.reason}; global policy: ${global.reason}`,
+      reason: `${modelDecision.reason}; ${capability === modelDecision ? '' : `${capability.reason}; `}global policy: ${global.reason}`,
       ...(global.policyIds.length > 0 ? { policyIds: [...global.policyIds] } : {}),
       policyDigest: global.policyDigest,
     };
@@ -339,10 +372,18 @@ export class ModelGateway {
         reason: `model "${route.model}" has no price under models.prices, and models.budgets.cost_per_day_usd is set`,
       });
     }
+    const fees = toolFees(price, route.model, tools, answers, this.parts.budget.limitsCost);
+    if (fees.effect === 'deny') {
+      return fees.status === 429
+        ? this.#quota(facts, fees.verdict)
+        : this.#refuse(facts, 400, 'invalid_request', fees.reason);
+    }
+    // Provider tools' fees ride on every cost the provider had the request for, reservation included.
     const costOf = (usage: TokenUsage) =>
       price === undefined
         ? 0
-        : Math.ceil(usage.inputTokens * price.input_per_mtok + usage.outputTokens * price.output_per_mtok);
+        : Math.ceil(usage.inputTokens * price.input_per_mtok + usage.outputTokens * price.output_per_mtok) +
+          fees.micros;
     const reserveFor = (maxTokens: number | undefined) => {
       const tokens = facts.estimated + (maxTokens ?? 0) * answers;
       const cost = costOf({ inputTokens: facts.estimated, outputTokens: (maxTokens ?? 0) * answers });

@@ -144,7 +144,7 @@ describe.each(testBackends())('agent registry on $name', (backend) => {
       network: { allowlist: [], denylist: [] },
       env: [],
       tools: { allow: [], deny: [] },
-      models: { allow: [], deny: [] },
+      models: { allow: [], deny: [], provider_tools: [] },
     });
     await expect(
       registry.create({ name: 'bad', manifest: { ...manifest('bad'), extra: 1 } }),

@@ -60,7 +60,15 @@ action "network/fetch" appliesTo {
 action "models/call" appliesTo {
   principal: Agent,
   resource: Model,
-  context: { model: String, provider: String, estimated_tokens: Long, stream: Bool },
+  context: {
+    model: String,
+    provider: String,
+    estimated_tokens: Long,
+    stream: Bool,
+    tools: Set<String>,
+    function_tools: Set<String>,
+    provider_tools: Set<String>,
+  },
 };
 `;
 
