@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
-import { constants, link, mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { constants, link, lstat, mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { type ApprovalDesk, type ApprovalRequest, DecidedElsewhere } from './approval.js';
@@ -20,6 +20,12 @@ const MAX_FILE_BYTES = 256 * 1024;
 const FALLBACK_POLL_MS = 1000;
 /** A request file left by a bridge that died is removed this long after it expired. */
 const PRUNE_AFTER_MS = 60_000;
+/**
+ * How long a bridge leaves a decision it took in the spool: the deciding gateway, checking after its
+ * claim whether the request is still there, reads a request gone with its decision left as taken
+ * (and one gone with its decision as withdrawn). Leftovers are pruned by listing after this.
+ */
+const TAKEN_GRACE_MS = 2_000;
 
 export const SpooledRequestSchema = z.strictObject({
   version: z.literal(1),
@@ -87,6 +93,17 @@ export class ApprovalSpool {
     const decided = new Set(
       names.filter((n) => n.endsWith(DECISION)).map((n) => n.slice(0, -DECISION.length)),
     );
+    const requested = new Set(
+      names.filter((n) => n.endsWith(REQUEST)).map((n) => n.slice(0, -REQUEST.length)),
+    );
+    // Decisions whose request is gone (taken, and its bridge ended before removing them) go after a while.
+    for (const id of decided) {
+      if (requested.has(id)) continue;
+      const path = join(this.dir, `${id}${DECISION}`);
+      const stats = await lstat(path).catch(() => undefined);
+      if (stats !== undefined && this.now().getTime() - stats.mtimeMs > TAKEN_GRACE_MS * 5)
+        await unlinkQuietly(path);
+    }
     const out: SpooledRequest[] = [];
     for (const name of names) {
       if (!name.endsWith(REQUEST)) continue;
@@ -113,12 +130,13 @@ export class ApprovalSpool {
     if (!z.uuid().safeParse(id).success || (await this.waiting(id)) === undefined) return 'unknown';
     const won = await this.claim(id, decision);
     if (!won) return 'already-decided';
-    // The bridge withdrew the request meanwhile (its timeout): the decision reached nobody.
-    if ((await this.#request(id)) === undefined) {
-      await unlinkQuietly(join(this.dir, `${id}${DECISION}`));
-      return 'unknown';
-    }
-    return 'decided';
+    if ((await this.#request(id)) !== undefined) return 'decided';
+    // Gone already: taken by the bridge (which leaves the decision for a while, see `taken`), or
+    // withdrawn by it (its timeout or the call's cancellation, which removes the decision first):
+    // then the decision reached nobody.
+    return (await readSmall(join(this.dir, `${id}${DECISION}`)).catch(() => undefined)) === undefined
+      ? 'unknown'
+      : 'decided';
   }
 
   /** Creates the decision file if there is none yet; false when someone decided first. */
@@ -149,6 +167,18 @@ export class ApprovalSpool {
   async remove(id: string): Promise<void> {
     await unlinkQuietly(join(this.dir, `${id}${REQUEST}`));
     await unlinkQuietly(join(this.dir, `${id}${DECISION}`));
+  }
+
+  /** The bridge took the decision: the request goes now, the decision after TAKEN_GRACE_MS (see `decide`). */
+  async taken(id: string): Promise<void> {
+    await unlinkQuietly(join(this.dir, `${id}${REQUEST}`));
+    setTimeout(() => void unlinkQuietly(join(this.dir, `${id}${DECISION}`)), TAKEN_GRACE_MS).unref();
+  }
+
+  /** The bridge gave up on a request someone else decided first: the decision goes before the request (see `decide`). */
+  async withdraw(id: string): Promise<void> {
+    await unlinkQuietly(join(this.dir, `${id}${DECISION}`));
+    await unlinkQuietly(join(this.dir, `${id}${REQUEST}`));
   }
 
   async #request(id: string): Promise<SpooledRequest | undefined> {
@@ -232,7 +262,7 @@ export class HomeApprovalDesk implements ApprovalDesk {
         }
         if (decision === undefined || settled) return;
         finish();
-        void spool.remove(id).catch(() => undefined);
+        void spool.taken(id).catch(() => undefined);
         resolve({
           approved: decision.approved,
           by: decision.by,
@@ -246,7 +276,7 @@ export class HomeApprovalDesk implements ApprovalDesk {
         void spool
           .claim(id, { approved: false, by: 'timeout' })
           .catch(() => false)
-          .then(() => spool.remove(id))
+          .then((won) => (won ? spool.remove(id) : spool.withdraw(id)))
           .catch(() => undefined);
       };
       signal.addEventListener('abort', onAbort, { once: true });

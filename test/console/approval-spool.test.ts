@@ -96,4 +96,51 @@ describe('the approval spool', () => {
     expect(await answer).toMatchObject({ approved: false, by: 'timeout' });
     expect(await spool.decide(id, { approved: true, by: 'api-key:abc' })).toBe('unknown');
   });
+
+  /** A spool whose bridge acts right after the gateway's claim, before the gateway looks again. */
+  class RacedSpool extends ApprovalSpool {
+    constructor(
+      dir: string,
+      private readonly bridgeActs: (spool: ApprovalSpool, id: string) => Promise<void>,
+    ) {
+      super(dir);
+    }
+    override async claim(...args: Parameters<ApprovalSpool['claim']>): Promise<boolean> {
+      const won = await super.claim(...args);
+      if (won) await this.bridgeActs(this, args[0]);
+      return won;
+    }
+  }
+  const posted = async (dir: string) => {
+    const id = '22222222-2222-4222-8222-222222222222';
+    const now = new Date();
+    await new ApprovalSpool(dir).post({
+      version: 1,
+      id,
+      since: now.toISOString(),
+      expires: new Date(now.getTime() + 60_000).toISOString(),
+      pid: process.pid,
+      name: 'files__write',
+      request: { ...REQUEST, arguments: {} },
+      hidden: [],
+    });
+    return id;
+  };
+
+  it('a bridge that takes the decision before the gateway looks again: the operator is told it was decided, not 404', async () => {
+    const dir = join(home(), 'approvals');
+    const id = await posted(dir);
+    const spool = new RacedSpool(dir, (bridge, taken) => bridge.taken(taken));
+    expect(await spool.decide(id, { approved: true, by: 'api-key:abc' })).toBe('decided');
+    // The decision the bridge took goes a little later; nothing is left behind.
+    await expect.poll(() => readdirSync(dir), { timeout: 5_000 }).toEqual([]);
+  });
+
+  it('a bridge that withdraws its request (timeout, cancel) as the operator decides: the decision reached nobody', async () => {
+    const dir = join(home(), 'approvals');
+    const id = await posted(dir);
+    const spool = new RacedSpool(dir, (bridge, withdrawn) => bridge.withdraw(withdrawn));
+    expect(await spool.decide(id, { approved: true, by: 'api-key:abc' })).toBe('unknown');
+    expect(readdirSync(dir)).toEqual([]);
+  });
 });

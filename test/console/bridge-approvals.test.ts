@@ -120,9 +120,9 @@ describe('approvals of a standalone bridge, decided at the gateway on its home',
       approvedBy: `http:api-key:${operatorId}`,
       reason: expect.stringContaining('rotating the token'),
     });
-    // Decided once; the spool is empty again.
+    // Decided once; the spool is empty again (the decision the bridge took goes shortly after it).
     expect((await decide(item.id, operator, { approve: false })).status).toBe(404);
-    expect(readdirSync(spool)).toEqual([]);
+    await expect.poll(() => readdirSync(spool), { timeout: 5_000 }).toEqual([]);
   });
 
   it("shows the fields the bridge lists; refuses an agent's key; a denial's reason reaches the caller", async () => {
