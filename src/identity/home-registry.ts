@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, realpathSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { entryExists } from '../core/entry-exists.js';
@@ -68,7 +76,7 @@ export function registryEntry(registry: string, home: string): string {
 
 /**
  * Records `home` in the host's registry (when this user may write it) and in the invoking
- * account's, dropping entries of homes since removed (scratch homes); a registry that cannot be
+ * account's, dropping entries of homes since removed (scratch homes; after PRUNE_GRACE_MS); a registry that cannot be
  * written is skipped (the marker check still finds the home near a grant). Returns the entries
  * written.
  */
@@ -87,7 +95,7 @@ export function registerOacpHome(home: string, accountHome: string | undefined =
   ];
   for (const registry of registries) {
     for (const { file, home: listed } of readRegistry(registry)) {
-      if (!isOacpHome(listed)) {
+      if (!isOacpHome(listed) && olderThan(file, PRUNE_GRACE_MS)) {
         try {
           unlinkSync(file);
         } catch {
@@ -106,6 +114,21 @@ export function registerOacpHome(home: string, accountHome: string | undefined =
     }
   }
   return recorded;
+}
+
+/**
+ * An entry is written before its home has any key (see KeyStore.init), so a home with no markers
+ * may be one another init is making right now: its entry is dropped only once it is this old. A
+ * concurrent init dropped it at once before, and that home went unguarded by the registry.
+ */
+const PRUNE_GRACE_MS = 5 * 60_000;
+
+function olderThan(file: string, ms: number): boolean {
+  try {
+    return Date.now() - lstatSync(file).mtimeMs > ms;
+  } catch {
+    return false;
+  }
 }
 
 export function readRegistry(registry: string): { file: string; home: string }[] {
