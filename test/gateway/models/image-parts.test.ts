@@ -1,9 +1,8 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGE_INPUT_TOKENS } from '../../../src/gateway/models/tokens.js';
-import { startGateway, type TestGateway } from '../service/harness.js';
-import { modelsConfig, putProviderKey, receiptAt } from './model-fixture.js';
-import { type StandIn, startStandIn } from './stand-in-provider.js';
+import type { TestGateway } from '../service/harness.js';
+import { receiptAt, type TwoProviders, twoProviders } from './model-fixture.js';
 
 const LIMIT = 4000;
 const linked = (i: number) => `https://images.example/${i}.png`;
@@ -16,47 +15,16 @@ const linked = (i: number) => `https://images.example/${i}.png`;
  * far past its end. An image part now counts at least IMAGE_INPUT_TOKENS.
  */
 describe('images in a request count against llm_tokens_per_request', () => {
-  let openai: StandIn;
-  let claude: StandIn;
+  let providers: TwoProviders;
   let gw: TestGateway;
   let key: string;
 
   beforeAll(async () => {
-    openai = await startStandIn('openai');
-    claude = await startStandIn('claude');
-    gw = await startGateway({
-      config: modelsConfig({
-        providers: [
-          { name: 'openai', kind: 'openai', base_url: `${openai.url}/v1`, max_retries: 0 },
-          {
-            name: 'claude',
-            kind: 'anthropic',
-            base_url: claude.url,
-            max_retries: 0,
-            models: ['claude-test'],
-          },
-        ],
-      }),
-    });
-    const agent = await gw.client.createAgent({
-      name: 'looker',
-      manifest: {
-        apiVersion: 'oacp.dev/v1',
-        kind: 'CapabilityManifest',
-        name: 'looker',
-        capabilities: { models: { allow: ['*'] } },
-        quotas: { memory_mb: 16, llm_tokens_per_request: LIMIT },
-      },
-    });
-    key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
-    await putProviderKey(gw, 'openai', 'sk-images-0123456789');
-    await putProviderKey(gw, 'claude', 'sk-images-0123456789', 'x-api-key');
+    providers = await twoProviders('looker', { llm_tokens_per_request: LIMIT });
+    ({ gw, key } = providers);
   }, 60_000);
 
-  afterAll(async () => {
-    await gw?.close();
-    await Promise.all([openai?.close(), claude?.close()]);
-  });
+  afterAll(() => providers?.close());
 
   const post = async (path: string, body: unknown) => {
     const answer = await request(new URL(path, gw.url), {
@@ -126,10 +94,10 @@ describe('images in a request count against llm_tokens_per_request', () => {
   });
 
   for (const [format, path, body, provider] of [
-    ['OpenAI image_url parts', '/v1/chat/completions', openaiImages, () => openai],
-    ['Anthropic image blocks', '/v1/messages', anthropicImages, () => claude],
-    ['OpenAI file parts (PDF by file id)', '/v1/chat/completions', openaiFiles, () => openai],
-    ['Anthropic document blocks (PDF by URL)', '/v1/messages', anthropicDocuments, () => claude],
+    ['OpenAI image_url parts', '/v1/chat/completions', openaiImages, () => providers.openai],
+    ['Anthropic image blocks', '/v1/messages', anthropicImages, () => providers.claude],
+    ['OpenAI file parts (PDF by file id)', '/v1/chat/completions', openaiFiles, () => providers.openai],
+    ['Anthropic document blocks (PDF by URL)', '/v1/messages', anthropicDocuments, () => providers.claude],
   ] as const) {
     it(`attack: ten linked ${format} are refused (429, the quota named) and never reach the provider`, async () => {
       const sent = provider().received.length;

@@ -16,8 +16,9 @@ import { ModelBudget } from '../../../src/gateway/models/budget.js';
 import { defaultStorePath, openStore } from '../../../src/store/open-store.js';
 import { verifyOffline } from '../../../src/verify/offline-verifier.js';
 import { adminKey, type ChildGateway, startChild } from '../service/child-gateway.js';
-import type { TestGateway } from '../service/harness.js';
+import { startGateway, type TestGateway } from '../service/harness.js';
 import { freshHome } from '../service/node-home.js';
+import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const HOUR = 3_600_000;
 
@@ -51,6 +52,7 @@ export async function modelAgent(
   gw: TestGateway,
   name: string,
   models: string[],
+  quotas: Record<string, unknown> = {},
 ): Promise<{ readonly agentId: string; readonly key: string }> {
   const agent = await gw.client.createAgent({
     name,
@@ -59,11 +61,50 @@ export async function modelAgent(
       kind: 'CapabilityManifest',
       name,
       capabilities: { models: { allow: models } },
-      quotas: { memory_mb: 16 },
+      quotas: { memory_mb: 16, ...quotas },
     },
   });
   const key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
   return { agentId: agent.id, key };
+}
+
+/** An OpenAI stand-in and an Anthropic one (serving `claude-test`) behind an in-process gateway, no retries. */
+export interface TwoProviders {
+  readonly openai: StandIn;
+  readonly claude: StandIn;
+  readonly gw: TestGateway;
+  /** The model key of one agent allowed every model. */
+  readonly key: string;
+  close(): Promise<void>;
+}
+
+export async function twoProviders(
+  agent: string,
+  quotas: Record<string, unknown> = {},
+): Promise<TwoProviders> {
+  const openai = await startStandIn('openai');
+  const claude = await startStandIn('claude');
+  const gw = await startGateway({
+    config: modelsConfig({
+      providers: [
+        { name: 'openai', kind: 'openai', base_url: `${openai.url}/v1`, max_retries: 0 },
+        { name: 'claude', kind: 'anthropic', base_url: claude.url, max_retries: 0, models: ['claude-test'] },
+      ],
+    }),
+  });
+  const { key } = await modelAgent(gw, agent, ['*'], quotas);
+  await putProviderKey(gw, 'openai', `sk-${agent}-0123456789`);
+  await putProviderKey(gw, 'claude', `sk-${agent}-0123456789`, 'x-api-key');
+  return {
+    openai,
+    claude,
+    gw,
+    key,
+    close: async () => {
+      await gw.close();
+      await Promise.all([openai.close(), claude.close()]);
+    },
+  };
 }
 
 /** Puts a provider's key in the vault, where the gateway injects it upstream (`authorization: Bearer …` by default). */

@@ -1,8 +1,7 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway } from '../service/harness.js';
-import { modelAgent, modelsConfig, putProviderKey, receiptAt } from './model-fixture.js';
-import { type StandIn, startStandIn } from './stand-in-provider.js';
+import type { TestGateway } from '../service/harness.js';
+import { receiptAt, type TwoProviders, twoProviders } from './model-fixture.js';
 
 interface Predicate {
   readonly outcome: string;
@@ -30,37 +29,16 @@ const completion = (usage: string) =>
  * report is no report: the whole reservation is charged.
  */
 describe('a provider reporting half of its usage', () => {
-  let openai: StandIn;
-  let claude: StandIn;
+  let providers: TwoProviders;
   let gw: TestGateway;
   let key: string;
 
   beforeAll(async () => {
-    openai = await startStandIn('openai');
-    claude = await startStandIn('claude');
-    gw = await startGateway({
-      config: modelsConfig({
-        providers: [
-          { name: 'openai', kind: 'openai', base_url: `${openai.url}/v1`, max_retries: 0 },
-          {
-            name: 'claude',
-            kind: 'anthropic',
-            base_url: claude.url,
-            max_retries: 0,
-            models: ['claude-test'],
-          },
-        ],
-      }),
-    });
-    key = (await modelAgent(gw, 'halved', ['*'])).key;
-    await putProviderKey(gw, 'openai', 'sk-half-0123456789');
-    await putProviderKey(gw, 'claude', 'sk-half-0123456789', 'x-api-key');
+    providers = await twoProviders('halved');
+    ({ gw, key } = providers);
   }, 60_000);
 
-  afterAll(async () => {
-    await gw?.close();
-    await Promise.all([openai?.close(), claude?.close()]);
-  });
+  afterAll(() => providers?.close());
 
   const call = async (path: string, body: unknown) => {
     const answer = await request(new URL(path, gw.url), {
@@ -87,7 +65,7 @@ describe('a provider reporting half of its usage', () => {
     '{"input_tokens":3,"output_tokens":"many"}',
   ]) {
     it(`attack: Anthropic usage ${usage} is charged the whole reservation, not 0 output tokens`, async () => {
-      claude.queue({ rawAnswer: message(usage) });
+      providers.claude.queue({ rawAnswer: message(usage) });
       expectReservationCharged(
         await call('/v1/messages', {
           model: 'claude-test',
@@ -99,7 +77,7 @@ describe('a provider reporting half of its usage', () => {
   }
 
   it('attack: an OpenAI chat answer with prompt_tokens and no completion_tokens is charged the whole reservation', async () => {
-    openai.queue({ rawAnswer: completion('{"prompt_tokens":3}') });
+    providers.openai.queue({ rawAnswer: completion('{"prompt_tokens":3}') });
     expectReservationCharged(
       await call('/v1/chat/completions', {
         model: 'gpt-test',
@@ -113,7 +91,7 @@ describe('a provider reporting half of its usage', () => {
     const words = Array.from({ length: 8 }, (_, i) => ` word${i}`);
     const chunk = (content: string) =>
       `data: ${JSON.stringify({ id: 's', object: 'chat.completion.chunk', created: 1, model: 'gpt-test', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
-    openai.queue({ rawStream: `${words.map(chunk).join('')}data: [DONE]\n\n` });
+    providers.openai.queue({ rawStream: `${words.map(chunk).join('')}data: [DONE]\n\n` });
     const answer = await request(new URL('/v1/chat/completions', gw.url), {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
@@ -136,14 +114,14 @@ describe('a provider reporting half of its usage', () => {
   });
 
   it('whole reports are believed as they are, 0 output tokens included', async () => {
-    claude.queue({ rawAnswer: message('{"input_tokens":3,"output_tokens":0}') });
+    providers.claude.queue({ rawAnswer: message('{"input_tokens":3,"output_tokens":0}') });
     const anthropic = await call('/v1/messages', {
       model: 'claude-test',
       max_tokens: MAX,
       messages: [{ role: 'user', content: 'hi' }],
     });
     expect(anthropic.usage).toMatchObject({ inputTokens: 3, outputTokens: 0, chargedTokens: 3 });
-    openai.queue({ rawAnswer: completion('{"prompt_tokens":3,"completion_tokens":7}') });
+    providers.openai.queue({ rawAnswer: completion('{"prompt_tokens":3,"completion_tokens":7}') });
     const chat = await call('/v1/chat/completions', {
       model: 'gpt-test',
       max_tokens: MAX,

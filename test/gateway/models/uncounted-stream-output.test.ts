@@ -1,9 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway } from '../service/harness.js';
-import { modelAgent, modelsConfig, putProviderKey, receiptAt } from './model-fixture.js';
-import { type StandIn, startStandIn } from './stand-in-provider.js';
+import type { TestGateway } from '../service/harness.js';
+import { receiptAt, type TwoProviders, twoProviders } from './model-fixture.js';
 
 interface Predicate {
   readonly outcome: string;
@@ -61,37 +60,16 @@ const anthropicStream = (
  * whole, never cut, and with no usage reported the agent was charged 0 output tokens for it.
  */
 describe('stream output that is not message text counts against the cap', () => {
-  let openai: StandIn;
-  let claude: StandIn;
+  let providers: TwoProviders;
   let gw: TestGateway;
   let key: string;
 
   beforeAll(async () => {
-    openai = await startStandIn('openai');
-    claude = await startStandIn('claude');
-    gw = await startGateway({
-      config: modelsConfig({
-        providers: [
-          { name: 'openai', kind: 'openai', base_url: `${openai.url}/v1`, max_retries: 0 },
-          {
-            name: 'claude',
-            kind: 'anthropic',
-            base_url: claude.url,
-            max_retries: 0,
-            models: ['claude-test'],
-          },
-        ],
-      }),
-    });
-    key = (await modelAgent(gw, 'tool-streamer', ['*'])).key;
-    await putProviderKey(gw, 'openai', 'sk-stream-0123456789');
-    await putProviderKey(gw, 'claude', 'sk-stream-0123456789', 'x-api-key');
+    providers = await twoProviders('tool-streamer');
+    ({ gw, key } = providers);
   }, 60_000);
 
-  afterAll(async () => {
-    await gw?.close();
-    await Promise.all([openai?.close(), claude?.close()]);
-  });
+  afterAll(() => providers?.close());
 
   const lastReceipt = async () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -124,7 +102,7 @@ describe('stream output that is not message text counts against the cap', () => 
   ];
   for (const [what, delta] of openaiCases) {
     it(`attack: an OpenAI stream of ${what} past the cap, with no usage, is cut at the budget and charged what was counted`, async () => {
-      openai.queue({ rawStream: openaiStream(delta) });
+      providers.openai.queue({ rawStream: openaiStream(delta) });
       const client = new OpenAI({ apiKey: key, baseURL: new URL('/v1', gw.url).href, maxRetries: 0 });
       const stream = await client.chat.completions.create({
         model: 'gpt-test',
@@ -153,7 +131,7 @@ describe('stream output that is not message text counts against the cap', () => 
   ];
   for (const [what, block, delta] of anthropicCases) {
     it(`attack: an Anthropic stream of ${what} past the cap, with no output count, is cut at the budget`, async () => {
-      claude.queue({ rawStream: anthropicStream(block, delta) });
+      providers.claude.queue({ rawStream: anthropicStream(block, delta) });
       const client = new Anthropic({ apiKey: key, baseURL: gw.url.href.replace(/\/$/, ''), maxRetries: 0 });
       const stream = client.messages.stream({
         model: 'claude-test',
@@ -176,7 +154,7 @@ describe('stream output that is not message text counts against the cap', () => 
     // Anthropic's message_start carries output_tokens: 1, a running count; the final one comes in
     // message_delta. A provider leaving it out had an answer of up to the cap charged 1 token.
     const words = FRAGMENTS.slice(0, 12);
-    claude.queue({
+    providers.claude.queue({
       rawStream: anthropicStream(
         { type: 'text', text: '' },
         (fragment) => ({ type: 'text_delta', text: fragment }),
