@@ -1,21 +1,22 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import {
-  chownSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { jcsDigest } from '../../src/core/jcs.js';
-import { ATTACKERS, type REGULAR_USER, who } from '../escape/confine-harness.js';
-
-type User = typeof REGULAR_USER | undefined;
+import { ATTACKERS, who } from '../escape/confine-harness.js';
+import {
+  asUser,
+  exportAndVerify,
+  killHard,
+  type Listed,
+  MAIN,
+  oacp,
+  scratch,
+  startBridge,
+  type User,
+  until,
+  userEnv,
+} from './killed-harness.js';
 
 /**
  * Every side effect has a receipt, even when OACP itself is killed: a tools/call the server
@@ -23,7 +24,6 @@ type User = typeof REGULAR_USER | undefined;
  * `interrupted`, recorded from the call's intent by the next oacp process on the home. The
  * attack on the real CLI: a real bridge over a real server in the hardened tier, a real kill.
  */
-const MAIN = resolve('dist/cli/main.js');
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -43,79 +43,18 @@ createInterface({ input: process.stdin }).on('line', (line) => {
 });
 `;
 
-/**
- * The command line that runs `oacp ARGS` as `user` (setpriv, no groups; HOME the scratch folder it
- * owns). A regular user on this cgroup v1 host cannot use the controllers, so its `run`s opt out of
- * them by name (docs/resources.md): these tests are about receipts, not limits.
- */
-function asUser(user: User, home: string, args: readonly string[]): { file: string; argv: string[] } {
-  const runAt = args[0] === 'run' ? 1 : args[0] === 'mcp' && args[1] === 'run' ? 2 : -1;
-  const optOut =
-    user === undefined || runAt === -1
-      ? [...args]
-      : [...args.slice(0, runAt), '--allow-unenforced', 'memory,pids,cpu,disk_io', ...args.slice(runAt)];
-  const oacpArgs = [MAIN, '--home', home, ...optOut];
-  if (user === undefined) return { file: process.execPath, argv: oacpArgs };
-  return {
-    file: '/usr/bin/setpriv',
-    argv: [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', process.execPath, ...oacpArgs],
-  };
-}
-
-function userEnv(user: User, home: string): NodeJS.ProcessEnv {
-  return user === undefined ? process.env : { PATH: '/usr/bin:/bin', HOME: join(home, '..') };
-}
-
-function oacp(
-  home: string,
-  args: string[],
-  user?: User,
-): { status: number | null; stdout: string; stderr: string } {
-  const { file, argv } = asUser(user, home, args);
-  const run = spawnSync(file, argv, { encoding: 'utf8', timeout: 60_000, env: userEnv(user, home) });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
-
-/** Hands the scratch folder (and what is in it) to `user`, so its oacp owns its home. */
-function giveTo(user: User, dir: string): void {
-  if (user === undefined) return;
-  const walk = (path: string): void => {
-    chownSync(path, user.uid, user.gid);
-    if (statSync(path).isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
-  };
-  walk(dir);
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((done) => setTimeout(done, 25));
-  }
-}
-
-/** A fresh home (initialised) and a work folder holding the server, for one test. */
-function scratch(
-  prefix: string,
-  user?: User,
-): { dir: string; home: string; work: string; effect: string; user: User } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(dir);
-  const home = join(dir, 'home');
-  const work = join(dir, 'work');
-  spawnSync('mkdir', ['-p', work]);
-  writeFileSync(join(work, 'server.mjs'), SERVER);
-  giveTo(user, dir);
-  expect(oacp(home, ['init'], user).status).toBe(0);
-  return { dir, home, work, effect: join(work, 'effect.jsonl'), user };
+/** A fresh home and a work folder holding the server, and the file the server's effect lands in. */
+function place(prefix: string, user?: User) {
+  const made = scratch(dirs, prefix, user, SERVER);
+  return { ...made, effect: join(made.work, 'effect.jsonl') };
 }
 
 /** `oacp mcp run` (hardened, the work folder granted) over the server, initialized by a raw client. */
-async function startBridge(
+function startEffects(
   { home, work, effect, user }: { home: string; work: string; effect: string; user: User },
   client: string,
-): Promise<{ process: ChildProcess; stdout(): string; send(message: unknown): void }> {
-  const { file, argv } = asUser(user, home, [
+) {
+  const args = [
     'mcp',
     'run',
     '--allow-files',
@@ -124,45 +63,16 @@ async function startBridge(
     process.execPath,
     join(work, 'server.mjs'),
     effect,
-  ]);
-  const bridge = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'], env: userEnv(user, home) });
-  let stdout = '';
-  let stderr = '';
-  bridge.stdout?.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  bridge.stderr?.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const send = (message: unknown) => void bridge.stdin?.write(`${JSON.stringify(message)}\n`);
-  try {
-    send({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: client, version: '1' } },
-    });
-    await until(() => stdout.includes('"id":1'), `initialize to be answered (bridge said: ${stderr})`);
-  } catch (error) {
-    bridge.kill('SIGKILL');
-    throw error;
-  }
-  send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-  return { process: bridge, stdout: () => stdout, send };
-}
-
-interface Listed {
-  readonly index: number;
-  readonly tool?: string;
-  readonly outcome?: string;
+  ];
+  return startBridge(home, user, args, { name: client });
 }
 
 describe('a bridge killed with SIGKILL while the server has a call', () => {
   for (const user of ATTACKERS) {
     it(`attack ${who(user)}: the call the server acted on gets one receipt, outcome interrupted and forwarded, with the digest of what it was sent`, async () => {
-      const place = scratch('oacp-killed-bridge-', user);
-      const { dir, home, effect } = place;
-      const bridge = await startBridge(place, 'killer');
+      const at = place('oacp-killed-bridge-', user);
+      const { home, effect } = at;
+      const bridge = await startEffects(at, 'killer');
       const { send } = bridge;
       try {
         const args = { marker: 'acted-on', n: [1, 2] };
@@ -171,9 +81,7 @@ describe('a bridge killed with SIGKILL while the server has a call', () => {
           () => existsSync(effect) && readFileSync(effect, 'utf8').includes('acted-on'),
           'the side effect',
         );
-        const exited = new Promise((done) => bridge.process.once('exit', done));
-        bridge.process.kill('SIGKILL');
-        await exited;
+        await killHard(bridge.process);
         expect(bridge.stdout()).not.toContain('"id":2');
 
         // Reading the log records what the killed bridge left, before listing.
@@ -184,31 +92,13 @@ describe('a bridge killed with SIGKILL while the server has a call', () => {
           (e) => e.tool === 'touch',
         );
         expect(entries).toHaveLength(1);
-        const out = join(dir, 'export');
-        expect(oacp(home, ['log', 'export', String(entries[0]?.index), '--out', out], user).status).toBe(0);
-        const envelope = JSON.parse(readFileSync(join(out, 'receipt.json'), 'utf8')) as { payload: string };
-        const { predicate } = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
-        expect(predicate).toMatchObject({
+        // A receipt like any other: it verifies offline with its inclusion proof.
+        expect(exportAndVerify(at, entries[0]?.index)).toMatchObject({
           outcome: 'interrupted',
           forwarded: true,
           argumentsDigest: jcsDigest(args),
           policy: { effect: 'allow' },
         });
-        // A receipt like any other: it verifies offline with its inclusion proof.
-        const keys = join(dir, 'public');
-        expect(oacp(home, ['keys', 'export', '--out', keys], user).status).toBe(0);
-        const receipt = join(out, 'receipt.json');
-        const verified = oacp(
-          home,
-          [
-            'verify',
-            receipt,
-            ...['--proof', `${receipt}.tlog-proof`, '--log-key', join(keys, 'log.vkey')],
-            ...['--signer-key', join(keys, 'signer.pem')],
-          ],
-          user,
-        );
-        expect(verified.status, verified.stdout).toBe(0);
         // Once: the next reader records nothing more.
         const again = oacp(home, ['log', 'list', '--json'], user);
         expect(again.stderr).not.toContain('interrupted');
@@ -223,14 +113,8 @@ describe('a bridge killed with SIGKILL while the server has a call', () => {
 
   for (const user of ATTACKERS) {
     it(`attack ${who(user)}: oacp run killed with SIGKILL while its workload runs: the run gets one receipt, outcome interrupted`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'oacp-killed-run-'));
-      dirs.push(dir);
-      const home = join(dir, 'home');
-      const work = join(dir, 'work');
-      spawnSync('mkdir', ['-p', work]);
-      giveTo(user, dir);
+      const { home, work } = scratch(dirs, 'oacp-killed-run-', user);
       const started = join(work, 'started');
-      expect(oacp(home, ['init'], user).status).toBe(0);
       const { file, argv } = asUser(user, home, [
         'run',
         '--allow-files',
@@ -243,9 +127,7 @@ describe('a bridge killed with SIGKILL while the server has a call', () => {
       const run = spawn(file, argv, { stdio: 'ignore', env: userEnv(user, home) });
       try {
         await until(() => existsSync(started), 'the workload to start');
-        const exited = new Promise((done) => run.once('exit', done));
-        run.kill('SIGKILL');
-        await exited;
+        await killHard(run);
         const listed = oacp(home, ['log', 'list', '--json'], user);
         expect(listed.status, listed.stderr).toBe(0);
         const entries = (JSON.parse(listed.stdout) as { entries: Array<Record<string, unknown>> }).entries;
@@ -259,12 +141,9 @@ describe('a bridge killed with SIGKILL while the server has a call', () => {
   }
 
   it('attack: oacp run of a JavaScript agent (standard tier) killed with SIGKILL while the guest runs: one receipt, outcome interrupted', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-killed-agent-'));
-    dirs.push(dir);
-    const home = join(dir, 'home');
+    const { dir, home } = scratch(dirs, 'oacp-killed-agent-', undefined);
     const agent = join(dir, 'loop.js');
     writeFileSync(agent, 'while (true) {}');
-    expect(oacp(home, ['init']).status).toBe(0);
     const run = spawn(process.execPath, [MAIN, '--home', home, 'run', agent, '--quota-cpu', '60s'], {
       stdio: 'ignore',
     });
@@ -291,12 +170,12 @@ describe('a bridge killed with SIGKILL while the server has a call', () => {
   });
 
   it('refusal: where no intent can be kept (the journal cannot be created), the call is refused before the server gets it, with a receipt saying why', async () => {
-    const place = scratch('oacp-no-intents-');
+    const at = place('oacp-no-intents-');
     // A file where the journal's directory should be: no journal can be created in it.
-    writeFileSync(join(place.home, 'intents'), '');
-    const bridge = await startBridge(place, 'c');
+    writeFileSync(join(at.home, 'intents'), '');
+    const bridge = await startEffects(at, 'c');
     const { send } = bridge;
-    const { effect } = place;
+    const { effect } = at;
     try {
       send({
         jsonrpc: '2.0',
