@@ -567,10 +567,19 @@ export class ModelGateway {
           ...(signal === undefined ? {} : { signal }),
           finish: async (outcome) => {
             facts.served = outcome.served ?? facts.served;
+            // What the provider did not report is estimated (the input by the gateway's pre-flight
+            // count, the output by the text it relayed), what it did report kept: an output count
+            // without its input count (message_start missing) was dropped for the gateway's own.
             const usage = outcome.usage ?? {
               inputTokens: facts.estimated,
-              outputTokens: outcome.countedOutput,
+              outputTokens: outcome.reportedOutput ?? outcome.countedOutput,
             };
+            const notReported =
+              outcome.usage !== undefined
+                ? undefined
+                : outcome.reportedOutput === undefined
+                  ? (['inputTokens', 'outputTokens'] as const)
+                  : (['inputTokens'] as const);
             span.setAttributes({
               'gen_ai.usage.input_tokens': usage.inputTokens,
               'gen_ai.usage.output_tokens': usage.outputTokens,
@@ -582,7 +591,9 @@ export class ModelGateway {
               price,
               tools,
               answers,
-              outcome.usage === undefined ? undefined : outcome.toolUses,
+              outcome.usage === undefined && outcome.reportedOutput === undefined
+                ? undefined
+                : outcome.toolUses,
             );
             const cost = tokenCost(usage) + settled.micros;
             // The last event waits for the receipt only: the settlement gives back what was not used,
@@ -591,6 +602,7 @@ export class ModelGateway {
             await this.#receipt(facts, {
               outcome: outcome.kind,
               usage,
+              ...(notReported === undefined ? {} : { notReported }),
               ...(settled.fees.length === 0 ? {} : { toolFees: settled.fees }),
               cost: price === undefined ? undefined : cost,
               responseDigest: outcome.digest,

@@ -11,8 +11,13 @@ import type { UpstreamResponse } from './upstream.js';
 
 export interface StreamOutcome {
   readonly kind: 'ok' | 'cut' | 'failed';
-  /** Usage as the provider reported it (at least what was relayed, on a cut); absent when it reported none. */
+  /** Usage as the provider reported it (at least what was relayed, on a cut); absent when it reported no input count. */
   readonly usage?: TokenUsage;
+  /**
+   * The output count the provider reported when it reported no input count (Anthropic's
+   * message_start missing or cut off, its message_delta there): kept, the input estimated beside it.
+   */
+  readonly reportedOutput?: number;
   /** Output tokens counted by the gateway from the text it received. */
   readonly countedOutput: number;
   readonly served?: string;
@@ -103,6 +108,7 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
       kind,
       countedOutput: counted,
       ...(inputTokens === undefined ? {} : { usage: { inputTokens, outputTokens: output } }),
+      ...(inputTokens === undefined && outputTokens !== undefined ? { reportedOutput: output } : {}),
       ...(served === undefined ? {} : { served }),
       ...(kind === 'ok' && toolUses !== undefined ? { toolUses } : {}),
       digest: sha256Hex(canonicalize(forwarded)),
