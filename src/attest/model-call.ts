@@ -77,6 +77,18 @@ export const ModelCallPredicateSchema = z
       )
       .max(64)
       .optional(),
+    /**
+     * The service tier asked for and the one the provider says served the call, and the token
+     * prices' multiplier the cost was settled at (`models.prices.<model>.service_tiers`). Absent
+     * when the model has no price or no tier was asked for, named or priced above the standard one.
+     */
+    serviceTier: z
+      .strictObject({
+        requested: z.string().min(1).max(64).optional(),
+        served: z.string().min(1).max(64).optional(),
+        multiplier: z.number().nonnegative(),
+      })
+      .optional(),
     /** USD from the configured price table; absent when the model has no price. */
     costUsd: z.number().nonnegative().optional(),
     /**

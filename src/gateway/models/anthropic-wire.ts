@@ -7,6 +7,7 @@ import {
   type TokenUsage,
   type ToolUses,
 } from './dialect.js';
+import { reportedTier } from './service-tier.js';
 
 function parse(data: string): Record<string, unknown> | undefined {
   try {
@@ -91,6 +92,7 @@ export const messages: Dialect = {
     const usage = usageOf(record.usage);
     const served = reportedModel(record.model);
     const toolUses = usage === undefined ? undefined : toolUsesOf(record.usage);
+    const tier = reportedTier((record.usage as { service_tier?: unknown } | null | undefined)?.service_tier);
     // A whole answer reports both counts; without its output count (or with one not believed) it
     // is no report, and the whole reservation is charged, not an answer of up to the cap for nothing.
     return {
@@ -99,6 +101,7 @@ export const messages: Dialect = {
         : { usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens } }),
       ...(served === undefined ? {} : { served }),
       ...(toolUses === undefined ? {} : { toolUses }),
+      ...(tier === undefined ? {} : { tier }),
     };
   },
   step(event): StreamStep {
@@ -112,10 +115,14 @@ export const messages: Dialect = {
       const input = usageOf(message.usage)?.inputTokens;
       const served = reportedModel(message.model);
       const toolUses = toolUsesOf(message.usage);
+      const tier = reportedTier(
+        (message.usage as { service_tier?: unknown } | null | undefined)?.service_tier,
+      );
       return {
         ...(input === undefined ? {} : { usage: { inputTokens: input } }),
         ...(served === undefined ? {} : { served }),
         ...(toolUses === undefined ? {} : { toolUses }),
+        ...(tier === undefined ? {} : { tier }),
       };
     }
     if (data.type === 'content_block_delta') {

@@ -28,6 +28,8 @@ export interface StreamStep {
   readonly served?: string;
   /** Provider tool uses reported so far (cumulative, as Anthropic's usage is). */
   readonly toolUses?: ToolUses;
+  /** The service tier the provider says served the call (OpenAI `service_tier`, Anthropic `usage.service_tier`). */
+  readonly tier?: string;
 }
 
 /**
@@ -58,8 +60,8 @@ export interface Dialect {
     model: string,
     maxTokens: number | undefined,
   ): Record<string, unknown>;
-  /** Usage, served model and provider tool uses of a whole answer. */
-  answer(json: unknown): { usage?: TokenUsage; served?: string; toolUses?: ToolUses };
+  /** Usage, served model, provider tool uses and served service tier of a whole answer. */
+  answer(json: unknown): { usage?: TokenUsage; served?: string; toolUses?: ToolUses; tier?: string };
   step(event: SseEvent): StreamStep;
   /** Whether this event ends the stream (nothing after it is forwarded). */
   isEnd(event: SseEvent): boolean;

@@ -37,6 +37,7 @@ import { type ProviderStatus, providersStatus } from './provider-health.js';
 import type { Providers } from './providers.js';
 import { type RequestedTools, requestedTools, UnreadableTools } from './request-tools.js';
 import { routeFor } from './router.js';
+import { reservedTier, servedMultiplier } from './service-tier.js';
 import { relayStream } from './stream-relay.js';
 import { openAiToAnthropicStream } from './stream-to-anthropic.js';
 import { anthropicToOpenAiStream } from './stream-to-openai.js';
@@ -144,6 +145,12 @@ interface CallResult {
   readonly notReported?: ReadonlyArray<'inputTokens' | 'outputTokens'>;
   /** How each provider tool priced per use was settled. */
   readonly toolFees?: readonly ToolFee[];
+  /** The service tier asked for and served, and the multiplier the cost was settled at. */
+  readonly serviceTier?: {
+    readonly requested?: string;
+    readonly served?: string;
+    readonly multiplier: number;
+  };
   readonly cost?: number | undefined;
   readonly responseDigest?: string | undefined;
 }
@@ -208,6 +215,7 @@ export class ModelGateway {
     const price = priceFor(config, route) ?? priceFor(config, model);
     if (price === undefined) return 0;
     let fees = 0;
+    const tier = reservedTier(price, route, body.service_tier);
     try {
       const choices = dialect.read(body).choices;
       const answers = Number.isInteger(choices) && (choices as number) >= 1 ? (choices as number) : 1;
@@ -217,7 +225,9 @@ export class ModelGateway {
     } catch (error) {
       if (!(error instanceof UnreadableTools)) throw error;
     }
-    return Math.ceil(tokens * Math.max(price.input_per_mtok, price.output_per_mtok)) + fees;
+    // A tier the table has no price for is refused by the call itself; the standard price stands for it here.
+    const multiplier = tier.effect === 'allow' ? tier.multiplier : 1;
+    return Math.ceil(tokens * Math.max(price.input_per_mtok, price.output_per_mtok) * multiplier) + fees;
   }
 
   async call(
@@ -382,10 +392,27 @@ export class ModelGateway {
         ? this.#quota(facts, fees.verdict)
         : this.#refuse(facts, 400, 'invalid_request', fees.reason);
     }
-    const tokenCost = (usage: TokenUsage) =>
+    // The service tier changes the token prices: reserved at the dearest tier the request may get.
+    const tier = reservedTier(price, route.model, record.service_tier);
+    if (tier.effect === 'deny') return this.#refuse(facts, 400, 'invalid_request', tier.reason);
+    const tokenCost = (usage: TokenUsage, multiplier = tier.multiplier) =>
       price === undefined
         ? 0
-        : Math.ceil(usage.inputTokens * price.input_per_mtok + usage.outputTokens * price.output_per_mtok);
+        : Math.ceil(
+            (usage.inputTokens * price.input_per_mtok + usage.outputTokens * price.output_per_mtok) *
+              multiplier,
+          );
+    /** The receipt's `serviceTier`, at the tier `served` (undefined: not named) settled at `multiplier`. */
+    const tierFacts = (served: string | undefined, multiplier: number) =>
+      price === undefined || (tier.requested === undefined && served === undefined && multiplier === 1)
+        ? {}
+        : {
+            serviceTier: {
+              ...(tier.requested === undefined ? {} : { requested: tier.requested }),
+              ...(served === undefined ? {} : { served }),
+              multiplier,
+            },
+          };
     // Reserved with the provider tools' fees at the most uses the request allows; an answer settles
     // them on the uses it reports (settleToolFees), a call the provider may have run unanswered at that most.
     const costOf = (usage: TokenUsage) => tokenCost(usage) + fees.micros;
@@ -595,7 +622,8 @@ export class ModelGateway {
                 ? undefined
                 : outcome.toolUses,
             );
-            const cost = tokenCost(usage) + settled.micros;
+            const multiplier = servedMultiplier(price, outcome.tier, tier.multiplier);
+            const cost = tokenCost(usage, multiplier) + settled.micros;
             // The last event waits for the receipt only: the settlement gives back what was not used,
             // and a crash before it leaves the whole reservation spent (never a credit without a record).
             this.#settle(reservation, usage, cost, facts, caller, options);
@@ -604,6 +632,7 @@ export class ModelGateway {
               usage,
               ...(notReported === undefined ? {} : { notReported }),
               ...(settled.fees.length === 0 ? {} : { toolFees: settled.fees }),
+              ...tierFacts(outcome.tier, multiplier),
               cost: price === undefined ? undefined : cost,
               responseDigest: outcome.digest,
               ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
@@ -677,13 +706,16 @@ export class ModelGateway {
     facts.charged = charged.inputTokens + charged.outputTokens;
     // The answer waits for its receipt, not for the settlement: a crash before that leaves the whole
     // reservation spent (never a credit without a record).
-    const cost = tokenCost(charged) + settled.micros + billedFees;
+    // Settled at the tier the answer says served it; failed-over tries at what was reserved.
+    const multiplier = servedMultiplier(price, reported.tier, tier.multiplier);
+    const cost = tokenCost(usage, multiplier) + tokenCost(billed) + settled.micros + billedFees;
     this.#settle(reservation, charged, cost, facts, caller, options);
     const link = await this.#receipt(facts, {
       outcome: ok ? 'ok' : 'failed',
       usage,
       ...(reported.usage === undefined ? { notReported: ['inputTokens', 'outputTokens'] as const } : {}),
       ...(settled.fees.length === 0 ? {} : { toolFees: settled.fees }),
+      ...tierFacts(reported.tier, multiplier),
       cost: price === undefined ? undefined : cost,
       responseDigest: sha256Hex(canonicalize(answer)),
       ...(ok
@@ -954,6 +986,7 @@ export class ModelGateway {
         ...(result.notReported === undefined ? {} : { notReported: [...result.notReported] }),
       },
       ...(result.toolFees === undefined ? {} : { toolFees: result.toolFees.map((fee) => ({ ...fee })) }),
+      ...(result.serviceTier === undefined ? {} : { serviceTier: { ...result.serviceTier } }),
       ...((result.cost ?? facts.chargedCost) === undefined
         ? {}
         : { costUsd: (result.cost ?? facts.chargedCost ?? 0) / 1e6 }),

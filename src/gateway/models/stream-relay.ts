@@ -26,6 +26,8 @@ export interface StreamOutcome {
    * (a cut or broken one may have run more than its last report said).
    */
   readonly toolUses?: ToolUses;
+  /** The service tier the provider says served the call. */
+  readonly tier?: string;
   /** sha256 of the JCS form of every event's data the client received, in order (JSON parsed; other text as a string). */
   readonly digest: string;
   readonly reason?: string;
@@ -100,6 +102,7 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
   let outputTokens: number | undefined;
   let served: string | undefined;
   let toolUses: ToolUses | undefined;
+  let tier: string | undefined;
   let finished = false;
   const outcome = (kind: StreamOutcome['kind'], reason?: string): StreamOutcome => {
     // On a cut or a failure the provider's last count may predate what it sent: never charge less than that.
@@ -111,6 +114,7 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
       ...(inputTokens === undefined && outputTokens !== undefined ? { reportedOutput: output } : {}),
       ...(served === undefined ? {} : { served }),
       ...(kind === 'ok' && toolUses !== undefined ? { toolUses } : {}),
+      ...(tier === undefined ? {} : { tier }),
       digest: sha256Hex(canonicalize(forwarded)),
       ...(reason === undefined ? {} : { reason }),
     };
@@ -215,6 +219,7 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
           inputTokens = Math.max(inputTokens ?? 0, step.usage.inputTokens);
         if (step.usage?.outputTokens !== undefined) outputTokens = step.usage.outputTokens;
         if (step.served !== undefined) served = step.served;
+        if (step.tier !== undefined) tier = step.tier;
         // Cumulative, as Anthropic reports them: message_delta's count replaces message_start's.
         if (step.toolUses !== undefined) toolUses = { ...toolUses, ...step.toolUses };
         const block = dialect.block?.(event);

@@ -88,11 +88,14 @@ export interface TwoProviders {
 export async function twoProviders(
   agent: string,
   quotas: Record<string, unknown> = {},
+  /** More of `models` beside its providers: `prices`, `budgets`, `aliases`. */
+  models: Record<string, unknown> = {},
 ): Promise<TwoProviders> {
   const openai = await startStandIn('openai');
   const claude = await startStandIn('claude');
   const gw = await startGateway({
     config: modelsConfig({
+      ...models,
       providers: [
         { name: 'openai', kind: 'openai', base_url: `${openai.url}/v1`, max_retries: 0 },
         { name: 'claude', kind: 'anthropic', base_url: claude.url, max_retries: 0, models: ['claude-test'] },
