@@ -225,4 +225,31 @@ describe('one oacp.yaml for the bridge and the gateway', () => {
       expect.arrayContaining(['gateway', 'sandbox', 'mcp', 'policies', 'quotas']),
     );
   });
+
+  it('models.prices.<model>.service_tiers: a multiplier per tier, the standard tier and a negative multiplier refused with the field', async () => {
+    const folder = tempDir('oacp-config-tiers-');
+    const file = join(folder, 'oacp.yaml');
+    const config = (tiers: string) =>
+      [
+        'models:',
+        '  prices:',
+        '    gpt-test:',
+        '      input_per_mtok: 1',
+        '      output_per_mtok: 2',
+        `      service_tiers: ${tiers}`,
+        '',
+      ].join('\n');
+    writeFileSync(file, config('{ flex: 0.5, priority: 2 }'));
+    expect((await oacp(['config', 'check', file])).code).toBe(0);
+    writeFileSync(file, config('{ default: 2 }'));
+    const standard = await oacp(['config', 'check', file]);
+    expect(standard.code).toBe(1);
+    expect(standard.stderr).toContain('models.prices.gpt-test.service_tiers');
+    expect(standard.stderr).toContain('service_tiers.default: "default" is the standard tier');
+    writeFileSync(file, config('{ flex: -1 }'));
+    const negative = await oacp(['config', 'check', file]);
+    expect(negative.code).toBe(1);
+    expect(negative.stderr).toContain('models.prices.gpt-test.service_tiers.flex');
+    expect(negative.stderr).not.toContain('    at ');
+  });
 });

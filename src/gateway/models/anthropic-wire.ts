@@ -5,7 +5,9 @@ import {
   reportedTokens,
   type StreamStep,
   type TokenUsage,
+  type ToolUses,
 } from './dialect.js';
+import { reportedTier } from './service-tier.js';
 
 function parse(data: string): Record<string, unknown> | undefined {
   try {
@@ -46,6 +48,25 @@ function usageOf(value: unknown): Partial<TokenUsage> | undefined {
   return Object.keys(result).length === 0 ? undefined : result;
 }
 
+/**
+ * The server tools' uses a usage report counts (`server_tool_use`): null is Anthropic's way of saying
+ * none ran (its Usage always carries the member); absent, or a count not believed, is not reported.
+ */
+function toolUsesOf(value: unknown): ToolUses | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const counts = (value as Record<string, unknown>).server_tool_use;
+  if (counts === null) return { webSearch: 0, webFetch: 0 };
+  if (typeof counts !== 'object' || counts === undefined) return undefined;
+  const record = counts as Record<string, unknown>;
+  const webSearch = reportedTokens(record.web_search_requests);
+  const webFetch = reportedTokens(record.web_fetch_requests);
+  const uses = {
+    ...(webSearch === undefined ? {} : { webSearch }),
+    ...(webFetch === undefined ? {} : { webFetch }),
+  };
+  return Object.keys(uses).length === 0 ? undefined : uses;
+}
+
 const ERROR_TYPES: Record<number, string> = {
   400: 'invalid_request_error',
   401: 'authentication_error',
@@ -70,6 +91,8 @@ export const messages: Dialect = {
     const record = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {};
     const usage = usageOf(record.usage);
     const served = reportedModel(record.model);
+    const toolUses = usage === undefined ? undefined : toolUsesOf(record.usage);
+    const tier = reportedTier((record.usage as { service_tier?: unknown } | null | undefined)?.service_tier);
     // A whole answer reports both counts; without its output count (or with one not believed) it
     // is no report, and the whole reservation is charged, not an answer of up to the cap for nothing.
     return {
@@ -77,6 +100,8 @@ export const messages: Dialect = {
         ? {}
         : { usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens } }),
       ...(served === undefined ? {} : { served }),
+      ...(toolUses === undefined ? {} : { toolUses }),
+      ...(tier === undefined ? {} : { tier }),
     };
   },
   step(event): StreamStep {
@@ -89,9 +114,15 @@ export const messages: Dialect = {
       // left message_delta's count out was charged 1 output token for an answer of up to the cap.
       const input = usageOf(message.usage)?.inputTokens;
       const served = reportedModel(message.model);
+      const toolUses = toolUsesOf(message.usage);
+      const tier = reportedTier(
+        (message.usage as { service_tier?: unknown } | null | undefined)?.service_tier,
+      );
       return {
         ...(input === undefined ? {} : { usage: { inputTokens: input } }),
         ...(served === undefined ? {} : { served }),
+        ...(toolUses === undefined ? {} : { toolUses }),
+        ...(tier === undefined ? {} : { tier }),
       };
     }
     if (data.type === 'content_block_delta') {
@@ -110,7 +141,11 @@ export const messages: Dialect = {
     }
     if (data.type === 'message_delta') {
       const usage = usageOf(data.usage);
-      return usage === undefined ? {} : { usage };
+      const toolUses = toolUsesOf(data.usage);
+      return {
+        ...(usage === undefined ? {} : { usage }),
+        ...(toolUses === undefined ? {} : { toolUses }),
+      };
     }
     return {};
   },

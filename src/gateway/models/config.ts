@@ -46,6 +46,13 @@ const ProviderToolType = z
     error: 'provider tool types are 1-128 letters, digits and . _ - (starting alphanumeric)',
   });
 
+const ServiceTier = z
+  .string({ error: 'expected a service tier name' })
+  .regex(/^[a-z][a-z0-9_]{0,63}$/, { error: 'service tier names are 1-64 lowercase letters, digits and _' });
+
+/** Request values and answer names of the standard tier: priced by input_per_mtok and output_per_mtok themselves. */
+const STANDARD_TIERS = ['default', 'standard', 'auto', 'standard_only'];
+
 const PriceSchema = z.strictObject({
   /** USD per million input tokens. */
   input_per_mtok: nonNegative(),
@@ -60,6 +67,24 @@ const PriceSchema = z.strictObject({
       error: 'expected a mapping of provider tool type to USD per use',
     })
     .default({}),
+  /**
+   * The token prices' multiplier for each service tier other than the standard one, by the name
+   * the provider gives it (OpenAI `flex: 0.5`, `priority: 2`; Anthropic `priority`): reserved at the
+   * dearest tier the request may be served at, settled at the tier the answer says served it; a
+   * request pinning a tier not here is refused (docs/model-gateway.md, "Service tiers").
+   */
+  service_tiers: z
+    .record(ServiceTier, nonNegative(), { error: 'expected a mapping of service tier to price multiplier' })
+    .default({})
+    .superRefine((tiers, ctx) => {
+      for (const tier of Object.keys(tiers))
+        if (STANDARD_TIERS.includes(tier))
+          ctx.addIssue({
+            code: 'custom',
+            path: [tier],
+            message: `"${tier}" is the standard tier, priced by input_per_mtok and output_per_mtok themselves`,
+          });
+    }),
 });
 
 const BudgetSchema = z.strictObject({
@@ -156,4 +181,9 @@ export function priceFor(config: ModelsSection, name: string): ModelsSection['pr
 /** USD per use of a provider tool in a model's price, looked up as an own key (see aliasFor). */
 export function perUseUsd(price: ModelsSection['prices'][string], type: string): number | undefined {
   return Object.hasOwn(price.per_use_usd, type) ? price.per_use_usd[type] : undefined;
+}
+
+/** The price multiplier of a service tier in a model's price, looked up as an own key (see aliasFor). */
+export function tierMultiplier(price: ModelsSection['prices'][string], tier: string): number | undefined {
+  return Object.hasOwn(price.service_tiers, tier) ? price.service_tiers[tier] : undefined;
 }

@@ -8,6 +8,16 @@ export interface TokenUsage {
   readonly outputTokens: number;
 }
 
+/**
+ * Uses of the provider's own tools an answer reports, by the provider's counters (Anthropic's
+ * `usage.server_tool_use`: `web_search_requests`, `web_fetch_requests`). A counter absent is not
+ * reported; the fee of a tool it counts is then settled at the most uses the request allowed.
+ */
+export interface ToolUses {
+  readonly webSearch?: number;
+  readonly webFetch?: number;
+}
+
 /** What one event of a provider's stream means to the gateway. */
 export interface StreamStep {
   /** Generated text in this event (counted against the budget as it arrives). */
@@ -16,6 +26,10 @@ export interface StreamStep {
   readonly usage?: Partial<TokenUsage>;
   /** The model the provider says served the call. */
   readonly served?: string;
+  /** Provider tool uses reported so far (cumulative, as Anthropic's usage is). */
+  readonly toolUses?: ToolUses;
+  /** The service tier the provider says served the call (OpenAI `service_tier`, Anthropic `usage.service_tier`). */
+  readonly tier?: string;
 }
 
 /**
@@ -46,8 +60,8 @@ export interface Dialect {
     model: string,
     maxTokens: number | undefined,
   ): Record<string, unknown>;
-  /** Usage and served model of a whole answer. */
-  answer(json: unknown): { usage?: TokenUsage; served?: string };
+  /** Usage, served model, provider tool uses and served service tier of a whole answer. */
+  answer(json: unknown): { usage?: TokenUsage; served?: string; toolUses?: ToolUses; tier?: string };
   step(event: SseEvent): StreamStep;
   /** Whether this event ends the stream (nothing after it is forwarded). */
   isEnd(event: SseEvent): boolean;

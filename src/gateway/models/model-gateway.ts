@@ -37,11 +37,12 @@ import { type ProviderStatus, providersStatus } from './provider-health.js';
 import type { Providers } from './providers.js';
 import { type RequestedTools, requestedTools, UnreadableTools } from './request-tools.js';
 import { routeFor } from './router.js';
+import { reservedTier, servedMultiplier } from './service-tier.js';
 import { relayStream } from './stream-relay.js';
 import { openAiToAnthropicStream } from './stream-to-anthropic.js';
 import { anthropicToOpenAiStream } from './stream-to-openai.js';
 import { AgentTokenCounts, estimateInputTokens } from './tokens.js';
-import { toolFees } from './tool-fees.js';
+import { settleToolFees, type ToolFee, toolFees } from './tool-fees.js';
 import {
   isErrorBody,
   providerErrorMessage,
@@ -140,6 +141,16 @@ interface CallResult {
   readonly outcome: ModelCallPredicateInput['outcome'];
   readonly reason?: string;
   readonly usage?: TokenUsage;
+  /** The counts of `usage` the provider did not report (docs/receipts.md `usage.notReported`). */
+  readonly notReported?: ReadonlyArray<'inputTokens' | 'outputTokens'>;
+  /** How each provider tool priced per use was settled. */
+  readonly toolFees?: readonly ToolFee[];
+  /** The service tier asked for and served, and the multiplier the cost was settled at. */
+  readonly serviceTier?: {
+    readonly requested?: string;
+    readonly served?: string;
+    readonly multiplier: number;
+  };
   readonly cost?: number | undefined;
   readonly responseDigest?: string | undefined;
 }
@@ -204,6 +215,7 @@ export class ModelGateway {
     const price = priceFor(config, route) ?? priceFor(config, model);
     if (price === undefined) return 0;
     let fees = 0;
+    const tier = reservedTier(price, route, body.service_tier);
     try {
       const choices = dialect.read(body).choices;
       const answers = Number.isInteger(choices) && (choices as number) >= 1 ? (choices as number) : 1;
@@ -213,7 +225,9 @@ export class ModelGateway {
     } catch (error) {
       if (!(error instanceof UnreadableTools)) throw error;
     }
-    return Math.ceil(tokens * Math.max(price.input_per_mtok, price.output_per_mtok)) + fees;
+    // A tier the table has no price for is refused by the call itself; the standard price stands for it here.
+    const multiplier = tier.effect === 'allow' ? tier.multiplier : 1;
+    return Math.ceil(tokens * Math.max(price.input_per_mtok, price.output_per_mtok) * multiplier) + fees;
   }
 
   async call(
@@ -378,12 +392,30 @@ export class ModelGateway {
         ? this.#quota(facts, fees.verdict)
         : this.#refuse(facts, 400, 'invalid_request', fees.reason);
     }
-    // Provider tools' fees ride on every cost the provider had the request for, reservation included.
-    const costOf = (usage: TokenUsage) =>
+    // The service tier changes the token prices: reserved at the dearest tier the request may get.
+    const tier = reservedTier(price, route.model, record.service_tier);
+    if (tier.effect === 'deny') return this.#refuse(facts, 400, 'invalid_request', tier.reason);
+    const tokenCost = (usage: TokenUsage, multiplier = tier.multiplier) =>
       price === undefined
         ? 0
-        : Math.ceil(usage.inputTokens * price.input_per_mtok + usage.outputTokens * price.output_per_mtok) +
-          fees.micros;
+        : Math.ceil(
+            (usage.inputTokens * price.input_per_mtok + usage.outputTokens * price.output_per_mtok) *
+              multiplier,
+          );
+    /** The receipt's `serviceTier`, at the tier `served` (undefined: not named) settled at `multiplier`. */
+    const tierFacts = (served: string | undefined, multiplier: number) =>
+      price === undefined || (tier.requested === undefined && served === undefined && multiplier === 1)
+        ? {}
+        : {
+            serviceTier: {
+              ...(tier.requested === undefined ? {} : { requested: tier.requested }),
+              ...(served === undefined ? {} : { served }),
+              multiplier,
+            },
+          };
+    // Reserved with the provider tools' fees at the most uses the request allows; an answer settles
+    // them on the uses it reports (settleToolFees), a call the provider may have run unanswered at that most.
+    const costOf = (usage: TokenUsage) => tokenCost(usage) + fees.micros;
     const reserveFor = (maxTokens: number | undefined) => {
       const tokens = facts.estimated + (maxTokens ?? 0) * answers;
       const cost = costOf({ inputTokens: facts.estimated, outputTokens: (maxTokens ?? 0) * answers });
@@ -454,6 +486,8 @@ export class ModelGateway {
     let judged:
       | { readonly response: UpstreamResponse; readonly text: string; readonly value: unknown }
       | undefined;
+    /** The provider tool fees of tries failed over though billed, each on the uses its body reported. */
+    let billedFees = 0;
     // A whole answer is judged before it is taken: a provider's error in a 200 fails over.
     const inspect = async (response: UpstreamResponse): Promise<Inspected> => {
       let bytes: Buffer;
@@ -470,7 +504,8 @@ export class ModelGateway {
       }
       if (shape.kind !== 'error') return { kind: 'answer', response: replayed(response, bytes) };
       // Failed over, but billed where the provider says so: the budgets are charged what it reported.
-      const billed = upstream.answer(shape.body).usage;
+      const { usage: billed, toolUses } = upstream.answer(shape.body);
+      if (billed !== undefined) billedFees += settleToolFees(price, tools, answers, toolUses).micros;
       return {
         kind: 'error',
         reason: shape.reason,
@@ -522,7 +557,7 @@ export class ModelGateway {
     // Tries failed over after the provider billed them (a 2xx judged unusable): charged as reported.
     const billed = billedUsage(sent.attempts);
     const billedTokens = billed.inputTokens + billed.outputTokens;
-    const billedCost = billedTokens === 0 ? 0 : costOf(billed);
+    const billedCost = tokenCost(billed) + billedFees;
     if (!sent.ok) {
       const tokens = (sent.spent === true ? reserveTokens : 0) + billedTokens;
       const cost = (sent.spent === true ? estimatedCost : 0) + billedCost;
@@ -531,7 +566,8 @@ export class ModelGateway {
       await this.#charge(options, reservation, tokens, cost);
       span.setAttribute('error.type', 'provider_failed');
       span.end();
-      return this.#failed(facts, sent.status === 429 ? 429 : 502, 'provider_failed', sent.reason);
+      const spentFees = sent.spent === true ? settleToolFees(price, tools, answers, undefined).fees : [];
+      return this.#failed(facts, sent.status === 429 ? 429 : 502, 'provider_failed', sent.reason, spentFees);
     }
     facts.provider = sent.provider;
     span.setAttribute('oacp.provider', sent.provider.name);
@@ -558,10 +594,19 @@ export class ModelGateway {
           ...(signal === undefined ? {} : { signal }),
           finish: async (outcome) => {
             facts.served = outcome.served ?? facts.served;
+            // What the provider did not report is estimated (the input by the gateway's pre-flight
+            // count, the output by the text it relayed), what it did report kept: an output count
+            // without its input count (message_start missing) was dropped for the gateway's own.
             const usage = outcome.usage ?? {
               inputTokens: facts.estimated,
-              outputTokens: outcome.countedOutput,
+              outputTokens: outcome.reportedOutput ?? outcome.countedOutput,
             };
+            const notReported =
+              outcome.usage !== undefined
+                ? undefined
+                : outcome.reportedOutput === undefined
+                  ? (['inputTokens', 'outputTokens'] as const)
+                  : (['inputTokens'] as const);
             span.setAttributes({
               'gen_ai.usage.input_tokens': usage.inputTokens,
               'gen_ai.usage.output_tokens': usage.outputTokens,
@@ -569,13 +614,26 @@ export class ModelGateway {
             });
             span.end();
             facts.charged = usage.inputTokens + usage.outputTokens;
+            const settled = settleToolFees(
+              price,
+              tools,
+              answers,
+              outcome.usage === undefined && outcome.reportedOutput === undefined
+                ? undefined
+                : outcome.toolUses,
+            );
+            const multiplier = servedMultiplier(price, outcome.tier, tier.multiplier);
+            const cost = tokenCost(usage, multiplier) + settled.micros;
             // The last event waits for the receipt only: the settlement gives back what was not used,
             // and a crash before it leaves the whole reservation spent (never a credit without a record).
-            this.#settle(reservation, usage, costOf(usage), facts, caller, options);
+            this.#settle(reservation, usage, cost, facts, caller, options);
             await this.#receipt(facts, {
               outcome: outcome.kind,
               usage,
-              cost: price === undefined ? undefined : costOf(usage),
+              ...(notReported === undefined ? {} : { notReported }),
+              ...(settled.fees.length === 0 ? {} : { toolFees: settled.fees }),
+              ...tierFacts(outcome.tier, multiplier),
+              cost: price === undefined ? undefined : cost,
               responseDigest: outcome.digest,
               ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
             });
@@ -610,6 +668,7 @@ export class ModelGateway {
         502,
         'provider_failed',
         `provider ${sent.provider.name} sent an unreadable answer: ${(error as Error).message.slice(0, 200)}`,
+        settleToolFees(price, tools, answers, undefined).fees,
       );
     }
     const reported = upstream.answer(answer);
@@ -621,11 +680,21 @@ export class ModelGateway {
           ? translateAnswer(dialect.kind, answer, this.#now)
           : dialect.error(status, 'provider_error', providerErrorMessage(answer));
     }
-    // A provider that reports no usage is charged the whole reservation.
-    const usage = reported.usage ?? {
-      inputTokens: facts.estimated,
-      outputTokens: (maxTokens ?? 0) * answers,
-    };
+    // A provider that answered reporting no usage is charged the whole reservation; one that refused
+    // the call (3xx-5xx) reporting none ran nothing (OpenAI and Anthropic bill no refused request):
+    // settled at 0, tools included, the receipt saying the provider reported no usage.
+    const refusedUnreported = reported.usage === undefined && status >= 300;
+    const usage =
+      reported.usage ??
+      (refusedUnreported
+        ? { inputTokens: 0, outputTokens: 0 }
+        : { inputTokens: facts.estimated, outputTokens: (maxTokens ?? 0) * answers });
+    const settled = settleToolFees(
+      price,
+      tools,
+      answers,
+      refusedUnreported ? 'refused' : reported.usage === undefined ? undefined : reported.toolUses,
+    );
     span.setAttributes({
       'gen_ai.usage.input_tokens': usage.inputTokens,
       'gen_ai.usage.output_tokens': usage.outputTokens,
@@ -637,11 +706,17 @@ export class ModelGateway {
     facts.charged = charged.inputTokens + charged.outputTokens;
     // The answer waits for its receipt, not for the settlement: a crash before that leaves the whole
     // reservation spent (never a credit without a record).
-    this.#settle(reservation, charged, costOf(charged), facts, caller, options);
+    // Settled at the tier the answer says served it; failed-over tries at what was reserved.
+    const multiplier = servedMultiplier(price, reported.tier, tier.multiplier);
+    const cost = tokenCost(usage, multiplier) + tokenCost(billed) + settled.micros + billedFees;
+    this.#settle(reservation, charged, cost, facts, caller, options);
     const link = await this.#receipt(facts, {
       outcome: ok ? 'ok' : 'failed',
       usage,
-      cost: price === undefined ? undefined : costOf(charged),
+      ...(reported.usage === undefined ? { notReported: ['inputTokens', 'outputTokens'] as const } : {}),
+      ...(settled.fees.length === 0 ? {} : { toolFees: settled.fees }),
+      ...tierFacts(reported.tier, multiplier),
+      cost: price === undefined ? undefined : cost,
       responseDigest: sha256Hex(canonicalize(answer)),
       ...(ok
         ? {}
@@ -837,8 +912,18 @@ export class ModelGateway {
     };
   }
 
-  async #failed(facts: CallFacts, status: number, code: string, reason: string): Promise<ModelAnswer> {
-    const link = await this.#receipt(facts, { outcome: 'failed', reason });
+  async #failed(
+    facts: CallFacts,
+    status: number,
+    code: string,
+    reason: string,
+    toolFees: readonly ToolFee[] = [],
+  ): Promise<ModelAnswer> {
+    const link = await this.#receipt(facts, {
+      outcome: 'failed',
+      reason,
+      ...(toolFees.length === 0 ? {} : { toolFees }),
+    });
     return {
       kind: 'json',
       status,
@@ -898,7 +983,10 @@ export class ModelGateway {
         inputTokens: result.usage?.inputTokens ?? 0,
         outputTokens: result.usage?.outputTokens ?? 0,
         ...(facts.charged === undefined ? {} : { chargedTokens: facts.charged }),
+        ...(result.notReported === undefined ? {} : { notReported: [...result.notReported] }),
       },
+      ...(result.toolFees === undefined ? {} : { toolFees: result.toolFees.map((fee) => ({ ...fee })) }),
+      ...(result.serviceTier === undefined ? {} : { serviceTier: { ...result.serviceTier } }),
       ...((result.cost ?? facts.chargedCost) === undefined
         ? {}
         : { costUsd: (result.cost ?? facts.chargedCost ?? 0) / 1e6 }),

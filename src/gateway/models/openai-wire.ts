@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Dialect, reportedModel, reportedTokens, type StreamStep, type TokenUsage } from './dialect.js';
+import { reportedTier } from './service-tier.js';
 
 /**
  * A usage report, or undefined when it is not whole: `generates` (chat) needs both counts, as a
@@ -91,7 +92,12 @@ export const chatCompletions: Dialect = {
   answer(json) {
     const usage = openaiUsage((json as { usage?: unknown } | null)?.usage, true);
     const served = servedModel(json);
-    return { ...(usage === undefined ? {} : { usage }), ...(served === undefined ? {} : { served }) };
+    const tier = reportedTier((json as { service_tier?: unknown } | null)?.service_tier);
+    return {
+      ...(usage === undefined ? {} : { usage }),
+      ...(served === undefined ? {} : { served }),
+      ...(tier === undefined ? {} : { tier }),
+    };
   },
   step(event): StreamStep {
     if (event.data === '[DONE]') return {};
@@ -108,10 +114,12 @@ export const chatCompletions: Dialect = {
     }
     const usage = openaiUsage((chunk as { usage?: unknown }).usage, true);
     const served = servedModel(chunk);
+    const tier = reportedTier((chunk as { service_tier?: unknown } | null)?.service_tier);
     return {
       ...(text === '' ? {} : { text }),
       ...(usage === undefined ? {} : { usage }),
       ...(served === undefined ? {} : { served }),
+      ...(tier === undefined ? {} : { tier }),
     };
   },
   isEnd: (event) => event.data === '[DONE]',

@@ -1,4 +1,5 @@
 import type { Dialect } from './dialect.js';
+import { ModelsError } from './errors.js';
 
 /** The tools a model request offers: the caller's own functions by name, the provider's by type. */
 export interface RequestedTools {
@@ -20,7 +21,12 @@ export interface RequestedTools {
 }
 
 /** A tools entry the gateway cannot tell the kind of: refused, not passed on unjudged. */
-export class UnreadableTools extends Error {}
+export class UnreadableTools extends ModelsError {
+  constructor(message: string) {
+    super('MODELS_TOOLS_UNREADABLE', message);
+    this.name = 'UnreadableTools';
+  }
+}
 
 const NONE: RequestedTools = { functions: [], provider: [], maxUses: new Map() };
 

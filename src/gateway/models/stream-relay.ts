@@ -3,7 +3,7 @@ import { sha256Hex } from '../../core/digest.js';
 import { duplicateJsonKey, duplicateKeyReason } from '../../core/duplicate-key.js';
 import { canonicalize } from '../../core/jcs.js';
 import { isErrorBody } from './answer-shape.js';
-import { type Dialect, MAX_ANSWER_DEPTH, type TokenUsage } from './dialect.js';
+import { type Dialect, MAX_ANSWER_DEPTH, type TokenUsage, type ToolUses } from './dialect.js';
 import { formatSse, type SseEvent, SseParser } from './sse.js';
 import { countTextTokens } from './tokens.js';
 import { providerErrorMessage } from './translate-answer.js';
@@ -11,11 +11,23 @@ import type { UpstreamResponse } from './upstream.js';
 
 export interface StreamOutcome {
   readonly kind: 'ok' | 'cut' | 'failed';
-  /** Usage as the provider reported it (at least what was relayed, on a cut); absent when it reported none. */
+  /** Usage as the provider reported it (at least what was relayed, on a cut); absent when it reported no input count. */
   readonly usage?: TokenUsage;
+  /**
+   * The output count the provider reported when it reported no input count (Anthropic's
+   * message_start missing or cut off, its message_delta there): kept, the input estimated beside it.
+   */
+  readonly reportedOutput?: number;
   /** Output tokens counted by the gateway from the text it received. */
   readonly countedOutput: number;
   readonly served?: string;
+  /**
+   * Provider tool uses as the provider last reported them; only on a stream that ended as it should
+   * (a cut or broken one may have run more than its last report said).
+   */
+  readonly toolUses?: ToolUses;
+  /** The service tier the provider says served the call. */
+  readonly tier?: string;
   /** sha256 of the JCS form of every event's data the client received, in order (JSON parsed; other text as a string). */
   readonly digest: string;
   readonly reason?: string;
@@ -89,6 +101,8 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
   let inputTokens: number | undefined;
   let outputTokens: number | undefined;
   let served: string | undefined;
+  let toolUses: ToolUses | undefined;
+  let tier: string | undefined;
   let finished = false;
   const outcome = (kind: StreamOutcome['kind'], reason?: string): StreamOutcome => {
     // On a cut or a failure the provider's last count may predate what it sent: never charge less than that.
@@ -97,7 +111,10 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
       kind,
       countedOutput: counted,
       ...(inputTokens === undefined ? {} : { usage: { inputTokens, outputTokens: output } }),
+      ...(inputTokens === undefined && outputTokens !== undefined ? { reportedOutput: output } : {}),
       ...(served === undefined ? {} : { served }),
+      ...(kind === 'ok' && toolUses !== undefined ? { toolUses } : {}),
+      ...(tier === undefined ? {} : { tier }),
       digest: sha256Hex(canonicalize(forwarded)),
       ...(reason === undefined ? {} : { reason }),
     };
@@ -202,6 +219,9 @@ export async function* relayStream(input: RelayInput): AsyncGenerator<string> {
           inputTokens = Math.max(inputTokens ?? 0, step.usage.inputTokens);
         if (step.usage?.outputTokens !== undefined) outputTokens = step.usage.outputTokens;
         if (step.served !== undefined) served = step.served;
+        if (step.tier !== undefined) tier = step.tier;
+        // Cumulative, as Anthropic reports them: message_delta's count replaces message_start's.
+        if (step.toolUses !== undefined) toolUses = { ...toolUses, ...step.toolUses };
         const block = dialect.block?.(event);
         if (block?.opened !== undefined) openBlocks.add(block.opened);
         if (block?.closed !== undefined) openBlocks.delete(block.closed);

@@ -1,8 +1,14 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway } from '../service/harness.js';
-import { modelAgent, modelsConfig, putProviderKey, receiptAt } from './model-fixture.js';
-import { type StandIn, startStandIn } from './stand-in-provider.js';
+import type { TestGateway } from '../service/harness.js';
+import {
+  anthropicMessage,
+  anthropicStream,
+  type OneProvider,
+  oneProvider,
+  receiptAt,
+} from './model-fixture.js';
+import type { StandIn } from './stand-in-provider.js';
 
 interface Predicate {
   readonly outcome: string;
@@ -10,37 +16,6 @@ interface Predicate {
 }
 
 const CACHED = 3000;
-const message = (usage: Record<string, unknown>) =>
-  JSON.stringify({
-    id: 'm',
-    type: 'message',
-    role: 'assistant',
-    model: 'claude-test',
-    content: [{ type: 'text', text: 'hello' }],
-    stop_reason: 'end_turn',
-    usage,
-  });
-const stream = (start: Record<string, unknown>, end: Record<string, unknown>) => {
-  const event = (type: string, data: Record<string, unknown>) =>
-    `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
-  return [
-    event('message_start', {
-      message: {
-        id: 'm',
-        type: 'message',
-        role: 'assistant',
-        model: 'claude-test',
-        content: [],
-        usage: start,
-      },
-    }),
-    event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
-    event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'hello' } }),
-    event('content_block_stop', { index: 0 }),
-    event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: end }),
-    event('message_stop', {}),
-  ].join('');
-};
 
 /**
  * Issue 14 (budgets settled on the provider's reported usage). Anthropic reports the input it
@@ -50,35 +25,22 @@ const stream = (start: Record<string, unknown>, end: Record<string, unknown>) =>
  * back down to a handful, every call, so its token windows barely moved however much it sent.
  */
 describe('input read from or written to the prompt cache is charged', () => {
+  let one: OneProvider;
   let claude: StandIn;
   let gw: TestGateway;
   let key: string;
 
   beforeAll(async () => {
-    claude = await startStandIn('claude');
-    gw = await startGateway({
-      config: modelsConfig({
-        providers: [
-          {
-            name: 'claude',
-            kind: 'anthropic',
-            base_url: claude.url,
-            max_retries: 0,
-            models: ['claude-test'],
-          },
-        ],
+    one = await oneProvider('cacher', {
+      models: {
         budgets: { tokens_per_hour: 1_000_000 },
         aliases: { 'claude-via-openai': { model: 'claude-test', providers: ['claude'] } },
-      }),
+      },
     });
-    key = (await modelAgent(gw, 'cacher', ['*'])).key;
-    await putProviderKey(gw, 'claude', 'sk-cache-0123456789', 'x-api-key');
+    ({ claude, gw, key } = one);
   }, 60_000);
 
-  afterAll(async () => {
-    await gw?.close();
-    await claude?.close();
-  });
+  afterAll(() => one?.close());
 
   const call = async (streamed: boolean) => {
     const answer = await request(new URL('/v1/messages', gw.url), {
@@ -106,18 +68,18 @@ describe('input read from or written to the prompt cache is charged', () => {
 
   it('attack: a whole answer writing 3,000 tokens to the cache is charged them, and one reading them too', async () => {
     claude.queue({
-      rawAnswer: message({ input_tokens: 5, cache_creation_input_tokens: CACHED, output_tokens: 3 }),
+      rawAnswer: anthropicMessage({ input_tokens: 5, cache_creation_input_tokens: CACHED, output_tokens: 3 }),
     });
     expectCharged(await call(false), 5 + CACHED);
     claude.queue({
-      rawAnswer: message({ input_tokens: 5, cache_read_input_tokens: CACHED, output_tokens: 3 }),
+      rawAnswer: anthropicMessage({ input_tokens: 5, cache_read_input_tokens: CACHED, output_tokens: 3 }),
     });
     expectCharged(await call(false), 5 + CACHED);
   });
 
   it('attack: a stream reading 3,000 tokens from the cache is charged them, though its final report leaves them out', async () => {
     claude.queue({
-      rawStream: stream(
+      rawStream: anthropicStream(
         { input_tokens: 5, cache_read_input_tokens: CACHED, output_tokens: 1 },
         // The final count of input without the cache's (a provider's cumulative report): the cache's are not lost.
         { input_tokens: 5, output_tokens: 3 },
@@ -128,7 +90,7 @@ describe('input read from or written to the prompt cache is charged', () => {
 
   it('attack: a cache count that is not a whole number is no report: the reservation is charged', async () => {
     claude.queue({
-      rawAnswer: message({ input_tokens: 5, cache_read_input_tokens: -3000, output_tokens: 3 }),
+      rawAnswer: anthropicMessage({ input_tokens: 5, cache_read_input_tokens: -3000, output_tokens: 3 }),
     });
     const predicate = await call(false);
     expect(predicate.outcome).toBe('ok');
@@ -138,7 +100,7 @@ describe('input read from or written to the prompt cache is charged', () => {
 
   it('null cache counts (what Anthropic sends when nothing was cached) are none', async () => {
     claude.queue({
-      rawAnswer: message({
+      rawAnswer: anthropicMessage({
         input_tokens: 5,
         cache_creation_input_tokens: null,
         cache_read_input_tokens: null,
@@ -175,11 +137,11 @@ describe('input read from or written to the prompt cache is charged', () => {
       return { prompt: usage.prompt_tokens, receipt: predicate.usage.inputTokens };
     };
     claude.queue({
-      rawAnswer: message({ input_tokens: 5, cache_read_input_tokens: CACHED, output_tokens: 3 }),
+      rawAnswer: anthropicMessage({ input_tokens: 5, cache_read_input_tokens: CACHED, output_tokens: 3 }),
     });
     expect(await openaiCall(false)).toEqual({ prompt: 5 + CACHED, receipt: 5 + CACHED });
     claude.queue({
-      rawStream: stream(
+      rawStream: anthropicStream(
         { input_tokens: 5, cache_read_input_tokens: CACHED, output_tokens: 1 },
         { output_tokens: 3 },
       ),

@@ -22,12 +22,17 @@ import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const HOUR = 3_600_000;
 
-/** A gateway config whose agents may call any model, with `models` as given. */
+/** A gateway config whose agents may call any model (and be granted `providerTools`), with `models` as given. */
 export function modelsConfig(
   models: Record<string, unknown>,
   tools: string[] = ['*'],
+  providerTools: string[] = [],
 ): Record<string, unknown> {
-  return { sandbox: { capabilities: { tools: { allow: tools }, models: { allow: ['*'] } } }, models };
+  const grant = providerTools.length === 0 ? {} : { provider_tools: providerTools };
+  return {
+    sandbox: { capabilities: { tools: { allow: tools }, models: { allow: ['*'], ...grant } } },
+    models,
+  };
 }
 
 /** A provider entry of `models.providers` for a stand-in, its batch API used (`batch_api: true`), no retries. */
@@ -53,14 +58,16 @@ export async function modelAgent(
   name: string,
   models: string[],
   quotas: Record<string, unknown> = {},
+  providerTools: string[] = [],
 ): Promise<{ readonly agentId: string; readonly key: string }> {
+  const grant = providerTools.length === 0 ? {} : { provider_tools: providerTools };
   const agent = await gw.client.createAgent({
     name,
     manifest: {
       apiVersion: 'oacp.dev/v1',
       kind: 'CapabilityManifest',
       name,
-      capabilities: { models: { allow: models } },
+      capabilities: { models: { allow: models, ...grant } },
       quotas: { memory_mb: 16, ...quotas },
     },
   });
@@ -81,11 +88,14 @@ export interface TwoProviders {
 export async function twoProviders(
   agent: string,
   quotas: Record<string, unknown> = {},
+  /** More of `models` beside its providers: `prices`, `budgets`, `aliases`. */
+  models: Record<string, unknown> = {},
 ): Promise<TwoProviders> {
   const openai = await startStandIn('openai');
   const claude = await startStandIn('claude');
   const gw = await startGateway({
     config: modelsConfig({
+      ...models,
       providers: [
         { name: 'openai', kind: 'openai', base_url: `${openai.url}/v1`, max_retries: 0 },
         { name: 'claude', kind: 'anthropic', base_url: claude.url, max_retries: 0, models: ['claude-test'] },
@@ -107,6 +117,68 @@ export async function twoProviders(
   };
 }
 
+/** One Anthropic stand-in (provider `claude`, serving `claude-test`) behind an in-process gateway, no retries. */
+export interface OneProvider {
+  readonly claude: StandIn;
+  readonly gw: TestGateway;
+  /** The model key of one agent allowed every model and granted `providerTools`. */
+  readonly key: string;
+  close(): Promise<void>;
+}
+
+export interface OneProviderOptions {
+  /** More of `models` beside its providers: `prices`, `budgets`, `aliases`. */
+  readonly models?: Record<string, unknown>;
+  /** Provider tools the gateway allows and the agent is granted (`capabilities.models.provider_tools`). */
+  readonly providerTools?: string[];
+  /**
+   * A second provider, `claude-backup`, on the same stand-in, and the alias `claude-failover`
+   * (`claude-test` at `claude`, then `claude-backup`): a try failed at the first is failed over.
+   */
+  readonly backup?: boolean;
+}
+
+export async function oneProvider(agent: string, options: OneProviderOptions = {}): Promise<OneProvider> {
+  const claude = await startStandIn('claude');
+  const entry = (name: string) => ({
+    name,
+    kind: 'anthropic',
+    base_url: claude.url,
+    max_retries: 0,
+    models: ['claude-test'],
+  });
+  const { aliases, ...models } = options.models ?? {};
+  const failover = { 'claude-failover': { model: 'claude-test', providers: ['claude', 'claude-backup'] } };
+  const gw = await startGateway({
+    config: modelsConfig(
+      {
+        ...models,
+        providers: options.backup === true ? [entry('claude'), entry('claude-backup')] : [entry('claude')],
+        ...(aliases === undefined && options.backup !== true
+          ? {}
+          : {
+              aliases: { ...(aliases as object | undefined), ...(options.backup === true ? failover : {}) },
+            }),
+      },
+      ['*'],
+      options.providerTools,
+    ),
+  });
+  const { key } = await modelAgent(gw, agent, ['*'], {}, options.providerTools);
+  await putProviderKey(gw, 'claude', `sk-${agent}-0123456789`, 'x-api-key');
+  if (options.backup === true)
+    await putProviderKey(gw, 'claude-backup', `sk-${agent}-0123456789`, 'x-api-key');
+  return {
+    claude,
+    gw,
+    key,
+    close: async () => {
+      await gw.close();
+      await claude.close();
+    },
+  };
+}
+
 /** Puts a provider's key in the vault, where the gateway injects it upstream (`authorization: Bearer …` by default). */
 export async function putProviderKey(
   gw: TestGateway,
@@ -121,6 +193,42 @@ export async function putProviderKey(
     inject: { kind: 'header', name: header },
     value: header === 'authorization' ? `Bearer ${key}` : key,
   });
+}
+
+/** A whole Anthropic Messages answer of `claude-test` saying "hello", with `usage` as given (a stand-in's `rawAnswer`). */
+export function anthropicMessage(usage: Record<string, unknown>): string {
+  return JSON.stringify({
+    id: 'm',
+    type: 'message',
+    role: 'assistant',
+    model: 'claude-test',
+    content: [{ type: 'text', text: 'hello' }],
+    stop_reason: 'end_turn',
+    usage,
+  });
+}
+
+/** An Anthropic Messages stream saying "hello", `start` the usage of message_start and `end` that of message_delta (a stand-in's `rawStream`). */
+export function anthropicStream(start: Record<string, unknown>, end: Record<string, unknown>): string {
+  const event = (type: string, data: Record<string, unknown>) =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  return [
+    event('message_start', {
+      message: {
+        id: 'm',
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-test',
+        content: [],
+        usage: start,
+      },
+    }),
+    event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'hello' } }),
+    event('content_block_stop', { index: 0 }),
+    event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: end }),
+    event('message_stop', {}),
+  ].join('');
 }
 
 /** A receipt of the gateway's log: its predicate, and whether it verifies offline against the node's keys. */

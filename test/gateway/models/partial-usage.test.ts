@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from '../service/harness.js';
-import { receiptAt, type TwoProviders, twoProviders } from './model-fixture.js';
+import { anthropicStream, receiptAt, type TwoProviders, twoProviders } from './model-fixture.js';
 
 interface Predicate {
   readonly outcome: string;
@@ -11,6 +11,7 @@ interface Predicate {
     inputTokens: number;
     outputTokens: number;
     chargedTokens?: number;
+    notReported?: string[];
   };
 }
 
@@ -128,5 +129,59 @@ describe('a provider reporting half of its usage', () => {
       messages: [{ role: 'user', content: 'hi' }],
     });
     expect(chat.usage).toMatchObject({ inputTokens: 3, outputTokens: 7, chargedTokens: 10 });
+  });
+
+  /**
+   * Issue 14 item 3: a stream whose provider reported its output count (message_delta) but never its
+   * input count (message_start missing, or cut to no input_tokens) was settled on the gateway's own
+   * count of the relayed text, the provider's output count dropped: 30 billed tokens charged as 1.
+   * The reported count is kept, the input estimated beside it, and the receipt names what was not reported.
+   */
+  const withoutStart = anthropicStream({}, {}).indexOf('event: content_block_start');
+  for (const [how, stream] of [
+    ['message_start without input_tokens', anthropicStream({ output_tokens: 1 }, { output_tokens: 30 })],
+    ['no message_start at all', anthropicStream({}, { output_tokens: 30 }).slice(withoutStart)],
+  ] as const) {
+    it(`attack: a stream reporting output but no input (${how}) is charged its reported output, the input estimated`, async () => {
+      providers.claude.queue({ rawStream: stream });
+      const answer = await request(new URL('/v1/messages', gw.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': key, 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({
+          model: 'claude-test',
+          stream: true,
+          max_tokens: MAX,
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+      });
+      await answer.body.text();
+      expect(answer.statusCode).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const { predicate } = await receiptAt<Predicate>(gw, gw.gateway.services.log.size - 1);
+      expect(predicate.outcome).toBe('ok');
+      expect(predicate.usage.outputTokens).toBe(30);
+      expect(predicate.usage.inputTokens).toBe(predicate.usage.estimatedInputTokens);
+      expect(predicate.usage.notReported).toEqual(['inputTokens']);
+      expect(predicate.usage.chargedTokens).toBe(predicate.usage.estimatedInputTokens + 30);
+    });
+  }
+
+  it('a stream reporting neither count says so: both estimated, both named', async () => {
+    providers.claude.queue({ rawStream: anthropicStream({}, {}) });
+    const answer = await request(new URL('/v1/messages', gw.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': key, 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({
+        model: 'claude-test',
+        stream: true,
+        max_tokens: MAX,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    });
+    await answer.body.text();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { predicate } = await receiptAt<Predicate>(gw, gw.gateway.services.log.size - 1);
+    expect(predicate.usage.notReported).toEqual(['inputTokens', 'outputTokens']);
+    expect(predicate.usage.outputTokens).toBe(1);
   });
 });

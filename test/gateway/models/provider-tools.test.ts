@@ -2,7 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../service/harness.js';
-import { putProviderKey, receiptAt } from './model-fixture.js';
+import { type OneProvider, oneProvider, putProviderKey, receiptAt } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 interface Predicate {
@@ -287,55 +287,29 @@ describe('provider-side tools are denied by default, granted by type, and visibl
  * receipt's cost too; a priced tool without a bound, and an unpriced one under a cost budget, are refused.
  */
 describe('provider-side tool fees count against cost_per_day_usd', () => {
+  let one: OneProvider;
   let claude: StandIn;
   let gw: TestGateway;
   let key: string;
 
   beforeAll(async () => {
-    claude = await startStandIn('claude');
-    gw = await startGateway({
-      config: {
-        sandbox: {
-          capabilities: { tools: { allow: ['*'] }, models: { allow: ['*'], provider_tools: ['*'] } },
-        },
-        models: {
-          providers: [
-            {
-              name: 'claude',
-              kind: 'anthropic',
-              base_url: claude.url,
-              max_retries: 0,
-              models: ['claude-test'],
-            },
-          ],
-          prices: {
-            'claude-test': {
-              input_per_mtok: 0,
-              output_per_mtok: 0,
-              per_use_usd: { web_search_20250305: 0.01, web_fetch_20250910: 0 },
-            },
+    one = await oneProvider('payer', {
+      providerTools: ['*'],
+      models: {
+        prices: {
+          'claude-test': {
+            input_per_mtok: 0,
+            output_per_mtok: 0,
+            per_use_usd: { web_search_20250305: 0.01, web_fetch_20250910: 0 },
           },
-          budgets: { cost_per_day_usd: 1 },
         },
+        budgets: { cost_per_day_usd: 1 },
       },
     });
-    await putProviderKey(gw, 'claude', 'sk-fees-0123456789', 'x-api-key');
-    const agent = await gw.client.createAgent({
-      name: 'payer',
-      manifest: {
-        apiVersion: 'oacp.dev/v1',
-        kind: 'CapabilityManifest',
-        name: 'payer',
-        capabilities: { models: { allow: ['*'], provider_tools: ['*'] } },
-      },
-    });
-    key = (await gw.gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
+    ({ claude, gw, key } = one);
   }, 60_000);
 
-  afterAll(async () => {
-    await gw?.close();
-    await claude?.close();
-  });
+  afterAll(() => one?.close());
 
   const client = () => new Anthropic({ apiKey: key, baseURL: gw.url.href.replace(/\/$/, ''), maxRetries: 0 });
   const request = (tools: unknown[], stream = false) =>
