@@ -154,7 +154,7 @@ async function serveAggregate(
     inners = await Promise.all(
       [...servers].map(async ([name, bridge]) => {
         const [clientSide, bridgeSide] = InMemoryTransport.createLinkedPair();
-        const session = await bridge.serve(fromSdkTransport(bridgeSide));
+        const session = await bridge.serve(heldWithClient(fromSdkTransport(bridgeSide), downstream));
         const client = new Client(clientInfo, { capabilities });
         await client.connect(clientSide);
         return { name, client, session };
@@ -227,6 +227,19 @@ async function serveAggregate(
 
   await downstream.start();
   return { closed, close };
+}
+
+/**
+ * An inner bridge's end of its in-memory pair, backlogged while the front's own client is: each
+ * server's session then stops reading its server until the client drains (SessionWire's hold, as
+ * for a single server over stdio), so a flooding server cannot grow the front's output unbounded.
+ */
+function heldWithClient(inner: MessageTransport, client: MessageTransport): MessageTransport {
+  const { backlogged, whenDrained } = client;
+  if (backlogged === undefined || whenDrained === undefined) return inner;
+  inner.backlogged = () => backlogged.call(client);
+  inner.whenDrained = (then) => whenDrained.call(client, then);
+  return inner;
 }
 
 /** Why a call naming no configured server is refused. */
