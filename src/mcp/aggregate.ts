@@ -242,6 +242,11 @@ function heldWithClient(inner: MessageTransport, client: MessageTransport): Mess
   return inner;
 }
 
+/** How a refused listing names itself: `tools/list of "github"`. */
+function listOf(method: string, inner: Inner): string {
+  return `${method} of ${JSON.stringify(inner.name)}`;
+}
+
 /** Why a call naming no configured server is refused. */
 function unroutedReason(qualified: string): string {
   return `"${recordedToolName(qualified)}" names no configured server (expected <server>${TOOL_NAME_SEPARATOR}<name>)`;
@@ -348,7 +353,9 @@ function frontServer(
     server.setRequestHandler(ListToolsRequestSchema, async () => {
       const lists = await Promise.all(
         has('tools').map(async (inner) =>
-          (await allPages((params) => inner.client.listTools(params), 'tools')).map((tool) => ({
+          (
+            await allPages((params) => inner.client.listTools(params), 'tools', listOf('tools/list', inner))
+          ).map((tool) => ({
             ...tool,
             name: qualifiedToolName(inner.name, String(tool.name)),
           })),
@@ -373,7 +380,11 @@ function frontServer(
     server.setRequestHandler(ListResourcesRequestSchema, async () => {
       const lists = await Promise.all(
         has('resources').map(async (inner) => {
-          const resources = await allPages((params) => inner.client.listResources(params), 'resources');
+          const resources = await allPages(
+            (params) => inner.client.listResources(params),
+            'resources',
+            listOf('resources/list', inner),
+          );
           for (const resource of resources) resourceOwner.set(String(resource.uri), inner);
           return resources;
         }),
@@ -386,6 +397,7 @@ function frontServer(
           const templates = await allPages(
             (params) => inner.client.listResourceTemplates(params),
             'resourceTemplates',
+            listOf('resources/templates/list', inner),
           );
           for (const template of templates) templateOwner.set(String(template.uriTemplate), inner);
           return templates;
@@ -416,7 +428,13 @@ function frontServer(
     server.setRequestHandler(ListPromptsRequestSchema, async () => {
       const lists = await Promise.all(
         has('prompts').map(async (inner) =>
-          (await allPages((params) => inner.client.listPrompts(params), 'prompts')).map((prompt) => ({
+          (
+            await allPages(
+              (params) => inner.client.listPrompts(params),
+              'prompts',
+              listOf('prompts/list', inner),
+            )
+          ).map((prompt) => ({
             ...prompt,
             name: qualifiedToolName(inner.name, String(prompt.name)),
           })),
