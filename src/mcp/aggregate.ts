@@ -151,10 +151,11 @@ async function serveAggregate(
     };
     clientInfoSeen = clientInfo;
     const capabilities = (params.capabilities ?? {}) as Record<string, unknown>;
+    const holds: ClientHolds = { count: 0 };
     inners = await Promise.all(
       [...servers].map(async ([name, bridge]) => {
         const [clientSide, bridgeSide] = InMemoryTransport.createLinkedPair();
-        const session = await bridge.serve(heldWithClient(fromSdkTransport(bridgeSide), downstream));
+        const session = await bridge.serve(heldWithClient(fromSdkTransport(bridgeSide), downstream, holds));
         const client = new Client(clientInfo, { capabilities });
         await client.connect(clientSide);
         return { name, client, session };
@@ -234,13 +235,31 @@ async function serveAggregate(
  * server's session then stops reading its server until the client drains (SessionWire's hold, as
  * for a single server over stdio), so a flooding server cannot grow the front's output unbounded.
  */
-function heldWithClient(inner: MessageTransport, client: MessageTransport): MessageTransport {
-  const { backlogged, whenDrained } = client;
-  if (backlogged === undefined || whenDrained === undefined) return inner;
-  inner.backlogged = () => backlogged.call(client);
-  inner.whenDrained = (then) => whenDrained.call(client, then);
+function heldWithClient(
+  inner: MessageTransport,
+  client: MessageTransport,
+  holds: ClientHolds,
+): MessageTransport {
+  const { backlogged, whenDrained, pause, resume } = client;
+  if (backlogged !== undefined && whenDrained !== undefined) {
+    inner.backlogged = () => backlogged.call(client);
+    inner.whenDrained = (then) => whenDrained.call(client, then);
+  }
+  // The other way: a server not reading its stdin holds the one client (SessionWire's #holdClient)
+  // until every server that asked for the hold has let it go.
+  if (pause !== undefined && resume !== undefined) {
+    inner.pause = () => {
+      if (holds.count++ === 0) pause.call(client);
+    };
+    inner.resume = () => {
+      if (--holds.count === 0) resume.call(client);
+    };
+  }
   return inner;
 }
+
+/** How many servers' sessions hold the front's client now. */
+type ClientHolds = { count: number };
 
 /** How a refused listing names itself: `tools/list of "github"`. */
 function listOf(method: string, inner: Inner): string {

@@ -1,9 +1,14 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { createAggregateBridge } from '../../src/mcp/aggregate.js';
+import { createBridge } from '../../src/mcp/bridge.js';
 import { MAX_BACKLOG_BYTES } from '../../src/mcp/line-transport.js';
-import { eventually, rawHarness } from './raw-harness.js';
+import { serveStdio } from '../../src/mcp/stdio.js';
+import { lightUpstream, testReceipts } from './helpers.js';
+import { eventually, INITIALIZE, RAW_SERVER, rawHarness } from './raw-harness.js';
 
 /**
  * The other direction of stdio-backlog.test.ts: a server that stops reading its stdin while the
@@ -39,6 +44,57 @@ describe('a server that stops reading its stdin', () => {
       await eventually(() => raw.clientUnread() < held - MAX_BACKLOG_BYTES, 'the client read again', 20_000);
     } finally {
       await raw.close();
+    }
+  }, 60_000);
+
+  it('attack on the --config front: 200 MB of calls to a server that stopped reading (beside one that reads): the front stops reading its client', async () => {
+    const receipts = await testReceipts();
+    const bridge = createAggregateBridge(
+      new Map([
+        [
+          'stuck',
+          createBridge({
+            upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_STOP_READING: '1' } }),
+            receipts,
+          }),
+        ],
+        ['fine', createBridge({ upstream: lightUpstream('raw', [RAW_SERVER]), receipts })],
+      ]),
+      { receipts },
+    );
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const lines: Record<string, unknown>[] = [];
+    let pending = '';
+    output.on('data', (chunk: Buffer) => {
+      const parts = (pending + chunk.toString()).split('\n');
+      pending = parts.pop() ?? '';
+      for (const part of parts) lines.push(JSON.parse(part) as Record<string, unknown>);
+    });
+    await serveStdio(bridge, input, output);
+    const send = (message: unknown) => input.write(`${JSON.stringify(message)}\n`);
+    try {
+      send(INITIALIZE);
+      await eventually(() => lines.some((line) => line.id === 'init'), 'initialize');
+      send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      const pad = 'p'.repeat(5 * 1024 * 1024);
+      // Paced as a pipe paces a real client: each call is read (and checked) before the next arrives.
+      for (let id = 1; id <= 40; id++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        send({
+          jsonrpc: '2.0',
+          id,
+          method: 'tools/call',
+          params: { name: 'stuck__echo', arguments: { pad } },
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      expect(input.readableLength + input.writableLength).toBeGreaterThan(
+        200 * 1024 * 1024 - 3 * MAX_BACKLOG_BYTES,
+      );
+    } finally {
+      await bridge.close();
+      await receipts.close();
     }
   }, 60_000);
 });
