@@ -151,10 +151,11 @@ async function serveAggregate(
     };
     clientInfoSeen = clientInfo;
     const capabilities = (params.capabilities ?? {}) as Record<string, unknown>;
+    const holds: ClientHolds = { count: 0 };
     inners = await Promise.all(
       [...servers].map(async ([name, bridge]) => {
         const [clientSide, bridgeSide] = InMemoryTransport.createLinkedPair();
-        const session = await bridge.serve(fromSdkTransport(bridgeSide));
+        const session = await bridge.serve(heldWithClient(fromSdkTransport(bridgeSide), downstream, holds));
         const client = new Client(clientInfo, { capabilities });
         await client.connect(clientSide);
         return { name, client, session };
@@ -227,6 +228,42 @@ async function serveAggregate(
 
   await downstream.start();
   return { closed, close };
+}
+
+/**
+ * An inner bridge's end of its in-memory pair, backlogged while the front's own client is: each
+ * server's session then stops reading its server until the client drains (SessionWire's hold, as
+ * for a single server over stdio), so a flooding server cannot grow the front's output unbounded.
+ */
+function heldWithClient(
+  inner: MessageTransport,
+  client: MessageTransport,
+  holds: ClientHolds,
+): MessageTransport {
+  const { backlogged, whenDrained, pause, resume } = client;
+  if (backlogged !== undefined && whenDrained !== undefined) {
+    inner.backlogged = () => backlogged.call(client);
+    inner.whenDrained = (then) => whenDrained.call(client, then);
+  }
+  // The other way: a server not reading its stdin holds the one client (SessionWire's #holdClient)
+  // until every server that asked for the hold has let it go.
+  if (pause !== undefined && resume !== undefined) {
+    inner.pause = () => {
+      if (holds.count++ === 0) pause.call(client);
+    };
+    inner.resume = () => {
+      if (--holds.count === 0) resume.call(client);
+    };
+  }
+  return inner;
+}
+
+/** How many servers' sessions hold the front's client now. */
+type ClientHolds = { count: number };
+
+/** How a refused listing names itself: `tools/list of "github"`. */
+function listOf(method: string, inner: Inner): string {
+  return `${method} of ${JSON.stringify(inner.name)}`;
 }
 
 /** Why a call naming no configured server is refused. */
@@ -335,7 +372,9 @@ function frontServer(
     server.setRequestHandler(ListToolsRequestSchema, async () => {
       const lists = await Promise.all(
         has('tools').map(async (inner) =>
-          (await allPages((params) => inner.client.listTools(params), 'tools')).map((tool) => ({
+          (
+            await allPages((params) => inner.client.listTools(params), 'tools', listOf('tools/list', inner))
+          ).map((tool) => ({
             ...tool,
             name: qualifiedToolName(inner.name, String(tool.name)),
           })),
@@ -360,7 +399,11 @@ function frontServer(
     server.setRequestHandler(ListResourcesRequestSchema, async () => {
       const lists = await Promise.all(
         has('resources').map(async (inner) => {
-          const resources = await allPages((params) => inner.client.listResources(params), 'resources');
+          const resources = await allPages(
+            (params) => inner.client.listResources(params),
+            'resources',
+            listOf('resources/list', inner),
+          );
           for (const resource of resources) resourceOwner.set(String(resource.uri), inner);
           return resources;
         }),
@@ -373,6 +416,7 @@ function frontServer(
           const templates = await allPages(
             (params) => inner.client.listResourceTemplates(params),
             'resourceTemplates',
+            listOf('resources/templates/list', inner),
           );
           for (const template of templates) templateOwner.set(String(template.uriTemplate), inner);
           return templates;
@@ -403,7 +447,13 @@ function frontServer(
     server.setRequestHandler(ListPromptsRequestSchema, async () => {
       const lists = await Promise.all(
         has('prompts').map(async (inner) =>
-          (await allPages((params) => inner.client.listPrompts(params), 'prompts')).map((prompt) => ({
+          (
+            await allPages(
+              (params) => inner.client.listPrompts(params),
+              'prompts',
+              listOf('prompts/list', inner),
+            )
+          ).map((prompt) => ({
             ...prompt,
             name: qualifiedToolName(inner.name, String(prompt.name)),
           })),

@@ -47,6 +47,8 @@ export class LineTransport implements MessageTransport {
   #closed = false;
   /** Set while the output is corked until the current tick ends: see send. */
   #corked = false;
+  /** What every send waits on while the output is over its high-water mark. */
+  #drained: Promise<void> | undefined;
 
   constructor(input: Readable, output: Writable, options: { maxLineBytes?: number } = {}) {
     this.#input = input;
@@ -83,10 +85,15 @@ export class LineTransport implements MessageTransport {
       this.#output.cork();
       process.nextTick(this.#uncork);
     }
-    return new Promise((resolve) => {
-      if (this.#output.write(line)) resolve();
-      else this.#output.once('drain', resolve);
-    });
+    if (this.#output.write(line)) return Promise.resolve();
+    // One drain listener for every write that waits, not one each (a flood added thousands).
+    this.#drained ??= new Promise((resolve) =>
+      this.#output.once('drain', () => {
+        this.#drained = undefined;
+        resolve();
+      }),
+    );
+    return this.#drained;
   }
 
   backlogged(): boolean {

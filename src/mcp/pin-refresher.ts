@@ -1,3 +1,5 @@
+import { PageTrail } from './pages.js';
+
 /**
  * Lists the server's tools so every definition is pinned before it can be
  * called. One listing at a time, plus at most one more for changes announced
@@ -21,12 +23,11 @@ export class PinRefresher {
     this.#running = true;
     this.#again = false;
     try {
-      let cursor: unknown;
-      for (let page = 0; page < 1000; page++) {
-        const result = await this.listPage(cursor);
-        cursor = result.nextCursor;
-        if (typeof cursor !== 'string') break;
-      }
+      const trail = new PageTrail('tools/list');
+      let cursor: string | undefined;
+      do {
+        cursor = trail.next((await this.listPage(cursor)).nextCursor);
+      } while (cursor !== undefined);
     } catch (error) {
       // Calls are still checked; tools left unpinned are named as such in their receipts.
       this.failed(error instanceof Error ? error.message : String(error));

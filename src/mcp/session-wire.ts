@@ -15,6 +15,7 @@ import { type ClientPending, isToolCall, PendingRequests, type ToolCallPending }
 import { type BridgeEvent, REQUEST_TIMEOUT, type SessionParts } from './session-types.js';
 import { type Outcome, outcomeMessage, type ToolCallFlow } from './tool-call-flow.js';
 import type { MessageTransport } from './transport.js';
+import type { UpstreamLink } from './upstream.js';
 import type { UpstreamSupervisor } from './upstream-supervisor.js';
 
 /**
@@ -35,6 +36,8 @@ export class SessionWire {
   readonly #clientIds = new ClientIds();
   /** Set while the server is held for a backlogged client (#holdServer). */
   #holding = false;
+  /** Set while the client is held for a backlogged server (#holdClient). */
+  #holdingClient = false;
   /** Where a server response to a forwarded request goes (set by ServerTraffic). */
   answered: (response: JsonRpcResult | JsonRpcError) => void = () => undefined;
 
@@ -118,6 +121,28 @@ export class SessionWire {
       this.event({ type: 'send-failed', to: 'server', reason: describe(error) });
       failed?.(describe(error));
     });
+    if (link.transport.backlogged?.() === true) this.#holdClient(link);
+  }
+
+  /**
+   * #holdServer's other direction: the server reads its stdin more slowly than the client writes
+   * (or not at all): the client is not read until the server's input drains or the server is
+   * gone, so what waits for the server stays bounded instead of growing in the bridge.
+   */
+  #holdClient(link: UpstreamLink): void {
+    if (this.#holdingClient || this.down.pause === undefined || link.transport.whenDrained === undefined)
+      return;
+    this.#holdingClient = true;
+    this.down.pause();
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.#holdingClient = false;
+      this.down.resume?.();
+    };
+    link.transport.whenDrained(release);
+    void link.ended.then(release);
   }
 
   /** Counts a client request under `id` in flight; false when one already was (a duplicate: ClientIds). */

@@ -1,8 +1,8 @@
-import type { Readable } from 'node:stream';
 import type { ProcessSandbox, TierName, Usage } from '../airlock/sandbox.js';
 import { LineTransport } from './line-transport.js';
 import { perRequestSignals } from './request-signals.js';
 import type { ServerIdentity } from './server-identity.js';
+import { processStderrBacklogged, relayStderr } from './server-stderr.js';
 import { fromSdkTransport, type MessageTransport } from './transport.js';
 
 /** One live connection to the upstream server; a restart makes a new one. */
@@ -30,6 +30,8 @@ export function processUpstream(options: {
   identity: ServerIdentity;
   start: () => Promise<ProcessSandbox>;
   stderr?: (line: string) => void;
+  /** True while `stderr`'s own output is backlogged: server lines are then dropped (the bridge's stderr by default). */
+  stderrBacklogged?: () => boolean;
   /** Told each sandbox started (one per session and restart), e.g. to read its egress log later. */
   onSandbox?: (sandbox: ProcessSandbox) => void;
 }): UpstreamConnector {
@@ -39,7 +41,9 @@ export function processUpstream(options: {
       const sandbox = await options.start();
       options.onSandbox?.(sandbox);
       const transport = new LineTransport(sandbox.stdout, sandbox.stdin);
-      pipeLines(sandbox.stderr, options.stderr ?? ((line) => process.stderr.write(`${line}\n`)));
+      relayStderr(sandbox.stderr, options.stderr ?? ((line) => process.stderr.write(`${line}\n`)), {
+        backlogged: options.stderrBacklogged ?? processStderrBacklogged,
+      });
       const ended = sandbox.exit.then(
         (status) => {
           if (status.killedBy !== undefined)
@@ -93,17 +97,4 @@ export function urlUpstream(options: { identity: ServerIdentity; url: URL }): Up
       };
     },
   };
-}
-
-function pipeLines(stream: Readable, sink: (line: string) => void): void {
-  let pending = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const lines = (pending + chunk).split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) sink(line);
-  });
-  stream.on('end', () => {
-    if (pending !== '') sink(pending);
-  });
 }

@@ -31,6 +31,25 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     : { jsonrpc: '2.0', id: m.id, result: { contents: [{ uri: m.params.uri, text }] } });
 });
 `;
+/** A resources server that reads whatever file:// path it is sent from the disk it sees. */
+const DISK_SERVER = `
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const m = JSON.parse(line);
+  if (m.id === undefined) return;
+  if (m.method === 'initialize') return send({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: m.params.protocolVersion, capabilities: { resources: {} }, serverInfo: { name: 'disk', version: '1' } } });
+  if (m.method !== 'resources/read') return send({ jsonrpc: '2.0', id: m.id, error: { code: -32601, message: 'no' } });
+  try {
+    const text = readFileSync(fileURLToPath(m.params.uri), 'utf8');
+    send({ jsonrpc: '2.0', id: m.id, result: { contents: [{ uri: m.params.uri, text }] } });
+  } catch (error) {
+    send({ jsonrpc: '2.0', id: m.id, error: { code: -32002, message: 'cannot read ' + error.code } });
+  }
+});
+`;
 const MEMORY = resolveModule('@modelcontextprotocol/server-memory/dist/index.js');
 
 interface Bridge {
@@ -179,6 +198,37 @@ forbid(principal, action == Action::"prompts/get", resource == Prompt::"simple-p
         argument: { name: 'department', value: 'Eng' },
       }),
     ).rejects.toThrow(/no policy permits Agent .* to completion\/complete Prompt::"completable-prompt"/);
+  }, 60_000);
+
+  it('attack: a permitted resources/read of a file:// uri outside the grants reads nothing: the Airlock hides the file from a server that reads any path it is sent; the read is recorded', async () => {
+    const bridge = await start(undefined, undefined, [], (root) => {
+      mkdirSync(join(root, 'granted'));
+      mkdirSync(join(root, 'outside'));
+      writeFileSync(join(root, 'granted', 'note'), 'granted note');
+      writeFileSync(join(root, 'outside', 'secret'), 'HOST SECRET');
+      const script = join(root, 'disk-server.mjs');
+      writeFileSync(script, DISK_SERVER);
+      return ['--allow-files', join(root, 'granted'), '--', process.execPath, script];
+    });
+    const granted = await bridge.client.readResource({
+      uri: `file://${join(bridge.root, 'granted', 'note')}`,
+    });
+    expect(granted.contents[0]).toMatchObject({ text: 'granted note' });
+    for (const path of [join(bridge.root, 'outside', 'secret'), '/etc/shadow', join(bridge.home, 'keys')]) {
+      const refused = await bridge.client.readResource({ uri: `file://${path}` }).then(
+        (result) => JSON.stringify(result),
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(McpError);
+      expect((refused as McpError).message).toMatch(/cannot read .*(ENOENT|EACCES)/);
+      expect(String((refused as McpError).message)).not.toContain('HOST SECRET');
+      const predicate = await verify(bridge, receiptOf((refused as McpError).data));
+      expect(predicate).toMatchObject({
+        tool: { name: `resources/read:file://${path}` },
+        policy: { effect: 'allow' },
+        outcome: 'error',
+      });
+    }
   }, 60_000);
 
   it('attack: another spelling of a forbidden file uri (escape, dot segment, localhost, fragment, query, slashes) is refused by the forbid, judged as a URL parser reads it; the server, which reads uris that way, is never asked; other spellings of permitted uris still pass untouched', async () => {

@@ -45,7 +45,11 @@ export function manifest(env: string[] = []): Manifest {
 export function lightUpstream(
   name: string,
   args: string[],
-  options: { env?: Record<string, string>; stderr?: (line: string) => void } = {},
+  options: {
+    env?: Record<string, string>;
+    stderr?: (line: string) => void;
+    stderrBacklogged?: () => boolean;
+  } = {},
 ): UpstreamConnector {
   const tier = new LightTier();
   const env = options.env ?? {};
@@ -53,6 +57,7 @@ export function lightUpstream(
     identity: serverIdentity(name, process.execPath, args),
     start: () => tier.start({ command: process.execPath, args, manifest: manifest(Object.keys(env)), env }),
     stderr: options.stderr ?? (() => undefined),
+    ...(options.stderrBacklogged === undefined ? {} : { stderrBacklogged: options.stderrBacklogged }),
   });
 }
 

@@ -25,6 +25,8 @@ export interface RawHarness {
   /** Answers the bridge's (the server's) requests to the client, by method. */
   onServerRequest(method: string, answer: (params: unknown) => Message): void;
   readonly closed: Promise<void>;
+  /** Bytes the client wrote that the bridge has not read yet. */
+  clientUnread(): number;
   /** Ends the client's side of the stream (a stdio client closing the bridge's stdin). */
   endInput(): void;
   close(): Promise<void>;
@@ -103,6 +105,7 @@ export async function rawHarness(
         : [],
     onServerRequest: (method, answer) => handlers.set(method, answer),
     closed: session.closed,
+    clientUnread: () => input.readableLength + input.writableLength,
     endInput: () => input.end(),
     close: async () => {
       await bridge.close();
