@@ -275,7 +275,7 @@ export class GuestVm {
       this.context.dispose();
       this.runtime.dispose();
     } catch (error) {
-      this.lease.poison(`runtime teardown failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.lease.poison(teardownFailure(error));
     } finally {
       this.lease.release();
     }
@@ -428,6 +428,21 @@ const DESCRIBE_HEADROOM = 256 * 1024;
 const MAX_THROWN_TEXT = 2048;
 /** Growth allowed beyond the guest's remaining allowance: handles, strings in flight, allocator rounding. */
 const GROWTH_SLACK = 2 * 1024 * 1024;
+
+/**
+ * Why freeing a runtime failed, as it is. QuickJS asserts in JS_FreeRuntime
+ * that its collector freed every object; after a job was interrupted at some
+ * points inside its promise machinery, objects stay referenced (a QuickJS
+ * bug, reproduced without OACP: no handle of ours is alive then), the
+ * assertion fails and the runtime's memory stays allocated in the module.
+ */
+function teardownFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (message.includes('list_empty(&rt->gc_obj_list)')) {
+    return `QuickJS could not free a guest's runtime: objects were still referenced after its jobs were interrupted (a QuickJS leak; ${message}); that runtime's memory stays allocated in this module`;
+  }
+  return `runtime teardown failed: ${message}`;
+}
 
 function mib(bytes: number): string {
   return String(Math.round((bytes / (1024 * 1024)) * 10) / 10);

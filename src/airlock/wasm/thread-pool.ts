@@ -1,9 +1,15 @@
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 import { GuestThread } from './guest-thread.js';
-import type { ModulePoolOptions, PoolStats } from './module-pool.js';
+import type { EngineReport, ModulePoolOptions, PoolStats } from './module-pool.js';
 
 export interface GuestThreadPoolOptions extends ModulePoolOptions {
+  /**
+   * Where the QuickJS modules' own output and their retirements (with the
+   * reason: an engine failure, a runtime that could not be freed) go; the
+   * gateway logs them. Unset: they are dropped, never written raw to stderr.
+   */
+  readonly onEngineReport?: EngineReport;
   /** Guest threads to spread sandboxes over (default: the host's available parallelism, at least 2). */
   readonly threads?: number;
   /** V8 limits of each guest thread's own heap (QuickJS's linear memory is bounded by the module pool). */
@@ -107,6 +113,7 @@ export class GuestThreadPool {
     const spawning = GuestThread.spawn({
       pool: modulePoolOptions(this.options),
       resourceLimits: this.options.threadResourceLimits ?? DEFAULT_LIMITS,
+      onEngineReport: this.options.onEngineReport ?? (() => undefined),
     }).then(
       (thread) => {
         this.spawning = undefined;
