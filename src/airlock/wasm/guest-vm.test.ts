@@ -37,6 +37,11 @@ describe('GuestVm', () => {
       'the QuickJS module failed underneath this guest (RangeError: Maximum call stack size exceeded); the module was retired',
     );
     expect(pool.stats().retiredModules).toBe(1);
+    // Its heap lives in a module that may be damaged: a later run of the same guest fails too.
+    vm.beginRun(1000);
+    expect(() => vm.slice(() => vm.evaluate('1'))).toThrow(
+      'the QuickJS module failed underneath this guest (RangeError: Maximum call stack size exceeded); the module was retired and this sandbox must be stopped',
+    );
     const newcomer = await vmIn(pool);
     expect(pool.stats().modules).toBe(2);
     neighbour.beginRun(1000);

@@ -62,6 +62,8 @@ export class GuestVm {
   /** The module's growth-refusal count when the current slice began. */
   private refusalsAtSliceStart = 0;
   private disposed = false;
+  /** Set once QuickJS failed underneath this guest; every later run fails with it. */
+  private poisonedBy: OacpError | undefined;
 
   constructor(
     private readonly lease: ModuleLease,
@@ -88,9 +90,12 @@ export class GuestVm {
     }
   }
 
-  /** Starts a run: clears the last run's kill and gives the guest `cpuLimitMs` of execution in total. */
+  /**
+   * Starts a run: clears the last run's kill and gives the guest `cpuLimitMs` of execution in total.
+   * A guest whose module failed underneath it stays killed: its heap lives in a module that may be damaged.
+   */
   beginRun(cpuLimitMs: number): void {
-    this.killed = undefined;
+    this.killed = this.poisonedBy;
     this.watch?.clearStop();
     this.runCpuLimitMs = cpuLimitMs;
     this.runCpuMs = 0;
@@ -185,13 +190,12 @@ export class GuestVm {
   private poisoned(error: unknown): OacpError {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     this.lease.poison(reason);
-    this.kill(
-      new OacpError<WasmErrorCode>(
-        'WASM_MODULE_POISONED',
-        `the QuickJS module failed underneath this guest (${reason}); the module was retired and this sandbox must be stopped`,
-      ),
+    this.poisonedBy ??= new OacpError<WasmErrorCode>(
+      'WASM_MODULE_POISONED',
+      `the QuickJS module failed underneath this guest (${reason}); the module was retired and this sandbox must be stopped`,
     );
-    return this.killed ?? new OacpError<WasmErrorCode>('WASM_MODULE_POISONED', reason);
+    this.kill(this.poisonedBy);
+    return this.killed ?? this.poisonedBy;
   }
 
   /** Runs the script; returns its completion value (possibly a promise) or throws the classified error. */
