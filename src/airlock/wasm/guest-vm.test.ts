@@ -105,4 +105,46 @@ describe('GuestVm', () => {
       console.log = saved.log;
     }
   });
+
+  it('a slice that ran past the CPU budget inside a native call ends the run: no host call, no further slice, no result', async () => {
+    const pool = await QuickJsModulePool.create({ moduleHeapBudgetBytes: 64 * MiB });
+    let now = 0;
+    const calls: string[] = [];
+    const lease = await pool.lease(8 * MiB);
+    const vm = new GuestVm(
+      lease,
+      { memoryBytes: 8 * MiB, stackBytes: 256 * 1024 },
+      () => now,
+      NO_GRANTS,
+      (kind) => {
+        calls.push(kind);
+        return undefined;
+      },
+    );
+    // The clock jumps inside the slice as it does inside Array.prototype.join, where no interrupt is checked.
+    vm.beginRun(1000);
+    expect(() =>
+      vm.slice(() => {
+        now += 1500;
+        return vm.evaluate('console.log("after the deadline"); 1');
+      }),
+    ).toThrow('guest used its CPU limit of 1000 ms per request (quota cpu_ms_per_request) and was stopped');
+    expect(calls).toEqual([]);
+
+    vm.beginRun(1000);
+    const value = vm.slice(() => {
+      now += 1500;
+      return vm.evaluate('"computed too late"');
+    });
+    expect(() => vm.slice(() => vm.serialize(value))).toThrow(
+      'guest used its CPU limit of 1000 ms per request (quota cpu_ms_per_request) inside a call that does not check for interrupts (1500 ms in this run); what it computed was discarded',
+    );
+    value.dispose();
+    vm.beginRun(1000);
+    const fresh = vm.slice(() => vm.evaluate('"next run"'));
+    expect(vm.slice(() => vm.serialize(fresh))).toBe('"next run"');
+    fresh.dispose();
+    vm.dispose();
+    expect(pool.stats().retiredModules).toBe(0);
+  });
 });

@@ -142,6 +142,7 @@ export class GuestVm {
    * rethrown as WASM_MODULE_POISONED.
    */
   slice<T>(body: () => T): T {
+    this.stopIfOverBudget();
     if (this.killed !== undefined) throw this.killed;
     if (this.disposed) throw new OacpError<WasmErrorCode>('WASM_STOPPED', 'the sandbox has been stopped');
     const start = this.clock();
@@ -172,6 +173,22 @@ export class GuestVm {
 
   isDisposed(): boolean {
     return this.disposed;
+  }
+
+  /**
+   * Native built-ins check for no interrupt, so a slice can end past the run's CPU budget with
+   * the guest none the wiser (under the watchdog's grace). Such a guest is killed here: no
+   * further slice runs, and the run fails instead of returning what it computed. Call after the
+   * last slice too.
+   */
+  stopIfOverBudget(): void {
+    if (this.killed !== undefined || this.runCpuMs <= this.runCpuLimitMs) return;
+    this.kill(
+      new OacpError<WasmErrorCode>(
+        'WASM_CPU_LIMIT',
+        `guest used its CPU limit of ${this.runCpuLimitMs} ms per request (quota cpu_ms_per_request) inside a call that does not check for interrupts (${Math.round(this.runCpuMs)} ms in this run); what it computed was discarded`,
+      ),
+    );
   }
 
   private checkHeap(): OacpError | undefined {
@@ -318,6 +335,11 @@ export class GuestVm {
         throw new TypeError('host: two arguments expected');
       if (ctx.typeof(kindHandle) !== 'string' || ctx.typeof(payloadHandle) !== 'string') {
         throw new TypeError('host: arguments must be strings');
+      }
+      // Past the deadline inside a native call, the guest may reach here before any interrupt check.
+      if (this.clock() > this.sliceDeadline) {
+        this.shouldInterrupt();
+        throw new RangeError('host: the CPU limit was reached');
       }
       const answer = this.onHostCall(ctx.getString(kindHandle), ctx.getString(payloadHandle));
       if (answer === undefined) return ctx.undefined;
