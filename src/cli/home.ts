@@ -1,6 +1,7 @@
 import { realpathSync, statfsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { notUtf8PathProblem } from '../capability/path-glob.js';
 import { OacpError } from '../core/errors.js';
 import { refuseOthersHome } from '../identity/home-owner.js';
 import { CliExit } from './io.js';
@@ -75,7 +76,8 @@ export function kernelFilesystemOf(path: string): string | undefined {
 /**
  * The OACP home for a command, refused (exit 2, naming the flag or variable) when it, or a
  * directory another variable names for OACP to write, is on /proc, /sys or another kernel
- * filesystem.
+ * filesystem, or holds a byte that is not UTF-8: Node has read that byte as U+FFFD, and OACP
+ * would make and use a look-alike directory instead of the one named (docs/manifest.md).
  */
 export function checkedHome(flag: string | undefined, env: NodeJS.ProcessEnv): string {
   const home = homeSource(flag, env);
@@ -84,6 +86,12 @@ export function checkedHome(flag: string | undefined, env: NodeJS.ProcessEnv): s
     return value === undefined || value === '' || name === home.name ? [] : [{ name, path: resolve(value) }];
   });
   for (const source of [home, ...others]) {
+    if (notUtf8PathProblem(source.path) !== undefined) {
+      throw new CliExit(
+        `${source.name} names ${source.path}, which holds a byte that is not UTF-8 (read as U+FFFD), so OACP would use a look-alike directory instead of the one named; set ${source.name} to a directory whose path is UTF-8`,
+        2,
+      );
+    }
     const kind = kernelFilesystemOf(source.path);
     if (kind !== undefined) {
       throw new CliExit(

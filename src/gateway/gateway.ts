@@ -317,6 +317,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     );
 
     const tier = await StandardTier.create({
+      onEngineReport: (message) => logger.warn('standard tier engine', { engine: message }),
       ...options.standardTier,
       sandbox: { wallTimeoutMs: 30_000, ...options.standardTier?.sandbox },
     });

@@ -153,6 +153,56 @@ describe('one guest exhausting a limit does not take its module neighbours down'
     expect((await deep.run('"recovered"')).value).toBe('recovered');
   });
 
+  it("stack: deeply nested source is stopped by QuickJS's own check, never by the host stack; the module is not retired and neighbours recurse as deep as before", async () => {
+    const { tier, start } = await crowdedTier();
+    const nester = await start();
+    const neighbour = await start();
+    const depth = '(() => { const f = (n) => (n ? f(n - 1) + 1 : 0); return f(1000) })()';
+    expect((await neighbour.run(depth)).value).toBe(1000);
+    // With a 4 MiB guest-thread stack these overflowed V8's stack inside QuickJS's parser: the module was
+    // retired and the neighbour could recurse 500 levels, then none.
+    for (const code of [
+      "eval('('.repeat(1e5) + '1' + ')'.repeat(1e5))",
+      "eval('['.repeat(1e5) + ']'.repeat(1e5))",
+      "eval('({a:'.repeat(5e4) + '1' + '})'.repeat(5e4))",
+      "eval('(function(){'.repeat(2e4) + '})'.repeat(2e4))",
+      "new Function('return ' + '('.repeat(1e5) + '1' + ')'.repeat(1e5))",
+      // Nested template literals; the guest builds '`$' + '{' so this source holds no template syntax itself.
+      "eval(('`$' + '{').repeat(1e4) + '1' + '}`'.repeat(1e4))",
+    ]) {
+      await expect(nester.run(code)).rejects.toMatchObject({
+        code: 'WASM_GUEST_ERROR',
+        message: 'guest threw SyntaxError: stack overflow',
+      });
+    }
+    expect(tier.stats()).toMatchObject({ modules: 1, retiredModules: 0 });
+    expect((await neighbour.run(depth)).value).toBe(1000);
+    expect((await nester.run(depth)).value).toBe(1000);
+  });
+
+  it('stack: a guest-thread stack too small for that is refused; other thread limits keep the stack default', async () => {
+    await expect(
+      StandardTier.create({ threads: 1, threadResourceLimits: { stackSizeMb: 4 } }),
+    ).rejects.toMatchObject({
+      code: 'WASM_UNAVAILABLE',
+      message: expect.stringContaining('threadResourceLimits.stackSizeMb 4 is below 8'),
+    });
+    const tier = await StandardTier.create({
+      threads: 1,
+      threadResourceLimits: { maxOldGenerationSizeMb: 512 },
+    });
+    try {
+      const nester = await tier.start({ manifest: manifest() });
+      await expect(nester.run("eval('('.repeat(1e5) + '1' + ')'.repeat(1e5))")).rejects.toMatchObject({
+        code: 'WASM_GUEST_ERROR',
+        message: 'guest threw SyntaxError: stack overflow',
+      });
+      expect(tier.stats().retiredModules).toBe(0);
+    } finally {
+      tier.close();
+    }
+  });
+
   it('CPU: an endless loop is cut off while a neighbour waiting on the host completes', async () => {
     const { start, waiting, releaseAll } = await crowdedTier();
     const spinner = await start();

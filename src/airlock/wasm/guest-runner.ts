@@ -111,6 +111,9 @@ export class GuestRunner {
       | { failure: { code: string; message: string } };
     try {
       const text = await this.evaluate(request);
+      this.vm.stopIfOverBudget();
+      const killed = this.vm.killReason();
+      if (killed !== undefined) throw killed;
       const bytes = text === undefined ? 0 : Buffer.byteLength(text, 'utf8');
       if (text === undefined) outcome = {};
       else outcome = bytes > request.maxResultBytes ? { oversizedResultBytes: bytes } : { text };

@@ -1,7 +1,7 @@
 import { type ResourceLimits, Worker } from 'node:worker_threads';
 import { OacpError } from '../../core/errors.js';
 import type { WasmErrorCode } from './errors.js';
-import type { ModulePoolOptions, PoolStats } from './module-pool.js';
+import type { EngineReport, ModulePoolOptions, PoolStats } from './module-pool.js';
 import { SliceBoard } from './slice-board.js';
 import { type ThreadCpuClock, threadCpuClock } from './thread-cpu.js';
 import { FromGuestThread, type ToGuestThread } from './thread-protocol.js';
@@ -23,6 +23,8 @@ export interface ThreadGuest {
 export interface GuestThreadOptions {
   readonly pool: ModulePoolOptions;
   readonly resourceLimits: ResourceLimits;
+  /** Where this thread's QuickJS modules report about themselves (see EngineReport). */
+  readonly onEngineReport: EngineReport;
 }
 
 /** CPU a guest may run past its budget inside one native call before its thread is terminated. */
@@ -64,6 +66,7 @@ export class GuestThread {
     private readonly board: SliceBoard,
     private readonly cpu: ThreadCpuClock,
     readonly cpuSource: 'thread-cpu' | 'wall',
+    private readonly onEngineReport: EngineReport,
   ) {
     worker.on('message', (raw: unknown) => this.receive(raw));
     worker.on('error', (error) =>
@@ -87,7 +90,7 @@ export class GuestThread {
         const ready = FromGuestThread.safeParse(raw);
         if (!ready.success || ready.data.type !== 'ready') return fail('it did not report ready');
         const { clock, source } = threadCpuClock(ready.data.tid);
-        resolve(new GuestThread(worker, board, clock, source));
+        resolve(new GuestThread(worker, board, clock, source, options.onEngineReport));
       };
       const settle = () => {
         worker.off('error', onError);
@@ -201,6 +204,10 @@ export class GuestThread {
     }
     const message = parsed.data;
     if (message.type === 'ready') return;
+    if (message.type === 'engine') {
+      this.onEngineReport(message.message);
+      return;
+    }
     if (message.type === 'created' || message.type === 'done' || message.type === 'stopped') {
       this.latest = message.stats;
     }

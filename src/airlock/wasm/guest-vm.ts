@@ -62,6 +62,8 @@ export class GuestVm {
   /** The module's growth-refusal count when the current slice began. */
   private refusalsAtSliceStart = 0;
   private disposed = false;
+  /** Set once QuickJS failed underneath this guest; every later run fails with it. */
+  private poisonedBy: OacpError | undefined;
 
   constructor(
     private readonly lease: ModuleLease,
@@ -88,9 +90,12 @@ export class GuestVm {
     }
   }
 
-  /** Starts a run: clears the last run's kill and gives the guest `cpuLimitMs` of execution in total. */
+  /**
+   * Starts a run: clears the last run's kill and gives the guest `cpuLimitMs` of execution in total.
+   * A guest whose module failed underneath it stays killed: its heap lives in a module that may be damaged.
+   */
   beginRun(cpuLimitMs: number): void {
-    this.killed = undefined;
+    this.killed = this.poisonedBy;
     this.watch?.clearStop();
     this.runCpuLimitMs = cpuLimitMs;
     this.runCpuMs = 0;
@@ -137,6 +142,7 @@ export class GuestVm {
    * rethrown as WASM_MODULE_POISONED.
    */
   slice<T>(body: () => T): T {
+    this.stopIfOverBudget();
     if (this.killed !== undefined) throw this.killed;
     if (this.disposed) throw new OacpError<WasmErrorCode>('WASM_STOPPED', 'the sandbox has been stopped');
     const start = this.clock();
@@ -169,6 +175,22 @@ export class GuestVm {
     return this.disposed;
   }
 
+  /**
+   * Native built-ins check for no interrupt, so a slice can end past the run's CPU budget with
+   * the guest none the wiser (under the watchdog's grace). Such a guest is killed here: no
+   * further slice runs, and the run fails instead of returning what it computed. Call after the
+   * last slice too.
+   */
+  stopIfOverBudget(): void {
+    if (this.killed !== undefined || this.runCpuMs <= this.runCpuLimitMs) return;
+    this.kill(
+      new OacpError<WasmErrorCode>(
+        'WASM_CPU_LIMIT',
+        `guest used its CPU limit of ${this.runCpuLimitMs} ms per request (quota cpu_ms_per_request) inside a call that does not check for interrupts (${Math.round(this.runCpuMs)} ms in this run); what it computed was discarded`,
+      ),
+    );
+  }
+
   private checkHeap(): OacpError | undefined {
     if (this.disposed) return undefined;
     this.heapBytes = this.memoryUsedBytes();
@@ -185,13 +207,12 @@ export class GuestVm {
   private poisoned(error: unknown): OacpError {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     this.lease.poison(reason);
-    this.kill(
-      new OacpError<WasmErrorCode>(
-        'WASM_MODULE_POISONED',
-        `the QuickJS module failed underneath this guest (${reason}); the module was retired and this sandbox must be stopped`,
-      ),
+    this.poisonedBy ??= new OacpError<WasmErrorCode>(
+      'WASM_MODULE_POISONED',
+      `the QuickJS module failed underneath this guest (${reason}); the module was retired and this sandbox must be stopped`,
     );
-    return this.killed ?? new OacpError<WasmErrorCode>('WASM_MODULE_POISONED', reason);
+    this.kill(this.poisonedBy);
+    return this.killed ?? this.poisonedBy;
   }
 
   /** Runs the script; returns its completion value (possibly a promise) or throws the classified error. */
@@ -275,7 +296,7 @@ export class GuestVm {
       this.context.dispose();
       this.runtime.dispose();
     } catch (error) {
-      this.lease.poison(`runtime teardown failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.lease.poison(teardownFailure(error));
     } finally {
       this.lease.release();
     }
@@ -314,6 +335,11 @@ export class GuestVm {
         throw new TypeError('host: two arguments expected');
       if (ctx.typeof(kindHandle) !== 'string' || ctx.typeof(payloadHandle) !== 'string') {
         throw new TypeError('host: arguments must be strings');
+      }
+      // Past the deadline inside a native call, the guest may reach here before any interrupt check.
+      if (this.clock() > this.sliceDeadline) {
+        this.shouldInterrupt();
+        throw new RangeError('host: the CPU limit was reached');
       }
       const answer = this.onHostCall(ctx.getString(kindHandle), ctx.getString(payloadHandle));
       if (answer === undefined) return ctx.undefined;
@@ -428,6 +454,21 @@ const DESCRIBE_HEADROOM = 256 * 1024;
 const MAX_THROWN_TEXT = 2048;
 /** Growth allowed beyond the guest's remaining allowance: handles, strings in flight, allocator rounding. */
 const GROWTH_SLACK = 2 * 1024 * 1024;
+
+/**
+ * Why freeing a runtime failed, as it is. QuickJS asserts in JS_FreeRuntime
+ * that its collector freed every object; after a job was interrupted at some
+ * points inside its promise machinery, objects stay referenced (a QuickJS
+ * bug, reproduced without OACP: no handle of ours is alive then), the
+ * assertion fails and the runtime's memory stays allocated in the module.
+ */
+function teardownFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (message.includes('list_empty(&rt->gc_obj_list)')) {
+    return `QuickJS could not free a guest's runtime: objects were still referenced after its jobs were interrupted (a QuickJS leak; ${message}); that runtime's memory stays allocated in this module`;
+  }
+  return `runtime teardown failed: ${message}`;
+}
 
 function mib(bytes: number): string {
   return String(Math.round((bytes / (1024 * 1024)) * 10) / 10);

@@ -22,9 +22,9 @@ async function main(): Promise<void> {
   if (port === null) throw new Error('guest-worker.ts runs only as a worker thread');
   const data = workerData as GuestThreadData;
   const board = new SliceBoard(data.board);
-  const pool = await QuickJsModulePool.create(data.pool);
-  const guests = new Map<number, GuestRunner>();
   const send = (message: FromGuestThread) => port.postMessage(message);
+  const pool = await QuickJsModulePool.create(data.pool, (message) => send({ type: 'engine', message }));
+  const guests = new Map<number, GuestRunner>();
 
   const create = async (message: Extract<ToGuestThread, { type: 'create' }>) => {
     const { guest } = message;

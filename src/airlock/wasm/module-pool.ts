@@ -1,6 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { newQuickJSWASMModule, newVariant, type QuickJSWASMModule, RELEASE_SYNC } from 'quickjs-emscripten';
+import {
+  type EmscriptenModuleLoaderOptions,
+  newQuickJSWASMModule,
+  newVariant,
+  type QuickJSWASMModule,
+  RELEASE_SYNC,
+} from 'quickjs-emscripten';
+import { clipText } from '../../core/clip-text.js';
 import { OacpError } from '../../core/errors.js';
 import { type CompiledWasm, type LinearMemory, wasmApi } from './wasm-api.js';
 
@@ -48,6 +55,36 @@ export interface ModuleLease {
   poison(reason: string): void;
 }
 
+/**
+ * What a module's engine says about itself: its print/printErr output and
+ * each retirement with its reason. The emscripten glue would otherwise write
+ * this raw to the process's stdout/stderr (an operator's terminal); OACP
+ * hands it to whoever created the pool (on a guest thread: the gateway's
+ * thread, which logs it through the logger).
+ */
+export type EngineReport = (message: string) => void;
+
+/**
+ * QuickJS called emscripten's abort() (a failed C assertion, a fatal engine
+ * error). Thrown from the module's onAbort hook, so the glue neither prints
+ * "Aborted(...)" to stderr nor marks the whole module as aborted. Not an
+ * OacpError on purpose: GuestVm treats any non-OacpError out of the engine as
+ * a possibly damaged module and retires it.
+ */
+export class QuickJsAbort extends Error {
+  override readonly name = 'QuickJsAbort';
+}
+
+/** Hooks the emscripten glue reads from its module object (quickjs-emscripten's type leaves them out). */
+interface GlueHooks extends EmscriptenModuleLoaderOptions {
+  print(text: unknown): void;
+  printErr(text: unknown): void;
+  onAbort(what: unknown): void;
+}
+
+/** At most this much of one engine message is reported. */
+const MAX_ENGINE_MESSAGE = 1024;
+
 export interface PoolStats {
   readonly modules: number;
   readonly retiredModules: number;
@@ -83,8 +120,9 @@ export class QuickJsModulePool {
   private readonly maxBytes: number;
 
   private constructor(
-    private readonly makeModule: (memory: LinearMemory) => Promise<QuickJSWASMModule>,
+    private readonly makeModule: (memory: LinearMemory, moduleId: number) => Promise<QuickJSWASMModule>,
     options: ModulePoolOptions,
+    private readonly report: EngineReport,
   ) {
     this.perModule = options.sandboxesPerModule ?? 256;
     this.heapBudget = options.moduleHeapBudgetBytes ?? 1.5 * GiB;
@@ -94,15 +132,29 @@ export class QuickJsModulePool {
   }
 
   /** Compiles the QuickJS WebAssembly once; every module after that only instantiates it (~2 ms). */
-  static async create(options: ModulePoolOptions = {}): Promise<QuickJsModulePool> {
+  static async create(
+    options: ModulePoolOptions = {},
+    report: EngineReport = () => undefined,
+  ): Promise<QuickJsModulePool> {
     const compiled = await compileQuickJs();
-    const make = (wasmMemory: LinearMemory) =>
-      newQuickJSWASMModule(
+    const make = (wasmMemory: LinearMemory, moduleId: number) => {
+      const say = (stream: string) => (text: unknown) =>
+        report(`QuickJS module ${moduleId} ${stream}: ${clipText(String(text), MAX_ENGINE_MESSAGE)}`);
+      // Never the glue's defaults (console.log/console.error, raw to the terminal), and no global abort state.
+      const emscriptenModule: GlueHooks = {
+        print: say('printed'),
+        printErr: say('printed on stderr'),
+        onAbort: (what: unknown) => {
+          throw new QuickJsAbort(`QuickJS aborted: ${clipText(String(what), MAX_ENGINE_MESSAGE)}`);
+        },
+      };
+      return newQuickJSWASMModule(
         compiled === undefined
-          ? newVariant(RELEASE_SYNC, { wasmMemory })
-          : newVariant(RELEASE_SYNC, { wasmModule: compiled, wasmMemory }),
+          ? newVariant(RELEASE_SYNC, { wasmMemory, emscriptenModule })
+          : newVariant(RELEASE_SYNC, { wasmModule: compiled, wasmMemory, emscriptenModule }),
       );
-    const pool = new QuickJsModulePool(make, options);
+    };
+    const pool = new QuickJsModulePool(make, options, report);
     pool.spare();
     return pool;
   }
@@ -186,7 +238,11 @@ export class QuickJsModulePool {
         this.dropIfDone(slot);
       },
       poison: (reason) => {
-        slot.retired ??= `poisoned: ${reason}`;
+        if (slot.retired !== undefined) return;
+        slot.retired = `poisoned: ${reason}`;
+        this.report(
+          `QuickJS module ${slot.id} retired (its sandboxes keep running, new ones go elsewhere): ${clipText(reason, MAX_ENGINE_MESSAGE)}`,
+        );
       },
     };
   }
@@ -209,11 +265,10 @@ export class QuickJsModulePool {
       slot.refusals += 1;
       return false;
     });
-    const pending = this.makeModule(memory).then(
+    const id = this.nextId++;
+    const pending = this.makeModule(memory, id).then(
       (module) => {
-        this.slots.push(
-          Object.assign(slot, { id: this.nextId++, module, memory, sandboxes: 0, reserved: 0 }),
-        );
+        this.slots.push(Object.assign(slot, { id, module, memory, sandboxes: 0, reserved: 0 }));
         this.pending = undefined;
       },
       (error: unknown) => {

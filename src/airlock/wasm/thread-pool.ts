@@ -1,21 +1,43 @@
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
+import { OacpError } from '../../core/errors.js';
+import type { WasmErrorCode } from './errors.js';
 import { GuestThread } from './guest-thread.js';
-import type { ModulePoolOptions, PoolStats } from './module-pool.js';
+import type { EngineReport, ModulePoolOptions, PoolStats } from './module-pool.js';
 
 export interface GuestThreadPoolOptions extends ModulePoolOptions {
+  /**
+   * Where the QuickJS modules' own output and their retirements (with the
+   * reason: an engine failure, a runtime that could not be freed) go; the
+   * gateway logs them. Unset: they are dropped, never written raw to stderr.
+   */
+  readonly onEngineReport?: EngineReport;
   /** Guest threads to spread sandboxes over (default: the host's available parallelism, at least 2). */
   readonly threads?: number;
-  /** V8 limits of each guest thread's own heap (QuickJS's linear memory is bounded by the module pool). */
+  /**
+   * V8 limits of each guest thread (QuickJS's linear memory is bounded by the module pool); what is
+   * not given keeps its default. `stackSizeMb` may not go below MIN_GUEST_STACK_MB.
+   */
   readonly threadResourceLimits?: ResourceLimits;
 }
 
 /** How often the watchdog looks at every guest thread. */
 const WATCHDOG_MS = 20;
+/**
+ * QuickJS runs on the guest thread's own (V8) stack as well as on its 256 KiB
+ * guest stack, and its parser spends far more of the first per level than its
+ * interpreter: with Node's default of 4 MiB, `eval('('.repeat(1e5) + ...)`
+ * overflowed V8's stack before QuickJS's own check, which retired the module
+ * and left the unwound frames' part of the module's C stack in use, so every
+ * neighbour in it could recurse less deep (1,200 levels before, 500 after one
+ * such eval, none after two). From 8 MiB QuickJS's check comes first for every
+ * nesting tried (test/escape/wasm-isolation.test.ts); 16 MiB keeps a margin.
+ */
+export const MIN_GUEST_STACK_MB = 8;
 const DEFAULT_LIMITS: ResourceLimits = {
   maxOldGenerationSizeMb: 1024,
   maxYoungGenerationSizeMb: 64,
-  stackSizeMb: 4,
+  stackSizeMb: 16,
 };
 
 /**
@@ -32,7 +54,10 @@ export class GuestThreadPool {
   private readonly watchdog: ReturnType<typeof setInterval>;
   private readonly maxThreads: number;
 
+  private readonly limits: ResourceLimits;
+
   private constructor(private readonly options: GuestThreadPoolOptions) {
+    this.limits = { ...DEFAULT_LIMITS, ...options.threadResourceLimits };
     this.maxThreads = Math.max(1, options.threads ?? Math.max(2, availableParallelism()));
     this.watchdog = setInterval(() => {
       for (const thread of this.threads) thread.check();
@@ -42,6 +67,13 @@ export class GuestThreadPool {
 
   /** Starts the first thread now, so a host that cannot run one fails here and not on first use. */
   static async create(options: GuestThreadPoolOptions = {}): Promise<GuestThreadPool> {
+    const stackMb = options.threadResourceLimits?.stackSizeMb;
+    if (stackMb !== undefined && !(stackMb >= MIN_GUEST_STACK_MB)) {
+      throw new OacpError<WasmErrorCode>(
+        'WASM_UNAVAILABLE',
+        `threadResourceLimits.stackSizeMb ${stackMb} is below ${MIN_GUEST_STACK_MB}: QuickJS's parser would overflow the guest thread's stack before its own stack check, which damages the module for every guest in it`,
+      );
+    }
     const pool = new GuestThreadPool(options);
     try {
       await pool.spawn();
@@ -106,7 +138,8 @@ export class GuestThreadPool {
     if (this.spawning !== undefined) return this.spawning;
     const spawning = GuestThread.spawn({
       pool: modulePoolOptions(this.options),
-      resourceLimits: this.options.threadResourceLimits ?? DEFAULT_LIMITS,
+      resourceLimits: this.limits,
+      onEngineReport: this.options.onEngineReport ?? (() => undefined),
     }).then(
       (thread) => {
         this.spawning = undefined;

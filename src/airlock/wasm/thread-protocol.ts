@@ -70,6 +70,8 @@ export const FromGuestThread = z.discriminatedUnion('type', [
     failure: z.strictObject({ code: z.string(), message: z.string() }).optional(),
   }),
   z.strictObject({ type: z.literal('stopped'), guest, stats: Stats }),
+  /** What a QuickJS module said about itself (its print output, a retirement and why); see EngineReport. */
+  z.strictObject({ type: z.literal('engine'), message: z.string().max(4096) }),
 ]);
 export type FromGuestThread = z.infer<typeof FromGuestThread>;
 export type RunDone = Extract<FromGuestThread, { type: 'done' }>;

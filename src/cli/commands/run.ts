@@ -294,7 +294,9 @@ async function runAgentFile(
   const outcome = await executeCode({
     tier: async () => {
       recorder?.ready();
-      const tier = await StandardTier.create();
+      const tier = await StandardTier.create({
+        onEngineReport: (message) => context.output.err(`oacp: standard tier engine: ${message}`),
+      });
       // The run's receipt if oacp is killed while the guest runs; a journal that cannot take it refuses the run.
       recorder?.intend(
         interruptedExecution({
