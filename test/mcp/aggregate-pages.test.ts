@@ -1,13 +1,6 @@
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { createAggregateBridge } from '../../src/mcp/aggregate.js';
-import { createBridge } from '../../src/mcp/bridge.js';
-import { fromSdkTransport } from '../../src/mcp/transport.js';
-import { lightUpstream, testReceipts } from './helpers.js';
-import { eventually, INITIALIZE, initialized, RAW_SERVER, rawHarness } from './raw-harness.js';
-
-type Message = Record<string, unknown>;
+import { frontHarness } from './front-harness.js';
+import { eventually, INITIALIZE, initialized, rawHarness } from './raw-harness.js';
 
 /**
  * The `--config` front collects every page of each server's lists to answer its client with one
@@ -21,43 +14,23 @@ describe('the --config front: a server paging without end', () => {
     ['endless', 1024 * 1024, /tools\/list of "raw" is over \d+ bytes after \d+ pages/],
   ] as const) {
     it(`attack: tools/list whose nextCursor ${mode === 'loop' ? 'repeats' : 'never ends (1 MiB pages)'}: answered with an error naming the server and why, the front still serves`, async () => {
-      const receipts = await testReceipts();
-      const bridge = createAggregateBridge(
-        new Map([
-          [
-            'raw',
-            createBridge({
-              upstream: lightUpstream('raw', [RAW_SERVER], {
-                env: { RAW_LIST_PAGES: mode, RAW_LIST_PAD: String(pad) },
-              }),
-              receipts,
-            }),
-          ],
-        ]),
-        { receipts },
-      );
-      const [clientSide, bridgeSide] = InMemoryTransport.createLinkedPair();
-      const received: Message[] = [];
-      clientSide.onmessage = (message) => received.push(message as Message);
-      await clientSide.start();
-      await bridge.serve(fromSdkTransport(bridgeSide));
-      const answerTo = async (id: string) => {
-        await eventually(() => received.some((m) => m.id === id), `the answer to ${id}`, 60_000);
-        return received.find((m) => m.id === id) as Message;
-      };
+      const { send, answerTo, close } = await frontHarness({
+        over: 'sdk',
+        serverEnv: { RAW_LIST_PAGES: mode, RAW_LIST_PAD: String(pad) },
+        answerWithinMs: 60_000,
+      });
       try {
-        await clientSide.send(INITIALIZE as JSONRPCMessage);
+        send(INITIALIZE);
         await answerTo('init');
-        await clientSide.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-        await clientSide.send({ jsonrpc: '2.0', id: 'list', method: 'tools/list', params: {} });
+        send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+        send({ jsonrpc: '2.0', id: 'list', method: 'tools/list', params: {} });
         const listed = await answerTo('list');
         expect(listed.result).toBeUndefined();
         expect((listed.error as { message: string }).message).toMatch(why);
-        await clientSide.send({ jsonrpc: '2.0', id: 'ping', method: 'ping' });
+        send({ jsonrpc: '2.0', id: 'ping', method: 'ping' });
         expect((await answerTo('ping')).result).toEqual({});
       } finally {
-        await bridge.close();
-        await receipts.close();
+        await close();
       }
     }, 90_000);
   }

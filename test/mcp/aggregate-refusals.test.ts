@@ -1,19 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { jcsDigest } from '../../src/core/jcs.js';
-import { createAggregateBridge } from '../../src/mcp/aggregate.js';
-import { createBridge } from '../../src/mcp/bridge.js';
-import { fromSdkTransport } from '../../src/mcp/transport.js';
 import { frontHarness } from './front-harness.js';
-import { lightUpstream, testReceipts } from './helpers.js';
-import { eventually, INITIALIZE, RAW_SERVER } from './raw-harness.js';
-
-type Message = Record<string, unknown>;
+import { eventually, INITIALIZE } from './raw-harness.js';
 
 /**
  * The `--config` front (several servers behind one endpoint) is a client of
@@ -24,37 +13,8 @@ type Message = Record<string, unknown>;
  */
 describe('the --config front: calls the SDK would refuse unrecorded get their receipt', () => {
   it('attack: array arguments, a call with no name, and a call as a notification: each refused with one receipt', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-front-'));
-    const serverLog = join(dir, 'server.jsonl');
-    const receipts = await testReceipts();
-    const bridge = createAggregateBridge(
-      new Map([
-        [
-          'raw',
-          createBridge({
-            upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_LOG: serverLog } }),
-            receipts,
-          }),
-        ],
-      ]),
-      { receipts },
-    );
-    const [clientSide, bridgeSide] = InMemoryTransport.createLinkedPair();
-    const received: Message[] = [];
-    clientSide.onmessage = (message) => received.push(message as Message);
-    await clientSide.start();
-    await bridge.serve(fromSdkTransport(bridgeSide));
-    const send = (message: Message) => clientSide.send(message as JSONRPCMessage);
-    const answerTo = async (id: string) => {
-      await eventually(() => received.some((m) => m.id === id), `the answer to ${id}`);
-      return received.find((m) => m.id === id) as Message;
-    };
-    const serverCalls = () =>
-      existsSync(serverLog)
-        ? readFileSync(serverLog, 'utf8')
-            .split('\n')
-            .filter((line) => line.includes('"tools/call"'))
-        : [];
+    // Over an SDK transport, as the --http front is served (the SDK's own checks come first there).
+    const { receipts, send, answerTo, serverCalls, close } = await frontHarness({ over: 'sdk' });
     try {
       await send(INITIALIZE);
       await answerTo('init');
@@ -101,9 +61,7 @@ describe('the --config front: calls the SDK would refuse unrecorded get their re
       expect(serverCalls()).toHaveLength(1);
       expect(receipts.records).toHaveLength(4);
     } finally {
-      await bridge.close();
-      await receipts.close();
-      rmSync(dir, { recursive: true, force: true });
+      await close();
     }
   });
 

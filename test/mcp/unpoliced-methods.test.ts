@@ -1,16 +1,6 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { createAggregateBridge } from '../../src/mcp/aggregate.js';
-import { createBridge } from '../../src/mcp/bridge.js';
-import { fromSdkTransport } from '../../src/mcp/transport.js';
-import { lightUpstream, testReceipts } from './helpers.js';
-import { eventually, INITIALIZE, initialized, RAW_SERVER, rawHarness } from './raw-harness.js';
-
-type Message = Record<string, unknown>;
+import { frontHarness } from './front-harness.js';
+import { INITIALIZE, initialized, rawHarness } from './raw-harness.js';
 
 /**
  * What docs/mcp-bridge.md promises of the client requests that are neither tools/call nor a
@@ -42,44 +32,21 @@ describe('client requests outside the policed ones', () => {
   });
 
   it('attack on the --config front: a method it does not know is answered "method not found" and reaches no server', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-front-'));
-    const serverLog = join(dir, 'server.jsonl');
-    const receipts = await testReceipts();
-    const bridge = createAggregateBridge(
-      new Map([
-        [
-          'raw',
-          createBridge({
-            upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_LOG: serverLog } }),
-            receipts,
-          }),
-        ],
-      ]),
-      { receipts },
-    );
-    const [clientSide, bridgeSide] = InMemoryTransport.createLinkedPair();
-    const received: Message[] = [];
-    clientSide.onmessage = (message) => received.push(message as Message);
-    await clientSide.start();
-    await bridge.serve(fromSdkTransport(bridgeSide));
-    const answerTo = async (id: string) => {
-      await eventually(() => received.some((m) => m.id === id), `the answer to ${id}`);
-      return received.find((m) => m.id === id) as Message;
-    };
+    const { receipts, send, answerTo, serverGot, close } = await frontHarness({ over: 'sdk' });
     try {
-      await clientSide.send(INITIALIZE as JSONRPCMessage);
+      send(INITIALIZE);
       await answerTo('init');
-      await clientSide.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-      await clientSide.send({ jsonrpc: '2.0', id: 'own', method: 'x-vendor/run', params: { cmd: 'id' } });
+      send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      send({ jsonrpc: '2.0', id: 'own', method: 'x-vendor/run', params: { cmd: 'id' } });
       expect((await answerTo('own')).error).toMatchObject({ code: -32601 });
-      await clientSide.send({ jsonrpc: '2.0', id: 'ping', method: 'ping' });
+      send({ jsonrpc: '2.0', id: 'ping', method: 'ping' });
       await answerTo('ping');
-      const got = existsSync(serverLog) ? readFileSync(serverLog, 'utf8') : '';
-      expect(got).not.toContain('x-vendor/run');
+      // The front asked the server things of its own (initialize, lists), never the unknown method.
+      expect(serverGot().length).toBeGreaterThan(0);
+      expect(serverGot().map((m) => m.method)).not.toContain('x-vendor/run');
       expect(receipts.records).toEqual([]);
     } finally {
-      await bridge.close();
-      await receipts.close();
+      await close();
     }
   });
 });
