@@ -1,16 +1,13 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
-import { signRequest } from '../../src/identity/signed-request.js';
-import { AGENT_REQUEST_META, toolCallPayload, toolCallPurpose } from '../../src/mcp/principal.js';
+import { bridgeArgs, bridgeRefusal, signedToolCall } from '../mcp/home-bridge.js';
 import { oacp, tempDir } from './harness.js';
 
-const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+const QUOTA_FLAGS = ['--quota-calls', '3/min'];
 const MEMORY = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-memory/dist/index.js');
 
 interface Bridge {
@@ -35,19 +32,11 @@ describe('oacp mcp run call quota on the home store', () => {
   const start = async (home: string, clientName = 'quota-test', preload?: string): Promise<Bridge> => {
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [
-        ...(preload === undefined ? [] : ['--import', preload]),
-        BIN,
-        '--home',
-        home,
-        'mcp',
-        'run',
-        '--quota-calls',
-        '3/min',
-        '--',
-        process.execPath,
-        MEMORY,
-      ],
+      args: bridgeArgs(home, {
+        flags: QUOTA_FLAGS,
+        server: [process.execPath, MEMORY],
+        ...(preload === undefined ? {} : { preload }),
+      }),
       stderr: 'pipe',
     });
     let stderr = '';
@@ -64,16 +53,7 @@ describe('oacp mcp run call quota on the home store', () => {
   };
   /** One read_graph call; `signed` makes a new key for it and signs the call with that key. */
   const call = async (bridge: Bridge, signed = false) => {
-    const meta = signed
-      ? {
-          _meta: {
-            [AGENT_REQUEST_META]: signRequest(keySigner(generateEd25519().privateKey), {
-              purpose: toolCallPurpose('read_graph'),
-              payload: toolCallPayload('read_graph', {}),
-            }),
-          },
-        }
-      : {};
+    const meta = signed ? { _meta: signedToolCall('read_graph', {})(0).params._meta } : {};
     const result = await bridge.client
       .callTool({ name: 'read_graph', arguments: {}, ...meta })
       .catch((error: unknown) => {
@@ -120,17 +100,10 @@ describe('oacp mcp run call quota on the home store', () => {
     rmSync(join(home, 'gateway.db'));
     expect(await call(running)).toMatch(/call quota exceeded: 3 calls per minute/);
 
-    const child = spawn(
-      process.execPath,
-      [BIN, '--home', home, 'mcp', 'run', '--quota-calls', '3/min', '--', process.execPath, MEMORY],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
+    const { code, stderr } = await bridgeRefusal(home, {
+      flags: QUOTA_FLAGS,
+      server: [process.execPath, MEMORY],
     });
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    child.stdin.destroy();
     expect(code).not.toBe(0);
     // One line naming the file (no bare "disk I/O error" from closing the half-opened store), no stack trace.
     const said = stderr
