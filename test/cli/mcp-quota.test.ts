@@ -115,6 +115,66 @@ describe('oacp mcp run call quota on the home store', () => {
     expect(await call(running)).toMatch(/call quota exceeded: 3 calls per minute/);
   }, 60_000);
 
+  it('attack: the quota database deleted, or replaced by an empty file, while no bridge runs: the next bridge refuses to start until the operator accepts the new store', async () => {
+    const root = tempDir();
+    chmodSync(root, 0o755);
+    const home = join(root, 'home');
+    const db = join(home, 'gateway.db');
+    expect((await oacp(['--home', home, 'init'])).code).toBe(0);
+    const killed = async (bridge: Bridge) => {
+      const pid = bridge.transport.pid;
+      if (pid === null) throw new Error('no bridge pid');
+      process.kill(pid, 'SIGKILL');
+      while (alive(pid)) await new Promise((resolve) => setTimeout(resolve, 20));
+    };
+    const refusedStart = async () => {
+      const { code, stderr } = await bridgeRefusal(home, {
+        flags: QUOTA_FLAGS,
+        server: [process.execPath, MEMORY],
+      });
+      expect(code).toBeGreaterThan(0);
+      expect(stderr).toContain('STORE_REPLACED');
+      expect(stderr).toContain(`the store at ${db} is not the one this home last used`);
+      expect(stderr).toContain(`oacp --home ${home} store accept`);
+      expect(stderr).not.toMatch(/^\s+at /m);
+    };
+
+    let running = await start(home);
+    expect([await call(running), await call(running), await call(running)]).toEqual([
+      'allowed',
+      'allowed',
+      'allowed',
+    ]);
+    expect(await call(running)).toMatch(/call quota exceeded: 3 calls per minute/);
+
+    for (const wipe of ['deleted', 'replaced by an empty file']) {
+      await killed(running);
+      for (const suffix of ['', '-wal', '-shm']) rmSync(`${db}${suffix}`, { force: true });
+      if (wipe !== 'deleted') writeFileSync(db, '');
+      // The attack: a fresh store would hand out 3 calls again. Every start refuses, not only the first.
+      await refusedStart();
+      await refusedStart();
+      const status = await oacp(['--home', home, 'store', 'status']);
+      expect(status.code).toBe(1);
+      expect(status.stdout).toContain(`${db}: no: the store at ${db} is not the one this home last used`);
+      expect((await oacp(['--home', home, 'doctor'])).stdout).toContain(
+        `quota store (${db}): no: the store at ${db} is not the one this home last used`,
+      );
+
+      // The operator's word, by name: the store there now is the home's, its windows full.
+      const accepted = await oacp(['--home', home, 'store', 'accept']);
+      expect(accepted.code).toBe(0);
+      expect(accepted.stdout).toMatch(
+        /accepted store [0-9a-f]{12} at .*gateway\.db in place of [0-9a-f]{12}/,
+      );
+      expect((await oacp(['--home', home, 'doctor'])).stdout).toMatch(
+        /quota store \(.*gateway\.db\): ok: store [0-9a-f]{12}, the one recorded/,
+      );
+      running = await start(home);
+      expect(await call(running), wipe).toBe('allowed');
+    }
+  }, 90_000);
+
   it('attack: a bridge whose clock runs 10 minutes ahead drains the bucket: a bridge with the right time refuses, and says the true wait', async () => {
     const root = tempDir();
     chmodSync(root, 0o755);
@@ -136,6 +196,10 @@ describe('oacp mcp run call quota on the home store', () => {
     expect(seconds).toBeGreaterThanOrEqual(600);
     expect(seconds).toBeLessThanOrEqual(625);
     expect(await call(ahead)).toMatch(/retry in about (1\d|20) s/);
+    // The operator is told: the bucket refills nothing until this clock passes the time it was changed at.
+    const status = await oacp(['--home', home, 'store', 'status']);
+    expect(status.code).toBe(1);
+    expect(status.stdout).toMatch(/1 quota bucket last changed by a clock up to (10|11) min ahead of this one/);
   }, 60_000);
 
   it('attack: a client that renames itself or signs each call with a key it just made shares the one bucket', async () => {
@@ -154,3 +218,12 @@ describe('oacp mcp run call quota on the home store', () => {
     expect(await call(first, true)).toMatch(/call quota exceeded: 3 calls per minute/);
   }, 60_000);
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

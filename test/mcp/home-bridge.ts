@@ -99,7 +99,7 @@ export function spawnBridge(home: string, command: BridgeCommand = {}): HomeBrid
   };
 }
 
-/** Starts a bridge expected not to start: its exit code and all it wrote on stderr. */
+/** Starts a bridge expected not to start: its exit code (null if it started) and all it wrote on stderr. */
 export async function bridgeRefusal(
   home: string,
   command: BridgeCommand = {},
@@ -112,9 +112,12 @@ export async function bridgeRefusal(
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
   });
+  // A bridge that started after all would wait for its client for ever: stopped, and said so.
+  const started = setTimeout(() => child.kill('SIGKILL'), 20_000);
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearTimeout(started);
   child.stdin.destroy();
-  return { code, stderr };
+  return { code, stderr: code === null ? `${stderr}(the bridge started; stopped after 20 s)` : stderr };
 }
 
 /** A tools/call signed with a key made for it; the same signed request can be sent under several JSON-RPC ids. */
