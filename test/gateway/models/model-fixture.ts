@@ -158,12 +158,21 @@ export async function startModelChild(
   prefix: string,
   models: Record<string, unknown>,
   cleanup: Array<() => void | Promise<void>>,
+  /** A shared store (postgres:// URL) instead of the home's gateway.db. */
+  shared?: string,
 ): Promise<ModelChild> {
   const home = await freshHome(prefix);
   cleanup.push(home.remove);
   const config = join(home.home, 'oacp.yaml');
-  writeFileSync(config, stringify(modelsConfig(models, [])));
-  const admin = await adminKey(home.home);
+  const location = shared ?? defaultStorePath(home.home);
+  writeFileSync(
+    config,
+    stringify({
+      ...modelsConfig(models, []),
+      ...(shared === undefined ? {} : { gateway: { store: shared } }),
+    }),
+  );
+  const admin = shared === undefined ? await adminKey(home.home) : await sharedAdminKey(shared);
   const fixture: ModelChild = {
     child: await startChild(home.home, config, home.env),
     home: home.home,
@@ -175,7 +184,7 @@ export async function startModelChild(
       return fixture.child;
     },
     usedTokens: async (budget) => {
-      const store = await openStore(defaultStorePath(home.home));
+      const store = await openStore(location);
       try {
         const shape = { capacity: budget, refill: budget, windowMs: HOUR };
         const key = ModelBudget.key(fixture.agentId, 'llm_tokens_per_hour');
@@ -197,7 +206,7 @@ export async function startModelChild(
       capabilities: { models: { allow: ['*'] } },
     },
   });
-  const store = await openStore(defaultStorePath(home.home));
+  const store = await openStore(location);
   try {
     const key = (await new ApiKeys({ store }).create({ scopes: ['models:call'], agentId: agent.id })).key;
     Object.assign(fixture, { agentId: agent.id, agentKey: key });
@@ -205,4 +214,13 @@ export async function startModelChild(
     await store.close();
   }
   return fixture;
+}
+
+async function sharedAdminKey(location: string): Promise<string> {
+  const store = await openStore(location);
+  try {
+    return (await new ApiKeys({ store }).create({ scopes: ['admin'] })).key;
+  } finally {
+    await store.close();
+  }
 }
