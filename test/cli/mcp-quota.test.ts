@@ -199,7 +199,9 @@ describe('oacp mcp run call quota on the home store', () => {
     // The operator is told: the bucket refills nothing until this clock passes the time it was changed at.
     const status = await oacp(['--home', home, 'store', 'status']);
     expect(status.code).toBe(1);
-    expect(status.stdout).toMatch(/1 quota bucket last changed by a clock up to (10|11) min ahead of this one/);
+    expect(status.stdout).toMatch(
+      /1 quota bucket last changed by a clock up to (10|11) min ahead of this one/,
+    );
   }, 60_000);
 
   it('attack: a client that renames itself or signs each call with a key it just made shares the one bucket', async () => {
