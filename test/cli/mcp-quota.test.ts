@@ -5,6 +5,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bridgeArgs, bridgeRefusal, signedToolCall } from '../mcp/home-bridge.js';
+import { alive } from '../mcp/raw-harness.js';
 import { oacp, tempDir } from './harness.js';
 
 const QUOTA_FLAGS = ['--quota-calls', '3/min'];
@@ -220,12 +221,3 @@ describe('oacp mcp run call quota on the home store', () => {
     expect(await call(first, true)).toMatch(/call quota exceeded: 3 calls per minute/);
   }, 60_000);
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -13,6 +13,7 @@ import { OacpClient } from '../../../src/client/index.js';
 import { ApiKeys } from '../../../src/gateway/apikeys/api-keys.js';
 import { MODEL_PROVIDER_KEYS } from '../../../src/gateway/credentials/credential-vault.js';
 import { ModelBudget } from '../../../src/gateway/models/budget.js';
+import { OacpNode } from '../../../src/node/oacp-node.js';
 import { defaultStorePath, openStore } from '../../../src/store/open-store.js';
 import { verifyOffline } from '../../../src/verify/offline-verifier.js';
 import { adminKey, type ChildGateway, startChild } from '../service/child-gateway.js';
@@ -222,5 +223,23 @@ async function sharedAdminKey(location: string): Promise<string> {
     return (await new ApiKeys({ store }).create({ scopes: ['admin'] })).key;
   } finally {
     await store.close();
+  }
+}
+
+/** Each receipt in the home's log, in order: its outcome and the tokens its call had reserved. */
+export async function receiptOutcomes(
+  home: string,
+): Promise<Array<{ readonly outcome: string; readonly reservedTokens: number }>> {
+  const node = await OacpNode.open(home, { OACP_MASTER_KEY: '11'.repeat(32) }, { readOnly: true });
+  try {
+    const outcomes: Array<{ outcome: string; reservedTokens: number }> = [];
+    for (let index = 0; index < node.log.size; index++) {
+      const envelope = JSON.parse(Buffer.from(await node.log.entry(index)).toString('utf8'));
+      const { predicate } = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+      outcomes.push({ outcome: predicate.outcome, reservedTokens: predicate.usage.reservedTokens });
+    }
+    return outcomes;
+  } finally {
+    await node.close();
   }
 }

@@ -1,12 +1,10 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { OacpApiError, OacpClient } from '../../../src/client/index.js';
 import { ApiKeys } from '../../../src/gateway/apikeys/api-keys.js';
 import { openStore } from '../../../src/store/open-store.js';
 import { type PostgresServer, postgresUnavailable, startPostgres } from '../../store/postgres-server.js';
-import { type ChildGateway, MEMORY_SERVER, startChild } from './child-gateway.js';
+import { type ChildGateway, startChild, writeConfig } from './child-gateway.js';
 import { freshHome } from './node-home.js';
 
 const unavailable = postgresUnavailable();
@@ -39,26 +37,7 @@ describe.skipIf(unavailable !== undefined)('a gateway on PostgreSQL while Postgr
     const home = await freshHome('oacp-pg-restart-');
     removers.push(home.remove);
     const memory = join(home.home, 'memory.jsonl');
-    writeFileSync(memory, '');
-    const config = join(home.home, 'oacp.yaml');
-    writeFileSync(
-      config,
-      stringify({
-        gateway: { store: url },
-        sandbox: { capabilities: { tools: { allow: ['*'] } } },
-        mcp: {
-          servers: [
-            {
-              name: 'memory',
-              command: process.execPath,
-              args: [MEMORY_SERVER],
-              tier: 'light',
-              allow_env: ['MEMORY_FILE_PATH'],
-            },
-          ],
-        },
-      }),
-    );
+    const config = writeConfig(home.home, memory, { gateway: { store: url } });
     const store = await openStore(url);
     const key = (await new ApiKeys({ store }).create({ scopes: ['admin'] })).key;
     await store.close();
