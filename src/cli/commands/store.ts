@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { defaultStorePath, openStore } from '../../store/open-store.js';
+import { redactUrl } from '../../store/redact.js';
 import { acceptStore, checkStoreIdentity, recordedStoreId } from '../../store/store-identity.js';
 import type { Store } from '../../store/types.js';
 import { CliExit } from '../io.js';
@@ -111,7 +112,7 @@ async function open(location: string): Promise<Store> {
     return await openStore(location);
   } catch (error) {
     throw new CliExit(
-      `--store: cannot open ${location}: ${error instanceof Error ? error.message : String(error)}`,
+      `--store: cannot open ${redactUrl(location)}: ${error instanceof Error ? error.message : String(error)}`,
       2,
     );
   }

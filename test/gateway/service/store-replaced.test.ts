@@ -97,3 +97,25 @@ describe.skipIf(unavailable !== undefined)(
     }, 180_000);
   },
 );
+
+describe('a --store URL with a password in a refusal', () => {
+  it('attack: `oacp store` and `oacp keys` name a store they cannot open without its password', async () => {
+    const home = await freshHome('oacp-store-secret-');
+    try {
+      const url = 'postgres://oacp:hunter2-secret@127.0.0.1:1/oacp';
+      for (const args of [
+        ['store', 'status', '--store', url],
+        ['store', 'accept', '--store', url],
+        ['keys', 'list', '--store', url],
+      ]) {
+        const result = await oacp(['--home', home.home, ...args]);
+        expect(result.code, args.join(' ')).toBe(2);
+        expect(result.stderr).toContain('--store: cannot open postgres://oacp:***@127.0.0.1:1/oacp');
+        expect(`${result.stdout}${result.stderr}`).not.toContain('hunter2');
+        expect(result.stderr.split('\n')).toHaveLength(1);
+      }
+    } finally {
+      home.remove();
+    }
+  }, 60_000);
+});
