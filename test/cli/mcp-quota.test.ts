@@ -176,6 +176,28 @@ describe('oacp mcp run call quota on the home store', () => {
     }
   }, 90_000);
 
+  it("attack: the home's record of its store damaged: a quota-limited bridge refuses to start, naming the file, rather than trust any store", async () => {
+    const root = tempDir();
+    chmodSync(root, 0o755);
+    const home = join(root, 'home');
+    expect((await oacp(['--home', home, 'init'])).code).toBe(0);
+    const first = await start(home);
+    expect(await call(first)).toBe('allowed');
+    await first.client.close();
+    writeFileSync(join(home, 'store-identity.json'), '{"version":1,"stores":{"/x":"not an id"}}');
+    const { code, stderr } = await bridgeRefusal(home, {
+      flags: QUOTA_FLAGS,
+      server: [process.execPath, MEMORY],
+    });
+    expect(code).toBeGreaterThan(0);
+    expect(stderr).toContain(`${join(home, 'store-identity.json')} is damaged`);
+    expect(stderr).not.toMatch(/^\s+at /m);
+    const status = await oacp(['--home', home, 'doctor']);
+    expect(status.stdout).toContain(
+      `quota store (${join(home, 'gateway.db')}): no: ${join(home, 'store-identity.json')} is damaged`,
+    );
+  }, 60_000);
+
   it('attack: a bridge whose clock runs 10 minutes ahead drains the bucket: a bridge with the right time refuses, and says the true wait', async () => {
     const root = tempDir();
     chmodSync(root, 0o755);

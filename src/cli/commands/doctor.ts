@@ -6,6 +6,7 @@ import { processTiers } from '../../airlock/process-tiers.js';
 import { createTierRegistry } from '../../airlock/tiers.js';
 import { StandardTier } from '../../airlock/wasm/standard-tier.js';
 import { loadGatewayConfig } from '../../gateway/config/load.js';
+import { defaultStorePath } from '../../store/open-store.js';
 import { CliExit } from '../io.js';
 import type { CliContext, CommandRegistrar } from '../program.js';
 import { doctorModels } from './doctor-models.js';
@@ -86,6 +87,6 @@ async function storeStatusOrWhy(home: string): Promise<StoreStatus> {
     return await homeStoreStatus(home);
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
-    return { ok: false, location: 'gateway.db', detail };
+    return { ok: false, location: defaultStorePath(home), detail };
   }
 }
