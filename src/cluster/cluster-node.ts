@@ -9,6 +9,11 @@ import { readMembers, readPlacements } from './status.js';
 /** How often the lease is checked, and how much before its TTL the node stops serving. */
 const CHECK_MS = 100;
 const LAPSE_MARGIN_MS = 2 * CHECK_MS;
+/**
+ * The lease deadline's clock: monotonic, so a wall clock stepped back (NTP, an operator, a VM restored)
+ * cannot stretch the deadline past etcd's expiry of the lease, and one stepped forward cannot end it early.
+ */
+const monotonic = (): number => performance.now();
 
 export interface ClusterNodeOptions {
   /** etcd client URLs (`http://127.0.0.1:2379`). */
@@ -105,15 +110,25 @@ export class ClusterNode {
 
   /** Agents this node owns and may serve right now. */
   owned(): ReadonlySet<string> {
-    return this.serving ? new Set(this.mine) : new Set();
+    return this.stillServing() ? new Set(this.mine) : new Set();
   }
 
   isServing(): boolean {
-    return this.serving;
+    return this.stillServing();
   }
 
   isLeader(): boolean {
-    return this.leading && this.serving;
+    return this.leading && this.stillServing();
+  }
+
+  /**
+   * Whether the lease deadline is still ahead, checked now rather than by the last timer tick: a process
+   * paused past its TTL (SIGSTOP, a long GC, a VM paused) answers requests waiting on its sockets before
+   * its timers run, and by then etcd may have given its agents to another node.
+   */
+  private stillServing(): boolean {
+    this.checkLease();
+    return this.serving;
   }
 
   members(): Promise<Member[]> {
@@ -142,7 +157,7 @@ export class ClusterNode {
    * our lease lapsed): the caller keeps or drops nothing on a false.
    */
   async handOff(agent: string, to: Member): Promise<boolean> {
-    if (!this.serving || !this.mine.has(agent)) return false;
+    if (!this.stillServing() || !this.mine.has(agent)) return false;
     const key = this.keys.owner(agent);
     const result = await this.client
       .if(key, 'Value', '==', this.options.nodeId)
@@ -176,12 +191,12 @@ export class ClusterNode {
     const lease = this.client.lease(this.ttl);
     this.leaseId = await lease.grant();
     this.lease = lease;
-    this.lastKeepAlive = Date.now();
+    this.lastKeepAlive = monotonic();
     // Counted from when the keepalive was sent, not answered: etcd received it no earlier,
     // so our deadline (sent + TTL) is never later than etcd's expiry of the lease.
-    let fired = Date.now();
+    let fired = monotonic();
     lease.on('keepaliveFired', () => {
-      fired = Date.now();
+      fired = monotonic();
     });
     lease.on('keepaliveSucceeded', () => {
       this.lastKeepAlive = fired;
@@ -255,7 +270,7 @@ export class ClusterNode {
   /** A TTL without a successful keepalive: etcd may already have given our agents away. */
   private checkLease(): void {
     // Less a check interval and a margin: by the time etcd could give our agents away we have stopped.
-    if (this.serving && Date.now() - this.lastKeepAlive > this.ttl * 1000 - LAPSE_MARGIN_MS) {
+    if (this.serving && monotonic() - this.lastKeepAlive > this.ttl * 1000 - LAPSE_MARGIN_MS) {
       void this.lapsed('no keepalive reached etcd within the lease TTL');
     }
   }

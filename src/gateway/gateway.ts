@@ -21,6 +21,7 @@ import { describeRecovery } from '../node/intent-journal.js';
 import { logDirectory, OacpNode } from '../node/oacp-node.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import { defaultStorePath, openStore } from '../store/open-store.js';
+import { requireRecordedStore } from '../store/store-identity.js';
 import type { Store } from '../store/types.js';
 import { AgentRegistry } from './agents/agent-registry.js';
 import { ceilingManifest, manifestTrustFrom } from './agents/manifest-trust.js';
@@ -171,6 +172,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const masterKey = loadMasterKey(homeLayout(options.home).masterKey, env).bytes;
     const store = await openStore(options.store ?? config.gateway.store ?? defaultStorePath(options.home));
     closers.push(() => store.close());
+    // A store deleted or replaced while no gateway ran would start every quota window full: refused until accepted.
+    await requireRecordedStore(options.home, store);
     const vault = new ContextVault({ store, masterKey });
     const apiKeys = new ApiKeys({ store });
     const credentials = new CredentialVault({ store, masterKey });

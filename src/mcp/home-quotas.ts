@@ -1,6 +1,7 @@
 import type { QuotaEngine } from '../airlock/quota/engine.js';
 import { StoreQuotaEngine } from '../airlock/quota/store-engine.js';
 import { defaultStorePath, openStore } from '../store/open-store.js';
+import { requireRecordedStore } from '../store/store-identity.js';
 
 /** The quota engine on the home's store, shared by every `oacp mcp run` and the gateway on that home. */
 export interface HomeQuotas {
@@ -11,9 +12,17 @@ export interface HomeQuotas {
 /**
  * Opens `<home>/gateway.db` for the bridge's call quotas, so a limit holds
  * across bridges on one home and survives a restart or kill -9 (the take is
- * on disk before the call goes ahead).
+ * on disk before the call goes ahead). A store that is not the one the home
+ * recorded (deleted or replaced while no bridge ran) is refused: its buckets
+ * would all start full.
  */
 export async function openHomeQuotas(home: string): Promise<HomeQuotas> {
   const store = await openStore(defaultStorePath(home));
+  try {
+    await requireRecordedStore(home, store);
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
   return { engine: new StoreQuotaEngine(store), close: () => store.close() };
 }

@@ -9,7 +9,9 @@ export type StoreErrorCode =
   | 'STORE_CLOSED'
   /** The server could not be reached or dropped the connection: nothing was decided. */
   | 'STORE_UNAVAILABLE'
-  | 'STORE_QUERY_FAILED';
+  | 'STORE_QUERY_FAILED'
+  /** The store is not the one the home recorded (deleted or replaced): refused until the operator accepts it. */
+  | 'STORE_REPLACED';
 
 export function storeError(
   code: StoreErrorCode,

@@ -7,4 +7,14 @@ export { DEFAULT_STORE_FILE, defaultStorePath, openStore, type StoreOptions } fr
 export { openPostgresStore, type PostgresStoreOptions, redactUrl } from './postgres-store.js';
 export type { Sql, SqlValue } from './sql.js';
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
+export {
+  acceptStore,
+  checkStoreIdentity,
+  recordedStoreId,
+  requireRecordedStore,
+  STORE_IDENTITY_FILE,
+  type StoreIdentityCheck,
+  storeId,
+  storeIdentityPath,
+} from './store-identity.js';
 export type * from './types.js';

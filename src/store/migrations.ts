@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Dialect } from './dialect.js';
 
 /**
@@ -238,6 +239,17 @@ export const MIGRATIONS: readonly Migration[] = [
         updated_at TEXT NOT NULL,
         PRIMARY KEY (batch_id, item)
       )`,
+    ],
+  },
+  {
+    version: 10,
+    name: 'the store names itself, so a home notices a store that was replaced',
+    statements: () => [
+      // One row: a random id made when this store was made (or first migrated to version 10). A home records the
+      // id of the store it uses (src/store/store-identity.ts): a store deleted or replaced by an empty one while no
+      // process ran has another id, and is refused rather than trusted with every quota window starting full.
+      'CREATE TABLE store_identity (id TEXT PRIMARY KEY, created_at TEXT NOT NULL)',
+      `INSERT INTO store_identity (id, created_at) VALUES ('${randomBytes(16).toString('hex')}', '${new Date().toISOString()}')`,
     ],
   },
 ];

@@ -3,6 +3,7 @@ import { numberPlaceholders, POSTGRES } from './dialect.js';
 import { isConnectionFailure, storeError } from './errors.js';
 import { migrate } from './migrate.js';
 import type { Migration } from './migrations.js';
+import { redactUrl } from './redact.js';
 import { createRepos, createTransactionRepos } from './repos/index.js';
 import type { Sql, SqlValue } from './sql.js';
 import type { Repos, Store, TransactionRepos } from './types.js';
@@ -218,13 +219,4 @@ function typeParser(oid: number, format?: string): unknown {
   return format === undefined ? pg.types.getTypeParser(oid) : pg.types.getTypeParser(oid, format as 'text');
 }
 
-/** The URL without its password, for messages and `location`. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'postgres://(unparseable URL)';
-  }
-}
+export { redactUrl };

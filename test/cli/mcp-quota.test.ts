@@ -1,16 +1,14 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
-import { signRequest } from '../../src/identity/signed-request.js';
-import { AGENT_REQUEST_META, toolCallPayload, toolCallPurpose } from '../../src/mcp/principal.js';
+import { bridgeArgs, bridgeRefusal, signedToolCall } from '../mcp/home-bridge.js';
+import { alive } from '../mcp/raw-harness.js';
 import { oacp, tempDir } from './harness.js';
 
-const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+const QUOTA_FLAGS = ['--quota-calls', '3/min'];
 const MEMORY = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-memory/dist/index.js');
 
 interface Bridge {
@@ -35,19 +33,11 @@ describe('oacp mcp run call quota on the home store', () => {
   const start = async (home: string, clientName = 'quota-test', preload?: string): Promise<Bridge> => {
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [
-        ...(preload === undefined ? [] : ['--import', preload]),
-        BIN,
-        '--home',
-        home,
-        'mcp',
-        'run',
-        '--quota-calls',
-        '3/min',
-        '--',
-        process.execPath,
-        MEMORY,
-      ],
+      args: bridgeArgs(home, {
+        flags: QUOTA_FLAGS,
+        server: [process.execPath, MEMORY],
+        ...(preload === undefined ? {} : { preload }),
+      }),
       stderr: 'pipe',
     });
     let stderr = '';
@@ -64,16 +54,7 @@ describe('oacp mcp run call quota on the home store', () => {
   };
   /** One read_graph call; `signed` makes a new key for it and signs the call with that key. */
   const call = async (bridge: Bridge, signed = false) => {
-    const meta = signed
-      ? {
-          _meta: {
-            [AGENT_REQUEST_META]: signRequest(keySigner(generateEd25519().privateKey), {
-              purpose: toolCallPurpose('read_graph'),
-              payload: toolCallPayload('read_graph', {}),
-            }),
-          },
-        }
-      : {};
+    const meta = signed ? { _meta: signedToolCall('read_graph', {})(0).params._meta } : {};
     const result = await bridge.client
       .callTool({ name: 'read_graph', arguments: {}, ...meta })
       .catch((error: unknown) => {
@@ -120,17 +101,10 @@ describe('oacp mcp run call quota on the home store', () => {
     rmSync(join(home, 'gateway.db'));
     expect(await call(running)).toMatch(/call quota exceeded: 3 calls per minute/);
 
-    const child = spawn(
-      process.execPath,
-      [BIN, '--home', home, 'mcp', 'run', '--quota-calls', '3/min', '--', process.execPath, MEMORY],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
+    const { code, stderr } = await bridgeRefusal(home, {
+      flags: QUOTA_FLAGS,
+      server: [process.execPath, MEMORY],
     });
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    child.stdin.destroy();
     expect(code).not.toBe(0);
     // One line naming the file (no bare "disk I/O error" from closing the half-opened store), no stack trace.
     const said = stderr
@@ -140,6 +114,88 @@ describe('oacp mcp run call quota on the home store', () => {
     expect(said.join('\n')).toMatch(/STORE_/);
     expect(stderr).not.toMatch(/^\s+at /m);
     expect(await call(running)).toMatch(/call quota exceeded: 3 calls per minute/);
+  }, 60_000);
+
+  it('attack: the quota database deleted, or replaced by an empty file, while no bridge runs: the next bridge refuses to start until the operator accepts the new store', async () => {
+    const root = tempDir();
+    chmodSync(root, 0o755);
+    const home = join(root, 'home');
+    const db = join(home, 'gateway.db');
+    expect((await oacp(['--home', home, 'init'])).code).toBe(0);
+    const killed = async (bridge: Bridge) => {
+      const pid = bridge.transport.pid;
+      if (pid === null) throw new Error('no bridge pid');
+      process.kill(pid, 'SIGKILL');
+      while (alive(pid)) await new Promise((resolve) => setTimeout(resolve, 20));
+    };
+    const refusedStart = async () => {
+      const { code, stderr } = await bridgeRefusal(home, {
+        flags: QUOTA_FLAGS,
+        server: [process.execPath, MEMORY],
+      });
+      expect(code).toBeGreaterThan(0);
+      expect(stderr).toContain('STORE_REPLACED');
+      expect(stderr).toContain(`the store at ${db} is not the one this home last used`);
+      expect(stderr).toContain(`oacp --home ${home} store accept`);
+      expect(stderr).not.toMatch(/^\s+at /m);
+    };
+
+    let running = await start(home);
+    expect([await call(running), await call(running), await call(running)]).toEqual([
+      'allowed',
+      'allowed',
+      'allowed',
+    ]);
+    expect(await call(running)).toMatch(/call quota exceeded: 3 calls per minute/);
+
+    for (const wipe of ['deleted', 'replaced by an empty file']) {
+      await killed(running);
+      for (const suffix of ['', '-wal', '-shm']) rmSync(`${db}${suffix}`, { force: true });
+      if (wipe !== 'deleted') writeFileSync(db, '');
+      // The attack: a fresh store would hand out 3 calls again. Every start refuses, not only the first.
+      await refusedStart();
+      await refusedStart();
+      const status = await oacp(['--home', home, 'store', 'status']);
+      expect(status.code).toBe(1);
+      expect(status.stdout).toContain(`${db}: no: the store at ${db} is not the one this home last used`);
+      expect((await oacp(['--home', home, 'doctor'])).stdout).toContain(
+        `quota store (${db}): no: the store at ${db} is not the one this home last used`,
+      );
+
+      // The operator's word, by name: the store there now is the home's, its windows full.
+      const accepted = await oacp(['--home', home, 'store', 'accept']);
+      expect(accepted.code).toBe(0);
+      expect(accepted.stdout).toMatch(
+        /accepted store [0-9a-f]{12} at .*gateway\.db in place of [0-9a-f]{12}/,
+      );
+      expect((await oacp(['--home', home, 'doctor'])).stdout).toMatch(
+        /quota store \(.*gateway\.db\): ok: store [0-9a-f]{12}, the one recorded/,
+      );
+      running = await start(home);
+      expect(await call(running), wipe).toBe('allowed');
+    }
+  }, 90_000);
+
+  it("attack: the home's record of its store damaged: a quota-limited bridge refuses to start, naming the file, rather than trust any store", async () => {
+    const root = tempDir();
+    chmodSync(root, 0o755);
+    const home = join(root, 'home');
+    expect((await oacp(['--home', home, 'init'])).code).toBe(0);
+    const first = await start(home);
+    expect(await call(first)).toBe('allowed');
+    await first.client.close();
+    writeFileSync(join(home, 'store-identity.json'), '{"version":1,"stores":{"/x":"not an id"}}');
+    const { code, stderr } = await bridgeRefusal(home, {
+      flags: QUOTA_FLAGS,
+      server: [process.execPath, MEMORY],
+    });
+    expect(code).toBeGreaterThan(0);
+    expect(stderr).toContain(`${join(home, 'store-identity.json')} is damaged`);
+    expect(stderr).not.toMatch(/^\s+at /m);
+    const status = await oacp(['--home', home, 'doctor']);
+    expect(status.stdout).toContain(
+      `quota store (${join(home, 'gateway.db')}): no: ${join(home, 'store-identity.json')} is damaged`,
+    );
   }, 60_000);
 
   it('attack: a bridge whose clock runs 10 minutes ahead drains the bucket: a bridge with the right time refuses, and says the true wait', async () => {
@@ -163,6 +219,12 @@ describe('oacp mcp run call quota on the home store', () => {
     expect(seconds).toBeGreaterThanOrEqual(600);
     expect(seconds).toBeLessThanOrEqual(625);
     expect(await call(ahead)).toMatch(/retry in about (1\d|20) s/);
+    // The operator is told: the bucket refills nothing until this clock passes the time it was changed at.
+    const status = await oacp(['--home', home, 'store', 'status']);
+    expect(status.code).toBe(1);
+    expect(status.stdout).toMatch(
+      /1 quota bucket last changed by a clock up to (10|11) min ahead of this one/,
+    );
   }, 60_000);
 
   it('attack: a client that renames itself or signs each call with a key it just made shares the one bucket', async () => {

@@ -82,6 +82,8 @@ describe.skipIf(unavailable !== undefined)('cluster placement on etcd', () => {
   const wantedFile = join(dir, 'wanted.json');
   const agents = Array.from({ length: 12 }, (_, i) => `agent-${i}`);
   const nodes: Node[] = [];
+  /** Nodes whose relay a test cut: alive, but never in the cluster again. */
+  const cutOff = new Set<Node>();
   const want = (list: readonly string[]) => writeFileSync(wantedFile, JSON.stringify(list));
   /** Every moment (as the nodes report it) an agent had two owners. */
   const doubles: string[] = [];
@@ -199,6 +201,7 @@ describe.skipIf(unavailable !== undefined)('cluster placement on etcd', () => {
     const cut = live.find((n) => n.owned.size > 0) as Node;
     const rest = live.filter((n) => n !== cut);
     const lost = [...cut.owned];
+    cutOff.add(cut);
     await cut.relay.cut();
     // The cut-off node gives its agents up on its own, though its process lives on.
     await expect.poll(() => cut.owned.size, { timeout: REPLACE_BOUND_MS, interval: 100 }).toBe(0);
@@ -210,4 +213,34 @@ describe.skipIf(unavailable !== undefined)('cluster placement on etcd', () => {
     for (const agent of lost) expect(ownership(rest).get(agent)).toHaveLength(1);
     expect(doubles).toEqual([]);
   }, 30_000);
+
+  it('attack: a node whose wall clock is stepped back an hour, then cut off, still stops serving within its TTL', async () => {
+    // Two more nodes, so that one stays beside the one whose clock steps back.
+    const endpoint = etcd?.endpoint ?? '';
+    for (const id of ['node-d', 'node-e']) nodes.push(spawnNode(id, await startRelay(endpoint), wantedFile));
+    const live = nodes.filter(
+      (n) => n.process.exitCode === null && n.process.signalCode === null && !cutOff.has(n),
+    );
+    expect(live.length).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(() => live.every((n) => n.lines.includes(`${n.id}: ready`)), { timeout: 20_000, interval: 100 })
+      .toBe(true);
+    await expect
+      .poll(() => placedOnce(live, agents), { timeout: REPLACE_BOUND_MS, interval: 100 })
+      .toBe(true);
+    const stepped = live.find((n) => n.owned.size > 0) as Node;
+    const rest = live.filter((n) => n !== stepped);
+    stepped.process.stdin?.write('clock-back\n');
+    await expect
+      .poll(() => stepped.lines.includes(`${stepped.id}: clock back`), { timeout: 5_000 })
+      .toBe(true);
+    await stepped.relay.cut();
+    // Counted by a wall clock an hour behind, its deadline would be an hour away while etcd gives its agents
+    // away after one TTL: two owners. Counted by a monotonic clock it gives them up first.
+    await expect.poll(() => stepped.owned.size, { timeout: REPLACE_BOUND_MS, interval: 100 }).toBe(0);
+    await expect
+      .poll(() => placedOnce(rest, agents), { timeout: REPLACE_BOUND_MS, interval: 100 })
+      .toBe(true);
+    expect(doubles).toEqual([]);
+  }, 40_000);
 });

@@ -7,16 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createBridge } from '../../src/mcp/bridge.js';
 import { serveHttp } from '../../src/mcp/http.js';
 import { lightUpstream, testClient, testReceipts } from './helpers.js';
-import { eventually, initialized, RAW_SERVER, rawHarness } from './raw-harness.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive, eventually, initialized, RAW_SERVER, rawHarness } from './raw-harness.js';
 
 describe('a client that goes away mid-call', () => {
   it('attack (stdio): stdin closes while a call runs: the call still gets its receipt and the server process ends', async () => {

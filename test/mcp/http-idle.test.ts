@@ -6,16 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createBridge } from '../../src/mcp/bridge.js';
 import { serveHttp } from '../../src/mcp/http.js';
 import { lightUpstream, testClient, testReceipts } from './helpers.js';
-import { eventually, RAW_SERVER } from './raw-harness.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive, eventually, RAW_SERVER } from './raw-harness.js';
 
 describe('idle --http sessions expire', () => {
   it('attack: abandoned sessions do not keep their servers: each ends after the idle timeout and stops its server', async () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createBridge } from '../../src/mcp/bridge.js';
 import { serveHttp } from '../../src/mcp/http.js';
 import { lightUpstream, testClient, testReceipts } from './helpers.js';
-import { eventually, RAW_SERVER } from './raw-harness.js';
+import { alive, eventually, RAW_SERVER } from './raw-harness.js';
 
 /**
  * Issue 10, item 5 (a session that cannot be brought down, nothing left
@@ -14,15 +14,6 @@ import { eventually, RAW_SERVER } from './raw-harness.js';
  * authenticated, so what a local client can make the bridge start must be
  * bounded and must end.
  */
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const INITIALIZE = {
   jsonrpc: '2.0',

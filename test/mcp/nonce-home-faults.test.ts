@@ -1,63 +1,20 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
-import { KeyStore } from '../../src/identity/keystore.js';
-import { signRequest } from '../../src/identity/signed-request.js';
-import { AGENT_REQUEST_META, toolCallPayload, toolCallPurpose } from '../../src/mcp/principal.js';
-import { writeNodeConfig } from '../../src/node/node-config.js';
-import { INITIALIZE, RAW_SERVER } from './raw-harness.js';
+import {
+  BIN,
+  bridgeRefusal,
+  type HomeBridge,
+  bridgeHome as newHome,
+  signedToolCall,
+  spawnBridge,
+} from './home-bridge.js';
+import { INITIALIZE } from './raw-harness.js';
 
-const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 const AHEAD_MS = 10 * 60_000;
 
-/** Writes lines to a bridge's stdin and collects the answers it writes by id. */
-function lineClient(child: ChildProcessWithoutNullStreams) {
-  const answers = new Map<unknown, Record<string, unknown>>();
-  let pending = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    const parts = (pending + chunk.toString()).split('\n');
-    pending = parts.pop() ?? '';
-    for (const part of parts) {
-      const message = JSON.parse(part) as Record<string, unknown>;
-      if (message.id !== undefined && message.method === undefined) answers.set(message.id, message);
-    }
-  });
-  return async (message: Record<string, unknown>): Promise<string> => {
-    child.stdin.write(`${JSON.stringify(message)}\n`);
-    const deadline = Date.now() + 20_000;
-    while (!answers.has(message.id)) {
-      if (Date.now() > deadline) throw new Error(`no answer to ${String(message.id)}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    return JSON.stringify(answers.get(message.id));
-  };
-}
-
 /** A signed echo call (a new key each time); the same request can be sent under several JSON-RPC ids. */
-const call = (text: string, signedAt?: () => number) => {
-  const args = { text };
-  const signed = signRequest(keySigner(generateEd25519().privateKey), {
-    purpose: toolCallPurpose('echo'),
-    payload: toolCallPayload('echo', args),
-    ...(signedAt === undefined ? {} : { now: signedAt }),
-  });
-  return (id: number) => ({
-    jsonrpc: '2.0',
-    id,
-    method: 'tools/call',
-    params: { name: 'echo', arguments: args, _meta: { [AGENT_REQUEST_META]: signed } },
-  });
-};
-
-async function newHome(): Promise<string> {
-  const home = mkdtempSync(join(tmpdir(), 'oacp-home-'));
-  await KeyStore.init(home, { env: {} });
-  writeNodeConfig(home, { version: 1, origin: 'test.oacp.invalid/nonces' });
-  return home;
-}
+const call = (text: string, signedAt?: () => number) => signedToolCall('echo', { text }, signedAt);
 
 /**
  * Every process on a home spends nonces in `<home>/nonces.db`, and each one
@@ -67,36 +24,15 @@ async function newHome(): Promise<string> {
  * accepted again by every process with the right time.
  */
 describe('durable nonces on the home under faults: a clock running ahead, the file removed or damaged', () => {
-  const children: ChildProcessWithoutNullStreams[] = [];
+  const bridges: HomeBridge[] = [];
   afterEach(async () => {
-    for (const child of children.splice(0)) {
-      child.stdin.end();
-      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
-    }
+    for (const bridge of bridges.splice(0)) await bridge.close();
   });
 
   const bridge = (home: string, preload?: string) => {
-    const child = spawn(
-      process.execPath,
-      [
-        ...(preload === undefined ? [] : ['--import', preload]),
-        BIN,
-        '--home',
-        home,
-        'mcp',
-        'run',
-        '--tier',
-        'light',
-        '--name',
-        'raw',
-        '--',
-        process.execPath,
-        RAW_SERVER,
-      ],
-      { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } },
-    );
-    children.push(child);
-    return lineClient(child);
+    const started = spawnBridge(home, preload === undefined ? {} : { preload });
+    bridges.push(started);
+    return started.request;
   };
 
   it.skipIf(!existsSync(BIN))(
@@ -161,19 +97,7 @@ describe('durable nonces on the home under faults: a clock running ahead, the fi
     async () => {
       const home = await newHome();
       writeFileSync(join(home, 'nonces.db'), Buffer.alloc(8192, 0x5a));
-      const child = spawn(
-        process.execPath,
-        [BIN, '--home', home, 'mcp', 'run', '--', process.execPath, RAW_SERVER],
-        {
-          stdio: ['pipe', 'pipe', 'pipe'],
-          env: { PATH: process.env.PATH ?? '' },
-        },
-      );
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString('utf8');
-      });
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const { code, stderr } = await bridgeRefusal(home, { flags: [] });
       expect(code).not.toBe(0);
       expect(stderr).toContain(`cannot open the nonce store at ${join(home, 'nonces.db')}`);
       expect(stderr).not.toMatch(/^\s+at /m);

@@ -19,6 +19,10 @@ export interface PostgresServer {
   readonly url: string;
   /** Creates a fresh database and returns its URL. */
   createDatabase(): Promise<string>;
+  /** Stops the server as a crash would (immediate), keeping its data for `resume`. */
+  halt(): Promise<void>;
+  /** Starts the halted server again on the same port, with its data. */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -59,7 +63,14 @@ export function postgresUnavailable(): string | undefined {
   return undefined;
 }
 
-export async function startPostgres(): Promise<PostgresStart> {
+/**
+ * `durableCommits`: a commit is written out before it is acknowledged (synchronous_commit on, PostgreSQL's
+ * default), for tests that crash the server (`halt`) and count what survived; without it the last commits
+ * before a crash may be lost, as the server was told it may.
+ */
+export async function startPostgres(
+  options: { readonly durableCommits?: boolean } = {},
+): Promise<PostgresStart> {
   const bin = binDir();
   if (bin === undefined) return { skipped: MISSING };
   const asRoot = process.getuid?.() === 0;
@@ -91,21 +102,23 @@ export async function startPostgres(): Promise<PostgresStart> {
   let started = false;
   let lastError = '';
   // The free port can be taken between probing and binding; try a few.
+  const pgStart = (on: number) =>
+    as(join(bin, 'pg_ctl'), [
+      '-D',
+      data,
+      '-l',
+      join(dir, 'server.log'),
+      '-w',
+      '-t',
+      '60',
+      '-o',
+      `-p ${on} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=${options.durableCommits === true ? 'on' : 'off'} -c full_page_writes=off`,
+      'start',
+    ]);
   for (let attempt = 0; attempt < 5 && !started; attempt++) {
     port = await freePort();
     try {
-      await as(join(bin, 'pg_ctl'), [
-        '-D',
-        data,
-        '-l',
-        join(dir, 'server.log'),
-        '-w',
-        '-t',
-        '60',
-        '-o',
-        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
-        'start',
-      ]);
+      await pgStart(port);
       started = true;
     } catch (error) {
       lastError = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
@@ -130,6 +143,12 @@ export async function startPostgres(): Promise<PostgresStart> {
         await client.end();
       }
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    },
+    async halt() {
+      await as(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
+    },
+    async resume() {
+      await pgStart(port);
     },
     async stop() {
       await as(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']).catch(() => undefined);

@@ -6,10 +6,12 @@ import { processTiers } from '../../airlock/process-tiers.js';
 import { createTierRegistry } from '../../airlock/tiers.js';
 import { StandardTier } from '../../airlock/wasm/standard-tier.js';
 import { loadGatewayConfig } from '../../gateway/config/load.js';
+import { defaultStorePath } from '../../store/open-store.js';
 import { CliExit } from '../io.js';
 import type { CliContext, CommandRegistrar } from '../program.js';
 import { doctorModels } from './doctor-models.js';
 import { homeLogKey } from './log-key.js';
+import { homeStoreStatus, type StoreStatus } from './store.js';
 
 export const registerDoctor: CommandRegistrar = (program, context) => {
   program
@@ -35,7 +37,8 @@ export const registerDoctor: CommandRegistrar = (program, context) => {
         ok: homeProblem === undefined,
         ...(homeProblem === undefined ? {} : { detail: homeProblem }),
       };
-      const report = models === undefined ? { ...tiers, home } : { ...tiers, home, models };
+      const store = await storeStatusOrWhy(context.home(command));
+      const report = models === undefined ? { ...tiers, home, store } : { ...tiers, home, store, models };
       const { out } = context.output;
       if (options.json === true) {
         out(JSON.stringify(report, null, 2));
@@ -55,6 +58,7 @@ export const registerDoctor: CommandRegistrar = (program, context) => {
         `home guard: ${homeProblem === undefined ? 'ok (every key file has one name and could be checked)' : `no: ${homeProblem}`}`,
       );
       out(`log key (the console's expected log key): ${logKeyOrWhy(context, command)}`);
+      out(`quota store (${store.location}): ${store.ok ? 'ok' : 'no'}: ${store.detail}`);
       if (models === undefined) return;
       out('');
       out(`model providers (keys ${models.keys})`);
@@ -74,5 +78,15 @@ function logKeyOrWhy(context: CliContext, command: Command): string {
     return homeLogKey(context, command);
   } catch (error) {
     return `none (${error instanceof Error ? error.message : String(error)})`;
+  }
+}
+
+/** The home's own store (gateway.db), as the bridge's quotas and a gateway without gateway.store use it. */
+async function storeStatusOrWhy(home: string): Promise<StoreStatus> {
+  try {
+    return await homeStoreStatus(home);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    return { ok: false, location: defaultStorePath(home), detail };
   }
 }

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGateway, type Gateway } from '../../gateway/gateway.js';
 import { type LogLevel, stderrLogger } from '../../gateway/observability/logger.js';
@@ -53,8 +53,15 @@ export async function runGatewayCommand(options: GatewayCommandOptions): Promise
     if ((await gateway.apiKeys.list()).length === 0) {
       const admin = await gateway.apiKeys.create({ scopes: ['admin'], label: 'bootstrap admin' });
       const path = join(options.home, ADMIN_KEY_FILE);
-      writeFileSync(path, `${admin.key}\n`, { mode: 0o600, flag: 'wx' });
-      options.output.out(`created the first API key (admin): ${path}`);
+      // A key file already there is from an earlier store (this one has no key at all, e.g. a store accepted with
+      // `oacp store accept` after it was dropped): its key opens nothing, so it is replaced, whole, not appended to.
+      const stale = existsSync(path);
+      const temp = `${path}.${process.pid}.tmp`;
+      writeFileSync(temp, `${admin.key}\n`, { mode: 0o600, flag: 'wx' });
+      renameSync(temp, path);
+      options.output.out(
+        `created the first API key (admin): ${path}${stale ? ' (in place of a key of an earlier store, which this store does not know)' : ''}`,
+      );
     }
   } catch (error) {
     await gateway.close();

@@ -114,6 +114,7 @@ async function withStore(
   use: (store: Store) => Promise<void>,
 ): Promise<void> {
   const { defaultStorePath, openStore } = await import('../../store/open-store.js');
+  const { redactUrl } = await import('../../store/redact.js');
   const home = context.home(command);
   const location = options.store ?? defaultStorePath(home);
   if (!location.includes('://') && !existsSync(location.replace(/^sqlite:/, '')))
@@ -126,7 +127,7 @@ async function withStore(
     store = await openStore(location);
   } catch (error) {
     throw new CliExit(
-      `--store: cannot open ${location}: ${error instanceof Error ? error.message : String(error)}`,
+      `--store: cannot open ${redactUrl(location)}: ${error instanceof Error ? error.message : String(error)}`,
       2,
     );
   }

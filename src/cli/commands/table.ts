@@ -25,6 +25,7 @@ export const commandTable: readonly CommandEntry[] = [
   { name: 'policy', load: async () => (await import('./policy.js')).registerPolicy },
   { name: 'verify', load: async () => (await import('./verify.js')).registerVerify },
   { name: 'log', load: async () => (await import('./log.js')).registerLog },
+  { name: 'store', load: async () => (await import('./store.js')).registerStore },
   { name: 'doctor', load: async () => (await import('./doctor.js')).registerDoctor },
   { name: 'demo', load: async () => (await import('./demo.js')).registerDemo },
 ];

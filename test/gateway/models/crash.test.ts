@@ -1,6 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { OacpNode } from '../../../src/node/oacp-node.js';
-import { startModelChild } from './model-fixture.js';
+import { receiptOutcomes, startModelChild } from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const BUDGET = 5000;
@@ -57,20 +56,9 @@ describe('model budget across kill -9 between reservation and settlement', () =>
 
     // The killed call has its receipt all the same: recorded from its intent when the gateway
     // restarted (outcome interrupted, the reservation named), beside the new call's.
-    const node = await OacpNode.open(gw.home, { OACP_MASTER_KEY: '11'.repeat(32) }, { readOnly: true });
-    try {
-      const outcomes: Array<{ outcome: string; reservedTokens: number }> = [];
-      for (let index = 0; index < node.log.size; index++) {
-        const envelope = JSON.parse(Buffer.from(await node.log.entry(index)).toString('utf8'));
-        const { predicate } = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
-        outcomes.push({ outcome: predicate.outcome, reservedTokens: predicate.usage.reservedTokens });
-      }
-      expect(outcomes).toEqual([
-        { outcome: 'interrupted', reservedTokens: reserved },
-        { outcome: 'ok', reservedTokens: expect.any(Number) },
-      ]);
-    } finally {
-      await node.close();
-    }
+    expect(await receiptOutcomes(gw.home)).toEqual([
+      { outcome: 'interrupted', reservedTokens: reserved },
+      { outcome: 'ok', reservedTokens: expect.any(Number) },
+    ]);
   }, 120_000);
 });

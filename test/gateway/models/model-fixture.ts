@@ -13,6 +13,7 @@ import { OacpClient } from '../../../src/client/index.js';
 import { ApiKeys } from '../../../src/gateway/apikeys/api-keys.js';
 import { MODEL_PROVIDER_KEYS } from '../../../src/gateway/credentials/credential-vault.js';
 import { ModelBudget } from '../../../src/gateway/models/budget.js';
+import { OacpNode } from '../../../src/node/oacp-node.js';
 import { defaultStorePath, openStore } from '../../../src/store/open-store.js';
 import { verifyOffline } from '../../../src/verify/offline-verifier.js';
 import { adminKey, type ChildGateway, startChild } from '../service/child-gateway.js';
@@ -266,12 +267,21 @@ export async function startModelChild(
   prefix: string,
   models: Record<string, unknown>,
   cleanup: Array<() => void | Promise<void>>,
+  /** A shared store (postgres:// URL) instead of the home's gateway.db. */
+  shared?: string,
 ): Promise<ModelChild> {
   const home = await freshHome(prefix);
   cleanup.push(home.remove);
   const config = join(home.home, 'oacp.yaml');
-  writeFileSync(config, stringify(modelsConfig(models, [])));
-  const admin = await adminKey(home.home);
+  const location = shared ?? defaultStorePath(home.home);
+  writeFileSync(
+    config,
+    stringify({
+      ...modelsConfig(models, []),
+      ...(shared === undefined ? {} : { gateway: { store: shared } }),
+    }),
+  );
+  const admin = shared === undefined ? await adminKey(home.home) : await sharedAdminKey(shared);
   const fixture: ModelChild = {
     child: await startChild(home.home, config, home.env),
     home: home.home,
@@ -283,7 +293,7 @@ export async function startModelChild(
       return fixture.child;
     },
     usedTokens: async (budget) => {
-      const store = await openStore(defaultStorePath(home.home));
+      const store = await openStore(location);
       try {
         const shape = { capacity: budget, refill: budget, windowMs: HOUR };
         const key = ModelBudget.key(fixture.agentId, 'llm_tokens_per_hour');
@@ -305,7 +315,7 @@ export async function startModelChild(
       capabilities: { models: { allow: ['*'] } },
     },
   });
-  const store = await openStore(defaultStorePath(home.home));
+  const store = await openStore(location);
   try {
     const key = (await new ApiKeys({ store }).create({ scopes: ['models:call'], agentId: agent.id })).key;
     Object.assign(fixture, { agentId: agent.id, agentKey: key });
@@ -313,4 +323,31 @@ export async function startModelChild(
     await store.close();
   }
   return fixture;
+}
+
+async function sharedAdminKey(location: string): Promise<string> {
+  const store = await openStore(location);
+  try {
+    return (await new ApiKeys({ store }).create({ scopes: ['admin'] })).key;
+  } finally {
+    await store.close();
+  }
+}
+
+/** Each receipt in the home's log, in order: its outcome and the tokens its call had reserved. */
+export async function receiptOutcomes(
+  home: string,
+): Promise<Array<{ readonly outcome: string; readonly reservedTokens: number }>> {
+  const node = await OacpNode.open(home, { OACP_MASTER_KEY: '11'.repeat(32) }, { readOnly: true });
+  try {
+    const outcomes: Array<{ outcome: string; reservedTokens: number }> = [];
+    for (let index = 0; index < node.log.size; index++) {
+      const envelope = JSON.parse(Buffer.from(await node.log.entry(index)).toString('utf8'));
+      const { predicate } = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+      outcomes.push({ outcome: predicate.outcome, reservedTokens: predicate.usage.reservedTokens });
+    }
+    return outcomes;
+  } finally {
+    await node.close();
+  }
 }

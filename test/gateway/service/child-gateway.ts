@@ -60,11 +60,13 @@ export interface ChildGateway {
   exited: Promise<void>;
 }
 
-export function writeConfig(home: string, memoryFile: string): string {
+/** `more`: further top-level sections (a shared `gateway.store`, quotas). */
+export function writeConfig(home: string, memoryFile: string, more: Record<string, unknown> = {}): string {
   const path = join(home, 'oacp.yaml');
   writeFileSync(
     path,
     stringify({
+      ...more,
       sandbox: { capabilities: { tools: { allow: ['*'] } } },
       attestation: { level: 'standard' },
       mcp: {
