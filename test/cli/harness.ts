@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registrars } from '../../src/cli/commands/index.js';
@@ -54,3 +54,24 @@ export function oacpAsUid1000(args: readonly string[], home: string, env: NodeJS
 export function tempDir(prefix = 'oacp-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
+
+/** A HOME for uid 1000 made inside `dir` (a folder uid 1000 can reach) and owned by it. */
+export function uid1000Home(dir: string): string {
+  const home = join(dir, 'home1000');
+  mkdirSync(home);
+  chownSync(home, 1000, 1000);
+  return home;
+}
+
+/**
+ * `oacp run` in the hardened tier without a receipt, as uid 1000 runs it on this cgroup v1 host:
+ * the controllers a regular user cannot use are opted out of by name (docs/resources.md).
+ */
+export const HARDENED_RUN_AS_UID1000 = [
+  'run',
+  '--no-receipt',
+  '--tier',
+  'hardened',
+  '--allow-unenforced',
+  'memory,pids,cpu',
+] as const;

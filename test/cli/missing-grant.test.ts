@@ -1,10 +1,10 @@
-import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Logger } from '../../src/gateway/observability/logger.js';
 import { startGateway } from '../gateway/service/harness.js';
 import { RAW_SERVER } from '../mcp/raw-harness.js';
-import { oacp, oacpAsUid1000, tempDir } from './harness.js';
+import { HARDENED_RUN_AS_UID1000, oacp, oacpAsUid1000, tempDir, uid1000Home } from './harness.js';
 
 const refusal = (path: string) =>
   `oacp: --allow-files ${path}: no such file or directory; refused (create it first, or leave the grant out)`;
@@ -134,9 +134,7 @@ describe('--allow-files naming a path that does not exist', () => {
   });
 
   it('as uid 1000: a missing path under its own home is refused; one it cannot look into is left to the sandbox', () => {
-    const home = join(dir, 'home1000');
-    mkdirSync(home);
-    chownSync(home, 1000, 1000);
+    const home = uid1000Home(dir);
     const closed = join(dir, 'closed');
     mkdirSync(closed);
     chmodSync(closed, 0o700);
@@ -159,18 +157,7 @@ describe('--allow-files naming a path that does not exist', () => {
     expect(run.stderr).toContain(refusal(join(home, 'nope')));
     expect(run.stderr).not.toContain(join(closed, 'unknown'));
     const left = oacpAsUid1000(
-      [
-        'run',
-        '--no-receipt',
-        '--tier',
-        'hardened',
-        '--allow-unenforced',
-        'memory,pids,cpu',
-        '--allow-files',
-        join(closed, 'unknown'),
-        '--',
-        '/bin/true',
-      ],
+      [...HARDENED_RUN_AS_UID1000, '--allow-files', join(closed, 'unknown'), '--', '/bin/true'],
       home,
     );
     expect(left.stderr).not.toContain('no such file or directory');

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildHelper } from '../../src/airlock/native/launcher/build.js';
-import { oacpAsUid1000, tempDir } from '../cli/harness.js';
+import { HARDENED_RUN_AS_UID1000, oacpAsUid1000, tempDir, uid1000Home } from '../cli/harness.js';
 
 /**
  * The launcher every confined sandbox starts through is compiled on first use. The compiler
@@ -40,22 +40,9 @@ describe('the launcher is built in a minimal environment', () => {
   });
 
   it('attack (uid 1000): oacp run --tier hardened with CPATH set and an empty launcher cache builds the real launcher and runs', () => {
-    const home = join(dir, 'home1000');
-    mkdirSync(home);
-    chownSync(home, 1000, 1000);
+    const home = uid1000Home(dir);
     const run = oacpAsUid1000(
-      [
-        '--home',
-        join(home, '.oacp'),
-        'run',
-        '--no-receipt',
-        '--tier',
-        'hardened',
-        '--allow-unenforced',
-        'memory,pids,cpu',
-        '--',
-        '/bin/true',
-      ],
+      ['--home', join(home, '.oacp'), ...HARDENED_RUN_AS_UID1000, '--', '/bin/true'],
       home,
       {
         CPATH: evil,

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../cli/harness.js';
+import { HARDENED_RUN_AS_UID1000, tempDir, uid1000Home } from '../cli/harness.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 const REFUSAL = 'holds a byte that is not UTF-8 (read as U+FFFD)';
@@ -71,23 +71,9 @@ describe('a grant path with a byte that is not UTF-8', () => {
   });
 
   it('attack (uid 1000): the same as an unprivileged user', () => {
-    const home = join(dir, 'home1000');
-    mkdirSync(home);
-    chownSync(home, 1000, 1000);
+    const home = uid1000Home(dir);
     const run = oacpRaw(
-      [
-        '--home',
-        join(home, '.oacp'),
-        'run',
-        '--no-receipt',
-        '--tier',
-        'hardened',
-        '--allow-unenforced',
-        'memory,pids,cpu',
-        '--allow-files',
-        'GRANT',
-        ...catLookAlike,
-      ],
+      ['--home', join(home, '.oacp'), ...HARDENED_RUN_AS_UID1000, '--allow-files', 'GRANT', ...catLookAlike],
       true,
       home,
     );
