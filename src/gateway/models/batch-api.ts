@@ -1,4 +1,5 @@
 import type { ProviderSecrets } from './dispatch.js';
+import { ModelsError } from './errors.js';
 import type { ProviderClient } from './upstream.js';
 
 /** One request of a provider batch: our own id for it (never the client's), its upstream path and body. */
@@ -24,7 +25,11 @@ export interface BatchApi {
 }
 
 /** A batch API call the provider refused or answered with something unreadable (already redacted of keys). */
-export class BatchApiError extends Error {}
+export class BatchApiError extends ModelsError {
+  constructor(message: string) {
+    super('MODELS_BATCH_API', message);
+  }
+}
 
 /** Largest answer of a batch API call read (a result file holds up to 1,000 answers). */
 const LIMIT = 256 * 1024 * 1024;

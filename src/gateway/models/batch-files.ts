@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseBoundedJson } from '../../core/bounded-json.js';
 import { type BatchCreate, BatchEndpointSchema, type BatchRequest, MAX_BATCH_ITEMS } from './batch.js';
 import type { BatchFileStore } from './batch-file-store.js';
+import { ModelsError } from './errors.js';
 
 /** One line of an uploaded batch input, in OpenAI's shape. */
 const InputLineSchema = z.strictObject({
@@ -25,17 +26,21 @@ export interface FileObject {
 }
 
 /** What an upload, or a batch naming one, did wrong: the field to fix and why. */
-export class BatchFileRefused extends Error {
+export class BatchFileRefused extends ModelsError {
   constructor(
     readonly field: 'purpose' | 'file' | 'input_file_id',
     message: string,
   ) {
-    super(`${field}: ${message}`);
+    super('MODELS_BATCH_FILE_REFUSED', `${field}: ${message}`);
   }
 }
 
 /** An upload that would take the agent's stored files past `models.file_bytes_per_agent` (a 413). */
-export class BatchFilesFull extends Error {}
+export class BatchFilesFull extends ModelsError {
+  constructor(message: string) {
+    super('MODELS_BATCH_FILES_FULL', message);
+  }
+}
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const LINE_DEPTH = 64;

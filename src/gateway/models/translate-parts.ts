@@ -1,7 +1,12 @@
 import { parseBoundedJson } from '../../core/bounded-json.js';
 import { MAX_ANSWER_DEPTH } from './dialect.js';
+import { ModelsError } from './errors.js';
 /** Why a request cannot be carried to a provider of the other wire format. */
-export class UntranslatableRequest extends Error {}
+export class UntranslatableRequest extends ModelsError {
+  constructor(message: string) {
+    super('MODELS_UNTRANSLATABLE', message);
+  }
+}
 
 export type Json = Record<string, unknown>;
 
