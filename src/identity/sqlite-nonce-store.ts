@@ -1,6 +1,7 @@
 import { type Stats, statSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { OacpError } from '../core/errors.js';
+import { openWalDatabase } from '../core/sqlite-wal.js';
 import type { IdentityErrorCode } from './errors.js';
 import { NONCE_PRUNE_GRACE_MS, type NonceStore, type NonceStoreOptions } from './nonce-store.js';
 
@@ -36,13 +37,11 @@ export class SqliteNonceStore implements NonceStore {
     this.#path = path;
     let opened: Database.Database | undefined;
     try {
-      opened = new Database(path);
+      opened = openWalDatabase(path);
       this.#db = opened;
-      this.#db.pragma('journal_mode = WAL');
       // FULL: a nonce is on disk before the request it guards is accepted, so a power cut cannot
       // reopen the replay window (WAL's default, NORMAL, may lose the last commits).
       this.#db.pragma('synchronous = FULL');
-      this.#db.pragma('busy_timeout = 5000');
       this.#db.exec(
         'CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;' +
           'CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces (expires_at);',

@@ -1,7 +1,8 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { isOacpError } from '../core/errors.js';
+import { openWalDatabase } from '../core/sqlite-wal.js';
 import { SQLITE } from './dialect.js';
 import { type StoreErrorCode, storeError } from './errors.js';
 import { migrate } from './migrate.js';
@@ -53,14 +54,12 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
       // Created owner-only before SQLite opens it; SQLite gives its -wal and -shm files the same mode.
       closeSync(openSync(path, 'a', 0o600));
     }
-    db = new Database(path);
-    db.pragma('journal_mode = WAL');
+    db = openWalDatabase(path);
     // NORMAL: COMMIT does not fsync; WalSync does, off the event loop, before anyone is answered.
     // Checkpoints still sync the WAL before and the database after (SQLite's NORMAL semantics).
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma('secure_delete = ON');
-    db.pragma('busy_timeout = 5000');
   } catch (error) {
     throw storeError(
       'STORE_OPEN_FAILED',
