@@ -486,8 +486,11 @@ export class ModelGateway {
     let judged:
       | { readonly response: UpstreamResponse; readonly text: string; readonly value: unknown }
       | undefined;
-    /** The provider tool fees of tries failed over though billed, each on the uses its body reported. */
-    let billedFees = 0;
+    /**
+     * What the tries failed over though billed cost: each its tokens at the tier its body says served
+     * it (the reserved one when it names none, as for an answer) and its tool fees on the uses it reported.
+     */
+    let billedCost = 0;
     // A whole answer is judged before it is taken: a provider's error in a 200 fails over.
     const inspect = async (response: UpstreamResponse): Promise<Inspected> => {
       let bytes: Buffer;
@@ -504,8 +507,12 @@ export class ModelGateway {
       }
       if (shape.kind !== 'error') return { kind: 'answer', response: replayed(response, bytes) };
       // Failed over, but billed where the provider says so: the budgets are charged what it reported.
-      const { usage: billed, toolUses } = upstream.answer(shape.body);
-      if (billed !== undefined) billedFees += settleToolFees(price, tools, answers, toolUses).micros;
+      const { usage: billed, toolUses, tier: triedTier } = upstream.answer(shape.body);
+      if (billed !== undefined) {
+        billedCost +=
+          tokenCost(billed, servedMultiplier(price, triedTier, tier.multiplier)) +
+          settleToolFees(price, tools, answers, toolUses).micros;
+      }
       return {
         kind: 'error',
         reason: shape.reason,
@@ -557,7 +564,6 @@ export class ModelGateway {
     // Tries failed over after the provider billed them (a 2xx judged unusable): charged as reported.
     const billed = billedUsage(sent.attempts);
     const billedTokens = billed.inputTokens + billed.outputTokens;
-    const billedCost = tokenCost(billed) + billedFees;
     if (!sent.ok) {
       const tokens = (sent.spent === true ? reserveTokens : 0) + billedTokens;
       const cost = (sent.spent === true ? estimatedCost : 0) + billedCost;
@@ -706,9 +712,9 @@ export class ModelGateway {
     facts.charged = charged.inputTokens + charged.outputTokens;
     // The answer waits for its receipt, not for the settlement: a crash before that leaves the whole
     // reservation spent (never a credit without a record).
-    // Settled at the tier the answer says served it; failed-over tries at what was reserved.
+    // Settled at the tier the answer says served it; failed-over billed tries each at their own (inspect).
     const multiplier = servedMultiplier(price, reported.tier, tier.multiplier);
-    const cost = tokenCost(usage, multiplier) + tokenCost(billed) + settled.micros + billedFees;
+    const cost = tokenCost(usage, multiplier) + settled.micros + billedCost;
     this.#settle(reservation, charged, cost, facts, caller, options);
     const link = await this.#receipt(facts, {
       outcome: ok ? 'ok' : 'failed',

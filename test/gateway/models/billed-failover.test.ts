@@ -50,8 +50,14 @@ describe('a 2xx judged unusable and failed over is charged what the provider bil
           { name: 'primary', kind: 'openai', base_url: `${primary.url}/v1`, max_retries: 0 },
           { name: 'backup', kind: 'openai', base_url: `${backup.url}/v1`, max_retries: 0 },
         ],
-        aliases: { fast: { model: 'gpt-upstream', providers: ['primary', 'backup'] } },
-        prices: { fast: { input_per_mtok: 1, output_per_mtok: 2 } },
+        aliases: {
+          fast: { model: 'gpt-upstream', providers: ['primary', 'backup'] },
+          tiered: { model: 'gpt-upstream', providers: ['primary', 'backup'] },
+        },
+        prices: {
+          fast: { input_per_mtok: 1, output_per_mtok: 2 },
+          tiered: { input_per_mtok: 1, output_per_mtok: 2, service_tiers: { flex: 0.5, priority: 2 } },
+        },
         budgets: { tokens_per_day: DAY },
         breaker: { failures: 1000, cooldown_ms: 400 },
       }),
@@ -65,11 +71,11 @@ describe('a 2xx judged unusable and failed over is charged what the provider bil
     await Promise.all([primary?.close(), backup?.close()]);
   });
 
-  const chat = () =>
+  const chat = (model = 'fast') =>
     request(new URL('/v1/chat/completions', gw.url), {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-      body: JSON.stringify({ model: 'fast', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 }),
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 }),
     });
 
   const remaining = (did: string) =>
@@ -124,5 +130,32 @@ describe('a 2xx judged unusable and failed over is charged what the provider bil
     expect(predicate.attempts.every((attempt) => attempt.billed === undefined)).toBe(true);
     expect(predicate.usage.chargedTokens).toBe(0);
     expect(predicate.costUsd).toBe(0);
+  });
+
+  it('billed tries are settled each at the service tier its body names, not at the reserved (dearest) one', async () => {
+    // No service_tier asked: reserved at the dearest tier priced (priority, 2x). The provider billed
+    // one try at flex (0.5x) and one at its standard tier (1x): 0.001 + 0.002 USD, not 2 x 0.004.
+    const billedAt = (tier: string) => ({
+      rawAnswer: `{"id":"x","object":"chat.completion","service_tier":"${tier}","usage":{"prompt_tokens":1000,"completion_tokens":500}}`,
+    });
+    primary.queue(billedAt('flex'));
+    backup.queue(billedAt('default'));
+    const answer = await chat('tiered');
+    await answer.body.text();
+    expect(answer.statusCode).toBe(502);
+    const { predicate } = await receiptAt<Predicate>(gw, Number(answer.headers['oacp-receipt']));
+    expect(predicate.usage.chargedTokens).toBe(3000);
+    expect(predicate.costUsd).toBeCloseTo(0.003, 6);
+  });
+
+  it('a billed try naming no tier is settled at the reserved multiplier, as an answer naming none is', async () => {
+    primary.queue(BILLED_NON_ANSWER);
+    const answer = await chat('tiered');
+    await answer.body.text();
+    expect(answer.statusCode).toBe(200);
+    const { predicate } = await receiptAt<Predicate>(gw, Number(answer.headers['oacp-receipt']));
+    // The billed try at priority (2x): 0.004 USD; the backup's answer names no tier either (2x).
+    const served = predicate.usage.inputTokens * 1 + predicate.usage.outputTokens * 2;
+    expect(predicate.costUsd).toBeCloseTo((4000 + served * 2) / 1e6, 6);
   });
 });
