@@ -22,6 +22,43 @@ export const ModelAttemptSchema = z.strictObject({
 });
 
 /**
+ * How each provider tool priced per use was settled: the uses charged of the most the request
+ * allowed (what was reserved), and on what: the provider's count, that maximum for want of
+ * one, or none because the provider refused the call. Absent when no such tool was offered.
+ */
+export const ModelToolFeesSchema = z
+  .array(
+    z.strictObject({
+      type: z.string().min(1).max(256),
+      maxUses: Count,
+      uses: Count,
+      basis: z.enum(['reported', 'maximum', 'refused']),
+    }),
+  )
+  .max(64);
+
+/**
+ * The service tier asked for and the one the provider says served the call, and the token
+ * prices' multiplier the cost was settled at (`models.prices.<model>.service_tiers`). Absent
+ * when the model has no price or no tier was asked for, named or priced above the standard one.
+ */
+export const ModelServiceTierSchema = z.strictObject({
+  requested: z.string().min(1).max(64).optional(),
+  served: z.string().min(1).max(64).optional(),
+  multiplier: z.number().nonnegative(),
+});
+
+/**
+ * The counts the provider did not report: the gateway's estimate stands in for each (and was
+ * charged), or 0 where the provider refused the call without reporting usage. Absent when
+ * it reported both, and on receipts from before this field.
+ */
+export const ModelNotReportedSchema = z
+  .array(z.enum(['inputTokens', 'outputTokens']))
+  .min(1)
+  .max(2);
+
+/**
  * One model call an agent made through the gateway's model leg, refusals
  * included. The bodies never enter the log: only their JCS digests. Field by
  * field in docs/receipts.md.
@@ -50,45 +87,10 @@ export const ModelCallPredicateSchema = z
        * was sent (the reservation given back). Absent on receipts from before this field.
        */
       chargedTokens: Count.optional(),
-      /**
-       * The counts the provider did not report: the gateway's estimate stands in for each (and was
-       * charged), or 0 where the provider refused the call without reporting usage. Absent when
-       * it reported both, and on receipts from before this field.
-       */
-      notReported: z
-        .array(z.enum(['inputTokens', 'outputTokens']))
-        .min(1)
-        .max(2)
-        .optional(),
+      notReported: ModelNotReportedSchema.optional(),
     }),
-    /**
-     * How each provider tool priced per use was settled: the uses charged of the most the request
-     * allowed (what was reserved), and on what: the provider's count, that maximum for want of
-     * one, or none because the provider refused the call. Absent when no such tool was offered.
-     */
-    toolFees: z
-      .array(
-        z.strictObject({
-          type: z.string().min(1).max(256),
-          maxUses: Count,
-          uses: Count,
-          basis: z.enum(['reported', 'maximum', 'refused']),
-        }),
-      )
-      .max(64)
-      .optional(),
-    /**
-     * The service tier asked for and the one the provider says served the call, and the token
-     * prices' multiplier the cost was settled at (`models.prices.<model>.service_tiers`). Absent
-     * when the model has no price or no tier was asked for, named or priced above the standard one.
-     */
-    serviceTier: z
-      .strictObject({
-        requested: z.string().min(1).max(64).optional(),
-        served: z.string().min(1).max(64).optional(),
-        multiplier: z.number().nonnegative(),
-      })
-      .optional(),
+    toolFees: ModelToolFeesSchema.optional(),
+    serviceTier: ModelServiceTierSchema.optional(),
     /** USD from the configured price table; absent when the model has no price. */
     costUsd: z.number().nonnegative().optional(),
     /**

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Span } from '@opentelemetry/api';
-import { ModelAttemptSchema, type ModelCallPredicateInput } from '../../attest/model-call.js';
+import {
+  ModelAttemptSchema,
+  type ModelCallPredicateInput,
+  ModelNotReportedSchema,
+  ModelServiceTierSchema,
+  ModelToolFeesSchema,
+} from '../../attest/model-call.js';
 import type { Manifest } from '../../capability/manifest.js';
 import { decideModel, decideProviderTools } from '../../capability/name-policy.js';
 import { jsonDepth, numberOutOfRange, parseFiniteJson, tooDeep } from '../../core/bounded-json.js';
@@ -1008,9 +1014,11 @@ export class ModelGateway {
 }
 
 /**
- * The receipt of a call whose own receipt could not be built: only what the gateway itself knows
- * for certain, each field held to what the predicate takes (a count past 2^53-1 becomes absent or
- * 0, a finish before the start (the clock stepped back) the start), so it always builds.
+ * The receipt of a call whose own receipt could not be built: the one built (#predicate) held to
+ * what the gateway itself knows for certain, each field to what the predicate takes (a count past
+ * 2^53-1 becomes absent or 0, a finish before the start (the clock stepped back) the start, a part
+ * its schema refuses left out), so it always builds. The provider's counts, served model and
+ * answer digest are what it cannot vouch for; the rest of what it settled stays.
  */
 function certainPredicate(
   facts: CallFacts,
@@ -1029,6 +1037,9 @@ function certainPredicate(
       ? built.costUsd
       : undefined;
   const finished = Math.max(facts.started.getTime(), Date.parse(built.finishedAt) || 0);
+  const notReported = ModelNotReportedSchema.safeParse(built.usage.notReported);
+  const toolFees = ModelToolFeesSchema.safeParse(built.toolFees);
+  const serviceTier = ModelServiceTierSchema.safeParse(built.serviceTier);
   return {
     agent: built.agent,
     endpoint: built.endpoint,
@@ -1043,7 +1054,12 @@ function certainPredicate(
       inputTokens: 0,
       outputTokens: 0,
       ...(charged === undefined ? {} : { chargedTokens: charged }),
+      ...(notReported.success ? { notReported: notReported.data } : {}),
     },
+    ...(toolFees.success ? { toolFees: toolFees.data } : {}),
+    ...(serviceTier.success && Number.isFinite(serviceTier.data.multiplier)
+      ? { serviceTier: serviceTier.data }
+      : {}),
     outcome: denied ? 'denied' : 'failed',
     reason: reason.slice(0, 1024),
     ...(cost === undefined ? {} : { costUsd: cost }),

@@ -1,7 +1,14 @@
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startGateway, type TestGateway } from '../service/harness.js';
-import { modelAgent, modelsConfig, putProviderKey, receiptAt } from './model-fixture.js';
+import {
+  anthropicMessage,
+  modelAgent,
+  modelsConfig,
+  oneProvider,
+  putProviderKey,
+  receiptAt,
+} from './model-fixture.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -160,4 +167,64 @@ describe('a model call whose receipt cannot be built from the answer', () => {
     expect(receipt.predicate.reason).toContain('error event');
     expect(JSON.stringify(receipt.predicate)).not.toContain(PROVIDER_KEY);
   });
+
+  it('the fallback receipt keeps what the gateway settled: toolFees, serviceTier and usage.notReported', async () => {
+    const search = 'web_search_20250305';
+    const one = await oneProvider('fallback-fees', {
+      providerTools: ['web_search_*'],
+      models: {
+        prices: {
+          'claude-test': {
+            input_per_mtok: 1,
+            output_per_mtok: 2,
+            per_use_usd: { [search]: 0.01 },
+            service_tiers: { priority: 2 },
+          },
+        },
+        budgets: { cost_per_day_usd: 10 },
+      },
+    });
+    try {
+      // An answer with no usage (both counts not reported, the searches charged at max_uses), the
+      // clock stepping back an hour while the provider has the call: the receipt cannot be built.
+      one.claude.queue({ rawAnswer: anthropicMessage({}).replace(',"usage":{}', ''), delayMs: 1000 });
+      const pending = request(new URL('/v1/messages', one.gw.url), {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-api-key': one.key,
+          'anthropic-version': '2023-06-01',
+        },
+        body: JSON.stringify({
+          model: 'claude-test',
+          max_tokens: 20,
+          service_tier: 'auto',
+          tools: [{ type: search, name: 'web_search', max_uses: 3 }],
+          messages: [{ role: 'user', content: 'search' }],
+        }),
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3_600_000 });
+      const answer = await pending;
+      await answer.body.text();
+      vi.useRealTimers();
+      expect(answer.statusCode).toBe(502);
+      const receipt = await receiptAt<{
+        outcome: string;
+        reason: string;
+        usage: { notReported?: string[] };
+        toolFees?: unknown;
+        serviceTier?: unknown;
+      }>(one.gw, Number(answer.headers['oacp-receipt']));
+      expect(receipt.verified).toBe(true);
+      expect(receipt.predicate.outcome).toBe('failed');
+      expect(receipt.predicate.reason).toContain("the call's receipt could not be built");
+      expect(receipt.predicate.usage.notReported).toEqual(['inputTokens', 'outputTokens']);
+      expect(receipt.predicate.toolFees).toEqual([{ type: search, maxUses: 3, uses: 3, basis: 'maximum' }]);
+      expect(receipt.predicate.serviceTier).toEqual({ requested: 'auto', multiplier: 2 });
+    } finally {
+      vi.useRealTimers();
+      await one.close();
+    }
+  }, 60_000);
 });

@@ -40,8 +40,8 @@ export type Behaviour =
   | 'overflow'
   /** An embeddings answer whose usage is this raw JSON text (a hostile provider's counts). */
   | { readonly embeddingUsage: string }
-  /** This exact JSON text as a 200 answer (or with `status`), whatever was asked (a hostile provider's shapes). */
-  | { readonly rawAnswer: string; readonly status?: number }
+  /** This exact JSON text as a 200 answer (or with `status`, after `delayMs`), whatever was asked (a hostile provider's shapes). */
+  | { readonly rawAnswer: string; readonly status?: number; readonly delayMs?: number }
   /** This exact text as a 200 `text/event-stream` answer (a hostile provider's stream). */
   | { readonly rawStream: string };
 
@@ -188,6 +188,8 @@ async function answer(
     return;
   }
   if (typeof behaviour === 'object') {
+    const delayMs = 'rawAnswer' in behaviour ? (behaviour.delayMs ?? 0) : 0;
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
     res.writeHead('rawAnswer' in behaviour ? (behaviour.status ?? 200) : 200, {
       'content-type': 'application/json',
     });
