@@ -8,7 +8,7 @@ import { OacpError } from '../core/errors.js';
 import { KeyStore } from '../identity/keystore.js';
 import { formatVerifierKey, SIG_TYPE_ED25519 } from '../log/note-keys.js';
 import { signedStatePath } from '../log/signed-state.js';
-import { TransparencyLog } from '../log/transparency-log.js';
+import { type AppendAck, TransparencyLog } from '../log/transparency-log.js';
 import { IntentJournal, type Recovery, recoverIntents } from './intent-journal.js';
 import { readNodeConfig } from './node-config.js';
 import { SigningPool, type SigningPoolErrorCode } from './signing-pool.js';
@@ -130,12 +130,18 @@ export class OacpNode {
   }
 
   /**
-   * Signs `statement` and appends it; resolves once the receipt is fsynced in the log. `written`
+   * Signs `statement` and appends it; resolves once the receipt is fsynced in the log (`ack`
+   * `durable`, the default) or written to the OS (`written`: TransparencyLog.append). `written`
    * is called once its bytes are written to the OS, before the fsync: where an effect's intent is
    * marked done (IntentJournal), so no kill leaves a receipt in the log with its intent pending.
    */
-  record(statement: OacpStatement, agent?: Signer, written?: () => void): Promise<RecordedReceipt> {
-    const recorded = this.sign(statement, agent, written);
+  record(
+    statement: OacpStatement,
+    agent?: Signer,
+    written?: () => void,
+    ack: AppendAck = 'durable',
+  ): Promise<RecordedReceipt> {
+    const recorded = this.sign(statement, agent, written, ack);
     this.recording.add(recorded);
     const forget = () => this.recording.delete(recorded);
     recorded.then(forget, forget);
@@ -176,12 +182,16 @@ export class OacpNode {
     statement: OacpStatement,
     agent: Signer | undefined,
     written: (() => void) | undefined,
+    ack: AppendAck,
   ): Promise<RecordedReceipt> {
     const { envelope, bytes } = await signReceiptAsync(
       statement,
       agent === undefined ? { airlock: this.airlock } : { airlock: this.airlock, agent },
     );
-    const { index } = await this.log.append(bytes, written === undefined ? {} : { written: () => written() });
+    const { index } = await this.log.append(bytes, {
+      ack,
+      ...(written === undefined ? {} : { written: () => written() }),
+    });
     return { index, envelope, bytes };
   }
 }

@@ -128,6 +128,12 @@ export const ModelsSectionSchema = z
     file_bytes_per_agent: positiveInt().default(256 * 1024 * 1024),
     /** Days an ended batch (with its output file) and an uploaded file are kept before the hourly prune deletes them. */
     batch_retention_days: positiveInt().default(30),
+    /**
+     * When a call is answered relative to its receipt reaching disk: `durable` after the log's
+     * fsync; `queued` once the receipt is written to the OS (its reservation durable before the
+     * provider got the call), as the bridge's `--receipt-ack queued` (docs/model-gateway.md).
+     */
+    receipt_ack: z.enum(['durable', 'queued'], { error: 'expected durable or queued' }).default('durable'),
   })
   .superRefine((section, ctx) => {
     const names = section.providers.map((provider) => provider.name);

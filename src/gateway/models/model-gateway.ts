@@ -956,12 +956,13 @@ export class ModelGateway {
     result: CallResult,
   ): Promise<ReceiptLink & { readonly fallback?: string }> {
     const predicate = this.#predicate(facts, result);
+    const ack = this.parts.config.receipt_ack;
     this.parts.metrics.llmDuration.observe(
       { provider: facts.provider?.name ?? 'none', model: facts.requested, outcome: result.outcome },
       predicate.durationMs / 1000,
     );
     try {
-      return await this.parts.receipts.modelCall(predicate, facts.caller.name, undefined, facts.intent);
+      return await this.parts.receipts.modelCall(predicate, facts.caller.name, undefined, facts.intent, ack);
     } catch (error) {
       if (!(error instanceof OacpError) || error.code !== 'ATTEST_STATEMENT_INVALID') throw error;
       const fallback = `the call's receipt could not be built, so it is recorded as failed: ${error.message.slice(0, 512)}`;
@@ -970,6 +971,7 @@ export class ModelGateway {
         facts.caller.name,
         undefined,
         facts.intent,
+        ack,
       );
       return { ...link, fallback };
     }

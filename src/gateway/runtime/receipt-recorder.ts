@@ -5,8 +5,9 @@ import { buildStatement } from '../../attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../../attest/tool-call.js';
 import { sha256Hex } from '../../core/digest.js';
 import type { Signer } from '../../core/ed25519.js';
+import type { AppendAck } from '../../log/transparency-log.js';
 import { ReceiptSlot } from '../../mcp/receipt-slot.js';
-import { toolCallPredicate } from '../../mcp/receipts.js';
+import { type ReceiptAck, toolCallPredicate } from '../../mcp/receipts.js';
 import type { ToolCallRecord } from '../../mcp/record.js';
 import type { IntentJournal } from '../../node/intent-journal.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
@@ -18,14 +19,18 @@ export interface ReceiptLink {
   readonly log: string;
 }
 
-/** Signs and logs a statement durably (OacpNode is one). */
+/** Signs and logs a statement (OacpNode is one). */
 export interface ReceiptNode {
   readonly origin: string;
-  /** `written`: called once the receipt's bytes are written to the OS, before the fsync. */
+  /**
+   * `written`: called once the receipt's bytes are written to the OS, before the fsync; `ack`:
+   * resolve after the fsync (`durable`, the default) or once written (TransparencyLog.append).
+   */
   record(
     statement: OacpStatement,
     agent?: Signer,
     written?: () => void,
+    ack?: AppendAck,
   ): Promise<{ readonly index: number; readonly bytes: Uint8Array }>;
   /** Where a side effect's `interrupted` receipt waits for its real one (OacpNode.intents). */
   intents?(): Pick<IntentJournal, 'write' | 'done'>;
@@ -35,7 +40,8 @@ export interface ReceiptNode {
  * The one receipt path of the gateway: native tool calls use the bridge's own
  * tool-call predicate builder (so a native call and a bridged call produce the
  * same kind of receipt), agent runs the execution predicate. A receipt is in
- * the log (fsynced) before the caller is answered.
+ * the log (fsynced) before the caller is answered, or, for a model call with
+ * `models.receipt_ack: queued`, written to the OS.
  */
 export class ReceiptRecorder {
   constructor(
@@ -89,15 +95,21 @@ export class ReceiptRecorder {
     this.node.intents?.().write(intent, { predicateType: EXECUTION_PREDICATE_TYPE, predicate });
   }
 
-  /** Records a model call; `intent` names the intent (intendModelCall) this receipt settles. */
+  /**
+   * Records a model call; `intent` names the intent (intendModelCall) this receipt settles.
+   * `ack` `queued` (`models.receipt_ack`) resolves once the receipt is written to the OS, the
+   * way the bridge's `--receipt-ack queued` does (mcp/receipts.ts ReceiptAck): a failed write
+   * closes the slot, so later calls are refused before anything is sent (reserve).
+   */
   async modelCall(
     predicate: ModelCallPredicateInput,
     agentName: string,
     coSigner?: Signer,
     intent?: string,
+    ack: ReceiptAck = 'durable',
   ): Promise<ReceiptLink> {
     const statement = buildStatement({ predicateType: MODEL_CALL_PREDICATE_TYPE, predicate });
-    return this.write(statement, agentName, coSigner, intent);
+    return this.write(statement, agentName, coSigner, intent, ack === 'queued' ? 'written' : 'durable');
   }
 
   /** Right before a provider gets a call: its receipt if this process is killed before `modelCall` records the real one. */
@@ -114,9 +126,10 @@ export class ReceiptRecorder {
     agentName: string,
     coSigner?: Signer,
     intent?: string,
+    ack: AppendAck = 'durable',
   ): Promise<ReceiptLink> {
     const settle = intent === undefined ? undefined : () => this.node.intents?.().done(intent);
-    const { index, bytes } = await this.slot.track(this.node.record(statement, coSigner, settle));
+    const { index, bytes } = await this.slot.track(this.node.record(statement, coSigner, settle, ack));
     settle?.();
     this.metrics.attestations.inc({ agent: agentName });
     return { index, envelopeDigest: sha256Hex(bytes), log: this.node.origin };

@@ -1,0 +1,150 @@
+import { open } from 'node:fs/promises';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseGatewayConfig } from '../../../src/gateway/config/load.js';
+import { startGateway, type TestGateway } from '../service/harness.js';
+import {
+  modelAgent,
+  modelsConfig,
+  putProviderKey,
+  receiptAt,
+  receiptOutcomes,
+  startModelChild,
+} from './model-fixture.js';
+import { type StandIn, startStandIn } from './stand-in-provider.js';
+
+/** How long the log's fdatasync is held while a call's latency is measured. */
+const SLOW_SYNC_MS = 1500;
+
+/**
+ * Issue 14 (added latency): `models.receipt_ack: queued` answers a model call once its receipt is
+ * written to the OS, before the log's fsync, as the bridge's `--receipt-ack queued`; `durable`
+ * (the default) after it. The reservation is durable before the provider gets the call either way.
+ */
+describe('models.receipt_ack', () => {
+  let provider: StandIn;
+  const gateways: Record<'durable' | 'queued', { gw: TestGateway; key: string }> = {} as never;
+
+  beforeAll(async () => {
+    provider = await startStandIn('acked');
+    for (const ack of ['durable', 'queued'] as const) {
+      const gw = await startGateway({
+        config: modelsConfig({
+          providers: [{ name: 'acked', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
+          ...(ack === 'durable' ? {} : { receipt_ack: ack }),
+        }),
+      });
+      await putProviderKey(gw, 'acked', 'sk-acked-0123456789');
+      gateways[ack] = { gw, key: (await modelAgent(gw, `ack-${ack}`, ['*'])).key };
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const { gw } of Object.values(gateways)) await gw?.close();
+    await provider?.close();
+  });
+
+  /** One call's status, receipt index and latency while every fdatasync of a file handle takes SLOW_SYNC_MS. */
+  const timedCall = async (ack: 'durable' | 'queued') => {
+    const { gw, key } = gateways[ack];
+    const probe = await open(process.execPath, 'r');
+    const handle = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+    await probe.close();
+    const datasync = handle.datasync;
+    handle.datasync = async function (this: unknown) {
+      await new Promise((resolve) => setTimeout(resolve, SLOW_SYNC_MS));
+      return datasync.call(this);
+    };
+    try {
+      const started = performance.now();
+      const answer = await request(new URL('/v1/chat/completions', gw.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({
+          model: 'gpt-test',
+          messages: [{ role: 'user', content: 'hi' }],
+          max_tokens: 8,
+        }),
+      });
+      await answer.body.text();
+      const ms = performance.now() - started;
+      return { status: answer.statusCode, index: Number(answer.headers['oacp-receipt']), ms };
+    } finally {
+      handle.datasync = datasync;
+      // Let the held fsync end before the next call or the receipt is read.
+      await new Promise((resolve) => setTimeout(resolve, SLOW_SYNC_MS + 200));
+    }
+  };
+
+  it('durable (the default) answers only after the log fsynced the receipt', async () => {
+    const { status, index, ms } = await timedCall('durable');
+    expect(status).toBe(200);
+    expect(ms).toBeGreaterThanOrEqual(SLOW_SYNC_MS - 50);
+    const receipt = await receiptAt<{ outcome: string }>(gateways.durable.gw, index);
+    expect(receipt).toMatchObject({ verified: true, predicate: { outcome: 'ok' } });
+  });
+
+  it('queued answers once the receipt is written, not waiting for the fsync; the receipt is at the index it named', async () => {
+    const { status, index, ms } = await timedCall('queued');
+    expect(status).toBe(200);
+    expect(ms).toBeLessThan(SLOW_SYNC_MS - 300);
+    const receipt = await receiptAt<{ outcome: string }>(gateways.queued.gw, index);
+    expect(receipt).toMatchObject({ verified: true, predicate: { outcome: 'ok' } });
+  });
+
+  it('refuses a receipt_ack other than durable or queued, naming the field', () => {
+    expect(() => parseGatewayConfig(modelsConfig({ receipt_ack: 'fast' }), '/tmp')).toThrow(
+      /models\.receipt_ack/,
+    );
+  });
+});
+
+describe('models.receipt_ack queued across kill -9 right after the answer', () => {
+  const cleanup: Array<() => void | Promise<void>> = [];
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step();
+  });
+
+  it('the answered call keeps its receipt and its reservation stays on record, never credited back without one', async () => {
+    const BUDGET = 5000;
+    const provider = await startStandIn('queued-crash');
+    cleanup.push(() => provider.close());
+    const gw = await startModelChild(
+      'oacp-model-queued-crash-',
+      {
+        providers: [{ name: 'queued-crash', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
+        budgets: { tokens_per_hour: BUDGET },
+        receipt_ack: 'queued',
+      },
+      cleanup,
+    );
+    const answer = await fetch(new URL('/v1/chat/completions', gw.child.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.agentKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hello' }], max_tokens: 300 }),
+    });
+    // Killed the moment the answer is in: before the log's fsync and the settlement, as it happens.
+    gw.child.process.kill('SIGKILL');
+    await gw.child.exited;
+    expect(answer.status).toBe(200);
+    const index = Number(answer.headers.get('oacp-receipt'));
+
+    // The receipt was written before the answer: it is in the log, at the index the answer named.
+    const outcomes = await receiptOutcomes(gw.home);
+    expect(outcomes).toHaveLength(index + 1);
+    const [receipt] = outcomes.slice(index);
+    expect(receipt?.outcome).toBe('ok');
+    // The reservation was durable before the provider got the call: the budget holds either it
+    // whole (the settlement never ran) or the settled usage (11 input + 10 output), which the
+    // receipt records; nothing was given back that no record accounts for.
+    const used = await gw.usedTokens(BUDGET);
+    expect([receipt?.reservedTokens, 21]).toContain(used);
+    expect(receipt?.reservedTokens).toBeGreaterThan(300);
+
+    // Its intent was marked done when the receipt was written: a restart records no second receipt.
+    await gw.restart();
+    gw.child.process.kill('SIGTERM');
+    await gw.child.exited;
+    expect(await receiptOutcomes(gw.home)).toEqual(outcomes);
+  }, 120_000);
+});
