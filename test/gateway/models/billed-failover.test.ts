@@ -1,8 +1,8 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway } from '../service/harness.js';
-import { modelAgent, modelsConfig, putProviderKey, receiptAt } from './model-fixture.js';
-import { type StandIn, startStandIn } from './stand-in-provider.js';
+import type { TestGateway } from '../service/harness.js';
+import { type FailoverPair, failoverPair, receiptAt } from './model-fixture.js';
+import type { StandIn } from './stand-in-provider.js';
 
 interface Predicate {
   readonly agent: { did: string };
@@ -36,40 +36,26 @@ const BILLED_NON_ANSWER = {
  * (`attempts[].billed`) and in `chargedTokens` and `costUsd` (docs/receipts.md).
  */
 describe('a 2xx judged unusable and failed over is charged what the provider billed', () => {
+  let pair: FailoverPair;
   let primary: StandIn;
   let backup: StandIn;
   let gw: TestGateway;
   let key: string;
 
   beforeAll(async () => {
-    primary = await startStandIn('primary');
-    backup = await startStandIn('backup');
-    gw = await startGateway({
-      config: modelsConfig({
-        providers: [
-          { name: 'primary', kind: 'openai', base_url: `${primary.url}/v1`, max_retries: 0 },
-          { name: 'backup', kind: 'openai', base_url: `${backup.url}/v1`, max_retries: 0 },
-        ],
-        aliases: {
-          fast: { model: 'gpt-upstream', providers: ['primary', 'backup'] },
-          tiered: { model: 'gpt-upstream', providers: ['primary', 'backup'] },
-        },
-        prices: {
-          fast: { input_per_mtok: 1, output_per_mtok: 2 },
-          tiered: { input_per_mtok: 1, output_per_mtok: 2, service_tiers: { flex: 0.5, priority: 2 } },
-        },
-        budgets: { tokens_per_day: DAY },
-        breaker: { failures: 1000, cooldown_ms: 400 },
-      }),
+    pair = await failoverPair('billed', {
+      aliases: { tiered: { model: 'gpt-upstream', providers: ['primary', 'backup'] } },
+      prices: {
+        fast: { input_per_mtok: 1, output_per_mtok: 2 },
+        tiered: { input_per_mtok: 1, output_per_mtok: 2, service_tiers: { flex: 0.5, priority: 2 } },
+      },
+      budgets: { tokens_per_day: DAY },
+      breaker: { failures: 1000, cooldown_ms: 400 },
     });
-    key = (await modelAgent(gw, 'billed', ['*'])).key;
-    for (const name of ['primary', 'backup']) await putProviderKey(gw, name, 'sk-billed-0123456789');
+    ({ primary, backup, gw, key } = pair);
   }, 60_000);
 
-  afterAll(async () => {
-    await gw?.close();
-    await Promise.all([primary?.close(), backup?.close()]);
-  });
+  afterAll(() => pair?.close());
 
   const chat = (model = 'fast') =>
     request(new URL('/v1/chat/completions', gw.url), {

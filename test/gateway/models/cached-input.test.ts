@@ -4,6 +4,7 @@ import type { TestGateway } from '../service/harness.js';
 import {
   anthropicMessage,
   anthropicStream,
+  messagesCall,
   type OneProvider,
   oneProvider,
   receiptAt,
@@ -43,21 +44,15 @@ describe('input read from or written to the prompt cache is charged', () => {
   afterAll(() => one?.close());
 
   const call = async (streamed: boolean) => {
-    const answer = await request(new URL('/v1/messages', gw.url), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': key, 'anthropic-version': '2023-06-01' },
-      body: JSON.stringify({
-        model: 'claude-test',
-        max_tokens: 20,
-        stream: streamed,
-        system: [{ type: 'text', text: 'a long system prompt', cache_control: { type: 'ephemeral' } }],
-        messages: [{ role: 'user', content: 'hi' }],
-      }),
+    const { status, predicate } = await messagesCall<Predicate>(one, {
+      model: 'claude-test',
+      max_tokens: 20,
+      stream: streamed,
+      system: [{ type: 'text', text: 'a long system prompt', cache_control: { type: 'ephemeral' } }],
+      messages: [{ role: 'user', content: 'hi' }],
     });
-    await answer.body.text();
-    expect(answer.statusCode).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    return (await receiptAt<Predicate>(gw, gw.gateway.services.log.size - 1)).predicate;
+    expect(status).toBe(200);
+    return predicate;
   };
 
   const expectCharged = (predicate: Predicate, input: number) => {

@@ -6,6 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { request } from 'undici';
 import { stringify } from 'yaml';
 import { StoreQuotaEngine } from '../../../src/airlock/quota/store-engine.js';
 import { parseEnvelopeBytes } from '../../../src/attest/receipt.js';
@@ -180,6 +181,80 @@ export async function oneProvider(agent: string, options: OneProviderOptions = {
   };
 }
 
+/**
+ * Posts `body` to the gateway's `/v1/messages` as the agent of `key` (Anthropic's headers), and
+ * reads the call's receipt once written: a whole answer's at its `OACP-Receipt` index, a stream's
+ * (its final event sent only after it) the log's last, a moment later for the settlement to land.
+ */
+export async function messagesCall<P = Record<string, unknown>>(
+  target: { readonly gw: TestGateway; readonly key: string },
+  body: Record<string, unknown>,
+): Promise<{ readonly status: number; readonly predicate: P; readonly verified: boolean }> {
+  const answer = await request(new URL('/v1/messages', target.gw.url), {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-api-key': target.key,
+      'anthropic-version': '2023-06-01',
+    },
+    body: JSON.stringify(body),
+  });
+  await answer.body.text();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const header = answer.headers['oacp-receipt'];
+  const index = typeof header === 'string' ? Number(header) : target.gw.gateway.services.log.size - 1;
+  const receipt = await receiptAt<P>(target.gw, index);
+  return { status: answer.statusCode, predicate: receipt.predicate, verified: receipt.verified };
+}
+
+/** Two OpenAI stand-ins, `primary` and `backup`, behind an in-process gateway, no retries. */
+export interface FailoverPair {
+  readonly primary: StandIn;
+  readonly backup: StandIn;
+  readonly gw: TestGateway;
+  /** The model key of one agent allowed every model. */
+  readonly key: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A failover pair: the alias `fast` (`gpt-upstream` at `primary`, then `backup`), both providers'
+ * keys in the vault; `models` adds to `models` (`prices`, `budgets`, `breaker`, more `aliases`).
+ */
+export async function failoverPair(
+  agent: string,
+  models: Record<string, unknown> = {},
+): Promise<FailoverPair> {
+  const primary = await startStandIn('primary');
+  const backup = await startStandIn('backup');
+  const { aliases, ...rest } = models;
+  const gw = await startGateway({
+    config: modelsConfig({
+      ...rest,
+      providers: [
+        { name: 'primary', kind: 'openai', base_url: `${primary.url}/v1`, max_retries: 0 },
+        { name: 'backup', kind: 'openai', base_url: `${backup.url}/v1`, max_retries: 0 },
+      ],
+      aliases: {
+        fast: { model: 'gpt-upstream', providers: ['primary', 'backup'] },
+        ...(aliases as object | undefined),
+      },
+    }),
+  });
+  const { key } = await modelAgent(gw, agent, ['*']);
+  for (const name of ['primary', 'backup']) await putProviderKey(gw, name, `sk-${agent}-0123456789`);
+  return {
+    primary,
+    backup,
+    gw,
+    key,
+    close: async () => {
+      await gw.close();
+      await Promise.all([primary.close(), backup.close()]);
+    },
+  };
+}
+
 /** Puts a provider's key in the vault, where the gateway injects it upstream (`authorization: Bearer …` by default). */
 export async function putProviderKey(
   gw: TestGateway,
@@ -209,12 +284,33 @@ export function anthropicMessage(usage: Record<string, unknown>): string {
   });
 }
 
-/** An Anthropic Messages stream saying "hello", `start` the usage of message_start and `end` that of message_delta (a stand-in's `rawStream`). */
-export function anthropicStream(start: Record<string, unknown>, end: Record<string, unknown>): string {
-  const event = (type: string, data: Record<string, unknown>) =>
-    `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+/** One content block of an Anthropic stream: its content_block_start and a content_block_delta per delta. */
+export interface AnthropicBlock {
+  readonly block: Record<string, unknown>;
+  readonly deltas: readonly Record<string, unknown>[];
+}
+
+const HELLO: AnthropicBlock = {
+  block: { type: 'text', text: '' },
+  deltas: [{ type: 'text_delta', text: 'hello' }],
+};
+
+/** One event of an Anthropic Messages stream. */
+function anthropicEvent(type: string, data: Record<string, unknown>): string {
+  return `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+}
+
+/**
+ * An Anthropic Messages stream of one content block (saying "hello" unless `content` is given),
+ * `start` the usage of message_start and `end` that of message_delta (a stand-in's `rawStream`).
+ */
+export function anthropicStream(
+  start: Record<string, unknown>,
+  end: Record<string, unknown>,
+  content: AnthropicBlock = HELLO,
+): string {
   return [
-    event('message_start', {
+    anthropicEvent('message_start', {
       message: {
         id: 'm',
         type: 'message',
@@ -224,11 +320,11 @@ export function anthropicStream(start: Record<string, unknown>, end: Record<stri
         usage: start,
       },
     }),
-    event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
-    event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'hello' } }),
-    event('content_block_stop', { index: 0 }),
-    event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: end }),
-    event('message_stop', {}),
+    anthropicEvent('content_block_start', { index: 0, content_block: content.block }),
+    ...content.deltas.map((delta) => anthropicEvent('content_block_delta', { index: 0, delta })),
+    anthropicEvent('content_block_stop', { index: 0 }),
+    anthropicEvent('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: end }),
+    anthropicEvent('message_stop', {}),
   ].join('');
 }
 

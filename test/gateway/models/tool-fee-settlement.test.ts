@@ -1,11 +1,10 @@
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   anthropicMessage,
   anthropicStream,
+  messagesCall,
   type OneProvider,
   oneProvider,
-  receiptAt,
 } from './model-fixture.js';
 
 interface Predicate {
@@ -59,28 +58,15 @@ describe('provider tool fees are settled on the uses the provider reports', () =
   });
 
   const call = async (options: { stream?: boolean; model?: string } = {}) => {
-    const answer = await request(new URL('/v1/messages', one.gw.url), {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-api-key': one.key,
-        'anthropic-version': '2023-06-01',
-      },
-      body: JSON.stringify({
-        model: options.model ?? 'claude-test',
-        max_tokens: 20,
-        stream: options.stream === true,
-        tools: [{ type: SEARCH, name: 'web_search', max_uses: 3 }],
-        messages: [{ role: 'user', content: 'search' }],
-      }),
+    const { status, predicate, verified } = await messagesCall<Predicate>(one, {
+      model: options.model ?? 'claude-test',
+      max_tokens: 20,
+      stream: options.stream === true,
+      tools: [{ type: SEARCH, name: 'web_search', max_uses: 3 }],
+      messages: [{ role: 'user', content: 'search' }],
     });
-    await answer.body.text();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const index =
-      options.stream === true ? one.gw.gateway.services.log.size - 1 : Number(answer.headers['oacp-receipt']);
-    const receipt = await receiptAt<Predicate>(one.gw, index);
-    expect(receipt.verified).toBe(true);
-    return { status: answer.statusCode, predicate: receipt.predicate };
+    expect(verified).toBe(true);
+    return { status, predicate };
   };
 
   it('attack: a whole answer that ran 1 of 3 allowed searches is charged 1 (0.01 USD), not 3; the receipt says reported', async () => {

@@ -2,7 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from '../service/harness.js';
-import { receiptAt, type TwoProviders, twoProviders } from './model-fixture.js';
+import { anthropicStream, receiptAt, type TwoProviders, twoProviders } from './model-fixture.js';
 
 interface Predicate {
   readonly outcome: string;
@@ -24,33 +24,13 @@ const openaiStream = (delta: (fragment: string, i: number) => Record<string, unk
       `data: ${JSON.stringify({ id: 's', object: 'chat.completion.chunk', created: 1, model: 'gpt-test', choices: [{ index: 0, delta: delta(fragment, i), finish_reason: null }] })}\n\n`,
   ).join('')}data: [DONE]\n\n`;
 
-const anthropicStream = (
+/** A block of `fragments`, each its delta, ending with a message_delta that reports no output count: nothing to settle on but what was counted. */
+const uncountedStream = (
   block: Record<string, unknown>,
   delta: (fragment: string) => Record<string, unknown>,
   fragments: readonly string[] = FRAGMENTS,
   startUsage: Record<string, number> = { input_tokens: 3 },
-) => {
-  const event = (type: string, data: Record<string, unknown>) =>
-    `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
-  return [
-    // An end that reports no output count: nothing to settle on but what was counted.
-    event('message_start', {
-      message: {
-        id: 'm',
-        type: 'message',
-        role: 'assistant',
-        model: 'claude-test',
-        content: [],
-        usage: startUsage,
-      },
-    }),
-    event('content_block_start', { index: 0, content_block: block }),
-    ...fragments.map((fragment) => event('content_block_delta', { index: 0, delta: delta(fragment) })),
-    event('content_block_stop', { index: 0 }),
-    event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: {} }),
-    event('message_stop', {}),
-  ].join('');
-};
+) => anthropicStream(startUsage, {}, { block, deltas: fragments.map(delta) });
 
 /**
  * Issue 14 (docs/model-gateway.md, "Budgets": a stream whose provider ignores max_tokens is cut
@@ -131,7 +111,7 @@ describe('stream output that is not message text counts against the cap', () => 
   ];
   for (const [what, block, delta] of anthropicCases) {
     it(`attack: an Anthropic stream of ${what} past the cap, with no output count, is cut at the budget`, async () => {
-      providers.claude.queue({ rawStream: anthropicStream(block, delta) });
+      providers.claude.queue({ rawStream: uncountedStream(block, delta) });
       const client = new Anthropic({ apiKey: key, baseURL: gw.url.href.replace(/\/$/, ''), maxRetries: 0 });
       const stream = client.messages.stream({
         model: 'claude-test',
@@ -155,7 +135,7 @@ describe('stream output that is not message text counts against the cap', () => 
     // message_delta. A provider leaving it out had an answer of up to the cap charged 1 token.
     const words = FRAGMENTS.slice(0, 12);
     providers.claude.queue({
-      rawStream: anthropicStream(
+      rawStream: uncountedStream(
         { type: 'text', text: '' },
         (fragment) => ({ type: 'text_delta', text: fragment }),
         words,
