@@ -111,6 +111,58 @@ class Client {
   }
 }
 
+/** A gateway on a fresh home before `provider`, with one agent and its model key; `ack` is `models.receipt_ack`. */
+async function benchGateway(
+  provider: string,
+  ack: 'durable' | 'queued',
+): Promise<{ readonly url: URL; readonly key: string; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'oacp-bench-models-'));
+  const home = join(dir, 'home');
+  const env = { OACP_MASTER_KEY: '42'.repeat(32) };
+  const keys = await KeyStore.init(home, { env });
+  writeNodeConfig(home, { version: 1, origin: defaultOrigin(keys.publicKeys().log.raw) });
+  const gateway = await createGateway({
+    home,
+    env,
+    config: parseGatewayConfig(
+      {
+        sandbox: { capabilities: { tools: { allow: [] }, models: { allow: ['*'] } } },
+        models: {
+          providers: [{ name: 'stand-in', kind: 'openai', base_url: `${provider}/v1` }],
+          budgets: { tokens_per_hour: 1_000_000_000 },
+          receipt_ack: ack,
+        },
+      },
+      dir,
+    ),
+    listen: '127.0.0.1:0',
+    logger: silentLogger(),
+    signingWorkers: defaultSigningWorkers(),
+  });
+  const close = async () => {
+    await gateway.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const url = await gateway.listen();
+    const agent = await gateway.services.agents.create({
+      name: 'bench-agent',
+      manifest: {
+        apiVersion: 'oacp.dev/v1',
+        kind: 'CapabilityManifest',
+        name: 'bench-agent',
+        capabilities: { models: { allow: ['*'] } },
+        quotas: { llm_tokens_per_request: 100_000 },
+      },
+    });
+    const key = (await gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
+    return { url, key, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
 /**
  * The model gateway against calling the stand-in provider directly and
  * through a bare undici proxy, in one run: added latency (plain and time to
@@ -125,48 +177,21 @@ export const modelCases: BenchCase[] = [
     async run(report) {
       const provider = await startStandIn('bench');
       const proxy = await bareProxy(provider.url);
-      const dir = mkdtempSync(join(tmpdir(), 'oacp-bench-models-'));
-      const home = join(dir, 'home');
-      const env = { OACP_MASTER_KEY: '42'.repeat(32) };
-      const keys = await KeyStore.init(home, { env });
-      writeNodeConfig(home, { version: 1, origin: defaultOrigin(keys.publicKeys().log.raw) });
-      const gateway = await createGateway({
-        home,
-        env,
-        config: parseGatewayConfig(
-          {
-            sandbox: { capabilities: { tools: { allow: [] }, models: { allow: ['*'] } } },
-            models: {
-              providers: [{ name: 'stand-in', kind: 'openai', base_url: `${provider.url}/v1` }],
-              budgets: { tokens_per_hour: 1_000_000_000 },
-            },
-          },
-          dir,
-        ),
-        listen: '127.0.0.1:0',
-        logger: silentLogger(),
-        signingWorkers: defaultSigningWorkers(),
-      });
+      const gateway = await benchGateway(provider.url, 'durable');
+      const queuedGateway = await benchGateway(provider.url, 'queued');
       const clients: Client[] = [];
       try {
-        const url = await gateway.listen();
-        const agent = await gateway.services.agents.create({
-          name: 'bench-agent',
-          manifest: {
-            apiVersion: 'oacp.dev/v1',
-            kind: 'CapabilityManifest',
-            name: 'bench-agent',
-            capabilities: { models: { allow: ['*'] } },
-            quotas: { llm_tokens_per_request: 100_000 },
-          },
-        });
-        const key = (await gateway.apiKeys.create({ scopes: ['models:call'], agentId: agent.id })).key;
         const direct = new Client(`${provider.url}/v1/chat/completions`);
         const bare = new Client(`${proxy.url}/v1/chat/completions`);
-        const viaGateway = new Client(new URL('/v1/chat/completions', url).href, key);
-        clients.push(direct, bare, viaGateway);
+        const viaGateway = new Client(new URL('/v1/chat/completions', gateway.url).href, gateway.key);
+        const viaQueued = new Client(
+          new URL('/v1/chat/completions', queuedGateway.url).href,
+          queuedGateway.key,
+        );
+        clients.push(direct, bare, viaGateway, viaQueued);
         const directMs = await latencies(() => direct.post(BODY), SEQUENTIAL);
         const gatewayMs = await latencies(() => viaGateway.post(BODY), SEQUENTIAL);
+        const queuedMs = await latencies(() => viaQueued.post(BODY), SEQUENTIAL);
         const firstDirect: number[] = [];
         const firstGateway: number[] = [];
         for (let i = 0; i < 100; i++) {
@@ -198,6 +223,16 @@ export const modelCases: BenchCase[] = [
             baseline: percentile(directMs, 50),
             goal: { op: '<=', value: 1 },
             note,
+          }),
+          figure({
+            case: 'model-gateway',
+            metric: 'added latency p50 (non-streaming), receipt queued (models.receipt_ack: queued)',
+            unit: 'ms',
+            subject: percentile(queuedMs, 50) - percentile(directMs, 50),
+            baselineName: 'direct call p50',
+            baseline: percentile(directMs, 50),
+            goal: { op: '<=', value: 1 },
+            note: note.replace('a fsynced receipt', 'a receipt written, not yet fsynced,'),
           }),
           figure({
             case: 'model-gateway',
@@ -241,9 +276,9 @@ export const modelCases: BenchCase[] = [
       } finally {
         await Promise.all(clients.map((client) => client.close()));
         await gateway.close();
+        await queuedGateway.close();
         await proxy.close();
         await provider.close();
-        rmSync(dir, { recursive: true, force: true });
       }
     },
   },
