@@ -92,6 +92,53 @@ describe('models.receipt_ack', () => {
     expect(receipt).toMatchObject({ verified: true, predicate: { outcome: 'ok' } });
   });
 
+  it('attack: queued, the log fsync fails after the answer: later calls are refused before the provider gets them', async () => {
+    const broken = await startGateway({
+      config: modelsConfig({
+        providers: [{ name: 'acked', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
+        receipt_ack: 'queued',
+      }),
+    });
+    await putProviderKey(broken, 'acked', 'sk-acked-0123456789');
+    const { key } = await modelAgent(broken, 'ack-broken', ['*']);
+    const call = async () => {
+      const answer = await request(new URL('/v1/chat/completions', broken.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({
+          model: 'gpt-test',
+          messages: [{ role: 'user', content: 'hi' }],
+          max_tokens: 8,
+        }),
+      });
+      return { status: answer.statusCode, text: await answer.body.text() };
+    };
+    const probe = await open(process.execPath, 'r');
+    const handle = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+    await probe.close();
+    const datasync = handle.datasync;
+    handle.datasync = () =>
+      Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    try {
+      // Answered once its receipt is written; the fsync after it fails, and the log stops.
+      expect((await call()).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The next call's receipt cannot be appended: the provider had it, so it is no success (its
+      // intent stays pending, its receipt at the next start), and the slot closes.
+      const second = await call();
+      expect(second.status).toBe(500);
+      expect(second.text).not.toContain('"choices"');
+      const received = provider.received.length;
+      const third = await call();
+      expect(third.status).toBe(503);
+      expect(third.text).toContain('receipt_unavailable');
+      expect(provider.received.length).toBe(received);
+    } finally {
+      handle.datasync = datasync;
+      await broken.close().catch(() => undefined);
+    }
+  });
+
   it('refuses a receipt_ack other than durable or queued, naming the field', () => {
     expect(() => parseGatewayConfig(modelsConfig({ receipt_ack: 'fast' }), '/tmp')).toThrow(
       /models\.receipt_ack/,
