@@ -162,7 +162,7 @@ export class GuestVm {
     const start = this.clock();
     const budget = Math.max(0, this.runCpuLimitMs - this.runCpuMs);
     this.sliceDeadline = start + budget;
-    this.watch?.begin(budget);
+    this.watch?.begin(budget, this.cpuMs());
     const allowance = Math.max(0, this.limits.memoryBytes - this.heapBytes) + GROWTH_SLACK;
     this.lease.limitGrowth(this.lease.linearBytes() + allowance);
     this.refusalsAtSliceStart = this.lease.growthRefusals();
