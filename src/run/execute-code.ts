@@ -81,7 +81,7 @@ export async function executeCode(run: CodeRun): Promise<CodeOutcome> {
   }
   run.signal?.removeEventListener('abort', interrupt);
   // After the stop: a run that failed before its guest thread reported (a wall limit hit inside a native
-  // call, the thread then terminated) is accounted only once that thread has let go of it.
+  // call, the thread then terminated) is accounted only once that thread has let go of it (settled()).
   await sandbox.stop();
   const usage = sandbox.usage();
   const finishedAt = new Date();

@@ -211,6 +211,15 @@ export class WasmSandbox implements CodeSandbox, ThreadGuest {
     return this.totals;
   }
 
+  /**
+   * Resolves once the guest thread has let go of the last run, so `usage()` includes it: a run that
+   * failed on its wall limit returns at once, while its guest may compute on (inside a native call,
+   * until its thread is terminated) and is accounted only then.
+   */
+  async settled(): Promise<void> {
+    await this.threadIdle;
+  }
+
   /** Ends a run in progress (it fails with WASM_STOPPED) and frees the runtime. */
   async stop(): Promise<void> {
     if (this.stopping) return this.stopped.promise;
