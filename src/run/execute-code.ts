@@ -80,8 +80,10 @@ export async function executeCode(run: CodeRun): Promise<CodeOutcome> {
     failure = { message: describeError(error), code: isOacpError(error) ? error.code : 'WASM_GUEST_ERROR' };
   }
   run.signal?.removeEventListener('abort', interrupt);
-  const usage = sandbox.usage();
+  // After the stop: a run that failed before its guest thread reported (a wall limit hit inside a native
+  // call, the thread then terminated) is accounted only once that thread has let go of it (settled()).
   await sandbox.stop();
+  const usage = sandbox.usage();
   const finishedAt = new Date();
   const killedBy = failure !== undefined && isWasmLimit(failure.code) ? failure.code : undefined;
   const exit =

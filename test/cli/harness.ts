@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registrars } from '../../src/cli/commands/index.js';
@@ -55,8 +55,12 @@ export function tempDir(prefix = 'oacp-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** A HOME for uid 1000 made inside `dir` (a folder uid 1000 can reach) and owned by it. */
+/**
+ * A HOME for uid 1000 made inside `dir` and owned by it; `dir` gets search permission for
+ * others (a `tempDir` is 0700), so uid 1000 can reach the home through it.
+ */
 export function uid1000Home(dir: string): string {
+  chmodSync(dir, statSync(dir).mode | 0o111);
   const home = join(dir, 'home1000');
   mkdirSync(home);
   chownSync(home, 1000, 1000);

@@ -1,14 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  chownSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,7 +8,7 @@ import type { ExecutionPredicate } from '../../src/attest/execution.js';
 import { parseEnvelopeBytes } from '../../src/attest/receipt.js';
 import { verifyReceiptEnvelope } from '../../src/attest/verify-receipt.js';
 import { OacpNode } from '../../src/node/oacp-node.js';
-import { oacpAsUid1000, oacpBinary } from './harness.js';
+import { oacpAsUid1000, oacpBinary, uid1000Home } from './harness.js';
 
 /**
  * `oacp run` records exactly one signed receipt per run, whatever the outcome
@@ -308,9 +299,7 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
   );
 
   it.runIf(isRoot)("records the runs of a regular user (uid 1000) in that user's home", async () => {
-    const userHome = join(scratch, 'user');
-    mkdirSync(userHome);
-    chownSync(userHome, 1000, 1000);
+    const userHome = uid1000Home(scratch);
     const asUser = (args: string[]) => oacpAsUid1000(args, userHome);
     expect(asUser(['init']).code).toBe(0);
     // cgroup v1 is root-only here: the start without the opt-out is refused, and that refusal is recorded too.

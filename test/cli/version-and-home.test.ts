@@ -1,9 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { oacp, oacpAsUid1000, oacpBinary, tempDir } from './harness.js';
+import { oacp, oacpAsUid1000, oacpBinary, tempDir, uid1000Home } from './harness.js';
 
 const VERSION = (
   JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as {
@@ -79,8 +78,8 @@ describe('a home or state directory on /proc or /sys', () => {
   });
 
   it('is refused for a regular user too (uid 1000), and an ordinary home still works', () => {
-    const home = mkdtempSync(join(tmpdir(), 'oacp-proc-home-'));
-    chownSync(home, 1000, 1000);
+    const dir = tempDir('oacp-proc-home-');
+    const home = uid1000Home(dir);
     try {
       const asUser = (env: Record<string, string>) => oacpAsUid1000(['init'], home, env);
       const refused = asUser({ OACP_HOME: '/proc/1/oacp' });
@@ -92,7 +91,7 @@ describe('a home or state directory on /proc or /sys', () => {
       expect(fine.code).toBe(0);
       expect(fine.stdout).toContain(`initialized OACP home ${join(home, '.oacp')}`);
     } finally {
-      rmSync(home, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
@@ -101,8 +100,8 @@ describe.runIf(process.getuid?.() === 0)("root and another account's home", () =
   // Files root made in uid 1000's home (intents, the log, quota stores) were root's, and the
   // owner's next command was refused: root now refuses the home instead, naming where it came from.
   it("root is refused on uid 1000's home (--home, OACP_HOME, HOME) and changes nothing; the owner's commands keep working", () => {
-    const user = mkdtempSync(join(tmpdir(), 'oacp-other-owner-'));
-    chownSync(user, 1000, 1000);
+    const dir = tempDir('oacp-other-owner-');
+    const user = uid1000Home(dir);
     const home = join(user, '.oacp');
     const asUser = (args: string[]) => oacpAsUid1000(args, user);
     try {
@@ -128,7 +127,7 @@ describe.runIf(process.getuid?.() === 0)("root and another account's home", () =
       expect(oacpBinary(['--home', rootHome, 'init']).code).toBe(0);
       expect(oacpBinary(['--home', rootHome, 'agent', 'create', 'bob']).code).toBe(0);
     } finally {
-      rmSync(user, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

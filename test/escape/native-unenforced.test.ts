@@ -1,11 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type CgroupHost, detectCgroupHost } from '../../src/airlock/cgroups/index.js';
 import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
+import { oacpAsUid1000, tempDir, uid1000Home } from '../cli/harness.js';
 import { binaryBuilt } from '../compat/harness.js';
 import { manifest, PYTHON, run } from './native-harness.js';
 
@@ -68,7 +66,6 @@ for (const { name, tier, ok } of tiers) {
 }
 
 /** The same refusal for real: a regular user on this host (cgroup v1 is root-only), through the CLI. */
-const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 const regularUserHasNoCgroups =
   process.getuid?.() === 0 &&
   binaryBuilt() &&
@@ -76,22 +73,17 @@ const regularUserHasNoCgroups =
 
 describe.skipIf(!regularUserHasNoCgroups || !tiers[0]?.ok)('a regular user on a cgroup v1 host', () => {
   const asUser = (args: string[]) => {
-    const home = mkdtempSync(join(tmpdir(), 'oacp-unenforced-'));
-    chownSync(home, 1000, 1000);
+    const dir = tempDir('oacp-unenforced-');
     try {
-      return spawnSync(
-        '/usr/bin/setpriv',
-        ['--reuid=1000', '--regid=1000', '--clear-groups', process.execPath, BIN, ...args],
-        { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: home }, timeout: 60_000 },
-      );
+      return oacpAsUid1000(args, uid1000Home(dir));
     } finally {
-      rmSync(home, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     }
   };
 
   it('is refused by oacp run, with the opt-out named, and runs once it opts out', () => {
     const refused = asUser(['run', '--no-receipt', '--', '/bin/echo', 'ran']);
-    expect(refused.status).not.toBe(0);
+    expect(refused.code).not.toBe(0);
     expect(refused.stdout).not.toContain('ran');
     expect(refused.stderr).toMatch(
       /AIRLOCK_LIMIT_UNENFORCED: .*not writable by uid 1000.*--allow-unenforced memory,pids,cpu/,

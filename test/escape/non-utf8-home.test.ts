@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../cli/harness.js';
+import { tempDir, uid1000Home } from '../cli/harness.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 
@@ -71,9 +71,7 @@ describe('an OACP home or state directory named with a byte that is not UTF-8', 
   );
 
   it('attack (uid 1000): the same for an unprivileged user; an ordinary home still works', () => {
-    const home = join(dir, 'home1000');
-    mkdirSync(home);
-    chownSync(home, 1000, 1000);
+    const home = uid1000Home(dir);
     const refused = oacpRaw(['init'], { HOME: home, OACP_HOME: 'RAW' }, true);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(

@@ -198,6 +198,21 @@ describe('egress proxy', () => {
     expect(proxy.audit.events.map((event) => event.address)).toEqual(['169.254.169.254', '169.254.169.254']);
   });
 
+  it('refuses a name resolving into an IANA non-global IPv6 block (SRv6 SIDs, dummy prefix, ORCHID)', async () => {
+    const answers = ['5f00::1', '100:0:0:1::7', '2001:10::1'];
+    let next = 0;
+    const resolver: Resolver = async () => [answers[next++] ?? '2606:4700::1111'];
+    const { path, proxy } = await startProxy({ allowlist: ['*.sid.test'] }, { resolver });
+    for (const label of ['a', 'b', 'c']) {
+      const { status, reason } = await connectVia(path, `${label}.sid.test:443`);
+      expect(status).toBe(403);
+      expect(reason).toMatch(/denied by default/);
+    }
+    expect(proxy.audit.events.map((event) => [event.effect, event.address])).toEqual(
+      answers.map((address) => ['deny', address]),
+    );
+  });
+
   it('refuses a name when any one of its addresses is private', async () => {
     const resolver: Resolver = async () => ['93.184.216.34', '10.0.0.1'];
     const { path } = await startProxy({ allowlist: ['mixed.test'] }, { resolver });

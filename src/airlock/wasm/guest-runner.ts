@@ -5,6 +5,7 @@ import { GuestVm } from './guest-vm.js';
 import type { ModuleLease } from './module-pool.js';
 import type { Grants } from './prelude.js';
 import type { SliceWatch } from './slice-board.js';
+import type { ThreadCpuClock } from './thread-cpu.js';
 
 export interface GuestRunRequest {
   readonly code: string;
@@ -55,6 +56,8 @@ export class GuestRunner {
     grants: Grants,
     watch: SliceWatch,
     private readonly outbox: GuestOutbox,
+    /** This thread's CPU clock (ownThreadCpuClock), so runs report CPU rather than time in slices. */
+    threadCpu?: ThreadCpuClock,
   ) {
     this.vm = new GuestVm(
       lease,
@@ -63,6 +66,7 @@ export class GuestRunner {
       grants,
       (kind, payload) => this.hostCall(kind, payload),
       watch,
+      threadCpu,
     );
   }
 

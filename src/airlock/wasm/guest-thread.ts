@@ -2,7 +2,7 @@ import { type ResourceLimits, Worker } from 'node:worker_threads';
 import { OacpError } from '../../core/errors.js';
 import type { WasmErrorCode } from './errors.js';
 import type { EngineReport, ModulePoolOptions, PoolStats } from './module-pool.js';
-import { SliceBoard } from './slice-board.js';
+import { SliceBoard, type SliceView } from './slice-board.js';
 import { type ThreadCpuClock, threadCpuClock } from './thread-cpu.js';
 import { FromGuestThread, type ToGuestThread } from './thread-protocol.js';
 
@@ -12,6 +12,11 @@ export interface ThreadLoss {
   readonly offender: boolean;
   readonly limit: 'cpu' | 'stop' | 'crash';
   readonly reason: string;
+  /**
+   * For the offender stopped in the middle of a slice: the CPU its run had used, as measured (what
+   * it had used before the slice, plus the thread's CPU during it by this thread's clock).
+   */
+  readonly cpuMs?: number;
 }
 
 /** A sandbox as its guest thread sees it. */
@@ -165,6 +170,7 @@ export class GuestThread {
           view.guest,
           'stop',
           `a guest kept executing ${STOP_GRACE_MS} ms after it was told to stop (inside a native built-in that does not check for interrupts)`,
+          this.runCpuMs(view),
         );
         return;
       }
@@ -180,19 +186,32 @@ export class GuestThread {
         view.guest,
         'cpu',
         'a guest ran past its CPU limit inside a native built-in that does not check for interrupts',
+        view.usedMs + (cpu - watched.sinceCpuMs),
       );
     }
   }
 
-  /** Ends the thread and tells each of its guests why. Idempotent. */
-  terminate(offender: number | undefined, limit: ThreadLoss['limit'], reason: string): void {
+  /** The CPU the run in `view`'s slice has used, when this slice has been watched from its start. */
+  private runCpuMs(view: SliceView): number | undefined {
+    const watched = this.watched;
+    if (watched === undefined || watched.sequence !== view.sequence || watched.guest !== view.guest) {
+      return undefined;
+    }
+    return view.usedMs + Math.max(0, this.cpu() - watched.sinceCpuMs);
+  }
+
+  /** Ends the thread and tells each of its guests why (the offender, its run's CPU). Idempotent. */
+  terminate(offender: number | undefined, limit: ThreadLoss['limit'], reason: string, cpuMs?: number): void {
     if (this.dead !== undefined) return;
     this.dead = reason;
     void this.worker.terminate();
     const guests = [...this.guests];
     this.guests.clear();
     this.stopping.clear();
-    for (const [number, guest] of guests) guest.lost({ offender: number === offender, limit, reason });
+    for (const [number, guest] of guests) {
+      const offends = number === offender;
+      guest.lost({ offender: offends, limit, reason, ...(offends && cpuMs !== undefined ? { cpuMs } : {}) });
+    }
   }
 
   private receive(raw: unknown): void {

@@ -56,7 +56,10 @@ export class GuestVm {
   private sliceDeadline = Number.NEGATIVE_INFINITY;
   private killed: OacpError | undefined;
   private runCpuLimitMs = 0;
+  /** Time in slices this run by `clock`: what the budget is charged (it errs towards stopping early). */
   private runCpuMs = 0;
+  /** The guest thread's CPU during this run's slices, by `threadCpu`: what the run reports. */
+  private runThreadCpuMs = 0;
   /** Guest heap as last measured (QuickJS's estimate; its own malloc accounting is broken under emscripten). */
   private heapBytes = 0;
   /** The module's growth-refusal count when the current slice began. */
@@ -73,6 +76,11 @@ export class GuestVm {
     private readonly onHostCall: HostCall,
     /** Lets another thread see this guest's slices and ask for it to stop (see SliceBoard). */
     private readonly watch?: SliceWatch,
+    /**
+     * This thread's own CPU time (ownThreadCpuClock), read at each slice's ends so the run reports
+     * the CPU its guest used; without one, the time in slices by `clock` is reported.
+     */
+    private readonly threadCpu?: Clock,
   ) {
     this.runtime = lease.module.newRuntime();
     this.runtime.setMemoryLimit(limits.memoryBytes);
@@ -99,11 +107,16 @@ export class GuestVm {
     this.watch?.clearStop();
     this.runCpuLimitMs = cpuLimitMs;
     this.runCpuMs = 0;
+    this.runThreadCpuMs = 0;
   }
 
-  /** Milliseconds the guest has executed during this run. */
+  /**
+   * Milliseconds of CPU the guest thread spent in this run's slices (the guest's code and OACP's
+   * work for it there), measured with `threadCpu`; without it, the time in slices by `clock`.
+   * Slices of other guests on the same thread are not counted: a slice runs alone on its thread.
+   */
   cpuMs(): number {
-    return this.runCpuMs;
+    return this.threadCpu === undefined ? this.runCpuMs : this.runThreadCpuMs;
   }
 
   /** Ends whatever the guest is doing at its next interrupt check, with `error` as the reason. */
@@ -145,10 +158,11 @@ export class GuestVm {
     this.stopIfOverBudget();
     if (this.killed !== undefined) throw this.killed;
     if (this.disposed) throw new OacpError<WasmErrorCode>('WASM_STOPPED', 'the sandbox has been stopped');
+    const cpuStart = this.threadCpu?.();
     const start = this.clock();
     const budget = Math.max(0, this.runCpuLimitMs - this.runCpuMs);
     this.sliceDeadline = start + budget;
-    this.watch?.begin(budget);
+    this.watch?.begin(budget, this.cpuMs());
     const allowance = Math.max(0, this.limits.memoryBytes - this.heapBytes) + GROWTH_SLACK;
     this.lease.limitGrowth(this.lease.linearBytes() + allowance);
     this.refusalsAtSliceStart = this.lease.growthRefusals();
@@ -163,6 +177,9 @@ export class GuestVm {
       this.lease.limitGrowth(undefined);
       this.sliceDeadline = Number.NEGATIVE_INFINITY;
       this.runCpuMs += this.clock() - start;
+      if (this.threadCpu !== undefined && cpuStart !== undefined) {
+        this.runThreadCpuMs += Math.max(0, this.threadCpu() - cpuStart);
+      }
     }
     if ('error' in outcome && !(outcome.error instanceof OacpError)) throw this.poisoned(outcome.error);
     const overLimit = this.checkHeap();

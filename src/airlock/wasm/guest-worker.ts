@@ -3,7 +3,7 @@ import { describeError, OacpError } from '../../core/errors.js';
 import { GuestRunner } from './guest-runner.js';
 import { type ModulePoolOptions, QuickJsModulePool } from './module-pool.js';
 import { SliceBoard } from './slice-board.js';
-import { currentThreadId } from './thread-cpu.js';
+import { currentThreadId, ownThreadCpuClock } from './thread-cpu.js';
 import type { FromGuestThread, ToGuestThread } from './thread-protocol.js';
 
 /**
@@ -25,6 +25,7 @@ async function main(): Promise<void> {
   const send = (message: FromGuestThread) => port.postMessage(message);
   const pool = await QuickJsModulePool.create(data.pool, (message) => send({ type: 'engine', message }));
   const guests = new Map<number, GuestRunner>();
+  const threadCpu = ownThreadCpuClock();
 
   const create = async (message: Extract<ToGuestThread, { type: 'create' }>) => {
     const { guest } = message;
@@ -37,7 +38,10 @@ async function main(): Promise<void> {
           log: (payload: string) => send({ type: 'log', guest, payload }),
         };
         const limits = { memoryBytes: message.memoryBytes, stackBytes: message.stackBytes };
-        guests.set(guest, new GuestRunner(lease, limits, message.grants, board.watch(guest), outbox));
+        guests.set(
+          guest,
+          new GuestRunner(lease, limits, message.grants, board.watch(guest), outbox, threadCpu),
+        );
       } catch (error) {
         lease.release();
         throw error;

@@ -5,7 +5,8 @@
  * native built-in such as `Array.prototype.sort` does not return to).
  *
  * The guest thread writes, at the start of every slice (see GuestVm), which
- * guest is executing and how much CPU that guest has left; the gateway
+ * guest is executing, how much CPU that guest has left and how much its run
+ * has used (so a run whose thread is terminated is still reported); the gateway
  * reads it from its watchdog. The gateway writes which guest it wants
  * stopped; the guest's interrupt handler reads that at every check.
  */
@@ -13,7 +14,8 @@ const RUNNING = 0;
 const SEQUENCE = 1;
 const BUDGET_MS = 2;
 const ABORT = 3;
-const WORDS = 4;
+const USED_MS = 4;
+const WORDS = 5;
 
 export interface SliceView {
   /** The guest executing now (0: none). */
@@ -22,11 +24,13 @@ export interface SliceView {
   readonly sequence: number;
   /** CPU the running guest had left when the slice began. */
   readonly budgetMs: number;
+  /** CPU the running guest's run had used when the slice began (GuestVm.cpuMs). */
+  readonly usedMs: number;
 }
 
 /** The guest thread's side of the board, handed to each GuestVm. */
 export interface SliceWatch {
-  begin(budgetMs: number): void;
+  begin(budgetMs: number, usedMs: number): void;
   end(): void;
   /** The gateway asked for this guest to be stopped. */
   stopRequested(): boolean;
@@ -45,8 +49,9 @@ export class SliceBoard {
   watch(guest: number): SliceWatch {
     const words = this.words;
     return {
-      begin: (budgetMs) => {
+      begin: (budgetMs, usedMs) => {
         Atomics.store(words, BUDGET_MS, Math.min(0x7fffffff, Math.max(0, Math.ceil(budgetMs))));
+        Atomics.store(words, USED_MS, Math.min(0x7fffffff, Math.max(0, Math.round(usedMs))));
         Atomics.add(words, SEQUENCE, 1);
         Atomics.store(words, RUNNING, guest);
       },
@@ -66,6 +71,7 @@ export class SliceBoard {
       guest: Atomics.load(this.words, RUNNING),
       sequence: Atomics.load(this.words, SEQUENCE),
       budgetMs: Atomics.load(this.words, BUDGET_MS),
+      usedMs: Atomics.load(this.words, USED_MS),
     };
   }
 

@@ -75,7 +75,7 @@ interface RunState {
   killed?: OacpError;
   /** What the guest thread reported, once it has. */
   finished?: RunDone;
-  /** CPU charged when the thread was terminated before it could report (the limit it broke). */
+  /** CPU the run had used when its thread was terminated before it could report, as the watchdog measured it. */
   lostCpuMs?: number;
   usage?: Usage;
 }
@@ -197,8 +197,9 @@ export class WasmSandbox implements CodeSandbox, ThreadGuest {
       const value = this.acceptOutput(run, outcome);
       return { value, logs: run.logs, usage: this.account(run) };
     } catch (error) {
-      // Stopped before the guest thread reported: the report is accounted when it comes.
-      if (run.finished !== undefined) this.account(run);
+      // Stopped before the guest thread reported: the report is accounted when it comes. A thread
+      // terminated under the run (lost) reports nothing: what the watchdog measured is accounted now.
+      if (run.finished !== undefined || run.lostCpuMs !== undefined) this.account(run);
       throw error;
     } finally {
       clearTimeout(timer);
@@ -208,6 +209,15 @@ export class WasmSandbox implements CodeSandbox, ThreadGuest {
 
   usage(): Usage {
     return this.totals;
+  }
+
+  /**
+   * Resolves once the guest thread has let go of the last run, so `usage()` includes it: a run that
+   * failed on its wall limit returns at once, while its guest may compute on (inside a native call,
+   * until its thread is terminated) and is accounted only then.
+   */
+  async settled(): Promise<void> {
+    await this.threadIdle;
   }
 
   /** Ends a run in progress (it fails with WASM_STOPPED) and frees the runtime. */
@@ -270,9 +280,7 @@ export class WasmSandbox implements CodeSandbox, ThreadGuest {
     if (run !== undefined) this.interrupt(run, error);
     const inThread = this.inThread ?? run;
     this.inThread = undefined;
-    if (inThread !== undefined && loss.offender && loss.limit === 'cpu') {
-      inThread.lostCpuMs = this.spec.manifest.quotas.cpu_ms_per_request;
-    }
+    if (inThread !== undefined && loss.cpuMs !== undefined) inThread.lostCpuMs = loss.cpuMs;
     inThread?.done.reject(inThread.killed ?? error);
   }
 

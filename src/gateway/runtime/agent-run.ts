@@ -110,6 +110,8 @@ export async function executeRun(
         process.current = undefined;
       }
       const finishedAt = new Date();
+      // A failed run may still be computing (a wall limit hit inside a native call): its CPU is in usage() once it let go.
+      if (!outcome.ok) await sandbox.settled();
       const usage = outcome.ok ? outcome.usage : difference(before, sandbox.usage());
       const errorCode = outcome.ok ? undefined : codeOf(outcome.error);
       const receipt = await parts.receipts.execution(

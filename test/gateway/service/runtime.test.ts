@@ -61,7 +61,13 @@ describe('gateway runtime', () => {
   });
 
   function build(
-    options: { policy?: string; quotas?: GatewayQuotaOptions; maxRestarts?: number; logger?: Logger } = {},
+    options: {
+      policy?: string;
+      quotas?: GatewayQuotaOptions;
+      maxRestarts?: number;
+      logger?: Logger;
+      tier?: StandardTier;
+    } = {},
   ) {
     const metrics = new GatewayMetrics('test');
     const registry = new ToolRegistry();
@@ -103,7 +109,7 @@ describe('gateway runtime', () => {
     });
     const context = new MemoryContext();
     const runtime = new AgentRuntime({
-      tier,
+      tier: options.tier ?? tier,
       tools,
       context,
       quotas,
@@ -343,6 +349,38 @@ describe('gateway runtime', () => {
     expect(runtime.status(did).failure).toContain('always');
     await expect(runtime.run(did, {})).rejects.toMatchObject({ code: 'RUNTIME_AGENT_FAILED' });
     await runtime.close();
+  });
+
+  it('attack: a run stuck in a native call past its wall limit is receipted with the CPU it used, not 0', {
+    timeout: 60_000,
+  }, async () => {
+    // Its usage was read as the run failed, before the guest thread (terminated 500 ms later) let go of it.
+    const short = await StandardTier.create({ threads: 1, sandbox: { wallTimeoutMs: 300 } });
+    try {
+      const { runtime } = build({ tier: short });
+      await runtime.start(
+        program({
+          code: 'function main() { return 1; }',
+          quotas: { memory_mb: 1024, cpu_ms_per_request: 120_000 },
+        }),
+      );
+      const stuck = runtime.run(did, { code: 'new Array(4e6).fill(Math.PI).sort().length' });
+      const error = await stuck.then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      expect(error).toBeInstanceOf(RuntimeError);
+      expect(error).toMatchObject({ code: 'RUNTIME_AGENT_RUN_FAILED' });
+      const index = (error as RuntimeError).details.receipt?.index ?? -1;
+      const envelope = JSON.parse(Buffer.from(await node.log.entry(index)).toString('utf8'));
+      const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+      expect(statement.predicate.exit).toMatchObject({ killedBy: 'WASM_TIMEOUT' });
+      // 300 ms to the wall limit and 500 ms of stop grace inside sort(): some CPU, however busy the host (it was 0).
+      expect(statement.predicate.usage.cpuMs).toBeGreaterThan(20);
+      await runtime.close();
+    } finally {
+      short.close();
+    }
   });
 
   it('restarts an agent whose run blew its memory limit', async () => {
