@@ -13,6 +13,46 @@ export function escapeControl(text: string): string {
 }
 
 /**
+ * Text from a workload or a caller shown as one line: besides what
+ * escapeControl escapes, line breaks (LF, CR, U+2028/U+2029) and the bidi
+ * marks, embeddings and isolates become `\uNNNN` escapes, so the text can
+ * neither fake a row or a prompt line nor reorder what is shown around it.
+ * Longer than `max` characters (after escaping), it is cut between two
+ * characters (never inside an escape) and ends with `…`.
+ */
+export function oneLine(text: string, max = Number.POSITIVE_INFINITY): string {
+  const pieces: string[] = [];
+  let length = 0;
+  for (const char of text) {
+    const code = char.codePointAt(0) ?? 0;
+    const piece = breaksTheLine(code) ? `\\u${code.toString(16).padStart(4, '0')}` : char;
+    pieces.push(piece);
+    length += piece.length;
+  }
+  if (length <= max) return pieces.join('');
+  // Cut between escapes, never inside one (a dangling `\` would escape whatever is printed next).
+  let kept = '';
+  for (const piece of pieces) {
+    if (kept.length + piece.length > max - 1) break;
+    kept += piece;
+  }
+  return `${kept}…`;
+}
+
+/** C0/C1 controls, DEL, line/paragraph separators, and bidi marks, embeddings and isolates. */
+function breaksTheLine(code: number): boolean {
+  return (
+    code < 0x20 ||
+    (code >= 0x7f && code <= 0x9f) ||
+    code === 0x061c ||
+    code === 0x200e ||
+    code === 0x200f ||
+    (code >= 0x2028 && code <= 0x202e) ||
+    (code >= 0x2066 && code <= 0x2069)
+  );
+}
+
+/**
  * A value as one line of JSON that is safe on a terminal: `JSON.stringify`
  * escapes only U+0000-U+001F, so DEL and the C1 range (U+009B is an 8-bit
  * CSI) would pass raw; they are written as `\u00NN` escapes instead. Outside

@@ -69,4 +69,20 @@ describe('TerminalApprovalDesk', () => {
     expect(terminal.prompts()).not.toContain('no answer in time');
     expect(new DecidedElsewhere().message).toBe('decided at another desk');
   });
+
+  it('asks on one line whatever the names hold: a line break in a tool name cannot add a line of its own', async () => {
+    const terminal = fakeTerminal('n');
+    const service = new ApprovalService({ desk: new TerminalApprovalDesk(terminal.open, 'terminal:alice') });
+    const forged = {
+      ...request,
+      agent: 'client:a\u202e',
+      tool: 'read\noacp: agent client:test wants to call fs__read_file with {}\r\u2028',
+    };
+    await service.approve(forged, {});
+    const question = terminal.prompts().split('approve this call?')[0] ?? '';
+    expect(question.split('\n').filter((line) => line !== '')).toHaveLength(1);
+    expect(question).toContain('client:a\\u202e');
+    expect(question).toContain('read\\u000aoacp: agent');
+    expect(question).toContain('\\u000d\\u2028');
+  });
 });

@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { ReadStream, WriteStream } from 'node:tty';
-import { escapeControl } from '../core/terminal-text.js';
+import { oneLine } from '../core/terminal-text.js';
 import { type ApprovalDesk, type ApprovalRequest, DecidedElsewhere } from './approval.js';
 import { qualifiedToolName } from './tool-names.js';
 
@@ -60,9 +60,10 @@ export class TerminalApprovalDesk implements ApprovalDesk {
         resolve({ approved: /^\s*(y|yes)\s*$/i.test(answer), by: this.operator });
       });
       // Agent, server and tool names and the arguments are chosen by the caller and the server: a name
-      // carrying a terminal escape (8-bit CSI survives JSON) must not redraw the question being asked.
+      // carrying a terminal escape (8-bit CSI survives JSON) or a line break must not redraw the question
+      // being asked or add a line of its own under it.
       terminal.output.write(
-        `${escapeControl(`oacp: agent ${request.agent} wants to call ${qualifiedToolName(request.server, request.tool)} with ${preview(request.arguments)}`)}\n` +
+        `oacp: agent ${oneLine(request.agent)} wants to call ${oneLine(qualifiedToolName(request.server, request.tool))} with ${oneLine(preview(request.arguments))}\n` +
           'approve this call? [y/N] ',
       );
     });

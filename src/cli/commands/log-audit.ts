@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { describeError } from '../../core/errors.js';
+import { oneLine } from '../../core/terminal-text.js';
 import { type AuditEntry, decodeAuditEntry, listAudit } from '../../node/audit-view.js';
 import type { OacpNode } from '../../node/oacp-node.js';
 import { CliExit } from '../io.js';
@@ -68,7 +69,7 @@ export function registerLogAudit(log: Command, context: CliContext, withReader: 
           ['verification', entry.verification],
         ];
         for (const [name, value] of rows)
-          if (value !== undefined) context.output.out(`${name.padEnd(13)}${printable(String(value))}`);
+          if (value !== undefined) context.output.out(`${name.padEnd(13)}${oneLine(String(value))}`);
       });
     });
 }
@@ -91,7 +92,7 @@ function table(entries: readonly AuditEntry[]): string {
       e.tier ?? '-',
       e.durationMs === undefined ? '-' : milliseconds(e.durationMs),
       e.verified ? 'ok' : e.verification,
-    ].map((cell) => printable(cell, 60)),
+    ].map((cell) => oneLine(cell, 60)),
   );
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   return [head, ...rows]
@@ -108,30 +109,4 @@ function short(caller: string): string {
   return caller.startsWith('did:key:') && caller.length > 24
     ? `${caller.slice(0, 16)}…${caller.slice(-6)}`
     : caller;
-}
-
-/**
- * Log text comes from workloads: control characters (terminal escapes), bidi overrides and
- * line breaks are shown as \u escapes so an entry cannot rewrite the screen or fake a row.
- */
-export function printable(text: string, max = Number.POSITIVE_INFINITY): string {
-  let escaped = '';
-  for (const char of text) {
-    const code = char.codePointAt(0) ?? 0;
-    escaped += isUnsafe(code) ? `\\u${code.toString(16).padStart(4, '0')}` : char;
-  }
-  return escaped.length > max ? `${escaped.slice(0, max - 1)}…` : escaped;
-}
-
-/** C0/C1 controls, DEL, line/paragraph separators, and bidi marks, embeddings and isolates. */
-function isUnsafe(code: number): boolean {
-  return (
-    code < 0x20 ||
-    (code >= 0x7f && code <= 0x9f) ||
-    code === 0x061c ||
-    code === 0x200e ||
-    code === 0x200f ||
-    (code >= 0x2028 && code <= 0x202e) ||
-    (code >= 0x2066 && code <= 0x2069)
-  );
 }

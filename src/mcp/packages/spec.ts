@@ -1,4 +1,5 @@
 import { OacpError } from '../../core/errors.js';
+import { oneLine } from '../../core/terminal-text.js';
 import type { PackageErrorCode } from './errors.js';
 
 /** An npm package asked for by name, with an optional version or range (`latest` when absent). */
@@ -48,8 +49,7 @@ export function unscopedName(name: string): string {
   return name.replace(/^@[^/]+\//, '');
 }
 
-/** Text from the user shown back safely: control characters escaped, length capped. */
+/** Text from the user shown back in a message: on one line (oneLine), at most 120 characters. */
 export function printable(text: string): string {
-  const escaped = JSON.stringify(text).slice(1, -1);
-  return escaped.length > 120 ? `${escaped.slice(0, 120)}…` : escaped;
+  return oneLine(text, 120);
 }
