@@ -1,4 +1,5 @@
 import type { ProcessSandbox, TierName, Usage } from '../airlock/sandbox.js';
+import { escapeControl } from '../core/terminal-text.js';
 import { LineTransport } from './line-transport.js';
 import { perRequestSignals } from './request-signals.js';
 import type { ServerIdentity } from './server-identity.js';
@@ -24,7 +25,8 @@ export interface UpstreamConnector {
 /**
  * A server started by `start()` (normally an Airlock tier) and spoken to over
  * its stdio. Its stderr goes to `stderr` line by line (the bridge's own stderr
- * by default) because MCP servers log there and stdout is the protocol.
+ * by default, control characters escaped: escapeControl) because MCP servers
+ * log there and stdout is the protocol.
  */
 export function processUpstream(options: {
   identity: ServerIdentity;
@@ -41,9 +43,13 @@ export function processUpstream(options: {
       const sandbox = await options.start();
       options.onSandbox?.(sandbox);
       const transport = new LineTransport(sandbox.stdout, sandbox.stdin);
-      relayStderr(sandbox.stderr, options.stderr ?? ((line) => process.stderr.write(`${line}\n`)), {
-        backlogged: options.stderrBacklogged ?? processStderrBacklogged,
-      });
+      relayStderr(
+        sandbox.stderr,
+        options.stderr ?? ((line) => process.stderr.write(`${escapeControl(line)}\n`)),
+        {
+          backlogged: options.stderrBacklogged ?? processStderrBacklogged,
+        },
+      );
       const ended = sandbox.exit.then(
         (status) => {
           if (status.killedBy !== undefined)
