@@ -1,4 +1,4 @@
-import { readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 
 /**
  * CPU time of one thread of this process. Linux keeps it per task in
@@ -61,15 +61,33 @@ export function threadCpuClock(tid: number | undefined): {
  * measuring spans as short as one guest slice; undefined where /proc does not give it. The
  * kernel brings a running thread's figure up to date at scheduler events only, and also when that
  * thread asks for its process's usage (getrusage(RUSAGE_SELF), which `process.cpuUsage()` is), so
- * each reading asks for that first. About 20 µs a reading.
+ * each reading asks for that first. About 2 µs a reading.
  */
 export function ownThreadCpuClock(): ThreadCpuClock | undefined {
-  const path = '/proc/thread-self/schedstat';
+  // Kept open so a reading is one pread (~1 µs, against ~11 µs to open, read and close it). Node
+  // closes the descriptors a worker thread opened through node:fs when that thread exits, even
+  // when it is terminated (checked on Node 20), so a guest thread's clock leaks nothing.
+  let fd: number;
+  try {
+    fd = openSync('/proc/thread-self/schedstat', 'r');
+  } catch {
+    return undefined;
+  }
+  const buffer = Buffer.alloc(96);
   const read = (): number | undefined => {
     process.cpuUsage();
-    return schedstatMs(path);
+    try {
+      const length = readSync(fd, buffer, 0, buffer.length, 0);
+      const ns = Number(buffer.toString('latin1', 0, length).split(' ')[0]);
+      return Number.isFinite(ns) ? ns / 1e6 : undefined;
+    } catch {
+      return undefined;
+    }
   };
-  if (read() === undefined) return undefined;
+  if (read() === undefined) {
+    closeSync(fd);
+    return undefined;
+  }
   let last = 0;
   return () => {
     last = Math.max(last, read() ?? last);
