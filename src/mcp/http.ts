@@ -17,6 +17,7 @@ import {
   jsonRpcError,
   MAX_BATCH_SIZE,
   postMessages,
+  refusedBusy,
   StreamableSession,
 } from './http-streamable.js';
 import { cutRefusal, type UnreadRefusal, unreadRefusals } from './http-unread.js';
@@ -362,6 +363,7 @@ async function legacyPost(
       down.onrefused?.(body.value, reason);
       return text(res, 400, reason);
     }
+    if (json && refusedBusy(down, res, invalid.messages)) return;
     return transport.handlePostMessage(req, res, body.value);
   }
   if (body.unread === undefined) return text(res, 400, body.reason);
