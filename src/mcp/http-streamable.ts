@@ -63,7 +63,7 @@ export interface HttpRefusal {
  */
 export class StreamableSession implements MessageTransport {
   readonly sessionId: string;
-  onmessage?: ((message: unknown) => void) | undefined;
+  onmessage?: ((message: unknown, bytes?: number) => void) | undefined;
   onclose?: (() => void) | undefined;
   onerror?: ((error: Error) => void) | undefined;
   oninvalid?: InvalidMessageHandler | undefined;
@@ -91,7 +91,7 @@ export class StreamableSession implements MessageTransport {
    * A POST whose headers and body passed checkPostHeaders and postMessages. `initialize`
    * is accepted once, as the first request of the session.
    */
-  post(req: IncomingMessage, res: ServerResponse, messages: readonly JsonRpcMessage[]): void {
+  post(req: IncomingMessage, res: ServerResponse, messages: readonly JsonRpcMessage[], bytes = 0): void {
     if (this.#answeredClosed(res)) return;
     const initialize = messages.some(isInitializeRequest);
     if (initialize) {
@@ -117,9 +117,11 @@ export class StreamableSession implements MessageTransport {
       }
       ids.push(message.id);
     }
+    // What each message counts in flight: its share of the body's bytes (MessageTransport.onmessage).
+    const share = messages.length === 0 ? 0 : Math.ceil(bytes / messages.length);
     if (ids.length === 0) {
       res.writeHead(202).end();
-      for (const message of messages) this.onmessage?.(message);
+      for (const message of messages) this.onmessage?.(message, share);
       return;
     }
     const stream: PostStream = { res, ids, answers: new Map(), sse: false };
@@ -128,7 +130,7 @@ export class StreamableSession implements MessageTransport {
       // The client went away before its answer: what is still to come for it has nowhere to go.
       for (const id of ids) if (this.#streams.get(id) === stream) this.#streams.delete(id);
     });
-    for (const message of messages) this.onmessage?.(message);
+    for (const message of messages) this.onmessage?.(message, share);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,7 +43,9 @@ describe('--http: a session whose server does not keep up', () => {
     expect((await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
     const serverGot = () =>
       existsSync(serverLog) ? readFileSync(serverLog, 'utf8').split('\n').filter(Boolean).length : 0;
-    return { receipts, http, post, serverGot, dir };
+    /** Bytes the server has read (and logged): cheaper to poll than its lines. */
+    const serverRead = () => (existsSync(serverLog) ? statSync(serverLog).size : 0);
+    return { receipts, http, post, serverGot, serverRead, dir };
   };
   const close = async (harness: { receipts: TestReceipts; http: HttpBridge; dir: string }) => {
     await harness.http.close();
@@ -140,6 +142,54 @@ describe('--http: a session whose server does not keep up', () => {
         () => harness.receipts.records.some((record) => record.tool === 'client-request:tools/call'),
         'the receipt of the rest',
       );
+      void streams;
+    } finally {
+      await close(harness);
+    }
+  }, 60_000);
+
+  it('attack: 1 MB calls to a server that reads them and answers none: at 64 MiB in flight, the next POST is 503 and its call receipted as refused', async () => {
+    const harness = await open({});
+    try {
+      const body = (id: number, padBytes: number) => ({
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { pad: 'p'.repeat(padBytes), _reply: 'none' } },
+      });
+      let sent = 0;
+      const call = (id: number, padBytes = 1024 * 1024) => {
+        sent += JSON.stringify(body(id, padBytes)).length;
+        return harness.post(body(id, padBytes));
+      };
+      const streams: Promise<unknown>[] = [];
+      // Each read by the server before the next is sent (so its stdin never backlogs).
+      const before = harness.serverRead();
+      for (let id = 1; id <= 63; id++) {
+        streams.push(call(id).catch(() => undefined));
+        await eventually(() => harness.serverRead() >= before + sent - 4096, `the server read call ${id}`);
+      }
+      // One more to make exactly 64 MiB of bodies in flight: taken (the bound is reached, not passed).
+      const rest = 64 * 1024 * 1024 - sent;
+      const last = rest - (JSON.stringify(body(64, rest)).length - rest);
+      streams.push(call(64, last).catch(() => undefined));
+      await eventually(() => harness.serverRead() >= before + sent - 4096, 'the server read call 64');
+      expect(sent).toBe(64 * 1024 * 1024);
+      expect(harness.receipts.records).toHaveLength(0);
+      const refused = await Promise.race([
+        call(65),
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5000)),
+      ]);
+      expect(refused?.status).toBe(503);
+      expect(refused?.headers.get('retry-after')).toBe('1');
+      expect(((await refused?.json()) as { error: { message: string } }).error.message).toContain(
+        'requests or 64 MiB in flight',
+      );
+      await eventually(
+        () => harness.receipts.records.some((record) => /64 MiB in flight/.test(record.decision.reason)),
+        'the refused call recorded',
+      );
+      expect(harness.receipts.records).toHaveLength(1);
       void streams;
     } finally {
       await close(harness);
