@@ -7,24 +7,43 @@ import { idKey, type JsonRpcId } from './jsonrpc.js';
  * an id releases it once, refusals included, so the duplicate is counted too: refusing it leaves
  * the first request holding its id. Used by a server's session (SessionWire) and by the
  * `--config` front (aggregate-screen.ts).
+ *
+ * It also counts what is in flight, requests and their bytes as they arrived (when the transport
+ * says), so a session can stop reading a client that has too much waiting (SessionWire).
  */
 export class ClientIds {
-  readonly #carried = new Map<string, number>();
+  /** By id, the size of each request carrying it, oldest first. */
+  readonly #carried = new Map<string, number[]>();
+  #requests = 0;
+  #bytes = 0;
 
   /** Counts one more request under `id`; false when one already was (a duplicate). */
-  claim(id: JsonRpcId): boolean {
+  claim(id: JsonRpcId, bytes = 0): boolean {
     const key = idKey(id);
-    const carried = this.#carried.get(key) ?? 0;
-    this.#carried.set(key, carried + 1);
-    return carried === 0;
+    const carried = this.#carried.get(key);
+    this.#requests += 1;
+    this.#bytes += bytes;
+    if (carried === undefined) {
+      this.#carried.set(key, [bytes]);
+      return true;
+    }
+    carried.push(bytes);
+    return false;
   }
 
   /** One request under `id` is over (answered, or cancelled by the client); true when none is left under it. */
   release(id: JsonRpcId): boolean {
     const key = idKey(id);
-    const carried = this.#carried.get(key) ?? 0;
-    if (carried <= 1) this.#carried.delete(key);
-    else this.#carried.set(key, carried - 1);
-    return carried <= 1;
+    const carried = this.#carried.get(key);
+    if (carried === undefined) return true;
+    this.#requests -= 1;
+    this.#bytes -= carried.shift() ?? 0;
+    if (carried.length === 0) this.#carried.delete(key);
+    return carried.length === 0;
+  }
+
+  /** How many client requests are in flight, and their bytes as they arrived. */
+  inFlight(): { readonly requests: number; readonly bytes: number } {
+    return { requests: this.#requests, bytes: this.#bytes };
   }
 }

@@ -63,11 +63,12 @@ export interface HttpRefusal {
  */
 export class StreamableSession implements MessageTransport {
   readonly sessionId: string;
-  onmessage?: ((message: unknown) => void) | undefined;
+  onmessage?: ((message: unknown, bytes?: number) => void) | undefined;
   onclose?: (() => void) | undefined;
   onerror?: ((error: Error) => void) | undefined;
   oninvalid?: InvalidMessageHandler | undefined;
-  onrefused?: ((raw: unknown, reason: string) => void) | undefined;
+  onrefused?: ((raw: unknown, reason: string, busy?: boolean) => void) | undefined;
+  busy?: (() => string | undefined) | undefined;
   /** Which open POST answers each client request, keyed by its JSON-RPC id (a Map keeps 1 and "1" apart). */
   readonly #streams = new Map<JsonRpcId, PostStream>();
   #standalone: { res: ServerResponse; timer: NodeJS.Timeout } | undefined;
@@ -90,7 +91,7 @@ export class StreamableSession implements MessageTransport {
    * A POST whose headers and body passed checkPostHeaders and postMessages. `initialize`
    * is accepted once, as the first request of the session.
    */
-  post(req: IncomingMessage, res: ServerResponse, messages: readonly JsonRpcMessage[]): void {
+  post(req: IncomingMessage, res: ServerResponse, messages: readonly JsonRpcMessage[], bytes = 0): void {
     if (this.#answeredClosed(res)) return;
     const initialize = messages.some(isInitializeRequest);
     if (initialize) {
@@ -102,6 +103,7 @@ export class StreamableSession implements MessageTransport {
     } else {
       if (this.#refusedVersion(req, res)) return;
     }
+    if (refusedBusy(this, res, messages)) return;
     const ids: JsonRpcId[] = [];
     for (const message of messages) {
       if (!('method' in message && 'id' in message)) continue;
@@ -115,9 +117,11 @@ export class StreamableSession implements MessageTransport {
       }
       ids.push(message.id);
     }
+    // What each message counts in flight: its share of the body's bytes (MessageTransport.onmessage).
+    const share = messages.length === 0 ? 0 : Math.ceil(bytes / messages.length);
     if (ids.length === 0) {
       res.writeHead(202).end();
-      for (const message of messages) this.onmessage?.(message);
+      for (const message of messages) this.onmessage?.(message, share);
       return;
     }
     const stream: PostStream = { res, ids, answers: new Map(), sse: false };
@@ -126,7 +130,7 @@ export class StreamableSession implements MessageTransport {
       // The client went away before its answer: what is still to come for it has nowhere to go.
       for (const id of ids) if (this.#streams.get(id) === stream) this.#streams.delete(id);
     });
-    for (const message of messages) this.onmessage?.(message);
+    for (const message of messages) this.onmessage?.(message, share);
   }
 
   /**
@@ -351,6 +355,30 @@ function writeEvent(res: ServerResponse, message: JsonRpcMessage): void {
 
 function sseEvent(message: JsonRpcMessage): string {
   return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+}
+
+/**
+ * A POST to a session that takes nothing more now (MessageTransport.busy: too much in flight, a
+ * server not reading its stdin) is refused whole with `503` and `Retry-After`, nothing of it
+ * forwarded, its tool calls recorded as refused. Answers and cancellations still pass: they are
+ * what lets the session take more again.
+ */
+export function refusedBusy(
+  transport: Pick<MessageTransport, 'busy' | 'onrefused'>,
+  res: ServerResponse,
+  messages: readonly JsonRpcMessage[],
+): boolean {
+  if (!messages.some(takesMore)) return false;
+  const busy = transport.busy?.();
+  if (busy === undefined) return false;
+  jsonRpcError(res.setHeader('retry-after', '1'), 503, -32000, busy);
+  transport.onrefused?.(messages, busy, true);
+  return true;
+}
+
+/** A request, or a notification other than a cancellation. */
+function takesMore(message: JsonRpcMessage): boolean {
+  return 'method' in message && message.method !== 'notifications/cancelled';
 }
 
 export function jsonRpcError(

@@ -17,6 +17,7 @@ import {
   jsonRpcError,
   MAX_BATCH_SIZE,
   postMessages,
+  refusedBusy,
   StreamableSession,
 } from './http-streamable.js';
 import { cutRefusal, type UnreadRefusal, unreadRefusals } from './http-unread.js';
@@ -119,15 +120,16 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
       if (req.method === 'DELETE') return transport.delete(req, res);
       if (req.method !== 'POST') return methodNotAllowed(res);
       return idle.during(sessionId, async () => {
-        const messages = await readPost(req, res, maxBody, bodies, transport);
-        if (messages === undefined) return;
-        transport.post(req, res, messages);
+        const post = await readPost(req, res, maxBody, bodies, transport);
+        if (post === undefined) return;
+        transport.post(req, res, post.messages, post.bytes);
         await responseDone(res);
       });
     }
     if (req.method !== 'POST') return jsonRpcError(res, 400, -32000, 'Bad Request: no mcp-session-id header');
-    const messages = await readPost(req, res, maxBody, bodies);
-    if (messages === undefined) return;
+    const post = await readPost(req, res, maxBody, bodies);
+    if (post === undefined) return;
+    const { messages } = post;
     const initialize = messages[0];
     if (initialize === undefined || !isInitializeRequest(initialize)) {
       return jsonRpcError(res, 400, -32000, 'Bad Request: a new session must start with initialize');
@@ -154,7 +156,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
       idle.remove(id);
     });
     try {
-      transport.post(req, res, messages);
+      transport.post(req, res, messages, post.bytes);
       await responseDone(res);
     } finally {
       idle.release(id);
@@ -291,7 +293,7 @@ async function readPost(
   limit: number,
   bodies: BodyBytes,
   session?: StreamableSession,
-): Promise<JsonRpcMessage[] | undefined> {
+): Promise<{ readonly messages: JsonRpcMessage[]; readonly bytes: number } | undefined> {
   // The body is read first, so broken framing is a 400 whatever the headers say.
   const body = await readJson(req, limit, bodies);
   if (!body.ok && body.busy === true) {
@@ -319,7 +321,7 @@ async function readPost(
     // A live session records the tool calls of a body it refused, as a stdio line's.
     return void session?.onrefused?.(body.value, parsed.refusal.message);
   }
-  return parsed.messages;
+  return { messages: parsed.messages, bytes: body.bytes };
 }
 
 /** A legacy HTTP+SSE session: the SDK's transport, and the bridge's side of it (which records refusals). */
@@ -362,6 +364,7 @@ async function legacyPost(
       down.onrefused?.(body.value, reason);
       return text(res, 400, reason);
     }
+    if (json && refusedBusy(down, res, invalid.messages)) return;
     return transport.handlePostMessage(req, res, body.value);
   }
   if (body.unread === undefined) return text(res, 400, body.reason);
@@ -395,7 +398,7 @@ async function readJson(
   limit: number,
   bodies: BodyBytes,
 ): Promise<
-  | { ok: true; value: unknown }
+  | { ok: true; value: unknown; bytes: number }
   | { ok: false; reason: string; busy?: boolean; unread?: readonly UnreadRefusal[] }
 > {
   const chunks: Buffer[] = [];
@@ -430,7 +433,7 @@ async function readJson(
       const reason = numberOutOfRange('the body', parsed.outOfRange);
       return { ok: false, reason, unread: unreadRefusals(text, parsed.value) };
     }
-    return { ok: true, value: parsed.value };
+    return { ok: true, value: parsed.value, bytes: size };
   } catch (error) {
     return { ok: false, reason: `Parse error: ${error instanceof Error ? error.message : String(error)}` };
   }

@@ -72,6 +72,10 @@ export function classify(value: unknown): Classified {
     return { kind: 'notification', message: m as unknown as JsonRpcNotification };
   }
   if ('method' in m) return { kind: 'invalid', id, reason: 'method must be a string' };
+  // JSON-RPC 2.0: never both. Passed on, readers disagree on which counts (an SDK client reads
+  // neither and its request hangs), and a receipt could record one while the client acts on the other.
+  if ('result' in m && 'error' in m)
+    return { kind: 'invalid', id, reason: 'a response has a result or an error, not both' };
   if ('result' in m) {
     if (!isId(m.id)) return { kind: 'invalid', id: null, reason: 'a response needs the id of its request' };
     if (!isRecord(m.result)) return { kind: 'invalid', id, reason: 'result must be an object' };

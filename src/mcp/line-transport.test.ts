@@ -25,6 +25,34 @@ describe('LineTransport', () => {
     expect(messages).toEqual([{ jsonrpc: '2.0', method: 'note', params: { text: 'héllo ✓' } }, { a: 1 }]);
   });
 
+  it('paused between two lines of one chunk, delivers none of the rest until resumed, then all in order (and closes after them when the input ended meanwhile)', async () => {
+    const { input, transport, messages } = pair();
+    const sizes: (number | undefined)[] = [];
+    transport.onmessage = (message, bytes) => {
+      messages.push(message);
+      sizes.push(bytes);
+      if (messages.length === 2 || messages.length === 4) transport.pause();
+    };
+    let closed = false;
+    transport.onclose = () => {
+      closed = true;
+    };
+    await transport.start();
+    input.end('{"n":1}\n{"n":2}\n{"n":3}\n{"n":4}\n{"n":5}\n{"n":');
+    await tick();
+    expect(messages).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(sizes).toEqual([7, 7]);
+    await tick();
+    expect(messages).toHaveLength(2);
+    expect(closed).toBe(false);
+    transport.resume();
+    expect(messages).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
+    transport.resume();
+    await tick();
+    expect(messages).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }, { n: 5 }]);
+    expect(closed).toBe(true);
+  });
+
   it('reports a line that is not JSON and keeps reading', async () => {
     const { input, transport, messages, invalid } = pair();
     await transport.start();

@@ -31,7 +31,7 @@ const ID_WINDOW = 4096;
  * caller is told: `oninvalid` carries the id found at the line's start or end.
  */
 export class LineTransport implements MessageTransport {
-  onmessage?: ((message: unknown) => void) | undefined;
+  onmessage?: ((message: unknown, bytes?: number) => void) | undefined;
   onclose?: (() => void) | undefined;
   onerror?: ((error: Error) => void) | undefined;
   oninvalid?: InvalidMessageHandler | undefined;
@@ -45,6 +45,12 @@ export class LineTransport implements MessageTransport {
   /** Set while an oversized line streams past: its first and (rolling) last characters, and its digest. */
   #skipping: { head: string; tail: string; digest: UnreadDigest } | undefined;
   #closed = false;
+  /** Set between pause() and resume(): no line is delivered. */
+  #paused = false;
+  /** What a chunk had left when it was paused between two of its lines: delivered on resume(). */
+  #held: string | undefined;
+  /** The input ended while text was held: closed once that text is delivered. */
+  #endedHeld = false;
   /** Set while the output is corked until the current tick ends: see send. */
   #corked = false;
   /** What every send waits on while the output is over its high-water mark. */
@@ -106,10 +112,22 @@ export class LineTransport implements MessageTransport {
   }
 
   pause(): void {
+    this.#paused = true;
     this.#input.pause();
   }
 
+  /** Delivers what a chunk still held first (which may pause again), then reads the input on. */
   resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    const held = this.#held;
+    this.#held = undefined;
+    if (held !== undefined) this.#onData(held);
+    if (this.#paused || this.#closed) return;
+    if (this.#endedHeld) {
+      void this.close();
+      return;
+    }
     this.#input.resume();
   }
 
@@ -125,11 +143,17 @@ export class LineTransport implements MessageTransport {
     this.#input.off('end', this.#onEnd);
     this.#input.off('close', this.#onEnd);
     this.#pieces = [];
+    this.#held = undefined;
     this.onclose?.();
   }
 
   readonly #onData = (chunk: Buffer | string): void => {
     const text = typeof chunk === 'string' ? chunk : this.#decoder.write(chunk);
+    if (this.#paused) {
+      // Emitted before the pause took (a stream may): kept, in order, for resume().
+      this.#held = (this.#held ?? '') + text;
+      return;
+    }
     let start = 0;
     for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
       const piece = text.slice(start, newline);
@@ -148,6 +172,11 @@ export class LineTransport implements MessageTransport {
       this.#pendingChars = 0;
       this.#line(line);
       if (this.#closed) return;
+      if (this.#paused) {
+        // A chunk holds many lines (a pipe's 64 KiB, a stream's whole write): the rest waits.
+        if (start < text.length) this.#held = text.slice(start);
+        return;
+      }
     }
     const rest = start === 0 ? text : text.slice(start);
     if (rest === '') return;
@@ -212,10 +241,14 @@ export class LineTransport implements MessageTransport {
       );
       return;
     }
-    this.onmessage?.(parsed.value);
+    this.onmessage?.(parsed.value, raw.length);
   }
 
   readonly #onEnd = (): void => {
+    if (this.#held !== undefined) {
+      this.#endedHeld = true;
+      return;
+    }
     void this.close();
   };
 

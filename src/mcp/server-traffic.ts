@@ -25,6 +25,13 @@ import { processToolList } from './tool-list.js';
 const TASK_ENDED: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
 
 /**
+ * How many of the server's requests may wait for the client's answer at once (a client slow to
+ * answer sampling, or never answering): past it a server request is refused, and recorded,
+ * rather than kept in the bridge without bound. MAX_CLIENT_IN_FLIGHT's other direction.
+ */
+export const MAX_SERVER_IN_FLIGHT = 1024;
+
+/**
  * Everything the server sends: held to the limits first; its answers go back
  * to whoever asked (a tools/call through its receipt, a tools/list through
  * pinning and the tools list); its own requests to the client are judged by
@@ -130,7 +137,10 @@ export class ServerTraffic {
       overLimits ??
       (imitated === undefined
         ? undefined
-        : `method ${JSON.stringify(request.method)} is not ${imitated}: a method name that differs from an MCP method only in case, spacing or Unicode form is refused`);
+        : `method ${JSON.stringify(request.method)} is not ${imitated}: a method name that differs from an MCP method only in case, spacing or Unicode form is refused`) ??
+      (wire.pending.downInFlight() >= MAX_SERVER_IN_FLIGHT
+        ? `the server has ${MAX_SERVER_IN_FLIGHT} requests to the client in flight (the bridge's bound on what waits for a client's answer): retry once some are answered`
+        : undefined);
     const verdict =
       refusal === undefined
         ? decideServerRequest(() => wire.parts.gate.policy, {

@@ -188,6 +188,11 @@ export class PendingRequests {
     return id;
   }
 
+  /** How many server requests wait for the client's answer. */
+  downInFlight(): number {
+    return this.#toDown.size;
+  }
+
   takeDown(id: number): DownPending | undefined {
     const pending = this.#toDown.get(id);
     if (pending === undefined) return undefined;

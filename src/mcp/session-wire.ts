@@ -10,6 +10,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResult,
 } from './jsonrpc.js';
+import { MAX_BACKLOG_BYTES } from './line-transport.js';
 import type { ReadyGate } from './ready-gate.js';
 import { type ClientPending, isToolCall, PendingRequests, type ToolCallPending } from './session-pending.js';
 import { type BridgeEvent, REQUEST_TIMEOUT, type SessionParts } from './session-types.js';
@@ -36,8 +37,11 @@ export class SessionWire {
   readonly #clientIds = new ClientIds();
   /** Set while the server is held for a backlogged client (#holdServer). */
   #holding = false;
-  /** Set while the client is held for a backlogged server (#holdClient). */
-  #holdingClient = false;
+  /**
+   * Why the client is not read now (none: it is read): its server's stdin is backlogged
+   * (#holdClient), or the client has too much in flight (claimClientId). One pause, one resume.
+   */
+  readonly #clientHolds = new Set<'server-backlog' | 'in-flight'>();
   /** Where a server response to a forwarded request goes (set by ServerTraffic). */
   answered: (response: JsonRpcResult | JsonRpcError) => void = () => undefined;
 
@@ -130,29 +134,81 @@ export class SessionWire {
    * gone, so what waits for the server stays bounded instead of growing in the bridge.
    */
   #holdClient(link: UpstreamLink): void {
-    if (this.#holdingClient || this.down.pause === undefined || link.transport.whenDrained === undefined)
-      return;
-    this.#holdingClient = true;
-    this.down.pause();
+    if (this.#clientHolds.has('server-backlog') || link.transport.whenDrained === undefined) return;
+    if (!this.#hold('server-backlog')) return;
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
-      this.#holdingClient = false;
-      this.down.resume?.();
+      this.#release('server-backlog');
     };
     link.transport.whenDrained(release);
     void link.ended.then(release);
   }
 
-  /** Counts a client request under `id` in flight; false when one already was (a duplicate: ClientIds). */
-  claimClientId(id: JsonRpcId): boolean {
-    return this.#clientIds.claim(id);
+  /** Stops reading the client for `why`; false when its transport cannot stop (HTTP: each POST is its own). */
+  #hold(why: 'server-backlog' | 'in-flight'): boolean {
+    if (this.down.pause === undefined) return false;
+    if (this.#clientHolds.size === 0) this.down.pause();
+    this.#clientHolds.add(why);
+    return true;
+  }
+
+  /** `why` no longer holds the client: it is read again once nothing else holds it. */
+  #release(why: 'server-backlog' | 'in-flight'): void {
+    if (!this.#clientHolds.delete(why)) return;
+    if (this.#clientHolds.size === 0) this.down.resume?.();
+  }
+
+  /**
+   * Counts a client request under `id` in flight, `bytes` long as it arrived (0 when its transport
+   * does not say); false when one already was (a duplicate: ClientIds). With MAX_CLIENT_IN_FLIGHT
+   * reached, the client is not read until half of it is answered: a burst of requests waits in
+   * the client's own pipe, not in the bridge, however slowly the server answers.
+   */
+  claimClientId(id: JsonRpcId, bytes = 0): boolean {
+    const claimed = this.#clientIds.claim(id, bytes);
+    if (this.#inFlight('full')) this.#hold('in-flight');
+    return claimed;
+  }
+
+  /**
+   * Whether the client's requests in flight have reached MAX_CLIENT_IN_FLIGHT (`full`: no room for
+   * another), or gone past it (`over`: the one just counted did not fit).
+   */
+  #inFlight(test: 'full' | 'over'): boolean {
+    const { requests, bytes } = this.#clientIds.inFlight();
+    return test === 'full'
+      ? requests >= MAX_CLIENT_IN_FLIGHT.requests || bytes >= MAX_CLIENT_IN_FLIGHT.bytes
+      : requests > MAX_CLIENT_IN_FLIGHT.requests || bytes > MAX_CLIENT_IN_FLIGHT.bytes;
+  }
+
+  /**
+   * Why the session takes nothing more from its client now, for a client transport that cannot
+   * stop reading (HTTP: each POST is its own; stdio is held instead): too much in flight, or the
+   * server not reading what it was sent. Undefined when it takes more. `counted`: the request
+   * asking is already counted in flight (refused when it did not fit), else the question is
+   * whether one more would fit (a POST, before it is read in).
+   */
+  busy(counted = false): string | undefined {
+    if (this.#inFlight(counted ? 'over' : 'full')) {
+      const { requests, bytes } = MAX_CLIENT_IN_FLIGHT;
+      return `the session has ${requests} requests or ${bytes / MIB} MiB in flight (the bridge's bound on what one client may have waiting): retry once some are answered`;
+    }
+    if (this.upstream().link?.transport.backlogged?.() === true)
+      return `the server has not read the last ${MAX_BACKLOG_BYTES / MIB} MiB the bridge sent it (the bridge's bound on what waits for a server): retry once it has`;
+    return undefined;
   }
 
   /** One request under `id` is over (answered, or cancelled); true when none is left under it. */
   releaseClientId(id: JsonRpcId): boolean {
-    return this.#clientIds.release(id);
+    const none = this.#clientIds.release(id);
+    if (this.#clientHolds.has('in-flight')) {
+      const { requests, bytes } = this.#clientIds.inFlight();
+      if (requests <= MAX_CLIENT_IN_FLIGHT.requests / 2 && bytes <= MAX_CLIENT_IN_FLIGHT.bytes / 2)
+        this.#release('in-flight');
+    }
+    return none;
   }
 
   /** Sends to the client; a response that cannot be sent becomes an error response to the same id. */
@@ -220,6 +276,14 @@ export class SessionWire {
     this.sendDown(errorResponse(pending.clientId, REQUEST_TIMEOUT, message));
   }
 }
+
+/**
+ * How much of one client's requests a session holds at once, counted from their arrival to their
+ * answer: past this the client is not read (stdio), or what it sends is refused (HTTP).
+ */
+export const MAX_CLIENT_IN_FLIGHT = { requests: 1024, bytes: 64 * 1024 * 1024 } as const;
+
+const MIB = 1024 * 1024;
 
 /** An error answer carrying the receipt, when there is one. */
 export function failure(

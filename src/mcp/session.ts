@@ -138,7 +138,7 @@ export class BridgeSession {
   async open(): Promise<void> {
     await this.#upstream.connect();
     this.#ready.open();
-    this.#down.onmessage = (message) => this.#fromClient(message);
+    this.#down.onmessage = (message, bytes) => this.#fromClient(message, bytes);
     this.#down.oninvalid = (id, code, reason, unread, answer) => {
       this.#wire.event({ type: 'invalid-message', from: 'client', reason });
       const send = answer ?? ((message: JsonRpcMessage) => this.#wire.sendDown(message));
@@ -148,10 +148,11 @@ export class BridgeSession {
       }
       this.#recordUnread(id, code, reason, { ...unread, method: unread.method }, send);
     };
-    this.#down.onrefused = (raw, reason) => {
+    this.#down.onrefused = (raw, reason, busy) => {
       this.#wire.event({ type: 'invalid-message', from: 'client', reason });
-      this.#recordMalformedCalls(raw, reason);
+      this.#recordMalformedCalls(raw, reason, busy);
     };
+    this.#down.busy = () => this.#wire.busy();
     this.#down.onclose = () => void this.close();
     await this.#down.start();
   }
@@ -172,7 +173,7 @@ export class BridgeSession {
     return this.#toolCalls.direct(input);
   }
 
-  #fromClient(raw: unknown): void {
+  #fromClient(raw: unknown, bytes?: number): void {
     const message = classify(raw);
     if (message.kind === 'invalid') {
       // Answered under its id below, which frees an id once: counted first, so an id in flight stays so.
@@ -185,11 +186,20 @@ export class BridgeSession {
       return;
     }
     // Counted before any refusal, since every answer frees its id once (SessionWire.sendDown).
-    if (message.kind === 'request' && !this.#wire.claimClientId(message.message.id)) {
+    if (message.kind === 'request' && !this.#wire.claimClientId(message.message.id, bytes)) {
       // Its answer, progress and cancellation could not say which of the two they mean (MCP:
       // an id is never reused in a session). Refused and recorded as a request over the limits.
       const id = JSON.stringify(message.message.id).slice(0, 80);
       this.#clientOverLimits(message, `the id ${id} is already used by a request in flight`);
+      return;
+    }
+    const busy =
+      message.kind === 'request' && this.#down.pause === undefined ? this.#wire.busy(true) : undefined;
+    if (busy !== undefined) {
+      // A client that cannot be held (each HTTP POST is its own, and so an in-memory pair behind
+      // the --http front): what it sends past the bound is refused and recorded, rather than kept
+      // in the bridge for a server that does not keep up.
+      this.#clientOverLimits(message, busy);
       return;
     }
     const overLimits = exceedsLimits(raw, this.#limits);
@@ -297,9 +307,9 @@ export class BridgeSession {
   }
 
   /** Every tools/call inside a message refused as invalid JSON-RPC is a refused call with its receipt. */
-  #recordMalformedCalls(raw: unknown, why: string): void {
+  #recordMalformedCalls(raw: unknown, why: string, busy = false): void {
     const { calls, more } = malformedCalls(raw);
-    const reason = `invalid JSON-RPC message: ${why}; the tools/call in it was not forwarded`;
+    const reason = `${busy ? 'refused' : 'invalid JSON-RPC message'}: ${why}; the tools/call in it was not forwarded`;
     for (const params of calls) void this.#flow.refuse(params, { effect: 'deny', reason });
     if (more > 0)
       void this.#flow.refuseRequest(

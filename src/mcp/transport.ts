@@ -12,7 +12,8 @@ export interface MessageTransport {
   start(): Promise<void>;
   send(message: JsonRpcMessage, options?: { relatedRequestId?: JsonRpcId }): Promise<void>;
   close(): Promise<void>;
-  onmessage?: ((message: unknown) => void) | undefined;
+  /** `bytes`: how long the message was as it arrived, when the transport knows (a stdio line). */
+  onmessage?: ((message: unknown, bytes?: number) => void) | undefined;
   onclose?: (() => void) | undefined;
   onerror?: ((error: Error) => void) | undefined;
   /** `unread` when the message was refused before it could be parsed whole (see UnreadMessage). */
@@ -22,12 +23,21 @@ export interface MessageTransport {
    * that reuses an id in flight): given as parsed, so the tool calls in them are recorded as
    * refusals, as a stdio line's are (malformed-calls.ts).
    */
-  onrefused?: ((raw: unknown, reason: string) => void) | undefined;
+  onrefused?: ((raw: unknown, reason: string, busy?: boolean) => void) | undefined;
+  /**
+   * Set by the session: why it takes nothing more from its client now (too much in flight, a
+   * server not reading), else undefined. A transport that cannot stop reading (HTTP) refuses a
+   * POST with it (`503`, `Retry-After`, and `onrefused` with `busy` true) before reading it in.
+   */
+  busy?: (() => string | undefined) | undefined;
   /** True while more of what was sent waits unwritten than the transport holds (stdio's output pipe). */
   backlogged?(): boolean;
   /** Calls `then` once what waits is written out. */
   whenDrained?(then: () => void): void;
-  /** Stops reading until resume(): a server is held while its client reads too slowly. */
+  /**
+   * Stops reading until resume(): a server is held while its client reads too slowly, a client
+   * while its server does, or while it has too much in flight. No message is delivered meanwhile.
+   */
   pause?(): void;
   resume?(): void;
 }

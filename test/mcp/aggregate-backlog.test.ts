@@ -1,11 +1,10 @@
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createAggregateBridge } from '../../src/mcp/aggregate.js';
 import { createBridge } from '../../src/mcp/bridge.js';
 import { MAX_BACKLOG_BYTES } from '../../src/mcp/line-transport.js';
-import { serveStdio } from '../../src/mcp/stdio.js';
 import { lightUpstream, testReceipts } from './helpers.js';
 import { eventually, INITIALIZE, RAW_SERVER } from './raw-harness.js';
+import { stdioClient } from './stdio-client.js';
 
 /**
  * The `--config` front (several servers behind one stdio client) reaches each server's bridge
@@ -25,29 +24,16 @@ describe('the --config front: servers sending faster than its stdio client reads
       ]),
       { receipts },
     );
-    const input = new PassThrough();
-    const output = new PassThrough();
-    await serveStdio(bridge, input, output);
-    const send = (message: unknown) => input.write(`${JSON.stringify(message)}\n`);
+    const { lines, send, stopReading, readAgain, output } = await stdioClient(bridge);
     // Each write that waited added its own drain listener: thousands, and a warning on stderr.
     const warnings: string[] = [];
     const warned = (warning: Error) => warnings.push(warning.name);
     process.on('warning', warned);
     try {
-      const lines: Record<string, unknown>[] = [];
-      let pending = '';
-      const read = (chunk: Buffer) => {
-        const parts = (pending + chunk.toString()).split('\n');
-        pending = parts.pop() ?? '';
-        for (const part of parts) lines.push(JSON.parse(part) as Record<string, unknown>);
-      };
-      output.on('data', read);
       send(INITIALIZE);
       await eventually(() => lines.some((line) => line.id === 'init'), 'initialize');
       send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-      // The client stops reading.
-      output.off('data', read);
-      output.pause();
+      stopReading();
       for (const [id, server] of [
         [1, 'a'],
         [2, 'b'],
@@ -69,8 +55,7 @@ describe('the --config front: servers sending faster than its stdio client reads
       expect(most).toBeGreaterThan(1024 * 1024);
       expect(most).toBeLessThan(MAX_BACKLOG_BYTES + 4 * 1024 * 1024);
       // The client reads again: nothing was lost.
-      output.on('data', read);
-      output.resume();
+      readAgain();
       await eventually(
         () => [1, 2].every((id) => lines.some((line) => line.id === id)),
         'the answers',

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jcsDigest } from '../../src/core/jcs.js';
 import { createBridge } from '../../src/mcp/bridge.js';
 import { type HttpBridge, serveHttp } from '../../src/mcp/http.js';
+import { MAX_CLIENT_IN_FLIGHT } from '../../src/mcp/session-wire.js';
 import { lightUpstream, type TestReceipts, testReceipts } from './helpers.js';
 import { INITIALIZE, RAW_SERVER } from './raw-harness.js';
 
@@ -222,4 +223,55 @@ describe('legacy HTTP+SSE: a POST body refused before it could be parsed whole i
     expect(serverCalls()).toHaveLength(calls);
     expect(seen.filter((answer) => ['t1', 't2', 't3'].includes(String(answer.id)))).toEqual([]);
   });
+
+  // Last: it leaves the session full.
+  it(`attack: ${MAX_CLIENT_IN_FLIGHT.requests} calls the server never answers, then one more: that POST is 503 with Retry-After, its call recorded as refused, never forwarded`, async () => {
+    const calls = serverCalls().length;
+    for (let i = 0; i < MAX_CLIENT_IN_FLIGHT.requests; i++) {
+      const sent = await post(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: `held-${i}`,
+          method: 'tools/call',
+          params: { name: 'echo', arguments: { i, _reply: 'none' } },
+        }),
+      );
+      expect(sent.status).toBe(202);
+    }
+    const before = receipts.records.length;
+    const refused = await new Promise<{ status: number; retryAfter: unknown; text: string }>(
+      (resolve, reject) => {
+        const req = request(
+          endpoint,
+          { method: 'POST', headers: { 'content-type': 'application/json' } },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8').on('data', (piece: string) => {
+              text += piece;
+            });
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], text }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: 'one-more',
+            method: 'tools/call',
+            params: { name: 'echo', arguments: { x: 1 } },
+          }),
+        );
+      },
+    );
+    expect(refused.status).toBe(503);
+    expect(refused.retryAfter).toBe('1');
+    expect(refused.text).toContain(`${MAX_CLIENT_IN_FLIGHT.requests} requests or 64 MiB in flight`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const recorded = receipts.records.slice(before);
+    expect(recorded.map((record) => [record.tool, record.outcome])).toEqual([['echo', 'denied']]);
+    expect(recorded[0]?.decision.reason).toMatch(/^refused: the session has 1024 requests/);
+    expect(serverCalls().length - calls).toBe(MAX_CLIENT_IN_FLIGHT.requests);
+  }, 60_000);
 });

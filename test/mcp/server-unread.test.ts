@@ -1,14 +1,13 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createAggregateBridge } from '../../src/mcp/aggregate.js';
 import { createBridge } from '../../src/mcp/bridge.js';
 import { MAX_BACKLOG_BYTES } from '../../src/mcp/line-transport.js';
-import { serveStdio } from '../../src/mcp/stdio.js';
 import { lightUpstream, testReceipts } from './helpers.js';
 import { eventually, INITIALIZE, RAW_SERVER, rawHarness } from './raw-harness.js';
+import { stdioClient } from './stdio-client.js';
 
 /**
  * The other direction of stdio-backlog.test.ts: a server that stops reading its stdin while the
@@ -62,17 +61,7 @@ describe('a server that stops reading its stdin', () => {
       ]),
       { receipts },
     );
-    const input = new PassThrough();
-    const output = new PassThrough();
-    const lines: Record<string, unknown>[] = [];
-    let pending = '';
-    output.on('data', (chunk: Buffer) => {
-      const parts = (pending + chunk.toString()).split('\n');
-      pending = parts.pop() ?? '';
-      for (const part of parts) lines.push(JSON.parse(part) as Record<string, unknown>);
-    });
-    await serveStdio(bridge, input, output);
-    const send = (message: unknown) => input.write(`${JSON.stringify(message)}\n`);
+    const { lines, send, unread } = await stdioClient(bridge);
     try {
       send(INITIALIZE);
       await eventually(() => lines.some((line) => line.id === 'init'), 'initialize');
@@ -89,9 +78,7 @@ describe('a server that stops reading its stdin', () => {
         });
       }
       await new Promise((resolve) => setTimeout(resolve, 2000));
-      expect(input.readableLength + input.writableLength).toBeGreaterThan(
-        200 * 1024 * 1024 - 3 * MAX_BACKLOG_BYTES,
-      );
+      expect(unread()).toBeGreaterThan(200 * 1024 * 1024 - 3 * MAX_BACKLOG_BYTES);
     } finally {
       await bridge.close();
       await receipts.close();

@@ -1,10 +1,9 @@
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createBridge } from '../../src/mcp/bridge.js';
 import { MAX_BACKLOG_BYTES } from '../../src/mcp/line-transport.js';
-import { serveStdio } from '../../src/mcp/stdio.js';
 import { lightUpstream, testReceipts } from './helpers.js';
-import { INITIALIZE, RAW_SERVER } from './raw-harness.js';
+import { eventually, INITIALIZE, RAW_SERVER } from './raw-harness.js';
+import { stdioClient } from './stdio-client.js';
 
 /**
  * Over stdio the bridge's output is a pipe the client reads when it likes. A server flooding
@@ -15,25 +14,12 @@ describe('a server sending faster than its stdio client reads', () => {
   it('attack: 60 MB of log messages to a client that reads nothing for a while: what waits in the bridge stays bounded; once read, every message and the answer arrive, in order', async () => {
     const receipts = await testReceipts();
     const bridge = createBridge({ upstream: lightUpstream('raw', [RAW_SERVER]), receipts });
-    const input = new PassThrough();
-    const output = new PassThrough();
-    await serveStdio(bridge, input, output);
-    const send = (message: unknown) => input.write(`${JSON.stringify(message)}\n`);
+    const { lines, send, stopReading, readAgain, output } = await stdioClient(bridge);
     try {
-      const lines: Record<string, unknown>[] = [];
-      let pending = '';
-      const read = (chunk: Buffer) => {
-        const parts = (pending + chunk.toString()).split('\n');
-        pending = parts.pop() ?? '';
-        for (const part of parts) lines.push(JSON.parse(part) as Record<string, unknown>);
-      };
-      output.on('data', read);
       send(INITIALIZE);
-      await waitFor(() => lines.some((line) => line.id === 'init'), 'initialize');
+      await eventually(() => lines.some((line) => line.id === 'init'), 'initialize');
       send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-      // The client stops reading.
-      output.off('data', read);
-      output.pause();
+      stopReading();
       send({
         jsonrpc: '2.0',
         id: 1,
@@ -50,9 +36,8 @@ describe('a server sending faster than its stdio client reads', () => {
       expect(most).toBeGreaterThan(1024 * 1024);
       expect(most).toBeLessThan(MAX_BACKLOG_BYTES + 2 * 1024 * 1024);
       // The client reads again: nothing was lost.
-      output.on('data', read);
-      output.resume();
-      await waitFor(() => lines.some((line) => line.id === 1), 'the answer', 30_000);
+      readAgain();
+      await eventually(() => lines.some((line) => line.id === 1), 'the answer', 30_000);
       const logged = lines.filter((line) => line.method === 'notifications/message');
       expect(logged).toHaveLength(6000);
       expect(logged.map((line) => String((line.params as { data: string }).data).split(':')[0])).toEqual(
@@ -66,11 +51,3 @@ describe('a server sending faster than its stdio client reads', () => {
     }
   }, 60_000);
 });
-
-async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

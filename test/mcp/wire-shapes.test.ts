@@ -223,4 +223,38 @@ describe('a hostile server', () => {
       await raw.close();
     }
   });
+
+  it('attack: the server answers with both a result and an error: the client gets one well-formed error (never both, which an SDK client cannot read), and the call a receipt saying the answer was malformed', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      const call = await raw.request({
+        jsonrpc: '2.0',
+        id: 9,
+        method: 'tools/call',
+        params: { name: 'both' },
+      });
+      expect(call.result).toBeUndefined();
+      expect(JSON.stringify(call.error)).toMatch(
+        /malformed response: a response has a result or an error, not both/,
+      );
+      const vendor = await raw.request({ jsonrpc: '2.0', id: 10, method: 'x-vendor/both', params: {} });
+      expect(vendor.result).toBeUndefined();
+      expect(JSON.stringify(vendor.error)).toMatch(/not both/);
+      const records = raw.receipts.records.filter((r) => r.tool === 'both');
+      expect(records).toHaveLength(1);
+      expect(records[0]?.outcome).toBe('error');
+      expect(records[0]?.resultDigest).toBeUndefined();
+      // The session keeps serving.
+      const echo = await raw.request({
+        jsonrpc: '2.0',
+        id: 11,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { after: 2 } },
+      });
+      expect(JSON.stringify(echo.result)).toContain('after');
+    } finally {
+      await raw.close();
+    }
+  });
 });
