@@ -12,7 +12,7 @@ import { stdioClient } from './stdio-client.js';
  * MAX_CLIENT_IN_FLIGHT requests wait, so the burst waits in the client's own pipe.
  */
 describe('a client that writes a burst of requests at once', () => {
-  it('attack: 100 000 tools/call in one go: the bridge reads no more than its bound ahead of the answers, and every call is answered and receipted', async () => {
+  it('attack: 10 000 tools/call in one go (ten times the bound): the bridge reads no more than its bound ahead of the answers, and every call is answered and receipted', async () => {
     const receipts = await testReceipts();
     const bridge = createBridge({ upstream: lightUpstream('raw', [RAW_SERVER]), receipts });
     const client = await stdioClient(bridge);
@@ -20,7 +20,7 @@ describe('a client that writes a burst of requests at once', () => {
       client.send(INITIALIZE);
       await eventually(() => client.lines.some((line) => line.id === 'init'), 'initialize');
       client.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-      const total = 100_000;
+      const total = 10_000;
       // Every line the same length, so what the bridge has read says how many requests it read.
       const line = (i: number) =>
         `${JSON.stringify({ jsonrpc: '2.0', id: `c${String(i).padStart(6, '0')}`, method: 'tools/call', params: { name: 'echo', arguments: { i: String(i).padStart(6, '0') } } })}\n`;
