@@ -7,7 +7,8 @@ import { type ProviderProbe, probeProvider } from '../../gateway/models/provider
 import { Providers } from '../../gateway/models/providers.js';
 import { homeLayout } from '../../identity/home-layout.js';
 import { loadMasterKey } from '../../identity/master-key.js';
-import { defaultStorePath, openStore } from '../../store/open-store.js';
+import { defaultStorePath } from '../../store/open-store.js';
+import { openRecordedStore } from '../../store/store-identity.js';
 import type { Store } from '../../store/types.js';
 
 export interface DoctorProvider {
@@ -43,7 +44,8 @@ export async function doctorModels(
     const path = config.gateway.store ?? defaultStorePath(home);
     if (!path.includes('://') && !existsSync(path)) throw new Error(`no store at ${path}`);
     const masterKey = loadMasterKey(homeLayout(home).masterKey, env).bytes;
-    store = await openStore(path);
+    // A replaced store's vault is not this home's: its keys are not sent (STORE_REPLACED says why).
+    store = await openRecordedStore(home, path, { record: false });
     const vault = new CredentialVault({ store, masterKey });
     secretsFor = (provider) => vault.resolveForCall(MODEL_PROVIDER_KEYS, `models/${provider.name}`);
   } catch (error) {

@@ -113,7 +113,8 @@ async function withStore(
   options: StoreFlag,
   use: (store: Store) => Promise<void>,
 ): Promise<void> {
-  const { defaultStorePath, openStore } = await import('../../store/open-store.js');
+  const { defaultStorePath } = await import('../../store/open-store.js');
+  const { openRecordedStore } = await import('../../store/store-identity.js');
   const { redactUrl } = await import('../../store/redact.js');
   const home = context.home(command);
   const location = options.store ?? defaultStorePath(home);
@@ -124,8 +125,12 @@ async function withStore(
     );
   let store: Store;
   try {
-    store = await openStore(location);
+    // Through the home's record, as a gateway's start: a key made in, or revoked from, a store
+    // deleted or replaced while no gateway ran would be a key for a store the home does not use.
+    store = await openRecordedStore(home, location);
   } catch (error) {
+    // Exit 1 with its code, as the gateway and the bridge refuse it.
+    if (isOacpError(error) && error.code === 'STORE_REPLACED') throw error;
     throw new CliExit(
       `--store: cannot open ${redactUrl(location)}: ${error instanceof Error ? error.message : String(error)}`,
       2,
