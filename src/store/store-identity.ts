@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { notOursReason } from '../core/not-ours.js';
 import { storeError } from './errors.js';
 import { defaultStorePath, openStore, type StoreOptions } from './open-store.js';
 import type { Store } from './types.js';
@@ -154,7 +155,11 @@ function readRecord(home: string): RecordFile {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, stores: {} };
-    throw storeError('STORE_OPEN_FAILED', `cannot read ${path}: ${(error as Error).message}`, error);
+    throw storeError(
+      'STORE_OPEN_FAILED',
+      notOursReason(path, error, home) ?? `cannot read ${path}: ${(error as Error).message}`,
+      error,
+    );
   }
   let parsed: unknown;
   try {
@@ -186,6 +191,12 @@ function writeRecord(home: string, file: RecordFile): void {
     renameSync(temp, path);
   } catch (error) {
     rmSync(temp, { force: true });
-    throw storeError('STORE_OPEN_FAILED', `cannot write ${path}: ${(error as Error).message}`, error);
+    throw storeError(
+      'STORE_OPEN_FAILED',
+      notOursReason(path, error, home) ??
+        notOursReason(temp, error, home) ??
+        `cannot write ${path}: ${(error as Error).message}`,
+      error,
+    );
   }
 }

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isOacpError } from '../../core/errors.js';
 import type { ApiKeys } from '../../gateway/apikeys/api-keys.js';
@@ -115,10 +114,18 @@ async function withStore(
 ): Promise<void> {
   const { defaultStorePath } = await import('../../store/open-store.js');
   const { openRecordedStore } = await import('../../store/store-identity.js');
+  const { storeFileExists } = await import('../../store/store-file.js');
+  const exists = (path: string, home: string) => {
+    try {
+      return storeFileExists(path, home);
+    } catch (error) {
+      throw new CliExit(`--store: ${error instanceof Error ? error.message : String(error)}`, 2);
+    }
+  };
   const { redactUrl } = await import('../../store/redact.js');
   const home = context.home(command);
   const location = options.store ?? defaultStorePath(home);
-  if (!location.includes('://') && !existsSync(location.replace(/^sqlite:/, '')))
+  if (!location.includes('://') && !exists(location.replace(/^sqlite:/, ''), home))
     throw new CliExit(
       `--store: no gateway store at ${location} (the first \`oacp gateway\` creates it, with its admin key; or give --store)`,
       2,

@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FUTURE_MARGIN_MS, futureBuckets, restampFutureBuckets } from '../../airlock/quota/future-buckets.js';
 import { isOacpError } from '../../core/errors.js';
 import { defaultStorePath, openStore } from '../../store/open-store.js';
 import { redactUrl } from '../../store/redact.js';
+import { storeFileExists } from '../../store/store-file.js';
 import {
   acceptStore,
   checkStoreIdentity,
@@ -129,7 +129,7 @@ function aheadText(ms: number): string {
 
 /** A command that changes the store goes through the home's record of it, as a gateway's start does. */
 async function openForHome(home: string, location: string): Promise<Store> {
-  if (!/^postgres(ql)?:\/\//i.test(location) && !existsSync(location.replace(/^sqlite:/, '')))
+  if (!/^postgres(ql)?:\/\//i.test(location) && !present(location.replace(/^sqlite:/, ''), home))
     throw new CliExit(`--store: no gateway store at ${location}`, 2);
   try {
     return await openRecordedStore(home, location, { record: false });
@@ -149,7 +149,7 @@ export async function homeStoreStatus(
   now: () => number = Date.now,
 ): Promise<StoreStatus> {
   const sqlite = !/^postgres(ql)?:\/\//i.test(location);
-  if (sqlite && !existsSync(location.replace(/^sqlite:/, ''))) {
+  if (sqlite && !present(location.replace(/^sqlite:/, ''), home)) {
     const recorded = recordedStoreId(home, { dialect: 'sqlite', location });
     return recorded === undefined
       ? { ok: true, location, detail: 'none yet (the first gateway or quota-limited bridge makes it)' }
@@ -188,6 +188,15 @@ async function bucketsAhead(store: Store, at: number): Promise<string | undefine
   if (latest === undefined) return undefined;
   const minutes = Math.ceil(latest.aheadMs / 60_000);
   return `; ${plural(ahead.length, 'quota bucket')} last changed by a clock up to ${minutes} min ahead of this one, refilling nothing until then (if that clock was wrong: \`oacp store reset-future\`)`;
+}
+
+/** An SQLite file there; one this uid may not look at is refused by name (`--store: ...`, exit 2). */
+function present(path: string, home: string): boolean {
+  try {
+    return storeFileExists(path, home);
+  } catch (error) {
+    throw new CliExit(`--store: ${error instanceof Error ? error.message : String(error)}`, 2);
+  }
 }
 
 async function open(location: string): Promise<Store> {
