@@ -128,6 +128,43 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
     expect((await client(other).runAgent(agentId, { input: 'post-drain' })).value).toBe(before + 1);
   }, 60_000);
 
+  it('attack: etcd stopped as a migration is asked, for longer than the lease TTL: the agent runs on one node or none at every moment, the migration ends with a clear answer, and one node runs it once etcd is back', async () => {
+    const source = await owner();
+    const target = live().find((i) => i !== source) as number;
+    const etcd = cluster.etcd;
+    if (etcd === undefined) throw new Error('the test started its own etcd');
+    const seen: number[][] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const on = await runningOn(agentId).catch(() => undefined);
+        if (on !== undefined) seen.push(on);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    const migrating = client(source)
+      .migrateAgent(agentId, `gw-${target}`)
+      .then(
+        (moved) => ({ moved: moved.target }),
+        (error: { status?: number; message?: string }) => ({ status: error.status, message: error.message }),
+      );
+    // Down longer than a lease: every node's lease lapses while the move is under way.
+    const restarted = etcd.restart(TTL_SECONDS * 1000 + 2_000);
+    const answer = await migrating;
+    await restarted;
+    // Moved, or refused with a reason (here: 503, the owner cannot be read from etcd); never a hang or a bare 500.
+    if (!('moved' in answer)) {
+      expect([409, 503], JSON.stringify(answer)).toContain(answer.status);
+      expect(answer.message).toMatch(/\S/);
+    } else expect(answer.moved).toBe(`gw-${target}`);
+    await expect
+      .poll(async () => (await runningOn(agentId)).length, { timeout: 40_000, interval: 200 })
+      .toBe(1);
+    sampling = false;
+    await sampler;
+    expect(seen.filter((on) => on.length > 1)).toEqual([]);
+  }, 120_000);
+
   it('a gateway cut off from etcd stops running the agent on its own and answers 503 naming why', async () => {
     const last = await owner();
     await cluster.relays[last]?.cut();
