@@ -20,8 +20,8 @@ import { ReceiptSlot } from '../mcp/receipt-slot.js';
 import { describeRecovery } from '../node/intent-journal.js';
 import { logDirectory, OacpNode } from '../node/oacp-node.js';
 import type { PolicyEngine } from '../policy/engine.js';
-import { defaultStorePath, openStore } from '../store/open-store.js';
-import { requireRecordedStore } from '../store/store-identity.js';
+import { defaultStorePath } from '../store/open-store.js';
+import { openRecordedStore } from '../store/store-identity.js';
 import type { Store } from '../store/types.js';
 import { AgentRegistry } from './agents/agent-registry.js';
 import { ceilingManifest, manifestTrustFrom } from './agents/manifest-trust.js';
@@ -170,10 +170,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     closers.push(() => node.close());
     for (const line of describeRecovery(node.recovered)) logger.warn(line);
     const masterKey = loadMasterKey(homeLayout(options.home).masterKey, env).bytes;
-    const store = await openStore(options.store ?? config.gateway.store ?? defaultStorePath(options.home));
-    closers.push(() => store.close());
     // A store deleted or replaced while no gateway ran would start every quota window full: refused until accepted.
-    await requireRecordedStore(options.home, store);
+    const store = await openRecordedStore(
+      options.home,
+      options.store ?? config.gateway.store ?? defaultStorePath(options.home),
+    );
+    closers.push(() => store.close());
     const vault = new ContextVault({ store, masterKey });
     const apiKeys = new ApiKeys({ store });
     const credentials = new CredentialVault({ store, masterKey });

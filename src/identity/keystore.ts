@@ -8,6 +8,7 @@ import {
   type Signer,
 } from '../core/ed25519.js';
 import { OacpError } from '../core/errors.js';
+import { notOursReason } from '../core/not-ours.js';
 import { parseAgentName } from './agent-name.js';
 import { didKeyFromPublicKey } from './did-key.js';
 import type { IdentityErrorCode } from './errors.js';
@@ -143,7 +144,7 @@ export class KeyStore {
   static open(home: string, env: Env = process.env, options: OpenOptions = {}): KeyStore {
     const layout = homeLayout(home);
     refuseOthersHome(home);
-    if (!existsSync(layout.airlockKey)) {
+    if (!keyFileThere(layout.airlockKey, home)) {
       throw new OacpError<IdentityErrorCode>(
         'IDENTITY_HOME_MISSING',
         `no OACP home at ${home} (keys/airlock.json is missing); run \`oacp init\` first`,
@@ -290,6 +291,8 @@ function loadKey(
             `${where} is missing from the OACP home; run \`oacp init\``,
           );
     }
+    const notOurs = notOursReason(path, error);
+    if (notOurs !== undefined) throw new OacpError<IdentityErrorCode>('IDENTITY_HOME_NOT_OURS', notOurs);
     throw new OacpError<IdentityErrorCode>(
       'IDENTITY_KEY_FILE_INVALID',
       `cannot read ${where}: ${(error as Error).message}`,
@@ -362,5 +365,21 @@ function refuseSharedFolder(home: string): void {
       'IDENTITY_HOME_UNUSABLE',
       `cannot make ${home} an OACP home: every account may write it (mode ${(mode & 0o7777).toString(8)}), and init would lock them out; give --home (or OACP_HOME) a folder of your own`,
     );
+  }
+}
+
+/**
+ * Whether the home's key file is there; one this uid may not look at (a home
+ * root made, run by uid 1000) is refused naming its owner, not called missing
+ * (with the advice to run `oacp init` on a home that has keys).
+ */
+function keyFileThere(path: string, home: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch (error) {
+    const notOurs = notOursReason(path, error, home);
+    if (notOurs !== undefined) throw new OacpError<IdentityErrorCode>('IDENTITY_HOME_NOT_OURS', notOurs);
+    return false;
   }
 }

@@ -1,7 +1,7 @@
 import type { QuotaEngine } from '../airlock/quota/engine.js';
 import { StoreQuotaEngine } from '../airlock/quota/store-engine.js';
-import { defaultStorePath, openStore } from '../store/open-store.js';
-import { requireRecordedStore } from '../store/store-identity.js';
+import { defaultStorePath } from '../store/open-store.js';
+import { openRecordedStore } from '../store/store-identity.js';
 
 /** The quota engine on the home's store, shared by every `oacp mcp run` and the gateway on that home. */
 export interface HomeQuotas {
@@ -17,12 +17,6 @@ export interface HomeQuotas {
  * would all start full.
  */
 export async function openHomeQuotas(home: string): Promise<HomeQuotas> {
-  const store = await openStore(defaultStorePath(home));
-  try {
-    await requireRecordedStore(home, store);
-  } catch (error) {
-    await store.close().catch(() => undefined);
-    throw error;
-  }
+  const store = await openRecordedStore(home, defaultStorePath(home));
   return { engine: new StoreQuotaEngine(store), close: () => store.close() };
 }

@@ -10,8 +10,8 @@ export { openSqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 export {
   acceptStore,
   checkStoreIdentity,
+  openRecordedStore,
   recordedStoreId,
-  requireRecordedStore,
   STORE_IDENTITY_FILE,
   type StoreIdentityCheck,
   storeId,

@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { isOacpError } from '../core/errors.js';
+import { notOursReason } from '../core/not-ours.js';
 import { openWalDatabase } from '../core/sqlite-wal.js';
 import { SQLITE } from './dialect.js';
 import { type StoreErrorCode, storeError } from './errors.js';
@@ -61,9 +62,14 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
     db.pragma('foreign_keys = ON');
     db.pragma('secure_delete = ON');
   } catch (error) {
+    // The database's own file or its -wal/-shm made by another uid (a home root and a user share).
+    const notOurs = [path, `${path}-wal`, `${path}-shm`]
+      .map((file) => notOursReason(file, error))
+      .find((reason) => reason !== undefined);
     throw storeError(
       'STORE_OPEN_FAILED',
-      `cannot open the SQLite store at ${path}: ${error instanceof Error ? error.message : String(error)}`,
+      notOurs ??
+        `cannot open the SQLite store at ${path}: ${error instanceof Error ? error.message : String(error)}`,
       error,
     );
   }

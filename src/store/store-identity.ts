@@ -1,8 +1,9 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { notOursReason } from '../core/not-ours.js';
 import { storeError } from './errors.js';
-import { defaultStorePath } from './open-store.js';
+import { defaultStorePath, openStore, type StoreOptions } from './open-store.js';
 import type { Store } from './types.js';
 
 /**
@@ -84,11 +85,27 @@ export async function checkStoreIdentity(
   return { state: 'recorded', id };
 }
 
-/** As checkStoreIdentity, and throws STORE_REPLACED when the store is not the one recorded. */
-export async function requireRecordedStore(home: string, store: Store): Promise<StoreIdentityCheck> {
-  const check = await checkStoreIdentity(home, store);
-  if (check.state === 'replaced') throw storeError('STORE_REPLACED', check.reason);
-  return check;
+/**
+ * Opens the store at `location` for a home: the one way a command or a server
+ * on a home opens its gateway store, so none uses a deleted or replaced store
+ * without the check (STORE_REPLACED, closed again). `record: false` checks
+ * without recording a store the home had no record of (`oacp doctor`).
+ */
+export async function openRecordedStore(
+  home: string,
+  location: string,
+  options: StoreOptions & { readonly record?: boolean } = {},
+): Promise<Store> {
+  const { record, ...storeOptions } = options;
+  const store = await openStore(location, storeOptions);
+  try {
+    const check = await checkStoreIdentity(home, store, record === false ? { record } : {});
+    if (check.state === 'replaced') throw storeError('STORE_REPLACED', check.reason);
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+  return store;
 }
 
 /** The operator's word that the store found at the location is the one to use from now on. */
@@ -138,7 +155,11 @@ function readRecord(home: string): RecordFile {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, stores: {} };
-    throw storeError('STORE_OPEN_FAILED', `cannot read ${path}: ${(error as Error).message}`, error);
+    throw storeError(
+      'STORE_OPEN_FAILED',
+      notOursReason(path, error, home) ?? `cannot read ${path}: ${(error as Error).message}`,
+      error,
+    );
   }
   let parsed: unknown;
   try {
@@ -170,6 +191,12 @@ function writeRecord(home: string, file: RecordFile): void {
     renameSync(temp, path);
   } catch (error) {
     rmSync(temp, { force: true });
-    throw storeError('STORE_OPEN_FAILED', `cannot write ${path}: ${(error as Error).message}`, error);
+    throw storeError(
+      'STORE_OPEN_FAILED',
+      notOursReason(path, error, home) ??
+        notOursReason(temp, error, home) ??
+        `cannot write ${path}: ${(error as Error).message}`,
+      error,
+    );
   }
 }

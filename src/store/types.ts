@@ -220,6 +220,15 @@ export interface QuotaBucketRepo {
     existing?: readonly string[],
   ): Promise<void>;
   get(key: string): Promise<QuotaBucketRow | undefined>;
+  /** Buckets last changed after `after` (ms since the epoch), latest first: stamped by a clock ahead. */
+  changedAfter(after: number): Promise<QuotaBucketRow[]>;
+  /**
+   * Sets `updated_at` to `now` on those of `keys` still last changed after
+   * `after`, their tokens kept: they refill from `now` at their rate, rather
+   * than from the time a clock ahead stamped them. Returns the rows changed,
+   * as they were before.
+   */
+  restamp(keys: readonly string[], after: number, now: number): Promise<QuotaBucketRow[]>;
 }
 
 /** One A2A task: the A2A SDK's task JSON, scoped by tenant and owner, served by one agent. */

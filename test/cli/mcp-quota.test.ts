@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/open-store.js';
 import { bridgeArgs, bridgeRefusal, signedToolCall } from '../mcp/home-bridge.js';
 import { alive } from '../mcp/raw-harness.js';
 import { oacp, tempDir } from './harness.js';
@@ -225,6 +226,63 @@ describe('oacp mcp run call quota on the home store', () => {
     expect(status.stdout).toMatch(
       /1 quota bucket last changed by a clock up to (10|11) min ahead of this one/,
     );
+  }, 60_000);
+
+  it('attack: a clock a year ahead, then set back, drains the bucket: `oacp store reset-future` lists it, refuses without --yes, and with it the bucket refills from now, not full', async () => {
+    const root = tempDir();
+    chmodSync(root, 0o755);
+    const home = join(root, 'home');
+    expect((await oacp(['--home', home, 'init'])).code).toBe(0);
+    const yearAhead = join(root, 'clock-year-ahead.mjs');
+    writeFileSync(yearAhead, 'const now = Date.now; Date.now = () => now() + 365 * 86_400_000;\n');
+    const ahead = await start(home, 'quota-test', yearAhead);
+    expect([await call(ahead), await call(ahead), await call(ahead)]).toEqual([
+      'allowed',
+      'allowed',
+      'allowed',
+    ]);
+    await ahead.client.close();
+    const right = await start(home);
+    expect(Number(/retry in about (\d+) s/.exec(await call(right))?.[1])).toBeGreaterThan(364 * 86_400);
+
+    // Without --yes: listed, refused, nothing changed.
+    const listed = await oacp(['--home', home, 'store', 'reset-future']);
+    expect(listed.code).toBe(2);
+    expect(listed.stderr).toBe(
+      'oacp: --yes: not given, nothing changed; with it, the 1 bucket above refill from now at their rate, their tokens kept',
+    );
+    const key = /^(\S+): stamped (365|366) days ahead of this clock, 0 of 3 tokens$/.exec(listed.stdout)?.[1];
+    expect(key, listed.stdout).toBeDefined();
+    const unknown = await oacp(['--home', home, 'store', 'reset-future', '--bucket', 'no-such', '--yes']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(
+      '--bucket: "no-such" is not stamped more than a minute ahead of this clock',
+    );
+    expect((await oacp(['--home', home, 'store', 'status'])).stdout).toMatch(
+      /1 quota bucket last changed by a clock up to \d+ min ahead/,
+    );
+    expect(await call(right)).toMatch(/retry in about \d{8,} s/);
+
+    const done = await oacp(['--home', home, 'store', 'reset-future', '--bucket', key ?? '', '--yes']);
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout).toContain('restamped 1 quota bucket at');
+    expect(done.stdout).toContain('(security event quota.restamped, by uid 0)');
+    const status = await oacp(['--home', home, 'store', 'status']);
+    expect(status.code, status.stdout).toBe(0);
+    // Its tokens kept: empty, it refills at its rate from now (one call in 20 s), never a full window again.
+    expect(await call(right)).toMatch(/retry in about (1\d|20) s/);
+    expect((await oacp(['--home', home, 'store', 'reset-future'])).stdout).toContain(
+      'no quota bucket was last changed by a clock more than 1 min ahead of this one',
+    );
+    const store = await openStore(join(home, 'gateway.db'));
+    try {
+      const events = await store.securityEvents.list({ kind: 'quota.restamped' });
+      expect(events).toHaveLength(1);
+      expect(events[0]?.subject).toBe('uid 0');
+      expect(JSON.parse(events[0]?.detail ?? '{}').buckets[0]).toMatchObject({ key });
+    } finally {
+      await store.close();
+    }
   }, 60_000);
 
   it('attack: a client that renames itself or signs each call with a key it just made shares the one bucket', async () => {

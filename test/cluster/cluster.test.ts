@@ -87,8 +87,10 @@ describe.skipIf(unavailable !== undefined)('cluster placement on etcd', () => {
   const want = (list: readonly string[]) => writeFileSync(wantedFile, JSON.stringify(list));
   /** Every moment (as the nodes report it) an agent had two owners. */
   const doubles: string[] = [];
+  /** Nodes a test stopped (SIGSTOP): what they said they owned before is stale, not a second owner. */
+  const paused = new Set<Node>();
   const sampler = setInterval(() => {
-    for (const [agent, owners] of ownership(nodes))
+    for (const [agent, owners] of ownership(nodes.filter((n) => !paused.has(n))))
       if (owners.length > 1) doubles.push(`${agent}: ${owners}`);
   }, 10);
 
@@ -243,4 +245,53 @@ describe.skipIf(unavailable !== undefined)('cluster placement on etcd', () => {
       .toBe(true);
     expect(doubles).toEqual([]);
   }, 40_000);
+
+  it('attack: an owner paused (SIGSTOP) past its lease while another node takes its agents: resumed, it answers that it owns nothing before any timer runs', async () => {
+    const endpoint = etcd?.endpoint ?? '';
+    for (const id of ['node-f', 'node-g']) nodes.push(spawnNode(id, await startRelay(endpoint), wantedFile));
+    const live = nodes.filter(
+      (n) => n.process.exitCode === null && n.process.signalCode === null && !cutOff.has(n),
+    );
+    await expect
+      .poll(() => live.every((n) => n.lines.includes(`${n.id}: ready`)), { timeout: 20_000, interval: 100 })
+      .toBe(true);
+    await expect
+      .poll(() => placedOnce(live, agents), { timeout: REPLACE_BOUND_MS, interval: 100 })
+      .toBe(true);
+    const stopped = live.find((n) => n.owned.size > 0) as Node;
+    const rest = live.filter((n) => n !== stopped);
+    const held = [...stopped.owned];
+    const thaw = join(dir, 'thaw');
+    // Its event loop held first, so that on waking no timer of its own can run before it is asked.
+    stopped.process.stdin?.write(`freeze ${thaw}\n`);
+    await expect.poll(() => stopped.lines.includes(`${stopped.id}: frozen`), { timeout: 5_000 }).toBe(true);
+    stopped.process.kill('SIGSTOP');
+    paused.add(stopped);
+    try {
+      // Its lease lapses in etcd; the others take every agent it held.
+      await expect
+        .poll(() => held.every((agent) => ownership(rest).get(agent)?.length === 1), {
+          timeout: REPLACE_BOUND_MS + TTL_MS,
+          interval: 100,
+        })
+        .toBe(true);
+    } finally {
+      stopped.process.kill('SIGCONT');
+      writeFileSync(thaw, '');
+    }
+    // Asked before any timer ran: the lease deadline has passed, so it owns nothing, serves nothing, leads
+    // nothing (no log write, no quota granted as owner), though no event told it yet.
+    await expect
+      .poll(() => stopped.lines.find((line) => line.startsWith(`${stopped.id}: query `)), { timeout: 5_000 })
+      .toBe(`${stopped.id}: query owned=0 serving=false leader=false`);
+    await expect.poll(() => stopped.owned.size, { timeout: 5_000, interval: 100 }).toBe(0);
+    paused.delete(stopped);
+    expect(stopped.lines.some((line) => line.includes('stopped serving: no keepalive reached etcd'))).toBe(
+      true,
+    );
+    await expect
+      .poll(() => placedOnce(live, agents), { timeout: REPLACE_BOUND_MS, interval: 100 })
+      .toBe(true);
+    expect(doubles).toEqual([]);
+  }, 60_000);
 });

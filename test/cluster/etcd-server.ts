@@ -13,6 +13,8 @@ export interface EtcdServer {
   readonly endpoint: string;
   /** kill -9 of the member, `downMs` of outage, then the same member started again on its data. */
   restart(downMs?: number): Promise<void>;
+  /** SIGSTOP of the member for `ms`, then SIGCONT: connections stay open, nothing answers. */
+  pause(ms: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -66,7 +68,16 @@ export async function startEtcd(): Promise<EtcdServer> {
       // Same data directory and ports: the member comes back with its keys and leases.
       running = await spawnEtcd(args, endpoint);
     },
+    async pause(ms) {
+      running.child.kill('SIGSTOP');
+      try {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+      } finally {
+        running.child.kill('SIGCONT');
+      }
+    },
     async stop() {
+      running.child.kill('SIGCONT');
       running.child.kill('SIGKILL');
       await running.exited;
       rmSync(dir, { recursive: true, force: true });

@@ -128,6 +128,55 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
     expect((await client(other).runAgent(agentId, { input: 'post-drain' })).value).toBe(before + 1);
   }, 60_000);
 
+  it.each(['killed', 'paused (SIGSTOP)'] as const)(
+    'attack: etcd %s as a migration is asked, for longer than the lease TTL: the agent runs on one node or none at every moment, the migration ends with a clear answer, and one node runs it once etcd is back',
+    async (fault) => {
+      const source = await owner();
+      const target = live().find((i) => i !== source) as number;
+      const etcd = cluster.etcd;
+      if (etcd === undefined) throw new Error('the test started its own etcd');
+      const seen: number[][] = [];
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          const on = await runningOn(agentId).catch(() => undefined);
+          if (on !== undefined) seen.push(on);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      })();
+      const migrating = client(source)
+        .migrateAgent(agentId, `gw-${target}`)
+        .then(
+          (moved) => ({ moved: moved.target }),
+          (error: { status?: number; message?: string }) => ({
+            status: error.status,
+            message: error.message,
+          }),
+        );
+      // Down longer than a lease: every node's lease lapses while the move is under way.
+      const outage = TTL_SECONDS * 1000 + 2_000;
+      const restarted = fault === 'killed' ? etcd.restart(outage) : etcd.pause(outage);
+      const asked = Date.now();
+      const answer = await migrating;
+      const answeredMs = Date.now() - asked;
+      await restarted;
+      // Answered by the lease's deadline at the latest, not when etcd comes back (a paused etcd never says no).
+      expect(answeredMs).toBeLessThan(TTL_SECONDS * 1000 + 1_500);
+      // Moved, or refused with a reason (here: 503, the owner cannot be read from etcd); never a hang or a bare 500.
+      if (!('moved' in answer)) {
+        expect([409, 503], JSON.stringify(answer)).toContain(answer.status);
+        expect(answer.message).toMatch(/cannot read .* from etcd/);
+      } else expect(answer.moved).toBe(`gw-${target}`);
+      await expect
+        .poll(async () => (await runningOn(agentId)).length, { timeout: 40_000, interval: 200 })
+        .toBe(1);
+      sampling = false;
+      await sampler;
+      expect(seen.filter((on) => on.length > 1)).toEqual([]);
+    },
+    120_000,
+  );
+
   it('a gateway cut off from etcd stops running the agent on its own and answers 503 naming why', async () => {
     const last = await owner();
     await cluster.relays[last]?.cut();

@@ -335,6 +335,29 @@ export function storeContract(newLocation: () => Promise<string>): void {
       expect((await store.quotaBuckets.get('k'))?.tokens).toBe(3);
     });
 
+    it('lists buckets stamped after a time, and restamps only those of the keys still stamped after it, tokens kept', async () => {
+      const store = await open();
+      const year = 365 * 86_400_000;
+      await store.quotaBuckets.take('ahead', hourly, 4, t0 + year);
+      await store.quotaBuckets.take('ahead-too', hourly, 1, t0 + 2 * year);
+      await store.quotaBuckets.take('now', hourly, 1, t0);
+      expect((await store.quotaBuckets.changedAfter(t0 + 60_000)).map(({ key }) => key)).toEqual([
+        'ahead-too',
+        'ahead',
+      ]);
+      const before = await store.transaction((tx) =>
+        tx.quotaBuckets.restamp(['ahead', 'now', 'missing'], t0 + 60_000, t0),
+      );
+      expect(before.map(({ key, updatedAt }) => [key, Number(updatedAt)])).toEqual([['ahead', t0 + year]]);
+      expect(await store.quotaBuckets.get('ahead')).toMatchObject({ tokens: 0, updatedAt: t0 });
+      expect((await store.quotaBuckets.changedAfter(t0 + 60_000)).map(({ key }) => key)).toEqual([
+        'ahead-too',
+      ]);
+      // Empty, it refills from t0 at its rate: one token in 15 min, not a full bucket.
+      expect((await store.quotaBuckets.take('ahead', hourly, 1, t0 + 899_999)).taken).toBe(false);
+      expect((await store.quotaBuckets.take('ahead', hourly, 1, t0 + 900_000)).taken).toBe(true);
+    });
+
     it('adjusts: a refund is capped at capacity, an overrun leaves a debt', async () => {
       const store = await open();
       await store.quotaBuckets.take('t', { capacity: 100, refill: 0, windowMs: 1 }, 60, t0);

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import type { GatewayConfig } from '../../gateway/config/schema.js';
 import { CredentialVault, MODEL_PROVIDER_KEYS } from '../../gateway/credentials/credential-vault.js';
 import type { ProviderConfig } from '../../gateway/models/config.js';
@@ -7,7 +6,9 @@ import { type ProviderProbe, probeProvider } from '../../gateway/models/provider
 import { Providers } from '../../gateway/models/providers.js';
 import { homeLayout } from '../../identity/home-layout.js';
 import { loadMasterKey } from '../../identity/master-key.js';
-import { defaultStorePath, openStore } from '../../store/open-store.js';
+import { defaultStorePath } from '../../store/open-store.js';
+import { storeFileExists } from '../../store/store-file.js';
+import { openRecordedStore } from '../../store/store-identity.js';
 import type { Store } from '../../store/types.js';
 
 export interface DoctorProvider {
@@ -41,9 +42,10 @@ export async function doctorModels(
   let secretsFor: (provider: ProviderConfig) => Promise<ProviderSecrets | undefined> = async () => undefined;
   try {
     const path = config.gateway.store ?? defaultStorePath(home);
-    if (!path.includes('://') && !existsSync(path)) throw new Error(`no store at ${path}`);
+    if (!path.includes('://') && !storeFileExists(path, home)) throw new Error(`no store at ${path}`);
     const masterKey = loadMasterKey(homeLayout(home).masterKey, env).bytes;
-    store = await openStore(path);
+    // A replaced store's vault is not this home's: its keys are not sent (STORE_REPLACED says why).
+    store = await openRecordedStore(home, path, { record: false });
     const vault = new CredentialVault({ store, masterKey });
     secretsFor = (provider) => vault.resolveForCall(MODEL_PROVIDER_KEYS, `models/${provider.name}`);
   } catch (error) {

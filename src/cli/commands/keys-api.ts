@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isOacpError } from '../../core/errors.js';
 import type { ApiKeys } from '../../gateway/apikeys/api-keys.js';
@@ -113,19 +112,32 @@ async function withStore(
   options: StoreFlag,
   use: (store: Store) => Promise<void>,
 ): Promise<void> {
-  const { defaultStorePath, openStore } = await import('../../store/open-store.js');
+  const { defaultStorePath } = await import('../../store/open-store.js');
+  const { openRecordedStore } = await import('../../store/store-identity.js');
+  const { storeFileExists } = await import('../../store/store-file.js');
+  const exists = (path: string, home: string) => {
+    try {
+      return storeFileExists(path, home);
+    } catch (error) {
+      throw new CliExit(`--store: ${error instanceof Error ? error.message : String(error)}`, 2);
+    }
+  };
   const { redactUrl } = await import('../../store/redact.js');
   const home = context.home(command);
   const location = options.store ?? defaultStorePath(home);
-  if (!location.includes('://') && !existsSync(location.replace(/^sqlite:/, '')))
+  if (!location.includes('://') && !exists(location.replace(/^sqlite:/, ''), home))
     throw new CliExit(
       `--store: no gateway store at ${location} (the first \`oacp gateway\` creates it, with its admin key; or give --store)`,
       2,
     );
   let store: Store;
   try {
-    store = await openStore(location);
+    // Through the home's record, as a gateway's start: a key made in, or revoked from, a store
+    // deleted or replaced while no gateway ran would be a key for a store the home does not use.
+    store = await openRecordedStore(home, location);
   } catch (error) {
+    // Exit 1 with its code, as the gateway and the bridge refuse it.
+    if (isOacpError(error) && error.code === 'STORE_REPLACED') throw error;
     throw new CliExit(
       `--store: cannot open ${redactUrl(location)}: ${error instanceof Error ? error.message : String(error)}`,
       2,

@@ -4,7 +4,7 @@ import type { GossipPeerSpec } from '../../cluster/gossip-service.js';
 import type { Member } from '../../cluster/member.js';
 import type { ClusterTls } from '../../cluster/tls.js';
 import { readCappedBody } from '../../core/capped-body.js';
-import { describeError } from '../../core/errors.js';
+import { describeError, isOacpError } from '../../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentDirectory } from './agent-directory.js';
 import { AgentMigrations, type MigrationResult } from './agent-migration.js';
@@ -89,7 +89,7 @@ export class GatewayCluster {
       key: this.key,
       runtime: this.runtime,
       receipts: this.receipts,
-      members: () => node.members(),
+      members: () => this.withinLease(node.members(), 'the cluster members'),
       owns: (agent) => node.owned().has(agent),
       handOff: (agent, to) => node.handOff(agent, to),
       program: (agent) => this.program(agent),
@@ -123,8 +123,9 @@ export class GatewayCluster {
     }
     let owner: Member | undefined;
     try {
-      owner = await node.ownerOf(agent);
+      owner = await this.withinLease(node.ownerOf(agent), "the agent's owner");
     } catch (error) {
+      if (isOacpError(error) && error.code === 'CLUSTER_UNAVAILABLE') throw error;
       // etcd did not answer (no quorum, no reachable member): nobody here can say who owns it.
       throw clusterError(
         'CLUSTER_UNAVAILABLE',
@@ -139,6 +140,33 @@ export class GatewayCluster {
         `node ${owner.id} showed a fork of its log and is no longer trusted; see oacp log cosigned`,
       );
     return new URL(owner.url);
+  }
+
+  /**
+   * An etcd read bounded by the lease TTL: an etcd that is stopped (SIGSTOP, a frozen VM) keeps its
+   * connections and never says no, and a request waiting on it longer than a lease is one whose answer
+   * could no longer be trusted (our own lease may have lapsed meanwhile).
+   */
+  private async withinLease<T>(read: Promise<T>, what: string): Promise<T> {
+    const ms = this.settings.ttlSeconds * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            clusterError(
+              'CLUSTER_UNAVAILABLE',
+              `node ${this.settings.nodeId} cannot read ${what} from etcd: no answer within the lease TTL (${this.settings.ttlSeconds} s); retry later`,
+            ),
+          ),
+        ms,
+      );
+    });
+    try {
+      return await Promise.race([read, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Which members may be forwarded to: the checkpoint gossip's verdict (set once it runs). */

@@ -98,5 +98,26 @@ export function quotaBucketRepo(sql: Sql, d: Dialect): QuotaBucketRepo {
       );
     },
     get,
+    changedAfter(after) {
+      return sql.all<QuotaBucketRow>(
+        `SELECT ${COLUMNS} FROM quota_buckets WHERE updated_at > ? ORDER BY updated_at DESC, bucket_key`,
+        [after],
+      );
+    },
+    async restamp(keys, after, now) {
+      if (keys.length === 0) return [];
+      const marks = keys.map(() => '?').join(', ');
+      const before = await sql.all<QuotaBucketRow>(
+        `SELECT ${COLUMNS} FROM quota_buckets WHERE updated_at > ? AND bucket_key IN (${marks})
+         ORDER BY bucket_key${d.forUpdate}`,
+        [after, ...keys],
+      );
+      if (before.length === 0) return [];
+      await sql.run(
+        `UPDATE quota_buckets SET updated_at = ? WHERE updated_at > ? AND bucket_key IN (${before.map(() => '?').join(', ')})`,
+        [now, after, ...before.map((row) => row.key)],
+      );
+      return before;
+    },
   };
 }
