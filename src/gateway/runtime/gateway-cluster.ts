@@ -277,13 +277,24 @@ export class GatewayCluster {
   private async drain(node: ClusterNode, deadline: number): Promise<void> {
     for (const agent of node.owned()) {
       if (Date.now() >= deadline) return;
+      let targets: readonly Member[];
       try {
-        const target = await leastLoaded(node, this.settings.nodeId);
-        if (target === undefined) return;
-        const moved = await this.migrate(agent, target.id);
-        this.logger.info('agent drained', { agent, to: moved.target, stateDigest: moved.stateDigest });
+        targets = await byLoad(node, this.settings.nodeId);
       } catch (error) {
         this.logger.warn('agent not drained', { agent, error: describeError(error) });
+        continue;
+      }
+      // A member whose lease has not lapsed yet may already be gone (killed, partitioned): the
+      // next one by load is tried, so one dead member does not cost the agent its state.
+      for (const target of targets) {
+        if (Date.now() >= deadline) return;
+        try {
+          const moved = await this.migrate(agent, target.id);
+          this.logger.info('agent drained', { agent, to: moved.target, stateDigest: moved.stateDigest });
+          break;
+        } catch (error) {
+          this.logger.warn('agent not drained', { agent, to: target.id, error: describeError(error) });
+        }
       }
     }
   }
@@ -320,13 +331,14 @@ export class GatewayCluster {
   }
 }
 
-async function leastLoaded(node: ClusterNode, self: string): Promise<Member | undefined> {
+/** Live members other than `self` that can take an agent's state, the least loaded first. */
+async function byLoad(node: ClusterNode, self: string): Promise<Member[]> {
   const [members, placements] = await Promise.all([node.members(), node.placements()]);
   const load = new Map<string, number>();
   for (const owner of placements.values()) load.set(owner, (load.get(owner) ?? 0) + 1);
   return members
     .filter((m) => m.id !== self && m.transferKey !== undefined)
-    .sort((a, b) => (load.get(a.id) ?? 0) - (load.get(b.id) ?? 0) || a.id.localeCompare(b.id))[0];
+    .sort((a, b) => (load.get(a.id) ?? 0) - (load.get(b.id) ?? 0) || a.id.localeCompare(b.id));
 }
 
 /** Posts the envelope to the target over the members' transport (mutual TLS with `cluster.tls`). */
