@@ -5,6 +5,7 @@ import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { BodyBytes } from '../core/body-bytes.js';
 import { numberOutOfRange, parseFiniteJson } from '../core/bounded-json.js';
 import { OacpError } from '../core/errors.js';
+import { continueOnRead } from '../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../core/header-count.js';
 import { hostGuardFor } from '../core/loopback.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
@@ -182,13 +183,15 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
     });
   };
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((error: unknown) => {
       if (!res.headersSent)
         text(res, 500, `bridge error: ${error instanceof Error ? error.message : String(error)}`);
       else res.end();
     });
-  });
+  };
+  const server = createServer(onRequest);
+  continueOnRead(server, onRequest);
   // As the gateway's listener: a client that dribbles its headers or body holds a socket for
   // seconds, not Node's default minutes.
   server.headersTimeout = 10_000;
