@@ -1,4 +1,17 @@
-import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+/** What of a Node `IncomingMessage` this needs (core names no network module). */
+interface AnnouncedBody {
+  on(event: 'newListener', listener: (event: string | symbol) => void): unknown;
+  off(event: 'newListener', listener: (event: string | symbol) => void): unknown;
+}
+
+/** What of a Node `ServerResponse` this needs. */
+interface PendingAnswer {
+  readonly headersSent: boolean;
+  readonly writableEnded: boolean;
+  setHeader(name: string, value: string): unknown;
+  removeHeader(name: string): void;
+  writeContinue(): void;
+}
 
 /**
  * `Expect: 100-continue` on an OACP listener (the gateway, the MCP bridge's
@@ -10,8 +23,11 @@ import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'n
  * (the client still holds the body it announced, so the connection cannot
  * carry another request).
  */
-export function continueOnRead(server: Server, listener: RequestListener): void {
-  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+export function continueOnRead<Req extends AnnouncedBody, Res extends PendingAnswer>(
+  server: { on(event: 'checkContinue', listener: (req: Req, res: Res) => void): unknown },
+  listener: (req: Req, res: Res) => void,
+): void {
+  server.on('checkContinue', (req, res) => {
     res.setHeader('connection', 'close');
     const onListener = (event: string | symbol) => {
       if (event !== 'data' && event !== 'readable') return;
