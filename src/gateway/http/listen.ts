@@ -1,13 +1,13 @@
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { getRequestListener } from '@hono/node-server';
+import { getRequestListener, RequestError } from '@hono/node-server';
 import { continueOnRead } from '../../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../../core/header-count.js';
 import { inputFileFailure, readInputBytes } from '../../core/input-file.js';
 import { isLoopbackAddress } from '../../core/loopback.js';
 import type { ErrorBody } from './api-schemas.js';
-import { httpError } from './errors.js';
+import { httpError, toHttpFailure } from './errors.js';
 
 export interface ListenOptions {
   readonly host: string;
@@ -73,6 +73,16 @@ export async function listen(
   // The env ({incoming, outgoing}) lets the body limit read the Node request stream directly.
   const app = getRequestListener((request, env) => fetch(request, env), {
     overrideGlobalObjects: false,
+    // A request no URL can be built from (HTTP/1.0 without Host, `OPTIONS *`, a backslash in
+    // the path) never reaches the app: refused here, typed as every other refusal, not a bare 400.
+    errorHandler: (error) => {
+      const failure = toHttpFailure(
+        error instanceof RequestError
+          ? httpError('BAD_REQUEST', `the request cannot be read: ${error.message}`)
+          : error,
+      );
+      return Response.json(failure.body, { status: failure.status });
+    },
   });
   const listener: RequestListener = (req, res) => {
     const tooMany = tooManyHeaders(req);
