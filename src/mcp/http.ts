@@ -8,6 +8,7 @@ import { OacpError } from '../core/errors.js';
 import { continueOnRead } from '../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../core/header-count.js';
 import { hostGuardFor } from '../core/loopback.js';
+import { SLOW_CLIENT_LIMITS } from '../core/slow-clients.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
 import type { Bridge, ServedSession } from './bridge.js';
 import type { McpErrorCode } from './errors.js';
@@ -190,12 +191,8 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
       else res.end();
     });
   };
-  const server = createServer(onRequest);
+  const server = createServer(SLOW_CLIENT_LIMITS, onRequest);
   continueOnRead(server, onRequest);
-  // As the gateway's listener: a client that dribbles its headers or body holds a socket for
-  // seconds, not Node's default minutes.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 60_000;
   countHeaders(server);
   await listen(server, options.host, options.port);
   const address = server.address() as AddressInfo;

@@ -6,6 +6,7 @@ import { continueOnRead } from '../../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../../core/header-count.js';
 import { inputFileFailure, readInputBytes } from '../../core/input-file.js';
 import { isLoopbackAddress } from '../../core/loopback.js';
+import { SLOW_CLIENT_LIMITS } from '../../core/slow-clients.js';
 import type { ErrorBody } from './api-schemas.js';
 import { httpError, toHttpFailure } from './errors.js';
 
@@ -122,7 +123,7 @@ export async function listen(
               { requestCert: true, rejectUnauthorized: false }
             : {};
       server = createHttpsServer(
-        { cert, key, minVersion: 'TLSv1.2', ...mutual },
+        { cert, key, minVersion: 'TLSv1.2', ...mutual, ...SLOW_CLIENT_LIMITS },
         listener,
       ) as unknown as Server;
     } catch (error) {
@@ -133,13 +134,11 @@ export async function listen(
       );
     }
   } else {
-    server = createHttpServer(listener);
+    server = createHttpServer(SLOW_CLIENT_LIMITS, listener);
   }
   countHeaders(server);
   continueOnRead(server, listener);
   server.keepAliveTimeout = 5_000;
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) =>
       reject(
