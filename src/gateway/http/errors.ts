@@ -23,6 +23,7 @@ export type HttpErrorCode =
   | 'NOT_FOUND'
   | 'PAYLOAD_TOO_LARGE'
   | 'BODIES_BUSY'
+  | 'STREAMS_BUSY'
   | 'HEADERS_TOO_LARGE'
   | 'HOST_REFUSED'
   | 'INTERNAL'
@@ -65,6 +66,7 @@ const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
   NOT_FOUND: 404,
   PAYLOAD_TOO_LARGE: 413,
   BODIES_BUSY: 503,
+  STREAMS_BUSY: 503,
   HEADERS_TOO_LARGE: 431,
   HOST_REFUSED: 403,
   INTERNAL: 500,
@@ -169,7 +171,7 @@ export function toHttpFailure(error: unknown): HttpFailure {
       ? Math.max(1, Math.ceil(details.retryAfterMs / 1000))
       : error.code === 'RUNTIME_AGENT_RESTARTING'
         ? 1
-        : error.code === 'BODIES_BUSY'
+        : error.code === 'BODIES_BUSY' || error.code === 'STREAMS_BUSY'
           ? 5
           : undefined;
   return {
