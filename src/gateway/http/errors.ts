@@ -1,3 +1,4 @@
+import type { A2aErrorCode } from '../../a2a/errors.js';
 import type { QuotaErrorCode } from '../../airlock/quota/errors.js';
 import { QuotaExceededError } from '../../airlock/quota/errors.js';
 import type { CapabilityErrorCode } from '../../capability/errors.js';
@@ -54,6 +55,7 @@ export type MappedErrorCode =
   | CapabilityErrorCode
   | ClusterErrorCode
   | QuotaErrorCode
+  | Extract<A2aErrorCode, 'A2A_AGENT_UNKNOWN'>
   | Extract<IdentityErrorCode, 'IDENTITY_AGENT_NAME_INVALID'>
   | Extract<StoreErrorCode, 'STORE_CONFLICT' | 'STORE_UNAVAILABLE'>
   | Extract<LogErrorCode, 'LOG_OUT_OF_RANGE' | 'LOG_CORRUPT'>;
@@ -125,6 +127,7 @@ const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
   CREDENTIAL_DECRYPT_FAILED: 500,
   CREDENTIAL_KEY_INVALID: 500,
   CLUSTER_UNAVAILABLE: 503,
+  A2A_AGENT_UNKNOWN: 404,
   CLUSTER_CONFIG_INVALID: 400,
   CLUSTER_CLOSED: 503,
   CLUSTER_MIGRATION_REFUSED: 409,

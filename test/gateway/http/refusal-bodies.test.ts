@@ -70,3 +70,24 @@ describe('refusals at the HTTP surface', () => {
     expect(metrics.text).not.toContain(secretOf(guess));
   });
 });
+
+describe('the A2A card of an agent the gateway does not serve', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startGateway();
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('attack: a name that is an API key: 404 typed A2A_AGENT_UNKNOWN, the key not echoed', async () => {
+    const secret = gw.adminKey.split('_').slice(2).join('_');
+    const { status, json, text } = await raw(gw.url, `/a2a/${gw.adminKey}/.well-known/agent-card.json`);
+    expect(status).toBe(404);
+    expect((json as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'A2A_AGENT_UNKNOWN',
+      message: expect.stringContaining('no A2A agent named'),
+    });
+    expect(text).not.toContain(secret);
+  });
+});
