@@ -15,6 +15,7 @@ import { A2A_PREFIX, type A2aNodeInfo, buildAgentCard, DEFAULT_RECEIPTS_PATH } f
 import { AgentEndpoint } from './agent-endpoint.js';
 import { signAgentCard } from './card-signature.js';
 import { directoryCard } from './directory-card.js';
+import { a2aError } from './errors.js';
 import type { InboundChecks, InboundReceipts } from './inbound-calls.js';
 import { OACP_JSONRPC_CODES } from './jsonrpc-errors.js';
 import { idOf, isAsyncIterable, rpcError, sse } from './jsonrpc-response.js';
@@ -145,7 +146,9 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
 
   app.get(`${A2A_PREFIX}/:agent/.well-known/agent-card.json`, async (c) => {
     const agent = await options.agents.get(c.req.param('agent'));
-    if (agent === undefined) return c.json({ error: `no A2A agent named ${c.req.param('agent')}` }, 404);
+    // Thrown, so the listener's one error map answers it: typed, its echo of the name redacted.
+    if (agent === undefined)
+      throw a2aError('A2A_AGENT_UNKNOWN', `no A2A agent named ${c.req.param('agent')}`);
     const base = baseOf(c.req.raw);
     // In a cluster the card comes from the node that runs the agent: it names that node's log,
     // where the results' receipts are, signed by the agent as any card is.

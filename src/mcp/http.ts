@@ -5,8 +5,10 @@ import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { BodyBytes } from '../core/body-bytes.js';
 import { numberOutOfRange, parseFiniteJson } from '../core/bounded-json.js';
 import { OacpError } from '../core/errors.js';
+import { continueOnRead } from '../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../core/header-count.js';
 import { hostGuardFor } from '../core/loopback.js';
+import { SLOW_CLIENT_LIMITS } from '../core/slow-clients.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
 import type { Bridge, ServedSession } from './bridge.js';
 import type { McpErrorCode } from './errors.js';
@@ -184,17 +186,15 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
     });
   };
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((error: unknown) => {
       if (!res.headersSent)
         text(res, 500, `bridge error: ${error instanceof Error ? error.message : String(error)}`);
       else res.end();
     });
-  });
-  // As the gateway's listener: a client that dribbles its headers or body holds a socket for
-  // seconds, not Node's default minutes.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 60_000;
+  };
+  const server = createServer(SLOW_CLIENT_LIMITS, onRequest);
+  continueOnRead(server, onRequest);
   countHeaders(server);
   await listen(server, options.host, options.port);
   const address = server.address() as AddressInfo;

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { BodyBytes } from '../../core/body-bytes.js';
 import { type GatewayEnv, MAX_BODY_DEPTH } from './env.js';
-import { toHttpFailure } from './errors.js';
+import { httpError, toHttpFailure } from './errors.js';
 import { authenticate } from './middleware/authenticate.js';
 import { authorize } from './middleware/authorize.js';
 import { bodyLimit, preread } from './middleware/body-limit.js';
@@ -84,9 +84,12 @@ export function createApp(services: GatewayServices, mounts: readonly Mount[] = 
     app.route('/', mount.app);
   }
 
-  app.notFound((c) =>
-    c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404),
-  );
+  app.notFound((c) => {
+    // Through the one error map, so the caller's path is redacted (a key pasted into a URL) and cut short.
+    const path = c.req.path.length > 200 ? `${c.req.path.slice(0, 200)}…` : c.req.path;
+    const failure = toHttpFailure(httpError('NOT_FOUND', `no route ${c.req.method} ${path}`));
+    return c.json(failure.body, failure.status);
+  });
   app.onError((error, c) => {
     const failure = toHttpFailure(error);
     if (failure.status >= 500) services.logger.error('request failed', { requestId: c.var.requestId, error });

@@ -90,7 +90,8 @@ export class Authenticator {
     if (request.authorization !== undefined) return this.apiKey(request.authorization);
     throw await this.refuse(
       'missing',
-      'authentication required: Authorization: Bearer oacp_… or OACP-Signed-Request',
+      // No token shape here: the redactor would blank it, and the answer would read "Bearer [REDACTED]".
+      'authentication required: an API key (Authorization: Bearer <key>, or x-api-key: <key>) or an OACP-Signed-Request header',
     );
   }
 

@@ -1,3 +1,4 @@
+import type { A2aErrorCode } from '../../a2a/errors.js';
 import type { QuotaErrorCode } from '../../airlock/quota/errors.js';
 import { QuotaExceededError } from '../../airlock/quota/errors.js';
 import type { CapabilityErrorCode } from '../../capability/errors.js';
@@ -23,6 +24,7 @@ export type HttpErrorCode =
   | 'NOT_FOUND'
   | 'PAYLOAD_TOO_LARGE'
   | 'BODIES_BUSY'
+  | 'STREAMS_BUSY'
   | 'HEADERS_TOO_LARGE'
   | 'HOST_REFUSED'
   | 'INTERNAL'
@@ -53,6 +55,7 @@ export type MappedErrorCode =
   | CapabilityErrorCode
   | ClusterErrorCode
   | QuotaErrorCode
+  | Extract<A2aErrorCode, 'A2A_AGENT_UNKNOWN'>
   | Extract<IdentityErrorCode, 'IDENTITY_AGENT_NAME_INVALID'>
   | Extract<StoreErrorCode, 'STORE_CONFLICT' | 'STORE_UNAVAILABLE'>
   | Extract<LogErrorCode, 'LOG_OUT_OF_RANGE' | 'LOG_CORRUPT'>;
@@ -65,6 +68,7 @@ const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
   NOT_FOUND: 404,
   PAYLOAD_TOO_LARGE: 413,
   BODIES_BUSY: 503,
+  STREAMS_BUSY: 503,
   HEADERS_TOO_LARGE: 431,
   HOST_REFUSED: 403,
   INTERNAL: 500,
@@ -123,6 +127,7 @@ const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
   CREDENTIAL_DECRYPT_FAILED: 500,
   CREDENTIAL_KEY_INVALID: 500,
   CLUSTER_UNAVAILABLE: 503,
+  A2A_AGENT_UNKNOWN: 404,
   CLUSTER_CONFIG_INVALID: 400,
   CLUSTER_CLOSED: 503,
   CLUSTER_MIGRATION_REFUSED: 409,
@@ -169,7 +174,7 @@ export function toHttpFailure(error: unknown): HttpFailure {
       ? Math.max(1, Math.ceil(details.retryAfterMs / 1000))
       : error.code === 'RUNTIME_AGENT_RESTARTING'
         ? 1
-        : error.code === 'BODIES_BUSY'
+        : error.code === 'BODIES_BUSY' || error.code === 'STREAMS_BUSY'
           ? 5
           : undefined;
   return {

@@ -1,12 +1,14 @@
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { getRequestListener } from '@hono/node-server';
+import { getRequestListener, RequestError } from '@hono/node-server';
+import { continueOnRead } from '../../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../../core/header-count.js';
 import { inputFileFailure, readInputBytes } from '../../core/input-file.js';
 import { isLoopbackAddress } from '../../core/loopback.js';
+import { SLOW_CLIENT_LIMITS } from '../../core/slow-clients.js';
 import type { ErrorBody } from './api-schemas.js';
-import { httpError } from './errors.js';
+import { httpError, toHttpFailure } from './errors.js';
 
 export interface ListenOptions {
   readonly host: string;
@@ -72,6 +74,16 @@ export async function listen(
   // The env ({incoming, outgoing}) lets the body limit read the Node request stream directly.
   const app = getRequestListener((request, env) => fetch(request, env), {
     overrideGlobalObjects: false,
+    // A request no URL can be built from (HTTP/1.0 without Host, `OPTIONS *`, a backslash in
+    // the path) never reaches the app: refused here, typed as every other refusal, not a bare 400.
+    errorHandler: (error) => {
+      const failure = toHttpFailure(
+        error instanceof RequestError
+          ? httpError('BAD_REQUEST', `the request cannot be read: ${error.message}`)
+          : error,
+      );
+      return Response.json(failure.body, { status: failure.status });
+    },
   });
   const listener: RequestListener = (req, res) => {
     const tooMany = tooManyHeaders(req);
@@ -111,7 +123,7 @@ export async function listen(
               { requestCert: true, rejectUnauthorized: false }
             : {};
       server = createHttpsServer(
-        { cert, key, minVersion: 'TLSv1.2', ...mutual },
+        { cert, key, minVersion: 'TLSv1.2', ...mutual, ...SLOW_CLIENT_LIMITS },
         listener,
       ) as unknown as Server;
     } catch (error) {
@@ -122,12 +134,11 @@ export async function listen(
       );
     }
   } else {
-    server = createHttpServer(listener);
+    server = createHttpServer(SLOW_CLIENT_LIMITS, listener);
   }
   countHeaders(server);
+  continueOnRead(server, listener);
   server.keepAliveTimeout = 5_000;
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) =>
       reject(

@@ -47,16 +47,21 @@ export function receiptStreamRoutes(services: GatewayServices): Route[] {
         from ?? (resume === undefined ? undefined : String(Number(resume) + 1)),
         services.log.size,
       );
+      // HEAD learns what GET would answer without a stream: one would hold a slot until the
+      // connection closed, though its answer ended at the headers (8 HEADs took a key's slots).
+      if (c.req.method === 'HEAD') {
+        return c.body(null, 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+      }
       const principal = c.get('principal');
       const key = principal.kind === 'api-key' ? principal.keyId : principal.agent.id;
       const mine = perKey.get(key) ?? 0;
       if (open >= MAX_STREAMS || mine >= MAX_STREAMS_PER_KEY) {
-        c.header('retry-after', '5');
-        const message =
+        throw httpError(
+          'STREAMS_BUSY',
           mine >= MAX_STREAMS_PER_KEY
             ? `this key has ${MAX_STREAMS_PER_KEY} receipt streams open; close one`
-            : `${MAX_STREAMS} receipt streams are open; try again later`;
-        return c.json({ error: { code: 'UNAVAILABLE', message } }, 503);
+            : `${MAX_STREAMS} receipt streams are open; try again later`,
+        );
       }
       open += 1;
       perKey.set(key, mine + 1);

@@ -1,0 +1,58 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type TestGateway } from '../service/harness.js';
+
+/** Writes `request` as raw bytes and returns the whole answer (head and body). */
+function exchange(url: URL, request: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(Number(url.port), url.hostname);
+    let answer = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      answer += chunk;
+    });
+    socket.on('close', () => resolve(answer));
+    socket.on('error', () => resolve(answer));
+    socket.on('connect', () => socket.write(request));
+    socket.setTimeout(3_000, () => socket.destroy());
+  });
+}
+
+describe('a request the gateway cannot build a URL from', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startGateway();
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('attack: HTTP/1.0 without Host, OPTIONS *, a backslash in the path, a broken absolute URL: a typed 400 naming the problem, and the gateway serves on', async () => {
+    const host = `Host: ${gw.url.host}\r\n`;
+    const cases: Array<[string, string, string]> = [
+      ['HTTP/1.0 without a Host header', 'GET /v1/agents HTTP/1.0\r\n\r\n', 'missing host header'],
+      ['OPTIONS *', `OPTIONS * HTTP/1.1\r\n${host}Connection: close\r\n\r\n`, 'invalid url'],
+      [
+        'a backslash in the path',
+        `GET /v1\\agents HTTP/1.1\r\n${host}Connection: close\r\n\r\n`,
+        'backslash',
+      ],
+      [
+        'an absolute URL with a broken host',
+        `GET http://[x/v1/agents HTTP/1.1\r\n${host}Connection: close\r\n\r\n`,
+        'absolute url',
+      ],
+    ];
+    for (const [name, request, problem] of cases) {
+      const answer = await exchange(gw.url, request);
+      expect(answer.split('\r\n')[0], name).toMatch(/^HTTP\/1\.1 400 /);
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as {
+        error: { code: string; message: string };
+      };
+      expect(body.error.code, name).toBe('BAD_REQUEST');
+      expect(body.error.message.toLowerCase(), name).toContain(problem);
+      expect(body.error.message, name).not.toMatch(/\n\s+at /);
+      expect((await fetch(new URL('/healthz', gw.url))).status, name).toBe(200);
+    }
+  });
+});
