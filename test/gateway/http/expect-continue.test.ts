@@ -1,10 +1,10 @@
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBridge } from '../../../src/mcp/bridge.js';
 import { type HttpBridge, serveHttp } from '../../../src/mcp/http.js';
 import { lightUpstream, type TestReceipts, testReceipts } from '../../mcp/helpers.js';
 import { RAW_SERVER } from '../../mcp/raw-harness.js';
 import { startGateway, type TestGateway } from '../service/harness.js';
+import { rawExchange } from './raw-socket.js';
 
 /**
  * Sends the head of a request announcing `Expect: 100-continue` and holds its body back,
@@ -12,22 +12,14 @@ import { startGateway, type TestGateway } from '../service/harness.js';
  * what the server answered before it is collected. Resolves with every byte received.
  */
 function expectContinue(url: URL, head: string, body: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(Number(url.port), url.hostname);
-    let answer = '';
-    let sent = false;
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      answer += chunk;
+  let sent = false;
+  return rawExchange(url, head, {
+    onData: (answer, socket) => {
       if (!sent && answer.startsWith('HTTP/1.1 100 ') && answer.includes('\r\n\r\n')) {
         sent = true;
         socket.write(body);
       }
-    });
-    socket.on('close', () => resolve(answer));
-    socket.on('error', () => resolve(answer));
-    socket.on('connect', () => socket.write(head));
-    socket.setTimeout(3_000, () => socket.destroy());
+    },
   });
 }
 

@@ -1,27 +1,15 @@
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBridge } from '../../../src/mcp/bridge.js';
 import { type HttpBridge, serveHttp } from '../../../src/mcp/http.js';
 import { lightUpstream, type TestReceipts, testReceipts } from '../../mcp/helpers.js';
 import { RAW_SERVER } from '../../mcp/raw-harness.js';
 import { startGateway, type TestGateway } from '../service/harness.js';
+import { rawExchange } from './raw-socket.js';
 
 /** Writes `request` as raw bytes and returns the status line of the first answer (or '' if none). */
-function rawExchange(url: URL, request: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(Number(url.port), url.hostname);
-    let answer = '';
-    const done = () => resolve(answer.split('\r\n')[0] ?? '');
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      answer += chunk;
-    });
-    socket.on('close', done);
-    socket.on('error', done);
-    socket.on('connect', () => socket.write(request));
-    // A server that waits for more bytes has not refused: close our side after a moment.
-    socket.setTimeout(3_000, () => socket.destroy());
-  });
+/** The status line of the answer to `request` written raw. */
+async function rawStatusLine(url: URL, request: string): Promise<string> {
+  return (await rawExchange(url, request)).split('\r\n')[0] ?? '';
 }
 
 const header = (host: string) => `Host: ${host}\r\n`;
@@ -63,7 +51,7 @@ function attacks(url: URL, path: string): Record<string, { request: string; stat
 
 async function expectRefusedAndAlive(url: URL, path: string, stillServes: () => Promise<void>) {
   for (const [name, attack] of Object.entries(attacks(url, path))) {
-    expect(await rawExchange(url, attack.request), name).toMatch(attack.status);
+    expect(await rawStatusLine(url, attack.request), name).toMatch(attack.status);
     await stillServes();
   }
 }

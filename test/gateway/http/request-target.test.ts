@@ -1,22 +1,6 @@
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../service/harness.js';
-
-/** Writes `request` as raw bytes and returns the whole answer (head and body). */
-function exchange(url: URL, request: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(Number(url.port), url.hostname);
-    let answer = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      answer += chunk;
-    });
-    socket.on('close', () => resolve(answer));
-    socket.on('error', () => resolve(answer));
-    socket.on('connect', () => socket.write(request));
-    socket.setTimeout(3_000, () => socket.destroy());
-  });
-}
+import { rawExchange } from './raw-socket.js';
 
 describe('a request the gateway cannot build a URL from', () => {
   let gw: TestGateway;
@@ -44,7 +28,7 @@ describe('a request the gateway cannot build a URL from', () => {
       ],
     ];
     for (const [name, request, problem] of cases) {
-      const answer = await exchange(gw.url, request);
+      const answer = await rawExchange(gw.url, request);
       expect(answer.split('\r\n')[0], name).toMatch(/^HTTP\/1\.1 400 /);
       const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as {
         error: { code: string; message: string };
