@@ -4,11 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
-import type { ExecutionPredicate } from '../../src/attest/execution.js';
-import { parseEnvelopeBytes } from '../../src/attest/receipt.js';
-import { verifyReceiptEnvelope } from '../../src/attest/verify-receipt.js';
-import { OacpNode } from '../../src/node/oacp-node.js';
 import { oacpAsUid1000, oacpBinary, uid1000Home } from './harness.js';
+import { executionReceipts } from './home-receipts.js';
 
 /**
  * `oacp run` records exactly one signed receipt per run, whatever the outcome
@@ -27,24 +24,6 @@ function initHome(): string {
   const home = join(scratch, `home${homes++}`);
   expect(oacpBinary(['--home', home, 'init']).code).toBe(0);
   return home;
-}
-
-/** Every receipt in the home's log, verified under its Airlock key (a failure fails the test). */
-async function receipts(home: string): Promise<ExecutionPredicate[]> {
-  const node = await OacpNode.open(home, {}, { readOnly: true });
-  try {
-    const found: ExecutionPredicate[] = [];
-    for (let index = 0; index < node.log.size; index++) {
-      const verified = verifyReceiptEnvelope(parseEnvelopeBytes(await node.log.entry(index)), {
-        airlockKeys: [node.keys.publicKeys().airlock.raw],
-      });
-      expect(verified.ok).toBe(true);
-      found.push(verified.statement?.predicate as ExecutionPredicate);
-    }
-    return found;
-  } finally {
-    await node.close();
-  }
 }
 
 /** Runs `sh -c script` through `oacp run`, calling `during` once the workload's first output arrives. */
@@ -81,7 +60,7 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
     ]);
     expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/execution receipt 0 in log /);
-    const [receipt, ...more] = await receipts(home);
+    const [receipt, ...more] = await executionReceipts(home);
     expect(more).toEqual([]);
     expect(receipt).toMatchObject({
       tier: 'hardened',
@@ -112,7 +91,7 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
     const home = initHome();
     const result = oacpBinary(['--home', home, 'run', '--no-receipt', '--', '/bin/echo', 'ran']);
     expect(result).toMatchObject({ code: 0, stdout: 'ran\n' });
-    expect(await receipts(home)).toEqual([]);
+    expect(await executionReceipts(home)).toEqual([]);
     const homeless = oacpBinary([
       '--home',
       join(scratch, 'none'),
@@ -155,7 +134,7 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
       'while :; do :; done',
     ]);
     expect(result.code).not.toBe(0);
-    const [receipt, ...more] = await receipts(home);
+    const [receipt, ...more] = await executionReceipts(home);
     expect(more).toEqual([]);
     expect(receipt).toMatchObject({
       outcome: 'killed',
@@ -171,7 +150,7 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
     writeFileSync(agent, 'while (true) {}');
     const result = oacpBinary(['--home', home, 'run', agent, '--quota-cpu', '200ms']);
     expect(result.code).toBe(1);
-    expect(await receipts(home)).toEqual([
+    expect(await executionReceipts(home)).toEqual([
       expect.objectContaining({
         tier: 'standard',
         outcome: 'killed',
@@ -188,7 +167,7 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
     const tee = oacpBinary(['--home', home, 'run', '--tier', 'tee', '--', '/bin/true']);
     expect(tee.code).toBe(1);
     expect(tee.stderr).toContain('AIRLOCK_TIER_UNAVAILABLE');
-    const [byGrant, byTier, ...more] = await receipts(home);
+    const [byGrant, byTier, ...more] = await executionReceipts(home);
     expect(more).toEqual([]);
     expect(byGrant).toMatchObject({
       outcome: 'refused',
@@ -207,7 +186,7 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
     const result = oacpBinary(['--home', home, 'run', '--', '/bin/sh', '-c', attack]);
     expect(result).toMatchObject({ code: 0, stdout: 'survived\n' });
     expect(result.stderr).toMatch(/execution receipt 0 in log/);
-    expect(await receipts(home)).toEqual([
+    expect(await executionReceipts(home)).toEqual([
       expect.objectContaining({ outcome: 'exited', exit: { code: 0, signal: null } }),
     ]);
   });
@@ -218,7 +197,7 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
     const { code, stderr } = await run;
     expect(code).toBe(130);
     expect(stderr).toMatch(/execution receipt 0 in log/);
-    expect(await receipts(home)).toEqual([
+    expect(await executionReceipts(home)).toEqual([
       expect.objectContaining({ outcome: 'interrupted', reason: expect.stringMatching(/SIGINT/) }),
     ]);
   });
@@ -238,7 +217,7 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
         const cramped = oacpBinary(['--home', home, 'run', '--', '/bin/echo', 'ran']);
         expect(cramped).toMatchObject({ code: 1, stdout: '' });
         expect(cramped.stderr).toMatch(/MCP_RECEIPT_UNAVAILABLE: .*bytes free/);
-        expect(await receipts(home)).toEqual([
+        expect(await executionReceipts(home)).toEqual([
           expect.objectContaining({
             outcome: 'refused',
             reason: expect.stringMatching(/^MCP_RECEIPT_UNAVAILABLE/),
@@ -294,7 +273,7 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
       } finally {
         spawnSync('chattr', ['-i', wal]);
       }
-      expect(await receipts(home)).toHaveLength(1);
+      expect(await executionReceipts(home)).toHaveLength(1);
     },
   );
 
@@ -312,7 +291,7 @@ describe.skipIf(!hardenedOk || !existsSync(BIN))('oacp run receipts', () => {
     // Root does not open uid 1000's home, even to read (docs/keys.md): it reads a copy of its own.
     const copy = join(scratch, 'user-home-copy');
     cpSync(join(userHome, '.oacp'), copy, { recursive: true });
-    const [first, records] = await receipts(copy);
+    const [first, records] = await executionReceipts(copy);
     expect(first).toMatchObject({
       outcome: 'refused',
       reason: expect.stringMatching(/AIRLOCK_LIMIT_UNENFORCED/),

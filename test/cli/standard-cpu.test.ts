@@ -3,11 +3,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ExecutionPredicate } from '../../src/attest/execution.js';
-import { parseEnvelopeBytes } from '../../src/attest/receipt.js';
-import { verifyReceiptEnvelope } from '../../src/attest/verify-receipt.js';
-import { OacpNode } from '../../src/node/oacp-node.js';
 import { oacpBinary } from './harness.js';
+import { executionReceipts } from './home-receipts.js';
 
 /**
  * Issue 9 (receipts claim only what was measured): a standard-tier run's `usage.cpuMs` was the
@@ -21,23 +18,6 @@ const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 const scratch = mkdtempSync(join(tmpdir(), 'oacp-standard-cpu-'));
 chmodSync(scratch, 0o755);
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-async function receipts(home: string): Promise<ExecutionPredicate[]> {
-  const node = await OacpNode.open(home, {}, { readOnly: true });
-  try {
-    const found: ExecutionPredicate[] = [];
-    for (let index = 0; index < node.log.size; index++) {
-      const verified = verifyReceiptEnvelope(parseEnvelopeBytes(await node.log.entry(index)), {
-        airlockKeys: [node.keys.publicKeys().airlock.raw],
-      });
-      expect(verified.ok).toBe(true);
-      found.push(verified.statement?.predicate as ExecutionPredicate);
-    }
-    return found;
-  } finally {
-    await node.close();
-  }
-}
 
 /** Runs `oacp ARGS`, stopping it for `stoppedMs` of every `periodMs` until it exits. */
 function runStoppedMostly(
@@ -76,7 +56,7 @@ describe('oacp run, standard tier: usage.cpuMs in the receipt', () => {
     expect(result.stderr).toMatch(/^oacp: execution receipt 0 in log \S+\n$/);
     expect(result.stdout.trim()).toBe('true');
     expect(result.code).toBe(0);
-    const [receipt, ...more] = await receipts(home);
+    const [receipt, ...more] = await executionReceipts(home);
     expect(more).toEqual([]);
     expect(receipt).toMatchObject({ tier: 'standard', outcome: 'exited' });
     const usage = receipt?.usage;
