@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildStatement } from '../../src/attest/receipt.js';
@@ -224,6 +224,55 @@ describe('oacp log consistency and witness', () => {
     // A rollback is a security event: its own exit status.
     expect(rollback.code).toBe(3);
     expect(rollback.stderr).toMatch(/SECURITY: LOG_WITNESS_ROLLBACK/);
+  });
+});
+
+describe('oacp log consistency on a forked log', () => {
+  it('names two signed trees that one does not extend a fork (exit 3), and a swapped order a usage error', async () => {
+    const root = tempDir();
+    const home = join(root, 'home');
+    const fork = join(root, 'fork');
+    // Each copy remembers the size it signed on its own: the log refuses to roll its own state back.
+    const env = (at: string) => ({ OACP_LOG_STATE_DIR: `${at}-state` });
+    await oacp(['--home', home, 'init', '--origin', 'oacp.test/forked'], env(home));
+    const record = async (at: string, count: number) => {
+      const node = await OacpNode.open(at, env(at));
+      // Receipts that differ between the two copies (the same statement would grow both alike).
+      const predicate = { ...toolCallPredicate(undefined), agent: { clientId: at } };
+      for (let i = 0; i < count; i++) {
+        await node.record(buildStatement({ predicateType: TOOL_CALL_PREDICATE_TYPE, predicate }));
+      }
+      await node.close();
+      return write(`${(await oacp(['--home', at, 'log', 'checkpoint'], env(at))).stdout}\n`);
+    };
+    await record(home, 3);
+    // The same key, two histories from entry 3 on: what a log that equivocates hands two readers.
+    cpSync(home, fork, { recursive: true });
+    cpSync(`${home}-state`, `${fork}-state`, { recursive: true });
+    const ours = await record(home, 2);
+    const theirs = await record(fork, 2);
+    const theirsLater = await record(fork, 2);
+    expect(readFileSync(ours, 'utf8').split('\n')[1]).toBe('5');
+    expect(readFileSync(theirs, 'utf8').split('\n')[1]).toBe('5');
+
+    const twoRoots = await oacp(['--home', home, 'log', 'consistency', ours, theirs], env(home));
+    expect(twoRoots.code).toBe(3);
+    expect(twoRoots.stderr).toMatch(/^oacp: SECURITY: LOG_FORK: .*two roots at size 5.*the log forked$/m);
+
+    // The fork's own proof of 5 -> 7 does not start from our size-5 root.
+    const notExtended = await oacp(['--home', fork, 'log', 'consistency', ours, theirsLater], env(fork));
+    expect(notExtended.code).toBe(3);
+    expect(notExtended.stderr).toMatch(
+      /^oacp: SECURITY: LOG_FORK: .*size 7 of oacp\.test\/forked is not shown to extend size 5/m,
+    );
+
+    // The positive control on the same files: the fork's own history is consistent.
+    expect((await oacp(['--home', fork, 'log', 'consistency', theirs, theirsLater], env(fork))).code).toBe(0);
+
+    const swapped = await oacp(['--home', fork, 'log', 'consistency', theirsLater, theirs], env(fork));
+    expect(swapped.code).toBe(1);
+    expect(swapped.stderr).toContain('has size 7, more than');
+    expect(swapped.stderr).not.toContain('SECURITY');
   });
 });
 
