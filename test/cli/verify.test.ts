@@ -5,7 +5,7 @@ import { buildStatement } from '../../src/attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../../src/attest/tool-call.js';
 import { OacpNode } from '../../src/node/oacp-node.js';
 import { toolCallPredicate } from '../attest/fixtures.js';
-import { oacp, tempDir } from './harness.js';
+import { oacp, oacpBinary, tempDir } from './harness.js';
 
 /** A home with a few receipts, exported with `oacp log export` and `oacp keys export`. */
 async function populatedHome(
@@ -224,6 +224,37 @@ describe('oacp log consistency and witness', () => {
     // A rollback is a security event: its own exit status.
     expect(rollback.code).toBe(3);
     expect(rollback.stderr).toMatch(/SECURITY: LOG_WITNESS_ROLLBACK/);
+  });
+});
+
+describe('oacp verify on deeply nested files', () => {
+  it('refuses a receipt or a payload nested past 64 levels in one line, even under a small heap', () => {
+    const dir = tempDir();
+    const deep = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+    // JSON.parse builds every level: ten million of them took about a gigabyte of heap, so a
+    // verifier with less died with a V8 stack trace instead of a reason.
+    const receipt = join(dir, 'deep-receipt.json');
+    writeFileSync(receipt, deep(10_000_000));
+    const statement = `{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"${'0'.repeat(64)}"}}],"predicateType":"https://oacp.dev/attestation/tool-call/v1","predicate":{"a":${deep(6_000_000)}}}`;
+    const payload = join(dir, 'deep-payload.json');
+    writeFileSync(
+      payload,
+      JSON.stringify({
+        payload: Buffer.from(statement).toString('base64'),
+        payloadType: 'application/vnd.in-toto+json',
+        signatures: [{ keyid: '', sig: 'AAAA' }],
+      }),
+    );
+    for (const [file, line] of [
+      [receipt, 'FAIL receipt-json: the receipt nests more than 64 levels deep (the limit)'],
+      [payload, 'FAIL statement: the payload nests more than 64 levels deep (the limit)'],
+    ] as const) {
+      const result = oacpBinary(['verify', file], { NODE_OPTIONS: '--max-old-space-size=256' });
+      expect(result.stderr).not.toMatch(/heap|FATAL|\n\s+at /);
+      expect(result.code, result.stderr.slice(0, 200)).toBe(1);
+      expect(result.stdout).toContain(line);
+      expect(result.stdout).toMatch(/NOT verified\n?$/);
+    }
   });
 });
 
