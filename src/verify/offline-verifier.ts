@@ -211,7 +211,12 @@ export class OfflineVerifier {
       proof.proof,
       checkpoint.root,
     );
-    if (!included.ok) return failed(`${included.code}: ${included.reason}`);
+    // A proof for another entry, a checkpoint older or newer than the proof, or a receipt the
+    // log never held all end here: say which entry and tree the proof claimed.
+    if (!included.ok)
+      return failed(
+        `${included.code}: this receipt is not shown to be entry ${proof.index} of the checkpoint's ${checkpoint.size} (${included.reason}): the proof is for another entry or another tree size, or the log does not hold this receipt`,
+      );
     const checks: Check[] = [
       {
         name: 'log-checkpoint',

@@ -138,6 +138,26 @@ describe('oacp verify', () => {
     });
   }
 
+  it('refuses a proof for another entry of the same log, naming the entry it claimed', async () => {
+    // The home's receipts are byte-identical (one statement, recorded alike), so add one that is not.
+    const other = await OacpNode.open(main.home, {});
+    await other.record(
+      buildStatement({
+        predicateType: TOOL_CALL_PREDICATE_TYPE,
+        predicate: { ...toolCallPredicate(undefined), agent: { clientId: 'another-client' } },
+      }),
+    );
+    await other.close();
+    const last = join(tempDir(), 'last');
+    expect((await oacp(['--home', main.home, 'log', 'export', '11', '--out', last])).code).toBe(0);
+    const result = await oacp(args({ proof: join(last, 'receipt.json.tlog-proof') }));
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(
+      "FAIL log-inclusion: LOG_INCLUSION_FAILED: this receipt is not shown to be entry 11 of the checkpoint's 12 (the proof leads to a different root): the proof is for another entry",
+    );
+    expect(result.stdout).toMatch(/NOT verified$/);
+  });
+
   it('refuses a proof whose checkpoint names another origin than the log key', async () => {
     const proof = readFileSync(join(main.out, 'receipt.json.tlog-proof'), 'utf8').replace(
       /^oacp\.test\/main$/m,
