@@ -41,11 +41,29 @@ describe('tile paths served by the gateway', () => {
       ['tile/1/000.p/1', 'public, max-age=60'],
       ['checkpoint', 'no-store'],
     ] as const) {
-      for (const method of ['GET', 'HEAD']) {
-        const got = await raw(gw.url, `/v1/log/${path}`, { method });
+      const get = await raw(gw.url, `/v1/log/${path}`);
+      const head = await raw(gw.url, `/v1/log/${path}`, { method: 'HEAD' });
+      for (const [method, got] of [
+        ['GET', get],
+        ['HEAD', head],
+      ] as const) {
         expect(got.status, `${method} ${path}`).toBe(200);
         expect(got.headers.get('cache-control'), `${method} ${path}`).toBe(cache);
       }
+      expect(head.text, path).toBe('');
+      // A mirror sizes a tile with HEAD: the length it is told is the length GET sends.
+      if (path !== 'checkpoint') {
+        expect(head.headers.get('content-length'), path).not.toBeNull();
+        expect(head.headers.get('content-length'), path).toBe(get.headers.get('content-length'));
+      }
+    }
+    for (const [path, bytes] of [
+      ['tile/0/000', 8192],
+      ['tile/0/001.p/44', 44 * 32],
+      ['tile/1/000.p/1', 32],
+    ] as const) {
+      const head = await raw(gw.url, `/v1/log/${path}`, { method: 'HEAD' });
+      expect(head.headers.get('content-length'), path).toBe(String(bytes));
     }
   });
 

@@ -70,6 +70,8 @@ export function publicRoutes(services: GatewayServices): Route[] {
       if (tile === undefined || verdict !== 'ok') throw httpError('NOT_FOUND', 'no such tile');
       return c.body(new Uint8Array(tile), 200, {
         'content-type': 'application/octet-stream',
+        // Set here, not left to the server, so a HEAD (which carries no body) says it too.
+        'content-length': String(tile.length),
         'cache-control': tileCacheControl(path),
       });
     }),
