@@ -1,3 +1,4 @@
+import { jsonDepth, tooDeep } from '../core/bounded-json.js';
 import { sha256Hex } from '../core/digest.js';
 import { duplicateJsonKey, duplicateKeyReason } from '../core/duplicate-key.js';
 import { publicKeyFromDidKey } from '../identity/did-key.js';
@@ -112,6 +113,14 @@ export class ReceiptVerifier {
 }
 
 const AGENT_KEY_CACHE_LIMIT = 1024;
+
+/**
+ * Deepest nesting a receipt's envelope or statement may have. Every OACP predicate is a strict
+ * schema a few levels deep, so this refuses nothing OACP writes; JSON.parse copes with any depth
+ * but builds every level, so a 64 MiB file of brackets took gigabytes of heap and, under a
+ * smaller heap, killed the verifier with a V8 stack trace instead of a reason.
+ */
+export const MAX_RECEIPT_DEPTH = 64;
 
 /** One receipt part-way through verification: its signature checks may be answered elsewhere. */
 export class PendingReceipt {
@@ -328,6 +337,8 @@ function readStatement(payload: Buffer, allowUnknown: boolean): StatementRead {
   try {
     // Not toString('utf8'), which would read invalid bytes as U+FFFD where a strict parser refuses them.
     text = new TextDecoder('utf-8', { fatal: true }).decode(payload);
+    if (jsonDepth(text) > MAX_RECEIPT_DEPTH)
+      return { ok: false, reason: tooDeep('the payload', MAX_RECEIPT_DEPTH) };
     json = JSON.parse(text);
   } catch {
     return { ok: false, reason: 'payload is not UTF-8 JSON' };

@@ -1,5 +1,11 @@
 import type { TrustLevel } from '../attest/trust-level.js';
-import { type PendingReceipt, type ReceiptCheck, ReceiptVerifier } from '../attest/verify-receipt.js';
+import {
+  MAX_RECEIPT_DEPTH,
+  type PendingReceipt,
+  type ReceiptCheck,
+  ReceiptVerifier,
+} from '../attest/verify-receipt.js';
+import { jsonDepth, tooDeep } from '../core/bounded-json.js';
 import { duplicateJsonKey, duplicateKeyReason } from '../core/duplicate-key.js';
 import { describeError } from '../core/errors.js';
 import { canonicalize } from '../core/jcs.js';
@@ -115,6 +121,14 @@ export class OfflineVerifier {
 
   /** Everything but the signature checks; the returned verification asks for those. */
   private begin(receipt: string, proof: string | undefined): PendingVerification {
+    if (jsonDepth(receipt) > MAX_RECEIPT_DEPTH) {
+      const detail = tooDeep('the receipt', MAX_RECEIPT_DEPTH);
+      return settled({
+        ok: false,
+        trustLevel: 'Untrusted',
+        checks: [{ name: 'receipt-json', ok: false, detail }],
+      });
+    }
     let envelope: unknown;
     try {
       envelope = JSON.parse(receipt);
@@ -197,7 +211,12 @@ export class OfflineVerifier {
       proof.proof,
       checkpoint.root,
     );
-    if (!included.ok) return failed(`${included.code}: ${included.reason}`);
+    // A proof for another entry, a checkpoint older or newer than the proof, or a receipt the
+    // log never held all end here: say which entry and tree the proof claimed.
+    if (!included.ok)
+      return failed(
+        `${included.code}: this receipt is not shown to be entry ${proof.index} of the checkpoint's ${checkpoint.size} (${included.reason}): the proof is for another entry or another tree size, or the log does not hold this receipt`,
+      );
     const checks: Check[] = [
       {
         name: 'log-checkpoint',

@@ -1,11 +1,11 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildStatement } from '../../src/attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../../src/attest/tool-call.js';
 import { OacpNode } from '../../src/node/oacp-node.js';
 import { toolCallPredicate } from '../attest/fixtures.js';
-import { oacp, tempDir } from './harness.js';
+import { oacp, oacpBinary, tempDir } from './harness.js';
 
 /** A home with a few receipts, exported with `oacp log export` and `oacp keys export`. */
 async function populatedHome(
@@ -138,6 +138,26 @@ describe('oacp verify', () => {
     });
   }
 
+  it('refuses a proof for another entry of the same log, naming the entry it claimed', async () => {
+    // The home's receipts are byte-identical (one statement, recorded alike), so add one that is not.
+    const other = await OacpNode.open(main.home, {});
+    await other.record(
+      buildStatement({
+        predicateType: TOOL_CALL_PREDICATE_TYPE,
+        predicate: { ...toolCallPredicate(undefined), agent: { clientId: 'another-client' } },
+      }),
+    );
+    await other.close();
+    const last = join(tempDir(), 'last');
+    expect((await oacp(['--home', main.home, 'log', 'export', '11', '--out', last])).code).toBe(0);
+    const result = await oacp(args({ proof: join(last, 'receipt.json.tlog-proof') }));
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(
+      "FAIL log-inclusion: LOG_INCLUSION_FAILED: this receipt is not shown to be entry 11 of the checkpoint's 12 (the proof leads to a different root): the proof is for another entry",
+    );
+    expect(result.stdout).toMatch(/NOT verified$/);
+  });
+
   it('refuses a proof whose checkpoint names another origin than the log key', async () => {
     const proof = readFileSync(join(main.out, 'receipt.json.tlog-proof'), 'utf8').replace(
       /^oacp\.test\/main$/m,
@@ -224,6 +244,86 @@ describe('oacp log consistency and witness', () => {
     // A rollback is a security event: its own exit status.
     expect(rollback.code).toBe(3);
     expect(rollback.stderr).toMatch(/SECURITY: LOG_WITNESS_ROLLBACK/);
+  });
+});
+
+describe('oacp verify on deeply nested files', () => {
+  it('refuses a receipt or a payload nested past 64 levels in one line, even under a small heap', () => {
+    const dir = tempDir();
+    const deep = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+    // JSON.parse builds every level: ten million of them took about a gigabyte of heap, so a
+    // verifier with less died with a V8 stack trace instead of a reason.
+    const receipt = join(dir, 'deep-receipt.json');
+    writeFileSync(receipt, deep(10_000_000));
+    const statement = `{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"${'0'.repeat(64)}"}}],"predicateType":"https://oacp.dev/attestation/tool-call/v1","predicate":{"a":${deep(6_000_000)}}}`;
+    const payload = join(dir, 'deep-payload.json');
+    writeFileSync(
+      payload,
+      JSON.stringify({
+        payload: Buffer.from(statement).toString('base64'),
+        payloadType: 'application/vnd.in-toto+json',
+        signatures: [{ keyid: '', sig: 'AAAA' }],
+      }),
+    );
+    for (const [file, line] of [
+      [receipt, 'FAIL receipt-json: the receipt nests more than 64 levels deep (the limit)'],
+      [payload, 'FAIL statement: the payload nests more than 64 levels deep (the limit)'],
+    ] as const) {
+      const result = oacpBinary(['verify', file], { NODE_OPTIONS: '--max-old-space-size=256' });
+      expect(result.stderr).not.toMatch(/heap|FATAL|\n\s+at /);
+      expect(result.code, result.stderr.slice(0, 200)).toBe(1);
+      expect(result.stdout).toContain(line);
+      expect(result.stdout).toMatch(/NOT verified\n?$/);
+    }
+  });
+});
+
+describe('oacp log consistency on a forked log', () => {
+  it('names two signed trees that one does not extend a fork (exit 3), and a swapped order a usage error', async () => {
+    const root = tempDir();
+    const home = join(root, 'home');
+    const fork = join(root, 'fork');
+    // Each copy remembers the size it signed on its own: the log refuses to roll its own state back.
+    const env = (at: string) => ({ OACP_LOG_STATE_DIR: `${at}-state` });
+    await oacp(['--home', home, 'init', '--origin', 'oacp.test/forked'], env(home));
+    const record = async (at: string, count: number) => {
+      const node = await OacpNode.open(at, env(at));
+      // Receipts that differ between the two copies (the same statement would grow both alike).
+      const predicate = { ...toolCallPredicate(undefined), agent: { clientId: at } };
+      for (let i = 0; i < count; i++) {
+        await node.record(buildStatement({ predicateType: TOOL_CALL_PREDICATE_TYPE, predicate }));
+      }
+      await node.close();
+      return write(`${(await oacp(['--home', at, 'log', 'checkpoint'], env(at))).stdout}\n`);
+    };
+    await record(home, 3);
+    // The same key, two histories from entry 3 on: what a log that equivocates hands two readers.
+    cpSync(home, fork, { recursive: true });
+    cpSync(`${home}-state`, `${fork}-state`, { recursive: true });
+    const ours = await record(home, 2);
+    const theirs = await record(fork, 2);
+    const theirsLater = await record(fork, 2);
+    expect(readFileSync(ours, 'utf8').split('\n')[1]).toBe('5');
+    expect(readFileSync(theirs, 'utf8').split('\n')[1]).toBe('5');
+
+    const twoRoots = await oacp(['--home', home, 'log', 'consistency', ours, theirs], env(home));
+    expect(twoRoots.code).toBe(3);
+    expect(twoRoots.stderr).toMatch(/^oacp: SECURITY: LOG_FORK: .*two roots at size 5.*the log forked$/m);
+
+    // The fork's own proof of 5 -> 7 does not start from our size-5 root.
+    const notExtended = await oacp(['--home', fork, 'log', 'consistency', ours, theirsLater], env(fork));
+    expect(notExtended.code).toBe(3);
+    expect(notExtended.stderr).toMatch(
+      /^oacp: SECURITY: LOG_FORK: .*size 7 of oacp\.test\/forked is not shown to extend size 5/m,
+    );
+
+    // The positive control on the same files: the fork's own history is consistent.
+    expect((await oacp(['--home', fork, 'log', 'consistency', theirs, theirsLater], env(fork))).code).toBe(0);
+
+    const swapped = await oacp(['--home', fork, 'log', 'consistency', theirsLater, theirs], env(fork));
+    expect(swapped.code).toBe(1);
+    expect(swapped.stderr).toContain('has size 7, more than');
+    expect(swapped.stderr).not.toContain('SECURITY');
   });
 });
 

@@ -77,6 +77,10 @@ export const registerLog: CommandRegistrar = (program, context) => {
         const newer = openCheckpoint(readInputFile(newPath, 'checkpoint'), logKey);
         if (!newer.ok) throw new CliExit(`${newPath}: ${newer.reason}`);
         const [a, b] = [older.value.checkpoint, newer.value.checkpoint];
+        if (a.size > b.size)
+          throw new CliExit(
+            `not consistent: ${oldPath} has size ${a.size}, more than ${newPath} (size ${b.size}); pass the older checkpoint first`,
+          );
         const proof =
           options.proof === undefined
             ? await withNode(context, command, async (node) => node.log.consistencyProof(a.size, b.size))
@@ -87,7 +91,15 @@ export const registerLog: CommandRegistrar = (program, context) => {
           : verifyConsistency(a.size, b.size, proof, a.root, b.root);
         if (options.out !== undefined)
           writeFileSync(options.out, proof.map((h) => `${encodeBase64(h)}\n`).join(''));
-        if (!verdict.ok) throw new CliExit(`not consistent: ${verdict.reason}`);
+        // Both are signed by the log key: two trees that one does not extend is the log forking
+        // (or, with --proof, a proof that does not hold), a security event like the witness's.
+        if (!verdict.ok)
+          throw new CliExit(
+            a.size === b.size
+              ? `SECURITY: LOG_FORK: not consistent: the log key signed two roots at size ${a.size} (${oldPath}, ${newPath}): the log forked`
+              : `SECURITY: LOG_FORK: not consistent: size ${b.size} of ${a.origin} is not shown to extend size ${a.size} (${verdict.reason}): a fork of the log${options.proof === undefined ? '' : ', or a wrong --proof'}`,
+            FORK_EXIT,
+          );
         context.output.out(
           `consistent: ${a.origin} size ${b.size} extends size ${a.size} (${proof.length}-hash proof)`,
         );

@@ -5,7 +5,7 @@ import { PROMETHEUS_CONTENT_TYPE } from '../observability/registry.js';
 import { httpError } from './errors.js';
 import { open, type Route, route, scope } from './route.js';
 import type { GatewayServices } from './services.js';
-import { readTile, tileCacheControl } from './tiles.js';
+import { isTilePath, readTile, tileCacheControl } from './tiles.js';
 
 export const LOG_IS_PUBLIC = open('receipts and the log hold digests only, and exist to be read by anyone');
 
@@ -50,6 +50,12 @@ export function publicRoutes(services: GatewayServices): Route[] {
 
     route('GET', '/v1/log/tile/*', LOG_IS_PUBLIC, async (c) => {
       const path = c.req.path.slice('/v1/log/'.length);
+      // A malformed path is the client's mistake (400), a well-formed one the log lacks a 404.
+      if (!isTilePath(path))
+        throw httpError(
+          'BAD_REQUEST',
+          'not a tlog-tiles path: tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>], L 0-63, N in 3-digit groups with x on all but the last, W 1-255, no leading zeros',
+        );
       const tile = await readTile(services.logDir, path);
       // A tile cut short, altered or deleted on disk is refused when served, not only on open.
       const verdict = await services.log.checkTile(path, tile);
@@ -64,6 +70,8 @@ export function publicRoutes(services: GatewayServices): Route[] {
       if (tile === undefined || verdict !== 'ok') throw httpError('NOT_FOUND', 'no such tile');
       return c.body(new Uint8Array(tile), 200, {
         'content-type': 'application/octet-stream',
+        // Set here, not left to the server, so a HEAD (which carries no body) says it too.
+        'content-length': String(tile.length),
         'cache-control': tileCacheControl(path),
       });
     }),

@@ -1,17 +1,16 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
+import { parseTilePath } from '../../log/tile-path.js';
 
 /**
- * The c2sp.org/tlog-tiles paths a client may ask for: `tile/<L>/<N>[.p/<W>]`
- * and `tile/entries/<N>[.p/<W>]`, with N in 3-digit groups prefixed by `x`.
- * Anything else (dot segments, other files of the log directory such as the
- * write-ahead file or the lock) is refused before the file system is touched.
+ * Whether `path` is exactly one c2sp.org/tlog-tiles path (`tile/<L>/<N>[.p/<W>]` or
+ * `tile/entries/<N>[.p/<W>]`) in the one spelling the log writes, parsed by the log's own
+ * parser. Anything else (dot segments, other files of the log directory such as the
+ * write-ahead file or the lock, leading zeros, misplaced `x` prefixes) is refused before the
+ * file system is touched.
  */
-const TILE_PATH =
-  /^tile\/(?:entries|[0-9]|[1-5][0-9]|6[0-3])\/(?:x[0-9]{3}\/)*[0-9]{3}(?:\.p\/(?:[1-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$/;
-
 export function isTilePath(path: string): boolean {
-  return TILE_PATH.test(path);
+  return parseTilePath(path) !== undefined;
 }
 
 /** Reads a tile from `logDir`; undefined when the path is not a tile path or the tile does not exist. */
