@@ -462,8 +462,9 @@ export class InboundGate implements A2ARequestHandler {
       .catch(() => undefined);
     if (task === undefined) return undefined;
     const owner = senderOf(task);
+    // Who made the task is not the business of whoever else holds its id (nor of the public receipt).
     if (owner !== from)
-      return `task ${taskId} belongs to ${owner ?? 'an unsigned sender'}; only it may continue the task`;
+      return `task ${taskId} belongs to ${owner === null ? 'an unsigned sender' : 'another sender'}; only it may continue the task`;
     if (owner !== null) return undefined;
     const bound = callerBoundTo(task);
     if (bound !== undefined && bound === caller) return undefined;

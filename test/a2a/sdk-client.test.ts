@@ -276,7 +276,12 @@ describe('official A2A SDK client against the OACP server', () => {
     const followUp = { ...textMessage('me too'), taskId: task.id, contextId: task.contextId };
     await expect(
       client.sendMessage(sendRequest(signMessage(followUp, carol.signer, { to: alice.did })), declared),
-    ).rejects.toMatchObject({ envelopeCode: -32043, message: expect.stringMatching(/belongs to did:key/) });
+    ).rejects.toMatchObject({
+      envelopeCode: -32043,
+      message: expect.stringMatching(/belongs to another sender/),
+    });
+    // The refusal (and its public receipt) does not say who made the task.
+    expect(node.events.at(-1)?.reason).not.toContain(didKeyFromPublicKey(trusted.publicKey));
   });
 
   it('refuses listing tasks (it would show one caller the tasks of another)', async () => {
