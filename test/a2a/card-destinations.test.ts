@@ -145,6 +145,13 @@ describe('where a card may send the A2A client', () => {
     expect(cardDestinationReason('https://cards.example.com/a.json', 'http://[::1]:8080/rpc')).toMatch(
       /loopback/,
     );
+    // Spellings the URL parser turns into loopback or metadata addresses are judged as what they are.
+    for (const spelled of ['http://2130706433/rpc', 'http://[::ffff:127.0.0.1]/rpc', 'http://0x7f.1/rpc']) {
+      expect(cardDestinationReason('https://cards.example.com/a.json', spelled)).toMatch(/loopback/);
+    }
+    expect(
+      cardDestinationReason('https://cards.example.com/a.json', 'http://metadata.google.internal/'),
+    ).toMatch(/metadata name/);
     expect(cardDestinationReason('https://cards.example.com/a.json', 'file:///etc/passwd')).toMatch(
       /file: is not http\(s\)/,
     );
