@@ -26,6 +26,7 @@ import { a2aError } from './errors.js';
 import { type A2aTaskInput, OACP_A2A_EXTENSION } from './extension.js';
 import { signMessage } from './message-signature.js';
 import { dataPart, textOfParts, textPart } from './parts.js';
+import { cardDestinationReason, sameOriginFetch } from './peer-fetch.js';
 import { collectStream } from './stream-result.js';
 import { taskInput } from './task-input.js';
 
@@ -68,12 +69,21 @@ const CARD_PATH = '/.well-known/agent-card.json';
 /** Far above any card or proof; an agent that streams without end is refused there. */
 const MAX_CARD_BYTES = 1 << 20;
 
-/** Fetches an agent card (the raw JSON, in the SDK's form) from an agent URL or a card URL. */
+function cardUrlOf(url: string): string {
+  return url.endsWith('.json') ? url : `${url.replace(/\/$/, '')}${CARD_PATH}`;
+}
+
+/**
+ * Fetches an agent card (the raw JSON, in the SDK's form) from an agent URL or a card URL.
+ * A redirect is followed only within the card URL's origin (peer-fetch.ts).
+ */
 export async function fetchAgentCard(url: string, fetchImpl: typeof fetch = fetch): Promise<AgentCard> {
-  const cardUrl = url.endsWith('.json') ? url : `${url.replace(/\/$/, '')}${CARD_PATH}`;
+  const cardUrl = cardUrlOf(url);
   let response: Response;
   try {
-    response = await fetchImpl(cardUrl, { headers: { accept: 'application/json', 'A2A-Version': '1.0' } });
+    response = await sameOriginFetch(fetchImpl)(cardUrl, {
+      headers: { accept: 'application/json', 'A2A-Version': '1.0' },
+    });
   } catch (error) {
     throw a2aError(
       'A2A_CARD_FETCH_FAILED',
@@ -118,10 +128,22 @@ export interface A2aConnection {
  * checks is refused here: nothing is ever sent to it.
  */
 export async function connectA2aAgent(options: A2aConnectOptions): Promise<A2aConnection> {
-  const fetchImpl = options.fetch ?? fetch;
+  const fetchImpl = sameOriginFetch(options.fetch ?? fetch);
   const card = await fetchAgentCard(options.url, fetchImpl);
   const check = checkAgentCard(card, options.expectDid);
   if (check.status === 'invalid') throw a2aError('A2A_CARD_INVALID', `refusing to send: ${check.reason}`);
+  // A card names where we POST and fetch proofs: never into our own network unless it came from there.
+  const named = [
+    ...card.supportedInterfaces.map((entry) => ({ what: 'interface url', url: entry.url })),
+    ...(check.status === 'verified'
+      ? [{ what: 'receipts url', url: check.params.receipts.replace('{index}', '0') }]
+      : []),
+  ];
+  for (const { what, url } of named) {
+    const reason = cardDestinationReason(cardUrlOf(options.url), url);
+    if (reason !== undefined)
+      throw a2aError('A2A_CARD_INVALID', `refusing to send: the card's ${what}: ${reason}`);
+  }
   const client = await new ClientFactory({
     // The agent's answers (a task and its artifacts, or a stream of events) are read by the SDK whole.
     transports: [new JsonRpcTransportFactory({ fetchImpl: cappedFetch(fetchImpl, MAX_REPLY_BYTES) })],

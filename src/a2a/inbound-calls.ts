@@ -80,3 +80,31 @@ export function refusalRecord(
     durationMs: Date.now() - startedAt.getTime(),
   };
 }
+
+/**
+ * The receipt record of a message refused before it could be read: its body nests past the
+ * gateway's limit, so the pipeline's shape check (oacp/shape) refused it with nothing parsed
+ * (argumentsDigest is then the digest of null, and the sender is unverified).
+ */
+export function unreadRefusalRecord(
+  agent: A2aAgent,
+  callId: string,
+  reason: string,
+  startedAt: Date,
+): ToolCallRecord {
+  const decision = { effect: 'deny' as const, reason };
+  return refusalRecord(
+    agent,
+    callId,
+    {
+      stage: 'shape',
+      tool: A2A_MESSAGE_TOOL,
+      arguments: undefined,
+      agent: undefined,
+      decision,
+      checks: { shape: decision },
+    },
+    undefined,
+    startedAt,
+  );
+}

@@ -130,11 +130,20 @@ export class InboundGate implements A2ARequestHandler {
         ? await verifyCancelSignature(params.id, entry.data.signature, sender, this.verifyOptions())
         : { ok: false as const, reason: `no OACP signature in metadata["${OACP_A2A_EXTENSION}"]` };
       if (!verdict.ok) {
-        throw this.refuse(
+        // The operator's event names the sender; the caller is told it only when it is the sender
+        // (a stale or replayed cancel): anyone else holding the id must not learn who made the task.
+        this.refuse(
           'cancel_refused',
           'OACP_CANCEL_REFUSED',
           `only the task's sender ${sender} may cancel it: ${verdict.reason}`,
           sender,
+        );
+        const bySender = entry.success && entry.data.signature.signer === sender;
+        throw refusal(
+          'OACP_CANCEL_REFUSED',
+          bySender
+            ? `only the task's sender may cancel it: ${verdict.reason}`
+            : `only the task's sender may cancel it, by a cancel it signed (metadata["${OACP_A2A_EXTENSION}"].signature, docs/a2a.md)`,
         );
       }
     }
@@ -453,8 +462,9 @@ export class InboundGate implements A2ARequestHandler {
       .catch(() => undefined);
     if (task === undefined) return undefined;
     const owner = senderOf(task);
+    // Who made the task is not the business of whoever else holds its id (nor of the public receipt).
     if (owner !== from)
-      return `task ${taskId} belongs to ${owner ?? 'an unsigned sender'}; only it may continue the task`;
+      return `task ${taskId} belongs to ${owner === null ? 'an unsigned sender' : 'another sender'}; only it may continue the task`;
     if (owner !== null) return undefined;
     const bound = callerBoundTo(task);
     if (bound !== undefined && bound === caller) return undefined;

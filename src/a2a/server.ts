@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { A2A_VERSION_HEADER, AgentCard, Extensions, HTTP_EXTENSION_HEADER } from '@a2a-js/sdk';
 import { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
 import type { TaskStore } from '@a2a-js/sdk/server';
@@ -16,7 +17,7 @@ import { AgentEndpoint } from './agent-endpoint.js';
 import { signAgentCard } from './card-signature.js';
 import { directoryCard } from './directory-card.js';
 import { a2aError } from './errors.js';
-import type { InboundChecks, InboundReceipts } from './inbound-calls.js';
+import { type InboundChecks, type InboundReceipts, unreadRefusalRecord } from './inbound-calls.js';
 import { OACP_JSONRPC_CODES } from './jsonrpc-errors.js';
 import { idOf, isAsyncIterable, rpcError, sse } from './jsonrpc-response.js';
 import { checkRequest, type Dialect, METHOD_NOT_FOUND, PARSE_ERROR } from './request-schema.js';
@@ -75,6 +76,13 @@ export interface A2aServer {
   /** Routes: GET /.well-known/agent-card.json, GET /a2a/:agent/.well-known/agent-card.json, POST /a2a/:agent. */
   readonly app: Hono;
   readonly fetch: (request: Request) => Response | Promise<Response>;
+  /**
+   * The answer to a message whose body the embedding server refused unread for its nesting
+   * (the gateway's body limit): the pipeline's shape refusal, `-32046 OACP_MESSAGE_LIMITS`,
+   * a security event and one receipt, as for any refused message. Undefined when the request
+   * is not a message to an agent served here (the embedding server answers it then).
+   */
+  readonly refuseTooDeep: (request: Request, reason: string) => Promise<Response | undefined>;
 }
 
 /**
@@ -223,7 +231,45 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     return sse(outcome, check.id, mapError, headers);
   });
 
-  return { app, fetch: (request) => app.fetch(request) };
+  const refuseTooDeep = async (request: Request, reason: string): Promise<Response | undefined> => {
+    const startedAt = new Date();
+    const name = agentNameOf(request);
+    const agent = name === undefined ? undefined : await options.agents.get(name);
+    if (agent === undefined) return undefined;
+    try {
+      options.onSecurityEvent?.({ type: 'malformed_request', agent: agent.name, reason });
+    } catch {
+      // The refusal below stands whatever the audit sink does.
+    }
+    let note = '';
+    try {
+      const receipt = await options.receipts?.record(
+        unreadRefusalRecord(agent, randomUUID(), reason, startedAt),
+      );
+      if (receipt !== undefined) note = ` (receipt #${receipt.index})`;
+    } catch {
+      // The refusal stands either way; its message then carries no receipt number.
+    }
+    const message = `OACP_MESSAGE_LIMITS: ${reason}${note}`;
+    return Response.json(rpcError(null, OACP_JSONRPC_CODES.OACP_MESSAGE_LIMITS, message));
+  };
+
+  return { app, fetch: (request) => app.fetch(request), refuseTooDeep };
+}
+
+/** The agent a `POST /a2a/<agent>` is for; undefined for any other request. */
+function agentNameOf(request: Request): string | undefined {
+  if (request.method !== 'POST') return undefined;
+  const path = new URL(request.url).pathname;
+  const prefix = `${A2A_PREFIX}/`;
+  if (!path.startsWith(prefix)) return undefined;
+  const rest = path.slice(prefix.length);
+  if (rest === '' || rest.includes('/')) return undefined;
+  try {
+    return decodeURIComponent(rest);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The relaying member's base URL as an origin; undefined when absent or not an http(s) origin. */

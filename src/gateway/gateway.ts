@@ -488,7 +488,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       checks: a2aInboundChecks({ globalPolicy, quotas, agents }),
     });
     const { app, routes } = createApp(services, [
-      { app: a2a.app, access: open('A2A authenticates each message by its signature and the trust graph') },
+      {
+        app: a2a.app,
+        access: open('A2A authenticates each message by its signature and the trust graph'),
+        tooDeep: a2a.refuseTooDeep,
+      },
     ]);
 
     // In a cluster, etcd decides which node runs which agent (GatewayCluster, once listening).

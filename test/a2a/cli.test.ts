@@ -112,6 +112,36 @@ describe('oacp a2a call / card', () => {
     expect(wrong.stdout).toContain('card: invalid');
   });
 
+  it("attack: a card name or an agent's answer with line breaks and escapes cannot print fake rows or drive the terminal", async () => {
+    const hostile = await startPlainServer((card) => ({
+      ...card,
+      name: 'evil\ncard: verified (signature #0 verifies with did:key:z6MkForged)\u001b]0;owned\u0007',
+    }));
+    try {
+      const called = await oacp(['a2a', 'call', hostile.url, '-m', 'x\ntrust level: Standard\u001b[2J']);
+      const checked = await oacp(['a2a', 'card', hostile.url]);
+      for (const result of [called, checked]) {
+        expect(result.code).toBe(0);
+        const lines = result.stdout.split('\n');
+        expect(lines[0]).toBe(
+          'agent: evil\\u000acard: verified (signature #0 verifies with did:key:z6MkForged)\\u001b]0;owned\\u0007',
+        );
+        expect(lines.filter((line) => line.startsWith('card: '))).toEqual([
+          expect.stringMatching(/^card: plain /),
+        ]);
+        expect(result.stdout).not.toContain('\u001b');
+        expect(result.stdout).not.toContain('\u0007');
+      }
+      const calledLines = called.stdout.split('\n');
+      expect(calledLines).toContain('artifact reply: plain says: x\\u000atrust level: Standard\\u001b[2J');
+      expect(calledLines.filter((line) => line.startsWith('trust level: '))).toEqual([
+        'trust level: Untrusted',
+      ]);
+    } finally {
+      await hostile.close();
+    }
+  });
+
   it('refuses --encrypt without --as', async () => {
     const result = await oacp(['a2a', 'call', `${node.url}/a2a/alice`, '-m', 'x', '--encrypt']);
     expect(result.code).toBe(2);

@@ -143,8 +143,29 @@ describe('official A2A SDK client against the OACP server', () => {
       message: expect.stringMatching(/only the task's sender/),
     });
     const byStranger = { [OACP_A2A_EXTENSION]: { signature: signCancel(task.id, alice.did, stranger) } };
-    await expect(client.cancelTask({ tenant: '', id: task.id, metadata: byStranger })).rejects.toMatchObject({
+    const strangers = await client.cancelTask({ tenant: '', id: task.id, metadata: byStranger }).then(
+      () => ({ envelopeCode: undefined, message: 'the cancel was not refused' }),
+      (error: unknown) => error as { envelopeCode?: number; message: string },
+    );
+    expect(strangers).toMatchObject({
       envelopeCode: -32044,
+      message: expect.stringMatching(/only the task's sender/),
+    });
+    // Whoever holds the id is not told who made the task (the operator's security event is).
+    const senderDid = didKeyFromPublicKey(trusted.publicKey);
+    expect(strangers.message).not.toContain(senderDid);
+    expect(node.events.at(-1)).toMatchObject({
+      type: 'cancel_refused',
+      sender: senderDid,
+      reason: expect.stringContaining(senderDid),
+    });
+    const stale = {
+      [OACP_A2A_EXTENSION]: { signature: { ...signCancel(task.id, alice.did, trusted), timestamp: 1 } },
+    };
+    // The sender itself is told why (here: its signature no longer matches what it signed).
+    await expect(client.cancelTask({ tenant: '', id: task.id, metadata: stale })).rejects.toMatchObject({
+      envelopeCode: -32044,
+      message: expect.stringMatching(/only the task's sender may cancel it: bad signature/),
     });
     const bySender = { [OACP_A2A_EXTENSION]: { signature: signCancel(task.id, alice.did, trusted) } };
     // The sender passes OACP's check; the SDK then refuses because the task already completed.
@@ -255,7 +276,12 @@ describe('official A2A SDK client against the OACP server', () => {
     const followUp = { ...textMessage('me too'), taskId: task.id, contextId: task.contextId };
     await expect(
       client.sendMessage(sendRequest(signMessage(followUp, carol.signer, { to: alice.did })), declared),
-    ).rejects.toMatchObject({ envelopeCode: -32043, message: expect.stringMatching(/belongs to did:key/) });
+    ).rejects.toMatchObject({
+      envelopeCode: -32043,
+      message: expect.stringMatching(/belongs to another sender/),
+    });
+    // The refusal (and its public receipt) does not say who made the task.
+    expect(node.events.at(-1)?.reason).not.toContain(didKeyFromPublicKey(trusted.publicKey));
   });
 
   it('refuses listing tasks (it would show one caller the tasks of another)', async () => {

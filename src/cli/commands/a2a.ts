@@ -3,6 +3,7 @@ import { checkAgentCard } from '../../a2a/card-check.js';
 import { type A2aCallResult, callA2aAgent, fetchAgentCard } from '../../a2a/client.js';
 import type { Signer } from '../../core/ed25519.js';
 import { describeError, isOacpError } from '../../core/errors.js';
+import { oneLine } from '../../core/terminal-text.js';
 import { CliExit } from '../io.js';
 import type { CliContext, CommandRegistrar } from '../program.js';
 import { openKeyStore } from './shared.js';
@@ -49,7 +50,10 @@ export const registerA2a: CommandRegistrar = (program, context) => {
           ...(options.stream === true ? { stream: true } : {}),
         });
       } catch (error) {
-        throw new CliExit(isOacpError(error) ? `${error.code}: ${error.message}` : describeError(error));
+        // The message may quote the agent's own error text: one line, so it cannot fake the rows around it.
+        throw new CliExit(
+          oneLine(isOacpError(error) ? `${error.code}: ${error.message}` : describeError(error)),
+        );
       }
       printCall(context, result, options.json === true, signer === undefined);
       if (result.state !== 'completed' && result.state !== 'message') throw new CliExit('', 1);
@@ -69,19 +73,21 @@ export const registerA2a: CommandRegistrar = (program, context) => {
         name = card.name;
         check = checkAgentCard(card, options.expectDid);
       } catch (error) {
-        throw new CliExit(isOacpError(error) ? `${error.code}: ${error.message}` : describeError(error));
+        throw new CliExit(
+          oneLine(isOacpError(error) ? `${error.code}: ${error.message}` : describeError(error)),
+        );
       }
       const { out } = context.output;
       if (options.json === true) out(JSON.stringify({ name, ...check }, null, 2));
       else {
-        out(`agent: ${name}`);
-        out(`card: ${check.status} (${check.reason})`);
+        out(`agent: ${oneLine(name)}`);
+        out(`card: ${check.status} (${oneLine(check.reason)})`);
         if (check.status === 'verified') {
           out(`did: ${check.did}`);
           out(`tier: ${check.params.tier}`);
           out(`manifest: sha256:${check.params.manifestDigest}`);
-          out(`receipts: ${check.params.receipts}`);
-          out(`log: ${check.params.log.origin} (${check.params.log.checkpoint})`);
+          out(`receipts: ${oneLine(check.params.receipts)}`);
+          out(`log: ${oneLine(check.params.log.origin)} (${oneLine(check.params.log.checkpoint)})`);
         }
       }
       if (check.status === 'invalid') throw new CliExit('', 1);
@@ -102,16 +108,18 @@ function printCall(context: CliContext, result: A2aCallResult, json: boolean, un
     out(JSON.stringify(result, null, 2));
     return;
   }
-  out(`agent: ${result.cardName}`);
-  out(`card: ${result.card.status} (${result.card.reason})`);
+  // Everything below but the verdicts is the agent's own text: each shown as one line, so a card
+  // name, a status or an artifact cannot print a fake "card: verified" or "trust level" row.
+  out(`agent: ${oneLine(result.cardName)}`);
+  out(`card: ${result.card.status} (${oneLine(result.card.reason)})`);
   if (unsigned && result.card.status === 'verified') out('message: sent unsigned (no --as)');
-  out(`task: ${result.state}${result.taskId === undefined ? '' : ` ${result.taskId}`}`);
-  if (result.statusText !== '') out(`status: ${result.statusText}`);
+  out(`task: ${result.state}${result.taskId === undefined ? '' : ` ${oneLine(result.taskId)}`}`);
+  if (result.statusText !== '') out(`status: ${oneLine(result.statusText)}`);
   for (const artifact of result.artifacts) {
     const shown = artifact.output === undefined ? artifact.text : JSON.stringify(artifact.output.value);
-    out(`artifact ${artifact.name}: ${shown}`);
+    out(`artifact ${oneLine(artifact.name)}: ${oneLine(shown)}`);
     for (const check of artifact.checks)
-      out(`  ${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}`);
+      out(`  ${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${oneLine(check.detail)}`);
     if (artifact.receiptIndex !== undefined)
       out(`  receipt #${artifact.receiptIndex}: ${artifact.trustLevel}`);
   }

@@ -27,6 +27,8 @@ const DEFAULT_MAX_BODY = 1024 * 1024;
 export interface Mount {
   readonly app: Hono;
   readonly access: Access;
+  /** Answers a request whose body nests past the gateway's limit, in the mount's own protocol; undefined: the gateway's 400. */
+  readonly tooDeep?: (request: Request, reason: string) => Promise<Response | undefined>;
 }
 
 export interface GatewayHttp {
@@ -78,7 +80,7 @@ export function createApp(services: GatewayServices, mounts: readonly Mount[] = 
   for (const mount of mounts) {
     for (const { method, path } of mount.app.routes) {
       if (method === 'ALL') continue;
-      app.on(method, path, preread());
+      app.on(method, path, preread(mount.tooDeep));
       declared.push({ method: method as Method, path, access: mount.access });
     }
     app.route('/', mount.app);

@@ -59,15 +59,19 @@ describe('deep and malformed input is a 400, never a 500', () => {
     });
   }
 
-  it('refuses a deep A2A message (a public route) the same way, before the A2A server parses it', async () => {
+  it('refuses a deep A2A message (a public route) before the A2A server parses it, in JSON-RPC (-32046, docs/a2a.md)', async () => {
     const deep = nested(100_000);
     const answer = await raw(gw.url, '/a2a/deep', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: `{"jsonrpc":"2.0","id":1,"method":"message/send","params":{"message":{"messageId":"m","role":"user","parts":[{"kind":"text","text":"hi"}],"metadata":{"x":${deep}}}}}`,
     });
-    expect(answer.status).toBe(400);
-    expect(answer.text).toContain(`nests more than ${MAX_BODY_DEPTH} levels deep`);
+    // The A2A pipeline's shape refusal, with its receipt (test/a2a/deep-body.test.ts), not the gateway's 400.
+    expect(answer.status).toBe(200);
+    expect(answer.json).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32046 } });
+    expect(answer.text).toContain(
+      `OACP_MESSAGE_LIMITS: the request body nests more than ${MAX_BODY_DEPTH} levels deep`,
+    );
     expect(answer.text).not.toContain('call stack');
   });
 

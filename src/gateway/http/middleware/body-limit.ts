@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
 import type { GatewayEnv } from '../env.js';
-import { type BodyLimits, readIncoming, readWebStream, tooLarge } from './read-body.js';
+import { type BodyLimits, BodyTooDeepError, readIncoming, readWebStream, tooLarge } from './read-body.js';
 
 /**
  * The body limits, before authentication and before anything reads the body.
@@ -52,10 +52,25 @@ export function bodyLimit(limits: BodyLimits): MiddlewareHandler<GatewayEnv> {
 /**
  * For a mounted app that reads `c.req` itself (A2A): its body is read first,
  * through `readBody` and so under the limits, then served to it from memory.
+ * A body refused for its nesting is answered by `tooDeep` when the mount gives
+ * one (A2A answers a JSON-RPC refusal with its receipt); undefined from it, or
+ * any other refusal, is the gateway's own error.
  */
-export function preread(): MiddlewareHandler<GatewayEnv> {
+export function preread(
+  tooDeep?: (request: Request, reason: string) => Promise<Response | undefined>,
+): MiddlewareHandler<GatewayEnv> {
   return async function preread(c, next) {
-    await c.var.readBody();
+    try {
+      await c.var.readBody();
+    } catch (error) {
+      const answer =
+        tooDeep !== undefined && error instanceof BodyTooDeepError
+          ? await tooDeep(c.req.raw, error.message)
+          : undefined;
+      if (answer !== undefined) return answer;
+      throw error;
+    }
     await next();
+    return undefined;
   };
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { BodyBytes } from '../../../core/body-bytes.js';
 import { JsonNesting, tooDeep } from '../../../core/bounded-json.js';
+import { OacpError } from '../../../core/errors.js';
 import { httpError } from '../errors.js';
 
 export interface BodyLimits {
@@ -10,6 +11,17 @@ export interface BodyLimits {
   readonly maxDepth: number;
   /** Bytes of bodies being read at once over every connection (the listener's one budget). */
   readonly held?: BodyBytes;
+}
+
+/**
+ * The refusal of a body nested deeper than the limit (400 BAD_REQUEST): its own class, so a mount
+ * that answers in another protocol (A2A's JSON-RPC) can recognise it and refuse in its own words.
+ */
+export class BodyTooDeepError extends OacpError<'BAD_REQUEST'> {
+  constructor(readonly maxDepth: number) {
+    super('BAD_REQUEST', tooDeep('the request body', maxDepth));
+    this.name = 'BodyTooDeepError';
+  }
 }
 
 export function tooLarge(maxBytes: number) {
@@ -44,9 +56,7 @@ function meter(limits: BodyLimits): Meter {
         if (!limits.held.take(chunk.byteLength)) return bodiesBusy(limits.held.limit);
         taken += chunk.byteLength;
       }
-      if (nesting.feed(chunk) > limits.maxDepth) {
-        return httpError('BAD_REQUEST', tooDeep('the request body', limits.maxDepth));
-      }
+      if (nesting.feed(chunk) > limits.maxDepth) return new BodyTooDeepError(limits.maxDepth);
       return undefined;
     },
     release() {
