@@ -1,8 +1,10 @@
 import { formatSSEErrorEvent, formatSSEEvent, SSE_HEADERS } from '@a2a-js/sdk';
+import { ANSWER_MAX, echoText } from '../core/redact.js';
 import type { JsonRpcId } from './request-schema.js';
 
+/** A JSON-RPC error answer; its message (which may quote the caller) redacted and cut. */
 export function rpcError(id: JsonRpcId, code: number, message: string) {
-  return { jsonrpc: '2.0', id, error: { code, message } };
+  return { jsonrpc: '2.0', id, error: { code, message: echoText(message, ANSWER_MAX) } };
 }
 
 export function idOf(body: unknown): JsonRpcId {

@@ -9,6 +9,7 @@ import {
   validateVersion,
 } from '@a2a-js/sdk/server';
 import { Hono } from 'hono';
+import { echoText } from '../core/redact.js';
 import type { NonceStore } from '../identity/nonce-store.js';
 import type { A2aAgent, A2aAgentDirectory, A2aExecutor, A2aSecurityEvent } from './agent.js';
 import { A2A_PREFIX, type A2aNodeInfo, buildAgentCard, DEFAULT_RECEIPTS_PATH } from './agent-card.js';
@@ -148,7 +149,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     const agent = await options.agents.get(c.req.param('agent'));
     // Thrown, so the listener's one error map answers it: typed, its echo of the name redacted.
     if (agent === undefined)
-      throw a2aError('A2A_AGENT_UNKNOWN', `no A2A agent named ${c.req.param('agent')}`);
+      throw a2aError('A2A_AGENT_UNKNOWN', `no A2A agent named ${echoText(c.req.param('agent'))}`);
     const base = baseOf(c.req.raw);
     // In a cluster the card comes from the node that runs the agent: it names that node's log,
     // where the results' receipts are, signed by the agent as any card is.
@@ -172,7 +173,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     const agent = await options.agents.get(c.req.param('agent'));
     if (agent === undefined) {
       return c.json(
-        rpcError(idOf(body), METHOD_NOT_FOUND, `no A2A agent named ${c.req.param('agent')}`),
+        rpcError(idOf(body), METHOD_NOT_FOUND, `no A2A agent named ${echoText(c.req.param('agent'))}`),
         404,
       );
     }

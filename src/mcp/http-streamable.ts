@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ANSWER_MAX, echoText } from '../core/redact.js';
 import type { UnreadRefusal } from './http-unread.js';
 import {
   classify,
@@ -390,5 +391,5 @@ export function jsonRpcError(
 ): void {
   res
     .writeHead(status, { 'content-type': 'application/json' })
-    .end(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }));
+    .end(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message: echoText(message, ANSWER_MAX) } }));
 }

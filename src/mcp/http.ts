@@ -8,6 +8,7 @@ import { OacpError } from '../core/errors.js';
 import { continueOnRead } from '../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../core/header-count.js';
 import { hostGuardFor } from '../core/loopback.js';
+import { ANSWER_MAX, echoError, echoText } from '../core/redact.js';
 import { SLOW_CLIENT_LIMITS } from '../core/slow-clients.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
 import type { Bridge, ServedSession } from './bridge.js';
@@ -145,7 +146,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
       session = await bridge.serve(transport);
     } catch (error) {
       slots.give();
-      const reason = `cannot start the MCP server: ${error instanceof Error ? error.message : String(error)}`;
+      const reason = `cannot start the MCP server: ${echoError(error)}`;
       return jsonRpcError(res, 500, INTERNAL_ERROR, reason, replyId);
     }
     const id = transport.sessionId;
@@ -188,8 +189,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent)
-        text(res, 500, `bridge error: ${error instanceof Error ? error.message : String(error)}`);
+      if (!res.headersSent) text(res, 500, `bridge error: ${echoError(error)}`);
       else res.end();
     });
   };
@@ -434,8 +434,9 @@ async function readJson(
       return { ok: false, reason, unread: unreadRefusals(text, parsed.value) };
     }
     return { ok: true, value: parsed.value, bytes: size };
-  } catch (error) {
-    return { ok: false, reason: `Parse error: ${error instanceof Error ? error.message : String(error)}` };
+  } catch {
+    // The parser's message quotes the text, which may hold a secret (a key, a vault value).
+    return { ok: false, reason: 'Parse error: the body is not valid JSON' };
   }
 }
 
@@ -453,10 +454,13 @@ async function serveReceipt(
     const bytes = await log.entry(index);
     res.writeHead(200, { 'content-type': 'application/json' }).end(Buffer.from(bytes));
   } catch (error) {
-    text(res, 404, `no receipt ${index}: ${error instanceof Error ? error.message : String(error)}`);
+    text(res, 404, `no receipt ${index}: ${echoError(error)}`);
   }
 }
 
+/** A plain-text answer; like every answer of the bridge, redacted and cut (it may quote the caller). */
 function text(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${body}\n`);
+  res
+    .writeHead(status, { 'content-type': 'text/plain; charset=utf-8' })
+    .end(`${echoText(body, ANSWER_MAX)}\n`);
 }

@@ -288,4 +288,25 @@ describe('egress proxy', () => {
     const { status } = await getVia(path, `http://2130706433:${webPort}/`);
     expect(status).toBe(403);
   });
+
+  it('attack: a key as the CONNECT target: 403, the key quoted back neither in the header nor the body', async () => {
+    const { path } = await startProxy({ allowlist: ['127.0.0.1'] });
+    const key = 'oacp_k7Qx2mN9_s3cr3tS3cr3tS3cr3tS3cr3t';
+    const provider = 'sk-proj-Hq7Lm2Xv9Rt4Wz6Np1Kd3Bc5';
+    for (const target of [key, provider, 'x'.repeat(5_000)]) {
+      const { status, reason, socket } = await connectVia(path, target);
+      let rest = '';
+      socket.on('data', (chunk: Buffer) => {
+        rest += chunk.toString('latin1');
+      });
+      await new Promise((resolve) => socket.once('close', resolve));
+      expect(status).toBe(403);
+      expect(reason).toContain('is not host:port');
+      expect(reason.length).toBeLessThan(300);
+      for (const text of [reason, rest]) {
+        expect(text).not.toContain('s3cr3t');
+        expect(text).not.toContain('Hq7Lm2Xv9Rt4Wz6Np1Kd3Bc5');
+      }
+    }
+  });
 });

@@ -4,13 +4,13 @@ import { QuotaExceededError } from '../../airlock/quota/errors.js';
 import type { CapabilityErrorCode } from '../../capability/errors.js';
 import type { ClusterErrorCode } from '../../cluster/errors.js';
 import { isOacpError, OacpError } from '../../core/errors.js';
+import { ANSWER_MAX, echoText } from '../../core/redact.js';
 import type { IdentityErrorCode } from '../../identity/errors.js';
 import type { LogErrorCode } from '../../log/errors.js';
 import type { StoreErrorCode } from '../../store/errors.js';
 import type { AgentErrorCode } from '../agents/errors.js';
 import type { ApiKeyErrorCode } from '../apikeys/errors.js';
 import type { CredentialErrorCode } from '../credentials/errors.js';
-import { redactText } from '../observability/redact.js';
 import type { AgentDirectoryErrorCode } from '../runtime/agent-directory.js';
 import { RuntimeError, type RuntimeErrorCode } from '../runtime/errors.js';
 import type { VaultErrorCode } from '../vault/errors.js';
@@ -162,7 +162,9 @@ export function toHttpFailure(error: unknown): HttpFailure {
   if (error instanceof QuotaExceededError) {
     return {
       status: 429,
-      body: { error: { code: 'QUOTA_EXCEEDED', message: redactText(error.message), quota: error.quota } },
+      body: {
+        error: { code: 'QUOTA_EXCEEDED', message: echoText(error.message, ANSWER_MAX), quota: error.quota },
+      },
     };
   }
   if (!isOacpError(error)) return INTERNAL_FAILURE;
@@ -182,7 +184,7 @@ export function toHttpFailure(error: unknown): HttpFailure {
     body: {
       error: {
         code: error.code,
-        message: redactText(error.message),
+        message: echoText(error.message, ANSWER_MAX),
         ...(details.quota === undefined ? {} : { quota: details.quota }),
         ...(details.receipt === undefined ? {} : { receipt: details.receipt }),
       },
