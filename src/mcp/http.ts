@@ -5,7 +5,7 @@ import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { BodyBytes } from '../core/body-bytes.js';
 import { numberOutOfRange, parseFiniteJson } from '../core/bounded-json.js';
 import { OacpError } from '../core/errors.js';
-import { continueOnRead } from '../core/expect-continue.js';
+import { continueOnRead, unmetExpectation } from '../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../core/header-count.js';
 import { hostGuardFor } from '../core/loopback.js';
 import { ANSWER_MAX, echoError, echoText } from '../core/redact.js';
@@ -94,6 +94,8 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const tooMany = tooManyHeaders(req);
     if (tooMany !== undefined) return text(res.setHeader('connection', 'close'), 431, tooMany);
+    const unmet = unmetExpectation(req.headers);
+    if (unmet !== undefined) return text(res.setHeader('connection', 'close'), 417, unmet);
     const host = hostGuard(req.headers.host, req.headers.origin);
     if (host.effect === 'deny') return text(res, 403, host.reason);
     if (options.approvals !== undefined && (await options.approvals.handle(req, res))) return;

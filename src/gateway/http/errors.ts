@@ -26,6 +26,7 @@ export type HttpErrorCode =
   | 'BODIES_BUSY'
   | 'STREAMS_BUSY'
   | 'HEADERS_TOO_LARGE'
+  | 'EXPECTATION_FAILED'
   | 'HOST_REFUSED'
   | 'INTERNAL'
   | 'GATEWAY_LISTEN_REFUSED'
@@ -36,7 +37,7 @@ export function httpError(code: HttpErrorCode, message: string): OacpError<HttpE
   return new OacpError(code, message);
 }
 
-export type HttpStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 422 | 429 | 431 | 500 | 502 | 503;
+export type HttpStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 417 | 422 | 429 | 431 | 500 | 502 | 503;
 
 /**
  * Every code a request can end with. Whole unions of the domains the routes
@@ -70,6 +71,7 @@ const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
   BODIES_BUSY: 503,
   STREAMS_BUSY: 503,
   HEADERS_TOO_LARGE: 431,
+  EXPECTATION_FAILED: 417,
   HOST_REFUSED: 403,
   INTERNAL: 500,
   GATEWAY_LISTEN_REFUSED: 500,

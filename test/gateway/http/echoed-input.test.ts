@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBridge } from '../../../src/mcp/bridge.js';
 import { type HttpBridge, serveHttp } from '../../../src/mcp/http.js';
@@ -5,10 +6,46 @@ import { lightUpstream, type TestReceipts, testReceipts } from '../../mcp/helper
 import { RAW_SERVER } from '../../mcp/raw-harness.js';
 import { raw, startGateway, type TestGateway } from '../service/harness.js';
 
+/** One raw HTTP/1.1 request; resolves with the whole answer once the server closes the socket. */
+function rawRequest(url: URL, head: string, body = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      answer += chunk;
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(answer));
+    socket.setTimeout(5_000, () => socket.destroy(new Error(`no close after: ${answer}`)));
+    socket.write(`${head.replaceAll('\n', '\r\n')}\r\n\r\n${body}`);
+  });
+}
+
+/** The head and the body of a raw answer, its chunked encoding (if any) undone. */
+function split(answer: string): { head: string; body: string } {
+  const end = answer.indexOf('\r\n\r\n');
+  const head = answer.slice(0, end);
+  let body = answer.slice(end + 4);
+  if (/transfer-encoding: chunked/i.test(head)) {
+    let out = '';
+    for (;;) {
+      const line = body.indexOf('\r\n');
+      const size = Number.parseInt(body.slice(0, line), 16);
+      if (!(size > 0)) break;
+      out += body.slice(line + 2, line + 2 + size);
+      body = body.slice(line + 2 + size + 2);
+    }
+    body = out;
+  }
+  return { head, body };
+}
+
 /**
  * Issues 10 and 14: whatever a caller puts in a path, a name or a body, an
  * answer quotes it redacted and cut, on the gateway, its A2A surface and the
- * MCP bridge alike.
+ * MCP bridge alike; and an `Expect` no route can meet gets the listener's own
+ * error shape, not Node's bare 417.
  */
 describe('what OACP answers echo of a caller', () => {
   let gw: TestGateway;
@@ -71,5 +108,38 @@ describe('what OACP answers echo of a caller', () => {
       expect(text).not.toContain(vaultValue);
       expect(text).not.toContain(body.slice(0, 10));
     }
+  });
+
+  it('attack: Expect other than 100-continue: 417 in the gateway error shape (EXPECTATION_FAILED), connection closed, value not echoed', async () => {
+    const answer = await rawRequest(
+      gw.url,
+      `GET /healthz HTTP/1.1\nHost: ${gw.url.host}\nExpect: ${gw.adminKey}`,
+    );
+    const { head, body } = split(answer);
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 417 Expectation Failed');
+    expect(head.toLowerCase()).toContain('connection: close');
+    expect(head.toLowerCase()).toContain('content-type: application/json');
+    expect(JSON.parse(body)).toEqual({
+      error: { code: 'EXPECTATION_FAILED', message: 'the Expect header can only be 100-continue' },
+    });
+    expect(answer).not.toContain(secretOf(gw.adminKey));
+    // 100-continue still works: the gateway answers the request.
+    const fine = await rawRequest(
+      gw.url,
+      `GET /healthz HTTP/1.1\nHost: ${gw.url.host}\nExpect: 100-continue\nConnection: close`,
+    );
+    expect(fine.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+  });
+
+  it('attack: Expect other than 100-continue on the bridge: 417 with a reason, as its other refusals', async () => {
+    const answer = await rawRequest(
+      bridge.url,
+      `POST /mcp HTTP/1.1\nHost: ${bridge.url.host}\nExpect: 200-ok\nContent-Type: application/json\nContent-Length: 2`,
+      '{}',
+    );
+    const { head, body } = split(answer);
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 417 Expectation Failed');
+    expect(head.toLowerCase()).toContain('connection: close');
+    expect(body).toBe('the Expect header can only be 100-continue\n');
   });
 });
