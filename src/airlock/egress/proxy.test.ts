@@ -309,4 +309,31 @@ describe('egress proxy', () => {
       }
     }
   });
+
+  it('attack: a workload dribbling its request headers (one byte every 500 ms) gets 408 and a closed socket after 10 s', async () => {
+    const { path } = await startProxy({ allowlist: ['127.0.0.1'] });
+    const started = Date.now();
+    const socket = connect(path);
+    let answer = '';
+    let timer: NodeJS.Timeout | undefined;
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+    });
+    socket.on('connect', () => {
+      socket.write(`GET http://127.0.0.1:${webPort}/ HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: `);
+      timer = setInterval(() => socket.write('a'), 500);
+    });
+    // Past the 30 s Node sweeps at by default: a proxy that waits that long has failed.
+    const deadline = setTimeout(() => socket.destroy(), 25_000);
+    await new Promise((resolve) => {
+      socket.on('close', resolve);
+      socket.on('error', resolve);
+    });
+    clearInterval(timer);
+    clearTimeout(deadline);
+    const ms = Date.now() - started;
+    expect(answer.split('\r\n')[0]).toMatch(/^HTTP\/1\.1 408 /);
+    expect(ms).toBeGreaterThanOrEqual(9_500);
+    expect(ms).toBeLessThan(13_000);
+  }, 30_000);
 });

@@ -4,6 +4,7 @@ import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Quotas } from '../../capability/manifest.js';
 import { ANSWER_MAX, echoError, echoText } from '../../core/redact.js';
+import { SLOW_CLIENT_LIMITS } from '../../core/slow-clients.js';
 import { QuotaLedger } from '../quota/ledger.js';
 import { EgressAudit, type EgressEvent } from './audit.js';
 import { checkEgress, type GateParts, type RequestLimiter } from './gate.js';
@@ -62,7 +63,8 @@ export class EgressProxy {
       limiter: options.limiter ?? ledgerLimiter(options.quotas),
       audit: this.audit,
     };
-    this.server = createServer((req, res) => void this.forward(req, res));
+    // A workload dribbling its request headers holds a socket 10 s, not Node's 60 s swept every 30 s.
+    this.server = createServer(SLOW_CLIENT_LIMITS, (req, res) => void this.forward(req, res));
     this.server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       void this.tunnel(req, socket, head);
     });
