@@ -54,5 +54,8 @@ export async function sse(
       await iterator.return?.(undefined);
     },
   });
-  return new Response(body, { headers: { ...SSE_HEADERS, ...headers } });
+  // Not the SDK's `Connection: keep-alive`: it made Node keep a socket whose client asked
+  // `Connection: close`. HTTP/1.1 persists by default; Node decides.
+  const { Connection: _hop, ...sseHeaders } = SSE_HEADERS;
+  return new Response(body, { headers: { ...sseHeaders, ...headers } });
 }

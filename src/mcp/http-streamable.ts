@@ -32,7 +32,8 @@ const KEEP_ALIVE_MS = 15_000;
 const SSE_HEADERS = {
   'content-type': 'text/event-stream',
   'cache-control': 'no-cache, no-transform',
-  connection: 'keep-alive',
+  // No `connection: keep-alive`: it made Node keep a socket whose client asked `Connection:
+  // close` (RFC 9112 §9.6). HTTP/1.1 persists by default; Node decides.
   'x-accel-buffering': 'no',
 } as const;
 

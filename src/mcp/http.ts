@@ -170,7 +170,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
 
   const sseOpen = async (res: ServerResponse): Promise<void> => {
     if (!slots.take()) return text(res.setHeader('retry-after', '5'), 503, slots.refusal);
-    const transport = new SSEServerTransport('/messages', res);
+    const transport = new SSEServerTransport('/messages', withoutKeepAlive(res));
     const down = fromSdkTransport(transport);
     sse.set(transport.sessionId, { transport, down });
     let session: ServedSession;
@@ -458,6 +458,27 @@ async function serveReceipt(
   } catch (error) {
     text(res, 404, `no receipt ${index}: ${echoError(error)}`);
   }
+}
+
+/**
+ * `res`, its `writeHead` dropping a `Connection` header: the MCP SDK's SSE
+ * transport says `keep-alive`, which made Node keep a socket whose client asked
+ * `Connection: close` (RFC 9112 §9.6). HTTP/1.1 persists by default; Node decides.
+ */
+function withoutKeepAlive(res: ServerResponse): ServerResponse {
+  const writeHead = res.writeHead.bind(res) as (
+    status: number,
+    headers?: Record<string, unknown>,
+  ) => ServerResponse;
+  const patched = (status: number, headers?: Record<string, unknown>) =>
+    writeHead(
+      status,
+      headers === undefined
+        ? undefined
+        : Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'connection')),
+    );
+  res.writeHead = patched as ServerResponse['writeHead'];
+  return res;
 }
 
 /** A plain-text answer; like every answer of the bridge, redacted and cut (it may quote the caller). */
