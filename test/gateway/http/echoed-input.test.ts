@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpApprovalDesk } from '../../../src/mcp/approval-desk.js';
 import { createBridge } from '../../../src/mcp/bridge.js';
 import { type HttpBridge, serveHttp } from '../../../src/mcp/http.js';
 import { lightUpstream, type TestReceipts, testReceipts } from '../../mcp/helpers.js';
@@ -58,6 +59,7 @@ describe('what OACP answers echo of a caller', () => {
     bridge = await serveHttp(createBridge({ upstream: lightUpstream('raw', [RAW_SERVER]), receipts }), {
       host: '127.0.0.1',
       port: 0,
+      approvals: new HttpApprovalDesk(),
     });
   });
   afterAll(async () => {
@@ -107,6 +109,22 @@ describe('what OACP answers echo of a caller', () => {
       expect(text).not.toContain('Hq7Lm2Xv9Rt4Wz6Np1Kd3Bc5');
       expect(text).not.toContain(vaultValue);
       expect(text).not.toContain(body.slice(0, 10));
+    }
+  });
+
+  it('attack: a key or a 10,000-char id as the approval id on the bridge: 404, the key not echoed, the id cut', async () => {
+    for (const id of [gw.adminKey, providerKey, 'i'.repeat(10_000)]) {
+      const answer = await fetch(new URL(`/oacp/approvals/${id}`, bridge.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"approve": true, "by": "me"}',
+      });
+      const text = await answer.text();
+      expect(answer.status).toBe(404);
+      expect(text).toContain('no pending approval');
+      expect(text.length).toBeLessThan(300);
+      expect(text).not.toContain(secretOf(gw.adminKey));
+      expect(text).not.toContain('Hq7Lm2Xv9Rt4Wz6Np1Kd3Bc5');
     }
   });
 
