@@ -112,6 +112,22 @@ describe('what OACP answers echo of a caller', () => {
     }
   });
 
+  it('attack: a key or a 10,000-char id as the approval id on the gateway: 404 NOT_FOUND, the key not echoed, the id cut, the message whole', async () => {
+    for (const id of [providerKey, 'i'.repeat(10_000)]) {
+      const { status, json, text } = await raw(gw.url, `/v1/approvals/${id}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' },
+        body: '{"approve": true}',
+      });
+      expect(status).toBe(404);
+      const { error } = json as { error: { code: string; message: string } };
+      expect(error.code).toBe('NOT_FOUND');
+      expect(error.message).toMatch(/^no pending approval .*\(decided, timed out or cancelled\)$/);
+      expect(error.message.length).toBeLessThan(300);
+      expect(text).not.toContain('Hq7Lm2Xv9Rt4Wz6Np1Kd3Bc5');
+    }
+  });
+
   it('attack: a key or a 10,000-char id as the approval id on the bridge: 404, the key not echoed, the id cut', async () => {
     for (const id of [gw.adminKey, providerKey, 'i'.repeat(10_000)]) {
       const answer = await fetch(new URL(`/oacp/approvals/${id}`, bridge.url), {
