@@ -19,7 +19,7 @@ import { directoryCard } from './directory-card.js';
 import { a2aError } from './errors.js';
 import type { InboundChecks, InboundReceipts } from './inbound-calls.js';
 import { OACP_JSONRPC_CODES } from './jsonrpc-errors.js';
-import { idOf, isAsyncIterable, rpcError, sse } from './jsonrpc-response.js';
+import { echoRpcAnswer, echoRpcError, idOf, isAsyncIterable, rpcError, sse } from './jsonrpc-response.js';
 import { checkRequest, type Dialect, METHOD_NOT_FOUND, PARSE_ERROR } from './request-schema.js';
 import type { TrustGraph } from './trust-graph.js';
 
@@ -203,10 +203,12 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
       requestedVersion: version,
       state: new Map<string, unknown>([['headers', c.req.header()]]),
     });
-    const mapError =
+    const sdkError =
       dialect === 'v1'
         ? JsonRpcTransportHandler.mapToJSONRPCError
         : LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError;
+    // The SDK's messages quote the caller (a version, a task id): redacted and cut, as every answer.
+    const mapError = (error: unknown) => echoRpcError(sdkError(error));
     try {
       validateVersion(context.requestedVersion, endpoint.card, 'JSONRPC');
     } catch (error) {
@@ -220,7 +222,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     if (context.activatedExtensions !== undefined && context.activatedExtensions.length > 0) {
       headers[HTTP_EXTENSION_HEADER] = Extensions.toServiceParameter(context.activatedExtensions);
     }
-    if (!isAsyncIterable(outcome)) return c.json(outcome, 200, headers);
+    if (!isAsyncIterable(outcome)) return c.json(echoRpcAnswer(outcome) as typeof outcome, 200, headers);
     return sse(outcome, check.id, mapError, headers);
   });
 
