@@ -1,8 +1,31 @@
 import { formatSSEErrorEvent, formatSSEEvent, SSE_HEADERS } from '@a2a-js/sdk';
+import { ANSWER_MAX, echoText, redact } from '../core/redact.js';
 import type { JsonRpcId } from './request-schema.js';
 
+/** A JSON-RPC error answer; its message (which may quote the caller) redacted and cut. */
 export function rpcError(id: JsonRpcId, code: number, message: string) {
-  return { jsonrpc: '2.0', id, error: { code, message } };
+  return { jsonrpc: '2.0', id, error: { code, message: echoText(message, ANSWER_MAX) } };
+}
+
+/**
+ * A JSON-RPC error the SDK made (an unsupported `A2A-Version`, an unknown task
+ * id: it quotes them) as every OACP answer carries it: the message redacted
+ * and cut, secret-shaped text masked in its data.
+ */
+export function echoRpcError(error: unknown): unknown {
+  if (typeof error !== 'object' || error === null) return error;
+  const { message, data, ...rest } = error as { message?: unknown; data?: unknown };
+  return {
+    ...rest,
+    ...(typeof message === 'string' ? { message: echoText(message, ANSWER_MAX) } : {}),
+    ...(data === undefined ? {} : { data: redact(data) }),
+  };
+}
+
+/** `answer` (a JSON-RPC response) with its error, if any, as `echoRpcError`. */
+export function echoRpcAnswer(answer: unknown): unknown {
+  if (typeof answer !== 'object' || answer === null || !('error' in answer)) return answer;
+  return { ...answer, error: echoRpcError((answer as { error: unknown }).error) };
 }
 
 export function idOf(body: unknown): JsonRpcId {
@@ -52,5 +75,8 @@ export async function sse(
       await iterator.return?.(undefined);
     },
   });
-  return new Response(body, { headers: { ...SSE_HEADERS, ...headers } });
+  // Not the SDK's `Connection: keep-alive`: it made Node keep a socket whose client asked
+  // `Connection: close`. HTTP/1.1 persists by default; Node decides.
+  const { Connection: _hop, ...sseHeaders } = SSE_HEADERS;
+  return new Response(body, { headers: { ...sseHeaders, ...headers } });
 }

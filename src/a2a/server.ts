@@ -10,6 +10,7 @@ import {
   validateVersion,
 } from '@a2a-js/sdk/server';
 import { Hono } from 'hono';
+import { echoText } from '../core/redact.js';
 import type { NonceStore } from '../identity/nonce-store.js';
 import type { A2aAgent, A2aAgentDirectory, A2aExecutor, A2aSecurityEvent } from './agent.js';
 import { A2A_PREFIX, type A2aNodeInfo, buildAgentCard, DEFAULT_RECEIPTS_PATH } from './agent-card.js';
@@ -19,7 +20,7 @@ import { directoryCard } from './directory-card.js';
 import { a2aError } from './errors.js';
 import { type InboundChecks, type InboundReceipts, unreadRefusalRecord } from './inbound-calls.js';
 import { OACP_JSONRPC_CODES } from './jsonrpc-errors.js';
-import { idOf, isAsyncIterable, rpcError, sse } from './jsonrpc-response.js';
+import { echoRpcAnswer, echoRpcError, idOf, isAsyncIterable, rpcError, sse } from './jsonrpc-response.js';
 import { checkRequest, type Dialect, METHOD_NOT_FOUND, PARSE_ERROR } from './request-schema.js';
 import type { TrustGraph } from './trust-graph.js';
 
@@ -156,7 +157,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     const agent = await options.agents.get(c.req.param('agent'));
     // Thrown, so the listener's one error map answers it: typed, its echo of the name redacted.
     if (agent === undefined)
-      throw a2aError('A2A_AGENT_UNKNOWN', `no A2A agent named ${c.req.param('agent')}`);
+      throw a2aError('A2A_AGENT_UNKNOWN', `no A2A agent named ${echoText(c.req.param('agent'))}`);
     const base = baseOf(c.req.raw);
     // In a cluster the card comes from the node that runs the agent: it names that node's log,
     // where the results' receipts are, signed by the agent as any card is.
@@ -180,7 +181,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     const agent = await options.agents.get(c.req.param('agent'));
     if (agent === undefined) {
       return c.json(
-        rpcError(idOf(body), METHOD_NOT_FOUND, `no A2A agent named ${c.req.param('agent')}`),
+        rpcError(idOf(body), METHOD_NOT_FOUND, `no A2A agent named ${echoText(c.req.param('agent'))}`),
         404,
       );
     }
@@ -210,10 +211,12 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
       requestedVersion: version,
       state: new Map<string, unknown>([['headers', c.req.header()]]),
     });
-    const mapError =
+    const sdkError =
       dialect === 'v1'
         ? JsonRpcTransportHandler.mapToJSONRPCError
         : LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError;
+    // The SDK's messages quote the caller (a version, a task id): redacted and cut, as every answer.
+    const mapError = (error: unknown) => echoRpcError(sdkError(error));
     try {
       validateVersion(context.requestedVersion, endpoint.card, 'JSONRPC');
     } catch (error) {
@@ -227,7 +230,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     if (context.activatedExtensions !== undefined && context.activatedExtensions.length > 0) {
       headers[HTTP_EXTENSION_HEADER] = Extensions.toServiceParameter(context.activatedExtensions);
     }
-    if (!isAsyncIterable(outcome)) return c.json(outcome, 200, headers);
+    if (!isAsyncIterable(outcome)) return c.json(echoRpcAnswer(outcome) as typeof outcome, 200, headers);
     return sse(outcome, check.id, mapError, headers);
   });
 

@@ -24,9 +24,17 @@ interface PendingAnswer {
  * carry another request).
  */
 export function continueOnRead<Req extends AnnouncedBody, Res extends PendingAnswer>(
-  server: { on(event: 'checkContinue', listener: (req: Req, res: Res) => void): unknown },
+  server: {
+    on(event: 'checkContinue' | 'checkExpectation', listener: (req: Req, res: Res) => void): unknown;
+  },
   listener: (req: Req, res: Res) => void,
 ): void {
+  // Any other expectation: Node would answer a bare 417 itself; the listener answers it instead,
+  // in its own error shape (`unmetExpectation` says so), with `Connection: close` as above.
+  server.on('checkExpectation', (req, res) => {
+    res.setHeader('connection', 'close');
+    listener(req, res);
+  });
   server.on('checkContinue', (req, res) => {
     res.setHeader('connection', 'close');
     const onListener = (event: string | symbol) => {
@@ -39,4 +47,15 @@ export function continueOnRead<Req extends AnnouncedBody, Res extends PendingAns
     req.on('newListener', onListener);
     listener(req, res);
   });
+}
+
+/**
+ * The refusal's reason when `headers` carry an `Expect` other than
+ * `100-continue` (RFC 9110 §10.1.1: the server answers 417), else undefined.
+ * The value is not repeated: the caller chose it.
+ */
+export function unmetExpectation(headers: { readonly expect?: string | undefined }): string | undefined {
+  const expect = headers.expect;
+  if (expect === undefined || expect.trim().toLowerCase() === '100-continue') return undefined;
+  return 'the Expect header can only be 100-continue';
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { echoError, echoText } from '../core/redact.js';
 import type { ApprovalDesk, ApprovalRequest } from './approval.js';
 
 const DecisionBody = z.strictObject({ approve: z.boolean(), by: z.string().min(1).max(200) });
@@ -67,15 +68,16 @@ export class HttpApprovalDesk implements ApprovalDesk {
     }
     const waiting = this.#waiting.get(id);
     if (waiting === undefined) {
-      reply(res, 404, { error: `no pending approval ${id}` });
+      reply(res, 404, { error: `no pending approval ${echoText(id)}` });
       return true;
     }
     let body: unknown;
     try {
       body = JSON.parse(await readBody(req, 16_384));
     } catch (error) {
+      // Not the parser's message: it quotes the body, which may hold a secret.
       reply(res, 400, {
-        error: `body is not JSON: ${error instanceof Error ? error.message : String(error)}`,
+        error: error instanceof SyntaxError ? 'body is not JSON' : `body refused: ${echoError(error)}`,
       });
       return true;
     }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ANSWER_MAX, echoText } from '../core/redact.js';
 import type { UnreadRefusal } from './http-unread.js';
 import {
   classify,
@@ -31,7 +32,8 @@ const KEEP_ALIVE_MS = 15_000;
 const SSE_HEADERS = {
   'content-type': 'text/event-stream',
   'cache-control': 'no-cache, no-transform',
-  connection: 'keep-alive',
+  // No `connection: keep-alive`: it made Node keep a socket whose client asked `Connection:
+  // close` (RFC 9112 §9.6). HTTP/1.1 persists by default; Node decides.
   'x-accel-buffering': 'no',
 } as const;
 
@@ -390,5 +392,5 @@ export function jsonRpcError(
 ): void {
   res
     .writeHead(status, { 'content-type': 'application/json' })
-    .end(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }));
+    .end(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message: echoText(message, ANSWER_MAX) } }));
 }

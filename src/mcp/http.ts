@@ -5,9 +5,10 @@ import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { BodyBytes } from '../core/body-bytes.js';
 import { numberOutOfRange, parseFiniteJson } from '../core/bounded-json.js';
 import { OacpError } from '../core/errors.js';
-import { continueOnRead } from '../core/expect-continue.js';
+import { continueOnRead, unmetExpectation } from '../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../core/header-count.js';
 import { hostGuardFor } from '../core/loopback.js';
+import { ANSWER_MAX, echoError, echoText } from '../core/redact.js';
 import { SLOW_CLIENT_LIMITS } from '../core/slow-clients.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
 import type { Bridge, ServedSession } from './bridge.js';
@@ -93,6 +94,8 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const tooMany = tooManyHeaders(req);
     if (tooMany !== undefined) return text(res.setHeader('connection', 'close'), 431, tooMany);
+    const unmet = unmetExpectation(req.headers);
+    if (unmet !== undefined) return text(res.setHeader('connection', 'close'), 417, unmet);
     const host = hostGuard(req.headers.host, req.headers.origin);
     if (host.effect === 'deny') return text(res, 403, host.reason);
     if (options.approvals !== undefined && (await options.approvals.handle(req, res))) return;
@@ -145,7 +148,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
       session = await bridge.serve(transport);
     } catch (error) {
       slots.give();
-      const reason = `cannot start the MCP server: ${error instanceof Error ? error.message : String(error)}`;
+      const reason = `cannot start the MCP server: ${echoError(error)}`;
       return jsonRpcError(res, 500, INTERNAL_ERROR, reason, replyId);
     }
     const id = transport.sessionId;
@@ -167,7 +170,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
 
   const sseOpen = async (res: ServerResponse): Promise<void> => {
     if (!slots.take()) return text(res.setHeader('retry-after', '5'), 503, slots.refusal);
-    const transport = new SSEServerTransport('/messages', res);
+    const transport = new SSEServerTransport('/messages', withoutKeepAlive(res));
     const down = fromSdkTransport(transport);
     sse.set(transport.sessionId, { transport, down });
     let session: ServedSession;
@@ -188,8 +191,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent)
-        text(res, 500, `bridge error: ${error instanceof Error ? error.message : String(error)}`);
+      if (!res.headersSent) text(res, 500, `bridge error: ${echoError(error)}`);
       else res.end();
     });
   };
@@ -434,8 +436,9 @@ async function readJson(
       return { ok: false, reason, unread: unreadRefusals(text, parsed.value) };
     }
     return { ok: true, value: parsed.value, bytes: size };
-  } catch (error) {
-    return { ok: false, reason: `Parse error: ${error instanceof Error ? error.message : String(error)}` };
+  } catch {
+    // The parser's message quotes the text, which may hold a secret (a key, a vault value).
+    return { ok: false, reason: 'Parse error: the body is not valid JSON' };
   }
 }
 
@@ -453,10 +456,34 @@ async function serveReceipt(
     const bytes = await log.entry(index);
     res.writeHead(200, { 'content-type': 'application/json' }).end(Buffer.from(bytes));
   } catch (error) {
-    text(res, 404, `no receipt ${index}: ${error instanceof Error ? error.message : String(error)}`);
+    text(res, 404, `no receipt ${index}: ${echoError(error)}`);
   }
 }
 
+/**
+ * `res`, its `writeHead` dropping a `Connection` header: the MCP SDK's SSE
+ * transport says `keep-alive`, which made Node keep a socket whose client asked
+ * `Connection: close` (RFC 9112 §9.6). HTTP/1.1 persists by default; Node decides.
+ */
+function withoutKeepAlive(res: ServerResponse): ServerResponse {
+  const writeHead = res.writeHead.bind(res) as (
+    status: number,
+    headers?: Record<string, unknown>,
+  ) => ServerResponse;
+  const patched = (status: number, headers?: Record<string, unknown>) =>
+    writeHead(
+      status,
+      headers === undefined
+        ? undefined
+        : Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'connection')),
+    );
+  res.writeHead = patched as ServerResponse['writeHead'];
+  return res;
+}
+
+/** A plain-text answer; like every answer of the bridge, redacted and cut (it may quote the caller). */
 function text(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${body}\n`);
+  res
+    .writeHead(status, { 'content-type': 'text/plain; charset=utf-8' })
+    .end(`${echoText(body, ANSWER_MAX)}\n`);
 }

@@ -3,6 +3,8 @@
  * envelope only and leaves params and results untouched, so fields a newer MCP
  * revision adds pass through without the bridge having to know them.
  */
+import { redactText } from '../core/redact.js';
+
 export type JsonRpcId = string | number;
 
 export interface JsonRpcRequest {
@@ -98,7 +100,10 @@ export function errorResponse(
   message: string,
   data?: unknown,
 ): JsonRpcError {
-  const error: JsonRpcErrorObject = data === undefined ? { code, message } : { code, message, data };
+  // Its message may quote a caller, a server or an error: secret-shaped text never leaves in it.
+  const clean = redactText(message);
+  const error: JsonRpcErrorObject =
+    data === undefined ? { code, message: clean } : { code, message: clean, data };
   return { jsonrpc: '2.0', id, error };
 }
 

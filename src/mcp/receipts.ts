@@ -6,6 +6,7 @@ import { boundedName, clipText } from '../core/clip-text.js';
 import type { Signer } from '../core/ed25519.js';
 import { OacpError } from '../core/errors.js';
 import { jcsDigest } from '../core/jcs.js';
+import { redactText } from '../core/redact.js';
 import { didKeyFromPublicKey, isDidKey } from '../identity/did-key.js';
 import type { TransparencyLog } from '../log/transparency-log.js';
 import type { IntentJournal } from '../node/intent-journal.js';
@@ -197,7 +198,7 @@ export function toolCallPredicate(call: ToolCallRecord): ToolCallPredicateInput 
     ...(call.forwarded === undefined ? {} : { forwarded: call.forwarded }),
     policy: {
       effect: call.decision.effect,
-      reason: clipText(call.decision.reason, MAX_RECORDED_REASON),
+      reason: clipText(redactText(call.decision.reason), MAX_RECORDED_REASON),
       ...(policyId === undefined ? {} : { policyId }),
       ...(gateId === undefined && policyIds.length > 0 ? { policyIds: [...policyIds] } : {}),
       policyDigest: call.policyDigest,

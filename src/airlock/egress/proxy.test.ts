@@ -288,4 +288,52 @@ describe('egress proxy', () => {
     const { status } = await getVia(path, `http://2130706433:${webPort}/`);
     expect(status).toBe(403);
   });
+
+  it('attack: a key as the CONNECT target: 403, the key quoted back neither in the header nor the body', async () => {
+    const { path } = await startProxy({ allowlist: ['127.0.0.1'] });
+    const key = 'oacp_k7Qx2mN9_s3cr3tS3cr3tS3cr3tS3cr3t';
+    const provider = 'sk-proj-Hq7Lm2Xv9Rt4Wz6Np1Kd3Bc5';
+    for (const target of [key, provider, 'x'.repeat(5_000)]) {
+      const { status, reason, socket } = await connectVia(path, target);
+      let rest = '';
+      socket.on('data', (chunk: Buffer) => {
+        rest += chunk.toString('latin1');
+      });
+      await new Promise((resolve) => socket.once('close', resolve));
+      expect(status).toBe(403);
+      expect(reason).toContain('is not host:port');
+      expect(reason.length).toBeLessThan(300);
+      for (const text of [reason, rest]) {
+        expect(text).not.toContain('s3cr3t');
+        expect(text).not.toContain('Hq7Lm2Xv9Rt4Wz6Np1Kd3Bc5');
+      }
+    }
+  });
+
+  it('attack: a workload dribbling its request headers (one byte every 500 ms) gets 408 and a closed socket after 10 s', async () => {
+    const { path } = await startProxy({ allowlist: ['127.0.0.1'] });
+    const started = Date.now();
+    const socket = connect(path);
+    let answer = '';
+    let timer: NodeJS.Timeout | undefined;
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+    });
+    socket.on('connect', () => {
+      socket.write(`GET http://127.0.0.1:${webPort}/ HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: `);
+      timer = setInterval(() => socket.write('a'), 500);
+    });
+    // Past the 30 s Node sweeps at by default: a proxy that waits that long has failed.
+    const deadline = setTimeout(() => socket.destroy(), 25_000);
+    await new Promise((resolve) => {
+      socket.on('close', resolve);
+      socket.on('error', resolve);
+    });
+    clearInterval(timer);
+    clearTimeout(deadline);
+    const ms = Date.now() - started;
+    expect(answer.split('\r\n')[0]).toMatch(/^HTTP\/1\.1 408 /);
+    expect(ms).toBeGreaterThanOrEqual(9_500);
+    expect(ms).toBeLessThan(13_000);
+  }, 30_000);
 });

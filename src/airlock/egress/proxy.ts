@@ -3,6 +3,8 @@ import { createServer, type IncomingMessage, request, type Server, type ServerRe
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Quotas } from '../../capability/manifest.js';
+import { ANSWER_MAX, echoError, echoText } from '../../core/redact.js';
+import { SLOW_CLIENT_LIMITS } from '../../core/slow-clients.js';
 import { QuotaLedger } from '../quota/ledger.js';
 import { EgressAudit, type EgressEvent } from './audit.js';
 import { checkEgress, type GateParts, type RequestLimiter } from './gate.js';
@@ -24,7 +26,9 @@ export interface EgressProxyOptions {
 
 const DENY_HEADER = 'x-oacp-egress-denied';
 
-function refusalHead(status: number, reason: string): string {
+/** A refusal's reason may quote the workload's request (a target, an error): redacted and cut. */
+function refusalHead(status: number, said: string): string {
+  const reason = echoText(said, ANSWER_MAX);
   const title = status === 403 ? 'Forbidden' : status === 429 ? 'Too Many Requests' : 'Bad Gateway';
   const body = `${reason}\n`;
   return (
@@ -59,7 +63,8 @@ export class EgressProxy {
       limiter: options.limiter ?? ledgerLimiter(options.quotas),
       audit: this.audit,
     };
-    this.server = createServer((req, res) => void this.forward(req, res));
+    // A workload dribbling its request headers holds a socket 10 s, not Node's 60 s swept every 30 s.
+    this.server = createServer(SLOW_CLIENT_LIMITS, (req, res) => void this.forward(req, res));
     this.server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       void this.tunnel(req, socket, head);
     });
@@ -92,7 +97,7 @@ export class EgressProxy {
     client.on('error', () => client.destroy());
     const target = connectTarget(req.url ?? '');
     if (target === undefined) {
-      client.end(refusalHead(403, `CONNECT target "${req.url ?? ''}" is not host:port`));
+      client.end(refusalHead(403, `CONNECT target "${echoText(req.url ?? '')}" is not host:port`));
       return;
     }
     const result = await checkEgress(this.gate, 'CONNECT', target);
@@ -108,7 +113,8 @@ export class EgressProxy {
       client.pipe(upstream);
     });
     upstream.once('error', (error) => {
-      if (!client.destroyed) client.end(refusalHead(502, `cannot reach ${result.address}: ${error.message}`));
+      if (!client.destroyed)
+        client.end(refusalHead(502, `cannot reach ${result.address}: ${echoError(error)}`));
     });
     client.once('close', () => upstream.destroy());
   }
@@ -122,9 +128,8 @@ export class EgressProxy {
     }
     const result = await checkEgress(this.gate, method, target);
     if (result.effect === 'deny') {
-      res
-        .writeHead(result.status, { [DENY_HEADER]: result.decision.reason.replace(/[\r\n]/g, ' ') })
-        .end(`${result.decision.reason}\n`);
+      const reason = echoText(result.decision.reason, ANSWER_MAX);
+      res.writeHead(result.status, { [DENY_HEADER]: reason.replace(/[\r\n]/g, ' ') }).end(`${reason}\n`);
       return;
     }
     const url = new URL(req.url ?? '');
@@ -147,7 +152,7 @@ export class EgressProxy {
     });
     upstream.on('error', (error) => {
       if (!res.headersSent) res.writeHead(502, { [DENY_HEADER]: `cannot reach ${result.address}` });
-      res.end(`${error.message}\n`);
+      res.end(`${echoError(error)}\n`);
     });
     upstream.on('timeout', () => upstream.destroy(new Error('connect timed out')));
     req.pipe(upstream);

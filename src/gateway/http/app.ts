@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { BodyBytes } from '../../core/body-bytes.js';
+import { echoText } from '../../core/redact.js';
 import { type GatewayEnv, MAX_BODY_DEPTH } from './env.js';
 import { httpError, toHttpFailure } from './errors.js';
 import { authenticate } from './middleware/authenticate.js';
@@ -88,8 +89,7 @@ export function createApp(services: GatewayServices, mounts: readonly Mount[] = 
 
   app.notFound((c) => {
     // Through the one error map, so the caller's path is redacted (a key pasted into a URL) and cut short.
-    const path = c.req.path.length > 200 ? `${c.req.path.slice(0, 200)}…` : c.req.path;
-    const failure = toHttpFailure(httpError('NOT_FOUND', `no route ${c.req.method} ${path}`));
+    const failure = toHttpFailure(httpError('NOT_FOUND', `no route ${c.req.method} ${echoText(c.req.path)}`));
     return c.json(failure.body, failure.status);
   });
   app.onError((error, c) => {

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
+import { redactText } from '../../core/redact.js';
 import type { NonceStore } from '../../identity/nonce-store.js';
 import { verifySignedRequest } from '../../identity/signed-request.js';
 import type { SecurityEventRepo } from '../../store/types.js';
 import type { ApiKeyVerdict } from '../apikeys/api-keys.js';
 import type { ApiScope } from '../apikeys/scopes.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
-import { redactText } from '../observability/redact.js';
 import type { AgentDirectory, AgentRecord } from '../runtime/agent-directory.js';
 import { httpError } from './errors.js';
 

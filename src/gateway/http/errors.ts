@@ -4,13 +4,13 @@ import { QuotaExceededError } from '../../airlock/quota/errors.js';
 import type { CapabilityErrorCode } from '../../capability/errors.js';
 import type { ClusterErrorCode } from '../../cluster/errors.js';
 import { isOacpError, OacpError } from '../../core/errors.js';
+import { ANSWER_MAX, echoText } from '../../core/redact.js';
 import type { IdentityErrorCode } from '../../identity/errors.js';
 import type { LogErrorCode } from '../../log/errors.js';
 import type { StoreErrorCode } from '../../store/errors.js';
 import type { AgentErrorCode } from '../agents/errors.js';
 import type { ApiKeyErrorCode } from '../apikeys/errors.js';
 import type { CredentialErrorCode } from '../credentials/errors.js';
-import { redactText } from '../observability/redact.js';
 import type { AgentDirectoryErrorCode } from '../runtime/agent-directory.js';
 import { RuntimeError, type RuntimeErrorCode } from '../runtime/errors.js';
 import type { VaultErrorCode } from '../vault/errors.js';
@@ -26,6 +26,7 @@ export type HttpErrorCode =
   | 'BODIES_BUSY'
   | 'STREAMS_BUSY'
   | 'HEADERS_TOO_LARGE'
+  | 'EXPECTATION_FAILED'
   | 'HOST_REFUSED'
   | 'INTERNAL'
   | 'GATEWAY_LISTEN_REFUSED'
@@ -36,7 +37,7 @@ export function httpError(code: HttpErrorCode, message: string): OacpError<HttpE
   return new OacpError(code, message);
 }
 
-export type HttpStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 422 | 429 | 431 | 500 | 502 | 503;
+export type HttpStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 417 | 422 | 429 | 431 | 500 | 502 | 503;
 
 /**
  * Every code a request can end with. Whole unions of the domains the routes
@@ -70,6 +71,7 @@ const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
   BODIES_BUSY: 503,
   STREAMS_BUSY: 503,
   HEADERS_TOO_LARGE: 431,
+  EXPECTATION_FAILED: 417,
   HOST_REFUSED: 403,
   INTERNAL: 500,
   GATEWAY_LISTEN_REFUSED: 500,
@@ -162,7 +164,9 @@ export function toHttpFailure(error: unknown): HttpFailure {
   if (error instanceof QuotaExceededError) {
     return {
       status: 429,
-      body: { error: { code: 'QUOTA_EXCEEDED', message: redactText(error.message), quota: error.quota } },
+      body: {
+        error: { code: 'QUOTA_EXCEEDED', message: echoText(error.message, ANSWER_MAX), quota: error.quota },
+      },
     };
   }
   if (!isOacpError(error)) return INTERNAL_FAILURE;
@@ -182,7 +186,7 @@ export function toHttpFailure(error: unknown): HttpFailure {
     body: {
       error: {
         code: error.code,
-        message: redactText(error.message),
+        message: echoText(error.message, ANSWER_MAX),
         ...(details.quota === undefined ? {} : { quota: details.quota }),
         ...(details.receipt === undefined ? {} : { receipt: details.receipt }),
       },

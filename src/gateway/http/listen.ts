@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type RequestListener, type Server } f
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener, RequestError } from '@hono/node-server';
-import { continueOnRead } from '../../core/expect-continue.js';
+import { continueOnRead, unmetExpectation } from '../../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../../core/header-count.js';
 import { inputFileFailure, readInputBytes } from '../../core/input-file.js';
 import { isLoopbackAddress } from '../../core/loopback.js';
@@ -87,10 +87,20 @@ export async function listen(
   });
   const listener: RequestListener = (req, res) => {
     const tooMany = tooManyHeaders(req);
-    if (tooMany === undefined) return void app(req, res);
-    // Refused before the app: nothing past the parser reads a request over the limit.
-    const body: ErrorBody = { error: { code: 'HEADERS_TOO_LARGE', message: tooMany } };
-    res.writeHead(431, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify(body));
+    const unmet = unmetExpectation(req.headers);
+    if (tooMany === undefined && unmet === undefined) return void app(req, res);
+    // Refused before the app: nothing past the parser reads a request over the limit, or one
+    // that expects what no OACP route does.
+    const body: ErrorBody =
+      tooMany !== undefined
+        ? { error: { code: 'HEADERS_TOO_LARGE', message: tooMany } }
+        : { error: { code: 'EXPECTATION_FAILED', message: unmet ?? '' } };
+    res
+      .writeHead(tooMany !== undefined ? 431 : 417, {
+        'content-type': 'application/json',
+        connection: 'close',
+      })
+      .end(JSON.stringify(body));
   };
   let server: Server;
   if (options.tls !== undefined) {

@@ -68,7 +68,7 @@ export function receiptStreamRoutes(services: GatewayServices): Route[] {
       wake.open();
       c.header('cache-control', 'no-store');
       c.header('x-accel-buffering', 'no');
-      return streamSSE(c, async (stream) => {
+      const answer = streamSSE(c, async (stream) => {
         let closed = false;
         const gone = new AbortController();
         stream.onAbort(() => {
@@ -110,6 +110,10 @@ export function receiptStreamRoutes(services: GatewayServices): Route[] {
           else perKey.set(key, left);
         }
       });
+      // Hono says `Connection: keep-alive`, which makes Node keep a socket whose client asked
+      // `Connection: close` (RFC 9112 §9.6): HTTP/1.1 persists by default, Node decides.
+      answer.headers.delete('connection');
+      return answer;
     }),
   ];
 }

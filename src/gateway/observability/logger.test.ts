@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { redact, redactText } from '../../core/redact.js';
 import { Logger } from './logger.js';
-import { redact, redactText } from './redact.js';
 
 describe('structured logs', () => {
   it('writes one JSON object per line with time, level, msg and fields', () => {

@@ -1,5 +1,5 @@
+import { redact } from '../../core/redact.js';
 import { terminalSafeJson } from '../../core/terminal-text.js';
-import { redact } from './redact.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { echoText } from '../../core/redact.js';
 import type { ApprovalDesk, ApprovalRequest } from '../../mcp/approval.js';
 import type { ApprovalSpool } from '../../mcp/approval-remote.js';
 import { shownArguments } from '../../mcp/approval-shown.js';
@@ -129,7 +130,7 @@ export class GatewayApprovalQueue implements ApprovalDesk {
       return {
         effect: 'deny',
         code: 'NOT_FOUND',
-        reason: `no pending approval ${id} (decided, timed out or cancelled)`,
+        reason: `no pending approval ${echoText(id)} (decided, timed out or cancelled)`,
       };
     if (approver.agentId !== undefined) {
       const own = approver.agentId === agent;
@@ -151,7 +152,7 @@ export class GatewayApprovalQueue implements ApprovalDesk {
     return {
       effect: 'deny',
       code: 'NOT_FOUND',
-      reason: `no pending approval ${id} (decided, timed out or cancelled)`,
+      reason: `no pending approval ${echoText(id)} (decided, timed out or cancelled)`,
     };
   }
 }

@@ -1,7 +1,11 @@
+import { clipText } from './clip-text.js';
+
 /**
- * Secrets never reach a log line: fields whose name says they hold one are
- * replaced whole, and anything shaped like an OACP API key or a bearer token
- * is masked inside any string, wherever it appears (an error message, a URL).
+ * Secrets never reach a log line or an answer: fields whose name says they
+ * hold one are replaced whole, and anything shaped like an OACP API key, a
+ * model provider's key (`sk-…`) or a bearer token is masked inside any
+ * string, wherever it appears (an error message, a URL). The one redactor of
+ * every OACP listener (gateway, MCP bridge, A2A, Airlock egress proxy).
  */
 
 const SECRET_KEY =
@@ -10,6 +14,7 @@ const SECRET_SUFFIX = /(secret|token|password|passphrase|privatekey|private_key|
 
 const SECRET_PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
   [/oacp_[A-Za-z0-9_-]{6,}/g, 'oacp_[REDACTED]'],
+  [/\bsk-[A-Za-z0-9_-]{16,}/g, 'sk-[REDACTED]'],
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, '$1 [REDACTED]'],
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, '[REDACTED PRIVATE KEY]'],
 ];
@@ -24,6 +29,27 @@ export function redactText(text: string): string {
   let out = text;
   for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
   return out;
+}
+
+/** The longest message an error answer of an OACP listener carries (it may quote the caller). */
+export const ANSWER_MAX = 1000;
+
+/** How much of a caller's string (a path, a name, an error) an answer or log line echoes. */
+export const ECHO_MAX = 200;
+
+/**
+ * Text a caller chose, or an error that may quote it, as an answer or log
+ * line may echo it: redacted first (so a cut never leaves half a key that no
+ * longer looks like one), then cut at `max` UTF-16 units with `…`.
+ */
+export function echoText(text: string, max = ECHO_MAX): string {
+  const clean = redactText(text);
+  return clean.length > max ? `${clipText(clean, max)}…` : clean;
+}
+
+/** `error.message` (or the thrown value) as `echoText`. */
+export function echoError(error: unknown, max = ECHO_MAX): string {
+  return echoText(error instanceof Error ? error.message : String(error), max);
 }
 
 /** A deep copy with secrets removed; cycles and depth are bounded so a log call never throws. */
