@@ -94,6 +94,6 @@ describe('text on the operator terminal, beyond workload output', () => {
     const prompt = Buffer.concat(written).toString('utf8');
     expect(prompt).toContain('approve this call?');
     expect(prompt).not.toMatch(RAW);
-    expect(prompt).toContain('\\x9b2J');
+    expect(prompt).toContain('\\u009b2J');
   });
 });
