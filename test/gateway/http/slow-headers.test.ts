@@ -1,10 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBridge } from '../../../src/mcp/bridge.js';
-import { type HttpBridge, serveHttp } from '../../../src/mcp/http.js';
-import { lightUpstream, type TestReceipts, testReceipts } from '../../mcp/helpers.js';
-import { RAW_SERVER } from '../../mcp/raw-harness.js';
-import { startGateway, type TestGateway } from '../service/harness.js';
+import { type BothListeners, gatewayAndBridge } from './listeners.js';
 
 /**
  * Slowloris: a request line, then one header byte every 500 ms, never the blank
@@ -36,33 +32,24 @@ function dribbleHeaders(url: URL, path: string): Promise<{ ms: number; answer: s
 }
 
 describe('a client that dribbles its headers (slowloris)', () => {
-  let gw: TestGateway;
-  let receipts: TestReceipts;
-  let bridge: HttpBridge;
+  let both: BothListeners;
   beforeAll(async () => {
-    gw = await startGateway();
-    receipts = await testReceipts();
-    bridge = await serveHttp(createBridge({ upstream: lightUpstream('raw', [RAW_SERVER]), receipts }), {
-      host: '127.0.0.1',
-      port: 0,
-    });
+    both = await gatewayAndBridge();
   });
   afterAll(async () => {
-    await bridge?.close();
-    await receipts?.close();
-    await gw?.close();
+    await both?.close();
   });
 
   it('attack: one header byte every 500 ms: 408 and the socket closed once the 10 s header timeout passes, on the gateway and the bridge', async () => {
     const [gateway, mcp] = await Promise.all([
-      dribbleHeaders(gw.url, '/healthz'),
-      dribbleHeaders(bridge.url, '/mcp'),
+      dribbleHeaders(both.gw.url, '/healthz'),
+      dribbleHeaders(both.bridge.url, '/mcp'),
     ]);
     for (const [name, { ms, answer }] of Object.entries({ gateway, mcp })) {
       expect(answer.split('\r\n')[0], name).toMatch(/^HTTP\/1\.1 408 /);
       expect(ms, name).toBeGreaterThanOrEqual(9_500);
       expect(ms, name).toBeLessThan(13_000);
     }
-    expect((await fetch(new URL('/healthz', gw.url))).status).toBe(200);
+    expect((await fetch(new URL('/healthz', both.gw.url))).status).toBe(200);
   }, 30_000);
 });

@@ -1,10 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBridge } from '../../../src/mcp/bridge.js';
-import { type HttpBridge, serveHttp } from '../../../src/mcp/http.js';
-import { lightUpstream, type TestReceipts, testReceipts } from '../../mcp/helpers.js';
-import { RAW_SERVER } from '../../mcp/raw-harness.js';
-import { startGateway, type TestGateway } from '../service/harness.js';
+import { type BothListeners, gatewayAndBridge } from './listeners.js';
 
 /** Sends `head` on a raw socket; resolves with the answer's head once it has come, and the socket. */
 function answerHead(url: URL, head: string): Promise<{ head: string; closed: Promise<void>; end(): void }> {
@@ -32,27 +28,18 @@ function answerHead(url: URL, head: string): Promise<{ head: string; closed: Pro
  * an event stream needs no `keep-alive` header, and it is hop-by-hop.
  */
 describe('event streams honour Connection: close', () => {
-  let gw: TestGateway;
-  let receipts: TestReceipts;
-  let bridge: HttpBridge;
+  let both: BothListeners;
   beforeAll(async () => {
-    gw = await startGateway();
-    receipts = await testReceipts();
-    bridge = await serveHttp(createBridge({ upstream: lightUpstream('raw', [RAW_SERVER]), receipts }), {
-      host: '127.0.0.1',
-      port: 0,
-    });
+    both = await gatewayAndBridge();
   });
   afterAll(async () => {
-    await bridge?.close();
-    await receipts?.close();
-    await gw?.close();
+    await both?.close();
   });
 
   it('GET /v1/receipts/stream with Connection: close: the answer says close, never keep-alive', async () => {
     const answer = await answerHead(
-      gw.url,
-      `GET /v1/receipts/stream HTTP/1.1\nHost: ${gw.url.host}\nAuthorization: Bearer ${gw.adminKey}\nConnection: close`,
+      both.gw.url,
+      `GET /v1/receipts/stream HTTP/1.1\nHost: ${both.gw.url.host}\nAuthorization: Bearer ${both.gw.adminKey}\nConnection: close`,
     );
     expect(answer.head.split('\r\n')[0]).toBe('http/1.1 200 ok');
     expect(answer.head).toContain('content-type: text/event-stream');
@@ -63,8 +50,8 @@ describe('event streams honour Connection: close', () => {
 
   it('GET /v1/receipts/stream without Connection: kept alive by HTTP/1.1 default, no hop-by-hop keep-alive header needed', async () => {
     const answer = await answerHead(
-      gw.url,
-      `GET /v1/receipts/stream HTTP/1.1\nHost: ${gw.url.host}\nAuthorization: Bearer ${gw.adminKey}`,
+      both.gw.url,
+      `GET /v1/receipts/stream HTTP/1.1\nHost: ${both.gw.url.host}\nAuthorization: Bearer ${both.gw.adminKey}`,
     );
     expect(answer.head).toContain('content-type: text/event-stream');
     expect(answer.head).not.toContain('connection: close');
@@ -73,8 +60,8 @@ describe('event streams honour Connection: close', () => {
 
   it('the bridge: GET /sse with Connection: close says close, never keep-alive', async () => {
     const answer = await answerHead(
-      bridge.url,
-      `GET /sse HTTP/1.1\nHost: ${bridge.url.host}\nConnection: close`,
+      both.bridge.url,
+      `GET /sse HTTP/1.1\nHost: ${both.bridge.url.host}\nConnection: close`,
     );
     expect(answer.head.split('\r\n')[0]).toBe('http/1.1 200 ok');
     expect(answer.head).toContain('connection: close');
