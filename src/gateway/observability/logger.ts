@@ -75,7 +75,12 @@ export class Logger {
       const record = capStrings(redact({ ...this.fields, ...fields })) as Record<string, unknown>;
       // Lines go to stderr, often a terminal: a guest's `console.log` or a server's stderr must not carry a raw 8-bit CSI.
       this.sink(
-        terminalSafeJson({ time: this.now().toISOString(), level, msg: capStrings(redact(msg)), ...record }) ?? '',
+        terminalSafeJson({
+          time: this.now().toISOString(),
+          level,
+          msg: capStrings(redact(msg)),
+          ...record,
+        }) ?? '',
       );
     } catch {
       // A log line that cannot be written must not fail the request it describes.
