@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { redact, redactText } from '../../core/redact.js';
+import { SecretValues } from '../../core/secret-values.js';
 import { LOG_STRING_MAX, Logger } from './logger.js';
 
 describe('structured logs', () => {
@@ -98,5 +99,27 @@ describe('structured logs', () => {
     log.info('m', { text: `${'a'.repeat(LOG_STRING_MAX - 1)}😀😀` });
     const text = (JSON.parse(lines[0] ?? '') as { text: string }).text;
     expect(text).toBe(`${'a'.repeat(LOG_STRING_MAX - 1)}…[4 chars cut]`);
+  });
+
+  it('masks the values of its SecretValues everywhere, children included, before cutting', () => {
+    const lines: string[] = [];
+    const secrets = new SecretValues();
+    const log = new Logger((line) => lines.push(line)).withSecrets(secrets).child({ requestId: 'r' });
+    const value = 'vault-value-no-pattern-knows';
+    secrets.add([value]);
+    log.error(`refused ${value}`, {
+      error: new Error(`bad token ${value}`),
+      [value]: 1,
+      near: `${'a'.repeat(LOG_STRING_MAX - 5)}${value}`,
+    });
+    const written = lines[0] ?? '';
+    expect(written).not.toContain(value);
+    expect(written).not.toContain('vault');
+    expect(JSON.parse(written)).toMatchObject({
+      msg: 'refused [REDACTED]',
+      requestId: 'r',
+      error: { message: 'bad token [REDACTED]' },
+      '[REDACTED]': 1,
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { clipText } from '../../core/clip-text.js';
 import { redact } from '../../core/redact.js';
+import type { SecretValues } from '../../core/secret-values.js';
 import { terminalSafeJson } from '../../core/terminal-text.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -22,13 +23,18 @@ function capString(text: string): string {
   return `${kept}…[${text.length - kept.length} chars cut]`;
 }
 
-/** Every string in a redacted copy (plain objects and arrays, depth already bounded) cut to LOG_STRING_MAX. */
-function capStrings(value: unknown): unknown {
-  if (typeof value === 'string') return capString(value);
-  if (Array.isArray(value)) return value.map(capStrings);
+/**
+ * Every string in a redacted copy (plain objects and arrays, depth already
+ * bounded) masked of the known secret values, then cut to LOG_STRING_MAX
+ * (masked first, so a cut never leaves half a value that no longer matches).
+ */
+function capStrings(value: unknown, secrets: SecretValues | undefined): unknown {
+  if (typeof value === 'string') return capString(secrets === undefined ? value : secrets.mask(value));
+  if (Array.isArray(value)) return value.map((item) => capStrings(item, secrets));
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) out[capString(key)] = capStrings(item);
+  for (const [key, item] of Object.entries(value))
+    out[capStrings(key, secrets) as string] = capStrings(item, secrets);
   return out;
 }
 
@@ -43,10 +49,16 @@ export class Logger {
     private readonly minimum: LogLevel = 'info',
     private readonly fields: Readonly<Record<string, unknown>> = {},
     private readonly now: () => Date = () => new Date(),
+    private readonly secrets?: SecretValues,
   ) {}
 
   child(fields: Readonly<Record<string, unknown>>): Logger {
-    return new Logger(this.sink, this.minimum, { ...this.fields, ...fields }, this.now);
+    return new Logger(this.sink, this.minimum, { ...this.fields, ...fields }, this.now, this.secrets);
+  }
+
+  /** This logger, its lines also masked of `secrets`' values (the ones its gateway hands out). */
+  withSecrets(secrets: SecretValues): Logger {
+    return new Logger(this.sink, this.minimum, this.fields, this.now, secrets);
   }
 
   debug(msg: string, fields?: Readonly<Record<string, unknown>>): void {
@@ -72,13 +84,16 @@ export class Logger {
   private write(level: LogLevel, msg: string, fields?: Readonly<Record<string, unknown>>): void {
     if (!this.enabled(level)) return;
     try {
-      const record = capStrings(redact({ ...this.fields, ...fields })) as Record<string, unknown>;
+      const record = capStrings(redact({ ...this.fields, ...fields }), this.secrets) as Record<
+        string,
+        unknown
+      >;
       // Lines go to stderr, often a terminal: a guest's `console.log` or a server's stderr must not carry a raw 8-bit CSI.
       this.sink(
         terminalSafeJson({
           time: this.now().toISOString(),
           level,
-          msg: capStrings(redact(msg)),
+          msg: capStrings(redact(msg), this.secrets),
           ...record,
         }) ?? '',
       );

@@ -28,6 +28,15 @@ describe('a vault secret echoed by a failing tool', () => {
             throw new Error(`upstream refused token ${token} (encoded: ${encodeURIComponent(token ?? '')})`);
           },
         }),
+        defineTool({
+          name: 'github.stray',
+          input: z.strictObject({}),
+          // Never asks for its credentials, yet quotes the value (read from a config file, say):
+          // only the gateway-wide registry of values its vault holds can mask it.
+          run: () => {
+            throw new Error(`config says token=${SECRET}`);
+          },
+        }),
       ],
     });
   });
@@ -63,6 +72,29 @@ describe('a vault secret echoed by a failing tool', () => {
     expect(receipt.text + payload).not.toContain(SECRET);
 
     expect(lines.length).toBeGreaterThan(0);
+    expect(lines.some((line) => line.includes('upstream refused token [REDACTED]'))).toBe(true);
+    for (const line of lines) expect(line).not.toContain(SECRET);
+  });
+
+  it('is masked in answers and log lines by the gateway-wide registry, even when the tool was not handed it', async () => {
+    const agent = await gw.client.createAgent({ name: 'stray', manifest: MANIFEST });
+    const headers = { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' };
+    const path = `/v1/agents/${encodeURIComponent(agent.id)}/credentials/gh`;
+    const body = { tool: 'github.*', inject: { kind: 'env', name: 'GH_TOKEN' }, value: SECRET };
+    expect((await raw(gw.url, path, { method: 'PUT', headers, body: JSON.stringify(body) })).status).toBe(
+      200,
+    );
+    lines.length = 0;
+    const answer = await raw(gw.url, '/v1/tools/github.stray/call', {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ agent: agent.id, arguments: {} }),
+    });
+    expect(answer.status).toBeGreaterThanOrEqual(400);
+    expect(answer.text).toContain('config says token=[REDACTED]');
+    expect(answer.text).not.toContain(SECRET);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.some((line) => line.includes('config says token=[REDACTED]'))).toBe(true);
     for (const line of lines) expect(line).not.toContain(SECRET);
   });
 });
