@@ -127,7 +127,6 @@ export class CredentialVault {
       );
     }
     const { name, agentId, tool, inject, value } = parsed.data;
-    this.#secrets?.add([value]);
     if (agentId !== MODEL_PROVIDER_KEYS && (await this.#store.agents.get(agentId)) === undefined) {
       throw new OacpError<CredentialErrorCode>(
         'CREDENTIAL_UNKNOWN_AGENT',
@@ -154,6 +153,8 @@ export class CredentialVault {
       updatedAt: now,
     });
     this.#generation += 1;
+    // Once stored (a refused put registers nothing, so no caller masks log text by failing puts).
+    this.#secrets?.add([value]);
     return { name, agentId, tool, inject, createdAt: existing?.createdAt ?? now, updatedAt: now };
   }
 
