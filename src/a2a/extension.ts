@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SignatureSchema } from '../attest/dsse.js';
 import { Sha256HexSchema } from '../attest/statement.js';
 import { isDidKey } from '../identity/did-key.js';
 import { SignedRequestSchema } from '../identity/signed-request.js';
@@ -82,7 +83,7 @@ export const ArtifactReceiptSchema = z.strictObject({
   envelope: z.object({
     payload: z.string(),
     payloadType: z.string(),
-    signatures: z.array(z.object({ keyid: z.string(), sig: z.string() }).loose()),
+    signatures: z.array(SignatureSchema),
   }),
 });
 export type ArtifactReceipt = z.infer<typeof ArtifactReceiptSchema>;

@@ -5,11 +5,19 @@ import { OacpError } from '../core/errors.js';
 
 export type DsseErrorCode = 'DSSE_MALFORMED';
 
+/**
+ * One DSSE signature. `keyid` is OPTIONAL in the spec and only a hint: OACP
+ * writes it (empty) but never reads it; a verifier tries each signature
+ * against every key it trusts, so an envelope from a signer that leaves it out
+ * verifies the same.
+ */
+export const SignatureSchema = z.object({ keyid: z.string().optional(), sig: z.string().min(1) }).loose();
+
 /** DSSE v1 envelope (https://github.com/secure-systems-lab/dsse/blob/master/envelope.md). */
 export const EnvelopeSchema = z.object({
   payload: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'payload must be standard base64'),
   payloadType: z.string().min(1),
-  signatures: z.array(z.object({ keyid: z.string(), sig: z.string().min(1) }).loose()),
+  signatures: z.array(SignatureSchema),
 });
 export type Envelope = z.infer<typeof EnvelopeSchema>;
 

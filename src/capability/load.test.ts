@@ -122,6 +122,14 @@ describe('signed manifests', () => {
     expect(error.message).toContain('the signed payload repeats the member "capabilities"');
   });
 
+  it('accepts a signature without keyid, and ignores an extra signature by a stranger beside a trusted one', () => {
+    const stranger = keySigner(generateEd25519().privateKey);
+    const envelope = signManifest(manifest, [stranger, signer]);
+    const noKeyid = { ...envelope, signatures: envelope.signatures.map(({ sig }) => ({ sig })) };
+    const path = file('no-keyid.json', JSON.stringify(noKeyid));
+    expect(loadManifest(path, { requireSigned: true, trustedKeys })).toEqual(manifest);
+  });
+
   it('refuses the wrong payload type and unsigned envelopes', () => {
     const envelope = signManifest(manifest, [signer]);
     const wrongType = { ...envelope, payloadType: 'application/json' };

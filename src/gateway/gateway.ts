@@ -11,6 +11,7 @@ import { type ClusterTls, loadClusterTls, nodeKeyTls } from '../cluster/tls.js';
 import { nodeWitnessSigner, witnessVerifierKey } from '../cluster/witness-key.js';
 import { sha256Hex } from '../core/digest.js';
 import { hostGuardFor } from '../core/loopback.js';
+import { SecretValues } from '../core/secret-values.js';
 import { homeLayout } from '../identity/home-layout.js';
 import { loadMasterKey } from '../identity/master-key.js';
 import { ApprovalSpool, approvalSpoolDir } from '../mcp/approval-remote.js';
@@ -149,7 +150,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     (options.configPath === undefined
       ? parseGatewayConfig({}, process.cwd())
       : loadGatewayConfig(options.configPath));
-  const logger = options.logger ?? stderrLogger();
+  // The values the credential vault hands out (provider keys, tool secrets), masked in every log line and answer.
+  const secrets = new SecretValues();
+  const logger = (options.logger ?? stderrLogger()).withSecrets(secrets);
   const closers: Array<() => Promise<void> | void> = [];
   const closeAll = async () => {
     for (const close of closers.splice(0).reverse()) {
@@ -178,7 +181,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     closers.push(() => store.close());
     const vault = new ContextVault({ store, masterKey });
     const apiKeys = new ApiKeys({ store });
-    const credentials = new CredentialVault({ store, masterKey });
+    const credentials = new CredentialVault({ store, masterKey, secrets });
     const agents =
       options.agents ??
       registryDirectory(
@@ -415,6 +418,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const address = parseListen(options.listen ?? config.gateway.listen);
     const services: GatewayServices = {
       agents,
+      secrets,
       runtime,
       registry,
       tools,

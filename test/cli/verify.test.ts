@@ -1,3 +1,4 @@
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -332,3 +333,56 @@ function write(text: string): string {
   writeFileSync(path, text);
   return path;
 }
+
+/**
+ * A receipt written by another DSSE implementation: node:crypto only, PAE spelled out as the
+ * spec (envelope.md, "Signature definition") gives it, and `keyid` left out, as the spec allows.
+ */
+describe('oacp verify on an envelope without keyid', () => {
+  const root = tempDir();
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const signerPem = join(root, 'signer.pem');
+  writeFileSync(signerPem, publicKey.export({ type: 'spki', format: 'pem' }));
+  const payloadType = 'application/vnd.in-toto+json';
+  const statement = buildStatement({
+    predicateType: TOOL_CALL_PREDICATE_TYPE,
+    predicate: toolCallPredicate(undefined),
+  });
+  const body = Buffer.from(JSON.stringify(statement), 'utf8');
+  const preAuth = Buffer.concat([
+    Buffer.from(`DSSEv1 ${Buffer.byteLength(payloadType)} ${payloadType} ${body.length} `, 'utf8'),
+    body,
+  ]);
+  const envelope = {
+    payloadType,
+    payload: body.toString('base64'),
+    signatures: [{ sig: sign(null, preAuth, privateKey).toString('base64') }],
+  };
+
+  it('accepts it when the signature verifies under a trusted key', async () => {
+    const result = await oacp(['verify', write(JSON.stringify(envelope)), '--signer-key', signerPem]);
+    expect(result.stdout).toContain('ok   signatures');
+    expect(result.stdout).toContain('trust level: Basic');
+    expect(result.code).toBe(0);
+  });
+
+  it('refuses it once the payload is changed', async () => {
+    const tampered = Buffer.from(JSON.stringify({ ...statement, subject: [] }), 'utf8');
+    const result = await oacp([
+      'verify',
+      write(JSON.stringify({ ...envelope, payload: tampered.toString('base64') })),
+      '--signer-key',
+      signerPem,
+    ]);
+    expect(result.stdout).toMatch(/FAIL signatures/);
+    expect(result.code).toBe(1);
+  });
+
+  it('refuses it when the signature verifies under no trusted key', async () => {
+    const other = join(root, 'other.pem');
+    writeFileSync(other, generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
+    const result = await oacp(['verify', write(JSON.stringify(envelope)), '--signer-key', other]);
+    expect(result.stdout).toMatch(/FAIL signatures/);
+    expect(result.code).toBe(1);
+  });
+});

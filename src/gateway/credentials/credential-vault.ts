@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { namePatternMatches } from '../../capability/name-pattern.js';
 import { OacpError } from '../../core/errors.js';
 import { canonicalize } from '../../core/jcs.js';
+import type { SecretValues } from '../../core/secret-values.js';
 import type { CredentialRow, Repos, Store } from '../../store/index.js';
 import type { CredentialErrorCode } from './errors.js';
 import { InjectedSecrets, type Injection } from './injected-secrets.js';
@@ -95,15 +96,23 @@ export class CredentialVault {
   readonly #store: Store;
   readonly #key: Buffer;
   readonly #now: () => Date;
+  readonly #secrets: SecretValues | undefined;
   #generation = 0;
 
-  constructor(options: { readonly store: Store; readonly masterKey: Uint8Array; readonly now?: () => Date }) {
+  constructor(options: {
+    readonly store: Store;
+    readonly masterKey: Uint8Array;
+    readonly now?: () => Date;
+    /** Where every value this vault hands out is registered, so the gateway's logger and answers mask it. */
+    readonly secrets?: SecretValues;
+  }) {
     if (options.masterKey.length !== 32) {
       throw new OacpError<CredentialErrorCode>('CREDENTIAL_KEY_INVALID', 'the master key must be 32 bytes');
     }
     this.#store = options.store;
     this.#key = Buffer.from(hkdfSync('sha256', options.masterKey, new Uint8Array(0), KEY_INFO, 32));
     this.#now = options.now ?? (() => new Date());
+    this.#secrets = options.secrets;
   }
 
   /** Stores or replaces the credential with this (name, agentId, tool). */
@@ -144,6 +153,8 @@ export class CredentialVault {
       updatedAt: now,
     });
     this.#generation += 1;
+    // Once stored (a refused put registers nothing, so no caller masks log text by failing puts).
+    this.#secrets?.add([value]);
     return { name, agentId, tool, inject, createdAt: existing?.createdAt ?? now, updatedAt: now };
   }
 
@@ -180,7 +191,9 @@ export class CredentialVault {
         name: row.injectName,
         value: this.#open(row),
       }));
-    return new InjectedSecrets(injections);
+    const injected = new InjectedSecrets(injections);
+    this.#secrets?.add(injected.values());
+    return injected;
   }
 
   /** Names, scopes and targets, never values. */

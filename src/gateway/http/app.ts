@@ -93,7 +93,7 @@ export function createApp(services: GatewayServices, mounts: readonly Mount[] = 
     return c.json(failure.body, failure.status);
   });
   app.onError((error, c) => {
-    const failure = toHttpFailure(error);
+    const failure = toHttpFailure(error, services.secrets);
     if (failure.status >= 500) services.logger.error('request failed', { requestId: c.var.requestId, error });
     if (failure.retryAfterSeconds !== undefined) c.header('retry-after', String(failure.retryAfterSeconds));
     return c.json(failure.body, failure.status);

@@ -5,6 +5,7 @@ import type { CapabilityErrorCode } from '../../capability/errors.js';
 import type { ClusterErrorCode } from '../../cluster/errors.js';
 import { isOacpError, OacpError } from '../../core/errors.js';
 import { ANSWER_MAX, echoText } from '../../core/redact.js';
+import type { SecretValues } from '../../core/secret-values.js';
 import type { IdentityErrorCode } from '../../identity/errors.js';
 import type { LogErrorCode } from '../../log/errors.js';
 import type { StoreErrorCode } from '../../store/errors.js';
@@ -157,10 +158,19 @@ const INTERNAL_FAILURE: HttpFailure = {
 /**
  * `{error: {code, message}}` with the status the code maps to, plus the quota
  * and receipt when there are any. Messages are passed through the log
- * redactor so no secret-shaped text ever leaves in an answer; an unexpected
- * error gets a generic message (the detail goes to the log only).
+ * redactor so no secret-shaped text ever leaves in an answer, and masked of
+ * `secrets` (the values the gateway's vault handed out) when given; an
+ * unexpected error gets a generic message (the detail goes to the log only).
  */
-export function toHttpFailure(error: unknown): HttpFailure {
+export function toHttpFailure(error: unknown, secrets?: SecretValues): HttpFailure {
+  const failure = httpFailureOf(error);
+  if (secrets === undefined || secrets.size === 0) return failure;
+  // The same answer, each message masked of the live secret values (a config or tool error quoting one).
+  const message = secrets.mask(failure.body.error.message);
+  return { ...failure, body: { ...failure.body, error: { ...failure.body.error, message } } };
+}
+
+function httpFailureOf(error: unknown): HttpFailure {
   if (error instanceof QuotaExceededError) {
     return {
       status: 429,

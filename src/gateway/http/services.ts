@@ -1,5 +1,6 @@
 import type { CheckpointGossip } from '../../cluster/gossip-service.js';
 import type { HostGuard } from '../../core/loopback.js';
+import type { SecretValues } from '../../core/secret-values.js';
 import type { ServedTile } from '../../log/transparency-log.js';
 import type { CredentialVault } from '../credentials/credential-vault.js';
 import type { BatchFiles } from '../models/batch-files.js';
@@ -60,6 +61,8 @@ export interface GatewayServices {
   readonly metrics: GatewayMetrics;
   readonly tracing: Tracing;
   readonly logger: Logger;
+  /** The live secret values the credential vault handed out: every error answer is masked of them. */
+  readonly secrets?: SecretValues;
   /** Serve /metrics without authentication (for a scraper on a private network). */
   readonly publicMetrics?: boolean;
   /** Largest request body accepted, in bytes (default 1 MiB). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { redact, redactText } from '../../core/redact.js';
-import { Logger } from './logger.js';
+import { SecretValues } from '../../core/secret-values.js';
+import { LOG_STRING_MAX, Logger } from './logger.js';
 
 describe('structured logs', () => {
   it('writes one JSON object per line with time, level, msg and fields', () => {
@@ -71,5 +72,54 @@ describe('structured logs', () => {
     const lines: string[] = [];
     new Logger((line) => lines.push(line)).info('odd', { big: 10n, cyclic });
     expect(JSON.parse(lines[0] ?? '').big).toBe('10');
+  });
+
+  it('cuts every long string (msg, a field, a nested field, a field name) and says how much it cut', () => {
+    const lines: string[] = [];
+    const log = new Logger((line) => lines.push(line));
+    const huge = 'x'.repeat(5_000_000);
+    log.error(huge, { body: huge, nested: { list: [huge] }, [huge]: 1, short: 'kept' });
+    const written = lines[0] ?? '';
+    expect(written.length).toBeLessThan(5 * (LOG_STRING_MAX + 64));
+    const cut = `${'x'.repeat(LOG_STRING_MAX)}…[${5_000_000 - LOG_STRING_MAX} chars cut]`;
+    expect(JSON.parse(written)).toEqual({
+      time: expect.any(String),
+      level: 'error',
+      msg: cut,
+      body: cut,
+      nested: { list: [cut] },
+      [cut]: 1,
+      short: 'kept',
+    });
+  });
+
+  it('never cuts a surrogate pair in half', () => {
+    const lines: string[] = [];
+    const log = new Logger((line) => lines.push(line));
+    log.info('m', { text: `${'a'.repeat(LOG_STRING_MAX - 1)}😀😀` });
+    const text = (JSON.parse(lines[0] ?? '') as { text: string }).text;
+    expect(text).toBe(`${'a'.repeat(LOG_STRING_MAX - 1)}…[4 chars cut]`);
+  });
+
+  it('masks the values of its SecretValues everywhere, children included, before cutting', () => {
+    const lines: string[] = [];
+    const secrets = new SecretValues();
+    const log = new Logger((line) => lines.push(line)).withSecrets(secrets).child({ requestId: 'r' });
+    const value = 'vault-value-no-pattern-knows';
+    secrets.add([value]);
+    log.error(`refused ${value}`, {
+      error: new Error(`bad token ${value}`),
+      [value]: 1,
+      near: `${'a'.repeat(LOG_STRING_MAX - 5)}${value}`,
+    });
+    const written = lines[0] ?? '';
+    expect(written).not.toContain(value);
+    expect(written).not.toContain('vault');
+    expect(JSON.parse(written)).toMatchObject({
+      msg: 'refused [REDACTED]',
+      requestId: 'r',
+      error: { message: 'bad token [REDACTED]' },
+      '[REDACTED]': 1,
+    });
   });
 });

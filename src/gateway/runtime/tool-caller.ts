@@ -207,6 +207,9 @@ export class ToolCaller {
     let result: unknown;
     let resultDigest: string | undefined;
     let failure: unknown;
+    // The secrets this call was handed: a tool's error may quote one (a client library echoing a
+    // refused token), and no pattern knows a vault value, so the failure is redacted of them by value.
+    let handed = new InjectedSecrets([]);
     try {
       const never = this.never;
       result = await entry.tool.run(parsedArgs, {
@@ -216,9 +219,11 @@ export class ToolCaller {
           return input.signal ?? never;
         },
         chargeTokens: (tokens) => this.parts.quotas.chargeTokens(input.agent, input.agent.manifest, tokens),
-        credentials: async () =>
-          (await this.parts.credentials?.resolveForCall(input.agent.did, entry.name)) ??
-          new InjectedSecrets([]),
+        credentials: async () => {
+          const secrets = await this.parts.credentials?.resolveForCall(input.agent.did, entry.name);
+          if (secrets !== undefined) handed = secrets;
+          return handed;
+        },
       });
       // A result that is not JSON cannot be digested into the receipt: that is the tool's failure.
       resultDigest = jcsDigest(result ?? null);
@@ -226,6 +231,7 @@ export class ToolCaller {
       failure = error;
     }
     const durationMs = performance.now() - startedMs;
+    const failureText = failure === undefined ? '' : handed.redact(describeError(failure));
     const finished: ToolCallRecord =
       failure === undefined
         ? {
@@ -240,7 +246,7 @@ export class ToolCaller {
             ...base,
             decision: verdict.decision,
             outcome: 'error',
-            error: { code: -32000, message: describeError(failure) },
+            error: { code: -32000, message: failureText },
             durationMs,
           };
     const receipt = await this.write(finished, input);
@@ -252,12 +258,13 @@ export class ToolCaller {
       );
     }
     if (failure !== undefined) {
-      if (failure instanceof RuntimeError) throw failure.withReceipt(receipt);
-      throw new RuntimeError(
-        'RUNTIME_TOOL_FAILED',
-        `tool "${entry.name}" failed: ${describeError(failure)}`,
-        { receipt },
-      );
+      if (failure instanceof RuntimeError) {
+        // Its own code and details, its message redacted like the receipt's (the cause is dropped: it may quote a secret).
+        throw new RuntimeError(failure.code, handed.redact(failure.message), { ...failure.details, receipt });
+      }
+      throw new RuntimeError('RUNTIME_TOOL_FAILED', `tool "${entry.name}" failed: ${failureText}`, {
+        receipt,
+      });
     }
     return { result: result ?? null, isError: false, receipt };
   }
