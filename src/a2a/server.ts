@@ -78,12 +78,12 @@ export interface A2aServer {
   readonly app: Hono;
   readonly fetch: (request: Request) => Response | Promise<Response>;
   /**
-   * The answer to a message whose body the embedding server refused unread for its nesting
-   * (the gateway's body limit): the pipeline's shape refusal, `-32046 OACP_MESSAGE_LIMITS`,
+   * The answer to a message whose body the embedding server refused unread for its size or
+   * nesting (the gateway's body limits): the pipeline's shape refusal, `-32046 OACP_MESSAGE_LIMITS`,
    * a security event and one receipt, as for any refused message. Undefined when the request
    * is not a message to an agent served here (the embedding server answers it then).
    */
-  readonly refuseTooDeep: (request: Request, reason: string) => Promise<Response | undefined>;
+  readonly refuseUnread: (request: Request, reason: string) => Promise<Response | undefined>;
 }
 
 /**
@@ -234,7 +234,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     return sse(outcome, check.id, mapError, headers);
   });
 
-  const refuseTooDeep = async (request: Request, reason: string): Promise<Response | undefined> => {
+  const refuseUnread = async (request: Request, reason: string): Promise<Response | undefined> => {
     const startedAt = new Date();
     const name = agentNameOf(request);
     const agent = name === undefined ? undefined : await options.agents.get(name);
@@ -257,7 +257,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     return Response.json(rpcError(null, OACP_JSONRPC_CODES.OACP_MESSAGE_LIMITS, message));
   };
 
-  return { app, fetch: (request) => app.fetch(request), refuseTooDeep };
+  return { app, fetch: (request) => app.fetch(request), refuseUnread };
 }
 
 /** The agent a `POST /a2a/<agent>` is for; undefined for any other request. */
