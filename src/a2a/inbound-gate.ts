@@ -35,6 +35,7 @@ import {
   messageArguments,
   refusalRecord,
   taskRefusalRecord,
+  unreadRefusalRecord,
 } from './inbound-calls.js';
 import { type OacpJsonRpcReason, refusal } from './jsonrpc-errors.js';
 import {
@@ -309,7 +310,12 @@ export class InboundGate implements A2ARequestHandler {
     const { agent } = this.options;
     const message = params.message;
     if (message === undefined) {
-      throw this.refuse('malformed_request', 'OACP_SIGNATURE_INVALID', 'the request carries no message');
+      const reason = 'the request carries no message';
+      // Refused on its shape with nothing to read, recorded as a message refused unread is.
+      await this.options.receipts
+        ?.record(unreadRefusalRecord(agent, randomUUID(), reason, new Date()))
+        .catch(() => undefined);
+      throw this.refuse('malformed_request', 'OACP_SIGNATURE_INVALID', reason);
     }
     const startedAt = new Date();
     const callId = randomUUID();

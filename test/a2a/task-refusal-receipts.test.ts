@@ -113,3 +113,32 @@ describe('A2A: refused task calls are receipted', () => {
     expect(JSON.stringify(predicate)).not.toContain(didKeyFromPublicKey(sender.publicKey));
   });
 });
+
+/** A message call whose params are no message is refused on its shape, and recorded like one refused unread. */
+describe('A2A: a SendMessage without a message', () => {
+  let node: TestNode;
+  beforeAll(async () => {
+    node = await startNode([]);
+    await node.agent('alice');
+  });
+  afterAll(async () => node?.close());
+
+  it('attack: is refused with one receipt, as a message refused on its shape', async () => {
+    const log = node.gateway.node.log;
+    const size = log.size;
+    const response = await fetch(`${node.url}/a2a/alice`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'A2A-Version': '1.0',
+        'A2A-Extensions': OACP_A2A_EXTENSION,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SendMessage', params: {} }),
+    });
+    const answer = (await response.json()) as { error?: { code: number; message: string } };
+    expect(answer.error?.message).toBe(
+      `invalid SendMessage params: message: Invalid input: expected object, received undefined (receipt #${size})`,
+    );
+    expect(log.size).toBe(size + 1);
+  });
+});
