@@ -63,18 +63,31 @@ export function refusalRecord(
   sender: string | undefined,
   startedAt: Date,
 ): ToolCallRecord {
-  return {
-    callId,
-    server: { name: `a2a:${agent.name}`, command: 'oacp-gateway', args: ['a2a', agent.did] },
-    tier: agent.tier,
+  return inboundRefusal(agent, callId, A2A_MESSAGE_TOOL, startedAt, {
     agent: sender ?? 'unverified',
-    tool: A2A_MESSAGE_TOOL,
-    upstreamTool: A2A_MESSAGE_TOOL,
-    toolDefinitionDigest: agent.manifestDigest,
     policyDigest: verdict.checks.policy?.policyDigest ?? sha256Hex(''),
     argumentsDigest: jcsDigest(verdict.arguments ?? null),
     decision: verdict.decision,
     checks: verdict.checks,
+  });
+}
+
+/** One refused inbound call of `tool` to `agent`, as the node records it. */
+function inboundRefusal(
+  agent: A2aAgent,
+  callId: string,
+  tool: string,
+  startedAt: Date,
+  what: Pick<ToolCallRecord, 'agent' | 'policyDigest' | 'argumentsDigest' | 'decision' | 'checks'>,
+): ToolCallRecord {
+  return {
+    callId,
+    server: { name: `a2a:${agent.name}`, command: 'oacp-gateway', args: ['a2a', agent.did] },
+    tier: agent.tier,
+    tool,
+    upstreamTool: tool,
+    toolDefinitionDigest: agent.manifestDigest,
+    ...what,
     outcome: 'denied',
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
@@ -82,8 +95,8 @@ export function refusalRecord(
 }
 
 /**
- * The receipt record of a message refused before it could be read: its body nests past the
- * gateway's limit, so the pipeline's shape check (oacp/shape) refused it with nothing parsed
+ * The receipt record of a message refused before it could be read: its body is over the
+ * gateway's size limit or nests past its depth limit, so the pipeline's shape check (oacp/shape) refused it with nothing parsed
  * (argumentsDigest is then the digest of null, and the sender is unverified).
  */
 export function unreadRefusalRecord(
@@ -107,4 +120,36 @@ export function unreadRefusalRecord(
     undefined,
     startedAt,
   );
+}
+
+/** The task methods a caller is refused by OACP's own checks (the task's owner), as named in receipts. */
+export type A2aTaskMethod =
+  | 'tasks/get'
+  | 'tasks/cancel'
+  | 'tasks/resubscribe'
+  | 'tasks/pushNotificationConfig/set'
+  | 'tasks/pushNotificationConfig/get'
+  | 'tasks/pushNotificationConfig/list'
+  | 'tasks/pushNotificationConfig/delete';
+
+/**
+ * The receipt record of a task call refused because the caller is not the task's owner:
+ * tool `a2a:<method>`, arguments `{taskId}`, refused at the identity step (oacp/agent) with
+ * `reason` (words the caller may read: the receipt is public), the caller unverified.
+ */
+export function taskRefusalRecord(
+  agent: A2aAgent,
+  callId: string,
+  method: A2aTaskMethod,
+  taskId: string,
+  reason: string,
+  startedAt: Date,
+): ToolCallRecord {
+  return inboundRefusal(agent, callId, `a2a:${method}`, startedAt, {
+    agent: 'unverified',
+    policyDigest: sha256Hex(''),
+    argumentsDigest: jcsDigest({ taskId }),
+    decision: { effect: 'deny', reason },
+    checks: {},
+  });
 }

@@ -28,11 +28,14 @@ import type { A2aAgent, A2aSecurityEvent } from './agent.js';
 import { CancelExtensionSchema, MessageExtensionSchema, OACP_A2A_EXTENSION } from './extension.js';
 import {
   A2A_MESSAGE_TOOL,
+  type A2aTaskMethod,
   type InboundChecks,
   type InboundFacts,
   type InboundReceipts,
   messageArguments,
   refusalRecord,
+  taskRefusalRecord,
+  unreadRefusalRecord,
 } from './inbound-calls.js';
 import { type OacpJsonRpcReason, refusal } from './jsonrpc-errors.js';
 import {
@@ -113,7 +116,7 @@ export class InboundGate implements A2ARequestHandler {
   }
 
   async getTask(params: GetTaskRequest, context: ServerCallContext): Promise<Task> {
-    await this.ownTask(params.tenant, params.id, context);
+    await this.ownTask(params.tenant, params.id, context, 'tasks/get');
     return this.inner.getTask(params, context);
   }
 
@@ -123,7 +126,7 @@ export class InboundGate implements A2ARequestHandler {
       context,
     );
     const sender = senderOf(task);
-    if (sender === null) this.ownUnsignedTask(task, params.id, context);
+    if (sender === null) await this.ownUnsignedTask(task, params.id, context, 'tasks/cancel');
     else {
       const entry = CancelExtensionSchema.safeParse(params.metadata?.[OACP_A2A_EXTENSION]);
       const verdict = entry.success
@@ -138,12 +141,13 @@ export class InboundGate implements A2ARequestHandler {
           `only the task's sender ${sender} may cancel it: ${verdict.reason}`,
           sender,
         );
+        await this.recordTaskRefusal('tasks/cancel', params.id, CANCEL_REFUSED);
         const bySender = entry.success && entry.data.signature.signer === sender;
         throw refusal(
           'OACP_CANCEL_REFUSED',
           bySender
             ? `only the task's sender may cancel it: ${verdict.reason}`
-            : `only the task's sender may cancel it, by a cancel it signed (metadata["${OACP_A2A_EXTENSION}"].signature, docs/a2a.md)`,
+            : `${CANCEL_REFUSED} (metadata["${OACP_A2A_EXTENSION}"].signature, docs/a2a.md)`,
         );
       }
     }
@@ -162,7 +166,7 @@ export class InboundGate implements A2ARequestHandler {
     params: TaskPushNotificationConfig,
     context: ServerCallContext,
   ): Promise<TaskPushNotificationConfig> {
-    await this.ownPushTask(params.tenant, params.taskId, context);
+    await this.ownPushTask(params.tenant, params.taskId, context, 'tasks/pushNotificationConfig/set');
     return this.inner.createTaskPushNotificationConfig(params, context);
   }
 
@@ -170,7 +174,7 @@ export class InboundGate implements A2ARequestHandler {
     params: GetTaskPushNotificationConfigRequest,
     context: ServerCallContext,
   ): Promise<TaskPushNotificationConfig> {
-    await this.ownPushTask(params.tenant, params.taskId, context);
+    await this.ownPushTask(params.tenant, params.taskId, context, 'tasks/pushNotificationConfig/get');
     return this.inner.getTaskPushNotificationConfig(params, context);
   }
 
@@ -178,7 +182,7 @@ export class InboundGate implements A2ARequestHandler {
     params: ListTaskPushNotificationConfigsRequest,
     context: ServerCallContext,
   ): Promise<ListTaskPushNotificationConfigsResponse> {
-    await this.ownPushTask(params.tenant, params.taskId, context);
+    await this.ownPushTask(params.tenant, params.taskId, context, 'tasks/pushNotificationConfig/list');
     return this.inner.listTaskPushNotificationConfigs(params, context);
   }
 
@@ -186,7 +190,7 @@ export class InboundGate implements A2ARequestHandler {
     params: DeleteTaskPushNotificationConfigRequest,
     context: ServerCallContext,
   ): Promise<void> {
-    await this.ownPushTask(params.tenant, params.taskId, context);
+    await this.ownPushTask(params.tenant, params.taskId, context, 'tasks/pushNotificationConfig/delete');
     return this.inner.deleteTaskPushNotificationConfig(params, context);
   }
 
@@ -194,7 +198,7 @@ export class InboundGate implements A2ARequestHandler {
     params: SubscribeToTaskRequest,
     context: ServerCallContext,
   ): AsyncGenerator<StreamResponse, void, undefined> {
-    await this.ownTask(params.tenant, params.id, context);
+    await this.ownTask(params.tenant, params.id, context, 'tasks/resubscribe');
     yield* this.inner.resubscribe(params, context);
   }
 
@@ -203,10 +207,15 @@ export class InboundGate implements A2ARequestHandler {
    * each of them alike, whatever the task id (PushNotificationNotSupported); checking the
    * task first would answer a stranger's id differently from an unknown one.
    */
-  private async ownPushTask(tenant: string, taskId: string, context: ServerCallContext): Promise<void> {
+  private async ownPushTask(
+    tenant: string,
+    taskId: string,
+    context: ServerCallContext,
+    method: A2aTaskMethod,
+  ): Promise<void> {
     const card = await this.inner.getAgentCard();
     if (card.capabilities?.pushNotifications !== true) return;
-    await this.ownTask(tenant, taskId, context);
+    await this.ownTask(tenant, taskId, context, method);
   }
 
   /**
@@ -216,13 +225,27 @@ export class InboundGate implements A2ARequestHandler {
    * unsigned messages are allowed) is the caller's that the embedding server
    * authenticated when it was made (ownUnsignedTask). Anyone else is answered
    * exactly as for a task that does not exist (TaskNotFound, the SDK's own
-   * words), so a leaked or guessed id reveals nothing.
+   * words), so a leaked or guessed id reveals nothing; both are recorded
+   * alike, one receipt with the same reason, so the log tells them apart no
+   * better than the answer does.
    */
-  private async ownTask(tenant: string, taskId: string, context: ServerCallContext): Promise<void> {
-    const task = await this.inner.getTask({ tenant, id: taskId, historyLength: 0 }, context);
+  private async ownTask(
+    tenant: string,
+    taskId: string,
+    context: ServerCallContext,
+    method: A2aTaskMethod,
+  ): Promise<void> {
+    let task: Task;
+    try {
+      task = await this.inner.getTask({ tenant, id: taskId, historyLength: 0 }, context);
+    } catch (error) {
+      if (error instanceof TaskNotFoundError)
+        await this.recordTaskRefusal(method, taskId, notTheCallers(taskId));
+      throw error;
+    }
     const sender = senderOf(task);
     if (sender === null) {
-      this.ownUnsignedTask(task, taskId, context);
+      await this.ownUnsignedTask(task, taskId, context, method);
       return;
     }
     const headers = context.state.get('headers') as Record<string, string | undefined> | undefined;
@@ -233,6 +256,7 @@ export class InboundGate implements A2ARequestHandler {
         : await verifyTaskAccess(taskId, header, sender, this.verifyOptions());
     if (verdict.ok) return;
     this.refuse('task_refused', 'OACP_TRUST_DENIED', `task ${taskId} is not the caller's: ${verdict.reason}`);
+    await this.recordTaskRefusal(method, taskId, notTheCallers(taskId));
     throw new TaskNotFoundError(`Task not found: ${taskId}`);
   }
 
@@ -242,7 +266,12 @@ export class InboundGate implements A2ARequestHandler {
    * A task made by an unauthenticated caller belongs to nobody who can prove it,
    * so nobody reads it after the answer that made it. Anyone else: TaskNotFound.
    */
-  private ownUnsignedTask(task: Task, taskId: string, context: ServerCallContext): void {
+  private async ownUnsignedTask(
+    task: Task,
+    taskId: string,
+    context: ServerCallContext,
+    method: A2aTaskMethod,
+  ): Promise<void> {
     const owner = callerBoundTo(task);
     const caller = callerOf(context);
     if (owner !== undefined && caller === owner) return;
@@ -253,7 +282,21 @@ export class InboundGate implements A2ARequestHandler {
           ? 'the request comes from an unauthenticated caller'
           : 'it was made by another caller';
     this.refuse('task_refused', 'OACP_TRUST_DENIED', `task ${taskId} is not the caller's: ${why}`);
+    await this.recordTaskRefusal(method, taskId, notTheCallers(taskId));
     throw new TaskNotFoundError(`Task not found: ${taskId}`);
+  }
+
+  /** One receipt for a refused task call, when the node records them; the refusal stands either way. */
+  private async recordTaskRefusal(method: A2aTaskMethod, taskId: string, reason: string): Promise<void> {
+    const receipts = this.options.receipts;
+    if (receipts === undefined) return;
+    try {
+      await receipts.record(
+        taskRefusalRecord(this.options.agent, randomUUID(), method, taskId, reason, new Date()),
+      );
+    } catch {
+      // The refusal stands either way.
+    }
   }
 
   /**
@@ -267,7 +310,12 @@ export class InboundGate implements A2ARequestHandler {
     const { agent } = this.options;
     const message = params.message;
     if (message === undefined) {
-      throw this.refuse('malformed_request', 'OACP_SIGNATURE_INVALID', 'the request carries no message');
+      const reason = 'the request carries no message';
+      // Refused on its shape with nothing to read, recorded as a message refused unread is.
+      await this.options.receipts
+        ?.record(unreadRefusalRecord(agent, randomUUID(), reason, new Date()))
+        .catch(() => undefined);
+      throw this.refuse('malformed_request', 'OACP_SIGNATURE_INVALID', reason);
     }
     const startedAt = new Date();
     const callId = randomUUID();
@@ -497,6 +545,14 @@ export class InboundGate implements A2ARequestHandler {
     }
     return refusal(reason, message);
   }
+}
+
+/** What a cancel by anyone but the task's sender is told, and its receipt says. */
+const CANCEL_REFUSED = "only the task's sender may cancel it, by a cancel it signed";
+
+/** The public reason for a task call refused for its owner: the same for an id that does not exist. */
+function notTheCallers(taskId: string): string {
+  return `task ${taskId} was not found among the caller's tasks`;
 }
 
 /** The sender recorded on a task when it was created; null for an unsigned task. */

@@ -70,6 +70,14 @@ export interface A2aServerOptions {
 
 const CALLER_UNIDENTIFIED = 'OACP_CALLER_UNIDENTIFIED: the caller could not be identified; nothing was done';
 
+/** The JSON-RPC methods that send a message, in both dialects. */
+const MESSAGE_METHODS: ReadonlySet<string> = new Set([
+  'SendMessage',
+  'SendStreamingMessage',
+  'message/send',
+  'message/stream',
+]);
+
 /** The base URL a caller reached the relaying member at: the owner builds its card on it. */
 export const RELAYED_BASE_HEADER = 'x-oacp-a2a-base';
 
@@ -78,12 +86,12 @@ export interface A2aServer {
   readonly app: Hono;
   readonly fetch: (request: Request) => Response | Promise<Response>;
   /**
-   * The answer to a message whose body the embedding server refused unread for its nesting
-   * (the gateway's body limit): the pipeline's shape refusal, `-32046 OACP_MESSAGE_LIMITS`,
+   * The answer to a message whose body the embedding server refused unread for its size or
+   * nesting (the gateway's body limits): the pipeline's shape refusal, `-32046 OACP_MESSAGE_LIMITS`,
    * a security event and one receipt, as for any refused message. Undefined when the request
    * is not a message to an agent served here (the embedding server answers it then).
    */
-  readonly refuseTooDeep: (request: Request, reason: string) => Promise<Response | undefined>;
+  readonly refuseUnread: (request: Request, reason: string) => Promise<Response | undefined>;
 }
 
 /**
@@ -195,7 +203,12 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
       } catch {
         // The refusal below stands whatever the audit sink does.
       }
-      return c.json(rpcError(check.id, check.code, check.message));
+      // A message whose params are not a message is refused on its shape, and recorded as such.
+      const method = (body as { method?: unknown } | null)?.method;
+      const note = MESSAGE_METHODS.has(String(method))
+        ? await recordUnread(agent, check.message, new Date())
+        : '';
+      return c.json(rpcError(check.id, check.code, `${check.message}${note}`));
     }
     const endpoint = endpointOf(agent, base);
     let user: User;
@@ -234,7 +247,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     return sse(outcome, check.id, mapError, headers);
   });
 
-  const refuseTooDeep = async (request: Request, reason: string): Promise<Response | undefined> => {
+  const refuseUnread = async (request: Request, reason: string): Promise<Response | undefined> => {
     const startedAt = new Date();
     const name = agentNameOf(request);
     const agent = name === undefined ? undefined : await options.agents.get(name);
@@ -244,20 +257,25 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     } catch {
       // The refusal below stands whatever the audit sink does.
     }
-    let note = '';
-    try {
-      const receipt = await options.receipts?.record(
-        unreadRefusalRecord(agent, randomUUID(), reason, startedAt),
-      );
-      if (receipt !== undefined) note = ` (receipt #${receipt.index})`;
-    } catch {
-      // The refusal stands either way; its message then carries no receipt number.
-    }
+    const note = await recordUnread(agent, reason, startedAt);
     const message = `OACP_MESSAGE_LIMITS: ${reason}${note}`;
     return Response.json(rpcError(null, OACP_JSONRPC_CODES.OACP_MESSAGE_LIMITS, message));
   };
 
-  return { app, fetch: (request) => app.fetch(request), refuseTooDeep };
+  /** One receipt for a message refused on its shape with nothing read: ` (receipt #N)`, or '' when none. */
+  async function recordUnread(agent: A2aAgent, reason: string, startedAt: Date): Promise<string> {
+    try {
+      const receipt = await options.receipts?.record(
+        unreadRefusalRecord(agent, randomUUID(), reason, startedAt),
+      );
+      return receipt === undefined ? '' : ` (receipt #${receipt.index})`;
+    } catch {
+      // The refusal stands either way; its message then carries no receipt number.
+      return '';
+    }
+  }
+
+  return { app, fetch: (request) => app.fetch(request), refuseUnread };
 }
 
 /** The agent a `POST /a2a/<agent>` is for; undefined for any other request. */

@@ -495,7 +495,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       {
         app: a2a.app,
         access: open('A2A authenticates each message by its signature and the trust graph'),
-        tooDeep: a2a.refuseTooDeep,
+        refuseUnread: a2a.refuseUnread,
       },
     ]);
 

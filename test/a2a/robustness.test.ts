@@ -103,6 +103,14 @@ describe('A2A endpoint robustness', () => {
         },
       },
     });
-    expect((await post(huge, '1.0')).status).toBe(413);
+    // Refused unread like a body nested too deep: the pipeline's -32046, with a receipt (large-body.test.ts).
+    const refused = await post(huge, '1.0');
+    expect(refused.status).toBe(200);
+    expect(JSON.parse(refused.text)).toMatchObject({
+      error: {
+        code: -32046,
+        message: expect.stringMatching(/^OACP_MESSAGE_LIMITS: request bodies are limited/),
+      },
+    });
   });
 });

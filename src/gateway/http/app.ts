@@ -5,7 +5,7 @@ import { type GatewayEnv, MAX_BODY_DEPTH } from './env.js';
 import { httpError, toHttpFailure } from './errors.js';
 import { authenticate } from './middleware/authenticate.js';
 import { authorize } from './middleware/authorize.js';
-import { bodyLimit, preread } from './middleware/body-limit.js';
+import { bodyLimit, preread, type RefuseUnread } from './middleware/body-limit.js';
 import { hostGuard } from './middleware/host-guard.js';
 import { telemetry } from './middleware/telemetry.js';
 import type { Access, DeclaredRoute, Method, Route } from './route.js';
@@ -28,8 +28,11 @@ const DEFAULT_MAX_BODY = 1024 * 1024;
 export interface Mount {
   readonly app: Hono;
   readonly access: Access;
-  /** Answers a request whose body nests past the gateway's limit, in the mount's own protocol; undefined: the gateway's 400. */
-  readonly tooDeep?: (request: Request, reason: string) => Promise<Response | undefined>;
+  /**
+   * Answers a request whose body is over the gateway's size or nesting limit, in the mount's own
+   * protocol (A2A: a JSON-RPC refusal with its receipt); undefined: the gateway's 413 or 400.
+   */
+  readonly refuseUnread?: RefuseUnread;
 }
 
 export interface GatewayHttp {
@@ -70,7 +73,7 @@ export function createApp(services: GatewayServices, mounts: readonly Mount[] = 
   const maxBytes = services.maxBodyBytes ?? DEFAULT_MAX_BODY;
   // One budget for every route of this listener, the public A2A mount's included (core/body-bytes.ts).
   const held = new BodyBytes(services.maxBodyBytesInFlight ?? 16 * maxBytes);
-  app.use('*', bodyLimit({ maxBytes, maxDepth: MAX_BODY_DEPTH, held }));
+  app.use('*', bodyLimit({ maxBytes, maxDepth: MAX_BODY_DEPTH, held }, anyMount(mounts)));
 
   const declared: DeclaredRoute[] = [];
   for (const { method, path, access, handler } of gatewayRoutes(services)) {
@@ -81,7 +84,7 @@ export function createApp(services: GatewayServices, mounts: readonly Mount[] = 
   for (const mount of mounts) {
     for (const { method, path } of mount.app.routes) {
       if (method === 'ALL') continue;
-      app.on(method, path, preread(mount.tooDeep));
+      app.on(method, path, preread(mount.refuseUnread));
       declared.push({ method: method as Method, path, access: mount.access });
     }
     app.route('/', mount.app);
@@ -99,4 +102,15 @@ export function createApp(services: GatewayServices, mounts: readonly Mount[] = 
     return c.json(failure.body, failure.status);
   });
   return { app, routes: declared };
+}
+
+/** The first mount that answers a body refused unread (each answers only for its own routes). */
+function anyMount(mounts: readonly Mount[]): RefuseUnread {
+  return async (request, reason) => {
+    for (const mount of mounts) {
+      const answer = await mount.refuseUnread?.(request, reason);
+      if (answer !== undefined) return answer;
+    }
+    return undefined;
+  };
 }

@@ -36,15 +36,39 @@ export async function recordReplayedToolCall(
   } catch {
     args = undefined;
   }
-  const { agent } = replay;
+  await recordRefusedToolCall(tools, {
+    agent: replay.agent,
+    tool,
+    arguments: args ?? {},
+    reason: 'signed request refused: replayed nonce (this exact request was already accepted once)',
+  });
+}
+
+/**
+ * An authenticated agent's tool call that the HTTP layer refused before the
+ * pipeline (a replay; a body that is not a call; a call as another agent; an
+ * agent that is not running): sent through the pipeline only to be refused at
+ * its identity step with `reason`, so it has its receipt like every other
+ * refusal (an MCP tool's by its bridge). The tool never runs; a failure to
+ * record never changes the caller's answer.
+ */
+export async function recordRefusedToolCall(
+  tools: ToolCaller,
+  call: {
+    readonly agent: AgentRecord;
+    readonly tool: string;
+    readonly arguments: unknown;
+    readonly reason: string;
+  },
+): Promise<void> {
+  const { agent } = call;
   await tools
     .call({
-      tool,
-      arguments: args ?? {},
+      tool: call.tool,
+      arguments: call.arguments,
       agent: { did: agent.id, name: agent.name, manifest: agent.manifest, attributes: agent.attributes },
       channel: 'signed-request',
-      identityRefused:
-        'signed request refused: replayed nonce (this exact request was already accepted once)',
+      identityRefused: call.reason,
     })
     .catch(() => undefined);
 }

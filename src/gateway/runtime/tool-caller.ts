@@ -140,6 +140,8 @@ export class ToolCaller {
       {
         limits: DEFAULT_MESSAGE_LIMITS,
         validate: (args) => {
+          // Refused before the pipeline: the refusal that happened first is the one recorded.
+          if (input.identityRefused !== undefined) return undefined;
           const parsed = entry.tool.parse(args);
           if (!parsed.ok) return `arguments of tool "${entry.name}" are invalid: ${parsed.reason}`;
           parsedArgs = parsed.value;

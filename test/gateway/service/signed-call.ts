@@ -2,12 +2,15 @@ import { signRequest } from '../../../src/identity/signed-request.js';
 import { MANIFEST, type TestGateway } from './harness.js';
 
 /** A new agent on `gw` and one signed native tool call (`echo`) as it, ready to send (and replay) with `raw`. */
-export async function signedToolCall(gw: TestGateway, name: string) {
+export async function signedToolCall(
+  gw: TestGateway,
+  name: string,
+  body = JSON.stringify({ arguments: { text: 'once' } }),
+) {
   const agent = await gw.client.createAgent({ name, manifest: MANIFEST });
   const signer = await gw.gateway.services.agents.signer(agent.id);
   if (signer === undefined) throw new Error(`no signer for ${name}`);
   const path = '/v1/tools/echo/call';
-  const body = JSON.stringify({ arguments: { text: 'once' } });
   const signed = signRequest(signer, { purpose: `POST ${path}`, payload: body });
   const init = {
     method: 'POST',

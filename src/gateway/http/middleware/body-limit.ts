@@ -1,7 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
 import type { GatewayEnv } from '../env.js';
-import { type BodyLimits, BodyTooDeepError, readIncoming, readWebStream, tooLarge } from './read-body.js';
+import { type BodyLimits, readIncoming, readWebStream, tooLarge, unreadBodyReason } from './read-body.js';
+
+/** A mount's answer, in its own protocol, to a body refused unread; undefined: the gateway's own error. */
+export type RefuseUnread = (request: Request, reason: string) => Promise<Response | undefined>;
 
 /**
  * The body limits, before authentication and before anything reads the body.
@@ -13,12 +16,16 @@ import { type BodyLimits, BodyTooDeepError, readIncoming, readWebStream, tooLarg
  * refused before its body is needed (no credentials, an unknown signer, a
  * missing scope) is never read, and the HTTP server (@hono/node-server)
  * drops what the client still sends, for at most 500 ms or 64 MiB, before
- * it closes the connection.
+ * it closes the connection. A declared length over the limit on a mount's
+ * route is answered by the mount's `refuseUnread` (A2A's receipt), as
+ * `preread` answers one found while reading.
  */
-export function bodyLimit(limits: BodyLimits): MiddlewareHandler<GatewayEnv> {
+export function bodyLimit(limits: BodyLimits, refuseUnread?: RefuseUnread): MiddlewareHandler<GatewayEnv> {
   return async function bodyLimit(c, next) {
     const declared = c.req.header('content-length');
-    if (declared !== undefined && !(Number(declared) <= limits.maxBytes)) throw tooLarge(limits.maxBytes);
+    if (declared !== undefined && !(Number(declared) <= limits.maxBytes)) {
+      return refused(c.req.raw, tooLarge(limits.maxBytes), refuseUnread);
+    }
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
     const noBody = c.req.method === 'GET' || c.req.method === 'HEAD';
     let read: Promise<Uint8Array> | undefined;
@@ -46,31 +53,33 @@ export function bodyLimit(limits: BodyLimits): MiddlewareHandler<GatewayEnv> {
       return read;
     });
     await next();
+    return undefined;
   };
 }
 
 /**
  * For a mounted app that reads `c.req` itself (A2A): its body is read first,
  * through `readBody` and so under the limits, then served to it from memory.
- * A body refused for its nesting is answered by `tooDeep` when the mount gives
- * one (A2A answers a JSON-RPC refusal with its receipt); undefined from it, or
- * any other refusal, is the gateway's own error.
+ * A body refused for its size or nesting is answered by `refuseUnread` when
+ * the mount gives one (A2A answers a JSON-RPC refusal with its receipt);
+ * undefined from it, or any other refusal, is the gateway's own error.
  */
-export function preread(
-  tooDeep?: (request: Request, reason: string) => Promise<Response | undefined>,
-): MiddlewareHandler<GatewayEnv> {
+export function preread(refuseUnread?: RefuseUnread): MiddlewareHandler<GatewayEnv> {
   return async function preread(c, next) {
     try {
       await c.var.readBody();
     } catch (error) {
-      const answer =
-        tooDeep !== undefined && error instanceof BodyTooDeepError
-          ? await tooDeep(c.req.raw, error.message)
-          : undefined;
-      if (answer !== undefined) return answer;
-      throw error;
+      return refused(c.req.raw, error, refuseUnread);
     }
     await next();
     return undefined;
   };
+}
+
+/** The mount's answer to a body refused unread, else the refusal itself thrown (the gateway's error). */
+async function refused(request: Request, error: unknown, refuseUnread?: RefuseUnread): Promise<Response> {
+  const reason = unreadBodyReason(error);
+  const answer = reason === undefined ? undefined : await refuseUnread?.(request, reason);
+  if (answer !== undefined) return answer;
+  throw error;
 }

@@ -28,6 +28,15 @@ export function tooLarge(maxBytes: number) {
   return httpError('PAYLOAD_TOO_LARGE', `request bodies are limited to ${maxBytes} bytes`);
 }
 
+/**
+ * Why a body was refused unread for its size or its nesting, the refusals a mount may answer in
+ * its own protocol; undefined for any other error (a busy listener, a broken connection).
+ */
+export function unreadBodyReason(error: unknown): string | undefined {
+  if (error instanceof BodyTooDeepError) return error.message;
+  return error instanceof OacpError && error.code === 'PAYLOAD_TOO_LARGE' ? error.message : undefined;
+}
+
 /** The refusal when bodies being read already hold the listener's budget (503, Retry-After 5). */
 export function bodiesBusy(limit: number) {
   return httpError(
