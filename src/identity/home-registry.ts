@@ -133,6 +133,8 @@ function olderThan(file: string, ms: number): boolean {
 
 export function readRegistry(registry: string): { file: string; home: string }[] {
   let names: string[];
+  // Most accounts have no registry: asked without an exception first (each start reads every account's).
+  if (!entryExists(registry)) return [];
   try {
     names = readdirSync(registry);
   } catch {

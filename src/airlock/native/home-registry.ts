@@ -1,5 +1,6 @@
 import { lstatSync, readdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { entryExists } from '../../core/entry-exists.js';
 import {
   accountRegistry,
   invokerHome,
@@ -33,6 +34,8 @@ function registries(accounts: readonly string[] = accountHomes()): Set<string> {
 export function existingRegistries(): string[] {
   const found = new Set<string>();
   for (const registry of registries()) {
+    // Most accounts have none: skipped without realpath's thrown ENOENT.
+    if (!entryExists(registry)) continue;
     try {
       found.add(realpathSync(registry));
       found.add(registry);

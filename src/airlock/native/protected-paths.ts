@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { entryExists } from '../../core/entry-exists.js';
 import { isOacpHome } from '../../identity/home-registry.js';
 import { accountHomes } from './account-homes.js';
 import { registeredOacpHomes } from './home-registry.js';
@@ -57,6 +58,8 @@ export function accountOacpHomePaths(
   const homes: { name: string; real: string }[] = [];
   const found = [...accounts.map((home) => resolve(home, '.oacp')), ...registeredOacpHomes(accounts)];
   for (const oacp of found) {
+    // Most accounts have no `~/.oacp`: skipped without realpath's thrown ENOENT (each start asks of every account).
+    if (!entryExists(oacp)) continue;
     let real: string;
     try {
       real = realpathSync(oacp);
