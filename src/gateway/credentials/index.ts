@@ -6,4 +6,4 @@ export {
 } from './credential-vault.js';
 export type { CredentialErrorCode } from './errors.js';
 export { InjectedSecrets, type Injection } from './injected-secrets.js';
-export { redactSecrets, SECRET_MARK } from './redact.js';
+export { redactSecrets, SECRET_MARK } from '../../core/secret-values.js';

@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { redactSecrets } from './redact.js';
+import { redactSecrets } from '../../core/secret-values.js';
 
 export interface Injection {
   readonly credential: string;
