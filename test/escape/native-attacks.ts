@@ -154,6 +154,13 @@ export const ATTACKS: readonly Attack[] = [
     gvisor: /^(ok:created|err:EPROTONOSUPPORT)$/,
   },
   {
+    // Not an attack: the family allowlist covers socketpair(), whose Unix pairs (child stdio) must keep working.
+    probe: 'socketpair_unix',
+    title: 'create a Unix socketpair (allowed: reaches no host socket)',
+    hardened: /^ok:created$/,
+    gvisor: /^ok:created$/,
+  },
+  {
     probe: 'direct_tcp',
     title: 'connect directly, bypassing the proxy',
     hardened: /^err:ENETUNREACH$/,

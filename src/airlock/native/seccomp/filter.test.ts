@@ -57,6 +57,11 @@ describe('seccomp filter', () => {
         expect(run(program, table.auditArch, socket, [16, 2])).toBe(SECCOMP_RET_ALLOW); // netlink, SOCK_DGRAM
         expect(run(program, table.auditArch, socket, [16, 3])).toBe(EPERM); // netlink, SOCK_RAW
         expect(run(program, table.auditArch, socket, [10, 1 | 0x800])).toBe(SECCOMP_RET_ALLOW); // IPv6, NONBLOCK
+        // socketpair() creates sockets of the family too (and would autoload its module): the same allowlist.
+        const socketpair = table.numbers.socketpair ?? -1;
+        expect(run(program, table.auditArch, socketpair, [30, 5])).toBe(EAFNOSUPPORT); // AF_TIPC
+        expect(run(program, table.auditArch, socketpair, [40, 1])).toBe(EAFNOSUPPORT); // AF_VSOCK
+        expect(run(program, table.auditArch, socketpair, [1, 1 | 0x80000])).toBe(SECCOMP_RET_ALLOW); // AF_UNIX
       });
 
       it('refuses TIOCSTI and TIOCLINUX terminal injection but allows other ioctls', () => {

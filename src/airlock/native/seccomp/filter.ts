@@ -32,9 +32,10 @@ const DENY = ret(SECCOMP_RET_ERRNO | EPERM);
 const ALLOW = ret(SECCOMP_RET_ALLOW);
 
 /**
- * socket(): a family outside ALLOWED_SOCKET_FAMILIES gets EAFNOSUPPORT, and
+ * socket() and socketpair(): a family outside ALLOWED_SOCKET_FAMILIES gets
+ * EAFNOSUPPORT (before the kernel could autoload the family's module), and
  * SOCK_RAW/SOCK_PACKET of an allowed family EPERM. The accumulator holds the
- * syscall number on entry; a call that is not socket() falls through.
+ * syscall number on entry; any other call falls through.
  */
 function socketBlock(socketNr: number): BpfInstruction[] {
   const families = Object.values(ALLOWED_SOCKET_FAMILIES);
@@ -68,7 +69,7 @@ function archBlock(table: ArchTable): BpfInstruction[] {
   // clone3 passes flags in memory a filter cannot read; ENOSYS makes libc fall back to clone.
   block.push(jeq(nr('clone3'), 0, 1), ret(SECCOMP_RET_ERRNO | ENOSYS));
   block.push(jeq(nr('clone'), 0, 4), load(argLow(0)), jset(CLONE_NAMESPACE_FLAGS, 0, 1), DENY, ALLOW);
-  block.push(...socketBlock(nr('socket')));
+  block.push(...socketBlock(nr('socket')), ...socketBlock(nr('socketpair')));
   // The kernel reads the request as a 32-bit int, so its low half is the whole of it.
   block.push(jeq(nr('ioctl'), 0, 4), load(argLow(1)), jeq(TIOCSTI, 1, 0), jeq(TIOCLINUX, 0, 1), DENY);
   block.push(ALLOW);
