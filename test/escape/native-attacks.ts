@@ -136,8 +136,29 @@ export const ATTACKS: readonly Attack[] = [
   {
     probe: 'packet_socket',
     title: 'open an AF_PACKET socket',
-    hardened: /^err:EPERM$/,
+    // Outside the hardened filter's family allowlist; gVisor's netstack refuses the raw type.
+    hardened: /^err:EAFNOSUPPORT$/,
     gvisor: /^err:EPERM$/,
+  },
+  {
+    probe: 'vsock_socket',
+    title: 'open an AF_VSOCK socket (reaches the hypervisor past the network namespace)',
+    hardened: /^err:EAFNOSUPPORT$/,
+    gvisor: /^err:EAFNOSUPPORT$/,
+  },
+  {
+    // Inside the sandbox's own network namespace: it sees only lo (net_interfaces).
+    probe: 'netlink_dgram',
+    title: 'open a netlink socket (allowed, confined by the network namespace)',
+    hardened: /^ok:created$/,
+    gvisor: /^(ok:created|err:EPROTONOSUPPORT)$/,
+  },
+  {
+    // Not an attack: the family allowlist covers socketpair(), whose Unix pairs (child stdio) must keep working.
+    probe: 'socketpair_unix',
+    title: 'create a Unix socketpair (allowed: reaches no host socket)',
+    hardened: /^ok:created$/,
+    gvisor: /^ok:created$/,
   },
   {
     probe: 'direct_tcp',

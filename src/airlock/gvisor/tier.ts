@@ -37,6 +37,7 @@ import { memoryFileMeter } from './memory-file.js';
 import { ociConfig } from './oci-config.js';
 import { probeRunsc } from './probe.js';
 import { type RunscOptions, runscDelete, runscRunArgs } from './runsc.js';
+import { refuseSpecialFileGrants } from './special-grants.js';
 
 export interface GvisorTierOptions extends EgressHooks {
   readonly runscPath?: string;
@@ -190,6 +191,12 @@ export class GvisorTier implements ProcessTier {
     const id = `gvisor-${randomUUID()}`;
     const { manifest } = spec;
     const prepared = prepareSpec(spec, 'gvisor', this.socat);
+    try {
+      refuseSpecialFileGrants(prepared);
+    } catch (error) {
+      closeAll(prepared.handles);
+      throw error;
+    }
     const dir = mkdtempSync(join(this.options.workRoot ?? tmpdir(), 'oacp-gvisor-'));
     const runsc: RunscOptions = {
       runsc: this.runsc,

@@ -12,6 +12,7 @@ import type { NativeErrorCode } from './errors.js';
 import { resolveExecutable } from './executable.js';
 import { closeAll, type OpenedPath, openNoFollow } from './grant-open.js';
 import { existingRegistries, oacpHomeAt } from './home-registry.js';
+import { kernelFilesystemProblem, readMounts } from './kernel-filesystems.js';
 import { SANDBOX_RUN_DIR } from './launcher/args.js';
 import { launcherCacheDirectory } from './launcher/build.js';
 import { type Mount, planMounts } from './mount-plan.js';
@@ -158,6 +159,8 @@ const MAX_BOUND_PATHS = 200;
 /**
  * Opens every planned source once, without following a symlink at any
  * component; a source gone since planning is dropped (nothing to expose).
+ * What was opened must not be, or hold, a kernel filesystem (host /proc,
+ * /sys, /dev, cgroups... under another name: kernel-filesystems.ts).
  * The home is also refused by identity, on what was opened: a bind mount or
  * a second mount of its filesystem shows it under a name the path check
  * above cannot know, and a mount inside a directory grant is bound with it.
@@ -187,6 +190,7 @@ function openMounts(
   // refuses nothing, and a match is confirmed by a walk that follows no symlink.
   const registryGuard = once(() => knownHomeIdentities(registries()));
   const mountPoints = once(readMountPoints);
+  const mountTable = once(readMounts);
   const cacheName = "OACP's launcher cache";
   const registryName = "OACP's home registry";
   try {
@@ -203,6 +207,8 @@ function openMounts(
       );
       if (opened === undefined) continue;
       handles.push(opened);
+      const kernel = kernelFilesystemProblem(mount.source, opened.fd, opened.directory, mountTable());
+      if (kernel !== undefined) refuse(kernel);
       const nested = opened.directory
         ? (mountExposingHome(mount.source, mountPoints(), guard()) ??
           mountExposingHome(mount.source, mountPoints(), knownGuard()) ??

@@ -35,13 +35,33 @@ describe('seccomp filter', () => {
 
       it('refuses packet and raw sockets but allows TCP, UDP and Unix sockets', () => {
         const socket = table.numbers.socket ?? -1;
-        expect(run(program, table.auditArch, socket, [17, 3])).toBe(EPERM); // AF_PACKET
+        expect(run(program, table.auditArch, socket, [17, 3])).toBe(SECCOMP_RET_ERRNO | 97); // AF_PACKET
         expect(run(program, table.auditArch, socket, [2, 3])).toBe(EPERM); // AF_INET, SOCK_RAW
         expect(run(program, table.auditArch, socket, [2, 3 | 0x80000])).toBe(EPERM); // with SOCK_CLOEXEC
         expect(run(program, table.auditArch, socket, [2, 10])).toBe(EPERM); // SOCK_PACKET
         expect(run(program, table.auditArch, socket, [2, 1 | 0x80000])).toBe(SECCOMP_RET_ALLOW);
         expect(run(program, table.auditArch, socket, [10, 2])).toBe(SECCOMP_RET_ALLOW);
         expect(run(program, table.auditArch, socket, [1, 1])).toBe(SECCOMP_RET_ALLOW);
+      });
+
+      it('refuses every socket family but Unix, IPv4, IPv6 and netlink with EAFNOSUPPORT', () => {
+        const socket = table.numbers.socket ?? -1;
+        const EAFNOSUPPORT = SECCOMP_RET_ERRNO | 97;
+        // AF_VSOCK reaches the hypervisor past the network namespace; the others are kernel attack surface.
+        for (const family of [40, 38, 15, 30, 21, 44, 17, 31, 0, 46, 255, 0x10028]) {
+          expect([family, run(program, table.auditArch, socket, [family, 1])]).toEqual([
+            family,
+            EAFNOSUPPORT,
+          ]);
+        }
+        expect(run(program, table.auditArch, socket, [16, 2])).toBe(SECCOMP_RET_ALLOW); // netlink, SOCK_DGRAM
+        expect(run(program, table.auditArch, socket, [16, 3])).toBe(EPERM); // netlink, SOCK_RAW
+        expect(run(program, table.auditArch, socket, [10, 1 | 0x800])).toBe(SECCOMP_RET_ALLOW); // IPv6, NONBLOCK
+        // socketpair() creates sockets of the family too (and would autoload its module): the same allowlist.
+        const socketpair = table.numbers.socketpair ?? -1;
+        expect(run(program, table.auditArch, socketpair, [30, 5])).toBe(EAFNOSUPPORT); // AF_TIPC
+        expect(run(program, table.auditArch, socketpair, [40, 1])).toBe(EAFNOSUPPORT); // AF_VSOCK
+        expect(run(program, table.auditArch, socketpair, [1, 1 | 0x80000])).toBe(SECCOMP_RET_ALLOW); // AF_UNIX
       });
 
       it('refuses TIOCSTI and TIOCLINUX terminal injection but allows other ioctls', () => {

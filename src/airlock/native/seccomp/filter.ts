@@ -14,9 +14,10 @@ import {
   SECCOMP_RET_KILL_PROCESS,
 } from './bpf.js';
 import {
-  AF_PACKET,
+  ALLOWED_SOCKET_FAMILIES,
   CLONE_NAMESPACE_FLAGS,
   DENIED_SYSCALLS,
+  EAFNOSUPPORT,
   ENOSYS,
   EPERM,
   SOCK_PACKET,
@@ -29,6 +30,28 @@ import { ARCH_TABLES, type ArchTable } from './syscalls.js';
 
 const DENY = ret(SECCOMP_RET_ERRNO | EPERM);
 const ALLOW = ret(SECCOMP_RET_ALLOW);
+
+/**
+ * socket() and socketpair(): a family outside ALLOWED_SOCKET_FAMILIES gets
+ * EAFNOSUPPORT (before the kernel could autoload the family's module), and
+ * SOCK_RAW/SOCK_PACKET of an allowed family EPERM. The accumulator holds the
+ * syscall number on entry; any other call falls through.
+ */
+function socketBlock(socketNr: number): BpfInstruction[] {
+  const families = Object.values(ALLOWED_SOCKET_FAMILIES);
+  const typeCheck: BpfInstruction[] = [
+    load(argLow(1)),
+    and(SOCK_TYPE_MASK),
+    jeq(SOCK_RAW, 1, 0),
+    jeq(SOCK_PACKET, 0, 1),
+    DENY,
+    ALLOW,
+  ];
+  // Each family test jumps over the remaining tests and the refusal to the type check.
+  const familyTests = families.map((family, index) => jeq(family, families.length - index, 0));
+  const body = [load(argLow(0)), ...familyTests, ret(SECCOMP_RET_ERRNO | EAFNOSUPPORT), ...typeCheck];
+  return [jeq(socketNr, 0, body.length), ...body];
+}
 
 /** Instructions for one architecture; the accumulator holds the syscall number on entry. */
 function archBlock(table: ArchTable): BpfInstruction[] {
@@ -46,18 +69,7 @@ function archBlock(table: ArchTable): BpfInstruction[] {
   // clone3 passes flags in memory a filter cannot read; ENOSYS makes libc fall back to clone.
   block.push(jeq(nr('clone3'), 0, 1), ret(SECCOMP_RET_ERRNO | ENOSYS));
   block.push(jeq(nr('clone'), 0, 4), load(argLow(0)), jset(CLONE_NAMESPACE_FLAGS, 0, 1), DENY, ALLOW);
-  block.push(
-    jeq(nr('socket'), 0, 9),
-    load(argLow(0)),
-    jeq(AF_PACKET, 0, 1),
-    DENY,
-    load(argLow(1)),
-    and(SOCK_TYPE_MASK),
-    jeq(SOCK_RAW, 1, 0),
-    jeq(SOCK_PACKET, 0, 1),
-    DENY,
-    ALLOW,
-  );
+  block.push(...socketBlock(nr('socket')), ...socketBlock(nr('socketpair')));
   // The kernel reads the request as a 32-bit int, so its low half is the whole of it.
   block.push(jeq(nr('ioctl'), 0, 4), load(argLow(1)), jeq(TIOCSTI, 1, 0), jeq(TIOCLINUX, 0, 1), DENY);
   block.push(ALLOW);
@@ -67,7 +79,8 @@ function archBlock(table: ArchTable): BpfInstruction[] {
 /**
  * The hardened tier's filter: dispatch on the architecture (anything else,
  * such as 32-bit compat calls on x86_64, is killed), refuse the calls in
- * DENIED_SYSCALLS with EPERM, inspect clone/socket/ioctl arguments, allow the rest.
+ * DENIED_SYSCALLS with EPERM, inspect clone/socket/ioctl arguments (socket families
+ * outside ALLOWED_SOCKET_FAMILIES get EAFNOSUPPORT), allow the rest.
  */
 export function buildSeccompFilter(tables: readonly ArchTable[] = ARCH_TABLES): BpfInstruction[] {
   const blocks = tables.map(archBlock);

@@ -62,7 +62,21 @@ export const DENIED_SYSCALLS: Readonly<Record<string, string>> = {
 export const CLONE_NAMESPACE_FLAGS =
   0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000;
 
-export const AF_PACKET = 17;
+/**
+ * The only socket families the hardened tier lets a workload create: Unix
+ * (further limited by the workload filter), IPv4, IPv6 and netlink, all of
+ * which the network namespace confines. Every other family is refused:
+ * AF_VSOCK reaches the hypervisor and other VMs past the network namespace
+ * and the egress allowlist (the namespace does not isolate vsock), and the
+ * rest (AF_PACKET, AF_ALG, AF_KEY, AF_TIPC, AF_RDS, AF_XDP...) are kernel
+ * attack surface no real server needs.
+ */
+export const ALLOWED_SOCKET_FAMILIES: Readonly<Record<string, number>> = {
+  AF_UNIX: 1,
+  AF_INET: 2,
+  AF_INET6: 10,
+  AF_NETLINK: 16,
+};
 export const SOCK_TYPE_MASK = 0xf;
 export const SOCK_RAW = 3;
 export const SOCK_PACKET = 10;
@@ -77,3 +91,5 @@ export const TIOCLINUX = 0x541c;
 
 export const EPERM = 1;
 export const ENOSYS = 38;
+/** What a refused socket family gets: the errno of a kernel without it, which programs probing for a family expect. */
+export const EAFNOSUPPORT = 97;
