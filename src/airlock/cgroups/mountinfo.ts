@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseMountinfo } from '../../core/mountinfo.js';
 
 /** One cgroup2 mount of this process's mount namespace, with its superblock options. */
 export interface Cgroup2Mount {
@@ -7,27 +8,11 @@ export interface Cgroup2Mount {
   readonly superOptions: readonly string[];
 }
 
-/** `\040`-style octal escapes of mountinfo paths. */
-function unescapeOctal(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
-}
-
-/**
- * The cgroup2 mounts of a /proc/PID/mountinfo text:
- * `ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL…] - TYPE SOURCE SUPEROPTIONS`.
- * The per-mount options (before the optional fields) never carry
- * favordynmods; the superblock's do.
- */
+/** The cgroup2 mounts of a /proc/PID/mountinfo text. */
 export function cgroup2Mounts(mountinfo: string): Cgroup2Mount[] {
-  return mountinfo.split('\n').flatMap((line) => {
-    const fields = line.trim().split(' ');
-    const dash = fields.indexOf('-');
-    if (dash < 6 || fields[dash + 1] !== 'cgroup2') return [];
-    const mountPoint = fields[4];
-    const superOptions = fields[dash + 3];
-    if (mountPoint === undefined || superOptions === undefined) return [];
-    return [{ mountPoint: unescapeOctal(mountPoint), superOptions: superOptions.split(',') }];
-  });
+  return parseMountinfo(mountinfo)
+    .filter((mount) => mount.fsType === 'cgroup2')
+    .map(({ mountPoint, superOptions }) => ({ mountPoint, superOptions }));
 }
 
 /** The cgroup2 mount holding `path` (the longest mount point above it), from this process's mountinfo. */

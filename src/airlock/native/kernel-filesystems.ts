@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { type MountInfoEntry, readOwnMounts } from '../../core/mountinfo.js';
 
 /**
  * Filesystems that are kernel interfaces, not files. The sandbox gets its own
@@ -33,31 +34,9 @@ const KERNEL_FILESYSTEMS: ReadonlySet<string> = new Set([
   'nfsd',
 ]);
 
-interface MountEntry {
-  readonly id: number;
-  readonly mountPoint: string;
-  readonly fsType: string;
-}
-
-/** `ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL…] - TYPE SOURCE SUPEROPTIONS` lines. */
-function parseMountinfo(text: string): MountEntry[] {
-  return text.split('\n').flatMap((line) => {
-    const fields = line.split(' ');
-    const dash = fields.indexOf('-');
-    const id = Number(fields[0]);
-    const mountPoint = fields[4];
-    const fsType = fields[dash + 1];
-    if (dash < 6 || !Number.isInteger(id) || mountPoint === undefined || fsType === undefined) return [];
-    const decoded = mountPoint.replace(/\\([0-7]{3})/g, (_, octal: string) =>
-      String.fromCharCode(Number.parseInt(octal, 8)),
-    );
-    return [{ id, mountPoint: decoded, fsType }];
-  });
-}
-
 /** This process's mounts, read once per start. */
-export function readMounts(): readonly MountEntry[] {
-  return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+export function readMounts(): readonly MountInfoEntry[] {
+  return readOwnMounts();
 }
 
 /** The id of the mount a descriptor was opened on (`mnt_id` in /proc/self/fdinfo). */
@@ -76,7 +55,7 @@ export function kernelFilesystemProblem(
   grant: string,
   fd: number,
   directory: boolean,
-  mounts: readonly MountEntry[],
+  mounts: readonly MountInfoEntry[],
 ): string | undefined {
   let id: number | undefined;
   try {

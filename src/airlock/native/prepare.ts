@@ -22,7 +22,6 @@ import {
   knownHomeIdentities,
   mountExposingHome,
   protectedIdentities,
-  readMountPoints,
 } from './protected-identity.js';
 import { accountOacpHomePaths, overlapsProtected, protectedPaths } from './protected-paths.js';
 import { underSystemDirs } from './system-root.js';
@@ -189,8 +188,8 @@ function openMounts(
   // Lenient like the known homes' guard: another account's registry this user cannot stat
   // refuses nothing, and a match is confirmed by a walk that follows no symlink.
   const registryGuard = once(() => knownHomeIdentities(registries()));
-  const mountPoints = once(readMountPoints);
   const mountTable = once(readMounts);
+  const mountPoints = once(() => mountTable().map((mount) => mount.mountPoint));
   const cacheName = "OACP's launcher cache";
   const registryName = "OACP's home registry";
   try {

@@ -213,20 +213,6 @@ export function mountPointsUnder(dir: string, mountinfo: readonly string[]): str
   return mountinfo.filter((point) => point.startsWith(prefix));
 }
 
-/** Mount points of this process's namespace, from /proc/self/mountinfo (octal escapes decoded). */
-export function readMountPoints(): string[] {
-  const text = readFileSync('/proc/self/mountinfo', 'utf8');
-  const points: string[] = [];
-  for (const line of text.split('\n')) {
-    const field = line.split(' ')[4];
-    if (field === undefined) continue;
-    points.push(
-      field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8))),
-    );
-  }
-  return points;
-}
-
 /** A mount inside a grant that shows the home or a directory holding it, if any. */
 export function mountExposingHome(
   grant: string,
