@@ -6,6 +6,17 @@ export const MODEL_CALL_PREDICATE_TYPE = 'https://oacp.dev/attestation/model-cal
 
 const Count = z.number().int().nonnegative();
 
+/**
+ * The service tier asked for and the one the provider says served the call, and the token
+ * prices' multiplier the cost was settled at (`models.prices.<model>.service_tiers`). Absent
+ * when the model has no price or no tier was asked for, named or priced above the standard one.
+ */
+export const ModelServiceTierSchema = z.strictObject({
+  requested: z.string().min(1).max(64).optional(),
+  served: z.string().min(1).max(64).optional(),
+  multiplier: z.number().nonnegative(),
+});
+
 /** One try at one provider: what it answered and how long it took. */
 export const ModelAttemptSchema = z.strictObject({
   provider: z.string().min(1),
@@ -18,7 +29,18 @@ export const ModelAttemptSchema = z.strictObject({
    * The usage a try that did not serve the call reported all the same (a 2xx answer judged
    * unusable and failed over): the provider billed it, so the budgets were charged it too.
    */
-  billed: z.strictObject({ inputTokens: Count, outputTokens: Count }).optional(),
+  billed: z
+    .strictObject({
+      inputTokens: Count,
+      outputTokens: Count,
+      /**
+       * The tier the try was billed at, as the receipt's `serviceTier` says it for the answer: the
+       * one its body named (`served`, absent when it named none) and the multiplier it was settled
+       * at. Absent where the receipt's would be (no price, or no tier asked, named or settled off 1x).
+       */
+      serviceTier: ModelServiceTierSchema.optional(),
+    })
+    .optional(),
 });
 
 /**
@@ -36,17 +58,6 @@ export const ModelToolFeesSchema = z
     }),
   )
   .max(64);
-
-/**
- * The service tier asked for and the one the provider says served the call, and the token
- * prices' multiplier the cost was settled at (`models.prices.<model>.service_tiers`). Absent
- * when the model has no price or no tier was asked for, named or priced above the standard one.
- */
-export const ModelServiceTierSchema = z.strictObject({
-  requested: z.string().min(1).max(64).optional(),
-  served: z.string().min(1).max(64).optional(),
-  multiplier: z.number().nonnegative(),
-});
 
 /**
  * The counts the provider did not report: the gateway's estimate stands in for each (and was

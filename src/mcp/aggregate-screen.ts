@@ -1,5 +1,5 @@
 import { CallToolRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { ClientIds } from './client-ids.js';
+import { ClientIds, IN_FLIGHT_REFUSAL } from './client-ids.js';
 import { errorResponse, INTERNAL_ERROR, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.js';
 import type { MessageTransport } from './transport.js';
 
@@ -18,6 +18,12 @@ export type MalformedCall = (params: Readonly<Record<string, unknown>>) => Promi
  * This screen takes such messages before the SDK sees them: a request goes
  * to `malformed` (which has the pipeline refuse it, with its receipt) and is
  * answered with what that returns; a notification is handed to `notified`.
+ *
+ * It also bounds what the client has in flight across every server, requests and their bytes
+ * as they arrived (MAX_CLIENT_IN_FLIGHT, counted as a server's own session counts them): at the
+ * bound the client's transport is `busy`, so an HTTP POST is answered `503` with `Retry-After`
+ * (refusedBusy) before it is read in. Each server's session counts only requests, its messages
+ * reaching it in memory: without this, a few huge bodies could hold any amount of memory.
  */
 export function screenedCalls(
   transport: MessageTransport,
@@ -45,7 +51,7 @@ export function screenedCalls(
     if (!('method' in message) && message.id !== null) inFlight.release(message.id);
     return transport.send(message, options);
   };
-  const screen = (raw: unknown): void => {
+  const screen = (raw: unknown, bytes?: number): void => {
     const message = raw as { id?: unknown; method?: unknown; params?: unknown } | null;
     if (typeof message !== 'object' || message === null) {
       consumer?.(raw);
@@ -54,7 +60,7 @@ export function screenedCalls(
     const { id, method } = message;
     const params = isRecord(message.params) ? message.params : {};
     if (typeof method === 'string' && (typeof id === 'string' || typeof id === 'number')) {
-      if (!inFlight.claim(id)) {
+      if (!inFlight.claim(id, bytes)) {
         void duplicate(method, id, params).then((answer) => send(answer));
         return;
       }
@@ -92,6 +98,7 @@ export function screenedCalls(
     );
   };
   transport.onmessage = screen;
+  transport.busy = () => (inFlight.atBound('full') ? IN_FLIGHT_REFUSAL : undefined);
   return {
     // The client's transport is started already (it carried `buffered`): only the replay is left.
     async start() {

@@ -166,10 +166,11 @@ async function serveAggregate(
     const refuseRead = (method: PolicedRead, params: unknown, reason: string) =>
       refuseUnroutedRead(refusals, method, params, reason, clientInfo);
     server = frontServer(inners, capabilities, refuse, refuseRead);
-    // A body its transport refused (not JSON-RPC, an id in flight): its tool calls recorded as refused.
-    downstream.onrefused = (raw, why) => {
+    // A body its transport refused (not JSON-RPC, an id in flight, too much in flight: `busy`):
+    // its tool calls recorded as refused, in the words a server's own session uses.
+    downstream.onrefused = (raw, why, busy = false) => {
       const { calls, more } = malformedCalls(raw);
-      const reason = `invalid JSON-RPC message: ${why}; the tools/call in it was not forwarded`;
+      const reason = `${busy ? 'refused' : 'invalid JSON-RPC message'}: ${why}; the tools/call in it was not forwarded`;
       for (const params of calls) void refuse(params ?? {}, reason).catch(() => undefined);
       if (more > 0)
         void refuseUnreadMessage(

@@ -46,4 +46,32 @@ export class ClientIds {
   inFlight(): { readonly requests: number; readonly bytes: number } {
     return { requests: this.#requests, bytes: this.#bytes };
   }
+
+  /**
+   * Whether what is in flight has reached MAX_CLIENT_IN_FLIGHT (`full`: no room for another), or
+   * gone past it (`over`: the one just counted did not fit).
+   */
+  atBound(test: 'full' | 'over'): boolean {
+    const { requests, bytes } = MAX_CLIENT_IN_FLIGHT;
+    return test === 'full'
+      ? this.#requests >= requests || this.#bytes >= bytes
+      : this.#requests > requests || this.#bytes > bytes;
+  }
+
+  /** Whether half of MAX_CLIENT_IN_FLIGHT is left in flight or less: a held client is read again. */
+  halfFree(): boolean {
+    return (
+      this.#requests <= MAX_CLIENT_IN_FLIGHT.requests / 2 && this.#bytes <= MAX_CLIENT_IN_FLIGHT.bytes / 2
+    );
+  }
 }
+
+/**
+ * How much of one client's requests a session (or the `--config` front) holds at once, counted
+ * from their arrival to their answer: past this the client is not read (stdio), or what it sends
+ * is refused (HTTP: `503`, `Retry-After`).
+ */
+export const MAX_CLIENT_IN_FLIGHT = { requests: 1024, bytes: 64 * 1024 * 1024 } as const;
+
+/** Why a client at MAX_CLIENT_IN_FLIGHT is refused more. */
+export const IN_FLIGHT_REFUSAL = `the session has ${MAX_CLIENT_IN_FLIGHT.requests} requests or ${MAX_CLIENT_IN_FLIGHT.bytes / (1024 * 1024)} MiB in flight (the bridge's bound on what one client may have waiting): retry once some are answered`;

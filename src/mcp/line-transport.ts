@@ -3,6 +3,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { numberOutOfRange, parseFiniteJson } from '../core/bounded-json.js';
 import { OacpError } from '../core/errors.js';
 import type { McpErrorCode } from './errors.js';
+import type { HeldVerdict } from './held-control.js';
 import { INVALID_REQUEST, type JsonRpcId, type JsonRpcMessage, PARSE_ERROR } from './jsonrpc.js';
 import type { InvalidMessageHandler, MessageTransport } from './transport.js';
 import { methodOfUnread, UnreadDigest, unreadMessage } from './unread-message.js';
@@ -15,6 +16,12 @@ export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
  * bridge then stops reading the server until it drains): as much as an HTTP stream may leave unread.
  */
 export const MAX_BACKLOG_BYTES = 8 * 1024 * 1024;
+
+/**
+ * How much a transport that reads on while paused (`control`) keeps of the lines it holds: past
+ * either, it stops reading until resumed. A cancellation further behind waits with the rest.
+ */
+export const MAX_HELD_LINES = { lines: 1024, bytes: 8 * 1024 * 1024 } as const;
 
 /** How much of an oversized line is kept at each end to find the id of the message it was. */
 const ID_WINDOW = 4096;
@@ -49,6 +56,14 @@ export class LineTransport implements MessageTransport {
   #paused = false;
   /** What a chunk had left when it was paused between two of its lines: delivered on resume(). */
   #held: string | undefined;
+  /**
+   * With `control`, while paused: the lines read but held, in order, each with the request id it
+   * carries, and their length together. Bounded by MAX_HELD_LINES: past it the input is paused.
+   */
+  #heldLines: { readonly line: string; readonly id?: JsonRpcId }[] = [];
+  #heldChars = 0;
+  /** Set: pause() reads on, passing what this says passes and holding the rest (see pause). */
+  readonly #control: ((message: unknown) => HeldVerdict) | undefined;
   /** The input ended while text was held: closed once that text is delivered. */
   #endedHeld = false;
   /** Set while the output is corked until the current tick ends: see send. */
@@ -56,10 +71,15 @@ export class LineTransport implements MessageTransport {
   /** What every send waits on while the output is over its high-water mark. */
   #drained: Promise<void> | undefined;
 
-  constructor(input: Readable, output: Writable, options: { maxLineBytes?: number } = {}) {
+  constructor(
+    input: Readable,
+    output: Writable,
+    options: { maxLineBytes?: number; control?: (message: unknown) => HeldVerdict } = {},
+  ) {
     this.#input = input;
     this.#output = output;
     this.#maxLineChars = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    this.#control = options.control;
   }
 
   async start(): Promise<void> {
@@ -111,24 +131,75 @@ export class LineTransport implements MessageTransport {
     else this.#output.once('drain', then);
   }
 
+  /**
+   * No line is delivered until resume(). With `control`, the input is read on meanwhile, up to
+   * MAX_HELD_LINES held: what `control` passes is delivered at once (a client's cancellation,
+   * its answer to a server's request), so a held client can still cancel what holds it; a
+   * cancellation of a line held is delivered right behind that line, taken out of the queue.
+   */
   pause(): void {
     this.#paused = true;
-    this.#input.pause();
+    if (this.#control === undefined || this.#heldFull()) this.#input.pause();
   }
 
-  /** Delivers what a chunk still held first (which may pause again), then reads the input on. */
+  /** Delivers what was held first, in order (which may pause again), then reads the input on. */
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
+    while (this.#heldLines.length > 0 && !this.#paused && !this.#closed) {
+      const next = this.#heldLines.shift() as { line: string };
+      this.#heldChars -= next.line.length;
+      this.#line(next.line);
+    }
     const held = this.#held;
     this.#held = undefined;
-    if (held !== undefined) this.#onData(held);
-    if (this.#paused || this.#closed) return;
+    if (held !== undefined && !this.#closed) this.#onData(held);
+    if (this.#closed) return;
+    if (this.#paused) {
+      // Paused again while delivering: read on if the queue has room (control), else stay stopped.
+      if (this.#control !== undefined && !this.#heldFull() && !this.#endedHeld) this.#input.resume();
+      return;
+    }
     if (this.#endedHeld) {
       void this.close();
       return;
     }
     this.#input.resume();
+  }
+
+  #heldFull(): boolean {
+    return this.#heldLines.length >= MAX_HELD_LINES.lines || this.#heldChars >= MAX_HELD_LINES.bytes;
+  }
+
+  /** While paused with `control`: a whole line read, passed on now or held (see pause). */
+  #sieve(raw: string): void {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    let verdict: HeldVerdict = { kind: 'hold' };
+    if (line.trim() !== '') {
+      try {
+        verdict = (this.#control as (message: unknown) => HeldVerdict)(parseFiniteJson(line).value);
+      } catch {
+        // Not JSON: held, and refused in its turn as any such line is.
+      }
+    }
+    if (verdict.kind === 'pass') {
+      this.#line(raw);
+      return;
+    }
+    if (verdict.kind === 'cancel') {
+      const at = this.#heldLines.findIndex((held) => held.id === verdict.requestId);
+      if (at !== -1) {
+        // Its request was never delivered: delivered now, with the cancellation right behind it.
+        const [request] = this.#heldLines.splice(at, 1) as [{ line: string }];
+        this.#heldChars -= request.line.length;
+        this.#line(request.line);
+      }
+      if (!this.#closed) this.#line(raw);
+      return;
+    }
+    this.#heldLines.push(verdict.id === undefined ? { line: raw } : { line: raw, id: verdict.id });
+    this.#heldChars += raw.length;
+    if (this.#heldFull()) this.#input.pause();
   }
 
   readonly #uncork = (): void => {
@@ -144,12 +215,14 @@ export class LineTransport implements MessageTransport {
     this.#input.off('close', this.#onEnd);
     this.#pieces = [];
     this.#held = undefined;
+    this.#heldLines = [];
+    this.#heldChars = 0;
     this.onclose?.();
   }
 
   readonly #onData = (chunk: Buffer | string): void => {
     const text = typeof chunk === 'string' ? chunk : this.#decoder.write(chunk);
-    if (this.#paused) {
+    if (this.#paused && (this.#control === undefined || this.#heldFull())) {
       // Emitted before the pause took (a stream may): kept, in order, for resume().
       this.#held = (this.#held ?? '') + text;
       return;
@@ -170,9 +243,10 @@ export class LineTransport implements MessageTransport {
       const line = this.#pieces.length === 0 ? piece : this.#pieces.join('') + piece;
       this.#pieces = [];
       this.#pendingChars = 0;
-      this.#line(line);
+      if (this.#paused && this.#control !== undefined) this.#sieve(line);
+      else this.#line(line);
       if (this.#closed) return;
-      if (this.#paused) {
+      if (this.#paused && (this.#control === undefined || this.#heldFull())) {
         // A chunk holds many lines (a pipe's 64 KiB, a stream's whole write): the rest waits.
         if (start < text.length) this.#held = text.slice(start);
         return;
@@ -245,7 +319,13 @@ export class LineTransport implements MessageTransport {
   }
 
   readonly #onEnd = (): void => {
-    if (this.#held !== undefined) {
+    // Read on while paused (`control`), the input may end before what is in flight is answered:
+    // closed on resume, as a stopped input's end is only seen then.
+    if (
+      this.#held !== undefined ||
+      this.#heldLines.length > 0 ||
+      (this.#paused && this.#control !== undefined)
+    ) {
       this.#endedHeld = true;
       return;
     }

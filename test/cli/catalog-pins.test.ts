@@ -12,6 +12,7 @@ import { Catalog, shippedCatalogDir } from '../../src/mcp/catalog/catalog.js';
 import type { McpRunOptionsInput } from '../../src/mcp/options.js';
 import { runMcpCommand } from '../../src/mcp/run.js';
 import { writeNodeConfig } from '../../src/node/node-config.js';
+import { withLogState } from '../log-state.js';
 import { PipeClientTransport, testClient } from '../mcp/helpers.js';
 import { oacp } from './harness.js';
 
@@ -60,7 +61,7 @@ async function run(home: string, input: McpRunOptionsInput, catalog?: Catalog) {
     { tier, ...input },
     {
       home,
-      env: {},
+      env: withLogState({}),
       stdin: toBridge,
       stdout: fromBridge,
       log: (line) => lines.push(line),

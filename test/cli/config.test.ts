@@ -7,6 +7,7 @@ import { mcpServersFromFile } from '../../src/gateway/config/mcp-options.js';
 import { KeyStore } from '../../src/identity/keystore.js';
 import { runMcpCommand } from '../../src/mcp/run.js';
 import { writeNodeConfig } from '../../src/node/node-config.js';
+import { withLogState } from '../log-state.js';
 import { PipeClientTransport, testClient, text } from '../mcp/helpers.js';
 import { oacp, tempDir } from './harness.js';
 
@@ -50,7 +51,7 @@ describe('one oacp.yaml for the bridge and the gateway', () => {
       { config: file },
       {
         home,
-        env: {},
+        env: withLogState({}),
         servers: mcpServersFromFile(file),
         stdin: toBridge,
         stdout: fromBridge,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_KEY_FILE, runGatewayCommand } from '../../src/cli/commands/gateway.js';
 import type { Output } from '../../src/cli/io.js';
+import { withLogState } from '../log-state.js';
 import { oacp, tempDir } from './harness.js';
 
 const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'oacp.yaml');
@@ -18,7 +19,7 @@ describe('examples/oacp.yaml as shipped', () => {
     // Only the port is changed (0: any free one), so parallel test runs do not collide on 8443.
     await runGatewayCommand({
       home,
-      env: {},
+      env: withLogState({}),
       output,
       config: EXAMPLE,
       listen: '127.0.0.1:0',

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { registrars } from '../../src/cli/commands/index.js';
 import type { Output } from '../../src/cli/io.js';
 import { buildProgram, createContext, runProgram } from '../../src/cli/program.js';
+import { withLogState } from '../log-state.js';
 
 export interface CliResult {
   readonly code: number;
@@ -17,7 +18,7 @@ export async function oacp(args: readonly string[], env: NodeJS.ProcessEnv = {})
   const out: string[] = [];
   const err: string[] = [];
   const output: Output = { out: (line) => out.push(line), err: (line) => err.push(line) };
-  const context = createContext(output, env);
+  const context = createContext(output, withLogState(env));
   const saved = process.exitCode;
   process.exitCode = undefined;
   try {
@@ -35,7 +36,7 @@ export function oacpBinary(args: readonly string[], env: NodeJS.ProcessEnv = {})
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
   const result = spawnSync(process.execPath, [BIN, ...args], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH, ...env },
+    env: withLogState({ PATH: process.env.PATH, ...env }),
     timeout: 60_000,
   });
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
+import { withLogState } from '../log-state.js';
 import { oacpAsUid1000, oacpBinary, uid1000Home } from './harness.js';
 import { executionReceipts } from './home-receipts.js';
 
@@ -33,7 +34,7 @@ function whileRunning(
   during: (child: ChildProcess) => void,
 ): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [BIN, '--home', home, 'run', '--', '/bin/sh', '-c', script], {
-    env: { PATH: process.env.PATH },
+    env: withLogState({ PATH: process.env.PATH }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

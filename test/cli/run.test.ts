@@ -5,6 +5,7 @@ import { parseEnvelopeBytes } from '../../src/attest/receipt.js';
 import { verifyReceiptEnvelope } from '../../src/attest/verify-receipt.js';
 import { describeWorkload } from '../../src/cli/commands/workload.js';
 import { OacpNode } from '../../src/node/oacp-node.js';
+import { withLogState } from '../log-state.js';
 import { oacp, oacpBinary, tempDir } from './harness.js';
 
 describe('oacp run', () => {
@@ -52,7 +53,7 @@ describe('oacp run', () => {
     expect(JSON.parse(result.stdout)).toEqual({ doubled: 42 });
     expect(result.stderr).toMatch(/execution receipt 0 in log/);
 
-    const node = await OacpNode.open(home, {});
+    const node = await OacpNode.open(home, withLogState({}));
     try {
       const envelope = parseEnvelopeBytes(await node.log.entry(0));
       const verified = verifyReceiptEnvelope(envelope, { airlockKeys: [node.keys.publicKeys().airlock.raw] });

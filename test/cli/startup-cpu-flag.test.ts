@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
+import { withLogState } from '../log-state.js';
 import { type CliResult, oacp } from './harness.js';
 
 /**
@@ -20,7 +21,7 @@ const oacpProcess = (args: readonly string[]): Promise<CliResult> =>
     execFile(
       process.execPath,
       [BIN, ...args],
-      { env: { PATH: '/usr/bin:/bin' }, timeout: 60_000 },
+      { env: withLogState({ PATH: '/usr/bin:/bin' }), timeout: 60_000 },
       (error, stdout, stderr) =>
         resolve({ code: typeof error?.code === 'number' ? error.code : error ? 1 : 0, stdout, stderr }),
     );

@@ -6,6 +6,7 @@ import { buildStatement } from '../../src/attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../../src/attest/tool-call.js';
 import { OacpNode } from '../../src/node/oacp-node.js';
 import { toolCallPredicate } from '../attest/fixtures.js';
+import { withLogState } from '../log-state.js';
 import { oacp, oacpBinary, tempDir } from './harness.js';
 
 /** A home with a few receipts, exported with `oacp log export` and `oacp keys export`. */
@@ -16,7 +17,7 @@ async function populatedHome(
   const root = tempDir();
   const home = join(root, 'home');
   expect((await oacp(['--home', home, 'init', '--origin', origin])).code).toBe(0);
-  const node = await OacpNode.open(home, {});
+  const node = await OacpNode.open(home, withLogState({}));
   try {
     for (let i = 0; i < receipts; i++) {
       await node.record(
@@ -141,7 +142,7 @@ describe('oacp verify', () => {
 
   it('refuses a proof for another entry of the same log, naming the entry it claimed', async () => {
     // The home's receipts are byte-identical (one statement, recorded alike), so add one that is not.
-    const other = await OacpNode.open(main.home, {});
+    const other = await OacpNode.open(main.home, withLogState({}));
     await other.record(
       buildStatement({
         predicateType: TOOL_CALL_PREDICATE_TYPE,
@@ -195,7 +196,7 @@ describe('oacp log consistency and witness', () => {
     const home = join(root, 'home');
     await oacp(['--home', home, 'init', '--origin', 'oacp.test/witnessed']);
     const record = async (count: number) => {
-      const node = await OacpNode.open(home, {});
+      const node = await OacpNode.open(home, withLogState({}));
       for (let i = 0; i < count; i++) {
         await node.record(
           buildStatement({

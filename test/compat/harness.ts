@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { withLogState } from '../log-state.js';
 import type { CompatServer } from './servers.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
@@ -67,7 +68,10 @@ export async function runCompat(
           [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, ...argv],
         ]
       : [process.execPath, argv];
-  const env = { PATH: '/usr/bin:/bin', HOME: scratch };
+  const env =
+    identity === 'user'
+      ? { PATH: '/usr/bin:/bin', HOME: scratch }
+      : withLogState({ PATH: '/usr/bin:/bin', HOME: scratch });
   const init = spawnSync(...as([BIN, '--home', home, 'init']), { env, encoding: 'utf8' });
   if (init.status !== 0) throw new Error(`oacp init failed: ${init.stderr}`);
   const oacpArgs = [

@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { withLogState } from '../log-state.js';
 
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 export const isRoot = process.getuid?.() === 0;
@@ -55,7 +56,11 @@ export function oacpCli(
         ];
   const [file = process.execPath, ...rest] = [...(options.within ?? []), ...command];
   const child = spawn(file, [...rest, ...withoutReceipt(withOptOut(args, options.asUser !== undefined))], {
-    env: { PATH: '/usr/bin:/bin', ...options.env },
+    // As root, the test file's own signed-state directory; a regular user's default is its own home.
+    env: (options.asUser === undefined ? withLogState : (env: NodeJS.ProcessEnv) => env)({
+      PATH: '/usr/bin:/bin',
+      ...options.env,
+    }),
     stdio,
   });
   let stdout = '';

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KeyStore, OacpNode } from '../../src/index.js';
+import { withLogState } from '../log-state.js';
 import { isRoot, oacpCli, REGULAR_USER } from './confine-harness.js';
 
 /**
@@ -28,8 +29,8 @@ describe.skipIf(!isRoot)("root opening another account's home as a library", () 
       code: 'IDENTITY_HOME_NOT_OURS',
       message: `${home} is the OACP home of uid 1000; as root, files made there would lock its owner out: open it as uid 1000, or give root a home of its own`,
     };
-    await expect(OacpNode.open(home, {})).rejects.toMatchObject(refusal);
-    await expect(OacpNode.open(home, {}, { readOnly: true })).rejects.toMatchObject(refusal);
+    await expect(OacpNode.open(home, withLogState({}))).rejects.toMatchObject(refusal);
+    await expect(OacpNode.open(home, withLogState({}), { readOnly: true })).rejects.toMatchObject(refusal);
     expect(() => KeyStore.open(home, {})).toThrow(expect.objectContaining(refusal));
     await expect(KeyStore.init(home, { env: {}, force: true })).rejects.toMatchObject(refusal);
     expect(listing()).toBe(before);

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createAggregateBridge } from '../../src/mcp/aggregate.js';
 import { createBridge } from '../../src/mcp/bridge.js';
 import { type HttpBridge, serveHttp } from '../../src/mcp/http.js';
 import { MAX_CLIENT_IN_FLIGHT } from '../../src/mcp/session-wire.js';
@@ -17,14 +18,16 @@ const HEADERS = { 'content-type': 'application/json', accept: 'application/json,
  * tool calls recorded as refused; what it already took stays bounded.
  */
 describe('--http: a session whose server does not keep up', () => {
-  const open = async (env: Record<string, string>) => {
+  /** `front`: the `--config` front over the one server (`raw`), as `oacp mcp run --config --http` serves it. */
+  const open = async (env: Record<string, string>, front = false) => {
     const dir = mkdtempSync(join(tmpdir(), 'oacp-http-busy-'));
     const serverLog = join(dir, 'server.jsonl');
     const receipts = await testReceipts();
-    const bridge = createBridge({
+    const single = createBridge({
       upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_LOG: serverLog, ...env } }),
       receipts,
     });
+    const bridge = front ? createAggregateBridge(new Map([['raw', single]]), { receipts }) : single;
     const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0 });
     const started = await fetch(http.url, {
       method: 'POST',
@@ -148,52 +151,58 @@ describe('--http: a session whose server does not keep up', () => {
     }
   }, 60_000);
 
-  it('attack: 1 MB calls to a server that reads them and answers none: at 64 MiB in flight, the next POST is 503 and its call receipted as refused', async () => {
-    const harness = await open({});
-    try {
-      const body = (id: number, padBytes: number) => ({
-        jsonrpc: '2.0',
-        id,
-        method: 'tools/call',
-        params: { name: 'echo', arguments: { pad: 'p'.repeat(padBytes), _reply: 'none' } },
-      });
-      let sent = 0;
-      const call = (id: number, padBytes = 1024 * 1024) => {
-        sent += JSON.stringify(body(id, padBytes)).length;
-        return harness.post(body(id, padBytes));
-      };
-      const streams: Promise<unknown>[] = [];
-      // Each read by the server before the next is sent (so its stdin never backlogs).
-      const before = harness.serverRead();
-      for (let id = 1; id <= 63; id++) {
-        streams.push(call(id).catch(() => undefined));
-        await eventually(() => harness.serverRead() >= before + sent - 4096, `the server read call ${id}`);
+  // Issue 10: the `--config` front counted requests only, so 64 huge bodies held any amount of memory.
+  for (const front of [false, true]) {
+    it(`attack: 1 MB calls to a server that reads them and answers none: at 64 MiB in flight, the next POST is 503 and its call receipted as refused (${front ? 'the --config front' : "a server's session"})`, async () => {
+      const harness = await open({}, front);
+      try {
+        const body = (id: number, padBytes: number) => ({
+          jsonrpc: '2.0',
+          id,
+          method: 'tools/call',
+          params: {
+            name: front ? 'raw__echo' : 'echo',
+            arguments: { pad: 'p'.repeat(padBytes), _reply: 'none' },
+          },
+        });
+        let sent = 0;
+        const call = (id: number, padBytes = 1024 * 1024) => {
+          sent += JSON.stringify(body(id, padBytes)).length;
+          return harness.post(body(id, padBytes));
+        };
+        const streams: Promise<unknown>[] = [];
+        // Each read by the server before the next is sent (so its stdin never backlogs).
+        const before = harness.serverRead();
+        for (let id = 1; id <= 63; id++) {
+          streams.push(call(id).catch(() => undefined));
+          await eventually(() => harness.serverRead() >= before + sent - 4096, `the server read call ${id}`);
+        }
+        // One more to make exactly 64 MiB of bodies in flight: taken (the bound is reached, not passed).
+        const rest = 64 * 1024 * 1024 - sent;
+        const last = rest - (JSON.stringify(body(64, rest)).length - rest);
+        streams.push(call(64, last).catch(() => undefined));
+        await eventually(() => harness.serverRead() >= before + sent - 4096, 'the server read call 64');
+        expect(sent).toBe(64 * 1024 * 1024);
+        expect(harness.receipts.records).toHaveLength(0);
+        const refused = await Promise.race([
+          call(65),
+          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5000)),
+        ]);
+        if (refused === undefined) throw new Error('the POST past 64 MiB in flight was taken, not refused');
+        expect(refused.status).toBe(503);
+        expect(refused.headers.get('retry-after')).toBe('1');
+        expect(((await refused.json()) as { error: { message: string } }).error.message).toContain(
+          'requests or 64 MiB in flight',
+        );
+        await eventually(
+          () => harness.receipts.records.some((record) => /64 MiB in flight/.test(record.decision.reason)),
+          'the refused call recorded',
+        );
+        expect(harness.receipts.records).toHaveLength(1);
+        void streams;
+      } finally {
+        await close(harness);
       }
-      // One more to make exactly 64 MiB of bodies in flight: taken (the bound is reached, not passed).
-      const rest = 64 * 1024 * 1024 - sent;
-      const last = rest - (JSON.stringify(body(64, rest)).length - rest);
-      streams.push(call(64, last).catch(() => undefined));
-      await eventually(() => harness.serverRead() >= before + sent - 4096, 'the server read call 64');
-      expect(sent).toBe(64 * 1024 * 1024);
-      expect(harness.receipts.records).toHaveLength(0);
-      const refused = await Promise.race([
-        call(65),
-        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5000)),
-      ]);
-      if (refused === undefined) throw new Error('the POST past 64 MiB in flight was taken, not refused');
-      expect(refused.status).toBe(503);
-      expect(refused.headers.get('retry-after')).toBe('1');
-      expect(((await refused.json()) as { error: { message: string } }).error.message).toContain(
-        'requests or 64 MiB in flight',
-      );
-      await eventually(
-        () => harness.receipts.records.some((record) => /64 MiB in flight/.test(record.decision.reason)),
-        'the refused call recorded',
-      );
-      expect(harness.receipts.records).toHaveLength(1);
-      void streams;
-    } finally {
-      await close(harness);
-    }
-  }, 60_000);
+    }, 60_000);
+  }
 });

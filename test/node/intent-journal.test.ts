@@ -26,6 +26,7 @@ import { hasOrphanedIntents, IntentJournal, recoverIntents } from '../../src/nod
 import { defaultOrigin, writeNodeConfig } from '../../src/node/node-config.js';
 import { intentsDirectory, OacpNode } from '../../src/node/oacp-node.js';
 import { toolCallPredicate } from '../attest/fixtures.js';
+import { withLogState } from '../log-state.js';
 
 const JOURNAL = resolve('dist/node/intent-journal.js');
 const NODE = resolve('dist/node/oacp-node.js');
@@ -365,7 +366,7 @@ describe('IntentJournal: the receipt of an effect whose process died before reco
         '-e',
         `const { OacpNode } = await import(${JSON.stringify(NODE)});
          const { recoverIntents } = await import(${JSON.stringify(JOURNAL)});
-         const node = await OacpNode.open(${JSON.stringify(home)}, {});
+         const node = await OacpNode.open(${JSON.stringify(home)}, ${JSON.stringify(withLogState({}))});
          process.stdout.write('open\\n');
          process.stdin.once('data', () =>
            recoverIntents(${JSON.stringify(dir)}, async (statement) => {
@@ -382,7 +383,7 @@ describe('IntentJournal: the receipt of an effect whose process died before reco
     recovering.stdin.write('go\n');
     expect(await died).toBe('SIGKILL');
 
-    const node = await OacpNode.open(home, {});
+    const node = await OacpNode.open(home, withLogState({}));
     try {
       expect(node.recovered).toEqual({ recorded: 2, unreadable: [] });
       const tools: string[] = [];
@@ -450,7 +451,7 @@ describe('IntentJournal: the receipt of an effect whose process died before reco
         '-e',
         `const { OacpNode } = await import(${JSON.stringify(NODE)});
          const { AttestedReceipts } = await import(${JSON.stringify(RECEIPTS)});
-         const node = await OacpNode.open(${JSON.stringify(home)}, {});
+         const node = await OacpNode.open(${JSON.stringify(home)}, ${JSON.stringify(withLogState({}))});
          const writer = {
            record: (statement, agent, written) =>
              node.record(statement, agent, () => { written?.(); process.kill(process.pid, 'SIGKILL'); }),
@@ -463,7 +464,7 @@ describe('IntentJournal: the receipt of an effect whose process died before reco
       { timeout: 30_000, encoding: 'utf8' },
     );
     expect(child.signal).toBe('SIGKILL');
-    const node = await OacpNode.open(home, {});
+    const node = await OacpNode.open(home, withLogState({}));
     try {
       expect(node.recovered).toEqual({ recorded: 0, unreadable: [] });
       expect(node.log.size).toBe(1);

@@ -62,8 +62,8 @@ export type Inspected =
       readonly kind: 'error';
       readonly reason: string;
       readonly message?: string;
-      /** The usage the body reported: the provider billed the try though it is failed over. */
-      readonly billed?: TokenUsage;
+      /** The usage the body reported (and its tier): the provider billed the try though it is failed over. */
+      readonly billed?: NonNullable<Attempt['billed']>;
     };
 
 /** What the tries that did not serve the call were billed all the same (Inspected `billed`), summed. */

@@ -513,11 +513,17 @@ export class ModelGateway {
       }
       if (shape.kind !== 'error') return { kind: 'answer', response: replayed(response, bytes) };
       // Failed over, but billed where the provider says so: the budgets are charged what it reported.
-      const { usage: billed, toolUses, tier: triedTier } = upstream.answer(shape.body);
-      if (billed !== undefined) {
-        billedCost +=
-          tokenCost(billed, servedMultiplier(price, triedTier, tier.multiplier)) +
-          settleToolFees(price, tools, answers, toolUses).micros;
+      const { usage, toolUses, tier: triedTier } = upstream.answer(shape.body);
+      let billed: { inputTokens: number; outputTokens: number } | undefined;
+      if (usage !== undefined) {
+        const multiplier = servedMultiplier(price, triedTier, tier.multiplier);
+        billedCost += tokenCost(usage, multiplier) + settleToolFees(price, tools, answers, toolUses).micros;
+        // The tier it was billed at, on its own entry: failed-over tries need not share the answer's.
+        billed = {
+          inputTokens: usage.inputTokens,
+          outputTokens: usage.outputTokens,
+          ...tierFacts(triedTier, multiplier),
+        };
       }
       return {
         kind: 'error',

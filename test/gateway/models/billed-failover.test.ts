@@ -18,7 +18,11 @@ interface Predicate {
     provider: string;
     status: number;
     error?: string;
-    billed?: { inputTokens: number; outputTokens: number };
+    billed?: {
+      inputTokens: number;
+      outputTokens: number;
+      serviceTier?: { requested?: string; served?: string; multiplier: number };
+    };
   }>;
 }
 
@@ -132,6 +136,11 @@ describe('a 2xx judged unusable and failed over is charged what the provider bil
     const { predicate } = await receiptAt<Predicate>(gw, Number(answer.headers['oacp-receipt']));
     expect(predicate.usage.chargedTokens).toBe(3000);
     expect(predicate.costUsd).toBeCloseTo(0.003, 6);
+    // Each try's entry says the tier it was billed at: the receipt alone shows why 0.003, not 0.008.
+    expect(predicate.attempts.map((attempt) => attempt.billed?.serviceTier)).toEqual([
+      { served: 'flex', multiplier: 0.5 },
+      { served: 'default', multiplier: 1 },
+    ]);
   });
 
   it('a billed try naming no tier is settled at the reserved multiplier, as an answer naming none is', async () => {
@@ -141,6 +150,7 @@ describe('a 2xx judged unusable and failed over is charged what the provider bil
     expect(answer.statusCode).toBe(200);
     const { predicate } = await receiptAt<Predicate>(gw, Number(answer.headers['oacp-receipt']));
     // The billed try at priority (2x): 0.004 USD; the backup's answer names no tier either (2x).
+    expect(predicate.attempts[0]?.billed?.serviceTier).toEqual({ multiplier: 2 });
     const served = predicate.usage.inputTokens * 1 + predicate.usage.outputTokens * 2;
     expect(predicate.costUsd).toBeCloseTo((4000 + served * 2) / 1e6, 6);
   });

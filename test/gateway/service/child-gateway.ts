@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ApiKeys } from '../../../src/gateway/apikeys/api-keys.js';
 import { defaultStorePath, openStore } from '../../../src/store/open-store.js';
+import { withLogState } from '../../log-state.js';
 
 const REPO = join(import.meta.dirname, '..', '..', '..');
 const VITE_NODE = join(REPO, 'node_modules', 'vite-node', 'vite-node.mjs');
@@ -114,7 +115,7 @@ export async function startChild(
         : [...gc, VITE_NODE, FIXTURE, home, config, '127.0.0.1:0'];
   const child = spawn(process.execPath, args, {
     cwd: REPO,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: withLogState({ PATH: process.env.PATH ?? '', ...env }),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
