@@ -264,6 +264,11 @@ export class ModelGateway {
     const record = body as Record<string, unknown>;
     const read = dialect.read(record);
     facts.stream = read.stream;
+    // Streaming is decided on `stream === true` (policy context, the cut at the budget, the receipt);
+    // any other value would go upstream as it came, where a lenient provider may read it as true.
+    if (record.stream !== undefined && record.stream !== null && typeof record.stream !== 'boolean') {
+      return this.#refuse(facts, 400, 'invalid_request', '`stream` must be true or false');
+    }
     if (typeof read.model !== 'string' || read.model.length === 0 || read.model.length > MAX_MODEL_NAME) {
       return this.#refuse(facts, 400, 'invalid_request', '`model` must be a non-empty string');
     }
