@@ -14,6 +14,7 @@ import { sha256Hex } from '../../core/digest.js';
 import { duplicateJsonKey, duplicateKeyReason } from '../../core/duplicate-key.js';
 import { OacpError } from '../../core/errors.js';
 import { canonicalize } from '../../core/jcs.js';
+import { looseMemberProblem } from '../../core/twin-names.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { GatewayPolicy } from '../runtime/policy/gateway-policy.js';
@@ -28,6 +29,7 @@ import {
   MAX_ANSWER_DEPTH,
   MAX_MODEL_NAME,
   type ProviderKind,
+  REQUEST_MEMBERS,
   type TokenUsage,
 } from './dialect.js';
 import {
@@ -262,6 +264,10 @@ export class ModelGateway {
       return this.#refuse(facts, 400, 'invalid_request', 'the request body must be a JSON object');
     }
     const record = body as Record<string, unknown>;
+    // Before anything is read: a provider matching names loosely (Go's encoding/json folds case and
+    // keeps the last) would serve `Model`, or read `MAX_TOKENS`, past what was routed and clamped.
+    const loose = looseMemberProblem(record, REQUEST_MEMBERS, 'the request body');
+    if (loose !== undefined) return this.#refuse(facts, 400, 'invalid_request', loose);
     const read = dialect.read(record);
     facts.stream = read.stream;
     // Streaming is decided on `stream === true` (policy context, the cut at the budget, the receipt);
