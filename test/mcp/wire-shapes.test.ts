@@ -196,6 +196,12 @@ describe('invalid JSON-RPC envelopes around a tools/call', () => {
       for (const name of ['NAME', 'Arguments', 'argumentſ', 'PATH', 'Params', 'Method', 'METHOD'])
         expect(got).not.toContain(`"${name}"`);
       expect(sentTo(raw.serverGot(), ['tools/call', 'ping'])).toEqual([]);
+      // With no `method` at all the message is invalid JSON-RPC; the tools/call its `Method` names
+      // (to a Go server) is recorded as refused all the same.
+      raw.send('{"jsonrpc":"2.0","id":9,"Method":"tools/call","params":{"name":"hang"}}');
+      await eventually(() => raw.receipts.records.length === lines.length + 1, 'its receipt');
+      expect(raw.receipts.records.at(-1)).toMatchObject({ tool: 'hang', outcome: 'denied' });
+      expect(raw.receipts.records.at(-1)?.decision.reason).toContain('was not forwarded');
       // Plain names (and one object's distinct names) are untouched: the session serves on.
       const answer = await raw.request({
         jsonrpc: '2.0',
