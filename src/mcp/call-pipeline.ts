@@ -1,10 +1,17 @@
 import type { Decision } from '../core/decision.js';
+import { looseMemberProblem } from '../core/twin-names.js';
 import type { ApprovalChannels } from './approval.js';
 import { admitCall, type GateParts, type PriorChecks } from './call-gate.js';
-import { type CallShape, checkCallShape, recordedToolName } from './call-shape.js';
+import { type CallShape, checkCallShape, recordedToolName, TOOL_CALL_MEMBERS } from './call-shape.js';
 import { exceedsLimits, type MessageLimits } from './message-limits.js';
 import { type Principal, quotaHolder } from './principal.js';
-import { checkReadShape, type PolicedRead, type ReadTarget, recordedReadName } from './read-requests.js';
+import {
+  checkReadShape,
+  type PolicedRead,
+  READ_MEMBERS,
+  type ReadTarget,
+  recordedReadName,
+} from './read-requests.js';
 import type { CallChecks } from './record.js';
 
 type Deny = Decision & { readonly effect: 'deny' };
@@ -29,6 +36,12 @@ export interface PipelineSteps {
   readonly signal?: AbortSignal;
   /** The request's method: `tools/call` when absent, else a policed read (read-requests.ts). */
   readonly method?: 'tools/call' | PolicedRead;
+  /**
+   * The params go on to a reader that may match member names loosely (an MCP server, in any
+   * language: Go's encoding/json folds case), so names that read as one are refused (twin-names.ts).
+   * Off for OACP's own executors (native tools, A2A agents), which read names exactly.
+   */
+  readonly looseReader?: boolean;
 }
 
 /** The pipeline's answer: every check that ran, each with its reason, and the one decision. */
@@ -81,6 +94,12 @@ export async function decideCall(params: unknown, steps: PipelineSteps): Promise
   let shape: CallShape;
   let read: ReadTarget | undefined;
   try {
+    // Before anything reads a member: `name`/`NAME` would be judged as one tool and run as another.
+    if (steps.looseReader === true) {
+      const members = method === 'tools/call' ? TOOL_CALL_MEMBERS : READ_MEMBERS;
+      const loose = looseMemberProblem(params, members, 'params');
+      if (loose !== undefined) return refuse(loose);
+    }
     if (method !== 'tools/call') {
       const overLimits = exceedsLimits(params, steps.limits);
       if (overLimits !== undefined) return refuse(`params: ${overLimits}`);

@@ -18,6 +18,9 @@ export type ShapeCheck =
       readonly tool: string;
     };
 
+/** The members MCP defines in a tools/call's params (`task`: a task-augmented call). */
+export const TOOL_CALL_MEMBERS = ['name', 'arguments', '_meta', 'task'] as const;
+
 /** Receipts need a tool name; a call that gave none is recorded under this one. */
 export const NO_TOOL_NAME = '(no tool name)';
 

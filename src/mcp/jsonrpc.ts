@@ -56,6 +56,9 @@ export const INTERNAL_ERROR = -32603;
 /** MCP's "connection closed" / "request timeout" codes, reused for a server that went away. */
 export const CONNECTION_CLOSED = -32000;
 
+/** The members of a JSON-RPC request or notification. */
+export const REQUEST_MEMBERS = ['jsonrpc', 'id', 'method', 'params'] as const;
+
 export function classify(value: unknown): Classified {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { kind: 'invalid', id: null, reason: 'a JSON-RPC message must be an object' };

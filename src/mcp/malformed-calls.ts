@@ -1,3 +1,4 @@
+import { imitatedMemberName } from '../core/twin-names.js';
 import { imitatedMethod } from './method-names.js';
 
 /** At most this many refused calls of one malformed message are recorded one by one. */
@@ -21,13 +22,25 @@ export function malformedCalls(raw: unknown): MalformedCalls {
   const calls: Array<Readonly<Record<string, unknown>> | undefined> = [];
   let more = 0;
   for (const element of elements) {
-    if (!isRecord(element) || typeof element.method !== 'string') continue;
-    const method = element.method;
+    if (!isRecord(element)) continue;
+    const method = methodOf(element);
+    if (method === undefined) continue;
     if (method !== 'tools/call' && imitatedMethod(method) !== 'tools/call') continue;
     if (calls.length === MAX_RECORDED_PER_MESSAGE) more += 1;
     else calls.push(isRecord(element.params) ? element.params : undefined);
   }
   return { calls, more };
+}
+
+/**
+ * Its method, or, with none, what a member imitating `method` names (`"Method": "tools/call"`,
+ * which a server matching names loosely reads as the method).
+ */
+function methodOf(element: Readonly<Record<string, unknown>>): string | undefined {
+  if (typeof element.method === 'string') return element.method;
+  const imitating = imitatedMemberName(element, ['method'])?.[0];
+  const method = imitating === undefined ? undefined : element[imitating];
+  return typeof method === 'string' ? method : undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -25,6 +25,9 @@ export function isPolicedRead(method: string): method is PolicedRead {
   return POLICED.has(method);
 }
 
+/** The members of a policed request's params that name what it reads, and its `_meta`. */
+export const READ_MEMBERS = ['uri', 'name', 'arguments', 'ref', '_meta'] as const;
+
 /** Longest URI or prompt name a policed request may name (UTF-16 units); a longer one is refused. */
 export const MAX_TARGET = 4096;
 

@@ -1,3 +1,4 @@
+import { looseMemberProblem } from '../core/twin-names.js';
 import { InMemoryNonceStore } from '../identity/nonce-store.js';
 import { RECEIPT_META } from './call-recorder.js';
 import { ClientView } from './client-view.js';
@@ -13,6 +14,7 @@ import {
   type JsonRpcNotification,
   type JsonRpcRequest,
   METHOD_NOT_FOUND,
+  REQUEST_MEMBERS,
 } from './jsonrpc.js';
 import { malformedCalls } from './malformed-calls.js';
 import { DEFAULT_MESSAGE_LIMITS, exceedsLimits, type MessageLimits } from './message-limits.js';
@@ -205,6 +207,15 @@ export class BridgeSession {
     const overLimits = exceedsLimits(raw, this.#limits);
     if (overLimits !== undefined) {
       this.#clientOverLimits(message, overLimits);
+      return;
+    }
+    // The envelope's own names (`method`/`Method`): what the pipeline checks in params, here one level up.
+    const loose =
+      message.kind === 'request' || message.kind === 'notification'
+        ? looseMemberProblem(raw, REQUEST_MEMBERS, 'the message', false)
+        : undefined;
+    if (loose !== undefined) {
+      this.#clientOverLimits(message, loose);
       return;
     }
     switch (message.kind) {

@@ -148,6 +148,8 @@ export class ToolCallFlow {
       ...(embedded?.prior === undefined ? {} : { prior: embedded.prior }),
       signal,
       method,
+      // The server may read names loosely (Go's encoding/json folds case): twins are refused.
+      looseReader: true,
     });
     const call: ActiveCall = {
       ...this.#newCall(

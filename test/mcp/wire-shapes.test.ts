@@ -169,6 +169,53 @@ describe('invalid JSON-RPC envelopes around a tools/call', () => {
       await raw.close();
     }
   });
+
+  it('attack: member names that differ only in case or Unicode form (NAME, Arguments, argumentſ, Method, Params), which Go servers read as one: never forwarded, each a refusal with its receipt', async () => {
+    const raw = await rawHarness();
+    try {
+      await initialized(raw);
+      // encoding/json keeps the last member it folds to a field: each line runs `hang` (or a
+      // tools/call) on a Go server while the bridge would have checked and recorded something else.
+      const lines = [
+        '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","NAME":"hang","arguments":{"a":1}}}',
+        '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"a":1},"Arguments":{"b":2}}}',
+        '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","argumentſ":{"c":3}}}',
+        '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","Arguments":{"c":3}}}',
+        '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","arguments":{"path":"/tmp/a","PATH":"/etc/shadow"}}}',
+        '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo"},"Params":{"name":"hang"}}',
+        '{"jsonrpc":"2.0","id":6,"method":"ping","Method":"tools/call","params":{"name":"hang"}}',
+        '{"jsonrpc":"2.0","method":"notifications/initialized","METHOD":"tools/call","params":{"name":"hang"}}',
+      ];
+      for (const line of lines) raw.send(line);
+      await eventually(() => raw.receipts.records.length === lines.length, 'a receipt per message');
+      for (const record of raw.receipts.records) {
+        expect(record.outcome).toBe('denied');
+        expect(record.decision.reason).toMatch(/only in case, spacing or Unicode form/);
+      }
+      const got = JSON.stringify(raw.serverGot());
+      for (const name of ['NAME', 'Arguments', 'argumentſ', 'PATH', 'Params', 'Method', 'METHOD'])
+        expect(got).not.toContain(`"${name}"`);
+      expect(sentTo(raw.serverGot(), ['tools/call', 'ping'])).toEqual([]);
+      // With no `method` at all the message is invalid JSON-RPC; the tools/call its `Method` names
+      // (to a Go server) is recorded as refused all the same.
+      raw.send('{"jsonrpc":"2.0","id":9,"Method":"tools/call","params":{"name":"hang"}}');
+      await eventually(() => raw.receipts.records.length === lines.length + 1, 'its receipt');
+      expect(raw.receipts.records.at(-1)).toMatchObject({ tool: 'hang', outcome: 'denied' });
+      expect(raw.receipts.records.at(-1)?.decision.reason).toContain('was not forwarded');
+      // Plain names (and one object's distinct names) are untouched: the session serves on.
+      const answer = await raw.request({
+        jsonrpc: '2.0',
+        id: 8,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { a: 1, b: { Ab: 1, ac: 2 } } },
+      });
+      expect(answer.result).toMatchObject({
+        content: [{ type: 'text', text: '{"a":1,"b":{"Ab":1,"ac":2}}' }],
+      });
+    } finally {
+      await raw.close();
+    }
+  });
 });
 
 describe('a hostile server', () => {

@@ -111,3 +111,28 @@ export const MAX_MODEL_NAME = 256;
 export function reportedModel(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_MODEL_NAME ? value : undefined;
 }
+
+/**
+ * The request members the gateway reads, rewrites or prices, in either wire format: a member
+ * that imitates one of them (`Model`, `MAX_TOKENS`) is refused (core/twin-names.ts), since a
+ * provider matching names loosely would read it in their place.
+ */
+export const REQUEST_MEMBERS = [
+  'model',
+  'messages',
+  'input',
+  'system',
+  'max_tokens',
+  'max_completion_tokens',
+  'n',
+  'stream',
+  'stream_options',
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'thinking',
+  'web_search_options',
+  'mcp_servers',
+  'service_tier',
+  'prediction',
+] as const;

@@ -14,6 +14,7 @@ import { sha256Hex } from '../../core/digest.js';
 import { duplicateJsonKey, duplicateKeyReason } from '../../core/duplicate-key.js';
 import { OacpError } from '../../core/errors.js';
 import { canonicalize } from '../../core/jcs.js';
+import { looseMemberProblem } from '../../core/twin-names.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { GatewayPolicy } from '../runtime/policy/gateway-policy.js';
@@ -28,6 +29,7 @@ import {
   MAX_ANSWER_DEPTH,
   MAX_MODEL_NAME,
   type ProviderKind,
+  REQUEST_MEMBERS,
   type TokenUsage,
 } from './dialect.js';
 import {
@@ -262,8 +264,17 @@ export class ModelGateway {
       return this.#refuse(facts, 400, 'invalid_request', 'the request body must be a JSON object');
     }
     const record = body as Record<string, unknown>;
+    // Before anything is read: a provider matching names loosely (Go's encoding/json folds case and
+    // keeps the last) would serve `Model`, or read `MAX_TOKENS`, past what was routed and clamped.
+    const loose = looseMemberProblem(record, REQUEST_MEMBERS, 'the request body');
+    if (loose !== undefined) return this.#refuse(facts, 400, 'invalid_request', loose);
     const read = dialect.read(record);
     facts.stream = read.stream;
+    // Streaming is decided on `stream === true` (policy context, the cut at the budget, the receipt);
+    // any other value would go upstream as it came, where a lenient provider may read it as true.
+    if (record.stream !== undefined && record.stream !== null && typeof record.stream !== 'boolean') {
+      return this.#refuse(facts, 400, 'invalid_request', '`stream` must be true or false');
+    }
     if (typeof read.model !== 'string' || read.model.length === 0 || read.model.length > MAX_MODEL_NAME) {
       return this.#refuse(facts, 400, 'invalid_request', '`model` must be a non-empty string');
     }

@@ -152,6 +152,24 @@ describe('MCP servers from the config, through the bridge', () => {
     });
   });
 
+  it('attack: arguments holding names a Go server reads as one (entityNames and EntityNames) are refused by the bridge with one receipt, never sent', async () => {
+    const agent = await gw.client.createAgent({ name: 'mem-twins', manifest });
+    const before = gw.gateway.node.log.size;
+    const refusal = await gw.client
+      .callTool(
+        'memory__delete_entities',
+        { entityNames: ['nobody'], EntityNames: ['alice'] },
+        { agent: agent.id },
+      )
+      .catch((e: unknown) => e);
+    expect(refusal).toMatchObject({ status: 400, message: expect.stringContaining('only in case') });
+    expect(gw.gateway.node.log.size).toBe(before + 1);
+    expect(await predicateAt(before)).toMatchObject({
+      tool: { name: 'delete_entities' },
+      policy: { effect: 'deny', reason: expect.stringContaining('"entityNames" and "EntityNames"') },
+    });
+  });
+
   it('attack: a name of no configured server is refused with one receipt', async () => {
     const agent = await gw.client.createAgent({ name: 'srv-prober', manifest });
     const before = gw.gateway.node.log.size;
