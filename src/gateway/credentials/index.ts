@@ -1,4 +1,6 @@
 // Tool credentials: encrypted, scoped to agent and tool, injected at call time, never shown.
+
+export { redactSecrets, SECRET_MARK } from '../../core/secret-values.js';
 export {
   type CredentialInfo,
   type CredentialInput,
@@ -6,4 +8,3 @@ export {
 } from './credential-vault.js';
 export type { CredentialErrorCode } from './errors.js';
 export { InjectedSecrets, type Injection } from './injected-secrets.js';
-export { redactSecrets, SECRET_MARK } from '../../core/secret-values.js';
