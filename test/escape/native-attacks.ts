@@ -12,7 +12,7 @@ export interface Attack {
 }
 
 const REFUSED = /^err:/;
-/** gVisor's sentry implements no persona but PER_LINUX: it refuses every other, and the query, with EINVAL. */
+/** gVisor's sentry answers every personality() call with EINVAL, even 0x0 and the 0xffffffff query. */
 const GVISOR_PERSONA = /^err:EINVAL$/;
 
 export const ATTACKS: readonly Attack[] = [
