@@ -12,6 +12,8 @@ export interface Attack {
 }
 
 const REFUSED = /^err:/;
+/** gVisor's sentry answers every personality() call with EINVAL, even 0x0 and the 0xffffffff query. */
+const GVISOR_PERSONA = /^err:EINVAL$/;
 
 export const ATTACKS: readonly Attack[] = [
   { probe: 'read_shadow', title: 'read /etc/shadow', hardened: /^err:ENOENT$/, gvisor: /^err:ENOENT$/ },
@@ -191,6 +193,32 @@ export const ATTACKS: readonly Attack[] = [
     title: "read a host process's memory",
     hardened: /^err:EPERM$/,
     gvisor: REFUSED,
+  },
+  {
+    probe: 'personality_no_aslr',
+    title: 'turn ASLR off for its children (personality ADDR_NO_RANDOMIZE)',
+    hardened: /^err:EPERM$/,
+    gvisor: GVISOR_PERSONA,
+  },
+  {
+    probe: 'personality_read_exec',
+    title: 'make readable memory executable (personality READ_IMPLIES_EXEC)',
+    hardened: /^err:EPERM$/,
+    gvisor: GVISOR_PERSONA,
+  },
+  {
+    // Not an attack: the query Docker's profile allows too, which programs use to read their persona.
+    probe: 'personality_query',
+    title: 'read its persona (allowed)',
+    hardened: /^ok:0x0$/,
+    gvisor: GVISOR_PERSONA,
+  },
+  {
+    probe: 'modify_ldt',
+    title: 'edit x86 segment descriptors (modify_ldt)',
+    // ENOSYS: aarch64 has no such call. gVisor's sentry refuses it itself.
+    hardened: /^err:(EPERM|ENOSYS)$/,
+    gvisor: /^err:(EPERM|ENOSYS)$/,
   },
   { probe: 'mount', title: 'mount a filesystem', hardened: /^err:EPERM$/, gvisor: /^err:EPERM$/ },
   { probe: 'chroot', title: 'chroot', hardened: /^err:EPERM$/, gvisor: /^err:EPERM$/ },

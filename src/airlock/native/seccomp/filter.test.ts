@@ -72,8 +72,40 @@ describe('seccomp filter', () => {
         expect(run(program, table.auditArch, ioctl, [0, 0x541d])).toBe(SECCOMP_RET_ALLOW);
         expect(run(program, table.auditArch, ioctl, [0, 0x5401])).toBe(SECCOMP_RET_ALLOW);
       });
+
+      it("refuses personas Docker's default profile refuses (ASLR off, READ_IMPLIES_EXEC) but allows its five", () => {
+        const personality = table.numbers.personality ?? -1;
+        // ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, both, ADDR_COMPAT_LAYOUT, MMAP_PAGE_ZERO, PER_BSD, high bits.
+        for (const persona of [
+          0x40000, 0x400000, 0x440000, 0x200000, 0x100000, 0x6, 0x40008, 0x7fffffff, 0x80000000,
+        ]) {
+          expect([persona, run(program, table.auditArch, personality, [persona])]).toEqual([persona, EPERM]);
+        }
+        for (const persona of [0x0, 0x8, 0x20000, 0x20008, 0xffffffff]) {
+          expect([persona, run(program, table.auditArch, personality, [persona])]).toEqual([
+            persona,
+            SECCOMP_RET_ALLOW,
+          ]);
+        }
+      });
+
+      it('checks the persona of personality() only, whatever another call carries', () => {
+        // An ioctl whose request equals personality's number and whose first argument is a refused persona.
+        const ioctl = table.numbers.ioctl ?? -1;
+        expect(run(program, table.auditArch, ioctl, [0x40000, table.numbers.personality ?? -1])).toBe(
+          SECCOMP_RET_ALLOW,
+        );
+        expect(run(program, table.auditArch, table.numbers.socket ?? -1, [2, 1, 0x40000])).toBe(
+          SECCOMP_RET_ALLOW,
+        );
+      });
     });
   }
+
+  it('refuses modify_ldt on x86_64 (aarch64 has no such call)', () => {
+    expect(run(program, X86_64.auditArch, 154, [1, 0, 16])).toBe(EPERM);
+    expect(AARCH64.numbers.modify_ldt).toBeUndefined();
+  });
 
   it('refuses x32-ABI calls on x86_64', () => {
     expect(run(program, X86_64.auditArch, 0x40000000 | 1)).toBe(EPERM);

@@ -14,6 +14,7 @@ import {
   SECCOMP_RET_KILL_PROCESS,
 } from './bpf.js';
 import {
+  ALLOWED_PERSONAS,
   ALLOWED_SOCKET_FAMILIES,
   CLONE_NAMESPACE_FLAGS,
   DENIED_SYSCALLS,
@@ -53,6 +54,19 @@ function socketBlock(socketNr: number): BpfInstruction[] {
   return [jeq(socketNr, 0, body.length), ...body];
 }
 
+/**
+ * personality(): a persona outside ALLOWED_PERSONAS gets EPERM (the kernel
+ * reads it as a 32-bit int, so its low half is the whole of it). The
+ * accumulator holds the syscall number on entry; any other call falls
+ * through with it unchanged.
+ */
+function personalityBlock(personalityNr: number): BpfInstruction[] {
+  // Each persona test jumps over the remaining tests and the refusal to the allow.
+  const tests = ALLOWED_PERSONAS.map((persona, index) => jeq(persona, ALLOWED_PERSONAS.length - index, 0));
+  const body = [load(argLow(0)), ...tests, DENY, ALLOW];
+  return [jeq(personalityNr, 0, body.length), ...body];
+}
+
 /** Instructions for one architecture; the accumulator holds the syscall number on entry. */
 function archBlock(table: ArchTable): BpfInstruction[] {
   const block: BpfInstruction[] = [load(SECCOMP_DATA_NR)];
@@ -70,6 +84,7 @@ function archBlock(table: ArchTable): BpfInstruction[] {
   block.push(jeq(nr('clone3'), 0, 1), ret(SECCOMP_RET_ERRNO | ENOSYS));
   block.push(jeq(nr('clone'), 0, 4), load(argLow(0)), jset(CLONE_NAMESPACE_FLAGS, 0, 1), DENY, ALLOW);
   block.push(...socketBlock(nr('socket')), ...socketBlock(nr('socketpair')));
+  block.push(...personalityBlock(nr('personality')));
   // The kernel reads the request as a 32-bit int, so its low half is the whole of it.
   block.push(jeq(nr('ioctl'), 0, 4), load(argLow(1)), jeq(TIOCSTI, 1, 0), jeq(TIOCLINUX, 0, 1), DENY);
   block.push(ALLOW);
@@ -79,8 +94,9 @@ function archBlock(table: ArchTable): BpfInstruction[] {
 /**
  * The hardened tier's filter: dispatch on the architecture (anything else,
  * such as 32-bit compat calls on x86_64, is killed), refuse the calls in
- * DENIED_SYSCALLS with EPERM, inspect clone/socket/ioctl arguments (socket families
- * outside ALLOWED_SOCKET_FAMILIES get EAFNOSUPPORT), allow the rest.
+ * DENIED_SYSCALLS with EPERM, inspect clone/socket/ioctl/personality arguments
+ * (socket families outside ALLOWED_SOCKET_FAMILIES get EAFNOSUPPORT, personas
+ * outside ALLOWED_PERSONAS EPERM), allow the rest.
  */
 export function buildSeccompFilter(tables: readonly ArchTable[] = ARCH_TABLES): BpfInstruction[] {
   const blocks = tables.map(archBlock);

@@ -56,7 +56,21 @@ export const DENIED_SYSCALLS: Readonly<Record<string, string>> = {
   sethostname: 'host naming',
   setdomainname: 'host naming',
   uselib: 'obsolete loader with a history of bugs',
+  modify_ldt: 'x86 segment descriptors (kernel attack surface, past exploits)',
 };
+
+/**
+ * The only personas personality() may set, as in Docker's default profile:
+ * PER_LINUX (0x0), PER_LINUX32 (0x8), UNAME26 (0x20000), PER_LINUX32 with
+ * UNAME26 (0x20008), and 0xffffffff, the query that reads the current persona
+ * without changing it. Any other persona gets EPERM: ADDR_NO_RANDOMIZE
+ * (0x40000) turns ASLR off for the children a workload starts,
+ * READ_IMPLIES_EXEC (0x400000) makes every readable mapping executable, and
+ * the rest weaken the address space layout or change what the kernel
+ * emulates. The kernel reads the argument as a 32-bit int, so its low half is
+ * the whole of it.
+ */
+export const ALLOWED_PERSONAS: readonly number[] = [0x0, 0x8, 0x20000, 0x20008, 0xffffffff];
 
 /** Namespace-creating clone flags: CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET. */
 export const CLONE_NAMESPACE_FLAGS =

@@ -37,6 +37,7 @@ export const X86_64: ArchTable = {
     syslog: 103,
     uselib: 134,
     personality: 135,
+    modify_ldt: 154,
     vhangup: 153,
     pivot_root: 155,
     adjtimex: 159,
