@@ -43,7 +43,9 @@ export class LiveTasks {
       };
     }
     const keep =
-      typeof ttl === 'number' && Number.isFinite(ttl) && ttl > 0 ? Math.min(ttl, MAX_TASK_KEEP_MS) : MAX_TASK_KEEP_MS;
+      typeof ttl === 'number' && Number.isFinite(ttl) && ttl > 0
+        ? Math.min(ttl, MAX_TASK_KEEP_MS)
+        : MAX_TASK_KEEP_MS;
     this.#tasks.set(taskId, { call, until: this.now() + keep });
     return undefined;
   }

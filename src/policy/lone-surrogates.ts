@@ -23,7 +23,8 @@ export function loneSurrogatePath(value: unknown, root: string): string | undefi
     }
     if (typeof item.value !== 'object' || item.value === null) continue;
     if (Array.isArray(item.value)) {
-      item.value.forEach((child, index) => stack.push({ value: child, path: `${item.path}[${index}]` }));
+      for (const [index, child] of item.value.entries())
+        stack.push({ value: child, path: `${item.path}[${index}]` });
       continue;
     }
     for (const [key, child] of Object.entries(item.value)) {

@@ -70,10 +70,7 @@ describe('a client message starting with a UTF-8 byte-order mark', () => {
       expect(response.status).toBe(200);
       expect(text).toContain('behind-a-bom');
       expect(text).toContain('oacp/receipt');
-      await eventually(
-        () => receipts.records.some((record) => record.tool === 'echo'),
-        'the call’s receipt',
-      );
+      await eventually(() => receipts.records.some((record) => record.tool === 'echo'), 'the call’s receipt');
       expect(existsSync(serverLog) && readFileSync(serverLog, 'utf8').includes('behind-a-bom')).toBe(true);
     } finally {
       await http.close();
