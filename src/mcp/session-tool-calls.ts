@@ -31,7 +31,11 @@ export class SessionToolCalls {
   /** Allowed calls not yet sent (their server still starting), by client id: a cancel withdraws them unsent. */
   readonly #unsent: WaitingRequests<ActiveCall>;
 
-  constructor(private readonly wire: SessionWire) {
+  constructor(
+    private readonly wire: SessionWire,
+    /** Settles once the bridge's own tools/list under way (if any) has. */
+    private readonly listing: () => Promise<void> = () => Promise.resolve(),
+  ) {
     this.#unsent = new WaitingRequests(wire.ready);
   }
 
@@ -46,6 +50,7 @@ export class SessionToolCalls {
     const key = idKey(request.id);
     this.#gating.set(key, controller);
     const method = isPolicedRead(request.method) ? request.method : 'tools/call';
+    if (method === 'tools/call') await this.#listed(request.params?.name);
     const decided = await flow.decide(request.params, controller.signal, undefined, method);
     this.#gating.delete(key);
     if (controller.signal.aborted) {
@@ -76,6 +81,7 @@ export class SessionToolCalls {
     const flow = this.wire.flow();
     const params = { name: input.tool, arguments: input.arguments };
     const signal = input.signal ?? new AbortController().signal;
+    await this.#listed(input.tool);
     const decided = await flow.decide(params, signal, {
       agent: input.agent,
       ...(input.prior === undefined ? {} : { prior: input.prior }),
@@ -111,6 +117,16 @@ export class SessionToolCalls {
       });
     });
     return { outcome, decision, checks };
+  }
+
+  /**
+   * A call to a tool whose listing the bridge has not seen waits for the bridge's own tools/list
+   * under way (sent when the client is initialized, and on list_changed), so its argument names are
+   * checked against the tool's inputSchema (listed-arguments.ts) rather than against nothing.
+   */
+  async #listed(tool: unknown): Promise<void> {
+    if (typeof tool !== 'string' || this.wire.parts.gate.listed?.of(tool) !== undefined) return;
+    await this.listing();
   }
 
   /** A call whose caller went away before it was sent: never sent, and its one receipt says so. */
