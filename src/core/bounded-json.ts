@@ -56,6 +56,15 @@ export function tooDeep(what: string, maxDepth: number): string {
   return `${what} nests more than ${maxDepth} levels deep (the limit)`;
 }
 
+/**
+ * `text` without a leading UTF-8 byte-order mark (U+FEFF). RFC 8259 §8.1: senders MUST NOT add
+ * one, parsers MAY ignore one; JSON.parse rejects it. A message behind one is still the message
+ * its sender wrote (a tools/call among them), so it is read, checked and recorded as any other.
+ */
+export function withoutByteOrderMark(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 /** Text that may hold a number no double can hold: 309 digits in a row, or a 3-digit exponent. */
 const MAY_OVERFLOW = /\d{309}|[eE][+]?\d{3}/;
 

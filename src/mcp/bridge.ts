@@ -7,6 +7,7 @@ import type { GateParts } from './call-gate.js';
 import type { CallQuota } from './call-quota.js';
 import { type CallRecorder, callRecorder } from './call-recorder.js';
 import { defaultPolicyEngine } from './default-policy.js';
+import { ListedArguments } from './listed-arguments.js';
 import type { MessageLimits } from './message-limits.js';
 import type { ReceiptSink } from './record.js';
 import {
@@ -79,6 +80,8 @@ export function createBridge(options: BridgeOptions): SingleBridge {
   const gate: GateParts = {
     // Pins are always kept (in memory when no file is given): receipts name each tool's definition digest.
     pins: options.pins ?? new ToolPins(),
+    // Each tool's listed argument names, for the shape step (listed-arguments.ts); per server, as pins.
+    listed: new ListedArguments(),
     ...(options.tools === undefined ? {} : { tools: options.tools }),
     // The default policy's Cedar engine takes most of a second to build: built at its first use
     // (the first tools/call or server request), so starting and listing tools do not wait for it.

@@ -5,6 +5,7 @@ import type { PolicyEngine } from '../policy/engine.js';
 import type { ToolPins } from '../policy/pins.js';
 import type { ApprovalChannels, Approver } from './approval.js';
 import type { CallQuota } from './call-quota.js';
+import type { ListedArguments } from './listed-arguments.js';
 import type { CallChecks } from './record.js';
 import { checkTool, type ToolFilter } from './tool-filter.js';
 
@@ -56,6 +57,8 @@ export interface PriorChecks {
 /** The parts that decide whether a call may reach the server; all optional. */
 export interface GateParts {
   readonly pins?: ToolPins;
+  /** The argument names each tool's listed inputSchema gives (the pipeline's shape step checks against them). */
+  readonly listed?: ListedArguments;
   readonly tools?: ToolFilter;
   readonly policy?: PolicyEngine;
   readonly approval?: { readonly tools: readonly string[]; readonly approver: Approver };

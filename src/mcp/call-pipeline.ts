@@ -3,6 +3,7 @@ import { looseMemberProblem } from '../core/twin-names.js';
 import type { ApprovalChannels } from './approval.js';
 import { admitCall, type GateParts, type PriorChecks } from './call-gate.js';
 import { type CallShape, checkCallShape, recordedToolName, TOOL_CALL_MEMBERS } from './call-shape.js';
+import { imitatedArgument, type ListedTool } from './listed-arguments.js';
 import { exceedsLimits, type MessageLimits } from './message-limits.js';
 import { type Principal, quotaHolder } from './principal.js';
 import {
@@ -42,6 +43,11 @@ export interface PipelineSteps {
    * Off for OACP's own executors (native tools, A2A agents), which read names exactly.
    */
   readonly looseReader?: boolean;
+  /**
+   * With `looseReader`: what the server listed of the tool's arguments (listed-arguments.ts), or
+   * undefined when it never listed the tool. A member name imitating a listed one is refused.
+   */
+  readonly listed?: (tool: string) => ListedTool | undefined;
 }
 
 /** The pipeline's answer: every check that ran, each with its reason, and the one decision. */
@@ -114,6 +120,9 @@ export async function decideCall(params: unknown, steps: PipelineSteps): Promise
       if (!checked.ok) return refuse(checked.decision.reason);
       const invalid = steps.validate?.(checked.call.arguments);
       if (invalid !== undefined) return refuse(invalid);
+      const listed = steps.looseReader === true ? steps.listed?.(checked.call.tool) : undefined;
+      const imitated = listed === undefined ? undefined : imitatedArgument(checked.call.arguments, listed);
+      if (imitated !== undefined) return refuse(imitated);
       shape = checked.call;
     }
   } catch (error) {

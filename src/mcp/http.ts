@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { BodyBytes } from '../core/body-bytes.js';
-import { numberOutOfRange, parseFiniteJson } from '../core/bounded-json.js';
+import { numberOutOfRange, parseFiniteJson, withoutByteOrderMark } from '../core/bounded-json.js';
 import { OacpError } from '../core/errors.js';
 import { continueOnRead, unmetExpectation } from '../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../core/header-count.js';
@@ -427,7 +427,7 @@ async function readJson(
   } finally {
     bodies.give(size);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = withoutByteOrderMark(Buffer.concat(chunks).toString('utf8'));
   try {
     const parsed = parseFiniteJson(text);
     if (parsed.outOfRange !== undefined) {

@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { numberOutOfRange, parseFiniteJson } from '../core/bounded-json.js';
+import { numberOutOfRange, parseFiniteJson, withoutByteOrderMark } from '../core/bounded-json.js';
 import { OacpError } from '../core/errors.js';
 import type { McpErrorCode } from './errors.js';
 import type { HeldVerdict } from './held-control.js';
@@ -173,7 +173,7 @@ export class LineTransport implements MessageTransport {
 
   /** While paused with `control`: a whole line read, passed on now or held (see pause). */
   #sieve(raw: string): void {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const line = withoutByteOrderMark(raw.endsWith('\r') ? raw.slice(0, -1) : raw);
     let verdict: HeldVerdict = { kind: 'hold' };
     if (line.trim() !== '') {
       try {
@@ -291,7 +291,7 @@ export class LineTransport implements MessageTransport {
   }
 
   #line(raw: string): void {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const line = withoutByteOrderMark(raw.endsWith('\r') ? raw.slice(0, -1) : raw);
     if (line.trim() === '') return;
     let parsed: ReturnType<typeof parseFiniteJson>;
     try {

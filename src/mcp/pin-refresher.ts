@@ -7,7 +7,7 @@ import { PageTrail } from './pages.js';
  * with tools/list. A failed listing is reported, never swallowed.
  */
 export class PinRefresher {
-  #running = false;
+  #running: Promise<void> | undefined;
   #again = false;
 
   constructor(
@@ -15,13 +15,25 @@ export class PinRefresher {
     private readonly failed: (reason: string) => void,
   ) {}
 
-  async refresh(): Promise<void> {
-    if (this.#running) {
+  refresh(): Promise<void> {
+    if (this.#running !== undefined) {
       this.#again = true;
-      return;
+      return this.#running;
     }
-    this.#running = true;
     this.#again = false;
+    this.#running = this.#list().finally(() => {
+      this.#running = undefined;
+      if (this.#again) void this.refresh();
+    });
+    return this.#running;
+  }
+
+  /** Settles when the listing under way (if any) has; never rejects. */
+  settled(): Promise<void> {
+    return this.#running ?? Promise.resolve();
+  }
+
+  async #list(): Promise<void> {
     try {
       const trail = new PageTrail('tools/list');
       let cursor: string | undefined;
@@ -31,9 +43,6 @@ export class PinRefresher {
     } catch (error) {
       // Calls are still checked; tools left unpinned are named as such in their receipts.
       this.failed(error instanceof Error ? error.message : String(error));
-    } finally {
-      this.#running = false;
-      if (this.#again) void this.refresh();
     }
   }
 }

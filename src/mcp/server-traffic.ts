@@ -94,11 +94,13 @@ export class ServerTraffic {
     }
     const task =
       'result' in response ? (response.result.task as { taskId?: unknown } | undefined) : undefined;
-    if (typeof task?.taskId === 'string')
+    // A task the bridge will not keep (a reused id, too many) keeps no progress token either.
+    const refusal = isToolCall(pending) ? this.toolCalls.admitTask(pending, response) : undefined;
+    if (typeof task?.taskId === 'string' && refusal === undefined)
       this.wire.pending.keepProgressForTask(pending.clientId, task.taskId);
     this.wire.pending.forgetClient(pending.clientId);
     if (isToolCall(pending)) {
-      void this.toolCalls.answered(pending, response);
+      void this.toolCalls.answered(pending, response, refusal);
       return;
     }
     if (pending.kind === 'tools-list' && 'result' in response) {

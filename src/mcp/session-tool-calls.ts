@@ -1,12 +1,14 @@
 import type { ActiveCall, FinishedCall } from './call-recorder.js';
 import {
   CONNECTION_CLOSED,
+  INTERNAL_ERROR,
   idKey,
   type JsonRpcError,
   type JsonRpcId,
   type JsonRpcRequest,
   type JsonRpcResult,
 } from './jsonrpc.js';
+import { LiveTasks, type TaskRefusal } from './live-tasks.js';
 import { isPolicedRead } from './read-requests.js';
 import { isToolCall, type ToolCallPending } from './session-pending.js';
 import { type DirectCall, type DirectOutcome, REQUEST_CANCELLED } from './session-types.js';
@@ -25,11 +27,15 @@ export class SessionToolCalls {
   /** Calls still being decided (awaiting approval), by client id: a cancel aborts them. */
   readonly #gating = new Map<string, AbortController>();
   /** Task-augmented calls by task id: their final result (tasks/result) gets a receipt of its own. */
-  readonly #tasks = new Map<string, ActiveCall>();
+  readonly #tasks = new LiveTasks();
   /** Allowed calls not yet sent (their server still starting), by client id: a cancel withdraws them unsent. */
   readonly #unsent: WaitingRequests<ActiveCall>;
 
-  constructor(private readonly wire: SessionWire) {
+  constructor(
+    private readonly wire: SessionWire,
+    /** Settles once the bridge's own tools/list under way (if any) has. */
+    private readonly listing: () => Promise<void> = () => Promise.resolve(),
+  ) {
     this.#unsent = new WaitingRequests(wire.ready);
   }
 
@@ -44,6 +50,7 @@ export class SessionToolCalls {
     const key = idKey(request.id);
     this.#gating.set(key, controller);
     const method = isPolicedRead(request.method) ? request.method : 'tools/call';
+    if (method === 'tools/call') await this.#listed(request.params?.name);
     const decided = await flow.decide(request.params, controller.signal, undefined, method);
     this.#gating.delete(key);
     if (controller.signal.aborted) {
@@ -74,6 +81,7 @@ export class SessionToolCalls {
     const flow = this.wire.flow();
     const params = { name: input.tool, arguments: input.arguments };
     const signal = input.signal ?? new AbortController().signal;
+    await this.#listed(input.tool);
     const decided = await flow.decide(params, signal, {
       agent: input.agent,
       ...(input.prior === undefined ? {} : { prior: input.prior }),
@@ -109,6 +117,16 @@ export class SessionToolCalls {
       });
     });
     return { outcome, decision, checks };
+  }
+
+  /**
+   * A call to a tool whose listing the bridge has not seen waits for the bridge's own tools/list
+   * under way (sent when the client is initialized, and on list_changed), so its argument names are
+   * checked against the tool's inputSchema (listed-arguments.ts) rather than against nothing.
+   */
+  async #listed(tool: unknown): Promise<void> {
+    if (typeof tool !== 'string' || this.wire.parts.gate.listed?.of(tool) !== undefined) return;
+    await this.listing();
   }
 
   /** A call whose caller went away before it was sent: never sent, and its one receipt says so. */
@@ -161,18 +179,44 @@ export class SessionToolCalls {
     );
   }
 
-  /** The server answered a forwarded call: receipt first, then the answer with its receipt. */
-  async answered(pending: ToolCallPending, response: JsonRpcResult | JsonRpcError): Promise<void> {
-    const task =
-      'result' in response ? (response.result.task as { taskId?: unknown } | undefined) : undefined;
-    if (pending.kind === 'tool-call' && typeof task?.taskId === 'string')
-      this.#tasks.set(task.taskId, pending.call);
+  /**
+   * The server answered a forwarded call with a task (MCP tasks): kept for its final result's
+   * receipt, or refused (see LiveTasks.admit). Called as the answer arrives, before `answered`.
+   */
+  admitTask(pending: ToolCallPending, response: JsonRpcResult | JsonRpcError): TaskRefusal | undefined {
+    if (pending.kind !== 'tool-call' || !('result' in response)) return undefined;
+    const task = response.result.task as { taskId?: unknown; ttl?: unknown } | undefined;
+    if (typeof task?.taskId !== 'string') return undefined;
+    const refusal = this.#tasks.admit(task.taskId, pending.call, task.ttl);
+    if (refusal !== undefined) {
+      this.wire.event({ type: 'invalid-message', from: 'server', reason: refusal.reason });
+    }
+    return refusal;
+  }
+
+  /**
+   * The server answered a forwarded call: receipt first, then the answer with its receipt. A
+   * task the bridge refused to keep (`refusal`) is answered as an error, its receipt saying why.
+   */
+  async answered(
+    pending: ToolCallPending,
+    response: JsonRpcResult | JsonRpcError,
+    refusal?: TaskRefusal,
+  ): Promise<void> {
+    if (refusal !== undefined) {
+      const error = { code: INTERNAL_ERROR, message: refusal.reason };
+      const receipt = await this.wire
+        .flow()
+        .finish({ call: pending.call, outcome: 'error', forwarded: true, error });
+      this.wire.replyTo(pending, failure(INTERNAL_ERROR, refusal.reason, receipt));
+      return;
+    }
     if (pending.kind === 'task-result' && 'result' in response) {
       const related = (response.result._meta as Record<string, { taskId?: unknown }> | undefined)?.[
         'io.modelcontextprotocol/related-task'
       ];
       if (typeof related?.taskId === 'string') {
-        this.#tasks.delete(related.taskId);
+        this.#tasks.end(related.taskId);
         this.wire.pending.endTask(related.taskId);
       }
     }

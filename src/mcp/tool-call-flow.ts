@@ -150,6 +150,7 @@ export class ToolCallFlow {
       method,
       // The server may read names loosely (Go's encoding/json folds case): twins are refused.
       looseReader: true,
+      listed: (tool) => this.#parts.gate.listed?.of(tool),
     });
     const call: ActiveCall = {
       ...this.#newCall(

@@ -11,7 +11,7 @@ import { checkTool } from './tool-filter.js';
 export function processToolList(
   result: Record<string, unknown>,
   server: string,
-  gate: Pick<GateParts, 'pins' | 'tools'>,
+  gate: Pick<GateParts, 'pins' | 'tools' | 'listed'>,
 ): Record<string, unknown> {
   const tools = result.tools;
   if (!Array.isArray(tools)) return result;
@@ -20,6 +20,7 @@ export function processToolList(
     const definition = tool as Record<string, unknown> & { name?: unknown };
     if (typeof definition.name !== 'string') return false;
     const named = definition as Record<string, unknown> & { name: string };
+    gate.listed?.observe(named.name, named.inputSchema);
     if (gate.pins !== undefined && gate.pins.observe(server, named).status === 'changed') return false;
     return gate.tools === undefined || checkTool(gate.tools, named.name).effect === 'allow';
   });

@@ -4,6 +4,7 @@ import { cedar } from './cedar.js';
 import { toCedarArguments } from './context.js';
 import { type PolicyDecision, policyDecision } from './decision.js';
 import type { LoadedPolicies } from './load.js';
+import { loneSurrogatePath, loneSurrogateReason } from './lone-surrogates.js';
 import type { ToolCallRequest } from './request.js';
 
 /**
@@ -60,6 +61,8 @@ export class PolicyEngine {
     if (this.#prepareError !== undefined) {
       return policyDecision('deny', `policy set unusable: ${this.#prepareError}`, [], digest);
     }
+    const unreadable = unreadableText(request);
+    if (unreadable !== undefined) return policyDecision('deny', loneSurrogateReason(unreadable), [], digest);
     let answer: CedarTypes.AuthorizationAnswer;
     try {
       answer = cedar().statefulIsAuthorized({
@@ -156,4 +159,15 @@ function list(ids: readonly string[]): string {
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The first part of `request` Cedar could not read (a lone surrogate), as a path; see lone-surrogates.ts. */
+function unreadableText(request: ToolCallRequest): string | undefined {
+  return (
+    loneSurrogatePath(request.arguments ?? {}, 'arguments') ??
+    loneSurrogatePath(request.tool, 'the tool name') ??
+    loneSurrogatePath(request.agent, 'the agent') ??
+    loneSurrogatePath(request.server, 'the server name') ??
+    loneSurrogatePath(request.resource?.id, 'the resource')
+  );
 }

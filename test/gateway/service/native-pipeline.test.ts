@@ -139,6 +139,17 @@ describe('a native gateway tool: every refusal is one receipt naming its reason'
     expect(ran).toEqual([]);
   });
 
+  it('attack: a lone surrogate in a native tool’s arguments is denied by the tool-call policy, the reason naming its path, not Cedar’s parse error', async () => {
+    const { tools, ran } = build();
+    const args = JSON.parse('{"text":{"lines":["fine","half \\udbff"]}}') as Record<string, unknown>;
+    const { error, predicate } = await refusal(call(tools, args));
+    expect(error.code).toBe('RUNTIME_POLICY_DENIED');
+    expect(predicate.policy.reason).toContain('arguments.text.lines[1] holds a lone UTF-16 surrogate');
+    expect(predicate.policy.reason).not.toContain('hex escape');
+    expect(predicate.argumentsDigest).toBe(jcsDigest(args));
+    expect(ran).toEqual([]);
+  });
+
   it('attack: array arguments are refused as they are, and the receipt digests the array sent', async () => {
     const { tools, ran } = build();
     const args = [{ text: 'x' }];
