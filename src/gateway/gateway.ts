@@ -168,7 +168,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const node = await OacpNode.open(
       options.home,
       env,
-      options.signingWorkers === undefined ? {} : { signingWorkers: options.signingWorkers },
+      options.signingWorkers === undefined
+        ? { secrets }
+        : { signingWorkers: options.signingWorkers, secrets },
     );
     closers.push(() => node.close());
     for (const line of describeRecovery(node.recovered)) logger.warn(line);
