@@ -253,7 +253,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       startBucketPruner(quotaEngine, { onEvent: (line) => logger.info('quota', { event: line }) }),
     );
     const quotas = new GatewayQuotas(quotaOptions, metrics, quotaEngine);
-    const receipts = new ReceiptRecorder(node, metrics, slot);
+    const receipts = new ReceiptRecorder(node, metrics, slot, secrets);
     const tools = new ToolCaller({
       registry,
       toolPolicy: options.toolPolicy ?? defaultPolicyEngine(),
