@@ -492,6 +492,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         record: (record) => receipts.toolCall(record, record.agent),
       },
       checks: a2aInboundChecks({ globalPolicy, quotas, agents }),
+      secrets,
     });
     const { app, routes } = createApp(services, [
       {
