@@ -3,6 +3,7 @@ import { type Envelope, EnvelopeSchema } from '../attest/dsse.js';
 import type { Signer } from '../core/ed25519.js';
 import { describeError } from '../core/errors.js';
 import { jcsDigest } from '../core/jcs.js';
+import type { SecretValues } from '../core/secret-values.js';
 import type { NonceStore } from '../identity/nonce-store.js';
 import type { A2aAgent, A2aAgentDirectory, A2aExecutor, A2aSecurityEvent, LoggedReceipt } from './agent.js';
 import type { InboundChecks, InboundReceipts } from './inbound-calls.js';
@@ -58,6 +59,8 @@ export interface GatewayA2aParts {
    * always read from the log it is in, whichever node the caller asks.
    */
   readonly logPaths?: { readonly receipts: string; readonly checkpoint: string };
+  /** The gateway's live secret values (what its vault handed the agents): masked in a failed run's error, which goes to the caller. */
+  readonly secrets?: SecretValues;
 }
 
 /** The gateway's running agents as A2A agents, and its runtime as their executor. */
@@ -147,7 +150,7 @@ export function gatewayExecutor(parts: GatewayA2aParts): A2aExecutor {
       const index = receiptIndexOf(error);
       return {
         ok: false,
-        error: describeError(error),
+        error: parts.secrets === undefined ? describeError(error) : parts.secrets.mask(describeError(error)),
         ...(index === undefined ? {} : { receipt: await logged(index) }),
       };
     }

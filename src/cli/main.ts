@@ -7,4 +7,4 @@ const argv = process.argv.slice(2);
 const output = processOutput();
 const context = createContext(output, process.env);
 const program = buildProgram(context, await registrarsFor(argv));
-process.exitCode = await runProgram(program, argv, output);
+process.exitCode = await runProgram(program, argv, context.output);

@@ -1,12 +1,17 @@
 import { Command, CommanderError } from 'commander';
 import { OacpError } from '../core/errors.js';
+import { SecretValues } from '../core/secret-values.js';
+import { MASTER_KEY_ENV, masterKeyTexts, parseMasterKeyEnv } from '../identity/master-key.js';
 import { packageVersion } from './commands/version.js';
 import { checkedHome } from './home.js';
 import { CliExit, failureLine, type Output } from './io.js';
 
 /** What every command gets: where to write, and how to find the OACP home. */
 export interface CliContext {
+  /** Every line masked by `secrets`. */
   readonly output: Output;
+  /** This process's live secret values (OACP_MASTER_KEY's forms; what `mcp run` hands its servers). */
+  readonly secrets: SecretValues;
   readonly env: NodeJS.ProcessEnv;
   home(command: Command): string;
 }
@@ -42,12 +47,33 @@ export function oneLineError(text: string): string {
   return `oacp: ${first.replace(/^error: /, '')}${suggestion === '' ? '' : ` ${suggestion}`}`;
 }
 
+/**
+ * The commands' context: `output` wrapped so that no line, a failure's included (runProgram is
+ * given `context.output`), prints a live secret value the process holds (SecretValues).
+ */
 export function createContext(output: Output, env: NodeJS.ProcessEnv): CliContext {
+  const secrets = new SecretValues();
+  secrets.add(masterKeyEnvTexts(env));
   return {
-    output,
+    output: {
+      out: (line) => output.out(secrets.mask(line)),
+      err: (line) => output.err(secrets.mask(line)),
+    },
+    secrets,
     env,
     home: (command) => checkedHome(command.optsWithGlobals<{ home?: string }>().home, env),
   };
+}
+
+/** OACP_MASTER_KEY as set and in its other spellings; none when unset or malformed (its own refusal never quotes it). */
+function masterKeyEnvTexts(env: NodeJS.ProcessEnv): string[] {
+  const value = env[MASTER_KEY_ENV];
+  if (value === undefined || value === '') return [];
+  try {
+    return [value.trim(), ...masterKeyTexts(parseMasterKeyEnv(value))];
+  } catch {
+    return [value.trim()];
+  }
 }
 
 /** Error codes that mean "a flag was malformed": the same exit (2) as commander's own refusals. */

@@ -168,7 +168,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const node = await OacpNode.open(
       options.home,
       env,
-      options.signingWorkers === undefined ? {} : { signingWorkers: options.signingWorkers },
+      options.signingWorkers === undefined
+        ? { secrets }
+        : { signingWorkers: options.signingWorkers, secrets },
     );
     closers.push(() => node.close());
     for (const line of describeRecovery(node.recovered)) logger.warn(line);
@@ -251,7 +253,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       startBucketPruner(quotaEngine, { onEvent: (line) => logger.info('quota', { event: line }) }),
     );
     const quotas = new GatewayQuotas(quotaOptions, metrics, quotaEngine);
-    const receipts = new ReceiptRecorder(node, metrics, slot);
+    const receipts = new ReceiptRecorder(node, metrics, slot, secrets);
     const tools = new ToolCaller({
       registry,
       toolPolicy: options.toolPolicy ?? defaultPolicyEngine(),
@@ -490,6 +492,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         record: (record) => receipts.toolCall(record, record.agent),
       },
       checks: a2aInboundChecks({ globalPolicy, quotas, agents }),
+      secrets,
     });
     const { app, routes } = createApp(services, [
       {

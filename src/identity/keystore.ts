@@ -20,6 +20,7 @@ import {
   MASTER_KEY_ENV,
   type MasterKey,
   type MasterKeySource,
+  masterKeyTexts,
   parseMasterKeyEnv,
 } from './master-key.js';
 import { type PublicKeyForms, publicKeyForms } from './public-key-forms.js';
@@ -162,6 +163,11 @@ export class KeyStore {
 
   get masterKeySource(): MasterKeySource {
     return this.#masterKey.source;
+  }
+
+  /** The master key's text forms (masterKeyTexts), to register with a SecretValues; never to print. */
+  masterKeyTexts(): string[] {
+    return masterKeyTexts(this.#masterKey.bytes);
   }
 
   /** Signs receipts (DSSE envelopes). */

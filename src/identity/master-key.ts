@@ -34,6 +34,17 @@ export function parseMasterKeyEnv(value: string): Uint8Array {
 }
 
 /**
+ * The text forms a master key is written in (the spellings OACP_MASTER_KEY
+ * accepts, and the URL-safe base64 a copy may use): for SecretValues, so none
+ * is printed or logged by a process holding the key.
+ */
+export function masterKeyTexts(bytes: Uint8Array): string[] {
+  const buffer = Buffer.from(bytes);
+  const hex = buffer.toString('hex');
+  return [hex, hex.toUpperCase(), buffer.toString('base64'), buffer.toString('base64url')];
+}
+
+/**
  * The master key, from OACP_MASTER_KEY when set (it wins over the file, so a
  * deployment can keep the key out of the home entirely) or from `master.key`.
  */

@@ -296,12 +296,10 @@ export class LineTransport implements MessageTransport {
     let parsed: ReturnType<typeof parseFiniteJson>;
     try {
       parsed = parseFiniteJson(line);
-    } catch (error) {
-      this.oninvalid?.(
-        null,
-        PARSE_ERROR,
-        `not JSON: ${error instanceof Error ? error.message : String(error)}`,
-      );
+    } catch {
+      // Not the parser's message: it quotes the line's first characters, which may be a secret's
+      // (a server printing its token), too few of them for SecretValues to recognise.
+      this.oninvalid?.(null, PARSE_ERROR, `not JSON (a line of ${line.length} characters; not quoted)`);
       return;
     }
     if (parsed.outOfRange !== undefined) {

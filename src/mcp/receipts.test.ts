@@ -5,8 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { parseEnvelopeBytes } from '../attest/receipt.js';
 import { verifyReceiptEnvelope } from '../attest/verify-receipt.js';
 import { generateEd25519, keySigner } from '../core/ed25519.js';
+import { SecretValues } from '../core/secret-values.js';
 import { TransparencyLog } from '../log/transparency-log.js';
-import { AttestedReceipts, logReceiptWriter, toolCallPredicate } from './receipts.js';
+import {
+  AttestedReceipts,
+  type AttestedReceiptsOptions,
+  logReceiptWriter,
+  toolCallPredicate,
+} from './receipts.js';
 import type { ToolCallRecord } from './record.js';
 
 const HEX = (c: string) => c.repeat(64);
@@ -91,6 +97,28 @@ describe('toolCallPredicate', () => {
     expect(denied.policy).toMatchObject({ effect: 'deny', policyId: 'oacp/quota' });
     expect(denied.policy).not.toHaveProperty('policyIds');
     expect(denied).not.toHaveProperty('resultDigest');
+  });
+
+  it('masks the live secret values (what the servers were handed) in the reasons it keeps', () => {
+    const token = 'q7Zt2mVx9KpL4wRb8NcY';
+    const secrets = new SecretValues();
+    secrets.add([token]);
+    const written: unknown[] = [];
+    const receipts = new AttestedReceipts({
+      writer: { record: async () => ({ index: 0 }) } as unknown as AttestedReceiptsOptions['writer'],
+      origin: 'test.oacp.invalid/receipts',
+      secrets,
+      journal: () => ({ write: (_id, statement) => written.push(statement), done: () => undefined }),
+    });
+    receipts.intend(
+      record({
+        decision: { effect: 'deny', reason: `upstream said: bad token ${token}` },
+        checks: { policy: { effect: 'deny', reason: 'no', policyIds: ['p'], policyDigest: HEX('d') } },
+        outcome: 'denied',
+      }),
+    );
+    expect(JSON.stringify(written)).toContain('upstream said: bad token [REDACTED]');
+    expect(JSON.stringify(written)).not.toContain(token);
   });
 
   it('records a remote server as the light tier (no Airlock isolation)', () => {

@@ -7,6 +7,7 @@ import type { Signer } from '../core/ed25519.js';
 import { OacpError } from '../core/errors.js';
 import { jcsDigest } from '../core/jcs.js';
 import { redactText } from '../core/redact.js';
+import type { SecretValues } from '../core/secret-values.js';
 import { didKeyFromPublicKey, isDidKey } from '../identity/did-key.js';
 import type { TransparencyLog } from '../log/transparency-log.js';
 import type { IntentJournal } from '../node/intent-journal.js';
@@ -104,6 +105,8 @@ export interface AttestedReceiptsOptions {
   readonly receiptPath?: (index: number) => string;
   /** Keeps each forwarded call's `interrupted` receipt until its real one is durable (OacpNode.intents). */
   readonly journal?: () => Pick<IntentJournal, 'write' | 'done'>;
+  /** The live secret values (what the servers were handed, the master key): masked in the reasons a receipt keeps. */
+  readonly secrets?: SecretValues;
 }
 
 /**
@@ -115,9 +118,12 @@ export interface AttestedReceiptsOptions {
 export class AttestedReceipts implements ReceiptSink {
   readonly #options: AttestedReceiptsOptions;
   readonly #agentDid: string | undefined;
+  readonly #mask: (text: string) => string;
 
   constructor(options: AttestedReceiptsOptions) {
     this.#options = options;
+    const secrets = options.secrets;
+    this.#mask = secrets === undefined ? (text) => text : (text) => secrets.mask(text);
     this.#agentDid =
       options.agentSigner === undefined ? undefined : didKeyFromPublicKey(options.agentSigner.publicKey);
   }
@@ -131,14 +137,14 @@ export class AttestedReceipts implements ReceiptSink {
     if (journal === undefined) return;
     journal().write(call.callId, {
       predicateType: TOOL_CALL_PREDICATE_TYPE,
-      predicate: toolCallPredicate(call),
+      predicate: toolCallPredicate(call, this.#mask),
     });
   }
 
   async record(call: ToolCallRecord): Promise<ReceiptRef> {
     const statement = buildStatement({
       predicateType: TOOL_CALL_PREDICATE_TYPE,
-      predicate: toolCallPredicate(call),
+      predicate: toolCallPredicate(call, this.#mask),
     });
     const coSign =
       this.#agentDid !== undefined && this.#agentDid === call.agent ? this.#options.agentSigner : undefined;
@@ -158,8 +164,14 @@ export class AttestedReceipts implements ReceiptSink {
 /** Longest decision reason a tool-call receipt keeps (UTF-16 units); longer ones are cut. */
 export const MAX_RECORDED_REASON = 2048;
 
-/** The tool-call predicate (docs/receipts.md) for one finished call. */
-export function toolCallPredicate(call: ToolCallRecord): ToolCallPredicateInput {
+/**
+ * The tool-call predicate (docs/receipts.md) for one finished call; `mask` hides live secret
+ * values (SecretValues) in its free-text reasons.
+ */
+export function toolCallPredicate(
+  call: ToolCallRecord,
+  mask: (text: string) => string = (text) => text,
+): ToolCallPredicateInput {
   const finishedAt = new Date(Date.parse(call.startedAt) + call.durationMs).toISOString();
   const policyIds = call.checks.policy?.policyIds ?? [];
   const gateId = gateDecidedBy(call);
@@ -198,7 +210,7 @@ export function toolCallPredicate(call: ToolCallRecord): ToolCallPredicateInput 
     ...(call.forwarded === undefined ? {} : { forwarded: call.forwarded }),
     policy: {
       effect: call.decision.effect,
-      reason: clipText(redactText(call.decision.reason), MAX_RECORDED_REASON),
+      reason: clipText(mask(redactText(call.decision.reason)), MAX_RECORDED_REASON),
       ...(policyId === undefined ? {} : { policyId }),
       ...(gateId === undefined && policyIds.length > 0 ? { policyIds: [...policyIds] } : {}),
       policyDigest: call.policyDigest,
@@ -215,7 +227,7 @@ export function toolCallPredicate(call: ToolCallRecord): ToolCallPredicateInput 
             approvedBy: approval.by,
             approvedAt: approval.at,
             method: approval.method,
-            reason: approval.reason.slice(0, 600),
+            reason: mask(approval.reason).slice(0, 600),
           },
         }
       : {}),

@@ -5,6 +5,7 @@ import type { QuotaEngine } from '../airlock/quota/engine.js';
 import type { AsyncSigner } from '../attest/receipt.js';
 import type { Signer } from '../core/ed25519.js';
 import { isLoopbackAddress } from '../core/loopback.js';
+import type { SecretValues } from '../core/secret-values.js';
 import { openHomeNonceStore } from '../identity/home-nonce-store.js';
 import { KeyStore } from '../identity/keystore.js';
 import type { NonceStore } from '../identity/nonce-store.js';
@@ -47,11 +48,13 @@ export async function runBridge(
     readonly env: Readonly<Record<string, string | undefined>>;
     readonly catalog: Catalog;
     readonly held: HeldLog;
+    /** Masks `log` already; the master key's forms are added at open, and receipt reasons are masked with it. */
+    readonly secrets: SecretValues;
   },
   early: Promise<PreparedServer> | undefined,
 ): Promise<void> {
-  const { log, env, catalog, held } = base;
-  const node = await OacpNode.open(context.home, env);
+  const { log, env, catalog, held, secrets } = base;
+  const node = await OacpNode.open(context.home, env, { secrets });
   for (const line of describeRecovery(node.recovered)) log(`oacp: ${line}`);
   // One nonce store per home: a signed request replayed to another bridge on the home is refused too.
   const nonces = openHomeNonceStore(context.home);
@@ -84,6 +87,7 @@ export async function runBridge(
         writer,
         origin: node.origin,
         journal: () => node.intents(),
+        secrets,
         ...(options.attestLevel === 'standard' && agent !== undefined ? { agentSigner: agent.signer } : {}),
         ...(http === undefined ? {} : { receiptPath: http.receiptPath }),
       }),

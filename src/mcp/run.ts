@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { SecretValues } from '../core/secret-values.js';
 import { readNodeConfig } from '../node/node-config.js';
 import { Catalog } from './catalog/catalog.js';
 import { ParsedCatalogEntries } from './catalog/parsed-entries.js';
@@ -9,6 +10,7 @@ import { HeldLog } from './held-log.js';
 import type { HttpBridge } from './http.js';
 import { type McpRunOptions, type McpRunOptionsInput, parseMcpRunOptions } from './options.js';
 import type { TreeStamps } from './packages/tree-stamp.js';
+import { passedSecretValues } from './passed-secrets.js';
 import { prepareServer } from './prepare-server.js';
 import type { TierLookup } from './tiers.js';
 
@@ -19,8 +21,13 @@ export interface McpRunContext {
   /** The client's side in stdio mode; the process's own by default. */
   readonly stdin?: Readable;
   readonly stdout?: Writable;
-  /** Diagnostics, one line each (stderr by default: stdout is the protocol). */
+  /** Diagnostics, one line each (stderr by default: stdout is the protocol); every line masked by `secrets`. */
   readonly log?: (line: string) => void;
+  /**
+   * The process's live secret values (the CLI's, so its own error lines are masked too; a new one by
+   * default): the values handed to the servers and the master key's forms are registered with it.
+   */
+  readonly secrets?: SecretValues;
   /** Ends the bridge (HTTP mode runs until aborted). */
   readonly signal?: AbortSignal;
   readonly tiers?: TierLookup;
@@ -50,10 +57,15 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
     context.catalog ??
     new Catalog(undefined, new ParsedCatalogEntries(join(context.home, 'mcp', 'catalog-entries.json')));
   const options = parseMcpRunOptions(input.catalog === undefined ? input : withCatalogEntry(input, catalog));
-  const log = context.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const env = context.env ?? process.env;
   // Read before anything starts (by the caller, with the one oacp.yaml schema): a bad file must not leave a half-started bridge.
   const configured = options.config === undefined ? undefined : configuredServers(options, context.servers);
+  // What the servers are handed (their tokens) may come back in their errors and stderr: never in OACP's lines.
+  const secrets = context.secrets ?? new SecretValues();
+  for (const server of [options, ...(configured?.values() ?? [])])
+    secrets.add(passedSecretValues(server, env));
+  const sink = context.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log = (line: string): void => sink(secrets.mask(line));
   // A stdio bridge for one server (what MCP clients start) starts its server as soon as the package tree and
   // the tier are checked, so the server boots while the log, the signer and the session are set up below.
   // Only in an initialised home: nothing is written to a directory that `oacp init` has not made.
@@ -70,7 +82,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
     // loaded earlier, they held this thread while the tree check (a child process) had finished, delaying the start.
     await early?.catch(() => undefined);
     const { runBridge } = await import('./run-bridge.js');
-    await runBridge(options, configured, later, { log, env, catalog, held }, early);
+    await runBridge(options, configured, later, { log, env, catalog, held, secrets }, early);
   } finally {
     held.release();
     // A bridge that failed to set up stops the server it started early; a claimed one was stopped by its session.

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,6 +6,8 @@ import { toolCallPredicate } from '../../test/attest/fixtures.js';
 import { buildStatement, envelopeBytes, parseEnvelopeBytes, signReceipt } from '../attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../attest/tool-call.js';
 import { verifyReceiptEnvelope } from '../attest/verify-receipt.js';
+import { REDACTED } from '../core/redact.js';
+import { SecretValues } from '../core/secret-values.js';
 import { KeyStore } from '../identity/keystore.js';
 import { defaultOrigin, writeNodeConfig } from './node-config.js';
 import { OacpNode } from './oacp-node.js';
@@ -106,5 +108,23 @@ describe('OacpNode.record', () => {
     });
     // The log was never locked: it opens now.
     await open(dir, 0);
+  });
+});
+
+describe('OacpNode.open with the process secret values', () => {
+  it('registers the master key in every text form, so no log line or error can print it', async () => {
+    const { home: dir } = await home();
+    const secrets = new SecretValues();
+    const node = await OacpNode.open(dir, {}, { secrets });
+    opened.push(node);
+    const bytes = readFileSync(join(dir, 'master.key'));
+    for (const form of [
+      bytes.toString('hex'),
+      bytes.toString('hex').toUpperCase(),
+      bytes.toString('base64'),
+      bytes.toString('base64url'),
+    ]) {
+      expect(secrets.mask(`OACP_MASTER_KEY=${form}`)).toBe(`OACP_MASTER_KEY=${REDACTED}`);
+    }
   });
 });

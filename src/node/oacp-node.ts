@@ -5,6 +5,7 @@ import type { OacpStatement } from '../attest/oacp-statement.js';
 import { type AsyncSigner, signReceiptAsync } from '../attest/receipt.js';
 import type { Signer } from '../core/ed25519.js';
 import { OacpError } from '../core/errors.js';
+import { SecretValues } from '../core/secret-values.js';
 import { KeyStore } from '../identity/keystore.js';
 import { formatVerifierKey, SIG_TYPE_ED25519 } from '../log/note-keys.js';
 import { signedStatePath } from '../log/signed-state.js';
@@ -34,11 +35,14 @@ export interface OacpNodeOptions {
   readonly signingWorkers?: number;
   /** Open the log read-only (list, show, export): no lock, no writes; `record` is refused. */
   readonly readOnly?: boolean;
+  /** The process's live secret values: the master key's text forms are registered with it at open. */
+  readonly secrets?: SecretValues;
 }
 
 const OptionsSchema = z.strictObject({
   signingWorkers: z.number().int().min(0).max(64).optional(),
   readOnly: z.boolean().optional(),
+  secrets: z.instanceof(SecretValues).optional(),
 });
 
 /**
@@ -76,6 +80,7 @@ export class OacpNode {
     }
     const workers = parsed.data.signingWorkers ?? 0;
     const keys = KeyStore.open(home, env);
+    parsed.data.secrets?.add(keys.masterKeyTexts());
     const { origin } = readNodeConfig(home);
     const signer = keys.logSigner();
     const vkey = formatVerifierKey(origin, SIG_TYPE_ED25519, signer.publicKey);

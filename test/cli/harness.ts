@@ -22,7 +22,7 @@ export async function oacp(args: readonly string[], env: NodeJS.ProcessEnv = {})
   const saved = process.exitCode;
   process.exitCode = undefined;
   try {
-    const code = await runProgram(buildProgram(context, registrars), args, output);
+    const code = await runProgram(buildProgram(context, registrars), args, context.output);
     return { code, stdout: out.join('\n'), stderr: err.join('\n') };
   } finally {
     process.exitCode = saved;

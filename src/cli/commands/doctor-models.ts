@@ -1,3 +1,4 @@
+import type { SecretValues } from '../../core/secret-values.js';
 import type { GatewayConfig } from '../../gateway/config/schema.js';
 import { CredentialVault, MODEL_PROVIDER_KEYS } from '../../gateway/credentials/credential-vault.js';
 import type { ProviderConfig } from '../../gateway/models/config.js';
@@ -35,6 +36,8 @@ export async function doctorModels(
   config: GatewayConfig,
   home: string,
   env: NodeJS.ProcessEnv,
+  /** The CLI's live secret values: the provider keys the vault hands out are registered, so no printed line shows one. */
+  secrets?: SecretValues,
 ): Promise<DoctorModels> {
   const providers = new Providers(config.models);
   let store: Store | undefined;
@@ -46,7 +49,7 @@ export async function doctorModels(
     const masterKey = loadMasterKey(homeLayout(home).masterKey, env).bytes;
     // A replaced store's vault is not this home's: its keys are not sent (STORE_REPLACED says why).
     store = await openRecordedStore(home, path, { record: false });
-    const vault = new CredentialVault({ store, masterKey });
+    const vault = new CredentialVault({ store, masterKey, ...(secrets === undefined ? {} : { secrets }) });
     secretsFor = (provider) => vault.resolveForCall(MODEL_PROVIDER_KEYS, `models/${provider.name}`);
   } catch (error) {
     // Reachability is still worth knowing without the keys; say why they were not sent.

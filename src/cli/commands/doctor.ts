@@ -31,7 +31,7 @@ export const registerDoctor: CommandRegistrar = (program, context) => {
       const models =
         config === undefined || config.models.providers.length === 0
           ? undefined
-          : await doctorModels(config, context.home(command), context.env);
+          : await doctorModels(config, context.home(command), context.env, context.secrets);
       const homeProblem = homeGuardProblem(protectedPaths([context.home(command)], context.env));
       const home = {
         ok: homeProblem === undefined,

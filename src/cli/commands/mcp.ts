@@ -194,6 +194,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
             ...(servers === undefined ? {} : { servers }),
             signal: controller.signal,
             log: (line) => context.output.err(line),
+            secrets: context.secrets,
           },
         );
       } finally {

@@ -5,12 +5,18 @@ import { buildStatement } from '../../attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../../attest/tool-call.js';
 import { sha256Hex } from '../../core/digest.js';
 import type { Signer } from '../../core/ed25519.js';
+import type { SecretValues } from '../../core/secret-values.js';
 import type { AppendAck } from '../../log/transparency-log.js';
 import { ReceiptSlot } from '../../mcp/receipt-slot.js';
 import { type ReceiptAck, toolCallPredicate } from '../../mcp/receipts.js';
 import type { ToolCallRecord } from '../../mcp/record.js';
 import type { IntentJournal } from '../../node/intent-journal.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
+
+/** The longest free texts the predicates take (attest/execution.ts, attest/model-call.ts). */
+const MAX_EXECUTION_REASON = 4096;
+const MAX_MODEL_REASON = 1024;
+const MAX_ATTEMPT_ERROR = 512;
 
 /** Where a receipt is: its log index, the digest of its logged bytes, and the log's origin. */
 export interface ReceiptLink {
@@ -49,7 +55,31 @@ export class ReceiptRecorder {
     private readonly metrics: GatewayMetrics,
     /** Whether the log can take the next receipt; checked before a tool runs (reserve). */
     readonly slot: ReceiptSlot = new ReceiptSlot(),
+    /** The gateway's live secret values (what the vault handed out, the master key): masked in every reason a receipt keeps. */
+    private readonly secrets?: SecretValues,
   ) {}
+
+  /** `text` with the live secret values masked, cut to `max` (a masked value can be longer than the value). */
+  private readonly mask = (text: string, max = Number.POSITIVE_INFINITY): string =>
+    this.secrets === undefined ? text : this.secrets.mask(text).slice(0, max);
+
+  private maskedExecution(predicate: ExecutionPredicateInput): ExecutionPredicateInput {
+    return predicate.reason === undefined
+      ? predicate
+      : { ...predicate, reason: this.mask(predicate.reason, MAX_EXECUTION_REASON) };
+  }
+
+  private maskedModelCall(predicate: ModelCallPredicateInput): ModelCallPredicateInput {
+    return {
+      ...predicate,
+      ...(predicate.reason === undefined ? {} : { reason: this.mask(predicate.reason, MAX_MODEL_REASON) }),
+      attempts: predicate.attempts.map((attempt) =>
+        attempt.error === undefined
+          ? attempt
+          : { ...attempt, error: this.mask(attempt.error, MAX_ATTEMPT_ERROR) },
+      ),
+    };
+  }
 
   /** Throws (MCP_RECEIPT_UNAVAILABLE) when no receipt could be written now: run nothing then. */
   reserve(): void {
@@ -63,7 +93,7 @@ export class ReceiptRecorder {
   async toolCall(record: ToolCallRecord, agentName: string, coSigner?: Signer): Promise<ReceiptLink> {
     const statement = buildStatement({
       predicateType: TOOL_CALL_PREDICATE_TYPE,
-      predicate: toolCallPredicate(record),
+      predicate: toolCallPredicate(record, this.mask),
     });
     return this.write(statement, agentName, coSigner, record.callId);
   }
@@ -75,7 +105,7 @@ export class ReceiptRecorder {
   intendToolCall(record: ToolCallRecord): void {
     this.node.intents?.().write(record.callId, {
       predicateType: TOOL_CALL_PREDICATE_TYPE,
-      predicate: toolCallPredicate(record),
+      predicate: toolCallPredicate(record, this.mask),
     });
   }
 
@@ -86,13 +116,19 @@ export class ReceiptRecorder {
     coSigner?: Signer,
     intent?: string,
   ): Promise<ReceiptLink> {
-    const statement = buildStatement({ predicateType: EXECUTION_PREDICATE_TYPE, predicate });
+    const statement = buildStatement({
+      predicateType: EXECUTION_PREDICATE_TYPE,
+      predicate: this.maskedExecution(predicate),
+    });
     return this.write(statement, agentName, coSigner, intent);
   }
 
   /** Right before a run starts: its receipt if this process is killed before `execution` records the real one. */
   intendExecution(intent: string, predicate: ExecutionPredicateInput): void {
-    this.node.intents?.().write(intent, { predicateType: EXECUTION_PREDICATE_TYPE, predicate });
+    this.node.intents?.().write(intent, {
+      predicateType: EXECUTION_PREDICATE_TYPE,
+      predicate: this.maskedExecution(predicate),
+    });
   }
 
   /**
@@ -108,13 +144,19 @@ export class ReceiptRecorder {
     intent?: string,
     ack: ReceiptAck = 'durable',
   ): Promise<ReceiptLink> {
-    const statement = buildStatement({ predicateType: MODEL_CALL_PREDICATE_TYPE, predicate });
+    const statement = buildStatement({
+      predicateType: MODEL_CALL_PREDICATE_TYPE,
+      predicate: this.maskedModelCall(predicate),
+    });
     return this.write(statement, agentName, coSigner, intent, ack === 'queued' ? 'written' : 'durable');
   }
 
   /** Right before a provider gets a call: its receipt if this process is killed before `modelCall` records the real one. */
   intendModelCall(intent: string, predicate: ModelCallPredicateInput): void {
-    this.node.intents?.().write(intent, { predicateType: MODEL_CALL_PREDICATE_TYPE, predicate });
+    this.node.intents?.().write(intent, {
+      predicateType: MODEL_CALL_PREDICATE_TYPE,
+      predicate: this.maskedModelCall(predicate),
+    });
   }
 
   /**
