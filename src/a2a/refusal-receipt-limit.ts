@@ -89,27 +89,29 @@ export class RefusalReceiptLimiter {
     for (const [name, pending] of this.pending) {
       if (now - pending.since < SUPPRESSION_WINDOW_MS) continue;
       this.pending.delete(name);
-      this.emit(pending);
+      void this.emit(pending);
     }
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.arm();
   }
 
-  /** Records every window now, ended or not (on shutdown). */
-  flushAll(): void {
-    for (const pending of this.pending.values()) this.emit(pending);
+  /** Records every window now, ended or not (on shutdown, before the log closes). */
+  async flushAll(): Promise<void> {
+    const pending = [...this.pending.values()];
     this.pending.clear();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    await Promise.all(pending.map((one) => this.emit(one)));
   }
 
-  private emit(pending: Pending): void {
+  /** The summary of one window; a failure to record it is not the caller's (the refusals stand). */
+  private emit(pending: Pending): Promise<void> {
     const top = [...pending.bySource]
       .sort((a, b) => b[1] - a[1])
       .slice(0, TOP_SOURCES)
       .map(([source, count]) => ({ source, count }));
-    this.onSuppressed({
+    return this.onSuppressed({
       agent: pending.agent,
       count: pending.count,
       sources: pending.bySource.size,

@@ -114,8 +114,8 @@ export interface A2aServer {
    * is not a message to an agent served here (the embedding server answers it then).
    */
   readonly refuseUnread: (request: Request, reason: string, env?: unknown) => Promise<Response | undefined>;
-  /** Records the refusals counted but not yet summed up (on shutdown). */
-  readonly flushRefusals: () => void;
+  /** Records the refusals counted but not yet summed up (on shutdown, before the log closes). */
+  readonly flushRefusals: () => Promise<void>;
 }
 
 /**
@@ -344,7 +344,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     app,
     fetch: (request, env) => app.fetch(request, env),
     refuseUnread,
-    flushRefusals: () => refusalLimiter?.flushAll(),
+    flushRefusals: async () => refusalLimiter?.flushAll(),
   };
 }
 

@@ -496,6 +496,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       },
       checks: a2aInboundChecks({ globalPolicy, quotas, agents }),
     });
+    // On close, after the listener stops and before the log does: the refusals not yet summed up.
+    closers.push(() => a2a.flushRefusals());
     const { app, routes } = createApp(services, [
       {
         app: a2a.app,

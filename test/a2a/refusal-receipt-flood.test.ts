@@ -129,6 +129,7 @@ describe('A2A: refusal receipts past the limits, with the clock in hand', () => 
   const clock = manualClock(Date.now());
   const events: A2aSecurityEvent[] = [];
   const closers: (() => Promise<void>)[] = [];
+  let flush: () => Promise<void> = async () => undefined;
 
   beforeAll(async () => {
     node = await startNode();
@@ -164,6 +165,7 @@ describe('A2A: refusal receipts past the limits, with the clock in hand', () => 
       onSecurityEvent: (event) => events.push(event),
       now: clock.now,
     });
+    flush = a2a.flushRefusals;
     const server = serve({ fetch: a2a.fetch, hostname: '127.0.0.1', port: 0 });
     await new Promise<void>((resolve) => server.once('listening', () => resolve()));
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -235,4 +237,17 @@ describe('A2A: refusal receipts past the limits, with the clock in hand', () => 
       expect.objectContaining({ agent: 'alice', reason: expect.stringContaining('127.0.0.1 (17)') }),
     ]);
   }, 120_000);
+
+  it('on close, the refusals counted in a window not yet over are summed up before the log closes', async () => {
+    const log = node.gateway.node.log;
+    clock.advance(60_000);
+    // The burst of 2 again, then 3 answered without a receipt.
+    for (let i = 0; i < 5; i++) await getTask();
+    const size = log.size;
+    await flush();
+    expect(log.size).toBe(size + 1);
+    expect((await predicateAt(node, size)).policy.reason).toMatch(
+      /^3 unauthenticated refusals from 1 source /,
+    );
+  });
 });
