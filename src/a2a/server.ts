@@ -17,6 +17,7 @@ import type { A2aAgent, A2aAgentDirectory, A2aExecutor, A2aSecurityEvent } from 
 import { A2A_PREFIX, type A2aNodeInfo, buildAgentCard, DEFAULT_RECEIPTS_PATH } from './agent-card.js';
 import { AgentEndpoint } from './agent-endpoint.js';
 import { signAgentCard } from './card-signature.js';
+import { clientSource } from './client-source.js';
 import { directoryCard } from './directory-card.js';
 import { a2aError } from './errors.js';
 import {
@@ -348,9 +349,9 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
   };
 }
 
-/** A request's source for the refusal receipt limits: its client address, 'unknown' without a socket. */
+/** A request's source for the refusal receipt limits: its client address (an IPv6 one's /64). */
 function sourceOf(env: unknown): string {
-  return peerAddressOf(env) ?? 'unknown';
+  return clientSource(peerAddressOf(env));
 }
 
 /** The agent a `POST /a2a/<agent>` is for; undefined for any other request. */
