@@ -11,6 +11,7 @@ import type { A2aAgent, A2aExecutor, A2aSecurityEvent } from './agent.js';
 import type { InboundChecks, InboundReceipts } from './inbound-calls.js';
 import { InboundGate } from './inbound-gate.js';
 import { OacpAgentExecutor } from './oacp-executor.js';
+import type { RefusalReceiptLimiter } from './refusal-receipt-limit.js';
 import type { ReceiptPlace } from './result-artifact.js';
 import type { TrustGraph } from './trust-graph.js';
 
@@ -23,6 +24,8 @@ export interface EndpointParts {
   readonly onSecurityEvent?: (event: A2aSecurityEvent) => void;
   readonly receipts?: InboundReceipts;
   readonly checks?: InboundChecks;
+  /** Bounds the receipts of unauthenticated refusals (InboundGateOptions.refusalLimiter). */
+  readonly refusalLimiter?: RefusalReceiptLimiter;
   readonly now?: () => number;
   /** Where the agent's tasks live; in memory (this process) when absent. */
   readonly taskStore?: (agent: A2aAgent) => TaskStore;
@@ -58,6 +61,7 @@ export class AgentEndpoint {
       ...(parts.onSecurityEvent === undefined ? {} : { onSecurityEvent: parts.onSecurityEvent }),
       ...(parts.receipts === undefined ? {} : { receipts: parts.receipts }),
       ...(parts.checks === undefined ? {} : { checks: parts.checks }),
+      ...(parts.refusalLimiter === undefined ? {} : { refusalLimiter: parts.refusalLimiter }),
       ...(parts.now === undefined ? {} : { now: parts.now }),
     });
     this.v1 = new JsonRpcTransportHandler(this.gate);

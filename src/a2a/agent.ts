@@ -75,7 +75,9 @@ export interface A2aSecurityEvent {
     | 'quota_exceeded'
     | 'cancel_refused'
     /** A task read (get, resubscribe, push configs) without its sender's signature: answered as not found. */
-    | 'task_refused';
+    | 'task_refused'
+    /** Refusals of unauthenticated input answered without a receipt of their own over a window (one summary receipt). */
+    | 'refusals_suppressed';
   /** The receiving agent's name. */
   readonly agent: string;
   /** The claimed sender's did:key, when the request named one. */

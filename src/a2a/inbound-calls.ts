@@ -153,3 +153,31 @@ export function taskRefusalRecord(
     checks: {},
   });
 }
+
+/** How the summary of refusals answered without a receipt is named in its receipt. */
+export const A2A_SUPPRESSED_TOOL = 'a2a:refusals-suppressed';
+
+/**
+ * The one receipt for the refusals of unauthenticated input an agent answered without a
+ * receipt of their own over a window (RefusalReceiptLimiter): how many, from how many
+ * sources, and when. The sources' addresses are not in it (the log is public); the
+ * operator's security event names them.
+ */
+export function suppressedRefusalsRecord(
+  agent: A2aAgent,
+  callId: string,
+  summary: { readonly count: number; readonly sources: number; readonly from: Date; readonly to: Date },
+): ToolCallRecord {
+  const window = { from: summary.from.toISOString(), to: summary.to.toISOString() };
+  const reason =
+    `${summary.count} unauthenticated refusals from ${summary.sources} source${summary.sources === 1 ? '' : 's'} ` +
+    `were answered without a receipt of their own between ${window.from} and ${window.to} ` +
+    '(over a2a.refusal_receipts, docs/receipts.md)';
+  return inboundRefusal(agent, callId, A2A_SUPPRESSED_TOOL, summary.from, {
+    agent: 'unverified',
+    policyDigest: sha256Hex(''),
+    argumentsDigest: jcsDigest({ suppressed: summary.count, sources: summary.sources, ...window }),
+    decision: { effect: 'deny', reason },
+    checks: {},
+  });
+}

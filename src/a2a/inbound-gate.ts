@@ -44,6 +44,7 @@ import {
   verifyMessageSignature,
   verifyTaskAccess,
 } from './message-signature.js';
+import type { RefusalReceiptLimiter } from './refusal-receipt-limit.js';
 import type { TrustGraph } from './trust-graph.js';
 
 /** What the gate established about a message, handed to the executor through the call context. */
@@ -74,6 +75,12 @@ export interface InboundGateOptions {
   readonly receipts?: InboundReceipts;
   /** The node's global policies and quotas on inbound messages. */
   readonly checks?: InboundChecks;
+  /**
+   * Bounds the receipts of refusals of unauthenticated input (anyone can cause those):
+   * past it a refusal is answered the same, without a receipt of its own, and counted
+   * for one summary receipt. Without it every refusal gets a receipt.
+   */
+  readonly refusalLimiter?: RefusalReceiptLimiter;
   readonly now?: () => number;
 }
 
@@ -141,7 +148,7 @@ export class InboundGate implements A2ARequestHandler {
           `only the task's sender ${sender} may cancel it: ${verdict.reason}`,
           sender,
         );
-        await this.recordTaskRefusal('tasks/cancel', params.id, CANCEL_REFUSED);
+        await this.recordTaskRefusal('tasks/cancel', params.id, CANCEL_REFUSED, context);
         const bySender = entry.success && entry.data.signature.signer === sender;
         throw refusal(
           'OACP_CANCEL_REFUSED',
@@ -240,7 +247,7 @@ export class InboundGate implements A2ARequestHandler {
       task = await this.inner.getTask({ tenant, id: taskId, historyLength: 0 }, context);
     } catch (error) {
       if (error instanceof TaskNotFoundError)
-        await this.recordTaskRefusal(method, taskId, notTheCallers(taskId));
+        await this.recordTaskRefusal(method, taskId, notTheCallers(taskId), context);
       throw error;
     }
     const sender = senderOf(task);
@@ -256,7 +263,7 @@ export class InboundGate implements A2ARequestHandler {
         : await verifyTaskAccess(taskId, header, sender, this.verifyOptions());
     if (verdict.ok) return;
     this.refuse('task_refused', 'OACP_TRUST_DENIED', `task ${taskId} is not the caller's: ${verdict.reason}`);
-    await this.recordTaskRefusal(method, taskId, notTheCallers(taskId));
+    await this.recordTaskRefusal(method, taskId, notTheCallers(taskId), context);
     throw new TaskNotFoundError(`Task not found: ${taskId}`);
   }
 
@@ -282,14 +289,19 @@ export class InboundGate implements A2ARequestHandler {
           ? 'the request comes from an unauthenticated caller'
           : 'it was made by another caller';
     this.refuse('task_refused', 'OACP_TRUST_DENIED', `task ${taskId} is not the caller's: ${why}`);
-    await this.recordTaskRefusal(method, taskId, notTheCallers(taskId));
+    await this.recordTaskRefusal(method, taskId, notTheCallers(taskId), context);
     throw new TaskNotFoundError(`Task not found: ${taskId}`);
   }
 
   /** One receipt for a refused task call, when the node records them; the refusal stands either way. */
-  private async recordTaskRefusal(method: A2aTaskMethod, taskId: string, reason: string): Promise<void> {
+  private async recordTaskRefusal(
+    method: A2aTaskMethod,
+    taskId: string,
+    reason: string,
+    context: ServerCallContext,
+  ): Promise<void> {
     const receipts = this.options.receipts;
-    if (receipts === undefined) return;
+    if (receipts === undefined || !this.mayRecord(context, callerOf(context) !== undefined)) return;
     try {
       await receipts.record(
         taskRefusalRecord(this.options.agent, randomUUID(), method, taskId, reason, new Date()),
@@ -312,9 +324,10 @@ export class InboundGate implements A2ARequestHandler {
     if (message === undefined) {
       const reason = 'the request carries no message';
       // Refused on its shape with nothing to read, recorded as a message refused unread is.
-      await this.options.receipts
-        ?.record(unreadRefusalRecord(agent, randomUUID(), reason, new Date()))
-        .catch(() => undefined);
+      if (this.mayRecord(context, callerOf(context) !== undefined))
+        await this.options.receipts
+          ?.record(unreadRefusalRecord(agent, randomUUID(), reason, new Date()))
+          .catch(() => undefined);
       throw this.refuse('malformed_request', 'OACP_SIGNATURE_INVALID', reason);
     }
     const startedAt = new Date();
@@ -433,7 +446,12 @@ export class InboundGate implements A2ARequestHandler {
       },
     );
     if (verdict.decision.effect === 'deny') {
-      const receipt = await this.recordRefusal(callId, verdict, provenSender, startedAt);
+      // Authenticated: the embedding server knows the caller, or the trust graph admitted the
+      // signer (a did:key anyone can mint, or a replayed signature, proves nobody the node knows).
+      const authenticated = callerOf(context) !== undefined || facts.sender !== null;
+      const receipt = this.mayRecord(context, authenticated)
+        ? await this.recordRefusal(callId, verdict, provenSender, startedAt)
+        : undefined;
       const note = receipt === undefined ? '' : ` (receipt #${receipt.index})`;
       throw this.refuse(
         refusedBy.type,
@@ -519,6 +537,13 @@ export class InboundGate implements A2ARequestHandler {
     return `task ${taskId} belongs to another caller (or to an unauthenticated one); only the caller that made it may continue it`;
   }
 
+  /** Whether this refusal gets its own receipt: always for an authenticated caller, else within the limits. */
+  private mayRecord(context: ServerCallContext, authenticated: boolean): boolean {
+    const limiter = this.options.refusalLimiter;
+    if (limiter === undefined || authenticated) return true;
+    return limiter.admit(this.options.agent, sourceOf(context));
+  }
+
   private verifyOptions() {
     return {
       agentDid: this.options.agent.did,
@@ -573,6 +598,15 @@ export function callerOf(context: ServerCallContext): string | undefined {
   if (user?.isAuthenticated !== true) return undefined;
   const name = user.userName;
   return typeof name === 'string' && name !== '' ? name : undefined;
+}
+
+/** Where the state holds the request's source (its client address) for the receipt limits. */
+export const SOURCE_STATE = 'oacp.a2a.source';
+
+/** The request's source as the server put it in the context; 'unknown' when it could not tell. */
+function sourceOf(context: ServerCallContext): string {
+  const source = context.state.get(SOURCE_STATE);
+  return typeof source === 'string' && source !== '' ? source : 'unknown';
 }
 
 function taskEntry(task: Task): { readonly sender?: unknown; readonly caller?: unknown } {

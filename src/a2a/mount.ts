@@ -7,6 +7,7 @@ import type { SecretValues } from '../core/secret-values.js';
 import type { NonceStore } from '../identity/nonce-store.js';
 import type { A2aAgent, A2aAgentDirectory, A2aExecutor, A2aSecurityEvent, LoggedReceipt } from './agent.js';
 import type { InboundChecks, InboundReceipts } from './inbound-calls.js';
+import type { RefusalReceiptLimits } from './refusal-receipt-limit.js';
 import { type A2aServer, createA2aServer } from './server.js';
 import { type TrustEdge, TrustGraph } from './trust-graph.js';
 
@@ -45,6 +46,8 @@ export interface GatewayA2aParts {
   readonly onSecurityEvent?: (event: A2aSecurityEvent) => void;
   /** Where refused messages are recorded (the gateway's ReceiptRecorder, through OacpNode.record). */
   readonly receipts?: InboundReceipts;
+  /** oacp.yaml `a2a.refusal_receipts`: receipts for refusals of unauthenticated input, per source and overall. */
+  readonly refusalReceipts?: RefusalReceiptLimits;
   /** The gateway's global policies (`a2a/message`) and the receiving agent's quota. */
   readonly checks?: InboundChecks;
   /** Where tasks live (the shared store in a cluster); in memory when absent. */
@@ -81,6 +84,7 @@ export function gatewayA2aServer(parts: GatewayA2aParts): A2aServer {
     ...(parts.publicUrl === undefined ? {} : { publicUrl: parts.publicUrl }),
     ...(parts.onSecurityEvent === undefined ? {} : { onSecurityEvent: parts.onSecurityEvent }),
     ...(parts.receipts === undefined ? {} : { receipts: parts.receipts }),
+    ...(parts.refusalReceipts === undefined ? {} : { refusalReceipts: parts.refusalReceipts }),
     ...(parts.checks === undefined ? {} : { checks: parts.checks }),
     ...(parts.taskStore === undefined ? {} : { taskStore: parts.taskStore }),
     ...(parts.forward === undefined ? {} : { forward: parts.forward }),

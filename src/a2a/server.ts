@@ -10,17 +10,31 @@ import {
   validateVersion,
 } from '@a2a-js/sdk/server';
 import { Hono } from 'hono';
+import { peerAddressOf } from '../core/peer-address.js';
 import { echoText } from '../core/redact.js';
 import type { NonceStore } from '../identity/nonce-store.js';
 import type { A2aAgent, A2aAgentDirectory, A2aExecutor, A2aSecurityEvent } from './agent.js';
 import { A2A_PREFIX, type A2aNodeInfo, buildAgentCard, DEFAULT_RECEIPTS_PATH } from './agent-card.js';
 import { AgentEndpoint } from './agent-endpoint.js';
 import { signAgentCard } from './card-signature.js';
+import { clientSource } from './client-source.js';
 import { directoryCard } from './directory-card.js';
 import { a2aError } from './errors.js';
-import { type InboundChecks, type InboundReceipts, unreadRefusalRecord } from './inbound-calls.js';
+import {
+  type InboundChecks,
+  type InboundReceipts,
+  suppressedRefusalsRecord,
+  unreadRefusalRecord,
+} from './inbound-calls.js';
+import { SOURCE_STATE } from './inbound-gate.js';
 import { OACP_JSONRPC_CODES } from './jsonrpc-errors.js';
 import { echoRpcAnswer, echoRpcError, idOf, isAsyncIterable, rpcError, sse } from './jsonrpc-response.js';
+import {
+  DEFAULT_REFUSAL_RECEIPT_LIMITS,
+  RefusalReceiptLimiter,
+  type RefusalReceiptLimits,
+  type SuppressedRefusals,
+} from './refusal-receipt-limit.js';
 import { checkRequest, type Dialect, METHOD_NOT_FOUND, PARSE_ERROR } from './request-schema.js';
 import type { TrustGraph } from './trust-graph.js';
 
@@ -49,6 +63,13 @@ export interface A2aServerOptions {
   readonly onSecurityEvent?: (event: A2aSecurityEvent) => void;
   /** Where refused messages are recorded, one receipt each (the node's log). */
   readonly receipts?: InboundReceipts;
+  /**
+   * How many refusals of unauthenticated input (anyone can cause those) get a receipt of
+   * their own, per client address and overall (DEFAULT_REFUSAL_RECEIPT_LIMITS when absent);
+   * past them a refusal is answered the same and summed up in one receipt per agent and
+   * window (docs/receipts.md). An authenticated caller's refusals are always receipted.
+   */
+  readonly refusalReceipts?: RefusalReceiptLimits;
   /** The node's global policies and quotas on inbound messages. */
   readonly checks?: InboundChecks;
   /** Where each agent's tasks live (the shared store in a cluster); in memory when absent. */
@@ -84,14 +105,18 @@ export const RELAYED_BASE_HEADER = 'x-oacp-a2a-base';
 export interface A2aServer {
   /** Routes: GET /.well-known/agent-card.json, GET /a2a/:agent/.well-known/agent-card.json, POST /a2a/:agent. */
   readonly app: Hono;
-  readonly fetch: (request: Request) => Response | Promise<Response>;
+  /** `env` is the HTTP server's (@hono/node-server's, with the client's socket), passed on to the routes. */
+  readonly fetch: (request: Request, env?: unknown) => Response | Promise<Response>;
   /**
    * The answer to a message whose body the embedding server refused unread for its size or
    * nesting (the gateway's body limits): the pipeline's shape refusal, `-32046 OACP_MESSAGE_LIMITS`,
-   * a security event and one receipt, as for any refused message. Undefined when the request
+   * a security event and one receipt, as for any refused message (within the refusal receipt
+   * limits; `env` is the HTTP server's, for the client address). Undefined when the request
    * is not a message to an agent served here (the embedding server answers it then).
    */
-  readonly refuseUnread: (request: Request, reason: string) => Promise<Response | undefined>;
+  readonly refuseUnread: (request: Request, reason: string, env?: unknown) => Promise<Response | undefined>;
+  /** Records the refusals counted but not yet summed up (on shutdown, before the log closes). */
+  readonly flushRefusals: () => Promise<void>;
 }
 
 /**
@@ -104,6 +129,30 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
   const endpoints = new Map<string, AgentEndpoint>();
   const signedMessagesRequired = options.signedMessagesRequired ?? true;
   const cards = new Map<string, AgentCard>();
+  const security = (event: A2aSecurityEvent) => {
+    try {
+      options.onSecurityEvent?.(event);
+    } catch {
+      // The refusal stands whatever the audit sink does.
+    }
+  };
+  const summarize = async (summary: SuppressedRefusals): Promise<void> => {
+    const sources = summary.top.map(({ source, count }) => `${source} (${count})`).join(', ');
+    security({
+      type: 'refusals_suppressed',
+      agent: summary.agent.name,
+      reason: `${summary.count} unauthenticated refusals from ${summary.sources} source(s) answered without a receipt of their own: ${sources}`,
+    });
+    await options.receipts?.record(suppressedRefusalsRecord(summary.agent, randomUUID(), summary));
+  };
+  const refusalLimiter =
+    options.receipts === undefined
+      ? undefined
+      : new RefusalReceiptLimiter(
+          options.refusalReceipts ?? DEFAULT_REFUSAL_RECEIPT_LIMITS,
+          summarize,
+          options.now,
+        );
 
   const baseOf = (request: Request): string =>
     options.publicUrl?.() ??
@@ -145,6 +194,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
         ...(options.onSecurityEvent === undefined ? {} : { onSecurityEvent: options.onSecurityEvent }),
         ...(options.receipts === undefined ? {} : { receipts: options.receipts }),
         ...(options.checks === undefined ? {} : { checks: options.checks }),
+        ...(refusalLimiter === undefined ? {} : { refusalLimiter }),
         ...(options.now === undefined ? {} : { now: options.now }),
         ...(options.taskStore === undefined ? {} : { taskStore: options.taskStore }),
       },
@@ -206,7 +256,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
       // A message whose params are not a message is refused on its shape, and recorded as such.
       const method = (body as { method?: unknown } | null)?.method;
       const note = MESSAGE_METHODS.has(String(method))
-        ? await recordUnread(agent, check.message, new Date())
+        ? await recordUnread(agent, check.message, new Date(), sourceOf(c.env))
         : '';
       return c.json(rpcError(check.id, check.code, `${check.message}${note}`));
     }
@@ -222,7 +272,10 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
       requestedExtensions: Extensions.parseServiceParameter(c.req.header(HTTP_EXTENSION_HEADER)),
       user,
       requestedVersion: version,
-      state: new Map<string, unknown>([['headers', c.req.header()]]),
+      state: new Map<string, unknown>([
+        ['headers', c.req.header()],
+        [SOURCE_STATE, sourceOf(c.env)],
+      ]),
     });
     const sdkError =
       dialect === 'v1'
@@ -247,7 +300,11 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     return sse(outcome, check.id, mapError, headers);
   });
 
-  const refuseUnread = async (request: Request, reason: string): Promise<Response | undefined> => {
+  const refuseUnread = async (
+    request: Request,
+    reason: string,
+    env?: unknown,
+  ): Promise<Response | undefined> => {
     const startedAt = new Date();
     const name = agentNameOf(request);
     const agent = name === undefined ? undefined : await options.agents.get(name);
@@ -257,13 +314,22 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     } catch {
       // The refusal below stands whatever the audit sink does.
     }
-    const note = await recordUnread(agent, reason, startedAt);
+    const note = await recordUnread(agent, reason, startedAt, sourceOf(env));
     const message = `OACP_MESSAGE_LIMITS: ${reason}${note}`;
     return Response.json(rpcError(null, OACP_JSONRPC_CODES.OACP_MESSAGE_LIMITS, message));
   };
 
-  /** One receipt for a message refused on its shape with nothing read: ` (receipt #N)`, or '' when none. */
-  async function recordUnread(agent: A2aAgent, reason: string, startedAt: Date): Promise<string> {
+  /**
+   * One receipt for a message refused on its shape with nothing read: ` (receipt #N)`, or ''
+   * when none (its sender is unauthenticated, so only within the refusal receipt limits).
+   */
+  async function recordUnread(
+    agent: A2aAgent,
+    reason: string,
+    startedAt: Date,
+    source: string,
+  ): Promise<string> {
+    if (refusalLimiter !== undefined && !refusalLimiter.admit(agent, source)) return '';
     try {
       const receipt = await options.receipts?.record(
         unreadRefusalRecord(agent, randomUUID(), reason, startedAt),
@@ -275,7 +341,17 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     }
   }
 
-  return { app, fetch: (request) => app.fetch(request), refuseUnread };
+  return {
+    app,
+    fetch: (request, env) => app.fetch(request, env),
+    refuseUnread,
+    flushRefusals: async () => refusalLimiter?.flushAll(),
+  };
+}
+
+/** A request's source for the refusal receipt limits: its client address (an IPv6 one's /64). */
+function sourceOf(env: unknown): string {
+  return clientSource(peerAddressOf(env));
 }
 
 /** The agent a `POST /a2a/<agent>` is for; undefined for any other request. */

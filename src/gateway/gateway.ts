@@ -491,9 +491,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         reserve: () => receipts.reserve(),
         record: (record) => receipts.toolCall(record, record.agent),
       },
+      // Refusals anyone can cause get receipts within these limits, so nobody can fill the log.
+      refusalReceipts: {
+        perSourcePerMinute: config.a2a.refusal_receipts.per_source_per_minute,
+        overallPerMinute: config.a2a.refusal_receipts.overall_per_minute,
+      },
       checks: a2aInboundChecks({ globalPolicy, quotas, agents }),
       secrets,
     });
+    // On close, after the listener stops and before the log does: the refusals not yet summed up.
+    closers.push(() => a2a.flushRefusals());
     const { app, routes } = createApp(services, [
       {
         app: a2a.app,

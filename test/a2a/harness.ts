@@ -37,7 +37,10 @@ export interface TestNode {
  * its composition root mounts) on a fresh home, listening on a loopback port.
  * The A2A refusals it logs are collected as security events.
  */
-export async function startNode(trust: readonly TrustEdge[] = []): Promise<TestNode> {
+export async function startNode(
+  trust: readonly TrustEdge[] = [],
+  a2a: Record<string, unknown> = {},
+): Promise<TestNode> {
   const home = await freshHome('oacp-a2a-');
   const events: A2aSecurityEvent[] = [];
   const logger = new Logger((line) => {
@@ -51,7 +54,7 @@ export async function startNode(trust: readonly TrustEdge[] = []): Promise<TestN
     home: home.home,
     env: home.env,
     config: parseGatewayConfig(
-      { attestation: { level: 'standard' }, a2a: { trust: trust.map((edge) => ({ ...edge })) } },
+      { attestation: { level: 'standard' }, a2a: { trust: trust.map((edge) => ({ ...edge })), ...a2a } },
       home.home,
     ),
     listen: '127.0.0.1:0',

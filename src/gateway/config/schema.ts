@@ -125,6 +125,17 @@ const A2aSection = z.strictObject({
   trust: z
     .array(z.strictObject({ from: text(), to: text() }), { error: 'expected a list of {from, to}' })
     .default([]),
+  /**
+   * Receipts for refusals of unauthenticated input (anyone can cause those), per client
+   * address and for all together, per minute; past them the refusal is answered the same and
+   * summed up in one receipt per agent and minute (docs/receipts.md).
+   */
+  refusal_receipts: z
+    .strictObject({
+      per_source_per_minute: positiveInt().default(30),
+      overall_per_minute: positiveInt().default(300),
+    })
+    .default({ per_source_per_minute: 30, overall_per_minute: 300 }),
 });
 
 const OtelSection = z.strictObject({

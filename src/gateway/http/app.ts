@@ -106,9 +106,9 @@ export function createApp(services: GatewayServices, mounts: readonly Mount[] = 
 
 /** The first mount that answers a body refused unread (each answers only for its own routes). */
 function anyMount(mounts: readonly Mount[]): RefuseUnread {
-  return async (request, reason) => {
+  return async (request, reason, env) => {
     for (const mount of mounts) {
-      const answer = await mount.refuseUnread?.(request, reason);
+      const answer = await mount.refuseUnread?.(request, reason, env);
       if (answer !== undefined) return answer;
     }
     return undefined;

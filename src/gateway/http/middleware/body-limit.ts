@@ -3,8 +3,11 @@ import type { MiddlewareHandler } from 'hono';
 import type { GatewayEnv } from '../env.js';
 import { type BodyLimits, readIncoming, readWebStream, tooLarge, unreadBodyReason } from './read-body.js';
 
-/** A mount's answer, in its own protocol, to a body refused unread; undefined: the gateway's own error. */
-export type RefuseUnread = (request: Request, reason: string) => Promise<Response | undefined>;
+/**
+ * A mount's answer, in its own protocol, to a body refused unread; undefined: the gateway's own
+ * error. `env` is the HTTP server's (the client address, for the mount's refusal receipt limits).
+ */
+export type RefuseUnread = (request: Request, reason: string, env?: unknown) => Promise<Response | undefined>;
 
 /**
  * The body limits, before authentication and before anything reads the body.
@@ -24,7 +27,7 @@ export function bodyLimit(limits: BodyLimits, refuseUnread?: RefuseUnread): Midd
   return async function bodyLimit(c, next) {
     const declared = c.req.header('content-length');
     if (declared !== undefined && !(Number(declared) <= limits.maxBytes)) {
-      return refused(c.req.raw, tooLarge(limits.maxBytes), refuseUnread);
+      return refused(c.req.raw, c.env, tooLarge(limits.maxBytes), refuseUnread);
     }
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
     const noBody = c.req.method === 'GET' || c.req.method === 'HEAD';
@@ -69,7 +72,7 @@ export function preread(refuseUnread?: RefuseUnread): MiddlewareHandler<GatewayE
     try {
       await c.var.readBody();
     } catch (error) {
-      return refused(c.req.raw, error, refuseUnread);
+      return refused(c.req.raw, c.env, error, refuseUnread);
     }
     await next();
     return undefined;
@@ -77,9 +80,14 @@ export function preread(refuseUnread?: RefuseUnread): MiddlewareHandler<GatewayE
 }
 
 /** The mount's answer to a body refused unread, else the refusal itself thrown (the gateway's error). */
-async function refused(request: Request, error: unknown, refuseUnread?: RefuseUnread): Promise<Response> {
+async function refused(
+  request: Request,
+  env: unknown,
+  error: unknown,
+  refuseUnread?: RefuseUnread,
+): Promise<Response> {
   const reason = unreadBodyReason(error);
-  const answer = reason === undefined ? undefined : await refuseUnread?.(request, reason);
+  const answer = reason === undefined ? undefined : await refuseUnread?.(request, reason, env);
   if (answer !== undefined) return answer;
   throw error;
 }
