@@ -36,7 +36,11 @@ describe('the --config front: a request under an id already in flight', () => {
         () => receipts.records.some((r) => r.tool === 'hang' && r.outcome === 'cancelled'),
         'the first call recorded as cancelled',
       );
-      expect(serverCalls().at(-1)).toMatchObject({ method: 'notifications/cancelled' });
+      // The receipt is written as the cancellation is sent; the server logs it once it has read it.
+      await eventually(
+        () => serverCalls().at(-1)?.method === 'notifications/cancelled',
+        'the cancellation at the server',
+      );
       expect(received.filter((m) => m.id === 'dup')).toHaveLength(1);
     } finally {
       await close();
