@@ -28,7 +28,8 @@ describe('a node_modules symlink in the script package', () => {
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   /** The package: app/node_modules -> target (the attack), node_modules/dep (real, must still load). */
-  const packageLinkingTo = (target: string): string => {
+  /** `print`: where the script writes what it found (an MCP server's stdout is for JSON-RPC only). */
+  const packageLinkingTo = (target: string, print: 'log' | 'error' = 'log'): string => {
     const pkg = mkdtempSync(join(root, 'pkg-'));
     chmodSync(pkg, 0o755);
     writeFileSync(join(pkg, 'package.json'), '{"name":"linked"}');
@@ -41,9 +42,9 @@ describe('a node_modules symlink in the script package', () => {
       join(pkg, 'app', 'index.js'),
       [
         'const fs = require("fs");',
-        'console.log(require("dep"));',
+        `console.${print}(require("dep"));`,
         `for (const p of ${JSON.stringify(reads)}) {`,
-        '  try { console.log("READ", fs.readFileSync(p, "utf8")); } catch (e) { console.log("no", e.code); }',
+        `  try { console.${print}("READ", fs.readFileSync(p, "utf8")); } catch (e) { console.${print}("no", e.code); }`,
         '}',
       ].join('\n'),
     );
@@ -89,7 +90,9 @@ describe('a node_modules symlink in the script package', () => {
   it.skipIf(!available.hardened)(
     'oacp mcp run shares the rule: the server reads nothing through the link',
     async () => {
-      const script = packageLinkingTo(secretDir(0o755, 'MCP-LINKED-SECRET'));
+      // Written to stderr, which the bridge relays (escaped, masked); a line on stdout that is not
+      // JSON is reported without its text, so what the server found would not be seen there.
+      const script = packageLinkingTo(secretDir(0o755, 'MCP-LINKED-SECRET'), 'error');
       const home = mkdtempSync(join(root, 'home-'));
       execFileSync(
         process.execPath,
