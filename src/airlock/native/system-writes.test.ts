@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseMountinfo } from '../../core/mountinfo.js';
 import type { Mount } from './mount-plan.js';
 import { refuseSystemWrites } from './system-writes.js';
 
@@ -67,6 +68,73 @@ describe('refuseSystemWrites', () => {
       asked.push(index);
       return WORKLOAD;
     });
-    expect(asked).toEqual([2]);
+    expect(asked).toEqual([0, 2]);
+  });
+
+  describe('a system directory under another name (a bind mount, a second mount)', () => {
+    // A host whose root filesystem is 8:1 with /boot on 8:2, /srv/data on 8:3; /mnt/lib is a bind of /usr/lib,
+    // /mnt/again a second mount of the root filesystem, /mnt/bootbind a bind of /boot/grub,
+    // /mnt/ok a bind of /srv/data/x and /mnt/home a bind of the root filesystem's /home/alice.
+    const mountinfo = [
+      '21 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw',
+      '22 21 8:2 / /boot rw,relatime shared:2 - ext4 /dev/sda2 rw',
+      '23 21 8:3 / /srv/data rw,relatime shared:3 - ext4 /dev/sda3 rw',
+      '24 21 8:1 /usr/lib /mnt/lib rw,relatime shared:1 - ext4 /dev/sda1 rw',
+      '25 21 8:1 / /mnt/again rw,relatime shared:1 - ext4 /dev/sda1 rw',
+      '26 21 8:2 /grub /mnt/bootbind rw,relatime shared:2 - ext4 /dev/sda2 rw',
+      '27 21 8:3 /x /mnt/ok rw,relatime shared:3 - ext4 /dev/sda3 rw',
+      '28 21 8:1 /home/alice /mnt/home rw,relatime shared:1 - ext4 /dev/sda1 rw',
+      '29 21 0:40 / /mnt/stack rw - tmpfs tmpfs rw',
+      '30 21 8:1 /etc /mnt/stack rw - ext4 /dev/sda1 rw',
+    ].join('\n');
+    const table = () => parseMountinfo(mountinfo);
+    const bound =
+      (mount: Mount, user = ROOT) =>
+      () =>
+        refuseSystemWrites([mount], () => user, table);
+
+    it("refuses a bind of a system directory's subdirectory, naming what it shows", () => {
+      expect(bound(rw('/mnt/lib/x86_64-linux-gnu'))).toThrow(
+        'grant /mnt/lib/x86_64-linux-gnu:rw shows /usr/lib/x86_64-linux-gnu of the filesystem that holds the system directory /usr',
+      );
+      expect(bound(rw('/mnt/lib', '/data'))).toThrow('grant /data:rw (host /mnt/lib) shows /usr/lib');
+    });
+
+    it('refuses a second mount of the root filesystem (it holds every system directory) and a bind inside a separate /boot', () => {
+      expect(bound(rw('/mnt/again'))).toThrow(
+        // /bin on hosts where it is a directory, else (merged /usr: a link) /etc.
+        /shows \/ of the filesystem that holds the system directory \/(bin|etc) /,
+      );
+      expect(bound(rw('/mnt/bootbind'))).toThrow(
+        /shows \/grub of the filesystem that holds the system directory \/boot/,
+      );
+    });
+
+    it('takes the newest of mounts stacked on one point', () => {
+      expect(bound(rw('/mnt/stack/cron.d'))).toThrow(/shows \/etc\/cron\.d/);
+    });
+
+    it('passes binds of data, the same binds written as an unprivileged id, and read-only binds', () => {
+      expect(bound(rw('/mnt/ok'))).not.toThrow();
+      expect(bound(rw('/mnt/home/project'))).not.toThrow();
+      expect(bound(rw('/srv/data/y'))).not.toThrow();
+      expect(bound(rw('/mnt/lib'), WORKLOAD)).not.toThrow();
+      expect(bound({ source: '/mnt/lib', target: '/mnt/lib', writable: false })).not.toThrow();
+    });
+
+    it('refuses when the mount table cannot be read (fail closed), and reads it only for a privileged writable grant', () => {
+      let reads = 0;
+      const unreadable = () => {
+        reads += 1;
+        throw Object.assign(new Error('no /proc'), { code: 'ENOENT' });
+      };
+      expect(() => refuseSystemWrites([rw('/srv/data/y')], () => ROOT, unreadable)).toThrow(
+        /cannot be checked without \/proc\/self\/mountinfo \(ENOENT\)/,
+      );
+      reads = 0;
+      refuseSystemWrites([rw('/srv/data/y')], () => WORKLOAD, unreadable);
+      refuseSystemWrites([{ source: '/srv/data/y', target: '/y', writable: false }], () => ROOT, unreadable);
+      expect(reads).toBe(0);
+    });
   });
 });

@@ -1,4 +1,11 @@
+import { realpathSync } from 'node:fs';
 import { OacpError } from '../../core/errors.js';
+import {
+  type FilesystemPlace,
+  filesystemPlace,
+  type MountInfoEntry,
+  readOwnMounts,
+} from '../../core/mountinfo.js';
 import type { NativeErrorCode } from './errors.js';
 import type { Mount } from './mount-plan.js';
 import { overlapsProtected } from './protected-paths.js';
@@ -39,6 +46,56 @@ function privileged(user: SandboxUser): boolean {
 }
 
 /**
+ * Where each system directory that exists lies on its filesystem, by its real path (/lib is
+ * usr/lib on merged-/usr hosts); directories that are their own real path first, so a refusal
+ * names /usr rather than the /lib link into it.
+ */
+function systemPlaces(mounts: readonly MountInfoEntry[]): { dir: string; place: FilesystemPlace }[] {
+  const places = SYSTEM_WRITE_DIRS.flatMap((dir) => {
+    let real: string;
+    try {
+      real = realpathSync(dir);
+    } catch {
+      return [];
+    }
+    const place = filesystemPlace(real, mounts);
+    return place === undefined ? [] : [{ dir, place, linked: real !== dir }];
+  });
+  return places.sort((a, b) => Number(a.linked) - Number(b.linked));
+}
+
+function overlaps(a: string, b: string): boolean {
+  const inside = (child: string, parent: string): boolean =>
+    parent === '/' || child === parent || child.startsWith(`${parent}/`);
+  return inside(a, b) || inside(b, a);
+}
+
+/**
+ * The system directory a grant's source shows under another name (a bind mount of `/usr/lib` at
+ * `/mnt/lib`, a second mount of the root filesystem), found by where it lies on its filesystem
+ * (device and path from mountinfo), with the directory of that filesystem it is.
+ */
+function boundSystemDir(
+  source: string,
+  mounts: readonly MountInfoEntry[],
+  places: readonly { dir: string; place: FilesystemPlace }[],
+): { dir: string; shown: string } | undefined {
+  const place = filesystemPlace(source, mounts);
+  if (place === undefined) return undefined;
+  const hit = places.find(
+    ({ place: system }) => system.device === place.device && overlaps(place.path, system.path),
+  );
+  return hit === undefined ? undefined : { dir: hit.dir, shown: place.path };
+}
+
+function refusal(target: string, detail: string, user: SandboxUser): OacpError<NativeErrorCode> {
+  return new OacpError<NativeErrorCode>(
+    'AIRLOCK_BAD_SPEC',
+    `grant ${target}:rw${detail}, and the workload's writes there would land on the host as uid ${user.uid} gid ${user.gid} (root's), able to replace what the host runs; no sandbox may: grant it read-only (--allow-files ${target}, manifest: capabilities.file_read instead of file_write), or grant a directory outside ${SYSTEM_WRITE_DIRS.join(', ')} or one an unprivileged account owns`,
+  );
+}
+
+/**
  * Refuses a writable grant that is, is inside, or holds (`/:rw`, `/var:rw`)
  * a system directory when the files the workload writes there would land on
  * the host as root's uid or gid: through an idmapped grant of root's
@@ -46,21 +103,52 @@ function privileged(user: SandboxUser): boolean {
  * root (`runAs` invoker or uid 0). Writes landing as an unprivileged id
  * (the dedicated sandbox uid in world-writable /var/tmp, or an account's own
  * directory under /opt) are that account's business and pass. The grant's
- * source (symlinks resolved) and its name inside the sandbox are both checked.
+ * source (symlinks resolved) and its name inside the sandbox are both checked
+ * by name, and the source also by where it lies on its filesystem, so a bind
+ * mount or a second mount of a system directory under another name is refused
+ * too. `readMounts` is asked only when a privileged writable grant passed the
+ * name check; when it throws (no /proc), the grant is refused (fail closed).
  */
-export function refuseSystemWrites(mounts: readonly Mount[], writesAs: WriteIdentity): void {
+export function refuseSystemWrites(
+  mounts: readonly Mount[],
+  writesAs: WriteIdentity,
+  readMounts: () => readonly MountInfoEntry[] = readOwnMounts,
+): void {
+  let table:
+    | { mounts: readonly MountInfoEntry[]; places: { dir: string; place: FilesystemPlace }[] }
+    | undefined;
   mounts.forEach((mount, index) => {
     if (!mount.writable) return;
     const path = [mount.source, mount.target].find((each) => overlapsProtected(each, SYSTEM_WRITE_DIRS));
     const system = path === undefined ? undefined : overlapsProtected(path, SYSTEM_WRITE_DIRS);
-    if (path === undefined || system === undefined) return;
     const user = writesAs(index);
     if (!privileged(user)) return;
-    const host = path === mount.target ? '' : ` (host ${path})`;
-    const relation = path === system ? 'is' : path.startsWith(`${system}/`) ? 'is under' : 'holds';
-    throw new OacpError<NativeErrorCode>(
-      'AIRLOCK_BAD_SPEC',
-      `grant ${mount.target}:rw${host} ${relation} the system directory ${system}, and the workload's writes there would land on the host as uid ${user.uid} gid ${user.gid} (root's), able to replace what the host runs; no sandbox may: grant it read-only (--allow-files ${mount.target}, manifest: capabilities.file_read instead of file_write), or grant a directory outside ${SYSTEM_WRITE_DIRS.join(', ')} or one an unprivileged account owns`,
+    if (path !== undefined && system !== undefined) {
+      const host = path === mount.target ? '' : ` (host ${path})`;
+      const relation = path === system ? 'is' : path.startsWith(`${system}/`) ? 'is under' : 'holds';
+      throw refusal(mount.target, `${host} ${relation} the system directory ${system}`, user);
+    }
+    if (table === undefined) {
+      let read: readonly MountInfoEntry[];
+      try {
+        read = readMounts();
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+        throw refusal(
+          mount.target,
+          ` may show a system directory under another name (a bind mount), which cannot be checked without /proc/self/mountinfo (${code})`,
+          user,
+        );
+      }
+      table = { mounts: read, places: systemPlaces(read) };
+    }
+    const bound = boundSystemDir(mount.source, table.mounts, table.places);
+    if (bound === undefined) return;
+    const host = mount.source === mount.target ? '' : ` (host ${mount.source})`;
+    throw refusal(
+      mount.target,
+      `${host} shows ${bound.shown} of the filesystem that holds the system directory ${bound.dir} (a bind mount or second mount of it)`,
+      user,
     );
   });
 }

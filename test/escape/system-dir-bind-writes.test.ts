@@ -1,0 +1,106 @@
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
+import { HardenedTier } from '../../src/airlock/native/hardened.js';
+import { isRoot, oacpCli } from './confine-harness.js';
+
+/**
+ * Issue 9: the writable system-directory check compared names only, so as
+ * root a bind mount of a system directory under another name
+ * (`mount --bind /opt/app /srv/alias`, then `--allow-files /srv/alias:rw`)
+ * passed and the workload wrote into /opt as host root through the idmapped
+ * grant. The grant is now also placed on its filesystem (device and path from
+ * mountinfo) and refused. Each run happens in its own mount namespace
+ * (`unshare -m`), where the bind is made, so the host's mounts are untouched.
+ */
+const available = {
+  hardened: (await new HardenedTier().availability()).available,
+  gvisor: (await new GvisorTier().availability()).available,
+};
+
+const made: string[] = [];
+afterEach(() => {
+  for (const path of made.splice(0)) rmSync(path, { recursive: true, force: true });
+});
+
+/** A run of the CLI in a private mount namespace where `source` is bound at `alias`. */
+function withBind(source: string, alias: string): string[] {
+  return [
+    '/usr/bin/unshare',
+    '--mount',
+    '--propagation',
+    'private',
+    '/bin/sh',
+    '-c',
+    `mount --bind "${source}" "${alias}" && exec "$0" "$@"`,
+  ];
+}
+
+for (const tier of ['hardened', 'gvisor'] as const) {
+  describe.skipIf(!isRoot || !available[tier])(`${tier}: a system directory bound under another name`, () => {
+    it('as root, refuses a writable grant of a bind of a directory under /opt, and nothing is written', async () => {
+      const dir = mkdtempSync('/opt/oacp-sysbind-');
+      chmodSync(dir, 0o755);
+      const alias = mkdtempSync('/tmp/oacp-alias-');
+      made.push(dir, alias);
+      const result = await oacpCli(
+        [
+          'run',
+          '--tier',
+          tier,
+          '--allow-files',
+          `${alias}:rw`,
+          '--',
+          '/bin/sh',
+          '-c',
+          `echo pwned > ${alias}/planted`,
+        ],
+        { within: withBind(dir, alias) },
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(
+        `grant ${alias}:rw shows ${dir} of the filesystem that holds the system directory /opt`,
+      );
+      expect(result.stderr).toContain('uid 0 gid 0');
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+      expect(existsSync(`${dir}/planted`)).toBe(false);
+    });
+
+    it('as root, refuses a writable grant inside a bind of /usr/lib', async () => {
+      const alias = mkdtempSync('/tmp/oacp-alias-');
+      made.push(alias);
+      const result = await oacpCli(
+        ['run', '--tier', tier, '--allow-files', `${alias}/x86_64-linux-gnu:rw`, '--', '/bin/true'],
+        { within: withBind('/usr/lib', alias) },
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(
+        /shows \/usr\/lib\/x86_64-linux-gnu of the filesystem that holds the system directory \/(usr|lib)/,
+      );
+    });
+
+    it('as root, still runs a writable grant of a bind of a data directory', async () => {
+      const data = mkdtempSync('/tmp/oacp-data-');
+      const alias = mkdtempSync('/tmp/oacp-alias-');
+      mkdirSync(`${data}/sub`);
+      made.push(data, alias);
+      const result = await oacpCli(
+        [
+          'run',
+          '--tier',
+          tier,
+          '--allow-files',
+          `${alias}:rw`,
+          '--',
+          '/bin/sh',
+          '-c',
+          `echo ok > ${alias}/sub/written`,
+        ],
+        { within: withBind(data, alias) },
+      );
+      expect(result.stderr).not.toContain('system directory');
+      expect(result.code).toBe(0);
+      expect(existsSync(`${data}/sub/written`)).toBe(true);
+    });
+  });
+}
