@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { echoError, echoText } from '../core/redact.js';
@@ -13,17 +13,44 @@ interface Waiting {
   settle(answer: { approved: boolean; by: string }): void;
 }
 
+/** A fresh operator token for one desk: 32 random bytes, base64url. */
+export function newDeskToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
 /**
- * Approvals over HTTP for clients without elicitation: `GET <base>` lists the
- * calls waiting, `POST <base>/<id>` with `{"approve": true, "by": "alice"}`
- * decides one. Whoever can reach this endpoint can approve, so serve it only
- * where the bridge's HTTP listener is itself protected (loopback by default).
+ * Approvals over HTTP: `GET <base>` lists the calls waiting, `POST <base>/<id>`
+ * with `{"approve": true, "by": "alice"}` decides one. The endpoint shares the
+ * bridge's listener with the MCP clients whose calls wait here, so it answers
+ * only a request carrying the operator's token (`Authorization: Bearer
+ * <token>`, compared in constant time): the party that asked never approves
+ * its own call. `where` tells a refused caller where the operator finds the
+ * token (never the token itself).
  */
 export class HttpApprovalDesk implements ApprovalDesk {
   readonly method = 'http' as const;
   readonly #waiting = new Map<string, Waiting>();
+  readonly #token: Buffer;
 
-  constructor(readonly base = '/oacp/approvals') {}
+  constructor(
+    token: string,
+    readonly where = 'given to the operator at start',
+    readonly base = '/oacp/approvals',
+  ) {
+    if (token.length < 32) throw new Error('an approval desk token must be at least 32 characters');
+    this.#token = digest(token);
+  }
+
+  /** Whether the request carries the operator's token. */
+  #operator(req: IncomingMessage): boolean {
+    const header = req.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/.exec(header) : null;
+    return match?.[1] !== undefined && timingSafeEqual(digest(match[1]), this.#token);
+  }
 
   decide(request: ApprovalRequest, signal: AbortSignal): Promise<{ approved: boolean; by: string }> {
     const id = randomUUID();
@@ -57,6 +84,14 @@ export class HttpApprovalDesk implements ApprovalDesk {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? '/', 'http://bridge.invalid');
     if (url.pathname !== this.base && !url.pathname.startsWith(`${this.base}/`)) return false;
+    if (!this.#operator(req)) {
+      res.setHeader('www-authenticate', 'Bearer realm="oacp-approvals"');
+      reply(res, 401, {
+        error: `approvals are decided by the operator only: send Authorization: Bearer <token>, the token ${this.where}; the MCP client that asked cannot approve its own call`,
+      });
+      req.resume();
+      return true;
+    }
     if (req.method === 'GET' && url.pathname === this.base) {
       reply(res, 200, { pending: this.pending() });
       return true;

@@ -17,12 +17,13 @@ import type { SecurityEventSink } from '../policy/events.js';
 import { loadPolicyFile } from '../policy/load.js';
 import { ToolPins } from '../policy/pins.js';
 import { ApprovalService } from './approval.js';
-import { HttpApprovalDesk } from './approval-desk.js';
+import { HttpApprovalDesk, newDeskToken } from './approval-desk.js';
 import { bridgeApprovalDesk } from './approval-remote.js';
 import { type Bridge, createBridge } from './bridge.js';
 import { CallRateQuota } from './call-quota.js';
 import type { Catalog } from './catalog/catalog.js';
 import { catalogEntryFor } from './catalog/preload.js';
+import { writeDeskToken } from './desk-token.js';
 import { describeHints, type PermissionHint, permissionHints } from './diagnose/permission-hints.js';
 import { unixSocketHint } from './diagnose/unix-socket-hint.js';
 import type { HeldLog } from './held-log.js';
@@ -60,11 +61,20 @@ export async function runBridge(
   const nonces = openHomeNonceStore(context.home);
   let stopPool: (() => Promise<void>) | undefined;
   let quotas: HomeQuotas | undefined;
+  let deskToken: { path: string; remove(): void } | undefined;
   try {
     const limited = [options, ...(configured?.values() ?? [])].some((o) => o.quotaCalls !== undefined);
     quotas = limited ? await openHomeQuotas(context.home) : undefined;
     const agent = options.agent === undefined ? undefined : agentKey(context.home, env, options.agent);
-    const desk = new HttpApprovalDesk();
+    // The operator's token for the HTTP approval desk: the MCP clients share its listener and must
+    // not approve their own calls. Kept in a 0600 file of the home, masked wherever OACP writes text.
+    const token = newDeskToken();
+    secrets.add([token]);
+    deskToken = options.http === undefined ? undefined : writeDeskToken(context.home, token);
+    const desk = new HttpApprovalDesk(
+      token,
+      deskToken === undefined ? undefined : `in ${deskToken.path} (0600), written when this bridge started`,
+    );
     const signer = receiptSigner(node.keys.airlockSigner(), log);
     stopPool = signer.close;
     const writer = logReceiptWriter(node.log, signer, {
@@ -150,9 +160,14 @@ export async function runBridge(
       maxSessions: options.maxSessions,
     });
     log(`oacp: MCP bridge for ${title} at ${served.url.href} (legacy SSE: ${served.sseUrl.href})`);
+    if (deskToken !== undefined) {
+      log(
+        `oacp: approvals at ${new URL('/oacp/approvals', served.url).href} need Authorization: Bearer $(cat ${deskToken.path})`,
+      );
+    }
     if (!isLoopbackAddress(options.http.host)) {
       log(
-        'oacp: warning: the bridge has no authentication; anyone who can reach this address can call tools and approve calls',
+        'oacp: warning: the bridge has no authentication; anyone who can reach this address can start sessions and call tools (approvals need the token)',
       );
     }
     context.onListening?.(served);
@@ -160,6 +175,7 @@ export async function runBridge(
     await served.close();
     await finish();
   } finally {
+    deskToken?.remove();
     await node.close();
     await stopPool?.();
     await quotas?.close();

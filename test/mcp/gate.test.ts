@@ -9,7 +9,7 @@ import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
 import { signRequest } from '../../src/identity/signed-request.js';
 import { type ApprovalDesk, ApprovalService } from '../../src/mcp/approval.js';
-import { HttpApprovalDesk } from '../../src/mcp/approval-desk.js';
+import { HttpApprovalDesk, newDeskToken } from '../../src/mcp/approval-desk.js';
 import { createBridge } from '../../src/mcp/bridge.js';
 import { CallRateQuota } from '../../src/mcp/call-quota.js';
 import { serveHttp } from '../../src/mcp/http.js';
@@ -214,8 +214,10 @@ describe('approval', () => {
     }
   });
 
-  it('waits at the HTTP approval endpoint for clients without elicitation', async () => {
-    const desk = new HttpApprovalDesk();
+  it("waits at the HTTP approval endpoint, which answers the operator's token only, never the client that asked", async () => {
+    const token = newDeskToken();
+    const desk = new HttpApprovalDesk(token, 'in /home/op/.oacp/approval-desks/1.token (0600)');
+    const operator = { authorization: `Bearer ${token}` };
     const receipts = await testReceipts();
     const bridge = createBridge({
       upstream: quirky(),
@@ -230,20 +232,46 @@ describe('approval', () => {
       const base = new URL('/oacp/approvals', http.url);
       let id: string | undefined;
       for (let i = 0; i < 200 && id === undefined; i++) {
-        const listed = (await (await fetch(base)).json()) as {
+        const listed = (await (await fetch(base, { headers: operator })).json()) as {
           pending: { id: string; request: { tool: string } }[];
         };
         id = listed.pending.find((p) => p.request.tool === 'echo')?.id;
         if (id === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
       }
       expect(id).toBeDefined();
+      // Attack: the client that asked (it reaches the same listener) lists and approves its own call.
+      const approve = JSON.stringify({ approve: true, by: 'agent' });
+      for (const headers of [
+        {},
+        { authorization: 'Bearer wrong-token-of-the-same-length-0123456789abc' },
+        { authorization: `Bearer ${token}x` },
+        { authorization: `Basic ${Buffer.from(`x:${token}`).toString('base64')}` },
+        { authorization: token },
+      ]) {
+        const listing = await fetch(base, { headers });
+        expect(listing.status).toBe(401);
+        expect(await listing.text()).not.toContain('pending');
+        const self = await fetch(new URL(`/oacp/approvals/${id}`, http.url), {
+          method: 'POST',
+          headers,
+          body: approve,
+        });
+        expect(self.status).toBe(401);
+        expect(self.headers.get('www-authenticate')).toMatch(/^Bearer/);
+        const said = await self.text();
+        expect(said).toContain('the MCP client that asked cannot approve its own call');
+        expect(said).toContain('/home/op/.oacp/approval-desks/1.token');
+        expect(said).not.toContain(token);
+      }
       const bad = await fetch(new URL(`/oacp/approvals/${id}`, http.url), {
         method: 'POST',
+        headers: operator,
         body: '{"approve":"yes"}',
       });
       expect(bad.status).toBe(400);
       const ok = await fetch(new URL(`/oacp/approvals/${id}`, http.url), {
         method: 'POST',
+        headers: operator,
         body: JSON.stringify({ approve: true, by: 'alice' }),
       });
       expect(ok.status).toBe(200);
@@ -257,6 +285,10 @@ describe('approval', () => {
       await http.close();
       await receipts.close();
     }
+  });
+
+  it('refuses a desk token too short to be secret', () => {
+    expect(() => new HttpApprovalDesk('short')).toThrow(/at least 32 characters/);
   });
 });
 

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpApprovalDesk } from '../../../src/mcp/approval-desk.js';
+import { HttpApprovalDesk, newDeskToken } from '../../../src/mcp/approval-desk.js';
 import { createBridge } from '../../../src/mcp/bridge.js';
 import { type HttpBridge, serveHttp } from '../../../src/mcp/http.js';
 import { lightUpstream, type TestReceipts, testReceipts } from '../../mcp/helpers.js';
@@ -53,13 +53,14 @@ describe('what OACP answers echo of a caller', () => {
   let receipts: TestReceipts;
   let bridge: HttpBridge;
   const providerKey = 'sk-proj-Hq7Lm2Xv9Rt4Wz6Np1Kd3Bc5';
+  const DESK_TOKEN = newDeskToken();
   beforeAll(async () => {
     gw = await startGateway();
     receipts = await testReceipts();
     bridge = await serveHttp(createBridge({ upstream: lightUpstream('raw', [RAW_SERVER]), receipts }), {
       host: '127.0.0.1',
       port: 0,
-      approvals: new HttpApprovalDesk(),
+      approvals: new HttpApprovalDesk(DESK_TOKEN),
     });
   });
   afterAll(async () => {
@@ -132,7 +133,7 @@ describe('what OACP answers echo of a caller', () => {
     for (const id of [gw.adminKey, providerKey, 'i'.repeat(10_000)]) {
       const answer = await fetch(new URL(`/oacp/approvals/${id}`, bridge.url), {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${DESK_TOKEN}` },
         body: '{"approve": true, "by": "me"}',
       });
       const text = await answer.text();
