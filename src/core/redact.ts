@@ -52,13 +52,30 @@ export function echoError(error: unknown, max = ECHO_MAX): string {
   return echoText(error instanceof Error ? error.message : String(error), max);
 }
 
-/** A deep copy with secrets removed; cycles and depth are bounded so a log call never throws. */
-export function redact(value: unknown, depth = 0): unknown {
+/**
+ * How much of a logged value `redact` keeps: levels below the top, keys of one
+ * object, items of one array, and values in all. A request body or an
+ * upstream answer handed to a log call could otherwise make one line as large
+ * as itself (LOG_STRING_MAX bounds each string, not how many there are). What
+ * is left out is said where it was: an object gets the key `…` with
+ * `[N keys left out]`, an array a last item `[N items left out]`, a level
+ * past the depth `[deeper levels left out]`; once `values` are kept, the
+ * rest of every array and object is left out the same way.
+ */
+export const REDACT_LIMITS = { depth: 8, keys: 100, items: 100, values: 2000 } as const;
+
+/** A deep copy with secrets removed, bounded by REDACT_LIMITS (cycles too), so a log call never throws or floods. */
+export function redact(value: unknown): unknown {
+  return redactWithin(value, 0, { left: REDACT_LIMITS.values });
+}
+
+function redactWithin(value: unknown, depth: number, budget: { left: number }): unknown {
+  budget.left -= 1;
   if (typeof value === 'string') return redactText(value);
   if (value === null || typeof value !== 'object') {
     return typeof value === 'bigint' ? String(value) : value;
   }
-  if (depth > 8) return '[DEPTH]';
+  if (depth >= REDACT_LIMITS.depth) return '[deeper levels left out]';
   if (value instanceof Error) {
     const code = (value as { code?: unknown }).code;
     return {
@@ -67,10 +84,24 @@ export function redact(value: unknown, depth = 0): unknown {
       ...(typeof code === 'string' ? { code } : {}),
     };
   }
-  if (Array.isArray(value)) return value.slice(0, 100).map((item) => redact(item, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    out[key] = isSecretField(key) ? REDACTED : redact(item, depth + 1);
+  if (Array.isArray(value)) {
+    const kept: unknown[] = [];
+    for (const item of value.slice(0, REDACT_LIMITS.items)) {
+      if (budget.left <= 0) break;
+      kept.push(redactWithin(item, depth + 1, budget));
+    }
+    const over = value.length - kept.length;
+    return over > 0 ? [...kept, `[${over} items left out]`] : kept;
   }
+  const keys = Object.keys(value);
+  const out: Record<string, unknown> = {};
+  let kept = 0;
+  for (const key of keys.slice(0, REDACT_LIMITS.keys)) {
+    if (budget.left <= 0) break;
+    const item = (value as Record<string, unknown>)[key];
+    out[key] = isSecretField(key) ? REDACTED : redactWithin(item, depth + 1, budget);
+    kept += 1;
+  }
+  if (keys.length > kept) out['…'] = `[${keys.length - kept} keys left out]`;
   return out;
 }
