@@ -4,7 +4,9 @@ import { clipText } from './clip-text.js';
  * Secrets never reach a log line or an answer: fields whose name says they
  * hold one are replaced whole, and anything shaped like an OACP API key, a
  * model provider's key (`sk-…`) or a bearer token is masked inside any
- * string, wherever it appears (an error message, a URL). The one redactor of
+ * string, wherever it appears (an error message, a URL), and so are a URL's
+ * user information and the values of its secret-named query parameters
+ * (`?token=`, `api_key=`, `sig=`, `X-Amz-Signature=`, …). The one redactor of
  * every OACP listener (gateway, MCP bridge, A2A, Airlock egress proxy).
  */
 
@@ -25,8 +27,31 @@ export function isSecretField(name: string): boolean {
   return SECRET_KEY.test(name) || SECRET_SUFFIX.test(name);
 }
 
+/** A URL's user information (`scheme://user:password@`, `https://token@`): the part before the host. */
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
+/** One query (or fragment) parameter: `?name=value`, `&name=value`, `;name=value`, `#name=value`. */
+const URL_PARAMETER = /([?&;#])([^=&;#\s"'<>]{1,64})=([^&;#\s"'<>]*)/g;
+/** Query parameter names that carry a credential besides isSecretField's (signed URLs, OAuth). */
+const URL_SECRET_PARAMETER =
+  /^(key|sig|sign|auth|code|pass|pwd|x-amz-signature|x-amz-credential|x-goog-signature|x-goog-credential)$/i;
+
+function redactUrls(text: string): string {
+  return text.replace(URL_USERINFO, `$1${REDACTED}@`).replace(URL_PARAMETER, (whole, lead, name, value) => {
+    if (value === '') return whole;
+    let decoded = name as string;
+    try {
+      decoded = decodeURIComponent(decoded);
+    } catch {
+      // A malformed escape is judged as written.
+    }
+    return isSecretField(decoded) || URL_SECRET_PARAMETER.test(decoded)
+      ? `${lead}${name}=${REDACTED}`
+      : whole;
+  });
+}
+
 export function redactText(text: string): string {
-  let out = text;
+  let out = redactUrls(text);
   for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
   return out;
 }
