@@ -83,4 +83,14 @@ export interface A2aSecurityEvent {
   /** The claimed sender's did:key, when the request named one. */
   readonly sender?: string;
   readonly reason: string;
+  /**
+   * Set on a refusal of input nobody the node knows sent (no caller the embedding
+   * server authenticated, no signer the trust graph admitted): anyone on the network
+   * can cause one, so its operator-log line is rate-limited by `source`
+   * (src/gateway/runtime/refusal-warnings.ts, docs/a2a.md).
+   */
+  readonly unauthenticated?: {
+    /** The client address it came from: for the operator's limits and log, never a receipt. */
+    readonly source: string;
+  };
 }

@@ -146,6 +146,8 @@ export class InboundGate implements A2ARequestHandler {
           'cancel_refused',
           'OACP_CANCEL_REFUSED',
           `only the task's sender ${sender} may cancel it: ${verdict.reason}`,
+          context,
+          callerOf(context) !== undefined,
           sender,
         );
         await this.recordTaskRefusal('tasks/cancel', params.id, CANCEL_REFUSED, context);
@@ -262,7 +264,13 @@ export class InboundGate implements A2ARequestHandler {
         ? { ok: false as const, reason: `no ${TASK_SIGNATURE_HEADER} header` }
         : await verifyTaskAccess(taskId, header, sender, this.verifyOptions());
     if (verdict.ok) return;
-    this.refuse('task_refused', 'OACP_TRUST_DENIED', `task ${taskId} is not the caller's: ${verdict.reason}`);
+    this.refuse(
+      'task_refused',
+      'OACP_TRUST_DENIED',
+      `task ${taskId} is not the caller's: ${verdict.reason}`,
+      context,
+      callerOf(context) !== undefined,
+    );
     await this.recordTaskRefusal(method, taskId, notTheCallers(taskId), context);
     throw new TaskNotFoundError(`Task not found: ${taskId}`);
   }
@@ -288,7 +296,13 @@ export class InboundGate implements A2ARequestHandler {
         : caller === undefined
           ? 'the request comes from an unauthenticated caller'
           : 'it was made by another caller';
-    this.refuse('task_refused', 'OACP_TRUST_DENIED', `task ${taskId} is not the caller's: ${why}`);
+    this.refuse(
+      'task_refused',
+      'OACP_TRUST_DENIED',
+      `task ${taskId} is not the caller's: ${why}`,
+      context,
+      caller !== undefined,
+    );
     await this.recordTaskRefusal(method, taskId, notTheCallers(taskId), context);
     throw new TaskNotFoundError(`Task not found: ${taskId}`);
   }
@@ -328,7 +342,13 @@ export class InboundGate implements A2ARequestHandler {
         await this.options.receipts
           ?.record(unreadRefusalRecord(agent, randomUUID(), reason, new Date()))
           .catch(() => undefined);
-      throw this.refuse('malformed_request', 'OACP_SIGNATURE_INVALID', reason);
+      throw this.refuse(
+        'malformed_request',
+        'OACP_SIGNATURE_INVALID',
+        reason,
+        context,
+        callerOf(context) !== undefined,
+      );
     }
     const startedAt = new Date();
     const callId = randomUUID();
@@ -457,6 +477,8 @@ export class InboundGate implements A2ARequestHandler {
         refusedBy.type,
         refusedBy.code,
         `${verdict.decision.reason}${note}`,
+        context,
+        authenticated,
         refusedBy.sender,
       );
     }
@@ -556,6 +578,8 @@ export class InboundGate implements A2ARequestHandler {
     type: A2aSecurityEvent['type'],
     reason: Parameters<typeof refusal>[0],
     message: string,
+    context: ServerCallContext,
+    authenticated: boolean,
     sender?: string,
   ): Error {
     try {
@@ -564,6 +588,7 @@ export class InboundGate implements A2ARequestHandler {
         agent: this.options.agent.name,
         ...(sender === undefined ? {} : { sender }),
         reason: message,
+        ...(authenticated ? {} : { unauthenticated: { source: sourceOf(context) } }),
       });
     } catch {
       // A failing audit sink must not turn a refusal into a crash; the refusal stands.

@@ -29,9 +29,14 @@ const OTHER_SOURCES = 'other sources';
 /** The sources named in the operator's event (never in the public receipt). */
 const TOP_SOURCES = 10;
 
-/** The refusals one agent answered without a receipt over one window. */
-export interface SuppressedRefusals {
-  readonly agent: A2aAgent;
+/** What refusals are counted under: an agent (its name keys the window). */
+export interface RefusalSubject {
+  readonly name: string;
+}
+
+/** The refusals one agent answered without a receipt (or a log line) over one window. */
+export interface SuppressedRefusals<S extends RefusalSubject = A2aAgent> {
+  readonly agent: S;
   readonly count: number;
   readonly sources: number;
   /** The sources with the most, most first (at most TOP_SOURCES): for the operator, not the public log. */
@@ -40,8 +45,8 @@ export interface SuppressedRefusals {
   readonly to: Date;
 }
 
-interface Pending {
-  readonly agent: A2aAgent;
+interface Pending<S extends RefusalSubject> {
+  readonly agent: S;
   readonly since: number;
   readonly from: Date;
   count: number;
@@ -54,24 +59,25 @@ interface Pending {
  * answered the same but counted instead, and each agent's count is recorded once per
  * window (`onSuppressed`: one summary receipt and a security event), at the first refusal
  * after the window or when its timer fires. Refusals of authenticated callers never come
- * here: they are always receipted.
+ * here: they are always receipted. The gateway's operator log limits its warnings of
+ * those refusals with another instance (src/gateway/runtime/refusal-warnings.ts).
  */
-export class RefusalReceiptLimiter {
+export class RefusalReceiptLimiter<S extends RefusalSubject = A2aAgent> {
   private readonly overall: TokenBucket;
   private readonly sources = new Map<string, TokenBucket>();
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending = new Map<string, Pending<S>>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly limits: RefusalReceiptLimits,
-    private readonly onSuppressed: (summary: SuppressedRefusals) => Promise<void>,
+    private readonly onSuppressed: (summary: SuppressedRefusals<S>) => Promise<void>,
     private readonly clock: Clock = monotonicClock,
   ) {
     this.overall = perMinute(limits.overallPerMinute, clock);
   }
 
   /** Whether this refusal from `source` gets its own receipt; when not, it is counted for its summary. */
-  admit(agent: A2aAgent, source: string): boolean {
+  admit(agent: S, source: string): boolean {
     this.flushDue();
     const bucket = this.bucketOf(source);
     if (bucket.available() >= 1 && this.overall.available() >= 1) {
@@ -106,7 +112,7 @@ export class RefusalReceiptLimiter {
   }
 
   /** The summary of one window; a failure to record it is not the caller's (the refusals stand). */
-  private emit(pending: Pending): Promise<void> {
+  private emit(pending: Pending<S>): Promise<void> {
     const top = [...pending.bySource]
       .sort((a, b) => b[1] - a[1])
       .slice(0, TOP_SOURCES)
@@ -121,7 +127,7 @@ export class RefusalReceiptLimiter {
     }).catch(() => undefined);
   }
 
-  private count(agent: A2aAgent, source: string): void {
+  private count(agent: S, source: string): void {
     let pending = this.pending.get(agent.name);
     if (pending === undefined) {
       pending = { agent, since: this.clock(), from: new Date(), count: 0, bySource: new Map() };

@@ -249,7 +249,12 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     const check = checkRequest(body, dialect);
     if (!check.ok) {
       try {
-        options.onSecurityEvent?.({ type: 'malformed_request', agent: agent.name, reason: check.message });
+        options.onSecurityEvent?.({
+          type: 'malformed_request',
+          agent: agent.name,
+          reason: check.message,
+          unauthenticated: { source: sourceOf(c.env) },
+        });
       } catch {
         // The refusal below stands whatever the audit sink does.
       }
@@ -310,7 +315,12 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     const agent = name === undefined ? undefined : await options.agents.get(name);
     if (agent === undefined) return undefined;
     try {
-      options.onSecurityEvent?.({ type: 'malformed_request', agent: agent.name, reason });
+      options.onSecurityEvent?.({
+        type: 'malformed_request',
+        agent: agent.name,
+        reason,
+        unauthenticated: { source: sourceOf(env) },
+      });
     } catch {
       // The refusal below stands whatever the audit sink does.
     }

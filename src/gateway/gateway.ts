@@ -74,6 +74,7 @@ import { loadGlobalPolicies, loadGlobalPolicyFiles } from './runtime/policy/load
 import { DEFAULT_GLOBAL_POLICY } from './runtime/policy/schema.js';
 import { type GatewayQuotaOptions, GatewayQuotas } from './runtime/quotas.js';
 import { ReceiptRecorder } from './runtime/receipt-recorder.js';
+import { refusalWarnings } from './runtime/refusal-warnings.js';
 import { registryDirectory } from './runtime/registry-directory.js';
 import { recordReplayedToolCall } from './runtime/replayed-call.js';
 import { ToolCaller } from './runtime/tool-caller.js';
@@ -451,6 +452,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       hostGuard: hostGuardFor(address.host),
       approvals,
     };
+    // Refusals anyone can cause get receipts within these limits, so nobody can fill the log.
+    const refusalLimits = {
+      perSourcePerMinute: config.a2a.refusal_receipts.per_source_per_minute,
+      overallPerMinute: config.a2a.refusal_receipts.overall_per_minute,
+    };
+    // Every refusal is counted; an unauthenticated one's log line is limited as its receipt is.
+    const a2aWarnings = refusalWarnings(logger, refusalLimits, (event) =>
+      metrics.security('warning', `a2a_${event.type}`),
+    );
+    closers.push(() => a2aWarnings.flush());
     // A2A (docs/a2a.md): the running agents' signed cards and JSON-RPC endpoints under /a2a.
     const a2a = gatewayA2aServer({
       agents,
@@ -482,20 +493,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             // Cards name this node's log as read through any member (routes-cluster.ts).
             logPaths: memberLogPaths(cluster.nodeId),
           }),
-      onSecurityEvent: (event) => {
-        metrics.security('warning', `a2a_${event.type}`);
-        logger.warn('a2a request refused', { ...event });
-      },
+      onSecurityEvent: a2aWarnings.onEvent,
       // Refused messages get a receipt each, through the same recorder as tool calls.
       receipts: {
         reserve: () => receipts.reserve(),
         record: (record) => receipts.toolCall(record, record.agent),
       },
-      // Refusals anyone can cause get receipts within these limits, so nobody can fill the log.
-      refusalReceipts: {
-        perSourcePerMinute: config.a2a.refusal_receipts.per_source_per_minute,
-        overallPerMinute: config.a2a.refusal_receipts.overall_per_minute,
-      },
+      refusalReceipts: refusalLimits,
       checks: a2aInboundChecks({ globalPolicy, quotas, agents }),
       secrets,
     });

@@ -9,6 +9,7 @@ import {
 } from '../core/ed25519.js';
 import { OacpError } from '../core/errors.js';
 import { notOursReason } from '../core/not-ours.js';
+import type { SecretValues } from '../core/secret-values.js';
 import { parseAgentName } from './agent-name.js';
 import { didKeyFromPublicKey } from './did-key.js';
 import type { IdentityErrorCode } from './errors.js';
@@ -23,6 +24,7 @@ import {
   masterKeyTexts,
   parseMasterKeyEnv,
 } from './master-key.js';
+import { privateKeyTexts } from './private-key-texts.js';
 import { type PublicKeyForms, publicKeyForms } from './public-key-forms.js';
 import { type KeyKind, parseSealedKey, sealKey, unsealKey } from './sealed-key.js';
 import { ensureSecretDir, writeSecretFile } from './secret-files.js';
@@ -35,10 +37,19 @@ export interface InitOptions {
   /** Replace the keys of an existing home (and remove its agents, whose keys belong to the old home). */
   readonly force?: boolean;
   readonly now?: () => Date;
+  /** The process's live secret values: every key this store holds registers its text forms here. */
+  readonly secrets?: SecretValues;
 }
 
 export interface OpenOptions {
   readonly now?: () => Date;
+  /**
+   * The process's live secret values: the master key's text forms and those of
+   * every private key this store decrypts (Airlock, log, each agent's as it is
+   * loaded: privateKeyTexts) are registered here, so no log line, error answer
+   * or receipt reason of the process shows one.
+   */
+  readonly secrets?: SecretValues;
 }
 
 /** An agent's public identity; listing agents never needs their private keys in memory for long. */
@@ -64,6 +75,7 @@ export class KeyStore {
   readonly #airlock: Signer;
   readonly #log: Signer;
   readonly #now: () => Date;
+  readonly #secrets: SecretValues | undefined;
 
   private constructor(
     layout: HomeLayout,
@@ -71,12 +83,14 @@ export class KeyStore {
     airlock: Signer,
     log: Signer,
     now: () => Date,
+    secrets: SecretValues | undefined,
   ) {
     this.#layout = layout;
     this.#masterKey = masterKey;
     this.#airlock = airlock;
     this.#log = log;
     this.#now = now;
+    this.#secrets = secrets;
   }
 
   /** Whether `home` already holds OACP keys (what `init` refuses to overwrite). */
@@ -122,8 +136,9 @@ export class KeyStore {
     // ~/.oacp), and whoever made it: the CLI's `oacp init` or a program using the library.
     registerOacpHome(home);
     const masterKey = envKey ?? createMasterKeyFile(layout, force);
+    options.secrets?.add(masterKeyTexts(masterKey.bytes));
     const write = (kind: KeyKind, path: string): Signer => {
-      const { signer, seed } = freshKey();
+      const { signer, seed } = freshKey(options.secrets);
       const sealed = sealKey(masterKey.bytes, {
         kind,
         name: kind,
@@ -138,7 +153,7 @@ export class KeyStore {
     const airlock = write('airlock', layout.airlockKey);
     const log = write('log', layout.logKey);
     if (force) removeAgentFiles(layout);
-    return new KeyStore(layout, masterKey, airlock, log, now);
+    return new KeyStore(layout, masterKey, airlock, log, now, options.secrets);
   }
 
   /** Opens an existing home; the Airlock and log keys are decrypted now, so a wrong master key fails here. */
@@ -152,9 +167,10 @@ export class KeyStore {
       );
     }
     const masterKey = loadMasterKey(layout.masterKey, env);
-    const airlock = loadKey(masterKey, layout.airlockKey, 'airlock', 'airlock').signer;
-    const log = loadKey(masterKey, layout.logKey, 'log', 'log').signer;
-    return new KeyStore(layout, masterKey, airlock, log, options.now ?? (() => new Date()));
+    options.secrets?.add(masterKeyTexts(masterKey.bytes));
+    const airlock = loadKey(masterKey, layout.airlockKey, 'airlock', 'airlock', options.secrets).signer;
+    const log = loadKey(masterKey, layout.logKey, 'log', 'log', options.secrets).signer;
+    return new KeyStore(layout, masterKey, airlock, log, options.now ?? (() => new Date()), options.secrets);
   }
 
   get home(): string {
@@ -192,7 +208,7 @@ export class KeyStore {
   createAgent(name: string): AgentIdentity {
     const agentName = parseAgentName(name);
     const path = this.#layout.agentKey(agentName);
-    const { signer, seed } = freshKey();
+    const { signer, seed } = freshKey(this.#secrets);
     const did = didKeyFromPublicKey(signer.publicKey);
     const createdAt = this.#now().toISOString();
     const sealed = sealKey(this.#masterKey.bytes, {
@@ -226,7 +242,13 @@ export class KeyStore {
   /** Loads and decrypts one agent's key; the file is authenticated against its name and public key. */
   agent(name: string): AgentIdentity {
     const agentName = parseAgentName(name);
-    const loaded = loadKey(this.#masterKey, this.#layout.agentKey(agentName), 'agent', agentName);
+    const loaded = loadKey(
+      this.#masterKey,
+      this.#layout.agentKey(agentName),
+      'agent',
+      agentName,
+      this.#secrets,
+    );
     const did = didKeyFromPublicKey(loaded.signer.publicKey);
     if (loaded.did !== did) {
       throw new OacpError<IdentityErrorCode>(
@@ -270,8 +292,9 @@ function createMasterKeyFile(layout: HomeLayout, force: boolean): MasterKey {
   return { bytes, source: 'file' };
 }
 
-function freshKey(): { signer: Signer; seed: Uint8Array } {
+function freshKey(secrets: SecretValues | undefined): { signer: Signer; seed: Uint8Array } {
   const { privateKey } = generateEd25519();
+  secrets?.add(privateKeyTexts(privateKey));
   return { signer: keySigner(privateKey), seed: rawPrivateSeed(privateKey) };
 }
 
@@ -280,6 +303,7 @@ function loadKey(
   path: string,
   kind: KeyKind,
   name: string,
+  secrets: SecretValues | undefined,
 ): { signer: Signer; did: string | undefined; createdAt: string } {
   const where = kind === 'agent' ? `agents/${name}.json` : `keys/${kind}.json`;
   let text: string;
@@ -312,6 +336,7 @@ function loadKey(
   } finally {
     seed.fill(0);
   }
+  secrets?.add(privateKeyTexts(privateKey));
   const signer = keySigner(privateKey);
   // The AAD already binds the public key; this guards against a file sealed with a mismatched pair.
   if (Buffer.compare(Buffer.from(signer.publicKey), Buffer.from(sealed.publicKey, 'base64')) !== 0) {

@@ -7,7 +7,7 @@ import type { Signer } from '../core/ed25519.js';
 import { isLoopbackAddress } from '../core/loopback.js';
 import type { SecretValues } from '../core/secret-values.js';
 import { openHomeNonceStore } from '../identity/home-nonce-store.js';
-import { KeyStore } from '../identity/keystore.js';
+import type { KeyStore } from '../identity/keystore.js';
 import type { NonceStore } from '../identity/nonce-store.js';
 import { describeRecovery } from '../node/intent-journal.js';
 import { logDirectory, OacpNode } from '../node/oacp-node.js';
@@ -49,7 +49,7 @@ export async function runBridge(
     readonly env: Readonly<Record<string, string | undefined>>;
     readonly catalog: Catalog;
     readonly held: HeldLog;
-    /** Masks `log` already; the master key's forms are added at open, and receipt reasons are masked with it. */
+    /** Masks `log` already; the master key's and the private keys' forms are added at open, and receipt reasons are masked with it. */
     readonly secrets: SecretValues;
   },
   early: Promise<PreparedServer> | undefined,
@@ -65,7 +65,7 @@ export async function runBridge(
   try {
     const limited = [options, ...(configured?.values() ?? [])].some((o) => o.quotaCalls !== undefined);
     quotas = limited ? await openHomeQuotas(context.home) : undefined;
-    const agent = options.agent === undefined ? undefined : agentKey(context.home, env, options.agent);
+    const agent = options.agent === undefined ? undefined : agentKey(node.keys, options.agent);
     // The operator's token for the HTTP approval desk: the MCP clients share its listener and must
     // not approve their own calls. Kept in a 0600 file of the home, masked wherever OACP writes text.
     const token = newDeskToken();
@@ -349,12 +349,9 @@ function toolsOption(options: McpRunOptions): { tools?: { allow: string[]; deny:
   return {};
 }
 
-function agentKey(
-  home: string,
-  env: Readonly<Record<string, string | undefined>>,
-  name: string,
-): { did: string; signer: Signer } {
-  const agent = KeyStore.open(home, env).agent(name);
+/** The agent's key, from the node's own store: its text forms join the process's secrets as it loads. */
+function agentKey(keys: KeyStore, name: string): { did: string; signer: Signer } {
+  const agent = keys.agent(name);
   return { did: agent.did, signer: agent.signer };
 }
 

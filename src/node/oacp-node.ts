@@ -35,7 +35,7 @@ export interface OacpNodeOptions {
   readonly signingWorkers?: number;
   /** Open the log read-only (list, show, export): no lock, no writes; `record` is refused. */
   readonly readOnly?: boolean;
-  /** The process's live secret values: the master key's text forms are registered with it at open. */
+  /** The process's live secret values: the master key's and the private keys' text forms are registered with it at open. */
   readonly secrets?: SecretValues;
 }
 
@@ -79,8 +79,12 @@ export class OacpNode {
       );
     }
     const workers = parsed.data.signingWorkers ?? 0;
-    const keys = KeyStore.open(home, env);
-    parsed.data.secrets?.add(keys.masterKeyTexts());
+    // Registers the master key's and every private key's text forms with the process's secrets.
+    const keys = KeyStore.open(
+      home,
+      env,
+      parsed.data.secrets === undefined ? {} : { secrets: parsed.data.secrets },
+    );
     const { origin } = readNodeConfig(home);
     const signer = keys.logSigner();
     const vkey = formatVerifierKey(origin, SIG_TYPE_ED25519, signer.publicKey);

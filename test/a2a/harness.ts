@@ -27,6 +27,8 @@ export interface TestNode {
   readonly url: string;
   readonly admin: OacpClient;
   readonly events: A2aSecurityEvent[];
+  /** Every line the gateway logged at warn or above, parsed. */
+  readonly lines: Record<string, unknown>[];
   /** Creates and starts an agent; returns its did and signer. */
   agent(name: string, code?: string): Promise<{ did: string; signer: Signer }>;
   close(): Promise<void>;
@@ -43,8 +45,10 @@ export async function startNode(
 ): Promise<TestNode> {
   const home = await freshHome('oacp-a2a-');
   const events: A2aSecurityEvent[] = [];
+  const lines: Record<string, unknown>[] = [];
   const logger = new Logger((line) => {
     const record = JSON.parse(line) as { msg?: string } & A2aSecurityEvent;
+    lines.push(record as unknown as Record<string, unknown>);
     if (record.msg === 'a2a request refused') {
       const { type, agent, sender, reason } = record;
       events.push({ type, agent, reason, ...(sender === undefined ? {} : { sender }) });
@@ -68,6 +72,7 @@ export async function startNode(
     url: base,
     admin,
     events,
+    lines,
     async agent(name, code = ECHO_AGENT) {
       const created = await admin.createAgent({ name, manifest: { ...MANIFEST, name }, code });
       await admin.startAgent(name);

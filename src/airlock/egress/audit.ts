@@ -1,3 +1,5 @@
+import { ANSWER_MAX, echoText } from '../../core/redact.js';
+
 /** One egress decision as it is kept for receipts and shown to the user. */
 export interface EgressEvent {
   /** ISO 8601 time of the decision. */
@@ -18,9 +20,15 @@ export class EgressAudit {
 
   constructor(private readonly onEvent?: (event: EgressEvent) => void) {}
 
+  /**
+   * Keeps `event` with its reason passed through the one redactor and cut
+   * (echoText): a reason may quote what the workload sent or a resolver's error
+   * (a URL with credentials, a token in a query), and events reach receipts and logs.
+   */
   record(event: EgressEvent): void {
-    this.list.push(event);
-    this.onEvent?.(event);
+    const kept = { ...event, reason: echoText(event.reason, ANSWER_MAX) };
+    this.list.push(kept);
+    this.onEvent?.(kept);
   }
 
   get events(): readonly EgressEvent[] {

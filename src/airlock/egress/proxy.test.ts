@@ -264,6 +264,21 @@ describe('egress proxy', () => {
     expect(proxy.audit.denied).toBe(1);
   });
 
+  it("attack: a resolver's error quoting a URL with credentials and a token: masked in the answer and in the recorded event", async () => {
+    const resolver: Resolver = async () => {
+      throw new Error('DoH https://dns-user:dohpass-9q8w@doh.test/dns-query?token=doh-tok-7e6r failed');
+    };
+    const events: EgressEvent[] = [];
+    const { path } = await startProxy({ allowlist: ['gone.test'] }, { resolver, events });
+    const { status, reason, socket } = await connectVia(path, 'gone.test:443');
+    socket.destroy();
+    expect(status).toBe(502);
+    const kept = [reason, ...events.map((event) => event.reason)].join('\n');
+    expect(events).toHaveLength(1);
+    for (const secret of ['dohpass-9q8w', 'doh-tok-7e6r', 'dns-user']) expect(kept).not.toContain(secret);
+    expect(events[0]?.reason).toContain('cannot resolve gone.test: DoH https://[REDACTED]@doh.test/');
+  });
+
   it('applies network_requests_per_min and names the quota', async () => {
     const { path, proxy } = await startProxy({ allowlist: [`127.0.0.1:${webPort}`] }, { perMinute: 2 });
     const url = `http://127.0.0.1:${webPort}/`;

@@ -3,6 +3,7 @@ import type { Manifest } from '../../capability/manifest.js';
 import { decideTool } from '../../capability/name-policy.js';
 import { NetworkPolicy } from '../../capability/network-policy.js';
 import { describeError, OacpError } from '../../core/errors.js';
+import { ANSWER_MAX, echoText } from '../../core/redact.js';
 import type { QuotaLedger } from '../quota/ledger.js';
 import type { GuestFetchRequest, HostBindings } from './host-bindings.js';
 import { decodeFromGuest, encodeForGuest, type JsonLimits } from './json-boundary.js';
@@ -171,7 +172,10 @@ export class HostBridge {
     try {
       return await run();
     } catch (error) {
-      throw new OacpError('WASM_GUEST_ERROR', `${what} failed: ${describeError(error)}`);
+      throw new OacpError(
+        'WASM_GUEST_ERROR',
+        echoText(`${what} failed: ${describeError(error)}`, ANSWER_MAX),
+      );
     }
   }
 
@@ -179,7 +183,9 @@ export class HostBridge {
     return value === undefined ? undefined : encodeForGuest(value, this.limits, what);
   }
 
-  private refuse(reason: string, egress = false): OacpError {
+  /** A refusal's reason may quote the guest's URL (credentials, a token in its query): redacted and cut. */
+  private refuse(said: string, egress = false): OacpError {
+    const reason = echoText(said, ANSWER_MAX);
     if (egress) this.counters.egressDenied += 1;
     this.counters.denials.push(reason);
     return new OacpError('WASM_GUEST_ERROR', reason);

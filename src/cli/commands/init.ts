@@ -11,7 +11,11 @@ export const registerInit: CommandRegistrar = (program, context) => {
     .action(async (options: { origin?: string; force?: boolean }, command) => {
       const home = context.home(command);
       const origin = options.origin === undefined ? undefined : parseOrigin(options.origin);
-      const store = await KeyStore.init(home, { env: context.env, force: options.force === true });
+      const store = await KeyStore.init(home, {
+        env: context.env,
+        force: options.force === true,
+        secrets: context.secrets,
+      });
       const keys = store.publicKeys();
       writeNodeConfig(home, { version: 1, origin: origin ?? defaultOrigin(keys.log.raw) });
       const { out } = context.output;

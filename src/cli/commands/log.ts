@@ -165,7 +165,7 @@ async function withNode<T>(
 ): Promise<T> {
   const home = context.home(command);
   await recordInterrupted(context, home);
-  const node = await OacpNode.open(home, context.env, { readOnly: true });
+  const node = await OacpNode.open(home, context.env, { readOnly: true, secrets: context.secrets });
   try {
     return await run(node);
   } finally {
@@ -181,7 +181,7 @@ async function withNode<T>(
 async function recordInterrupted(context: CliContext, home: string): Promise<void> {
   if (!hasOrphanedIntents(intentsDirectory(home))) return;
   try {
-    const writer = await OacpNode.open(home, context.env);
+    const writer = await OacpNode.open(home, context.env, { secrets: context.secrets });
     for (const line of describeRecovery(writer.recovered)) context.output.err(`oacp: ${line}`);
     await writer.close();
   } catch (error) {

@@ -3,6 +3,7 @@ import type { ExecutionStatement } from '../../attest/oacp-statement.js';
 import type { BuildStatementInput } from '../../attest/receipt.js';
 import type { Signer } from '../../core/ed25519.js';
 import { describeError } from '../../core/errors.js';
+import type { SecretValues } from '../../core/secret-values.js';
 import { ReceiptSlot } from '../../mcp/receipt-slot.js';
 import { describeRecovery } from '../../node/intent-journal.js';
 import { logDirectory, OacpNode } from '../../node/oacp-node.js';
@@ -33,10 +34,11 @@ export async function openRunRecorder(
   home: string,
   env: NodeJS.ProcessEnv,
   output: Output,
+  secrets?: SecretValues,
 ): Promise<RunRecorder> {
   let node: OacpNode;
   try {
-    node = await OacpNode.open(home, env);
+    node = await OacpNode.open(home, env, secrets === undefined ? {} : { secrets });
   } catch (error) {
     throw new CliExit(
       `oacp run records a signed receipt of every run and cannot here (${describeError(error)}); ${OPT_OUT}`,

@@ -99,7 +99,9 @@ export const registerRun: CommandRegistrar = (program, context) => {
       const home = context.home(command);
       const agent = flags.agent === undefined ? undefined : openKeyStore(context, command).agent(flags.agent);
       const recorder =
-        flags.receipt === false ? undefined : await openRunRecorder(home, context.env, context.output);
+        flags.receipt === false
+          ? undefined
+          : await openRunRecorder(home, context.env, context.output, context.secrets);
       const interruption = interruptOnSignals();
       let failed = false;
       try {

@@ -6,7 +6,7 @@ import { CliExit } from '../io.js';
 import type { CliContext } from '../program.js';
 
 export function openKeyStore(context: CliContext, command: Command): KeyStore {
-  return KeyStore.open(context.home(command), context.env);
+  return KeyStore.open(context.home(command), context.env, { secrets: context.secrets });
 }
 
 /** Commander accumulator for repeatable options. */

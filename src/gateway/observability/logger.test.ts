@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redact, redactText } from '../../core/redact.js';
+import { REDACT_LIMITS, redact, redactText } from '../../core/redact.js';
 import { SecretValues } from '../../core/secret-values.js';
 import { LOG_STRING_MAX, Logger } from './logger.js';
 
@@ -121,5 +121,47 @@ describe('structured logs', () => {
       error: { message: 'bad token [REDACTED]' },
       '[REDACTED]': 1,
     });
+  });
+});
+
+describe('Logger bounds the shape of what it logs', () => {
+  it('keeps at most REDACT_LIMITS keys, items and levels of a flood of a value, and says how many it left out', () => {
+    const lines: string[] = [];
+    const log = new Logger((line) => lines.push(line));
+    const wide: Record<string, number> = {};
+    for (let i = 0; i < 50_000; i++) wide[`k${i}`] = i;
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 1_000; i++) deep = { d: deep };
+    const long = Array.from({ length: 50_000 }, (_, i) => i);
+    log.warn('upstream answer', { wide, deep, long });
+    expect(lines).toHaveLength(1);
+    const line = lines[0] ?? '';
+    expect(line.length).toBeLessThan(20_000);
+    const parsed = JSON.parse(line) as {
+      wide: Record<string, unknown>;
+      deep: unknown;
+      long: unknown[];
+    };
+    expect(Object.keys(parsed.wide)).toHaveLength(REDACT_LIMITS.keys + 1);
+    expect(parsed.wide['…']).toBe(`[${50_000 - REDACT_LIMITS.keys} keys left out]`);
+    expect(parsed.long).toHaveLength(REDACT_LIMITS.items + 1);
+    expect(parsed.long.at(-1)).toBe(`[${50_000 - REDACT_LIMITS.items} items left out]`);
+    expect(line).toContain('[deeper levels left out]');
+    expect(line).not.toContain('bottom');
+  });
+
+  it('stops at REDACT_LIMITS.values values in all, however they are nested', () => {
+    const lines: string[] = [];
+    const log = new Logger((line) => lines.push(line));
+    // 100 keys of 100 items of 100 items: a million values, each within the per-level bounds.
+    const row = Array.from({ length: 100 }, () => Array.from({ length: 100 }, () => 'x'));
+    const body: Record<string, unknown> = {};
+    for (let i = 0; i < 100; i++) body[`k${i}`] = row;
+    log.info('m', { body });
+    const line = lines[0] ?? '';
+    expect(line.split('"x"').length - 1).toBeLessThan(REDACT_LIMITS.values);
+    expect(line).toMatch(/items left out\]/);
+    expect(line).toMatch(/"…":"\[\d+ keys left out\]"/);
+    expect(line.length).toBeLessThan(40_000);
   });
 });

@@ -9,6 +9,7 @@ import type { GuestFetchRequest, GuestFetchResponse } from '../../airlock/wasm/h
 import type { Manifest } from '../../capability/manifest.js';
 import { NetworkPolicy } from '../../capability/network-policy.js';
 import { allow } from '../../core/decision.js';
+import { ANSWER_MAX, echoText } from '../../core/redact.js';
 
 export interface EgressFetchOptions {
   readonly resolver?: Resolver;
@@ -42,7 +43,8 @@ export function egressFetch(
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
     const gate = await checkEgress({ rules, resolver, limiter, audit }, request.method, { host, port });
-    if (gate.effect === 'deny') throw new Error(`egress refused: ${gate.decision.reason}`);
+    if (gate.effect === 'deny')
+      throw new Error(`egress refused: ${echoText(gate.decision.reason, ANSWER_MAX)}`);
     return send(url, request, gate.address, { maxBytes, timeoutMs });
   };
 }
