@@ -32,7 +32,8 @@ export function toolRoutes(services: GatewayServices): Route[] {
           c,
           principal.kind === 'agent' ? principal.agent : undefined,
         ).catch(async (error: unknown) => {
-          await recordRefusal(c, error);
+          // A failure to record never changes the answer.
+          await recordRefusal(c, error).catch(() => undefined);
           throw error;
         });
         const request = c.req.raw;
