@@ -3,6 +3,7 @@ import { canonicalize } from '../core/jcs.js';
 import { cedar } from './cedar.js';
 import { toCedarArguments } from './context.js';
 import { type PolicyDecision, policyDecision } from './decision.js';
+import { DecisionCache } from './decision-cache.js';
 import type { LoadedPolicies } from './load.js';
 import { loneSurrogatePath, loneSurrogateReason } from './lone-surrogates.js';
 import type { ToolCallRequest } from './request.js';
@@ -22,15 +23,13 @@ export class PolicyEngine {
   // rejected it on a second look, and then every call is denied with the reason.
   readonly #prepareError: string | undefined;
 
-  // Cedar is deterministic over the request (OACP puts no clock in the context), so a
-  // decision can be reused for an identical request under the same policy text.
-  readonly #cache = new Map<string, PolicyDecision>();
-  readonly #cacheSize: number;
+  // A decision is reused for an identical request under the same policy text.
+  readonly #cache: DecisionCache;
 
   /** `cacheSize` identical requests' decisions are remembered (0 turns the cache off). */
   constructor(policies: LoadedPolicies, options: { cacheSize?: number } = {}) {
     this.policies = policies;
-    this.#cacheSize = options.cacheSize ?? 1024;
+    this.#cache = new DecisionCache(options.cacheSize ?? 1024);
     this.#setId = `oacp-${policies.digest}`;
     const prepared = cedar().preparsePolicySet(this.#setId, { staticPolicies: policies.text });
     this.#prepareError =
@@ -38,22 +37,8 @@ export class PolicyEngine {
   }
 
   authorize(request: ToolCallRequest): PolicyDecision {
-    const key = this.#cacheSize > 0 ? cacheKey(request) : undefined;
-    if (key === undefined) return this.#evaluate(request);
-    const cached = this.#cache.get(key);
-    if (cached !== undefined) {
-      // Re-insert so the map's order is least-recently-used first.
-      this.#cache.delete(key);
-      this.#cache.set(key, cached);
-      return cached;
-    }
-    const decision = this.#evaluate(request);
-    this.#cache.set(key, decision);
-    if (this.#cache.size > this.#cacheSize) {
-      const oldest = this.#cache.keys().next().value;
-      if (oldest !== undefined) this.#cache.delete(oldest);
-    }
-    return decision;
+    const key = this.#cache.capacity > 0 ? cacheKey(request) : undefined;
+    return this.#cache.decide(key, () => this.#evaluate(request));
   }
 
   #evaluate(request: ToolCallRequest): PolicyDecision {
@@ -133,12 +118,9 @@ export class PolicyEngine {
   }
 }
 
-/** Requests with large arguments are not cached: the key would cost more than it saves. */
-const MAX_KEY_CHARS = 4096;
-
 function cacheKey(request: ToolCallRequest): string | undefined {
   try {
-    const key = canonicalize([
+    return canonicalize([
       request.action ?? 'tools/call',
       request.resource?.type ?? null,
       request.resource?.id ?? null,
@@ -147,7 +129,6 @@ function cacheKey(request: ToolCallRequest): string | undefined {
       request.server,
       request.arguments ?? {},
     ]);
-    return key.length <= MAX_KEY_CHARS ? key : undefined;
   } catch {
     return undefined;
   }

@@ -76,9 +76,12 @@ export function createApp(services: GatewayServices, mounts: readonly Mount[] = 
   app.use('*', bodyLimit({ maxBytes, maxDepth: MAX_BODY_DEPTH, held }, anyMount(mounts)));
 
   const declared: DeclaredRoute[] = [];
-  for (const { method, path, access, handler } of gatewayRoutes(services)) {
+  for (const { method, path, access, handler, refused } of gatewayRoutes(services)) {
     if (access.kind === 'public') app.on(method, path, handler);
-    else app.on(method, path, authenticate(services.auth), authorize(access, services.agents, path), handler);
+    else {
+      const allowed = authorize(access, services.agents, path, refused);
+      app.on(method, path, authenticate(services.auth), allowed, handler);
+    }
     declared.push({ method, path, access });
   }
   for (const mount of mounts) {

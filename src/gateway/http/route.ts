@@ -1,6 +1,6 @@
 import type { Handler } from 'hono';
 import type { ApiScope } from '../apikeys/scopes.js';
-import type { GatewayEnv } from './env.js';
+import type { GatewayContext, GatewayEnv } from './env.js';
 
 /** Who may call a route; declared beside each route, enforced by middleware before its handler runs. */
 export type Access =
@@ -23,18 +23,32 @@ export const agentKey = (name: ApiScope): Access => ({ kind: 'agent-key', scope:
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
+/**
+ * Records a request the route's access check refused for an authenticated caller, before the
+ * error is answered (a tool call's refusal gets its receipt); its own failure is swallowed.
+ */
+export type RefusalRecorder = (c: GatewayContext, error: unknown) => Promise<void>;
+
 /** A route as declared: method, path, access, handler; registered by mountRoutes. */
 export interface Route {
   readonly method: Method;
   readonly path: string;
   readonly access: Access;
   readonly handler: Handler<GatewayEnv>;
+  /** Told of the access check's refusal of an authenticated caller (see authorize.ts). */
+  readonly refused?: RefusalRecorder;
 }
 
 /** One line per route: `route('GET', '/v1/agents', scope('agents:read'), handler)`. */
-export function route(method: Method, path: string, access: Access, handler: Handler<GatewayEnv>): Route {
-  return { method, path, access, handler };
+export function route(
+  method: Method,
+  path: string,
+  access: Access,
+  handler: Handler<GatewayEnv>,
+  refused?: RefusalRecorder,
+): Route {
+  return { method, path, access, handler, ...(refused === undefined ? {} : { refused }) };
 }
 
 /** What a route requires, without its handler: what the route-table test walks. */
-export type DeclaredRoute = Omit<Route, 'handler'>;
+export type DeclaredRoute = Omit<Route, 'handler' | 'refused'>;

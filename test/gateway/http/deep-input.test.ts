@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_DEPTH } from '../../../src/gateway/http/env.js';
 import { signRequest } from '../../../src/identity/signed-request.js';
 import { MANIFEST, raw, startGateway, type TestGateway } from '../service/harness.js';
+import { receiptPredicate } from '../service/signed-call.js';
 
 const nested = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 const nestedObject = (depth: number): string => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
@@ -53,8 +54,19 @@ describe('deep and malformed input is a 400, never a 500', () => {
           });
         }
       }
-      // Refused before anything ran: no tool call, no run, nothing logged.
-      expect(gw.gateway.node.log.size).toBe(logSize);
+      // Refused before anything ran: nothing stored, no run; each refused tool call (one per
+      // shape) is an authenticated caller's refusal, so it has its receipt (docs/gateway.md), under
+      // the key's id: a body too deep to read names no agent.
+      const log = gw.gateway.node.log;
+      expect(log.size).toBe(logSize + 2);
+      for (const index of [logSize, logSize + 1]) {
+        expect(await receiptPredicate(gw, index)).toMatchObject({
+          agent: { clientId: `apikey:${gw.adminKey.split('_')[1]}` },
+          tool: { name: 'echo' },
+          outcome: 'denied',
+          policy: { effect: 'deny', reason: expect.stringContaining(`more than ${MAX_BODY_DEPTH} levels`) },
+        });
+      }
       expect(await gw.gateway.services.context.get(agent.id, 'deep', 'test')).toBeUndefined();
     });
   }

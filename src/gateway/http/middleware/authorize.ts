@@ -2,9 +2,9 @@ import type { MiddlewareHandler } from 'hono';
 import { type ApiScope, scopeGranted } from '../../apikeys/scopes.js';
 import type { AgentDirectory } from '../../runtime/agent-directory.js';
 import type { Principal } from '../auth.js';
-import type { GatewayEnv } from '../env.js';
+import type { GatewayContext, GatewayEnv } from '../env.js';
 import { httpError } from '../errors.js';
-import type { Access } from '../route.js';
+import type { Access, RefusalRecorder } from '../route.js';
 
 /**
  * The route's declared access, checked against the authenticated principal
@@ -12,10 +12,26 @@ import type { Access } from '../route.js';
  * `:id` (`path` under `/v1/agents/:id`) is looked up only for a signed request
  * or a key bound to an agent, to compare it with the agent acting: an agent
  * key reaches its own agent's resources only, whatever scopes it holds.
+ * A refusal is told to `refused` first (the caller is authenticated by now).
  */
-export function authorize(access: Access, agents: AgentDirectory, path = ''): MiddlewareHandler<GatewayEnv> {
+export function authorize(
+  access: Access,
+  agents: AgentDirectory,
+  path = '',
+  refused?: RefusalRecorder,
+): MiddlewareHandler<GatewayEnv> {
   const namesAgent = path === '/v1/agents/:id' || path.startsWith('/v1/agents/:id/');
   return async function authorize(c, next) {
+    try {
+      await check(c);
+    } catch (error) {
+      await refused?.(c, error).catch(() => undefined);
+      throw error;
+    }
+    await next();
+  };
+
+  async function check(c: GatewayContext): Promise<void> {
     if (access.kind !== 'public') {
       const principal = c.var.principal;
       if (principal.kind === 'api-key') {
@@ -45,8 +61,7 @@ export function authorize(access: Access, agents: AgentDirectory, path = ''): Mi
         }
       }
     }
-    await next();
-  };
+  }
 }
 
 function requireKeyScope(principal: Extract<Principal, { kind: 'api-key' }>, scope: ApiScope): void {

@@ -62,6 +62,34 @@ describe('global policies', () => {
     expect(reader.decide(call({}, { n: 3 })).effect).toBe('allow');
   });
 
+  it('attack: large arguments are evaluated each time, never held by the decision cache', () => {
+    // 4096 remembered requests of a 1 MiB argument each would hold 4 GiB.
+    const reader = new GatewayPolicy(
+      loadGlobalPolicies(`@id("all") permit(principal, action, resource);
+        @id("no-etc") forbid(principal, action == Action::"tools/call", resource)
+          when { context.arguments has path && context.arguments.path like "/etc/*" };`),
+    );
+    for (let i = 0; i < 8; i += 1) {
+      const decision = reader.decide(call({}, { path: `/etc/${i}`, pad: 'x'.repeat(64 * 1024) }));
+      expect(decision).toMatchObject({ effect: 'deny', policyIds: ['no-etc'] });
+    }
+    expect(reader.cachedDecisions).toBe(0);
+    reader.decide(call({}, { path: '/tmp/a' }));
+    expect(reader.cachedDecisions).toBe(1);
+  });
+
+  it("denies arguments Cedar cannot read (a lone surrogate) with the tool-call engine's reason", () => {
+    const reader = new GatewayPolicy(
+      loadGlobalPolicies(`@id("all") permit(principal, action, resource);
+        @id("no-etc") forbid(principal, action == Action::"tools/call", resource)
+          when { context.arguments has path && context.arguments.path like "/etc/*" };`),
+    );
+    expect(reader.decide(call({}, { path: '\ud800/etc/shadow' }))).toMatchObject({
+      effect: 'deny',
+      reason: expect.stringContaining('context.arguments.path holds a lone UTF-16 surrogate'),
+    });
+  });
+
   it('refuses policies that do not fit the gateway schema, with file, line and column', () => {
     expect(() =>
       loadGlobalPolicies('permit(principal, action == Action::"tools/cal", resource);', 'g.cedar'),

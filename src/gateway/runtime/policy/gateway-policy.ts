@@ -1,6 +1,8 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { type CedarValue, toCedarArguments, toCedarValue } from '../../../policy/context.js';
 import { type PolicyDecision, policyDecision } from '../../../policy/decision.js';
+import { DecisionCache } from '../../../policy/decision-cache.js';
+import { loneSurrogatePath, loneSurrogateReason } from '../../../policy/lone-surrogates.js';
 import type { GlobalPolicies } from './load.js';
 import type { GatewayAction } from './schema.js';
 
@@ -40,8 +42,7 @@ export class GatewayPolicy {
   readonly #prepareError: string | undefined;
   /** Whether any policy mentions `arguments`; if none does, they are left out of requests (and cache keys). */
   readonly #readsArguments: boolean;
-  readonly #cache = new Map<string, PolicyDecision>();
-  readonly #cacheSize: number;
+  readonly #cache: DecisionCache;
 
   /** `cacheSize` identical requests' decisions are remembered (Cedar is deterministic); 0 turns it off. */
   constructor(
@@ -53,7 +54,12 @@ export class GatewayPolicy {
     this.#prepareError =
       prepared.type === 'failure' ? prepared.errors.map((e) => e.message).join('; ') : undefined;
     this.#readsArguments = /\barguments\b/.test(policies.text);
-    this.#cacheSize = options.cacheSize ?? 4096;
+    this.#cache = new DecisionCache(options.cacheSize ?? 4096);
+  }
+
+  /** How many decisions are remembered now. */
+  get cachedDecisions(): number {
+    return this.#cache.held;
   }
 
   decide(request: GatewayRequest): PolicyDecision {
@@ -61,29 +67,16 @@ export class GatewayPolicy {
       this.#readsArguments || request.context.arguments === undefined
         ? request
         : { ...request, context: withoutArguments(request.context) };
-    if (this.#cacheSize === 0) return this.#evaluate(effective);
     // Plain JSON text is enough for a cache key: equal requests are built in the same member order,
-    // and a key that differs only in order merely misses the cache.
-    let key: string;
+    // and a key that differs only in order merely misses the cache. A long one (large arguments)
+    // is not kept (decision-cache.ts).
+    let key: string | undefined;
     try {
-      key = JSON.stringify(effective);
+      key = this.#cache.capacity > 0 ? JSON.stringify(effective) : undefined;
     } catch {
-      return this.#evaluate(effective);
+      key = undefined;
     }
-    const cached = this.#cache.get(key);
-    if (cached !== undefined) {
-      // Re-inserted so the map's order stays least-recently-used first.
-      this.#cache.delete(key);
-      this.#cache.set(key, cached);
-      return cached;
-    }
-    const decision = this.#evaluate(effective);
-    this.#cache.set(key, decision);
-    if (this.#cache.size > this.#cacheSize) {
-      const oldest = this.#cache.keys().next().value;
-      if (oldest !== undefined) this.#cache.delete(oldest);
-    }
-    return decision;
+    return this.#cache.decide(key, () => this.#evaluate(effective));
   }
 
   #evaluate(request: GatewayRequest): PolicyDecision {
@@ -91,6 +84,12 @@ export class GatewayPolicy {
     if (this.#prepareError !== undefined) {
       return policyDecision('deny', `global policy set unusable: ${this.#prepareError}`, [], digest);
     }
+    // The tool-call engine's check and words: Cedar cannot read a lone surrogate (policy/lone-surrogates.ts).
+    const unreadable =
+      loneSurrogatePath(request.context, 'context') ??
+      loneSurrogatePath(request.principal, 'the principal') ??
+      loneSurrogatePath(request.resource, 'the resource');
+    if (unreadable !== undefined) return policyDecision('deny', loneSurrogateReason(unreadable), [], digest);
     const principal = { type: 'Agent', id: request.principal.id };
     const resource = { type: RESOURCE_TYPE[request.action], id: request.resource.id };
     let answer: cedar.AuthorizationAnswer;
