@@ -1,5 +1,5 @@
 import { RECEIPT_META } from './call-recorder.js';
-import { ClientIds, IN_FLIGHT_REFUSAL, MAX_CLIENT_IN_FLIGHT } from './client-ids.js';
+import { ClientIds, IN_FLIGHT_REFUSAL } from './client-ids.js';
 import type { ClientView } from './client-view.js';
 import {
   errorResponse,
@@ -258,9 +258,6 @@ export class SessionWire {
     this.sendDown(errorResponse(pending.clientId, REQUEST_TIMEOUT, message));
   }
 }
-
-/** Where the tests and the benches have long looked for it. */
-export { MAX_CLIENT_IN_FLIGHT };
 
 const MIB = 1024 * 1024;
 

@@ -1,20 +1,11 @@
 import type { SendMessageRequest } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OACP_A2A_EXTENSION } from '../../src/a2a/extension.js';
 import { A2A_MESSAGE_TOOL } from '../../src/a2a/inbound-calls.js';
-import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
+import type { Signer } from '../../src/core/ed25519.js';
 import { jcsDigest } from '../../src/core/jcs.js';
-import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
-import { startNode, type TestNode } from './harness.js';
-import { a2aClientAt, DECLARED, signedRequest } from './signed-message.js';
-
-interface Predicate {
-  agent: { did?: string };
-  tool: { name: string };
-  argumentsDigest: string;
-  policy: { effect: string; reason: string; policyId?: string };
-}
+import { A2A_POST_HEADERS, startNodeWithSender, type TestNode } from './harness.js';
+import { DECLARED, signedRequest } from './signed-message.js';
 
 /**
  * The gateway refuses a body nested past its limit before any parser sees it. For a message to
@@ -25,22 +16,12 @@ interface Predicate {
 describe('A2A at the gateway: a message nested past the body limit', () => {
   let node: TestNode;
   let client: Client;
-  const sender = keySigner(generateEd25519().privateKey);
+  let sender: Signer;
 
   beforeAll(async () => {
-    node = await startNode([{ from: didKeyFromPublicKey(sender.publicKey), to: 'alice' }]);
-    await node.agent('alice');
-    client = await a2aClientAt(node.url, 'alice');
+    ({ node, sender, client } = await startNodeWithSender());
   });
   afterAll(async () => node?.close());
-
-  async function predicateAt(index: number): Promise<Predicate> {
-    const envelope = JSON.parse(Buffer.from(await node.gateway.node.log.entry(index)).toString('utf8')) as {
-      payload: string;
-    };
-    return (JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as { predicate: Predicate })
-      .predicate;
-  }
 
   function deepRequest(depth: number): SendMessageRequest {
     let deep: unknown = 'x';
@@ -78,7 +59,7 @@ describe('A2A at the gateway: a message nested past the body limit', () => {
     const index = Number(/receipt #(\d+)/.exec(error.message)?.[1]);
     expect(index).toBe(size);
     expect(node.gateway.node.log.size).toBe(size + 1);
-    const predicate = await predicateAt(index);
+    const predicate = await node.predicateAt(index);
     expect(predicate.tool.name).toBe(A2A_MESSAGE_TOOL);
     expect(predicate.policy).toMatchObject({ effect: 'deny', policyId: 'oacp/shape' });
     expect(predicate.argumentsDigest).toBe(jcsDigest(null));
@@ -93,11 +74,7 @@ describe('A2A at the gateway: a message nested past the body limit', () => {
     const body = `{"jsonrpc":"2.0","id":7,"method":"SendMessage","params":{"message":{"messageId":"m1","role":"ROLE_USER","parts":[{"data":${'['.repeat(depth)}${']'.repeat(depth)}}]}}}`;
     const response = await fetch(`${node.url}/a2a/alice`, {
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'A2A-Version': '1.0',
-        'A2A-Extensions': OACP_A2A_EXTENSION,
-      },
+      headers: A2A_POST_HEADERS,
       body,
     });
     expect(response.status).toBe(200);

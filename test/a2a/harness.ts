@@ -1,11 +1,20 @@
+import type { AddressInfo } from 'node:net';
+import type { Client } from '@a2a-js/sdk/client';
+import { serve } from '@hono/node-server';
 import type { A2aSecurityEvent } from '../../src/a2a/agent.js';
-import type { TrustEdge } from '../../src/a2a/trust-graph.js';
+import { OACP_A2A_EXTENSION } from '../../src/a2a/extension.js';
+import { gatewayDirectory, gatewayExecutor } from '../../src/a2a/mount.js';
+import { type A2aServer, type A2aServerOptions, createA2aServer } from '../../src/a2a/server.js';
+import { type TrustEdge, TrustGraph } from '../../src/a2a/trust-graph.js';
 import { OacpClient } from '../../src/client/index.js';
-import type { Signer } from '../../src/core/ed25519.js';
+import { generateEd25519, keySigner, type Signer } from '../../src/core/ed25519.js';
 import { parseGatewayConfig } from '../../src/gateway/config/load.js';
 import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
 import { Logger } from '../../src/gateway/observability/logger.js';
+import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
+import { InMemoryNonceStore } from '../../src/identity/nonce-store.js';
 import { freshHome } from '../gateway/service/node-home.js';
+import { a2aClientAt } from './signed-message.js';
 
 /** An agent that echoes what it was given, so tests can see the input the sandbox saw. */
 export const ECHO_AGENT = `
@@ -22,6 +31,22 @@ export const MANIFEST = {
   quotas: { memory_mb: 16 },
 };
 
+/** The headers of a raw JSON-RPC POST to an agent that declares the OACP extension. */
+export const A2A_POST_HEADERS = {
+  'content-type': 'application/json',
+  'A2A-Version': '1.0',
+  'A2A-Extensions': OACP_A2A_EXTENSION,
+} as const;
+
+/** The fields of a receipt's predicate the A2A tests read. */
+export interface Predicate {
+  agent: { did?: string };
+  tool: { name: string };
+  argumentsDigest: string;
+  outcome: string;
+  policy: { effect: string; reason: string; policyId?: string };
+}
+
 export interface TestNode {
   readonly gateway: Gateway;
   readonly url: string;
@@ -31,6 +56,8 @@ export interface TestNode {
   readonly lines: Record<string, unknown>[];
   /** Creates and starts an agent; returns its did and signer. */
   agent(name: string, code?: string): Promise<{ did: string; signer: Signer }>;
+  /** The predicate of the receipt at `index` in the node's log. */
+  predicateAt(index: number): Promise<Predicate>;
   close(): Promise<void>;
 }
 
@@ -80,9 +107,78 @@ export async function startNode(
       if (signer === undefined) throw new Error(`no signer for ${name}`);
       return { did: created.id, signer };
     },
+    async predicateAt(index) {
+      const envelope = JSON.parse(Buffer.from(await gateway.node.log.entry(index)).toString('utf8')) as {
+        payload: string;
+      };
+      return (
+        JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as { predicate: Predicate }
+      ).predicate;
+    },
     async close() {
       await gateway.close();
       home.remove();
     },
+  };
+}
+
+/** A node whose agent `alice` (created and started) trusts one fresh sender, and the SDK client for alice. */
+export interface SenderNode {
+  readonly node: TestNode;
+  readonly sender: Signer;
+  readonly alice: { did: string; signer: Signer };
+  readonly client: Client;
+}
+
+export async function startNodeWithSender(): Promise<SenderNode> {
+  const sender = keySigner(generateEd25519().privateKey);
+  const node = await startNode([{ from: didKeyFromPublicKey(sender.publicKey), to: 'alice' }]);
+  const alice = await node.agent('alice');
+  return { node, sender, alice, client: await a2aClientAt(node.url, 'alice') };
+}
+
+export interface EmbeddedServer {
+  readonly a2a: A2aServer;
+  /** `http://127.0.0.1:PORT`, where it listens. */
+  readonly origin: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The node's agents behind an embedder's own createA2aServer (no trust edges, its own nonce
+ * store; `options` adds or replaces the rest), on a loopback port of its own.
+ */
+export async function serveEmbedded(
+  node: TestNode,
+  options: Partial<A2aServerOptions> = {},
+): Promise<EmbeddedServer> {
+  const { gateway } = node;
+  const parts = {
+    agents: gateway.services.agents,
+    runtime: gateway.services.runtime,
+    log: gateway.node.log,
+    origin: gateway.node.origin,
+    airlockKeys: [gateway.node.keys.publicKeys().airlock.raw],
+    trust: [],
+    nonces: new InMemoryNonceStore(),
+  };
+  const a2a = createA2aServer({
+    agents: gatewayDirectory(parts),
+    executor: gatewayExecutor(parts),
+    trust: new TrustGraph([]),
+    nonces: parts.nonces,
+    node: {
+      logOrigin: parts.origin,
+      logVerifierKey: gateway.node.log.verifierKey,
+      airlockKeys: parts.airlockKeys,
+    },
+    ...options,
+  });
+  const server = serve({ fetch: a2a.fetch, hostname: '127.0.0.1', port: 0 });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  return {
+    a2a,
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

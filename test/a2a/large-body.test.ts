@@ -1,17 +1,8 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OACP_A2A_EXTENSION } from '../../src/a2a/extension.js';
 import { A2A_MESSAGE_TOOL } from '../../src/a2a/inbound-calls.js';
-import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
 import { jcsDigest } from '../../src/core/jcs.js';
-import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
-import { startNode, type TestNode } from './harness.js';
-
-interface Predicate {
-  tool: { name: string };
-  argumentsDigest: string;
-  policy: { effect: string; reason: string; policyId?: string };
-}
+import { A2A_POST_HEADERS, startNodeWithSender, type TestNode } from './harness.js';
 
 const LIMIT = 1024 * 1024;
 const TOO_LARGE = `OACP_MESSAGE_LIMITS: request bodies are limited to ${LIMIT} bytes`;
@@ -25,21 +16,11 @@ const TOO_LARGE = `OACP_MESSAGE_LIMITS: request bodies are limited to ${LIMIT} b
  */
 describe('A2A at the gateway: a message over the body size limit', () => {
   let node: TestNode;
-  const sender = keySigner(generateEd25519().privateKey);
 
   beforeAll(async () => {
-    node = await startNode([{ from: didKeyFromPublicKey(sender.publicKey), to: 'alice' }]);
-    await node.agent('alice');
+    ({ node } = await startNodeWithSender());
   });
   afterAll(async () => node?.close());
-
-  async function predicateAt(index: number): Promise<Predicate> {
-    const envelope = JSON.parse(Buffer.from(await node.gateway.node.log.entry(index)).toString('utf8')) as {
-      payload: string;
-    };
-    return (JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as { predicate: Predicate })
-      .predicate;
-  }
 
   const message = `{"jsonrpc":"2.0","id":7,"method":"SendMessage","params":{"message":{"messageId":"m1","role":"ROLE_USER","parts":[{"text":"${'x'.repeat(2 * LIMIT)}"}]}}}`;
 
@@ -54,9 +35,7 @@ describe('A2A at the gateway: a message over the body size limit', () => {
           path: url.pathname,
           method: 'POST',
           headers: {
-            'content-type': 'application/json',
-            'A2A-Version': '1.0',
-            'A2A-Extensions': OACP_A2A_EXTENSION,
+            ...A2A_POST_HEADERS,
             ...(chunked ? {} : { 'content-length': Buffer.byteLength(body) }),
           },
         },
@@ -92,7 +71,7 @@ describe('A2A at the gateway: a message over the body size limit', () => {
         error: { code: -32046, message: `${TOO_LARGE} (receipt #${size})` },
       });
       expect(node.gateway.node.log.size).toBe(size + 1);
-      const predicate = await predicateAt(size);
+      const predicate = await node.predicateAt(size);
       expect(predicate.tool.name).toBe(A2A_MESSAGE_TOOL);
       expect(predicate.policy).toMatchObject({ effect: 'deny', policyId: 'oacp/shape' });
       expect(predicate.argumentsDigest).toBe(jcsDigest(null));

@@ -1,41 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { UnauthenticatedUser, type User } from '@a2a-js/sdk/server';
-import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { A2aSecurityEvent } from '../../src/a2a/agent.js';
-import { OACP_A2A_EXTENSION } from '../../src/a2a/extension.js';
 import { A2A_MESSAGE_TOOL, A2A_SUPPRESSED_TOOL } from '../../src/a2a/inbound-calls.js';
-import { type GatewayA2aParts, gatewayDirectory, gatewayExecutor } from '../../src/a2a/mount.js';
-import { createA2aServer } from '../../src/a2a/server.js';
-import { TrustGraph } from '../../src/a2a/trust-graph.js';
 import { manualClock } from '../../src/airlock/quota/clock.js';
 import { parseGatewayConfig } from '../../src/gateway/config/load.js';
 import { ReceiptRecorder } from '../../src/gateway/runtime/receipt-recorder.js';
-import { InMemoryNonceStore } from '../../src/identity/nonce-store.js';
-import { startNode, type TestNode } from './harness.js';
-
-interface Predicate {
-  tool: { name: string };
-  policy: { effect: string; reason: string };
-}
+import { A2A_POST_HEADERS, serveEmbedded, startNode, type TestNode } from './harness.js';
 
 const LIMIT = 1024 * 1024;
 const TOO_DEEP = 'OACP_MESSAGE_LIMITS: the request body nests more than 64 levels deep (the limit)';
 const TOO_LARGE = `OACP_MESSAGE_LIMITS: request bodies are limited to ${LIMIT} bytes`;
-const HEADERS = {
-  'content-type': 'application/json',
-  'A2A-Version': '1.0',
-  'A2A-Extensions': OACP_A2A_EXTENSION,
-};
-
-async function predicateAt(node: TestNode, index: number): Promise<Predicate> {
-  const envelope = JSON.parse(Buffer.from(await node.gateway.node.log.entry(index)).toString('utf8')) as {
-    payload: string;
-  };
-  return (JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as { predicate: Predicate })
-    .predicate;
-}
 
 /**
  * Issue 10: every refusal of unauthenticated A2A input (a body over the size or nesting limit,
@@ -67,7 +42,7 @@ describe('A2A at the gateway: a flood of refusals from one client', () => {
       const oversized = n % 100 === 0;
       const response = await fetch(`${node.url}/a2a/alice`, {
         method: 'POST',
-        headers: HEADERS,
+        headers: A2A_POST_HEADERS,
         body: oversized ? large : deep,
       });
       expect(response.status).toBe(200);
@@ -94,7 +69,7 @@ describe('A2A at the gateway: a flood of refusals from one client', () => {
     const receipted = answers.filter((text) => / \(receipt #\d+\)$/.test(text));
     expect(receipted.length).toBeLessThanOrEqual(bound);
     for (let index = size; index < size + receipted.length; index++) {
-      expect((await predicateAt(node, index)).tool.name).toBe(A2A_MESSAGE_TOOL);
+      expect((await node.predicateAt(index)).tool.name).toBe(A2A_MESSAGE_TOOL);
     }
     // Every refusal is still counted; its warning line is limited as its receipt is (refusal-warnings.ts).
     const logged = node.events.filter((event) => event.type === 'malformed_request').length;
@@ -134,33 +109,14 @@ describe('A2A: refusal receipts past the limits, with the clock in hand', () => 
   let origin = '';
   const clock = manualClock(Date.now());
   const events: A2aSecurityEvent[] = [];
-  const closers: (() => Promise<void>)[] = [];
+  let close: () => Promise<void> = async () => undefined;
   let flush: () => Promise<void> = async () => undefined;
 
   beforeAll(async () => {
     node = await startNode();
     await node.agent('alice');
-    const { gateway } = node;
-    const parts: GatewayA2aParts = {
-      agents: gateway.services.agents,
-      runtime: gateway.services.runtime,
-      log: gateway.node.log,
-      origin: gateway.node.origin,
-      airlockKeys: [gateway.node.keys.publicKeys().airlock.raw],
-      trust: [],
-      nonces: new InMemoryNonceStore(),
-    };
-    const receipts = new ReceiptRecorder(gateway.node, gateway.services.metrics);
-    const a2a = createA2aServer({
-      agents: gatewayDirectory(parts),
-      executor: gatewayExecutor(parts),
-      trust: new TrustGraph([]),
-      nonces: parts.nonces,
-      node: {
-        logOrigin: parts.origin,
-        logVerifierKey: gateway.node.log.verifierKey,
-        airlockKeys: parts.airlockKeys,
-      },
+    const receipts = new ReceiptRecorder(node.gateway.node, node.gateway.services.metrics);
+    const embedded = await serveEmbedded(node, {
       user: (request) =>
         request.headers.get('authorization') === 'Bearer token-ann' ? ANN : new UnauthenticatedUser(),
       receipts: {
@@ -171,14 +127,11 @@ describe('A2A: refusal receipts past the limits, with the clock in hand', () => 
       onSecurityEvent: (event) => events.push(event),
       now: clock.now,
     });
-    flush = a2a.flushRefusals;
-    const server = serve({ fetch: a2a.fetch, hostname: '127.0.0.1', port: 0 });
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    ({ origin, close } = embedded);
+    flush = embedded.a2a.flushRefusals;
   }, 60_000);
   afterAll(async () => {
-    for (const close of closers) await close();
+    await close();
     await node?.close();
   });
 
@@ -186,7 +139,7 @@ describe('A2A: refusal receipts past the limits, with the clock in hand', () => 
   const unsigned = (token?: string) =>
     fetch(`${origin}/a2a/alice`, {
       method: 'POST',
-      headers: { ...HEADERS, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+      headers: { ...A2A_POST_HEADERS, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
       body: JSON.stringify({
         jsonrpc: '2.0',
         id: 1,
@@ -197,7 +150,7 @@ describe('A2A: refusal receipts past the limits, with the clock in hand', () => 
   const getTask = (token?: string) =>
     fetch(`${origin}/a2a/alice`, {
       method: 'POST',
-      headers: { ...HEADERS, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+      headers: { ...A2A_POST_HEADERS, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
       body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'GetTask', params: { id: randomUUID() } }),
     }).then((response) => response.json() as Promise<{ error: { code: number; message: string } }>);
 
@@ -231,7 +184,7 @@ describe('A2A: refusal receipts past the limits, with the clock in hand', () => 
     size = log.size;
     expect((await unsigned()).error.message).toMatch(/\(receipt #\d+\)$/);
     await expect.poll(() => log.size - size).toBe(2);
-    const predicates = [await predicateAt(node, size), await predicateAt(node, size + 1)];
+    const predicates = [await node.predicateAt(size), await node.predicateAt(size + 1)];
     const summary = predicates.find((predicate) => predicate.tool.name === A2A_SUPPRESSED_TOOL);
     expect(summary?.policy.effect).toBe('deny');
     expect(summary?.policy.reason).toMatch(
@@ -252,7 +205,7 @@ describe('A2A: refusal receipts past the limits, with the clock in hand', () => 
     const size = log.size;
     await flush();
     expect(log.size).toBe(size + 1);
-    expect((await predicateAt(node, size)).policy.reason).toMatch(
+    expect((await node.predicateAt(size)).policy.reason).toMatch(
       /^3 unauthenticated refusals from 1 source /,
     );
   });

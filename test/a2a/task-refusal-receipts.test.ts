@@ -4,19 +4,11 @@ import type { Client } from '@a2a-js/sdk/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OACP_A2A_EXTENSION } from '../../src/a2a/extension.js';
 import { signCancel, signTaskAccess, TASK_SIGNATURE_HEADER } from '../../src/a2a/message-signature.js';
-import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
+import { generateEd25519, keySigner, type Signer } from '../../src/core/ed25519.js';
 import { jcsDigest } from '../../src/core/jcs.js';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
-import { startNode, type TestNode } from './harness.js';
-import { a2aClientAt, DECLARED, signedRequest } from './signed-message.js';
-
-interface Predicate {
-  agent: { did?: string };
-  tool: { name: string };
-  argumentsDigest: string;
-  outcome: string;
-  policy: { effect: string; reason: string; policyId?: string };
-}
+import { A2A_POST_HEADERS, startNode, startNodeWithSender, type TestNode } from './harness.js';
+import { DECLARED, signedRequest } from './signed-message.js';
 
 /**
  * Issue 10, A2A tasks: a task call refused because the caller is not the
@@ -30,23 +22,13 @@ describe('A2A: refused task calls are receipted', () => {
   let node: TestNode;
   let client: Client;
   let alice: { did: string };
-  const sender = keySigner(generateEd25519().privateKey);
+  let sender: Signer;
   const stranger = keySigner(generateEd25519().privateKey);
 
   beforeAll(async () => {
-    node = await startNode([{ from: didKeyFromPublicKey(sender.publicKey), to: 'alice' }]);
-    alice = await node.agent('alice');
-    client = await a2aClientAt(node.url, 'alice');
+    ({ node, sender, alice, client } = await startNodeWithSender());
   });
   afterAll(async () => node?.close());
-
-  async function predicateAt(index: number): Promise<Predicate> {
-    const envelope = JSON.parse(Buffer.from(await node.gateway.node.log.entry(index)).toString('utf8')) as {
-      payload: string;
-    };
-    return (JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as { predicate: Predicate })
-      .predicate;
-  }
 
   const header = (value: string) => ({ serviceParameters: { [TASK_SIGNATURE_HEADER]: value } });
   const refusedAs = (method: string, taskId: string, reason: string) => ({
@@ -69,13 +51,13 @@ describe('A2A: refused task calls are receipted', () => {
       ),
     ).rejects.toMatchObject({ envelopeCode: -32001 });
     expect(log.size).toBe(size + 1);
-    expect(await predicateAt(size)).toMatchObject(refusedAs('tasks/get', task.id, notCallers(task.id)));
+    expect(await node.predicateAt(size)).toMatchObject(refusedAs('tasks/get', task.id, notCallers(task.id)));
 
     size = log.size;
     const stream = client.resubscribeTask({ tenant: '', id: task.id }, header('not-a-signature'));
     await expect(stream.next()).rejects.toMatchObject({ envelopeCode: -32001 });
     expect(log.size).toBe(size + 1);
-    expect(await predicateAt(size)).toMatchObject(
+    expect(await node.predicateAt(size)).toMatchObject(
       refusedAs('tasks/resubscribe', task.id, notCallers(task.id)),
     );
 
@@ -85,7 +67,9 @@ describe('A2A: refused task calls are receipted', () => {
       envelopeCode: -32001,
     });
     expect(log.size).toBe(size + 1);
-    expect(await predicateAt(size)).toMatchObject(refusedAs('tasks/get', unknownId, notCallers(unknownId)));
+    expect(await node.predicateAt(size)).toMatchObject(
+      refusedAs('tasks/get', unknownId, notCallers(unknownId)),
+    );
 
     // The sender's own get is not refused, and leaves no refusal.
     size = log.size;
@@ -106,7 +90,7 @@ describe('A2A: refused task calls are receipted', () => {
       envelopeCode: -32044,
     });
     expect(log.size).toBe(size + 1);
-    const predicate = await predicateAt(size);
+    const predicate = await node.predicateAt(size);
     expect(predicate).toMatchObject(
       refusedAs('tasks/cancel', task.id, "only the task's sender may cancel it, by a cancel it signed"),
     );
@@ -128,11 +112,7 @@ describe('A2A: a SendMessage without a message', () => {
     const size = log.size;
     const response = await fetch(`${node.url}/a2a/alice`, {
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'A2A-Version': '1.0',
-        'A2A-Extensions': OACP_A2A_EXTENSION,
-      },
+      headers: A2A_POST_HEADERS,
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SendMessage', params: {} }),
     });
     const answer = (await response.json()) as { error?: { code: number; message: string } };

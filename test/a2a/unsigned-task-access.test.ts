@@ -1,14 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { type Task, TaskState } from '@a2a-js/sdk';
 import { InMemoryTaskStore, UnauthenticatedUser, type User } from '@a2a-js/sdk/server';
-import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GatewayA2aParts, gatewayDirectory, gatewayExecutor } from '../../src/a2a/mount.js';
-import { createA2aServer } from '../../src/a2a/server.js';
-import { TrustGraph } from '../../src/a2a/trust-graph.js';
-import { InMemoryNonceStore } from '../../src/identity/nonce-store.js';
-import { startNode, type TestNode } from './harness.js';
+import { serveEmbedded, startNode, type TestNode } from './harness.js';
 import { a2aClientAt, plainRequest, sendRequest, textMessage } from './signed-message.js';
 
 /** A caller the embedding server authenticated by its bearer token. */
@@ -33,27 +27,8 @@ describe("A2A: a task from an unsigned message is its caller's alone", () => {
   beforeAll(async () => {
     node = await startNode();
     await node.agent('alice');
-    const { gateway } = node;
-    const parts: GatewayA2aParts = {
-      agents: gateway.services.agents,
-      runtime: gateway.services.runtime,
-      log: gateway.node.log,
-      origin: gateway.node.origin,
-      airlockKeys: [gateway.node.keys.publicKeys().airlock.raw],
-      trust: [],
-      nonces: new InMemoryNonceStore(),
-    };
     for (const store of ['per-caller', 'shared'] as const) {
-      const a2a = createA2aServer({
-        agents: gatewayDirectory(parts),
-        executor: gatewayExecutor(parts),
-        trust: new TrustGraph([]),
-        nonces: parts.nonces,
-        node: {
-          logOrigin: parts.origin,
-          logVerifierKey: gateway.node.log.verifierKey,
-          airlockKeys: parts.airlockKeys,
-        },
+      const embedded = await serveEmbedded(node, {
         signedMessagesRequired: false,
         user: (request) => {
           if (builderFails) throw new Error('the session store is down (secret-token-xyz)');
@@ -63,10 +38,8 @@ describe("A2A: a task from an unsigned message is its caller's alone", () => {
         // A store that does not keep tasks apart by caller (as a custom one may not): OACP's check alone decides.
         ...(store === 'shared' ? { taskStore: () => new InMemoryTaskStore(() => 'everyone') } : {}),
       });
-      const server = serve({ fetch: a2a.fetch, hostname: '127.0.0.1', port: 0 });
-      await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-      origins[store] = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      origins[store] = embedded.origin;
+      closers.push(embedded.close);
     }
   }, 60_000);
   afterAll(async () => {

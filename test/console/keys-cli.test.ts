@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { raw, startGateway, type TestGateway } from '../gateway/service/harness.js';
+import { describe, expect, it } from 'vitest';
+import { raw } from '../gateway/service/harness.js';
+import { useGateway } from '../gateway/service/use-gateway.js';
 import { BIN } from './console-gateway.js';
 
 const oacp = (home: string, ...args: string[]) => {
@@ -14,15 +15,7 @@ const oacp = (home: string, ...args: string[]) => {
 
 /** `oacp keys create|list|revoke` on a running gateway's store: a narrow console key, shown once. */
 describe('oacp keys: API keys for the console from the CLI', () => {
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    gw = await startGateway();
-  }, 60_000);
-
-  afterAll(async () => {
-    await gw?.close();
-  });
+  const gw = useGateway({}, 60_000);
 
   it('creates a console key that reads the audit trail and decides approvals, and nothing else', async () => {
     const created = oacp(

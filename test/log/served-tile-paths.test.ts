@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeTileIndex, parseTilePath } from '../../src/log/tile-path.js';
-import { raw, startGateway, type TestGateway } from '../gateway/service/harness.js';
+import { raw } from '../gateway/service/harness.js';
+import { useGateway } from '../gateway/service/use-gateway.js';
 
 /**
  * c2sp.org/tlog-tiles paths as a third-party client sends them to the gateway: a well-formed
@@ -8,16 +9,11 @@ import { raw, startGateway, type TestGateway } from '../gateway/service/harness.
  * a 400 naming the grammar, so a client bug is not mistaken for a log that lost a tile.
  */
 describe('tile paths served by the gateway', () => {
-  let gw: TestGateway;
-
+  const gw = useGateway();
   beforeAll(async () => {
-    gw = await startGateway();
     const log = gw.gateway.node.log;
     for (let i = 0; i < 300; i += 1) await log.append(new TextEncoder().encode(`{"entry":${i}}`));
     await log.sync();
-  });
-  afterAll(async () => {
-    await gw?.close();
   });
 
   it('writes and reads large indices in x-prefixed 3-digit groups, one spelling only', () => {

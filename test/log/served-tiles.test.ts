@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { raw, startGateway, type TestGateway } from '../gateway/service/harness.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { raw } from '../gateway/service/harness.js';
+import { useGateway } from '../gateway/service/use-gateway.js';
 
 /**
  * Issue 11 item 3/4: a tile cut short, altered or deleted while the gateway serves the log is
@@ -9,20 +10,16 @@ import { raw, startGateway, type TestGateway } from '../gateway/service/harness.
  * with an error and a counted security event, not handed out as it is.
  */
 describe('tiles damaged while a gateway serves them', () => {
-  let gw: TestGateway;
   let dir: string;
   let size: number;
 
+  const gw = useGateway();
   beforeAll(async () => {
-    gw = await startGateway();
     dir = gw.gateway.services.logDir;
     const log = gw.gateway.node.log;
     for (let i = 0; i < 300; i += 1) await log.append(new TextEncoder().encode(`{"entry":${i}}`));
     await log.sync();
     size = log.size;
-  });
-  afterAll(async () => {
-    await gw?.close();
   });
 
   const damagedEvents = (): number => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createBridge } from '../../src/mcp/bridge.js';
+import { MAX_CLIENT_IN_FLIGHT } from '../../src/mcp/client-ids.js';
 import { MAX_HELD_LINES } from '../../src/mcp/line-transport.js';
-import { MAX_CLIENT_IN_FLIGHT } from '../../src/mcp/session-wire.js';
 import { lightUpstream, testReceipts } from './helpers.js';
 import { eventually, INITIALIZE, RAW_SERVER } from './raw-harness.js';
 import { stdioClient } from './stdio-client.js';

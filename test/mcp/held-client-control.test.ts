@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createBridge } from '../../src/mcp/bridge.js';
-import { MAX_CLIENT_IN_FLIGHT } from '../../src/mcp/session-wire.js';
+import { MAX_CLIENT_IN_FLIGHT } from '../../src/mcp/client-ids.js';
 import { lightUpstream, testReceipts } from './helpers.js';
 import { eventually, INITIALIZE, RAW_SERVER } from './raw-harness.js';
 import { type StdioClient, stdioClient } from './stdio-client.js';

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createAggregateBridge } from '../../src/mcp/aggregate.js';
 import { createBridge } from '../../src/mcp/bridge.js';
+import { MAX_CLIENT_IN_FLIGHT } from '../../src/mcp/client-ids.js';
 import { type HttpBridge, serveHttp } from '../../src/mcp/http.js';
-import { MAX_CLIENT_IN_FLIGHT } from '../../src/mcp/session-wire.js';
 import { lightUpstream, type TestReceipts, testReceipts } from './helpers.js';
 import { eventually, INITIALIZE, RAW_SERVER } from './raw-harness.js';
 

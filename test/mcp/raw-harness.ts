@@ -120,6 +120,25 @@ export async function initialized(harness: RawHarness): Promise<void> {
   harness.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
 }
 
+/** Runs `body` on a fresh harness (`options` as rawHarness takes them), initialized, and closes it however `body` ends. */
+export async function withInitialized(
+  body: (raw: RawHarness) => Promise<void>,
+  options: Parameters<typeof rawHarness>[0] = {},
+): Promise<void> {
+  const raw = await rawHarness(options);
+  try {
+    await initialized(raw);
+    await body(raw);
+  } finally {
+    await raw.close();
+  }
+}
+
+/** The JSON-RPC request `method` of id `id`. */
+export function rpc(id: string | number, method: string, params: Message): Message & { id: string | number } {
+  return { jsonrpc: '2.0', id, method, params };
+}
+
 export function deep(depth: number): unknown {
   return JSON.parse(`${'['.repeat(depth)}${']'.repeat(depth)}`);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventually, initialized, rawHarness } from './raw-harness.js';
+import { eventually, rpc, withInitialized } from './raw-harness.js';
 
 /**
  * MCP: a progress notification names the token of a request in flight. The bridge passes
@@ -9,31 +9,23 @@ import { eventually, initialized, rawHarness } from './raw-harness.js';
  */
 describe('progress from the server', () => {
   it('attack: progress for a token never issued, or for a call already answered, never reaches the client; its own call’s progress does', async () => {
-    const raw = await rawHarness();
-    try {
-      await initialized(raw);
-      const first = await raw.request({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'tools/call',
-        params: {
+    await withInitialized(async (raw) => {
+      const first = await raw.request(
+        rpc(1, 'tools/call', {
           name: 'progress',
           arguments: { tokens: ['mine', 'never-issued', 7] },
           _meta: { progressToken: 'mine' },
-        },
-      });
+        }),
+      );
       expect(JSON.stringify(first.result)).toContain('progressed');
       // The first call is over: progress under its token, sent during another call, is stale.
-      const second = await raw.request({
-        jsonrpc: '2.0',
-        id: 2,
-        method: 'tools/call',
-        params: {
+      const second = await raw.request(
+        rpc(2, 'tools/call', {
           name: 'progress',
           arguments: { tokens: ['mine', 'theirs'] },
           _meta: { progressToken: 'theirs' },
-        },
-      });
+        }),
+      );
       expect(JSON.stringify(second.result)).toContain('progressed');
       const progress = raw.received
         .filter((message) => message.method === 'notifications/progress')
@@ -57,21 +49,19 @@ describe('progress from the server', () => {
       );
       expect(dropped).toHaveLength(3);
       expect(raw.receipts.records.filter((record) => record.tool === 'progress')).toHaveLength(2);
-    } finally {
-      await raw.close();
-    }
+    });
   });
 
   it('a task-augmented call keeps its progress token until the task ends (MCP tasks): progress after the task answer passes, after its result it is dropped', async () => {
-    const raw = await rawHarness();
-    try {
-      await initialized(raw);
-      const created = await raw.request({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'tools/call',
-        params: { name: 'task', arguments: {}, task: { ttl: 60000 }, _meta: { progressToken: 'tk' } },
-      });
+    await withInitialized(async (raw) => {
+      const created = await raw.request(
+        rpc(1, 'tools/call', {
+          name: 'task',
+          arguments: {},
+          task: { ttl: 60000 },
+          _meta: { progressToken: 'tk' },
+        }),
+      );
       expect(created.result).toMatchObject({ task: { taskId: 'task-1' } });
       const progressSeen = (text: string) =>
         raw.received.some(
@@ -80,20 +70,13 @@ describe('progress from the server', () => {
             (message.params as { message?: string }).message === text,
         );
       await eventually(() => progressSeen('task-progress'), 'the running task’s progress');
-      const result = await raw.request({
-        jsonrpc: '2.0',
-        id: 2,
-        method: 'tasks/result',
-        params: { taskId: 'task-1' },
-      });
+      const result = await raw.request(rpc(2, 'tasks/result', { taskId: 'task-1' }));
       expect(JSON.stringify(result.result)).toContain('task done');
       await eventually(
         () => raw.events.some((event) => event.type === 'invalid-message' && event.reason.includes('"tk"')),
         'the stale progress to be dropped',
       );
       expect(progressSeen('after-task')).toBe(false);
-    } finally {
-      await raw.close();
-    }
+    });
   });
 });

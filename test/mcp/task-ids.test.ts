@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initialized, rawHarness } from './raw-harness.js';
+import { rpc, withInitialized } from './raw-harness.js';
 
 /**
  * MCP tasks: the bridge keeps each task-augmented call by its task id, so the task's final
@@ -8,23 +8,15 @@ import { initialized, rawHarness } from './raw-harness.js';
  */
 describe('task ids from the server', () => {
   it('attack: a server reusing a live task id gets the second call refused with a receipt; the first call keeps its task and its result’s receipt', async () => {
-    const raw = await rawHarness();
-    try {
-      await initialized(raw);
-      const first = await raw.request({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'tools/call',
-        params: { name: 'task', arguments: { which: 'first' }, task: { ttl: 60000 } },
-      });
+    await withInitialized(async (raw) => {
+      const first = await raw.request(
+        rpc(1, 'tools/call', { name: 'task', arguments: { which: 'first' }, task: { ttl: 60000 } }),
+      );
       expect(first.result).toMatchObject({ task: { taskId: 'task-1' } });
       // The raw server answers every task call with the same id, task-1, still live.
-      const second = await raw.request({
-        jsonrpc: '2.0',
-        id: 2,
-        method: 'tools/call',
-        params: { name: 'task', arguments: { which: 'second' }, task: { ttl: 60000 } },
-      });
+      const second = await raw.request(
+        rpc(2, 'tools/call', { name: 'task', arguments: { which: 'second' }, task: { ttl: 60000 } }),
+      );
       const error = second.error as { message: string; data?: Record<string, unknown> };
       expect(error.message).toContain('task id "task-1", which another call');
       expect(error.data?.['oacp/receipt']).toBeDefined();
@@ -37,12 +29,7 @@ describe('task ids from the server', () => {
         raw.events.some((event) => event.type === 'invalid-message' && event.reason.includes('task-1')),
       ).toBe(true);
 
-      const result = await raw.request({
-        jsonrpc: '2.0',
-        id: 3,
-        method: 'tasks/result',
-        params: { taskId: 'task-1' },
-      });
+      const result = await raw.request(rpc(3, 'tasks/result', { taskId: 'task-1' }));
       expect(JSON.stringify(result.result)).toContain('task done');
       expect((result.result as { _meta: Record<string, unknown> })._meta['oacp/receipt']).toBeDefined();
       const all = raw.receipts.records.filter((record) => record.tool === 'task');
@@ -53,15 +40,10 @@ describe('task ids from the server', () => {
       expect(all[2]?.argumentsDigest).not.toBe(all[1]?.argumentsDigest);
 
       // The result was fetched: the task is over, and task-1 may be handed out again.
-      const third = await raw.request({
-        jsonrpc: '2.0',
-        id: 4,
-        method: 'tools/call',
-        params: { name: 'task', arguments: { which: 'third' }, task: { ttl: 60000 } },
-      });
+      const third = await raw.request(
+        rpc(4, 'tools/call', { name: 'task', arguments: { which: 'third' }, task: { ttl: 60000 } }),
+      );
       expect(third.result).toMatchObject({ task: { taskId: 'task-1' } });
-    } finally {
-      await raw.close();
-    }
+    });
   });
 });

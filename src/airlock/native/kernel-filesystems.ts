@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type MountInfoEntry, readOwnMounts } from '../../core/mountinfo.js';
+import type { MountInfoEntry } from '../../core/mountinfo.js';
 
 /**
  * Filesystems that are kernel interfaces, not files. The sandbox gets its own
@@ -33,11 +33,6 @@ const KERNEL_FILESYSTEMS: ReadonlySet<string> = new Set([
   'rpc_pipefs',
   'nfsd',
 ]);
-
-/** This process's mounts, read once per start. */
-export function readMounts(): readonly MountInfoEntry[] {
-  return readOwnMounts();
-}
 
 /** The id of the mount a descriptor was opened on (`mnt_id` in /proc/self/fdinfo). */
 function mountIdOf(fd: number): number | undefined {

@@ -2,6 +2,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { NetworkPolicy } from '../../capability/network-policy.js';
 import { OacpError } from '../../core/errors.js';
+import { readOwnMounts } from '../../core/mountinfo.js';
 import type { EgressEvent } from '../egress/audit.js';
 import type { EgressProxy } from '../egress/proxy.js';
 import type { Resolver } from '../egress/resolver.js';
@@ -12,7 +13,7 @@ import type { NativeErrorCode } from './errors.js';
 import { resolveExecutable } from './executable.js';
 import { closeAll, type OpenedPath, openNoFollow } from './grant-open.js';
 import { existingRegistries, oacpHomeAt } from './home-registry.js';
-import { kernelFilesystemProblem, readMounts } from './kernel-filesystems.js';
+import { kernelFilesystemProblem } from './kernel-filesystems.js';
 import { SANDBOX_RUN_DIR } from './launcher/args.js';
 import { launcherCacheDirectory } from './launcher/build.js';
 import { type Mount, planMounts } from './mount-plan.js';
@@ -188,7 +189,7 @@ function openMounts(
   // Lenient like the known homes' guard: another account's registry this user cannot stat
   // refuses nothing, and a match is confirmed by a walk that follows no symlink.
   const registryGuard = once(() => knownHomeIdentities(registries()));
-  const mountTable = once(readMounts);
+  const mountTable = once(readOwnMounts);
   const mountPoints = once(() => mountTable().map((mount) => mount.mountPoint));
   const cacheName = "OACP's launcher cache";
   const registryName = "OACP's home registry";

@@ -1,9 +1,10 @@
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool } from '../../../src/gateway/runtime/define-tool.js';
 import { eventually } from '../../mcp/raw-harness.js';
-import { MANIFEST, raw, startGateway, type TestGateway, testTools } from '../service/harness.js';
+import { MANIFEST, raw, testTools } from '../service/harness.js';
+import { useGateway } from '../service/use-gateway.js';
 
 /**
  * The attack: a client starts a tool call through the gateway and drops the
@@ -11,7 +12,6 @@ import { MANIFEST, raw, startGateway, type TestGateway, testTools } from '../ser
  * still recorded: exactly one receipt, as for any call that ran.
  */
 describe('a gateway tool call whose HTTP request is aborted', () => {
-  let gw: TestGateway;
   let started = 0;
   let aborted = 0;
   let agent: { id: string };
@@ -20,48 +20,45 @@ describe('a gateway tool call whose HTTP request is aborted', () => {
   let releaseLate: () => void = () => undefined;
   let lateSaw: boolean | undefined;
 
-  beforeAll(async () => {
-    gw = await startGateway({
-      tools: [
-        ...testTools(),
-        defineTool({
-          name: 'slow',
-          input: z.strictObject({}),
-          run: (_args, context) =>
-            new Promise((resolve, reject) => {
-              started++;
-              const timer = setTimeout(() => resolve({ waited: true }), 20_000);
-              context.signal.addEventListener('abort', () => {
-                aborted++;
-                clearTimeout(timer);
-                reject(new Error('the caller went away'));
-              });
-            }),
-        }),
-        // Looks at its signal only after its caller is gone (the request's signal is made on first use).
-        defineTool({
-          name: 'late',
-          input: z.strictObject({}),
-          run: async (_args, context) => {
-            lateStarted++;
-            await new Promise<void>((resolve) => {
-              releaseLate = resolve;
+  const gw = useGateway({
+    tools: [
+      ...testTools(),
+      defineTool({
+        name: 'slow',
+        input: z.strictObject({}),
+        run: (_args, context) =>
+          new Promise((resolve, reject) => {
+            started++;
+            const timer = setTimeout(() => resolve({ waited: true }), 20_000);
+            context.signal.addEventListener('abort', () => {
+              aborted++;
+              clearTimeout(timer);
+              reject(new Error('the caller went away'));
             });
-            for (let i = 0; i < 200 && !context.signal.aborted; i++)
-              await new Promise((resolve) => setTimeout(resolve, 25));
-            lateSaw = context.signal.aborted;
-            return { late: true };
-          },
-        }),
-      ],
-    });
+          }),
+      }),
+      // Looks at its signal only after its caller is gone (the request's signal is made on first use).
+      defineTool({
+        name: 'late',
+        input: z.strictObject({}),
+        run: async (_args, context) => {
+          lateStarted++;
+          await new Promise<void>((resolve) => {
+            releaseLate = resolve;
+          });
+          for (let i = 0; i < 200 && !context.signal.aborted; i++)
+            await new Promise((resolve) => setTimeout(resolve, 25));
+          lateSaw = context.signal.aborted;
+          return { late: true };
+        },
+      }),
+    ],
+  });
+  beforeAll(async () => {
     agent = await gw.client.createAgent({
       name: 'leaver',
       manifest: { ...MANIFEST, capabilities: { tools: { allow: ['slow', 'late'] } } },
     });
-  });
-  afterAll(async () => {
-    await gw?.close();
   });
 
   const receiptsOf = async (tool: string) => {

@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseGatewayConfig } from '../../../src/gateway/config/load.js';
 import { startGateway, type TestGateway } from '../service/harness.js';
+import { useGateway } from '../service/use-gateway.js';
 
 const KIB = 1024;
 /** The gateway's defaults: 1 MiB a body, 16 of them read at once. */
@@ -51,15 +52,7 @@ const within = (answer: Promise<string>, ms: number) =>
  * (core/body-bytes.ts) now bounds the gateway's bodies too, every route of the listener under one.
  */
 describe('gateway: request bodies read at once are bounded', () => {
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    gw = await startGateway();
-  }, 60_000);
-
-  afterAll(async () => {
-    await gw?.close();
-  });
+  const gw = useGateway({}, 60_000);
 
   it('attack: 16 unauthenticated A2A posts dribble ~1 MiB each and never end: the 17th, and an admin call, get 503 + Retry-After as their bytes arrive; once the clients go, A2A is answered again', async () => {
     const held = Array.from({ length: HELD_AT_ONCE }, () => dribble(gw.url, '/a2a/anyone', BODY));

@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_DEPTH } from '../../../src/gateway/http/env.js';
 import { signRequest } from '../../../src/identity/signed-request.js';
-import { MANIFEST, raw, startGateway, type TestGateway } from '../service/harness.js';
+import { MANIFEST, raw } from '../service/harness.js';
 import { receiptPredicate } from '../service/signed-call.js';
+import { useGateway } from '../service/use-gateway.js';
 
 const nested = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 const nestedObject = (depth: number): string => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
@@ -15,11 +16,10 @@ const nestedObject = (depth: number): string => `${'{"a":'.repeat(depth)}1${'}'.
  * with 400 and a message saying what to fix, and nothing is executed.
  */
 describe('deep and malformed input is a 400, never a 500', () => {
-  let gw: TestGateway;
   let agent: { id: string; name: string };
   let headers: Record<string, string>;
+  const gw = useGateway();
   beforeAll(async () => {
-    gw = await startGateway();
     agent = await gw.client.createAgent({
       name: 'deep',
       manifest: MANIFEST,
@@ -27,9 +27,6 @@ describe('deep and malformed input is a 400, never a 500', () => {
     });
     await gw.client.startAgent(agent.id);
     headers = { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' };
-  });
-  afterAll(async () => {
-    await gw?.close();
   });
 
   const id = () => encodeURIComponent(agent.id);

@@ -3,7 +3,7 @@ import { createBridge } from '../../../src/mcp/bridge.js';
 import { type HttpBridge, serveHttp } from '../../../src/mcp/http.js';
 import { lightUpstream, type TestReceipts, testReceipts } from '../../mcp/helpers.js';
 import { RAW_SERVER } from '../../mcp/raw-harness.js';
-import { startGateway, type TestGateway } from '../service/harness.js';
+import { useGateway } from '../service/use-gateway.js';
 import { rawExchange } from './raw-socket.js';
 
 /**
@@ -28,13 +28,7 @@ const statuses = (answer: string) =>
 
 describe('Expect: 100-continue is answered 100 only when the body will be read', () => {
   describe('the gateway', () => {
-    let gw: TestGateway;
-    beforeAll(async () => {
-      gw = await startGateway();
-    });
-    afterAll(async () => {
-      await gw?.close();
-    });
+    const gw = useGateway();
 
     const head = (path: string, length: number, extra = '', host = gw.url.host) =>
       `POST ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n${extra}\r\n`;

@@ -3,7 +3,7 @@ import { createBridge } from '../../../src/mcp/bridge.js';
 import { type HttpBridge, serveHttp } from '../../../src/mcp/http.js';
 import { lightUpstream, type TestReceipts, testReceipts } from '../../mcp/helpers.js';
 import { RAW_SERVER } from '../../mcp/raw-harness.js';
-import { startGateway, type TestGateway } from '../service/harness.js';
+import { useGateway } from '../service/use-gateway.js';
 import { rawExchange } from './raw-socket.js';
 
 /** Writes `request` as raw bytes and returns the status line of the first answer (or '' if none). */
@@ -58,13 +58,7 @@ async function expectRefusedAndAlive(url: URL, path: string, stillServes: () => 
 
 describe('malformed HTTP framing and header floods on both listeners', () => {
   describe('the gateway', () => {
-    let gw: TestGateway;
-    beforeAll(async () => {
-      gw = await startGateway();
-    });
-    afterAll(async () => {
-      await gw?.close();
-    });
+    const gw = useGateway();
 
     it('attack: duplicate or conflicting Content-Length, chunked vs Content-Length, header floods: 400/431, the gateway keeps serving', async () => {
       await expectRefusedAndAlive(gw.url, '/v1/agents', async () => {

@@ -3,8 +3,8 @@ import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway } from '../service/harness.js';
 import { freshHome } from '../service/node-home.js';
+import { useGateway } from '../service/use-gateway.js';
 
 const REPO = join(import.meta.dirname, '..', '..', '..');
 const VITE_NODE = join(REPO, 'node_modules', 'vite-node', 'vite-node.mjs');
@@ -63,13 +63,7 @@ function withHost(
  */
 describe('Host guard on 127.0.0.2 (DNS rebinding)', () => {
   describe('the gateway', () => {
-    let gw: TestGateway;
-    beforeAll(async () => {
-      gw = await startGateway({ listen: '127.0.0.2:0' });
-    });
-    afterAll(async () => {
-      await gw?.close();
-    });
+    const gw = useGateway({ listen: '127.0.0.2:0' });
 
     it('refuses Host: evil.example and names that only look local', async () => {
       expect(gw.url.hostname).toBe('127.0.0.2');

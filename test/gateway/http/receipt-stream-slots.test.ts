@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway } from '../service/harness.js';
+import { describe, expect, it } from 'vitest';
+import { useGateway } from '../service/use-gateway.js';
 
 /**
  * GET /v1/receipts/stream holds one of 8 slots per key while its stream is
@@ -8,13 +8,7 @@ import { startGateway, type TestGateway } from '../service/harness.js';
  * answer ends at the headers, so it must take no slot.
  */
 describe('receipt stream slots', () => {
-  let gw: TestGateway;
-  beforeAll(async () => {
-    gw = await startGateway();
-  });
-  afterAll(async () => {
-    await gw?.close();
-  });
+  const gw = useGateway();
 
   it('attack: 9 HEADs kept on one connection take no stream slot; the 9th GET of a key is a typed 503 STREAMS_BUSY with Retry-After', async () => {
     const key = await gw.keyWith(['audit:read']);

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Logger } from '../../../src/gateway/observability/logger.js';
-import { raw, startGateway, type TestGateway } from '../service/harness.js';
+import { raw } from '../service/harness.js';
+import { useGateway } from '../service/use-gateway.js';
 
 /**
  * What a refused caller, the log and the metrics get back: a typed code, a
@@ -8,14 +9,8 @@ import { raw, startGateway, type TestGateway } from '../service/harness.js';
  * the gateway with one character changed, as a guessing attacker sends).
  */
 describe('refusals at the HTTP surface', () => {
-  let gw: TestGateway;
   const lines: string[] = [];
-  beforeAll(async () => {
-    gw = await startGateway({ logger: new Logger((line) => lines.push(line), 'debug') });
-  });
-  afterAll(async () => {
-    await gw?.close();
-  });
+  const gw = useGateway({ logger: new Logger((line) => lines.push(line), 'debug') });
 
   /** The admin key with the last character of its secret changed. */
   const nearMiss = () => `${gw.adminKey.slice(0, -1)}${gw.adminKey.endsWith('A') ? 'B' : 'A'}`;
@@ -72,13 +67,7 @@ describe('refusals at the HTTP surface', () => {
 });
 
 describe('the A2A card of an agent the gateway does not serve', () => {
-  let gw: TestGateway;
-  beforeAll(async () => {
-    gw = await startGateway();
-  });
-  afterAll(async () => {
-    await gw?.close();
-  });
+  const gw = useGateway();
 
   it('attack: a name that is an API key: 404 typed A2A_AGENT_UNKNOWN, the key not echoed', async () => {
     const secret = gw.adminKey.split('_').slice(2).join('_');

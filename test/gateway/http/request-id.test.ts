@@ -1,16 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MANIFEST, raw, startGateway, type TestGateway } from '../service/harness.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { MANIFEST, raw } from '../service/harness.js';
+import { useGateway } from '../service/use-gateway.js';
 
 /** Every answer carries its request id, whichever way it was built: a route's JSON, a refusal, a miss. */
 describe('x-request-id on every answer', () => {
-  let gw: TestGateway;
   let agent: { id: string };
+  const gw = useGateway();
   beforeAll(async () => {
-    gw = await startGateway();
     agent = await gw.client.createAgent({ name: 'ids', manifest: MANIFEST });
-  });
-  afterAll(async () => {
-    await gw?.close();
   });
 
   const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway } from '../service/harness.js';
+import { describe, expect, it } from 'vitest';
+import { useGateway } from '../service/use-gateway.js';
 import { rawExchange } from './raw-socket.js';
 
 describe('a request the gateway cannot build a URL from', () => {
-  let gw: TestGateway;
-  beforeAll(async () => {
-    gw = await startGateway();
-  });
-  afterAll(async () => {
-    await gw?.close();
-  });
+  const gw = useGateway();
 
   it('attack: HTTP/1.0 without Host, OPTIONS *, a backslash in the path, a broken absolute URL: a typed 400 naming the problem, and the gateway serves on', async () => {
     const host = `Host: ${gw.url.host}\r\n`;

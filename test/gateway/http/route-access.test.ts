@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Signer } from '../../../src/core/ed25519.js';
 import { API_SCOPES, type ApiScope } from '../../../src/gateway/apikeys/scopes.js';
 import type { DeclaredRoute } from '../../../src/gateway/http/route.js';
 import { signRequest } from '../../../src/identity/signed-request.js';
-import { MANIFEST, raw, startGateway, type TestGateway } from '../service/harness.js';
+import { MANIFEST, raw } from '../service/harness.js';
+import { useGateway } from '../service/use-gateway.js';
 
 /**
  * Every route the gateway serves declares who may call it (src/gateway/http/route.ts);
@@ -13,14 +14,13 @@ import { MANIFEST, raw, startGateway, type TestGateway } from '../service/harnes
  * declaration, or a declaration the middleware does not enforce, fails here.
  */
 describe('per-route access', () => {
-  let gw: TestGateway;
   let self: { id: string; name: string };
   let other: { id: string; name: string };
   let signer: Signer;
   const served: Array<{ method: string; path: string }> = [];
 
+  const gw = useGateway();
   beforeAll(async () => {
-    gw = await startGateway();
     self = await gw.client.createAgent({ name: 'walker', manifest: MANIFEST });
     other = await gw.client.createAgent({ name: 'bystander', manifest: MANIFEST });
     const found = await gw.gateway.services.agents.signer(self.id);
@@ -32,9 +32,6 @@ describe('per-route access', () => {
       seen.add(`${method} ${path}`);
       served.push({ method, path });
     }
-  });
-  afterAll(async () => {
-    await gw?.close();
   });
 
   const declaredFor = (method: string, path: string): DeclaredRoute | undefined =>
@@ -155,17 +152,13 @@ describe('per-route access', () => {
  * its own agent the same key is let through.
  */
 describe('an agent key on another agent (IDOR)', () => {
-  let gw: TestGateway;
   let self: { id: string; name: string };
   let other: { id: string; name: string };
 
+  const gw = useGateway();
   beforeAll(async () => {
-    gw = await startGateway();
     self = await gw.client.createAgent({ name: 'owner', manifest: MANIFEST });
     other = await gw.client.createAgent({ name: 'victim', manifest: MANIFEST });
-  });
-  afterAll(async () => {
-    await gw?.close();
   });
 
   const concrete = (path: string, agent: { id: string }) =>

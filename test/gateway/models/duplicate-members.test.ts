@@ -1,8 +1,5 @@
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway } from '../service/harness.js';
-import { modelAgent, modelsConfig, putProviderKey, receiptAt } from './model-fixture.js';
-import { type StandIn, startStandIn } from './stand-in-provider.js';
+import { type OpenAiProvider, openAiProvider, postAs, receiptAt } from './model-fixture.js';
 
 /** Two readings of one answer: "benign" to a parser keeping the first member, "evil" to JSON.parse. */
 const TWO_READINGS =
@@ -19,48 +16,34 @@ const chunk = (delta: string) =>
  * and logs refuse duplicate members (src/core/duplicate-key.ts).
  */
 describe('a provider answer that repeats a member', () => {
-  let provider: StandIn;
-  let gw: TestGateway;
-  let key: string;
+  let t: OpenAiProvider;
 
   beforeAll(async () => {
-    provider = await startStandIn('twice');
-    gw = await startGateway({
-      config: modelsConfig({
-        providers: [{ name: 'twice', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
-      }),
-    });
-    key = (await modelAgent(gw, 'reader', ['*'])).key;
-    await putProviderKey(gw, 'twice', 'sk-twice-0123456789');
+    t = await openAiProvider('twice', 'reader', 'sk-twice-0123456789');
   }, 60_000);
 
   afterAll(async () => {
-    await gw?.close();
-    await provider?.close();
+    await t?.close();
   });
 
   const chat = async (stream: boolean) => {
-    const answer = await request(new URL('/v1/chat/completions', gw.url), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-      body: JSON.stringify({
-        model: 'gpt-test',
-        max_tokens: 8,
-        stream,
-        messages: [{ role: 'user', content: 'hi' }],
-      }),
+    const answer = await postAs(t, '/v1/chat/completions', {
+      model: 'gpt-test',
+      max_tokens: 8,
+      stream,
+      messages: [{ role: 'user', content: 'hi' }],
     });
     const text = await answer.body.text();
     await new Promise((resolve) => setTimeout(resolve, 100));
     const receipt = await receiptAt<{ outcome: string; reason?: string }>(
-      gw,
-      gw.gateway.services.log.size - 1,
+      t.gw,
+      t.gw.gateway.services.log.size - 1,
     );
     return { status: answer.statusCode, text, predicate: receipt.predicate, verified: receipt.verified };
   };
 
   it('attack: a whole answer with "content" twice is a 502 naming the member, neither reading reaches the agent, the receipt says failed', async () => {
-    provider.queue({ rawAnswer: TWO_READINGS });
+    t.provider.queue({ rawAnswer: TWO_READINGS });
     const answer = await chat(false);
     expect(answer.status).toBe(502);
     expect(answer.text).toMatch(/repeats the member \\"content\\"/);
@@ -71,7 +54,7 @@ describe('a provider answer that repeats a member', () => {
   });
 
   it('attack: a stream event with "content" twice ends the stream there with an error event and a failed receipt', async () => {
-    provider.queue({
+    t.provider.queue({
       rawStream: `${chunk('{"content":"one"}')}${chunk('{"content":"benign","content":"evil"}')}${chunk('{"content":"three"}')}data: [DONE]\n\n`,
     });
     const answer = await chat(true);
@@ -84,7 +67,7 @@ describe('a provider answer that repeats a member', () => {
   });
 
   it('the same answer without the repeat is passed on as it came', async () => {
-    provider.queue({ rawAnswer: TWO_READINGS.replace('"content":"benign",', '') });
+    t.provider.queue({ rawAnswer: TWO_READINGS.replace('"content":"benign",', '') });
     const answer = await chat(false);
     expect(answer.status).toBe(200);
     expect(answer.text).toBe(TWO_READINGS.replace('"content":"benign",', ''));

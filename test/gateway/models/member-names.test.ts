@@ -1,6 +1,5 @@
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { receiptAt, type TwoProviders, twoProviders } from './model-fixture.js';
+import { postAs, receiptAt, type TwoProviders, twoProviders } from './model-fixture.js';
 
 // Go's encoding/json (Ollama, LocalAI and other OpenAI-compatible servers) matches a member to a
 // field case-insensitively and keeps the last it meets. The gateway routed, priced and clamped
@@ -16,16 +15,7 @@ describe('attack: request members a lenient provider reads as one', () => {
     await t?.close();
   });
 
-  const post = (path: string, body: Record<string, unknown>) =>
-    request(new URL(path, t.gw.url), {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        authorization: `Bearer ${t.key}`,
-        'anthropic-version': '2023-06-01',
-      },
-      body: JSON.stringify(body),
-    });
+  const post = (path: string, body: Record<string, unknown>) => postAs(t, path, body);
 
   it('is refused with a 400 naming the members and a receipt, and never reaches a provider', async () => {
     const messages = [{ role: 'user', content: 'hi' }];

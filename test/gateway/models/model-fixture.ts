@@ -18,7 +18,7 @@ import { OacpNode } from '../../../src/node/oacp-node.js';
 import { defaultStorePath, openStore } from '../../../src/store/open-store.js';
 import { verifyOffline } from '../../../src/verify/offline-verifier.js';
 import { adminKey, type ChildGateway, startChild } from '../service/child-gateway.js';
-import { startGateway, type TestGateway } from '../service/harness.js';
+import { type StartOptions, startGateway, type TestGateway } from '../service/harness.js';
 import { freshHome } from '../service/node-home.js';
 import { type StandIn, startStandIn } from './stand-in-provider.js';
 
@@ -115,6 +115,67 @@ export async function twoProviders(
     close: async () => {
       await gw.close();
       await Promise.all([openai.close(), claude.close()]);
+    },
+  };
+}
+
+/**
+ * Posts `body` as JSON to the gateway's `path` as the agent of `key` (its bearer key, and
+ * Anthropic's version header, which the OpenAI paths ignore): the answer as undici gives it.
+ */
+export function postAs(
+  target: { readonly gw: TestGateway; readonly key: string },
+  path: string,
+  body: Record<string, unknown>,
+): ReturnType<typeof request> {
+  return request(new URL(path, target.gw.url), {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${target.key}`,
+      'anthropic-version': '2023-06-01',
+    },
+    body: JSON.stringify(body),
+  });
+}
+
+/** One OpenAI stand-in behind an in-process gateway, no retries. */
+export interface OpenAiProvider {
+  readonly provider: StandIn;
+  readonly gw: TestGateway;
+  /** The model key of one agent allowed every model. */
+  readonly key: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The stand-in `name` as the gateway's only provider (also its name), its key `providerKey` in
+ * the vault; `models` is more of `models` beside it (`breaker`), the rest goes to startGateway.
+ */
+export async function openAiProvider(
+  name: string,
+  agent: string,
+  providerKey: string,
+  options: Omit<StartOptions, 'config'> & { readonly models?: Record<string, unknown> } = {},
+): Promise<OpenAiProvider> {
+  const { models, ...start } = options;
+  const provider = await startStandIn(name);
+  const gw = await startGateway({
+    ...start,
+    config: modelsConfig({
+      providers: [{ name, kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
+      ...models,
+    }),
+  });
+  const { key } = await modelAgent(gw, agent, ['*']);
+  await putProviderKey(gw, name, providerKey);
+  return {
+    provider,
+    gw,
+    key,
+    close: async () => {
+      await gw.close();
+      await provider.close();
     },
   };
 }

@@ -1,6 +1,5 @@
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { receiptAt, type TwoProviders, twoProviders } from './model-fixture.js';
+import { postAs, receiptAt, type TwoProviders, twoProviders } from './model-fixture.js';
 
 // The gateway decides streaming (Cedar's `context.stream`, the cut at the budget, the receipt's
 // `stream`) on `stream === true`, and sent any other value on as it came. A provider that reads
@@ -15,16 +14,7 @@ describe('attack: a stream flag that is not a boolean', () => {
     await t?.close();
   });
 
-  const post = (path: string, body: Record<string, unknown>) =>
-    request(new URL(path, t.gw.url), {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        authorization: `Bearer ${t.key}`,
-        'anthropic-version': '2023-06-01',
-      },
-      body: JSON.stringify(body),
-    });
+  const post = (path: string, body: Record<string, unknown>) => postAs(t, path, body);
 
   it('is refused with a 400 naming `stream` and a receipt, and never reaches a provider', async () => {
     const messages = [{ role: 'user', content: 'hi' }];

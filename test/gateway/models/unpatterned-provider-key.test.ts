@@ -1,9 +1,6 @@
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Logger } from '../../../src/gateway/observability/logger.js';
-import { startGateway, type TestGateway } from '../service/harness.js';
-import { modelAgent, modelsConfig, putProviderKey, receiptAt } from './model-fixture.js';
-import { type StandIn, startStandIn } from './stand-in-provider.js';
+import { type OpenAiProvider, openAiProvider, postAs, receiptAt } from './model-fixture.js';
 
 /** Shaped like no key the pattern redactor knows (no `sk-`, no `oacp_`): only its value can mask it. */
 const PROVIDER_KEY = 'AIzaStandInKeyNoPatternKnows0123456789';
@@ -14,34 +11,25 @@ const PROVIDER_KEY = 'AIzaStandInKeyNoPatternKnows0123456789';
  * no receipt and no log line.
  */
 describe('a provider that echoes a key shaped like no known key', () => {
-  let provider: StandIn;
-  let gw: TestGateway;
-  let key: string;
+  let t: OpenAiProvider;
   const lines: string[] = [];
 
   beforeAll(async () => {
-    provider = await startStandIn('echoing');
-    gw = await startGateway({
+    t = await openAiProvider('only', 'echoed', PROVIDER_KEY, {
       logger: new Logger((line) => lines.push(line), 'debug'),
-      config: modelsConfig({
-        providers: [{ name: 'only', kind: 'openai', base_url: `${provider.url}/v1`, max_retries: 0 }],
-        breaker: { failures: 1000, cooldown_ms: 400 },
-      }),
+      models: { breaker: { failures: 1000, cooldown_ms: 400 } },
     });
-    key = (await modelAgent(gw, 'echoed', ['*'])).key;
-    await putProviderKey(gw, 'only', PROVIDER_KEY);
   }, 60_000);
 
   afterAll(async () => {
-    await gw?.close();
-    await provider?.close();
+    await t?.close();
   });
 
   const chat = async (stream: boolean) => {
-    const answer = await request(new URL('/v1/chat/completions', gw.url), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-      body: JSON.stringify({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }], stream }),
+    const answer = await postAs(t, '/v1/chat/completions', {
+      model: 'gpt-test',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream,
     });
     return {
       status: answer.statusCode,
@@ -56,16 +44,16 @@ describe('a provider that echoes a key shaped like no known key', () => {
   });
 
   it.each([401, 500])('in a %i body: not in the answer or its receipt', async (status) => {
-    provider.queue(quoted(status));
+    t.provider.queue(quoted(status));
     const answer = await chat(false);
     expect(answer.status).toBeGreaterThanOrEqual(400);
     expect(answer.text).not.toContain(PROVIDER_KEY);
-    const receipt = await receiptAt(gw, Number(answer.receipt));
+    const receipt = await receiptAt(t.gw, Number(answer.receipt));
     expect(receipt.text).not.toContain(PROVIDER_KEY);
   });
 
   it('in a streamed error event: not in the relayed stream', async () => {
-    provider.queue({
+    t.provider.queue({
       rawStream: `data: ${JSON.stringify({ error: { message: `key ${PROVIDER_KEY} was revoked` } })}\n\n`,
     });
     const answer = await chat(true);
@@ -74,9 +62,9 @@ describe('a provider that echoes a key shaped like no known key', () => {
   });
 
   it('was really sent upstream, and is in no receipt and no log line', async () => {
-    expect(provider.received.some((r) => r.headers.authorization === `Bearer ${PROVIDER_KEY}`)).toBe(true);
-    const log = gw.gateway.services.log;
-    for (let i = 0; i < log.size; i++) expect((await receiptAt(gw, i)).text).not.toContain(PROVIDER_KEY);
+    expect(t.provider.received.some((r) => r.headers.authorization === `Bearer ${PROVIDER_KEY}`)).toBe(true);
+    const log = t.gw.gateway.services.log;
+    for (let i = 0; i < log.size; i++) expect((await receiptAt(t.gw, i)).text).not.toContain(PROVIDER_KEY);
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(line).not.toContain(PROVIDER_KEY);
   });

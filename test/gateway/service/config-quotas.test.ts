@@ -1,15 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MANIFEST, raw, startGateway, type TestGateway } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { MANIFEST, raw } from './harness.js';
+import { useGateway } from './use-gateway.js';
 
 // The per-tool limit comes from oacp.yaml (quotas.tools), not from a createGateway option.
 describe('oacp.yaml quotas.tools', () => {
-  let gw: TestGateway;
-  beforeAll(async () => {
-    gw = await startGateway({ config: { quotas: { memory_mb: 16, tools: { echo: 2 } } } });
-  });
-  afterAll(async () => {
-    await gw?.close();
-  });
+  const gw = useGateway({ config: { quotas: { memory_mb: 16, tools: { echo: 2 } } } });
 
   it('answers the (N+1)th call of a limited tool with HTTP 429 naming the quota', async () => {
     const agent = await gw.client.createAgent({ name: 'limited', manifest: MANIFEST });

@@ -1,16 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OacpApiError } from '../../../src/client/index.js';
 import { signRequest } from '../../../src/identity/signed-request.js';
-import { MANIFEST, raw, startGateway, type TestGateway } from './harness.js';
+import { MANIFEST, raw } from './harness.js';
+import { useGateway } from './use-gateway.js';
 
 describe('gateway HTTP API', () => {
-  let gw: TestGateway;
-  beforeAll(async () => {
-    gw = await startGateway();
-  });
-  afterAll(async () => {
-    await gw?.close();
-  });
+  const gw = useGateway();
 
   describe('authentication', () => {
     it('answers /healthz and the public log routes without credentials', async () => {

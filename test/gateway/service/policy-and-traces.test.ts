@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MANIFEST, startGateway, type TestGateway } from './harness.js';
+import { useGateway } from './use-gateway.js';
 
 const HIPAA = readFileSync(join(import.meta.dirname, '..', '..', '..', 'policies', 'hipaa.cedar'), 'utf8');
 
@@ -13,11 +14,7 @@ const PHI_MANIFEST = {
 };
 
 describe('global policies: the HIPAA sample', () => {
-  let gw: TestGateway;
-  beforeAll(async () => {
-    gw = await startGateway({ policy: HIPAA });
-  });
-  afterAll(async () => gw?.close());
+  const gw = useGateway({ policy: HIPAA });
 
   async function agent(name: string, attributes: Record<string, boolean>, manifest: unknown = PHI_MANIFEST) {
     return gw.client.createAgent({ name, manifest, attributes });

@@ -1,27 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { OacpApiError, OacpClient } from '../../../src/client/index.js';
 import { decodeBase64 } from '../../../src/log/base64.js';
 import { openCheckpoint } from '../../../src/log/checkpoint.js';
 import { gossipCheck } from '../../../src/log/gossip.js';
 import { TransparencyLog } from '../../../src/log/transparency-log.js';
-import { MANIFEST, raw, startGateway, type TestGateway } from './harness.js';
+import { MANIFEST, raw } from './harness.js';
+import { useGateway } from './use-gateway.js';
 
 describe('GET /v1/receipts (the audit view) and GET /v1/log/consistency', () => {
-  let gw: TestGateway;
   let auditor: OacpClient;
   let auditKey: string;
+  const gw = useGateway();
   beforeAll(async () => {
-    gw = await startGateway();
     const agent = await gw.client.createAgent({ name: 'audited', manifest: MANIFEST });
     await gw.client.callTool('echo', { text: 'one' }, { agent: agent.id });
     await gw.client.callTool('echo', { text: 'two' }, { agent: agent.id });
     auditKey = await gw.keyWith(['audit:read']);
     auditor = new OacpClient({ baseUrl: gw.url, apiKey: auditKey });
-  });
-  afterAll(async () => {
-    await gw?.close();
   });
 
   it('lists decoded, verified receipts newest first, filtered and paged, to a key with audit:read', async () => {

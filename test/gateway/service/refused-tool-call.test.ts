@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { jcsDigest } from '../../../src/core/jcs.js';
-import { raw, startGateway, type TestGateway } from './harness.js';
+import { raw } from './harness.js';
 import { receiptPredicate, signedToolCall } from './signed-call.js';
+import { useGateway } from './use-gateway.js';
 
 /**
  * Issue 10, gateway: an authenticated agent's tool call refused by the HTTP
@@ -13,11 +14,7 @@ import { receiptPredicate, signedToolCall } from './signed-call.js';
  * refusal; the answer is unchanged and the tool does not run.
  */
 describe('an agent tool call refused before the pipeline', () => {
-  let gw: TestGateway;
-  beforeAll(async () => {
-    gw = await startGateway();
-  });
-  afterAll(async () => gw?.close());
+  const gw = useGateway();
 
   const notJson = '{"arguments": {"text": "x"';
   const cases = [

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { raw, startGateway, type TestGateway } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { raw } from './harness.js';
 import { receiptPredicate, signedToolCall } from './signed-call.js';
+import { useGateway } from './use-gateway.js';
 
 /**
  * A native tool call over HTTP whose signed request is replayed: the replay
@@ -9,11 +10,7 @@ import { receiptPredicate, signedToolCall } from './signed-call.js';
  * replay; the tool does not run again.
  */
 describe('a replayed signed tool call over HTTP', () => {
-  let gw: TestGateway;
-  beforeAll(async () => {
-    gw = await startGateway();
-  });
-  afterAll(async () => gw?.close());
+  const gw = useGateway();
 
   it('attack: the replay is a 401 and one receipt naming the replayed nonce', async () => {
     const { agent, path, init } = await signedToolCall(gw, 'replayer');

@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Logger } from '../../../src/gateway/observability/logger.js';
 import { defineTool } from '../../../src/gateway/runtime/define-tool.js';
-import { MANIFEST, raw, startGateway, type TestGateway, testTools } from './harness.js';
+import { MANIFEST, raw, testTools } from './harness.js';
+import { useGateway } from './use-gateway.js';
 
 /** Shaped like no key the pattern redactor knows: only knowing the vault's values can mask it. */
 const SECRET = 'vault-value-7f3a9c2e1b5d';
@@ -13,34 +14,30 @@ const SECRET = 'vault-value-7f3a9c2e1b5d';
  * receipt and no log line.
  */
 describe('a vault secret echoed by a failing tool', () => {
-  let gw: TestGateway;
   const lines: string[] = [];
-  beforeAll(async () => {
-    gw = await startGateway({
-      logger: new Logger((line) => lines.push(line), 'debug'),
-      tools: [
-        ...testTools(),
-        defineTool({
-          name: 'github.leaky',
-          input: z.strictObject({}),
-          run: async (_args, context) => {
-            const token = (await context.credentials()).env().GH_TOKEN;
-            throw new Error(`upstream refused token ${token} (encoded: ${encodeURIComponent(token ?? '')})`);
-          },
-        }),
-        defineTool({
-          name: 'github.stray',
-          input: z.strictObject({}),
-          // Never asks for its credentials, yet quotes the value (read from a config file, say):
-          // only the gateway-wide registry of values its vault holds can mask it.
-          run: () => {
-            throw new Error(`config says token=${SECRET}`);
-          },
-        }),
-      ],
-    });
+  const gw = useGateway({
+    logger: new Logger((line) => lines.push(line), 'debug'),
+    tools: [
+      ...testTools(),
+      defineTool({
+        name: 'github.leaky',
+        input: z.strictObject({}),
+        run: async (_args, context) => {
+          const token = (await context.credentials()).env().GH_TOKEN;
+          throw new Error(`upstream refused token ${token} (encoded: ${encodeURIComponent(token ?? '')})`);
+        },
+      }),
+      defineTool({
+        name: 'github.stray',
+        input: z.strictObject({}),
+        // Never asks for its credentials, yet quotes the value (read from a config file, say):
+        // only the gateway-wide registry of values its vault holds can mask it.
+        run: () => {
+          throw new Error(`config says token=${SECRET}`);
+        },
+      }),
+    ],
   });
-  afterAll(async () => gw?.close());
 
   it('reaches no answer, receipt or log line', async () => {
     const agent = await gw.client.createAgent({ name: 'leaky', manifest: MANIFEST });
