@@ -170,4 +170,40 @@ describe.skipIf(!available)('hardened as root: a host id per sandbox', () => {
     const late = new Promise<string>((resolve) => setTimeout(() => resolve('still alive'), 5_000));
     expect(await Promise.race([gone, late])).toBe('SIGKILL');
   });
+
+  it('a killed oacp process frees its id only once its sandbox is gone', async () => {
+    const dist = join(import.meta.dirname, '..', '..', 'dist');
+    const secs = seconds();
+    const holder = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { HardenedTier } = await import(${JSON.stringify(join(dist, 'airlock/native/hardened.js'))});
+         const { ManifestSchema } = await import(${JSON.stringify(join(dist, 'capability/manifest.js'))});
+         const manifest = ManifestSchema.parse({ apiVersion: 'oacp.dev/v1', kind: 'CapabilityManifest', name: 'holder',
+           capabilities: { file_read: [${JSON.stringify(`${cwd}/**`)}] } });
+         await new HardenedTier().start({ command: '/bin/sleep', args: [${JSON.stringify(secs)}], env: {}, cwd: ${JSON.stringify(cwd)}, manifest });
+         console.log('started');
+         setInterval(() => {}, 60_000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    spawned.push(holder);
+    await new Promise((resolve) => holder.stdout?.once('data', resolve));
+    const uid = await hostUidOf(secs);
+    holder.kill('SIGKILL');
+    // Until the id is leased again its sandbox must be gone: never both at once.
+    let leased = false;
+    for (let attempt = 0; attempt < 200 && !leased; attempt++) {
+      const lease = leaseWorkloadId();
+      const alive = hostUids(secs).length > 0;
+      lease.release();
+      if (lease.user.uid === uid) {
+        expect(alive).toBe(false);
+        leased = true;
+      } else await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(leased).toBe(true);
+  });
 });
