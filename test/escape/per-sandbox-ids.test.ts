@@ -82,13 +82,26 @@ async function holding(command: string, args: string[], until: string): Promise<
   });
 }
 
-/** Takes every inotify instance the uid may have, then forks until refused, then waits on stdin. */
-const HOG = `
-import ctypes, os, sys, time
+/** POSIX message queues of 80 KiB each: RLIMIT_MSGQUEUE (819200 bytes for root by default) is per user. */
+const MQ = `
+import ctypes, os
+rt = ctypes.CDLL('librt.so.1', use_errno=True)
+class Attr(ctypes.Structure):
+  _fields_ = [('flags', ctypes.c_long), ('maxmsg', ctypes.c_long), ('msgsize', ctypes.c_long), ('cur', ctypes.c_long), ('pad', ctypes.c_long * 4)]
+def queue(name):
+  return rt.mq_open(name.encode(), os.O_CREAT | os.O_RDWR, 0o600, ctypes.byref(Attr(0, 10, 8192, 0)))
+`;
+
+/** Takes every inotify instance and message queue byte the uid may have, then forks until refused, then waits on stdin. */
+const HOG = `${MQ}
+import sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 n = 0
 while libc.inotify_init() >= 0: n += 1
 print('held', n, ctypes.get_errno(), flush=True)
+q = 0
+while queue('/q%d' % q) >= 0: q += 1
+print('queues', q, ctypes.get_errno(), flush=True)
 kids = 0
 try:
   while True:
@@ -100,11 +113,11 @@ except OSError as e:
 sys.stdin.read()
 `;
 
-const VICTIM = `
-import ctypes, os
+const VICTIM = `${MQ}
 libc = ctypes.CDLL(None, use_errno=True)
 fd = libc.inotify_init()
 print('inotify', 'ok' if fd >= 0 else 'errno %d' % ctypes.get_errno(), flush=True)
+print('mq_open', 'ok' if queue('/mine') >= 0 else 'errno %d' % ctypes.get_errno(), flush=True)
 pid = os.fork()
 if pid == 0: os._exit(7)
 print('fork', os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
@@ -113,14 +126,15 @@ import sys; sys.stdin.read()
 `;
 
 describe.skipIf(!available)('hardened as root: a host id per sandbox', () => {
-  it('a sandbox holding every inotify instance and process it may have does not starve the next one', async () => {
+  it('a sandbox holding every inotify instance, message queue byte and process it may have does not starve the next one', async () => {
     const hog = marker();
     const held = await holding(PYTHON, ['-c', HOG, hog], 'forked');
-    expect(held).toMatch(/^held \d+ 24\n/);
+    expect(held).toMatch(/^held \d+ 24\nqueues \d+ 24\n/);
     // While the first one holds them all (both alive): the second one's own.
     const victim = marker();
     const out = await holding(PYTHON, ['-c', VICTIM, victim], 'uid ');
     expect(out).toContain('inotify ok\n');
+    expect(out).toContain('mq_open ok\n');
     expect(out).toContain('fork 7\n');
     // Inside, both see the one dedicated id; on the host they differ and are leased ids.
     expect(out).toContain(`uid ${WORKLOAD_ID} ${WORKLOAD_ID}\n`);
