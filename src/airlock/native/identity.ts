@@ -98,6 +98,12 @@ function chooseIdentity(input: IdentityInput): Identity {
   const { requested, mounts, executable, parents } = input;
   if (requested === 'invoker') return { user: undefined, idmaps: [] };
   if (requested !== undefined) {
+    // A leased id's next sandbox kills whatever runs as it (launcher --reclaim): never an explicit account.
+    if (requested.uid !== WORKLOAD_ID && isWorkloadId(requested.uid))
+      throw new OacpError<NativeErrorCode>(
+        'AIRLOCK_BAD_SPEC',
+        `runAs uid ${requested.uid} is one of the workload ids OACP leases to sandboxes (${WORKLOAD_ID + 1}-${WORKLOAD_ID + WORKLOAD_ID_COUNT}): give runAs another uid`,
+      );
     checkAccess(mounts, executable, requested, parents);
     return { user: requested, idmaps: [] };
   }
