@@ -43,7 +43,7 @@ function leaseDirectory(dir: string): void {
   } catch (error) {
     if (error instanceof OacpError) throw error;
     throw refuse(
-      `cannot use ${dir} for the workload id leases (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      `cannot use ${dir} for the workload id leases (${(error as NodeJS.ErrnoException).code ?? 'error'}): hardened sandboxes as root need it on a root-writable /run`,
     );
   }
 }
