@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CgroupHost } from './cgroups/index.js';
-import { cgroupJoinFact, identityFact } from './doctor.js';
-import { WORKLOAD_ID } from './native/identity.js';
+import { cgroupJoinFact, claimsWorkloadIds, identityFact } from './doctor.js';
+import { WORKLOAD_ID, WORKLOAD_ID_COUNT } from './native/identity.js';
 
 describe('oacp doctor: workload identity', () => {
   it.skipIf(process.getuid?.() !== 0)(
@@ -17,6 +17,22 @@ describe('oacp doctor: workload identity', () => {
       );
     },
   );
+
+  it('fails on any id of the leased range in passwd or group, and on a subordinate range overlapping it', () => {
+    const last = WORKLOAD_ID + WORKLOAD_ID_COUNT;
+    expect(
+      claimsWorkloadIds('/etc/passwd', 'root:x:0:0::/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh'),
+    ).toBe(false);
+    expect(claimsWorkloadIds('/etc/passwd', `w:x:${WORKLOAD_ID}:100::/:/bin/sh`)).toBe(true);
+    expect(claimsWorkloadIds('/etc/passwd', `w:x:${WORKLOAD_ID + 4242}:100::/:/bin/sh`)).toBe(true);
+    expect(claimsWorkloadIds('/etc/group', `g:x:${last}:`)).toBe(true);
+    expect(claimsWorkloadIds('/etc/group', `g:x:${last + 1}:`)).toBe(false);
+    expect(claimsWorkloadIds('/etc/subuid', 'u:100000:65536')).toBe(false);
+    // Starts below the range and reaches into it: every id in it would be someone's container root.
+    expect(claimsWorkloadIds('/etc/subuid', `u:${WORKLOAD_ID - 10}:65536`)).toBe(true);
+    expect(claimsWorkloadIds('/etc/subgid', `u:${last}:1`)).toBe(true);
+    expect(claimsWorkloadIds('/etc/subgid', `u:${last + 1}:1000`)).toBe(false);
+  });
 
   it.skipIf(process.getuid?.() === 0)('not root: the invoking user', () => {
     expect(identityFact()).toMatchObject({ ok: true, detail: expect.stringContaining('invoking user') });

@@ -8,7 +8,7 @@ import {
   FALLBACK,
   RESOURCE_CONTROLLERS,
 } from './cgroups/index.js';
-import { IDENTITY_FALLBACK, WORKLOAD_ID } from './native/identity.js';
+import { IDENTITY_FALLBACK, isWorkloadId, WORKLOAD_ID, WORKLOAD_ID_COUNT } from './native/identity.js';
 import { buildLauncher, DEFAULT_COMPILER } from './native/launcher/build.js';
 import { probeIdmap } from './native/launcher/idmap-probe.js';
 import type { TierName } from './sandbox.js';
@@ -142,8 +142,35 @@ export function cgroupJoinFact(
   };
 }
 
-/** Files that would name the dedicated workload id if something on this host already used it. */
+/** Files that would name a dedicated workload id if something on this host already used it. */
 const ID_REGISTRIES = ['/etc/passwd', '/etc/group', '/etc/subuid', '/etc/subgid'];
+
+/**
+ * Whether a line of /etc/passwd or /etc/group names an id of the workload range
+ * (WORKLOAD_ID..WORKLOAD_ID+WORKLOAD_ID_COUNT), or a line of /etc/sub[ug]id
+ * (name:first:count) delegates a range overlapping it.
+ */
+export function claimsWorkloadIds(file: string, text: string): boolean {
+  const numeric = (field: string | undefined): number | undefined =>
+    field !== undefined && /^\d+$/.test(field) ? Number(field) : undefined;
+  return text.split('\n').some((line) => {
+    const fields = line.split(':');
+    if (file.endsWith('/subuid') || file.endsWith('/subgid')) {
+      const [first, count] = [numeric(fields[1]), numeric(fields[2])];
+      return (
+        first !== undefined &&
+        count !== undefined &&
+        count > 0 &&
+        first <= WORKLOAD_ID + WORKLOAD_ID_COUNT &&
+        first + count - 1 >= WORKLOAD_ID
+      );
+    }
+    return fields.some((field) => {
+      const id = numeric(field);
+      return id !== undefined && isWorkloadId(id);
+    });
+  });
+}
 
 /**
  * Which identity the confined tiers give a workload: as root, the dedicated
@@ -154,16 +181,12 @@ export function identityFact(workRoot = tmpdir()): HostFact {
   const name = 'workload identity';
   if (process.getuid?.() !== 0)
     return { name, ok: true, detail: 'not root: sandboxes run as the invoking user, unprivileged' };
-  const claimed = ID_REGISTRIES.filter((file) =>
-    (read(file) ?? '')
-      .split('\n')
-      .some((line) => line.split(':').some((field) => field === String(WORKLOAD_ID))),
-  );
+  const claimed = ID_REGISTRIES.filter((file) => claimsWorkloadIds(file, read(file) ?? ''));
   if (claimed.length > 0)
     return {
       name,
       ok: false,
-      detail: `the dedicated workload uid ${WORKLOAD_ID} appears in ${claimed.join(', ')}: give that account another id`,
+      detail: `an id of the dedicated workload range ${WORKLOAD_ID}-${WORKLOAD_ID + WORKLOAD_ID_COUNT} appears in ${claimed.join(', ')}: give that account (or subordinate id range) other ids`,
     };
   let probe: { ok: boolean; detail: string };
   try {

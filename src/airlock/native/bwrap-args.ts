@@ -21,6 +21,8 @@ export interface BwrapPlan {
   readonly cwd: string;
   /** The fd (in bwrap's table) the seccomp program is read from. */
   readonly seccompFd: number;
+  /** The uid and gid the workload has inside (bwrap --uid/--gid): a leased host id shows as WORKLOAD_ID. */
+  readonly insideId?: number;
 }
 
 /**
@@ -33,6 +35,7 @@ export function bwrapArgs(plan: BwrapPlan): string[] {
   const args = [
     '--unshare-all',
     '--unshare-user',
+    ...(plan.insideId === undefined ? [] : ['--uid', String(plan.insideId), '--gid', String(plan.insideId)]),
     '--disable-userns',
     '--die-with-parent',
     '--new-session',

@@ -20,7 +20,7 @@ import { bwrapArgs } from './bwrap-args.js';
 import { forwarderArgs, SANDBOX_PROXY_SOCKET } from './egress-forwarder.js';
 import type { NativeErrorCode } from './errors.js';
 import { closeAll } from './grant-open.js';
-import { type Identity, resolveIdentity } from './identity.js';
+import { type Identity, resolveIdentity, WORKLOAD_ID } from './identity.js';
 import { innerLaunchArgs, outerLaunchArgs } from './launcher/args.js';
 import { cachedFile } from './launcher/cached-file.js';
 import { Launcher } from './launcher/confinement.js';
@@ -37,6 +37,7 @@ import { buildSeccompFilter } from './seccomp/filter.js';
 import { guardFd, spawnWorkload } from './spawn.js';
 import { supervise } from './supervisor.js';
 import { type SystemEntry, systemRootArgs, systemRootEntries } from './system-root.js';
+import { leaseWorkloadId, type WorkloadLease } from './workload-ids.js';
 
 export interface HardenedTierOptions extends EgressHooks {
   readonly bwrapPath?: string;
@@ -169,8 +170,12 @@ export class HardenedTier implements ProcessTier {
     const prepared = prepareSpec(spec, 'hardened', this.socat);
     const workRoot = this.options.workRoot ?? tmpdir();
     let identity: Identity;
+    // As root each sandbox runs as a host id of its own (workload-ids.ts): per-uid kernel counters are not shared.
+    let lease: WorkloadLease | undefined;
     try {
+      if (this.options.runAs === undefined && process.getuid?.() === 0) lease = leaseWorkloadId();
       identity = resolveIdentity({
+        ...(lease === undefined ? {} : { workload: lease.user }),
         requested: this.options.runAs,
         mounts: prepared.mounts,
         executable: prepared.executable,
@@ -182,8 +187,14 @@ export class HardenedTier implements ProcessTier {
         parents: true,
       });
     } catch (error) {
+      lease?.release();
       closeAll(prepared.handles);
       throw error;
+    }
+    // The fallback identity (the grants' owner) needs no lease.
+    if (lease !== undefined && identity.user?.uid !== lease.user.uid) {
+      lease.release();
+      lease = undefined;
     }
     const user = identity.user;
     // A private host directory only for what belongs to this sandbox alone: the egress proxy's socket and the
@@ -197,6 +208,7 @@ export class HardenedTier implements ProcessTier {
     if (dir !== undefined && user !== undefined && !accessibleBy(dir, user, 'execute')) {
       rmSync(dir, { recursive: true, force: true });
       closeAll(prepared.handles);
+      lease?.release();
       throw new OacpError<NativeErrorCode>(
         'AIRLOCK_BAD_SPEC',
         `bwrap runs as the sandbox uid ${user.uid} and cannot reach its per-sandbox directory under ${workRoot}: set TMPDIR to a directory every user may search (such as /tmp)`,
@@ -219,6 +231,8 @@ export class HardenedTier implements ProcessTier {
       closeAll(prepared.handles);
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
       if (etcScratch !== undefined) rmSync(etcScratch, { recursive: true, force: true });
+      // Last: the sandbox's processes and cgroup are gone (the guard keeps its copy until then too).
+      lease?.release();
     };
     try {
       // socket(AF_UNIX) only by name (`--allow-unix-sockets`): it makes host sockets in grants connectable.
@@ -226,8 +240,8 @@ export class HardenedTier implements ProcessTier {
       const etc = sandboxEtcView(
         dirname(confinement.program),
         this.systemRoot().entries,
-        user?.uid ?? process.getuid?.() ?? 0,
-        user?.gid ?? process.getgid?.() ?? 0,
+        lease === undefined ? (user?.uid ?? process.getuid?.() ?? 0) : WORKLOAD_ID,
+        lease === undefined ? (user?.gid ?? process.getgid?.() ?? 0) : WORKLOAD_ID,
         () => {
           // A read-only launcher cache: this start's own /etc view, removed with the sandbox (bwrap,
           // as the sandbox uid, must pass through it).
@@ -259,6 +273,7 @@ export class HardenedTier implements ProcessTier {
         ...(prepared.wantsEgress ? { proxySocket: { source: socket, target: SANDBOX_PROXY_SOCKET } } : {}),
         cwd: prepared.cwd,
         seccompFd: 3,
+        ...(lease === undefined ? {} : { insideId: WORKLOAD_ID }),
       });
       const limits = rlimitsFromQuotas(manifest.quotas, { extraProcesses: prepared.wantsEgress ? 1 : 0 });
       // One launcher exec inside: rlimits (after bwrap's user namespace, so RLIMIT_NPROC counts only this
@@ -273,7 +288,13 @@ export class HardenedTier implements ProcessTier {
       // The seccomp program from its read-only file in the launcher cache, opened for this start: bwrap reads it
       // to the end from its fd 3. A descriptor of its own per start, so concurrent starts never share an offset.
       filterFd = openSync(cachedFile(dirname(confinement.program), 'bwrap-filter', this.seccomp), 'r');
-      const extraFds = [filterFd, ...prepared.handles.map((handle) => handle.fd)];
+      const extraFds = [
+        filterFd,
+        ...prepared.handles.map((handle) => handle.fd),
+        ...(lease === undefined ? [] : [lease.fd]),
+      ];
+      // The lease is the last extra descriptor: 3 is the filter, then the grants.
+      const hold = lease === undefined ? undefined : FIRST_GRANT_FD + prepared.handles.length;
       const keep = [3, ...prepared.handles.map((_, index) => FIRST_GRANT_FD + index)];
       const points =
         dir === undefined || identity.idmaps.length === 0 ? [] : stagingPoints(dir, prepared.handles);
@@ -290,6 +311,7 @@ export class HardenedTier implements ProcessTier {
           keep,
           ...(user === undefined || idmap.length === 0 ? {} : { as: user, idmap }),
           cgroups: cgroup?.procsFiles ?? [],
+          ...(hold === undefined ? {} : { hold, reclaim: true }),
           ...(user === undefined ? {} : { user }),
         }),
         this.bwrap,

@@ -2,7 +2,7 @@ import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { resolveIdentity, WORKLOAD_ID } from './identity.js';
+import { resolveIdentity, WORKLOAD_ID, WORKLOAD_ID_COUNT } from './identity.js';
 
 const isRoot = process.getuid?.() === 0;
 const made: string[] = [];
@@ -16,6 +16,26 @@ function dir(mode: number): string {
   return path;
 }
 const quotas = (...names: 'identity'[]) => ({ allow_unenforced: names });
+
+describe('resolveIdentity with an explicit account', () => {
+  it('refuses a uid of the leased range: the next sandbox leasing it would kill that workload', () => {
+    const input = (uid: number) => ({
+      requested: { uid, gid: uid },
+      mounts: [],
+      executable: '/bin/sh',
+      idmap: () => false,
+      quotas: quotas(),
+      parents: true,
+    });
+    expect(() => resolveIdentity(input(WORKLOAD_ID + 7))).toThrow(
+      `runAs uid ${WORKLOAD_ID + 7} is one of the workload ids OACP leases to sandboxes`,
+    );
+    expect(() => resolveIdentity(input(WORKLOAD_ID + WORKLOAD_ID_COUNT))).toThrow(/leases to sandboxes/);
+    expect(resolveIdentity(input(WORKLOAD_ID + WORKLOAD_ID_COUNT + 1)).user?.uid).toBe(
+      WORKLOAD_ID + WORKLOAD_ID_COUNT + 1,
+    );
+  });
+});
 
 describe.skipIf(!isRoot)('resolveIdentity as root', () => {
   it('runs as the dedicated id and idmaps only the grants that id cannot use', () => {

@@ -7,15 +7,28 @@ import { accessibleBy, checkAccess, type SandboxUser, workloadIdentity } from '.
 import { refuseSystemWrites } from './system-writes.js';
 
 /**
- * The dedicated host id a workload runs as when OACP is root (uid and gid).
- * Chosen in 0x70000000-0x7FFDFFFF: above every subuid/subgid allocation
- * (useradd's SUB_UID_MAX is 600100000), above systemd's container range
- * (524288-1879048191), below its foreign range (0x7FFE0000) and below 2^31
- * (no signed 32-bit trouble); no account or file should ever have it, and
- * `oacp doctor` says so when /etc/passwd, /etc/group or /etc/sub[ug]id do.
+ * The dedicated id a workload has when OACP is root (uid and gid): gVisor's
+ * process user, and what a hardened workload sees inside (bwrap --uid). On
+ * the host each live hardened sandbox runs as an id of its own, leased in
+ * WORKLOAD_ID+1..WORKLOAD_ID+WORKLOAD_ID_COUNT (workload-ids.ts), so kernel
+ * counters kept per host uid (inotify instances...) are not shared between
+ * sandboxes; WORKLOAD_ID itself is never leased (older OACP versions run
+ * their hardened workloads as it). The whole range lies in 0x70000000-0x7FFDFFFF: above every subuid/subgid
+ * allocation (useradd's SUB_UID_MAX is 600100000), above systemd's container
+ * range (524288-1879048191), below its foreign range (0x7FFE0000) and below
+ * 2^31 (no signed 32-bit trouble); no account or file should ever have one of
+ * these ids, and `oacp doctor` says so when /etc/passwd, /etc/group or
+ * /etc/sub[ug]id do.
  */
 export const WORKLOAD_ID = 2_030_000_000;
+/** How many host ids are leased, i.e. how many hardened sandboxes may run at once as root. */
+export const WORKLOAD_ID_COUNT = 65_536;
 export const WORKLOAD_USER: SandboxUser = { uid: WORKLOAD_ID, gid: WORKLOAD_ID };
+
+/** Whether `id` is one of the dedicated workload ids (WORKLOAD_ID or a leased one). */
+export function isWorkloadId(id: number): boolean {
+  return id >= WORKLOAD_ID && id <= WORKLOAD_ID + WORKLOAD_ID_COUNT;
+}
 
 /** A bound path the workload id cannot use as is: idmapped so that OWNER's files are the workload's. */
 export interface IdmappedMount {
@@ -45,6 +58,8 @@ export interface IdentityInput {
   readonly quotas: Pick<Quotas, 'allow_unenforced'>;
   /** Whether the sandbox resolves the path of each source as the workload (bwrap) or not (runsc). */
   readonly parents: boolean;
+  /** The dedicated id this sandbox leased (hardened); default WORKLOAD_USER (gVisor's sentry keeps its own). */
+  readonly workload?: SandboxUser;
 }
 
 function ownerOf(path: string): SandboxUser {
@@ -83,17 +98,25 @@ function chooseIdentity(input: IdentityInput): Identity {
   const { requested, mounts, executable, parents } = input;
   if (requested === 'invoker') return { user: undefined, idmaps: [] };
   if (requested !== undefined) {
+    // A leased id's next sandbox kills whatever runs as it (launcher --reclaim): never an explicit account.
+    if (requested.uid !== WORKLOAD_ID && isWorkloadId(requested.uid))
+      throw new OacpError<NativeErrorCode>(
+        'AIRLOCK_BAD_SPEC',
+        `runAs uid ${requested.uid} is one of the workload ids OACP leases to sandboxes (${WORKLOAD_ID + 1}-${WORKLOAD_ID + WORKLOAD_ID_COUNT}): give runAs another uid`,
+      );
     checkAccess(mounts, executable, requested, parents);
     return { user: requested, idmaps: [] };
   }
   if (process.getuid?.() !== 0) return { user: undefined, idmaps: [] };
+  // Every id of the range owns nothing (doctor), so access is the same for all of them.
+  const workload = input.workload ?? WORKLOAD_USER;
   const idmaps: IdmappedMount[] = [];
   const denied: string[] = [];
   mounts.forEach((mount, index) => {
     const mode = mount.writable ? 'write' : 'read';
-    if (accessibleBy(mount.source, WORKLOAD_USER, mode, parents)) return;
+    if (accessibleBy(mount.source, workload, mode, parents)) return;
     const owner = ownerOf(mount.source);
-    if (owner.uid === WORKLOAD_ID || !accessibleBy(mount.source, owner, mode, false))
+    if (isWorkloadId(owner.uid) || !accessibleBy(mount.source, owner, mode, false))
       denied.push(`${mount.source} (${mode})`);
     else idmaps.push({ index, owner });
   });
@@ -102,21 +125,21 @@ function chooseIdentity(input: IdentityInput): Identity {
       const source = mounts[index]?.source;
       return source !== undefined && within(path, source) && accessibleBy(path, owner, 'execute', false);
     });
-  if (!accessibleBy(executable, WORKLOAD_USER, 'execute', parents) && !idmapped(executable))
+  if (!accessibleBy(executable, workload, 'execute', parents) && !idmapped(executable))
     denied.push(`${executable} (execute)`);
   if (denied.length > 0) {
     throw new OacpError<NativeErrorCode>(
       'AIRLOCK_BAD_SPEC',
-      `this sandbox runs as the dedicated uid ${WORKLOAD_ID} and neither it nor the owner of these paths may use them: ${denied.join(', ')}; fix their modes (chmod) or grant other paths`,
+      `this sandbox runs as the dedicated uid ${workload.uid} and neither it nor the owner of these paths may use them: ${denied.join(', ')}; fix their modes (chmod) or grant other paths`,
     );
   }
   const unsupported = idmaps.filter(({ index }) => !input.idmap(index));
-  if (unsupported.length === 0) return { user: WORKLOAD_USER, idmaps };
+  if (unsupported.length === 0) return { user: workload, idmaps };
   if (!input.quotas.allow_unenforced.includes('identity')) {
     const paths = unsupported.map(({ index }) => mounts[index]?.source).join(', ');
     throw new OacpError<NativeErrorCode>(
       'AIRLOCK_BAD_SPEC',
-      `this host cannot make idmapped mounts there (kernel or filesystem; see oacp doctor), so the dedicated sandbox uid ${WORKLOAD_ID} cannot use ${paths}; ` +
+      `this host cannot make idmapped mounts there (kernel or filesystem; see oacp doctor), so the dedicated sandbox uid ${workload.uid} cannot use ${paths}; ` +
         `grant paths it can use, or accept the fallback (${IDENTITY_FALLBACK}) with --allow-unenforced identity (manifest: quotas.allow_unenforced: [identity])`,
     );
   }

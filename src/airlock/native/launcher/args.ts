@@ -31,6 +31,10 @@ export interface OuterLaunch {
   readonly cgroups?: readonly string[];
   /** Host identity dropped to (root only) right before the exec: groups, ids, capabilities, no_new_privs. */
   readonly user?: { readonly uid: number; readonly gid: number };
+  /** A descriptor the guard keeps open until it has killed the sandbox: the workload id lease (workload-ids.ts). */
+  readonly hold?: number;
+  /** `user` is a leased dedicated id: first kill whatever still runs as it (an earlier lease's leftovers). */
+  readonly reclaim?: boolean;
   /** The program is the workload: loader variables get their names back for its exec (loader-env.ts). */
   readonly restoreEnv?: boolean;
 }
@@ -57,7 +61,9 @@ export function outerLaunchArgs(launcher: string, options: OuterLaunch): string[
       `${each.fd}:${each.uid}:${each.gid}:${each.path}`,
     ]),
     ...(options.cgroups ?? []).flatMap((file) => ['--cgroup', file]),
+    ...(options.hold === undefined ? [] : ['--hold', String(options.hold)]),
     ...(options.user === undefined ? [] : ['--user', `${options.user.uid}:${options.user.gid}`]),
+    ...(options.reclaim === true ? ['--reclaim'] : []),
     ...(options.restoreEnv === true ? ['--restore-env'] : []),
     '--',
   ];

@@ -1,8 +1,11 @@
+import { WORKLOAD_ID, WORKLOAD_ID_COUNT } from '../identity.js';
+
 /** C source of oacp-launch, built once per host by build.ts (see docs/hardened-tier.md, "Launcher"). */
 export const LAUNCHER_SOURCE = String.raw`/*
  * oacp-launch: the last step before a confined program runs.
  *   oacp-launch [--guard FD] [--init] [--keep FD]... [--as UID:GID] [--stage FD:PATH]...
- *               [--idmap FD:UID:GID:PATH]... [--cgroup PROCS]... [--user UID:GID]
+ *               [--idmap FD:UID:GID:PATH]... [--cgroup PROCS]... [--hold FD]
+ *               [--user UID:GID] [--reclaim]
  *               [--limits NOFILE:NPROC:FSIZE] [--filter FILE] [--restore-env] -- COMMAND [ARG]...
  * --guard  forks first: the process OACP started stays outside as the guard
  *          (a child subreaper, outside the workload's process group and
@@ -30,8 +33,15 @@ export const LAUNCHER_SOURCE = String.raw`/*
  * --cgroup joins the cgroup of PROCS (a cgroup.procs file; in v1 through
  *          its sibling tasks file) before anything else runs: the program and
  *          all it forks are inside;
+ * --hold   (with --guard) the guard keeps FD open until it exits, i.e.
+ *          until it has killed what it guards; the child closes it (the
+ *          flock'ed lease of a dedicated workload id, see workload-ids.ts);
  * --user   (root) drops to UID:GID for good: no supplementary groups, an
  *          empty capability bounding set, no capabilities, no_new_privs;
+ * --reclaim (with --user a leased workload id) then, as that
+ *          id, SIGKILLs every other process that still runs as it
+ *          (kill(-1)): nothing of an earlier sandbox of the id outlives
+ *          its lease into the next one;
  * --limits sets soft and hard RLIMIT_NOFILE, RLIMIT_NPROC and RLIMIT_FSIZE
  *          (and RLIMIT_CORE 0);
  * --filter installs the seccomp program in FILE (struct sock_filter[]) with
@@ -532,7 +542,7 @@ static void wait_for_init(void) {
 }
 
 /* Forks; returns in the child, which goes on to set up and exec the program. The parent guards. */
-static void guard(int guard_fd, const char *const *procs, int procs_count) {
+static void guard(int guard_fd, int hold_fd, const char *const *procs, int procs_count) {
   sigset_t chld, old;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
@@ -547,6 +557,7 @@ static void guard(int guard_fd, const char *const *procs, int procs_count) {
     /* Its own group, so the guard can kill the group without killing itself. */
     if (setpgid(0, 0) != 0) die("setpgid", NULL);
     close(guard_fd);
+    if (hold_fd >= 0) close(hold_fd);
     return;
   }
   if (init_status[1] >= 0) close(init_status[1]);
@@ -562,8 +573,8 @@ static void guard(int guard_fd, const char *const *procs, int procs_count) {
   }
   int signals = signalfd(-1, &chld, SFD_CLOEXEC);
   if (signals < 0) { sweep(child, procs, procs_count, 400); _exit(126); }
-  int held[3] = {guard_fd, signals, init_status[0] >= 0 ? init_status[0] : signals};
-  close_descriptors(held, 3);
+  int held[4] = {guard_fd, signals, init_status[0] >= 0 ? init_status[0] : signals, hold_fd >= 0 ? hold_fd : signals};
+  close_descriptors(held, 4);
   for (;;) {
     struct pollfd watch[2] = {{guard_fd, POLLIN, 0}, {signals, POLLIN, 0}};
     if (poll(watch, 2, -1) < 0) {
@@ -705,6 +716,8 @@ int main(int argc, char **argv) {
   const char *procs[16];
   int procs_count = 0;
   int guard_fd = -1;
+  int hold_fd = -1;
+  int reclaim = 0;
   int init = 0;
   int restore = 0;
   long user_uid = -1, user_gid = -1;
@@ -714,6 +727,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[i], "--") == 0) { i++; break; }
     if (strcmp(argv[i], "--init") == 0) { init = 1; continue; }
     if (strcmp(argv[i], "--restore-env") == 0) { restore = 1; continue; }
+    if (strcmp(argv[i], "--reclaim") == 0) { reclaim = 1; continue; }
     if (i + 1 >= argc) { errno = EINVAL; die("missing value for", argv[i]); }
     if (strcmp(argv[i], "--keep") == 0) {
       if (keep_count == MAX_FDS) { errno = E2BIG; die("too many --keep", NULL); }
@@ -732,6 +746,8 @@ int main(int argc, char **argv) {
       procs[procs_count++] = argv[++i];
     } else if (strcmp(argv[i], "--guard") == 0) {
       guard_fd = parse_fd(argv[++i]);
+    } else if (strcmp(argv[i], "--hold") == 0) {
+      hold_fd = parse_fd(argv[++i]);
     } else if (strcmp(argv[i], "--user") == 0) {
       parse_pair("bad --user", argv[++i], &user_uid, &user_gid, 1);
     } else if (strcmp(argv[i], "--limits") == 0) {
@@ -745,9 +761,14 @@ int main(int argc, char **argv) {
   }
   if (i >= argc) { errno = EINVAL; die("no command after --", NULL); }
   if (init && (stage_count > 0 || idmap_count > 0)) { errno = EINVAL; die("--init with --stage or --idmap", NULL); }
+  if (hold_fd >= 0 && guard_fd < 0) { errno = EINVAL; die("--hold needs --guard", NULL); }
+  if (reclaim && (user_uid <= ${WORKLOAD_ID} || user_uid > ${WORKLOAD_ID + WORKLOAD_ID_COUNT} || user_gid != user_uid)) {
+    errno = EINVAL;
+    die("--reclaim needs --user in the dedicated workload range", NULL);
+  }
   pid_t guard_pid = getpid();
   if (init) new_pid_namespace();
-  if (guard_fd >= 0) guard(guard_fd, procs, procs_count);
+  if (guard_fd >= 0) guard(guard_fd, hold_fd, procs, procs_count);
   else if (init) wait_for_init();
   /* In the namespace's init now (pid 1): the program is its child. */
   if (init) {
@@ -766,6 +787,8 @@ int main(int argc, char **argv) {
   close_descriptors(keep, keep_count);
   if (limits != NULL) set_limits(limits);
   if (user_uid >= 0) drop_identity(user_uid, user_gid);
+  /* Not this process (kill(-1) spares the caller), nothing of root's: only leftovers of an earlier lease. */
+  if (reclaim) kill(-1, SIGKILL);
   if (filter != NULL) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs", NULL);
     landlock();

@@ -1,0 +1,103 @@
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { OacpError } from '../../core/errors.js';
+import type { NativeErrorCode } from './errors.js';
+import { WORKLOAD_ID, WORKLOAD_ID_COUNT } from './identity.js';
+import type { SandboxUser } from './sandbox-user.js';
+
+/** Root's runtime directory of the leases: a tmpfs, so a reboot (which ends every sandbox) empties it. */
+export const WORKLOAD_IDS_DIR = '/run/oacp/ids';
+
+/** flock(2) through fs-ext, as src/log/file-lock.ts: the kernel drops the lock when its last holder dies. */
+type FlockSync = (fd: number, flags: 'exnb') => void;
+const { flockSync } = createRequire(import.meta.url)('fs-ext') as { flockSync: FlockSync };
+
+/** One dedicated workload id, held while `fd` (an exclusive flock) is open anywhere. */
+export interface WorkloadLease {
+  readonly user: SandboxUser;
+  /** The locked descriptor: the launcher's guard keeps a copy (--hold) until it has killed the sandbox. */
+  readonly fd: number;
+  /** Closes this process's copy; the id is free once the guard's copy is gone too. */
+  release(): void;
+}
+
+export interface LeaseOptions {
+  readonly dir?: string;
+  readonly count?: number;
+}
+
+function refuse(message: string): OacpError<NativeErrorCode> {
+  return new OacpError<NativeErrorCode>('AIRLOCK_TIER_UNAVAILABLE', message);
+}
+
+/** The directory, made if missing; only root's and closed to others, or refused (deny by default). */
+function leaseDirectory(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const stat = lstatSync(dir);
+    if (!stat.isDirectory() || stat.uid !== 0 || (stat.mode & 0o022) !== 0)
+      throw refuse(
+        `${dir} must be a directory owned by root and writable only by it (it holds the workload id leases): fix it with chown root ${dir} && chmod 700 ${dir}`,
+      );
+  } catch (error) {
+    if (error instanceof OacpError) throw error;
+    throw refuse(
+      `cannot use ${dir} for the workload id leases (${(error as NodeJS.ErrnoException).code ?? 'error'}): hardened sandboxes as root need it on a root-writable /run`,
+    );
+  }
+}
+
+/** Takes slot's lock file without waiting, or says another holder has it. */
+function tryLease(dir: string, slot: number): number | undefined {
+  const path = join(dir, String(slot));
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  } catch (error) {
+    throw refuse(
+      `cannot open the workload id lease ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
+  try {
+    if (!fstatSync(fd).isFile())
+      throw refuse(`the workload id lease ${path} is not a regular file: remove it`);
+    flockSync(fd, 'exnb');
+    return fd;
+  } catch (error) {
+    closeSync(fd);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return undefined;
+    if (error instanceof OacpError) throw error;
+    throw refuse(`cannot lock the workload id lease ${path} (${code ?? 'error'})`);
+  }
+}
+
+/**
+ * Leases the lowest free dedicated id (root only): slot N is WORKLOAD_ID + 1 + N,
+ * held by an exclusive flock on <dir>/N. Safe across concurrent oacp
+ * processes (flock is per open file, so also between sandboxes of one
+ * process); a holder that dies, kill -9 included, frees its slots.
+ */
+export function leaseWorkloadId(options: LeaseOptions = {}): WorkloadLease {
+  const dir = options.dir ?? WORKLOAD_IDS_DIR;
+  const count = options.count ?? WORKLOAD_ID_COUNT;
+  leaseDirectory(dir);
+  for (let slot = 0; slot < count; slot++) {
+    const fd = tryLease(dir, slot);
+    if (fd === undefined) continue;
+    const id = WORKLOAD_ID + 1 + slot;
+    let open = true;
+    return {
+      user: { uid: id, gid: id },
+      fd,
+      release: () => {
+        if (open) closeSync(fd);
+        open = false;
+      },
+    };
+  }
+  throw refuse(
+    `all ${count} dedicated workload ids are in use (one per running hardened sandbox): wait for sandboxes to end`,
+  );
+}
