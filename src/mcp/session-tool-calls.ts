@@ -224,11 +224,35 @@ export class SessionToolCalls {
     if (pending.kind !== 'tool-call' || !('result' in response)) return undefined;
     const task = response.result.task as { taskId?: unknown; ttl?: unknown } | undefined;
     if (typeof task?.taskId !== 'string') return undefined;
-    const refusal = this.#tasks.admit(task.taskId, pending.call, task.ttl);
-    if (refusal !== undefined) {
-      this.wire.event({ type: 'invalid-message', from: 'server', reason: refusal.reason });
-    }
+    const admitted = this.#tasks.admit(task.taskId, pending.call, task.ttl);
+    if (admitted === undefined) return undefined;
+    const refusal = {
+      ...admitted,
+      reason: `${admitted.reason}; ${this.#cancelRefused(task.taskId, admitted)}`,
+    };
+    this.wire.event({ type: 'invalid-message', from: 'server', reason: refusal.reason });
     return refusal;
+  }
+
+  /**
+   * A task the bridge refused to keep would go on working on the server for a result nobody can
+   * fetch with its receipt: cancelled there (tasks/cancel, MCP tasks), unless its id names another
+   * call's task, which the bridge keeps and a cancel would end. Says which, for the receipt.
+   */
+  #cancelRefused(taskId: string, refusal: TaskRefusal): string {
+    if (refusal.code === 'task-id-reused') {
+      return "no tasks/cancel was sent: the id names the other call's task, which the bridge keeps";
+    }
+    const named = JSON.stringify(clipText(taskId, 80));
+    this.wire.askServer('tasks/cancel', { taskId }, this.wire.timeoutMs).catch((error: unknown) => {
+      if (this.wire.ready.closing) return;
+      this.wire.event({
+        type: 'send-failed',
+        to: 'server',
+        reason: `tasks/cancel of the refused task ${named} failed: ${error instanceof Error ? error.message : String(error)}`,
+      });
+    });
+    return 'the bridge cancelled it on the server (tasks/cancel)';
   }
 
   /**
