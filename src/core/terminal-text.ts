@@ -39,6 +39,20 @@ export function oneLine(text: string, max = Number.POSITIVE_INFINITY): string {
   return `${kept}…`;
 }
 
+/**
+ * Text someone else chose, quoted on one line (oneLine) in at most `max` characters: longer, it is
+ * cut at the last space before the bound (or between two characters when the kept part would hold
+ * no space past its first half) and ends with `…`. Mask secrets BEFORE quoting: a cut may leave
+ * too little of a value for a masker to recognise.
+ */
+export function quotedLine(text: string, max = 80): string {
+  const whole = oneLine(text);
+  if (whole.length <= max) return whole;
+  const cut = oneLine(text, max).slice(0, -1);
+  const space = cut.lastIndexOf(' ');
+  return `${space > cut.length / 2 ? cut.slice(0, space) : cut}…`;
+}
+
 /** C0/C1 controls, DEL, line/paragraph separators, and bidi marks, embeddings and isolates. */
 function breaksTheLine(code: number): boolean {
   return (

@@ -64,6 +64,8 @@ export class LineTransport implements MessageTransport {
   #heldChars = 0;
   /** Set: pause() reads on, passing what this says passes and holding the rest (see pause). */
   readonly #control: ((message: unknown) => HeldVerdict) | undefined;
+  /** See the constructor's `quote`. */
+  readonly #quote: ((line: string) => string) | undefined;
   /** The input ended while text was held: closed once that text is delivered. */
   #endedHeld = false;
   /** Set while the output is corked until the current tick ends: see send. */
@@ -74,12 +76,21 @@ export class LineTransport implements MessageTransport {
   constructor(
     input: Readable,
     output: Writable,
-    options: { maxLineBytes?: number; control?: (message: unknown) => HeldVerdict } = {},
+    options: {
+      maxLineBytes?: number;
+      control?: (message: unknown) => HeldVerdict;
+      /**
+       * How a line that is not JSON is quoted in the report (secrets masked first, then cut):
+       * given by whoever knows the secrets the peer may print (a server's). Unquoted without it.
+       */
+      quote?: (line: string) => string;
+    } = {},
   ) {
     this.#input = input;
     this.#output = output;
     this.#maxLineChars = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.#control = options.control;
+    this.#quote = options.quote;
   }
 
   async start(): Promise<void> {
@@ -298,8 +309,13 @@ export class LineTransport implements MessageTransport {
       parsed = parseFiniteJson(line);
     } catch {
       // Not the parser's message: it quotes the line's first characters, which may be a secret's
-      // (a server printing its token), too few of them for SecretValues to recognise.
-      this.oninvalid?.(null, PARSE_ERROR, `not JSON (a line of ${line.length} characters; not quoted)`);
+      // (a server printing its token), too few of them for SecretValues to recognise. `quote`
+      // masks the line before it cuts it.
+      this.oninvalid?.(
+        null,
+        PARSE_ERROR,
+        `not JSON (a line of ${line.length} characters; ${this.#quoted(line)})`,
+      );
       return;
     }
     if (parsed.outOfRange !== undefined) {
@@ -314,6 +330,15 @@ export class LineTransport implements MessageTransport {
       return;
     }
     this.onmessage?.(parsed.value, raw.length);
+  }
+
+  #quoted(line: string): string {
+    if (this.#quote === undefined) return 'not quoted';
+    try {
+      return `it reads "${this.#quote(line)}"`;
+    } catch {
+      return 'not quoted';
+    }
   }
 
   readonly #onEnd = (): void => {

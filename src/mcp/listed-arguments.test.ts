@@ -38,4 +38,13 @@ describe('ListedArguments', () => {
     expect(listed.of('t0')).toBeUndefined();
     expect(listed.of(`t${MAX_LISTED_TOOLS}`)?.ok).toBe(true);
   });
+
+  it('retain forgets the tools a whole listing no longer names', () => {
+    const listed = new ListedArguments();
+    listed.observe('kept', { properties: { a: {} } });
+    listed.observe('removed', { properties: { b: {} } });
+    listed.retain(new Set(['kept', 'new']));
+    expect(listed.of('kept')?.ok).toBe(true);
+    expect(listed.of('removed')).toBeUndefined();
+  });
 });

@@ -15,8 +15,15 @@ export interface ArgumentNames {
   readonly items?: ArgumentNames;
 }
 
-/** What a tools/list said of one tool's arguments: its names, or that they were too many to keep. */
-export type ListedTool = { readonly ok: true; readonly names: ArgumentNames } | { readonly ok: false };
+/**
+ * What a tools/list said of one tool's arguments: its names, or why its calls cannot be checked
+ * against them (too many to keep; the tool not in the bridge's own listing, or that listing failed).
+ */
+export type ListedTool =
+  | { readonly ok: true; readonly names: ArgumentNames }
+  | { readonly ok: false; readonly reason: string };
+
+const TOO_MANY_NAMES = `the tool's listed inputSchema names more than ${MAX_LISTED_NAMES} properties (the bridge's bound): its argument names cannot be checked against it, so the call is refused`;
 
 /**
  * The property names of each tool's `inputSchema` as its server listed them (tools/list, the
@@ -33,11 +40,19 @@ export class ListedArguments {
     this.#tools.delete(tool);
     const budget = { left: MAX_LISTED_NAMES };
     const names = namesOf(inputSchema, 0, budget);
-    this.#tools.set(tool, budget.left < 0 ? { ok: false } : { ok: true, names });
+    this.#tools.set(tool, budget.left < 0 ? { ok: false, reason: TOO_MANY_NAMES } : { ok: true, names });
     if (this.#tools.size > MAX_LISTED_TOOLS) {
       const oldest = this.#tools.keys().next().value;
       if (oldest !== undefined) this.#tools.delete(oldest);
     }
+  }
+
+  /**
+   * After a whole listing (the bridge's own, every page): the tools it did not name are forgotten,
+   * so a tool the server stopped listing (list_changed) is listed again before it is called.
+   */
+  retain(listed: ReadonlySet<string>): void {
+    for (const tool of [...this.#tools.keys()]) if (!listed.has(tool)) this.#tools.delete(tool);
   }
 
   /** What the server listed for `tool`; undefined when it was never listed (or no longer kept). */
@@ -55,9 +70,7 @@ export function imitatedArgument(
   args: Readonly<Record<string, unknown>>,
   listed: ListedTool,
 ): string | undefined {
-  if (!listed.ok) {
-    return `the tool's listed inputSchema names more than ${MAX_LISTED_NAMES} properties (the bridge's bound): its argument names cannot be checked against it, so the call is refused`;
-  }
+  if (!listed.ok) return listed.reason;
   const stack: Array<{ value: unknown; names: ArgumentNames; path: string }> = [
     { value: args, names: listed.names, path: 'arguments' },
   ];

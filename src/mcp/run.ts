@@ -71,10 +71,11 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
   // Only in an initialised home: nothing is written to a directory that `oacp init` has not made.
   // The server's stderr is held until the bridge's first line is out (package notes are not: an install can take a while).
   const held = new HeldLog(log);
-  const { stamps, ...later } = context;
+  // The servers' stdout lines the bridge quotes are masked with the same values.
+  const { stamps, ...later } = { ...context, secrets };
   const early =
     configured === undefined && options.http === undefined && initialised(context.home)
-      ? prepareServer(options, context, log, { serverLog: held.line })
+      ? prepareServer(options, { ...context, secrets }, log, { serverLog: held.line })
       : undefined;
   early?.catch(() => undefined);
   try {

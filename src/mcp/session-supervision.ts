@@ -1,5 +1,5 @@
 import { CONNECTION_CLOSED, errorResponse } from './jsonrpc.js';
-import { PinRefresher } from './pin-refresher.js';
+import { type ListingOutcome, PinRefresher } from './pin-refresher.js';
 import type { ServerTraffic } from './server-traffic.js';
 import { isToolCall } from './session-pending.js';
 import { failure, type SessionWire } from './session-wire.js';
@@ -36,13 +36,28 @@ export class SessionSupervision {
       (reason) => {
         if (!wire.ready.closing) wire.event({ type: 'pin-refresh-failed', reason });
       },
+      (tools) => wire.parts.gate.listed?.retain(tools),
     );
   }
 
   /** Lists the server's tools itself so every definition is pinned before it can be called. */
   refreshPins(): void {
-    if (this.wire.parts.gate.pins === undefined || !this.wire.ready.ready) return;
+    const { pins, listed } = this.wire.parts.gate;
+    if ((pins === undefined && listed === undefined) || !this.wire.ready.ready) return;
     void this.pins.refresh();
+  }
+
+  /**
+   * The bridge's own listing for a call to a tool it has no listing of (PinRefresher.fresh), once
+   * the server is up; a session closing meanwhile is a failed listing, saying why.
+   */
+  listTools(): Promise<ListingOutcome> {
+    return new Promise((resolve) =>
+      this.wire.ready.when(
+        () => resolve(this.pins.fresh()),
+        (reason) => resolve({ ok: false, reason }),
+      ),
+    );
   }
 
   hooks(): SupervisorHooks {

@@ -1,3 +1,4 @@
+import { clipText } from '../core/clip-text.js';
 import type { ActiveCall, FinishedCall } from './call-recorder.js';
 import {
   CONNECTION_CLOSED,
@@ -9,6 +10,7 @@ import {
   type JsonRpcResult,
 } from './jsonrpc.js';
 import { LiveTasks, type TaskRefusal } from './live-tasks.js';
+import type { ListingOutcome } from './pin-refresher.js';
 import { isPolicedRead } from './read-requests.js';
 import { isToolCall, type ToolCallPending } from './session-pending.js';
 import { type DirectCall, type DirectOutcome, REQUEST_CANCELLED } from './session-types.js';
@@ -33,8 +35,8 @@ export class SessionToolCalls {
 
   constructor(
     private readonly wire: SessionWire,
-    /** Settles once the bridge's own tools/list under way (if any) has. */
-    private readonly listing: () => Promise<void> = () => Promise.resolve(),
+    /** The bridge's own tools/list of the server, under way or started (SessionSupervision.listTools). */
+    private readonly listing: () => Promise<ListingOutcome>,
   ) {
     this.#unsent = new WaitingRequests(wire.ready);
   }
@@ -50,8 +52,9 @@ export class SessionToolCalls {
     const key = idKey(request.id);
     this.#gating.set(key, controller);
     const method = isPolicedRead(request.method) ? request.method : 'tools/call';
-    if (method === 'tools/call') await this.#listed(request.params?.name);
-    const decided = await flow.decide(request.params, controller.signal, undefined, method);
+    const unlisted =
+      method === 'tools/call' ? await this.#listed(request.params?.name, controller.signal) : undefined;
+    const decided = await flow.decide(request.params, controller.signal, undefined, method, unlisted);
     this.#gating.delete(key);
     if (controller.signal.aborted) {
       // The client cancelled while we waited (for approval); MCP says not to answer a cancelled request.
@@ -81,12 +84,20 @@ export class SessionToolCalls {
     const flow = this.wire.flow();
     const params = { name: input.tool, arguments: input.arguments };
     const signal = input.signal ?? new AbortController().signal;
-    await this.#listed(input.tool);
-    const decided = await flow.decide(params, signal, {
-      agent: input.agent,
-      ...(input.prior === undefined ? {} : { prior: input.prior }),
-      ...(input.identityRefused === undefined ? {} : { identityRefused: input.identityRefused }),
-    });
+    // A call its caller's own checks refused already (a tool it does not have) needs no listing.
+    const refused = input.prior?.tools?.effect === 'deny' || input.identityRefused !== undefined;
+    const unlisted = refused ? undefined : await this.#listed(input.tool, signal);
+    const decided = await flow.decide(
+      params,
+      signal,
+      {
+        agent: input.agent,
+        ...(input.prior === undefined ? {} : { prior: input.prior }),
+        ...(input.identityRefused === undefined ? {} : { identityRefused: input.identityRefused }),
+      },
+      'tools/call',
+      unlisted,
+    );
     const { decision, checks } = decided.call;
     // The caller left while the call was decided (awaiting approval, whose wait its leaving ended): it is
     // never sent, and recorded as cancelled. A call another check refused stays recorded as denied.
@@ -121,12 +132,38 @@ export class SessionToolCalls {
 
   /**
    * A call to a tool whose listing the bridge has not seen waits for the bridge's own tools/list
-   * under way (sent when the client is initialized, and on list_changed), so its argument names are
-   * checked against the tool's inputSchema (listed-arguments.ts) rather than against nothing.
+   * (the one under way, sent when the client is initialized and on list_changed, else a new one;
+   * one at a time, shared), at most the request deadline, so its argument names are checked
+   * against the tool's inputSchema (listed-arguments.ts) rather than against nothing. Undefined
+   * when the tool is listed now; else why the call is refused (the pipeline's shape step): the
+   * server does not list it, or its tools could not be listed in time.
    */
-  async #listed(tool: unknown): Promise<void> {
-    if (typeof tool !== 'string' || this.wire.parts.gate.listed?.of(tool) !== undefined) return;
-    await this.listing();
+  async #listed(tool: unknown, signal: AbortSignal): Promise<string | undefined> {
+    const { listed } = this.wire.parts.gate;
+    if (typeof tool !== 'string' || listed === undefined || listed.of(tool) !== undefined) return undefined;
+    const seconds = this.wire.timeoutMs / 1000;
+    const outcome = await withinDeadline(this.listing(), this.wire.timeoutMs, signal);
+    const named = JSON.stringify(clipText(tool, 200));
+    const server = JSON.stringify(this.wire.parts.connector.identity.name);
+    if (outcome === 'late') {
+      return `the bridge's own tools/list of server ${server} did not finish within ${seconds} s (the request deadline): the call to ${named} could not be checked against the tool's listed inputSchema, so it is refused`;
+    }
+    if (outcome === 'aborted') return undefined;
+    if (!outcome.ok) {
+      return `the bridge could not list the tools of server ${server} (${outcome.reason}): the call to ${named} could not be checked against the tool's listed inputSchema, so it is refused`;
+    }
+    if (listed.of(tool) !== undefined) return undefined;
+    return `tool ${named} is not in the tools/list of server ${server} (the bridge listed them before deciding): a call to a tool its server does not list is refused, since its arguments cannot be checked against a listed inputSchema${this.#twinOfListed(tool)}`;
+  }
+
+  /** `; <why>` when the pins refuse `tool` too (a name reading as a listed tool's), else ''. */
+  #twinOfListed(tool: string): string {
+    try {
+      const pin = this.wire.parts.gate.pins?.check(this.wire.parts.connector.identity.name, tool);
+      return pin?.effect === 'deny' ? `; ${pin.reason}` : '';
+    } catch {
+      return '';
+    }
   }
 
   /** A call whose caller went away before it was sent: never sent, and its one receipt says so. */
@@ -187,11 +224,35 @@ export class SessionToolCalls {
     if (pending.kind !== 'tool-call' || !('result' in response)) return undefined;
     const task = response.result.task as { taskId?: unknown; ttl?: unknown } | undefined;
     if (typeof task?.taskId !== 'string') return undefined;
-    const refusal = this.#tasks.admit(task.taskId, pending.call, task.ttl);
-    if (refusal !== undefined) {
-      this.wire.event({ type: 'invalid-message', from: 'server', reason: refusal.reason });
-    }
+    const admitted = this.#tasks.admit(task.taskId, pending.call, task.ttl);
+    if (admitted === undefined) return undefined;
+    const refusal = {
+      ...admitted,
+      reason: `${admitted.reason}; ${this.#cancelRefused(task.taskId, admitted)}`,
+    };
+    this.wire.event({ type: 'invalid-message', from: 'server', reason: refusal.reason });
     return refusal;
+  }
+
+  /**
+   * A task the bridge refused to keep would go on working on the server for a result nobody can
+   * fetch with its receipt: cancelled there (tasks/cancel, MCP tasks), unless its id names another
+   * call's task, which the bridge keeps and a cancel would end. Says which, for the receipt.
+   */
+  #cancelRefused(taskId: string, refusal: TaskRefusal): string {
+    if (refusal.code === 'task-id-reused') {
+      return "no tasks/cancel was sent: the id names the other call's task, which the bridge keeps";
+    }
+    const named = JSON.stringify(clipText(taskId, 80));
+    this.wire.askServer('tasks/cancel', { taskId }, this.wire.timeoutMs).catch((error: unknown) => {
+      if (this.wire.ready.closing) return;
+      this.wire.event({
+        type: 'send-failed',
+        to: 'server',
+        reason: `tasks/cancel of the refused task ${named} failed: ${error instanceof Error ? error.message : String(error)}`,
+      });
+    });
+    return 'the bridge cancelled it on the server (tasks/cancel)';
   }
 
   /**
@@ -288,4 +349,27 @@ export class SessionToolCalls {
   #answer(id: JsonRpcId, answer: Outcome): void {
     this.wire.sendDown(outcomeMessage(id, answer));
   }
+}
+
+/** The listing's outcome, unless the deadline passes first (`late`) or the caller leaves (`aborted`). */
+function withinDeadline(
+  outcome: Promise<ListingOutcome>,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<ListingOutcome | 'late' | 'aborted'> {
+  if (signal.aborted) return Promise.resolve('aborted');
+  return new Promise((resolve) => {
+    const done = (value: ListingOutcome | 'late' | 'aborted') => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', left);
+      resolve(value);
+    };
+    const left = () => done('aborted');
+    const timer = setTimeout(() => done('late'), timeoutMs);
+    timer.unref();
+    signal.addEventListener('abort', left, { once: true });
+    outcome.then(done, (error: unknown) =>
+      done({ ok: false, reason: error instanceof Error ? error.message : String(error) }),
+    );
+  });
 }

@@ -106,8 +106,8 @@ export class BridgeSession {
       () => this.#flow,
       parts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     );
-    // A call to a tool not listed yet waits for the bridge's own listing under way (listed-arguments.ts).
-    this.#toolCalls = new SessionToolCalls(this.#wire, () => this.#supervision.pins.settled());
+    // A call to a tool not listed yet waits for the bridge's own listing (listed-arguments.ts).
+    this.#toolCalls = new SessionToolCalls(this.#wire, () => this.#supervision.listTools());
     this.#traffic = new ServerTraffic(this.#wire, this.#toolCalls, this.#limits, () =>
       this.#supervision.refreshPins(),
     );

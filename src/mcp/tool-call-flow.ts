@@ -122,6 +122,8 @@ export class ToolCallFlow {
     signal: AbortSignal,
     embedded: EmbeddedCaller | undefined = undefined,
     method: 'tools/call' | PolicedRead = 'tools/call',
+    /** Why the tool's listing cannot check the call (SessionToolCalls: not listed, listing failed). */
+    unlisted: string | undefined = undefined,
   ): Promise<Decided> {
     const callId = randomUUID();
     const started = { startedAt: new Date(), startedMs: performance.now() };
@@ -150,7 +152,8 @@ export class ToolCallFlow {
       method,
       // The server may read names loosely (Go's encoding/json folds case): twins are refused.
       looseReader: true,
-      listed: (tool) => this.#parts.gate.listed?.of(tool),
+      listed: (tool) =>
+        unlisted === undefined ? this.#parts.gate.listed?.of(tool) : { ok: false, reason: unlisted },
     });
     const call: ActiveCall = {
       ...this.#newCall(

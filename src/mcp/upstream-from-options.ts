@@ -2,6 +2,7 @@ import { basename, join } from 'node:path';
 import { readAccountHomes } from '../airlock/native/protected-paths.js';
 import type { ProcessSandbox, TierName } from '../airlock/sandbox.js';
 import { OacpError } from '../core/errors.js';
+import type { SecretValues } from '../core/secret-values.js';
 import { escapeControl } from '../core/terminal-text.js';
 import type { StderrTail } from './diagnose/stderr-tail.js';
 import type { McpErrorCode } from './errors.js';
@@ -39,6 +40,8 @@ export async function upstreamFor(
     readonly stderrTail?: StderrTail;
     /** Where the server's stderr lines go (`log` by default), e.g. held until the bridge's first line. */
     readonly serverLog?: (line: string) => void;
+    /** What the server is handed (its tokens): masked out of any line of its stdout the bridge quotes. */
+    readonly secrets?: SecretValues;
     /** Tree stamps started earlier (TreeStamps): the package store's check uses them. */
     readonly stamps?: TreeStamps;
   },
@@ -96,6 +99,7 @@ export async function upstreamFor(
   const protectedPaths = context.home === undefined ? [] : [context.home];
   const implicit = implicitReadPaths(named, protectedPaths, accounts);
   const candidateEnv = context.env ?? process.env;
+  const { secrets } = context;
   return processUpstream({
     identity: named,
     start: () =>
@@ -112,6 +116,7 @@ export async function upstreamFor(
       (context.serverLog ?? log)(`[${named.name}] ${escapeControl(line)}`);
     },
     ...(context.onSandbox === undefined ? {} : { onSandbox: context.onSandbox }),
+    ...(secrets === undefined ? {} : { mask: (text: string) => secrets.mask(text) }),
   });
 }
 

@@ -1,5 +1,7 @@
 import type { ProcessSandbox, TierName, Usage } from '../airlock/sandbox.js';
-import { escapeControl } from '../core/terminal-text.js';
+import { clipText } from '../core/clip-text.js';
+import { redactText } from '../core/redact.js';
+import { escapeControl, quotedLine } from '../core/terminal-text.js';
 import { LineTransport } from './line-transport.js';
 import { perRequestSignals } from './request-signals.js';
 import type { ServerIdentity } from './server-identity.js';
@@ -34,6 +36,12 @@ export function processUpstream(options: {
   stderr?: (line: string) => void;
   /** True while `stderr`'s own output is backlogged: server lines are then dropped (the bridge's stderr by default). */
   stderrBacklogged?: () => boolean;
+  /**
+   * Masks the values the server was handed (SecretValues.mask): a line of its stdout that is not
+   * JSON is reported quoted, masked with it and the pattern redactor first, then cut (80
+   * characters). Without it such a line is reported by its length only.
+   */
+  mask?: (text: string) => string;
   /** Told each sandbox started (one per session and restart), e.g. to read its egress log later. */
   onSandbox?: (sandbox: ProcessSandbox) => void;
 }): UpstreamConnector {
@@ -42,7 +50,9 @@ export function processUpstream(options: {
     async connect() {
       const sandbox = await options.start();
       options.onSandbox?.(sandbox);
-      const transport = new LineTransport(sandbox.stdout, sandbox.stdin);
+      // Without `mask` nothing knows what the server was handed: its lines stay unquoted.
+      const quote = options.mask === undefined ? {} : { quote: stdoutQuote(options.mask) };
+      const transport = new LineTransport(sandbox.stdout, sandbox.stdin, quote);
       relayStderr(
         sandbox.stderr,
         options.stderr ?? ((line) => process.stderr.write(`${escapeControl(line)}\n`)),
@@ -68,6 +78,14 @@ export function processUpstream(options: {
       };
     },
   };
+}
+
+/** How much of a line that is not JSON is masked and quoted from: more than any secret's length. */
+const QUOTED_PREFIX_CHARS = 64 * 1024;
+
+/** A server's stdout line that is not JSON (a banner), masked then quoted (quotedLine). */
+function stdoutQuote(mask: (text: string) => string): (line: string) => string {
+  return (line) => quotedLine(redactText(mask(clipText(line, QUOTED_PREFIX_CHARS))), 80);
 }
 
 /** The SDK's Streamable HTTP client for a remote server, each request with its own signal (request-signals.ts). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeControl, oneLine } from '../../src/core/terminal-text.js';
+import { escapeControl, oneLine, quotedLine } from '../../src/core/terminal-text.js';
 
 describe('oneLine', () => {
   it('escapes what escapeControl does and line breaks and bidi controls too', () => {
@@ -20,5 +20,13 @@ describe('oneLine', () => {
     expect(oneLine('\n\n', 8)).toBe('\\u000a…');
     expect(oneLine('ab\n', 7)).toBe('ab…');
     expect(oneLine('abcd', 4)).toBe('abcd');
+  });
+
+  it('quotedLine cuts at the last space before the bound, between characters when there is none late enough', () => {
+    expect(quotedLine('short banner')).toBe('short banner');
+    expect(quotedLine('one two three four', 12)).toBe('one two…');
+    expect(quotedLine('https://example.com/aaaaaaaaaaaa', 12)).toBe('https://exa…');
+    expect(quotedLine('a\u202eb c\nd e', 15)).toBe('a\\u202eb…');
+    expect(quotedLine('x'.repeat(200)).length).toBe(80);
   });
 });

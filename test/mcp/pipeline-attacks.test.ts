@@ -281,7 +281,8 @@ describe('limits before work (issue 10: calls with no receipt)', () => {
       expect(record?.argumentsDigest).toBe(jcsDigest({ path: '/tmp/x' }));
       const verified = await raw.receipts.verify(raw.receipts.refs[0]?.index ?? -1);
       expect(verified.ok).toBe(true);
-      // A name of exactly 256 characters is a name like any other: forwarded, with its receipt.
+      // A name of exactly 256 characters is a name like any other: past the length limit, refused
+      // only because the server does not list it, its receipt naming it whole.
       const longest = 'y'.repeat(256);
       const next = await raw.request({
         jsonrpc: '2.0',
@@ -290,7 +291,8 @@ describe('limits before work (issue 10: calls with no receipt)', () => {
         params: { name: longest, arguments: {} },
       });
       expect(next.error).toBeUndefined();
-      expect(toolCalls(raw.serverGot()).map((m) => (m.params as { name: string }).name)).toEqual([longest]);
+      expect(JSON.stringify(next.result)).toContain('is not in the tools/list');
+      expect(JSON.stringify(next.result)).not.toContain('a tool name may be');
       expect(raw.receipts.records.at(-1)).toMatchObject({ tool: longest });
     } finally {
       await raw.close();
@@ -534,7 +536,7 @@ describe('every path is checked (issue 10: unchecked paths)', () => {
 });
 
 describe('receipts that state the call truly', () => {
-  it('a tool the server never listed is not said to "match its pin"', async () => {
+  it('a tool the server never listed is not said to "match its pin": refused as unlisted before the pin step', async () => {
     const raw = await rawHarness();
     try {
       await initialized(raw);
@@ -544,7 +546,9 @@ describe('receipts that state the call truly', () => {
         method: 'tools/call',
         params: { name: 'hidden', arguments: {} },
       });
-      expect(raw.receipts.records[0]?.checks.pin?.reason).toMatch(/has no pin: the server never listed it/);
+      const [record] = raw.receipts.records;
+      expect(record?.checks.pin).toBeUndefined();
+      expect(record?.checks.shape?.reason).toContain('tool "hidden" is not in the tools/list');
     } finally {
       await raw.close();
     }

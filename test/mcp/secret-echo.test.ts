@@ -46,6 +46,17 @@ describe('a server quoting back the token it was handed (--allow-env)', () => {
     // Its stderr lines did reach the bridge (masked), so the assertion below is not vacuous.
     await expect.poll(() => stderr, { timeout: 10_000 }).toContain('Authorization: Bearer [REDACTED]');
     await expect.poll(() => stderr, { timeout: 10_000 }).toContain('basic auth');
+    // Its stdout lines that are not JSON are shown masked, escaped, cut at a word (80 characters).
+    await expect
+      .poll(() => stderr, { timeout: 10_000 })
+      .toContain('it reads "leaky server 1.0 ready on stdio \\u001b[31m(red)\\u001b[0m; set LEAK_TOKEN to…"');
+    await expect.poll(() => stderr, { timeout: 10_000 }).toContain('it reads "not json: [REDACTED]"');
+    await expect.poll(() => stderr, { timeout: 10_000 }).toContain('it reads "[REDACTED] was refused"');
+    await expect
+      .poll(() => stderr, { timeout: 10_000 })
+      .toContain(
+        'it reads "https://api.example.com/v1/items?client=oacp-test-suite&access_token=[REDACTED]…"',
+      );
     child.stdin.end();
     await new Promise((resolve) => child.once('exit', resolve));
     expect(leaks(stderr)).toEqual([]);

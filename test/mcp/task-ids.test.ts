@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { rpc, withInitialized } from './raw-harness.js';
+import { MAX_LIVE_TASKS } from '../../src/mcp/live-tasks.js';
+import { eventually, rpc, withInitialized } from './raw-harness.js';
 
 /**
  * MCP tasks: the bridge keeps each task-augmented call by its task id, so the task's final
@@ -28,6 +29,9 @@ describe('task ids from the server', () => {
       expect(
         raw.events.some((event) => event.type === 'invalid-message' && event.reason.includes('task-1')),
       ).toBe(true);
+      // Not cancelled on the server: the id names the first call's task, which a cancel would end.
+      expect(records[1]?.error?.message).toContain('no tasks/cancel was sent');
+      expect(raw.serverGot().filter((message) => message.method === 'tasks/cancel')).toEqual([]);
 
       const result = await raw.request(rpc(3, 'tasks/result', { taskId: 'task-1' }));
       expect(JSON.stringify(result.result)).toContain('task done');
@@ -46,4 +50,38 @@ describe('task ids from the server', () => {
       expect(third.result).toMatchObject({ task: { taskId: 'task-1' } });
     });
   });
+
+  it('a task past the bound of live tasks is refused and cancelled on the server (tasks/cancel), the receipt saying so', async () => {
+    await withInitialized(
+      async (raw) => {
+        const start = (id: number) =>
+          raw.request(rpc(id, 'tools/call', { name: 'task', arguments: { n: id }, task: { ttl: 60000 } }));
+        for (let id = 1; id <= MAX_LIVE_TASKS; id += 128) {
+          const batch = Array.from({ length: Math.min(128, MAX_LIVE_TASKS + 1 - id) }, (_, i) =>
+            start(id + i),
+          );
+          for (const answer of await Promise.all(batch)) expect(answer.result).toBeDefined();
+        }
+        const refused = await start(MAX_LIVE_TASKS + 1);
+        const error = refused.error as { message: string; data?: Record<string, unknown> };
+        expect(error.message).toContain(`already has ${MAX_LIVE_TASKS} tasks`);
+        expect(error.message).toContain('the bridge cancelled it on the server (tasks/cancel)');
+        expect(error.data?.['oacp/receipt']).toBeDefined();
+        const taskId = `task-${MAX_LIVE_TASKS + 1}`;
+        await eventually(
+          () => raw.serverGot().some((message) => message.method === 'tasks/cancel'),
+          'the tasks/cancel',
+        );
+        const cancels = raw.serverGot().filter((message) => message.method === 'tasks/cancel');
+        expect(cancels.map((message) => message.params)).toEqual([{ taskId }]);
+        const record = raw.receipts.records.at(-1);
+        expect(record).toMatchObject({ outcome: 'error', forwarded: true });
+        expect(record?.error?.message).toContain('tasks/cancel');
+        // The kept tasks are untouched: the first one's result still comes with its receipt.
+        const result = await raw.request(rpc('r', 'tasks/result', { taskId: 'task-1' }));
+        expect((result.result as { _meta: Record<string, unknown> })._meta['oacp/receipt']).toBeDefined();
+      },
+      { env: { RAW_TASK_IDS: 'unique' } },
+    );
+  }, 120_000);
 });

@@ -50,7 +50,7 @@ describe('tool names that read as another tool', () => {
         expect(JSON.stringify(reply.result), JSON.stringify(name)).toContain('reads as its tool \\"echo\\"');
       }
       expect(toolCalls(raw.serverGot())).toEqual([]);
-      // The listed tool itself, and a name that reads as nothing listed, still go through.
+      // The listed tool itself goes through; a name that reads as nothing listed is refused as unlisted.
       const echo = await raw.request({
         jsonrpc: '2.0',
         id: 'real',
@@ -58,16 +58,15 @@ describe('tool names that read as another tool', () => {
         params: { name: 'echo', arguments: { ok: 1 } },
       });
       expect(JSON.stringify(echo.result)).toContain('ok');
-      await raw.request({
+      const other = await raw.request({
         jsonrpc: '2.0',
         id: 'other',
         method: 'tools/call',
         params: { name: 'unlisted', arguments: {} },
       });
-      expect(toolCalls(raw.serverGot()).map((m) => (m.params as { name: string }).name)).toEqual([
-        'echo',
-        'unlisted',
-      ]);
+      expect(JSON.stringify(other.result)).toContain('is not in the tools/list');
+      expect(JSON.stringify(other.result)).not.toContain('reads as its tool');
+      expect(toolCalls(raw.serverGot()).map((m) => (m.params as { name: string }).name)).toEqual(['echo']);
     } finally {
       await raw.close();
     }
