@@ -11,7 +11,7 @@ import type { A2aAgent, A2aExecutor, A2aSecurityEvent } from './agent.js';
 import type { InboundChecks, InboundReceipts } from './inbound-calls.js';
 import { InboundGate } from './inbound-gate.js';
 import { OacpAgentExecutor } from './oacp-executor.js';
-import type { RefusalReceiptLimiter } from './refusal-receipt-limit.js';
+import type { RefusalReceiptLimiter } from '../airlock/quota/refusal-limit.js';
 import type { ReceiptPlace } from './result-artifact.js';
 import type { TrustGraph } from './trust-graph.js';
 
@@ -25,7 +25,7 @@ export interface EndpointParts {
   readonly receipts?: InboundReceipts;
   readonly checks?: InboundChecks;
   /** Bounds the receipts of unauthenticated refusals (InboundGateOptions.refusalLimiter). */
-  readonly refusalLimiter?: RefusalReceiptLimiter;
+  readonly refusalLimiter?: RefusalReceiptLimiter<A2aAgent>;
   readonly now?: () => number;
   /** Where the agent's tasks live; in memory (this process) when absent. */
   readonly taskStore?: (agent: A2aAgent) => TaskStore;

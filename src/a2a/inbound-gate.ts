@@ -44,7 +44,7 @@ import {
   verifyMessageSignature,
   verifyTaskAccess,
 } from './message-signature.js';
-import type { RefusalReceiptLimiter } from './refusal-receipt-limit.js';
+import type { RefusalReceiptLimiter } from '../airlock/quota/refusal-limit.js';
 import type { TrustGraph } from './trust-graph.js';
 
 /** What the gate established about a message, handed to the executor through the call context. */
@@ -80,7 +80,7 @@ export interface InboundGateOptions {
    * past it a refusal is answered the same, without a receipt of its own, and counted
    * for one summary receipt. Without it every refusal gets a receipt.
    */
-  readonly refusalLimiter?: RefusalReceiptLimiter;
+  readonly refusalLimiter?: RefusalReceiptLimiter<A2aAgent>;
   readonly now?: () => number;
 }
 

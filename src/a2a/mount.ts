@@ -7,7 +7,7 @@ import type { SecretValues } from '../core/secret-values.js';
 import type { NonceStore } from '../identity/nonce-store.js';
 import type { A2aAgent, A2aAgentDirectory, A2aExecutor, A2aSecurityEvent, LoggedReceipt } from './agent.js';
 import type { InboundChecks, InboundReceipts } from './inbound-calls.js';
-import type { RefusalReceiptLimits } from './refusal-receipt-limit.js';
+import type { RefusalReceiptLimits } from '../airlock/quota/refusal-limit.js';
 import { type A2aServer, createA2aServer } from './server.js';
 import { type TrustEdge, TrustGraph } from './trust-graph.js';
 

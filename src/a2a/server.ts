@@ -34,7 +34,7 @@ import {
   RefusalReceiptLimiter,
   type RefusalReceiptLimits,
   type SuppressedRefusals,
-} from './refusal-receipt-limit.js';
+} from '../airlock/quota/refusal-limit.js';
 import { checkRequest, type Dialect, METHOD_NOT_FOUND, PARSE_ERROR } from './request-schema.js';
 import type { TrustGraph } from './trust-graph.js';
 
@@ -136,7 +136,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
       // The refusal stands whatever the audit sink does.
     }
   };
-  const summarize = async (summary: SuppressedRefusals): Promise<void> => {
+  const summarize = async (summary: SuppressedRefusals<A2aAgent>): Promise<void> => {
     const sources = summary.top.map(({ source, count }) => `${source} (${count})`).join(', ');
     security({
       type: 'refusals_suppressed',
@@ -148,7 +148,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
   const refusalLimiter =
     options.receipts === undefined
       ? undefined
-      : new RefusalReceiptLimiter(
+      : new RefusalReceiptLimiter<A2aAgent>(
           options.refusalReceipts ?? DEFAULT_REFUSAL_RECEIPT_LIMITS,
           summarize,
           options.now,

@@ -3,7 +3,7 @@ import {
   RefusalReceiptLimiter,
   type RefusalReceiptLimits,
   type RefusalSubject,
-} from '../../a2a/refusal-receipt-limit.js';
+} from '../../airlock/quota/refusal-limit.js';
 import type { Clock } from '../../airlock/quota/clock.js';
 import type { Logger } from '../observability/logger.js';
 

@@ -1,6 +1,5 @@
-import { type Clock, monotonicClock } from '../airlock/quota/clock.js';
-import { TokenBucket } from '../airlock/quota/token-bucket.js';
-import type { A2aAgent } from './agent.js';
+import { type Clock, monotonicClock } from './clock.js';
+import { TokenBucket } from './token-bucket.js';
 
 /**
  * How many refusals of unauthenticated input get a receipt of their own (oacp.yaml
@@ -29,13 +28,13 @@ const OTHER_SOURCES = 'other sources';
 /** The sources named in the operator's event (never in the public receipt). */
 const TOP_SOURCES = 10;
 
-/** What refusals are counted under: an agent (its name keys the window). */
+/** What refusals are counted under: an A2A agent, an MCP server (its name keys the window). */
 export interface RefusalSubject {
   readonly name: string;
 }
 
 /** The refusals one agent answered without a receipt (or a log line) over one window. */
-export interface SuppressedRefusals<S extends RefusalSubject = A2aAgent> {
+export interface SuppressedRefusals<S extends RefusalSubject = RefusalSubject> {
   readonly agent: S;
   readonly count: number;
   readonly sources: number;
@@ -60,9 +59,12 @@ interface Pending<S extends RefusalSubject> {
  * window (`onSuppressed`: one summary receipt and a security event), at the first refusal
  * after the window or when its timer fires. Refusals of authenticated callers never come
  * here: they are always receipted. The gateway's operator log limits its warnings of
- * those refusals with another instance (src/gateway/runtime/refusal-warnings.ts).
+ * those refusals with another instance (src/gateway/runtime/refusal-warnings.ts), and
+ * `oacp mcp run` its lines of clients' invalid messages (src/mcp/client-refusal-log.ts).
+ * Here, under the quota engine, so the A2A mount, the MCP bridge and the gateway share
+ * the one class (the layering test keeps src/mcp from importing src/a2a).
  */
-export class RefusalReceiptLimiter<S extends RefusalSubject = A2aAgent> {
+export class RefusalReceiptLimiter<S extends RefusalSubject = RefusalSubject> {
   private readonly overall: TokenBucket;
   private readonly sources = new Map<string, TokenBucket>();
   private readonly pending = new Map<string, Pending<S>>();
