@@ -6,12 +6,12 @@ import {
   JsonRpcTransportHandler,
   type TaskStore,
 } from '@a2a-js/sdk/server';
+import type { RefusalReceiptLimiter } from '../airlock/quota/refusal-limit.js';
 import type { NonceStore } from '../identity/nonce-store.js';
 import type { A2aAgent, A2aExecutor, A2aSecurityEvent } from './agent.js';
 import type { InboundChecks, InboundReceipts } from './inbound-calls.js';
 import { InboundGate } from './inbound-gate.js';
 import { OacpAgentExecutor } from './oacp-executor.js';
-import type { RefusalReceiptLimiter } from '../airlock/quota/refusal-limit.js';
 import type { ReceiptPlace } from './result-artifact.js';
 import type { TrustGraph } from './trust-graph.js';
 

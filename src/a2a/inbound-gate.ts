@@ -19,6 +19,7 @@ import type {
 } from '@a2a-js/sdk';
 import { TaskNotFoundError, UnsupportedOperationError } from '@a2a-js/sdk/errors';
 import type { A2ARequestHandler, ServerCallContext } from '@a2a-js/sdk/server';
+import type { RefusalReceiptLimiter } from '../airlock/quota/refusal-limit.js';
 import { describeError } from '../core/errors.js';
 import type { NonceStore } from '../identity/nonce-store.js';
 import type { PriorChecks } from '../mcp/call-gate.js';
@@ -44,7 +45,6 @@ import {
   verifyMessageSignature,
   verifyTaskAccess,
 } from './message-signature.js';
-import type { RefusalReceiptLimiter } from '../airlock/quota/refusal-limit.js';
 import type { TrustGraph } from './trust-graph.js';
 
 /** What the gate established about a message, handed to the executor through the call context. */

@@ -1,4 +1,5 @@
 import type { TaskStore } from '@a2a-js/sdk/server';
+import type { RefusalReceiptLimits } from '../airlock/quota/refusal-limit.js';
 import { type Envelope, EnvelopeSchema } from '../attest/dsse.js';
 import type { Signer } from '../core/ed25519.js';
 import { describeError } from '../core/errors.js';
@@ -7,7 +8,6 @@ import type { SecretValues } from '../core/secret-values.js';
 import type { NonceStore } from '../identity/nonce-store.js';
 import type { A2aAgent, A2aAgentDirectory, A2aExecutor, A2aSecurityEvent, LoggedReceipt } from './agent.js';
 import type { InboundChecks, InboundReceipts } from './inbound-calls.js';
-import type { RefusalReceiptLimits } from '../airlock/quota/refusal-limit.js';
 import { type A2aServer, createA2aServer } from './server.js';
 import { type TrustEdge, TrustGraph } from './trust-graph.js';
 

@@ -10,6 +10,12 @@ import {
   validateVersion,
 } from '@a2a-js/sdk/server';
 import { Hono } from 'hono';
+import {
+  DEFAULT_REFUSAL_RECEIPT_LIMITS,
+  RefusalReceiptLimiter,
+  type RefusalReceiptLimits,
+  type SuppressedRefusals,
+} from '../airlock/quota/refusal-limit.js';
 import { peerAddressOf } from '../core/peer-address.js';
 import { echoText } from '../core/redact.js';
 import type { NonceStore } from '../identity/nonce-store.js';
@@ -29,12 +35,6 @@ import {
 import { SOURCE_STATE } from './inbound-gate.js';
 import { OACP_JSONRPC_CODES } from './jsonrpc-errors.js';
 import { echoRpcAnswer, echoRpcError, idOf, isAsyncIterable, rpcError, sse } from './jsonrpc-response.js';
-import {
-  DEFAULT_REFUSAL_RECEIPT_LIMITS,
-  RefusalReceiptLimiter,
-  type RefusalReceiptLimits,
-  type SuppressedRefusals,
-} from '../airlock/quota/refusal-limit.js';
 import { checkRequest, type Dialect, METHOD_NOT_FOUND, PARSE_ERROR } from './request-schema.js';
 import type { TrustGraph } from './trust-graph.js';
 

@@ -1,10 +1,10 @@
 import type { A2aSecurityEvent } from '../../a2a/agent.js';
+import type { Clock } from '../../airlock/quota/clock.js';
 import {
   RefusalReceiptLimiter,
   type RefusalReceiptLimits,
   type RefusalSubject,
 } from '../../airlock/quota/refusal-limit.js';
-import type { Clock } from '../../airlock/quota/clock.js';
 import type { Logger } from '../observability/logger.js';
 
 /** What the gateway does with one A2A security event: count it, and log it within the limits. */
