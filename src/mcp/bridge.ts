@@ -42,7 +42,8 @@ export interface BridgeOptions {
   readonly restart?: RestartPolicy;
   /** `--learn`: policy and tools-list refusals are recorded here and the call proceeds. */
   readonly learn?: GateParts['learn'];
-  readonly onEvent?: (event: BridgeEvent) => void;
+  /** `session`: which of the bridge's sessions (`session 1`, `session 2`...: never the HTTP session id, a credential). */
+  readonly onEvent?: (event: BridgeEvent, session: string) => void;
   /** Replaces the default recorder (digests + the receipt sink), e.g. to co-sign. */
   readonly recorder?: CallRecorder;
   /** Nonces of signed agent requests; give the home's shared store (openHomeNonceStore) in production. */
@@ -97,8 +98,11 @@ export function createBridge(options: BridgeOptions): SingleBridge {
   // One store for every session of the bridge: a nonce used in one session is a replay in all.
   const nonces = options.nonces ?? new InMemoryNonceStore();
   const sessions = new Set<BridgeSession>();
+  let served = 0;
   return {
     async serve(downstream) {
+      const label = `session ${++served}`;
+      const onEvent = options.onEvent;
       const session = new BridgeSession(
         {
           connector: options.upstream,
@@ -106,7 +110,7 @@ export function createBridge(options: BridgeOptions): SingleBridge {
           recorder,
           ...(options.agent === undefined ? {} : { agent: options.agent }),
           ...(options.restart === undefined ? {} : { restart: options.restart }),
-          ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
+          ...(onEvent === undefined ? {} : { onEvent: (event: BridgeEvent) => onEvent(event, label) }),
           nonces,
           ...(options.limits === undefined ? {} : { limits: options.limits }),
           ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),

@@ -23,6 +23,7 @@ import { type Bridge, createBridge } from './bridge.js';
 import { CallRateQuota } from './call-quota.js';
 import type { Catalog } from './catalog/catalog.js';
 import { catalogEntryFor } from './catalog/preload.js';
+import { type ClientRefusalLog, clientRefusalLog } from './client-refusal-log.js';
 import { writeDeskToken } from './desk-token.js';
 import { describeHints, type PermissionHint, permissionHints } from './diagnose/permission-hints.js';
 import { unixSocketHint } from './diagnose/unix-socket-hint.js';
@@ -62,6 +63,7 @@ export async function runBridge(
   let stopPool: (() => Promise<void>) | undefined;
   let quotas: HomeQuotas | undefined;
   let deskToken: { path: string; remove(): void } | undefined;
+  const refusalLog = clientRefusalLog(log);
   try {
     const limited = [options, ...(configured?.values() ?? [])].some((o) => o.quotaCalls !== undefined);
     quotas = limited ? await openHomeQuotas(context.home) : undefined;
@@ -90,6 +92,7 @@ export async function runBridge(
       ...(terminal === undefined ? {} : { terminal: new TerminalApprovalDesk(terminal) }),
       agent,
       log,
+      refusalLog,
       nonces,
       ...(quotas === undefined ? {} : { quotas }),
       http: options.http !== undefined,
@@ -175,6 +178,8 @@ export async function runBridge(
     await served.close();
     await finish();
   } finally {
+    // The counts of the window still open: the operator sees them before the bridge's last line.
+    await refusalLog.flush();
     deskToken?.remove();
     await node.close();
     await stopPool?.();
@@ -228,6 +233,8 @@ interface Shared {
   readonly terminal?: TerminalApprovalDesk;
   readonly agent: { did: string; signer: Signer } | undefined;
   readonly log: (line: string) => void;
+  /** Limits the lines of clients' refused messages (any local process can send them: --http). */
+  readonly refusalLog: ClientRefusalLog;
   readonly nonces: NonceStore;
   /** The home's quota engine, when a server has `--quota-calls`. */
   readonly quotas?: HomeQuotas;
@@ -301,13 +308,15 @@ async function assemble(
     ...(learned === undefined ? {} : { learn: learned }),
     nonces: shared.nonces,
     requestTimeoutMs: options.requestTimeout,
-    onEvent: (event) =>
+    onEvent: (event, session) => {
+      if (!shared.refusalLog.admit(name, event, session)) return;
       log(
         describeEvent(name, event) +
           (isStop(event)
             ? ` (tier ${options.tier}, home ${context.home}, log ${logDirectory(context.home)}); ${stderrTail.describe()}${describeHints(stopHints(options, name, stderrTail.lines()))}`
             : ''),
-      ),
+      );
+    },
   });
   const finishLearning = (): void => {
     if (learned === undefined) return;

@@ -1,0 +1,149 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLIENT_REFUSAL_LOG_LIMITS } from '../../src/mcp/client-refusal-log.js';
+import { freshHome } from '../gateway/service/node-home.js';
+
+/**
+ * Issue 10 (the operator's log as a disk-filling target): `oacp mcp run --http`
+ * wrote one stderr line per invalid message a client sent ("invalid JSON-RPC from
+ * the client ..."), unlimited, so any local process could fill the operator's log
+ * with bad POSTs. The lines are now limited per session and overall
+ * (src/mcp/client-refusal-log.ts, the one refusal limiter) and the rest counted in
+ * one summary line per window, and at close. A real `@modelcontextprotocol/server-memory`
+ * behind the real CLI; the official SDK client keeps calling tools meanwhile.
+ */
+const REPO = join(import.meta.dirname, '..', '..');
+const CLI = join(REPO, 'dist', 'cli', 'main.js');
+const MEMORY = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-memory/dist/index.js');
+const FLOOD = 1_000;
+const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+/** Opens a raw Streamable HTTP session (initialize, then initialized) and returns its id. */
+async function openSession(url: URL): Promise<string> {
+  const init = await fetch(url, {
+    method: 'POST',
+    headers: HEADERS,
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-03-26',
+        capabilities: {},
+        clientInfo: { name: 'flood', version: '1' },
+      },
+    }),
+  });
+  await init.text();
+  const id = init.headers.get('mcp-session-id');
+  if (id === null) throw new Error(`no session: ${init.status}`);
+  const initialized = await fetch(url, {
+    method: 'POST',
+    headers: { ...HEADERS, 'mcp-session-id': id },
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+  });
+  await initialized.text();
+  return id;
+}
+
+describe('oacp mcp run --http: a flood of invalid messages does not flood the log', () => {
+  let bridge: ChildProcess;
+  let url: URL;
+  let stderr = '';
+  let home: Awaited<ReturnType<typeof freshHome>>;
+  beforeAll(async () => {
+    home = await freshHome('oacp-refusal-log-');
+    bridge = spawn(
+      process.execPath,
+      [
+        CLI,
+        '--home',
+        home.home,
+        'mcp',
+        'run',
+        '--tier',
+        'light',
+        '--http',
+        '127.0.0.1:0',
+        '--',
+        process.execPath,
+        MEMORY,
+      ],
+      { env: { PATH: process.env.PATH ?? '', ...home.env }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    bridge.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    url = await new Promise<URL>((resolve, reject) => {
+      const timer = setInterval(() => {
+        const at = / at (http:\/\/\S+\/mcp)/.exec(stderr);
+        if (at?.[1] !== undefined) {
+          clearInterval(timer);
+          resolve(new URL(at[1]));
+        }
+      }, 50);
+      bridge.once('exit', () => {
+        clearInterval(timer);
+        reject(new Error(`the bridge exited: ${stderr}`));
+      });
+    });
+  }, 90_000);
+  afterAll(async () => {
+    if (bridge !== undefined && bridge.exitCode === null) {
+      const exited = new Promise((resolve) => bridge.once('exit', resolve));
+      bridge.kill('SIGTERM');
+      await exited;
+    }
+    home?.remove();
+  });
+
+  it('attack: 1,000 malformed POSTs from two sessions leave a bounded log and a summary with the count; calls still work', async () => {
+    const agent = new Client({ name: 'agent', version: '1.0.0' });
+    await agent.connect(new StreamableHTTPClientTransport(url));
+    try {
+      const sessions = [await openSession(url), await openSession(url)];
+      const before = stderr.split('\n').length;
+      let calls = 0;
+      for (let i = 0; i < FLOOD; i++) {
+        const session = sessions[i % sessions.length] as string;
+        // JSON, but not a JSON-RPC message (no method, no result): refused, and once one line each.
+        const refused = await fetch(url, {
+          method: 'POST',
+          headers: { ...HEADERS, 'mcp-session-id': session },
+          body: JSON.stringify({ jsonrpc: '2.0', id: i, flood: 'x'.repeat(200) }),
+        });
+        await refused.text();
+        expect(refused.status).toBe(400);
+        if (i % 100 === 0) {
+          const result = await agent.callTool({ name: 'read_graph', arguments: {} });
+          expect(result.isError).not.toBe(true);
+          calls++;
+        }
+      }
+      expect(calls).toBe(FLOOD / 100);
+      const flooded = stderr.split('\n').slice(before - 1);
+      const refusalLines = flooded.filter((line) => line.includes('invalid JSON-RPC from the client'));
+      // At most the burst of the overall bucket (and of the two sessions' own), plus a little refill.
+      expect(refusalLines.length).toBeGreaterThan(0);
+      expect(refusalLines.length).toBeLessThanOrEqual(2 * CLIENT_REFUSAL_LOG_LIMITS.perSourcePerMinute + 2);
+      expect(flooded.length).toBeLessThan(60);
+
+      const exited = new Promise((resolve) => bridge.once('exit', resolve));
+      bridge.kill('SIGTERM');
+      await exited;
+      // At close the window still open is summed up: every refusal is either a line or counted.
+      const summary = /: (\d+) more refused client messages not logged .*\((\d+) sessions; most: /.exec(
+        stderr,
+      );
+      expect(summary, stderr.slice(-2000)).not.toBeNull();
+      expect(Number(summary?.[1]) + refusalLines.length).toBe(FLOOD);
+      expect(Number(summary?.[2])).toBe(2);
+    } finally {
+      await agent.close().catch(() => undefined);
+    }
+  }, 180_000);
+});
