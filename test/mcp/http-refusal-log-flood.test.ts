@@ -20,6 +20,7 @@ const REPO = join(import.meta.dirname, '..', '..');
 const CLI = join(REPO, 'dist', 'cli', 'main.js');
 const MEMORY = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-memory/dist/index.js');
 const FLOOD = 1_000;
+const LEGACY_FLOOD = 200;
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
 /** Opens a raw Streamable HTTP session (initialize, then initialized) and returns its id. */
@@ -101,7 +102,7 @@ describe('oacp mcp run --http: a flood of invalid messages does not flood the lo
     home?.remove();
   });
 
-  it('attack: 1,000 malformed POSTs from two sessions leave a bounded log and a summary with the count; calls still work', async () => {
+  it('attack: 1,000 malformed POSTs from two sessions, and 200 to a legacy SSE session, leave a bounded log and a summary with the count; calls still work', async () => {
     const agent = new Client({ name: 'agent', version: '1.0.0' });
     await agent.connect(new StreamableHTTPClientTransport(url));
     try {
@@ -125,11 +126,28 @@ describe('oacp mcp run --http: a flood of invalid messages does not flood the lo
         }
       }
       expect(calls).toBe(FLOOD / 100);
+      // The legacy HTTP+SSE front's POST /messages: its session shares the same limits.
+      const stream = await fetch(new URL('/sse', url), { headers: { accept: 'text/event-stream' } });
+      const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+      let opened = '';
+      while (!/sessionId=([\w-]+)/.test(opened))
+        opened += new TextDecoder().decode((await reader.read()).value);
+      const legacy = new URL(`/messages?sessionId=${/sessionId=([\w-]+)/.exec(opened)?.[1]}`, url);
+      for (let i = 0; i < LEGACY_FLOOD; i++) {
+        const refused = await fetch(legacy, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: i, flood: true }),
+        });
+        await refused.text();
+        expect(refused.status).toBe(400);
+      }
+      await reader.cancel();
       const flooded = stderr.split('\n').slice(before - 1);
       const refusalLines = flooded.filter((line) => line.includes('invalid JSON-RPC from the client'));
       // At most the burst of the overall bucket (and of the two sessions' own), plus a little refill.
       expect(refusalLines.length).toBeGreaterThan(0);
-      expect(refusalLines.length).toBeLessThanOrEqual(2 * CLIENT_REFUSAL_LOG_LIMITS.perSourcePerMinute + 2);
+      expect(refusalLines.length).toBeLessThanOrEqual(3 * CLIENT_REFUSAL_LOG_LIMITS.perSourcePerMinute + 3);
       expect(flooded.length).toBeLessThan(60);
 
       const exited = new Promise((resolve) => bridge.once('exit', resolve));
@@ -140,8 +158,8 @@ describe('oacp mcp run --http: a flood of invalid messages does not flood the lo
         stderr,
       );
       expect(summary, stderr.slice(-2000)).not.toBeNull();
-      expect(Number(summary?.[1]) + refusalLines.length).toBe(FLOOD);
-      expect(Number(summary?.[2])).toBe(2);
+      expect(Number(summary?.[1]) + refusalLines.length).toBe(FLOOD + LEGACY_FLOOD);
+      expect(Number(summary?.[2])).toBe(3);
     } finally {
       await agent.close().catch(() => undefined);
     }
