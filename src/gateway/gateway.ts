@@ -151,7 +151,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     (options.configPath === undefined
       ? parseGatewayConfig({}, process.cwd())
       : loadGatewayConfig(options.configPath));
-  // The values the credential vault hands out (provider keys, tool secrets), masked in every log line and answer.
+  // The values the credential vault hands out (provider keys, tool secrets) and the agent keys the registry
+  // unseals, masked in every log line and answer; the node's own keys are pinned there (never forgotten).
   const secrets = new SecretValues();
   const logger = (options.logger ?? stderrLogger()).withSecrets(secrets);
   const closers: Array<() => Promise<void> | void> = [];
@@ -195,6 +196,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           credentials,
           trust: manifestTrustFrom(config.gateway),
           ceiling: ceilingManifest(config.sandbox.capabilities, agentQuotaDefaults(config.quotas)),
+          secrets,
         }),
       );
 
