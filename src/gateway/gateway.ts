@@ -6,7 +6,7 @@ import { StoreTaskStore } from '../a2a/task-store.js';
 import { startBucketPruner } from '../airlock/quota/bucket-pruner.js';
 import { StoreQuotaEngine } from '../airlock/quota/store-engine.js';
 import { StandardTier, type StandardTierOptions } from '../airlock/wasm/standard-tier.js';
-import { derivedSeed } from '../cluster/derived-key.js';
+import { DERIVED_KEY_LABELS, derivedKeyTexts, derivedSeed } from '../cluster/derived-key.js';
 import { type ClusterTls, loadClusterTls, nodeKeyTls } from '../cluster/tls.js';
 import { nodeWitnessSigner, witnessVerifierKey } from '../cluster/witness-key.js';
 import { sha256Hex } from '../core/digest.js';
@@ -175,6 +175,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         : { signingWorkers: options.signingWorkers, secrets },
     );
     closers.push(() => node.close());
+    // The keys derived from the log key (witness, transfer, node TLS) are the node's own too: pinned.
+    secrets.pin(derivedKeyTexts(node.keys.logSigner()));
     for (const line of describeRecovery(node.recovered)) logger.warn(line);
     const masterKey = loadMasterKey(homeLayout(options.home).masterKey, env).bytes;
     // A store deleted or replaced while no gateway ran would start every quota window full: refused until accepted.
@@ -378,7 +380,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           ? // Self-issued from a key derived from the log key; peers pinned by etcd membership.
             nodeKeyTls(
               config.cluster.node_id,
-              derivedSeed(node.keys.logSigner(), 'oacp/node-tls-key/v1'),
+              derivedSeed(node.keys.logSigner(), DERIVED_KEY_LABELS.nodeTls),
               (origin: string): Promise<string | undefined> =>
                 cluster?.pinnedKey(origin) ?? Promise.resolve(undefined),
             )
