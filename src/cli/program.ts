@@ -53,7 +53,7 @@ export function oneLineError(text: string): string {
  */
 export function createContext(output: Output, env: NodeJS.ProcessEnv): CliContext {
   const secrets = new SecretValues();
-  secrets.add(masterKeyEnvTexts(env));
+  secrets.pin(masterKeyEnvTexts(env));
   return {
     output: {
       out: (line) => output.out(secrets.mask(line)),

@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import type { Signer } from '../core/ed25519.js';
+import { privateKeyFromSeed, type Signer } from '../core/ed25519.js';
+import { privateKeyTexts } from '../identity/private-key-texts.js';
+
+/** The label of each key a node derives from its log key (derivedSeed); one per role. */
+export const DERIVED_KEY_LABELS = {
+  witness: 'oacp/witness-key/v1',
+  transfer: 'oacp/transfer-key/v1',
+  nodeTls: 'oacp/node-tls-key/v1',
+} as const;
 
 /**
  * A node key with no second secret to store: the SHA-256 of the log key's (deterministic,
@@ -15,4 +23,19 @@ export function derivedSeed(logSigner: Signer, label: string): Uint8Array {
       .update(logSigner.sign(new TextEncoder().encode(label)))
       .digest(),
   );
+}
+
+/**
+ * The text forms (privateKeyTexts) of every key derived from this log key: the node's own
+ * keys, to pin in its SecretValues so no log line or error answer shows one. Never to print.
+ */
+export function derivedKeyTexts(logSigner: Signer): string[] {
+  return Object.values(DERIVED_KEY_LABELS).flatMap((label) => {
+    const seed = derivedSeed(logSigner, label);
+    try {
+      return privateKeyTexts(privateKeyFromSeed(seed));
+    } finally {
+      seed.fill(0);
+    }
+  });
 }

@@ -1,6 +1,6 @@
 import { keySigner, privateKeyFromSeed, type Signer } from '../core/ed25519.js';
 import { formatVerifierKey, SIG_TYPE_COSIGNATURE_V1 } from '../log/note-keys.js';
-import { derivedSeed } from './derived-key.js';
+import { DERIVED_KEY_LABELS, derivedSeed } from './derived-key.js';
 
 /**
  * The node's cosigning key (c2sp.org/tlog-cosignature), kept apart from its log key as the
@@ -9,7 +9,7 @@ import { derivedSeed } from './derived-key.js';
  * Only the holder of the log key can compute it; its public half says nothing of the log key.
  */
 export function nodeWitnessSigner(logSigner: Signer): Signer {
-  return keySigner(privateKeyFromSeed(derivedSeed(logSigner, 'oacp/witness-key/v1')));
+  return keySigner(privateKeyFromSeed(derivedSeed(logSigner, DERIVED_KEY_LABELS.witness)));
 }
 
 /** The witness name a node cosigns under: its log origin with a `/witness` suffix. */

@@ -35,4 +35,35 @@ describe('SecretValues', () => {
     expect(secrets.mask('value-number-0;')).toBe('value-number-0;');
     expect(secrets.mask(`value-number-${SECRET_VALUES_MAX};`)).toBe('[REDACTED];');
   });
+
+  it('never forgets a pinned value: the master key stays masked past 10,000 other values', () => {
+    const secrets = new SecretValues();
+    const master = Buffer.alloc(32, 7);
+    const hex = master.toString('hex');
+    // The master key's text forms (masterKeyTexts in src/identity/master-key.ts).
+    const forms = [hex, hex.toUpperCase(), master.toString('base64'), master.toString('base64url')];
+    secrets.pin(forms);
+    secrets.add(Array.from({ length: 10_000 }, (_, i) => `agent-key-number-${i}`));
+    for (const form of forms) expect(secrets.mask(`leak ${form};`)).toBe('leak [REDACTED];');
+    expect(secrets.mask('agent-key-number-0;')).toBe('agent-key-number-0;');
+    expect(secrets.mask('agent-key-number-9999;')).toBe('[REDACTED];');
+    expect(secrets.size).toBe(SECRET_VALUES_MAX + new Set(forms).size);
+  });
+
+  it('moves a value pinned after it was added out of the bounded tier', () => {
+    const secrets = new SecretValues();
+    secrets.add(['the-node-own-key-text']);
+    secrets.pin(['the-node-own-key-text']);
+    secrets.add(Array.from({ length: SECRET_VALUES_MAX }, (_, i) => `value-number-${i}`));
+    expect(secrets.mask('the-node-own-key-text')).toBe('[REDACTED]');
+    expect(secrets.size).toBe(SECRET_VALUES_MAX + 1);
+  });
+
+  it('masks a value registered after a first mask (the lookup is rebuilt on change)', () => {
+    const secrets = new SecretValues();
+    secrets.add(['first-value-here']);
+    expect(secrets.mask('second-value-here')).toBe('second-value-here');
+    secrets.add(['second-value-here']);
+    expect(secrets.mask('second-value-here first-value-here')).toBe('[REDACTED] [REDACTED]');
+  });
 });

@@ -6,7 +6,7 @@ import { StoreTaskStore } from '../a2a/task-store.js';
 import { startBucketPruner } from '../airlock/quota/bucket-pruner.js';
 import { StoreQuotaEngine } from '../airlock/quota/store-engine.js';
 import { StandardTier, type StandardTierOptions } from '../airlock/wasm/standard-tier.js';
-import { derivedSeed } from '../cluster/derived-key.js';
+import { DERIVED_KEY_LABELS, derivedKeyTexts, derivedSeed } from '../cluster/derived-key.js';
 import { type ClusterTls, loadClusterTls, nodeKeyTls } from '../cluster/tls.js';
 import { nodeWitnessSigner, witnessVerifierKey } from '../cluster/witness-key.js';
 import { sha256Hex } from '../core/digest.js';
@@ -151,7 +151,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     (options.configPath === undefined
       ? parseGatewayConfig({}, process.cwd())
       : loadGatewayConfig(options.configPath));
-  // The values the credential vault hands out (provider keys, tool secrets), masked in every log line and answer.
+  // The values the credential vault hands out (provider keys, tool secrets) and the agent keys the registry
+  // unseals, masked in every log line and answer; the node's own keys are pinned there (never forgotten).
   const secrets = new SecretValues();
   const logger = (options.logger ?? stderrLogger()).withSecrets(secrets);
   const closers: Array<() => Promise<void> | void> = [];
@@ -174,6 +175,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         : { signingWorkers: options.signingWorkers, secrets },
     );
     closers.push(() => node.close());
+    // The keys derived from the log key (witness, transfer, node TLS) are the node's own too: pinned.
+    secrets.pin(derivedKeyTexts(node.keys.logSigner()));
     for (const line of describeRecovery(node.recovered)) logger.warn(line);
     const masterKey = loadMasterKey(homeLayout(options.home).masterKey, env).bytes;
     // A store deleted or replaced while no gateway ran would start every quota window full: refused until accepted.
@@ -195,6 +198,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           credentials,
           trust: manifestTrustFrom(config.gateway),
           ceiling: ceilingManifest(config.sandbox.capabilities, agentQuotaDefaults(config.quotas)),
+          secrets,
         }),
       );
 
@@ -376,7 +380,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           ? // Self-issued from a key derived from the log key; peers pinned by etcd membership.
             nodeKeyTls(
               config.cluster.node_id,
-              derivedSeed(node.keys.logSigner(), 'oacp/node-tls-key/v1'),
+              derivedSeed(node.keys.logSigner(), DERIVED_KEY_LABELS.nodeTls),
               (origin: string): Promise<string | undefined> =>
                 cluster?.pinnedKey(origin) ?? Promise.resolve(undefined),
             )

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { type KeyObject, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import {
   generateEd25519,
@@ -136,9 +136,9 @@ export class KeyStore {
     // ~/.oacp), and whoever made it: the CLI's `oacp init` or a program using the library.
     registerOacpHome(home);
     const masterKey = envKey ?? createMasterKeyFile(layout, force);
-    options.secrets?.add(masterKeyTexts(masterKey.bytes));
+    options.secrets?.pin(masterKeyTexts(masterKey.bytes));
     const write = (kind: KeyKind, path: string): Signer => {
-      const { signer, seed } = freshKey(options.secrets);
+      const { signer, seed } = freshKey(kind, options.secrets);
       const sealed = sealKey(masterKey.bytes, {
         kind,
         name: kind,
@@ -167,7 +167,7 @@ export class KeyStore {
       );
     }
     const masterKey = loadMasterKey(layout.masterKey, env);
-    options.secrets?.add(masterKeyTexts(masterKey.bytes));
+    options.secrets?.pin(masterKeyTexts(masterKey.bytes));
     const airlock = loadKey(masterKey, layout.airlockKey, 'airlock', 'airlock', options.secrets).signer;
     const log = loadKey(masterKey, layout.logKey, 'log', 'log', options.secrets).signer;
     return new KeyStore(layout, masterKey, airlock, log, options.now ?? (() => new Date()), options.secrets);
@@ -208,7 +208,7 @@ export class KeyStore {
   createAgent(name: string): AgentIdentity {
     const agentName = parseAgentName(name);
     const path = this.#layout.agentKey(agentName);
-    const { signer, seed } = freshKey(this.#secrets);
+    const { signer, seed } = freshKey('agent', this.#secrets);
     const did = didKeyFromPublicKey(signer.publicKey);
     const createdAt = this.#now().toISOString();
     const sealed = sealKey(this.#masterKey.bytes, {
@@ -292,9 +292,18 @@ function createMasterKeyFile(layout: HomeLayout, force: boolean): MasterKey {
   return { bytes, source: 'file' };
 }
 
-function freshKey(secrets: SecretValues | undefined): { signer: Signer; seed: Uint8Array } {
+/**
+ * Registers a private key's text forms: the node's own keys (Airlock, log) pinned, never
+ * forgotten; an agent's in the bounded tier, as agents grow with use (SecretValues).
+ */
+function registerKeyTexts(kind: KeyKind, privateKey: KeyObject, secrets: SecretValues | undefined): void {
+  if (kind === 'agent') secrets?.add(privateKeyTexts(privateKey));
+  else secrets?.pin(privateKeyTexts(privateKey));
+}
+
+function freshKey(kind: KeyKind, secrets: SecretValues | undefined): { signer: Signer; seed: Uint8Array } {
   const { privateKey } = generateEd25519();
-  secrets?.add(privateKeyTexts(privateKey));
+  registerKeyTexts(kind, privateKey, secrets);
   return { signer: keySigner(privateKey), seed: rawPrivateSeed(privateKey) };
 }
 
@@ -336,7 +345,7 @@ function loadKey(
   } finally {
     seed.fill(0);
   }
-  secrets?.add(privateKeyTexts(privateKey));
+  registerKeyTexts(kind, privateKey, secrets);
   const signer = keySigner(privateKey);
   // The AAD already binds the public key; this guards against a file sealed with a mismatched pair.
   if (Buffer.compare(Buffer.from(signer.publicKey), Buffer.from(sealed.publicKey, 'base64')) !== 0) {

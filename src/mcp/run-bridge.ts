@@ -71,7 +71,7 @@ export async function runBridge(
     // The operator's token for the HTTP approval desk: the MCP clients share its listener and must
     // not approve their own calls. Kept in a 0600 file of the home, masked wherever OACP writes text.
     const token = newDeskToken();
-    secrets.add([token]);
+    secrets.pin([token]);
     deskToken = options.http === undefined ? undefined : writeDeskToken(context.home, token);
     const desk = new HttpApprovalDesk(
       token,

@@ -81,4 +81,24 @@ describe('private keys are secret values of the process that loads them', () => 
     expect(secrets.size).toBeGreaterThan(before);
     for (const form of spellings(keyOf(alice.signer))) expect(secrets.mask(form)).toBe('[REDACTED]');
   });
+
+  it("keeps the node's own keys masked however many other values come after them (pinned)", async () => {
+    const home = fresh();
+    const made = await KeyStore.init(home, { env: {} });
+    writeNodeConfig(home, { version: 1, origin: defaultOrigin(made.publicKeys().log.raw) });
+    const secrets = new SecretValues();
+    const node = await OacpNode.open(home, {}, { secrets });
+    try {
+      // A vault or an agent registry far past the bounded tier's size.
+      secrets.add(Array.from({ length: 10_000 }, (_, i) => `vault-value-number-${i}`));
+      const forms = [
+        ...spellings(keyOf(node.keys.airlockSigner())),
+        ...spellings(keyOf(node.keys.logSigner())),
+        ...node.keys.masterKeyTexts(),
+      ];
+      for (const form of forms) expect(secrets.mask(`x ${form} y`)).toBe('x [REDACTED] y');
+    } finally {
+      await node.close();
+    }
+  });
 });

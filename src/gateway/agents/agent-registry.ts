@@ -9,8 +9,10 @@ import {
   type Signer,
 } from '../../core/ed25519.js';
 import { OacpError } from '../../core/errors.js';
+import type { SecretValues } from '../../core/secret-values.js';
 import { parseAgentName } from '../../identity/agent-name.js';
 import { didKeyFromPublicKey } from '../../identity/did-key.js';
+import { privateKeyTexts } from '../../identity/private-key-texts.js';
 import { parseSealedKey, sealKey, unsealKey } from '../../identity/sealed-key.js';
 import type { Repos, Store, StoredAgentRow } from '../../store/index.js';
 import type { CredentialVault } from '../credentials/index.js';
@@ -65,6 +67,12 @@ export interface AgentRegistryOptions {
   readonly trust?: ManifestTrust;
   /** Gateway-wide ceiling for top-level agents (ceilingManifest(config.sandbox.capabilities, config.quotas)). */
   readonly ceiling?: Manifest;
+  /**
+   * The gateway's live secret values: each agent key's text forms (privateKeyTexts) are
+   * registered as the key is made or unsealed (bounded tier: agents grow with use), so no
+   * log line or error answer shows one.
+   */
+  readonly secrets?: SecretValues;
   readonly now?: () => Date;
 }
 
@@ -91,6 +99,7 @@ export class AgentRegistry {
   readonly #credentials: CredentialVault | undefined;
   readonly #trust: ManifestTrust;
   readonly #ceiling: Manifest | undefined;
+  readonly #secrets: SecretValues | undefined;
   readonly #now: () => Date;
 
   constructor(options: AgentRegistryOptions) {
@@ -100,6 +109,7 @@ export class AgentRegistry {
     this.#credentials = options.credentials;
     this.#trust = options.trust ?? {};
     this.#ceiling = options.ceiling;
+    this.#secrets = options.secrets;
     this.#now = options.now ?? (() => new Date());
   }
 
@@ -123,6 +133,7 @@ export class AgentRegistry {
     }
 
     const { privateKey } = generateEd25519();
+    this.#secrets?.add(privateKeyTexts(privateKey));
     const signer = keySigner(privateKey);
     const seed = rawPrivateSeed(privateKey);
     const id = didKeyFromPublicKey(signer.publicKey);
@@ -317,7 +328,9 @@ export class AgentRegistry {
     const sealed = parseSealedKey(row.sealedKey, where);
     const seed = unsealKey(this.#masterKey, sealed, { kind: 'agent', name: id }, where);
     try {
-      const signer = keySigner(privateKeyFromSeed(seed));
+      const privateKey = privateKeyFromSeed(seed);
+      this.#secrets?.add(privateKeyTexts(privateKey));
+      const signer = keySigner(privateKey);
       if (didKeyFromPublicKey(signer.publicKey) !== id) {
         throw new OacpError<AgentErrorCode>(
           'AGENT_RECORD_INVALID',

@@ -1,4 +1,4 @@
-import { derivedSeed } from '../../cluster/derived-key.js';
+import { DERIVED_KEY_LABELS, derivedSeed } from '../../cluster/derived-key.js';
 import {
   generateEd25519,
   keySigner,
@@ -29,7 +29,7 @@ export class TransferKey {
 
   /** The node's durable transfer key, derived from its log key (src/cluster/derived-key.ts). */
   static derive(logSigner: Signer): TransferKey {
-    const seed = derivedSeed(logSigner, 'oacp/transfer-key/v1');
+    const seed = derivedSeed(logSigner, DERIVED_KEY_LABELS.transfer);
     return new TransferKey(keySigner(privateKeyFromSeed(seed)), seed);
   }
 
