@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -69,5 +69,62 @@ describe.skipIf(!isRoot)('workload id leases', () => {
     leaseWorkloadId({ dir }).release();
     chownSync(dir, 1000, 1000);
     expect(() => leaseWorkloadId({ dir })).toThrow(`${dir} must be a directory owned by root`);
+  });
+
+  /** Runs argv as uid 1000, the local unprivileged attacker. */
+  function asUser1000(argv: string[], detached = false): ChildProcess | number | null {
+    const args = ['--reuid', '1000', '--regid', '1000', '--clear-groups', ...argv];
+    if (!detached) return spawnSync('setpriv', args, { stdio: 'inherit' }).status;
+    const child = spawn('setpriv', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    return child;
+  }
+
+  it('refuses leases under a directory another user owns: it could rename them away so root makes fresh ones and a held id is leased twice', () => {
+    const dir = leaseDir();
+    const parent = join(dir, '..');
+    chownSync(parent, 1000, 1000);
+    // The attack under the old check: the held lease directory is renamed away by the parent's owner.
+    const parentWasChecked = (() => {
+      try {
+        return leaseWorkloadId({ dir });
+      } catch (error) {
+        return error as Error;
+      }
+    })();
+    if (!(parentWasChecked instanceof Error)) {
+      expect(asUser1000(['mv', dir, `${dir}.held`])).toBe(0);
+      const second = leaseWorkloadId({ dir });
+      expect(second.user.uid).not.toBe(parentWasChecked.user.uid);
+    }
+    expect(parentWasChecked).toBeInstanceOf(Error);
+    expect((parentWasChecked as Error).message).toContain(
+      `${parent} (on the path of ${dir}, the workload id leases) must be owned by root`,
+    );
+  });
+
+  it('accepts a root-owned sticky ancestor such as /tmp, and refuses a lease directory that is a symlink', () => {
+    const dir = leaseDir();
+    const real = join(dir, '..', 'real');
+    leaseWorkloadId({ dir: real }).release();
+    expect(spawnSync('ln', ['-s', real, dir]).status).toBe(0);
+    expect(() => leaseWorkloadId({ dir })).toThrow(`${dir} must be a directory owned by root`);
+  });
+
+  it('refuses a lease file others can open: with only a read descriptor uid 1000 could flock it and hold the id', async () => {
+    const dir = leaseDir();
+    leaseWorkloadId({ dir }).release();
+    chmodSync(join(dir, '..'), 0o755);
+    chmodSync(dir, 0o755);
+    closeSync(openSync(join(dir, '0'), 'w', 0o644));
+    chmodSync(join(dir, '0'), 0o644);
+    const locker = asUser1000(
+      ['flock', '-s', join(dir, '0'), 'sh', '-c', 'echo held; sleep 60'],
+      true,
+    ) as ChildProcess;
+    await new Promise((resolve) => locker.stdout?.once('data', resolve));
+    expect(() => leaseWorkloadId({ dir, count: 1 })).toThrow(
+      `the workload id lease ${join(dir, '0')} must be owned by root and closed to others`,
+    );
   });
 });

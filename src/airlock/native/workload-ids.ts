@@ -1,6 +1,6 @@
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
 import type { NativeErrorCode } from './errors.js';
 import { WORKLOAD_ID, WORKLOAD_ID_COUNT } from './identity.js';
@@ -31,15 +31,40 @@ function refuse(message: string): OacpError<NativeErrorCode> {
   return new OacpError<NativeErrorCode>('AIRLOCK_TIER_UNAVAILABLE', message);
 }
 
-/** The directory, made if missing; only root's and closed to others, or refused (deny by default). */
-function leaseDirectory(dir: string): void {
+/**
+ * Whoever can write into an ancestor can rename the lease directory away and
+ * put one of its own there after the check: it could then unlink a held lease
+ * file so a second sandbox locks a new one, and two sandboxes share an id.
+ * So every ancestor of the real path is root's and writable only by root, or
+ * sticky (like /tmp: nobody else can rename root's entries there).
+ */
+/** S_ISVTX: node:fs constants do not carry it. */
+const STICKY = 0o1000;
+
+function checkAncestors(real: string, dir: string): void {
+  for (let path = dirname(real); ; path = dirname(path)) {
+    const stat = lstatSync(path);
+    if (stat.uid !== 0 || ((stat.mode & 0o022) !== 0 && (stat.mode & STICKY) === 0))
+      throw refuse(
+        `${path} (on the path of ${dir}, the workload id leases) must be owned by root and writable only by it: another user could swap the leases for its own and share a workload id between sandboxes; fix it with chown root ${path} && chmod go-w ${path}`,
+      );
+    if (path === dirname(path)) return;
+  }
+}
+
+/** The directory, made if missing; only root's and closed to others, or refused (deny by default). Returns its real path. */
+function leaseDirectory(dir: string): string {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const stat = lstatSync(dir);
+    // The parent's real path; the directory itself must not be a symlink (lstat below).
+    const real = join(realpathSync(dirname(dir)), basename(dir));
+    const stat = lstatSync(real);
     if (!stat.isDirectory() || stat.uid !== 0 || (stat.mode & 0o022) !== 0)
       throw refuse(
         `${dir} must be a directory owned by root and writable only by it (it holds the workload id leases): fix it with chown root ${dir} && chmod 700 ${dir}`,
       );
+    checkAncestors(real, dir);
+    return real;
   } catch (error) {
     if (error instanceof OacpError) throw error;
     throw refuse(
@@ -60,8 +85,13 @@ function tryLease(dir: string, slot: number): number | undefined {
     );
   }
   try {
-    if (!fstatSync(fd).isFile())
-      throw refuse(`the workload id lease ${path} is not a regular file: remove it`);
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw refuse(`the workload id lease ${path} is not a regular file: remove it`);
+    // flock needs only a read descriptor: a lease file others can open is one they can hold.
+    if (stat.uid !== 0 || (stat.mode & 0o077) !== 0)
+      throw refuse(
+        `the workload id lease ${path} must be owned by root and closed to others (anyone who can open it can hold its id): fix it with chown root ${path} && chmod 600 ${path}`,
+      );
     flockSync(fd, 'exnb');
     return fd;
   } catch (error) {
@@ -82,9 +112,9 @@ function tryLease(dir: string, slot: number): number | undefined {
 export function leaseWorkloadId(options: LeaseOptions = {}): WorkloadLease {
   const dir = options.dir ?? WORKLOAD_IDS_DIR;
   const count = options.count ?? WORKLOAD_ID_COUNT;
-  leaseDirectory(dir);
+  const real = leaseDirectory(dir);
   for (let slot = 0; slot < count; slot++) {
-    const fd = tryLease(dir, slot);
+    const fd = tryLease(real, slot);
     if (fd === undefined) continue;
     const id = WORKLOAD_ID + 1 + slot;
     let open = true;
