@@ -45,12 +45,23 @@ function holder(dir: string): Promise<{ child: ChildProcess; uid: number }> {
 describe.skipIf(!isRoot)('workload id leases', () => {
   it('gives each holder its own id above WORKLOAD_ID and reuses a released one', () => {
     const dir = leaseDir();
-    const first = leaseWorkloadId({ dir });
-    const second = leaseWorkloadId({ dir });
+    const first = leaseWorkloadId({ dir, start: 0 });
+    const second = leaseWorkloadId({ dir, start: 0 });
     expect([first.user.uid, second.user.uid]).toEqual([WORKLOAD_ID + 1, WORKLOAD_ID + 2]);
     expect(second.user.gid).toBe(second.user.uid);
     first.release();
-    expect(leaseWorkloadId({ dir }).user.uid).toBe(WORKLOAD_ID + 1);
+    expect(leaseWorkloadId({ dir, start: 0 }).user.uid).toBe(WORKLOAD_ID + 1);
+  });
+
+  it('does not try every held slot first: a start searches from a random slot, wrapping past the last', () => {
+    const dir = leaseDir();
+    for (let slot = 0; slot < 100; slot++) leaseWorkloadId({ dir, start: 0 });
+    // From slot 0 these would be 100, 101 and 102 after 100 tries each (1.6 ms a start).
+    const spread = [0, 1, 2].map(() => leaseWorkloadId({ dir }).user.uid - WORKLOAD_ID - 1);
+    expect(spread).not.toEqual([100, 101, 102]);
+    const dir2 = leaseDir();
+    leaseWorkloadId({ dir: dir2, start: 3 });
+    expect(leaseWorkloadId({ dir: dir2, count: 4, start: 3 }).user.uid).toBe(WORKLOAD_ID + 1);
   });
 
   it('a held id is not leased by another process; killing the holder frees it', async () => {

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
@@ -25,7 +26,18 @@ export interface WorkloadLease {
 export interface LeaseOptions {
   readonly dir?: string;
   readonly count?: number;
+  /** The slot the search starts at (then upwards, wrapping). Default: random below SPREAD. */
+  readonly start?: number;
 }
+
+/**
+ * Starts are spread over the first SPREAD slots: a search from slot 0 tried
+ * every held slot first (an open and a flock each, 1.6 ms with 100 sandboxes
+ * running, 16 ms with 1000; bench of the hardened start overhead: ~8 ms), and
+ * a freed id came back at the very next start. At most SPREAD lease files plus
+ * the number of sandboxes ever running at once exist (empty files on tmpfs).
+ */
+const SPREAD = 4096;
 
 function refuse(message: string): OacpError<NativeErrorCode> {
   return new OacpError<NativeErrorCode>('AIRLOCK_TIER_UNAVAILABLE', message);
@@ -104,7 +116,7 @@ function tryLease(dir: string, slot: number): number | undefined {
 }
 
 /**
- * Leases the lowest free dedicated id (root only): slot N is WORKLOAD_ID + 1 + N,
+ * Leases a free dedicated id, the first from `start` (root only): slot N is WORKLOAD_ID + 1 + N,
  * held by an exclusive flock on <dir>/N. Safe across concurrent oacp
  * processes (flock is per open file, so also between sandboxes of one
  * process); a holder that dies, kill -9 included, frees its slots.
@@ -113,7 +125,9 @@ export function leaseWorkloadId(options: LeaseOptions = {}): WorkloadLease {
   const dir = options.dir ?? WORKLOAD_IDS_DIR;
   const count = options.count ?? WORKLOAD_ID_COUNT;
   const real = leaseDirectory(dir);
-  for (let slot = 0; slot < count; slot++) {
+  const start = options.start ?? randomInt(Math.min(count, SPREAD));
+  for (let tried = 0; tried < count; tried++) {
+    const slot = (start + tried) % count;
     const fd = tryLease(real, slot);
     if (fd === undefined) continue;
     const id = WORKLOAD_ID + 1 + slot;
