@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -137,5 +137,13 @@ describe.skipIf(!isRoot)('workload id leases', () => {
     expect(() => leaseWorkloadId({ dir, count: 1 })).toThrow(
       `the workload id lease ${join(dir, '0')} must be owned by root and closed to others`,
     );
+  });
+
+  it('makes missing parents (no /run) 0755 and only the lease directory 0700', () => {
+    const dir = join(leaseDir(), '..', 'run', 'oacp', 'ids');
+    leaseWorkloadId({ dir }).release();
+    expect(statSync(join(dir, '..', '..')).mode & 0o777).toBe(0o755);
+    expect(statSync(join(dir, '..')).mode & 0o777).toBe(0o755);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
   });
 });

@@ -1,5 +1,14 @@
 import { randomInt } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, realpathSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  realpathSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
@@ -67,7 +76,9 @@ function checkAncestors(real: string, dir: string): void {
 /** The directory, made if missing; only root's and closed to others, or refused (deny by default). Returns its real path. */
 function leaseDirectory(dir: string): string {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Missing parents (no /run in a container) as 0755, as /run is usually: 0700 would close them to every other program.
+    mkdirSync(dirname(dir), { recursive: true, mode: 0o755 });
+    if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
     // The parent's real path; the directory itself must not be a symlink (lstat below).
     const real = join(realpathSync(dirname(dir)), basename(dir));
     const stat = lstatSync(real);
