@@ -146,4 +146,18 @@ describe.skipIf(!isRoot)('workload id leases', () => {
     expect(statSync(join(dir, '..')).mode & 0o777).toBe(0o755);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
   });
+
+  it('refuses a start or count that would lease 2030000000 itself or an id outside the range', () => {
+    const dir = leaseDir();
+    expect(() => leaseWorkloadId({ dir, start: -1 })).toThrow(
+      'workloadIds.start must be an integer from 0 to 65535, got -1',
+    );
+    expect(() => leaseWorkloadId({ dir, count: 4, start: 4 })).toThrow(
+      'workloadIds.start must be an integer from 0 to 3',
+    );
+    expect(() => leaseWorkloadId({ dir, start: 0.5 })).toThrow('workloadIds.start must be an integer');
+    expect(() => leaseWorkloadId({ dir, count: 65537 })).toThrow(
+      'workloadIds.count must be an integer from 1 to 65536',
+    );
+  });
 });

@@ -136,7 +136,12 @@ export function leaseWorkloadId(options: LeaseOptions = {}): WorkloadLease {
   const dir = options.dir ?? WORKLOAD_IDS_DIR;
   const count = options.count ?? WORKLOAD_ID_COUNT;
   const real = leaseDirectory(dir);
+  // A slot outside 0..count-1 or a count past the range would lease 2030000000 itself or an id outside it.
+  if (!Number.isInteger(count) || count < 1 || count > WORKLOAD_ID_COUNT)
+    throw refuse(`workloadIds.count must be an integer from 1 to ${WORKLOAD_ID_COUNT}, got ${count}`);
   const start = options.start ?? randomInt(Math.min(count, SPREAD));
+  if (!Number.isInteger(start) || start < 0 || start >= count)
+    throw refuse(`workloadIds.start must be an integer from 0 to ${count - 1}, got ${start}`);
   for (let tried = 0; tried < count; tried++) {
     const slot = (start + tried) % count;
     const fd = tryLease(real, slot);
