@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -159,5 +159,25 @@ describe.skipIf(!isRoot)('workload id leases', () => {
     expect(() => leaseWorkloadId({ dir, count: 65537 })).toThrow(
       'workloadIds.count must be an integer from 1 to 65536',
     );
+  });
+
+  it('a full /run does not stop starts while a lease file that exists is free', () => {
+    const mount = leaseDir();
+    mkdirSync(mount);
+    // Four inodes: the root, ids, and two lease files; slot 2 cannot be made.
+    expect(
+      spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,nr_inodes=4,mode=0755', 'tmpfs', mount]).status,
+    ).toBe(0);
+    try {
+      const dir = join(mount, 'ids');
+      const held = [leaseWorkloadId({ dir, start: 0 }), leaseWorkloadId({ dir, start: 1 })];
+      held[0]?.release();
+      expect(leaseWorkloadId({ dir, count: 4, start: 2 }).user.uid).toBe(WORKLOAD_ID + 1);
+      expect(() => leaseWorkloadId({ dir, count: 4, start: 2 })).toThrow(
+        `no workload id lease is free and ${dir} has no space for a new one (ENOSPC)`,
+      );
+    } finally {
+      spawnSync('umount', ['-l', mount]);
+    }
   });
 });

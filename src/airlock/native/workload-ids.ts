@@ -96,13 +96,16 @@ function leaseDirectory(dir: string): string {
   }
 }
 
-/** Takes slot's lock file without waiting, or says another holder has it. */
-function tryLease(dir: string, slot: number): number | undefined {
+/** Takes slot's lock file without waiting, or says another holder has it ('held') or that it cannot be made ('no-space'). */
+function tryLease(dir: string, slot: number): number | 'held' | 'no-space' {
   const path = join(dir, String(slot));
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   } catch (error) {
+    // A full /run (a 1777 /run/lock on the same tmpfs lets any user fill it): the slots whose files exist still serve.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return 'no-space';
     throw refuse(
       `cannot open the workload id lease ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
     );
@@ -120,7 +123,7 @@ function tryLease(dir: string, slot: number): number | undefined {
   } catch (error) {
     closeSync(fd);
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return undefined;
+    if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return 'held';
     if (error instanceof OacpError) throw error;
     throw refuse(`cannot lock the workload id lease ${path} (${code ?? 'error'})`);
   }
@@ -142,10 +145,12 @@ export function leaseWorkloadId(options: LeaseOptions = {}): WorkloadLease {
   const start = options.start ?? randomInt(Math.min(count, SPREAD));
   if (!Number.isInteger(start) || start < 0 || start >= count)
     throw refuse(`workloadIds.start must be an integer from 0 to ${count - 1}, got ${start}`);
+  let noSpace = false;
   for (let tried = 0; tried < count; tried++) {
     const slot = (start + tried) % count;
     const fd = tryLease(real, slot);
-    if (fd === undefined) continue;
+    noSpace ||= fd === 'no-space';
+    if (typeof fd !== 'number') continue;
     const id = WORKLOAD_ID + 1 + slot;
     let open = true;
     return {
@@ -157,6 +162,10 @@ export function leaseWorkloadId(options: LeaseOptions = {}): WorkloadLease {
       },
     };
   }
+  if (noSpace)
+    throw refuse(
+      `no workload id lease is free and ${dir} has no space for a new one (ENOSPC): free space or inodes on its filesystem (/run)`,
+    );
   throw refuse(
     `all ${count} dedicated workload ids are in use (one per running hardened sandbox): wait for sandboxes to end`,
   );
