@@ -1,3 +1,6 @@
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CgroupHost } from './cgroups/index.js';
 import { cgroupJoinFact, claimsWorkloadIds, identityFact } from './doctor.js';
@@ -15,6 +18,23 @@ describe('oacp doctor: workload identity', () => {
           ? new RegExp(`idmapped mounts \\(workload uid ${WORKLOAD_ID}`)
           : /--allow-unenforced identity/,
       );
+    },
+  );
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'as root fails when the lease directory is under one another user could swap (what every start would refuse)',
+    () => {
+      const parent = mkdtempSync(join(tmpdir(), 'oacp-doctor-leases-'));
+      try {
+        chownSync(parent, 1000, 1000);
+        const fact = identityFact(tmpdir(), { dir: join(parent, 'ids') });
+        expect(fact.ok).toBe(false);
+        expect(fact.detail).toContain(
+          `${parent} (on the path of ${join(parent, 'ids')}, the workload id leases) must be owned by root`,
+        );
+      } finally {
+        rmSync(parent, { recursive: true, force: true });
+      }
     },
   );
 

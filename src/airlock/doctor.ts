@@ -11,6 +11,7 @@ import {
 import { IDENTITY_FALLBACK, isWorkloadId, WORKLOAD_ID, WORKLOAD_ID_COUNT } from './native/identity.js';
 import { buildLauncher, DEFAULT_COMPILER } from './native/launcher/build.js';
 import { probeIdmap } from './native/launcher/idmap-probe.js';
+import { type LeaseOptions, leaseWorkloadId } from './native/workload-ids.js';
 import type { TierName } from './sandbox.js';
 import { detectTee } from './tee/detect.js';
 import type { TierLike, TierRegistry } from './tiers.js';
@@ -177,7 +178,7 @@ export function claimsWorkloadIds(file: string, text: string): boolean {
  * uid with idmapped grants (probed on the temporary directory's filesystem),
  * or why not and the opt-out; not root, the invoking user.
  */
-export function identityFact(workRoot = tmpdir()): HostFact {
+export function identityFact(workRoot = tmpdir(), leases: LeaseOptions = {}): HostFact {
   const name = 'workload identity';
   if (process.getuid?.() !== 0)
     return { name, ok: true, detail: 'not root: sandboxes run as the invoking user, unprivileged' };
@@ -188,6 +189,12 @@ export function identityFact(workRoot = tmpdir()): HostFact {
       ok: false,
       detail: `an id of the dedicated workload range ${WORKLOAD_ID}-${WORKLOAD_ID + WORKLOAD_ID_COUNT} appears in ${claimed.join(', ')}: give that account (or subordinate id range) other ids`,
     };
+  // The lease directory's checks (root's path, closed lease files): a start would refuse what they refuse.
+  try {
+    leaseWorkloadId(leases).release();
+  } catch (error) {
+    return { name, ok: false, detail: error instanceof Error ? error.message : String(error) };
+  }
   let probe: { ok: boolean; detail: string };
   try {
     probe = probeIdmap(buildLauncher(), workRoot);

@@ -17,7 +17,8 @@ import { manifest, PYTHON } from './native-harness.js';
  * inotify_init fail with EMFILE in every other one. Each sandbox now leases
  * a host id of its own (workload-ids.ts); inside it is still WORKLOAD_ID.
  */
-const tier = new HardenedTier();
+// Lowest free id first, as before the spread starts: the tests below reuse a freed id on purpose.
+const tier = new HardenedTier({ workloadIds: { start: 0 } });
 const available = isRoot && (await tier.availability()).available;
 
 /** The workloads' working directory, granted read-only. */
@@ -155,8 +156,41 @@ describe.skipIf(!available)('hardened as root: a host id per sandbox', () => {
     expect(await hostUidOf(two)).toBe(uid);
   });
 
+  it('a sandbox leaves nothing to the next one of its id: daemons are gone, SysV IPC died with its namespace', async () => {
+    const [daemon, stubborn, held] = [seconds(), seconds(), seconds()];
+    const script = `setsid sh -c 'sleep ${daemon} &'; (trap '' HUP TERM; sleep ${stubborn} </dev/null >/dev/null 2>&1 &); ipcmk -M 4096 && exec sleep ${held}`;
+    const first = await tier.start({
+      command: '/bin/sh',
+      args: ['-c', script],
+      env: {},
+      cwd,
+      manifest: grant(),
+    });
+    started.push(first);
+    const uid = await hostUidOf(held);
+    expect(await hostUidOf(daemon)).toBe(uid);
+    expect(await hostUidOf(stubborn)).toBe(uid);
+    await started.pop()?.stop();
+    expect([...hostUids(daemon), ...hostUids(stubborn)]).toEqual([]);
+    const id = seconds();
+    const next = await tier.start({
+      command: '/bin/sh',
+      args: ['-c', `ipcs -m | grep -c 4096; exec sleep ${id}`],
+      env: {},
+      cwd,
+      manifest: grant(),
+    });
+    started.push(next);
+    const seen = new Promise<string>((resolve) =>
+      next.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())),
+    );
+    expect(await hostUidOf(id)).toBe(uid);
+    // ipcs counts the segments its IPC namespace holds: the first sandbox's one is not among them.
+    expect((await seen).trim()).toBe('0');
+  });
+
   it('what still runs as a freed id (a holder killed before its sandbox) is killed before the id runs again', async () => {
-    const lease = leaseWorkloadId();
+    const lease = leaseWorkloadId({ start: 0 });
     const left = seconds();
     // A leftover of an earlier sandbox of this id, whose lease is gone.
     const leftover = spawn(
@@ -210,7 +244,7 @@ describe.skipIf(!available)('hardened as root: a host id per sandbox', () => {
     // Until the id is leased again its sandbox must be gone: never both at once.
     let leased = false;
     for (let attempt = 0; attempt < 200 && !leased; attempt++) {
-      const lease = leaseWorkloadId();
+      const lease = leaseWorkloadId({ start: uid - WORKLOAD_ID - 1 });
       const alive = hostUids(secs).length > 0;
       lease.release();
       if (lease.user.uid === uid) {

@@ -37,7 +37,7 @@ import { buildSeccompFilter } from './seccomp/filter.js';
 import { guardFd, spawnWorkload } from './spawn.js';
 import { supervise } from './supervisor.js';
 import { type SystemEntry, systemRootArgs, systemRootEntries } from './system-root.js';
-import { leaseWorkloadId, type WorkloadLease } from './workload-ids.js';
+import { type LeaseOptions, leaseWorkloadId, type WorkloadLease } from './workload-ids.js';
 
 export interface HardenedTierOptions extends EgressHooks {
   readonly bwrapPath?: string;
@@ -53,6 +53,8 @@ export interface HardenedTierOptions extends EgressHooks {
    * resolveIdentity(). 'invoker' keeps root as root.
    */
   readonly runAs?: SandboxUser | 'invoker';
+  /** How the dedicated ids are leased as root (tests: `start: 0` takes the lowest free one). */
+  readonly workloadIds?: LeaseOptions;
 }
 
 /** A hardened or gVisor sandbox: a ProcessSandbox plus the decisions its egress proxy made. */
@@ -173,7 +175,8 @@ export class HardenedTier implements ProcessTier {
     // As root each sandbox runs as a host id of its own (workload-ids.ts): per-uid kernel counters are not shared.
     let lease: WorkloadLease | undefined;
     try {
-      if (this.options.runAs === undefined && process.getuid?.() === 0) lease = leaseWorkloadId();
+      if (this.options.runAs === undefined && process.getuid?.() === 0)
+        lease = leaseWorkloadId(this.options.workloadIds);
       identity = resolveIdentity({
         ...(lease === undefined ? {} : { workload: lease.user }),
         requested: this.options.runAs,
