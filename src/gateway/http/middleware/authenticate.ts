@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
+import { peerAddressOf } from '../../../core/peer-address.js';
 import { SIGNED_REQUEST_HEADER } from '../api-schemas.js';
 import type { Authenticator } from '../auth.js';
 import type { GatewayEnv } from '../env.js';
@@ -21,6 +22,7 @@ export function authenticate(auth: Authenticator): MiddlewareHandler<GatewayEnv>
         authorization: c.req.header('authorization') ?? bearer(c.req.header('x-api-key')),
         signedRequest,
         readBody: c.var.readBody,
+        ...sourceOf(c.env),
       }),
     );
     await next();
@@ -34,4 +36,10 @@ function bearer(apiKey: string | undefined): string | undefined {
 function signedTarget(url: string): string {
   const parsed = new URL(url);
   return `${parsed.pathname}${parsed.search}`;
+}
+
+/** The socket's address, when the request came over one (never a forwarding header). */
+function sourceOf(env: unknown): { source?: string } {
+  const source = peerAddressOf(env);
+  return source === undefined ? {} : { source };
 }
