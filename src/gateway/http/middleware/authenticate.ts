@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
+import { clientSource } from '../../../a2a/client-source.js';
 import { peerAddressOf } from '../../../core/peer-address.js';
 import { SIGNED_REQUEST_HEADER } from '../api-schemas.js';
 import type { Authenticator } from '../auth.js';
@@ -7,7 +8,8 @@ import type { GatewayEnv } from '../env.js';
 /**
  * Who is calling (auth.ts), for a route that is not public. The body is read
  * only for a signed request from a registered agent (the signature covers
- * it); a request with no credentials or an API key is decided on its headers.
+ * it); a request with no credentials or an API key is decided on its headers
+ * (its body is read only to receipt a refused tool call, within the limits).
  */
 export function authenticate(auth: Authenticator): MiddlewareHandler<GatewayEnv> {
   return async function authenticate(c, next) {
@@ -22,7 +24,8 @@ export function authenticate(auth: Authenticator): MiddlewareHandler<GatewayEnv>
         authorization: c.req.header('authorization') ?? bearer(c.req.header('x-api-key')),
         signedRequest,
         readBody: c.var.readBody,
-        ...sourceOf(c.env),
+        // Refusals are limited per source: the socket's address (an IPv6 one's /64), as A2A's are.
+        source: clientSource(peerAddressOf(c.env)),
       }),
     );
     await next();
@@ -36,10 +39,4 @@ function bearer(apiKey: string | undefined): string | undefined {
 function signedTarget(url: string): string {
   const parsed = new URL(url);
   return `${parsed.pathname}${parsed.search}`;
-}
-
-/** The socket's address, when the request came over one (never a forwarding header). */
-function sourceOf(env: unknown): { source?: string } {
-  const source = peerAddressOf(env);
-  return source === undefined ? {} : { source };
 }
