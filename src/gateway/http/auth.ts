@@ -181,7 +181,8 @@ export class Authenticator {
     if (agent === undefined || agent.id !== signer)
       throw await this.refuse(request, 'unknown_agent', `no agent ${signer} is registered here`, {
         kind: 'did',
-        did: signer,
+        // The caller's text: bounded, like the header, wherever it is recorded.
+        did: signer.slice(0, MAX_SUBJECT_CHARS),
       });
     if (agent.state === 'retired')
       throw await this.refuse(request, 'retired_agent', `agent ${agent.name} is retired`, {

@@ -109,13 +109,15 @@ export class UnauthenticatedToolCalls {
   }
 }
 
+/** A receipt's `agent.clientId` is at most this long (src/attest/predicate-parts.ts). */
+const MAX_CLIENT_ID = 256;
+
 /** The caller a refused call is recorded as: what it claimed, marked unproven, or `unauthenticated`. */
 function callerOf(claim: AuthClaim | undefined): CallerAgent {
   if (claim === undefined) return noGrantsCaller(UNAUTHENTICATED, UNAUTHENTICATED);
-  if (claim.kind === 'agent')
-    return claim.verified
-      ? agentCaller(claim.agent)
-      : noGrantsCaller(`claimed:${claim.agent.id}`, UNAUTHENTICATED);
-  if (claim.kind === 'did') return noGrantsCaller(`claimed:${claim.did}`, UNAUTHENTICATED);
-  return noGrantsCaller(`claimed:apikey:${claim.keyId}`, UNAUTHENTICATED);
+  if (claim.kind === 'agent' && claim.verified) return agentCaller(claim.agent);
+  const claimed =
+    claim.kind === 'agent' ? claim.agent.id : claim.kind === 'did' ? claim.did : `apikey:${claim.keyId}`;
+  // A did no agent has is the caller's text: cut to what a receipt holds.
+  return noGrantsCaller(`claimed:${claimed}`.slice(0, MAX_CLIENT_ID), UNAUTHENTICATED);
 }

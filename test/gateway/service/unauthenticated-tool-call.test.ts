@@ -140,6 +140,23 @@ describe('unauthenticated tool calls over HTTP', () => {
       expect(own[0]?.text).not.toContain(init.headers['oacp-signed-request']);
     });
 
+    it('attack: a signer no agent has is recorded as claimed, cut to what a receipt holds', async () => {
+      const before = gw.gateway.node.log.size;
+      const signer = `did:key:z${'A'.repeat(3000)}`;
+      const header = Buffer.from(JSON.stringify({ signer, nonce: 'n', signature: 's' })).toString(
+        'base64url',
+      );
+      const answer = await raw(gw.url, '/v1/tools/echo/call', {
+        method: 'POST',
+        headers: { 'oacp-signed-request': header, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(answer.status).toBe(401);
+      const own = await receiptsFrom(gw.gateway, before);
+      expect(own).toHaveLength(1);
+      expect(own[0]?.predicate.agent.clientId).toBe(`claimed:${signer}`.slice(0, 256));
+    });
+
     it('a call with no credentials is receipted as unauthenticated; other routes get no receipt', async () => {
       const before = gw.gateway.node.log.size;
       const bare = await raw(gw.url, '/v1/tools/no_such_tool/call', { method: 'POST', body: '{}' });
