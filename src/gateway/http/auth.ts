@@ -206,6 +206,7 @@ export class Authenticator {
           : `signed request refused: ${verdict.reason}`,
         // A replay's signature held: it is the agent's own request, sent again.
         { kind: 'agent', agent, verified: replay },
+        payload,
       );
     }
     return { kind: 'agent', agent };
@@ -217,7 +218,14 @@ export class Authenticator {
    * known and never what was presented: `message` is built from ids only, and
    * is masked again in case a reason ever quotes a token.
    */
-  private async refuse(request: RequestFacts, type: string, message: string, claim?: AuthClaim) {
+  private async refuse(
+    request: RequestFacts,
+    type: string,
+    message: string,
+    claim?: AuthClaim,
+    /** The body, when it was read (a signed request's, which its signature covers). */
+    body?: Uint8Array,
+  ) {
     this.parts.metrics.security(type === 'replay' ? 'critical' : 'warning', `auth_${type}`);
     const source = request.source ?? UNKNOWN_SOURCE;
     if (this.events.admit(AUTH_FAILED, source)) {
@@ -242,7 +250,7 @@ export class Authenticator {
         target: request.target,
         source,
         ...(claim === undefined ? {} : { claim }),
-        readBody: request.readBody,
+        ...(body === undefined ? {} : { body }),
       })
       .catch(() => this.parts.metrics.security('warning', 'auth_refusal_unrecorded'));
     return httpError('UNAUTHENTICATED', message);

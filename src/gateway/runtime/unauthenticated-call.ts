@@ -34,8 +34,12 @@ export interface AuthRefusal {
   /** The client address (the socket's, never a forwarding header). */
   readonly source: string;
   readonly claim?: AuthClaim;
-  /** The body, read under the body limit; only for a refusal that gets its receipt. */
-  readonly readBody: () => Promise<Uint8Array>;
+  /**
+   * The body, when authentication read it (a signed request from a registered agent: its
+   * signature covers it). Nobody's else is read: no 100 Continue, no bytes taken, for a caller
+   * nobody authenticated.
+   */
+  readonly body?: Uint8Array;
 }
 
 /** Who a refused call is recorded as when nothing proved who made it (docs/receipts.md). */
@@ -43,6 +47,9 @@ export const UNAUTHENTICATED = 'unauthenticated';
 
 /** How the summary of unauthenticated tool-call refusals answered without a receipt is named in its receipt. */
 export const SUPPRESSED_TOOL_CALLS = 'gateway:refusals-suppressed';
+
+/** The arguments of a call whose body was not read (docs/gateway.md). */
+const UNREAD = { 'oacp/unread': { unauthenticated: true } };
 
 const SUBJECT: RefusalSubject = { name: 'POST /v1/tools/:name/call' };
 
@@ -77,14 +84,14 @@ export class UnauthenticatedToolCalls {
     const tool = toolCallTarget(refusal.method, refusal.target);
     if (tool === undefined) return;
     if (!this.limiter.admit(SUBJECT, refusal.source)) return;
-    const body = await refusal.readBody().catch(() => undefined);
+    const body = refusal.body;
     const replay = refusal.claim?.kind === 'agent' && refusal.claim.verified;
     await recordRefusedToolCall(this.tools, {
       caller: callerOf(refusal.claim),
       // Only a replay's signature held: only it is the agent's own call (and co-signed as one).
       channel: replay ? 'signed-request' : 'unauthenticated',
       tool,
-      arguments: body === undefined ? { 'oacp/unread': { cut: true } } : toolCallArguments(body),
+      arguments: body === undefined ? UNREAD : toolCallArguments(body),
       reason: refusal.reason,
     });
   }

@@ -8,8 +8,7 @@ import type { GatewayEnv } from '../env.js';
 /**
  * Who is calling (auth.ts), for a route that is not public. The body is read
  * only for a signed request from a registered agent (the signature covers
- * it); a request with no credentials or an API key is decided on its headers
- * (its body is read only to receipt a refused tool call, within the limits).
+ * it); a request with no credentials or an API key is decided on its headers.
  */
 export function authenticate(auth: Authenticator): MiddlewareHandler<GatewayEnv> {
   return async function authenticate(c, next) {
