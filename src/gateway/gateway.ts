@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { gatewayA2aServer } from '../a2a/mount.js';
+import type { RefusalReceiptLimits } from '../a2a/refusal-receipt-limit.js';
 import { RELAYED_BASE_HEADER } from '../a2a/server.js';
 import { StoreTaskStore } from '../a2a/task-store.js';
 import { startBucketPruner } from '../airlock/quota/bucket-pruner.js';
@@ -76,10 +77,10 @@ import { type GatewayQuotaOptions, GatewayQuotas } from './runtime/quotas.js';
 import { ReceiptRecorder } from './runtime/receipt-recorder.js';
 import { refusalWarnings } from './runtime/refusal-warnings.js';
 import { registryDirectory } from './runtime/registry-directory.js';
-import { recordReplayedToolCall } from './runtime/replayed-call.js';
 import { ToolCaller } from './runtime/tool-caller.js';
 import { ToolRegistry } from './runtime/tool-registry.js';
 import { TransferKey } from './runtime/transfer-key.js';
+import { UnauthenticatedToolCalls } from './runtime/unauthenticated-call.js';
 import { DEFAULT_RESTART_POLICY, type RestartPolicy } from './runtime/watchdog.js';
 import { openGatewayNonceStore } from './store-nonce-store.js';
 import { ContextVault } from './vault/context-vault.js';
@@ -365,14 +366,20 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const nonceStore = openGatewayNonceStore(store, options.home);
     closers.push(() => nonceStore.close());
     const nonces = nonceStore.nonces;
+    const unauthenticatedCalls = new UnauthenticatedToolCalls(tools, refusalLimitsOf(config));
     const auth = new Authenticator({
       apiKeys,
       agents,
       nonces,
       metrics,
       securityEvents: store.securityEvents,
-      onReplay: (replay) => recordReplayedToolCall(tools, replay),
+      // Anyone can cause these: the same limits as A2A's refusals of unauthenticated input.
+      eventLimits: refusalLimitsOf(config),
+      onRefused: (refusal) => unauthenticatedCalls.refused(refusal),
     });
+    // On close, before the store and the log do: the refusals not yet summed up.
+    closers.push(() => auth.flush());
+    closers.push(() => unauthenticatedCalls.flush());
     const clusterTls: ClusterTls | undefined =
       config.cluster?.tls === undefined
         ? undefined
@@ -457,10 +464,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       approvals,
     };
     // Refusals anyone can cause get receipts within these limits, so nobody can fill the log.
-    const refusalLimits = {
-      perSourcePerMinute: config.a2a.refusal_receipts.per_source_per_minute,
-      overallPerMinute: config.a2a.refusal_receipts.overall_per_minute,
-    };
+    const refusalLimits = refusalLimitsOf(config);
     // Every refusal is counted; an unauthenticated one's log line is limited as its receipt is.
     const a2aWarnings = refusalWarnings(logger, refusalLimits, (event) =>
       metrics.security('warning', `a2a_${event.type}`),
@@ -604,4 +608,12 @@ function relayedHost(request: Request): string | undefined {
   const base = request.headers.get(RELAYED_BASE_HEADER);
   if (base === null || !URL.canParse(base)) return undefined;
   return new URL(base).host;
+}
+
+/** oacp.yaml `a2a.refusal_receipts`: how many refusals anyone can cause get a record of their own. */
+function refusalLimitsOf(config: GatewayConfig): RefusalReceiptLimits {
+  return {
+    perSourcePerMinute: config.a2a.refusal_receipts.per_source_per_minute,
+    overallPerMinute: config.a2a.refusal_receipts.overall_per_minute,
+  };
 }

@@ -17,9 +17,11 @@ export interface CallerAgent {
  * How the call reached the gateway. `sandbox` (the agent's own code) and
  * `signed-request` (the agent's key signed it) are made by the agent, so with
  * attestation level standard their receipts are co-signed with the agent key;
- * `api-key` calls act for the agent without its key and are Airlock-signed only.
+ * `api-key` calls act for the agent without its key and are Airlock-signed only;
+ * `unauthenticated` calls were refused by authentication (nothing proved who made
+ * them: recorded, never co-signed).
  */
-export type CallChannel = 'sandbox' | 'signed-request' | 'api-key';
+export type CallChannel = 'sandbox' | 'signed-request' | 'api-key' | 'unauthenticated';
 
 export interface ApiKeyRef {
   readonly id: string;

@@ -6,52 +6,35 @@ import type { ToolCaller } from './tool-caller.js';
 const TOOL_CALL_TARGET = /^\/v1\/tools\/([^/?#]+)\/call(?:\?.*)?$/;
 
 /**
- * A genuine signed request refused as a replay, when it was a tool call
- * (`POST /v1/tools/<name>/call`; a native tool, an MCP server's tool, or a
- * name no tool has): recorded as that call refused at the pipeline's identity
- * step, with its receipt (an MCP tool's by its bridge), so a replay leaves a
- * trace in the log as well as the security event. Anything else is left to
- * the 401.
+ * The tool a request names when it is a tool call (`POST /v1/tools/<name>/call`;
+ * a native tool, an MCP server's tool, or a name no tool has), else undefined.
  */
-export async function recordReplayedToolCall(
-  tools: ToolCaller,
-  replay: {
-    readonly agent: AgentRecord;
-    readonly method: string;
-    readonly target: string;
-    readonly body: Uint8Array;
-  },
-): Promise<void> {
-  if (replay.method.toUpperCase() !== 'POST') return;
-  const match = TOOL_CALL_TARGET.exec(replay.target);
-  if (match?.[1] === undefined) return;
-  let tool: string;
+export function toolCallTarget(method: string, target: string): string | undefined {
+  if (method.toUpperCase() !== 'POST') return undefined;
+  const match = TOOL_CALL_TARGET.exec(target);
+  if (match?.[1] === undefined) return undefined;
   try {
-    tool = decodeURIComponent(match[1]);
+    return decodeURIComponent(match[1]);
   } catch {
-    return;
+    return undefined;
   }
-  let args: unknown;
+}
+
+/** A tool call body's `arguments` (`{}` when it names none or is not JSON). */
+export function toolCallArguments(body: Uint8Array): unknown {
   try {
-    args = (JSON.parse(Buffer.from(replay.body).toString('utf8')) as { arguments?: unknown } | null)
-      ?.arguments;
+    const parsed = JSON.parse(Buffer.from(body).toString('utf8')) as { arguments?: unknown } | null;
+    return parsed?.arguments ?? {};
   } catch {
-    args = undefined;
+    return {};
   }
-  await recordRefusedToolCall(tools, {
-    caller: agentCaller(replay.agent),
-    channel: 'signed-request',
-    tool,
-    arguments: args ?? {},
-    reason: 'signed request refused: replayed nonce (this exact request was already accepted once)',
-  });
 }
 
 /**
- * An authenticated caller's tool call that the HTTP layer refused before the
- * pipeline (a replay; a body that is not a call; a call as another agent; an
- * agent that is not running; an API key without the scope, or bound to
- * another agent): sent through the pipeline only to be refused at its
+ * A tool call that the HTTP layer refused before the pipeline (by
+ * authentication: see unauthenticated-call.ts; or, for an authenticated
+ * caller, a body that is not a call, a call as another agent, an agent that
+ * is not running, an API key without the scope or bound to another agent): sent through the pipeline only to be refused at its
  * identity step with `reason`, so it has its receipt like every other
  * refusal (an MCP tool's by its bridge). The tool never runs; a failure to
  * record never changes the caller's answer.
@@ -85,7 +68,7 @@ export function agentCaller(agent: AgentRecord): CallerAgent {
   return { did: agent.id, name: agent.name, manifest: agent.manifest, attributes: agent.attributes };
 }
 
-/** Grants nothing: a caller known only by its API key has no manifest, and its call is refused anyway. */
+/** Grants nothing: a caller known only by a key id or a claim has no manifest, and its call is refused anyway. */
 const NO_GRANTS = ManifestSchema.parse({
   apiVersion: 'oacp.dev/v1',
   kind: 'CapabilityManifest',
@@ -99,5 +82,13 @@ const NO_GRANTS = ManifestSchema.parse({
  */
 export function apiKeyCaller(keyId: string): CallerAgent {
   const name = `apikey:${keyId}`;
-  return { did: name, name, manifest: NO_GRANTS, attributes: {} };
+  return noGrantsCaller(name, name);
+}
+
+/**
+ * A caller no agent here is, recorded as `recordedAs` (the receipt's agent), granted nothing; its
+ * metrics name is `name` (a caller's own text never becomes a metrics label).
+ */
+export function noGrantsCaller(recordedAs: string, name: string): CallerAgent {
+  return { did: recordedAs, name, manifest: NO_GRANTS, attributes: {} };
 }

@@ -155,7 +155,7 @@ export class ToolCaller {
         // Authenticated before the call reached here: by the sandbox it runs in, or the HTTP layer.
         identify: () =>
           input.identityRefused === undefined
-            ? { ok: true, id: input.agent.did, verified: input.channel !== 'api-key', ownBucket: true }
+            ? { ok: true, id: input.agent.did, verified: agentMade(input.channel), ownBucket: true }
             : { ok: false, reason: input.identityRefused },
         gate: {},
         callId: randomUUID(),
@@ -383,7 +383,7 @@ export class ToolCaller {
         },
       },
       resource: { id: entry.name, attributes: { ...entry.attributes, server: entry.server } },
-      context: { server: entry.server, signed: input.channel !== 'api-key', arguments: args },
+      context: { server: entry.server, signed: agentMade(input.channel), arguments: args },
     });
     const policyDigest = combinedPolicyDigest(tool.policyDigest, global.policyDigest);
     if (tool.effect === 'deny')
@@ -445,7 +445,7 @@ export class ToolCaller {
 
   /** Calls the agent itself made are co-signed with its key when attestation is `standard` or above. */
   private coSigns(input: ToolCallInput): boolean {
-    return this.parts.coSign && input.channel !== 'api-key';
+    return this.parts.coSign && agentMade(input.channel);
   }
 
   private async coSigner(input: ToolCallInput) {
@@ -454,6 +454,11 @@ export class ToolCaller {
 }
 
 export { combinedPolicyDigest } from '../../policy/combined-digest.js';
+
+/** A call the agent itself made (its sandbox, or its signature that verified). */
+function agentMade(channel: CallChannel): boolean {
+  return channel === 'sandbox' || channel === 'signed-request';
+}
 
 function statusOf(error: unknown): ToolCallStatus {
   if (!(error instanceof RuntimeError)) return 'error';

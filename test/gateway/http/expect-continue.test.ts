@@ -41,6 +41,12 @@ describe('Expect: 100-continue is answered 100 only when the body will be read',
           head('/v1/agents', 2, 'Authorization: Bearer oacp_0123456789abcdef_nope\r\n'),
           '401',
         ],
+        // Its refusal is receipted (docs/receipts.md) without reading the body nobody authenticated.
+        [
+          'a wrong API key on a tool call',
+          head('/v1/tools/echo/call', 2, 'Authorization: Bearer oacp_0123456789abcdef_nope\r\n'),
+          '401',
+        ],
         [
           '2 GiB declared, with a valid key',
           head('/v1/agents', 2 ** 31, `Authorization: Bearer ${gw.adminKey}\r\n`),

@@ -133,7 +133,7 @@ describe('an API key tool call refused before the pipeline', () => {
     expect(ok.result).toEqual({ echoed: 'ok' });
   });
 
-  it('an unauthenticated call (a key nobody issued) is a 401 and leaves no receipt (docs/receipts.md)', async () => {
+  it('an unauthenticated call (a key nobody issued) is a 401 and one receipt that never holds the key (docs/receipts.md)', async () => {
     const log = gw.gateway.node.log;
     const size = log.size;
     const answer = await raw(gw.url, '/v1/tools/echo/call', {
@@ -142,6 +142,14 @@ describe('an API key tool call refused before the pipeline', () => {
       body: JSON.stringify({ arguments: { text: 'x' } }),
     });
     expect(answer.status).toBe(401);
-    expect(log.size).toBe(size);
+    // Within a2a.refusal_receipts: test/gateway/service/unauthenticated-tool-call.test.ts floods it.
+    expect(log.size).toBe(size + 1);
+    const entry = Buffer.from(await log.entry(size)).toString('utf8');
+    const payload = (JSON.parse(entry) as { payload: string }).payload;
+    const receipt = Buffer.from(payload, 'base64').toString('utf8');
+    expect(receipt).not.toContain('oacp_nobody_issued');
+    expect(JSON.parse(receipt)).toMatchObject({
+      predicate: { agent: { clientId: expect.stringMatching(/^(claimed:apikey:|unauthenticated$)/) } },
+    });
   });
 });

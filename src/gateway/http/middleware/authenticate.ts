@@ -1,4 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
+import { clientSource } from '../../../a2a/client-source.js';
+import { peerAddressOf } from '../../../core/peer-address.js';
 import { SIGNED_REQUEST_HEADER } from '../api-schemas.js';
 import type { Authenticator } from '../auth.js';
 import type { GatewayEnv } from '../env.js';
@@ -21,6 +23,8 @@ export function authenticate(auth: Authenticator): MiddlewareHandler<GatewayEnv>
         authorization: c.req.header('authorization') ?? bearer(c.req.header('x-api-key')),
         signedRequest,
         readBody: c.var.readBody,
+        // Refusals are limited per source: the socket's address (an IPv6 one's /64), as A2A's are.
+        source: clientSource(peerAddressOf(c.env)),
       }),
     );
     await next();
