@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { gatewayA2aServer } from '../a2a/mount.js';
-import type { RefusalReceiptLimits } from '../a2a/refusal-receipt-limit.js';
 import { RELAYED_BASE_HEADER } from '../a2a/server.js';
 import { StoreTaskStore } from '../a2a/task-store.js';
 import { startBucketPruner } from '../airlock/quota/bucket-pruner.js';
+import type { RefusalReceiptLimits } from '../airlock/quota/refusal-limit.js';
 import { StoreQuotaEngine } from '../airlock/quota/store-engine.js';
 import { StandardTier, type StandardTierOptions } from '../airlock/wasm/standard-tier.js';
 import { DERIVED_KEY_LABELS, derivedKeyTexts, derivedSeed } from '../cluster/derived-key.js';

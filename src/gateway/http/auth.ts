@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
+import type { Clock } from '../../airlock/quota/clock.js';
 import {
   DEFAULT_REFUSAL_RECEIPT_LIMITS,
   RefusalReceiptLimiter,
   type RefusalReceiptLimits,
   type RefusalSubject,
   type SuppressedRefusals,
-} from '../../a2a/refusal-receipt-limit.js';
-import type { Clock } from '../../airlock/quota/clock.js';
+} from '../../airlock/quota/refusal-limit.js';
 import { redactText } from '../../core/redact.js';
 import type { NonceStore } from '../../identity/nonce-store.js';
 import { verifySignedRequest } from '../../identity/signed-request.js';

@@ -1,10 +1,10 @@
+import type { Clock } from '../../airlock/quota/clock.js';
 import {
   RefusalReceiptLimiter,
   type RefusalReceiptLimits,
   type RefusalSubject,
   type SuppressedRefusals,
-} from '../../a2a/refusal-receipt-limit.js';
-import type { Clock } from '../../airlock/quota/clock.js';
+} from '../../airlock/quota/refusal-limit.js';
 import type { AgentRecord } from './agent-directory.js';
 import type { CallerAgent } from './caller.js';
 import {
