@@ -6,6 +6,7 @@ import type { Outcome } from './tool-call-flow.js';
 export type UpPending =
   | { readonly kind: 'forward'; readonly clientId: JsonRpcId; readonly method: string }
   | { readonly kind: 'tools-list'; readonly clientId: JsonRpcId; readonly method: string }
+  | { readonly kind: 'tasks-list'; readonly clientId: JsonRpcId; readonly method: string }
   | ToolCallPending
   | { readonly kind: 'internal'; settle(message: JsonRpcResult | JsonRpcError): void };
 

@@ -219,6 +219,11 @@ export class SessionToolCalls {
     });
   }
 
+  /** Whether `taskId` names a task this session holds (a task-augmented call of its own, result to come). */
+  holdsTask(taskId: unknown): boolean {
+    return typeof taskId === 'string' && this.#tasks.get(taskId) !== undefined;
+  }
+
   /** tasks/get, tasks/cancel: forwarded only for a task of this session (see #heldTask). */
   taskRequest(request: JsonRpcRequest): void {
     if (this.#heldTask(request) === undefined) return;

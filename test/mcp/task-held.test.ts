@@ -58,4 +58,15 @@ describe('task ids the session does not hold', () => {
       await refused(raw, 4, 'tasks/cancel', 'task-1');
     });
   });
+
+  it('attack: tasks/list answers only this session’s tasks, never another session’s a shared server lists', async () => {
+    await withInitialized(async (raw) => {
+      const none = await raw.request(rpc(1, 'tasks/list', {}));
+      expect(none.result).toMatchObject({ tasks: [] });
+      await raw.request(rpc(2, 'tools/call', { name: 'task', arguments: {}, task: { ttl: 60000 } }));
+      const listed = await raw.request(rpc(3, 'tasks/list', {}));
+      const tasks = (listed.result as { tasks: Array<{ taskId: string }> }).tasks;
+      expect(tasks.map((task) => task.taskId)).toEqual(['task-1']);
+    });
+  });
 });
