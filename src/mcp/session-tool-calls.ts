@@ -216,6 +216,7 @@ export class SessionToolCalls {
       clientId: request.id,
       method: request.method,
       call: task,
+      taskId: String(request.params?.taskId),
     });
   }
 
@@ -318,14 +319,11 @@ export class SessionToolCalls {
       this.wire.replyTo(pending, failure(INTERNAL_ERROR, refusal.reason, receipt));
       return;
     }
-    if (pending.kind === 'task-result' && 'result' in response) {
-      const related = (response.result._meta as Record<string, { taskId?: unknown }> | undefined)?.[
-        'io.modelcontextprotocol/related-task'
-      ];
-      if (typeof related?.taskId === 'string') {
-        this.#tasks.end(related.taskId);
-        this.wire.pending.endTask(related.taskId);
-      }
+    // The task asked for is over (its final result answered), whatever task the answer's
+    // related-task names: a server naming another task must not end that one in its place.
+    if (pending.kind === 'task-result' && pending.taskId !== undefined && 'result' in response) {
+      this.#tasks.end(pending.taskId);
+      this.wire.pending.endTask(pending.taskId);
     }
     const finished: FinishedCall =
       'result' in response

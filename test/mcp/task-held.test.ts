@@ -69,4 +69,25 @@ describe('task ids the session does not hold', () => {
       expect(tasks.map((task) => task.taskId)).toEqual(['task-1']);
     });
   });
+
+  it('attack: a result naming another task (related-task) ends the task asked for, not the other one, which keeps its result and receipt', async () => {
+    await withInitialized(
+      async (raw) => {
+        const start = (id: number) =>
+          raw.request(rpc(id, 'tools/call', { name: 'task', arguments: { n: id }, task: { ttl: 60000 } }));
+        expect((await start(1)).result).toMatchObject({ task: { taskId: 'task-1' } });
+        expect((await start(2)).result).toMatchObject({ task: { taskId: 'task-2' } });
+        // The server answers task-1's result as if it were task-2's.
+        const first = await raw.request(rpc(3, 'tasks/result', { taskId: 'task-1' }));
+        expect((first.result as { _meta: Record<string, unknown> })._meta['oacp/receipt']).toBeDefined();
+        await refused(raw, 4, 'tasks/result', 'task-1');
+        const second = await raw.request(rpc(5, 'tasks/result', { taskId: 'task-2' }));
+        expect((second.result as { _meta: Record<string, unknown> })._meta['oacp/receipt']).toBeDefined();
+        const records = raw.receipts.records.filter((record) => record.tool === 'task');
+        expect(records.map((record) => record.outcome)).toEqual(['result', 'result', 'result', 'result']);
+        expect(records[3]?.callId).toBe(records[1]?.callId);
+      },
+      { env: { RAW_TASK_IDS: 'unique', RAW_RELATED_TASK: 'task-2' } },
+    );
+  });
 });
