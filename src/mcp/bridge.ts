@@ -78,10 +78,13 @@ export interface SingleBridge extends Bridge {
 
 export function createBridge(options: BridgeOptions): SingleBridge {
   const policy = lazyPolicy(options.policy ?? defaultPolicyEngine);
-  const gate: GateParts = {
-    // Pins are always kept (in memory when no file is given): receipts name each tool's definition digest.
-    pins: options.pins ?? new ToolPins(),
-    // Each tool's listed argument names, for the shape step (listed-arguments.ts); per server, as pins.
+  // Pins are always kept (in memory when no file is given): receipts name each tool's definition digest.
+  // One set per server, shared by its sessions: a definition differing from its pin is a rug pull.
+  const pins = options.pins ?? new ToolPins();
+  // Each session's own gate: the same checks, but its own listing of argument names (listed-arguments.ts),
+  // since each session has its own server process, whose tools/list may differ by its state.
+  const sessionGate = (): GateParts => ({
+    pins,
     listed: new ListedArguments(),
     ...(options.tools === undefined ? {} : { tools: options.tools }),
     // The default policy's Cedar engine takes most of a second to build: built at its first use
@@ -93,7 +96,7 @@ export function createBridge(options: BridgeOptions): SingleBridge {
     ...(options.approval === undefined ? {} : { approval: options.approval }),
     ...(options.quota === undefined ? {} : { quota: options.quota }),
     ...(options.learn === undefined ? {} : { learn: options.learn }),
-  };
+  });
   const recorder = options.recorder ?? callRecorder(options.receipts);
   // One store for every session of the bridge: a nonce used in one session is a replay in all.
   const nonces = options.nonces ?? new InMemoryNonceStore();
@@ -106,7 +109,7 @@ export function createBridge(options: BridgeOptions): SingleBridge {
       const session = new BridgeSession(
         {
           connector: options.upstream,
-          gate,
+          gate: sessionGate(),
           recorder,
           ...(options.agent === undefined ? {} : { agent: options.agent }),
           ...(options.restart === undefined ? {} : { restart: options.restart }),

@@ -109,7 +109,23 @@ export class ServerTraffic {
       this.wire.sendDown({ jsonrpc: '2.0', id: pending.clientId, result });
       return;
     }
+    if (pending.kind === 'tasks-list' && 'result' in response) {
+      this.wire.sendDown({ jsonrpc: '2.0', id: pending.clientId, result: this.#ownTasks(response.result) });
+      return;
+    }
     this.wire.sendDown({ ...response, id: pending.clientId });
+  }
+
+  /**
+   * A tasks/list answer keeps only the tasks this session holds: a server shared by sessions (a
+   * remote one) may list every session's, and a session reads only its own (SessionToolCalls).
+   */
+  #ownTasks(result: Record<string, unknown>): Record<string, unknown> {
+    if (!Array.isArray(result.tasks)) return result;
+    const tasks = result.tasks.filter((task: unknown) =>
+      this.toolCalls.holdsTask((task as { taskId?: unknown } | null)?.taskId),
+    );
+    return { ...result, tasks };
   }
 
   #overLimits(message: Exclude<Classified, { kind: 'invalid' }>, reason: string, generation: number): void {

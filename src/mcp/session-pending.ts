@@ -6,6 +6,7 @@ import type { Outcome } from './tool-call-flow.js';
 export type UpPending =
   | { readonly kind: 'forward'; readonly clientId: JsonRpcId; readonly method: string }
   | { readonly kind: 'tools-list'; readonly clientId: JsonRpcId; readonly method: string }
+  | { readonly kind: 'tasks-list'; readonly clientId: JsonRpcId; readonly method: string }
   | ToolCallPending
   | { readonly kind: 'internal'; settle(message: JsonRpcResult | JsonRpcError): void };
 
@@ -14,6 +15,8 @@ export interface ToolCallPending {
   readonly clientId: JsonRpcId;
   readonly method: string;
   readonly call: ActiveCall;
+  /** A tasks/result's task id (the session holds its call): the task its answer ends. */
+  readonly taskId?: string;
   /** Where the answer goes when the caller is in-process (BridgeSession.call), not the client. */
   readonly reply?: (outcome: Outcome) => void;
 }

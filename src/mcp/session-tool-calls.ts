@@ -1,8 +1,10 @@
 import { clipText } from '../core/clip-text.js';
-import type { ActiveCall, FinishedCall } from './call-recorder.js';
+import { type ActiveCall, type FinishedCall, RECEIPT_META } from './call-recorder.js';
 import {
   CONNECTION_CLOSED,
+  errorResponse,
   INTERNAL_ERROR,
+  INVALID_PARAMS,
   idKey,
   type JsonRpcError,
   type JsonRpcId,
@@ -12,6 +14,7 @@ import {
 import { LiveTasks, type TaskRefusal } from './live-tasks.js';
 import type { ListingOutcome } from './pin-refresher.js';
 import { isPolicedRead } from './read-requests.js';
+import { CLIENT_REQUEST_PREFIX } from './recorded-requests.js';
 import { isToolCall, type ToolCallPending } from './session-pending.js';
 import { type DirectCall, type DirectOutcome, REQUEST_CANCELLED } from './session-types.js';
 import { failure, type SessionWire } from './session-wire.js';
@@ -206,14 +209,58 @@ export class SessionToolCalls {
 
   /** tasks/result of a task-augmented call: forwarded, and its answer receipted under that call. */
   taskResult(request: JsonRpcRequest): void {
+    const task = this.#heldTask(request);
+    if (task === undefined) return;
+    this.wire.forward(request, {
+      kind: 'task-result',
+      clientId: request.id,
+      method: request.method,
+      call: task,
+      taskId: String(request.params?.taskId),
+    });
+  }
+
+  /** Whether `taskId` names a task this session holds (a task-augmented call of its own, result to come). */
+  holdsTask(taskId: unknown): boolean {
+    return typeof taskId === 'string' && this.#tasks.get(taskId) !== undefined;
+  }
+
+  /** tasks/get, tasks/cancel: forwarded only for a task of this session (see #heldTask). */
+  taskRequest(request: JsonRpcRequest): void {
+    if (this.#heldTask(request) === undefined) return;
+    this.wire.forward(request, { kind: 'forward', clientId: request.id, method: request.method });
+  }
+
+  /**
+   * The call whose task `params.taskId` names, when this session holds it. Otherwise the request
+   * is refused with a receipt of the refusal, never forwarded: a task id the bridge never handed
+   * this session (another session's, on a server shared by sessions, or a guess) is not this
+   * client's to read or end, and a result of a task the bridge no longer holds (fetched already,
+   * or past its ttl) would reach the client with no receipt of its call.
+   */
+  #heldTask(request: JsonRpcRequest): ActiveCall | undefined {
     const taskId = request.params?.taskId;
     const task = typeof taskId === 'string' ? this.#tasks.get(taskId) : undefined;
-    this.wire.forward(
-      request,
-      task === undefined
-        ? { kind: 'forward', clientId: request.id, method: request.method }
-        : { kind: 'task-result', clientId: request.id, method: request.method, call: task },
-    );
+    if (task !== undefined) return task;
+    const named =
+      typeof taskId === 'string'
+        ? `task id ${JSON.stringify(clipText(taskId, 80))}, which this session holds no task-augmented call of (the bridge never handed it out in this session, its result was fetched already, or its ttl, at most 24 h, passed)`
+        : 'no task id (params.taskId must be a string)';
+    const reason = `${request.method} for ${named}: refused, since a session reads and ends only its own tasks and a task's result reaches the client only with a receipt under the call that started it`;
+    void this.wire
+      .flow()
+      .refuseRequest(`${CLIENT_REQUEST_PREFIX}${request.method}`, request.params, reason)
+      .then((receipt) =>
+        this.wire.sendDown(
+          errorResponse(
+            request.id,
+            INVALID_PARAMS,
+            reason,
+            receipt === undefined ? undefined : { [RECEIPT_META]: receipt },
+          ),
+        ),
+      );
+    return undefined;
   }
 
   /**
@@ -272,14 +319,11 @@ export class SessionToolCalls {
       this.wire.replyTo(pending, failure(INTERNAL_ERROR, refusal.reason, receipt));
       return;
     }
-    if (pending.kind === 'task-result' && 'result' in response) {
-      const related = (response.result._meta as Record<string, { taskId?: unknown }> | undefined)?.[
-        'io.modelcontextprotocol/related-task'
-      ];
-      if (typeof related?.taskId === 'string') {
-        this.#tasks.end(related.taskId);
-        this.wire.pending.endTask(related.taskId);
-      }
+    // The task asked for is over (its final result answered), whatever task the answer's
+    // related-task names: a server naming another task must not end that one in its place.
+    if (pending.kind === 'task-result' && pending.taskId !== undefined && 'result' in response) {
+      this.#tasks.end(pending.taskId);
+      this.wire.pending.endTask(pending.taskId);
     }
     const finished: FinishedCall =
       'result' in response

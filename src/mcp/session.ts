@@ -85,6 +85,11 @@ export class BridgeSession {
     ['tools/call', (request) => void this.#toolCalls.fromClient(request)],
     ['tools/list', (request) => this.#forward(request, 'tools-list')],
     ['tasks/result', (request) => this.#toolCalls.taskResult(request)],
+    // A session reads and ends only its own tasks (SessionToolCalls: other task ids are refused).
+    ['tasks/get', (request) => this.#toolCalls.taskRequest(request)],
+    ['tasks/cancel', (request) => this.#toolCalls.taskRequest(request)],
+    // Its answer lists only the tasks of this session (ServerTraffic).
+    ['tasks/list', (request) => this.#forward(request, 'tasks-list')],
     // Reads of data through the server: the tool-call pipeline's checks and one receipt each.
     ...POLICED_READS.map(
       (method) => [method, (request: JsonRpcRequest) => void this.#toolCalls.fromClient(request)] as const,
@@ -370,7 +375,7 @@ export class BridgeSession {
       );
   }
 
-  #forward(request: JsonRpcRequest, kind: 'forward' | 'tools-list'): void {
+  #forward(request: JsonRpcRequest, kind: 'forward' | 'tools-list' | 'tasks-list'): void {
     this.#wire.forward(request, { kind, clientId: request.id, method: request.method });
   }
 

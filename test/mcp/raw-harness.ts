@@ -11,17 +11,14 @@ export const RAW_SERVER = join(import.meta.dirname, 'fixtures', 'raw-server.mjs'
 
 type Message = Record<string, unknown>;
 
-export interface RawHarness {
-  readonly receipts: TestReceipts;
-  readonly events: BridgeEvent[];
+/** One client session of the bridge, writing raw lines. */
+export interface RawClient {
   /** Every line the client received, in order. */
   readonly received: Message[];
   /** Writes one line as the client; objects are serialized, strings sent as they are. */
   send(message: Message | string): void;
   /** Sends a request and resolves with the answer of its id. */
   request(message: Message & { id: string | number }, timeoutMs?: number): Promise<Message>;
-  /** What the server read from the bridge, one parsed message per line. */
-  serverGot(): Message[];
   /** Answers the bridge's (the server's) requests to the client, by method. */
   onServerRequest(method: string, answer: (params: unknown) => Message): void;
   readonly closed: Promise<void>;
@@ -29,6 +26,16 @@ export interface RawHarness {
   clientUnread(): number;
   /** Ends the client's side of the stream (a stdio client closing the bridge's stdin). */
   endInput(): void;
+}
+
+/** The first client of a bridge over the raw server, and what the bridge and its servers did. */
+export interface RawHarness extends RawClient {
+  readonly receipts: TestReceipts;
+  readonly events: BridgeEvent[];
+  /** What the server (every session's) read from the bridge, one parsed message per line. */
+  serverGot(): Message[];
+  /** Another client session of the same bridge (its own server process). */
+  another(): Promise<RawClient>;
   close(): Promise<void>;
 }
 
@@ -54,48 +61,59 @@ export async function rawHarness(
     receipts,
     onEvent: (event) => events.push(event),
   });
-  const input = new PassThrough();
-  const output = new PassThrough();
-  const received: Message[] = [];
-  const waiters = new Map<string, (message: Message) => void>();
-  const handlers = new Map<string, (params: unknown) => Message>();
-  let pending = '';
-  output.on('data', (chunk: Buffer) => {
-    const parts = (pending + chunk.toString()).split('\n');
-    pending = parts.pop() ?? '';
-    for (const part of parts) {
-      const message = JSON.parse(part) as Message;
-      received.push(message);
-      const handler = typeof message.method === 'string' ? handlers.get(message.method) : undefined;
-      if (handler !== undefined && message.id !== undefined) {
-        input.write(`${JSON.stringify({ jsonrpc: '2.0', id: message.id, ...handler(message.params) })}\n`);
-        continue;
+  const connect = async (): Promise<RawClient> => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const received: Message[] = [];
+    const waiters = new Map<string, (message: Message) => void>();
+    const handlers = new Map<string, (params: unknown) => Message>();
+    let pending = '';
+    output.on('data', (chunk: Buffer) => {
+      const parts = (pending + chunk.toString()).split('\n');
+      pending = parts.pop() ?? '';
+      for (const part of parts) {
+        const message = JSON.parse(part) as Message;
+        received.push(message);
+        const handler = typeof message.method === 'string' ? handlers.get(message.method) : undefined;
+        if (handler !== undefined && message.id !== undefined) {
+          input.write(`${JSON.stringify({ jsonrpc: '2.0', id: message.id, ...handler(message.params) })}\n`);
+          continue;
+        }
+        if (message.method === undefined && message.id !== undefined) {
+          waiters.get(JSON.stringify(message.id))?.(message);
+        }
       }
-      if (message.method === undefined && message.id !== undefined) {
-        waiters.get(JSON.stringify(message.id))?.(message);
-      }
-    }
-  });
-  const session = await serveStdio(bridge, input, output);
-  const send = (message: Message | string) =>
-    input.write(`${typeof message === 'string' ? message : JSON.stringify(message)}\n`);
+    });
+    const session = await serveStdio(bridge, input, output);
+    const send = (message: Message | string) =>
+      input.write(`${typeof message === 'string' ? message : JSON.stringify(message)}\n`);
+    return {
+      received,
+      send,
+      request: (message, timeoutMs = 10_000) =>
+        new Promise((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new Error(`no answer to ${JSON.stringify(message.id)} in ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+          waiters.set(JSON.stringify(message.id), (answer) => {
+            clearTimeout(timer);
+            resolve(answer);
+          });
+          send(message);
+        }),
+      onServerRequest: (method, answer) => handlers.set(method, answer),
+      closed: session.closed,
+      clientUnread: () => input.readableLength + input.writableLength,
+      endInput: () => input.end(),
+    };
+  };
+  const first = await connect();
   return {
+    ...first,
     receipts,
     events,
-    received,
-    send,
-    request: (message, timeoutMs = 10_000) =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`no answer to ${JSON.stringify(message.id)} in ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-        waiters.set(JSON.stringify(message.id), (answer) => {
-          clearTimeout(timer);
-          resolve(answer);
-        });
-        send(message);
-      }),
+    another: connect,
     serverGot: () =>
       existsSync(serverLog)
         ? readFileSync(serverLog, 'utf8')
@@ -103,10 +121,6 @@ export async function rawHarness(
             .filter((line) => line !== '')
             .map((line) => JSON.parse(line) as Message)
         : [],
-    onServerRequest: (method, answer) => handlers.set(method, answer),
-    closed: session.closed,
-    clientUnread: () => input.readableLength + input.writableLength,
-    endInput: () => input.end(),
     close: async () => {
       await bridge.close();
       await receipts.close();
@@ -115,7 +129,7 @@ export async function rawHarness(
 }
 
 /** Initializes the session as a client would (initialize, then initialized). */
-export async function initialized(harness: RawHarness): Promise<void> {
+export async function initialized(harness: RawClient): Promise<void> {
   await harness.request(INITIALIZE);
   harness.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
 }
