@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { privateKeyFromSeed, type Signer } from '../core/ed25519.js';
+import type { Signer } from '../core/ed25519.js';
 import { privateKeyTexts } from '../identity/private-key-texts.js';
 
 /** The label of each key a node derives from its log key (derivedSeed); one per role. */
@@ -33,7 +33,7 @@ export function derivedKeyTexts(logSigner: Signer): string[] {
   return Object.values(DERIVED_KEY_LABELS).flatMap((label) => {
     const seed = derivedSeed(logSigner, label);
     try {
-      return privateKeyTexts(privateKeyFromSeed(seed));
+      return privateKeyTexts(seed);
     } finally {
       seed.fill(0);
     }

@@ -1,4 +1,4 @@
-import { type KeyObject, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import {
   generateEd25519,
@@ -296,15 +296,16 @@ function createMasterKeyFile(layout: HomeLayout, force: boolean): MasterKey {
  * Registers a private key's text forms: the node's own keys (Airlock, log) pinned, never
  * forgotten; an agent's in the bounded tier, as agents grow with use (SecretValues).
  */
-function registerKeyTexts(kind: KeyKind, privateKey: KeyObject, secrets: SecretValues | undefined): void {
-  if (kind === 'agent') secrets?.add(privateKeyTexts(privateKey));
-  else secrets?.pin(privateKeyTexts(privateKey));
+function registerKeyTexts(kind: KeyKind, seed: Uint8Array, secrets: SecretValues | undefined): void {
+  if (kind === 'agent') secrets?.add(privateKeyTexts(seed));
+  else secrets?.pin(privateKeyTexts(seed));
 }
 
 function freshKey(kind: KeyKind, secrets: SecretValues | undefined): { signer: Signer; seed: Uint8Array } {
   const { privateKey } = generateEd25519();
-  registerKeyTexts(kind, privateKey, secrets);
-  return { signer: keySigner(privateKey), seed: rawPrivateSeed(privateKey) };
+  const seed = rawPrivateSeed(privateKey);
+  registerKeyTexts(kind, seed, secrets);
+  return { signer: keySigner(privateKey), seed };
 }
 
 function loadKey(
@@ -342,10 +343,10 @@ function loadKey(
   let privateKey: ReturnType<typeof privateKeyFromSeed>;
   try {
     privateKey = privateKeyFromSeed(seed);
+    registerKeyTexts(kind, seed, secrets);
   } finally {
     seed.fill(0);
   }
-  registerKeyTexts(kind, privateKey, secrets);
   const signer = keySigner(privateKey);
   // The AAD already binds the public key; this guards against a file sealed with a mismatched pair.
   if (Buffer.compare(Buffer.from(signer.publicKey), Buffer.from(sealed.publicKey, 'base64')) !== 0) {

@@ -133,9 +133,9 @@ export class AgentRegistry {
     }
 
     const { privateKey } = generateEd25519();
-    this.#secrets?.add(privateKeyTexts(privateKey));
     const signer = keySigner(privateKey);
     const seed = rawPrivateSeed(privateKey);
+    this.#secrets?.add(privateKeyTexts(seed));
     const id = didKeyFromPublicKey(signer.publicKey);
     const createdAt = this.#now().toISOString();
     const sealed = sealKey(this.#masterKey, {
@@ -329,7 +329,7 @@ export class AgentRegistry {
     const seed = unsealKey(this.#masterKey, sealed, { kind: 'agent', name: id }, where);
     try {
       const privateKey = privateKeyFromSeed(seed);
-      this.#secrets?.add(privateKeyTexts(privateKey));
+      this.#secrets?.add(privateKeyTexts(seed));
       const signer = keySigner(privateKey);
       if (didKeyFromPublicKey(signer.publicKey) !== id) {
         throw new OacpError<AgentErrorCode>(
