@@ -1,11 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshHome } from '../gateway/service/node-home.js';
+import { type CliHttpBridge, startCliHttpBridge } from './cli-http-bridge.js';
 
 /**
  * Issue 10 ("approval cannot come from the party that asked"): `oacp mcp run
@@ -16,67 +14,25 @@ import { freshHome } from '../gateway/service/node-home.js';
  * start and names (never prints) in its log. A real `@modelcontextprotocol/
  * server-memory` behind the CLI, the official SDK client as the agent.
  */
-const REPO = join(import.meta.dirname, '..', '..');
-const CLI = join(REPO, 'dist', 'cli', 'main.js');
-const MEMORY = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-memory/dist/index.js');
-
 describe("oacp mcp run --http: the approval desk is the operator's", () => {
-  let bridge: ChildProcess;
+  let bridge: CliHttpBridge;
   let url: URL;
   let tokenFile: string;
-  let stderr = '';
-  let home: Awaited<ReturnType<typeof freshHome>>;
   beforeAll(async () => {
-    home = await freshHome('oacp-desk-token-');
-    bridge = spawn(
-      process.execPath,
-      [
-        CLI,
-        '--home',
-        home.home,
-        'mcp',
-        'run',
-        '--tier',
-        'light',
-        '--http',
-        '127.0.0.1:0',
-        '--require-approval',
-        'read_graph',
-        '--',
-        process.execPath,
-        MEMORY,
-      ],
-      { env: { PATH: process.env.PATH ?? '', ...home.env }, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    [url, tokenFile] = await new Promise<[URL, string]>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the bridge did not start: ${stderr}`)), 60_000);
-      bridge.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-        stderr += chunk;
-        const at = / at (http:\/\/\S+\/mcp)/.exec(stderr);
-        const file = /Authorization: Bearer \$\(cat (\S+)\)/.exec(stderr);
-        if (at?.[1] !== undefined && file?.[1] !== undefined) {
-          clearTimeout(timer);
-          resolve([new URL(at[1]), file[1]]);
-        }
-      });
-      bridge.once('exit', () => reject(new Error(`the bridge exited: ${stderr}`)));
-    });
+    bridge = await startCliHttpBridge('oacp-desk-token-', ['--require-approval', 'read_graph']);
+    url = bridge.url;
+    tokenFile = (await bridge.waitFor(/Authorization: Bearer \$\(cat (\S+)\)/))[1] ?? '';
   }, 90_000);
   afterAll(async () => {
-    if (bridge !== undefined && bridge.exitCode === null) {
-      const exited = new Promise((resolve) => bridge.once('exit', resolve));
-      bridge.kill('SIGTERM');
-      await exited;
-    }
-    home?.remove();
+    await bridge?.close();
   });
 
   it('keeps the token in a 0600 file of the home, never in its log', () => {
-    expect(tokenFile.startsWith(join(home.home, 'approval-desks'))).toBe(true);
+    expect(tokenFile.startsWith(join(bridge.home, 'approval-desks'))).toBe(true);
     expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
     const token = readFileSync(tokenFile, 'utf8').trim();
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(stderr).not.toContain(token);
+    expect(bridge.stderr()).not.toContain(token);
   });
 
   it('attack: the agent whose call waits cannot list or approve it; the operator with the token can', async () => {
@@ -117,9 +73,7 @@ describe("oacp mcp run --http: the approval desk is the operator's", () => {
   });
 
   it('removes the token file when the bridge ends', async () => {
-    const exited = new Promise((resolve) => bridge.once('exit', resolve));
-    bridge.kill('SIGTERM');
-    await exited;
+    await bridge.stop();
     expect(existsSync(tokenFile)).toBe(false);
   });
 });

@@ -1,11 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_REFUSAL_LOG_LIMITS } from '../../src/mcp/client-refusal-log.js';
-import { freshHome } from '../gateway/service/node-home.js';
+import { type CliHttpBridge, startCliHttpBridge } from './cli-http-bridge.js';
 
 /**
  * Issue 10 (the operator's log as a disk-filling target): `oacp mcp run --http`
@@ -16,9 +13,6 @@ import { freshHome } from '../gateway/service/node-home.js';
  * one summary line per window, and at close. A real `@modelcontextprotocol/server-memory`
  * behind the real CLI; the official SDK client keeps calling tools meanwhile.
  */
-const REPO = join(import.meta.dirname, '..', '..');
-const CLI = join(REPO, 'dist', 'cli', 'main.js');
-const MEMORY = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-memory/dist/index.js');
 const FLOOD = 1_000;
 const LEGACY_FLOOD = 200;
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -52,54 +46,14 @@ async function openSession(url: URL): Promise<string> {
 }
 
 describe('oacp mcp run --http: a flood of invalid messages does not flood the log', () => {
-  let bridge: ChildProcess;
+  let bridge: CliHttpBridge;
   let url: URL;
-  let stderr = '';
-  let home: Awaited<ReturnType<typeof freshHome>>;
   beforeAll(async () => {
-    home = await freshHome('oacp-refusal-log-');
-    bridge = spawn(
-      process.execPath,
-      [
-        CLI,
-        '--home',
-        home.home,
-        'mcp',
-        'run',
-        '--tier',
-        'light',
-        '--http',
-        '127.0.0.1:0',
-        '--',
-        process.execPath,
-        MEMORY,
-      ],
-      { env: { PATH: process.env.PATH ?? '', ...home.env }, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    bridge.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    url = await new Promise<URL>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const at = / at (http:\/\/\S+\/mcp)/.exec(stderr);
-        if (at?.[1] !== undefined) {
-          clearInterval(timer);
-          resolve(new URL(at[1]));
-        }
-      }, 50);
-      bridge.once('exit', () => {
-        clearInterval(timer);
-        reject(new Error(`the bridge exited: ${stderr}`));
-      });
-    });
+    bridge = await startCliHttpBridge('oacp-refusal-log-');
+    url = bridge.url;
   }, 90_000);
   afterAll(async () => {
-    if (bridge !== undefined && bridge.exitCode === null) {
-      const exited = new Promise((resolve) => bridge.once('exit', resolve));
-      bridge.kill('SIGTERM');
-      await exited;
-    }
-    home?.remove();
+    await bridge?.close();
   });
 
   it('attack: 1,000 malformed POSTs from two sessions, and 200 to a legacy SSE session, leave a bounded log and a summary with the count; calls still work', async () => {
@@ -107,7 +61,7 @@ describe('oacp mcp run --http: a flood of invalid messages does not flood the lo
     await agent.connect(new StreamableHTTPClientTransport(url));
     try {
       const sessions = [await openSession(url), await openSession(url)];
-      const before = stderr.split('\n').length;
+      const before = bridge.stderr().split('\n').length;
       let calls = 0;
       for (let i = 0; i < FLOOD; i++) {
         const session = sessions[i % sessions.length] as string;
@@ -143,16 +97,18 @@ describe('oacp mcp run --http: a flood of invalid messages does not flood the lo
         expect(refused.status).toBe(400);
       }
       await reader.cancel();
-      const flooded = stderr.split('\n').slice(before - 1);
+      const flooded = bridge
+        .stderr()
+        .split('\n')
+        .slice(before - 1);
       const refusalLines = flooded.filter((line) => line.includes('invalid JSON-RPC from the client'));
       // At most the burst of the overall bucket (and of the two sessions' own), plus a little refill.
       expect(refusalLines.length).toBeGreaterThan(0);
       expect(refusalLines.length).toBeLessThanOrEqual(3 * CLIENT_REFUSAL_LOG_LIMITS.perSourcePerMinute + 3);
       expect(flooded.length).toBeLessThan(60);
 
-      const exited = new Promise((resolve) => bridge.once('exit', resolve));
-      bridge.kill('SIGTERM');
-      await exited;
+      await bridge.stop();
+      const stderr = bridge.stderr();
       // At close the window still open is summed up: every refusal is either a line or counted.
       const summary = /: (\d+) more refused client messages not logged .*\((\d+) sessions; most: /.exec(
         stderr,

@@ -1,0 +1,97 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { freshHome } from '../gateway/service/node-home.js';
+
+const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+/** The real `@modelcontextprotocol/server-memory` from node_modules. */
+export const MEMORY_SERVER = createRequire(import.meta.url).resolve(
+  '@modelcontextprotocol/server-memory/dist/index.js',
+);
+
+/** A real `oacp mcp run --tier light --http 127.0.0.1:0` (dist) bridging server-memory, on a fresh home. */
+export interface CliHttpBridge {
+  /** Its Streamable HTTP endpoint (`…/mcp`). */
+  readonly url: URL;
+  readonly home: string;
+  /** All it wrote to stderr so far. */
+  stderr(): string;
+  /** The first match of `pattern` in its stderr, waiting for it (at most 60 s). */
+  waitFor(pattern: RegExp): Promise<RegExpExecArray>;
+  /** SIGTERM, then its exit; the home stays. */
+  stop(): Promise<void>;
+  /** stop(), then the home removed. */
+  close(): Promise<void>;
+}
+
+/** Starts the bridge with `args` before the `--` (e.g. `--require-approval read_graph`) and waits for its URL. */
+export async function startCliHttpBridge(
+  prefix: string,
+  args: readonly string[] = [],
+): Promise<CliHttpBridge> {
+  const home = await freshHome(prefix);
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      CLI,
+      '--home',
+      home.home,
+      'mcp',
+      'run',
+      '--tier',
+      'light',
+      '--http',
+      '127.0.0.1:0',
+      ...args,
+      '--',
+      process.execPath,
+      MEMORY_SERVER,
+    ],
+    { env: { PATH: process.env.PATH ?? '', ...home.env }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const waitFor = (pattern: RegExp): Promise<RegExpExecArray> =>
+    new Promise((resolve, reject) => {
+      const started = Date.now();
+      const check = setInterval(() => {
+        const found = pattern.exec(stderr);
+        if (found !== null) {
+          clearInterval(check);
+          resolve(found);
+        } else if (child.exitCode !== null || Date.now() - started > 60_000) {
+          clearInterval(check);
+          reject(
+            new Error(
+              `the bridge ${child.exitCode === null ? 'never wrote' : 'exited before writing'} ${pattern}: ${stderr}`,
+            ),
+          );
+        }
+      }, 20);
+    });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  try {
+    const [, at] = await waitFor(/ at (http:\/\/\S+\/mcp)/);
+    return {
+      url: new URL(at ?? ''),
+      home: home.home,
+      stderr: () => stderr,
+      waitFor,
+      stop,
+      close: async () => {
+        await stop();
+        home.remove();
+      },
+    };
+  } catch (error) {
+    await stop();
+    home.remove();
+    throw error;
+  }
+}
