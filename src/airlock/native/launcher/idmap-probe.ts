@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WORKLOAD_ID } from '../identity.js';
+import { WORKLOAD_ID, WORKLOAD_ID_COUNT } from '../identity.js';
 import { outerLaunchArgs } from './args.js';
 
 export interface IdmapProbe {
@@ -50,7 +50,10 @@ export function probeIdmap(
     );
     const seen = result.stdout?.trim();
     if (result.status === 0 && seen === `${WORKLOAD_ID}:${WORKLOAD_ID}`)
-      return { ok: true, detail: `idmapped mounts (workload uid ${WORKLOAD_ID}, never host root)` };
+      return {
+        ok: true,
+        detail: `idmapped mounts (workload uid ${WORKLOAD_ID} inside; on the host each hardened sandbox its own uid, ${WORKLOAD_ID + 1}..${WORKLOAD_ID + WORKLOAD_ID_COUNT}; never host root)`,
+      };
     const why = result.stderr?.trim().split('\n')[0] || `launcher exited ${result.status}, saw ${seen}`;
     return { ok: false, detail: `no idmapped mounts on ${workRoot}: ${why}` };
   } finally {
