@@ -20,6 +20,9 @@ $bb mount -t devtmpfs dev $R/dev
 $bb mkdir -p $R/dev/shm $R/dev/pts
 $bb mount -t tmpfs -o mode=1777 shm $R/dev/shm
 $bb mount -t devpts devpts $R/dev/pts
+# /run is a fresh tmpfs on every booted Linux (the hardened tier leases per-sandbox host ids under
+# /run/oacp/ids); the host's, seen through the read-only 9p root, is not writable.
+$bb mount -t tmpfs -o mode=0755 run $R/run
 # The host's /tmp stays reachable at /tmp/.host (a checkout under /tmp, as a CI clone may be, holds
 # the driver); the guest's own /tmp is a fresh tmpfs over it.
 $bb mkdir -p /hosttmp

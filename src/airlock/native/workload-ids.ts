@@ -106,9 +106,11 @@ function tryLease(dir: string, slot: number): number | 'held' | 'no-space' {
     // A full /run (a 1777 /run/lock on the same tmpfs lets any user fill it): the slots whose files exist still serve.
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC' || code === 'EDQUOT') return 'no-space';
-    throw refuse(
-      `cannot open the workload id lease ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-    );
+    const fix =
+      code === 'EROFS'
+        ? `: as root, each hardened sandbox leases its own host id there, so ${WORKLOAD_IDS_DIR} must be on a writable file system (mount a tmpfs on /run, as every booted Linux has)`
+        : '';
+    throw refuse(`cannot open the workload id lease ${path} (${code ?? 'error'})${fix}`);
   }
   try {
     const stat = fstatSync(fd);
