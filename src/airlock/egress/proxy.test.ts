@@ -336,7 +336,12 @@ describe('egress proxy', () => {
     });
     socket.on('connect', () => {
       socket.write(`GET http://127.0.0.1:${webPort}/ HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: `);
-      timer = setInterval(() => socket.write('a'), 500);
+      // Dribbles until 9.5 s, then waits: a byte written just as the proxy answers and closes (at
+      // 10 s, a multiple of 500 ms) failed with EPIPE, and the socket was destroyed before its 408 was read.
+      timer = setInterval(() => {
+        if (Date.now() - started < 9_500) socket.write('a');
+        else clearInterval(timer);
+      }, 500);
     });
     // Past the 30 s Node sweeps at by default: a proxy that waits that long has failed.
     const deadline = setTimeout(() => socket.destroy(), 25_000);
