@@ -108,7 +108,7 @@ function tryLease(dir: string, slot: number): number | 'held' | 'no-space' {
     if (code === 'ENOSPC' || code === 'EDQUOT') return 'no-space';
     const fix =
       code === 'EROFS'
-        ? `: as root, each hardened sandbox leases its own host id there, so ${WORKLOAD_IDS_DIR} must be on a writable file system (mount a tmpfs on /run, as every booted Linux has)`
+        ? `: as root, each hardened sandbox leases its own host id there, so ${dir} must be on a writable file system (mount a tmpfs on /run, as every booted Linux has)`
         : '';
     throw refuse(`cannot open the workload id lease ${path} (${code ?? 'error'})${fix}`);
   }
