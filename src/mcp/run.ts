@@ -45,6 +45,11 @@ export interface McpRunContext {
    * early start's check only, never by a server started later (HTTP sessions, --config, a failed early path).
    */
   readonly stamps?: TreeStamps;
+  /**
+   * The tiers, the asked tier's availability probe started by the caller while this module loaded (probingTiers):
+   * used by the early start only (unless `tiers` is given), like `stamps`.
+   */
+  readonly probing?: TierLookup;
 }
 
 /**
@@ -72,10 +77,13 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
   // The server's stderr is held until the bridge's first line is out (package notes are not: an install can take a while).
   const held = new HeldLog(log);
   // The servers' stdout lines the bridge quotes are masked with the same values.
-  const { stamps, ...later } = { ...context, secrets };
+  const { stamps, probing, ...later } = { ...context, secrets };
+  const tiers = context.tiers ?? probing;
   const early =
     configured === undefined && options.http === undefined && initialised(context.home)
-      ? prepareServer(options, { ...context, secrets }, log, { serverLog: held.line })
+      ? prepareServer(options, { ...context, secrets, ...(tiers === undefined ? {} : { tiers }) }, log, {
+          serverLog: held.line,
+        })
       : undefined;
   early?.catch(() => undefined);
   try {

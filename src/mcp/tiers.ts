@@ -12,3 +12,16 @@ export type TierLookup = TierRegistry<ProcessTier>;
 export function requireTier(name: TierName, lookup?: TierLookup): Promise<ProcessTier> {
   return (lookup ?? createTierRegistry<ProcessTier>(processTiers())).selectTier(name);
 }
+
+/**
+ * A registry whose `name` tier has started its availability probe (a bwrap or runsc run, a child process)
+ * now: `oacp mcp run` starts it while its bridge modules load, so the probe runs on another core instead
+ * of after them. The answer is the same probe's, from this process, awaited by requireTier before the
+ * server starts, exactly as when requireTier started it: starting it earlier caches nothing across starts.
+ * An unknown name starts nothing here; requireTier reports it.
+ */
+export function probingTiers(name: string): TierLookup {
+  const tiers = createTierRegistry<ProcessTier>(processTiers());
+  if (tiers.names.includes(name as TierName)) tiers.selectTier(name as TierName).catch(() => undefined);
+  return tiers;
+}

@@ -5,6 +5,7 @@ import { packageCommand } from '../../mcp/packages/command-form.js';
 import { hostNpm } from '../../mcp/packages/npm-cli.js';
 import { PackageStore } from '../../mcp/packages/store.js';
 import { TreeStamps } from '../../mcp/packages/tree-stamp.js';
+import { probingTiers, type TierLookup } from '../../mcp/tiers.js';
 import type { CommandRegistrar } from '../program.js';
 import { registerMcpCatalog } from './mcp-catalog.js';
 import { registerMcpClients } from './mcp-clients.js';
@@ -134,6 +135,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
       process.once('SIGTERM', stop);
       const home = context.home(cmd);
       const stamps = startTreeStamp(command, flags, home);
+      const probing = startTierProbe(flags);
       // Loaded here, not at the top: an MCP client starts `oacp mcp run` for every session.
       const { runMcpCommand } = await import('../../mcp/run.js');
       const servers =
@@ -191,6 +193,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
             home,
             env: context.env,
             stamps,
+            ...(probing === undefined ? {} : { probing }),
             ...(servers === undefined ? {} : { servers }),
             signal: controller.signal,
             log: (line) => context.output.err(line),
@@ -271,6 +274,17 @@ function startTreeStamp(command: readonly string[], flags: McpRunFlags, home: st
     // The check reports it.
   }
   return stamps;
+}
+
+/**
+ * For a stdio bridge of one server (the early start's case), starts the asked tier's availability probe (a child
+ * process) now, beside the tree's stamp, while the run modules load on this thread; the server's start awaits
+ * its answer as before (probingTiers).
+ */
+function startTierProbe(flags: McpRunFlags): TierLookup | undefined {
+  if (flags.http !== undefined || flags.config !== undefined || flags.upstream !== undefined)
+    return undefined;
+  return probingTiers(flags.tier ?? 'hardened');
 }
 
 /** Drops undefined members, so optional flags stay absent rather than explicitly undefined. */
