@@ -1,0 +1,46 @@
+import type { Clock } from '../airlock/quota/clock.js';
+import {
+  DEFAULT_REFUSAL_RECEIPT_LIMITS,
+  RefusalReceiptLimiter,
+  type RefusalReceiptLimits,
+  type RefusalSubject,
+  type SuppressedRefusals,
+} from '../airlock/quota/refusal-limit.js';
+
+/** How the summary of a server's refused client messages answered without a receipt is named in its receipt. */
+export const MCP_SUPPRESSED_REFUSALS = 'mcp:refusals-suppressed';
+
+/** `--refusal-receipts N`: receipts one session may cause per minute; all sessions of a server, this many times N. */
+export const OVERALL_PER_SESSION = 10;
+
+/** The server a refusal is counted under, and how its summary is written (through a session's flow). */
+export interface RefusedSubject extends RefusalSubject {
+  record(summary: SuppressedRefusals<RefusedSubject>): Promise<void>;
+}
+
+/** The one refusal limiter, counting a server's refusals per session and overall. */
+export type BridgeRefusalLimiter = RefusalReceiptLimiter<RefusedSubject>;
+
+/** The limits `--refusal-receipts N` sets: N per session per minute, OVERALL_PER_SESSION·N for all. */
+export function refusalReceiptLimits(perSessionPerMinute: number | undefined): RefusalReceiptLimits {
+  if (perSessionPerMinute === undefined) return DEFAULT_REFUSAL_RECEIPT_LIMITS;
+  return {
+    perSourcePerMinute: perSessionPerMinute,
+    overallPerMinute: perSessionPerMinute * OVERALL_PER_SESSION,
+  };
+}
+
+/**
+ * Which client messages the bridge refuses before any check but their shape and limits (invalid
+ * JSON-RPC, messages over the limits, imitated method names, tools/call as a notification, task
+ * ids the session does not hold) get a receipt of their own. Any process that reaches `--http`
+ * (or a stdio client) can send those as fast as it likes, and each receipt is a signed, fsynced
+ * log entry: they are limited with the one refusal limiter (airlock/quota/refusal-limit.ts), per
+ * session and for all sessions of the server. Past the limits the refusal is answered the same,
+ * less its receipt, and counted: each server's count is recorded once per window (and when the
+ * bridge closes) as one receipt, tool `mcp:refusals-suppressed`. A call the pipeline refused
+ * (policy, pins, approval, quota...) is never limited here.
+ */
+export function bridgeRefusalLimiter(limits: RefusalReceiptLimits, clock?: Clock): BridgeRefusalLimiter {
+  return new RefusalReceiptLimiter<RefusedSubject>(limits, (summary) => summary.agent.record(summary), clock);
+}
