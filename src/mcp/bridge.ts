@@ -11,7 +11,7 @@ import { defaultPolicyEngine } from './default-policy.js';
 import { ListedArguments } from './listed-arguments.js';
 import type { MessageLimits } from './message-limits.js';
 import type { ReceiptSink } from './record.js';
-import { bridgeRefusalLimiter } from './refusal-receipts.js';
+import { bridgeRefusals } from './refusal-receipts.js';
 import {
   type BridgeEvent,
   BridgeSession,
@@ -108,7 +108,7 @@ export function createBridge(options: BridgeOptions): SingleBridge {
   // One store for every session of the bridge: a nonce used in one session is a replay in all.
   const nonces = options.nonces ?? new InMemoryNonceStore();
   // One limiter for every session of the server: a flood from many sessions is bounded too.
-  const refusals = bridgeRefusalLimiter(options.refusalReceipts ?? DEFAULT_REFUSAL_RECEIPT_LIMITS);
+  const refusals = bridgeRefusals(options.refusalReceipts ?? DEFAULT_REFUSAL_RECEIPT_LIMITS);
   const sessions = new Set<BridgeSession>();
   let served = 0;
   return {
@@ -126,7 +126,7 @@ export function createBridge(options: BridgeOptions): SingleBridge {
           nonces,
           ...(options.limits === undefined ? {} : { limits: options.limits }),
           ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
-          refusals: { limiter: refusals, session: label },
+          refusals: { limiter: refusals.limiter, session: label },
         },
         downstream,
       );
@@ -138,7 +138,7 @@ export function createBridge(options: BridgeOptions): SingleBridge {
     async close() {
       await Promise.allSettled([...sessions].map((session) => session.close()));
       // The window still open is summed up in its receipt before the log can close.
-      await refusals.flushAll();
+      await refusals.close();
     },
   };
 }

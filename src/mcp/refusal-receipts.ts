@@ -21,6 +21,13 @@ export interface RefusedSubject extends RefusalSubject {
 /** The one refusal limiter, counting a server's refusals per session and overall. */
 export type BridgeRefusalLimiter = RefusalReceiptLimiter<RefusedSubject>;
 
+/** A server's limiter, and its close: the open window summed up, every summary written. */
+export interface BridgeRefusals {
+  readonly limiter: BridgeRefusalLimiter;
+  /** Before the log closes: records the window still open, and waits for every summary under way. */
+  close(): Promise<void>;
+}
+
 /** The limits `--refusal-receipts N` sets: N per session per minute, OVERALL_PER_SESSION·N for all. */
 export function refusalReceiptLimits(perSessionPerMinute: number | undefined): RefusalReceiptLimits {
   if (perSessionPerMinute === undefined) return DEFAULT_REFUSAL_RECEIPT_LIMITS;
@@ -41,6 +48,28 @@ export function refusalReceiptLimits(perSessionPerMinute: number | undefined): R
  * bridge closes) as one receipt, tool `mcp:refusals-suppressed`. A call the pipeline refused
  * (policy, pins, approval, quota...) is never limited here.
  */
-export function bridgeRefusalLimiter(limits: RefusalReceiptLimits, clock?: Clock): BridgeRefusalLimiter {
-  return new RefusalReceiptLimiter<RefusedSubject>(limits, (summary) => summary.agent.record(summary), clock);
+export function bridgeRefusals(limits: RefusalReceiptLimits, clock?: Clock): BridgeRefusals {
+  // A summary its timer started is written through a session that may be gone: tracked here so
+  // closing waits for it too (none is left half-written when the log closes).
+  const writing = new Set<Promise<void>>();
+  const limiter = new RefusalReceiptLimiter<RefusedSubject>(
+    limits,
+    (summary) => {
+      const write = summary.agent.record(summary);
+      writing.add(write);
+      void write.then(
+        () => writing.delete(write),
+        () => writing.delete(write),
+      );
+      return write;
+    },
+    clock,
+  );
+  return {
+    limiter,
+    close: async () => {
+      await limiter.flushAll();
+      await Promise.allSettled([...writing]);
+    },
+  };
 }
