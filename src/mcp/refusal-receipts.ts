@@ -13,6 +13,36 @@ export const MCP_SUPPRESSED_REFUSALS = 'mcp:refusals-suppressed';
 /** `--refusal-receipts N`: receipts one session may cause per minute; all sessions of a server, this many times N. */
 export const OVERALL_PER_SESSION = 10;
 
+/** Said in a refusal answered without its own receipt (past the refusal receipt limits). */
+export const NOT_RECEIPTED =
+  "no receipt of its own: over the bridge's refusal receipt limit (--refusal-receipts), it is counted in a summary receipt";
+
+/** The answer to a refused tools/call past the limits: the same denial the model reads, less its receipt. */
+export function unreceiptedDenial(reason: string): Record<string, unknown> {
+  return {
+    content: [{ type: 'text', text: `OACP denied this call: ${reason} (${NOT_RECEIPTED})` }],
+    isError: true,
+  };
+}
+
+/** The summary receipt's reason and arguments (`argumentsDigest` is theirs), as docs/receipts.md gives them. */
+export function suppressedRecord(summary: SuppressedRefusals<RefusalSubject>): {
+  readonly reason: string;
+  readonly arguments: Record<string, unknown>;
+} {
+  const window = { from: summary.from.toISOString(), to: summary.to.toISOString() };
+  const sessions = `${summary.sources} session${summary.sources === 1 ? '' : 's'}`;
+  return {
+    reason:
+      `${summary.count} refused client messages from ${sessions} were answered without a receipt of ` +
+      `their own between ${window.from} and ${window.to} (over --refusal-receipts, docs/receipts.md)`,
+    arguments: { suppressed: summary.count, sessions: summary.sources, ...window },
+  };
+}
+
+/** Who a summary is recorded as when the bridge has no fixed agent (`--agent`): nothing proved who sent them. */
+export const UNAUTHENTICATED = 'unauthenticated';
+
 /** The server a refusal is counted under, and how its summary is written (through a session's flow). */
 export interface RefusedSubject extends RefusalSubject {
   record(summary: SuppressedRefusals<RefusedSubject>): Promise<void>;

@@ -130,6 +130,7 @@ export async function runBridge(
             new Map(parts.map((part) => [part.name, part.bridge])),
             {
               receipts: shared.receipts,
+              refusalReceipts: shared.refusalReceipts,
               ...(agent === undefined ? {} : { agent: agent.did }),
               // Reported as a server's session reports it (describeEvent), under the front's name.
               onReceiptFailed: (callId, reason) =>

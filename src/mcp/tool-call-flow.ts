@@ -31,16 +31,12 @@ import {
   type BridgeRefusalLimiter,
   MCP_SUPPRESSED_REFUSALS,
   type RefusedSubject,
+  suppressedRecord,
+  UNAUTHENTICATED,
+  unreceiptedDenial,
 } from './refusal-receipts.js';
 import type { ServerIdentity } from './server-identity.js';
 import type { UpstreamLink } from './upstream.js';
-
-/** Said in a refusal answered without its own receipt (past the refusal receipt limits). */
-const NOT_RECEIPTED =
-  "no receipt of its own: over the bridge's refusal receipt limit (--refusal-receipts), it is counted in a summary receipt";
-
-/** Who the summary of refusals is recorded as when the bridge has no fixed agent: nothing proved who sent them. */
-const UNAUTHENTICATED = 'unauthenticated';
 
 /** What the client (or, for its own requests, the server) is answered. */
 export type Outcome = { readonly result: Record<string, unknown> } | { readonly error: JsonRpcErrorObject };
@@ -212,14 +208,7 @@ export class ToolCallFlow {
    * denial. Past the refusal receipt limits it is answered the same less its receipt, and counted.
    */
   async refuse(params: Readonly<Record<string, unknown>> | undefined, decision: Decision): Promise<Outcome> {
-    if (!this.#receipted()) {
-      return {
-        result: {
-          content: [{ type: 'text', text: `OACP denied this call: ${decision.reason} (${NOT_RECEIPTED})` }],
-          isError: true,
-        },
-      };
-    }
+    if (!this.#receipted()) return { result: unreceiptedDenial(decision.reason) };
     return this.finishDenied(this.refusedCall(params, decision));
   }
 
@@ -239,12 +228,7 @@ export class ToolCallFlow {
 
   /** The summary receipt of one window's refusals answered without a receipt of their own. */
   async #recordSuppressed(summary: SuppressedRefusals<RefusedSubject>): Promise<void> {
-    const window = { from: summary.from.toISOString(), to: summary.to.toISOString() };
-    const sessions = `${summary.sources} session${summary.sources === 1 ? '' : 's'}`;
-    const reason =
-      `${summary.count} refused client messages from ${sessions} were answered without a receipt of ` +
-      `their own between ${window.from} and ${window.to} (over --refusal-receipts, docs/receipts.md)`;
-    const args = { suppressed: summary.count, sessions: summary.sources, ...window };
+    const { reason, arguments: args } = suppressedRecord(summary);
     const call: ActiveCall = {
       ...this.#newCall(MCP_SUPPRESSED_REFUSALS, args, this.#parts.agent ?? UNAUTHENTICATED, {}),
       decision: { effect: 'deny', reason },
