@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { RefusalReceiptLimits } from '../airlock/quota/refusal-limit.js';
 import type { Decision } from '../core/decision.js';
 import { sha256Hex } from '../core/digest.js';
 import { jcsDigest } from '../core/jcs.js';
@@ -10,6 +11,13 @@ import { INVALID_REQUEST } from './jsonrpc.js';
 import { DEFAULT_MESSAGE_LIMITS } from './message-limits.js';
 import type { PolicedRead } from './read-requests.js';
 import type { ReceiptSink } from './record.js';
+import {
+  type BridgeRefusalLimiter,
+  MCP_SUPPRESSED_REFUSALS,
+  type RefusedSubject,
+  suppressedRecord,
+  UNAUTHENTICATED,
+} from './refusal-receipts.js';
 import type { ServerIdentity } from './server-identity.js';
 
 /** Where the multi-server front records a call it could route to no server. */
@@ -22,7 +30,39 @@ export interface UnroutedRefusals {
    * tells its `onEvent` (`oacp mcp run` prints it): the client is answered with an error then.
    */
   readonly onReceiptFailed?: (callId: string, reason: string) => void;
+  /** `--refusal-receipts`: the front's refused client messages receipted one by one (refusal-receipts.ts). */
+  readonly refusalReceipts?: RefusalReceiptLimits;
 }
+
+/** The front's refusals of one client session: its limiter, and the session it counts under. */
+export interface SessionRefusals extends UnroutedRefusals {
+  readonly limiter?: { readonly refusals: BridgeRefusalLimiter; readonly session: string };
+}
+
+/**
+ * Whether a client message the front refused gets its own receipt: past the limits it is
+ * answered the same less its receipt, and counted in the front's summary receipt.
+ */
+export function receiptedRefusal(refusals: SessionRefusals): boolean {
+  const limiter = refusals.limiter;
+  if (limiter === undefined) return true;
+  const subject: RefusedSubject = {
+    name: NO_SERVER.name,
+    record: async (summary) => {
+      const { reason, arguments: args } = suppressedRecord(summary);
+      const call: ActiveCall = {
+        ...unroutedCall(MCP_SUPPRESSED_REFUSALS, args, refusals.agent ?? UNAUTHENTICATED, FRONT_CLIENT),
+        decision: { effect: 'deny', reason },
+        checks: { shape: { effect: 'deny', reason } },
+      };
+      await recordRefusal(refusals, call);
+    },
+  };
+  return limiter.refusals.admit(subject, limiter.session);
+}
+
+/** The client a summary of several sessions' refusals names: none of them. */
+const FRONT_CLIENT = { name: 'oacp-mcp-front', version: '0' };
 
 /** The answer to a call the front refused but could not record: as a server's session answers it. */
 export function unrecordedDenial(reason: string): Error {
@@ -132,15 +172,17 @@ async function recordUnrouted(
  * recorded as the single-server bridge records it (`client-request:<method>`,
  * its arguments the digest of the bytes: docs/receipts.md), attributed to no
  * server since none was chosen. The receipt, or undefined (and `onReceiptFailed`
- * told) when none could be written; the client is answered either way.
+ * told) when none could be written, or none was (past the refusal receipt limits:
+ * counted); the client is answered either way.
  */
 export async function refuseUnreadMessage(
-  refusals: UnroutedRefusals,
+  refusals: SessionRefusals,
   name: string,
   params: Readonly<Record<string, unknown>>,
   reason: string,
   client: { readonly name: string; readonly version: string },
 ): Promise<Record<string, unknown> | undefined> {
+  if (!receiptedRefusal(refusals)) return undefined;
   const agent = refusals.agent ?? `client:${boundedClientName(String(client.name))}`;
   const call: ActiveCall = {
     ...unroutedCall(name, params, agent, client),

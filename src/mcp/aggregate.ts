@@ -30,10 +30,13 @@ import {
   ToolListChangedNotificationSchema,
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { DEFAULT_REFUSAL_RECEIPT_LIMITS } from '../airlock/quota/refusal-limit.js';
 import {
+  receiptedRefusal,
   refuseUnreadMessage,
   refuseUnrouted,
   refuseUnroutedRead,
+  type SessionRefusals,
   type UnroutedRefusals,
 } from './aggregate-refusal.js';
 import { screenedCalls } from './aggregate-screen.js';
@@ -53,6 +56,7 @@ import { malformedCalls } from './malformed-calls.js';
 import { allPages } from './pages.js';
 import type { PolicedRead } from './read-requests.js';
 import { CLIENT_NOTIFICATION_PREFIX, CLIENT_REQUEST_PREFIX } from './recorded-requests.js';
+import { bridgeRefusals, unreceiptedDenial } from './refusal-receipts.js';
 import { qualifiedToolName, splitToolName, TOOL_NAME_SEPARATOR } from './tool-names.js';
 import { fromSdkTransport, type MessageTransport, toSdkTransport } from './transport.js';
 import { unreadParams } from './unread-message.js';
@@ -72,15 +76,23 @@ export function createAggregateBridge(
   refusals: UnroutedRefusals,
 ): Bridge {
   const sessions = new Set<ServedSession>();
+  // The front's own refusals of client messages, limited as each server's bridge limits its own.
+  const limiter = bridgeRefusals(refusals.refusalReceipts ?? DEFAULT_REFUSAL_RECEIPT_LIMITS);
+  let served = 0;
   return {
     async serve(downstream) {
-      const session = await serveAggregate(servers, refusals, downstream);
+      const session = await serveAggregate(
+        servers,
+        { ...refusals, limiter: { refusals: limiter.limiter, session: `front session ${++served}` } },
+        downstream,
+      );
       sessions.add(session);
       void session.closed.then(() => sessions.delete(session));
       return session;
     },
     async close() {
       await Promise.allSettled([...sessions].map((session) => session.close()));
+      await limiter.close();
       await Promise.allSettled([...servers.values()].map((bridge) => bridge.close()));
     },
   };
@@ -89,7 +101,7 @@ export function createAggregateBridge(
 /** Waits for the client's initialize: the inner clients must declare what it declares. */
 async function serveAggregate(
   servers: ReadonlyMap<string, Bridge>,
-  refusals: UnroutedRefusals,
+  refusals: SessionRefusals,
   downstream: MessageTransport,
 ): Promise<ServedSession> {
   let resolveClosed: () => void = () => undefined;
@@ -163,6 +175,10 @@ async function serveAggregate(
     );
     const refuse = (params: Readonly<Record<string, unknown>>, reason: string) =>
       refuseUnrouted(refusals, params, reason, clientInfo);
+    // A call refused for what the message was (not JSON-RPC, sent as a notification, a duplicate
+    // id), not routed: its receipt is within the refusal receipt limits, as a server's session's are.
+    const refuseMessage = async (params: Readonly<Record<string, unknown>>, reason: string) =>
+      receiptedRefusal(refusals) ? refuse(params, reason) : unreceiptedDenial(reason);
     const refuseRead = (method: PolicedRead, params: unknown, reason: string) =>
       refuseUnroutedRead(refusals, method, params, reason, clientInfo);
     server = frontServer(inners, capabilities, refuse, refuseRead);
@@ -171,7 +187,7 @@ async function serveAggregate(
     downstream.onrefused = (raw, why, busy = false) => {
       const { calls, more } = malformedCalls(raw);
       const reason = `${busy ? 'refused' : 'invalid JSON-RPC message'}: ${why}; the tools/call in it was not forwarded`;
-      for (const params of calls) void refuse(params ?? {}, reason).catch(() => undefined);
+      for (const params of calls) void refuseMessage(params ?? {}, reason).catch(() => undefined);
       if (more > 0)
         void refuseUnreadMessage(
           refusals,
@@ -195,14 +211,14 @@ async function serveAggregate(
       )) as Record<string, unknown>;
     };
     const notified = async (params: Readonly<Record<string, unknown>>) => {
-      await refuse(params, NOTIFIED_CALL_REASON);
+      await refuseMessage(params, NOTIFIED_CALL_REASON);
     };
     // Recorded as a server's own session records it: a tool call as a refused call, else the method.
     const duplicate = async (method: string, id: JsonRpcId, params: Readonly<Record<string, unknown>>) => {
       const reason = `the id ${JSON.stringify(id).slice(0, 80)} is already used by a request in flight`;
       if (method === 'tools/call') {
         try {
-          return { jsonrpc: '2.0' as const, id, result: await refuse(params, reason) };
+          return { jsonrpc: '2.0' as const, id, result: await refuseMessage(params, reason) };
         } catch (error) {
           return errorResponse(id, INVALID_REQUEST, error instanceof Error ? error.message : reason);
         }

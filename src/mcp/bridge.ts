@@ -1,3 +1,4 @@
+import { DEFAULT_REFUSAL_RECEIPT_LIMITS, type RefusalReceiptLimits } from '../airlock/quota/refusal-limit.js';
 import type { NonceStore } from '../identity/nonce-store.js';
 import { InMemoryNonceStore } from '../identity/nonce-store.js';
 import type { PolicyEngine } from '../policy/engine.js';
@@ -10,6 +11,7 @@ import { defaultPolicyEngine } from './default-policy.js';
 import { ListedArguments } from './listed-arguments.js';
 import type { MessageLimits } from './message-limits.js';
 import type { ReceiptSink } from './record.js';
+import { bridgeRefusals } from './refusal-receipts.js';
 import {
   type BridgeEvent,
   BridgeSession,
@@ -51,6 +53,11 @@ export interface BridgeOptions {
   readonly limits?: MessageLimits;
   /** Deadline of every forwarded request, in ms (DEFAULT_REQUEST_TIMEOUT_MS). */
   readonly requestTimeoutMs?: number;
+  /**
+   * Receipts of refused client messages per session and for all sessions, per minute (`--refusal-receipts`;
+   * DEFAULT_REFUSAL_RECEIPT_LIMITS): past them a refusal is counted in a summary receipt (refusal-receipts.ts).
+   */
+  readonly refusalReceipts?: RefusalReceiptLimits;
 }
 
 /** One client being served; ends when the client goes or the server cannot be kept up. */
@@ -100,6 +107,8 @@ export function createBridge(options: BridgeOptions): SingleBridge {
   const recorder = options.recorder ?? callRecorder(options.receipts);
   // One store for every session of the bridge: a nonce used in one session is a replay in all.
   const nonces = options.nonces ?? new InMemoryNonceStore();
+  // One limiter for every session of the server: a flood from many sessions is bounded too.
+  const refusals = bridgeRefusals(options.refusalReceipts ?? DEFAULT_REFUSAL_RECEIPT_LIMITS);
   const sessions = new Set<BridgeSession>();
   let served = 0;
   return {
@@ -117,6 +126,7 @@ export function createBridge(options: BridgeOptions): SingleBridge {
           nonces,
           ...(options.limits === undefined ? {} : { limits: options.limits }),
           ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+          refusals: { limiter: refusals.limiter, session: label },
         },
         downstream,
       );
@@ -127,6 +137,8 @@ export function createBridge(options: BridgeOptions): SingleBridge {
     },
     async close() {
       await Promise.allSettled([...sessions].map((session) => session.close()));
+      // The window still open is summed up in its receipt before the log can close.
+      await refusals.close();
     },
   };
 }

@@ -175,6 +175,19 @@ export const McpRunOptionsSchema = z
     requestTimeout: Duration.default(300_000),
     /** `--http`: a session with no request for this long ends and its server stops. */
     idleTimeout: Duration.default(900_000),
+    /**
+     * `--refusal-receipts N`: refused client messages (invalid, over the limits...) receipted one by one
+     * per session and minute, ten times that for all sessions of a server; the rest are counted in
+     * a summary receipt (default 30, and 300: refusal-receipts.ts).
+     */
+    refusalReceipts: z
+      .union([z.number(), z.string().regex(/^\d{1,6}$/, 'must be a whole number such as 30')])
+      .transform(Number)
+      .refine(
+        (count) => Number.isInteger(count) && count >= 1 && count <= 100_000,
+        'must be from 1 to 100000',
+      )
+      .optional(),
     /** `--http`: sessions (each with its own server) served at once; more get 503 until one ends. */
     maxSessions: SessionCount.default(DEFAULT_MAX_SESSIONS),
     /** Keystore agent the bridge runs as; needed for `--attest-level standard`. */

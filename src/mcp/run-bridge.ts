@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EgressEvent } from '../airlock/egress/audit.js';
 import type { QuotaEngine } from '../airlock/quota/engine.js';
+import type { RefusalReceiptLimits } from '../airlock/quota/refusal-limit.js';
 import type { AsyncSigner } from '../attest/receipt.js';
 import type { Signer } from '../core/ed25519.js';
 import { isLoopbackAddress } from '../core/loopback.js';
@@ -34,6 +35,7 @@ import type { McpRunOptions } from './options.js';
 import { type PreparedServer, prepareServer } from './prepare-server.js';
 import { AttestedReceipts, logReceiptWriter } from './receipts.js';
 import type { ReceiptSink } from './record.js';
+import { refusalReceiptLimits } from './refusal-receipts.js';
 import type { McpRunContext } from './run.js';
 import type { BridgeEvent } from './session.js';
 import { bridgeSigningWorkers } from './signing-choice.js';
@@ -96,6 +98,7 @@ export async function runBridge(
       nonces,
       ...(quotas === undefined ? {} : { quotas }),
       http: options.http !== undefined,
+      refusalReceipts: refusalReceiptLimits(options.refusalReceipts),
       receipts: new AttestedReceipts({
         writer,
         origin: node.origin,
@@ -127,6 +130,7 @@ export async function runBridge(
             new Map(parts.map((part) => [part.name, part.bridge])),
             {
               receipts: shared.receipts,
+              refusalReceipts: shared.refusalReceipts,
               ...(agent === undefined ? {} : { agent: agent.did }),
               // Reported as a server's session reports it (describeEvent), under the front's name.
               onReceiptFailed: (callId, reason) =>
@@ -239,6 +243,8 @@ interface Shared {
   /** The home's quota engine, when a server has `--quota-calls`. */
   readonly quotas?: HomeQuotas;
   readonly http: boolean;
+  /** `--refusal-receipts`: how many refused client messages get a receipt of their own. */
+  readonly refusalReceipts: RefusalReceiptLimits;
 }
 
 function quotaEngine(shared: Shared): QuotaEngine {
@@ -308,6 +314,7 @@ async function assemble(
     ...(learned === undefined ? {} : { learn: learned }),
     nonces: shared.nonces,
     requestTimeoutMs: options.requestTimeout,
+    refusalReceipts: shared.refusalReceipts,
     onEvent: (event, session) => {
       if (!shared.refusalLog.admit(name, event, session)) return;
       log(

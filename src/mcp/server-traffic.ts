@@ -238,8 +238,19 @@ export class ServerTraffic {
       return;
     }
     if (notification.method === 'notifications/tools/list_changed') this.refreshPins();
-    if (notification.method === 'notifications/tasks/status' && TASK_ENDED.has(String(params?.status))) {
-      if (typeof params?.taskId === 'string') this.wire.pending.endTask(params.taskId);
+    if (notification.method === 'notifications/tasks/status') {
+      // A session sees the status of its own tasks only: a server shared by sessions (or one
+      // guessing) could otherwise tell this client of another session's task, or of one never
+      // handed out here, which its tasks/get would then be refused (SessionToolCalls).
+      if (!this.toolCalls.holdsTask(params?.taskId)) {
+        this.wire.event({
+          type: 'invalid-message',
+          from: 'server',
+          reason: `status of task ${JSON.stringify(params?.taskId ?? null).slice(0, 80)}, which this session does not hold: dropped`,
+        });
+        return;
+      }
+      if (TASK_ENDED.has(String(params?.status))) this.wire.pending.endTask(String(params?.taskId));
     }
     const related = this.wire.pending.progressOf(params?.progressToken);
     if (

@@ -4,7 +4,7 @@ import type { CallRecorder } from './call-recorder.js';
 import type { MessageLimits } from './message-limits.js';
 import type { CallChecks } from './record.js';
 import type { RestartPolicy } from './restart-budget.js';
-import type { Outcome } from './tool-call-flow.js';
+import type { FlowParts, Outcome } from './tool-call-flow.js';
 import type { UpstreamConnector } from './upstream.js';
 
 /** How long a forwarded request may wait for the server before its caller gets an error (5 minutes). */
@@ -41,6 +41,8 @@ export interface SessionParts {
   readonly limits?: MessageLimits;
   /** Deadline of every forwarded request, in ms (DEFAULT_REQUEST_TIMEOUT_MS by default). */
   readonly requestTimeoutMs?: number;
+  /** Limits the receipts of this session's refused client messages (FlowParts.refusals). */
+  readonly refusals?: FlowParts['refusals'];
 }
 
 /** A tools/call made in-process (see BridgeSession.call). */

@@ -131,6 +131,7 @@ export class BridgeSession {
       client: this.#client,
       server: () => ({ identity: parts.connector.identity, link: this.#upstream.link }),
       onReceiptFailed: (callId, reason) => this.#wire.event({ type: 'receipt-failed', callId, reason }),
+      ...(parts.refusals === undefined ? {} : { refusals: parts.refusals }),
     });
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { SuppressedRefusals } from '../airlock/quota/refusal-limit.js';
 import type { Decision } from '../core/decision.js';
 import { sha256Hex } from '../core/digest.js';
 import { jcsDigest } from '../core/jcs.js';
@@ -26,6 +27,14 @@ import type { MessageLimits } from './message-limits.js';
 import { AGENT_REQUEST_META, resolvePrincipal } from './principal.js';
 import { type PolicedRead, recordedReadName } from './read-requests.js';
 import type { CallChecks } from './record.js';
+import {
+  type BridgeRefusalLimiter,
+  MCP_SUPPRESSED_REFUSALS,
+  type RefusedSubject,
+  suppressedRecord,
+  UNAUTHENTICATED,
+  unreceiptedDenial,
+} from './refusal-receipts.js';
 import type { ServerIdentity } from './server-identity.js';
 import type { UpstreamLink } from './upstream.js';
 
@@ -49,6 +58,8 @@ export interface FlowParts {
   /** The server as it is now (the link changes with restarts). */
   server(): { readonly identity: ServerIdentity; readonly link: UpstreamLink | undefined };
   onReceiptFailed(callId: string, reason: string): void;
+  /** Limits the receipts of refused client messages (see refusal-receipts.ts); without it, each gets one. */
+  readonly refusals?: { readonly limiter: BridgeRefusalLimiter; readonly session: string };
 }
 
 /** An in-process caller (the gateway) that authenticated its agent itself; see SessionToolCalls.direct. */
@@ -192,9 +203,38 @@ export class ToolCallFlow {
     return identityRefused ? 'unverified' : this.sessionAgent();
   }
 
-  /** A tools/call refused before any other check (shape, limits): recorded, and answered as a denial. */
+  /**
+   * A tools/call refused before any other check (shape, limits): recorded, and answered as a
+   * denial. Past the refusal receipt limits it is answered the same less its receipt, and counted.
+   */
   async refuse(params: Readonly<Record<string, unknown>> | undefined, decision: Decision): Promise<Outcome> {
+    if (!this.#receipted()) return { result: unreceiptedDenial(decision.reason) };
     return this.finishDenied(this.refusedCall(params, decision));
+  }
+
+  /**
+   * Whether a refused client message gets its own receipt: always, unless the bridge limits them
+   * (refusal-receipts.ts); when not, it is counted, and the count is recorded in one summary receipt.
+   */
+  #receipted(): boolean {
+    const refusals = this.#parts.refusals;
+    if (refusals === undefined) return true;
+    const subject: RefusedSubject = {
+      name: this.#parts.server().identity.name,
+      record: (summary) => this.#recordSuppressed(summary),
+    };
+    return refusals.limiter.admit(subject, refusals.session);
+  }
+
+  /** The summary receipt of one window's refusals answered without a receipt of their own. */
+  async #recordSuppressed(summary: SuppressedRefusals<RefusedSubject>): Promise<void> {
+    const { reason, arguments: args } = suppressedRecord(summary);
+    const call: ActiveCall = {
+      ...this.#newCall(MCP_SUPPRESSED_REFUSALS, args, this.#parts.agent ?? UNAUTHENTICATED, {}),
+      decision: { effect: 'deny', reason },
+      checks: { shape: { effect: 'deny', reason } },
+    };
+    await this.finish({ call, outcome: 'denied' });
   }
 
   /**
@@ -214,19 +254,22 @@ export class ToolCallFlow {
   async refuseNotification(params: Readonly<Record<string, unknown>> | undefined): Promise<void> {
     const reason =
       'tools/call sent as a notification (no id) is refused: it could not be answered with its receipt';
+    if (!this.#receipted()) return;
     await this.finish({ call: this.refusedCall(params, { effect: 'deny', reason }), outcome: 'denied' });
   }
 
   /**
    * A request (or notification) of another method refused before forwarding:
    * recorded under `name` (see recorded-requests.ts) with its params as the
-   * arguments. Undefined when no receipt could be written.
+   * arguments. Undefined when no receipt could be written, or none was (past the refusal
+   * receipt limits: counted for the summary receipt).
    */
   async refuseRequest(
     name: string,
     params: Readonly<Record<string, unknown>> | undefined,
     reason: string,
   ): Promise<Record<string, unknown> | undefined> {
+    if (!this.#receipted()) return undefined;
     const call: ActiveCall = {
       ...this.#newCall(name, params ?? {}, this.sessionAgent(), {}),
       decision: { effect: 'deny', reason },

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { jcsDigest } from '../../src/core/jcs.js';
+import { MCP_SUPPRESSED_REFUSALS } from '../../src/mcp/refusal-receipts.js';
 import { frontHarness } from './front-harness.js';
 import { eventually, INITIALIZE } from './raw-harness.js';
 
@@ -101,5 +102,44 @@ describe('the --config front: calls the SDK would refuse unrecorded get their re
     } finally {
       await close();
     }
+  });
+
+  it('attack: 60 tools/call sent as notifications to the front get at most its refusal receipt limit of receipts, and one summary of the rest', async () => {
+    const limit = 5;
+    const flood = 60;
+    const { receipts, send, answerTo, serverCalls, close } = await frontHarness({
+      over: 'sdk',
+      refusalReceipts: { perSourcePerMinute: limit, overallPerMinute: 10 * limit },
+    });
+    let individual = 0;
+    try {
+      await send(INITIALIZE);
+      await answerTo('init');
+      await send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      for (let i = 0; i < flood; i++)
+        await send({ jsonrpc: '2.0', method: 'tools/call', params: { name: 'raw__echo', arguments: { i } } });
+      // A call the front answers comes after the flood: every notification was taken by then.
+      await send({
+        jsonrpc: '2.0',
+        id: 'fine',
+        method: 'tools/call',
+        params: { name: 'raw__echo', arguments: {} },
+      });
+      await answerTo('fine');
+      const refused = () => receipts.records.filter((record) => record.tool === 'raw__echo');
+      await eventually(() => refused().length >= limit, 'the receipts within the limit');
+      individual = refused().length;
+      expect(individual).toBeLessThanOrEqual(limit + 1);
+      expect(serverCalls()).toHaveLength(1);
+    } finally {
+      await close();
+    }
+    const summaries = receipts.records.filter((record) => record.tool === MCP_SUPPRESSED_REFUSALS);
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]).toMatchObject({ server: { name: 'unknown' }, outcome: 'denied' });
+    const count = Number(
+      /^(\d+) refused client messages from 1 session /.exec(summaries[0]?.decision.reason ?? '')?.[1],
+    );
+    expect(individual + count).toBe(flood);
   });
 });

@@ -14,6 +14,8 @@ export interface CliHttpBridge {
   /** Its Streamable HTTP endpoint (`…/mcp`). */
   readonly url: URL;
   readonly home: string;
+  /** The environment the home needs (its master key), for other commands on it. */
+  readonly env: Readonly<Record<string, string>>;
   /** All it wrote to stderr so far. */
   stderr(): string;
   /** The first match of `pattern` in its stderr, waiting for it (at most 60 s). */
@@ -81,6 +83,7 @@ export async function startCliHttpBridge(
     return {
       url: new URL(at ?? ''),
       home: home.home,
+      env: home.env,
       stderr: () => stderr,
       waitFor,
       stop,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { RefusalReceiptLimits } from '../../src/airlock/quota/refusal-limit.js';
 import { createAggregateBridge } from '../../src/mcp/aggregate.js';
 import { type Bridge, createBridge } from '../../src/mcp/bridge.js';
 import { LineTransport } from '../../src/mcp/line-transport.js';
@@ -53,6 +54,8 @@ export interface FrontOptions {
   readonly over?: 'stdio' | 'sdk';
   /** How long `answerTo` waits (ms). */
   readonly answerWithinMs?: number;
+  /** `--refusal-receipts` of the front and its server's bridge (their defaults otherwise). */
+  readonly refusalReceipts?: RefusalReceiptLimits;
 }
 
 /**
@@ -75,10 +78,15 @@ export async function frontHarness(options: FrontOptions = {}): Promise<FrontHar
           }),
           receipts,
           onEvent: (event) => serverEvents.push(event),
+          ...(options.refusalReceipts === undefined ? {} : { refusalReceipts: options.refusalReceipts }),
         }),
       ],
     ]),
-    { receipts, onReceiptFailed: (callId, reason) => frontFailed.push({ callId, reason }) },
+    {
+      receipts,
+      onReceiptFailed: (callId, reason) => frontFailed.push({ callId, reason }),
+      ...(options.refusalReceipts === undefined ? {} : { refusalReceipts: options.refusalReceipts }),
+    },
   );
   const serverGot = (): FrontMessage[] =>
     existsSync(serverLog)

@@ -26,6 +26,9 @@ describe('--http: a session whose server does not keep up', () => {
     const single = createBridge({
       upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_LOG: serverLog, ...env } }),
       receipts,
+      // Each refused call's receipt is what is checked here: the refusal receipt limit
+      // (test/mcp/refusal-receipt-flood.test.ts) raised past these floods.
+      refusalReceipts: { perSourcePerMinute: 100_000, overallPerMinute: 100_000 },
     });
     const bridge = front ? createAggregateBridge(new Map([['raw', single]]), { receipts }) : single;
     const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type RawHarness, rpc, withInitialized } from './raw-harness.js';
+import { eventually, type RawHarness, rpc, withInitialized } from './raw-harness.js';
 
 /**
  * A task's result reaches the client only with a receipt under the call that started it, and a
@@ -88,6 +88,34 @@ describe('task ids the session does not hold', () => {
         expect(records[3]?.callId).toBe(records[1]?.callId);
       },
       { env: { RAW_TASK_IDS: 'unique', RAW_RELATED_TASK: 'task-2' } },
+    );
+  });
+});
+
+describe('task status from the server', () => {
+  it('attack: notifications/tasks/status for a task this session does not hold never reaches the client; its own does', async () => {
+    await withInitialized(
+      async (raw) => {
+        const created = await raw.request(
+          rpc(1, 'tools/call', { name: 'task', arguments: {}, task: { ttl: 60000 } }),
+        );
+        expect(created.result).toMatchObject({ task: { taskId: 'task-1' } });
+        const statuses = () =>
+          raw.received
+            .filter((message) => message.method === 'notifications/tasks/status')
+            .map((message) => (message.params as { taskId: string }).taskId);
+        await eventually(() => statuses().length > 0, 'the own task status');
+        // The other session's status came first from the server: dropped, and said.
+        expect(statuses()).toEqual(['task-1']);
+        const dropped = raw.events.filter(
+          (event) =>
+            event.type === 'invalid-message' &&
+            event.from === 'server' &&
+            event.reason.includes('"other-session-task"'),
+        );
+        expect(dropped).toHaveLength(1);
+      },
+      { env: { RAW_TASK_STATUS: '1' } },
     );
   });
 });

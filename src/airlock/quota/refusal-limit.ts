@@ -60,7 +60,8 @@ interface Pending<S extends RefusalSubject> {
  * after the window or when its timer fires. Refusals of authenticated callers never come
  * here: they are always receipted. The gateway's operator log limits its warnings of
  * those refusals with another instance (src/gateway/runtime/refusal-warnings.ts), and
- * `oacp mcp run` its lines of clients' invalid messages (src/mcp/client-refusal-log.ts).
+ * `oacp mcp run` its lines of clients' invalid messages (src/mcp/client-refusal-log.ts)
+ * and the receipts of the client messages it refuses (src/mcp/refusal-receipts.ts).
  * Here, under the quota engine, so the A2A mount, the MCP bridge and the gateway share
  * the one class (the layering test keeps src/mcp from importing src/a2a).
  */

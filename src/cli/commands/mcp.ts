@@ -43,6 +43,7 @@ interface McpRunFlags {
   requestTimeout?: string;
   idleTimeout?: string;
   maxSessions?: string;
+  refusalReceipts?: string;
 }
 
 export const registerMcp: CommandRegistrar = (program, context) => {
@@ -128,6 +129,10 @@ export const registerMcp: CommandRegistrar = (program, context) => {
       '--max-sessions <n>',
       'with --http: sessions served at once, each with its own server; more get 503 (default 32)',
     )
+    .option(
+      '--refusal-receipts <n>',
+      'refused client messages (invalid, over the limits...) receipted one by one per session and minute, 10x that for all sessions; the rest are counted in one summary receipt a minute (default 30)',
+    )
     .action(async (command: string[], flags: McpRunFlags, cmd: Command) => {
       const controller = new AbortController();
       const stop = () => controller.abort();
@@ -177,6 +182,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
               requestTimeout: flags.requestTimeout,
               idleTimeout: flags.idleTimeout,
               maxSessions: flags.maxSessions,
+              refusalReceipts: flags.refusalReceipts,
             }),
             allowFiles: flags.allowFiles,
             allowNetwork: flags.allowNetwork,
