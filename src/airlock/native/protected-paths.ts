@@ -60,7 +60,7 @@ export function accountOacpHomePaths(
   // look at the listed name first doubled the marker lstats of every start).
   const found = new Set([...accounts.map((home) => resolve(home, '.oacp')), ...listedOacpHomes(accounts)]);
   for (const oacp of found) {
-    // Most accounts have no `~/.oacp`: skipped without realpath's thrown ENOENT (each start asks of every account).
+    // Most accounts have no `~/.oacp`: skipped without realpath's thrown ENOENT (each start that binds a grant asks of every account).
     if (!entryExists(oacp)) continue;
     let real: string;
     try {
