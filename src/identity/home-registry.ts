@@ -15,7 +15,7 @@ import { homeLayout } from './home-layout.js';
 
 /**
  * OACP homes that no invocation names and no account's `~/.oacp` is: a gateway service's
- * `OACP_HOME=/srv/oacp`. Two ways find them, both cheap on every start:
+ * `OACP_HOME=/srv/oacp`. Two ways find them, both cheap on every start that binds a grant (one that binds none reads neither):
  * - a registry `KeyStore.init` writes to (so `oacp init` and a program using the library alike): the host's (`/var/lib/oacp/homes.d`, when this user can
  *   write it) and the invoking account's (`~/.config/oacp/homes.d` under its passwd home, or
  *   `$HOME` for a uid with no passwd entry), one
@@ -63,8 +63,8 @@ const NAMED = 'p-';
 
 /**
  * A registry's entry file for `home`: named by the path itself where it fits a file name (every
- * sandbox start reads the registry, twice, and a listing costs one call where reading each entry's
- * file cost three per home), else by a digest of it; the file holds the path either way.
+ * sandbox start that binds a grant reads the registry, and a listing costs one call where reading
+ * each entry's file cost three per home), else by a digest of it; the file holds the path either way.
  */
 export function registryEntry(registry: string, home: string): string {
   const name =
@@ -133,7 +133,7 @@ function olderThan(file: string, ms: number): boolean {
 
 export function readRegistry(registry: string): { file: string; home: string }[] {
   let names: string[];
-  // Most accounts have no registry: asked without an exception first (each start reads every account's).
+  // Most accounts have no registry: asked without an exception first (each start that binds a grant reads every account's).
   if (!entryExists(registry)) return [];
   try {
     names = readdirSync(registry);

@@ -47,15 +47,16 @@ export function existingRegistries(): string[] {
 }
 
 /**
- * Every registered home that is still a home (it holds a marker), from every registry readable here
- * (`accounts`: the account homes, when the caller has just read them).
+ * Every home listed in a registry readable here, each once (root's own registry repeats the
+ * host's), whether or not it is still a home: the caller judges each by its markers
+ * (accountOacpHomePaths does, at the real path). `accounts`: the account homes, when the caller
+ * has just read them.
  */
-export function registeredOacpHomes(accounts: readonly string[] = accountHomes()): string[] {
+export function listedOacpHomes(accounts: readonly string[] = accountHomes()): string[] {
   const listed = new Set<string>();
   for (const registry of registries(accounts))
     for (const { home } of readRegistry(registry)) listed.add(resolve(home));
-  // Root's own registry repeats the host's: each home's markers are looked at once.
-  return [...listed].filter(isOacpHome);
+  return [...listed];
 }
 
 /** Entries read below a grant at most: a bounded look, not a walk of the tree (the registry covers deeper homes). */

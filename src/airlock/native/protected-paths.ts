@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { entryExists } from '../../core/entry-exists.js';
 import { isOacpHome } from '../../identity/home-registry.js';
 import { accountHomes } from './account-homes.js';
-import { registeredOacpHomes } from './home-registry.js';
+import { listedOacpHomes } from './home-registry.js';
 
 /**
  * Host paths no sandbox may see, whatever a grant says: the OACP home (master
@@ -56,13 +56,16 @@ export function accountOacpHomePaths(
   accounts: readonly string[] = accountHomes(),
 ): { readonly name: string; readonly real: string }[] {
   const homes: { name: string; real: string }[] = [];
-  const found = [...accounts.map((home) => resolve(home, '.oacp')), ...registeredOacpHomes(accounts)];
+  // Registered homes as listed: each is judged once, by its markers at its real path, below (a
+  // look at the listed name first doubled the marker lstats of every start).
+  const found = new Set([...accounts.map((home) => resolve(home, '.oacp')), ...listedOacpHomes(accounts)]);
   for (const oacp of found) {
-    // Most accounts have no `~/.oacp`: skipped without realpath's thrown ENOENT (each start asks of every account).
+    // Most accounts have no `~/.oacp`: skipped without realpath's thrown ENOENT (each start that binds a grant asks of every account).
     if (!entryExists(oacp)) continue;
     let real: string;
     try {
-      real = realpathSync(oacp);
+      // One realpath(3): the JS realpathSync lstats every component of every home.
+      real = realpathSync.native(oacp);
     } catch {
       continue;
     }
