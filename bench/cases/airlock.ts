@@ -1,8 +1,11 @@
-import { loadavg } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { newQuickJSWASMModule } from 'quickjs-emscripten';
 import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
-import { sampleSpawns, timeBareSpawn, timeTierSpawn } from '../../src/airlock/spawn-bench.js';
+import { accountOacpHomes } from '../../src/airlock/native/protected-paths.js';
+import { grantManifest, sampleSpawns, timeBareSpawn, timeTierSpawn } from '../../src/airlock/spawn-bench.js';
 import { benchIdleSandboxes } from '../../src/airlock/wasm/bench.js';
 import { type BenchCase, cpuMs, figure, percentile } from '../harness.js';
 
@@ -120,6 +123,27 @@ const spawnCase: BenchCase = {
           note: 'utime+stime of this process and its reaped children (/proc/self/stat, 10 ms ticks over 40 starts): less sensitive to load than wall time',
         }),
       );
+      // A start that binds a path (every MCP server's does: its package) also checks it against every
+      // account's and every registered OACP home; the start above binds nothing and skips that read.
+      const grant = mkdtempSync(join(tmpdir(), 'oacp-bench-grant-'));
+      try {
+        const manifest = grantManifest(grant);
+        report(`${SPAWNS} hardened spawns with one read grant`);
+        const granted = await sampleSpawns(() => timeTierSpawn(hardened, manifest), SPAWNS);
+        figures.push(
+          figure({
+            case: 'process-tiers',
+            metric: 'hardened overhead over bare spawn, one read grant, p50',
+            unit: 'ms',
+            subject: percentile(granted, 50) - bareP50,
+            baselineName: 'bare spawn of /usr/bin/true',
+            baseline: bareP50,
+            note: `${load()}; the grant is checked against the ${accountOacpHomes().length} OACP home names (account and registered) found on this host`,
+          }),
+        );
+      } finally {
+        rmSync(grant, { recursive: true, force: true });
+      }
     } else report('hardened tier unavailable: skipped');
     if ((await gvisor.availability()).available) {
       report('10 gvisor starts');

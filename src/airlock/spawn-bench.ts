@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { ManifestSchema } from '../capability/manifest.js';
+import { type Manifest, ManifestSchema } from '../capability/manifest.js';
 import type { ProcessTier } from './sandbox.js';
 
 /**
@@ -26,10 +26,20 @@ export function timeBareSpawn(): Promise<number> {
   });
 }
 
+/** The same manifest with one read-only grant of `dir` (a start that binds a path checks it against every known OACP home). */
+export function grantManifest(dir: string): Manifest {
+  return ManifestSchema.parse({
+    apiVersion: 'oacp.dev/v1',
+    kind: 'CapabilityManifest',
+    name: 'bench',
+    capabilities: { file_read: [dir] },
+  });
+}
+
 /** Milliseconds from `tier.start` to the sandbox's exit (cleanup included). */
-export async function timeTierSpawn(tier: ProcessTier): Promise<number> {
+export async function timeTierSpawn(tier: ProcessTier, manifest: Manifest = MANIFEST): Promise<number> {
   const started = performance.now();
-  const sandbox = await tier.start({ command: TRUE, args: [], manifest: MANIFEST });
+  const sandbox = await tier.start({ command: TRUE, args: [], manifest });
   sandbox.stdout.resume();
   sandbox.stderr.resume();
   await sandbox.exit;
