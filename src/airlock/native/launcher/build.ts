@@ -32,14 +32,16 @@ export const COMPILER_ENV: Readonly<Record<string, string>> = {
 const FLAGS = ['-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror'];
 
 /**
- * Added first for a program that prefers it (the launcher): it is exec'd twice
- * per hardened start, and a static program skips the dynamic loader (finding,
- * mapping and relocating libc). Hosts without glibc's libc.a cannot link it:
+ * Added for a program that prefers it (the launcher): it is exec'd twice per
+ * hardened start, and a static program skips the dynamic loader (finding,
+ * mapping and relocating libc). Position-independent, so its code is still
+ * placed at a random address as the dynamic build's is. Hosts without glibc's
+ * static libc (libc.a, rcrt1.o) cannot link it:
  * the dynamic build is used there, and a marker next to where the static one
  * would be says so, so later starts do not try again (remove the marker, or
  * the cache, after installing libc6-dev's static part to retry).
  */
-const STATIC_FLAGS = ['-static'];
+const STATIC_FLAGS = ['-static-pie'];
 
 /** One small C program OACP builds from source on first use (the launcher, the gVisor compat library). */
 export interface HelperProgram {
