@@ -31,6 +31,18 @@ export const COMPILER_ENV: Readonly<Record<string, string>> = {
 /** Flags are part of the cache key: the same source and flags give the same program. */
 const FLAGS = ['-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror'];
 
+/**
+ * Added for a program that prefers it (the launcher): it is exec'd twice per
+ * hardened start, and a static program skips the dynamic loader (finding,
+ * mapping and relocating libc). Position-independent, so its code is still
+ * placed at a random address as the dynamic build's is. Hosts without glibc's
+ * static libc (libc.a, rcrt1.o) cannot link it:
+ * the dynamic build is used there, and a marker next to where the static one
+ * would be says so, so later starts do not try again (remove the marker, or
+ * the cache, after installing libc6-dev's static part to retry).
+ */
+const STATIC_FLAGS = ['-static-pie'];
+
 /** One small C program OACP builds from source on first use (the launcher, the gVisor compat library). */
 export interface HelperProgram {
   /** File name prefix in the cache, also named in errors. */
@@ -38,6 +50,8 @@ export interface HelperProgram {
   readonly source: string;
   /** Added to FLAGS (e.g. -shared -fPIC for a library). */
   readonly flags?: readonly string[];
+  /** Link statically when the host can, else dynamically (see STATIC_FLAGS). */
+  readonly preferStatic?: boolean;
 }
 
 /**
@@ -98,7 +112,7 @@ export function trustedCacheDirectory(env: NodeJS.ProcessEnv = process.env): str
  * the workload filter.
  */
 export function buildLauncher(compiler = DEFAULT_COMPILER, env: NodeJS.ProcessEnv = process.env): string {
-  return buildHelper({ name: 'oacp-launch', source: LAUNCHER_SOURCE }, compiler, env);
+  return buildHelper({ name: 'oacp-launch', source: LAUNCHER_SOURCE, preferStatic: true }, compiler, env);
 }
 
 /** Builds (or finds in the cache) one helper program; see buildLauncher. */
@@ -108,18 +122,53 @@ export function buildHelper(
   env: NodeJS.ProcessEnv = process.env,
 ): string {
   const flags = [...FLAGS, ...(helper.flags ?? [])];
-  const key = createHash('sha256')
-    .update(`${compiler}\0${flags.join(' ')}\0${helper.source}`)
-    .digest('hex')
-    .slice(0, 16);
   let dir = cacheDirectory(env);
   // A cache directory someone else could write into is not used: build in a private one instead.
   if (!ownedAndClosed(dir, 'directory')) {
     dir = mkdtempSync(join(tmpdir(), 'oacp-launcher-'));
     chmodSync(dir, 0o755);
   }
-  const target = join(dir, `${helper.name}-${key}`);
+  if (helper.preferStatic === true) {
+    const staticFlags = [...flags, ...STATIC_FLAGS];
+    const target = cachePath(dir, helper, compiler, staticFlags);
+    if (trustworthy(target)) return target;
+    const marker = `${target}.no-static`;
+    if (!ownedAndClosed(marker, 'file')) {
+      const built = compile(helper, compiler, staticFlags, dir, target);
+      if (built.ok) return target;
+      writeFileSync(marker, `${built.detail}\n`, { mode: 0o644 });
+    }
+  }
+  const target = cachePath(dir, helper, compiler, flags);
   if (trustworthy(target)) return target;
+  const built = compile(helper, compiler, flags, dir, target);
+  if (built.ok) return target;
+  throw new OacpError<NativeErrorCode>(
+    'AIRLOCK_TIER_UNAVAILABLE',
+    `cannot build the launcher (${helper.name}) with ${compiler}: ${built.detail}`,
+  );
+}
+
+/** Where the program built from this source, compiler and flags is cached. */
+function cachePath(dir: string, helper: HelperProgram, compiler: string, flags: readonly string[]): string {
+  const key = createHash('sha256')
+    .update(`${compiler}\0${flags.join(' ')}\0${helper.source}`)
+    .digest('hex')
+    .slice(0, 16);
+  return join(dir, `${helper.name}-${key}`);
+}
+
+/**
+ * Compiles into `target` (atomically); a compiler that fails gives its first line of output. A
+ * missing compiler is a refusal naming the fix.
+ */
+function compile(
+  helper: HelperProgram,
+  compiler: string,
+  flags: readonly string[],
+  dir: string,
+  target: string,
+): { ok: true } | { ok: false; detail: string } {
   if (!existsSync(compiler)) {
     throw new OacpError<NativeErrorCode>(
       'AIRLOCK_TIER_UNAVAILABLE',
@@ -139,16 +188,13 @@ export function buildHelper(
       });
     } catch (error) {
       const detail = (error as { stderr?: Buffer }).stderr?.toString().split('\n')[0] ?? String(error);
-      throw new OacpError<NativeErrorCode>(
-        'AIRLOCK_TIER_UNAVAILABLE',
-        `cannot build the launcher (${helper.name}) with ${compiler}: ${detail}`,
-      );
+      return { ok: false, detail };
     }
     chmodSync(output, 0o755);
     rmSync(target, { force: true });
     // Rename is atomic: a concurrent start sees the old state or a complete program.
     renameSync(output, target);
-    return target;
+    return { ok: true };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
