@@ -1,14 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
 import { HardenedTier, type NativeSandbox } from '../../src/airlock/native/hardened.js';
 import { isWorkloadId, WORKLOAD_ID } from '../../src/airlock/native/identity.js';
 import { leaseWorkloadId } from '../../src/airlock/native/workload-ids.js';
 import { isRoot } from './confine-harness.js';
-import { manifest, PYTHON } from './native-harness.js';
+import { manifest, PYTHON, run } from './native-harness.js';
 
 /**
  * Issue 9: as root every hardened sandbox used to run as the one host uid
@@ -254,4 +255,47 @@ describe.skipIf(!available)('hardened as root: a host id per sandbox', () => {
     }
     expect(leased).toBe(true);
   });
+});
+
+/**
+ * The files a workload leaves in a writable grant every account may write (1777) belonged on the
+ * host to its id: the next hardened sandbox leasing that id (slot 0 again here), or any later gVisor
+ * sandbox (all are 2030000000 to the host), owned them. Such a grant is refused as root.
+ */
+const gvisor = new GvisorTier();
+const leftBehind = [
+  { name: 'hardened', tier, available },
+  { name: 'gvisor', tier: gvisor, available: isRoot && (await gvisor.availability()).available },
+];
+describe.each(leftBehind)('as root in $name: a world-writable grant', ({ tier: attacked, available: up }) => {
+  it.skipIf(!up)(
+    'a file one sandbox leaves there is never read by a later sandbox of its id: such a grant is refused',
+    async () => {
+      const shared = mkdtempSync(join(tmpdir(), 'oacp-ids-shared-'));
+      chmodSync(shared, 0o1777);
+      const secret = join(shared, 'left');
+      const rw = manifest({ file_read: [`${cwd}/**`], file_write: [`${shared}/**`] });
+      const outcomes: string[] = [];
+      const attempt = async (script: string): Promise<void> => {
+        try {
+          const result = await run(attacked, { command: '/bin/sh', args: ['-c', script], cwd, manifest: rw });
+          outcomes.push(`ran: ${result.out}${result.err}`);
+        } catch (error) {
+          outcomes.push(`refused: ${(error as Error).message}`);
+        }
+      };
+      try {
+        // The first sandbox leaves a private file; the next one of the same host uid reads and replaces it.
+        await attempt(`umask 077; echo FIRST-SANDBOX-SECRET > ${secret}`);
+        await attempt(`cat ${secret}; echo REPLACED > ${secret}`);
+        expect(outcomes.join('\n')).not.toContain('FIRST-SANDBOX-SECRET');
+        expect(outcomes[0]).toContain(
+          `refused: every account may write ${shared}, so the files this sandbox left there`,
+        );
+        expect(outcomes[0]).toContain('grant a directory of its own instead (mkdir -m 700 DIR');
+      } finally {
+        rmSync(shared, { recursive: true, force: true });
+      }
+    },
+  );
 });
