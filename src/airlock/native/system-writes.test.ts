@@ -110,6 +110,17 @@ describe('refuseSystemWrites', () => {
       );
     });
 
+    it('refuses a grant holding a mount that shows a system directory: it is bound with the grant', () => {
+      // /mnt holds /mnt/lib (a bind of /usr/lib) and /mnt/again (the root filesystem again).
+      expect(bound(rw('/mnt'))).toThrow(
+        'grant /mnt:rw holds a mount at /mnt/lib that shows /usr/lib of the filesystem that holds the system directory /usr',
+      );
+      expect(bound(rw('/mnt', '/data'))).toThrow('grant /data:rw (host /mnt) holds a mount at /mnt/lib');
+      // /srv holds only /srv/data, a filesystem of data.
+      expect(bound(rw('/srv'))).not.toThrow();
+      expect(bound(rw('/mnt'), WORKLOAD)).not.toThrow();
+    });
+
     it('takes the newest of mounts stacked on one point', () => {
       expect(bound(rw('/mnt/stack/cron.d'))).toThrow(/shows \/etc\/cron\.d/);
     });

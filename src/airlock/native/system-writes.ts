@@ -88,6 +88,26 @@ function boundSystemDir(
   return hit === undefined ? undefined : { dir: hit.dir, shown: place.path };
 }
 
+/**
+ * A mount below the grant's source that shows a system directory: both tiers bind a grant with
+ * what is mounted inside it (bwrap's bind is recursive, the idmapped clone is AT_RECURSIVE), so
+ * granting `/srv/chroot:rw` where `/srv/chroot/usr` is a bind of `/usr` writes `/usr`. Every mount
+ * listed below it counts, also one hidden under a newer mount on its point (refusing is the safe side).
+ */
+function heldSystemMount(
+  source: string,
+  mounts: readonly MountInfoEntry[],
+  places: readonly { dir: string; place: FilesystemPlace }[],
+): { dir: string; shown: string; at: string } | undefined {
+  const prefix = source.endsWith('/') ? source : `${source}/`;
+  for (const mount of mounts) {
+    if (!mount.mountPoint.startsWith(prefix)) continue;
+    const hit = places.find(({ place }) => place.device === mount.device && overlaps(mount.root, place.path));
+    if (hit !== undefined) return { dir: hit.dir, shown: mount.root, at: mount.mountPoint };
+  }
+  return undefined;
+}
+
 function refusal(target: string, detail: string, user: SandboxUser): OacpError<NativeErrorCode> {
   return new OacpError<NativeErrorCode>(
     'AIRLOCK_BAD_SPEC',
@@ -106,7 +126,7 @@ function refusal(target: string, detail: string, user: SandboxUser): OacpError<N
  * source (symlinks resolved) and its name inside the sandbox are both checked
  * by name, and the source also by where it lies on its filesystem, so a bind
  * mount or a second mount of a system directory under another name is refused
- * too. `readMounts` is asked only when a privileged writable grant passed the
+ * too, as is a grant holding such a mount (it is bound with the grant). `readMounts` is asked only when a privileged writable grant passed the
  * name check; when it throws (no /proc), the grant is refused (fail closed).
  */
 export function refuseSystemWrites(
@@ -143,8 +163,16 @@ export function refuseSystemWrites(
       table = { mounts: read, places: systemPlaces(read) };
     }
     const bound = boundSystemDir(mount.source, table.mounts, table.places);
-    if (bound === undefined) return;
     const host = mount.source === mount.target ? '' : ` (host ${mount.source})`;
+    if (bound === undefined) {
+      const held = heldSystemMount(mount.source, table.mounts, table.places);
+      if (held === undefined) return;
+      throw refusal(
+        mount.target,
+        `${host} holds a mount at ${held.at} that shows ${held.shown} of the filesystem that holds the system directory ${held.dir} (a bind mount or second mount of it, bound with the grant)`,
+        user,
+      );
+    }
     throw refusal(
       mount.target,
       `${host} shows ${bound.shown} of the filesystem that holds the system directory ${bound.dir} (a bind mount or second mount of it)`,
