@@ -190,35 +190,48 @@ describe.skipIf(!available)('hardened as root: a host id per sandbox', () => {
     expect((await seen).trim()).toBe('0');
   });
 
-  it('what still runs as a freed id (a holder killed before its sandbox) is killed before the id runs again', async () => {
-    const lease = leaseWorkloadId({ start: 0 });
-    const left = seconds();
-    // A leftover of an earlier sandbox of this id, whose lease is gone.
-    const leftover = spawn(
-      'setpriv',
-      [
-        '--reuid',
-        String(lease.user.uid),
-        '--regid',
-        String(lease.user.gid),
-        '--clear-groups',
-        '/bin/sleep',
-        left,
-      ],
-      { stdio: 'ignore' },
-    );
-    spawned.push(leftover);
-    const gone = new Promise<NodeJS.Signals | null>((resolve) =>
-      leftover.on('exit', (_code, signal) => resolve(signal)),
-    );
-    expect(await hostUidOf(left)).toBe(lease.user.uid);
-    lease.release();
-    const next = seconds();
-    started.push(await tier.start({ command: '/bin/sleep', args: [next], env: {}, cwd, manifest: grant() }));
-    expect(await hostUidOf(next)).toBe(lease.user.uid);
-    const late = new Promise<string>((resolve) => setTimeout(() => resolve('still alive'), 5_000));
-    expect(await Promise.race([gone, late])).toBe('SIGKILL');
-  });
+  // Also one that made a user and a pid namespace of its own (it is root there, still the id to the host).
+  it.each([
+    ['', []],
+    [
+      ' in its own user and pid namespaces',
+      ['/usr/bin/unshare', '--user', '--map-root-user', '--pid', '--fork'],
+    ],
+  ])(
+    'what still runs as a freed id (a holder killed before its sandbox)%s is killed before the id runs again',
+    async (_, within) => {
+      const lease = leaseWorkloadId({ start: 0 });
+      const left = seconds();
+      // A leftover of an earlier sandbox of this id, whose lease is gone.
+      const leftover = spawn(
+        'setpriv',
+        [
+          '--reuid',
+          String(lease.user.uid),
+          '--regid',
+          String(lease.user.gid),
+          '--clear-groups',
+          ...within,
+          '/bin/sleep',
+          left,
+        ],
+        { stdio: 'ignore' },
+      );
+      spawned.push(leftover);
+      const gone = new Promise<NodeJS.Signals | null>((resolve) =>
+        leftover.on('exit', (_code, signal) => resolve(signal)),
+      );
+      expect(await hostUidOf(left)).toBe(lease.user.uid);
+      lease.release();
+      const next = seconds();
+      started.push(
+        await tier.start({ command: '/bin/sleep', args: [next], env: {}, cwd, manifest: grant() }),
+      );
+      expect(await hostUidOf(next)).toBe(lease.user.uid);
+      const late = new Promise<string>((resolve) => setTimeout(() => resolve('still alive'), 5_000));
+      expect(await Promise.race([gone, late])).toBe('SIGKILL');
+    },
+  );
 
   it('a killed oacp process frees its id only once its sandbox is gone', async () => {
     const dist = join(import.meta.dirname, '..', '..', 'dist');
