@@ -303,7 +303,7 @@ describe.each(leftBehind)('as root in $name: a world-writable grant', ({ tier: a
         await attempt(`cat ${secret}; echo REPLACED > ${secret}`);
         expect(outcomes.join('\n')).not.toContain('FIRST-SANDBOX-SECRET');
         expect(outcomes[0]).toContain(
-          `refused: every account may write ${shared}, so the files this sandbox left there`,
+          `refused: every account may write ${shared}, so the files this sandbox leaves there`,
         );
         expect(outcomes[0]).toContain('grant a directory of its own instead (mkdir -m 700 DIR');
       } finally {

@@ -162,7 +162,7 @@ describe.skipIf(!isRoot)('resolveIdentity as root', () => {
     });
     for (const source of ['/var/tmp', open])
       expect(() => resolveIdentity(input(source, true))).toThrow(
-        `every account may write ${source}, so the files this sandbox left there would belong on the host to its workload uid ${WORKLOAD_ID + 5}, which a later sandbox may get`,
+        `every account may write ${source}, so the files this sandbox leaves there would belong on the host to its workload uid ${WORKLOAD_ID + 5}, which a later sandbox may get`,
       );
     // Read-only it creates nothing there; a private folder is idmapped and written as its owner.
     expect(resolveIdentity(input('/var/tmp', false))).toEqual({

@@ -87,7 +87,7 @@ function isFile(path: string): boolean {
 function sharedGrant(paths: readonly string[], workload: SandboxUser): OacpError<NativeErrorCode> {
   return new OacpError<NativeErrorCode>(
     'AIRLOCK_BAD_SPEC',
-    `every account may write ${paths.join(', ')}, so the files this sandbox left there would belong on the host to its workload uid ${workload.uid}, which a later sandbox may get and so read, change or delete them; grant a directory of its own instead (mkdir -m 700 DIR, --allow-files DIR:rw; manifest: capabilities.file_write): what it writes there lands as that directory's owner, or grant ${paths.join(', ')} read-only`,
+    `every account may write ${paths.join(', ')}, so the files this sandbox leaves there would belong on the host to its workload uid ${workload.uid}, which a later sandbox may get and so read, change or delete them; grant a directory of its own instead (mkdir -m 700 DIR, --allow-files DIR:rw; manifest: capabilities.file_write): what it writes there lands as that directory's owner, or grant ${paths.join(', ')} read-only`,
   );
 }
 
