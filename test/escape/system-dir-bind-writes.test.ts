@@ -89,6 +89,44 @@ for (const tier of ['hardened', 'gvisor'] as const) {
       expect(existsSync(`${dir}/planted`)).toBe(false);
     });
 
+    it('as root with the fallback identity (root), refuses a writable grant of an overlay whose upper directory is under /opt, and nothing is written', async () => {
+      const upper = scratch('/opt/oacp-sysupper-');
+      const work = scratch('/opt/oacp-syswork-');
+      const lower = scratch('/tmp/oacp-lower-');
+      const merged = scratch('/tmp/oacp-merged-');
+      const result = await oacpCli(
+        [
+          'run',
+          '--tier',
+          tier,
+          '--allow-unenforced',
+          'identity,disk_io',
+          '--allow-files',
+          `${merged}:rw`,
+          '--',
+          '/bin/sh',
+          '-c',
+          `echo pwned > ${merged}/planted`,
+        ],
+        {
+          within: [
+            '/usr/bin/unshare',
+            '--mount',
+            '--propagation',
+            'private',
+            '/bin/sh',
+            '-c',
+            `mount -t overlay -o lowerdir=${lower},upperdir=${upper},workdir=${work} overlay ${merged} && exec "$0" "$@"`,
+          ],
+        },
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(
+        `grant ${merged}:rw writes through the overlay at ${merged} into its upper directory ${upper}, which overlaps the system directory /opt`,
+      );
+      expect(existsSync(`${upper}/planted`)).toBe(false);
+    });
+
     it('as root, refuses a writable grant of a bind of /usr/lib', async () => {
       const alias = scratch('/tmp/oacp-alias-');
       const result = await runBound(tier, '/usr/lib', alias, alias, 'true');

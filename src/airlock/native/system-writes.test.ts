@@ -86,6 +86,11 @@ describe('refuseSystemWrites', () => {
       '28 21 8:1 /home/alice /mnt/home rw,relatime shared:1 - ext4 /dev/sda1 rw',
       '29 21 0:40 / /mnt/stack rw - tmpfs tmpfs rw',
       '30 21 8:1 /etc /mnt/stack rw - ext4 /dev/sda1 rw',
+      // Overlays whose writes land in /usr/lib, in /tmp, and in a directory this namespace does not show.
+      '31 21 0:50 / /ov/usr rw - overlay overlay rw,lowerdir=/srv/low,upperdir=/usr/lib,workdir=/usr/work',
+      '32 21 0:51 / /ov/tmp rw - overlay overlay rw,lowerdir=/srv/low,upperdir=/tmp,workdir=/tmp/w',
+      '33 21 0:52 / /ov/elsewhere rw - overlay overlay rw,lowerdir=/l,upperdir=/nonexistent/diff,workdir=/w',
+      '34 21 0:53 / /ov/ro rw - overlay overlay ro,lowerdir=/usr/lib:/usr/share',
     ].join('\n');
     const table = () => parseMountinfo(mountinfo);
     const bound =
@@ -119,6 +124,19 @@ describe('refuseSystemWrites', () => {
       // /srv holds only /srv/data, a filesystem of data.
       expect(bound(rw('/srv'))).not.toThrow();
       expect(bound(rw('/mnt'), WORKLOAD)).not.toThrow();
+    });
+
+    it('refuses a grant on or holding an overlay whose upper directory (where its writes land) is a system directory', () => {
+      expect(bound(rw('/ov/usr/bin'))).toThrow(
+        'grant /ov/usr/bin:rw writes through the overlay at /ov/usr into its upper directory /usr/lib, which overlaps the system directory /usr',
+      );
+      expect(bound(rw('/ov'))).toThrow(
+        /writes through the overlay at \/ov\/usr into its upper directory \/usr\/lib/,
+      );
+      expect(bound(rw('/ov/tmp'))).not.toThrow();
+      expect(bound(rw('/ov/elsewhere'))).not.toThrow();
+      expect(bound(rw('/ov/ro'))).not.toThrow();
+      expect(bound(rw('/ov/usr'), WORKLOAD)).not.toThrow();
     });
 
     it('takes the newest of mounts stacked on one point', () => {

@@ -4,6 +4,7 @@ import {
   type FilesystemPlace,
   filesystemPlace,
   type MountInfoEntry,
+  mountShowing,
   readOwnMounts,
 } from '../../core/mountinfo.js';
 import type { NativeErrorCode } from './errors.js';
@@ -108,6 +109,44 @@ function heldSystemMount(
   return undefined;
 }
 
+/** Where an overlay's writes land, its upperdir, when this mount namespace shows it (symlinks resolved). */
+function overlayUpper(mount: MountInfoEntry): string | undefined {
+  if (mount.fsType !== 'overlay') return undefined;
+  const option = mount.superOptions.find((each) => each.startsWith('upperdir='));
+  try {
+    // No upperdir: a read-only overlay, nothing is written. One this namespace does not show (a
+    // container's own root overlay, named in the host's) holds none of this namespace's directories.
+    return option === undefined ? undefined : realpathSync(option.slice('upperdir='.length));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * An overlay the grant is on or holds, whose writes land in an upper directory that is, is under,
+ * holds or shows a system directory (`mount -t overlay -o upperdir=/opt/app,... overlay /srv/merged`
+ * then `/srv/merged:rw`): its filesystem is the overlay's, which no system directory lies on.
+ */
+function overlaySystemUpper(
+  source: string,
+  mounts: readonly MountInfoEntry[],
+  places: readonly { dir: string; place: FilesystemPlace }[],
+): { at: string; upper: string; dir: string } | undefined {
+  const prefix = source.endsWith('/') ? source : `${source}/`;
+  const showing = mountShowing(source, mounts);
+  const held = mounts.filter((mount) => mount.mountPoint.startsWith(prefix));
+  for (const mount of showing === undefined ? held : [showing, ...held]) {
+    const upper = overlayUpper(mount);
+    if (upper === undefined) continue;
+    const dir =
+      overlapsProtected(upper, SYSTEM_WRITE_DIRS) ??
+      boundSystemDir(upper, mounts, places)?.dir ??
+      heldSystemMount(upper, mounts, places)?.dir;
+    if (dir !== undefined) return { at: mount.mountPoint, upper, dir };
+  }
+  return undefined;
+}
+
 function refusal(target: string, detail: string, user: SandboxUser): OacpError<NativeErrorCode> {
   return new OacpError<NativeErrorCode>(
     'AIRLOCK_BAD_SPEC',
@@ -126,7 +165,8 @@ function refusal(target: string, detail: string, user: SandboxUser): OacpError<N
  * source (symlinks resolved) and its name inside the sandbox are both checked
  * by name, and the source also by where it lies on its filesystem, so a bind
  * mount or a second mount of a system directory under another name is refused
- * too, as is a grant holding such a mount (it is bound with the grant). `readMounts` is asked only when a privileged writable grant passed the
+ * too, as is a grant holding such a mount (it is bound with the grant) and one on (or holding)
+ * an overlay whose upper directory, where its writes land, is or shows a system directory. `readMounts` is asked only when a privileged writable grant passed the
  * name check; when it throws (no /proc), the grant is refused (fail closed).
  */
 export function refuseSystemWrites(
@@ -166,7 +206,15 @@ export function refuseSystemWrites(
     const host = mount.source === mount.target ? '' : ` (host ${mount.source})`;
     if (bound === undefined) {
       const held = heldSystemMount(mount.source, table.mounts, table.places);
-      if (held === undefined) return;
+      if (held === undefined) {
+        const overlay = overlaySystemUpper(mount.source, table.mounts, table.places);
+        if (overlay === undefined) return;
+        throw refusal(
+          mount.target,
+          `${host} writes through the overlay at ${overlay.at} into its upper directory ${overlay.upper}, which overlaps the system directory ${overlay.dir}`,
+          user,
+        );
+      }
       throw refusal(
         mount.target,
         `${host} holds a mount at ${held.at} that shows ${held.shown} of the filesystem that holds the system directory ${held.dir} (a bind mount or second mount of it, bound with the grant)`,
