@@ -25,6 +25,10 @@ describe('refuseSystemWrites', () => {
     ]) {
       expect(check(rw(path)), path).toThrow(/system directory/);
     }
+    // /run (and /var/run, its link) holds what root's services read at run time: units, udev rules, sockets.
+    for (const path of ['/run/systemd/system', '/run/udev/rules.d', '/run/docker.sock', '/run'])
+      expect(check(rw(path)), path).toThrow(/system directory \/run/);
+    expect(check(rw('/run/user/1000'), { uid: 1000, gid: 1000 })).not.toThrow();
     expect(check(rw('/usr/bin/ls'))).toThrow('grant /usr/bin/ls:rw is under the system directory /usr');
     expect(check(rw('/'))).toThrow('grant /:rw holds the system directory /bin');
     expect(check(rw('/etc'))).toThrow('grant /etc:rw is the system directory /etc');

@@ -17,12 +17,14 @@ import type { SandboxUser } from './sandbox-user.js';
  * programs and libraries (/usr, /bin, /sbin, /lib*), add-on packages (/opt),
  * configuration (/etc), the kernel and boot loader (/boot, /efi), and /var,
  * whose state root's services act on (/var/lib/dpkg scripts apt runs,
- * /var/spool/cron crontabs, /var/cache/debconf answers, /var/log). A
- * workload that writes there as host root can replace what root runs next.
- * Not here: /home and /root (an account's own data: granting them writes
- * only what their owner could already change for themselves), /srv, /tmp,
- * /mnt and /media (data, not code the host runs); /proc, /sys, /dev and /run
- * are never bound at all (prepare.ts).
+ * /var/spool/cron crontabs, /var/cache/debconf answers, /var/log), and /run,
+ * /var/run's real path, whose runtime configuration root's services read
+ * (/run/systemd/system units, /run/udev/rules.d, /run/tmpfiles.d) and whose
+ * sockets they answer (/run/docker.sock). A workload that writes there as
+ * host root can replace what root runs next. Not here: /home and /root (an
+ * account's own data: granting them writes only what their owner could
+ * already change for themselves), /srv, /tmp, /mnt and /media (data, not code
+ * the host runs); /proc, /sys, /dev and /run/oacp are never bound at all (prepare.ts).
  */
 export const SYSTEM_WRITE_DIRS: readonly string[] = [
   '/bin',
@@ -34,6 +36,7 @@ export const SYSTEM_WRITE_DIRS: readonly string[] = [
   '/lib64',
   '/libx32',
   '/opt',
+  '/run',
   '/sbin',
   '/usr',
   '/var',
