@@ -163,8 +163,9 @@ function refusal(target: string, detail: string, user: SandboxUser): OacpError<N
  * the host as root's uid or gid: through an idmapped grant of root's
  * directory, the fallback identity (the grants' owner), or a sandbox run as
  * root (`runAs` invoker or uid 0). Writes landing as an unprivileged id
- * (the dedicated sandbox uid in world-writable /var/tmp, or an account's own
- * directory under /opt) are that account's business and pass. The grant's
+ * (an account's own directory under /opt; a world-writable one such as
+ * /var/tmp, written as the workload's own id, is refused by identity.ts for
+ * another reason) are that account's business and pass here. The grant's
  * source (symlinks resolved) and its name inside the sandbox are both checked
  * by name, and the source also by where it lies on its filesystem, so a bind
  * mount or a second mount of a system directory under another name is refused
