@@ -40,7 +40,8 @@ export function parseMountinfo(text: string): MountInfoEntry[] {
       fsType === undefined
     )
       return [];
-    const superOptions = fields[dash + 3]?.split(',') ?? [];
+    // Split before decoding: a comma inside a value (an overlay's upperdir) is escaped as \054.
+    const superOptions = fields[dash + 3]?.split(',').map(unescapeOctal) ?? [];
     return [
       { id, device, root: unescapeOctal(root), mountPoint: unescapeOctal(mountPoint), fsType, superOptions },
     ];
@@ -75,13 +76,19 @@ export function filesystemPlace(
   path: string,
   mounts: readonly MountInfoEntry[],
 ): FilesystemPlace | undefined {
+  const best = mountShowing(path, mounts);
+  if (best === undefined) return undefined;
+  const rest = best.mountPoint === '/' ? path : path.slice(best.mountPoint.length);
+  const joined = `${best.root.replace(/\/$/, '')}${rest}`;
+  return { device: best.device, path: joined === '' ? '/' : joined };
+}
+
+/** The mount that shows `path`: the longest mount point above it, the last listed of mounts stacked on one point. */
+export function mountShowing(path: string, mounts: readonly MountInfoEntry[]): MountInfoEntry | undefined {
   let best: MountInfoEntry | undefined;
   for (const mount of mounts) {
     if (!within(path, mount.mountPoint)) continue;
     if (best === undefined || mount.mountPoint.length >= best.mountPoint.length) best = mount;
   }
-  if (best === undefined) return undefined;
-  const rest = best.mountPoint === '/' ? path : path.slice(best.mountPoint.length);
-  const joined = `${best.root.replace(/\/$/, '')}${rest}`;
-  return { device: best.device, path: joined === '' ? '/' : joined };
+  return best;
 }

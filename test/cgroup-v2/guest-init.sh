@@ -33,7 +33,9 @@ $bb mount --move /hosttmp $R/tmp/.host || echo "OACP-VM host /tmp move failed"
 $bb mkdir -p $R/tmp/disk $R/tmp/out
 $bb mount -t 9p -o trans=virtio,version=9p2000.L out $R/tmp/out || echo "OACP-VM out mount failed"
 if [ -b /dev/vda ]; then $bb mount -t ext4 /dev/vda $R/tmp/disk || echo "OACP-VM ext4 mount failed"; fi
-$bb chmod 1777 $R/tmp/disk
+# Root's own (0755): the hardened check grants it :rw as root, idmapped; a writable grant every
+# account may write (1777) is refused as root (what a workload left there would be its leased id's).
+$bb chmod 0755 $R/tmp/disk
 C=$R/sys/fs/cgroup
 echo "+cpu +io +memory +pids" > $C/cgroup.subtree_control || echo "OACP-VM cannot enable controllers"
 $bb mkdir $C/ci

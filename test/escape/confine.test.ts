@@ -418,9 +418,10 @@ describe.skipIf(!available.hardened || !existsSync(PYTHON))('symlink race on a g
       const root = openDir('oacp-race-');
       const shared = join(root, 'shared');
       const secret = join(root, 'secret');
-      mkdirSync(join(shared, 'data'), { recursive: true, mode: 0o777 });
+      // The operator's own folder (idmapped as root): a writable grant every account may write is refused as root.
+      mkdirSync(join(shared, 'data'), { recursive: true, mode: 0o755 });
       mkdirSync(secret, { mode: 0o755 });
-      chmodSync(shared, 0o777);
+      chmodSync(shared, 0o755);
       writeFileSync(join(shared, 'data', 'marker'), 'GRANTED');
       writeFileSync(join(secret, 'marker'), 'UNGRANTED-SECRET');
       execFileSync('ln', ['-s', secret, join(shared, 'swap')]);

@@ -1,14 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
 import { HardenedTier, type NativeSandbox } from '../../src/airlock/native/hardened.js';
 import { isWorkloadId, WORKLOAD_ID } from '../../src/airlock/native/identity.js';
 import { leaseWorkloadId } from '../../src/airlock/native/workload-ids.js';
 import { isRoot } from './confine-harness.js';
-import { manifest, PYTHON } from './native-harness.js';
+import { manifest, PYTHON, run } from './native-harness.js';
 
 /**
  * Issue 9: as root every hardened sandbox used to run as the one host uid
@@ -189,35 +190,48 @@ describe.skipIf(!available)('hardened as root: a host id per sandbox', () => {
     expect((await seen).trim()).toBe('0');
   });
 
-  it('what still runs as a freed id (a holder killed before its sandbox) is killed before the id runs again', async () => {
-    const lease = leaseWorkloadId({ start: 0 });
-    const left = seconds();
-    // A leftover of an earlier sandbox of this id, whose lease is gone.
-    const leftover = spawn(
-      'setpriv',
-      [
-        '--reuid',
-        String(lease.user.uid),
-        '--regid',
-        String(lease.user.gid),
-        '--clear-groups',
-        '/bin/sleep',
-        left,
-      ],
-      { stdio: 'ignore' },
-    );
-    spawned.push(leftover);
-    const gone = new Promise<NodeJS.Signals | null>((resolve) =>
-      leftover.on('exit', (_code, signal) => resolve(signal)),
-    );
-    expect(await hostUidOf(left)).toBe(lease.user.uid);
-    lease.release();
-    const next = seconds();
-    started.push(await tier.start({ command: '/bin/sleep', args: [next], env: {}, cwd, manifest: grant() }));
-    expect(await hostUidOf(next)).toBe(lease.user.uid);
-    const late = new Promise<string>((resolve) => setTimeout(() => resolve('still alive'), 5_000));
-    expect(await Promise.race([gone, late])).toBe('SIGKILL');
-  });
+  // Also one that made a user and a pid namespace of its own (it is root there, still the id to the host).
+  it.each([
+    ['', []],
+    [
+      ' in its own user and pid namespaces',
+      ['/usr/bin/unshare', '--user', '--map-root-user', '--pid', '--fork'],
+    ],
+  ])(
+    'what still runs as a freed id (a holder killed before its sandbox)%s is killed before the id runs again',
+    async (_, within) => {
+      const lease = leaseWorkloadId({ start: 0 });
+      const left = seconds();
+      // A leftover of an earlier sandbox of this id, whose lease is gone.
+      const leftover = spawn(
+        'setpriv',
+        [
+          '--reuid',
+          String(lease.user.uid),
+          '--regid',
+          String(lease.user.gid),
+          '--clear-groups',
+          ...within,
+          '/bin/sleep',
+          left,
+        ],
+        { stdio: 'ignore' },
+      );
+      spawned.push(leftover);
+      const gone = new Promise<NodeJS.Signals | null>((resolve) =>
+        leftover.on('exit', (_code, signal) => resolve(signal)),
+      );
+      expect(await hostUidOf(left)).toBe(lease.user.uid);
+      lease.release();
+      const next = seconds();
+      started.push(
+        await tier.start({ command: '/bin/sleep', args: [next], env: {}, cwd, manifest: grant() }),
+      );
+      expect(await hostUidOf(next)).toBe(lease.user.uid);
+      const late = new Promise<string>((resolve) => setTimeout(() => resolve('still alive'), 5_000));
+      expect(await Promise.race([gone, late])).toBe('SIGKILL');
+    },
+  );
 
   it('a killed oacp process frees its id only once its sandbox is gone', async () => {
     const dist = join(import.meta.dirname, '..', '..', 'dist');
@@ -254,4 +268,47 @@ describe.skipIf(!available)('hardened as root: a host id per sandbox', () => {
     }
     expect(leased).toBe(true);
   });
+});
+
+/**
+ * The files a workload leaves in a writable grant every account may write (1777) belonged on the
+ * host to its id: the next hardened sandbox leasing that id (slot 0 again here), or any later gVisor
+ * sandbox (all are 2030000000 to the host), owned them. Such a grant is refused as root.
+ */
+const gvisor = new GvisorTier();
+const leftBehind = [
+  { name: 'hardened', tier, available },
+  { name: 'gvisor', tier: gvisor, available: isRoot && (await gvisor.availability()).available },
+];
+describe.each(leftBehind)('as root in $name: a world-writable grant', ({ tier: attacked, available: up }) => {
+  it.skipIf(!up)(
+    'a file one sandbox leaves there is never read by a later sandbox of its id: such a grant is refused',
+    async () => {
+      const shared = mkdtempSync(join(tmpdir(), 'oacp-ids-shared-'));
+      chmodSync(shared, 0o1777);
+      const secret = join(shared, 'left');
+      const rw = manifest({ file_read: [`${cwd}/**`], file_write: [`${shared}/**`] });
+      const outcomes: string[] = [];
+      const attempt = async (script: string): Promise<void> => {
+        try {
+          const result = await run(attacked, { command: '/bin/sh', args: ['-c', script], cwd, manifest: rw });
+          outcomes.push(`ran: ${result.out}${result.err}`);
+        } catch (error) {
+          outcomes.push(`refused: ${(error as Error).message}`);
+        }
+      };
+      try {
+        // The first sandbox leaves a private file; the next one of the same host uid reads and replaces it.
+        await attempt(`umask 077; echo FIRST-SANDBOX-SECRET > ${secret}`);
+        await attempt(`cat ${secret}; echo REPLACED > ${secret}`);
+        expect(outcomes.join('\n')).not.toContain('FIRST-SANDBOX-SECRET');
+        expect(outcomes[0]).toContain(
+          `refused: every account may write ${shared}, so the files this sandbox leaves there`,
+        );
+        expect(outcomes[0]).toContain('grant a directory of its own instead (mkdir -m 700 DIR');
+      } finally {
+        rmSync(shared, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -10,7 +10,9 @@ import { isRoot, oacpCli } from './confine-harness.js';
  * (`mount --bind /opt/app /srv/alias`, then `--allow-files /srv/alias:rw`)
  * passed and the workload wrote into /opt as host root through the idmapped
  * grant. The grant is now also placed on its filesystem (device and path from
- * mountinfo) and refused. Each run happens in its own mount namespace
+ * mountinfo) and refused; so is a grant holding such a bind (r17: bwrap binds
+ * recursively, so `/tmp/outer:rw` with `/opt/app` bound at `/tmp/outer/inner`
+ * wrote /opt/app as root). Each run happens in its own mount namespace
  * (`unshare -m`), where the bind is made, so the host's mounts are untouched.
  */
 const available = {
@@ -64,6 +66,65 @@ for (const tier of ['hardened', 'gvisor'] as const) {
       expect(result.stderr).toContain('uid 0 gid 0');
       expect(result.stderr).not.toMatch(/\n\s+at /);
       expect(existsSync(`${dir}/planted`)).toBe(false);
+    });
+
+    it('as root, refuses a writable grant that holds a bind of a directory under /opt (bound with it), and nothing is written', async () => {
+      // A build chroot's way: its usr/ (here a folder of /opt) bound inside the granted directory.
+      const dir = scratch('/opt/oacp-sysbind-');
+      chmodSync(dir, 0o755);
+      const outer = scratch('/tmp/oacp-outer-');
+      mkdirSync(`${outer}/inner`);
+      const result = await runBound(
+        tier,
+        dir,
+        `${outer}/inner`,
+        outer,
+        `echo pwned > ${outer}/inner/planted`,
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(
+        `grant ${outer}:rw holds a mount at ${outer}/inner that shows ${dir} of the filesystem that holds the system directory /opt`,
+      );
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+      expect(existsSync(`${dir}/planted`)).toBe(false);
+    });
+
+    it('as root with the fallback identity (root), refuses a writable grant of an overlay whose upper directory is under /opt, and nothing is written', async () => {
+      const upper = scratch('/opt/oacp-sysupper-');
+      const work = scratch('/opt/oacp-syswork-');
+      const lower = scratch('/tmp/oacp-lower-');
+      const merged = scratch('/tmp/oacp-merged-');
+      const result = await oacpCli(
+        [
+          'run',
+          '--tier',
+          tier,
+          '--allow-unenforced',
+          'identity,disk_io',
+          '--allow-files',
+          `${merged}:rw`,
+          '--',
+          '/bin/sh',
+          '-c',
+          `echo pwned > ${merged}/planted`,
+        ],
+        {
+          within: [
+            '/usr/bin/unshare',
+            '--mount',
+            '--propagation',
+            'private',
+            '/bin/sh',
+            '-c',
+            `mount -t overlay -o lowerdir=${lower},upperdir=${upper},workdir=${work} overlay ${merged} && exec "$0" "$@"`,
+          ],
+        },
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(
+        `grant ${merged}:rw writes through the overlay at ${merged} into its upper directory ${upper}, which overlaps the system directory /opt`,
+      );
+      expect(existsSync(`${upper}/planted`)).toBe(false);
     });
 
     it('as root, refuses a writable grant of a bind of /usr/lib', async () => {

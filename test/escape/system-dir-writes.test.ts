@@ -63,6 +63,18 @@ const CASES: readonly Case[] = [
     refusal: () => ['grant /usr/bin:rw is under the system directory /usr'],
   },
   {
+    // r17: /run was not on the list, so a root-owned runtime directory there (where systemd reads
+    // /run/systemd/system units, udev /run/udev/rules.d) was written as root through the idmapped grant.
+    name: 'as root, refuses a writable grant of a root directory under /run, where root services read units and rules',
+    target: () => {
+      const dir = mkdtempSync('/run/oacp-sysdir-');
+      chmodSync(dir, 0o700);
+      made.push(dir);
+      return { grant: dir, planted: `${dir}/planted.service` };
+    },
+    refusal: (dir) => [`grant ${dir}:rw is under the system directory /run`, 'uid 0 gid 0'],
+  },
+  {
     name: 'as uid 1000 the grant is not refused (writes would land as uid 1000) and the kernel says EACCES',
     target: () => {
       const dir = optDir();

@@ -150,14 +150,27 @@ describe.skipIf(!isRoot)('resolveIdentity as root', () => {
     expect(resolveIdentity({ ...base, mounts: theirs }).idmaps).toEqual([{ index: 0, owner: nobody }]);
   });
 
-  it('lets the dedicated id write world-writable /var/tmp: its writes land as that id, not root', () => {
-    const identity = resolveIdentity({
-      mounts: [{ source: '/var/tmp', target: '/var/tmp', writable: true }],
+  it('refuses a writable grant every account may write (1777 /var/tmp, a 0777 folder): a later sandbox of its id would own what it left', () => {
+    const open = dir(0o777);
+    const input = (source: string, writable: boolean) => ({
+      mounts: [{ source, target: source, writable }],
       executable: '/bin/sh',
       idmap: () => true,
       quotas: quotas(),
       parents: true,
+      workload: { uid: WORKLOAD_ID + 5, gid: WORKLOAD_ID + 5 },
     });
-    expect(identity).toEqual({ user: { uid: WORKLOAD_ID, gid: WORKLOAD_ID }, idmaps: [] });
+    for (const source of ['/var/tmp', open])
+      expect(() => resolveIdentity(input(source, true))).toThrow(
+        `every account may write ${source}, so the files this sandbox leaves there would belong on the host to its workload uid ${WORKLOAD_ID + 5}, which a later sandbox may get`,
+      );
+    // Read-only it creates nothing there; a private folder is idmapped and written as its owner.
+    expect(resolveIdentity(input('/var/tmp', false))).toEqual({
+      user: { uid: WORKLOAD_ID + 5, gid: WORKLOAD_ID + 5 },
+      idmaps: [],
+    });
+    expect(resolveIdentity(input(dir(0o700), true)).idmaps).toEqual([
+      { index: 0, owner: { uid: 0, gid: 0 } },
+    ]);
   });
 });

@@ -67,6 +67,30 @@ function ownerOf(path: string): SandboxUser {
   return { uid: stat.uid, gid: stat.gid };
 }
 
+/** Whether path is a regular file (nothing is created in it); an error counts as a directory (fail closed). */
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A writable directory the workload id can write as is (every account may: 1777 /tmp, a 0777
+ * folder) is bound without an idmap, so what the workload leaves there belongs on the host to
+ * its id: a leased one that a later hardened sandbox may lease again (gVisor's 2030000000 is
+ * every gVisor sandbox's), which would then own those files (read a 0600 one, change or delete
+ * it). No mapping helps: an idmap writes as the directory's owner, whose files (root's, in /tmp)
+ * every sandbox granted the directory would own. So such a grant is refused.
+ */
+function sharedGrant(paths: readonly string[], workload: SandboxUser): OacpError<NativeErrorCode> {
+  return new OacpError<NativeErrorCode>(
+    'AIRLOCK_BAD_SPEC',
+    `every account may write ${paths.join(', ')}, so the files this sandbox leaves there would belong on the host to its workload uid ${workload.uid}, which a later sandbox may get and so read, change or delete them; grant a directory of its own instead (mkdir -m 700 DIR, --allow-files DIR:rw; manifest: capabilities.file_write): what it writes there lands as that directory's owner, or grant ${paths.join(', ')} read-only`,
+  );
+}
+
 function within(path: string, root: string): boolean {
   return path === root || path.startsWith(root.endsWith('/') ? root : `${root}/`);
 }
@@ -112,9 +136,13 @@ function chooseIdentity(input: IdentityInput): Identity {
   const workload = input.workload ?? WORKLOAD_USER;
   const idmaps: IdmappedMount[] = [];
   const denied: string[] = [];
+  const shared: string[] = [];
   mounts.forEach((mount, index) => {
     const mode = mount.writable ? 'write' : 'read';
-    if (accessibleBy(mount.source, workload, mode, parents)) return;
+    if (accessibleBy(mount.source, workload, mode, parents)) {
+      if (mount.writable && !isFile(mount.source)) shared.push(mount.source);
+      return;
+    }
     const owner = ownerOf(mount.source);
     if (isWorkloadId(owner.uid) || !accessibleBy(mount.source, owner, mode, false))
       denied.push(`${mount.source} (${mode})`);
@@ -127,6 +155,7 @@ function chooseIdentity(input: IdentityInput): Identity {
     });
   if (!accessibleBy(executable, workload, 'execute', parents) && !idmapped(executable))
     denied.push(`${executable} (execute)`);
+  if (shared.length > 0) throw sharedGrant(shared, workload);
   if (denied.length > 0) {
     throw new OacpError<NativeErrorCode>(
       'AIRLOCK_BAD_SPEC',

@@ -25,6 +25,10 @@ describe('refuseSystemWrites', () => {
     ]) {
       expect(check(rw(path)), path).toThrow(/system directory/);
     }
+    // /run (and /var/run, its link) holds what root's services read at run time: units, udev rules, sockets.
+    for (const path of ['/run/systemd/system', '/run/udev/rules.d', '/run/docker.sock', '/run'])
+      expect(check(rw(path)), path).toThrow(/system directory \/run/);
+    expect(check(rw('/run/user/1000'), { uid: 1000, gid: 1000 })).not.toThrow();
     expect(check(rw('/usr/bin/ls'))).toThrow('grant /usr/bin/ls:rw is under the system directory /usr');
     expect(check(rw('/'))).toThrow('grant /:rw holds the system directory /bin');
     expect(check(rw('/etc'))).toThrow('grant /etc:rw is the system directory /etc');
@@ -86,6 +90,11 @@ describe('refuseSystemWrites', () => {
       '28 21 8:1 /home/alice /mnt/home rw,relatime shared:1 - ext4 /dev/sda1 rw',
       '29 21 0:40 / /mnt/stack rw - tmpfs tmpfs rw',
       '30 21 8:1 /etc /mnt/stack rw - ext4 /dev/sda1 rw',
+      // Overlays whose writes land in /usr/lib, in /tmp, and in a directory this namespace does not show.
+      '31 21 0:50 / /ov/usr rw - overlay overlay rw,lowerdir=/srv/low,upperdir=/usr/lib,workdir=/usr/work',
+      '32 21 0:51 / /ov/tmp rw - overlay overlay rw,lowerdir=/srv/low,upperdir=/tmp,workdir=/tmp/w',
+      '33 21 0:52 / /ov/elsewhere rw - overlay overlay rw,lowerdir=/l,upperdir=/nonexistent/diff,workdir=/w',
+      '34 21 0:53 / /ov/ro rw - overlay overlay ro,lowerdir=/usr/lib:/usr/share',
     ].join('\n');
     const table = () => parseMountinfo(mountinfo);
     const bound =
@@ -108,6 +117,30 @@ describe('refuseSystemWrites', () => {
       expect(bound(rw('/mnt/bootbind'))).toThrow(
         /shows \/grub of the filesystem that holds the system directory \/boot/,
       );
+    });
+
+    it('refuses a grant holding a mount that shows a system directory: it is bound with the grant', () => {
+      // /mnt holds /mnt/lib (a bind of /usr/lib) and /mnt/again (the root filesystem again).
+      expect(bound(rw('/mnt'))).toThrow(
+        'grant /mnt:rw holds a mount at /mnt/lib that shows /usr/lib of the filesystem that holds the system directory /usr',
+      );
+      expect(bound(rw('/mnt', '/data'))).toThrow('grant /data:rw (host /mnt) holds a mount at /mnt/lib');
+      // /srv holds only /srv/data, a filesystem of data.
+      expect(bound(rw('/srv'))).not.toThrow();
+      expect(bound(rw('/mnt'), WORKLOAD)).not.toThrow();
+    });
+
+    it('refuses a grant on or holding an overlay whose upper directory (where its writes land) is a system directory', () => {
+      expect(bound(rw('/ov/usr/bin'))).toThrow(
+        'grant /ov/usr/bin:rw writes through the overlay at /ov/usr into its upper directory /usr/lib, which overlaps the system directory /usr',
+      );
+      expect(bound(rw('/ov'))).toThrow(
+        /writes through the overlay at \/ov\/usr into its upper directory \/usr\/lib/,
+      );
+      expect(bound(rw('/ov/tmp'))).not.toThrow();
+      expect(bound(rw('/ov/elsewhere'))).not.toThrow();
+      expect(bound(rw('/ov/ro'))).not.toThrow();
+      expect(bound(rw('/ov/usr'), WORKLOAD)).not.toThrow();
     });
 
     it('takes the newest of mounts stacked on one point', () => {

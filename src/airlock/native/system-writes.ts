@@ -4,6 +4,7 @@ import {
   type FilesystemPlace,
   filesystemPlace,
   type MountInfoEntry,
+  mountShowing,
   readOwnMounts,
 } from '../../core/mountinfo.js';
 import type { NativeErrorCode } from './errors.js';
@@ -16,12 +17,14 @@ import type { SandboxUser } from './sandbox-user.js';
  * programs and libraries (/usr, /bin, /sbin, /lib*), add-on packages (/opt),
  * configuration (/etc), the kernel and boot loader (/boot, /efi), and /var,
  * whose state root's services act on (/var/lib/dpkg scripts apt runs,
- * /var/spool/cron crontabs, /var/cache/debconf answers, /var/log). A
- * workload that writes there as host root can replace what root runs next.
- * Not here: /home and /root (an account's own data: granting them writes
- * only what their owner could already change for themselves), /srv, /tmp,
- * /mnt and /media (data, not code the host runs); /proc, /sys, /dev and /run
- * are never bound at all (prepare.ts).
+ * /var/spool/cron crontabs, /var/cache/debconf answers, /var/log), and /run,
+ * /var/run's real path, whose runtime configuration root's services read
+ * (/run/systemd/system units, /run/udev/rules.d, /run/tmpfiles.d) and whose
+ * sockets they answer (/run/docker.sock). A workload that writes there as
+ * host root can replace what root runs next. Not here: /home and /root (an
+ * account's own data: granting them writes only what their owner could
+ * already change for themselves), /srv, /tmp, /mnt and /media (data, not code
+ * the host runs); /proc, /sys, /dev and /run/oacp are never bound at all (prepare.ts).
  */
 export const SYSTEM_WRITE_DIRS: readonly string[] = [
   '/bin',
@@ -33,6 +36,7 @@ export const SYSTEM_WRITE_DIRS: readonly string[] = [
   '/lib64',
   '/libx32',
   '/opt',
+  '/run',
   '/sbin',
   '/usr',
   '/var',
@@ -88,6 +92,64 @@ function boundSystemDir(
   return hit === undefined ? undefined : { dir: hit.dir, shown: place.path };
 }
 
+/**
+ * A mount below the grant's source that shows a system directory: both tiers bind a grant with
+ * what is mounted inside it (bwrap's bind is recursive, the idmapped clone is AT_RECURSIVE), so
+ * granting `/srv/chroot:rw` where `/srv/chroot/usr` is a bind of `/usr` writes `/usr`. Every mount
+ * listed below it counts, also one hidden under a newer mount on its point (refusing is the safe side).
+ */
+function heldSystemMount(
+  source: string,
+  mounts: readonly MountInfoEntry[],
+  places: readonly { dir: string; place: FilesystemPlace }[],
+): { dir: string; shown: string; at: string } | undefined {
+  const prefix = source.endsWith('/') ? source : `${source}/`;
+  for (const mount of mounts) {
+    if (!mount.mountPoint.startsWith(prefix)) continue;
+    const hit = places.find(({ place }) => place.device === mount.device && overlaps(mount.root, place.path));
+    if (hit !== undefined) return { dir: hit.dir, shown: mount.root, at: mount.mountPoint };
+  }
+  return undefined;
+}
+
+/** Where an overlay's writes land, its upperdir, when this mount namespace shows it (symlinks resolved). */
+function overlayUpper(mount: MountInfoEntry): string | undefined {
+  if (mount.fsType !== 'overlay') return undefined;
+  const option = mount.superOptions.find((each) => each.startsWith('upperdir='));
+  try {
+    // No upperdir: a read-only overlay, nothing is written. One this namespace does not show (a
+    // container's own root overlay, named in the host's) holds none of this namespace's directories.
+    return option === undefined ? undefined : realpathSync(option.slice('upperdir='.length));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * An overlay the grant is on or holds, whose writes land in an upper directory that is, is under,
+ * holds or shows a system directory (`mount -t overlay -o upperdir=/opt/app,... overlay /srv/merged`
+ * then `/srv/merged:rw`): its filesystem is the overlay's, which no system directory lies on.
+ */
+function overlaySystemUpper(
+  source: string,
+  mounts: readonly MountInfoEntry[],
+  places: readonly { dir: string; place: FilesystemPlace }[],
+): { at: string; upper: string; dir: string } | undefined {
+  const prefix = source.endsWith('/') ? source : `${source}/`;
+  const showing = mountShowing(source, mounts);
+  const held = mounts.filter((mount) => mount.mountPoint.startsWith(prefix));
+  for (const mount of showing === undefined ? held : [showing, ...held]) {
+    const upper = overlayUpper(mount);
+    if (upper === undefined) continue;
+    const dir =
+      overlapsProtected(upper, SYSTEM_WRITE_DIRS) ??
+      boundSystemDir(upper, mounts, places)?.dir ??
+      heldSystemMount(upper, mounts, places)?.dir;
+    if (dir !== undefined) return { at: mount.mountPoint, upper, dir };
+  }
+  return undefined;
+}
+
 function refusal(target: string, detail: string, user: SandboxUser): OacpError<NativeErrorCode> {
   return new OacpError<NativeErrorCode>(
     'AIRLOCK_BAD_SPEC',
@@ -101,12 +163,14 @@ function refusal(target: string, detail: string, user: SandboxUser): OacpError<N
  * the host as root's uid or gid: through an idmapped grant of root's
  * directory, the fallback identity (the grants' owner), or a sandbox run as
  * root (`runAs` invoker or uid 0). Writes landing as an unprivileged id
- * (the dedicated sandbox uid in world-writable /var/tmp, or an account's own
- * directory under /opt) are that account's business and pass. The grant's
+ * (an account's own directory under /opt; a world-writable one such as
+ * /var/tmp, written as the workload's own id, is refused by identity.ts for
+ * another reason) are that account's business and pass here. The grant's
  * source (symlinks resolved) and its name inside the sandbox are both checked
  * by name, and the source also by where it lies on its filesystem, so a bind
  * mount or a second mount of a system directory under another name is refused
- * too. `readMounts` is asked only when a privileged writable grant passed the
+ * too, as is a grant holding such a mount (it is bound with the grant) and one on (or holding)
+ * an overlay whose upper directory, where its writes land, is or shows a system directory. `readMounts` is asked only when a privileged writable grant passed the
  * name check; when it throws (no /proc), the grant is refused (fail closed).
  */
 export function refuseSystemWrites(
@@ -143,8 +207,24 @@ export function refuseSystemWrites(
       table = { mounts: read, places: systemPlaces(read) };
     }
     const bound = boundSystemDir(mount.source, table.mounts, table.places);
-    if (bound === undefined) return;
     const host = mount.source === mount.target ? '' : ` (host ${mount.source})`;
+    if (bound === undefined) {
+      const held = heldSystemMount(mount.source, table.mounts, table.places);
+      if (held === undefined) {
+        const overlay = overlaySystemUpper(mount.source, table.mounts, table.places);
+        if (overlay === undefined) return;
+        throw refusal(
+          mount.target,
+          `${host} writes through the overlay at ${overlay.at} into its upper directory ${overlay.upper}, which overlaps the system directory ${overlay.dir}`,
+          user,
+        );
+      }
+      throw refusal(
+        mount.target,
+        `${host} holds a mount at ${held.at} that shows ${held.shown} of the filesystem that holds the system directory ${held.dir} (a bind mount or second mount of it, bound with the grant)`,
+        user,
+      );
+    }
     throw refusal(
       mount.target,
       `${host} shows ${bound.shown} of the filesystem that holds the system directory ${bound.dir} (a bind mount or second mount of it)`,

@@ -64,11 +64,11 @@ async function demoIn(root: string, output: Output, keep: boolean): Promise<bool
   out(`   agent demo-agent ${agent.did} (co-signs each receipt)`);
   out(`   log ${origin}`);
 
-  // The sandboxed server runs as an unprivileged user when OACP runs as root: it must be able to use its grant.
+  // The sandboxed server runs as an unprivileged user when OACP runs as root: it must reach its grant.
+  // The data is the operator's own folder (idmapped, written as its owner): a writable grant every
+  // account may write is refused as root (what the server left there would be its leased id's).
   chmodSync(root, 0o755);
-  mkdirSync(join(data, 'secret'), { recursive: true, mode: 0o777 });
-  chmodSync(data, 0o777);
-  chmodSync(join(data, 'secret'), 0o777);
+  mkdirSync(join(data, 'secret'), { recursive: true, mode: 0o755 });
   writeFileSync(join(data, 'secret', 'token.txt'), 'demo-token-not-for-agents\n', { mode: 0o644 });
   const policy = join(root, 'demo.cedar');
   writeFileSync(policy, demoPolicy(data));
