@@ -6,6 +6,7 @@ import type { AsyncSigner } from '../attest/receipt.js';
 import type { Signer } from '../core/ed25519.js';
 import { isLoopbackAddress } from '../core/loopback.js';
 import type { SecretValues } from '../core/secret-values.js';
+import { oneLine } from '../core/terminal-text.js';
 import { openHomeNonceStore } from '../identity/home-nonce-store.js';
 import type { KeyStore } from '../identity/keystore.js';
 import type { NonceStore } from '../identity/nonce-store.js';
@@ -309,6 +310,9 @@ async function assemble(
     nonces: shared.nonces,
     requestTimeoutMs: options.requestTimeout,
     onEvent: (event, session) => {
+      // The Unix socket hint only where the hardened tier refused them, as for a stopped server (stopHints).
+      if (event.type === 'call-hint' && (options.tier !== 'hardened' || unixSocketsAllowed(options, name)))
+        return;
       if (!shared.refusalLog.admit(name, event, session)) return;
       log(
         describeEvent(name, event) +
@@ -384,6 +388,8 @@ function describeEvent(server: string, event: BridgeEvent): string {
       return `oacp: ${server}: ${event.method} got no answer before the request deadline (--request-timeout)`;
     case 'send-failed':
       return `oacp: ${server}: a message to the ${event.to} could not be sent: ${event.reason}`;
+    case 'call-hint':
+      return `oacp: ${server}: tools/call ${oneLine(event.tool, 200)} failed${describeHints([event.hint])}`;
   }
 }
 
