@@ -144,6 +144,17 @@ export async function runBridge(
       `oacp: MCP bridge for ${title}: tier ${[...new Set(parts.map((part) => part.tier))].join(', ')}, home ${context.home}, log ${logDirectory(context.home)}`,
     );
     held.release();
+    if (terminal === undefined && options.http === undefined) {
+      const approved = (configured === undefined ? [options] : [...configured.values()]).flatMap(
+        (entry) => entry.requireApproval,
+      );
+      // No desk of its own to ask at: say so now, not only in each call's eventual deny.
+      if (approved.length > 0) {
+        log(
+          `oacp: calls to ${approved.map((tool) => oneLine(tool, 100)).join(', ')} wait for an operator's approval, and with no terminal here and no --http approval endpoint only the console of a gateway on home ${context.home} can decide them (docs/console.md, "Standalone bridges"); unanswered, each is denied after --approval-timeout`,
+        );
+      }
+    }
     if (options.http === undefined || http === undefined) {
       const session = await serveStdio(
         bridge,
