@@ -54,6 +54,8 @@ export function clientRefusalLog(
 function causedByClient(event: BridgeEvent): boolean {
   return (
     (event.type === 'invalid-message' && event.from === 'client') ||
-    (event.type === 'send-failed' && event.to === 'client')
+    (event.type === 'send-failed' && event.to === 'client') ||
+    // Said once a session, but a client may open sessions at will.
+    event.type === 'call-hint'
   );
 }

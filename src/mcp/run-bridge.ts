@@ -7,6 +7,7 @@ import type { AsyncSigner } from '../attest/receipt.js';
 import type { Signer } from '../core/ed25519.js';
 import { isLoopbackAddress } from '../core/loopback.js';
 import type { SecretValues } from '../core/secret-values.js';
+import { oneLine } from '../core/terminal-text.js';
 import { openHomeNonceStore } from '../identity/home-nonce-store.js';
 import type { KeyStore } from '../identity/keystore.js';
 import type { NonceStore } from '../identity/nonce-store.js';
@@ -147,6 +148,17 @@ export async function runBridge(
       `oacp: MCP bridge for ${title}: tier ${[...new Set(parts.map((part) => part.tier))].join(', ')}, home ${context.home}, log ${logDirectory(context.home)}`,
     );
     held.release();
+    if (terminal === undefined && options.http === undefined) {
+      const approved = (configured === undefined ? [options] : [...configured.values()]).flatMap(
+        (entry) => entry.requireApproval,
+      );
+      // No desk of its own to ask at: say so now, not only in each call's eventual deny.
+      if (approved.length > 0) {
+        log(
+          `oacp: calls to ${approved.map((tool) => oneLine(tool, 100)).join(', ')} wait for an operator's approval, and with no terminal here and no --http approval endpoint only the console of a gateway on home ${context.home} can decide them (docs/console.md, "Standalone bridges"); unanswered, each is denied after --approval-timeout`,
+        );
+      }
+    }
     if (options.http === undefined || http === undefined) {
       const session = await serveStdio(
         bridge,
@@ -316,6 +328,9 @@ async function assemble(
     requestTimeoutMs: options.requestTimeout,
     refusalReceipts: shared.refusalReceipts,
     onEvent: (event, session) => {
+      // The Unix socket hint only where the hardened tier refused them, as for a stopped server (stopHints).
+      if (event.type === 'call-hint' && (options.tier !== 'hardened' || unixSocketsAllowed(options, name)))
+        return;
       if (!shared.refusalLog.admit(name, event, session)) return;
       log(
         describeEvent(name, event) +
@@ -391,6 +406,8 @@ function describeEvent(server: string, event: BridgeEvent): string {
       return `oacp: ${server}: ${event.method} got no answer before the request deadline (--request-timeout)`;
     case 'send-failed':
       return `oacp: ${server}: a message to the ${event.to} could not be sent: ${event.reason}`;
+    case 'call-hint':
+      return `oacp: ${server}: tools/call ${oneLine(event.tool, 200)} failed${describeHints([event.hint])}`;
   }
 }
 

@@ -1,5 +1,6 @@
 import { clipText } from '../core/clip-text.js';
 import { type ActiveCall, type FinishedCall, RECEIPT_META } from './call-recorder.js';
+import { failedCallHint } from './diagnose/failed-call-hint.js';
 import {
   CONNECTION_CLOSED,
   errorResponse,
@@ -33,6 +34,8 @@ export class SessionToolCalls {
   readonly #gating = new Map<string, AbortController>();
   /** Task-augmented calls by task id: their final result (tasks/result) gets a receipt of its own. */
   readonly #tasks = new LiveTasks();
+  /** Whether this session's log already has a failed call's hint (#hintOnce). */
+  #hinted = false;
   /** Allowed calls not yet sent (their server still starting), by client id: a cancel withdraws them unsent. */
   readonly #unsent: WaitingRequests<ActiveCall>;
 
@@ -330,6 +333,16 @@ export class SessionToolCalls {
         ? { call: pending.call, outcome: 'result', result: response.result }
         : { call: pending.call, outcome: 'error', error: response.error };
     this.wire.replyTo(pending, await this.wire.flow().answer(finished, response));
+    this.#hintOnce(pending.call.tool, response);
+  }
+
+  /** The grant a failed call's answer suggests, said once a session (a client may repeat the call at will). */
+  #hintOnce(tool: string, response: JsonRpcResult | JsonRpcError): void {
+    if (this.#hinted) return;
+    const hint = failedCallHint(response);
+    if (hint === undefined) return;
+    this.#hinted = true;
+    this.wire.event({ type: 'call-hint', tool, hint });
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { NonceStore } from '../identity/nonce-store.js';
 import type { GateParts, PriorChecks } from './call-gate.js';
 import type { CallRecorder } from './call-recorder.js';
+import type { PermissionHint } from './diagnose/permission-hints.js';
 import type { MessageLimits } from './message-limits.js';
 import type { CallChecks } from './record.js';
 import type { RestartPolicy } from './restart-budget.js';
@@ -26,7 +27,9 @@ export type BridgeEvent =
   | { readonly type: 'receipt-failed'; readonly callId: string; readonly reason: string }
   | { readonly type: 'pin-refresh-failed'; readonly reason: string }
   | { readonly type: 'request-timeout'; readonly method: string }
-  | { readonly type: 'send-failed'; readonly to: 'client' | 'server'; readonly reason: string };
+  | { readonly type: 'send-failed'; readonly to: 'client' | 'server'; readonly reason: string }
+  /** A forwarded call failed as a missing grant does (diagnose/failed-call-hint.ts); once a session, never its text. */
+  | { readonly type: 'call-hint'; readonly tool: string; readonly hint: PermissionHint };
 
 export interface SessionParts {
   readonly connector: UpstreamConnector;

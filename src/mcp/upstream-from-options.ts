@@ -4,6 +4,7 @@ import type { ProcessSandbox, TierName } from '../airlock/sandbox.js';
 import { OacpError } from '../core/errors.js';
 import type { SecretValues } from '../core/secret-values.js';
 import { escapeControl } from '../core/terminal-text.js';
+import { relativeArgumentsLine } from './diagnose/relative-arguments.js';
 import type { StderrTail } from './diagnose/stderr-tail.js';
 import type { McpErrorCode } from './errors.js';
 import { StampedDigester } from './file-digests.js';
@@ -95,6 +96,16 @@ export async function upstreamFor(
   };
   const named = options.name === undefined ? { ...identity, name: defaultName(identity) } : identity;
   const manifest = manifestFromOptions(options, named.name);
+  // Only the sandboxed tiers start a server elsewhere than here (light runs it in this directory).
+  const relative =
+    options.tier === 'light'
+      ? undefined
+      : relativeArgumentsLine(
+          named.name,
+          // The interpreter's script is made absolute (withAbsoluteScript): not one of these.
+          withAbsoluteScript(command, args),
+        );
+  if (relative !== undefined) log(context.secrets === undefined ? relative : context.secrets.mask(relative));
   const tier = await tierReady;
   const protectedPaths = context.home === undefined ? [] : [context.home];
   const implicit = implicitReadPaths(named, protectedPaths, accounts);

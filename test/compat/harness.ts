@@ -85,6 +85,7 @@ export async function runCompat(
     '--allow-files',
     `${grant}:rw`,
     ...Object.keys(server.env ?? {}).flatMap((name) => ['--allow-env', name]),
+    ...(server.flags ?? []),
     // cgroup v1 is root-only: a regular user's sandboxes need the opt-out on such hosts.
     ...(identity === 'user' ? ['--allow-unenforced', 'memory,pids,cpu,disk_io'] : []),
     '--',

@@ -36,6 +36,8 @@ export interface CompatServer {
    * set in OACP's environment and passed through by name with --allow-env.
    */
   readonly env?: Readonly<Record<string, string>>;
+  /** `oacp mcp run` flags the server needs beyond its grant (`--allow-unix-sockets`). */
+  readonly flags?: readonly string[];
 }
 
 /**

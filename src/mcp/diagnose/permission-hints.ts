@@ -25,7 +25,11 @@ export function permissionHints(lines: readonly string[]): PermissionHint[] {
         flag: `--allow-files ${path}:rw`,
         manifest: `capabilities.file_write: ["${path}"]`,
       });
-    } else if (path !== undefined && /EACCES|EPERM|permission denied|ENOENT|no such file/i.test(line)) {
+    } else if (
+      path !== undefined &&
+      // "cannot access": @modelcontextprotocol/server-filesystem given a directory outside its grants.
+      /EACCES|EPERM|permission denied|ENOENT|no such file|cannot access|not accessible/i.test(line)
+    ) {
       add({
         permission: `read ${path}`,
         flag: `--allow-files ${path}`,

@@ -43,6 +43,16 @@ describe('why a server failed to start', () => {
     expect(permissionHints(['Server listening'])).toEqual([]);
   });
 
+  it('names --allow-files for the directory server-filesystem was given but cannot see', () => {
+    // Its own words, seen through `oacp mcp run -- npx -y @modelcontextprotocol/server-filesystem DIR` without a grant.
+    expect(
+      permissionHints([
+        'Warning: Cannot access directory /tmp/tmp.VeKpXxMfce, skipping',
+        'Error: None of the specified directories are accessible',
+      ]).map((hint) => hint.flag),
+    ).toEqual(['--allow-files /tmp/tmp.VeKpXxMfce']);
+  });
+
   it('says on stderr: tier, home, log, the last lines (escaped) and the grant it may need', async () => {
     const home = mkdtempSync(join(tmpdir(), 'oacp-fail-home-'));
     await KeyStore.init(home, { env: {} });
