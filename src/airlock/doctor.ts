@@ -9,8 +9,14 @@ import {
   RESOURCE_CONTROLLERS,
 } from './cgroups/index.js';
 import { IDENTITY_FALLBACK, isWorkloadId, WORKLOAD_ID, WORKLOAD_ID_COUNT } from './native/identity.js';
-import { buildLauncher, DEFAULT_COMPILER } from './native/launcher/build.js';
+import {
+  buildLauncher,
+  DEFAULT_COMPILER,
+  launcherBuild,
+  launcherCacheDirectory,
+} from './native/launcher/build.js';
 import { probeIdmap } from './native/launcher/idmap-probe.js';
+import { MUSL_WRAPPER } from './native/launcher/musl.js';
 import { type LeaseOptions, leaseWorkloadId } from './native/workload-ids.js';
 import type { TierName } from './sandbox.js';
 import { detectTee } from './tee/detect.js';
@@ -251,6 +257,32 @@ function tee(): HostFact {
   };
 }
 
+/**
+ * The C compiler, and what it built the launcher (oacp-launch) against: musl
+ * where musl-tools is installed, whose start-up skips glibc's cpuid probes
+ * (each traps on a VM) on the launcher's two execs a start.
+ */
+export function compilerFact(build: () => ReturnType<typeof launcherBuild> = launcherBuild): HostFact {
+  const row = tool(
+    'C compiler',
+    DEFAULT_COMPILER,
+    'builds the launcher (oacp-launch) once: orphan guard of every process tier, confinement of hardened and gvisor',
+  );
+  if (!row.ok) return row;
+  try {
+    const { libc, linkage } = build();
+    const why =
+      libc === 'musl'
+        ? ''
+        : existsSync(MUSL_WRAPPER)
+          ? ` (its musl build failed: the .no-musl file in ${launcherCacheDirectory()} says why; remove it to retry)`
+          : ' (apt-get install musl-tools: a launcher linked against musl starts faster)';
+    return { ...row, detail: `${row.detail}; launcher oacp-launch: ${linkage}, ${libc}${why}` };
+  } catch (error) {
+    return { ...row, ok: false, detail: error instanceof Error ? error.message : String(error) };
+  }
+}
+
 /** The host facts alone, for callers without a registry. */
 export function hostFacts(): HostFact[] {
   const cgroups = detectCgroupHost({ enable: canEnableController });
@@ -265,11 +297,7 @@ export function hostFacts(): HostFact[] {
     tool('bubblewrap', '/usr/bin/bwrap', 'hardened tier'),
     tool('runsc', '/usr/bin/runsc', 'gvisor tier'),
     tool('socat', '/usr/bin/socat', 'network egress from hardened and gvisor sandboxes'),
-    tool(
-      'C compiler',
-      DEFAULT_COMPILER,
-      'builds the launcher (oacp-launch) once: orphan guard of every process tier, confinement of hardened and gvisor',
-    ),
+    compilerFact(),
     tee(),
   ];
 }

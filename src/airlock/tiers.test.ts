@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { doctorReport, hostFacts, unixSocketFact } from './doctor.js';
+import { compilerFact, doctorReport, hostFacts, unixSocketFact } from './doctor.js';
+import { MUSL_WRAPPER } from './native/launcher/musl.js';
 import type { Availability, TierName } from './sandbox.js';
 import { createTierRegistry, TierUnavailableError } from './tiers.js';
 
@@ -68,6 +70,21 @@ describe('doctor', () => {
       { tier: 'hardened', available: true, detail: 'bwrap' },
       { tier: 'gvisor', available: false, detail: 'runsc not found', remedy: 'apt-get install runsc' },
     ]);
+  });
+
+  it('says which C library the launcher was built against, and the cause when it is not musl', () => {
+    const host = hostFacts().find((fact) => fact.name === 'C compiler');
+    const musl = existsSync(MUSL_WRAPPER);
+    expect(host?.detail).toMatch(
+      musl ? /; launcher oacp-launch: static-pie, musl$/ : /; launcher oacp-launch: \S+, glibc/,
+    );
+    const glibc = compilerFact(() => ({ path: '/x', libc: 'glibc', linkage: 'static-pie' }));
+    expect(glibc.detail).toContain('launcher oacp-launch: static-pie, glibc (');
+    expect(glibc.detail).toContain(musl ? '.no-musl' : 'apt-get install musl-tools');
+    const failed = compilerFact(() => {
+      throw new Error('cannot build the launcher (oacp-launch) with /usr/bin/cc: boom');
+    });
+    expect(failed).toMatchObject({ ok: false, detail: expect.stringContaining('boom') });
   });
 
   it('reports the host facts the tiers depend on', () => {

@@ -14,19 +14,12 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { OacpError } from '../../../core/errors.js';
 import type { NativeErrorCode } from '../errors.js';
+import { COMPILER_ENV } from './compiler-env.js';
+import { MUSL_WRAPPER, type MuslSetup, muslSetup, muslSpecs } from './musl.js';
 import { LAUNCHER_SOURCE } from './source.js';
 
 export const DEFAULT_COMPILER = '/usr/bin/cc';
-/**
- * The whole environment the compiler runs with. OACP's own may carry LD_PRELOAD,
- * CPATH, COMPILER_PATH, GCC_EXEC_PREFIX, a CC wrapper's settings and the like,
- * any of which would change (or take over) the program every sandbox starts
- * through; the build sees only fixed system directories and the C locale.
- */
-export const COMPILER_ENV: Readonly<Record<string, string>> = {
-  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-  LC_ALL: 'C',
-};
+export { COMPILER_ENV } from './compiler-env.js';
 
 /** Flags are part of the cache key: the same source and flags give the same program. */
 const FLAGS = ['-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror'];
@@ -42,6 +35,22 @@ const FLAGS = ['-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror'];
  * the cache, after installing libc6-dev's static part to retry).
  */
 const STATIC_FLAGS = ['-static-pie'];
+
+/**
+ * Tried before glibc's static link where musl is installed (MUSL_WRAPPER): on
+ * a VM every cpuid traps to the hypervisor, and glibc's start-up runs several
+ * (cache and CPU feature detection) on each of the launcher's two execs a
+ * start; musl's runs none (docs/hardened-tier.md). A host where the musl build
+ * fails gets a `.no-musl` marker like `.no-static`, then glibc's chain.
+ */
+const MUSL_KEY = `musl static-pie\0${muslSpecs('TRIPLE')}`;
+
+/** Which C library a built helper was linked against, and how. */
+export interface BuiltProgram {
+  readonly path: string;
+  readonly libc: 'musl' | 'glibc';
+  readonly linkage: 'static-pie' | 'dynamic';
+}
 
 /** One small C program OACP builds from source on first use (the launcher, the gVisor compat library). */
 export interface HelperProgram {
@@ -111,8 +120,26 @@ export function trustedCacheDirectory(env: NodeJS.ProcessEnv = process.env): str
  * start a workload without the launcher closing descriptors and installing
  * the workload filter.
  */
-export function buildLauncher(compiler = DEFAULT_COMPILER, env: NodeJS.ProcessEnv = process.env): string {
-  return buildHelper({ name: 'oacp-launch', source: LAUNCHER_SOURCE, preferStatic: true }, compiler, env);
+export function buildLauncher(
+  compiler = DEFAULT_COMPILER,
+  env: NodeJS.ProcessEnv = process.env,
+  muslWrapper = MUSL_WRAPPER,
+): string {
+  return launcherBuild(compiler, env, muslWrapper).path;
+}
+
+/** The launcher as buildLauncher finds or builds it, with the C library it was linked against (oacp doctor). */
+export function launcherBuild(
+  compiler = DEFAULT_COMPILER,
+  env: NodeJS.ProcessEnv = process.env,
+  muslWrapper = MUSL_WRAPPER,
+): BuiltProgram {
+  return buildProgram(
+    { name: 'oacp-launch', source: LAUNCHER_SOURCE, preferStatic: true },
+    compiler,
+    env,
+    muslWrapper,
+  );
 }
 
 /** Builds (or finds in the cache) one helper program; see buildLauncher. */
@@ -121,6 +148,15 @@ export function buildHelper(
   compiler = DEFAULT_COMPILER,
   env: NodeJS.ProcessEnv = process.env,
 ): string {
+  return buildProgram(helper, compiler, env, MUSL_WRAPPER).path;
+}
+
+function buildProgram(
+  helper: HelperProgram,
+  compiler: string,
+  env: NodeJS.ProcessEnv,
+  muslWrapper: string,
+): BuiltProgram {
   const flags = [...FLAGS, ...(helper.flags ?? [])];
   let dir = cacheDirectory(env);
   // A cache directory someone else could write into is not used: build in a private one instead.
@@ -130,19 +166,28 @@ export function buildHelper(
   }
   if (helper.preferStatic === true) {
     const staticFlags = [...flags, ...STATIC_FLAGS];
+    const musl = cachePath(dir, helper, `${compiler}\0${MUSL_KEY}`, staticFlags);
+    if (trustworthy(musl)) return { path: musl, libc: 'musl', linkage: 'static-pie' };
+    const noMusl = `${musl}.no-musl`;
+    if (existsSync(muslWrapper) && !ownedAndClosed(noMusl, 'file')) {
+      const built = compile(helper, compiler, staticFlags, dir, musl, (work) => muslSetup(compiler, work));
+      if (built.ok) return { path: musl, libc: 'musl', linkage: 'static-pie' };
+      writeFileSync(noMusl, `${built.detail}\n`, { mode: 0o644 });
+    }
     const target = cachePath(dir, helper, compiler, staticFlags);
-    if (trustworthy(target)) return target;
+    if (trustworthy(target)) return { path: target, libc: 'glibc', linkage: 'static-pie' };
     const marker = `${target}.no-static`;
     if (!ownedAndClosed(marker, 'file')) {
       const built = compile(helper, compiler, staticFlags, dir, target);
-      if (built.ok) return target;
+      if (built.ok) return { path: target, libc: 'glibc', linkage: 'static-pie' };
       writeFileSync(marker, `${built.detail}\n`, { mode: 0o644 });
     }
   }
   const target = cachePath(dir, helper, compiler, flags);
-  if (trustworthy(target)) return target;
+  const program: BuiltProgram = { path: target, libc: 'glibc', linkage: 'dynamic' };
+  if (trustworthy(target)) return program;
   const built = compile(helper, compiler, flags, dir, target);
-  if (built.ok) return target;
+  if (built.ok) return program;
   throw new OacpError<NativeErrorCode>(
     'AIRLOCK_TIER_UNAVAILABLE',
     `cannot build the launcher (${helper.name}) with ${compiler}: ${built.detail}`,
@@ -160,7 +205,8 @@ function cachePath(dir: string, helper: HelperProgram, compiler: string, flags: 
 
 /**
  * Compiles into `target` (atomically); a compiler that fails gives its first line of output. A
- * missing compiler is a refusal naming the fix.
+ * missing compiler is a refusal naming the fix. `setUp` adds flags from files it makes in the
+ * build's private directory (removed after), or says why it cannot.
  */
 function compile(
   helper: HelperProgram,
@@ -168,6 +214,7 @@ function compile(
   flags: readonly string[],
   dir: string,
   target: string,
+  setUp: (work: string) => MuslSetup = () => ({ ok: true, flags: [] }),
 ): { ok: true } | { ok: false; detail: string } {
   if (!existsSync(compiler)) {
     throw new OacpError<NativeErrorCode>(
@@ -181,7 +228,9 @@ function compile(
     writeFileSync(source, helper.source, { mode: 0o644 });
     const output = join(work, helper.name);
     try {
-      execFileSync(compiler, [...flags, '-o', output, source], {
+      const extra = setUp(work);
+      if (!extra.ok) return extra;
+      execFileSync(compiler, [...flags, ...extra.flags, '-o', output, source], {
         stdio: 'pipe',
         timeout: 60_000,
         env: { ...COMPILER_ENV, TMPDIR: work },

@@ -738,6 +738,44 @@ static void parse_pair(const char *flag, const char *text, long *uid, long *gid,
   *gid = (long)g;
 }
 
+/*
+ * execvp, and what POSIX has it do that musl's leaves out (glibc's does it
+ * itself, so this runs only in a launcher linked against musl): a file the
+ * kernel cannot exec (ENOEXEC: a script without #!) runs under /bin/sh. For a
+ * bare name, that file is the first executable regular one on PATH (musl's
+ * default PATH when there is none), the one execvp tried.
+ */
+static void exec_program(char **argv) {
+  execvp(argv[0], argv);
+  if (errno != ENOEXEC) return;
+  static char found[4096];
+  const char *file = argv[0];
+  if (strchr(file, '/') == NULL) {
+    const char *path = getenv("PATH");
+    if (path == NULL) path = "/usr/local/bin:/bin:/usr/bin";
+    file = NULL;
+    for (const char *dir = path; file == NULL;) {
+      const char *end = strchr(dir, ':');
+      int length = end == NULL ? (int)strlen(dir) : (int)(end - dir);
+      int n = snprintf(found, sizeof found, "%.*s%s%s", length, dir, length > 0 ? "/" : "", argv[0]);
+      struct stat st;
+      if (n > 0 && (size_t)n < sizeof found && stat(found, &st) == 0 && S_ISREG(st.st_mode) && access(found, X_OK) == 0)
+        file = found;
+      if (end == NULL) break;
+      dir = end + 1;
+    }
+    if (file == NULL) { errno = ENOEXEC; return; }
+  }
+  size_t count = 0;
+  while (argv[count] != NULL) count++;
+  char **shell = calloc(count + 2, sizeof(char *));
+  if (shell == NULL) { errno = ENOEXEC; return; }
+  shell[0] = (char *)"/bin/sh";
+  shell[1] = (char *)file;
+  for (size_t k = 1; k <= count; k++) shell[k + 1] = argv[k];
+  execv("/bin/sh", shell);
+}
+
 int main(int argc, char **argv) {
   int keep[MAX_FDS];
   int keep_count = 0;
@@ -838,7 +876,7 @@ int main(int argc, char **argv) {
     die("guard gone", NULL);
   }
   if (restore) restore_env();
-  execvp(argv[i], argv + i);
+  exec_program(argv + i);
   die("cannot exec", argv[i]);
   return 126;
 }
