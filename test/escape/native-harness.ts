@@ -76,8 +76,9 @@ export class Scenery {
     // Sandboxes run as nobody when the tests run as root: the grants must be reachable by it.
     chmodSync(this.root, 0o755);
     mkdirSync(this.granted, { mode: 0o755 });
-    mkdirSync(this.writable, { mode: 0o777 });
-    chmodSync(this.writable, 0o777);
+    // The invoker's own folder (idmapped to the sandbox as root): a writable grant every account may
+    // write (0777) is refused as root, since what one sandbox leaves there a later one could change.
+    mkdirSync(this.writable, { mode: 0o755 });
     mkdirSync(join(this.oacpHome, 'keys'), { recursive: true });
     writeFileSync(this.secret, 'HOST SECRET');
     writeFileSync(join(this.oacpHome, 'keys/signer.pem'), 'PRIVATE KEY');
