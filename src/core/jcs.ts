@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import { OacpError } from './errors.js';
 
 export type JcsErrorCode = 'JCS_UNSUPPORTED_VALUE' | 'JCS_TOO_LARGE';
@@ -35,9 +35,11 @@ export function canonicalize(value: unknown): string {
  * The form is hashed as it is produced, so no value is too large to digest.
  */
 export function jcsDigest(value: unknown): string {
-  const hash = createHash('sha256');
   const quick = shallowForm(value);
-  if (quick !== undefined) return hash.update(quick, 'utf8').digest('hex');
+  // One-shot (crypto.hash, as log/hash.ts): about half the cost of a Hash object for the short
+  // forms of arguments and results, digested a few times per tool call.
+  if (quick !== undefined) return oneShotHash('sha256', quick, 'hex');
+  const hash = createHash('sha256');
   let buffered: string[] = [];
   let size = 0;
   walk(value, (part) => {
@@ -81,7 +83,7 @@ function quickForm(input: unknown, depth: number): string | undefined {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value);
+      return quoted(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'number':
@@ -100,18 +102,33 @@ function quickForm(input: unknown, depth: number): string | undefined {
       const record = value as Record<string, unknown>;
       let out = '{';
       let written = 0;
-      for (const key of sortedKeys(record)) {
+      const keys = sortedKeys(record);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
         const member = record[key];
         if (member === undefined) continue;
         const part = quickForm(member, depth + 1);
         if (part === undefined) return undefined;
-        out += `${written++ === 0 ? '' : ','}${JSON.stringify(key)}:${part}`;
+        out += `${written++ === 0 ? '' : ','}${quoted(key)}:${part}`;
       }
       return `${out}}`;
     }
     default:
       return undefined;
   }
+}
+
+/** Printable ASCII but `"` and backslash: the characters JSON.stringify writes as they are. */
+const PLAIN_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/**
+ * JSON.stringify(text), without the call into the serializer for the names, digests and
+ * identifiers a receipt is made of: they need no escape, so their form is the text in quotes (a
+ * receipt statement canonicalized in about a quarter less time, measured). Anything else is
+ * escaped by JSON.stringify.
+ */
+function quoted(text: string): string {
+  return PLAIN_STRING.test(text) ? `"${text}"` : JSON.stringify(text);
 }
 
 /** Above this many members an object's names go to Array.prototype.sort. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { jcsDigest } from '../core/jcs.js';
-import { type ActiveCall, callRecorder } from './call-recorder.js';
+import { type ActiveCall, callRecorder, toRecord } from './call-recorder.js';
 import type { ReceiptSink, ToolCallRecord } from './record.js';
 
 /** A sink that keeps what it is given: intents and receipts. */
@@ -88,5 +88,50 @@ describe('callRecorder', () => {
     const other = { ...call, arguments: { path: '/etc/shadow' } };
     await recorder.finish({ call: other, outcome: 'denied' }, undefined);
     expect(receipts[0]?.argumentsDigest).toBe(jcsDigest({ path: '/etc/shadow' }));
+  });
+
+  it('a record holds every member of its call but the arguments, the start as a Date and the usage at the start, in order, and what the end adds', () => {
+    const call = {
+      ...activeCall({ path: '/tmp/a' }),
+      client: { name: 'cli', version: '1' },
+      usageAtStart: {
+        wallMs: 0,
+        cpuMs: 1,
+        memoryPeakBytes: 10,
+        egressRequests: 0,
+        egressDenied: 0,
+        outputBytes: 5,
+      },
+    };
+    const usage = {
+      wallMs: 9,
+      cpuMs: 4,
+      memoryPeakBytes: 20,
+      egressRequests: 1,
+      egressDenied: 0,
+      outputBytes: 9,
+    };
+    const result = toRecord(
+      { call, outcome: 'result', forwarded: true, result: { content: [], isError: true } },
+      usage,
+    );
+    const members = [
+      ...['callId', 'server', 'tier', 'agent', 'tool', 'upstreamTool', 'toolDefinitionDigest'],
+      ...['policyDigest', 'decision', 'checks', 'client', 'argumentsDigest', 'outcome', 'forwarded'],
+      ...['startedAt', 'durationMs', 'usage', 'resultDigest', 'isError'],
+    ];
+    expect(Object.keys(result)).toEqual(members);
+    expect(result.startedAt).toBe(call.startedAt.toISOString());
+    expect(result.usage).toMatchObject({ cpuMs: 3, egressRequests: 1, outputBytes: 4, memoryPeakBytes: 20 });
+    expect(result.isError).toBe(true);
+    expect(result.client).toBe(call.client);
+
+    const failed = toRecord({ call, outcome: 'error', error: { code: -1, message: 'no' } }, undefined);
+    expect(Object.keys(failed)).toEqual([
+      ...members.slice(0, members.indexOf('forwarded')),
+      'startedAt',
+      'durationMs',
+      'error',
+    ]);
   });
 });

@@ -37,6 +37,34 @@ describe('JCS (RFC 8785)', () => {
     expect(canonicalize([shared, shared])).toBe('[{"x":1},{"x":1}]');
   });
 
+  it('digests the UTF-8 of the form: a small value (the one-shot hash) as a large one', () => {
+    for (const value of [{ m: 'é😀\u2028' }, 'Ω', ['\ud800', { ключ: 1 }], 3]) {
+      const form = canonicalize(value);
+      expect(jcsDigest(value)).toBe(createHash('sha256').update(Buffer.from(form, 'utf8')).digest('hex'));
+    }
+  });
+
+  it('escapes names and strings as JSON.stringify does, where a plain one is written as it is', () => {
+    const tricky = [
+      'a"b',
+      'c\\d',
+      '\u0001',
+      '\u001f',
+      '\u007f',
+      ' ',
+      '~',
+      'x\ud800',
+      'é',
+      '\u2028',
+      '',
+      'plain-name_1',
+    ];
+    for (const text of tricky) {
+      expect(canonicalize(text)).toBe(JSON.stringify(text));
+      expect(canonicalize({ [text]: text })).toBe(`{${JSON.stringify(text)}:${JSON.stringify(text)}}`);
+    }
+  });
+
   it('digests the same bytes it canonicalizes for large values', () => {
     const value = { list: Array.from({ length: 50_000 }, (_, i) => ({ i, s: `é${i}` })) };
     expect(jcsDigest(value)).toBe(createHash('sha256').update(canonicalize(value), 'utf8').digest('hex'));
