@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShot } from 'node:crypto';
 import { OacpError } from './errors.js';
 
 export type JcsErrorCode = 'JCS_UNSUPPORTED_VALUE' | 'JCS_TOO_LARGE';
@@ -35,9 +35,9 @@ export function canonicalize(value: unknown): string {
  * The form is hashed as it is produced, so no value is too large to digest.
  */
 export function jcsDigest(value: unknown): string {
-  const hash = createHash('sha256');
   const quick = shallowForm(value);
-  if (quick !== undefined) return hash.update(quick, 'utf8').digest('hex');
+  if (quick !== undefined) return oneShot('sha256', quick, 'hex');
+  const hash = createHash('sha256');
   let buffered: string[] = [];
   let size = 0;
   walk(value, (part) => {
