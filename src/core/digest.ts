@@ -1,10 +1,12 @@
-import { createHash, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
+
+// The one-shot `crypto.hash` (no Hash object): about half the CPU of createHash for the
+// receipt-sized inputs every call digests (statements, envelopes, arguments).
 
 export function sha256(data: Uint8Array | string): Buffer {
-  return createHash('sha256').update(data).digest();
+  return hash('sha256', data, 'buffer');
 }
 
-/** One-shot (crypto.hash): cheaper than a Hash object for the short inputs hashed per call. Strings as UTF-8. */
 export function sha256Hex(data: Uint8Array | string): string {
   return hash('sha256', data, 'hex');
 }

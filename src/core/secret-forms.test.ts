@@ -42,6 +42,17 @@ describe('FormMasker', () => {
     }
   });
 
+  it('tells apart forms whose prefixes share a lookup key (a text holding one is masked of it alone)', () => {
+    // "Aa" and "BB" weigh the same in the prefix key (31 * 65 + 97 = 31 * 66 + 66): these two
+    // prefixes share a key, and only startsWith may decide which form a text holds.
+    const one = 'AaAaAaAa-first-secret';
+    const two = 'BBBBBBBB-other-secret';
+    const masker = new FormMasker([one, two]);
+    expect(masker.mask(`x ${two} y`)).toBe(`x ${REDACTED} y`);
+    expect(masker.mask('x BBBBBBBB-first-secret y')).toBe('x BBBBBBBB-first-secret y');
+    expect(masker.mask(`${one}${two}`)).toBe(`${REDACTED}${REDACTED}`);
+  });
+
   it('leaves a text with no form as it is', () => {
     const masker = new FormMasker(secretForms('a-secret-value'));
     expect(masker.mask('nothing to see here')).toBe('nothing to see here');

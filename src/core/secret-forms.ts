@@ -44,6 +44,18 @@ function embeddedBase64(bytes: Buffer): string[] {
 const PREFIX = 8;
 
 /**
+ * A number for the PREFIX characters of `text` from `at`: equal prefixes give equal numbers, so
+ * a form is always found under its own; different prefixes may share one, and the candidates are
+ * then told apart by startsWith. Computed without making the prefix a string: the scan made one
+ * string per character of every text it masked (two reasons of every receipt).
+ */
+function prefixKey(text: string, at: number): number {
+  let key = 0;
+  for (let i = at; i < at + PREFIX; i += 1) key = (Math.imul(key, 31) + text.charCodeAt(i)) | 0;
+  return key;
+}
+
+/**
  * Masks a fixed list of forms, longest first (so one form that contains
  * another is not left half-visible), each everywhere it occurs. Built once per
  * change of the list: a text is first scanned for the forms it holds (a map
@@ -57,7 +69,7 @@ const PREFIX = 8;
 export class FormMasker {
   /** Distinct forms, longest first (stable: equal lengths keep their order). */
   readonly #forms: string[];
-  readonly #byPrefix = new Map<string, number[]>();
+  readonly #byPrefix = new Map<number, number[]>();
   readonly #alwaysTried: number[] = [];
 
   constructor(forms: Iterable<string>) {
@@ -67,7 +79,7 @@ export class FormMasker {
         this.#alwaysTried.push(rank);
         return;
       }
-      const prefix = form.slice(0, PREFIX);
+      const prefix = prefixKey(form, 0);
       const ranks = this.#byPrefix.get(prefix);
       if (ranks === undefined) this.#byPrefix.set(prefix, [rank]);
       else ranks.push(rank);
@@ -75,13 +87,18 @@ export class FormMasker {
   }
 
   mask(text: string): string {
-    const found = new Set<number>(this.#alwaysTried);
+    let found: Set<number> | undefined =
+      this.#alwaysTried.length === 0 ? undefined : new Set<number>(this.#alwaysTried);
     for (let at = 0; at + PREFIX <= text.length; at += 1) {
-      const ranks = this.#byPrefix.get(text.slice(at, at + PREFIX));
+      const ranks = this.#byPrefix.get(prefixKey(text, at));
       if (ranks === undefined) continue;
-      for (const rank of ranks) if (text.startsWith(this.#forms[rank] as string, at)) found.add(rank);
+      for (const rank of ranks) {
+        if (!text.startsWith(this.#forms[rank] as string, at)) continue;
+        found ??= new Set<number>();
+        found.add(rank);
+      }
     }
-    if (found.size === 0) return text;
+    if (found === undefined || found.size === 0) return text;
     let out = text;
     for (const rank of [...found].sort((a, b) => a - b))
       out = out.split(this.#forms[rank] as string).join(REDACTED);

@@ -32,7 +32,22 @@ describe('base58btc', () => {
     );
   });
 
-  it.each(['0', 'O', 'I', 'l', '+', 'abc/'])('refuses %s, which is outside the alphabet', (text) => {
-    expect(() => base58btcDecode(text)).toThrow(expect.objectContaining({ code: 'IDENTITY_BASE58_INVALID' }));
+  it('decodes the largest number each length can write (all z) whole, up to 160 digits', () => {
+    for (let digits = 1; digits <= 160; digits++) {
+      const text = 'z'.repeat(digits);
+      const expected = 58n ** BigInt(digits) - 1n;
+      const decoded = base58btcDecode(text);
+      expect(BigInt(`0x${Buffer.from(decoded).toString('hex')}`)).toBe(expected);
+      expect(base58btcEncode(decoded)).toBe(text);
+    }
   });
+
+  it.each(['0', 'O', 'I', 'l', '+', 'abc/', 'é', '\u{1F600}'])(
+    'refuses %s, which is outside the alphabet',
+    (text) => {
+      expect(() => base58btcDecode(text)).toThrow(
+        expect.objectContaining({ code: 'IDENTITY_BASE58_INVALID' }),
+      );
+    },
+  );
 });

@@ -3,7 +3,12 @@ import type { IdentityErrorCode } from './errors.js';
 
 /** The Bitcoin base58 alphabet that multibase calls `base58btc` (prefix `z`). */
 const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
-const INDEX = new Map([...ALPHABET].map((char, i) => [char, i]));
+/** Each ASCII character's value in the alphabet by its code, -1 for one outside it. */
+const VALUES = Int8Array.from({ length: 128 }, (_, code) => ALPHABET.indexOf(String.fromCharCode(code)));
+/** log(58) / log(256), rounded up: the bytes one base58 digit can add at most. */
+const BYTES_PER_DIGIT = 0.733;
+/** '1', the digit 0: leading ones are leading zero bytes. */
+const ONE = 0x31;
 
 /**
  * Big-number base conversion, written out because did:key needs only this one
@@ -31,31 +36,37 @@ export function base58btcEncode(bytes: Uint8Array): string {
   return out;
 }
 
+/**
+ * Decodes into one typed array sized for the text (little-endian while it is built), by character
+ * codes: an agent's did:key is decoded twice for every tool-call receipt, and a growing number
+ * array with a map lookup per character was most of what checking it allocated.
+ */
 export function base58btcDecode(text: string): Uint8Array {
   let zeros = 0;
-  while (zeros < text.length && text[zeros] === '1') zeros++;
-  const bytes: number[] = [];
+  while (zeros < text.length && text.charCodeAt(zeros) === ONE) zeros++;
+  const bytes = new Uint8Array(Math.ceil((text.length - zeros) * BYTES_PER_DIGIT) + 1);
+  let length = 0;
   for (let i = zeros; i < text.length; i++) {
-    const char = text[i] ?? '';
-    const value = INDEX.get(char);
-    if (value === undefined) {
+    const code = text.charCodeAt(i);
+    const value = code < VALUES.length ? (VALUES[code] ?? -1) : -1;
+    if (value < 0) {
       throw new OacpError<IdentityErrorCode>(
         'IDENTITY_BASE58_INVALID',
-        `cannot decode base58btc: character ${JSON.stringify(char)} at position ${i} is not in the alphabet`,
+        `cannot decode base58btc: character ${JSON.stringify(text[i] ?? '')} at position ${i} is not in the alphabet`,
       );
     }
     let carry = value;
-    for (let j = 0; j < bytes.length; j++) {
+    for (let j = 0; j < length; j++) {
       carry += (bytes[j] ?? 0) * 58;
       bytes[j] = carry & 0xff;
       carry >>= 8;
     }
     while (carry > 0) {
-      bytes.push(carry & 0xff);
+      bytes[length++] = carry & 0xff;
       carry >>= 8;
     }
   }
-  const out = new Uint8Array(zeros + bytes.length);
-  for (let i = 0; i < bytes.length; i++) out[zeros + i] = bytes[bytes.length - 1 - i] ?? 0;
+  const out = new Uint8Array(zeros + length);
+  for (let i = 0; i < length; i++) out[zeros + i] = bytes[length - 1 - i] ?? 0;
   return out;
 }

@@ -32,7 +32,8 @@ export function sendWhole(
     'content-length': Buffer.byteLength(body),
   });
   outgoing.end(body);
-  return new Response(null, { status, headers: { [ALREADY_SENT]: 'true' } });
+  // The id too, so the telemetry middleware finds it and does not copy this marker to add it.
+  return new Response(null, { status, headers: { [ALREADY_SENT]: 'true', 'x-request-id': c.var.requestId } });
 }
 
 /**

@@ -28,4 +28,39 @@ describe('x-request-id on every answer', () => {
     for (const id of ids) expect(id).toMatch(uuid);
     expect(new Set(ids).size).toBe(ids.length);
   });
+
+  it('a tool call is answered whole, over the socket and through app.fetch alike (written straight to the socket)', async () => {
+    const init = {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ agent: agent.id, arguments: { text: 'hi' } }),
+    };
+    const shape = {
+      result: { echoed: 'hi' },
+      isError: false,
+      receipt: {
+        index: expect.any(Number),
+        envelopeDigest: expect.stringMatching(/^[0-9a-f]{64}$/),
+        log: expect.any(String),
+      },
+    };
+    const socket = await raw(gw.url, '/v1/tools/echo/call', init);
+    expect(socket.status).toBe(200);
+    expect(socket.json).toEqual(shape);
+    expect(socket.headers.get('content-type')).toBe('application/json');
+    expect(socket.headers.get('content-length')).toBe(String(Buffer.byteLength(socket.text)));
+    // Once: a second copy would read "id, id".
+    expect(socket.headers.get('x-request-id')).toMatch(uuid);
+    expect(socket.headers.get('x-hono-already-sent')).toBeNull();
+    const direct = await gw.gateway.app.fetch(
+      new Request(new URL('/v1/tools/echo/call', gw.url), {
+        ...init,
+        headers: { ...init.headers, host: gw.url.host },
+      }),
+    );
+    expect(direct.status).toBe(200);
+    expect(await direct.json()).toEqual(shape);
+    expect(direct.headers.get('content-type')).toBe('application/json');
+    expect(direct.headers.get('x-request-id')).toMatch(uuid);
+  });
 });
