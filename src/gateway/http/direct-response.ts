@@ -28,7 +28,7 @@ export function sendWhole(
   if (outgoing === undefined || outgoing.headersSent) return new Response(body, { status, headers });
   outgoing.writeHead(status, {
     ...headers,
-    'x-request-id': c.var.requestId,
+    'x-request-id': c.get('requestId'),
     'content-length': Buffer.byteLength(body),
   });
   outgoing.end(body);
@@ -52,7 +52,7 @@ export function sendChunks(
   const iterator = chunks[Symbol.asyncIterator]();
   const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
   if (outgoing === undefined || outgoing.headersSent) return webStream(status, headers, iterator);
-  outgoing.writeHead(status, { ...headers, 'x-request-id': c.var.requestId });
+  outgoing.writeHead(status, { ...headers, 'x-request-id': c.get('requestId') });
   outgoing.flushHeaders();
   void pump(outgoing, iterator);
   return new Response(null, { status, headers: { [ALREADY_SENT]: 'true' } });

@@ -43,15 +43,16 @@ export function modelRoutes(services: GatewayServices): Route[] {
   };
   const serve = (path: string, dialect: Dialect) =>
     route('POST', path, access, async (c) => {
-      const caller = await modelCaller(c.var.principal, services.agents);
-      const bytes = await c.var.readBody();
+      // c.get, not c.var: hono builds a fresh object of every variable on each read of c.var.
+      const caller = await modelCaller(c.get('principal'), services.agents);
+      const bytes = await c.get('readBody')();
       const body = readJson(bytes);
       if (body === undefined)
         return send(c, await models.gateway.unreadable(dialect, caller, sha256Hex(bytes)));
       return send(
         c,
         await models.gateway.call(dialect, caller, body.value, {
-          parent: c.var.span,
+          parent: c.get('span'),
           signal: c.req.raw.signal,
         }),
       );

@@ -1,32 +1,31 @@
-import { z } from 'zod';
 import { jsonDepth, parseFiniteJson } from '../../core/bounded-json.js';
 import { MAX_ANSWER_DEPTH, type ModelEndpoint } from './dialect.js';
 import { providerErrorMessage } from './translate-answer.js';
 
-const present = z.unknown().refine((value) => value !== null && value !== undefined);
+/** A JSON object (what a schema's `object` accepts: not null, not an array). */
+function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 
 /**
  * A provider's error, in either format, whatever else the body holds: a non-null `error` member
  * (OpenAI and the proxies that copy it), or Anthropic's `type: "error"`. A body that carries an
  * error beside `choices` or `content` is still an error: which half to believe is not the
  * gateway's guess to make, and the half it would pass on may quote the key the provider was sent.
+ * Plain reads, not a schema: this runs on every answer and every streamed event, and a schema
+ * copied the whole body (and built its issues) only to be asked whether it matched.
  */
-const ProviderErrorSchema = z.union([
-  z.looseObject({ error: present }),
-  z.looseObject({ type: z.literal('error') }),
-]);
+export function isErrorBody(body: unknown): boolean {
+  if (!isObject(body)) return false;
+  return (body.error !== null && body.error !== undefined) || body.type === 'error';
+}
 
 /** What a whole answer of each endpoint carries; anything else from a 2xx is not an answer. */
-const ANSWER_SCHEMAS: Readonly<Record<ModelEndpoint, z.ZodType>> = {
-  'chat.completions': z.looseObject({ choices: z.array(z.unknown()) }),
-  embeddings: z.looseObject({ data: z.array(z.unknown()) }),
-  messages: z.looseObject({ type: z.literal('message'), content: z.array(z.unknown()) }),
+const IS_ANSWER: Readonly<Record<ModelEndpoint, (body: Readonly<Record<string, unknown>>) => boolean>> = {
+  'chat.completions': (body) => Array.isArray(body.choices),
+  embeddings: (body) => Array.isArray(body.data),
+  messages: (body) => body.type === 'message' && Array.isArray(body.content),
 };
-
-/** Whether a parsed body (a whole answer or one stream event's data) is a provider's error. */
-export function isErrorBody(body: unknown): boolean {
-  return ProviderErrorSchema.safeParse(body).success;
-}
 
 export type AnswerShape =
   /** `text` and `value`: the body as read and parsed, so the caller need not read it again. */
@@ -39,7 +38,7 @@ export type AnswerShape =
    */
   | { readonly kind: 'error'; readonly reason: string; readonly message?: string; readonly body: unknown };
 
-/** A 2xx body of `endpoint`, judged by the schemas above: an answer, a provider's error, or unreadable. */
+/** A 2xx body of `endpoint`, judged by the shapes above: an answer, a provider's error, or unreadable. */
 export function answerShape(endpoint: ModelEndpoint, bytes: Buffer): AnswerShape {
   const text = bytes.toString('utf8');
   if (jsonDepth(text) > MAX_ANSWER_DEPTH) return { kind: 'unreadable' };
@@ -58,7 +57,7 @@ export function answerShape(endpoint: ModelEndpoint, bytes: Buffer): AnswerShape
       body: parsed.value,
     };
   }
-  if (!ANSWER_SCHEMAS[endpoint].safeParse(parsed.value).success) {
+  if (!isObject(parsed.value) || !IS_ANSWER[endpoint](parsed.value)) {
     return { kind: 'error', reason: `a body that is not a ${endpoint} answer`, body: parsed.value };
   }
   return { kind: 'answer', text, value: parsed.value };

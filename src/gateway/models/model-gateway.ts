@@ -23,6 +23,7 @@ import { answerShape } from './answer-shape.js';
 import { messages } from './anthropic-wire.js';
 import type { SendRequest } from './batch-collector.js';
 import type { BudgetVerdict, ModelBudget, Reservation } from './budget.js';
+import { BudgetGauge } from './budget-gauge.js';
 import { aliasFor, type ModelsSection, type ProviderConfig, priceFor } from './config.js';
 import {
   type Dialect,
@@ -180,16 +181,14 @@ const GENERATING: Record<ProviderKind, Dialect> = { openai: chatCompletions, ant
  */
 export class ModelGateway {
   readonly #now: () => Date;
-  /**
-   * Agents whose budget gauge is being read, and whether a settlement came meanwhile: calls
-   * settling during a reading need one more reading after it, not one each.
-   */
-  readonly #gaugeReads = new Map<string, boolean>();
+  /** The budget gauge, read again after settlements (at most one reading per agent an interval). */
+  readonly #gauge: BudgetGauge;
   /** Token counts of each agent's strings, so a chat's history is not tokenized every turn. */
   readonly #tokenCounts = new AgentTokenCounts();
 
   constructor(private readonly parts: ModelGatewayParts) {
     this.#now = parts.now ?? (() => new Date());
+    this.#gauge = new BudgetGauge(parts.budget, parts.metrics.llmBudgetRemaining);
   }
 
   get budget(): ModelBudget {
@@ -873,7 +872,7 @@ export class ModelGateway {
     }
     this.parts.budget
       .settleLater(reservation, usage.inputTokens + usage.outputTokens, cost)
-      .then(() => this.#budgetGauge(caller))
+      .then(() => this.#gauge.settled(caller))
       .catch(() => undefined);
   }
 
@@ -881,26 +880,6 @@ export class ModelGateway {
   async #charge(options: CallOptions, reservation: Reservation, tokens: number, costMicros: number) {
     if (options.settle !== undefined) return options.settle(reservation, tokens, costMicros);
     await this.parts.budget.settle(reservation, tokens, costMicros).catch(() => undefined);
-  }
-
-  async #budgetGauge(caller: ModelCaller): Promise<void> {
-    if (this.#gaugeReads.has(caller.did)) {
-      this.#gaugeReads.set(caller.did, true);
-      return;
-    }
-    try {
-      do {
-        this.#gaugeReads.set(caller.did, false);
-        // This call's own settlement is written; others' in flight need not be waited for by a gauge.
-        const remaining = await this.parts.budget
-          .remainingTokens(caller.lineage, { settled: false })
-          .catch(() => undefined);
-        if (remaining !== undefined && Number.isFinite(remaining))
-          this.parts.metrics.llmBudgetRemaining.set({ agent: caller.name }, remaining);
-      } while (this.#gaugeReads.get(caller.did) === true);
-    } finally {
-      this.#gaugeReads.delete(caller.did);
-    }
   }
 
   #breakerGauges(): void {
