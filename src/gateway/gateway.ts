@@ -57,6 +57,7 @@ import { ModelGateway } from './models/model-gateway.js';
 import { ProviderKeys } from './models/provider-keys.js';
 import { Providers } from './models/providers.js';
 import { sandboxChat } from './models/sandbox-chat.js';
+import { loadTokenizer } from './models/tokens.js';
 import { GatewayMetrics } from './observability/gateway-metrics.js';
 import { type Logger, stderrLogger } from './observability/logger.js';
 import { Tracing, type TracingOptions } from './observability/tracing.js';
@@ -273,6 +274,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       credentials,
     });
     const modelProviders = new Providers(config.models);
+    // The tokenizer is loaded here, once, when there is a model to call, not on the first call.
+    if (config.models.providers.length > 0) loadTokenizer();
     closers.push(() => modelProviders.close());
     const budgets = config.models.budgets;
     // Provider keys are read from the vault once a minute at most, and again at once after a change.

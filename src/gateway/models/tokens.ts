@@ -1,4 +1,19 @@
-import { countTokens } from 'gpt-tokenizer';
+import { createRequire } from 'node:module';
+
+type Tokenizer = typeof import('gpt-tokenizer');
+
+/**
+ * The o200k_base tokenizer, loaded on first need: importing it costs about
+ * half a second and 20-35 MB of heap (its rank tables), which every gateway
+ * paid, and every major GC marked, with no model configured. Node's module
+ * cache holds it after the first call (no state of ours); a gateway with
+ * providers loads it at start (`loadTokenizer`), so no call waits for it.
+ */
+export function loadTokenizer(): Tokenizer {
+  return createRequire(import.meta.url)('gpt-tokenizer') as Tokenizer;
+}
+
+const countTokens = (text: string): number => loadTokenizer().countTokens(text);
 
 /** Tokens a chat format adds per message (role markers and separators), from OpenAI's counting guide. */
 const PER_MESSAGE = 4;
@@ -16,7 +31,7 @@ const PER_REPLY = 3;
 export function estimateInputTokens(body: unknown, counts?: TokenCounts): number {
   if (typeof body !== 'object' || body === null) return 0;
   const record = body as Record<string, unknown>;
-  const count = counts === undefined ? countTokens : (text: string) => counts.count(text);
+  const count = counts === undefined ? loadTokenizer().countTokens : (text: string) => counts.count(text);
   let total = 0;
   if (Array.isArray(record.messages)) total += record.messages.length * PER_MESSAGE + PER_REPLY;
   // Every member but the model's name: a provider reads (and bills) more than messages, system
