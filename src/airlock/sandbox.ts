@@ -74,7 +74,7 @@ export interface ProcessSpec {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /**
    * The network_requests_per_min budget this sandbox's egress proxy takes from, shared by every
-   * start of one server (egress/request-budget.ts); absent: a full budget of the sandbox's own.
+   * start of one server (quota/request-budget.ts); absent: a full budget of the sandbox's own.
    */
   readonly egressLimiter?: RequestLimiter;
 }

@@ -1,6 +1,6 @@
 import { basename, join } from 'node:path';
-import { requestBudget } from '../airlock/egress/request-budget.js';
 import { readAccountHomes } from '../airlock/native/protected-paths.js';
+import { requestBudget } from '../airlock/quota/request-budget.js';
 import type { ProcessSandbox, TierName } from '../airlock/sandbox.js';
 import { OacpError } from '../core/errors.js';
 import type { SecretValues } from '../core/secret-values.js';

@@ -1,6 +1,6 @@
 import type { Quotas } from '../../capability/manifest.js';
-import { QuotaLedger } from '../quota/ledger.js';
-import type { RequestLimiter } from './gate.js';
+import type { RequestLimiter } from '../egress/gate.js';
+import { QuotaLedger } from './ledger.js';
 
 /**
  * `network_requests_per_min` (with `burst`) as an egress limiter: a token bucket in memory, full
