@@ -1,5 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Manifest } from '../capability/manifest.js';
+import type { RequestLimiter } from './egress/gate.js';
 
 /** Tier names as the architecture seed's sandbox types, plus gVisor between hardened and TEE. */
 export type TierName = 'light' | 'standard' | 'hardened' | 'gvisor' | 'tee';
@@ -71,6 +72,11 @@ export interface ProcessSpec {
   readonly cwd?: string;
   /** Candidate environment; only names the manifest allows survive. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The network_requests_per_min budget this sandbox's egress proxy takes from, shared by every
+   * start of one server (quota/request-budget.ts); absent: a full budget of the sandbox's own.
+   */
+  readonly egressLimiter?: RequestLimiter;
 }
 
 export interface ProcessTier {

@@ -1,5 +1,6 @@
 import { basename, join } from 'node:path';
 import { readAccountHomes } from '../airlock/native/protected-paths.js';
+import { requestBudget } from '../airlock/quota/request-budget.js';
 import type { ProcessSandbox, TierName } from '../airlock/sandbox.js';
 import { OacpError } from '../core/errors.js';
 import type { SecretValues } from '../core/secret-values.js';
@@ -111,6 +112,9 @@ export async function upstreamFor(
   const implicit = implicitReadPaths(named, protectedPaths, accounts);
   const candidateEnv = context.env ?? process.env;
   const { secrets } = context;
+  // One network budget for every start of this server: a server that exits (the bridge starts it
+  // again) or each --http session's own server would otherwise get a full network_requests_per_min.
+  const egressLimiter = requestBudget(manifest.quotas);
   return processUpstream({
     identity: named,
     start: () =>
@@ -121,6 +125,7 @@ export async function upstreamFor(
         implicitReadPaths: implicit,
         protectedPaths,
         env: candidateEnv,
+        egressLimiter,
       }),
     stderr: (line) => {
       context.stderrTail?.push(line);

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildStatement } from '../../src/attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../../src/attest/tool-call.js';
+import { signCheckpoint } from '../../src/log/checkpoint.js';
+import { ed25519NoteSigner } from '../../src/log/note-keys.js';
 import { OacpNode } from '../../src/node/oacp-node.js';
 import { toolCallPredicate } from '../attest/fixtures.js';
 import { withLogState } from '../log-state.js';
@@ -326,6 +328,43 @@ describe('oacp log consistency on a forked log', () => {
     expect(swapped.code).toBe(1);
     expect(swapped.stderr).toContain('has size 7, more than');
     expect(swapped.stderr).not.toContain('SECURITY');
+  });
+});
+
+describe('oacp log consistency from a new log', () => {
+  it("takes a new log's first checkpoint (size 0) as extended by every later one, and a signed size 0 with another root as a fork", async () => {
+    const home = join(tempDir(), 'home');
+    expect((await oacp(['--home', home, 'init', '--origin', 'oacp.test/empty-start'])).code).toBe(0);
+    // The checkpoint an auditor saves before the first call: the empty tree, signed.
+    const empty = write(`${(await oacp(['--home', home, 'log', 'checkpoint'])).stdout}\n`);
+    expect(readFileSync(empty, 'utf8').split('\n')[1]).toBe('0');
+    const node = await OacpNode.open(home, withLogState({}));
+    try {
+      for (let i = 0; i < 3; i++)
+        await node.record(
+          buildStatement({
+            predicateType: TOOL_CALL_PREDICATE_TYPE,
+            predicate: toolCallPredicate(undefined),
+          }),
+        );
+      const later = write(`${(await oacp(['--home', home, 'log', 'checkpoint'])).stdout}\n`);
+      // It printed "SECURITY: LOG_FORK ... a fork of the log" (exit 3) for an honest log.
+      const consistent = await oacp(['--home', home, 'log', 'consistency', empty, later]);
+      expect(consistent.stderr).not.toContain('SECURITY');
+      expect(consistent.code).toBe(0);
+      expect(consistent.stdout).toContain('size 3 extends size 0 (0-hash proof)');
+
+      // The log key signing size 0 over a root that is not the empty tree's: no tree extends it.
+      const forged = signCheckpoint(
+        { origin: 'oacp.test/empty-start', size: 0, root: new Uint8Array(32).fill(7), extensions: [] },
+        ed25519NoteSigner('oacp.test/empty-start', node.keys.logSigner()),
+      );
+      const fork = await oacp(['--home', home, 'log', 'consistency', write(forged), later]);
+      expect(fork.code).toBe(3);
+      expect(fork.stderr).toMatch(/^oacp: SECURITY: LOG_FORK: .*size 0 does not hold the empty tree's root/m);
+    } finally {
+      await node.close();
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Quotas } from '../../capability/manifest.js';
 import { ANSWER_MAX, echoError, echoText } from '../../core/redact.js';
 import { SLOW_CLIENT_LIMITS } from '../../core/slow-clients.js';
-import { QuotaLedger } from '../quota/ledger.js';
+import { requestBudget } from '../quota/request-budget.js';
 import { EgressAudit, type EgressEvent } from './audit.js';
 import { checkEgress, type GateParts, type RequestLimiter } from './gate.js';
 import { type Resolver, systemResolver } from './resolver.js';
@@ -37,11 +37,6 @@ function refusalHead(status: number, said: string): string {
   );
 }
 
-function ledgerLimiter(quotas: Quotas): RequestLimiter {
-  const ledger = new QuotaLedger(quotas);
-  return { take: () => ledger.consume('network_requests_per_min') };
-}
-
 /**
  * One sandbox's way out: an HTTP forward proxy (CONNECT tunnels and plain
  * absolute-form HTTP) listening on a Unix socket. Each request is checked by
@@ -60,7 +55,7 @@ export class EgressProxy {
     this.gate = {
       rules: options.rules,
       resolver: options.resolver ?? systemResolver,
-      limiter: options.limiter ?? ledgerLimiter(options.quotas),
+      limiter: options.limiter ?? requestBudget(options.quotas),
       audit: this.audit,
     };
     // A workload dribbling its request headers holds a socket 10 s, not Node's 60 s swept every 30 s.

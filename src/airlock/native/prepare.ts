@@ -265,6 +265,7 @@ export async function startEgressProxy(
   const proxy = new EgressProxy({
     rules: proxyRules(NetworkPolicy.from(spec.manifest.capabilities.network)),
     quotas: spec.manifest.quotas,
+    ...(spec.egressLimiter === undefined ? {} : { limiter: spec.egressLimiter }),
     ...(hooks.resolver === undefined ? {} : { resolver: hooks.resolver }),
     onEvent: (event) => hooks.onEgressEvent?.(sandboxId, event),
   });

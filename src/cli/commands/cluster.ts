@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readClusterStatus } from '../../cluster/status.js';
 import { type ClusterTls, loadClusterTls } from '../../cluster/tls.js';
 import { readMemberLogs } from '../../cluster/witness-status.js';
-import { OacpError } from '../../core/errors.js';
+import { describeError, OacpError } from '../../core/errors.js';
 import { inputFileFailure, readInputBytes } from '../../core/input-file.js';
 import { escapeControl } from '../../core/terminal-text.js';
 import { CliExit } from '../io.js';
@@ -55,6 +55,9 @@ export const registerCluster: CommandRegistrar = (program, context) => {
       const tlsGiven = [options.tlsCa, options.tlsCert, options.tlsKey].filter((v) => v !== undefined).length;
       if (tlsGiven !== 0 && tlsGiven !== 3)
         throw new CliExit('--tls-ca, --tls-cert and --tls-key go together: give all three or none', 2);
+      // Commander takes the empty default as the required option given.
+      if (options.etcd.length === 0)
+        throw new CliExit('--etcd: give the URL of an etcd member, e.g. --etcd http://127.0.0.1:2379', 2);
       for (const url of options.etcd) {
         if (!/^https?:\/\/[^\s/]+/.test(url))
           throw new CliExit(`--etcd: "${url}" is not an http(s):// URL`, 2);
@@ -63,7 +66,7 @@ export const registerCluster: CommandRegistrar = (program, context) => {
       try {
         status = await readClusterStatus(options.etcd, options.prefix);
       } catch (error) {
-        throw new CliExit(error instanceof OacpError ? error.message : String(error));
+        throw new CliExit(error instanceof OacpError ? error.message : describeError(error));
       }
       const { out } = context.output;
       out(`leader: ${status.leader ?? '(none)'}`);

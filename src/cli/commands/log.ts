@@ -4,8 +4,10 @@ import type { Command } from 'commander';
 import { describeError } from '../../core/errors.js';
 import { decodeBase64, encodeBase64 } from '../../log/base64.js';
 import { openCheckpoint } from '../../log/checkpoint.js';
+import { emptyRoot, sameBytes } from '../../log/hash.js';
 import { formatVerifierKey, SIG_TYPE_ED25519 } from '../../log/note-keys.js';
 import { verifyConsistency } from '../../log/proof-verify.js';
+import { accept, reject, type Verdict } from '../../log/verdict.js';
 import { Witness } from '../../log/witness.js';
 import { describeRecovery, hasOrphanedIntents } from '../../node/intent-journal.js';
 import { readNodeConfig } from '../../node/node-config.js';
@@ -88,7 +90,9 @@ export const registerLog: CommandRegistrar = (program, context) => {
         const same = a.size === b.size && Buffer.from(a.root).equals(Buffer.from(b.root));
         const verdict = same
           ? { ok: true as const }
-          : verifyConsistency(a.size, b.size, proof, a.root, b.root);
+          : a.size === 0
+            ? extendsEmptyTree(a.root, proof)
+            : verifyConsistency(a.size, b.size, proof, a.root, b.root);
         if (options.out !== undefined)
           writeFileSync(options.out, proof.map((h) => `${encodeBase64(h)}\n`).join(''));
         // Both are signed by the log key: two trees that one does not extend is the log forking
@@ -211,4 +215,17 @@ function parseProofLines(text: string): Uint8Array[] {
         throw new CliExit(`proof line ${i + 1} is not a base64 SHA-256 hash`);
       return hash;
     });
+}
+
+/**
+ * Every tree extends the empty one (RFC 9162: its proof is empty), so a signed checkpoint of
+ * size 0, the first a new log publishes, is consistent with any later one as long as its root
+ * is the empty tree's. `verifyConsistency` refuses size 0 on purpose (a proof from nothing
+ * proves nothing); here the old tree is known and signed, so its root is what is checked.
+ */
+function extendsEmptyTree(root: Uint8Array, proof: readonly Uint8Array[]): Verdict {
+  if (!sameBytes(root, emptyRoot()))
+    return reject('LOG_CONSISTENCY_FAILED', "the checkpoint of size 0 does not hold the empty tree's root");
+  if (proof.length > 0) return reject('LOG_CONSISTENCY_FAILED', 'a proof from the empty tree has no hashes');
+  return accept();
 }

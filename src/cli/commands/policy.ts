@@ -79,6 +79,10 @@ export const registerPolicy: CommandRegistrar = (program, context) => {
         context: string[];
         json?: boolean;
       }) => {
+        // Commander takes the empty default as the required option given: without a file every
+        // request is a deny that reads as the policy's own answer.
+        if (options.policy.length === 0)
+          throw new CliExit('--policy: give the Cedar policy file to test (repeatable)', 2);
         const request =
           options.request !== undefined
             ? parseRequestFile(readInputFile(options.request, 'request'), options.request)
