@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -145,6 +146,9 @@ const peerCase: BenchCase = {
     const home = mkdtempSync(join(tmpdir(), 'oacp-bench-peer-'));
     await KeyStore.init(home, { env: {} });
     writeNodeConfig(home, { version: 1, origin: 'bench.oacp.invalid/peer' });
+    // The bridge's client token, as an operator gives it (--http-token-file); every timed call carries it.
+    const token = randomBytes(32).toString('base64url');
+    writeFileSync(join(home, 'client.token'), `${token}\n`, { mode: 0o600 });
     const controller = new AbortController();
     let url: URL | undefined;
     const ourPort = await freePort();
@@ -155,6 +159,7 @@ const peerCase: BenchCase = {
           tier: 'light',
           name: 'bench',
           http: `127.0.0.1:${ourPort}`,
+          httpTokenFile: join(home, 'client.token'),
         },
         {
           home,
@@ -172,7 +177,7 @@ const peerCase: BenchCase = {
     let ours: Timed | undefined;
     try {
       if (url === undefined) throw new Error('the OACP bridge did not start listening');
-      ours = await httpLatencies(url, server, CALLS);
+      ours = await httpLatencies(url, server, CALLS, undefined, { authorization: `Bearer ${token}` });
     } finally {
       controller.abort();
       rmSync(home, { recursive: true, force: true });
@@ -291,12 +296,13 @@ async function httpLatencies(
   server: ReturnType<typeof everythingEcho>,
   count: number,
   child?: ChildProcess,
+  headers: Record<string, string> = {},
 ): Promise<Timed> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     const client = new Client({ name: 'oacp-bench', version: '1' });
     try {
-      await client.connect(new StreamableHTTPClientTransport(url));
+      await client.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers } }));
       try {
         const call = () => client.callTool({ name: server.tool, arguments: server.arguments });
         // Untimed calls first: both sides' code warmed up before the CPU is counted.

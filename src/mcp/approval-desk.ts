@@ -1,8 +1,9 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { echoError, echoText } from '../core/redact.js';
 import type { ApprovalDesk, ApprovalRequest } from './approval.js';
+import { bearerCheck, newBearerToken } from './bearer-token.js';
 
 const DecisionBody = z.strictObject({ approve: z.boolean(), by: z.string().min(1).max(200) });
 
@@ -15,11 +16,7 @@ interface Waiting {
 
 /** A fresh operator token for one desk: 32 random bytes, base64url. */
 export function newDeskToken(): string {
-  return randomBytes(32).toString('base64url');
-}
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
+  return newBearerToken();
 }
 
 /**
@@ -34,7 +31,7 @@ function digest(text: string): Buffer {
 export class HttpApprovalDesk implements ApprovalDesk {
   readonly method = 'http' as const;
   readonly #waiting = new Map<string, Waiting>();
-  readonly #token: Buffer;
+  readonly #operator: (header: string | string[] | undefined) => boolean;
 
   constructor(
     token: string,
@@ -42,14 +39,7 @@ export class HttpApprovalDesk implements ApprovalDesk {
     readonly base = '/oacp/approvals',
   ) {
     if (token.length < 32) throw new Error('an approval desk token must be at least 32 characters');
-    this.#token = digest(token);
-  }
-
-  /** Whether the request carries the operator's token. */
-  #operator(req: IncomingMessage): boolean {
-    const header = req.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/.exec(header) : null;
-    return match?.[1] !== undefined && timingSafeEqual(digest(match[1]), this.#token);
+    this.#operator = bearerCheck(token);
   }
 
   decide(request: ApprovalRequest, signal: AbortSignal): Promise<{ approved: boolean; by: string }> {
@@ -84,7 +74,7 @@ export class HttpApprovalDesk implements ApprovalDesk {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? '/', 'http://bridge.invalid');
     if (url.pathname !== this.base && !url.pathname.startsWith(`${this.base}/`)) return false;
-    if (!this.#operator(req)) {
+    if (!this.#operator(req.headers.authorization)) {
       res.setHeader('www-authenticate', 'Bearer realm="oacp-approvals"');
       reply(res, 401, {
         error: `approvals are decided by the operator only: send Authorization: Bearer <token>, the token ${this.where}; the MCP client that asked cannot approve its own call`,

@@ -15,7 +15,12 @@ export const CLIENT_REFUSAL_LOG_LIMITS: RefusalReceiptLimits = {
 export interface ClientRefusalLog {
   /** Whether `event` of `server`'s `session` gets its own line; when not, it is counted for the summary. */
   admit(server: string, event: BridgeEvent, session: string): boolean;
-  /** Logs the counts of every window now (on close, before the log goes). */
+  /**
+   * A request `--http` refused for want of the client token (a 401, nothing of it read):
+   * its line, per client address and overall within the same limits, and always counted.
+   */
+  unauthenticated(address: string, why: string): void;
+  /** Logs the counts of every window now, and how many requests were refused unauthenticated (on close). */
   flush(): Promise<void>;
 }
 
@@ -44,9 +49,33 @@ export function clientRefusalLog(
     },
     clock,
   );
+  const unauthenticated = new RefusalReceiptLimiter(
+    limits,
+    async (summary) => {
+      const top = summary.top.map(({ source, count }) => `${source}: ${count}`).join(', ');
+      log(
+        `oacp: ${summary.count} more requests without the client token (401) not logged from ${summary.from.toISOString()} to ${summary.to.toISOString()} (${summary.sources} address${summary.sources === 1 ? '' : 'es'}; most: ${top})`,
+      );
+    },
+    clock,
+  );
+  let refused = 0;
   return {
     admit: (server, event, session) => !causedByClient(event) || limiter.admit({ name: server }, session),
-    flush: () => limiter.flushAll(),
+    unauthenticated: (address, why) => {
+      refused++;
+      if (unauthenticated.admit({ name: 'http' }, address))
+        log(
+          `oacp: refused a request from ${address}: ${why} (401; the client token is needed, nothing read)`,
+        );
+    },
+    flush: async () => {
+      await Promise.all([limiter.flushAll(), unauthenticated.flushAll()]);
+      if (refused > 0)
+        log(
+          `oacp: ${refused} request${refused === 1 ? '' : 's'} refused for want of the client token while the bridge ran (401, nothing of them read, no receipt)`,
+        );
+    },
   };
 }
 

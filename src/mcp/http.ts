@@ -7,12 +7,13 @@ import { numberOutOfRange, parseFiniteJson, withoutByteOrderMark } from '../core
 import { OacpError } from '../core/errors.js';
 import { continueOnRead, unmetExpectation } from '../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../core/header-count.js';
-import { hostGuardFor } from '../core/loopback.js';
+import { hostGuardFor, isLoopbackAddress } from '../core/loopback.js';
 import { ANSWER_MAX, echoError, echoText } from '../core/redact.js';
 import { SLOW_CLIENT_LIMITS } from '../core/slow-clients.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
 import type { Bridge, ServedSession } from './bridge.js';
 import type { McpErrorCode } from './errors.js';
+import { clientGate, type HttpClientAuth, type Unauthenticated } from './http-client-auth.js';
 import {
   checkPostHeaders,
   isInitializeRequest,
@@ -39,6 +40,13 @@ export interface HttpServeOptions {
   readonly port: number;
   /** Path of the Streamable HTTP endpoint. */
   readonly path?: string;
+  /**
+   * Who may use it: the bearer token every request must carry, or `'none'` (a loopback
+   * address only). No default: each caller decides (http-client-auth.ts).
+   */
+  readonly clientAuth: HttpClientAuth;
+  /** Told of each request refused for want of the client token (a 401; nothing of it read). */
+  readonly onUnauthenticated?: (req: IncomingMessage, why: Unauthenticated) => void;
   readonly approvals?: HttpApprovalDesk;
   /** Serves `GET /oacp/receipts/<index>` (the envelope) and `…/<index>/proof` (a tlog-proof file). */
   readonly receipts?: ReceiptFetcher;
@@ -79,13 +87,22 @@ export interface HttpBridge {
  * transport (`GET /sse`, `POST /messages`). Each MCP session gets its own
  * upstream server. On a loopback address the Host header must name the
  * listener (core/loopback.ts, the gateway's check too), which stops
- * DNS-rebinding pages from reaching the bridge.
+ * DNS-rebinding pages from reaching the bridge. Then every request but the
+ * approval desk's (its own operator token) must carry the client token
+ * (`clientAuth`), checked on its headers before its body is read.
  */
 export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Promise<HttpBridge> {
   const path = options.path ?? '/mcp';
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
   const bodies = new BodyBytes(options.maxBodyBytesInFlight ?? 16 * maxBody);
   const hostGuard = hostGuardFor(options.host);
+  if (options.clientAuth === 'none' && !isLoopbackAddress(options.host)) {
+    throw new OacpError<McpErrorCode>(
+      'MCP_BAD_OPTIONS',
+      `--http-auth none: ${options.host} is not a loopback address; a bridge without client authentication listens on loopback only`,
+    );
+  }
+  const authenticated = clientGate(options.clientAuth, options.onUnauthenticated);
   const streamable = new Map<string, StreamableSession>();
   const sse = new Map<string, LegacySession>();
   const idle = new IdleSessions(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
@@ -99,6 +116,8 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
     const host = hostGuard(req.headers.host, req.headers.origin);
     if (host.effect === 'deny') return text(res, 403, host.reason);
     if (options.approvals !== undefined && (await options.approvals.handle(req, res))) return;
+    // Every other path is the clients': the token first, before any body is read or session made.
+    if (!authenticated(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://bridge.invalid');
     if (url.pathname === path) return streamableRequest(req, res);
     const receipt = /^\/oacp\/receipts\/(\d+)(\/proof)?$/.exec(url.pathname);

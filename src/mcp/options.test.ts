@@ -60,6 +60,18 @@ describe('parseMcpRunOptions', () => {
     ],
     [{ command: ['x'], http: 'localhost:99999' }, /^--http localhost:99999: port must be at most 65535/],
     [{ command: ['x'], attestLevel: 'standard' }, /^--agent: --attest-level standard needs --agent/],
+    [{ command: ['x'], httpAuth: 'none' }, /^--http-auth none: --http-auth needs --http HOST:PORT/],
+    [{ command: ['x'], httpTokenFile: '/t' }, /^--http-token-file \/t: --http-token-file needs --http/],
+    [{ command: ['x'], http: '127.0.0.1:1', httpAuth: 'open' }, /^--http-auth open: must be bearer/],
+    [
+      { command: ['x'], http: '0.0.0.0:1', httpAuth: 'none' },
+      /^--http-auth none: 0\.0\.0\.0 is not a loopback address/,
+    ],
+    [{ command: ['x'], http: '[::]:1', httpAuth: 'none' }, /^--http-auth none: :: is not a loopback address/],
+    [
+      { command: ['x'], http: '127.0.0.1:1', httpAuth: 'none', httpTokenFile: '/t' },
+      /^--http-token-file \/t: a token file with --http-auth none/,
+    ],
     [{ command: ['x'], surprise: true }, /^options: /],
   ])('refuses %j', (input, message) => {
     expect(() => parseMcpRunOptions(input)).toThrow(message);

@@ -5,6 +5,7 @@ import { parseHostPattern } from '../capability/host-pattern.js';
 import { UNENFORCED_NAMES } from '../capability/manifest.js';
 import { notUtf8PathProblem } from '../capability/path-glob.js';
 import { OacpError } from '../core/errors.js';
+import { isLoopbackAddress } from '../core/loopback.js';
 import type { McpErrorCode } from './errors.js';
 import { DEFAULT_MAX_SESSIONS } from './session-slots.js';
 
@@ -194,6 +195,13 @@ export const McpRunOptionsSchema = z
     agent: z.string().min(1).optional(),
     manifest: z.string().min(1).optional(),
     http: ListenAddress.optional(),
+    /**
+     * `--http-auth`: `bearer` (the default when absent) makes every MCP client send
+     * `Authorization: Bearer <token>`; `none` opens the bridge to every local user, on loopback only.
+     */
+    httpAuth: z.enum(['bearer', 'none'], { message: 'must be bearer (the default) or none' }).optional(),
+    /** `--http-token-file`: the client token, read once at start (0600: no access for group or other). */
+    httpTokenFile: z.string().min(1).optional(),
     learn: z.boolean().default(false),
     /** Where `--learn` writes the manifest it learned (default ./<name>.learned.oacp.yaml). */
     learnOut: z.string().min(1).optional(),
@@ -209,6 +217,27 @@ export const McpRunOptionsSchema = z
         code: 'custom',
         path: ['command'],
         message: 'give exactly one of: -- COMMAND [ARGS...], --upstream URL, --config FILE',
+      });
+    }
+    for (const [key, flag] of [
+      ['httpAuth', '--http-auth'],
+      ['httpTokenFile', '--http-token-file'],
+    ] as const) {
+      if (options[key] !== undefined && options.http === undefined)
+        ctx.addIssue({ code: 'custom', path: [key], message: `${flag} needs --http HOST:PORT` });
+    }
+    if (options.httpAuth === 'none' && options.httpTokenFile !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['httpTokenFile'],
+        message: 'a token file with --http-auth none: give one or the other',
+      });
+    }
+    if (options.httpAuth === 'none' && options.http !== undefined && !isLoopbackAddress(options.http.host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['httpAuth'],
+        message: `${options.http.host} is not a loopback address: a bridge without client authentication listens on loopback only (drop --http-auth none and give clients the token)`,
       });
     }
     if (options.attestLevel === 'standard' && options.agent === undefined) {

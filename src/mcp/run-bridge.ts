@@ -26,6 +26,7 @@ import { CallRateQuota } from './call-quota.js';
 import type { Catalog } from './catalog/catalog.js';
 import { catalogEntryFor } from './catalog/preload.js';
 import { type ClientRefusalLog, clientRefusalLog } from './client-refusal-log.js';
+import { type ClientToken, clientToken } from './client-token.js';
 import { writeDeskToken } from './desk-token.js';
 import { describeHints, type PermissionHint, permissionHints } from './diagnose/permission-hints.js';
 import { unixSocketHint } from './diagnose/unix-socket-hint.js';
@@ -66,6 +67,7 @@ export async function runBridge(
   let stopPool: (() => Promise<void>) | undefined;
   let quotas: HomeQuotas | undefined;
   let deskToken: { path: string; remove(): void } | undefined;
+  let clients: ClientToken | undefined;
   const refusalLog = clientRefusalLog(log);
   try {
     const limited = [options, ...(configured?.values() ?? [])].some((o) => o.quotaCalls !== undefined);
@@ -76,6 +78,9 @@ export async function runBridge(
     const token = newDeskToken();
     secrets.pin([token]);
     deskToken = options.http === undefined ? undefined : writeDeskToken(context.home, token);
+    // Who may be a client of --http: a token read or made now, before any server starts.
+    clients =
+      options.http === undefined ? undefined : clientToken(context.home, options, (t) => secrets.pin([t]));
     const desk = new HttpApprovalDesk(
       token,
       deskToken === undefined ? undefined : `in ${deskToken.path} (0600), written when this bridge started`,
@@ -170,15 +175,19 @@ export async function runBridge(
       await finish();
       return;
     }
+    if (clients === undefined) throw new Error('--http is set but no client authentication was chosen');
     const served = await http.serveHttp(bridge, {
       host: options.http.host,
       port: options.http.port,
+      clientAuth: clients.auth,
+      onUnauthenticated: (req, why) => refusalLog.unauthenticated(req.socket.remoteAddress ?? 'unknown', why),
       approvals: desk,
       receipts: node.log,
       idleTimeoutMs: options.idleTimeout,
       maxSessions: options.maxSessions,
     });
     log(`oacp: MCP bridge for ${title} at ${served.url.href} (legacy SSE: ${served.sseUrl.href})`);
+    log(clients.line);
     if (deskToken !== undefined) {
       log(
         `oacp: approvals at ${new URL('/oacp/approvals', served.url).href} need Authorization: Bearer $(cat ${deskToken.path})`,
@@ -186,7 +195,7 @@ export async function runBridge(
     }
     if (!isLoopbackAddress(options.http.host)) {
       log(
-        'oacp: warning: the bridge has no authentication; anyone who can reach this address can start sessions and call tools (approvals need the token)',
+        'oacp: warning: the bridge listens beyond loopback over plain HTTP: its client and approval tokens cross the network in clear; put it behind TLS or keep it on loopback',
       );
     }
     context.onListening?.(served);
@@ -197,6 +206,7 @@ export async function runBridge(
     // The counts of the window still open: the operator sees them before the bridge's last line.
     await refusalLog.flush();
     deskToken?.remove();
+    clients?.remove();
     await node.close();
     await stopPool?.();
     await quotas?.close();

@@ -52,7 +52,7 @@ describe('a client message starting with a UTF-8 byte-order mark', () => {
       upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_LOG: serverLog } }),
       receipts,
     });
-    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0 });
+    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, clientAuth: 'none' });
     try {
       const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
       const started = await fetch(http.url, { method: 'POST', headers, body: JSON.stringify(INITIALIZE) });

@@ -104,7 +104,7 @@ describe('notifications/cancelled over --http', () => {
   it('attack: an SDK client aborts 12 calls at different moments: one receipt per call', async () => {
     const receipts = await testReceipts();
     const bridge = createBridge({ upstream: lightUpstream('raw', [RAW_SERVER]), receipts });
-    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0 });
+    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, clientAuth: 'none' });
     const client = testClient();
     try {
       await client.connect(new StreamableHTTPClientTransport(http.url));

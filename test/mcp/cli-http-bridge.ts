@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { freshHome } from '../gateway/service/node-home.js';
@@ -14,6 +15,10 @@ export interface CliHttpBridge {
   /** Its Streamable HTTP endpoint (`…/mcp`). */
   readonly url: URL;
   readonly home: string;
+  /** The client token the bridge made (read from the file its startup line names); undefined with --http-auth none or --http-token-file. */
+  readonly token: string | undefined;
+  /** `{ authorization: 'Bearer <token>' }`, for fetch and the SDK's `requestInit.headers` (empty without a token). */
+  readonly headers: Readonly<Record<string, string>>;
   /** The environment the home needs (its master key), for other commands on it. */
   readonly env: Readonly<Record<string, string>>;
   /** All it wrote to stderr so far. */
@@ -26,7 +31,10 @@ export interface CliHttpBridge {
   close(): Promise<void>;
 }
 
-/** Starts the bridge with `args` before the `--` (e.g. `--require-approval read_graph`) and waits for its URL. */
+/**
+ * Starts the bridge with `args` before the `--` (e.g. `--require-approval read_graph`) and waits for its URL
+ * and, unless `args` choose the client authentication, for the file of the client token it made.
+ */
 export async function startCliHttpBridge(
   prefix: string,
   args: readonly string[] = [],
@@ -80,9 +88,16 @@ export async function startCliHttpBridge(
   };
   try {
     const [, at] = await waitFor(/ at (http:\/\/\S+\/mcp)/);
+    const own = args.includes('--http-auth') || args.includes('--http-token-file');
+    const file = own
+      ? undefined
+      : (await waitFor(/MCP clients need Authorization: Bearer \$\(cat (\S+)\)/))[1];
+    const token = file === undefined ? undefined : readFileSync(file, 'utf8').trim();
     return {
       url: new URL(at ?? ''),
       home: home.home,
+      token,
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
       env: home.env,
       stderr: () => stderr,
       waitFor,

@@ -48,7 +48,12 @@ describe('a client that goes away mid-call', () => {
       upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_STARTS: starts, RAW_LOG: serverLog } }),
       receipts,
     });
-    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, idleTimeoutMs: 500 });
+    const http = await serveHttp(bridge, {
+      host: '127.0.0.1',
+      port: 0,
+      clientAuth: 'none',
+      idleTimeoutMs: 500,
+    });
     const client = testClient();
     const transport = new StreamableHTTPClientTransport(http.url);
     try {

@@ -35,6 +35,26 @@ describe('clientRefusalLog', () => {
     expect(lines[0]).toContain('(10 sessions; most: ');
   });
 
+  it('attack: 1,000 requests without the client token: a line each within the limits, the rest summed, every one counted at close', async () => {
+    const lines: string[] = [];
+    const log = clientRefusalLog((line) => lines.push(line), LIMITS, manualClock().now);
+    for (let i = 0; i < 1_000; i++)
+      log.unauthenticated(i % 2 === 0 ? '127.0.0.1' : '::1', 'no Authorization header');
+    const each = lines.filter((line) => line.includes('(401; the client token is needed'));
+    expect(each).toHaveLength(5);
+    expect(each[0]).toBe(
+      'oacp: refused a request from 127.0.0.1: no Authorization header (401; the client token is needed, nothing read)',
+    );
+    await log.flush();
+    expect(lines).toHaveLength(7);
+    expect(lines[5]).toMatch(
+      /^oacp: 995 more requests without the client token \(401\) not logged .*\(2 addresses; most: /,
+    );
+    expect(lines[6]).toBe(
+      'oacp: 1000 requests refused for want of the client token while the bridge ran (401, nothing of them read, no receipt)',
+    );
+  });
+
   it("always logs the server's own events and a receipt not written, whatever a client sent", () => {
     const lines: string[] = [];
     const log = clientRefusalLog((line) => lines.push(line), LIMITS, manualClock().now);

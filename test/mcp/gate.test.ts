@@ -224,7 +224,7 @@ describe('approval', () => {
       receipts,
       approval: { tools: ['echo'], approver: new ApprovalService({ desk }) },
     });
-    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, approvals: desk });
+    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, clientAuth: 'none', approvals: desk });
     const client = testClient();
     try {
       await client.connect(new StreamableHTTPClientTransport(http.url));

@@ -32,6 +32,10 @@ export const SERVERS = {
   memory: join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js'),
 } as const;
 
+/** The client token of the in-process HTTP bridges tests start (`clientAuth`), and the header that carries it. */
+export const TEST_CLIENT_TOKEN = 'test-client-token-0123456789abcdefghijklmnop';
+export const CLIENT_AUTHORIZATION = { authorization: `Bearer ${TEST_CLIENT_TOKEN}` } as const;
+
 export function manifest(env: string[] = []): Manifest {
   return ManifestSchema.parse({
     apiVersion: 'oacp.dev/v1',
@@ -96,8 +100,14 @@ export async function inProcess(
     await serveStdio(bridge, toBridge, fromBridge);
     await client.connect(new PipeClientTransport(fromBridge, toBridge));
   } else {
-    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0 });
-    await client.connect(new StreamableHTTPClientTransport(http.url));
+    const http = await serveHttp(bridge, {
+      host: '127.0.0.1',
+      port: 0,
+      clientAuth: { token: TEST_CLIENT_TOKEN },
+    });
+    await client.connect(
+      new StreamableHTTPClientTransport(http.url, { requestInit: { headers: CLIENT_AUTHORIZATION } }),
+    );
     stop = () => http.close();
   }
   return {

@@ -21,7 +21,8 @@ describe("oacp mcp run --http: the approval desk is the operator's", () => {
   beforeAll(async () => {
     bridge = await startCliHttpBridge('oacp-desk-token-', ['--require-approval', 'read_graph']);
     url = bridge.url;
-    tokenFile = (await bridge.waitFor(/Authorization: Bearer \$\(cat (\S+)\)/))[1] ?? '';
+    tokenFile =
+      (await bridge.waitFor(/approvals at \S+ need Authorization: Bearer \$\(cat (\S+)\)/))[1] ?? '';
   }, 90_000);
   afterAll(async () => {
     await bridge?.close();
@@ -37,7 +38,7 @@ describe("oacp mcp run --http: the approval desk is the operator's", () => {
 
   it('attack: the agent whose call waits cannot list or approve it; the operator with the token can', async () => {
     const agent = new Client({ name: 'agent', version: '1.0.0' });
-    await agent.connect(new StreamableHTTPClientTransport(url));
+    await agent.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: bridge.headers } }));
     try {
       const call = agent.callTool({ name: 'read_graph', arguments: {} });
       const desk = new URL('/oacp/approvals', url);
@@ -51,10 +52,12 @@ describe("oacp mcp run --http: the approval desk is the operator's", () => {
         if (id === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
       }
       expect(id).toBeDefined();
-      // What the agent can send: it knows the listener (and, say, guessed the id), not the token.
+      // What the agent can send: it knows the listener and its own client token (and, say, guessed the id), not the operator's.
       expect((await fetch(desk)).status).toBe(401);
+      expect((await fetch(desk, { headers: bridge.headers })).status).toBe(401);
       const self = await fetch(new URL(`/oacp/approvals/${id}`, url), {
         method: 'POST',
+        headers: bridge.headers,
         body: JSON.stringify({ approve: true, by: 'the-agent' }),
       });
       expect(self.status).toBe(401);

@@ -51,6 +51,7 @@ describe('--http: request bodies held at once are bounded', () => {
     http = await serveHttp(bridge, {
       host: '127.0.0.1',
       port: 0,
+      clientAuth: 'none',
       maxBodyBytes: 512 * KIB,
       maxBodyBytesInFlight: 1024 * KIB,
     });

@@ -31,7 +31,7 @@ describe('--http: a session whose server does not keep up', () => {
       refusalReceipts: { perSourcePerMinute: 100_000, overallPerMinute: 100_000 },
     });
     const bridge = front ? createAggregateBridge(new Map([['raw', single]]), { receipts }) : single;
-    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0 });
+    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, clientAuth: 'none' });
     const started = await fetch(http.url, {
       method: 'POST',
       headers: HEADERS,

@@ -16,7 +16,12 @@ describe('idle --http sessions expire', () => {
       upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_STARTS: starts } }),
       receipts,
     });
-    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, idleTimeoutMs: 1000 });
+    const http = await serveHttp(bridge, {
+      host: '127.0.0.1',
+      port: 0,
+      clientAuth: 'none',
+      idleTimeoutMs: 1000,
+    });
     const clients = [testClient(), testClient(), testClient()];
     try {
       for (const client of clients) await client.connect(new StreamableHTTPClientTransport(http.url));
@@ -38,7 +43,7 @@ describe('--http: one bad POST ends nothing', () => {
   it('attack: a POST with a 10,000-deep array in its params gets an error answer; every session keeps serving', async () => {
     const receipts = await testReceipts();
     const bridge = createBridge({ upstream: lightUpstream('raw', [RAW_SERVER]), receipts });
-    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0 });
+    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, clientAuth: 'none' });
     const victim = testClient();
     const attacker = testClient();
     const attackerTransport = new StreamableHTTPClientTransport(http.url);
@@ -79,7 +84,12 @@ describe('--http: a session id nobody holds is never a session', () => {
       upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_STARTS: starts } }),
       receipts,
     });
-    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, idleTimeoutMs: 500 });
+    const http = await serveHttp(bridge, {
+      host: '127.0.0.1',
+      port: 0,
+      clientAuth: 'none',
+      idleTimeoutMs: 500,
+    });
     const client = testClient();
     const transport = new StreamableHTTPClientTransport(http.url);
     const post = (sessionId: string, body: unknown) =>

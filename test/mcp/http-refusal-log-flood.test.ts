@@ -18,10 +18,10 @@ const LEGACY_FLOOD = 200;
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
 /** Opens a raw Streamable HTTP session (initialize, then initialized) and returns its id. */
-async function openSession(url: URL): Promise<string> {
+async function openSession(url: URL, auth: Readonly<Record<string, string>>): Promise<string> {
   const init = await fetch(url, {
     method: 'POST',
-    headers: HEADERS,
+    headers: { ...HEADERS, ...auth },
     body: JSON.stringify({
       jsonrpc: '2.0',
       id: 1,
@@ -38,7 +38,7 @@ async function openSession(url: URL): Promise<string> {
   if (id === null) throw new Error(`no session: ${init.status}`);
   const initialized = await fetch(url, {
     method: 'POST',
-    headers: { ...HEADERS, 'mcp-session-id': id },
+    headers: { ...HEADERS, ...auth, 'mcp-session-id': id },
     body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
   });
   await initialized.text();
@@ -58,9 +58,9 @@ describe('oacp mcp run --http: a flood of invalid messages does not flood the lo
 
   it('attack: 1,000 malformed POSTs from two sessions, and 200 to a legacy SSE session, leave a bounded log and a summary with the count; calls still work', async () => {
     const agent = new Client({ name: 'agent', version: '1.0.0' });
-    await agent.connect(new StreamableHTTPClientTransport(url));
+    await agent.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: bridge.headers } }));
     try {
-      const sessions = [await openSession(url), await openSession(url)];
+      const sessions = [await openSession(url, bridge.headers), await openSession(url, bridge.headers)];
       const before = bridge.stderr().split('\n').length;
       let calls = 0;
       for (let i = 0; i < FLOOD; i++) {
@@ -68,7 +68,7 @@ describe('oacp mcp run --http: a flood of invalid messages does not flood the lo
         // JSON, but not a JSON-RPC message (no method, no result): refused, and once one line each.
         const refused = await fetch(url, {
           method: 'POST',
-          headers: { ...HEADERS, 'mcp-session-id': session },
+          headers: { ...HEADERS, ...bridge.headers, 'mcp-session-id': session },
           body: JSON.stringify({ jsonrpc: '2.0', id: i, flood: 'x'.repeat(200) }),
         });
         await refused.text();
@@ -81,7 +81,9 @@ describe('oacp mcp run --http: a flood of invalid messages does not flood the lo
       }
       expect(calls).toBe(FLOOD / 100);
       // The legacy HTTP+SSE front's POST /messages: its session shares the same limits.
-      const stream = await fetch(new URL('/sse', url), { headers: { accept: 'text/event-stream' } });
+      const stream = await fetch(new URL('/sse', url), {
+        headers: { ...bridge.headers, accept: 'text/event-stream' },
+      });
       const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
       let opened = '';
       while (!/sessionId=([\w-]+)/.test(opened))
@@ -90,7 +92,7 @@ describe('oacp mcp run --http: a flood of invalid messages does not flood the lo
       for (let i = 0; i < LEGACY_FLOOD; i++) {
         const refused = await fetch(legacy, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { ...bridge.headers, 'content-type': 'application/json' },
           body: JSON.stringify({ jsonrpc: '2.0', id: i, flood: true }),
         });
         await refused.text();

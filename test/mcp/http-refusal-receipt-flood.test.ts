@@ -10,10 +10,14 @@ const FLOOD = 120;
 const LIMIT = 5;
 
 /** One JSON-RPC POST to the session; the answer's JSON (an SSE answer's `data:` line). */
-async function post(url: URL, session: string | undefined, body: unknown): Promise<Response> {
-  return fetch(url, {
+async function post(bridge: CliHttpBridge, session: string | undefined, body: unknown): Promise<Response> {
+  return fetch(bridge.url, {
     method: 'POST',
-    headers: { ...HEADERS, ...(session === undefined ? {} : { 'mcp-session-id': session }) },
+    headers: {
+      ...HEADERS,
+      ...bridge.headers,
+      ...(session === undefined ? {} : { 'mcp-session-id': session }),
+    },
     body: JSON.stringify(body),
   });
 }
@@ -41,7 +45,7 @@ describe('oacp mcp run --http --refusal-receipts: a flood of refused messages le
   });
 
   it(`attack: ${FLOOD} refused tools/call (a method imitating it) get ${LIMIT} receipts and one summary of the rest`, async () => {
-    const init = await post(bridge.url, undefined, {
+    const init = await post(bridge, undefined, {
       jsonrpc: '2.0',
       id: 0,
       method: 'initialize',
@@ -54,11 +58,11 @@ describe('oacp mcp run --http --refusal-receipts: a flood of refused messages le
     const session = init.headers.get('mcp-session-id') ?? undefined;
     await init.text();
     expect(session).toBeDefined();
-    await (await post(bridge.url, session, { jsonrpc: '2.0', method: 'notifications/initialized' })).text();
+    await (await post(bridge, session, { jsonrpc: '2.0', method: 'notifications/initialized' })).text();
     let receipted = 0;
     for (let i = 1; i <= FLOOD; i++) {
       const answer = await json(
-        await post(bridge.url, session, {
+        await post(bridge, session, {
           jsonrpc: '2.0',
           id: i,
           method: 'Tools/Call',

@@ -27,7 +27,7 @@ describe('--http: the tool calls of a POST body refused whole are recorded', () 
       receipts,
     });
     const bridge = front ? createAggregateBridge(new Map([['raw', single]]), { receipts }) : single;
-    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0 });
+    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, clientAuth: 'none' });
     const started = await fetch(http.url, {
       method: 'POST',
       headers: HEADERS,

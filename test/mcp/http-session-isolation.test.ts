@@ -64,7 +64,7 @@ async function twoSessions(
     receipts,
   });
   const bridge: Bridge = front ? createAggregateBridge(new Map([['e', single]]), { receipts }) : single;
-  const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0 });
+  const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, clientAuth: 'none' });
   const clients = [testClient(), testClient()] as const;
   try {
     for (const client of clients) await client.connect(new StreamableHTTPClientTransport(http.url));

@@ -45,7 +45,7 @@ describe('--http: a refused initialize leaves no server behind', () => {
     });
     // One slot: a refused initialize that kept its server would keep the slot too, for good (it
     // never becomes a session, so neither DELETE nor the idle timeout could end it).
-    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, maxSessions: 1 });
+    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, clientAuth: 'none', maxSessions: 1 });
     try {
       const refused = [
         { headers: { 'content-type': 'application/json' }, body: JSON.stringify(INITIALIZE) },
@@ -93,7 +93,7 @@ describe('--http: sessions are bounded', () => {
       upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_STARTS: starts } }),
       receipts,
     });
-    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, maxSessions: 2 });
+    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, clientAuth: 'none', maxSessions: 2 });
     const first = testClient();
     const second = testClient();
     const third = testClient();

@@ -45,7 +45,7 @@ describe('legacy HTTP+SSE: a POST body refused before it could be parsed whole i
       upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_LOG: serverLog } }),
       receipts,
     });
-    http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, maxBodyBytes: LIMIT });
+    http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, clientAuth: 'none', maxBodyBytes: LIMIT });
     stream = new AbortController();
     const opened = await fetch(http.sseUrl, { signal: stream.signal });
     expect(opened.status).toBe(200);

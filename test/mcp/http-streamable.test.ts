@@ -33,7 +33,7 @@ beforeAll(async () => {
     receipts,
     policy: new PolicyEngine(loadPolicies('@id("all") permit(principal, action, resource);')),
   });
-  http = await serveHttp(bridge, { host: '127.0.0.1', port: 0 });
+  http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, clientAuth: 'none' });
 });
 
 afterAll(async () => {

@@ -35,7 +35,7 @@ describe('--http: a body refused before it could be parsed whole is recorded by 
       upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_LOG: serverLog } }),
       receipts,
     });
-    http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, maxBodyBytes: LIMIT });
+    http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, clientAuth: 'none', maxBodyBytes: LIMIT });
     const started = await fetch(http.url, {
       method: 'POST',
       headers: HEADERS,

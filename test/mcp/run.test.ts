@@ -120,6 +120,10 @@ describe('runMcpCommand', () => {
         listening = resolve;
       });
       const lines: string[] = [];
+      // The operator's own client token (--http-token-file), 0600.
+      const token = 'run-test-client-token-0123456789abcdefghij';
+      writeFileSync(join(dir, 'client.token'), `${token}\n`, { mode: 0o600 });
+      const headers = { authorization: `Bearer ${token}` };
       // The server itself is told it may serve all of `root`; only the Airlock grant narrows it to data/.
       const running = runMcpCommand(
         {
@@ -127,6 +131,7 @@ describe('runMcpCommand', () => {
           tier: 'hardened',
           allowFiles: [`${root}/data:ro`],
           http: '127.0.0.1:0',
+          httpTokenFile: join(dir, 'client.token'),
         },
         {
           home: dir,
@@ -142,7 +147,7 @@ describe('runMcpCommand', () => {
       ]);
       const client = testClient();
       try {
-        await client.connect(new StreamableHTTPClientTransport(http.url));
+        await client.connect(new StreamableHTTPClientTransport(http.url, { requestInit: { headers } }));
         const granted = await client.callTool({
           name: 'read_text_file',
           arguments: { path: `${root}/data/ok.txt` },
@@ -157,7 +162,7 @@ describe('runMcpCommand', () => {
         expect(text(outside)).toMatch(/ENOENT|no such file/i);
         const index = receiptIndex(granted);
         expect(granted._meta?.['oacp/receipt']).toMatchObject({ path: `/oacp/receipts/${index}` });
-        const fetched = await fetch(new URL(`/oacp/receipts/${index}`, http.url));
+        const fetched = await fetch(new URL(`/oacp/receipts/${index}`, http.url), { headers });
         expect(fetched.status).toBe(200);
         const verified = verifyReceiptEnvelope(
           parseEnvelopeBytes(new Uint8Array(await fetched.arrayBuffer())),
@@ -170,7 +175,7 @@ describe('runMcpCommand', () => {
           tier: 'hardened',
           server: { name: 'server-filesystem' },
         });
-        const proof = await fetch(new URL(`/oacp/receipts/${index}/proof`, http.url));
+        const proof = await fetch(new URL(`/oacp/receipts/${index}/proof`, http.url), { headers });
         expect(await proof.text()).toMatch(/^c2sp\.org\/tlog-proof@v1\n/);
       } finally {
         await client.close();

@@ -37,6 +37,8 @@ interface McpRunFlags {
   upstream?: string;
   config?: string;
   http?: string;
+  httpAuth?: string;
+  httpTokenFile?: string;
   learn?: boolean;
   learnOut?: string;
   receiptAck?: string;
@@ -110,7 +112,18 @@ export const registerMcp: CommandRegistrar = (program, context) => {
     .option('--manifest <file>', 'capability manifest for the server')
     .option('--upstream <url>', 'bridge a remote Streamable HTTP MCP server instead of starting one')
     .option('--config <file>', 'oacp.yaml with several servers behind one endpoint')
-    .option('--http <host:port>', 'serve Streamable HTTP (and legacy SSE) instead of stdio')
+    .option(
+      '--http <host:port>',
+      'serve Streamable HTTP (and legacy SSE) instead of stdio; clients send Authorization: Bearer <token>',
+    )
+    .option(
+      '--http-auth <mode>',
+      'with --http: bearer (default: a token file is made in the home, its path printed) or none (loopback only: open to every local user)',
+    )
+    .option(
+      '--http-token-file <file>',
+      'with --http: the client token, read once at start (the file must be 0600: no access for group or other)',
+    )
     .option(
       '--learn',
       'record what the server does instead of denying it, then write a least-privilege manifest',
@@ -177,6 +190,8 @@ export const registerMcp: CommandRegistrar = (program, context) => {
               upstream: flags.upstream,
               config: flags.config,
               http: flags.http,
+              httpAuth: flags.httpAuth,
+              httpTokenFile: flags.httpTokenFile,
               learnOut: flags.learnOut,
               receiptAck: flags.receiptAck,
               requestTimeout: flags.requestTimeout,

@@ -60,6 +60,7 @@ describe('what OACP answers echo of a caller', () => {
     bridge = await serveHttp(createBridge({ upstream: lightUpstream('raw', [RAW_SERVER]), receipts }), {
       host: '127.0.0.1',
       port: 0,
+      clientAuth: 'none',
       approvals: new HttpApprovalDesk(DESK_TOKEN),
     });
   });

@@ -93,7 +93,7 @@ describe('Expect: 100-continue is answered 100 only when the body will be read',
     beforeAll(async () => {
       receipts = await testReceipts();
       const bridge = createBridge({ upstream: lightUpstream('raw', [RAW_SERVER]), receipts });
-      http = await serveHttp(bridge, { host: '127.0.0.1', port: 0 });
+      http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, clientAuth: 'none' });
     });
     afterAll(async () => {
       await http?.close();

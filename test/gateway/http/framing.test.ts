@@ -83,7 +83,7 @@ describe('malformed HTTP framing and header floods on both listeners', () => {
     beforeAll(async () => {
       receipts = await testReceipts();
       const bridge = createBridge({ upstream: lightUpstream('raw', [RAW_SERVER]), receipts });
-      http = await serveHttp(bridge, { host: '127.0.0.1', port: 0 });
+      http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, clientAuth: 'none' });
     });
     afterAll(async () => {
       await http?.close();

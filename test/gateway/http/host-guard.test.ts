@@ -171,16 +171,16 @@ describe('Host guard on 127.0.0.2 (DNS rebinding)', () => {
         expect(refused.status, origin).toBe(403);
         expect(refused.body, origin).toContain('Origin header');
       }
-      // A page on this loopback host passes the guard (the endpoint then judges the request itself).
+      // A page on this loopback host passes the guard (the client token is then asked for).
       const local = await withHost(url, '/mcp', host, { origin: 'http://localhost:5173' });
-      expect(local.status).toBe(400);
+      expect(local.status).toBe(401);
     });
 
     it('accepts the names of the listener', async () => {
-      // Past the guard: the MCP endpoint answers a GET without a session with 400.
+      // Past the guard: the client check answers a request without the token with 401.
       const passed = await withHost(url, '/mcp', `127.0.0.2:${url.port}`);
-      expect(passed.status).toBe(400);
-      expect((await withHost(url, '/mcp', 'localhost')).status).toBe(400);
+      expect(passed.status).toBe(401);
+      expect((await withHost(url, '/mcp', 'localhost')).status).toBe(401);
     });
   });
 });

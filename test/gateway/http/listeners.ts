@@ -21,6 +21,7 @@ export async function gatewayAndBridge(): Promise<BothListeners> {
     const bridge = await serveHttp(createBridge({ upstream: lightUpstream('raw', [RAW_SERVER]), receipts }), {
       host: '127.0.0.1',
       port: 0,
+      clientAuth: 'none',
     });
     const opened = receipts;
     return {
