@@ -1,6 +1,6 @@
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { logError } from './errors.js';
-import { emptyRoot, HASH_SIZE, sameBytes } from './hash.js';
+import { HASH_SIZE } from './hash.js';
 import type { Note } from './note-format.js';
 import { ed25519NoteVerifier, type NoteSigner, type NoteVerifier, parseVerifierKey } from './note-keys.js';
 import { isNoteVerifier, refusal, signNote, verifyNote } from './note-verify.js';
@@ -39,14 +39,6 @@ export function parseCheckpoint(text: string): Checkpoint {
   const root = rootLine === undefined ? undefined : decodeBase64(rootLine);
   if (root === undefined || root.length !== HASH_SIZE) {
     throw logError('LOG_MALFORMED_CHECKPOINT', 'the root line is not a base64 SHA-256 hash');
-  }
-  // RFC 6962 2.1: the hash of an empty list is SHA-256 of nothing. A size-0 checkpoint with another
-  // root names no tree at all; taken as one, a witness cosigned it and gossip accepted it.
-  if (size === 0 && !sameBytes(root, emptyRoot())) {
-    throw logError(
-      'LOG_MALFORMED_CHECKPOINT',
-      'a tree of size 0 must have the empty root, SHA-256 of nothing',
-    );
   }
   if (extensions.some((line) => line === '')) {
     throw logError('LOG_MALFORMED_CHECKPOINT', 'an extension line is empty');
