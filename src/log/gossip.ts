@@ -1,6 +1,6 @@
 import { openCheckpoint } from './checkpoint.js';
 import { logError } from './errors.js';
-import { sameBytes } from './hash.js';
+import { emptyRoot, sameBytes } from './hash.js';
 import { verifyConsistency } from './proof-verify.js';
 
 /** A peer's view of the same log (another gateway serving this key's log), over any transport. */
@@ -56,7 +56,12 @@ export async function gossipCheck(
     return { ...base, how: 'same tree' };
   }
   if (theirs.size < localSize) {
-    if (theirs.size === 0) return { ...base, how: 'local extends peer' };
+    if (theirs.size === 0) {
+      // The only tree of size 0 is the empty one (RFC 6962 2.1): another root signed there is a fork.
+      if (!sameBytes(theirs.root, emptyRoot()))
+        throw logError('LOG_FORK', "fork: the peer signed size 0 with a root other than the empty tree's");
+      return { ...base, how: 'local extends peer' };
+    }
     const proof = local.consistencyProof(theirs.size, localSize);
     const verdict = verifyConsistency(theirs.size, localSize, proof, theirs.root, local.root(localSize));
     if (!verdict.ok)

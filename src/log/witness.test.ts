@@ -112,6 +112,15 @@ describe('Witness (c2sp.org/tlog-cosignature)', () => {
     expect(witness.latest(origin)?.size).toBe(30);
   });
 
+  it('refuses a signed size 0 whose root is not the empty tree, and cosigns the true empty tree', async () => {
+    const witness = await newWitness();
+    const noTree = signCheckpoint({ origin, size: 0, root: tree.root(5), extensions: [] }, logSigner);
+    expect(await codeOf(witness.cosign({ logKey, checkpoint: noTree, proof: [] }))).toBe('LOG_WITNESS_FORK');
+    expect(witness.latest(origin)).toBeUndefined();
+    await witness.cosign({ logKey, checkpoint: checkpointAt(tree, 0), proof: [] });
+    expect(witness.latest(origin)?.size).toBe(0);
+  });
+
   it('refuses checkpoints not signed by the log key, and malformed ones', async () => {
     const witness = await newWitness();
     const impostor = ed25519NoteSigner(origin, keySigner(generateEd25519().privateKey));

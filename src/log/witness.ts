@@ -3,7 +3,7 @@ import type { Signer } from '../core/ed25519.js';
 import { openCheckpoint } from './checkpoint.js';
 import { addNoteSignature, cosignatureSigner } from './cosignature.js';
 import { logError } from './errors.js';
-import { sameBytes } from './hash.js';
+import { emptyRoot, sameBytes } from './hash.js';
 import { formatVerifierKey, type NoteSigner, SIG_TYPE_COSIGNATURE_V1 } from './note-keys.js';
 import { verifyConsistency } from './proof-verify.js';
 import { readWitnessState, type WitnessedTree, writeWitnessState } from './witness-state.js';
@@ -91,6 +91,14 @@ export class Witness {
     const { checkpoint, note } = opened.value;
     const previous = this.state.get(checkpoint.origin);
     const proof = request.proof;
+    // RFC 6962 2.1: the only tree of size 0 is the empty one (SHA-256 of nothing). A signed size 0
+    // with any other root is a statement about no tree; cosigned, it stood for a log's beginning.
+    if (checkpoint.size === 0 && !sameBytes(checkpoint.root, emptyRoot())) {
+      throw logError(
+        'LOG_WITNESS_FORK',
+        `witness refused: ${checkpoint.origin} signed size 0 with a root other than the empty tree's`,
+      );
+    }
     if (previous === undefined || previous.size === 0) {
       if (proof.length > 0) {
         throw logError(
