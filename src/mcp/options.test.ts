@@ -61,6 +61,11 @@ describe('parseMcpRunOptions', () => {
     [{ command: ['x'], http: 'localhost:99999' }, /^--http localhost:99999: port must be at most 65535/],
     [{ command: ['x'], attestLevel: 'standard' }, /^--agent: --attest-level standard needs --agent/],
     [{ command: ['x'], surprise: true }, /^options: /],
+    // A light server runs as the home's owner: it could read the desk's token and approve itself.
+    [
+      { command: ['x'], tier: 'light', requireApproval: ['write_file'] },
+      /^--tier light: the light tier runs servers as you.*--require-approval \(require_approval in oacp.yaml\) runs in tier hardened \(the default\) or gvisor$/,
+    ],
   ])('refuses %j', (input, message) => {
     expect(() => parseMcpRunOptions(input)).toThrow(message);
   });

@@ -41,7 +41,7 @@ describe.skipIf(hasTerminal())('a stdio bridge with approvals and no terminal', 
     const fromBridge = new PassThrough();
     const lines: string[] = [];
     const running = runMcpCommand(
-      { command: [process.execPath, MEMORY], tier: 'light', name: 'memory', requireApproval },
+      { command: [process.execPath, MEMORY], tier: 'hardened', name: 'memory', requireApproval },
       { home, env: {}, stdin: toBridge, stdout: fromBridge, log: (line) => lines.push(line) },
     );
     const client = testClient();

@@ -9,7 +9,7 @@ export const MEMORY_SERVER = createRequire(import.meta.url).resolve(
   '@modelcontextprotocol/server-memory/dist/index.js',
 );
 
-/** A real `oacp mcp run --tier light --http 127.0.0.1:0` (dist) bridging server-memory, on a fresh home. */
+/** A real `oacp mcp run --tier TIER --http 127.0.0.1:0` (dist) bridging server-memory, on a fresh home. */
 export interface CliHttpBridge {
   /** Its Streamable HTTP endpoint (`…/mcp`). */
   readonly url: URL;
@@ -26,10 +26,14 @@ export interface CliHttpBridge {
   close(): Promise<void>;
 }
 
-/** Starts the bridge with `args` before the `--` (e.g. `--require-approval read_graph`) and waits for its URL. */
+/**
+ * Starts the bridge with `args` before the `--` and waits for its URL: in the light tier unless told
+ * (`--require-approval` needs another: a light server could approve its own calls).
+ */
 export async function startCliHttpBridge(
   prefix: string,
   args: readonly string[] = [],
+  tier: 'light' | 'hardened' = 'light',
 ): Promise<CliHttpBridge> {
   const home = await freshHome(prefix);
   const child: ChildProcess = spawn(
@@ -41,7 +45,7 @@ export async function startCliHttpBridge(
       'mcp',
       'run',
       '--tier',
-      'light',
+      tier,
       '--http',
       '127.0.0.1:0',
       ...args,
