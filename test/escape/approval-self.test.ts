@@ -36,7 +36,10 @@ interface Bridge {
   exited: Promise<number | null>;
 }
 
-async function bridge(tier: string, user: typeof REGULAR_USER | undefined): Promise<Bridge & { home: string }> {
+async function bridge(
+  tier: string,
+  user: typeof REGULAR_USER | undefined,
+): Promise<Bridge & { home: string }> {
   const { home, env } = await freshHome('oacp-approval-self-');
   homes.push(home);
   if (user !== undefined) {
@@ -65,7 +68,14 @@ async function bridge(tier: string, user: typeof REGULAR_USER | undefined): Prom
   const [file = '', ...rest] =
     user === undefined
       ? [process.execPath, ...args]
-      : ['/usr/bin/setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', process.execPath, ...args];
+      : [
+          '/usr/bin/setpriv',
+          `--reuid=${user.uid}`,
+          `--regid=${user.gid}`,
+          '--clear-groups',
+          process.execPath,
+          ...args,
+        ];
   const child = spawn(file, rest, {
     env: { PATH: '/usr/bin:/bin', HOME: home, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -90,7 +100,9 @@ async function bridge(tier: string, user: typeof REGULAR_USER | undefined): Prom
 describe('a server under --require-approval cannot approve its own calls', () => {
   for (const user of users) {
     const as = user === undefined ? 'as the invoker' : 'as uid 1000';
-    it(`${as}: the light tier is refused, by name, before the server starts`, { timeout: 60_000 }, async () => {
+    it(`${as}: the light tier is refused, by name, before the server starts`, {
+      timeout: 60_000,
+    }, async () => {
       const run = await bridge('light', user);
       const started = await Promise.race([
         run.exited.then(() => undefined),
@@ -116,33 +128,37 @@ describe('a server under --require-approval cannot approve its own calls', () =>
       ['hardened', hardened],
       ['gvisor', gvisor],
     ] as const) {
-      it.skipIf(!available)(`${as}, ${tier}: the desk's token and the spool are out of reach`, {
-        timeout: 120_000,
-      }, async () => {
-        const run = await bridge(tier, user);
-        try {
-          const url = new URL((await run.waitFor(/MCP bridge for \S+ at (http:\S+)/))[1] ?? '');
-          // The token the thief is after exists on the host, with the name the bridge logged.
-          const token = (await run.waitFor(/Bearer \$\(cat (\S+)\)/))[1] ?? '';
-          expect(existsSync(token)).toBe(true);
-          const client = new Client({ name: 'agent', version: '1.0.0' });
-          await client.connect(new StreamableHTTPClientTransport(url));
+      it.skipIf(!available)(
+        `${as}, ${tier}: the desk's token and the spool are out of reach`,
+        {
+          timeout: 120_000,
+        },
+        async () => {
+          const run = await bridge(tier, user);
           try {
-            const line = (await run.waitFor(/\] thief: ([^\n]*)/))[1] ?? '';
-            expect(line).toMatch(/home=\w+/);
-            // Every try failed: nothing of the home is listed, read or written from inside.
-            expect(line).not.toMatch(/=ok/);
-            expect(existsSync(join(run.home, 'approvals', '00000000-0000-4000-8000-000000000000.decision.json'))).toBe(
-              false,
-            );
+            const url = new URL((await run.waitFor(/MCP bridge for \S+ at (http:\S+)/))[1] ?? '');
+            // The token the thief is after exists on the host, with the name the bridge logged.
+            const token = (await run.waitFor(/Bearer \$\(cat (\S+)\)/))[1] ?? '';
+            expect(existsSync(token)).toBe(true);
+            const client = new Client({ name: 'agent', version: '1.0.0' });
+            await client.connect(new StreamableHTTPClientTransport(url));
+            try {
+              const line = (await run.waitFor(/\] thief: ([^\n]*)/))[1] ?? '';
+              expect(line).toMatch(/home=\w+/);
+              // Every try failed: nothing of the home is listed, read or written from inside.
+              expect(line).not.toMatch(/=ok/);
+              expect(
+                existsSync(join(run.home, 'approvals', '00000000-0000-4000-8000-000000000000.decision.json')),
+              ).toBe(false);
+            } finally {
+              await client.close();
+            }
           } finally {
-            await client.close();
+            run.child.kill('SIGTERM');
+            await run.exited;
           }
-        } finally {
-          run.child.kill('SIGTERM');
-          await run.exited;
-        }
-      });
+        },
+      );
     }
   }
 });
