@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EgressEvent } from '../airlock/egress/audit.js';
 import type { QuotaEngine } from '../airlock/quota/engine.js';
@@ -37,6 +36,7 @@ import { type PreparedServer, prepareServer } from './prepare-server.js';
 import { AttestedReceipts, logReceiptWriter } from './receipts.js';
 import type { ReceiptSink } from './record.js';
 import { refusalReceiptLimits } from './refusal-receipts.js';
+import { replaceFile } from './replace-file.js';
 import type { McpRunContext } from './run.js';
 import type { BridgeEvent } from './session.js';
 import { bridgeSigningWorkers } from './signing-choice.js';
@@ -347,7 +347,8 @@ async function assemble(
       if (egress !== undefined) learned.observeEgress(egress);
     }
     const out = options.learnOut ?? join(process.cwd(), `${name}.learned.oacp.yaml`);
-    writeFileSync(out, learned.yaml(manifestFromOptions(options, name)), { mode: 0o644 });
+    // Often in a directory the server may write (its project, granted :rw): a link it left there is replaced.
+    replaceFile(out, learned.yaml(manifestFromOptions(options, name)), 0o644);
     log(`oacp: learned manifest written to ${out} (tools: ${learned.tools.join(', ') || 'none'})`);
   };
   return { name, tier: options.upstream === undefined ? options.tier : 'remote', bridge, finishLearning };
