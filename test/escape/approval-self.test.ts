@@ -59,7 +59,7 @@ async function bridge(
     '127.0.0.1:0',
     '--require-approval',
     'echo',
-    ...(user === undefined ? [] : ['--allow-unenforced', 'memory,pids,cpu,disk_io']),
+    ...(user === undefined && isRoot ? [] : ['--allow-unenforced', 'memory,pids,cpu,disk_io']),
     '--',
     process.execPath,
     THIEF,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
 import { freshHome } from '../gateway/service/node-home.js';
-import { ATTACKERS, CLI, openDir, who } from './confine-harness.js';
+import { ATTACKERS, CLI, isRoot, openDir, who } from './confine-harness.js';
 
 /**
  * Issue 9 (host writes into grants): `oacp mcp run --learn` writes the manifest it learned when the
@@ -54,7 +54,7 @@ describe.skipIf(!hardened)(
             out,
             '--allow-files',
             `${project}:rw`,
-            ...(user === undefined ? [] : ['--allow-unenforced', 'memory,pids,cpu,disk_io']),
+            ...(user === undefined && isRoot ? [] : ['--allow-unenforced', 'memory,pids,cpu,disk_io']),
             '--',
             process.execPath,
             PLANTER,
