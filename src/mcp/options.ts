@@ -136,7 +136,7 @@ const TierNameSchema = z.enum(TIER_ORDER as unknown as [TierName, ...TierName[]]
  * owner, so it could read the HTTP desk's token, write a decision into the home's approval spool, or
  * ptrace the bridge, and approve its own calls (test/escape/approval-self.test.ts).
  */
-const LIGHT_APPROVAL_REFUSAL =
+export const LIGHT_APPROVAL_REFUSAL =
   "the light tier runs servers as you, home included, so a server there could approve its own calls (the approval desk's token and the home's approval spool are readable to it); a server with --require-approval (require_approval in oacp.yaml) runs in tier hardened (the default) or gvisor";
 
 export const McpRunOptionsSchema = z
