@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 
 /**
  * The most OACP reads of a file a user names as input: a receipt, proof,
@@ -20,6 +20,18 @@ export class InputFileTooLarge extends Error {
   }
 }
 
+/** How long a pipe, FIFO or terminal named as input may keep OACP waiting for its bytes. */
+export const INPUT_WAIT_MS = 30_000;
+
+/** Thrown with code ETIMEDOUT when a pipe or FIFO is held open and nothing more comes. */
+export class InputFileStalled extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(readonly waitedMs: number) {
+    super(`nothing came from it for ${waitedMs / 1000} s (a pipe or FIFO held open that nobody writes to)`);
+    this.name = 'InputFileStalled';
+  }
+}
+
 /** A user-named file as UTF-8 text; see readInputBytes. */
 export function readInputText(path: string, maxBytes = MAX_INPUT_FILE_BYTES): string {
   return readInputBytes(path, maxBytes).toString('utf8');
@@ -27,18 +39,38 @@ export function readInputText(path: string, maxBytes = MAX_INPUT_FILE_BYTES): st
 
 /**
  * A user-named file, read to at most `maxBytes` whatever it is (regular
- * file, device, pipe). Errors are fs errors (ENOENT, EISDIR, EACCES, ...)
- * or InputFileTooLarge; `inputFileFailure` words any of them.
+ * file, device, pipe). Opened without blocking: a FIFO nobody writes to
+ * (planted, say, by a sandbox in a directory it may write, where the
+ * operator's next manifest or config is looked for) reads as empty instead
+ * of hanging the open forever, and one held open without data is given up
+ * after `waitMs`. Errors are fs errors (ENOENT, EISDIR, EACCES, ...),
+ * InputFileTooLarge or InputFileStalled; `inputFileFailure` words any of them.
  */
-export function readInputBytes(path: string, maxBytes = MAX_INPUT_FILE_BYTES): Buffer {
-  const fd = openSync(path, 'r');
+export function readInputBytes(
+  path: string,
+  maxBytes = MAX_INPUT_FILE_BYTES,
+  waitMs = INPUT_WAIT_MS,
+): Buffer {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
+    // A regular file never answers EAGAIN; the waiting below is for pipes, FIFOs and terminals.
+    const waits = fstatSync(fd).isFile() ? undefined : new Int32Array(new SharedArrayBuffer(4));
     const chunks: Buffer[] = [];
     let total = 0;
+    let idleSince = Date.now();
     for (;;) {
       const chunk = Buffer.allocUnsafe(CHUNK);
-      const read = readSync(fd, chunk, 0, CHUNK, null);
+      let read: number;
+      try {
+        read = readSync(fd, chunk, 0, CHUNK, null);
+      } catch (error) {
+        if (waits === undefined || (error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+        if (Date.now() - idleSince >= waitMs) throw new InputFileStalled(waitMs);
+        Atomics.wait(waits, 0, 0, 10);
+        continue;
+      }
       if (read === 0) break;
+      idleSince = Date.now();
       total += read;
       if (total > maxBytes) throw new InputFileTooLarge(maxBytes);
       chunks.push(read === CHUNK ? chunk : chunk.subarray(0, read));
@@ -51,7 +83,7 @@ export function readInputBytes(path: string, maxBytes = MAX_INPUT_FILE_BYTES): B
 
 /** Why a user-named file could not be read, without a stack: the fs error's code, or the bound it passed. */
 export function inputFileFailure(error: unknown): string {
-  if (error instanceof InputFileTooLarge) return error.message;
+  if (error instanceof InputFileTooLarge || error instanceof InputFileStalled) return error.message;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return code ?? (error instanceof Error ? error.message : 'unreadable');
 }

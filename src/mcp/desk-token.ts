@@ -7,8 +7,9 @@ export function deskTokenDir(home: string): string {
 }
 
 /**
- * Writes one bridge's approval-desk token to `<home>/approval-desks/<pid>.token`
- * (token-file.ts), for the operator (`curl -H "Authorization: Bearer $(cat FILE)"`).
+ * Writes one bridge's approval-desk token to `<home>/approval-desks/<pid>-<random>.token`
+ * (token-file.ts: 0600, created exclusively, a name no bridge in another PID namespace shares),
+ * for the operator (`curl -H "Authorization: Bearer $(cat FILE)"`).
  */
 export function writeDeskToken(
   home: string,

@@ -73,6 +73,11 @@ describe('parseMcpRunOptions', () => {
       /^--http-token-file \/t: a token file with --http-auth none/,
     ],
     [{ command: ['x'], surprise: true }, /^options: /],
+    // A light server runs as the home's owner: it could read the desk's token and approve itself.
+    [
+      { command: ['x'], tier: 'light', requireApproval: ['write_file'] },
+      /^--tier light: the light tier runs servers as you.*--require-approval \(require_approval in oacp.yaml\) runs in tier hardened \(the default\) or gvisor$/,
+    ],
   ])('refuses %j', (input, message) => {
     expect(() => parseMcpRunOptions(input)).toThrow(message);
   });

@@ -132,6 +132,14 @@ export const ListenAddress = z
 
 const TierNameSchema = z.enum(TIER_ORDER as unknown as [TierName, ...TierName[]]);
 
+/**
+ * Why a server whose calls need approval never runs in the light tier: its workload runs as the home's
+ * owner, so it could read the HTTP desk's token, write a decision into the home's approval spool, or
+ * ptrace the bridge, and approve its own calls (test/escape/approval-self.test.ts).
+ */
+export const LIGHT_APPROVAL_REFUSAL =
+  "the light tier runs servers as you, home included, so a server there could approve its own calls (the approval desk's token and the home's approval spool are readable to it); a server with --require-approval (require_approval in oacp.yaml) runs in tier hardened (the default) or gvisor";
+
 export const McpRunOptionsSchema = z
   .strictObject({
     /** COMMAND ARGS... after `--`. */
@@ -239,6 +247,9 @@ export const McpRunOptionsSchema = z
         path: ['httpAuth'],
         message: `${options.http.host} is not a loopback address: a bridge without client authentication listens on loopback only (drop --http-auth none and give clients the token)`,
       });
+    }
+    if (options.tier === 'light' && options.requireApproval.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['tier'], message: LIGHT_APPROVAL_REFUSAL });
     }
     if (options.attestLevel === 'standard' && options.agent === undefined) {
       ctx.addIssue({

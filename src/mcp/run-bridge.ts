@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EgressEvent } from '../airlock/egress/audit.js';
 import type { QuotaEngine } from '../airlock/quota/engine.js';
@@ -6,6 +5,7 @@ import type { RefusalReceiptLimits } from '../airlock/quota/refusal-limit.js';
 import type { AsyncSigner } from '../attest/receipt.js';
 import type { Signer } from '../core/ed25519.js';
 import { isLoopbackAddress } from '../core/loopback.js';
+import { replaceFile } from '../core/replace-file.js';
 import type { SecretValues } from '../core/secret-values.js';
 import { oneLine } from '../core/terminal-text.js';
 import { openHomeNonceStore } from '../identity/home-nonce-store.js';
@@ -357,7 +357,8 @@ async function assemble(
       if (egress !== undefined) learned.observeEgress(egress);
     }
     const out = options.learnOut ?? join(process.cwd(), `${name}.learned.oacp.yaml`);
-    writeFileSync(out, learned.yaml(manifestFromOptions(options, name)), { mode: 0o644 });
+    // Often in a directory the server may write (its project, granted :rw): a link it left there is replaced.
+    replaceFile(out, learned.yaml(manifestFromOptions(options, name)), 0o644);
     log(`oacp: learned manifest written to ${out} (tools: ${learned.tools.join(', ') || 'none'})`);
   };
   return { name, tier: options.upstream === undefined ? options.tier : 'remote', bridge, finishLearning };

@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   constants,
   fstatSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readSync,
@@ -14,10 +16,14 @@ import { BEARER_TOKEN } from './bearer-token.js';
 import type { McpErrorCode } from './errors.js';
 
 /**
- * Writes a token a bridge made to `<dir>/<pid>.token` (dir 0700, file 0600, created
- * exclusively: a file already there is another run's, or planted, and is removed first
- * so the create cannot land in it), for the operator to hand on (`$(cat FILE)`). The
- * token is never printed: logs name the file only. `remove` deletes it when the bridge ends.
+ * Writes a token a bridge made to `<dir>/<pid>-<random>.token` (0600, created exclusively), for
+ * the operator to hand on (`$(cat FILE)`). The name carries 128 random bits beside the pid: two
+ * bridges sharing a home from different PID namespaces (containers, sandboxes) have the same pid,
+ * and a name from the pid alone let the second overwrite the first's token. A name already taken
+ * is refused, never replaced. The directory must be a real directory of this user, closed to
+ * others (a planted symlink or an open one is refused). The token is never printed: logs name the
+ * file only, and that name is how the operator finds this bridge's token. `remove` deletes it
+ * when the bridge ends.
  */
 export function writeTokenFile(
   dir: string,
@@ -25,8 +31,15 @@ export function writeTokenFile(
   pid = process.pid,
 ): { path: string; remove(): void } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const path = join(dir, `${pid}.token`);
-  rmSync(path, { force: true });
+  const stat = lstatSync(dir);
+  const uid = process.getuid?.();
+  if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o077) !== 0) {
+    throw new OacpError<McpErrorCode>(
+      'MCP_CONFIG',
+      `${dir} must be a directory of this user closed to others (0700) to hold a bridge's token: remove it and start again`,
+    );
+  }
+  const path = join(dir, `${pid}-${randomBytes(16).toString('hex')}.token`);
   writeFileSync(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
   return { path, remove: () => rmSync(path, { force: true }) };
 }

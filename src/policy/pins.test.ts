@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -57,6 +57,19 @@ describe('ToolPins', () => {
       'changed',
     );
     expect(again.check('fs', 'read_file').effect).toBe('deny');
+  });
+
+  it('attack: links planted beside the pins file (a directory a sandbox may write) are never written through', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-pins-'));
+    const path = join(dir, 'pins.json');
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'precious\n');
+    // The temporary name was `<pins>.<pid>.tmp`: predictable, and opened following links.
+    symlinkSync(victim, `${path}.${process.pid}.tmp`);
+    new ToolPins({ path }).observe('fs', readFile);
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(lstatSync(path).isFile()).toBe(true);
+    expect(JSON.parse(readFileSync(path, 'utf8')).tools['fs/read_file'].digest).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('refuses a corrupt pins file instead of starting over', () => {

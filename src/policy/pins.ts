@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { allow, type Decision, deny } from '../core/decision.js';
@@ -6,6 +6,7 @@ import { OacpError } from '../core/errors.js';
 import { inputFileFailure, readInputText } from '../core/input-file.js';
 import { jcsDigest } from '../core/jcs.js';
 import { looseName } from '../core/loose-name.js';
+import { replaceFile } from '../core/replace-file.js';
 import type { PolicyErrorCode } from './errors.js';
 import { MemoryEventSink, type SecurityEventSink } from './events.js';
 
@@ -146,11 +147,11 @@ export class ToolPins {
 
   #save(): void {
     if (this.#path === undefined) return;
-    const temporary = `${this.#path}.${process.pid}.tmp`;
     try {
       mkdirSync(dirname(this.#path), { recursive: true });
-      writeFileSync(temporary, `${JSON.stringify(this.#file, null, 2)}\n`, { mode: 0o600 });
-      renameSync(temporary, this.#path);
+      // A random, exclusive temporary name: `--pins` may name a file in a directory a sandboxed server
+      // may write, where a link planted under a predictable name (`<pins>.<pid>.tmp`) was written through.
+      replaceFile(this.#path, `${JSON.stringify(this.#file, null, 2)}\n`, 0o600);
     } catch (error) {
       throw new OacpError<PolicyErrorCode>(
         'PINS_WRITE',

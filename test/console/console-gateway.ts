@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { MANIFEST, startGateway, type TestGateway } from '../gateway/service/harness.js';
@@ -22,8 +22,10 @@ export interface ConsoleGateway {
 
 /**
  * The gateway every console test runs against: the test tools plus the
- * reference memory MCP server bridged in the light tier, with
- * `require_approval` on the tools named, and the arguments a person may see.
+ * reference memory MCP server bridged in the hardened tier (a server whose calls
+ * wait for approval never runs in the light tier: it could approve them itself),
+ * its memory file in the test's folder, with `require_approval` on the tools
+ * named, and the arguments a person may see.
  */
 export async function startConsoleGateway(options: {
   readonly requireApproval: readonly string[];
@@ -43,9 +45,10 @@ export async function startConsoleGateway(options: {
               name: 'memory',
               command: process.execPath,
               args: [MEMORY_SERVER],
-              tier: 'light',
+              tier: 'hardened',
               policy,
               allow_env: ['MEMORY_FILE_PATH'],
+              allow_files: [`${dir}:rw`],
               require_approval: [...options.requireApproval],
               approval_timeout: options.approvalTimeout,
               approval_show_arguments: [...(options.showArguments ?? [])],
@@ -80,7 +83,7 @@ export interface StandaloneBridge {
 
 /**
  * A real standalone bridge (`oacp mcp run`, a separate process from dist/) on
- * the gateway's home, serving the memory server over stdio. It runs in a new
+ * the gateway's home, serving the memory server over stdio in the hardened tier. It runs in a new
  * session (setsid), so it has no controlling terminal to ask on: its
  * approvals can only be decided from the home's spool, i.e. the console.
  */
@@ -99,7 +102,9 @@ export async function startBridge(
       'mcp',
       'run',
       '--tier',
-      'light',
+      'hardened',
+      // The memory file the test names (in its folder), the only place the server writes.
+      ...(env.MEMORY_FILE_PATH === undefined ? [] : ['--allow-files', `${dirname(env.MEMORY_FILE_PATH)}:rw`]),
       ...flags,
       '--',
       process.execPath,

@@ -10,7 +10,7 @@ export const MEMORY_SERVER = createRequire(import.meta.url).resolve(
   '@modelcontextprotocol/server-memory/dist/index.js',
 );
 
-/** A real `oacp mcp run --tier light --http 127.0.0.1:0` (dist) bridging server-memory, on a fresh home. */
+/** A real `oacp mcp run --tier TIER --http 127.0.0.1:0` (dist) bridging server-memory, on a fresh home. */
 export interface CliHttpBridge {
   /** Its Streamable HTTP endpoint (`…/mcp`). */
   readonly url: URL;
@@ -32,12 +32,14 @@ export interface CliHttpBridge {
 }
 
 /**
- * Starts the bridge with `args` before the `--` (e.g. `--require-approval read_graph`) and waits for its URL
- * and, unless `args` choose the client authentication, for the file of the client token it made.
+ * Starts the bridge with `args` before the `--` and waits for its URL and, unless `args` choose the
+ * client authentication, for the file of the client token it made: in the light tier unless told
+ * (`--require-approval` needs another: a light server could approve its own calls).
  */
 export async function startCliHttpBridge(
   prefix: string,
   args: readonly string[] = [],
+  tier: 'light' | 'hardened' = 'light',
 ): Promise<CliHttpBridge> {
   const home = await freshHome(prefix);
   const child: ChildProcess = spawn(
@@ -49,7 +51,7 @@ export async function startCliHttpBridge(
       'mcp',
       'run',
       '--tier',
-      'light',
+      tier,
       '--http',
       '127.0.0.1:0',
       ...args,

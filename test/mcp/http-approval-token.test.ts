@@ -12,14 +12,24 @@ import { type CliHttpBridge, startCliHttpBridge } from './cli-http-bridge.js';
  * `/oacp/approvals` and approve it itself. The desk now answers only the
  * operator's token, which the bridge writes to a 0600 file of the home at
  * start and names (never prints) in its log. A real `@modelcontextprotocol/
- * server-memory` behind the CLI, the official SDK client as the agent.
+ * server-memory` behind the CLI (hardened: a light server could read the token
+ * itself, test/escape/approval-self.test.ts), the official SDK client as the agent.
  */
 describe("oacp mcp run --http: the approval desk is the operator's", () => {
   let bridge: CliHttpBridge;
   let url: URL;
   let tokenFile: string;
   beforeAll(async () => {
-    bridge = await startCliHttpBridge('oacp-desk-token-', ['--require-approval', 'read_graph']);
+    bridge = await startCliHttpBridge(
+      'oacp-desk-token-',
+      [
+        '--require-approval',
+        'read_graph',
+        // Not root: this host's cgroup v1 limits are not enforceable, accepted by name.
+        ...(process.getuid?.() === 0 ? [] : ['--allow-unenforced', 'memory,pids,cpu,disk_io']),
+      ],
+      'hardened',
+    );
     url = bridge.url;
     tokenFile =
       (await bridge.waitFor(/approvals at \S+ need Authorization: Bearer \$\(cat (\S+)\)/))[1] ?? '';

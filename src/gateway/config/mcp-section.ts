@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { CallRate, Duration, FileGrant, MemorySize, NetworkGrant } from '../../mcp/options.js';
+import {
+  CallRate,
+  Duration,
+  FileGrant,
+  LIGHT_APPROVAL_REFUSAL,
+  MemorySize,
+  NetworkGrant,
+} from '../../mcp/options.js';
 import { SERVER_NAME_PATTERN, serverNameProblem } from '../../mcp/tool-names.js';
 import { bool, oneOf, TierNameSchema, text, unitString } from './fields.js';
 
@@ -107,6 +114,10 @@ export const McpServerSchema = z
         path: ['allow_unix_sockets'],
         message: `applies to the hardened tier only (this server's tier is ${server.tier}); remove it or set tier: hardened`,
       });
+    }
+    if (server.tier === 'light' && server.require_approval.length > 0) {
+      // The same rule as the flags' (mcp/options.ts), said here so `oacp config check` finds it.
+      ctx.addIssue({ code: 'custom', path: ['tier'], message: LIGHT_APPROVAL_REFUSAL });
     }
     if (server.attest_level === 'standard' && server.agent === undefined) {
       ctx.addIssue({

@@ -293,6 +293,16 @@ describe('oacp.yaml', () => {
     ).toContain('mcp.servers[0].allow_unix_sockets: expected true or false');
   });
 
+  it('attack: require_approval on a light-tier server (which could approve its own calls) is refused naming tier', () => {
+    const config = {
+      mcp: { servers: [{ name: 'mem', command: 'node', tier: 'light', require_approval: ['write'] }] },
+    };
+    expect(refusal(config)).toContain('mcp.servers[0].tier: the light tier runs servers as you');
+    expect(refusal(config)).toContain('runs in tier hardened (the default) or gvisor');
+    const hardened = { mcp: { servers: [{ name: 'mem', command: 'node', require_approval: ['write'] }] } };
+    expect(parseGatewayConfig(hardened, '/etc/oacp').mcp.servers[0]?.tier).toBe('hardened');
+  });
+
   it('refuses a capability ceiling without tools rather than silently giving agents none', () => {
     expect(refusal({ sandbox: { capabilities: { file_read: ['/data/**'] } } })).toContain(
       'sandbox.capabilities.tools: required in a capability ceiling',

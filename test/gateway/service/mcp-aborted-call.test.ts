@@ -40,8 +40,10 @@ describe('an MCP tool call through the gateway whose HTTP request is dropped', (
               name: 'gated',
               command: process.execPath,
               args: [RAW_SERVER],
-              tier: 'light',
+              // Calls wait for approval: never the light tier, whose server could approve them itself.
+              tier: 'hardened',
               allow_env: ['RAW_LOG'],
+              allow_files: [`${dir}:rw`],
               require_approval: ['echo'],
             },
           ],
