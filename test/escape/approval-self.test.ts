@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chownSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -97,6 +97,13 @@ async function bridge(
   return { child, home, stderr: () => stderr, waitFor, exited };
 }
 
+/** The agent's own credential: the bridge's client token (not the desk's), as its operator hands it on. */
+async function clientAuth(run: Bridge): Promise<{ requestInit: RequestInit }> {
+  const file = (await run.waitFor(/MCP clients need Authorization: Bearer \$\(cat (\S+)\)/))[1] ?? '';
+  const token = readFileSync(file, 'utf8').trim();
+  return { requestInit: { headers: { authorization: `Bearer ${token}` } } };
+}
+
 describe('a server under --require-approval cannot approve its own calls', () => {
   for (const user of users) {
     const as = user === undefined ? 'as the invoker' : 'as uid 1000';
@@ -111,7 +118,7 @@ describe('a server under --require-approval cannot approve its own calls', () =>
       if (started !== undefined) {
         // What the refusal prevents: the server starts as the home's owner and takes the token.
         const client = new Client({ name: 'agent', version: '1.0.0' });
-        await client.connect(new StreamableHTTPClientTransport(new URL(started)));
+        await client.connect(new StreamableHTTPClientTransport(new URL(started), await clientAuth(run)));
         const line = (await run.waitFor(/\] thief: ([^\n]*)/))[1];
         await client.close();
         run.child.kill('SIGTERM');
@@ -138,10 +145,11 @@ describe('a server under --require-approval cannot approve its own calls', () =>
           try {
             const url = new URL((await run.waitFor(/MCP bridge for \S+ at (http:\S+)/))[1] ?? '');
             // The token the thief is after exists on the host, with the name the bridge logged.
-            const token = (await run.waitFor(/Bearer \$\(cat (\S+)\)/))[1] ?? '';
+            const token =
+              (await run.waitFor(/approvals at \S+ need Authorization: Bearer \$\(cat (\S+)\)/))[1] ?? '';
             expect(existsSync(token)).toBe(true);
             const client = new Client({ name: 'agent', version: '1.0.0' });
-            await client.connect(new StreamableHTTPClientTransport(url));
+            await client.connect(new StreamableHTTPClientTransport(url, await clientAuth(run)));
             try {
               const line = (await run.waitFor(/\] thief: ([^\n]*)/))[1] ?? '';
               expect(line).toMatch(/home=\w+/);
