@@ -31,7 +31,7 @@ import { writeDeskToken } from './desk-token.js';
 import { describeHints, type PermissionHint, permissionHints } from './diagnose/permission-hints.js';
 import { unixSocketHint } from './diagnose/unix-socket-hint.js';
 import type { HeldLog } from './held-log.js';
-import { type HomeQuotas, openHomeQuotas } from './home-quotas.js';
+import { type LazyHomeQuotas, lazyHomeQuotas } from './lazy-home-quotas.js';
 import { manifestFromOptions } from './manifest-from-options.js';
 import type { McpRunOptions } from './options.js';
 import { type PreparedServer, prepareServer } from './prepare-server.js';
@@ -65,13 +65,17 @@ export async function runBridge(
   // One nonce store per home: a signed request replayed to another bridge on the home is refused too.
   const nonces = openHomeNonceStore(context.home);
   let stopPool: (() => Promise<void>) | undefined;
-  let quotas: HomeQuotas | undefined;
+  let ownQuotas: LazyHomeQuotas | undefined;
   let deskToken: { path: string; remove(): void } | undefined;
   let clients: ClientToken | undefined;
   const refusalLog = clientRefusalLog(log);
   try {
     const limited = [options, ...(configured?.values() ?? [])].some((o) => o.quotaCalls !== undefined);
-    quotas = limited ? await openHomeQuotas(context.home) : undefined;
+    // The process's one connection to the home's quota store (run.ts's, which the servers' network
+    // budgets use too); opened here, before anything starts, when a server has --quota-calls.
+    const homeQuotas = context.quotas ?? (limited ? lazyHomeQuotas(context.home) : undefined);
+    if (context.quotas === undefined) ownQuotas = homeQuotas;
+    const quotas = limited ? await homeQuotas?.engine() : undefined;
     const agent = options.agent === undefined ? undefined : agentKey(node.keys, options.agent);
     // The operator's token for the HTTP approval desk: the MCP clients share its listener and must
     // not approve their own calls. Kept in a 0600 file of the home, masked wherever OACP writes text.
@@ -209,7 +213,7 @@ export async function runBridge(
     clients?.remove();
     await node.close();
     await stopPool?.();
-    await quotas?.close();
+    await ownQuotas?.close();
     nonces.close();
   }
 }
@@ -263,7 +267,7 @@ interface Shared {
   readonly refusalLog: ClientRefusalLog;
   readonly nonces: NonceStore;
   /** The home's quota engine, when a server has `--quota-calls`. */
-  readonly quotas?: HomeQuotas;
+  readonly quotas?: QuotaEngine;
   readonly http: boolean;
   /** `--refusal-receipts`: how many refused client messages get a receipt of their own. */
   readonly refusalReceipts: RefusalReceiptLimits;
@@ -273,7 +277,7 @@ function quotaEngine(shared: Shared): QuotaEngine {
   // Opened whenever a server has --quota-calls; never a bridge without its limit.
   if (shared.quotas === undefined)
     throw new Error('--quota-calls is set but the home quota store is not open');
-  return shared.quotas.engine;
+  return shared.quotas;
 }
 
 interface Assembled {

@@ -8,6 +8,7 @@ import { withCatalogEntry } from './catalog/run-input.js';
 import { configuredServers } from './configured-servers.js';
 import { HeldLog } from './held-log.js';
 import type { HttpBridge } from './http.js';
+import { type LazyHomeQuotas, lazyHomeQuotas } from './lazy-home-quotas.js';
 import { type McpRunOptions, type McpRunOptionsInput, parseMcpRunOptions } from './options.js';
 import type { TreeStamps } from './packages/tree-stamp.js';
 import { passedSecretValues } from './passed-secrets.js';
@@ -50,6 +51,8 @@ export interface McpRunContext {
    * used by the early start only (unless `tiers` is given), like `stamps`.
    */
   readonly probing?: TierLookup;
+  /** The home's quota engine (servers' network budgets); one opened on first use, closed at the end, when absent. */
+  readonly quotas?: LazyHomeQuotas;
 }
 
 /**
@@ -76,14 +79,21 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
   // Only in an initialised home: nothing is written to a directory that `oacp init` has not made.
   // The server's stderr is held until the bridge's first line is out (package notes are not: an install can take a while).
   const held = new HeldLog(log);
+  // Every server's network budget is a bucket of the home's store, shared with every process on the home.
+  const quotas = context.quotas ?? lazyHomeQuotas(context.home);
   // The servers' stdout lines the bridge quotes are masked with the same values.
-  const { stamps, probing, ...later } = { ...context, secrets };
+  const { stamps, probing, ...later } = { ...context, secrets, quotas };
   const tiers = context.tiers ?? probing;
   const early =
     configured === undefined && options.http === undefined && initialised(context.home)
-      ? prepareServer(options, { ...context, secrets, ...(tiers === undefined ? {} : { tiers }) }, log, {
-          serverLog: held.line,
-        })
+      ? prepareServer(
+          options,
+          { ...context, secrets, quotas, ...(tiers === undefined ? {} : { tiers }) },
+          log,
+          {
+            serverLog: held.line,
+          },
+        )
       : undefined;
   early?.catch(() => undefined);
   try {
@@ -96,6 +106,7 @@ export async function runMcpCommand(input: McpRunOptionsInput, context: McpRunCo
     held.release();
     // A bridge that failed to set up stops the server it started early; a claimed one was stopped by its session.
     await (await early?.catch(() => undefined))?.discard();
+    if (context.quotas === undefined) await quotas.close();
   }
 }
 

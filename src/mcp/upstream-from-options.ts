@@ -10,6 +10,7 @@ import type { StderrTail } from './diagnose/stderr-tail.js';
 import type { McpErrorCode } from './errors.js';
 import { StampedDigester } from './file-digests.js';
 import { implicitReadPaths } from './implicit-paths.js';
+import { type LazyHomeQuotas, networkBudgetKey } from './lazy-home-quotas.js';
 import { manifestFromOptions } from './manifest-from-options.js';
 import type { McpRunOptions } from './options.js';
 import { packageCommand } from './packages/command-form.js';
@@ -46,6 +47,8 @@ export async function upstreamFor(
     readonly secrets?: SecretValues;
     /** Tree stamps started earlier (TreeStamps): the package store's check uses them. */
     readonly stamps?: TreeStamps;
+    /** The home's quota engine: the server's network budget is a bucket there; without it, one in memory. */
+    readonly quotas?: Pick<LazyHomeQuotas, 'engine'>;
   },
   log: (line: string) => void,
 ): Promise<UpstreamConnector> {
@@ -114,7 +117,13 @@ export async function upstreamFor(
   const { secrets } = context;
   // One network budget for every start of this server: a server that exits (the bridge starts it
   // again) or each --http session's own server would otherwise get a full network_requests_per_min.
-  const egressLimiter = requestBudget(manifest.quotas);
+  // On the home's store it is also one for every process on the home: a new `oacp mcp run` of the
+  // server (or the same one restarted) finds the budget as the last one left it.
+  const { quotas } = context;
+  const egressLimiter = requestBudget(
+    manifest.quotas,
+    quotas === undefined ? undefined : { engine: () => quotas.engine(), key: networkBudgetKey(named.name) },
+  );
   return processUpstream({
     identity: named,
     start: () =>

@@ -1,4 +1,6 @@
 import { type Decision, deny } from '../../core/decision.js';
+import { describeError } from '../../core/errors.js';
+import { STORE_QUOTA } from '../quota/engine.js';
 import type { EgressAudit } from './audit.js';
 import { type Resolver, resolveAll } from './resolver.js';
 import type { Destination, EgressRules } from './rules.js';
@@ -17,7 +19,8 @@ export interface GateParts {
 }
 
 export interface RequestLimiter {
-  take(): Decision;
+  /** Resolves to a deny (never rejects) when the budget cannot be checked: quota/request-budget.ts. */
+  take(): Promise<Decision>;
 }
 
 /**
@@ -46,8 +49,18 @@ export async function checkEgress(
     return { effect: 'deny', decision, status };
   };
 
-  const quota = parts.limiter.take();
-  if (quota.effect === 'deny') return refuse(quota, 429);
+  let quota: Decision;
+  try {
+    quota = await parts.limiter.take();
+  } catch (error) {
+    // Deny by default: a limiter that fails is a refusal with its reason, recorded like any other.
+    quota = deny(
+      `network request budget could not be checked (${describeError(error)}); refused`,
+      STORE_QUOTA,
+    );
+  }
+  // Over budget is 429; a budget that could not be checked (its store did not answer) is the proxy's failure.
+  if (quota.effect === 'deny') return refuse(quota, quota.policyId === STORE_QUOTA ? 502 : 429);
   const hostDecision = parts.rules.decide(target);
   if (hostDecision.effect === 'deny') return refuse(hostDecision, 403);
 

@@ -37,7 +37,7 @@ export function egressFetch(
   const maxBytes = options.maxResponseBytes ?? 1024 * 1024;
   const timeoutMs = options.timeoutMs ?? 15_000;
   // The bridge already charged the quota; a second charge here would halve the agent's budget.
-  const limiter = { take: () => allow('charged by the sandbox host bridge') };
+  const limiter = { take: async () => allow('charged by the sandbox host bridge') };
   return async (request) => {
     const url = new URL(request.url);
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
