@@ -231,6 +231,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     });
     // The user's own grants, as `oacp mcp run --allow-files` checks them: a mistyped path is skipped by the sandbox.
     const configFile = options.configPath ?? 'oacp.yaml';
+    const quotaEngine = new StoreQuotaEngine(store);
     for (const line of missingConfigFileGrants(configFile, config.mcp.servers)) logger.warn(line);
     for (const server of config.mcp.servers) {
       const runOptions = mcpRunOptionsFor(server);
@@ -245,6 +246,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         logger,
         slot,
         approvals,
+        quotaEngine,
       });
       await registry.addSource(source, options.mcpToolAttributes?.[server.name] ?? server.tool_attributes);
     }
@@ -255,7 +257,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ...(Object.keys(serverCallLimits).length === 0 ? {} : { servers: serverCallLimits }),
       ...options.quotas,
     };
-    const quotaEngine = new StoreQuotaEngine(store);
     closers.push(
       startBucketPruner(quotaEngine, { onEvent: (line) => logger.info('quota', { event: line }) }),
     );

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { QuotaEngine } from '../../airlock/quota/engine.js';
 import { sha256Hex } from '../../core/digest.js';
 import { type ApprovalDesk, ApprovalService } from '../../mcp/approval.js';
 import { createBridge } from '../../mcp/bridge.js';
@@ -26,6 +27,11 @@ export interface BridgedSourceOptions {
   readonly options: McpRunOptions;
   readonly home: string;
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The gateway's durable quota engine: a server's network_requests_per_min is a bucket there
+   * (the key `oacp mcp run` uses for the same server name), so a gateway restart does not refill it.
+   */
+  readonly quotaEngine?: QuotaEngine;
   /** Signs and logs receipts (the gateway's OacpNode). */
   readonly node: ReceiptWriter & {
     readonly origin: string;
@@ -55,10 +61,14 @@ const RECEIPT_META = 'oacp/receipt';
  * the receipt is co-signed by that key too.
  */
 export async function bridgedSource(config: BridgedSourceOptions): Promise<McpToolSource> {
-  const { options } = config;
+  const { options, quotaEngine } = config;
   const upstream = await upstreamFor(
     options,
-    { home: config.home, ...(config.env === undefined ? {} : { env: config.env }) },
+    {
+      home: config.home,
+      ...(config.env === undefined ? {} : { env: config.env }),
+      ...(quotaEngine === undefined ? {} : { quotas: { engine: async () => quotaEngine } }),
+    },
     (line) => config.logger.debug('mcp server', { line }),
   );
   const server = upstream.identity.name;
