@@ -147,8 +147,13 @@ export const registerMcp: CommandRegistrar = (program, context) => {
         flags.config === undefined
           ? undefined
           : (await import('../../gateway/config/mcp-options.js')).mcpServersFromFile(flags.config);
-      const { missingConfigFileGrants, missingFileGrants } = await import('../../mcp/missing-grants.js');
-      refuseMissingFileGrants(missingFileGrants(flags.allowFiles, '--allow-files', MISSING_GRANT_REFUSED));
+      const [{ missingConfigFileGrants, missingFileGrants }, { absoluteFileGrant }] = await Promise.all([
+        import('../../mcp/missing-grants.js'),
+        import('../../mcp/options.js'),
+      ]);
+      // `--allow-files ./data:rw` is the invoker's ./data: made absolute once, here, then checked and bound as any grant.
+      const allowFiles = flags.allowFiles.map((grant) => absoluteFileGrant(grant, process.cwd()));
+      refuseMissingFileGrants(missingFileGrants(allowFiles, '--allow-files', MISSING_GRANT_REFUSED));
       if (servers !== undefined && flags.config !== undefined) {
         const grants = [...servers].map(([name, server]) => ({
           name,
@@ -184,7 +189,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
               maxSessions: flags.maxSessions,
               refusalReceipts: flags.refusalReceipts,
             }),
-            allowFiles: flags.allowFiles,
+            allowFiles,
             allowNetwork: flags.allowNetwork,
             allowEnv: flags.allowEnv,
             allowUnenforced: flags.allowUnenforced,
