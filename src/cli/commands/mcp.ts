@@ -143,10 +143,11 @@ export const registerMcp: CommandRegistrar = (program, context) => {
       const probing = startTierProbe(flags);
       // Loaded here, not at the top: an MCP client starts `oacp mcp run` for every session.
       const { runMcpCommand } = await import('../../mcp/run.js');
-      const servers =
+      const front =
         flags.config === undefined
           ? undefined
-          : (await import('../../gateway/config/mcp-options.js')).mcpServersFromFile(flags.config);
+          : (await import('../../gateway/config/mcp-options.js')).mcpFrontFromFile(flags.config);
+      const servers = front?.servers;
       const [{ missingConfigFileGrants, missingFileGrants }, { absoluteFileGrant }] = await Promise.all([
         import('../../mcp/missing-grants.js'),
         import('../../mcp/options.js'),
@@ -187,7 +188,8 @@ export const registerMcp: CommandRegistrar = (program, context) => {
               requestTimeout: flags.requestTimeout,
               idleTimeout: flags.idleTimeout,
               maxSessions: flags.maxSessions,
-              refusalReceipts: flags.refusalReceipts,
+              // The flag wins over the file's mcp.refusal_receipts.
+              refusalReceipts: flags.refusalReceipts ?? front?.refusalReceipts?.toString(),
             }),
             allowFiles,
             allowNetwork: flags.allowNetwork,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { CallRate, Duration, FileGrant, MemorySize, NetworkGrant } from '../../mcp/options.js';
 import { SERVER_NAME_PATTERN, serverNameProblem } from '../../mcp/tool-names.js';
-import { bool, oneOf, TierNameSchema, text, unitString } from './fields.js';
+import { bool, oneOf, positiveInt, TierNameSchema, text, unitString } from './fields.js';
 
 const ServerName = z
   .string({ error: 'expected a string' })
@@ -120,6 +120,12 @@ export const McpServerSchema = z
 export const McpSectionSchema = z
   .strictObject({
     servers: z.array(McpServerSchema, { error: 'expected a list of servers' }).default([]),
+    /**
+     * `--refusal-receipts N` of `oacp mcp run --config` (the flag wins): refused client messages
+     * receipted one by one per session and minute, ten times that for all sessions of a server
+     * (src/mcp/refusal-receipts.ts; default 30).
+     */
+    refusal_receipts: positiveInt().max(100_000, { error: 'must be from 1 to 100000' }).optional(),
   })
   .superRefine((section, ctx) => {
     const seen = new Set<string>();
