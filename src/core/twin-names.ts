@@ -16,22 +16,38 @@ const PLAIN = /^[!-@[-~]*$/;
 /**
  * The first two member names of one object in `value` that are twins under `looseName`, or
  * undefined. `deep`: every object nested in `value` too, else its own members only. Iterative.
+ * `maps`: member names whose object value is a map of data, not a record of fields (a JSON
+ * Schema's `properties`): its own keys are matched exactly even by a lenient parser (Go decodes
+ * them into a map, never onto struct fields), so `ID` beside `id` there is two names, and only
+ * they are not compared; every value under them still is.
  */
-export function twinMemberNames(value: unknown, deep = true): readonly [string, string] | undefined {
-  const stack: unknown[] = [value];
+export function twinMemberNames(
+  value: unknown,
+  deep = true,
+  maps: ReadonlySet<string> = NO_MAPS,
+): readonly [string, string] | undefined {
+  const stack: { item: unknown; map: boolean }[] = [{ item: value, map: false }];
   while (stack.length > 0) {
-    const item = stack.pop();
+    const { item, map } = stack.pop() as { item: unknown; map: boolean };
     if (typeof item !== 'object' || item === null) continue;
-    if (!Array.isArray(item)) {
+    if (!Array.isArray(item) && !map) {
       const twins = twinsIn(Object.keys(item));
       if (twins !== undefined) return twins;
     }
     if (!deep) return undefined;
-    for (const child of Array.isArray(item) ? item : Object.values(item))
-      if (typeof child === 'object' && child !== null) stack.push(child);
+    if (Array.isArray(item)) {
+      for (const child of item)
+        if (typeof child === 'object' && child !== null) stack.push({ item: child, map: false });
+      continue;
+    }
+    for (const [name, child] of Object.entries(item))
+      if (typeof child === 'object' && child !== null)
+        stack.push({ item: child, map: !map && !Array.isArray(child) && maps.has(name) });
   }
   return undefined;
 }
+
+const NO_MAPS: ReadonlySet<string> = new Set();
 
 function twinsIn(names: readonly string[]): readonly [string, string] | undefined {
   if (names.length < 2 || names.every((name) => PLAIN.test(name))) return undefined;
@@ -84,8 +100,9 @@ export function looseMemberProblem(
   known: readonly string[],
   what: string,
   deep = true,
+  maps?: ReadonlySet<string>,
 ): string | undefined {
-  const twins = twinMemberNames(value, deep);
+  const twins = twinMemberNames(value, deep, maps);
   if (twins !== undefined) return twinNamesReason(what, twins);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const imitated = imitatedMemberName(value as Readonly<Record<string, unknown>>, known);

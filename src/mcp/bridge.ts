@@ -1,3 +1,4 @@
+import type { Clock } from '../airlock/quota/clock.js';
 import { DEFAULT_REFUSAL_RECEIPT_LIMITS, type RefusalReceiptLimits } from '../airlock/quota/refusal-limit.js';
 import type { NonceStore } from '../identity/nonce-store.js';
 import { InMemoryNonceStore } from '../identity/nonce-store.js';
@@ -58,6 +59,11 @@ export interface BridgeOptions {
    * DEFAULT_REFUSAL_RECEIPT_LIMITS): past them a refusal is counted in a summary receipt (refusal-receipts.ts).
    */
   readonly refusalReceipts?: RefusalReceiptLimits;
+  /**
+   * The refusal limiter's clock (its buckets and its one-minute summary window; monotonic by default).
+   * Not a user setting: a test moves it to see the summary written while the bridge keeps running.
+   */
+  readonly refusalClock?: Clock;
 }
 
 /** One client being served; ends when the client goes or the server cannot be kept up. */
@@ -108,7 +114,10 @@ export function createBridge(options: BridgeOptions): SingleBridge {
   // One store for every session of the bridge: a nonce used in one session is a replay in all.
   const nonces = options.nonces ?? new InMemoryNonceStore();
   // One limiter for every session of the server: a flood from many sessions is bounded too.
-  const refusals = bridgeRefusals(options.refusalReceipts ?? DEFAULT_REFUSAL_RECEIPT_LIMITS);
+  const refusals = bridgeRefusals(
+    options.refusalReceipts ?? DEFAULT_REFUSAL_RECEIPT_LIMITS,
+    options.refusalClock,
+  );
   const sessions = new Set<BridgeSession>();
   let served = 0;
   return {

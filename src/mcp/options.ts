@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { TIER_ORDER, type TierName } from '../airlock/sandbox.js';
 import { hostLoopbackReason } from '../capability/address-policy.js';
@@ -68,15 +69,35 @@ export const CallRate = z
   })
   .refine((perMinute) => perMinute > 0, 'must allow at least some calls');
 
+/** The trailing run of `:letters` of a file grant: its mode (checked by FileGrant). */
+const GRANT_MODE = /(?::[A-Za-z]{1,8})+$/;
+
 /**
- * `--allow-files PATH[:ro|:rw]`: an absolute path or path glob, read-only unless `:rw`.
+ * `--allow-files ./data:rw` and `data` are the invoker's: the path part of a
+ * relative grant is resolved against `base` (the invoker's cwd, or an
+ * oacp.yaml's folder) here, once, as text; the mode stays as written. Nothing is
+ * looked up: the grant is opened, checked (OACP home overlap...) and bound by
+ * the same code as any absolute grant, at the same moment. An absolute grant,
+ * an empty path (`:rw`) and `~` (the shell did not expand it) are left as
+ * written, so FileGrant refuses them by name instead of granting `base`.
+ */
+export function absoluteFileGrant(text: string, base: string): string {
+  const mode = GRANT_MODE.exec(text)?.[0] ?? '';
+  const path = text.slice(0, text.length - mode.length);
+  if (path === '' || path.startsWith('/') || path.startsWith('~')) return text;
+  return `${resolve(base, path)}${mode}`;
+}
+
+/**
+ * `--allow-files PATH[:ro|:rw]`: an absolute path or path glob, read-only unless `:rw`
+ * (the CLI resolves a relative one first: absoluteFileGrant).
  * Any other `:mode` suffix (`/data:rx`), or more than one (`/data:rw:ro`), is refused, never
  * granted as a literal path: the trailing run of `:letters` is the mode, and it must be one.
  */
 export const FileGrant = z
   .string()
   .transform((text, ctx) => {
-    const mode = /(?::[A-Za-z]{1,8})+$/.exec(text)?.[0] ?? '';
+    const mode = GRANT_MODE.exec(text)?.[0] ?? '';
     if (mode !== '' && mode !== ':ro' && mode !== ':rw') {
       ctx.addIssue({
         code: 'custom',
@@ -86,7 +107,10 @@ export const FileGrant = z
     }
     return { path: text.slice(0, text.length - mode.length), writable: mode === ':rw' };
   })
-  .refine((grant) => grant.path.startsWith('/'), 'must be an absolute path, optionally ending in :ro or :rw')
+  .refine(
+    (grant) => grant.path.startsWith('/'),
+    'must be an absolute path (the command line also takes one relative to the current folder; ~ is not expanded), optionally ending in :ro or :rw',
+  )
   .superRefine((grant, ctx) => {
     const problem = notUtf8PathProblem(grant.path);
     if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });

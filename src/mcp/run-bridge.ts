@@ -153,8 +153,16 @@ export async function runBridge(
     };
     const title = parts.map((part) => part.name).join(', ');
     // One line before anything else, so a user whose client shows nothing knows where to look.
+    // The file grants as bound (a relative `--allow-files ./data` resolved against the invoker's folder).
+    const files = [
+      ...new Set(
+        (configured === undefined ? [options] : [...configured.values()]).flatMap((entry) =>
+          entry.allowFiles.map((grant) => `${oneLine(grant.path, 200)}${grant.writable ? ':rw' : ''}`),
+        ),
+      ),
+    ];
     log(
-      `oacp: MCP bridge for ${title}: tier ${[...new Set(parts.map((part) => part.tier))].join(', ')}, home ${context.home}, log ${logDirectory(context.home)}`,
+      `oacp: MCP bridge for ${title}: tier ${[...new Set(parts.map((part) => part.tier))].join(', ')}, home ${context.home}, log ${logDirectory(context.home)}${files.length === 0 ? '' : `, files ${files.join(' ')}`}`,
     );
     held.release();
     if (terminal === undefined && options.http === undefined) {

@@ -156,12 +156,18 @@ export const registerMcp: CommandRegistrar = (program, context) => {
       const probing = startTierProbe(flags);
       // Loaded here, not at the top: an MCP client starts `oacp mcp run` for every session.
       const { runMcpCommand } = await import('../../mcp/run.js');
-      const servers =
+      const front =
         flags.config === undefined
           ? undefined
-          : (await import('../../gateway/config/mcp-options.js')).mcpServersFromFile(flags.config);
-      const { missingConfigFileGrants, missingFileGrants } = await import('../../mcp/missing-grants.js');
-      refuseMissingFileGrants(missingFileGrants(flags.allowFiles, '--allow-files', MISSING_GRANT_REFUSED));
+          : (await import('../../gateway/config/mcp-options.js')).mcpFrontFromFile(flags.config);
+      const servers = front?.servers;
+      const [{ missingConfigFileGrants, missingFileGrants }, { absoluteFileGrant }] = await Promise.all([
+        import('../../mcp/missing-grants.js'),
+        import('../../mcp/options.js'),
+      ]);
+      // `--allow-files ./data:rw` is the invoker's ./data: made absolute once, here, then checked and bound as any grant.
+      const allowFiles = flags.allowFiles.map((grant) => absoluteFileGrant(grant, process.cwd()));
+      refuseMissingFileGrants(missingFileGrants(allowFiles, '--allow-files', MISSING_GRANT_REFUSED));
       if (servers !== undefined && flags.config !== undefined) {
         const grants = [...servers].map(([name, server]) => ({
           name,
@@ -197,9 +203,10 @@ export const registerMcp: CommandRegistrar = (program, context) => {
               requestTimeout: flags.requestTimeout,
               idleTimeout: flags.idleTimeout,
               maxSessions: flags.maxSessions,
-              refusalReceipts: flags.refusalReceipts,
+              // The flag wins over the file's mcp.refusal_receipts.
+              refusalReceipts: flags.refusalReceipts ?? front?.refusalReceipts?.toString(),
             }),
-            allowFiles: flags.allowFiles,
+            allowFiles,
             allowNetwork: flags.allowNetwork,
             allowEnv: flags.allowEnv,
             allowUnenforced: flags.allowUnenforced,

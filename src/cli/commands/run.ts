@@ -10,7 +10,14 @@ import type { Manifest } from '../../capability/manifest.js';
 import { describeError } from '../../core/errors.js';
 import { describeUnixSocketHint, unixSocketHint } from '../../mcp/diagnose/unix-socket-hint.js';
 import { missingFileGrants } from '../../mcp/missing-grants.js';
-import { Duration, FileGrant, MemorySize, NetworkGrant, UnenforcedList } from '../../mcp/options.js';
+import {
+  absoluteFileGrant,
+  Duration,
+  FileGrant,
+  MemorySize,
+  NetworkGrant,
+  UnenforcedList,
+} from '../../mcp/options.js';
 import { withAbsoluteScript } from '../../mcp/server-identity.js';
 import { codeDigestOf, codeInputsDigest, executeCode } from '../../run/execute-code.js';
 import { executeProcess, processCodeDigest, processInputsDigest } from '../../run/execute-process.js';
@@ -93,8 +100,10 @@ export const registerRun: CommandRegistrar = (program, context) => {
         /\.(m?js)$/.test(file) &&
         (flags.tier === undefined || flags.tier === 'standard');
       const tier = parseTier(flags.tier ?? (isAgentFile ? 'standard' : 'hardened'));
-      const manifest = buildManifest(flags);
-      refuseMissingFileGrants(missingFileGrants(flags.allowFiles, '--allow-files', MISSING_GRANT_REFUSED));
+      // `--allow-files ./data:rw` is the invoker's ./data: made absolute once, here, then checked and bound as any grant.
+      const allowFiles = flags.allowFiles.map((grant) => absoluteFileGrant(grant, process.cwd()));
+      const manifest = buildManifest({ ...flags, allowFiles });
+      refuseMissingFileGrants(missingFileGrants(allowFiles, '--allow-files', MISSING_GRANT_REFUSED));
       const agentCode = tier === 'standard' ? readAgentFile(file, flags) : undefined;
       const home = context.home(command);
       const agent = flags.agent === undefined ? undefined : openKeyStore(context, command).agent(flags.agent);

@@ -138,6 +138,7 @@ function resolvePaths(config: GatewayConfig, baseDir: string): GatewayConfig {
         : { store: store.startsWith('sqlite:') ? `sqlite:${at(store.slice(7))}` : at(store) }),
     },
     mcp: {
+      ...config.mcp,
       servers: config.mcp.servers.map((server) => {
         const manifest = optional(server.manifest).value;
         const policy = optional(server.policy).value;

@@ -41,6 +41,14 @@ export function mcpRunOptionsFor(server: McpServerConfig): McpRunOptions {
  * reads (one schema, paths relative to the file), as bridge options by name.
  */
 export function mcpServersFromFile(path: string): Map<string, McpRunOptions> {
+  return mcpFrontFromFile(path).servers;
+}
+
+/** The servers of `--config FILE`, and the front's own settings (`mcp.refusal_receipts`; a flag wins). */
+export function mcpFrontFromFile(path: string): {
+  readonly servers: Map<string, McpRunOptions>;
+  readonly refusalReceipts: number | undefined;
+} {
   const config = loadGatewayConfig(path);
   if (config.mcp.servers.length === 0) {
     throw new OacpError<ConfigErrorCode>(
@@ -59,5 +67,5 @@ export function mcpServersFromFile(path: string): Map<string, McpRunOptions> {
       );
     }
   }
-  return servers;
+  return { servers, refusalReceipts: config.mcp.refusal_receipts };
 }

@@ -8,7 +8,7 @@ import {
   NetworkGrant,
 } from '../../mcp/options.js';
 import { SERVER_NAME_PATTERN, serverNameProblem } from '../../mcp/tool-names.js';
-import { bool, oneOf, TierNameSchema, text, unitString } from './fields.js';
+import { bool, oneOf, positiveInt, TierNameSchema, text, unitString } from './fields.js';
 
 const ServerName = z
   .string({ error: 'expected a string' })
@@ -131,6 +131,12 @@ export const McpServerSchema = z
 export const McpSectionSchema = z
   .strictObject({
     servers: z.array(McpServerSchema, { error: 'expected a list of servers' }).default([]),
+    /**
+     * `--refusal-receipts N` of `oacp mcp run --config` (the flag wins): refused client messages
+     * receipted one by one per session and minute, ten times that for all sessions of a server
+     * (src/mcp/refusal-receipts.ts; default 30).
+     */
+    refusal_receipts: positiveInt().max(100_000, { error: 'must be from 1 to 100000' }).optional(),
   })
   .superRefine((section, ctx) => {
     const seen = new Set<string>();

@@ -113,6 +113,19 @@ export function reportedModel(value: unknown): string | undefined {
 }
 
 /**
+ * Members of a tool's JSON Schema whose value is a map of names (`properties: {ID: ..., id: ...}`):
+ * their keys are data a provider decodes into a map, matched exactly even by Go's lenient
+ * encoding/json, so two that differ only in case are two properties, not a smuggled twin
+ * (core/twin-names.ts). The schemas under them are still checked.
+ */
+export const SCHEMA_MAP_MEMBERS: ReadonlySet<string> = new Set([
+  'properties',
+  'patternProperties',
+  '$defs',
+  'definitions',
+]);
+
+/**
  * The request members the gateway reads, rewrites or prices, in either wire format: a member
  * that imitates one of them (`Model`, `MAX_TOKENS`) is refused (core/twin-names.ts), since a
  * provider matching names loosely would read it in their place.

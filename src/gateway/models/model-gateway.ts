@@ -31,6 +31,7 @@ import {
   MAX_MODEL_NAME,
   type ProviderKind,
   REQUEST_MEMBERS,
+  SCHEMA_MAP_MEMBERS,
   type TokenUsage,
 } from './dialect.js';
 import {
@@ -265,7 +266,8 @@ export class ModelGateway {
     const record = body as Record<string, unknown>;
     // Before anything is read: a provider matching names loosely (Go's encoding/json folds case and
     // keeps the last) would serve `Model`, or read `MAX_TOKENS`, past what was routed and clamped.
-    const loose = looseMemberProblem(record, REQUEST_MEMBERS, 'the request body');
+    // A tool schema's `properties` keys (`ID` and `id`) are map keys upstream, not twins: SCHEMA_MAP_MEMBERS.
+    const loose = looseMemberProblem(record, REQUEST_MEMBERS, 'the request body', true, SCHEMA_MAP_MEMBERS);
     if (loose !== undefined) return this.#refuse(facts, 400, 'invalid_request', loose);
     const read = dialect.read(record);
     facts.stream = read.stream;

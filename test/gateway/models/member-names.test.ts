@@ -54,4 +54,50 @@ describe('attack: request members a lenient provider reads as one', () => {
     await answer.body.text();
     expect(answer.statusCode).toBe(200);
   });
+
+  // A tool whose arguments have both `ID` and `id` was refused as twin names; the keys of a schema's
+  // `properties` are map keys a provider matches exactly (Go decodes them into a map), so it is served.
+  const schema = (properties: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+    type: 'object',
+    properties,
+    ...extra,
+  });
+  it('a tool schema with properties `ID` and `id` (and $defs `Item`, `item`) is served, as sent', async () => {
+    const sent = t.openai.received.length;
+    const parameters = schema(
+      { ID: { type: 'string' }, id: { type: 'integer' } },
+      { $defs: { Item: { type: 'string' }, item: { type: 'number' } }, required: ['ID', 'id'] },
+    );
+    const answer = await post('/v1/chat/completions', {
+      model: 'gpt-test',
+      messages: [{ role: 'user', content: 'hi' }],
+      tools: [{ type: 'function', function: { name: 'lookup', parameters } }],
+    });
+    const text = await answer.body.text();
+    expect(answer.statusCode, text).toBe(200);
+    expect(t.openai.received.length).toBe(sent + 1);
+    expect(JSON.stringify(t.openai.received.at(-1))).toContain(JSON.stringify(parameters));
+  });
+
+  it('attack: twins in a schema’s own fields, under a property, or in the members beside a tool’s schema are still refused', async () => {
+    const tool = (fn: Record<string, unknown>) => ({
+      model: 'gpt-test',
+      messages: [{ role: 'user', content: 'hi' }],
+      tools: [{ type: 'function', function: { name: 'lookup', ...fn } }],
+    });
+    for (const body of [
+      tool({ parameters: { type: 'object', Type: 'string', properties: {} } }),
+      tool({ parameters: schema({ id: { type: 'string', TYPE: 'integer' } }) }),
+      tool({ parameters: schema({ id: schema({ a: {}, A: {} }, { Properties: {} }) }) }),
+      tool({ parameters: schema({}), Parameters: schema({ x: {} }) }),
+      { ...tool({ parameters: schema({}) }), properties: { a: 1 }, Properties: { b: 2 } },
+    ]) {
+      const sent = t.openai.received.length;
+      const answer = await post('/v1/chat/completions', body);
+      const text = await answer.body.text();
+      expect(answer.statusCode, JSON.stringify(body)).toBe(400);
+      expect(text).toMatch(/only in case, spacing or Unicode form/);
+      expect(t.openai.received.length).toBe(sent);
+    }
+  });
 });
