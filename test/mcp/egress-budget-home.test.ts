@@ -1,43 +1,31 @@
-import { existsSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HardenedTier } from '../../src/airlock/native/hardened.js';
+import {
+  type CountingTarget,
+  countingTarget,
+  egressUnavailable,
+  FETCH_SERVER,
+  hostAddress,
+  PYTHON,
+} from './egress-target.js';
 import { bridgeHome, type HomeBridge, spawnBridge } from './home-bridge.js';
 
 // A bridged server's network_requests_per_min was a token bucket in the memory of its `oacp mcp run`:
 // stopping the bridge and starting it again (or starting a second one of the same server on the home)
 // gave the server a full budget. It is now a bucket of the home's quota store, as --quota-calls is.
 
-const SERVER = join(import.meta.dirname, 'fixtures', 'fetch-then-exit-server.py');
-const PYTHON = '/usr/bin/python3';
-// The host's own non-loopback address: the bridge refuses loopback grants (they would reach the host).
-const hostAddress = Object.values(networkInterfaces())
-  .flat()
-  .find((nic) => nic !== undefined && nic.family === 'IPv4' && !nic.internal)?.address;
-const availability = await new HardenedTier().availability();
-const skip =
-  !availability.available ||
-  hostAddress === undefined ||
-  !existsSync(PYTHON) ||
-  !existsSync('/usr/bin/socat');
+const skip = (await egressUnavailable()) !== undefined;
 
 describe.skipIf(skip)('the network budget of a bridged server on a home', () => {
-  let server: Server;
-  let hits = 0;
+  let target: CountingTarget;
   let url = '';
 
   beforeAll(async () => {
-    server = createServer((_request, response) => {
-      hits++;
-      response.end('ok');
-    });
-    await new Promise<void>((resolve) => server.listen(0, hostAddress, resolve));
-    url = `http://${hostAddress}:${(server.address() as AddressInfo).port}/`;
+    target = await countingTarget(hostAddress ?? '');
+    url = target.url;
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => target.close());
 
   /** A started, initialised `oacp mcp run` of the fetcher under a manifest of `perMinute`/min, burst 0. */
   async function fetcher(home: string, perMinute: number) {
@@ -59,7 +47,7 @@ describe.skipIf(skip)('the network budget of a bridged server on a home', () => 
         '--allow-network',
         new URL(url).host,
       ],
-      server: [PYTHON, SERVER, url],
+      server: [PYTHON, FETCH_SERVER, url],
     });
     await bridge.request({
       jsonrpc: '2.0',
@@ -84,7 +72,7 @@ describe.skipIf(skip)('the network budget of a bridged server on a home', () => 
 
   it('attack: the bridge is stopped after the budget is spent; a new `oacp mcp run` of the server on the home finds it spent', async () => {
     const home = await bridgeHome();
-    const before = hits;
+    const before = target.hits();
     const first = await fetcher(home, 2);
     try {
       expect(await first.fetch(2)).toBe('200 200');
@@ -98,12 +86,12 @@ describe.skipIf(skip)('the network budget of a bridged server on a home', () => 
     } finally {
       await second.bridge.close();
     }
-    expect(hits - before).toBe(2);
+    expect(target.hits() - before).toBe(2);
   }, 90_000);
 
   it('attack: two `oacp mcp run` of the server at once share one budget', async () => {
     const home = await bridgeHome();
-    const before = hits;
+    const before = target.hits();
     const [a, b] = await Promise.all([fetcher(home, 3), fetcher(home, 3)]);
     try {
       expect(await a.fetch(2)).toBe('200 200');
@@ -111,6 +99,6 @@ describe.skipIf(skip)('the network budget of a bridged server on a home', () => 
     } finally {
       await Promise.all([a.bridge.close(), b.bridge.close()]);
     }
-    expect(hits - before).toBe(3);
+    expect(target.hits() - before).toBe(3);
   }, 90_000);
 });

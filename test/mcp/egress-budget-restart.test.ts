@@ -1,43 +1,31 @@
-import { existsSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HardenedTier } from '../../src/airlock/native/hardened.js';
+import {
+  type CountingTarget,
+  countingTarget,
+  egressUnavailable,
+  FETCH_SERVER,
+  hostAddress,
+  PYTHON,
+} from './egress-target.js';
 import { bridgeHome, spawnBridge } from './home-bridge.js';
 
 // A sandboxed server's network_requests_per_min was a bucket of its egress proxy, made anew at
 // every start: a server that used its budget and exited was started again by the bridge with a
 // full one (a limit of 3 a minute gave 12 requests in 25 s through four self-inflicted restarts).
 
-const SERVER = join(import.meta.dirname, 'fixtures', 'fetch-then-exit-server.py');
-const PYTHON = '/usr/bin/python3';
-// The host's own non-loopback address: the bridge refuses loopback grants (they would reach the host).
-const hostAddress = Object.values(networkInterfaces())
-  .flat()
-  .find((nic) => nic !== undefined && nic.family === 'IPv4' && !nic.internal)?.address;
-const availability = await new HardenedTier().availability();
-const skip =
-  !availability.available ||
-  hostAddress === undefined ||
-  !existsSync(PYTHON) ||
-  !existsSync('/usr/bin/socat');
+const skip = (await egressUnavailable()) !== undefined;
 
 describe.skipIf(skip)('a sandboxed server restarted by the bridge', () => {
-  let server: Server;
-  let hits = 0;
+  let target: CountingTarget;
   let url = '';
 
   beforeAll(async () => {
-    server = createServer((_request, response) => {
-      hits++;
-      response.end('ok');
-    });
-    await new Promise<void>((resolve) => server.listen(0, hostAddress, resolve));
-    url = `http://${hostAddress}:${(server.address() as AddressInfo).port}/`;
+    target = await countingTarget(hostAddress ?? '');
+    url = target.url;
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => target.close());
 
   it('attack: a server spends its network_requests_per_min and exits; started again it finds the budget still spent', async () => {
     const home = await bridgeHome();
@@ -59,7 +47,7 @@ describe.skipIf(skip)('a sandboxed server restarted by the bridge', () => {
         '--allow-network',
         new URL(url).host,
       ],
-      server: [PYTHON, SERVER, url],
+      server: [PYTHON, FETCH_SERVER, url],
     });
     let stderr = '';
     bridge.child.stderr.on('data', (chunk: Buffer) => {
@@ -91,7 +79,7 @@ describe.skipIf(skip)('a sandboxed server restarted by the bridge', () => {
         await new Promise((r) => setTimeout(r, 20));
       expect(stderr).toContain('restarted');
       expect(await fetch(2)).toBe('429 429');
-      expect(hits).toBe(2);
+      expect(target.hits()).toBe(2);
     } finally {
       await bridge.close();
     }

@@ -1,12 +1,16 @@
-import { existsSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { HardenedTier } from '../../../src/airlock/native/hardened.js';
 import { OacpClient } from '../../../src/client/index.js';
+import {
+  type CountingTarget,
+  countingTarget,
+  egressUnavailable,
+  FETCH_SERVER,
+  hostAddress,
+  PYTHON,
+} from '../../mcp/egress-target.js';
 import { adminKey, type ChildGateway, startChild } from './child-gateway.js';
 import { freshHome } from './node-home.js';
 
@@ -14,35 +18,22 @@ import { freshHome } from './node-home.js';
 // gateway restarts (a deploy, a crash) and the server's budget came back full, a bucket in the
 // memory of each gateway process. It is a bucket of the home's store, the key `oacp mcp run` uses.
 
-const SERVER = join(import.meta.dirname, '..', '..', 'mcp', 'fixtures', 'fetch-then-exit-server.py');
-const PYTHON = '/usr/bin/python3';
-// The host's own non-loopback address: loopback grants are refused (they would reach the host).
-const hostAddress = Object.values(networkInterfaces())
-  .flat()
-  .find((nic) => nic !== undefined && nic.family === 'IPv4' && !nic.internal)?.address;
-const availability = await new HardenedTier().availability();
 // As another user on a cgroup v1 host the gateway's hardened servers need allow_unenforced, which
 // oacp.yaml has no key for: the test runs as root.
-const skip =
-  !availability.available || hostAddress === undefined || !existsSync(PYTHON) || process.getuid?.() !== 0;
+const skip = (await egressUnavailable()) !== undefined || process.getuid?.() !== 0;
 
 describe.skipIf(skip)('the network budget of a server the gateway bridges', () => {
-  let server: Server;
-  let hits = 0;
+  let target: CountingTarget;
   let url = '';
   const children: ChildGateway[] = [];
 
   beforeAll(async () => {
-    server = createServer((_request, response) => {
-      hits++;
-      response.end('ok');
-    });
-    await new Promise<void>((resolve) => server.listen(0, hostAddress, resolve));
-    url = `http://${hostAddress}:${(server.address() as AddressInfo).port}/`;
+    target = await countingTarget(hostAddress ?? '');
+    url = target.url;
   });
   afterAll(async () => {
     for (const child of children) child.process.kill('SIGKILL');
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await target.close();
   });
 
   it('attack: spent before a gateway restart, still spent after it', { timeout: 120_000 }, async () => {
@@ -69,7 +60,7 @@ describe.skipIf(skip)('the network budget of a server the gateway bridges', () =
               {
                 name: 'fetcher',
                 command: PYTHON,
-                args: [SERVER, url],
+                args: [FETCH_SERVER, url],
                 tier: 'hardened',
                 manifest,
                 allow_network: [new URL(url).host],
@@ -110,11 +101,11 @@ describe.skipIf(skip)('the network budget of a server the gateway bridges', () =
       };
       const first = await fetchThrough(2);
       expect(first.text).toBe('200 200');
-      expect(hits).toBe(2);
+      expect(target.hits()).toBe(2);
       // A new gateway process on the same home: the window has not passed, the budget stays spent.
       const second = await fetchThrough(1, first.agent);
       expect(second.text).toBe('429');
-      expect(hits).toBe(2);
+      expect(target.hits()).toBe(2);
     } finally {
       home.remove();
     }
