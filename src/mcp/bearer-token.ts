@@ -23,7 +23,9 @@ export function bearerCheck(token: string): (header: string | string[] | undefin
     throw new Error('a bearer token must be 32 to 512 characters of A-Za-z0-9._~+/=-');
   const expected = digest(token);
   return (header) => {
-    const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/.exec(header) : null;
+    // The scheme's name is case-insensitive (RFC 9110 11.1: `bearer`, `BEARER` are Bearer), then
+    // one or more spaces (RFC 6750 2.1); the token's characters are RFC 6750's b64token.
+    const match = typeof header === 'string' ? /^bearer +([A-Za-z0-9._~+/=-]{1,512})$/i.exec(header) : null;
     return match?.[1] !== undefined && timingSafeEqual(digest(match[1]), expected);
   };
 }
