@@ -16,7 +16,6 @@ export function loadTokenizer(): Tokenizer {
   return requireHere('gpt-tokenizer') as Tokenizer;
 }
 
-
 const countTokens = (text: string): number => loadTokenizer().countTokens(text);
 
 /** Tokens a chat format adds per message (role markers and separators), from OpenAI's counting guide. */
