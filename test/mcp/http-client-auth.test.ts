@@ -118,9 +118,9 @@ describe('serveHttp: the client token', () => {
     for (const wrong of [
       `Bearer ${TEST_CLIENT_TOKEN.slice(0, -1)}x`,
       `Bearer ${TEST_CLIENT_TOKEN}x`,
-      `bearer ${TEST_CLIENT_TOKEN}`,
+      `Bearer${TEST_CLIENT_TOKEN}`,
       `Basic ${Buffer.from(`a:${TEST_CLIENT_TOKEN}`).toString('base64')}`,
-      `Bearer  ${TEST_CLIENT_TOKEN}`,
+      `Bearer ${TEST_CLIENT_TOKEN} x`,
     ]) {
       for (const body of [INITIALIZE, CALL]) {
         const answer = await post(http.url, body, { authorization: wrong });
