@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -34,6 +34,60 @@ describe('oacpHomeAt: an OACP home a grant would show, by its marker files', () 
     writeFileSync(join(small, 'node_modules', 'dep-7', 'master.key'), 'not a key');
     expect(oacpHomeAt(small)).toBeUndefined();
     expect(oacpHomeAt(join(small, 'node_modules'))).toBeUndefined();
+  });
+});
+
+describe('oacpHomeAt: each marker, at each level of the look', () => {
+  /** A grant directory holding `build(grant)`'s entries, fresh per case. */
+  const grantWith = (name: string, build: (grant: string) => void): string => {
+    const grant = join(root, 'levels', name);
+    mkdirSync(grant, { recursive: true });
+    build(grant);
+    return grant;
+  };
+
+  it('finds a home marked by keys/airlock.json alone, one and two levels down', () => {
+    const one = grantWith('airlock-one', (grant) => {
+      mkdirSync(join(grant, 'a', 'keys'), { recursive: true });
+      writeFileSync(join(grant, 'a', 'keys', 'airlock.json'), '{}');
+    });
+    expect(oacpHomeAt(one)).toBe(join(one, 'a'));
+    const two = grantWith('airlock-two', (grant) => {
+      mkdirSync(join(grant, 'a', 'b', 'keys'), { recursive: true });
+      writeFileSync(join(grant, 'a', 'b', 'keys', 'airlock.json'), '{}');
+    });
+    expect(oacpHomeAt(two)).toBe(join(two, 'a', 'b'));
+  });
+
+  it('takes a dangling master.key symlink for a marker at both levels, as lstat does', () => {
+    const one = grantWith('dangling-one', (grant) => {
+      mkdirSync(join(grant, 'a'));
+      symlinkSync('/nonexistent/master.key', join(grant, 'a', 'master.key'));
+    });
+    expect(oacpHomeAt(one)).toBe(join(one, 'a'));
+    const two = grantWith('dangling-two', (grant) => {
+      mkdirSync(join(grant, 'a', 'b'), { recursive: true });
+      symlinkSync('/nonexistent/master.key', join(grant, 'a', 'b', 'master.key'));
+    });
+    expect(oacpHomeAt(two)).toBe(join(two, 'a', 'b'));
+  });
+
+  it('takes no `keys` file, no empty keys directory and no home three levels down for a home', () => {
+    const grant = grantWith('none', (grant) => {
+      mkdirSync(join(grant, 'a', 'b'), { recursive: true });
+      writeFileSync(join(grant, 'a', 'keys'), 'a file');
+      writeFileSync(join(grant, 'a', 'b', 'keys'), 'a file');
+      mkdirSync(join(grant, 'c', 'keys'), { recursive: true });
+      mkdirSync(join(grant, 'd', 'e', 'f'), { recursive: true });
+      writeFileSync(join(grant, 'd', 'e', 'f', 'master.key'), 'k');
+    });
+    expect(oacpHomeAt(grant)).toBeUndefined();
+  });
+
+  it('does not enter a symlink to a home (the sandbox sees the link, not the home it names)', () => {
+    const home = grantWith('linked-home', (dir) => writeFileSync(join(dir, 'master.key'), 'k'));
+    const grant = grantWith('links', (grant) => symlinkSync(home, join(grant, 'a')));
+    expect(oacpHomeAt(grant)).toBeUndefined();
   });
 });
 
