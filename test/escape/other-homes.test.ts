@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, linkSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
 import { CLI, isRoot, openDir } from './confine-harness.js';
@@ -25,14 +25,22 @@ describe.skipIf(!isRoot)("another account's OACP home inside a grant", () => {
   const root = openDir('oacp-other-home-');
   const home = join(root, 'alice');
   const passwd = join(root, 'passwd');
-  mkdirSync(join(home, '.oacp'), { recursive: true });
-  writeFileSync(join(home, 'notes.txt'), 'ordinary file');
-  writeFileSync(join(home, '.oacp', 'master.key'), SECRET, { mode: 0o600 });
-  for (const path of [home, join(home, '.oacp'), join(home, 'notes.txt'), join(home, '.oacp', 'master.key')])
-    chownSync(path, 1234, 1234);
-  chmodSync(home, 0o700);
-  chmodSync(join(home, '.oacp'), 0o700);
-  writeFileSync(passwd, `root:x:0:0:root:/root:/bin/sh\nalice:x:1234:1234::${home}:/bin/sh\n`);
+  // In beforeAll, not here: a skipped suite's body still runs at collection, and chown needs root.
+  beforeAll(() => {
+    mkdirSync(join(home, '.oacp'), { recursive: true });
+    writeFileSync(join(home, 'notes.txt'), 'ordinary file');
+    writeFileSync(join(home, '.oacp', 'master.key'), SECRET, { mode: 0o600 });
+    for (const path of [
+      home,
+      join(home, '.oacp'),
+      join(home, 'notes.txt'),
+      join(home, '.oacp', 'master.key'),
+    ])
+      chownSync(path, 1234, 1234);
+    chmodSync(home, 0o700);
+    chmodSync(join(home, '.oacp'), 0o700);
+    writeFileSync(passwd, `root:x:0:0:root:/root:/bin/sh\nalice:x:1234:1234::${home}:/bin/sh\n`);
+  });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   const withAccount = (
