@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newQuickJSWASMModule } from 'quickjs-emscripten';
@@ -70,6 +70,8 @@ const standardCase: BenchCase = {
 };
 
 const SPAWNS = 40;
+/** Directories in the wide grant of the process-tiers case (each with a file and a subdirectory). */
+const WIDE_GRANT_DIRS = 1000;
 /** p50 wall times and mean CPU per start of `count` sequential samples. */
 async function sampleWithCpu(
   time: () => Promise<number>,
@@ -139,6 +141,24 @@ const spawnCase: BenchCase = {
             baselineName: 'bare spawn of /usr/bin/true',
             baseline: bareP50,
             note: `${load()}; the grant is checked against the ${accountOacpHomes().length} OACP home names (account and registered) found on this host`,
+          }),
+        );
+        // A project-sized grant: the look below a grant for an unregistered home reads up to two levels of it.
+        for (let dir = 0; dir < WIDE_GRANT_DIRS; dir++) {
+          mkdirSync(join(grant, `d${dir}`, 'sub'), { recursive: true });
+          writeFileSync(join(grant, `d${dir}`, 'file'), '');
+        }
+        report(`${SPAWNS} hardened spawns with one read grant of ${WIDE_GRANT_DIRS} directories`);
+        const wide = await sampleWithCpu(() => timeTierSpawn(hardened, manifest), SPAWNS);
+        figures.push(
+          figure({
+            case: 'process-tiers',
+            metric: `hardened CPU per start, one read grant of ${WIDE_GRANT_DIRS} directories, mean`,
+            unit: 'ms',
+            subject: wide.cpu,
+            baselineName: 'hardened CPU per start, no grant',
+            baseline: tierRun.cpu,
+            note: `${load()}; each directory holds a file and a subdirectory; utime+stime as above`,
           }),
         );
       } finally {
