@@ -10,7 +10,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GvisorTier } from '../../src/airlock/gvisor/tier.js';
 import { HardenedTier } from '../../src/airlock/native/hardened.js';
 import { ATTACKERS, CLI, isRoot, openDir, who } from './confine-harness.js';
@@ -35,30 +35,33 @@ describe.skipIf(!isRoot || tiers.length === 0)("another account's ~/.oacp as a s
   const root = openDir('oacp-home-links-');
   afterAll(() => rmSync(root, { recursive: true, force: true }));
   const data = join(root, 'data');
-  mkdirSync(data);
-  writeFileSync(join(data, 'f'), 'ordinary file');
-  chmodSync(join(data, 'f'), 0o644);
-  // mallory (1234) points her ~/.oacp at / and kim (1235) at the victims' data directory.
-  const account = (name: string, uid: number, target: string): string => {
-    const home = join(root, name);
-    mkdirSync(home);
-    symlinkSync(target, join(home, '.oacp'));
-    chownSync(home, uid, uid);
-    lchownSync(join(home, '.oacp'), uid, uid);
-    return `${name}:x:${uid}:${uid}::${home}:/bin/sh\n`;
-  };
-  // alice (1236) keeps a real home elsewhere behind her ~/.oacp: still guarded.
   const aliceHome = join(root, 'alice-keys');
-  mkdirSync(join(aliceHome, 'keys'), { recursive: true });
-  writeFileSync(join(aliceHome, 'master.key'), SECRET, { mode: 0o644 });
   const passwd = join(root, 'passwd');
-  writeFileSync(
-    passwd,
-    readFileSync('/etc/passwd', 'utf8') +
-      account('mallory', 1234, '/') +
-      account('kim', 1235, data) +
-      account('alice', 1236, aliceHome),
-  );
+  // In beforeAll, not here: a skipped suite's body still runs at collection, and chown needs root.
+  beforeAll(() => {
+    mkdirSync(data);
+    writeFileSync(join(data, 'f'), 'ordinary file');
+    chmodSync(join(data, 'f'), 0o644);
+    // mallory (1234) points her ~/.oacp at / and kim (1235) at the victims' data directory.
+    const account = (name: string, uid: number, target: string): string => {
+      const home = join(root, name);
+      mkdirSync(home);
+      symlinkSync(target, join(home, '.oacp'));
+      chownSync(home, uid, uid);
+      lchownSync(join(home, '.oacp'), uid, uid);
+      return `${name}:x:${uid}:${uid}::${home}:/bin/sh\n`;
+    };
+    // alice (1236) keeps a real home elsewhere behind her ~/.oacp: still guarded.
+    mkdirSync(join(aliceHome, 'keys'), { recursive: true });
+    writeFileSync(join(aliceHome, 'master.key'), SECRET, { mode: 0o644 });
+    writeFileSync(
+      passwd,
+      readFileSync('/etc/passwd', 'utf8') +
+        account('mallory', 1234, '/') +
+        account('kim', 1235, data) +
+        account('alice', 1236, aliceHome),
+    );
+  });
 
   const withAccounts = (args: readonly string[], user: (typeof ATTACKERS)[number]) =>
     new Promise<{ code: number; out: string }>((resolve) => {
