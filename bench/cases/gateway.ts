@@ -196,6 +196,12 @@ const toolCallCase: BenchCase = {
       });
       const body = JSON.stringify({ agent: agent.id, arguments: { text: 'hi' } });
       const headers = { authorization: `Bearer ${bench.key}`, 'content-type': 'application/json' };
+      // The first seconds of a process run unoptimised code: V8 compiles the hot functions on its
+      // helper threads meanwhile, CPU that is the process's once, not each call's. Each side gets
+      // the same unmeasured warm-up first (as the cluster case does), so the figures are per call.
+      report('warm-up of both (not measured)');
+      await cannon(new URL('/call', bare.url), { 'content-type': 'application/json' }, body);
+      await cannon(new URL('/v1/tools/echo/call', bench.url), headers, body);
       report('baseline: bare Hono handler');
       const bareCpu = process.cpuUsage();
       const bareSplit = threadSplit();
@@ -234,7 +240,7 @@ const toolCallCase: BenchCase = {
           rate: OPEN_LOOP_RATE,
         },
       );
-      const note = `autocannon -c ${CONNECTIONS} -d ${DURATION_S} in a child process; ${defaultSigningWorkers()} signing worker(s); non-2xx ${subject.non2xx}; load average ${loadavg()[0]?.toFixed(1)} at the end`;
+      const note = `autocannon -c ${CONNECTIONS} -d ${DURATION_S} in a child process, after an unmeasured run of each; ${defaultSigningWorkers()} signing worker(s); non-2xx ${subject.non2xx}; load average ${loadavg()[0]?.toFixed(1)} at the end`;
       return [
         figure({
           case: 'gateway-tool-calls',
