@@ -217,7 +217,7 @@ const toolCallCase: BenchCase = {
       const subject = await cannon(new URL('/v1/tools/echo/call', bench.url), headers, body);
       const logged = bench.gateway.node.log.size - loggedBefore;
       const subjectThreads = subjectSplit.end(logged);
-      // Every thread of this process (event loop, signing worker, libuv's fs pool) per receipted call:
+      // Every thread of this process (event loop, V8's GC and compiler helpers, signing worker, libuv's fs pool) per receipted call:
       // unlike calls/s, this barely moves when other work shares the machine.
       const subjectCpuUs = cpuMicros(process.cpuUsage(subjectCpu)) / Math.max(1, logged);
       report(`subject: ${subject.non2xx} non-2xx, ${subject.errors} errors, ${logged} receipts logged`);
