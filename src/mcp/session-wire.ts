@@ -193,6 +193,11 @@ export class SessionWire {
     return none;
   }
 
+  /** False when the client's request `id` is gone, so its answer would reach nobody (MessageTransport.canAnswer). */
+  canAnswer(id: JsonRpcId): boolean {
+    return this.down.canAnswer?.(id) ?? true;
+  }
+
   /** Sends to the client; a response that cannot be sent becomes an error response to the same id. */
   sendDown(message: JsonRpcMessage, options?: { relatedRequestId?: JsonRpcId }): void {
     // Answered: the id is free again, and once no request is left under it, its progress token.
