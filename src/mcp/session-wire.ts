@@ -208,10 +208,12 @@ export class SessionWire {
     if (this.down.backlogged?.() === true) this.#holdServer();
     sent.catch((error: unknown) => {
       this.event({ type: 'send-failed', to: 'client', reason: describe(error) });
+      // An answer whose request is gone (a dropped POST) has nowhere to go, and its error neither.
       if (
         !('method' in message) &&
         message.id !== null &&
-        !('error' in message && message.error.code === INTERNAL_ERROR)
+        !('error' in message && message.error.code === INTERNAL_ERROR) &&
+        this.canAnswer(message.id)
       ) {
         this.sendDown(
           errorResponse(message.id, INTERNAL_ERROR, `the answer could not be sent: ${describe(error)}`),

@@ -6,6 +6,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { describe, expect, it } from 'vitest';
 import { createBridge } from '../../src/mcp/bridge.js';
 import { serveHttp } from '../../src/mcp/http.js';
+import type { BridgeEvent } from '../../src/mcp/session.js';
 import { lightUpstream, testClient, testReceipts } from './helpers.js';
 import { alive, eventually, initialized, RAW_SERVER, rawHarness } from './raw-harness.js';
 
@@ -101,9 +102,11 @@ describe('a client that goes away mid-call', () => {
     const serverLog = join(dir, 'server.jsonl');
     writeFileSync(hold, '');
     const receipts = await testReceipts();
+    const events: BridgeEvent[] = [];
     const bridge = createBridge({
       upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_HOLD_CALL: hold, RAW_LOG: serverLog } }),
       receipts,
+      onEvent: (event) => events.push(event),
     });
     const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, clientAuth: 'none' });
     const client = testClient();
@@ -132,6 +135,10 @@ describe('a client that goes away mid-call', () => {
       await eventually(() => receipts.records.some((r) => r.tool === 'held'), 'the call receipt');
       const [dropped] = receipts.records.filter((r) => r.tool === 'held');
       expect(dropped).toMatchObject({ outcome: 'result', delivered: false });
+      // Said once: no error answer is tried in its place, to a request that is gone.
+      await eventually(() => events.some((e) => e.type === 'send-failed'), 'the failed send to be said');
+      await client.ping();
+      expect(events.filter((e) => e.type === 'send-failed')).toHaveLength(1);
       // A client that stays gets its answer, and its receipt claims nothing more.
       const kept = await client.callTool({ name: 'echo', arguments: { a: 1 } });
       expect(kept.isError).not.toBe(true);
