@@ -43,6 +43,12 @@ export const ToolCallPredicateSchema = z
      * delivered) and `false` that it never reached the server.
      */
     forwarded: z.boolean().optional(),
+    /**
+     * `false` when the server answered but the client could not be given the answer: its request
+     * was gone by then (an HTTP POST closed mid-call). `resultDigest` is then the digest of the
+     * answer the server gave, which no client received. Absent when the answer was sent.
+     */
+    delivered: z.literal(false).optional(),
     policy: PolicyDecisionSchema,
     tier: TierSchema,
     usage: UsageSchema,
@@ -53,6 +59,13 @@ export const ToolCallPredicateSchema = z
     checkCommon(value, ctx);
     if (value.policy.effect === 'deny' && value.resultDigest !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['resultDigest'], message: 'a denied call has no result' });
+    }
+    if (value.delivered === false && value.outcome !== 'result' && value.outcome !== 'error') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['delivered'],
+        message: 'only an answered call has an answer to deliver',
+      });
     }
     if (value.outcome === 'denied' && value.forwarded === true) {
       ctx.addIssue({ code: 'custom', path: ['forwarded'], message: 'a denied call was never sent' });

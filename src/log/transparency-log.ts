@@ -84,7 +84,7 @@ export class TransparencyLog {
   private stateLock: Promise<FileLock> | undefined;
   /** The largest size this process recorded in the signed-size state before signing it. */
   private recordedSize = 0;
-  private truncated = 0;
+  private truncated: WalRecovery = { truncatedBytes: 0 };
 
   private constructor(
     private readonly origin: string,
@@ -173,7 +173,7 @@ export class TransparencyLog {
       // Most of the file is replayed (and checked) before taking the lock, as a reader would, so
       // a writer opening a large log holds up the other writers only for what landed meanwhile.
       if (opened.locks !== undefined) await wal.catchUp((hash) => tree.push(hash));
-      const replay = async (): Promise<{ wal: WriteAheadLog; tail: WalTail; truncated: number }> => {
+      const replay = async (): Promise<{ wal: WriteAheadLog; tail: WalTail; truncated: WalRecovery }> => {
         const tail = await wal.catchUp((hash) => tree.push(hash));
         refuseCorrupt(tail);
         checkExtends(tree, published, 'the published checkpoint', 'LOG_CORRUPT');
@@ -182,10 +182,14 @@ export class TransparencyLog {
         // Under the sequencer lock nobody is writing: a torn tail is a dead writer's, never
         // acknowledged (acks come after write(2) returned), and past every signed size.
         if (tail.kind === 'torn' && opened.locks !== undefined) {
-          await wal.cutTornTail(tail);
-          return { wal, tail, truncated: tail.bytes };
+          const savedAs = await wal.cutTornTail(tail);
+          return {
+            wal,
+            tail,
+            truncated: { truncatedBytes: tail.bytes, ...(savedAs === undefined ? {} : { savedAs }) },
+          };
         }
-        return { wal, tail, truncated: 0 };
+        return { wal, tail, truncated: { truncatedBytes: 0 } };
       };
       const { truncated } =
         opened.locks === undefined ? await replay() : await opened.locks.sequencer.with(replay);
@@ -228,7 +232,7 @@ export class TransparencyLog {
 
   /** What opening repaired: the bytes of a torn tail moved aside. */
   get recovery(): WalRecovery {
-    return { truncatedBytes: this.truncated };
+    return this.truncated;
   }
 
   /** The number of entries this process knows of (its own appends and others' it caught up on). */

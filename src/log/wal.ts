@@ -32,6 +32,8 @@ const MAGIC = 'oacp-wal/v1';
 export interface WalRecovery {
   /** Bytes of a torn tail moved aside (to `log.wal.torn-<offset>`) and cut from the file. */
   readonly truncatedBytes: number;
+  /** Where those bytes were kept, when there were any. */
+  readonly savedAs?: string;
 }
 
 /** What a catch-up found after the last whole record. */
@@ -185,13 +187,14 @@ export class WriteAheadLog {
    * Cuts a torn tail (see `isTornTail`) after saving its bytes beside the file. Only the
    * holder of the sequencer lock may call this: then nobody is in the middle of a write.
    */
-  async cutTornTail(tail: Extract<WalTail, { kind: 'torn' }>): Promise<void> {
+  async cutTornTail(tail: Extract<WalTail, { kind: 'torn' }>): Promise<string | undefined> {
     if (tail.offset !== this.end)
       throw logError('LOG_CORRUPT', 'a torn tail must start after the last record');
     const bytes = Buffer.alloc(tail.bytes);
     await readFully(this.file, bytes, tail.offset);
+    let aside: string | undefined;
     if (bytes.some((byte) => byte !== 0)) {
-      const aside = `${this.path}.torn-${tail.offset}`;
+      aside = `${this.path}.torn-${tail.offset}`;
       try {
         // Saved and synced before anything is cut: no byte leaves the log unless it is kept.
         await writeFile(aside, bytes, { flag: 'w', flush: true });
@@ -206,6 +209,7 @@ export class WriteAheadLog {
     }
     await this.file.truncate(tail.offset);
     await this.file.sync();
+    return aside;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { namePatternMatches } from '../capability/name-pattern.js';
 import type { Decision } from '../core/decision.js';
 import { combinedPolicyDigest } from '../policy/combined-digest.js';
+import { decidedBy } from '../policy/decided-by.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { ToolPins } from '../policy/pins.js';
 import type { ApprovalChannels, Approver } from './approval.js';
@@ -209,7 +210,7 @@ function joinPolicies(
   return {
     effect: 'allow',
     reason: `${bridge.reason}; ${prior.reason}`,
-    policyIds: [...bridge.policyIds, ...prior.policyIds],
+    policyIds: decidedBy(bridge.policyIds, prior.policyIds),
     policyDigest,
   };
 }

@@ -21,6 +21,8 @@ export interface FinishedCall {
   readonly outcome: CallOutcome;
   /** Whether the call had been sent to the server (see ToolCallRecord.forwarded). */
   readonly forwarded?: boolean;
+  /** `false`: answered into nothing, the client's request gone (see ToolCallRecord.delivered). */
+  readonly delivered?: false;
   readonly result?: Record<string, unknown>;
   readonly error?: { readonly code: number; readonly message: string };
 }
@@ -74,6 +76,7 @@ export function toRecord(
   record.argumentsDigest = argumentsDigest;
   record.outcome = outcome;
   if (forwarded !== undefined) record.forwarded = forwarded;
+  if (finished.delivered === false) record.delivered = false;
   record.startedAt = call.startedAt.toISOString();
   record.durationMs = durationMs;
   if (used !== undefined) record.usage = used;

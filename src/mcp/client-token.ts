@@ -1,5 +1,6 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { newBearerToken } from './bearer-token.js';
+import type { HttpBridgeRecord } from './http-bridge-record.js';
 import type { HttpClientAuth } from './http-client-auth.js';
 import type { McpRunOptions } from './options.js';
 import { readTokenFile, writeTokenFile } from './token-file.js';
@@ -12,6 +13,8 @@ export function clientTokenDir(home: string): string {
 /** The client authentication of an `--http` bridge, and what the operator is told of it. */
 export interface ClientToken {
   readonly auth: HttpClientAuth;
+  /** What `oacp doctor` is told of it (http-bridge-record.ts): never the token. */
+  readonly record: Pick<HttpBridgeRecord, 'auth' | 'token'>;
   /** The startup line saying what a client must send (never the token itself). */
   readonly line: string;
   /** Removes a token file the bridge wrote (not the operator's). */
@@ -28,6 +31,7 @@ export function clientToken(home: string, options: McpRunOptions, pin: (token: s
   if (options.httpAuth === 'none') {
     return {
       auth: 'none',
+      record: { auth: 'none' },
       line: 'oacp: warning: --http-auth none: the bridge is open to every local user: any process on this machine, of any account, can start sessions and call its tools with the grants given here',
       remove: () => undefined,
     };
@@ -37,6 +41,7 @@ export function clientToken(home: string, options: McpRunOptions, pin: (token: s
     pin(token);
     return {
       auth: { token },
+      record: { auth: 'bearer', token: { source: 'operator', file: resolve(options.httpTokenFile) } },
       line: `oacp: MCP clients need Authorization: Bearer <the token in ${options.httpTokenFile}>`,
       remove: () => undefined,
     };
@@ -46,6 +51,7 @@ export function clientToken(home: string, options: McpRunOptions, pin: (token: s
   const file = writeTokenFile(clientTokenDir(home), token);
   return {
     auth: { token },
+    record: { auth: 'bearer', token: { source: 'generated', file: file.path } },
     line: `oacp: MCP clients need Authorization: Bearer $(cat ${file.path}) (0600, written when this bridge started; --http-token-file names your own)`,
     remove: file.remove,
   };

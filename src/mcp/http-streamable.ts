@@ -216,6 +216,10 @@ export class StreamableSession implements MessageTransport {
     else await this.close();
   }
 
+  canAnswer(id: JsonRpcId): boolean {
+    return this.#streams.has(id);
+  }
+
   async send(message: JsonRpcMessage, options?: { relatedRequestId?: JsonRpcId }): Promise<void> {
     const response = !('method' in message);
     const requestId = response ? (message.id ?? undefined) : options?.relatedRequestId;

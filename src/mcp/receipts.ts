@@ -208,6 +208,7 @@ export function toolCallPredicate(
     ...(resultDigest === undefined ? {} : { resultDigest }),
     outcome: call.outcome,
     ...(call.forwarded === undefined ? {} : { forwarded: call.forwarded }),
+    ...(call.delivered === false ? { delivered: false } : {}),
     policy: {
       effect: call.decision.effect,
       reason: clipText(mask(redactText(call.decision.reason)), MAX_RECORDED_REASON),

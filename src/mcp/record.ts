@@ -79,6 +79,8 @@ export interface ToolCallRecord {
    * sent to the server, so the receipt never claims a call the server may have run did not run.
    */
   readonly forwarded?: boolean;
+  /** `false`: the server answered, and the client's request was gone by then (see the predicate's `delivered`). */
+  readonly delivered?: false;
   readonly resultDigest?: string;
   readonly isError?: boolean;
   readonly error?: { readonly code: number; readonly message: string };

@@ -30,7 +30,9 @@ import { type ClientToken, clientToken } from './client-token.js';
 import { writeDeskToken } from './desk-token.js';
 import { describeHints, type PermissionHint, permissionHints } from './diagnose/permission-hints.js';
 import { unixSocketHint } from './diagnose/unix-socket-hint.js';
+import type { HeldFile } from './held-file.js';
 import type { HeldLog } from './held-log.js';
+import { recordHttpBridge } from './http-bridge-record.js';
 import { type LazyHomeQuotas, lazyHomeQuotas } from './lazy-home-quotas.js';
 import { manifestFromOptions } from './manifest-from-options.js';
 import type { McpRunOptions } from './options.js';
@@ -68,6 +70,7 @@ export async function runBridge(
   let ownQuotas: LazyHomeQuotas | undefined;
   let deskToken: { path: string; remove(): void } | undefined;
   let clients: ClientToken | undefined;
+  let record: HeldFile | undefined;
   const refusalLog = clientRefusalLog(log);
   try {
     const limited = [options, ...(configured?.values() ?? [])].some((o) => o.quotaCalls !== undefined);
@@ -198,6 +201,13 @@ export async function runBridge(
       idleTimeoutMs: options.idleTimeout,
       maxSessions: options.maxSessions,
     });
+    // Held while the bridge lives: `oacp doctor` reports its client authentication.
+    record = recordHttpBridge(context.home, {
+      pid: process.pid,
+      listen: served.url.host,
+      ...clients.record,
+      started: new Date().toISOString(),
+    });
     log(`oacp: MCP bridge for ${title} at ${served.url.href} (legacy SSE: ${served.sseUrl.href})`);
     log(clients.line);
     if (deskToken !== undefined) {
@@ -219,6 +229,7 @@ export async function runBridge(
     await refusalLog.flush();
     deskToken?.remove();
     clients?.remove();
+    record?.remove();
     await node.close();
     await stopPool?.();
     await ownQuotas?.close();

@@ -328,10 +328,12 @@ export class SessionToolCalls {
       this.#tasks.end(pending.taskId);
       this.wire.pending.endTask(pending.taskId);
     }
+    // Its receipt comes before the answer is sent: a client already gone is said in it, never a delivery.
+    const gone = this.wire.canAnswer(pending.clientId) ? {} : { delivered: false as const };
     const finished: FinishedCall =
       'result' in response
-        ? { call: pending.call, outcome: 'result', result: response.result }
-        : { call: pending.call, outcome: 'error', error: response.error };
+        ? { call: pending.call, outcome: 'result', result: response.result, ...gone }
+        : { call: pending.call, outcome: 'error', error: response.error, ...gone };
     this.wire.replyTo(pending, await this.wire.flow().answer(finished, response));
     this.#hintOnce(pending.call.tool, response);
   }

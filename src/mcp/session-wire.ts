@@ -193,6 +193,11 @@ export class SessionWire {
     return none;
   }
 
+  /** False when the client's request `id` is gone, so its answer would reach nobody (MessageTransport.canAnswer). */
+  canAnswer(id: JsonRpcId): boolean {
+    return this.down.canAnswer?.(id) ?? true;
+  }
+
   /** Sends to the client; a response that cannot be sent becomes an error response to the same id. */
   sendDown(message: JsonRpcMessage, options?: { relatedRequestId?: JsonRpcId }): void {
     // Answered: the id is free again, and once no request is left under it, its progress token.
@@ -203,10 +208,12 @@ export class SessionWire {
     if (this.down.backlogged?.() === true) this.#holdServer();
     sent.catch((error: unknown) => {
       this.event({ type: 'send-failed', to: 'client', reason: describe(error) });
+      // An answer whose request is gone (a dropped POST) has nowhere to go, and its error neither.
       if (
         !('method' in message) &&
         message.id !== null &&
-        !('error' in message && message.error.code === INTERNAL_ERROR)
+        !('error' in message && message.error.code === INTERNAL_ERROR) &&
+        this.canAnswer(message.id)
       ) {
         this.sendDown(
           errorResponse(message.id, INTERNAL_ERROR, `the answer could not be sent: ${describe(error)}`),

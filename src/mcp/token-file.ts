@@ -1,19 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { OacpError } from '../core/errors.js';
 import { BEARER_TOKEN } from './bearer-token.js';
 import type { McpErrorCode } from './errors.js';
+import { type HeldFile, writeHeldFile } from './held-file.js';
 
 /**
  * Writes a token a bridge made to `<dir>/<pid>-<random>.token` (0600, created exclusively), for
@@ -22,26 +11,12 @@ import type { McpErrorCode } from './errors.js';
  * and a name from the pid alone let the second overwrite the first's token. A name already taken
  * is refused, never replaced. The directory must be a real directory of this user, closed to
  * others (a planted symlink or an open one is refused). The token is never printed: logs name the
- * file only, and that name is how the operator finds this bridge's token. `remove` deletes it
- * when the bridge ends.
+ * file only, and that name is how the operator finds this bridge's token. The file is held
+ * (held-file.ts) while the bridge lives: `remove` deletes it when the bridge ends, and the next
+ * bridge on the home deletes it if the bridge was killed first.
  */
-export function writeTokenFile(
-  dir: string,
-  token: string,
-  pid = process.pid,
-): { path: string; remove(): void } {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const stat = lstatSync(dir);
-  const uid = process.getuid?.();
-  if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o077) !== 0) {
-    throw new OacpError<McpErrorCode>(
-      'MCP_CONFIG',
-      `${dir} must be a directory of this user closed to others (0700) to hold a bridge's token: remove it and start again`,
-    );
-  }
-  const path = join(dir, `${pid}-${randomBytes(16).toString('hex')}.token`);
-  writeFileSync(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
-  return { path, remove: () => rmSync(path, { force: true }) };
+export function writeTokenFile(dir: string, token: string, pid = process.pid): HeldFile {
+  return writeHeldFile(dir, 'token', `${token}\n`, "a bridge's token", pid);
 }
 
 /** The most a token file may hold: a token and its newline, with room. */

@@ -30,6 +30,11 @@ export interface MessageTransport {
    * POST with it (`503`, `Retry-After`, and `onrefused` with `busy` true) before reading it in.
    */
   busy?: (() => string | undefined) | undefined;
+  /**
+   * False when the client's request `id` is gone (its HTTP POST closed mid-call): an answer to it
+   * has nowhere to go. Absent: every answer can be sent (stdio).
+   */
+  canAnswer?(id: JsonRpcId): boolean;
   /** True while more of what was sent waits unwritten than the transport holds (stdio's output pipe). */
   backlogged?(): boolean;
   /** Calls `then` once what waits is written out. */

@@ -184,6 +184,11 @@ export interface Recovery {
   readonly unreadable: readonly string[];
   /** Why recording stopped (the log refused an append): what is left stays for the next opener. */
   readonly failed?: string;
+  /**
+   * The log's own repair at open: a torn record after the last whole one (a writer killed inside
+   * write(2), never acknowledged, past every signed size) cut from log.wal, its bytes kept aside.
+   */
+  readonly tornLogTail?: { readonly truncatedBytes: number; readonly savedAs?: string };
 }
 
 /** What a process that opened a home says of the recovery it made (nothing when there was none). */
@@ -197,6 +202,12 @@ export function describeRecovery(recovery: Recovery): string[] {
   if (recovery.failed !== undefined) {
     lines.push(
       `receipts of calls or runs an earlier killed process started could not be recorded now (${recovery.failed}); they stay in its intent journal for the next process that opens this home`,
+    );
+  }
+  const torn = recovery.tornLogTail;
+  if (torn !== undefined && torn.truncatedBytes > 0) {
+    lines.push(
+      `the log ended in ${torn.truncatedBytes} bytes of a record an earlier process was killed while writing (never acknowledged, covered by no checkpoint): cut from log.wal, ${torn.savedAs === undefined ? 'all zero bytes (nothing to keep)' : `kept in ${torn.savedAs}`}`,
     );
   }
   for (const path of recovery.unreadable) {

@@ -106,11 +106,14 @@ export class OacpNode {
     if (parsed.data.readOnly !== true) {
       // A log that cannot take these receipts now does not stop the node: its own effects are refused
       // by their receipt slot meanwhile, and the intents wait for the next opener (recovered.failed).
-      node.recovered = await recoverIntents(
+      const intents = await recoverIntents(
         intentsDirectory(home),
         (statement, since) => node.recordRecovered(statement, since),
         () => log.size,
       );
+      // Said by every opener (describeRecovery), never repaired silently.
+      node.recovered =
+        log.recovery.truncatedBytes === 0 ? intents : { ...intents, tornLogTail: log.recovery };
     }
     return node;
   }

@@ -27,6 +27,8 @@ export interface CliHttpBridge {
   waitFor(pattern: RegExp): Promise<RegExpExecArray>;
   /** SIGTERM, then its exit; the home stays. */
   stop(): Promise<void>;
+  /** SIGKILL, then its exit: nothing of the bridge runs to tidy up; the home stays. */
+  kill(): Promise<void>;
   /** stop(), then the home removed. */
   close(): Promise<void>;
 }
@@ -40,8 +42,10 @@ export async function startCliHttpBridge(
   prefix: string,
   args: readonly string[] = [],
   tier: 'light' | 'hardened' = 'light',
+  /** A home to share with other bridges (default: a fresh one, removed by close()). */
+  shared?: Awaited<ReturnType<typeof freshHome>>,
 ): Promise<CliHttpBridge> {
-  const home = await freshHome(prefix);
+  const home = shared ?? (await freshHome(prefix));
   const child: ChildProcess = spawn(
     process.execPath,
     [
@@ -104,6 +108,10 @@ export async function startCliHttpBridge(
       stderr: () => stderr,
       waitFor,
       stop,
+      kill: async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        await exited;
+      },
       close: async () => {
         await stop();
         home.remove();
@@ -111,7 +119,7 @@ export async function startCliHttpBridge(
     };
   } catch (error) {
     await stop();
-    home.remove();
+    if (shared === undefined) home.remove();
     throw error;
   }
 }

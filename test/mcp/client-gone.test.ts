@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { describe, expect, it } from 'vitest';
 import { createBridge } from '../../src/mcp/bridge.js';
 import { serveHttp } from '../../src/mcp/http.js';
+import type { BridgeEvent } from '../../src/mcp/session.js';
 import { lightUpstream, testClient, testReceipts } from './helpers.js';
 import { alive, eventually, initialized, RAW_SERVER, rawHarness } from './raw-harness.js';
 
@@ -88,6 +89,63 @@ describe('a client that goes away mid-call', () => {
         expect.objectContaining({ outcome: 'server-gone', forwarded: true }),
       ]);
       await eventually(() => !alive(pid), 'the server to stop', 15_000);
+    } finally {
+      await client.close().catch(() => undefined);
+      await http.close();
+      await receipts.close();
+    }
+  });
+
+  it('attack (--http): the POST of a call is dropped and the server answers after: the receipt says the answer was not delivered, never that the client received it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-undelivered-'));
+    const hold = join(dir, 'hold');
+    const serverLog = join(dir, 'server.jsonl');
+    writeFileSync(hold, '');
+    const receipts = await testReceipts();
+    const events: BridgeEvent[] = [];
+    const bridge = createBridge({
+      upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_HOLD_CALL: hold, RAW_LOG: serverLog } }),
+      receipts,
+      onEvent: (event) => events.push(event),
+    });
+    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, clientAuth: 'none' });
+    const client = testClient();
+    const transport = new StreamableHTTPClientTransport(http.url);
+    try {
+      await client.connect(transport);
+      const post = request(http.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': transport.sessionId ?? '',
+          'mcp-protocol-version': '2025-06-18',
+        },
+      });
+      post.on('error', () => undefined);
+      post.end(JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'held' } }));
+      await eventually(
+        () => readFileSync(serverLog, 'utf8').includes('"held"'),
+        'the call to reach the server',
+      );
+      post.destroy();
+      // The session goes on (a dropped POST is no cancel); its next answer comes after the drop was seen.
+      await client.ping();
+      rmSync(hold);
+      await eventually(() => receipts.records.some((r) => r.tool === 'held'), 'the call receipt');
+      const [dropped] = receipts.records.filter((r) => r.tool === 'held');
+      expect(dropped).toMatchObject({ outcome: 'result', delivered: false });
+      // Said once: no error answer is tried in its place, to a request that is gone.
+      await eventually(() => events.some((e) => e.type === 'send-failed'), 'the failed send to be said');
+      await client.ping();
+      expect(events.filter((e) => e.type === 'send-failed')).toHaveLength(1);
+      // A client that stays gets its answer, and its receipt claims nothing more.
+      const kept = await client.callTool({ name: 'echo', arguments: { a: 1 } });
+      expect(kept.isError).not.toBe(true);
+      const echoed = receipts.records.filter((r) => r.tool === 'echo');
+      expect(echoed).toHaveLength(1);
+      expect(echoed[0]?.outcome).toBe('result');
+      expect(echoed[0]).not.toHaveProperty('delivered');
     } finally {
       await client.close().catch(() => undefined);
       await http.close();

@@ -6,9 +6,11 @@ import { processTiers } from '../../airlock/process-tiers.js';
 import { createTierRegistry } from '../../airlock/tiers.js';
 import { StandardTier } from '../../airlock/wasm/standard-tier.js';
 import { loadGatewayConfig } from '../../gateway/config/load.js';
+import { httpBridges } from '../../mcp/http-bridge-record.js';
 import { defaultStorePath } from '../../store/open-store.js';
 import { CliExit } from '../io.js';
 import type { CliContext, CommandRegistrar } from '../program.js';
+import { describeHttpBridges } from './doctor-mcp-http.js';
 import { doctorModels } from './doctor-models.js';
 import { homeLogKey } from './log-key.js';
 import { homeStoreStatus, type StoreStatus } from './store.js';
@@ -38,7 +40,11 @@ export const registerDoctor: CommandRegistrar = (program, context) => {
         ...(homeProblem === undefined ? {} : { detail: homeProblem }),
       };
       const store = await storeStatusOrWhy(context.home(command));
-      const report = models === undefined ? { ...tiers, home, store } : { ...tiers, home, store, models };
+      const bridges = httpBridges(context.home(command));
+      const report =
+        models === undefined
+          ? { ...tiers, home, store, mcpHttp: bridges }
+          : { ...tiers, home, store, mcpHttp: bridges, models };
       const { out } = context.output;
       if (options.json === true) {
         out(JSON.stringify(report, null, 2));
@@ -59,6 +65,7 @@ export const registerDoctor: CommandRegistrar = (program, context) => {
       );
       out(`log key (the console's expected log key): ${logKeyOrWhy(context, command)}`);
       out(`quota store (${store.location}): ${store.ok ? 'ok' : 'no'}: ${store.detail}`);
+      for (const line of describeHttpBridges(bridges)) out(line);
       if (models === undefined) return;
       out('');
       out(`model providers (keys ${models.keys})`);

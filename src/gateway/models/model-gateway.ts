@@ -788,15 +788,25 @@ export class ModelGateway {
     const bytes = await readBody(sent.response, maxResponseBytes);
     let text = bytes.toString('utf8');
     // A provider's refusal may quote the key it was sent: it never reaches the agent.
-    const redact = async () => (await this.parts.secretsFor(sent.provider)).redact(text);
-    if (status >= 300) text = await redact();
+    const redact = async (words: string) => (await this.parts.secretsFor(sent.provider)).redact(words);
+    if (status >= 300) text = await redact(text);
     // Nothing that recurses (translation, the JSON answer, the digest) ever sees a deeper one.
     if (jsonDepth(text) > MAX_ANSWER_DEPTH) throw new Error(tooDeep('the answer', MAX_ANSWER_DEPTH));
     let parsed = parseFiniteJson(text);
     if (status < 300 && isErrorBody(parsed.value)) {
       status = 502;
-      text = await redact();
+      text = await redact(text);
       parsed = parseFiniteJson(text);
+    }
+    if (status >= 300) {
+      // JSON spells a key many ways (each character a \u escape) that masking the text misses: the
+      // answer is masked as the agent's parser reads it too, and then passed on in that spelling.
+      const spelled = JSON.stringify(parsed.value);
+      const masked = await redact(spelled);
+      if (masked !== spelled) {
+        text = masked;
+        parsed = parseFiniteJson(masked);
+      }
     }
     // No digest (so no receipt) could hold such a number, nor would the agent get it back as sent.
     if (parsed.outOfRange !== undefined) throw new Error(numberOutOfRange('the answer', parsed.outOfRange));

@@ -9,6 +9,7 @@ import { DEFAULT_MESSAGE_LIMITS } from '../../mcp/message-limits.js';
 import type { CallChecks, ToolCallRecord } from '../../mcp/record.js';
 import type { ServerIdentity } from '../../mcp/server-identity.js';
 import { combinedPolicyDigest } from '../../policy/combined-digest.js';
+import { decidedBy } from '../../policy/decided-by.js';
 import type { PolicyDecision } from '../../policy/decision.js';
 import type { PolicyEngine } from '../../policy/engine.js';
 import { InjectedSecrets } from '../credentials/injected-secrets.js';
@@ -399,7 +400,7 @@ export class ToolCaller {
     return {
       effect: 'allow',
       reason: `${tool.reason}; global: ${global.reason}`,
-      policyIds: [...tool.policyIds, ...global.policyIds],
+      policyIds: decidedBy(tool.policyIds, global.policyIds),
       policyDigest,
     };
   }

@@ -61,6 +61,43 @@ describe('a provider that echoes a key shaped like no known key', () => {
     expect(answer.text).not.toContain(PROVIDER_KEY);
   });
 
+  /** The key as JSON may spell it: every character a \\u escape, which a parser reads as the key itself. */
+  const escaped = [...PROVIDER_KEY]
+    .map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    .join('');
+  /** What the agent's JSON parser reads from an answer: each SSE data line, or the body. */
+  const decoded = (text: string): string =>
+    text.startsWith('{')
+      ? JSON.stringify(JSON.parse(text))
+      : text
+          .split('\n')
+          .filter((line) => line.startsWith('data: {'))
+          .map((line) => JSON.stringify(JSON.parse(line.slice(6))))
+          .join('\n');
+
+  it.each([400, 401])(
+    'attack: in a %i body with each character \\u-escaped: not in what the agent parses, nor the receipt',
+    async (status) => {
+      t.provider.queue({
+        rawAnswer: `{"error":{"message":"Incorrect API key provided: ${escaped}"}}`,
+        status,
+      });
+      const answer = await chat(false);
+      expect(answer.status).toBeGreaterThanOrEqual(400);
+      expect(decoded(answer.text)).toContain('Incorrect API key provided');
+      expect(decoded(answer.text)).not.toContain(PROVIDER_KEY);
+      const receipt = await receiptAt(t.gw, Number(answer.receipt));
+      expect(decoded(receipt.text)).not.toContain(PROVIDER_KEY);
+    },
+  );
+
+  it('attack: in a streamed error event with each character \\u-escaped: not in what the agent parses', async () => {
+    t.provider.queue({ rawStream: `data: {"error":{"message":"key ${escaped} was revoked"}}\n\n` });
+    const answer = await chat(true);
+    expect(decoded(answer.text)).toContain('revoked');
+    expect(decoded(answer.text)).not.toContain(PROVIDER_KEY);
+  });
+
   it('was really sent upstream, and is in no receipt and no log line', async () => {
     expect(t.provider.received.some((r) => r.headers.authorization === `Bearer ${PROVIDER_KEY}`)).toBe(true);
     const log = t.gw.gateway.services.log;

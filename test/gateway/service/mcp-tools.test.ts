@@ -38,6 +38,8 @@ describe('MCP servers from the config, through the bridge', () => {
               allow_env: ['MEMORY_FILE_PATH'],
               tool_attributes: { read_graph: { data: 'graph', access: 'read' } },
             },
+            // No policy of its own: the bridge's default, beside the gateway's default tool policy.
+            { name: 'plain', command: process.execPath, args: [MEMORY_SERVER], tier: 'light' },
           ],
         },
       },
@@ -49,7 +51,7 @@ describe('MCP servers from the config, through the bridge', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const manifest = { ...MANIFEST, capabilities: { tools: { allow: ['memory__*'] } } };
+  const manifest = { ...MANIFEST, capabilities: { tools: { allow: ['memory__*', 'plain__*'] } } };
 
   it('lists the server tools as <server>__<tool>', async () => {
     const tools = await gw.client.listTools();
@@ -93,6 +95,21 @@ describe('MCP servers from the config, through the bridge', () => {
     expect(policyDigest).not.toBe(bridgeOnly);
     // Exactly one receipt for the call.
     expect(gw.gateway.node.log.size).toBe(created.receipt.index + 1);
+  });
+
+  it('names each policy that decided once: the default policy of the gateway and of the bridge is one policy, not two', async () => {
+    const agent = await gw.client.createAgent({ name: 'plain-user', manifest });
+    const read = await gw.client.callTool('plain__read_graph', {}, { agent: agent.id });
+    expect(read.isError).toBe(false);
+    const envelope = JSON.parse(
+      Buffer.from(await gw.gateway.node.log.entry(read.receipt.index)).toString('utf8'),
+    );
+    const { policy } = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')).predicate as {
+      policy: { policyId?: string; policyIds?: string[] };
+    };
+    expect(policy.policyId).toBe('oacp-default-allow');
+    const ids = policy.policyIds ?? [policy.policyId];
+    expect(ids).toEqual([...new Set(ids)]);
   });
 
   it('runs agent code that calls the MCP tool, with the bridge receipt in its execution receipt', async () => {
