@@ -262,7 +262,7 @@ export const SWEPT_SERVERS: readonly CompatServer[] = [
 ];
 
 /**
- * Fifteen more (round 20 sweep, docs/compatibility.md), chosen for how they
+ * Sixteen more (round 20 sweep, docs/compatibility.md), chosen for how they
  * start rather than for their service: child processes (git, a shell, ps),
  * a Go binary behind a node launcher, WebAssembly (sql.js), CommonJS, worker
  * threads (pino transports), writes under HOME and reads of ~/.config, large
@@ -414,6 +414,15 @@ export const WIDENED_SERVERS: readonly CompatServer[] = [
     lists: 'echo',
     call: { name: 'echo', arguments: () => ({ message: 'hello oacp' }) },
     answer: /You said: hello oacp/,
+  },
+  {
+    name: 'system-monitor',
+    script: binOf('@modelcontextprotocol/server-system-monitor'),
+    args: () => ['--stdio'],
+    lists: 'poll-system-stats',
+    // systeminformation reads /proc for CPU, memory and uptime.
+    call: { name: 'poll-system-stats', arguments: () => ({}) },
+    answer: /usedPercent/,
   },
   {
     name: 'pdf',
