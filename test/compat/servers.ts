@@ -264,8 +264,9 @@ export const SWEPT_SERVERS: readonly CompatServer[] = [
 /**
  * Sixteen more (round 20 sweep, docs/compatibility.md), chosen for how they
  * start rather than for their service: child processes (git, a shell, ps),
- * a Go binary behind a node launcher, WebAssembly (sql.js), CommonJS, worker
- * threads (pino transports), writes under HOME and reads of ~/.config, large
+ * a Go binary behind a node launcher, a native addon (n8n-mcp loads this
+ * repo's better-sqlite3 build; sql.js WebAssembly is its fallback), CommonJS,
+ * worker threads (pino transports), writes under HOME and reads of ~/.config, large
  * dependency trees (eslint, the AWS SDK, googleapis), and SDK v2 servers.
  */
 export const WIDENED_SERVERS: readonly CompatServer[] = [
