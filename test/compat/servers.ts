@@ -262,12 +262,13 @@ export const SWEPT_SERVERS: readonly CompatServer[] = [
 ];
 
 /**
- * Sixteen more (round 20 sweep, docs/compatibility.md), chosen for how they
+ * Seventeen more (round 20 sweep, docs/compatibility.md), chosen for how they
  * start rather than for their service: child processes (git, a shell, ps),
- * a Go binary behind a node launcher, a native addon (n8n-mcp loads this
- * repo's better-sqlite3 build; sql.js WebAssembly is its fallback), CommonJS,
- * worker threads (pino transports), writes under HOME and reads of ~/.config, large
- * dependency trees (eslint, the AWS SDK, googleapis), and SDK v2 servers.
+ * a Go binary behind a node launcher, a .NET one behind a node shim, a
+ * native addon (n8n-mcp loads this repo's better-sqlite3 build; sql.js
+ * WebAssembly is its fallback), CommonJS, worker threads (pino transports),
+ * writes under HOME and reads of ~/.config, large dependency trees (eslint,
+ * the AWS SDK, googleapis), and SDK v2 servers.
  */
 export const WIDENED_SERVERS: readonly CompatServer[] = [
   {
@@ -415,6 +416,22 @@ export const WIDENED_SERVERS: readonly CompatServer[] = [
     lists: 'echo',
     call: { name: 'echo', arguments: () => ({ message: 'hello oacp' }) },
     answer: /You said: hello oacp/,
+  },
+  {
+    // A self-contained .NET program in a platform package (@azure/mcp-linux-x64) behind a node shim.
+    name: 'azure',
+    script: binOf('@azure/mcp'),
+    args: () => ['server', 'start'],
+    lists: 'get_azure_bestpractices',
+    call: {
+      name: 'get_azure_bestpractices',
+      arguments: () => ({
+        intent: 'code generation best practices',
+        command: 'get_bestpractices_get',
+        parameters: { resource: 'general', action: 'code-generation' },
+      }),
+    },
+    answer: /best practices/,
   },
   {
     name: 'system-monitor',
