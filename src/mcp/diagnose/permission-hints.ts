@@ -1,3 +1,5 @@
+import { QuotasSchema } from '../../capability/manifest.js';
+
 /** A permission a server seems to lack, with the flag and the manifest line that grant it. */
 export interface PermissionHint {
   readonly permission: string;
@@ -55,6 +57,14 @@ export function permissionHints(lines: readonly string[]): PermissionHint[] {
         // The scripts' sandbox refuses limits it cannot enforce; a regular user on cgroup v1 cannot enforce these.
         flag: 'oacp mcp add --allow-scripts npm:<package> (a regular user on a cgroup v1 host also needs --allow-unenforced memory,pids,cpu,disk_io)',
         manifest: 'none: an install-time choice, not a sandbox grant',
+      });
+    }
+    // The sandbox's /tmp, which is its HOME too, is a tmpfs of quotas.tmp_mb: a cache unpacked there fills it.
+    if (/ENOSPC|no space left on device/i.test(line)) {
+      add({
+        permission: `more room in its /tmp, which is also its HOME (a tmpfs of quotas.tmp_mb, ${QuotasSchema.parse({}).tmp_mb} MiB by default)`,
+        flag: '--manifest <file> raising quotas.tmp_mb',
+        manifest: 'quotas.tmp_mb: <MiB>',
       });
     }
     const env = ENV_NAME.exec(line)?.[1];
