@@ -1,4 +1,4 @@
-import { QuotasSchema } from '../../capability/manifest.js';
+import { tmpFullHint } from './tmp-full-hint.js';
 
 /** A permission a server seems to lack, with the flag and the manifest line that grant it. */
 export interface PermissionHint {
@@ -59,14 +59,6 @@ export function permissionHints(lines: readonly string[]): PermissionHint[] {
         manifest: 'none: an install-time choice, not a sandbox grant',
       });
     }
-    // The sandbox's /tmp, which is its HOME too, is a tmpfs of quotas.tmp_mb: a cache unpacked there fills it.
-    if (/ENOSPC|no space left on device/i.test(line)) {
-      add({
-        permission: `more room in its /tmp, which is also its HOME (a tmpfs of quotas.tmp_mb, ${QuotasSchema.parse({}).tmp_mb} MiB by default)`,
-        flag: '--manifest <file> raising quotas.tmp_mb',
-        manifest: 'quotas.tmp_mb: <MiB>',
-      });
-    }
     const env = ENV_NAME.exec(line)?.[1];
     if (env !== undefined && /not set|missing|required|undefined|must be|provide|environment/i.test(line)) {
       add({
@@ -76,6 +68,8 @@ export function permissionHints(lines: readonly string[]): PermissionHint[] {
       });
     }
   }
+  const tmpFull = tmpFullHint(lines);
+  if (tmpFull !== undefined) add(tmpFull);
   return [...hints.values()];
 }
 
