@@ -7,7 +7,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { withLogState } from '../log-state.js';
-import type { CompatServer } from './servers.js';
+import { type CompatServer, serverEnv } from './servers.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 /** The regular user the suite also runs as (as in the issue: an ordinary account, not root). */
@@ -53,13 +53,15 @@ export async function runCompat(
   // As private as `mktemp -d` (0700, random name); lower case because mcp-obsidian lower-cases vault paths.
   const grant = join(tmpdir(), `oacp-compat-grant-${randomBytes(6).toString('hex')}`);
   mkdirSync(grant, { mode: 0o700 });
-  writeFileSync(join(grant, 'hello.md'), '# hello\n');
+  const files = { 'hello.md': '# hello\n', ...server.files };
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(grant, name), text);
   const uid = identity === 'user' ? REGULAR_UID : 0;
   if (identity === 'user') {
     chownSync(scratch, uid, uid);
     chownSync(grant, uid, uid);
-    chownSync(join(grant, 'hello.md'), uid, uid);
+    for (const name of Object.keys(files)) chownSync(join(grant, name), uid, uid);
   }
+  const serverEnvironment = serverEnv(server, grant);
   const home = join(scratch, 'oacp');
   const as = (argv: string[]): [string, string[]] =>
     identity === 'user'
@@ -84,7 +86,7 @@ export async function runCompat(
     tier,
     '--allow-files',
     `${grant}:rw`,
-    ...Object.keys(server.env ?? {}).flatMap((name) => ['--allow-env', name]),
+    ...Object.keys(serverEnvironment).flatMap((name) => ['--allow-env', name]),
     ...(server.flags ?? []),
     // cgroup v1 is root-only: a regular user's sandboxes need the opt-out on such hosts.
     ...(identity === 'user' ? ['--allow-unenforced', 'memory,pids,cpu,disk_io'] : []),
@@ -97,7 +99,7 @@ export async function runCompat(
   const transport = new StdioClientTransport({
     command,
     args,
-    env: { ...env, ...server.env },
+    env: { ...env, ...serverEnvironment },
     stderr: 'pipe',
   });
   let stderr = '';

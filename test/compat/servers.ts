@@ -36,8 +36,17 @@ export interface CompatServer {
    * set in OACP's environment and passed through by name with --allow-env.
    */
   readonly env?: Readonly<Record<string, string>>;
+  /** Like `env`, for values that name a file in the grant (a credentials file the server reads). */
+  readonly grantEnv?: (grant: string) => Readonly<Record<string, string>>;
+  /** Files written into the grant before the start: project files the server reads (a lint config). */
+  readonly files?: Readonly<Record<string, string>>;
   /** `oacp mcp run` flags the server needs beyond its grant (`--allow-unix-sockets`). */
   readonly flags?: readonly string[];
+}
+
+/** The environment a server is started with: its dummy credentials, and those naming grant files. */
+export function serverEnv(server: CompatServer, grant: string): Record<string, string> {
+  return { ...server.env, ...server.grantEnv?.(grant) };
 }
 
 /**
@@ -249,5 +258,196 @@ export const SWEPT_SERVERS: readonly CompatServer[] = [
     lists: 'hubspot-list-objects',
     call: { name: 'hubspot-get-user-details', arguments: () => ({}) },
     answer: NO_ROUTE,
+  },
+];
+
+/**
+ * Seventeen more (round 20 sweep, docs/compatibility.md), chosen for how they
+ * start rather than for their service: child processes (git, a shell, ps),
+ * a Go binary behind a node launcher, a .NET one behind a node shim, a
+ * native addon (n8n-mcp loads this repo's better-sqlite3 build; sql.js
+ * WebAssembly is its fallback), CommonJS, worker threads (pino transports),
+ * writes under HOME and reads of ~/.config, large dependency trees (eslint,
+ * the AWS SDK, googleapis), and SDK v2 servers.
+ */
+export const WIDENED_SERVERS: readonly CompatServer[] = [
+  {
+    name: 'aws-kb-retrieval',
+    script: binOf('@modelcontextprotocol/server-aws-kb-retrieval'),
+    args: () => [],
+    env: {
+      AWS_ACCESS_KEY_ID: 'AKIADUMMYDUMMYDUMMY',
+      AWS_SECRET_ACCESS_KEY: 'dummy',
+      AWS_REGION: 'us-east-1',
+    },
+    lists: 'retrieve_from_aws_kb',
+    call: {
+      name: 'retrieve_from_aws_kb',
+      arguments: () => ({ query: 'oacp', knowledgeBaseId: 'KB12345678' }),
+    },
+    // The server folds every AWS SDK error into this sentence.
+    answer: /Retrieval failed/,
+  },
+  {
+    name: 'git',
+    script: binOf('@cyanheads/git-mcp-server'),
+    args: () => [],
+    lists: 'git_init',
+    call: { name: 'git_init', arguments: (grant) => ({ path: `${grant}/repo` }) },
+    answer: /success\W+true/,
+  },
+  {
+    name: 'commands',
+    script: binOf('mcp-server-commands'),
+    args: () => [],
+    lists: 'run_command',
+    call: { name: 'run_command', arguments: () => ({ command: 'echo $((6*7))' }) },
+    answer: /42/,
+  },
+  {
+    name: 'excel',
+    script: binOf('@negokaz/excel-mcp-server'),
+    args: () => [],
+    lists: 'excel_describe_sheets',
+    // The Go binary opened the path inside the grant and found no workbook there.
+    call: {
+      name: 'excel_describe_sheets',
+      arguments: (grant) => ({ fileAbsolutePath: `${grant}/book.xlsx` }),
+    },
+    answer: /book\.xlsx: no such file or directory/,
+  },
+  {
+    name: 'taskmanager',
+    script: binOf('@kazuph/mcp-taskmanager'),
+    args: () => [],
+    lists: 'request_planning',
+    call: {
+      name: 'request_planning',
+      arguments: () => ({ originalRequest: 'one', tasks: [{ title: 'first', description: 'step' }] }),
+    },
+    answer: /status\W+planned/,
+  },
+  {
+    name: 'eslint',
+    script: binOf('@eslint/mcp'),
+    args: () => [],
+    files: {
+      'eslint.config.js': "export default [{ rules: { 'no-var': 'error' } }];\n",
+      'a.js': 'var a = 1;\n',
+    },
+    lists: 'lint-files',
+    call: { name: 'lint-files', arguments: (grant) => ({ filePaths: [`${grant}/a.js`] }) },
+    answer: /no-var/,
+  },
+  {
+    name: 'gitlab',
+    script: binOf('@zereight/mcp-gitlab'),
+    args: () => [],
+    env: { GITLAB_PERSONAL_ACCESS_TOKEN: 'glpat-dummy' },
+    lists: 'search_repositories',
+    call: { name: 'search_repositories', arguments: () => ({ search: 'oacp' }) },
+    answer: NO_ROUTE,
+  },
+  {
+    name: 'circleci',
+    script: binOf('@circleci/mcp-server-circleci'),
+    args: () => [],
+    env: { CIRCLECI_TOKEN: 'dummy-token' },
+    lists: 'list_followed_projects',
+    call: { name: 'list_followed_projects', arguments: () => ({}) },
+    answer: NO_ROUTE,
+  },
+  {
+    name: 'airbnb',
+    script: binOf('@openbnb/mcp-server-airbnb'),
+    args: () => [],
+    lists: 'airbnb_search',
+    call: { name: 'airbnb_search', arguments: () => ({ location: 'Paris' }) },
+    answer: NO_ROUTE,
+  },
+  {
+    name: 'n8n',
+    script: binOf('n8n-mcp'),
+    args: () => [],
+    lists: 'search_nodes',
+    call: { name: 'search_nodes', arguments: () => ({ query: 'webhook' }) },
+    answer: /nodes-base\.webhook/,
+  },
+  {
+    name: 'next-devtools',
+    script: binOf('next-devtools-mcp'),
+    args: () => [],
+    lists: 'nextjs_index',
+    call: { name: 'nextjs_index', arguments: () => ({}) },
+    answer: /No running Next\.js dev servers/,
+  },
+  {
+    name: 'google-calendar',
+    script: binOf('@cocal/google-calendar-mcp'),
+    args: () => [],
+    grantEnv: (grant) => ({ GOOGLE_OAUTH_CREDENTIALS: `${grant}/gcp-oauth.keys.json` }),
+    files: {
+      'gcp-oauth.keys.json': JSON.stringify({
+        installed: {
+          client_id: 'dummy.apps.googleusercontent.com',
+          client_secret: 'dummy',
+          redirect_uris: ['http://localhost'],
+        },
+      }),
+    },
+    lists: 'list-calendars',
+    call: { name: 'list-calendars', arguments: () => ({}) },
+    // It looked for saved tokens under ~/.config and found none.
+    answer: /Authentication tokens/,
+  },
+  {
+    name: 'reddit',
+    script: binOf('reddit-mcp-buddy'),
+    args: () => [],
+    lists: 'search_reddit',
+    call: { name: 'search_reddit', arguments: () => ({ query: 'oacp' }) },
+    // Its own words for no route: ENOTFOUND directly, EAI_AGAIN in the sandbox.
+    answer: /Cannot reach Reddit|Failed to connect to Reddit/,
+  },
+  {
+    name: 'hello-world',
+    script: binOf('mcp-hello-world'),
+    args: () => [],
+    lists: 'echo',
+    call: { name: 'echo', arguments: () => ({ message: 'hello oacp' }) },
+    answer: /You said: hello oacp/,
+  },
+  {
+    // A self-contained .NET program in a platform package (@azure/mcp-linux-x64) behind a node shim.
+    name: 'azure',
+    script: binOf('@azure/mcp'),
+    args: () => ['server', 'start'],
+    lists: 'get_azure_bestpractices',
+    call: {
+      name: 'get_azure_bestpractices',
+      arguments: () => ({
+        intent: 'code generation best practices',
+        command: 'get_bestpractices_get',
+        parameters: { resource: 'general', action: 'code-generation' },
+      }),
+    },
+    answer: /best practices/,
+  },
+  {
+    name: 'system-monitor',
+    script: binOf('@modelcontextprotocol/server-system-monitor'),
+    args: () => ['--stdio'],
+    lists: 'poll-system-stats',
+    // systeminformation reads /proc for CPU, memory and uptime.
+    call: { name: 'poll-system-stats', arguments: () => ({}) },
+    answer: /usedPercent/,
+  },
+  {
+    name: 'pdf',
+    script: binOf('@modelcontextprotocol/server-pdf'),
+    args: (grant) => ['--stdio', grant],
+    lists: 'list_pdfs',
+    call: { name: 'list_pdfs', arguments: () => ({}) },
+    answer: /Allowed local directories/,
   },
 ];

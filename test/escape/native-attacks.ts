@@ -156,6 +156,14 @@ export const ATTACKS: readonly Attack[] = [
     gvisor: /^(ok:created|err:EPROTONOSUPPORT)$/,
   },
   {
+    // Not an attack: glibc's getifaddrs() (Node's os.networkInterfaces()) asks for SOCK_RAW, which
+    // for netlink is the same socket as SOCK_DGRAM; what it lists is the sandbox's own loopback.
+    probe: 'netlink_raw',
+    title: 'open a netlink socket as SOCK_RAW (getifaddrs; the same socket as SOCK_DGRAM)',
+    hardened: /^ok:created$/,
+    gvisor: /^(ok:created|err:EPROTONOSUPPORT)$/,
+  },
+  {
     // Not an attack: the family allowlist covers socketpair(), whose Unix pairs (child stdio) must keep working.
     probe: 'socketpair_unix',
     title: 'create a Unix socketpair (allowed: reaches no host socket)',

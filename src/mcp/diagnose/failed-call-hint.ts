@@ -1,6 +1,7 @@
 import { clipText } from '../../core/clip-text.js';
 import type { JsonRpcError, JsonRpcResult } from '../jsonrpc.js';
 import type { PermissionHint } from './permission-hints.js';
+import { tmpFullHint } from './tmp-full-hint.js';
 import { unixSocketHint } from './unix-socket-hint.js';
 
 /** How much of a failed call's text is read for the hint: a browser's launch log fits well within it. */
@@ -8,7 +9,8 @@ const READ_AT_MOST = 64 * 1024;
 
 /**
  * The grant a failed tools/call's own answer suggests, when the failure is the
- * hardened tier refusing socket(AF_UNIX): a server that launches a headless
+ * sandbox's /tmp full (ENOSPC: quotas.tmp_mb), or the hardened tier refusing
+ * socket(AF_UNIX): a server that launches a headless
  * browser per call (Playwright, Puppeteer) stays up and answers the call with
  * the browser's launch log (`socket() failed: Operation not permitted`), so no
  * stop line ever names `--allow-unix-sockets`. Only the hint leaves here,
@@ -17,7 +19,9 @@ const READ_AT_MOST = 64 * 1024;
  */
 export function failedCallHint(response: JsonRpcResult | JsonRpcError): PermissionHint | undefined {
   const text = failureText(response);
-  return text === undefined ? undefined : unixSocketHint(clipText(text, READ_AT_MOST).split('\n'));
+  if (text === undefined) return undefined;
+  const lines = clipText(text, READ_AT_MOST).split('\n');
+  return unixSocketHint(lines) ?? tmpFullHint(lines);
 }
 
 /** The text of a failed answer: an error's message, or the text items of a result marked isError. */

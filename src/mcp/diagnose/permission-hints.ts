@@ -1,3 +1,5 @@
+import { tmpFullHint } from './tmp-full-hint.js';
+
 /** A permission a server seems to lack, with the flag and the manifest line that grant it. */
 export interface PermissionHint {
   readonly permission: string;
@@ -66,6 +68,8 @@ export function permissionHints(lines: readonly string[]): PermissionHint[] {
       });
     }
   }
+  const tmpFull = tmpFullHint(lines);
+  if (tmpFull !== undefined) add(tmpFull);
   return [...hints.values()];
 }
 

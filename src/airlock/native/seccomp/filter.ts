@@ -14,6 +14,7 @@ import {
   SECCOMP_RET_KILL_PROCESS,
 } from './bpf.js';
 import {
+  AF_NETLINK,
   ALLOWED_PERSONAS,
   ALLOWED_SOCKET_FAMILIES,
   CLONE_NAMESPACE_FLAGS,
@@ -35,11 +36,14 @@ const ALLOW = ret(SECCOMP_RET_ALLOW);
 /**
  * socket() and socketpair(): a family outside ALLOWED_SOCKET_FAMILIES gets
  * EAFNOSUPPORT (before the kernel could autoload the family's module), and
- * SOCK_RAW/SOCK_PACKET of an allowed family EPERM. The accumulator holds the
+ * SOCK_RAW/SOCK_PACKET of an allowed family EPERM, netlink excepted: its
+ * SOCK_RAW and SOCK_DGRAM are one socket to the kernel (netlink_create takes
+ * either and serves both alike), and glibc's getifaddrs(), behind Node's
+ * os.networkInterfaces(), asks for SOCK_RAW. The accumulator holds the
  * syscall number on entry; any other call falls through.
  */
 function socketBlock(socketNr: number): BpfInstruction[] {
-  const families = Object.values(ALLOWED_SOCKET_FAMILIES);
+  const typeChecked = Object.values(ALLOWED_SOCKET_FAMILIES).filter((family) => family !== AF_NETLINK);
   const typeCheck: BpfInstruction[] = [
     load(argLow(1)),
     and(SOCK_TYPE_MASK),
@@ -48,9 +52,17 @@ function socketBlock(socketNr: number): BpfInstruction[] {
     DENY,
     ALLOW,
   ];
-  // Each family test jumps over the remaining tests and the refusal to the type check.
-  const familyTests = families.map((family, index) => jeq(family, families.length - index, 0));
-  const body = [load(argLow(0)), ...familyTests, ret(SECCOMP_RET_ERRNO | EAFNOSUPPORT), ...typeCheck];
+  // Netlink jumps over the other family tests, the refusal and the type check but its final allow.
+  const netlinkTest = jeq(AF_NETLINK, typeChecked.length + typeCheck.length, 0);
+  // Each other family test jumps over the remaining tests and the refusal to the type check.
+  const familyTests = typeChecked.map((family, index) => jeq(family, typeChecked.length - index, 0));
+  const body = [
+    load(argLow(0)),
+    netlinkTest,
+    ...familyTests,
+    ret(SECCOMP_RET_ERRNO | EAFNOSUPPORT),
+    ...typeCheck,
+  ];
   return [jeq(socketNr, 0, body.length), ...body];
 }
 

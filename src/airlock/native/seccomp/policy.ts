@@ -76,6 +76,9 @@ export const ALLOWED_PERSONAS: readonly number[] = [0x0, 0x8, 0x20000, 0x20008, 
 export const CLONE_NAMESPACE_FLAGS =
   0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000;
 
+/** Netlink: the family of getifaddrs() (interface and address lists of the sandbox's own namespace). */
+export const AF_NETLINK = 16;
+
 /**
  * The only socket families the hardened tier lets a workload create: Unix
  * (further limited by the workload filter), IPv4, IPv6 and netlink, all of
@@ -89,7 +92,7 @@ export const ALLOWED_SOCKET_FAMILIES: Readonly<Record<string, number>> = {
   AF_UNIX: 1,
   AF_INET: 2,
   AF_INET6: 10,
-  AF_NETLINK: 16,
+  AF_NETLINK,
 };
 export const SOCK_TYPE_MASK = 0xf;
 export const SOCK_RAW = 3;

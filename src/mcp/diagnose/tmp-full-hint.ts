@@ -1,0 +1,19 @@
+import { QuotasSchema } from '../../capability/manifest.js';
+import type { PermissionHint } from './permission-hints.js';
+
+const FULL = /ENOSPC|no space left on device/i;
+
+/**
+ * Whether a server's last lines, or a failed call's answer, show a write
+ * refused for want of space: in a sandbox that is most often its /tmp, which
+ * is also its HOME, a tmpfs of quotas.tmp_mb (a cache unpacked there fills
+ * it). A guess from text, phrased as "it may need", never applied by itself.
+ */
+export function tmpFullHint(lines: readonly string[]): PermissionHint | undefined {
+  if (!lines.some((line) => FULL.test(line))) return undefined;
+  return {
+    permission: `more room in its /tmp, which is also its HOME (a tmpfs of quotas.tmp_mb, ${QuotasSchema.parse({}).tmp_mb} MiB by default)`,
+    flag: '--manifest <file> raising quotas.tmp_mb',
+    manifest: 'quotas.tmp_mb: <MiB>',
+  };
+}
