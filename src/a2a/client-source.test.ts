@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientSource } from './client-source.js';
+import { clientSource, lastClientSource } from './client-source.js';
 
 describe('clientSource', () => {
   it('counts IPv4 as itself, IPv4-mapped IPv6 as its IPv4 address', () => {
@@ -17,5 +17,14 @@ describe('clientSource', () => {
   it('counts what has no readable address as one source', () => {
     expect(clientSource(undefined)).toBe('unknown');
     expect(clientSource('not an address')).toBe('unknown');
+  });
+
+  it('kept answers follow the address asked about (lastClientSource)', () => {
+    const sourceOf = lastClientSource();
+    expect(sourceOf('203.0.113.7')).toBe('203.0.113.7');
+    expect(sourceOf('203.0.113.7')).toBe('203.0.113.7');
+    expect(sourceOf('2001:db8:1:2::1')).toBe('2001:db8:1:2::/64');
+    expect(sourceOf(undefined)).toBe('unknown');
+    expect(sourceOf('203.0.113.8')).toBe('203.0.113.8');
   });
 });

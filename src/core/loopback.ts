@@ -73,7 +73,7 @@ export function hostGuardFor(listenHost: string): HostGuard {
   if (!isLoopbackAddress(listenHost)) return () => allow('the listener is not on loopback');
   const names = new Set(['localhost', '127.0.0.1', '[::1]', canonicalHost(listenHost) ?? 'localhost']);
   const listed = [...names].join(', ');
-  return (header, origin) => {
+  const decide: HostGuard = (header, origin) => {
     const host = hostOfHeader(header);
     if (host === undefined || !names.has(host))
       return deny(`the Host header must name this loopback listener (${listed}): DNS-rebinding defence`);
@@ -87,5 +87,21 @@ export function hostGuardFor(listenHost: string): HostGuard {
         );
     }
     return allow(`Host ${host} names this loopback listener`);
+  };
+  // A client sends the same Host (and Origin) on every request: the last answer is kept, one
+  // entry per guard, so the URL parser (canonicalHost) runs once per change of header and not on
+  // each request (~7 µs of a model call's CPU). The answer is a function of the two headers only.
+  let last:
+    | {
+        readonly header: string | undefined;
+        readonly origin: string | undefined;
+        readonly decision: Decision;
+      }
+    | undefined;
+  return (header, origin) => {
+    if (last !== undefined && last.header === header && last.origin === origin) return last.decision;
+    const decision = Object.freeze(decide(header, origin));
+    last = { header, origin, decision };
+    return decision;
   };
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 import type { Clock } from '../../airlock/quota/clock.js';
 import {
   DEFAULT_REFUSAL_RECEIPT_LIMITS,
@@ -136,7 +136,8 @@ export class Authenticator {
       throw await this.refuse(request, 'malformed', 'the Authorization header must be "Bearer <API key>"');
     const presented = match[1];
     // Keyed by a hash so the cache never holds a usable secret.
-    const hash = createHash('sha256').update(presented).digest('base64url');
+    // One-shot: about half the CPU of a Hash object for a key's few bytes, hashed on every request.
+    const hash = oneShotHash('sha256', presented, 'base64url');
     const cached = this.cache.get(hash);
     const now = this.now();
     if (cached !== undefined && cached.expires > now) {

@@ -33,7 +33,10 @@ export function sendWhole(
   });
   outgoing.end(body);
   // The id too, so the telemetry middleware finds it and does not copy this marker to add it.
-  return new Response(null, { status, headers: { [ALREADY_SENT]: 'true', 'x-request-id': c.var.requestId } });
+  return new Response(null, {
+    status,
+    headers: { [ALREADY_SENT]: 'true', 'x-request-id': c.get('requestId') },
+  });
 }
 
 /**

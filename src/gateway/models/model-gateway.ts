@@ -186,6 +186,8 @@ export class ModelGateway {
   readonly #gauge: BudgetGauge;
   /** Token counts of each agent's strings, so a chat's history is not tokenized every turn. */
   readonly #tokenCounts = new AgentTokenCounts();
+  /** What the breaker gauge was last set to, by provider. */
+  readonly #breakerOpen = new Map<string, 0 | 1>();
 
   constructor(private readonly parts: ModelGatewayParts) {
     this.#now = parts.now ?? (() => new Date());
@@ -896,7 +898,11 @@ export class ModelGateway {
 
   #breakerGauges(): void {
     for (const provider of this.parts.providers.health()) {
-      this.parts.metrics.llmBreakerOpen.set({ provider: provider.name }, provider.breaker === 'open' ? 1 : 0);
+      const open = provider.breaker === 'open' ? 1 : 0;
+      // Set on a change only: after every call the gauge's labels were hashed for an unchanged value.
+      if (this.#breakerOpen.get(provider.name) === open) continue;
+      this.#breakerOpen.set(provider.name, open);
+      this.parts.metrics.llmBreakerOpen.set({ provider: provider.name }, open);
     }
   }
 

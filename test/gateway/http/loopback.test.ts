@@ -96,6 +96,20 @@ describe('what counts as loopback (core/loopback.ts)', () => {
     expect(hostGuardFor('::1')('evil.example').effect).toBe('deny');
   });
 
+  it('attack: a rebinding Host right after an accepted one is refused (the guard keeps only its last answer, per header pair)', () => {
+    const guard = hostGuardFor('127.0.0.1');
+    expect(guard('127.0.0.1:8080').effect).toBe('allow');
+    expect(guard('127.0.0.1:8080').effect).toBe('allow');
+    expect(guard('evil.example:8080').effect).toBe('deny');
+    expect(guard('127.0.0.1:8080', 'https://evil.example').effect).toBe('deny');
+    expect(guard('127.0.0.1:8080').effect).toBe('allow');
+    expect(guard(undefined).effect).toBe('deny');
+    // An answer handed out cannot be edited into the next caller's allow.
+    const refused = guard('evil.example');
+    expect(Object.isFrozen(refused)).toBe(true);
+    expect(guard('evil.example').effect).toBe('deny');
+  });
+
   it('leaves a listener on another address unguarded (it needs TLS, and the network reaches it anyway)', () => {
     expect(hostGuardFor('0.0.0.0')('evil.example').effect).toBe('allow');
     expect(hostGuardFor('10.1.2.3')(undefined).effect).toBe('allow');

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import { clientSource } from '../../../a2a/client-source.js';
+import { lastClientSource } from '../../../a2a/client-source.js';
 import { peerAddressOf } from '../../../core/peer-address.js';
 import { SIGNED_REQUEST_HEADER } from '../api-schemas.js';
 import type { Authenticator } from '../auth.js';
@@ -11,6 +11,7 @@ import type { GatewayEnv } from '../env.js';
  * it); a request with no credentials or an API key is decided on its headers.
  */
 export function authenticate(auth: Authenticator): MiddlewareHandler<GatewayEnv> {
+  const sourceOf = lastClientSource();
   return async function authenticate(c, next) {
     const signedRequest = c.req.header(SIGNED_REQUEST_HEADER);
     c.set(
@@ -22,9 +23,10 @@ export function authenticate(auth: Authenticator): MiddlewareHandler<GatewayEnv>
         // Anthropic's SDK sends its key as x-api-key: read it as the bearer key it is.
         authorization: c.req.header('authorization') ?? bearer(c.req.header('x-api-key')),
         signedRequest,
-        readBody: c.var.readBody,
+        // c.get, not c.var: hono builds a fresh object of every variable on each read of c.var.
+        readBody: c.get('readBody'),
         // Refusals are limited per source: the socket's address (an IPv6 one's /64), as A2A's are.
-        source: clientSource(peerAddressOf(c.env)),
+        source: sourceOf(peerAddressOf(c.env)),
       }),
     );
     await next();

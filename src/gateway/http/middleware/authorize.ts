@@ -33,7 +33,7 @@ export function authorize(
 
   async function check(c: GatewayContext): Promise<void> {
     if (access.kind !== 'public') {
-      const principal = c.var.principal;
+      const principal = c.get('principal');
       if (principal.kind === 'api-key') {
         requireKeyScope(principal, access.scope);
         if (namesAgent && principal.agentId !== undefined) {

@@ -70,7 +70,7 @@ export function bodyLimit(limits: BodyLimits, refuseUnread?: RefuseUnread): Midd
 export function preread(refuseUnread?: RefuseUnread): MiddlewareHandler<GatewayEnv> {
   return async function preread(c, next) {
     try {
-      await c.var.readBody();
+      await c.get('readBody')();
     } catch (error) {
       return refused(c.req.raw, c.env, error, refuseUnread);
     }
