@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeProgram, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS } from './bpf.js';
 import { buildSeccompFilter } from './filter.js';
-import { DENIED_SYSCALLS } from './policy.js';
+import { ABSENT_SYSCALLS, DENIED_SYSCALLS } from './policy.js';
 import { AARCH64, X86_64 } from './syscalls.js';
 import { run } from './test-interpreter.js';
 
@@ -16,6 +16,17 @@ describe('seccomp filter', () => {
         expect(names.length).toBeGreaterThan(45);
         for (const name of names) {
           expect([name, run(program, table.auditArch, table.numbers[name] ?? -1)]).toEqual([name, EPERM]);
+        }
+      });
+
+      it('answers native AIO (a host-wide pool) and memfd_secret with ENOSYS, as a kernel without them', () => {
+        const names = Object.keys(ABSENT_SYSCALLS);
+        expect(names.filter((name) => table.numbers[name] === undefined)).toEqual([]);
+        for (const name of names) {
+          expect([name, run(program, table.auditArch, table.numbers[name] ?? -1, [65536, 0])]).toEqual([
+            name,
+            SECCOMP_RET_ERRNO | 38,
+          ]);
         }
       });
 

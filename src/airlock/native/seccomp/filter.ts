@@ -14,6 +14,7 @@ import {
   SECCOMP_RET_KILL_PROCESS,
 } from './bpf.js';
 import {
+  ABSENT_SYSCALLS,
   ALLOWED_PERSONAS,
   ALLOWED_SOCKET_FAMILIES,
   CLONE_NAMESPACE_FLAGS,
@@ -75,6 +76,10 @@ function archBlock(table: ArchTable): BpfInstruction[] {
     const nr = table.numbers[name];
     if (nr !== undefined) block.push(jeq(nr, 0, 1), DENY);
   }
+  for (const name of Object.keys(ABSENT_SYSCALLS)) {
+    const nr = table.numbers[name];
+    if (nr !== undefined) block.push(jeq(nr, 0, 1), ret(SECCOMP_RET_ERRNO | ENOSYS));
+  }
   const nr = (name: string): number => {
     const value = table.numbers[name];
     if (value === undefined) throw new Error(`no ${name} syscall number for ${table.arch}`);
@@ -94,7 +99,7 @@ function archBlock(table: ArchTable): BpfInstruction[] {
 /**
  * The hardened tier's filter: dispatch on the architecture (anything else,
  * such as 32-bit compat calls on x86_64, is killed), refuse the calls in
- * DENIED_SYSCALLS with EPERM, inspect clone/socket/ioctl/personality arguments
+ * DENIED_SYSCALLS with EPERM, answer ABSENT_SYSCALLS with ENOSYS, inspect clone/socket/ioctl/personality arguments
  * (socket families outside ALLOWED_SOCKET_FAMILIES get EAFNOSUPPORT, personas
  * outside ALLOWED_PERSONAS EPERM), allow the rest.
  */
