@@ -84,6 +84,23 @@ describe('seccomp filter', () => {
         expect(run(program, table.auditArch, ioctl, [0, 0x5401])).toBe(SECCOMP_RET_ALLOW);
       });
 
+      it('refuses fcntl(F_SETLEASE) with EINVAL, as with leases off, but allows other commands', () => {
+        const fcntl = table.numbers.fcntl ?? -1;
+        expect(run(program, table.auditArch, fcntl, [3, 1024, 0])).toBe(SECCOMP_RET_ERRNO | 22); // F_RDLCK
+        expect(run(program, table.auditArch, fcntl, [3, 1024, 1])).toBe(SECCOMP_RET_ERRNO | 22); // F_WRLCK
+        // F_GETLEASE, F_SETLK, F_GETFL, F_SETFD, F_DUPFD_CLOEXEC, and a command that equals ioctl's number.
+        for (const command of [1025, 6, 3, 2, 1030, table.numbers.ioctl ?? -1]) {
+          expect([command, run(program, table.auditArch, fcntl, [3, command, 0])]).toEqual([
+            command,
+            SECCOMP_RET_ALLOW,
+          ]);
+        }
+        // An ioctl whose request equals fcntl's number is not taken for a lease.
+        expect(run(program, table.auditArch, table.numbers.ioctl ?? -1, [fcntl, 1024])).toBe(
+          SECCOMP_RET_ALLOW,
+        );
+      });
+
       it("refuses personas Docker's default profile refuses (ASLR off, READ_IMPLIES_EXEC) but allows its five", () => {
         const personality = table.numbers.personality ?? -1;
         // ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, both, ADDR_COMPAT_LAYOUT, MMAP_PAGE_ZERO, PER_BSD, high bits.

@@ -121,7 +121,20 @@ export const TIOCSTI = 0x5412;
  */
 export const TIOCLINUX = 0x541c;
 
+/**
+ * fcntl() command that takes a lease on a file. A read lease needs only a
+ * file the caller owns (as root every file of an idmapped grant, read-only
+ * ones included), and a host process opening that file for writing then
+ * waits for the holder to let go, up to fs.lease-break-time (45 s), and again
+ * for each lease taken anew: a workload that ignores SIGIO stalled host
+ * writers of its read-only grant, which never cooperate as lockers do. The
+ * filter answers EINVAL, as a host with fs.leases-enable = 0 and gVisor do.
+ */
+export const F_SETLEASE = 1024;
+
 export const EPERM = 1;
+/** What F_SETLEASE gets: leases switched off. */
+export const EINVAL = 22;
 export const ENOSYS = 38;
 /** What a refused socket family gets: the errno of a kernel without it, which programs probing for a family expect. */
 export const EAFNOSUPPORT = 97;

@@ -21,6 +21,7 @@ export const X86_64: ArchTable = {
   numbers: {
     open: 2,
     ioctl: 16,
+    fcntl: 72,
     socket: 41,
     socketpair: 53,
     creat: 85,
@@ -109,6 +110,7 @@ export const AARCH64: ArchTable = {
     io_cancel: 3,
     io_getevents: 4,
     lookup_dcookie: 18,
+    fcntl: 25,
     ioctl: 29,
     mknodat: 33,
     fchmod: 52,
