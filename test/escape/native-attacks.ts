@@ -238,6 +238,13 @@ export const ATTACKS: readonly Attack[] = [
   { probe: 'perf_event_open', title: 'open performance counters', hardened: /^err:EPERM$/, gvisor: REFUSED },
   { probe: 'io_uring', title: 'set up io_uring', hardened: /^err:EPERM$/ },
   { probe: 'userfaultfd', title: 'create a userfaultfd', hardened: /^err:EPERM$/, gvisor: REFUSED },
+  {
+    // Off in kernels before 6.5 (ENOSYS there), and in gVisor's sentry.
+    probe: 'memfd_secret',
+    title: "take secret memory out of the kernel's direct map (memfd_secret)",
+    hardened: /^err:ENOSYS$/,
+    gvisor: /^err:ENOSYS$/,
+  },
   { probe: 'init_module', title: 'load a kernel module', hardened: /^err:EPERM$/, gvisor: REFUSED },
   { probe: 'kexec_load', title: 'load a new kernel', hardened: /^err:EPERM$/, gvisor: REFUSED },
   {

@@ -12,10 +12,10 @@ ARCH = platform.machine()
 NR = {
   'x86_64': {'keyctl': 250, 'bpf': 321, 'perf_event_open': 298, 'io_uring_setup': 425, 'userfaultfd': 323,
              'init_module': 175, 'kexec_load': 246, 'open_by_handle_at': 304, 'process_vm_readv': 310, 'add_key': 248,
-             'name_to_handle_at': 303, 'personality': 135, 'modify_ldt': 154},
+             'name_to_handle_at': 303, 'personality': 135, 'modify_ldt': 154, 'memfd_secret': 447},
   'aarch64': {'keyctl': 219, 'bpf': 280, 'perf_event_open': 241, 'io_uring_setup': 425, 'userfaultfd': 282,
               'init_module': 105, 'kexec_load': 104, 'open_by_handle_at': 265, 'process_vm_readv': 270, 'add_key': 217,
-              'name_to_handle_at': 264, 'personality': 92},
+              'name_to_handle_at': 264, 'personality': 92, 'memfd_secret': 447},
 }[ARCH]
 
 def err(e=None):
@@ -195,6 +195,7 @@ probes = {
   'perf_event_open': lambda: syscall('perf_event_open', 0, 0, -1, -1, 0),
   'io_uring': lambda: syscall('io_uring_setup', 1, 0),
   'userfaultfd': lambda: syscall('userfaultfd', 0),
+  'memfd_secret': lambda: syscall('memfd_secret', 0),
   'init_module': lambda: syscall('init_module', 0, 0, 0),
   'kexec_load': lambda: syscall('kexec_load', 0, 0, 0, 0),
   'open_by_handle_at': lambda: syscall('open_by_handle_at', 0, 0, 0),

@@ -87,6 +87,11 @@ function configure(resource: ResourceController, placed: Placed, limits: CgroupL
       if (readText(join(dir, 'memory.memsw.limit_in_bytes')) !== undefined)
         write(join(dir, 'memory.memsw.limit_in_bytes'), bytes);
       write(join(dir, 'memory.swappiness'), '0');
+      // v1 charges TCP buffers to a cgroup only once its TCP limit is set (v2 always, in memory.current):
+      // without it a sandbox under 64 MiB held 2.2 GiB of loopback TCP buffers and pushed the host's
+      // TCP memory (tcp_mem, one count for every network namespace) to its hard limit.
+      if (readText(join(dir, 'memory.kmem.tcp.limit_in_bytes')) !== undefined)
+        write(join(dir, 'memory.kmem.tcp.limit_in_bytes'), bytes);
     } else {
       write(join(dir, 'memory.max'), bytes);
       if (readText(join(dir, 'memory.swap.max')) !== undefined) write(join(dir, 'memory.swap.max'), '0');

@@ -10,6 +10,11 @@ export interface BwrapPlan {
   readonly mountFds: readonly number[];
   /** Host files shown read-only inside: the launcher program and the workload filter (see launcher/). */
   readonly launcher: { readonly program: string; readonly filter: string };
+  /**
+   * The launcher mounted a capped devpts instance on /dev/pts in its private mount namespace (`ptys`, see
+   * SANDBOX_MAX_PTYS): bind it over bwrap's own, which has no cap. Otherwise bwrap's.
+   */
+  readonly cappedPtys?: boolean;
   readonly tmpBytes: number;
   /**
    * Size of /dev/shm: the memory quota when the memory cgroup enforces it (shm is charged there
@@ -50,6 +55,8 @@ export function bwrapArgs(plan: BwrapPlan): string[] {
     '/proc',
     '--dev',
     '/dev',
+    // /dev/ptmx is bwrap's link to pts/ptmx: terminals come from the capped instance.
+    ...(plan.cappedPtys === true ? ['--dev-bind', '/dev/pts', '/dev/pts'] : []),
     // bwrap's /dev is a tmpfs with no size: /dev/shm on it (and any file written in /dev) was
     // bounded only by the memory cgroup, and not at all with memory opted out.
     '--size',

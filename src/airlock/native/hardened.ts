@@ -69,6 +69,13 @@ const FIRST_GRANT_FD = 4;
 const HELPER_PROCESSES = 4;
 /** Tasks the pids cgroup counts for those helpers (bwrap, its pid 1, socat and their threads). */
 const HELPER_TASKS = 8;
+/**
+ * Terminals (/dev/pts) one sandbox may hold. The kernel counts terminals for the whole host
+ * (kernel.pty.max, 4096, of which all but kernel.pty.reserve, 1024, are shared by every devpts
+ * instance but the host's own), and bwrap's instance has no cap: one sandbox held all 3072 and
+ * every other sandbox and container failed to open /dev/ptmx (ENOSPC).
+ */
+export const SANDBOX_MAX_PTYS = 64;
 
 /**
  * Native processes under bubblewrap: all namespaces unshared, a read-only
@@ -270,6 +277,7 @@ export class HardenedTier implements ProcessTier {
         mounts: prepared.mounts,
         mountFds: prepared.handles.map((_, index) => FIRST_GRANT_FD + index),
         launcher: confinement,
+        cappedPtys: true,
         tmpBytes: manifest.quotas.tmp_mb * 1024 * 1024,
         shmBytes:
           (resources.memoryByKernel ? manifest.quotas.memory_mb : manifest.quotas.tmp_mb) * 1024 * 1024,
@@ -313,6 +321,7 @@ export class HardenedTier implements ProcessTier {
           guard: guardFd({ extraFds }),
           keep,
           ...(user === undefined || idmap.length === 0 ? {} : { as: user, idmap }),
+          ptys: SANDBOX_MAX_PTYS,
           cgroups: cgroup?.procsFiles ?? [],
           ...(hold === undefined ? {} : { hold, reclaim: true }),
           ...(user === undefined ? {} : { user }),

@@ -27,6 +27,8 @@ export interface OuterLaunch {
   /** The workload's host identity, which idmapped grants map their owner to. */
   readonly as?: { readonly uid: number; readonly gid: number };
   readonly idmap?: readonly IdmapArg[];
+  /** A devpts instance of at most this many terminals mounted on /dev/pts in the private mount namespace. */
+  readonly ptys?: number;
   /** cgroup.procs files joined before anything of the sandbox runs. */
   readonly cgroups?: readonly string[];
   /** Host identity dropped to (root only) right before the exec: groups, ids, capabilities, no_new_privs. */
@@ -45,7 +47,8 @@ export interface OuterLaunch {
  * pipe, the grant descriptors), in the gVisor tier stages each grant
  * descriptor on a host path in a private mount namespace for runsc to bind,
  * replaces each `idmap` descriptor by an idmapped clone of its mount (see
- * docs/hardened-tier.md, "Identity"), joins the sandbox's cgroups and drops
+ * docs/hardened-tier.md, "Identity"), mounts the hardened sandbox's capped
+ * devpts instance (`ptys`), joins the sandbox's cgroups and drops
  * to `user`: one exec for all of it.
  */
 export function outerLaunchArgs(launcher: string, options: OuterLaunch): string[] {
@@ -60,6 +63,7 @@ export function outerLaunchArgs(launcher: string, options: OuterLaunch): string[
       '--idmap',
       `${each.fd}:${each.uid}:${each.gid}:${each.path}`,
     ]),
+    ...(options.ptys === undefined ? [] : ['--ptys', String(options.ptys)]),
     ...(options.cgroups ?? []).flatMap((file) => ['--cgroup', file]),
     ...(options.hold === undefined ? [] : ['--hold', String(options.hold)]),
     ...(options.user === undefined ? [] : ['--user', `${options.user.uid}:${options.user.gid}`]),

@@ -4,7 +4,7 @@ import { WORKLOAD_ID, WORKLOAD_ID_COUNT } from '../identity.js';
 export const LAUNCHER_SOURCE = String.raw`/*
  * oacp-launch: the last step before a confined program runs.
  *   oacp-launch [--guard FD] [--init] [--keep FD]... [--as UID:GID] [--stage FD:PATH]...
- *               [--idmap FD:UID:GID:PATH]... [--cgroup PROCS]... [--hold FD]
+ *               [--idmap FD:UID:GID:PATH]... [--ptys MAX] [--cgroup PROCS]... [--hold FD]
  *               [--user UID:GID] [--reclaim]
  *               [--limits NOFILE:NPROC:FSIZE] [--filter FILE] [--restore-env] -- COMMAND [ARG]...
  * --guard  forks first: the process OACP started stays outside as the guard
@@ -30,6 +30,12 @@ export const LAUNCHER_SOURCE = String.raw`/*
  *          the --as identity are written as) UID:GID, nosuid and nodev,
  *          attaches it on PATH in the private mount namespace, and makes FD
  *          refer to it: the workload runs as the --as identity, never root;
+ * --ptys   mounts a devpts instance of its own on /dev/pts in the private
+ *          mount namespace that holds at most MAX terminals (bwrap binds it
+ *          over its own /dev/pts): the kernel's count of terminals is one for the whole
+ *          host (kernel.pty.max, less what is reserved for the host's own
+ *          instance), and bwrap's instance has no cap, so one sandbox
+ *          could take every terminal other sandboxes and containers share;
  * --cgroup joins the cgroup of PROCS (a cgroup.procs file; in v1 through
  *          its sibling tasks file) before anything else runs: the program and
  *          all it forks are inside;
@@ -117,6 +123,23 @@ static void private_mounts(void) {
     die("unshare", "mount");
   }
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("make mounts private", NULL);
+}
+
+/*
+ * A devpts instance of at most MAX terminals on /dev/pts, with the options bwrap's --dev gives its own;
+ * only this private mount namespace (and bwrap, which binds it) sees it.
+ */
+static void mount_ptys(const char *spec) {
+  char *end;
+  errno = 0;
+  unsigned long max = strtoul(spec, &end, 10);
+  if (errno != 0 || end == spec || *end != '\0' || max == 0 || max > 1048576) {
+    errno = EINVAL;
+    die("bad --ptys", spec);
+  }
+  char options[96];
+  snprintf(options, sizeof options, "newinstance,ptmxmode=0666,mode=620,max=%lu", max);
+  if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, options) != 0) die("cannot mount devpts on", "/dev/pts");
 }
 
 /*
@@ -787,6 +810,7 @@ int main(int argc, char **argv) {
   int idmap_count = 0;
   const char *procs[16];
   int procs_count = 0;
+  const char *ptys = NULL;
   int guard_fd = -1;
   int hold_fd = -1;
   int reclaim = 0;
@@ -813,6 +837,8 @@ int main(int argc, char **argv) {
       if (idmap_count == MAX_FDS) { errno = E2BIG; die("too many --idmap", NULL); }
       if (as_uid < 0) { errno = EINVAL; die("--idmap needs --as first", argv[i + 1]); }
       idmap_specs[idmap_count++] = argv[++i];
+    } else if (strcmp(argv[i], "--ptys") == 0) {
+      ptys = argv[++i];
     } else if (strcmp(argv[i], "--cgroup") == 0) {
       if (procs_count == 16) { errno = E2BIG; die("too many --cgroup", NULL); }
       procs[procs_count++] = argv[++i];
@@ -832,7 +858,10 @@ int main(int argc, char **argv) {
     }
   }
   if (i >= argc) { errno = EINVAL; die("no command after --", NULL); }
-  if (init && (stage_count > 0 || idmap_count > 0)) { errno = EINVAL; die("--init with --stage or --idmap", NULL); }
+  if (init && (stage_count > 0 || idmap_count > 0 || ptys != NULL)) {
+    errno = EINVAL;
+    die("--init with --stage, --idmap or --ptys", NULL);
+  }
   if (hold_fd >= 0 && guard_fd < 0) { errno = EINVAL; die("--hold needs --guard", NULL); }
   if (reclaim && (user_uid <= ${WORKLOAD_ID} || user_uid > ${WORKLOAD_ID + WORKLOAD_ID_COUNT} || user_gid != user_uid)) {
     errno = EINVAL;
@@ -849,9 +878,10 @@ int main(int argc, char **argv) {
   }
   for (int n = 0; n < idmap_count; n++) idmap_clone(idmap_specs[n], &idmaps[n]);
   for (int n = 0; n < namespace_count; n++) close(namespaces[n].fd);
-  if (stage_count > 0 || idmap_count > 0) private_mounts();
+  if (stage_count > 0 || idmap_count > 0 || ptys != NULL) private_mounts();
   for (int n = 0; n < stage_count; n++) stage(stages[n]);
   for (int n = 0; n < idmap_count; n++) idmap_attach(&idmaps[n]);
+  if (ptys != NULL) mount_ptys(ptys);
   struct sock_fprog program = {0, NULL};
   if (filter != NULL) load_filter(filter, &program);
   /* Last of what needs privilege: the idmap helpers above are not charged to the sandbox. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeProgram, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS } from './bpf.js';
 import { buildSeccompFilter } from './filter.js';
-import { DENIED_SYSCALLS } from './policy.js';
+import { ABSENT_SYSCALLS, DENIED_SYSCALLS } from './policy.js';
 import { AARCH64, X86_64 } from './syscalls.js';
 import { run } from './test-interpreter.js';
 
@@ -16,6 +16,17 @@ describe('seccomp filter', () => {
         expect(names.length).toBeGreaterThan(45);
         for (const name of names) {
           expect([name, run(program, table.auditArch, table.numbers[name] ?? -1)]).toEqual([name, EPERM]);
+        }
+      });
+
+      it('answers native AIO (a host-wide pool) and memfd_secret with ENOSYS, as a kernel without them', () => {
+        const names = Object.keys(ABSENT_SYSCALLS);
+        expect(names.filter((name) => table.numbers[name] === undefined)).toEqual([]);
+        for (const name of names) {
+          expect([name, run(program, table.auditArch, table.numbers[name] ?? -1, [65536, 0])]).toEqual([
+            name,
+            SECCOMP_RET_ERRNO | 38,
+          ]);
         }
       });
 
@@ -73,6 +84,23 @@ describe('seccomp filter', () => {
         expect(run(program, table.auditArch, ioctl, [0, 0x541b])).toBe(SECCOMP_RET_ALLOW);
         expect(run(program, table.auditArch, ioctl, [0, 0x541d])).toBe(SECCOMP_RET_ALLOW);
         expect(run(program, table.auditArch, ioctl, [0, 0x5401])).toBe(SECCOMP_RET_ALLOW);
+      });
+
+      it('refuses fcntl(F_SETLEASE) with EINVAL, as with leases off, but allows other commands', () => {
+        const fcntl = table.numbers.fcntl ?? -1;
+        expect(run(program, table.auditArch, fcntl, [3, 1024, 0])).toBe(SECCOMP_RET_ERRNO | 22); // F_RDLCK
+        expect(run(program, table.auditArch, fcntl, [3, 1024, 1])).toBe(SECCOMP_RET_ERRNO | 22); // F_WRLCK
+        // F_GETLEASE, F_SETLK, F_GETFL, F_SETFD, F_DUPFD_CLOEXEC, and a command that equals ioctl's number.
+        for (const command of [1025, 6, 3, 2, 1030, table.numbers.ioctl ?? -1]) {
+          expect([command, run(program, table.auditArch, fcntl, [3, command, 0])]).toEqual([
+            command,
+            SECCOMP_RET_ALLOW,
+          ]);
+        }
+        // An ioctl whose request equals fcntl's number is not taken for a lease.
+        expect(run(program, table.auditArch, table.numbers.ioctl ?? -1, [fcntl, 1024])).toBe(
+          SECCOMP_RET_ALLOW,
+        );
       });
 
       it("refuses personas Docker's default profile refuses (ASLR off, READ_IMPLIES_EXEC) but allows its five", () => {

@@ -14,14 +14,17 @@ import {
   SECCOMP_RET_KILL_PROCESS,
 } from './bpf.js';
 import {
+  ABSENT_SYSCALLS,
   AF_NETLINK,
   ALLOWED_PERSONAS,
   ALLOWED_SOCKET_FAMILIES,
   CLONE_NAMESPACE_FLAGS,
   DENIED_SYSCALLS,
   EAFNOSUPPORT,
+  EINVAL,
   ENOSYS,
   EPERM,
+  F_SETLEASE,
   SOCK_PACKET,
   SOCK_RAW,
   SOCK_TYPE_MASK,
@@ -87,6 +90,10 @@ function archBlock(table: ArchTable): BpfInstruction[] {
     const nr = table.numbers[name];
     if (nr !== undefined) block.push(jeq(nr, 0, 1), DENY);
   }
+  for (const name of Object.keys(ABSENT_SYSCALLS)) {
+    const nr = table.numbers[name];
+    if (nr !== undefined) block.push(jeq(nr, 0, 1), ret(SECCOMP_RET_ERRNO | ENOSYS));
+  }
   const nr = (name: string): number => {
     const value = table.numbers[name];
     if (value === undefined) throw new Error(`no ${name} syscall number for ${table.arch}`);
@@ -97,6 +104,14 @@ function archBlock(table: ArchTable): BpfInstruction[] {
   block.push(jeq(nr('clone'), 0, 4), load(argLow(0)), jset(CLONE_NAMESPACE_FLAGS, 0, 1), DENY, ALLOW);
   block.push(...socketBlock(nr('socket')), ...socketBlock(nr('socketpair')));
   block.push(...personalityBlock(nr('personality')));
+  // No leases (see F_SETLEASE); the command is an unsigned int, so its low half is the whole of it.
+  block.push(
+    jeq(nr('fcntl'), 0, 4),
+    load(argLow(1)),
+    jeq(F_SETLEASE, 0, 1),
+    ret(SECCOMP_RET_ERRNO | EINVAL),
+    ALLOW,
+  );
   // The kernel reads the request as a 32-bit int, so its low half is the whole of it.
   block.push(jeq(nr('ioctl'), 0, 4), load(argLow(1)), jeq(TIOCSTI, 1, 0), jeq(TIOCLINUX, 0, 1), DENY);
   block.push(ALLOW);
@@ -106,7 +121,7 @@ function archBlock(table: ArchTable): BpfInstruction[] {
 /**
  * The hardened tier's filter: dispatch on the architecture (anything else,
  * such as 32-bit compat calls on x86_64, is killed), refuse the calls in
- * DENIED_SYSCALLS with EPERM, inspect clone/socket/ioctl/personality arguments
+ * DENIED_SYSCALLS with EPERM, answer ABSENT_SYSCALLS with ENOSYS, inspect clone/socket/ioctl/fcntl/personality arguments
  * (socket families outside ALLOWED_SOCKET_FAMILIES get EAFNOSUPPORT, personas
  * outside ALLOWED_PERSONAS EPERM), allow the rest.
  */

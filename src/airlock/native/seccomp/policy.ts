@@ -60,6 +60,24 @@ export const DENIED_SYSCALLS: Readonly<Record<string, string>> = {
 };
 
 /**
+ * Calls the hardened tier answers with ENOSYS, as a kernel built without
+ * them would, so a program that probes for one takes the fallback it has for
+ * such kernels (libaio users their thread pool, secret memory users plain
+ * memory) instead of failing. EPERM would read as "present but refused".
+ */
+export const ABSENT_SYSCALLS: Readonly<Record<string, string>> = {
+  io_setup:
+    'native AIO contexts come from one host-wide pool (fs.aio-max-nr, 65536 events), not namespaced or charged to a cgroup: one sandbox reserved all of it and every io_setup on the host failed with EAGAIN',
+  io_destroy: 'native AIO (no context can exist)',
+  io_submit: 'native AIO (no context can exist)',
+  io_cancel: 'native AIO (no context can exist)',
+  io_getevents: 'native AIO (no context can exist)',
+  io_pgetevents: 'native AIO (no context can exist)',
+  memfd_secret:
+    "secret memory is removed from the kernel's direct map, whose fragmentation slows the whole host; Docker's default profile refuses it, and kernels before 6.5 had it off",
+};
+
+/**
  * The only personas personality() may set, as in Docker's default profile:
  * PER_LINUX (0x0), PER_LINUX32 (0x8), UNAME26 (0x20000), PER_LINUX32 with
  * UNAME26 (0x20008), and 0xffffffff, the query that reads the current persona
@@ -106,7 +124,20 @@ export const TIOCSTI = 0x5412;
  */
 export const TIOCLINUX = 0x541c;
 
+/**
+ * fcntl() command that takes a lease on a file. A read lease needs only a
+ * file the caller owns (as root every file of an idmapped grant, read-only
+ * ones included), and a host process opening that file for writing then
+ * waits for the holder to let go, up to fs.lease-break-time (45 s), and again
+ * for each lease taken anew: a workload that ignores SIGIO stalled host
+ * writers of its read-only grant, which never cooperate as lockers do. The
+ * filter answers EINVAL, as a host with fs.leases-enable = 0 and gVisor do.
+ */
+export const F_SETLEASE = 1024;
+
 export const EPERM = 1;
+/** What F_SETLEASE gets: leases switched off. */
+export const EINVAL = 22;
 export const ENOSYS = 38;
 /** What a refused socket family gets: the errno of a kernel without it, which programs probing for a family expect. */
 export const EAFNOSUPPORT = 97;

@@ -21,6 +21,7 @@ export const X86_64: ArchTable = {
   numbers: {
     open: 2,
     ioctl: 16,
+    fcntl: 72,
     socket: 41,
     socketpair: 53,
     creat: 85,
@@ -76,6 +77,12 @@ export const X86_64: ArchTable = {
     kexec_file_load: 320,
     bpf: 321,
     userfaultfd: 323,
+    io_setup: 206,
+    io_destroy: 207,
+    io_getevents: 208,
+    io_submit: 209,
+    io_cancel: 210,
+    io_pgetevents: 333,
     io_uring_setup: 425,
     io_uring_enter: 426,
     io_uring_register: 427,
@@ -89,6 +96,7 @@ export const X86_64: ArchTable = {
     pidfd_getfd: 438,
     process_madvise: 440,
     mount_setattr: 442,
+    memfd_secret: 447,
   },
 };
 
@@ -96,7 +104,13 @@ export const AARCH64: ArchTable = {
   arch: 'aarch64',
   auditArch: 0xc00000b7,
   numbers: {
+    io_setup: 0,
+    io_destroy: 1,
+    io_submit: 2,
+    io_cancel: 3,
+    io_getevents: 4,
     lookup_dcookie: 18,
+    fcntl: 25,
     ioctl: 29,
     mknodat: 33,
     fchmod: 52,
@@ -144,6 +158,7 @@ export const AARCH64: ArchTable = {
     bpf: 280,
     userfaultfd: 282,
     kexec_file_load: 294,
+    io_pgetevents: 292,
     io_uring_setup: 425,
     io_uring_enter: 426,
     io_uring_register: 427,
@@ -157,6 +172,7 @@ export const AARCH64: ArchTable = {
     pidfd_getfd: 438,
     process_madvise: 440,
     mount_setattr: 442,
+    memfd_secret: 447,
   },
 };
 
