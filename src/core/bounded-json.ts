@@ -75,13 +75,40 @@ const MAY_OVERFLOW = /\d{309}|[eE][+]?\d{3}/;
  * cannot hold such a number (the usual case) is parsed without a reviver.
  */
 export function parseFiniteJson(text: string): { readonly value: unknown; readonly outOfRange?: string } {
-  if (!MAY_OVERFLOW.test(text)) return { value: JSON.parse(text) };
-  let outOfRange: string | undefined;
-  const value: unknown = JSON.parse(text, (key, inner: unknown) => {
-    if (typeof inner === 'number' && !Number.isFinite(inner)) outOfRange ??= key;
-    return inner;
-  });
+  const value: unknown = JSON.parse(text);
+  if (!MAY_OVERFLOW.test(text)) return { value };
+  // The pattern also matches inside strings (`e` and three digits: a hex digest, base64), so the
+  // parsed value is searched; a reviver did the same search at about four times the cost of the
+  // parse (a 58 KB result listing file digests: 580 µs against 143 µs).
+  const outOfRange = firstNonFiniteKey(value);
   return outOfRange === undefined ? { value } : { value, outOfRange };
+}
+
+/**
+ * The member name (or array index, `""` for the root) of the first number in `value` that is not
+ * finite, in document order (the order a reviver meets them); undefined when there is none.
+ * Iterative: parsed JSON may nest deeper than the stack.
+ */
+function firstNonFiniteKey(value: unknown): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : '';
+  const stack: { readonly holder: object; readonly keys: readonly string[]; next: number }[] = [];
+  if (typeof value === 'object' && value !== null)
+    stack.push({ holder: value, keys: Object.keys(value), next: 0 });
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1] as (typeof stack)[number];
+    if (frame.next >= frame.keys.length) {
+      stack.pop();
+      continue;
+    }
+    const key = frame.keys[frame.next++] as string;
+    const inner: unknown = (frame.holder as Record<string, unknown>)[key];
+    if (typeof inner === 'number') {
+      if (!Number.isFinite(inner)) return key;
+    } else if (typeof inner === 'object' && inner !== null) {
+      stack.push({ holder: inner, keys: Object.keys(inner), next: 0 });
+    }
+  }
+  return undefined;
 }
 
 /** The refusal for a number too large for a double, worded the same wherever it is found. */

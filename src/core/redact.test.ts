@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { echoText, redactText } from './redact.js';
+import { echoText, redactEveryPattern, redactText } from './redact.js';
 
 describe('redactText on URLs', () => {
   it("attack: a URL's credentials and its token-bearing query parameters never come back in clear", () => {
@@ -30,5 +31,57 @@ describe('redactText on URLs', () => {
       'quota network_requests_per_min exceeded: limit 2/min; burst=0',
     );
     expect(echoText('see http://h.test/a?q=1&x=y')).toBe('see http://h.test/a?q=1&x=y');
+  });
+});
+
+describe('redactText shortcut', () => {
+  // Text with no character or prefix any pattern needs is returned untouched without the
+  // replacements; this holds it to what every replacement gives, on text made of the fragments
+  // the patterns look for (in any case), secrets of each kind, and plain words.
+  const fragments = [
+    'https://',
+    'http://u:p4ssword@h.test/',
+    '://',
+    '?',
+    '&',
+    ';',
+    '#',
+    '=',
+    'token=abc123',
+    'sig=s1g',
+    'oacp_',
+    'oacp_abcdef123456',
+    'OACP_ABCDEF123456',
+    'sk-',
+    'sk-abcdefghijklmnop1234',
+    'Bearer ',
+    'bearer abc.def',
+    'BASIC dXNlcjpwYXNz',
+    '-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----',
+    '-----begin ',
+    'permitted by policy bench',
+    ' ',
+    ':',
+    '/',
+    'é',
+    '"',
+  ];
+  it('gives what every replacement gives, for any text', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.constantFrom(...fragments), fc.string()), { maxLength: 12 }),
+        (parts) => {
+          const text = parts.join('');
+          expect(redactText(text)).toBe(redactEveryPattern(text));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('still redacts a key on its own, with nothing around it', () => {
+    expect(redactText('oacp_abcdef123456')).toBe('oacp_[REDACTED]');
+    expect(redactText('sk-abcdefghijklmnop1234')).toBe('sk-[REDACTED]');
+    expect(redactText('Basic dXNlcjpwYXNz')).toBe('Basic [REDACTED]');
   });
 });

@@ -186,11 +186,23 @@ export function toolCallPredicate(
           : jcsDigest({ error: call.error })));
   // The prefix test first: isDidKey parses (and throws internally) on anything else.
   const did = call.agent.startsWith('did:key:') && isDidKey(call.agent) ? call.agent : undefined;
-  return {
-    agent: {
-      ...(did !== undefined ? { did } : { clientId: call.agent }),
-      ...(did !== undefined && call.client !== undefined ? { clientId: `client:${call.client.name}` } : {}),
-    },
+  // The optional members are assigned, not spread in (`...(x === undefined ? {} : { x })`): the
+  // predicate is built twice per forwarded call (intent, receipt), and V8 takes its slow path for
+  // spreads of literals (~3 µs a call in perf). Member order is free: the receipt is in JCS form.
+  const agent: { did?: string; clientId?: string } = {};
+  if (did !== undefined) {
+    agent.did = did;
+    if (call.client !== undefined) agent.clientId = `client:${call.client.name}`;
+  } else agent.clientId = call.agent;
+  const policy: ToolCallPredicateInput['policy'] = {
+    effect: call.decision.effect,
+    reason: clipText(mask(redactText(call.decision.reason)), MAX_RECORDED_REASON),
+    policyDigest: call.policyDigest,
+  };
+  if (policyId !== undefined) policy.policyId = policyId;
+  if (gateId === undefined && policyIds.length > 0) policy.policyIds = [...policyIds];
+  const predicate: ToolCallPredicateInput = {
+    agent,
     server: {
       name: call.server.name,
       command:
@@ -205,37 +217,30 @@ export function toolCallPredicate(
     // so that no receipt outgrows a log entry (docs/receipts.md).
     tool: { name: boundedName(call.tool, MAX_TOOL_NAME), definitionDigest: call.toolDefinitionDigest },
     argumentsDigest: call.argumentsDigest,
-    ...(resultDigest === undefined ? {} : { resultDigest }),
     outcome: call.outcome,
-    ...(call.forwarded === undefined ? {} : { forwarded: call.forwarded }),
-    ...(call.delivered === false ? { delivered: false } : {}),
-    policy: {
-      effect: call.decision.effect,
-      reason: clipText(mask(redactText(call.decision.reason)), MAX_RECORDED_REASON),
-      ...(policyId === undefined ? {} : { policyId }),
-      ...(gateId === undefined && policyIds.length > 0 ? { policyIds: [...policyIds] } : {}),
-      policyDigest: call.policyDigest,
-    },
+    policy,
     // A remote server runs outside any Airlock: no isolation, which is what `light` records.
     tier:
       call.tier === 'light' || call.tier === 'standard' || call.tier === 'hardened' || call.tier === 'gvisor'
         ? call.tier
         : 'light',
     usage: call.usage ?? NO_USAGE,
-    ...(approval?.approved === true
-      ? {
-          approval: {
-            approvedBy: approval.by,
-            approvedAt: approval.at,
-            method: approval.method,
-            reason: mask(approval.reason).slice(0, 600),
-          },
-        }
-      : {}),
     startedAt: call.startedAt,
     finishedAt,
     durationMs: call.durationMs,
   };
+  if (resultDigest !== undefined) predicate.resultDigest = resultDigest;
+  if (call.forwarded !== undefined) predicate.forwarded = call.forwarded;
+  if (call.delivered === false) predicate.delivered = false;
+  if (approval?.approved === true) {
+    predicate.approval = {
+      approvedBy: approval.by,
+      approvedAt: approval.at,
+      method: approval.method,
+      reason: mask(approval.reason).slice(0, 600),
+    };
+  }
+  return predicate;
 }
 
 /** Non-Cedar refusals get a reserved id naming the check, so a receipt says which gate said no. */
