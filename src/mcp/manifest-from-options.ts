@@ -34,6 +34,7 @@ export function manifestFromOptions(options: McpRunOptions, name: string): Manif
     unixSockets: options.allowUnixSockets,
     quotas: {
       ...(options.quotaMemory === undefined ? {} : { memory_mb: options.quotaMemory }),
+      ...(options.quotaTmp === undefined ? {} : { tmp_mb: options.quotaTmp }),
       ...(options.quotaCpu === undefined ? {} : { cpu_ms_per_request: options.quotaCpu }),
       ...(options.quotaStartupCpu === undefined ? {} : { startup_cpu_ms: options.quotaStartupCpu }),
       ...(options.allowUnenforced.length === 0

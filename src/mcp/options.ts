@@ -187,6 +187,8 @@ export const McpRunOptionsSchema = z
     allowNetwork: z.array(NetworkGrant).default([]),
     allowEnv: z.array(z.string().min(1)).default([]),
     quotaMemory: MemorySize.optional(),
+    /** `--quota-tmp`: size of the sandbox's /tmp tmpfs, which is also its HOME (`quotas.tmp_mb`). */
+    quotaTmp: MemorySize.optional(),
     quotaCpu: Duration.optional(),
     /** `--quota-startup-cpu`: CPU a start may use (its first busy stretch) before --quota-cpu applies. */
     quotaStartupCpu: Duration.optional(),

@@ -28,6 +28,17 @@ describe('oacp run', () => {
     expect(result.stderr).toContain('No such file');
   });
 
+  it('fault: a run writing 100 MiB to its /tmp (also its HOME) fills the 64 MiB default; --quota-tmp 256mb makes room', () => {
+    const fill = ['--', '/bin/sh', '-c', 'head -c 104857600 /dev/zero > /tmp/fill && echo wrote'];
+    const refused = oacpBinary(['run', '--no-receipt', '--tier', 'hardened', ...fill]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/No space left on device/);
+    const raised = oacpBinary(['run', '--no-receipt', '--tier', 'hardened', '--quota-tmp', '256mb', ...fill]);
+    expect(raised.stderr).toBe('');
+    expect(raised.stdout).toBe('wrote\n');
+    expect(raised.code).toBe(0);
+  });
+
   it("returns the workload's own exit status", () => {
     const result = oacpBinary([
       'run',
@@ -94,6 +105,10 @@ describe('oacp run', () => {
       ['--quota-memory', '0'],
       ['--quota-memory', '0mb'],
       ['--quota-memory', '-5mb'],
+      ['--quota-tmp', '0'],
+      ['--quota-tmp', '0mb'],
+      ['--quota-tmp', '-5mb'],
+      ['--quota-tmp', 'lots'],
     ] as const) {
       const run = await oacp(['run', '--no-receipt', '--tier', 'light', flag, value, '--', '/bin/true']);
       expect(run.code, `${flag} ${value}`).toBe(2);

@@ -12,8 +12,9 @@ import { binaryBuilt } from './harness.js';
  * A server that unpacks a 100 MiB cache under HOME at start. In a sandbox
  * HOME is the /tmp tmpfs of quotas.tmp_mb (64 MiB by default), so it stops
  * with ENOSPC: a deliberate limit, and the bridge's stop line must name the
- * field that lifts it (before, it said only the server's last lines); with
- * a manifest raising quotas.tmp_mb the same server starts.
+ * flag that lifts it, then the field (before, it said only the server's last
+ * lines, then only the field: no flag raised it); with --quota-tmp 256mb, or
+ * a manifest raising quotas.tmp_mb, the same server starts.
  */
 const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 const SERVER = join(import.meta.dirname, 'fixtures', 'unpacks-cache-server.mjs');
@@ -43,7 +44,7 @@ async function start(extra: string[]): Promise<{ client: Client; stderr: () => s
 describe.skipIf(!binaryBuilt() || process.getuid?.() !== 0)('compat: a server that fills its /tmp', () => {
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-  it('stops with ENOSPC and the bridge names quotas.tmp_mb', async () => {
+  it('stops with ENOSPC and the bridge names --quota-tmp, then quotas.tmp_mb', async () => {
     const init = spawnSync(process.execPath, [BIN, '--home', home, 'init'], { env, encoding: 'utf8' });
     expect(init.status).toBe(0);
     const refusal = await start([]).then(
@@ -55,6 +56,18 @@ describe.skipIf(!binaryBuilt() || process.getuid?.() !== 0)('compat: a server th
     );
     expect(refusal).toMatch(/ENOSPC/);
     expect(refusal).toMatch(/it may need more room in its \/tmp, which is also its HOME .*quotas\.tmp_mb/);
+    expect(refusal).toMatch(
+      /: --quota-tmp <size>, e\.g\. --quota-tmp 256mb \(manifest: quotas\.tmp_mb: <MiB>\)/,
+    );
+  }, 120_000);
+
+  it('starts with --quota-tmp 256mb', async () => {
+    const { client } = await start(['--quota-tmp', '256mb']);
+    try {
+      expect(Array.isArray((await client.listTools()).tools)).toBe(true);
+    } finally {
+      await client.close();
+    }
   }, 120_000);
 
   it('starts with a manifest raising quotas.tmp_mb', async () => {

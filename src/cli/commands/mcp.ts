@@ -19,6 +19,7 @@ interface McpRunFlags {
   allowNetwork: string[];
   allowEnv: string[];
   quotaMemory?: string;
+  quotaTmp?: string;
   quotaCpu?: string;
   quotaStartupCpu?: string;
   quotaCalls?: string;
@@ -63,6 +64,10 @@ export const registerMcp: CommandRegistrar = (program, context) => {
     .option('--allow-network <host[:port]>', 'allow egress to a host; repeatable', collect, [])
     .option('--allow-env <name>', 'pass an environment variable through; repeatable', collect, [])
     .option('--quota-memory <size>', 'memory limit, e.g. 256mb')
+    .option(
+      '--quota-tmp <size>',
+      "size of the server's /tmp, which is also its HOME (a tmpfs, 64mb by default), e.g. 256mb",
+    )
     .option('--quota-cpu <duration>', 'CPU limit per request, e.g. 2s')
     .option(
       '--quota-startup-cpu <duration>',
@@ -183,6 +188,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
               tier: flags.tier,
               name: flags.name,
               quotaMemory: flags.quotaMemory,
+              quotaTmp: flags.quotaTmp,
               quotaCpu: flags.quotaCpu,
               quotaStartupCpu: flags.quotaStartupCpu,
               quotaCalls: flags.quotaCalls,

@@ -43,6 +43,7 @@ interface RunFlags {
   allowNetwork: string[];
   allowEnv: string[];
   quotaMemory?: string;
+  quotaTmp?: string;
   quotaCpu?: string;
   quotaStartupCpu?: string;
   allowUnenforced: string[];
@@ -67,6 +68,10 @@ export const registerRun: CommandRegistrar = (program, context) => {
     .option('--allow-network <host[:port]>', 'allow egress to a host; repeatable', collect, [])
     .option('--allow-env <name>', 'pass an environment variable through; repeatable', collect, [])
     .option('--quota-memory <size>', 'memory limit, e.g. 256mb')
+    .option(
+      '--quota-tmp <size>',
+      "hardened and gvisor tiers: size of the run's /tmp, which is also its HOME (a tmpfs, 64mb by default), e.g. 256mb",
+    )
     .option('--quota-cpu <duration>', 'CPU limit of the run (native tiers: its lifetime CPU), e.g. 2s')
     .option(
       '--quota-startup-cpu <duration>',
@@ -176,6 +181,9 @@ function buildManifest(flags: RunFlags): Manifest {
       ...(flags.quotaMemory === undefined
         ? {}
         : { memory_mb: parseFlag('--quota-memory', MemorySize, flags.quotaMemory) }),
+      ...(flags.quotaTmp === undefined
+        ? {}
+        : { tmp_mb: parseFlag('--quota-tmp', MemorySize, flags.quotaTmp) }),
       // A run is one request: the same figure bounds its busy stretches and its whole life.
       ...(flags.quotaCpu === undefined ? {} : runCpu(parseFlag('--quota-cpu', Duration, flags.quotaCpu))),
       ...(flags.quotaStartupCpu === undefined

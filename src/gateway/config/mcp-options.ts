@@ -21,6 +21,7 @@ export function mcpRunOptionsFor(server: McpServerConfig): McpRunOptions {
     allowEnv: server.allow_env,
     allowUnixSockets: server.allow_unix_sockets,
     ...(server.quota_memory === undefined ? {} : { quotaMemory: server.quota_memory }),
+    ...(server.quota_tmp === undefined ? {} : { quotaTmp: server.quota_tmp }),
     ...(server.quota_cpu === undefined ? {} : { quotaCpu: server.quota_cpu }),
     ...(server.quota_startup_cpu === undefined ? {} : { quotaStartupCpu: server.quota_startup_cpu }),
     ...(server.quota_calls === undefined ? {} : { quotaCalls: server.quota_calls }),

@@ -78,6 +78,8 @@ export const McpServerSchema = z
     /** `--allow-unix-sockets`: socket(AF_UNIX) in the hardened tier (headless browsers). */
     allow_unix_sockets: bool().default(false),
     quota_memory: unitString(MemorySize, 'expected a size such as 256mb or 1g').optional(),
+    /** `--quota-tmp`: the server's /tmp (also its HOME), a tmpfs. */
+    quota_tmp: unitString(MemorySize, 'expected a size such as 256mb or 1g').optional(),
     quota_cpu: unitString(Duration, 'expected a duration such as 500ms, 2s or 1m').optional(),
     quota_startup_cpu: unitString(Duration, 'expected a duration such as 500ms, 2s or 1m').optional(),
     quota_calls: unitString(CallRate, 'expected a rate such as 60/min, 5/s or 1000/h').optional(),

@@ -25,8 +25,9 @@ describe('failedCallHint', () => {
     ).toBe('--allow-unix-sockets');
   });
 
-  it('names quotas.tmp_mb for a failed call that ran out of room (ENOSPC) in its /tmp', () => {
+  it('names --quota-tmp, then quotas.tmp_mb, for a failed call that ran out of room (ENOSPC) in its /tmp', () => {
     const answer = "Error: ENOSPC: no space left on device, write '/tmp/.cache/page.png'";
+    expect(failedCallHint(result(answer, true))?.flag).toMatch(/^--quota-tmp <size>/);
     expect(failedCallHint(result(answer, true))?.manifest).toBe('quotas.tmp_mb: <MiB>');
     expect(failedCallHint(result(answer))).toBeUndefined();
   });

@@ -7,13 +7,14 @@ const FULL = /ENOSPC|no space left on device/i;
  * Whether a server's last lines, or a failed call's answer, show a write
  * refused for want of space: in a sandbox that is most often its /tmp, which
  * is also its HOME, a tmpfs of quotas.tmp_mb (a cache unpacked there fills
- * it). A guess from text, phrased as "it may need", never applied by itself.
+ * it). Names the flag first (`--quota-tmp`, `quota_tmp` in oacp.yaml), then the
+ * manifest field. A guess from text, phrased as "it may need", never applied by itself.
  */
 export function tmpFullHint(lines: readonly string[]): PermissionHint | undefined {
   if (!lines.some((line) => FULL.test(line))) return undefined;
   return {
     permission: `more room in its /tmp, which is also its HOME (a tmpfs of quotas.tmp_mb, ${QuotasSchema.parse({}).tmp_mb} MiB by default)`,
-    flag: '--manifest <file> raising quotas.tmp_mb',
+    flag: '--quota-tmp <size>, e.g. --quota-tmp 256mb',
     manifest: 'quotas.tmp_mb: <MiB>',
   };
 }

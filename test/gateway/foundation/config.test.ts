@@ -145,6 +145,10 @@ describe('oacp.yaml', () => {
       'mcp.servers[0].quota_memory: expected a size such as 256mb',
     ],
     [
+      { mcp: { servers: [{ name: 'x', command: 'a', quota_tmp: '0mb' }] } },
+      'mcp.servers[0].quota_tmp: expected a size such as 256mb',
+    ],
+    [
       { mcp: { servers: [{ name: 'x', command: 'a', quota_cpu: '0s' }] } },
       'mcp.servers[0].quota_cpu: expected a duration such as 500ms',
     ],
@@ -291,6 +295,16 @@ describe('oacp.yaml', () => {
     expect(
       refusal({ mcp: { servers: [{ name: 'b', command: 'npx', allow_unix_sockets: 'yes' }] } }),
     ).toContain('mcp.servers[0].allow_unix_sockets: expected true or false');
+  });
+
+  it("quota_tmp is the YAML twin of --quota-tmp: it sizes the server's /tmp (quotas.tmp_mb), absent keeps the default", () => {
+    const parse = (extra: Record<string, unknown>) =>
+      parseGatewayConfig({ mcp: { servers: [{ name: 'cache', command: 'npx', ...extra }] } }, '/etc/oacp').mcp
+        .servers[0] as McpServerConfig;
+    const raised = mcpRunOptionsFor(parse({ quota_tmp: '1g' }));
+    expect(raised.quotaTmp).toBe(1024);
+    expect(manifestFromOptions(raised, 'cache').quotas.tmp_mb).toBe(1024);
+    expect(manifestFromOptions(mcpRunOptionsFor(parse({})), 'cache').quotas.tmp_mb).toBe(64);
   });
 
   it('attack: require_approval on a light-tier server (which could approve its own calls) is refused naming tier', () => {
