@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CgroupHost } from './cgroups/index.js';
-import { cgroupJoinFact, claimsWorkloadIds, identityFact } from './doctor.js';
+import { cgroupJoinFact, claimsWorkloadIds, identityFact, socketBufferFact } from './doctor.js';
 import { WORKLOAD_ID, WORKLOAD_ID_COUNT } from './native/identity.js';
 
 describe('oacp doctor: workload identity', () => {
@@ -92,5 +92,44 @@ describe('oacp doctor: cgroup join', () => {
     const fact = cgroupJoinFact({ memory: support, pids: support, cpu: support, io: support }, HYBRID);
     expect(fact).toMatchObject({ ok: true });
     expect(fact.detail).toMatch(/^cgroup v1: .*tasks file \(no RCU grace period\)$/);
+  });
+});
+
+describe('oacp doctor: socket buffers', () => {
+  const v1 = { available: true, version: 1, parents: ['/sys/fs/cgroup/memory/oacp'] } as const;
+  const v1Host: CgroupHost = { memory: v1, pids: v1, cpu: v1, io: v1 };
+
+  it('fault: a v1 kernel without memory.kmem.tcp.limit_in_bytes says socket buffers escape the memory quota', () => {
+    const fact = socketBufferFact(v1Host, () => false, '');
+    expect(fact).toMatchObject({ name: 'socket buffers', ok: false });
+    expect(fact.detail).toContain('no memory.kmem.tcp.limit_in_bytes in /sys/fs/cgroup/memory/oacp');
+    expect(fact.detail).toContain('--tier gvisor');
+  });
+
+  it('on v1 with the file, and on v2, says socket buffers are charged', () => {
+    const seen: string[] = [];
+    const exists = (path: string) => {
+      seen.push(path);
+      return true;
+    };
+    expect(socketBufferFact(v1Host, exists, '')).toMatchObject({ ok: true });
+    expect(seen).toEqual(['/sys/fs/cgroup/memory/oacp/memory.kmem.tcp.limit_in_bytes']);
+    const v2 = socketBufferFact(v2Host('/sys/fs/cgroup/oacp'), () => false, '');
+    expect(v2.ok).toBe(true);
+    expect(v2.detail).toContain('memory.max');
+  });
+
+  it('fault: booted with cgroup.memory=nosocket, or without a memory controller, it is not charged on either version', () => {
+    for (const host of [v1Host, v2Host('/sys/fs/cgroup/oacp')]) {
+      const fact = socketBufferFact(host, () => true, 'ro quiet cgroup.memory=nokmem,nosocket');
+      expect(fact.ok).toBe(false);
+      expect(fact.detail).toContain('cgroup.memory=nosocket');
+    }
+    const none = { available: false, reason: 'cgroup v1 memory at /x is not writable by uid 1000' } as const;
+    const fact = socketBufferFact({ memory: none, pids: none, cpu: none, io: none }, () => true, '');
+    expect(fact.ok).toBe(false);
+    expect(fact.detail).toContain(
+      'no memory controller (cgroup v1 memory at /x is not writable by uid 1000)',
+    );
   });
 });

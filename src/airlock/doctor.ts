@@ -7,6 +7,8 @@ import {
   detectCgroupHost,
   FALLBACK,
   RESOURCE_CONTROLLERS,
+  V1_TCP_LIMIT_FILE,
+  v1ChargesSocketBuffers,
 } from './cgroups/index.js';
 import { IDENTITY_FALLBACK, isWorkloadId, WORKLOAD_ID, WORKLOAD_ID_COUNT } from './native/identity.js';
 import {
@@ -146,6 +148,55 @@ export function cgroupJoinFact(
     name,
     ok: false,
     detail: `cgroup2 at ${where} is mounted without favordynmods: every sandbox start waits for an RCU grace period when its pid is written to cgroup.procs (wall time, about 10 ms measured under load, no CPU); \`mount -o remount,favordynmods ${where}\` (Linux 6.0+) removes the wait at the cost of slightly slower forks and exits${also}`,
+  };
+}
+
+/**
+ * Whether socket buffers count against a sandbox's memory quota here. v2:
+ * always, with memory.max. v1: only when the kernel has
+ * memory.kmem.tcp.limit_in_bytes, which the quota then sets; without it a
+ * sandbox's TCP and UDP buffers are bounded only by the host's tcp_mem, one
+ * count for every network namespace. Booted with cgroup.memory=nosocket,
+ * neither version charges them. gVisor's network stack lives in the
+ * sentry's memory, which the quota charges either way.
+ */
+export function socketBufferFact(
+  host: CgroupHost = detectCgroupHost({ enable: canEnableController }),
+  exists?: (path: string) => boolean,
+  cmdline = read('/proc/cmdline') ?? '',
+): HostFact {
+  const name = 'socket buffers';
+  const memory = host.memory;
+  const off = /(?:^|\s)cgroup\.memory=\S*\bnosocket\b/.test(cmdline);
+  if (!memory.available)
+    return {
+      name,
+      ok: false,
+      detail: `not charged to a sandbox's memory quota: no memory controller (${memory.reason}); gVisor's network stack is in the sentry, unbounded as well`,
+    };
+  if (off)
+    return {
+      name,
+      ok: false,
+      detail: `not charged to a hardened sandbox's memory quota: the kernel was booted with cgroup.memory=nosocket, so a sandbox's socket buffers are bounded only by the host's tcp_mem, shared by every network namespace; --tier gvisor keeps them in the sentry's charged memory, or boot without nosocket`,
+    };
+  const [parent = ''] = memory.parents;
+  if (memory.version === 2)
+    return {
+      name,
+      ok: true,
+      detail: `charged to a sandbox's memory quota (cgroup v2 counts them in memory.current, bounded by memory.max)`,
+    };
+  if (v1ChargesSocketBuffers(parent, exists))
+    return {
+      name,
+      ok: true,
+      detail: `charged to a sandbox's memory quota (cgroup v1: the quota also sets ${V1_TCP_LIMIT_FILE}, present in ${parent})`,
+    };
+  return {
+    name,
+    ok: false,
+    detail: `not charged to a hardened sandbox's memory quota: this kernel has no ${V1_TCP_LIMIT_FILE} in ${parent} (cgroup v1), so a sandbox's TCP and UDP buffers are bounded only by the host's tcp_mem, shared by every network namespace; --tier gvisor keeps them in the sentry's charged memory, or use a cgroup v2 host`,
   };
 }
 
@@ -291,6 +342,7 @@ export function hostFacts(): HostFact[] {
     seccomp(),
     ...cgroupFacts(cgroups),
     cgroupJoinFact(cgroups),
+    socketBufferFact(cgroups),
     identityFact(),
     ptraceScope(),
     unixSocketFact(),

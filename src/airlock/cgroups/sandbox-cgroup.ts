@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
 import type { CgroupErrorCode } from './errors.js';
 import type { CgroupHost, ResourceController } from './host.js';
+import { V1_TCP_LIMIT_FILE, v1ChargesSocketBuffers } from './socket-memory.js';
 import { sandboxCgroupName } from './stale.js';
 
 /** Kernel limits of one sandbox; a resource left out is not limited through cgroups. */
@@ -90,8 +91,8 @@ function configure(resource: ResourceController, placed: Placed, limits: CgroupL
       // v1 charges TCP buffers to a cgroup only once its TCP limit is set (v2 always, in memory.current):
       // without it a sandbox under 64 MiB held 2.2 GiB of loopback TCP buffers and pushed the host's
       // TCP memory (tcp_mem, one count for every network namespace) to its hard limit.
-      if (readText(join(dir, 'memory.kmem.tcp.limit_in_bytes')) !== undefined)
-        write(join(dir, 'memory.kmem.tcp.limit_in_bytes'), bytes);
+      // `oacp doctor` says whether this host has the file (doctor.ts, socketBufferFact).
+      if (v1ChargesSocketBuffers(dir)) write(join(dir, V1_TCP_LIMIT_FILE), bytes);
     } else {
       write(join(dir, 'memory.max'), bytes);
       if (readText(join(dir, 'memory.swap.max')) !== undefined) write(join(dir, 'memory.swap.max'), '0');
