@@ -152,4 +152,60 @@ describe('a client that goes away mid-call', () => {
       await receipts.close();
     }
   });
+
+  it('attack (--http): the POST of a task call is dropped and the server then answers with a task the bridge refuses to keep: its refusal receipt says nobody received it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-undelivered-task-'));
+    const hold = join(dir, 'hold');
+    const serverLog = join(dir, 'server.jsonl');
+    writeFileSync(hold, '');
+    const receipts = await testReceipts();
+    const bridge = createBridge({
+      upstream: lightUpstream('raw', [RAW_SERVER], { env: { RAW_HOLD_CALL: hold, RAW_LOG: serverLog } }),
+      receipts,
+    });
+    const http = await serveHttp(bridge, { host: '127.0.0.1', port: 0, clientAuth: 'none' });
+    const client = testClient();
+    const transport = new StreamableHTTPClientTransport(http.url);
+    try {
+      await client.connect(transport);
+      const headers = {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-session-id': transport.sessionId ?? '',
+        'mcp-protocol-version': '2025-06-18',
+      };
+      const taskCall = (id: number, held: boolean) =>
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id,
+          method: 'tools/call',
+          params: { name: 'task', arguments: { held }, task: { ttl: 60000 } },
+        });
+      // The first task call keeps task-1 live; the raw server hands task-1 out again to the next.
+      const first = await fetch(http.url, { method: 'POST', headers, body: taskCall(1, false) });
+      expect(await first.text()).toContain('task-1');
+      const post = request(http.url, { method: 'POST', headers });
+      post.on('error', () => undefined);
+      post.end(taskCall(2, true));
+      await eventually(
+        () => readFileSync(serverLog, 'utf8').includes('"held":true'),
+        'the second call to reach the server',
+      );
+      post.destroy();
+      await client.ping();
+      rmSync(hold);
+      await eventually(
+        () => receipts.records.filter((r) => r.tool === 'task').length === 2,
+        'the refusal receipt',
+      );
+      const [kept, refused] = receipts.records.filter((r) => r.tool === 'task');
+      expect(kept).not.toHaveProperty('delivered');
+      expect(refused).toMatchObject({ outcome: 'error', forwarded: true, delivered: false });
+      expect(refused?.error?.message).toContain('another call');
+    } finally {
+      await client.close().catch(() => undefined);
+      await http.close();
+      await receipts.close();
+    }
+  });
 });
