@@ -19,8 +19,8 @@ import { ApprovalSpool, approvalSpoolDir } from '../mcp/approval-remote.js';
 import { defaultPolicyEngine } from '../mcp/default-policy.js';
 import { missingConfigFileGrants } from '../mcp/missing-grants.js';
 import { ReceiptSlot } from '../mcp/receipt-slot.js';
-import { describeRecovery } from '../node/intent-journal.js';
-import { logDirectory, OacpNode } from '../node/oacp-node.js';
+import { describeRecovery, describeTornTailCut } from '../node/intent-journal.js';
+import { logDirectory, OacpNode, type OacpNodeOptions } from '../node/oacp-node.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import { defaultStorePath } from '../store/open-store.js';
 import { openRecordedStore } from '../store/store-identity.js';
@@ -169,12 +169,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   try {
+    const onTornTail: NonNullable<OacpNodeOptions['onTornTail']> = (cut) =>
+      logger.warn(describeTornTailCut(cut));
     const node = await OacpNode.open(
       options.home,
       env,
       options.signingWorkers === undefined
-        ? { secrets }
-        : { signingWorkers: options.signingWorkers, secrets },
+        ? { secrets, onTornTail }
+        : { signingWorkers: options.signingWorkers, secrets, onTornTail },
     );
     closers.push(() => node.close());
     // The keys derived from the log key (witness, transfer, node TLS) are the node's own too: pinned.

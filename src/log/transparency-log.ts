@@ -31,6 +31,12 @@ export interface TransparencyLogOptions {
    * (see signed-state.ts); the log refuses to open if it cannot extend it. Undefined: none.
    */
   readonly stateFile?: string;
+  /**
+   * Told when an append found a torn tail and cut it (moved aside to `log.wal.torn-<offset>`):
+   * another process was killed inside write(2) while this one had the log open, as `recovery`
+   * says of one found at open. Called after the append; whatever it throws is ignored.
+   */
+  readonly onTornTail?: (cut: WalRecovery) => void;
 }
 
 /**
@@ -85,6 +91,8 @@ export class TransparencyLog {
   /** The largest size this process recorded in the signed-size state before signing it. */
   private recordedSize = 0;
   private truncated: WalRecovery = { truncatedBytes: 0 };
+  /** TransparencyLogOptions.onTornTail. */
+  private onTornTail: ((cut: WalRecovery) => void) | undefined;
 
   private constructor(
     private readonly origin: string,
@@ -219,6 +227,7 @@ export class TransparencyLog {
         opened.stateLock,
       );
       log.truncated = truncated;
+      log.onTornTail = options.onTornTail;
       await log.derived?.settle();
       return log;
     } catch (error) {
@@ -428,6 +437,15 @@ export class TransparencyLog {
     return result;
   }
 
+  /** Says a torn tail cut while running (see TransparencyLogOptions.onTornTail); a listener's fault is not the append's. */
+  private tellTornTail(cut: WalRecovery): void {
+    try {
+      this.onTornTail?.(cut);
+    } catch {
+      // The cut is made and the append goes on: a listener that failed only could not say it.
+    }
+  }
+
   private async commit(items: Pending[]): Promise<Array<{ index: number }>> {
     const fatal = this.failure ?? this.derived?.fatal;
     if (fatal !== undefined) {
@@ -448,6 +466,7 @@ export class TransparencyLog {
         );
         refuseCorrupt(written.tail);
         for (const hash of hashes) this.tree.push(hash);
+        if (written.cut !== undefined) this.tellTornTail(written.cut);
         return written.first;
       });
     } catch (error) {

@@ -134,13 +134,14 @@ export class WriteAheadLog {
    * event loop (see FileLock.withSync). Records others appended go through `onRecord` first
    * (their checksums are left to the publishing round, as with `catchUp(…, false)`; the hash
    * is a view valid only during the call);
-   * returns the tail it found (a corrupt one stops before writing) and the batch's first index.
+   * returns the tail it found (a corrupt one stops before writing), the batch's first index and,
+   * when it cut a torn tail, what it cut.
    */
   appendLocked(
     entries: readonly Uint8Array[],
     leafHashes: readonly Uint8Array[],
     onRecord: (leafHash: Uint8Array) => void,
-  ): { tail: WalTail; first: number } {
+  ): { tail: WalTail; first: number; cut?: WalRecovery } {
     const fd = this.file.fd;
     const size = fstatSync(fd).size;
     const start = this.end;
@@ -153,6 +154,7 @@ export class WriteAheadLog {
     const scan = { scratch: this.scratch.sync, ends: this.positions, onRecord, verify: false };
     const stop = scanRecordsSync(fd, start, size, scan);
     let tail: WalTail = { kind: 'clean' };
+    let cut: WalRecovery | undefined;
     if (stop !== undefined) {
       const rest = Buffer.alloc(size - this.end);
       readFullySync(fd, rest, this.end);
@@ -167,8 +169,12 @@ export class WriteAheadLog {
       }
       // Under the lock a torn tail is a writer killed inside write(2): never acknowledged.
       tail = { kind: 'torn', offset: this.end, bytes: rest.length };
-      if (rest.some((byte) => byte !== 0))
-        writeFileSync(`${this.path}.torn-${this.end}`, rest, { flag: 'w' });
+      cut = { truncatedBytes: rest.length };
+      if (rest.some((byte) => byte !== 0)) {
+        const savedAs = `${this.path}.torn-${this.end}`;
+        writeFileSync(savedAs, rest, { flag: 'w' });
+        cut = { ...cut, savedAs };
+      }
       ftruncateSync(fd, this.end);
       fsyncSync(fd);
     }
@@ -180,7 +186,7 @@ export class WriteAheadLog {
       written += writeSync(fd, buffer, written, buffer.length - written, at + written);
     }
     for (const end of ends) this.positions.push(at + end);
-    return { tail, first };
+    return cut === undefined ? { tail, first } : { tail, first, cut };
   }
 
   /**

@@ -11,7 +11,7 @@ import { oneLine } from '../core/terminal-text.js';
 import { openHomeNonceStore } from '../identity/home-nonce-store.js';
 import type { KeyStore } from '../identity/keystore.js';
 import type { NonceStore } from '../identity/nonce-store.js';
-import { describeRecovery } from '../node/intent-journal.js';
+import { describeRecovery, describeTornTailCut } from '../node/intent-journal.js';
 import { logDirectory, OacpNode } from '../node/oacp-node.js';
 import { SigningPool } from '../node/signing-pool.js';
 import { PolicyEngine } from '../policy/engine.js';
@@ -62,7 +62,10 @@ export async function runBridge(
   early: Promise<PreparedServer> | undefined,
 ): Promise<void> {
   const { log, env, catalog, held, secrets } = base;
-  const node = await OacpNode.open(context.home, env, { secrets });
+  const node = await OacpNode.open(context.home, env, {
+    secrets,
+    onTornTail: (cut) => log(`oacp: ${describeTornTailCut(cut)}`),
+  });
   for (const line of describeRecovery(node.recovered)) log(`oacp: ${line}`);
   // One nonce store per home: a signed request replayed to another bridge on the home is refused too.
   const nonces = openHomeNonceStore(context.home);

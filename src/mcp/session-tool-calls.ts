@@ -314,11 +314,13 @@ export class SessionToolCalls {
     response: JsonRpcResult | JsonRpcError,
     refusal?: TaskRefusal,
   ): Promise<void> {
+    // Its receipt comes before the answer is sent: a client already gone is said in it, never a delivery.
+    const gone = this.wire.canAnswer(pending.clientId) ? {} : { delivered: false as const };
     if (refusal !== undefined) {
       const error = { code: INTERNAL_ERROR, message: refusal.reason };
       const receipt = await this.wire
         .flow()
-        .finish({ call: pending.call, outcome: 'error', forwarded: true, error });
+        .finish({ call: pending.call, outcome: 'error', forwarded: true, error, ...gone });
       this.wire.replyTo(pending, failure(INTERNAL_ERROR, refusal.reason, receipt));
       return;
     }
@@ -328,8 +330,6 @@ export class SessionToolCalls {
       this.#tasks.end(pending.taskId);
       this.wire.pending.endTask(pending.taskId);
     }
-    // Its receipt comes before the answer is sent: a client already gone is said in it, never a delivery.
-    const gone = this.wire.canAnswer(pending.clientId) ? {} : { delivered: false as const };
     const finished: FinishedCall =
       'result' in response
         ? { call: pending.call, outcome: 'result', result: response.result, ...gone }

@@ -191,6 +191,22 @@ export interface Recovery {
   readonly tornLogTail?: { readonly truncatedBytes: number; readonly savedAs?: string };
 }
 
+/** Where the bytes of a torn tail were kept. */
+function keptAs(torn: { readonly savedAs?: string }): string {
+  return torn.savedAs === undefined ? 'all zero bytes (nothing to keep)' : `kept in ${torn.savedAs}`;
+}
+
+/**
+ * What a running process says of a torn tail its own append found and cut (TransparencyLogOptions.onTornTail):
+ * another process on the home was killed while writing the log.
+ */
+export function describeTornTailCut(cut: {
+  readonly truncatedBytes: number;
+  readonly savedAs?: string;
+}): string {
+  return `the log ended in ${cut.truncatedBytes} bytes of a record another process on this home was killed while writing (never acknowledged, covered by no checkpoint): cut from log.wal before this process appended, ${keptAs(cut)}`;
+}
+
 /** What a process that opened a home says of the recovery it made (nothing when there was none). */
 export function describeRecovery(recovery: Recovery): string[] {
   const lines: string[] = [];
@@ -207,7 +223,7 @@ export function describeRecovery(recovery: Recovery): string[] {
   const torn = recovery.tornLogTail;
   if (torn !== undefined && torn.truncatedBytes > 0) {
     lines.push(
-      `the log ended in ${torn.truncatedBytes} bytes of a record an earlier process was killed while writing (never acknowledged, covered by no checkpoint): cut from log.wal, ${torn.savedAs === undefined ? 'all zero bytes (nothing to keep)' : `kept in ${torn.savedAs}`}`,
+      `the log ended in ${torn.truncatedBytes} bytes of a record an earlier process was killed while writing (never acknowledged, covered by no checkpoint): cut from log.wal, ${keptAs(torn)}`,
     );
   }
   for (const path of recovery.unreadable) {

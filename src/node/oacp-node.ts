@@ -10,6 +10,7 @@ import { KeyStore } from '../identity/keystore.js';
 import { formatVerifierKey, SIG_TYPE_ED25519 } from '../log/note-keys.js';
 import { signedStatePath } from '../log/signed-state.js';
 import { type AppendAck, TransparencyLog } from '../log/transparency-log.js';
+import type { WalRecovery } from '../log/wal.js';
 import { IntentJournal, type Recovery, recoverIntents } from './intent-journal.js';
 import { readNodeConfig } from './node-config.js';
 import { SigningPool, type SigningPoolErrorCode } from './signing-pool.js';
@@ -37,12 +38,15 @@ export interface OacpNodeOptions {
   readonly readOnly?: boolean;
   /** The process's live secret values: the master key's and the private keys' text forms are registered with it at open. */
   readonly secrets?: SecretValues;
+  /** Told when an append cut a torn tail another process left while this one ran (TransparencyLogOptions.onTornTail). */
+  readonly onTornTail?: (cut: WalRecovery) => void;
 }
 
 const OptionsSchema = z.strictObject({
   signingWorkers: z.number().int().min(0).max(64).optional(),
   readOnly: z.boolean().optional(),
   secrets: z.instanceof(SecretValues).optional(),
+  onTornTail: z.custom<(cut: WalRecovery) => void>((value) => typeof value === 'function').optional(),
 });
 
 /**
@@ -94,6 +98,7 @@ export class OacpNode {
       readOnly: parsed.data.readOnly === true,
       // The largest tree this key signed, kept outside the home so a copy of it cannot fork.
       stateFile: signedStatePath(vkey, env),
+      ...(parsed.data.onTornTail === undefined ? {} : { onTornTail: parsed.data.onTornTail }),
     });
     let pool: SigningPool | undefined;
     try {

@@ -64,6 +64,34 @@ describe('a damaged record appended by another live writer', () => {
     expect(readFileSync(join(dir, 'log.wal')).equals(grown)).toBe(true);
   });
 
+  it('a torn record a killed writer left while this one runs is cut at its next append and told to onTornTail; a listener that throws does not fail the append', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oacp-live-torn-'));
+    dirs.push(dir);
+    const signer = keySigner(generateEd25519().privateKey);
+    const told: unknown[] = [];
+    const onTornTail = (cut: unknown) => {
+      told.push(cut);
+      throw new Error('a listener that fails');
+    };
+    const log = await TransparencyLog.open(dir, { origin, signer, onTornTail });
+    try {
+      await log.append(new TextEncoder().encode('first'));
+      const torn = Buffer.from([0, 0, 0, 200, 0x6f, 0x61, 0x63, 0x70]);
+      appendFileSync(join(dir, 'log.wal'), torn);
+      expect((await log.append(new TextEncoder().encode('second'))).index).toBe(1);
+      expect(told).toHaveLength(1);
+      expect(told[0]).toMatchObject({
+        truncatedBytes: torn.length,
+        savedAs: expect.stringContaining('log.wal.torn-'),
+      });
+      expect(readFileSync((told[0] as { savedAs: string }).savedAs)).toEqual(torn);
+      await log.sync();
+      expect(log.size).toBe(2);
+    } finally {
+      await log.close();
+    }
+  });
+
   it('zeros after the last record are a torn tail for a live writer too, never empty records', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oacp-live-zeros-'));
     dirs.push(dir);

@@ -1,5 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshHome } from '../gateway/service/node-home.js';
 import { type CliHttpBridge, startCliHttpBridge } from '../mcp/cli-http-bridge.js';
@@ -37,5 +40,41 @@ describe('a log with a torn tail, opened by the next process on the home', () =>
     expect(Number(bytes)).toBe(torn.length);
     expect(readFileSync(kept ?? '')).toEqual(torn);
     expect(statSync(wal).size).toBe(whole);
+  });
+
+  it('attack: another process leaves a torn record while the bridge runs; its next append cuts it and says so, naming the kept bytes', async () => {
+    const shared = await freshHome('oacp-torn-live-');
+    const bridge = await startCliHttpBridge('', [], 'light', shared);
+    started.push(bridge);
+    const client = new Client({ name: 'torn-live', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(bridge.url, { requestInit: { headers: bridge.headers } }),
+    );
+    try {
+      await client.callTool({ name: 'read_graph', arguments: {} });
+      const wal = join(shared.home, 'log', 'log.wal');
+      const whole = statSync(wal).size;
+      // Another process on the home, killed inside its write: the start of a record, and no more.
+      const torn = Buffer.from([0, 0, 0, 200, 0x6f, 0x61, 0x63, 0x70]);
+      execFileSync(process.execPath, [
+        '-e',
+        `require('node:fs').appendFileSync(${JSON.stringify(wal)}, Buffer.from(${JSON.stringify([...torn])}))`,
+      ]);
+      expect(statSync(wal).size).toBe(whole + torn.length);
+
+      await client.callTool({ name: 'read_graph', arguments: {} });
+      const [, bytes, kept] = await bridge.waitFor(
+        /the log ended in (\d+) bytes of a record another process on this home was killed while writing .*kept in (\S+)/,
+      );
+      expect(Number(bytes)).toBe(torn.length);
+      expect(readFileSync(kept ?? '')).toEqual(torn);
+      // Cut, and the receipt written in its place: the log goes on from the last whole record.
+      expect(statSync(wal).size).toBeGreaterThan(whole);
+      expect(readFileSync(wal).subarray(whole, whole + torn.length)).not.toEqual(torn);
+    } finally {
+      await client.close();
+      await bridge.stop();
+      shared.remove();
+    }
   });
 });
