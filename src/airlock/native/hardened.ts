@@ -37,6 +37,7 @@ import { buildSeccompFilter } from './seccomp/filter.js';
 import { guardFd, spawnWorkload } from './spawn.js';
 import { supervise } from './supervisor.js';
 import { type SystemEntry, systemRootArgs, systemRootEntries } from './system-root.js';
+import { tmpfsInodes } from './tmpfs-inodes.js';
 import { type LeaseOptions, leaseWorkloadId, type WorkloadLease } from './workload-ids.js';
 
 export interface HardenedTierOptions extends EgressHooks {
@@ -271,6 +272,9 @@ export class HardenedTier implements ProcessTier {
         extraPids: HELPER_TASKS,
       });
       const cgroup = resources.cgroup;
+      const tmpBytes = manifest.quotas.tmp_mb * 1024 * 1024;
+      const shmBytes =
+        (resources.memoryByKernel ? manifest.quotas.memory_mb : manifest.quotas.tmp_mb) * 1024 * 1024;
       const sandboxArgs = bwrapArgs({
         system: this.systemRoot().args,
         etc,
@@ -278,9 +282,9 @@ export class HardenedTier implements ProcessTier {
         mountFds: prepared.handles.map((_, index) => FIRST_GRANT_FD + index),
         launcher: confinement,
         cappedPtys: true,
-        tmpBytes: manifest.quotas.tmp_mb * 1024 * 1024,
-        shmBytes:
-          (resources.memoryByKernel ? manifest.quotas.memory_mb : manifest.quotas.tmp_mb) * 1024 * 1024,
+        cappedTmpfs: true,
+        tmpBytes,
+        shmBytes,
         ...(prepared.wantsEgress ? { proxySocket: { source: socket, target: SANDBOX_PROXY_SOCKET } } : {}),
         cwd: prepared.cwd,
         seccompFd: 3,
@@ -322,6 +326,7 @@ export class HardenedTier implements ProcessTier {
           keep,
           ...(user === undefined || idmap.length === 0 ? {} : { as: user, idmap }),
           ptys: SANDBOX_MAX_PTYS,
+          tmpfs: { tmpBytes, shmBytes, inodes: tmpfsInodes(manifest.quotas.tmp_mb) },
           cgroups: cgroup?.procsFiles ?? [],
           ...(hold === undefined ? {} : { hold, reclaim: true }),
           ...(user === undefined ? {} : { user }),
