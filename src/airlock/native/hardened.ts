@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Manifest } from '../../capability/manifest.js';
 import { OacpError } from '../../core/errors.js';
 import {
@@ -21,7 +21,7 @@ import { forwarderArgs, SANDBOX_PROXY_SOCKET } from './egress-forwarder.js';
 import type { NativeErrorCode } from './errors.js';
 import { closeAll } from './grant-open.js';
 import { type Identity, resolveIdentity, WORKLOAD_ID } from './identity.js';
-import { innerLaunchArgs, outerLaunchArgs } from './launcher/args.js';
+import { innerLaunchArgs, outerLaunchArgs, TMPFS_HOLDER } from './launcher/args.js';
 import { cachedFile } from './launcher/cached-file.js';
 import { Launcher } from './launcher/confinement.js';
 import { stagingPoints } from './launcher/staging.js';
@@ -77,6 +77,17 @@ const HELPER_TASKS = 8;
  * every other sandbox and container failed to open /dev/ptmx (ENOSPC).
  */
 export const SANDBOX_MAX_PTYS = 64;
+
+/** Whether `dir` (its real path, when it exists) is TMPFS_HOLDER or under it. */
+function underTmpfsHolder(dir: string): boolean {
+  let real = resolve(dir);
+  try {
+    real = realpathSync(real);
+  } catch {
+    // Not there yet: its own path is what a later mkdtemp would use.
+  }
+  return real === TMPFS_HOLDER || real.startsWith(`${TMPFS_HOLDER}/`);
+}
 
 /**
  * Native processes under bubblewrap: all namespaces unshared, a read-only
@@ -177,8 +188,13 @@ export class HardenedTier implements ProcessTier {
     }
     const id = `hardened-${randomUUID()}`;
     const { manifest } = spec;
-    const prepared = prepareSpec(spec, 'hardened', this.socat);
     const workRoot = this.options.workRoot ?? tmpdir();
+    if (underTmpfsHolder(workRoot))
+      throw new OacpError<NativeErrorCode>(
+        'AIRLOCK_BAD_SPEC',
+        `the hardened tier's per-sandbox files cannot live under ${TMPFS_HOLDER} (${workRoot}): the launcher mounts the sandbox's capped /tmp and /dev/shm there, which hides them; set TMPDIR to another directory every user may search (such as /tmp)`,
+      );
+    const prepared = prepareSpec(spec, 'hardened', this.socat);
     let identity: Identity;
     // As root each sandbox runs as a host id of its own (workload-ids.ts): per-uid kernel counters are not shared.
     let lease: WorkloadLease | undefined;

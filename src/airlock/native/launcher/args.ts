@@ -5,8 +5,13 @@ export const SANDBOX_RUN_DIR = '/run/oacp';
 /** Where the launcher and the workload filter appear inside a confined sandbox. */
 export const SANDBOX_LAUNCHER = '/run/oacp/launch';
 export const SANDBOX_WORKLOAD_FILTER = '/run/oacp/workload.bpf';
-/** Host paths (in the launcher's private mount namespace only) of the capped tmpfs instances `tmpfs` mounts. */
-export const CAPPED_TMPFS = { tmp: '/dev/shm/tmp', shm: '/dev/shm/shm' } as const;
+/**
+ * Host directory `tmpfs` covers with a holder tmpfs (in the launcher's private mount namespace only), and the
+ * paths of the capped instances in it: whatever the host keeps under it is hidden from bwrap, so OACP's own
+ * per-sandbox files must never live there (see HardenedTier, workRoot).
+ */
+export const TMPFS_HOLDER = '/dev/shm';
+export const CAPPED_TMPFS = { tmp: `${TMPFS_HOLDER}/tmp`, shm: `${TMPFS_HOLDER}/shm` } as const;
 
 /** A grant descriptor the launcher replaces by an idmapped clone attached on `path` (files of uid:gid become `as`'s). */
 export interface IdmapArg {
