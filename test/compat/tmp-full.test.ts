@@ -22,10 +22,13 @@ const scratch = mkdtempSync(join(tmpdir(), 'oacp-compat-tmp-'));
 const home = join(scratch, 'oacp');
 const env = withLogState({ PATH: '/usr/bin:/bin', HOME: scratch });
 
-async function start(extra: string[]): Promise<{ client: Client; stderr: () => string }> {
+// The same with 20000 empty files: no size to speak of, but past the /tmp file cap (tmpfs-inodes.ts).
+const MANY_FILES = join(import.meta.dirname, 'fixtures', 'unpacks-many-files-server.mjs');
+
+async function start(extra: string[], server = SERVER): Promise<{ client: Client; stderr: () => string }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [BIN, '--home', home, 'mcp', 'run', '--tier', 'hardened', ...extra, '--', process.execPath, SERVER],
+    args: [BIN, '--home', home, 'mcp', 'run', '--tier', 'hardened', ...extra, '--', process.execPath, server],
     env,
     stderr: 'pipe',
   });
@@ -77,6 +80,31 @@ describe.skipIf(!binaryBuilt() || process.getuid?.() !== 0)('compat: a server th
       'apiVersion: oacp.dev/v1\nkind: CapabilityManifest\nname: cache\nquotas:\n  tmp_mb: 256\n',
     );
     const { client } = await start(['--manifest', manifest]);
+    try {
+      expect(Array.isArray((await client.listTools()).tools)).toBe(true);
+    } finally {
+      await client.close();
+    }
+  }, 120_000);
+
+  it('stops at the /tmp file cap with ENOSPC, names quotas.tmp_mb, and starts once it is raised', async () => {
+    const refusal = await start([], MANY_FILES).then(
+      async ({ client }) => {
+        await client.close();
+        return 'started';
+      },
+      (error: Error) => error.message,
+    );
+    expect(refusal).toMatch(/ENOSPC/);
+    expect(refusal).toMatch(
+      /it may need more room in its \/tmp, which is also its HOME .*16384 files.*quotas\.tmp_mb/,
+    );
+    const manifest = join(scratch, 'files.yaml');
+    writeFileSync(
+      manifest,
+      'apiVersion: oacp.dev/v1\nkind: CapabilityManifest\nname: files\nquotas:\n  tmp_mb: 256\n',
+    );
+    const { client } = await start(['--manifest', manifest], MANY_FILES);
     try {
       expect(Array.isArray((await client.listTools()).tools)).toBe(true);
     } finally {

@@ -1,4 +1,4 @@
-import { SANDBOX_LAUNCHER, SANDBOX_WORKLOAD_FILTER } from './launcher/args.js';
+import { CAPPED_TMPFS, SANDBOX_LAUNCHER, SANDBOX_WORKLOAD_FILTER } from './launcher/args.js';
 import type { Mount } from './mount-plan.js';
 
 export interface BwrapPlan {
@@ -15,6 +15,11 @@ export interface BwrapPlan {
    * SANDBOX_MAX_PTYS): bind it over bwrap's own, which has no cap. Otherwise bwrap's.
    */
   readonly cappedPtys?: boolean;
+  /**
+   * The launcher mounted tmpfs instances capped in size and files on CAPPED_TMPFS (`tmpfs`): bind them on
+   * /tmp and /dev/shm, since bwrap's --tmpfs takes no inode cap. Otherwise bwrap's, of tmpBytes and shmBytes.
+   */
+  readonly cappedTmpfs?: boolean;
   readonly tmpBytes: number;
   /**
    * Size of /dev/shm: the memory quota when the memory cgroup enforces it (shm is charged there
@@ -59,18 +64,14 @@ export function bwrapArgs(plan: BwrapPlan): string[] {
     ...(plan.cappedPtys === true ? ['--dev-bind', '/dev/pts', '/dev/pts'] : []),
     // bwrap's /dev is a tmpfs with no size: /dev/shm on it (and any file written in /dev) was
     // bounded only by the memory cgroup, and not at all with memory opted out.
-    '--size',
-    String(plan.shmBytes),
-    '--perms',
-    '1777',
-    '--tmpfs',
-    '/dev/shm',
+    ...(plan.cappedTmpfs === true
+      ? ['--dev-bind', CAPPED_TMPFS.shm, '/dev/shm']
+      : ['--size', String(plan.shmBytes), '--perms', '1777', '--tmpfs', '/dev/shm']),
     '--remount-ro',
     '/dev',
-    '--size',
-    String(plan.tmpBytes),
-    '--tmpfs',
-    '/tmp',
+    ...(plan.cappedTmpfs === true
+      ? ['--bind', CAPPED_TMPFS.tmp, '/tmp']
+      : ['--size', String(plan.tmpBytes), '--tmpfs', '/tmp']),
   ];
   for (const file of plan.etc) args.push('--ro-bind', file.source, file.target);
   if (plan.proxySocket !== undefined)

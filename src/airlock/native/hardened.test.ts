@@ -140,6 +140,23 @@ describe.skipIf(!available)('hardened tier', () => {
     rmSync(workRoot, { recursive: true, force: true });
   });
 
+  it('refuses, naming TMPDIR, a work root under /dev/shm, which the capped tmpfs holder hides from bwrap', async () => {
+    const workRoot = mkdtempSync('/dev/shm/oacp-workroot-');
+    chmodSync(workRoot, 0o755);
+    try {
+      const own = new HardenedTier({ workRoot });
+      await expect(
+        own.start({
+          command: '/bin/true',
+          args: [],
+          manifest: manifest({ network: { allowlist: ['127.0.0.1'] } }),
+        }),
+      ).rejects.toMatchObject({ code: 'AIRLOCK_BAD_SPEC', message: expect.stringMatching(/set TMPDIR/) });
+    } finally {
+      rmSync(workRoot, { recursive: true, force: true });
+    }
+  });
+
   it.skipIf(!isRoot)('runs the workload as the dedicated id, never as host root', async () => {
     const sandbox = await tier.start({ command: '/usr/bin/id', args: ['-u'], manifest: manifest() });
     expect((await output(sandbox)).trim()).toBe(String(WORKLOAD_ID));

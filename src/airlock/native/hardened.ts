@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Manifest } from '../../capability/manifest.js';
 import { OacpError } from '../../core/errors.js';
 import {
@@ -21,7 +21,7 @@ import { forwarderArgs, SANDBOX_PROXY_SOCKET } from './egress-forwarder.js';
 import type { NativeErrorCode } from './errors.js';
 import { closeAll } from './grant-open.js';
 import { type Identity, resolveIdentity, WORKLOAD_ID } from './identity.js';
-import { innerLaunchArgs, outerLaunchArgs } from './launcher/args.js';
+import { innerLaunchArgs, outerLaunchArgs, TMPFS_HOLDER } from './launcher/args.js';
 import { cachedFile } from './launcher/cached-file.js';
 import { Launcher } from './launcher/confinement.js';
 import { stagingPoints } from './launcher/staging.js';
@@ -37,6 +37,7 @@ import { buildSeccompFilter } from './seccomp/filter.js';
 import { guardFd, spawnWorkload } from './spawn.js';
 import { supervise } from './supervisor.js';
 import { type SystemEntry, systemRootArgs, systemRootEntries } from './system-root.js';
+import { tmpfsInodes } from './tmpfs-inodes.js';
 import { type LeaseOptions, leaseWorkloadId, type WorkloadLease } from './workload-ids.js';
 
 export interface HardenedTierOptions extends EgressHooks {
@@ -76,6 +77,17 @@ const HELPER_TASKS = 8;
  * every other sandbox and container failed to open /dev/ptmx (ENOSPC).
  */
 export const SANDBOX_MAX_PTYS = 64;
+
+/** Whether `dir` (its real path, when it exists) is TMPFS_HOLDER or under it. */
+function underTmpfsHolder(dir: string): boolean {
+  let real = resolve(dir);
+  try {
+    real = realpathSync(real);
+  } catch {
+    // Not there yet: its own path is what a later mkdtemp would use.
+  }
+  return real === TMPFS_HOLDER || real.startsWith(`${TMPFS_HOLDER}/`);
+}
 
 /**
  * Native processes under bubblewrap: all namespaces unshared, a read-only
@@ -176,8 +188,13 @@ export class HardenedTier implements ProcessTier {
     }
     const id = `hardened-${randomUUID()}`;
     const { manifest } = spec;
-    const prepared = prepareSpec(spec, 'hardened', this.socat);
     const workRoot = this.options.workRoot ?? tmpdir();
+    if (underTmpfsHolder(workRoot))
+      throw new OacpError<NativeErrorCode>(
+        'AIRLOCK_BAD_SPEC',
+        `the hardened tier's per-sandbox files cannot live under ${TMPFS_HOLDER} (${workRoot}): the launcher mounts the sandbox's capped /tmp and /dev/shm there, which hides them; set TMPDIR to another directory every user may search (such as /tmp)`,
+      );
+    const prepared = prepareSpec(spec, 'hardened', this.socat);
     let identity: Identity;
     // As root each sandbox runs as a host id of its own (workload-ids.ts): per-uid kernel counters are not shared.
     let lease: WorkloadLease | undefined;
@@ -271,6 +288,9 @@ export class HardenedTier implements ProcessTier {
         extraPids: HELPER_TASKS,
       });
       const cgroup = resources.cgroup;
+      const tmpBytes = manifest.quotas.tmp_mb * 1024 * 1024;
+      const shmBytes =
+        (resources.memoryByKernel ? manifest.quotas.memory_mb : manifest.quotas.tmp_mb) * 1024 * 1024;
       const sandboxArgs = bwrapArgs({
         system: this.systemRoot().args,
         etc,
@@ -278,9 +298,9 @@ export class HardenedTier implements ProcessTier {
         mountFds: prepared.handles.map((_, index) => FIRST_GRANT_FD + index),
         launcher: confinement,
         cappedPtys: true,
-        tmpBytes: manifest.quotas.tmp_mb * 1024 * 1024,
-        shmBytes:
-          (resources.memoryByKernel ? manifest.quotas.memory_mb : manifest.quotas.tmp_mb) * 1024 * 1024,
+        cappedTmpfs: true,
+        tmpBytes,
+        shmBytes,
         ...(prepared.wantsEgress ? { proxySocket: { source: socket, target: SANDBOX_PROXY_SOCKET } } : {}),
         cwd: prepared.cwd,
         seccompFd: 3,
@@ -322,6 +342,7 @@ export class HardenedTier implements ProcessTier {
           keep,
           ...(user === undefined || idmap.length === 0 ? {} : { as: user, idmap }),
           ptys: SANDBOX_MAX_PTYS,
+          tmpfs: { tmpBytes, shmBytes, inodes: tmpfsInodes(manifest.quotas.tmp_mb) },
           cgroups: cgroup?.procsFiles ?? [],
           ...(hold === undefined ? {} : { hold, reclaim: true }),
           ...(user === undefined ? {} : { user }),

@@ -5,6 +5,13 @@ export const SANDBOX_RUN_DIR = '/run/oacp';
 /** Where the launcher and the workload filter appear inside a confined sandbox. */
 export const SANDBOX_LAUNCHER = '/run/oacp/launch';
 export const SANDBOX_WORKLOAD_FILTER = '/run/oacp/workload.bpf';
+/**
+ * Host directory `tmpfs` covers with a holder tmpfs (in the launcher's private mount namespace only), and the
+ * paths of the capped instances in it: whatever the host keeps under it is hidden from bwrap, so OACP's own
+ * per-sandbox files must never live there (see HardenedTier, workRoot).
+ */
+export const TMPFS_HOLDER = '/dev/shm';
+export const CAPPED_TMPFS = { tmp: `${TMPFS_HOLDER}/tmp`, shm: `${TMPFS_HOLDER}/shm` } as const;
 
 /** A grant descriptor the launcher replaces by an idmapped clone attached on `path` (files of uid:gid become `as`'s). */
 export interface IdmapArg {
@@ -29,6 +36,11 @@ export interface OuterLaunch {
   readonly idmap?: readonly IdmapArg[];
   /** A devpts instance of at most this many terminals mounted on /dev/pts in the private mount namespace. */
   readonly ptys?: number;
+  /**
+   * Capped tmpfs instances (bytes each, and at most `inodes` files each) mounted under /dev/shm in the private
+   * mount namespace for bwrap to bind on /tmp and /dev/shm (see CAPPED_TMPFS).
+   */
+  readonly tmpfs?: { readonly tmpBytes: number; readonly shmBytes: number; readonly inodes: number };
   /** cgroup.procs files joined before anything of the sandbox runs. */
   readonly cgroups?: readonly string[];
   /** Host identity dropped to (root only) right before the exec: groups, ids, capabilities, no_new_privs. */
@@ -48,7 +60,7 @@ export interface OuterLaunch {
  * descriptor on a host path in a private mount namespace for runsc to bind,
  * replaces each `idmap` descriptor by an idmapped clone of its mount (see
  * docs/hardened-tier.md, "Identity"), mounts the hardened sandbox's capped
- * devpts instance (`ptys`), joins the sandbox's cgroups and drops
+ * devpts instance (`ptys`) and tmpfs instances (`tmpfs`), joins the sandbox's cgroups and drops
  * to `user`: one exec for all of it.
  */
 export function outerLaunchArgs(launcher: string, options: OuterLaunch): string[] {
@@ -64,6 +76,9 @@ export function outerLaunchArgs(launcher: string, options: OuterLaunch): string[
       `${each.fd}:${each.uid}:${each.gid}:${each.path}`,
     ]),
     ...(options.ptys === undefined ? [] : ['--ptys', String(options.ptys)]),
+    ...(options.tmpfs === undefined
+      ? []
+      : ['--tmpfs', `${options.tmpfs.tmpBytes}:${options.tmpfs.shmBytes}:${options.tmpfs.inodes}`]),
     ...(options.cgroups ?? []).flatMap((file) => ['--cgroup', file]),
     ...(options.hold === undefined ? [] : ['--hold', String(options.hold)]),
     ...(options.user === undefined ? [] : ['--user', `${options.user.uid}:${options.user.gid}`]),

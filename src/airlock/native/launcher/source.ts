@@ -4,7 +4,8 @@ import { WORKLOAD_ID, WORKLOAD_ID_COUNT } from '../identity.js';
 export const LAUNCHER_SOURCE = String.raw`/*
  * oacp-launch: the last step before a confined program runs.
  *   oacp-launch [--guard FD] [--init] [--keep FD]... [--as UID:GID] [--stage FD:PATH]...
- *               [--idmap FD:UID:GID:PATH]... [--ptys MAX] [--cgroup PROCS]... [--hold FD]
+ *               [--idmap FD:UID:GID:PATH]... [--ptys MAX] [--tmpfs TMP:SHM:INODES]
+ *               [--cgroup PROCS]... [--hold FD]
  *               [--user UID:GID] [--reclaim]
  *               [--limits NOFILE:NPROC:FSIZE] [--filter FILE] [--restore-env] -- COMMAND [ARG]...
  * --guard  forks first: the process OACP started stays outside as the guard
@@ -36,6 +37,13 @@ export const LAUNCHER_SOURCE = String.raw`/*
  *          host (kernel.pty.max, less what is reserved for the host's own
  *          instance), and bwrap's instance has no cap, so one sandbox
  *          could take every terminal other sandboxes and containers share;
+ * --tmpfs  mounts, in the private mount namespace, a holder tmpfs on
+ *          /dev/shm and in it two capped ones: tmp (TMP bytes, owned by the
+ *          workload's identity, 0755) and shm (SHM bytes, 1777), each of at most
+ *          INODES files, nosuid and nodev (bwrap binds them on /tmp and
+ *          /dev/shm): bwrap's --tmpfs takes a size but no inode cap, and
+ *          every empty file is kernel memory (an inode and a dentry) that
+ *          the size does not count and, with memory opted out, nothing bounds;
  * --cgroup joins the cgroup of PROCS (a cgroup.procs file; in v1 through
  *          its sibling tasks file) before anything else runs: the program and
  *          all it forks are inside;
@@ -140,6 +148,33 @@ static void mount_ptys(const char *spec) {
   char options[96];
   snprintf(options, sizeof options, "newinstance,ptmxmode=0666,mode=620,max=%lu", max);
   if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, options) != 0) die("cannot mount devpts on", "/dev/pts");
+}
+
+/* Where --tmpfs mounts the capped tmpfs instances bwrap binds on /tmp and /dev/shm. */
+#define TMPFS_HOLDER "/dev/shm"
+
+static void mount_tmpfs(const char *target, unsigned long long bytes, unsigned long long inodes, const char *mode,
+                        long uid, long gid) {
+  char options[160];
+  snprintf(options, sizeof options, "size=%llu,nr_inodes=%llu,mode=%s,uid=%ld,gid=%ld", bytes, inodes, mode, uid, gid);
+  if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options) != 0) die("cannot mount tmpfs on", target);
+}
+
+/* --tmpfs TMP:SHM:INODES (see the top): the holder, then tmp and shm in it. */
+static void mount_capped_tmpfs(const char *spec, long owner_uid, long owner_gid) {
+  unsigned long long tmp, shm, inodes;
+  char tail;
+  if (sscanf(spec, "%llu:%llu:%llu%c", &tmp, &shm, &inodes, &tail) != 3 || tmp == 0 || shm == 0 || inodes == 0) {
+    errno = EINVAL;
+    die("bad --tmpfs", spec);
+  }
+  long uid = owner_uid >= 0 ? owner_uid : (long)geteuid();
+  long gid = owner_gid >= 0 ? owner_gid : (long)getegid();
+  mount_tmpfs(TMPFS_HOLDER, 65536, 4, "0755", (long)geteuid(), (long)getegid());
+  if (mkdir(TMPFS_HOLDER "/tmp", 0755) != 0) die("cannot create", TMPFS_HOLDER "/tmp");
+  if (mkdir(TMPFS_HOLDER "/shm", 0755) != 0) die("cannot create", TMPFS_HOLDER "/shm");
+  mount_tmpfs(TMPFS_HOLDER "/tmp", tmp, inodes, "0755", uid, gid);
+  mount_tmpfs(TMPFS_HOLDER "/shm", shm, inodes, "1777", uid, gid);
 }
 
 /*
@@ -811,6 +846,7 @@ int main(int argc, char **argv) {
   const char *procs[16];
   int procs_count = 0;
   const char *ptys = NULL;
+  const char *tmpfs = NULL;
   int guard_fd = -1;
   int hold_fd = -1;
   int reclaim = 0;
@@ -839,6 +875,8 @@ int main(int argc, char **argv) {
       idmap_specs[idmap_count++] = argv[++i];
     } else if (strcmp(argv[i], "--ptys") == 0) {
       ptys = argv[++i];
+    } else if (strcmp(argv[i], "--tmpfs") == 0) {
+      tmpfs = argv[++i];
     } else if (strcmp(argv[i], "--cgroup") == 0) {
       if (procs_count == 16) { errno = E2BIG; die("too many --cgroup", NULL); }
       procs[procs_count++] = argv[++i];
@@ -858,9 +896,9 @@ int main(int argc, char **argv) {
     }
   }
   if (i >= argc) { errno = EINVAL; die("no command after --", NULL); }
-  if (init && (stage_count > 0 || idmap_count > 0 || ptys != NULL)) {
+  if (init && (stage_count > 0 || idmap_count > 0 || ptys != NULL || tmpfs != NULL)) {
     errno = EINVAL;
-    die("--init with --stage, --idmap or --ptys", NULL);
+    die("--init with --stage, --idmap, --ptys or --tmpfs", NULL);
   }
   if (hold_fd >= 0 && guard_fd < 0) { errno = EINVAL; die("--hold needs --guard", NULL); }
   if (reclaim && (user_uid <= ${WORKLOAD_ID} || user_uid > ${WORKLOAD_ID + WORKLOAD_ID_COUNT} || user_gid != user_uid)) {
@@ -878,10 +916,11 @@ int main(int argc, char **argv) {
   }
   for (int n = 0; n < idmap_count; n++) idmap_clone(idmap_specs[n], &idmaps[n]);
   for (int n = 0; n < namespace_count; n++) close(namespaces[n].fd);
-  if (stage_count > 0 || idmap_count > 0 || ptys != NULL) private_mounts();
+  if (stage_count > 0 || idmap_count > 0 || ptys != NULL || tmpfs != NULL) private_mounts();
   for (int n = 0; n < stage_count; n++) stage(stages[n]);
   for (int n = 0; n < idmap_count; n++) idmap_attach(&idmaps[n]);
   if (ptys != NULL) mount_ptys(ptys);
+  if (tmpfs != NULL) mount_capped_tmpfs(tmpfs, user_uid, user_gid);
   struct sock_fprog program = {0, NULL};
   if (filter != NULL) load_filter(filter, &program);
   /* Last of what needs privilege: the idmap helpers above are not charged to the sandbox. */
