@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { executionPredicate, newSigner, toolCallPredicate } from '../../test/attest/fixtures.js';
+import { canonicalize } from '../core/jcs.js';
 import { EXECUTION_PREDICATE_TYPE } from './execution.js';
 import type { OacpStatement } from './oacp-statement.js';
 import { type AsyncSigner, buildStatement, envelopeBytes, signReceipt, signReceiptAsync } from './receipt.js';
@@ -96,7 +97,9 @@ describe('built statements', () => {
   });
 
   it('carry nothing extra into their JSON', () => {
-    expect(Object.keys(built)).toEqual(['_type', 'subject', 'predicateType', 'predicate']);
+    // Members in JCS order (jcsOrderedCopy): their JSON is the payload's JCS form.
+    expect(Object.keys(built)).toEqual(['_type', 'predicate', 'predicateType', 'subject']);
+    expect(JSON.stringify(built)).toBe(canonicalize(built));
     expect(JSON.parse(JSON.stringify(built))).toEqual(built);
   });
 

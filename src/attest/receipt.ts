@@ -2,6 +2,7 @@ import { sha256Hex } from '../core/digest.js';
 import type { Signer } from '../core/ed25519.js';
 import { OacpError } from '../core/errors.js';
 import { canonicalize } from '../core/jcs.js';
+import { jcsOrderedCopy } from '../core/jcs-ordered.js';
 import { didKeyFromPublicKey } from '../identity/did-key.js';
 import { type Envelope, pae, parseEnvelope, signEnvelope } from './dsse.js';
 import { type AttestErrorCode, firstIssue } from './errors.js';
@@ -95,7 +96,10 @@ export function buildStatement(input: BuildStatementInput): OacpStatement {
 
 /** The statement's payload bytes: its JCS form, so equal statements sign and digest identically. */
 export function statementBytes(statement: OacpStatement): Buffer {
-  return Buffer.from(canonicalize(statement), 'utf8');
+  // A statement from buildStatement is already a tree in JCS member order (jcsOrderedCopy):
+  // the native writer gives its JCS form (a property test holds the two equal).
+  const text = builtMark(statement) === 'ordered' ? JSON.stringify(statement) : canonicalize(statement);
+  return Buffer.from(text, 'utf8');
 }
 
 export interface ReceiptSigners {
@@ -162,7 +166,7 @@ function checkedForSigning<S extends AsyncSigner>(
   statement: OacpStatement,
   signers: { readonly airlock?: S; readonly agent?: S },
 ): { payload: Buffer; list: S[] } {
-  const checkedStatement = isBuilt(statement) ? statement : recheck(statement);
+  const checkedStatement = builtMark(statement) === undefined ? recheck(statement) : statement;
   const list: S[] = [];
   if (signers.agent !== undefined) {
     const named = agentDidOf(checkedStatement);
@@ -195,27 +199,34 @@ function recheck(statement: OacpStatement): OacpStatement {
 }
 
 /**
- * Marks what buildStatement returns: checked strictly, then deep-frozen so it
- * cannot change before it is signed. A copy or an edited statement loses the
- * mark and is checked again; the mark saves only the repeat of checks already
- * passed. (Code that could forge it could call signEnvelope directly anyway.)
+ * Marks what buildStatement returns: checked strictly, then copied into a deep-frozen tree so it
+ * cannot change before it is signed. A copy or an edited statement loses the mark and is checked
+ * again; the mark saves only the repeat of checks already passed. (Code that could forge it could
+ * call signEnvelope directly anyway.) `ordered`: the tree's members are in JCS order, so its JCS
+ * form is JSON.stringify's (jcsOrderedCopy); `frozen`: a statement that copy refuses, frozen as it is.
  */
 const BUILT = Symbol('oacp.builtStatement');
 
+type BuiltMark = 'ordered' | 'frozen';
+
 function sealBuilt<T extends OacpStatement>(statement: T): T {
-  Object.defineProperty(statement, BUILT, { value: true });
-  return deepFreeze(statement);
+  const ordered = jcsOrderedCopy(statement);
+  // The copy comes frozen: its root is copied once more (four members) to carry the mark.
+  const root = ordered === undefined ? deepFreezeMembers(statement) : { ...ordered };
+  Object.defineProperty(root, BUILT, { value: ordered === undefined ? 'frozen' : 'ordered' });
+  return Object.freeze(root);
 }
 
-function isBuilt(statement: OacpStatement): boolean {
-  return Object.isFrozen(statement) && (statement as { [BUILT]?: unknown })[BUILT] === true;
+function builtMark(statement: OacpStatement): BuiltMark | undefined {
+  if (!Object.isFrozen(statement)) return undefined;
+  const mark = (statement as { [BUILT]?: unknown })[BUILT];
+  return mark === 'ordered' || mark === 'frozen' ? mark : undefined;
 }
 
-// zod's output for our strict schemas is a fresh tree of plain objects and arrays: no cycles, nothing shared.
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    Object.freeze(value);
-    for (const inner of Object.values(value)) deepFreeze(inner);
+/** Freezes everything below `value`, not `value` itself. zod's output for our strict schemas is a fresh tree: no cycles, nothing shared. */
+function deepFreezeMembers<T extends object>(value: T): T {
+  for (const inner of Object.values(value)) {
+    if (typeof inner === 'object' && inner !== null) Object.freeze(deepFreezeMembers(inner));
   }
   return value;
 }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { envelopePayload, pae } from '../../src/attest/dsse.js';
 import { EXECUTION_PREDICATE_TYPE } from '../../src/attest/execution.js';
@@ -12,7 +13,7 @@ import {
 import { IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_TYPE } from '../../src/attest/statement.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../../src/attest/tool-call.js';
 import { verifyEd25519 } from '../../src/core/ed25519.js';
-import { jcsDigest } from '../../src/core/jcs.js';
+import { canonicalize, jcsDigest } from '../../src/core/jcs.js';
 import { executionPredicate, newSigner, quoteShapedBytes, toolCallPredicate } from './fixtures.js';
 
 const airlock = newSigner();
@@ -61,6 +62,50 @@ describe('building statements', () => {
     expect(envelopeBytes(signReceipt(two, { airlock }))).toEqual(
       envelopeBytes(signReceipt(one, { airlock })),
     );
+  });
+
+  it('payload bytes of a built statement are its JCS form, whatever text and numbers the predicate holds', () => {
+    // Built statements are written by JSON.stringify over a tree in JCS order (jcsOrderedCopy); the
+    // generic writer stays the reference, for the fast path and for a statement that was copied.
+    const text = fc.string({ unit: 'binary', minLength: 1, maxLength: 40 });
+    const count = fc.double({ min: 0, max: 1e22, noNaN: true });
+    fc.assert(
+      fc.property(
+        text,
+        text,
+        text,
+        count,
+        count,
+        fc.boolean(),
+        (tool, reason, client, wallMs, durationMs, deny) => {
+          const base = toolCallPredicate(undefined);
+          const predicate = {
+            ...base,
+            agent: { clientId: client.slice(0, 256) },
+            tool: { ...base.tool, name: tool },
+            policy: { ...base.policy, effect: deny ? ('deny' as const) : ('allow' as const), reason },
+            usage: { ...base.usage, wallMs },
+            durationMs,
+            ...(deny ? { resultDigest: undefined } : {}),
+          };
+          const built = buildStatement({ predicateType: TOOL_CALL_PREDICATE_TYPE, predicate });
+          const expected = Buffer.from(canonicalize(built), 'utf8');
+          expect(statementBytes(built)).toEqual(expected);
+          expect(statementBytes({ ...built })).toEqual(expected);
+          const again = buildStatement({
+            predicateType: TOOL_CALL_PREDICATE_TYPE,
+            predicate: reversed(predicate) as typeof predicate,
+          });
+          expect(statementBytes(again)).toEqual(expected);
+        },
+      ),
+      { numRuns: 100 },
+    );
+    const execution = buildStatement({
+      predicateType: EXECUTION_PREDICATE_TYPE,
+      predicate: executionPredicate(agent),
+    });
+    expect(statementBytes(execution).toString('utf8')).toBe(canonicalize(execution));
   });
 
   const refusals: Array<[string, Record<string, unknown>, RegExp]> = [
