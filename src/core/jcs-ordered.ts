@@ -1,3 +1,5 @@
+import { sortedKeys } from './jcs.js';
+
 /**
  * A deep-frozen copy of `value` whose object members are in JCS order (UTF-16 code units), so
  * that `JSON.stringify(copy)` is exactly `canonicalize(value)` (core/jcs.ts): V8's native writer
@@ -54,14 +56,7 @@ function orderedArray(value: readonly unknown[], depth: number): unknown {
 
 function orderedRecord(value: object, depth: number): unknown {
   const record = value as Record<string, unknown>;
-  const keys = Object.keys(record);
-  // Insertion sort: a statement's objects have a handful of members (as jcs.ts sortedKeys).
-  for (let i = 1; i < keys.length; i++) {
-    const key = keys[i] as string;
-    let j = i - 1;
-    for (; j >= 0 && (keys[j] as string) > key; j--) keys[j + 1] = keys[j] as string;
-    keys[j + 1] = key;
-  }
+  const keys = sortedKeys(record);
   const copy: Record<string, unknown> = {};
   for (const key of keys) {
     if (key === '__proto__' || INDEX_LIKE.test(key)) return REFUSED;

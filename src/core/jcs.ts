@@ -139,7 +139,8 @@ const INSERTION_SORT_MAX = 16;
  * strings). The few names of a receipt's objects are sorted in place by insertion: sort()
  * copies its array into a work area first, a tenth of what a tool call allocated.
  */
-function sortedKeys(record: object): string[] {
+/** A record's own member names in JCS order (UTF-16 code units); shared with jcs-ordered.ts. */
+export function sortedKeys(record: object): string[] {
   const keys = Object.keys(record);
   if (keys.length > INSERTION_SORT_MAX) return keys.sort();
   for (let i = 1; i < keys.length; i++) {
