@@ -65,4 +65,47 @@ describe('GroupCommit', () => {
     await idle;
     expect(done).toEqual(['a!']);
   });
+
+  it('pipelined: stages the next batch while the previous one waits for its results, and answers each batch from its own', async () => {
+    const staged: string[][] = [];
+    const finish: Array<(results: string[]) => void> = [];
+    const group = new GroupCommit<string, string>({
+      stage: async (items) => {
+        staged.push(items);
+        return { done: new Promise<string[]>((resolve) => finish.push(resolve)) };
+      },
+    });
+    const answered: string[] = [];
+    const first = group.submit('a').then((r) => answered.push(r));
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = group.submit('b').then((r) => answered.push(r));
+    await new Promise((resolve) => setImmediate(resolve));
+    // 'b' was staged while 'a' still waited: nobody is answered yet.
+    expect(staged).toEqual([['a'], ['b']]);
+    expect(answered).toEqual([]);
+    const idle = group.idle();
+    finish[0]?.(['a!']);
+    await first;
+    expect(answered).toEqual(['a!']);
+    finish[1]?.(['b!']);
+    await Promise.all([second, idle]);
+    expect(answered).toEqual(['a!', 'b!']);
+  });
+
+  it('pipelined: a batch whose results fail rejects its own callers only', async () => {
+    const finish: Array<{ resolve: (r: string[]) => void; reject: (e: Error) => void }> = [];
+    const group = new GroupCommit<string, string>({
+      stage: async () => ({
+        done: new Promise<string[]>((resolve, reject) => finish.push({ resolve, reject })),
+      }),
+    });
+    const doomed = group.submit('a');
+    await new Promise((resolve) => setImmediate(resolve));
+    const next = group.submit('b');
+    await new Promise((resolve) => setImmediate(resolve));
+    finish[0]?.reject(new Error('fsync failed'));
+    finish[1]?.resolve(['b!']);
+    await expect(doomed).rejects.toThrow('fsync failed');
+    expect(await next).toBe('b!');
+  });
 });

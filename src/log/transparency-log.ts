@@ -5,7 +5,7 @@ import { signCheckpoint } from './checkpoint.js';
 import { DerivedFiles } from './derived-files.js';
 import { type LogError, logError } from './errors.js';
 import { FileLock } from './file-lock.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, type Staged } from './group-commit.js';
 import { hashLeaf } from './hash.js';
 import { TILE_WIDTH } from './hash-level.js';
 import { MerkleTree } from './merkle-tree.js';
@@ -109,7 +109,7 @@ export class TransparencyLog {
   ) {
     this.stateLock = stateLock === undefined ? undefined : Promise.resolve(stateLock);
     this.signedFloor = floor;
-    this.commits = new GroupCommit((items) => this.commit(items));
+    this.commits = new GroupCommit({ stage: (items) => this.write(items) });
     this.derived =
       locks === undefined
         ? undefined
@@ -257,7 +257,7 @@ export class TransparencyLog {
     return Math.max(this.wal.durableCount, this.signedFloor);
   }
 
-  /** Commits (write + fsync rounds) since open; fewer than appends when group commit batched them. */
+  /** Batches written since open (each one write(2)); fewer than appends when group commit batched them. */
   get commitCount(): number {
     return this.commits.commitCount;
   }
@@ -446,7 +446,13 @@ export class TransparencyLog {
     }
   }
 
-  private async commit(items: Pending[]): Promise<Array<{ index: number }>> {
+  /**
+   * Writes one batch (under the sequencer lock) and hands back when its callers may be told it
+   * is durable: after an fdatasync that began once the batch was written. The next batch is
+   * written while that fdatasync runs (GroupCommit's pipelining); file order is still tree order,
+   * since writes stay one at a time, and nothing is published or signed past what was synced.
+   */
+  private async write(items: Pending[]): Promise<Staged<{ index: number }>> {
     const fatal = this.failure ?? this.derived?.fatal;
     if (fatal !== undefined) {
       throw logError('LOG_FAILED', 'an earlier write to the log failed or found damage; reopen it', fatal);
@@ -478,14 +484,19 @@ export class TransparencyLog {
     items.forEach((item, i) => {
       item.written?.(first + i);
     });
+    return { done: this.synced(first, items.length) };
+  }
+
+  /** The indices of a batch written at `first`, once an fdatasync that began after it ended. */
+  private async synced(first: number, count: number): Promise<Array<{ index: number }>> {
     try {
-      await this.wal.datasync();
+      await this.wal.datasync(first + count);
     } catch (error) {
-      this.failure = error;
+      this.failure ??= error;
       throw logError('LOG_FAILED', 'could not sync the log; reopen it to recover', error);
     }
-    this.derived?.appended(first + items.length);
-    return items.map((_, i) => ({ index: first + i }));
+    this.derived?.appended(first + count);
+    return Array.from({ length: count }, (_, i) => ({ index: first + i }));
   }
 
   /**
@@ -496,7 +507,7 @@ export class TransparencyLog {
   private async madeDurable(size: number = this.size): Promise<number> {
     if (size > this.durableSize) {
       try {
-        await this.wal.datasync();
+        await this.wal.datasync(size);
       } catch (error) {
         throw logError('LOG_FAILED', 'could not sync the log before signing a checkpoint', error);
       }

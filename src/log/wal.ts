@@ -47,6 +47,12 @@ export class WriteAheadLog {
   private readonly positions: number[];
   /** Records in the file before this process's last completed fdatasync began. */
   private synced = 0;
+  /** The fdatasync in flight and the records it covers (see `datasync`). */
+  private syncing: { readonly upto: number; readonly done: Promise<void> } | undefined;
+  /** The fdatasync that starts when the one in flight ends, shared by everyone waiting for it. */
+  private nextSync: Promise<void> | undefined;
+  /** The first fdatasync failure: every later one reports it (see `datasync`). */
+  private syncFailure: { readonly error: unknown } | undefined;
   /** Read buffers of the (serialised) async catch-ups and of the locked synchronous one. */
   private readonly scratch = { async: scanScratch(), sync: scanScratch() };
 
@@ -258,11 +264,58 @@ export class WriteAheadLog {
     return { buffer, ends };
   }
 
-  /** fdatasync: every record written so far, by any process, is on stable storage after it. */
-  async datasync(): Promise<void> {
+  /**
+   * Resolves after an fdatasync that began once the first `need` records (all this process
+   * knows of, by default) were in the file: every record in the file when an fdatasync begins,
+   * whoever wrote it, is on stable storage after it. One fdatasync runs at a time; a caller
+   * whose records it does not cover waits for the next one, which starts when it ends and
+   * serves every such caller at once (so records written meanwhile never wait for more than
+   * the one in flight and their own). After a failed fdatasync every later one fails too: the
+   * kernel may have dropped the pages the failure left unwritten, so no later success proves
+   * anything (the log must be reopened and checked).
+   */
+  datasync(need: number = this.count): Promise<void> {
+    if (this.syncFailure !== undefined) return Promise.reject(this.syncFailure.error);
+    if (need <= this.synced) return Promise.resolve();
+    const current = this.syncing;
+    if (current === undefined) return this.startSync();
+    if (current.upto >= need) return current.done;
+    this.nextSync ??= current.done.then(
+      () => this.startNext(),
+      () => this.startNext(),
+    );
+    return this.nextSync;
+  }
+
+  /**
+   * The next fdatasync starts one turn of the event loop after the last one ended: the batch
+   * that queued up meanwhile is written in that turn (GroupCommit stages it as soon as the
+   * previous batch is answered), so it shares this fdatasync instead of waiting for another.
+   */
+  private async startNext(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    this.nextSync = undefined;
+    return this.datasync();
+  }
+
+  private startSync(): Promise<void> {
     const upto = this.count;
-    await this.file.datasync();
-    this.synced = Math.max(this.synced, upto);
+    const done = this.file
+      .datasync()
+      .then(
+        () => {
+          this.synced = Math.max(this.synced, upto);
+        },
+        (error: unknown) => {
+          this.syncFailure ??= { error };
+          throw error;
+        },
+      )
+      .finally(() => {
+        if (this.syncing?.done === done) this.syncing = undefined;
+      });
+    this.syncing = { upto, done };
+    return done;
   }
 
   /** How many records (from the first) are known to be on stable storage: see `datasync`. */
