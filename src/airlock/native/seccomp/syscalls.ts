@@ -99,7 +99,9 @@ export const X86_64: ArchTable = {
     pidfd_getfd: 438,
     process_madvise: 440,
     mount_setattr: 442,
+    quotactl_fd: 443,
     memfd_secret: 447,
+    open_tree_attr: 467,
   },
 };
 
@@ -178,7 +180,9 @@ export const AARCH64: ArchTable = {
     pidfd_getfd: 438,
     process_madvise: 440,
     mount_setattr: 442,
+    quotactl_fd: 443,
     memfd_secret: 447,
+    open_tree_attr: 467,
   },
 };
 
