@@ -47,7 +47,8 @@ export interface BundlePlan {
    * the sentry's memory, charged to the sandbox's cgroup.
    */
   readonly shmBytes: number;
-  readonly rlimits: Rlimits;
+  /** Queued signals and message queues are the sentry's own counts, never the host uid's: not limited here. */
+  readonly rlimits: Omit<Rlimits, 'sigpending' | 'msgqueueBytes'>;
   /** The workload's identity inside the sentry (and, through the gofer, on host files); default 0:0. */
   readonly user?: { readonly uid: number; readonly gid: number };
 }

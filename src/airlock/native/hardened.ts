@@ -38,6 +38,7 @@ import { guardFd, spawnWorkload } from './spawn.js';
 import { supervise } from './supervisor.js';
 import { type SystemEntry, systemRootArgs, systemRootEntries } from './system-root.js';
 import { tmpfsInodes } from './tmpfs-inodes.js';
+import { sandboxUserCounts } from './user-counts.js';
 import { type LeaseOptions, leaseWorkloadId, type WorkloadLease } from './workload-ids.js';
 
 export interface HardenedTierOptions extends EgressHooks {
@@ -343,6 +344,8 @@ export class HardenedTier implements ProcessTier {
           ...(user === undefined || idmap.length === 0 ? {} : { as: user, idmap }),
           ptys: SANDBOX_MAX_PTYS,
           tmpfs: { tmpBytes, shmBytes, inodes: tmpfsInodes(manifest.quotas.tmp_mb) },
+          // As root the sandbox runs as a leased id whose counts are its own; a regular user's are shared.
+          ...(process.getuid?.() === 0 ? {} : { userCounts: sandboxUserCounts() }),
           cgroups: cgroup?.procsFiles ?? [],
           ...(hold === undefined ? {} : { hold, reclaim: true }),
           ...(user === undefined ? {} : { user }),

@@ -1,4 +1,5 @@
 import type { Rlimits } from '../rlimits.js';
+import type { UserCounts } from '../user-counts.js';
 
 /** The sandbox's own directory: the launcher, the workload filter, the egress proxy socket. */
 export const SANDBOX_RUN_DIR = '/run/oacp';
@@ -41,6 +42,11 @@ export interface OuterLaunch {
    * mount namespace for bwrap to bind on /tmp and /dev/shm (see CAPPED_TMPFS).
    */
   readonly tmpfs?: { readonly tmpBytes: number; readonly shmBytes: number; readonly inodes: number };
+  /**
+   * Not root: the inotify and fanotify counts the sandbox may hold of the invoker's, capped in the user
+   * namespace the launcher makes for the private mounts (needs `ptys` or `tmpfs`; see user-counts.ts).
+   */
+  readonly userCounts?: UserCounts;
   /** cgroup.procs files joined before anything of the sandbox runs. */
   readonly cgroups?: readonly string[];
   /** Host identity dropped to (root only) right before the exec: groups, ids, capabilities, no_new_privs. */
@@ -79,6 +85,17 @@ export function outerLaunchArgs(launcher: string, options: OuterLaunch): string[
     ...(options.tmpfs === undefined
       ? []
       : ['--tmpfs', `${options.tmpfs.tmpBytes}:${options.tmpfs.shmBytes}:${options.tmpfs.inodes}`]),
+    ...(options.userCounts === undefined
+      ? []
+      : [
+          '--user-counts',
+          [
+            options.userCounts.inotifyInstances,
+            options.userCounts.inotifyWatches,
+            options.userCounts.fanotifyGroups,
+            options.userCounts.fanotifyMarks,
+          ].join(':'),
+        ]),
     ...(options.cgroups ?? []).flatMap((file) => ['--cgroup', file]),
     ...(options.hold === undefined ? [] : ['--hold', String(options.hold)]),
     ...(options.user === undefined ? [] : ['--user', `${options.user.uid}:${options.user.gid}`]),
@@ -98,7 +115,12 @@ export function innerLaunchArgs(
   const { limits } = options;
   return [
     SANDBOX_LAUNCHER,
-    ...(limits === undefined ? [] : ['--limits', `${limits.nofile}:${limits.nproc}:${limits.fsizeBytes}`]),
+    ...(limits === undefined
+      ? []
+      : [
+          '--limits',
+          [limits.nofile, limits.nproc, limits.fsizeBytes, limits.sigpending, limits.msgqueueBytes].join(':'),
+        ]),
     ...(options.filter === false ? [] : ['--filter', SANDBOX_WORKLOAD_FILTER, '--restore-env']),
     '--',
   ];

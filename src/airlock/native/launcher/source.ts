@@ -6,8 +6,10 @@ export const LAUNCHER_SOURCE = String.raw`/*
  *   oacp-launch [--guard FD] [--init] [--keep FD]... [--as UID:GID] [--stage FD:PATH]...
  *               [--idmap FD:UID:GID:PATH]... [--ptys MAX] [--tmpfs TMP:SHM:INODES]
  *               [--cgroup PROCS]... [--hold FD]
+ *               [--user-counts INOTIFY:WATCHES:FANOTIFY:MARKS]
  *               [--user UID:GID] [--reclaim]
- *               [--limits NOFILE:NPROC:FSIZE] [--filter FILE] [--restore-env] -- COMMAND [ARG]...
+ *               [--limits NOFILE:NPROC:FSIZE:SIGPENDING:MSGQUEUE] [--filter FILE] [--restore-env]
+ *               -- COMMAND [ARG]...
  * --guard  forks first: the process OACP started stays outside as the guard
  *          (a child subreaper, outside the workload's process group and
  *          cgroup) and the child goes on. The guard kills every descendant,
@@ -44,6 +46,13 @@ export const LAUNCHER_SOURCE = String.raw`/*
  *          /dev/shm): bwrap's --tmpfs takes a size but no inode cap, and
  *          every empty file is kernel memory (an inode and a dentry) that
  *          the size does not count and, with memory opted out, nothing bounds;
+ * --user-counts (not root, with the private mount namespace) caps, in the
+ *          user namespace made for it, how many inotify instances and
+ *          watches and fanotify groups and marks everything started
+ *          inside (bwrap's nested namespace included) may hold: the kernel
+ *          counts them per host uid, so without this one sandbox of a
+ *          regular user took all of that user's (fs.inotify.max_user_*)
+ *          and the user's own programs could watch nothing;
  * --cgroup joins the cgroup of PROCS (a cgroup.procs file; in v1 through
  *          its sibling tasks file) before anything else runs: the program and
  *          all it forks are inside;
@@ -56,8 +65,9 @@ export const LAUNCHER_SOURCE = String.raw`/*
  *          id, SIGKILLs every other process that still runs as it
  *          (kill(-1)): nothing of an earlier sandbox of the id outlives
  *          its lease into the next one;
- * --limits sets soft and hard RLIMIT_NOFILE, RLIMIT_NPROC and RLIMIT_FSIZE
- *          (and RLIMIT_CORE 0);
+ * --limits sets soft and hard RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_FSIZE,
+ *          RLIMIT_SIGPENDING and RLIMIT_MSGQUEUE (the last two at most the
+ *          hard limit already in force) and RLIMIT_CORE 0;
  * --filter installs the seccomp program in FILE (struct sock_filter[]) with
  *          no_new_privs;
  * --restore-env gives each OACP_LOADER_ENV_NAME=VALUE its name back
@@ -120,13 +130,43 @@ static void map_self(uid_t uid, gid_t gid) {
   write_file("/proc/self/gid_map", map);
 }
 
-/* A private mount namespace; a non-root caller first gets a user namespace mapping itself. */
-static void private_mounts(void) {
+/*
+ * In the user namespace just made (this process holds every capability in it): the most inotify
+ * instances and watches and fanotify groups and marks its processes and those of the namespaces
+ * nested in it may hold. The kernel checks every level up to the host's count for the uid.
+ */
+static void cap_user_counts(const char *spec) {
+  static const char *const names[4] = {"max_inotify_instances", "max_inotify_watches", "max_fanotify_groups",
+                                       "max_fanotify_marks"};
+  const char *cursor = spec;
+  for (int i = 0; i < 4; i++) {
+    char *end;
+    unsigned long long value = strtoull(cursor, &end, 10);
+    if (end == cursor || *end != (i < 3 ? ':' : '\0') || value > 0x7fffffff) {
+      errno = EINVAL;
+      die("bad --user-counts", spec);
+    }
+    char path[64], text[24];
+    snprintf(path, sizeof path, "/proc/sys/user/%s", names[i]);
+    snprintf(text, sizeof text, "%llu\n", value);
+    /* A kernel without fanotify has no such file: nothing to cap. */
+    if (access(path, F_OK) != 0 && errno == ENOENT) { cursor = end + 1; continue; }
+    write_file(path, text);
+    cursor = end + 1;
+  }
+}
+
+/*
+ * A private mount namespace; a non-root caller first gets a user namespace mapping itself, where
+ * the per-user kernel counts are capped (--user-counts).
+ */
+static void private_mounts(const char *user_counts) {
   uid_t uid = geteuid();
   gid_t gid = getegid();
   if (uid != 0) {
     if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) die("unshare", "user+mount");
     map_self(uid, gid);
+    if (user_counts != NULL) cap_user_counts(user_counts);
   } else if (unshare(CLONE_NEWNS) != 0) {
     die("unshare", "mount");
   }
@@ -751,17 +791,25 @@ static void drop_identity(long uid, long gid) {
 }
 
 static void set_limits(const char *spec) {
-  unsigned long long value[3];
+  unsigned long long value[6] = {0};
   const char *cursor = spec;
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 5; i++) {
     char *end;
     value[i] = strtoull(cursor, &end, 10);
-    if (end == cursor || *end != (i < 2 ? ':' : '\0')) { errno = EINVAL; die("bad --limits", spec); }
+    if (end == cursor || *end != (i < 4 ? ':' : '\0')) { errno = EINVAL; die("bad --limits", spec); }
     cursor = end + 1;
   }
-  int resource[4] = {RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_FSIZE, RLIMIT_CORE};
-  for (int i = 0; i < 4; i++) {
-    struct rlimit limit = {i < 3 ? value[i] : 0, i < 3 ? value[i] : 0};
+  int resource[6] = {RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_FSIZE, RLIMIT_SIGPENDING, RLIMIT_MSGQUEUE, RLIMIT_CORE};
+  for (int i = 0; i < 6; i++) {
+    struct rlimit limit = {value[i], value[i]};
+    /*
+     * Queued signals and message queue bytes are counted per host uid: a share of the invoker's, never
+     * more than it has (raising a hard limit would fail as a regular user).
+     */
+    struct rlimit current;
+    if ((resource[i] == RLIMIT_SIGPENDING || resource[i] == RLIMIT_MSGQUEUE) && getrlimit(resource[i], &current) == 0 &&
+        current.rlim_max != RLIM_INFINITY && current.rlim_max < limit.rlim_max)
+      limit.rlim_cur = limit.rlim_max = current.rlim_max;
     if (setrlimit(resource[i], &limit) != 0) die("setrlimit", spec);
   }
 }
@@ -847,6 +895,7 @@ int main(int argc, char **argv) {
   int procs_count = 0;
   const char *ptys = NULL;
   const char *tmpfs = NULL;
+  const char *user_counts = NULL;
   int guard_fd = -1;
   int hold_fd = -1;
   int reclaim = 0;
@@ -877,6 +926,8 @@ int main(int argc, char **argv) {
       ptys = argv[++i];
     } else if (strcmp(argv[i], "--tmpfs") == 0) {
       tmpfs = argv[++i];
+    } else if (strcmp(argv[i], "--user-counts") == 0) {
+      user_counts = argv[++i];
     } else if (strcmp(argv[i], "--cgroup") == 0) {
       if (procs_count == 16) { errno = E2BIG; die("too many --cgroup", NULL); }
       procs[procs_count++] = argv[++i];
@@ -916,7 +967,11 @@ int main(int argc, char **argv) {
   }
   for (int n = 0; n < idmap_count; n++) idmap_clone(idmap_specs[n], &idmaps[n]);
   for (int n = 0; n < namespace_count; n++) close(namespaces[n].fd);
-  if (stage_count > 0 || idmap_count > 0 || ptys != NULL || tmpfs != NULL) private_mounts();
+  if (user_counts != NULL && ptys == NULL && tmpfs == NULL) {
+    errno = EINVAL;
+    die("--user-counts needs --ptys or --tmpfs", NULL);
+  }
+  if (stage_count > 0 || idmap_count > 0 || ptys != NULL || tmpfs != NULL) private_mounts(user_counts);
   for (int n = 0; n < stage_count; n++) stage(stages[n]);
   for (int n = 0; n < idmap_count; n++) idmap_attach(&idmaps[n]);
   if (ptys != NULL) mount_ptys(ptys);

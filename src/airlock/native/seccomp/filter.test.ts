@@ -77,6 +77,23 @@ describe('seccomp filter', () => {
         expect(run(program, table.auditArch, socketpair, [1, 1 | 0x80000])).toBe(SECCOMP_RET_ALLOW); // AF_UNIX
       });
 
+      it("answers huge page requests (the host's pool, outside the memory cgroup) with ENOMEM, nothing else", () => {
+        const ENOMEM = SECCOMP_RET_ERRNO | 12;
+        const mmap = table.numbers.mmap ?? -1;
+        // MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, and with a 1 GiB page size in the high bits.
+        expect(run(program, table.auditArch, mmap, [0, 2 << 20, 3, 0x22 | 0x40000, -1, 0])).toBe(ENOMEM);
+        expect(run(program, table.auditArch, mmap, [0, 1 << 30, 3, 0x22 | 0x40000 | (30 << 26), -1, 0])).toBe(
+          ENOMEM,
+        );
+        expect(run(program, table.auditArch, mmap, [0, 4096, 3, 0x22, -1, 0])).toBe(SECCOMP_RET_ALLOW);
+        const memfd = table.numbers.memfd_create ?? -1;
+        expect(run(program, table.auditArch, memfd, [0, 0x4 | 0x1])).toBe(ENOMEM); // MFD_HUGETLB | MFD_CLOEXEC
+        expect(run(program, table.auditArch, memfd, [0, 0x1 | 0x2])).toBe(SECCOMP_RET_ALLOW);
+        const shmget = table.numbers.shmget ?? -1;
+        expect(run(program, table.auditArch, shmget, [0, 2 << 20, 0o1000 | 0o4000 | 0o600])).toBe(ENOMEM);
+        expect(run(program, table.auditArch, shmget, [0, 4096, 0o1000 | 0o600])).toBe(SECCOMP_RET_ALLOW);
+      });
+
       it('refuses TIOCSTI and TIOCLINUX terminal injection but allows other ioctls', () => {
         const ioctl = table.numbers.ioctl ?? -1;
         expect(run(program, table.auditArch, ioctl, [0, 0x5412])).toBe(EPERM);

@@ -22,9 +22,11 @@ import {
   DENIED_SYSCALLS,
   EAFNOSUPPORT,
   EINVAL,
+  ENOMEM,
   ENOSYS,
   EPERM,
   F_SETLEASE,
+  HUGETLB_FLAGS,
   SOCK_PACKET,
   SOCK_RAW,
   SOCK_TYPE_MASK,
@@ -104,6 +106,16 @@ function archBlock(table: ArchTable): BpfInstruction[] {
   block.push(jeq(nr('clone'), 0, 4), load(argLow(0)), jset(CLONE_NAMESPACE_FLAGS, 0, 1), DENY, ALLOW);
   block.push(...socketBlock(nr('socket')), ...socketBlock(nr('socketpair')));
   block.push(...personalityBlock(nr('personality')));
+  // No huge pages of the host's pool (see HUGETLB_FLAGS); each flag word is an int, its low half the whole of it.
+  for (const [name, { argument, bit }] of Object.entries(HUGETLB_FLAGS)) {
+    block.push(
+      jeq(nr(name), 0, 4),
+      load(argLow(argument)),
+      jset(bit, 0, 1),
+      ret(SECCOMP_RET_ERRNO | ENOMEM),
+      ALLOW,
+    );
+  }
   // No leases (see F_SETLEASE); the command is an unsigned int, so its low half is the whole of it.
   block.push(
     jeq(nr('fcntl'), 0, 4),
@@ -121,9 +133,10 @@ function archBlock(table: ArchTable): BpfInstruction[] {
 /**
  * The hardened tier's filter: dispatch on the architecture (anything else,
  * such as 32-bit compat calls on x86_64, is killed), refuse the calls in
- * DENIED_SYSCALLS with EPERM, answer ABSENT_SYSCALLS with ENOSYS, inspect clone/socket/ioctl/fcntl/personality arguments
- * (socket families outside ALLOWED_SOCKET_FAMILIES get EAFNOSUPPORT, personas
- * outside ALLOWED_PERSONAS EPERM), allow the rest.
+ * DENIED_SYSCALLS with EPERM, answer ABSENT_SYSCALLS with ENOSYS, inspect
+ * clone/socket/ioctl/fcntl/personality arguments (socket families outside
+ * ALLOWED_SOCKET_FAMILIES get EAFNOSUPPORT, personas outside ALLOWED_PERSONAS
+ * EPERM) and the HUGETLB_FLAGS of mmap/memfd_create/shmget (ENOMEM), allow the rest.
  */
 export function buildSeccompFilter(tables: readonly ArchTable[] = ARCH_TABLES): BpfInstruction[] {
   const blocks = tables.map(archBlock);

@@ -20,6 +20,7 @@ export const DENIED_SYSCALLS: Readonly<Record<string, string>> = {
   fsmount: 'new mount API',
   fspick: 'new mount API',
   mount_setattr: 'new mount API',
+  open_tree_attr: 'new mount API (open_tree with mount attributes, Linux 6.15)',
   unshare: 'create namespaces (kernel attack surface)',
   setns: 'join namespaces',
   bpf: 'load eBPF programs',
@@ -52,6 +53,7 @@ export const DENIED_SYSCALLS: Readonly<Record<string, string>> = {
   syslog: 'read the kernel log',
   lookup_dcookie: 'kernel profiling interface',
   quotactl: 'host disk quotas',
+  quotactl_fd: 'host disk quotas (quotactl by descriptor, Linux 5.14)',
   vhangup: 'hang up the terminal',
   sethostname: 'host naming',
   setdomainname: 'host naming',
@@ -135,7 +137,27 @@ export const TIOCLINUX = 0x541c;
  */
 export const F_SETLEASE = 1024;
 
+/**
+ * Flags that take memory from the host's huge page pool (vm.nr_hugepages,
+ * preallocated at boot or by the operator for databases, VMs and DPDK): by
+ * call, the argument that carries them and the bit. Those pages are never
+ * charged to the memory cgroup (cgroup v1 has a separate hugetlb controller;
+ * v2 charges them only with memory_hugetlb_accounting), so a sandbox mapped
+ * the whole pool past its memory quota and the host's own users of it could
+ * not start. The filter answers ENOMEM, what every caller already gets from a
+ * host whose pool is empty (the kernel's default) and falls back on
+ * (PostgreSQL's huge_pages=try, the JVM's large pages). Transparent huge
+ * pages (madvise) are ordinary memory, charged as such.
+ */
+export const HUGETLB_FLAGS: Readonly<Record<string, { readonly argument: number; readonly bit: number }>> = {
+  mmap: { argument: 3, bit: 0x40000 }, // MAP_HUGETLB
+  memfd_create: { argument: 1, bit: 0x4 }, // MFD_HUGETLB
+  shmget: { argument: 2, bit: 0o4000 }, // SHM_HUGETLB
+};
+
 export const EPERM = 1;
+/** What a huge page request gets: an empty pool. */
+export const ENOMEM = 12;
 /** What F_SETLEASE gets: leases switched off. */
 export const EINVAL = 22;
 export const ENOSYS = 38;

@@ -19,6 +19,9 @@ export const X86_64: ArchTable = {
   auditArch: 0xc000003e,
   x32Bit: 0x40000000,
   numbers: {
+    mmap: 9,
+    shmget: 29,
+    memfd_create: 319,
     open: 2,
     ioctl: 16,
     fcntl: 72,
@@ -96,7 +99,9 @@ export const X86_64: ArchTable = {
     pidfd_getfd: 438,
     process_madvise: 440,
     mount_setattr: 442,
+    quotactl_fd: 443,
     memfd_secret: 447,
+    open_tree_attr: 467,
   },
 };
 
@@ -104,6 +109,9 @@ export const AARCH64: ArchTable = {
   arch: 'aarch64',
   auditArch: 0xc00000b7,
   numbers: {
+    shmget: 194,
+    mmap: 222,
+    memfd_create: 279,
     io_setup: 0,
     io_destroy: 1,
     io_submit: 2,
@@ -172,7 +180,9 @@ export const AARCH64: ArchTable = {
     pidfd_getfd: 438,
     process_madvise: 440,
     mount_setattr: 442,
+    quotactl_fd: 443,
     memfd_secret: 447,
+    open_tree_attr: 467,
   },
 };
 
