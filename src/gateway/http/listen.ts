@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type RequestListener, type Server } f
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener, RequestError } from '@hono/node-server';
+import { capConnections, defaultMaxConnections } from '../../core/connection-cap.js';
 import { continueOnRead, unmetExpectation } from '../../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../../core/header-count.js';
 import { inputFileFailure, readInputBytes } from '../../core/input-file.js';
@@ -33,6 +34,10 @@ export interface ListenOptions {
       };
   /** Allow plain HTTP on a non-loopback address (a TLS-terminating proxy in front). */
   readonly insecure?: boolean;
+  /** Connections held at once (`gateway.max_connections`); defaultMaxConnections() when absent. */
+  readonly maxConnections?: number;
+  /** Told when connections past the cap start being dropped (see capConnections). */
+  readonly onDropping?: (dropped: number, max: number) => void;
 }
 
 export interface Listening {
@@ -148,6 +153,8 @@ export async function listen(
   }
   countHeaders(server);
   continueOnRead(server, listener);
+  const maxConnections = options.maxConnections ?? defaultMaxConnections();
+  capConnections(server, maxConnections, (dropped) => options.onDropping?.(dropped, maxConnections));
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) =>
