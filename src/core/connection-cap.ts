@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:net';
 
 /** The most connections an OACP listener holds by default, whatever the open-file limit. */
 export const MAX_CONNECTIONS_CEILING = 4096;
@@ -31,7 +30,11 @@ function readLimits(): string | undefined {
  * byte is read. `onDropping` is told when dropping starts, then at most once a minute while it
  * goes on, with how many were dropped since it was last told (a flood must not flood the log).
  */
-export function capConnections(server: Server, max: number, onDropping: (dropped: number) => void): void {
+export function capConnections(
+  server: { maxConnections: number; on(event: 'drop', listener: () => void): unknown },
+  max: number,
+  onDropping: (dropped: number) => void,
+): void {
   server.maxConnections = max;
   let dropped = 0;
   let quietUntil = 0;
