@@ -10,6 +10,7 @@ import { continueOnRead, unmetExpectation } from '../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../core/header-count.js';
 import { hostGuardFor, isLoopbackAddress } from '../core/loopback.js';
 import { ANSWER_MAX, echoError, echoText } from '../core/redact.js';
+import { repeatedHeader } from '../core/single-headers.js';
 import { SLOW_CLIENT_LIMITS } from '../core/slow-clients.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
 import type { Bridge, ServedSession } from './bridge.js';
@@ -116,6 +117,8 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const tooMany = tooManyHeaders(req);
     if (tooMany !== undefined) return text(res.setHeader('connection', 'close'), 431, tooMany);
+    const repeated = repeatedHeader(req);
+    if (repeated !== undefined) return text(res.setHeader('connection', 'close'), 400, repeated);
     const unmet = unmetExpectation(req.headers);
     if (unmet !== undefined) return text(res.setHeader('connection', 'close'), 417, unmet);
     const host = hostGuard(req.headers.host, req.headers.origin);
