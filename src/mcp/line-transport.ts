@@ -233,9 +233,6 @@ export class LineTransport implements MessageTransport {
     this.#input.off('end', this.#onEnd);
     this.#input.off('close', this.#onEnd);
     this.#output.off('close', this.#onOutputGone);
-    // Nothing more is read: an input left flowing (the process's stdin, its peer still writing)
-    // would keep the process alive after its session ended.
-    this.#input.pause();
     this.#pieces = [];
     this.#held = undefined;
     this.#heldLines = [];
