@@ -549,6 +549,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           ...address,
           ...(tls === undefined ? {} : { tls }),
           ...(options.insecure === undefined ? {} : { insecure: options.insecure }),
+          ...(config.gateway.max_connections === undefined
+            ? {}
+            : { maxConnections: config.gateway.max_connections }),
+          onDropping: (dropped, max) =>
+            logger.warn(
+              `${dropped} connection(s) closed as they were accepted: the listener holds ${max} at once (gateway.max_connections); said at most once a minute`,
+            ),
         });
         const server = listening;
         closers.push(() => server.close());

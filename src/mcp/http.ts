@@ -4,11 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { BodyBytes } from '../core/body-bytes.js';
 import { numberOutOfRange, parseFiniteJson, withoutByteOrderMark } from '../core/bounded-json.js';
+import { capConnections, defaultMaxConnections } from '../core/connection-cap.js';
 import { OacpError } from '../core/errors.js';
 import { continueOnRead, unmetExpectation } from '../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../core/header-count.js';
 import { hostGuardFor, isLoopbackAddress } from '../core/loopback.js';
 import { ANSWER_MAX, echoError, echoText } from '../core/redact.js';
+import { repeatedHeader } from '../core/single-headers.js';
 import { SLOW_CLIENT_LIMITS } from '../core/slow-clients.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
 import type { Bridge, ServedSession } from './bridge.js';
@@ -58,6 +60,10 @@ export interface HttpServeOptions {
   readonly idleTimeoutMs?: number;
   /** Sessions served at once (each has its own server); more are refused with 503 until one ends. */
   readonly maxSessions?: number;
+  /** Connections held at once; one past it is closed as it is accepted (defaultMaxConnections() by default). */
+  readonly maxConnections?: number;
+  /** Told when connections past the cap start being dropped (see capConnections). */
+  readonly onDropping?: (dropped: number, max: number) => void;
 }
 
 /** How long an HTTP session may go without a request before it ends and its server stops. */
@@ -111,6 +117,8 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const tooMany = tooManyHeaders(req);
     if (tooMany !== undefined) return text(res.setHeader('connection', 'close'), 431, tooMany);
+    const repeated = repeatedHeader(req);
+    if (repeated !== undefined) return text(res.setHeader('connection', 'close'), 400, repeated);
     const unmet = unmetExpectation(req.headers);
     if (unmet !== undefined) return text(res.setHeader('connection', 'close'), 417, unmet);
     const host = hostGuard(req.headers.host, req.headers.origin);
@@ -217,6 +225,8 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   const server = createServer(SLOW_CLIENT_LIMITS, onRequest);
   continueOnRead(server, onRequest);
   countHeaders(server);
+  const maxConnections = options.maxConnections ?? defaultMaxConnections();
+  capConnections(server, maxConnections, (dropped) => options.onDropping?.(dropped, maxConnections));
   await listen(server, options.host, options.port);
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

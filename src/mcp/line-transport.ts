@@ -52,6 +52,8 @@ export class LineTransport implements MessageTransport {
   /** Set while an oversized line streams past: its first and (rolling) last characters, and its digest. */
   #skipping: { head: string; tail: string; digest: UnreadDigest } | undefined;
   #closed = false;
+  /** The output failed or closed (the reader went away): nothing sent can arrive, so the transport closes. */
+  #outputGone = false;
   /** Set between pause() and resume(): no line is delivered. */
   #paused = false;
   /** What a chunk had left when it was paused between two of its lines: delivered on resume(). */
@@ -98,7 +100,8 @@ export class LineTransport implements MessageTransport {
     this.#input.once('end', this.#onEnd);
     this.#input.once('close', this.#onEnd);
     this.#input.on('error', this.#onError);
-    this.#output.on('error', this.#onError);
+    this.#output.on('error', this.#onOutputError);
+    this.#output.once('close', this.#onOutputGone);
   }
 
   /** Rejects (never throws) when the message cannot be written as JSON. */
@@ -131,6 +134,11 @@ export class LineTransport implements MessageTransport {
       }),
     );
     return this.#drained;
+  }
+
+  /** False once the output is gone: an answer sent now reaches nobody (its receipt says so). */
+  canAnswer(): boolean {
+    return !this.#outputGone;
   }
 
   backlogged(): boolean {
@@ -224,6 +232,7 @@ export class LineTransport implements MessageTransport {
     this.#input.off('data', this.#onData);
     this.#input.off('end', this.#onEnd);
     this.#input.off('close', this.#onEnd);
+    this.#output.off('close', this.#onOutputGone);
     this.#pieces = [];
     this.#held = undefined;
     this.#heldLines = [];
@@ -357,6 +366,24 @@ export class LineTransport implements MessageTransport {
 
   readonly #onError = (error: Error): void => {
     this.onerror?.(error);
+  };
+
+  readonly #onOutputError = (error: Error): void => {
+    this.onerror?.(error);
+    this.#onOutputGone();
+  };
+
+  /**
+   * The peer stopped reading (a stdio client that closed the bridge's stdout: EPIPE on the next
+   * write): whatever is read from the input now could never be answered, so the transport closes
+   * as if the input had ended, and what is in flight gets its receipt, instead of reading on
+   * into a session that can no longer answer. Paused or holding lines, too: nothing held can be
+   * answered either.
+   */
+  readonly #onOutputGone = (): void => {
+    if (this.#outputGone) return;
+    this.#outputGone = true;
+    void this.close();
   };
 }
 

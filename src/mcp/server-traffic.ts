@@ -50,6 +50,10 @@ export class ServerTraffic {
 
   message(raw: unknown, generation: number): void {
     if (generation !== this.wire.upstream().generation) return;
+    if (Array.isArray(raw)) {
+      this.#batch(raw);
+      return;
+    }
     const message = classify(raw);
     if (message.kind === 'invalid') {
       this.invalid(message.id, message.reason);
@@ -67,10 +71,45 @@ export class ServerTraffic {
       case 'notification':
         this.#notification(message.message);
         return;
-      default:
+      default: {
         this.wire.upstream().alive();
+        const misnumbered = this.#misnumbered(message.message.id);
+        if (misnumbered !== undefined) {
+          this.invalid(
+            misnumbered,
+            `it answered under the id ${JSON.stringify(message.message.id)}, a string, where the request's id was the number ${misnumbered} (JSON-RPC 2.0: a response carries the request's id, type included)`,
+          );
+          return;
+        }
         this.response(message.message);
+      }
     }
+  }
+
+  /**
+   * A batch array from the server: MCP 2025-06-18 has no JSON-RPC batches, and the bridge never
+   * sends one, so none is answered in one. Refused whole, as the client's are; but every request
+   * of the bridge's it answers is known from its id, and its caller gets its error now (a tool
+   * call's receipt records it), not at the request deadline.
+   */
+  #batch(batch: readonly unknown[]): void {
+    const reason = 'a JSON-RPC batch (an array), which MCP 2025-06-18 does not allow';
+    let answered = 0;
+    for (const element of batch) {
+      const id = (element as { id?: unknown } | null)?.id;
+      if (typeof id !== 'number' || !this.wire.pending.hasUp(id)) continue;
+      this.response(errorResponse(id, INTERNAL_ERROR, `the server sent a malformed response: ${reason}`));
+      answered++;
+    }
+    if (answered === 0) this.invalid(null, reason);
+    else this.wire.event({ type: 'invalid-message', from: 'server', reason });
+  }
+
+  /** The numeric id of a request in flight that a response names as a string ("7" for 7). */
+  #misnumbered(id: JsonRpcId | null): number | undefined {
+    if (typeof id !== 'string' || !/^(0|-?[1-9][0-9]{0,15})$/.test(id)) return undefined;
+    const asNumber = Number(id);
+    return Number.isSafeInteger(asNumber) && this.wire.pending.hasUp(asNumber) ? asNumber : undefined;
   }
 
   invalid(id: JsonRpcId | null, reason: string): void {

@@ -31,8 +31,8 @@ export interface MessageTransport {
    */
   busy?: (() => string | undefined) | undefined;
   /**
-   * False when the client's request `id` is gone (its HTTP POST closed mid-call): an answer to it
-   * has nowhere to go. Absent: every answer can be sent (stdio).
+   * False when the client's request `id` is gone (its HTTP POST closed mid-call, or stdio's
+   * output closed): an answer to it has nowhere to go. Absent: every answer can be sent.
    */
   canAnswer?(id: JsonRpcId): boolean;
   /** True while more of what was sent waits unwritten than the transport holds (stdio's output pipe). */

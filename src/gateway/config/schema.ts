@@ -52,6 +52,11 @@ const GatewaySection = z
     body_bytes_in_flight: positiveInt()
       .max(16 * MAX_BODY_BYTES, { error: `must be at most ${16 * MAX_BODY_BYTES} (16 GiB)` })
       .optional(),
+    /**
+     * Connections the API listener holds at once; one past it is closed as it is accepted
+     * (src/core/connection-cap.ts). Absent: half the open-file limit, at most 4096.
+     */
+    max_connections: positiveInt().max(1_000_000, { error: 'must be at most 1000000' }).optional(),
   })
   .superRefine((gateway, ctx) => {
     if (gateway.body_bytes_in_flight !== undefined && gateway.body_bytes_in_flight < gateway.max_body_bytes) {

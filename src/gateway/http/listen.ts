@@ -2,10 +2,12 @@ import { createServer as createHttpServer, type RequestListener, type Server } f
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener, RequestError } from '@hono/node-server';
+import { capConnections, defaultMaxConnections } from '../../core/connection-cap.js';
 import { continueOnRead, unmetExpectation } from '../../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../../core/header-count.js';
 import { inputFileFailure, readInputBytes } from '../../core/input-file.js';
 import { isLoopbackAddress } from '../../core/loopback.js';
+import { repeatedHeader } from '../../core/single-headers.js';
 import { SLOW_CLIENT_LIMITS } from '../../core/slow-clients.js';
 import type { ErrorBody } from './api-schemas.js';
 import { httpError, toHttpFailure } from './errors.js';
@@ -33,6 +35,10 @@ export interface ListenOptions {
       };
   /** Allow plain HTTP on a non-loopback address (a TLS-terminating proxy in front). */
   readonly insecure?: boolean;
+  /** Connections held at once (`gateway.max_connections`); defaultMaxConnections() when absent. */
+  readonly maxConnections?: number;
+  /** Told when connections past the cap start being dropped (see capConnections). */
+  readonly onDropping?: (dropped: number, max: number) => void;
 }
 
 export interface Listening {
@@ -87,16 +93,19 @@ export async function listen(
   });
   const listener: RequestListener = (req, res) => {
     const tooMany = tooManyHeaders(req);
+    const repeated = tooMany === undefined ? repeatedHeader(req) : undefined;
     const unmet = unmetExpectation(req.headers);
-    if (tooMany === undefined && unmet === undefined) return void app(req, res);
-    // Refused before the app: nothing past the parser reads a request over the limit, or one
-    // that expects what no OACP route does.
-    const body: ErrorBody =
+    if (tooMany === undefined && repeated === undefined && unmet === undefined) return void app(req, res);
+    // Refused before the app: nothing past the parser reads a request over the limit, one whose
+    // host or credentials are ambiguous, or one that expects what no OACP route does.
+    const [status, body]: [number, ErrorBody] =
       tooMany !== undefined
-        ? { error: { code: 'HEADERS_TOO_LARGE', message: tooMany } }
-        : { error: { code: 'EXPECTATION_FAILED', message: unmet ?? '' } };
+        ? [431, { error: { code: 'HEADERS_TOO_LARGE', message: tooMany } }]
+        : repeated !== undefined
+          ? [400, { error: { code: 'BAD_REQUEST', message: repeated } }]
+          : [417, { error: { code: 'EXPECTATION_FAILED', message: unmet ?? '' } }];
     res
-      .writeHead(tooMany !== undefined ? 431 : 417, {
+      .writeHead(status, {
         'content-type': 'application/json',
         connection: 'close',
       })
@@ -148,6 +157,8 @@ export async function listen(
   }
   countHeaders(server);
   continueOnRead(server, listener);
+  const maxConnections = options.maxConnections ?? defaultMaxConnections();
+  capConnections(server, maxConnections, (dropped) => options.onDropping?.(dropped, maxConnections));
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) =>
