@@ -68,7 +68,7 @@ export class IntentJournal {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       // Written only where recovery will read it (see journalNames).
-      if (journalNames(dir) === undefined) {
+      if (!isPrivateFolder(dir)) {
         throw unwritable(
           `the intent journal folder ${dir} is a symlink or others may write to it`,
           undefined,
@@ -470,7 +470,22 @@ function tryLock(fd: number): boolean {
   }
 }
 
+/**
+ * Whether `dir` is a real directory no one else may write to (lstat: a symlink is not). Only
+ * that is judged here: any other failure (EMFILE, EACCES...) is thrown, so the refusal names
+ * its real cause instead of blaming the folder.
+ */
+function isPrivateFolder(dir: string): boolean {
+  const stat = lstatSync(dir);
+  return stat.isDirectory() && (stat.mode & 0o022) === 0;
+}
+
 function unwritable(message: string, cause: unknown): OacpError<IntentErrorCode> {
-  const detail = cause instanceof Error && 'code' in cause ? ` (${String(cause.code)})` : '';
+  const code = cause instanceof Error && 'code' in cause ? String(cause.code) : undefined;
+  const hint =
+    code === 'EMFILE' || code === 'ENFILE'
+      ? ': this process has no file descriptor left (raise `ulimit -n`, or lower gateway.max_connections)'
+      : '';
+  const detail = code === undefined ? '' : ` (${code})${hint}`;
   return new OacpError<IntentErrorCode>('NODE_INTENT_UNWRITABLE', `${message}${detail}`);
 }

@@ -282,6 +282,28 @@ describe('IntentJournal: the receipt of an effect whose process died before reco
     expect(await recoverIntents(open, collector().record)).toEqual({ recorded: 0, unreadable: [open] });
     expect(() => IntentJournal.open(open)).toThrow(/symlink or others may write/);
   });
+  it('fault: a process out of file descriptors is told so (EMFILE and the way out), not that its folder is unsafe', () => {
+    const dir = scratch();
+    // Every descriptor the child may have is taken before the journal is opened (as a flood of
+    // connections leaves a gateway); the folder itself is private and fine.
+    const run = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { openSync } from 'node:fs';
+         const { IntentJournal } = await import(${JSON.stringify(JOURNAL)});
+         try { for (;;) openSync('/dev/null', 'r'); } catch {}
+         try { IntentJournal.open(${JSON.stringify(dir)}); console.log('opened'); }
+         catch (error) { console.log(error.code + ': ' + error.message); }`,
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(run.stdout).toMatch(
+      /^NODE_INTENT_UNWRITABLE: cannot create the intent journal .* \(EMFILE\): .*ulimit -n/,
+    );
+    expect(run.stdout).not.toMatch(/symlink or others may write/);
+  });
   it('attack: a process that always has a call pending (a busy gateway) keeps its journal small, and a kill after compactions loses no intent', async () => {
     const dir = scratch();
     const statement = JSON.stringify(intent('busy'));
