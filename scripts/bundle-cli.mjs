@@ -1,6 +1,7 @@
 // Bundles the compiled CLI (dist/cli/main.js) into dist/cli/bundle/, one
-// chunk per lazily loaded command, and makes dist/cli/main.js a one-line
-// entry into it. Node 20 resolves, reads and links every ESM module file
+// chunk per lazily loaded command, and `oacp mcp` as one CommonJS file
+// with V8's code cache (below); dist/cli/main.js becomes the entry that
+// picks one (src/cli/start.ts). Node 20 resolves, reads and links every ESM module file
 // separately (about 260 files before `oacp mcp run` can start its server:
 // OACP's own, zod's 99, commander's); one bundle cuts that work, measured in
 // docs/mcp-packages.md ("Start time").
