@@ -187,7 +187,7 @@ const contentHash = createHash('sha256').update(mcpCode).digest('hex').slice(0, 
 const { codeCacheName, runThroughCodeCache } = await import(resolve('dist/cli/code-cache.js'));
 // The cache holds what a start compiles before it can spawn a server: the command's modules, and
 // `mcp run` up to a refused tier (options, home, the run modules), nothing started.
-const exercise = runThroughCodeCache(mcpFile, resolve('dist/cli/bundle/none.cache'));
+const exercise = runThroughCodeCache(mcpFile);
 const scratch = mkdtempSync(join(tmpdir(), 'oacp-bundle-'));
 try {
   const silent = { out() {}, err() {} };

@@ -3,12 +3,8 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 
-/**
- * Whether a start ran its code from V8's code cache ('used'), or compiled it: no cache for this
- * code and this node ('absent'), one not trusted as the code itself ('untrusted': another owner, or
- * writable by group or others), or one V8 refused ('rejected': another V8, other flags, other code).
- */
-export type CodeCacheUse = 'used' | 'absent' | 'untrusted' | 'rejected';
+/** Whether code ran from V8's code cache ('used'), or was compiled: given none ('compiled'), or V8 refused it ('rejected': another V8, other flags, other code). */
+export type CodeCacheUse = 'used' | 'compiled' | 'rejected';
 
 /** A CommonJS file run through V8's code cache, and the cache a start could write for it. */
 export interface CachedModule<T> {
@@ -36,16 +32,13 @@ export function codeCacheName(stem: string, contentHash: string, nodeVersion = p
 }
 
 /**
- * Runs the CommonJS file `file` with the code cache at `cacheFile` when it is as trusted as the code
- * (the same owner, writable by no one else: V8 runs what a cache holds), else compiles as usual.
- * Any failure to read the cache is a start without it.
+ * Runs the CommonJS file `file`, with `cachedData` (a trusted cache: trustedCodeCache) when given,
+ * else compiled as usual; V8 compiles it too when it refuses the cache.
  */
-export function runThroughCodeCache<T>(file: string, cacheFile: string): CachedModule<T> {
-  const owner = statSync(file).uid;
-  const found = trustedCache(cacheFile, owner);
+export function runThroughCodeCache<T>(file: string, cachedData?: Buffer): CachedModule<T> {
   const script = new Script(WRAP_HEAD + readFileSync(file, 'utf8') + WRAP_TAIL, {
     filename: file,
-    ...(Buffer.isBuffer(found) ? { cachedData: found } : {}),
+    ...(cachedData === undefined ? {} : { cachedData }),
   });
   const loaded: { exports: T } = { exports: {} as T };
   (script.runInThisContext() as (e: T, r: NodeJS.Require, m: { exports: T }, url: string) => void)(
@@ -54,18 +47,21 @@ export function runThroughCodeCache<T>(file: string, cacheFile: string): CachedM
     loaded,
     pathToFileURL(file).href,
   );
-  const codeCache: CodeCacheUse = Buffer.isBuffer(found)
-    ? script.cachedDataRejected === true
-      ? 'rejected'
-      : 'used'
-    : found;
+  const codeCache: CodeCacheUse =
+    cachedData === undefined ? 'compiled' : script.cachedDataRejected === true ? 'rejected' : 'used';
   return { exports: loaded.exports, codeCache, createCache: () => script.createCachedData() };
 }
 
-/** The cache's bytes when it is a regular file of `owner` that neither group nor others may write. */
-function trustedCache(cacheFile: string, owner: number): Buffer | 'absent' | 'untrusted' {
+/**
+ * The bytes of the cache at `cacheFile` when it is as trusted as the code in `codeFile` (V8 runs
+ * what a cache holds): a regular file, not a symlink, of the code's owner, that neither group nor
+ * others may write. Any failure to read it is 'absent'.
+ */
+export function trustedCodeCache(cacheFile: string, codeFile: string): Buffer | 'absent' | 'untrusted' {
+  let owner: number;
   let fd: number;
   try {
+    owner = statSync(codeFile).uid;
     fd = openSync(cacheFile, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch {
     return 'absent';

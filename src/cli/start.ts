@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { codeCacheName, runThroughCodeCache } from './code-cache.js';
+import { codeCacheName, runThroughCodeCache, trustedCodeCache } from './code-cache.js';
 import { commandName } from './commands/table.js';
 
 /** The `oacp mcp` bundle the build made (scripts/bundle-cli.mjs): its folder and content hash. */
@@ -15,21 +15,24 @@ interface McpEntry {
 /**
  * The built CLI's start: `oacp mcp …` (what an MCP client starts for every session) runs from one
  * CommonJS file through V8's code cache, so nothing is resolved, read, compiled and linked module by
- * module before the server can start (docs/mcp-packages.md, "Start time"); every other command
- * loads the ES module bundle, each command's modules when it runs (`loadAll`).
+ * module before the server can start (docs/mcp-packages.md, "Start time"). Without a trusted cache
+ * for this node (another node than the build's, a cache others could write), and for every other
+ * command, the ES module bundle loads as before, each command's modules when it runs (`loadAll`):
+ * compiled without its cache, the one file would cost more than the chunks.
  */
 export async function startCli(
   argv: readonly string[],
   mcp: McpBundle,
   loadAll: () => Promise<unknown>,
 ): Promise<void> {
-  if (commandName(argv) !== 'mcp') {
+  const file = join(mcp.dir, 'mcp.cjs');
+  const cache =
+    commandName(argv) === 'mcp'
+      ? trustedCodeCache(join(mcp.dir, codeCacheName('mcp', mcp.contentHash)), file)
+      : 'absent';
+  if (!Buffer.isBuffer(cache)) {
     await loadAll();
     return;
   }
-  const { exports } = runThroughCodeCache<McpEntry>(
-    join(mcp.dir, 'mcp.cjs'),
-    join(mcp.dir, codeCacheName('mcp', mcp.contentHash)),
-  );
-  process.exitCode = await exports.mcpMain(argv);
+  process.exitCode = await runThroughCodeCache<McpEntry>(file, cache).exports.mcpMain(argv);
 }
