@@ -1,6 +1,7 @@
 // Bundles the compiled CLI (dist/cli/main.js) into dist/cli/bundle/, one
-// chunk per lazily loaded command, and makes dist/cli/main.js a one-line
-// entry into it. Node 20 resolves, reads and links every ESM module file
+// chunk per lazily loaded command, and `oacp mcp` as one CommonJS file
+// with V8's code cache (below); dist/cli/main.js becomes the entry that
+// picks one (src/cli/start.ts). Node 20 resolves, reads and links every ESM module file
 // separately (about 260 files before `oacp mcp run` can start its server:
 // OACP's own, zod's 99, commander's); one bundle cuts that work, measured in
 // docs/mcp-packages.md ("Start time").
@@ -10,7 +11,9 @@
 // console, `../main.js`), so those paths hold unchanged. Packages with native
 // code, WebAssembly or data files stay outside the bundle (below). The guest worker of the standard tier is a second
 // entry point, found beside the chunk that starts it.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { Script } from 'node:vm';
@@ -107,8 +110,8 @@ const throughCodeCache = {
   },
 };
 
-const ENTRY = "#!/usr/bin/env node\nimport './bundle/main.js';\n";
-if (readFileSync('dist/cli/main.js', 'utf8') === ENTRY) {
+const ENTRY_MARK = '// The built entry (scripts/bundle-cli.mjs).';
+if (readFileSync('dist/cli/main.js', 'utf8').includes(ENTRY_MARK)) {
   throw new Error('dist/cli/main.js is already the bundle entry: run `npm run build` (it compiles afresh)');
 }
 
@@ -157,8 +160,63 @@ for (const { name, exports, plugins, exercise } of CACHED) {
 const inputs = Object.fromEntries(
   Object.entries(result.metafile.outputs).map(([file, output]) => [file, Object.keys(output.inputs)]),
 );
+
+// `oacp mcp …` (what an MCP client starts for every session) as one CommonJS file, zod and commander
+// in it, run through V8's code cache (src/cli/code-cache.ts): its ~60 ES modules cost ~25 ms of
+// compiling and ~10 ms of resolving and linking before the server could start (bench/results.md,
+// round 21). import() of a bundled module becomes a call; of a package, a require() (every package
+// this command loads has a CommonJS build). `import.meta.url` is the bundle's own URL: it sits
+// beside the chunks, so paths found from it hold.
+const mcpFile = resolve('dist/cli/bundle/mcp.cjs');
+const mcpResult = await build({
+  entryPoints: ['dist/cli/mcp-main.js'],
+  outfile: mcpFile,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  external,
+  supported: { 'dynamic-import': false },
+  define: { 'import.meta.url': 'oacpModuleUrl' },
+  logLevel: 'warning',
+  metafile: true,
+  plugins: [englishOnlyZodLocales],
+});
+const mcpCode = readFileSync(mcpFile);
+const contentHash = createHash('sha256').update(mcpCode).digest('hex').slice(0, 16);
+const { codeCacheName, runThroughCodeCache } = await import(resolve('dist/cli/code-cache.js'));
+// The cache holds what a start compiles before it can spawn a server: the command's modules, and
+// `mcp run` up to a refused tier (options, home, the run modules), nothing started.
+const exercise = runThroughCodeCache(mcpFile);
+const scratch = mkdtempSync(join(tmpdir(), 'oacp-bundle-'));
+try {
+  const silent = { out() {}, err() {} };
+  await exercise.exports.runMcpCli(['--home', scratch, 'mcp', 'run', '--tier', 'nope', '--', 'true'], silent, {});
+  await exercise.exports.runMcpCli(['--home', scratch, 'mcp', 'run', '--help'], silent, {});
+} finally {
+  process.exitCode = undefined;
+  rmSync(scratch, { recursive: true, force: true });
+}
+const mcpCache = `dist/cli/bundle/${codeCacheName('mcp', contentHash)}`;
+writeFileSync(mcpCache, exercise.createCache());
+// Only as writable as the code: a cache writable by group or others is not used (src/cli/code-cache.ts).
+chmodSync(mcpCache, 0o644);
+inputs['dist/cli/bundle/mcp.cjs'] = Object.keys(Object.values(mcpResult.metafile.outputs)[0].inputs);
+
 writeFileSync('dist/cli/bundle/inputs.json', `${JSON.stringify(inputs, null, 1)}\n`);
-writeFileSync('dist/cli/main.js', ENTRY);
+writeFileSync(
+  'dist/cli/main.js',
+  `#!/usr/bin/env node
+${ENTRY_MARK}
+import { fileURLToPath } from 'node:url';
+import { startCli } from './start.js';
+await startCli(
+  process.argv.slice(2),
+  { dir: fileURLToPath(new URL('./bundle/', import.meta.url)), contentHash: ${JSON.stringify(contentHash)} },
+  () => import('./bundle/main.js'),
+);
+`,
+);
 // Node looks for the package.json above every module it loads (for its "type"), one directory at a
 // time: found beside the chunks, the search for each of the ~50 a start loads ends at once.
 writeFileSync('dist/cli/bundle/package.json', '{ "type": "module" }\n');

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -10,37 +10,56 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'dist', 'cli', 'main.js');
 
 /**
- * The CLI runs from a bundle (scripts/bundle-cli.mjs): a loaded bundle file
- * stands for every compiled module in it, as listed by the build.
+ * The CLI runs from bundles (scripts/bundle-cli.mjs): a loaded ES module chunk stands for every
+ * compiled module in it, as listed by the build; in the one-file CommonJS bundle of `oacp mcp`,
+ * a compiled module is loaded when its init function ran (esbuild names it after the module).
  */
-function modulesIn(url: string): string[] {
+function modulesIn(url: string, functions: readonly CoveredFunction[]): string[] {
   const inputs = JSON.parse(
     readFileSync(join(ROOT, 'dist', 'cli', 'bundle', 'inputs.json'), 'utf8'),
   ) as Record<string, string[]>;
   const file = url.startsWith('file://') ? fileURLToPath(url) : url;
+  if (file === join(ROOT, 'dist', 'cli', 'bundle', 'mcp.cjs')) {
+    return functions
+      .filter((fn) => /^dist\/.*\.js$/.test(fn.functionName) && (fn.ranges[0]?.count ?? 0) > 0)
+      .map((fn) => pathToFileURL(join(ROOT, fn.functionName)).href);
+  }
   const modules = inputs[relative(ROOT, file)];
   return modules === undefined ? [url] : modules.map((module) => pathToFileURL(join(ROOT, module)).href);
 }
 
-/** The modules `node dist/cli/main.js ARGS` resolves, recorded by a module resolve hook. */
+interface CoveredFunction {
+  readonly functionName: string;
+  readonly ranges: readonly { readonly count: number }[];
+}
+
+/**
+ * The modules `node dist/cli/main.js ARGS` ran, ES modules and CommonJS alike, from V8's coverage
+ * of the process (NODE_V8_COVERAGE): every script it ran, and which functions of each.
+ */
 function modulesLoadedBy(args: readonly string[]): string[] {
   const dir = tempDir('oacp-startup-');
-  const trace = join(dir, 'trace.txt');
-  writeFileSync(trace, '');
-  writeFileSync(
-    join(dir, 'hooks.mjs'),
-    `import { appendFileSync } from 'node:fs';\nexport async function resolve(spec, ctx, next) { const r = await next(spec, ctx); appendFileSync(${JSON.stringify(trace)}, r.url + '\\n'); return r; }\n`,
-  );
-  writeFileSync(
-    join(dir, 'register.mjs'),
-    `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`,
-  );
-  spawnSync(process.execPath, ['--import', join(dir, 'register.mjs'), BIN, ...args], {
+  const coverage = join(dir, 'coverage');
+  spawnSync(process.execPath, [BIN, ...args], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH, HOME: dir },
+    env: { PATH: process.env.PATH, HOME: dir, NODE_V8_COVERAGE: coverage },
     timeout: 60_000,
   });
-  const loaded = [...new Set(readFileSync(trace, 'utf8').split('\n').filter(Boolean).flatMap(modulesIn))];
+  const scripts = readdirSync(coverage).flatMap(
+    (name) =>
+      (
+        JSON.parse(readFileSync(join(coverage, name), 'utf8')) as {
+          result: { url: string; functions: CoveredFunction[] }[];
+        }
+      ).result,
+  );
+  const loaded = [
+    ...new Set(
+      scripts
+        .filter((script) => script.url.startsWith('file://') || script.url.startsWith('/'))
+        .flatMap((script) => modulesIn(script.url, script.functions)),
+    ),
+  ];
   rmSync(dir, { recursive: true, force: true });
   return loaded;
 }
@@ -104,6 +123,8 @@ describe('oacp start-up: an MCP client starts `oacp mcp run` for every session',
       '/dist/airlock/egress/',
       '/node_modules/@modelcontextprotocol/sdk/dist/esm/server/streamableHttp.js',
       '/node_modules/@modelcontextprotocol/sdk/dist/esm/client/streamableHttp.js',
+      '/node_modules/@modelcontextprotocol/sdk/dist/cjs/server/streamableHttp.js',
+      '/node_modules/@modelcontextprotocol/sdk/dist/cjs/client/streamableHttp.js',
     ];
     expect(loaded.filter((url) => forbidden.some((part) => url.includes(part)))).toEqual([]);
     // Positive control: the gateway command does load its runtime.

@@ -44,6 +44,11 @@ export async function registrarsFor(argv: readonly string[]): Promise<CommandReg
   return Promise.all(wanted.map((entry) => entry.load()));
 }
 
+/** The command `argv` names (its first word after the global `--home DIR`), if any. */
+export function commandName(argv: readonly string[]): string | undefined {
+  return firstWord(argv);
+}
+
 function firstWord(argv: readonly string[], keepOptions = false): string | undefined {
   for (let at = 0; at < argv.length; at++) {
     const arg = argv[at] ?? '';
