@@ -8,6 +8,14 @@ import { OacpNode } from '../../src/node/oacp-node.js';
 import { withLogState } from '../log-state.js';
 import { HARDENED_RUN_AS_UID1000, oacp, oacpBinary, tempDir } from './harness.js';
 
+/**
+ * `oacp run` in the hardened tier as this account may: a regular user on a
+ * cgroup v1 host opts out of the controllers it cannot use (the refusal
+ * without the opt-out is test/escape/native-unenforced.test.ts).
+ */
+const HARDENED_RUN =
+  process.getuid?.() === 0 ? ['run', '--no-receipt', '--tier', 'hardened'] : [...HARDENED_RUN_AS_UID1000];
+
 describe('oacp run', () => {
   it('grants the interpreter and its script, never the files a command merely names', () => {
     const cat = describeWorkload('t', '/bin/cat', ['/etc/shadow']);
@@ -22,16 +30,15 @@ describe('oacp run', () => {
   });
 
   it('keeps host files out of the hardened tier, even when named on the command line', () => {
-    const result = oacpBinary(['run', '--no-receipt', '--tier', 'hardened', '--', '/bin/cat', '/etc/shadow']);
+    const result = oacpBinary([...HARDENED_RUN, '--', '/bin/cat', '/etc/shadow']);
     expect(result.code).not.toBe(0);
     expect(result.stdout).not.toContain('root:');
     expect(result.stderr).toContain('No such file');
   });
 
   it('fault: a run writing 100 MiB to its /tmp (also its HOME) fills the 64 MiB default; --quota-tmp 256mb makes room', () => {
-    // A regular user on this cgroup v1 host opts out of the controllers it cannot use; the tmpfs binds either way.
-    const run =
-      process.getuid?.() === 0 ? ['run', '--no-receipt', '--tier', 'hardened'] : HARDENED_RUN_AS_UID1000;
+    // The tmpfs binds whether or not the cgroup controllers are used.
+    const run = HARDENED_RUN;
     const fill = ['--', '/bin/sh', '-c', 'head -c 104857600 /dev/zero > /tmp/fill && echo wrote'];
     const refused = oacpBinary([...run, ...fill]);
     expect(refused.code).not.toBe(0);
@@ -43,16 +50,7 @@ describe('oacp run', () => {
   });
 
   it("returns the workload's own exit status", () => {
-    const result = oacpBinary([
-      'run',
-      '--no-receipt',
-      '--tier',
-      'hardened',
-      '--',
-      '/bin/sh',
-      '-c',
-      'echo out; exit 3',
-    ]);
+    const result = oacpBinary([...HARDENED_RUN, '--', '/bin/sh', '-c', 'echo out; exit 3']);
     expect(result.stdout).toBe('out\n');
     expect(result.code).toBe(3);
   });

@@ -38,6 +38,23 @@ export function binaryBuilt(): boolean {
 }
 
 /**
+ * The grant a server runs with: as private as `mktemp -d` (0700, random
+ * name; lower case because mcp-obsidian lower-cases vault paths), holding
+ * `hello.md` and the server's own `files`, owned by the identity that runs it.
+ */
+export function makeGrant(server: CompatServer, identity: Identity): string {
+  const grant = join(tmpdir(), `oacp-compat-grant-${randomBytes(6).toString('hex')}`);
+  mkdirSync(grant, { mode: 0o700 });
+  const files = { 'hello.md': '# hello\n', ...server.files };
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(grant, name), text);
+  if (identity === 'user') {
+    chownSync(grant, REGULAR_UID, REGULAR_UID);
+    for (const name of Object.keys(files)) chownSync(join(grant, name), REGULAR_UID, REGULAR_UID);
+  }
+  return grant;
+}
+
+/**
  * Starts `oacp mcp run --tier TIER --allow-files GRANT:rw -- node SERVER`
  * as root or as a regular user (setpriv, scratch HOME and OACP home),
  * with the grant a fresh private (0700) `mkdtemp` directory owned by that
@@ -50,17 +67,9 @@ export async function runCompat(
   identity: Identity,
 ): Promise<CompatOutcome> {
   const scratch = mkdtempSync(join(tmpdir(), 'oacp-compat-'));
-  // As private as `mktemp -d` (0700, random name); lower case because mcp-obsidian lower-cases vault paths.
-  const grant = join(tmpdir(), `oacp-compat-grant-${randomBytes(6).toString('hex')}`);
-  mkdirSync(grant, { mode: 0o700 });
-  const files = { 'hello.md': '# hello\n', ...server.files };
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(grant, name), text);
+  const grant = makeGrant(server, identity);
   const uid = identity === 'user' ? REGULAR_UID : 0;
-  if (identity === 'user') {
-    chownSync(scratch, uid, uid);
-    chownSync(grant, uid, uid);
-    for (const name of Object.keys(files)) chownSync(join(grant, name), uid, uid);
-  }
+  if (identity === 'user') chownSync(scratch, uid, uid);
   const serverEnvironment = serverEnv(server, grant);
   const home = join(scratch, 'oacp');
   const as = (argv: string[]): [string, string[]] =>

@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { type CompatOutcome, type Identity, REGULAR_UID } from './harness.js';
-import type { CompatServer } from './servers.js';
+import { type CompatOutcome, type Identity, makeGrant, REGULAR_UID } from './harness.js';
+import { type CompatServer, serverEnv } from './servers.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 const NODE_MODULES = join(import.meta.dirname, '..', '..', 'node_modules');
@@ -43,12 +43,17 @@ const PACKAGES: Readonly<Record<string, string>> = {
 /** The reference servers test/mcp runs directly, here through the package forms too. */
 export const REFERENCE_SERVERS: readonly CompatServer[] = [
   {
+    // Its graph is a file in the grant named by MEMORY_FILE_PATH, seeded with one entity it must read back.
     name: 'memory',
     script: join(NODE_MODULES, '@modelcontextprotocol/server-memory/dist/index.js'),
     args: () => [],
+    grantEnv: (grant) => ({ MEMORY_FILE_PATH: `${grant}/memory.jsonl` }),
+    files: {
+      'memory.jsonl': `${JSON.stringify({ type: 'entity', name: 'oacp-seed', entityType: 'test', observations: [] })}\n`,
+    },
     lists: 'read_graph',
     call: { name: 'read_graph', arguments: () => ({}) },
-    answer: /entities/,
+    answer: /oacp-seed/,
   },
   {
     name: 'filesystem',
@@ -128,13 +133,8 @@ function as(identity: Identity, argv: string[]): [string, string[]] {
  * official SDK client: tools/list, then one call.
  */
 export async function runNpmForm(server: CompatServer, form: Form, at: CompatHome): Promise<CompatOutcome> {
-  const grant = join(tmpdir(), `oacp-compat-grant-${randomBytes(6).toString('hex')}`);
-  mkdirSync(grant, { mode: 0o700 });
-  writeFileSync(join(grant, 'hello.md'), '# hello\n');
-  if (at.identity === 'user') {
-    chownSync(grant, REGULAR_UID, REGULAR_UID);
-    chownSync(join(grant, 'hello.md'), REGULAR_UID, REGULAR_UID);
-  }
+  const grant = makeGrant(server, at.identity);
+  const serverEnvironment = serverEnv(server, grant);
   const pkg = packageOf(server);
   const wrapped = form === 'npm:' ? [`npm:${pkg}`] : ['npx', '-y', pkg];
   const [command, args] = as(at.identity, [
@@ -147,7 +147,7 @@ export async function runNpmForm(server: CompatServer, form: Form, at: CompatHom
     'hardened',
     '--allow-files',
     `${grant}:rw`,
-    ...Object.keys(server.env ?? {}).flatMap((name) => ['--allow-env', name]),
+    ...Object.keys(serverEnvironment).flatMap((name) => ['--allow-env', name]),
     ...(at.identity === 'user' ? ['--allow-unenforced', 'memory,pids,cpu,disk_io'] : []),
     '--',
     ...wrapped,
@@ -156,7 +156,7 @@ export async function runNpmForm(server: CompatServer, form: Form, at: CompatHom
   const transport = new StdioClientTransport({
     command,
     args,
-    env: { ...at.env, ...server.env },
+    env: { ...at.env, ...serverEnvironment },
     stderr: 'pipe',
   });
   let stderr = '';

@@ -451,3 +451,114 @@ export const WIDENED_SERVERS: readonly CompatServer[] = [
     answer: /Allowed local directories/,
   },
 ];
+
+/**
+ * Eight more, by monthly npm downloads (round 21 sweep, docs/compatibility.md):
+ * a file-and-terminal server that keeps its config under HOME, database
+ * servers that log under ~/.mongodb or need an access token, the Kubernetes
+ * client reading ~/.kube, a monorepo tool given a workspace (nx), two browser drivers
+ * (Puppeteer launching Debian's chromium per call, so it needs Unix sockets),
+ * and an OAuth server whose keys and token files are named by variables
+ * pointing into the grant.
+ */
+export const POPULAR_SERVERS: readonly CompatServer[] = [
+  {
+    name: 'desktop-commander',
+    script: binOf('@wonderwhy-er/desktop-commander', 'desktop-commander'),
+    args: () => [],
+    lists: 'start_process',
+    call: { name: 'list_directory', arguments: (grant) => ({ path: grant }) },
+    answer: /\[FILE\] hello\.md/,
+  },
+  {
+    name: 'mongodb',
+    script: binOf('mongodb-mcp-server'),
+    args: () => [],
+    lists: 'find',
+    call: { name: 'list-connections', arguments: () => ({}) },
+    answer: /no active connections/,
+  },
+  {
+    name: 'supabase',
+    script: binOf('@supabase/mcp-server-supabase'),
+    // The database feature's tools list offline; the docs feature fetches its schema at tools/list.
+    args: () => ['--read-only', '--project-ref', 'abcdefghijklmnopqrst', '--features', 'database'],
+    env: { SUPABASE_ACCESS_TOKEN: 'sbp_dummy' },
+    lists: 'list_tables',
+    call: { name: 'list_tables', arguments: () => ({}) },
+    answer: NO_ROUTE,
+  },
+  {
+    name: 'kubernetes',
+    script: binOf('mcp-server-kubernetes'),
+    args: () => [],
+    lists: 'kubectl_get',
+    // Read from the (absent) kubeconfig under HOME by the Kubernetes client.
+    call: { name: 'kubectl_context', arguments: () => ({ operation: 'list' }) },
+    answer: /contexts/,
+  },
+  {
+    name: 'nx',
+    script: binOf('nx-mcp'),
+    args: (grant) => [grant],
+    lists: 'nx_docs',
+    call: { name: 'nx_docs', arguments: () => ({ userQuery: 'generators' }) },
+    answer: NO_ROUTE,
+  },
+  {
+    name: 'executeautomation-playwright',
+    script: binOf('@executeautomation/playwright-mcp-server'),
+    args: () => [],
+    lists: 'playwright_navigate',
+    call: { name: 'playwright_close', arguments: () => ({}) },
+    answer: /No browser instance to close/,
+  },
+  {
+    name: 'puppeteer',
+    script: binOf('@modelcontextprotocol/server-puppeteer'),
+    args: () => [],
+    env: {
+      // Debian's chromium (puppeteer's own download is skipped at install); OACP is the sandbox.
+      PUPPETEER_LAUNCH_OPTIONS: JSON.stringify({
+        executablePath: '/usr/bin/chromium',
+        headless: true,
+        args: ['--no-sandbox'],
+      }),
+      ALLOW_DANGEROUS: 'true',
+    },
+    flags: ['--allow-unix-sockets'],
+    lists: 'puppeteer_navigate',
+    call: {
+      name: 'puppeteer_navigate',
+      arguments: () => ({ url: 'data:text/html,<title>oacp</title>hello' }),
+    },
+    answer: /Navigated to data:text\/html/,
+  },
+  {
+    name: 'gmail',
+    script: binOf('@gongrzhe/server-gmail-autoauth-mcp'),
+    args: () => [],
+    grantEnv: (grant) => ({
+      GMAIL_OAUTH_PATH: `${grant}/gcp-oauth.keys.json`,
+      GMAIL_CREDENTIALS_PATH: `${grant}/credentials.json`,
+    }),
+    files: {
+      'gcp-oauth.keys.json': JSON.stringify({
+        installed: {
+          client_id: 'dummy.apps.googleusercontent.com',
+          client_secret: 'dummy',
+          redirect_uris: ['http://localhost'],
+        },
+      }),
+      'credentials.json': JSON.stringify({
+        access_token: 'ya29.dummy',
+        refresh_token: '1//dummy',
+        token_type: 'Bearer',
+        expiry_date: 9_999_999_999_999,
+      }),
+    },
+    lists: 'list_email_labels',
+    call: { name: 'list_email_labels', arguments: () => ({}) },
+    answer: NO_ROUTE,
+  },
+];

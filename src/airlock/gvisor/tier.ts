@@ -58,9 +58,24 @@ export interface GvisorTierOptions extends EgressHooks {
 const HELPER_PROCESSES = 9;
 /**
  * Host tasks of runsc itself (Go threads of runsc, the sentry and the
- * gofer, ptrace stubs) that the pids cgroup counts beside the workload's.
+ * gofer) that the pids cgroup counts beside the workload's.
  */
 const HELPER_TASKS = 192;
+/**
+ * Host tasks one workload task may cost under the ptrace platform: its stub
+ * thread, the sentry thread tracing it, and sentry threads blocked in host
+ * calls on its behalf. A fixed allowance was too small for a multi-process
+ * workload: measured in the pids cgroup, a node server 170 host tasks in
+ * all, puppeteer's server with headless chromium (within the workload's
+ * max_pids of 128, which the sentry's RLIMIT_NPROC enforces) 554, so the
+ * kernel refused its threads at 320 and the server died.
+ */
+const HOST_TASKS_PER_WORKLOAD_TASK = 4;
+
+/** What the pids cgroup allows beside `max_pids`: runsc's own tasks, and each workload task's cost on the host. */
+function hostTaskAllowance(maxPids: number): number {
+  return HELPER_TASKS + (HOST_TASKS_PER_WORKLOAD_TASK - 1) * maxPids;
+}
 /**
  * Where memory is only polled (no memory controller, opted out by name):
  * the sentry's and gofer's resident memory on top of `memory_mb`. Polling
@@ -121,7 +136,7 @@ export class GvisorTier implements ProcessTier {
       host: this.cgroups(),
       quotas: manifest.quotas,
       grantPaths: writableGrants(manifest),
-      extraPids: HELPER_TASKS,
+      extraPids: hostTaskAllowance(manifest.quotas.max_pids),
     });
   }
 
@@ -259,7 +274,7 @@ export class GvisorTier implements ProcessTier {
         host: this.cgroups(),
         quotas: manifest.quotas,
         grantPaths: prepared.mounts.filter((mount) => mount.writable).map((mount) => mount.source),
-        extraPids: HELPER_TASKS,
+        extraPids: hostTaskAllowance(manifest.quotas.max_pids),
         memoryOverheadBytes: overheadBytes,
       });
       const extraFds = prepared.handles.map((handle) => handle.fd);

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManifestSchema } from '../../capability/manifest.js';
+import { detectCgroupHost } from '../cgroups/index.js';
 import type { ProcessSandbox } from '../sandbox.js';
 import { HardenedTier } from './hardened.js';
 import { WORKLOAD_ID } from './identity.js';
@@ -31,12 +32,23 @@ chmodSync(dir, 0o755);
 const isRoot = process.getuid?.() === 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/**
+ * The limits this account cannot enforce here (every cgroup v1 controller
+ * as a regular user), accepted so these tests of grants and environment
+ * also run as uid 1000; as root the list is empty. The refusal without the
+ * opt-out is test/escape/native-unenforced.test.ts.
+ */
+const UNENFORCEABLE = Object.entries(detectCgroupHost())
+  .filter(([, support]) => !support.available)
+  .map(([controller]) => (controller === 'io' ? 'disk_io' : controller));
+
 function manifest(capabilities: Record<string, unknown> = {}) {
   return ManifestSchema.parse({
     apiVersion: 'oacp.dev/v1',
     kind: 'CapabilityManifest',
     name: 'hardened-test',
     capabilities,
+    quotas: { allow_unenforced: UNENFORCEABLE },
   });
 }
 

@@ -12,8 +12,11 @@ const TICKS_PER_SECOND = 100;
 export interface ProcessFigures {
   /** utime + stime + cutime + cstime, in milliseconds. */
   readonly cpuMs: number;
+  /** Summed VmRSS: a page mapped by N processes of the tree counts N times (see resident-memory.ts). */
   readonly rssBytes: number;
   readonly peakRssBytes: number;
+  /** VmRSS of each process of the tree, by pid. */
+  readonly rssByPid: ReadonlyMap<number, number>;
   /** Live processes in the tree, the root included. */
   readonly processes: number;
   /**
@@ -55,6 +58,17 @@ export function readMemory(pid: number): { rssBytes: number; peakRssBytes: numbe
   const status = readText(`/proc/${pid}/status`);
   if (status === undefined) return undefined;
   return { rssBytes: readStatusKb(status, 'VmRSS'), peakRssBytes: readStatusKb(status, 'VmHWM') };
+}
+
+/**
+ * Proportional set size of one process (smaps_rollup's `Pss`): each page
+ * divided among the processes mapping it. A page-table walk, so costly;
+ * undefined once the process is gone or the file cannot be read.
+ */
+export function readProportionalBytes(pid: number): number | undefined {
+  const rollup = readText(`/proc/${pid}/smaps_rollup`);
+  const match = rollup === undefined ? null : /^Pss:\s+(\d+) kB/m.exec(rollup);
+  return match?.[1] === undefined ? undefined : Number(match[1]) * 1024;
 }
 
 /** True when any thread of the process is in state R; a starved busy loop is still R. */
@@ -112,12 +126,14 @@ export function readTreeFigures(root: number, processLimit?: number): ProcessFig
   let cpuMs = 0;
   let rssBytes = 0;
   let peakRssBytes = 0;
+  const rssByPid = new Map<number, number>();
   const tree = processTree(root, processLimit);
   for (const pid of tree) {
     // The root's stat was read a moment ago, to know it is alive: not read twice per sample.
     cpuMs += pid === root ? cpuMsOf(rootStat) : (readCpuMs(pid) ?? 0);
     const memory = readMemory(pid);
     rssBytes += memory?.rssBytes ?? 0;
+    rssByPid.set(pid, memory?.rssBytes ?? 0);
     peakRssBytes = Math.max(peakRssBytes, memory?.peakRssBytes ?? 0);
   }
   let runnable: boolean | undefined;
@@ -125,6 +141,7 @@ export function readTreeFigures(root: number, processLimit?: number): ProcessFig
     cpuMs,
     rssBytes,
     peakRssBytes: Math.max(peakRssBytes, rssBytes),
+    rssByPid,
     processes: tree.length,
     runnable: () => {
       runnable ??= tree.some(hasRunnableThread);

@@ -13,6 +13,7 @@ import type { WatchLimits } from './limits.js';
 import type { OrphanGuard } from './orphan-guard.js';
 import { capStream, OutputBudget } from './output-cap.js';
 import { processTree, readTreeFigures } from './proc-stats.js';
+import { ResidentMemory } from './resident-memory.js';
 
 /** Counters the kernel keeps for a sandbox's cgroup (see cgroups/sandbox-cgroup.ts). */
 export interface KernelMeter {
@@ -104,6 +105,7 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
   let detail: string | undefined;
   let cpuMs = 0;
   let peakBytes = 0;
+  const resident = new ResidentMemory();
 
   const kill = (reason: string, why?: string): void => {
     if (endedAt !== undefined) return;
@@ -141,7 +143,10 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
     else if (figures.processes > limits.maxProcesses) kill('pids', pidsKillDetail(limits.maxProcesses));
     else if (counted !== undefined && counted > (options.workloadMemory?.limitBytes ?? 0))
       kill('memory', options.workloadMemory?.killDetail);
-    else if (limits.memoryBytes !== undefined && figures.rssBytes > limits.memoryBytes)
+    else if (
+      limits.memoryBytes !== undefined &&
+      resident.over(figures, limits.memoryBytes, performance.now())
+    )
       kill('memory', memoryDetail());
     else if (verdict !== undefined) kill('cpu', cpuKillDetail(verdict));
   };
