@@ -143,6 +143,14 @@ export const SessionCount = z
   .transform(Number)
   .refine((count) => Number.isInteger(count) && count >= 1 && count <= 10_000, 'must be from 1 to 10000');
 
+export const ConnectionCount = z
+  .union([z.number(), z.string().regex(/^\d{1,6}$/, 'must be a whole number such as 1024')])
+  .transform(Number)
+  .refine(
+    (count) => Number.isInteger(count) && count >= 1 && count <= 1_000_000,
+    'must be from 1 to 1000000',
+  );
+
 /** `HOST:PORT` to listen on; `:PORT` or `PORT` means loopback. */
 export const ListenAddress = z
   .string()
@@ -225,6 +233,8 @@ export const McpRunOptionsSchema = z
       .optional(),
     /** `--http`: sessions (each with its own server) served at once; more get 503 until one ends. */
     maxSessions: SessionCount.default(DEFAULT_MAX_SESSIONS),
+    /** `--http`: connections held at once; absent, half the open-file limit (core/connection-cap.ts). */
+    maxConnections: ConnectionCount.optional(),
     /** Keystore agent the bridge runs as; needed for `--attest-level standard`. */
     agent: z.string().min(1).optional(),
     manifest: z.string().min(1).optional(),

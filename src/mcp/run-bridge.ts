@@ -203,6 +203,11 @@ export async function runBridge(
       receipts: node.log,
       idleTimeoutMs: options.idleTimeout,
       maxSessions: options.maxSessions,
+      ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+      onDropping: (dropped, max) =>
+        log(
+          `oacp: ${dropped} connection(s) closed as they were accepted: the bridge holds ${max} at once (--max-connections); said at most once a minute`,
+        ),
     });
     // Held while the bridge lives: `oacp doctor` reports its client authentication.
     record = recordHttpBridge(context.home, {

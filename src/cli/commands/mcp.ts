@@ -46,6 +46,7 @@ interface McpRunFlags {
   requestTimeout?: string;
   idleTimeout?: string;
   maxSessions?: string;
+  maxConnections?: string;
   refusalReceipts?: string;
 }
 
@@ -148,6 +149,10 @@ export const registerMcp: CommandRegistrar = (program, context) => {
       'with --http: sessions served at once, each with its own server; more get 503 (default 32)',
     )
     .option(
+      '--max-connections <n>',
+      'with --http: connections held at once (idle ones included); more are closed as they are accepted (default half the open-file limit, at most 4096)',
+    )
+    .option(
       '--refusal-receipts <n>',
       'refused client messages (invalid, over the limits...) receipted one by one per session and minute, 10x that for all sessions; the rest are counted in one summary receipt a minute (default 30)',
     )
@@ -209,6 +214,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
               requestTimeout: flags.requestTimeout,
               idleTimeout: flags.idleTimeout,
               maxSessions: flags.maxSessions,
+              maxConnections: flags.maxConnections,
               // The flag wins over the file's mcp.refusal_receipts.
               refusalReceipts: flags.refusalReceipts ?? front?.refusalReceipts?.toString(),
             }),
