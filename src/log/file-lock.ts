@@ -1,11 +1,10 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { exclusiveLock, tryExclusiveLock, unlock } from '../core/flock.js';
 import { logError } from './errors.js';
 
 /**
- * flock(2) through fs-ext, the long-standing Node binding for it: Node has no file locking
- * of its own, and a kernel lock is what makes a per-batch lock cheap and safe. The kernel
+ * flock(2) (src/core/flock.ts): a kernel lock is what makes a per-batch lock cheap and safe. The kernel
  * drops it when the holder dies (kill -9 included), so there is no stale lock to judge and
  * no pid to trust.
  *
@@ -15,28 +14,18 @@ import { logError } from './errors.js';
  * short gaps between batches.) A blocked waiter holds a threadpool thread, so a process
  * should not open more than a couple of writers on one log (it never needs to).
  */
-type FlockSync = (fd: number, flags: 'exnb' | 'un') => void;
-type Flock = (fd: number, flags: 'ex', callback: (error: Error | null) => void) => void;
-const binding = createRequire(import.meta.url)('fs-ext') as { flockSync: FlockSync; flock: Flock };
-const { flockSync } = binding;
-
-function blockingLock(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    binding.flock(fd, 'ex', (error) =>
-      error === null || error === undefined
-        ? resolve()
-        : reject(logError('LOG_FAILED', 'cannot take the log lock', error)),
-    );
-  });
+async function blockingLock(fd: number): Promise<void> {
+  try {
+    await exclusiveLock(fd);
+  } catch (error) {
+    throw logError('LOG_FAILED', 'cannot take the log lock', error);
+  }
 }
 
 function tryLock(fd: number): boolean {
   try {
-    flockSync(fd, 'exnb');
-    return true;
+    return tryExclusiveLock(fd);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR') return false;
     throw logError('LOG_FAILED', 'cannot take the log lock', error);
   }
 }
@@ -83,7 +72,7 @@ export class FileLock {
       try {
         return await section();
       } finally {
-        flockSync(this.handle.fd, 'un');
+        unlock(this.handle.fd);
       }
     });
     return this.#settle(run);
@@ -100,7 +89,7 @@ export class FileLock {
       try {
         return await section();
       } finally {
-        flockSync(this.handle.fd, 'un');
+        unlock(this.handle.fd);
       }
     })();
     return this.#settle(run);
@@ -132,7 +121,7 @@ export class FileLock {
       } catch (error) {
         return Promise.reject(error);
       } finally {
-        flockSync(this.handle.fd, 'un');
+        unlock(this.handle.fd);
       }
     }
     return this.with(async () => section());

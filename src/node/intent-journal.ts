@@ -13,7 +13,6 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { OacpStatement } from '../attest/oacp-statement.js';
@@ -21,6 +20,7 @@ import { type BuildStatementInput, buildStatement } from '../attest/receipt.js';
 import { duplicateJsonKey } from '../core/duplicate-key.js';
 import { entryExists } from '../core/entry-exists.js';
 import { describeError, OacpError } from '../core/errors.js';
+import { tryExclusiveLock } from '../core/flock.js';
 
 export type IntentErrorCode = 'NODE_INTENT_UNWRITABLE';
 
@@ -79,7 +79,8 @@ export class IntentJournal {
         constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND,
         0o600,
       );
-      flock().flockSync(fd, 'exnb');
+      if (!tryExclusiveLock(fd))
+        throw unwritable(`the intent journal ${path} is locked by another process`, undefined);
       return new IntentJournal(fd, path);
     } catch (error) {
       if (fd !== undefined) closeSync(fd);
@@ -162,7 +163,8 @@ export class IntentJournal {
       0o600,
     );
     try {
-      flock().flockSync(fd, 'exnb');
+      if (!tryExclusiveLock(fd))
+        throw unwritable(`the intent journal ${next} is locked by another process`, undefined);
       const bytes = Buffer.concat([...this.#pending.values()]);
       let at = 0;
       while (at < bytes.length) at += writeSync(fd, bytes, at);
@@ -455,16 +457,10 @@ function unlinkQuietly(path: string): void {
   }
 }
 
-type FsExt = { flockSync(fd: number, flags: 'exnb' | 'un'): void };
-
-function flock(): FsExt {
-  return createRequire(import.meta.url)('fs-ext') as FsExt;
-}
-
+/** Locks `fd` now or says it could not, whatever the reason (another holder, an error). */
 function tryLock(fd: number): boolean {
   try {
-    flock().flockSync(fd, 'exnb');
-    return true;
+    return tryExclusiveLock(fd);
   } catch {
     return false;
   }

@@ -9,19 +9,15 @@ import {
   openSync,
   realpathSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { OacpError } from '../../core/errors.js';
+import { tryExclusiveLock } from '../../core/flock.js';
 import type { NativeErrorCode } from './errors.js';
 import { WORKLOAD_ID, WORKLOAD_ID_COUNT } from './identity.js';
 import type { SandboxUser } from './sandbox-user.js';
 
 /** Root's runtime directory of the leases: a tmpfs, so a reboot (which ends every sandbox) empties it. */
 export const WORKLOAD_IDS_DIR = '/run/oacp/ids';
-
-/** flock(2) through fs-ext, as src/log/file-lock.ts: the kernel drops the lock when its last holder dies. */
-type FlockSync = (fd: number, flags: 'exnb') => void;
-const { flockSync } = createRequire(import.meta.url)('fs-ext') as { flockSync: FlockSync };
 
 /** One dedicated workload id, held while `fd` (an exclusive flock) is open anywhere. */
 export interface WorkloadLease {
@@ -120,15 +116,16 @@ function tryLease(dir: string, slot: number): number | 'held' | 'no-space' {
       throw refuse(
         `the workload id lease ${path} must be owned by root and closed to others (anyone who can open it can hold its id): fix it with chown root ${path} && chmod 600 ${path}`,
       );
-    flockSync(fd, 'exnb');
-    return fd;
+    if (tryExclusiveLock(fd)) return fd;
   } catch (error) {
     closeSync(fd);
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return 'held';
     if (error instanceof OacpError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
     throw refuse(`cannot lock the workload id lease ${path} (${code ?? 'error'})`);
   }
+  // Another sandbox holds this id.
+  closeSync(fd);
+  return 'held';
 }
 
 /**
