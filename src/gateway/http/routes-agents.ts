@@ -124,21 +124,23 @@ export function agentRoutes(services: GatewayServices): Route[] {
       const cluster = hops < MAX_HOPS ? services.cluster : undefined;
       // Just placed here (a migration, a re-placement): answer once the sandbox is up.
       await services.cluster?.awaitStarted(agent.id);
+      const request = {
+        ...(body.code === undefined ? {} : { code: body.code }),
+        input: body.input ?? null,
+        parent: c.get('span'),
+      };
       let result: Awaited<ReturnType<typeof runtime.run>>;
       try {
-        result = await runtime.run(agent.id, {
-          ...(body.code === undefined ? {} : { code: body.code }),
-          input: body.input ?? null,
-          parent: c.get('span'),
-        });
+        result = await runtime.run(agent.id, request);
       } catch (error) {
-        // It moved to another node while this request waited: it never ran here, so the owner runs it.
-        const moved =
-          cluster !== undefined && codeOf(error) === 'RUNTIME_AGENT_NOT_RUNNING'
-            ? await cluster.ownerElsewhere(agent.id)
-            : undefined;
-        if (moved === undefined) throw error;
-        return forward(c.req.raw, await c.var.readBody(), moved, services.cluster?.fetch ?? fetch);
+        // It moved while this request waited, or is between owners (a lapsed lease being re-placed,
+        // a new owner still starting it): it never ran, so it runs once where it is placed next.
+        if (cluster === undefined || codeOf(error) !== 'RUNTIME_AGENT_NOT_RUNNING') throw error;
+        const where = await cluster.awaitOwner(agent.id);
+        if (where === undefined) throw error;
+        if (where !== 'here')
+          return forward(c.req.raw, await c.var.readBody(), where, services.cluster?.fetch ?? fetch);
+        result = await runtime.run(agent.id, request);
       }
       return c.json({
         value: result.value,

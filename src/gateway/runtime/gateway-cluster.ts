@@ -229,6 +229,25 @@ export class GatewayCluster {
     );
   }
 
+  /**
+   * Where a run of `agent` (wanted running) can go while it is between owners: a node's lease
+   * lapsed and the leader is placing it again, or the new owner (this node included) has not
+   * started its sandbox yet. Waits (bounded by START_WAIT_MS) until this node runs it ('here') or
+   * etcd names another owner (its URL); undefined when neither happened in time. The run has not
+   * executed anywhere when this is asked, so running it once there keeps it exactly once.
+   */
+  async awaitOwner(agent: string): Promise<'here' | URL | undefined> {
+    const deadline = Date.now() + START_WAIT_MS;
+    for (;;) {
+      const { status } = this.runtime.status(agent);
+      if (status !== 'stopped' && status !== 'restarting') return 'here';
+      const elsewhere = await this.ownerElsewhere(agent);
+      if (elsewhere !== undefined) return elsewhere;
+      if (Date.now() >= deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   /** Waits (bounded) while this node owns the agent and its sandbox is still starting. */
   async awaitStarted(agent: string): Promise<void> {
     const deadline = Date.now() + START_WAIT_MS;
