@@ -89,6 +89,15 @@ describe('seccomp filter', () => {
         const memfd = table.numbers.memfd_create ?? -1;
         expect(run(program, table.auditArch, memfd, [0, 0x4 | 0x1])).toBe(ENOMEM); // MFD_HUGETLB | MFD_CLOEXEC
         expect(run(program, table.auditArch, memfd, [0, 0x1 | 0x2])).toBe(SECCOMP_RET_ALLOW);
+        expect(run(program, table.auditArch, memfd, [0, 0x4 | 0x1 | 0x2 | 0x8 | (21 << 26)])).toBe(ENOMEM);
+        // What the kernel refuses as invalid before it reaches the pool gets its EINVAL: Chromium
+        // probes memfd_create with every flag set and stops on any other answer.
+        const EINVAL = SECCOMP_RET_ERRNO | 22;
+        expect(run(program, table.auditArch, memfd, [0, 0xffff_ffff])).toBe(EINVAL);
+        expect(run(program, table.auditArch, memfd, [0, 0x4 | 0x20])).toBe(EINVAL);
+        expect(run(program, table.auditArch, memfd, [0, 0x20])).toBe(SECCOMP_RET_ALLOW); // the kernel's own EINVAL
+        // MAP_HUGETLB on a file: the kernel answers EINVAL (no hugetlbfs file reaches a sandbox).
+        expect(run(program, table.auditArch, mmap, [0, 2 << 20, 3, 0x02 | 0x40000, 5, 0])).toBe(EINVAL);
         const shmget = table.numbers.shmget ?? -1;
         expect(run(program, table.auditArch, shmget, [0, 2 << 20, 0o1000 | 0o4000 | 0o600])).toBe(ENOMEM);
         expect(run(program, table.auditArch, shmget, [0, 4096, 0o1000 | 0o600])).toBe(SECCOMP_RET_ALLOW);

@@ -27,6 +27,7 @@ import {
   EPERM,
   F_SETLEASE,
   HUGETLB_FLAGS,
+  type HugetlbFlag,
   SOCK_PACKET,
   SOCK_RAW,
   SOCK_TYPE_MASK,
@@ -37,6 +38,28 @@ import { ARCH_TABLES, type ArchTable } from './syscalls.js';
 
 const DENY = ret(SECCOMP_RET_ERRNO | EPERM);
 const ALLOW = ret(SECCOMP_RET_ALLOW);
+
+/**
+ * A call that asks for the host's huge page pool (see HUGETLB_FLAGS) gets
+ * ENOMEM; one the kernel would refuse as invalid first gets that EINVAL; any
+ * other falls through to ALLOW. The accumulator holds the syscall number on
+ * entry; each flag word is an int, its low half the whole of it.
+ */
+function hugetlbBlock(callNr: number, { argument, bit, invalid }: HugetlbFlag): BpfInstruction[] {
+  const ENOMEM_ = ret(SECCOMP_RET_ERRNO | ENOMEM);
+  if (invalid === undefined)
+    return [jeq(callNr, 0, 4), load(argLow(argument)), jset(bit, 0, 1), ENOMEM_, ALLOW];
+  const invalidTest = invalid.when === 'set' ? jset(invalid.mask, 0, 1) : jset(invalid.mask, 1, 0);
+  return [
+    jeq(callNr, 0, 6),
+    load(argLow(argument)),
+    jset(bit, 0, 3),
+    invalidTest,
+    ret(SECCOMP_RET_ERRNO | EINVAL),
+    ENOMEM_,
+    ALLOW,
+  ];
+}
 
 /**
  * socket() and socketpair(): a family outside ALLOWED_SOCKET_FAMILIES gets
@@ -107,15 +130,7 @@ function archBlock(table: ArchTable): BpfInstruction[] {
   block.push(...socketBlock(nr('socket')), ...socketBlock(nr('socketpair')));
   block.push(...personalityBlock(nr('personality')));
   // No huge pages of the host's pool (see HUGETLB_FLAGS); each flag word is an int, its low half the whole of it.
-  for (const [name, { argument, bit }] of Object.entries(HUGETLB_FLAGS)) {
-    block.push(
-      jeq(nr(name), 0, 4),
-      load(argLow(argument)),
-      jset(bit, 0, 1),
-      ret(SECCOMP_RET_ERRNO | ENOMEM),
-      ALLOW,
-    );
-  }
+  for (const [name, flag] of Object.entries(HUGETLB_FLAGS)) block.push(...hugetlbBlock(nr(name), flag));
   // No leases (see F_SETLEASE); the command is an unsigned int, so its low half is the whole of it.
   block.push(
     jeq(nr('fcntl'), 0, 4),

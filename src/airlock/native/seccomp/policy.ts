@@ -149,16 +149,36 @@ export const F_SETLEASE = 1024;
  * (PostgreSQL's huge_pages=try, the JVM's large pages). Transparent huge
  * pages (madvise) are ordinary memory, charged as such.
  */
-export const HUGETLB_FLAGS: Readonly<Record<string, { readonly argument: number; readonly bit: number }>> = {
-  mmap: { argument: 3, bit: 0x40000 }, // MAP_HUGETLB
-  memfd_create: { argument: 1, bit: 0x4 }, // MFD_HUGETLB
+export interface HugetlbFlag {
+  /** The argument that carries the flag word. */
+  readonly argument: number;
+  /** The flag that asks for huge pages. */
+  readonly bit: number;
+  /**
+   * What makes the kernel answer EINVAL before it ever reaches the pool,
+   * checked first so the filter answers as the kernel would: bits that are
+   * invalid beside the huge flag (`set`), or a bit the huge flag needs
+   * (`clear`). Programs probe with such calls and stop on any other answer:
+   * Chromium's mojo asks memfd_create with every flag set and CHECK-fails on
+   * anything but EINVAL.
+   */
+  readonly invalid?: { readonly mask: number; readonly when: 'set' | 'clear' };
+}
+
+export const HUGETLB_FLAGS: Readonly<Record<string, HugetlbFlag>> = {
+  // MAP_HUGETLB: the kernel takes it from the pool only for an anonymous mapping; for a
+  // file it needs a hugetlbfs file (none reaches a sandbox) and answers EINVAL otherwise.
+  mmap: { argument: 3, bit: 0x40000, invalid: { mask: 0x20, when: 'clear' } }, // MAP_ANONYMOUS
+  // MFD_HUGETLB: beside it only MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_NOEXEC_SEAL, MFD_EXEC
+  // (bits 0-4) and the page size (bits 26-31) are valid; any bit between is EINVAL.
+  memfd_create: { argument: 1, bit: 0x4, invalid: { mask: 0x03ff_ffe0, when: 'set' } },
   shmget: { argument: 2, bit: 0o4000 }, // SHM_HUGETLB
 };
 
 export const EPERM = 1;
 /** What a huge page request gets: an empty pool. */
 export const ENOMEM = 12;
-/** What F_SETLEASE gets: leases switched off. */
+/** What F_SETLEASE gets (leases switched off), and an invalid huge page request. */
 export const EINVAL = 22;
 export const ENOSYS = 38;
 /** What a refused socket family gets: the errno of a kernel without it, which programs probing for a family expect. */
