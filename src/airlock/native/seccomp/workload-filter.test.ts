@@ -27,6 +27,16 @@ describe('workload filter', () => {
       expect(call('fchmodat2', [-100, 0, 0o4755, 0])).toBe(EPERM);
     });
 
+    it(`${table.arch}: reads an open's mode only when the open can create, as the kernel does`, () => {
+      // A runtime that passes a copied file's mode with a plain open: the kernel ignores it and opens.
+      expect(call('openat', [-100, 0, 0o0, 0o104755])).toBe(SECCOMP_RET_ALLOW);
+      expect(call('openat', [-100, 0, 0o2000001, 0o2755])).toBe(SECCOMP_RET_ALLOW);
+      // O_TMPFILE (with O_DIRECTORY, 0o200000 on x86_64, 0o40000 on aarch64) creates, so its mode is checked.
+      expect(call('openat', [-100, 0, 0o20200002, 0o4755])).toBe(EPERM);
+      expect(call('openat', [-100, 0, 0o20040002, 0o2755])).toBe(EPERM);
+      expect(call('openat', [-100, 0, 0o20200002, 0o600])).toBe(SECCOMP_RET_ALLOW);
+    });
+
     it(`${table.arch}: refuses device nodes, allows FIFOs; openat2 gets ENOSYS`, () => {
       expect(call('mknodat', [-100, 0, 0o020666, 0x103])).toBe(EPERM);
       expect(call('mknodat', [-100, 0, 0o060600, 0x800])).toBe(EPERM);
@@ -58,6 +68,7 @@ describe('workload filter', () => {
       run(program, X86_64.auditArch, X86_64.numbers[name] ?? -1, args);
     expect(x86('chmod', [0, 0o4755])).toBe(EPERM);
     expect(x86('open', [0, 0o101, 0o6755])).toBe(EPERM);
+    expect(x86('open', [0, 0o0, 0o6755])).toBe(SECCOMP_RET_ALLOW);
     expect(x86('creat', [0, 0o2755])).toBe(EPERM);
     expect(x86('mknod', [0, 0o020666, 0x103])).toBe(EPERM);
     expect(run(program, 0x40000003, 15, [0, 0o4755])).toBe(SECCOMP_RET_KILL_PROCESS);

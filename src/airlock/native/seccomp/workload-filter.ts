@@ -29,10 +29,22 @@ const MODE_ARGUMENT: Readonly<Record<string, number>> = {
   fchmod: 1,
   fchmodat: 2,
   fchmodat2: 2,
-  open: 2,
-  openat: 3,
   creat: 1,
 };
+/**
+ * open() and openat(): which arguments carry the flags and the mode. The
+ * kernel reads the mode only when the call can create (O_CREAT or
+ * O_TMPFILE, its WILL_CREATE) and ignores it otherwise, so the filter checks
+ * it only then: runtimes that pass a mode with every open (Rust's std, libuv,
+ * Go's syscall.Open) may carry a copied file's set-id bits into a plain
+ * O_RDONLY open, which the kernel serves and EPERM would break.
+ */
+const OPEN_ARGUMENTS: Readonly<Record<string, { readonly flags: number; readonly mode: number }>> = {
+  open: { flags: 1, mode: 2 },
+  openat: { flags: 2, mode: 3 },
+};
+/** O_CREAT | __O_TMPFILE, the same bits on x86_64 and aarch64. */
+export const OPEN_CREATE_FLAGS = 0o100 | 0o20000000;
 const MKNOD_MODE_ARGUMENT: Readonly<Record<string, number>> = { mknod: 1, mknodat: 2 };
 
 const DENY = ret(SECCOMP_RET_ERRNO | EPERM);
@@ -47,6 +59,20 @@ function archBlock(table: ArchTable, options: WorkloadFilterOptions): BpfInstruc
     if (number === undefined) continue;
     // Not this call: skip the check; otherwise deny when a set-id bit is asked for, else allow.
     block.push(jeq(number, 0, 4), load(argLow(index)), jset(SET_ID_BITS, 0, 1), DENY, ALLOW);
+  }
+  for (const [name, { flags, mode }] of Object.entries(OPEN_ARGUMENTS)) {
+    const number = nr(name);
+    if (number === undefined) continue;
+    // Not this call: skip the check; a call that cannot create is allowed; else as above.
+    block.push(
+      jeq(number, 0, 6),
+      load(argLow(flags)),
+      jset(OPEN_CREATE_FLAGS, 0, 3),
+      load(argLow(mode)),
+      jset(SET_ID_BITS, 0, 1),
+      DENY,
+      ALLOW,
+    );
   }
   for (const [name, index] of Object.entries(MKNOD_MODE_ARGUMENT)) {
     const number = nr(name);
@@ -93,8 +119,8 @@ export interface WorkloadFilterOptions {
  * The filter the launcher installs right before the workload's exec, in both
  * confined tiers (the gVisor sentry implements seccomp too), after helpers
  * such as the egress forwarder have their sockets:
- * - no setuid/setgid bit can be set on any file (chmod family, open/creat
- *   modes, mknod), and no device node can be made, so a grant can never carry
+ * - no setuid/setgid bit can be set on any file (chmod family, the mode of
+ *   an open/openat that can create, creat, mknod), and no device node can be made, so a grant can never carry
  *   a privileged file back to the host whoever owns it there;
  * - no socket(AF_UNIX) unless `options.unixSockets`: a host Unix socket
  *   inside a grant cannot be reached (socketpair and pipes, which reach no
