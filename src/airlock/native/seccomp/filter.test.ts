@@ -35,6 +35,17 @@ describe('seccomp filter', () => {
         for (const nr of ordinary) expect(run(program, table.auditArch, nr)).toBe(SECCOMP_RET_ALLOW);
       });
 
+      it('refuses unshare of a namespace, and answers one of a cwd or descriptor table as the kernel does', () => {
+        const unshare = table.numbers.unshare ?? -1;
+        expect(run(program, table.auditArch, unshare, [0x10000000])).toBe(EPERM); // CLONE_NEWUSER
+        expect(run(program, table.auditArch, unshare, [0x00020000 | 0x200])).toBe(EPERM); // NEWNS with FS
+        expect(run(program, table.auditArch, unshare, [0x80])).toBe(EPERM); // CLONE_NEWTIME
+        // Samba's thread pool takes a private cwd per thread; CLONE_FILES, CLONE_SYSVSEM and 0 touch only the caller.
+        expect(run(program, table.auditArch, unshare, [0x200])).toBe(SECCOMP_RET_ALLOW); // CLONE_FS
+        expect(run(program, table.auditArch, unshare, [0x400 | 0x40000])).toBe(SECCOMP_RET_ALLOW);
+        expect(run(program, table.auditArch, unshare, [0])).toBe(SECCOMP_RET_ALLOW);
+      });
+
       it('refuses clone with namespace flags but allows fork/thread clones', () => {
         const clone = table.numbers.clone ?? -1;
         expect(run(program, table.auditArch, clone, [0x10000000])).toBe(EPERM); // CLONE_NEWUSER

@@ -33,6 +33,7 @@ import {
   SOCK_TYPE_MASK,
   TIOCLINUX,
   TIOCSTI,
+  UNSHARE_REFUSED_FLAGS,
 } from './policy.js';
 import { ARCH_TABLES, type ArchTable } from './syscalls.js';
 
@@ -127,6 +128,8 @@ function archBlock(table: ArchTable): BpfInstruction[] {
   // clone3 passes flags in memory a filter cannot read; ENOSYS makes libc fall back to clone.
   block.push(jeq(nr('clone3'), 0, 1), ret(SECCOMP_RET_ERRNO | ENOSYS));
   block.push(jeq(nr('clone'), 0, 4), load(argLow(0)), jset(CLONE_NAMESPACE_FLAGS, 0, 1), DENY, ALLOW);
+  // unshare: EPERM only for a new namespace (see UNSHARE_REFUSED_FLAGS); its flags' high half is EINVAL to the kernel.
+  block.push(jeq(nr('unshare'), 0, 4), load(argLow(0)), jset(UNSHARE_REFUSED_FLAGS, 0, 1), DENY, ALLOW);
   block.push(...socketBlock(nr('socket')), ...socketBlock(nr('socketpair')));
   block.push(...personalityBlock(nr('personality')));
   // No huge pages of the host's pool (see HUGETLB_FLAGS); each flag word is an int, its low half the whole of it.
@@ -149,7 +152,7 @@ function archBlock(table: ArchTable): BpfInstruction[] {
  * The hardened tier's filter: dispatch on the architecture (anything else,
  * such as 32-bit compat calls on x86_64, is killed), refuse the calls in
  * DENIED_SYSCALLS with EPERM, answer ABSENT_SYSCALLS with ENOSYS, inspect
- * clone/socket/ioctl/fcntl/personality arguments (socket families outside
+ * clone/unshare/socket/ioctl/fcntl/personality arguments (a new namespace gets EPERM) (socket families outside
  * ALLOWED_SOCKET_FAMILIES get EAFNOSUPPORT, personas outside ALLOWED_PERSONAS
  * EPERM) and the HUGETLB_FLAGS of mmap/memfd_create/shmget (ENOMEM), allow the rest.
  */

@@ -21,7 +21,6 @@ export const DENIED_SYSCALLS: Readonly<Record<string, string>> = {
   fspick: 'new mount API',
   mount_setattr: 'new mount API',
   open_tree_attr: 'new mount API (open_tree with mount attributes, Linux 6.15)',
-  unshare: 'create namespaces (kernel attack surface)',
   setns: 'join namespaces',
   bpf: 'load eBPF programs',
   perf_event_open: 'performance counters (kernel attack surface, side channels)',
@@ -95,6 +94,16 @@ export const ALLOWED_PERSONAS: readonly number[] = [0x0, 0x8, 0x20000, 0x20008, 
 /** Namespace-creating clone flags: CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET. */
 export const CLONE_NAMESPACE_FLAGS =
   0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000;
+
+/**
+ * The flags unshare() may not carry: the namespace flags and CLONE_NEWTIME
+ * (0x80, which in clone()'s flags is the exit signal, so clone cannot ask for
+ * it). New namespaces are kernel attack surface; any other unshare
+ * (CLONE_FS, CLONE_FILES, CLONE_SYSVSEM: a private cwd or descriptor table,
+ * as Samba's thread pool takes one per thread) touches only the caller, and a
+ * kernel answers it with success, or EINVAL for an unknown flag.
+ */
+export const UNSHARE_REFUSED_FLAGS = CLONE_NAMESPACE_FLAGS | 0x00000080;
 
 /** Netlink: the family of getifaddrs() (interface and address lists of the sandbox's own namespace). */
 export const AF_NETLINK = 16;
