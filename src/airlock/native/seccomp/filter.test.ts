@@ -112,6 +112,11 @@ describe('seccomp filter', () => {
         const shmget = table.numbers.shmget ?? -1;
         expect(run(program, table.auditArch, shmget, [0, 2 << 20, 0o1000 | 0o4000 | 0o600])).toBe(ENOMEM);
         expect(run(program, table.auditArch, shmget, [0, 4096, 0o1000 | 0o600])).toBe(SECCOMP_RET_ALLOW);
+        // IPC_PRIVATE always creates; a named key creates only with IPC_CREAT.
+        expect(run(program, table.auditArch, shmget, [0, 2 << 20, 0o4000 | 0o600])).toBe(ENOMEM);
+        expect(run(program, table.auditArch, shmget, [0x5eed, 2 << 20, 0o1000 | 0o4000])).toBe(ENOMEM);
+        // A peer attaching to an existing key with the creator's flags: the kernel ignores SHM_HUGETLB there.
+        expect(run(program, table.auditArch, shmget, [0x5eed, 0, 0o4000 | 0o600])).toBe(SECCOMP_RET_ALLOW);
       });
 
       it('refuses TIOCSTI and TIOCLINUX terminal injection but allows other ioctls', () => {

@@ -46,8 +46,20 @@ const ALLOW = ret(SECCOMP_RET_ALLOW);
  * other falls through to ALLOW. The accumulator holds the syscall number on
  * entry; each flag word is an int, its low half the whole of it.
  */
-function hugetlbBlock(callNr: number, { argument, bit, invalid }: HugetlbFlag): BpfInstruction[] {
+function hugetlbBlock(callNr: number, { argument, bit, invalid, creates }: HugetlbFlag): BpfInstruction[] {
   const ENOMEM_ = ret(SECCOMP_RET_ERRNO | ENOMEM);
+  if (creates !== undefined)
+    // Huge and asked to create, or IPC_PRIVATE (key 0): ENOMEM; a lookup of an existing key: the kernel's.
+    return [
+      jeq(callNr, 0, 7),
+      load(argLow(argument)),
+      jset(bit, 0, 4),
+      jset(creates.flag, 2, 0),
+      load(argLow(creates.key)),
+      jeq(0, 0, 1),
+      ENOMEM_,
+      ALLOW,
+    ];
   if (invalid === undefined)
     return [jeq(callNr, 0, 4), load(argLow(argument)), jset(bit, 0, 1), ENOMEM_, ALLOW];
   const invalidTest = invalid.when === 'set' ? jset(invalid.mask, 0, 1) : jset(invalid.mask, 1, 0);

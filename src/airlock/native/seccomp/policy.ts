@@ -172,6 +172,14 @@ export interface HugetlbFlag {
    * anything but EINVAL.
    */
   readonly invalid?: { readonly mask: number; readonly when: 'set' | 'clear' };
+  /**
+   * For a call that may find an existing object instead of creating one
+   * (shmget): the argument holding its key and the flag that asks to create.
+   * The pool is reached only for IPC_PRIVATE (key 0) or that flag; otherwise
+   * the kernel looks the key up, ignores the huge flag, and answers with the
+   * segment or ENOENT, as the filter then lets it.
+   */
+  readonly creates?: { readonly key: number; readonly flag: number };
 }
 
 export const HUGETLB_FLAGS: Readonly<Record<string, HugetlbFlag>> = {
@@ -181,7 +189,7 @@ export const HUGETLB_FLAGS: Readonly<Record<string, HugetlbFlag>> = {
   // MFD_HUGETLB: beside it only MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_NOEXEC_SEAL, MFD_EXEC
   // (bits 0-4) and the page size (bits 26-31) are valid; any bit between is EINVAL.
   memfd_create: { argument: 1, bit: 0x4, invalid: { mask: 0x03ff_ffe0, when: 'set' } },
-  shmget: { argument: 2, bit: 0o4000 }, // SHM_HUGETLB
+  shmget: { argument: 2, bit: 0o4000, creates: { key: 0, flag: 0o1000 } }, // SHM_HUGETLB; IPC_CREAT
 };
 
 export const EPERM = 1;
