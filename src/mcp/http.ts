@@ -27,6 +27,7 @@ import {
   postMessages,
   refusedBusy,
   StreamableSession,
+  unreadCapped,
 } from './http-streamable.js';
 import { cutRefusal, type UnreadRefusal, unreadRefusals } from './http-unread.js';
 import {
@@ -202,7 +203,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
 
   const sseOpen = async (res: ServerResponse): Promise<void> => {
     if (!slots.take()) return text(res.setHeader('retry-after', '5'), 503, slots.refusal);
-    const transport = new SSEServerTransport('/messages', withoutKeepAlive(res));
+    const transport = new SSEServerTransport('/messages', unreadCapped(withoutKeepAlive(res)));
     const down = fromSdkTransport(transport);
     sse.set(transport.sessionId, { transport, down });
     let session: ServedSession;
