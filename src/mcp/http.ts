@@ -125,7 +125,8 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
     const unmet = unmetExpectation(req.headers);
     if (unmet !== undefined) return text(res.setHeader('connection', 'close'), 417, unmet);
     const host = guardRequest(hostGuard, req.url, req.headers.host, req.headers.origin);
-    if (host.effect === 'deny') return text(res, 403, host.reason);
+    // Closed, its body unread: a refused client must not have the bridge drain what it announced.
+    if (host.effect === 'deny') return text(res.setHeader('connection', 'close'), 403, host.reason);
     if (options.approvals !== undefined && (await options.approvals.handle(req, res))) return;
     // Every other path is the clients': the token first, before any body is read or session made.
     if (!authenticated(req, res)) return;

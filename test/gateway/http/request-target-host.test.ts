@@ -69,6 +69,17 @@ describe('the request-target names the host (absolute-form, CONNECT, other metho
     expect(served.head).toContain('mcp-session-id');
   });
 
+  it('attack: a foreign Host announcing a 100 MB body, then nothing: the bridge answers 403 and closes at once (it kept the connection, draining the body for up to 60 s)', async () => {
+    const answer = split(
+      await rawExchange(
+        both.bridge.url,
+        `POST /mcp HTTP/1.1\r\nHost: evil.example\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n`,
+      ),
+    );
+    expect(answer.status).toMatch(/^HTTP\/1\.1 403 /);
+    expect(answer.head).toContain('connection: close');
+  });
+
   it('attack: a user part or another scheme in the target is refused, not interpreted', async () => {
     const host = both.bridge.url.host;
     for (const target of [`http://evil.example@${host}/mcp`, `ftp://${host}/mcp`]) {
