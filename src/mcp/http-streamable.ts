@@ -356,7 +356,28 @@ export function isJsonContentType(header: string | undefined): boolean {
  */
 function writeEvent(res: ServerResponse, message: JsonRpcMessage): void {
   res.write(sseEvent(message));
+  cutWhenUnread(res);
+}
+
+/** Cuts `res` once more than MAX_UNREAD_BYTES wait in its buffer, unread by its client. */
+function cutWhenUnread(res: ServerResponse): void {
   if (res.writableLength > MAX_UNREAD_BYTES) res.destroy();
+}
+
+/**
+ * `res`, each of its writes followed by the MAX_UNREAD_BYTES check of writeEvent: for a stream
+ * written by another's code, the MCP SDK's legacy SSE transport, which writes every event with
+ * no look at what is still unread. A client that opened `GET /sse` and never read it grew the
+ * bridge by all the server sent (300 MB of log messages: 250 MB of RSS); cut, its session ends.
+ */
+export function unreadCapped(res: ServerResponse): ServerResponse {
+  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+  res.write = ((...args: unknown[]) => {
+    const written = write(...args);
+    cutWhenUnread(res);
+    return written;
+  }) as ServerResponse['write'];
+  return res;
 }
 
 function sseEvent(message: JsonRpcMessage): string {

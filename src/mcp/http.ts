@@ -4,12 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { BodyBytes } from '../core/body-bytes.js';
 import { numberOutOfRange, parseFiniteJson, withoutByteOrderMark } from '../core/bounded-json.js';
+import { refuseConnect } from '../core/connect-refusal.js';
 import { capConnections, defaultMaxConnections } from '../core/connection-cap.js';
 import { OacpError } from '../core/errors.js';
 import { continueOnRead, unmetExpectation } from '../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../core/header-count.js';
 import { hostGuardFor, isLoopbackAddress } from '../core/loopback.js';
 import { ANSWER_MAX, echoError, echoText } from '../core/redact.js';
+import { guardRequest } from '../core/request-target.js';
 import { repeatedHeader } from '../core/single-headers.js';
 import { SLOW_CLIENT_LIMITS } from '../core/slow-clients.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
@@ -25,6 +27,7 @@ import {
   postMessages,
   refusedBusy,
   StreamableSession,
+  unreadCapped,
 } from './http-streamable.js';
 import { cutRefusal, type UnreadRefusal, unreadRefusals } from './http-unread.js';
 import {
@@ -121,8 +124,9 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
     if (repeated !== undefined) return text(res.setHeader('connection', 'close'), 400, repeated);
     const unmet = unmetExpectation(req.headers);
     if (unmet !== undefined) return text(res.setHeader('connection', 'close'), 417, unmet);
-    const host = hostGuard(req.headers.host, req.headers.origin);
-    if (host.effect === 'deny') return text(res, 403, host.reason);
+    const host = guardRequest(hostGuard, req.url, req.headers.host, req.headers.origin);
+    // Closed, its body unread: a refused client must not have the bridge drain what it announced.
+    if (host.effect === 'deny') return text(res.setHeader('connection', 'close'), 403, host.reason);
     if (options.approvals !== undefined && (await options.approvals.handle(req, res))) return;
     // Every other path is the clients': the token first, before any body is read or session made.
     if (!authenticated(req, res)) return;
@@ -143,6 +147,9 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   };
 
   const streamableRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // TRACE, OPTIONS, PUT…: the endpoint answers GET, POST and DELETE only, with or without a session.
+    if (req.method !== 'GET' && req.method !== 'POST' && req.method !== 'DELETE')
+      return methodNotAllowed(res);
     const sessionId = req.headers['mcp-session-id'];
     if (typeof sessionId === 'string') {
       const transport = streamable.get(sessionId);
@@ -197,7 +204,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
 
   const sseOpen = async (res: ServerResponse): Promise<void> => {
     if (!slots.take()) return text(res.setHeader('retry-after', '5'), 503, slots.refusal);
-    const transport = new SSEServerTransport('/messages', withoutKeepAlive(res));
+    const transport = new SSEServerTransport('/messages', unreadCapped(withoutKeepAlive(res)));
     const down = fromSdkTransport(transport);
     sse.set(transport.sessionId, { transport, down });
     let session: ServedSession;
@@ -225,6 +232,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   const server = createServer(SLOW_CLIENT_LIMITS, onRequest);
   continueOnRead(server, onRequest);
   countHeaders(server);
+  refuseConnect(server);
   const maxConnections = options.maxConnections ?? defaultMaxConnections();
   capConnections(server, maxConnections, (dropped) => options.onDropping?.(dropped, maxConnections));
   await listen(server, options.host, options.port);
@@ -417,11 +425,13 @@ function responseDone(res: ServerResponse): Promise<void> {
 }
 
 function methodNotAllowed(res: ServerResponse): void {
-  res
-    .writeHead(405, { allow: 'GET, POST, DELETE', 'content-type': 'application/json' })
-    .end(
-      JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Method not allowed.' } }),
-    );
+  res.writeHead(405, { allow: 'GET, POST, DELETE', 'content-type': 'application/json' }).end(
+    JSON.stringify({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32000, message: 'Method not allowed: the MCP endpoint takes GET, POST and DELETE' },
+    }),
+  );
 }
 
 async function readJson(

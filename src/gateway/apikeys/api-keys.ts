@@ -144,6 +144,13 @@ export class ApiKeys {
     return { effect: 'deny', reason: `API key ${verdict.keyId} lacks scope ${scope}`, keyId: verdict.keyId };
   }
 
+  /** Why the key `id` no longer authenticates (revoked, gone), or undefined while it is live. */
+  async revoked(id: string): Promise<string | undefined> {
+    const row = await this.#store.apiKeys.get(id);
+    if (row === undefined) return `API key ${id} no longer exists`;
+    return row.revokedAt === null ? undefined : `API key ${id} was revoked at ${row.revokedAt}`;
+  }
+
   /** True when the key existed and was live. */
   async revoke(id: string): Promise<boolean> {
     const at = this.#now().toISOString();

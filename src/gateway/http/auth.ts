@@ -33,6 +33,8 @@ export type Principal =
 /** ApiKeys (the store-backed key registry) is one. */
 export interface ApiKeyAuthenticator {
   authenticate(presented: string): Promise<ApiKeyVerdict>;
+  /** Why the key `id` no longer authenticates, or undefined while it is live. */
+  revoked(id: string): Promise<string | undefined>;
 }
 
 export interface RequestFacts {
@@ -122,6 +124,22 @@ export class Authenticator {
       // No token shape here: the redactor would blank it, and the answer would read "Bearer [REDACTED]".
       'authentication required: an API key (Authorization: Bearer <key>, or x-api-key: <key>) or an OACP-Signed-Request header',
     );
+  }
+
+  /**
+   * Why `principal`, authenticated when its request began, no longer would be (its API key
+   * revoked, its agent retired), or undefined while it still holds: a response that goes on
+   * (an event stream) asks again as it goes. A check that fails is a reason to stop.
+   */
+  async stillHolds(principal: Principal): Promise<string | undefined> {
+    try {
+      if (principal.kind === 'api-key') return await this.parts.apiKeys.revoked(principal.keyId);
+      const agent = await this.parts.agents.get(principal.agent.id);
+      if (agent === undefined || agent.state === 'retired') return `agent ${principal.agent.name} is retired`;
+      return undefined;
+    } catch (error) {
+      return `cannot confirm the caller's credentials: ${redactText(error instanceof Error ? error.message : String(error))}`;
+    }
   }
 
   /** Forget cached verdicts of a key (after revoking it). */

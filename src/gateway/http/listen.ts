@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type RequestListener, type Server } f
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener, RequestError } from '@hono/node-server';
+import { refuseConnect } from '../../core/connect-refusal.js';
 import { capConnections, defaultMaxConnections } from '../../core/connection-cap.js';
 import { continueOnRead, unmetExpectation } from '../../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../../core/header-count.js';
@@ -156,6 +157,7 @@ export async function listen(
     server = createHttpServer(SLOW_CLIENT_LIMITS, listener);
   }
   countHeaders(server);
+  refuseConnect(server);
   continueOnRead(server, listener);
   const maxConnections = options.maxConnections ?? defaultMaxConnections();
   capConnections(server, maxConnections, (dropped) => options.onDropping?.(dropped, maxConnections));

@@ -14,6 +14,12 @@ const MAX_REPLAY = 1000;
 /** Streams open at once per gateway, and per API key (one key cannot take them all); more is 503 with Retry-After. */
 const MAX_STREAMS = 64;
 const MAX_STREAMS_PER_KEY = 8;
+/**
+ * How often a stream asks again whether its caller's credentials still hold, while it has
+ * receipts to send: a stream opened with a key later revoked (or by an agent later retired) went
+ * on sending every receipt of the log for as long as its connection lasted.
+ */
+const CONFIRM_MS = 1000;
 
 /**
  * `GET /v1/receipts/stream` (scope `audit:read`): server-sent events, one
@@ -75,6 +81,19 @@ export function receiptStreamRoutes(services: GatewayServices): Route[] {
           closed = true;
           gone.abort();
         });
+        let confirmed = Date.now();
+        /** False (the stream told why and ends) once the caller's credentials no longer hold. */
+        const stillHolds = async (): Promise<boolean> => {
+          if (Date.now() - confirmed < CONFIRM_MS) return true;
+          const gone = await services.auth.stillHolds(principal);
+          if (gone === undefined) {
+            confirmed = Date.now();
+            return true;
+          }
+          const error = { code: 'UNAUTHENTICATED', message: `the stream ends: ${gone}` };
+          await stream.writeSSE({ event: 'error', data: JSON.stringify({ error }) });
+          return false;
+        };
         try {
           let next = start;
           let quietSince = Date.now();
@@ -85,6 +104,7 @@ export function receiptStreamRoutes(services: GatewayServices): Route[] {
           while (!closed && !stream.aborted) {
             const seen = wake.generation;
             const size = services.log.size;
+            if ((next < size || Date.now() - quietSince >= HEARTBEAT_MS) && !(await stillHolds())) break;
             for (; next < size && !closed; next += 1) {
               const entry = decodeAuditEntry(
                 next,
