@@ -565,3 +565,21 @@ export const POPULAR_SERVERS: readonly CompatServer[] = [
     answer: NO_ROUTE,
   },
 ];
+
+/**
+ * Round 22 (docs/compatibility.md): Brave's own server, which replaced the
+ * archived reference one above; SDK 1.30 and zod 4. mcp-remote, the other
+ * server of this round, needs a Streamable HTTP server beside it and runs in
+ * remote-client.test.ts.
+ */
+export const ROUND22_SERVERS: readonly CompatServer[] = [
+  {
+    name: 'brave-search-v2',
+    script: binOf('@brave/brave-search-mcp-server'),
+    args: () => [],
+    env: { BRAVE_API_KEY: 'dummy-key' },
+    lists: 'brave_web_search',
+    call: { name: 'brave_web_search', arguments: () => ({ query: 'oacp' }) },
+    answer: NO_ROUTE,
+  },
+];
