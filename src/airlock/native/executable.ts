@@ -1,4 +1,4 @@
-import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { OacpError } from '../../core/errors.js';
 import { SAFE_PATH } from './env.js';
@@ -30,4 +30,33 @@ export function resolveExecutable(command: string, cwd?: string): { path: string
     );
   }
   return { path: found, real: realpathSync(found) };
+}
+
+/** Whether `path` is a script the kernel hands to its interpreter (`#!`): it is code, not a binary. */
+export function startsWithShebang(path: string): boolean {
+  const head = Buffer.alloc(2);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    return readSync(fd, head, 0, 2, 0) === 2 && head.toString('latin1') === '#!';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The path the sandbox executes. A script reached through a symlink (npm's
+ * `node_modules/.bin/NAME -> ../pkg/dist/index.js`) runs at its real path:
+ * the grant binds the link's target as a plain file at the link's path, so
+ * an interpreter there would resolve the script's own imports beside the
+ * link (`.bin/config.js`) where, on the host, Node and Python follow the
+ * link first. A binary keeps the path it was given (a multi-call binary
+ * reads its name from it).
+ */
+export function executionPath(exe: { path: string; real: string }): string {
+  return exe.path !== exe.real && startsWithShebang(exe.real) ? exe.real : exe.path;
 }
