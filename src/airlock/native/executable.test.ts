@@ -40,3 +40,13 @@ describe('executionPath', () => {
     expect(executionPath(resolveExecutable(target))).toBe(target);
   });
 });
+
+describe('resolveExecutable', () => {
+  it('refuses a bare name found only on the invoker’s PATH, naming the path that starts it', () => {
+    const { link } = binLink('#!/usr/bin/env node\n');
+    const bin = join(link, '..');
+    expect(() => resolveExecutable('pkg', undefined, `${bin}:/usr/bin`)).toThrow(
+      `your PATH finds ${link}: start it by that path`,
+    );
+  });
+});

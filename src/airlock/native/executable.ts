@@ -18,7 +18,11 @@ function executable(path: string): boolean {
  * (never the host's) when given as a bare name, so what is checked and bound
  * is what the sandbox will execute.
  */
-export function resolveExecutable(command: string, cwd?: string): { path: string; real: string } {
+export function resolveExecutable(
+  command: string,
+  cwd?: string,
+  invokerPath = process.env.PATH ?? '',
+): { path: string; real: string } {
   const candidates = command.includes('/')
     ? [isAbsolute(command) ? command : resolve(cwd ?? process.cwd(), command)]
     : SAFE_PATH.split(':').map((dir) => join(dir, command));
@@ -26,10 +30,26 @@ export function resolveExecutable(command: string, cwd?: string): { path: string
   if (found === undefined) {
     throw new OacpError<NativeErrorCode>(
       'AIRLOCK_SPAWN_FAILED',
-      `cannot start ${command}: no executable file found${command.includes('/') ? '' : ` in ${SAFE_PATH}`}`,
+      `cannot start ${command}: no executable file found${command.includes('/') ? '' : ` in ${SAFE_PATH}${onInvokerPath(command, invokerPath)}`}`,
     );
   }
   return { path: found, real: realpathSync(found) };
+}
+
+/**
+ * Where a bare name the sandbox's PATH lacks is on the invoker's (a project's
+ * `node_modules/.bin`, `~/.local/bin`), said so the error names the fix: that
+ * PATH is never searched, because what runs must be what was checked and bound.
+ */
+function onInvokerPath(command: string, invokerPath: string): string {
+  const found = invokerPath
+    .split(':')
+    .filter((dir) => isAbsolute(dir))
+    .map((dir) => join(dir, command))
+    .find(executable);
+  return found === undefined
+    ? ''
+    : ` (the sandbox's PATH; your PATH finds ${found}: start it by that path, \`-- ${found}\`)`;
 }
 
 /** Whether `path` is a script the kernel hands to its interpreter (`#!`): it is code, not a binary. */
