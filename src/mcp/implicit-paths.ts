@@ -1,6 +1,7 @@
 import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
+import { startsWithShebang } from '../airlock/native/executable.js';
 import { oacpHomeAt } from '../airlock/native/home-registry.js';
 import {
   type AccountHomes,
@@ -20,7 +21,9 @@ const INTERPRETER = /^(node|nodejs|deno|bun|python(\d+(\.\d+)?)?|pypy\d*)$/;
  * - when it is an interpreter (node, python…) living in `PREFIX/bin/`, its
  *   install prefix (an nvm or pyenv version directory), never a system or
  *   home directory: a `~/bin/cat` grants nothing but itself;
- * - the package root of the script (the directory of its package.json) and
+ * - the package root of the script (the interpreter's operand, or the
+ *   executable itself when it is a `#!` script, as npm's bin links are)
+ *   (the directory of its package.json) and
  *   the `node_modules` directories Node would resolve from the script;
  *   the script alone when it has no package or that would be too broad;
  *   a `node_modules` that is a symlink is not followed (its target is no
@@ -44,7 +47,10 @@ export function implicitReadPaths(
     const prefix = interpreterPrefix(executable, tooBroad);
     if (prefix !== undefined) paths.add(prefix);
   }
-  const script = identity.script?.path;
+  // An executable that is a script (npm's `.bin/NAME`, by its real path) is code like an interpreter's operand.
+  const script =
+    identity.script?.path ??
+    (executable !== undefined && startsWithShebang(executable) ? executable : undefined);
   if (script !== undefined) {
     const pkg = findPackageJson(script);
     const pkgDir = pkg === undefined ? undefined : dirname(pkg);

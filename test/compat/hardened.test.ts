@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { binaryBuilt, type Identity, runCompat } from './harness.js';
-import { COMPAT_SERVERS, POPULAR_SERVERS, SWEPT_SERVERS, WIDENED_SERVERS } from './servers.js';
+import {
+  COMPAT_SERVERS,
+  POPULAR_SERVERS,
+  ROUND22_SERVERS,
+  SWEPT_SERVERS,
+  WIDENED_SERVERS,
+} from './servers.js';
 
 /**
  * Real npm MCP servers through `oacp mcp run` in the default (hardened)
@@ -13,7 +19,13 @@ const identities: Identity[] = process.getuid?.() === 0 ? ['root', 'user'] : [];
 
 describe.skipIf(!binaryBuilt() || identities.length === 0)('compat: npm MCP servers, hardened tier', () => {
   for (const identity of identities)
-    for (const server of [...COMPAT_SERVERS, ...SWEPT_SERVERS, ...WIDENED_SERVERS, ...POPULAR_SERVERS])
+    for (const server of [
+      ...COMPAT_SERVERS,
+      ...SWEPT_SERVERS,
+      ...WIDENED_SERVERS,
+      ...POPULAR_SERVERS,
+      ...ROUND22_SERVERS,
+    ])
       it(`${server.name} as ${identity}: tools/list and ${server.call.name}`, async () => {
         const outcome = await runCompat(server, 'hardened', identity);
         expect(outcome.tools).toContain(server.lists);

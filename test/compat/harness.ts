@@ -100,8 +100,7 @@ export async function runCompat(
     // cgroup v1 is root-only: a regular user's sandboxes need the opt-out on such hosts.
     ...(identity === 'user' ? ['--allow-unenforced', 'memory,pids,cpu,disk_io'] : []),
     '--',
-    process.execPath,
-    server.script,
+    ...(server.direct === true ? [server.script] : [process.execPath, server.script]),
     ...server.args(grant),
   ];
   const [command, args] = as(oacpArgs);

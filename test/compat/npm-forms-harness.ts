@@ -38,6 +38,8 @@ const PACKAGES: Readonly<Record<string, string>> = {
   'youtube-transcript': '@kimtaeyoon83/mcp-server-youtube-transcript',
   duckduckgo: 'duckduckgo-mcp-server',
   hubspot: '@hubspot/mcp-server',
+  'brave-search-v2': '@brave/brave-search-mcp-server',
+  'mcp-remote': 'mcp-remote',
 };
 
 /** The reference servers test/mcp runs directly, here through the package forms too. */
@@ -148,6 +150,7 @@ export async function runNpmForm(server: CompatServer, form: Form, at: CompatHom
     '--allow-files',
     `${grant}:rw`,
     ...Object.keys(serverEnvironment).flatMap((name) => ['--allow-env', name]),
+    ...(server.flags ?? []),
     ...(at.identity === 'user' ? ['--allow-unenforced', 'memory,pids,cpu,disk_io'] : []),
     '--',
     ...wrapped,

@@ -19,6 +19,12 @@ function binOf(pkg: string, name?: string): string {
 export interface CompatServer {
   readonly name: string;
   readonly script: string;
+  /**
+   * Run `script` itself as the program (its `#!` line picks the interpreter),
+   * as a bin name on PATH or `./node_modules/.bin/NAME` is run, instead of
+   * `node script`.
+   */
+  readonly direct?: boolean;
   /** Arguments after the script; `grant` is the private temp directory granted read-write. */
   readonly args: (grant: string) => string[];
   /** A tool the server must list. */
@@ -565,3 +571,32 @@ export const POPULAR_SERVERS: readonly CompatServer[] = [
     answer: NO_ROUTE,
   },
 ];
+
+/**
+ * Round 22 (docs/compatibility.md): Brave's own server, which replaced the
+ * archived reference one above; SDK 1.30 and zod 4. mcp-remote, the other
+ * server of this round, needs a Streamable HTTP server beside it and runs in
+ * remote-client.test.ts.
+ */
+const BRAVE_SEARCH_V2: CompatServer = {
+  name: 'brave-search-v2',
+  script: binOf('@brave/brave-search-mcp-server'),
+  args: () => [],
+  env: { BRAVE_API_KEY: 'dummy-key' },
+  lists: 'brave_web_search',
+  call: { name: 'brave_web_search', arguments: () => ({ query: 'oacp' }) },
+  answer: NO_ROUTE,
+};
+
+export const ROUND22_SERVERS: readonly CompatServer[] = [BRAVE_SEARCH_V2];
+
+/**
+ * The same server started by npm's bin link, `node_modules/.bin/NAME`, a
+ * symlink to its ES module entry, which imports `./config.js` beside itself.
+ */
+export const BIN_LINK_SERVER: CompatServer = {
+  ...BRAVE_SEARCH_V2,
+  name: 'brave-search-v2 (bin link)',
+  script: join(NODE_MODULES, '.bin', 'brave-search-mcp-server'),
+  direct: true,
+};

@@ -10,7 +10,7 @@ import type { ProcessSpec, TierName } from '../sandbox.js';
 import { proxyEnvironment } from './egress-forwarder.js';
 import { scrubEnvironment } from './env.js';
 import type { NativeErrorCode } from './errors.js';
-import { resolveExecutable } from './executable.js';
+import { executionPath, resolveExecutable } from './executable.js';
 import { closeAll, type OpenedPath, openNoFollow } from './grant-open.js';
 import { existingRegistries, oacpHomeAt } from './home-registry.js';
 import { kernelFilesystemProblem } from './kernel-filesystems.js';
@@ -59,8 +59,11 @@ function refuse(message: string): never {
 export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): PreparedSpec {
   const { manifest } = spec;
   const exe = resolveExecutable(spec.command, spec.cwd);
+  // The system root binds /usr and the rest as trees, so a link there stays a link (and $0 its name).
+  const executable = underSystemDirs(exe.path) ? exe.path : executionPath(exe);
   const implicit = [...(spec.implicitReadPaths ?? [])];
-  if (!underSystemDirs(exe.real)) implicit.push(exe.path, exe.real);
+  // A script run at its real path needs no bind of its link (a file bound onto a symlink bwrap refuses).
+  if (!underSystemDirs(exe.real)) implicit.push(...new Set([executable, exe.real]));
   const planned = planMounts(manifest.capabilities, implicit);
   const homes = protectedPaths(spec.protectedPaths ?? [], spec.env ?? {});
   // Every account's and every registered home, read (passwd, each registry, each home's markers:
@@ -116,7 +119,7 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
     );
   }
   return {
-    executable: exe.path,
+    executable,
     mounts,
     handles,
     cwd: spec.cwd ?? '/tmp',
