@@ -32,6 +32,8 @@ import { WaitingRequests } from './waiting-requests.js';
 export class SessionToolCalls {
   /** Calls still being decided (awaiting approval), by client id: a cancel aborts them. */
   readonly #gating = new Map<string, AbortController>();
+  /** The client's calls still being decided or recorded (fromClient under way): the session's end waits for them. */
+  readonly #deciding = new Set<Promise<void>>();
   /** Task-augmented calls by task id: their final result (tasks/result) gets a receipt of its own. */
   readonly #tasks = new LiveTasks();
   /** Whether this session's log already has a failed call's hint (#hintOnce). */
@@ -53,6 +55,16 @@ export class SessionToolCalls {
    * with an error carrying its receipt (its result has no error form of its own).
    */
   async fromClient(request: JsonRpcRequest): Promise<void> {
+    const deciding = this.#decideAndSend(request);
+    this.#deciding.add(deciding);
+    try {
+      await deciding;
+    } finally {
+      this.#deciding.delete(deciding);
+    }
+  }
+
+  async #decideAndSend(request: JsonRpcRequest): Promise<void> {
     const flow = this.wire.flow();
     const controller = new AbortController();
     const key = idKey(request.id);
@@ -63,6 +75,19 @@ export class SessionToolCalls {
     const decided = await flow.decide(request.params, controller.signal, undefined, method, unlisted);
     this.#gating.delete(key);
     if (controller.signal.aborted) {
+      if (controller.signal.reason instanceof SessionClosing) {
+        // The session ended while the call was decided: never sent, and its caller hears why.
+        const reason = controller.signal.reason.message;
+        const error = { code: CONNECTION_CLOSED, message: reason };
+        const receipt = await flow.finish({
+          call: decided.call,
+          outcome: 'cancelled',
+          forwarded: false,
+          error,
+        });
+        this.#answer(request.id, failure(CONNECTION_CLOSED, reason, receipt));
+        return;
+      }
       // The client cancelled while we waited (for approval); MCP says not to answer a cancelled request.
       await flow.finish({ call: decided.call, outcome: 'cancelled', forwarded: false });
       return;
@@ -364,8 +389,14 @@ export class SessionToolCalls {
     return true;
   }
 
-  abortAll(): void {
-    for (const controller of this.#gating.values()) controller.abort(new Error('session closed'));
+  /**
+   * The session is ending: every call still being decided is withdrawn, recorded and answered
+   * with CONNECTION_CLOSED; resolves once each has its receipt and its answer went down, so the
+   * client's streams close after the answers, not before.
+   */
+  async abortAll(): Promise<void> {
+    for (const controller of this.#gating.values()) controller.abort(new SessionClosing());
+    await Promise.allSettled([...this.#deciding]);
   }
 
   /**
@@ -431,4 +462,11 @@ function withinDeadline(
       done({ ok: false, reason: error instanceof Error ? error.message : String(error) }),
     );
   });
+}
+
+/** Why a call being decided was withdrawn: its session ended (not the client's cancel, which is not answered). */
+class SessionClosing extends Error {
+  constructor() {
+    super('the bridge session closed before the call was sent');
+  }
 }

@@ -168,7 +168,7 @@ export class BridgeSession {
 
   async close(): Promise<void> {
     if (!this.#ready.close()) return this.#closed;
-    this.#toolCalls.abortAll();
+    await this.#toolCalls.abortAll();
     await this.#supervision.failPending(this.#ready.failure ?? 'the bridge session closed');
     // Every receipt under way (refusals included) is in the log before the session reports it is over.
     await this.#flow.drain();
