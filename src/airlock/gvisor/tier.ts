@@ -15,6 +15,7 @@ import {
 import type { EgressProxy } from '../egress/proxy.js';
 import { forwarderArgs, SANDBOX_PROXY_SOCKET } from '../native/egress-forwarder.js';
 import type { NativeErrorCode } from '../native/errors.js';
+import { fetchProxyPreload } from '../native/fetch-proxy.js';
 import { closeAll } from '../native/grant-open.js';
 import type { NativeSandbox } from '../native/hardened.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from '../native/limits.js';
@@ -237,7 +238,12 @@ export class GvisorTier implements ProcessTier {
         workRoot: this.options.workRoot ?? tmpdir(),
         quotas: manifest.quotas,
       });
-      const etc = [...writeSandboxEtc(dir, confined.user.uid, confined.user.gid), writePreloadList(dir)];
+      const etc = [
+        ...writeSandboxEtc(dir, confined.user.uid, confined.user.gid),
+        writePreloadList(dir),
+        // With the proxy, Node's fetch is pointed at it by a preload (NODE_OPTIONS, fetch-proxy.ts).
+        ...(prepared.wantsEgress ? [fetchProxyPreload(dir)] : []),
+      ];
       const socket = join(dir, 'egress.sock');
       if (prepared.wantsEgress)
         proxy = await startEgressProxy(id, spec, socket, this.options, confined.hostOwner);

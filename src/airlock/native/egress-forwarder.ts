@@ -1,3 +1,5 @@
+import { nodeOptionsWithPreload } from './fetch-proxy.js';
+
 /**
  * Inside a hardened sandbox only `lo` exists. Clients that honour HTTP_PROXY
  * reach the host's egress proxy through a forwarder listening on loopback and
@@ -24,8 +26,15 @@ export function forwarderArgs(port = SANDBOX_PROXY_PORT, socket = SANDBOX_PROXY_
   return ['/bin/sh', '-c', script, 'oacp-egress'];
 }
 
-/** Proxy variables for the workload; both spellings because tools disagree on case. */
-export function proxyEnvironment(port = SANDBOX_PROXY_PORT): Record<string, string> {
+/**
+ * Proxy variables for the workload; both spellings because tools disagree on case. NODE_OPTIONS
+ * gains the preload that makes Node's built-in fetch, which ignores the proxy variables, use
+ * them (fetch-proxy.ts), after whatever the user passed in it (`theirNodeOptions`).
+ */
+export function proxyEnvironment(
+  theirNodeOptions: string | undefined,
+  port = SANDBOX_PROXY_PORT,
+): Record<string, string> {
   const url = `http://127.0.0.1:${port}`;
   return {
     HTTP_PROXY: url,
@@ -34,5 +43,6 @@ export function proxyEnvironment(port = SANDBOX_PROXY_PORT): Record<string, stri
     https_proxy: url,
     NO_PROXY: '',
     no_proxy: '',
+    NODE_OPTIONS: nodeOptionsWithPreload(theirNodeOptions),
   };
 }

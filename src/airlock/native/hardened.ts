@@ -19,6 +19,7 @@ import { probe } from './availability-probe.js';
 import { bwrapArgs } from './bwrap-args.js';
 import { forwarderArgs, SANDBOX_PROXY_SOCKET } from './egress-forwarder.js';
 import type { NativeErrorCode } from './errors.js';
+import { fetchProxyPreload } from './fetch-proxy.js';
 import { closeAll } from './grant-open.js';
 import { type Identity, resolveIdentity, WORKLOAD_ID } from './identity.js';
 import { innerLaunchArgs, outerLaunchArgs, TMPFS_HOLDER } from './launcher/args.js';
@@ -279,6 +280,8 @@ export class HardenedTier implements ProcessTier {
         },
       );
       const socket = join(dir ?? workRoot, 'egress.sock');
+      // With the proxy, Node's fetch is pointed at it by a preload (NODE_OPTIONS, fetch-proxy.ts).
+      const binds = prepared.wantsEgress && dir !== undefined ? [...etc, fetchProxyPreload(dir)] : etc;
       if (prepared.wantsEgress) proxy = await startEgressProxy(id, spec, socket, this.options, user);
       resources = prepareResources({
         id,
@@ -294,7 +297,7 @@ export class HardenedTier implements ProcessTier {
         (resources.memoryByKernel ? manifest.quotas.memory_mb : manifest.quotas.tmp_mb) * 1024 * 1024;
       const sandboxArgs = bwrapArgs({
         system: this.systemRoot().args,
-        etc,
+        etc: binds,
         mounts: prepared.mounts,
         mountFds: prepared.handles.map((_, index) => FIRST_GRANT_FD + index),
         launcher: confinement,

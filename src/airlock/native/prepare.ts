@@ -36,7 +36,7 @@ export interface PreparedSpec {
   readonly handles: readonly OpenedPath[];
   readonly cwd: string;
   readonly wantsEgress: boolean;
-  /** Scrubbed environment plus HOME/TMPDIR and, with egress, the proxy variables. */
+  /** Scrubbed environment plus HOME/TMPDIR and, with egress, the proxy variables and the fetch preload (NODE_OPTIONS). */
   readonly env: Record<string, string>;
 }
 
@@ -118,6 +118,7 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
       `${tier} tier cannot give this sandbox network access: socat not found at ${socat} (apt-get install socat)`,
     );
   }
+  const passed = scrubEnvironment(spec.env, manifest.capabilities.env);
   return {
     executable,
     mounts,
@@ -127,8 +128,8 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
     env: {
       HOME: '/tmp',
       TMPDIR: '/tmp',
-      ...scrubEnvironment(spec.env, manifest.capabilities.env),
-      ...(wantsEgress ? proxyEnvironment() : {}),
+      ...passed,
+      ...(wantsEgress ? proxyEnvironment(passed.NODE_OPTIONS) : {}),
     },
   };
 }

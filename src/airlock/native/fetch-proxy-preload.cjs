@@ -1,0 +1,56 @@
+// Preloaded (`NODE_OPTIONS=--require /run/oacp/fetch-proxy.cjs`) into every Node program of a
+// sandbox that has the egress proxy (docs/egress.md, "Node's fetch"). Node's built-in fetch
+// (undici) ignores HTTP_PROXY/HTTPS_PROXY and has no route out of the sandbox; this makes its
+// global dispatcher undici's EnvHttpProxyAgent, which reads those variables and NO_PROXY like
+// curl does. Bundled with undici into one file at build (scripts/bundle-fetch-proxy.mjs): the
+// sandbox sees none of OACP's node_modules.
+//
+// - Nothing happens without a proxy variable: such a process has nothing to reach.
+// - A dispatcher already set (a preload of the workload's own, run before this one) is kept.
+// - The agent is made at the first fetch, not at start: a program that never fetches pays only
+//   for parsing this file. A program that sets its own later (undici's setGlobalDispatcher, which
+//   redefines the property) replaces it: the property is configurable.
+// - Any failure (an undici that cannot load in an older Node, a malformed proxy URL) leaves the
+//   property to Node, which then installs its own agent: no route out, as without this file.
+'use strict';
+
+const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
+
+function proxied(env) {
+  return Boolean(env.HTTP_PROXY || env.HTTPS_PROXY || env.http_proxy || env.https_proxy);
+}
+
+function install() {
+  if (!proxied(process.env) || Object.getOwnPropertyDescriptor(globalThis, GLOBAL_DISPATCHER)) return;
+  const settle = (value) => {
+    Object.defineProperty(globalThis, GLOBAL_DISPATCHER, {
+      value,
+      writable: true,
+      enumerable: false,
+      configurable: true,
+    });
+  };
+  Object.defineProperty(globalThis, GLOBAL_DISPATCHER, {
+    enumerable: false,
+    configurable: true,
+    get() {
+      let agent;
+      try {
+        // What undici's index adds to every dispatcher (connect(), used to open CONNECT tunnels).
+        const Dispatcher = require('undici/lib/dispatcher/dispatcher.js');
+        Object.assign(Dispatcher.prototype, require('undici/lib/api/index.js'));
+        const EnvHttpProxyAgent = require('undici/lib/dispatcher/env-http-proxy-agent.js');
+        // http:// URLs in absolute form, not tunnelled: a refusal is then the proxy's 403 with its
+        // reason (x-oacp-egress-denied), which the program sees, not a bare failed CONNECT.
+        agent = new EnvHttpProxyAgent({ proxyTunnel: false });
+      } catch {
+        agent = undefined;
+      }
+      settle(agent);
+      return agent;
+    },
+    set: settle,
+  });
+}
+
+install();
