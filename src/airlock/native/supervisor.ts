@@ -70,6 +70,9 @@ export interface SuperviseOptions {
   readonly guard?: OrphanGuard;
 }
 
+/** Tasks of a hardened sandbox's tree outside its RLIMIT_NPROC count: the launcher's guard and bwrap's outer process. */
+const OUTSIDE_TASKS = 2;
+
 /** Sends a signal to the process group and to every descendant that left it (setsid). */
 function signalTree(pid: number, signal: NodeJS.Signals): void {
   const pids = processTree(pid);
@@ -147,8 +150,9 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
     refusals?.check();
     const figures = readTreeFigures(pid, limits.maxProcesses);
     if (figures === undefined) return;
-    // Beside the workload's, the tree holds one task that is not under its RLIMIT_NPROC: bwrap's outer process.
-    if (options.taskLimit !== undefined && figures.tasks > options.taskLimit)
+    // Two tasks of the tree are not the sandbox's, whose count RLIMIT_NPROC keeps: the launcher's guard
+    // and bwrap's outer process (bwrap's pid 1 is). At the limit, the next fork or thread is refused.
+    if (options.taskLimit !== undefined && figures.tasks >= options.taskLimit + OUTSIDE_TASKS)
       noticed({ limit: 'pids', detail: pidsReachedNotice(options.taskLimit) });
     cpuMs = Math.max(cpuMs, meter?.cpuUsageMs() ?? figures.cpuMs);
     peakBytes = Math.max(peakBytes, meter?.memoryPeakBytes() ?? figures.peakRssBytes);
