@@ -176,8 +176,8 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
   timer.unref();
 
   // Many programs refused a thread or a process do not exit (Chromium waited 110 s at 128): the first
-  // refusal is told as the kernel counts it, not only with a failed exit. Without a pids controller
-  // (RLIMIT_NPROC alone) the kernel counts no refusal, so there is nothing to tell until the exit.
+  // refusal is told as it happens, not only with a failed exit. The pids cgroup's are counted in
+  // pids.events (watched here); RLIMIT_NPROC's are counted nowhere, so reaching it is (taskLimit).
   let noticed: (notice: LimitNotice) => void = () => undefined;
   const limitNotice = new Promise<LimitNotice>((resolve) => {
     noticed = resolve;
