@@ -49,6 +49,17 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
+/**
+ * A limit the workload met while it runs on: a program refused a thread at the pids limit may
+ * hang rather than exit, so this is said as it happens, not only with a failed exit.
+ */
+export interface LimitNotice {
+  /** The quota, as in `killedBy`. */
+  readonly limit: string;
+  /** What happened, the limit and the field or flag that raises it. */
+  readonly detail: string;
+}
+
 /** A native process (light, hardened, gvisor) reached over stdio. */
 export interface ProcessSandbox extends Sandbox {
   readonly kind: 'process';
@@ -56,6 +67,8 @@ export interface ProcessSandbox extends Sandbox {
   readonly stdout: Readable;
   readonly stderr: Readable;
   readonly exit: Promise<ExitStatus>;
+  /** Resolves once, at the first limit met while the workload runs; never when none is. */
+  readonly limitNotice?: Promise<LimitNotice>;
 }
 
 export interface ProcessSpec {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { implicitReadPaths } from './implicit-paths.js';
-import { resolveExecutable, serverIdentity } from './server-identity.js';
+import { executableThatRuns, serverIdentity } from './server-identity.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SCRIPT = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
@@ -9,7 +9,7 @@ const SCRIPT = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist
 describe('serverIdentity', () => {
   it('digests the executable, the script and the nearest package.json', () => {
     const identity = serverIdentity('memory', process.execPath, [SCRIPT, '--flag']);
-    expect(identity.executable?.path).toBe(resolveExecutable(process.execPath));
+    expect(identity.executable?.path).toBe(executableThatRuns(process.execPath));
     expect(identity.executable?.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(identity.script?.path).toBe(SCRIPT);
     expect(identity.package).toMatchObject({
@@ -19,9 +19,9 @@ describe('serverIdentity', () => {
     });
   });
 
-  it('finds a bare command on PATH and leaves out what it cannot find', () => {
-    expect(resolveExecutable('sh', '/nonexistent:/bin:/usr/bin')).toMatch(/\/(ba|da)?sh$/);
-    expect(resolveExecutable('no-such-program-oacp', '/bin')).toBeUndefined();
+  it('finds a bare command on the sandbox PATH and leaves out what it cannot find', () => {
+    expect(executableThatRuns('sh')).toMatch(/\/(ba|da)?sh$/);
+    expect(executableThatRuns('no-such-program-oacp')).toBeUndefined();
     const identity = serverIdentity('x', 'no-such-program-oacp', ['--help']);
     expect(identity.executable).toBeUndefined();
     expect(identity.script).toBeUndefined();
@@ -31,7 +31,7 @@ describe('serverIdentity', () => {
 describe('implicitReadPaths', () => {
   it("grants the executable and the script's package up to the outermost node_modules", () => {
     const paths = implicitReadPaths(serverIdentity('memory', process.execPath, [SCRIPT]));
-    expect(paths).toContain(resolveExecutable(process.execPath));
+    expect(paths).toContain(executableThatRuns(process.execPath));
     expect(paths).toContain(join(ROOT, 'node_modules/@modelcontextprotocol/server-memory'));
     expect(paths).toContain(join(ROOT, 'node_modules'));
     expect(paths).not.toContain(ROOT);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
-import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { findExecutable } from '../airlock/native/executable.js';
 import { notUtf8PathProblem } from '../capability/path-glob.js';
 import { OacpError } from '../core/errors.js';
 import { readRegularFile } from '../core/regular-file.js';
@@ -50,7 +51,7 @@ export function serverIdentity(
   digester: FileDigester = directDigester,
 ): ServerIdentity {
   const digestFile = (path: string): FileDigest => ({ path, sha256: digester.sha256(path) });
-  const executablePath = resolveExecutable(command);
+  const executablePath = executableThatRuns(command);
   refuseNotUtf8('executable', executablePath);
   const executable = executablePath === undefined ? undefined : digestFile(executablePath);
   const scriptPath = interpreterScript(executablePath, args);
@@ -106,24 +107,20 @@ function interpreterScript(executable: string | undefined, args: readonly string
  * was granted, not a path relative to the host's current directory.
  */
 export function withAbsoluteScript(command: string, args: readonly string[]): string[] {
-  const script = interpreterScript(resolveExecutable(command), args);
+  const script = interpreterScript(executableThatRuns(command), args);
   if (script === undefined) return [...args];
   const at = args.indexOf(script);
   return args.map((arg, index) => (index === at ? realpathSync.native(resolve(arg)) : arg));
 }
 
-/** The absolute, symlink-resolved path `command` runs, searching PATH like a shell would. */
-export function resolveExecutable(command: string, path = process.env.PATH ?? ''): string | undefined {
-  if (command.includes('/')) {
-    const absolute = isAbsolute(command) ? command : resolve(command);
-    return isExecutable(absolute) ? realpathSync.native(absolute) : undefined;
-  }
-  for (const dir of path.split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, command);
-    if (isExecutable(candidate)) return realpathSync.native(candidate);
-  }
-  return undefined;
+/**
+ * The absolute, symlink-resolved file `command` runs: the Airlock's own lookup
+ * (a bare name on the sandbox's fixed PATH, every tier, light included), not
+ * the host's PATH, where `~/bin/x` or `node_modules/.bin/x` would be hashed
+ * into receipts while `/usr/bin/x` ran.
+ */
+export function executableThatRuns(command: string): string | undefined {
+  return findExecutable(command)?.real;
 }
 
 /** The nearest package.json at or above `file`'s directory. */
@@ -191,16 +188,6 @@ function packageEntries(dir: string, bin: unknown, main: unknown): string[] {
 function isFile(path: string): boolean {
   try {
     return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function isExecutable(path: string): boolean {
-  if (!existsSync(path) || !isFile(path)) return false;
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
   } catch {
     return false;
   }

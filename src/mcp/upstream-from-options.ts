@@ -141,6 +141,7 @@ export async function upstreamFor(
       (context.serverLog ?? log)(`[${named.name}] ${escapeControl(line)}`);
     },
     ...(context.onSandbox === undefined ? {} : { onSandbox: context.onSandbox }),
+    notice: (line) => log(`oacp: ${named.name}: ${line}`),
     ...(secrets === undefined ? {} : { mask: (text: string) => secrets.mask(text) }),
   });
 }

@@ -44,6 +44,11 @@ export function processUpstream(options: {
   mask?: (text: string) => string;
   /** Told each sandbox started (one per session and restart), e.g. to read its egress log later. */
   onSandbox?: (sandbox: ProcessSandbox) => void;
+  /**
+   * Where a limit the server meets while it runs is told, at once: a server refused a thread
+   * may hang rather than exit (`stderr`'s sink by default).
+   */
+  notice?: (line: string) => void;
 }): UpstreamConnector {
   return {
     identity: options.identity,
@@ -59,6 +64,10 @@ export function processUpstream(options: {
         {
           backlogged: options.stderrBacklogged ?? processStderrBacklogged,
         },
+      );
+      const notice = options.notice ?? options.stderr ?? ((line) => process.stderr.write(`${line}\n`));
+      void sandbox.limitNotice?.then((limit) =>
+        notice(`server at a limit of the Airlock (${limit.limit}): ${limit.detail}`),
       );
       const ended = sandbox.exit.then(
         (status) => {

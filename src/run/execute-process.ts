@@ -1,6 +1,13 @@
 import type { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import type { ExitStatus, ProcessSandbox, ProcessSpec, ProcessTier, Usage } from '../airlock/sandbox.js';
+import type {
+  ExitStatus,
+  LimitNotice,
+  ProcessSandbox,
+  ProcessSpec,
+  ProcessTier,
+  Usage,
+} from '../airlock/sandbox.js';
 import { EXECUTION_PREDICATE_TYPE } from '../attest/execution.js';
 import type { ExecutionStatement } from '../attest/oacp-statement.js';
 import { buildStatement } from '../attest/receipt.js';
@@ -23,6 +30,8 @@ export interface ProcessRun {
   readonly codeFiles: readonly { readonly path: string; readonly sha256: string }[];
   /** Aborted with an Interruption as its reason: the workload is stopped and the run recorded `interrupted`. */
   readonly signal?: AbortSignal;
+  /** Told at the first limit the workload meets while it runs (a refused thread may hang it, not end it). */
+  readonly onLimitNotice?: (notice: LimitNotice) => void;
 }
 
 export interface ProcessOutcome {
@@ -82,6 +91,8 @@ export async function executeProcess(run: ProcessRun): Promise<ProcessOutcome | 
     void sandbox.stop().catch(() => undefined);
   };
   run.signal?.addEventListener('abort', interrupt, { once: true });
+  const { onLimitNotice } = run;
+  if (onLimitNotice !== undefined) void sandbox.limitNotice?.then(onLimitNotice);
   // A signal that came while the sandbox was starting stops it now.
   if (run.signal !== undefined && aborted(run.signal)) interrupt();
   const stdout: Buffer[] = [];

@@ -132,6 +132,12 @@ describe.each([
     expect(seen.removed).toBe(true);
   });
 
+  it('notifies a change of pids.events (inotify) when it refuses a fork, as the supervisor watches it', () => {
+    const seen = result<Observed & { forksRefused: number; seenAtEvents: number[] }>(`${prefix}pids-notify`);
+    expect(seen.forksRefused).toBeGreaterThan(0);
+    expect(seen.seenAtEvents.some((count) => count > 0)).toBe(true);
+  });
+
   it('bounds a fork bomb with pids.max and kills what is left when the cgroup is removed', () => {
     const seen = result<CgroupRun & { pidsPeak: string; pidsCurrent: string }>(`${prefix}pids`);
     const [forked, refused] = seen.run.stdout.trim().split(' ').map(Number);

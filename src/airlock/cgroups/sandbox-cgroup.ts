@@ -36,6 +36,8 @@ export interface SandboxCgroup {
   memoryCharge(): { readonly bytes: number; readonly fileBytes: number } | undefined;
   /** Forks the pids controller refused. */
   forksRefused(): number;
+  /** The pids controller's `pids.events`, whose changes the kernel notifies (inotify), when there is one. */
+  readonly pidsEventsFile?: string;
   /** Kills what is left inside and removes the directories. */
   remove(): Promise<void>;
 }
@@ -237,6 +239,7 @@ export function createSandboxCgroup(host: CgroupHost, id: string, limits: Cgroup
     forksRefused() {
       return pids === undefined ? 0 : (keyed(readText(join(pids, 'pids.events')), 'max') ?? 0);
     },
+    ...(pids === undefined ? {} : { pidsEventsFile: join(pids, 'pids.events') }),
     remove,
   };
 }

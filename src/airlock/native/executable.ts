@@ -14,26 +14,46 @@ function executable(path: string): boolean {
 }
 
 /**
- * The absolute path of the program to run, looked up in the sandbox PATH
- * (never the host's) when given as a bare name, so what is checked and bound
- * is what the sandbox will execute.
+ * The program a command names, as the sandbox will execute it: a bare name is
+ * looked up in the sandbox PATH (never the host's), a path against `cwd`.
+ * Receipts' server identity digests this same file (mcp/server-identity.ts),
+ * so what is checked, bound and hashed is what runs. Undefined when none.
  */
+export function findExecutable(command: string, cwd?: string): { path: string; real: string } | undefined {
+  const candidates = command.includes('/')
+    ? [isAbsolute(command) ? command : resolve(cwd ?? process.cwd(), command)]
+    : SAFE_PATH.split(':').map((dir) => join(dir, command));
+  const found = candidates.find(executable);
+  return found === undefined ? undefined : { path: found, real: realpathSync(found) };
+}
+
+/** {@link findExecutable}, refused with the fix when there is none. */
 export function resolveExecutable(
   command: string,
   cwd?: string,
   invokerPath = process.env.PATH ?? '',
 ): { path: string; real: string } {
-  const candidates = command.includes('/')
-    ? [isAbsolute(command) ? command : resolve(cwd ?? process.cwd(), command)]
-    : SAFE_PATH.split(':').map((dir) => join(dir, command));
-  const found = candidates.find(executable);
+  const found = findExecutable(command, cwd);
   if (found === undefined) {
     throw new OacpError<NativeErrorCode>(
       'AIRLOCK_SPAWN_FAILED',
       `cannot start ${command}: no executable file found${command.includes('/') ? '' : ` in ${SAFE_PATH}${onInvokerPath(command, invokerPath)}`}`,
     );
   }
-  return { path: found, real: realpathSync(found) };
+  return found;
+}
+
+/**
+ * The first executable file called `command` in a PATH-like list of absolute
+ * directories: how a shell given that PATH would find it. Only for a tool the
+ * invoker means (npm for install scripts), never for what a sandbox runs.
+ */
+export function findOnPath(command: string, path: string): string | undefined {
+  return path
+    .split(':')
+    .filter((dir) => isAbsolute(dir))
+    .map((dir) => join(dir, command))
+    .find(executable);
 }
 
 /**
@@ -42,11 +62,7 @@ export function resolveExecutable(
  * PATH is never searched, because what runs must be what was checked and bound.
  */
 function onInvokerPath(command: string, invokerPath: string): string {
-  const found = invokerPath
-    .split(':')
-    .filter((dir) => isAbsolute(dir))
-    .map((dir) => join(dir, command))
-    .find(executable);
+  const found = findOnPath(command, invokerPath);
   return found === undefined
     ? ''
     : ` (the sandbox's PATH; your PATH finds ${found}: start it by that path, \`-- ${found}\`)`;

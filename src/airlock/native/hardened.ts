@@ -382,6 +382,8 @@ export class HardenedTier implements ProcessTier {
         guard: guardPipe(child, guardFd({ extraFds })),
         limits: resources.memoryByKernel ? { ...watch, memoryBytes: undefined } : watch,
         ...(cgroup === undefined ? {} : { meter: cgroup }),
+        // RLIMIT_NPROC binds before the pids cgroup (max_pids + helpers), and the kernel counts no refusal of it.
+        taskLimit: limits.nproc,
         ...(resources.plan.limits.memoryBytes === undefined
           ? {}
           : { kernelMemoryBytes: resources.plan.limits.memoryBytes }),

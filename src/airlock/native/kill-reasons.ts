@@ -25,6 +25,16 @@ export function pidsKillDetail(limit: number): string {
   return `more than ${limit} processes; raise with quotas.max_pids`;
 }
 
+/** Said while the workload runs on: the kernel refused it a new process or thread at the pids limit. */
+export function pidsRefusedNotice(limit: number): string {
+  return `the kernel refused a new process or thread at the limit of ${limit} processes (the workload may hang or fail); raise with quotas.max_pids`;
+}
+
+/** Said while the workload runs on: its tasks reached the RLIMIT_NPROC of max_pids, which the kernel does not count refusals of. */
+export function pidsReachedNotice(limit: number): string {
+  return `the workload reached the limit of ${limit} processes and threads: a new one is refused (the workload may hang or fail); raise with quotas.max_pids`;
+}
+
 /** The workload failed after the kernel refused it a new process or thread at the pids limit. */
 export function pidsRefusedDetail(limit: number): string {
   return `failed after the kernel refused a new process or thread at the limit of ${limit} processes; raise with quotas.max_pids`;

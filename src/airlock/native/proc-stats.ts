@@ -19,6 +19,8 @@ export interface ProcessFigures {
   readonly rssByPid: ReadonlyMap<number, number>;
   /** Live processes in the tree, the root included. */
   readonly processes: number;
+  /** Their threads (`Threads:` of each status): the tasks RLIMIT_NPROC and the pids controller count. */
+  readonly tasks: number;
   /**
    * Whether any thread in the tree is running or waiting for a CPU (state R), read when asked:
    * one stat file per thread, which a watcher needs only when the tree used almost no CPU.
@@ -54,10 +56,17 @@ function readStatusKb(status: string, key: string): number {
 }
 
 /** Current and peak resident memory of one process; undefined once it is gone. */
-export function readMemory(pid: number): { rssBytes: number; peakRssBytes: number } | undefined {
+export function readMemory(
+  pid: number,
+): { rssBytes: number; peakRssBytes: number; threads: number } | undefined {
   const status = readText(`/proc/${pid}/status`);
   if (status === undefined) return undefined;
-  return { rssBytes: readStatusKb(status, 'VmRSS'), peakRssBytes: readStatusKb(status, 'VmHWM') };
+  const threads = /^Threads:\s+(\d+)/m.exec(status)?.[1];
+  return {
+    rssBytes: readStatusKb(status, 'VmRSS'),
+    peakRssBytes: readStatusKb(status, 'VmHWM'),
+    threads: threads === undefined ? 1 : Number(threads),
+  };
 }
 
 /**
@@ -126,6 +135,7 @@ export function readTreeFigures(root: number, processLimit?: number): ProcessFig
   let cpuMs = 0;
   let rssBytes = 0;
   let peakRssBytes = 0;
+  let tasks = 0;
   const rssByPid = new Map<number, number>();
   const tree = processTree(root, processLimit);
   for (const pid of tree) {
@@ -133,6 +143,7 @@ export function readTreeFigures(root: number, processLimit?: number): ProcessFig
     cpuMs += pid === root ? cpuMsOf(rootStat) : (readCpuMs(pid) ?? 0);
     const memory = readMemory(pid);
     rssBytes += memory?.rssBytes ?? 0;
+    tasks += memory?.threads ?? 0;
     rssByPid.set(pid, memory?.rssBytes ?? 0);
     peakRssBytes = Math.max(peakRssBytes, memory?.peakRssBytes ?? 0);
   }
@@ -143,6 +154,7 @@ export function readTreeFigures(root: number, processLimit?: number): ProcessFig
     peakRssBytes: Math.max(peakRssBytes, rssBytes),
     rssByPid,
     processes: tree.length,
+    tasks,
     runnable: () => {
       runnable ??= tree.some(hasRunnableThread);
       return runnable;

@@ -14,6 +14,7 @@ function figures(rss: Record<number, number>): ProcessFigures {
     peakRssBytes: total,
     rssByPid,
     processes: rssByPid.size,
+    tasks: rssByPid.size,
     runnable: () => false,
   };
 }

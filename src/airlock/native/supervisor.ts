@@ -1,17 +1,20 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import type { ExitStatus, ProcessSandbox, TierName, Usage } from '../sandbox.js';
+import type { ExitStatus, LimitNotice, ProcessSandbox, TierName, Usage } from '../sandbox.js';
 import { CpuWatch } from './cpu-watch.js';
 import {
   cpuKillDetail,
   memoryKillDetail,
   outputKillDetail,
   pidsKillDetail,
+  pidsReachedNotice,
   pidsRefusedDetail,
+  pidsRefusedNotice,
 } from './kill-reasons.js';
 import type { WatchLimits } from './limits.js';
 import type { OrphanGuard } from './orphan-guard.js';
 import { capStream, OutputBudget } from './output-cap.js';
+import { watchTaskRefusals } from './pids-watch.js';
 import { processTree, readTreeFigures } from './proc-stats.js';
 import { ResidentMemory } from './resident-memory.js';
 
@@ -22,6 +25,8 @@ export interface KernelMeter {
   memoryPeakBytes(): number | undefined;
   /** Forks and thread creations the pids controller refused (`pids.events` max). */
   forksRefused(): number;
+  /** `pids.events` itself, watched so the first refusal is told while the workload runs. */
+  readonly pidsEventsFile?: string;
 }
 
 /** Counters an egress proxy keeps for one sandbox. */
@@ -55,9 +60,18 @@ export interface SuperviseOptions {
   readonly cleanup?: () => Promise<void>;
   /** How long SIGTERM is given before SIGKILL. */
   readonly graceMs?: number;
+  /**
+   * The RLIMIT_NPROC the workload's tasks run under, when they are the tree's own (hardened; not
+   * gVisor, whose sentry enforces it unseen): the kernel counts no refusal of it, so the tree's tasks
+   * reaching it is told instead.
+   */
+  readonly taskLimit?: number;
   /** Kills the workload if this process dies first (see orphan-guard.ts); released once it is gone. */
   readonly guard?: OrphanGuard;
 }
+
+/** Tasks of a hardened sandbox's tree outside its RLIMIT_NPROC count: the launcher's guard and bwrap's outer process. */
+const OUTSIDE_TASKS = 2;
 
 /** Sends a signal to the process group and to every descendant that left it (setsid). */
 function signalTree(pid: number, signal: NodeJS.Signals): void {
@@ -132,8 +146,14 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
       kill(killedBy);
       return;
     }
+    // cgroup v1 does not notify pids.events: its count is read with the others.
+    refusals?.check();
     const figures = readTreeFigures(pid, limits.maxProcesses);
     if (figures === undefined) return;
+    // Two tasks of the tree are not the sandbox's, whose count RLIMIT_NPROC keeps: the launcher's guard
+    // and bwrap's outer process (bwrap's pid 1 is). At the limit, the next fork or thread is refused.
+    if (options.taskLimit !== undefined && figures.tasks >= options.taskLimit + OUTSIDE_TASKS)
+      noticed({ limit: 'pids', detail: pidsReachedNotice(options.taskLimit) });
     cpuMs = Math.max(cpuMs, meter?.cpuUsageMs() ?? figures.cpuMs);
     peakBytes = Math.max(peakBytes, meter?.memoryPeakBytes() ?? figures.peakRssBytes);
     const verdict = cpuWatch.observe(performance.now(), cpuMs, figures.runnable);
@@ -154,6 +174,23 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
   // reading the process tree and the cgroup then would only delay the start (the kernel's limits hold meanwhile).
   const timer = setInterval(sample, limits.pollMs);
   timer.unref();
+
+  // Many programs refused a thread or a process do not exit (Chromium waited 110 s at 128): the first
+  // refusal is told as it happens, not only with a failed exit. The pids cgroup's are counted in
+  // pids.events (watched here); RLIMIT_NPROC's are counted nowhere, so reaching it is (taskLimit).
+  let noticed: (notice: LimitNotice) => void = () => undefined;
+  const limitNotice = new Promise<LimitNotice>((resolve) => {
+    noticed = resolve;
+  });
+  const pidsEvents = meter?.pidsEventsFile;
+  const refusals =
+    meter === undefined || pidsEvents === undefined
+      ? undefined
+      : watchTaskRefusals(
+          pidsEvents,
+          () => meter.forksRefused(),
+          () => noticed({ limit: 'pids', detail: pidsRefusedNotice(limits.maxProcesses) }),
+        );
 
   let cleaned: Promise<void> | undefined;
   const cleanup = (): Promise<void> => {
@@ -179,6 +216,7 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
       peakBytes = Math.max(peakBytes, meter?.memoryPeakBytes() ?? 0);
       endedAt = performance.now();
       clearInterval(timer);
+      refusals?.stop();
       // Anything left in the group after the leader died goes too.
       signalTree(pid, 'SIGKILL');
       const status: ExitStatus =
@@ -201,6 +239,7 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
     stdout,
     stderr,
     exit,
+    limitNotice,
     usage(): Usage {
       const egress = options.egress?.() ?? { requests: 0, denied: 0 };
       return {

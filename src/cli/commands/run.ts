@@ -274,6 +274,9 @@ async function runCommand(
     codeFiles: workload.codeFiles,
     stdoutSink: process.stdout,
     stderrSink: process.stderr,
+    // A workload refused a thread may hang rather than exit: the limit is named while it runs.
+    onLimitNotice: (notice) =>
+      context.output.err(`oacp: workload at a limit (${notice.limit}): ${notice.detail}`),
     signal,
     ...(agentDid === undefined ? {} : { agentDid }),
   });

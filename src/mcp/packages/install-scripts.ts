@@ -2,13 +2,14 @@ import { chmodSync, existsSync, lstatSync, readdirSync, realpathSync } from 'nod
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { findOnPath } from '../../airlock/native/executable.js';
 import { readAccountHomes } from '../../airlock/native/protected-paths.js';
 import type { ProcessTier } from '../../airlock/sandbox.js';
 import { type Manifest, ManifestSchema, type UnenforcedName } from '../../capability/manifest.js';
 import { OacpError } from '../../core/errors.js';
 import { escapeControl } from '../../core/terminal-text.js';
 import { implicitReadPaths } from '../implicit-paths.js';
-import { resolveExecutable, serverIdentity } from '../server-identity.js';
+import { serverIdentity } from '../server-identity.js';
 import { requireTier, type TierLookup } from '../tiers.js';
 import type { PackageErrorCode } from './errors.js';
 import { lastLines } from './npm-cli.js';
@@ -191,9 +192,17 @@ function nodeHeaders(): string | undefined {
   return existsSync(join(prefix, 'include', 'node', 'common.gypi')) ? prefix : undefined;
 }
 
-/** npm's own script (`.../npm/bin/npm-cli.js`) behind the `npm` command, to run under OACP's node. */
+/**
+ * npm's own script (`.../npm/bin/npm-cli.js`) behind the invoker's `npm` command, to run under
+ * OACP's node: found on the invoker's PATH (the npm they use), then named by its absolute path,
+ * so the identity digests the file that runs.
+ */
 function npmScript(command: string): string {
-  const found = resolveExecutable(command);
+  const found = command.includes('/')
+    ? existsSync(resolve(command))
+      ? resolve(command)
+      : undefined
+    : findOnPath(command, process.env.PATH ?? '');
   if (found === undefined) {
     throw new OacpError<PackageErrorCode>(
       'PACKAGE_INSTALL',

@@ -16,6 +16,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  watch,
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -186,6 +187,25 @@ async function moduleChecks() {
       60_000,
     );
     await runCommand(['rm', '-f', '/dev/shm/v2-hog'], 10_000);
+    return seen;
+  });
+  // Whether the kernel notifies pids.events (inotify) at a refused fork, as the supervisor's watch
+  // (src/airlock/native/pids-watch.ts) expects of v2: each change event with the count it saw.
+  await check('pids-notify', async () => {
+    const cgroup = cgroups.createSandboxCgroup(host, 'v2-pids-notify', { pids: 4 });
+    const seenAtEvents = [];
+    const watcher = watch(cgroup.pidsEventsFile, () => seenAtEvents.push(cgroup.forksRefused()));
+    const run = await runCommand([...cgroupEnterArgs(cgroup.procsFiles), ...python(forkBomb)], 60_000);
+    // The kernel notifies from a work item (kernfs_notify): let it land before the watch closes.
+    await new Promise((done) => setTimeout(done, 500));
+    watcher.close();
+    const seen = {
+      run,
+      forksRefused: cgroup.forksRefused(),
+      seenAtEvents,
+      eventsFile: cgroup.pidsEventsFile,
+    };
+    await cgroup.remove();
     return seen;
   });
   await check('pids', () =>
