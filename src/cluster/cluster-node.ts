@@ -66,6 +66,7 @@ export class ClusterNode {
   private campaign: Campaign | undefined;
   private readonly watchers: Watcher[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly ownerListeners = new Set<(agent: string) => void>();
   private reconciling: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -144,6 +145,15 @@ export class ClusterNode {
     const owner = await this.client.get(this.keys.owner(agent)).string();
     if (owner === null) return undefined;
     return (await this.members()).find((m) => m.id === owner);
+  }
+
+  /**
+   * Calls `listener` with the agent's id each time etcd's watch reports its owner key written or
+   * deleted (placed, moved, released), on any node; returns the call that stops listening.
+   */
+  onOwnerChange(listener: (agent: string) => void): () => void {
+    this.ownerListeners.add(listener);
+    return () => this.ownerListeners.delete(listener);
   }
 
   placements(): Promise<Map<string, string>> {
@@ -235,6 +245,7 @@ export class ClusterNode {
 
   private async ownerChanged(key: string, owner: string | undefined, lease: string): Promise<void> {
     const agent = key.slice(this.keys.owners.length);
+    for (const listener of this.ownerListeners) listener(agent);
     const ours = owner === this.options.nodeId && lease === this.leaseId && this.serving;
     if (ours && !this.mine.has(agent)) {
       this.mine.add(agent);

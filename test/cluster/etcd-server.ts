@@ -210,15 +210,26 @@ function waitForPort(endpoint: string): Promise<void> {
 export interface Relay {
   readonly endpoint: string;
   cut(): Promise<void>;
+  /**
+   * Holds what etcd sends the node (answers, watch events) until the returned release is called,
+   * then delivers it in order; the node's requests still reach etcd. A node that is slow to hear.
+   */
+  hold(): () => void;
 }
 
 export async function startRelay(target: string): Promise<Relay> {
   const url = new URL(target);
   const sockets = new Set<Socket>();
+  let held: Array<() => void> | undefined;
   const server: Server = createServer((inbound) => {
     const outbound = connect(Number(url.port), url.hostname);
     sockets.add(inbound).add(outbound);
-    inbound.pipe(outbound).pipe(inbound);
+    inbound.pipe(outbound);
+    outbound.on('data', (chunk: Buffer) => {
+      if (held === undefined) inbound.write(chunk);
+      else held.push(() => inbound.write(chunk));
+    });
+    outbound.on('end', () => (held === undefined ? inbound.end() : held.push(() => inbound.end())));
     const drop = () => {
       inbound.destroy();
       outbound.destroy();
@@ -239,6 +250,15 @@ export async function startRelay(target: string): Promise<Relay> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       await closed;
+    },
+    hold() {
+      const queue: Array<() => void> = [];
+      held = queue;
+      return () => {
+        if (held !== queue) return;
+        held = undefined;
+        for (const deliver of queue) deliver();
+      };
     },
   };
 }

@@ -1,4 +1,7 @@
+import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clusterKeys } from '../../src/cluster/keys.js';
+import { MAX_HOPS } from '../../src/gateway/http/forward.js';
 import { oacp } from '../cli/harness.js';
 import { postgresUnavailable } from '../store/postgres-server.js';
 import { type ClusterGateways, placeAgent, startClusterGateways } from './cluster-gateways.js';
@@ -43,6 +46,18 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
       .toBe(1);
     return (await runningOn(agentId))[0] as number;
   };
+
+  /** A run as a node hands it on at its last hop (x-oacp-forwarded: MAX_HOPS): never forwarded again. */
+  const lastHop = (i: number, input: string) =>
+    fetch(new URL(`/v1/agents/${agentId}/run`, cluster.gateways[i]?.url), {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${cluster.key}`,
+        'content-type': 'application/json',
+        'x-oacp-forwarded': String(MAX_HOPS),
+      },
+      body: JSON.stringify({ input }),
+    });
 
   beforeAll(async () => {
     // Each gateway reaches etcd through its own relay, so a test can cut one off. A 4 s lease:
@@ -93,6 +108,53 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
       { direction: 'in', source: `gw-${source}`, target: `gw-${target}`, stateDigest: moved.stateDigest },
     ]);
   }, 120_000);
+
+  it('a run forwarded a second time reaches the new owner before its etcd watch names it the owner: it waits for the start there and runs once', async () => {
+    const source = await owner();
+    const target = live().find((i) => i !== source) as number;
+    const etcd = new Etcd3({ hosts: [String(cluster.etcd?.endpoint)] });
+    const keys = clusterKeys();
+    // The fault: nothing etcd says reaches the target (its watch events are held in the relay).
+    const release = cluster.relays[target]?.hold() ?? (() => undefined);
+    try {
+      // What a migration's compare-and-set does (docs/cluster.md, Migration, step 4): the owner key
+      // names the target under the target's lease (the source hears it and stops the agent).
+      const member = JSON.parse(String(await etcd.get(keys.node(`gw-${target}`)).string()));
+      const moved = await etcd
+        .if(keys.owner(agentId), 'Value', '==', `gw-${source}`)
+        .then(etcd.put(keys.owner(agentId)).value(`gw-${target}`).lease(member.lease))
+        .commit();
+      expect(moved.succeeded).toBe(true);
+      // The run as the source hands it on after such a move: its second hop, to the owner etcd names.
+      const run = lastHop(target, 'second-hop');
+      // The target hears of its placement a second later: well within its lease (a TTL of 4 s),
+      // so it keeps serving. Nothing here waits on this second; it is the length of the fault.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      release();
+      const answer = await run;
+      const body = (await answer.json()) as { value?: unknown };
+      // Waited for the start and ran there, once; never "not running; start it first".
+      expect(answer.status, JSON.stringify(body)).toBe(200);
+      // A re-placement carries no state: a fresh sandbox counts from one.
+      expect(body.value).toBe(1);
+      await expect.poll(() => runningOn(agentId), { timeout: 10_000, interval: 100 }).toEqual([target]);
+      expect((await client(source).runAgent(agentId, { input: 'next' })).value).toBe(2);
+      // At its last hop on a node that does not run it: a 503 saying so, not forwarded a third time.
+      const bystander = live().find((i) => i !== source && i !== target) as number;
+      const late = await lastHop(bystander, 'third-hop');
+      expect(late.status).toBe(503);
+      expect(await late.json()).toMatchObject({
+        error: {
+          code: 'CLUSTER_NOT_OWNER',
+          message: expect.stringMatching(/moved on to another node .* did not happen; retry/),
+        },
+      });
+      expect((await client(target).runAgent(agentId, { input: 'then' })).value).toBe(3);
+    } finally {
+      release();
+      etcd.close();
+    }
+  }, 60_000);
 
   it('refuses a migration to a node that is not a live member, or is dead, and the agent keeps its state', async () => {
     const source = await owner();

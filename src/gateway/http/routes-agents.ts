@@ -121,9 +121,9 @@ export function agentRoutes(services: GatewayServices): Route[] {
           `agent ${agent.name} is ${agent.state}; start it first`,
         );
       }
-      const cluster = hops < MAX_HOPS ? services.cluster : undefined;
+      const cluster = services.cluster;
       // Just placed here (a migration, a re-placement): answer once the sandbox is up.
-      await services.cluster?.awaitStarted(agent.id);
+      await cluster?.awaitStarted(agent.id);
       const request = {
         ...(body.code === undefined ? {} : { code: body.code }),
         input: body.input ?? null,
@@ -134,12 +134,12 @@ export function agentRoutes(services: GatewayServices): Route[] {
         result = await runtime.run(agent.id, request);
       } catch (error) {
         // It moved while this request waited, or is between owners (a lapsed lease being re-placed,
-        // a new owner still starting it): it never ran, so it runs once where it is placed next.
+        // a new owner that has not heard of its placement or is still starting it): it never ran,
+        // so it runs once where it is placed next. A request at its last hop waits here too, and
+        // is never forwarded again.
         if (cluster === undefined || codeOf(error) !== 'RUNTIME_AGENT_NOT_RUNNING') throw error;
-        const where = await cluster.awaitOwner(agent.id);
-        if (where === undefined) throw error;
-        if (where !== 'here')
-          return forward(c.req.raw, await c.var.readBody(), where, services.cluster?.fetch ?? fetch);
+        const where = await cluster.awaitOwner(agent.id, hops < MAX_HOPS);
+        if (where !== 'here') return forward(c.req.raw, await c.var.readBody(), where, cluster.fetch);
         result = await runtime.run(agent.id, request);
       }
       return c.json({

@@ -230,21 +230,49 @@ export class GatewayCluster {
   }
 
   /**
-   * Where a run of `agent` (wanted running) can go while it is between owners: a node's lease
-   * lapsed and the leader is placing it again, or the new owner (this node included) has not
-   * started its sandbox yet. Waits (bounded by START_WAIT_MS) until this node runs it ('here') or
-   * etcd names another owner (its URL); undefined when neither happened in time. The run has not
-   * executed anywhere when this is asked, so running it once there keeps it exactly once.
+   * Where a run of `agent` (wanted running, refused here as not running) goes while it is between
+   * owners: a migration just moved it, a node's lease lapsed and the leader is placing it again, or
+   * the new owner (this node included) has not heard of its placement or started its sandbox yet.
+   * Waits, bounded by START_WAIT_MS, until this node runs it ('here') or etcd names another owner
+   * (its URL, when `mayForward`). etcd is read again only when its watch reports the agent's owner
+   * changed; the local start is checked every 50 ms. The run has not executed anywhere when this is
+   * asked, so running it once there keeps it exactly once. Throws CLUSTER_NOT_OWNER (503, the run
+   * did not happen) when no node started it in time, or it moved on again and may not be forwarded.
    */
-  async awaitOwner(agent: string): Promise<'here' | URL | undefined> {
+  async awaitOwner(agent: string, mayForward: boolean): Promise<'here' | URL> {
+    const node = this.node;
+    if (node === undefined) throw clusterError('CLUSTER_CLOSED', 'the node has not joined');
     const deadline = Date.now() + START_WAIT_MS;
-    for (;;) {
-      const { status } = this.runtime.status(agent);
-      if (status !== 'stopped' && status !== 'restarting') return 'here';
-      const elsewhere = await this.ownerElsewhere(agent);
-      if (elsewhere !== undefined) return elsewhere;
-      if (Date.now() >= deadline) return undefined;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    // Listening before the first read: a placement written after it is not missed.
+    let stale = true;
+    const stopListening = node.onOwnerChange((changed) => {
+      if (changed === agent) stale = true;
+    });
+    try {
+      for (;;) {
+        const { status } = this.runtime.status(agent);
+        if (status !== 'stopped' && status !== 'restarting') return 'here';
+        if (stale) {
+          stale = false;
+          const elsewhere = await this.ownerElsewhere(agent);
+          if (elsewhere !== undefined && mayForward) return elsewhere;
+          if (elsewhere !== undefined) {
+            throw clusterError(
+              'CLUSTER_NOT_OWNER',
+              `agent ${agent} moved on to another node while this run was forwarded to ${this.settings.nodeId}; the run did not happen; retry`,
+            );
+          }
+        }
+        if (Date.now() >= deadline) {
+          throw clusterError(
+            'CLUSTER_NOT_OWNER',
+            `agent ${agent} is between nodes: none started it within ${START_WAIT_MS / 1000} s (it is being placed, or its owner cannot start it: see that node's log); the run did not happen; retry`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      stopListening();
     }
   }
 
