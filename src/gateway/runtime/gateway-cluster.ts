@@ -18,6 +18,8 @@ import type { TransferKey } from './transfer-key.js';
 const RECORD_CACHE_MS = 1_100;
 /** How long a node waits for an agent it was just given to finish starting before answering for it. */
 const START_WAIT_MS = 10_000;
+/** While a run waits for an agent's owner: the longest between two reads of it, watch events aside. */
+const OWNER_REREAD_MS = 1_000;
 /** Where a node takes migration envelopes (public route: the envelope authenticates itself). */
 export const MIGRATIONS_PATH = '/v1/cluster/migrations';
 
@@ -234,10 +236,11 @@ export class GatewayCluster {
    * owners: a migration just moved it, a node's lease lapsed and the leader is placing it again, or
    * the new owner (this node included) has not heard of its placement or started its sandbox yet.
    * Waits, bounded by START_WAIT_MS, until this node runs it ('here') or etcd names another owner
-   * (its URL, when `mayForward`). etcd is read again only when its watch reports the agent's owner
-   * changed; the local start is checked every 50 ms. The run has not executed anywhere when this is
-   * asked, so running it once there keeps it exactly once. Throws CLUSTER_NOT_OWNER (503, the run
-   * did not happen) when no node started it in time, or it moved on again and may not be forwarded.
+   * (its URL, when `mayForward`). etcd is read again when its watch reports the agent's owner
+   * changed (or a second passed); the local start is checked every 50 ms. The run has not executed
+   * anywhere when this is asked, so running it once there keeps it exactly once. Throws
+   * CLUSTER_NOT_OWNER (503, the run did not happen) when no node started it in time, or when it
+   * moved on again and the run may not be forwarded any more.
    */
   async awaitOwner(agent: string, mayForward: boolean): Promise<'here' | URL> {
     const node = this.node;
@@ -245,6 +248,7 @@ export class GatewayCluster {
     const deadline = Date.now() + START_WAIT_MS;
     // Listening before the first read: a placement written after it is not missed.
     let stale = true;
+    let readAt = 0;
     const stopListening = node.onOwnerChange((changed) => {
       if (changed === agent) stale = true;
     });
@@ -252,8 +256,10 @@ export class GatewayCluster {
       for (;;) {
         const { status } = this.runtime.status(agent);
         if (status !== 'stopped' && status !== 'restarting') return 'here';
-        if (stale) {
+        // A watch that is reconnecting reports late: etcd is read again at least every second anyway.
+        if (stale || Date.now() >= readAt + OWNER_REREAD_MS) {
           stale = false;
+          readAt = Date.now();
           const elsewhere = await this.ownerElsewhere(agent);
           if (elsewhere !== undefined && mayForward) return elsewhere;
           if (elsewhere !== undefined) {
