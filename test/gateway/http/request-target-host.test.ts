@@ -107,6 +107,8 @@ describe('the request-target names the host (absolute-form, CONNECT, other metho
             url,
             `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\nAccept: application/json, text/event-stream\r\n` +
               `Content-Type: application/json\r\nContent-Length: ${INITIALIZE.length}\r\nConnection: close\r\n\r\n${INITIALIZE}`,
+            // The refusal closes the connection, which ends the exchange: the bound is for a loaded host only.
+            { timeoutMs: 15_000 },
           ),
         );
         expect(answer.status, `${url.href} ${target}`).toMatch(/^HTTP\/1\.1 403 /);
@@ -114,7 +116,7 @@ describe('the request-target names the host (absolute-form, CONNECT, other metho
         expect(answer.head, `${url.href} ${target}`).not.toContain('mcp-session-id');
       }
     }
-  });
+  }, 120_000);
 
   it('attack: CONNECT on either listener is a 405 that says why (it closed the socket without a word), and each serves on', async () => {
     for (const url of [both.gw.url, both.bridge.url]) {
