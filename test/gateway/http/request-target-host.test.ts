@@ -94,6 +94,30 @@ describe('the request-target names the host (absolute-form, CONNECT, other metho
     }
   });
 
+  it('attack: POST //evil.example/mcp (and /\\evil.example/mcp) with a true Host header: not origin-form, so 403 on both listeners, no session (the bridge read it as a URL naming evil.example, made a session at its /mcp)', async () => {
+    // The gateway's HTTP adapter answers 400 to a backslash before any handler: only the slashes reach its guard.
+    for (const [url, method, targets] of [
+      [both.bridge.url, 'POST', ['//evil.example/mcp', '///evil.example/mcp', '/\\evil.example/mcp']],
+      [both.gw.url, 'GET', ['//evil.example/healthz', '///evil.example/healthz']],
+    ] as const) {
+      const host = url.host;
+      for (const target of targets) {
+        const answer = split(
+          await rawExchange(
+            url,
+            `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\nAccept: application/json, text/event-stream\r\n` +
+              `Content-Type: application/json\r\nContent-Length: ${INITIALIZE.length}\r\nConnection: close\r\n\r\n${INITIALIZE}`,
+            // The refusal closes the connection, which ends the exchange: the bound is for a loaded host only.
+            { timeoutMs: 15_000 },
+          ),
+        );
+        expect(answer.status, `${url.href} ${target}`).toMatch(/^HTTP\/1\.1 403 /);
+        expect(answer.body, `${url.href} ${target}`).toContain('request-target');
+        expect(answer.head, `${url.href} ${target}`).not.toContain('mcp-session-id');
+      }
+    }
+  }, 120_000);
+
   it('attack: CONNECT on either listener is a 405 that says why (it closed the socket without a word), and each serves on', async () => {
     for (const url of [both.gw.url, both.bridge.url]) {
       const answer = split(
