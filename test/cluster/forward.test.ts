@@ -20,4 +20,19 @@ describe('forwarding to the owner', () => {
       message: expect.stringContaining(`the node at ${owner.origin} did not answer`),
     });
   });
+
+  it('attack: a path of two leading slashes stays a path on the owner, never another host given the credentials', async () => {
+    const owner = new URL('http://127.0.0.1:7001/');
+    const asked: string[] = [];
+    const capture = (async (target: URL | RequestInfo) => {
+      asked.push(String(target));
+      return new Response('ok');
+    }) as typeof fetch;
+    const request = new Request('http://gw.test//evil.test/v1/agents/alice/runs', {
+      method: 'POST',
+      headers: { authorization: 'Bearer secret-key' },
+    });
+    await forward(request, new TextEncoder().encode('{}'), owner, capture);
+    expect(asked).toEqual(['http://127.0.0.1:7001//evil.test/v1/agents/alice/runs']);
+  });
 });

@@ -36,7 +36,10 @@ export async function forward(
   owner: URL,
   clusterFetch: typeof fetch,
 ): Promise<Response> {
-  const target = new URL(new URL(request.url).pathname, owner);
+  // The owner's origin with the request's path set on it: resolving the path against the owner
+  // instead would read a path of two leading slashes as another host, given the caller's credentials.
+  const target = new URL(owner.origin);
+  target.pathname = new URL(request.url).pathname;
   const headers = new Headers();
   for (const [name, value] of request.headers) {
     if (!['host', 'content-length', 'connection'].includes(name.toLowerCase())) headers.set(name, value);
