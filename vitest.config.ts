@@ -8,6 +8,9 @@ export default defineConfig({
     // Each test file's own OACP_LOG_STATE_DIR, not the host's /var/lib/oacp/logs (see the file).
     setupFiles: ['test/log-state.setup.ts'],
     testTimeout: 30_000,
+    // expect.poll's own default (1 s) is shorter than a sandbox start or a store write takes on a loaded
+    // 2-core host; a poll waits for a condition, so a generous bound costs nothing when the host is idle.
+    expect: { poll: { timeout: 15_000 } },
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],

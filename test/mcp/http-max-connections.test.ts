@@ -49,9 +49,15 @@ describe('oacp mcp run --http --max-connections', () => {
     // The two within the cap are still served: one is closed by us, then a new one gets in.
     for (const socket of held) expect(socket.destroyed).toBe(false);
     held[0]?.destroy();
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const next = await open(bridge.url);
-    sockets.push(next);
-    expect(await closedWithin(next, 1_000)).toBe('open');
+    // The slot is free once the bridge has seen that close, later on a loaded host than a fixed wait
+    // allowed; a cap that never gives it back still refuses every try.
+    let admitted: 'closed' | 'open' = 'closed';
+    for (let tries = 0; tries < 40 && admitted === 'closed'; tries++) {
+      if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+      const next = await open(bridge.url);
+      sockets.push(next);
+      admitted = await closedWithin(next, 1_000);
+    }
+    expect(admitted).toBe('open');
   });
 });

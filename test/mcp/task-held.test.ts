@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { eventually, type RawHarness, rpc, withInitialized } from './raw-harness.js';
 
+/** The test task's ttl: its server's, which the bridge keeps it for. */
+const TTL_MS = 2_000;
+
 /**
  * A task's result reaches the client only with a receipt under the call that started it, and a
  * session reads and ends only its own tasks: tasks/result, tasks/get and tasks/cancel for a task
@@ -36,16 +39,17 @@ describe('task ids the session does not hold', () => {
     await withInitialized(
       async (raw) => {
         const created = await raw.request(
-          rpc(1, 'tools/call', { name: 'task', arguments: {}, task: { ttl: 150 } }),
+          rpc(1, 'tools/call', { name: 'task', arguments: {}, task: { ttl: TTL_MS } }),
         );
         expect(created.result).toMatchObject({ task: { taskId: 'task-1' } });
-        // While it lives, the session's own task can be read.
+        // While it lives, the session's own task can be read (a ttl a loaded host's round trip stays within).
         const got = await raw.request(rpc(2, 'tasks/get', { taskId: 'task-1' }));
         expect(got.result).toMatchObject({ taskId: 'task-1', status: 'working' });
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        // The bridge reads its clock when asked: once this much has passed here, it has there too.
+        await new Promise((resolve) => setTimeout(resolve, TTL_MS + 100));
         await refused(raw, 'late', 'tasks/result', 'task-1');
       },
-      { env: { RAW_TASK_TTL: '150' } },
+      { env: { RAW_TASK_TTL: String(TTL_MS) } },
     );
   });
 

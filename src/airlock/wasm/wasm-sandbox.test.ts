@@ -83,7 +83,7 @@ describe('WasmSandbox.run', () => {
     const first = sandbox.run('oacp.tools.call("wait", {})');
     await expect(sandbox.run('1')).rejects.toMatchObject({ code: 'WASM_BUSY' });
     // The call crosses from the guest thread; wait until the binding holds it.
-    await vi.waitFor(() => expect(release).toBeDefined());
+    await vi.waitFor(() => expect(release).toBeDefined(), { timeout: 15_000 });
     release?.();
     expect((await first).value).toBe(1);
   });
@@ -236,7 +236,7 @@ describe('host functions', () => {
     const fast = await start();
     const slowRun = slow.run('oacp.tools.call("slow", {}).then((v) => v + 1)');
     expect((await fast.run('[1, 2, 3].reduce((a, b) => a + b)')).value).toBe(6);
-    await vi.waitFor(() => expect(releaseSlow).toBeDefined());
+    await vi.waitFor(() => expect(releaseSlow).toBeDefined(), { timeout: 15_000 });
     releaseSlow?.(41);
     expect((await slowRun).value).toBe(42);
   });

@@ -57,10 +57,12 @@ describe('a breaker probe whose client goes away', () => {
     const probe = chat(hangUp.signal).catch((error: Error) => error);
     for (let i = 0; i < 200 && provider.received.length === sent; i++)
       await new Promise((resolve) => setTimeout(resolve, 10));
+    const logged = gw.gateway.services.log.size;
     hangUp.abort();
     expect(await probe).toBeInstanceOf(Error);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const cancelled = await receiptAt<{ outcome: string }>(gw, gw.gateway.services.log.size - 1);
+    // The gateway writes the cancelled call's receipt after the client has gone: wait for it, not for a time.
+    await expect.poll(() => gw.gateway.services.log.size).toBeGreaterThan(logged);
+    const cancelled = await receiptAt<{ outcome: string }>(gw, logged);
     expect(cancelled.predicate.outcome).toBe('failed');
 
     // No verdict on the provider came of it: the next call probes, and its answer closes the breaker.

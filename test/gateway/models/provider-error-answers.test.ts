@@ -190,8 +190,10 @@ describe('a provider that answers 200 with an error', () => {
   it('the fallback receipt (a clock step back while a failed-over call is out) keeps its tries and its cost', async () => {
     primary.queue('500');
     backup.queue('slow');
+    const sent = backup.received.length;
     const pending = chat('fast');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // While the backup has the call (it answers 1.5 s after), however long the failover took to reach it.
+    await expect.poll(() => backup.received.length).toBeGreaterThan(sent);
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3_600_000 });
     const answer = await pending;
     const body = (await answer.body.json()) as { error: { message: string } };

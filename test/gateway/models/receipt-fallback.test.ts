@@ -76,8 +76,11 @@ describe('a model call whose receipt cannot be built from the answer', () => {
   it('the clock steps back while the provider has the call: a failed receipt written in-process, a 502 naming it, not a 500', async () => {
     provider.queue('slow');
     const before = gw.gateway.services.log.size;
+    const sent = provider.received.length;
     const pending = call({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The step must come while the provider has the call (it answers 1.5 s after): not a fixed wait,
+    // which a loaded host can spend before the call has even left the gateway.
+    await expect.poll(() => provider.received.length).toBeGreaterThan(sent);
     // As an NTP step would: the call finishes an hour before it started.
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3_600_000 });
     const answer = await pending;
@@ -188,6 +191,7 @@ describe('a model call whose receipt cannot be built from the answer', () => {
       // An answer with no usage (both counts not reported, the searches charged at max_uses), the
       // clock stepping back an hour while the provider has the call: the receipt cannot be built.
       one.claude.queue({ rawAnswer: anthropicMessage({}).replace(',"usage":{}', ''), delayMs: 1000 });
+      const sent = one.claude.received.length;
       const pending = request(new URL('/v1/messages', one.gw.url), {
         method: 'POST',
         headers: {
@@ -203,7 +207,7 @@ describe('a model call whose receipt cannot be built from the answer', () => {
           messages: [{ role: 'user', content: 'search' }],
         }),
       });
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await expect.poll(() => one.claude.received.length).toBeGreaterThan(sent);
       vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3_600_000 });
       const answer = await pending;
       await answer.body.text();
