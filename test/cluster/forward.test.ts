@@ -24,7 +24,7 @@ describe('forwarding to the owner', () => {
   it('attack: a path of two leading slashes stays a path on the owner, never another host given the credentials', async () => {
     const owner = new URL('http://127.0.0.1:7001/');
     const asked: string[] = [];
-    const capture = (async (target: URL | RequestInfo) => {
+    const capture = (async (target: Parameters<typeof fetch>[0]) => {
       asked.push(String(target));
       return new Response('ok');
     }) as typeof fetch;
