@@ -2,7 +2,7 @@ import type { TaskStore } from '@a2a-js/sdk/server';
 import type { RefusalReceiptLimits } from '../airlock/quota/refusal-limit.js';
 import { type Envelope, EnvelopeSchema } from '../attest/dsse.js';
 import type { Signer } from '../core/ed25519.js';
-import { describeError } from '../core/errors.js';
+import { describeError, isOacpError } from '../core/errors.js';
 import { jcsDigest } from '../core/jcs.js';
 import type { SecretValues } from '../core/secret-values.js';
 import type { NonceStore } from '../identity/nonce-store.js';
@@ -62,6 +62,13 @@ export interface GatewayA2aParts {
    * always read from the log it is in, whichever node the caller asks.
    */
   readonly logPaths?: { readonly receipts: string; readonly checkpoint: string };
+  /**
+   * In a cluster, when a message found the agent not running here (it is between owners: a
+   * migration moved it, a lapsed lease is being re-placed, this node has not heard it owns it or is
+   * still starting it): waits, bounded, until it runs here, and throws (saying the run did not
+   * happen) when it runs elsewhere now or nowhere in time. The gateway's GatewayCluster.awaitOwner.
+   */
+  readonly awaitRunning?: (did: string) => Promise<void>;
   /** The gateway's live secret values (what its vault handed the agents): masked in a failed run's error, which goes to the caller. */
   readonly secrets?: SecretValues;
 }
@@ -141,9 +148,20 @@ export function gatewayExecutor(parts: GatewayA2aParts): A2aExecutor {
       JSON.parse(Buffer.from(await parts.log.entry(index)).toString('utf8')),
     ) as Envelope,
   });
+  const run = async (did: string, input: unknown) => {
+    try {
+      return await parts.runtime.run(did, { input });
+    } catch (error) {
+      // It never ran: once it runs here it runs once; elsewhere (the message's nonce is spent
+      // here, so it cannot be handed on) the task fails saying it did not run.
+      if (parts.awaitRunning === undefined || codeOf(error) !== 'RUNTIME_AGENT_NOT_RUNNING') throw error;
+      await parts.awaitRunning(did);
+      return parts.runtime.run(did, { input });
+    }
+  };
   return async (agent, input) => {
     try {
-      const result = await parts.runtime.run(agent.did, { input });
+      const result = await run(agent.did, input);
       return {
         ok: true,
         output: { value: result.value, logs: result.logs },
@@ -159,6 +177,10 @@ export function gatewayExecutor(parts: GatewayA2aParts): A2aExecutor {
       };
     }
   };
+}
+
+function codeOf(error: unknown): string | undefined {
+  return isOacpError(error) ? error.code : undefined;
 }
 
 function receiptIndexOf(error: unknown): number | undefined {

@@ -37,7 +37,7 @@ import { createApp } from './http/app.js';
 import { Authenticator } from './http/auth.js';
 import { listenForCluster } from './http/cluster-listen.js';
 import type { GatewayEnv } from './http/env.js';
-import { forwardToOwner, hopsOf } from './http/forward.js';
+import { forwardOrAwaitOwner, hopsOf } from './http/forward.js';
 import { type Listening, listen, parseListen } from './http/listen.js';
 import type { DeclaredRoute } from './http/route.js';
 import { open } from './http/route.js';
@@ -492,14 +492,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             taskStore: (agent: { did: string }) =>
               new StoreTaskStore(store.a2aTasks, { agent: agent.did, node: cluster.nodeId }),
             // Messages, streams and cancels for an agent another node runs are answered there.
+            // One between owners waits for the next as a run does (docs/cluster.md).
             forward: (agent: { did: string }, request: Request, body: string) =>
-              forwardToOwner(
+              forwardOrAwaitOwner(
                 cluster,
-                runtime.status(agent.did).status !== 'stopped',
+                () => runtime.status(agent.did).status,
                 agent.did,
                 request,
                 new TextEncoder().encode(body),
               ),
+            // Moved away between that check and the run: it runs here once it is back, else not at all.
+            awaitRunning: (did: string) => cluster.awaitRunningHere(did),
             // A relayed card is built on the base the caller used at the relaying node; that base
             // passes this listener's Host check too, so the header can name nothing Host could not.
             relayed: (request: Request) =>

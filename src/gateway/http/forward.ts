@@ -92,3 +92,30 @@ export async function forwardToOwner(
   const owner = await cluster.ownerElsewhere(agent);
   return owner === undefined ? undefined : forward(request, body, owner, cluster.fetch);
 }
+
+/** What forwardOrAwaitOwner needs besides OwnerLookup: GatewayCluster.awaitOwner. */
+export interface OwnerWait extends OwnerLookup {
+  awaitOwner(agent: string, mayForward: boolean): Promise<'here' | URL>;
+}
+
+/**
+ * forwardToOwner for a request that runs the agent (an A2A `POST /a2a/<agent>`), which also waits
+ * while the agent is between owners, as the run route does: a request that reaches the new owner
+ * before its etcd watch names it the owner or while it is still starting the sandbox (`status`
+ * 'restarting'), or that another node handed on just before a migration, waits (bounded) until
+ * the agent runs here (undefined: answer here) or follows it once more while it may make another
+ * hop. It has run nowhere yet, so it runs once. GETs are answered as forwardToOwner does.
+ */
+export async function forwardOrAwaitOwner(
+  cluster: OwnerWait,
+  status: () => string,
+  agent: string,
+  request: Request,
+  body: Uint8Array,
+): Promise<Response | undefined> {
+  const answer = await forwardToOwner(cluster, status() !== 'stopped', agent, request, body);
+  if (answer !== undefined || request.method !== 'POST') return answer;
+  if (status() !== 'stopped' && status() !== 'restarting') return undefined;
+  const where = await cluster.awaitOwner(agent, hopsOf(request) < MAX_HOPS);
+  return where === 'here' ? undefined : forward(request, body, where, cluster.fetch);
+}

@@ -282,6 +282,20 @@ export class GatewayCluster {
     }
   }
 
+  /**
+   * For a request that cannot be handed on any more (an A2A message whose nonce this node has
+   * spent): awaitOwner, and CLUSTER_NOT_OWNER, saying it did not run, when the agent runs elsewhere.
+   */
+  async awaitRunningHere(agent: string): Promise<void> {
+    const where = await this.awaitOwner(agent, true);
+    if (where !== 'here') {
+      throw clusterError(
+        'CLUSTER_NOT_OWNER',
+        `agent ${agent} moved to the node at ${where.origin} while this message waited on ${this.settings.nodeId}; the message did not run; send it again`,
+      );
+    }
+  }
+
   /** Waits (bounded) while this node owns the agent and its sandbox is still starting. */
   async awaitStarted(agent: string): Promise<void> {
     const deadline = Date.now() + START_WAIT_MS;
