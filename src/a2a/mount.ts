@@ -66,7 +66,7 @@ export interface GatewayA2aParts {
    * In a cluster, when a message found the agent not running here (it is between owners: a
    * migration moved it, a lapsed lease is being re-placed, this node has not heard it owns it or is
    * still starting it): waits, bounded, until it runs here, and throws (saying the run did not
-   * happen) when it runs elsewhere now or nowhere in time. The gateway's GatewayCluster.awaitOwner.
+   * happen) when it runs elsewhere now or nowhere in time (GatewayCluster.awaitRunningHere).
    */
   readonly awaitRunning?: (did: string) => Promise<void>;
   /** The gateway's live secret values (what its vault handed the agents): masked in a failed run's error, which goes to the caller. */
