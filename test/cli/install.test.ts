@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -15,10 +15,17 @@ const run = promisify(execFile);
  * two-core host): one test, skipped only when OACP_SKIP_INSTALL_TEST=1.
  */
 describe.skipIf(process.env.OACP_SKIP_INSTALL_TEST === '1')('npm pack + npm install -g', () => {
+  // The prefix holds a whole install (about 210 MB): every run left one in the temp directory.
+  const made: string[] = [];
+  afterEach(() => {
+    for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
   it('gives a working oacp whose demo verifies and leaves no temp folder', async () => {
     if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js')))
       throw new Error('dist is missing: run npm run build first');
     const work = tempDir('oacp-install-');
+    made.push(work);
     // The sandbox runs as nobody when this runs as root: the installed code must be reachable.
     chmodSync(work, 0o755);
     await run('npm', ['pack', '--ignore-scripts', '--pack-destination', work], { cwd: ROOT });
