@@ -173,8 +173,8 @@ export class ActivityPage {
       });
   }
 
-  async #open(entry: AuditEntry): Promise<void> {
-    replace(this.#detail, await receiptDetail(this.api, this.keys, entry));
+  #open(entry: AuditEntry): void {
+    replace(this.#detail, receiptDetail(this.api, this.keys, entry));
   }
 }
 

@@ -13,25 +13,37 @@ interface LoggedReceipt {
 
 type Predicate = Record<string, unknown>;
 
-/** One receipt opened: who called what, the decision and why, tier, quota, timings, digests, and Verify. */
-export async function receiptDetail(
+/**
+ * One receipt opened: who called what, the decision and why, tier, quota, timings, digests, and
+ * Verify. The panel is given at once, saying it is loading, and filled when the receipt arrives:
+ * the selection and the panel shown always agree, even when an earlier receipt's answer comes
+ * last (arrows pressed faster than the gateway answers), since that answer fills a panel no
+ * longer shown.
+ */
+export function receiptDetail(
   api: ConsoleApi,
   keys: () => Promise<PublicKeys>,
   entry: AuditEntry,
-): Promise<HTMLElement> {
+): HTMLElement {
   const panel = el('section', { class: 'panel', 'aria-label': `receipt ${entry.index}` });
   replace(panel, el('h3', {}, `Receipt #${entry.index}`), el('p', { class: 'status' }, 'Loading…'));
-  let logged: LoggedReceipt;
-  try {
-    logged = await api.get<LoggedReceipt>(`/v1/receipts/${entry.index}`);
-  } catch (error) {
+  fill(panel, api, keys, entry).catch((error: unknown) => {
     replace(
       panel,
       el('h3', {}, `Receipt #${entry.index}`),
       el('p', { class: 'error' }, describeError(error)),
     );
-    return panel;
-  }
+  });
+  return panel;
+}
+
+async function fill(
+  panel: HTMLElement,
+  api: ConsoleApi,
+  keys: () => Promise<PublicKeys>,
+  entry: AuditEntry,
+): Promise<void> {
+  const logged = await api.get<LoggedReceipt>(`/v1/receipts/${entry.index}`);
   const statement = decodeStatement(logged.envelope.payload);
   const p = (statement?.predicate ?? {}) as Predicate;
   const policy = (p.policy ?? {}) as Predicate;
@@ -137,7 +149,6 @@ export async function receiptDetail(
       el('pre', { class: 'json' }, JSON.stringify(statement, null, 2)),
     ),
   );
-  return panel;
 }
 
 /** A public c2sp tile, fetched as is (no credentials needed). */
