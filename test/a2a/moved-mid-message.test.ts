@@ -36,7 +36,7 @@ describe('A2A: a message whose agent moved away between its checks and its run',
     const { runs, execute } = moving(async () => {
       throw new OacpError(
         'CLUSTER_NOT_OWNER',
-        'agent did:key:z6Mk moved to the node at http://127.0.0.1:1 while this message waited on gw-0; the message did not run; send it again',
+        'agent did:key:z6Mk moved to another node while this message waited on gw-0; the message did not run; send it again',
       );
     });
     const execution = await execute();

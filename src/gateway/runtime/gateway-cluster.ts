@@ -291,7 +291,7 @@ export class GatewayCluster {
     if (where !== 'here') {
       throw clusterError(
         'CLUSTER_NOT_OWNER',
-        `agent ${agent} moved to the node at ${where.origin} while this message waited on ${this.settings.nodeId}; the message did not run; send it again`,
+        `agent ${agent} moved to another node while this message waited on ${this.settings.nodeId}; the message did not run; send it again`,
       );
     }
   }
