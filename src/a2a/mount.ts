@@ -2,7 +2,7 @@ import type { TaskStore } from '@a2a-js/sdk/server';
 import type { RefusalReceiptLimits } from '../airlock/quota/refusal-limit.js';
 import { type Envelope, EnvelopeSchema } from '../attest/dsse.js';
 import type { Signer } from '../core/ed25519.js';
-import { describeError, isOacpError } from '../core/errors.js';
+import { describeError, oacpCodeOf } from '../core/errors.js';
 import { jcsDigest } from '../core/jcs.js';
 import type { SecretValues } from '../core/secret-values.js';
 import type { NonceStore } from '../identity/nonce-store.js';
@@ -154,7 +154,7 @@ export function gatewayExecutor(parts: GatewayA2aParts): A2aExecutor {
     } catch (error) {
       // It never ran: once it runs here it runs once; elsewhere (the message's nonce is spent
       // here, so it cannot be handed on) the task fails saying it did not run.
-      if (parts.awaitRunning === undefined || codeOf(error) !== 'RUNTIME_AGENT_NOT_RUNNING') throw error;
+      if (parts.awaitRunning === undefined || oacpCodeOf(error) !== 'RUNTIME_AGENT_NOT_RUNNING') throw error;
       await parts.awaitRunning(did);
       return parts.runtime.run(did, { input });
     }
@@ -177,10 +177,6 @@ export function gatewayExecutor(parts: GatewayA2aParts): A2aExecutor {
       };
     }
   };
-}
-
-function codeOf(error: unknown): string | undefined {
-  return isOacpError(error) ? error.code : undefined;
 }
 
 function receiptIndexOf(error: unknown): number | undefined {

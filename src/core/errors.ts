@@ -18,6 +18,11 @@ export function isOacpError(value: unknown): value is OacpError {
   return value instanceof OacpError;
 }
 
+/** The code of an OacpError; undefined for anything else thrown. */
+export function oacpCodeOf(value: unknown): string | undefined {
+  return value instanceof OacpError ? value.code : undefined;
+}
+
 /** A one-line description of any thrown value, safe to print to a user (no stack). */
 export function describeError(value: unknown): string {
   if (value instanceof OacpError) return `${value.code}: ${value.message}`;

@@ -1,4 +1,4 @@
-import { isOacpError, OacpError } from '../../core/errors.js';
+import { OacpError, oacpCodeOf } from '../../core/errors.js';
 import { type AgentRecord, descendantsOf, LIFECYCLE } from '../runtime/agent-directory.js';
 import type { AgentProgram } from '../runtime/agent-runtime.js';
 import { runtimeError } from '../runtime/errors.js';
@@ -137,7 +137,7 @@ export function agentRoutes(services: GatewayServices): Route[] {
         // a new owner that has not heard of its placement or is still starting it): it never ran,
         // so it runs once where it is placed next. A request at its last hop waits here too, and
         // is never forwarded again.
-        if (cluster === undefined || codeOf(error) !== 'RUNTIME_AGENT_NOT_RUNNING') throw error;
+        if (cluster === undefined || oacpCodeOf(error) !== 'RUNTIME_AGENT_NOT_RUNNING') throw error;
         const where = await cluster.awaitOwner(agent.id, hops < MAX_HOPS);
         if (where !== 'here') return forward(c.req.raw, await c.var.readBody(), where, cluster.fetch);
         result = await runtime.run(agent.id, request);
@@ -157,8 +157,4 @@ export function agentRoutes(services: GatewayServices): Route[] {
       return c.json({ agent: agent.id, ...usage });
     }),
   ];
-}
-
-function codeOf(error: unknown): string | undefined {
-  return isOacpError(error) ? error.code : undefined;
 }

@@ -3,7 +3,7 @@ import type { Span } from '@opentelemetry/api';
 import { NO_USAGE, type Usage } from '../../airlock/sandbox.js';
 import type { WasmSandbox } from '../../airlock/wasm/wasm-sandbox.js';
 import type { ReceiptReference } from '../../attest/execution.js';
-import { describeError, OacpError } from '../../core/errors.js';
+import { describeError, oacpCodeOf } from '../../core/errors.js';
 import { jcsDigest } from '../../core/jcs.js';
 import type { Tracing } from '../observability/tracing.js';
 import { failSpan } from '../observability/tracing.js';
@@ -113,7 +113,7 @@ export async function executeRun(
       // A failed run may still be computing (a wall limit hit inside a native call): its CPU is in usage() once it let go.
       if (!outcome.ok) await sandbox.settled();
       const usage = outcome.ok ? outcome.usage : difference(before, sandbox.usage());
-      const errorCode = outcome.ok ? undefined : codeOf(outcome.error);
+      const errorCode = outcome.ok ? undefined : oacpCodeOf(outcome.error);
       const receipt = await parts.receipts.execution(
         {
           ...facts,
@@ -159,10 +159,6 @@ export async function executeRun(
       };
     },
   );
-}
-
-function codeOf(error: unknown): string | undefined {
-  return error instanceof OacpError ? error.code : undefined;
 }
 
 function difference(before: Usage, after: Usage): Usage {
