@@ -1,15 +1,18 @@
 import { type Task, TaskState } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
-import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { textOfParts } from '../../src/a2a/parts.js';
-import { clusterKeys } from '../../src/cluster/keys.js';
 import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
 import { FORWARDED_HEADER } from '../../src/gateway/http/forward.js';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
 import { a2aClientAt, DECLARED, signedRequest } from '../a2a/signed-message.js';
 import { postgresUnavailable } from '../store/postgres-server.js';
-import { type ClusterGateways, placeAgent, startClusterGateways } from './cluster-gateways.js';
+import {
+  type ClusterGateways,
+  moveOwnerUnheard,
+  placeAgent,
+  startClusterGateways,
+} from './cluster-gateways.js';
 import { etcdUnavailable } from './etcd-server.js';
 
 const unavailable = etcdUnavailable() ?? postgresUnavailable();
@@ -81,19 +84,8 @@ describe.skipIf(unavailable !== undefined)(
       // The client reads the card before the fault, as a caller that already knows the agent does.
       const direct = await a2aClient(target);
       expect(countOf(await send(direct, 'warm'))).toBe(1);
-      const etcd = new Etcd3({ hosts: [String(cluster.etcd?.endpoint)] });
-      const keys = clusterKeys();
-      // The fault: nothing etcd says reaches the target (its watch events are held in the relay).
-      const release = cluster.relays[target]?.hold() ?? (() => undefined);
+      const release = await moveOwnerUnheard(cluster, agentId, source, target);
       try {
-        // What a migration's compare-and-set does (docs/cluster.md, Migration, step 4): the owner key
-        // names the target under the target's lease (the source hears it and stops the agent).
-        const member = JSON.parse(String(await etcd.get(keys.node(`gw-${target}`)).string()));
-        const moved = await etcd
-          .if(keys.owner(agentId), 'Value', '==', `gw-${source}`)
-          .then(etcd.put(keys.owner(agentId)).value(`gw-${target}`).lease(member.lease))
-          .commit();
-        expect(moved.succeeded).toBe(true);
         // Straight to the new owner, which does not know yet that it is; and as the source hands a
         // message on after such a move (one hop, to the owner etcd names).
         const sending = [send(direct, 'to-the-new-owner'), send(direct, 'handed-on', true)];
@@ -112,7 +104,6 @@ describe.skipIf(unavailable !== undefined)(
         expect(countOf(await send(await a2aClient(source), 'next'))).toBe(3);
       } finally {
         release();
-        etcd.close();
       }
     }, 90_000);
 

@@ -1,7 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
 import { stringify } from 'yaml';
 import { OacpClient } from '../../src/client/index.js';
+import { clusterKeys } from '../../src/cluster/keys.js';
 import { ApiKeys } from '../../src/gateway/apikeys/api-keys.js';
 import { writeNodeConfig } from '../../src/node/node-config.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -166,4 +168,36 @@ export async function placeAgent(
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return created.id;
+}
+
+/**
+ * The fault of a new owner that has not heard it owns the agent: nothing etcd says reaches
+ * `target` (its relay holds its watch events), and the owner key is moved as a migration's
+ * compare-and-set does (docs/cluster.md, Migration, step 4): it names the target under the
+ * target's lease, and the source hears it and stops the agent. Returns what releases the relay
+ * (safe to call twice); it is released already when the move throws.
+ */
+export async function moveOwnerUnheard(
+  cluster: ClusterGateways,
+  agent: string,
+  source: number,
+  target: number,
+): Promise<() => void> {
+  const release = cluster.relays[target]?.hold() ?? (() => undefined);
+  const etcd = new Etcd3({ hosts: [String(cluster.etcd?.endpoint)] });
+  const keys = clusterKeys();
+  try {
+    const member = JSON.parse(String(await etcd.get(keys.node(`gw-${target}`)).string()));
+    const moved = await etcd
+      .if(keys.owner(agent), 'Value', '==', `gw-${source}`)
+      .then(etcd.put(keys.owner(agent)).value(`gw-${target}`).lease(member.lease))
+      .commit();
+    if (!moved.succeeded) throw new Error(`the owner key of ${agent} did not name gw-${source}`);
+    return release;
+  } catch (error) {
+    release();
+    throw error;
+  } finally {
+    etcd.close();
+  }
 }

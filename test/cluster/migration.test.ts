@@ -1,10 +1,13 @@
-import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterKeys } from '../../src/cluster/keys.js';
 import { MAX_HOPS } from '../../src/gateway/http/forward.js';
 import { oacp } from '../cli/harness.js';
 import { postgresUnavailable } from '../store/postgres-server.js';
-import { type ClusterGateways, placeAgent, startClusterGateways } from './cluster-gateways.js';
+import {
+  type ClusterGateways,
+  moveOwnerUnheard,
+  placeAgent,
+  startClusterGateways,
+} from './cluster-gateways.js';
 import { etcdUnavailable } from './etcd-server.js';
 
 const unavailable = etcdUnavailable() ?? postgresUnavailable();
@@ -112,19 +115,8 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
   it('a run forwarded a second time reaches the new owner before its etcd watch names it the owner: it waits for the start there and runs once', async () => {
     const source = await owner();
     const target = live().find((i) => i !== source) as number;
-    const etcd = new Etcd3({ hosts: [String(cluster.etcd?.endpoint)] });
-    const keys = clusterKeys();
-    // The fault: nothing etcd says reaches the target (its watch events are held in the relay).
-    const release = cluster.relays[target]?.hold() ?? (() => undefined);
+    const release = await moveOwnerUnheard(cluster, agentId, source, target);
     try {
-      // What a migration's compare-and-set does (docs/cluster.md, Migration, step 4): the owner key
-      // names the target under the target's lease (the source hears it and stops the agent).
-      const member = JSON.parse(String(await etcd.get(keys.node(`gw-${target}`)).string()));
-      const moved = await etcd
-        .if(keys.owner(agentId), 'Value', '==', `gw-${source}`)
-        .then(etcd.put(keys.owner(agentId)).value(`gw-${target}`).lease(member.lease))
-        .commit();
-      expect(moved.succeeded).toBe(true);
       // The run as the source hands it on after such a move: its second hop, to the owner etcd names.
       const run = lastHop(target, 'second-hop');
       // The target hears of its placement a second later: well within its lease (a TTL of 4 s),
@@ -152,7 +144,6 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
       expect((await client(target).runAgent(agentId, { input: 'then' })).value).toBe(3);
     } finally {
       release();
-      etcd.close();
     }
   }, 60_000);
 
