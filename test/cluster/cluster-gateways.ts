@@ -33,6 +33,11 @@ export interface ClusterGateways {
   live(): number[];
   /** Gateways whose view of the agent says its sandbox runs there. */
   runningOn(agent: string): Promise<number[]>;
+  /**
+   * Every gateway's log (info and up, the newest 100 kB of each), killed ones included, one
+   * block per node: what a failed test prints to show what the nodes did.
+   */
+  logs(): string;
   /** kill -9 (or another signal) and wait for the exit. */
   kill(i: number, signal?: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
@@ -60,6 +65,8 @@ export async function startClusterGateways(options: ClusterGatewayOptions): Prom
   if ('skipped' in started) throw new Error(`PostgreSQL did not start: ${started.skipped}`);
   const pg: PostgresServer = started;
   const gateways: (ChildGateway | undefined)[] = [];
+  /** Each gateway ever started, by index: its log outlives a kill. */
+  const children: ChildGateway[] = [];
   const removers: Array<() => void> = [];
   const relays: Relay[] = [];
   const homes: string[] = [];
@@ -105,7 +112,9 @@ export async function startClusterGateways(options: ClusterGatewayOptions): Prom
             },
           }),
         );
-        gateways[i] = await startChild(home.home, config, home.env);
+        const child = await startChild(home.home, config, home.env, { logLevel: 'info' });
+        children[i] = child;
+        gateways[i] = child;
       }),
     );
     const client = (i: number) => {
@@ -123,6 +132,13 @@ export async function startClusterGateways(options: ClusterGatewayOptions): Prom
       homes,
       client,
       live,
+      logs: () =>
+        children
+          .map(
+            (child, i) =>
+              `--- gw-${i} (${gateways[i] === undefined ? 'stopped' : 'live'}) ---\n${child.stderr()}`,
+          )
+          .join('\n'),
       async runningOn(agent) {
         const views = await Promise.all(
           live().map(async (i) => [i, (await client(i).getAgent(agent)).runtime.status] as const),

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,22 @@ export function etcdUnavailable(): string | undefined {
   return existsSync(ETCD) ? undefined : `etcd not found at ${ETCD} (apt-get install etcd-server)`;
 }
 
+/**
+ * Where a test etcd keeps its data: tmpfs (/dev/shm) when there is one. etcd fsyncs its WAL on
+ * every write, and on a disk a full CI run is loading one fsync can take seconds; every write and
+ * linearizable read waits behind it, so a node's drain or placement stalls past the lease TTL and
+ * an agent is re-placed without its state, which is not what these tests are about. A SIGKILLed
+ * member still finds its data there when it is started again (restart()).
+ */
+function etcdDataRoot(): string {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return tmpdir();
+  }
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -37,7 +53,7 @@ export function freePort(): Promise<number> {
 }
 
 export async function startEtcd(): Promise<EtcdServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'oacp-etcd-'));
+  const dir = mkdtempSync(join(etcdDataRoot(), 'oacp-etcd-'));
   const [client, peer] = [await freePort(), await freePort()];
   const endpoint = `http://127.0.0.1:${client}`;
   const args = [
@@ -97,7 +113,7 @@ export interface EtcdCluster {
 }
 
 export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
-  const dir = mkdtempSync(join(tmpdir(), 'oacp-etcd-cluster-'));
+  const dir = mkdtempSync(join(etcdDataRoot(), 'oacp-etcd-cluster-'));
   const members: { name: string; client: string; peer: string }[] = [];
   for (let i = 0; i < size; i++) {
     const [client, peer] = [await freePort(), await freePort()];

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_HOPS } from '../../src/gateway/http/forward.js';
 import { oacp } from '../cli/harness.js';
 import { postgresUnavailable } from '../store/postgres-server.js';
@@ -73,6 +73,9 @@ describe.skipIf(unavailable !== undefined)('agent migration between gateways (Po
   afterAll(async () => {
     await cluster?.stop();
   });
+
+  // A failure under load is read from what the nodes said (drained, not drained, lease lapsed).
+  beforeEach(({ onTestFailed }) => onTestFailed(() => console.error(cluster?.logs())));
 
   it('moves the agent with its state intact; runs sent during the move each run exactly once', async () => {
     for (const i of [0, 1, 2])

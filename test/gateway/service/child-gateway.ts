@@ -101,18 +101,24 @@ export async function startChild(
   home: string,
   config: string,
   env: Record<string, string>,
-  options: { fixture?: boolean; exposeGc?: boolean } = {},
+  options: {
+    fixture?: boolean;
+    exposeGc?: boolean;
+    /** The gateway's --log-level (default error); its stderr() keeps the newest 100 kB. */
+    logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  } = {},
 ): Promise<ChildGateway> {
   // Preference: the built CLI itself; else the same command from dist/ with the stats hook;
   // else (no fresh build) the TypeScript sources through vite-node, slower to start.
   const gc = options.exposeGc === true ? ['--expose-gc'] : [];
+  const level = options.logLevel ?? 'error';
   const cli = [BUILT_CLI, '--home', home, 'gateway', '--config', config, '--listen', '127.0.0.1:0'];
   const args =
     options.fixture !== true && builtCliHasGateway()
-      ? [...cli, '--log-level', 'error']
+      ? [...cli, '--log-level', level]
       : distIsFresh()
-        ? [...gc, DIST_FIXTURE, DIST, home, config, '127.0.0.1:0']
-        : [...gc, VITE_NODE, FIXTURE, home, config, '127.0.0.1:0'];
+        ? [...gc, DIST_FIXTURE, DIST, home, config, '127.0.0.1:0', level]
+        : [...gc, VITE_NODE, FIXTURE, home, config, '127.0.0.1:0', level];
   const child = spawn(process.execPath, args, {
     cwd: REPO,
     env: withLogState({ PATH: process.env.PATH ?? '', ...env }),
@@ -120,7 +126,7 @@ export async function startChild(
   });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-20_000);
+    stderr = (stderr + chunk).slice(-100_000);
   });
   const lines: string[] = [];
   const waiters: Array<(line: string) => boolean> = [];
