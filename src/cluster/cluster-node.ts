@@ -1,6 +1,7 @@
 import { type Campaign, type Election, Etcd3, type Lease, type Watcher } from 'etcd3';
 import { describeError } from '../core/errors.js';
 import { clusterError } from './errors.js';
+import { type HandOver, parseHandOver } from './hand-over.js';
 import { type ClusterKeys, clusterKeys, validSegment } from './keys.js';
 import type { Member } from './member.js';
 import { planPlacement } from './placement.js';
@@ -163,19 +164,29 @@ export class ClusterNode {
   /**
    * Moves an agent this node owns to `to` in one compare-and-set: the owner
    * key changes only if it still names this node under this node's lease, and
-   * then carries `to`'s lease. False when it did not (not ours any more, or
-   * our lease lapsed): the caller keeps or drops nothing on a false.
+   * then carries `to`'s lease; the same transaction records the hand-over of
+   * the state (`migrations/<agent>`), so the target restores that state only
+   * if the move happened. False when it did not (not ours any more, or our
+   * lease lapsed): the caller keeps or drops nothing on a false.
    */
-  async handOff(agent: string, to: Member): Promise<boolean> {
+  async handOff(agent: string, to: Member, handOver: HandOver): Promise<boolean> {
     if (!this.stillServing() || !this.mine.has(agent)) return false;
     const key = this.keys.owner(agent);
     const result = await this.client
       .if(key, 'Value', '==', this.options.nodeId)
       .and(key, 'Lease', '==', this.leaseId)
-      .then(this.client.put(key).value(to.id).lease(to.lease))
+      .then(
+        this.client.put(key).value(to.id).lease(to.lease),
+        this.client.put(this.keys.migration(agent)).value(JSON.stringify(handOver)),
+      )
       .commit();
     if (result.succeeded) this.event(`handed ${agent} to ${to.id}`);
     return result.succeeded;
+  }
+
+  /** The last hand-over of the agent's state etcd recorded (handOff); undefined when none. */
+  async handedOver(agent: string): Promise<HandOver | undefined> {
+    return parseHandOver(await this.client.get(this.keys.migration(agent)).string());
   }
 
   /** An agent's lifecycle changed (on this node or any): the leader re-places, the owner hears of it. */

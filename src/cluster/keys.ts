@@ -7,7 +7,10 @@
  * - `owners/<agent>`: the node that runs the agent, held by that node's lease,
  *   so it disappears when the node does;
  * - `leader`: the election of the node that places agents;
- * - `lifecycle/<agent>`: poked when an agent's state changed on any node.
+ * - `lifecycle/<agent>`: poked when an agent's state changed on any node;
+ * - `migrations/<agent>`: the last hand-over of the agent's state (source,
+ *   target, state digest), written with the owner key's move and held by no
+ *   lease: a target restores only the state it names (src/cluster/hand-over.ts).
  */
 export function clusterKeys(prefix = '/oacp') {
   const root = prefix.replace(/\/+$/, '');
@@ -19,6 +22,7 @@ export function clusterKeys(prefix = '/oacp') {
     leader: `${root}/leader`,
     lifecycle: `${root}/lifecycle/`,
     lifecycleOf: (agent: string) => `${root}/lifecycle/${agent}`,
+    migration: (agent: string) => `${root}/migrations/${agent}`,
   };
 }
 

@@ -32,6 +32,7 @@ function migrations(key: TransferKey, dir: string, members: Member[], clock: () 
     members: async () => members,
     owns: () => false,
     handOff: unused,
+    handedOver: unused,
     program: unused,
     send: unused,
     inbound: new InboundTransfers(dir),

@@ -1,9 +1,10 @@
-import type { WasmSandbox } from '../../airlock/wasm/wasm-sandbox.js';
 import { clusterError } from '../../cluster/errors.js';
+import { type HandOver, sameHandOver } from '../../cluster/hand-over.js';
 import type { Member } from '../../cluster/member.js';
 import { sha256Hex } from '../../core/digest.js';
+import { describeError } from '../../core/errors.js';
 import { jcsDigest } from '../../core/jcs.js';
-import type { AgentProgram, AgentRuntime } from './agent-runtime.js';
+import type { AgentProgram, AgentRuntime, MigratedState } from './agent-runtime.js';
 import { type AgentState, captureState, restoreState } from './agent-state.js';
 import type { InboundTransfers } from './inbound-transfers.js';
 import { ENVELOPE_TTL_MS, type MigrationEnvelope, openEnvelope, sealEnvelope } from './migration-envelope.js';
@@ -18,8 +19,10 @@ export interface MigrationParts {
   members(): Promise<Member[]>;
   /** Whether this node owns the agent and may serve it now. */
   owns(agent: string): boolean;
-  /** The compare-and-set on etcd's owner key (ClusterNode.handOff). */
-  handOff(agent: string, to: Member): Promise<boolean>;
+  /** The compare-and-set on etcd's owner key, recording the hand-over with it (ClusterNode.handOff). */
+  handOff(agent: string, to: Member, handOver: HandOver): Promise<boolean>;
+  /** The hand-over etcd recorded last for the agent (ClusterNode.handedOver); throws when unreadable. */
+  handedOver(agent: string): Promise<HandOver | undefined>;
   program(agent: string): Promise<AgentProgram | undefined>;
   /** Delivers the envelope to the target; throws when it did not take it. */
   send(target: Member, envelope: MigrationEnvelope): Promise<void>;
@@ -42,6 +45,7 @@ interface Pending {
   readonly source: string;
   readonly state: AgentState;
   readonly digest: string;
+  readonly issuedAt: number;
   readonly until: number;
 }
 
@@ -96,8 +100,16 @@ export class AgentMigrations {
         { agent, source: nodeId, target, state, issuedAt: this.now() },
         this.parts.key,
       );
+      // A send that failed may still have been taken (its answer lost or late): that state waits
+      // on the target, but only the hand-over etcd records below lets it be restored there.
       await this.parts.send(target, envelope);
-      if (!(await this.parts.handOff(agent, target))) {
+      const handOver = {
+        source: nodeId,
+        target: targetId,
+        stateDigest: envelope.stateDigest,
+        issuedAt: envelope.issuedAt,
+      };
+      if (!(await this.parts.handOff(agent, target, handOver))) {
         throw clusterError(
           'CLUSTER_MIGRATION_REFUSED',
           `agent ${agent} was not moved: its placement changed meanwhile (or ${nodeId} lost its lease)`,
@@ -123,7 +135,13 @@ export class AgentMigrations {
     const source = members.find((m) => m.id === envelope.source) as Member;
     // On disk (sealed, fsynced) before the source hears yes: it drops its sandbox after that.
     await this.parts.inbound?.keep(envelope.agent, { envelope, source, until });
-    this.pending.set(envelope.agent, { source: envelope.source, state, digest: envelope.stateDigest, until });
+    this.pending.set(envelope.agent, {
+      source: envelope.source,
+      state,
+      digest: envelope.stateDigest,
+      issuedAt: envelope.issuedAt,
+      until,
+    });
     return { agent: envelope.agent, stateDigest: envelope.stateDigest };
   }
 
@@ -155,38 +173,96 @@ export class AgentMigrations {
         // Checked for freshness when it was accepted; `until` bounds it since.
         now: kept.envelope.issuedAt,
       });
-      return { source: kept.source.id, state, digest: kept.envelope.stateDigest, until: kept.until };
+      return {
+        source: kept.source.id,
+        state,
+        digest: kept.envelope.stateDigest,
+        issuedAt: kept.envelope.issuedAt,
+        until: kept.until,
+      };
     } catch (error) {
       return { ...facts, reason: error instanceof Error ? error.message : String(error) };
     }
   }
 
-  /** When this node starts the agent: the migrated state to restore, with its receipt, if one is waiting. */
-  async restorer(program: AgentProgram): Promise<((sandbox: WasmSandbox) => Promise<void>) | undefined> {
+  /**
+   * When this node starts the agent: the migrated state waiting for it, if any, for the runtime
+   * to restore (or abandon). Restored only when etcd's hand-over record names exactly this
+   * state, source and node: a state taken here whose source then kept the agent (its send timed
+   * out, its compare-and-set failed) went on changing there and must not come back as a second,
+   * older copy. Whatever does not come back is said once: a warning naming the agent, source and
+   * digest, and an execution receipt with `migration.restored: false`.
+   */
+  async restorer(program: AgentProgram): Promise<MigratedState | undefined> {
     const pending = await this.waiting(program.did);
     if (pending === undefined) return undefined;
     if ('reason' in pending) {
-      // Explicit, never silent: a warning naming the agent, and an execution receipt saying the
-      // state (by digest) did not come back, so the log shows the agent restarted without it.
-      this.parts.warn?.('migrated state not restored', { ...pending });
-      await this.receipt(program, {
-        direction: 'in',
-        source: pending.source,
-        target: this.parts.nodeId,
-        stateDigest: pending.stateDigest,
-        restored: false,
-      });
+      await this.unrestored(program, pending, pending.reason);
       return undefined;
     }
-    return async (sandbox) => {
-      await restoreState(sandbox, pending.state);
+    const facts = { agent: program.did, source: pending.source, stateDigest: pending.digest };
+    const unconfirmed = await this.unconfirmed(program.did, pending);
+    if (unconfirmed !== undefined) {
+      await this.unrestored(program, facts, unconfirmed);
+      return undefined;
+    }
+    let settled = false;
+    return {
+      restore: async (sandbox) => {
+        if (settled) return;
+        await restoreState(sandbox, pending.state);
+        await this.receipt(program, {
+          direction: 'in',
+          source: pending.source,
+          target: this.parts.nodeId,
+          stateDigest: pending.digest,
+        });
+        settled = true;
+      },
+      abandon: async (reason) => {
+        if (settled) return;
+        settled = true;
+        await this.unrestored(program, facts, reason);
+      },
+    };
+  }
+
+  /** Why etcd does not confirm the hand-over of this state to this node; undefined when it does. */
+  private async unconfirmed(agent: string, pending: Pending): Promise<string | undefined> {
+    const expected = {
+      source: pending.source,
+      target: this.parts.nodeId,
+      stateDigest: pending.digest,
+      issuedAt: pending.issuedAt,
+    };
+    let recorded: HandOver | undefined;
+    try {
+      recorded = await this.parts.handedOver(agent);
+    } catch (error) {
+      return `its hand-over could not be read from etcd (${describeError(error)})`;
+    }
+    if (recorded !== undefined && sameHandOver(recorded, expected)) return undefined;
+    return `etcd records no hand-over of this state from ${pending.source} to ${this.parts.nodeId} (the source kept the agent: its send timed out or its move failed)`;
+  }
+
+  /** Never silent, never a throw: the warning, then the `restored: false` receipt. */
+  private async unrestored(
+    program: AgentProgram,
+    facts: { agent: string; source: string; stateDigest: string },
+    reason: string,
+  ): Promise<void> {
+    this.parts.warn?.('migrated state not restored', { ...facts, reason });
+    try {
       await this.receipt(program, {
         direction: 'in',
-        source: pending.source,
+        source: facts.source,
         target: this.parts.nodeId,
-        stateDigest: pending.digest,
+        stateDigest: facts.stateDigest,
+        restored: false,
       });
-    };
+    } catch (error) {
+      this.parts.warn?.('migration receipt not written', { ...facts, error: describeError(error) });
+    }
   }
 
   private prune(): void {

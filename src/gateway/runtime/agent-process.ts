@@ -18,6 +18,18 @@ export interface RunState {
   readonly span: Span | undefined;
 }
 
+/**
+ * State migrated from another node (src/gateway/runtime/agent-migration.ts) for the agent's
+ * first launch here. Exactly one of the two is recorded: `restore` (after the program's code
+ * ran) or `abandon`; a second call of either records nothing.
+ */
+export interface MigratedState {
+  /** Puts the state back into the sandbox and writes the migration receipt; throws when it cannot. */
+  restore(sandbox: WasmSandbox): Promise<void>;
+  /** The state will not come back: a warning and a `restored: false` receipt, never a throw. */
+  abandon(reason: string): Promise<void>;
+}
+
 /** One started agent: its sandbox (when alive), its status and the queue its runs wait in. */
 export interface AgentProcess {
   program: AgentProgram;
@@ -28,8 +40,8 @@ export interface AgentProcess {
   /** Runs of one sandbox never overlap: each waits for the one before. */
   queue: Promise<unknown>;
   current: RunState | undefined;
-  /** Run once after the program's code at the first launch: state migrated from another node. */
-  restore?: (sandbox: WasmSandbox) => Promise<void>;
+  /** State migrated from another node, offered to the next launch only (then dropped, and said so). */
+  migrated?: MigratedState;
   /** Handed to another node: runs still queued here are refused, never run. */
   moved?: boolean;
 }

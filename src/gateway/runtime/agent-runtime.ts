@@ -8,7 +8,7 @@ import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { Tracing } from '../observability/tracing.js';
 import { principalAttributes } from './agent-principal.js';
-import type { AgentProcess, AgentProgram, AgentStatus } from './agent-process.js';
+import type { AgentProcess, AgentProgram, AgentStatus, MigratedState } from './agent-process.js';
 import { type AgentRunResult, executeRun, type RunInput } from './agent-run.js';
 import type { AgentSignerLookup, CallerAgent } from './caller.js';
 import type { ContextAccess } from './context-access.js';
@@ -21,7 +21,7 @@ import { type BindingParts, checkContextAccess, sandboxBindings } from './sandbo
 import type { ToolCaller } from './tool-caller.js';
 import { type RestartPolicy, Watchdog, type WatchdogEvent } from './watchdog.js';
 
-export type { AgentProgram, AgentStatus } from './agent-process.js';
+export type { AgentProgram, AgentStatus, MigratedState } from './agent-process.js';
 export type { AgentRunResult } from './agent-run.js';
 
 export interface RunRequest {
@@ -87,16 +87,21 @@ export class AgentRuntime {
   /**
    * Starts the agent's sandbox and evaluates its program. The global policies
    * decide first (`sandbox/start`). A program that throws counts as a crash:
-   * the watchdog takes over and the agent reports `restarting`.
+   * the watchdog takes over and the agent reports `restarting`. `migrated`
+   * state goes to the first launch only: whatever keeps it from coming back
+   * (refused, already running, the launch failed) abandons it, said once, and
+   * a restart runs the agent's code alone.
    */
-  async start(
-    program: AgentProgram,
-    parent?: Span,
-    restore?: (sandbox: WasmSandbox) => Promise<void>,
-  ): Promise<AgentStatus> {
-    if (this.closed) throw runtimeError('RUNTIME_CLOSED', 'the gateway is shutting down');
+  async start(program: AgentProgram, parent?: Span, migrated?: MigratedState): Promise<AgentStatus> {
+    if (this.closed) {
+      await migrated?.abandon('the gateway is shutting down');
+      throw runtimeError('RUNTIME_CLOSED', 'the gateway is shutting down');
+    }
     const existing = this.processes.get(program.did);
-    if (existing !== undefined && existing.status !== 'failed') return existing.status;
+    if (existing !== undefined && existing.status !== 'failed') {
+      await migrated?.abandon(`the agent was already ${existing.status} here`);
+      return existing.status;
+    }
     const decision = this.parts.globalPolicy.decide({
       action: 'sandbox/start',
       principal: { id: program.did, attributes: principalAttributes(program, this.parts.coSign) },
@@ -113,7 +118,9 @@ export class AgentRuntime {
     });
     if (decision.effect === 'deny') {
       this.parts.metrics.security('warning', 'sandbox_denied');
-      throw runtimeError('RUNTIME_POLICY_DENIED', `cannot start agent ${program.name}: ${decision.reason}`);
+      const refused = `cannot start agent ${program.name}: ${decision.reason}`;
+      await migrated?.abandon(refused);
+      throw runtimeError('RUNTIME_POLICY_DENIED', refused);
     }
     const process: AgentProcess = {
       program,
@@ -123,7 +130,7 @@ export class AgentRuntime {
       status: 'restarting',
       queue: Promise.resolve(),
       current: undefined,
-      ...(restore === undefined ? {} : { restore }),
+      ...(migrated === undefined ? {} : { migrated }),
     };
     this.processes.set(program.did, process);
     this.watchdog.watch(program.did);
@@ -229,16 +236,23 @@ export class AgentRuntime {
     }
   }
 
-  /** Creates the sandbox and evaluates the program; throws when either fails. */
+  /**
+   * Creates the sandbox, evaluates the program and puts migrated state back; throws when any
+   * fails. Migrated state is offered to this launch only: when it fails, the state is abandoned
+   * (a warning and a `restored: false` receipt) and the watchdog's restart runs the code alone.
+   */
   private async launch(process: AgentProcess, parent?: Span): Promise<void> {
     const program = process.program;
-    const sandbox = await this.parts.tier.start({
-      manifest: program.manifest,
-      ledger: process.ledger,
-      bindings: sandboxBindings(this.parts, process),
-      ...(this.parts.sandbox === undefined ? {} : { options: this.parts.sandbox }),
-    });
+    const migrated = process.migrated;
+    delete process.migrated;
+    let sandbox: WasmSandbox | undefined;
     try {
+      sandbox = await this.parts.tier.start({
+        manifest: program.manifest,
+        ledger: process.ledger,
+        bindings: sandboxBindings(this.parts, process),
+        ...(this.parts.sandbox === undefined ? {} : { options: this.parts.sandbox }),
+      });
       if (program.code !== null) {
         await this.execute(process, sandbox, {
           code: program.code,
@@ -247,11 +261,10 @@ export class AgentRuntime {
           parent,
         });
       }
-      const restore = process.restore;
-      delete process.restore;
-      await restore?.(sandbox);
+      await migrated?.restore(sandbox);
     } catch (error) {
-      await sandbox.stop().catch(() => undefined);
+      await sandbox?.stop().catch(() => undefined);
+      await migrated?.abandon(`the agent's sandbox did not start with it: ${describeError(error)}`);
       throw error;
     }
     process.sandbox = sandbox;

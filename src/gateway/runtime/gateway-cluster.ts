@@ -93,7 +93,8 @@ export class GatewayCluster {
       receipts: this.receipts,
       members: () => this.withinLease(node.members(), 'the cluster members'),
       owns: (agent) => node.owned().has(agent),
-      handOff: (agent, to) => node.handOff(agent, to),
+      handOff: (agent, to, handOver) => node.handOff(agent, to, handOver),
+      handedOver: (agent) => this.withinLease(node.handedOver(agent), "the agent's last hand-over"),
       program: (agent) => this.program(agent),
       send: (target, envelope) => send(this.fetch, target, envelope),
       ...(this.settings.inboundDir === undefined
