@@ -231,4 +231,45 @@ describe.skipIf(unavailable !== undefined)('migration faults between gateways (P
     expect(warnings).toHaveLength(1);
     await client(0).suspendAgent(agent);
   }, 120_000);
+
+  it('attack: etcd stalls under an owner draining on SIGTERM: its reads give up within the lease, saying why, nothing is handed over, and one node runs the agent once etcd answers', async () => {
+    const agent = await placeAgent(cluster, { name: 'drained', code: COUNTER, boundMs: 15_000 });
+    const source = await ownerOf(agent);
+    const other = source === 0 ? 1 : 0;
+    expect((await client(source).runAgent(agent, { input: 'before' })).value).toBe(1);
+    const seen: number[][] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const on = await cluster.runningOn(agent).catch(() => undefined);
+        if (on !== undefined) seen.push(on);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    const gateway = cluster.gateways[source];
+    if (gateway === undefined) throw new Error('the owner is not running');
+    // etcd hears the source but its answers are held: a stalled etcd, as the drain starts.
+    const release = cluster.relays[source]?.hold() ?? (() => undefined);
+    try {
+      gateway.process.kill('SIGTERM');
+      const gaveUp = () =>
+        cluster
+          .logs()
+          .split('\n')
+          .some(
+            (line) => line.includes('agent not drained') && line.includes('no answer within the lease TTL'),
+          );
+      await expect.poll(gaveUp, { timeout: 30_000, interval: 100 }).toBe(true);
+    } finally {
+      release();
+    }
+    await gateway.exited;
+    cluster.gateways[source] = undefined;
+    await expect.poll(() => cluster.runningOn(agent), { timeout: 30_000, interval: 100 }).toEqual([other]);
+    sampling = false;
+    await sampler;
+    expect(seen.filter((on) => on.length > 1)).toEqual([]);
+    // Not drained: placed again with a fresh sandbox (context intact, in-sandbox state not moved).
+    expect((await client(other).runAgent(agent, { input: 'after' })).value).toBe(1);
+  }, 120_000);
 });

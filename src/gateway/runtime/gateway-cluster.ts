@@ -347,7 +347,9 @@ export class GatewayCluster {
       if (Date.now() >= deadline) return;
       let targets: readonly Member[];
       try {
-        targets = await byLoad(node, this.settings.nodeId);
+        // Bounded by the lease like every other read: an etcd that stalls must not keep the drain
+        // waiting past the lease that lets it hand anything over (it then gives up, saying why).
+        targets = await this.withinLease(byLoad(node, this.settings.nodeId), 'the members and their load');
       } catch (error) {
         this.logger.warn('agent not drained', { agent, error: describeError(error) });
         continue;
