@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { ExecutionPredicate } from '../../src/attest/execution.js';
 import type { Member } from '../../src/cluster/member.js';
 import { AgentMigrations, type MigrationParts } from '../../src/gateway/runtime/agent-migration.js';
 import { InboundTransfers } from '../../src/gateway/runtime/inbound-transfers.js';
@@ -19,8 +20,20 @@ async function nodeKey(home: { home: string; env: Record<string, string> }): Pro
   return TransferKey.derive(KeyStore.open(home.home, home.env).logSigner());
 }
 
+/** What a target said about states it dropped: its warnings and the migrations its receipts name. */
+interface Said {
+  readonly warnings: { message: string; fields: Record<string, unknown> }[];
+  readonly receipts: NonNullable<ExecutionPredicate['migration']>[];
+}
+
 /** The target's side only: accept and restore use the key, the members and the home. */
-function migrations(key: TransferKey, dir: string, members: Member[], clock: () => number): AgentMigrations {
+function migrations(
+  key: TransferKey,
+  dir: string,
+  members: Member[],
+  clock: () => number,
+  said?: Said,
+): AgentMigrations {
   const unused = () => {
     throw new Error('not used on the receiving side');
   };
@@ -38,6 +51,25 @@ function migrations(key: TransferKey, dir: string, members: Member[], clock: () 
     inbound: new InboundTransfers(dir),
     clock,
   };
+  if (said !== undefined) {
+    // The agent as the store has it, and a receipt writer that keeps what each receipt says.
+    Object.assign(parts, {
+      program: async (did: string) => ({
+        did,
+        name: 'kept',
+        manifest: { name: 'kept' },
+        attributes: {},
+        code: 'var count = 0;',
+      }),
+      receipts: {
+        execution: async (predicate: ExecutionPredicate) => {
+          if (predicate.migration !== undefined) said.receipts.push(predicate.migration);
+          return { index: said.receipts.length - 1 };
+        },
+      },
+      warn: (message: string, fields: Record<string, unknown>) => said.warnings.push({ message, fields }),
+    });
+  }
   return new AgentMigrations(parts);
 }
 
@@ -119,5 +151,50 @@ describe('migrated state survives a restart of the target', () => {
     expect(await foreign.waiting(agent)).toMatchObject({
       reason: expect.stringMatching(/does not decrypt with this node transfer key/),
     });
+  });
+
+  it('says a state dropped while this node was never made the owner (expired, or replaced by a newer one), once: a warning and a restored:false receipt', async () => {
+    const home = await freshHome('oacp-transfer-');
+    removers.push(home.remove);
+    const dir = join(home.home, 'cluster', 'inbound');
+    const source = TransferKey.generate();
+    const target = await nodeKey(home);
+    const members: Member[] = [
+      { id: 'a', url: 'http://127.0.0.1:1/', lease: '1', transferKey: source.did },
+      { id: 'b', url: 'http://127.0.0.1:2/', lease: '2', transferKey: target.did },
+    ];
+    const seal = (of: string, kept: Record<string, unknown>) =>
+      sealEnvelope(
+        { agent: of, source: 'a', target: members[1] as Member, state: kept, issuedAt: now },
+        source,
+      );
+    const said: Said = { warnings: [], receipts: [] };
+    const node = migrations(target, dir, members, clock, said);
+    const expired = await seal(agent, state);
+    await node.accept(expired);
+    // The agent is placed elsewhere; 30 s later this node takes another agent's state.
+    now += 60_000;
+    const other = 'did:key:z6MkOther';
+    const first = await seal(other, { count: 1 });
+    await node.accept(first);
+    // ...and a newer state of that agent replaces the first before the node owns it.
+    await node.accept(await seal(other, { count: 2 }));
+    await expect.poll(() => said.receipts.length).toBe(2);
+    expect(said.receipts).toEqual(
+      expect.arrayContaining([
+        { direction: 'in', source: 'a', target: 'b', stateDigest: expired.stateDigest, restored: false },
+        { direction: 'in', source: 'a', target: 'b', stateDigest: first.stateDigest, restored: false },
+      ]),
+    );
+    expect(said.warnings.map((w) => [w.message, w.fields.agent, w.fields.stateDigest])).toEqual(
+      expect.arrayContaining([
+        ['migrated state not restored', agent, expired.stateDigest],
+        ['migrated state not restored', other, first.stateDigest],
+      ]),
+    );
+    expect(said.warnings).toHaveLength(2);
+    // Said once: the home no longer holds the expired state, so no later start says it again.
+    expect(await migrations(target, dir, members, clock, said).waiting(agent)).toBeUndefined();
+    expect(said.warnings).toHaveLength(2);
   });
 });

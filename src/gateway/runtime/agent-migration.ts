@@ -135,6 +135,7 @@ export class AgentMigrations {
     const source = members.find((m) => m.id === envelope.source) as Member;
     // On disk (sealed, fsynced) before the source hears yes: it drops its sandbox after that.
     await this.parts.inbound?.keep(envelope.agent, { envelope, source, until });
+    const replaced = this.pending.get(envelope.agent);
     this.pending.set(envelope.agent, {
       source: envelope.source,
       state,
@@ -142,6 +143,9 @@ export class AgentMigrations {
       issuedAt: envelope.issuedAt,
       until,
     });
+    if (replaced !== undefined) {
+      void this.forgotten(envelope.agent, replaced, `a newer state from ${envelope.source} replaced it`);
+    }
     return { agent: envelope.agent, stateDigest: envelope.stateDigest };
   }
 
@@ -245,6 +249,23 @@ export class AgentMigrations {
     return `etcd records no hand-over of this state from ${pending.source} to ${this.parts.nodeId} (the source kept the agent: its send timed out or its move failed)`;
   }
 
+  /** A state dropped while the agent is not starting here: said with the agent's program as the store has it now. */
+  private async forgotten(agent: string, pending: Pending, reason: string): Promise<void> {
+    const facts = { agent, source: pending.source, stateDigest: pending.digest };
+    let program: AgentProgram | undefined;
+    try {
+      program = await this.parts.program(agent);
+    } catch (error) {
+      this.parts.warn?.('migrated state not restored', { ...facts, reason, receipt: describeError(error) });
+      return;
+    }
+    if (program === undefined) {
+      this.parts.warn?.('migrated state not restored', { ...facts, reason, receipt: 'none: no such agent' });
+      return;
+    }
+    await this.unrestored(program, facts, reason);
+  }
+
   /** Never silent, never a throw: the warning, then the `restored: false` receipt. */
   private async unrestored(
     program: AgentProgram,
@@ -265,9 +286,15 @@ export class AgentMigrations {
     }
   }
 
+  /** Expired states are dropped from memory and the home, and said (once: the home no longer holds them). */
   private prune(): void {
     const now = this.now();
-    for (const [agent, pending] of this.pending) if (pending.until < now) this.pending.delete(agent);
+    for (const [agent, pending] of this.pending) {
+      if (pending.until >= now) continue;
+      this.pending.delete(agent);
+      this.parts.inbound?.drop(agent);
+      void this.forgotten(agent, pending, 'the migrated state expired before this node was made the owner');
+    }
   }
 
   private receipt(
