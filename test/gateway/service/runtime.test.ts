@@ -9,7 +9,11 @@ import { generateEd25519, keySigner } from '../../../src/core/ed25519.js';
 import { GatewayMetrics } from '../../../src/gateway/observability/gateway-metrics.js';
 import { Logger, silentLogger } from '../../../src/gateway/observability/logger.js';
 import { Tracing } from '../../../src/gateway/observability/tracing.js';
-import { type AgentProgram, AgentRuntime } from '../../../src/gateway/runtime/agent-runtime.js';
+import {
+  type AgentProgram,
+  AgentRuntime,
+  type MigratedState,
+} from '../../../src/gateway/runtime/agent-runtime.js';
 import { MemoryContext } from '../../../src/gateway/runtime/context-access.js';
 import { defineTool } from '../../../src/gateway/runtime/define-tool.js';
 import { RuntimeError } from '../../../src/gateway/runtime/errors.js';
@@ -348,6 +352,54 @@ describe('gateway runtime', () => {
     await expect.poll(() => runtime.status(did).status, { timeout: 5000 }).toBe('failed');
     expect(runtime.status(did).failure).toContain('always');
     await expect(runtime.run(did, {})).rejects.toMatchObject({ code: 'RUNTIME_AGENT_FAILED' });
+    await runtime.close();
+  });
+
+  /** Migrated state as the runtime sees it, keeping what it was asked to do (agent-migration.ts records it). */
+  function migratedState(restore: () => Promise<void> = async () => undefined) {
+    const asked = { restored: 0, abandoned: [] as string[] };
+    const state: MigratedState = {
+      restore: async () => {
+        asked.restored += 1;
+        await restore();
+      },
+      abandon: async (reason) => {
+        asked.abandoned.push(reason);
+      },
+    };
+    return { asked, state };
+  }
+
+  it('attack: migrated state offered to a program that throws while loading, or that throws as it is put back, or to an agent already running: abandoned once with the reason, never restored on a restart', async () => {
+    const { runtime } = build({ maxRestarts: 3 });
+    // Throws on its first load only (counted in its context), then comes up on the watchdog's restart.
+    const flaky = program({
+      code: `oacp.context.get('loads').then((n) => oacp.context.put('loads', (n || 0) + 1).then(() => {
+        if (!n) throw new Error('first load fails');
+      }))`,
+    });
+    const loading = migratedState();
+    await runtime.start(flaky, undefined, loading.state);
+    await expect.poll(() => runtime.status(did).status, { timeout: 5000 }).toBe('running');
+    expect(loading.asked.restored).toBe(0);
+    expect(loading.asked.abandoned).toHaveLength(1);
+    expect(loading.asked.abandoned[0]).toMatch(/did not start with it: .*first load fails/);
+
+    // Already running: the state cannot go into it.
+    const twice = migratedState();
+    expect(await runtime.start(flaky, undefined, twice.state)).toBe('running');
+    expect(twice.asked).toEqual({ restored: 0, abandoned: ['the agent was already running here'] });
+    await runtime.stop(did);
+
+    // The program refuses the state as it is put back: the restart runs the code alone.
+    const refusing = migratedState(async () => {
+      throw new Error('this program cannot take that state');
+    });
+    await runtime.start(program({ code: 'var count = 0;' }), undefined, refusing.state);
+    await expect.poll(() => runtime.status(did).status, { timeout: 5000 }).toBe('running');
+    expect(refusing.asked.restored).toBe(1);
+    expect(refusing.asked.abandoned).toHaveLength(1);
+    expect(refusing.asked.abandoned[0]).toMatch(/cannot take that state/);
     await runtime.close();
   });
 
