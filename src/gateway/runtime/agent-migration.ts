@@ -109,7 +109,7 @@ export class AgentMigrations {
         stateDigest: envelope.stateDigest,
         issuedAt: envelope.issuedAt,
       };
-      if (!(await this.parts.handOff(agent, target, handOver))) {
+      if (!(await this.handOff(agent, target, handOver))) {
         throw clusterError(
           'CLUSTER_MIGRATION_REFUSED',
           `agent ${agent} was not moved: its placement changed meanwhile (or ${nodeId} lost its lease)`,
@@ -119,6 +119,30 @@ export class AgentMigrations {
     });
     const facts = { direction: 'out' as const, source: nodeId, target: targetId, stateDigest: moved };
     return { agent, ...facts, receipt: await this.receipt(program, facts) };
+  }
+
+  /**
+   * The compare-and-set; when its answer is lost (etcd killed or cut mid-call), the hand-over
+   * record the same transaction writes says whether it happened: keeping the agent here after a
+   * move that did happen would leave two copies running, one restored on the target.
+   */
+  private async handOff(agent: string, target: Member, handOver: HandOver): Promise<boolean> {
+    try {
+      return await this.parts.handOff(agent, target, handOver);
+    } catch (error) {
+      let recorded: HandOver | undefined;
+      try {
+        recorded = await this.parts.handedOver(agent);
+      } catch {
+        throw clusterError(
+          'CLUSTER_UNAVAILABLE',
+          `agent ${agent}: the answer to its move was lost (${describeError(error)}) and etcd cannot say whether it moved; retry later`,
+          error,
+        );
+      }
+      if (recorded !== undefined && sameHandOver(recorded, handOver)) return true;
+      throw error;
+    }
   }
 
   /** The target's side: checks the envelope and keeps the state until this node is made the owner. */

@@ -5,10 +5,13 @@ import { StoreQuotaEngine } from '../../../src/airlock/quota/store-engine.js';
 import { StandardTier } from '../../../src/airlock/wasm/standard-tier.js';
 import { verifyReceiptEnvelope } from '../../../src/attest/verify-receipt.js';
 import { ManifestSchema } from '../../../src/capability/manifest.js';
+import type { HandOver } from '../../../src/cluster/hand-over.js';
+import type { Member } from '../../../src/cluster/member.js';
 import { generateEd25519, keySigner } from '../../../src/core/ed25519.js';
 import { GatewayMetrics } from '../../../src/gateway/observability/gateway-metrics.js';
 import { Logger, silentLogger } from '../../../src/gateway/observability/logger.js';
 import { Tracing } from '../../../src/gateway/observability/tracing.js';
+import { AgentMigrations } from '../../../src/gateway/runtime/agent-migration.js';
 import {
   type AgentProgram,
   AgentRuntime,
@@ -24,6 +27,7 @@ import { type GatewayQuotaOptions, GatewayQuotas } from '../../../src/gateway/ru
 import { ReceiptRecorder } from '../../../src/gateway/runtime/receipt-recorder.js';
 import { ToolCaller } from '../../../src/gateway/runtime/tool-caller.js';
 import { ToolRegistry } from '../../../src/gateway/runtime/tool-registry.js';
+import { TransferKey } from '../../../src/gateway/runtime/transfer-key.js';
 import { didKeyFromPublicKey } from '../../../src/identity/did-key.js';
 import { defaultPolicyEngine } from '../../../src/mcp/default-policy.js';
 import { OacpNode } from '../../../src/node/oacp-node.js';
@@ -131,7 +135,7 @@ describe('gateway runtime', () => {
         stableAfterMs: 60_000,
       },
     });
-    return { tools, runtime, metrics, context };
+    return { tools, runtime, metrics, context, receipts };
   }
 
   const airlockKey = () => node.keys.airlockSigner().publicKey;
@@ -400,6 +404,45 @@ describe('gateway runtime', () => {
     expect(refusing.asked.restored).toBe(1);
     expect(refusing.asked.abandoned).toHaveLength(1);
     expect(refusing.asked.abandoned[0]).toMatch(/cannot take that state/);
+    await runtime.close();
+  });
+
+  it("attack: the answer to a migration's compare-and-set is lost: the agent stops here when etcd records the hand-over, and keeps running when it does not", async () => {
+    const { runtime, receipts } = build();
+    const key = TransferKey.generate();
+    const members: Member[] = [
+      { id: 'a', url: 'http://127.0.0.1:1/', lease: '1', transferKey: key.did },
+      { id: 'b', url: 'http://127.0.0.1:2/', lease: '2', transferKey: TransferKey.generate().did },
+    ];
+    const counter = program({ code: 'var count = 0; function main() { count += 1; return count; }' });
+    let applied = false;
+    let recorded: HandOver | undefined;
+    const migrations = new AgentMigrations({
+      nodeId: 'a',
+      key,
+      runtime,
+      receipts,
+      members: async () => members,
+      owns: () => true,
+      // etcd applies the move (or not), then the connection drops before its answer arrives.
+      handOff: async (_agent, _to, handOver) => {
+        if (applied) recorded = handOver;
+        throw new Error('14 UNAVAILABLE: connection dropped');
+      },
+      handedOver: async () => recorded,
+      program: async () => counter,
+      send: async () => undefined,
+    });
+    await runtime.start(counter);
+    await expect(migrations.migrate(did, 'b')).rejects.toThrow(/connection dropped/);
+    expect(runtime.status(did).status).toBe('running');
+    expect((await runtime.run(did, {})).value).toBe(1);
+
+    applied = true;
+    const moved = await migrations.migrate(did, 'b');
+    expect(moved).toMatchObject({ source: 'a', target: 'b', stateDigest: recorded?.stateDigest });
+    // Moved: it no longer runs here, so the copy restored on b is the only one.
+    expect(runtime.status(did).status).toBe('stopped');
     await runtime.close();
   });
 
