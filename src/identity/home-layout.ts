@@ -11,14 +11,24 @@ export interface HomeLayout {
   agentKey(name: string): string;
 }
 
+/**
+ * The two files that make a directory an OACP home (isOacpHome), without the rest of the layout:
+ * every sandbox start that binds a grant asks this of each registered home (hundreds on a host
+ * that runs OACP's tests), twice.
+ */
+export function homeMarkers(home: string): Pick<HomeLayout, 'masterKey' | 'airlockKey'> {
+  return { masterKey: join(home, 'master.key'), airlockKey: join(home, 'keys', 'airlock.json') };
+}
+
 export function homeLayout(home: string): HomeLayout {
   const keysDir = join(home, 'keys');
   const agentsDir = join(home, 'agents');
+  const { masterKey, airlockKey } = homeMarkers(home);
   return {
     home,
-    masterKey: join(home, 'master.key'),
+    masterKey,
     keysDir,
-    airlockKey: join(keysDir, 'airlock.json'),
+    airlockKey,
     logKey: join(keysDir, 'log.json'),
     agentsDir,
     agentKey: (name) => join(agentsDir, `${name}.json`),

@@ -11,7 +11,7 @@ import {
 import { homedir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { entryExists } from '../core/entry-exists.js';
-import { homeLayout } from './home-layout.js';
+import { homeMarkers } from './home-layout.js';
 
 /**
  * OACP homes that no invocation names and no account's `~/.oacp` is: a gateway service's
@@ -48,8 +48,8 @@ export function invokerHome(): string | undefined {
 
 /** Whether `dir` is an OACP home by its own marker files, whatever its name. */
 export function isOacpHome(dir: string): boolean {
-  const layout = homeLayout(dir);
-  return entryExists(layout.airlockKey) || entryExists(layout.masterKey);
+  const markers = homeMarkers(dir);
+  return entryExists(markers.airlockKey) || entryExists(markers.masterKey);
 }
 
 /**

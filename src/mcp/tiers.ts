@@ -17,8 +17,9 @@ export function requireTier(name: TierName, lookup?: TierLookup): Promise<Proces
  * A registry whose `name` tier has started its availability probe (a bwrap or runsc run, a child process)
  * now: `oacp mcp run` starts it while its bridge modules load, so the probe runs on another core instead
  * of after them. The answer is the same probe's, from this process, awaited by requireTier before the
- * server starts, exactly as when requireTier started it: starting it earlier caches nothing across starts.
- * An unknown name starts nothing here; requireTier reports it.
+ * server starts, exactly as when requireTier started it: starting it earlier keeps nothing across starts
+ * (the hardened tier keeps only a pass under its own key and trust checks: probe-cache.ts). An unknown
+ * name starts nothing here; requireTier reports it.
  */
 export function probingTiers(name: string): TierLookup {
   const tiers = createTierRegistry<ProcessTier>(processTiers());

@@ -30,6 +30,7 @@ import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
 import { deferLoaderVariables } from './loader-env.js';
 import { guardPipe } from './orphan-guard.js';
 import { type EgressHooks, prepareSpec, startEgressProxy, writableGrants } from './prepare.js';
+import { keepPass, passedBefore, probeKey } from './probe-cache.js';
 import { rlimitsFromQuotas } from './rlimits.js';
 import { sandboxEtcView } from './sandbox-etc.js';
 import { accessibleBy, type SandboxUser, sandboxUser } from './sandbox-user.js';
@@ -58,6 +59,13 @@ export interface HardenedTierOptions extends EgressHooks {
   readonly runAs?: SandboxUser | 'invoker';
   /** How the dedicated ids are leased as root (tests: `start: 0` takes the lowest free one). */
   readonly workloadIds?: LeaseOptions;
+  /**
+   * Run the availability probe even when it passed before with the same key (probe-cache.ts):
+   * `oacp doctor` asks the host, not a kept answer.
+   */
+  readonly freshProbe?: boolean;
+  /** Where a passed probe is kept (default: the launcher's cache directory; tests use their own). */
+  readonly probeCacheDir?: string;
 }
 
 /** A hardened or gVisor sandbox: a ProcessSandbox plus the decisions its egress proxy made. */
@@ -151,28 +159,35 @@ export class HardenedTier implements ProcessTier {
         remedy: 'apt-get install bubblewrap',
       };
     }
-    const check = await probe(
-      this.bwrap,
-      [
-        '--unshare-all',
-        '--unshare-user',
-        '--disable-userns',
-        '--die-with-parent',
-        '--ro-bind',
-        '/',
-        '/',
-        'true',
-      ],
-      5_000,
-      sandboxUser(this.options.runAs),
-    );
-    if (!check.ok) {
-      return {
-        available: false,
-        reason: `bubblewrap cannot create namespaces here: ${check.output}`,
-        remedy:
-          'enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) or run where bwrap works',
-      };
+    const user = sandboxUser(this.options.runAs);
+    const args = [
+      '--unshare-all',
+      '--unshare-user',
+      '--disable-userns',
+      '--die-with-parent',
+      '--ro-bind',
+      '/',
+      '/',
+      'true',
+    ];
+    // A pass kept from an earlier process with the same key spares a start one child process (a
+    // fork of this large one). A stale pass cannot weaken a sandbox: bwrap itself then fails to
+    // make the namespaces at start, and the workload never runs.
+    const key =
+      this.options.freshProbe === true
+        ? undefined
+        : probeKey(this.bwrap, args, user === undefined ? 'invoker' : `${user.uid}:${user.gid}`);
+    if (key === undefined || !passedBefore(key, this.options.probeCacheDir)) {
+      const check = await probe(this.bwrap, args, 5_000, user);
+      if (!check.ok) {
+        return {
+          available: false,
+          reason: `bubblewrap cannot create namespaces here: ${check.output}`,
+          remedy:
+            'enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) or run where bwrap works',
+        };
+      }
+      if (key !== undefined) keepPass(key, this.options.probeCacheDir);
     }
     const socat = existsSync(this.socat)
       ? 'egress via socat'

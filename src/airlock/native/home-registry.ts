@@ -1,7 +1,7 @@
 import { type Dirent, lstatSync, readdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { entryExists } from '../../core/entry-exists.js';
-import { homeLayout } from '../../identity/home-layout.js';
+import { homeMarkers } from '../../identity/home-layout.js';
 import {
   accountRegistry,
   invokerHome,
@@ -136,8 +136,8 @@ function markedHome(dir: string, listing?: readonly Dirent[]): boolean {
   if (listing !== undefined) {
     if (!listing.some((entry) => entry.name === 'master.key' || entry.name === 'keys')) return false;
   } else {
-    const layout = homeLayout(dir);
-    if (markerAbsent(layout.masterKey) && markerAbsent(layout.airlockKey)) return false;
+    const markers = homeMarkers(dir);
+    if (markerAbsent(markers.masterKey) && markerAbsent(markers.airlockKey)) return false;
   }
   return isOacpHome(dir);
 }

@@ -56,12 +56,15 @@ export function accountOacpHomePaths(
   accounts: readonly string[] = accountHomes(),
 ): { readonly name: string; readonly real: string }[] {
   const homes: { name: string; real: string }[] = [];
+  const named = new Set(accounts.map((home) => resolve(home, '.oacp')));
   // Registered homes as listed: each is judged once, by its markers at its real path, below (a
   // look at the listed name first doubled the marker lstats of every start).
-  const found = new Set([...accounts.map((home) => resolve(home, '.oacp')), ...listedOacpHomes(accounts)]);
+  const found = new Set([...named, ...listedOacpHomes(accounts)]);
   for (const oacp of found) {
-    // Most accounts have no `~/.oacp`: skipped without realpath's thrown ENOENT (each start that binds a grant asks of every account).
-    if (!entryExists(oacp)) continue;
+    // Most accounts have no `~/.oacp`: skipped without realpath's thrown ENOENT (each start that
+    // binds a grant asks of every account). A registered home is there until its entry is pruned,
+    // so realpath alone answers for it: asking first cost one more system call per registered home.
+    if (named.has(oacp) && !entryExists(oacp)) continue;
     let real: string;
     try {
       // One realpath(3): the JS realpathSync lstats every component of every home.

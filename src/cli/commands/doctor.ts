@@ -28,7 +28,10 @@ export const registerDoctor: CommandRegistrar = (program, context) => {
       } catch (error) {
         throw new CliExit(`--config: ${error instanceof Error ? error.message : String(error)}`, 2);
       }
-      const registry = createTierRegistry([...processTiers(), await StandardTier.create()]);
+      const registry = createTierRegistry([
+        ...processTiers({ hardened: { freshProbe: true } }),
+        await StandardTier.create(),
+      ]);
       const tiers = await doctorReport(registry);
       const models =
         config === undefined || config.models.providers.length === 0
