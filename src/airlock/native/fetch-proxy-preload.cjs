@@ -1,9 +1,11 @@
 // Preloaded (`NODE_OPTIONS=--require /run/oacp/fetch-proxy.cjs`) into every Node program of a
-// sandbox that has the egress proxy (docs/egress.md, "Node's fetch"). Node's built-in fetch
-// (undici) ignores HTTP_PROXY/HTTPS_PROXY and has no route out of the sandbox; this makes its
-// global dispatcher undici's EnvHttpProxyAgent, which reads those variables and NO_PROXY like
-// curl does. Bundled with undici into one file at build (scripts/bundle-fetch-proxy.mjs): the
-// sandbox sees none of OACP's node_modules.
+// sandbox that has the egress proxy (docs/egress.md, "Node's fetch" and "Node's HTTP clients").
+// Node's built-in fetch (undici) and node:http/node:https ignore HTTP_PROXY/HTTPS_PROXY and have
+// no route out of the sandbox; this makes fetch's global dispatcher undici's EnvHttpProxyAgent,
+// and http.globalAgent/https.globalAgent agents that go through the proxy (node-http-proxy.cjs),
+// all reading those variables and NO_PROXY like curl does. Bundled with undici into one file at
+// build (scripts/bundle-fetch-proxy.mjs): the sandbox sees none of OACP's node_modules. It is a
+// route, not a fence: the network namespace and the proxy enforce the allowlist without it.
 //
 // - Nothing happens without a proxy variable: such a process has nothing to reach.
 // - A dispatcher already set (a preload of the workload's own, run before this one) is kept.
@@ -13,6 +15,9 @@
 // - Any failure (an undici that cannot load in an older Node, a malformed proxy URL) leaves the
 //   property to Node, which then installs its own agent: no route out, as without this file.
 'use strict';
+
+const { installProxyAgents } = require('./node-http-proxy.cjs');
+const { proxyFor, undiciNoProxy } = require('./proxy-env.cjs');
 
 const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
 
@@ -42,7 +47,7 @@ function install() {
         const EnvHttpProxyAgent = require('undici/lib/dispatcher/env-http-proxy-agent.js');
         // http:// URLs in absolute form, not tunnelled: a refusal is then the proxy's 403 with its
         // reason (x-oacp-egress-denied), which the program sees, not a bare failed CONNECT.
-        agent = new EnvHttpProxyAgent({ proxyTunnel: false });
+        agent = new EnvHttpProxyAgent({ proxyTunnel: false, noProxy: undiciNoProxy(process.env) });
       } catch {
         agent = undefined;
       }
@@ -54,3 +59,8 @@ function install() {
 }
 
 install();
+try {
+  installProxyAgents(process.env, proxyFor);
+} catch {
+  // Node's own agents stay: no route out, as without this file.
+}
