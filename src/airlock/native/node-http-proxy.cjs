@@ -121,4 +121,4 @@ function installProxyAgents(env, proxyFor) {
     https.globalAgent = new TunnelingHttpsAgent(secure, env, https.globalAgent.options);
 }
 
-module.exports = { installProxyAgents };
+module.exports = { installProxyAgents, ProxiedHttpAgent, TunnelingHttpsAgent };
