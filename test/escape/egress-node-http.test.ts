@@ -44,7 +44,7 @@ const skip =
  * Clients: `node` (http.get/https.get, Node's global agents), `own-agent` (`agent: false`, the
  * program's own choice), `socket` (a raw TCP connection), `axios` (its own HTTPS_PROXY handling),
  * `axios-no-env` (`proxy: false`: Node's global agents), `node-fetch`, and `loopback` (a server the
- * program starts on its own 127.0.0.1, which must stay reachable directly).
+ * program starts on its own 127.0.0.1, which node:http and fetch() must reach directly).
  */
 const CLIENTS = `
 const http = require('node:http');
@@ -82,8 +82,10 @@ const clients = {
   loopback: async () => {
     const server = http.createServer((req, res) => res.end('loopback-ok'));
     await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = 'http://127.0.0.1:' + server.address().port + '/';
     try {
-      return await get('http://127.0.0.1:' + server.address().port + '/', {});
+      const viaFetch = await fetch(url);
+      return (await get(url, {})) + ', fetch ' + viaFetch.status + ' ' + (await viaFetch.text());
     } finally {
       server.close();
     }
@@ -249,7 +251,7 @@ describe.skipIf(skip)('egress: node:http(s), axios and node-fetch go through the
           'error ERR_PROXY_TUNNEL',
         ]);
         for (const bypass of lines.slice(12, 15)) expect(bypass).toMatch(NO_ROUTE);
-        expect(lines[15]).toBe('200 loopback-ok');
+        expect(lines[15]).toBe('200 loopback-ok, fetch 200 loopback-ok');
         expect(lines[16]).toBe('NODE_OPTIONS=--max-old-space-size=200 --require /run/oacp/fetch-proxy.cjs');
         expect(hits).toBe(before + 8);
         expect(refusedHits).toBe(0);
