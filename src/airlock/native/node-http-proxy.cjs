@@ -19,6 +19,8 @@ const http = require('node:http');
 const https = require('node:https');
 const { shouldProxy } = require('./proxy-env.cjs');
 
+const kToProxy = Symbol('oacp.toEgressProxy');
+
 function authority(options) {
   const host = String(options.host);
   return `${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${options.port}`;
@@ -53,7 +55,16 @@ class ProxiedHttpAgent extends http.Agent {
   createConnection(options, callback) {
     const proxy = proxiedBy(this.proxy, this.env, options);
     if (!proxy) return super.createConnection(options, callback);
-    return super.createConnection({ host: proxy.hostname, port: Number(proxy.port) || 80 }, callback);
+    const socket = super.createConnection({ host: proxy.hostname, port: Number(proxy.port) || 80 }, callback);
+    socket[kToProxy] = true;
+    return socket;
+  }
+
+  // The proxy dials the host anew for every request, so a kept-alive connection to it saves
+  // only a local connect, and reusing one the proxy is closing for idleness would fail the
+  // request: one connection per request.
+  keepSocketAlive(socket) {
+    return socket[kToProxy] ? false : super.keepSocketAlive(socket);
   }
 }
 

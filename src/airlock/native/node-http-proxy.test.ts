@@ -157,8 +157,13 @@ describe.skipIf(host === undefined || !existsSync('/usr/bin/openssl'))(
             reject,
           ),
         );
-      expect(await get(new ProxiedHttpAgent(proxyUrl, {}))).toBe('200 plain /a?b');
-      expect(seen).toEqual([`GET http://${host}:${plainPort}/a?b HTTP/1.1`]);
+      // Kept alive as Node's global agent is.
+      const proxied = new ProxiedHttpAgent(proxyUrl, {}, { keepAlive: true });
+      expect(await get(proxied)).toBe('200 plain /a?b');
+      // A second request opens its own connection (the fixture records each connection's first
+      // line): a kept-alive one that the proxy closed for idleness would fail it.
+      expect(await get(proxied)).toBe('200 plain /a?b');
+      expect(seen).toEqual(Array(2).fill(`GET http://${host}:${plainPort}/a?b HTTP/1.1`));
       seen.length = 0;
       expect(await get(new ProxiedHttpAgent(proxyUrl, { NO_PROXY: host ?? '' }))).toBe('200 plain /a?b');
       // What Node builds for `agent: false`: the global agent's class, without arguments.
