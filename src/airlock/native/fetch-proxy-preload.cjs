@@ -9,14 +9,14 @@
 //
 // - Nothing happens without a proxy variable: such a process has nothing to reach.
 // - A dispatcher already set (a preload of the workload's own, run before this one) is kept.
-// - The agent is made at the first fetch, not at start: a program that never fetches pays only
-//   for parsing this file. A program that sets its own later (undici's setGlobalDispatcher, which
-//   redefines the property) replaces it: the property is configurable.
+// - The fetch agent is made at the first fetch, not at start: a program that never fetches pays
+//   for parsing this file and loading node:http/node:https (docs/egress.md, "Cost"). A program
+//   that sets its own later (undici's setGlobalDispatcher, which redefines the property)
+//   replaces it: the property is configurable. So does one that sets http.globalAgent.
 // - Any failure (an undici that cannot load in an older Node, a malformed proxy URL) leaves the
 //   property to Node, which then installs its own agent: no route out, as without this file.
 'use strict';
 
-const { installProxyAgents } = require('./node-http-proxy.cjs');
 const { proxyFor, undiciNoProxy } = require('./proxy-env.cjs');
 
 const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
@@ -60,7 +60,8 @@ function install() {
 
 install();
 try {
-  installProxyAgents(process.env, proxyFor);
+  // Required here, not above: without a proxy variable node:http and node:https are not loaded.
+  if (proxied(process.env)) require('./node-http-proxy.cjs').installProxyAgents(process.env, proxyFor);
 } catch {
   // Node's own agents stay: no route out, as without this file.
 }
