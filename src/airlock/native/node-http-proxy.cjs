@@ -28,6 +28,11 @@ function authority(options) {
 
 // `agent: false` makes Node build `new (globalAgent.constructor)()`: such an agent has no proxy
 // and dials directly, as the program asked.
+/** Where the proxy listens; a URL's hostname keeps an IPv6 address's brackets, net.connect takes it bare. */
+function proxyAddress(proxy) {
+  return { host: proxy.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(proxy.port) || 80 };
+}
+
 function proxiedBy(proxy, env, options) {
   return proxy !== undefined &&
     options.socketPath === undefined &&
@@ -55,7 +60,7 @@ class ProxiedHttpAgent extends http.Agent {
   createConnection(options, callback) {
     const proxy = proxiedBy(this.proxy, this.env, options);
     if (!proxy) return super.createConnection(options, callback);
-    const socket = super.createConnection({ host: proxy.hostname, port: Number(proxy.port) || 80 }, callback);
+    const socket = super.createConnection(proxyAddress(proxy), callback);
     socket[kToProxy] = true;
     return socket;
   }
@@ -88,20 +93,21 @@ class TunnelingHttpsAgent extends https.Agent {
     if (!proxy) return super.createConnection(options, callback);
     const target = authority(options);
     const connect = http.request({
-      host: proxy.hostname,
-      port: Number(proxy.port) || 80,
+      ...proxyAddress(proxy),
       method: 'CONNECT',
       path: target,
       headers: { host: target },
       agent: false,
     });
     // Node reports every answer to a CONNECT as 'connect', a refusal included.
-    connect.once('connect', (response, socket) => {
+    connect.once('connect', (response, socket, head) => {
       if (response.statusCode !== 200) {
         socket.destroy();
         callback(tunnelRefused(target, response));
         return;
       }
+      // Bytes the proxy sent past its answer belong to the tunnel.
+      if (head.length > 0) socket.unshift(head);
       let tlsSocket;
       try {
         tlsSocket = super.createConnection({ ...options, socket });
