@@ -242,7 +242,7 @@ export class GvisorTier implements ProcessTier {
         ...writeSandboxEtc(dir, confined.user.uid, confined.user.gid),
         writePreloadList(dir),
         // With the proxy, Node's fetch and node:http(s) are pointed at it by a preload (NODE_OPTIONS, fetch-proxy.ts).
-        ...(prepared.nodePreload ? [fetchProxyPreload(dir)] : []),
+        ...(prepared.nodePreload ? fetchProxyPreload(dir) : []),
       ];
       const socket = join(dir, 'egress.sock');
       if (prepared.wantsEgress)

@@ -3,14 +3,15 @@
 // Node's built-in fetch (undici) and node:http/node:https ignore HTTP_PROXY/HTTPS_PROXY and have
 // no route out of the sandbox; this makes fetch's global dispatcher undici's EnvHttpProxyAgent,
 // and http.globalAgent/https.globalAgent agents that go through the proxy (node-http-proxy.cjs),
-// all reading those variables and NO_PROXY like curl does. Bundled with undici into one file at
-// build (scripts/bundle-fetch-proxy.mjs): the sandbox sees none of OACP's node_modules. It is a
-// route, not a fence: the network namespace and the proxy enforce the allowlist without it.
+// all reading those variables and NO_PROXY like curl does. Bundled at build with the parts of
+// undici it uses, which go to a second file loaded at the first fetch (fetch-proxy-undici.cjs,
+// scripts/bundle-fetch-proxy.mjs): the sandbox sees none of OACP's node_modules. It is a route,
+// not a fence: the network namespace and the proxy enforce the allowlist without it.
 //
 // - Nothing happens without a proxy variable: such a process has nothing to reach.
 // - A dispatcher already set (a preload of the workload's own, run before this one) is kept.
 // - The fetch agent is made at the first fetch, not at start: a program that never fetches pays
-//   for parsing this file and loading node:http/node:https (docs/egress.md, "Cost"). A program
+//   for loading node:http/node:https (docs/egress.md, "Cost"), not for parsing undici. A program
 //   that sets its own later (undici's setGlobalDispatcher, which redefines the property)
 //   replaces it: the property is configurable. So does one that sets http.globalAgent.
 // - Any failure (an undici that cannot load in an older Node, a malformed proxy URL) leaves the
@@ -41,10 +42,8 @@ function install() {
     get() {
       let agent;
       try {
-        // What undici's index adds to every dispatcher (connect(), used to open CONNECT tunnels).
-        const Dispatcher = require('undici/lib/dispatcher/dispatcher.js');
-        Object.assign(Dispatcher.prototype, require('undici/lib/api/index.js'));
-        const EnvHttpProxyAgent = require('undici/lib/dispatcher/env-http-proxy-agent.js');
+        // A file of its own beside this one (/run/oacp): undici is parsed at the first fetch only.
+        const EnvHttpProxyAgent = require('./fetch-proxy-undici.cjs');
         // http:// URLs in absolute form, not tunnelled: a refusal is then the proxy's 403 with its
         // reason (x-oacp-egress-denied), which the program sees, not a bare failed CONNECT.
         agent = new EnvHttpProxyAgent({ proxyTunnel: false, noProxy: undiciNoProxy(process.env) });

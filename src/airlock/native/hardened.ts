@@ -281,7 +281,7 @@ export class HardenedTier implements ProcessTier {
       );
       const socket = join(dir ?? workRoot, 'egress.sock');
       // With the proxy, Node's fetch and node:http(s) are pointed at it by a preload (NODE_OPTIONS, fetch-proxy.ts).
-      const binds = prepared.nodePreload && dir !== undefined ? [...etc, fetchProxyPreload(dir)] : etc;
+      const binds = prepared.nodePreload && dir !== undefined ? [...etc, ...fetchProxyPreload(dir)] : etc;
       if (prepared.wantsEgress) proxy = await startEgressProxy(id, spec, socket, this.options, user);
       resources = prepareResources({
         id,
