@@ -37,6 +37,34 @@ describe('manifestWithGrants', () => {
     expect(manifest.quotas.cpu_ms_per_request).toBe(500);
   });
 
+  it('--no-node-preload turns network.node_preload off and nothing else; without it the base manifest decides', () => {
+    expect(manifestWithGrants(undefined, {}).capabilities.network.node_preload).toBeUndefined();
+    expect(
+      manifestWithGrants(undefined, { nodePreload: true }).capabilities.network.node_preload,
+    ).toBeUndefined();
+    const off = manifestWithGrants(undefined, { nodePreload: false, network: ['api.example.com'] });
+    expect(off.capabilities.network).toEqual({
+      allowlist: ['api.example.com'],
+      denylist: [],
+      node_preload: false,
+    });
+    const base = parseManifest({
+      apiVersion: 'oacp.dev/v1',
+      kind: 'CapabilityManifest',
+      name: 'base',
+      capabilities: { network: { node_preload: false } },
+    });
+    expect(manifestWithGrants(base, { nodePreload: true }).capabilities.network.node_preload).toBe(false);
+    expect(() =>
+      parseManifest({
+        apiVersion: 'oacp.dev/v1',
+        kind: 'CapabilityManifest',
+        name: 'bad',
+        capabilities: { network: { node_preload: 'no' } },
+      }),
+    ).toThrow(/node_preload/);
+  });
+
   it('refuses a malformed grant, naming the field', () => {
     expect(() => manifestWithGrants(undefined, { network: ['http://not a host'] })).toThrow(
       /capabilities\.network\.allowlist/,

@@ -11,6 +11,8 @@ export interface FlagGrants {
   readonly quotas?: Partial<Quotas>;
   /** `--allow-unix-sockets`: only ever turns `capabilities.unix_sockets` on. */
   readonly unixSockets?: boolean;
+  /** `--no-node-preload`: only ever turns `capabilities.network.node_preload` off. */
+  readonly nodePreload?: boolean;
 }
 
 /**
@@ -38,6 +40,7 @@ export function manifestWithGrants(base: Manifest | undefined, grants: FlagGrant
         network: {
           ...caps.network,
           allowlist: unique([...caps.network.allowlist, ...(grants.network ?? [])]),
+          ...(grants.nodePreload === false ? { node_preload: false } : {}),
         },
         env: unique([...caps.env, ...(grants.env ?? [])]),
         tools: {

@@ -29,6 +29,14 @@ describe('intersectManifests', () => {
     ).toBeUndefined();
   });
 
+  it('leaves the Node preload out when either side turned it off (a route, not a grant)', () => {
+    const off = manifest({ network: { node_preload: false } });
+    const on = manifest({});
+    expect(intersectManifests(off, on).capabilities.network.node_preload).toBe(false);
+    expect(intersectManifests(on, off).capabilities.network.node_preload).toBe(false);
+    expect(intersectManifests(on, on).capabilities.network.node_preload).toBeUndefined();
+  });
+
   it('keeps a provider tool only where the parent (or the gateway ceiling) grants it too', () => {
     const parent = manifest({ models: { allow: ['*'], provider_tools: ['web_search_*'] } });
     const child = manifest({

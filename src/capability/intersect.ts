@@ -26,6 +26,10 @@ export function intersectManifests(parent: Manifest, child: Manifest): Manifest 
       network: {
         allowlist: intersectHosts(p.network.allowlist, c.network.allowlist),
         denylist: union(p.network.denylist, c.network.denylist),
+        // A convenience route, not a grant: off when either side turned it off.
+        ...(p.network.node_preload === false || c.network.node_preload === false
+          ? { node_preload: false }
+          : {}),
       },
       env: intersect(p.env, c.env, namePatternCovers),
       tools: {

@@ -40,6 +40,11 @@ const ToolName = z
 export const NetworkSchema = z.strictObject({
   allowlist: z.array(HostPattern).default([]),
   denylist: z.array(DenyEntry).default([]),
+  /**
+   * `false` (`--no-node-preload`): no NODE_OPTIONS preload routing Node's fetch and node:http(s)
+   * through the egress proxy; the allowlist is enforced all the same (docs/egress.md, "Opting out").
+   */
+  node_preload: z.boolean().optional(),
 });
 
 export const ToolsSchema = z.strictObject({

@@ -32,6 +32,7 @@ export function manifestFromOptions(options: McpRunOptions, name: string): Manif
     network: options.allowNetwork,
     env: options.allowEnv,
     unixSockets: options.allowUnixSockets,
+    nodePreload: options.nodePreload,
     quotas: {
       ...(options.quotaMemory === undefined ? {} : { memory_mb: options.quotaMemory }),
       ...(options.quotaTmp === undefined ? {} : { tmp_mb: options.quotaTmp }),

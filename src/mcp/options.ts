@@ -204,6 +204,8 @@ export const McpRunOptionsSchema = z
     allowUnenforced: UnenforcedList.default([]),
     /** `--allow-unix-sockets`: sets `capabilities.unix_sockets` (hardened tier only). */
     allowUnixSockets: z.boolean().default(false),
+    /** `--no-node-preload` (false): sets `capabilities.network.node_preload: false`. */
+    nodePreload: z.boolean().default(true),
     tools: z.array(z.string()).default([]),
     policy: z.string().min(1).optional(),
     pins: z.string().min(1).optional(),

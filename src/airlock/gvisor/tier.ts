@@ -241,8 +241,8 @@ export class GvisorTier implements ProcessTier {
       const etc = [
         ...writeSandboxEtc(dir, confined.user.uid, confined.user.gid),
         writePreloadList(dir),
-        // With the proxy, Node's fetch is pointed at it by a preload (NODE_OPTIONS, fetch-proxy.ts).
-        ...(prepared.wantsEgress ? [fetchProxyPreload(dir)] : []),
+        // With the proxy, Node's fetch and node:http(s) are pointed at it by a preload (NODE_OPTIONS, fetch-proxy.ts).
+        ...(prepared.nodePreload ? fetchProxyPreload(dir) : []),
       ];
       const socket = join(dir, 'egress.sock');
       if (prepared.wantsEgress)

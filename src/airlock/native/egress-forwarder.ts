@@ -27,12 +27,14 @@ export function forwarderArgs(port = SANDBOX_PROXY_PORT, socket = SANDBOX_PROXY_
 }
 
 /**
- * Proxy variables for the workload; both spellings because tools disagree on case. NODE_OPTIONS
- * gains the preload that makes Node's built-in fetch, which ignores the proxy variables, use
- * them (fetch-proxy.ts), after whatever the user passed in it (`theirNodeOptions`).
+ * Proxy variables for the workload; both spellings because tools disagree on case. With
+ * `preload`, NODE_OPTIONS gains the preload that makes Node's built-in fetch and node:http(s),
+ * which ignore the proxy variables, use them (fetch-proxy.ts), after whatever the user passed in
+ * it (`theirNodeOptions`); without it, NODE_OPTIONS is theirs alone.
  */
 export function proxyEnvironment(
   theirNodeOptions: string | undefined,
+  preload: boolean,
   port = SANDBOX_PROXY_PORT,
 ): Record<string, string> {
   const url = `http://127.0.0.1:${port}`;
@@ -43,6 +45,7 @@ export function proxyEnvironment(
     https_proxy: url,
     NO_PROXY: '',
     no_proxy: '',
-    NODE_OPTIONS: nodeOptionsWithPreload(theirNodeOptions),
+    // Without the preload the user's NODE_OPTIONS, already in the scrubbed environment, stays as is.
+    ...(preload ? { NODE_OPTIONS: nodeOptionsWithPreload(theirNodeOptions) } : {}),
   };
 }

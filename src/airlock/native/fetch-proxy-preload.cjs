@@ -1,18 +1,24 @@
 // Preloaded (`NODE_OPTIONS=--require /run/oacp/fetch-proxy.cjs`) into every Node program of a
-// sandbox that has the egress proxy (docs/egress.md, "Node's fetch"). Node's built-in fetch
-// (undici) ignores HTTP_PROXY/HTTPS_PROXY and has no route out of the sandbox; this makes its
-// global dispatcher undici's EnvHttpProxyAgent, which reads those variables and NO_PROXY like
-// curl does. Bundled with undici into one file at build (scripts/bundle-fetch-proxy.mjs): the
-// sandbox sees none of OACP's node_modules.
+// sandbox that has the egress proxy (docs/egress.md, "Node's fetch" and "Node's HTTP clients").
+// Node's built-in fetch (undici) and node:http/node:https ignore HTTP_PROXY/HTTPS_PROXY and have
+// no route out of the sandbox; this makes fetch's global dispatcher undici's EnvHttpProxyAgent,
+// and http.globalAgent/https.globalAgent agents that go through the proxy (node-http-proxy.cjs),
+// all reading those variables and NO_PROXY like curl does. Bundled at build with the parts of
+// undici it uses, which go to a second file loaded at the first fetch (fetch-proxy-undici.cjs,
+// scripts/bundle-fetch-proxy.mjs): the sandbox sees none of OACP's node_modules. It is a route,
+// not a fence: the network namespace and the proxy enforce the allowlist without it.
 //
 // - Nothing happens without a proxy variable: such a process has nothing to reach.
 // - A dispatcher already set (a preload of the workload's own, run before this one) is kept.
-// - The agent is made at the first fetch, not at start: a program that never fetches pays only
-//   for parsing this file. A program that sets its own later (undici's setGlobalDispatcher, which
-//   redefines the property) replaces it: the property is configurable.
+// - The fetch agent is made at the first fetch, not at start: a program that never fetches pays
+//   for loading node:http/node:https (docs/egress.md, "Cost"), not for parsing undici. A program
+//   that sets its own later (undici's setGlobalDispatcher, which redefines the property)
+//   replaces it: the property is configurable. So does one that sets http.globalAgent.
 // - Any failure (an undici that cannot load in an older Node, a malformed proxy URL) leaves the
 //   property to Node, which then installs its own agent: no route out, as without this file.
 'use strict';
+
+const { proxyFor, undiciNoProxy } = require('./proxy-env.cjs');
 
 const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
 
@@ -36,13 +42,11 @@ function install() {
     get() {
       let agent;
       try {
-        // What undici's index adds to every dispatcher (connect(), used to open CONNECT tunnels).
-        const Dispatcher = require('undici/lib/dispatcher/dispatcher.js');
-        Object.assign(Dispatcher.prototype, require('undici/lib/api/index.js'));
-        const EnvHttpProxyAgent = require('undici/lib/dispatcher/env-http-proxy-agent.js');
+        // A file of its own beside this one (/run/oacp): undici is parsed at the first fetch only.
+        const EnvHttpProxyAgent = require('./fetch-proxy-undici.cjs');
         // http:// URLs in absolute form, not tunnelled: a refusal is then the proxy's 403 with its
         // reason (x-oacp-egress-denied), which the program sees, not a bare failed CONNECT.
-        agent = new EnvHttpProxyAgent({ proxyTunnel: false });
+        agent = new EnvHttpProxyAgent({ proxyTunnel: false, noProxy: undiciNoProxy(process.env) });
       } catch {
         agent = undefined;
       }
@@ -54,3 +58,9 @@ function install() {
 }
 
 install();
+try {
+  // Required here, not above: without a proxy variable node:http and node:https are not loaded.
+  if (proxied(process.env)) require('./node-http-proxy.cjs').installProxyAgents(process.env, proxyFor);
+} catch {
+  // Node's own agents stay: no route out, as without this file.
+}

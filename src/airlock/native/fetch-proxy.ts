@@ -8,12 +8,19 @@ import { cachedFile } from './launcher/cached-file.js';
 
 /**
  * Where a sandbox with the egress proxy sees the preload that points Node's
- * built-in fetch at it (fetch-proxy-preload.cjs; docs/egress.md, "Node's fetch").
+ * fetch and node:http(s) at it (fetch-proxy-preload.cjs; docs/egress.md,
+ * "Node's fetch"), and beside it the undici part the preload loads at the
+ * first fetch (fetch-proxy-undici.cjs).
  */
 export const SANDBOX_FETCH_PRELOAD = `${SANDBOX_RUN_DIR}/fetch-proxy.cjs`;
+const SANDBOX_FETCH_UNDICI = `${SANDBOX_RUN_DIR}/fetch-proxy-undici.cjs`;
 
-/** The bundle `npm run build` makes (scripts/bundle-fetch-proxy.mjs), found from dist/ or src/ alike. */
-const BUILT_PRELOAD = new URL('../../../dist/airlock/native/fetch-proxy-preload.cjs', import.meta.url);
+/** The bundles `npm run build` makes (scripts/bundle-fetch-proxy.mjs), found from dist/ or src/ alike. */
+const BUILT = new URL('../../../dist/airlock/native/', import.meta.url);
+const BUILT_FILES = [
+  { built: 'fetch-proxy-preload.cjs', name: 'fetch-proxy.cjs', target: SANDBOX_FETCH_PRELOAD },
+  { built: 'fetch-proxy-undici.cjs', name: 'fetch-proxy-undici.cjs', target: SANDBOX_FETCH_UNDICI },
+] as const;
 
 /**
  * NODE_OPTIONS for the workload: the user's own (passed with `--allow-env`)
@@ -26,32 +33,37 @@ export function nodeOptionsWithPreload(theirs: string | undefined): string {
 }
 
 /**
- * The host file bound read-only on SANDBOX_FETCH_PRELOAD: a copy in the
- * launcher cache (ours, closed to others, named by its digest, like the
+ * The host files bound read-only on the preload's sandbox paths: copies in
+ * the launcher cache (ours, closed to others, named by their digest, like the
  * workload filter), or, where that cache cannot be written, in the sandbox's
- * private directory. Never the installed file itself: bwrap and runsc, as the
- * sandbox user, may not reach it, and whoever can write the installation
+ * private directory. Never the installed files themselves: bwrap and runsc, as
+ * the sandbox user, may not reach them, and whoever can write the installation
  * would otherwise change what runs in every sandbox.
  */
-export function fetchProxyPreload(privateDir: string): { source: string; target: string } {
-  let content: Buffer;
+export function fetchProxyPreload(privateDir: string): { source: string; target: string }[] {
+  const cache = trustedCacheDirectory();
+  return BUILT_FILES.map(({ built, name, target }) => {
+    const content = builtFile(new URL(built, BUILT));
+    if (cache !== undefined) {
+      try {
+        return { source: cachedFile(cache, name, content), target };
+      } catch {
+        // A read-only cache: this sandbox's own copy below.
+      }
+    }
+    const source = join(privateDir, name);
+    writeFileSync(source, content, { mode: 0o444, flag: 'wx' });
+    return { source, target };
+  });
+}
+
+function builtFile(url: URL): Buffer {
   try {
-    content = readFileSync(BUILT_PRELOAD);
+    return readFileSync(url);
   } catch (error) {
     throw new OacpError<NativeErrorCode>(
       'AIRLOCK_TIER_UNAVAILABLE',
-      `the sandbox's fetch preload ${BUILT_PRELOAD.pathname} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): run \`npm run build\` in OACP's package`,
+      `the sandbox's Node preload ${url.pathname} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): run \`npm run build\` in OACP's package`,
     );
   }
-  const cache = trustedCacheDirectory();
-  if (cache !== undefined) {
-    try {
-      return { source: cachedFile(cache, 'fetch-proxy.cjs', content), target: SANDBOX_FETCH_PRELOAD };
-    } catch {
-      // A read-only cache: this sandbox's own copy below.
-    }
-  }
-  const source = join(privateDir, 'fetch-proxy.cjs');
-  writeFileSync(source, content, { mode: 0o444, flag: 'wx' });
-  return { source, target: SANDBOX_FETCH_PRELOAD };
 }

@@ -147,8 +147,14 @@ describe.skipIf(!available)('hardened tier', () => {
       manifest: manifest({ network: { allowlist: ['127.0.0.1'] } }),
     });
     const listing = await output(sandbox);
-    // With egress: the proxy socket and Node's fetch preload (docs/egress.md), beside the launcher and filter.
-    expect(listing.trim().split('\n')).toEqual(['egress.sock', 'fetch-proxy.cjs', 'launch', 'workload.bpf']);
+    // With egress: the proxy socket and Node's preload with its undici part (docs/egress.md), beside the launcher and filter.
+    expect(listing.trim().split('\n').sort()).toEqual([
+      'egress.sock',
+      'fetch-proxy-undici.cjs',
+      'fetch-proxy.cjs',
+      'launch',
+      'workload.bpf',
+    ]);
     expect(readdirSync(workRoot)).toEqual([]);
     rmSync(workRoot, { recursive: true, force: true });
   });

@@ -295,8 +295,8 @@ export class HardenedTier implements ProcessTier {
         },
       );
       const socket = join(dir ?? workRoot, 'egress.sock');
-      // With the proxy, Node's fetch is pointed at it by a preload (NODE_OPTIONS, fetch-proxy.ts).
-      const binds = prepared.wantsEgress && dir !== undefined ? [...etc, fetchProxyPreload(dir)] : etc;
+      // With the proxy, Node's fetch and node:http(s) are pointed at it by a preload (NODE_OPTIONS, fetch-proxy.ts).
+      const binds = prepared.nodePreload && dir !== undefined ? [...etc, ...fetchProxyPreload(dir)] : etc;
       if (prepared.wantsEgress) proxy = await startEgressProxy(id, spec, socket, this.options, user);
       resources = prepareResources({
         id,

@@ -36,7 +36,9 @@ export interface PreparedSpec {
   readonly handles: readonly OpenedPath[];
   readonly cwd: string;
   readonly wantsEgress: boolean;
-  /** Scrubbed environment plus HOME/TMPDIR and, with egress, the proxy variables and the fetch preload (NODE_OPTIONS). */
+  /** With egress and unless `network.node_preload: false`: the Node preload is bound and in NODE_OPTIONS. */
+  readonly nodePreload: boolean;
+  /** Scrubbed environment plus HOME/TMPDIR and, with egress, the proxy variables and the Node preload (NODE_OPTIONS). */
   readonly env: Record<string, string>;
 }
 
@@ -119,17 +121,19 @@ export function prepareSpec(spec: ProcessSpec, tier: TierName, socat: string): P
     );
   }
   const passed = scrubEnvironment(spec.env, manifest.capabilities.env);
+  const nodePreload = wantsEgress && manifest.capabilities.network.node_preload !== false;
   return {
     executable,
     mounts,
     handles,
     cwd: spec.cwd ?? '/tmp',
     wantsEgress,
+    nodePreload,
     env: {
       HOME: '/tmp',
       TMPDIR: '/tmp',
       ...passed,
-      ...(wantsEgress ? proxyEnvironment(passed.NODE_OPTIONS) : {}),
+      ...(wantsEgress ? proxyEnvironment(passed.NODE_OPTIONS, nodePreload) : {}),
     },
   };
 }

@@ -25,6 +25,8 @@ interface McpRunFlags {
   quotaCalls?: string;
   allowUnenforced: string[];
   allowUnixSockets?: boolean;
+  /** False with --no-node-preload. */
+  nodePreload?: boolean;
   tools: string[];
   policy?: string;
   pins?: string;
@@ -87,6 +89,10 @@ export const registerMcp: CommandRegistrar = (program, context) => {
     .option(
       '--allow-unix-sockets',
       'hardened tier: allow socket(AF_UNIX) (headless browsers); host sockets inside granted directories become connectable',
+    )
+    .option(
+      '--no-node-preload',
+      "with --allow-network: no NODE_OPTIONS preload routing Node's fetch and node:http(s) through the egress proxy (for --experimental-permission); the allowlist still holds",
     )
     .option(
       '--tools <list>',
@@ -227,6 +233,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
             approvalShowArguments: flags.approvalShowArguments,
             learn: flags.learn === true,
             allowUnixSockets: flags.allowUnixSockets === true,
+            nodePreload: flags.nodePreload !== false,
             // Flag strings go in as given: runMcpCommand parses them with zod and names the bad flag.
           } as McpRunOptionsInput,
           {

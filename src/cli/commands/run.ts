@@ -48,6 +48,8 @@ interface RunFlags {
   quotaStartupCpu?: string;
   allowUnenforced: string[];
   allowUnixSockets?: boolean;
+  /** False with --no-node-preload. */
+  nodePreload?: boolean;
   input?: string;
   /** Absent by default, true with --receipt, false with --no-receipt. */
   receipt?: boolean;
@@ -86,6 +88,10 @@ export const registerRun: CommandRegistrar = (program, context) => {
     .option(
       '--allow-unix-sockets',
       'hardened tier: allow socket(AF_UNIX) (headless browsers); host sockets inside granted directories become connectable',
+    )
+    .option(
+      '--no-node-preload',
+      "with --allow-network: no NODE_OPTIONS preload routing Node's fetch and node:http(s) through the egress proxy (for --experimental-permission); the allowlist still holds",
     )
     .option('--input <json>', 'JSON value given to a JavaScript agent as `input`')
     .option(
@@ -177,6 +183,7 @@ function buildManifest(flags: RunFlags): Manifest {
     network: flags.allowNetwork.map((entry) => parseFlag('--allow-network', NetworkGrant, entry)),
     env: flags.allowEnv,
     unixSockets: flags.allowUnixSockets === true,
+    nodePreload: flags.nodePreload !== false,
     quotas: {
       ...(flags.quotaMemory === undefined
         ? {}

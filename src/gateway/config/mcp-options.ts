@@ -20,6 +20,7 @@ export function mcpRunOptionsFor(server: McpServerConfig): McpRunOptions {
     allowNetwork: server.allow_network,
     allowEnv: server.allow_env,
     allowUnixSockets: server.allow_unix_sockets,
+    nodePreload: server.node_preload,
     ...(server.quota_memory === undefined ? {} : { quotaMemory: server.quota_memory }),
     ...(server.quota_tmp === undefined ? {} : { quotaTmp: server.quota_tmp }),
     ...(server.quota_cpu === undefined ? {} : { quotaCpu: server.quota_cpu }),

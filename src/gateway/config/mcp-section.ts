@@ -77,6 +77,8 @@ export const McpServerSchema = z
     allow_env: strings().default([]),
     /** `--allow-unix-sockets`: socket(AF_UNIX) in the hardened tier (headless browsers). */
     allow_unix_sockets: bool().default(false),
+    /** `--no-node-preload` (false): no Node preload routing fetch and node:http(s) through the egress proxy. */
+    node_preload: bool().default(true),
     quota_memory: unitString(MemorySize, 'expected a size such as 256mb or 1g').optional(),
     /** `--quota-tmp`: the server's /tmp (also its HOME), a tmpfs. */
     quota_tmp: unitString(MemorySize, 'expected a size such as 256mb or 1g').optional(),
