@@ -7,6 +7,7 @@ import { jcsDigest } from '../core/jcs.js';
 import type { SecretValues } from '../core/secret-values.js';
 import type { NonceStore } from '../identity/nonce-store.js';
 import type { A2aAgent, A2aAgentDirectory, A2aExecutor, A2aSecurityEvent, LoggedReceipt } from './agent.js';
+import type { HttpRefusal } from './http-refusal.js';
 import type { InboundChecks, InboundReceipts } from './inbound-calls.js';
 import { type A2aServer, createA2aServer } from './server.js';
 import { type TrustEdge, TrustGraph } from './trust-graph.js';
@@ -71,6 +72,8 @@ export interface GatewayA2aParts {
   readonly awaitRunning?: (did: string) => Promise<void>;
   /** The gateway's live secret values (what its vault handed the agents): masked in a failed run's error, which goes to the caller. */
   readonly secrets?: SecretValues;
+  /** How the gateway answers an error thrown outside the JSON-RPC layer (A2aServerOptions.failure). */
+  readonly failure?: (error: unknown) => HttpRefusal;
 }
 
 /** The gateway's running agents as A2A agents, and its runtime as their executor. */
@@ -96,6 +99,7 @@ export function gatewayA2aServer(parts: GatewayA2aParts): A2aServer {
     ...(parts.taskStore === undefined ? {} : { taskStore: parts.taskStore }),
     ...(parts.forward === undefined ? {} : { forward: parts.forward }),
     ...(parts.relayed === undefined ? {} : { relayed: parts.relayed }),
+    ...(parts.failure === undefined ? {} : { failure: parts.failure }),
   });
 }
 

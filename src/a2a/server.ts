@@ -9,7 +9,7 @@ import {
   type User,
   validateVersion,
 } from '@a2a-js/sdk/server';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import {
   DEFAULT_REFUSAL_RECEIPT_LIMITS,
   RefusalReceiptLimiter,
@@ -26,6 +26,7 @@ import { signAgentCard } from './card-signature.js';
 import { clientSource } from './client-source.js';
 import { directoryCard } from './directory-card.js';
 import { a2aError } from './errors.js';
+import { type HttpRefusal, refusalAnswer } from './http-refusal.js';
 import {
   type InboundChecks,
   type InboundReceipts,
@@ -86,8 +87,18 @@ export interface A2aServerOptions {
    * replace this request's own origin in the card and receipt URLs.
    */
   readonly relayed?: (request: Request) => boolean;
+  /**
+   * What the embedding server answers for an error thrown while this server handled a
+   * `POST /a2a/<agent>` outside the JSON-RPC layer (`forward` failing: the owner unreachable, the
+   * agent between nodes): its status, code and caller-facing words, answered as a JSON-RPC error
+   * with the request's id (refusalAnswer). Absent: a 500, `-32603`.
+   */
+  readonly failure?: (error: unknown) => HttpRefusal;
   readonly now?: () => number;
 }
+
+/** A failure the embedding server did not describe (A2aServerOptions.failure). */
+const INTERNAL_FAILURE: HttpRefusal = { status: 500, code: 'INTERNAL', message: 'internal error' };
 
 const CALLER_UNIDENTIFIED = 'OACP_CALLER_UNIDENTIFIED: the caller could not be identified; nothing was done';
 
@@ -115,6 +126,12 @@ export interface A2aServer {
    * is not a message to an agent served here (the embedding server answers it then).
    */
   readonly refuseUnread: (request: Request, reason: string, env?: unknown) => Promise<Response | undefined>;
+  /**
+   * The embedding server's own refusal of a `POST /a2a/<agent>` before this server saw it (its
+   * Host guard, its body limits for an agent not served here) as the JSON-RPC error an A2A client
+   * reads, id null (the body was not read); undefined for any other request.
+   */
+  readonly refuseRequest: (request: Request, refusal: HttpRefusal) => Response | undefined;
   /** Records the refusals counted but not yet summed up (on shutdown, before the log closes). */
   readonly flushRefusals: () => Promise<void>;
 }
@@ -234,14 +251,22 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     } catch {
       return c.json(rpcError(null, PARSE_ERROR, 'the request body is not JSON'));
     }
+    try {
+      return await answer(c, text, body);
+    } catch (error) {
+      // Every answer on a JSON-RPC endpoint is a JSON-RPC response, a relay's failure included.
+      return refusalAnswer(idOf(body), options.failure?.(error) ?? INTERNAL_FAILURE);
+    }
+  });
+
+  /** The JSON-RPC answer to a parsed `POST /a2a/<name>` (relayed to the agent's node in a cluster). */
+  async function answer(c: Context, text: string, body: unknown): Promise<Response> {
     const version = c.req.header(A2A_VERSION_HEADER) || '0.3';
     const dialect: Dialect = version === '0.3' ? 'v0.3' : 'v1';
-    const agent = await options.agents.get(c.req.param('agent'));
+    const name = c.req.param('agent') ?? '';
+    const agent = await options.agents.get(name);
     if (agent === undefined) {
-      return c.json(
-        rpcError(idOf(body), METHOD_NOT_FOUND, `no A2A agent named ${echoText(c.req.param('agent'))}`),
-        404,
-      );
+      return c.json(rpcError(idOf(body), METHOD_NOT_FOUND, `no A2A agent named ${echoText(name)}`), 404);
     }
     const base = baseOf(c.req.raw);
     const relayed = await relay(agent, c.req.raw, text, base);
@@ -303,7 +328,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     }
     if (!isAsyncIterable(outcome)) return c.json(echoRpcAnswer(outcome) as typeof outcome, 200, headers);
     return sse(outcome, check.id, mapError, headers);
-  });
+  }
 
   const refuseUnread = async (
     request: Request,
@@ -355,6 +380,8 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     app,
     fetch: (request, env) => app.fetch(request, env),
     refuseUnread,
+    refuseRequest: (request, refusal) =>
+      agentNameOf(request) === undefined ? undefined : refusalAnswer(null, refusal),
     flushRefusals: async () => refusalLimiter?.flushAll(),
   };
 }
