@@ -380,8 +380,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     app,
     fetch: (request, env) => app.fetch(request, env),
     refuseUnread,
-    refuseRequest: (request, refusal) =>
-      agentNameOf(request) === undefined ? undefined : refusalAnswer(null, refusal),
+    refuseRequest: (request, refusal) => (onEndpoint(request) ? refusalAnswer(null, refusal) : undefined),
     flushRefusals: async () => refusalLimiter?.flushAll(),
   };
 }
@@ -389,6 +388,13 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
 /** A request's source for the refusal receipt limits: its client address (an IPv6 one's /64). */
 function sourceOf(env: unknown): string {
   return clientSource(peerAddressOf(env));
+}
+
+/** Whether the request is a `POST /a2a/<one segment>`: the JSON-RPC route, whatever the segment names. */
+function onEndpoint(request: Request): boolean {
+  if (request.method !== 'POST') return false;
+  const rest = new URL(request.url).pathname.slice(A2A_PREFIX.length + 1);
+  return new URL(request.url).pathname.startsWith(`${A2A_PREFIX}/`) && rest !== '' && !rest.includes('/');
 }
 
 /** The agent a `POST /a2a/<agent>` is for; undefined for any other request. */
