@@ -73,12 +73,16 @@ export interface A2aServerOptions {
   readonly refusalReceipts?: RefusalReceiptLimits;
   /** The node's global policies and quotas on inbound messages. */
   readonly checks?: InboundChecks;
-  /** Where each agent's tasks live (the shared store in a cluster); in memory when absent. */
+  /**
+   * Where each agent's tasks live (the shared store in a cluster); in memory when absent. When
+   * given, a task read (`GetTask`, `tasks/get`) is answered here from it, never forwarded.
+   */
   readonly taskStore?: (agent: A2aAgent) => TaskStore;
   /**
    * In a cluster: the answer of the node that runs the agent, when that is another node
-   * (undefined: answer here). Every method goes there, so the node doing the work checks the
-   * signature, records the receipt, and holds the running task a cancel must reach.
+   * (undefined: answer here). Every method but a task read from `taskStore` goes there, so the
+   * node doing the work checks the signature, records the receipt, and holds the running task a
+   * cancel must reach.
    */
   readonly forward?: (agent: A2aAgent, request: Request, body: string) => Promise<Response | undefined>;
   /**
@@ -269,7 +273,10 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
       return c.json(rpcError(idOf(body), METHOD_NOT_FOUND, `no A2A agent named ${echoText(name)}`), 404);
     }
     const base = baseOf(c.req.raw);
-    const relayed = await relay(agent, c.req.raw, text, base);
+    // A task read is answered from the task store, which in a cluster every node shares (the
+    // owner would read the same row): never relayed, so it never waits while the agent is
+    // between nodes. Everything else goes to the node that runs the agent.
+    const relayed = readsTask(body, options) ? undefined : await relay(agent, c.req.raw, text, base);
     if (relayed !== undefined) return relayed;
     const check = checkRequest(body, dialect);
     if (!check.ok) {
@@ -383,6 +390,17 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     refuseRequest: (request, refusal) => (onEndpoint(request) ? refusalAnswer(null, refusal) : undefined),
     flushRefusals: async () => refusalLimiter?.flushAll(),
   };
+}
+
+/** The methods that read a task, in both dialects: the store answers them (A2aServerOptions.taskStore). */
+const TASK_READS: ReadonlySet<string> = new Set(['GetTask', 'tasks/get']);
+
+/** Whether the request reads a task and the tasks are in a store of the embedder's (shared in a cluster). */
+function readsTask(body: unknown, options: A2aServerOptions): boolean {
+  if (options.taskStore === undefined) return false;
+  const method =
+    typeof body === 'object' && body !== null ? (body as { method?: unknown }).method : undefined;
+  return typeof method === 'string' && TASK_READS.has(method);
 }
 
 /** A request's source for the refusal receipt limits: its client address (an IPv6 one's /64). */
