@@ -4,6 +4,7 @@ import { jcsDigest } from '../core/jcs.js';
 import type { PipelineVerdict } from '../mcp/call-pipeline.js';
 import type { ToolCallRecord } from '../mcp/record.js';
 import type { A2aAgent } from './agent.js';
+import type { A2aTaskInput } from './extension.js';
 
 /** How an inbound A2A message is named in its receipt (tool-call predicate, docs/a2a.md). */
 export const A2A_MESSAGE_TOOL = 'a2a:message/send';
@@ -120,6 +121,29 @@ export function unreadRefusalRecord(
     undefined,
     startedAt,
   );
+}
+
+/**
+ * The receipt record of a message the node admitted (its signature verified, its nonce spent
+ * here) and then could not run, because its agent moved to another node meanwhile: refused at
+ * placement (oacp/placement) with `reason`, under the verified sender, `argumentsDigest` that of
+ * the message's `{messageId, text, data}` as for every refused message. It never ran.
+ */
+export function unrunRefusalRecord(
+  agent: A2aAgent,
+  callId: string,
+  input: A2aTaskInput,
+  reason: string,
+  startedAt: Date,
+): ToolCallRecord {
+  const decision = { effect: 'deny' as const, reason };
+  return inboundRefusal(agent, callId, A2A_MESSAGE_TOOL, startedAt, {
+    agent: input.from ?? 'unverified',
+    policyDigest: sha256Hex(''),
+    argumentsDigest: jcsDigest({ messageId: input.messageId, text: input.text, data: input.data }),
+    decision,
+    checks: { placement: decision },
+  });
 }
 
 /** The task methods a caller is refused by OACP's own checks (the task's owner), as named in receipts. */

@@ -22,6 +22,13 @@ export const OACP_JSONRPC_CODES = {
   OACP_QUOTA_EXCEEDED: -32049,
   /** The embedding server's caller check (A2aServerOptions.user) failed: nothing was done. */
   OACP_CALLER_UNIDENTIFIED: -32050,
+  /**
+   * The node cannot serve the agent now (between nodes after a migration or a lapsed lease, its
+   * node unreachable, this node cut off from the cluster, a hop limit reached): nothing ran; retry.
+   */
+  OACP_UNAVAILABLE: -32051,
+  /** The embedding server refused the HTTP request itself before reading it (a Host header it does not serve). */
+  OACP_REQUEST_REFUSED: -32052,
 } as const;
 
 export type OacpJsonRpcReason = keyof typeof OACP_JSONRPC_CODES;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { TaskStore } from '@a2a-js/sdk/server';
 import type { RefusalReceiptLimits } from '../airlock/quota/refusal-limit.js';
 import { type Envelope, EnvelopeSchema } from '../attest/dsse.js';
@@ -7,7 +8,9 @@ import { jcsDigest } from '../core/jcs.js';
 import type { SecretValues } from '../core/secret-values.js';
 import type { NonceStore } from '../identity/nonce-store.js';
 import type { A2aAgent, A2aAgentDirectory, A2aExecutor, A2aSecurityEvent, LoggedReceipt } from './agent.js';
-import type { InboundChecks, InboundReceipts } from './inbound-calls.js';
+import type { A2aTaskInput } from './extension.js';
+import type { HttpRefusal } from './http-refusal.js';
+import { type InboundChecks, type InboundReceipts, unrunRefusalRecord } from './inbound-calls.js';
 import { type A2aServer, createA2aServer } from './server.js';
 import { type TrustEdge, TrustGraph } from './trust-graph.js';
 
@@ -71,6 +74,8 @@ export interface GatewayA2aParts {
   readonly awaitRunning?: (did: string) => Promise<void>;
   /** The gateway's live secret values (what its vault handed the agents): masked in a failed run's error, which goes to the caller. */
   readonly secrets?: SecretValues;
+  /** How the gateway answers an error thrown outside the JSON-RPC layer (A2aServerOptions.failure). */
+  readonly failure?: (error: unknown) => HttpRefusal;
 }
 
 /** The gateway's running agents as A2A agents, and its runtime as their executor. */
@@ -96,6 +101,7 @@ export function gatewayA2aServer(parts: GatewayA2aParts): A2aServer {
     ...(parts.taskStore === undefined ? {} : { taskStore: parts.taskStore }),
     ...(parts.forward === undefined ? {} : { forward: parts.forward }),
     ...(parts.relayed === undefined ? {} : { relayed: parts.relayed }),
+    ...(parts.failure === undefined ? {} : { failure: parts.failure }),
   });
 }
 
@@ -148,35 +154,66 @@ export function gatewayExecutor(parts: GatewayA2aParts): A2aExecutor {
       JSON.parse(Buffer.from(await parts.log.entry(index)).toString('utf8')),
     ) as Envelope,
   });
-  const run = async (did: string, input: unknown) => {
+  const mask = (text: string) => (parts.secrets === undefined ? text : parts.secrets.mask(text));
+  const run = async (agent: A2aAgent, input: A2aTaskInput) => {
     try {
-      return await parts.runtime.run(did, { input });
+      return await parts.runtime.run(agent.did, { input });
     } catch (error) {
       // It never ran: once it runs here it runs once; elsewhere (the message's nonce is spent
       // here, so it cannot be handed on) the task fails saying it did not run.
       if (parts.awaitRunning === undefined || oacpCodeOf(error) !== 'RUNTIME_AGENT_NOT_RUNNING') throw error;
-      await parts.awaitRunning(did);
-      return parts.runtime.run(did, { input });
+      try {
+        await parts.awaitRunning(agent.did);
+      } catch (moved) {
+        throw new NotRunHere(agent, moved);
+      }
+      return parts.runtime.run(agent.did, { input });
+    }
+  };
+  /** One receipt for an admitted message that did not run (it was received, checked and refused). */
+  const recordUnrun = async (agent: A2aAgent, input: A2aTaskInput, reason: string, startedAt: Date) => {
+    try {
+      return (await parts.receipts?.record(unrunRefusalRecord(agent, randomUUID(), input, reason, startedAt)))
+        ?.index;
+    } catch {
+      // The task fails saying it did not run either way; without its receipt then.
+      return undefined;
     }
   };
   return async (agent, input) => {
+    const startedAt = new Date();
     try {
-      const result = await run(agent.did, input);
+      const result = await run(agent, input);
       return {
         ok: true,
         output: { value: result.value, logs: result.logs },
         receipt: await logged(result.receipt.index),
       };
     } catch (error) {
-      // A failed run is receipted too (RuntimeError.details.receipt): the caller gets it with the failure.
-      const index = receiptIndexOf(error);
-      return {
-        ok: false,
-        error: parts.secrets === undefined ? describeError(error) : parts.secrets.mask(describeError(error)),
-        ...(index === undefined ? {} : { receipt: await logged(index) }),
-      };
+      const unrun = error instanceof NotRunHere;
+      const message = mask(describeError(error));
+      // A failed run is receipted by the runtime (RuntimeError.details.receipt); a message that
+      // never ran here is receipted as refused. The caller gets the receipt with the failure.
+      const index = unrun ? await recordUnrun(agent, input, message, startedAt) : receiptIndexOf(error);
+      return { ok: false, error: message, ...(index === undefined ? {} : { receipt: await logged(index) }) };
     }
   };
+}
+
+/**
+ * An admitted message whose agent no longer runs on this node and did not come back within the
+ * wait. Its words are fixed (they go to the caller and into a public receipt): the cluster's own
+ * error may name an etcd address; its code says which case it was, its cause goes with it.
+ */
+class NotRunHere extends Error {
+  constructor(agent: A2aAgent, cause: unknown) {
+    const code = oacpCodeOf(cause) ?? 'INTERNAL';
+    super(
+      `agent ${agent.name} moved off this node while the message waited to run, and it runs elsewhere or nowhere now (${code}); the message did not run; send it again`,
+      { cause },
+    );
+    this.name = 'NotRunHere';
+  }
 }
 
 function receiptIndexOf(error: unknown): number | undefined {

@@ -9,7 +9,7 @@ import {
   type User,
   validateVersion,
 } from '@a2a-js/sdk/server';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import {
   DEFAULT_REFUSAL_RECEIPT_LIMITS,
   RefusalReceiptLimiter,
@@ -26,6 +26,7 @@ import { signAgentCard } from './card-signature.js';
 import { clientSource } from './client-source.js';
 import { directoryCard } from './directory-card.js';
 import { a2aError } from './errors.js';
+import { type HttpRefusal, refusalAnswer } from './http-refusal.js';
 import {
   type InboundChecks,
   type InboundReceipts,
@@ -72,12 +73,16 @@ export interface A2aServerOptions {
   readonly refusalReceipts?: RefusalReceiptLimits;
   /** The node's global policies and quotas on inbound messages. */
   readonly checks?: InboundChecks;
-  /** Where each agent's tasks live (the shared store in a cluster); in memory when absent. */
+  /**
+   * Where each agent's tasks live (the shared store in a cluster); in memory when absent. When
+   * given, a task read (`GetTask`, `tasks/get`) is answered here from it, never forwarded.
+   */
   readonly taskStore?: (agent: A2aAgent) => TaskStore;
   /**
    * In a cluster: the answer of the node that runs the agent, when that is another node
-   * (undefined: answer here). Every method goes there, so the node doing the work checks the
-   * signature, records the receipt, and holds the running task a cancel must reach.
+   * (undefined: answer here). Every method but a task read from `taskStore` goes there, so the
+   * node doing the work checks the signature, records the receipt, and holds the running task a
+   * cancel must reach.
    */
   readonly forward?: (agent: A2aAgent, request: Request, body: string) => Promise<Response | undefined>;
   /**
@@ -86,8 +91,18 @@ export interface A2aServerOptions {
    * replace this request's own origin in the card and receipt URLs.
    */
   readonly relayed?: (request: Request) => boolean;
+  /**
+   * What the embedding server answers for an error thrown while this server handled a
+   * `POST /a2a/<agent>` outside the JSON-RPC layer (`forward` failing: the owner unreachable, the
+   * agent between nodes): its status, code and caller-facing words, answered as a JSON-RPC error
+   * with the request's id (refusalAnswer). Absent: a 500, `-32603`.
+   */
+  readonly failure?: (error: unknown) => HttpRefusal;
   readonly now?: () => number;
 }
+
+/** A failure the embedding server did not describe (A2aServerOptions.failure). */
+const INTERNAL_FAILURE: HttpRefusal = { status: 500, code: 'INTERNAL', message: 'internal error' };
 
 const CALLER_UNIDENTIFIED = 'OACP_CALLER_UNIDENTIFIED: the caller could not be identified; nothing was done';
 
@@ -115,6 +130,12 @@ export interface A2aServer {
    * is not a message to an agent served here (the embedding server answers it then).
    */
   readonly refuseUnread: (request: Request, reason: string, env?: unknown) => Promise<Response | undefined>;
+  /**
+   * The embedding server's own refusal of a `POST /a2a/<agent>` before this server saw it (its
+   * Host guard, its body limits for an agent not served here) as the JSON-RPC error an A2A client
+   * reads, id null (the body was not read); undefined for any other request.
+   */
+  readonly refuseRequest: (request: Request, refusal: HttpRefusal) => Response | undefined;
   /** Records the refusals counted but not yet summed up (on shutdown, before the log closes). */
   readonly flushRefusals: () => Promise<void>;
 }
@@ -234,17 +255,28 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     } catch {
       return c.json(rpcError(null, PARSE_ERROR, 'the request body is not JSON'));
     }
+    try {
+      return await answer(c, text, body);
+    } catch (error) {
+      // Every answer on a JSON-RPC endpoint is a JSON-RPC response, a relay's failure included.
+      return refusalAnswer(idOf(body), options.failure?.(error) ?? INTERNAL_FAILURE);
+    }
+  });
+
+  /** The JSON-RPC answer to a parsed `POST /a2a/<name>` (relayed to the agent's node in a cluster). */
+  async function answer(c: Context, text: string, body: unknown): Promise<Response> {
     const version = c.req.header(A2A_VERSION_HEADER) || '0.3';
     const dialect: Dialect = version === '0.3' ? 'v0.3' : 'v1';
-    const agent = await options.agents.get(c.req.param('agent'));
+    const name = c.req.param('agent') ?? '';
+    const agent = await options.agents.get(name);
     if (agent === undefined) {
-      return c.json(
-        rpcError(idOf(body), METHOD_NOT_FOUND, `no A2A agent named ${echoText(c.req.param('agent'))}`),
-        404,
-      );
+      return c.json(rpcError(idOf(body), METHOD_NOT_FOUND, `no A2A agent named ${echoText(name)}`), 404);
     }
     const base = baseOf(c.req.raw);
-    const relayed = await relay(agent, c.req.raw, text, base);
+    // A task read is answered from the task store, which in a cluster every node shares (the
+    // owner would read the same row): never relayed, so it never waits while the agent is
+    // between nodes. Everything else goes to the node that runs the agent.
+    const relayed = readsTask(body, options) ? undefined : await relay(agent, c.req.raw, text, base);
     if (relayed !== undefined) return relayed;
     const check = checkRequest(body, dialect);
     if (!check.ok) {
@@ -303,7 +335,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     }
     if (!isAsyncIterable(outcome)) return c.json(echoRpcAnswer(outcome) as typeof outcome, 200, headers);
     return sse(outcome, check.id, mapError, headers);
-  });
+  }
 
   const refuseUnread = async (
     request: Request,
@@ -355,13 +387,32 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     app,
     fetch: (request, env) => app.fetch(request, env),
     refuseUnread,
+    refuseRequest: (request, refusal) => (onEndpoint(request) ? refusalAnswer(null, refusal) : undefined),
     flushRefusals: async () => refusalLimiter?.flushAll(),
   };
+}
+
+/** The methods that read a task, in both dialects: the store answers them (A2aServerOptions.taskStore). */
+const TASK_READS: ReadonlySet<string> = new Set(['GetTask', 'tasks/get']);
+
+/** Whether the request reads a task and the tasks are in a store of the embedder's (shared in a cluster). */
+function readsTask(body: unknown, options: A2aServerOptions): boolean {
+  if (options.taskStore === undefined) return false;
+  const method =
+    typeof body === 'object' && body !== null ? (body as { method?: unknown }).method : undefined;
+  return typeof method === 'string' && TASK_READS.has(method);
 }
 
 /** A request's source for the refusal receipt limits: its client address (an IPv6 one's /64). */
 function sourceOf(env: unknown): string {
   return clientSource(peerAddressOf(env));
+}
+
+/** Whether the request is a `POST /a2a/<one segment>`: the JSON-RPC route, whatever the segment names. */
+function onEndpoint(request: Request): boolean {
+  if (request.method !== 'POST') return false;
+  const rest = new URL(request.url).pathname.slice(A2A_PREFIX.length + 1);
+  return new URL(request.url).pathname.startsWith(`${A2A_PREFIX}/`) && rest !== '' && !rest.includes('/');
 }
 
 /** The agent a `POST /a2a/<agent>` is for; undefined for any other request. */

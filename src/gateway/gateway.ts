@@ -37,6 +37,7 @@ import { createApp } from './http/app.js';
 import { Authenticator } from './http/auth.js';
 import { listenForCluster } from './http/cluster-listen.js';
 import type { GatewayEnv } from './http/env.js';
+import { refusalOf, toHttpFailure } from './http/errors.js';
 import { forwardOrAwaitOwner, hopsOf } from './http/forward.js';
 import { type Listening, listen, parseListen } from './http/listen.js';
 import type { DeclaredRoute } from './http/route.js';
@@ -519,6 +520,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       refusalReceipts: refusalLimits,
       checks: a2aInboundChecks({ globalPolicy, quotas, agents }),
       secrets,
+      // A relay that failed (the owner unreachable, the agent between nodes): the gateway's status
+      // map and log, answered as a JSON-RPC error (src/a2a/http-refusal.ts).
+      failure: (error: unknown) => {
+        const failure = toHttpFailure(error, secrets);
+        if (failure.status >= 500) logger.error('a2a request failed', { error });
+        return refusalOf(failure);
+      },
     });
     // On close, after the listener stops and before the log does: the refusals not yet summed up.
     closers.push(() => a2a.flushRefusals());
@@ -527,6 +535,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         app: a2a.app,
         access: open('A2A authenticates each message by its signature and the trust graph'),
         refuseUnread: a2a.refuseUnread,
+        refuseRequest: a2a.refuseRequest,
       },
     ]);
 

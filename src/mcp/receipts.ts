@@ -246,7 +246,7 @@ export function toolCallPredicate(
 /** Non-Cedar refusals get a reserved id naming the check, so a receipt says which gate said no. */
 function gateDecidedBy(call: ToolCallRecord): string | undefined {
   if (call.decision.effect !== 'deny') return undefined;
-  const { shape, receiptSlot, pin, tools, policy, approval, quota } = call.checks;
+  const { shape, receiptSlot, pin, tools, policy, approval, quota, placement } = call.checks;
   if (shape?.effect === 'deny') return 'oacp/shape';
   if (receiptSlot?.effect === 'deny') return 'oacp/log';
   if (pin?.effect === 'deny') return 'oacp/pin';
@@ -254,6 +254,7 @@ function gateDecidedBy(call: ToolCallRecord): string | undefined {
   if (policy?.effect === 'deny') return undefined;
   if (approval !== undefined && !approval.approved) return 'oacp/approval';
   if (quota?.effect === 'deny') return 'oacp/quota';
+  if (placement?.effect === 'deny') return 'oacp/placement';
   if (policy === undefined) return 'oacp/agent';
   return undefined;
 }

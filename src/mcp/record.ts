@@ -47,6 +47,11 @@ export interface CallChecks {
   };
   readonly approval?: ApprovalRecord;
   readonly quota?: { readonly effect: 'allow' | 'deny'; readonly reason: string };
+  /**
+   * Whether the call could run where it was checked: an A2A message admitted on a cluster node
+   * whose agent then moved to another node cannot be handed on (its nonce is spent there).
+   */
+  readonly placement?: { readonly effect: 'allow' | 'deny'; readonly reason: string };
 }
 
 /**

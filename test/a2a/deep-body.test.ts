@@ -91,7 +91,7 @@ describe('A2A at the gateway: a message nested past the body limit', () => {
     expect(card.status).toBe(200);
   });
 
-  it('leaves the gateway its own answer for an agent it does not serve: the 400, unrecorded', async () => {
+  it('answers the gateway 400 for an agent it does not serve as a JSON-RPC error (id null: unread), unrecorded', async () => {
     const size = node.gateway.node.log.size;
     const deep = `{"a":${'['.repeat(100)}${']'.repeat(100)}}`;
     for (const path of ['/a2a/nobody', '/a2a/%E0%A4%A']) {
@@ -101,10 +101,12 @@ describe('A2A at the gateway: a message nested past the body limit', () => {
         body: deep,
       });
       expect(response.status).toBe(400);
-      expect(await response.json()).toMatchObject({
+      expect(await response.json()).toEqual({
+        jsonrpc: '2.0',
+        id: null,
         error: {
-          code: 'BAD_REQUEST',
-          message: 'the request body nests more than 64 levels deep (the limit)',
+          code: -32600,
+          message: 'BAD_REQUEST: the request body nests more than 64 levels deep (the limit)',
         },
       });
     }

@@ -82,12 +82,16 @@ describe('A2A at the gateway: a message over the body size limit', () => {
     });
   }
 
-  it('leaves the gateway its own 413 for an agent it does not serve, unrecorded', async () => {
+  it('answers a 413 for an agent it does not serve as a JSON-RPC error (id null: unread), unrecorded', async () => {
     const size = node.gateway.node.log.size;
     for (const chunked of [false, true]) {
       const answer = await post('/a2a/nobody', message, chunked);
       expect(answer.status).toBe(413);
-      expect(JSON.parse(answer.text)).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE' } });
+      expect(JSON.parse(answer.text)).toEqual({
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32046, message: expect.stringMatching(/^OACP_MESSAGE_LIMITS: PAYLOAD_TOO_LARGE: /) },
+      });
     }
     expect(node.gateway.node.log.size).toBe(size);
   });

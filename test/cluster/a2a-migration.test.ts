@@ -1,9 +1,10 @@
 import { type Task, TaskState } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OACP_JSONRPC_CODES } from '../../src/a2a/jsonrpc-errors.js';
 import { textOfParts } from '../../src/a2a/parts.js';
 import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
-import { FORWARDED_HEADER } from '../../src/gateway/http/forward.js';
+import { FORWARDED_HEADER, MAX_HOPS } from '../../src/gateway/http/forward.js';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
 import { a2aClientAt, DECLARED, signedRequest } from '../a2a/signed-message.js';
 import { postgresUnavailable } from '../store/postgres-server.js';
@@ -115,12 +116,24 @@ describe.skipIf(unavailable !== undefined)(
       const before = countOf(await send(clients[source] as Client, 'before')) as number;
 
       const migrating = cluster.client(bystander).migrateAgent(agentId, `gw-${target}`);
-      const racing = [0, 1, 2, 0, 1, 2].map((i, n) => send(clients[i] as Client, `race-${n}`));
+      // A message refused before its checks (between nodes past the wait) is a JSON-RPC error the
+      // client reads, saying nothing ran: as good an answer as a failed task, never a parse error.
+      const racing = [0, 1, 2, 0, 1, 2].map((i, n) =>
+        send(clients[i] as Client, `race-${n}`).catch((error: unknown) => {
+          expect(error).toMatchObject({
+            name: 'JsonRpcTransportError',
+            envelopeCode: OACP_JSONRPC_CODES.OACP_UNAVAILABLE,
+            message: expect.stringMatching(/nothing ran; retry$/),
+          });
+          return undefined;
+        }),
+      );
       const moved = await migrating;
       expect(moved).toMatchObject({ agent: agentId, source: `gw-${source}`, target: `gw-${target}` });
       const tasks = await Promise.all(racing);
       const counts: number[] = [];
       for (const task of tasks) {
+        if (task === undefined) continue;
         if (task.status?.state === TaskState.TASK_STATE_COMPLETED) counts.push(countOf(task) as number);
         // The only other answer: a failed task that says the message did not run and to send it again.
         else {
@@ -133,6 +146,31 @@ describe.skipIf(unavailable !== undefined)(
       await expect.poll(() => runningOn(agentId), { timeout: 10_000, interval: 100 }).toEqual([target]);
       // Nothing ran that was not answered: the next count follows the answered ones.
       expect(countOf(await send(clients[bystander] as Client, 'after'))).toBe(before + counts.length + 1);
+    }, 90_000);
+
+    it('a message past its last hop at a node that does not run the agent is a JSON-RPC error the official client acts on: -32051, its id, no member URL, nothing ran', async () => {
+      const source = await owner();
+      const other = live().find((i) => i !== source) as number;
+      const client = await a2aClient(other);
+      const before = countOf(await send(client, 'before-last-hop')) as number;
+      // As a node hands a message on for the last time (x-oacp-forwarded at the hop limit): this
+      // node may not forward it again, and does not run the agent.
+      const lastHop = {
+        serviceParameters: { ...DECLARED.serviceParameters, [FORWARDED_HEADER]: String(MAX_HOPS) },
+      };
+      const refused = await client.sendMessage(signedRequest(caller, agentId, 'last-hop'), lastHop).then(
+        () => undefined,
+        (error: unknown) => error as { message: string; errorResponse?: { id: unknown } },
+      );
+      expect(refused).toMatchObject({
+        name: 'JsonRpcTransportError',
+        envelopeCode: OACP_JSONRPC_CODES.OACP_UNAVAILABLE,
+        message: expect.stringMatching(/^OACP_UNAVAILABLE: CLUSTER_NOT_OWNER: .*nothing ran; retry$/),
+      });
+      expect(refused?.errorResponse?.id).not.toBeNull();
+      expect(refused?.message).not.toMatch(/https?:|127\.0\.0\.1/);
+      // Nothing ran: the next message's count follows the one before.
+      expect(countOf(await send(client, 'after-last-hop'))).toBe(before + 1);
     }, 90_000);
   },
 );

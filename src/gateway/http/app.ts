@@ -1,8 +1,9 @@
 import { Hono } from 'hono';
+import type { HttpRefusal } from '../../a2a/http-refusal.js';
 import { BodyBytes } from '../../core/body-bytes.js';
 import { echoText } from '../../core/redact.js';
 import { type GatewayEnv, MAX_BODY_DEPTH } from './env.js';
-import { httpError, toHttpFailure } from './errors.js';
+import { httpError, refusalOf, toHttpFailure } from './errors.js';
 import { authenticate } from './middleware/authenticate.js';
 import { authorize } from './middleware/authorize.js';
 import { bodyLimit, preread, type RefuseUnread } from './middleware/body-limit.js';
@@ -33,6 +34,12 @@ export interface Mount {
    * protocol (A2A: a JSON-RPC refusal with its receipt); undefined: the gateway's 413 or 400.
    */
   readonly refuseUnread?: RefuseUnread;
+  /**
+   * Answers the gateway's own refusal of a request to one of the mount's routes (its Host guard,
+   * its body limits) in the mount's protocol (A2A: a JSON-RPC error, so an A2A client can act on
+   * it); undefined: the gateway's JSON error.
+   */
+  readonly refuseRequest?: (request: Request, refusal: HttpRefusal) => Response | undefined;
 }
 
 export interface GatewayHttp {
@@ -101,6 +108,10 @@ export function createApp(services: GatewayServices, mounts: readonly Mount[] = 
   app.onError((error, c) => {
     const failure = toHttpFailure(error, services.secrets);
     if (failure.status >= 500) services.logger.error('request failed', { requestId: c.var.requestId, error });
+    for (const mount of mounts) {
+      const answer = mount.refuseRequest?.(c.req.raw, refusalOf(failure));
+      if (answer !== undefined) return answer;
+    }
     if (failure.retryAfterSeconds !== undefined) c.header('retry-after', String(failure.retryAfterSeconds));
     return c.json(failure.body, failure.status);
   });

@@ -1,4 +1,5 @@
 import type { A2aErrorCode } from '../../a2a/errors.js';
+import type { HttpRefusal } from '../../a2a/http-refusal.js';
 import type { QuotaErrorCode } from '../../airlock/quota/errors.js';
 import { QuotaExceededError } from '../../airlock/quota/errors.js';
 import type { CapabilityErrorCode } from '../../capability/errors.js';
@@ -186,7 +187,10 @@ function httpFailureOf(error: unknown): HttpFailure {
   const retryAfterSeconds =
     details.retryAfterMs !== undefined
       ? Math.max(1, Math.ceil(details.retryAfterMs / 1000))
-      : error.code === 'RUNTIME_AGENT_RESTARTING'
+      : // Nothing ran, and the next try may find the agent started or its owner known.
+        error.code === 'RUNTIME_AGENT_RESTARTING' ||
+          error.code === 'CLUSTER_NOT_OWNER' ||
+          error.code === 'CLUSTER_UNAVAILABLE'
         ? 1
         : error.code === 'BODIES_BUSY' || error.code === 'STREAMS_BUSY'
           ? 5
@@ -202,5 +206,15 @@ function httpFailureOf(error: unknown): HttpFailure {
       },
     },
     ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+  };
+}
+
+/** A failure as a mount that speaks another protocol (A2A's JSON-RPC) answers it (Mount.refuseRequest). */
+export function refusalOf(failure: HttpFailure): HttpRefusal {
+  return {
+    status: failure.status,
+    code: failure.body.error.code,
+    message: failure.body.error.message,
+    ...(failure.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: failure.retryAfterSeconds }),
   };
 }

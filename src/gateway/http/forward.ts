@@ -1,5 +1,4 @@
 import { clusterError } from '../../cluster/errors.js';
-import { describeError } from '../../core/errors.js';
 
 /**
  * Marks a request one node handed to another, with the number of hops so
@@ -56,12 +55,9 @@ export async function forward(
       signal: request.signal,
     });
   } catch (error) {
-    // The owner is gone or refused the members' TLS check: a 503 naming it, never a 500.
-    throw clusterError(
-      'CLUSTER_UNAVAILABLE',
-      `the node at ${owner.origin} did not answer (${describeError(error)}); retry`,
-      error,
-    );
+    // The owner is gone or refused the members' TLS check: a 503, never a 500. The answer goes to
+    // the caller, so it names no member's internal URL; the cause (with it) goes to the log.
+    throw clusterError('CLUSTER_UNAVAILABLE', 'the node that runs the agent did not answer; retry', error);
   }
   const relayed = new Headers();
   for (const [name, value] of answer.headers)
