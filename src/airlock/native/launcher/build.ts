@@ -120,11 +120,20 @@ export function withScratch<T>(use: (scratch: string) => T): T {
   }
 }
 
-/** See withScratch: the caller removes it. */
+/**
+ * See withScratch: the caller removes it. Refused under a TMPDIR where another user could rename it
+ * and put a directory of their own in its place between the build and the exec (safeDirectory).
+ */
 export function makeScratch(): string {
   const scratch = mkdtempSync(join(tmpdir(), 'oacp-launcher-'));
   chmodSync(scratch, 0o755);
-  return scratch;
+  const safe = safeDirectory(scratch);
+  if (safe !== undefined) return safe;
+  rmSync(scratch, { recursive: true, force: true });
+  throw new OacpError<NativeErrorCode>(
+    'AIRLOCK_TIER_UNAVAILABLE',
+    `no safe place to build the launcher: the launcher cache ${launcherCacheDirectory()} cannot be used and another user could replace what is built under TMPDIR ${tmpdir()}: set XDG_CACHE_HOME, or TMPDIR, to a directory only you (or root) can write, or a sticky one such as /tmp`,
+  );
 }
 
 /**
