@@ -108,10 +108,11 @@ export function trustedCacheDirectory(env: NodeJS.ProcessEnv = process.env): str
 }
 
 /**
- * A private directory for helpers where no cache is safe, removed (with what was built into it) once
- * `use` returns: 0755, as the cache's, so a sandbox user can exec what is built there.
+ * A private directory for helpers where no cache is safe (none where one is), removed (with what was
+ * built into it) once `use` returns: 0755, as the cache's, so a sandbox user can exec what is built there.
  */
-export function withScratch<T>(use: (scratch: string) => T): T {
+export function withScratch<T>(use: (scratch: string | undefined) => T): T {
+  if (trustedCacheDirectory() !== undefined) return use(undefined);
   const scratch = makeScratch();
   try {
     return use(scratch);

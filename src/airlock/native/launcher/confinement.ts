@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import type { OpenedPath } from '../grant-open.js';
 import { encodeProgram } from '../seccomp/bpf.js';
 import { buildWorkloadFilter } from '../seccomp/workload-filter.js';
-import { buildLauncher, makeScratch } from './build.js';
+import { buildLauncher, makeScratch, trustedCacheDirectory } from './build.js';
 import { cachedFile } from './cached-file.js';
 import { type IdmapProbe, probeIdmap } from './idmap-probe.js';
 
@@ -54,6 +54,11 @@ export class Launcher {
     if (this.program !== undefined)
       return { program: this.program, dir: dirname(this.program), release: () => {} };
     if (this.scratch === undefined) {
+      if (trustedCacheDirectory() !== undefined) {
+        // Built (or found) in the cache, for every later start: nothing to remove.
+        this.program = buildLauncher(this.compiler);
+        return this.hold();
+      }
       const dir = makeScratch();
       let program: string;
       try {
@@ -61,12 +66,6 @@ export class Launcher {
       } catch (error) {
         rmSync(dir, { recursive: true, force: true });
         throw error;
-      }
-      if (dirname(program) !== dir) {
-        // Built (or found) in the trusted cache: nothing to remove later.
-        rmSync(dir, { recursive: true, force: true });
-        this.program = program;
-        return this.hold();
       }
       this.scratch = { dir, program, holds: 0 };
     }
