@@ -16,6 +16,7 @@ import {
   DEFAULT_COMPILER,
   launcherBuild,
   launcherCacheDirectory,
+  withScratch,
 } from './native/launcher/build.js';
 import { probeIdmap } from './native/launcher/idmap-probe.js';
 import { MUSL_WRAPPER } from './native/launcher/musl.js';
@@ -254,7 +255,9 @@ export function identityFact(workRoot = tmpdir(), leases: LeaseOptions = {}): Ho
   }
   let probe: { ok: boolean; detail: string };
   try {
-    probe = probeIdmap(buildLauncher(), workRoot);
+    probe = withScratch((scratch) =>
+      probeIdmap(buildLauncher(DEFAULT_COMPILER, process.env, MUSL_WRAPPER, scratch), workRoot),
+    );
   } catch (error) {
     probe = { ok: false, detail: error instanceof Error ? error.message : String(error) };
   }
@@ -313,7 +316,10 @@ function tee(): HostFact {
  * where musl-tools is installed, whose start-up skips glibc's cpuid probes
  * (each traps on a VM) on the launcher's two execs a start.
  */
-export function compilerFact(build: () => ReturnType<typeof launcherBuild> = launcherBuild): HostFact {
+export function compilerFact(
+  build: () => ReturnType<typeof launcherBuild> = () =>
+    withScratch((scratch) => launcherBuild(DEFAULT_COMPILER, process.env, MUSL_WRAPPER, scratch)),
+): HostFact {
   const row = tool(
     'C compiler',
     DEFAULT_COMPILER,

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { registrars } from '../../src/cli/commands/index.js';
 import type { Output } from '../../src/cli/io.js';
 import { buildProgram, createContext, runProgram } from '../../src/cli/program.js';
 import { withLogState } from '../log-state.js';
+import { scratchDir } from '../scratch-dirs.js';
 
 export interface CliResult {
   readonly code: number;
@@ -52,8 +52,9 @@ export function oacpAsUid1000(args: readonly string[], home: string, env: NodeJS
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** Removed after the test file (scratch-dirs.ts) if the test does not remove it itself. */
 export function tempDir(prefix = 'oacp-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return scratchDir(prefix);
 }
 
 /**

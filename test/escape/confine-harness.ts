@@ -1,8 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { withLogState } from '../log-state.js';
+import { scratchDir } from '../scratch-dirs.js';
 
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 export const isRoot = process.getuid?.() === 0;
@@ -118,7 +118,7 @@ function withoutReceipt(args: readonly string[]): readonly string[] {
 
 /** A fresh world-traversable directory (the regular user must reach what the test prepares). */
 export function openDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = scratchDir(prefix);
   chmodSync(dir, 0o755);
   return dir;
 }

@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -19,6 +17,7 @@ import type { ReceiptRef, ReceiptSink, ToolCallRecord } from '../../src/mcp/reco
 import { serverIdentity } from '../../src/mcp/server-identity.js';
 import type { BridgeEvent } from '../../src/mcp/session.js';
 import { serveStdio } from '../../src/mcp/stdio.js';
+import { scratchDir } from '../scratch-dirs.js';
 
 export { PipeClientTransport };
 
@@ -145,7 +144,8 @@ export const TEST_ORIGIN = 'test.oacp.invalid/receipts';
 
 export async function testReceipts(options: { agentSigner?: Signer } = {}): Promise<TestReceipts> {
   const airlock = keySigner(generateEd25519().privateKey);
-  const log = await TransparencyLog.open(mkdtempSync(join(tmpdir(), 'oacp-mcp-log-')), {
+  const logDir = scratchDir('oacp-mcp-log-');
+  const log = await TransparencyLog.open(logDir, {
     origin: TEST_ORIGIN,
     signer: keySigner(generateEd25519().privateKey),
   });

@@ -1,12 +1,11 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateEd25519, keySigner } from '../../src/core/ed25519.js';
 import { KeyStore } from '../../src/identity/keystore.js';
 import { signRequest } from '../../src/identity/signed-request.js';
 import { AGENT_REQUEST_META, toolCallPayload, toolCallPurpose } from '../../src/mcp/principal.js';
 import { writeNodeConfig } from '../../src/node/node-config.js';
+import { scratchDir } from '../scratch-dirs.js';
 import { RAW_SERVER } from './raw-harness.js';
 
 /**
@@ -21,7 +20,7 @@ type Message = Record<string, unknown>;
 
 /** A home with keys and a node config, made in this process (what `oacp init` makes). */
 export async function bridgeHome(): Promise<string> {
-  const home = mkdtempSync(join(tmpdir(), 'oacp-home-'));
+  const home = scratchDir('oacp-home-');
   await KeyStore.init(home, { env: {} });
   writeNodeConfig(home, { version: 1, origin: 'test.oacp.invalid/nonces' });
   return home;

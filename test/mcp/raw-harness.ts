@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { type BridgeOptions, createBridge } from '../../src/mcp/bridge.js';
 import type { BridgeEvent } from '../../src/mcp/session.js';
 import { serveStdio } from '../../src/mcp/stdio.js';
+import { scratchDir } from '../scratch-dirs.js';
 import { lightUpstream, type TestReceipts, testReceipts } from './helpers.js';
 
 export const RAW_SERVER = join(import.meta.dirname, 'fixtures', 'raw-server.mjs');
@@ -50,7 +50,7 @@ export const INITIALIZE = {
 export async function rawHarness(
   options: Omit<BridgeOptions, 'upstream' | 'receipts'> & { env?: Record<string, string> } = {},
 ): Promise<RawHarness> {
-  const dir = mkdtempSync(join(tmpdir(), 'oacp-raw-'));
+  const dir = scratchDir('oacp-raw-');
   const serverLog = join(dir, 'server.jsonl');
   const receipts = await testReceipts();
   const events: BridgeEvent[] = [];

@@ -37,13 +37,21 @@ int fstatat64(int dirfd, const char *path, struct stat64 *buffer, int flags) {
 export const COMPAT_NOTE =
   'statx/fstatat AT_NO_AUTOMOUNT cleared for dynamically linked programs (/etc/ld.so.preload); a static program that passes it gets EINVAL from a runsc that refuses the flag (20221219 does)';
 
-/** The compat library's host path, built once per host like the launcher. */
-export function buildCompatLibrary(): string {
-  return buildHelper({
-    name: 'oacp-gvisor-compat.so',
-    source: COMPAT_LIBRARY_SOURCE,
-    flags: ['-shared', '-fPIC'],
-  });
+/**
+ * The compat library's host path, built once per host like the launcher; where no cache is safe, into
+ * `scratch` (the held launcher's private directory, removed with it).
+ */
+export function buildCompatLibrary(scratch: string): string {
+  return buildHelper(
+    {
+      name: 'oacp-gvisor-compat.so',
+      source: COMPAT_LIBRARY_SOURCE,
+      flags: ['-shared', '-fPIC'],
+    },
+    undefined,
+    process.env,
+    scratch,
+  );
 }
 
 /**

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import type { Quotas } from '../../capability/manifest.js';
 import { resolveIdentity } from '../native/identity.js';
 import {
@@ -7,7 +8,7 @@ import {
   SANDBOX_LAUNCHER,
   SANDBOX_WORKLOAD_FILTER,
 } from '../native/launcher/args.js';
-import { Launcher } from '../native/launcher/confinement.js';
+import { Launcher, type LauncherHold } from '../native/launcher/confinement.js';
 import { stagingPoints } from '../native/launcher/staging.js';
 import type { Mount } from '../native/mount-plan.js';
 import type { PreparedSpec } from '../native/prepare.js';
@@ -41,7 +42,11 @@ export interface GvisorConfined {
  */
 export class GvisorConfinement {
   private readonly launcher = new Launcher();
-  private compatLibrary: string | undefined;
+
+  /** The launcher for one start, held until the sandbox is gone (see Launcher.hold); prepare() needs it. */
+  hold(): LauncherHold {
+    return this.launcher.hold();
+  }
 
   prepare(
     dir: string,
@@ -81,9 +86,8 @@ export class GvisorConfinement {
       { source: confinement.program, target: SANDBOX_LAUNCHER, writable: false, implicit: true },
       { source: confinement.filter, target: SANDBOX_WORKLOAD_FILTER, writable: false, implicit: true },
     );
-    this.compatLibrary ??= buildCompatLibrary();
     mounts.push({
-      source: this.compatLibrary,
+      source: buildCompatLibrary(dirname(confinement.program)),
       target: SANDBOX_COMPAT_LIBRARY,
       writable: false,
       implicit: true,

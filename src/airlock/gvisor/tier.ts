@@ -18,6 +18,7 @@ import type { NativeErrorCode } from '../native/errors.js';
 import { fetchProxyPreload } from '../native/fetch-proxy.js';
 import { closeAll } from '../native/grant-open.js';
 import type { NativeSandbox } from '../native/hardened.js';
+import type { LauncherHold } from '../native/launcher/confinement.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from '../native/limits.js';
 import { deferLoaderVariables } from '../native/loader-env.js';
 import { guardPipe } from '../native/orphan-guard.js';
@@ -223,6 +224,7 @@ export class GvisorTier implements ProcessTier {
     let proxy: EgressProxy | undefined;
     let started = false;
     let resources: SandboxResources | undefined;
+    let launcher: LauncherHold | undefined;
     const cleanup = async (): Promise<void> => {
       if (started) await runscDelete(runsc, id);
       await resources?.remove();
@@ -231,9 +233,11 @@ export class GvisorTier implements ProcessTier {
       await proxy?.close();
       closeAll(prepared.handles);
       rmSync(dir, { recursive: true, force: true });
+      launcher?.release();
     };
     try {
       mkdirSync(runsc.stateRoot);
+      launcher = this.confinement.hold();
       const confined = this.confinement.prepare(dir, prepared, {
         workRoot: this.options.workRoot ?? tmpdir(),
         quotas: manifest.quotas,

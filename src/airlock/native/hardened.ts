@@ -24,7 +24,7 @@ import { closeAll } from './grant-open.js';
 import { type Identity, resolveIdentity, WORKLOAD_ID } from './identity.js';
 import { innerLaunchArgs, outerLaunchArgs, TMPFS_HOLDER } from './launcher/args.js';
 import { cachedFile } from './launcher/cached-file.js';
-import { Launcher } from './launcher/confinement.js';
+import { Launcher, type LauncherHold } from './launcher/confinement.js';
 import { stagingPoints } from './launcher/staging.js';
 import { DEFAULT_POLL_MS, watchLimitsFromQuotas } from './limits.js';
 import { deferLoaderVariables } from './loader-env.js';
@@ -212,6 +212,14 @@ export class HardenedTier implements ProcessTier {
         `the hardened tier's per-sandbox files cannot live under ${TMPFS_HOLDER} (${workRoot}): the launcher mounts the sandbox's capped /tmp and /dev/shm there, which hides them; set TMPDIR to another directory every user may search (such as /tmp)`,
       );
     const prepared = prepareSpec(spec, 'hardened', this.socat);
+    // Held until the sandbox is gone: where no launcher cache is safe, it is built for this start alone.
+    let launcher: LauncherHold;
+    try {
+      launcher = this.launcher.hold();
+    } catch (error) {
+      closeAll(prepared.handles);
+      throw error;
+    }
     let identity: Identity;
     // As root each sandbox runs as a host id of its own (workload-ids.ts): per-uid kernel counters are not shared.
     let lease: WorkloadLease | undefined;
@@ -233,6 +241,7 @@ export class HardenedTier implements ProcessTier {
     } catch (error) {
       lease?.release();
       closeAll(prepared.handles);
+      launcher.release();
       throw error;
     }
     // The fallback identity (the grants' owner) needs no lease.
@@ -253,6 +262,7 @@ export class HardenedTier implements ProcessTier {
       rmSync(dir, { recursive: true, force: true });
       closeAll(prepared.handles);
       lease?.release();
+      launcher.release();
       throw new OacpError<NativeErrorCode>(
         'AIRLOCK_BAD_SPEC',
         `bwrap runs as the sandbox uid ${user.uid} and cannot reach its per-sandbox directory under ${workRoot}: set TMPDIR to a directory every user may search (such as /tmp)`,
@@ -275,6 +285,7 @@ export class HardenedTier implements ProcessTier {
       closeAll(prepared.handles);
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
       if (etcScratch !== undefined) rmSync(etcScratch, { recursive: true, force: true });
+      launcher.release();
       // Last: the sandbox's processes and cgroup are gone (the guard keeps its copy until then too).
       lease?.release();
     };

@@ -54,7 +54,8 @@ export class LightTier implements ProcessTier {
   private mode(): Promise<GuardMode> {
     this.guardMode ??= (async () => {
       if (this.options.pidNamespace === false) return { pidNamespace: false, detail: SUBREAPER_GUARD };
-      const check = await probe(this.launcher.built(), ['--init', '--', '/bin/true']);
+      const launcher = this.launcher.hold();
+      const check = await probe(launcher.program, ['--init', '--', '/bin/true']).finally(launcher.release);
       if (check.ok) return { pidNamespace: true, detail: NAMESPACE_GUARD };
       return {
         pidNamespace: false,
@@ -66,14 +67,16 @@ export class LightTier implements ProcessTier {
 
   async start(spec: ProcessSpec): Promise<ProcessSandbox> {
     const { pidNamespace } = await this.mode();
+    // Looked up here (the sandbox PATH, as the launcher's execvp would) so a missing program fails start().
+    const program = resolveExecutable(spec.command, spec.cwd).path;
+    const launcher = this.launcher.hold();
     // The launcher's guard: descriptors above 2 closed, and no descendant (setsid or not) outlives OACP.
-    const [command = spec.command, ...launch] = outerLaunchArgs(this.launcher.built(), {
+    const [command = spec.command, ...launch] = outerLaunchArgs(launcher.program, {
       guard: guardFd({}),
       init: pidNamespace,
       restoreEnv: true,
     });
-    // Looked up here (the sandbox PATH, as the launcher's execvp would) so a missing program fails start().
-    const program = resolveExecutable(spec.command, spec.cwd).path;
+    // Once spawned, the launcher runs from its exec'd image: its file is no longer needed.
     const child = await spawnWorkload({
       command,
       args: [...launch, program, ...spec.args],
@@ -81,7 +84,7 @@ export class LightTier implements ProcessTier {
       env: deferLoaderVariables(scrubEnvironment(spec.env, spec.manifest.capabilities.env)),
       ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
       guard: true,
-    });
+    }).finally(launcher.release);
     return supervise({
       id: `light-${randomUUID()}`,
       tier: 'light',

@@ -3,6 +3,7 @@ import { type Readable, Transform, type TransformCallback } from 'node:stream';
 /** One byte budget shared by a sandbox's stdout and stderr. */
 export class OutputBudget {
   private used = 0;
+  private offered = 0;
   private exceeded = false;
 
   constructor(
@@ -14,8 +15,14 @@ export class OutputBudget {
     return this.used;
   }
 
+  /** Every byte read from the workload, past the budget too: whether its output is still arriving. */
+  get received(): number {
+    return this.offered;
+  }
+
   /** How many bytes of a chunk may pass; fires `onExceeded` once when the chunk does not fit. */
   take(length: number): number {
+    this.offered += length;
     const allowed = Math.max(0, Math.min(length, this.limit - this.used));
     this.used += allowed;
     if (allowed < length && !this.exceeded) {

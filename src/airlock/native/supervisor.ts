@@ -17,6 +17,7 @@ import { capStream, OutputBudget } from './output-cap.js';
 import { watchTaskRefusals } from './pids-watch.js';
 import { processTree, readTreeFigures } from './proc-stats.js';
 import { ResidentMemory } from './resident-memory.js';
+import { stdioDrained } from './stdio-drain.js';
 
 /** Counters the kernel keeps for a sandbox's cgroup (see cgroups/sandbox-cgroup.ts). */
 export interface KernelMeter {
@@ -88,17 +89,6 @@ function signalTree(pid: number, signal: NodeJS.Signals): void {
       // Exited between listing and signalling.
     }
   }
-}
-
-function stdioClosed(child: ChildProcess, timeoutMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs);
-    timer.unref();
-    child.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 /**
@@ -224,7 +214,7 @@ export function supervise(options: SuperviseOptions): ProcessSandbox {
           ? { code, signal }
           : { code, signal, killedBy, ...(detail === undefined ? {} : { detail }) };
       // Let the last output drain before callers read it; a reader that never consumes must not stall exit.
-      void Promise.all([cleanup(), stdioClosed(child, 1_000)]).then(() => {
+      void Promise.all([cleanup(), stdioDrained(child, () => budget.received)]).then(() => {
         options.guard?.release();
         resolve(status);
       });

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -12,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildLauncher, DEFAULT_COMPILER, launcherBuild } from './build.js';
+import { buildLauncher, DEFAULT_COMPILER, launcherBuild, makeScratch } from './build.js';
 import { MUSL_WRAPPER } from './musl.js';
 
 /** Whether an ELF program is position-independent (ET_DYN), i.e. loaded at a random address. */
@@ -58,6 +59,26 @@ describe('buildLauncher', () => {
         message: expect.stringContaining('/nonexistent/cc not found (apt-get install gcc)'),
       }),
     );
+  });
+
+  it('attack: no private build under a TMPDIR others may write (not sticky): refused, naming TMPDIR, nothing left', () => {
+    const shared = join(scratch, 'shared-tmp');
+    mkdirSync(shared, { mode: 0o777 });
+    chmodSync(shared, 0o777);
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = shared;
+    try {
+      expect(() => makeScratch()).toThrow(
+        expect.objectContaining({
+          code: 'AIRLOCK_TIER_UNAVAILABLE',
+          message: expect.stringContaining(`TMPDIR ${shared}`),
+        }),
+      );
+    } finally {
+      if (before === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = before;
+    }
+    expect(readdirSync(shared)).toEqual([]);
   });
 
   it('builds once, reuses the cached program, and rebuilds one that others could write', () => {

@@ -16,6 +16,7 @@ import { OacpError } from '../../../core/errors.js';
 import type { NativeErrorCode } from '../errors.js';
 import { COMPILER_ENV } from './compiler-env.js';
 import { MUSL_WRAPPER, type MuslSetup, muslSetup, muslSpecs } from './musl.js';
+import { safeDirectory } from './safe-directory.js';
 import { LAUNCHER_SOURCE } from './source.js';
 
 export const DEFAULT_COMPILER = '/usr/bin/cc';
@@ -64,23 +65,6 @@ export interface HelperProgram {
 }
 
 /**
- * Where oacp-launch is kept: as root /var/cache/oacp (sandboxes then run as
- * the grants' owner, who must be able to exec it), else the user's cache; a
- * private temporary directory when that is not writable.
- */
-function cacheDirectory(env: NodeJS.ProcessEnv): string {
-  const dir = launcherCacheDirectory(env);
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
-    return dir;
-  } catch {
-    const fallback = mkdtempSync(join(tmpdir(), 'oacp-launcher-'));
-    chmodSync(fallback, 0o755);
-    return fallback;
-  }
-}
-
-/**
  * Where the launcher cache is for this user, made or not: the programs and
  * filters every later sandbox (and the light tier's guard, on the host)
  * starts through, so no writable grant may reach it (prepare.ts).
@@ -107,10 +91,50 @@ export function trustworthy(path: string): boolean {
   return ownedAndClosed(dirname(path), 'directory') && ownedAndClosed(path, 'file');
 }
 
-/** The helpers' cache directory when it is ours and closed to others (other measured host facts are kept there too). */
+/**
+ * The helpers' cache directory (other measured host facts are kept there too), made if missing, when
+ * no other user can change it (safeDirectory): as root /var/cache/oacp (0755: sandboxes run as the
+ * grants' owner, who must be able to exec what is there), else the user's cache (0700). Undefined
+ * where it cannot be made or is not safe: never a directory another user could have prepared.
+ */
 export function trustedCacheDirectory(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const dir = cacheDirectory(env);
-  return ownedAndClosed(dir, 'directory') ? dir : undefined;
+  const dir = launcherCacheDirectory(env);
+  try {
+    mkdirSync(dir, { recursive: true, mode: process.getuid?.() === 0 ? 0o755 : 0o700 });
+  } catch {
+    return undefined;
+  }
+  return safeDirectory(dir);
+}
+
+/**
+ * A private directory for helpers where no cache is safe (none where one is), removed (with what was
+ * built into it) once `use` returns: 0755, as the cache's, so a sandbox user can exec what is built there.
+ */
+export function withScratch<T>(use: (scratch: string | undefined) => T): T {
+  if (trustedCacheDirectory() !== undefined) return use(undefined);
+  const scratch = makeScratch();
+  try {
+    return use(scratch);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * See withScratch: the caller removes it. Refused under a TMPDIR where another user could rename it
+ * and put a directory of their own in its place between the build and the exec (safeDirectory).
+ */
+export function makeScratch(): string {
+  const scratch = mkdtempSync(join(tmpdir(), 'oacp-launcher-'));
+  chmodSync(scratch, 0o755);
+  const safe = safeDirectory(scratch);
+  if (safe !== undefined) return safe;
+  rmSync(scratch, { recursive: true, force: true });
+  throw new OacpError<NativeErrorCode>(
+    'AIRLOCK_TIER_UNAVAILABLE',
+    `no safe place to build the launcher: the launcher cache ${launcherCacheDirectory()} cannot be used and another user could replace what is built under TMPDIR ${tmpdir()}: set XDG_CACHE_HOME, or TMPDIR, to a directory only you (or root) can write, or a sticky one such as /tmp`,
+  );
 }
 
 /**
@@ -124,8 +148,9 @@ export function buildLauncher(
   compiler = DEFAULT_COMPILER,
   env: NodeJS.ProcessEnv = process.env,
   muslWrapper = MUSL_WRAPPER,
+  scratch?: string,
 ): string {
-  return launcherBuild(compiler, env, muslWrapper).path;
+  return launcherBuild(compiler, env, muslWrapper, scratch).path;
 }
 
 /** The launcher as buildLauncher finds or builds it, with the C library it was linked against (oacp doctor). */
@@ -133,12 +158,14 @@ export function launcherBuild(
   compiler = DEFAULT_COMPILER,
   env: NodeJS.ProcessEnv = process.env,
   muslWrapper = MUSL_WRAPPER,
+  scratch?: string,
 ): BuiltProgram {
   return buildProgram(
     { name: 'oacp-launch', source: LAUNCHER_SOURCE, preferStatic: true },
     compiler,
     env,
     muslWrapper,
+    scratch,
   );
 }
 
@@ -147,23 +174,29 @@ export function buildHelper(
   helper: HelperProgram,
   compiler = DEFAULT_COMPILER,
   env: NodeJS.ProcessEnv = process.env,
+  scratch?: string,
 ): string {
-  return buildProgram(helper, compiler, env, MUSL_WRAPPER).path;
+  return buildProgram(helper, compiler, env, MUSL_WRAPPER, scratch).path;
 }
 
+/**
+ * Built in the trusted cache, once; where no cache is safe, in `scratch` (a private directory from
+ * makeScratch that the caller removes once the program is no longer needed); with neither, refused.
+ */
 function buildProgram(
   helper: HelperProgram,
   compiler: string,
   env: NodeJS.ProcessEnv,
   muslWrapper: string,
+  scratch: string | undefined,
 ): BuiltProgram {
   const flags = [...FLAGS, ...(helper.flags ?? [])];
-  let dir = cacheDirectory(env);
-  // A cache directory someone else could write into is not used: build in a private one instead.
-  if (!ownedAndClosed(dir, 'directory')) {
-    dir = mkdtempSync(join(tmpdir(), 'oacp-launcher-'));
-    chmodSync(dir, 0o755);
-  }
+  const dir = trustedCacheDirectory(env) ?? scratch;
+  if (dir === undefined)
+    throw new OacpError<NativeErrorCode>(
+      'AIRLOCK_TIER_UNAVAILABLE',
+      `the launcher cache ${launcherCacheDirectory(env)} cannot be made, or another user could change it: set XDG_CACHE_HOME to a directory only you can write`,
+    );
   if (helper.preferStatic === true) {
     const staticFlags = [...flags, ...STATIC_FLAGS];
     const musl = cachePath(dir, helper, `${compiler}\0${MUSL_KEY}`, staticFlags);

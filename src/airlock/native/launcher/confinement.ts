@@ -1,9 +1,9 @@
-import { fstatSync, writeFileSync } from 'node:fs';
+import { fstatSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { OpenedPath } from '../grant-open.js';
 import { encodeProgram } from '../seccomp/bpf.js';
 import { buildWorkloadFilter } from '../seccomp/workload-filter.js';
-import { buildLauncher } from './build.js';
+import { buildLauncher, makeScratch, trustedCacheDirectory } from './build.js';
 import { cachedFile } from './cached-file.js';
 import { type IdmapProbe, probeIdmap } from './idmap-probe.js';
 
@@ -13,13 +13,31 @@ export interface Confinement {
   readonly filter: string;
 }
 
+/** The launcher for one start or probe: `dir` keeps it (and may keep other helpers), until `release()`. */
+export interface LauncherHold {
+  readonly program: string;
+  readonly dir: string;
+  release(): void;
+}
+
+/** A launcher built where no cache is safe, removed when its last holder releases it. */
+interface Scratch {
+  readonly dir: string;
+  readonly program: string;
+  holds: number;
+}
+
 /**
  * Per-tier launcher state: the program is built (or found in the cache) on
  * the first start, the filter is encoded once; each sandbox gets its own copy
- * of the filter file in its private directory.
+ * of the filter file in its private directory. Where no cache is safe, the
+ * program is built into a private temporary directory that lives only while
+ * some start or probe holds it (hold()): a long-running gateway leaves
+ * nothing behind per start.
  */
 export class Launcher {
   private program: string | undefined;
+  private scratch: Scratch | undefined;
   private readonly filter = encodeProgram(buildWorkloadFilter());
   private withUnixSockets: Buffer | undefined;
   private idmapProbe: IdmapProbe | undefined;
@@ -27,10 +45,52 @@ export class Launcher {
 
   constructor(private readonly compiler?: string) {}
 
-  /** The program, built on first use; throws AIRLOCK_TIER_UNAVAILABLE without a C compiler. */
-  built(): string {
-    this.program ??= buildLauncher(this.compiler);
-    return this.program;
+  /**
+   * The program for one start or probe, built on first use; throws AIRLOCK_TIER_UNAVAILABLE without a C
+   * compiler. Every other method here needs a hold: release it once the program is no longer needed (the
+   * sandbox is gone, or its launcher exec'd on the host).
+   */
+  hold(): LauncherHold {
+    if (this.program !== undefined)
+      return { program: this.program, dir: dirname(this.program), release: () => {} };
+    if (this.scratch === undefined) {
+      if (trustedCacheDirectory() !== undefined) {
+        // Built (or found) in the cache, for every later start: nothing to remove.
+        this.program = buildLauncher(this.compiler);
+        return this.hold();
+      }
+      const dir = makeScratch();
+      let program: string;
+      try {
+        program = buildLauncher(this.compiler, process.env, undefined, dir);
+      } catch (error) {
+        rmSync(dir, { recursive: true, force: true });
+        throw error;
+      }
+      this.scratch = { dir, program, holds: 0 };
+    }
+    const scratch = this.scratch;
+    scratch.holds++;
+    let released = false;
+    return {
+      program: scratch.program,
+      dir: scratch.dir,
+      release: () => {
+        if (released) return;
+        released = true;
+        scratch.holds--;
+        if (scratch.holds > 0) return;
+        if (this.scratch === scratch) this.scratch = undefined;
+        rmSync(scratch.dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  /** The held program (see hold()); a use outside a hold is a bug, never a fresh build left behind. */
+  private built(): string {
+    const program = this.program ?? this.scratch?.program;
+    if (program === undefined) throw new Error('the launcher is used outside a hold()');
+    return program;
   }
 
   /** Whether idmapped grants work on the filesystem of `workRoot`; probed once per tier. */
