@@ -466,7 +466,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ...(config.gateway.body_bytes_in_flight === undefined
         ? {}
         : { maxBodyBytesInFlight: config.gateway.body_bytes_in_flight }),
-      hostGuard: hostGuardFor(address.host),
+      // A Host without a port names the scheme's default: 443 when the gateway speaks TLS.
+      hostGuard: hostGuardFor(address.host, (options.tls ?? config.gateway.tls) === undefined ? 80 : 443),
       approvals,
     };
     // Refusals anyone can cause get receipts within these limits, so nobody can fill the log.

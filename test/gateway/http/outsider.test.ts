@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BothListeners, gatewayAndBridge } from './listeners.js';
+import { rawExchange } from './raw-socket.js';
+
+/**
+ * An outsider on a raw socket against both of OACP's HTTP listeners (the gateway, the MCP
+ * bridge's `--http`): what each answers to a request that is not quite what a client sends.
+ */
+const INITIALIZE = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'attack', version: '1' } },
+});
+
+function split(answer: string): { status: string; head: string; body: string } {
+  const end = answer.indexOf('\r\n\r\n');
+  return {
+    status: answer.split('\r\n')[0] ?? '',
+    head: answer.slice(0, end).toLowerCase(),
+    body: answer.slice(end + 4),
+  };
+}
+
+/** A request of `method` to `target` on `url`'s listener, its Host `host`; the initialize body on a POST. */
+function request(method: string, target: string, host: string, extra = ''): string {
+  const body = method === 'POST' ? INITIALIZE : '';
+  return (
+    `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\nAccept: application/json, text/event-stream\r\n` +
+    `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n${extra}Connection: close\r\n\r\n${body}`
+  );
+}
+
+describe('an outsider on a raw socket, against both listeners', () => {
+  let both: BothListeners;
+  beforeAll(async () => {
+    both = await gatewayAndBridge();
+  }, 60_000);
+  afterAll(async () => {
+    await both?.close();
+  });
+
+  it('attack: a Host (or absolute-form target) naming another loopback port is 403 on both listeners, no session made; the listener own port is served', async () => {
+    for (const [url, method, path] of [
+      [both.bridge.url, 'POST', '/mcp'],
+      [both.gw.url, 'GET', '/healthz'],
+    ] as const) {
+      for (const [target, host] of [
+        [path, '127.0.0.1:1'],
+        [path, 'localhost'],
+        [`http://127.0.0.1:1${path}`, url.host],
+      ] as const) {
+        const answer = split(await rawExchange(url, request(method, target, host), { timeoutMs: 15_000 }));
+        expect(answer.status, `${url.href} ${target} ${host}`).toMatch(/^HTTP\/1\.1 403 /);
+        expect(answer.head, `${url.href} ${target} ${host}`).not.toContain('mcp-session-id');
+        expect(answer.body, `${url.href} ${target} ${host}`).toContain('port');
+      }
+      const served = split(await rawExchange(url, request(method, path, url.host), { timeoutMs: 15_000 }));
+      expect(served.status, url.href).toMatch(/^HTTP\/1\.1 200 /);
+    }
+  }, 120_000);
+});
