@@ -40,3 +40,14 @@ export function guardRequest(
     `the request-target is an absolute URL naming another host or port; RFC 9112 §3.2.2 makes it the request's host, so it must name this loopback listener and its port as the Host header does: send the path alone (/…)`,
   );
 }
+
+/**
+ * A request-target with the scheme of its absolute-form in lower case, any other target as it is.
+ * The scheme is case-insensitive (RFC 3986 §3.1, RFC 9110 §4.2.3), so `GET HTTP://127.0.0.1:8080/x`
+ * is the request `GET http://127.0.0.1:8080/x`; the gateway's HTTP adapter took the upper-case one
+ * for no URL and answered 400. Both listeners set `req.url` to it before anything reads the target.
+ */
+export function withLowerScheme(target: string): string {
+  const scheme = /^https?:\/\//i.exec(target)?.[0];
+  return scheme === undefined ? target : scheme.toLowerCase() + target.slice(scheme.length);
+}

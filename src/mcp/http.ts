@@ -11,7 +11,7 @@ import { continueOnRead, unmetExpectation } from '../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../core/header-count.js';
 import { hostGuardFor, isLoopbackAddress } from '../core/loopback.js';
 import { ANSWER_MAX, echoError, echoText } from '../core/redact.js';
-import { guardRequest } from '../core/request-target.js';
+import { guardRequest, withLowerScheme } from '../core/request-target.js';
 import { repeatedHeader } from '../core/single-headers.js';
 import { SLOW_CLIENT_LIMITS } from '../core/slow-clients.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
@@ -118,6 +118,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   const slots = new SessionSlots(options.maxSessions ?? DEFAULT_MAX_SESSIONS);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (req.url !== undefined) req.url = withLowerScheme(req.url);
     const tooMany = tooManyHeaders(req);
     if (tooMany !== undefined) return text(res.setHeader('connection', 'close'), 431, tooMany);
     const repeated = repeatedHeader(req);

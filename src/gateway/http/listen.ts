@@ -8,6 +8,7 @@ import { continueOnRead, unmetExpectation } from '../../core/expect-continue.js'
 import { countHeaders, tooManyHeaders } from '../../core/header-count.js';
 import { inputFileFailure, readInputBytes } from '../../core/input-file.js';
 import { isLoopbackAddress } from '../../core/loopback.js';
+import { withLowerScheme } from '../../core/request-target.js';
 import { repeatedHeader } from '../../core/single-headers.js';
 import { SLOW_CLIENT_LIMITS } from '../../core/slow-clients.js';
 import type { ErrorBody } from './api-schemas.js';
@@ -93,6 +94,7 @@ export async function listen(
     },
   });
   const listener: RequestListener = (req, res) => {
+    if (req.url !== undefined) req.url = withLowerScheme(req.url);
     const tooMany = tooManyHeaders(req);
     const repeated = tooMany === undefined ? repeatedHeader(req) : undefined;
     const unmet = unmetExpectation(req.headers);

@@ -59,4 +59,27 @@ describe('an outsider on a raw socket, against both listeners', () => {
       expect(served.status, url.href).toMatch(/^HTTP\/1\.1 200 /);
     }
   }, 120_000);
+
+  it('attack: an absolute-form target with an upper-case scheme (HTTP://) is the request its lower-case form is, on both listeners (RFC 3986 §3.1): served naming the listener, 403 naming another host', async () => {
+    for (const [url, method, path] of [
+      [both.bridge.url, 'POST', '/mcp'],
+      [both.gw.url, 'GET', '/healthz'],
+    ] as const) {
+      for (const scheme of ['HTTP', 'Http']) {
+        const own = split(
+          await rawExchange(url, request(method, `${scheme}://${url.host}${path}`, url.host), {
+            timeoutMs: 15_000,
+          }),
+        );
+        expect(own.status, `${url.href} ${scheme}`).toMatch(/^HTTP\/1\.1 200 /);
+        const foreign = split(
+          await rawExchange(url, request(method, `${scheme}://evil.example${path}`, url.host), {
+            timeoutMs: 15_000,
+          }),
+        );
+        expect(foreign.status, `${url.href} ${scheme}`).toMatch(/^HTTP\/1\.1 403 /);
+        expect(foreign.body, `${url.href} ${scheme}`).toContain('request-target');
+      }
+    }
+  }, 120_000);
 });
