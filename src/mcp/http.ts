@@ -341,17 +341,25 @@ async function readPost(
     res.setHeader('connection', 'close').setHeader('retry-after', '5');
     return void jsonRpcError(res, 503, -32000, body.reason);
   }
+  // Over the limit, the rest is never read: the connection cannot carry another request.
+  if (!body.ok && body.tooLarge === true) res.setHeader('connection', 'close');
   if (!body.ok) {
     const unread = body.unread;
+    const status = body.tooLarge === true ? 413 : 400;
     if (unread === undefined || session === undefined)
-      return void jsonRpcError(res, 400, unread === undefined ? PARSE_ERROR : INVALID_REQUEST, body.reason);
+      return void jsonRpcError(
+        res,
+        status,
+        unread === undefined ? PARSE_ERROR : INVALID_REQUEST,
+        body.reason,
+      );
     const refused = checkPostHeaders(req);
     if (refused !== undefined) return void jsonRpcError(res, refused.status, refused.code, refused.message);
     if (unread.length > MAX_BATCH_SIZE) {
       const reason = `Invalid Request: Batch must not exceed ${MAX_BATCH_SIZE} messages`;
       return void jsonRpcError(res, 400, INVALID_REQUEST, reason);
     }
-    session.refuseUnread(req, res, body.reason, unread);
+    session.refuseUnread(req, res, body.reason, unread, status);
     return void (await responseDone(res));
   }
   const refused = checkPostHeaders(req);
@@ -392,6 +400,9 @@ async function legacyPost(
     res.setHeader('connection', 'close').setHeader('retry-after', '5');
     return text(res, 503, body.reason);
   }
+  // Declared over the limit, nothing of it was read: no message to answer on the stream.
+  if (!body.ok && body.tooLarge === true && body.unread === undefined)
+    return text(res.setHeader('connection', 'close'), 413, body.reason);
   const json = isJsonContentType(req.headers['content-type']);
   if (body.ok) {
     const invalid = postMessages(body.value);
@@ -442,8 +453,19 @@ async function readJson(
   bodies: BodyBytes,
 ): Promise<
   | { ok: true; value: unknown; bytes: number }
-  | { ok: false; reason: string; busy?: boolean; unread?: readonly UnreadRefusal[] }
+  | {
+      ok: false;
+      reason: string;
+      busy?: boolean;
+      /** Over the size limit: declared so (nothing read), or cut at the crossing (`unread` names what was). */
+      tooLarge?: boolean;
+      unread?: readonly UnreadRefusal[];
+    }
 > {
+  const tooLarge = `body larger than ${limit} bytes refused (the body size limit)`;
+  // A length declared over the limit is refused before a byte is read: waiting for a body it
+  // will refuse held the connection until the request timeout (60 s) when none came.
+  if (Number(req.headers['content-length']) > limit) return { ok: false, tooLarge: true, reason: tooLarge };
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -452,8 +474,7 @@ async function readJson(
       if (size + length > limit) {
         // The rest is never read: what a receipt can name is the first `limit` bytes, and that it went on.
         const read = Buffer.concat([...chunks, (chunk as Buffer).subarray(0, limit - size)]);
-        const reason = `body larger than ${limit} bytes refused (the body size limit)`;
-        return { ok: false, reason, unread: [cutRefusal(read)] };
+        return { ok: false, tooLarge: true, reason: tooLarge, unread: [cutRefusal(read)] };
       }
       if (!bodies.take(length)) {
         return {

@@ -82,4 +82,52 @@ describe('an outsider on a raw socket, against both listeners', () => {
       }
     }
   }, 120_000);
+
+  it('attack: a bridge POST declaring Content-Length 5000000 (over the 4 MiB limit), its body never sent: 413 at once and closed, not held for the request timeout', async () => {
+    const url = both.bridge.url;
+    const answer = split(
+      await rawExchange(
+        url,
+        `POST /mcp HTTP/1.1\r\nHost: ${url.host}\r\nAccept: application/json, text/event-stream\r\n` +
+          `Content-Type: application/json\r\nContent-Length: 5000000\r\n\r\n`,
+        // Bounded for a loaded host, far under the 60 s request timeout it waited for.
+        { timeoutMs: 30_000 },
+      ),
+    );
+    expect(answer.status).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer.head).toContain('connection: close');
+    expect(answer.body).toContain('4194304');
+    expect(answer.head).not.toContain('mcp-session-id');
+  }, 60_000);
+
+  it('attack: a chunked bridge POST that crosses the 4 MiB limit and goes on: 413 at the crossing and closed, its rest never awaited', async () => {
+    const url = both.bridge.url;
+    const chunk = Buffer.alloc(256 * 1024, 0x20);
+    let sent = 0;
+    const answer = split(
+      await rawExchange(
+        url,
+        `POST /mcp HTTP/1.1\r\nHost: ${url.host}\r\nAccept: application/json, text/event-stream\r\n` +
+          `Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`,
+        {
+          timeoutMs: 30_000,
+          onConnect: (socket) => {
+            // One chunk past the limit, then the body stays open: no terminating chunk is ever sent.
+            const more = () => {
+              while (sent <= 4 * 1024 * 1024 && !socket.destroyed) {
+                sent += chunk.length;
+                if (
+                  !socket.write(`${chunk.length.toString(16)}\r\n${chunk.toString('latin1')}\r\n`, 'latin1')
+                )
+                  return void socket.once('drain', more);
+              }
+            };
+            more();
+          },
+        },
+      ),
+    );
+    expect(answer.status).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer.head).toContain('connection: close');
+  }, 60_000);
 });
