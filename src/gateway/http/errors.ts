@@ -23,6 +23,7 @@ export type HttpErrorCode =
   | 'FORBIDDEN'
   | 'BAD_REQUEST'
   | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
   | 'PAYLOAD_TOO_LARGE'
   | 'BODIES_BUSY'
   | 'STREAMS_BUSY'
@@ -38,7 +39,22 @@ export function httpError(code: HttpErrorCode, message: string): OacpError<HttpE
   return new OacpError(code, message);
 }
 
-export type HttpStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 417 | 422 | 429 | 431 | 500 | 502 | 503;
+export type HttpStatus =
+  | 400
+  | 401
+  | 403
+  | 404
+  | 405
+  | 409
+  | 410
+  | 413
+  | 417
+  | 422
+  | 429
+  | 431
+  | 500
+  | 502
+  | 503;
 
 /**
  * Every code a request can end with. Whole unions of the domains the routes
@@ -68,6 +84,7 @@ const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
   FORBIDDEN: 403,
   BAD_REQUEST: 400,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   PAYLOAD_TOO_LARGE: 413,
   BODIES_BUSY: 503,
   STREAMS_BUSY: 503,

@@ -130,4 +130,44 @@ describe('an outsider on a raw socket, against both listeners', () => {
     expect(answer.status).toMatch(/^HTTP\/1\.1 413 /);
     expect(answer.head).toContain('connection: close');
   }, 60_000);
+
+  it('attack: TRACE, OPTIONS and PUT at a gateway path that has routes are 405 with Allow naming its methods (RFC 9110 §15.5.6), not 404; a path of no route stays 404', async () => {
+    const url = both.gw.url;
+    for (const method of ['TRACE', 'OPTIONS', 'PUT']) {
+      const answer = split(
+        await rawExchange(
+          url,
+          `${method} /healthz HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`,
+          {
+            timeoutMs: 15_000,
+          },
+        ),
+      );
+      expect(answer.status, method).toMatch(/^HTTP\/1\.1 405 /);
+      expect(answer.head, method).toMatch(/\r\nallow: get, head\r\n/);
+      expect(JSON.parse(answer.body), method).toMatchObject({ error: { code: 'METHOD_NOT_ALLOWED' } });
+    }
+    // A CORS preflight gets no Access-Control-* answer: the console is same-origin, and no other page may call.
+    const preflight = split(
+      await rawExchange(
+        url,
+        `OPTIONS /v1/agents HTTP/1.1\r\nHost: ${url.host}\r\nOrigin: http://${url.host}\r\n` +
+          `Access-Control-Request-Method: POST\r\nConnection: close\r\n\r\n`,
+        { timeoutMs: 15_000 },
+      ),
+    );
+    expect(preflight.status).toMatch(/^HTTP\/1\.1 405 /);
+    expect(preflight.head).toMatch(/\r\nallow: get, head, post\r\n/);
+    expect(preflight.head).not.toContain('access-control-');
+    const nowhere = split(
+      await rawExchange(
+        url,
+        `TRACE /no/such/path HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`,
+        {
+          timeoutMs: 15_000,
+        },
+      ),
+    );
+    expect(nowhere.status).toMatch(/^HTTP\/1\.1 404 /);
+  }, 60_000);
 });
