@@ -90,7 +90,8 @@ export async function listen(
           ? httpError('BAD_REQUEST', `the request cannot be read: ${error.message}`)
           : error,
       );
-      return Response.json(failure.body, { status: failure.status });
+      // Whatever follows a request that cannot be read is not read either (pipelined requests).
+      return Response.json(failure.body, { status: failure.status, headers: { connection: 'close' } });
     },
   });
   const listener: RequestListener = (req, res) => {

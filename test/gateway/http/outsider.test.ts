@@ -170,4 +170,35 @@ describe('an outsider on a raw socket, against both listeners', () => {
     );
     expect(nowhere.status).toMatch(/^HTTP\/1\.1 404 /);
   }, 60_000);
+
+  it('attack: a valid request pipelined behind a refused one (foreign Host, foreign or unreadable target) is never served: each listener answers the refusal alone and closes', async () => {
+    for (const [url, path] of [
+      [both.bridge.url, '/mcp'],
+      [both.gw.url, '/healthz'],
+    ] as const) {
+      const valid = `GET ${path} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n`;
+      for (const refused of [
+        `GET ${path} HTTP/1.1\r\nHost: evil.example\r\n\r\n`,
+        `GET http://evil.example${path} HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`,
+        `GET ftp://${url.host}${path} HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`,
+      ]) {
+        const answer = await rawExchange(url, refused + valid, { timeoutMs: 15_000 });
+        const first = refused.split('\r\n')[0];
+        expect(answer, `${url.href} ${first}`).toMatch(/^HTTP\/1\.1 4\d\d /);
+        expect(answer.match(/HTTP\/1\.1 \d{3} /g), `${url.href} ${first}`).toHaveLength(1);
+        expect(answer.toLowerCase(), `${url.href} ${first}`).toContain('connection: close');
+      }
+    }
+  }, 60_000);
+
+  it('HTTP/1.0 without Host is refused by both listeners with a 4xx that closes (no URL can be built from it)', async () => {
+    for (const [url, path] of [
+      [both.bridge.url, '/mcp'],
+      [both.gw.url, '/healthz'],
+    ] as const) {
+      const answer = await rawExchange(url, `GET ${path} HTTP/1.0\r\n\r\n`, { timeoutMs: 15_000 });
+      expect(answer, url.href).toMatch(/^HTTP\/1\.1 4\d\d /);
+      expect(answer.toLowerCase(), url.href).toContain('connection: close');
+    }
+  }, 60_000);
 });

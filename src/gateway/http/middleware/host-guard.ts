@@ -32,6 +32,9 @@ export function hostGuard(
           );
     if (decision?.effect === 'deny') {
       metrics.security('warning', 'host_refused');
+      // Nothing more is read from a client that names another host: a request pipelined behind
+      // this one was served on the same connection. Closed, as the bridge's listener does.
+      c.header('connection', 'close');
       throw httpError('HOST_REFUSED', decision.reason);
     }
     await next();
