@@ -14,6 +14,7 @@ import { ANSWER_MAX, echoError, echoText } from '../core/redact.js';
 import { guardRequest, withLowerScheme } from '../core/request-target.js';
 import { repeatedHeader } from '../core/single-headers.js';
 import { SLOW_CLIENT_LIMITS } from '../core/slow-clients.js';
+import { UnreadAnswers } from '../core/unread-answers.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
 import type { Bridge, ServedSession } from './bridge.js';
 import type { McpErrorCode } from './errors.js';
@@ -67,7 +68,14 @@ export interface HttpServeOptions {
   readonly maxConnections?: number;
   /** Told when connections past the cap start being dropped (see capConnections). */
   readonly onDropping?: (dropped: number, max: number) => void;
+  /** Bytes of answers held at once for clients that do not read them (64 MiB by default; core/unread-answers.ts). */
+  readonly maxUnreadAnswerBytes?: number;
+  /** Told of each answer cut because unread answers held more than that. */
+  readonly onUnreadCut?: (bytes: number, limit: number) => void;
 }
+
+/** Bytes of answers the bridge holds at once for clients that do not read them, by default. */
+export const DEFAULT_MAX_UNREAD_ANSWER_BYTES = 64 * 1024 * 1024;
 
 /** How long an HTTP session may go without a request before it ends and its server stops. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 15 * 60_000;
@@ -88,6 +96,8 @@ export interface HttpBridge {
   readonly url: URL;
   /** Legacy HTTP+SSE endpoint (2024-11-05 transport). */
   readonly sseUrl: URL;
+  /** Bytes of answers written that their clients have not read yet, over every connection. */
+  heldAnswerBytes(): number;
   close(): Promise<void>;
 }
 
@@ -116,6 +126,10 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   const sse = new Map<string, LegacySession>();
   const idle = new IdleSessions(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
   const slots = new SessionSlots(options.maxSessions ?? DEFAULT_MAX_SESSIONS);
+  const unread = new UnreadAnswers(
+    options.maxUnreadAnswerBytes ?? DEFAULT_MAX_UNREAD_ANSWER_BYTES,
+    options.onUnreadCut,
+  );
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (req.url !== undefined) req.url = withLowerScheme(req.url);
@@ -226,6 +240,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    unread.watch(res);
     handle(req, res).catch((error: unknown) => {
       if (!res.headersSent) text(res, 500, `bridge error: ${echoError(error)}`);
       else res.end();
@@ -244,6 +259,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   return {
     url: new URL(path, base),
     sseUrl: new URL('/sse', base),
+    heldAnswerBytes: () => unread.held,
     close: async () => {
       idle.stop();
       await bridge.close();
