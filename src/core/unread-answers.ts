@@ -1,5 +1,8 @@
 import type { ServerResponse } from 'node:http';
 
+/** Bytes of answers a listener holds at once for clients that do not read them, by default. */
+export const DEFAULT_MAX_UNREAD_ANSWER_BYTES = 64 * 1024 * 1024;
+
 /**
  * Bytes of answers a listener has written that their clients have not read yet, over every
  * connection. Each SSE stream was bounded on its own (MAX_UNREAD_BYTES), and a JSON answer not at

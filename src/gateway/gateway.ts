@@ -560,6 +560,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             logger.warn(
               `${dropped} connection(s) closed as they were accepted: the listener holds ${max} at once (gateway.max_connections); said at most once a minute`,
             ),
+          onUnreadCut: (bytes, limit) =>
+            logger.warn(
+              `an answer of which ${bytes} bytes were unread by its client was cut and its connection closed: the gateway holds at most ${limit} bytes of answers its clients have not read`,
+            ),
         });
         const server = listening;
         closers.push(() => server.close());

@@ -14,7 +14,7 @@ import { ANSWER_MAX, echoError, echoText } from '../core/redact.js';
 import { guardRequest, withLowerScheme } from '../core/request-target.js';
 import { repeatedHeader } from '../core/single-headers.js';
 import { SLOW_CLIENT_LIMITS } from '../core/slow-clients.js';
-import { UnreadAnswers } from '../core/unread-answers.js';
+import { DEFAULT_MAX_UNREAD_ANSWER_BYTES, UnreadAnswers } from '../core/unread-answers.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
 import type { Bridge, ServedSession } from './bridge.js';
 import type { McpErrorCode } from './errors.js';
@@ -73,9 +73,6 @@ export interface HttpServeOptions {
   /** Told of each answer cut because unread answers held more than that. */
   readonly onUnreadCut?: (bytes: number, limit: number) => void;
 }
-
-/** Bytes of answers the bridge holds at once for clients that do not read them, by default. */
-export const DEFAULT_MAX_UNREAD_ANSWER_BYTES = 64 * 1024 * 1024;
 
 /** How long an HTTP session may go without a request before it ends and its server stops. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 15 * 60_000;
