@@ -1,4 +1,12 @@
-import type { ServerResponse } from 'node:http';
+/** What of a node:http ServerResponse the bound reads and wraps (the core imports no server). */
+interface Answer {
+  write(...args: never[]): boolean;
+  end(...args: never[]): unknown;
+  readonly writableLength: number;
+  readonly destroyed: boolean;
+  destroy(): unknown;
+  once(event: 'finish' | 'close', listener: () => void): unknown;
+}
 
 /** Bytes of answers a listener holds at once for clients that do not read them, by default. */
 export const DEFAULT_MAX_UNREAD_ANSWER_BYTES = 64 * 1024 * 1024;
@@ -12,7 +20,7 @@ export const DEFAULT_MAX_UNREAD_ANSWER_BYTES = 64 * 1024 * 1024;
  * One per listener, never shared through module state.
  */
 export class UnreadAnswers {
-  readonly #waiting = new Set<ServerResponse>();
+  readonly #waiting = new Set<Answer>();
 
   constructor(
     readonly limit: number,
@@ -20,21 +28,22 @@ export class UnreadAnswers {
   ) {}
 
   /** `res`, each of its writes (and its end) followed by the check. */
-  watch(res: ServerResponse): ServerResponse {
+  watch<R extends Answer>(res: R): R {
     const write = res.write.bind(res) as (...args: unknown[]) => boolean;
-    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    const end = res.end.bind(res) as (...args: unknown[]) => unknown;
     res.write = ((...args: unknown[]) => {
       const written = write(...args);
       this.#check(res);
       return written;
-    }) as ServerResponse['write'];
+    }) as R['write'];
     res.end = ((...args: unknown[]) => {
       end(...args);
       this.#check(res);
       return res;
-    }) as ServerResponse['end'];
+    }) as R['end'];
     const done = () => this.#waiting.delete(res);
-    res.once('finish', done).once('close', done);
+    res.once('finish', done);
+    res.once('close', done);
     return res;
   }
 
@@ -45,12 +54,12 @@ export class UnreadAnswers {
     return held;
   }
 
-  #check(res: ServerResponse): void {
+  #check(res: Answer): void {
     if (res.destroyed || res.writableLength === 0) return void this.#waiting.delete(res);
     this.#waiting.add(res);
     let held = this.held;
     while (held > this.limit) {
-      let slowest: ServerResponse | undefined;
+      let slowest: Answer | undefined;
       for (const waiting of this.#waiting)
         if (slowest === undefined || waiting.writableLength > slowest.writableLength) slowest = waiting;
       if (slowest === undefined) return;
