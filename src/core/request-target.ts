@@ -17,24 +17,37 @@ const NETWORK_PATH_REASON =
  * `/\evil.example/mcp`, a backslash being a slash to the URL parser) is no origin-form (RFC 3986
  * §3.3: an absolute path's first segment is not empty) but a network-path reference naming a
  * host, which `new URL(target, base)` reads as that host: the MCP bridge served such a POST at
- * its `/mcp`. It is refused, as is an absolute URL naming another host.
+ * its `/mcp`. It is refused, as is an absolute URL naming another host. `localPort`: the port the
+ * request's connection arrived on, which the Host header and an absolute-form target must name.
  */
 export function guardRequest(
   guard: HostGuard,
   target: string | undefined,
   hostHeader: string | undefined,
   origin: string | undefined,
+  localPort?: number,
 ): Decision {
-  const header = guard(hostHeader, origin);
+  const header = guard(hostHeader, origin, localPort);
   if (header.effect === 'deny' || target === undefined || target === '*') return header;
   if (target.startsWith('/')) return NETWORK_PATH.test(target) ? deny(NETWORK_PATH_REASON) : header;
   const authority = /^https?:\/\/([^/?#]*)/i.exec(target)?.[1];
   if (authority === undefined)
     return deny('the request-target must be a path (/…) or an absolute http URL (RFC 9112 §3.2)');
   // A user part is URL syntax no Host header carries: refused rather than interpreted.
-  const named = authority.includes('@') ? undefined : guard(authority, origin);
+  const named = authority.includes('@') ? undefined : guard(authority, origin, localPort);
   if (named?.effect === 'allow') return header;
   return deny(
-    `the request-target is an absolute URL naming another host; RFC 9112 §3.2.2 makes it the request's host, so it must name this loopback listener as the Host header does: send the path alone (/…)`,
+    `the request-target is an absolute URL naming another host or port; RFC 9112 §3.2.2 makes it the request's host, so it must name this loopback listener and its port as the Host header does: send the path alone (/…)`,
   );
+}
+
+/**
+ * A request-target with the scheme of its absolute-form in lower case, any other target as it is.
+ * The scheme is case-insensitive (RFC 3986 §3.1, RFC 9110 §4.2.3), so `GET HTTP://127.0.0.1:8080/x`
+ * is the request `GET http://127.0.0.1:8080/x`; the gateway's HTTP adapter took the upper-case one
+ * for no URL and answered 400. Both listeners set `req.url` to it before anything reads the target.
+ */
+export function withLowerScheme(target: string): string {
+  const scheme = /^https?:\/\//i.exec(target)?.[0];
+  return scheme === undefined ? target : scheme.toLowerCase() + target.slice(scheme.length);
 }

@@ -467,7 +467,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ...(config.gateway.body_bytes_in_flight === undefined
         ? {}
         : { maxBodyBytesInFlight: config.gateway.body_bytes_in_flight }),
-      hostGuard: hostGuardFor(address.host),
+      // A Host without a port names the scheme's default: 443 when the gateway speaks TLS.
+      hostGuard: hostGuardFor(address.host, (options.tls ?? config.gateway.tls) === undefined ? 80 : 443),
       approvals,
     };
     // Refusals anyone can cause get receipts within these limits, so nobody can fill the log.
@@ -567,6 +568,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           onDropping: (dropped, max) =>
             logger.warn(
               `${dropped} connection(s) closed as they were accepted: the listener holds ${max} at once (gateway.max_connections); said at most once a minute`,
+            ),
+          onUnreadCut: (bytes, limit) =>
+            logger.warn(
+              `an answer of which ${bytes} bytes were unread by its client was cut and its connection closed: the gateway holds at most ${limit} bytes of answers its clients have not read`,
             ),
         });
         const server = listening;

@@ -137,7 +137,7 @@ export class StreamableSession implements MessageTransport {
 
   /**
    * A POST of this session whose body parsed but cannot be taken as it stands
-   * (UnreadRefusal): refused with `400`, each message through the session's
+   * (UnreadRefusal): refused with `status` (`400`; `413` for a body cut at the size limit), each message through the session's
    * `oninvalid`, which records it where its method could be read and answers
    * with the receipt in `error.data` (one error, or one per message of a batch).
    */
@@ -146,6 +146,7 @@ export class StreamableSession implements MessageTransport {
     res: ServerResponse,
     reason: string,
     refusals: readonly UnreadRefusal[],
+    status = 400,
   ): void {
     if (this.#answeredClosed(res)) return;
     if (this.#refusedVersion(req, res)) return;
@@ -157,7 +158,7 @@ export class StreamableSession implements MessageTransport {
         if (--left > 0) return;
         const body = JSON.stringify(refusals.length === 1 ? answers[0] : answers);
         res
-          .writeHead(400, { 'content-type': 'application/json', 'mcp-session-id': this.sessionId })
+          .writeHead(status, { 'content-type': 'application/json', 'mcp-session-id': this.sessionId })
           .end(body);
       };
       if (this.oninvalid === undefined) answer(errorResponse(id, INVALID_REQUEST, reason));

@@ -11,9 +11,10 @@ import { continueOnRead, unmetExpectation } from '../core/expect-continue.js';
 import { countHeaders, tooManyHeaders } from '../core/header-count.js';
 import { hostGuardFor, isLoopbackAddress } from '../core/loopback.js';
 import { ANSWER_MAX, echoError, echoText } from '../core/redact.js';
-import { guardRequest } from '../core/request-target.js';
+import { guardRequest, withLowerScheme } from '../core/request-target.js';
 import { repeatedHeader } from '../core/single-headers.js';
 import { SLOW_CLIENT_LIMITS } from '../core/slow-clients.js';
+import { DEFAULT_MAX_UNREAD_ANSWER_BYTES, UnreadAnswers } from '../core/unread-answers.js';
 import type { HttpApprovalDesk } from './approval-desk.js';
 import type { Bridge, ServedSession } from './bridge.js';
 import type { McpErrorCode } from './errors.js';
@@ -67,6 +68,10 @@ export interface HttpServeOptions {
   readonly maxConnections?: number;
   /** Told when connections past the cap start being dropped (see capConnections). */
   readonly onDropping?: (dropped: number, max: number) => void;
+  /** Bytes of answers held at once for clients that do not read them (64 MiB by default; core/unread-answers.ts). */
+  readonly maxUnreadAnswerBytes?: number;
+  /** Told of each answer cut because unread answers held more than that. */
+  readonly onUnreadCut?: (bytes: number, limit: number) => void;
 }
 
 /** How long an HTTP session may go without a request before it ends and its server stops. */
@@ -88,6 +93,8 @@ export interface HttpBridge {
   readonly url: URL;
   /** Legacy HTTP+SSE endpoint (2024-11-05 transport). */
   readonly sseUrl: URL;
+  /** Bytes of answers written that their clients have not read yet, over every connection. */
+  heldAnswerBytes(): number;
   close(): Promise<void>;
 }
 
@@ -116,15 +123,21 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   const sse = new Map<string, LegacySession>();
   const idle = new IdleSessions(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
   const slots = new SessionSlots(options.maxSessions ?? DEFAULT_MAX_SESSIONS);
+  const unread = new UnreadAnswers(
+    options.maxUnreadAnswerBytes ?? DEFAULT_MAX_UNREAD_ANSWER_BYTES,
+    options.onUnreadCut,
+  );
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (req.url !== undefined) req.url = withLowerScheme(req.url);
     const tooMany = tooManyHeaders(req);
     if (tooMany !== undefined) return text(res.setHeader('connection', 'close'), 431, tooMany);
     const repeated = repeatedHeader(req);
     if (repeated !== undefined) return text(res.setHeader('connection', 'close'), 400, repeated);
     const unmet = unmetExpectation(req.headers);
     if (unmet !== undefined) return text(res.setHeader('connection', 'close'), 417, unmet);
-    const host = guardRequest(hostGuard, req.url, req.headers.host, req.headers.origin);
+    const { host: hostHeader, origin } = req.headers;
+    const host = guardRequest(hostGuard, req.url, hostHeader, origin, req.socket.localPort);
     // Closed, its body unread: a refused client must not have the bridge drain what it announced.
     if (host.effect === 'deny') return text(res.setHeader('connection', 'close'), 403, host.reason);
     if (options.approvals !== undefined && (await options.approvals.handle(req, res))) return;
@@ -224,6 +237,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    unread.watch(res);
     handle(req, res).catch((error: unknown) => {
       if (!res.headersSent) text(res, 500, `bridge error: ${echoError(error)}`);
       else res.end();
@@ -242,6 +256,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
   return {
     url: new URL(path, base),
     sseUrl: new URL('/sse', base),
+    heldAnswerBytes: () => unread.held,
     close: async () => {
       idle.stop();
       await bridge.close();
@@ -339,17 +354,25 @@ async function readPost(
     res.setHeader('connection', 'close').setHeader('retry-after', '5');
     return void jsonRpcError(res, 503, -32000, body.reason);
   }
+  // Over the limit, the rest is never read: the connection cannot carry another request.
+  if (!body.ok && body.tooLarge === true) res.setHeader('connection', 'close');
   if (!body.ok) {
     const unread = body.unread;
+    const status = body.tooLarge === true ? 413 : 400;
     if (unread === undefined || session === undefined)
-      return void jsonRpcError(res, 400, unread === undefined ? PARSE_ERROR : INVALID_REQUEST, body.reason);
+      return void jsonRpcError(
+        res,
+        status,
+        unread === undefined ? PARSE_ERROR : INVALID_REQUEST,
+        body.reason,
+      );
     const refused = checkPostHeaders(req);
     if (refused !== undefined) return void jsonRpcError(res, refused.status, refused.code, refused.message);
     if (unread.length > MAX_BATCH_SIZE) {
       const reason = `Invalid Request: Batch must not exceed ${MAX_BATCH_SIZE} messages`;
       return void jsonRpcError(res, 400, INVALID_REQUEST, reason);
     }
-    session.refuseUnread(req, res, body.reason, unread);
+    session.refuseUnread(req, res, body.reason, unread, status);
     return void (await responseDone(res));
   }
   const refused = checkPostHeaders(req);
@@ -390,6 +413,9 @@ async function legacyPost(
     res.setHeader('connection', 'close').setHeader('retry-after', '5');
     return text(res, 503, body.reason);
   }
+  // Declared over the limit, nothing of it was read: no message to answer on the stream.
+  if (!body.ok && body.tooLarge === true && body.unread === undefined)
+    return text(res.setHeader('connection', 'close'), 413, body.reason);
   const json = isJsonContentType(req.headers['content-type']);
   if (body.ok) {
     const invalid = postMessages(body.value);
@@ -440,8 +466,19 @@ async function readJson(
   bodies: BodyBytes,
 ): Promise<
   | { ok: true; value: unknown; bytes: number }
-  | { ok: false; reason: string; busy?: boolean; unread?: readonly UnreadRefusal[] }
+  | {
+      ok: false;
+      reason: string;
+      busy?: boolean;
+      /** Over the size limit: declared so (nothing read), or cut at the crossing (`unread` names what was). */
+      tooLarge?: boolean;
+      unread?: readonly UnreadRefusal[];
+    }
 > {
+  const tooLarge = `body larger than ${limit} bytes refused (the body size limit)`;
+  // A length declared over the limit is refused before a byte is read: waiting for a body it
+  // will refuse held the connection until the request timeout (60 s) when none came.
+  if (Number(req.headers['content-length']) > limit) return { ok: false, tooLarge: true, reason: tooLarge };
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -450,8 +487,7 @@ async function readJson(
       if (size + length > limit) {
         // The rest is never read: what a receipt can name is the first `limit` bytes, and that it went on.
         const read = Buffer.concat([...chunks, (chunk as Buffer).subarray(0, limit - size)]);
-        const reason = `body larger than ${limit} bytes refused (the body size limit)`;
-        return { ok: false, reason, unread: [cutRefusal(read)] };
+        return { ok: false, tooLarge: true, reason: tooLarge, unread: [cutRefusal(read)] };
       }
       if (!bodies.take(length)) {
         return {

@@ -208,6 +208,10 @@ export async function runBridge(
         log(
           `oacp: ${dropped} connection(s) closed as they were accepted: the bridge holds ${max} at once (--max-connections); said at most once a minute`,
         ),
+      onUnreadCut: (bytes, limit) =>
+        log(
+          `oacp: an answer of which ${bytes} bytes were unread by its client was cut and its connection closed: the bridge holds at most ${limit} bytes of answers its clients have not read`,
+        ),
     });
     // Held while the bridge lives: `oacp doctor` reports its client authentication.
     record = recordHttpBridge(context.home, {

@@ -8,6 +8,7 @@ import { jcsDigest } from '../../src/core/jcs.js';
 import { createBridge } from '../../src/mcp/bridge.js';
 import { MAX_CLIENT_IN_FLIGHT } from '../../src/mcp/client-ids.js';
 import { type HttpBridge, serveHttp } from '../../src/mcp/http.js';
+import { rawExchange } from '../gateway/http/raw-socket.js';
 import { lightUpstream, type TestReceipts, testReceipts } from './helpers.js';
 import { INITIALIZE, RAW_SERVER } from './raw-harness.js';
 
@@ -98,9 +99,11 @@ describe('legacy HTTP+SSE: a POST body refused before it could be parsed whole i
     });
 
   // node:http, not fetch: a body cut off at the limit is answered before it is all sent.
-  const post = (body: string, contentType = 'application/json') =>
+  // `chunked`: no length declared, so the bridge finds the size as it reads.
+  const post = (body: string, contentType = 'application/json', chunked = false) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = request(endpoint, { method: 'POST', headers: { 'content-type': contentType } }, (res) => {
+      const headers = { 'content-type': contentType, ...(chunked ? { 'transfer-encoding': 'chunked' } : {}) };
+      const req = request(endpoint, { method: 'POST', headers }, (res) => {
         let text = '';
         res.setEncoding('utf8').on('data', (piece: string) => {
           text += piece;
@@ -145,15 +148,30 @@ describe('legacy HTTP+SSE: a POST body refused before it could be parsed whole i
     expect(serverCalls()).toEqual([]);
   });
 
-  it('attack: a tools/call body over the size limit is cut off unread, refused and recorded with the bytes read, marked cut', async () => {
+  it('attack: a chunked tools/call body over the size limit is cut off unread, refused and recorded with the bytes read, marked cut', async () => {
     const body = `{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"name":"echo","arguments":{"pad":"${'é'.repeat(LIMIT * 4)}"}}}`;
     const answered = waitFor('big');
-    const posted = await post(body).catch(() => ({ status: 0, text: '' }));
+    const posted = await post(body, 'application/json', true).catch(() => ({ status: 0, text: '' }));
     const answer = await answered;
     expect([202, 0]).toContain(posted.status);
     expect(answer.error?.message).toContain(`body larger than ${LIMIT} bytes`);
     const read = Buffer.from(body, 'utf8').subarray(0, LIMIT);
     await expectRecorded(answer, 'client-request:tools/call', { sha256: sha(read), bytes: LIMIT, cut: true });
+    expect(serverCalls()).toEqual([]);
+  });
+
+  it('attack: a POST declaring a length over the limit is 413 before a byte is read, nothing recorded or forwarded', async () => {
+    const before = receipts.records.length;
+    // Headers only: the refusal must not wait for a body (a client sending it would race the close).
+    const answer = await rawExchange(
+      endpoint,
+      `POST ${endpoint.pathname}${endpoint.search} HTTP/1.1\r\nHost: ${endpoint.host}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${LIMIT + 1}\r\n\r\n`,
+      { timeoutMs: 30_000 },
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toContain(`body larger than ${LIMIT} bytes`);
+    expect(receipts.records.slice(before)).toEqual([]);
     expect(serverCalls()).toEqual([]);
   });
 

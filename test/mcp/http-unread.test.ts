@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jcsDigest } from '../../src/core/jcs.js';
 import { createBridge } from '../../src/mcp/bridge.js';
 import { type HttpBridge, serveHttp } from '../../src/mcp/http.js';
+import { rawExchange } from '../gateway/http/raw-socket.js';
 import { lightUpstream, type TestReceipts, testReceipts } from './helpers.js';
 import { INITIALIZE, RAW_SERVER } from './raw-harness.js';
 
@@ -109,10 +110,16 @@ describe('--http: a body refused before it could be parsed whole is recorded by 
     expect(serverCalls()).toEqual([]);
   });
 
-  it('attack: a tools/call body over the size limit is cut off unread and answered 400 with a receipt of the bytes read, marked cut', async () => {
+  it('attack: a chunked tools/call body over the size limit is cut off unread at the crossing and answered 413 with a receipt of the bytes read, marked cut', async () => {
     const body = `{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"name":"echo","arguments":{"pad":"${'é'.repeat(LIMIT * 40)}"}}}`;
-    const answer = await post(body);
-    expect(answer.status).toBe(400);
+    // A stream: sent chunked, no length declared, so the bridge finds the size as it reads.
+    const answer = await fetch(http.url, {
+      method: 'POST',
+      headers: { ...HEADERS, 'mcp-session-id': session },
+      body: new Blob([body]).stream(),
+      duplex: 'half',
+    } as RequestInit);
+    expect(answer.status).toBe(413);
     const refusal = (await answer.json()) as Refusal;
     expect(refusal.id).toBe('big');
     expect(refusal.error.message).toContain(`body larger than ${LIMIT} bytes`);
@@ -122,6 +129,23 @@ describe('--http: a body refused before it could be parsed whole is recorded by 
       bytes: LIMIT,
       cut: true,
     });
+    expect(serverCalls()).toEqual([]);
+  });
+
+  it('attack: a tools/call declaring a length over the limit is 413 before a byte is read: nothing of it to name, so answered, not recorded, never forwarded', async () => {
+    const before = receipts.records.length;
+    // Headers only: the refusal must not wait for a body (a client sending it would race the close).
+    const answer = await rawExchange(
+      http.url,
+      `POST ${http.url.pathname} HTTP/1.1\r\nHost: ${http.url.host}\r\nContent-Type: application/json\r\n` +
+        `Accept: application/json, text/event-stream\r\nMcp-Session-Id: ${session}\r\nContent-Length: ${LIMIT + 1}\r\n\r\n`,
+      { timeoutMs: 30_000 },
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer.toLowerCase()).toContain('connection: close');
+    expect(answer).toContain(`body larger than ${LIMIT} bytes`);
+    expect(answer).not.toContain('oacp/receipt');
+    expect(receipts.records.slice(before)).toEqual([]);
     expect(serverCalls()).toEqual([]);
   });
 

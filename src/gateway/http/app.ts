@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { HttpRefusal } from '../../a2a/http-refusal.js';
 import { BodyBytes } from '../../core/body-bytes.js';
 import { echoText } from '../../core/redact.js';
+import { allowedMethods } from './allowed-methods.js';
 import { type GatewayEnv, MAX_BODY_DEPTH } from './env.js';
 import { httpError, refusalOf, toHttpFailure } from './errors.js';
 import { authenticate } from './middleware/authenticate.js';
@@ -100,9 +101,17 @@ export function createApp(services: GatewayServices, mounts: readonly Mount[] = 
     app.route('/', mount.app);
   }
 
+  const methodsAt = allowedMethods(declared);
   app.notFound((c) => {
     // Through the one error map, so the caller's path is redacted (a key pasted into a URL) and cut short.
-    const failure = toHttpFailure(httpError('NOT_FOUND', `no route ${c.req.method} ${echoText(c.req.path)}`));
+    const path = echoText(c.req.path);
+    const allowed = methodsAt(c.req.path);
+    if (allowed.length > 0) {
+      const message = `${c.req.method} is not allowed at ${path}: it takes ${allowed.join(', ')}`;
+      const failure = toHttpFailure(httpError('METHOD_NOT_ALLOWED', message));
+      return c.json(failure.body, failure.status, { allow: allowed.join(', ') });
+    }
+    const failure = toHttpFailure(httpError('NOT_FOUND', `no route ${c.req.method} ${path}`));
     return c.json(failure.body, failure.status);
   });
   app.onError((error, c) => {

@@ -24,6 +24,7 @@ export type HttpErrorCode =
   | 'FORBIDDEN'
   | 'BAD_REQUEST'
   | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
   | 'PAYLOAD_TOO_LARGE'
   | 'BODIES_BUSY'
   | 'STREAMS_BUSY'
@@ -39,7 +40,22 @@ export function httpError(code: HttpErrorCode, message: string): OacpError<HttpE
   return new OacpError(code, message);
 }
 
-export type HttpStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 417 | 422 | 429 | 431 | 500 | 502 | 503;
+export type HttpStatus =
+  | 400
+  | 401
+  | 403
+  | 404
+  | 405
+  | 409
+  | 410
+  | 413
+  | 417
+  | 422
+  | 429
+  | 431
+  | 500
+  | 502
+  | 503;
 
 /**
  * Every code a request can end with. Whole unions of the domains the routes
@@ -69,6 +85,7 @@ const STATUS: { readonly [C in MappedErrorCode]: HttpStatus } = {
   FORBIDDEN: 403,
   BAD_REQUEST: 400,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   PAYLOAD_TOO_LARGE: 413,
   BODIES_BUSY: 503,
   STREAMS_BUSY: 503,

@@ -8,8 +8,10 @@ import { continueOnRead, unmetExpectation } from '../../core/expect-continue.js'
 import { countHeaders, tooManyHeaders } from '../../core/header-count.js';
 import { inputFileFailure, readInputBytes } from '../../core/input-file.js';
 import { isLoopbackAddress } from '../../core/loopback.js';
+import { withLowerScheme } from '../../core/request-target.js';
 import { repeatedHeader } from '../../core/single-headers.js';
 import { SLOW_CLIENT_LIMITS } from '../../core/slow-clients.js';
+import { DEFAULT_MAX_UNREAD_ANSWER_BYTES, UnreadAnswers } from '../../core/unread-answers.js';
 import type { ErrorBody } from './api-schemas.js';
 import { httpError, toHttpFailure } from './errors.js';
 
@@ -40,11 +42,17 @@ export interface ListenOptions {
   readonly maxConnections?: number;
   /** Told when connections past the cap start being dropped (see capConnections). */
   readonly onDropping?: (dropped: number, max: number) => void;
+  /** Bytes of answers held at once for clients that do not read them (64 MiB by default; core/unread-answers.ts). */
+  readonly maxUnreadAnswerBytes?: number;
+  /** Told of each answer cut because unread answers held more than that. */
+  readonly onUnreadCut?: (bytes: number, limit: number) => void;
 }
 
 export interface Listening {
   readonly url: URL;
   readonly server: Server;
+  /** Bytes of answers written that their clients have not read yet, over every connection. */
+  heldAnswerBytes(): number;
   /** Stops accepting, lets requests in flight finish for up to `graceMs`, then drops what is left. */
   close(graceMs?: number): Promise<void>;
 }
@@ -89,10 +97,17 @@ export async function listen(
           ? httpError('BAD_REQUEST', `the request cannot be read: ${error.message}`)
           : error,
       );
-      return Response.json(failure.body, { status: failure.status });
+      // Whatever follows a request that cannot be read is not read either (pipelined requests).
+      return Response.json(failure.body, { status: failure.status, headers: { connection: 'close' } });
     },
   });
+  const unread = new UnreadAnswers(
+    options.maxUnreadAnswerBytes ?? DEFAULT_MAX_UNREAD_ANSWER_BYTES,
+    options.onUnreadCut,
+  );
   const listener: RequestListener = (req, res) => {
+    unread.watch(res);
+    if (req.url !== undefined) req.url = withLowerScheme(req.url);
     const tooMany = tooManyHeaders(req);
     const repeated = tooMany === undefined ? repeatedHeader(req) : undefined;
     const unmet = unmetExpectation(req.headers);
@@ -179,6 +194,7 @@ export async function listen(
   return {
     url,
     server,
+    heldAnswerBytes: () => unread.held,
     close: async (graceMs = 2_000) => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

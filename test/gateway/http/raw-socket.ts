@@ -9,7 +9,12 @@ import { connect, type Socket } from 'node:net';
 export function rawExchange(
   url: URL,
   request: string,
-  options: { readonly timeoutMs?: number; readonly onData?: (answer: string, socket: Socket) => void } = {},
+  options: {
+    readonly timeoutMs?: number;
+    readonly onData?: (answer: string, socket: Socket) => void;
+    /** Called once `request` is written: to go on sending (a body that streams on). */
+    readonly onConnect?: (socket: Socket) => void;
+  } = {},
 ): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect(Number(url.port), url.hostname);
@@ -21,7 +26,10 @@ export function rawExchange(
     });
     socket.on('close', () => resolve(answer));
     socket.on('error', () => resolve(answer));
-    socket.on('connect', () => socket.write(request));
+    socket.on('connect', () => {
+      socket.write(request);
+      options.onConnect?.(socket);
+    });
     socket.setTimeout(options.timeoutMs ?? 3_000, () => socket.destroy());
   });
 }

@@ -18,13 +18,23 @@ export function hostGuard(
 ): MiddlewareHandler<GatewayEnv> {
   return async function hostGuard(c, next) {
     // The request-target as received: an absolute-form one names a host of its own (request-target.ts).
-    const target = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.url;
+    // The port the connection arrived on, which the Host header must name (none in-process).
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
     const decision =
       guard === undefined
         ? undefined
-        : guardRequest(guard, target, c.req.header('host'), c.req.header('origin'));
+        : guardRequest(
+            guard,
+            incoming?.url,
+            c.req.header('host'),
+            c.req.header('origin'),
+            incoming?.socket.localPort,
+          );
     if (decision?.effect === 'deny') {
       metrics.security('warning', 'host_refused');
+      // Nothing more is read from a client that names another host: a request pipelined behind
+      // this one was served on the same connection. Closed, as the bridge's listener does.
+      c.header('connection', 'close');
       throw httpError('HOST_REFUSED', decision.reason);
     }
     await next();
