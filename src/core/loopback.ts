@@ -43,23 +43,10 @@ export function isLoopbackAddress(host: string): boolean {
 
 /** The host of a Host header (`name`, `name:port`, `[v6]:port`), canonical; undefined when malformed. */
 export function hostOfHeader(header: string | undefined): string | undefined {
-  return hostAndPortOfHeader(header)?.host;
-}
-
-/**
- * The host of a Host header, canonical, and its port (undefined when the header names none, which
- * RFC 9110 §7.2 reads as the scheme's default port); undefined when malformed.
- */
-export function hostAndPortOfHeader(
-  header: string | undefined,
-): { readonly host: string; readonly port: number | undefined } | undefined {
   if (header === undefined) return undefined;
-  const match = /^(\[[^\]]*\]|[^:[\]]*)(?::(\d{1,5}))?$/.exec(header.trim());
+  const match = /^(\[[^\]]*\]|[^:[\]]*)(?::\d{1,5})?$/.exec(header.trim());
   if (match?.[1] === undefined || match[1] === '') return undefined;
-  const host = canonicalHost(match[1]);
-  const port = match[2] === undefined ? undefined : Number(match[2]);
-  if (host === undefined || (port !== undefined && port > 65_535)) return undefined;
-  return { host, port };
+  return canonicalHost(match[1]);
 }
 
 /**
@@ -72,43 +59,24 @@ export function hostOfOrigin(origin: string): string | undefined {
   return canonicalHost(match[1]);
 }
 
-/**
- * Decides whether a request's Host header (and Origin header, when a browser sent one) may reach a
- * listener. `localPort`: the port the request's connection arrived on (`req.socket.localPort`),
- * which the Host header must name; undefined for a request that came through no socket (a test's
- * in-process `app.request`), whose Host names no port of ours.
- */
-export type HostGuard = (
-  hostHeader: string | undefined,
-  originHeader?: string,
-  localPort?: number,
-) => Decision;
+/** Decides whether a request's Host header (and Origin header, when a browser sent one) may reach a listener. */
+export type HostGuard = (hostHeader: string | undefined, originHeader?: string) => Decision;
 
 /**
  * The Host check of a listener on `listenHost`. On loopback a request must name
- * this listener: `localhost`, `127.0.0.1`, `[::1]` or the listen address itself,
- * and the port its connection arrived on. A web page that rebinds its own DNS
- * name to 127.0.0.1 still sends that name, so it is refused; a request naming
- * another loopback port (`Host: 127.0.0.1:1`) was meant for another service
- * (forwarded here by a tunnel or a proxy that kept its Host), so it is refused
- * too. A Host without a port names the scheme's default (RFC 9110 §7.2,
- * `defaultPort`: 80, or 443 for TLS). A listener on any other address has no
- * such check (it is reachable from the network anyway, and needs TLS).
+ * this listener: `localhost`, `127.0.0.1`, `[::1]` or the listen address itself.
+ * A web page that rebinds its own DNS name to 127.0.0.1 still sends that name,
+ * so it is refused. A listener on any other address has no such check (it is
+ * reachable from the network anyway, and needs TLS).
  */
-export function hostGuardFor(listenHost: string, defaultPort = 80): HostGuard {
+export function hostGuardFor(listenHost: string): HostGuard {
   if (!isLoopbackAddress(listenHost)) return () => allow('the listener is not on loopback');
   const names = new Set(['localhost', '127.0.0.1', '[::1]', canonicalHost(listenHost) ?? 'localhost']);
   const listed = [...names].join(', ');
-  const decide: HostGuard = (header, origin, localPort) => {
-    const named = hostAndPortOfHeader(header);
-    const host = named?.host;
+  const decide: HostGuard = (header, origin) => {
+    const host = hostOfHeader(header);
     if (host === undefined || !names.has(host))
       return deny(`the Host header must name this loopback listener (${listed}): DNS-rebinding defence`);
-    const port = named?.port ?? defaultPort;
-    if (localPort !== undefined && port !== localPort)
-      return deny(
-        `the Host header names port ${port}, but this loopback listener is on port ${localPort}: a request for another port is not this listener's (DNS-rebinding defence)`,
-      );
     // A page of any web origin can make a browser send a simple POST here with a true Host
     // header; the browser names the page in Origin. Only a loopback page may call (any port).
     if (origin !== undefined) {
@@ -127,20 +95,13 @@ export function hostGuardFor(listenHost: string, defaultPort = 80): HostGuard {
     | {
         readonly header: string | undefined;
         readonly origin: string | undefined;
-        readonly localPort: number | undefined;
         readonly decision: Decision;
       }
     | undefined;
-  return (header, origin, localPort) => {
-    if (
-      last !== undefined &&
-      last.header === header &&
-      last.origin === origin &&
-      last.localPort === localPort
-    )
-      return last.decision;
-    const decision = Object.freeze(decide(header, origin, localPort));
-    last = { header, origin, localPort, decision };
+  return (header, origin) => {
+    if (last !== undefined && last.header === header && last.origin === origin) return last.decision;
+    const decision = Object.freeze(decide(header, origin));
+    last = { header, origin, decision };
     return decision;
   };
 }

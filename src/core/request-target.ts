@@ -17,27 +17,25 @@ const NETWORK_PATH_REASON =
  * `/\evil.example/mcp`, a backslash being a slash to the URL parser) is no origin-form (RFC 3986
  * §3.3: an absolute path's first segment is not empty) but a network-path reference naming a
  * host, which `new URL(target, base)` reads as that host: the MCP bridge served such a POST at
- * its `/mcp`. It is refused, as is an absolute URL naming another host. `localPort`: the port the
- * request's connection arrived on, which the Host header and an absolute-form target must name.
+ * its `/mcp`. It is refused, as is an absolute URL naming another host.
  */
 export function guardRequest(
   guard: HostGuard,
   target: string | undefined,
   hostHeader: string | undefined,
   origin: string | undefined,
-  localPort?: number,
 ): Decision {
-  const header = guard(hostHeader, origin, localPort);
+  const header = guard(hostHeader, origin);
   if (header.effect === 'deny' || target === undefined || target === '*') return header;
   if (target.startsWith('/')) return NETWORK_PATH.test(target) ? deny(NETWORK_PATH_REASON) : header;
   const authority = /^https?:\/\/([^/?#]*)/i.exec(target)?.[1];
   if (authority === undefined)
     return deny('the request-target must be a path (/…) or an absolute http URL (RFC 9112 §3.2)');
   // A user part is URL syntax no Host header carries: refused rather than interpreted.
-  const named = authority.includes('@') ? undefined : guard(authority, origin, localPort);
+  const named = authority.includes('@') ? undefined : guard(authority, origin);
   if (named?.effect === 'allow') return header;
   return deny(
-    `the request-target is an absolute URL naming another host or port; RFC 9112 §3.2.2 makes it the request's host, so it must name this loopback listener and its port as the Host header does: send the path alone (/…)`,
+    `the request-target is an absolute URL naming another host; RFC 9112 §3.2.2 makes it the request's host, so it must name this loopback listener as the Host header does: send the path alone (/…)`,
   );
 }
 

@@ -467,8 +467,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ...(config.gateway.body_bytes_in_flight === undefined
         ? {}
         : { maxBodyBytesInFlight: config.gateway.body_bytes_in_flight }),
-      // A Host without a port names the scheme's default: 443 when the gateway speaks TLS.
-      hostGuard: hostGuardFor(address.host, (options.tls ?? config.gateway.tls) === undefined ? 80 : 443),
+      hostGuard: hostGuardFor(address.host),
       approvals,
     };
     // Refusals anyone can cause get receipts within these limits, so nobody can fill the log.

@@ -136,8 +136,7 @@ export async function serveHttp(bridge: Bridge, options: HttpServeOptions): Prom
     if (repeated !== undefined) return text(res.setHeader('connection', 'close'), 400, repeated);
     const unmet = unmetExpectation(req.headers);
     if (unmet !== undefined) return text(res.setHeader('connection', 'close'), 417, unmet);
-    const { host: hostHeader, origin } = req.headers;
-    const host = guardRequest(hostGuard, req.url, hostHeader, origin, req.socket.localPort);
+    const host = guardRequest(hostGuard, req.url, req.headers.host, req.headers.origin);
     // Closed, its body unread: a refused client must not have the bridge drain what it announced.
     if (host.effect === 'deny') return text(res.setHeader('connection', 'close'), 403, host.reason);
     if (options.approvals !== undefined && (await options.approvals.handle(req, res))) return;

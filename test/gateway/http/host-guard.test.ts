@@ -96,13 +96,9 @@ describe('Host guard on 127.0.0.2 (DNS rebinding)', () => {
       );
     });
 
-    it('accepts the names of the listener with its port; another port (or none, port 80) is 403', async () => {
-      const port = gw.url.port;
-      for (const host of [`127.0.0.2:${port}`, `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]) {
+    it('accepts the names of the listener', async () => {
+      for (const host of [`127.0.0.2:${gw.url.port}`, 'localhost', '127.0.0.1', '[::1]:1']) {
         expect((await withHost(gw.url, '/healthz', host)).status, host).toBe(200);
-      }
-      for (const host of ['localhost', '127.0.0.1', '[::1]:1', '127.0.0.2:1']) {
-        expect((await withHost(gw.url, '/healthz', host)).status, host).toBe(403);
       }
     });
   });
@@ -184,12 +180,7 @@ describe('Host guard on 127.0.0.2 (DNS rebinding)', () => {
       // Past the guard: the client check answers a request without the token with 401.
       const passed = await withHost(url, '/mcp', `127.0.0.2:${url.port}`);
       expect(passed.status).toBe(401);
-      expect((await withHost(url, '/mcp', `localhost:${url.port}`)).status).toBe(401);
-      for (const host of ['localhost', '127.0.0.2:1']) {
-        const refused = await withHost(url, '/mcp', host);
-        expect(refused.status, host).toBe(403);
-        expect(refused.body, host).toContain('port');
-      }
+      expect((await withHost(url, '/mcp', 'localhost')).status).toBe(401);
     });
   });
 });

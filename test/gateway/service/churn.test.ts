@@ -21,8 +21,8 @@ async function dropConnections(url: URL, count: number): Promise<void> {
       (_, i) =>
         new Promise<void>((resolve) => {
           const socket = connect(Number(url.port), url.hostname, () => {
-            if (i % 3 === 0) socket.write(`GET /healthz HTTP/1.1\r\nHost: ${url.host}\r\n`);
-            if (i % 3 === 1) socket.write(`GET /healthz HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+            if (i % 3 === 0) socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+            if (i % 3 === 1) socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
             setTimeout(() => socket.destroy(), i % 3 === 1 ? 20 : 1);
           });
           socket.on('error', () => undefined);

@@ -18,18 +18,11 @@ export function hostGuard(
 ): MiddlewareHandler<GatewayEnv> {
   return async function hostGuard(c, next) {
     // The request-target as received: an absolute-form one names a host of its own (request-target.ts).
-    // The port the connection arrived on, which the Host header must name (none in-process).
-    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    const target = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.url;
     const decision =
       guard === undefined
         ? undefined
-        : guardRequest(
-            guard,
-            incoming?.url,
-            c.req.header('host'),
-            c.req.header('origin'),
-            incoming?.socket.localPort,
-          );
+        : guardRequest(guard, target, c.req.header('host'), c.req.header('origin'));
     if (decision?.effect === 'deny') {
       metrics.security('warning', 'host_refused');
       // Nothing more is read from a client that names another host: a request pipelined behind
