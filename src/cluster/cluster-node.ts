@@ -5,7 +5,7 @@ import { type HandOver, parseHandOver } from './hand-over.js';
 import { type ClusterKeys, clusterKeys, validSegment } from './keys.js';
 import type { Member } from './member.js';
 import { planPlacement } from './placement.js';
-import { readMembers, readPlacements } from './status.js';
+import { readMembers, readPlacements, readRemembered } from './status.js';
 
 /** How often the lease is checked, and how much before its TTL the node stops serving. */
 const CHECK_MS = 100;
@@ -339,20 +339,25 @@ export class ClusterNode {
       });
   }
 
-  /** The leader's job: every wanted agent gets one live owner (compare-and-set), unwanted ones are released. */
+  /**
+   * The leader's job: every wanted agent gets one live owner (compare-and-set), unwanted ones are
+   * released, and no key outlives an agent that is no longer wanted.
+   */
   private async reconcile(): Promise<void> {
     if (!this.isLeader()) return;
-    const [wanted, owners, members] = await Promise.all([
+    const [wanted, owners, members, remembered] = await Promise.all([
       this.options.wanted(),
       this.placements(),
       this.members(),
+      readRemembered(this.client, this.keys),
     ]);
-    const plan = planPlacement(
-      wanted.filter((agent) => validSegment(agent)),
-      owners,
-      members,
-    );
-    for (const agent of plan.release) await this.client.delete().key(this.keys.owner(agent));
+    const want = wanted.filter((agent) => validSegment(agent));
+    const plan = planPlacement(want, owners, members);
+    for (const agent of plan.release) await this.forget(agent, owners.get(agent));
+    const wantedSet = new Set(want);
+    for (const agent of remembered) {
+      if (!wantedSet.has(agent) && !owners.has(agent)) await this.forget(agent, undefined);
+    }
     for (const [agent, member] of plan.assign) {
       const key = this.keys.owner(agent);
       const previous = owners.get(agent);
@@ -363,6 +368,26 @@ export class ClusterNode {
       const result = await guard.then(this.client.put(key).value(member.id).lease(member.lease)).commit();
       if (result.succeeded) this.event(`placed ${agent} on ${member.id}`);
     }
+  }
+
+  /**
+   * An agent no longer wanted: its owner key (when it still names `owner`), its last hand-over and
+   * its lifecycle key go in one transaction; a placement that changed meanwhile (a move, a new
+   * owner) leaves all of them for the next round.
+   */
+  private async forget(agent: string, owner: string | undefined): Promise<void> {
+    const key = this.keys.owner(agent);
+    const guard =
+      owner === undefined
+        ? this.client.if(key, 'Create', '==', 0)
+        : this.client.if(key, 'Value', '==', owner);
+    await guard
+      .then(
+        this.client.delete().key(key),
+        this.client.delete().key(this.keys.migration(agent)),
+        this.client.delete().key(this.keys.lifecycleOf(agent)),
+      )
+      .commit();
   }
 
   private async safely(fn: () => Promise<void> | void): Promise<void> {

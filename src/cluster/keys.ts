@@ -11,6 +11,10 @@
  * - `migrations/<agent>`: the last hand-over of the agent's state (source,
  *   target, state digest), written with the owner key's move and held by no
  *   lease: a target restores only the state it names (src/cluster/hand-over.ts).
+ *
+ * An agent no longer wanted running (suspended, retired) keeps no key: the
+ * leader deletes its `lifecycle/` and `migrations/` keys in the transaction
+ * that releases its owner key, or on their own when it has none.
  */
 export function clusterKeys(prefix = '/oacp') {
   const root = prefix.replace(/\/+$/, '');
@@ -22,6 +26,7 @@ export function clusterKeys(prefix = '/oacp') {
     leader: `${root}/leader`,
     lifecycle: `${root}/lifecycle/`,
     lifecycleOf: (agent: string) => `${root}/lifecycle/${agent}`,
+    migrations: `${root}/migrations/`,
     migration: (agent: string) => `${root}/migrations/${agent}`,
   };
 }

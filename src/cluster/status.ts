@@ -16,6 +16,18 @@ export async function readPlacements(client: Etcd3, keys: ClusterKeys): Promise<
   return new Map(Object.entries(all).map(([key, owner]) => [key.slice(keys.owners.length), owner]));
 }
 
+/** Agents with a `lifecycle/` or `migrations/` key (keys only: the leader deletes those of unwanted agents). */
+export async function readRemembered(client: Etcd3, keys: ClusterKeys): Promise<Set<string>> {
+  const [lifecycle, migrations] = await Promise.all([
+    client.getAll().prefix(keys.lifecycle).keys(),
+    client.getAll().prefix(keys.migrations).keys(),
+  ]);
+  return new Set([
+    ...lifecycle.map((key) => key.slice(keys.lifecycle.length)),
+    ...migrations.map((key) => key.slice(keys.migrations.length)),
+  ]);
+}
+
 export interface ClusterStatus {
   readonly members: readonly Member[];
   readonly leader: string | undefined;

@@ -2,7 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clusterKeys } from '../../src/cluster/keys.js';
 import { oacp } from '../cli/harness.js';
 import { type EtcdServer, etcdUnavailable, type Relay, startEtcd, startRelay } from './etcd-server.js';
 
@@ -180,6 +182,45 @@ describe.skipIf(unavailable !== undefined)('cluster placement on etcd', () => {
     other.process.stdin?.write(`notify ${agent}\n`);
     await expect.poll(() => placedOnce(live, agents), { timeout: 5_000, interval: 50 }).toBe(true);
   }, 30_000);
+
+  it('leaves no key under /oacp/ for an agent no longer wanted: its owner key, its last hand-over and its lifecycle key go', async () => {
+    const live = nodes.filter((n) => n.process.exitCode === null && n.process.signalCode === null);
+    const other = live[0] as Node;
+    const client = new Etcd3({ hosts: [String(etcd?.endpoint)] });
+    const notified = (agent: string) =>
+      expect
+        .poll(() => other.lines.includes(`${other.id}: notified ${agent}`), { timeout: 10_000, interval: 50 })
+        .toBe(true);
+    const keysOf = async (agent: string) =>
+      (await client.getAll().prefix('/oacp/').keys()).filter((key) => key.endsWith(`/${agent}`));
+    try {
+      // One agent placed and moved once (its hand-over record written, as ClusterNode.handOff does).
+      const moved = 'retired-moved';
+      want([...agents, moved]);
+      other.process.stdin?.write(`notify ${moved}\n`);
+      await notified(moved);
+      await expect.poll(() => ownership(live).get(moved)?.length, { timeout: 10_000, interval: 50 }).toBe(1);
+      const handOver = { source: 'node-a', target: 'node-b', stateDigest: 'a'.repeat(64), issuedAt: 1 };
+      await client.put(clusterKeys().migration(moved)).value(JSON.stringify(handOver));
+      expect(await keysOf(moved)).toHaveLength(3);
+      // Another that was announced but never placed (retired before it ran), with a hand-over left over.
+      const never = 'retired-never';
+      await client.put(clusterKeys().migration(never)).value(JSON.stringify(handOver));
+      other.process.stdin?.write(`notify ${never}\n`);
+      await notified(never);
+
+      // Both retired: the store no longer lists them, and a node says so.
+      want(agents);
+      other.process.stdin?.write(`notify ${moved}\n`);
+      await expect.poll(() => keysOf(moved), { timeout: 10_000, interval: 100 }).toEqual([]);
+      await expect.poll(() => keysOf(never), { timeout: 10_000, interval: 100 }).toEqual([]);
+      await expect.poll(() => ownership(live).get(moved), { timeout: 5_000, interval: 50 }).toBeUndefined();
+      // The agents still wanted keep their placements.
+      await expect.poll(() => placedOnce(live, agents), { timeout: 5_000, interval: 50 }).toBe(true);
+    } finally {
+      client.close();
+    }
+  }, 40_000);
 
   it('regains every placement after the etcd member is killed and restarted, never with two owners', async () => {
     const live = nodes.filter((n) => n.process.exitCode === null && n.process.signalCode === null);
