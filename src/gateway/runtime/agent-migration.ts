@@ -6,10 +6,14 @@ import { describeError } from '../../core/errors.js';
 import { jcsDigest } from '../../core/jcs.js';
 import type { AgentProgram, AgentRuntime, MigratedState } from './agent-runtime.js';
 import { type AgentState, captureState, restoreState } from './agent-state.js';
-import type { InboundTransfers } from './inbound-transfers.js';
+import type { InboundTransfers, KeptTransfer } from './inbound-transfers.js';
 import { ENVELOPE_TTL_MS, type MigrationEnvelope, openEnvelope, sealEnvelope } from './migration-envelope.js';
 import type { ReceiptLink, ReceiptRecorder } from './receipt-recorder.js';
 import type { TransferKey } from './transfer-key.js';
+import { realTimers, type Timers } from './watchdog.js';
+
+const EXPIRED = 'the migrated state expired before this node was made the owner';
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface MigrationParts {
   readonly nodeId: string;
@@ -31,6 +35,8 @@ export interface MigrationParts {
   /** Something went wrong that loses nothing by itself but must be seen (never secrets). */
   readonly warn?: (message: string, fields: Record<string, unknown>) => void;
   readonly clock?: () => number;
+  /** The expiry timer's setTimeout (tests drive it); its `now` is unused: `clock` is the epoch clock. */
+  readonly timers?: Timers;
 }
 
 export interface MigrationResult {
@@ -70,9 +76,51 @@ export interface UnrestoredState {
 export class AgentMigrations {
   private readonly pending = new Map<string, Pending>();
   private readonly now: () => number;
+  private readonly timers: Timers;
+  /** One timer, for the earliest expiry among the kept states; none when nothing is kept. */
+  private expiry: unknown;
+  private closed = false;
 
   constructor(private readonly parts: MigrationParts) {
     this.now = parts.clock ?? Date.now;
+    this.timers = parts.timers ?? realTimers;
+  }
+
+  /**
+   * At start-up, before any agent is placed here: the states the home kept across the restart.
+   * Those that expired meanwhile (or no longer open) are said and removed now; live ones are held
+   * for the rest of their window and said when it ends, like states accepted by this process.
+   */
+  async recover(): Promise<void> {
+    const inbound = this.parts.inbound;
+    if (inbound === undefined) return;
+    const { kept, unreadable } = inbound.list();
+    for (const file of unreadable) {
+      this.parts.warn?.('migrated state not restored', {
+        file,
+        reason: 'its file in the home is not a kept migration envelope (removed)',
+      });
+    }
+    for (const entry of kept) {
+      const agent = entry.envelope.agent;
+      if (this.pending.has(agent)) continue;
+      const reopened = await this.reopen(entry);
+      if ('reason' in reopened) {
+        inbound.drop(agent);
+        const { reason, ...facts } = reopened;
+        await this.said(facts, reason);
+      } else {
+        this.pending.set(agent, reopened);
+      }
+    }
+    this.schedule();
+  }
+
+  /** Stops the expiry timer (the node leaves); kept states stay in the home for the next start. */
+  close(): void {
+    this.closed = true;
+    if (this.expiry !== undefined) this.timers.clearTimeout(this.expiry);
+    this.expiry = undefined;
   }
 
   async migrate(agent: string, targetId: string): Promise<MigrationResult> {
@@ -170,6 +218,7 @@ export class AgentMigrations {
     if (replaced !== undefined) {
       void this.forgotten(envelope.agent, replaced, `a newer state from ${envelope.source} replaced it`);
     }
+    this.schedule();
     return { agent: envelope.agent, stateDigest: envelope.stateDigest };
   }
 
@@ -189,10 +238,17 @@ export class AgentMigrations {
     }
     const kept = this.parts.inbound?.take(agent);
     if (kept === undefined) return undefined;
-    const facts = { agent, source: kept.envelope.source, stateDigest: kept.envelope.stateDigest };
-    if (kept.until < this.now()) {
-      return { ...facts, reason: 'the migrated state expired before this node was made the owner' };
-    }
+    return this.reopen(kept);
+  }
+
+  /** A state the home kept, opened again with this node's key; why not, when it expired or does not open. */
+  private async reopen(kept: KeptTransfer): Promise<Pending | UnrestoredState> {
+    const facts = {
+      agent: kept.envelope.agent,
+      source: kept.envelope.source,
+      stateDigest: kept.envelope.stateDigest,
+    };
+    if (kept.until < this.now()) return { ...facts, reason: EXPIRED };
     try {
       const { state } = await openEnvelope(kept.envelope, {
         id: this.parts.nodeId,
@@ -206,7 +262,8 @@ export class AgentMigrations {
         state,
         digest: kept.envelope.stateDigest,
         issuedAt: kept.envelope.issuedAt,
-        until: kept.until,
+        // Never longer than a fresh window: a file's `until` after a wall clock stepped back is no licence.
+        until: Math.min(kept.until, this.now() + ENVELOPE_TTL_MS),
       };
     } catch (error) {
       return { ...facts, reason: error instanceof Error ? error.message : String(error) };
@@ -274,8 +331,15 @@ export class AgentMigrations {
   }
 
   /** A state dropped while the agent is not starting here: said with the agent's program as the store has it now. */
-  private async forgotten(agent: string, pending: Pending, reason: string): Promise<void> {
-    const facts = { agent, source: pending.source, stateDigest: pending.digest };
+  private forgotten(agent: string, pending: Pending, reason: string): Promise<void> {
+    return this.said({ agent, source: pending.source, stateDigest: pending.digest }, reason);
+  }
+
+  private async said(
+    facts: { agent: string; source: string; stateDigest: string },
+    reason: string,
+  ): Promise<void> {
+    const agent = facts.agent;
     let program: AgentProgram | undefined;
     try {
       program = await this.parts.program(agent);
@@ -310,15 +374,33 @@ export class AgentMigrations {
     }
   }
 
-  /** Expired states are dropped from memory and the home, and said (once: the home no longer holds them). */
+  /**
+   * Expired states are dropped from memory and the home, and said (once: the home no longer
+   * holds them); the timer is set again for the next expiry.
+   */
   private prune(): void {
     const now = this.now();
     for (const [agent, pending] of this.pending) {
       if (pending.until >= now) continue;
       this.pending.delete(agent);
       this.parts.inbound?.drop(agent);
-      void this.forgotten(agent, pending, 'the migrated state expired before this node was made the owner');
+      void this.forgotten(agent, pending, EXPIRED);
     }
+    this.schedule();
+  }
+
+  /** An expiry is said when it happens, not when the node next takes or starts an agent. */
+  private schedule(): void {
+    if (this.expiry !== undefined) this.timers.clearTimeout(this.expiry);
+    this.expiry = undefined;
+    if (this.closed || this.pending.size === 0) return;
+    const earliest = Math.min(...[...this.pending.values()].map((p) => p.until));
+    // Just past it (`until` itself is still live); setTimeout takes no more than 2^31-1 ms.
+    const delay = Math.min(Math.max(0, earliest - this.now() + 1), MAX_TIMER_MS);
+    this.expiry = this.timers.setTimeout(() => {
+      this.expiry = undefined;
+      this.prune();
+    }, delay);
   }
 
   private receipt(

@@ -69,32 +69,21 @@ export class GatewayCluster {
     return this.settings.nodeId;
   }
 
-  /** Joins once the gateway listens, so the URL other nodes forward to is known. */
+  /**
+   * Joins once the gateway listens, so the URL other nodes forward to is known. States the home
+   * kept across a restart are read first: an agent placed here as the node joins finds its own,
+   * and one that expired meanwhile is said now rather than when that agent is next placed here.
+   */
   async join(url: URL): Promise<void> {
-    const node = await ClusterNode.join({
-      endpoints: this.settings.etcd,
-      nodeId: this.settings.nodeId,
-      url: url.href,
-      transferKey: this.key.did,
-      ...(this.settings.tls?.nodeKey === undefined ? {} : { nodeKey: this.settings.tls.nodeKey }),
-      ttlSeconds: this.settings.ttlSeconds,
-      ...(this.settings.logKey === undefined ? {} : { logKey: this.settings.logKey }),
-      ...(this.settings.witnessKey === undefined ? {} : { witnessKey: this.settings.witnessKey }),
-      wanted: async () => (await this.agents.list()).filter((a) => a.state === 'running').map((a) => a.id),
-      onOwn: (id) => this.own(id),
-      onDisown: (id) => this.runtime.stop(id),
-      onEvent: (event) => this.logger.info('cluster', { event }),
-    });
-    this.node = node;
-    this.migrations = new AgentMigrations({
+    const migrations = new AgentMigrations({
       nodeId: this.settings.nodeId,
       key: this.key,
       runtime: this.runtime,
       receipts: this.receipts,
-      members: () => this.withinLease(node.members(), 'the cluster members'),
-      owns: (agent) => node.owned().has(agent),
-      handOff: (agent, to, handOver) => node.handOff(agent, to, handOver),
-      handedOver: (agent) => this.withinLease(node.handedOver(agent), "the agent's last hand-over"),
+      members: () => this.withinLease(this.joined().members(), 'the cluster members'),
+      owns: (agent) => this.node?.owned().has(agent) === true,
+      handOff: (agent, to, handOver) => this.joined().handOff(agent, to, handOver),
+      handedOver: (agent) => this.withinLease(this.joined().handedOver(agent), "the agent's last hand-over"),
       program: (agent) => this.program(agent),
       send: (target, envelope) => send(this.fetch, target, envelope),
       ...(this.settings.inboundDir === undefined
@@ -102,6 +91,32 @@ export class GatewayCluster {
         : { inbound: new InboundTransfers(this.settings.inboundDir) }),
       warn: (message, fields) => this.logger.warn(message, fields),
     });
+    this.migrations = migrations;
+    await migrations.recover();
+    try {
+      this.node = await ClusterNode.join({
+        endpoints: this.settings.etcd,
+        nodeId: this.settings.nodeId,
+        url: url.href,
+        transferKey: this.key.did,
+        ...(this.settings.tls?.nodeKey === undefined ? {} : { nodeKey: this.settings.tls.nodeKey }),
+        ttlSeconds: this.settings.ttlSeconds,
+        ...(this.settings.logKey === undefined ? {} : { logKey: this.settings.logKey }),
+        ...(this.settings.witnessKey === undefined ? {} : { witnessKey: this.settings.witnessKey }),
+        wanted: async () => (await this.agents.list()).filter((a) => a.state === 'running').map((a) => a.id),
+        onOwn: (id) => this.own(id),
+        onDisown: (id) => this.runtime.stop(id),
+        onEvent: (event) => this.logger.info('cluster', { event }),
+      });
+    } catch (error) {
+      migrations.close();
+      throw error;
+    }
+  }
+
+  private joined(): ClusterNode {
+    if (this.node === undefined) throw clusterError('CLUSTER_CLOSED', 'the node has not joined');
+    return this.node;
   }
 
   /** A lifecycle change made on this node: the leader re-places, the owner starts or stops the sandbox. */
@@ -335,10 +350,12 @@ export class GatewayCluster {
       await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, left)))]);
       clearTimeout(timer);
     }
+    this.migrations?.close();
     await this.node?.leave();
   }
 
   async leave(): Promise<void> {
+    this.migrations?.close();
     await this.node?.leave();
   }
 

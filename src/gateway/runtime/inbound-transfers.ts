@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { MemberSchema } from '../../cluster/member.js';
@@ -43,6 +43,34 @@ export class InboundTransfers {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Every kept envelope, left in the home (start-up reads them all); files that are not one
+   * (torn, edited) are removed and named, so they are neither kept forever nor read as state.
+   */
+  list(): { kept: KeptTransfer[]; unreadable: string[] } {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return { kept: [], unreadable: [] };
+    }
+    const kept: KeptTransfer[] = [];
+    const unreadable: string[] = [];
+    for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
+      const path = join(this.dir, name);
+      try {
+        const entry = KeptSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+        // Named for its agent, or it is not where take() and drop() would find it.
+        if (this.path(entry.envelope.agent) !== path) throw new Error('misplaced');
+        kept.push(entry);
+      } catch {
+        rmSync(path, { force: true });
+        unreadable.push(name);
+      }
+    }
+    return { kept, unreadable };
   }
 
   drop(agent: string): void {
