@@ -254,12 +254,10 @@ export class AgentRuntime {
         ...(this.parts.sandbox === undefined ? {} : { options: this.parts.sandbox }),
       });
       if (program.code !== null) {
-        await this.execute(process, sandbox, {
-          code: program.code,
-          codeDigest: sha256Hex(program.code),
-          input: null,
-          parent,
-        });
+        // A load that fails throws out of launch, and start() or the watchdog counts that crash:
+        // the run reporting it too would say it twice.
+        const load = { code: program.code, codeDigest: sha256Hex(program.code), input: null, parent };
+        await executeRun(this.parts, process, sandbox, load, () => undefined);
       }
       await migrated?.restore(sandbox);
     } catch (error) {

@@ -478,6 +478,30 @@ describe('gateway runtime', () => {
     }
   });
 
+  it('attack: a program that blows its memory limit while loading crashes once: one crash logged, one restart, one receipt per load', async () => {
+    const lines: string[] = [];
+    const { runtime, metrics } = build({
+      maxRestarts: 3,
+      logger: new Logger((line) => lines.push(line), 'info'),
+    });
+    const before = node.log.size;
+    // Blows its memory limit (a fatal error: the sandbox is not trusted again) on its first load only.
+    const blows = program({
+      code: `oacp.context.get('loads').then((n) => oacp.context.put('loads', (n || 0) + 1).then(() => {
+        if (!n) { const a = []; while (true) a.push('x'.repeat(1 << 16)); }
+      }))`,
+    });
+    await runtime.start(blows);
+    await expect.poll(() => runtime.status(did).status, { timeout: 10_000 }).toBe('running');
+    const crashed = lines.filter((line) => line.includes('agent crashed'));
+    expect(crashed).toHaveLength(1);
+    expect(crashed[0]).toMatch(/start failed: .*memory/i);
+    expect(metrics.agentRestarts.get({ agent: 'worker' })).toBe(1);
+    // Two loads, each with its execution receipt; nothing else was written.
+    expect(node.log.size - before).toBe(2);
+    await runtime.close();
+  });
+
   it('restarts an agent whose run blew its memory limit', async () => {
     const { runtime } = build();
     await runtime.start(program({ code: 'function main() { return 1; }' }));
