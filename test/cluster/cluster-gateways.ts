@@ -40,6 +40,8 @@ export interface ClusterGateways {
   logs(): string;
   /** kill -9 (or another signal) and wait for the exit. */
   kill(i: number, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts gateway i again on its home and config (after kill); its log starts afresh. */
+  restart(i: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function startClusterGateways(options: ClusterGatewayOptions): Prom
   const removers: Array<() => void> = [];
   const relays: Relay[] = [];
   const homes: string[] = [];
+  const envs: Record<string, string>[] = [];
   let etcd: EtcdServer | undefined;
   const stop = async () => {
     for (const gateway of gateways) gateway?.process.kill('SIGKILL');
@@ -95,6 +98,7 @@ export async function startClusterGateways(options: ClusterGatewayOptions): Prom
         const home = await freshHome(`oacp-${options.name}-gw-${i}-`);
         removers.push(home.remove);
         homes[i] = home.home;
+        envs[i] = home.env;
         // Each node keeps its own log under its own origin (one origin on two logs reads as a fork).
         writeNodeConfig(home.home, { version: 1, origin: `oacp.test/${options.name}/gw-${i}` });
         const extra = options.config?.(i, home.home) ?? {};
@@ -150,6 +154,12 @@ export async function startClusterGateways(options: ClusterGatewayOptions): Prom
         gateway?.process.kill(signal);
         await gateway?.exited;
         gateways[i] = undefined;
+      },
+      async restart(i) {
+        const home = homes[i] as string;
+        const child = await startChild(home, join(home, 'oacp.yaml'), envs[i] ?? {}, { logLevel: 'info' });
+        children[i] = child;
+        gateways[i] = child;
       },
       stop,
     };

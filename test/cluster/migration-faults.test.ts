@@ -1,8 +1,13 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { clusterKeys } from '../../src/cluster/keys.js';
+import { sha256Hex } from '../../src/core/digest.js';
 import { MIGRATIONS_PATH } from '../../src/gateway/runtime/gateway-cluster.js';
+import { sealEnvelope } from '../../src/gateway/runtime/migration-envelope.js';
+import { TransferKey } from '../../src/gateway/runtime/transfer-key.js';
 import { postgresUnavailable } from '../store/postgres-server.js';
 import {
   type ClusterGateways,
@@ -229,6 +234,58 @@ describe.skipIf(unavailable !== undefined)('migration faults between gateways (P
       .split('\n')
       .filter((line) => line.includes('migrated state not restored') && line.includes(forked));
     expect(warnings).toHaveLength(1);
+    await client(0).suspendAgent(agent);
+  }, 120_000);
+
+  it('attack: a state a gateway took expires while that gateway is down: it says so as it starts again (once), removes it from its home, and never restores it', async () => {
+    const agent = await placeAgent(cluster, { name: 'counter', code: COUNTER, boundMs: 15_000 });
+    await cluster.kill(1);
+    // The agent runs on gw-0 (moved there if it ran on gw-1): gw-1 is never made its owner again.
+    await expect.poll(() => cluster.runningOn(agent), { timeout: 20_000, interval: 100 }).toEqual([0]);
+    // What gw-1 kept of a hand-over just before it went down, its 30 s over while it was down.
+    const source = TransferKey.generate();
+    const issuedAt = Date.now() - 60_000;
+    const envelope = await sealEnvelope(
+      {
+        agent,
+        source: 'gw-0',
+        target: {
+          id: 'gw-1',
+          url: 'http://127.0.0.1:1/',
+          lease: '1',
+          transferKey: TransferKey.generate().did,
+        },
+        state: { count: 9 },
+        issuedAt,
+      },
+      source,
+    );
+    const inbound = join(cluster.homes[1] as string, 'cluster', 'inbound');
+    mkdirSync(inbound, { recursive: true });
+    const file = join(inbound, `${sha256Hex(agent)}.json`);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        envelope,
+        source: { id: 'gw-0', url: 'http://127.0.0.1:1/', lease: '1', transferKey: source.did },
+        until: issuedAt + 30_000,
+      }),
+    );
+
+    await cluster.restart(1);
+    const said = () =>
+      cluster
+        .logs()
+        .split('\n')
+        .filter(
+          (line) => line.includes('migrated state not restored') && line.includes(envelope.stateDigest),
+        );
+    await expect.poll(() => said().length, { timeout: 20_000, interval: 100 }).toBe(1);
+    expect(said()[0]).toMatch(/expired before this node was made the owner/);
+    expect(existsSync(file)).toBe(false);
+    // The agent goes on where it was, from its own state.
+    expect(await cluster.runningOn(agent)).toEqual([0]);
+    expect((await client(0).runAgent(agent, { input: 1 })).value).toBeGreaterThan(0);
     await client(0).suspendAgent(agent);
   }, 120_000);
 
