@@ -238,7 +238,7 @@ describe.skipIf(unavailable !== undefined)('migration faults between gateways (P
   }, 120_000);
 
   it('attack: a state a gateway took expires while that gateway is down: it says so as it starts again (once), removes it from its home, and never restores it', async () => {
-    const agent = await placeAgent(cluster, { name: 'counter', code: COUNTER, boundMs: 15_000 });
+    const agent = await placeAgent(cluster, { name: 'expired-away', code: COUNTER, boundMs: 15_000 });
     await cluster.kill(1);
     // The agent runs on gw-0 (moved there if it ran on gw-1): gw-1 is never made its owner again.
     await expect.poll(() => cluster.runningOn(agent), { timeout: 20_000, interval: 100 }).toEqual([0]);
