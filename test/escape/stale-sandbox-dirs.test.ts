@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { OWNER_LOCK } from '../../src/airlock/workdir/index.js';
+import { makeOwnedDir, OWNER_LOCK, sweepStaleSandboxDirs } from '../../src/airlock/workdir/index.js';
 import { withLogState } from '../log-state.js';
 import { scratchDir } from '../scratch-dirs.js';
 
@@ -109,5 +109,39 @@ describe.skipIf(process.getuid?.() !== 0 || !existsSync(BIN))(
         await exited(live);
       }
     }, 240_000);
+
+    it('leaves a dead creator’s directory that holds a mount point: its removal would empty the mounted directory', async () => {
+      const root = scratchDir('oacp-sweep-root-');
+      chmodSync(root, 0o1777);
+      // Dead creators' directories: an owner lock nobody holds.
+      const dead = (name: string): string => {
+        const dir = join(root, name);
+        mkdirSync(join(dir, 'grants'), { recursive: true });
+        writeFileSync(join(dir, OWNER_LOCK), '');
+        return dir;
+      };
+      const plain = dead('oacp-hardened-plain');
+      const mounted = dead('oacp-gvisor-mounted');
+      const live = makeOwnedDir(root, 'oacp-hardened-');
+      // The fault: a grant attached where the sweep's namespace sees it. The removal stops at the
+      // mount point (rmdir of it fails, EBUSY, before anything below is read): nothing inside goes.
+      const victim = scratchDir('oacp-sweep-victim-');
+      writeFileSync(join(victim, 'precious'), 'kept');
+      const point = join(mounted, 'grants', '0');
+      mkdirSync(point);
+      const bind = spawnSync('/usr/bin/mount', ['--bind', victim, point], { encoding: 'utf8' });
+      expect(bind.status, bind.stderr).toBe(0);
+      try {
+        expect(await sweepStaleSandboxDirs(root)).toBe(1);
+        expect(existsSync(plain)).toBe(false);
+        expect(readFileSync(join(point, 'precious'), 'utf8')).toBe('kept');
+        expect(existsSync(join(live.path, OWNER_LOCK))).toBe(true);
+      } finally {
+        spawnSync('/usr/bin/umount', [point]);
+        live.remove();
+      }
+      expect(readFileSync(join(victim, 'precious'), 'utf8')).toBe('kept');
+      expect(existsSync(live.path)).toBe(false);
+    });
   },
 );
