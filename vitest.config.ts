@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     // Removes the home-registry entries this run's scratch homes left (see the file).
-    globalSetup: ['test/registry-cleanup.global.ts'],
+    // The run's directory of the files' OACP_LOG_STATE_DIRs, removed after the run (see the file).
+    globalSetup: ['test/registry-cleanup.global.ts', 'test/log-state.global.ts'],
     // Each test file's own OACP_LOG_STATE_DIR, not the host's /var/lib/oacp/logs (see the file).
     // and the scratch directories test helpers made (test/scratch-dirs.ts), removed after each file.
     setupFiles: ['test/log-state.setup.ts', 'test/scratch-dirs.setup.ts'],

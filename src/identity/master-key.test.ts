@@ -1,7 +1,7 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { scratchDir } from '../../test/scratch-dirs.js';
 import { loadMasterKey, parseMasterKeyEnv } from './master-key.js';
 
 const KEY = Buffer.alloc(32, 0xab);
@@ -35,7 +35,7 @@ describe('master key', () => {
   });
 
   it('prefers OACP_MASTER_KEY over the file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-mk-'));
+    const dir = scratchDir('oacp-mk-');
     writeFileSync(join(dir, 'master.key'), Buffer.alloc(32, 1), { mode: 0o600 });
     const key = loadMasterKey(join(dir, 'master.key'), { OACP_MASTER_KEY: KEY.toString('hex') });
     expect(key.source).toBe('env');
@@ -43,7 +43,7 @@ describe('master key', () => {
   });
 
   it('reads the file when the variable is unset', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-mk-'));
+    const dir = scratchDir('oacp-mk-');
     writeFileSync(join(dir, 'master.key'), KEY, { mode: 0o600 });
     const key = loadMasterKey(join(dir, 'master.key'), {});
     expect(key.source).toBe('file');
@@ -51,7 +51,7 @@ describe('master key', () => {
   });
 
   it('tells the user to run oacp init or set the variable when there is no key', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-mk-'));
+    const dir = scratchDir('oacp-mk-');
     expect(() => loadMasterKey(join(dir, 'master.key'), {})).toThrow(
       expect.objectContaining({
         code: 'IDENTITY_MASTER_KEY_MISSING',
@@ -61,7 +61,7 @@ describe('master key', () => {
   });
 
   it('refuses a key file of the wrong size', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-mk-'));
+    const dir = scratchDir('oacp-mk-');
     writeFileSync(join(dir, 'master.key'), Buffer.alloc(16), { mode: 0o600 });
     expect(() => loadMasterKey(join(dir, 'master.key'), {})).toThrow(
       expect.objectContaining({ code: 'IDENTITY_MASTER_KEY_INVALID' }),
@@ -69,7 +69,7 @@ describe('master key', () => {
   });
 
   it.skipIf(process.platform === 'win32')('refuses a key file other users can read', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-mk-'));
+    const dir = scratchDir('oacp-mk-');
     writeFileSync(join(dir, 'master.key'), KEY);
     chmodSync(join(dir, 'master.key'), 0o644);
     expect(() => loadMasterKey(join(dir, 'master.key'), {})).toThrow(

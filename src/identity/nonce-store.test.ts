@@ -1,7 +1,6 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { scratchDir } from '../../test/scratch-dirs.js';
 import {
   InMemoryNonceStore,
   NONCE_PRUNE_GRACE_MS,
@@ -14,7 +13,7 @@ const makers: Array<[string, (options: NonceStoreOptions) => NonceStore & { read
   ['InMemoryNonceStore', (options) => new InMemoryNonceStore(options)],
   [
     'SqliteNonceStore',
-    (options) => new SqliteNonceStore(join(mkdtempSync(join(tmpdir(), 'oacp-nonce-')), 'nonces.db'), options),
+    (options) => new SqliteNonceStore(join(scratchDir('oacp-nonce-'), 'nonces.db'), options),
   ],
 ];
 
@@ -53,7 +52,7 @@ describe.each(makers)('%s', (_name, make) => {
 
 describe('SqliteNonceStore persistence', () => {
   it('remembers nonces across close and reopen', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'oacp-nonce-')), 'nonces.db');
+    const path = join(scratchDir('oacp-nonce-'), 'nonces.db');
     const first = new SqliteNonceStore(path, { now: () => 1_000 });
     expect(first.checkAndRemember('n1', 5_000)).toBe(true);
     first.close();
@@ -63,13 +62,13 @@ describe('SqliteNonceStore persistence', () => {
   });
 
   it('fsyncs every remembered nonce (synchronous = FULL), so a power cut cannot reopen the replay window', () => {
-    const store = new SqliteNonceStore(join(mkdtempSync(join(tmpdir(), 'oacp-nonce-')), 'nonces.db'));
+    const store = new SqliteNonceStore(join(scratchDir('oacp-nonce-'), 'nonces.db'));
     expect(store.synchronous).toBe(2);
     store.close();
   });
 
   it('a store whose clock runs ahead (by less than the grace) sweeps no nonce another store on the file holds live', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'oacp-nonce-')), 'nonces.db');
+    const path = join(scratchDir('oacp-nonce-'), 'nonces.db');
     const right = new SqliteNonceStore(path, { now: () => 1_000 });
     const ahead = new SqliteNonceStore(path, { now: () => 1_000 + NONCE_PRUNE_GRACE_MS - 1 });
     expect(right.checkAndRemember('live', 5_000)).toBe(true);
@@ -80,7 +79,7 @@ describe('SqliteNonceStore persistence', () => {
   });
 
   it('refuses the second of two stores on one file claiming the same nonce', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'oacp-nonce-')), 'nonces.db');
+    const path = join(scratchDir('oacp-nonce-'), 'nonces.db');
     const a = new SqliteNonceStore(path, { now: () => 1_000 });
     const b = new SqliteNonceStore(path, { now: () => 1_000 });
     expect(a.checkAndRemember('shared', 5_000)).toBe(true);

@@ -1,7 +1,5 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { scratchDir } from '../../test/scratch-dirs.js';
 import { parseEnvelopeBytes } from '../attest/receipt.js';
 import { verifyReceiptEnvelope } from '../attest/verify-receipt.js';
 import { generateEd25519, keySigner } from '../core/ed25519.js';
@@ -128,7 +126,7 @@ describe('toolCallPredicate', () => {
 
 describe('logReceiptWriter', () => {
   async function log() {
-    return TransparencyLog.open(mkdtempSync(join(tmpdir(), 'oacp-rw-')), {
+    return TransparencyLog.open(scratchDir('oacp-rw-'), {
       origin: 'test.oacp.invalid/rw',
       signer: keySigner(generateEd25519().privateKey),
     });
@@ -186,7 +184,7 @@ describe('logReceiptWriter', () => {
   });
 
   it('reserve() refuses while the log filesystem has less free space than a receipt may need', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-rw-'));
+    const dir = scratchDir('oacp-rw-');
     const transparency = await log();
     const writer = logReceiptWriter(transparency, keySigner(generateEd25519().privateKey), {
       dir,

@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { toolCallPredicate } from '../../test/attest/fixtures.js';
+import { scratchDir } from '../../test/scratch-dirs.js';
 import { buildStatement, envelopeBytes, parseEnvelopeBytes, signReceipt } from '../attest/receipt.js';
 import { TOOL_CALL_PREDICATE_TYPE } from '../attest/tool-call.js';
 import { verifyReceiptEnvelope } from '../attest/verify-receipt.js';
@@ -19,7 +19,7 @@ afterEach(async () => {
 });
 
 async function home(): Promise<{ home: string; store: KeyStore }> {
-  const dir = join(mkdtempSync(join(tmpdir(), 'oacp-node-')), 'home');
+  const dir = join(scratchDir('oacp-node-'), 'home');
   const store = await KeyStore.init(dir, { env: {} });
   writeNodeConfig(dir, { version: 1, origin: defaultOrigin(store.publicKeys().log.raw) });
   return { home: dir, store };

@@ -1,7 +1,7 @@
-import { lstatSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { scratchDir } from '../../test/scratch-dirs.js';
 import { MemoryEventSink } from './events.js';
 import { ToolPins } from './pins.js';
 
@@ -47,7 +47,7 @@ describe('ToolPins', () => {
   });
 
   it('persists pins so a changed definition is caught after a restart', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'oacp-pins-')), 'pins.json');
+    const path = join(scratchDir('oacp-pins-'), 'pins.json');
     new ToolPins({ path }).observe('fs', readFile);
     expect(JSON.parse(readFileSync(path, 'utf8')).tools['fs/read_file'].digest).toBe(
       ToolPins.digest(readFile),
@@ -60,7 +60,7 @@ describe('ToolPins', () => {
   });
 
   it('attack: links planted beside the pins file (a directory a sandbox may write) are never written through', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-pins-'));
+    const dir = scratchDir('oacp-pins-');
     const path = join(dir, 'pins.json');
     const victim = join(dir, 'victim');
     writeFileSync(victim, 'precious\n');
@@ -73,7 +73,7 @@ describe('ToolPins', () => {
   });
 
   it('refuses a corrupt pins file instead of starting over', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'oacp-pins-')), 'pins.json');
+    const path = join(scratchDir('oacp-pins-'), 'pins.json');
     writeFileSync(path, '{"version":1,"tools":{"fs/x":{"digest":"nothex","pinnedAt":"t"}}}');
     expect(() => new ToolPins({ path })).toThrow(/malformed/);
     writeFileSync(path, 'not json');

@@ -1,11 +1,11 @@
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Catalog, shippedCatalogDir } from '../../src/mcp/catalog/catalog.js';
 import { runFlags } from '../../src/mcp/catalog/entry.js';
 import { ParsedCatalogEntries } from '../../src/mcp/catalog/parsed-entries.js';
 import { oacp } from '../cli/harness.js';
+import { scratchDir } from '../scratch-dirs.js';
 
 describe('the catalog shipped with OACP', () => {
   it('holds at least 10 servers, each signed by the catalog key, with pinned tools and a trust note', () => {
@@ -27,7 +27,7 @@ describe('the catalog shipped with OACP', () => {
   });
 
   it('refuses an entry changed after signing, or signed by another key', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-catalog-'));
+    const dir = scratchDir('oacp-catalog-');
     cpSync(shippedCatalogDir(), dir, { recursive: true });
     // The attack: widen the memory server's grants in the shipped file.
     appendFileSync(join(dir, 'memory.yaml'), '# network: { allowlist: ["*"] }\n');
@@ -42,9 +42,9 @@ describe('the catalog shipped with OACP', () => {
   });
 
   it('keeps parsed entries in the home by the digest of their signed bytes, and still verifies the bytes first', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-catalog-'));
+    const dir = scratchDir('oacp-catalog-');
     cpSync(shippedCatalogDir(), dir, { recursive: true });
-    const path = join(mkdtempSync(join(tmpdir(), 'oacp-catalog-home-')), 'catalog-entries.json');
+    const path = join(scratchDir('oacp-catalog-home-'), 'catalog-entries.json');
     const parsed = new ParsedCatalogEntries(path);
     const fresh = new Catalog(dir, parsed).get('memory');
     const sig = JSON.parse(readFileSync(join(dir, 'memory.yaml.sig'), 'utf8'));

@@ -1,6 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -8,12 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { createBridge } from '../../src/mcp/bridge.js';
 import { serveHttp } from '../../src/mcp/http.js';
 import type { BridgeEvent } from '../../src/mcp/session.js';
+import { scratchDir } from '../scratch-dirs.js';
 import { lightUpstream, testClient, testReceipts } from './helpers.js';
 import { alive, eventually, initialized, RAW_SERVER, rawHarness } from './raw-harness.js';
 
 describe('a client that goes away mid-call', () => {
   it('attack (stdio): stdin closes while a call runs: the call still gets its receipt and the server process ends', async () => {
-    const starts = join(mkdtempSync(join(tmpdir(), 'oacp-gone-')), 'pids');
+    const starts = join(scratchDir('oacp-gone-'), 'pids');
     const raw = await rawHarness({ env: { RAW_STARTS: starts } });
     try {
       await initialized(raw);
@@ -42,7 +42,7 @@ describe('a client that goes away mid-call', () => {
   });
 
   it('attack (--http): the POST of a running call is dropped and the client never comes back: the call gets its receipt when the idle session ends, and its server stops', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-gone-http-'));
+    const dir = scratchDir('oacp-gone-http-');
     const starts = join(dir, 'pids');
     const serverLog = join(dir, 'server.jsonl');
     const receipts = await testReceipts();
@@ -98,7 +98,7 @@ describe('a client that goes away mid-call', () => {
   });
 
   it('attack (--http): the POST of a call is dropped and the server answers after: the receipt says the answer was not delivered, never that the client received it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-undelivered-'));
+    const dir = scratchDir('oacp-undelivered-');
     const hold = join(dir, 'hold');
     const serverLog = join(dir, 'server.jsonl');
     writeFileSync(hold, '');
@@ -155,7 +155,7 @@ describe('a client that goes away mid-call', () => {
   });
 
   it('attack (--http): the POST of a task call is dropped and the server then answers with a task the bridge refuses to keep: its refusal receipt says nobody received it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-undelivered-task-'));
+    const dir = scratchDir('oacp-undelivered-task-');
     const hold = join(dir, 'hold');
     const serverLog = join(dir, 'server.jsonl');
     writeFileSync(hold, '');
@@ -211,7 +211,7 @@ describe('a client that goes away mid-call', () => {
   });
 
   it('attack (legacy SSE): the SSE stream every answer goes on is dropped mid-call: the session ends as at stdio EOF, and the call is recorded as never answered, never as a result the client received', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-gone-sse-'));
+    const dir = scratchDir('oacp-gone-sse-');
     const hold = join(dir, 'hold');
     const serverLog = join(dir, 'server.jsonl');
     const starts = join(dir, 'pids');

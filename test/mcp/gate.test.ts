@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -20,6 +18,7 @@ import { MemoryEventSink } from '../../src/policy/events.js';
 import { loadPolicies } from '../../src/policy/load.js';
 import { ToolPins } from '../../src/policy/pins.js';
 import { openSqliteStore } from '../../src/store/sqlite-store.js';
+import { scratchDir } from '../scratch-dirs.js';
 import { inProcess, lightUpstream, receiptIndex, testClient, testReceipts, text } from './helpers.js';
 
 const QUIRKY = join(import.meta.dirname, 'fixtures', 'quirky-server.mjs');
@@ -27,7 +26,7 @@ const quirky = (variant = 'a') => lightUpstream('quirky', [QUIRKY], { env: { QUI
 
 describe('tool pinning', () => {
   it('hides and blocks a tool whose definition changed since it was pinned, and says so once', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'oacp-pins-')), 'pins.json');
+    const path = join(scratchDir('oacp-pins-'), 'pins.json');
     const first = await inProcess(quirky('a'), { pins: new ToolPins({ path }) });
     expect((await first.client.listTools()).tools.map((t) => t.name)).toContain('shifty');
     expect(text(await first.client.callTool({ name: 'shifty', arguments: {} }))).toContain('variant a');

@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +5,7 @@ import { KeyStore } from '../../src/identity/keystore.js';
 import { runMcpCommand } from '../../src/mcp/run.js';
 import { writeNodeConfig } from '../../src/node/node-config.js';
 import { OacpNode } from '../../src/node/oacp-node.js';
+import { scratchDir } from '../scratch-dirs.js';
 
 const RAW = join(import.meta.dirname, 'fixtures', 'raw-server.mjs');
 
@@ -17,7 +16,7 @@ const RAW = join(import.meta.dirname, 'fixtures', 'raw-server.mjs');
  */
 describe('refusals are recorded even when the client leaves at once', () => {
   it('attack: a deep request of any method, then EOF: the refusal is in the home log', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-home-'));
+    const dir = scratchDir('oacp-home-');
     await KeyStore.init(dir, { env: {} });
     writeNodeConfig(dir, { version: 1, origin: 'test.oacp.invalid/close' });
     const toBridge = new PassThrough();
@@ -46,7 +45,7 @@ describe('refusals are recorded even when the client leaves at once', () => {
 
 describe('a call in flight when the client leaves', () => {
   it('attack: a tools/call the server never answers, then EOF: oacp mcp run ends and the call has one receipt in the home log, saying whether the server had it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oacp-home-'));
+    const dir = scratchDir('oacp-home-');
     await KeyStore.init(dir, { env: {} });
     writeNodeConfig(dir, { version: 1, origin: 'test.oacp.invalid/close' });
     const toBridge = new PassThrough();

@@ -1,5 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -12,13 +11,14 @@ import { KeyStore } from '../../src/identity/keystore.js';
 import type { HttpBridge } from '../../src/mcp/http.js';
 import { runMcpCommand } from '../../src/mcp/run.js';
 import { writeNodeConfig } from '../../src/node/node-config.js';
+import { scratchDir } from '../scratch-dirs.js';
 import { PipeClientTransport, receiptIndex, SERVERS, testClient, text } from './helpers.js';
 
 const QUIRKY = join(import.meta.dirname, 'fixtures', 'quirky-server.mjs');
 const hardened = await new HardenedTier().availability();
 
 async function home(): Promise<{ dir: string; airlockKey: Uint8Array }> {
-  const dir = mkdtempSync(join(tmpdir(), 'oacp-home-'));
+  const dir = scratchDir('oacp-home-');
   const store = await KeyStore.init(dir, { env: {} });
   writeNodeConfig(dir, { version: 1, origin: 'test.oacp.invalid/run' });
   return { dir, airlockKey: store.airlockSigner().publicKey };
@@ -64,7 +64,7 @@ describe('runMcpCommand', () => {
 
   it('--learn lets refused calls through, says so in their receipts, and writes the manifest it saw', async () => {
     const { dir } = await home();
-    const out = join(mkdtempSync(join(tmpdir(), 'oacp-learn-')), 'quirky.learned.yaml');
+    const out = join(scratchDir('oacp-learn-'), 'quirky.learned.yaml');
     const toBridge = new PassThrough();
     const fromBridge = new PassThrough();
     const running = runMcpCommand(
@@ -107,7 +107,7 @@ describe('runMcpCommand', () => {
     'confines the filesystem server to the granted directory in the hardened tier, over Streamable HTTP',
     async () => {
       const { dir, airlockKey } = await home();
-      const root = realpathSync(mkdtempSync(join(tmpdir(), 'oacp-run-fs-')));
+      const root = realpathSync(scratchDir('oacp-run-fs-'));
       mkdirSync(join(root, 'data'));
       writeFileSync(join(root, 'data', 'ok.txt'), 'granted content');
       writeFileSync(join(root, 'secret.txt'), 'not granted');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Manifest } from '../../capability/manifest.js';
@@ -29,6 +29,7 @@ import { guardFd, spawnWorkload } from '../native/spawn.js';
 import { supervise } from '../native/supervisor.js';
 import { systemRootEntries } from '../native/system-root.js';
 import type { Availability, ProcessSpec, ProcessTier } from '../sandbox.js';
+import { makeOwnedDir, sweepStaleSandboxDirs } from '../workdir/index.js';
 import { writeBundle } from './bundle.js';
 import { COMPAT_NOTE, writePreloadList } from './compat-library.js';
 import { GvisorConfinement } from './confinement.js';
@@ -113,6 +114,8 @@ export class GvisorTier implements ProcessTier {
   private readonly confinement = new GvisorConfinement();
   /** Where this process may create cgroups: detected on the first start (it reads /proc and /sys). */
   private cgroupHost: DetectedCgroups | undefined;
+  /** The sweep of per-sandbox directories killed processes left (workdir/stale.ts), begun on the first start. */
+  private dirSweep: Promise<number> | undefined;
   /** The gVisor kernel's own memory charge here, measured once by the availability probe. */
   private footprintBytes: number | undefined;
 
@@ -214,7 +217,11 @@ export class GvisorTier implements ProcessTier {
       closeAll(prepared.handles);
       throw error;
     }
-    const dir = mkdtempSync(join(this.options.workRoot ?? tmpdir(), 'oacp-gvisor-'));
+    const workRoot = this.options.workRoot ?? tmpdir();
+    this.dirSweep ??= sweepStaleSandboxDirs(workRoot);
+    // Its owner lock, held for the sandbox's life, tells a later start's sweep whether a directory's creator died.
+    const owned = makeOwnedDir(workRoot, 'oacp-gvisor-');
+    const dir = owned.path;
     const runsc: RunscOptions = {
       runsc: this.runsc,
       stateRoot: join(dir, 'state'),
@@ -230,9 +237,10 @@ export class GvisorTier implements ProcessTier {
       await resources?.remove();
       // What killed OACP processes left (started with the first start's detection) is gone before this returns.
       await this.cgroupHost?.swept;
+      await this.dirSweep;
       await proxy?.close();
       closeAll(prepared.handles);
-      rmSync(dir, { recursive: true, force: true });
+      owned.remove();
       launcher?.release();
     };
     try {

@@ -15,6 +15,7 @@ import {
 import type { EgressEvent } from '../egress/audit.js';
 import type { EgressProxy } from '../egress/proxy.js';
 import type { Availability, ProcessSandbox, ProcessSpec, ProcessTier } from '../sandbox.js';
+import { makeOwnedDir, sweepStaleSandboxDirs } from '../workdir/index.js';
 import { probe } from './availability-probe.js';
 import { bwrapArgs } from './bwrap-args.js';
 import { forwarderArgs, SANDBOX_PROXY_SOCKET } from './egress-forwarder.js';
@@ -116,6 +117,8 @@ export class HardenedTier implements ProcessTier {
   private readonly launcher = new Launcher();
   /** Where this process may create cgroups: detected on the first start (it reads /proc and /sys). */
   private cgroupHost: DetectedCgroups | undefined;
+  /** The sweep of per-sandbox directories killed processes left (workdir/stale.ts), begun on the first start. */
+  private dirSweep: Promise<number> | undefined;
 
   constructor(private readonly options: HardenedTierOptions = {}) {
     this.bwrap = options.bwrapPath ?? '/usr/bin/bwrap';
@@ -211,6 +214,7 @@ export class HardenedTier implements ProcessTier {
         'AIRLOCK_BAD_SPEC',
         `the hardened tier's per-sandbox files cannot live under ${TMPFS_HOLDER} (${workRoot}): the launcher mounts the sandbox's capped /tmp and /dev/shm there, which hides them; set TMPDIR to another directory every user may search (such as /tmp)`,
       );
+    this.dirSweep ??= sweepStaleSandboxDirs(workRoot);
     const prepared = prepareSpec(spec, 'hardened', this.socat);
     // Held until the sandbox is gone: where no launcher cache is safe, it is built for this start alone.
     let launcher: LauncherHold;
@@ -252,14 +256,16 @@ export class HardenedTier implements ProcessTier {
     const user = identity.user;
     // A private host directory only for what belongs to this sandbox alone: the egress proxy's socket and the
     // staging points of idmapped grants. The /etc files and the filter are shared, read-only (see cachedFile).
-    const dir =
+    // Its owner lock, held for the sandbox's life, tells a later start's sweep whether a directory's creator died.
+    const owned =
       prepared.wantsEgress || identity.idmaps.length > 0
-        ? mkdtempSync(join(workRoot, 'oacp-hardened-'))
+        ? makeOwnedDir(workRoot, 'oacp-hardened-')
         : undefined;
+    const dir = owned?.path;
     // bwrap, running as the sandbox user, must reach the proxy socket.
     if (dir !== undefined && user !== undefined) chmodSync(dir, 0o711);
     if (dir !== undefined && user !== undefined && !accessibleBy(dir, user, 'execute')) {
-      rmSync(dir, { recursive: true, force: true });
+      owned?.remove();
       closeAll(prepared.handles);
       lease?.release();
       launcher.release();
@@ -282,8 +288,9 @@ export class HardenedTier implements ProcessTier {
       await resources?.remove();
       // What killed OACP processes left (started with the first start's detection) is gone before this returns.
       await this.cgroupHost?.swept;
+      await this.dirSweep;
       closeAll(prepared.handles);
-      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+      owned?.remove();
       if (etcScratch !== undefined) rmSync(etcScratch, { recursive: true, force: true });
       launcher.release();
       // Last: the sandbox's processes and cgroup are gone (the guard keeps its copy until then too).

@@ -1,7 +1,6 @@
 import {
   chmodSync,
   mkdirSync,
-  mkdtempSync,
   renameSync,
   statSync,
   symlinkSync,
@@ -9,14 +8,14 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findStamp, walkStamp } from '../../../src/mcp/packages/tree-stamp.js';
+import { scratchDir } from '../../scratch-dirs.js';
 
 /** A small installed-looking tree. */
 function tree(): string {
-  const root = join(mkdtempSync(join(tmpdir(), 'oacp-stamp-')), 'tree');
+  const root = join(scratchDir('oacp-stamp-'), 'tree');
   mkdirSync(join(root, 'node_modules', 'server', 'dist'), { recursive: true });
   mkdirSync(join(root, 'node_modules', '.bin'));
   writeFileSync(join(root, 'node_modules', 'server', 'dist', 'index.js'), 'console.log("tools");\n');
@@ -43,7 +42,7 @@ const changes: Record<string, (root: string) => void> = {
   },
   'a directory swapped for a symlink to a copy': (root) => {
     const dist = join(root, 'node_modules', 'server', 'dist');
-    const elsewhere = mkdtempSync(join(tmpdir(), 'oacp-stamp-elsewhere-'));
+    const elsewhere = scratchDir('oacp-stamp-elsewhere-');
     renameSync(dist, join(elsewhere, 'dist'));
     symlinkSync(join(elsewhere, 'dist'), dist);
   },
@@ -70,7 +69,7 @@ describe('the package tree stamp, by either method', () => {
 
   it('a find that fails, complains or prints its directives literally stamps nothing (the walk is used)', async () => {
     const root = tree();
-    const bin = mkdtempSync(join(tmpdir(), 'oacp-stamp-find-'));
+    const bin = scratchDir('oacp-stamp-find-');
     const fake = (name: string, body: string): string => {
       const path = join(bin, name);
       writeFileSync(path, `#!/bin/sh\n${body}\n`, { mode: 0o755 });

@@ -1,7 +1,6 @@
 import {
   chmodSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -11,11 +10,11 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { treeDigest } from '../../../src/mcp/packages/tree-digest.js';
 import { VerifiedTrees } from '../../../src/mcp/packages/verified-trees.js';
+import { scratchDir } from '../../scratch-dirs.js';
 
 /** A small installed-looking tree, its digest, and a verifier whose stamp of it is recorded. */
 async function stampedTree(): Promise<{
@@ -24,7 +23,7 @@ async function stampedTree(): Promise<{
   verified: VerifiedTrees;
   stamps: string;
 }> {
-  const dir = mkdtempSync(join(tmpdir(), 'oacp-verified-'));
+  const dir = scratchDir('oacp-verified-');
   const root = join(dir, 'tree');
   mkdirSync(join(root, 'node_modules', 'server', 'dist'), { recursive: true });
   mkdirSync(join(root, 'node_modules', '.bin'));
@@ -72,7 +71,7 @@ describe('the package tree check with its metadata stamp', () => {
     expect(await link.verified.digest(link.root, link.expected)).not.toBe(link.expected);
     const swapped = await stampedTree();
     const dist = join(swapped.root, 'node_modules', 'server', 'dist');
-    const elsewhere = mkdtempSync(join(tmpdir(), 'oacp-verified-elsewhere-'));
+    const elsewhere = scratchDir('oacp-verified-elsewhere-');
     renameSync(dist, join(elsewhere, 'dist'));
     symlinkSync(join(elsewhere, 'dist'), dist);
     expect(await swapped.verified.digest(swapped.root, swapped.expected)).not.toBe(swapped.expected);
