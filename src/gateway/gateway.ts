@@ -530,7 +530,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     });
     // On close, after the listener stops and before the log does: the refusals not yet summed up.
     closers.push(() => a2a.flushRefusals());
-    const { app, routes } = createApp(services, [
+    const { app, routes, refuseRequest } = createApp(services, [
       {
         app: a2a.app,
         access: open('A2A authenticates each message by its signature and the trust graph'),
@@ -559,6 +559,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         if (listening !== undefined) return listening.url;
         listening = await listen(app.fetch, {
           ...address,
+          refuseRequest,
           ...(tls === undefined ? {} : { tls }),
           ...(options.insecure === undefined ? {} : { insecure: options.insecure }),
           ...(config.gateway.max_connections === undefined
@@ -583,6 +584,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
               listen: config.cluster.listen,
               mode: clusterTls.mode,
               tls: clusterTls.listener,
+              refuseRequest,
             });
             closers.push(() => peers.close());
             memberUrl = peers.url;
