@@ -12,6 +12,14 @@ interface Answer {
 export const DEFAULT_MAX_UNREAD_ANSWER_BYTES = 64 * 1024 * 1024;
 
 /**
+ * The range a setting of that bound may take (`gateway.max_unread_answer_bytes`,
+ * `--max-unread-answer-bytes`): below 1 MiB one answer to a client that reads a little slowly
+ * would be cut; above 16 GiB it bounds nothing a host has.
+ */
+export const MIN_UNREAD_ANSWER_BYTES = 1024 * 1024;
+export const MAX_UNREAD_ANSWER_BYTES = 16 * 1024 * 1024 * 1024;
+
+/**
  * Bytes of answers a listener has written that their clients have not read yet, over every
  * connection. Each SSE stream was bounded on its own (MAX_UNREAD_BYTES), and a JSON answer not at
  * all: clients that each asked for a large answer and never read it held all of them, many

@@ -19,6 +19,7 @@ import { ApprovalSpool, approvalSpoolDir } from '../mcp/approval-remote.js';
 import { defaultPolicyEngine } from '../mcp/default-policy.js';
 import { missingConfigFileGrants } from '../mcp/missing-grants.js';
 import { ReceiptSlot } from '../mcp/receipt-slot.js';
+import { unreadCutLog } from '../mcp/unread-cut-log.js';
 import { describeRecovery, describeTornTailCut } from '../node/intent-journal.js';
 import { logDirectory, OacpNode, type OacpNodeOptions } from '../node/oacp-node.js';
 import type { PolicyEngine } from '../policy/engine.js';
@@ -477,6 +478,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       metrics.security('warning', `a2a_${event.type}`),
     );
     closers.push(() => a2aWarnings.flush());
+    // Any client can cause a cut (never read a large answer): every cut counted, its lines limited.
+    const unreadCuts = unreadCutLog(
+      (line) => logger.warn(line),
+      { holder: 'the gateway', setting: 'gateway.max_unread_answer_bytes' },
+      () => metrics.unreadAnswersCut.inc(),
+    );
+    closers.push(() => unreadCuts.flush());
     // A2A (docs/a2a.md): the running agents' signed cards and JSON-RPC endpoints under /a2a.
     const a2a = gatewayA2aServer({
       agents,
@@ -530,7 +538,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     });
     // On close, after the listener stops and before the log does: the refusals not yet summed up.
     closers.push(() => a2a.flushRefusals());
-    const { app, routes } = createApp(services, [
+    const { app, routes, refuseRequest } = createApp(services, [
       {
         app: a2a.app,
         access: open('A2A authenticates each message by its signature and the trust graph'),
@@ -559,6 +567,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         if (listening !== undefined) return listening.url;
         listening = await listen(app.fetch, {
           ...address,
+          refuseRequest,
           ...(tls === undefined ? {} : { tls }),
           ...(options.insecure === undefined ? {} : { insecure: options.insecure }),
           ...(config.gateway.max_connections === undefined
@@ -568,10 +577,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             logger.warn(
               `${dropped} connection(s) closed as they were accepted: the listener holds ${max} at once (gateway.max_connections); said at most once a minute`,
             ),
-          onUnreadCut: (bytes, limit) =>
-            logger.warn(
-              `an answer of which ${bytes} bytes were unread by its client was cut and its connection closed: the gateway holds at most ${limit} bytes of answers its clients have not read`,
-            ),
+          maxUnreadAnswerBytes: config.gateway.max_unread_answer_bytes,
+          onUnreadCut: unreadCuts.onCut,
         });
         const server = listening;
         closers.push(() => server.close());
@@ -583,6 +590,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
               listen: config.cluster.listen,
               mode: clusterTls.mode,
               tls: clusterTls.listener,
+              refuseRequest,
             });
             closers.push(() => peers.close());
             memberUrl = peers.url;

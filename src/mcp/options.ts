@@ -7,6 +7,7 @@ import { UNENFORCED_NAMES } from '../capability/manifest.js';
 import { notUtf8PathProblem } from '../capability/path-glob.js';
 import { OacpError } from '../core/errors.js';
 import { isLoopbackAddress } from '../core/loopback.js';
+import { MAX_UNREAD_ANSWER_BYTES, MIN_UNREAD_ANSWER_BYTES } from '../core/unread-answers.js';
 import type { McpErrorCode } from './errors.js';
 import { DEFAULT_MAX_SESSIONS } from './session-slots.js';
 
@@ -151,6 +152,19 @@ export const ConnectionCount = z
     'must be from 1 to 1000000',
   );
 
+/**
+ * `--max-unread-answer-bytes`: from 1 MiB (below it, one answer waiting for a client that reads
+ * a little slowly would be cut) to 16 GiB.
+ */
+export const UnreadAnswerBytes = z
+  .union([z.number(), z.string().regex(/^\d{1,11}$/, 'must be a whole number of bytes such as 67108864')])
+  .transform(Number)
+  .refine(
+    (bytes) =>
+      Number.isInteger(bytes) && bytes >= MIN_UNREAD_ANSWER_BYTES && bytes <= MAX_UNREAD_ANSWER_BYTES,
+    `must be from ${MIN_UNREAD_ANSWER_BYTES} (1 MiB) to ${MAX_UNREAD_ANSWER_BYTES} (16 GiB)`,
+  );
+
 /** `HOST:PORT` to listen on; `:PORT` or `PORT` means loopback. */
 export const ListenAddress = z
   .string()
@@ -237,6 +251,8 @@ export const McpRunOptionsSchema = z
     maxSessions: SessionCount.default(DEFAULT_MAX_SESSIONS),
     /** `--http`: connections held at once; absent, half the open-file limit (core/connection-cap.ts). */
     maxConnections: ConnectionCount.optional(),
+    /** `--http`: bytes of answers held at once for clients that do not read them (core/unread-answers.ts). */
+    maxUnreadAnswerBytes: UnreadAnswerBytes.optional(),
     /** Keystore agent the bridge runs as; needed for `--attest-level standard`. */
     agent: z.string().min(1).optional(),
     manifest: z.string().min(1).optional(),

@@ -46,6 +46,7 @@ import { bridgeSigningWorkers } from './signing-choice.js';
 import { serveStdio } from './stdio.js';
 import { openControllingTerminal, TerminalApprovalDesk } from './terminal-desk.js';
 import { toolFilterFromFlag } from './tool-filter.js';
+import { unreadCutLog } from './unread-cut-log.js';
 
 export async function runBridge(
   options: McpRunOptions,
@@ -75,6 +76,10 @@ export async function runBridge(
   let clients: ClientToken | undefined;
   let record: HeldFile | undefined;
   const refusalLog = clientRefusalLog(log);
+  const unreadCuts = unreadCutLog((line) => log(`oacp: ${line}`), {
+    holder: 'the bridge',
+    setting: '--max-unread-answer-bytes',
+  });
   try {
     const limited = [options, ...(configured?.values() ?? [])].some((o) => o.quotaCalls !== undefined);
     // The process's one connection to the home's quota store (run.ts's, which the servers' network
@@ -208,10 +213,10 @@ export async function runBridge(
         log(
           `oacp: ${dropped} connection(s) closed as they were accepted: the bridge holds ${max} at once (--max-connections); said at most once a minute`,
         ),
-      onUnreadCut: (bytes, limit) =>
-        log(
-          `oacp: an answer of which ${bytes} bytes were unread by its client was cut and its connection closed: the bridge holds at most ${limit} bytes of answers its clients have not read`,
-        ),
+      ...(options.maxUnreadAnswerBytes === undefined
+        ? {}
+        : { maxUnreadAnswerBytes: options.maxUnreadAnswerBytes }),
+      onUnreadCut: unreadCuts.onCut,
     });
     // Held while the bridge lives: `oacp doctor` reports its client authentication.
     record = recordHttpBridge(context.home, {
@@ -239,6 +244,7 @@ export async function runBridge(
   } finally {
     // The counts of the window still open: the operator sees them before the bridge's last line.
     await refusalLog.flush();
+    await unreadCuts.flush();
     deskToken?.remove();
     clients?.remove();
     record?.remove();

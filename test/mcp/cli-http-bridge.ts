@@ -44,6 +44,8 @@ export async function startCliHttpBridge(
   tier: 'light' | 'hardened' = 'light',
   /** A home to share with other bridges (default: a fresh one, removed by close()). */
   shared?: Awaited<ReturnType<typeof freshHome>>,
+  /** The server's script, run by this Node (default: the real memory server). */
+  server: string = MEMORY_SERVER,
 ): Promise<CliHttpBridge> {
   const home = shared ?? (await freshHome(prefix));
   const child: ChildProcess = spawn(
@@ -61,7 +63,7 @@ export async function startCliHttpBridge(
       ...args,
       '--',
       process.execPath,
-      MEMORY_SERVER,
+      server,
     ],
     { env: { PATH: process.env.PATH ?? '', ...home.env }, stdio: ['ignore', 'ignore', 'pipe'] },
   );

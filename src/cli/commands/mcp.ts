@@ -49,6 +49,7 @@ interface McpRunFlags {
   idleTimeout?: string;
   maxSessions?: string;
   maxConnections?: string;
+  maxUnreadAnswerBytes?: string;
   refusalReceipts?: string;
 }
 
@@ -159,6 +160,10 @@ export const registerMcp: CommandRegistrar = (program, context) => {
       'with --http: connections held at once (idle ones included); more are closed as they are accepted (default half the open-file limit, at most 4096)',
     )
     .option(
+      '--max-unread-answer-bytes <n>',
+      'with --http: bytes of answers held at once for clients that do not read them; past it the slowest is cut (default 67108864, 64 MiB)',
+    )
+    .option(
       '--refusal-receipts <n>',
       'refused client messages (invalid, over the limits...) receipted one by one per session and minute, 10x that for all sessions; the rest are counted in one summary receipt a minute (default 30)',
     )
@@ -221,6 +226,7 @@ export const registerMcp: CommandRegistrar = (program, context) => {
               idleTimeout: flags.idleTimeout,
               maxSessions: flags.maxSessions,
               maxConnections: flags.maxConnections,
+              maxUnreadAnswerBytes: flags.maxUnreadAnswerBytes,
               // The flag wins over the file's mcp.refusal_receipts.
               refusalReceipts: flags.refusalReceipts ?? front?.refusalReceipts?.toString(),
             }),

@@ -1,5 +1,10 @@
 import { z } from 'zod';
 import { CapabilitiesSchema, ToolsSchema } from '../../capability/manifest.js';
+import {
+  DEFAULT_MAX_UNREAD_ANSWER_BYTES,
+  MAX_UNREAD_ANSWER_BYTES,
+  MIN_UNREAD_ANSWER_BYTES,
+} from '../../core/unread-answers.js';
 import { isDidKey } from '../../identity/did-key.js';
 import { parseVerifierKey, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519 } from '../../log/note-keys.js';
 import { ModelsSectionSchema } from '../models/config.js';
@@ -57,6 +62,16 @@ const GatewaySection = z
      * (src/core/connection-cap.ts). Absent: half the open-file limit, at most 4096.
      */
     max_connections: positiveInt().max(1_000_000, { error: 'must be at most 1000000' }).optional(),
+    /**
+     * Bytes of answers the API listener holds at once for clients that do not read them; past it
+     * the answer with the most unread bytes is cut and its connection closed (src/core/unread-answers.ts).
+     */
+    max_unread_answer_bytes: positiveInt()
+      .min(MIN_UNREAD_ANSWER_BYTES, {
+        error: `must be at least ${MIN_UNREAD_ANSWER_BYTES} (1 MiB): below it an answer to a client reading a little slowly would be cut`,
+      })
+      .max(MAX_UNREAD_ANSWER_BYTES, { error: `must be at most ${MAX_UNREAD_ANSWER_BYTES} (16 GiB)` })
+      .default(DEFAULT_MAX_UNREAD_ANSWER_BYTES),
   })
   .superRefine((gateway, ctx) => {
     if (gateway.body_bytes_in_flight !== undefined && gateway.body_bytes_in_flight < gateway.max_body_bytes) {

@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
-import type { HttpRefusal } from '../../a2a/http-refusal.js';
 import { BodyBytes } from '../../core/body-bytes.js';
 import { echoText } from '../../core/redact.js';
 import { allowedMethods } from './allowed-methods.js';
 import { type GatewayEnv, MAX_BODY_DEPTH } from './env.js';
 import { httpError, refusalOf, toHttpFailure } from './errors.js';
+import type { RefuseRequest } from './listener-refusal.js';
 import { authenticate } from './middleware/authenticate.js';
 import { authorize } from './middleware/authorize.js';
 import { bodyLimit, preread, type RefuseUnread } from './middleware/body-limit.js';
@@ -40,13 +40,15 @@ export interface Mount {
    * its body limits) in the mount's protocol (A2A: a JSON-RPC error, so an A2A client can act on
    * it); undefined: the gateway's JSON error.
    */
-  readonly refuseRequest?: (request: Request, refusal: HttpRefusal) => Response | undefined;
+  readonly refuseRequest?: RefuseRequest;
 }
 
 export interface GatewayHttp {
   readonly app: Hono<GatewayEnv>;
   /** Every route the app serves, with the access it declares (what the route-table test walks). */
   readonly routes: readonly DeclaredRoute[];
+  /** The mounts' answer to a refusal of a request to their routes (the listener's, before the app runs). */
+  readonly refuseRequest: RefuseRequest;
 }
 
 /** The gateway's own routes, file by file; each declares its access on its own line. */
@@ -76,6 +78,7 @@ export function gatewayRoutes(services: GatewayServices): Route[] {
  */
 export function createApp(services: GatewayServices, mounts: readonly Mount[] = []): GatewayHttp {
   const app = new Hono<GatewayEnv>();
+  const refuseRequest = anyMountRefusal(mounts);
   app.use('*', telemetry(services));
   app.use('*', hostGuard(services.hostGuard, services.metrics));
   const maxBytes = services.maxBodyBytes ?? DEFAULT_MAX_BODY;
@@ -117,14 +120,23 @@ export function createApp(services: GatewayServices, mounts: readonly Mount[] = 
   app.onError((error, c) => {
     const failure = toHttpFailure(error, services.secrets);
     if (failure.status >= 500) services.logger.error('request failed', { requestId: c.var.requestId, error });
-    for (const mount of mounts) {
-      const answer = mount.refuseRequest?.(c.req.raw, refusalOf(failure));
-      if (answer !== undefined) return answer;
-    }
+    const answer = refuseRequest(c.req.raw, refusalOf(failure));
+    if (answer !== undefined) return answer;
     if (failure.retryAfterSeconds !== undefined) c.header('retry-after', String(failure.retryAfterSeconds));
     return c.json(failure.body, failure.status);
   });
-  return { app, routes: declared };
+  return { app, routes: declared, refuseRequest };
+}
+
+/** The first mount that answers a refusal in its own protocol (each answers only for its own routes). */
+function anyMountRefusal(mounts: readonly Mount[]): RefuseRequest {
+  return (request, refusal) => {
+    for (const mount of mounts) {
+      const answer = mount.refuseRequest?.(request, refusal);
+      if (answer !== undefined) return answer;
+    }
+    return undefined;
+  };
 }
 
 /** The first mount that answers a body refused unread (each answers only for its own routes). */

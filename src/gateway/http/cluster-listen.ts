@@ -1,6 +1,7 @@
 import { type ClusterListenerTls, type ClusterTls, callerIdentity } from '../../cluster/tls.js';
 import type { GatewayCluster } from '../runtime/gateway-cluster.js';
 import { type Listening, listen, parseListen } from './listen.js';
+import type { RefuseRequest } from './listener-refusal.js';
 
 type Fetch = (request: Request, env: unknown) => Response | Promise<Response>;
 
@@ -15,7 +16,13 @@ type Fetch = (request: Request, env: unknown) => Response | Promise<Response>;
 export function listenForCluster(
   fetch: Fetch,
   cluster: GatewayCluster,
-  options: { listen: string; mode: ClusterTls['mode']; tls: ClusterListenerTls },
+  options: {
+    listen: string;
+    mode: ClusterTls['mode'];
+    tls: ClusterListenerTls;
+    /** The mounts' answers to the listener's own refusals (A2A: JSON-RPC), as on the public listener. */
+    refuseRequest?: RefuseRequest;
+  },
 ): Promise<Listening> {
   const guarded: Fetch = async (request, env) => {
     const socket = (env as { incoming?: { socket?: unknown } } | undefined)?.incoming?.socket;
@@ -39,5 +46,6 @@ export function listenForCluster(
   return listen(guarded, {
     ...parseListen(options.listen),
     tls: options.tls,
+    ...(options.refuseRequest === undefined ? {} : { refuseRequest: options.refuseRequest }),
   });
 }

@@ -1,4 +1,9 @@
-import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener, RequestError } from '@hono/node-server';
@@ -12,8 +17,8 @@ import { withLowerScheme } from '../../core/request-target.js';
 import { repeatedHeader } from '../../core/single-headers.js';
 import { SLOW_CLIENT_LIMITS } from '../../core/slow-clients.js';
 import { DEFAULT_MAX_UNREAD_ANSWER_BYTES, UnreadAnswers } from '../../core/unread-answers.js';
-import type { ErrorBody } from './api-schemas.js';
 import { httpError, toHttpFailure } from './errors.js';
+import { listenerRefusal, type RefuseRequest, writeAnswer } from './listener-refusal.js';
 
 export interface ListenOptions {
   readonly host: string;
@@ -46,6 +51,11 @@ export interface ListenOptions {
   readonly maxUnreadAnswerBytes?: number;
   /** Told of each answer cut because unread answers held more than that. */
   readonly onUnreadCut?: (bytes: number, limit: number) => void;
+  /**
+   * Answers the listener's own refusals (made before the app runs) in the protocol of the mount
+   * the request was sent to (A2A: JSON-RPC errors); absent: the gateway's JSON error.
+   */
+  readonly refuseRequest?: RefuseRequest;
 }
 
 export interface Listening {
@@ -87,20 +97,23 @@ export async function listen(
     );
   }
   // The env ({incoming, outgoing}) lets the body limit read the Node request stream directly.
-  const app = getRequestListener((request, env) => fetch(request, env), {
-    overrideGlobalObjects: false,
-    // A request no URL can be built from (HTTP/1.0 without Host, `OPTIONS *`, a backslash in
-    // the path) never reaches the app: refused here, typed as every other refusal, not a bare 400.
-    errorHandler: (error) => {
-      const failure = toHttpFailure(
-        error instanceof RequestError
-          ? httpError('BAD_REQUEST', `the request cannot be read: ${error.message}`)
-          : error,
-      );
-      // Whatever follows a request that cannot be read is not read either (pipelined requests).
-      return Response.json(failure.body, { status: failure.status, headers: { connection: 'close' } });
-    },
-  });
+  // One per request, so that a request no URL can be built from (HTTP/1.0 without Host, `OPTIONS *`,
+  // a backslash in the path), which never reaches the app, is refused knowing its path: typed as
+  // every other refusal and in the protocol of the mount it was sent to, not a bare 400.
+  const appFor = (req: IncomingMessage) =>
+    getRequestListener((request, env) => fetch(request, env), {
+      overrideGlobalObjects: false,
+      errorHandler: (error) =>
+        listenerRefusal(
+          req,
+          toHttpFailure(
+            error instanceof RequestError
+              ? httpError('BAD_REQUEST', `the request cannot be read: ${error.message}`)
+              : error,
+          ),
+          options.refuseRequest,
+        ),
+    });
   const unread = new UnreadAnswers(
     options.maxUnreadAnswerBytes ?? DEFAULT_MAX_UNREAD_ANSWER_BYTES,
     options.onUnreadCut,
@@ -111,21 +124,18 @@ export async function listen(
     const tooMany = tooManyHeaders(req);
     const repeated = tooMany === undefined ? repeatedHeader(req) : undefined;
     const unmet = unmetExpectation(req.headers);
-    if (tooMany === undefined && repeated === undefined && unmet === undefined) return void app(req, res);
+    if (tooMany === undefined && repeated === undefined && unmet === undefined)
+      return void appFor(req)(req, res);
     // Refused before the app: nothing past the parser reads a request over the limit, one whose
     // host or credentials are ambiguous, or one that expects what no OACP route does.
-    const [status, body]: [number, ErrorBody] =
+    const failure = toHttpFailure(
       tooMany !== undefined
-        ? [431, { error: { code: 'HEADERS_TOO_LARGE', message: tooMany } }]
+        ? httpError('HEADERS_TOO_LARGE', tooMany)
         : repeated !== undefined
-          ? [400, { error: { code: 'BAD_REQUEST', message: repeated } }]
-          : [417, { error: { code: 'EXPECTATION_FAILED', message: unmet ?? '' } }];
-    res
-      .writeHead(status, {
-        'content-type': 'application/json',
-        connection: 'close',
-      })
-      .end(JSON.stringify(body));
+          ? httpError('BAD_REQUEST', repeated)
+          : httpError('EXPECTATION_FAILED', unmet ?? ''),
+    );
+    void writeAnswer(res, listenerRefusal(req, failure, options.refuseRequest));
   };
   let server: Server;
   if (options.tls !== undefined) {

@@ -25,6 +25,7 @@ export class GatewayMetrics {
   readonly llmDuration: Histogram;
   readonly llmBudgetRemaining: Gauge;
   readonly llmBreakerOpen: Gauge;
+  readonly unreadAnswersCut: Counter;
 
   constructor(readonly node: string) {
     const r = this.registry;
@@ -90,6 +91,13 @@ export class GatewayMetrics {
       "1 while a model provider's circuit breaker is open",
       ['provider'],
     );
+    this.unreadAnswersCut = r.counter(
+      'oacp_http_unread_answers_cut_total',
+      'Answers cut (their connection closed) because the listener held more bytes unread by clients than gateway.max_unread_answer_bytes',
+      [],
+    );
+    // Present at 0 from the start, so a rate over it is defined before the first cut.
+    this.unreadAnswersCut.inc({}, 0);
   }
 
   setAgentsRunning(count: number): void {

@@ -32,13 +32,18 @@ export const CatalogEntrySchema = z.strictObject({
 
 export type CatalogEntry = z.output<typeof CatalogEntrySchema>;
 
-/** What the entry's manifest grants, as `oacp mcp run` options (`--allow-files`, `--allow-network`, `--allow-env`, `--tools`, `--allow-unix-sockets`). */
+/**
+ * What the entry's manifest grants, as `oacp mcp run` options (`--allow-files`, `--allow-network`,
+ * `--allow-env`, `--tools`, `--allow-unix-sockets`, `--no-node-preload`).
+ */
 export function entryGrants(entry: CatalogEntry): {
   allowFiles: string[];
   allowNetwork: string[];
   allowEnv: string[];
   tools: string[];
   allowUnixSockets: boolean;
+  /** False when the manifest opts out of the Node egress preload (docs/egress.md, "Opting out"). */
+  nodePreload: boolean;
 } {
   const caps = entry.capabilities;
   const writable = new Set(caps.file_write);
@@ -52,6 +57,7 @@ export function entryGrants(entry: CatalogEntry): {
     allowEnv: [...caps.env],
     tools: caps.tools.allow.length === 0 ? [] : [caps.tools.allow.join(',')],
     allowUnixSockets: caps.unix_sockets === true,
+    nodePreload: caps.network.node_preload !== false,
   };
 }
 
@@ -64,5 +70,6 @@ export function runFlags(entry: CatalogEntry): string[] {
     ...grants.allowEnv.flatMap((name) => ['--allow-env', name]),
     ...grants.tools.flatMap((list) => ['--tools', list]),
     ...(grants.allowUnixSockets ? ['--allow-unix-sockets'] : []),
+    ...(grants.nodePreload ? [] : ['--no-node-preload']),
   ];
 }

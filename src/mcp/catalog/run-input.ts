@@ -20,6 +20,8 @@ export function withCatalogEntry(input: McpRunOptionsInput, catalog: Catalog): M
     allowNetwork: [...(input.allowNetwork ?? []), ...grants.allowNetwork],
     allowEnv: [...(input.allowEnv ?? []), ...grants.allowEnv],
     allowUnixSockets: input.allowUnixSockets === true || grants.allowUnixSockets,
+    // Either side opting out leaves the preload out, as intersecting two manifests does.
+    nodePreload: input.nodePreload !== false && grants.nodePreload,
     ...((input.tools ?? []).length > 0 ? {} : { tools: grants.tools }),
   };
 }
