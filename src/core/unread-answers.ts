@@ -25,6 +25,10 @@ export const MAX_UNREAD_ANSWER_BYTES = 16 * 1024 * 1024 * 1024;
  * all: clients that each asked for a large answer and never read it held all of them, many
  * connections of many megabytes. Past `limit` held together, the answer holding the most unread
  * bytes (the slowest client) is cut, its connection closed, until the rest fit; `onCut` says so.
+ * The last answer held is never cut: the bound is on what many clients hold together, and one
+ * answer's size is bounded where it is made (`max_body_bytes`, the bridge's line limit). Without
+ * that, an answer larger than the bound (a context value stored under a raised `max_body_bytes`,
+ * a 64 MiB tool result) was cut even for the only client, reading it.
  * One per listener, never shared through module state.
  */
 export class UnreadAnswers {
@@ -66,7 +70,7 @@ export class UnreadAnswers {
     if (res.destroyed || res.writableLength === 0) return void this.#waiting.delete(res);
     this.#waiting.add(res);
     let held = this.held;
-    while (held > this.limit) {
+    while (held > this.limit && this.#waiting.size > 1) {
       let slowest: Answer | undefined;
       for (const waiting of this.#waiting)
         if (slowest === undefined || waiting.writableLength > slowest.writableLength) slowest = waiting;

@@ -46,7 +46,7 @@ describe('oacp mcp run --http --max-unread-answer-bytes', () => {
     ).toBe(2 * MIB);
   });
 
-  it(`attack: ${CLIENTS} clients each ask for ${ANSWER / MIB} MiB and never read: under a 1 MiB bound each is cut, ${UNREAD_CUT_LINES_PER_MINUTE} lines name the flag, the rest are one count`, async () => {
+  it(`attack: ${CLIENTS} clients each ask for ${ANSWER / MIB} MiB and never read: under a 1 MiB bound each cut or read whole (the last answer held never cut), ${UNREAD_CUT_LINES_PER_MINUTE} lines name the flag, the rest are one count`, async () => {
     const bridge = await startCliHttpBridge(
       'oacp-unread-cut-',
       ['--max-unread-answer-bytes', String(MIB)],
@@ -92,24 +92,32 @@ describe('oacp mcp run --http --max-unread-answer-bytes', () => {
       sockets.push(socket);
     }
     try {
-      // Under the 64 MiB default, 14 answers of 8 MiB would mostly be held; under 1 MiB each is cut.
+      // Under the 64 MiB default, 14 answers of 8 MiB would mostly be held; under 1 MiB most are cut.
       await until(
         () => (bridge.stderr().match(CUT_LINE) ?? []).length >= UNREAD_CUT_LINES_PER_MINUTE,
         'the cuts logged',
       );
-      // Read now, every client finds its connection closed before its answer's end.
+      // Read now, each client finds its answer either cut (its connection closed before the answer's
+      // end) or whole: the last answer held is never cut, and once the kernel's socket buffers took
+      // all of one (they hold several MiB on loopback), the bridge holds none of it.
       for (const socket of sockets) socket.resume();
-      await until(() => closed.size === CLIENTS, 'every unread answer cut and its connection closed');
-      for (let i = 0; i < CLIENTS; i++) expect(received[i], `client ${i}`).toBeLessThan(ANSWER);
+      await until(
+        () => received.every((bytes, i) => bytes >= ANSWER || closed.has(i)),
+        'every answer cut or read whole',
+      );
+      const cut = received.filter((bytes) => bytes < ANSWER).length;
+      expect(cut).toBeGreaterThanOrEqual(UNREAD_CUT_LINES_PER_MINUTE);
       await bridge.stop();
       const stderr = bridge.stderr();
       expect(stderr.match(CUT_LINE)).toHaveLength(UNREAD_CUT_LINES_PER_MINUTE);
-      // On close, the cuts past the limit are said once as a count, naming the flag.
-      expect(stderr).toMatch(
-        new RegExp(
-          `oacp: ${CLIENTS - UNREAD_CUT_LINES_PER_MINUTE} more answer\\(s\\) unread by their clients cut from \\S+ to \\S+, not logged one by one \\(at most ${UNREAD_CUT_LINES_PER_MINUTE} lines a minute; --max-unread-answer-bytes sets the bound\\)`,
-        ),
-      );
+      // On close, the cuts past the limit (if any: some answers may have been read whole) are said
+      // once as a count, naming the flag; src/mcp/unread-cut-log.test.ts holds the count exactly.
+      if (cut > UNREAD_CUT_LINES_PER_MINUTE)
+        expect(stderr).toMatch(
+          new RegExp(
+            `oacp: ${cut - UNREAD_CUT_LINES_PER_MINUTE} more answer\\(s\\) unread by their clients cut from \\S+ to \\S+, not logged one by one \\(at most ${UNREAD_CUT_LINES_PER_MINUTE} lines a minute; --max-unread-answer-bytes sets the bound\\)`,
+          ),
+        );
     } finally {
       for (const socket of sockets) socket.destroy();
     }

@@ -43,20 +43,21 @@ describe('gateway.max_unread_answer_bytes', () => {
       logger: new Logger((line) => lines.push(line), 'warn'),
     });
 
-    it(`attack: ${CLIENTS} clients each read an ${VALUE / MIB} MiB context value and never read the answer: each is cut, ${UNREAD_CUT_LINES_PER_MINUTE} lines name the setting, the rest one count, every cut in the metric`, async () => {
+    it(`attack: ${CLIENTS} clients each read an ${VALUE / MIB} MiB context value and never read the answer: each cut or read whole (the last answer held never cut), ${UNREAD_CUT_LINES_PER_MINUTE} lines name the setting, the rest one count, every cut in the metric`, async () => {
       const agent = await gw.client.createAgent({
         name: 'big',
         manifest: MANIFEST,
         code: 'function main() {}',
       });
       const auth = `Bearer ${gw.adminKey}`;
-      // The value is stored before its answer, which echoes it: 8 MiB, itself over the bound, so
-      // that answer may be cut too. The GETs below answer it whole or are cut, never 404.
-      await raw(gw.url, `/v1/agents/${agent.id}/context/big`, {
+      // The value is stored before its answer, which echoes it: 8 MiB, itself over the bound, but the
+      // only answer held, so never cut (the last answer held never is).
+      const put = await raw(gw.url, `/v1/agents/${agent.id}/context/big`, {
         method: 'PUT',
         headers: { authorization: auth, 'content-type': 'application/json' },
         body: JSON.stringify({ value: 'v'.repeat(VALUE) }),
-      }).catch(() => undefined);
+      });
+      expect(put.status).toBe(200);
       const url = new URL(gw.url);
       const closed = new Set<number>();
       const received = Array.from({ length: CLIENTS }, () => 0);
@@ -78,15 +79,20 @@ describe('gateway.max_unread_answer_bytes', () => {
       try {
         await until(() => lines.filter(cutLine).length >= UNREAD_CUT_LINES_PER_MINUTE, 'the cuts logged');
         for (const socket of sockets) socket.resume();
-        await until(() => closed.size === CLIENTS, 'every unread answer cut and its connection closed');
-        for (let i = 0; i < CLIENTS; i++) expect(received[i], `client ${i}`).toBeLessThan(VALUE);
+        // Each answer is cut (its connection closed before its end) or read whole: the last answer
+        // held is never cut, and once the kernel's socket buffers took all of one, none is held here.
+        await until(
+          () => received.every((bytes, i) => bytes >= VALUE || closed.has(i)),
+          'every answer cut or read whole',
+        );
       } finally {
         for (const socket of sockets) socket.destroy();
       }
       const metrics = await raw(gw.url, '/metrics', { headers: { authorization: auth } });
       const cuts = Number(/^oacp_http_unread_answers_cut_total (\d+)$/m.exec(metrics.text)?.[1]);
-      // Each GET was cut, and perhaps the PUT's echo.
-      expect(cuts === CLIENTS || cuts === CLIENTS + 1).toBe(true);
+      // Every GET not read whole was cut, and only those; the PUT's echo, alone, was not.
+      expect(cuts).toBe(received.filter((bytes) => bytes < VALUE).length);
+      expect(cuts).toBeGreaterThanOrEqual(UNREAD_CUT_LINES_PER_MINUTE);
       const checked = spawnSync('/usr/bin/promtool', ['check', 'metrics'], {
         input: metrics.text,
         encoding: 'utf8',
@@ -98,7 +104,9 @@ describe('gateway.max_unread_answer_bytes', () => {
       const summary = lines.find((line) =>
         line.includes(`${cuts - UNREAD_CUT_LINES_PER_MINUTE} more answer(s) unread by their clients cut`),
       );
-      expect(summary).toContain('gateway.max_unread_answer_bytes sets the bound');
+      // Cuts past the limit (if any: some answers may have been read whole) are said once as a count.
+      if (cuts > UNREAD_CUT_LINES_PER_MINUTE)
+        expect(summary).toContain('gateway.max_unread_answer_bytes sets the bound');
     }, 180_000);
   });
 });
