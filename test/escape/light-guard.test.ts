@@ -66,7 +66,9 @@ describe.skipIf(!existsSync(CLI))('light tier: the workload cannot kill its guar
       const marker = `${5000 + Math.floor(Math.random() * 1000)}.${randomUUID().replace(/\D/g, '').slice(0, 8)}`;
       const scratch = join(home, marker);
       mkdirSync(scratch, { mode: 0o755 });
-      if (asUser !== undefined) chmodSync(scratch, 0o777);
+      // Sticky as /tmp is: uid 1000 can make its launcher cache and temp files here, and no other user can
+      // replace them (a world-writable, non-sticky TMPDIR is refused, src/airlock/native/launcher/safe-directory.ts).
+      if (asUser !== undefined) chmodSync(scratch, 0o1777);
       const escapee = `/usr/bin/setsid /bin/sh -c "/bin/sleep ${marker} & exit 0"`;
       // Only from another PID namespace: in this one, kill -9 -1 would be an attack on the test host itself.
       const attack = [

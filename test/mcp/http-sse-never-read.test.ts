@@ -84,7 +84,9 @@ describe('legacy HTTP+SSE: a client that never reads its stream', () => {
       status = await post(endpoint, { jsonrpc: '2.0', id: `ping-${tries}`, method: 'ping' });
     }
     expect(status).toBe(404);
-    expect(peak - before).toBeLessThan(100);
+    // Bounded, not flat: the test process's RSS also holds what its own GC has not reclaimed yet,
+    // which a loaded host delays (100.2 MiB was seen in a CI run); holding the flood is 300 MB.
+    expect(peak - before).toBeLessThan(200);
     // The bridge serves on: a new client initializes over Streamable HTTP.
     const next = await fetch(http.url, {
       method: 'POST',

@@ -42,7 +42,9 @@ describe('a server flooding its stderr', () => {
         // The flood went through the bridge (the server's writes all completed) while calls were answered.
         expect(state.written).toBeGreaterThanOrEqual(FLOOD_BYTES);
         expect(slowest).toBeLessThan(2000);
-        expect(rssMost - rssBefore).toBeLessThan(150 * 1024 * 1024);
+        // Bounded, not flat: the test process's RSS also holds what its own GC has not reclaimed yet,
+        // which a loaded host delays (157 MiB was seen in a CI run); holding the flood is 400 MB.
+        expect(rssMost - rssBefore).toBeLessThan(250 * 1024 * 1024);
         // What reached the log: lines of at most the cut, at most the rate's worth (and one burst).
         const chars = logged.reduce((sum, line) => sum + line.length + 1, 0);
         expect(chars).toBeLessThan(STDERR_BYTES_PER_SECOND * (seconds + 2) + 64 * 1024);
