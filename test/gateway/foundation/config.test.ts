@@ -82,6 +82,7 @@ describe('oacp.yaml', () => {
       require_signed_manifests: false,
       manifest_keys: [],
       max_body_bytes: 1024 * 1024,
+      max_unread_answer_bytes: 64 * 1024 * 1024,
     });
     expect(config.sandbox.default_type).toBe('standard');
     expect(config.sandbox.wasm).toEqual({ runtime: 'quickjs', memory_limit_mb: 512, cpu_quota_ms: 1000 });
